@@ -1,0 +1,5 @@
+"""``python -m esp_cabundle``."""
+
+from .cli import main
+
+main()

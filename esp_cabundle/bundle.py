@@ -1,0 +1,369 @@
+"""A curated bundle: roots resolved from presets, aliases, fingerprints and files, checked
+against policies, and pinned by a lock file.
+
+Data flows one way: a :class:`BundleSpec` (what the user asked for) is resolved against
+the :class:`~esp_cabundle.catalog.Catalog` into a :class:`Bundle` (what devices get),
+which :func:`check_policies` judges; renderers in :mod:`esp_cabundle.formats` turn it
+into bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .catalog import DEFAULT_PRESET, Catalog, entry_certificate, normalize_fingerprint
+from .certs import Certificate, load_certificate_file
+from .errors import CatalogError, InputError, LockMismatchError
+
+__all__ = [
+    "POLICY_NAMES",
+    "Bundle",
+    "BundleEntry",
+    "BundleSpec",
+    "Lock",
+    "Policy",
+    "Resolution",
+    "Violation",
+    "check_policies",
+    "mbedtls_parse_error",
+    "resolve_bundle",
+]
+
+# Policies a user may relax with ``allow:`` / ``--allow``.
+POLICY_NAMES = ("expired", "expires-before-service-end", "not-ca", "over-budget", "unparseable")
+
+
+@dataclass(frozen=True, slots=True)
+class BundleEntry:
+    """One root in a bundle and where it came from."""
+
+    certificate: Certificate
+    label: str
+    alias: str | None
+    source: str  # "mozilla", "package" or "file"
+    provenance: str
+    status: str
+    requested_as: str
+
+    @property
+    def sha256(self) -> str:
+        return self.certificate.sha256
+
+
+@dataclass(frozen=True, slots=True)
+class Bundle:
+    """The ordered, de-duplicated roots a device will trust."""
+
+    entries: tuple[BundleEntry, ...]
+    mozilla_version: str = "unknown"
+
+    @property
+    def certificates(self) -> tuple[Certificate, ...]:
+        return tuple(e.certificate for e in self.entries)
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        return tuple(e.sha256 for e in self.entries)
+
+    @property
+    def der_size(self) -> int:
+        return sum(e.certificate.size for e in self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @classmethod
+    def from_certificates(
+        cls, certs: Sequence[Certificate], *, source: str = "file", provenance: str = ""
+    ) -> Bundle:
+        """A bundle around certificates read from somewhere (for checks and packing)."""
+        seen: set[str] = set()
+        entries = []
+        for c in certs:
+            if c.sha256 in seen:
+                continue
+            seen.add(c.sha256)
+            entries.append(BundleEntry(c, c.label, None, source, provenance, "", provenance))
+        return cls(tuple(entries))
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a bundle must satisfy; each rule can be relaxed by name (see POLICY_NAMES)."""
+
+    service_until: datetime | None = None
+    max_bytes: int | None = None
+    allow: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.allow) - set(POLICY_NAMES)
+        if unknown:
+            raise InputError(
+                f"unknown policy to allow: {', '.join(sorted(unknown))}",
+                hint=f"policies: {', '.join(POLICY_NAMES)}",
+            )
+        if self.max_bytes is not None and self.max_bytes <= 0:
+            raise InputError(f"max_bytes must be positive, got {self.max_bytes}")
+
+
+@dataclass(frozen=True, slots=True)
+class BundleSpec:
+    """What the user asked for: presets, extra roots, exclusions, and policies.
+
+    ``roots`` and ``excludes`` take aliases, SHA-256 fingerprints or file paths (relative
+    to ``base_dir``). With no preset and no roots, the default preset is used.
+    """
+
+    presets: tuple[str, ...] = ()
+    roots: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+    base_dir: Path = Path(".")
+
+    @property
+    def effective_presets(self) -> tuple[str, ...]:
+        if not self.presets and not self.roots:
+            return (DEFAULT_PRESET,)
+        return self.presets
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A policy a root breaks; ``policy`` is the name that ``allow`` relaxes."""
+
+    policy: str
+    subject: str
+    message: str
+    allowed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    bundle: Bundle
+    notes: tuple[str, ...]
+
+
+def _looks_like_path(spec: str, base_dir: Path) -> Path | None:
+    p = Path(spec)
+    if not p.is_absolute():
+        p = base_dir / p
+    if p.exists():
+        return p
+    if any(ch in spec for ch in "/\\") or spec.endswith(
+        (".pem", ".crt", ".cer", ".der", ".h", ".c")
+    ):
+        raise InputError(f"root file '{spec}' does not exist", path=str(p))
+    return None
+
+
+def _resolve_one(spec: str, catalog: Catalog, base_dir: Path) -> list[BundleEntry]:
+    if normalize_fingerprint(spec) is None:
+        path = _looks_like_path(spec, base_dir)
+        if path is not None:
+            certs = load_certificate_file(path)
+            out = []
+            for c in certs:
+                known = catalog.get(c.sha256)
+                out.append(
+                    BundleEntry(
+                        certificate=c,
+                        label=known.label if known else c.label,
+                        alias=known.alias if known else None,
+                        source="file",
+                        provenance=f"file {spec}",
+                        status=known.status if known else "from file",
+                        requested_as=spec,
+                    )
+                )
+            return out
+    entry = catalog.resolve(spec)
+    return [
+        BundleEntry(
+            certificate=entry_certificate(entry),
+            label=entry.label,
+            alias=entry.alias,
+            source=entry.source,
+            provenance=entry.provenance,
+            status=entry.status,
+            requested_as=spec,
+        )
+    ]
+
+
+def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
+    """Turn a spec into an ordered bundle: presets first, then extra roots, minus excludes."""
+    notes: list[str] = []
+    wanted: list[BundleEntry] = []
+    for name in spec.effective_presets:
+        preset = catalog.preset(name)
+        for alias in preset.aliases:
+            wanted.extend(_resolve_one(alias, catalog, spec.base_dir))
+    for r in spec.roots:
+        wanted.extend(_resolve_one(r, catalog, spec.base_dir))
+
+    excluded: set[str] = set()
+    for x in spec.excludes:
+        fps = {e.sha256 for e in _resolve_one(x, catalog, spec.base_dir)}
+        if not fps & {e.sha256 for e in wanted}:
+            notes.append(f"exclude '{x}' matched no selected root")
+        excluded |= fps
+
+    seen: set[str] = set()
+    entries: list[BundleEntry] = []
+    for e in wanted:
+        if e.sha256 in excluded:
+            continue
+        if e.sha256 in seen:
+            notes.append(f"duplicate dropped: {e.label} (requested as '{e.requested_as}')")
+            continue
+        seen.add(e.sha256)
+        entries.append(e)
+    if not entries:
+        raise CatalogError("the selection is empty: every root was excluded")
+    return Resolution(Bundle(tuple(entries), catalog.mozilla_version), tuple(notes))
+
+
+def mbedtls_parse_error(der: bytes) -> str | None:
+    """Why real mbedTLS 2.28 refuses this DER, or None when it parses (or is not installed).
+
+    A device's ``mbedtls_x509_crt_parse_file`` fails the whole file if one certificate
+    does not parse (mDash 1.2.13), so this is checked whenever python-mbedtls is present.
+    """
+    try:
+        from mbedtls import x509 as mx509
+    except ImportError:
+        return None
+    try:
+        mx509.CRT.from_DER(der)
+    except Exception as e:  # python-mbedtls raises its own TLSError/ValueError family
+        return str(e) or type(e).__name__
+    return None
+
+
+def mbedtls_available() -> bool:
+    try:
+        import mbedtls  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def check_policies(
+    bundle: Bundle,
+    policy: Policy,
+    *,
+    at: datetime,
+    rendered_size: int | None = None,
+    check_mbedtls: bool = True,
+) -> list[Violation]:
+    """Every policy each root breaks, marked ``allowed`` where the user relaxed it."""
+    out: list[Violation] = []
+
+    def add(name: str, subject: str, message: str) -> None:
+        out.append(Violation(name, subject, message, name in policy.allow))
+
+    for e in bundle.entries:
+        c = e.certificate
+        if not c.is_ca and not (c.version < 3 and c.self_signed):
+            add(
+                "not-ca",
+                e.label,
+                f"{e.label} is not a CA certificate (no basicConstraints CA:TRUE)",
+            )
+        if c.is_expired(at):
+            add("expired", e.label, f"{e.label} expired on {c.not_after.date().isoformat()}")
+        elif policy.service_until is not None and c.not_after < policy.service_until:
+            add(
+                "expires-before-service-end",
+                e.label,
+                f"{e.label} expires {c.not_after.date().isoformat()}, before the devices' "
+                f"end of service {policy.service_until.date().isoformat()}",
+            )
+        if check_mbedtls:
+            err = mbedtls_parse_error(c.der)
+            if err is not None:
+                add("unparseable", e.label, f"{e.label} is not parseable by mbedTLS 2.28 ({err})")
+    if (
+        policy.max_bytes is not None
+        and rendered_size is not None
+        and rendered_size > policy.max_bytes
+    ):
+        add(
+            "over-budget",
+            "bundle",
+            f"ca.pem is {rendered_size} bytes, over the budget of {policy.max_bytes} bytes",
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Lock file
+
+LOCK_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """``cabundle.lock``: the fingerprints a build resolved, so CI can insist on them."""
+
+    fingerprints: tuple[str, ...]
+    labels: tuple[str, ...]
+    sources: tuple[str, ...]
+    mozilla_version: str
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> Lock:
+        return cls(
+            fingerprints=bundle.fingerprints,
+            labels=tuple(e.label for e in bundle.entries),
+            sources=tuple(e.provenance for e in bundle.entries),
+            mozilla_version=bundle.mozilla_version,
+        )
+
+    def to_bytes(self) -> bytes:
+        doc = {
+            "lock_version": LOCK_VERSION,
+            "generator": "esp-cabundle",
+            "certifi": self.mozilla_version,
+            "roots": [
+                {"sha256": fp, "label": label, "source": src}
+                for fp, label, src in zip(self.fingerprints, self.labels, self.sources, strict=True)
+            ],
+        }
+        return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, path: str = "cabundle.lock") -> Lock:
+        try:
+            doc = json.loads(data.decode("utf-8"))
+            if doc.get("lock_version") != LOCK_VERSION:
+                raise InputError(f"unsupported lock_version {doc.get('lock_version')!r}", path=path)
+            roots = doc["roots"]
+            fps = tuple(str(r["sha256"]) for r in roots)
+            labels = tuple(str(r.get("label", "")) for r in roots)
+            sources = tuple(str(r.get("source", "")) for r in roots)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise InputError(f"corrupt lock file ({e})", path=path) from e
+        for fp in fps:
+            if normalize_fingerprint(fp) != fp:
+                raise InputError(f"bad fingerprint in lock file: {fp!r}", path=path)
+        return cls(fps, labels, sources, str(doc.get("certifi", "unknown")))
+
+    def check(self, bundle: Bundle, *, path: str = "cabundle.lock") -> None:
+        """Raise :class:`LockMismatchError` unless ``bundle`` holds exactly the pinned roots."""
+        if bundle.fingerprints == self.fingerprints:
+            return
+        pinned = dict(zip(self.fingerprints, self.labels, strict=True))
+        now_ = {e.sha256: e.label for e in bundle.entries}
+        added = [f"+ {now_[fp]} ({fp[:16]})" for fp in now_ if fp not in pinned]
+        removed = [f"- {pinned[fp]} ({fp[:16]})" for fp in pinned if fp not in now_]
+        lines = added + removed or ["  same roots, different order"]
+        raise LockMismatchError(
+            f"the resolved roots differ from {path}",
+            violations=tuple(lines),
+            hint="run 'esp-cabundle build' without --locked to update the lock; review the diff",
+        )

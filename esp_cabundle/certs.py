@@ -1,0 +1,526 @@
+"""Certificates as immutable values, and a loader that reads every shape firmware keeps them in.
+
+``load_certificates`` sniffs PEM (with any text between blocks, CRLF, curl labels,
+Mongoose OS ``Subject:`` comments), DER (one or several concatenated), and C source
+(mDash-style string literals one per PEM line, one literal with ``\\n`` escapes, or byte
+arrays ``{0x30, 0x82, ...}``). A private key anywhere in the input is refused with the
+file and line, so a key can never travel into a bundle that is shipped to devices.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import CertificateError, PrivateKeyError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+__all__ = [
+    "Certificate",
+    "load_certificate_file",
+    "load_certificates",
+    "sha256_fingerprint",
+]
+
+
+def sha256_fingerprint(der: bytes) -> str:
+    """Lower-case hex SHA-256 of a certificate's DER: the identity used everywhere."""
+    return hashlib.sha256(der).hexdigest()
+
+
+def _rdn_short(name: x509.Name) -> str:
+    return name.rfc4514_string()
+
+
+def _name_label(name: x509.Name) -> str:
+    from cryptography.x509.oid import NameOID
+
+    for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME, NameOID.ORGANIZATION_NAME):
+        attrs = name.get_attributes_for_oid(oid)
+        if attrs:
+            value = attrs[0].value
+            return value if isinstance(value, str) else value.decode("utf-8", "replace")
+    return name.rfc4514_string() or "(empty name)"
+
+
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    """One X.509 certificate and the facts the tool reasons with.
+
+    Built with :meth:`from_der`; equality and hashing follow the DER bytes, so two
+    copies of the same root from different files are the same value.
+    """
+
+    der: bytes
+    subject: str = field(compare=False)
+    issuer: str = field(compare=False)
+    subject_der: bytes = field(compare=False, repr=False)
+    issuer_der: bytes = field(compare=False, repr=False)
+    label: str = field(compare=False)
+    issuer_label: str = field(compare=False)
+    sha256: str = field(compare=False)
+    not_before: datetime = field(compare=False)
+    not_after: datetime = field(compare=False)
+    key_type: str = field(compare=False)
+    key_size: int = field(compare=False)
+    key_curve: str | None = field(compare=False)
+    is_ca: bool = field(compare=False)
+    path_length: int | None = field(compare=False)
+    self_signed: bool = field(compare=False)
+    version: int = field(compare=False)
+    serial: int = field(compare=False)
+    signature_algorithm: str = field(compare=False)
+    spki_der: bytes = field(compare=False, repr=False)
+    _x509: x509.Certificate = field(compare=False, repr=False)
+
+    @classmethod
+    def from_der(cls, der: bytes) -> Certificate:
+        """Parse one DER certificate; raises :class:`CertificateError` when it is not one."""
+        der = bytes(der)
+        with warnings.catch_warnings():
+            # Some Mozilla roots have non-positive serials (cryptography warns lazily);
+            # they are still real roots that devices trust.
+            warnings.simplefilter("ignore")
+            return cls._from_der(der)
+
+    @classmethod
+    def _from_der(cls, der: bytes) -> Certificate:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            serial = cert.serial_number
+        except ValueError as e:
+            raise CertificateError(f"not a valid X.509 certificate ({e})") from e
+        key = cert.public_key()
+        key_type, key_size, curve = _describe_key(key)
+        try:
+            bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+            is_ca, path_length = bool(bc.ca), bc.path_length
+        except x509.ExtensionNotFound:
+            is_ca, path_length = False, None
+        except ValueError as e:
+            raise CertificateError(f"certificate has malformed extensions ({e})") from e
+        subject_der = cert.subject.public_bytes()
+        issuer_der = cert.issuer.public_bytes()
+        self_signed = subject_der == issuer_der and _signed_by(cert, cert)
+        sig_oid = cert.signature_algorithm_oid
+        sig_name = getattr(sig_oid, "_name", None) or sig_oid.dotted_string
+        return cls(
+            der=der,
+            subject=_rdn_short(cert.subject),
+            issuer=_rdn_short(cert.issuer),
+            subject_der=subject_der,
+            issuer_der=issuer_der,
+            label=_name_label(cert.subject),
+            issuer_label=_name_label(cert.issuer),
+            sha256=sha256_fingerprint(der),
+            not_before=cert.not_valid_before_utc,
+            not_after=cert.not_valid_after_utc,
+            key_type=key_type,
+            key_size=key_size,
+            key_curve=curve,
+            is_ca=is_ca,
+            path_length=path_length,
+            self_signed=self_signed,
+            version=cert.version.value + 1,
+            serial=serial,
+            signature_algorithm=str(sig_name),
+            spki_der=key.public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+            _x509=cert,
+        )
+
+    @property
+    def size(self) -> int:
+        """Encoded (DER) size in bytes: what it costs in a bundle."""
+        return len(self.der)
+
+    @property
+    def key_description(self) -> str:
+        """``RSA 4096``, ``EC P-384``: how people name keys."""
+        if self.key_curve:
+            return f"{self.key_type} {self.key_curve}"
+        return f"{self.key_type} {self.key_size}"
+
+    @property
+    def x509(self) -> x509.Certificate:
+        """The underlying ``cryptography`` object, for signature checks."""
+        return self._x509
+
+    def pem(self) -> str:
+        """Standard PEM: 64-column base64, ``\\n`` line ends."""
+        b64 = base64.b64encode(self.der).decode("ascii")
+        lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+        return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+    def is_expired(self, at: datetime) -> bool:
+        return at > self.not_after
+
+    def is_not_yet_valid(self, at: datetime) -> bool:
+        return at < self.not_before
+
+    def is_valid_at(self, at: datetime) -> bool:
+        return self.not_before <= at <= self.not_after
+
+    def days_left(self, at: datetime) -> int:
+        """Whole days from ``at`` until not-after (negative once expired)."""
+        return (self.not_after - at).days
+
+    def signed_by(self, issuer: Certificate) -> bool:
+        """True when ``issuer``'s key really verifies this certificate's signature."""
+        return _signed_by(self._x509, issuer._x509)
+
+    def short_fingerprint(self) -> str:
+        return self.sha256[:16]
+
+
+def _describe_key(key: object) -> tuple[str, int, str | None]:
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size, None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return "EC", key.curve.key_size, names.get(key.curve.name, key.curve.name)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256, None
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456, None
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size, None
+    return type(key).__name__, 0, None
+
+
+def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    key = issuer.public_key()
+    hash_alg = child.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            if hash_alg is None:
+                return False
+            params = child.signature_algorithm_parameters
+            pad = params if isinstance(params, padding.PSS) else padding.PKCS1v15()
+            key.verify(child.signature, child.tbs_certificate_bytes, pad, hash_alg)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            if hash_alg is None:
+                return False
+            key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(hash_alg))
+        else:
+            child.verify_directly_issued_by(issuer)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+_BEGIN_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
+_END_RE = re.compile(r"-----END ([A-Z0-9 ]+)-----")
+_CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
+_C_STRING_RE = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
+_C_ARRAY_RE = re.compile(r"\{\s*((?:(?:0[xX][0-9a-fA-F]{1,2}|\d{1,3})\s*,?\s*)+)\}")
+_C_ARRAY_HINT_RE = re.compile(r"\{\s*0[xX][0-9a-fA-F]{1,2}\s*,")
+
+
+def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
+    """Read a file of any supported shape; errors name the file."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError as e:
+        raise CertificateError("no such file", path=str(p)) from e
+    except IsADirectoryError as e:
+        raise CertificateError("is a directory, expected a certificate file", path=str(p)) from e
+    except OSError as e:
+        raise CertificateError(f"cannot read ({e.strerror})", path=str(p)) from e
+    return load_certificates(data, source=str(p))
+
+
+def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certificate, ...]:
+    """Every certificate in ``data``, in file order; sniffs PEM, DER and C source.
+
+    Raises :class:`PrivateKeyError` if a private key is present anywhere and
+    :class:`CertificateError` if nothing usable is found or a block is corrupt.
+    """
+    kind = sniff_kind(data)
+    if kind == "der":
+        return tuple(_load_der_sequence(data, source))
+    text = data.decode("utf-8", errors="replace")
+    if kind == "c-strings":
+        pem_text, line_map = _c_strings_to_text(text)
+        certs = list(_load_pem_text(pem_text, source, line_map))
+        # Arrays may sit beside strings in the same file.
+        certs += _load_c_arrays(text, source, require=False)
+        return _nonempty(certs, source)
+    if kind == "c-array":
+        _refuse_pem_keys(text, source, None)
+        return _nonempty(_load_c_arrays(text, source, require=True), source)
+    return _nonempty(list(_load_pem_text(text, source, None)), source)
+
+
+def sniff_kind(data: bytes) -> str:
+    """``der``, ``pem``, ``c-strings`` or ``c-array``: how ``data`` holds certificates."""
+    if data[:1] == b"\x30" and _looks_like_der(data):
+        return "der"
+    text = data.decode("utf-8", errors="replace")
+    for m in _C_STRING_RE.finditer(text):
+        if "-----BEGIN" in m.group(1):
+            return "c-strings"
+    if "-----BEGIN" in text:
+        return "pem"
+    if _C_ARRAY_HINT_RE.search(text):
+        return "c-array"
+    if data[:1] == b"\x30":
+        return "der"
+    return "pem"
+
+
+def _nonempty(certs: list[Certificate], source: str) -> tuple[Certificate, ...]:
+    if not certs:
+        raise CertificateError(
+            "no certificate found (expected PEM, DER, or C source holding certificates)",
+            path=source,
+        )
+    return tuple(certs)
+
+
+def _looks_like_der(data: bytes) -> bool:
+    try:
+        _tag, hdr, length = _read_tlv_header(data, 0)
+    except ValueError:
+        return False
+    return hdr + length <= len(data)
+
+
+def _read_tlv_header(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, header length, content length) of the DER element at ``pos``."""
+    if pos + 2 > len(data):
+        raise ValueError("truncated")
+    tag = data[pos]
+    first = data[pos + 1]
+    if first < 0x80:
+        return tag, 2, first
+    n = first & 0x7F
+    if n == 0 or n > 4 or pos + 2 + n > len(data):
+        raise ValueError("bad length")
+    length = int.from_bytes(data[pos + 2 : pos + 2 + n], "big")
+    return tag, 2 + n, length
+
+
+def _der_is_private_key(element: bytes) -> bool:
+    """PKCS#8, PKCS#1 and SEC1 keys are SEQUENCEs that open with an INTEGER version;
+    certificates open with a SEQUENCE (the TBSCertificate)."""
+    try:
+        _tag, hdr, _length = _read_tlv_header(element, 0)
+    except ValueError:
+        return False
+    return len(element) > hdr and element[hdr] == 0x02
+
+
+def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Iterator[Certificate]:
+    pos = 0
+    while pos < len(data):
+        if data[pos] in (0x00, 0xFF) and all(b == data[pos] for b in data[pos:]):
+            break  # padding after the last certificate (flash images, C arrays)
+        try:
+            tag, hdr, length = _read_tlv_header(data, pos)
+        except ValueError as e:
+            raise CertificateError(
+                f"corrupt DER at byte offset {pos} ({e})", path=source, line=line
+            ) from e
+        end = pos + hdr + length
+        if tag != 0x30 or end > len(data):
+            raise CertificateError(
+                f"corrupt DER at byte offset {pos} (not a complete SEQUENCE)",
+                path=source,
+                line=line,
+            )
+        element = data[pos:end]
+        if _der_is_private_key(element):
+            where = f"byte offset {pos}" if line is None else f"byte offset {pos} of this array"
+            raise PrivateKeyError(
+                f"private key (DER) at {where}; refusing to read further",
+                path=source,
+                line=line,
+                hint="a CA bundle must hold only public certificates; remove the key",
+            )
+        try:
+            yield Certificate.from_der(element)
+        except CertificateError as e:
+            raise CertificateError(
+                f"at byte offset {pos}: {e.message}", path=source, line=line
+            ) from e
+        pos = end
+
+
+def _refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None:
+    for i, raw in enumerate(text.splitlines(), start=1):
+        m = _BEGIN_RE.search(raw)
+        if m and "PRIVATE KEY" in m.group(1):
+            line = line_map[i - 1] if line_map else i
+            raise PrivateKeyError(
+                f"private key block '{m.group(0)}'; refusing the whole input",
+                path=source,
+                line=line,
+                hint="a CA bundle must hold only public certificates; remove the key",
+            )
+
+
+def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterator[Certificate]:
+    # Refuse keys before yielding anything: no partial result ever leaves with a key beside it.
+    _refuse_pem_keys(text, source, line_map)
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        m = _BEGIN_RE.search(lines[i])
+        if not m:
+            i += 1
+            continue
+        label = m.group(1)
+        start = i
+        body: list[str] = []
+        i += 1
+        while i < len(lines) and not _END_RE.search(lines[i]):
+            body.append(lines[i].strip())
+            i += 1
+        src_line = line_map[start] if line_map else start + 1
+        if i >= len(lines):
+            raise CertificateError(
+                f"'-----BEGIN {label}-----' has no matching END line", path=source, line=src_line
+            )
+        end_label = _END_RE.search(lines[i])
+        assert end_label is not None
+        if end_label.group(1) != label:
+            raise CertificateError(
+                f"BEGIN {label} closed by END {end_label.group(1)}", path=source, line=src_line
+            )
+        i += 1
+        if label not in _CERT_LABELS:
+            continue  # CRLs, public keys, requests: not trust anchors, skipped as mbedTLS does
+        if any(":" in b for b in body):
+            raise CertificateError(
+                "encrypted or header-carrying PEM block is not a plain certificate",
+                path=source,
+                line=src_line,
+            )
+        try:
+            der = base64.b64decode("".join(body), validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise CertificateError(
+                f"bad base64 in certificate block ({e})", path=source, line=src_line
+            ) from e
+        if label == "TRUSTED CERTIFICATE":
+            try:
+                _tag, hdr, length = _read_tlv_header(der, 0)
+            except ValueError as e:
+                raise CertificateError(
+                    "corrupt TRUSTED CERTIFICATE", path=source, line=src_line
+                ) from e
+            der = der[: hdr + length]
+        try:
+            yield Certificate.from_der(der)
+        except CertificateError as e:
+            raise CertificateError(e.message, path=source, line=src_line) from e
+
+
+_C_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
+
+
+def _unescape_c(s: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(s):
+        ch = s[i]
+        if ch == "\\" and i + 1 < len(s):
+            nxt = s[i + 1]
+            if nxt == "x":
+                m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2 :])
+                if m:
+                    out.append(chr(int(m.group(0), 16)))
+                    i += 2 + len(m.group(0))
+                    continue
+            out.append(_C_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _strip_c_comments(text: str) -> str:
+    """Blank out comments but keep line structure, so line numbers stay true."""
+
+    def blank(m: re.Match[str]) -> str:
+        return re.sub(r"[^\n]", " ", m.group(0))
+
+    pattern = re.compile(r'"(?:[^"\\\n]|\\.)*"|/\*.*?\*/|//[^\n]*', re.S)
+    return pattern.sub(lambda m: m.group(0) if m.group(0).startswith('"') else blank(m), text)
+
+
+def _c_strings_to_text(text: str) -> tuple[str, list[int]]:
+    """Concatenate every C string literal (as the compiler would) and map each resulting
+    text line back to the source line of the literal it starts in."""
+    code = _strip_c_comments(text)
+    pieces: list[str] = []
+    line_map: list[int] = []
+    at_line_start = True
+    for m in _C_STRING_RE.finditer(code):
+        src_line = code.count("\n", 0, m.start()) + 1
+        content = _unescape_c(m.group(1))
+        for ch in content:
+            if at_line_start:
+                line_map.append(src_line)
+                at_line_start = False
+            pieces.append(ch)
+            if ch == "\n":
+                at_line_start = True
+        # A statement boundary between literals also separates lines.
+        tail = code[m.end() : m.end() + 200].lstrip()
+        if tail.startswith(";") and not at_line_start:
+            pieces.append("\n")
+            at_line_start = True
+    if not at_line_start:
+        pieces.append("\n")
+    return "".join(pieces), line_map
+
+
+def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:
+    code = _strip_c_comments(text)
+    certs: list[Certificate] = []
+    for m in _C_ARRAY_RE.finditer(code):
+        line = code.count("\n", 0, m.start()) + 1
+        items = [t for t in re.split(r"[\s,]+", m.group(1)) if t]
+        try:
+            data = bytes(int(t, 0) for t in items)
+        except ValueError as e:
+            raise CertificateError(
+                f"byte array holds a value out of range ({e})", path=source, line=line
+            ) from e
+        if not data or data[0] != 0x30:
+            continue
+        certs.extend(_load_der_sequence(data, source, line))
+    if require and not certs:
+        raise CertificateError("no certificate found in the C byte arrays", path=source)
+    return certs
+
+
+def utc(dt: datetime) -> datetime:
+    """Treat naive datetimes as UTC; certificates and devices live in UTC."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

@@ -1,0 +1,112 @@
+"""The ``esp-cabundle`` command line: a thin click layer over the library.
+
+Commands live in ``esp_cabundle/commands/`` and are imported only when run, so
+``--help`` and ``build`` never import esptool or littlefs. Exit codes are mapped here,
+once: 0 ok, 1 negative verdict, 2 bad input or usage, 3 device or I/O failure,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import EspCabundleError
+
+__all__ = ["COMMANDS", "cli", "main"]
+
+# name -> ("module:attribute", one-line help shown by --help without importing the module)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": (
+        "esp_cabundle.commands.build:build",
+        "Build ca.pem, C source and other outputs from named roots.",
+    ),
+    "inspect": (
+        "esp_cabundle.commands.inspect:inspect",
+        "Show the certificates in files, images, dumps or units.",
+    ),
+    "roots": ("esp_cabundle.commands.roots:roots", "List or search the root catalog and presets."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target[0].partition(":")
+        cmd = getattr(importlib.import_module(module), attr)
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        if name is not None and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise click.UsageError(f"No such command '{name}'.{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EspCabundleError as e:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(f"Error: {e}", err=True)
+            for v in getattr(e, "violations", ()):
+                click.echo(f"  - {v}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="esp-cabundle")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Keep ESP32 fleets able to reach their servers: build, verify, pack and flash the
+    CA bundle devices trust.
+
+    \b
+    Examples:
+      esp-cabundle build                      # ./ca.pem from the default preset
+      esp-cabundle build --preset letsencrypt --format c -o ca_pem.h
+      esp-cabundle inspect ca.pem --fail-within 365
+      esp-cabundle roots isrg
+
+    Exit codes: 0 ok, 1 negative verdict (check failed, policy violated), 2 bad input
+    or usage, 3 device or I/O failure.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=argv, prog_name="esp-cabundle", standalone_mode=True)
+    except KeyboardInterrupt:  # pragma: no cover - raised outside command invocation
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

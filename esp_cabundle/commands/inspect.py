@@ -1,0 +1,130 @@
+"""``esp-cabundle inspect``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from ._common import at_option, json_option, parse_at, quiet_option
+
+if TYPE_CHECKING:
+    from ..inspect import Report
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--fail-on",
+    "fail_on",
+    type=click.Choice(["expired", "not-ca"]),
+    multiple=True,
+    help="Exit 1 if any certificate is expired (or not a CA).",
+)
+@click.option(
+    "--fail-within",
+    "fail_within",
+    type=click.IntRange(min=0),
+    metavar="DAYS",
+    help="Exit 1 if any certificate expires within DAYS days.",
+)
+@at_option
+@json_option
+@quiet_option
+def inspect(
+    paths: tuple[str, ...],
+    fail_on: tuple[str, ...],
+    fail_within: int | None,
+    at: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Show the certificates in PEM, DER or C files (and, as they land, bundles, images,
+    flash dumps and units): subject, not-after, days left, key, fingerprint, status.
+
+    \b
+    Examples:
+      esp-cabundle inspect ca.pem
+      esp-cabundle inspect src/mDash.c --json
+      esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365   # CI gate
+    """
+    from ..errors import InputError, VerdictError
+    from ..inspect import inspect_path, report_to_dict
+    from ..ui import echo, emit_json
+
+    if not paths:
+        raise InputError(
+            "nothing to inspect", hint="give one or more files: esp-cabundle inspect ca.pem"
+        )
+    when = parse_at(at)
+    reports = [inspect_path(p) for p in paths]
+    if as_json:
+        emit_json([report_to_dict(r, when, fail_within) for r in reports])
+    elif not quiet:
+        for r in reports:
+            echo(render_report(r, when, fail_within))
+    problems = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
+    if problems:
+        raise VerdictError(
+            f"{len(problems)} certificate(s) fail the gate:\n  " + "\n  ".join(problems)
+        )
+
+
+def gate_problems(
+    reports: list[Report], at: datetime, *, fail_on: tuple[str, ...], fail_within: int | None
+) -> list[str]:
+    out = []
+    for r in reports:
+        for f in r.all_findings():
+            where = f"{r.source} {f.location} {f.label}"
+            if f.not_after is not None:
+                if "expired" in fail_on and at > f.not_after:
+                    out.append(f"{where}: expired {f.not_after.date().isoformat()}")
+                    continue
+                if fail_within is not None and (f.not_after - at).days <= fail_within:
+                    out.append(
+                        f"{where}: expires {f.not_after.date().isoformat()} "
+                        f"(within {fail_within} days)"
+                    )
+                    continue
+            if "not-ca" in fail_on and f.is_ca is False:
+                out.append(f"{where}: not a CA certificate")
+    return out
+
+
+def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 0) -> str:
+    from ..inspect import finding_status
+    from ..ui import format_table
+
+    pad = " " * indent
+    lines = [f"{pad}{r.source}: {r.kind}, {len(r.findings)} certificate(s)"]
+    for k, v in r.facts:
+        lines.append(f"{pad}  {k}: {v}")
+    if r.findings:
+        rows = []
+        for f in r.findings:
+            days = str((f.not_after - at).days) if f.not_after else "-"
+            rows.append(
+                (
+                    f.location,
+                    f.label[:40],
+                    f.not_after.date().isoformat() if f.not_after else "-",
+                    days,
+                    f.key,
+                    (f.sha256 or "-")[:16],
+                    finding_status(f, at, warn_days=warn_days),
+                )
+            )
+        lines.append(
+            format_table(
+                ("#", "subject", "not after", "days", "key", "sha256", "status"),
+                rows,
+                indent=indent + 2,
+            )
+        )
+    for n in r.notes:
+        lines.append(f"{pad}  note: {n}")
+    for c in r.children:
+        lines.append(render_report(c, at, warn_days, indent + 2))
+    return "\n".join(lines)

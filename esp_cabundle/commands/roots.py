@@ -1,0 +1,94 @@
+"""``esp-cabundle roots``."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import at_option, json_option, parse_at
+
+
+@click.command()
+@click.argument("query", required=False)
+@click.option("--presets", "show_presets", is_flag=True, help="List the presets and their reasons.")
+@click.option(
+    "--all", "show_all", is_flag=True, help="List every root, not only those with an alias."
+)
+@at_option
+@json_option
+def roots(
+    query: str | None, show_presets: bool, show_all: bool, at: str | None, as_json: bool
+) -> None:
+    """List or search the root catalog: alias, subject, expiry, key, source, status.
+
+    Without QUERY, lists the roots that have an alias (use --all for the whole Mozilla
+    store). QUERY matches aliases, names, subjects and fingerprints.
+
+    \b
+    Examples:
+      esp-cabundle roots
+      esp-cabundle roots isrg
+      esp-cabundle roots 96bcec06
+      esp-cabundle roots --presets
+      esp-cabundle roots --all --json
+    """
+    from ..catalog import PRESETS, Catalog, entry_certificate, entry_status
+    from ..ui import echo, emit_json, format_table
+
+    when = parse_at(at)
+    catalog = Catalog.load()
+    if show_presets:
+        if as_json:
+            emit_json(
+                {p.name: {"reason": p.reason, "roots": list(p.aliases)} for p in PRESETS.values()}
+            )
+            return
+        for p in PRESETS.values():
+            echo(f"{p.name}: {p.reason}")
+            echo(f"  roots: {', '.join(p.aliases)}")
+        return
+    entries = catalog.search(query)
+    if not query and not show_all:
+        entries = [e for e in entries if e.aliases]
+    entries.sort(key=lambda e: (e.alias is None, e.alias or "", e.label))
+    if as_json:
+        out = []
+        for e in entries:
+            c = entry_certificate(e)
+            out.append(
+                {
+                    "alias": e.alias,
+                    "aliases": list(e.aliases),
+                    "label": e.label,
+                    "subject": c.subject,
+                    "sha256": e.sha256,
+                    "not_after": c.not_after.isoformat(),
+                    "key": c.key_description,
+                    "source": e.source,
+                    "provenance": e.provenance,
+                    "status": entry_status(e, when),
+                }
+            )
+        emit_json({"certifi": catalog.mozilla_version, "roots": out})
+        return
+    if not entries:
+        echo(f"no root matches '{query}'")
+        return
+    rows = []
+    for e in entries:
+        c = entry_certificate(e)
+        rows.append(
+            (
+                e.alias or "-",
+                e.label[:46],
+                c.not_after.date().isoformat(),
+                c.key_description,
+                e.sha256[:16],
+                e.source,
+                entry_status(e, when)[:60],
+            )
+        )
+    echo(format_table(("alias", "name", "not after", "key", "sha256", "source", "status"), rows))
+    echo(
+        f"\n{len(rows)} roots; Mozilla store from certifi {catalog.mozilla_version}. "
+        "Use an alias or the full SHA-256 with 'build --root'."
+    )

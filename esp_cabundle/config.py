@@ -1,0 +1,287 @@
+"""``cabundle.yaml``: parsed into validated values, with errors that name file and line.
+
+Top-level keys handled here: ``preset``, ``roots``, ``exclude``, ``service_until``,
+``max_bytes``, ``allow``, ``outputs``. Other parts of the tool register their own
+sections in ``SECTIONS`` (``"key": "module:function"``); each function receives a
+:class:`Node` and returns a validated value stored in ``Config.sections``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .bundle import POLICY_NAMES, BundleSpec, Policy
+from .dates import as_datetime
+from .errors import ConfigError
+
+__all__ = [
+    "CONFIG_NAME",
+    "SECTIONS",
+    "Config",
+    "Node",
+    "OutputSpec",
+    "find_config",
+    "load_config",
+    "parse_config",
+]
+
+CONFIG_NAME = "cabundle.yaml"
+
+# Sections other modules validate: key -> "module:function(node) -> value".
+SECTIONS: dict[str, str] = {}
+
+_CORE_KEYS = ("preset", "roots", "exclude", "service_until", "max_bytes", "allow", "outputs")
+
+
+class Node:
+    """A YAML value with the line it came from, for errors users can jump to."""
+
+    def __init__(self, value: Any, line: int, path: str, where: str) -> None:
+        self.value = value
+        self.line = line
+        self.path = path  # e.g. "outputs[1].format"
+        self.where = where  # the file
+
+    def error(self, message: str, *, hint: str | None = None) -> ConfigError:
+        return ConfigError(f"{self.path}: {message}", path=self.where, line=self.line, hint=hint)
+
+    # --- typed accessors -------------------------------------------------------------
+    def as_str(self) -> str:
+        if not isinstance(self.value, str) or not self.value.strip():
+            raise self.error(f"expected a non-empty string, got {_kind(self.value)}")
+        return self.value
+
+    def as_int(self, *, minimum: int | None = None) -> int:
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            raise self.error(f"expected an integer, got {_kind(self.value)}")
+        if minimum is not None and self.value < minimum:
+            raise self.error(f"must be at least {minimum}, got {self.value}")
+        return self.value
+
+    def as_bool(self) -> bool:
+        if not isinstance(self.value, bool):
+            raise self.error(f"expected true or false, got {_kind(self.value)}")
+        return self.value
+
+    def as_date(self) -> datetime:
+        v = self.value
+        if isinstance(v, datetime | date):
+            return as_datetime(v)
+        if isinstance(v, str):
+            try:
+                return as_datetime(date.fromisoformat(v.strip()))
+            except ValueError:
+                pass
+        raise self.error(f"expected a date YYYY-MM-DD, got {v!r}")
+
+    def as_list(self) -> list[Node]:
+        """A list; a single scalar is accepted as a one-item list."""
+        if isinstance(self.value, list):
+            return self.value
+        if isinstance(self.value, dict):
+            raise self.error("expected a list, got a mapping")
+        return [self]
+
+    def as_mapping(self, allowed: tuple[str, ...] | None = None) -> dict[str, Node]:
+        if not isinstance(self.value, dict):
+            raise self.error(f"expected a mapping, got {_kind(self.value)}")
+        m: dict[str, Node] = self.value
+        if allowed is not None:
+            for k, n in m.items():
+                if k not in allowed:
+                    raise n.key_error(k, allowed)
+        return m
+
+    def key_error(self, key: str, allowed: tuple[str, ...]) -> ConfigError:
+        import difflib
+
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+        parent = self.path.rsplit(".", 1)[0] if "." in self.path else ""
+        where = f"in {parent}: " if parent and parent != key else ""
+        return ConfigError(
+            f"{where}unknown key '{key}'", path=self.where, line=self.line, hint=hint
+        )
+
+    def as_choice(self, choices: tuple[str, ...]) -> str:
+        s = self.as_str()
+        if s not in choices:
+            raise self.error(f"'{s}' is not one of: {', '.join(choices)}")
+        return s
+
+    def as_plain(self) -> Any:
+        """The value with all Node wrappers removed."""
+        return _plain(self)
+
+
+def _plain(n: Any) -> Any:
+    if isinstance(n, Node):
+        return _plain(n.value)
+    if isinstance(n, list):
+        return [_plain(x) for x in n]
+    if isinstance(n, dict):
+        return {k: _plain(v) for k, v in n.items()}
+    return n
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, Node):
+        v = v.value
+    if v is None:
+        return "nothing"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return f"{type(v).__name__} {v!r}"
+
+
+def _to_nodes(node: Any, path: str, where: str) -> Node:
+    import yaml
+
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[str, Node] = {}
+        for k, v in node.value:
+            key = (
+                yaml.safe_load(yaml.serialize(k)) if not isinstance(k, yaml.ScalarNode) else k.value
+            )
+            if not isinstance(key, str):
+                raise ConfigError(
+                    f"keys must be strings, got {key!r}", path=where, line=k.start_mark.line + 1
+                )
+            sub = f"{path}.{key}" if path else key
+            if key in out:
+                raise ConfigError(f"duplicate key '{sub}'", path=where, line=k.start_mark.line + 1)
+            child = _to_nodes(v, sub, where)
+            child.line = k.start_mark.line + 1 if child.value is None else child.line
+            out[key] = child
+        return Node(out, line, path, where)
+    if isinstance(node, yaml.SequenceNode):
+        return Node(
+            [_to_nodes(v, f"{path}[{i}]", where) for i, v in enumerate(node.value)],
+            line,
+            path,
+            where,
+        )
+    value = yaml.safe_load(yaml.serialize(node))
+    return Node(value, line, path, where)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    """One output file: format, path (relative to the config's directory) and options."""
+
+    format: str
+    path: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path | None
+    spec: BundleSpec
+    outputs: tuple[OutputSpec, ...]
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.spec.base_dir
+
+    def section(self, key: str, default: Any = None) -> Any:
+        return self.sections.get(key, default)
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """``cabundle.yaml`` in the working directory, if there is one."""
+    p = (start or Path.cwd()) / CONFIG_NAME
+    return p if p.is_file() else None
+
+
+def load_config(path: str | Path) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError("no such config file", path=str(p)) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read config ({e})", path=str(p)) from e
+    return parse_config(text, path=p)
+
+
+def _iter_sections() -> Iterator[tuple[str, Callable[[Node], Any]]]:
+    for key, target in SECTIONS.items():
+        mod, _, fn = target.partition(":")
+        yield key, getattr(importlib.import_module(mod), fn)
+
+
+def parse_config(text: str, *, path: Path) -> Config:
+    """Validate a config text; every error carries the file and line."""
+    import yaml
+
+    where = str(path)
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
+    base_dir = path.parent if str(path.parent) else Path(".")
+    if root is None:
+        return Config(path, BundleSpec(base_dir=base_dir), (), {})
+    top = _to_nodes(root, "", where)
+    allowed = _CORE_KEYS + tuple(SECTIONS)
+    m = top.as_mapping(allowed)
+
+    presets: tuple[str, ...] = ()
+    if "preset" in m:
+        from .catalog import PRESETS
+
+        presets = tuple(n.as_choice(tuple(PRESETS)) for n in m["preset"].as_list())
+    roots = tuple(n.as_str() for n in m["roots"].as_list()) if "roots" in m else ()
+    excludes = tuple(n.as_str() for n in m["exclude"].as_list()) if "exclude" in m else ()
+    service_until = m["service_until"].as_date() if "service_until" in m else None
+    max_bytes = m["max_bytes"].as_int(minimum=1) if "max_bytes" in m else None
+    allow = (
+        frozenset(n.as_choice(POLICY_NAMES) for n in m["allow"].as_list())
+        if "allow" in m
+        else frozenset()
+    )
+    policy = Policy(service_until=service_until, max_bytes=max_bytes, allow=allow)
+    spec = BundleSpec(presets, roots, excludes, policy, base_dir)
+
+    outputs: list[OutputSpec] = []
+    if "outputs" in m:
+        from .formats import FORMATS
+
+        for n in m["outputs"].as_list():
+            if isinstance(n.value, str):
+                fmt = n.as_choice(tuple(FORMATS))
+                outputs.append(OutputSpec(fmt, base_dir / FORMATS[fmt].default_path))
+                continue
+            om = n.as_mapping()
+            if "format" not in om:
+                raise n.error("each output needs a 'format'")
+            fmt = om["format"].as_choice(tuple(FORMATS))
+            allowed_keys = ("format", "path", *FORMATS[fmt].options)
+            om = n.as_mapping(allowed_keys)
+            out_path = (
+                Path(om["path"].as_str()) if "path" in om else Path(FORMATS[fmt].default_path)
+            )
+            options = {k: v.as_plain() for k, v in om.items() if k not in ("format", "path")}
+            for k, v in options.items():
+                if not isinstance(v, str | int | bool):
+                    raise om[k].error("expected a scalar value")
+            outputs.append(OutputSpec(fmt, base_dir / out_path, options))
+
+    sections: dict[str, Any] = {}
+    for key, validate in _iter_sections():
+        if key in m:
+            sections[key] = validate(m[key])
+    return Config(path, spec, tuple(outputs), sections)

@@ -1,0 +1,123 @@
+"""One exception hierarchy for the whole tool.
+
+Every error carries what went wrong, where, and what to do, so the CLI can print it
+without a traceback and map it to an exit code in one place (see ``exit_code``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CatalogError",
+    "CertificateError",
+    "ConfigError",
+    "DeviceError",
+    "EspCabundleError",
+    "FlashError",
+    "ImageError",
+    "InputError",
+    "LockMismatchError",
+    "OutputError",
+    "PartitionTableError",
+    "PolicyError",
+    "PrivateKeyError",
+    "VerdictError",
+]
+
+
+class EspCabundleError(Exception):
+    """Root of every error the tool raises on purpose.
+
+    ``exit_code`` follows the CLI contract: 1 negative verdict, 2 bad input or usage,
+    3 device or I/O failure.
+    """
+
+    exit_code: int = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class InputError(EspCabundleError):
+    """Bad input: a file, a flag or a value the tool cannot use (exit 2)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line is not None else f"{path}: "
+        super().__init__(where + message, hint=hint)
+        self.path = path
+        self.line = line
+
+
+class CertificateError(InputError):
+    """A certificate that cannot be read, or an input holding none."""
+
+
+class PrivateKeyError(CertificateError):
+    """A private key found in an input: refused so it can never reach a device bundle."""
+
+
+class ConfigError(InputError):
+    """``cabundle.yaml`` (or another config) with an unknown key or a bad value."""
+
+
+class CatalogError(InputError):
+    """An alias, fingerprint or preset the root catalog does not know."""
+
+
+class ImageError(InputError):
+    """A file-system image that does not mount, is corrupt, or cannot take an edit."""
+
+
+class PartitionTableError(InputError):
+    """A partition table that is malformed or inconsistent."""
+
+
+class PolicyError(EspCabundleError):
+    """The bundle breaks a policy (expired root, over budget, ...): a negative verdict."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, violations: tuple[str, ...] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.violations = violations
+
+
+class LockMismatchError(PolicyError):
+    """``build --locked`` resolved a different set of roots than ``cabundle.lock`` pins."""
+
+
+class VerdictError(EspCabundleError):
+    """A check or CI gate came out negative."""
+
+    exit_code = 1
+
+
+class OutputError(EspCabundleError):
+    """Writing an output file failed (disk full, permission): an I/O failure."""
+
+    exit_code = 3
+
+
+class DeviceError(EspCabundleError):
+    """Talking to a unit failed: no port, no sync, link lost."""
+
+    exit_code = 3
+
+
+class FlashError(DeviceError):
+    """Reading or writing a unit's flash failed or did not verify."""

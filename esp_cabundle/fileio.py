@@ -1,0 +1,55 @@
+"""Writing files so that a failure never leaves a partial one behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import OutputError
+
+__all__ = ["write_all_atomic", "write_atomic"]
+
+
+def write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    write_all_atomic([(Path(path), data)])
+
+
+def write_all_atomic(items: Iterable[tuple[Path, bytes]]) -> None:
+    """Write several files; if any fails, none of the new files is left in place.
+
+    Every temporary file is written and synced first, then all are renamed, so an error
+    while writing leaves the previous files untouched.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in items:
+            path = Path(path)
+            parent = path.parent if str(path.parent) else Path(".")
+            try:
+                parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+            except OSError as e:
+                raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
+            staged.append((tmp, path))
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as e:
+                raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
+        for tmp, path in staged:
+            try:
+                os.chmod(tmp, 0o644)
+                os.replace(tmp, path)
+            except OSError as e:
+                raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
+        staged = []
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)

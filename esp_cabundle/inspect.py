@@ -1,0 +1,201 @@
+"""``inspect`` as a library: anything that may hold certificates -> a :class:`Report`.
+
+Readers for richer inputs (ESP-IDF bundles, file-system images, flash dumps) register in
+``INSPECTORS`` as ``"module:function"``; each takes ``(data, source)`` and returns a
+Report, or None when the bytes are not its kind. They are tried in order, and plain
+certificate files (PEM, DER, C source) are the fallback.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .certs import Certificate, load_certificates, sniff_kind
+from .errors import CertificateError, InputError
+
+__all__ = [
+    "INSPECTORS",
+    "Finding",
+    "Report",
+    "finding_status",
+    "inspect_bytes",
+    "inspect_path",
+    "report_to_dict",
+]
+
+# Tried in order before the plain-certificate fallback; most specific first.
+INSPECTORS: list[str] = []
+
+# Mongoose OS reads CA files with fgets(buf, 128, f): longer lines are silently skipped.
+MONGOOSE_MAX_LINE = 127
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One trust anchor or certificate found, with what is known of it.
+
+    ESP-IDF bundles keep only subject and key, so dates and fingerprint may be None.
+    """
+
+    location: str
+    label: str
+    subject: str
+    key: str
+    sha256: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    is_ca: bool | None = None
+    self_signed: bool | None = None
+    certificate: Certificate | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_certificate(cls, cert: Certificate, location: str) -> Finding:
+        return cls(
+            location=location,
+            label=cert.label,
+            subject=cert.subject,
+            key=cert.key_description,
+            sha256=cert.sha256,
+            not_before=cert.not_before,
+            not_after=cert.not_after,
+            is_ca=cert.is_ca,
+            self_signed=cert.self_signed,
+            certificate=cert,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What one input holds; ``children`` nest (a dump -> partitions -> files)."""
+
+    source: str
+    kind: str
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()
+    children: tuple[Report, ...] = ()
+
+    def all_findings(self) -> Iterable[Finding]:
+        yield from self.findings
+        for c in self.children:
+            yield from c.all_findings()
+
+
+def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) -> str:
+    """``ok``, ``EXPIRED``, ``not yet valid``, ``expires in N days``, ``no dates``."""
+    if f.not_after is None:
+        return "no dates (bundle)"
+    if at > f.not_after:
+        return "EXPIRED"
+    if f.not_before is not None and at < f.not_before:
+        return "not yet valid"
+    days = (f.not_after - at).days
+    if warn_days is not None and days <= warn_days:
+        return f"expires in {days} days"
+    parts = ["ok"]
+    if f.is_ca is False:
+        parts.append("not a CA")
+    elif f.self_signed is False:
+        parts.append("intermediate")
+    return ", ".join(parts)
+
+
+def _pem_notes(data: bytes) -> list[str]:
+    notes = []
+    for n, line in enumerate(data.splitlines(), start=1):
+        if len(line) > MONGOOSE_MAX_LINE - 1:  # + newline must fit in 127 chars
+            notes.append(
+                f"line {n} is {len(line)} bytes: Mongoose OS (fgets 128) silently skips it"
+            )
+            if len(notes) >= 5:
+                notes.append("(more long lines not listed)")
+                break
+    return notes
+
+
+def certificate_file_report(data: bytes, source: str) -> Report:
+    """Report on PEM, DER or C source."""
+    kind = sniff_kind(data)
+    certs = load_certificates(data, source=source)
+    findings = []
+    for i, c in enumerate(certs, start=1):
+        findings.append(Finding.from_certificate(c, f"#{i}"))
+    notes: list[str] = []
+    if kind in ("pem", "c-strings"):
+        notes += _pem_notes(data) if kind == "pem" else []
+    from .bundle import mbedtls_parse_error
+
+    for i, c in enumerate(certs, start=1):
+        err = mbedtls_parse_error(c.der)
+        if err:
+            notes.append(
+                f"#{i} {c.label}: mbedTLS 2.28 cannot parse it ({err}); "
+                "mbedtls_x509_crt_parse_file fails the whole file"
+            )
+    seen: set[str] = set()
+    for c in certs:
+        if c.sha256 in seen:
+            notes.append(f"{c.label} appears more than once")
+        seen.add(c.sha256)
+    return Report(source, kind, tuple(findings), tuple(notes))
+
+
+def _inspectors() -> Iterable[Callable[[bytes, str], Report | None]]:
+    for target in INSPECTORS:
+        mod, _, fn = target.partition(":")
+        yield getattr(importlib.import_module(mod), fn)
+
+
+def inspect_bytes(data: bytes, *, source: str) -> Report:
+    """Identify what ``data`` is and report the certificates it holds."""
+    for inspector in _inspectors():
+        report = inspector(data, source)
+        if report is not None:
+            return report
+    if not data:
+        raise CertificateError("empty file", path=source)
+    return certificate_file_report(data, source)
+
+
+def inspect_path(path: str | Path) -> Report:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError as e:
+        raise InputError("no such file", path=str(p)) from e
+    except IsADirectoryError as e:
+        raise InputError("is a directory", path=str(p)) from e
+    except OSError as e:
+        raise InputError(f"cannot read ({e.strerror})", path=str(p)) from e
+    return inspect_bytes(data, source=str(p))
+
+
+def report_to_dict(r: Report, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    return {
+        "source": r.source,
+        "kind": r.kind,
+        "facts": dict(r.facts),
+        "notes": list(r.notes),
+        "certificates": [
+            {
+                "location": f.location,
+                "label": f.label,
+                "subject": f.subject,
+                "key": f.key,
+                "sha256": f.sha256,
+                "not_before": f.not_before.isoformat() if f.not_before else None,
+                "not_after": f.not_after.isoformat() if f.not_after else None,
+                "days_left": (f.not_after - at).days if f.not_after else None,
+                "is_ca": f.is_ca,
+                "self_signed": f.self_signed,
+                "status": finding_status(f, at, warn_days=warn_days),
+            }
+            for f in r.findings
+        ],
+        "children": [report_to_dict(c, at, warn_days) for c in r.children],
+    }
