@@ -1,0 +1,1 @@
+"""Reading and writing units' flash: serial units (esptool) and flash dump files."""

@@ -1,0 +1,96 @@
+"""The one interface both file systems (SPIFFS, LittleFS) present.
+
+An image is opened from bytes (or created empty), edited in memory, and turned back into
+bytes; nothing here touches files or devices. ``changed_blocks()`` tells which 4 KiB
+erase blocks differ from the bytes the image was opened with, so a flasher can write
+only those.
+
+Paths: every method takes ``"/ca.pem"`` or ``"ca.pem"`` and lists paths with a leading
+``/`` (as ESP-IDF's VFS shows them under the mount point). How a name is stored on disk
+(``/ca.pem`` for ESP-IDF SPIFFS, ``ca.pem`` for Mongoose OS) is the profile's business.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = ["ERASE_BLOCK", "FileInfo", "FileSystemImage", "FsProfile", "normalize_path"]
+
+# ESP32 NOR flash erase granularity; every profile uses 4 KiB logical blocks.
+ERASE_BLOCK = 4096
+
+
+def normalize_path(path: str) -> str:
+    """``ca.pem`` / ``/ca.pem`` / ``//ca.pem`` -> ``/ca.pem``."""
+    p = "/" + path.strip().lstrip("/")
+    return p
+
+
+@dataclass(frozen=True, slots=True)
+class FsProfile:
+    """Parameters every profile shares; each file system subclasses it with its own.
+
+    ``ca_path`` is where the platform's firmware looks for its CA file by default.
+    """
+
+    name: str
+    fs_type: str  # "spiffs" or "littlefs"
+    block_size: int
+    ca_path: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str  # with a leading "/"
+    size: int
+
+
+class FileSystemImage(ABC):
+    """An in-memory file-system image with a uniform file API."""
+
+    fs_type: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def profile(self) -> FsProfile:
+        """The platform profile the image follows (detected or given)."""
+
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Image size in bytes (the partition size)."""
+
+    @abstractmethod
+    def list(self) -> list[FileInfo]:
+        """Every file, sorted by path."""
+
+    @abstractmethod
+    def read(self, path: str) -> bytes:
+        """A file's content; ImageError if absent."""
+
+    @abstractmethod
+    def write(self, path: str, data: bytes) -> None:
+        """Create or replace a file; ImageError (image unchanged) if it cannot fit."""
+
+    @abstractmethod
+    def remove(self, path: str) -> None:
+        """Delete a file; ImageError if absent."""
+
+    @abstractmethod
+    def to_bytes(self) -> bytes:
+        """The whole image as it would be flashed."""
+
+    @abstractmethod
+    def changed_blocks(self) -> list[int]:
+        """Indices of 4 KiB blocks that differ from the bytes the image was opened with."""
+
+    def exists(self, path: str) -> bool:
+        p = normalize_path(path)
+        return any(f.path == p for f in self.list())
+
+    def describe(self) -> dict[str, str]:
+        """Facts worth showing in ``inspect`` (type, profile, version, usage)."""
+        return {"file system": self.fs_type, "profile": self.profile.name}
