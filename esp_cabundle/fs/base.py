@@ -64,7 +64,7 @@ class FileSystemImage(ABC):
         """Image size in bytes (the partition size)."""
 
     @abstractmethod
-    def list(self) -> list[FileInfo]:
+    def files(self) -> list[FileInfo]:
         """Every file, sorted by path."""
 
     @abstractmethod
@@ -89,7 +89,7 @@ class FileSystemImage(ABC):
 
     def exists(self, path: str) -> bool:
         p = normalize_path(path)
-        return any(f.path == p for f in self.list())
+        return any(f.path == p for f in self.files())
 
     def describe(self) -> dict[str, str]:
         """Facts worth showing in ``inspect`` (type, profile, version, usage)."""
