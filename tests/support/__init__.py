@@ -1,0 +1,1 @@
+"""Test-support code: certificate minting, virtual units, TLS servers."""
