@@ -1,0 +1,328 @@
+"""``build``: selection, policies, outputs, determinism, lock file; CLI exit codes and effects."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.pki import NOW, issue
+
+from esp_cabundle.build import build_bundle
+from esp_cabundle.bundle import BundleSpec, Lock, Policy
+from esp_cabundle.catalog import ALIASES, PRESETS
+from esp_cabundle.certs import load_certificate_file, load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.config import OutputSpec
+from esp_cabundle.errors import PolicyError
+from esp_cabundle.formats.pem import MAX_LINE_BYTES
+
+LE = Path(__file__).parent / "data" / "letsencrypt"
+
+
+def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    r = runner.invoke(cli, list(args))
+    return r.exit_code, r.stdout, r.stderr
+
+
+# --- library --------------------------------------------------------------------------
+
+
+def test_default_build_uses_default_preset() -> None:
+    result = build_bundle(BundleSpec(), (OutputSpec("pem", Path("ca.pem")),))
+    assert result.bundle.fingerprints == tuple(ALIASES[a] for a in PRESETS["default"].aliases)
+    ((_, data),) = result.outputs
+    assert load_certificates(data) == result.bundle.certificates
+
+
+def test_duplicates_dropped_with_a_note_and_excludes_applied() -> None:
+    spec = BundleSpec(
+        presets=("letsencrypt",),
+        roots=("isrg-root-x1", ALIASES["amazon-root-ca-1"]),
+        excludes=("isrg-root-ye",),
+    )
+    result = build_bundle(spec, ())
+    labels = [e.label for e in result.bundle.entries]
+    assert labels == ["ISRG Root X1", "ISRG Root X2", "Root YR", "Amazon Root CA 1"]
+    assert any("duplicate dropped: ISRG Root X1" in n for n in result.notes)
+
+
+def test_expired_root_violates_policy_unless_allowed() -> None:
+    spec = BundleSpec(roots=("dst-root-ca-x3",))
+    with pytest.raises(PolicyError) as e:
+        build_bundle(spec, ())
+    assert any("DST Root CA X3 expired on 2021-09-30" in v for v in e.value.violations)
+    allowed = BundleSpec(roots=("dst-root-ca-x3",), policy=Policy(allow=frozenset({"expired"})))
+    result = build_bundle(allowed, ())
+    assert [v.policy for v in result.violations] == ["expired"] and result.violations[0].allowed
+
+
+def test_service_until_and_budget_policies() -> None:
+    from esp_cabundle.dates import parse_when
+
+    spec = BundleSpec(
+        presets=("letsencrypt",), policy=Policy(service_until=parse_when("2036-01-01"))
+    )
+    with pytest.raises(PolicyError) as e:
+        build_bundle(spec, ())
+    assert e.value.violations == (
+        "ISRG Root X1 expires 2035-06-04, before the devices' end of service 2036-01-01",
+    )
+    tight = BundleSpec(presets=("letsencrypt",), policy=Policy(max_bytes=1000))
+    with pytest.raises(PolicyError, match="1 policy violated") as e2:
+        build_bundle(tight, ())
+    assert "over the budget of 1000 bytes" in e2.value.violations[0]
+
+
+def test_not_a_ca_and_unparseable_by_mbedtls(tmp_path: Path) -> None:
+    leaf = issue("device.example", ca=False)
+    (tmp_path / "leaf.pem").write_bytes(leaf.pem)
+    with pytest.raises(PolicyError) as e:
+        build_bundle(BundleSpec(roots=("leaf.pem",), base_dir=tmp_path), ())
+    assert any("not a CA certificate" in v for v in e.value.violations)
+
+    pytest.importorskip("mbedtls", reason="python-mbedtls (extra 'verify') not installed")
+    ed = issue("Ed25519 Root", key_kind="ed25519")
+    (tmp_path / "ed.pem").write_bytes(ed.pem)
+    with pytest.raises(PolicyError) as e:
+        build_bundle(BundleSpec(roots=("ed.pem",), base_dir=tmp_path), ())
+    assert any("not parseable by mbedTLS 2.28" in v for v in e.value.violations)
+
+
+def test_pem_output_lines_fit_mongoose_fgets(tmp_path: Path) -> None:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    attrs = [
+        x509.NameAttribute(oid, ch * 60)
+        for oid, ch in (
+            (NameOID.COMMON_NAME, "C"),
+            (NameOID.ORGANIZATION_NAME, "O"),
+            (NameOID.ORGANIZATIONAL_UNIT_NAME, "U"),
+        )
+    ]
+    long_name = issue(x509.Name(attrs))
+    (tmp_path / "long.pem").write_bytes(long_name.pem)
+    spec = BundleSpec(presets=("longlife",), roots=("long.pem",), base_dir=tmp_path)
+    ((_, data),) = build_bundle(spec, (OutputSpec("pem", Path("ca.pem")),)).outputs
+    assert max(len(line) for line in data.splitlines()) <= MAX_LINE_BYTES
+    assert len(load_certificates(data)) == len(PRESETS["longlife"].aliases) + 1
+
+
+def test_mdash_vector_round_trips_through_c_output(data_dir: Path) -> None:
+    vector = (data_dir / "mdash" / "mDash-1.2.16-s_pem.c").read_text()
+    certs = load_certificate_file(data_dir / "mdash" / "mDash-1.2.16-s_pem.c")
+    from esp_cabundle.bundle import Bundle
+    from esp_cabundle.formats.c_source import render_c_source
+
+    rendered = render_c_source(Bundle.from_certificates(certs), name="s_pem", style="s_pem")
+    assert rendered.decode() == vector.rstrip("\n") + "\n"
+
+
+def test_c_array_variant_compiles_shape() -> None:
+    from esp_cabundle.bundle import Bundle
+    from esp_cabundle.formats.c_source import render_c_source
+
+    certs = load_certificate_file(LE / "isrgrootx1.pem")
+    text = render_c_source(Bundle.from_certificates(certs), name="ca_pem", style="array").decode()
+    assert "const char ca_pem[] =" in text and "const size_t ca_pem_len = sizeof(ca_pem);" in text
+    assert load_certificates(text.encode()) == certs
+
+
+# --- CLI ------------------------------------------------------------------------------
+
+
+def test_build_without_config_writes_ca_pem_and_lock(runner: CliRunner, in_tmp: Path) -> None:
+    code, out, _ = run(runner, "build")
+    assert code == 0, out
+    assert "8 roots from preset 'default'" in out and "Wrote ca.pem" in out
+    certs = load_certificate_file(in_tmp / "ca.pem")
+    assert [c.sha256 for c in certs] == [ALIASES[a] for a in PRESETS["default"].aliases]
+    lock = Lock.from_bytes((in_tmp / "cabundle.lock").read_bytes())
+    assert lock.fingerprints == tuple(c.sha256 for c in certs)
+
+
+def test_build_twice_gives_identical_bytes(runner: CliRunner, in_tmp: Path) -> None:
+    args = ["build", "-f", "pem", "-f", "c", "-f", "der", "-f", "json", "--preset", "longlife"]
+    assert run(runner, *args)[0] == 0
+    first = {p.name: p.read_bytes() for p in in_tmp.iterdir()}
+    for p in in_tmp.iterdir():
+        p.unlink()
+    assert run(runner, *args)[0] == 0
+    second = {p.name: p.read_bytes() for p in in_tmp.iterdir()}
+    assert first == second
+    assert set(first) == {"ca.pem", "ca_pem.h", "ca.der", "cabundle.json", "cabundle.lock"}
+
+
+def test_locked_fails_after_selection_changes(runner: CliRunner, in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\n")
+    assert run(runner, "build")[0] == 0
+    assert run(runner, "build", "--locked")[0] == 0
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nroots: [amazon-root-ca-1]\n")
+    before = (in_tmp / "ca.pem").read_bytes()
+    code, _, err = run(runner, "build", "--locked")
+    assert code == 1
+    assert "differ from" in err and "+ Amazon Root CA 1" in err
+    assert (in_tmp / "ca.pem").read_bytes() == before
+
+
+def test_locked_without_lock_file_is_usage_error(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, err = run(runner, "build", "--locked")
+    assert code == 2 and "needs a lock file" in err
+    assert not (in_tmp / "ca.pem").exists()
+
+
+def test_private_key_input_is_refused_and_nothing_written(runner: CliRunner, in_tmp: Path) -> None:
+    root = issue("Key Leaking Root")
+    (in_tmp / "mixed.pem").write_bytes(root.pem + root.key_pem())
+    code, _, err = run(runner, "build", "--root", "mixed.pem")
+    assert code == 2
+    assert "mixed.pem:" in err and "private key" in err
+    assert list(in_tmp.iterdir()) == [in_tmp / "mixed.pem"]
+
+
+def test_policy_violation_exits_1_and_writes_nothing(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, err = run(runner, "build", "--root", "dst-root-ca-x3")
+    assert code == 1 and "expired on 2021-09-30" in err and "--allow expired" in err
+    assert list(in_tmp.iterdir()) == []
+    code, _, err = run(runner, "build", "--root", "dst-root-ca-x3", "--allow", "expired")
+    assert code == 0 and "allowed: DST Root CA X3 expired" in err
+
+
+def test_service_until_flag(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, err = run(runner, "build", "--preset", "letsencrypt", "--service-until", "2036-01-01")
+    assert code == 1 and "ISRG Root X1 expires 2035-06-04" in err
+    code, _, err = run(runner, "build", "--service-until", "next year")
+    assert code == 2 and "bad --service-until" in err
+
+
+def test_unknown_preset_root_and_format(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, err = run(runner, "build", "--preset", "nope")
+    assert code == 2 and "unknown preset 'nope'" in err and "letsencrypt" in err
+    code, _, err = run(runner, "build", "--root", "isrg-root-x9")
+    assert code == 2 and "unknown root 'isrg-root-x9'" in err
+    code, _, err = run(runner, "build", "-f", "png")
+    assert code == 2 and "unknown format 'png'" in err
+    code, _, err = run(runner, "build", "-f", "pem", "-f", "c", "-o", "x")
+    assert code == 2 and "exactly one output format" in err
+    code, _, err = run(runner, "build", "--root", "missing/root.pem")
+    assert code == 2 and "does not exist" in err
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_c_output_options(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, _ = run(
+        runner,
+        "build",
+        "--preset",
+        "mdash",
+        "-f",
+        "c",
+        "--c-name",
+        "my_ca",
+        "-o",
+        "src/ca.h",
+        "--no-lock",
+    )
+    assert code == 0
+    text = (in_tmp / "src" / "ca.h").read_text()
+    assert text.startswith("static const char *my_ca =\n")
+    assert not (in_tmp / "cabundle.lock").exists()
+    code, _, err = run(runner, "build", "-f", "c", "--c-name", "1bad")
+    assert code == 2 and "not a valid C identifier" in err
+
+
+def test_config_outputs_are_relative_to_the_config(runner: CliRunner, in_tmp: Path) -> None:
+    proj = in_tmp / "proj"
+    proj.mkdir()
+    (proj / "cabundle.yaml").write_text(
+        "preset: letsencrypt\n"
+        "service_until: 2034-01-01\n"
+        "outputs:\n"
+        "  - format: pem\n"
+        "    path: data/ca.pem\n"
+        "  - {format: c, path: include/ca_pem.h, name: s_pem, style: array}\n"
+    )
+    code, out, _ = run(runner, "build", "-c", "proj/cabundle.yaml")
+    assert code == 0, out
+    assert (proj / "data" / "ca.pem").is_file() and (proj / "include" / "ca_pem.h").is_file()
+    assert (proj / "cabundle.lock").is_file()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("preset: letsencrypt\nrootz: [x]\n", 2, "unknown key 'rootz'"),
+        ("preset: letsencrypt\nmax_bytes: lots\n", 2, "expected an integer"),
+        ("preset: nope\n", 1, "'nope' is not one of"),
+        ("service_until: someday\n", 1, "expected a date"),
+        ("outputs:\n  - format: pem\n    colour: red\n", 3, "unknown key 'colour'"),
+        ("outputs:\n  - path: x.pem\n", 2, "needs a 'format'"),
+        ("allow: [everything]\n", 1, "'everything' is not one of"),
+        ("preset: [letsencrypt\n", 2, "not valid YAML"),
+        ("preset: a\npreset: b\n", 2, "duplicate key"),
+    ],
+)
+def test_config_errors_name_file_and_line(
+    runner: CliRunner, in_tmp: Path, text: str, line: int, message: str
+) -> None:
+    (in_tmp / "cabundle.yaml").write_text(text)
+    code, _, err = run(runner, "build")
+    assert code == 2, err
+    assert f"cabundle.yaml:{line}:" in err and message in err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+def test_json_report(runner: CliRunner, in_tmp: Path) -> None:
+    code, out, _ = run(runner, "build", "--preset", "aws-iot", "--json", "--dry-run")
+    assert code == 0
+    doc = json.loads(out)
+    assert [r["label"] for r in doc["roots"]][:1] == ["Amazon Root CA 1"]
+    assert doc["written"] == [] and list(in_tmp.iterdir()) == []
+
+
+def test_every_command_has_help_with_examples(runner: CliRunner) -> None:
+    from esp_cabundle.cli import COMMANDS
+
+    for name in COMMANDS:
+        r = runner.invoke(cli, [name, "--help"])
+        assert r.exit_code == 0, name
+        assert "Examples:" in r.output and f"esp-cabundle {name}" in r.output, name
+
+
+def test_unknown_command_suggests(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["biuld"])
+    assert r.exit_code == 2 and "Did you mean 'build'" in r.output
+
+
+def test_python_m_smoke_and_fast_path_imports(tmp_path: Path) -> None:
+    code = (
+        "import sys, runpy; sys.argv=['esp-cabundle','--help'];\n"
+        "try:\n    runpy.run_module('esp_cabundle', run_name='__main__')\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "bad = [m for m in ('esptool', 'littlefs', 'serial', 'mbedtls') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "Commands:" in r.stdout
+    r = subprocess.run(
+        [sys.executable, "-m", "esp_cabundle", "build", "-q", "--no-lock"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ca.pem").is_file()
+
+
+def test_expiring_soon_root_flags_in_inspect(runner: CliRunner, in_tmp: Path) -> None:
+    soon = issue("Soon Root", not_after=NOW + timedelta(days=10))
+    (in_tmp / "soon.pem").write_bytes(soon.pem)
+    code, out, err = run(runner, "inspect", "soon.pem", "--fail-within", "30")
+    assert code == 1 and "expires in" in out and "within 30 days" in err
+    assert run(runner, "inspect", "soon.pem", "--fail-within", "5")[0] == 0

@@ -1,0 +1,118 @@
+"""The root catalog: aliases pinned by fingerprint, extra roots with provenance, presets."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import pytest
+
+from esp_cabundle.catalog import (
+    ALIASES,
+    EXTRA_ROOTS,
+    PRESETS,
+    Catalog,
+    entry_certificate,
+    entry_status,
+    normalize_fingerprint,
+)
+from esp_cabundle.errors import CatalogError
+
+TODAY = datetime.now(timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+def test_every_alias_resolves_to_its_pinned_fingerprint(catalog: Catalog) -> None:
+    for alias, fp in ALIASES.items():
+        entry = catalog.resolve(alias)
+        assert entry.sha256 == fp
+        assert hashlib.sha256(entry.der).hexdigest() == fp
+        assert alias in entry.aliases
+
+
+def test_aliases_are_case_insensitive_and_fingerprints_accept_common_spellings(
+    catalog: Catalog,
+) -> None:
+    fp = ALIASES["isrg-root-x1"]
+    colon = ":".join(fp[i : i + 2] for i in range(0, 64, 2)).upper()
+    for spelling in ("ISRG-Root-X1", fp, fp.upper(), f"sha256:{fp}", colon):
+        assert catalog.resolve(spelling).sha256 == fp
+
+
+def test_a_name_alone_never_resolves(catalog: Catalog) -> None:
+    with pytest.raises(CatalogError, match="not an alias or SHA-256"):
+        catalog.resolve("ISRG Root X1")
+    with pytest.raises(CatalogError) as e:
+        catalog.resolve("isrg")
+    assert e.value.hint and "isrg-root-x1" in e.value.hint
+
+
+def test_unknown_fingerprint_is_a_clear_error(catalog: Catalog) -> None:
+    with pytest.raises(CatalogError, match="not in the catalog"):
+        catalog.resolve("ab" * 32)
+    assert normalize_fingerprint("abc") is None
+
+
+def test_mozilla_store_comes_from_certifi_and_records_its_version(catalog: Catalog) -> None:
+    import certifi
+
+    assert catalog.mozilla_version == certifi.__version__
+    mozilla = [e for e in catalog if e.source == "mozilla"]
+    assert len(mozilla) > 80
+    assert all(certifi.__version__ in e.provenance for e in mozilla)
+
+
+def test_extra_roots_carry_provenance_and_status(catalog: Catalog) -> None:
+    package = {e.sha256: e for e in catalog if e.source == "package"}
+    for fp, (provenance, status) in EXTRA_ROOTS.items():
+        if fp in package:
+            assert package[fp].provenance == provenance
+            assert package[fp].status == status
+    # Gen Y roots are not in Mozilla yet, so they must come from package data.
+    for alias in ("isrg-root-yr", "isrg-root-ye", "dst-root-ca-x3"):
+        assert (
+            catalog.resolve(alias).sha256 in package or catalog.resolve(alias).source == "mozilla"
+        )
+    assert set(EXTRA_ROOTS) <= {e.sha256 for e in catalog}
+
+
+def test_dst_root_ca_x3_is_reported_expired(catalog: Catalog) -> None:
+    dst = catalog.resolve("dst-root-ca-x3")
+    status = entry_status(dst, TODAY)
+    assert status.startswith("expired 2021-09-30")
+
+
+def test_presets_have_reasons_and_valid_ca_roots(catalog: Catalog) -> None:
+    assert {"default", "letsencrypt", "mdash", "aws-iot", "azure-iot", "longlife"} <= set(PRESETS)
+    for preset in PRESETS.values():
+        assert preset.reason and "\n" not in preset.reason
+        assert len(set(preset.aliases)) == len(preset.aliases)
+        for alias in preset.aliases:
+            cert = entry_certificate(catalog.resolve(alias))
+            assert cert.is_ca and cert.self_signed
+            assert cert.not_after > datetime(2034, 1, 1, tzinfo=timezone.utc), alias
+    assert set(PRESETS["letsencrypt"].aliases) == {
+        "isrg-root-x1",
+        "isrg-root-x2",
+        "isrg-root-yr",
+        "isrg-root-ye",
+    }
+
+
+def test_longlife_spans_independent_cas(catalog: Catalog) -> None:
+    orgs = set()
+    for alias in PRESETS["longlife"].aliases:
+        cert = entry_certificate(catalog.resolve(alias))
+        orgs.add(cert.subject.split("O=")[1].split(",")[0] if "O=" in cert.subject else cert.label)
+    assert len(orgs) >= 5
+
+
+def test_search(catalog: Catalog) -> None:
+    labels = {e.label for e in catalog.search("isrg")}
+    assert {"ISRG Root X1", "ISRG Root X2"} <= labels
+    assert [e.label for e in catalog.search(ALIASES["gts-root-r1"][:12])] == ["GTS Root R1"]
+    assert catalog.search("no-such-root-anywhere") == []

@@ -1,0 +1,174 @@
+"""Loading certificates from every shape firmware keeps them in, and refusing keys."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from support.pki import issue
+
+from esp_cabundle.certs import Certificate, load_certificate_file, load_certificates, sniff_kind
+from esp_cabundle.errors import CertificateError, PrivateKeyError
+
+LE = Path(__file__).parent / "data" / "letsencrypt"
+X1_SHA = "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6"
+DST_SHA = "0687260331a72403d909f105e69bcf0d32e1bd2493ffc6d9206d11bcd6770739"
+
+
+def x1() -> Certificate:
+    return load_certificate_file(LE / "isrgrootx1.pem")[0]
+
+
+def test_certificate_facts_of_isrg_root_x1() -> None:
+    c = x1()
+    assert c.sha256 == X1_SHA
+    assert c.label == "ISRG Root X1"
+    assert c.subject == "CN=ISRG Root X1,O=Internet Security Research Group,C=US"
+    assert c.issuer == c.subject
+    assert c.not_after == datetime(2035, 6, 4, 11, 4, 38, tzinfo=timezone.utc)
+    assert c.not_before == datetime(2015, 6, 4, 11, 4, 38, tzinfo=timezone.utc)
+    assert (c.key_type, c.key_size, c.key_description) == ("RSA", 4096, "RSA 4096")
+    assert c.is_ca and c.self_signed
+    assert c.size == len(c.der) == 1391
+
+
+def test_ecdsa_root_and_cross_signed_root() -> None:
+    x2 = load_certificate_file(LE / "isrg-root-x2.pem")[0]
+    assert x2.key_description == "EC P-384" and x2.self_signed
+    cross = load_certificate_file(LE / "isrg-root-x1-cross-signed.pem")[0]
+    assert cross.subject == x1().subject
+    assert cross.issuer_label == "DST Root CA X3"
+    assert not cross.self_signed
+    dst = load_certificate_file(LE / "dst-root-ca-x3.pem")[0]
+    assert cross.signed_by(dst) and not cross.signed_by(x1())
+
+
+def test_certificates_are_immutable_values() -> None:
+    a, b = x1(), x1()
+    assert a == b and hash(a) == hash(b)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.label = "other"  # type: ignore[misc]
+
+
+def test_expiry_helpers() -> None:
+    dst = load_certificate_file(LE / "dst-root-ca-x3.pem")[0]
+    assert dst.sha256 == DST_SHA
+    at = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    assert dst.is_expired(at) and not dst.is_valid_at(at)
+    assert dst.days_left(at) < 0
+    assert x1().is_valid_at(at)
+
+
+def test_pem_with_crlf_comments_and_mongoose_subject_headers(data_dir: Path) -> None:
+    data = (data_dir / "mongoose-os" / "ca-bundle-ca.pem").read_bytes()
+    certs = load_certificates(data)
+    assert len(certs) == 22
+    crlf = load_certificates(data.replace(b"\n", b"\r\n"))
+    assert [c.sha256 for c in crlf] == [c.sha256 for c in certs]
+    assert certs[0].label == "DigiCert Global Root G2"
+
+
+def test_der_single_and_concatenated() -> None:
+    a, b = x1(), load_certificate_file(LE / "isrg-root-x2.pem")[0]
+    assert sniff_kind(a.der) == "der"
+    assert load_certificates(a.der) == (a,)
+    assert load_certificates(a.der + b.der) == (a, b)
+
+
+def test_mdash_s_pem_c_source(data_dir: Path) -> None:
+    path = data_dir / "mdash" / "mDash-1.2.16-s_pem.c"
+    assert sniff_kind(path.read_bytes()) == "c-strings"
+    (c,) = load_certificate_file(path)
+    assert c.sha256 == X1_SHA
+
+
+def test_c_single_literal_with_escapes_and_comments() -> None:
+    pem = x1().pem().replace("\n", "\\n")
+    src = f'/* root: "not a cert" */\nconst char ca[] = "{pem}";\n// trailing\n'
+    assert load_certificates(src.encode()) == (x1(),)
+
+
+def test_c_byte_array() -> None:
+    der = x1().der
+    body = ", ".join(f"0x{b:02x}" for b in der)
+    src = f"static const unsigned char root_der[{len(der)}] = {{\n  {body}\n}};\n"
+    assert sniff_kind(src.encode()) == "c-array"
+    assert load_certificates(src.encode()) == (x1(),)
+
+
+def test_c_two_arrays() -> None:
+    a, b = x1(), load_certificate_file(LE / "isrg-root-x2.pem")[0]
+    arr = lambda n, d: f"const uint8_t {n}[] = {{{', '.join(hex(x) for x in d)}}};\n"  # noqa: E731
+    src = arr("a", a.der) + arr("b", b.der)
+    assert load_certificates(src.encode()) == (a, b)
+
+
+@pytest.mark.parametrize(
+    "label", ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "ENCRYPTED PRIVATE KEY"]
+)
+def test_private_key_pem_block_is_refused_with_line(label: str) -> None:
+    pem = x1().pem()
+    text = f"# header\n{pem}\n-----BEGIN {label}-----\nAAAA\n-----END {label}-----\n"
+    with pytest.raises(PrivateKeyError) as e:
+        load_certificates(text.encode(), source="bundle.pem")
+    line = 1 + pem.count("\n") + 2
+    assert f"bundle.pem:{line}:" in str(e.value)
+    assert "private key" in str(e.value)
+
+
+def test_real_private_key_pem_and_pkcs8_der_refused() -> None:
+    leaf = issue("device", ca=False)
+    with pytest.raises(PrivateKeyError):
+        load_certificates(leaf.pem + leaf.key_pem())
+    from cryptography.hazmat.primitives import serialization
+
+    der = leaf.key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with pytest.raises(PrivateKeyError) as e:
+        load_certificates(leaf.der + der, source="mixed.der")
+    assert "mixed.der" in str(e.value) and "byte offset" in str(e.value)
+
+
+def test_private_key_inside_c_string_names_the_c_line() -> None:
+    leaf = issue("device", ca=False)
+    lines = [f'    "{ln}\\n"' for ln in leaf.key_pem().decode().splitlines()]
+    src = "static const char *key =\n" + "\n".join(lines) + ";\n"
+    with pytest.raises(PrivateKeyError) as e:
+        load_certificates(src.encode(), source="keys.c")
+    assert "keys.c:2:" in str(e.value)
+
+
+def test_bad_base64_names_line() -> None:
+    text = "junk\n-----BEGIN CERTIFICATE-----\nMII!!!notbase64\n-----END CERTIFICATE-----\n"
+    with pytest.raises(CertificateError) as e:
+        load_certificates(text.encode(), source="x.pem")
+    assert "x.pem:2:" in str(e.value) and "base64" in str(e.value)
+
+
+def test_unterminated_block_and_empty_inputs() -> None:
+    with pytest.raises(CertificateError, match="no matching END"):
+        load_certificates(b"-----BEGIN CERTIFICATE-----\nMIIB\n")
+    with pytest.raises(CertificateError, match="no certificate found"):
+        load_certificates(b"hello world\n", source="readme.txt")
+    with pytest.raises(CertificateError, match="no such file"):
+        load_certificate_file("/nonexistent/ca.pem")
+
+
+def test_garbage_der_is_a_clear_error() -> None:
+    with pytest.raises(CertificateError, match="byte offset 0"):
+        load_certificates(b"\x30\x03\x02\x01", source="bad.der")
+
+
+def test_non_certificate_blocks_are_skipped_like_mbedtls() -> None:
+    text = "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n" + x1().pem()
+    assert load_certificates(text.encode()) == (x1(),)
+
+
+def test_pem_roundtrip_is_64_columns() -> None:
+    pem = x1().pem()
+    body = pem.splitlines()[1:-1]
+    assert all(len(line) == 64 for line in body[:-1]) and 0 < len(body[-1]) <= 64
+    assert load_certificates(pem.encode()) == (x1(),)

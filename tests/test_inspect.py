@@ -1,0 +1,89 @@
+"""``inspect`` on certificate files: table, JSON, CI gates, device-specific warnings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+
+LE = Path(__file__).parent / "data" / "letsencrypt"
+
+
+def test_table_lists_each_certificate(runner: CliRunner) -> None:
+    r = runner.invoke(
+        cli,
+        [
+            "inspect",
+            str(LE / "isrgrootx1.pem"),
+            str(LE / "dst-root-ca-x3.pem"),
+            "--at",
+            "2026-01-01",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "ISRG Root X1" in r.stdout and "2035-06-04" in r.stdout and "3441" in r.stdout
+    assert "DST Root CA X3" in r.stdout and "EXPIRED" in r.stdout
+    assert "96bcec06264976f3" in r.stdout
+
+
+def test_json_report_and_expired_gate(runner: CliRunner) -> None:
+    r = runner.invoke(
+        cli,
+        [
+            "inspect",
+            str(LE / "dst-root-ca-x3.pem"),
+            "--json",
+            "--fail-on",
+            "expired",
+            "--at",
+            "2026-01-01",
+        ],
+    )
+    assert r.exit_code == 1
+    (doc,) = json.loads(r.stdout)
+    (cert,) = doc["certificates"]
+    assert cert["status"] == "EXPIRED" and cert["days_left"] < 0
+    assert cert["sha256"].startswith("0687260331a72403")
+    assert "expired 2021-09-30" in r.stderr
+
+
+def test_same_file_passes_the_gate_before_its_expiry(runner: CliRunner) -> None:
+    r = runner.invoke(
+        cli,
+        ["inspect", str(LE / "dst-root-ca-x3.pem"), "--fail-on", "expired", "--at", "2021-01-01"],
+    )
+    assert r.exit_code == 0
+
+
+def test_intermediate_and_not_ca_are_labelled(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["inspect", str(LE / "2024-r11.pem"), "--at", "2026-01-01"])
+    assert r.exit_code == 0 and "intermediate" in r.stdout
+
+
+def test_long_lines_warn_about_mongoose_fgets(runner: CliRunner, in_tmp: Path) -> None:
+    pem = (LE / "isrgrootx1.pem").read_text()
+    (in_tmp / "ca.pem").write_text("# " + "x" * 140 + "\n" + pem)
+    r = runner.invoke(cli, ["inspect", "ca.pem"])
+    assert r.exit_code == 0
+    assert "line 1 is 142 bytes: Mongoose OS (fgets 128) silently skips it" in r.stdout
+
+
+def test_missing_file_and_no_args(runner: CliRunner, in_tmp: Path) -> None:
+    r = runner.invoke(cli, ["inspect", "nope.pem"])
+    assert r.exit_code == 2 and "nope.pem: no such file" in r.stderr
+    r = runner.invoke(cli, ["inspect"])
+    assert r.exit_code == 2 and "nothing to inspect" in r.stderr
+
+
+def test_roots_command(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["roots", "isrg"])
+    assert r.exit_code == 0 and "isrg-root-x1" in r.stdout and "isrg-root-yr" in r.stdout
+    r = runner.invoke(cli, ["roots", "--json", "dst"])
+    doc = json.loads(r.stdout)
+    (dst,) = [x for x in doc["roots"] if x["alias"] == "dst-root-ca-x3"]
+    assert dst["status"].startswith("expired 2021-09-30") and dst["source"] == "package"
+    r = runner.invoke(cli, ["roots", "--presets"])
+    assert "letsencrypt:" in r.stdout and "isrg-root-ye" in r.stdout
