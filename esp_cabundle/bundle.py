@@ -123,6 +123,8 @@ class BundleSpec:
     excludes: tuple[str, ...] = ()
     policy: Policy = field(default_factory=Policy)
     base_dir: Path = Path(".")
+    # Keep only roots whose Mozilla/curl label is listed (ESP-IDF's cmn_crt_authorities.csv).
+    only_labels: frozenset[str] | None = None
 
     @property
     def effective_presets(self) -> tuple[str, ...]:
@@ -222,8 +224,12 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
             continue
         seen.add(e.sha256)
         entries.append(e)
+    if spec.only_labels is not None:
+        kept = [e for e in entries if e.label in spec.only_labels]
+        notes.append(f"label filter kept {len(kept)} of {len(entries)} roots")
+        entries = kept
     if not entries:
-        raise CatalogError("the selection is empty: every root was excluded")
+        raise CatalogError("the selection is empty: every root was excluded or filtered out")
     return Resolution(Bundle(tuple(entries), catalog.mozilla_version), tuple(notes))
 
 

@@ -33,7 +33,9 @@ __all__ = [
 CONFIG_NAME = "cabundle.yaml"
 
 # Sections other modules validate: key -> "module:function(node) -> value".
-SECTIONS: dict[str, str] = {}
+SECTIONS: dict[str, str] = {
+    "idf_filter": "esp_cabundle.formats.idf_bundle:config_idf_filter",
+}
 
 _CORE_KEYS = ("preset", "roots", "exclude", "service_until", "max_bytes", "allow", "outputs")
 

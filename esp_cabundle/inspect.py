@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 # Tried in order before the plain-certificate fallback; most specific first.
-INSPECTORS: list[str] = []
+INSPECTORS: list[str] = [
+    "esp_cabundle.formats.idf_bundle:inspect_idf_bundle",
+]
 
 # Mongoose OS reads CA files with fgets(buf, 128, f): longer lines are silently skipped.
 MONGOOSE_MAX_LINE = 127

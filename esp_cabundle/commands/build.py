@@ -77,6 +77,17 @@ from ._common import at_option, json_option, parse_at, quiet_option
     help="C output shape: mDash 's_pem' pointer or 'array' with a length.",
 )
 @click.option(
+    "--idf-version",
+    metavar="VERSION",
+    help="ESP-IDF (5.4) or arduino-X.Y version the idf-bundle output is for: picks v1 or v2.",
+)
+@click.option(
+    "--idf-filter",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="CSV",
+    help="Keep only roots named in ESP-IDF's cmn_crt_authorities.csv (column 2).",
+)
+@click.option(
     "--locked", is_flag=True, help="Fail if the roots differ from cabundle.lock (for CI)."
 )
 @click.option("--no-lock", is_flag=True, help="Do not write cabundle.lock.")
@@ -96,6 +107,8 @@ def build(
     allow: tuple[str, ...],
     c_name: str | None,
     c_style: str | None,
+    idf_version: str | None,
+    idf_filter: Path | None,
     locked: bool,
     no_lock: bool,
     dry_run: bool,
@@ -117,6 +130,7 @@ def build(
       esp-cabundle build -f c --c-name s_pem -o src/ca_pem.h
       esp-cabundle build -c cabundle.yaml --locked        # CI: fail on drift
       esp-cabundle build --service-until 2036-01-01 --max-bytes 16384
+      esp-cabundle build -f idf-bundle --idf-version 5.4 -o x509_crt_bundle.bin
     """
     from dataclasses import replace
 
@@ -152,6 +166,13 @@ def build(
     if allow:
         policy = replace(policy, allow=policy.allow | frozenset(allow))
     spec = replace(spec, policy=policy)
+    labels = config.section("idf_filter")
+    if idf_filter is not None:
+        from ..formats.idf_bundle import load_cmn_filter
+
+        labels = load_cmn_filter(idf_filter)
+    if labels is not None:
+        spec = replace(spec, only_labels=labels)
 
     outputs = config.outputs
     if formats:
@@ -173,6 +194,19 @@ def build(
         opts = {k: v for k, v in (("name", c_name), ("style", c_style)) if v}
         outputs = tuple(
             replace(o, options={**o.options, **opts}) if o.format == "c" else o for o in outputs
+        )
+
+    if idf_version:
+        if not any(o.format == "idf-bundle" for o in outputs):
+            raise InputError(
+                "--idf-version applies to the idf-bundle output only",
+                hint="add -f idf-bundle",
+            )
+        outputs = tuple(
+            replace(o, options={**o.options, "idf_version": idf_version})
+            if o.format == "idf-bundle"
+            else o
+            for o in outputs
         )
 
     lock_dir = config.path.parent if config.path else Path(".")

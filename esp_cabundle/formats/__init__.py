@@ -50,6 +50,24 @@ def _json(bundle: Bundle, **_: Any) -> bytes:
     return render_manifest(bundle)
 
 
+def _idf_bundle(
+    bundle: Bundle,
+    *,
+    idf_version: str | None = None,
+    bundle_format: str | None = None,
+    max_certs: int | None = 200,
+    **_: Any,
+) -> bytes:
+    from .idf_bundle import render_bundle_output
+
+    return render_bundle_output(
+        bundle.certificates,
+        idf_version=idf_version,
+        bundle_format=bundle_format,
+        max_certs=max_certs,
+    )
+
+
 FORMATS: dict[str, OutputFormat] = {
     f.name: f
     for f in (
@@ -63,6 +81,13 @@ FORMATS: dict[str, OutputFormat] = {
             ("name", "style"),
         ),
         OutputFormat("json", "cabundle.json", "JSON manifest of the roots", _json),
+        OutputFormat(
+            "idf-bundle",
+            "x509_crt_bundle.bin",
+            "ESP-IDF certificate bundle (v1: IDF 4.x-5.3, v2: IDF 5.4+)",
+            _idf_bundle,
+            ("idf_version", "bundle_format", "max_certs"),
+        ),
     )
 }
 

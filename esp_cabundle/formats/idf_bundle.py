@@ -1,0 +1,530 @@
+"""ESP-IDF's certificate bundle (``x509_crt_bundle``): writer, reader and format choice.
+
+A bundle keeps per root only the DER subject and the DER SubjectPublicKeyInfo, sorted by
+subject bytes so the device can binary-search the issuer of the server's top
+certificate. It holds no dates: an expired root still anchors. Two incompatible layouts
+exist (both made here byte for byte as ESP-IDF's gen_crt_bundle.py makes them):
+
+* ``v1`` — ESP-IDF 4.x to 5.3, Arduino-ESP32 2.x (and 3.0/3.1): big-endian u16 count, then
+  per root big-endian u16 name length, u16 key length, name, key.
+* ``v2`` — ESP-IDF 5.4 and later (commit d8e31eb6d01), Arduino-ESP32 3.2 and later: a
+  table of little-endian u32 offsets (count = first offset / 4), then per root
+  little-endian u16 name length, u16 key length, name, key.
+
+A device given the other layout rejects the bundle at init, and every TLS connection
+that relies on it fails, so the layout follows the target's ESP-IDF version.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from ..certs import Certificate, load_certificates
+from ..errors import ImageError, InputError
+from ..inspect import Finding, Report
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ..config import Node
+
+__all__ = [
+    "BUNDLE_FORMATS",
+    "DEFAULT_BUNDLE_FORMAT",
+    "DEFAULT_MAX_CERTS",
+    "BundleFormat",
+    "BundleRoot",
+    "IdfBundle",
+    "bundle_format_for",
+    "choose_bundle_format",
+    "config_idf_filter",
+    "detect_bundle_format",
+    "filter_curl_bundle",
+    "inspect_idf_bundle",
+    "load_cmn_filter",
+    "parse_cmn_filter",
+    "parse_idf_bundle",
+    "read_curl_bundle",
+    "render_bundle_output",
+    "render_idf_bundle",
+]
+
+BundleFormat = Literal["v1", "v2"]
+BUNDLE_FORMATS: tuple[BundleFormat, ...] = ("v1", "v2")
+
+FORMAT_DESCRIPTIONS: dict[str, str] = {
+    "v1": "v1 (ESP-IDF 4.x-5.3, Arduino-ESP32 2.x-3.1)",
+    "v2": "v2 (ESP-IDF 5.4+, Arduino-ESP32 3.2+)",
+}
+
+# CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS default; esp_crt_bundle_init refuses more,
+# and gen_crt_bundle.py --max-certs defaults to the same value.
+DEFAULT_MAX_CERTS = 200
+
+# First ESP-IDF release with the offset-table layout (v5.4, d8e31eb6d01).
+_V2_SINCE_IDF = (5, 4)
+# Arduino-ESP32 3.2 is built on ESP-IDF release/v5.4 (arduino-esp32 PR #10872).
+_V2_SINCE_ARDUINO = (3, 2)
+
+_VERSION_RE = re.compile(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
+
+
+def bundle_format_for(version: str) -> BundleFormat:
+    """The bundle layout a firmware version reads.
+
+    ``version`` is an ESP-IDF version (``5.3``, ``v5.4.1``, ``idf-4.4``) or an
+    Arduino-ESP32 core version prefixed ``arduino-`` (``arduino-2.0.17``,
+    ``arduino-3.2.0``).
+    """
+    m = _VERSION_RE.match(version.strip().lower())
+    if m is None:
+        raise InputError(
+            f"cannot read version '{version}'",
+            hint="give an ESP-IDF version such as 5.4 or 4.4.8, or arduino-3.2.0",
+        )
+    parts = tuple(int(x) for x in m.group("ver").split("."))
+    if m.group("kind") == "arduino":
+        if parts[0] < 2:
+            raise InputError(
+                f"Arduino-ESP32 {m.group('ver')} has no certificate bundle support",
+                hint="Arduino-ESP32 1.0.x reads a PEM CA file (setCACert); use --format pem",
+            )
+        return "v2" if parts[:2] >= _V2_SINCE_ARDUINO else "v1"
+    if parts[0] < 4:
+        raise InputError(
+            f"ESP-IDF {m.group('ver')} has no certificate bundle (it arrived in 4.0)",
+            hint="use --format pem and load it with mbedtls_x509_crt_parse",
+        )
+    return "v2" if parts[:2] >= _V2_SINCE_IDF else "v1"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleRoot:
+    """One entry: what the device stores about a root (no dates, no fingerprint)."""
+
+    subject_der: bytes
+    spki_der: bytes
+
+    @classmethod
+    def from_certificate(cls, cert: Certificate) -> BundleRoot:
+        return cls(cert.subject_der, cert.spki_der)
+
+    def subject(self) -> str:
+        """RFC 4514 subject; raises ImageError when the stored name is not DER."""
+        return _parse_name(self.subject_der)[0]
+
+    def label(self) -> str:
+        return _parse_name(self.subject_der)[1]
+
+    def key_description(self) -> str:
+        """``RSA 4096``, ``EC P-384`` — or a note when the key does not parse."""
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+        from ..certs import _describe_key
+
+        try:
+            key = load_der_public_key(self.spki_der)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            return "unreadable key"
+        kind, size, curve = _describe_key(key)
+        return f"{kind} {curve}" if curve else f"{kind} {size}"
+
+
+@dataclass(frozen=True, slots=True)
+class IdfBundle:
+    """A parsed bundle: its layout and its roots in stored order."""
+
+    format: BundleFormat
+    roots: tuple[BundleRoot, ...]
+    size: int
+
+    @property
+    def is_sorted(self) -> bool:
+        """The device binary-searches with memcmp; an unsorted bundle misses issuers."""
+        names = [r.subject_der for r in self.roots]
+        return names == sorted(names)
+
+    def duplicate_subjects(self) -> list[bytes]:
+        """Subjects stored more than once with different keys (only one is found)."""
+        seen: dict[bytes, set[bytes]] = {}
+        for r in self.roots:
+            seen.setdefault(r.subject_der, set()).add(r.spki_der)
+        return [s for s, keys in seen.items() if len(keys) > 1]
+
+
+def _sorted_roots(certs: Iterable[Certificate]) -> list[BundleRoot]:
+    # Stable sort by DER subject, as gen_crt_bundle.py; exact (subject, key) repeats are
+    # dropped (a root and its cross-sign share both), since the device cannot tell them
+    # apart and each one costs a slot of the 200.
+    roots: list[BundleRoot] = []
+    seen: set[BundleRoot] = set()
+    for c in certs:
+        r = BundleRoot.from_certificate(c)
+        if r not in seen:
+            seen.add(r)
+            roots.append(r)
+    return sorted(roots, key=lambda r: r.subject_der)
+
+
+def render_idf_bundle(
+    certs: Iterable[Certificate],
+    *,
+    bundle_format: BundleFormat,
+    max_certs: int | None = DEFAULT_MAX_CERTS,
+) -> bytes:
+    """The bundle bytes ESP-IDF's gen_crt_bundle.py makes from the same certificates.
+
+    Raises InputError when there is no root, or more than ``max_certs`` (the device's
+    ``CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS``; None lifts the check).
+    """
+    if bundle_format not in BUNDLE_FORMATS:
+        raise InputError(f"unknown bundle format '{bundle_format}'", hint="bundle formats: v1, v2")
+    roots = _sorted_roots(certs)
+    if not roots:
+        raise InputError("an ESP-IDF bundle needs at least one root")
+    if max_certs is not None and len(roots) > max_certs:
+        raise InputError(
+            f"{len(roots)} roots exceed the ESP-IDF bundle maximum of {max_certs}; "
+            "the device refuses the whole bundle",
+            hint="select fewer roots, or raise the limit (max_certs / --idf-max-certs) to "
+            "match CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS",
+        )
+    for r in roots:
+        if len(r.subject_der) > 0xFFFF or len(r.spki_der) > 0xFFFF:
+            raise InputError("a root's subject or key exceeds 65535 bytes")
+    if bundle_format == "v1":
+        if len(roots) > 0xFFFF:
+            raise InputError("a v1 bundle holds at most 65535 roots")
+        out = [struct.pack(">H", len(roots))]
+        for r in roots:
+            out += [struct.pack(">HH", len(r.subject_der), len(r.spki_der)), r.subject_der]
+            out.append(r.spki_der)
+        return b"".join(out)
+    body: list[bytes] = []
+    offsets: list[int] = []
+    pos = 4 * len(roots)
+    for r in roots:
+        offsets.append(pos)
+        entry = struct.pack("<HH", len(r.subject_der), len(r.spki_der)) + r.subject_der + r.spki_der
+        body.append(entry)
+        pos += len(entry)
+    if pos > 0xFFFFFFFF:
+        raise InputError("bundle larger than 4 GiB")
+    return struct.pack(f"<{len(roots)}L", *offsets) + b"".join(body)
+
+
+def _walk_v1(data: bytes) -> list[BundleRoot]:
+    if len(data) < 2:
+        raise ImageError("too short for a v1 bundle (no count)")
+    (count,) = struct.unpack_from(">H", data, 0)
+    pos = 2
+    roots = []
+    for i in range(count):
+        if pos + 4 > len(data):
+            raise ImageError(f"v1 bundle: root {i} header at byte {pos} is past the end")
+        name_len, key_len = struct.unpack_from(">HH", data, pos)
+        end = pos + 4 + name_len + key_len
+        if end > len(data):
+            raise ImageError(f"v1 bundle: root {i} at byte {pos} runs past the end")
+        roots.append(BundleRoot(data[pos + 4 : pos + 4 + name_len], data[pos + 4 + name_len : end]))
+        pos = end
+    if pos != len(data):
+        raise ImageError(f"v1 bundle: {len(data) - pos} trailing bytes after {count} roots")
+    return roots
+
+
+def _walk_v2(data: bytes) -> list[BundleRoot]:
+    # The checks of esp_crt_check_bundle(), plus: the last entry ends the data.
+    if len(data) < 4:
+        raise ImageError("too short for a v2 bundle (no offset table)")
+    (first,) = struct.unpack_from("<L", data, 0)
+    if first == 0 or first % 4 or first >= len(data):
+        raise ImageError(f"v2 bundle: first offset {first:#x} is not a valid table size")
+    count = first // 4
+    offsets = struct.unpack_from(f"<{count}L", data, 0)
+    roots = []
+    for i, off in enumerate(offsets):
+        if off + 4 > len(data):
+            raise ImageError(f"v2 bundle: root {i} offset {off:#x} is past the end")
+        name_len, key_len = struct.unpack_from("<HH", data, off)
+        end = off + 4 + name_len + key_len
+        if end > len(data):
+            raise ImageError(f"v2 bundle: root {i} at byte {off} runs past the end")
+        expected_next = offsets[i + 1] if i + 1 < count else len(data)
+        if end != expected_next:
+            raise ImageError(
+                f"v2 bundle: root {i} ends at byte {end}, but the next starts at {expected_next}"
+            )
+        roots.append(BundleRoot(data[off + 4 : off + 4 + name_len], data[off + 4 + name_len : end]))
+    return roots
+
+
+def detect_bundle_format(data: bytes) -> BundleFormat | None:
+    """``v1``/``v2`` when ``data`` is exactly a well-formed bundle of that layout, else None."""
+    for fmt, walk in (("v2", _walk_v2), ("v1", _walk_v1)):
+        try:
+            roots = walk(data)
+        except ImageError:
+            continue
+        if roots and all(_looks_like_name(r.subject_der) for r in roots):
+            return fmt  # type: ignore[return-value]
+    return None
+
+
+def parse_idf_bundle(
+    data: bytes, *, bundle_format: BundleFormat | None = None, source: str = "bundle"
+) -> IdfBundle:
+    """Read a bundle (layout auto-detected unless given); ImageError when malformed."""
+    if bundle_format is None:
+        fmt = detect_bundle_format(data)
+        if fmt is None:
+            errors = []
+            for name, walk in (("v2", _walk_v2), ("v1", _walk_v1)):
+                try:
+                    walk(data)
+                    errors.append(f"{name}: entries are not DER names")
+                except ImageError as e:
+                    errors.append(e.message)
+            raise ImageError(f"{source}: not an ESP-IDF certificate bundle ({'; '.join(errors)})")
+        bundle_format = fmt
+    walk = _walk_v1 if bundle_format == "v1" else _walk_v2
+    try:
+        roots = walk(data)
+    except ImageError as e:
+        raise ImageError(f"{source}: {e.message}") from e
+    return IdfBundle(bundle_format, tuple(roots), len(data))
+
+
+def _looks_like_name(der: bytes) -> bool:
+    """A DER SEQUENCE whose length covers exactly the stored bytes."""
+    if len(der) < 2 or der[0] != 0x30:
+        return False
+    first = der[1]
+    if first < 0x80:
+        return 2 + first == len(der)
+    n = first & 0x7F
+    if n == 0 or n > 2 or len(der) < 2 + n:
+        return False
+    return 2 + n + int.from_bytes(der[2 : 2 + n], "big") == len(der)
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + body
+
+
+# sha256WithRSAEncryption, NULL parameters: any known algorithm will do, nothing is signed.
+_DUMMY_ALG = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00")
+
+
+# A valid SubjectPublicKeyInfo (the P-256 generator point) to complete the wrapper below.
+_PLACEHOLDER_SPKI = bytes.fromhex(
+    "3059301306072a8648ce3d020106082a8648ce3d03010703420004"
+    "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
+    "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"
+)
+
+
+def _load_der_name(der: bytes) -> x509.Name:
+    """cryptography has no loader for a bare DER Name; a certification request is
+    (version, subject, SubjectPublicKeyInfo, attributes), so wrap the stored name in an
+    unsigned one and let cryptography parse it (nothing is verified)."""
+    from cryptography import x509
+
+    info = _tlv(0x30, b"\x02\x01\x00" + der + _PLACEHOLDER_SPKI + b"\xa0\x00")
+    return x509.load_der_x509_csr(_tlv(0x30, info + _DUMMY_ALG + b"\x03\x01\x00")).subject
+
+
+def _parse_name(der: bytes) -> tuple[str, str]:
+    """(RFC 4514 subject, short label) of a stored DER name; ImageError if it is not one."""
+    from cryptography.x509.oid import NameOID
+
+    if not _looks_like_name(der):
+        raise ImageError("stored subject is not a DER SEQUENCE")
+    try:
+        name = _load_der_name(der)
+        text = name.rfc4514_string()
+    except (ValueError, TypeError) as e:
+        raise ImageError(f"stored subject is not a DER name ({e})") from e
+    for oid in (NameOID.COMMON_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME, NameOID.ORGANIZATION_NAME):
+        attrs = name.get_attributes_for_oid(oid)
+        if attrs:
+            v = attrs[0].value
+            return text, v if isinstance(v, str) else v.decode("utf-8", "replace")
+    return text, text or "(empty name)"
+
+
+# ---------------------------------------------------------------------------------------
+# ESP-IDF's "common CA" filter and curl-format input
+
+
+def parse_cmn_filter(text: str, *, source: str = "cmn_crt_authorities.csv") -> frozenset[str]:
+    """Column 2 of ESP-IDF's ``cmn_crt_authorities.csv`` (header skipped): root names."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise InputError("empty filter CSV", path=source)
+    names = set()
+    for n, row in enumerate(rows[1:], start=2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) < 2:
+            raise InputError(
+                "expected 'Owner,Common Name or Certificate Name'", path=source, line=n
+            )
+        names.add(row[1])
+    if not names:
+        raise InputError("the filter CSV names no certificates", path=source)
+    return frozenset(names)
+
+
+def load_cmn_filter(path: str | Path) -> frozenset[str]:
+    """:func:`parse_cmn_filter` of a file; errors name it."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"cannot read the filter CSV ({e.strerror or e})", path=str(p)) from e
+    except UnicodeDecodeError as e:
+        raise InputError("the filter CSV is not UTF-8 text", path=str(p)) from e
+    return parse_cmn_filter(text, source=str(p))
+
+
+def config_idf_filter(node: Node) -> frozenset[str]:
+    """``idf_filter: path/to/cmn_crt_authorities.csv`` in cabundle.yaml (path relative to
+    the config file): keep only the roots whose label the CSV lists."""
+    value = node.as_str()
+    p = Path(value)
+    if not p.is_absolute():
+        p = Path(node.where).parent / p
+    if not p.is_file():
+        raise node.error(f"no such file: {p}")
+    return load_cmn_filter(p)
+
+
+# gen_crt_bundle.py add_with_filter(): curl's cacert.pem has a name line, a '====' line,
+# then the PEM block.
+_CURL_ENTRY_RE = re.compile(r"(^.+?)\n(=+\n[\s\S]+?END CERTIFICATE-----\n)", re.MULTILINE)
+
+
+def read_curl_bundle(text: str, *, source: str = "cacert.pem") -> list[tuple[str, Certificate]]:
+    """(name line, certificate) for each entry of a curl-format bundle (``cacrt_all.pem``)."""
+    out: list[tuple[str, Certificate]] = []
+    for name, block in _CURL_ENTRY_RE.findall(text):
+        certs = load_certificates(block.encode("utf-8"), source=f"{source} ({name})")
+        out.extend((name, c) for c in certs)
+    return out
+
+
+def filter_curl_bundle(
+    text: str, names: frozenset[str] | set[str], *, source: str = "cacert.pem"
+) -> list[Certificate]:
+    """The certificates whose name line is in ``names``, in file order (what
+    gen_crt_bundle.py ``--filter`` keeps from ``cacrt_all.pem``)."""
+    return [c for name, c in read_curl_bundle(text, source=source) if name in names]
+
+
+# ---------------------------------------------------------------------------------------
+# inspect
+
+
+def inspect_idf_bundle(data: bytes, source: str) -> Report | None:
+    """INSPECTORS entry: a Report for a bundle file, or None when ``data`` is not one."""
+    fmt = detect_bundle_format(data)
+    if fmt is None:
+        return None
+    bundle = parse_idf_bundle(data, bundle_format=fmt, source=source)
+    findings = []
+    notes = [
+        "an ESP-IDF bundle stores only each root's subject and public key: it holds no "
+        "dates (an expired root still anchors) and no fingerprints"
+    ]
+    for i, r in enumerate(bundle.roots, start=1):
+        try:
+            subject, label = _parse_name(r.subject_der)
+        except ImageError:
+            subject, label = f"(unreadable name {r.subject_der[:8].hex()}...)", "(unreadable)"
+            notes.append(f"#{i}: the stored subject is not a readable DER name")
+        findings.append(Finding(f"#{i}", label, subject, r.key_description()))
+    if not bundle.is_sorted:
+        notes.append(
+            "roots are not sorted by DER subject: the device's binary search will miss "
+            "issuers (rebuild it with esp-cabundle or gen_crt_bundle.py)"
+        )
+    for subj in bundle.duplicate_subjects():
+        notes.append(
+            f"subject {_safe_subject(subj)} is stored with different keys; the device tries "
+            "only the one its binary search lands on"
+        )
+    if len(bundle.roots) > DEFAULT_MAX_CERTS:
+        notes.append(
+            f"{len(bundle.roots)} roots: over the default "
+            f"CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS ({DEFAULT_MAX_CERTS}); the device "
+            "refuses it unless that option was raised"
+        )
+    facts = (
+        ("format", FORMAT_DESCRIPTIONS[fmt]),
+        ("roots", str(len(bundle.roots))),
+        ("size", f"{len(data)} bytes"),
+    )
+    return Report(source, f"idf-bundle-{fmt}", tuple(findings), tuple(notes), facts)
+
+
+def _safe_subject(der: bytes) -> str:
+    try:
+        return _parse_name(der)[0]
+    except ImageError:
+        return der[:16].hex()
+
+
+# ---------------------------------------------------------------------------------------
+# Format choice for outputs and boards
+
+# What `build -f idf-bundle` writes when neither a version nor a layout is given: the
+# layout of every ESP-IDF release since 5.4 (and Arduino-ESP32 3.2+).
+DEFAULT_BUNDLE_FORMAT: BundleFormat = "v2"
+
+
+def choose_bundle_format(
+    *, idf_version: str | None = None, bundle_format: str | None = None
+) -> BundleFormat:
+    """The layout from an explicit ``bundle_format`` and/or an ``idf_version``; they must
+    agree when both are given. Neither: :data:`DEFAULT_BUNDLE_FORMAT`."""
+    by_version = bundle_format_for(str(idf_version)) if idf_version is not None else None
+    if bundle_format is not None:
+        if bundle_format not in BUNDLE_FORMATS:
+            raise InputError(
+                f"unknown bundle format '{bundle_format}'", hint="bundle formats: v1, v2"
+            )
+        if by_version is not None and by_version != bundle_format:
+            raise InputError(
+                f"bundle format {bundle_format} contradicts ESP-IDF {idf_version}, which "
+                f"reads {FORMAT_DESCRIPTIONS[by_version]}",
+                hint="give only one of idf_version / bundle_format",
+            )
+        return bundle_format
+    return by_version or DEFAULT_BUNDLE_FORMAT
+
+
+def render_bundle_output(
+    certs: Iterable[Certificate],
+    *,
+    idf_version: str | None = None,
+    bundle_format: str | None = None,
+    max_certs: int | None = DEFAULT_MAX_CERTS,
+) -> bytes:
+    """The ``idf-bundle`` output format: layout chosen by :func:`choose_bundle_format`."""
+    if max_certs is not None and (isinstance(max_certs, bool) or int(max_certs) < 1):
+        raise InputError(f"max_certs must be a positive number, got {max_certs!r}")
+    fmt = choose_bundle_format(idf_version=idf_version, bundle_format=bundle_format)
+    return render_idf_bundle(certs, bundle_format=fmt, max_certs=max_certs)

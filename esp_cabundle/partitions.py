@@ -1,0 +1,654 @@
+"""ESP32 partition tables: the binary form in flash and the CSV form projects keep.
+
+The binary table sits at 0x8000 (``CONFIG_PARTITION_TABLE_OFFSET``) and fills at most
+0xC00 bytes: 32-byte entries ``<2sBBLL16sL`` starting ``AA 50``, an MD5 entry starting
+``EB EB`` (the MD5 of every entry before it), then 0xFF. CSV offsets left blank are
+computed as ESP-IDF's gen_esp32part does, so a table made here from a project's CSV is
+byte-identical to the one ESP-IDF flashes.
+
+Every table is validated when it is made (names, alignment, overlaps): an update must
+never write outside its partition, so a table whose geometry is wrong is refused rather
+than guessed at.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .errors import PartitionTableError
+
+__all__ = [
+    "APP_ALIGNMENT",
+    "DATA_ALIGNMENT",
+    "DEFAULT_TABLE_OFFSET",
+    "FS_SUBTYPES",
+    "SUBTYPES",
+    "TABLE_MAX_LENGTH",
+    "TABLE_SECTOR",
+    "TYPES",
+    "Partition",
+    "PartitionTable",
+    "find_partition_table",
+    "parse_size",
+    "read_partition_table",
+]
+
+# CONFIG_PARTITION_TABLE_OFFSET default; the table owns the whole 4 KiB sector.
+DEFAULT_TABLE_OFFSET = 0x8000
+TABLE_SECTOR = 0x1000
+# gen_esp32part MAX_PARTITION_LENGTH: entries + MD5 + end marker fit here (95 entries);
+# the rest of the sector is reserved for a secure-boot v1 signature.
+TABLE_MAX_LENGTH = 0xC00
+
+_ENTRY = struct.Struct("<2sBBLL16sL")
+ENTRY_SIZE = _ENTRY.size  # 32
+_MAGIC = b"\xaa\x50"
+_MD5_MAGIC = b"\xeb\xeb"
+_MD5_PREFIX = _MD5_MAGIC + b"\xff" * 14
+_END_MARKER = b"\xff" * ENTRY_SIZE
+
+TYPES: dict[str, int] = {"app": 0x00, "data": 0x01, "bootloader": 0x02, "partition_table": 0x03}
+_TYPE_NAMES = {v: k for k, v in TYPES.items()}
+
+# esp_partition_subtype_t (esp_partition.h) / gen_esp32part SUBTYPES.
+SUBTYPES: dict[int, dict[str, int]] = {
+    TYPES["app"]: {
+        "factory": 0x00,
+        **{f"ota_{n}": 0x10 + n for n in range(16)},
+        "test": 0x20,
+        "tee_0": 0x30,
+        "tee_1": 0x31,
+    },
+    TYPES["data"]: {
+        "ota": 0x00,
+        "phy": 0x01,
+        "nvs": 0x02,
+        "coredump": 0x03,
+        "nvs_keys": 0x04,
+        "efuse": 0x05,
+        "undefined": 0x06,
+        "esphttpd": 0x80,
+        "fat": 0x81,
+        "spiffs": 0x82,
+        "littlefs": 0x83,
+        "tee_ota": 0x90,
+    },
+    TYPES["bootloader"]: {"primary": 0x00, "ota": 0x01, "recovery": 0x02},
+    TYPES["partition_table"]: {"primary": 0x00, "ota": 0x01},
+}
+_SUBTYPE_NAMES = {t: {v: k for k, v in names.items()} for t, names in SUBTYPES.items()}
+
+# Data subtypes a file system may live in (Mongoose OS keeps LittleFS in "spiffs").
+FS_SUBTYPES = frozenset({0x81, 0x82, 0x83})
+
+# gen_esp32part ALIGNMENT: app images are mapped through the 64 KiB MMU pages; everything
+# else must at least start on a flash sector (erase unit).
+APP_ALIGNMENT = 0x10000
+DATA_ALIGNMENT = 0x1000
+
+_FLAG_BITS = {"encrypted": 0, "readonly": 1}
+_KNOWN_FLAGS = (1 << 0) | (1 << 1)
+_OTADATA_SIZE = 0x2000
+
+
+def _alignment(ptype: int) -> int:
+    return APP_ALIGNMENT if ptype == TYPES["app"] else DATA_ALIGNMENT
+
+
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """One entry of a partition table.
+
+    ``extra_flags`` keeps flag bits this version does not know, so a table read from a
+    device is written back unchanged.
+    """
+
+    name: str
+    type: int
+    subtype: int
+    offset: int
+    size: int
+    encrypted: bool = False
+    readonly: bool = False
+    extra_flags: int = 0
+
+    def __post_init__(self) -> None:
+        encoded = self.name.encode("utf-8")
+        if not encoded:
+            raise PartitionTableError("a partition has an empty name")
+        if len(encoded) > 16:
+            raise PartitionTableError(
+                f"partition name '{self.name}' is {len(encoded)} bytes; at most 16 fit"
+            )
+        if "\x00" in self.name or "," in self.name:
+            raise PartitionTableError(f"partition name {self.name!r} holds a NUL or a comma")
+        for what, value, top in (
+            ("type", self.type, 0xFF),
+            ("subtype", self.subtype, 0xFF),
+            ("offset", self.offset, 0xFFFFFFFF),
+            ("size", self.size, 0xFFFFFFFF),
+        ):
+            if not 0 <= value <= top:
+                raise PartitionTableError(
+                    f"partition '{self.name}': {what} {value:#x} is out of range (0..{top:#x})"
+                )
+        if self.size == 0:
+            raise PartitionTableError(f"partition '{self.name}' has size 0")
+        if self.extra_flags & _KNOWN_FLAGS or not 0 <= self.extra_flags <= 0xFFFFFFFF:
+            raise PartitionTableError(
+                f"partition '{self.name}': extra_flags {self.extra_flags:#x} overlaps "
+                "the encrypted/readonly bits"
+            )
+
+    # --- derived facts ----------------------------------------------------------------
+    @property
+    def end(self) -> int:
+        """First byte after the partition."""
+        return self.offset + self.size
+
+    @property
+    def type_name(self) -> str:
+        return _TYPE_NAMES.get(self.type, f"{self.type:#04x}")
+
+    @property
+    def subtype_name(self) -> str:
+        return _SUBTYPE_NAMES.get(self.type, {}).get(self.subtype, f"{self.subtype:#04x}")
+
+    @property
+    def is_app(self) -> bool:
+        return self.type == TYPES["app"]
+
+    @property
+    def is_data(self) -> bool:
+        return self.type == TYPES["data"]
+
+    @property
+    def may_hold_fs(self) -> bool:
+        """A data partition of subtype fat/spiffs/littlefs (the content decides)."""
+        return self.is_data and self.subtype in FS_SUBTYPES
+
+    @property
+    def flags(self) -> int:
+        return (
+            (1 << _FLAG_BITS["encrypted"] if self.encrypted else 0)
+            | (1 << _FLAG_BITS["readonly"] if self.readonly else 0)
+            | self.extra_flags
+        )
+
+    @property
+    def flag_names(self) -> tuple[str, ...]:
+        names = tuple(n for n in _FLAG_BITS if getattr(self, n))
+        if self.extra_flags:
+            names += (f"{self.extra_flags:#x}",)
+        return names
+
+    def contains(self, offset: int) -> bool:
+        return self.offset <= offset < self.end
+
+    def describe(self) -> str:
+        """``spiffs (data/spiffs) 0x290000+0x160000``: for messages."""
+        return (
+            f"'{self.name}' ({self.type_name}/{self.subtype_name}) "
+            f"at {self.offset:#x}, {self.size:#x} bytes"
+        )
+
+    # --- binary -----------------------------------------------------------------------
+    def to_binary(self) -> bytes:
+        return _ENTRY.pack(
+            _MAGIC,
+            self.type,
+            self.subtype,
+            self.offset,
+            self.size,
+            self.name.encode("utf-8"),
+            self.flags,
+        )
+
+    @classmethod
+    def from_binary(cls, entry: bytes, *, where: str = "entry") -> Partition:
+        """Parse one 32-byte entry; ``where`` names it in errors."""
+        if len(entry) != ENTRY_SIZE:
+            raise PartitionTableError(f"{where}: {len(entry)} bytes, expected {ENTRY_SIZE}")
+        magic, ptype, subtype, offset, size, raw_name, flags = _ENTRY.unpack(entry)
+        if magic != _MAGIC:
+            raise PartitionTableError(
+                f"{where}: starts {magic.hex(' ')}, not the entry magic aa 50"
+            )
+        raw_name = raw_name.split(b"\x00", 1)[0]
+        try:
+            name = raw_name.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise PartitionTableError(f"{where}: name {raw_name!r} is not UTF-8") from e
+        try:
+            return cls(
+                name=name,
+                type=ptype,
+                subtype=subtype,
+                offset=offset,
+                size=size,
+                encrypted=bool(flags & 1),
+                readonly=bool(flags & 2),
+                extra_flags=flags & ~_KNOWN_FLAGS,
+            )
+        except PartitionTableError as e:
+            raise PartitionTableError(f"{where}: {e.message}") from e
+
+    # --- CSV --------------------------------------------------------------------------
+    def to_csv_row(self) -> tuple[str, str, str, str, str, str]:
+        return (
+            self.name,
+            self.type_name,
+            self.subtype_name,
+            f"{self.offset:#x}",
+            format_size(self.size),
+            ":".join(self.flag_names),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionTable:
+    """A validated partition table and where it lives in flash.
+
+    ``md5`` says whether the binary carries the MD5 entry (``CONFIG_PARTITION_TABLE_MD5``,
+    on by default).
+    """
+
+    partitions: tuple[Partition, ...]
+    offset: int = DEFAULT_TABLE_OFFSET
+    md5: bool = True
+    flash_size: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _validate(self.partitions, self.offset, self.flash_size)
+        if len(self._entries_binary()) + ENTRY_SIZE * (2 if self.md5 else 1) > TABLE_MAX_LENGTH:
+            raise PartitionTableError(
+                f"{len(self.partitions)} partitions do not fit in the {TABLE_MAX_LENGTH:#x}-byte "
+                "table"
+            )
+
+    # --- access -----------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Partition]:
+        return iter(self.partitions)
+
+    def __len__(self) -> int:
+        return len(self.partitions)
+
+    def by_name(self, name: str) -> Partition | None:
+        for p in self.partitions:
+            if p.name == name:
+                return p
+        return None
+
+    def find(self, type: int | str, subtype: int | str | None = None) -> tuple[Partition, ...]:
+        """Every partition of ``type`` (and ``subtype``), names or numbers, in table order."""
+        t = _parse_type(type) if isinstance(type, str) else type
+        s = _parse_subtype(t, subtype) if isinstance(subtype, str) else subtype
+        return tuple(p for p in self.partitions if p.type == t and (s is None or p.subtype == s))
+
+    def at(self, offset: int) -> Partition | None:
+        """The partition holding flash byte ``offset``, if any."""
+        for p in self.partitions:
+            if p.contains(offset):
+                return p
+        return None
+
+    @property
+    def end(self) -> int:
+        """The flash size the table needs: where its last partition ends."""
+        return max((p.end for p in self.partitions), default=self.offset + TABLE_SECTOR)
+
+    def check_fits(self, flash_size: int) -> None:
+        """Raise PartitionTableError naming the first partition beyond ``flash_size``."""
+        _check_flash_size(self.partitions, flash_size)
+
+    # --- binary -----------------------------------------------------------------------
+    def _entries_binary(self) -> bytes:
+        return b"".join(p.to_binary() for p in self.partitions)
+
+    def to_binary(self) -> bytes:
+        """The 0xC00 bytes gen_esp32part writes: entries, MD5 entry, 0xFF padding."""
+        data = self._entries_binary()
+        if self.md5:
+            data += _MD5_PREFIX + hashlib.md5(data).digest()
+        return data + b"\xff" * (TABLE_MAX_LENGTH - len(data))
+
+    @classmethod
+    def from_binary(
+        cls,
+        data: bytes,
+        *,
+        offset: int = DEFAULT_TABLE_OFFSET,
+        flash_size: int | None = None,
+        source: str = "partition table",
+    ) -> PartitionTable:
+        """Parse a binary table (0xC00 bytes or the whole sector; more is ignored).
+
+        Raises :class:`PartitionTableError` for a wrong magic, an MD5 mismatch, a missing
+        end marker, or a table that fails validation.
+        """
+        data = bytes(data[:TABLE_MAX_LENGTH])
+        if len(data) < ENTRY_SIZE or data[:2] != _MAGIC:
+            found = data[:2].hex(" ") or "nothing"
+            raise PartitionTableError(
+                f"{source}: no partition table at {offset:#x} (found {found}, expected aa 50)",
+                hint="pass the table offset if the firmware moved it "
+                "(CONFIG_PARTITION_TABLE_OFFSET)",
+            )
+        md5 = hashlib.md5()
+        parts: list[Partition] = []
+        has_md5 = False
+        for pos in range(0, len(data), ENTRY_SIZE):
+            entry = data[pos : pos + ENTRY_SIZE]
+            where = f"{source}: entry {pos // ENTRY_SIZE} at {offset + pos:#x}"
+            if len(entry) < ENTRY_SIZE:
+                break
+            if entry == _END_MARKER:
+                try:
+                    return cls(tuple(parts), offset, has_md5, flash_size)
+                except PartitionTableError as e:
+                    raise PartitionTableError(f"{source} at {offset:#x}: {e.message}") from e
+            if entry[:2] == _MD5_MAGIC:
+                if entry[16:] != md5.digest():
+                    raise PartitionTableError(
+                        f"{where}: MD5 mismatch (table says {entry[16:].hex()}, entries hash "
+                        f"to {md5.hexdigest()}); the table is corrupt"
+                    )
+                has_md5 = True
+                continue
+            md5.update(entry)
+            parts.append(Partition.from_binary(entry, where=where))
+        raise PartitionTableError(
+            f"{source} at {offset:#x}: no end-of-table marker within {TABLE_MAX_LENGTH:#x} bytes"
+        )
+
+    # --- CSV --------------------------------------------------------------------------
+    @classmethod
+    def from_csv(
+        cls,
+        text: str,
+        *,
+        offset: int = DEFAULT_TABLE_OFFSET,
+        flash_size: int | None = None,
+        md5: bool = True,
+        source: str = "partitions.csv",
+    ) -> PartitionTable:
+        """Parse a gen_esp32part CSV; blank offsets are placed after the previous
+        partition (apps on 64 KiB, everything else on 4 KiB), the first one after the
+        table's sector. Errors carry ``source:line``."""
+        rows: list[tuple[int, _Row]] = []
+        for n, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                rows.append((n, _parse_csv_row(line)))
+            except PartitionTableError as e:
+                raise PartitionTableError(e.message, path=source, line=n, hint=e.hint) from e
+        if not rows:
+            raise PartitionTableError("no partitions in the CSV", path=source)
+        parts: list[Partition] = []
+        last_end = offset + TABLE_SECTOR
+        for n, row in rows:
+            try:
+                start = row.offset
+                if start is not None and start < last_end:
+                    what = (
+                        f"overlaps the partition table sector (ends {last_end:#x})"
+                        if not parts
+                        else f"overlaps '{parts[-1].name}', which ends at {last_end:#x}"
+                    )
+                    raise PartitionTableError(f"partition '{row.name}' at {start:#x} {what}")
+                if start is None:
+                    align = _alignment(row.type)
+                    start = (last_end + align - 1) // align * align
+                size = row.size
+                if size < 0:  # negative size: "up to this address" (gen_esp32part)
+                    size = -size - start
+                    if size <= 0:
+                        raise PartitionTableError(
+                            f"partition '{row.name}': end address {-row.size:#x} is not "
+                            f"after its offset {start:#x}"
+                        )
+                part = Partition(
+                    row.name, row.type, row.subtype, start, size, row.encrypted, row.readonly
+                )
+            except PartitionTableError as e:
+                raise PartitionTableError(e.message, path=source, line=n) from e
+            parts.append(part)
+            last_end = part.end
+        try:
+            return cls(tuple(parts), offset, md5, flash_size)
+        except PartitionTableError as e:
+            raise PartitionTableError(e.message, path=source, hint=e.hint) from e
+
+    def to_csv(self) -> str:
+        """CSV that :meth:`from_csv` reads back into an equal table (offsets explicit)."""
+        header = ("# Name", "Type", "SubType", "Offset", "Size", "Flags")
+        rows = [header] + [p.to_csv_row() for p in self.partitions]
+        widths = [max(len(r[i]) for r in rows) + 1 for i in range(len(header))]
+        lines = ["# ESP-IDF Partition Table"]
+        for r in rows:
+            cells = [(c + ",").ljust(widths[i] + 1) for i, c in enumerate(r[:-1])]
+            lines.append(("".join(cells) + r[-1]).rstrip())
+        return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    name: str
+    type: int
+    subtype: int
+    offset: int | None
+    size: int
+    encrypted: bool
+    readonly: bool
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """``0x1000``, ``4096``, ``4K``, ``1M`` (also ``0x10K``; K/M case-insensitive)."""
+    t = text.strip()
+    mult = 1
+    if t[-1:].lower() == "k":
+        t, mult = t[:-1], 1024
+    elif t[-1:].lower() == "m":
+        t, mult = t[:-1], 1024 * 1024
+    try:
+        return int(t.strip(), 0) * mult
+    except ValueError as e:
+        raise PartitionTableError(
+            f"{what} '{text.strip()}' is not a number (use 0x10000, 65536, 64K or 1M)"
+        ) from e
+
+
+def format_size(size: int) -> str:
+    """``1M`` for whole mebibytes, else hex (``0x160000``), as framework CSVs write them."""
+    if size % 0x100000 == 0:
+        return f"{size // 0x100000}M"
+    return f"{size:#x}"
+
+
+def _parse_type(text: str) -> int:
+    t = text.strip()
+    if not t:
+        raise PartitionTableError("the type field is empty (app, data or a number)")
+    if t.lower() in TYPES:
+        return TYPES[t.lower()]
+    try:
+        value = int(t, 0)
+    except ValueError as e:
+        raise PartitionTableError(
+            f"unknown partition type '{t}'", hint=f"types: {', '.join(TYPES)} or a number"
+        ) from e
+    if not 0 <= value <= 0xFE:
+        raise PartitionTableError(f"partition type {t} is out of range (0..0xfe)")
+    return value
+
+
+def _parse_subtype(ptype: int, text: str | None) -> int:
+    t = (text or "").strip()
+    names = SUBTYPES.get(ptype, {})
+    if not t:
+        if ptype == TYPES["app"]:
+            raise PartitionTableError("an app partition needs a subtype (factory, ota_0, ...)")
+        return SUBTYPES[TYPES["data"]]["undefined"]
+    if t.lower() in names:
+        return names[t.lower()]
+    try:
+        value = int(t, 0)
+    except ValueError as e:
+        known = ", ".join(names) if names else "a number"
+        raise PartitionTableError(
+            f"unknown subtype '{t}' for type {_TYPE_NAMES.get(ptype, ptype)}",
+            hint=f"subtypes: {known}",
+        ) from e
+    if not 0 <= value <= 0xFE:
+        raise PartitionTableError(f"subtype {t} is out of range (0..0xfe)")
+    return value
+
+
+_VAR_RE = re.compile(r"(?<!\\)\$[A-Za-z_]")
+
+
+def _parse_csv_row(line: str) -> _Row:
+    if _VAR_RE.search(line):
+        raise PartitionTableError(
+            "uses a $VARIABLE; expand it first (gen_esp32part takes it from the environment)"
+        )
+    fields = [f.strip() for f in (line + ",,,,,").split(",")]
+    name = fields[0]
+    if not name:
+        raise PartitionTableError("the name field is empty")
+    ptype = _parse_type(fields[1])
+    subtype = _parse_subtype(ptype, fields[2])
+    offset = parse_size(fields[3], what="offset") if fields[3] else None
+    if not fields[4]:
+        raise PartitionTableError(f"partition '{name}' has no size")
+    size = parse_size(fields[4])
+    flags = {f.strip() for f in fields[5].split(":") if f.strip()}
+    unknown = flags - set(_FLAG_BITS)
+    if unknown:
+        raise PartitionTableError(
+            f"unknown flag '{sorted(unknown)[0]}'", hint="flags: encrypted, readonly"
+        )
+    if any(f for f in fields[6:]):
+        raise PartitionTableError("too many fields (name, type, subtype, offset, size, flags)")
+    return _Row(name, ptype, subtype, offset, size, "encrypted" in flags, "readonly" in flags)
+
+
+def _validate(parts: tuple[Partition, ...], table_offset: int, flash_size: int | None) -> None:
+    if table_offset % TABLE_SECTOR:
+        raise PartitionTableError(f"table offset {table_offset:#x} is not 4 KiB aligned")
+    seen: set[str] = set()
+    for p in parts:
+        if p.name in seen:
+            raise PartitionTableError(f"two partitions are named '{p.name}'; names must be unique")
+        seen.add(p.name)
+        align = _alignment(p.type)
+        if p.offset % align:
+            raise PartitionTableError(
+                f"partition {p.describe()}: offset is not aligned to {align:#x}",
+                hint="app partitions start on 64 KiB, others on 4 KiB boundaries",
+            )
+    table_end = table_offset + TABLE_SECTOR
+    last: Partition | None = None
+    for p in sorted(parts, key=lambda x: x.offset):
+        if p.offset < table_end and p.end > table_offset:
+            raise PartitionTableError(
+                f"partition {p.describe()} overlaps the partition table "
+                f"({table_offset:#x}-{table_end - 1:#x})"
+            )
+        if last is not None and p.offset < last.end:
+            raise PartitionTableError(
+                f"partition {p.describe()} overlaps '{last.name}' "
+                f"({last.offset:#x}-{last.end - 1:#x})"
+            )
+        last = p
+    otadata = [p for p in parts if p.is_data and p.subtype == SUBTYPES[TYPES["data"]]["ota"]]
+    if len(otadata) > 1:
+        raise PartitionTableError(
+            "more than one otadata partition (data/ota): "
+            + ", ".join(f"'{p.name}'" for p in otadata)
+        )
+    if otadata and otadata[0].size != _OTADATA_SIZE:
+        raise PartitionTableError(
+            f"otadata partition '{otadata[0].name}' is {otadata[0].size:#x} bytes; "
+            f"it must be {_OTADATA_SIZE:#x}"
+        )
+    if flash_size is not None:
+        _check_flash_size(parts, flash_size)
+
+
+def _check_flash_size(parts: tuple[Partition, ...], flash_size: int) -> None:
+    for p in parts:
+        if p.end > flash_size:
+            raise PartitionTableError(
+                f"partition {p.describe()} ends at {p.end:#x}, beyond the "
+                f"{_human(flash_size)} flash",
+                hint="check the flash size (and that the dump is complete)",
+            )
+
+
+def _human(n: int) -> str:
+    if n % (1 << 20) == 0:
+        return f"{n >> 20} MiB"
+    if n % 1024 == 0:
+        return f"{n >> 10} KiB"
+    return f"{n}-byte"
+
+
+# ---------------------------------------------------------------------------------------
+# Finding the table in a flash dump
+
+
+def find_partition_table(flash: bytes, *, preferred: int = DEFAULT_TABLE_OFFSET) -> int:
+    """Offset of the partition table in a whole-flash image.
+
+    Tries ``preferred`` (0x8000, the default of every framework) first, then every other
+    4 KiB offset whose bytes parse as a valid table. Raises PartitionTableError when none
+    does.
+    """
+    candidates = [preferred] + [
+        o for o in range(0, len(flash) - ENTRY_SIZE + 1, TABLE_SECTOR) if o != preferred
+    ]
+    first_error: PartitionTableError | None = None
+    for off in candidates:
+        if flash[off : off + 2] != _MAGIC:
+            continue
+        try:
+            PartitionTable.from_binary(flash[off : off + TABLE_MAX_LENGTH], offset=off)
+        except PartitionTableError as e:
+            first_error = first_error or e
+            continue
+        return off
+    if first_error is not None:
+        raise PartitionTableError(
+            f"no valid partition table in the {len(flash):#x}-byte image: {first_error.message}"
+        ) from first_error
+    raise PartitionTableError(
+        f"no partition table in the {len(flash):#x}-byte image (no 4 KiB sector starts aa 50)",
+        hint="is this a whole-flash dump (esptool read-flash 0 ALL)?",
+    )
+
+
+def read_partition_table(
+    flash: bytes, *, offset: int | None = None, check_size: bool = True
+) -> PartitionTable:
+    """The table of a whole-flash image, found at ``offset`` or by :func:`find_partition_table`.
+
+    With ``check_size`` every partition must lie inside the image.
+    """
+    off = find_partition_table(flash) if offset is None else offset
+    return PartitionTable.from_binary(
+        flash[off : off + TABLE_MAX_LENGTH],
+        offset=off,
+        flash_size=len(flash) if check_size else None,
+        source="partition table",
+    )

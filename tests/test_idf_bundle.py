@@ -1,0 +1,275 @@
+"""ESP-IDF certificate bundle: byte-identical to gen_crt_bundle.py, both layouts, reader."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from esp_cabundle.certs import load_certificate_file
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import ImageError, InputError
+from esp_cabundle.formats.idf_bundle import (
+    DEFAULT_MAX_CERTS,
+    BundleRoot,
+    bundle_format_for,
+    choose_bundle_format,
+    detect_bundle_format,
+    filter_curl_bundle,
+    inspect_idf_bundle,
+    parse_cmn_filter,
+    parse_idf_bundle,
+    read_curl_bundle,
+    render_idf_bundle,
+)
+from esp_cabundle.inspect import inspect_path
+from tests.support.pki import issue
+
+DATA = Path(__file__).parent / "data" / "idf-bundle"
+INPUT = DATA / "input"
+
+
+def inputs(name: str) -> list:  # type: ignore[type-arg]
+    if name == "small":
+        return list(load_certificate_file(INPUT / "small.pem"))
+    if name == "all":
+        return list(load_certificate_file(INPUT / "cacrt_all.pem"))
+    names = parse_cmn_filter((INPUT / "cmn_crt_authorities.csv").read_text())
+    return filter_curl_bundle((INPUT / "cacrt_all.pem").read_text(), names)
+
+
+@pytest.mark.parametrize("fmt", ["v1", "v2"])
+@pytest.mark.parametrize("name", ["small", "all", "cmn"])
+def test_golden_bundles_byte_identical(name: str, fmt: str) -> None:
+    golden = (DATA / f"{name}.{fmt}.bin").read_bytes()
+    assert render_idf_bundle(inputs(name), bundle_format=fmt) == golden  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["v1", "v2"])
+@pytest.mark.parametrize("name", ["small", "all", "cmn"])
+def test_reader_reads_golden_bundles(name: str, fmt: str) -> None:
+    data = (DATA / f"{name}.{fmt}.bin").read_bytes()
+    assert detect_bundle_format(data) == fmt
+    bundle = parse_idf_bundle(data)
+    assert bundle.format == fmt and bundle.is_sorted
+    expected = sorted(
+        {BundleRoot.from_certificate(c) for c in inputs(name)}, key=lambda r: r.subject_der
+    )
+    assert list(bundle.roots) == expected
+
+
+def test_layouts_differ_as_documented() -> None:
+    small = inputs("small")
+    v1 = render_idf_bundle(small, bundle_format="v1")
+    v2 = render_idf_bundle(small, bundle_format="v2")
+    assert struct.unpack(">H", v1[:2]) == (5,)
+    assert struct.unpack("<L", v2[:4]) == (20,)  # offset table of 5 u32
+    assert len(v2) == len(v1) + 4 * 5 - 2
+
+
+def test_cmn_filter_matches_curl_name_lines() -> None:
+    names = parse_cmn_filter((INPUT / "cmn_crt_authorities.csv").read_text())
+    assert "ISRG Root X1" in names and "Owner" not in names
+    entries = read_curl_bundle((INPUT / "cacrt_all.pem").read_text())
+    assert len(entries) == 121
+    kept = filter_curl_bundle((INPUT / "cacrt_all.pem").read_text(), names)
+    assert {c.label for c in kept} >= {"ISRG Root X1", "ISRG Root X2", "Amazon Root CA 1"}
+    assert len(kept) == len({n for n, _ in entries if n in names})
+
+
+def test_duplicate_subject_and_key_stored_once() -> None:
+    x1 = load_certificate_file(Path(__file__).parent / "data/letsencrypt/isrgrootx1.pem")
+    x1_cross = load_certificate_file(
+        Path(__file__).parent / "data/letsencrypt/isrg-root-x1-cross-signed.pem"
+    )
+    both = render_idf_bundle([*x1, *x1_cross], bundle_format="v2")
+    assert both == render_idf_bundle(x1, bundle_format="v2")
+
+
+@pytest.mark.parametrize(
+    ("version", "fmt"),
+    [
+        ("4.4", "v1"),
+        ("v4.4.8", "v1"),
+        ("5.3.5", "v1"),
+        ("5.4", "v2"),
+        ("v5.5.1", "v2"),
+        ("6.0", "v2"),
+        ("idf-5.1", "v1"),
+        ("arduino-2.0.17", "v1"),
+        ("arduino-3.1.3", "v1"),
+        ("arduino-3.2.0", "v2"),
+    ],
+)
+def test_format_by_version(version: str, fmt: str) -> None:
+    assert bundle_format_for(version) == fmt
+
+
+@pytest.mark.parametrize("bad", ["3.3", "arduino-1.0.6", "latest", ""])
+def test_bad_versions(bad: str) -> None:
+    with pytest.raises(InputError):
+        bundle_format_for(bad)
+
+
+def test_choose_format() -> None:
+    assert choose_bundle_format() == "v2"
+    assert choose_bundle_format(idf_version="4.4") == "v1"
+    assert choose_bundle_format(bundle_format="v1") == "v1"
+    with pytest.raises(InputError, match="contradicts"):
+        choose_bundle_format(idf_version="5.4", bundle_format="v1")
+    with pytest.raises(InputError, match="unknown bundle format 'v3'"):
+        choose_bundle_format(bundle_format="v3")
+
+
+def test_max_certs_enforced() -> None:
+    certs = [issue(f"Root {i:03d}").certificate for i in range(DEFAULT_MAX_CERTS + 1)]
+    with pytest.raises(InputError, match="201 roots exceed the ESP-IDF bundle maximum of 200"):
+        render_idf_bundle(certs, bundle_format="v2")
+    data = render_idf_bundle(certs, bundle_format="v1", max_certs=250)
+    assert len(parse_idf_bundle(data).roots) == 201
+    with pytest.raises(InputError, match="maximum of 3"):
+        render_idf_bundle(certs[:4], bundle_format="v1", max_certs=3)
+    with pytest.raises(InputError, match="at least one root"):
+        render_idf_bundle([], bundle_format="v1")
+
+
+def test_inspect_says_no_dates_and_lists_keys() -> None:
+    report = inspect_path(DATA / "small.v1.bin")
+    assert report.kind == "idf-bundle-v1"
+    assert [f.label for f in report.findings] == [
+        "Root YE",
+        "Root YR",
+        "DST Root CA X3",
+        "ISRG Root X1",
+        "ISRG Root X2",
+    ]
+    assert report.findings[3].key == "RSA 4096" and report.findings[4].key == "EC P-384"
+    assert all(f.not_after is None for f in report.findings)
+    assert any("no dates" in n for n in report.notes)
+    assert dict(report.facts)["roots"] == "5"
+
+
+def test_inspect_flags_unsorted_bundle() -> None:
+    data = render_idf_bundle(inputs("small"), bundle_format="v1")
+    roots = parse_idf_bundle(data).roots
+    body = b"".join(
+        struct.pack(">HH", len(r.subject_der), len(r.spki_der)) + r.subject_der + r.spki_der
+        for r in reversed(roots)
+    )
+    report = inspect_idf_bundle(struct.pack(">H", len(roots)) + body, "x.bin")
+    assert report is not None
+    assert any("not sorted" in n for n in report.notes)
+
+
+def test_non_bundles_are_not_claimed() -> None:
+    pem = (INPUT / "small.pem").read_bytes()
+    assert inspect_idf_bundle(pem, "small.pem") is None
+    assert inspect_idf_bundle(b"", "e") is None
+    assert inspect_idf_bundle(b"\x00\x00", "e") is None  # a v1 bundle of zero roots
+    with pytest.raises(ImageError, match="not an ESP-IDF certificate bundle"):
+        parse_idf_bundle(pem, source="small.pem")
+    truncated = (DATA / "small.v2.bin").read_bytes()[:-1]
+    with pytest.raises(ImageError):
+        parse_idf_bundle(truncated, bundle_format="v2")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_fuzzed_parser_never_crashes(data: bytes) -> None:
+    try:
+        bundle = parse_idf_bundle(data)
+    except ImageError:
+        return
+    assert bundle.roots
+    inspect_idf_bundle(data, "fuzz")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=1996), st.integers(min_value=0, max_value=255))
+def test_corrupted_bundle_never_crashes(pos: int, value: int) -> None:
+    data = bytearray((DATA / "small.v2.bin").read_bytes())
+    data[pos] = value
+    try:
+        parse_idf_bundle(bytes(data))
+    except ImageError:
+        return
+    report = inspect_idf_bundle(bytes(data), "fuzz")
+    assert report is None or report.findings
+
+
+# --- build ---------------------------------------------------------------------------------
+
+
+def test_build_reproduces_cmn_bundle_from_the_cli(in_tmp: Path, runner: CliRunner) -> None:
+    result = runner.invoke(
+        cli,
+        [
+            "build",
+            "--root",
+            str(INPUT / "cacrt_all.pem"),
+            "--idf-filter",
+            str(INPUT / "cmn_crt_authorities.csv"),
+            "-f",
+            "idf-bundle",
+            "--idf-version",
+            "5.3",
+            "--no-lock",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (in_tmp / "x509_crt_bundle.bin").read_bytes() == (DATA / "cmn.v1.bin").read_bytes()
+
+
+def test_build_idf_bundle_from_config(in_tmp: Path, runner: CliRunner) -> None:
+    (in_tmp / "cmn.csv").write_bytes((INPUT / "cmn_crt_authorities.csv").read_bytes())
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\n"
+        "idf_filter: cmn.csv\n"
+        "outputs:\n"
+        "  - {format: idf-bundle, path: b.bin, idf_version: '5.4'}\n"
+    )
+    result = runner.invoke(cli, ["build", "--no-lock"])
+    assert result.exit_code == 0, result.output
+    bundle = parse_idf_bundle((in_tmp / "b.bin").read_bytes())
+    # Root YR/YE are not in ESP-IDF's common list: the filter drops them
+    labels = {r.label() for r in bundle.roots}
+    assert bundle.format == "v2" and labels == {"ISRG Root X1", "ISRG Root X2"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-f", "idf-bundle", "--idf-version", "banana"], "cannot read version 'banana'"),
+        (["-f", "pem", "--idf-version", "5.4"], "applies to the idf-bundle output only"),
+        (["-f", "idf-bundle", "--idf-filter", "missing.csv"], "cannot read the filter CSV"),
+    ],
+)
+def test_build_errors_write_nothing(
+    in_tmp: Path, runner: CliRunner, args: list[str], message: str
+) -> None:
+    result = runner.invoke(cli, ["build", "--preset", "letsencrypt", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_filter_that_keeps_nothing_is_an_error(in_tmp: Path, runner: CliRunner) -> None:
+    (in_tmp / "f.csv").write_text("Owner,Common Name or Certificate Name\nNobody,No Such Root\n")
+    result = runner.invoke(
+        cli, ["build", "--preset", "letsencrypt", "-f", "idf-bundle", "--idf-filter", "f.csv"]
+    )
+    assert result.exit_code == 2
+    assert "filtered out" in result.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["f.csv"]
+
+
+def test_config_filter_path_error_names_file_and_line(in_tmp: Path, runner: CliRunner) -> None:
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nidf_filter: nope.csv\n")
+    result = runner.invoke(cli, ["build"])
+    assert result.exit_code == 2
+    assert "cabundle.yaml:2" in result.output and "idf_filter" in result.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
