@@ -1,5 +1,169 @@
-"""File-system images (SPIFFS, LittleFS) behind one interface; see :mod:`.base`."""
+"""File-system images (SPIFFS, LittleFS) behind one interface; see :mod:`.base`.
 
+:func:`open_image` tells the two apart from the bytes, :func:`create_image` makes an
+empty one, :data:`FS_PROFILES` names every platform's parameters. The file-system
+modules (and littlefs-python) are imported only when one of these is called, so
+importing this package stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+
+from ..errors import ImageError
 from .base import ERASE_BLOCK, FileInfo, FileSystemImage, FsProfile, normalize_path
 
-__all__ = ["ERASE_BLOCK", "FileInfo", "FileSystemImage", "FsProfile", "normalize_path"]
+__all__ = [
+    "ERASE_BLOCK",
+    "FS_PROFILES",
+    "FS_TYPES",
+    "FileInfo",
+    "FileSystemImage",
+    "FsProfile",
+    "create_image",
+    "detect_fs_type",
+    "get_profile",
+    "normalize_path",
+    "open_image",
+]
+
+FS_TYPES = ("littlefs", "spiffs")
+
+# fs_type -> (module, profiles mapping, image class)
+_MODULES = {
+    "littlefs": ("esp_cabundle.fs.littlefs", "LITTLEFS_PROFILES", "LittleFsImage"),
+    "spiffs": ("esp_cabundle.fs.spiffs", "SPIFFS_PROFILES", "SpiffsImage"),
+}
+
+
+def _module_attr(fs_type: str, index: int) -> object:
+    if fs_type not in _MODULES:
+        raise ImageError(
+            f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
+        )
+    names = _MODULES[fs_type]
+    return getattr(importlib.import_module(names[0]), names[index])
+
+
+class _LazyProfiles(Mapping[str, Mapping[str, FsProfile]]):
+    """``FS_PROFILES[fs_type][name]``, importing a file system's module on first use."""
+
+    def __getitem__(self, fs_type: str) -> Mapping[str, FsProfile]:
+        if fs_type not in _MODULES:
+            raise KeyError(fs_type)
+        profiles = _module_attr(fs_type, 1)
+        assert isinstance(profiles, Mapping)
+        return profiles
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FS_TYPES)
+
+    def __len__(self) -> int:
+        return len(FS_TYPES)
+
+
+FS_PROFILES: Mapping[str, Mapping[str, FsProfile]] = _LazyProfiles()
+
+
+def get_profile(fs_type: str, name: str) -> FsProfile:
+    """The named profile of ``fs_type``; ImageError listing the known ones otherwise."""
+    profiles = _LazyProfiles()[fs_type] if fs_type in _MODULES else None
+    if profiles is None:
+        raise ImageError(
+            f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
+        )
+    try:
+        return profiles[name]
+    except KeyError:
+        raise ImageError(
+            f"unknown {fs_type} profile {name!r}", hint="profiles: " + ", ".join(profiles)
+        ) from None
+
+
+def _image_class(fs_type: str) -> type[FileSystemImage]:
+    cls = _module_attr(fs_type, 2)
+    assert isinstance(cls, type) and issubclass(cls, FileSystemImage)
+    return cls
+
+
+def detect_fs_type(data: bytes) -> str | None:
+    """``"littlefs"`` or ``"spiffs"`` from the bytes alone, or None when neither.
+
+    LittleFS: the ``littlefs`` magic at offset 8 of block 0 or 1. SPIFFS: its own
+    probe (lookup pages with the profile's magic).
+    """
+    from .littlefs import is_littlefs
+
+    if is_littlefs(data):
+        return "littlefs"
+    try:
+        spiffs = importlib.import_module("esp_cabundle.fs.spiffs")
+    except ImportError:  # pragma: no cover - SPIFFS module not installed yet
+        return None
+    probe = getattr(spiffs, "is_spiffs", None)
+    if probe is not None and probe(data):
+        return "spiffs"
+    return None
+
+
+def _blank(data: bytes) -> bool:
+    return data.count(0xFF) == len(data) or data.count(0) == len(data)
+
+
+def open_image(
+    data: bytes, *, fs_type: str | None = None, profile: FsProfile | str | None = None
+) -> FileSystemImage:
+    """Open an existing image, detecting the file system (and profile) from its bytes.
+
+    An explicit ``fs_type`` or ``profile`` that the bytes contradict is an ImageError;
+    nothing is ever formatted.
+    """
+    if isinstance(profile, FsProfile):
+        if fs_type is not None and fs_type != profile.fs_type:
+            raise ImageError(f"profile {profile.name} is for {profile.fs_type}, not {fs_type}")
+        fs_type = profile.fs_type
+    if not data:
+        raise ImageError("empty image: no file system in 0 bytes")
+    detected = detect_fs_type(data)
+    if detected is None:
+        if _blank(data):
+            raise ImageError(
+                f"no file system: all {len(data)} bytes are 0x{data[0]:02X} (erased or never "
+                "written)",
+                hint="make one with 'esp-cabundle pack', or check --offset",
+            )
+        raise ImageError(
+            "neither LittleFS (no 'littlefs' magic at offset 8 of block 0 or 1) nor SPIFFS "
+            "(no SPIFFS lookup page with a valid magic) found",
+            hint="check the file and --offset; a partition must start at the file system",
+        )
+    if fs_type is not None and fs_type != detected:
+        if fs_type not in _MODULES:
+            raise ImageError(
+                f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
+            )
+        raise ImageError(
+            f"the bytes are a {detected} image, not {fs_type}",
+            hint=f"omit --fs, or give --fs {detected}",
+        )
+    prof: FsProfile | None = None
+    if isinstance(profile, str):
+        prof = get_profile(detected, profile)
+    elif profile is not None:
+        prof = profile
+    cls = _image_class(detected)
+    image = cls.open(data, prof)  # type: ignore[attr-defined]
+    assert isinstance(image, FileSystemImage)
+    return image
+
+
+def create_image(fs_type: str, profile: FsProfile | str, size: int) -> FileSystemImage:
+    """A new, empty image of ``size`` bytes for ``profile`` of ``fs_type``."""
+    prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
+    if prof.fs_type != fs_type:
+        raise ImageError(f"profile {prof.name} is for {prof.fs_type}, not {fs_type}")
+    cls = _image_class(fs_type)
+    image = cls.create(size, prof)  # type: ignore[attr-defined]
+    assert isinstance(image, FileSystemImage)
+    return image
