@@ -31,6 +31,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Show the certificates in files, images, dumps or units.",
     ),
     "roots": ("esp_cabundle.commands.roots:roots", "List or search the root catalog and presets."),
+    "boards": (
+        "esp_cabundle.commands.boards:boards",
+        "List board profiles, or show where one keeps its CA and how it verifies.",
+    ),
 }
 
 

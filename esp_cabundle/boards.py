@@ -1,0 +1,459 @@
+"""Board profiles: where a target keeps its CA, in what form, and how it verifies.
+
+One YAML file per target lives in ``esp_cabundle/data/boards/`` (the repository's
+top-level ``boards/`` points there); ``boards/README.md`` documents every field. A
+profile tells the rest of the tool which partition(s) hold the file system (Mongoose OS
+has two, ``fs_0`` and ``fs_1``, and both must be updated), which file-system profile
+wrote them, the CA file's path, the output a firmware build needs (file, C ``s_pem``,
+ESP-IDF bundle v1/v2), and the verification rules ``check`` applies by default.
+
+Loading validates every field; an error names the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from .config import Node
+from .errors import ConfigError, InputError, PartitionTableError
+from .partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable, parse_size
+
+__all__ = [
+    "CHIPS",
+    "CLOCK_MODES",
+    "FS_PROFILE_NAMES",
+    "OUTPUT_FORMS",
+    "VERIFY_RULES",
+    "Board",
+    "BoardOutput",
+    "FsTarget",
+    "VerifyProfile",
+    "board_names",
+    "boards_dir",
+    "list_boards",
+    "load_board",
+    "parse_board",
+]
+
+CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6", "esp32h2")
+VERIFY_RULES = ("mbedtls", "idf-bundle", "idf-bundle-cross-signed")
+CLOCK_MODES = ("none", "synced", "unset")
+OUTPUT_FORMS = ("filesystem", "c", "idf-bundle")
+# Profile names of fs/spiffs.py SPIFFS_PROFILES and fs/littlefs.py LITTLEFS_PROFILES,
+# listed here so loading a board never imports littlefs (tests keep them in sync).
+FS_PROFILE_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "spiffs": ("esp-idf", "mongoose-os"),
+        "littlefs": ("esp-idf", "arduino", "platformio", "mongoose-os"),
+    }
+)
+_FS_SUBTYPES = ("spiffs", "littlefs", "fat")
+_PICKS = ("all", "first", "last")
+# Output options each form accepts (beyond ``form`` and ``path``), as FORMATS names them.
+_OUTPUT_OPTIONS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "filesystem": (),
+        "c": ("name", "style"),
+        "idf-bundle": ("idf_version", "bundle_format", "max_certs"),
+    }
+)
+_OUTPUT_FORMAT = {"filesystem": "pem", "c": "c", "idf-bundle": "idf-bundle"}
+_TOP_KEYS = (
+    "name",
+    "description",
+    "framework",
+    "chips",
+    "flash_size",
+    "partition_table",
+    "filesystem",
+    "output",
+    "verify",
+    "notes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FsTarget:
+    """The file-system partition(s) holding the CA file.
+
+    ``partitions`` names them (each must exist; all are updated); without names, the
+    data partitions of one of ``subtypes`` are taken (``pick``: all, first or last, as
+    the firmware mounts them).
+    """
+
+    fs_type: str
+    profile: str
+    ca_path: str
+    partitions: tuple[str, ...] = ()
+    subtypes: tuple[str, ...] = ()
+    pick: Literal["all", "first", "last"] = "all"
+    config_files: tuple[str, ...] = ()
+
+    def select(self, table: PartitionTable) -> tuple[Partition, ...]:
+        """The partitions of ``table`` this target updates; PartitionTableError if absent."""
+        names = ", ".join(f"'{p.name}'" for p in table) or "none"
+        if self.partitions:
+            found = []
+            for name in self.partitions:
+                p = table.by_name(name)
+                if p is None:
+                    raise PartitionTableError(
+                        f"the partition table has no partition '{name}' (it has {names})",
+                        hint="is this the right --board? the firmware mounts its file "
+                        f"system from '{name}'",
+                    )
+                if not p.is_data:
+                    raise PartitionTableError(
+                        f"partition {p.describe()} is not a data partition; no file system "
+                        "lives there"
+                    )
+                found.append(p)
+            return tuple(found)
+        matches = tuple(
+            p for p in table if p.is_data and any(p.subtype_name == s for s in self.subtypes)
+        )
+        if not matches:
+            raise PartitionTableError(
+                f"the partition table has no data partition of subtype "
+                f"{' or '.join(self.subtypes)} (it has {names})",
+                hint="is this the right --board?",
+            )
+        if self.pick == "first":
+            return matches[:1]
+        if self.pick == "last":
+            return matches[-1:]
+        return matches
+
+
+@dataclass(frozen=True, slots=True)
+class BoardOutput:
+    """What a firmware build consumes: a file in the file system, C source, or a bundle."""
+
+    form: Literal["filesystem", "c", "idf-bundle"]
+    path: str | None = None
+    options: Mapping[str, str | int | bool] = field(default_factory=dict)
+
+    @property
+    def format(self) -> str:
+        """The FORMATS name that renders it (``pem`` for a file-system CA file)."""
+        return _OUTPUT_FORMAT[self.form]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyProfile:
+    """How the device decides: mbedTLS CA list or ESP-IDF bundle callback; its clock."""
+
+    rules: Literal["mbedtls", "idf-bundle", "idf-bundle-cross-signed"]
+    clock: Literal["none", "synced", "unset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A validated board profile."""
+
+    name: str
+    description: str
+    framework: str
+    chips: tuple[str, ...]
+    flash_size: int
+    table_offset: int
+    output: BoardOutput
+    verify: VerifyProfile
+    filesystem: FsTarget | None = None
+    layout: PartitionTable | None = None
+    notes: tuple[str, ...] = ()
+    source: str = ""
+
+    def fs_partitions(self, table: PartitionTable) -> tuple[Partition, ...]:
+        """The partition(s) of ``table`` holding this board's CA file system."""
+        if self.filesystem is None:
+            raise InputError(
+                f"board {self.name} keeps its CA in {self.output.form} form, not in a file system",
+                hint="pick a board with a file system (esp-cabundle boards)",
+            )
+        return self.filesystem.select(table)
+
+    def to_dict(self) -> dict[str, Any]:
+        fs = self.filesystem
+        return {
+            "name": self.name,
+            "description": self.description,
+            "framework": self.framework,
+            "chips": list(self.chips),
+            "flash_size": self.flash_size,
+            "partition_table": {
+                "offset": self.table_offset,
+                "layout": [
+                    {
+                        "name": p.name,
+                        "type": p.type_name,
+                        "subtype": p.subtype_name,
+                        "offset": p.offset,
+                        "size": p.size,
+                        "flags": list(p.flag_names),
+                    }
+                    for p in self.layout
+                ]
+                if self.layout
+                else None,
+            },
+            "filesystem": {
+                "type": fs.fs_type,
+                "profile": fs.profile,
+                "ca_path": fs.ca_path,
+                "partitions": list(fs.partitions),
+                "subtypes": list(fs.subtypes),
+                "pick": fs.pick,
+                "config_files": list(fs.config_files),
+            }
+            if fs
+            else None,
+            "output": {
+                "form": self.output.form,
+                "format": self.output.format,
+                "path": self.output.path,
+                "options": dict(self.output.options),
+            },
+            "verify": {"rules": self.verify.rules, "clock": self.verify.clock},
+            "notes": list(self.notes),
+            "source": self.source,
+        }
+
+
+# ---------------------------------------------------------------------------------------
+# Loading
+
+
+def boards_dir() -> Path:
+    """The directory of the shipped profiles (inside the installed package)."""
+    return Path(str(resources.files("esp_cabundle").joinpath("data/boards")))
+
+
+def board_names() -> list[str]:
+    return sorted(p.stem for p in boards_dir().glob("*.yaml"))
+
+
+def list_boards() -> list[Board]:
+    """Every shipped profile, by name."""
+    return [load_board(n) for n in board_names()]
+
+
+def load_board(name_or_path: str | Path) -> Board:
+    """A shipped profile by name, or a profile file by path."""
+    text_name = str(name_or_path)
+    p = Path(text_name)
+    is_path = isinstance(name_or_path, Path) or p.suffix in (".yaml", ".yml") or "/" in text_name
+    if not is_path:
+        p = boards_dir() / f"{text_name}.yaml"
+        if not p.is_file():
+            names = board_names()
+            close = difflib.get_close_matches(text_name, names, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"boards: {', '.join(names)}"
+            raise ConfigError(f"unknown board '{text_name}'", hint=hint)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError("no such board file", path=str(p)) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"cannot read board file ({e})", path=str(p)) from e
+    return parse_board(text, source=str(p), expected_name=None if is_path else text_name)
+
+
+def _compose(text: str, where: str) -> Node:
+    import yaml
+
+    from .config import _to_nodes
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
+    if root is None:
+        raise ConfigError("empty board file", path=where)
+    return _to_nodes(root, "", where)
+
+
+def _size(node: Node, what: str) -> int:
+    v = node.value
+    if isinstance(v, bool):
+        raise node.error(f"expected a {what} such as 4MB or 0x400000")
+    if isinstance(v, int):
+        if v <= 0:
+            raise node.error(f"{what} must be positive")
+        return v
+    if isinstance(v, str):
+        t = v.strip()
+        if t.upper().endswith("MB") or t.upper().endswith("KB"):
+            t = t[:-1]
+        try:
+            n = parse_size(t, what=what)
+        except PartitionTableError:
+            n = 0
+        if n > 0:
+            return n
+    raise node.error(f"expected a {what} such as 4MB or 0x400000, got {v!r}")
+
+
+def _str_list(node: Node) -> tuple[str, ...]:
+    return tuple(n.as_str() for n in node.as_list())
+
+
+def _path_in_fs(node: Node) -> str:
+    s = node.as_str().strip()
+    if not s.startswith("/") or s.endswith("/") or "//" in s:
+        raise node.error(f"'{s}' is not an absolute file path in the file system (e.g. /ca.pem)")
+    return s
+
+
+def parse_board(text: str, *, source: str, expected_name: str | None = None) -> Board:
+    """Validate a profile text; every error carries ``source:line`` and the key."""
+    top = _compose(text, source).as_mapping(_TOP_KEYS)
+    for key in ("name", "chips", "output", "verify"):
+        if key not in top:
+            raise ConfigError(f"missing required key '{key}'", path=source, line=1)
+    name = top["name"].as_str()
+    if expected_name is not None and name != expected_name:
+        raise top["name"].error(f"'{name}' does not match the file name '{expected_name}'")
+    chips = tuple(n.as_choice(CHIPS) for n in top["chips"].as_list())
+    if not chips:
+        raise top["chips"].error("list at least one chip")
+    flash_size = _size(top["flash_size"], "flash size") if "flash_size" in top else 4 << 20
+
+    table_offset = DEFAULT_TABLE_OFFSET
+    layout: PartitionTable | None = None
+    if "partition_table" in top:
+        pt = top["partition_table"].as_mapping(("offset", "layout"))
+        if "offset" in pt:
+            table_offset = pt["offset"].as_int(minimum=0)
+            if table_offset % 0x1000:
+                raise pt["offset"].error(f"{table_offset:#x} is not 4 KiB aligned")
+        if "layout" in pt:
+            layout_node = pt["layout"]
+            try:
+                layout = PartitionTable.from_csv(
+                    layout_node.as_str(), offset=table_offset, flash_size=flash_size, source="csv"
+                )
+            except PartitionTableError as e:
+                # CSV line n sits n lines below the "layout: |" key.
+                line = layout_node.line + e.line if e.line is not None else layout_node.line
+                prefix = f"csv:{e.line}: " if e.line is not None else "csv: "
+                message = e.message.removeprefix(prefix)
+                raise ConfigError(
+                    f"partition_table.layout: {message}", path=source, line=line, hint=e.hint
+                ) from e
+
+    filesystem = _parse_fs(top["filesystem"]) if "filesystem" in top else None
+    output = _parse_output(top["output"])
+    verify_node = top["verify"]
+    vm = verify_node.as_mapping(("rules", "clock"))
+    for key in ("rules", "clock"):
+        if key not in vm:
+            raise verify_node.error(f"missing '{key}'")
+    verify = VerifyProfile(
+        rules=vm["rules"].as_choice(VERIFY_RULES),  # type: ignore[arg-type]
+        clock=vm["clock"].as_choice(CLOCK_MODES),  # type: ignore[arg-type]
+    )
+
+    if output.form == "filesystem" and filesystem is None:
+        raise top["output"].error("form 'filesystem' needs a 'filesystem' section")
+    if output.form == "idf-bundle" and verify.rules == "mbedtls":
+        raise vm["rules"].error(
+            "an idf-bundle board verifies with the bundle callback: rules idf-bundle or "
+            "idf-bundle-cross-signed"
+        )
+    if output.form != "idf-bundle" and verify.rules != "mbedtls":
+        raise vm["rules"].error(f"rules '{verify.rules}' needs output form idf-bundle")
+    if filesystem is not None and layout is not None:
+        try:
+            filesystem.select(layout)
+        except PartitionTableError as e:
+            raise top["filesystem"].error(
+                f"does not match partition_table.layout: {e.message}"
+            ) from e
+
+    notes = _str_list(top["notes"]) if "notes" in top else ()
+    return Board(
+        name=name,
+        description=top["description"].as_str().strip() if "description" in top else "",
+        framework=top["framework"].as_str() if "framework" in top else "",
+        chips=chips,
+        flash_size=flash_size,
+        table_offset=table_offset,
+        output=output,
+        verify=verify,
+        filesystem=filesystem,
+        layout=layout,
+        notes=notes,
+        source=source,
+    )
+
+
+def _parse_fs(node: Node) -> FsTarget:
+    m = node.as_mapping(
+        ("type", "profile", "ca_path", "partitions", "subtype", "pick", "config_files")
+    )
+    for key in ("type", "profile", "ca_path"):
+        if key not in m:
+            raise node.error(f"missing '{key}'")
+    fs_type = m["type"].as_choice(tuple(FS_PROFILE_NAMES))
+    profile = m["profile"].as_choice(FS_PROFILE_NAMES[fs_type])
+    partitions = _str_list(m["partitions"]) if "partitions" in m else ()
+    subtypes = (
+        tuple(n.as_choice(_FS_SUBTYPES) for n in m["subtype"].as_list()) if "subtype" in m else ()
+    )
+    if not partitions and not subtypes:
+        raise node.error("name the partition(s) ('partitions') or their 'subtype'")
+    if len(set(partitions)) != len(partitions):
+        raise m["partitions"].error("a partition is listed twice")
+    pick = m["pick"].as_choice(_PICKS) if "pick" in m else "all"
+    if "pick" in m and partitions:
+        raise m["pick"].error("'pick' applies to 'subtype' selection, not to named partitions")
+    config_files = (
+        tuple(_path_in_fs(n) for n in m["config_files"].as_list()) if "config_files" in m else ()
+    )
+    return FsTarget(
+        fs_type=fs_type,
+        profile=profile,
+        ca_path=_path_in_fs(m["ca_path"]),
+        partitions=partitions,
+        subtypes=subtypes,
+        pick=pick,  # type: ignore[arg-type]
+        config_files=config_files,
+    )
+
+
+def _parse_output(node: Node) -> BoardOutput:
+    m = node.as_mapping()
+    if "form" not in m:
+        raise node.error("missing 'form' (filesystem, c or idf-bundle)")
+    form = m["form"].as_choice(OUTPUT_FORMS)
+    m = node.as_mapping(("form", "path", *_OUTPUT_OPTIONS[form]))
+    options: dict[str, str | int | bool] = {}
+    for key, n in m.items():
+        if key in ("form", "path"):
+            continue
+        v = n.value
+        if not isinstance(v, str | int | bool):
+            raise n.error("expected a scalar value (quote versions: '5.4')")
+        options[key] = v
+    if form == "idf-bundle":
+        from .formats.idf_bundle import choose_bundle_format
+
+        try:
+            choose_bundle_format(
+                idf_version=str(options["idf_version"]) if "idf_version" in options else None,
+                bundle_format=str(options["bundle_format"]) if "bundle_format" in options else None,
+            )
+        except InputError as e:
+            raise node.error(e.message, hint=e.hint) from e
+    path = m["path"].as_str() if "path" in m else None
+    return BoardOutput(form=form, path=path, options=MappingProxyType(options))  # type: ignore[arg-type]
