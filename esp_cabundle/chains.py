@@ -1,0 +1,445 @@
+"""Server chains exactly as servers send them: saved PEM files and live capture.
+
+Capture speaks just enough TLS 1.2 to receive the server's Certificate message — the
+protocol and ciphers an ESP32 with mbedTLS 2.x offers — and stops there. Nothing is
+verified, no certificate is dropped, added or reordered: the point is to replay the chain
+against a device's rules later (:mod:`esp_cabundle.verify`), offline and in CI. In TLS
+1.2 the Certificate message travels in the clear, so this works on every Python >= 3.10
+without a TLS library. A server that refuses TLS 1.2 is reported as such (a unit with
+mbedTLS 2.x could not connect at all); on Python >= 3.13 its TLS 1.3 chain is still
+captured through ``ssl``'s ``get_unverified_chain()`` for inspection.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+import struct
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from .certs import Certificate, load_certificates
+from .dates import now as _now
+from .errors import CertificateError, DeviceError, InputError
+
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_TIMEOUT",
+    "ServerChain",
+    "capture_chain",
+    "load_chain_file",
+    "parse_host_port",
+]
+
+DEFAULT_PORT = 443
+DEFAULT_TIMEOUT = 10.0
+# A Certificate message larger than this is not a chain any device could take.
+_MAX_HANDSHAKE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ServerChain:
+    """The certificates a server sends, leaf first, and where they came from."""
+
+    certificates: tuple[Certificate, ...]
+    source: str
+    host: str | None = None
+    port: int | None = None
+    captured_at: datetime | None = None
+    protocol: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.certificates:
+            raise CertificateError(
+                "a server chain needs at least one certificate", path=self.source
+            )
+
+    @property
+    def leaf(self) -> Certificate:
+        return self.certificates[0]
+
+    def to_pem(self) -> bytes:
+        """PEM, leaf first, after short ``#`` comment lines saying where and when it was
+        captured (lines stay under 128 characters for Mongoose OS-style readers)."""
+        lines = [f"# esp-cabundle server chain: {self.source}"]
+        if self.captured_at is not None:
+            when = self.captured_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            lines.append(
+                f"# captured: {when}" + (f" over {self.protocol}" if self.protocol else "")
+            )
+        for note in self.notes:
+            lines.append(f"# note: {note}"[:120])
+        for i, c in enumerate(self.certificates):
+            lines.append(
+                f"# {i}: {c.label[:40]} <- {c.issuer_label[:40]}, "
+                f"until {c.not_after.date().isoformat()}"
+            )
+        text = "\n".join(lines) + "\n" + "".join(c.pem() for c in self.certificates)
+        return text.encode("utf-8")
+
+
+_CAPTURED_RE = re.compile(r"^#\s*captured:\s*(\S+)", re.M)
+_SOURCE_RE = re.compile(r"^#\s*esp-cabundle server chain:\s*(\S+)", re.M)
+
+
+def load_chain_file(path: str | Path) -> ServerChain:
+    """A chain from a PEM (or DER) file, leaf first, as a server would send it."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError as e:
+        raise InputError(
+            "no such chain file",
+            path=str(p),
+            hint="save one with 'esp-cabundle chains pull' or export it leaf first as PEM",
+        ) from e
+    except OSError as e:
+        raise InputError(f"cannot read chain file ({e.strerror})", path=str(p)) from e
+    certs = load_certificates(data, source=str(p))
+    _check_order(certs, str(p))
+    text = data.decode("utf-8", "replace")
+    captured = None
+    m = _CAPTURED_RE.search(text)
+    if m:
+        try:
+            captured = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+        except ValueError:
+            captured = None
+    src = _SOURCE_RE.search(text)
+    host, port = None, None
+    if src:
+        try:
+            host, port = parse_host_port(src.group(1))
+        except InputError:
+            host, port = None, None
+    return ServerChain(tuple(certs), str(p), host, port, captured)
+
+
+def _check_order(certs: Sequence[Certificate], source: str) -> None:
+    """Refuse a chain that is clearly root-first: a CA at the top, a leaf further down."""
+    if certs and certs[0].is_ca:
+        for i, c in enumerate(certs[1:], start=1):
+            if not c.is_ca:
+                raise InputError(
+                    f"the chain is not leaf first: certificate {i} ({c.label}) is the leaf, "
+                    f"but certificate 0 ({certs[0].label}) is a CA",
+                    path=source,
+                    hint="list the certificates in the order the server sends them, leaf first",
+                )
+
+
+def parse_host_port(text: str, *, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """``host``, ``host:8883``, ``[::1]:443`` or ``https://host/`` -> (host, port)."""
+    t = text.strip()
+    t = re.sub(r"^[a-z][a-z0-9+.-]*://", "", t, flags=re.I).split("/", 1)[0]
+    if not t:
+        raise InputError(f"bad host '{text}'", hint="give HOST or HOST:PORT, e.g. mdash.net:443")
+    port_text = None
+    if t.startswith("["):
+        end = t.find("]")
+        if end < 0:
+            raise InputError(f"bad host '{text}': unclosed '['")
+        host, rest = t[1:end], t[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise InputError(f"bad host '{text}'")
+            port_text = rest[1:]
+    elif t.count(":") == 1:
+        host, port_text = t.split(":")
+    else:
+        host = t  # a bare IPv6 address or a plain host name
+    port = default_port
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise InputError(f"bad port '{port_text}' in '{text}'", hint="a port is 1-65535")
+        port = int(port_text)
+    if not host:
+        raise InputError(f"bad host '{text}'", hint="give HOST or HOST:PORT, e.g. mdash.net:443")
+    return host, port
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Live capture
+
+
+class _TLSAlert(Exception):
+    def __init__(self, level: int, description: int) -> None:
+        super().__init__(description)
+        self.level = level
+        self.description = description
+
+
+_ALERTS = {
+    0: "close_notify",
+    10: "unexpected_message",
+    40: "handshake_failure",
+    47: "illegal_parameter",
+    50: "decode_error",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    112: "unrecognized_name",
+}
+
+# What an ESP32's mbedTLS 2.x client typically offers, plus common server choices, so any
+# server a unit can talk to answers.
+_CIPHER_SUITES = (
+    0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC023, 0xC027, 0xC024, 0xC028,
+    0xC009, 0xC013, 0xC00A, 0xC014, 0x009C, 0x009D, 0x003C, 0x003D, 0x002F, 0x0035,
+    0x009E, 0x009F, 0x0033, 0x0039, 0x00FF,
+)  # fmt: skip
+_GROUPS = (0x001D, 0x0017, 0x0018, 0x0019, 0x0100)
+_SIG_ALGS = (
+    0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0203, 0x0201,
+)  # fmt: skip
+
+
+def _ext(kind: int, body: bytes) -> bytes:
+    return struct.pack(">HH", kind, len(body)) + body
+
+
+def _client_hello(server_name: str | None) -> bytes:
+    """A TLS 1.2 ClientHello record (RFC 5246 §7.4.1.2 with the usual extensions)."""
+    exts = b""
+    if server_name:
+        name = server_name.encode("idna")
+        entry = b"\x00" + struct.pack(">H", len(name)) + name
+        exts += _ext(0x0000, struct.pack(">H", len(entry)) + entry)
+    groups = b"".join(struct.pack(">H", g) for g in _GROUPS)
+    exts += _ext(0x000A, struct.pack(">H", len(groups)) + groups)
+    exts += _ext(0x000B, b"\x01\x00")
+    sigs = b"".join(struct.pack(">H", s) for s in _SIG_ALGS)
+    exts += _ext(0x000D, struct.pack(">H", len(sigs)) + sigs)
+    exts += _ext(0x0017, b"")  # extended_master_secret
+    exts += _ext(0xFF01, b"\x00")  # renegotiation_info
+    suites = b"".join(struct.pack(">H", s) for s in _CIPHER_SUITES)
+    body = (
+        b"\x03\x03"
+        + os.urandom(32)
+        + b"\x00"
+        + struct.pack(">H", len(suites))
+        + suites
+        + b"\x01\x00"
+        + struct.pack(">H", len(exts))
+        + exts
+    )
+    handshake = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack(">H", len(handshake)) + handshake
+
+
+class _Reader:
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        self.buf = b""
+        self.first = True
+
+    def read(self, n: int) -> bytes:
+        while len(self.buf) < n:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+
+def _read_certificate_message(reader: _Reader) -> tuple[list[bytes], str]:
+    """Read records until the server's Certificate message; returns (DER list, version)."""
+    hs = b""
+    version = "TLS"
+    while True:
+        header = reader.read(5)
+        ctype, major, length = header[0], header[1], (header[3] << 8) | header[4]
+        if ctype not in (0x14, 0x15, 0x16, 0x17) or major != 3 or length > 18432:
+            raise ValueError(header + reader.buf[:40])
+        payload = reader.read(length)
+        if ctype == 0x15:
+            if len(payload) >= 2:
+                raise _TLSAlert(payload[0], payload[1])
+            raise ValueError(header + payload)
+        if ctype != 0x16:
+            raise ValueError(header + payload[:40])
+        hs += payload
+        if len(hs) > _MAX_HANDSHAKE_BYTES:
+            raise ValueError(b"handshake too large")
+        while len(hs) >= 4:
+            mtype = hs[0]
+            mlen = int.from_bytes(hs[1:4], "big")
+            if len(hs) < 4 + mlen:
+                break
+            body, hs = hs[4 : 4 + mlen], hs[4 + mlen :]
+            if mtype == 2:  # ServerHello
+                if len(body) >= 2:
+                    version = {1: "TLS 1.0", 2: "TLS 1.1", 3: "TLS 1.2"}.get(body[1], "TLS")
+            elif mtype == 11:  # Certificate
+                return _parse_certificate_list(body), version
+            elif mtype in (12, 13, 14):
+                raise _NoCertificate
+            elif mtype != 2:
+                raise ValueError(bytes([mtype]))
+
+
+class _NoCertificate(Exception):
+    pass
+
+
+def _parse_certificate_list(body: bytes) -> list[bytes]:
+    if len(body) < 3:
+        raise ValueError(b"short Certificate message")
+    total = int.from_bytes(body[:3], "big")
+    pos, end = 3, 3 + total
+    if end > len(body):
+        raise ValueError(b"truncated Certificate message")
+    out = []
+    while pos < end:
+        n = int.from_bytes(body[pos : pos + 3], "big")
+        out.append(body[pos + 3 : pos + 3 + n])
+        pos += 3 + n
+    return out
+
+
+def _printable(data: bytes) -> str:
+    text = data[:40].decode("latin-1")
+    return "".join(ch if 32 <= ord(ch) < 127 else "." for ch in text)
+
+
+def capture_chain(
+    host: str,
+    port: int = DEFAULT_PORT,
+    *,
+    server_name: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ServerChain:
+    """Connect to ``host:port``, send a TLS 1.2 ClientHello (with SNI unless ``host`` is
+    an IP address or ``server_name`` is empty) and return the certificates the server
+    sends, unverified and in its order.
+
+    Raises :class:`DeviceError` (exit 3) when the server cannot be reached, does not
+    answer in ``timeout`` seconds, is not a TLS server or refuses the handshake.
+    """
+    where = f"{host}:{port}"
+    sni = server_name if server_name is not None else (None if _is_ip(host) else host)
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except socket.gaierror as e:
+        raise DeviceError(
+            f"{where}: cannot resolve host ({e.strerror or e})",
+            hint="check the name, or save the chain elsewhere and use --chain FILE",
+        ) from e
+    except ConnectionRefusedError as e:
+        raise DeviceError(
+            f"{where}: connection refused (nothing listens on port {port})",
+            hint="check the port: 443 for HTTPS, 8883 for MQTT over TLS",
+        ) from e
+    except TimeoutError as e:
+        raise DeviceError(f"{where}: no connection within {timeout:g} s") from e
+    except OSError as e:
+        raise DeviceError(f"{where}: cannot connect ({e.strerror or e})") from e
+    captured_at = _now().replace(microsecond=0)
+    try:
+        with sock:
+            sock.sendall(_client_hello(sni))
+            ders, version = _read_certificate_message(_Reader(sock, deadline))
+    except _TLSAlert as e:
+        name = _ALERTS.get(e.description, f"alert {e.description}")
+        if e.description in (40, 70, 71) and _can_capture_tls13():
+            return _capture_tls13(host, port, sni, timeout, name)
+        raise DeviceError(
+            f"{where}: the server refused a TLS 1.2 handshake ({name})",
+            hint="a unit with mbedTLS 2.x speaks TLS 1.2 and could not connect either"
+            if e.description in (40, 70, 71)
+            else None,
+        ) from e
+    except _NoCertificate as e:
+        raise DeviceError(f"{where}: the server sent no certificate") from e
+    except TimeoutError as e:
+        raise DeviceError(
+            f"{where}: no TLS answer within {timeout:g} s",
+            hint="is this a TLS port? a plain-text service waits for the client to speak",
+        ) from e
+    except EOFError as e:
+        raise DeviceError(
+            f"{where}: the server closed the connection during the TLS handshake",
+            hint="not a TLS port, or the server wants a different server name (SNI)",
+        ) from e
+    except ValueError as e:
+        raw = e.args[0] if e.args and isinstance(e.args[0], bytes) else b""
+        raise DeviceError(
+            f"{where}: not a TLS server (it answered {_printable(raw)!r})",
+            hint="check the port: plain HTTP or MQTT ports do not speak TLS",
+        ) from e
+    except OSError as e:
+        raise DeviceError(f"{where}: connection failed ({e.strerror or e})") from e
+    return _to_chain(ders, where, host, port, captured_at, version, ())
+
+
+def _to_chain(
+    ders: Sequence[bytes],
+    where: str,
+    host: str,
+    port: int,
+    captured_at: datetime,
+    version: str,
+    notes: tuple[str, ...],
+) -> ServerChain:
+    if not ders:
+        raise DeviceError(f"{where}: the server sent an empty certificate list")
+    certs = []
+    for i, der in enumerate(ders):
+        try:
+            certs.append(Certificate.from_der(der))
+        except CertificateError as e:
+            raise DeviceError(f"{where}: certificate {i} sent by the server: {e.message}") from e
+    return ServerChain(tuple(certs), where, host, port, captured_at, version, notes)
+
+
+def _can_capture_tls13() -> bool:
+    import ssl
+
+    return hasattr(ssl.SSLSocket, "get_unverified_chain")
+
+
+def _capture_tls13(
+    host: str, port: int, sni: str | None, timeout: float, alert: str
+) -> ServerChain:  # pragma: no cover - needs a TLS 1.3-only server and Python >= 3.13
+    import ssl
+
+    where = f"{host}:{port}"
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host, port), timeout=timeout) as raw,
+            ctx.wrap_socket(raw, server_hostname=sni) as tls,
+        ):
+            chain = tls.get_unverified_chain() or []  # type: ignore[attr-defined]
+            version = tls.version() or "TLS"
+    except (OSError, ssl.SSLError) as e:
+        raise DeviceError(f"{where}: TLS handshake failed ({e})") from e
+    # 3.13 returns DER bytes; early builds returned certificate objects.
+    der_encoding = getattr(getattr(ssl, "_ssl", None), "ENCODING_DER", 2)
+    ders = [c if isinstance(c, bytes) else c.public_bytes(der_encoding) for c in chain]
+    note = f"server refused TLS 1.2 ({alert}): an mbedTLS 2.x unit cannot connect"
+    return _to_chain(ders, where, host, port, _now().replace(microsecond=0), version, (note,))

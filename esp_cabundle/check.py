@@ -1,0 +1,434 @@
+"""Will my devices still connect? Targets, their chains, and the check over a horizon.
+
+``cabundle.yaml`` names the servers a fleet talks to::
+
+    device: mbedtls-noclock          # default device profile for every target
+    targets:
+      - mdash.net                    # HOST[:PORT]; chain saved at chains/mdash.net.pem
+      - name: broker
+        host: mqtt.example.com
+        port: 8883
+        chain: chains/broker.pem     # optional saved chain (else chains/<name>.pem)
+        device: mbedtls-clock        # optional, overrides the default
+
+:func:`check_items` judges a trust set against chains (saved, captured live, or from a CA
+roadmap) and returns a :class:`CheckReport`; :func:`check_build_targets` is the gate
+``build`` runs before it writes anything.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .chains import DEFAULT_PORT, DEFAULT_TIMEOUT, ServerChain, capture_chain, load_chain_file
+from .errors import InputError, VerdictError
+from .verify import (
+    DEFAULT_DEVICE,
+    DeviceProfile,
+    Forecast,
+    TrustSet,
+    forecast,
+    parse_device_profile,
+)
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+    from .config import Config, Node
+
+__all__ = [
+    "CHAINS_DIR",
+    "CheckFailed",
+    "CheckItem",
+    "CheckReport",
+    "ItemResult",
+    "Target",
+    "check_build_targets",
+    "check_items",
+    "default_trust_set",
+    "load_trust_set",
+    "parse_device",
+    "parse_targets",
+    "pull_chains",
+    "roadmap_items",
+    "target_items",
+]
+
+CHAINS_DIR = "chains"
+Progress = Callable[[str], None]
+
+
+class CheckFailed(VerdictError):
+    """One or more targets would not accept the bundle (exit 1)."""
+
+    def __init__(self, message: str, *, violations: tuple[str, ...], hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.violations = violations
+
+
+# ---------------------------------------------------------------------------------------
+# Targets in cabundle.yaml
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A server the fleet connects to, and optionally its saved chain and device."""
+
+    name: str
+    host: str | None = None
+    port: int = DEFAULT_PORT
+    chain: Path | None = None
+    device: DeviceProfile | None = None
+    server_name: str | None = None
+
+    @property
+    def address(self) -> str | None:
+        return f"{self.host}:{self.port}" if self.host else None
+
+    def chain_path(self, base_dir: Path) -> Path:
+        """Where this target's saved chain lives: the configured path, else
+        ``chains/<name>.pem`` beside the config."""
+        if self.chain is not None:
+            return self.chain
+        return base_dir / CHAINS_DIR / f"{_safe_name(self.name)}.pem"
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "target"
+
+
+_TARGET_KEYS = ("name", "host", "port", "chain", "device", "server_name")
+
+
+def parse_targets(node: Node) -> tuple[Target, ...]:
+    """The ``targets:`` section: a list of ``HOST[:PORT]`` strings or mappings."""
+    from .chains import parse_host_port
+
+    base = Path(node.where).parent
+    out: list[Target] = []
+    seen: dict[str, int] = {}
+    for n in node.as_list():
+        if isinstance(n.value, str):
+            try:
+                bare_host, port = parse_host_port(n.as_str())
+            except InputError as e:
+                raise n.error(e.message, hint=e.hint) from e
+            label = bare_host if port == DEFAULT_PORT else f"{bare_host}:{port}"
+            target = Target(name=label, host=bare_host, port=port)
+        else:
+            m = n.as_mapping(_TARGET_KEYS)
+            host = m["host"].as_str().strip() if "host" in m else None
+            if host is not None and ("/" in host or (":" in host and not _is_ip(host))):
+                raise m["host"].error(
+                    f"'{host}' is not a host name", hint="give the port with 'port:'"
+                )
+            port = m["port"].as_int(minimum=1) if "port" in m else DEFAULT_PORT
+            if port > 65535:
+                raise m["port"].error(f"port {port} is out of range 1-65535")
+            chain = base / m["chain"].as_str() if "chain" in m else None
+            if host is None and chain is None:
+                raise n.error("a target needs a 'host' or a saved 'chain'")
+            device = None
+            if "device" in m:
+                try:
+                    device = parse_device_profile(m["device"].as_str())
+                except InputError as e:
+                    raise m["device"].error(e.message, hint=e.hint) from e
+            name = m["name"].as_str() if "name" in m else None
+            if name is None:
+                name = host if host and port == DEFAULT_PORT else f"{host}:{port}"
+                if host is None and chain is not None:
+                    name = chain.stem
+            server_name = m["server_name"].as_str() if "server_name" in m else None
+            target = Target(str(name), host, port, chain, device, server_name)
+        if target.name in seen:
+            raise n.error(
+                f"duplicate target '{target.name}' (also item {seen[target.name] + 1})",
+                hint="give each target its own 'name'",
+            )
+        seen[target.name] = len(out)
+        out.append(target)
+    return tuple(out)
+
+
+def parse_device(node: Node) -> DeviceProfile:
+    """The ``device:`` default profile (a registry name or ``RULES:CLOCK``)."""
+    try:
+        return parse_device_profile(node.as_str())
+    except InputError as e:
+        raise node.error(e.message, hint=e.hint) from e
+
+
+# ---------------------------------------------------------------------------------------
+# Trust sets from files, configs and bundles
+
+
+def load_trust_set(path: str | Path) -> TrustSet:
+    """A CA file of any shape the tool reads (PEM, DER, C source) or an ESP-IDF
+    ``x509_crt_bundle`` (v1 or v2: anchors with a name and a key, no dates)."""
+    from .certs import load_certificates
+    from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
+
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError as e:
+        raise InputError("no such bundle file", path=str(p)) from e
+    except OSError as e:
+        raise InputError(f"cannot read bundle ({e.strerror})", path=str(p)) from e
+    fmt = detect_bundle_format(data)
+    if fmt is not None:
+        bundle = parse_idf_bundle(data, bundle_format=fmt, source=str(p))
+        return TrustSet.from_key_entries(bundle.roots, source=f"{p} (ESP-IDF bundle {fmt})")
+    return TrustSet.from_certificates(load_certificates(data, source=str(p)), source=str(p))
+
+
+def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> TrustSet:
+    """``./ca.pem`` when present, else the bundle the config (or the default preset)
+    resolves to — what ``build`` would write."""
+    here = cwd or Path.cwd()
+    pem = here / "ca.pem"
+    if pem.is_file():
+        return load_trust_set(pem)
+    from .bundle import BundleSpec, resolve_bundle
+    from .catalog import Catalog
+
+    spec = config.spec if config is not None else BundleSpec()
+    bundle = resolve_bundle(spec, Catalog.load()).bundle
+    where = f"roots resolved from {config.path}" if config and config.path else "default preset"
+    return TrustSet.from_bundle(bundle, source=where)
+
+
+# ---------------------------------------------------------------------------------------
+# What to check
+
+
+@dataclass(frozen=True, slots=True)
+class CheckItem:
+    """One chain to judge, for one device profile. ``what_if`` describes a roadmap chain
+    (not captured from a server); ``effective_from`` is when servers start sending it."""
+
+    name: str
+    chain: ServerChain
+    device: DeviceProfile
+    what_if: str | None = None
+    effective_from: datetime | None = None
+
+
+def target_items(
+    targets: Sequence[Target],
+    base_dir: Path,
+    *,
+    device: DeviceProfile | None = None,
+    default_device: DeviceProfile | None = None,
+    live: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+) -> list[CheckItem]:
+    """A chain per target: its saved chain if there is one, else captured live.
+
+    ``device`` overrides every target's profile; ``default_device`` applies to targets
+    that name none.
+    """
+    fallback = default_device or parse_device_profile(DEFAULT_DEVICE)
+    items = []
+    for t in targets:
+        path = t.chain_path(base_dir)
+        if path.is_file():
+            chain = load_chain_file(path)
+        elif t.host and live:
+            if progress:
+                progress(f"capturing the chain of {t.address} ...")
+            chain = capture_chain(t.host, t.port, server_name=t.server_name, timeout=timeout)
+        elif t.host:
+            raise InputError(
+                f"target '{t.name}' has no saved chain ({path})",
+                hint="run 'esp-cabundle chains pull' to save it",
+            )
+        else:
+            raise InputError(f"target '{t.name}': saved chain {path} does not exist")
+        items.append(CheckItem(t.name, chain, device or t.device or fallback))
+    return items
+
+
+def roadmap_items(name: str, device: DeviceProfile) -> list[CheckItem]:
+    """The chains a CA has announced, as what-if items."""
+    from .roadmaps import load_roadmap
+
+    roadmap = load_roadmap(name)
+    return [
+        CheckItem(
+            f"{roadmap.name}: {c.name}",
+            c.chain,
+            device,
+            what_if=c.description,
+            effective_from=c.effective_from,
+        )
+        for c in roadmap.chains
+    ]
+
+
+def pull_chains(
+    targets: Sequence[Target],
+    base_dir: Path,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+) -> list[tuple[Target, Path, ServerChain]]:
+    """Capture every target's chain and save each as PEM (leaf first, capture date in a
+    comment). All captures happen before anything is written: one unreachable server
+    leaves every saved chain as it was."""
+    from .fileio import write_all_atomic
+
+    live = [t for t in targets if t.host]
+    if not live:
+        raise InputError(
+            "no target with a host to pull from", hint="add 'targets:' with hosts to cabundle.yaml"
+        )
+    captured = []
+    for t in live:
+        assert t.host is not None
+        if progress:
+            progress(f"capturing the chain of {t.address} ...")
+        chain = capture_chain(t.host, t.port, server_name=t.server_name, timeout=timeout)
+        captured.append((t, t.chain_path(base_dir), chain))
+    write_all_atomic([(path, chain.to_pem()) for _, path, chain in captured])
+    return captured
+
+
+# ---------------------------------------------------------------------------------------
+# The check
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    item: CheckItem
+    forecast: Forecast
+
+    @property
+    def ok(self) -> bool:
+        return self.forecast.ok_throughout
+
+    def to_dict(self) -> dict[str, object]:
+        chain = self.item.chain
+        return {
+            "name": self.item.name,
+            "ok": self.ok,
+            "what_if": self.item.what_if,
+            "effective_from": self.item.effective_from.date().isoformat()
+            if self.item.effective_from
+            else None,
+            "source": chain.source,
+            "captured_at": chain.captured_at.isoformat() if chain.captured_at else None,
+            "chain": [
+                {"label": c.label, "issuer": c.issuer_label, "sha256": c.sha256}
+                for c in chain.certificates
+            ],
+            **self.forecast.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """Every item's verdict (and forecast, with a horizon) for one trust set."""
+
+    trust: TrustSet
+    at: datetime
+    until: datetime | None
+    results: tuple[ItemResult, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+    @property
+    def failures(self) -> tuple[ItemResult, ...]:
+        return tuple(r for r in self.results if not r.ok)
+
+    def failure_lines(self) -> tuple[str, ...]:
+        lines = []
+        for r in self.failures:
+            fc = r.forecast
+            if not fc.start.ok:
+                lines.append(f"{r.item.name}: {fc.start.error_text}: {fc.start.explanation}")
+            elif fc.first_failure is not None:
+                lines.append(f"{r.item.name}: {fc.first_failure.describe()}")
+        return tuple(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "trust": {"source": self.trust.source, "roots": len(self.trust)},
+            "at": self.at.isoformat(),
+            "until": self.until.isoformat() if self.until else None,
+            "results": [r.to_dict() for r in self.results],
+            "notes": list(self.notes),
+        }
+
+
+def check_items(
+    trust: TrustSet,
+    items: Sequence[CheckItem],
+    *,
+    at: datetime,
+    until: datetime | None = None,
+) -> CheckReport:
+    """Judge every item at ``at`` and, with ``until``, find the first date each flips.
+
+    A roadmap chain that servers send only from a later date is judged from that date.
+    """
+    if until is not None and until < at:
+        raise InputError(
+            f"--until {until.date().isoformat()} is before {at.date().isoformat()}",
+            hint="the horizon must end after the date checked",
+        )
+    results = []
+    for item in items:
+        start = at
+        if item.effective_from is not None and item.effective_from > at:
+            start = item.effective_from
+        end = max(until, start) if until is not None else start
+        results.append(
+            ItemResult(
+                item, forecast(trust, item.chain.certificates, item.device, at=start, until=end)
+            )
+        )
+    return CheckReport(trust, at, until, tuple(results))
+
+
+def check_build_targets(
+    config: Config, bundle: Bundle, *, at: datetime, until: datetime | None = None
+) -> CheckReport | None:
+    """The gate ``build`` runs: every configured target must accept ``bundle`` at ``at``
+    and until ``until`` (the devices' end of service). Raises :class:`CheckFailed` so
+    nothing is written; returns None when the config names no targets."""
+    targets: tuple[Target, ...] = config.section("targets", ())
+    if not targets:
+        return None
+    default = config.section("device")
+    items = target_items(targets, config.base_dir, default_device=default)
+    trust = TrustSet.from_bundle(bundle, source="the bundle being built")
+    report = check_items(trust, items, at=at, until=until)
+    if not report.ok:
+        n = len(report.failures)
+        raise CheckFailed(
+            f"the bundle would break {n} target{'s' if n != 1 else ''}; nothing written",
+            violations=report.failure_lines(),
+            hint="add the roots these servers chain to, or pass --no-check to write anyway",
+        )
+    return report

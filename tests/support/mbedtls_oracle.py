@@ -1,0 +1,122 @@
+"""Real mbedTLS 2.28 (python-mbedtls's bundled library) as the reference verifier.
+
+Two views of the same library:
+- :func:`handshake` — a python-mbedtls TLS 1.2 client with the trust set as CA list,
+  against a real server on 127.0.0.1: what a device's handshake returns.
+- :func:`x509_verify` — ``mbedtls_x509_crt_verify`` called through ctypes on the very
+  ``libmbedx509`` python-mbedtls loaded: the exact verification flags, which the TLS API
+  does not expose.
+
+mbedTLS checks dates against the host clock (MBEDTLS_HAVE_TIME_DATE is on upstream), so
+scenarios must be minted relative to now and compared with the ``synced`` clock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import socket
+from collections.abc import Sequence
+
+from .verify_pki import Minted, tls_server
+
+try:
+    from mbedtls import tls as mtls
+    from mbedtls import x509 as mx509
+    from mbedtls.exceptions import TLSError
+
+    HAVE_MBEDTLS = True
+except ImportError:  # pragma: no cover - CI installs python-mbedtls
+    HAVE_MBEDTLS = False
+
+
+def _trust_store(trust_ders: Sequence[bytes]) -> object:
+    # TrustStore([a, b]) would hand mbedTLS only the first certificate: add one by one.
+    store = mtls.TrustStore()
+    for der in trust_ders:
+        store.add(mx509.CRT.from_DER(der))
+    return store
+
+
+def handshake(trust_ders: Sequence[bytes], chain: Sequence[Minted], *, timeout: float = 10) -> int:
+    """0 when the real mbedTLS client accepts the chain served by a real TLS server, else
+    the (negative) mbedTLS error of the failed handshake."""
+    with tls_server(chain) as port:
+        conf = mtls.TLSConfiguration(
+            trust_store=_trust_store(trust_ders),
+            validate_certificates=True,
+            lowest_supported_version=mtls.TLSVersion.TLSv1_2,
+            highest_supported_version=mtls.TLSVersion.TLSv1_2,
+        )
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        conn = mtls.ClientContext(conf).wrap_socket(sock, server_hostname="localhost")
+        try:
+            conn.do_handshake()
+            return 0
+        except TLSError as e:
+            return -int(e.err)
+        finally:
+            conn.close()
+
+
+_LIB: ctypes.CDLL | None = None
+_CRT_BYTES = 4096  # generously above sizeof(mbedtls_x509_crt) in 2.28 (~600 bytes)
+
+
+def _lib() -> ctypes.CDLL | None:
+    global _LIB
+    if _LIB is not None or not HAVE_MBEDTLS:
+        return _LIB
+    site = os.path.dirname(os.path.dirname(mx509.__file__))
+    found = glob.glob(os.path.join(site, "python_mbedtls.libs", "libmbedx509*.so*"))
+    if not found:
+        with open("/proc/self/maps") as maps:
+            found = sorted({ln.split()[-1] for ln in maps if "libmbedx509" in ln})
+    if not found:
+        return None
+    lib = ctypes.CDLL(found[0])
+    lib.mbedtls_x509_crt_init.argtypes = [ctypes.c_void_p]
+    lib.mbedtls_x509_crt_free.argtypes = [ctypes.c_void_p]
+    lib.mbedtls_x509_crt_parse_der.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
+    lib.mbedtls_x509_crt_verify.argtypes = [
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_char_p,
+        ctypes.POINTER(ctypes.c_uint32),
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
+    _LIB = lib
+    return lib
+
+
+def x509_available() -> bool:
+    return _lib() is not None
+
+
+def x509_verify(trust_ders: Sequence[bytes], chain_ders: Sequence[bytes]) -> tuple[int, int]:
+    """(return code, flags) of ``mbedtls_x509_crt_verify(chain, trust, NULL, NULL, ...)``
+    with mbedTLS's default profile (the one TLS uses)."""
+    lib = _lib()
+    assert lib is not None
+    chain = ctypes.create_string_buffer(_CRT_BYTES)
+    trust = ctypes.create_string_buffer(_CRT_BYTES)
+    lib.mbedtls_x509_crt_init(chain)
+    lib.mbedtls_x509_crt_init(trust)
+    try:
+        for der in chain_ders:
+            rc = lib.mbedtls_x509_crt_parse_der(chain, der, len(der))
+            assert rc == 0, f"mbedTLS cannot parse a chain certificate: -0x{-rc:04x}"
+        for der in trust_ders:
+            rc = lib.mbedtls_x509_crt_parse_der(trust, der, len(der))
+            assert rc == 0, f"mbedTLS cannot parse a trusted certificate: -0x{-rc:04x}"
+        flags = ctypes.c_uint32(0)
+        ret = lib.mbedtls_x509_crt_verify(
+            chain, trust if trust_ders else None, None, None, ctypes.byref(flags), None, None
+        )
+        return ret, flags.value
+    finally:
+        lib.mbedtls_x509_crt_free(chain)
+        lib.mbedtls_x509_crt_free(trust)

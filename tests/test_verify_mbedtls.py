@@ -1,0 +1,65 @@
+"""Agreement with real mbedTLS 2.28: our ``mbedtls`` + ``synced`` verdict must equal what
+python-mbedtls's client decides in a real TLS handshake against a server on 127.0.0.1,
+and the flags must equal ``mbedtls_x509_crt_verify``'s, for every scenario."""
+
+from __future__ import annotations
+
+import pytest
+
+from esp_cabundle.dates import now
+from esp_cabundle.verify import (
+    ERR_X509_FATAL_ERROR,
+    TrustSet,
+    flag_names,
+    parse_device_profile,
+    verify_chain,
+)
+from tests.support.verify_scenarios import Scenario, named_scenarios, random_scenarios
+
+mbedtls_oracle = pytest.importorskip(
+    "tests.support.mbedtls_oracle", reason="python-mbedtls is not installed"
+)
+if not mbedtls_oracle.HAVE_MBEDTLS:  # pragma: no cover - CI installs python-mbedtls
+    pytest.skip("python-mbedtls is not importable", allow_module_level=True)
+
+CLOCK = parse_device_profile("mbedtls-clock")
+SCENARIOS = [*named_scenarios(), *random_scenarios(14)]
+
+
+def ours(s: Scenario):  # type: ignore[no-untyped-def]
+    trust = TrustSet.from_certificates([m.c for m in s.trust])
+    return verify_chain(trust, [m.c for m in s.chain], CLOCK, at=now())
+
+
+@pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.name)
+def test_handshake_agrees_with_mbedtls(s: Scenario) -> None:
+    v = ours(s)
+    real = mbedtls_oracle.handshake([m.der for m in s.trust], s.chain)
+    assert (real == 0) == v.ok, f"{s.name}: mbedTLS {real:#x}, ours: {v.explanation}"
+    if not v.ok:
+        assert real == v.error, f"{s.name}: mbedTLS -0x{-real:04x}, ours {v.error_text}"
+
+
+@pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.name)
+def test_flags_agree_with_mbedtls(s: Scenario) -> None:
+    if not mbedtls_oracle.x509_available():
+        pytest.skip("python-mbedtls's libmbedx509 not found for ctypes")
+    v = ours(s)
+    ret, flags = mbedtls_oracle.x509_verify([m.der for m in s.trust], [m.der for m in s.chain])
+    if ret == ERR_X509_FATAL_ERROR:
+        assert v.fatal and v.error == ERR_X509_FATAL_ERROR, v.explanation
+        return
+    assert flags == v.flags, (
+        f"{s.name}: mbedTLS {flag_names(flags)}, ours {v.flag_names}: {v.explanation}"
+    )
+    assert (ret == 0) == v.ok
+
+
+def test_the_family_covers_every_outcome() -> None:
+    """The scenarios are only worth something if they reach every kind of verdict."""
+    seen: set[str] = set()
+    for s in SCENARIOS:
+        v = ours(s)
+        seen.add("ok" if v.ok else "fatal" if v.fatal else "fail")
+        seen.update(v.flag_names)
+    assert {"ok", "fail", "fatal", "NOT_TRUSTED", "EXPIRED", "FUTURE", "BAD_MD", "BAD_KEY"} <= seen
