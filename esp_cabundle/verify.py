@@ -602,12 +602,48 @@ def _sig_good(child: _Node, parent: _Node) -> bool:
 
 
 def describe_certificate(cert: Certificate) -> str:
-    """``R11``, ``ISRG Root X1``, or ``Root YR cross-signed by ISRG Root X1`` for a root
-    certified by another CA (a CA certificate without a path length that is not
-    self-signed), so timelines say which copy of a root expires."""
-    if cert.is_ca and cert.path_length is None and not cert.self_signed:
+    """``R11``, ``ISRG Root X1``, or ``Root YR cross-signed by ISRG Root X1`` for a CA
+    certificate that is not self-signed but carries the name of a known root (the root
+    catalog), so timelines say which copy of a root expires."""
+    if cert.is_ca and not cert.self_signed and cert.subject_der in _known_root_subjects():
         return f"{cert.label} cross-signed by {cert.issuer_label}"
     return cert.label
+
+
+@functools.lru_cache(maxsize=1)
+def _known_root_subjects() -> frozenset[bytes]:
+    """DER subjects of every root the catalog knows (Mozilla store and shipped extras)."""
+    try:
+        from .catalog import Catalog
+
+        entries = list(Catalog.load())
+    except Exception:  # a broken certifi install must not break verification
+        return frozenset()
+    out = set()
+    for e in entries:
+        subject = _subject_of(e.der)
+        if subject is not None:
+            out.add(subject)
+    return frozenset(out)
+
+
+def _subject_of(der: bytes) -> bytes | None:
+    """The DER subject of a certificate, read from its TBS without a full parse."""
+    try:
+        _tag, pos, _end = _read_tlv(der, 0)
+        _tag, pos, tbs_end = _read_tlv(der, pos)  # tbsCertificate
+        fields = []
+        while pos < tbs_end and len(fields) < 7:
+            tag, start, end = _read_tlv(der, pos)
+            fields.append((tag, pos, end))
+            pos = end
+        if fields and fields[0][0] == 0xA0:  # [0] version
+            fields = fields[1:]
+        # serial, signature, issuer, validity, subject
+        _tag, start, end = fields[4]
+        return der[start:end]
+    except (ValueError, IndexError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------

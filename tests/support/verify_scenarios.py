@@ -144,8 +144,7 @@ def named_scenarios() -> Iterator[Scenario]:
     mid_good = mint("Mid", t, key=mid_key)
     i = mint("Below Mid", mid_good)
     yield Scenario("no-backtracking", [t], [_leaf(i), i, mid_dead_end, mid_good])
-    mid_dead_expired = mint("Mid", unknown, key=mid_key, not_after=NOW - DAY,
-                            not_before=NOW - YEAR)  # fmt: skip
+    mid_dead_expired = mint("Mid", unknown, key=mid_key, not_after=NOW - DAY, not_before=NOW - YEAR)
     yield Scenario("time-preference-in-chain", [t], [_leaf(i), i, mid_dead_expired, mid_good])
 
     selfsigned = mint("localhost", ca=False)
