@@ -35,6 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "esp_cabundle.commands.boards:boards",
         "List board profiles, or show where one keeps its CA and how it verifies.",
     ),
+    "update-dump": (
+        "esp_cabundle.commands.update_dump:update_dump",
+        "Replace the CA file in a whole-flash dump, offline (only its FS partitions change).",
+    ),
 }
 
 

@@ -30,6 +30,8 @@ __all__ = [
 
 # Tried in order before the plain-certificate fallback; most specific first.
 INSPECTORS: list[str] = [
+    # Whole-flash dumps first: they contain file-system images the next ones would claim.
+    "esp_cabundle.flash.offline:inspect_dump",
     "esp_cabundle.formats.idf_bundle:inspect_idf_bundle",
 ]
 

@@ -1,0 +1,166 @@
+"""``esp-cabundle update-dump``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from ._common import at_option, json_option, quiet_option
+
+if TYPE_CHECKING:
+    from ..flash.offline import DumpUpdate
+
+
+@click.command("update-dump")
+@click.argument("dump", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "-b",
+    "--board",
+    required=True,
+    metavar="NAME|FILE",
+    help="Board profile: which partitions hold the CA file system (see 'esp-cabundle boards').",
+)
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Put this CA file (a ca.pem made by 'build') instead of building one.",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Build the bundle from this config (default: ./cabundle.yaml if present).",
+)
+@click.option("--preset", "presets", multiple=True, metavar="NAME", help="Bundle preset.")
+@click.option("--root", "roots", multiple=True, metavar="ALIAS|SHA256|FILE", help="Add a root.")
+@click.option(
+    "--exclude", "excludes", multiple=True, metavar="ALIAS|SHA256|FILE", help="Drop a root."
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The updated dump to write (written only if every partition updates cleanly).",
+)
+@at_option
+@json_option
+@quiet_option
+def update_dump(
+    dump: Path,
+    board: str,
+    bundle_file: Path | None,
+    config_path: Path | None,
+    presets: tuple[str, ...],
+    roots: tuple[str, ...],
+    excludes: tuple[str, ...],
+    output: Path,
+    at: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Replace the CA file in a whole-flash dump, offline: the twin of flashing a unit.
+
+    In every file-system partition the board names (Mongoose OS: fs_0 and fs_1) the CA
+    file is replaced; every other file, the file system's format and version, and every
+    byte outside those partitions stay as they were. The sectors that differ are listed
+    (write them back with esptool, or flash the whole file). Nothing is written when a
+    partition is missing or does not mount (e.g. flash encryption is on).
+
+    \b
+    Examples:
+      esp-cabundle update-dump dump.bin --board mdash-arduino -o new.bin
+      esp-cabundle update-dump dump.bin -b mongoose-os-esp32 --bundle ca.pem -o new.bin
+      esp-cabundle update-dump dump.bin -b arduino-esp32-littlefs --preset letsencrypt \\
+          -o new.bin --json
+    """
+    from ..boards import load_board
+    from ..errors import InputError
+    from ..fileio import write_atomic
+    from ..flash.offline import update_dump as run_update
+    from ..ui import echo, emit_json, note
+    from ._fsopts import read_input
+    from .pack import _built_pem, _bundle_file
+
+    if bundle_file is not None and (config_path or presets or roots or excludes):
+        raise InputError(
+            "--bundle takes a finished CA file; it cannot be combined with -c, --preset, "
+            "--root or --exclude"
+        )
+    profile = load_board(board)
+    if profile.filesystem is None:
+        raise InputError(
+            f"board {profile.name} keeps its CA in {profile.output.form} form, not in a file "
+            "system: there is nothing to update in a dump",
+            hint="rebuild the firmware with 'esp-cabundle build' output instead",
+        )
+    flash = read_input(dump)
+    ca = (
+        _bundle_file(bundle_file)
+        if bundle_file
+        else _built_pem(config_path, presets, roots, excludes, at)
+    )
+    result = run_update(flash, profile, ca, source=str(dump))
+    write_atomic(output, result.flash)
+    if as_json:
+        emit_json(_to_dict(result, dump, output))
+        return
+    for line in _render(result, output):
+        echo(line, quiet=quiet)
+    for n in result.plan.notes:
+        note(f"note: {n}", quiet=quiet)
+
+
+def _to_dict(result: DumpUpdate, dump: Path, output: Path) -> dict[str, object]:
+    plan = result.plan
+    return {
+        "input": str(dump),
+        "output": str(output),
+        "board": plan.board.name,
+        "partition_table": plan.table.offset,
+        "ca_bytes": len(plan.ca_bytes),
+        "partitions": [
+            {
+                "name": u.partition.name,
+                "offset": u.partition.offset,
+                "size": u.partition.size,
+                "file_system": u.fs_type,
+                "profile": u.profile,
+                "ca_path": u.ca_path,
+                "action": "skipped" if u.skipped else ("replaced" if u.old_ca else "created"),
+                "skipped": u.skipped,
+                "kept_files": list(u.kept_files),
+                "changed_sectors": list(u.changed_sectors),
+                "sectors": u.sector_count,
+            }
+            for u in plan.updates
+        ],
+        "changed_sectors": list(plan.changed_sectors),
+        "notes": list(plan.notes),
+    }
+
+
+def _render(result: DumpUpdate, output: Path) -> list[str]:
+    plan = result.plan
+    lines = []
+    for u in plan.updates:
+        p = u.partition
+        if u.skipped:
+            lines.append(f"{p.name} ({p.offset:#x}): skipped, {u.skipped}")
+            continue
+        verb = "replaced" if u.old_ca else "created"
+        kept = f"; kept {len(u.kept_files)} other file(s)" if u.kept_files else ""
+        lines.append(
+            f"{p.name} ({p.offset:#x}, {u.fs_type} {u.profile}): {u.ca_path} {verb}{kept}; "
+            f"{len(u.changed_sectors)} of {u.sector_count} sectors differ"
+        )
+        if u.changed_sectors:
+            lines.append("  " + " ".join(f"{s:#x}" for s in u.changed_sectors))
+    total = len(plan.changed_sectors)
+    lines.append(f"Wrote {output} ({total} sector(s) of 4 KiB differ from the input)")
+    return lines

@@ -1,0 +1,349 @@
+"""Whole-flash dumps (``esptool read-flash 0 ALL dump.bin``): inspect and update offline.
+
+:func:`inspect_dump` finds the partition table, lists the partitions, opens every data
+partition that holds a file system and reports its CA files, and scans the other
+partitions (apps, NVS) for embedded certificates: PEM text (also what mDash-style
+``s_pem`` string literals compile to) and DER, with offsets. The table's ``encrypted``
+flag alone proves nothing (Mongoose OS sets it on every partition): the content
+decides, and a flagged partition whose bytes do not mount is reported as probably
+encrypted, never misread.
+
+:func:`update_dump` is the offline twin of flashing a unit: it plans the CA update with
+:func:`esp_cabundle.flash.plan.plan_ca_update` and returns the new dump, in which only
+the changed sectors of the board's file-system partitions differ.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..boards import Board
+from ..certs import Certificate
+from ..errors import CertificateError, ImageError, PartitionTableError
+from ..inspect import Finding, Report
+from ..partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable, find_partition_table
+from .plan import UpdatePlan, plan_ca_update
+
+__all__ = [
+    "DumpUpdate",
+    "EmbeddedCertificate",
+    "find_embedded_certificates",
+    "inspect_dump",
+    "read_dump_table",
+    "update_dump",
+]
+
+# The smallest dump that can hold a table at 0x8000 and one partition after it.
+_MIN_DUMP = DEFAULT_TABLE_OFFSET + 0x1000
+# ESP image header magic (app and bootloader images).
+_IMAGE_MAGIC = 0xE9
+# esp_image_header_t chip_id (esp_app_format.h), and where each chip's bootloader sits.
+_CHIP_IDS = {
+    0x0000: "esp32",
+    0x0002: "esp32s2",
+    0x0005: "esp32c3",
+    0x0009: "esp32s3",
+    0x000C: "esp32c2",
+    0x000D: "esp32c6",
+    0x0010: "esp32h2",
+    0x0012: "esp32p4",
+    0x0017: "esp32c5",
+}
+_FLASH_SIZES = {0: "1MB", 1: "2MB", 2: "4MB", 3: "8MB", 4: "16MB", 5: "32MB", 6: "64MB", 7: "128MB"}
+_PEM_RE = re.compile(
+    rb"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s\\n\"]{64,}?-----END CERTIFICATE-----"
+)
+# At most this many embedded certificates are reported per partition.
+_MAX_EMBEDDED = 200
+
+
+def read_dump_table(flash: bytes, *, source: str = "dump") -> PartitionTable:
+    """The dump's partition table (0x8000 first, then any 4 KiB offset); every partition
+    must lie inside the dump."""
+    off = find_partition_table(flash)
+    try:
+        return PartitionTable.from_binary(
+            flash[off : off + 0xC00], offset=off, flash_size=len(flash), source=source
+        )
+    except PartitionTableError as e:
+        raise PartitionTableError(
+            f"{e.message}",
+            hint=e.hint or "is the dump complete? esptool read-flash 0 ALL dump.bin",
+        ) from e
+
+
+# ---------------------------------------------------------------------------------------
+# Embedded certificates
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedCertificate:
+    """A certificate found in raw bytes: where, and how it was stored."""
+
+    offset: int  # relative to the scanned bytes
+    encoding: str  # "PEM" or "DER"
+    certificate: Certificate
+
+
+def _pem_text(raw: bytes) -> bytes:
+    """PEM as compiled from C string literals may carry ``\\n`` escapes and quotes when
+    the source itself was embedded; normalise both."""
+    text = raw.replace(b"\\n", b"\n").replace(b'"', b"")
+    return text
+
+
+def find_embedded_certificates(data: bytes) -> list[EmbeddedCertificate]:
+    """Every parseable certificate in ``data``: PEM blocks and DER SEQUENCEs, by offset.
+
+    Library strings such as mbedTLS's own ``-----BEGIN CERTIFICATE-----`` constants do
+    not parse and are skipped.
+    """
+    from ..certs import load_certificates
+
+    found: list[EmbeddedCertificate] = []
+    for m in _PEM_RE.finditer(data):
+        try:
+            certs = load_certificates(_pem_text(m.group(0)), source="embedded")
+        except CertificateError:
+            continue
+        found.extend(EmbeddedCertificate(m.start(), "PEM", c) for c in certs[:1])
+        if len(found) >= _MAX_EMBEDDED:
+            return found
+    pos = data.find(b"\x30\x82")
+    while pos != -1 and len(found) < _MAX_EMBEDDED:
+        cert = _der_at(data, pos)
+        if cert is not None:
+            found.append(EmbeddedCertificate(pos, "DER", cert))
+            pos = data.find(b"\x30\x82", pos + len(cert.der))
+        else:
+            pos = data.find(b"\x30\x82", pos + 1)
+    return sorted(found, key=lambda e: e.offset)
+
+
+def _der_at(data: bytes, pos: int) -> Certificate | None:
+    """A certificate whose DER starts at ``pos``: SEQUENCE { SEQUENCE (tbs) ... }."""
+    if pos + 8 > len(data):
+        return None
+    length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+    end = pos + 4 + length
+    if length < 200 or end > len(data) or data[pos + 4] != 0x30 or data[pos + 5] != 0x82:
+        return None
+    tbs_end = pos + 8 + int.from_bytes(data[pos + 6 : pos + 8], "big")
+    if tbs_end >= end:
+        return None
+    try:
+        return Certificate.from_der(data[pos:end])
+    except CertificateError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------
+# inspect
+
+
+def _bootloader_facts(flash: bytes) -> list[tuple[str, str]]:
+    # ESP32 and ESP32-S2 boot from 0x1000, the newer chips from 0x0.
+    for off in (0x1000, 0x0):
+        hdr = flash[off : off + 24]
+        if len(hdr) == 24 and hdr[0] == _IMAGE_MAGIC:
+            chip = _CHIP_IDS.get(int.from_bytes(hdr[12:14], "little"))
+            size = _FLASH_SIZES.get(hdr[3] >> 4)
+            facts = [("bootloader", f"image at {off:#x}")]
+            if chip:
+                facts.append(("chip (bootloader header)", chip))
+            if size:
+                facts.append(("flash size (bootloader header)", size))
+            return facts
+    return [("bootloader", "no image header at 0x1000 or 0x0 (erased, or encrypted)")]
+
+
+def _partition_row(p: Partition) -> str:
+    flags = f" [{', '.join(p.flag_names)}]" if p.flag_names else ""
+    return f"{p.type_name}/{p.subtype_name} at {p.offset:#x}, {p.size:#x} bytes{flags}"
+
+
+def _blank(data: bytes) -> bool:
+    return data.count(0xFF) == len(data)
+
+
+def _fs_report(p: Partition, data: bytes, source: str) -> Report | None:
+    """A file-system report for the partition, or None when it holds no file system."""
+    from ..fs import detect_fs_type
+    from ..fs.inspect import inspect_image
+
+    where = f"{source}:{p.name}"
+    try:
+        fs_type = detect_fs_type(data)
+    except ImageError as e:
+        fs_type = None
+        probe_error: str | None = e.message
+    else:
+        probe_error = None
+    if fs_type is None and probe_error is None:
+        return None
+    try:
+        report = inspect_image(data, where) if fs_type is not None else None
+    except ImageError as e:
+        probe_error = e.message
+        report = None
+    if report is None:
+        note = f"looks like a file system but does not mount: {probe_error}"
+        if p.encrypted:
+            note += " (flagged encrypted: probably encrypted flash)"
+        return Report(where, "unreadable file system", notes=(note,), facts=_pfacts(p))
+    notes = list(report.notes)
+    if p.encrypted:
+        notes.append(
+            "flagged encrypted, but the bytes are a plain file system: flash encryption "
+            "is off on this unit (Mongoose OS sets the flag on every partition)"
+        )
+    return Report(
+        where,
+        f"{report.kind} in partition '{p.name}'",
+        report.findings,
+        tuple(notes),
+        _pfacts(p) + report.facts,
+        report.children,
+    )
+
+
+def _pfacts(p: Partition) -> tuple[tuple[str, str], ...]:
+    return (("partition", _partition_row(p)),)
+
+
+def _raw_report(p: Partition, data: bytes, source: str) -> Report:
+    """Apps, NVS and other raw partitions: embedded certificates with offsets."""
+    where = f"{source}:{p.name}"
+    notes: list[str] = []
+    facts = list(_pfacts(p))
+    if _blank(data):
+        return Report(where, f"{p.type_name} partition '{p.name}'", (), ("erased",), tuple(facts))
+    if p.is_app:
+        if data[0] == _IMAGE_MAGIC:
+            facts.append(("app image", "header found"))
+        else:
+            notes.append(
+                "no app image header"
+                + (" (flagged encrypted: probably encrypted flash)" if p.encrypted else "")
+            )
+    found = find_embedded_certificates(data)
+    findings = tuple(
+        Finding.from_certificate(
+            e.certificate, f"+{e.offset:#x} ({p.offset + e.offset:#x}) {e.encoding}"
+        )
+        for e in found
+    )
+    if len(found) >= _MAX_EMBEDDED:
+        notes.append(f"stopped after {_MAX_EMBEDDED} certificates")
+    return Report(
+        where, f"{p.type_name} partition '{p.name}'", findings, tuple(notes), tuple(facts)
+    )
+
+
+def inspect_dump(data: bytes, source: str) -> Report | None:
+    """INSPECTORS entry: a Report for a whole-flash dump, None when ``data`` is not one.
+
+    A dump is recognised by a valid partition table at a 4 KiB offset; bytes with the
+    table magic at 0x8000 whose table is broken are an error, not a fall-through.
+    """
+    if len(data) < _MIN_DUMP:
+        return None
+    try:
+        table_offset = find_partition_table(data)
+    except PartitionTableError:
+        if data[DEFAULT_TABLE_OFFSET : DEFAULT_TABLE_OFFSET + 2] == b"\xaa\x50":
+            raise
+        return None
+    table = PartitionTable.from_binary(
+        data[table_offset : table_offset + 0xC00], offset=table_offset, source=source
+    )
+    facts: list[tuple[str, str]] = [
+        ("size", f"{len(data):#x} bytes ({len(data) >> 10} KiB)"),
+        *_bootloader_facts(data),
+        ("partition table", f"at {table_offset:#x}, {len(table)} partitions"),
+    ]
+    notes: list[str] = []
+    children: list[Report] = []
+    for p in table:
+        facts.append((f"partition {p.name}", _partition_row(p)))
+        if p.end > len(data):
+            notes.append(
+                f"partition '{p.name}' ends at {p.end:#x}, beyond the {len(data):#x}-byte dump "
+                "(not inspected)"
+            )
+            continue
+        part = data[p.offset : p.end]
+        if p.is_data and p.subtype_name in ("ota", "phy"):
+            continue
+        report = _fs_report(p, part, source) if p.is_data else None
+        if report is None and p.may_hold_fs:
+            if _blank(part):
+                children.append(
+                    Report(f"{source}:{p.name}", "empty partition", (), ("erased",), _pfacts(p))
+                )
+                continue
+            note = "holds no file system this tool reads"
+            if p.encrypted:
+                note = (
+                    "flagged encrypted and the bytes are no file system: probably encrypted "
+                    "flash (a dump of an encrypted unit holds ciphertext)"
+                )
+            elif p.subtype_name == "fat":
+                note = "FAT file systems are not read by this tool"
+            children.append(
+                Report(f"{source}:{p.name}", "unreadable partition", (), (note,), _pfacts(p))
+            )
+            continue
+        if report is None:
+            report = _raw_report(p, part, source)
+            if not report.findings and p.is_data and not p.may_hold_fs:
+                continue  # NVS, coredump ... without certificates: the table row says it all
+        children.append(report)
+    if not any(True for _ in Report(source, "", children=tuple(children)).all_findings()):
+        notes.append("no certificate found in any partition")
+    return Report(source, "flash dump", (), tuple(notes), tuple(facts), tuple(children))
+
+
+# ---------------------------------------------------------------------------------------
+# update-dump
+
+
+@dataclass(frozen=True, slots=True)
+class DumpUpdate:
+    """The new dump and the plan it came from."""
+
+    flash: bytes
+    plan: UpdatePlan
+
+
+def update_dump(flash: bytes, board: Board, ca_bytes: bytes, *, source: str = "dump") -> DumpUpdate:
+    """Replace the CA file in every file-system partition ``board`` names.
+
+    Returns the new dump; raises (nothing to write) when a partition is missing or does
+    not mount, or the CA file is unusable. Bytes outside those partitions are kept byte
+    for byte (checked here).
+    """
+    table = read_dump_table(flash, source=source)
+
+    def read(offset: int, size: int) -> bytes:
+        return flash[offset : offset + size]  # the table check keeps this inside the dump
+
+    plan = plan_ca_update(read, table, board, ca_bytes)
+    new = plan.apply(flash)
+    _check_untouched(flash, new, plan)
+    return DumpUpdate(new, plan)
+
+
+def _check_untouched(old: bytes, new: bytes, plan: UpdatePlan) -> None:
+    """Every byte outside the updated partitions is the same (NVS holds keys)."""
+    if len(old) != len(new):
+        raise ImageError("the updated dump changed size; nothing written")
+    pos = 0
+    for u in sorted(plan.updates, key=lambda u: u.partition.offset):
+        p = u.partition
+        if old[pos : p.offset] != new[pos : p.offset]:
+            raise ImageError(f"bytes before partition '{p.name}' changed; nothing written")
+        pos = p.end
+    if old[pos:] != new[pos:]:
+        raise ImageError("bytes after the last updated partition changed; nothing written")

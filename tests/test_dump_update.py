@@ -1,0 +1,316 @@
+"""update-dump: the CA file replaced in the board's file-system partitions, nothing else
+touched (checked byte for byte), and every refusal leaving no output file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import ImageError, InputError, PartitionTableError
+from esp_cabundle.flash.offline import read_dump_table, update_dump
+from esp_cabundle.flash.plan import check_ca_for_board, plan_ca_update
+from esp_cabundle.fs import open_image
+from tests.support import dumps
+from tests.support.pki import issue
+
+NEW_CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+
+
+def fs_files(flash: bytes, offset: int, size: int) -> dict[str, bytes]:
+    image = open_image(flash[offset : offset + size])
+    return {f.path: image.read(f.path) for f in image.files()}
+
+
+def test_arduino_mdash_update_touches_only_the_spiffs_partition() -> None:
+    old = dumps.arduino_dump()
+    result = update_dump(old, load_board("mdash-arduino"), NEW_CA)
+    new = result.flash
+    assert dumps.outside_equal(old, new, [(0x290000, 0x3F0000)])
+    changed = dumps.differing_sectors(old, new)
+    assert changed and list(result.plan.changed_sectors) == changed
+    assert all(0x290000 <= s < 0x3F0000 for s in changed)
+    before = fs_files(old, 0x290000, 0x160000)
+    after = fs_files(new, 0x290000, 0x160000)
+    assert after["/ca.pem"] == NEW_CA
+    for path in ("/mdash.cfg", "/big.dat", "/certs/extra.pem"):
+        assert after[path] == before[path]
+    assert set(after) == set(before)
+    image = open_image(new[0x290000:0x3F0000])
+    assert image.profile.name == "esp-idf"
+    (u,) = result.plan.updates
+    assert u.old_ca == before["/ca.pem"]
+    assert u.kept_files == ("/big.dat", "/certs/extra.pem", "/mdash.cfg")
+
+
+def test_mongoose_update_changes_both_slots_and_keeps_littlefs_2_0() -> None:
+    old = dumps.mongoose_dump()
+    result = update_dump(old, load_board("mongoose-os-esp32"), NEW_CA)
+    new = result.flash
+    ranges = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
+    assert dumps.outside_equal(old, new, ranges)
+    assert [u.partition.name for u in result.plan.updates] == ["fs_0", "fs_1"]
+    for start, end in ranges:
+        image = open_image(new[start:end])
+        facts = image.describe()
+        assert facts["disk version"] == "2.0" and facts["block count"] == "64"
+        files = {f.path: image.read(f.path) for f in image.files()}
+        assert files["/ca.pem"] == NEW_CA
+        assert files["/conf9.json"] == (dumps.DATA / "littlefs/src/conf9.json").read_bytes()
+        assert "/log.txt" in files
+        assert any(start <= s < end for s in result.plan.changed_sectors)
+    assert any("flash encryption is off" in n for n in result.plan.notes)
+
+
+def test_erased_second_slot_is_skipped() -> None:
+    old = dumps.mongoose_dump(fs_1=False)
+    result = update_dump(old, load_board("mongoose-os-esp32"), NEW_CA)
+    fs_0, fs_1 = result.plan.updates
+    assert fs_1.skipped and not fs_1.changed_sectors
+    assert fs_0.changed_sectors
+    assert dumps.outside_equal(old, result.flash, [(0x190000, 0x1D0000)])
+    assert any("'fs_1' is erased" in n for n in result.plan.notes)
+
+
+def test_planner_reads_only_table_owner_partitions() -> None:
+    flash = dumps.mongoose_dump()
+    reads: list[tuple[int, int]] = []
+
+    def read(offset: int, size: int) -> bytes:
+        reads.append((offset, size))
+        return flash[offset : offset + size]
+
+    table = read_dump_table(flash)
+    plan = plan_ca_update(read, table, load_board("mongoose-os-esp32"), NEW_CA)
+    assert reads == [(0x190000, 0x40000), (0x350000, 0x40000)]
+    writes = plan.sector_writes()
+    assert [o for o, _ in writes] == list(plan.changed_sectors)
+    assert all(len(d) == 0x1000 for _, d in writes)
+    with pytest.raises(ImageError, match="no longer holds the bytes"):
+        plan.apply(dumps.with_random(flash, 0x190000, 0x1000))
+
+
+def test_same_ca_changes_nothing_twice() -> None:
+    old = dumps.arduino_dump()
+    once = update_dump(old, load_board("mdash-arduino"), NEW_CA).flash
+    twice = update_dump(once, load_board("mdash-arduino"), NEW_CA)
+    assert fs_files(twice.flash, 0x290000, 0x160000)["/ca.pem"] == NEW_CA
+    assert dumps.outside_equal(once, twice.flash, [(0x290000, 0x3F0000)])
+
+
+# --- refusals (library) -------------------------------------------------------------------
+
+
+def test_missing_partition() -> None:
+    with pytest.raises(PartitionTableError, match="no partition 'fs_0'"):
+        update_dump(dumps.arduino_dump(), load_board("mongoose-os-esp32"), NEW_CA)
+
+
+def test_wrong_file_system_names_the_right_one() -> None:
+    with pytest.raises(ImageError, match="does not mount as spiffs") as e:
+        update_dump(dumps.mongoose_dump(), load_board("mongoose-os-esp32-spiffs"), NEW_CA)
+    assert "holds a littlefs file system" in str(e.value)
+
+
+def test_ciphertext_with_encrypted_flag() -> None:
+    flash = dumps.with_random(dumps.mongoose_dump(), 0x190000, 0x40000)
+    with pytest.raises(ImageError, match=r"'fs_0'.*does not mount") as e:
+        update_dump(flash, load_board("mongoose-os-esp32"), NEW_CA)
+    assert "flash encryption is probably on" in str(e.value)
+
+
+def test_all_target_partitions_erased() -> None:
+    flash = bytearray(dumps.arduino_dump())
+    flash[0x290000:0x3F0000] = b"\xff" * 0x160000
+    with pytest.raises(InputError, match="every file-system partition the board names is erased"):
+        update_dump(bytes(flash), load_board("mdash-arduino"), NEW_CA)
+
+
+def test_ca_checks() -> None:
+    mos = load_board("mongoose-os-esp32")
+    long_line = b"# " + b"x" * 140 + b"\n" + NEW_CA
+    with pytest.raises(InputError, match="128-byte fgets"):
+        check_ca_for_board(long_line, mos)
+    assert check_ca_for_board(long_line, load_board("mdash-arduino")) == 3
+    key = issue("k").key_pem()
+    with pytest.raises(InputError, match="private key"):
+        check_ca_for_board(NEW_CA + key, mos)
+    with pytest.raises(InputError, match="not PEM text"):
+        check_ca_for_board(dumps.der("isrgrootx1.pem"), mos)
+    ed = issue("Ed Root", key_kind="ed25519").pem
+    with pytest.raises(InputError, match="does not parse with mbedTLS"):
+        check_ca_for_board(NEW_CA + ed, load_board("mdash-arduino"))
+
+
+def test_no_room_in_a_full_image_is_refused() -> None:
+    flash = dumps.mongoose_dump()
+    huge = NEW_CA * 120  # ~300 KiB: more than the 256 KiB partition
+    with pytest.raises((ImageError, InputError)):
+        update_dump(flash, load_board("mongoose-os-esp32"), huge)
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def arduino_file(in_tmp: Path) -> Path:
+    p = in_tmp / "dump.bin"
+    p.write_bytes(dumps.arduino_dump())
+    (in_tmp / "new-ca.pem").write_bytes(NEW_CA)
+    return p
+
+
+def test_cli_update_dump(arduino_file: Path, in_tmp: Path, runner: CliRunner) -> None:
+    r = runner.invoke(
+        cli,
+        [
+            "update-dump",
+            "dump.bin",
+            "--board",
+            "mdash-arduino",
+            "--bundle",
+            "new-ca.pem",
+            "-o",
+            "new.bin",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    old, new = arduino_file.read_bytes(), (in_tmp / "new.bin").read_bytes()
+    changed = dumps.differing_sectors(old, new)
+    assert "/ca.pem replaced; kept 3 other file(s)" in r.output
+    for s in changed:
+        assert f"{s:#x}" in r.output
+    assert fs_files(new, 0x290000, 0x160000)["/ca.pem"] == NEW_CA
+    assert old == arduino_file.read_bytes()  # the input is never touched
+
+
+def test_cli_update_dump_builds_the_bundle_and_reports_json(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "mos.bin").write_bytes(dumps.mongoose_dump())
+    r = runner.invoke(
+        cli,
+        [
+            "update-dump",
+            "mos.bin",
+            "-b",
+            "mongoose-os-esp32",
+            "--preset",
+            "letsencrypt",
+            "-o",
+            "out.bin",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [p["name"] for p in doc["partitions"]] == ["fs_0", "fs_1"]
+    assert all(p["action"] == "replaced" for p in doc["partitions"])
+    new = (in_tmp / "out.bin").read_bytes()
+    assert doc["changed_sectors"] == dumps.differing_sectors(dumps.mongoose_dump(), new)
+    ca = fs_files(new, 0x190000, 0x40000)["/ca.pem"]
+    assert b"-----BEGIN CERTIFICATE-----" in ca and ca.count(b"BEGIN CERTIFICATE") == 4
+
+
+REFUSALS = [
+    (["-b", "mongoose-os-esp32"], "no partition 'fs_0'"),
+    (["-b", "mongoose-os-esp32-spiffs"], "no partition 'fs_0'"),
+    (["-b", "mdash"], "keeps its CA in c form"),
+    (["-b", "no-such-board"], "unknown board 'no-such-board'"),
+    (["-b", "mdash-arduino", "--preset", "letsencrypt"], "cannot be combined"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), REFUSALS)
+def test_cli_refusals_leave_no_output(
+    arduino_file: Path, in_tmp: Path, runner: CliRunner, args: list[str], message: str
+) -> None:
+    before = sorted(p.name for p in in_tmp.iterdir())
+    r = runner.invoke(
+        cli, ["update-dump", "dump.bin", "--bundle", "new-ca.pem", *args, "-o", "out.bin"]
+    )
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == before
+
+
+def _run(
+    runner: CliRunner, dump: bytes, board: str, tmp: Path, bundle: bytes = NEW_CA
+) -> tuple[int, str]:
+    (tmp / "d.bin").write_bytes(dump)
+    (tmp / "ca.pem").write_bytes(bundle)
+    r = runner.invoke(
+        cli, ["update-dump", "d.bin", "-b", board, "--bundle", "ca.pem", "-o", "o.bin"]
+    )
+    return r.exit_code, r.output
+
+
+@pytest.mark.parametrize(
+    ("case", "board", "message"),
+    [
+        ("encrypted", "mongoose-os-esp32", "flash encryption is probably on"),
+        ("garbage", "mdash-arduino", "does not mount as spiffs"),
+        ("truncated", "mdash-arduino", "beyond the"),
+        ("no-table", "mdash-arduino", "no partition table"),
+        ("bad-md5", "mdash-arduino", "MD5 mismatch"),
+        ("long-lines", "mongoose-os-esp32", "128-byte fgets"),
+        ("key", "mdash-arduino", "private key"),
+    ],
+)
+def test_cli_error_paths_write_nothing(
+    in_tmp: Path, runner: CliRunner, case: str, board: str, message: str
+) -> None:
+    flash = dumps.mongoose_dump() if board.startswith("mongoose") else dumps.arduino_dump()
+    bundle = NEW_CA
+    if case == "encrypted":
+        flash = dumps.with_random(flash, 0x190000, 0x40000)
+    elif case == "garbage":
+        flash = dumps.with_random(flash, 0x290000, 0x160000)
+    elif case == "truncated":
+        flash = flash[:0x300000]
+    elif case == "no-table":
+        flash = b"\xff" * 0x400000
+    elif case == "bad-md5":
+        b = bytearray(flash)
+        b[0x8000 + 0x28] ^= 1
+        flash = bytes(b)
+    elif case == "long-lines":
+        bundle = b"# " + b"y" * 200 + b"\n" + NEW_CA
+    elif case == "key":
+        bundle = NEW_CA + issue("k").key_pem()
+    code, output = _run(runner, flash, board, in_tmp, bundle)
+    assert code == 2, output
+    assert message in output
+    assert not (in_tmp / "o.bin").exists()
+
+
+def test_cli_missing_dump_file(in_tmp: Path, runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["update-dump", "nope.bin", "-b", "mdash-arduino", "-o", "o.bin"])
+    assert r.exit_code == 2
+    assert "nope.bin" in r.output
+    assert not (in_tmp / "o.bin").exists()
+
+
+def test_cli_policy_violation_writes_nothing(
+    arduino_file: Path, in_tmp: Path, runner: CliRunner
+) -> None:
+    r = runner.invoke(
+        cli,
+        [
+            "update-dump",
+            "dump.bin",
+            "-b",
+            "mdash-arduino",
+            "--root",
+            "dst-root-ca-x3",
+            "-o",
+            "o.bin",
+        ],
+    )
+    assert r.exit_code == 1, r.output
+    assert "expired" in r.output
+    assert not (in_tmp / "o.bin").exists()
