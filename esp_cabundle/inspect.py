@@ -33,6 +33,7 @@ INSPECTORS: list[str] = [
     # Whole-flash dumps first: they contain file-system images the next ones would claim.
     "esp_cabundle.flash.offline:inspect_dump",
     "esp_cabundle.formats.idf_bundle:inspect_idf_bundle",
+    "esp_cabundle.fs.inspect:inspect_image",
 ]
 
 # Mongoose OS reads CA files with fgets(buf, 128, f): longer lines are silently skipped.

@@ -97,12 +97,9 @@ def detect_fs_type(data: bytes) -> str | None:
 
     if is_littlefs(data):
         return "littlefs"
-    try:
-        spiffs = importlib.import_module("esp_cabundle.fs.spiffs")
-    except ImportError:  # pragma: no cover - SPIFFS module not installed yet
-        return None
-    probe = getattr(spiffs, "is_spiffs", None)
-    if probe is not None and probe(data):
+    from .spiffs import probe_spiffs
+
+    if probe_spiffs(data) is not None:
         return "spiffs"
     return None
 
@@ -123,6 +120,10 @@ def open_image(
         if fs_type is not None and fs_type != profile.fs_type:
             raise ImageError(f"profile {profile.name} is for {profile.fs_type}, not {fs_type}")
         fs_type = profile.fs_type
+    if fs_type is not None and fs_type not in _MODULES:
+        raise ImageError(
+            f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
+        )
     if not data:
         raise ImageError("empty image: no file system in 0 bytes")
     detected = detect_fs_type(data)
@@ -133,16 +134,15 @@ def open_image(
                 "written)",
                 hint="make one with 'esp-cabundle pack', or check --offset",
             )
-        raise ImageError(
-            "neither LittleFS (no 'littlefs' magic at offset 8 of block 0 or 1) nor SPIFFS "
-            "(no SPIFFS lookup page with a valid magic) found",
-            hint="check the file and --offset; a partition must start at the file system",
-        )
-    if fs_type is not None and fs_type != detected:
-        if fs_type not in _MODULES:
+        if fs_type is None:
             raise ImageError(
-                f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
+                "neither LittleFS (no 'littlefs' magic at offset 8 of block 0 or 1) nor "
+                "SPIFFS (no block with the magic of a SPIFFS profile) found",
+                hint=_spiffs_hint(data)
+                or "check the file and --offset; a partition must start at the file system",
             )
+        detected = fs_type  # let that file system say precisely what is wrong
+    elif fs_type is not None and fs_type != detected:
         raise ImageError(
             f"the bytes are a {detected} image, not {fs_type}",
             hint=f"omit --fs, or give --fs {detected}",
@@ -156,6 +156,15 @@ def open_image(
     image = cls.open(data, prof)  # type: ignore[attr-defined]
     assert isinstance(image, FileSystemImage)
     return image
+
+
+def _spiffs_hint(data: bytes) -> str | None:
+    """SPIFFS's own advice (e.g. the partition size its magic implies), if any."""
+    try:
+        _image_class("spiffs").open(data)  # type: ignore[attr-defined]
+    except ImageError as e:
+        return e.hint
+    return None
 
 
 def create_image(fs_type: str, profile: FsProfile | str, size: int) -> FileSystemImage:

@@ -1,0 +1,279 @@
+"""``esp-cabundle fs ls|cat|put|rm``: an offline file manager for images and dumps."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ._common import json_option, quiet_option
+from ._fsopts import read_input, size_callback
+
+if TYPE_CHECKING:
+    from ..fs import FileSystemImage
+    from ..fs.edit import EditResult, ImageRegion
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def image_options(f: F) -> F:
+    """IMAGE plus where the file system sits in it and what it is."""
+    f = click.option(
+        "--profile",
+        metavar="NAME",
+        help="Expect this platform profile (default: detect from the bytes).",
+    )(f)
+    f = click.option(
+        "--fs",
+        "fs_type",
+        type=click.Choice(["littlefs", "spiffs"]),
+        help="Expect this file system (default: detect).",
+    )(f)
+    f = click.option(
+        "--size",
+        metavar="SIZE",
+        callback=size_callback,
+        help="Partition size (default: the rest of the file; LittleFS: its superblock's).",
+    )(f)
+    f = click.option(
+        "--offset",
+        metavar="SIZE",
+        default="0",
+        callback=size_callback,
+        help="Where the partition starts in a flash dump (e.g. 0x290000).",
+    )(f)
+    return click.argument("image", type=click.Path(dir_okay=False, path_type=Path))(f)
+
+
+def _region(image: Path, offset: int, size: int | None) -> ImageRegion:
+    from ..fs.edit import locate_image
+
+    return locate_image(read_input(image), offset=offset, size=size, source=str(image))
+
+
+def _open(region: ImageRegion, fs_type: str | None, profile: str | None) -> FileSystemImage:
+    from ..fs import open_image
+
+    return open_image(region.data, fs_type=fs_type, profile=profile)
+
+
+@click.group()
+def fs() -> None:
+    """Offline file manager for LittleFS and SPIFFS images, and for a file-system
+    partition inside a flash dump (--offset, --size). 'put' and 'rm' edit in place the
+    way the device would: other files, the on-disk version and every byte outside the
+    partition stay as they are; the file is replaced atomically, or not at all.
+
+    \b
+    Examples:
+      esp-cabundle fs ls fs.bin
+      esp-cabundle fs cat fs.bin /ca.pem > ca.pem
+      esp-cabundle fs put fs.bin new-ca.pem /ca.pem
+      esp-cabundle fs rm fs.bin /old.pem
+      esp-cabundle fs ls dump.bin --offset 0x290000 --size 0x160000 --json
+    """
+
+
+@fs.command("ls")
+@image_options
+@json_option
+@quiet_option
+def ls_cmd(
+    image: Path,
+    offset: int,
+    size: int | None,
+    fs_type: str | None,
+    profile: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """List the files of an image: path and size, with what the image is.
+
+    \b
+    Examples:
+      esp-cabundle fs ls littlefs.bin
+      esp-cabundle fs ls spiffs.bin --profile mongoose-os --json
+      esp-cabundle fs ls dump.bin --offset 0x290000 --size 1408K
+    """
+    from ..ui import echo, emit_json, format_table
+
+    region = _region(image, offset, size)
+    img = _open(region, fs_type, profile)
+    files = img.files()
+    facts = img.describe()
+    if as_json:
+        emit_json(
+            {
+                "image": str(image),
+                "offset": region.offset,
+                "size": region.size,
+                "fs": img.fs_type,
+                "profile": img.profile.name,
+                "facts": facts,
+                "files": [{"path": f.path, "size": f.size} for f in files],
+            }
+        )
+        return
+    where = f" at 0x{region.offset:X}" if region.offset else ""
+    echo(f"{image}{where}: {img.fs_type} image, {region.size:,} bytes", quiet=quiet)
+    for k, v in facts.items():
+        if k != "file system":
+            echo(f"  {k}: {v}", quiet=quiet)
+    rows = [(f.path, f"{f.size:,}") for f in files]
+    echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
+
+
+@fs.command("cat")
+@image_options
+@click.argument("path")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the file here instead of standard output.",
+)
+def cat_cmd(
+    image: Path,
+    offset: int,
+    size: int | None,
+    fs_type: str | None,
+    profile: str | None,
+    path: str,
+    output: Path | None,
+) -> None:
+    """Print one file of an image (its exact bytes) or save it with -o.
+
+    \b
+    Examples:
+      esp-cabundle fs cat fs.bin /ca.pem
+      esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K -o conf9.json
+    """
+    data = _open(_region(image, offset, size), fs_type, profile).read(path)
+    if output is not None:
+        from ..fileio import write_atomic
+
+        write_atomic(output, data)
+        return
+    click.echo(data, nl=False)  # bytes go to the binary stream unchanged
+
+
+@fs.command("put")
+@image_options
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("dest", required=False)
+@click.option(
+    "--mtime",
+    type=click.IntRange(min=0, max=0xFFFFFFFF),
+    metavar="EPOCH",
+    help="LittleFS: set the file's time attributes to EPOCH where the profile keeps them.",
+)
+@json_option
+@quiet_option
+def put_cmd(
+    image: Path,
+    offset: int,
+    size: int | None,
+    fs_type: str | None,
+    profile: str | None,
+    source: Path,
+    dest: str | None,
+    mtime: int | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Write SOURCE into the image as DEST (default: /<SOURCE's name>), replacing a file
+    of that name, and print the 4 KiB blocks that changed (what a flasher must write).
+
+    \b
+    Examples:
+      esp-cabundle fs put fs.bin ca.pem
+      esp-cabundle fs put fs.bin build/ca.pem /certs/ca.pem
+      esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
+    """
+    from ..fs.edit import FileEdit
+
+    data = read_input(source)
+    target = dest or "/" + source.name
+    result = _apply(
+        image, offset, size, fs_type, profile, [FileEdit("put", target, data)], mtime=mtime
+    )
+    _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet)
+
+
+@fs.command("rm")
+@image_options
+@click.argument("paths", nargs=-1, required=True)
+@json_option
+@quiet_option
+def rm_cmd(
+    image: Path,
+    offset: int,
+    size: int | None,
+    fs_type: str | None,
+    profile: str | None,
+    paths: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Remove files from the image (all or none) and print the blocks that changed.
+
+    \b
+    Examples:
+      esp-cabundle fs rm fs.bin /old-ca.pem
+      esp-cabundle fs rm dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
+    """
+    from ..fs.edit import FileEdit
+
+    edits = [FileEdit("rm", p) for p in paths]
+    result = _apply(image, offset, size, fs_type, profile, edits)
+    _report(image, result, "removed " + ", ".join(paths), as_json, quiet)
+
+
+def _apply(
+    image: Path,
+    offset: int,
+    size: int | None,
+    fs_type: str | None,
+    profile: str | None,
+    edits: list[Any],
+    *,
+    mtime: int | None = None,
+) -> EditResult:
+    from ..fileio import write_atomic
+    from ..fs.edit import edit_image
+
+    region = _region(image, offset, size)
+    result = edit_image(region, edits, fs_type=fs_type, profile=profile, timestamp=mtime)
+    if result.changed_blocks:
+        write_atomic(image, result.container)
+    return result
+
+
+def _report(image: Path, result: EditResult, what: str, as_json: bool, quiet: bool) -> None:
+    from ..ui import echo, emit_json
+
+    if as_json:
+        emit_json(
+            {
+                "image": str(image),
+                "offset": result.region.offset,
+                "fs": result.image.fs_type,
+                "profile": result.image.profile.name,
+                "changed_blocks": list(result.changed_blocks),
+                "changed_offsets": list(result.changed_offsets),
+                "block_total": result.block_total,
+            }
+        )
+        return
+    blocks = result.changed_blocks
+    echo(
+        f"{image}: {what}; {len(blocks)} of {result.block_total} blocks changed",
+        quiet=quiet,
+    )
+    if blocks:
+        listed = ", ".join(
+            f"{b} (0x{o:X})" for b, o in zip(blocks, result.changed_offsets, strict=True)
+        )
+        echo(f"  blocks: {listed}", quiet=quiet)

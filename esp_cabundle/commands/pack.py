@@ -1,0 +1,210 @@
+"""``esp-cabundle pack``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import at_option, json_option, parse_at, quiet_option
+from ._fsopts import read_input, size_callback
+
+
+@click.command()
+@click.option(
+    "--fs",
+    "fs_type",
+    type=click.Choice(["littlefs", "spiffs"]),
+    required=True,
+    help="File system of the image.",
+)
+@click.option(
+    "--profile",
+    required=True,
+    metavar="NAME",
+    help="Platform: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs esp-idf|mongoose-os.",
+)
+@click.option(
+    "--size",
+    required=True,
+    metavar="SIZE",
+    callback=size_callback,
+    help="Image size = partition size (256K, 0x40000, 1408K).",
+)
+@click.option(
+    "--from-dir",
+    "from_dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Also put every file under DIR (paths relative to DIR).",
+)
+@click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Put this CA file (e.g. a ca.pem made by 'build') instead of building one.",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Build the bundle from this config (default: ./cabundle.yaml if present).",
+)
+@click.option("--preset", "presets", multiple=True, metavar="NAME", help="Bundle preset.")
+@click.option("--root", "roots", multiple=True, metavar="ALIAS|SHA256|FILE", help="Add a root.")
+@click.option(
+    "--exclude", "excludes", multiple=True, metavar="ALIAS|SHA256|FILE", help="Drop a root."
+)
+@click.option(
+    "--ca-path",
+    "ca_path",
+    metavar="PATH",
+    help="Where the CA file goes in the image (default: the profile's, /ca.pem).",
+)
+@click.option(
+    "--mtime",
+    type=click.IntRange(min=0, max=0xFFFFFFFF),
+    metavar="EPOCH",
+    help="LittleFS: set the profile's time attributes ('t', mklittlefs' 'c') to EPOCH.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Image file to write.",
+)
+@at_option
+@json_option
+@quiet_option
+def pack(
+    fs_type: str,
+    profile: str,
+    size: int,
+    from_dir: Path | None,
+    bundle_file: Path | None,
+    config_path: Path | None,
+    presets: tuple[str, ...],
+    roots: tuple[str, ...],
+    excludes: tuple[str, ...],
+    ca_path: str | None,
+    mtime: int | None,
+    output: Path,
+    at: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Make a LittleFS or SPIFFS image holding the CA bundle at the profile's CA path
+    (/ca.pem), plus any files from a directory, ready to flash at the partition's offset.
+
+    The bundle is built as 'esp-cabundle build' would (same config, presets, roots and
+    policies; no lock file written), or taken as is from --bundle. The image is mounted
+    again and every file read back before it is written; on any error nothing is written.
+
+    \b
+    Examples:
+      esp-cabundle pack --fs littlefs --profile esp-idf --size 256K -o littlefs.bin
+      esp-cabundle pack --fs littlefs --profile mongoose-os --size 256K \\
+          --bundle ca.pem --from-dir fs/ -o fs.bin
+      esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
+          --from-dir data/ -o spiffs.bin
+    """
+    from ..errors import InputError
+    from ..fileio import write_atomic
+    from ..fs import get_profile, normalize_path
+    from ..fs.edit import collect_dir_files, pack_image
+    from ..ui import echo, emit_json, format_table
+
+    prof = get_profile(fs_type, profile)
+    if mtime is not None and not getattr(prof, "time_attributes", ()):
+        raise InputError(
+            f"--mtime: {fs_type} profile {prof.name} keeps no time attributes",
+            hint="use it with the littlefs esp-idf, arduino or platformio profiles",
+        )
+    if bundle_file is not None and (config_path or presets or roots or excludes):
+        raise InputError(
+            "--bundle takes a finished CA file; it cannot be combined with -c, --preset, "
+            "--root or --exclude"
+        )
+    target = normalize_path(ca_path or prof.ca_path)
+    ca = (
+        _bundle_file(bundle_file)
+        if bundle_file
+        else _built_pem(config_path, presets, roots, excludes, at)
+    )
+    files = [(target, ca)]
+    if from_dir is not None:
+        for path, data in collect_dir_files(from_dir):
+            if path == target:
+                raise InputError(
+                    f"{from_dir / path.lstrip('/')} would replace the bundle at {target}",
+                    hint="remove it from the directory, or put the bundle elsewhere with --ca-path",
+                )
+            files.append((path, data))
+    packed = pack_image(fs_type, prof, size, files, timestamp=mtime)
+    write_atomic(output, packed.data)
+
+    facts = packed.image.describe()
+    if as_json:
+        emit_json(
+            {
+                "output": str(output),
+                "bytes": len(packed.data),
+                "fs": fs_type,
+                "profile": prof.name,
+                "facts": facts,
+                "files": [{"path": p, "size": n} for p, n in packed.files],
+            }
+        )
+        return
+    extra = f", disk {facts['disk version']}" if "disk version" in facts else ""
+    echo(
+        f"Wrote {output} ({len(packed.data):,} bytes): {fs_type}, profile {prof.name}{extra}",
+        quiet=quiet,
+    )
+    echo(
+        format_table(("path", "bytes"), [(p, f"{n:,}") for p, n in packed.files], indent=2),
+        quiet=quiet,
+    )
+
+
+def _bundle_file(path: Path) -> bytes:
+    from ..certs import load_certificates
+
+    data = read_input(path)
+    load_certificates(data, source=str(path))  # refuses private keys and non-certificates
+    return data
+
+
+def _built_pem(
+    config_path: Path | None,
+    presets: tuple[str, ...],
+    roots: tuple[str, ...],
+    excludes: tuple[str, ...],
+    at: str | None,
+) -> bytes:
+    from dataclasses import replace
+
+    from ..build import build_bundle
+    from ..bundle import BundleSpec
+    from ..config import Config, OutputSpec, find_config, load_config
+
+    path = config_path or find_config()
+    config = load_config(path) if path else Config(None, BundleSpec(), ())
+    spec = config.spec
+    if presets:
+        spec = replace(spec, presets=presets)
+    if roots:
+        spec = replace(spec, roots=spec.roots + tuple(_cwd_relative(r) for r in roots))
+    if excludes:
+        spec = replace(spec, excludes=spec.excludes + tuple(_cwd_relative(x) for x in excludes))
+    result = build_bundle(spec, (OutputSpec("pem", Path("ca.pem")),), at=parse_at(at))
+    return result.outputs[0][1]
+
+
+def _cwd_relative(spec: str) -> str:
+    """A flag naming an existing file is taken relative to the working directory."""
+    p = Path(spec)
+    return str(p.resolve()) if not p.is_absolute() and p.exists() else spec

@@ -1,0 +1,240 @@
+"""Offline work on file-system images: pack a new one, edit one in place.
+
+:func:`pack_image` makes a new image from files (``esp-cabundle pack``).
+:func:`edit_image` applies puts and removes to an image on its own or to a partition
+inside a flash dump (``esp-cabundle fs``), re-opens the result to prove every edit reads
+back, and returns the new bytes of the whole container: bytes outside the partition are
+kept byte for byte. Writing them (atomically) is the caller's job, so a failure anywhere
+leaves the file as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..errors import ImageError, InputError
+from . import create_image, detect_fs_type, open_image
+from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
+
+__all__ = [
+    "EditResult",
+    "FileEdit",
+    "ImageRegion",
+    "PackedImage",
+    "collect_dir_files",
+    "edit_image",
+    "locate_image",
+    "pack_image",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRegion:
+    """Where a file-system image sits inside ``container`` (a whole image: offset 0)."""
+
+    container: bytes
+    offset: int
+    size: int
+
+    @property
+    def data(self) -> bytes:
+        return self.container[self.offset : self.offset + self.size]
+
+    def with_image(self, image: bytes) -> bytes:
+        """The container with the image bytes replaced and everything else kept."""
+        if len(image) != self.size:
+            raise ImageError(f"image is {len(image)} bytes, the region {self.size}")
+        return self.container[: self.offset] + image + self.container[self.offset + self.size :]
+
+
+def locate_image(
+    container: bytes, *, offset: int = 0, size: int | None = None, source: str = "<image>"
+) -> ImageRegion:
+    """The image region: the whole input, or ``size`` bytes at ``offset`` of a dump.
+
+    Without ``size`` at a non-zero offset, a LittleFS partition's size comes from its
+    superblock; a SPIFFS partition's cannot be known from its bytes and must be given.
+    """
+    total = len(container)
+    if offset < 0 or offset % ERASE_BLOCK:
+        raise InputError(
+            f"offset 0x{offset:X} is not a multiple of 0x{ERASE_BLOCK:X}",
+            path=source,
+            hint="file-system partitions start on a 4 KiB boundary (see the partition table)",
+        )
+    if offset >= total:
+        raise InputError(
+            f"offset 0x{offset:X} is past the end of the file ({total} bytes)", path=source
+        )
+    if size is None:
+        size = total if offset == 0 else _size_from_bytes(container[offset:], offset, source)
+    if size <= 0 or offset + size > total:
+        raise InputError(
+            f"partition 0x{offset:X}+0x{size:X} runs past the end of the file ({total} bytes)",
+            path=source,
+            hint="check --offset and --size against the partition table",
+        )
+    return ImageRegion(container, offset, size)
+
+
+def _size_from_bytes(data: bytes, offset: int, source: str) -> int:
+    kind = detect_fs_type(data)
+    if kind == "littlefs":
+        from .littlefs import find_superblock
+
+        sb = find_superblock(data)
+        if sb is not None:
+            return sb.fs_bytes
+    raise InputError(
+        f"the size of the partition at 0x{offset:X} cannot be read from its bytes",
+        path=source,
+        hint="give --size (the partition's size from the partition table)",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FileEdit:
+    """Put ``data`` at ``path``, or remove ``path``."""
+
+    action: Literal["put", "rm"]
+    path: str
+    data: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class EditResult:
+    """The edited container and what changed, for the caller to write and report."""
+
+    container: bytes
+    region: ImageRegion
+    image: FileSystemImage
+    changed_blocks: tuple[int, ...]  # 4 KiB blocks of the image (not of the container)
+
+    @property
+    def changed_offsets(self) -> tuple[int, ...]:
+        """Container offsets of the changed blocks (flash addresses for a dump)."""
+        return tuple(self.region.offset + b * ERASE_BLOCK for b in self.changed_blocks)
+
+    @property
+    def block_total(self) -> int:
+        return self.region.size // ERASE_BLOCK
+
+
+def edit_image(
+    region: ImageRegion,
+    edits: Sequence[FileEdit],
+    *,
+    fs_type: str | None = None,
+    profile: FsProfile | str | None = None,
+    timestamp: int | None = None,
+) -> EditResult:
+    """Apply ``edits`` in order and verify them on a fresh mount of the result.
+
+    ``timestamp`` sets the time attributes of written files where the (LittleFS)
+    profile keeps them.
+    """
+    image = open_image(region.data, fs_type=fs_type, profile=profile)
+    _set_timestamp(image, timestamp)
+    for e in edits:
+        if e.action == "put":
+            image.write(e.path, e.data)
+        else:
+            image.remove(e.path)
+    new = image.to_bytes()
+    check = open_image(new, fs_type=image.fs_type, profile=image.profile)
+    final: dict[str, bytes | None] = {}
+    for e in edits:
+        final[normalize_path(e.path)] = e.data if e.action == "put" else None
+    for path, want in final.items():
+        if want is None:
+            if check.exists(path):
+                raise ImageError(f"{path} is still listed after removing it; nothing written")
+        elif check.read(path) != want:
+            raise ImageError(f"{path} does not read back as written; nothing written")
+    return EditResult(
+        container=region.with_image(new),
+        region=region,
+        image=image,
+        changed_blocks=tuple(image.changed_blocks()),
+    )
+
+
+def _set_timestamp(image: FileSystemImage, timestamp: int | None) -> None:
+    if timestamp is None:
+        return
+    from .littlefs import LittleFsImage
+
+    if not isinstance(image, LittleFsImage) or not image.profile.time_attributes:
+        raise InputError(
+            f"{image.fs_type} profile {image.profile.name} keeps no time attributes",
+            hint="timestamps apply to the littlefs esp-idf, arduino and platformio profiles",
+        )
+    image.timestamp = timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class PackedImage:
+    """A new image and the files it holds, in the order they were written."""
+
+    data: bytes
+    image: FileSystemImage
+    files: tuple[tuple[str, int], ...]  # (path, size)
+
+
+def pack_image(
+    fs_type: str,
+    profile: FsProfile | str,
+    size: int,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    timestamp: int | None = None,
+) -> PackedImage:
+    """A new image of ``size`` bytes holding ``files`` (written in order), verified by
+    mounting it again. ``timestamp`` sets LittleFS time attributes where the profile
+    keeps them."""
+    seen: set[str] = set()
+    for path, _ in files:
+        p = normalize_path(path)
+        if p in seen:
+            raise InputError(f"{p} is given twice", hint="each file may appear once")
+        seen.add(p)
+    image = create_image(fs_type, profile, size)
+    _set_timestamp(image, timestamp)
+    for path, data in files:
+        image.write(path, data)
+    data = image.to_bytes()
+    check = open_image(data, fs_type=fs_type, profile=image.profile)
+    for path, content in files:
+        if check.read(path) != content:
+            raise ImageError(f"{normalize_path(path)} does not read back from the new image")
+    return PackedImage(
+        data=data,
+        image=image,
+        files=tuple((normalize_path(p), len(d)) for p, d in files),
+    )
+
+
+# Never packed from a directory (mklittlefs skips the same names unless told otherwise).
+IGNORED_NAMES = frozenset({".DS_Store", ".git", ".gitignore", ".gitmodules"})
+
+
+def collect_dir_files(directory: str | Path) -> list[tuple[str, bytes]]:
+    """Every regular file under ``directory`` as (image path, bytes), sorted by path so
+    the image is reproducible."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError("not a directory", path=str(root))
+    out: list[tuple[str, bytes]] = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root)
+        if any(part in IGNORED_NAMES for part in rel.parts) or not p.is_file():
+            continue
+        try:
+            out.append(("/" + rel.as_posix(), p.read_bytes()))
+        except OSError as e:
+            raise InputError(f"cannot read ({e.strerror or e})", path=str(p)) from e
+    out.sort(key=lambda item: item[0])
+    return out

@@ -1,0 +1,63 @@
+"""``inspect`` for file-system images: every file, and the certificates of each CA file.
+
+Registered in :data:`esp_cabundle.inspect.INSPECTORS`. Claims only bytes that start
+with a LittleFS or SPIFFS image (a whole flash dump starts with the bootloader, and is
+left to the dump inspector); an image that is recognised but broken is an ImageError,
+not a fall-through to "no certificate found".
+"""
+
+from __future__ import annotations
+
+from ..errors import CertificateError, PrivateKeyError
+from ..inspect import Report, certificate_file_report
+from . import detect_fs_type, open_image
+
+__all__ = ["inspect_image"]
+
+CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".ca", ".ca-bundle")
+# A partition table at 0x8000 means a flash dump, even if a probe matched by chance.
+_PARTITION_TABLE = (0x8000, b"\xaa\x50")
+
+
+def _is_flash_dump(data: bytes) -> bool:
+    at, magic = _PARTITION_TABLE
+    return len(data) > at + 2 and data[at : at + 2] == magic
+
+
+def inspect_image(data: bytes, source: str) -> Report | None:
+    """A Report listing the image's files, with one child per file holding
+    certificates; None when ``data`` is not a file-system image."""
+    fs_type = detect_fs_type(data)
+    if fs_type is None or (fs_type != "littlefs" and _is_flash_dump(data)):
+        return None
+    image = open_image(data, fs_type=fs_type)
+    files = image.files()
+    facts = list(image.describe().items())
+    facts.append(("image size", f"{image.size} bytes"))
+    facts.append(("files", str(len(files))))
+    notes: list[str] = []
+    children: list[Report] = []
+    for f in files:
+        facts.append((f"file {f.path}", f"{f.size} bytes"))
+        content = image.read(f.path)
+        named_cert = f.path.lower().endswith(CERT_SUFFIXES)
+        if not content:
+            if named_cert:
+                notes.append(f"{f.path} is empty")
+            continue
+        try:
+            children.append(certificate_file_report(content, f"{source}:{f.path}"))
+        except PrivateKeyError:
+            notes.append(f"{f.path} holds a private key (not shown)")
+        except CertificateError as e:
+            if named_cert:
+                notes.append(f"{f.path}: no certificate could be read ({e.message})")
+    if not children:
+        notes.append("no file in the image holds certificates")
+    return Report(
+        source=source,
+        kind=f"{fs_type} image",
+        notes=tuple(notes),
+        facts=tuple(facts),
+        children=tuple(children),
+    )

@@ -1,0 +1,214 @@
+"""``esp-cabundle fs ls|cat|put|rm``: in place, atomic, only the partition's bytes change;
+every error leaves the image byte-identical."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.fs import open_image
+from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.fs.littlefs import DISK_VERSION_2_0, LittleFsImage
+
+DATA = Path(__file__).parent / "data"
+VECTOR = DATA / "littlefs" / "mongoose-lfs20-256k.bin"
+SRC = DATA / "littlefs" / "src"
+NEW_CA = DATA / "letsencrypt" / "isrgrootx1.pem"
+SPIFFS = DATA / "spiffs" / "idf-64k.bin"
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    p = tmp_path / "fs.bin"
+    shutil.copyfile(VECTOR, p)
+    return p
+
+
+def run(runner: CliRunner, *args: str) -> tuple[int, str, bytes]:
+    r = runner.invoke(cli, ["fs", *args])
+    return r.exit_code, r.output, r.stdout_bytes
+
+
+def test_ls_table_and_json(runner: CliRunner, image: Path) -> None:
+    code, out, _ = run(runner, "ls", str(image))
+    assert code == 0, out
+    for name in ("/big.dat", "/ca.pem", "/conf0.json", "/conf9.json", "/log.txt"):
+        assert name in out
+    assert "disk version: 2.0" in out and "mongoose-os" in out
+    code, out, _ = run(runner, "ls", str(image), "--json")
+    doc = json.loads(out)
+    assert doc["fs"] == "littlefs" and doc["profile"] == "mongoose-os"
+    assert doc["files"] == [
+        {"path": "/big.dat", "size": 30000},
+        {"path": "/ca.pem", "size": 3929},
+        {"path": "/conf0.json", "size": 33},
+        {"path": "/conf9.json", "size": 71},
+        {"path": "/log.txt", "size": 60},
+    ]
+
+
+def test_cat(runner: CliRunner, image: Path, tmp_path: Path) -> None:
+    code, _, raw = run(runner, "cat", str(image), "/big.dat")
+    assert code == 0 and raw == (SRC / "big.dat").read_bytes()
+    out = tmp_path / "conf.json"
+    code, text, _ = run(runner, "cat", str(image), "conf9.json", "-o", str(out))
+    assert code == 0, text
+    assert out.read_bytes() == (SRC / "conf9.json").read_bytes()
+
+
+def test_put_replaces_ca_in_place(runner: CliRunner, image: Path) -> None:
+    before = image.read_bytes()
+    code, out, _ = run(runner, "put", str(image), str(NEW_CA), "/ca.pem")
+    assert code == 0, out
+    assert "of 64 blocks changed" in out and "0x" in out
+    after = image.read_bytes()
+    img = LittleFsImage.open(after)
+    assert img.disk_version == DISK_VERSION_2_0 and img.block_count == 64
+    assert img.read("/ca.pem") == NEW_CA.read_bytes()
+    for name in ("big.dat", "conf0.json", "conf9.json"):
+        assert img.read("/" + name) == (SRC / name).read_bytes()
+    assert img.read("/log.txt") == b"boot\n" * 12
+    changed = [
+        b
+        for b in range(64)
+        if after[b * 4096 : (b + 1) * 4096] != before[b * 4096 : (b + 1) * 4096]
+    ]
+    assert 0 < len(changed) <= 4
+    assert f"{len(changed)} of 64 blocks changed" in out
+
+
+def test_put_default_dest_and_json(runner: CliRunner, image: Path, tmp_path: Path) -> None:
+    src = tmp_path / "extra.pem"
+    src.write_bytes(NEW_CA.read_bytes())
+    code, out, _ = run(runner, "put", str(image), str(src), "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["changed_blocks"] and all(
+        o == b * 4096 for b, o in zip(doc["changed_blocks"], doc["changed_offsets"], strict=True)
+    )
+    assert open_image(image.read_bytes()).read("/extra.pem") == NEW_CA.read_bytes()
+
+
+def test_rm(runner: CliRunner, image: Path) -> None:
+    code, out, _ = run(runner, "rm", str(image), "/log.txt", "conf0.json")
+    assert code == 0, out
+    assert [f.path for f in open_image(image.read_bytes()).files()] == [
+        "/big.dat",
+        "/ca.pem",
+        "/conf9.json",
+    ]
+
+
+def dump_with(partition: bytes, offset: int = 0x10000, after: int = 0x8000) -> bytes:
+    return b"\xab" * offset + partition + b"\xcd" * after
+
+
+@pytest.mark.parametrize("size_args", [[], ["--size", "256K"], ["--size", "0x40000"]])
+def test_put_into_a_flash_dump(runner: CliRunner, tmp_path: Path, size_args: list[str]) -> None:
+    dump = tmp_path / "dump.bin"
+    original = dump_with(VECTOR.read_bytes())
+    dump.write_bytes(original)
+    code, out, _ = run(
+        runner, "put", str(dump), str(NEW_CA), "/ca.pem", "--offset", "0x10000", *size_args
+    )
+    assert code == 0, out
+    new = dump.read_bytes()
+    assert len(new) == len(original)
+    assert new[:0x10000] == original[:0x10000]
+    assert new[0x10000 + 0x40000 :] == original[0x10000 + 0x40000 :]
+    assert "(0x1" in out or "(0x4" in out  # flash addresses of the changed blocks
+    part = LittleFsImage.open(new[0x10000 : 0x10000 + 0x40000])
+    assert part.read("/ca.pem") == NEW_CA.read_bytes()
+    assert part.disk_version == DISK_VERSION_2_0
+
+
+def test_spiffs_partition_in_dump_needs_size(runner: CliRunner, tmp_path: Path) -> None:
+    dump = tmp_path / "dump.bin"
+    original = dump_with(SPIFFS.read_bytes())
+    dump.write_bytes(original)
+    code, out, _ = run(runner, "ls", str(dump), "--offset", "0x10000")
+    assert code == 2 and "--size" in out
+    code, out, _ = run(
+        runner, "put", str(dump), str(NEW_CA), "/ca.pem", "--offset", "64K", "--size", "64K"
+    )
+    assert code == 0, out
+    new = dump.read_bytes()
+    assert new[:0x10000] == original[:0x10000] and new[0x20000:] == original[0x20000:]
+    spiffs = open_image(new[0x10000:0x20000])
+    assert spiffs.fs_type == "spiffs" and spiffs.read("/ca.pem") == NEW_CA.read_bytes()
+    assert spiffs.read("/mdash.cfg") == open_image(SPIFFS.read_bytes()).read("/mdash.cfg")
+
+
+def _corrupt(tmp_path: Path) -> Path:
+    p = tmp_path / "bad.bin"
+    raw = bytearray(VECTOR.read_bytes())
+    for block in (0, 1):
+        raw[block * 4096 + 30] ^= 1
+    p.write_bytes(bytes(raw))
+    return p
+
+
+def _v21(tmp_path: Path) -> Path:
+    p = tmp_path / "v21.bin"
+    p.write_bytes(pack_image("littlefs", "esp-idf", 64 * 1024, [("/ca.pem", b"x")]).data)
+    return p
+
+
+ERRORS = [
+    (["put", "{image}", "{big}", "/big2"], "no space"),
+    (["put", "{image}", "{missing}"], "no such file"),
+    (["put", "{image}", "{ca}", "/" + "n" * 300], "allows 255"),
+    (["put", "{image}", "{ca}", "/ca.pem", "--fs", "spiffs"], "not spiffs"),
+    (["put", "{image}", "{ca}", "/ca.pem", "--profile", "nope"], "unknown littlefs profile"),
+    (["put", "{image}", "{ca}", "/ca.pem", "--offset", "100"], "not a multiple"),
+    (["put", "{image}", "{ca}", "/ca.pem", "--offset", "1M"], "past the end"),
+    (["put", "{image}", "{ca}", "/ca.pem", "--size", "1M"], "past the end"),
+    (["put", "{image}", "{ca}", "/ca.pem", "--size", "128K"], "truncated"),
+    (["put", "{image}", "{ca}", "/ca.pem", "--mtime", "5"], "keeps no time attributes"),
+    (["put", "{bad}", "{ca}", "/ca.pem"], "unreadable"),
+    (["put", "{v21}", "{ca}", "/ca.pem", "--profile", "mongoose-os"], "only mounts 2.0"),
+    (["rm", "{image}", "/nope"], "no file /nope"),
+    (["rm", "{image}", "/log.txt", "/nope"], "no file /nope"),
+    (["cat", "{image}", "/nope"], "no file /nope"),
+    (["ls", "{missing}"], "no such file"),
+    (["ls", "{blank}"], "no file system"),
+    (["ls", "{ca}"], "neither LittleFS"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), ERRORS)
+def test_errors_leave_image_unchanged(
+    runner: CliRunner, tmp_path: Path, image: Path, args: list[str], message: str
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * 1024)
+    blank = tmp_path / "blank.bin"
+    blank.write_bytes(b"\xff" * 65536)
+    subst = {
+        "image": str(image),
+        "big": str(big),
+        "missing": str(tmp_path / "missing.bin"),
+        "ca": str(NEW_CA),
+        "bad": str(_corrupt(tmp_path)),
+        "v21": str(_v21(tmp_path)),
+        "blank": str(blank),
+    }
+    args = [a.format(**subst) for a in args]
+    files = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    code, out, _ = run(runner, *args)
+    assert code == 2, out
+    assert message.lower() in out.lower(), out
+    assert "Traceback" not in out
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == files  # nothing changed or added
+
+
+def test_every_fs_subcommand_has_examples(runner: CliRunner) -> None:
+    for sub in ("ls", "cat", "put", "rm"):
+        r = runner.invoke(cli, ["fs", sub, "--help"])
+        assert r.exit_code == 0
+        assert "Examples:" in r.output and f"esp-cabundle fs {sub}" in r.output

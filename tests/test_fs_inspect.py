@@ -1,0 +1,100 @@
+"""``inspect`` on file-system images: every file listed, certificates of every CA file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.fs.inspect import inspect_image
+
+DATA = Path(__file__).parent / "data"
+VECTOR = DATA / "littlefs" / "mongoose-lfs20-256k.bin"
+SRC = DATA / "littlefs" / "src"
+LE = DATA / "letsencrypt"
+
+
+def test_littlefs_vector_report() -> None:
+    report = inspect_image(VECTOR.read_bytes(), "fs.bin")
+    assert report is not None
+    assert report.kind == "littlefs image"
+    facts = dict(report.facts)
+    assert facts["files"] == "5"
+    for name in ("big.dat", "ca.pem", "conf0.json", "conf9.json", "log.txt"):
+        assert f"file /{name}" in facts
+    assert facts["file /log.txt"] == "60 bytes"
+    assert [c.source for c in report.children] == ["fs.bin:/ca.pem"]
+    expected = load_certificates((SRC / "ca.pem").read_bytes())
+    assert [f.sha256 for f in report.children[0].findings] == [c.sha256 for c in expected]
+
+
+def test_certificates_found_by_content_and_name(tmp_path: Path) -> None:
+    der = load_certificates((LE / "isrg-root-x2.pem").read_bytes())[0].der
+    raw = pack_image(
+        "spiffs",
+        "esp-idf",
+        64 * 1024,
+        [
+            ("/ca.pem", (LE / "isrgrootx1.pem").read_bytes()),
+            ("/root.bin", der),  # no telling name: found by its bytes
+            ("/broken.crt", b"not a certificate"),
+            ("/device.key.pem", _key_pem()),
+            ("/notes.txt", b"hello"),
+        ],
+    ).data
+    report = inspect_image(raw, "s.bin")
+    assert report is not None and report.kind == "spiffs image"
+    assert sorted(c.source for c in report.children) == ["s.bin:/ca.pem", "s.bin:/root.bin"]
+    notes = " ".join(report.notes)
+    assert "/broken.crt: no certificate" in notes
+    assert "/device.key.pem holds a private key" in notes
+    assert "notes.txt" not in notes
+
+
+def _key_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def test_not_claimed() -> None:
+    assert inspect_image((LE / "isrgrootx1.pem").read_bytes(), "x.pem") is None
+    assert inspect_image(b"\xff" * 65536, "blank.bin") is None
+    # a flash dump: bootloader at 0x1000, partition table at 0x8000, SPIFFS further on
+    spiffs = (DATA / "spiffs" / "idf-64k.bin").read_bytes()
+    dump = bytearray(b"\xff" * 0x10000 + spiffs)
+    dump[0x1000] = 0xE9
+    dump[0x8000:0x8002] = b"\xaa\x50"
+    assert inspect_image(bytes(dump), "dump.bin") is None
+
+
+def test_inspect_command(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["inspect", str(VECTOR), "--at", "2026-01-01"])
+    assert r.exit_code == 0, r.output
+    assert "littlefs image" in r.output and "file /log.txt: 60 bytes" in r.output
+    assert ":/ca.pem: pem" in r.output
+    r = runner.invoke(cli, ["inspect", str(VECTOR), "--json", "--at", "2026-01-01"])
+    doc = json.loads(r.stdout)
+    assert doc[0]["kind"] == "littlefs image"
+    assert doc[0]["facts"]["disk version"] == "2.0"
+    assert len(doc[0]["children"]) == 1 and doc[0]["children"][0]["certificates"]
+
+
+def test_inspect_corrupt_image_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
+    raw = bytearray(VECTOR.read_bytes())
+    for block in (0, 1):
+        raw[block * 4096 + 30] ^= 1
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(bytes(raw))
+    r = runner.invoke(cli, ["inspect", str(bad)])
+    assert r.exit_code == 2
+    assert "superblock" in r.output and "Traceback" not in r.output

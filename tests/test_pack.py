@@ -1,0 +1,209 @@
+"""``esp-cabundle pack``: new LittleFS/SPIFFS images holding the bundle; every error leaves
+no output file."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.commands._fsopts import parse_size
+from esp_cabundle.fs import open_image
+from esp_cabundle.fs.littlefs import DISK_VERSION_2_0, LittleFsImage
+
+LE = Path(__file__).parent / "data" / "letsencrypt"
+X1 = LE / "isrgrootx1.pem"
+AT = "2026-01-01"
+
+
+@pytest.fixture
+def data_dir_files(tmp_path: Path) -> Path:
+    d = tmp_path / "fsdir"
+    (d / "certs").mkdir(parents=True)
+    (d / "conf9.json").write_text('{"wifi": {"sta": {"ssid": "x"}}}')
+    (d / "certs" / "extra.pem").write_bytes((LE / "isrg-root-x2.pem").read_bytes())
+    (d / ".gitignore").write_text("*\n")  # skipped, as mklittlefs does
+    return d
+
+
+def pack(runner: CliRunner, *args: str) -> tuple[int, str]:
+    r = runner.invoke(cli, ["pack", *args])
+    return r.exit_code, r.output
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("256K", 262144),
+        ("0x40000", 262144),
+        ("1408K", 1441792),
+        ("262144", 262144),
+        ("4M", 4 << 20),
+    ],
+)
+def test_parse_size(text: str, value: int) -> None:
+    assert parse_size(text) == value
+
+
+def test_pack_littlefs_mongoose_with_dir(
+    runner: CliRunner, tmp_path: Path, data_dir_files: Path
+) -> None:
+    out = tmp_path / "fs.bin"
+    code, text = pack(
+        runner,
+        "--fs", "littlefs", "--profile", "mongoose-os", "--size", "256K",
+        "--bundle", str(X1), "--from-dir", str(data_dir_files), "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, text
+    assert "profile mongoose-os" in text and "/certs/extra.pem" in text
+    img = LittleFsImage.open(out.read_bytes())
+    assert img.profile.name == "mongoose-os"
+    assert img.disk_version == DISK_VERSION_2_0 and img.block_count == 64
+    assert [f.path for f in img.files()] == ["/ca.pem", "/certs/extra.pem", "/conf9.json"]
+    assert img.read("/ca.pem") == X1.read_bytes()
+    assert img.read("/certs/extra.pem") == (LE / "isrg-root-x2.pem").read_bytes()
+
+
+def test_pack_builds_the_bundle_like_build(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "fs.bin"
+    code, text = pack(
+        runner, "--fs", "littlefs", "--profile", "esp-idf", "--size", "0x40000",
+        "--preset", "letsencrypt", "--at", AT, "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, text
+    pem = tmp_path / "ca.pem"
+    r = runner.invoke(
+        cli,
+        ["build", "--preset", "letsencrypt", "--at", AT, "--no-lock", "-f", "pem", "-o", str(pem)],
+    )
+    assert r.exit_code == 0, r.output
+    assert open_image(out.read_bytes()).read("/ca.pem") == pem.read_bytes()
+    assert not (tmp_path / "cabundle.lock").exists()
+
+
+def test_pack_spiffs_and_sizes_agree(runner: CliRunner, tmp_path: Path) -> None:
+    outs = []
+    for i, size in enumerate(("64K", "0x10000", "65536")):
+        out = tmp_path / f"s{i}.bin"
+        code, text = pack(
+            runner, "--fs", "spiffs", "--profile", "esp-idf", "--size", size,
+            "--bundle", str(X1), "-o", str(out),
+        )  # fmt: skip
+        assert code == 0, text
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2]  # and reproducible
+    img = open_image(outs[0])
+    assert img.fs_type == "spiffs" and img.profile.name == "esp-idf"
+    assert img.read("/ca.pem") == X1.read_bytes()
+
+
+def test_pack_json_and_ca_path(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "fs.bin"
+    code, text = pack(
+        runner, "--fs", "littlefs", "--profile", "arduino", "--size", "128K",
+        "--bundle", str(X1), "--ca-path", "certs/roots.pem", "--json", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, text
+    doc = json.loads(text)
+    assert doc["files"] == [{"path": "/certs/roots.pem", "size": X1.stat().st_size}]
+    assert doc["profile"] == "arduino" and doc["bytes"] == 128 * 1024
+    assert open_image(out.read_bytes()).read("/certs/roots.pem") == X1.read_bytes()
+
+
+def test_pack_mtime(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "fs.bin"
+    code, text = pack(
+        runner, "--fs", "littlefs", "--profile", "platformio", "--size", "64K",
+        "--bundle", str(X1), "--mtime", "1700000000", "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, text
+    img = LittleFsImage.open(out.read_bytes())
+    assert img.getattr("/ca.pem", "t") == struct.pack("<I", 1700000000)
+
+
+def _key_file(tmp_path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    p = tmp_path / "key.pem"
+    p.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return p
+
+
+ERRORS = [
+    (["--profile", "nope"], "unknown littlefs profile 'nope'"),
+    (["--size", "abc"], "is not a size"),
+    (["--size", "1000"], "not a positive multiple"),
+    (["--size", "4K"], "at least 2 blocks"),
+    (["--size", "16K", "--from-dir", "{big}"], "no space"),
+    (["--from-dir", "{missing}"], "not a directory"),
+    (["--from-dir", "{with_ca}"], "would replace the bundle"),
+    (["--bundle", "{missing}"], "no such file"),
+    (["--bundle", "{key}"], "private key"),
+    (["--bundle", "{x1}", "--preset", "letsencrypt"], "cannot be combined"),
+    (["--profile", "mongoose-os", "--mtime", "5"], "keeps no time attributes"),
+    (["--root", "{dst}", "--at", AT], "polic"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), ERRORS)
+def test_pack_errors_leave_no_output(
+    runner: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "blob.bin").write_bytes(bytes(range(256)) * 200)
+    with_ca = tmp_path / "with_ca"
+    with_ca.mkdir()
+    (with_ca / "ca.pem").write_bytes(b"x")
+    subst = {
+        "big": str(big),
+        "missing": str(tmp_path / "missing"),
+        "with_ca": str(with_ca),
+        "key": str(_key_file(tmp_path)),
+        "x1": str(X1),
+        "dst": str(LE / "dst-root-ca-x3.pem"),
+    }
+    args = [a.format(**subst) for a in args]
+    base = {"--fs": "littlefs", "--profile": "esp-idf", "--size": "64K"}
+    for flag, value in base.items():
+        if flag not in args:
+            args = [flag, value, *args]
+    if "--bundle" not in args and "--root" not in args and "--preset" not in args:
+        args += ["--bundle", str(X1)]
+    out = tmp_path / "out" / "fs.bin"
+    code, text = pack(runner, *args, "-o", str(out))
+    assert code in (1, 2), text
+    assert message.lower() in text.lower(), text
+    assert "Traceback" not in text
+    assert not out.exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_pack_requires_fs_profile_size_output(runner: CliRunner, tmp_path: Path) -> None:
+    code, text = pack(runner, "--profile", "esp-idf", "--size", "64K", "-o", str(tmp_path / "x"))
+    assert code == 2 and "--fs" in text
+    assert not (tmp_path / "x").exists()
+
+
+def test_pack_overwrites_atomically(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "fs.bin"
+    out.write_bytes(b"old")
+    code, text = pack(
+        runner, "--fs", "littlefs", "--profile", "esp-idf", "--size", "8K",
+        "--bundle", str(X1), "--from-dir", str(tmp_path), "-o", str(out),
+    )  # fmt: skip
+    assert code == 2 and "no space" in text
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fs.bin"]
