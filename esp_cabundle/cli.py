@@ -39,6 +39,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "esp_cabundle.commands.update_dump:update_dump",
         "Replace the CA file in a whole-flash dump, offline (only its FS partitions change).",
     ),
+    "pack": (
+        "esp_cabundle.commands.pack:pack",
+        "Make a LittleFS or SPIFFS image holding the bundle (and a directory's files).",
+    ),
+    "fs": (
+        "esp_cabundle.commands.fs:fs",
+        "List, read, put and remove files in an image or a dump's partition, offline.",
+    ),
 }
 
 
