@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -30,3 +32,26 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in an empty working directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def virtual_esp32() -> Iterator[Callable[..., Any]]:
+    """Start virtual ESP32 units (support/virtual_esp32.py) on 127.0.0.1; all stop at the end.
+
+    ``unit = virtual_esp32("esp32s3", flash_size=8 << 20)``; connect to ``unit.url``.
+    A unit whose server thread hit an unexpected exception fails the test.
+    """
+    from support.virtual_esp32 import VirtualESP32
+
+    units: list[VirtualESP32] = []
+
+    def start(*args: Any, **kwargs: Any) -> VirtualESP32:
+        unit = VirtualESP32(*args, **kwargs).start()
+        units.append(unit)
+        return unit
+
+    yield start
+    for unit in units:
+        unit.stop()
+    errors = [e for unit in units for e in unit.errors]
+    assert not errors, f"virtual ESP32 server errors: {errors!r}"
