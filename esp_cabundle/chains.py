@@ -68,6 +68,9 @@ class ServerChain:
         """PEM, leaf first, after short ``#`` comment lines saying where and when it was
         captured (lines stay under 128 characters for Mongoose OS-style readers)."""
         lines = [f"# esp-cabundle server chain: {self.source}"]
+        if self.host is not None:
+            host = f"[{self.host}]" if ":" in self.host else self.host
+            lines.append(f"# server: {host}:{self.port or DEFAULT_PORT}")
         if self.captured_at is not None:
             when = self.captured_at.strftime("%Y-%m-%dT%H:%M:%SZ")
             lines.append(
@@ -85,7 +88,7 @@ class ServerChain:
 
 
 _CAPTURED_RE = re.compile(r"^#\s*captured:\s*(\S+)", re.M)
-_SOURCE_RE = re.compile(r"^#\s*esp-cabundle server chain:\s*(\S+)", re.M)
+_SERVER_RE = re.compile(r"^#\s*server:\s*(\S+)", re.M)
 
 
 def load_chain_file(path: str | Path) -> ServerChain:
@@ -111,7 +114,7 @@ def load_chain_file(path: str | Path) -> ServerChain:
             captured = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
         except ValueError:
             captured = None
-    src = _SOURCE_RE.search(text)
+    src = _SERVER_RE.search(text)
     host, port = None, None
     if src:
         try:
@@ -378,7 +381,7 @@ def capture_chain(
             f"{where}: no TLS answer within {timeout:g} s",
             hint="is this a TLS port? a plain-text service waits for the client to speak",
         ) from e
-    except EOFError as e:
+    except (EOFError, ConnectionResetError, BrokenPipeError) as e:
         raise DeviceError(
             f"{where}: the server closed the connection during the TLS handshake",
             hint="not a TLS port, or the server wants a different server name (SNI)",

@@ -31,6 +31,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Show the certificates in files, images, dumps or units.",
     ),
     "roots": ("esp_cabundle.commands.roots:roots", "List or search the root catalog and presets."),
+    "check": (
+        "esp_cabundle.commands.check:check",
+        "Will devices accept their servers' chains, now and until when? (forecast)",
+    ),
+    "chains": (
+        "esp_cabundle.commands.chains:chains",
+        "Capture servers' chains as sent and save them for offline checks.",
+    ),
     "boards": (
         "esp_cabundle.commands.boards:boards",
         "List board profiles, or show where one keeps its CA and how it verifies.",

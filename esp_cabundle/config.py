@@ -35,6 +35,8 @@ CONFIG_NAME = "cabundle.yaml"
 # Sections other modules validate: key -> "module:function(node) -> value".
 SECTIONS: dict[str, str] = {
     "idf_filter": "esp_cabundle.formats.idf_bundle:config_idf_filter",
+    "targets": "esp_cabundle.check:parse_targets",
+    "device": "esp_cabundle.check:parse_device",
 }
 
 _CORE_KEYS = ("preset", "roots", "exclude", "service_until", "max_bytes", "allow", "outputs")

@@ -92,6 +92,9 @@ from ._common import at_option, json_option, parse_at, quiet_option
 )
 @click.option("--no-lock", is_flag=True, help="Do not write cabundle.lock.")
 @click.option("--dry-run", is_flag=True, help="Resolve and check, but write nothing.")
+@click.option(
+    "--no-check", is_flag=True, help="Write even if a configured target would refuse the bundle."
+)
 @at_option
 @json_option
 @quiet_option
@@ -112,6 +115,7 @@ def build(
     locked: bool,
     no_lock: bool,
     dry_run: bool,
+    no_check: bool,
     at: str | None,
     as_json: bool,
     quiet: bool,
@@ -218,6 +222,10 @@ def build(
         lock_path=None if (no_lock and not locked) else lock_path,
         locked=locked,
     )
+    if not no_check:  # the config's targets must accept the bundle (esp_cabundle.check)
+        from ..check import check_build_targets
+
+        check_build_targets(config, result.bundle, at=when, until=spec.policy.service_until)
     written = [] if dry_run else write_build(result)
 
     if as_json:

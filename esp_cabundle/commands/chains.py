@@ -1,0 +1,197 @@
+"""``esp-cabundle chains``: capture and save server chains for offline checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import json_option, quiet_option
+
+
+@click.group()
+def chains() -> None:
+    """Capture servers' certificate chains exactly as sent, and save them for offline and
+    CI checks.
+
+    \b
+    Examples:
+      esp-cabundle chains pull                       # every target in cabundle.yaml
+      esp-cabundle chains show --host mdash.net
+      esp-cabundle chains show --host broker.example.com:8883 -o chains/broker.pem
+      esp-cabundle chains show chains/mdash.net.pem --json
+    """
+
+
+@chains.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config with targets: (default: ./cabundle.yaml).",
+)
+@click.option(
+    "--target", "names", multiple=True, metavar="NAME", help="Pull only this target (repeatable)."
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each server.",
+)
+@json_option
+@quiet_option
+def pull(
+    config_path: Path | None,
+    names: tuple[str, ...],
+    timeout: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Capture every configured target's chain and save it under chains/ (one PEM per
+    target, leaf first, with the capture date in a comment). Nothing is saved unless
+    every server answered.
+
+    \b
+    Examples:
+      esp-cabundle chains pull
+      esp-cabundle chains pull --target broker -c fleet/cabundle.yaml
+    """
+    from ..check import pull_chains
+    from ..config import CONFIG_NAME, find_config, load_config
+    from ..errors import InputError
+    from ..ui import echo, emit_json, note
+
+    path = config_path or find_config()
+    if path is None:
+        raise InputError(
+            f"no {CONFIG_NAME} here", hint="list targets: in cabundle.yaml, or use -c FILE"
+        )
+    config = load_config(path)
+    targets = tuple(config.section("targets", ()))
+    if names:
+        known = {t.name: t for t in targets}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise InputError(
+                f"unknown target '{missing[0]}'",
+                path=str(path),
+                hint=f"targets: {', '.join(known) or '(none)'}",
+            )
+        targets = tuple(known[n] for n in names)
+    progress = None if (quiet or as_json) else (lambda msg: note(msg))
+    saved = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "target": t.name,
+                    "path": str(p),
+                    "captured_at": c.captured_at.isoformat() if c.captured_at else None,
+                    "chain": [x.label for x in c.certificates],
+                }
+                for t, p, c in saved
+            ]
+        )
+        return
+    for t, p, c in saved:
+        echo(f"{t.name}: {' <- '.join(x.label for x in c.certificates)} -> {p}", quiet=quiet)
+
+
+@chains.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--host", metavar="HOST[:PORT]", help="Capture live (port 443 unless given).")
+@click.option("--server-name", metavar="NAME", help="SNI to send (default: the host name).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Save the captured chain as PEM.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the server.",
+)
+@json_option
+@quiet_option
+def show(
+    file: Path | None,
+    host: str | None,
+    server_name: str | None,
+    output: Path | None,
+    timeout: float,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Show a chain (saved FILE or live --host) certificate by certificate, as sent.
+
+    \b
+    Examples:
+      esp-cabundle chains show --host mdash.net
+      esp-cabundle chains show --host 192.0.2.10:8883 --server-name broker.local -o b.pem
+      esp-cabundle chains show chains/mdash.net.pem
+    """
+    from ..chains import capture_chain, load_chain_file, parse_host_port
+    from ..errors import InputError
+    from ..fileio import write_atomic
+    from ..ui import echo, emit_json, format_table
+
+    if (file is None) == (host is None):
+        raise InputError("give a chain FILE or --host HOST[:PORT] (one of them)")
+    if host is not None:
+        h, port = parse_host_port(host)
+        chain = capture_chain(h, port, server_name=server_name, timeout=timeout)
+    else:
+        assert file is not None
+        chain = load_chain_file(file)
+    if output is not None:
+        write_atomic(output, chain.to_pem())
+    if as_json:
+        emit_json(
+            {
+                "source": chain.source,
+                "captured_at": chain.captured_at.isoformat() if chain.captured_at else None,
+                "protocol": chain.protocol,
+                "notes": list(chain.notes),
+                "certificates": [
+                    {
+                        "position": i,
+                        "subject": c.subject,
+                        "issuer": c.issuer,
+                        "not_before": c.not_before.isoformat(),
+                        "not_after": c.not_after.isoformat(),
+                        "ca": c.is_ca,
+                        "key": c.key_description,
+                        "sha256": c.sha256,
+                    }
+                    for i, c in enumerate(chain.certificates)
+                ],
+                "saved": str(output) if output else None,
+            }
+        )
+        return
+    when = f", captured {chain.captured_at.isoformat()}" if chain.captured_at else ""
+    echo(
+        f"{chain.source}{when}" + (f" over {chain.protocol}" if chain.protocol else ""), quiet=quiet
+    )
+    for n in chain.notes:
+        echo(f"note: {n}", quiet=quiet)
+    rows = [
+        (
+            str(i),
+            c.label[:36],
+            c.issuer_label[:36],
+            c.not_after.date().isoformat(),
+            c.key_description,
+            c.sha256[:16],
+        )
+        for i, c in enumerate(chain.certificates)
+    ]
+    echo(format_table(("#", "subject", "issuer", "not after", "key", "sha256"), rows), quiet=quiet)
+    if output is not None:
+        echo(f"Saved {output}", quiet=quiet)

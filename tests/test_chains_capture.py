@@ -1,0 +1,217 @@
+"""Live capture against real servers on 127.0.0.1: the chain exactly as sent (order,
+extra certificates, SNI), and clear errors for refused, silent, closing and non-TLS
+servers and for servers that refuse TLS 1.2."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from esp_cabundle.chains import capture_chain, load_chain_file
+from esp_cabundle.errors import DeviceError
+from tests.support.verify_pki import Minted, mint, tls_server
+
+
+@pytest.fixture(scope="module")
+def hierarchy() -> dict[str, Minted]:
+    root = mint("Capture Root", key_kind="rsa2048")
+    inter = mint("Capture CA", root, key_kind="ec384")
+    leaf = mint("localhost", inter, ca=False)
+    return {"root": root, "inter": inter, "leaf": leaf, "stray": mint("Stray Cert")}
+
+
+def test_capture_returns_the_chain_exactly_as_sent(hierarchy) -> None:
+    h = hierarchy
+    sent = [h["leaf"], h["stray"], h["inter"], h["root"]]
+    with tls_server(sent) as port:
+        chain = capture_chain("127.0.0.1", port, timeout=5)
+    assert [c.der for c in chain.certificates] == [m.der for m in sent]
+    assert chain.source == f"127.0.0.1:{port}" and chain.port == port
+    assert chain.protocol == "TLS 1.2"
+    assert chain.captured_at is not None and chain.captured_at.tzinfo is not None
+
+
+@contextlib.contextmanager
+def sni_server(by_name: dict[str, list[Minted]]) -> Iterator[tuple[int, list[str | None]]]:
+    """A server that picks its chain by SNI and records the names it was asked for."""
+    seen: list[str | None] = []
+    default = next(iter(by_name.values()))
+    contexts = {}
+    tmp = []
+    import tempfile
+
+    for name, chain in by_name.items():
+        d = Path(tempfile.mkdtemp())
+        (d / "c.pem").write_bytes(b"".join(m.pem for m in chain))
+        (d / "k.pem").write_bytes(chain[0].key_pem())
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(d / "c.pem"), str(d / "k.pem"))
+        contexts[name] = ctx
+        tmp.append(d)
+
+    def pick(sslobj: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+        seen.append(server_name)
+        sslobj.context = contexts.get(server_name or "", contexts[next(iter(by_name))])
+
+    base = contexts[next(iter(by_name))]
+    base.sni_callback = pick  # type: ignore[assignment]
+    assert default
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            conn.settimeout(5)
+            with (
+                contextlib.suppress(OSError, ssl.SSLError),
+                base.wrap_socket(conn, server_side=True),
+            ):
+                pass
+            conn.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        yield srv.getsockname()[1], seen
+    finally:
+        stop.set()
+        t.join(5)
+        srv.close()
+
+
+def test_capture_sends_sni_and_gets_the_named_chain(hierarchy) -> None:
+    h = hierarchy
+    other_leaf = mint("broker.example", h["inter"], ca=False, san="broker.example")
+    with sni_server({"localhost": [h["leaf"], h["inter"]], "broker.example": [other_leaf]}) as (
+        port,
+        seen,
+    ):
+        chain = capture_chain("127.0.0.1", port, server_name="broker.example", timeout=5)
+        assert [c.der for c in chain.certificates] == [other_leaf.der]
+        capture_chain("127.0.0.1", port, timeout=5)  # an IP address: no SNI by default
+    assert seen == ["broker.example", None]
+
+
+@contextlib.contextmanager
+def raw_server(behaviour: str) -> Iterator[int]:
+    """``http``: answers like a web server; ``silent``: accepts and says nothing;
+    ``close``: accepts and hangs up; ``garbage``: sends TLS-looking junk."""
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.2)
+    stop = threading.Event()
+    conns: list[socket.socket] = []
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            if behaviour == "http":
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                conn.close()
+            elif behaviour == "close":
+                conn.close()
+            elif behaviour == "garbage":
+                conn.recv(4096)
+                conn.sendall(b"\x16\x03\x03\x00\x04\x0b\x00\x00\x09")
+                conn.close()
+            else:
+                conns.append(conn)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(5)
+        for c in conns:
+            c.close()
+        srv.close()
+
+
+def _free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_refused_port() -> None:
+    port = _free_port()
+    with pytest.raises(DeviceError) as e:
+        capture_chain("127.0.0.1", port, timeout=3)
+    assert "connection refused" in str(e.value) and e.value.exit_code == 3
+
+
+def test_not_a_tls_server() -> None:
+    with raw_server("http") as port, pytest.raises(DeviceError) as e:
+        capture_chain("127.0.0.1", port, timeout=3)
+    assert "not a TLS server" in str(e.value) and "HTTP/1.1 400" in str(e.value)
+
+
+def test_silent_server_times_out() -> None:
+    with raw_server("silent") as port, pytest.raises(DeviceError) as e:
+        capture_chain("127.0.0.1", port, timeout=0.5)
+    assert "no TLS answer within 0.5 s" in str(e.value)
+
+
+def test_server_hanging_up() -> None:
+    with raw_server("close") as port, pytest.raises(DeviceError) as e:
+        capture_chain("127.0.0.1", port, timeout=3)
+    assert "closed the connection" in str(e.value)
+
+
+def test_truncated_certificate_message() -> None:
+    with raw_server("garbage") as port, pytest.raises(DeviceError) as e:
+        capture_chain("127.0.0.1", port, timeout=3)
+    assert e.value.exit_code == 3
+
+
+def test_unresolvable_host() -> None:
+    with pytest.raises(DeviceError, match="cannot resolve"):
+        capture_chain("no-such-host.invalid", 443, timeout=3)
+
+
+def test_tls13_only_server(hierarchy) -> None:
+    h = hierarchy
+    with tls_server([h["leaf"], h["inter"]], max_version="1.3") as port:
+        if sys.version_info >= (3, 13):  # pragma: no cover - depends on the interpreter
+            chain = capture_chain("127.0.0.1", port, timeout=5)
+            assert [c.der for c in chain.certificates] == [h["leaf"].der, h["inter"].der]
+            assert "cannot connect" in chain.notes[0]
+        else:
+            with pytest.raises(DeviceError) as e:
+                capture_chain("127.0.0.1", port, timeout=5)
+            assert "refused a TLS 1.2 handshake (protocol_version)" in str(e.value)
+            assert "mbedTLS 2.x" in str(e.value)
+
+
+def test_captured_chain_saves_and_loads_back(hierarchy, tmp_path: Path) -> None:
+    h = hierarchy
+    with tls_server([h["leaf"], h["inter"]]) as port:
+        chain = capture_chain("127.0.0.1", port, timeout=5)
+    path = tmp_path / "saved.pem"
+    path.write_bytes(chain.to_pem())
+    text = path.read_text()
+    assert text.startswith(f"# esp-cabundle server chain: 127.0.0.1:{port}\n")
+    assert all(len(line) < 128 for line in text.splitlines())
+    back = load_chain_file(path)
+    assert back.certificates == chain.certificates
+    assert back.captured_at == chain.captured_at
+    assert (back.host, back.port) == ("127.0.0.1", port)

@@ -1,0 +1,82 @@
+"""Saved chains and host specs: what is accepted, and clear errors for the rest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from esp_cabundle.chains import ServerChain, load_chain_file, parse_host_port
+from esp_cabundle.errors import CertificateError, InputError, PrivateKeyError
+from tests.support.verify_pki import mint
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mdash.net", ("mdash.net", 443)),
+        ("mqtt.example.com:8883", ("mqtt.example.com", 8883)),
+        ("https://example.com/path", ("example.com", 443)),
+        ("mqtts://broker:8883", ("broker", 8883)),
+        ("[::1]:8443", ("::1", 8443)),
+        ("::1", ("::1", 443)),
+        ("192.0.2.1:443", ("192.0.2.1", 443)),
+    ],
+)
+def test_parse_host_port(text: str, expected: tuple[str, int]) -> None:
+    assert parse_host_port(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "host:0", "host:70000", "host:https", "[::1", ":443"])
+def test_bad_host_specs(text: str) -> None:
+    with pytest.raises(InputError) as e:
+        parse_host_port(text)
+    assert e.value.exit_code == 2
+
+
+def test_chain_file_round_trip_keeps_order(tmp_path: Path) -> None:
+    root = mint("F Root")
+    inter = mint("F CA", root)
+    leaf = mint("localhost", inter, ca=False)
+    chain = ServerChain((leaf.c, inter.c, root.c), "test")
+    p = tmp_path / "c.pem"
+    p.write_bytes(chain.to_pem())
+    back = load_chain_file(p)
+    assert back.certificates == chain.certificates
+    assert back.captured_at is None and back.host is None
+
+
+def test_plain_pem_without_comments_loads(tmp_path: Path) -> None:
+    inter = mint("Only CA")
+    p = tmp_path / "plain.pem"
+    p.write_bytes(inter.pem)
+    assert load_chain_file(p).certificates == (inter.c,)
+
+
+def test_root_first_chain_is_refused(tmp_path: Path) -> None:
+    root = mint("O Root")
+    leaf = mint("localhost", root, ca=False)
+    p = tmp_path / "reversed.pem"
+    p.write_bytes(root.pem + leaf.pem)
+    with pytest.raises(InputError, match="not leaf first") as e:
+        load_chain_file(p)
+    assert str(p) in str(e.value)
+
+
+def test_missing_empty_and_key_bearing_chain_files(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such chain file"):
+        load_chain_file(tmp_path / "nope.pem")
+    empty = tmp_path / "empty.pem"
+    empty.write_text("# nothing here\n")
+    with pytest.raises(CertificateError, match="no certificate found"):
+        load_chain_file(empty)
+    leaf = mint("localhost", ca=False)
+    keyed = tmp_path / "keyed.pem"
+    keyed.write_bytes(leaf.pem + leaf.key_pem())
+    with pytest.raises(PrivateKeyError):
+        load_chain_file(keyed)
+
+
+def test_server_chain_needs_a_certificate() -> None:
+    with pytest.raises(CertificateError):
+        ServerChain((), "nothing")

@@ -1,0 +1,274 @@
+"""``esp-cabundle check`` and ``chains``: exit codes, messages, then the effects through
+the library (saved chains, JSON reports)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.chains import load_chain_file
+from esp_cabundle.cli import cli
+from tests.support.verify_pki import mint, tls_server
+
+LE = Path(__file__).parent / "data" / "letsencrypt"
+
+
+def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr, with wrapped lines joined (reports wrap at 96)."""
+    r = runner.invoke(cli, list(args))
+    return r.exit_code, " ".join(r.stdout.split()), r.stderr
+
+
+@pytest.fixture
+def le_files(in_tmp: Path) -> Path:
+    """DST/X1 bundles and the 2021/2024 chains (real certificates) in the working dir."""
+    shutil.copy(LE / "dst-root-ca-x3.pem", in_tmp / "dst.pem")
+    shutil.copy(LE / "isrgrootx1.pem", in_tmp / "x1.pem")
+    (in_tmp / "long.pem").write_bytes(
+        (LE / "lets-encrypt-r3.pem").read_bytes()
+        + (LE / "isrg-root-x1-cross-signed.pem").read_bytes()
+    )
+    shutil.copy(LE / "2024-r11.pem", in_tmp / "short.pem")
+    return in_tmp
+
+
+def test_dst_bundle_long_chain_passes_short_fails(runner: CliRunner, le_files: Path) -> None:
+    code, out, err = run(
+        runner, "check", "--bundle", "dst.pem", "--chain", "long.pem", "--device",
+        "mbedtls-noclock", "--at", "2024-03-01",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "PASS long.pem" in out and "1 pass, 0 fail" in out
+    code, out, err = run(
+        runner, "check", "--bundle", "dst.pem", "--chain", "long.pem", "--chain", "short.pem",
+        "--device", "mbedtls-noclock", "--at", "2024-07-01",
+    )  # fmt: skip
+    assert code == 1
+    assert "FAIL short.pem" in out and "'R11' is issued by 'ISRG Root X1'" in out
+    assert "Error: 1 of 2 chains would fail" in err
+
+
+def test_clock_device_fails_after_the_dst_expiry(runner: CliRunner, le_files: Path) -> None:
+    code, out, _ = run(
+        runner, "check", "--bundle", "dst.pem", "--chain", "long.pem", "--device",
+        "mbedtls-clock", "--at", "2021-06-01", "--until", "2023-01-01", "--json",
+    )  # fmt: skip
+    assert code == 1
+    doc = json.loads(out)
+    (result,) = doc["results"]
+    assert result["verdict"]["ok"] is True and result["ok"] is False
+    change = result["changes"][0]
+    assert change["date"] == "2021-09-30" and change["events"] == ["DST Root CA X3 expires"]
+    assert change["verdict"]["flag_names"] == ["EXPIRED"]
+    assert change["verdict"]["error"] == "-0x2700"
+
+
+def test_idf_board_fails_the_long_chain(runner: CliRunner, le_files: Path) -> None:
+    code, out, _ = run(
+        runner, "check", "--bundle", "x1.pem", "--chain", "long.pem", "--board",
+        "esp-idf-bundle", "--at", "2023-01-01",
+    )  # fmt: skip
+    assert code == 1
+    assert "-0x3000" in out and "'DST Root CA X3' is not in the bundle" in out
+    code, out, _ = run(
+        runner, "check", "--bundle", "x1.pem", "--chain", "long.pem", "--board",
+        "esp-idf-bundle-cross-signed", "--at", "2023-01-01",
+    )  # fmt: skip
+    assert code == 0, out
+
+
+def test_roadmap_shows_an_x1_only_bundle_breaking(runner: CliRunner, le_files: Path) -> None:
+    code, out, _ = run(
+        runner, "check", "--bundle", "x1.pem", "--roadmap", "letsencrypt", "--at",
+        "2026-07-01", "--until", "2036-01-01", "--json",
+    )  # fmt: skip
+    assert code == 1
+    results = {r["name"]: r for r in json.loads(out)["results"]}
+    rsa = results["letsencrypt: gen-y-rsa"]
+    assert rsa["verdict"]["ok"] and rsa["what_if"].startswith("RSA default chain")
+    assert rsa["changes"][0]["date"] == "2032-09-02"
+    assert rsa["changes"][0]["events"] == ["Root YR cross-signed by ISRG Root X1 expires"]
+    assert not results["letsencrypt: gen-y-rsa-without-cross-sign"]["verdict"]["ok"]
+    # The letsencrypt preset (X1, X2, YR, YE) passes every announced chain, with any clock.
+    (le_files / "cabundle.yaml").write_text("preset: letsencrypt\n")
+    for device in ("mbedtls-noclock", "mbedtls-clock", "idf-bundle"):
+        code, out, err = run(
+            runner, "check", "--roadmap", "letsencrypt", "--device", device, "--at",
+            "2026-07-01",
+        )  # fmt: skip
+        assert code == 0, device + out + err
+    code, out, err = run(
+        runner, "check", "--roadmap", "letsencrypt", "--device", "mbedtls-noclock", "--at",
+        "2026-07-01", "--until", "2040-01-01",
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert "no date can break it" in out
+
+
+def test_default_bundle_is_ca_pem_in_the_working_dir(runner: CliRunner, le_files: Path) -> None:
+    shutil.copy(le_files / "dst.pem", le_files / "ca.pem")
+    code, out, _ = run(runner, "check", "--chain", "short.pem", "--device", "mbedtls-noclock")
+    assert code == 1 and "ca.pem (1 roots)" in out
+    (le_files / "ca.pem").unlink()
+    code, out, _ = run(runner, "check", "--chain", "short.pem", "--device", "mbedtls-noclock")
+    assert code == 0 and "default preset" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--chain", "short.pem", "--device", "mbedtls-nocloc"], "did you mean 'mbedtls-noclock'"),
+        (["--chain", "short.pem", "--device", "x", "--board", "mdash"], "not both"),
+        ([], "nothing to check"),
+        (["--chain", "missing.pem"], "no such chain file"),
+        (["--chain", "short.pem", "--at", "2030-01-01", "--until", "2029-01-01"], "before"),
+        (["--chain", "short.pem", "--bundle", "nope.pem"], "no such bundle file"),
+        (["--roadmap", "zerossl"], "unknown roadmap"),
+        (["--chain", "short.pem", "--board", "no-such-board"], "unknown board"),
+        (["--chain", "short.pem", "--until", "someday"], "bad --until date"),
+    ],
+)
+def test_bad_input_exits_2(
+    runner: CliRunner, le_files: Path, args: list[str], message: str
+) -> None:
+    code, out, err = run(runner, "check", *args)
+    assert code == 2, out + err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_live_host(runner: CliRunner, in_tmp: Path) -> None:
+    root = mint("Live Root")
+    inter = mint("Live CA", root)
+    leaf = mint("localhost", inter, ca=False)
+    (in_tmp / "good.pem").write_bytes(root.pem)
+    (in_tmp / "bad.pem").write_bytes(mint("Other Root").pem)
+    with tls_server([leaf, inter]) as port:
+        code, out, err = run(runner, "check", "--bundle", "good.pem", "--host",
+                             f"127.0.0.1:{port}")  # fmt: skip
+        assert code == 0, out + err
+        assert f"PASS 127.0.0.1:{port}" in out
+        code, out, _ = run(runner, "check", "--bundle", "bad.pem", "--host", f"127.0.0.1:{port}")
+        assert code == 1 and "'Live CA' is issued by 'Live Root', which is not in the bundle" in out
+    code, _, err = run(runner, "check", "--bundle", "good.pem", "--host", f"127.0.0.1:{port}",
+                       "--timeout", "2")  # fmt: skip
+    assert code == 3 and "connection refused" in err
+
+
+# ---------------------------------------------------------------------------------------
+# chains pull / show, and check against configured targets
+
+
+def _config(path: Path, port: int, *, extra: str = "") -> None:
+    path.write_text(
+        "preset: letsencrypt\n"
+        "device: mbedtls-clock\n"
+        "targets:\n"
+        "  - name: local\n"
+        "    host: 127.0.0.1\n"
+        f"    port: {port}\n" + extra
+    )
+
+
+def test_pull_then_check_offline(runner: CliRunner, in_tmp: Path) -> None:
+    root = mint("Pull Root")
+    inter = mint("Pull CA", root)
+    leaf = mint("localhost", inter, ca=False)
+    (in_tmp / "ca.pem").write_bytes(root.pem)
+    with tls_server([leaf, inter]) as port:
+        _config(in_tmp / "cabundle.yaml", port)
+        code, out, err = run(runner, "chains", "pull")
+        assert code == 0, err
+    saved = in_tmp / "chains" / "local.pem"
+    assert f"local: localhost <- Pull CA -> {saved}" in out
+    chain = load_chain_file(saved)
+    assert [c.der for c in chain.certificates] == [leaf.der, inter.der]
+    assert chain.captured_at is not None and "# captured: " in saved.read_text()
+    # The server is gone: the saved chain is used.
+    code, out, err = run(runner, "check")
+    assert code == 0, out + err
+    assert "PASS local" in out
+    (in_tmp / "ca.pem").write_bytes(mint("Unrelated").pem)
+    r = runner.invoke(cli, ["check", "--json"])
+    code, out = r.exit_code, r.stdout
+    assert code == 1 and json.loads(out)["results"][0]["verdict"]["flag_names"] == ["NOT_TRUSTED"]
+
+
+def test_pull_writes_nothing_when_one_server_fails(runner: CliRunner, in_tmp: Path) -> None:
+    leaf = mint("localhost", ca=False)
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = s.getsockname()[1]
+    s.close()
+    with tls_server([leaf]) as port:
+        _config(
+            in_tmp / "cabundle.yaml",
+            port,
+            extra=f"  - name: dead\n    host: 127.0.0.1\n    port: {dead}\n",
+        )
+        code, _, err = run(runner, "chains", "pull", "--timeout", "2")
+    assert code == 3 and "connection refused" in err
+    assert not (in_tmp / "chains").exists()
+
+
+def test_pull_errors(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, err = run(runner, "chains", "pull")
+    assert code == 2 and "no cabundle.yaml" in err
+    _config(in_tmp / "cabundle.yaml", 443)
+    code, _, err = run(runner, "chains", "pull", "--target", "nosuch")
+    assert code == 2 and "unknown target 'nosuch'" in err and "targets: local" in err
+
+
+def test_chains_show(runner: CliRunner, in_tmp: Path) -> None:
+    root = mint("Show Root")
+    leaf = mint("localhost", root, ca=False)
+    with tls_server([leaf, root]) as port:
+        code, out, err = run(runner, "chains", "show", "--host", f"127.0.0.1:{port}", "-o",
+                             "saved.pem")  # fmt: skip
+    assert code == 0, err
+    assert "Show Root" in out and "Saved saved.pem" in out
+    code, out, _ = run(runner, "chains", "show", "saved.pem", "--json")
+    doc = json.loads(out)
+    assert [c["subject"] for c in doc["certificates"]] == ["CN=localhost", "CN=Show Root"]
+    code, _, err = run(runner, "chains", "show")
+    assert code == 2 and "one of them" in err
+
+
+def test_build_refuses_a_bundle_that_breaks_a_target(runner: CliRunner, in_tmp: Path) -> None:
+    """build runs the targets' checks before writing anything."""
+    (in_tmp / "chains").mkdir()
+    shutil.copy(LE / "2024-r11.pem", in_tmp / "chains" / "mdash.pem")
+    other = mint("Private CA", path_length=0)
+    (in_tmp / "chains" / "private.pem").write_bytes(other.pem)
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\n"
+        "device: mbedtls-noclock\n"
+        "targets:\n"
+        "  - name: mdash\n"
+        "    host: mdash.net\n"
+        "  - name: private\n"
+        "    chain: chains/private.pem\n"
+    )
+    code, _, err = run(runner, "build")
+    assert code == 1
+    assert "the bundle would break 1 target; nothing written" in err
+    assert "private: " in err and "'Private CA' is issued by 'Private CA'" in err
+    assert not (in_tmp / "ca.pem").exists() and not (in_tmp / "cabundle.lock").exists()
+    code, _, err = run(runner, "build", "--no-check")
+    assert code == 0, err
+    assert (in_tmp / "ca.pem").exists()
+    # Drop the failing target: the check passes and build writes.
+    (in_tmp / "ca.pem").unlink()
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\ndevice: mbedtls-noclock\ntargets:\n  - mdash.net\n"
+    )
+    (in_tmp / "chains" / "mdash.pem").rename(in_tmp / "chains" / "mdash.net.pem")
+    code, _, err = run(runner, "build")
+    assert code == 0, err
+    assert (in_tmp / "ca.pem").exists()

@@ -1,0 +1,83 @@
+"""``targets:`` and ``device:`` in cabundle.yaml: validated with file:line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from esp_cabundle.check import Target, target_items
+from esp_cabundle.config import parse_config
+from esp_cabundle.errors import ConfigError, InputError
+from esp_cabundle.verify import parse_device_profile
+
+
+def cfg(text: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    return parse_config(text, path=tmp_path / "cabundle.yaml")
+
+
+def test_targets_in_both_shapes(tmp_path: Path) -> None:
+    c = cfg(
+        "device: mbedtls-noclock\n"
+        "targets:\n"
+        "  - mdash.net\n"
+        "  - broker.example.com:8883\n"
+        "  - name: api\n"
+        "    host: api.example.com\n"
+        "    port: 8443\n"
+        "    chain: saved/api.pem\n"
+        "    device: idf-bundle:synced\n"
+        "    server_name: api.internal\n"
+        "  - chain: chains/offline.pem\n",
+        tmp_path,
+    )
+    assert c.section("device") == parse_device_profile("mbedtls-noclock")
+    t = c.section("targets")
+    assert [x.name for x in t] == ["mdash.net", "broker.example.com:8883", "api", "offline"]
+    assert (t[1].host, t[1].port) == ("broker.example.com", 8883)
+    assert t[2].chain == tmp_path / "saved" / "api.pem"
+    assert t[2].device is not None and (t[2].device.rules, t[2].device.clock) == (
+        "idf-bundle",
+        "synced",
+    )
+    assert t[2].server_name == "api.internal"
+    assert t[0].chain_path(tmp_path) == tmp_path / "chains" / "mdash.net.pem"
+    assert t[1].chain_path(tmp_path) == tmp_path / "chains" / "broker.example.com_8883.pem"
+    assert t[3].host is None
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("targets:\n  - name: x\n    host: h\n    port: 0\n", 4, "must be at least 1"),
+        ("targets:\n  - name: x\n    host: h\n    port: 70000\n", 4, "out of range"),
+        ("targets:\n  - name: x\n    hots: h\n", 3, "unknown key 'hots'"),
+        ("targets:\n  - name: x\n", 2, "needs a 'host' or a saved 'chain'"),
+        ("targets:\n  - a.example\n  - a.example\n", 3, "duplicate target 'a.example'"),
+        ("targets:\n  - host: h\n    device: mbedtls-nocloc\n", 3, "unknown device profile"),
+        ("targets:\n  - host:8883x\n", 2, "bad port"),
+        ("targets:\n  - host: h:8883\n", 2, "is not a host name"),
+        ("device: openssl\n", 1, "unknown device profile"),
+        ("targets:\n  - host: h\n    port: '443'\n", 3, "expected an integer"),
+    ],
+)
+def test_bad_targets_name_file_and_line(tmp_path: Path, text: str, line: int, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        cfg(text, tmp_path)
+    assert f"cabundle.yaml:{line}:" in str(e.value)
+    assert message in str(e.value)
+    assert e.value.exit_code == 2
+
+
+def test_unknown_key_suggests_a_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as e:
+        cfg("targets:\n  - name: x\n    hots: h\n", tmp_path)
+    assert "did you mean 'host'" in str(e.value)
+
+
+def test_target_without_saved_chain_offline_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="has no saved chain") as e:
+        target_items([Target("t", "example.com")], tmp_path, live=False)
+    assert "chains pull" in str(e.value)
+    with pytest.raises(InputError, match="does not exist"):
+        target_items([Target("t", None, chain=tmp_path / "x.pem")], tmp_path)
