@@ -632,10 +632,10 @@ def _subject_of(der: bytes) -> bytes | None:
     try:
         _tag, pos, _end = _read_tlv(der, 0)
         _tag, pos, tbs_end = _read_tlv(der, pos)  # tbsCertificate
-        fields = []
+        fields: list[tuple[int, int, int]] = []
         while pos < tbs_end and len(fields) < 7:
-            tag, start, end = _read_tlv(der, pos)
-            fields.append((tag, pos, end))
+            tag, _content, end = _read_tlv(der, pos)
+            fields.append((tag, pos, end))  # whole element: a DER Name keeps its header
             pos = end
         if fields and fields[0][0] == 0xA0:  # [0] version
             fields = fields[1:]
