@@ -82,6 +82,14 @@ def test_put_replaces_ca_in_place(runner: CliRunner, image: Path) -> None:
     assert f"{len(changed)} of 64 blocks changed" in out
 
 
+def test_put_identical_content_changes_nothing(runner: CliRunner, image: Path) -> None:
+    before = image.read_bytes()
+    code, out, _ = run(runner, "put", str(image), str(SRC / "ca.pem"), "/ca.pem")
+    assert code == 0, out
+    assert "0 of 64 blocks changed" in out
+    assert image.read_bytes() == before
+
+
 def test_put_default_dest_and_json(runner: CliRunner, image: Path, tmp_path: Path) -> None:
     src = tmp_path / "extra.pem"
     src.write_bytes(NEW_CA.read_bytes())

@@ -300,3 +300,19 @@ def test_time_attributes() -> None:
     mg = LittleFsImage.create(64 * 1024, "mongoose-os", timestamp=stamp)
     mg.write("/ca.pem", NEW_CA)
     assert mg.getattr("/ca.pem", "t") is None
+
+
+def test_cheap_imports_do_not_load_littlefs() -> None:
+    """--help, build and inspect of a PEM must not pay for littlefs-python."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, esp_cabundle.fs, esp_cabundle.fs.littlefs, esp_cabundle.commands.pack, "
+        "esp_cabundle.commands.fs, esp_cabundle.fs.inspect\n"
+        "from esp_cabundle.fs import detect_fs_type\n"
+        "detect_fs_type(b'-----BEGIN CERTIFICATE-----' * 200)\n"
+        "assert 'littlefs' not in sys.modules, 'littlefs imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr

@@ -133,6 +133,7 @@ def edit_image(
 ) -> EditResult:
     """Apply ``edits`` in order and verify them on a fresh mount of the result.
 
+    Putting a file that already holds exactly those bytes changes nothing.
     ``timestamp`` sets the time attributes of written files where the (LittleFS)
     profile keeps them.
     """
@@ -140,6 +141,8 @@ def edit_image(
     _set_timestamp(image, timestamp)
     for e in edits:
         if e.action == "put":
+            if timestamp is None and image.exists(e.path) and image.read(e.path) == e.data:
+                continue  # already there: writing it again would only wear the flash
             image.write(e.path, e.data)
         else:
             image.remove(e.path)
