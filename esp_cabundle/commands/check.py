@@ -196,8 +196,11 @@ def render_report(report: CheckReport) -> str:
     lines.append(f"Checked {span}.")
     devices = {r.item.device.name: r.item.device for r in report.results}
     if len(devices) == 1:
+        import textwrap
+
         d = next(iter(devices.values()))
-        lines.append(f"Device: {d.name}" + (f" — {d.description}" if d.description else ""))
+        text = f"Device: {d.name}" + (f" — {d.description}" if d.description else "")
+        lines.extend(textwrap.wrap(text, width=96, subsequent_indent="  "))
     for r in report.results:
         lines.append("")
         lines.extend(_render_item(r, show_device=len(devices) > 1, horizon=bool(report.until)))
