@@ -63,3 +63,23 @@ def test_the_family_covers_every_outcome() -> None:
         seen.add("ok" if v.ok else "fatal" if v.fatal else "fail")
         seen.update(v.flag_names)
     assert {"ok", "fail", "fatal", "NOT_TRUSTED", "EXPIRED", "FUTURE", "BAD_MD", "BAD_KEY"} <= seen
+
+
+IDF_CLOCK = parse_device_profile("idf-bundle-clock")
+
+
+@pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.name)
+def test_idf_bundle_rules_agree_with_mbedtls_and_the_bundle_callback(s: Scenario) -> None:
+    """Real mbedTLS builds the path against ESP-IDF's empty dummy CA and calls a verify
+    callback written from ESP-IDF's; our ``idf-bundle`` verdict must match."""
+    if not mbedtls_oracle.x509_available():
+        pytest.skip("python-mbedtls's libmbedx509 not found for ctypes")
+    trust = TrustSet.from_certificates([m.c for m in s.trust])
+    v = verify_chain(trust, [m.c for m in s.chain], IDF_CLOCK, at=now())
+    bundle = [(m.c.subject_der, m.c.spki_der) for m in s.trust]
+    ret, flags = mbedtls_oracle.x509_verify_idf_bundle(bundle, [m.der for m in s.chain])
+    assert (ret == 0) == v.ok, f"{s.name}: mbedTLS {ret:#x}, ours: {v.explanation}"
+    if ret == ERR_X509_FATAL_ERROR:
+        assert v.error == ERR_X509_FATAL_ERROR, v.explanation
+    else:
+        assert flags == v.flags, f"{s.name}: {flag_names(flags)} vs {v.flag_names}"

@@ -120,3 +120,99 @@ def x509_verify(trust_ders: Sequence[bytes], chain_ders: Sequence[bytes]) -> tup
     finally:
         lib.mbedtls_x509_crt_free(chain)
         lib.mbedtls_x509_crt_free(trust)
+
+
+# ---------------------------------------------------------------------------------------
+# ESP-IDF's bundle callback on top of real mbedTLS
+
+_VRFY = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32)
+)
+_NOT_TRUSTED, _BAD_MD = 0x08, 0x4000
+_VERIFY_FAILED = -0x2700
+
+
+def _crt_raw(crt: int) -> bytes:
+    """``crt->raw`` of an ``mbedtls_x509_crt``: after ``int own_buffer`` comes the
+    ``mbedtls_x509_buf raw`` {int tag; size_t len; unsigned char *p} (2.28, LP64)."""
+    length = ctypes.c_size_t.from_address(crt + 16).value
+    pointer = ctypes.c_void_p.from_address(crt + 24).value
+    return ctypes.string_at(pointer, length) if pointer else b""
+
+
+def _signed_with(child_der: bytes, spki: bytes) -> bool:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    child = x509.load_der_x509_certificate(child_der)
+    key = load_der_public_key(spki)
+    h = child.signature_hash_algorithm
+    assert h is not None
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            params = child.signature_algorithm_parameters
+            pad = params if isinstance(params, padding.PSS) else padding.PKCS1v15()
+            key.verify(child.signature, child.tbs_certificate_bytes, pad, h)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(h))
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def x509_verify_idf_bundle(
+    bundle: Sequence[tuple[bytes, bytes]], chain_ders: Sequence[bytes]
+) -> tuple[int, int]:
+    """``mbedtls_x509_crt_verify`` against ESP-IDF's empty dummy CA, with a verify
+    callback written from ``esp_crt_verify_callback`` (binary search on the DER subject,
+    ``memcmp`` over the shorter length; signature with the stored key; flags cleared)."""
+    from cryptography import x509
+
+    lib = _lib()
+    assert lib is not None
+    entries = sorted(bundle, key=lambda e: e[0])
+
+    def find(issuer: bytes) -> tuple[bytes, bytes] | None:
+        start, end = 0, len(entries) - 1
+        while start <= end:
+            middle = (start + end) // 2
+            name = entries[middle][0]
+            n = min(len(issuer), len(name))
+            if issuer[:n] == name[:n]:
+                return entries[middle]
+            if issuer[:n] < name[:n]:
+                end = middle - 1
+            else:
+                start = middle + 1
+        return None
+
+    def callback(_ctx: int, crt: int, _depth: int, flags: ctypes._Pointer) -> int:  # type: ignore[type-arg]
+        if flags[0] & ~_BAD_MD != _NOT_TRUSTED:
+            return 0
+        der = _crt_raw(crt)
+        issuer = x509.load_der_x509_certificate(der).issuer.public_bytes()
+        hit = find(issuer)
+        if hit is not None and _signed_with(der, hit[1]):
+            flags[0] = 0
+            return 0
+        return _VERIFY_FAILED
+
+    chain = ctypes.create_string_buffer(_CRT_BYTES)
+    dummy = ctypes.create_string_buffer(_CRT_BYTES)  # ESP-IDF's zeroed s_dummy_crt
+    lib.mbedtls_x509_crt_init(chain)
+    try:
+        for der in chain_ders:
+            assert lib.mbedtls_x509_crt_parse_der(chain, der, len(der)) == 0
+        assert _crt_raw(ctypes.addressof(chain)) == chain_ders[0], "unexpected struct layout"
+        flags = ctypes.c_uint32(0)
+        cb = _VRFY(callback)
+        ret = lib.mbedtls_x509_crt_verify(
+            chain, dummy, None, None, ctypes.byref(flags), ctypes.cast(cb, ctypes.c_void_p), None
+        )
+        return ret, flags.value
+    finally:
+        lib.mbedtls_x509_crt_free(chain)
