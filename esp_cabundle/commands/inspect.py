@@ -98,7 +98,8 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
     from ..ui import format_table
 
     pad = " " * indent
-    lines = [f"{pad}{r.source}: {r.kind}, {len(r.findings)} certificate(s)"]
+    total = sum(1 for _ in r.all_findings())
+    lines = [f"{pad}{r.source}: {r.kind}, {total} certificate(s)"]
     for k, v in r.facts:
         lines.append(f"{pad}  {k}: {v}")
     if r.findings:
