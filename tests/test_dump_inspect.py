@@ -127,6 +127,9 @@ def test_non_dumps_are_not_claimed() -> None:
     assert inspect_dump(spiffs, "img") is None
     assert inspect_dump(dumps.pem("isrgrootx1.pem"), "x.pem") is None
     assert inspect_dump(b"\xff" * 0x20000, "blank") is None
+    stray = bytearray(0x20000)
+    stray[0x8000:0x8002] = b"\xaa\x50"  # two bytes that happen to read like the magic
+    assert inspect_dump(bytes(stray), "stray") is None
     assert inspect_bytes(spiffs, source="img").kind == "spiffs image"
 
 

@@ -241,6 +241,16 @@ def _raw_report(p: Partition, data: bytes, source: str) -> Report:
     )
 
 
+def _table_starts_at(data: bytes, offset: int) -> bool:
+    """The first entry at ``offset`` is a well-formed partition entry (not two stray
+    bytes that happen to read ``aa 50``)."""
+    try:
+        Partition.from_binary(data[offset : offset + 32])
+    except PartitionTableError:
+        return False
+    return True
+
+
 def inspect_dump(data: bytes, source: str) -> Report | None:
     """INSPECTORS entry: a Report for a whole-flash dump, None when ``data`` is not one.
 
@@ -252,8 +262,8 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
     try:
         table_offset = find_partition_table(data)
     except PartitionTableError:
-        if data[DEFAULT_TABLE_OFFSET : DEFAULT_TABLE_OFFSET + 2] == b"\xaa\x50":
-            raise
+        if _table_starts_at(data, DEFAULT_TABLE_OFFSET):
+            raise  # a dump whose table is broken: say so rather than fall through
         return None
     table = PartitionTable.from_binary(
         data[table_offset : table_offset + 0xC00], offset=table_offset, source=source
