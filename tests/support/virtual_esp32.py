@@ -470,14 +470,14 @@ class VirtualESP32:
     def _recv_some(self) -> bytes:
         conn = self._client
         assert conn is not None
+        if self._link_dead:
+            raise LinkCut
         while True:
             if self._stop.is_set():
                 raise _Disconnected
             ready, _, _ = select.select([conn], [], [], 0.1)
             if ready:
                 break
-        if self._link_dead:
-            raise LinkCut
         data = conn.recv(65536)
         if not data:
             raise _Disconnected

@@ -1,0 +1,692 @@
+"""A unit on a serial port, driven through esptool's Python API (never its CLI or output).
+
+:func:`open_unit` connects (any pyserial port or URL: ``/dev/ttyUSB0``, ``COM3``,
+``socket://host:port``, ``rfc2217://host:port``), checks the chip against the one
+expected, loads esptool's flasher stub, raises the baud rate and attaches the flash. The
+:class:`SerialUnit` it returns is a :class:`~esp_cabundle.flash.base.Flash`.
+
+Reads, erases and writes go through esptool's loader methods (``read_flash``,
+``erase_region``, ``flash_defl_begin``/``flash_defl_block``, ``flash_md5sum``) rather
+than ``esptool.cmds.write_flash``: that command silently reconnects and rewrites after a
+serial error, and cannot say which sectors reached the unit. Here every block the unit
+acknowledges is counted, so a lost link is reported with exactly what was done, and every
+write is checked by the unit's own MD5 of the range.
+
+esptool reports through a process-wide logger. While an operation runs, a router is
+installed in its place that sends each thread's messages to that thread's progress
+callback (so several units can work in parallel threads); the previous logger is put
+back when the last operation ends. Nothing esptool says is printed directly.
+
+esptool is imported inside the functions only: ``esp-cabundle --help`` and ``build``
+never load it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import re
+import socket
+import sys
+import threading
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import DeviceError, FlashError
+from .base import SECTOR_SIZE, Flash, Message, Progress, ProgressCallback
+
+__all__ = [
+    "DEFAULT_BAUD",
+    "ResetMode",
+    "SecurityInfo",
+    "SerialUnit",
+    "UnitInfo",
+    "chip_key",
+    "esptool_output",
+    "open_unit",
+]
+
+logger = logging.getLogger(__name__)
+
+ResetMode = Literal["default-reset", "usb-reset", "no-reset"]
+AfterMode = Literal["hard-reset", "no-reset"]
+
+# esptool's CLI default; ROM bootloaders sync at 115200 and the stub then switches.
+DEFAULT_BAUD = 460800
+ROM_BAUD = 115200
+# esptool's read_flash accumulates with bytes +=: read in bounded chunks (each still
+# checked by the unit's MD5) to keep that cost linear.
+READ_CHUNK = 0x40000
+
+# esptool FatalError texts that mean the link went quiet, not that the unit refused.
+_SILENT_LINK = re.compile(
+    r"No serial data received|Serial data stream stopped|Packet content transfer stopped|"
+    r"No more data to read from the serial port",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitInfo:
+    """What the unit said about itself when it connected."""
+
+    port: str
+    chip: str  # esptool's CHIP_NAME: "ESP32", "ESP32-S3", ...
+    description: str  # "ESP32-D0WD-V3 (revision v3.0)"
+    features: tuple[str, ...]
+    mac: str  # "24:0a:c4:12:34:56"
+    flash_size: int
+    flash_id: int  # JEDEC id as esptool reads it (manufacturer in the low byte)
+    stub: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityInfo:
+    """The chip's own security state (eFuses), not what a partition table claims."""
+
+    flash_encryption: bool
+    secure_boot: bool
+    secure_download_mode: bool
+
+
+def chip_key(name: str) -> str:
+    """``"ESP32-S3"``, ``"esp32s3"``, ``"esp32-s3"`` -> ``"esp32s3"``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+# --- esptool's logger, routed per thread -------------------------------------------------
+_route_lock = threading.Lock()
+_route_depth = 0
+_route_saved: Any = None
+_route_local = threading.local()
+_router: Any = None
+
+
+def _make_router() -> Any:
+    from esp_pylib.logger import EspLogBase
+    from rich.text import Text
+
+    def plain(text: str) -> str:
+        try:
+            return Text.from_markup(text).plain
+        except Exception:  # esptool escapes its markup; never fail on a message
+            return text
+
+    class Router(EspLogBase):
+        """esptool's logger while our operations run: each line to its thread's sink."""
+
+        def _sink(self) -> Callable[[Message], None] | None:
+            return getattr(_route_local, "sink", None)
+
+        def _say(self, level: Literal["info", "note", "warning", "error"], text: str) -> None:
+            sink = self._sink()
+            for line in plain(text).splitlines():
+                if line.strip():
+                    logger.debug("esptool %s: %s", level, line)
+                    if sink is not None:
+                        sink(Message(level, line.strip()))
+
+        def print(self, *args: Any, **kwargs: Any) -> None:
+            sink = self._sink()
+            if sink is None and _route_saved is not None:
+                _route_saved.print(*args, **kwargs)
+                return
+            text = str(kwargs.get("sep", " ")).join(str(a) for a in args)
+            text += str(kwargs.get("end", "\n"))
+            pending = getattr(_route_local, "line", "") + text
+            *lines, rest = pending.split("\n")
+            _route_local.line = rest
+            for line in lines:
+                self._say("info", line)
+
+        def note(self, *args: Any) -> None:
+            self._say("note", " ".join(str(a) for a in args))
+
+        def hint(self, *args: Any) -> None:
+            self._say("note", " ".join(str(a) for a in args))
+
+        def debug(self, *args: Any) -> None:
+            logger.debug("esptool: %s", "".join(str(a) for a in args))
+
+        def warn(self, *args: Any, suggestion: str | None = None) -> None:
+            self._say("warning", " ".join(str(a) for a in args))
+
+        def err(self, *args: Any, suggestion: str | None = None) -> None:
+            self._say("error", " ".join(str(a) for a in args))
+
+        def warning(self, message: str, suggestion: str | None = None) -> None:
+            self.warn(message)
+
+        def error(self, message: str, suggestion: str | None = None) -> None:
+            self.err(message)
+
+        def set_verbosity(self, mode: int | str) -> None:
+            pass
+
+        def progress_bar(
+            self,
+            cur_iter: int,
+            total_iters: int,
+            prefix: str = "",
+            suffix: str = "",
+            bar_length: int = 30,
+        ) -> None:
+            pass  # operations report their own Progress events
+
+    return Router()
+
+
+@contextmanager
+def esptool_output(sink: Callable[[Message], None]) -> Iterator[None]:
+    """Route esptool's messages from this thread to ``sink`` for the duration.
+
+    esptool's logger is a process global; the router stays installed while any thread is
+    inside this context and the previous logger comes back when the last one leaves.
+    """
+    global _route_depth, _route_saved, _router
+    import esptool.logger  # noqa: F401 - installs esptool's own logger first
+    from esp_pylib.logger import EspLog
+
+    with _route_lock:
+        if _router is None:
+            _router = _make_router()
+        if _route_depth == 0:
+            _route_saved = EspLog.instance
+            EspLog.instance = _router
+        _route_depth += 1
+    previous = getattr(_route_local, "sink", None)
+    _route_local.sink = sink
+    try:
+        yield
+    finally:
+        _route_local.sink = previous
+        _route_local.line = ""
+        with _route_lock:
+            _route_depth -= 1
+            if _route_depth == 0:
+                EspLog.instance = _route_saved
+                _route_saved = None
+
+
+# --- opening ports -----------------------------------------------------------------------
+def _open_socket_port(url: str) -> Any:
+    """A ``socket://`` port whose ``in_waiting`` tells the truth.
+
+    pyserial's socket handler reports at most one waiting byte, so esptool (which reads
+    ``in_waiting`` bytes at a time) reads a TCP link one byte per call: about 40 KB/s.
+    FIONREAD gives the real count (POSIX); elsewhere the stock behaviour is kept.
+    """
+    from serial.urlhandler.protocol_socket import Serial as SocketSerial
+
+    class CountingSocketSerial(SocketSerial):  # type: ignore[misc]
+        @property
+        def in_waiting(self) -> int:
+            try:
+                import fcntl
+                import termios
+
+                sock: Any = getattr(self, "_socket", None)
+                raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+                return int.from_bytes(raw, sys.byteorder)
+            except (ImportError, OSError, AttributeError, ValueError):
+                waiting: int = super().in_waiting
+                return waiting
+
+        def close(self) -> None:
+            # pyserial sleeps 0.3 s after closing "in case of quick reconnects"; a unit
+            # session ends here, so close at once.
+            port: Any = self
+            if port.is_open and port._socket is not None:
+                with contextlib.suppress(OSError):
+                    port._socket.shutdown(socket.SHUT_RDWR)
+                port._socket.close()
+                port._socket = None
+            port.is_open = False
+
+    port = CountingSocketSerial()
+    port.port = url
+    port.open()
+    return port
+
+
+def _chip_name(name: str) -> str:
+    """esptool's spelling of a chip name (``esp32s3`` -> ``ESP32-S3``)."""
+    from esptool.targets import CHIP_DEFS
+
+    cls = CHIP_DEFS.get(chip_key(name))
+    return str(cls.CHIP_NAME) if cls is not None else name
+
+
+def _port_error(port: str, detail: str) -> DeviceError:
+    low = detail.lower()
+    if "connection refused" in low or "errno 111" in low or "errno 61" in low:
+        return DeviceError(
+            f"{port}: nothing is listening there (connection refused)",
+            hint="start the serial bridge (esp_rfc2217_server, ser2net) or check host and port",
+        )
+    if "permission denied" in low or "errno 13" in low or "access is denied" in low:
+        return DeviceError(
+            f"{port}: permission denied",
+            hint="add your user to the 'dialout' group (Arch: 'uucp') and log in again",
+        )
+    if any(s in low for s in ("no such file", "errno 2]", "filenotfounderror", "cannot find")):
+        return DeviceError(
+            f"{port}: no such serial port",
+            hint="check the cable and the port name (Linux /dev/ttyUSB0 or /dev/ttyACM0, "
+            "macOS /dev/cu.*, Windows COM3); list ports: python -m serial.tools.list_ports",
+        )
+    if any(s in low for s in ("busy", "errno 16", "errno 11", "could not exclusively lock")):
+        return DeviceError(
+            f"{port}: the port is in use by another program",
+            hint="close serial monitors (idf.py monitor, screen, the Arduino IDE) and retry",
+        )
+    if "inappropriate ioctl" in low or "errno 25" in low:
+        return DeviceError(f"{port}: not a serial port")
+    return DeviceError(f"{port}: cannot open the port ({detail.strip()})")
+
+
+def _connect_error(port: str, e: Exception) -> DeviceError:
+    text = str(e)
+    if "Could not open" in text:
+        # "Could not open PORT, the port is busy or doesn't exist.\n(pyserial's text)\n"
+        inner = re.search(r"\n\((.*)\)\n", text, re.DOTALL)
+        return _port_error(port, inner.group(1) if inner else text)
+    if "Failed to connect" in text:
+        if "Invalid head of packet" in text or "Wrong boot mode" in text:
+            why = "it sends other data: it is running its firmware, not in download mode"
+        elif "No serial data received" in text:
+            why = "nothing answered"
+        else:
+            why = text.split("\n")[0].split(": ", 1)[-1]
+        return DeviceError(
+            f"{port}: no answer from an ESP bootloader ({why})",
+            hint="put the unit in download mode (hold BOOT/GPIO0 low while pressing "
+            "RESET/EN), check TX/RX wiring, and that no other program uses the port",
+        )
+    if "autodetect" in text:
+        return DeviceError(f"{port}: unsupported chip ({text.splitlines()[0]})")
+    return DeviceError(f"{port}: cannot connect ({text.splitlines()[0]})")
+
+
+def _is_link_failure(e: BaseException) -> bool:
+    import serial
+
+    if isinstance(e, (serial.SerialException, OSError)):
+        return True
+    return bool(_SILENT_LINK.search(str(e)))
+
+
+def open_unit(
+    port: str,
+    *,
+    baud: int = DEFAULT_BAUD,
+    reset: ResetMode = "default-reset",
+    after: AfterMode = "hard-reset",
+    expected_chip: str | tuple[str, ...] | None = None,
+    stub: bool = True,
+    connect_attempts: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SerialUnit:
+    """Connect to a unit in download mode and make its flash ready to use.
+
+    ``reset`` is how to put it in download mode (esptool's ``--before``; over
+    ``socket://`` no reset is possible and "no-reset" is used); ``after`` is what
+    :meth:`SerialUnit.close` does (``hard-reset`` runs the firmware again).
+    ``expected_chip`` (one name or several, any spelling: ``ESP32-S3``, ``esp32s3``)
+    makes a different chip an error before anything else is done.
+
+    Raises DeviceError: no such port, permission denied, port busy, nothing listening,
+    no answer from the bootloader, chip mismatch, link lost while connecting.
+    """
+    return SerialUnit._connect(
+        port,
+        baud=baud,
+        reset=reset,
+        after=after,
+        expected_chip=expected_chip,
+        stub=stub,
+        connect_attempts=connect_attempts,
+        progress=progress,
+    )
+
+
+class SerialUnit(Flash):
+    """A connected unit (make one with :func:`open_unit`); close it, or use ``with``."""
+
+    def __init__(
+        self, esp: Any, info: UnitInfo, *, after: AfterMode, progress: ProgressCallback | None
+    ) -> None:
+        self._esp = esp
+        self.info = info
+        self.after = after
+        self.progress = progress
+        self._closed = False
+
+    # --- connecting ----------------------------------------------------------------------
+    @classmethod
+    def _connect(
+        cls,
+        port: str,
+        *,
+        baud: int,
+        reset: ResetMode,
+        after: AfterMode,
+        expected_chip: str | tuple[str, ...] | None,
+        stub: bool,
+        connect_attempts: int | None,
+        progress: ProgressCallback | None,
+    ) -> SerialUnit:
+        import serial
+        from esptool.cmds import attach_flash, detect_chip, detect_flash_size, run_stub
+        from esptool.loader import DEFAULT_CONNECT_ATTEMPTS
+        from esptool.util import FatalError, NotImplementedInROMError, flash_size_bytes
+
+        def sink(m: Message) -> None:
+            if progress is not None:
+                progress(m)
+
+        with esptool_output(sink):
+            sink(Message("info", f"Connecting to {port}"))
+            is_socket = port.startswith("socket://")
+            target: Any = port
+            if is_socket:
+                try:
+                    target = _open_socket_port(port)
+                except (serial.SerialException, OSError) as e:
+                    raise _port_error(port, str(e)) from e
+            try:
+                esp = detect_chip(
+                    port=target,
+                    baud=ROM_BAUD,
+                    connect_mode="no-reset" if is_socket else reset,
+                    trace_enabled=False,
+                    connect_attempts=connect_attempts or DEFAULT_CONNECT_ATTEMPTS,
+                )
+            except BaseException as e:
+                if is_socket:
+                    target.close()
+                if isinstance(e, FatalError):
+                    raise _connect_error(port, e) from e
+                if isinstance(e, (serial.SerialException, OSError)):
+                    raise DeviceError(f"{port}: link lost while connecting ({e})") from e
+                raise
+
+            step = "checking the chip"
+            try:
+                if expected_chip is not None:
+                    wanted = (expected_chip,) if isinstance(expected_chip, str) else expected_chip
+                    if chip_key(esp.CHIP_NAME) not in {chip_key(w) for w in wanted}:
+                        raise DeviceError(
+                            f"{port}: the unit is an {esp.CHIP_NAME}, but "
+                            f"{' or '.join(_chip_name(w) for w in wanted)} was expected",
+                            hint="check the port, or choose the board made for this chip",
+                        )
+                if stub:
+                    step = "loading the flasher stub"
+                    esp = run_stub(esp)
+                if baud > ROM_BAUD:
+                    step = f"changing the baud rate to {baud}"
+                    try:
+                        esp.change_baud(baud)
+                    except NotImplementedInROMError:
+                        sink(Message("note", f"the ROM cannot change baud: staying at {ROM_BAUD}"))
+                step = "attaching the flash"
+                attach_flash(esp)
+                flash_id = int(esp.flash_id())
+                size_name = detect_flash_size(esp)
+                if size_name is None:
+                    raise DeviceError(
+                        f"{port}: cannot tell the flash size from its JEDEC id {flash_id:#08x}",
+                        hint="the flash chip may be unsupported or badly connected",
+                    )
+                size = int(flash_size_bytes(size_name))
+                esp.flash_set_parameters(size)
+                step = "reading the chip's identity"
+                mac = ":".join(f"{b:02x}" for b in esp.read_mac())
+                info = UnitInfo(
+                    port=port,
+                    chip=str(esp.CHIP_NAME),
+                    description=str(esp.get_chip_description()),
+                    features=tuple(str(f) for f in esp.get_chip_features()),
+                    mac=mac,
+                    flash_size=size,
+                    flash_id=flash_id,
+                    stub=bool(esp.IS_STUB),
+                )
+            except BaseException as e:
+                _close_port(esp)
+                if isinstance(e, DeviceError):
+                    raise
+                if isinstance(e, (FatalError, serial.SerialException, OSError)):
+                    if _is_link_failure(e):
+                        raise DeviceError(f"{port}: link lost while {step} ({e})") from e
+                    raise DeviceError(f"{port}: failed while {step}: {e}") from e
+                raise
+            sink(
+                Message(
+                    "info",
+                    f"Connected: {info.description}, MAC {info.mac}, "
+                    f"{info.flash_size // (1 << 20)} MB flash",
+                )
+            )
+        return cls(esp, info, after=after, progress=progress)
+
+    def __enter__(self) -> SerialUnit:
+        return self
+
+    # --- Flash interface -----------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.info.port
+
+    @property
+    def size(self) -> int:
+        return self.info.flash_size
+
+    @contextmanager
+    def _output(self) -> Iterator[None]:
+        if self._closed:
+            raise DeviceError(f"{self.name}: the connection is closed")
+        with esptool_output(self._emit):
+            yield
+
+    def read(self, offset: int, length: int) -> bytes:
+        from esptool.util import NotImplementedInROMError
+
+        self._check_range(offset, length, sectors=False, what="read")
+        out = bytearray()
+        partial = 0
+
+        def on_read(done: int, _total: int, _offset: int) -> None:
+            nonlocal partial
+            partial = done
+            self._emit(Progress("read", offset, len(out) + done, length))
+
+        with self._output():
+            self._emit(Progress("read", offset, 0, length))
+            try:
+                while len(out) < length:
+                    partial = 0
+                    n = min(READ_CHUNK, length - len(out))
+                    out += self._esp.read_flash(offset + len(out), n, on_read)
+            except NotImplementedInROMError as e:
+                raise FlashError(
+                    f"{self.name}: the {self.info.chip} ROM cannot read flash",
+                    hint="connect with the flasher stub (the default)",
+                ) from e
+            except Exception as e:
+                raise self._failure(
+                    e,
+                    f"reading {offset:#x}..{offset + length:#x}",
+                    f"{len(out) + partial:#x} of {length:#x} bytes read; nothing was written",
+                ) from e
+        return bytes(out)
+
+    def erase(self, offset: int, length: int) -> None:
+        self._check_range(offset, length, sectors=True, what="erase")
+        if not length:
+            return
+        with self._output():
+            self._emit(Progress("erase", offset, 0, length))
+            try:
+                if self._esp.IS_STUB:
+                    self._esp.erase_region(offset, length)
+                else:
+                    # The ROM has no erase command: FLASH_BEGIN erases (esptool does this).
+                    self._esp.flash_begin(length, offset, logging=False)
+            except Exception as e:
+                raise self._failure(
+                    e,
+                    f"erasing {offset:#x}..{offset + length:#x}",
+                    "the range may be partly erased",
+                ) from e
+            self._emit(Progress("erase", offset, length, length))
+
+    def write(self, offset: int, data: bytes, *, verify: bool = True) -> None:
+        """Replace whole sectors; with ``verify`` the unit's MD5 of the range must match."""
+        self._check_range(offset, len(data), sectors=True, what="write")
+        if not data:
+            return
+        acked = 0
+        end = offset + len(data)
+
+        def on_ack(done: int) -> None:
+            nonlocal acked
+            acked = done
+            self._emit(Progress("write", offset, done, len(data)))
+
+        with self._output():
+            self._emit(Progress("write", offset, 0, len(data)))
+            try:
+                self._send(offset, data, on_ack)
+                if verify:
+                    got = self._esp.flash_md5sum(offset, len(data))
+                    want = hashlib.md5(data).hexdigest()
+                    if got != want:
+                        raise FlashError(
+                            f"{self.name}: {offset:#x}..{end:#x} does not read back as "
+                            f"written (unit MD5 {got}, expected {want})",
+                            hint="write the range again; if it persists the flash may be worn "
+                            "or write-protected",
+                        )
+            except FlashError:
+                raise
+            except Exception as e:
+                total = len(data) // SECTOR_SIZE
+                done = min(acked, len(data)) // SECTOR_SIZE
+                state = f"{done} of {total} sectors acknowledged by the unit"
+                if done < total:
+                    state += (
+                        f"; the sectors from {offset + done * SECTOR_SIZE:#x} on may be "
+                        "erased or partly written"
+                    )
+                raise self._failure(e, f"writing {offset:#x}..{end:#x}", state) from e
+
+    def md5(self, offset: int, length: int) -> str:
+        self._check_range(offset, length, sectors=False, what="MD5")
+        with self._output():
+            try:
+                return str(self._esp.flash_md5sum(offset, length))
+            except Exception as e:
+                raise self._failure(e, f"hashing {offset:#x}..{offset + length:#x}", "") from e
+
+    # --- unit operations ---------------------------------------------------------------
+    def security(self) -> SecurityInfo:
+        """Flash encryption and secure boot as the chip's eFuses say."""
+        with self._output():
+            esp = self._esp
+            try:
+                if esp.secure_download_mode:
+                    si = esp.get_security_info()
+                    return SecurityInfo(
+                        flash_encryption=bin(si["flash_crypt_cnt"]).count("1") % 2 == 1,
+                        secure_boot=bool(si["parsed_flags"]["SECURE_BOOT_EN"]),
+                        secure_download_mode=True,
+                    )
+                return SecurityInfo(
+                    flash_encryption=bool(esp.get_flash_encryption_enabled()),
+                    secure_boot=bool(esp.get_secure_boot_enabled()),
+                    secure_download_mode=False,
+                )
+            except Exception as e:
+                raise self._failure(e, "reading the security eFuses", "") from e
+
+    def reset(self) -> None:
+        """Hard-reset the unit (it runs its firmware; over ``socket://`` nothing happens)."""
+        from esptool.cmds import reset_chip
+
+        with self._output():
+            try:
+                reset_chip(self._esp, "hard-reset")
+            except Exception as e:
+                raise self._failure(e, "resetting", "") from e
+
+    def close(self) -> None:
+        """Run the ``after`` action (errors are only logged) and release the port."""
+        if self._closed:
+            return
+        try:
+            # Over socket:// RTS/DTR do not travel: a "reset" would only wait for nothing.
+            if self.after == "hard-reset" and not self.name.startswith("socket://"):
+                from esptool.cmds import reset_chip
+
+                with esptool_output(self._emit):
+                    reset_chip(self._esp, "hard-reset")
+        except Exception as e:  # a dead link must not hide the error that killed it
+            logger.debug("reset on close failed: %s", e)
+        finally:
+            self._closed = True
+            _close_port(self._esp)
+
+    # --- internals -------------------------------------------------------------------------
+    def _send(self, offset: int, data: bytes, on_ack: Callable[[int], None]) -> None:
+        """FLASH_(DEFL_)BEGIN/DATA/END as esptool's write_flash does, counting acks."""
+        from esptool.loader import DEFAULT_TIMEOUT, ERASE_WRITE_TIMEOUT_PER_MB, timeout_per_mb
+
+        esp = self._esp
+        block_size = int(esp.FLASH_WRITE_SIZE)
+        packed = zlib.compress(data, 9) if esp.IS_STUB else data
+        if len(packed) < len(data):
+            blocks = esp.flash_defl_begin(len(data), len(packed), offset)
+            inflater = zlib.decompressobj()
+            done = 0
+            timeout = DEFAULT_TIMEOUT
+            for seq in range(blocks):
+                block = packed[seq * block_size : (seq + 1) * block_size]
+                plain = len(inflater.decompress(block))
+                # esptool's budget: the stub may erase a 64 KiB block per 32 KiB inflated.
+                budget = plain + (-(-plain // 0x8000) + 1) * 0x10000
+                timeout = timeout_per_mb(ERASE_WRITE_TIMEOUT_PER_MB, budget)
+                esp.flash_defl_block(block, seq, timeout=timeout)
+                done += plain
+                on_ack(done)
+            esp.flash_defl_finish(reboot=False, timeout=timeout)  # ROM: nothing is sent
+        else:
+            blocks = esp.flash_begin(len(data), offset)
+            for seq in range(blocks):
+                block = data[seq * block_size : (seq + 1) * block_size]
+                esp.flash_block(block + b"\xff" * (block_size - len(block)), seq)
+                on_ack(min((seq + 1) * block_size, len(data)))
+            if esp.IS_STUB:
+                esp.flash_finish(reboot=False)  # to the ROM, FLASH_END would run the app
+
+    def _failure(self, e: BaseException, doing: str, state: str) -> FlashError:
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if _is_link_failure(e):
+            return FlashError(
+                f"{self.name}: link lost while {doing}" + (f": {state}" if state else ""),
+                hint=f"({detail}) check the cable and power, reconnect and run the command again",
+            )
+        return FlashError(f"{self.name}: failed while {doing}: {detail}")
+
+
+def _close_port(esp: Any) -> None:
+    if esp is None:
+        return
+    try:
+        esp._port.close()
+    except Exception as e:
+        logger.debug("closing the port failed: %s", e)
