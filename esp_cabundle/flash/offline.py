@@ -68,8 +68,7 @@ def read_dump_table(flash: bytes, *, source: str = "dump") -> PartitionTable:
         )
     except PartitionTableError as e:
         raise PartitionTableError(
-            f"{e.message}",
-            hint=e.hint or "is the dump complete? esptool read-flash 0 ALL dump.bin",
+            e.message, hint=e.hint or "is the dump complete? esptool read-flash 0 ALL dump.bin"
         ) from e
 
 
@@ -87,10 +86,10 @@ class EmbeddedCertificate:
 
 
 def _pem_text(raw: bytes) -> bytes:
-    """PEM as compiled from C string literals may carry ``\\n`` escapes and quotes when
-    the source itself was embedded; normalise both."""
-    text = raw.replace(b"\\n", b"\n").replace(b'"', b"")
-    return text
+    """Compiled string literals are plain PEM; C source text (``"...\\n"`` lines, as a
+    firmware's embedded sources or a text dump carry it) needs its escapes and quotes
+    undone first."""
+    return raw.replace(b"\\n", b"\n").replace(b'"', b"")
 
 
 def find_embedded_certificates(data: bytes) -> list[EmbeddedCertificate]:
