@@ -55,6 +55,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "esp_cabundle.commands.fs:fs",
         "List, read, put and remove files in an image or a dump's partition, offline.",
     ),
+    "read": (
+        "esp_cabundle.commands.read:read",
+        "Save a unit's partition or whole flash to a file (a backup, or a dump).",
+    ),
 }
 
 

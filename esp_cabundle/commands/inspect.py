@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ._common import at_option, json_option, parse_at, quiet_option
+from ._unit import port_inspect_options
 
 if TYPE_CHECKING:
     from ..inspect import Report
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     metavar="DAYS",
     help="Exit 1 if any certificate expires within DAYS days.",
 )
+@port_inspect_options
 @at_option
 @json_option
 @quiet_option
@@ -36,6 +38,10 @@ def inspect(
     paths: tuple[str, ...],
     fail_on: tuple[str, ...],
     fail_within: int | None,
+    port: str | None,
+    board: str | None,
+    no_apps: bool,
+    baud: int,
     at: str | None,
     as_json: bool,
     quiet: bool,
@@ -48,17 +54,24 @@ def inspect(
       esp-cabundle inspect ca.pem
       esp-cabundle inspect src/mDash.c --json
       esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365   # CI gate
+      esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32     # a unit
     """
     from ..errors import InputError, VerdictError
     from ..inspect import inspect_path, report_to_dict
     from ..ui import echo, emit_json
 
-    if not paths:
+    if not paths and port is None:
         raise InputError(
             "nothing to inspect", hint="give one or more files: esp-cabundle inspect ca.pem"
         )
     when = parse_at(at)
     reports = [inspect_path(p) for p in paths]
+    from ._unit import inspect_port_report
+
+    unit = inspect_port_report(
+        port, board=board, no_apps=no_apps, baud=baud, quiet=quiet or as_json
+    )
+    reports += [unit] if unit is not None else []
     if as_json:
         emit_json([report_to_dict(r, when, fail_within) for r in reports])
     elif not quiet:

@@ -1,0 +1,108 @@
+"""``esp-cabundle read``: save a partition or the whole flash of a unit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+import click
+
+from ._common import json_option, quiet_option
+from ._unit import baud_option, parse_offset, reset_options
+
+if TYPE_CHECKING:
+    from ..flash.serial import AfterMode, ResetMode
+
+
+@click.command("read")
+@click.option(
+    "-p", "--port", required=True, metavar="PORT", help="Serial port or socket://, rfc2217:// URL."
+)
+@click.option("--partition", metavar="NAME", help="Read this partition (by its table name).")
+@click.option("--all", "whole", is_flag=True, help="Read the whole flash.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=str),
+    help="File to write (replaced atomically, only after a complete read).",
+)
+@click.option(
+    "--table-offset",
+    default="0x8000",
+    show_default=True,
+    metavar="OFFSET",
+    help="Where the partition table is (CONFIG_PARTITION_TABLE_OFFSET).",
+)
+@baud_option
+@reset_options
+@json_option
+@quiet_option
+def read(
+    port: str,
+    partition: str | None,
+    whole: bool,
+    output: str,
+    table_offset: str,
+    baud: int,
+    before: str,
+    after: str,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Read a partition or the whole flash of a unit into a file: a backup, or a dump for
+    ``update-dump`` and ``inspect``. Erased ranges are found with the unit's MD5 and not
+    transferred; the file is byte-identical to a full read.
+
+    \b
+    Examples:
+      esp-cabundle read --port /dev/ttyUSB0 --partition spiffs -o spiffs.bin
+      esp-cabundle read --port /dev/ttyUSB0 --all -o dump.bin
+      esp-cabundle read --port socket://127.0.0.1:5555 --partition fs_0 -o fs_0.bin -q
+    """
+    from ..errors import InputError
+    from ..fileio import write_atomic
+    from ..flash.reading import read_port
+    from ..ui import echo, emit_json
+    from ._unit import unit_progress
+
+    if (partition is None) == (not whole):
+        raise InputError(
+            "say what to read: --partition NAME or --all (not both)",
+            hint="esp-cabundle read --port PORT --partition spiffs -o spiffs.bin",
+        )
+    offset = parse_offset(table_offset, what="--table-offset")
+    with unit_progress(quiet=quiet or as_json) as progress:
+        result = read_port(
+            port,
+            partition=partition,
+            table_offset=offset,
+            baud=baud,
+            reset=cast("ResetMode", before),
+            after=cast("AfterMode", after),
+            progress=progress,
+        )
+    write_atomic(output, result.data)
+    unit = result.unit
+    what = (
+        f"partition '{result.partition.name}' ({result.offset:#x}, {len(result.data):#x} bytes)"
+        if result.partition is not None
+        else f"the whole flash ({len(result.data):#x} bytes)"
+    )
+    if as_json:
+        emit_json(
+            {
+                "port": port,
+                "chip": unit.chip,
+                "description": unit.description,
+                "mac": unit.mac,
+                "flash_size": unit.flash_size,
+                "partition": result.partition.name if result.partition is not None else None,
+                "offset": result.offset,
+                "size": len(result.data),
+                "md5": result.md5,
+                "output": output,
+            }
+        )
+    else:
+        echo(f"Read {what} from {unit.description}, MAC {unit.mac} into {output}", quiet=quiet)
+        echo(f"MD5 {result.md5}", quiet=quiet)

@@ -1,0 +1,274 @@
+"""Reading what matters off a unit's flash: its partition table, a partition, everything.
+
+These work on any :class:`~esp_cabundle.flash.base.Flash`, so a dump file and a unit
+give the same answers. Serial links are slow (about 90 KB/s at 921600 baud) and flash is
+mostly erased, so :func:`read_skipping_blank` first asks the unit for the MD5 of each
+range and reads only the ranges whose MD5 is not that of erased flash: the result is
+byte-identical to a full read (the unit hashed its own bytes), often in a fraction of
+the time.
+
+``inspect --port`` (:func:`inspect_port`) builds an image of the whole flash from the
+regions the flash-dump inspector looks at (bootloader header, partition table, every
+partition it examines) and hands it to that same inspector, so a unit and its dump are
+reported alike. ``read --port`` is :func:`read_port`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import PartitionTableError
+from ..partitions import DEFAULT_TABLE_OFFSET, TABLE_SECTOR, Partition, PartitionTable
+from .base import Flash, Progress, ProgressCallback, ProgressEvent
+
+if TYPE_CHECKING:
+    from ..boards import Board
+    from ..inspect import Report
+    from .serial import AfterMode, ResetMode, UnitInfo
+
+__all__ = [
+    "ReadResult",
+    "inspect_flash",
+    "inspect_port",
+    "read_partition",
+    "read_port",
+    "read_skipping_blank",
+    "read_table",
+    "unit_image",
+]
+
+# One MD5 per 64 KiB: a round trip costs milliseconds over USB serial (more with FTDI
+# latency timers), reading 64 KiB at 921600 baud most of a second.
+_CHUNK = 0x10000
+# The bootloader header sits at 0x1000 (ESP32, ESP32-S2) or 0x0 (newer chips).
+_BOOT_REGION = 0x2000
+
+
+def read_table(flash: Flash, *, offset: int = DEFAULT_TABLE_OFFSET) -> PartitionTable:
+    """The partition table at ``offset``; PartitionTableError if there is none or it is bad.
+
+    Every partition must fit in the flash.
+    """
+    data = flash.read(offset, TABLE_SECTOR)
+    return PartitionTable.from_binary(
+        data, offset=offset, flash_size=flash.size, source=f"{flash.name}: partition table"
+    )
+
+
+def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Partition, bytes]:
+    """A partition's bytes, by name (PartitionTableError naming the ones there are)."""
+    p = table.by_name(name)
+    if p is None:
+        names = ", ".join(q.name for q in table) or "none"
+        raise PartitionTableError(
+            f"{flash.name}: no partition named '{name}' (the table has {names})"
+        )
+    return p, read_skipping_blank(flash, p.offset, p.size)
+
+
+def _blank_md5(length: int) -> str:
+    return hashlib.md5(b"\xff" * length).hexdigest()
+
+
+def _blank_runs(flash: Flash, offset: int, length: int) -> list[tuple[int, int, bool]]:
+    """(start, size, blank) runs covering the range, judged by the unit's MD5 per chunk."""
+    runs: list[tuple[int, int, bool]] = []
+    pos, end = offset, offset + length
+    while pos < end:
+        size = min(_CHUNK - pos % _CHUNK, end - pos)
+        blank = flash.md5(pos, size) == _blank_md5(size)
+        if runs and runs[-1][2] == blank:
+            runs[-1] = (runs[-1][0], runs[-1][1] + size, blank)
+        else:
+            runs.append((pos, size, blank))
+        pos += size
+    return runs
+
+
+def read_skipping_blank(flash: Flash, offset: int, length: int) -> bytes:
+    """The range's bytes, reading only what the unit's MD5 says is not erased.
+
+    Progress is reported as one ``read`` of the whole range.
+    """
+    outer = flash.progress
+    done = 0
+
+    def relay(event: ProgressEvent) -> None:
+        if outer is None:
+            return
+        if isinstance(event, Progress) and event.operation == "read":
+            outer(Progress("read", offset, done + event.done, length))
+        else:
+            outer(event)
+
+    out = bytearray()
+    if outer is not None:
+        outer(Progress("read", offset, 0, length))
+    try:
+        runs = _blank_runs(flash, offset, length)
+        flash.progress = relay
+        for start, size, blank in runs:
+            out += b"\xff" * size if blank else flash.read(start, size)
+            done += size
+            if blank and outer is not None:
+                outer(Progress("read", offset, done, length))
+    finally:
+        flash.progress = outer
+    return bytes(out)
+
+
+def unit_image(
+    flash: Flash, *, table_offset: int = DEFAULT_TABLE_OFFSET, apps: bool = True
+) -> tuple[bytes, PartitionTable, tuple[Partition, ...]]:
+    """A whole-flash image holding what the flash-dump inspector looks at, 0xFF elsewhere.
+
+    Read: the bootloader header region, the partition table sector, every partition
+    except otadata and phy (the inspector skips those), and app partitions only with
+    ``apps``. Returns the image, the table and the app partitions left unread.
+    """
+    table = read_table(flash, offset=table_offset)
+    image = bytearray(b"\xff" * flash.size)
+    regions = [(0, _BOOT_REGION), (table_offset, TABLE_SECTOR)]
+    skipped: list[Partition] = []
+    for p in table:
+        if p.is_data and p.subtype_name in ("ota", "phy"):
+            continue
+        if p.is_app and not apps:
+            skipped.append(p)
+            continue
+        regions.append((p.offset, p.size))
+    for start, size in regions:
+        image[start : start + size] = read_skipping_blank(flash, start, size)
+    return bytes(image), table, tuple(skipped)
+
+
+def inspect_flash(
+    flash: Flash,
+    *,
+    table_offset: int = DEFAULT_TABLE_OFFSET,
+    apps: bool = True,
+    source: str | None = None,
+) -> Report:
+    """What :func:`~esp_cabundle.flash.offline.inspect_dump` says about this flash."""
+    from .offline import inspect_dump
+
+    src = source or flash.name
+    image, _table, skipped = unit_image(flash, table_offset=table_offset, apps=apps)
+    report = inspect_dump(image, src)
+    if report is None:  # cannot happen once read_table succeeded; keep the error clear
+        raise PartitionTableError(f"{src}: no partition table found at {table_offset:#x}")
+    if skipped:
+        unread = {f"{src}:{p.name}" for p in skipped}
+        children = tuple(
+            dataclasses.replace(c, notes=("not read from the unit (--no-apps)",))
+            if c.source in unread
+            else c
+            for c in report.children
+        )
+        report = dataclasses.replace(report, children=children)
+    return report
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """Bytes read off a unit: a partition, or the whole flash (``partition`` None)."""
+
+    unit: UnitInfo
+    offset: int
+    data: bytes
+    partition: Partition | None = None
+
+    @property
+    def md5(self) -> str:
+        return hashlib.md5(self.data).hexdigest()
+
+
+def read_port(
+    port: str,
+    *,
+    partition: str | None = None,
+    table_offset: int = DEFAULT_TABLE_OFFSET,
+    baud: int | None = None,
+    reset: ResetMode = "default-reset",
+    after: AfterMode = "hard-reset",
+    connect_attempts: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> ReadResult:
+    """Read one partition (by name) or, with ``partition=None``, the whole flash."""
+    from .serial import DEFAULT_BAUD, open_unit
+
+    with open_unit(
+        port,
+        baud=baud or DEFAULT_BAUD,
+        reset=reset,
+        after=after,
+        connect_attempts=connect_attempts,
+        progress=progress,
+    ) as unit:
+        if partition is None:
+            return ReadResult(unit.info, 0, read_skipping_blank(unit, 0, unit.size))
+        table = read_table(unit, offset=table_offset)
+        p, data = read_partition(unit, table, partition)
+        return ReadResult(unit.info, p.offset, data, p)
+
+
+def inspect_port(
+    port: str,
+    *,
+    board: Board | None = None,
+    apps: bool = True,
+    table_offset: int | None = None,
+    baud: int | None = None,
+    reset: ResetMode = "default-reset",
+    after: AfterMode = "hard-reset",
+    connect_attempts: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> Report:
+    """Connect, check the chip against ``board``, and report as ``inspect`` does a dump.
+
+    The report's facts start with what only a live unit can tell: chip, MAC, flash size
+    and whether flash encryption is on (then the reads are ciphertext, and a note says so).
+    """
+    from .serial import DEFAULT_BAUD, open_unit
+
+    offset = table_offset if table_offset is not None else _board_offset(board)
+    with open_unit(
+        port,
+        baud=baud or DEFAULT_BAUD,
+        reset=reset,
+        after=after,
+        expected_chip=board.chips if board is not None else None,
+        connect_attempts=connect_attempts,
+        progress=progress,
+    ) as unit:
+        info = unit.info
+        security = unit.security()
+        report = inspect_flash(unit, table_offset=offset, apps=apps, source=port)
+    facts: list[tuple[str, str]] = [
+        ("unit", f"{info.description}, MAC {info.mac}"),
+        ("flash", f"{info.flash_size >> 20} MB (JEDEC id {info.flash_id:#08x})"),
+        ("flash encryption (eFuse)", "on" if security.flash_encryption else "off"),
+        ("secure boot (eFuse)", "on" if security.secure_boot else "off"),
+    ]
+    notes = list(report.notes)
+    if security.flash_encryption:
+        notes.insert(
+            0,
+            "flash encryption is on: these reads are ciphertext, so file systems cannot "
+            "be opened from them",
+        )
+    if board is not None:
+        facts.append(("board", board.name))
+        if board.flash_size != info.flash_size:
+            notes.append(
+                f"the unit has {info.flash_size >> 20} MB of flash; board {board.name} "
+                f"expects {board.flash_size >> 20} MB"
+            )
+    return dataclasses.replace(report, facts=(*facts, *report.facts), notes=tuple(notes))
+
+
+def _board_offset(board: Board | None) -> int:
+    return board.table_offset if board is not None else DEFAULT_TABLE_OFFSET

@@ -1,0 +1,129 @@
+"""``esp-cabundle read``: a partition or the whole flash of a (virtual) unit into a file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.layouts import MONGOOSE_LFS, load_mongoose
+from support.virtual_esp32 import VirtualESP32
+
+from esp_cabundle.cli import cli
+
+Start = Callable[..., VirtualESP32]
+
+
+def mongoose_unit(start: Start) -> VirtualESP32:
+    unit = start("esp32")
+    load_mongoose(unit)
+    return unit
+
+
+def test_read_a_partition(virtual_esp32: Start, runner: CliRunner, tmp_path: Path) -> None:
+    unit = mongoose_unit(virtual_esp32)
+    out = tmp_path / "fs_0.bin"
+    r = runner.invoke(cli, ["read", "--port", unit.url, "--partition", "fs_0", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes() == MONGOOSE_LFS.read_bytes()
+    assert "Read partition 'fs_0' (0x190000, 0x40000 bytes) from ESP32-D0WD-V3" in r.stdout
+    assert hashlib.md5(MONGOOSE_LFS.read_bytes()).hexdigest() in r.stdout
+
+
+def test_read_all_skips_what_the_unit_says_is_erased(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = mongoose_unit(virtual_esp32)
+    out = tmp_path / "dump.bin"
+    r = runner.invoke(cli, ["read", "-p", unit.url, "--all", "-o", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["partition"] is None and doc["size"] == 4 << 20 and doc["mac"] == "24:0a:c4:12:34:56"
+    assert doc["md5"] == hashlib.md5(out.read_bytes()).hexdigest()
+    assert out.read_bytes() == unit.read(0, 4 << 20)  # the whole flash, byte for byte
+    # Erased ranges were judged by the unit's MD5, not sent: two 256 KiB file systems (a
+    # quarter of each erased) and the table crossed the link, not 4 MiB.
+    assert unit.stats.bytes_out < 500_000
+
+
+def test_quiet_prints_nothing(virtual_esp32: Start, runner: CliRunner, tmp_path: Path) -> None:
+    unit = mongoose_unit(virtual_esp32)
+    out = tmp_path / "nvs.bin"
+    r = runner.invoke(cli, ["read", "-p", unit.url, "--partition", "nvs", "-o", str(out), "-q"])
+    assert r.exit_code == 0 and r.stdout == "" and r.stderr == ""
+    assert out.read_bytes() == b"\xff" * 0x4000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--partition NAME or --all"),
+        (["--partition", "fs_0", "--all"], "--partition NAME or --all"),
+        (["--partition", "fs_0", "--table-offset", "0x8800"], "not a multiple of 4 KiB"),
+        (["--partition", "fs_0", "--table-offset", "eight"], "not a number"),
+    ],
+)
+def test_usage_errors_connect_to_nothing(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
+    unit = mongoose_unit(virtual_esp32)
+    out = tmp_path / "out.bin"
+    r = runner.invoke(cli, ["read", "-p", unit.url, "-o", str(out), *args])
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr
+    assert not out.exists() and unit.stats.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--partition", "spiffs"],
+            "no partition named 'spiffs' (the table has nvs, otadata, app_0",
+        ),
+        (["--partition", "fs_0", "--table-offset", "0x9000"], "no partition table at 0x9000"),
+    ],
+)
+def test_table_errors_write_nothing(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
+    unit = mongoose_unit(virtual_esp32)
+    out = tmp_path / "out.bin"
+    r = runner.invoke(cli, ["read", "-p", unit.url, "-o", str(out), *args])
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_link_cut_keeps_the_previous_file(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = mongoose_unit(virtual_esp32)
+    unit.arm_cut(bytes_out=60_000)  # after the connect, early in fs_0
+    out = tmp_path / "fs_0.bin"
+    out.write_bytes(b"previous backup")
+    r = runner.invoke(cli, ["read", "-p", unit.url, "--partition", "fs_0", "-o", str(out)])
+    assert r.exit_code == 3, r.output
+    assert "link lost while reading" in r.stderr and "nothing was written" in r.stderr
+    assert out.read_bytes() == b"previous backup"
+    assert [p.name for p in tmp_path.iterdir()] == ["fs_0.bin"]  # no temporary file left
+
+
+def test_nothing_listening(runner: CliRunner, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out.bin"
+    r = runner.invoke(cli, ["read", "-p", f"socket://127.0.0.1:{port}", "--all", "-o", str(out)])
+    assert r.exit_code == 3
+    assert "nothing is listening there" in r.stderr and not out.exists()
+
+
+def test_help_has_examples(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["read", "--help"])
+    assert r.exit_code == 0 and "Examples:" in r.stdout and "--partition" in r.stdout

@@ -1,0 +1,144 @@
+"""``inspect --port``: a unit is reported exactly as ``inspect`` reports its flash dump."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.layouts import MONGOOSE_LFS, MONGOOSE_TABLE, load_arduino, load_mongoose
+from support.virtual_esp32 import VirtualESP32
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.flash.reading import inspect_port
+
+Start = Callable[..., VirtualESP32]
+AT = "2026-01-01"
+UNIT_FACTS = ("unit", "flash", "flash encryption (eFuse)", "secure boot (eFuse)", "board")
+
+
+def as_source(doc: Any, source: str) -> Any:
+    return json.loads(json.dumps(doc).replace(source, "SOURCE"))
+
+
+def inspect_json(runner: CliRunner, *args: str) -> dict[str, Any]:
+    r = runner.invoke(cli, ["inspect", *args, "--json", "--at", AT])
+    assert r.exit_code == 0, r.output
+    docs = json.loads(r.stdout)
+    assert len(docs) == 1
+    doc: dict[str, Any] = docs[0]
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("load", "board"),
+    [(load_arduino, None), (load_mongoose, "mongoose-os-esp32")],
+    ids=["arduino-spiffs", "mongoose-littlefs"],
+)
+def test_unit_reported_as_its_dump(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    tmp_path: Path,
+    load: Callable[[VirtualESP32], None],
+    board: str | None,
+) -> None:
+    unit = virtual_esp32("esp32")
+    load(unit)
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(unit.read(0, 4 << 20))
+    from_dump = inspect_json(runner, str(dump))
+    from_unit = inspect_json(
+        runner, "--port", unit.url, *(["--board", board] if board else []), "--baud", "921600"
+    )
+    facts = from_unit["facts"]
+    assert facts["unit"] == "ESP32-D0WD-V3 (revision v3.0), MAC 24:0a:c4:12:34:56"
+    assert facts["flash encryption (eFuse)"] == "off"
+    for key in UNIT_FACTS:
+        facts.pop(key, None)
+    assert as_source(from_unit, unit.url) == as_source(from_dump, str(dump))
+    # ... and the dump report is the real thing: the CA files and their roots.
+    text = json.dumps(from_dump)
+    assert "ISRG Root X1" in text and "DST Root CA X3" in text and "/ca.pem" in text
+
+
+def test_human_report_matches_the_dumps(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    unit.load(0x8000, MONGOOSE_TABLE.read_bytes())
+    unit.load(0x350000, MONGOOSE_LFS.read_bytes())  # fs_1 only: fs_0 reported empty
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(unit.read(0, 4 << 20))
+    a = runner.invoke(cli, ["inspect", str(dump), "--at", AT])
+    b = runner.invoke(cli, ["inspect", "-p", unit.url, "--at", AT])
+    assert a.exit_code == b.exit_code == 0
+    unit_lines = tuple(f"  {k}: " for k in UNIT_FACTS)
+    lines = [x for x in b.stdout.splitlines() if not x.startswith(unit_lines)]
+    assert "\n".join(lines).replace(unit.url, "SRC") == a.stdout.rstrip("\n").replace(
+        str(dump), "SRC"
+    )
+    assert "Read" in b.stderr  # progress bars went to stderr
+
+
+def test_no_apps_says_what_was_not_read(virtual_esp32: Start) -> None:
+    unit = virtual_esp32("esp32")
+    unit.load(0x8000, MONGOOSE_TABLE.read_bytes())
+    unit.load(0x190000, MONGOOSE_LFS.read_bytes())  # fs_0 only; fs_1 erased
+    report = inspect_port(unit.url, apps=False)
+    apps = {c.source.rsplit(":", 1)[1]: c for c in report.children if "app partition" in c.kind}
+    assert set(apps) == {"app_0", "app_1"}
+    assert all(c.notes == ("not read from the unit (--no-apps)",) for c in apps.values())
+    assert sum(1 for _ in report.all_findings()) == 3  # ca.pem in fs_0
+
+
+def test_flash_encryption_on_is_said(virtual_esp32: Start) -> None:
+    unit = virtual_esp32("esp32", flash_encryption=True)
+    unit.load(0x8000, MONGOOSE_TABLE.read_bytes())
+    report = inspect_port(unit.url, board=load_board("mongoose-os-esp32"), apps=False)
+    assert dict(report.facts)["flash encryption (eFuse)"] == "on"
+    assert report.notes[0].startswith("flash encryption is on: these reads are ciphertext")
+
+
+def test_board_chip_must_match(virtual_esp32: Start, runner: CliRunner) -> None:
+    unit = virtual_esp32("esp32s3")
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--board", "mongoose-os-esp32"])
+    assert r.exit_code == 3
+    assert "the unit is an ESP32-S3, but ESP32 was expected" in r.stderr
+    assert unit.stats.commands["READ_FLASH"] == 0
+
+
+def test_board_flash_size_mismatch_is_noted(virtual_esp32: Start) -> None:
+    unit = virtual_esp32("esp32", flash_size=8 << 20)
+    unit.load(0x8000, MONGOOSE_TABLE.read_bytes())
+    report = inspect_port(unit.url, board=load_board("mongoose-os-esp32"), apps=False)
+    assert "the unit has 8 MB of flash; board mongoose-os-esp32 expects 4 MB" in report.notes
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["PEM", "--board", "mongoose-os-esp32"], 2, "--board and --no-apps go with --port"),
+        (["--port", "PORT", "--board", "no-such-board"], 2, "unknown board 'no-such-board'"),
+    ],
+)
+def test_option_errors(
+    virtual_esp32: Start, runner: CliRunner, args: list[str], code: int, message: str
+) -> None:
+    unit = virtual_esp32("esp32")
+    pem = str(Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem")
+    values = {"PORT": unit.url, "PEM": pem}
+    r = runner.invoke(cli, ["inspect", *[values.get(a, a) for a in args]])
+    assert r.exit_code == code, r.output
+    assert message in r.stderr
+    assert unit.stats.connections == 0
+
+
+def test_unit_without_a_partition_table(virtual_esp32: Start, runner: CliRunner) -> None:
+    unit = virtual_esp32("esp32")
+    r = runner.invoke(cli, ["inspect", "--port", unit.url])
+    assert r.exit_code == 2
+    assert "no partition table at 0x8000" in r.stderr
