@@ -229,8 +229,8 @@ def tls_server(chain: Sequence[Minted], *, max_version: str = "1.2") -> Iterator
         yield srv.getsockname()[1]
     finally:
         stop.set()
+        srv.close()  # wakes the accept loop at once
         t.join(timeout=5)
-        srv.close()
         for f in (certfile, keyfile):
             f.unlink()
         tmp.rmdir()
