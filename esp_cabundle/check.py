@@ -408,7 +408,13 @@ def check_items(
                 item, forecast(trust, item.chain.certificates, item.device, at=start, until=end)
             )
         )
-    return CheckReport(trust, at, until, tuple(results))
+    notes = []
+    if not trust.has_dates and any(i.device.rules == "mbedtls" for i in items):
+        notes.append(
+            "the trust set is an ESP-IDF bundle (names and keys, no dates): under mbedtls "
+            "rules its roots never expire; an ESP-IDF device uses --device idf-bundle"
+        )
+    return CheckReport(trust, at, until, tuple(results), tuple(notes))
 
 
 def check_build_targets(

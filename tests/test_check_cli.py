@@ -272,3 +272,12 @@ def test_build_refuses_a_bundle_that_breaks_a_target(runner: CliRunner, in_tmp: 
     code, _, err = run(runner, "build")
     assert code == 0, err
     assert (in_tmp / "ca.pem").exists()
+
+
+def test_idf_bundle_file_as_trust_set(runner: CliRunner, le_files: Path) -> None:
+    shutil.copy(Path(__file__).parent / "data" / "verify" / "small.v2.bin", "bundle.bin")
+    code, out, _ = run(runner, "check", "--bundle", "bundle.bin", "--chain", "long.pem",
+                       "--device", "idf-bundle-clock", "--at", "2023-01-01")  # fmt: skip
+    assert code == 0 and "ESP-IDF bundle v2" in out and "(5 roots)" in out
+    code, out, _ = run(runner, "check", "--bundle", "bundle.bin", "--chain", "short.pem")
+    assert code == 0 and "Note: the trust set is an ESP-IDF bundle" in out

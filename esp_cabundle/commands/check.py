@@ -91,9 +91,9 @@ def check(
     Replays each chain under the device's own rules (mbedTLS CA list or ESP-IDF bundle
     callback, with or without a clock) and explains the path or the failure, with the
     error the unit would log. With --until, says the first date a verdict flips and why.
-    Chains come from --host (captured live), --chain files, the config's targets, and
-    --roadmap (a CA's announced future chains). Exit 0 when every chain passes over the
-    whole horizon, 1 otherwise.
+    Chains come from --host (captured live) and --chain files, else from the config's
+    targets (saved chains, or live); --roadmap adds a CA's announced chains as what-ifs.
+    Exit 0 when every chain passes over the whole horizon, 1 otherwise.
 
     \b
     Examples:
@@ -194,6 +194,7 @@ def render_report(report: CheckReport) -> str:
     if report.until:
         span += f", forecast until {report.until.date().isoformat()}"
     lines.append(f"Checked {span}.")
+    lines.extend(f"Note: {n}." for n in report.notes)
     devices = {r.item.device.name: r.item.device for r in report.results}
     if len(devices) == 1:
         import textwrap
