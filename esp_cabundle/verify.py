@@ -919,7 +919,8 @@ def _build_path(
 
 def _synthetic_root(entry: _Node, child: _Node) -> _Node:
     """ESP-IDF 6.0's ``esp_crt_ca_cb_callback``: a CA whose subject is the child's issuer
-    (copied, so the names always match) and whose key is the bundle entry's."""
+    (copied, so the names always match) and whose key is the bundle entry's. It has no
+    usable dates: mbedTLS flags them and the verify callback clears those flags again."""
     from dataclasses import replace
 
     return replace(
@@ -928,6 +929,12 @@ def _synthetic_root(entry: _Node, child: _Node) -> _Node:
         subject_key=child.issuer_key,
         issuer_der=child.issuer_der,
         issuer_key=child.issuer_key,
+        not_before=None,
+        not_after=None,
+        version=3,
+        is_ca=True,
+        max_pathlen=0,
+        can_sign_certs=True,
     )
 
 

@@ -345,6 +345,11 @@ def test_idf_cross_signed_mode_trusts_the_bundle_at_every_step() -> None:
     assert v.ok and [s.label for s in v.path] == ["localhost", "Issuing CA", "New Root"]
     v = verify_chain(trust(mint("Nobody")), sent, IDF6, at=NOW)
     assert not v.ok and v.error == ERR_X509_FATAL_ERROR
+    # The bundle keeps no dates: an expired root file still anchors, even with a clock.
+    old_x1 = mint("New Root", key=new_key, not_before=NOW - 3 * YEAR, not_after=NOW - DAY)
+    idf6_clock = parse_device_profile("idf-bundle-cross-signed-clock")
+    assert verify_chain(trust(old_x1), sent, idf6_clock, at=NOW).ok
+    assert not verify_chain(trust(old_x1), sent, CLOCK, at=NOW).ok
 
 
 def test_explanation_lists_a_small_bundle_and_what_it_signs() -> None:
