@@ -268,7 +268,7 @@ def load_board(name_or_path: str | Path) -> Board:
 def _compose(text: str, where: str) -> Node:
     import yaml
 
-    from .config import _to_nodes
+    from .config import to_nodes
 
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -279,7 +279,7 @@ def _compose(text: str, where: str) -> Node:
         raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
     if root is None:
         raise ConfigError("empty board file", path=where)
-    return _to_nodes(root, "", where)
+    return to_nodes(root, "", where)
 
 
 def _size(node: Node, what: str) -> int:

@@ -28,6 +28,7 @@ __all__ = [
     "find_config",
     "load_config",
     "parse_config",
+    "to_nodes",
 ]
 
 CONFIG_NAME = "cabundle.yaml"
@@ -50,6 +51,7 @@ class Node:
         self.line = line
         self.path = path  # e.g. "outputs[1].format"
         self.where = where  # the file
+        self.key_line = line  # for mapping values: the line of their key
 
     def error(self, message: str, *, hint: str | None = None) -> ConfigError:
         return ConfigError(f"{self.path}: {message}", path=self.where, line=self.line, hint=hint)
@@ -109,7 +111,7 @@ class Node:
         parent = self.path.rsplit(".", 1)[0] if "." in self.path else ""
         where = f"in {parent}: " if parent and parent != key else ""
         return ConfigError(
-            f"{where}unknown key '{key}'", path=self.where, line=self.line, hint=hint
+            f"{where}unknown key '{key}'", path=self.where, line=self.key_line, hint=hint
         )
 
     def as_choice(self, choices: tuple[str, ...]) -> str:
@@ -145,7 +147,8 @@ def _kind(v: Any) -> str:
     return f"{type(v).__name__} {v!r}"
 
 
-def _to_nodes(node: Any, path: str, where: str) -> Node:
+def to_nodes(node: Any, path: str, where: str) -> Node:
+    """A composed YAML node tree -> Nodes that remember their lines."""
     import yaml
 
     line = node.start_mark.line + 1
@@ -162,13 +165,15 @@ def _to_nodes(node: Any, path: str, where: str) -> Node:
             sub = f"{path}.{key}" if path else key
             if key in out:
                 raise ConfigError(f"duplicate key '{sub}'", path=where, line=k.start_mark.line + 1)
-            child = _to_nodes(v, sub, where)
-            child.line = k.start_mark.line + 1 if child.value is None else child.line
+            child = to_nodes(v, sub, where)
+            child.key_line = k.start_mark.line + 1
+            if child.value is None:
+                child.line = child.key_line
             out[key] = child
         return Node(out, line, path, where)
     if isinstance(node, yaml.SequenceNode):
         return Node(
-            [_to_nodes(v, f"{path}[{i}]", where) for i, v in enumerate(node.value)],
+            [to_nodes(v, f"{path}[{i}]", where) for i, v in enumerate(node.value)],
             line,
             path,
             where,
@@ -239,7 +244,7 @@ def parse_config(text: str, *, path: Path) -> Config:
     base_dir = path.parent if str(path.parent) else Path(".")
     if root is None:
         return Config(path, BundleSpec(base_dir=base_dir), (), {})
-    top = _to_nodes(root, "", where)
+    top = to_nodes(root, "", where)
     allowed = _CORE_KEYS + tuple(SECTIONS)
     m = top.as_mapping(allowed)
 

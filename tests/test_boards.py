@@ -173,7 +173,7 @@ BAD = [
     ("  rules: mbedtls", "  rules: idf-bundle", 17, "needs output form idf-bundle"),
     ("  clock: none", "  clock: ntp", 18, "verify.clock: 'ntp' is not one of"),
     ("  clock: none", "  clock: none\n  colour: red", 19, "unknown key 'colour'"),
-    ("verify:", "verfy:", 17, "unknown key 'verfy'"),
+    ("verify:", "verfy:", 16, "unknown key 'verfy'"),
     ("  partitions: [fs]", "  pick: last", 10, "name the partition(s)"),
     ("  form: filesystem", "  form: filesystem\n  name: s_pem", 16, "unknown key 'name'"),
 ]

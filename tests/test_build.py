@@ -326,3 +326,10 @@ def test_expiring_soon_root_flags_in_inspect(runner: CliRunner, in_tmp: Path) ->
     code, out, err = run(runner, "inspect", "soon.pem", "--fail-within", "30")
     assert code == 1 and "expires in" in out and "within 30 days" in err
     assert run(runner, "inspect", "soon.pem", "--fail-within", "5")[0] == 0
+
+
+def test_unknown_mapping_key_is_reported_at_its_own_line(runner: CliRunner, in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\noutputz:\n  - format: pem\n")
+    code, _, err = run(runner, "build")
+    assert code == 2 and "cabundle.yaml:2: unknown key 'outputz'" in err
+    assert "did you mean 'outputs'" in err
