@@ -21,6 +21,8 @@ from esp_cabundle.flash.serial import SerialUnit, _port_error, open_unit
 
 Start = Callable[..., VirtualESP32]
 MiB = 1 << 20
+# pyserial's RFC 2217 client still calls Thread.setDaemon/setName.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:serial.rfc2217")
 
 
 def pattern(n: int, seed: int = 1) -> bytes:
@@ -338,3 +340,30 @@ def test_dump_file_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="beyond"):
         d.read(SECTOR, 2 * SECTOR)
     assert not d.modified and d.data == b"\xff" * 2 * SECTOR
+
+
+# --- rfc2217:// and the reset lines -----------------------------------------------------------
+def test_rfc2217_resets_a_running_unit_into_download_mode(virtual_esp32: Start) -> None:
+    """default-reset pulses EN with GPIO0 low through the board's auto-reset circuit;
+    hard-reset at the end starts the firmware again."""
+    unit = virtual_esp32("esp32", transport="rfc2217", mode="app")
+    assert unit.url.startswith("rfc2217://")
+    with connect(unit, reset="default-reset", after="hard-reset") as u:
+        u.write(0x10000, pattern(SECTOR, seed=5))
+        assert unit.stats.boots == ["download"]
+    assert unit.stats.boots == ["download", "app"]
+    assert unit.read(0x10000, SECTOR) == pattern(SECTOR, seed=5)
+
+
+def test_rfc2217_no_reset_keeps_the_unit_as_it_is(virtual_esp32: Start) -> None:
+    unit = virtual_esp32("esp32s3", transport="rfc2217")
+    with connect(unit, reset="no-reset", after="no-reset") as u:
+        assert u.read(0, 16) == b"\xff" * 16
+    assert unit.stats.boots == []  # pyserial's RTS/DTR blip on open is too short to reset
+
+
+def test_board_without_auto_reset_circuit(virtual_esp32: Start) -> None:
+    unit = virtual_esp32("esp32", transport="rfc2217", mode="app", auto_reset=False)
+    with pytest.raises(DeviceError, match="not in download mode"):
+        connect(unit)
+    assert unit.stats.boots == []

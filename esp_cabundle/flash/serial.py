@@ -252,6 +252,47 @@ def _open_socket_port(url: str) -> Any:
     return port
 
 
+def _open_rfc2217_port(url: str) -> Any:
+    """An ``rfc2217://`` port that does not renegotiate the line for a read timeout.
+
+    esptool changes the port's read timeout around most commands; pyserial's RFC 2217
+    client then resends every line setting and sleeps 50 ms waiting for the answers,
+    although the timeout only matters on this side. Here it is just stored.
+    """
+    from serial.rfc2217 import Serial as Rfc2217Serial
+
+    class LocalTimeoutRfc2217Serial(Rfc2217Serial):  # type: ignore[misc]
+        @property
+        def timeout(self) -> float | None:
+            value: float | None = getattr(self, "_timeout", None)
+            return value
+
+        @timeout.setter
+        def timeout(self, value: float | None) -> None:
+            if value is not None and value < 0:
+                raise ValueError(f"Not a valid timeout: {value!r}")
+            port: Any = self
+            port._timeout = value
+
+        def close(self) -> None:
+            # pyserial sleeps 0.3 s after closing "in case of quick reconnects"
+            port: Any = self
+            port.is_open = False
+            if port._socket is not None:
+                with contextlib.suppress(OSError):
+                    port._socket.shutdown(socket.SHUT_RDWR)
+                port._socket.close()
+            if port._thread is not None:
+                port._thread.join(7)
+                port._thread = None
+            port._socket = None
+
+    port = LocalTimeoutRfc2217Serial()
+    port.port = url
+    port.open()
+    return port
+
+
 def _chip_name(name: str) -> str:
     """esptool's spelling of a chip name (``esp32s3`` -> ``ESP32-S3``)."""
     from esptool.targets import CHIP_DEFS
@@ -391,10 +432,12 @@ class SerialUnit(Flash):
         with esptool_output(sink):
             sink(Message("info", f"Connecting to {port}"))
             is_socket = port.startswith("socket://")
+            is_url = is_socket or port.startswith("rfc2217://")
             target: Any = port
-            if is_socket:
+            if is_url:
+                opener = _open_socket_port if is_socket else _open_rfc2217_port
                 try:
-                    target = _open_socket_port(port)
+                    target = opener(port)
                 except (serial.SerialException, OSError) as e:
                     raise _port_error(port, str(e)) from e
             try:
@@ -406,7 +449,7 @@ class SerialUnit(Flash):
                     connect_attempts=connect_attempts or DEFAULT_CONNECT_ATTEMPTS,
                 )
             except BaseException as e:
-                if is_socket:
+                if is_url:
                     target.close()
                 if isinstance(e, FatalError):
                     raise _connect_error(port, e) from e

@@ -49,13 +49,20 @@ that sector torn (half programmed after its erase, or half erased): the in-fligh
 gets no answer. A cut is one-shot; the unit then accepts a new connection, as a unit does
 after its cable is plugged back in.
 
+Transports: ``socket://`` (raw TCP, as ser2net gives) and ``rfc2217://`` (pyserial's
+RFC 2217 PortManager handles the telnet side). Over RFC 2217 the RTS/DTR lines drive the
+two-transistor auto-reset circuit of dev boards (EN low while RTS is asserted and DTR is
+not, GPIO0 low in the opposite case, pulses on EN under 5 ms filtered as by its RC): a
+reset with GPIO0 low boots the ROM loader (it prints its ``boot:0x3 ... waiting for
+download`` banner), otherwise the firmware; ``auto_reset=False`` is a board without
+the circuit. ``stats.boots`` records each boot.
+
 Limits of its faithfulness (on purpose, or because the real behaviour is not documented):
 
-- Each TCP connection is a power-on into download mode (ROM, no stub, default baud); the
-  flash persists across connections. RTS/DTR do not travel over TCP, so esptool's resets
-  are invisible and a reset never leaves download mode. ``mode="app"`` (a unit running its
-  firmware: log text, no SLIP) and ``mode="silent"`` (nothing answers) model units that are
-  not in download mode.
+- Each TCP connection is a power-on (in ``mode``: download, or ``app``, a unit running its
+  firmware that prints log text and no SLIP, or ``silent``, nothing answers); the flash
+  persists across connections. Over ``socket://`` RTS/DTR do not travel, so resets are
+  invisible.
 - No timing: erases and writes are instant; the stub answers a block after writing it
   (the real stub answers first and writes while the next block arrives).
 - The ROM's exact reply to an unknown opcode (esptool expects possibly several, with a
@@ -75,9 +82,11 @@ import select
 import socket
 import struct
 import threading
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["CHIPS", "ChipProfile", "LinkStats", "VirtualESP32"]
 
@@ -139,6 +148,17 @@ CHECKSUM_SEED = 0xEF
 ROM_SYNC_VALUE = 0x20120707
 ROM_DEFAULT_FLASH_SIZE = 2 * MiB
 CHIP_DETECT_MAGIC_REG = 0x40001000
+# What the ROM prints on UART0 when it starts (esptool looks for "boot:0x..").
+BOOT_LOG_DOWNLOAD = (
+    b"ets Jul 29 2019 12:21:46\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x3 "
+    b"(DOWNLOAD_BOOT(UART0/UART1/SDIO_REI_REO_V2))\r\nwaiting for download\r\n"
+)
+BOOT_LOG_APP = (
+    b"ets Jul 29 2019 12:21:46\r\n\r\nrst:0x1 (POWERON_RESET),boot:0x13 "
+    b"(SPI_FAST_FLASH_BOOT)\r\nI (31) boot: ESP-IDF bootloader\r\n"
+)
+# EN has an RC filter (10 kOhm, 1 uF on most boards): shorter pulses do not reset.
+EN_FILTER_S = 0.005
 XTAL_HZ = 40_000_000
 DEFAULT_BAUD = 115200
 
@@ -272,6 +292,7 @@ class LinkStats:
     sectors_programmed: int = 0
     connections: int = 0
     cuts: int = 0
+    boots: list[str] = field(default_factory=list)  # "download"/"app", from RFC 2217 resets
     commands: collections.Counter[str] = field(default_factory=collections.Counter)
 
 
@@ -320,6 +341,8 @@ class VirtualESP32:
         mac: str | bytes = "24:0a:c4:12:34:56",
         flash_encryption: bool = False,
         mode: Literal["download", "app", "silent"] = "download",
+        transport: Literal["socket", "rfc2217"] = "socket",
+        auto_reset: bool = True,
         max_unacked: int | None = None,
     ) -> None:
         if chip not in CHIPS:
@@ -333,7 +356,11 @@ class VirtualESP32:
             raise ValueError("mac must be 6 bytes")
         self.flash_encryption = flash_encryption
         self.mode = mode
+        self.transport = transport
+        self.auto_reset = auto_reset
         self.max_unacked = max_unacked
+        self._telnet: Any = None  # pyserial's RFC 2217 PortManager, per connection
+        self._lines = _Lines(self._lines_changed)
         self.stats = LinkStats()
         self._fault: _Fault | None = None
         self._lock = threading.RLock()
@@ -378,7 +405,7 @@ class VirtualESP32:
 
     @property
     def url(self) -> str:
-        return f"socket://127.0.0.1:{self.port}"
+        return f"{self.transport}://127.0.0.1:{self.port}"
 
     # --- test helpers ------------------------------------------------------------------
     def load(self, offset: int, data: bytes) -> None:
@@ -431,7 +458,15 @@ class VirtualESP32:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._client = conn
             self.stats.connections += 1
+            self._link_dead = False
             self._reset_session()
+            if self.transport == "rfc2217":
+                from serial.rfc2217 import PortManager
+
+                self._lines = _Lines(self._lines_changed)
+                self._en_low = False
+                self._boot_pending = False
+                self._telnet = PortManager(self._lines, _Connection(conn))
             try:
                 self._session()
             except (_Disconnected, ConnectionError):
@@ -445,17 +480,17 @@ class VirtualESP32:
             finally:
                 _close(conn)
                 self._client = None
+                self._telnet = None
 
-    def _reset_session(self) -> None:
-        """Power-on: ROM download mode, registers at reset values, no write in progress."""
+    def _reset_session(self, *, download: bool | None = None) -> None:
+        """Power-on: ROM download mode (or the firmware), registers at reset values."""
         self._stub = False
-        self._app = self.mode != "download"
+        self._app = self.mode != "download" if download is None else not download
         self._baud = DEFAULT_BAUD
         self._rom_flash_size = ROM_DEFAULT_FLASH_SIZE
         self._write: _WriteSession | None = None
         self._mem_expected = 0
         self._rx = bytearray()
-        self._link_dead = False
         regs = self.chip.registers(self.mac)
         for addr, value in self.chip.security_registers(self.flash_encryption).items():
             regs[addr] = regs.get(addr, 0) | value
@@ -481,6 +516,12 @@ class VirtualESP32:
         data = conn.recv(65536)
         if not data:
             raise _Disconnected
+        if self._telnet is not None:
+            data = b"".join(self._telnet.filter(data))  # telnet commands handled here
+            if self._boot_pending and data:
+                self._boot()
+            if not data:
+                return b""
         f = self._fault
         if f is not None and f.bytes_in is not None:
             room = f.bytes_in - self.stats.bytes_in
@@ -502,11 +543,43 @@ class VirtualESP32:
             room = f.bytes_out - self.stats.bytes_out
             if len(data) >= room:
                 if room > 0:
-                    conn.sendall(data[:room])
+                    conn.sendall(self._escape(data[:room]))
                     self.stats.bytes_out += room
                 raise LinkCut
-        conn.sendall(data)
+        conn.sendall(self._escape(data))
         self.stats.bytes_out += len(data)
+
+    def _escape(self, data: bytes) -> bytes:
+        return data if self._telnet is None else b"".join(self._telnet.escape(data))
+
+    # --- RFC 2217 reset lines: the two-transistor auto-reset circuit of dev boards ------
+    def _lines_changed(self) -> None:
+        """EN is low while RTS is asserted and DTR is not; GPIO0 is low in the opposite
+        case. The RC on EN filters pulses shorter than EN_FILTER_S (pyserial sets RTS and
+        DTR one after the other when it opens the port); the ROM samples GPIO0 after EN
+        has risen, which here is the next line change or byte received."""
+        if not self.auto_reset or self._telnet is None:
+            return
+        rts, dtr = self._lines.rts, self._lines.dtr
+        en_low = rts and not dtr
+        now = time.monotonic()
+        if self._boot_pending and not en_low:
+            self._boot()
+        if en_low and not self._en_low:
+            self._en_low_since = now
+            self._boot_pending = False
+        elif not en_low and self._en_low and now - self._en_low_since >= EN_FILTER_S:
+            self._boot_pending = True
+        self._en_low = en_low
+
+    def _boot(self) -> None:
+        self._boot_pending = False
+        if self.mode == "silent":
+            return  # a dead unit stays dead
+        download = self._lines.dtr and not self._lines.rts  # GPIO0 strapped low
+        self.stats.boots.append("download" if download else "app")
+        self._reset_session(download=download)
+        self._send_raw(BOOT_LOG_DOWNLOAD if download else BOOT_LOG_APP)
 
     def _send_frame(self, payload: bytes) -> None:
         body = payload.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc")
@@ -533,6 +606,9 @@ class VirtualESP32:
         while True:
             if self._app:
                 data = self._recv_some()
+                if not self._app:  # a reset into download mode came with these bytes
+                    self._rx += data
+                    continue
                 if self.mode != "silent" and data:
                     self._send_raw(b"I (1042) app: running, not in download mode\r\n")
                 continue
@@ -934,3 +1010,54 @@ def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+class _Lines:
+    """The port settings an RFC 2217 client may change; RTS/DTR drive the reset circuit."""
+
+    def __init__(self, on_change: Callable[[], None]) -> None:
+        self._on_change = on_change
+        self._rts = False
+        self._dtr = False
+        self.baudrate = DEFAULT_BAUD
+        self.bytesize = 8
+        self.parity = "N"
+        self.stopbits = 1
+        self.xonxoff = False
+        self.rtscts = False
+        self.break_condition = False
+        self.cts = self.dsr = self.ri = self.cd = False
+
+    @property
+    def rts(self) -> bool:
+        return self._rts
+
+    @rts.setter
+    def rts(self, value: bool) -> None:
+        self._rts = bool(value)
+        self._on_change()
+
+    @property
+    def dtr(self) -> bool:
+        return self._dtr
+
+    @dtr.setter
+    def dtr(self, value: bool) -> None:
+        self._dtr = bool(value)
+        self._on_change()
+
+    def reset_input_buffer(self) -> None:
+        pass
+
+    def reset_output_buffer(self) -> None:
+        pass
+
+
+class _Connection:
+    """What pyserial's PortManager writes its telnet answers to."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def write(self, data: bytes) -> None:
+        self._sock.sendall(data)
