@@ -105,7 +105,10 @@ class SpiffsVolume:
         self.stats_allocated = 0
         self.stats_deleted = 0
         self.max_erase_count = 0
-        self.free_cursor = 0  # linear lookup entry where the next free-page search starts
+        # Where the next free-page search starts, as SPIFFS keeps it: (block, entry), the
+        # entry may be one past the block's last ("block 4, entry 15" is not "block 5,
+        # entry 0" to the garbage collector's check of the block it is cleaning).
+        self.free_cursor = (0, 0)
         self.cursor = 0  # linear lookup entry where object searches start
         self.cleaning = False
         self.fd: _Fd | None = None
@@ -155,7 +158,8 @@ class SpiffsVolume:
         self.free_blocks = sum(1 for b in range(g.block_count) if lu[b * epb] == OBJ_ID_FREE)
         self.stats_deleted = lu.count(OBJ_ID_DELETED)
         self.stats_allocated = len(lu) - lu.count(OBJ_ID_FREE) - self.stats_deleted
-        self.free_cursor = self.cursor = 0
+        self.free_cursor = (0, 0)
+        self.cursor = 0
         self.cleaning = False
         self.fd = None
 
@@ -178,7 +182,7 @@ class SpiffsVolume:
                 self.stats_allocated,
                 self.stats_deleted,
                 self.max_erase_count,
-                self.free_cursor,
+                *self.free_cursor,
                 self.cursor,
                 self.gc_runs,
             ),
@@ -194,10 +198,12 @@ class SpiffsVolume:
             self.stats_allocated,
             self.stats_deleted,
             self.max_erase_count,
-            self.free_cursor,
+            free_block,
+            free_entry,
             self.cursor,
             self.gc_runs,
         ) = snap.counters
+        self.free_cursor = (free_block, free_entry)
         self.erased = set(snap.erased)
         self.unerased = snap.unerased
         self.fd = None
@@ -451,11 +457,14 @@ class SpiffsVolume:
             self._gc_quick()
             if self.free_blocks < 2:
                 raise SpiffsFull("fewer than two free blocks left")
-        for entry in self._entries_with(OBJ_ID_FREE, self.free_cursor):
-            self.free_cursor = entry + 1
-            if entry % self.g.entries_per_block == 0:
+        epb = self.g.entries_per_block
+        block, entry = self.free_cursor
+        for found in self._entries_with(OBJ_ID_FREE, block * epb + entry):
+            b, e = divmod(found, epb)
+            self.free_cursor = (b, e + 1)
+            if e == 0:
                 self.free_blocks -= 1
-            return entry
+            return found
         raise SpiffsFull("no free page")
 
     def _find_id_and_span(self, oid: int, spix: int) -> int:
@@ -931,8 +940,8 @@ class SpiffsVolume:
         g = self.g
         epb = g.entries_per_block
         base = bix * epb
-        if self.free_cursor // epb == bix:
-            self.free_cursor = ((bix + 1) % g.block_count) * epb
+        if self.free_cursor[0] == bix:  # cannot take free pages from the block being cleaned
+            self.free_cursor = ((bix + 1) % g.block_count, 0)
         state = "find"
         cur = 0
         stored = 0
