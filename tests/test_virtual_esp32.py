@@ -78,8 +78,10 @@ def test_esptool_detects_chip_mac_and_flash_size(
         assert esp.get_crystal_freq() == 40
 
 
-@pytest.mark.parametrize("chip", ["esp32", "esp32s3", "esp32c3"])
-@pytest.mark.parametrize("compress", [True, False])
+@pytest.mark.parametrize(
+    ("chip", "compress"),
+    [("esp32", True), ("esp32", False), ("esp32s3", True), ("esp32c3", False)],
+)
 def test_stub_write_read_verify(virtual_esp32: Start, chip: str, compress: bool) -> None:
     unit = virtual_esp32(chip)
     data = pattern(0x1000) + b"\x00" * 0x2800  # compressible, not all one value
@@ -294,10 +296,12 @@ def test_esptool_cli_in_process(virtual_esp32: Start, tmp_path: Path, stub: bool
     base += [] if stub else ["--no-stub"]
     esptool.main([*base, "write-flash", "0xA0000", str(image)])
     assert unit.read(0xA0000, 0x2000) == image.read_bytes()
-    esptool.main([*base, "verify-flash", "0xA0000", str(image)])
     back = tmp_path / "back.bin"
     esptool.main([*base, "read-flash", "0xA0000", "0x400", str(back)])
     assert back.read_bytes() == image.read_bytes()[:0x400]
+    if not stub:
+        return  # the ROM's MD5 and erase are covered through the API above
+    esptool.main([*base, "verify-flash", "0xA0000", str(image)])
     esptool.main([*base, "erase-region", "0xA1000", "0x1000"])
     assert unit.read(0xA1000, 0x1000) == b"\xff" * 0x1000
     assert unit.read(0xA0000, 0x1000) == image.read_bytes()[:0x1000]

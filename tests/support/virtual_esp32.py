@@ -374,7 +374,7 @@ class VirtualESP32:
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> VirtualESP32:
         self._listener = socket.create_server(("127.0.0.1", 0))
-        self._listener.settimeout(0.1)
+        self._wake_r, self._wake_w = socket.socketpair()  # stop() wakes the server at once
         self._thread = threading.Thread(
             target=self._serve, name=f"virtual-{self.chip.key}", daemon=True
         )
@@ -383,11 +383,11 @@ class VirtualESP32:
 
     def stop(self) -> None:
         self._stop.set()
-        client = self._client
-        if client is not None:
-            _close(client)
         if self._thread is not None:
+            self._wake_w.send(b"x")
             self._thread.join(timeout=5)
+            self._wake_r.close()
+            self._wake_w.close()
         if self._listener is not None:
             self._listener.close()
 
@@ -449,10 +449,11 @@ class VirtualESP32:
     def _serve(self) -> None:
         assert self._listener is not None
         while not self._stop.is_set():
+            select.select([self._listener, self._wake_r], [], [])
+            if self._stop.is_set():
+                return
             try:
                 conn, _ = self._listener.accept()
-            except TimeoutError:
-                continue
             except OSError:
                 return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -507,12 +508,9 @@ class VirtualESP32:
         assert conn is not None
         if self._link_dead:
             raise LinkCut
-        while True:
-            if self._stop.is_set():
-                raise _Disconnected
-            ready, _, _ = select.select([conn], [], [], 0.1)
-            if ready:
-                break
+        select.select([conn, self._wake_r], [], [])
+        if self._stop.is_set():
+            raise _Disconnected
         data = conn.recv(65536)
         if not data:
             raise _Disconnected
