@@ -241,6 +241,16 @@ def test_bad_names_are_refused() -> None:
     assert img.to_bytes() == before
 
 
+def test_a_free_page_that_is_not_erased_is_refused() -> None:
+    """SPIFFS would program the new file over it (NOR: an AND) and store garbage."""
+    damaged = bytearray(vector("idf-64k.bin"))
+    damaged[10 * BLOCK + 256 + 40] = 0x00  # inside the first free page, block 10
+    img = SpiffsImage.open(bytes(damaged))  # reading is fine: no file uses that page
+    with pytest.raises(ImageError, match="free in the lookup table but not erased"):
+        img.write("/ca.pem", NEW_CA)
+    assert img.to_bytes() == bytes(damaged)
+
+
 def test_removing_a_missing_file_changes_nothing() -> None:
     original = vector("mongoose-256k.bin")
     img = SpiffsImage.open(original)

@@ -464,6 +464,14 @@ class SpiffsVolume:
             self.free_cursor = (b, e + 1)
             if e == 0:
                 self.free_blocks -= 1
+            ps = self.g.page_size
+            start = self.g.pix(found) * ps
+            if self.buf[start : start + ps].count(0xFF) != ps:
+                # SPIFFS would program over it and store garbage (a page_move cut short
+                # by power loss leaves exactly this: the copy written, its entry not).
+                raise SpiffsCorrupt(
+                    f"page at offset {start:#x} is free in the lookup table but not erased"
+                )
             return found
         raise SpiffsFull("no free page")
 
