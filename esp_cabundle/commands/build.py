@@ -222,7 +222,9 @@ def build(
         lock_path=None if (no_lock and not locked) else lock_path,
         locked=locked,
     )
-    if not no_check:  # the config's targets must accept the bundle (esp_cabundle.check)
+    if not no_check and config.section("targets"):
+        # The config's targets must accept the bundle; imported only when there are any,
+        # as the verifier is the heaviest module on this path.
         from ..check import check_build_targets
 
         check_build_targets(config, result.bundle, at=when, until=spec.policy.service_until)
