@@ -180,6 +180,25 @@ def test_odd_sizes_are_refused() -> None:
         SpiffsImage.create(8192)
 
 
+def test_profiles_sharing_a_magic_are_told_apart_by_their_header_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = SPIFFS_PROFILES["esp-idf"]
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    long_names = SpiffsProfile(**{**fields, "name": "long-names", "obj_name_len": 64})
+    monkeypatch.setitem(SPIFFS_PROFILES, "long-names", long_names)
+    data = build_spiffs_image([("/ca.pem", b"x" * 3000)], size=64 * 1024, profile=long_names)
+    img = SpiffsImage.open(data)  # esp-idf is tried first, its layout does not parse
+    assert img.profile is long_names
+    assert img.read("/ca.pem") == b"x" * 3000
+    assert SpiffsImage.open(vector("idf-64k.bin")).profile is base
+
+
+def test_an_explicit_profile_reports_a_bad_size_first() -> None:
+    with pytest.raises(ImageError, match="5000 is not a positive multiple of the 4096-byte"):
+        SpiffsImage.open(b"\xff" * 5000, "mongoose-os")
+
+
 def test_one_block_left_erased_by_a_power_cut_still_mounts() -> None:
     """SPIFFS tolerates one block whose erase was cut short (no magic, all 0xFF) and
     finishes the erase at mount; we defer that until the first edit."""

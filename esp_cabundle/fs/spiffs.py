@@ -226,20 +226,26 @@ def _magic_matches(data: bytes | bytearray | memoryview, geo: Geometry) -> bool:
     return True
 
 
-def probe_spiffs(data: bytes | bytearray | memoryview) -> SpiffsProfile | None:
-    """The registered profile whose SPIFFS magic the bytes carry, or None. Cheap."""
+def _magic_profiles(data: bytes | bytearray | memoryview) -> list[SpiffsProfile]:
+    """Registered profiles whose SPIFFS magic the bytes carry (cheap: stops at 2 bad blocks)."""
+    found = []
     for prof in _unique_profiles():
         bs = prof.block_size
         if not prof.use_magic or len(data) % bs or len(data) // bs < _MIN_BLOCKS:
             continue
         geo = Geometry.of(prof, len(data))
-        # two blocks decide quickly; at most one block may lack its magic
-        first = [U16.unpack_from(data, geo.magic_addr(b))[0] == geo.magic(b) for b in (0, 1)]
-        if not any(first):
+        # at most one block may lack its magic, so blocks 0 and 1 decide quickly
+        if not any(U16.unpack_from(data, geo.magic_addr(b))[0] == geo.magic(b) for b in (0, 1)):
             continue
         if _magic_matches(data, geo):
-            return prof
-    return None
+            found.append(prof)
+    return found
+
+
+def probe_spiffs(data: bytes | bytearray | memoryview) -> SpiffsProfile | None:
+    """The registered profile whose SPIFFS magic the bytes carry, or None. Cheap."""
+    found = _magic_profiles(data)
+    return found[0] if found else None
 
 
 def _size_hint(data: bytes | bytearray | memoryview) -> str | None:
@@ -290,35 +296,51 @@ class SpiffsImage(FileSystemImage):
         """
         raw = bytes(data)
         wanted = get_spiffs_profile(profile) if profile is not None else None
-        detected = probe_spiffs(raw)
         if wanted is not None:
-            prof = wanted
-            if detected is not None and detected != wanted:
-                raise ImageError(
-                    f"this is a SPIFFS image of profile {detected.name}, not {wanted.name}",
-                    hint=f"open it with profile {detected.name} (or let it be detected)",
-                )
-            if wanted.use_magic and detected is None:
+            _check_size(len(raw), wanted)
+        elif len(raw) % ERASE_BLOCK or len(raw) < _MIN_BLOCKS * ERASE_BLOCK:
+            raise ImageError(
+                f"not a SPIFFS image: {len(raw)} bytes is not a whole number (>= "
+                f"{_MIN_BLOCKS}) of {ERASE_BLOCK}-byte blocks",
+                hint="pass the whole partition",
+            )
+        candidates = _magic_profiles(raw)
+        if wanted is not None:
+            if wanted.use_magic and wanted not in candidates:
+                if candidates:
+                    raise ImageError(
+                        f"this is a SPIFFS image of profile {candidates[0].name}, "
+                        f"not {wanted.name}",
+                        hint=f"open it with profile {candidates[0].name} (or let it be detected)",
+                    )
                 raise ImageError(
                     f"not a SPIFFS image of profile {wanted.name}: its blocks lack that "
                     "profile's magic",
                     hint=_size_hint(raw) or "check the partition offset and size",
                 )
-        elif detected is None:
+            candidates = [wanted]
+        elif not candidates:
             names = ", ".join(p.name for p in _unique_profiles())
             raise ImageError(
                 f"not a SPIFFS image: no block carries the magic of any known profile ({names})",
                 hint=_size_hint(raw) or "check the partition offset and size",
             )
-        else:
-            prof = detected
-        geo = _check_size(len(raw), prof)
-        vol = SpiffsVolume(bytearray(raw), geo)
-        try:
-            vol.mount()
-            return cls(vol, raw)
-        except SpiffsCorrupt as e:
-            raise ImageError(f"corrupt SPIFFS image ({prof.name}): {e}") from e
+        # Profiles sharing a magic scheme differ in their index-header layout (name and
+        # meta lengths): the first whose headers all parse is the image's.
+        first_error: ImageError | None = None
+        for prof in candidates:
+            vol = SpiffsVolume(bytearray(raw), _check_size(len(raw), prof))
+            try:
+                vol.mount()
+                return cls(vol, raw)
+            except SpiffsCorrupt as e:
+                err = ImageError(f"corrupt SPIFFS image ({prof.name}): {e}")
+                err.__cause__ = e
+                first_error = first_error or err
+            except ImageError as e:
+                first_error = first_error or e
+        assert first_error is not None  # candidates is never empty here
+        raise first_error
 
     def _refresh(self) -> None:
         try:
