@@ -59,6 +59,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "esp_cabundle.commands.read:read",
         "Save a unit's partition or whole flash to a file (a backup, or a dump).",
     ),
+    "init": (
+        "esp_cabundle.commands.init:init",
+        "Write a commented cabundle.yaml: board, servers, service life, preset.",
+    ),
 }
 
 

@@ -69,6 +69,12 @@ if TYPE_CHECKING:
     show_default=True,
     help="Seconds to wait for a live server.",
 )
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML page: timeline and verdict table.",
+)
 @at_option
 @json_option
 @quiet_option
@@ -82,6 +88,7 @@ def check(
     roadmaps: tuple[str, ...],
     config_path: Path | None,
     timeout: float,
+    report_path: Path | None,
     at: str | None,
     as_json: bool,
     quiet: bool,
@@ -101,6 +108,7 @@ def check(
       esp-cabundle check --host mqtt.example.com:8883 --until 2035-01-01
       esp-cabundle check --bundle ca.pem --roadmap letsencrypt --until 2036-01-01
       esp-cabundle check --board mdash-arduino --json      # targets from cabundle.yaml
+      esp-cabundle check --until 2035-01-01 --report forecast.html
     """
     from ..chains import load_chain_file, parse_host_port
     from ..check import (
@@ -159,6 +167,11 @@ def check(
             "or list targets: in cabundle.yaml",
         )
     report = check_items(trust, items, at=when, until=horizon)
+    if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
+        from ..report import write_html_report
+
+        service_until = config.spec.policy.service_until if config is not None else None
+        write_html_report(report_path, report, service_until=service_until)
     if as_json:
         emit_json(report.to_dict())
     elif not quiet:

@@ -1,0 +1,221 @@
+"""``esp-cabundle init``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from ._common import at_option, json_option, parse_at, quiet_option
+
+if TYPE_CHECKING:
+    from ..boards import Board
+
+T = TypeVar("T")
+
+
+@click.command()
+@click.option("--board", metavar="NAME|FILE", help="Board profile ('none' for a generic ca.pem).")
+@click.option(
+    "--preset",
+    "presets",
+    multiple=True,
+    metavar="NAME",
+    help="Root preset (repeatable; default: default).",
+)
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="A server the devices connect to (repeatable; port 443 unless given).",
+)
+@click.option(
+    "--service-years",
+    type=click.IntRange(1, 50),
+    metavar="N",
+    help="Service life in years from today (default: 5).",
+)
+@click.option("--service-until", metavar="DATE", help="Service life: the end date (YYYY-MM-DD).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("cabundle.yaml"),
+    show_default=True,
+    help="Config file to write.",
+)
+@click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@click.option(
+    "-y", "--yes", is_flag=True, help="Never ask: take the defaults for what is not given."
+)
+@at_option
+@json_option
+@quiet_option
+def init(
+    board: str | None,
+    presets: tuple[str, ...],
+    targets: tuple[str, ...],
+    service_years: int | None,
+    service_until: str | None,
+    output: Path,
+    force: bool,
+    yes: bool,
+    at: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Write a commented cabundle.yaml for a fleet: board, servers, service life, preset.
+
+    Asks for what the flags do not give (or, with --yes, takes the defaults: no board,
+    no targets, 5 years, the default preset). The file is checked with build's own
+    parser before it is written, and an existing file is left alone without --force.
+    Roots that expire before the end of service are named, since build refuses them.
+
+    \b
+    Examples:
+      esp-cabundle init                                  # asks
+      esp-cabundle init --board mdash-arduino --target mdash.net --service-years 8 --yes
+      esp-cabundle init --board mongoose-os-esp32 --target mqtt.example.com:8883 \\
+          --service-until 2032-12-31 --preset letsencrypt --yes
+      esp-cabundle init --yes -o fleet/cabundle.yaml --force
+    """
+    from ..errors import InputError
+    from ..init_config import (
+        DEFAULT_PRESET,
+        DEFAULT_SERVICE_YEARS,
+        InitChoices,
+        parse_service_life,
+        parse_target,
+        write_config,
+    )
+    from ..ui import echo, emit_json, note, warn
+
+    today = parse_at(at)
+    if service_years is not None and service_until is not None:
+        raise InputError("give --service-years or --service-until, not both")
+    if output.exists() and not force:  # before asking anything
+        raise InputError(
+            f"{output} already exists; nothing written",
+            hint="pass --force to replace it, or -o to write another file",
+        )
+    ask = not yes
+
+    chosen_board = _load_board(board) if board is not None else None
+    if board is None and ask:
+        chosen_board = _prompt_board()
+
+    if not presets:
+        presets = (_prompt_preset(DEFAULT_PRESET),) if ask else (DEFAULT_PRESET,)
+    else:
+        _check_presets(presets)
+
+    parsed_targets = tuple(parse_target(t) for t in targets)
+    if not targets and ask:
+        parsed_targets = _prompt(
+            "Servers the devices connect to (HOST[:PORT], comma-separated; empty for none)",
+            lambda s: tuple(parse_target(t) for t in s.split(",") if t.strip()),
+            default="",
+        )
+
+    if service_years is not None:
+        end = parse_service_life(str(service_years), today=today)
+    elif service_until is not None:
+        end = parse_service_life(service_until, today=today)
+    elif ask:
+        end = _prompt(
+            "Service life: years from today, or the end date (YYYY-MM-DD)",
+            lambda s: parse_service_life(s, today=today),
+            default=str(DEFAULT_SERVICE_YEARS),
+        )
+    else:
+        end = parse_service_life(str(DEFAULT_SERVICE_YEARS), today=today)
+
+    choices = InitChoices(chosen_board, tuple(presets), parsed_targets, end)
+    result = write_config(choices, path=output, today=today, force=force)
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    for w in result.warnings:
+        warn(f"{w} (build will refuse it: see the comment above service_until)")
+    echo(f"Wrote {result.path}", quiet=quiet)
+    steps = []
+    if parsed_targets:
+        steps.append("esp-cabundle chains pull        # save the targets' chains (network)")
+    steps.append("esp-cabundle build              # " + ", ".join(p for _, p in result.outputs))
+    if parsed_targets:
+        steps.append(f"esp-cabundle check --until {end.date().isoformat()}")
+    if not quiet:
+        note("Next:")
+        for s in steps:
+            note(f"  {s}" if output.parent == Path(".") else f"  (cd {output.parent}) {s}")
+
+
+def _load_board(name: str) -> Board | None:
+    from ..boards import load_board
+
+    if name.strip().lower() in ("none", ""):
+        return None
+    return load_board(name)
+
+
+def _check_presets(presets: tuple[str, ...]) -> None:
+    from ..catalog import PRESETS
+    from ..errors import InputError
+
+    for p in presets:
+        if p not in PRESETS:
+            import difflib
+
+            close = difflib.get_close_matches(p, list(PRESETS), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise InputError(f"unknown preset '{p}'", hint=hint + f"presets: {', '.join(PRESETS)}")
+
+
+def _prompt(text: str, convert: Callable[[str], T], *, default: str) -> T:
+    """Ask until the answer converts; a closed input is an error, Ctrl-C an interrupt."""
+    from ..errors import EspCabundleError, InputError
+
+    def proc(value: str) -> T:
+        try:
+            return convert(value)
+        except EspCabundleError as e:
+            raise click.UsageError(str(e)) from e
+
+    try:
+        result: T = click.prompt(
+            text, default=default, value_proc=proc, show_default=bool(default), err=True
+        )
+    except click.Abort as e:
+        if isinstance(e.__context__, KeyboardInterrupt):
+            raise KeyboardInterrupt from e
+        raise InputError(
+            f"no answer to '{text.split(' (')[0].split(':')[0]}' (input ended)",
+            hint="pass --yes to take the defaults, or give the value as a flag",
+        ) from e
+    return result
+
+
+def _prompt_board() -> Board | None:
+    from ..init_config import board_choices
+
+    choices = board_choices()
+    click.echo(
+        "Boards (where the CA lives and how devices verify; 'none' for a generic ca.pem):",
+        err=True,
+    )
+    for name, framework in choices:
+        click.echo(f"  {name:30} {framework}", err=True)
+    return _prompt("Board", _load_board, default="none")
+
+
+def _prompt_preset(default: str) -> str:
+    from ..catalog import PRESETS
+
+    def convert(s: str) -> str:
+        _check_presets((s.strip(),))
+        return s.strip()
+
+    return _prompt(f"Root preset ({', '.join(PRESETS)})", convert, default=default)

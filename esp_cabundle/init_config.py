@@ -1,0 +1,389 @@
+"""A first ``cabundle.yaml``: the choices ``esp-cabundle init`` asks for, rendered as a
+commented file that ``build`` accepts as is.
+
+A board profile becomes the keys that exist (``device:`` from its verification rules,
+``outputs:`` from the form its firmware consumes); the board's name, where its CA lives
+and the commands that put the bundle on units go into comments, so the file explains
+itself to the next person who opens it. The text is validated with the same parser
+``build`` uses before anything is written, and an existing file is never replaced
+unless asked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .config import CONFIG_NAME, parse_config
+from .dates import as_datetime, parse_when
+from .errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from .boards import Board
+
+__all__ = [
+    "DEFAULT_PRESET",
+    "DEFAULT_SERVICE_YEARS",
+    "InitChoices",
+    "InitResult",
+    "board_choices",
+    "board_device",
+    "parse_service_life",
+    "parse_target",
+    "render_config",
+    "write_config",
+]
+
+DEFAULT_PRESET = "default"
+# Short enough that every root of every preset outlives it (the earliest, ISRG Root X1,
+# expires 2035-06-04), so the file init writes builds as is; longer lives are a choice.
+DEFAULT_SERVICE_YEARS = 5
+MAX_SERVICE_YEARS = 50
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+$")
+_WIDTH = 92
+
+
+@dataclass(frozen=True, slots=True)
+class InitChoices:
+    """What the user chose: a board (None: a generic ``ca.pem``), presets, the servers
+    (host, port) the fleet connects to, and the devices' end of service."""
+
+    board: Board | None
+    presets: tuple[str, ...]
+    targets: tuple[tuple[str, int], ...]
+    service_until: datetime
+
+    def __post_init__(self) -> None:
+        from .catalog import PRESETS
+
+        if not self.presets:
+            raise InputError("choose at least one preset", hint=f"presets: {', '.join(PRESETS)}")
+        for p in self.presets:
+            if p not in PRESETS:
+                raise InputError(f"unknown preset '{p}'", hint=f"presets: {', '.join(PRESETS)}")
+        seen = set()
+        for host, port in self.targets:
+            if (host, port) in seen:
+                raise InputError(f"target {host}:{port} is given twice")
+            seen.add((host, port))
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    """The file written (or that would be), and what it holds."""
+
+    path: Path
+    text: str
+    choices: InitChoices
+    device: str | None
+    outputs: tuple[tuple[str, str], ...]  # (format, path) as written in the file
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, object]:
+        c = self.choices
+        return {
+            "path": str(self.path),
+            "board": c.board.name if c.board else None,
+            "presets": list(c.presets),
+            "targets": [_target_text(h, p) for h, p in c.targets],
+            "service_until": c.service_until.date().isoformat(),
+            "device": self.device,
+            "outputs": [{"format": f, "path": p} for f, p in self.outputs],
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing what users type
+
+
+def parse_target(text: str) -> tuple[str, int]:
+    """``HOST[:PORT]`` (443 by default) -> (host, port); a host must be a DNS name or an
+    IP address, so a typo fails here rather than at the first capture."""
+    from .chains import parse_host_port
+
+    t = text.strip()
+    if not t or any(c.isspace() for c in t):
+        raise InputError(f"bad target '{text}'", hint="give HOST or HOST:PORT, e.g. mdash.net")
+    host, port = parse_host_port(t)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.match(host) or host.replace(".", "").isdigit():
+            raise InputError(
+                f"bad target '{text}': '{host}' is not a host name or IP address",
+                hint="give HOST or HOST:PORT, e.g. mqtt.example.com:8883",
+            ) from None
+    return host, port
+
+
+def _add_years(day: datetime, years: int) -> datetime:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def parse_service_life(text: str, *, today: datetime) -> datetime:
+    """A service life as users give it: a number of years from ``today`` (``5``) or the
+    end date itself (``2031-06-30``). It must end after ``today``."""
+    t = text.strip()
+    start = as_datetime(today.date())
+    if t.isdigit():
+        years = int(t)
+        if not 1 <= years <= MAX_SERVICE_YEARS:
+            raise InputError(
+                f"service life of {years} years is out of range 1-{MAX_SERVICE_YEARS}",
+                hint="give years (e.g. 10) or the end date (YYYY-MM-DD)",
+            )
+        return _add_years(start, years)
+    end = as_datetime(parse_when(t, what="service end date").date())
+    if end <= start:
+        raise InputError(
+            f"service end {end.date().isoformat()} is not after today ({start.date().isoformat()})",
+            hint="give the date the last device is retired, or a number of years",
+        )
+    return end
+
+
+def board_device(board: Board) -> str:
+    """The ``device:`` value that states a board's verification rules: a registry name
+    when one matches (``mbedtls-noclock``), else ``RULES:CLOCK``."""
+    from .verify import DEVICE_PROFILES
+
+    for name, p in DEVICE_PROFILES.items():
+        if p.rules == board.verify.rules and p.clock == board.verify.clock:
+            return name
+    return f"{board.verify.rules}:{board.verify.clock}"
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering
+
+
+def _target_text(host: str, port: int) -> str:
+    h = f"[{host}]" if ":" in host else host
+    return h if port == 443 else f"{h}:{port}"
+
+
+def _quote(s: str) -> str:
+    import json
+
+    return json.dumps(s)
+
+
+def _comment(text: str, *, indent: str = "") -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=_WIDTH,
+        initial_indent=f"# {indent}",
+        subsequent_indent=f"# {indent}",
+        break_on_hyphens=False,
+    )
+
+
+def _outputs(board: Board | None) -> list[tuple[str, str, dict[str, object]]]:
+    if board is None:
+        return [("pem", "ca.pem", {})]
+    out = board.output
+    path = (
+        out.path
+        or {"pem": "ca.pem", "c": "ca_pem.h", "idf-bundle": "x509_crt_bundle.bin"}[out.format]
+    )
+    return [(out.format, path, dict(out.options))]
+
+
+def _output_line(fmt: str, path: str, options: dict[str, object]) -> str:
+    parts = [f"format: {fmt}", f"path: {_quote(path)}"]
+    for k, v in options.items():
+        parts.append(f"{k}: {_quote(v) if isinstance(v, str) else str(v).lower()}")
+    return "  - {" + ", ".join(parts) + "}"
+
+
+def _size_text(size: int) -> str:
+    return f"{size // 1024}K" if size % 1024 == 0 else f"{size:#x}"
+
+
+def _board_lines(board: Board, pem_path: str | None) -> list[str]:
+    lines = [f"# Board: {board.name} ({board.framework})"]
+    lines += _comment(" ".join(board.description.split()))
+    fs = board.filesystem
+    if fs is not None:
+        where = (
+            ", ".join(fs.partitions)
+            if fs.partitions
+            else f"the {'/'.join(fs.subtypes)} partition ({fs.pick})"
+        )
+        keep = f"; beside it: {', '.join(fs.config_files)}" if fs.config_files else ""
+        lines += _comment(
+            f"Its CA file is {fs.ca_path} on {fs.fs_type} (profile {fs.profile}) in {where}{keep}."
+        )
+        if pem_path is not None:
+            lines.append("# Put the bundle on units:")
+            if board.layout is not None:
+                try:
+                    parts = fs.select(board.layout)
+                except InputError:
+                    parts = ()
+                if parts:
+                    size = _size_text(parts[0].size)
+                    lines.append(
+                        f"#   esp-cabundle pack --fs {fs.fs_type} --profile {fs.profile} "
+                        f"--size {size} --bundle {pem_path} -o {parts[0].name}.bin"
+                    )
+            lines.append(
+                f"#   esp-cabundle update-dump dump.bin --board {board.name} "
+                f"--bundle {pem_path} -o new.bin"
+            )
+    lines.append(f"# More: esp-cabundle boards {board.name}")
+    return lines
+
+
+def _warnings(choices: InitChoices, today: datetime) -> list[str]:
+    """Roots of the chosen presets that expire before the end of service: ``build``
+    will refuse them, so say so now."""
+    from .bundle import BundleSpec, Policy, check_policies, resolve_bundle
+    from .catalog import Catalog
+
+    spec = BundleSpec(presets=choices.presets, policy=Policy(service_until=choices.service_until))
+    bundle = resolve_bundle(spec, Catalog.load()).bundle
+    return [
+        v.message
+        for v in check_policies(bundle, spec.policy, at=today, check_mbedtls=False)
+        if v.policy in ("expires-before-service-end", "expired")
+    ]
+
+
+def render_config(choices: InitChoices, *, today: datetime) -> tuple[str, tuple[str, ...]]:
+    """The commented ``cabundle.yaml`` for ``choices``, and warnings about it (roots that
+    expire before the end of service, which ``build`` will refuse).
+
+    The same choices and ``today`` give the same text.
+    """
+    board = choices.board
+    outputs = _outputs(board)
+    pem_path = next((p for f, p, _ in outputs if f == "pem"), None)
+    until = choices.service_until.date().isoformat()
+    warnings = _warnings(choices, today)
+
+    lines = [
+        "# cabundle.yaml: the CA bundle these devices trust (written by 'esp-cabundle init').",
+        "#   esp-cabundle build           # writes the outputs below and cabundle.lock",
+        f"#   esp-cabundle check --until {until}"
+        + (
+            "   # will the targets keep accepting it?"
+            if choices.targets
+            else " --roadmap letsencrypt"
+        ),
+        "#   esp-cabundle roots --presets # what each preset holds, and why",
+        "#",
+    ]
+    if board is not None:
+        lines += _board_lines(board, pem_path)
+    else:
+        lines += _comment(
+            "No board chosen: a generic ca.pem. 'esp-cabundle boards' lists profiles that "
+            "know where each platform keeps its CA (re-run init with --board NAME)."
+        )
+    lines += ["", "# Roots: one preset or a list; add roots by alias, SHA-256 or file."]
+    if len(choices.presets) == 1:
+        lines.append(f"preset: {choices.presets[0]}")
+    else:
+        lines.append("preset: [" + ", ".join(choices.presets) + "]")
+    lines += [
+        "# roots: [amazon-root-ca-1]",
+        "# exclude: [usertrust-rsa]",
+        "",
+        "# The devices' end of service: build refuses a root that expires before it.",
+        f"service_until: {until}",
+    ]
+    if warnings:
+        lines += _comment(
+            "These roots expire before then, so build refuses them until you choose: "
+            "shorter life, other roots, or allow it (devices without a clock never "
+            "check dates)."
+        )
+        for w in warnings:
+            lines += _comment(f"- {w}", indent="  ")
+        lines.append("# allow: [expires-before-service-end]")
+    lines += ["# max_bytes: 16384            # size budget for ca.pem, in bytes", ""]
+
+    device = board_device(board) if board is not None else None
+    if device is not None:
+        from .verify import parse_device_profile
+
+        profile = parse_device_profile(device)
+        lines.append(
+            "# How these devices verify servers (check and build apply it to every target):"
+        )
+        if profile.description:
+            lines += _comment(f"{device}: {profile.description}")
+        lines.append(f"device: {device}")
+    else:
+        lines += _comment(
+            "How devices verify servers; without it check assumes mbedtls-clock (dates "
+            "checked). Others: mbedtls-noclock, idf-bundle (esp-cabundle check --help)."
+        )
+        lines.append("# device: mbedtls-noclock")
+    lines.append("")
+
+    lines += _comment(
+        "Servers the fleet connects to (HOST or HOST:PORT). 'esp-cabundle chains pull' "
+        "saves their chains under chains/ so check and build run offline; build captures "
+        "a chain live when none is saved, and refuses a bundle a target would reject."
+    )
+    if choices.targets:
+        lines.append("targets:")
+        lines += [f"  - {_quote(_target_text(h, p))}" for h, p in choices.targets]
+    else:
+        lines += ["# targets:", "#   - mqtt.example.com:8883"]
+    lines += ["", "# Files build writes (paths relative to this file)."]
+    lines.append("outputs:")
+    lines += [_output_line(f, p, o) for f, p, o in outputs]
+    return "\n".join(lines) + "\n", tuple(warnings)
+
+
+def write_config(
+    choices: InitChoices,
+    *,
+    path: str | Path = CONFIG_NAME,
+    today: datetime,
+    force: bool = False,
+) -> InitResult:
+    """Render, validate with ``build``'s own parser, then write ``path`` atomically.
+
+    An existing file is refused (unchanged) unless ``force``.
+    """
+    from .fileio import write_atomic
+
+    p = Path(path)
+    if p.exists() and not force:
+        raise InputError(
+            f"{p} already exists; nothing written",
+            hint="pass --force to replace it, or -o to write another file",
+        )
+    if p.is_dir():
+        raise InputError(f"{p} is a directory", hint="give a file name with -o")
+    text, warnings = render_config(choices, today=today)
+    try:
+        parse_config(text, path=p)
+    except ConfigError as e:  # pragma: no cover - a bug in render_config, not user input
+        raise ConfigError(f"init produced a config build would refuse: {e}") from e
+    write_atomic(p, text.encode("utf-8"))
+    outputs = tuple((f, path_) for f, path_, _ in _outputs(choices.board))
+    device = board_device(choices.board) if choices.board is not None else None
+    return InitResult(p, text, choices, device, outputs, warnings)
+
+
+def board_choices() -> Sequence[tuple[str, str]]:
+    """(name, framework) of every shipped board, for a prompt."""
+    from .boards import list_boards
+
+    return [(b.name, b.framework) for b in list_boards()]

@@ -1,0 +1,281 @@
+"""``esp-cabundle init``: the file it writes builds and checks as is; flags, prompts,
+defaults and every refusal (nothing written, an existing file unchanged)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from esp_cabundle.boards import board_names, load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.config import load_config
+from esp_cabundle.errors import InputError
+from esp_cabundle.init_config import (
+    InitChoices,
+    board_device,
+    parse_service_life,
+    parse_target,
+    render_config,
+)
+from esp_cabundle.verify import parse_device_profile
+
+CHAINS = Path(__file__).resolve().parent.parent / "examples" / "chains"
+AT = "2026-11-27"
+TODAY = datetime(2026, 11, 27, tzinfo=timezone.utc)
+
+
+def run(runner: CliRunner, *args: str, input: str | None = None) -> tuple[int, str, str]:
+    r = runner.invoke(cli, list(args), input=input)
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_defaults_with_yes_build_as_is(runner: CliRunner, in_tmp: Path) -> None:
+    code, out, err = run(runner, "init", "--yes", "--at", AT)
+    assert code == 0, err
+    assert "Wrote cabundle.yaml" in out
+    cfg = load_config(in_tmp / "cabundle.yaml")
+    assert cfg.spec.presets == ("default",)
+    assert cfg.spec.policy.service_until == datetime(2031, 11, 27, tzinfo=timezone.utc)
+    assert [(o.format, o.path.name) for o in cfg.outputs] == [("pem", "ca.pem")]
+    assert cfg.section("targets") is None and cfg.section("device") is None
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 0, err
+    assert (in_tmp / "ca.pem").read_bytes().count(b"BEGIN CERTIFICATE") == 8
+    assert (in_tmp / "cabundle.lock").is_file()
+
+
+def test_board_and_target_build_then_check_with_saved_chain(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    code, out, err = run(
+        runner, "init", "--board", "mdash-arduino", "--target", "mdash.net",
+        "--target", "mqtt.example.com:8883", "--service-years", "8", "--yes", "--at", AT,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "chains pull" in err  # next steps
+    cfg = load_config(in_tmp / "cabundle.yaml")
+    targets = cfg.section("targets")
+    assert [(t.name, t.host, t.port) for t in targets] == [
+        ("mdash.net", "mdash.net", 443),
+        ("mqtt.example.com:8883", "mqtt.example.com", 8883),
+    ]
+    assert cfg.section("device") == parse_device_profile("mbedtls-noclock")
+    assert cfg.spec.policy.service_until == datetime(2034, 11, 27, tzinfo=timezone.utc)
+    # Saved chains, as 'chains pull' would leave them: build and check run offline.
+    (in_tmp / "chains").mkdir()
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "chains" / "mdash.net.pem")
+    shutil.copy(
+        CHAINS / "letsencrypt-gen-y-rsa.pem", in_tmp / "chains" / "mqtt.example.com_8883.pem"
+    )
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 0, err
+    code, out, err = run(runner, "check", "--at", AT, "--until", "2034-11-27")
+    assert code == 0, err
+    assert "PASS  mdash.net" in out and "PASS  mqtt.example.com:8883" in out
+    # The board said mdash-arduino keeps /ca.pem on SPIFFS beside /mdash.cfg: the
+    # comments say how to put it on units.
+    text = (in_tmp / "cabundle.yaml").read_text()
+    assert "--board mdash-arduino" in text and "/mdash.cfg" in text
+    assert "pack --fs spiffs --profile esp-idf --size 1468K" in text
+
+
+def test_check_from_init_config_fails_for_a_broken_target(runner: CliRunner, in_tmp: Path) -> None:
+    """The config is live: a target whose chain the preset cannot anchor fails build
+    (nothing written) and check (exit 1)."""
+    code, _, err = run(
+        runner, "init", "--board", "mdash-arduino", "--target", "old.example",
+        "--preset", "aws-iot", "--yes", "--at", AT,
+    )  # fmt: skip
+    assert code == 0, err
+    (in_tmp / "chains").mkdir()
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "chains" / "old.example.pem")
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 1 and "would break 1 target" in err
+    assert not (in_tmp / "ca.pem").exists()
+    code, out, _ = run(runner, "check", "--at", AT)
+    assert code == 1 and "FAIL  old.example" in out
+
+
+@pytest.mark.parametrize("name", board_names())
+def test_every_board_gives_a_config_that_builds(runner: CliRunner, in_tmp: Path, name: str) -> None:
+    code, _, err = run(runner, "init", "--board", name, "--yes", "--at", AT)
+    assert code == 0, err
+    board = load_board(name)
+    cfg = load_config(in_tmp / "cabundle.yaml")
+    assert [o.format for o in cfg.outputs] == [board.output.format]
+    for k, v in board.output.options.items():
+        assert cfg.outputs[0].options[k] == v
+    device = cfg.section("device")
+    assert (device.rules, device.clock) == (board.verify.rules, board.verify.clock)
+    assert f"# Board: {name} " in (in_tmp / "cabundle.yaml").read_text()
+    code, _, err = run(runner, "build", "--at", AT, "--no-lock")
+    assert code == 0, err
+    assert cfg.outputs[0].path.is_file()
+
+
+def test_interactive_answers_with_retries(runner: CliRunner, in_tmp: Path) -> None:
+    answers = "\n".join(
+        [
+            "mdash-arduin",  # typo: suggested, asked again
+            "mongoose-os-esp32",
+            "letsencrypt",
+            "bad host!, mdash.net",  # refused, asked again
+            "mdash.net, broker.example:8883",
+            "2020-01-01",  # in the past: asked again
+            "2032-12-31",
+        ]
+    )
+    code, _, err = run(runner, "init", "--at", AT, input=answers + "\n")
+    assert code == 0, err
+    assert "did you mean 'mdash-arduino'" in err
+    assert "bad target 'bad host!'" in err
+    assert "not after today" in err
+    cfg = load_config(in_tmp / "cabundle.yaml")
+    assert cfg.spec.presets == ("letsencrypt",)
+    assert [t.name for t in cfg.section("targets")] == ["mdash.net", "broker.example:8883"]
+    assert cfg.spec.policy.service_until == datetime(2032, 12, 31, tzinfo=timezone.utc)
+    assert "# Board: mongoose-os-esp32 " in (in_tmp / "cabundle.yaml").read_text()
+
+
+def test_flags_skip_their_questions(runner: CliRunner, in_tmp: Path) -> None:
+    # board, preset and life given: only the targets are asked.
+    code, _, err = run(
+        runner, "init", "--board", "none", "--preset", "mdash", "--service-years", "3",
+        "--at", AT, input="\n",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "Servers the devices connect to" in err and "Board" not in err
+    cfg = load_config(in_tmp / "cabundle.yaml")
+    assert cfg.section("targets") is None and cfg.spec.presets == ("mdash",)
+
+
+def test_closed_input_is_a_clear_error_and_writes_nothing(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, err = run(runner, "init", "--at", AT, input="")
+    assert code == 2
+    assert "no answer to 'Board' (input ended)" in err and "--yes" in err
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_refuses_to_overwrite_without_force(runner: CliRunner, in_tmp: Path) -> None:
+    cfg = in_tmp / "cabundle.yaml"
+    cfg.write_text("preset: aws-iot\n")
+    code, _, err = run(runner, "init", "--yes", "--at", AT)
+    assert code == 2 and "cabundle.yaml already exists; nothing written" in err
+    assert "--force" in err
+    assert cfg.read_text() == "preset: aws-iot\n"
+    # Asked nothing: the refusal comes first.
+    code, _, err = run(runner, "init", "--at", AT, input="")
+    assert code == 2 and "already exists" in err and cfg.read_text() == "preset: aws-iot\n"
+    code, _, err = run(runner, "init", "--yes", "--force", "--at", AT)
+    assert code == 0, err
+    assert load_config(cfg).spec.presets == ("default",)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--board", "mdash-arduinoo"], "unknown board 'mdash-arduinoo'"),
+        (["--target", "mdash.net:99999"], "bad port '99999'"),
+        (["--target", "no such host"], "bad target 'no such host'"),
+        (["--target", "exa_mple..com"], "is not a host name"),
+        (["--target", "a.example", "--target", "a.example:443"], "given twice"),
+        (["--service-until", "2031-02-30"], "bad service end date '2031-02-30'"),
+        (["--service-until", "2025-01-01"], "service end 2025-01-01 is not after today"),
+        (["--service-years", "0"], "0 is not in the range 1<=x<=50"),
+        (["--service-years", "3", "--service-until", "2031-01-01"], "not both"),
+        (["--preset", "defualt"], "did you mean 'default'"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_written(
+    runner: CliRunner, in_tmp: Path, args: list[str], message: str
+) -> None:
+    code, _, err = run(runner, "init", "--yes", "--at", AT, *args)
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_roots_expiring_before_service_end_are_named(runner: CliRunner, in_tmp: Path) -> None:
+    code, _, err = run(
+        runner, "init", "--preset", "letsencrypt", "--service-until", "2041-01-01", "--yes",
+        "--at", AT,
+    )  # fmt: skip
+    assert code == 0
+    assert "ISRG Root X1 expires 2035-06-04" in err and "ISRG Root X2 expires 2040-09-17" in err
+    text = (in_tmp / "cabundle.yaml").read_text()
+    assert "# allow: [expires-before-service-end]" in text
+    assert "ISRG Root X1 expires 2035-06-04" in text
+    # build says the same, and writes nothing, until the user chooses.
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 1 and "ISRG Root X1 expires 2035-06-04" in err
+    assert not (in_tmp / "ca.pem").exists()
+    (in_tmp / "cabundle.yaml").write_text(
+        text.replace("# allow: [expires-before-service-end]", "allow: [expires-before-service-end]")
+    )
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 0, err
+
+
+def test_json_and_other_output_path(runner: CliRunner, in_tmp: Path) -> None:
+    code, out, err = run(
+        runner, "init", "--board", "esp-idf-bundle", "--target", "[2001:db8::1]:8883",
+        "--yes", "--at", AT, "-o", "fleet/cabundle.yaml", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["path"] == "fleet/cabundle.yaml" and doc["board"] == "esp-idf-bundle"
+    assert doc["targets"] == ["[2001:db8::1]:8883"] and doc["device"] == "idf-bundle"
+    assert doc["outputs"] == [{"format": "idf-bundle", "path": "x509_crt_bundle.bin"}]
+    assert doc["service_until"] == "2031-11-27" and doc["warnings"] == []
+    cfg = load_config(in_tmp / "fleet" / "cabundle.yaml")
+    assert cfg.outputs[0].path == in_tmp / "fleet" / "x509_crt_bundle.bin"
+    (t,) = cfg.section("targets")
+    assert (t.host, t.port) == ("2001:db8::1", 8883)
+
+
+# --- library --------------------------------------------------------------------------
+
+
+def test_render_is_deterministic_and_yaml_with_short_lines() -> None:
+    choices = InitChoices(
+        load_board("mongoose-os-esp32"), ("default",), (("mdash.net", 443),), TODAY
+    )
+    a, _ = render_config(choices, today=TODAY)
+    b, _ = render_config(choices, today=TODAY)
+    assert a == b
+    doc = yaml.safe_load(a)
+    assert set(doc) == {"preset", "service_until", "device", "targets", "outputs"}
+    assert max(len(line) for line in a.splitlines()) < 100
+
+
+def test_parse_service_life() -> None:
+    assert parse_service_life("10", today=TODAY) == datetime(2036, 11, 27, tzinfo=timezone.utc)
+    leap = datetime(2028, 2, 29, 15, 30, tzinfo=timezone.utc)
+    assert parse_service_life("1", today=leap) == datetime(2029, 2, 28, tzinfo=timezone.utc)
+    assert parse_service_life("2030-06-30", today=TODAY).date().isoformat() == "2030-06-30"
+    for bad in ("51", "0", "2026-11-27", "soon", "-3"):
+        with pytest.raises(InputError):
+            parse_service_life(bad, today=TODAY)
+
+
+def test_parse_target() -> None:
+    assert parse_target("mdash.net") == ("mdash.net", 443)
+    assert parse_target("https://mdash.net/x") == ("mdash.net", 443)
+    assert parse_target("10.0.0.7:8883") == ("10.0.0.7", 8883)
+    assert parse_target("[::1]:443") == ("::1", 443)
+    for bad in ("", "a b", "-bad.example", "host:0", "1.2.3.4.5", "x" * 300):
+        with pytest.raises(InputError):
+            parse_target(bad)
+
+
+def test_board_device_names_the_registry_profile() -> None:
+    assert board_device(load_board("mdash")) == "mbedtls-clock"
+    assert board_device(load_board("esp-idf-bundle-cross-signed")) == "idf-bundle-cross-signed"
+    assert board_device(load_board("mongoose-os-esp32")) == "mbedtls-noclock"
