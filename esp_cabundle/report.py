@@ -1,0 +1,378 @@
+"""The forecast as one self-contained HTML page: a timeline and the verdict table.
+
+``esp-cabundle check --report report.html`` writes it for people who do not read
+terminal output (fleet owners, a CI artifact). Everything is inline: CSS in a ``<style>``
+element, the timeline as inline SVG, no script and no network resource, so the file
+opens anywhere, offline, years later. The same report gives the same bytes: dates come
+from the report (its ``at`` and horizon), never from the clock.
+
+Timeline: one bar per trusted root and per certificate each server sends, from
+not-before to not-after; the service-life window shaded; a line at the date checked;
+a mark where a target's verdict flips (the forecast's changes). Elements carry
+``data-*`` attributes with their ISO dates so tests and tools can read the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .check import CheckReport, ItemResult
+
+__all__ = ["render_html_report", "write_html_report"]
+
+_WIDTH = 1160
+_LABEL_W = 330
+_RIGHT_PAD = 24
+_TOP = 34  # room for the year labels
+_ROW = 20
+_BAR = 12
+_GROUP_GAP = 10
+# Bars that began long ago would squeeze the years that matter; clip the axis there.
+_MAX_YEARS_BACK = 12
+
+_CSS = """
+body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1b1b;
+  margin: 24px; background: #fff; }
+h1 { font-size: 20px; margin: 0 0 4px; }
+h2 { font-size: 16px; margin: 24px 0 8px; }
+p.summary { margin: 4px 0; }
+.pass { color: #1a7f37; font-weight: 600; }
+.fail { color: #c62828; font-weight: 600; }
+svg { display: block; max-width: 100%; height: auto; border: 1px solid #ddd;
+  background: #fff; }
+svg text { font: 11px system-ui, sans-serif; fill: #333; }
+svg text.group { font-weight: 600; fill: #111; }
+svg text.mark-label { font-size: 10px; }
+svg .axis { stroke: #999; stroke-width: 1; }
+svg .tick { stroke: #e3e3e3; stroke-width: 1; }
+svg .bar.root { fill: #2c7fb8; }
+svg .bar.root.undated { fill: #9ecae1; }
+svg .bar.chain { fill: #7b52ab; }
+svg .bar.chain.renewed { fill: #c2a5cf; }
+svg .service-life { fill: #d9f0d3; }
+svg .today { stroke: #e6550d; stroke-width: 2; }
+svg .flip.fail { stroke: #c62828; stroke-width: 3; }
+svg .flip.pass { stroke: #1a7f37; stroke-width: 3; }
+ul.legend { list-style: none; padding: 0; margin: 6px 0; display: flex; flex-wrap: wrap;
+  gap: 14px; font-size: 12px; }
+ul.legend span.swatch { display: inline-block; width: 14px; height: 10px;
+  margin-right: 4px; vertical-align: middle; }
+table.verdicts { border-collapse: collapse; width: 100%; }
+table.verdicts th, table.verdicts td { border: 1px solid #ddd; padding: 4px 8px;
+  text-align: left; vertical-align: top; }
+table.verdicts th { background: #f3f3f3; }
+table.verdicts td.why { font-size: 12px; max-width: 520px; }
+footer { margin-top: 24px; color: #777; font-size: 12px; }
+""".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class _Bar:
+    label: str
+    kind: str  # "root" or "chain"
+    not_before: datetime | None
+    not_after: datetime | None
+    sha256: str | None
+    renewed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    title: str
+    bars: tuple[_Bar, ...]
+    result: ItemResult | None = None
+
+
+def _day(dt: datetime) -> str:
+    return dt.date().isoformat()
+
+
+def _midnight(dt: datetime) -> datetime:
+    return datetime(dt.year, dt.month, dt.day, tzinfo=timezone.utc)
+
+
+def _groups(report: CheckReport) -> list[_Group]:
+    roots = tuple(
+        _Bar(a.label, "root", a.not_before, a.not_after, a.sha256) for a in report.trust.anchors
+    )
+    groups = [_Group(f"Trust set: {len(roots)} root{'s' if len(roots) != 1 else ''}", roots)]
+    from .verify import describe_certificate
+
+    for r in report.results:
+        renewed = {e.sha256 for e in r.forecast.rotating}
+        bars = tuple(
+            _Bar(
+                describe_certificate(c),
+                "chain",
+                c.not_before,
+                c.not_after,
+                c.sha256,
+                c.sha256 in renewed,
+            )
+            for c in r.item.chain.certificates
+        )
+        groups.append(_Group(r.item.name, bars, r))
+    return groups
+
+
+def _axis(
+    report: CheckReport, groups: Sequence[_Group], window_end: datetime | None
+) -> tuple[datetime, datetime]:
+    at = _midnight(report.at)
+    starts = [b.not_before for g in groups for b in g.bars if b.not_before is not None]
+    ends = [b.not_after for g in groups for b in g.bars if b.not_after is not None]
+    ends += [d for d in (report.until, window_end) if d is not None]
+    for r in report.results:
+        ends += [c.date for c in r.forecast.changes]
+    lo = min([at, *starts])
+    floor = at.replace(year=at.year - _MAX_YEARS_BACK, month=1, day=1)
+    lo = max(lo, floor).replace(month=1, day=1)
+    hi = max([at, *ends])
+    hi = datetime(hi.year + 1, 1, 1, tzinfo=timezone.utc)
+    if hi - lo < timedelta(days=3 * 365):
+        hi = hi.replace(year=lo.year + 3)
+    return lo.replace(hour=0, minute=0, second=0, microsecond=0), hi
+
+
+class _Scale:
+    def __init__(self, lo: datetime, hi: datetime) -> None:
+        self.lo, self.hi = lo, hi
+        self.x0 = float(_LABEL_W)
+        self.x1 = float(_WIDTH - _RIGHT_PAD)
+
+    def x(self, dt: datetime) -> float:
+        span = (self.hi - self.lo).total_seconds()
+        t = min(max((dt - self.lo).total_seconds(), 0.0), span)
+        return round(self.x0 + (self.x1 - self.x0) * t / span, 1)
+
+
+def _attrs(**kw: object) -> str:
+    return "".join(
+        f' {k.rstrip("_").replace("_", "-")}="{escape(str(v), quote=True)}"'
+        for k, v in kw.items()
+        if v is not None
+    )
+
+
+def _svg(report: CheckReport, window_end: datetime | None, window_label: str) -> str:
+    groups = _groups(report)
+    lo, hi = _axis(report, groups, window_end)
+    sc = _Scale(lo, hi)
+    rows = sum(1 + len(g.bars) for g in groups)
+    height = _TOP + rows * _ROW + len(groups) * _GROUP_GAP + 16
+    plot_top, plot_bottom = _TOP - 6, height - 10
+    out: list[str] = [
+        f'<svg id="timeline-svg" xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" '
+        f'height="{height}" viewBox="0 0 {_WIDTH} {height}" role="img" '
+        f'aria-label="Timeline of certificate validity and verdict changes"'
+        f"{_attrs(data_from=_day(lo), data_to=_day(hi))}>"
+    ]
+    at = _midnight(report.at)
+    if window_end is not None and window_end > at:
+        x_a, x_b = sc.x(at), sc.x(window_end)
+        out.append(
+            f'<rect class="service-life" x="{x_a}" y="{plot_top}" width="{round(x_b - x_a, 1)}" '
+            f'height="{plot_bottom - plot_top}"'
+            f"{_attrs(data_from=_day(at), data_to=_day(window_end))}>"
+            f"<title>{escape(window_label)}: {_day(at)} to {_day(window_end)}</title></rect>"
+        )
+    # Year grid and labels.
+    span_years = hi.year - lo.year
+    step = 1 if span_years <= 20 else 2 if span_years <= 40 else 5
+    for year in range(lo.year, hi.year + 1):
+        x = sc.x(datetime(year, 1, 1, tzinfo=timezone.utc))
+        out.append(f'<line class="tick" x1="{x}" y1="{plot_top}" x2="{x}" y2="{plot_bottom}"/>')
+        if (year - lo.year) % step == 0:
+            out.append(f'<text class="year" x="{x}" y="16" text-anchor="middle">{year}</text>')
+    out.append(f'<line class="axis" x1="{sc.x0}" y1="{plot_top}" x2="{sc.x1}" y2="{plot_top}"/>')
+
+    y = _TOP
+    for g in groups:
+        group_top = y
+        out.append(f'<text class="group" x="8" y="{y + 14}">{escape(_short(g.title, 52))}</text>')
+        y += _ROW
+        for b in g.bars:
+            out.append(_bar(b, sc, y, hi))
+            y += _ROW
+        if g.result is not None:
+            for c in g.result.forecast.changes:
+                x = sc.x(c.date)
+                state = "pass" if c.verdict.ok else "fail"
+                why = "; ".join(str(e) for e in c.events) or "verdict changes"
+                data = _attrs(
+                    data_target=g.title, data_date=_day(c.date), data_ok=str(c.verdict.ok).lower()
+                )
+                out.append(
+                    f'<line class="flip {state}" x1="{x}" y1="{group_top + 2}" x2="{x}" '
+                    f'y2="{y - 2}"{data}>'
+                    f"<title>{escape(g.title)}: {state}s from {_day(c.date)} ({escape(why)})"
+                    "</title></line>"
+                )
+                out.append(
+                    f'<text class="mark-label" x="{round(x + 3, 1)}" y="{group_top + 12}">'
+                    f"{'fails' if state == 'fail' else 'passes'} {_day(c.date)}</text>"
+                )
+        y += _GROUP_GAP
+    x_today = sc.x(at)
+    out.append(
+        f'<line class="today" x1="{x_today}" y1="{plot_top}" x2="{x_today}" y2="{plot_bottom}"'
+        f"{_attrs(data_date=_day(at))}><title>checked at {_day(at)}</title></line>"
+    )
+    out.append(
+        f'<text class="mark-label" x="{round(x_today + 3, 1)}" y="{plot_top + 10}">'
+        f"{_day(at)}</text>"
+    )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _short(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _bar(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
+    label = f'<text x="20" y="{y + 10}">{escape(_short(b.label, 50))}</text>'
+    classes = f"bar {b.kind}" + (" renewed" if b.renewed else "")
+    if b.not_before is None or b.not_after is None:
+        # An ESP-IDF bundle entry: a name and a key, no dates; it anchors forever.
+        return label + (
+            f'<rect class="{classes} undated" x="{sc.x0}" y="{y}" '
+            f'width="{round(sc.x1 - sc.x0, 1)}" height="{_BAR}"'
+            f"{_attrs(data_label=b.label, data_sha256=b.sha256)}>"
+            f"<title>{escape(b.label)}: no dates (ESP-IDF bundle entry)</title></rect>"
+        )
+    x_a, x_b = sc.x(b.not_before), sc.x(b.not_after)
+    width = max(round(x_b - x_a, 1), 1.0)
+    note = " (renewed by the server)" if b.renewed else ""
+    data = _attrs(
+        data_label=b.label,
+        data_sha256=b.sha256,
+        data_not_before=_day(b.not_before),
+        data_not_after=_day(b.not_after),
+    )
+    return label + (
+        f'<rect class="{classes}" x="{x_a}" y="{y}" width="{width}" height="{_BAR}" rx="2"'
+        f"{data}>"
+        f"<title>{escape(b.label)}: {_day(b.not_before)} to {_day(b.not_after)}{note}</title>"
+        "</rect>"
+    )
+
+
+def _verdict_rows(report: CheckReport) -> list[str]:
+    rows = []
+    for r in report.results:
+        fc = r.forecast
+        v = fc.start
+        first = fc.first_failure
+        start_text = "accepted" if v.ok else f"refused: {v.error_text}"
+        if v.flag_names:
+            start_text += f" [{', '.join(v.flag_names)}]"
+        if first is not None:
+            failure = _day(first.date)
+            why = first.describe()
+        elif not v.ok:
+            failure = _day(v.at)
+            why = v.explanation
+        else:
+            failure = ""
+            why = fc.note or v.explanation
+        what_if = f"what-if: {r.item.what_if}. " if r.item.what_if else ""
+        state = "pass" if r.ok else "fail"
+        data = _attrs(
+            data_target=r.item.name, data_ok=str(r.ok).lower(), data_first_failure=failure or None
+        )
+        rows.append(
+            f"<tr{data}>"
+            f"<td>{escape(r.item.name)}</td>"
+            f"<td>{escape(r.item.device.name)}</td>"
+            f'<td class="{state}">{state.upper()}</td>'
+            f"<td>{_day(v.at)}: {escape(start_text)}</td>"
+            f"<td>{failure}</td>"
+            f'<td class="why">{escape(what_if + why)}</td>'
+            "</tr>"
+        )
+    return rows
+
+
+def render_html_report(report: CheckReport, *, service_until: datetime | None = None) -> str:
+    """The page for ``report``; ``service_until`` (the devices' end of service, e.g. from
+    ``cabundle.yaml``) is shaded, else the forecast horizon ``report.until``."""
+    from . import __version__
+
+    window_end = service_until or report.until
+    window_label = "service life" if service_until is not None else "forecast horizon"
+    failed = len(report.failures)
+    passed = len(report.results) - failed
+    span = f"at {_day(report.at)}"
+    if report.until:
+        span += f", forecast until {_day(report.until)}"
+    devices = sorted({r.item.device.name for r in report.results})
+    title = f"esp-cabundle forecast: {passed} pass, {failed} fail"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title>",
+        f"<style>\n{_CSS}\n</style>",
+        "</head>",
+        "<body>",
+        "<h1>Will devices accept their servers?</h1>",
+        f'<p class="summary"><span class="{"pass" if report.ok else "fail"}">'
+        f"{passed} pass, {failed} fail</span> (checked {span}; devices: "
+        f"{escape(', '.join(devices))}).</p>",
+        f'<p class="summary">Trust set: {escape(report.trust.source or "bundle")} '
+        f"({len(report.trust)} roots).</p>",
+        '<section id="timeline">',
+        "<h2>Timeline</h2>",
+        _svg(report, window_end, window_label),
+        '<ul class="legend">',
+        '<li><span class="swatch" style="background:#2c7fb8"></span>trusted root</li>',
+        '<li><span class="swatch" style="background:#7b52ab"></span>certificate the server '
+        "sends</li>",
+        '<li><span class="swatch" style="background:#c2a5cf"></span>leaf or issuing '
+        "intermediate (renewed by the server)</li>",
+        f'<li><span class="swatch" style="background:#d9f0d3"></span>{window_label}</li>',
+        '<li><span class="swatch" style="background:#e6550d"></span>date checked</li>',
+        '<li><span class="swatch" style="background:#c62828"></span>verdict flips to fail</li>',
+        '<li><span class="swatch" style="background:#1a7f37"></span>verdict flips to pass</li>',
+        "</ul>",
+        "</section>",
+        '<section id="verdicts">',
+        "<h2>Verdicts</h2>",
+        '<table class="verdicts">',
+        "<thead><tr><th>Target</th><th>Device</th><th>Verdict</th><th>At start</th>"
+        "<th>First failure</th><th>Why</th></tr></thead>",
+        "<tbody>",
+        *_verdict_rows(report),
+        "</tbody>",
+        "</table>",
+        "</section>",
+    ]
+    notes = list(report.notes)
+    if notes:
+        parts += ['<section id="notes">', "<h2>Notes</h2>", "<ul>"]
+        parts += [f"<li>{escape(n)}</li>" for n in notes]
+        parts += ["</ul>", "</section>"]
+    parts += [
+        f"<footer>esp-cabundle {escape(__version__)}: check {escape(span)}.</footer>",
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def write_html_report(
+    path: str | Path, report: CheckReport, *, service_until: datetime | None = None
+) -> None:
+    """Render and write atomically (a failure leaves no partial page)."""
+    from .fileio import write_atomic
+
+    write_atomic(path, render_html_report(report, service_until=service_until).encode("utf-8"))

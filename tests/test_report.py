@@ -1,0 +1,232 @@
+"""The HTML forecast report: structure (bars, marks, table rows with the right dates),
+self-containment, determinism, and ``check --report`` on the command line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.chains import load_chain_file
+from esp_cabundle.check import CheckItem, check_items, load_trust_set
+from esp_cabundle.cli import cli
+from esp_cabundle.report import render_html_report
+from esp_cabundle.verify import TrustSet, parse_device_profile
+
+DATA = Path(__file__).resolve().parent / "data"
+LE = DATA / "letsencrypt"
+CHAINS = Path(__file__).resolve().parent.parent / "examples" / "chains"
+
+
+def utc(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+
+
+class Element:
+    def __init__(self, tag: str, attrs: dict[str, str]) -> None:
+        self.tag = tag
+        self.attrs = attrs
+        self.text = ""
+
+    @property
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+
+class Collector(HTMLParser):
+    """Every element with its attributes and direct text, in document order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.elements: list[Element] = []
+        self.stack: list[Element] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        el = Element(tag, {k: v or "" for k, v in attrs})
+        self.elements.append(el)
+        if tag not in ("meta", "line", "rect", "br", "img", "link", "input"):
+            self.stack.append(el)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.elements.append(Element(tag, {k: v or "" for k, v in attrs}))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            if self.stack.pop().tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self.stack:
+            self.stack[-1].text += data
+
+    def find(self, tag: str, cls: str | None = None) -> list[Element]:
+        return [e for e in self.elements if e.tag == tag and (cls is None or cls in e.classes)]
+
+
+def parse(html: str) -> Collector:
+    c = Collector()
+    c.feed(html)
+    return c
+
+
+def dst_report(until: str = "2024-01-01"):  # type: ignore[no-untyped-def]
+    """DST Root CA X3 only, the 2021 long chain, a clock device: fails from 2021-09-30."""
+    trust = TrustSet.from_certificates(
+        load_certificates((LE / "dst-root-ca-x3.pem").read_bytes()), source="dst.pem"
+    )
+    items = [
+        CheckItem("long", load_chain_file(CHAINS / "letsencrypt-2021-long.pem"),
+                  parse_device_profile("mbedtls-clock")),
+        CheckItem("short", load_chain_file(CHAINS / "letsencrypt-2024-short.pem"),
+                  parse_device_profile("mbedtls-noclock")),
+    ]  # fmt: skip
+    return check_items(trust, items, at=utc("2021-06-01"), until=utc(until))
+
+
+def test_bars_marks_and_rows_carry_the_right_dates() -> None:
+    report = dst_report()
+    html = render_html_report(report, service_until=utc("2023-06-30"))
+    doc = parse(html)
+
+    roots = doc.find("rect", "root")
+    (dst,) = load_certificates((LE / "dst-root-ca-x3.pem").read_bytes())
+    assert [(r.attrs["data-label"], r.attrs["data-not-before"], r.attrs["data-not-after"])
+            for r in roots] == [("DST Root CA X3", "2000-09-30", "2021-09-30")]  # fmt: skip
+    assert roots[0].attrs["data-sha256"] == dst.sha256
+
+    chain_bars = doc.find("rect", "chain")
+    expected = [
+        c for name in ("letsencrypt-2021-long.pem", "letsencrypt-2024-short.pem")
+        for c in load_chain_file(CHAINS / name).certificates
+    ]  # fmt: skip
+    assert [b.attrs["data-sha256"] for b in chain_bars] == [c.sha256 for c in expected]
+    for b, c in zip(chain_bars, expected, strict=True):
+        assert b.attrs["data-not-before"] == c.not_before.date().isoformat()
+        assert b.attrs["data-not-after"] == c.not_after.date().isoformat()
+    # R3 and R11 are issuing intermediates: drawn as renewed by the server.
+    renewed = {b.attrs["data-label"] for b in chain_bars if "renewed" in b.classes}
+    assert renewed == {"R3", "R11"}
+
+    (today,) = doc.find("line", "today")
+    assert today.attrs["data-date"] == "2021-06-01"
+    (window,) = doc.find("rect", "service-life")
+    assert (window.attrs["data-from"], window.attrs["data-to"]) == ("2021-06-01", "2023-06-30")
+
+    (flip,) = doc.find("line", "flip")
+    assert flip.attrs["data-target"] == "long" and flip.attrs["data-date"] == "2021-09-30"
+    assert flip.attrs["data-ok"] == "false" and "fail" in flip.classes
+
+    rows = [r for r in doc.find("tr") if "data-target" in r.attrs]
+    assert [(r.attrs["data-target"], r.attrs["data-ok"], r.attrs.get("data-first-failure"))
+            for r in rows] == [("long", "false", "2021-09-30"),
+                               ("short", "false", "2021-06-01")]  # fmt: skip
+    cells = [td.text for td in doc.find("td")]
+    assert "mbedtls-clock" in cells and "FAIL" in cells and "-0x2700" in html
+    assert doc.find("title")[0].text == "esp-cabundle forecast: 0 pass, 2 fail"
+
+
+def test_geometry_today_crosses_exactly_the_valid_bars() -> None:
+    """The date mapping is monotonic and shared: the 'today' line lies inside the bars
+    valid at that date and outside the others; the flip mark sits at DST's end."""
+    report = dst_report()
+    doc = parse(render_html_report(report))
+    x_today = float(doc.find("line", "today")[0].attrs["x1"])
+    at = report.at.date().isoformat()
+    for bar in doc.find("rect", "bar"):
+        x, w = float(bar.attrs["x"]), float(bar.attrs["width"])
+        valid = bar.attrs["data-not-before"] <= at <= bar.attrs["data-not-after"]
+        assert (x <= x_today <= x + w) == valid, bar.attrs["data-label"]
+    dst = doc.find("rect", "root")[0]
+    x_flip = float(doc.find("line", "flip")[0].attrs["x1"])
+    assert abs(float(dst.attrs["x"]) + float(dst.attrs["width"]) - x_flip) < 1.0
+    # Without a service life the forecast horizon is shaded, and says so.
+    (window,) = doc.find("rect", "service-life")
+    assert window.attrs["data-to"] == "2024-01-01"
+    assert "forecast horizon" in render_html_report(report)
+
+
+def test_self_contained_and_deterministic() -> None:
+    a = render_html_report(dst_report())
+    assert a == render_html_report(dst_report())
+    lowered = a.lower()
+    for needle in ("<script", "<link", "<img", "<iframe", "@import", "url(", "src="):
+        assert needle not in lowered, needle
+    # The only URL is the SVG namespace, which is a name, not a fetch.
+    assert re.findall(r"https?://[^\"' ]+", a) == ["http://www.w3.org/2000/svg"]
+    assert a.startswith("<!DOCTYPE html>") and a.rstrip().endswith("</html>")
+
+
+def test_idf_bundle_roots_have_no_dates_and_full_bars(tmp_path: Path) -> None:
+    from esp_cabundle.bundle import BundleSpec, resolve_bundle
+    from esp_cabundle.catalog import Catalog
+    from esp_cabundle.formats import render
+
+    bundle = resolve_bundle(BundleSpec(presets=("letsencrypt",)), Catalog.load()).bundle
+    path = tmp_path / "x509_crt_bundle.bin"
+    path.write_bytes(render("idf-bundle", bundle, {"idf_version": "5.4"}))
+    trust = load_trust_set(path)
+    item = CheckItem("le", load_chain_file(CHAINS / "letsencrypt-2024-short.pem"),
+                     parse_device_profile("idf-bundle"))  # fmt: skip
+    report = check_items(trust, [item], at=utc("2026-01-01"), until=utc("2030-01-01"))
+    doc = parse(render_html_report(report))
+    roots = doc.find("rect", "root")
+    assert len(roots) == 4 and all("undated" in r.classes for r in roots)
+    assert all("data-not-after" not in r.attrs for r in roots)
+    svg = doc.find("svg")[0]
+    assert float(roots[0].attrs["width"]) > 0.9 * (float(svg.attrs["width"]) - 330 - 24)
+    assert not doc.find("line", "flip")
+
+
+def test_cli_writes_the_report_even_when_the_check_fails(runner: CliRunner, in_tmp: Path) -> None:
+    shutil.copy(LE / "dst-root-ca-x3.pem", "dst.pem")
+    args = ["check", "--bundle", "dst.pem", "--chain", str(CHAINS / "letsencrypt-2021-long.pem"),
+            "--device", "mbedtls-clock", "--at", "2021-06-01", "--until", "2024-01-01"]  # fmt: skip
+    r = runner.invoke(cli, [*args, "--report", "out/report.html"])
+    assert r.exit_code == 1
+    first = (in_tmp / "out" / "report.html").read_bytes()
+    r = runner.invoke(cli, [*args, "--report", "again.html", "--json"])
+    assert r.exit_code == 1 and r.stdout.lstrip().startswith("{")
+    assert (in_tmp / "again.html").read_bytes() == first
+    doc = parse(first.decode())
+    assert doc.find("line", "flip")[0].attrs["data-date"] == "2021-09-30"
+
+
+def test_cli_service_life_comes_from_the_config(runner: CliRunner, in_tmp: Path) -> None:
+    (in_tmp / "chains").mkdir()
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "chains" / "mdash.net.pem")
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\nservice_until: 2033-03-31\ndevice: mbedtls-clock\n"
+        "targets:\n  - mdash.net\n"
+    )
+    r = runner.invoke(
+        cli, ["check", "--at", "2026-11-27", "--until", "2036-01-01", "--report", "f.html"]
+    )
+    assert r.exit_code == 1, r.output  # ISRG Root X1 expires 2035-06-04
+    doc = parse((in_tmp / "f.html").read_text())
+    (window,) = doc.find("rect", "service-life")
+    assert (window.attrs["data-from"], window.attrs["data-to"]) == ("2026-11-27", "2033-03-31")
+    (flip,) = doc.find("line", "flip")
+    assert (flip.attrs["data-target"], flip.attrs["data-date"]) == ("mdash.net", "2035-06-04")
+    assert len(doc.find("rect", "root")) == 4
+
+
+@pytest.mark.parametrize("target", ["dir", "missing-parent-file"])
+def test_cli_bad_report_path(runner: CliRunner, in_tmp: Path, target: str) -> None:
+    shutil.copy(LE / "isrgrootx1.pem", "x1.pem")
+    base = ["check", "--bundle", "x1.pem", "--chain", str(CHAINS / "letsencrypt-2024-short.pem"),
+            "--at", "2026-01-01"]  # fmt: skip
+    if target == "dir":
+        (in_tmp / "r").mkdir()
+        r = runner.invoke(cli, [*base, "--report", "r"])
+        assert r.exit_code == 2 and "is a directory" in r.output
+    else:
+        (in_tmp / "plain").write_text("not a dir")
+        r = runner.invoke(cli, [*base, "--report", "plain/r.html"])
+        assert r.exit_code == 3 and "cannot write" in r.output
+        assert (in_tmp / "plain").read_text() == "not a dir"
