@@ -411,10 +411,11 @@ class SpiffsImage(FileSystemImage):
         ]
 
     def describe(self) -> dict[str, str]:
+        """Geometry and usage; ``total``/``used`` are what ``esp_spiffs_info()`` reports
+        on the device (SPIFFS_info: two spare blocks excluded, deleted pages not used)."""
         g = self._vol.g
         vol = self._vol
-        used = sum(len(r.data_pixes) + len(r.index_pixes) for r in self._files.values())
-        usable = g.entries_per_block * (g.block_count - 2)
+        total = (g.entries_per_block * (g.block_count - 2) + 1) * g.data_len
         return {
             "file system": "spiffs",
             "profile": self.profile.name,
@@ -422,11 +423,9 @@ class SpiffsImage(FileSystemImage):
             "block size": str(g.block_size),
             "blocks": str(g.block_count),
             "files": str(len(self._files)),
-            "pages used": f"{used} of {usable} usable",
-            "pages deleted": str(vol.stats_deleted),
-            "free bytes": str(
-                max(0, usable - vol.stats_allocated - vol.stats_deleted) * g.data_len
-            ),
+            "total bytes": str(total),
+            "used bytes": str(vol.stats_allocated * g.data_len),
+            "deleted pages": str(vol.stats_deleted),
         }
 
     # -- extras ------------------------------------------------------------------------------
