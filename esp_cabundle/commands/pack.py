@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ._common import at_option, json_option, parse_at, quiet_option
-from ._fsopts import read_input, size_callback
+from ._common import at_option, json_option, quiet_option
+from ._fsopts import size_callback
 
 
 @click.command()
@@ -116,6 +116,7 @@ def pack(
     from ..fs import get_profile, normalize_path
     from ..fs.edit import collect_dir_files, pack_image
     from ..ui import echo, emit_json, format_table
+    from .ca_source import resolve_ca
 
     prof = get_profile(fs_type, profile)
     if mtime is not None and not getattr(prof, "time_attributes", ()):
@@ -123,17 +124,8 @@ def pack(
             f"--mtime: {fs_type} profile {prof.name} keeps no time attributes",
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
-    if bundle_file is not None and (config_path or presets or roots or excludes):
-        raise InputError(
-            "--bundle takes a finished CA file; it cannot be combined with -c, --preset, "
-            "--root or --exclude"
-        )
     target = normalize_path(ca_path or prof.ca_path)
-    ca = (
-        _bundle_file(bundle_file)
-        if bundle_file
-        else _built_pem(config_path, presets, roots, excludes, at)
-    )
+    ca = resolve_ca(bundle_file, config_path, presets, roots, excludes, at)
     files = [(target, ca)]
     if from_dir is not None:
         for path, data in collect_dir_files(from_dir):
@@ -168,43 +160,3 @@ def pack(
         format_table(("path", "bytes"), [(p, f"{n:,}") for p, n in packed.files], indent=2),
         quiet=quiet,
     )
-
-
-def _bundle_file(path: Path) -> bytes:
-    from ..certs import load_certificates
-
-    data = read_input(path)
-    load_certificates(data, source=str(path))  # refuses private keys and non-certificates
-    return data
-
-
-def _built_pem(
-    config_path: Path | None,
-    presets: tuple[str, ...],
-    roots: tuple[str, ...],
-    excludes: tuple[str, ...],
-    at: str | None,
-) -> bytes:
-    from dataclasses import replace
-
-    from ..build import build_bundle
-    from ..bundle import BundleSpec
-    from ..config import Config, OutputSpec, find_config, load_config
-
-    path = config_path or find_config()
-    config = load_config(path) if path else Config(None, BundleSpec(), ())
-    spec = config.spec
-    if presets:
-        spec = replace(spec, presets=presets)
-    if roots:
-        spec = replace(spec, roots=spec.roots + tuple(_cwd_relative(r) for r in roots))
-    if excludes:
-        spec = replace(spec, excludes=spec.excludes + tuple(_cwd_relative(x) for x in excludes))
-    result = build_bundle(spec, (OutputSpec("pem", Path("ca.pem")),), at=parse_at(at))
-    return result.outputs[0][1]
-
-
-def _cwd_relative(spec: str) -> str:
-    """A flag naming an existing file is taken relative to the working directory."""
-    p = Path(spec)
-    return str(p.resolve()) if not p.is_absolute() and p.exists() else spec

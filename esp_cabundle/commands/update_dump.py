@@ -85,13 +85,8 @@ def update_dump(
     from ..flash.offline import update_dump as run_update
     from ..ui import echo, emit_json, note
     from ._fsopts import read_input
-    from .pack import _built_pem, _bundle_file
+    from .ca_source import resolve_ca
 
-    if bundle_file is not None and (config_path or presets or roots or excludes):
-        raise InputError(
-            "--bundle takes a finished CA file; it cannot be combined with -c, --preset, "
-            "--root or --exclude"
-        )
     profile = load_board(board)
     if profile.filesystem is None:
         raise InputError(
@@ -100,11 +95,7 @@ def update_dump(
             hint="rebuild the firmware with 'esp-cabundle build' output instead",
         )
     flash = read_input(dump)
-    ca = (
-        _bundle_file(bundle_file)
-        if bundle_file
-        else _built_pem(config_path, presets, roots, excludes, at)
-    )
+    ca = resolve_ca(bundle_file, config_path, presets, roots, excludes, at)
     result = run_update(flash, profile, ca, source=str(dump))
     write_atomic(output, result.flash)
     if as_json:
