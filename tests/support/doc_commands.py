@@ -1,0 +1,261 @@
+"""Run the commands documentation shows, exactly as shown (README.md, examples/).
+
+Commands are taken from the files themselves (```sh blocks, Makefile recipes, CMake
+``COMMAND`` lines, workflow ``run:`` steps), so the tests cannot drift from the docs.
+
+- A plain ``esp-cabundle ...`` line runs in-process through click's CliRunner; anything
+  with shell syntax (``&&``, ``>``, ``$VAR``) or another program runs under ``bash -c``
+  with the installed console scripts first on ``PATH``.
+- The clock is pinned to :data:`TODAY` in both cases (:func:`freeze_clock` in-process,
+  ``support/clock/sitecustomize.py`` in child processes), so verdicts do not depend on
+  the day the tests run.
+- A trailing ``# exit N`` comment states the expected exit code (default 0); a line
+  marked ``# needs network`` is never run.
+- Serial ports (``/dev/ttyUSB0``, ``COM3``) are replaced by the URL of a virtual ESP32
+  (support/virtual_esp32.py) preloaded with the layout the command's board implies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+TODAY = "2026-12-01"
+CLOCK_DIR = Path(__file__).resolve().parent / "clock"
+BIN_DIR = Path(sys.executable).parent
+NETWORK_MARK = "needs network"
+_EXIT_RE = re.compile(r"#.*\bexit (\d+)\b")
+_PORT_RE = re.compile(r"(?<![\w/])(/dev/tty[A-Za-z]+\d*|COM\d+)\b")
+_SHELL_TOKENS = {"|", "||", "&&", ";", ">", ">>", "<", "&", "2>", "(", ")"}
+COMMAND_TIMEOUT = 120
+
+
+@dataclass(frozen=True)
+class Command:
+    """One logical command line and what it should do."""
+
+    text: str
+    source: str  # file:line, for failure messages
+    expect: int = 0
+    network: bool = False
+
+    @property
+    def argv(self) -> list[str]:
+        return shlex.split(self.text, comments=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+
+    def describe(self, cmd: Command) -> str:
+        return (
+            f"{cmd.source}: `{cmd.text}` exited {self.code}, expected {cmd.expect}\n"
+            f"--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Extraction
+
+
+def fenced_blocks(markdown: str, lang: str = "sh") -> list[tuple[int, str]]:
+    """(line number of the first line, text) of every fenced block in ``lang``."""
+    out = []
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() == f"```{lang}":
+            start = i + 1
+            j = start
+            while j < len(lines) and lines[j].strip() != "```":
+                j += 1
+            out.append((start + 1, "\n".join(lines[start:j])))
+            i = j
+        i += 1
+    return out
+
+
+def logical_lines(text: str, first_line: int = 1) -> list[tuple[int, str]]:
+    """Lines with backslash continuations joined; blank and comment-only lines dropped."""
+    out: list[tuple[int, str]] = []
+    buf = ""
+    start = first_line
+    for n, line in enumerate(text.splitlines(), start=first_line):
+        if not buf:
+            start = n
+        if line.rstrip().endswith("\\"):
+            buf += line.rstrip()[:-1].rstrip() + " "
+            continue
+        buf += line.strip()
+        if buf and not buf.startswith("#"):
+            out.append((start, buf))
+        buf = ""
+    return out
+
+
+def command(text: str, source: str) -> Command:
+    m = _EXIT_RE.search(text)
+    return Command(text, source, int(m.group(1)) if m else 0, NETWORK_MARK in text)
+
+
+def markdown_commands(path: Path, *, label: str | None = None) -> list[Command]:
+    name = label or path.name
+    cmds = []
+    for first, block in fenced_blocks(path.read_text(encoding="utf-8")):
+        for n, line in logical_lines(block, first):
+            cmds.append(command(line, f"{name}:{n}"))
+    return cmds
+
+
+# ---------------------------------------------------------------------------------------
+# Clock and environment
+
+
+def freeze_clock(monkeypatch: Any, today: str = TODAY) -> datetime:
+    """Make ``esp_cabundle.dates.now`` (and every module's imported copy) return
+    ``today``, 00:00 UTC."""
+    import esp_cabundle.dates as dates
+
+    when = datetime.fromisoformat(today).replace(tzinfo=timezone.utc)
+    original = dates.now
+
+    def fake() -> datetime:
+        return when
+
+    for name, mod in list(sys.modules.items()):
+        if name == "esp_cabundle" or name.startswith("esp_cabundle."):
+            for attr, value in list(vars(mod).items()):
+                if value is original:
+                    monkeypatch.setattr(mod, attr, fake)
+    return when
+
+
+def child_env(today: str = TODAY, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for child processes: console scripts first on PATH, the clock
+    pinned to ``today``."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}"
+    pp = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = f"{CLOCK_DIR}{os.pathsep}{pp}" if pp else str(CLOCK_DIR)
+    env["ESP_CABUNDLE_TEST_TODAY"] = today
+    env.pop("ESP_CABUNDLE", None)
+    env.update(extra or {})
+    return env
+
+
+@contextlib.contextmanager
+def working_dir(path: Path) -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+# ---------------------------------------------------------------------------------------
+# Running
+
+
+def is_plain_cli(text: str) -> bool:
+    """A single esp-cabundle invocation without shell syntax."""
+    if "$" in text or "`" in text:
+        return False
+    lex = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lex.whitespace_split = True
+    lex.commenters = "#"
+    tokens = list(lex)
+    return bool(tokens) and tokens[0] == "esp-cabundle" and not (_SHELL_TOKENS & set(tokens))
+
+
+def run_cli(argv: list[str], cwd: Path) -> Outcome:
+    from esp_cabundle.cli import cli
+
+    runner = CliRunner()
+    with working_dir(cwd):
+        r = runner.invoke(cli, argv, catch_exceptions=True)
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        import traceback
+
+        tb = "".join(traceback.format_exception(r.exception))
+        return Outcome(99, r.stdout, r.stderr + "\n" + tb)
+    return Outcome(r.exit_code, r.stdout, r.stderr)
+
+
+def run_shell(text: str, cwd: Path, env: dict[str, str]) -> Outcome:
+    p = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {text}"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        check=False,
+    )
+    return Outcome(p.returncode, p.stdout, p.stderr)
+
+
+def run_command(
+    cmd: Command,
+    cwd: Path,
+    *,
+    env: dict[str, str] | None = None,
+    ports: Callable[[str], str] | None = None,
+) -> Outcome:
+    """Run ``cmd`` in ``cwd`` (serial ports substituted by ``ports``); the clock must
+    already be frozen in-process (:func:`freeze_clock`)."""
+    text = ports(cmd.text) if ports is not None else cmd.text
+    if is_plain_cli(text):
+        return run_cli(shlex.split(text, comments=True)[1:], cwd)
+    return run_shell(text, cwd, env or child_env())
+
+
+class UnitPool:
+    """Virtual ESP32 units standing in for the serial ports commands name.
+
+    A unit is made per (port, layout) the first time a command names that port, so
+    commands on the same port and board see the same flash; the layout is Mongoose OS
+    when the command mentions a Mongoose OS board or its ``fs_0``/``fs_1`` partitions,
+    the Arduino-ESP32 default table with the mDash SPIFFS image otherwise.
+    """
+
+    def __init__(self, start: Callable[..., Any]) -> None:
+        self._start = start
+        self._units: dict[tuple[str, str], Any] = {}
+
+    def __call__(self, text: str) -> str:
+        from support.layouts import load_arduino, load_mongoose
+
+        layout = "mongoose" if re.search(r"mongoose|\bfs_[01]\b", text) else "arduino"
+
+        def url(m: re.Match[str]) -> str:
+            key = (m.group(1), layout)
+            if key not in self._units:
+                unit = self._start("esp32")
+                (load_mongoose if layout == "mongoose" else load_arduino)(unit)
+                self._units[key] = unit
+            return str(self._units[key].url)
+
+        return _PORT_RE.sub(url, text)
+
+    @property
+    def used(self) -> int:
+        return len(self._units)
+
+
+def uses_port(text: str) -> bool:
+    return bool(_PORT_RE.search(text))
