@@ -241,16 +241,10 @@ _C_ARRAY_HINT_RE = re.compile(r"\{\s*0[xX][0-9a-fA-F]{1,2}\s*,")
 
 def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
     """Read a file of any supported shape; errors name the file."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError as e:
-        raise CertificateError("no such file", path=str(p)) from e
-    except IsADirectoryError as e:
-        raise CertificateError("is a directory, expected a certificate file", path=str(p)) from e
-    except OSError as e:
-        raise CertificateError(f"cannot read ({e.strerror})", path=str(p)) from e
-    return load_certificates(data, source=str(p))
+    from .fileio import read_input
+
+    data = read_input(path, what="certificate file", error=CertificateError)
+    return load_certificates(data, source=str(path))
 
 
 def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certificate, ...]:

@@ -93,17 +93,14 @@ _SERVER_RE = re.compile(r"^#\s*server:\s*(\S+)", re.M)
 
 def load_chain_file(path: str | Path) -> ServerChain:
     """A chain from a PEM (or DER) file, leaf first, as a server would send it."""
+    from .fileio import read_input
+
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError as e:
-        raise InputError(
-            "no such chain file",
-            path=str(p),
-            hint="save one with 'esp-cabundle chains pull' or export it leaf first as PEM",
-        ) from e
-    except OSError as e:
-        raise InputError(f"cannot read chain file ({e.strerror})", path=str(p)) from e
+    data = read_input(
+        p,
+        what="chain file",
+        hint="save one with 'esp-cabundle chains pull' or export it leaf first as PEM",
+    )
     certs = load_certificates(data, source=str(p))
     _check_order(certs, str(p))
     text = data.decode("utf-8", "replace")

@@ -181,15 +181,11 @@ def load_trust_set(path: str | Path) -> TrustSet:
     """A CA file of any shape the tool reads (PEM, DER, C source) or an ESP-IDF
     ``x509_crt_bundle`` (v1 or v2: anchors with a name and a key, no dates)."""
     from .certs import load_certificates
+    from .fileio import read_input
     from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError as e:
-        raise InputError("no such bundle file", path=str(p)) from e
-    except OSError as e:
-        raise InputError(f"cannot read bundle ({e.strerror})", path=str(p)) from e
+    data = read_input(p, what="bundle file")
     fmt = detect_bundle_format(data)
     if fmt is not None:
         bundle = parse_idf_bundle(data, bundle_format=fmt, source=str(p))

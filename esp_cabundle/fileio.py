@@ -8,9 +8,32 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 
-__all__ = ["write_all_atomic", "write_atomic"]
+__all__ = ["read_input", "write_all_atomic", "write_atomic"]
+
+
+def read_input(
+    path: str | Path,
+    *,
+    what: str = "file",
+    error: type[InputError] = InputError,
+    hint: str | None = None,
+) -> bytes:
+    """A user-named input's bytes; every failure is ``error`` naming the file.
+
+    ``what`` says what the file was meant to be ("chain file", "bundle file"), so the
+    message reads "no such chain file" rather than a bare OSError.
+    """
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError as e:
+        raise error(f"no such {what}", path=str(p), hint=hint) from e
+    except IsADirectoryError as e:
+        raise error(f"is a directory, expected a {what}", path=str(p)) from e
+    except OSError as e:
+        raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .certs import Certificate, load_certificates, sniff_kind
-from .errors import CertificateError, InputError
+from .errors import CertificateError
 
 __all__ = [
     "INSPECTORS",
@@ -168,16 +168,9 @@ def inspect_bytes(data: bytes, *, source: str) -> Report:
 
 
 def inspect_path(path: str | Path) -> Report:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError as e:
-        raise InputError("no such file", path=str(p)) from e
-    except IsADirectoryError as e:
-        raise InputError("is a directory", path=str(p)) from e
-    except OSError as e:
-        raise InputError(f"cannot read ({e.strerror})", path=str(p)) from e
-    return inspect_bytes(data, source=str(p))
+    from .fileio import read_input
+
+    return inspect_bytes(read_input(path), source=str(path))
 
 
 def report_to_dict(r: Report, at: datetime, warn_days: int | None = None) -> dict[str, Any]:

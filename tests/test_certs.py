@@ -153,7 +153,7 @@ def test_unterminated_block_and_empty_inputs() -> None:
         load_certificates(b"-----BEGIN CERTIFICATE-----\nMIIB\n")
     with pytest.raises(CertificateError, match="no certificate found"):
         load_certificates(b"hello world\n", source="readme.txt")
-    with pytest.raises(CertificateError, match="no such file"):
+    with pytest.raises(CertificateError, match="no such certificate file"):
         load_certificate_file("/nonexistent/ca.pem")
 
 

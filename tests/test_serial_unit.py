@@ -329,7 +329,7 @@ def test_dump_file_behind_the_same_interface(tmp_path: Path) -> None:
 
 
 def test_dump_file_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no such file"):
+    with pytest.raises(InputError, match="no such flash dump"):
         DumpFile.open(tmp_path / "missing.bin")
     (tmp_path / "empty.bin").write_bytes(b"")
     with pytest.raises(InputError, match="empty file"):

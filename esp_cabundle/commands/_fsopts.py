@@ -37,13 +37,6 @@ def size_callback(ctx: click.Context, param: click.Parameter, value: Any) -> int
 
 def read_input(path: Path) -> bytes:
     """An input file's bytes, with the tool's errors rather than a traceback."""
-    from ..errors import InputError
+    from ..fileio import read_input as _read
 
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as e:
-        raise InputError("no such file", path=str(path)) from e
-    except IsADirectoryError as e:
-        raise InputError("is a directory", path=str(path)) from e
-    except OSError as e:
-        raise InputError(f"cannot read ({e.strerror or e})", path=str(path)) from e
+    return _read(path)

@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 
 from ..errors import InputError
-from ..fileio import write_atomic
+from ..fileio import read_input, write_atomic
 from .base import SECTOR_SIZE, Flash, Progress, ProgressCallback
 
 __all__ = ["DumpFile"]
@@ -33,14 +33,7 @@ class DumpFile(Flash):
     def open(cls, path: str | Path, *, progress: ProgressCallback | None = None) -> DumpFile:
         """Load a dump file; InputError if it cannot be read."""
         p = Path(path)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError as e:
-            raise InputError("no such file", path=str(p)) from e
-        except IsADirectoryError as e:
-            raise InputError("is a directory", path=str(p)) from e
-        except OSError as e:
-            raise InputError(f"cannot read ({e.strerror})", path=str(p)) from e
+        data = read_input(p, what="flash dump")
         if not data:
             raise InputError("empty file, not a flash dump", path=str(p))
         return cls(data, name=str(p), progress=progress)
