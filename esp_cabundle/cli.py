@@ -59,6 +59,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "esp_cabundle.commands.read:read",
         "Save a unit's partition or whole flash to a file (a backup, or a dump).",
     ),
+    "flash": (
+        "esp_cabundle.commands.flash:flash",
+        "Replace the CA file on units in place (only changed sectors; resumable; many ports).",
+    ),
+    "restore": (
+        "esp_cabundle.commands.restore:restore",
+        "Put back what 'flash' replaced on a unit, from the local journal.",
+    ),
     "init": (
         "esp_cabundle.commands.init:init",
         "Write a commented cabundle.yaml: board, servers, service life, preset.",

@@ -1,0 +1,125 @@
+"""``esp-cabundle restore``: put back what a journaled ``flash`` replaced on a unit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+import click
+
+from ._common import json_option, quiet_option
+from ._unit import reset_options
+
+if TYPE_CHECKING:
+    from ..flash.serial import AfterMode, ResetMode
+
+
+@click.command("restore")
+@click.option(
+    "-p", "--port", required=True, metavar="PORT", help="Serial port or socket://, rfc2217:// URL."
+)
+@click.option(
+    "--board",
+    metavar="NAME|FILE",
+    help="Check the unit's chip against this board profile first.",
+)
+@click.option(
+    "--journal-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Where 'flash' journaled its updates (the same default as 'flash').",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be written back; write nothing.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Write the saved sectors back even though the file system changed since the update.",
+)
+@click.option(
+    "--baud",
+    type=click.IntRange(min=9600),
+    default=460800,
+    show_default=True,
+    help="Baud rate after connecting (the sync runs at 115200).",
+)
+@reset_options
+@json_option
+@quiet_option
+def restore(
+    port: str,
+    board: str | None,
+    journal_dir: Path | None,
+    dry_run: bool,
+    force: bool,
+    baud: int,
+    before: str,
+    after: str,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Undo the newest update 'esp-cabundle flash' journaled for this unit (found by its
+    MAC): every sector it wrote gets its saved original content back, so the partition
+    is byte for byte what it was. Run it again to undo the update before that.
+
+    Nothing is written when the file system changed since that update (the ranges the
+    update left alone no longer hash the same), unless --force.
+
+    \b
+    Examples:
+      esp-cabundle restore --port /dev/ttyUSB0
+      esp-cabundle restore --port /dev/ttyUSB0 --dry-run
+      esp-cabundle restore --port socket://127.0.0.1:5555 --journal-dir journal/ --json
+    """
+    from ..boards import load_board
+    from ..flash.flasher import restore_unit
+    from ..ui import echo, emit_json
+    from ._unit import unit_progress
+
+    profile = load_board(board) if board is not None else None
+    with unit_progress(quiet=quiet or as_json) as progress:
+        result = restore_unit(
+            port,
+            board=profile,
+            journal_dir=journal_dir,
+            dry_run=dry_run,
+            force=force,
+            baud=baud,
+            reset=cast("ResetMode", before),
+            after=cast("AfterMode", after),
+            progress=progress,
+        )
+    entry = result.entry
+    if as_json:
+        emit_json(
+            {
+                "port": result.port,
+                "mac": result.mac,
+                "dry_run": result.dry_run,
+                "update": entry.when,
+                "board": entry.board,
+                "partitions": [p.name for p in entry.partitions],
+                "sectors_written": result.sectors_written,
+                "already_original": result.already_original,
+                "journal": str(entry.path),
+            }
+        )
+        return
+    parts = ", ".join(p.name for p in entry.partitions)
+    if result.already_original:
+        echo(
+            f"{result.mac}: {parts} already hold what they held before the update of "
+            f"{entry.when}; nothing written",
+            quiet=quiet,
+        )
+    elif result.dry_run:
+        echo(
+            f"{result.mac}: would write {result.sectors_written} sector(s) back to {parts}, as "
+            f"they were before the update of {entry.when} (board {entry.board})",
+            quiet=quiet,
+        )
+    else:
+        echo(
+            f"{result.mac}: restored {parts} as they were before the update of {entry.when} "
+            f"({result.sectors_written} sector(s) written, each checked by the unit's MD5)",
+            quiet=quiet,
+        )

@@ -1,0 +1,233 @@
+"""The factory station: many units at once, one outcome and one log record per unit.
+
+:func:`run_parallel` runs a job (flash, restore ...) on every port in its own thread;
+one unit's failure never stops the others, and each unit reports through its own
+progress callback (esptool's logger is routed per thread by :mod:`.serial`).
+:func:`station_exit_code` folds the outcomes into the CLI's exit code, and
+:func:`append_log` appends one CSV or JSON-lines record per unit to a station log.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from ..errors import EspCabundleError, FlashError, InputError, OutputError
+from .base import ProgressCallback
+
+if TYPE_CHECKING:
+    from .flasher import FlashResult
+    from .serial import UnitInfo
+
+__all__ = [
+    "LOG_FIELDS",
+    "LogFormat",
+    "UnitOutcome",
+    "append_log",
+    "expand_ports",
+    "flash_log_record",
+    "log_format_for",
+    "run_parallel",
+    "station_exit_code",
+]
+
+R = TypeVar("R")
+LogFormat = Literal["csv", "jsonl"]
+_GLOB_CHARS = frozenset("*?[")
+
+LOG_FIELDS = (
+    "time",
+    "port",
+    "mac",
+    "chip",
+    "board",
+    "partitions",
+    "ca_before",
+    "ca_after",
+    "sectors_written",
+    "bytes_read",
+    "bytes_written",
+    "result",
+    "error",
+)
+
+
+def expand_ports(patterns: Sequence[str]) -> list[str]:
+    """Ports in the order given, globs (``/dev/ttyUSB*``) expanded and sorted, no
+    duplicates. URLs (``socket://``, ``rfc2217://``) are taken as they are.
+
+    InputError when a glob matches no port (a station with no unit plugged in).
+    """
+    out: list[str] = []
+    for pattern in patterns:
+        if "://" not in pattern and _GLOB_CHARS & set(pattern):
+            found = sorted(glob.glob(pattern))
+            if not found:
+                raise InputError(
+                    f"no serial port matches {pattern!r}",
+                    hint="check the cables; list ports: python -m serial.tools.list_ports",
+                )
+        else:
+            found = [pattern]
+        out.extend(p for p in found if p not in out)
+    if not out:
+        raise InputError("no port given", hint="--port /dev/ttyUSB0 (or several, or a glob)")
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class UnitOutcome(Generic[R]):
+    """What happened on one port: a result or an error, when, and for how long."""
+
+    port: str
+    result: R | None
+    error: EspCabundleError | None
+    started: datetime
+    seconds: float
+    unit: UnitInfo | None = field(default=None)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.error is None else self.error.exit_code
+
+
+def run_parallel(
+    ports: Sequence[str],
+    job: Callable[[str, ProgressCallback | None, Callable[[UnitInfo], None]], R],
+    *,
+    progress_for: Callable[[str], ProgressCallback | None] | None = None,
+    on_done: Callable[[UnitOutcome[R]], None] | None = None,
+) -> list[UnitOutcome[R]]:
+    """Run ``job(port, progress, on_connect)`` on every port at once; outcomes in port order.
+
+    ``on_connect`` lets the job say which unit it reached, so a failure after connecting
+    is still logged with the unit's MAC. ``on_done`` is called (in the calling thread) as
+    each unit finishes, e.g. to append its log record at once.
+    """
+    infos: dict[str, UnitInfo] = {}
+    lock = threading.Lock()
+
+    def run(port: str) -> UnitOutcome[R]:
+        def connected(info: UnitInfo) -> None:
+            with lock:
+                infos[port] = info
+
+        started = datetime.now(timezone.utc)
+        t0 = time.monotonic()
+        progress = progress_for(port) if progress_for is not None else None
+        try:
+            result = job(port, progress, connected)
+            error: EspCabundleError | None = None
+        except EspCabundleError as e:
+            result, error = None, e
+        except Exception as e:  # a bug on one unit must not take the others down
+            result, error = None, FlashError(f"{port}: unexpected error: {e!r}")
+        with lock:
+            info = infos.get(port)
+        return UnitOutcome(port, result, error, started, time.monotonic() - t0, info)
+
+    outcomes: dict[str, UnitOutcome[R]] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(ports)), thread_name_prefix="unit") as pool:
+        futures = {pool.submit(run, port): port for port in ports}
+        for future in as_completed(futures):
+            outcome = future.result()
+            outcomes[outcome.port] = outcome
+            if on_done is not None:
+                on_done(outcome)
+    return [outcomes[p] for p in ports]
+
+
+def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
+    """0 when every unit succeeded; when every unit failed with the same exit code, that
+    code (2 for a bad partition table everywhere, 3 for lost links everywhere); any
+    other failure 3 (some units need attention)."""
+    codes = [o.exit_code for o in outcomes]
+    if not codes or all(c == 0 for c in codes):
+        return 0
+    if all(c != 0 for c in codes) and len(set(codes)) == 1:
+        return codes[0]
+    return 3
+
+
+def flash_log_record(outcome: UnitOutcome[FlashResult], board: str) -> dict[str, Any]:
+    """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome."""
+    r = outcome.result
+    info = outcome.unit
+    result = r.status.replace(" ", "-") if r is not None else "failed"
+    error = outcome.error.message if outcome.error is not None else ""
+    return {
+        "time": outcome.started.isoformat(timespec="seconds"),
+        "port": outcome.port,
+        "mac": r.mac if r is not None else (info.mac if info is not None else ""),
+        "chip": r.chip if r is not None else (info.chip if info is not None else ""),
+        "board": board,
+        "partitions": list(r.partitions) if r is not None else [],
+        "ca_before": list(r.ca_before) if r is not None else [],
+        "ca_after": list(r.ca_after) if r is not None else [],
+        "sectors_written": r.sectors_written if r is not None else 0,
+        "bytes_read": r.bytes_read if r is not None else 0,
+        "bytes_written": r.bytes_written if r is not None else 0,
+        "result": result,
+        "error": error,
+    }
+
+
+_log_lock = threading.Lock()
+
+
+def log_format_for(path: Path, explicit: LogFormat | None) -> LogFormat:
+    """``csv`` for ``*.csv``, JSON lines otherwise, unless given."""
+    if explicit is not None:
+        return explicit
+    return "csv" if path.suffix.lower() == ".csv" else "jsonl"
+
+
+def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) -> None:
+    """Append records; a new (or empty) CSV file gets the header first.
+
+    Lists are joined with spaces in CSV. Each call appends whole lines and syncs, so a
+    station that crashes keeps the records of the units already done.
+    """
+    rows = list(records)
+    if not rows:
+        return
+    with _log_lock:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            new = not path.exists() or path.stat().st_size == 0
+            buf = io.StringIO()
+            if fmt == "csv":
+                writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator="\n")
+                if new:
+                    writer.writeheader()
+                for row in rows:
+                    writer.writerow(
+                        {
+                            k: " ".join(map(str, v)) if isinstance(v, list) else v
+                            for k, v in row.items()
+                        }
+                    )
+            else:
+                for row in rows:
+                    buf.write(json.dumps(row, sort_keys=False) + "\n")
+            with path.open("a", encoding="utf-8", newline="") as f:
+                f.write(buf.getvalue())
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise OutputError(f"{path}: cannot append to the log ({e.strerror or e})") from e
