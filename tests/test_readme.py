@@ -1,0 +1,188 @@
+"""README.md stays true: every command of its ```sh blocks runs, in order, as shown, in
+one scratch directory (a copy of examples/ plus what commands marked ``# needs network``
+would have left there), with the clock pinned; ``--port`` commands reach virtual ESP32
+units; the ```yaml blocks parse as cabundle.yaml; each troubleshooting row's diagnosis
+runs and exits as the row says.
+
+Not run: lines marked ``# needs network`` (pip installs from PyPI, live ``--host``
+captures, ``chains pull``), and ``python -m pytest`` lines, which name parts of this very
+suite: those are collected (the files exist and import) rather than run again.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.doc_commands import (
+    Command,
+    UnitPool,
+    command,
+    fenced_blocks,
+    freeze_clock,
+    markdown_commands,
+    run_command,
+    uses_port,
+)
+
+from esp_cabundle.config import parse_config
+
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+# What a network step would leave behind: (path in the scratch directory, stand-in).
+NETWORK_STANDINS = {
+    "fleet/chains/mdash.net.pem": REPO / "examples" / "chains" / "letsencrypt-2024-short.pem",
+}
+_CD = re.compile(r"^(?:(?P<before>.*?)\s*&&\s*)?cd (?P<dir>\S+)$")
+
+
+def prepare(scratch: Path) -> None:
+    shutil.copytree(REPO / "examples", scratch / "examples", ignore=shutil.ignore_patterns("build"))
+    for rel, src in NETWORK_STANDINS.items():
+        (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, scratch / rel)
+
+
+def needs_network(text: str) -> bool:
+    return "pip install" in text or "--host" in text or "chains pull" in text
+
+
+def run_pytest_line(cmd: Command) -> None:
+    """Collect, do not run, the tests a README line names (they run in this suite)."""
+    argv = cmd.argv
+    files = [a for a in argv if a.endswith(".py")]
+    assert files, cmd.source
+    for f in files:
+        assert (REPO / f).is_file(), f"{cmd.source}: {f} does not exist"
+    p = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, f"{cmd.source}: collection failed\n{p.stdout}\n{p.stderr}"
+
+
+def run_in_order(
+    cmds: list[Command], scratch: Path, ports: Callable[[str], str]
+) -> tuple[list[Command], list[Command]]:
+    """Run every command; returns (run, skipped)."""
+    cwd = scratch
+    ran, skipped = [], []
+    for cmd in cmds:
+        if cmd.network:
+            skipped.append(cmd)
+            continue
+        if re.match(r"^python3? -m pytest\b", cmd.text):
+            run_pytest_line(cmd)
+            ran.append(cmd)
+            continue
+        m = _CD.match(cmd.text.split("#", 1)[0].strip())
+        if m:
+            if m.group("before"):
+                out = run_command(command(m.group("before"), cmd.source), cwd)
+                assert out.code == 0, out.describe(cmd)
+            cwd = (cwd / m.group("dir")).resolve()
+            assert cwd.is_dir(), f"{cmd.source}: no directory {cwd}"
+            ran.append(cmd)
+            continue
+        out = run_command(cmd, cwd, ports=ports)
+        assert out.code == cmd.expect, out.describe(cmd)
+        ran.append(cmd)
+    assert cwd == scratch.resolve(), "a block changed directory without coming back"
+    return ran, skipped
+
+
+def troubleshooting_rows(markdown: str) -> list[tuple[str, Command]]:
+    """(symptom, diagnosis) of each row of the Troubleshooting table: the first
+    esp-cabundle code span of the last cell, expected to exit 1 when the cell says so."""
+    section = markdown.split("## Troubleshooting", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for n, line in enumerate(section.splitlines()):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or set(cells[0]) <= {"-"} or cells[0].startswith("What"):
+            continue
+        m = re.search(r"`(esp-cabundle [^`]+)`(?P<after>[^`]*)", cells[-1])
+        assert m, f"troubleshooting row without an esp-cabundle command: {cells[0]}"
+        expect = 1 if re.match(r"\s*exits 1\b", m.group("after")) else 0
+        rows.append((cells[0], Command(m.group(1), f"README.md: Troubleshooting row {n}", expect)))
+    return rows
+
+
+@pytest.mark.timeout(600)
+def test_readme_commands_run_as_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, virtual_esp32: Callable[..., Any]
+) -> None:
+    freeze_clock(monkeypatch)
+    scratch = tmp_path / "work"
+    scratch.mkdir()
+    prepare(scratch)
+    cmds = markdown_commands(README)
+    pool = UnitPool(virtual_esp32)
+    ran, skipped = run_in_order(cmds, scratch, pool)
+    assert len(ran) > 40, len(ran)
+    # The marks are honest: exactly the lines that need the network are skipped.
+    for c in cmds:
+        assert c.network == needs_network(c.text), f"{c.source}: `{c.text}`"
+    assert {c.argv[0] for c in skipped} <= {"python3", "esp-cabundle"}
+    assert pool.used >= 2  # the Arduino and the Mongoose OS units both served commands
+    assert any(uses_port(c.text) for c in ran)
+
+    text = README.read_text()
+    rows = troubleshooting_rows(text)
+    assert len(rows) >= 5
+    for symptom, cmd in rows:
+        out = run_command(cmd, scratch)
+        assert out.code == cmd.expect, f"{symptom}\n" + out.describe(cmd)
+    symptoms = " ".join(s for s, _ in rows)
+    for needle in ("-0x2700", "0xffffd900", "-0x3000", "BADCERT_FUTURE", "Mongoose OS"):
+        assert needle in symptoms, needle
+
+
+def test_readme_yaml_blocks_are_valid_configs(tmp_path: Path) -> None:
+    blocks = fenced_blocks(README.read_text(), "yaml")
+    assert len(blocks) >= 2
+    for line, block in blocks:
+        try:
+            parse_config(block, path=tmp_path / "cabundle.yaml")
+        except Exception as e:  # pragma: no cover - the message is the point
+            pytest.fail(f"README.md:{line}: yaml block is not a valid cabundle.yaml: {e}")
+
+
+def test_readme_starts_with_the_two_setup_commands() -> None:
+    first, second = fenced_blocks(README.read_text())[:2]
+    assert "pip install . && esp-cabundle build" in first[1]
+    assert "pip install '.[test]' && python -m pytest" in second[1]
+
+
+def test_readme_guide_sections_in_order() -> None:
+    heads = [h for h in re.findall(r"^## (.+)$", README.read_text(), re.M)]
+    wanted = [
+        "Start a project",
+        "Which roots should my devices trust?",
+        "How is ca.pem made?",
+        "Where does it go?",
+        "Will my devices still connect?",
+        "Update a flash dump without losing settings",
+        "Gate CI on it",
+        "Troubleshooting",
+    ]
+    positions = [heads.index(w) for w in wanted]
+    assert positions == sorted(positions), heads
+    for platform in ("mDash", "Mongoose OS", "ESP-IDF", "Arduino", "PlatformIO"):
+        assert f"\n### {platform}\n" in README.read_text(), platform
+
+
+def test_every_command_mentioned_in_readme_exists() -> None:
+    from esp_cabundle.cli import COMMANDS
+
+    for _, block in fenced_blocks(README.read_text()):
+        for line in block.splitlines():
+            if line.startswith("esp-cabundle "):
+                name = shlex.split(line, comments=True)[1]
+                assert name in COMMANDS, line
