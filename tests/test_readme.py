@@ -119,6 +119,8 @@ def test_readme_commands_run_as_shown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, virtual_esp32: Callable[..., Any]
 ) -> None:
     freeze_clock(monkeypatch)
+    # flash/restore journal under XDG_STATE_HOME: keep them out of the real home.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     scratch = tmp_path / "work"
     scratch.mkdir()
     prepare(scratch)
@@ -186,3 +188,38 @@ def test_every_command_mentioned_in_readme_exists() -> None:
             if line.startswith("esp-cabundle "):
                 name = shlex.split(line, comments=True)[1]
                 assert name in COMMANDS, line
+
+
+def test_unit_pool_substitutes_ports() -> None:
+    """The port substitution itself: layouts by board, the last unit reused, globs."""
+    started: list[dict[str, Any]] = []
+
+    class Unit:
+        def __init__(self, n: int) -> None:
+            self.url = f"socket://127.0.0.1:{5000 + n}"
+            self.loaded: list[int] = []
+
+        def load(self, offset: int, data: bytes) -> None:
+            self.loaded.append(offset)
+
+    def start(chip: str, **kw: Any) -> Unit:
+        started.append(kw)
+        return Unit(len(started))
+
+    pool = UnitPool(start)
+    a = pool("esp-cabundle flash --port /dev/ttyUSB0 --board mongoose-os-esp32 --bundle ca.pem")
+    assert a.endswith("--port socket://127.0.0.1:5001 --board mongoose-os-esp32 --bundle ca.pem")
+    assert pool("esp-cabundle restore --port /dev/ttyUSB0") == (
+        "esp-cabundle restore --port socket://127.0.0.1:5001"
+    )
+    b = pool("esp-cabundle read --port /dev/ttyUSB0 --partition spiffs -o s.bin")
+    assert "socket://127.0.0.1:5002" in b
+    c = pool("esp-cabundle flash -p '/dev/ttyUSB*' --board mdash-arduino --log s.csv")
+    assert c == (
+        "esp-cabundle flash --port socket://127.0.0.1:5002 --port socket://127.0.0.1:5003 "
+        "--board mdash-arduino --log s.csv"
+    )
+    assert pool("inspect -p COM3 --board mdash-arduino").endswith(
+        "127.0.0.1:5004 --board mdash-arduino"
+    )
+    assert len({kw["mac"] for kw in started}) == len(started) == 4

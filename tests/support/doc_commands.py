@@ -37,6 +37,7 @@ BIN_DIR = Path(sys.executable).parent
 NETWORK_MARK = "needs network"
 _EXIT_RE = re.compile(r"#\s*exit (\d+)\b")
 _PORT_RE = re.compile(r"(?<![\w/])(/dev/tty[A-Za-z]+\d*|COM\d+)\b")
+_GLOB_RE = re.compile(r"(?:-p|--port)\s+(['\"]?)(?P<glob>/dev/tty[A-Za-z]+)\*\1")
 _SHELL_TOKENS = {"|", "||", "&&", ";", ">", ">>", "<", "&", "2>", "(", ")"}
 COMMAND_TIMEOUT = 120
 
@@ -227,30 +228,46 @@ def run_command(
 class UnitPool:
     """Virtual ESP32 units standing in for the serial ports commands name.
 
-    A unit is made per (port, layout) the first time a command names that port, so
-    commands on the same port and board see the same flash; the layout is Mongoose OS
-    when the command mentions a Mongoose OS board or its ``fs_0``/``fs_1`` partitions,
-    the Arduino-ESP32 default table with the mDash SPIFFS image otherwise.
+    A port names one unit per layout: Mongoose OS when the command mentions a Mongoose OS
+    board or its ``fs_0``/``fs_1`` partitions, the Arduino-ESP32 default table with the
+    mDash SPIFFS image when it mentions another board; a command that implies neither
+    (``restore --port X``) reaches the unit last used on that port, as on a bench. A
+    port glob (``'/dev/ttyUSB*'``) becomes two ``--port`` options, two units. Each unit
+    has its own MAC.
     """
 
     def __init__(self, start: Callable[..., Any]) -> None:
         self._start = start
         self._units: dict[tuple[str, str], Any] = {}
+        self._last: dict[str, tuple[str, str]] = {}
 
-    def __call__(self, text: str) -> str:
+    def _unit(self, port: str, hint: str | None) -> str:
         from support.layouts import load_arduino, load_mongoose
 
-        layout = "mongoose" if re.search(r"mongoose|\bfs_[01]\b", text) else "arduino"
+        key = (port, hint) if hint else self._last.get(port, (port, "arduino"))
+        if key not in self._units:
+            n = len(self._units) + 1
+            unit = self._start("esp32", mac=f"24:0a:c4:00:00:{n:02x}")
+            (load_mongoose if key[1] == "mongoose" else load_arduino)(unit)
+            self._units[key] = unit
+        self._last[port] = key
+        return str(self._units[key].url)
 
-        def url(m: re.Match[str]) -> str:
-            key = (m.group(1), layout)
-            if key not in self._units:
-                unit = self._start("esp32")
-                (load_mongoose if layout == "mongoose" else load_arduino)(unit)
-                self._units[key] = unit
-            return str(self._units[key].url)
+    def __call__(self, text: str) -> str:
+        if re.search(r"mongoose|\bfs_[01]\b", text):
+            hint: str | None = "mongoose"
+        elif "--board" in text or "--partition" in text:
+            hint = "arduino"
+        else:
+            hint = None
 
-        return _PORT_RE.sub(url, text)
+        def glob(m: re.Match[str]) -> str:
+            base = m.group("glob")
+            urls = [self._unit(f"{base}{i}", hint) for i in range(2)]
+            return " ".join(f"--port {u}" for u in urls)
+
+        text = _GLOB_RE.sub(glob, text)
+        return _PORT_RE.sub(lambda m: self._unit(m.group(1), hint), text)
 
     @property
     def used(self) -> int:
