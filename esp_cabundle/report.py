@@ -68,6 +68,7 @@ table.verdicts th, table.verdicts td { border: 1px solid #ddd; padding: 4px 8px;
   text-align: left; vertical-align: top; }
 table.verdicts th { background: #f3f3f3; }
 table.verdicts td.why { font-size: 12px; max-width: 520px; }
+table.verdicts td.nowrap { white-space: nowrap; }
 footer { margin-top: 24px; color: #777; font-size: 12px; }
 """.strip()
 
@@ -290,10 +291,10 @@ def _verdict_rows(report: CheckReport) -> list[str]:
         rows.append(
             f"<tr{data}>"
             f"<td>{escape(r.item.name)}</td>"
-            f"<td>{escape(r.item.device.name)}</td>"
+            f'<td class="nowrap">{escape(r.item.device.name)}</td>'
             f'<td class="{state}">{state.upper()}</td>'
             f"<td>{_day(v.at)}: {escape(start_text)}</td>"
-            f"<td>{failure}</td>"
+            f'<td class="nowrap">{failure}</td>'
             f'<td class="why">{escape(what_if + why)}</td>'
             "</tr>"
         )
