@@ -62,7 +62,7 @@ _PAGES_PER_SECTOR = SECTOR_SIZE // PAGE
 # SPIFFS: the first MD5 comparisons cover this many blocks (64 KiB) at once.
 _SPIFFS_CHUNK_BLOCKS = 16
 # littlefs' LFS_ERR_* codes the planner turns into messages.
-_ERR_NOSPC, _ERR_NAMETOOLONG = -28, -36
+_ERR_NOSPC, _ERR_NAMETOOLONG, _LFS_ERR_IO = -28, -36, -5
 
 
 # ---------------------------------------------------------------------------------------
@@ -440,6 +440,7 @@ class _LfsDevice:
         self.trial = trial
         self.view = view
         self.seq = 0
+        self.failure: BaseException | None = None
 
     def context(self) -> Any:
         from littlefs import UserContext
@@ -452,18 +453,44 @@ class _LfsDevice:
                 self.in_size = 0
 
             def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
-                return bytearray(device.read(block, off, size))
+                data = device.call(device.read, block, off, size)
+                return bytearray(b"\xff" * size if data is None else data)
 
             def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
-                return device.prog(block, off, bytes(data))
+                done = device.call(device.prog, block, off, bytes(data))
+                return _LFS_ERR_IO if done is None else 0
 
             def erase(self, cfg: Any, block: int) -> int:
-                return device.erase(block)
+                done = device.call(device.erase, block)
+                return _LFS_ERR_IO if done is None else 0
 
             def sync(self, cfg: Any) -> int:
                 return 0
 
         return _Context()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a block-device callback; None when it failed (the failure is kept).
+
+        littlefs-python cannot pass an exception through littlefs (it prints it and
+        littlefs sees an error, which it may take for a bad block and work around, e.g.
+        by mounting the older half of a metadata pair). So a failed access answers
+        erased bytes or an I/O error, every later one too, and :meth:`check`, called
+        after every littlefs operation, raises the failure; nothing littlefs computed
+        from such answers is ever used.
+        """
+        if self.failure is not None:
+            return None
+        try:
+            return fn(*args)
+        except Exception as e:
+            self.failure = e
+            return None
+
+    def check(self, cause: BaseException | None = None) -> None:
+        """Raise the failure a callback met, if any (littlefs' own result is moot)."""
+        if self.failure is not None:
+            raise self.failure from cause
 
     def _address(self, block: int, off: int) -> int:
         return self.base + block * self.bs + off
@@ -543,6 +570,7 @@ def _mount(device: _LfsDevice, profile: LittleFsProfile, p: Partition, disk_vers
     try:
         lfs.mount()
     except LittleFSError as e:
+        device.check(e)
         raise ImageError(
             f"partition {p.describe()} does not mount as LittleFS (littlefs error "
             f"{_lfs_error(e)}); nothing written",
@@ -605,7 +633,9 @@ def _plan_littlefs(
     _check_superblock(p, sb, profile)
     # Mount once accepting any 2.x version (mounting writes nothing) to learn the
     # authoritative on-disk version; every later mount passes it, so 2.0 stays 2.0.
-    probe = _mount(_LfsDevice(cache, p.offset, bs), profile, p, 0)
+    probe_device = _LfsDevice(cache, p.offset, bs)
+    probe = _mount(probe_device, profile, p, 0)
+    probe_device.check()
     stat = probe.fs_stat()
     disk_version = int(stat.disk_version)
     ca_path = target.ca_path
@@ -613,7 +643,9 @@ def _plan_littlefs(
         before = _walk(probe)
         names = {path for path, _ in before}
         old_ca = _read_file(probe, ca_path) if ca_path in names else None
+        probe_device.check()
     except LittleFSError as e:
+        probe_device.check(e)
         raise ImageError(
             f"partition '{p.name}': LittleFS error {_lfs_error(e)} while listing files; "
             "the file system is corrupt; nothing written"
@@ -746,7 +778,9 @@ def _edit_trial(
             fh.write(ca_bytes)
         finally:
             fh.close()
+        device.check()
     except (LittleFSError, OSError) as e:
+        device.check(e)
         code = _lfs_error(e) if isinstance(e, LittleFSError) else _lfs_error(e.__cause__ or e)
         if code == _ERR_NOSPC:
             raise ImageError(
@@ -807,10 +841,15 @@ def _verify_trial(
         for path, _ in before:
             if path != ca_path and _read_file(old, path) != _read_file(new, path):
                 return False
-    except (LittleFSError, OSError):
+    except (LittleFSError, OSError) as e:
+        old_dev.check(e)
+        new_dev.check(e)
         if strict:
             raise
         return False
+    finally:
+        old_dev.check()
+        new_dev.check()
     return True
 
 
@@ -994,14 +1033,17 @@ def reread_problems(cache: FlashCache, change: PartitionChange) -> list[str]:
         from ..fs.littlefs import LITTLEFS_PROFILES
 
         profile = LITTLEFS_PROFILES[change.profile]
-        lfs = _new_lfs(_LfsDevice(cache, p.offset, profile.block_size), profile, disk_version=0)
+        device = _LfsDevice(cache, p.offset, profile.block_size)
+        lfs = _new_lfs(device, profile, disk_version=0)
         try:
             lfs.mount()
             stat = lfs.fs_stat()
             files = _walk(lfs)
             names = {path for path, _ in files}
             ca = _read_file(lfs, change.ca_path) if change.ca_path in names else None
+            device.check()
         except LittleFSError as e:
+            device.check(e)
             return [f"the file system does not mount (littlefs error {_lfs_error(e)})"]
         version = f"{stat.disk_version >> 16}.{stat.disk_version & 0xFFFF}"
         if ("disk version", version) not in change.facts:

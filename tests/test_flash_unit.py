@@ -1,0 +1,287 @@
+"""``esp-cabundle flash`` end to end with real esptool against virtual units preloaded with
+the vendor layouts: the new CA file in every target partition, every other file and every
+byte outside the target partitions unchanged, LittleFS still 2.0; every refusal leaves
+the unit untouched (its erase and program counters stay at 0)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.layouts import load_arduino, load_mongoose
+from support.virtual_esp32 import VirtualESP32
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import FlashError
+from esp_cabundle.flash import flasher
+from esp_cabundle.flash.flasher import flash_unit
+from esp_cabundle.flash.update import SectorWrite
+from esp_cabundle.fs import open_image
+from tests.support import dumps
+
+Start = Callable[..., VirtualESP32]
+MONGOOSE = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
+ARDUINO = [(0x290000, 0x3F0000)]
+NEW_CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+
+
+@pytest.fixture(autouse=True)
+def _no_home_journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing may land in the real ~/.local/state, whatever a test forgets to pass."""
+    monkeypatch.setenv("ESP_CABUNDLE_JOURNAL", str(tmp_path / "default-journal"))
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    path.write_bytes(NEW_CA)
+    return path
+
+
+def snapshot(unit: VirtualESP32) -> bytes:
+    return unit.read(0, len(unit.flash))
+
+
+def files(flash: bytes, start: int, end: int) -> dict[str, bytes]:
+    image = open_image(flash[start:end])
+    return {f.path: image.read(f.path) for f in image.files()}
+
+
+def assert_updated(before: bytes, after: bytes, ranges: list[tuple[int, int]]) -> None:
+    """The CA file is new in every range, every other file and byte as it was."""
+    assert dumps.outside_equal(before, after, ranges)
+    for start, end in ranges:
+        old, new = files(before, start, end), files(after, start, end)
+        assert new.pop("/ca.pem") == NEW_CA
+        old.pop("/ca.pem")
+        assert new == old
+
+
+def untouched(unit: VirtualESP32) -> bool:
+    return unit.stats.sectors_erased == 0 and unit.stats.sectors_programmed == 0
+
+
+def flash_args(unit: VirtualESP32, board: str, ca_file: Path, journal: Path) -> list[str]:
+    return [
+        "flash",
+        "--port",
+        unit.url,
+        "--board",
+        board,
+        "--bundle",
+        str(ca_file),
+        "--journal-dir",
+        str(journal),
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# Updates
+
+
+def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    before = snapshot(unit)
+    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path / "j"))
+    assert r.exit_code == 0, r.output
+    assert "Updated and verified" in r.stdout and "- DST Root CA X3" in r.stdout
+    after = snapshot(unit)
+    assert_updated(before, after, MONGOOSE)
+    for start, end in MONGOOSE:
+        facts = open_image(after[start:end]).describe()
+        assert facts["disk version"] == "2.0" and facts["block count"] == "64"
+    changed = [
+        s for s in range(0, len(before), 0x1000) if before[s : s + 0x1000] != after[s : s + 0x1000]
+    ]
+    per_slot = [sum(1 for s in changed if a <= s < b) for a, b in MONGOOSE]
+    assert all(1 <= n <= 6 for n in per_slot)
+    assert unit.stats.sectors_erased == len(changed)  # nothing rewritten needlessly
+    # the journal holds the update, complete
+    (entry,) = (tmp_path / "j" / "240ac4123456").glob("*.json")
+    saved = json.loads(entry.read_text())
+    assert saved["status"] == "complete" and saved["board"] == "mongoose-os-esp32"
+    assert sorted(s["offset"] for p in saved["partitions"] for s in p["sectors"]) == changed
+
+    erased = unit.stats.sectors_erased
+    again = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path / "j"))
+    assert again.exit_code == 0 and "Already up to date: nothing written." in again.stdout
+    assert unit.stats.sectors_erased == erased and snapshot(unit) == after
+
+
+def test_arduino_mdash_unit_spiffs_updated(virtual_esp32: Start, tmp_path: Path) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    before = snapshot(unit)
+    result = flash_unit(
+        unit.url, load_board("mdash-arduino"), NEW_CA, journal_dir=tmp_path, connect_attempts=1
+    )
+    assert result.status == "updated" and result.partitions == ("spiffs",)
+    after = snapshot(unit)
+    assert_updated(before, after, ARDUINO)
+    assert result.sectors_written == unit.stats.sectors_erased <= 6
+    assert result.bytes_read < 64 * 1024  # of a 1408 KiB partition
+    assert result.ca_after != result.ca_before and len(result.ca_after) == 3
+    assert open_image(after[0x290000:0x3F0000]).profile.name == "esp-idf"
+
+
+def test_dry_run_reads_only_and_says_what_would_change(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    r = runner.invoke(
+        cli, [*flash_args(unit, "mdash-arduino", ca_file, tmp_path / "j"), "--dry-run"]
+    )
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "/ca.pem would be replaced" in out and "Dry run: nothing written." in out
+    assert "+ R10" in out and "sector(s)" in out and "KiB" in out
+    assert untouched(unit) and not (tmp_path / "j").exists()
+    r = runner.invoke(
+        cli, [*flash_args(unit, "mdash-arduino", ca_file, tmp_path / "j"), "--dry-run", "--json"]
+    )
+    report = json.loads(r.stdout)
+    (u,) = report["units"]
+    assert report["dry_run"] and u["status"] == "dry run" and u["ok"]
+    (part,) = u["partitions"]
+    assert (
+        part["name"] == "spiffs"
+        and part["sectors"]
+        and part["bytes"] == 4096 * len(part["sectors"])
+    )
+    assert [x["label"] for x in part["roots_added"]] == ["R10"]
+    assert untouched(unit)
+
+
+# ---------------------------------------------------------------------------------------
+# Refusals: a clear reason and no write
+
+
+def test_wrong_chip(virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path) -> None:
+    unit = virtual_esp32("esp32s3", flash_size=8 << 20)
+    load_mongoose(unit)
+    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path))
+    assert r.exit_code == 3 and "ESP32-S3" in r.stderr and "ESP32 was expected" in r.stderr
+    assert untouched(unit)
+
+
+def test_partition_missing(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path))
+    assert r.exit_code == 2 and "no partition 'fs_0'" in r.stderr
+    assert untouched(unit)
+
+
+def test_file_system_not_mounting_is_never_formatted(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    noise = dumps.with_random(b"\xff" * 0x40000, 0, 0x40000)
+    unit.load(0x350000, noise)
+    before = snapshot(unit)
+    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path))
+    assert r.exit_code == 2 and "fs_1" in r.stderr and "nothing formatted" in r.stderr
+    assert untouched(unit) and snapshot(unit) == before
+
+
+def test_flash_encryption_on_the_chip(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32s3", flash_size=8 << 20, flash_encryption=True)
+    load_mongoose(unit)  # plaintext in the virtual flash: only the eFuses say "encrypted"
+    board = tmp_path / "board.yaml"
+    text = (Path(load_board("mongoose-os-esp32").source)).read_text()
+    board.write_text(
+        text.replace("name: mongoose-os-esp32", "name: board")
+        .replace("chips: [esp32]", "chips: [esp32s3]")
+        .replace("flash_size: 4MB", "flash_size: 8MB")
+    )
+    r = runner.invoke(cli, flash_args(unit, str(board), ca_file, tmp_path / "j"))
+    assert r.exit_code == 3 and "flash encryption is on" in r.stderr, r.output
+    assert untouched(unit)
+
+
+def test_new_content_not_fitting(virtual_esp32: Start, runner: CliRunner, tmp_path: Path) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    big = tmp_path / "big.pem"
+    big.write_bytes(NEW_CA * 60)
+    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", big, tmp_path / "j"))
+    assert r.exit_code == 2 and "does not fit" in r.stderr
+    assert untouched(unit)
+
+
+def test_board_without_file_system_and_bad_options_fail_before_connecting(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    r = runner.invoke(cli, flash_args(unit, "esp-idf-bundle", ca_file, tmp_path))
+    assert r.exit_code == 2 and "not in a file system" in r.stderr
+    r = runner.invoke(
+        cli, [*flash_args(unit, "mdash-arduino", ca_file, tmp_path), "--preset", "letsencrypt"]
+    )
+    assert r.exit_code == 2 and "cannot be combined" in r.stderr
+    key = tmp_path / "key.pem"
+    key.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    r = runner.invoke(cli, flash_args(unit, "mdash-arduino", key, tmp_path))
+    assert r.exit_code == 2
+    assert unit.stats.connections == 0
+
+
+def test_journal_that_cannot_be_saved_means_no_write(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the journal directory should go")
+    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, blocker / "journal"))
+    assert r.exit_code == 3 and "cannot write" in r.stderr
+    assert untouched(unit)
+
+
+def test_a_write_outside_the_partition_is_refused(
+    virtual_esp32: Start, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Whatever the planner returned, the flasher checks bounds before the first write."""
+    import dataclasses
+
+    real = flasher.plan_unit_update
+
+    def stray_plan(*args: object, **kwargs: object) -> object:
+        plan = real(*args, **kwargs)  # type: ignore[arg-type]
+        c = plan.changes[0]
+        nvs = SectorWrite(0x9000, b"\xff" * 4096, b"\x00" * 4096, "stray")
+        return dataclasses.replace(
+            plan, changes=(dataclasses.replace(c, writes=(*c.writes, nvs)), *plan.changes[1:])
+        )
+
+    monkeypatch.setattr(flasher, "plan_unit_update", stray_plan)
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    with pytest.raises(FlashError, match="outside partition 'fs_0'"):
+        flash_unit(
+            unit.url,
+            load_board("mongoose-os-esp32"),
+            NEW_CA,
+            journal_dir=tmp_path,
+            connect_attempts=1,
+        )
+    assert untouched(unit)
+
+
+def test_help_has_examples(runner: CliRunner) -> None:
+    for name in ("flash", "restore"):
+        r = runner.invoke(cli, [name, "--help"])
+        assert r.exit_code == 0 and "Examples:" in r.stdout and f"esp-cabundle {name}" in r.stdout
