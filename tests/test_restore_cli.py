@@ -1,0 +1,154 @@
+"""``esp-cabundle restore``: the journaled original written back, byte for byte; updates
+undone newest first; refusals (no journal, a file system changed since) write nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from support.layouts import load_arduino, load_mongoose
+from support.virtual_esp32 import VirtualESP32
+
+from esp_cabundle.cli import cli
+from esp_cabundle.flash.journal import Journal, default_journal_dir
+from esp_cabundle.fs import open_image
+from tests.support import dumps
+
+Start = Callable[..., VirtualESP32]
+CA_1 = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem")
+CA_2 = dumps.pem("isrgrootx1.pem")
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def flash(runner: CliRunner, unit: VirtualESP32, board: str, ca: Path, journal: Path) -> None:
+    r = runner.invoke(
+        cli,
+        [
+            "flash",
+            "-p",
+            unit.url,
+            "--board",
+            board,
+            "--bundle",
+            str(ca),
+            "--journal-dir",
+            str(journal),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+
+
+def restore(runner: CliRunner, unit: VirtualESP32, journal: Path, *extra: str) -> Result:
+    return runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal), *extra])
+
+
+def test_restore_undoes_updates_newest_first(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    journal = tmp_path / "journal"
+    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "1.pem", CA_1), journal)
+    after_first = unit.read(0, len(unit.flash))
+    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "2.pem", CA_2), journal)
+    assert open_image(unit.read(0x350000, 0x40000)).read("/ca.pem") == CA_2
+
+    erased = unit.stats.sectors_erased
+    r = restore(runner, unit, journal, "--dry-run")
+    assert r.exit_code == 0 and "would write" in r.stdout
+    assert unit.stats.sectors_erased == erased
+
+    r = restore(runner, unit, journal)
+    assert r.exit_code == 0, r.output
+    assert "restored fs_0, fs_1 as they were before the update of" in r.stdout
+    assert unit.read(0, len(unit.flash)) == after_first
+    r = restore(runner, unit, journal, "--json")
+    report = json.loads(r.stdout)
+    assert report["sectors_written"] > 0 and report["partitions"] == ["fs_0", "fs_1"]
+    assert unit.read(0, len(unit.flash)) == original
+    statuses = [e.status for e in Journal(journal).entries("24:0a:c4:12:34:56")]
+    assert statuses == ["restored", "restored"]
+
+    r = restore(runner, unit, journal)
+    assert r.exit_code == 2 and "holds no update of the unit 24:0a:c4:12:34:56" in r.stderr
+
+
+def test_restore_after_an_interrupted_spiffs_update(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    original = unit.read(0, len(unit.flash))
+    unit.arm_cut(sector_writes=2)
+    r = runner.invoke(
+        cli,
+        [
+            "flash",
+            "-p",
+            unit.url,
+            "--board",
+            "mdash-arduino",
+            "--bundle",
+            str(write(tmp_path, "ca.pem", CA_1)),
+            "--journal-dir",
+            str(tmp_path),
+        ],
+    )
+    assert r.exit_code == 3 and "run the same command again" in r.stderr
+    assert unit.read(0, len(unit.flash)) != original
+    r = restore(runner, unit, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert unit.read(0, len(unit.flash)) == original
+
+
+def test_refusals_write_nothing(virtual_esp32: Start, runner: CliRunner, tmp_path: Path) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    r = restore(runner, unit, tmp_path / "empty")
+    assert r.exit_code == 2 and "holds no update" in r.stderr
+    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "ca.pem", CA_1), tmp_path / "j")
+    unit.load(0x1A8000, b"\x00\x01\x02")  # the firmware wrote elsewhere in fs_0 since
+    changed = unit.read(0, len(unit.flash))
+    erased = unit.stats.sectors_erased
+    r = restore(runner, unit, tmp_path / "j")
+    assert r.exit_code == 3 and "changed since the update" in r.stderr
+    assert "--force" in r.stderr
+    assert unit.stats.sectors_erased == erased and unit.read(0, len(unit.flash)) == changed
+    s3 = virtual_esp32("esp32s3", flash_size=8 << 20)
+    r = runner.invoke(
+        cli,
+        ["restore", "-p", s3.url, "--board", "mongoose-os-esp32", "--journal-dir", str(tmp_path)],
+    )
+    assert r.exit_code == 3 and "ESP32-S3" in r.stderr
+    assert s3.stats.sectors_erased == 0
+
+
+def test_a_damaged_journal_entry_is_named(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    folder = tmp_path / "240ac4123456"
+    folder.mkdir()
+    (folder / "20250101T000000000000Z-abcd.json").write_text("{not json")
+    r = restore(runner, unit, tmp_path)
+    assert r.exit_code == 2 and "20250101T000000000000Z-abcd.json" in r.stderr
+
+
+def test_default_journal_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("ESP_CABUNDLE_JOURNAL", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert default_journal_dir() == tmp_path / "esp-cabundle" / "journal"
+    monkeypatch.setenv("ESP_CABUNDLE_JOURNAL", str(tmp_path / "x"))
+    assert default_journal_dir() == tmp_path / "x"
+    monkeypatch.delenv("ESP_CABUNDLE_JOURNAL")
+    monkeypatch.delenv("XDG_STATE_HOME")
+    assert default_journal_dir() == Path.home() / ".local" / "state" / "esp-cabundle" / "journal"

@@ -1,0 +1,211 @@
+"""The factory station: several units flashed by one command in parallel, one failing;
+the summary, the exit code, and the per-unit log (CSV and JSON lines) say which and why."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.layouts import load_arduino, load_mongoose
+from support.virtual_esp32 import VirtualESP32
+
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import DeviceError, InputError, PartitionTableError
+from esp_cabundle.flash.station import (
+    LOG_FIELDS,
+    UnitOutcome,
+    append_log,
+    expand_ports,
+    log_format_for,
+    run_parallel,
+    station_exit_code,
+)
+from esp_cabundle.fs import open_image
+from tests.support import dumps
+
+Start = Callable[..., VirtualESP32]
+NEW_CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem")
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    path.write_bytes(NEW_CA)
+    return path
+
+
+def mongoose_units(start: Start, n: int) -> list[VirtualESP32]:
+    units = []
+    for i in range(n):
+        unit = start("esp32", mac=f"24:0a:c4:00:00:{i:02x}")
+        load_mongoose(unit)
+        units.append(unit)
+    return units
+
+
+def ca_on(unit: VirtualESP32) -> bytes:
+    return open_image(unit.read(0x190000, 0x40000)).read("/ca.pem")
+
+
+def station_args(
+    units: list[VirtualESP32], ca_file: Path, tmp_path: Path, *extra: str
+) -> list[str]:
+    args = ["flash", "--board", "mongoose-os-esp32", "--bundle", str(ca_file)]
+    args += ["--journal-dir", str(tmp_path / "journal"), *extra]
+    for unit in units:
+        args += ["--port", unit.url]
+    return args
+
+
+def test_four_units_one_wrong_chip(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    units = mongoose_units(virtual_esp32, 3)
+    odd = virtual_esp32("esp32s3", flash_size=8 << 20, mac="30:ae:a4:00:00:99")
+    load_mongoose(odd)
+    units.insert(2, odd)
+    log = tmp_path / "station.csv"
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == 3, r.output
+    out = r.stdout
+    assert "3 of 4 unit(s) succeeded." in out
+    failed = [line for line in out.splitlines() if "FAILED" in line]
+    assert len(failed) == 1 and odd.url in failed[0] and "ESP32-S3" in failed[0]
+    for unit in units:
+        if unit is odd:
+            assert unit.stats.sectors_erased == 0
+        else:
+            assert ca_on(unit) == NEW_CA
+    with log.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4 and tuple(rows[0]) == LOG_FIELDS
+    by_port = {row["port"]: row for row in rows}
+    bad = by_port[odd.url]
+    assert bad["result"] == "failed" and "ESP32-S3" in bad["error"]
+    good = by_port[units[0].url]
+    assert good["result"] == "updated" and good["mac"] == "24:0a:c4:00:00:00"
+    assert good["chip"] == "ESP32" and good["partitions"] == "fs_0 fs_1"
+    assert len(good["ca_before"].split()) == 3 and len(good["ca_after"].split()) == 2
+    assert int(good["sectors_written"]) >= 2 and int(good["bytes_written"]) > 0
+    datetime.fromisoformat(good["time"])
+
+    # the same command again: the three are up to date, the log grows (no second header)
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == 3
+    with log.open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8
+    assert sorted(row["result"] for row in rows[4:]) == ["failed"] + ["up-to-date"] * 3
+
+
+def test_a_cut_link_on_one_unit_json_log_and_summary(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    units = mongoose_units(virtual_esp32, 4)
+    units[1].arm_cut(sector_writes=1)
+    log = tmp_path / "station.log"
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log), "--json"))
+    assert r.exit_code == 3
+    report = json.loads(r.stdout)
+    assert report["exit_code"] == 3 and [u["ok"] for u in report["units"]] == [
+        True,
+        False,
+        True,
+        True,
+    ]
+    broken = report["units"][1]
+    assert "link lost" in broken["error"] and broken["mac"] == "24:0a:c4:00:00:01"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 4 and set(records[0]) == set(LOG_FIELDS)
+    assert sorted(rec["result"] for rec in records) == ["failed", "updated", "updated", "updated"]
+    # plugging it back in and running the same command finishes that unit
+    r = runner.invoke(cli, station_args(units[1:2], ca_file, tmp_path))
+    assert r.exit_code == 0 and "finished the update interrupted" in r.stdout
+    assert ca_on(units[1]) == NEW_CA
+
+
+def test_every_unit_failing_the_same_way_keeps_that_exit_code(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    units = [virtual_esp32("esp32", mac=f"24:0a:c4:00:01:{i:02x}") for i in range(2)]
+    for unit in units:
+        load_arduino(unit)  # no fs_0: a partition-table refusal on both
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path))
+    assert r.exit_code == 2 and r.stdout.count("no partition 'fs_0'") == 2
+    assert all(u.stats.sectors_erased == 0 for u in units)
+    r = runner.invoke(cli, [*station_args(units, ca_file, tmp_path), "--quiet"])
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("no partition 'fs_0'") == 2
+
+
+# ---------------------------------------------------------------------------------------
+# The pieces
+
+
+def _outcome(code: int | None) -> UnitOutcome[str]:
+    error = None
+    if code == 2:
+        error = PartitionTableError("no table")
+    elif code == 3:
+        error = DeviceError("gone")
+    return UnitOutcome("p", None if error else "ok", error, datetime.now(timezone.utc), 0.1)
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        ([None, None], 0),
+        ([None, 3], 3),
+        ([None, 2], 3),
+        ([2, 2], 2),
+        ([3, 3, 3], 3),
+        ([2, 3], 3),
+        ([2], 2),
+    ],
+)
+def test_station_exit_code(codes: list[int | None], expected: int) -> None:
+    assert station_exit_code([_outcome(c) for c in codes]) == expected
+
+
+def test_expand_ports_globs_and_urls(tmp_path: Path) -> None:
+    for name in ("ttyUSB1", "ttyUSB0", "ttyACM0"):
+        (tmp_path / name).touch()
+    got = expand_ports(
+        [str(tmp_path / "ttyUSB*"), "socket://127.0.0.1:1", str(tmp_path / "ttyUSB0")]
+    )
+    assert got == [str(tmp_path / "ttyUSB0"), str(tmp_path / "ttyUSB1"), "socket://127.0.0.1:1"]
+    with pytest.raises(InputError, match="no serial port matches"):
+        expand_ports([str(tmp_path / "ttyXYZ*")])
+
+
+def test_run_parallel_isolates_failures_and_bugs() -> None:
+    def job(port: str, progress: object, on_connect: object) -> str:
+        if port == "bad":
+            raise DeviceError("bad port")
+        if port == "bug":
+            raise ZeroDivisionError("oops")
+        return port.upper()
+
+    seen: list[str] = []
+    outcomes = run_parallel(["a", "bad", "bug", "b"], job, on_done=lambda o: seen.append(o.port))
+    assert [o.port for o in outcomes] == ["a", "bad", "bug", "b"]
+    assert [o.result for o in outcomes] == ["A", None, None, "B"]
+    assert outcomes[1].exit_code == 3 and "bad port" in str(outcomes[1].error)
+    assert outcomes[2].error is not None and "unexpected error" in outcomes[2].error.message
+    assert sorted(seen) == ["a", "b", "bad", "bug"]
+
+
+def test_log_formats(tmp_path: Path) -> None:
+    assert log_format_for(tmp_path / "x.CSV", None) == "csv"
+    assert log_format_for(tmp_path / "x.log", None) == "jsonl"
+    assert log_format_for(tmp_path / "x.csv", "jsonl") == "jsonl"
+    record = {k: "" for k in LOG_FIELDS} | {"partitions": ["fs_0", "fs_1"], "result": "ok"}
+    path = tmp_path / "sub" / "log.csv"
+    append_log(path, [record], "csv")
+    append_log(path, [record], "csv")
+    lines = path.read_text().splitlines()
+    assert lines[0] == ",".join(LOG_FIELDS) and len(lines) == 3 and "fs_0 fs_1" in lines[1]
