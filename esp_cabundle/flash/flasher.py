@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from ..errors import DeviceError, FlashError, InputError
 from .base import SECTOR_SIZE, Flash, Message, ProgressCallback
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
-from .update import FlashCache, PartitionChange, UnitPlan, plan_unit_update
+from .update import FlashCache, PartitionChange, UnitPlan, plan_unit_update, read_table_pages
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -329,8 +329,6 @@ def flash_ca(
     journal cannot be saved (nothing written), FlashError when a write is interrupted
     (run again to finish) or does not verify (the sectors are named).
     """
-    from .reading import read_table
-
     journal = journal or Journal()
     resumed = _finish_pending(flash, journal, mac, dry_run=dry_run, progress=progress)
     earlier = sum(r.sectors_written for r in resumed if r.action == "finished")
@@ -349,8 +347,8 @@ def flash_ca(
     if any(r.action == "would finish" for r in resumed):
         return result
 
-    table = read_table(flash, offset=board.table_offset)
     cache = FlashCache(flash)
+    table = read_table_pages(cache, board.table_offset)
     plan = plan_unit_update(cache, table, board, ca_bytes, progress=progress)
     result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
     if plan.up_to_date:
@@ -403,12 +401,17 @@ def _journal_partition(cache: FlashCache, c: PartitionChange) -> JournalPartitio
         size=p.size,
         fs_type=c.fs_type,
         sectors=tuple(JournalSector(w.offset, w.old, w.new) for w in c.writes),
-        untouched=tuple((off, n, cache.md5(off, n)) for off, n in c.untouched()),
+        untouched=tuple((off, n, cache.digest(off, n)) for off, n in c.untouched()),
     )
 
 
 def _verify_after(flash: Flash, cache: FlashCache, plan: UnitPlan, entry: JournalEntry) -> None:
-    """Untouched ranges hash as before, then the file system read back from the unit."""
+    """Untouched ranges hash as before, then the file system is read back.
+
+    Read back from what the unit holds, without moving it over the link again: every
+    written sector as the unit's MD5 proved it (in :func:`_write_sectors`), every other
+    byte as read before and proven unchanged by the unit's MD5 of its range.
+    """
     from .update import reread_problems
 
     moved = [
@@ -427,8 +430,8 @@ def _verify_after(flash: Flash, cache: FlashCache, plan: UnitPlan, entry: Journa
     for c in plan.changes:
         if not c.writes:
             continue
-        for w in c.writes:
-            cache.forget(w.offset, SECTOR_SIZE)
+        for w in c.writes:  # what the unit's MD5 of each written sector proved it holds
+            cache.confirm(w.offset, w.new)
         problems = reread_problems(cache, c)
         if problems:
             raise FlashError(

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ __all__ = [
     "UnitPlan",
     "plan_unit_update",
     "read_spiffs_partition",
+    "read_table_pages",
     "reread_problems",
 ]
 
@@ -173,19 +174,27 @@ class FlashCache:
         return runs
 
     def read_or_blank(self, offset: int, length: int) -> bytes:
-        """Like :meth:`read`, but a range the unit's MD5 says is erased is not sent.
+        """Like :meth:`read`, but runs of unknown pages the unit's MD5 says are erased
+        are not sent.
 
-        Blocks littlefs allocates were usually never written; their old content (kept
-        for the journal) then costs one MD5 instead of 4 KiB on the wire.
+        Blocks littlefs allocates were usually never written, and a metadata block is
+        mostly erased past its log; their old content (kept for the journal) then costs
+        an MD5 instead of kilobytes on the wire.
         """
-        aligned = offset % PAGE == 0 and length % PAGE == 0
-        if (
-            aligned
-            and not self.known(offset, length)
-            and self.md5(offset, length) == _blank_md5(length)
-        ):
-            self.confirm(offset, b"\xff" * length)
+        if offset % PAGE == 0 and length % PAGE == 0:
+            for start, end in _page_runs(
+                p for p in _pages(offset, length) if not self._page_known(p)
+            ):
+                if self.md5(start, end - start) == _blank_md5(end - start):
+                    self.confirm(start, b"\xff" * (end - start))
         return self.read(offset, length)
+
+    def digest(self, offset: int, length: int) -> str:
+        """MD5 of a range: computed here when every byte is known (read, or proven by an
+        earlier MD5 of the unit), else by the unit."""
+        if self.known(offset, length):
+            return hashlib.md5(self.peek(offset, length, _unreachable)).hexdigest()
+        return self.md5(offset, length)
 
     def md5(self, offset: int, length: int) -> str:
         """The unit's own MD5 of a range (nothing but the digest crosses the link)."""
@@ -200,8 +209,43 @@ def _pages(offset: int, length: int) -> Iterator[int]:
         page += PAGE
 
 
+def _page_runs(pages: Iterable[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for page in pages:
+        if runs and runs[-1][1] == page:
+            runs[-1] = (runs[-1][0], page + PAGE)
+        else:
+            runs.append((page, page + PAGE))
+    return runs
+
+
 def _unreachable(page: int) -> bytes:
     raise AssertionError(f"page {page:#x} was fetched but is not known")
+
+
+def read_table_pages(cache: FlashCache, offset: int) -> PartitionTable:
+    """The partition table at ``offset``, read 256 bytes at a time up to its end marker
+    (a table of a few partitions costs one page, not the 3 KiB sector).
+
+    PartitionTableError as :func:`~esp_cabundle.flash.reading.read_table` gives it.
+    """
+    from ..partitions import ENTRY_SIZE, TABLE_MAX_LENGTH
+
+    end = b"\xff" * ENTRY_SIZE
+    data = b""
+    while len(data) < TABLE_MAX_LENGTH:
+        data += cache.read(offset + len(data), PAGE)
+        if data[:2] != b"\xaa\x50":
+            break
+        entries = (data[i : i + ENTRY_SIZE] for i in range(0, len(data), ENTRY_SIZE))
+        if end in entries:
+            break
+    return PartitionTable.from_binary(
+        data,
+        offset=offset,
+        flash_size=cache.flash.size,
+        source=f"{cache.flash.name}: partition table",
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -605,18 +649,16 @@ def _plan_littlefs(
 ) -> PartitionChange:
     from littlefs import LittleFSError
 
-    from ..fs.littlefs import LITTLEFS_PROFILES, find_superblock
+    from ..fs.littlefs import LITTLEFS_PROFILES, MAGIC
 
     profile = LITTLEFS_PROFILES[target.profile]
     bs = profile.block_size
-    head = cache.read(p.offset, min(2 * bs, p.size))
-    try:
-        sb = find_superblock(head)
-    except ImageError as e:
-        raise ImageError(
-            f"partition {p.describe()}: {e.message}; nothing written", hint=e.hint
-        ) from e
-    if sb is None:
+    # The probe Mongoose OS and mklittlefs use: the magic at offset 8 of block 0 or 1.
+    # Only those pages are read here; littlefs then reads what it needs.
+    if p.size < 2 * bs or MAGIC not in (
+        cache.read(p.offset + 8, 8),
+        cache.read(p.offset + bs + 8, 8),
+    ):
         if cache.md5(p.offset, p.size) == _blank_md5(p.size):
             return _erased(p, target, "erased (all 0xFF): no file system to update")
         hint = "is --board right for this unit? (esp-cabundle inspect --port shows what it holds)"
@@ -630,13 +672,13 @@ def _plan_littlefs(
             "block 0 or 1); nothing written, nothing formatted",
             hint=hint,
         )
-    _check_superblock(p, sb, profile)
     # Mount once accepting any 2.x version (mounting writes nothing) to learn the
     # authoritative on-disk version; every later mount passes it, so 2.0 stays 2.0.
     probe_device = _LfsDevice(cache, p.offset, bs)
     probe = _mount(probe_device, profile, p, 0)
-    probe_device.check()
     stat = probe.fs_stat()
+    probe_device.check()
+    _check_stat(p, stat, profile)
     disk_version = int(stat.disk_version)
     ca_path = target.ca_path
     try:
@@ -712,24 +754,34 @@ def _is_metadata(block: bytes) -> bool:
     return len(block) >= 8 and bool(block[4] & 0x80) and block[:8] != b"\xff" * 8
 
 
-def _check_superblock(p: Partition, sb: Any, profile: LittleFsProfile) -> None:
+def _check_stat(p: Partition, stat: Any, profile: LittleFsProfile) -> None:
+    """Refuse a superblock this partition or its platform cannot take (before any edit)."""
+    from ..fs.littlefs import DISK_VERSION_2_0
+
     where = f"partition {p.describe()}: LittleFS superblock"
-    if sb.version >> 16 != 2 or sb.version & 0xFFFF > 1:
-        raise ImageError(f"{where} has on-disk version {sb.version_text} (2.0 and 2.1 are read)")
-    if sb.block_size != profile.block_size:
+    version = int(stat.disk_version)
+    text = f"{version >> 16}.{version & 0xFFFF}"
+    if version >> 16 != 2 or version & 0xFFFF > 1:
+        raise ImageError(f"{where} has on-disk version {text} (2.0 and 2.1 are read)")
+    if profile.exact_block_count and version != DISK_VERSION_2_0:
         raise ImageError(
-            f"{where} says {sb.block_size}-byte blocks; profile {profile.name} uses "
+            f"{where} has on-disk version {text}; {profile.name} mounts only 2.0; nothing written"
+        )
+    if stat.block_size != profile.block_size:
+        raise ImageError(
+            f"{where} says {stat.block_size}-byte blocks; profile {profile.name} uses "
             f"{profile.block_size}; nothing written"
         )
-    if sb.block_count * sb.block_size > p.size or sb.block_count < 2:
+    size = stat.block_count * stat.block_size
+    if size > p.size or stat.block_count < 2:
         raise ImageError(
-            f"{where} says {sb.block_count} blocks, which do not fit the {p.size:#x}-byte "
+            f"{where} says {stat.block_count} blocks, which do not fit the {p.size:#x}-byte "
             "partition; nothing written"
         )
-    if profile.exact_block_count and sb.block_count * sb.block_size != p.size:
+    if profile.exact_block_count and size != p.size:
         raise ImageError(
-            f"{where} says {sb.block_count} blocks but the partition holds "
-            f"{p.size // sb.block_size}; {profile.name} refuses such an image; nothing written"
+            f"{where} says {stat.block_count} blocks but the partition holds "
+            f"{p.size // stat.block_size}; {profile.name} refuses such an image; nothing written"
         )
 
 
