@@ -182,7 +182,8 @@ def scenario(name: str, load: Callable[[VirtualESP32], None], board: Board) -> N
             unit.stop()
     size = sum(len(i) for i in images.values())
     print(
-        f"\n{name}: replace ca.pem ({len(NEW_CA)} bytes) in {len(images)} partition(s) of {size // 1024} KiB"
+        f"\n{name}: replace ca.pem ({len(NEW_CA)} bytes) in {len(images)} partition(s) "
+        f"of {size // 1024} KiB"
     )
     print(
         f"  (connect + stub, the same for every method: {connect.bytes_in:,} B in, "
