@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -392,3 +393,63 @@ def test_a_read_failing_anywhere_fails_the_plan_never_misleads_it(board: str) ->
     for n in range(1, accesses + 1):
         with pytest.raises(FlashError, match="link lost"):
             plan_unit_update(FailingDump(flash, n), table, load_board(board), NEW_CA)
+
+
+# ---------------------------------------------------------------------------------------
+# Verification after writing: a mismatch names the sectors
+
+
+class BadWrites(DumpFile):
+    """A unit whose flash does not keep what it is sent, or changes more."""
+
+    def __init__(self, data: bytes, *, flip_written: bool = False, stray: int | None = None):
+        super().__init__(data, name="bench unit")
+        self.flip_written = flip_written
+        self.stray = stray
+
+    def write(self, offset: int, data: bytes) -> None:
+        if self.flip_written:
+            data = bytes([data[0] ^ 0x01]) + data[1:]
+        super().write(offset, data)
+        if self.stray is not None:  # e.g. firmware writing while we do
+            self._data[self.stray] = 0x5A
+
+
+def _flash_ca(flash: DumpFile, board: str, tmp_path: Path) -> object:
+    from esp_cabundle.flash.flasher import flash_ca
+    from esp_cabundle.flash.journal import Journal
+
+    return flash_ca(
+        flash, load_board(board), NEW_CA, mac="aa:bb:cc:dd:ee:ff", journal=Journal(tmp_path)
+    )
+
+
+@pytest.mark.parametrize("board", ["mongoose-os-esp32", "mdash-arduino"])
+def test_written_sectors_that_do_not_read_back_are_named(board: str, tmp_path: Path) -> None:
+    flash = dumps.mongoose_dump() if board == "mongoose-os-esp32" else dumps.arduino_dump()
+    with pytest.raises(FlashError, match=r"sector\(s\) 0x[0-9a-f]+.* do not read back") as e:
+        _flash_ca(BadWrites(flash, flip_written=True), board, tmp_path)
+    assert e.value.exit_code == 3
+
+
+def test_bytes_changed_outside_the_written_sectors_are_caught(tmp_path: Path) -> None:
+    flash = dumps.mongoose_dump()
+    with pytest.raises(FlashError, match="bytes outside the written sectors changed"):
+        _flash_ca(BadWrites(flash, stray=0x1B0010), "mongoose-os-esp32", tmp_path)
+
+
+@pytest.mark.parametrize("board", ["mongoose-os-esp32", "mdash-arduino"])
+def test_read_back_compares_the_ca_file_and_the_other_files(board: str) -> None:
+    from esp_cabundle.flash.update import reread_problems
+
+    flash = dumps.mongoose_dump() if board == "mongoose-os-esp32" else dumps.arduino_dump()
+    cache = FlashCache(DumpFile(flash))
+    plan = plan_unit_update(cache, read_dump_table(flash), load_board(board), NEW_CA)
+    c = plan.changes[0]
+    as_planned = FlashCache(DumpFile(apply(flash, plan.writes)))
+    assert reread_problems(as_planned, c) == []
+    # the unit still holds the old sectors: the old CA file is read back
+    assert any("does not hold the new CA file" in p for p in reread_problems(cache, c))
+    # a file the plan kept has gone
+    gone = dataclasses.replace(c, files=(*c.files, c.files[0].__class__("/gone.txt", 3)))
+    assert "the other files are not the ones that were there" in reread_problems(as_planned, gone)
