@@ -13,9 +13,11 @@ works on any :class:`~esp_cabundle.flash.base.Flash` (a dump too, for tests):
    (old and new content of every sector to write) is saved. Only then is anything
    written, sector by sector in the planned (power-safe) order; nothing outside the
    target partitions, ever.
-4. Verification: the unit's MD5 of every written region against the plan, of every
-   untouched range against its value before, then the file system is read back from the
-   unit and the CA file compared. A mismatch is a :class:`FlashError` naming the sectors.
+4. Verification: the unit's MD5 of every written sector against the plan, of every
+   untouched range against its value before; then the file system is mounted again from
+   what the unit was thus proven to hold (no byte crosses the link twice) and the CA
+   file and the other files compared. A mismatch is a :class:`FlashError` naming the
+   sectors.
 
 :func:`restore_unit` writes a journaled update's old sectors back.
 """
