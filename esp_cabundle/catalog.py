@@ -15,7 +15,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
+from pathlib import Path
+from typing import Any
 
 from .certs import Certificate
 from .errors import CatalogError
@@ -248,13 +249,52 @@ class CatalogEntry:
 _PARSED: dict[str, Certificate] = {}
 
 
+_DATA = Path(__file__).resolve().parent / "data"
+# Facts of the aliased roots, read once with cryptography and kept here so building from
+# a preset needs no X.509 parsing (tests/test_catalog.py proves the file matches the DER).
+ROOT_METADATA_FILE = _DATA / "root-metadata.json"
+_METADATA: dict[str, dict[str, Any]] | None = None
+
+
+def _root_metadata() -> dict[str, dict[str, Any]]:
+    global _METADATA
+    if _METADATA is None:
+        import json
+
+        try:
+            _METADATA = json.loads(ROOT_METADATA_FILE.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            _METADATA = {}
+    return _METADATA
+
+
 def entry_certificate(entry: CatalogEntry) -> Certificate:
-    """Parse an entry's certificate once (catalog loads only hash the DER up front)."""
+    """An entry's certificate, built once: from the shipped metadata when the root has
+    it, else parsed (catalog loads only hash the DER up front)."""
     cert = _PARSED.get(entry.sha256)
     if cert is None:
-        cert = Certificate.from_der(entry.der)
+        meta = _root_metadata().get(entry.sha256)
+        cert = (
+            Certificate.from_metadata(entry.der, meta) if meta else Certificate.from_der(entry.der)
+        )
         _PARSED[entry.sha256] = cert
     return cert
+
+
+def render_root_metadata(catalog: Catalog) -> str:
+    """The metadata file's content for every aliased root (regenerate when aliases change:
+    ``python -c "from esp_cabundle.catalog import write_root_metadata as w; w()"``)."""
+    import json
+
+    doc = {
+        fp: Certificate.from_der(catalog.resolve(fp).der).metadata()
+        for fp in sorted(set(ALIASES.values()))
+    }
+    return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+
+def write_root_metadata() -> None:
+    ROOT_METADATA_FILE.write_text(render_root_metadata(Catalog.load()), encoding="utf-8")
 
 
 def _pem_blocks(text: str) -> Iterator[tuple[str | None, bytes]]:
@@ -313,7 +353,7 @@ class Catalog:
                     der=der,
                 )
             )
-        extra_text = resources.files("esp_cabundle").joinpath("data/extra-roots.pem").read_text()
+        extra_text = (_DATA / "extra-roots.pem").read_text(encoding="utf-8")
         for label, der in _pem_blocks(extra_text):
             fp = hashlib.sha256(der).hexdigest()
             provenance, status = EXTRA_ROOTS.get(fp, ("package data", "unknown"))

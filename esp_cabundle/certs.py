@@ -14,11 +14,11 @@ import binascii
 import hashlib
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import CertificateError, PrivateKeyError
 
@@ -81,7 +81,6 @@ class Certificate:
     serial: int = field(compare=False)
     signature_algorithm: str = field(compare=False)
     spki_der: bytes = field(compare=False, repr=False)
-    _x509: x509.Certificate = field(compare=False, repr=False)
 
     @classmethod
     def from_der(cls, der: bytes) -> Certificate:
@@ -117,7 +116,7 @@ class Certificate:
         self_signed = subject_der == issuer_der and _signed_by(cert, cert)
         sig_oid = cert.signature_algorithm_oid
         sig_name = getattr(sig_oid, "_name", None) or sig_oid.dotted_string
-        return cls(
+        result = cls(
             der=der,
             subject=_rdn_short(cert.subject),
             issuer=_rdn_short(cert.issuer),
@@ -140,8 +139,9 @@ class Certificate:
             spki_der=key.public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
-            _x509=cert,
         )
+        _X509[result.sha256] = cert
+        return result
 
     @property
     def size(self) -> int:
@@ -155,10 +155,69 @@ class Certificate:
             return f"{self.key_type} {self.key_curve}"
         return f"{self.key_type} {self.key_size}"
 
+    @classmethod
+    def from_metadata(cls, der: bytes, meta: Mapping[str, Any]) -> Certificate:
+        """A certificate whose facts were read before (see :meth:`metadata`), without
+        importing cryptography: builds from catalog roots start faster. The X.509 object
+        is parsed only if a signature must be checked."""
+        return cls(
+            der=der,
+            subject=meta["subject"],
+            issuer=meta["issuer"],
+            subject_der=bytes.fromhex(meta["subject_der"]),
+            issuer_der=bytes.fromhex(meta["issuer_der"]),
+            label=meta["label"],
+            issuer_label=meta["issuer_label"],
+            sha256=sha256_fingerprint(der),
+            not_before=datetime.fromisoformat(meta["not_before"]),
+            not_after=datetime.fromisoformat(meta["not_after"]),
+            key_type=meta["key_type"],
+            key_size=meta["key_size"],
+            key_curve=meta["key_curve"],
+            is_ca=meta["is_ca"],
+            path_length=meta["path_length"],
+            self_signed=meta["self_signed"],
+            version=meta["version"],
+            serial=int(meta["serial"]),
+            signature_algorithm=meta["signature_algorithm"],
+            spki_der=bytes.fromhex(meta["spki_der"]),
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        """Every derived fact as JSON-able values; :meth:`from_metadata` reads it back."""
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "subject_der": self.subject_der.hex(),
+            "issuer_der": self.issuer_der.hex(),
+            "label": self.label,
+            "issuer_label": self.issuer_label,
+            "not_before": self.not_before.isoformat(),
+            "not_after": self.not_after.isoformat(),
+            "key_type": self.key_type,
+            "key_size": self.key_size,
+            "key_curve": self.key_curve,
+            "is_ca": self.is_ca,
+            "path_length": self.path_length,
+            "self_signed": self.self_signed,
+            "version": self.version,
+            "serial": str(self.serial),
+            "signature_algorithm": self.signature_algorithm,
+            "spki_der": self.spki_der.hex(),
+        }
+
     @property
     def x509(self) -> x509.Certificate:
-        """The underlying ``cryptography`` object, for signature checks."""
-        return self._x509
+        """The underlying ``cryptography`` object, for signature checks (parsed once)."""
+        cert = _X509.get(self.sha256)
+        if cert is None:
+            from cryptography import x509 as cx509
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cert = cx509.load_der_x509_certificate(self.der)
+            _X509[self.sha256] = cert
+        return cert
 
     def pem(self) -> str:
         """Standard PEM: 64-column base64, ``\\n`` line ends."""
@@ -181,10 +240,14 @@ class Certificate:
 
     def signed_by(self, issuer: Certificate) -> bool:
         """True when ``issuer``'s key really verifies this certificate's signature."""
-        return _signed_by(self._x509, issuer._x509)
+        return _signed_by(self.x509, issuer.x509)
 
     def short_fingerprint(self) -> str:
         return self.sha256[:16]
+
+
+# Parsed cryptography objects by SHA-256; certificates themselves stay plain values.
+_X509: dict[str, x509.Certificate] = {}
 
 
 def _describe_key(key: object) -> tuple[str, int, str | None]:

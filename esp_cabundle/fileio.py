@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -47,6 +46,8 @@ def write_all_atomic(items: Iterable[tuple[Path, bytes]]) -> None:
     Every temporary file is written and synced first, then all are renamed, so an error
     while writing leaves the previous files untouched.
     """
+    import tempfile  # not at module level: it drags shutil & co. onto build's start-up path
+
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in items:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +128,40 @@ def test_every_aliased_root_parses_with_real_mbedtls(catalog: Catalog) -> None:
     for alias in ALIASES:
         crt = mx509.CRT.from_DER(catalog.resolve(alias).der)
         assert crt.subject, alias
+
+
+def test_shipped_root_metadata_matches_the_certificates(catalog: Catalog) -> None:
+    """Preset builds read facts from root-metadata.json instead of parsing X.509; the file
+    must say exactly what parsing the DER says (regenerate with write_root_metadata)."""
+    from esp_cabundle.catalog import ROOT_METADATA_FILE, render_root_metadata
+    from esp_cabundle.certs import _X509, Certificate
+
+    assert ROOT_METADATA_FILE.read_text(encoding="utf-8") == render_root_metadata(catalog)
+    import json
+
+    doc = json.loads(ROOT_METADATA_FILE.read_text(encoding="utf-8"))
+    assert set(doc) == set(ALIASES.values())
+    for fp, meta in doc.items():
+        der = catalog.resolve(fp).der
+        fast, parsed = Certificate.from_metadata(der, meta), Certificate.from_der(der)
+        assert fast == parsed and fast.metadata() == parsed.metadata()
+        _X509.pop(fp, None)  # forget the parse: fast.x509 must parse its own DER lazily
+        assert fast.x509.tbs_certificate_bytes in der
+
+
+def test_preset_build_needs_no_x509_parsing(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from esp_cabundle.cli import main\n"
+        "sys.argv = ['esp-cabundle', 'build', '-q', '-f', 'pem', '-f', 'c']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in "
+        "('cryptography', 'esptool', 'littlefs', 'mbedtls', 'yaml')]\n"
+        "assert not heavy, heavy\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ca.pem").is_file() and (tmp_path / "ca_pem.h").is_file()
