@@ -315,6 +315,34 @@ def _pem_blocks(text: str) -> Iterator[tuple[str | None, bytes]]:
             body.append(line.strip())
 
 
+def _certifi_store() -> tuple[Path, str]:
+    """certifi's cacert.pem and version.
+
+    Found beside certifi's package without importing it: ``import certifi`` pulls in
+    importlib.resources, a tenth of build's start-up budget. Falls back to the import
+    when the package is not laid out as plain files (a zip, a frozen app).
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("certifi")
+    if spec is not None and spec.origin:
+        pkg = Path(spec.origin).parent
+        pem = pkg / "cacert.pem"
+        m = re.search(r'^__version__ = "([^"]+)"', _read_text(Path(spec.origin)), re.M)
+        if pem.is_file() and m:
+            return pem, m.group(1)
+    import certifi
+
+    return Path(certifi.where()), str(getattr(certifi, "__version__", "unknown"))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
 class Catalog:
     """All roots the tool knows, keyed by fingerprint.
 
@@ -331,14 +359,12 @@ class Catalog:
     @classmethod
     def load(cls) -> Catalog:
         """The catalog from the installed certifi plus the package's extra roots."""
-        import certifi
-
         reverse: dict[str, list[str]] = {}
         for alias, fp in ALIASES.items():
             reverse.setdefault(fp, []).append(alias)
-        version = getattr(certifi, "__version__", "unknown")
+        pem_path, version = _certifi_store()
         entries: list[CatalogEntry] = []
-        with open(certifi.where(), encoding="utf-8") as f:
+        with open(pem_path, encoding="utf-8") as f:
             mozilla_text = f.read()
         for label, der in _pem_blocks(mozilla_text):
             fp = hashlib.sha256(der).hexdigest()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -111,6 +110,8 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except EspCabundleError as e:
             if ctx.obj and ctx.obj.get("debug"):
+                import traceback
+
                 traceback.print_exc()
             click.echo(f"Error: {e}", err=True)
             for v in getattr(e, "violations", ()):

@@ -62,6 +62,9 @@ def test_mozilla_store_comes_from_certifi_and_records_its_version(catalog: Catal
     import certifi
 
     assert catalog.mozilla_version == certifi.__version__
+    from esp_cabundle.catalog import _certifi_store
+
+    assert _certifi_store() == (Path(certifi.where()), certifi.__version__)
     mozilla = [e for e in catalog if e.source == "mozilla"]
     assert len(mozilla) > 80
     assert all(certifi.__version__ in e.provenance for e in mozilla)
