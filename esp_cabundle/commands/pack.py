@@ -8,6 +8,7 @@ import click
 
 from ._common import at_option, json_option, quiet_option
 from ._fsopts import size_callback
+from .ca_source import ca_source_options
 
 
 @click.command()
@@ -38,25 +39,7 @@ from ._fsopts import size_callback
     metavar="DIR",
     help="Also put every file under DIR (paths relative to DIR).",
 )
-@click.option(
-    "--bundle",
-    "bundle_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Put this CA file (e.g. a ca.pem made by 'build') instead of building one.",
-)
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Build the bundle from this config (default: ./cabundle.yaml if present).",
-)
-@click.option("--preset", "presets", multiple=True, metavar="NAME", help="Bundle preset.")
-@click.option("--root", "roots", multiple=True, metavar="ALIAS|SHA256|FILE", help="Add a root.")
-@click.option(
-    "--exclude", "excludes", multiple=True, metavar="ALIAS|SHA256|FILE", help="Drop a root."
-)
+@ca_source_options
 @click.option(
     "--ca-path",
     "ca_path",

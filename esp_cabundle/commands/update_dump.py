@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ._common import at_option, json_option, quiet_option
+from .ca_source import ca_source_options
 
 if TYPE_CHECKING:
     from ..flash.offline import DumpUpdate
@@ -22,25 +23,7 @@ if TYPE_CHECKING:
     metavar="NAME|FILE",
     help="Board profile: which partitions hold the CA file system (see 'esp-cabundle boards').",
 )
-@click.option(
-    "--bundle",
-    "bundle_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Put this CA file (a ca.pem made by 'build') instead of building one.",
-)
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Build the bundle from this config (default: ./cabundle.yaml if present).",
-)
-@click.option("--preset", "presets", multiple=True, metavar="NAME", help="Bundle preset.")
-@click.option("--root", "roots", multiple=True, metavar="ALIAS|SHA256|FILE", help="Add a root.")
-@click.option(
-    "--exclude", "excludes", multiple=True, metavar="ALIAS|SHA256|FILE", help="Drop a root."
-)
+@ca_source_options
 @click.option(
     "-o",
     "--output",
