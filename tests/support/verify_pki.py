@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from esp_cabundle.certs import Certificate
@@ -36,6 +36,8 @@ def pooled_key(kind: str, slot: int = 0) -> Any:
         return ec.generate_private_key(ec.SECP384R1())
     if kind.startswith("rsa"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
+    if kind == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
     raise ValueError(kind)
 
 
@@ -77,6 +79,8 @@ class Minted:
     @property
     def c(self) -> Certificate:
         return Certificate.from_der(self.der)
+
+    certificate = c
 
     def key_pem(self) -> bytes:
         return self.key.private_bytes(
@@ -143,6 +147,8 @@ def mint(
         )
     if not ca:
         b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san or "localhost")]), False)
+    if isinstance(signer, ed25519.Ed25519PrivateKey):
+        return Minted(b.sign(signer, None), key)  # EdDSA signs without a separate hash
     h = hash_alg or hashes.SHA256()
     if isinstance(h, hashes.SHA1):
         return Minted(_sign_sha1(b.sign(signer, hashes.SHA256()), signer), key)
