@@ -20,7 +20,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -112,6 +112,24 @@ def _profiles(*profiles: LittleFsProfile) -> Mapping[str, LittleFsProfile]:
     return MappingProxyType({p.name: p for p in profiles})
 
 
+# earlephilhower/mklittlefs (Arduino IDE plugin, PlatformIO tool-mklittlefs):
+# read/prog/cache/lookahead 64, block_cycles 16, 't' and 'c' time attributes.
+_MKLITTLEFS = LittleFsProfile(
+    name="arduino",
+    fs_type="littlefs",
+    block_size=4096,
+    ca_path="/ca.pem",
+    description="Arduino-ESP32 LittleFS, images by mklittlefs (read/prog 64, disk 2.1)",
+    read_size=64,
+    prog_size=64,
+    cache_size=64,
+    lookahead_size=64,
+    block_cycles=16,
+    name_max=255,
+    disk_version=DISK_VERSION_2_1,
+    time_attributes=("t", "c"),
+)
+
 LITTLEFS_PROFILES: Mapping[str, LittleFsProfile] = _profiles(
     # joltwallet/esp_littlefs Kconfig defaults; host images are made with
     # `littlefs-python create --name-max=64 --block-size=4096`; LITTLEFS_USE_MTIME reads 't'.
@@ -130,37 +148,11 @@ LITTLEFS_PROFILES: Mapping[str, LittleFsProfile] = _profiles(
         disk_version=DISK_VERSION_2_1,
         time_attributes=("t",),
     ),
-    # earlephilhower/mklittlefs (Arduino IDE plugin, PlatformIO tool-mklittlefs):
-    # read/prog/cache/lookahead 64, block_cycles 16, 't' and 'c' time attributes.
-    LittleFsProfile(
-        name="arduino",
-        fs_type="littlefs",
-        block_size=4096,
-        ca_path="/ca.pem",
-        description="Arduino-ESP32 LittleFS, images by mklittlefs (read/prog 64, disk 2.1)",
-        read_size=64,
-        prog_size=64,
-        cache_size=64,
-        lookahead_size=64,
-        block_cycles=16,
-        name_max=255,
-        disk_version=DISK_VERSION_2_1,
-        time_attributes=("t", "c"),
-    ),
-    LittleFsProfile(
+    _MKLITTLEFS,
+    replace(
+        _MKLITTLEFS,
         name="platformio",
-        fs_type="littlefs",
-        block_size=4096,
-        ca_path="/ca.pem",
         description="PlatformIO uploadfs, images by tool-mklittlefs (read/prog 64, disk 2.1)",
-        read_size=64,
-        prog_size=64,
-        cache_size=64,
-        lookahead_size=64,
-        block_cycles=16,
-        name_max=255,
-        disk_version=DISK_VERSION_2_1,
-        time_attributes=("t", "c"),
     ),
     # mongoose-os-libs/vfs-fs-lfs: bundled littlefs 2.5 (disk 2.0 only), opts
     # {"bs":4096,"is":128}, lookahead 64, block_cycles 512; mount requires
