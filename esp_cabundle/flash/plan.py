@@ -29,7 +29,9 @@ __all__ = [
     "PartitionUpdate",
     "UpdatePlan",
     "check_ca_for_board",
+    "partition_note",
     "plan_ca_update",
+    "refuse_if_all_erased",
 ]
 
 FlashReader = Callable[[int, int], bytes]
@@ -302,19 +304,33 @@ def plan_ca_update(
                 )
             )
         update = _plan_partition(p, read(p.offset, p.size), board, ca_bytes)
-        if update.skipped:
-            notes.append(f"partition '{p.name}' is {update.skipped}")
-        elif p.encrypted:
-            notes.append(
-                f"partition '{p.name}' is flagged encrypted but holds a plain file system: "
-                "flash encryption is off on this unit"
-            )
+        note = partition_note(p, update.skipped)
+        if note:
+            notes.append(note)
         updates.append(update)
-    if all(u.skipped for u in updates):
+    refuse_if_all_erased([(u.partition, u.skipped) for u in updates])
+    return UpdatePlan(board, table, ca_bytes, tuple(updates), tuple(notes))
+
+
+def partition_note(p: Partition, skipped: str | None) -> str | None:
+    """What a user should know about a target partition the plan read (or skipped)."""
+    if skipped:
+        return f"partition '{p.name}' is {skipped}"
+    if p.encrypted:
+        return (
+            f"partition '{p.name}' is flagged encrypted but holds a plain file system: "
+            "flash encryption is off on this unit"
+        )
+    return None
+
+
+def refuse_if_all_erased(targets: list[tuple[Partition, str | None]]) -> None:
+    """An erased partition is skipped (Mongoose OS's fs_1 before the first OTA); all of
+    them erased means there is no CA file to replace at all."""
+    if all(skipped for _, skipped in targets):
         raise InputError(
             "every file-system partition the board names is erased: "
-            + ", ".join(f"'{u.partition.name}'" for u in updates)
+            + ", ".join(f"'{p.name}'" for p, _ in targets)
             + "; there is no CA file to replace",
             hint="flash a file-system image first (esp-cabundle pack)",
         )
-    return UpdatePlan(board, table, ca_bytes, tuple(updates), tuple(notes))

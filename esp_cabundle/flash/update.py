@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ImageError, InputError
+from ..errors import ImageError
 from ..fs.base import FileInfo
 from ..partitions import Partition, PartitionTable
 from .base import SECTOR_SIZE, Flash, Message, ProgressCallback
@@ -375,7 +375,7 @@ def plan_unit_update(
     ImageError (no file system, does not mount, new content does not fit), InputError
     (a CA file the device cannot use, every target partition erased).
     """
-    from .plan import check_ca_for_board
+    from .plan import check_ca_for_board, partition_note, refuse_if_all_erased
 
     cache = flash if isinstance(flash, FlashCache) else FlashCache(flash)
     check_ca_for_board(ca_bytes, board)
@@ -393,21 +393,11 @@ def plan_unit_update(
         else:
             change = _plan_spiffs(cache, p, table, board, ca_bytes)
         change = _with_bytes_read(change, cache.bytes_read - before)
-        if change.skipped:
-            notes.append(f"partition '{p.name}' is {change.skipped}")
-        elif p.encrypted:
-            notes.append(
-                f"partition '{p.name}' is flagged encrypted but holds a plain file system: "
-                "flash encryption is off on this unit"
-            )
+        note = partition_note(p, change.skipped)
+        if note:
+            notes.append(note)
         changes.append(change)
-    if all(c.skipped for c in changes):
-        raise InputError(
-            "every file-system partition the board names is erased: "
-            + ", ".join(f"'{c.partition.name}'" for c in changes)
-            + "; there is no CA file to replace",
-            hint="flash a file-system image first (esp-cabundle pack)",
-        )
+    refuse_if_all_erased([(c.partition, c.skipped) for c in changes])
     plan = UnitPlan(
         board,
         table,
