@@ -286,10 +286,13 @@ def render_root_metadata(catalog: Catalog) -> str:
     ``python -c "from esp_cabundle.catalog import write_root_metadata as w; w()"``)."""
     import json
 
-    doc = {
-        fp: Certificate.from_der(catalog.resolve(fp).der).metadata()
-        for fp in sorted(set(ALIASES.values()))
-    }
+    doc = {}
+    for fp in sorted(set(ALIASES.values())):
+        entry = catalog.resolve(fp)
+        meta = Certificate.from_der(entry.der).metadata()
+        meta["catalog_label"] = entry.label
+        meta["der"] = base64.b64encode(entry.der).decode("ascii")
+        doc[fp] = meta
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
@@ -357,12 +360,19 @@ class Catalog:
         self.mozilla_version = mozilla_version
 
     @classmethod
-    def load(cls) -> Catalog:
-        """The catalog from the installed certifi plus the package's extra roots."""
+    def load(
+        cls, *, mozilla_pem: Path | None = None, mozilla_version: str | None = None
+    ) -> Catalog:
+        """The catalog from the installed certifi (or ``mozilla_pem``) plus the package's
+        roots: the extra roots, and a copy of every aliased root, used when this certifi
+        no longer has it (Mozilla removes roots servers still chain to)."""
         reverse: dict[str, list[str]] = {}
         for alias, fp in ALIASES.items():
             reverse.setdefault(fp, []).append(alias)
-        pem_path, version = _certifi_store()
+        if mozilla_pem is None:
+            pem_path, version = _certifi_store()
+        else:
+            pem_path, version = mozilla_pem, mozilla_version or "unknown"
         entries: list[CatalogEntry] = []
         with open(pem_path, encoding="utf-8") as f:
             mozilla_text = f.read()
@@ -392,6 +402,21 @@ class Catalog:
                     status=status,
                     aliases=tuple(reverse.get(fp, ())),
                     der=der,
+                )
+            )
+        known = {e.sha256 for e in entries}
+        for fp, meta in _root_metadata().items():
+            if fp in known or "der" not in meta:
+                continue
+            entries.append(
+                CatalogEntry(
+                    sha256=fp,
+                    label=meta.get("catalog_label") or meta["label"],
+                    source="package",
+                    provenance="copy shipped with esp-cabundle (from the Mozilla store)",
+                    status=f"not in certifi {version}: removed from Mozilla, or certifi too old",
+                    aliases=tuple(reverse.get(fp, ())),
+                    der=base64.b64decode(meta["der"]),
                 )
             )
         return cls(entries, mozilla_version=version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,34 @@ def test_preset_build_needs_no_x509_parsing(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "ca.pem").is_file() and (tmp_path / "ca_pem.h").is_file()
+
+
+def test_aliases_survive_a_mozilla_store_that_dropped_them(tmp_path: Path) -> None:
+    """Mozilla removes roots that servers still chain to (GTS R2, DigiCert G1 in 2026):
+    a newer certifi must not break presets; the package's pinned copy takes over."""
+    import certifi
+
+    text = Path(certifi.where()).read_text(encoding="utf-8")
+    x1_der = Catalog.load().resolve("isrg-root-x1").der
+    from esp_cabundle.certs import load_certificates
+
+    blocks = text.split("\n\n")
+    kept = [b for b in blocks if not any(c.der == x1_der for c in _certs_in(b, load_certificates))]
+    assert len(kept) == len(blocks) - 1
+    store = tmp_path / "cacert.pem"
+    store.write_text("\n\n".join(kept), encoding="utf-8")
+
+    catalog = Catalog.load(mozilla_pem=store, mozilla_version="2099.01.01")
+    entry = catalog.resolve("isrg-root-x1")
+    assert entry.source == "package" and entry.der == x1_der
+    assert entry.label == "ISRG Root X1" and "not in certifi 2099.01.01" in entry.status
+    assert catalog.resolve("isrg-root-x2").source == "mozilla"
+    from esp_cabundle.build import build_bundle
+    from esp_cabundle.bundle import BundleSpec
+
+    result = build_bundle(BundleSpec(presets=("letsencrypt",)), (), catalog=catalog)
+    assert result.bundle.fingerprints[0] == ALIASES["isrg-root-x1"]
+
+
+def _certs_in(block: str, loader: Any) -> tuple[Any, ...]:
+    return loader(block.encode()) if "BEGIN CERTIFICATE" in block else ()
