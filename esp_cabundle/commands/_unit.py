@@ -19,9 +19,18 @@ DEFAULT_BAUD = 460800
 
 
 def baud_option(f: F) -> F:
+    """``-b/--baud``."""
+    return _baud(f, "-b", "--baud")
+
+
+def long_baud_option(f: F) -> F:
+    """``--baud`` only, for commands where ``-b`` would clash with ``--board`` elsewhere."""
+    return _baud(f, "--baud")
+
+
+def _baud(f: F, *decls: str) -> F:
     return click.option(
-        "-b",
-        "--baud",
+        *decls,
         type=click.IntRange(min=9600),
         default=DEFAULT_BAUD,
         show_default=True,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from ._common import at_option, json_option, quiet_option
-from ._unit import reset_options
+from ._unit import long_baud_option, reset_options
 from .ca_source import ca_source_options
 
 if TYPE_CHECKING:
@@ -60,13 +60,7 @@ if TYPE_CHECKING:
     type=click.Choice(["csv", "jsonl"]),
     help="Log format (default: csv for *.csv, JSON lines otherwise).",
 )
-@click.option(
-    "--baud",
-    type=click.IntRange(min=9600),
-    default=460800,
-    show_default=True,
-    help="Baud rate after connecting (the sync runs at 115200).",
-)
+@long_baud_option
 @reset_options
 @json_option
 @quiet_option

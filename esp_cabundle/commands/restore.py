@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from ._common import json_option, quiet_option
-from ._unit import reset_options
+from ._unit import long_baud_option, reset_options
 
 if TYPE_CHECKING:
     from ..flash.serial import AfterMode, ResetMode
@@ -35,13 +35,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Write the saved sectors back even though the file system changed since the update.",
 )
-@click.option(
-    "--baud",
-    type=click.IntRange(min=9600),
-    default=460800,
-    show_default=True,
-    help="Baud rate after connecting (the sync runs at 115200).",
-)
+@long_baud_option
 @reset_options
 @json_option
 @quiet_option

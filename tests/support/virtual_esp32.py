@@ -85,7 +85,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 __all__ = ["CHIPS", "ChipProfile", "LinkStats", "VirtualESP32"]
@@ -264,22 +264,16 @@ CHIPS: dict[str, ChipProfile] = {
         uart_clkdiv=0x60000014,
         efuse_base=0x60007000,
     ),
-    "esp32c3": ChipProfile(
-        key="esp32c3",
-        name="ESP32-C3",
-        magic=0x1B31506F,
-        chip_id=5,
-        spi_base=0x60002000,
-        spi_usr=0x18,
-        spi_usr1=0x1C,
-        spi_usr2=0x20,
-        spi_miso_dlen=0x28,
-        spi_w0=0x58,
-        spi_addr_msb=False,
-        uart_clkdiv=0x60000014,
-        efuse_base=0x60008800,
-    ),
 }
+# The C3 has the S3's SPI and UART layout; only identity and eFuse block differ.
+CHIPS["esp32c3"] = replace(
+    CHIPS["esp32s3"],
+    key="esp32c3",
+    name="ESP32-C3",
+    magic=0x1B31506F,
+    chip_id=5,
+    efuse_base=0x60008800,
+)
 
 
 @dataclass
