@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import json_option, quiet_option
+from ._common import at_option, json_option, output_path, parse_at, quiet_option
 from ._fsopts import read_input, size_callback
+from .ca_source import CaOptions, ca_options
 
 if TYPE_CHECKING:
     from ..fs import FileSystemImage
@@ -131,7 +132,7 @@ def ls_cmd(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=output_path(allow_dash=True),
     help="Write the file here instead of standard output.",
 )
 def cat_cmd(
@@ -169,6 +170,13 @@ def cat_cmd(
     metavar="EPOCH",
     help="LittleFS: set the file's time attributes to EPOCH where the profile keeps them.",
 )
+@click.option(
+    "--board",
+    metavar="NAME|FILE",
+    help="The board the image is for: its CA path is gated too, under its rules.",
+)
+@ca_options(bundle=False, build=False)
+@at_option
 @json_option
 @quiet_option
 def put_cmd(
@@ -180,11 +188,18 @@ def put_cmd(
     source: Path,
     dest: str | None,
     mtime: int | None,
+    board: str | None,
+    ca: CaOptions,
+    at: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Write SOURCE into the image as DEST (default: /<SOURCE's name>), replacing a file
     of that name, and print the 4 KiB blocks that changed (what a flasher must write).
+
+    A DEST that is the CA path (the profile's /ca.pem, or --board's) takes a CA file
+    through the same gate as 'build' and 'flash' (policies, private keys, the config's
+    targets and --target; written as PEM); other paths take SOURCE's bytes as they are.
 
     \b
     Examples:
@@ -192,14 +207,34 @@ def put_cmd(
       esp-cabundle fs put fs.bin build/ca.pem /certs/ca.pem
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
+    from ..fs import normalize_path
     from ..fs.edit import FileEdit
 
     data = read_input(source)
-    target = dest or "/" + source.name
-    result = _apply(
-        image, offset, size, fs_type, profile, [FileEdit("put", target, data)], mtime=mtime
-    )
-    _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet)
+    target = normalize_path(dest or "/" + source.name)
+    region = _region(image, offset, size)
+    gated = None
+    ca_paths = {_open(region, fs_type, profile).profile.ca_path}
+    profile_board = None
+    if board is not None:
+        from ..boards import load_board
+
+        profile_board = load_board(board)
+        if profile_board.filesystem is not None:
+            ca_paths.add(profile_board.filesystem.ca_path)
+    if target in {normalize_path(p) for p in ca_paths}:
+        from ..gate import CaSource
+        from .ca_source import announce
+
+        config = ca.config()
+        src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
+        gated = ca.gate(board=profile_board, at=parse_at(at), source=src)
+        announce(gated, quiet=quiet, as_json=as_json)
+        data = gated.pem
+    edit = FileEdit("put", target, data)
+    result = _apply(region, image, fs_type, profile, [edit], mtime=mtime)
+    extra = {"gate": gated.to_dict() if gated is not None else None}
+    _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
 
 
 @fs.command("rm")
@@ -227,14 +262,13 @@ def rm_cmd(
     from ..fs.edit import FileEdit
 
     edits = [FileEdit("rm", p) for p in paths]
-    result = _apply(image, offset, size, fs_type, profile, edits)
+    result = _apply(_region(image, offset, size), image, fs_type, profile, edits)
     _report(image, result, "removed " + ", ".join(paths), as_json, quiet)
 
 
 def _apply(
+    region: ImageRegion,
     image: Path,
-    offset: int,
-    size: int | None,
     fs_type: str | None,
     profile: str | None,
     edits: list[Any],
@@ -244,14 +278,20 @@ def _apply(
     from ..fileio import write_atomic
     from ..fs.edit import edit_image
 
-    region = _region(image, offset, size)
     result = edit_image(region, edits, fs_type=fs_type, profile=profile, timestamp=mtime)
     if result.changed_blocks:
         write_atomic(image, result.container)
     return result
 
 
-def _report(image: Path, result: EditResult, what: str, as_json: bool, quiet: bool) -> None:
+def _report(
+    image: Path,
+    result: EditResult,
+    what: str,
+    as_json: bool,
+    quiet: bool,
+    extra: dict[str, Any] | None = None,
+) -> None:
     from ..ui import echo, emit_json
 
     if as_json:
@@ -264,6 +304,7 @@ def _report(image: Path, result: EditResult, what: str, as_json: bool, quiet: bo
                 "changed_blocks": list(result.changed_blocks),
                 "changed_offsets": list(result.changed_offsets),
                 "block_total": result.block_total,
+                **(extra or {}),
             }
         )
         return

@@ -39,6 +39,7 @@ from .update import FlashCache, PartitionChange, UnitPlan, plan_unit_update, rea
 if TYPE_CHECKING:
     from ..boards import Board
     from ..certs import Certificate
+    from ..gate import GatedCA
     from .serial import AfterMode, ResetMode, UnitInfo
 
 __all__ = [
@@ -315,7 +316,7 @@ def _finish_pending(
 def flash_ca(
     flash: Flash,
     board: Board,
-    ca_bytes: bytes,
+    ca: GatedCA,
     *,
     mac: str,
     chip: str = "",
@@ -326,11 +327,13 @@ def flash_ca(
 ) -> FlashResult:
     """Replace the CA file on ``flash`` (the unit identified by ``mac``); see the module.
 
-    Raises PartitionTableError/ImageError/InputError before any write (missing
-    partition, no file system, does not fit, unusable CA file), OutputError when the
+    ``ca`` passed the gate for ``board`` and is not judged again. Raises
+    PartitionTableError/ImageError/InputError before any write (missing partition, no
+    file system, does not fit, a CA gated for another board), OutputError when the
     journal cannot be saved (nothing written), FlashError when a write is interrupted
     (run again to finish) or does not verify (the sectors are named).
     """
+    ca_bytes = ca.for_board(board)
     journal = journal or Journal()
     resumed = _finish_pending(flash, journal, mac, dry_run=dry_run, progress=progress)
     earlier = sum(r.sectors_written for r in resumed if r.action == "finished")
@@ -351,7 +354,7 @@ def flash_ca(
 
     cache = FlashCache(flash)
     table = read_table_pages(cache, board.table_offset)
-    plan = plan_unit_update(cache, table, board, ca_bytes, progress=progress)
+    plan = plan_unit_update(cache, table, board, ca, progress=progress)
     result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
     if plan.up_to_date:
         return result
@@ -447,7 +450,7 @@ def _verify_after(flash: Flash, cache: FlashCache, plan: UnitPlan, entry: Journa
 def flash_unit(
     port: str,
     board: Board,
-    ca_bytes: bytes,
+    ca: GatedCA,
     *,
     journal_dir: Path | str | None = None,
     dry_run: bool = False,
@@ -458,14 +461,14 @@ def flash_unit(
     progress: ProgressCallback | None = None,
     on_connect: Callable[[UnitInfo], None] | None = None,
 ) -> FlashResult:
-    """Connect to the unit on ``port`` and replace its CA file (see :func:`flash_ca`).
+    """Connect to the unit on ``port`` and replace its CA file with ``ca``, gated for
+    ``board`` (see :func:`flash_ca`).
 
     Refuses (DeviceError, nothing written) a unit whose chip is not one of the board's,
     or whose flash encryption is on (read from its eFuses: the flash then holds
     ciphertext that cannot be edited over serial). ``on_connect`` hears which unit
     answered (a station logs its MAC even when a later step fails).
     """
-    from .plan import check_ca_for_board
     from .serial import DEFAULT_BAUD, open_unit
 
     if board.filesystem is None:
@@ -474,7 +477,7 @@ def flash_unit(
             "there is no CA file on the unit to replace",
             hint="rebuild the firmware with 'esp-cabundle build' output instead",
         )
-    check_ca_for_board(ca_bytes, board)
+    ca.for_board(board)  # a CA gated for another board fails before connecting
     with open_unit(
         port,
         baud=baud or DEFAULT_BAUD,
@@ -490,7 +493,7 @@ def flash_unit(
         return flash_ca(
             unit,
             board,
-            ca_bytes,
+            ca,
             mac=unit.info.mac,
             chip=unit.info.chip,
             journal=Journal(journal_dir),
