@@ -200,7 +200,7 @@ def gate_ca(
         bundle, notes = resolution.bundle, resolution.notes
         origin = _describe_spec(spec)
     pem = render_pem(bundle)
-    violations = _judge_policies(bundle, spec.policy, at=at, size=len(pem))
+    violations = _judge_policies(bundle, spec.policy, at=at, size=len(pem), origin=origin)
     all_targets = _targets(source.config, targets) if check_targets else ()
     report = _judge_targets(bundle, all_targets, source.config, board, spec.policy, at)
     labels = tuple(e.label for e in bundle.entries)
@@ -266,30 +266,34 @@ def _resolve_file(
             continue
         seen.add(entry.sha256)
         kept.append(entry)
-    if converted:
-        notes.append(f"{name} is {converted}: converted to PEM, the form the device reads")
     return Bundle(tuple(kept), catalog.mozilla_version), tuple(notes), converted
 
 
 def _describe_spec(spec: BundleSpec) -> str:
+    """``preset 'default' plus amazon-root-ca-1``: what was asked for, files by name."""
     presets = spec.effective_presets
-    text = f"preset {', '.join(repr(p) for p in presets)}" if presets else "the listed roots"
-    if presets and spec.roots:
-        text += " plus the listed roots"
-    return text
+    parts = [f"preset {', '.join(repr(p) for p in presets)}"] if presets else []
+    if spec.roots:
+        shown = ", ".join(spec.roots[:3]) + (
+            f" and {len(spec.roots) - 3} more" * (len(spec.roots) > 3)
+        )
+        parts.append(f"root{'s' if len(spec.roots) > 1 else ''} {shown}")
+    return " plus ".join(parts)
 
 
 # ---------------------------------------------------------------------------------------
 # Policies and targets
 
 
-def _judge_policies(bundle: Bundle, policy: Policy, *, at: datetime, size: int) -> list[Violation]:
+def _judge_policies(
+    bundle: Bundle, policy: Policy, *, at: datetime, size: int, origin: str
+) -> list[Violation]:
     violations = check_policies(bundle, policy, at=at, rendered_size=size)
     blocking = [v for v in violations if not v.allowed]
     if blocking:
         raise PolicyError(
-            f"{len(blocking)} polic{'y' if len(blocking) == 1 else 'ies'} violated; "
-            "nothing written",
+            f"{len(blocking)} polic{'y' if len(blocking) == 1 else 'ies'} violated by the CA "
+            f"from {origin}; nothing written",
             violations=tuple(v.message for v in blocking),
             hint="fix the selection, or relax a rule with --allow "
             + ",".join(sorted({v.policy for v in blocking})),

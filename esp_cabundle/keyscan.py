@@ -125,7 +125,7 @@ def der_key_kind(buf: bytes, pos: int = 0, *, truncated: bool = False) -> str | 
         if _oid_at(buf, c, (_PKCS5, _PKCS12_PBE)):
             nxt = _tlv(buf, c + n)
             if nxt is None or nxt[0] == 0x04:
-                return "encrypted PKCS#8 private key"
+                return "encrypted PKCS#8"
         return None
     if tag != 0x02 or n != 1 or c >= len(buf) or buf[c] > 3:
         return None
@@ -135,9 +135,9 @@ def der_key_kind(buf: bytes, pos: int = 0, *, truncated: bool = False) -> str | 
         return None
     tag2, c2, n2 = second
     if tag2 == 0x02 and version <= 1 and n2 >= 64:
-        return "PKCS#1 RSA or DSA private key"
+        return "PKCS#1 RSA or DSA"
     if tag2 == 0x04 and version == 1 and 16 <= n2 <= 72:
-        return "SEC1 EC private key"
+        return "SEC1 EC"
     if tag2 == 0x30:
         if version <= 1 and _tlv(buf, c2) is not None and buf[c2] == 0x06:
             # The OCTET STRING after the AlgorithmIdentifier; a v1 certificate's TBS with a
@@ -145,7 +145,7 @@ def der_key_kind(buf: bytes, pos: int = 0, *, truncated: bool = False) -> str | 
             # the decoded prefix of a base64 body.
             third = _tlv(buf, c2 + n2)
             if (third is not None and third[0] == 0x04) or (truncated and c2 + n2 >= len(buf)):
-                return "PKCS#8 private key"
+                return "PKCS#8"
         if version == 3 and _oid_at(buf, c2, (_PKCS7_DATA,)):
             return "PKCS#12 key store"
     return None
@@ -167,10 +167,10 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     line = _KEY_LINES.search(data)
     if line:
         putty = line.group(0).lower().startswith((b"putty", b"private-lines"))
-        return ("PuTTY private key" if putty else "encrypted PEM key headers"), line.start()
+        return ("PuTTY .ppk key" if putty else "encrypted-PEM key headers"), line.start()
     jwk = _JWK.search(data)
     if jwk:
-        return 'JWK private key member "d"', jwk.start()
+        return 'JWK "d" member', jwk.start()
     runs = list(_B64_RUN.finditer(data))
     for i, run in enumerate(runs):
         if data[run.start()] not in b"Mb":  # DER SEQUENCE encodes as "M", OpenSSH as "b3Bl"
@@ -188,10 +188,10 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
         except (binascii.Error, ValueError):
             continue
         if raw.startswith(_OPENSSH_MAGIC):
-            return "OpenSSH private key (base64)", run.start()
+            return "base64 OpenSSH key", run.start()
         kind = der_key_kind(raw, truncated=True)
         if kind is not None:
-            return f"{kind} (base64)", run.start()
+            return f"base64 {kind}", run.start()
     return None
 
 
@@ -199,10 +199,10 @@ def _scan_der(data: bytes) -> tuple[str, int] | None:
     for m in _DER_START.finditer(data):
         kind = der_key_kind(data, m.start())
         if kind is not None:
-            return f"{kind} (DER)", m.start()
+            return f"DER {kind}", m.start()
     pos = data.find(_OPENSSH_MAGIC)
     if pos >= 0:
-        return "OpenSSH private key", pos
+        return "OpenSSH key", pos
     return None
 
 
