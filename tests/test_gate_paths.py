@@ -23,7 +23,7 @@ from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
 from tests.support import dumps
 from tests.support.gated import canonical
-from tests.support.hostile import DST_PEM, X1_PEM, Case, cases
+from tests.support.hostile import DST_PEM, X1_PEM, cases
 
 Start = Callable[..., VirtualESP32]
 REPO = Path(__file__).resolve().parent.parent
@@ -124,8 +124,12 @@ def _run(runner: CliRunner, args: list[str]) -> Result:
     return result
 
 
-def _case(name: str) -> Case:
-    return cases()[name]
+def _given(path: str, data: bytes, tmp: Path, start: Start, name: str) -> tuple[Target, Path]:
+    """The write path set up in ``tmp``, and ``data`` in a file ``name`` to hand it."""
+    target = PATHS[path](tmp, start)
+    src = tmp / name
+    src.write_bytes(data)
+    return target, src
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -133,10 +137,8 @@ def _case(name: str) -> Case:
 def test_refused_with_a_clear_error_and_nothing_changed(
     path: str, name: str, in_tmp: Path, runner: CliRunner, virtual_esp32: Start
 ) -> None:
-    case = _case(name)
-    target = PATHS[path](in_tmp, virtual_esp32)
-    src = in_tmp / "input.pem"
-    src.write_bytes(case.data)
+    case = cases()[name]
+    target, src = _given(path, case.data, in_tmp, virtual_esp32, "input.pem")
     before = target.state()
     r = _run(runner, target.args(src))
     assert r.exit_code == case.code, r.output
@@ -154,10 +156,8 @@ def test_refused_with_a_clear_error_and_nothing_changed(
 def test_converted_to_the_pem_the_device_reads(
     path: str, name: str, in_tmp: Path, runner: CliRunner, virtual_esp32: Start
 ) -> None:
-    case = _case(name)
-    target = PATHS[path](in_tmp, virtual_esp32)
-    src = in_tmp / "input.bin"
-    src.write_bytes(case.data)
+    case = cases()[name]
+    target, src = _given(path, case.data, in_tmp, virtual_esp32, "input.bin")
     r = _run(runner, target.args(src))
     assert r.exit_code == 0, r.output
     written = target.ca()
@@ -172,9 +172,7 @@ def test_converted_to_the_pem_the_device_reads(
 def test_allow_expired_lets_the_dst_only_file_through(
     path: str, in_tmp: Path, runner: CliRunner, virtual_esp32: Start
 ) -> None:
-    target = PATHS[path](in_tmp, virtual_esp32)
-    src = in_tmp / "old-ca.pem"
-    src.write_bytes(DST_PEM)
+    target, src = _given(path, DST_PEM, in_tmp, virtual_esp32, "old-ca.pem")
     r = _run(runner, [*target.args(src), "--allow", "expired"])
     assert r.exit_code == 0, r.output
     assert "allowed: DST Root CA X3 expired on 2021-09-30" in r.output
@@ -199,9 +197,7 @@ def fleet(in_tmp: Path) -> Path:
 def test_a_ca_the_boards_saved_chain_needs_is_missing_so_nothing_is_written(
     path: str, fleet: Path, runner: CliRunner, virtual_esp32: Start
 ) -> None:
-    target = PATHS[path](fleet, virtual_esp32)
-    src = fleet / "old-ca.pem"
-    src.write_bytes(DST_PEM)
+    target, src = _given(path, DST_PEM, fleet, virtual_esp32, "old-ca.pem")
     before = target.state()
     r = _run(runner, [*target.args(src), "--allow", "expired"])
     assert r.exit_code == 1, r.output
@@ -218,9 +214,9 @@ def test_a_ca_the_boards_saved_chain_needs_is_missing_so_nothing_is_written(
 def test_the_summary_says_what_goes_on_and_who_accepts_it(
     path: str, fleet: Path, runner: CliRunner, virtual_esp32: Start
 ) -> None:
-    target = PATHS[path](fleet, virtual_esp32)
-    src = fleet / "ca.pem"
-    src.write_bytes(X1_PEM + dumps.pem("isrg-root-x2.pem"))
+    target, src = _given(
+        path, X1_PEM + dumps.pem("isrg-root-x2.pem"), fleet, virtual_esp32, "ca.pem"
+    )
     r = _run(runner, target.args(src))
     assert r.exit_code == 0, r.output
     rules = "mdash-arduino" if path in ("flash", "update-dump") else "mbedtls-noclock"

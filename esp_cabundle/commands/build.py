@@ -191,7 +191,8 @@ def build(
     # With an output on standard output ('-o -'), the report goes to stderr.
     say = note if any(str(o.path) == "-" for o, _ in result.outputs) else echo
     say(
-        f"{len(result.bundle)} roots from {result.ca.source} "
+        f"{len(result.bundle)} root{'s' if len(result.bundle) != 1 else ''} from "
+        f"{result.ca.source} "
         f"(Mozilla store: certifi {result.bundle.mozilla_version})",
         quiet=quiet,
     )
