@@ -25,8 +25,12 @@ from click.testing import CliRunner
 from support.layouts import load_arduino, load_mongoose
 from support.virtual_esp32 import Pause, VirtualESP32
 
+from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import ImageError
+from esp_cabundle.errors import FlashError, ImageError
+from esp_cabundle.flash.base import Message
+from esp_cabundle.flash.flasher import flash_unit
+from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from tests.support import dumps
@@ -254,7 +258,12 @@ def test_spiffs_mid_write_reports_the_state_it_leaves(
     (u,) = json.loads(out)["units"]
     assert_report_true(unit, u["interrupted"], ARDUINO, original)
     holds = u["interrupted"]["partitions"][0]["holds"]
-    assert {"unmountable": "does not mount", "old": "old CA", "new": "new CA"}[holds] in err
+    words = {
+        "unmountable": "NOT whole: 'spiffs' does not mount; do not restart the unit",
+        "old": "the unit mounts with its old CA file",
+        "new": "the unit mounts with the new CA file",
+    }
+    assert words[holds] in err
     r = runner.invoke(cli, flash_args([unit], "mdash-arduino", ca_file, journal))
     assert r.exit_code == 0, r.output
     assert mounts_with(unit, ARDUINO["spiffs"], files_of(original, ARDUINO["spiffs"])) == "new"
@@ -374,3 +383,71 @@ def test_restore_interrupted_then_run_again(
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 0, r.output
     assert unit.read(0, len(unit.flash)) == original
+
+
+# ---------------------------------------------------------------------------------------
+# The library, without signals: a Cancel token set at an exact step
+
+
+def _cancel_on(text: str) -> tuple[Cancel, Callable[[object], None]]:
+    cancel = Cancel()
+
+    def progress(event: object) -> None:
+        if isinstance(event, Message) and text in event.text:
+            cancel.request("test")
+
+    return cancel, progress
+
+
+def test_a_stop_while_planning_writes_nothing_and_journals_nothing(
+    virtual_esp32: Start, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    cancel, progress = _cancel_on("hashing the ranges the update leaves alone")
+    with pytest.raises(UnitInterrupted) as stopped:
+        flash_unit(
+            unit.url,
+            load_board("mongoose-os-esp32"),
+            NEW_CA,
+            journal_dir=tmp_path,
+            connect_attempts=1,
+            progress=progress,
+            cancel=cancel,
+        )
+    assert stopped.value.exit_code == 130
+    assert stopped.value.interruption.written == 0
+    assert unit.stats.sectors_erased == 0 and unit.read(0, len(unit.flash)) == original
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_stop_while_finishing_an_interrupted_update(virtual_esp32: Start, tmp_path: Path) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    board = load_board("mongoose-os-esp32")
+    unit.arm_cut(sector_writes=1)  # the link dies in the 2nd sector, leaving it torn
+    with pytest.raises(FlashError):
+        flash_unit(unit.url, board, NEW_CA, journal_dir=tmp_path, connect_attempts=1)
+    cancel, progress = _cancel_on("finishing the interrupted update: sector")
+    with pytest.raises(UnitInterrupted) as stopped:
+        flash_unit(
+            unit.url,
+            board,
+            NEW_CA,
+            journal_dir=tmp_path,
+            connect_attempts=1,
+            progress=progress,
+            cancel=cancel,
+        )
+    i = stopped.value.interruption
+    # the torn sector may already read as new (the half cut off held only 0xFF)
+    assert (i.what, i.written) == ("finishing", 1) and i.total in (4, 5)
+    assert "of the interrupted update" in i.describe()
+    assert_report_true(unit, i.to_json(), MONGOOSE, original)
+    assert i.holds in ("old", "partial")
+    result = flash_unit(unit.url, board, NEW_CA, journal_dir=tmp_path, connect_attempts=1)
+    assert [r.action for r in result.resumed] == ["finished"]
+    for name, span in MONGOOSE.items():
+        assert mounts_with(unit, span, files_of(original, span)) == "new", name

@@ -2,8 +2,9 @@
 
 The journal is on the computer, and may have been edited or come from another unit's
 layout: before anything is written the unit's own partition table is read and every
-partition the entry names must be there, a data partition at the same offset and size
-(the sectors were already checked to lie inside it when the entry was read). The
+partition the entry names must be there, a data partition at the same offset and size,
+and one the board keeps its file system in (the sectors were already checked to lie
+inside it when the entry was read). The
 sectors go back in the reverse of the update's (power-safe) order, so each state on
 the way is one the update itself passed through; a stop request is obeyed at once
 before the first write, between two sectors after it (see :mod:`.interrupt`).
@@ -32,6 +33,7 @@ from .writer import entry_state, refuse_encrypted, say, table_bounds, write_sect
 
 if TYPE_CHECKING:
     from ..boards import Board
+    from ..partitions import PartitionTable
     from .serial import AfterMode, ResetMode
 
 __all__ = ["RestoreResult", "restore_flash", "restore_unit"]
@@ -49,17 +51,37 @@ class RestoreResult:
     dry_run: bool = False
 
 
-def _table_offset(entry: JournalEntry) -> int:
-    """Where the unit's table is: the journaled board's offset when that board is one
-    of ours, else ESP-IDF's default."""
+def _board_of(entry: JournalEntry) -> Board | None:
+    """The board the update was made for, when it is one of ours (a board file given
+    by path then is not: its name is all the journal keeps)."""
     from ..boards import load_board
     from ..errors import EspCabundleError
-    from ..partitions import DEFAULT_TABLE_OFFSET
 
     try:
-        return load_board(entry.board).table_offset
+        return load_board(entry.board)
     except EspCabundleError:
-        return DEFAULT_TABLE_OFFSET
+        return None
+
+
+def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) -> str | None:
+    """Why the entry must not be written to this unit: its partitions are not the
+    table's, or not the ones the board keeps its file system in."""
+    from ..errors import EspCabundleError
+
+    mismatch = entry.table_mismatch(table)
+    if mismatch is not None or board is None or board.filesystem is None:
+        return mismatch
+    try:
+        targets = {p.name for p in board.fs_partitions(table)}
+    except EspCabundleError as e:
+        return f"board {board.name} finds no file-system partition in the unit's table ({e})"
+    stray = [p.name for p in entry.partitions if p.name not in targets]
+    if stray:
+        return (
+            f"it writes partition '{stray[0]}', which board {board.name} keeps no file "
+            f"system in (it uses {', '.join(sorted(targets))})"
+        )
+    return None
 
 
 def restore_flash(
@@ -70,15 +92,16 @@ def restore_flash(
     dry_run: bool = False,
     force: bool = False,
     progress: ProgressCallback | None = None,
-    table_offset: int | None = None,
+    board: Board | None = None,
     cancel: Cancel | None = None,
 ) -> RestoreResult:
     """Write back the old content of the newest journaled update of this unit.
 
     InputError (nothing written) when the journal holds no update of it, or one whose
-    partitions are not the unit's (its table at ``table_offset``, by default where the
-    journaled board keeps it); FlashError (nothing written) when the file system changed
-    since that update, unless ``force``; UnitInterrupted when ``cancel`` is requested.
+    partitions are not the unit's (its table, where ``board``, by default the journaled
+    board, keeps it) or not the board's file-system partitions; FlashError (nothing
+    written) when the file system changed since that update, unless ``force``;
+    UnitInterrupted when ``cancel`` is requested.
     """
     journal = journal or Journal()
     entry = journal.restorable(mac)
@@ -88,10 +111,13 @@ def restore_flash(
             hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
             "--journal-dir if they were saved elsewhere",
         )
+    from ..partitions import DEFAULT_TABLE_OFFSET
+
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
-    offset = table_offset if table_offset is not None else _table_offset(entry)
+    board = board or _board_of(entry)
+    offset = board.table_offset if board is not None else DEFAULT_TABLE_OFFSET
     table = read_table_pages(FlashCache(guarded), offset)
-    mismatch = entry.table_mismatch(table)
+    mismatch = _refusal(entry, table, board)
     if mismatch is not None:
         raise InputError(
             f"{flash.name}: refusing the journaled update of {entry.when}: {mismatch}; "
@@ -174,6 +200,6 @@ def restore_unit(
             dry_run=dry_run,
             force=force,
             progress=progress,
-            table_offset=board.table_offset if board is not None else None,
+            board=board,
             cancel=cancel,
         )
