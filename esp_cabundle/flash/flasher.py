@@ -49,7 +49,7 @@ from .interrupt import (
 )
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
 from .update import FlashCache, PartitionChange, UnitPlan, plan_unit_update, read_table_pages
-from .writer import entry_state, refuse_encrypted, say, table_bounds, write_sectors
+from .writer import entry_state, refuse_encrypted, say, write_journaled, write_sectors
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -202,45 +202,32 @@ def _finish_pending(
             )
             out.append(Resumed(entry, "stale"))
             continue
-        todo = [(s.offset, s.new) for s in entry.sectors if state.sectors[s.offset] != "new"]
+        todo = state.count("old") + state.count("other")
         if state.count("old") == len(entry.sectors):
             if not dry_run:
                 journal.set_status(entry, "cancelled")
             out.append(Resumed(entry, "dropped"))
             continue
         if dry_run:
-            out.append(Resumed(entry, "would finish", len(todo)))
+            out.append(Resumed(entry, "would finish", todo))
             continue
-        flash.check()
         say(
             progress,
-            f"finishing the update interrupted on {entry.when}: {len(todo)} sector(s) to write",
+            f"finishing the update interrupted on {entry.when}: {todo} sector(s) to write",
         )
-        with flash.writing():
-            done = write_sectors(
-                flash,
-                todo,
-                bounds=table_bounds(entry, table),
-                cancel=cancel,
-                progress=progress,
-                what="finishing the interrupted update",
-                resume_hint="reconnect and run the same command again: it finishes from the "
-                "journal",
-            )
-        if done < len(todo):
-            states = dict(state.sectors) | {off: "new" for off, _ in todo[:done]}
-            raise UnitInterrupted(
-                Interruption(
-                    flash.name,
-                    "finishing",
-                    done,
-                    len(todo),
-                    holdings(entry, states),
-                    entry.path,
-                )
-            )
+        write_journaled(
+            flash,
+            entry,
+            table,
+            state,
+            restoring=False,
+            cancel=cancel,
+            progress=progress,
+            what="finishing the interrupted update",
+            resume_hint="reconnect and run the same command again: it finishes from the journal",
+        )
         journal.set_status(entry, "complete")
-        out.append(Resumed(entry, "finished", len(todo)))
+        out.append(Resumed(entry, "finished", todo))
     return out
 
 

@@ -18,18 +18,10 @@ from typing import TYPE_CHECKING
 
 from ..errors import FlashError, InputError
 from .base import Flash, ProgressCallback
-from .interrupt import (
-    Cancel,
-    GuardedFlash,
-    Interruption,
-    SectorState,
-    UnitInterrupted,
-    holdings,
-    stop_if_requested,
-)
+from .interrupt import Cancel, GuardedFlash, UnitInterrupted, stop_if_requested
 from .journal import Journal, JournalEntry
 from .update import FlashCache, read_table_pages
-from .writer import entry_state, refuse_encrypted, say, table_bounds, write_sectors
+from .writer import entry_state, refuse_encrypted, say, write_journaled
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -135,31 +127,27 @@ def restore_flash(
             "nothing written",
             hint="--force writes them anyway",
         )
-    todo = [(s.offset, s.old) for s in reversed(entry.sectors) if state.sectors[s.offset] != "old"]
-    result = RestoreResult(flash.name, mac, entry, len(todo), not todo, dry_run)
+    todo = len(entry.sectors) - state.count("old")
+    result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run)
     if dry_run:
         return result
     if todo:
-        guarded.check()
-        say(progress, f"restoring {len(todo)} sector(s) saved on {entry.when}")
-        with guarded.writing():
-            done = write_sectors(
+        say(progress, f"restoring {todo} sector(s) saved on {entry.when}")
+        try:
+            write_journaled(
                 guarded,
-                todo,
-                bounds=table_bounds(entry, table),
+                entry,
+                table,
+                state,
+                restoring=True,
                 cancel=cancel,
                 progress=progress,
                 what="restore",
                 resume_hint="reconnect and run 'esp-cabundle restore' again",
             )
-        if done < len(todo):
-            states: dict[int, SectorState] = dict(state.sectors)
-            states.update((off, "old") for off, _ in todo[:done])
-            stop = Interruption(
-                flash.name, "restore", done, len(todo), holdings(entry, states), entry.path
-            )
-            partial = RestoreResult(flash.name, mac, entry, done, False)
-            raise UnitInterrupted(stop, partial)
+        except UnitInterrupted as e:
+            partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
+            raise UnitInterrupted(e.interruption, partial) from None
     journal.set_status(entry, "restored")
     return result
 

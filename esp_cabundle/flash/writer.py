@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import DeviceError, FlashError
 from .base import SECTOR_SIZE, Flash, Message, ProgressCallback
-from .interrupt import SectorState
+from .interrupt import Interruption, SectorState, UnitInterrupted, holdings
 
 if TYPE_CHECKING:
     from ..partitions import PartitionTable
-    from .interrupt import Cancel
+    from .interrupt import Cancel, GuardedFlash
     from .journal import JournalEntry
 
-__all__ = ["EntryState", "entry_state", "refuse_encrypted", "say", "table_bounds", "write_sectors"]
+__all__ = [
+    "EntryState",
+    "entry_state",
+    "refuse_encrypted",
+    "say",
+    "table_bounds",
+    "write_journaled",
+    "write_sectors",
+]
 
 
 def say(progress: ProgressCallback | None, text: str, level: str = "info") -> None:
@@ -116,6 +124,47 @@ def write_sectors(
                 hint=resume_hint,
             )
     return total
+
+
+def write_journaled(
+    flash: GuardedFlash,
+    entry: JournalEntry,
+    table: PartitionTable,
+    state: EntryState,
+    *,
+    restoring: bool,
+    cancel: Cancel | None,
+    progress: ProgressCallback | None,
+    what: str,
+    resume_hint: str,
+) -> int:
+    """Bring the entry's sectors that are not yet so to their new content (finishing an
+    interrupted update) or, ``restoring``, their old one in reverse order. Returns the
+    sectors written; UnitInterrupted when stopped, with what each partition then holds."""
+    goal: SectorState = "old" if restoring else "new"
+    order = reversed(entry.sectors) if restoring else iter(entry.sectors)
+    todo = [
+        (s.offset, s.old if restoring else s.new) for s in order if state.sectors[s.offset] != goal
+    ]
+    flash.check()
+    with flash.writing():
+        done = write_sectors(
+            flash,
+            todo,
+            bounds=table_bounds(entry, table),
+            cancel=cancel,
+            progress=progress,
+            what=what,
+            resume_hint=resume_hint,
+        )
+    if done < len(todo):
+        states = dict(state.sectors)
+        states.update((off, goal) for off, _ in todo[:done])
+        kind: Literal["finishing", "restore"] = "restore" if restoring else "finishing"
+        raise UnitInterrupted(
+            Interruption(flash.name, kind, done, len(todo), holdings(entry, states), entry.path)
+        )
+    return done
 
 
 def refuse_encrypted(unit: object, port: str) -> None:
