@@ -451,3 +451,38 @@ def test_a_stop_while_finishing_an_interrupted_update(virtual_esp32: Start, tmp_
     assert [r.action for r in result.resumed] == ["finished"]
     for name, span in MONGOOSE.items():
         assert mounts_with(unit, span, files_of(original, span)) == "new", name
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_unit_stopped_not_whole_is_not_restarted(
+    virtual_esp32: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    """Firmware that cannot mount its file system may format it (SPIFFS.begin(true)):
+    a unit left in a state that does not mount stays in its bootloader. The state is
+    forced here (LittleFS never passes through one), over rfc2217 where resets travel."""
+    from esp_cabundle.flash import flasher
+
+    if not whole:
+        real = flasher.sector_outcomes
+        monkeypatch.setattr(
+            flasher,
+            "sector_outcomes",
+            lambda cache, plan: dict.fromkeys(real(cache, plan), "unmountable"),
+        )
+    unit = virtual_esp32("esp32", transport="rfc2217")
+    load_mongoose(unit)
+    cancel, progress = _cancel_on("update: sector 0x1c1000 (2 of 6)")
+    with pytest.raises(UnitInterrupted) as stopped:
+        flash_unit(
+            unit.url,
+            load_board("mongoose-os-esp32"),
+            NEW_CA,
+            journal_dir=tmp_path,
+            connect_attempts=1,
+            progress=progress,
+            cancel=cancel,
+        )
+    i = stopped.value.interruption
+    assert i.written == 2 and i.holds == ("old" if whole else "broken")
+    assert unit.stats.boots == (["download", "app"] if whole else ["download"])
+    assert ("left in its bootloader, not restarted" in str(stopped.value)) is not whole

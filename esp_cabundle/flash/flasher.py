@@ -44,6 +44,7 @@ from .interrupt import (
     SectorState,
     UnitInterrupted,
     holdings,
+    keep_in_loader_if_not_whole,
     sector_outcomes,
     stop_if_requested,
 )
@@ -456,15 +457,18 @@ def flash_unit(
             on_connect(unit.info)
         stop_if_requested(cancel, port)
         refuse_encrypted(unit, port)
-        return flash_ca(
-            unit,
-            board,
-            ca_bytes,
-            mac=unit.info.mac,
-            chip=unit.info.chip,
-            journal=Journal(journal_dir),
-            dry_run=dry_run,
-            progress=progress,
-            unit=unit.info,
-            cancel=cancel,
-        )
+        try:
+            return flash_ca(
+                unit,
+                board,
+                ca_bytes,
+                mac=unit.info.mac,
+                chip=unit.info.chip,
+                journal=Journal(journal_dir),
+                dry_run=dry_run,
+                progress=progress,
+                unit=unit.info,
+                cancel=cancel,
+            )
+        except UnitInterrupted as e:
+            raise keep_in_loader_if_not_whole(unit, e) from None

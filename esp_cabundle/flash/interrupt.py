@@ -42,6 +42,7 @@ __all__ = [
     "PartitionHolding",
     "UnitInterrupted",
     "holdings",
+    "keep_in_loader_if_not_whole",
     "sector_outcomes",
     "stop_if_requested",
 ]
@@ -102,6 +103,7 @@ class Interruption:
     partitions: tuple[PartitionHolding, ...] = ()
     journal: Path | None = None
     earlier: int = 0  # sectors written first, finishing an earlier interrupted update
+    kept_in_loader: bool = False  # not restarted: see :func:`keep_in_loader_if_not_whole`
 
     @property
     def holds(self) -> Literal["old", "new", "partial", "broken", "unknown"]:
@@ -160,6 +162,8 @@ class Interruption:
             )
             tail = f"partly applied and NOT whole: {bad}; do not restart the unit before"
             tail += " finishing"
+            if self.kept_in_loader:
+                tail += " (it was left in its bootloader, not restarted)"
         return f"{head}: {tail}"
 
     def next_step(self) -> str:
@@ -207,6 +211,21 @@ _WORD: dict[str, str] = {
     "unmountable": "does not mount",
     "unknown": "unknown",
 }
+
+
+def keep_in_loader_if_not_whole(unit: Any, e: UnitInterrupted) -> UnitInterrupted:
+    """A unit stopped in a state whose file system does not mount (or is not known)
+    must not boot into it: firmware that formats a file system it cannot mount
+    (``SPIFFS.begin(true)``, ``LittleFS.begin(true)``) would wipe every other file. So
+    the port is closed without the usual hard reset; the message says so."""
+    if e.interruption.holds not in ("broken", "unknown") or getattr(unit, "after", None) is None:
+        return e
+    unit.after = "no-reset"
+    kept = replace(e.interruption, kept_in_loader=True)
+    result = e.result
+    if result is not None and getattr(result, "interruption", None) is not None:
+        result = replace(result, interruption=kept)
+    return UnitInterrupted(kept, result)
 
 
 class UnitInterrupted(Interrupted):

@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 
 from ..errors import FlashError, InputError
 from .base import Flash, ProgressCallback
-from .interrupt import Cancel, GuardedFlash, UnitInterrupted, stop_if_requested
+from .interrupt import (
+    Cancel,
+    GuardedFlash,
+    UnitInterrupted,
+    keep_in_loader_if_not_whole,
+    stop_if_requested,
+)
 from .journal import Journal, JournalEntry
 from .update import FlashCache, read_table_pages
 from .writer import entry_state, refuse_encrypted, say, write_journaled
@@ -181,13 +187,16 @@ def restore_unit(
     ) as unit:
         stop_if_requested(cancel, port, "restore")
         refuse_encrypted(unit, port)
-        return restore_flash(
-            unit,
-            mac=unit.info.mac,
-            journal=Journal(journal_dir),
-            dry_run=dry_run,
-            force=force,
-            progress=progress,
-            board=board,
-            cancel=cancel,
-        )
+        try:
+            return restore_flash(
+                unit,
+                mac=unit.info.mac,
+                journal=Journal(journal_dir),
+                dry_run=dry_run,
+                force=force,
+                progress=progress,
+                board=board,
+                cancel=cancel,
+            )
+        except UnitInterrupted as e:
+            raise keep_in_loader_if_not_whole(unit, e) from None
