@@ -183,7 +183,6 @@ def _finish_pending(
     mac: str,
     *,
     dry_run: bool,
-    cancel: Cancel | None,
     progress: ProgressCallback | None,
 ) -> list[Resumed]:
     """Finish (or set aside) every unfinished update the journal holds for this unit."""
@@ -222,7 +221,6 @@ def _finish_pending(
             table,
             state,
             restoring=False,
-            cancel=cancel,
             progress=progress,
             what="finishing the interrupted update",
             resume_hint="reconnect and run the same command again: it finishes from the journal",
@@ -258,9 +256,7 @@ def flash_ca(
     guarded = GuardedFlash(flash, cancel or Cancel())
     table = read_table_pages(FlashCache(guarded), board.table_offset)
     try:
-        resumed = _finish_pending(
-            guarded, table, journal, mac, dry_run=dry_run, cancel=cancel, progress=progress
-        )
+        resumed = _finish_pending(guarded, table, journal, mac, dry_run=dry_run, progress=progress)
     except UnitInterrupted as e:
         stopped = FlashResult(flash.name, mac, chip, board.name, "interrupted", None, unit=unit)
         raise UnitInterrupted(e.interruption, _interrupted(stopped, e.interruption)) from None
@@ -313,7 +309,7 @@ def flash_ca(
             guarded,
             writes,
             bounds=[(c.partition.offset, c.partition.end) for c in plan.changes],
-            cancel=cancel,
+            cancel=guarded.cancel,
             progress=progress,
             what="update",
             resume_hint=f"reconnect and run the same command again: it finishes the update "

@@ -146,7 +146,6 @@ def restore_flash(
                 table,
                 state,
                 restoring=True,
-                cancel=cancel,
                 progress=progress,
                 what="restore",
                 resume_hint="reconnect and run 'esp-cabundle restore' again",

@@ -133,26 +133,25 @@ def write_journaled(
     state: EntryState,
     *,
     restoring: bool,
-    cancel: Cancel | None,
     progress: ProgressCallback | None,
     what: str,
     resume_hint: str,
 ) -> int:
     """Bring the entry's sectors that are not yet so to their new content (finishing an
     interrupted update) or, ``restoring``, their old one in reverse order. Returns the
-    sectors written; UnitInterrupted when stopped, with what each partition then holds."""
+    sectors written; UnitInterrupted when ``flash.cancel`` stopped it (before the first
+    sector too), with what each partition then holds."""
     goal: SectorState = "old" if restoring else "new"
     order = reversed(entry.sectors) if restoring else iter(entry.sectors)
     todo = [
         (s.offset, s.old if restoring else s.new) for s in order if state.sectors[s.offset] != goal
     ]
-    flash.check()
     with flash.writing():
         done = write_sectors(
             flash,
             todo,
             bounds=table_bounds(entry, table),
-            cancel=cancel,
+            cancel=flash.cancel,
             progress=progress,
             what=what,
             resume_hint=resume_hint,
