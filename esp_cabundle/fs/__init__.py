@@ -93,7 +93,7 @@ def detect_fs_type(data: bytes) -> str | None:
     LittleFS: the ``littlefs`` magic at offset 8 of block 0 or 1. SPIFFS: its own
     probe (lookup pages with the profile's magic).
     """
-    from .littlefs import is_littlefs
+    from .lfs_superblock import is_littlefs
 
     if is_littlefs(data):
         return "littlefs"

@@ -83,7 +83,7 @@ def locate_image(
 def _size_from_bytes(data: bytes, offset: int, source: str) -> int:
     kind = detect_fs_type(data)
     if kind == "littlefs":
-        from .littlefs import find_superblock
+        from .lfs_superblock import find_superblock
 
         sb = find_superblock(data)
         if sb is not None:
