@@ -73,9 +73,7 @@ def main() -> int:
     args = ap.parse_args()
     idf = args.idf_path
     if idf is None:
-        print(
-            "skipped: set IDF_PATH (or --idf-path) to an ESP-IDF checkout to compare"
-        )
+        print("skipped: set IDF_PATH (or --idf-path) to an ESP-IDF checkout to compare")
         return 0
     missing = [p for p in (GEN_CRT, CACRT, SPIFFSGEN) if not (Path(idf) / p).is_file()]
     if missing:
