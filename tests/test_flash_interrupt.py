@@ -389,14 +389,26 @@ def test_restore_interrupted_then_run_again(
 # The library, without signals: a Cancel token set at an exact step
 
 
-def _cancel_on(text: str) -> tuple[Cancel, Callable[[object], None]]:
+def stopped_on(unit: VirtualESP32, text: str, journal: Path) -> UnitInterrupted:
+    """Flash a Mongoose OS unit with a Cancel token requested when a progress message
+    holding ``text`` is said; the UnitInterrupted it must end with."""
     cancel = Cancel()
 
     def progress(event: object) -> None:
         if isinstance(event, Message) and text in event.text:
             cancel.request("test")
 
-    return cancel, progress
+    with pytest.raises(UnitInterrupted) as stopped:
+        flash_unit(
+            unit.url,
+            load_board("mongoose-os-esp32"),
+            NEW_CA,
+            journal_dir=journal,
+            connect_attempts=1,
+            progress=progress,
+            cancel=cancel,
+        )
+    return stopped.value
 
 
 def test_a_stop_while_planning_writes_nothing_and_journals_nothing(
@@ -405,19 +417,8 @@ def test_a_stop_while_planning_writes_nothing_and_journals_nothing(
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     original = unit.read(0, len(unit.flash))
-    cancel, progress = _cancel_on("hashing the ranges the update leaves alone")
-    with pytest.raises(UnitInterrupted) as stopped:
-        flash_unit(
-            unit.url,
-            load_board("mongoose-os-esp32"),
-            NEW_CA,
-            journal_dir=tmp_path,
-            connect_attempts=1,
-            progress=progress,
-            cancel=cancel,
-        )
-    assert stopped.value.exit_code == 130
-    assert stopped.value.interruption.written == 0
+    stopped = stopped_on(unit, "hashing the ranges the update leaves alone", tmp_path)
+    assert stopped.exit_code == 130 and stopped.interruption.written == 0
     assert unit.stats.sectors_erased == 0 and unit.read(0, len(unit.flash)) == original
     assert not list(tmp_path.rglob("*.json"))
 
@@ -430,18 +431,7 @@ def test_a_stop_while_finishing_an_interrupted_update(virtual_esp32: Start, tmp_
     unit.arm_cut(sector_writes=1)  # the link dies in the 2nd sector, leaving it torn
     with pytest.raises(FlashError):
         flash_unit(unit.url, board, NEW_CA, journal_dir=tmp_path, connect_attempts=1)
-    cancel, progress = _cancel_on("finishing the interrupted update: sector")
-    with pytest.raises(UnitInterrupted) as stopped:
-        flash_unit(
-            unit.url,
-            board,
-            NEW_CA,
-            journal_dir=tmp_path,
-            connect_attempts=1,
-            progress=progress,
-            cancel=cancel,
-        )
-    i = stopped.value.interruption
+    i = stopped_on(unit, "finishing the interrupted update: sector", tmp_path).interruption
     # the torn sector may already read as new (the half cut off held only 0xFF)
     assert (i.what, i.written) == ("finishing", 1) and i.total in (4, 5)
     assert "of the interrupted update" in i.describe()
@@ -471,18 +461,8 @@ def test_a_unit_stopped_not_whole_is_not_restarted(
         )
     unit = virtual_esp32("esp32", transport="rfc2217")
     load_mongoose(unit)
-    cancel, progress = _cancel_on("update: sector 0x1c1000 (2 of 6)")
-    with pytest.raises(UnitInterrupted) as stopped:
-        flash_unit(
-            unit.url,
-            load_board("mongoose-os-esp32"),
-            NEW_CA,
-            journal_dir=tmp_path,
-            connect_attempts=1,
-            progress=progress,
-            cancel=cancel,
-        )
-    i = stopped.value.interruption
+    stopped = stopped_on(unit, "update: sector 0x1c1000 (2 of 6)", tmp_path)
+    i = stopped.interruption
     assert i.written == 2 and i.holds == ("old" if whole else "broken")
     assert unit.stats.boots == (["download", "app"] if whole else ["download"])
-    assert ("left in its bootloader, not restarted" in str(stopped.value)) is not whole
+    assert ("left in its bootloader, not restarted" in str(stopped)) is not whole
