@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ._common import at_option, json_option, output_path, parse_at, quiet_option
-from ._fsopts import read_input, size_callback
+from ._fsopts import lfs_version_options, read_input, size_callback
 from .ca_source import CaOptions, ca_options
 
 if TYPE_CHECKING:
@@ -162,6 +162,7 @@ def cat_cmd(
 
 @fs.command("put")
 @image_options
+@lfs_version_options
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("dest", required=False)
 @click.option(
@@ -185,6 +186,8 @@ def put_cmd(
     size: int | None,
     fs_type: str | None,
     profile: str | None,
+    platform: str | None,
+    disk_version: int | None,
     source: Path,
     dest: str | None,
     mtime: int | None,
@@ -205,6 +208,7 @@ def put_cmd(
     Examples:
       esp-cabundle fs put fs.bin ca.pem
       esp-cabundle fs put fs.bin build/ca.pem /certs/ca.pem
+      esp-cabundle fs put lfs.bin ca.pem --platform arduino-2.0.5
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
     from ..fs import normalize_path
@@ -212,33 +216,51 @@ def put_cmd(
 
     data = read_input(source)
     target = normalize_path(dest or "/" + source.name)
-    region = _region(image, offset, size)
     gated = None
-    ca_paths = {_open(region, fs_type, profile).profile.ca_path}
-    profile_board = None
-    if board is not None:
+    if target in _ca_paths(_region(image, offset, size), fs_type, profile, board):
         from ..boards import load_board
-
-        profile_board = load_board(board)
-        if profile_board.filesystem is not None:
-            ca_paths.add(profile_board.filesystem.ca_path)
-    if target in {normalize_path(p) for p in ca_paths}:
         from ..gate import CaSource
         from .ca_source import announce
 
         config = ca.config()
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
-        gated = ca.gate(board=profile_board, at=parse_at(at), source=src)
+        gated = ca.gate(board=load_board(board) if board else None, at=parse_at(at), source=src)
         announce(gated, quiet=quiet, as_json=as_json)
         data = gated.pem
-    edit = FileEdit("put", target, data)
-    result = _apply(region, image, fs_type, profile, [edit], mtime=mtime)
+    result = _apply(
+        image,
+        offset,
+        size,
+        fs_type,
+        profile,
+        [FileEdit("put", target, data)],
+        mtime=mtime,
+        platform=platform,
+        disk_version=disk_version,
+    )
     extra = {"gate": gated.to_dict() if gated is not None else None}
     _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
 
 
+def _ca_paths(
+    region: ImageRegion, fs_type: str | None, profile: str | None, board: str | None
+) -> set[str]:
+    """Where a CA file lives in this image: its profile's CA path, and the board's."""
+    from ..fs import normalize_path
+
+    paths = {_open(region, fs_type, profile).profile.ca_path}
+    if board is not None:
+        from ..boards import load_board
+
+        fs = load_board(board).filesystem
+        if fs is not None:
+            paths.add(fs.ca_path)
+    return {normalize_path(p) for p in paths}
+
+
 @fs.command("rm")
 @image_options
+@lfs_version_options
 @click.argument("paths", nargs=-1, required=True)
 @json_option
 @quiet_option
@@ -248,6 +270,8 @@ def rm_cmd(
     size: int | None,
     fs_type: str | None,
     profile: str | None,
+    platform: str | None,
+    disk_version: int | None,
     paths: tuple[str, ...],
     as_json: bool,
     quiet: bool,
@@ -262,23 +286,44 @@ def rm_cmd(
     from ..fs.edit import FileEdit
 
     edits = [FileEdit("rm", p) for p in paths]
-    result = _apply(_region(image, offset, size), image, fs_type, profile, edits)
+    result = _apply(
+        image,
+        offset,
+        size,
+        fs_type,
+        profile,
+        edits,
+        platform=platform,
+        disk_version=disk_version,
+    )
     _report(image, result, "removed " + ", ".join(paths), as_json, quiet)
 
 
 def _apply(
-    region: ImageRegion,
     image: Path,
+    offset: int,
+    size: int | None,
     fs_type: str | None,
     profile: str | None,
     edits: list[Any],
     *,
     mtime: int | None = None,
+    platform: str | None = None,
+    disk_version: int | None = None,
 ) -> EditResult:
     from ..fileio import write_atomic
     from ..fs.edit import edit_image
 
-    result = edit_image(region, edits, fs_type=fs_type, profile=profile, timestamp=mtime)
+    region = _region(image, offset, size)
+    result = edit_image(
+        region,
+        edits,
+        fs_type=fs_type,
+        profile=profile,
+        timestamp=mtime,
+        platform=platform,
+        disk_version=disk_version,
+    )
     if result.changed_blocks:
         write_atomic(image, result.container)
     return result

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import at_option, json_option, output_path, parse_at, quiet_option
-from ._fsopts import size_callback
+from ._fsopts import lfs_version_options, size_callback
 from .ca_source import CaOptions, ca_options
 
 
@@ -21,10 +21,11 @@ from .ca_source import CaOptions, ca_options
 )
 @click.option(
     "--profile",
-    required=True,
     metavar="NAME",
-    help="Platform: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs esp-idf|mongoose-os.",
+    help="Platform: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs esp-idf|mongoose-os "
+    "(LittleFS: default the --platform's).",
 )
+@lfs_version_options
 @click.option(
     "--size",
     required=True,
@@ -64,7 +65,9 @@ from .ca_source import CaOptions, ca_options
 @quiet_option
 def pack(
     fs_type: str,
-    profile: str,
+    profile: str | None,
+    platform: str | None,
+    disk_version: int | None,
     size: int,
     from_dir: Path | None,
     ca: CaOptions,
@@ -91,6 +94,8 @@ def pack(
           -o littlefs.bin
       esp-cabundle pack --fs littlefs --profile mongoose-os --size 256K \\
           --bundle ca.pem --from-dir fs/ -o fs.bin
+      esp-cabundle pack --fs littlefs --platform arduino-2.0.17 --size 1408K \\
+          --bundle ca.pem -o lfs.bin
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
           --from-dir data/ -o spiffs.bin
     """
@@ -101,7 +106,7 @@ def pack(
     from ..ui import echo, emit_json, format_table
     from .ca_source import announce
 
-    prof = get_profile(fs_type, profile)
+    prof = get_profile(fs_type, _profile_name(fs_type, profile, platform))
     if mtime is not None and not getattr(prof, "time_attributes", ()):
         raise InputError(
             f"--mtime: {fs_type} profile {prof.name} keeps no time attributes",
@@ -111,7 +116,15 @@ def pack(
     gated = ca.gate(board=None, at=parse_at(at), command="pack")
     announce(gated, quiet=quiet, as_json=as_json)
     packed = pack_ca_image(
-        fs_type, prof, size, gated, ca_path=ca_path, files=files, timestamp=mtime
+        fs_type,
+        prof,
+        size,
+        gated,
+        ca_path=ca_path,
+        files=files,
+        timestamp=mtime,
+        platform=platform,
+        disk_version=disk_version,
     )
     write_atomic(output, packed.data)
 
@@ -137,4 +150,21 @@ def pack(
     echo(
         format_table(("path", "bytes"), [(p, f"{n:,}") for p, n in packed.files], indent=2),
         quiet=quiet,
+    )
+
+
+def _profile_name(fs_type: str, profile: str | None, platform: str | None) -> str:
+    """--profile, or the profile a LittleFS --platform implies."""
+    from ..errors import InputError
+
+    if profile is not None:
+        return profile
+    if platform is not None and fs_type == "littlefs":
+        from ..fs.lfs_platforms import resolve_platform
+
+        return resolve_platform(platform).profile
+    raise InputError(
+        "--profile is required"
+        + (" (or --platform, for LittleFS)" if fs_type == "littlefs" else ""),
+        hint="e.g. --profile esp-idf",
     )
