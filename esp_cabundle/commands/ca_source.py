@@ -12,7 +12,7 @@ the command one :class:`CaOptions`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -200,8 +200,10 @@ class CaOptions:
         at: datetime,
         command: str | None = None,
         source: CaSource | None = None,
+        targets: Sequence[Target] = (),
     ) -> GatedCA:
-        """Gate the CA these flags name (or ``source``) for ``board``."""
+        """Gate the CA these flags name (or ``source``) for ``board``; ``targets`` are
+        judged beside the config's and ``--target``'s (``push``: the server units use)."""
         from ..gate import gate_ca
 
         src = source or self.source(command=command)
@@ -209,7 +211,7 @@ class CaOptions:
             src,
             board=board,
             at=at,
-            targets=self.extra_targets(),
+            targets=[*self.extra_targets(), *targets],
             check_targets=not self.no_check,
         )
 
