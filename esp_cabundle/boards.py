@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .config import Node
 from .errors import ConfigError, InputError, PartitionTableError
 from .partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable, parse_size
+from .yamlnodes import compose_nodes
+
+if TYPE_CHECKING:
+    from .firmware import Connection, ConnectionCa, Release
 
 __all__ = [
     "CHIPS",
@@ -31,6 +35,7 @@ __all__ = [
     "OUTPUT_FORMS",
     "VERIFY_RULES",
     "Board",
+    "BoardFirmware",
     "BoardOutput",
     "FsTarget",
     "VerifyProfile",
@@ -39,6 +44,7 @@ __all__ = [
     "list_boards",
     "load_board",
     "parse_board",
+    "with_version",
 ]
 
 CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6", "esp32h2")
@@ -75,6 +81,7 @@ _TOP_KEYS = (
     "output",
     "verify",
     "notes",
+    "firmware",
 )
 
 
@@ -154,8 +161,19 @@ class VerifyProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class BoardFirmware:
+    """The firmware a board runs (``data/firmware/<name>.yaml``), the versions of it the
+    board describes, and the version an unversioned board name means."""
+
+    name: str
+    versions: str
+    default: str
+
+
+@dataclass(frozen=True, slots=True)
 class Board:
-    """A validated board profile."""
+    """A validated board profile; ``version`` and ``release`` are set when the board
+    names its firmware (``mdash-arduino@1.2.13``, or the default version)."""
 
     name: str
     description: str
@@ -169,6 +187,24 @@ class Board:
     layout: PartitionTable | None = None
     notes: tuple[str, ...] = ()
     source: str = ""
+    firmware: BoardFirmware | None = None
+    version: str | None = None
+    version_given: bool = False
+    release: Release | None = None
+
+    @property
+    def full_name(self) -> str:
+        """``mdash-arduino@1.2.13`` (the version in use), or the bare name."""
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+    def connection_cas(self) -> tuple[tuple[Connection, ConnectionCa], ...]:
+        """Each connection of the board's firmware and what this version trusts for it."""
+        if self.firmware is None or self.release is None:
+            return ()
+        from .firmware import load_firmware
+
+        fw = load_firmware(self.firmware.name)
+        return tuple((c, self.release.trusts[c.name]) for c in fw.connections)
 
     def fs_partitions(self, table: PartitionTable) -> tuple[Partition, ...]:
         """The partition(s) of ``table`` holding this board's CA file system."""
@@ -223,6 +259,39 @@ class Board:
             "verify": {"rules": self.verify.rules, "clock": self.verify.clock},
             "notes": list(self.notes),
             "source": self.source,
+            **self._firmware_dict(),
+        }
+
+    def _firmware_dict(self) -> dict[str, Any]:
+        fw, release = self.firmware, self.release
+        if fw is None or release is None:
+            return {"version": None, "firmware": None, "connections": []}
+        from .firmware import load_ca_set
+
+        return {
+            "version": self.version,
+            "firmware": {
+                "name": fw.name,
+                "versions": fw.versions,
+                "default": fw.default,
+                "release": release.version,
+                "release_date": release.date.date().isoformat() if release.date else None,
+                "release_source": release.source,
+            },
+            "connections": [
+                {
+                    "name": c.name,
+                    "host": c.host,
+                    "server": c.server,
+                    "trusts": ca.kind,
+                    "path": ca.path,
+                    "ca_set": ca.ca_set,
+                    "ca": load_ca_set(ca.ca_set).title,
+                    "sets_hostname": ca.hostname,
+                    "how": ca.how,
+                }
+                for c, ca in self.connection_cas()
+            ],
         }
 
 
@@ -245,8 +314,19 @@ def list_boards() -> list[Board]:
 
 
 def load_board(name_or_path: str | Path) -> Board:
-    """A shipped profile by name, or a profile file by path."""
+    """A shipped profile by name, or a profile file by path, optionally with the version
+    of the firmware it runs (``mdash-arduino@1.2.13``; without one, the board's default)."""
     text_name = str(name_or_path)
+    version = None
+    if not isinstance(name_or_path, Path):
+        head, sep, tail = text_name.rpartition("@")
+        if sep and head and "/" not in tail:
+            text_name, version = head, tail
+    board = _load_board_file(text_name, name_or_path)
+    return with_version(board, version)
+
+
+def _load_board_file(text_name: str, name_or_path: str | Path) -> Board:
     p = Path(text_name)
     is_path = isinstance(name_or_path, Path) or p.suffix in (".yaml", ".yml") or "/" in text_name
     if not is_path:
@@ -263,23 +343,6 @@ def load_board(name_or_path: str | Path) -> Board:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read board file ({e})", path=str(p)) from e
     return parse_board(text, source=str(p), expected_name=None if is_path else text_name)
-
-
-def _compose(text: str, where: str) -> Node:
-    import yaml
-
-    from .config import to_nodes
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
-    if root is None:
-        raise ConfigError("empty board file", path=where)
-    return to_nodes(root, "", where)
 
 
 def _size(node: Node, what: str) -> int:
@@ -316,7 +379,7 @@ def _path_in_fs(node: Node) -> str:
 
 def parse_board(text: str, *, source: str, expected_name: str | None = None) -> Board:
     """Validate a profile text; every error carries ``source:line`` and the key."""
-    top = _compose(text, source).as_mapping(_TOP_KEYS)
+    top = compose_nodes(text, source, what="board file").as_mapping(_TOP_KEYS)
     for key in ("name", "chips", "output", "verify"):
         if key not in top:
             raise ConfigError(f"missing required key '{key}'", path=source, line=1)
@@ -381,6 +444,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
             ) from e
 
     notes = _str_list(top["notes"]) if "notes" in top else ()
+    firmware = _parse_firmware(top["firmware"]) if "firmware" in top else None
     return Board(
         name=name,
         description=top["description"].as_str().strip() if "description" in top else "",
@@ -394,7 +458,86 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
         layout=layout,
         notes=notes,
         source=source,
+        firmware=firmware,
     )
+
+
+def _parse_firmware(node: Node) -> BoardFirmware:
+    from .firmware import load_firmware, parse_version, version_ranges
+
+    m = node.as_mapping(("name", "versions", "default"))
+    for key in ("name", "versions", "default"):
+        if key not in m:
+            raise node.error(f"missing '{key}'")
+    try:
+        fw = load_firmware(m["name"].as_str())
+        ranges = version_ranges(m["versions"].as_str())
+        default = parse_version(m["default"].as_str())
+    except InputError as e:
+        raise node.error(e.message, hint=e.hint) from e
+    if not any(lo <= default <= hi for lo, hi in ranges):
+        raise m["default"].error(f"{m['default'].as_str()} is not among the board's versions")
+    for lo, hi in ranges:
+        for v in (lo, hi):
+            if not any(r.matches(v) for r in fw.releases):
+                text = ".".join(map(str, v))
+                raise m["versions"].error(f"{fw.title} {text} is not a known release")
+    return BoardFirmware(fw.name, m["versions"].as_str(), m["default"].as_str())
+
+
+def with_version(board: Board, version: str | None) -> Board:
+    """The board running ``version`` of its firmware (None: the board's default version);
+    the release may change the output (an ESP-IDF version picks the bundle layout)."""
+    bf = board.firmware
+    if bf is None:
+        if version is not None:
+            raise InputError(
+                f"board {board.name} has no firmware versions",
+                hint="'esp-cabundle boards' lists the versions of the boards that have them",
+            )
+        return board
+    from dataclasses import replace
+
+    from .firmware import load_firmware, parse_version, version_ranges
+
+    firmware = load_firmware(bf.name)
+    chosen = version or bf.default
+    v = parse_version(chosen)
+    if not any(lo <= v <= hi for lo, hi in version_ranges(bf.versions)):
+        other = _board_running(bf.name, v)
+        hint = f"use --board {other}@{chosen}" if other else f"this board covers {bf.versions}"
+        raise InputError(f"board {board.name} does not run {firmware.title} {chosen}", hint=hint)
+    release = firmware.release(chosen)
+    output = board.output
+    if release.output:
+        # "{version}" stands for the version the user named (ESP-IDF's idf_version).
+        chosen_text = chosen.removeprefix("v")
+        options = {
+            **output.options,
+            **{
+                k: v.replace("{version}", chosen_text) if isinstance(v, str) else v
+                for k, v in release.output.items()
+            },
+        }
+        output = BoardOutput(output.form, output.path, MappingProxyType(options))
+    return replace(
+        board, version=chosen, version_given=version is not None, release=release, output=output
+    )
+
+
+def _board_running(firmware: str, version: tuple[int, ...]) -> str | None:
+    """The shipped board that runs ``version`` of ``firmware``, if one does."""
+    from .firmware import version_ranges
+
+    for name in board_names():
+        fw = _load_board_file(name, name).firmware
+        if (
+            fw is not None
+            and fw.name == firmware
+            and any(lo <= version <= hi for lo, hi in version_ranges(fw.versions))
+        ):
+            return name
+    return None
 
 
 def _parse_fs(node: Node) -> FsTarget:
