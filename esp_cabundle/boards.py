@@ -321,6 +321,10 @@ def load_board(name_or_path: str | Path) -> Board:
     if not isinstance(name_or_path, Path):
         head, sep, tail = text_name.rpartition("@")
         if sep and head and "/" not in tail:
+            if not tail.strip():
+                raise InputError(
+                    f"no version after '@' in '{text_name}'", hint=f"write {head}@VERSION"
+                )
             text_name, version = head, tail
     board = _load_board_file(text_name, name_or_path)
     return with_version(board, version)

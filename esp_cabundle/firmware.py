@@ -103,7 +103,7 @@ class CaSet:
         """The roots as a unit holds them: full certificates (a CA file, ``s_pem``), or
         ``key_only`` names and keys sorted by subject as ``gen_crt_bundle.py`` packs an
         ESP-IDF bundle (no dates: an expired root still anchors)."""
-        source = f"{self.title} (built into the firmware: {self.name})"
+        source = f"{self.title} (firmware CA set {self.name})"
         if key_only:
             entries = sorted(self.certificates, key=lambda c: c.subject_der)
             return TrustSet.from_key_entries(entries, source=source)
@@ -289,14 +289,13 @@ def _parse_release(node: Node, connections: tuple[str, ...]) -> Release:
         if key not in m:
             raise node.error(f"missing '{key}'")
     version = m["version"].as_str()
-    try:
-        covers = (
-            tuple(r for n in m["covers"].as_list() for r in version_ranges(n.as_str()))
-            if "covers" in m
-            else version_ranges(version)
-        )
-    except InputError as e:
-        raise node.error(e.message, hint=e.hint) from e
+    spans = m["covers"].as_list() if "covers" in m else [m["version"]]
+    covers: list[tuple[Version, Version]] = []
+    for n in spans:
+        try:
+            covers.extend(version_ranges(n.as_str()))
+        except InputError as e:
+            raise n.error(e.message, hint=e.hint) from e
     trusts = {}
     for conn, ca_node in m["trusts"].as_mapping().items():
         if conn not in connections:
@@ -312,7 +311,7 @@ def _parse_release(node: Node, connections: tuple[str, ...]) -> Release:
         raise m["output"].error("expected a mapping of output options")
     return Release(
         version=version,
-        covers=covers,
+        covers=tuple(covers),
         trusts=MappingProxyType(trusts),
         date=m["date"].as_date() if "date" in m else None,
         source=m["source"].as_str().strip() if "source" in m else "",

@@ -276,6 +276,15 @@ def _marks(g: _Group, sc: _Scale, top: int, bottom: int) -> list[str]:
         )
         word = "fails" if state == "fail" else "passes"
         out.append(_mark_label(x, top + 12, f"{word} {_day(f.date)}"))
+    if tl.sent_from is not None and not tl.start.ok:  # refused from its first day
+        x = sc.x(tl.sent_from)
+        out.append(
+            f'<line class="flip fail" x1="{x}" y1="{top + 2}" x2="{x}" y2="{bottom - 2}"'
+            f"{_attrs(data_target=g.title, data_date=_day(tl.sent_from), data_ok='false')}"
+            f"{_attrs(data_chain_change='true')}><title>{escape(g.title)}: fails from "
+            f"{_day(tl.sent_from)}, when servers start sending it</title></line>"
+        )
+        out.append(_mark_label(x, top + 12, f"fails {_day(tl.sent_from)}"))
     since = tl.failing_since
     if since is not None and since.date >= sc.lo:
         x = sc.x(since.date)
