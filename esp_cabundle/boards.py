@@ -44,7 +44,6 @@ __all__ = [
     "list_boards",
     "load_board",
     "parse_board",
-    "with_version",
 ]
 
 CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6", "esp32h2")
@@ -259,39 +258,7 @@ class Board:
             "verify": {"rules": self.verify.rules, "clock": self.verify.clock},
             "notes": list(self.notes),
             "source": self.source,
-            **self._firmware_dict(),
-        }
-
-    def _firmware_dict(self) -> dict[str, Any]:
-        fw, release = self.firmware, self.release
-        if fw is None or release is None:
-            return {"version": None, "firmware": None, "connections": []}
-        from .firmware import load_ca_set
-
-        return {
-            "version": self.version,
-            "firmware": {
-                "name": fw.name,
-                "versions": fw.versions,
-                "default": fw.default,
-                "release": release.version,
-                "release_date": release.date.date().isoformat() if release.date else None,
-                "release_source": release.source,
-            },
-            "connections": [
-                {
-                    "name": c.name,
-                    "host": c.host,
-                    "server": c.server,
-                    "trusts": ca.kind,
-                    "path": ca.path,
-                    "ca_set": ca.ca_set,
-                    "ca": load_ca_set(ca.ca_set).title,
-                    "sets_hostname": ca.hostname,
-                    "how": ca.how,
-                }
-                for c, ca in self.connection_cas()
-            ],
+            **_firmware_dict(self),
         }
 
 
@@ -326,11 +293,13 @@ def load_board(name_or_path: str | Path) -> Board:
                     f"no version after '@' in '{text_name}'", hint=f"write {head}@VERSION"
                 )
             text_name, version = head, tail
-    board = _load_board_file(text_name, name_or_path)
-    return with_version(board, version)
+    from .board_versions import with_version
+
+    return with_version(load_board_file(text_name, name_or_path), version)
 
 
-def _load_board_file(text_name: str, name_or_path: str | Path) -> Board:
+def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
+    """A profile by name or path, without choosing a firmware version."""
     p = Path(text_name)
     is_path = isinstance(name_or_path, Path) or p.suffix in (".yaml", ".yml") or "/" in text_name
     if not is_path:
@@ -448,7 +417,11 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
             ) from e
 
     notes = _str_list(top["notes"]) if "notes" in top else ()
-    firmware = _parse_firmware(top["firmware"]) if "firmware" in top else None
+    firmware = None
+    if "firmware" in top:
+        from .board_versions import parse_board_firmware
+
+        firmware = parse_board_firmware(top["firmware"])
     return Board(
         name=name,
         description=top["description"].as_str().strip() if "description" in top else "",
@@ -464,84 +437,6 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
         source=source,
         firmware=firmware,
     )
-
-
-def _parse_firmware(node: Node) -> BoardFirmware:
-    from .firmware import load_firmware, parse_version, version_ranges
-
-    m = node.as_mapping(("name", "versions", "default"))
-    for key in ("name", "versions", "default"):
-        if key not in m:
-            raise node.error(f"missing '{key}'")
-    try:
-        fw = load_firmware(m["name"].as_str())
-        ranges = version_ranges(m["versions"].as_str())
-        default = parse_version(m["default"].as_str())
-    except InputError as e:
-        raise node.error(e.message, hint=e.hint) from e
-    if not any(lo <= default <= hi for lo, hi in ranges):
-        raise m["default"].error(f"{m['default'].as_str()} is not among the board's versions")
-    for lo, hi in ranges:
-        for v in (lo, hi):
-            if not any(r.matches(v) for r in fw.releases):
-                text = ".".join(map(str, v))
-                raise m["versions"].error(f"{fw.title} {text} is not a known release")
-    return BoardFirmware(fw.name, m["versions"].as_str(), m["default"].as_str())
-
-
-def with_version(board: Board, version: str | None) -> Board:
-    """The board running ``version`` of its firmware (None: the board's default version);
-    the release may change the output (an ESP-IDF version picks the bundle layout)."""
-    bf = board.firmware
-    if bf is None:
-        if version is not None:
-            raise InputError(
-                f"board {board.name} has no firmware versions",
-                hint="'esp-cabundle boards' lists the versions of the boards that have them",
-            )
-        return board
-    from dataclasses import replace
-
-    from .firmware import load_firmware, parse_version, version_ranges
-
-    firmware = load_firmware(bf.name)
-    chosen = version or bf.default
-    v = parse_version(chosen)
-    if not any(lo <= v <= hi for lo, hi in version_ranges(bf.versions)):
-        other = _board_running(bf.name, v)
-        hint = f"use --board {other}@{chosen}" if other else f"this board covers {bf.versions}"
-        raise InputError(f"board {board.name} does not run {firmware.title} {chosen}", hint=hint)
-    release = firmware.release(chosen)
-    output = board.output
-    if release.output:
-        # "{version}" stands for the version the user named (ESP-IDF's idf_version).
-        chosen_text = chosen.removeprefix("v")
-        options = {
-            **output.options,
-            **{
-                k: v.replace("{version}", chosen_text) if isinstance(v, str) else v
-                for k, v in release.output.items()
-            },
-        }
-        output = BoardOutput(output.form, output.path, MappingProxyType(options))
-    return replace(
-        board, version=chosen, version_given=version is not None, release=release, output=output
-    )
-
-
-def _board_running(firmware: str, version: tuple[int, ...]) -> str | None:
-    """The shipped board that runs ``version`` of ``firmware``, if one does."""
-    from .firmware import version_ranges
-
-    for name in board_names():
-        fw = _load_board_file(name, name).firmware
-        if (
-            fw is not None
-            and fw.name == firmware
-            and any(lo <= version <= hi for lo, hi in version_ranges(fw.versions))
-        ):
-            return name
-    return None
 
 
 def _parse_fs(node: Node) -> FsTarget:
@@ -604,3 +499,9 @@ def _parse_output(node: Node) -> BoardOutput:
             raise node.error(e.message, hint=e.hint) from e
     path = m["path"].as_str() if "path" in m else None
     return BoardOutput(form=form, path=path, options=MappingProxyType(options))  # type: ignore[arg-type]
+
+
+def _firmware_dict(board: Board) -> dict[str, Any]:
+    from .board_versions import firmware_dict
+
+    return firmware_dict(board)

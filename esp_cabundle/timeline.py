@@ -62,7 +62,7 @@ class Flip:
         text = f"{self.date.date().isoformat()}: {why} — the device {state} from then on"
         if not self.verdict.ok and self.verdict.error is not None:
             flags = f" [{', '.join(self.verdict.flag_names)}]" if self.verdict.flag_names else ""
-            text += f" ({self.verdict.error_text}{flags})"
+            text += f": {self.verdict.error_text}{flags}"
         return text
 
 
