@@ -14,7 +14,7 @@ from typing import Any
 from .boards import Board, BoardFirmware, BoardOutput, board_names, load_board_file
 from .config import Node
 from .errors import InputError
-from .firmware import load_ca_set, load_firmware, parse_version, version_ranges
+from .firmware import ca_set_info, load_firmware, parse_version, version_ranges
 
 __all__ = ["board_running", "firmware_dict", "parse_board_firmware", "with_version"]
 
@@ -112,7 +112,7 @@ def firmware_dict(board: Board) -> dict[str, Any]:
                 "trusts": ca.kind,
                 "path": ca.path,
                 "ca_set": ca.ca_set,
-                "ca": load_ca_set(ca.ca_set).title,
+                "ca": ca_set_info(ca.ca_set).title,
                 "sets_hostname": ca.hostname,
                 "how": ca.how,
             }

@@ -234,13 +234,13 @@ def board_trust(
     a version judges what that firmware holds until someone replaces it, and an
     unversioned board keeps ``fallback`` (``./ca.pem`` or the config's roots).
     """
-    from .firmware import load_ca_set, load_firmware
+    from .firmware import ca_set_info, load_ca_set, load_firmware
 
     conns = board.connection_cas()
     if not conns or board.firmware is None:
         return (load_trust_set(bundle_path) if bundle_path else fallback()), ()
     conn, ca = conns[0]
-    ca_set = load_ca_set(ca.ca_set)
+    info = ca_set_info(ca.ca_set)
     who = f"{load_firmware(board.firmware.name).title} {board.version}"
     notes = []
     if not board.version_given:
@@ -248,11 +248,14 @@ def board_trust(
             f"board {board.name} is taken to run {who} (its default); name another with "
             f"{board.name}@VERSION ({board.firmware.versions})"
         )
-    own = ca_set.trust_set(key_only=ca.kind == "bundle")
+
+    def own() -> TrustSet:
+        return load_ca_set(ca.ca_set).trust_set(key_only=ca.kind == "bundle")
+
     if ca.kind == "builtin":
         if bundle_path is None:
-            notes.append(f"{who} trusts its built-in {ca_set.title} for {conn.name}")
-            return own, tuple(notes)
+            notes.append(f"{who} trusts its built-in {info.title} for {conn.name}")
+            return own(), tuple(notes)
         from .certs import sniff_kind
         from .fileio import read_input
 
@@ -260,19 +263,19 @@ def board_trust(
         if board.output.form == "c" and sniff_kind(data) in ("c-strings", "c-array"):
             notes.append(
                 f"{bundle_path} is judged as the CA of rebuilt firmware; units running "
-                f"{who} as released trust its built-in {ca_set.title} for {conn.name}"
+                f"{who} as released trust its built-in {info.title} for {conn.name}"
             )
             return load_trust_set(bundle_path), tuple(notes)
         notes.append(
             f"{who} does not read {ca.path or bundle_path.name} for {conn.name}; it trusts "
-            f"its built-in {ca_set.title} (judged that, not {bundle_path})"
+            f"its built-in {info.title} (judged that, not {bundle_path})"
         )
-        return own, tuple(notes)
+        return own(), tuple(notes)
     if bundle_path is not None:
         return load_trust_set(bundle_path), tuple(notes)
     if board.version_given:
-        notes.append(f"no --bundle: {who} trusts, for {conn.name}, {ca.describe(ca_set)}")
-        return own, tuple(notes)
+        notes.append(f"no --bundle: {who} trusts, for {conn.name}, {ca.describe(info)}")
+        return own(), tuple(notes)
     return fallback(), tuple(notes)
 
 

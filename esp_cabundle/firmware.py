@@ -37,10 +37,12 @@ from .yamlnodes import compose_nodes
 
 __all__ = [
     "CaSet",
+    "CaSetInfo",
     "Connection",
     "ConnectionCa",
     "Firmware",
     "Release",
+    "ca_set_info",
     "firmware_names",
     "load_ca_set",
     "load_firmware",
@@ -90,14 +92,33 @@ def _in_ranges(v: Version, ranges: tuple[tuple[Version, Version], ...]) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class CaSet:
-    """Certificates firmware carries, in its own order, and where they were taken from."""
+class CaSetInfo:
+    """What a firmware CA set is and where it was taken from (no certificates parsed)."""
 
     name: str
     title: str
     holds: str
     provenance: str
+
+
+@dataclass(frozen=True, slots=True)
+class CaSet:
+    """Certificates firmware carries, in its own order, and where they were taken from."""
+
+    info: CaSetInfo
     certificates: tuple[Certificate, ...] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def title(self) -> str:
+        return self.info.title
+
+    @property
+    def provenance(self) -> str:
+        return self.info.provenance
 
     def trust_set(self, *, key_only: bool = False) -> TrustSet:
         """The roots as a unit holds them: full certificates (a CA file, ``s_pem``), or
@@ -131,13 +152,25 @@ def _ca_meta() -> Mapping[str, Node]:
     return MappingProxyType(compose_nodes(text, "firmware/cas.yaml").as_mapping())
 
 
-@lru_cache(maxsize=32)
-def load_ca_set(name: str) -> CaSet:
-    """A shipped CA set by name (``mdash-s_pem-isrg-root-x1``, ``esp-idf-v5.4-full``)."""
+@lru_cache(maxsize=64)
+def ca_set_info(name: str) -> CaSetInfo:
+    """A shipped CA set's description, without reading its certificates."""
     meta = _ca_meta()
     if name not in meta:
         raise InputError(f"unknown firmware CA set '{name}'", hint=f"sets: {', '.join(meta)}")
     m = meta[name].as_mapping(("title", "holds", "provenance"))
+    return CaSetInfo(
+        name,
+        m["title"].as_str().strip(),
+        m["holds"].as_str().strip(),
+        m["provenance"].as_str().strip(),
+    )
+
+
+@lru_cache(maxsize=32)
+def load_ca_set(name: str) -> CaSet:
+    """A shipped CA set by name (``mdash-s_pem-isrg-root-x1``, ``esp-idf-v5.4-full``)."""
+    info = ca_set_info(name)
     pool = _pool()
     certs: list[Certificate] = []
     listing = (_root() / f"{name}.sha256").read_text(encoding="utf-8")
@@ -148,13 +181,7 @@ def load_ca_set(name: str) -> CaSet:
         if digest not in pool:
             raise ConfigError(f"{digest[:16]}… is not in roots.pem", path=f"{name}.sha256", line=n)
         certs.extend(load_certificates(pool[digest].encode(), source=f"{name}.sha256:{n}"))
-    return CaSet(
-        name,
-        m["title"].as_str().strip(),
-        m["holds"].as_str().strip(),
-        m["provenance"].as_str().strip(),
-        tuple(certs),
-    )
+    return CaSet(info, tuple(certs))
 
 
 # ---------------------------------------------------------------------------------------
@@ -181,7 +208,7 @@ class ConnectionCa:
     hostname: bool | None = None  # whether the client sets the server name to check
     how: str = ""
 
-    def describe(self, ca: CaSet) -> str:
+    def describe(self, ca: CaSetInfo) -> str:
         if self.kind == "file":
             return f"the file {self.path}; until replaced it holds {ca.title} ({ca.holds})"
         if self.kind == "builtin":

@@ -167,7 +167,7 @@ def _render_firmware(b: Board) -> list[str]:
         return []
     import textwrap
 
-    from ..firmware import load_ca_set, load_firmware
+    from ..firmware import ca_set_info, load_firmware
 
     fw = load_firmware(b.firmware.name)
     release = b.release
@@ -179,7 +179,7 @@ def _render_firmware(b: Board) -> list[str]:
         lines.append(f"    release {release.version}{dated}: {release.source}")
     wrap = textwrap.TextWrapper(88, initial_indent="      ", subsequent_indent="      ")
     for conn, ca in b.connection_cas():
-        ca_set = load_ca_set(ca.ca_set)
+        ca_set = ca_set_info(ca.ca_set)
         host = f" ({conn.host})" if conn.host and conn.host != conn.name else ""
         lines.append(f"    connection {conn.name}{host} trusts:")
         lines.extend(wrap.wrap(ca.describe(ca_set)))
