@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from .certs import Certificate
     from .check import CheckReport, Target
     from .config import Config
-    from .verify import DeviceProfile
 
 __all__ = ["CaSource", "GatedCA", "gate_ca", "parse_target"]
 
@@ -320,15 +319,6 @@ def _targets(config: Config | None, extra: Sequence[Target]) -> tuple[Target, ..
     return configured + tuple(t for t in extra if t.name not in names)
 
 
-def board_device(board: Board) -> DeviceProfile:
-    """The device profile a board's units verify with."""
-    from .verify import DeviceProfile
-
-    return DeviceProfile(
-        board.verify.rules, board.verify.clock, f"board {board.name}", board.description
-    )
-
-
 def _judge_targets(
     bundle: Bundle,
     targets: Sequence[Target],
@@ -342,7 +332,7 @@ def _judge_targets(
     own device, the config's ``device:``, or the default profile."""
     if not targets:
         return None
-    from .check import CheckFailed, check_items, target_items
+    from .check import CheckFailed, board_device, check_items, target_items
     from .verify import TrustSet
 
     base = config.base_dir if config is not None else Path(".")
@@ -388,7 +378,7 @@ def _summary(
     ends = [
         s.certificate.not_after
         for r in report.results
-        for s in (r.forecast.start.trusted_root,)
+        for s in (r.timeline.start.trusted_root,)
         if s is not None and s.certificate is not None
     ]
     until = f" until {min(ends).date().isoformat()}" if ends else ""
