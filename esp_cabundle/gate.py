@@ -300,7 +300,7 @@ def _judge_policies(
     return violations
 
 
-def parse_target(text: str, *, base_dir: Path | None = None) -> Target:
+def parse_target(text: str) -> Target:
     """A ``--target``: a saved chain file, or ``HOST[:PORT]`` (its chain saved under
     ``chains/`` beside the config, else captured live)."""
     from .chains import DEFAULT_PORT, parse_host_port
