@@ -206,8 +206,16 @@ def pack_image(
         seen.add(p)
     image = create_image(fs_type, profile, size)
     _set_timestamp(image, timestamp)
-    for path, data in files:
-        image.write(path, data)
+    if image.fs_type == "spiffs":
+        # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one
+        from .spiffs import SpiffsImage, build_spiffs_image
+
+        assert isinstance(image, SpiffsImage)
+        built = build_spiffs_image(files, size=size, profile=image.profile)
+        image = SpiffsImage.open(built, image.profile)
+    else:
+        for path, data in files:
+            image.write(path, data)
     data = image.to_bytes()
     check = open_image(data, fs_type=fs_type, profile=image.profile)
     for path, content in files:
