@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import ImageError, InputError
-from . import create_image, detect_fs_type, open_image
+from . import create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
 
 __all__ = [
@@ -204,16 +204,18 @@ def pack_image(
         if p in seen:
             raise InputError(f"{p} is given twice", hint="each file may appear once")
         seen.add(p)
-    image = create_image(fs_type, profile, size)
-    _set_timestamp(image, timestamp)
-    if image.fs_type == "spiffs":
+    prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
+    image: FileSystemImage
+    if fs_type == "spiffs" and prof.fs_type == "spiffs":
         # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one
-        from .spiffs import SpiffsImage, build_spiffs_image
+        from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image
 
-        assert isinstance(image, SpiffsImage)
-        built = build_spiffs_image(files, size=size, profile=image.profile)
-        image = SpiffsImage.open(built, image.profile)
+        assert isinstance(prof, SpiffsProfile)
+        image = SpiffsImage.open(build_spiffs_image(files, size=size, profile=prof), prof)
+        _set_timestamp(image, timestamp)
     else:
+        image = create_image(fs_type, prof, size)
+        _set_timestamp(image, timestamp)
         for path, data in files:
             image.write(path, data)
     data = image.to_bytes()
