@@ -380,12 +380,17 @@ class SpiffsImage(FileSystemImage):
     def read(self, path: str) -> bytes:
         return self._vol.read_file(self._record(path))
 
-    def write(self, path: str, data: bytes) -> None:
-        """Create or replace a file as ``fopen(path, "w")`` + one ``fwrite`` would.
+    def write(self, path: str, data: bytes, *, chunk: int | None = None) -> None:
+        """Create or replace a file as the platform's firmware does: ``fopen(path, "w")``
+        then ``SPIFFS_write`` per ``chunk`` bytes (default: the profile's
+        ``write_chunk``; 0 for one call), garbage collection checked before each.
 
         A replaced file keeps its object id and meta bytes; new files get the profile's
-        meta fill. ImageError, with the image unchanged, if it cannot fit.
+        meta fill. ImageError, with the image unchanged, if the device could not write it.
         """
+        step = self.profile.write_chunk if chunk is None else chunk
+        if step and step < self.profile.page_size:
+            raise ImageError(f"write chunk {step} is below the {self.profile.page_size}-byte page")
         name = _encode_name(path, self.profile)
         data = bytes(data)
         if len(data) >= 0xFFFFFFFF:
@@ -396,9 +401,9 @@ class SpiffsImage(FileSystemImage):
 
         def edit() -> None:
             if existing is not None:
-                self._vol.rewrite_file(target, data)
+                self._vol.rewrite_file(target, data, step or None)
             else:
-                self._vol.create_file(target, data, meta)
+                self._vol.create_file(target, data, meta, step or None)
 
         self._edit(edit, f"writing {normalize_path(path)!r} ({len(data)} bytes)")
 

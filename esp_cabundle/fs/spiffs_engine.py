@@ -83,6 +83,8 @@ class _Fd:
     obj_id: int  # with the index flag, as SPIFFS stores it in the descriptor
     hdr_pix: int
     size: int
+    cursor_pix: int = 0  # the last index page the descriptor worked on, and its span
+    cursor_ospix: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,21 +329,24 @@ class SpiffsVolume:
         return b"".join(parts)
 
     # -- file operations (SPIFFS_open/write/close/remove) ---------------------------------
-    def create_file(self, name: bytes, data: bytes, meta: bytes) -> None:
-        """SPIFFS_open(name, CREAT|TRUNC|RDWR) on a new name, one SPIFFS_write, close."""
+    def create_file(
+        self, name: bytes, data: bytes, meta: bytes, chunk: int | None = None
+    ) -> None:
+        """SPIFFS_open(name, CREAT|TRUNC|RDWR) on a new name, SPIFFS_write (once, or per
+        ``chunk`` bytes), close."""
         self._remedy()
         self._find_header_by_name(name)  # not found: SPIFFS then creates the object
         obj_id = self._find_free_obj_id()
         pix = self._object_create(obj_id, name, meta)
         self.fd = self._open_by_page(pix)
         try:
-            if data:
-                self._append(self.fd, data)
+            self._write_chunks(self.fd, data, chunk)
         finally:
             self.fd = None
 
-    def rewrite_file(self, name: bytes, data: bytes) -> None:
-        """SPIFFS_open(name, CREAT|TRUNC|RDWR) on an existing file, one SPIFFS_write, close."""
+    def rewrite_file(self, name: bytes, data: bytes, chunk: int | None = None) -> None:
+        """SPIFFS_open(name, CREAT|TRUNC|RDWR) on an existing file, SPIFFS_write (once,
+        or per ``chunk`` bytes), close."""
         self._remedy()
         pix = self._find_header_by_name(name)
         if pix is None:
@@ -354,8 +359,7 @@ class SpiffsVolume:
                 # losing the data. Reset the header the way truncate does instead.
                 self._reset_header(self.fd)
             self._truncate(self.fd, remove_full=False)
-            if data:
-                self._append(self.fd, data)
+            self._write_chunks(self.fd, data, chunk)
         finally:
             self.fd = None
 
@@ -648,14 +652,17 @@ class SpiffsVolume:
     ) -> None:
         """spiffs_cb_object_event, for the one descriptor an edit holds open."""
         fd = self.fd
-        if fd is None or (fd.obj_id & ~IX_FLAG) != (oid & ~IX_FLAG) or spix != 0:
+        if fd is None or (fd.obj_id & ~IX_FLAG) != (oid & ~IX_FLAG):
             return
-        if deleted:
-            self.fd = None
-            return
-        fd.hdr_pix = new_pix
-        if new_size != 0:
-            fd.size = new_size
+        if spix == 0:
+            if deleted:
+                self.fd = None
+                return
+            fd.hdr_pix = new_pix
+            if new_size != 0:
+                fd.size = new_size
+        if fd.cursor_ospix == spix:
+            fd.cursor_pix = 0 if deleted else new_pix
 
     def _object_create(self, obj_id: int, name: bytes, meta: bytes) -> int:
         g = self.g
@@ -683,7 +690,7 @@ class SpiffsVolume:
         page = self._page(pix)
         self._validate_objix(page, oid, 0, pix)
         size = U32.unpack_from(page, INDEX_HEADER_LEN)[0]
-        return _Fd(obj_id=oid, hdr_pix=pix, size=int(size))
+        return _Fd(obj_id=oid, hdr_pix=pix, size=int(size), cursor_pix=pix)
 
     def _update_index_hdr(
         self, oid: int, hdr_pix: int, page: bytearray | None, size: int = 0
@@ -793,64 +800,109 @@ class SpiffsVolume:
             return f"data page {pix:#x} has span {ph_spix}"
         return "ok"
 
-    def _append(self, fd: _Fd, data: bytes) -> None:
-        """spiffs_object_append at offset 0 of an empty object (what one write does)."""
+    def _write_chunks(self, fd: _Fd, data: bytes, chunk: int | None) -> None:
+        """The SPIFFS_write calls the firmware makes for one file write: one call, or one
+        per ``chunk`` bytes (each its own garbage-collection check), appended in order."""
+        step = chunk or len(data) or 1
+        for off in range(0, len(data), step):
+            self._append(fd, off, data[off : off + step])
+
+    def _append(self, fd: _Fd, offset: int, data: bytes) -> None:
+        """spiffs_object_append: data pages from ``offset`` (filling a partly written
+        last page in place), index pages created or loaded as spans change, the header's
+        size written in place when the object was empty, else the header moved."""
         g = self.g
-        ps = g.page_size
+        ps, dl = g.page_size, g.data_len
         length = len(data)
-        self._gc_check(length + g.data_len)  # an extra page of data worth for meta
+        if offset > fd.size:
+            offset = fd.size
+        self._gc_check(length + dl)  # an extra page of data worth for meta
         oid = fd.obj_id
         data_oid = oid & ~IX_FLAG
         cur_objix_pix = fd.hdr_pix
         prev_ospix: int | None = None
         cur_ospix = 0
         work = bytearray()
-        data_spix = 0
+        data_spix, page_offs = divmod(offset, dl)
         written = 0
         while written < length:
             cur_ospix = g.objix_spix(data_spix)
             if cur_ospix != prev_ospix:
                 if written > 0:
+                    assert prev_ospix is not None  # for mypy: set on the first pass
                     if prev_ospix == 0:
-                        # an empty object: its header page is still writable in place
-                        U32.pack_into(work, INDEX_HEADER_LEN, written)
-                        self._index_check(cur_objix_pix, oid, 0)
-                        self._program(cur_objix_pix * ps, work, exact=True)
+                        U32.pack_into(work, INDEX_HEADER_LEN, offset + written)
+                        if offset == 0:  # an empty object: its header page is still writable
+                            self._index_check(cur_objix_pix, oid, 0)
+                            self._program(cur_objix_pix * ps, work, exact=True)
+                        else:
+                            self._update_index_hdr(oid, fd.hdr_pix, work, offset + written)
                     else:
-                        assert prev_ospix is not None  # for mypy: set on the first pass
                         self._index_check(cur_objix_pix, oid, prev_ospix)
                         self._program(cur_objix_pix * ps, work, exact=True)
-                        self._update_index_hdr(oid, fd.hdr_pix, None, written)
-                    fd.size = written
+                        self._object_event(oid, prev_ospix, cur_objix_pix, 0, deleted=False)
+                        self._update_index_hdr(oid, fd.hdr_pix, None, offset + written)
+                    fd.size = offset + written
                 if cur_ospix == 0:
                     work = self._page(cur_objix_pix)
                     self._validate_objix(work, oid, 0, cur_objix_pix)
                 else:
-                    flags = 0xFF & ~(FLAG_FINAL | FLAG_INDEX)
-                    cur_objix_pix, flags = self._allocate_data(
-                        oid, cur_ospix, flags, None, finalize=True
-                    )
-                    work = bytearray(b"\xff" * ps)
-                    PAGE_HEADER.pack_into(work, 0, oid, cur_ospix, flags)
+                    size_ospix = g.objix_spix(((fd.size - 1) & 0xFFFFFFFF) // dl)
+                    if written > 0 or cur_ospix > size_ospix:
+                        flags = 0xFF & ~(FLAG_FINAL | FLAG_INDEX)
+                        cur_objix_pix, flags = self._allocate_data(
+                            oid, cur_ospix, flags, None, finalize=True
+                        )
+                        work = bytearray(b"\xff" * ps)
+                        PAGE_HEADER.pack_into(work, 0, oid, cur_ospix, flags)
+                        self._object_event(oid, cur_ospix, cur_objix_pix, 0, deleted=False)
+                    else:
+                        if fd.cursor_ospix == cur_ospix:
+                            cur_objix_pix = fd.cursor_pix
+                        else:
+                            try:
+                                cur_objix_pix = self._find_id_and_span(oid, cur_ospix)
+                            except _NotFound:
+                                raise SpiffsCorrupt(
+                                    f"object {data_oid}: index page span {cur_ospix} not found"
+                                ) from None
+                        work = self._page(cur_objix_pix)
+                        self._validate_objix(work, oid, cur_ospix, cur_objix_pix)
+                    fd.cursor_pix, fd.cursor_ospix = cur_objix_pix, cur_ospix
+                    fd.size = offset + written
                 prev_ospix = cur_ospix
-            chunk = data[written : written + g.data_len]
-            pix, _ = self._allocate_data(
-                data_oid, data_spix, 0xFF & ~FLAG_FINAL, chunk, finalize=True
-            )
+            n = min(length - written, dl - page_offs)
+            chunk = data[written : written + n]
+            if page_offs == 0:
+                pix, _ = self._allocate_data(
+                    data_oid, data_spix, 0xFF & ~FLAG_FINAL, chunk, finalize=True
+                )
+            else:  # fill the free tail of the last data page in place
+                pix = U16.unpack_from(work, g.table_offset(data_spix))[0]
+                problem = self._data_problem_spiffs(pix, data_spix)
+                if problem != "ok":
+                    raise SpiffsCorrupt(f"object {data_oid}: data span {data_spix}: {problem}")
+                self._program(pix * ps + PAGE_HEADER_LEN + page_offs, chunk)
             U16.pack_into(work, g.table_offset(data_spix), pix)
             if cur_ospix == 0:
-                U32.pack_into(work, INDEX_HEADER_LEN, written)
+                U32.pack_into(work, INDEX_HEADER_LEN, offset + written)
+            page_offs = 0
             data_spix += 1
-            written += len(chunk)
-        fd.size = written
+            written += n
+        fd.size = offset + written
+        fd.cursor_pix, fd.cursor_ospix = cur_objix_pix, cur_ospix
         if cur_ospix != 0:
             self._index_check(cur_objix_pix, oid, cur_ospix)
             self._program(cur_objix_pix * ps, work, exact=True)
-            self._update_index_hdr(oid, fd.hdr_pix, None, written)
-        else:
+            self._object_event(oid, cur_ospix, cur_objix_pix, 0, deleted=False)
+            self._update_index_hdr(oid, fd.hdr_pix, None, offset + written)
+        elif offset == 0:
             U32.pack_into(work, INDEX_HEADER_LEN, written)
             self._index_check(cur_objix_pix, oid, 0)
             self._program(cur_objix_pix * ps, work, exact=True)
+            self._object_event(oid, 0, cur_objix_pix, written, deleted=False)
+        else:
+            self._update_index_hdr(oid, fd.hdr_pix, work, offset + written)
 
     # -- garbage collection -----------------------------------------------------------------
     def _free_pages(self) -> int:
