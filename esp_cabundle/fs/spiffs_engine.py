@@ -329,20 +329,19 @@ class SpiffsVolume:
         return b"".join(parts)
 
     # -- file operations (SPIFFS_open/write/close/remove) ---------------------------------
-    def create_file(
-        self, name: bytes, data: bytes, meta: bytes, chunk: int | None = None
-    ) -> None:
+    def create_file(self, name: bytes, data: bytes, meta: bytes, chunk: int | None = None) -> int:
         """SPIFFS_open(name, CREAT|TRUNC|RDWR) on a new name, SPIFFS_write (once, or per
-        ``chunk`` bytes), close."""
+        ``chunk`` bytes), close. Returns the page of the new object's index header."""
         self._remedy()
         self._find_header_by_name(name)  # not found: SPIFFS then creates the object
         obj_id = self._find_free_obj_id()
         pix = self._object_create(obj_id, name, meta)
-        self.fd = self._open_by_page(pix)
+        self.fd = fd = self._open_by_page(pix)
         try:
-            self._write_chunks(self.fd, data, chunk)
+            self._write_chunks(fd, data, chunk)
         finally:
             self.fd = None
+        return fd.hdr_pix
 
     def rewrite_file(self, name: bytes, data: bytes, chunk: int | None = None) -> None:
         """SPIFFS_open(name, CREAT|TRUNC|RDWR) on an existing file, SPIFFS_write (once,
@@ -369,6 +368,11 @@ class SpiffsVolume:
         pix = self._find_header_by_name(name)
         if pix is None:
             raise SpiffsCorrupt(f"no file named {name!r}")
+        self.remove_object(pix)
+
+    def remove_object(self, pix: int) -> None:
+        """SPIFFS_fremove of the object whose index header is page ``pix``."""
+        self._remedy()
         self.fd = self._open_by_page(pix)
         try:
             self._truncate(self.fd, remove_full=True)

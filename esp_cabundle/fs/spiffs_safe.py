@@ -1,0 +1,238 @@
+"""Replacing one SPIFFS file by whole-block writes that can be cut after any of them.
+
+A host (esptool) writes a 4 KiB SPIFFS block at a time, erase then program. SPIFFS's own
+way of replacing a file (truncate, then append under the same object id) is not safe at
+that grain: between the block that deletes the old index header and the one holding the
+new header the partition holds no file or two, and the old and the new index pages of the
+same object and span are both live. So the bytes are planned differently, as a
+transaction with one commit block:
+
+1. the new content becomes a new object (a free object id, the old file's name and meta
+   bytes) written into free pages, header included, exactly as SPIFFS would create it;
+2. the old object is deleted as ``SPIFFS_fremove`` would;
+3. the new index header is then moved into the slot of the old header, whose block
+   becomes the commit: written last but for the blocks that only mark the old object's
+   pages deleted.
+
+Blocks are written in three phases: every block that gains pages of the new object, with
+only those pages added (its other pages untouched: the new pages are orphans no header
+refers to, which SPIFFS ignores and its garbage collection removes); the commit block
+(old header gone, new header in its place: the file switches from old to new in one
+block); the blocks that mark the old pages deleted (orphans by then). A block that both
+gains new pages and loses old ones is written twice, once per phase. Every state in
+between mounts with the old or the new file whole and every other file untouched; the
+planner re-opens each one to prove it.
+
+The transaction needs room for the new file while the old one still exists, and no
+garbage collection (which moves other files' pages). When that is not there, the edit
+is the one SPIFFS on the unit would make (:meth:`SpiffsImage.write`), ordered new pages
+first; ``power_safe`` is then False and the journal is the safeguard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ImageError
+from .base import normalize_path
+from .spiffs import SpiffsImage, get_spiffs_profile
+from .spiffs_engine import FileRecord, SpiffsCorrupt, SpiffsFull, SpiffsVolume
+from .spiffs_layout import (
+    FLAG_DELET,
+    FLAG_USED,
+    OBJ_ID_DELETED,
+    OBJ_ID_FREE,
+    U16,
+    Geometry,
+    SpiffsProfile,
+)
+
+__all__ = ["SpiffsReplace", "SpiffsStep", "plan_spiffs_replace"]
+
+
+@dataclass(frozen=True, slots=True)
+class SpiffsStep:
+    """One whole-block write: block index, its 4 KiB content, and why it comes there."""
+
+    block: int
+    content: bytes
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpiffsReplace:
+    """The edited image and the block writes that lead to it, in order."""
+
+    image: bytes
+    steps: tuple[SpiffsStep, ...]
+    power_safe: bool
+    order: str
+
+
+def plan_spiffs_replace(
+    data: bytes, profile: SpiffsProfile | str, path: str, content: bytes
+) -> SpiffsReplace:
+    """Plan writing ``content`` to ``path`` in the SPIFFS image ``data``.
+
+    Refuses (ImageError, as :meth:`SpiffsImage.write`) what SPIFFS on the unit could not
+    write: the unit's own write path decides what fits. Otherwise returns the power-safe
+    transaction described in the module docstring, or, where it does not apply, the
+    unit's own edit.
+    """
+    prof = get_spiffs_profile(profile)
+    device = SpiffsImage.open(data, prof)
+    device.write(path, content)  # ImageError when the unit could not write it
+    safe = _transaction(data, prof, path, content)
+    if safe is not None:
+        return safe
+    image = device.to_bytes()
+    steps = _fill_first(data, image, prof.block_size)
+    return SpiffsReplace(
+        image,
+        tuple(steps),
+        power_safe=False,
+        order=(
+            "as SPIFFS on the unit writes it (garbage collection needed to make room): "
+            "new pages first, the blocks SPIFFS rewrites or erases after; a cut in between "
+            "is finished from the journal"
+        ),
+    )
+
+
+def _transaction(
+    data: bytes, prof: SpiffsProfile, path: str, content: bytes
+) -> SpiffsReplace | None:
+    old = SpiffsImage.open(data, prof)
+    geo = Geometry.of(prof, len(data))
+    target = normalize_path(path)
+    before = {f.path: old.read(f.path) for f in old.files()}
+    record: FileRecord | None = old._files.get(target)
+    vol = SpiffsVolume(bytearray(data), geo)
+    vol.mount()
+    if vol.unerased is not None:
+        return None  # SPIFFS's mount would erase a block first: not ours to order
+    name = record.name if record is not None else prof.stored_name(target).encode()
+    meta = record.meta if record is not None else bytes([prof.meta_fill]) * prof.meta_len
+    try:
+        new_hdr = vol.create_file(name, content, meta)
+        if vol.gc_runs or vol.erased:
+            return None
+        if record is not None:
+            vol.remove_object(record.hdr_pix)
+            _move_page(vol, new_hdr, record.hdr_pix)
+            new_hdr = record.hdr_pix
+    except (SpiffsFull, SpiffsCorrupt):
+        return None
+    image = bytes(vol.buf)
+    steps = _phases(data, image, geo, new_hdr)
+    if steps is None or not _every_state_holds(data, steps, prof, target, content, before):
+        return None
+    return SpiffsReplace(
+        image,
+        tuple(steps),
+        power_safe=True,
+        order=(
+            "new object's pages first (orphans until committed), then the block that swaps "
+            "the old index header for the new one, then the old pages marked deleted: a cut "
+            "after any block leaves the old or the new file whole"
+        ),
+    )
+
+
+def _move_page(vol: SpiffsVolume, src: int, dst: int) -> None:
+    """Put page ``src`` (a live index header) into slot ``dst`` (a deleted page), and
+    mark ``src`` deleted: bytes SPIFFS cannot program in place, so the block holding
+    ``dst`` is rewritten whole (erase + program) by the flasher."""
+    g = vol.g
+    ps = g.page_size
+    oid = vol.lu[g.entry(src)]
+    vol.buf[dst * ps : (dst + 1) * ps] = vol.buf[src * ps : (src + 1) * ps]
+    _set_entry(vol, dst, oid)
+    _set_entry(vol, src, OBJ_ID_DELETED)
+    vol.buf[src * ps + 4] &= ~(FLAG_DELET | FLAG_USED) & 0xFF
+
+
+def _set_entry(vol: SpiffsVolume, pix: int, obj_id: int) -> None:
+    g = vol.g
+    entry = g.entry(pix)
+    b, e = divmod(entry, g.entries_per_block)
+    U16.pack_into(vol.buf, b * g.block_size + 2 * e, obj_id)
+    vol.lu[entry] = obj_id
+
+
+def _block(data: bytes, b: int, bs: int) -> bytes:
+    return data[b * bs : (b + 1) * bs]
+
+
+def _phases(old: bytes, new: bytes, geo: Geometry, commit_pix: int) -> list[SpiffsStep] | None:
+    """Phase 1: blocks gaining pages, only those added; 2: the commit block; 3: the
+    remaining changes (old pages marked deleted)."""
+    bs, ps = geo.block_size, geo.page_size
+    commit = commit_pix // geo.pages_per_block
+    grow: list[SpiffsStep] = []
+    finish: list[SpiffsStep] = []
+    for b in range(geo.block_count):
+        o, n = _block(old, b, bs), _block(new, b, bs)
+        if o == n:
+            continue
+        if b == commit:
+            continue
+        mid = bytearray(o)
+        for e in range(geo.entries_per_block):
+            lu_off = 2 * e
+            if U16.unpack_from(o, lu_off)[0] == OBJ_ID_FREE:
+                mid[lu_off : lu_off + 2] = n[lu_off : lu_off + 2]
+                page = (geo.lu_pages + e) * ps
+                mid[page : page + ps] = n[page : page + ps]
+        lookup_end = geo.lu_pages * ps
+        if mid[lookup_end:] == o[lookup_end:] and mid[:lookup_end] != o[:lookup_end]:
+            return None  # only lookup bytes differ: nothing of ours, leave it to the fallback
+        if bytes(mid) != o:
+            grow.append(SpiffsStep(b, bytes(mid), "new pages"))
+        if bytes(mid) != n:
+            finish.append(SpiffsStep(b, n, "old pages deleted"))
+    commit_step = SpiffsStep(commit, _block(new, commit, bs), "commit")
+    return [*grow, commit_step, *finish]
+
+
+def _every_state_holds(
+    old: bytes,
+    steps: list[SpiffsStep],
+    prof: SpiffsProfile,
+    target: str,
+    content: bytes,
+    before: dict[str, bytes],
+) -> bool:
+    """Re-open the partition after every step: the target old or new whole, every other
+    file as it was, nothing else."""
+    bs = prof.block_size
+    state = bytearray(old)
+    allowed = {before.get(target), content}
+    for step in steps:
+        state[step.block * bs : (step.block + 1) * bs] = step.content
+        try:
+            img = SpiffsImage.open(bytes(state), prof)
+            now = {f.path: img.read(f.path) for f in img.files()}
+        except ImageError:
+            return False
+        if now.pop(target, None) not in allowed:
+            return False
+        if now != {p: d for p, d in before.items() if p != target}:
+            return False
+    return True
+
+
+def _fill_first(old: bytes, new: bytes, bs: int) -> list[SpiffsStep]:
+    """Blocks that only gain programmed bytes (new pages and their lookup entries) first,
+    then those that rewrite or erase bytes: SPIFFS's own order."""
+    fills: list[SpiffsStep] = []
+    rest: list[SpiffsStep] = []
+    for b in range(len(old) // bs):
+        o, n = _block(old, b, bs), _block(new, b, bs)
+        if o == n:
+            continue
+        if all(x == 0xFF for x, y in zip(o, n, strict=True) if x != y):
+            fills.append(SpiffsStep(b, n, "new pages"))
+        else:
+            rest.append(SpiffsStep(b, n, "rewritten"))
+    return fills + rest
