@@ -234,11 +234,13 @@ def _write_sectors(
             ) from e
         done += len(data) // SECTOR_SIZE
         written += len(data)
+    # a sector may be written twice (SPIFFS: new pages first, old ones deleted later):
+    # what it must hold now is its last write
+    final = dict(writes)
     bad = [
         off
-        for off, data in _runs(writes)
-        for i in range(0, len(data), SECTOR_SIZE)
-        if flash.md5(off + i, SECTOR_SIZE) != hashlib.md5(data[i : i + SECTOR_SIZE]).hexdigest()
+        for off, data in sorted(final.items())
+        if flash.md5(off, SECTOR_SIZE) != hashlib.md5(data).hexdigest()
     ]
     if bad:
         raise FlashError(

@@ -85,16 +85,17 @@ def plan_spiffs_replace(
     safe = _transaction(data, prof, path, content)
     if safe is not None:
         return safe
+    dropped = _drop_then_write(data, prof, path, content)
+    if dropped is not None:
+        return dropped
     image = device.to_bytes()
-    steps = _fill_first(data, image, prof.block_size)
     return SpiffsReplace(
         image,
-        tuple(steps),
+        tuple(_fill_first(data, image, prof.block_size)),
         power_safe=False,
         order=(
-            "as SPIFFS on the unit writes it (garbage collection needed to make room): "
-            "new pages first, the blocks SPIFFS rewrites or erases after; a cut in between "
-            "is finished from the journal"
+            "as SPIFFS on the unit writes it: new pages first, the blocks SPIFFS rewrites "
+            "or erases after; a cut in between is finished from the journal"
         ),
     )
 
@@ -137,6 +138,109 @@ def _transaction(
             "after any block leaves the old or the new file whole"
         ),
     )
+
+
+def _drop_then_write(
+    data: bytes, prof: SpiffsProfile, path: str, content: bytes
+) -> SpiffsReplace | None:
+    """Where the new file only fits after garbage collection (which the old file's pages
+    must feed): remove the old file first (its index header's block first), then write
+    the new one as the unit would, each block chosen so that the partition keeps
+    mounting with every other file intact. The window where a cut leaves no CA file is
+    from the old header's block to the new header's."""
+    old = SpiffsImage.open(data, prof)
+    geo = Geometry.of(prof, len(data))
+    target = normalize_path(path)
+    record = old._files.get(target)
+    before = {f.path: old.read(f.path) for f in old.files()}
+    vol = SpiffsVolume(bytearray(data), geo)
+    vol.mount()
+    name = record.name if record is not None else prof.stored_name(target).encode()
+    meta = record.meta if record is not None else bytes([prof.meta_fill]) * prof.meta_len
+    try:
+        if record is not None:
+            vol.remove_object(record.hdr_pix)
+        removed = bytes(vol.buf)
+        vol.create_file(name, content, meta, prof.write_chunk or None)
+    except (SpiffsFull, SpiffsCorrupt):
+        return None
+    image = bytes(vol.buf)
+    bs = prof.block_size
+    todo = _fill_first(data, image, bs)
+    if record is not None:
+        # new pages that leave the old file alone first, then the block that removes the
+        # old header (the rest of the old file is left as orphans), then the others
+        head = record.hdr_pix // geo.pages_per_block
+        removal = SpiffsStep(head, _block(removed, head, bs), "old file removed")
+        fills = [s for s in todo if s.role == "new pages" and s.block != head]
+        todo = [*fills, removal, *(s for s in todo if s not in fills)]
+    others = {p: d for p, d in before.items() if p != target}
+    allowed = (before.get(target), None, content)
+    steps = _merge(_greedy(data, todo, prof, target, allowed, others), bs, data)
+    return SpiffsReplace(
+        image,
+        tuple(steps),
+        power_safe=False,
+        order=(
+            "room only after garbage collection: the old file is removed first, then the "
+            "new one written as the unit would, every other file intact throughout; a cut "
+            "between the two leaves no CA file until the rerun finishes from the journal"
+        ),
+    )
+
+
+def _greedy(
+    state: bytes,
+    todo: list[SpiffsStep],
+    prof: SpiffsProfile,
+    target: str,
+    allowed: tuple[bytes | None, ...],
+    others: dict[str, bytes],
+) -> list[SpiffsStep]:
+    """Each time, the first remaining step whose write keeps the partition mounting with
+    every other file intact and the target one of ``allowed``."""
+    bs = prof.block_size
+    todo = list(todo)
+    cur = bytearray(state)
+    out: list[SpiffsStep] = []
+    while todo:
+        pick = 0
+        for i, step in enumerate(todo):
+            trial = bytearray(cur)
+            trial[step.block * bs : (step.block + 1) * bs] = step.content
+            if _holds(bytes(trial), prof, target, allowed, others):
+                pick = i
+                break
+        step = todo.pop(pick)
+        cur[step.block * bs : (step.block + 1) * bs] = step.content
+        out.append(step)
+    return out
+
+
+def _merge(steps: list[SpiffsStep], bs: int, data: bytes) -> list[SpiffsStep]:
+    """Drop writes that change nothing."""
+    state = bytearray(data)
+    out = []
+    for step in steps:
+        if bytes(state[step.block * bs : (step.block + 1) * bs]) != step.content:
+            out.append(step)
+            state[step.block * bs : (step.block + 1) * bs] = step.content
+    return out
+
+
+def _holds(
+    state: bytes,
+    prof: SpiffsProfile,
+    target: str,
+    allowed: tuple[bytes | None, ...],
+    others: dict[str, bytes],
+) -> bool:
+    try:
+        img = SpiffsImage.open(state, prof)
+        now = {f.path: img.read(f.path) for f in img.files()}
+    except ImageError:
+        return False
+    return now.pop(target, None) in allowed and now == others
 
 
 def _move_page(vol: SpiffsVolume, src: int, dst: int) -> None:
@@ -207,17 +311,11 @@ def _every_state_holds(
     file as it was, nothing else."""
     bs = prof.block_size
     state = bytearray(old)
-    allowed = {before.get(target), content}
+    allowed = (before.get(target), content)
+    others = {p: d for p, d in before.items() if p != target}
     for step in steps:
         state[step.block * bs : (step.block + 1) * bs] = step.content
-        try:
-            img = SpiffsImage.open(bytes(state), prof)
-            now = {f.path: img.read(f.path) for f in img.files()}
-        except ImageError:
-            return False
-        if now.pop(target, None) not in allowed:
-            return False
-        if now != {p: d for p, d in before.items() if p != target}:
+        if not _holds(bytes(state), prof, target, allowed, others):
             return False
     return True
 
