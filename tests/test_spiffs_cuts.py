@@ -113,9 +113,7 @@ def boundary_states(name: str) -> list[bytes]:
     flash = s.flash()
     unit_plan = plan(flash, s.board, s.ca)
     off, size = s.partition
-    return [
-        apply(flash, unit_plan, k)[off : off + size] for k in range(len(unit_plan.writes) + 1)
-    ]
+    return [apply(flash, unit_plan, k)[off : off + size] for k in range(len(unit_plan.writes) + 1)]
 
 
 def verified() -> dict[str, str]:
@@ -175,7 +173,12 @@ def test_a_cut_after_any_write_is_finished_by_the_rerun(
     unit_plan = plan(flash, s.board, s.ca)
     writes = unit_plan.writes
     final = apply(flash, unit_plan)
-    for k in range(len(writes)):
+    cuts = list(range(len(writes)))
+    if not s.power_safe:  # 19 writes over a slow link: both ends of the window and between
+        roles = [w.role for w in writes]
+        edge = roles.index("old file removed")
+        cuts = sorted({0, edge - 1, edge, edge + 1, len(writes) // 2, len(writes) - 1})
+    for k in cuts:
         unit = virtual_esp32("esp32")
         unit.load(0, flash)
         unit.arm_cut(sector_writes=k)
