@@ -24,6 +24,13 @@ then written in the order littlefs last wrote them: new data blocks (which no ol
 metadata references) first, the metadata block that commits the change last. A cut at
 any point leaves a unit that mounts with the old or the new CA file.
 
+Power-safe order (SPIFFS): :mod:`esp_cabundle.fs.spiffs_safe` plans the new CA file as a
+new object in free pages, then one commit block that swaps the old index header for the
+new one, then the old pages marked deleted; a sector may be written twice (first with
+only the new pages added). A cut after any sector leaves the old or the new file whole.
+When room needs garbage collection the old file is removed first and every state still
+mounts with every other file intact, with no CA file for a window of sectors.
+
 Nothing is written here; :mod:`.flasher` writes, verifies and journals.
 """
 
@@ -268,7 +275,9 @@ class PartitionChange:
 
     ``power_safe``: a cut between or inside any of the writes leaves a file system that
     mounts with the old or the new CA file (LittleFS, when the commit could be placed in
-    the erased half of a metadata pair). Otherwise the journal is the safeguard.
+    the erased half of a metadata pair; SPIFFS, at sector boundaries, when the new file
+    fits without garbage collection). Otherwise the journal is the safeguard. A SPIFFS
+    sector may appear twice in ``writes`` (new pages first, deletions later).
     """
 
     partition: Partition
