@@ -58,8 +58,8 @@ class PartitionUpdate:
     kept_files: tuple[str, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()
     skipped: str | None = None
-    # SPIFFS: the block writes in power-safe order, (flash offset, 4 KiB, role); a sector
-    # may appear twice (first with only new pages added). Empty: write changed_sectors.
+    # SPIFFS: the block writes in power-safe order, (flash offset, 4 KiB, role), each
+    # sector once. Empty: write changed_sectors in ascending order.
     steps: tuple[tuple[int, bytes, str], ...] = ()
     power_safe: bool = False
     order: str = ""
@@ -206,6 +206,12 @@ def _plan_partition(p: Partition, data: bytes, board: Board, ca_bytes: bytes) ->
         image = open_image(data, fs_type=fs.fs_type, profile=fs.profile)
     except ImageError as e:
         raise _mount_failure(p, data, board, e) from e
+    if fs.platform is not None:
+        from ..fs.lfs_platforms import check_readable, resolve_platform
+
+        version = getattr(image, "disk_version", None)
+        if isinstance(version, int):
+            check_readable(version, resolve_platform(fs.platform), f"partition {p.describe()}")
     before = {f.path: image.read(f.path) for f in image.files()}
     facts_before = image.describe()
     old_ca = before.get(fs.ca_path)

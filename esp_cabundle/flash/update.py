@@ -26,8 +26,8 @@ any point leaves a unit that mounts with the old or the new CA file.
 
 Power-safe order (SPIFFS): :mod:`esp_cabundle.fs.spiffs_safe` plans the new CA file as a
 new object in free pages, then one commit block that swaps the old index header for the
-new one, then the old pages marked deleted; a sector may be written twice (first with
-only the new pages added). A cut after any sector leaves the old or the new file whole.
+new one, then the old pages marked deleted. A cut after any sector leaves the old or
+the new file whole.
 When room needs garbage collection the old file is removed first and every state still
 mounts with every other file intact, with no CA file for a window of sectors.
 
@@ -276,8 +276,7 @@ class PartitionChange:
     ``power_safe``: a cut between or inside any of the writes leaves a file system that
     mounts with the old or the new CA file (LittleFS, when the commit could be placed in
     the erased half of a metadata pair; SPIFFS, at sector boundaries, when the new file
-    fits without garbage collection). Otherwise the journal is the safeguard. A SPIFFS
-    sector may appear twice in ``writes`` (new pages first, deletions later).
+    fits without garbage collection). Otherwise the journal is the safeguard.
     """
 
     partition: Partition
@@ -679,6 +678,10 @@ def _plan_littlefs(
     probe_device.check()
     _check_stat(p, stat, profile)
     disk_version = int(stat.disk_version)
+    if target.platform is not None:
+        from ..fs.lfs_platforms import check_readable, resolve_platform
+
+        check_readable(disk_version, resolve_platform(target.platform), f"partition {p.describe()}")
     ca_path = target.ca_path
     try:
         before = _walk(probe)

@@ -14,14 +14,14 @@ transaction with one commit block:
    becomes the commit: written last but for the blocks that only mark the old object's
    pages deleted.
 
-Blocks are written in three phases: every block that gains pages of the new object, with
-only those pages added (its other pages untouched: the new pages are orphans no header
-refers to, which SPIFFS ignores and its garbage collection removes); the commit block
-(old header gone, new header in its place: the file switches from old to new in one
-block); the blocks that mark the old pages deleted (orphans by then). A block that both
-gains new pages and loses old ones is written twice, once per phase. Every state in
-between mounts with the old or the new file whole and every other file untouched; the
-planner re-opens each one to prove it.
+Blocks are written in three phases: every block that gains pages of the new object (its
+other pages untouched: the new pages are orphans no header refers to, which SPIFFS
+ignores and its garbage collection removes); the commit block (old header gone, new
+header in its place: the file switches from old to new in one block); the blocks that
+mark the old pages deleted (orphans by then). The new pages are kept out of blocks that
+hold the old file, so each block is written once. Every state in between mounts with the
+old or the new file whole and every other file untouched; the planner re-opens each one
+to prove it.
 
 The transaction needs room for the new file while the old one still exists, and no
 garbage collection (which moves other files' pages). When that is not there, the edit
@@ -48,6 +48,10 @@ from .spiffs_layout import (
 )
 
 __all__ = ["SpiffsReplace", "SpiffsStep", "plan_spiffs_replace"]
+
+# A lookup value no search matches (not free, not deleted, no index flag): hides a free
+# page from the allocator while the new object is written.
+_RESERVED = 0x7FFE
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +118,24 @@ def _transaction(
         return None  # SPIFFS's mount would erase a block first: not ours to order
     name = record.name if record is not None else prof.stored_name(target).encode()
     meta = record.meta if record is not None else bytes([prof.meta_fill]) * prof.meta_len
+    # the new pages stay out of blocks holding the old file's pages, so that no block has
+    # to be written twice (once with new pages, once with the old ones deleted)
+    held = set()
+    if record is not None:
+        ppb = geo.pages_per_block
+        held = {pix // ppb for pix in (*record.index_pixes, *record.data_pixes)}
+    masked = [
+        e
+        for b in held
+        for e in range(b * geo.entries_per_block, (b + 1) * geo.entries_per_block)
+        if vol.lu[e] == OBJ_ID_FREE
+    ]
+    for e in masked:
+        vol.lu[e] = _RESERVED
     try:
         new_hdr = vol.create_file(name, content, meta)
+        for e in masked:
+            vol.lu[e] = OBJ_ID_FREE
         if vol.gc_runs or vol.erased:
             return None
         if record is not None:
@@ -160,7 +180,6 @@ def _drop_then_write(
     try:
         if record is not None:
             vol.remove_object(record.hdr_pix)
-        removed = bytes(vol.buf)
         vol.create_file(name, content, meta, prof.write_chunk or None)
     except (SpiffsFull, SpiffsCorrupt):
         return None
@@ -168,12 +187,14 @@ def _drop_then_write(
     bs = prof.block_size
     todo = _fill_first(data, image, bs)
     if record is not None:
-        # new pages that leave the old file alone first, then the block that removes the
-        # old header (the rest of the old file is left as orphans), then the others
+        # new pages that leave the old file alone first, then the block that drops the
+        # old header (the rest of the old file left as orphans until rewritten), then
+        # the others; each block once, with its final content
         head = record.hdr_pix // geo.pages_per_block
-        removal = SpiffsStep(head, _block(removed, head, bs), "old file removed")
+        removal = SpiffsStep(head, _block(image, head, bs), "old file removed")
         fills = [s for s in todo if s.role == "new pages" and s.block != head]
-        todo = [*fills, removal, *(s for s in todo if s not in fills)]
+        rest = [s for s in todo if s not in fills and s.block != head]
+        todo = [*fills, removal, *rest]
     others = {p: d for p, d in before.items() if p != target}
     allowed = (before.get(target), None, content)
     steps = _merge(_greedy(data, todo, prof, target, allowed, others), bs, data)
@@ -291,9 +312,11 @@ def _phases(old: bytes, new: bytes, geo: Geometry, commit_pix: int) -> list[Spif
         lookup_end = geo.lu_pages * ps
         if mid[lookup_end:] == o[lookup_end:] and mid[:lookup_end] != o[:lookup_end]:
             return None  # only lookup bytes differ: nothing of ours, leave it to the fallback
+        if bytes(mid) != o and bytes(mid) != n:
+            return None  # would be written twice: the journal keys sectors by offset
         if bytes(mid) != o:
-            grow.append(SpiffsStep(b, bytes(mid), "new pages"))
-        if bytes(mid) != n:
+            grow.append(SpiffsStep(b, n, "new pages"))
+        else:
             finish.append(SpiffsStep(b, n, "old pages deleted"))
     commit_step = SpiffsStep(commit, _block(new, commit, bs), "commit")
     return [*grow, commit_step, *finish]
