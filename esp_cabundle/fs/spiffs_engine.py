@@ -294,17 +294,9 @@ class SpiffsVolume(VolumeState):
                     if prev_ospix > 0 and not remove_full:
                         self._update_index_hdr(oid, fd.hdr_pix, None, cur_size)
                     fd.size = cur_size
-                if cur_ospix == 0:
-                    objix_pix = fd.hdr_pix
-                else:
-                    try:
-                        objix_pix = self._find_id_and_span(oid, cur_ospix)
-                    except NotFound:
-                        raise SpiffsCorrupt(
-                            f"object {data_oid}: index page span {cur_ospix} not found"
-                        ) from None
-                work = self._page(objix_pix)
-                self._validate_objix(work, oid, cur_ospix, objix_pix)
+                objix_pix, work = self._load_index(
+                    oid, cur_ospix, fd.hdr_pix if cur_ospix == 0 else None
+                )
                 prev_ospix = cur_ospix
             off = g.table_offset(data_spix)
             data_pix = U16.unpack_from(work, off)[0]
@@ -329,6 +321,19 @@ class SpiffsVolume(VolumeState):
         else:
             self._reset_header(fd, work or None)
         fd.size = 0
+
+    def _load_index(self, oid: int, ospix: int, pix: int | None) -> tuple[int, bytearray]:
+        """An object index page (found by id and span unless ``pix`` is known), checked."""
+        if pix is None:
+            try:
+                pix = self._find_id_and_span(oid, ospix)
+            except NotFound:
+                raise SpiffsCorrupt(
+                    f"object {oid & ~IX_FLAG}: index page span {ospix} not found"
+                ) from None
+        work = self._page(pix)
+        self._validate_objix(work, oid, ospix, pix)
+        return pix, work
 
     def _reset_header(self, fd: Fd, work: bytearray | None = None) -> None:
         """Move the header to a new page with an empty table and an undefined size."""
@@ -415,17 +420,8 @@ class SpiffsVolume(VolumeState):
                         PAGE_HEADER.pack_into(work, 0, oid, cur_ospix, flags)
                         self._object_event(oid, cur_ospix, cur_objix_pix, 0, deleted=False)
                     else:
-                        if fd.cursor_ospix == cur_ospix:
-                            cur_objix_pix = fd.cursor_pix
-                        else:
-                            try:
-                                cur_objix_pix = self._find_id_and_span(oid, cur_ospix)
-                            except NotFound:
-                                raise SpiffsCorrupt(
-                                    f"object {data_oid}: index page span {cur_ospix} not found"
-                                ) from None
-                        work = self._page(cur_objix_pix)
-                        self._validate_objix(work, oid, cur_ospix, cur_objix_pix)
+                        cursor = fd.cursor_pix if fd.cursor_ospix == cur_ospix else None
+                        cur_objix_pix, work = self._load_index(oid, cur_ospix, cursor)
                     fd.cursor_pix, fd.cursor_ospix = cur_objix_pix, cur_ospix
                     fd.size = offset + written
                 prev_ospix = cur_ospix
