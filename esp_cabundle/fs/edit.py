@@ -111,6 +111,7 @@ class EditResult:
     container: bytes
     region: ImageRegion
     image: FileSystemImage
+    check: FileSystemImage
     changed_blocks: tuple[int, ...]  # 4 KiB blocks of the image (not of the container)
 
     @property
@@ -193,6 +194,7 @@ class PackedImage:
 
     data: bytes
     image: FileSystemImage
+    check: FileSystemImage
     files: tuple[tuple[str, int], ...]  # (path, size)
 
 
@@ -217,21 +219,25 @@ def pack_image(
         seen.add(p)
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
     image: FileSystemImage
+    check: FileSystemImage
     if fs_type == "spiffs" and prof.fs_type == "spiffs":
-        # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one
+        # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
+        # mounting the built bytes is already the check
         from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image
 
         _littlefs_only(fs_type, platform, disk_version)
         assert isinstance(prof, SpiffsProfile)
         image = SpiffsImage.open(build_spiffs_image(files, size=size, profile=prof), prof)
         _set_timestamp(image, timestamp)
+        data = image.to_bytes()
+        check = image
     else:
         image = create_image(fs_type, prof, size, platform=platform, disk_version=disk_version)
         _set_timestamp(image, timestamp)
         for path, data in files:
             image.write(path, data)
-    data = image.to_bytes()
-    check = open_image(data, fs_type=fs_type, profile=image.profile)
+        data = image.to_bytes()
+        check = open_image(data, fs_type=fs_type, profile=image.profile)
     for path, content in files:
         if check.read(path) != content:
             raise ImageError(f"{normalize_path(path)} does not read back from the new image")
