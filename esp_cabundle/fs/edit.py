@@ -111,7 +111,6 @@ class EditResult:
     container: bytes
     region: ImageRegion
     image: FileSystemImage
-    check: FileSystemImage
     changed_blocks: tuple[int, ...]  # 4 KiB blocks of the image (not of the container)
 
     @property
@@ -194,7 +193,6 @@ class PackedImage:
 
     data: bytes
     image: FileSystemImage
-    check: FileSystemImage
     files: tuple[tuple[str, int], ...]  # (path, size)
 
 
