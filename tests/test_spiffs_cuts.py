@@ -25,7 +25,7 @@ from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.offline import read_dump_table
 from esp_cabundle.flash.update import UnitPlan, plan_unit_update
-from esp_cabundle.fs.spiffs import SpiffsImage
+from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image
 from tests.support import dumps
 from tests.test_spiffs_device_writes import lived_in_mongoose
 
@@ -179,3 +179,28 @@ def test_a_cut_after_any_write_is_finished_by_the_rerun(
         )
         assert [r.action for r in result.resumed] in (["finished"], ["dropped"])
         assert unit.read(0, len(flash)) == final, (name, k)
+
+
+def test_a_missing_ca_file_appears_with_its_last_block() -> None:
+    from esp_cabundle.fs.spiffs_safe import plan_spiffs_replace
+
+    cfg = (DATA / "idf_src" / "mdash.cfg").read_bytes()
+    data = build_spiffs_image([("/mdash.cfg", cfg)], size=0x20000, profile="esp-idf")
+    replaced = plan_spiffs_replace(data, "esp-idf", "/ca.pem", CA8)
+    assert replaced.power_safe and replaced.steps[-1].role == "commit"
+    state = bytearray(data)
+    for k, step in enumerate(replaced.steps):
+        state[step.block * 4096 : (step.block + 1) * 4096] = step.content
+        now = files(bytes(state))
+        assert now.pop("/mdash.cfg") == cfg
+        assert now == ({"/ca.pem": CA8} if k == len(replaced.steps) - 1 else {})
+    assert bytes(state) == replaced.image
+
+
+def test_what_the_unit_could_not_write_is_refused() -> None:
+    from esp_cabundle.errors import ImageError
+    from esp_cabundle.fs.spiffs_safe import plan_spiffs_replace
+
+    data = (DATA / "idf-64k.bin").read_bytes()
+    with pytest.raises(ImageError, match="no room in the SPIFFS image"):
+        plan_spiffs_replace(data, "esp-idf", "/ca.pem", CA18 * 2)
