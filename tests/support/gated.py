@@ -38,6 +38,26 @@ def _gated_for(pem: bytes, board: str, name: str, allow_all: bool) -> GatedCA:
     return gated(pem, load_board(board), name=name, allow_all=allow_all)
 
 
+def verbatim(pem: bytes, board: str) -> GatedCA:
+    """``pem`` gated for ``board``, but carrying ``pem``'s own bytes instead of the gate's
+    rendering: for tests of the layers below that replay byte sequences checked outside
+    this suite (the SPIFFS cut states that SPIFFS's C code mounted, tests/data/spiffs/
+    cuts.txt). The certificates still pass the gate; the seal is recomputed here, which
+    only a test may do."""
+    import dataclasses
+    import hashlib
+
+    from esp_cabundle import gate
+
+    ca = gated(pem, board, allow_all=True)
+    return dataclasses.replace(
+        ca,
+        pem=pem,
+        sha256=hashlib.sha256(pem).hexdigest(),
+        _seal=gate._mac(pem, ca.board, ca.labels),
+    )
+
+
 def canonical(pem: bytes, *, allow_expired: bool = False) -> bytes:
     """The bytes the device's CA file holds when ``pem`` is written through the gate."""
     return gated(pem, allow_all=allow_expired).pem
