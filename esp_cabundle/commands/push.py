@@ -264,6 +264,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     note(f"CA file: {summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
     transports = open_transports(ctx, opts)
     try:
+        for t in transports:
+            t.units()  # credentials and device ids are checked before any ledger exists
         if opts["dry_run"]:
             _dry_run(transports, push_file, options, as_json=opts["as_json"], quiet=quiet)
             return
@@ -327,7 +329,7 @@ class _Bar:
 
     def __init__(self, bars: Any) -> None:
         self.bars = bars
-        self.task = bars.add_task("units", total=None) if bars is not None else None
+        self.task = bars.add_task("units", total=None, status="") if bars is not None else None
         self.finished: set[str] = set()
         self._lock = threading.Lock()
 
