@@ -209,6 +209,7 @@ class SimUnit:
             raise _Error(400, "bad base64") from None
 
 
+@dataclass
 class MongooseUnit(SimUnit):
     """A Mongoose OS unit (rpc-service-fs, rpc-common)."""
 
@@ -281,6 +282,7 @@ class MongooseUnit(SimUnit):
         return self.methods()  # RPC.List
 
 
+@dataclass
 class MdashUnit(SimUnit):
     """An mDash library unit (cesanta/mDash src/mDash.c): JSON-RPC ``params`` frames."""
 
