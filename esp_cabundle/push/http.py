@@ -169,20 +169,27 @@ class _WsChannel:
         self.unit_id = url
         self._t = transport
         self._ws: Any = None
+        self._stack = contextlib.ExitStack()
 
     def _socket(self, timeout: float) -> Any:
         if self._ws is None:
             from websockets.exceptions import InvalidHandshake, InvalidURI
             from websockets.sync.client import connect
 
+            stack = contextlib.ExitStack()
             try:
-                self._ws = connect(
-                    self.unit_id,
-                    open_timeout=timeout,
-                    close_timeout=1,
-                    max_size=MAX_ANSWER_BYTES,
-                    ssl=self._t.tls if self.unit_id.startswith("wss:") else None,
+                self._ws = stack.enter_context(
+                    connect(
+                        self.unit_id,
+                        open_timeout=timeout,
+                        close_timeout=1,
+                        max_size=MAX_ANSWER_BYTES,
+                        compression=None,  # Mongoose OS does not negotiate permessage-deflate
+                        proxy=None,  # units on the LAN: never through a proxy
+                        ssl=self._t.tls if self.unit_id.startswith("wss:") else None,
+                    )
                 )
+                self._stack = stack
             except (OSError, InvalidHandshake, InvalidURI) as e:
                 raise link_error(self.unit_id, "connect", e, timeout) from None
         return self._ws
@@ -213,7 +220,7 @@ class _WsChannel:
     def close(self) -> None:
         if self._ws is not None:
             with contextlib.suppress(Exception):  # closing a dead socket
-                self._ws.close()
+                self._stack.close()
             self._ws = None
 
 
