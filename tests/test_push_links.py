@@ -126,9 +126,9 @@ def test_mdash_transient_5xx_leaves_unit_to_retry(stand_in: Any, tmp_path: Path)
         orig(h, verb)
 
     s.serve = flaky
-    code, out = run(tmp_path, "--mdash", s.url)
+    code, _ = run(tmp_path, "--mdash", s.url)
     assert code == 3 and states(tmp_path) == {"dev1": "offline"}
-    code, out = run(tmp_path, "--mdash", s.url)
+    code, _ = run(tmp_path, "--mdash", s.url)
     assert code == 0 and states(tmp_path) == {"dev1": "verified"}
     assert_updated(unit, ca_bytes())
 

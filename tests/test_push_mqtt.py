@@ -42,9 +42,7 @@ def host(mosquitto: Any) -> Iterator[Any]:
         h.close()
 
 
-def push(
-    mosquitto: Any, tmp: Path, units: list[SimUnit], *extra: str
-) -> tuple[int, str, str]:
+def push(mosquitto: Any, tmp: Path, units: list[SimUnit], *extra: str) -> tuple[int, str, str]:
     ca = tmp / "ca.pem"
     if not ca.exists():
         write_ca(tmp)
@@ -161,7 +159,7 @@ def test_watch_ends_when_every_unit_is_done(mosquitto: Any, host: Any, tmp_path:
     unit = mongoose_unit(uid, online_at=time.monotonic() + 1.0)
     host([unit])
     t0 = time.monotonic()
-    code, out, _ = push(mosquitto, tmp_path, [unit], "--watch", "--poll", "0.3")
+    code, _out, _ = push(mosquitto, tmp_path, [unit], "--watch", "--poll", "0.3")
     assert code == 0 and time.monotonic() - t0 < 30
     assert rows(tmp_path)[uid].state == "verified"
 
@@ -169,7 +167,7 @@ def test_watch_ends_when_every_unit_is_done(mosquitto: Any, host: Any, tmp_path:
 def test_watch_until_a_past_date_makes_one_pass(mosquitto: Any, host: Any, tmp_path: Path) -> None:
     (uid,) = ids(1)
     host([mongoose_unit(uid, silent=True)])
-    code, out, _ = push(
+    code, _out, _ = push(
         mosquitto, tmp_path, [mongoose_unit(uid)], "--watch", "--until", "2020-01-01"
     )
     assert code == 3 and rows(tmp_path)[uid].state == "offline"
@@ -208,7 +206,8 @@ def test_frames_without_src_are_dropped_by_units(mosquitto: Any, host: Any) -> N
     c = mqtt.Client(CallbackAPIVersion.VERSION2)
     c.connect("127.0.0.1", mosquitto.port)
     c.loop_start()
-    c.publish(f"{uid}/rpc", json.dumps({"id": 1, "method": "Sys.GetInfo"}), qos=1).wait_for_publish()
+    frame = json.dumps({"id": 1, "method": "Sys.GetInfo"})
+    c.publish(f"{uid}/rpc", frame, qos=1).wait_for_publish()
     deadline = time.monotonic() + 5
     while h.dropped_without_src == 0 and time.monotonic() < deadline:
         time.sleep(0.05)

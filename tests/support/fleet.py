@@ -27,12 +27,12 @@ LFS_IMAGE = DATA / "mongoose-lfs20-256k.bin"  # Mongoose OS LittleFS 2.0, lived-
 SPIFFS_IMAGE = DATA / "idf-arduino-1408k.bin"  # ESP-IDF spiffsgen, mDash-style files
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _image(path: Path) -> bytes:
     return path.read_bytes()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ca_bytes(preset: str = "letsencrypt") -> bytes:
     """The CA file a campaign pushes: ``esp-cabundle build --preset PRESET``."""
     from esp_cabundle.commands.ca_source import build_ca_pem

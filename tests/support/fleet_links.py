@@ -101,7 +101,7 @@ class Mosquitto:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
                 raise RuntimeError(f"mosquitto exited: {err}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+            with contextlib.suppress(OSError), socket.create_connection(self.address, 0.2):
                 return self
             time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
@@ -118,6 +118,10 @@ class Mosquitto:
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
 
 
 class MqttUnitHost:
@@ -200,7 +204,7 @@ class LanUnitServer:
         outer = self
 
         class Handler(_Quiet):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 frame = self.body()
                 if self.path != "/rpc":
                     self.reply(404, b"")
@@ -257,10 +261,10 @@ class MdashStandIn:
         outer = self
 
         class Handler(_Quiet):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 outer.serve(self, "GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 outer.serve(self, "POST")
 
         self.server = _Server(("127.0.0.1", 0), Handler)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import threading
 import time
@@ -176,10 +177,8 @@ class SimUnit:
             self.image.write(p, (old or b"") + data)
         except ImageError:
             if not append:
-                try:
+                with contextlib.suppress(ImageError):
                     self.image.write(p, b"")
-                except ImageError:
-                    pass
             return False
         return True
 
