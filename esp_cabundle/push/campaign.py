@@ -409,6 +409,9 @@ def run_campaign(
             on_listing(len(ids))
         run.run_pass(listing, skip)
         passes += 1
+        # Units another process is working on: its outcome is this run's outcome too.
+        while ledger.held_elsewhere(ids) and not run.stop.wait(0.2):
+            pass
         rows = ledger.rows(ids)
         if not options.watch or run.stop.is_set() or all(not run.wanted(r) for r in rows):
             break

@@ -354,6 +354,20 @@ class Ledger:
             if cur.rowcount != 1:
                 raise LeaseLost(uid)
 
+    def held_elsewhere(self, ids: Sequence[str]) -> list[str]:
+        """Of ``ids``, the units another live process holds a lease on now."""
+        now = time.time()
+        with self._lock:
+            leased = self._db.execute(
+                "SELECT id, lease_owner, lease_until FROM units WHERE lease_owner IS NOT NULL"
+            ).fetchall()
+        wanted = set(ids)
+        return [
+            uid
+            for uid, owner, until in leased
+            if uid in wanted and owner != self.owner and not self._lease_free(owner, until, now)
+        ]
+
     def mark_offline(self, uid: str, reason: str) -> bool:
         """A unit the fleet service lists as offline: recorded without a lease, unless
         it is done or someone is working on it. True when the row changed."""

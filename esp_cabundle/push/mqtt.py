@@ -181,11 +181,15 @@ class MqttTransport:
                 hint="check the --mqtt host and port",
             ) from None
         client.loop_start()
-        if not connected.wait(_CONNECT_TIMEOUT) or not subscribed.wait(_CONNECT_TIMEOUT):
-            reason = outcome.get("reason")
+        ready = connected.wait(_CONNECT_TIMEOUT)
+        reason = outcome.get("reason")
+        failed = reason is not None and reason.is_failure
+        if ready and not failed:
+            ready = subscribed.wait(_CONNECT_TIMEOUT)
+        if not ready or failed:
             client.loop_stop()
             client.disconnect()
-            if reason is not None and reason.is_failure:
+            if failed:
                 text = str(reason)
                 if "authori" in text.lower() or "password" in text.lower():
                     raise AuthError(

@@ -72,6 +72,8 @@ class Mosquitto:
         self.binary = binary
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="mosquitto-"))
+        # Started as root, mosquitto drops to the "mosquitto" user: it must read its files.
+        self.dir.chmod(0o755)
         lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest none"]
         lines += ["max_inflight_messages 0", "max_queued_messages 100000"]
         if users:
@@ -81,6 +83,7 @@ class Mosquitto:
                 subprocess.run(
                     ["mosquitto_passwd", "-b", str(pw), user, password], check=True, timeout=30
                 )
+            pw.chmod(0o644)
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:
             lines.append("allow_anonymous true")
