@@ -125,7 +125,7 @@ class UnitFiles:
         empty = request_frame(
             1 << 40,
             "FS.Put",
-            {"filename": name, "data": "", "append": True},
+            {"filename": name, "data": "", "append": False},  # "false": the longer
             shape=self.channel.shape,
             src=self.channel.src,
         )
