@@ -23,6 +23,7 @@ from esp_cabundle.push.rpc import MAX_ANSWER_BYTES, parse_answer
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "k3y-for-cli-tests"
+CHAIN = REPO / "examples/chains/letsencrypt-2024-short.pem"
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def test_bad_input_is_exit_2_and_changes_nothing(
 
 
 def test_no_api_key_is_exit_2(mdash: Any, in_tmp: Path) -> None:
-    s, units = mdash
+    s, _units = mdash
     write_ca(in_tmp)
     code, out = invoke(
         "push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
@@ -102,7 +103,7 @@ def test_api_key_file_is_read(mdash: Any, in_tmp: Path) -> None:
 
 
 def test_ledger_of_another_campaign_or_not_a_ledger_is_refused(mdash: Any, in_tmp: Path) -> None:
-    s, units = mdash
+    s, _units = mdash
     write_ca(in_tmp)
     base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1"]
     code, _ = invoke(*base, "--bundle", "ca.pem")
@@ -167,7 +168,7 @@ def test_deadline_is_the_forecast_of_the_units_current_file(in_tmp: Path) -> Non
 
 
 def test_status_counts_and_units_not_reached(mdash: Any, in_tmp: Path) -> None:
-    s, units = mdash
+    s, _units = mdash
     write_ca(in_tmp)
     code, _ = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
                      "--timeout", "0.5")  # fmt: skip
