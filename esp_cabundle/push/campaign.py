@@ -282,29 +282,33 @@ class _Run:
         return state
 
     def write_verified(self, files: UnitFiles) -> None:
+        """Stage, read back, rename (then check the renamed file's size and tail); a
+        unit that turns out to have no ``FS.Rename`` is written in place and read back
+        whole. Every firmware examined has ``FS.Rename``, so it is tried first."""
         push = self.push
-        use_rename = files.has_rename()
+        use_rename = True
         tries = 0
         while True:
             tries += 1
             if use_rename:
                 files.put(push.temp_name, push.ca)
-                staged = files.get(push.temp_name)
-                if staged == push.ca:
+                if files.get(push.temp_name) == push.ca:
                     self.ledger.renew(files.unit_id)
                     try:
                         files.rename(push.temp_name, push.name)
                     except UnitRpcError as e:
                         if not is_unknown_method(e):
                             raise
-                        use_rename = False  # no FS.Rename after all: write in place
+                        use_rename = False  # no FS.Rename: write in place
                         self.forget_temp(files)
                         tries -= 1
                         continue
+                    if files.ends_with(push.name, push.ca):
+                        return
             else:
                 files.put(push.name, push.ca)
-            if files.get(push.name) == push.ca:
-                return
+                if files.get(push.name) == push.ca:
+                    return
             if tries >= 2:
                 raise _Mismatch(
                     f"unit {files.unit_id}: the file read back differs from the file written, "

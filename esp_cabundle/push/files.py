@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UnitRpcError
-from .rpc import RpcChannel, is_unknown_method, request_frame
+from .rpc import RpcChannel, request_frame
 
 __all__ = ["MAX_FILE_BYTES", "UnitFiles", "UnitInfo", "device_name"]
 
@@ -87,7 +87,6 @@ class UnitFiles:
         self.channel = channel
         self.frame_budget = frame_budget
         self.timeout = timeout
-        self._methods: frozenset[str] | None = None
 
     @property
     def unit_id(self) -> str:
@@ -98,25 +97,6 @@ class UnitFiles:
 
     def info(self) -> UnitInfo:
         return UnitInfo.from_result(self.call("Sys.GetInfo"))
-
-    def methods(self) -> frozenset[str] | None:
-        """The methods the unit registers (``RPC.List``), or None if it cannot say."""
-        if self._methods is None:
-            try:
-                listed = self.call("RPC.List")
-            except UnitRpcError as e:
-                if is_unknown_method(e):
-                    return None
-                raise
-            if isinstance(listed, list):
-                self._methods = frozenset(m for m in listed if isinstance(m, str))
-        return self._methods
-
-    def has_rename(self) -> bool:
-        """Whether ``FS.Rename`` is there; every firmware examined registers it, so a
-        unit that cannot list its methods is assumed to have it."""
-        listed = self.methods()
-        return listed is None or "FS.Rename" in listed
 
     # -- chunk sizes ----------------------------------------------------------------
 
@@ -180,6 +160,21 @@ class UnitFiles:
             return base64.b64decode(raw, validate=True), left
         except (binascii.Error, ValueError):
             raise UnitRpcError(f"unit {self.unit_id}: FS.Get {name}: data is not base64") from None
+
+    def ends_with(self, name: str, data: bytes) -> bool:
+        """Whether ``name`` is exactly ``len(data)`` long and ends with ``data``'s last
+        bytes: one small ``FS.Get`` (after a rename of a file already read back whole)."""
+        tail = min(len(data), 48)
+        try:
+            result = self.call(
+                "FS.Get", {"filename": name, "offset": len(data) - tail, "len": tail}
+            )
+        except UnitRpcError as e:
+            if _is_missing_file(e):
+                return False
+            raise
+        got, left = self._get_result(result, name)
+        return left == 0 and got == data[len(data) - tail :]
 
     def put(self, name: str, data: bytes) -> int:
         """Write ``name`` whole: the first frame truncates, the next ones append.
