@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, mdash_unit, mongoose_unit, write_ca
-from support.fleet_links import LanUnitServer, MdashStandIn
+from support.fleet_links import (
+    LanUnitServer,
+    MdashStandIn,
+    Mosquitto,
+    MqttUnitHost,
+    mosquitto_binary,
+)
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
@@ -165,3 +171,41 @@ def test_lan_unit_that_drops_is_offline_then_finished(tmp_path: Path) -> None:
         assert_updated(unit, ca_bytes())
     finally:
         server.close()
+
+
+@pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed")
+def test_mqtts_broker_checked_by_the_gate_and_verified_with_tls_ca(tmp_path: Path) -> None:
+    """Over mqtts:// the units' own connection is the broker's TLS: a CA file without the
+    broker's root is refused (its chain captured live on 127.0.0.1); with it, the push
+    goes through a verified TLS link (--tls-ca)."""
+    from support.pki import issue
+
+    root = issue("Fleet Broker Test Root")
+    leaf = issue("localhost", issuer=root, ca=False, san="localhost")
+    (tmp_path / "root.pem").write_bytes(root.pem)
+    (tmp_path / "leaf.pem").write_bytes(leaf.pem)
+    (tmp_path / "leaf.key").write_bytes(leaf.key_pem())
+    tls = (tmp_path / "root.pem", tmp_path / "leaf.pem", tmp_path / "leaf.key")
+    unit = mongoose_unit(f"tls-{time.monotonic_ns()}")
+    with Mosquitto(tls=tls) as broker:
+        host = MqttUnitHost(broker.port, [unit])
+        try:
+            url = f"mqtts://localhost:{broker.tls_port}"
+            base = ["--mqtt", url, "--device", unit.unit_id]
+            base += ["--tls-ca", str(tmp_path / "root.pem")]
+            code, out = run(tmp_path, *base, board="mongoose-os-esp32")
+            assert code == 1 and "cut the connection it travels on" in out
+            assert unit.calls == [] and not (tmp_path / "c.db").exists()
+            mixed = tmp_path / "with-root.pem"
+            mixed.write_bytes(ca_bytes() + root.pem)
+            args = ["push", *base, "--board", "mongoose-os-esp32", "--bundle", str(mixed)]
+            r = CliRunner().invoke(cli, [*args, "--ledger", str(tmp_path / "c.db")])
+            assert r.exit_code == 0, r.output
+            assert "accepted by localhost:" in r.output
+            assert unit.files()["/ca.pem"] == mixed.read_bytes()
+            # Without --tls-ca the broker's certificate is not trusted: no link, exit 3.
+            plain = [a for a in args if a not in ("--tls-ca", str(tmp_path / "root.pem"))]
+            r = CliRunner().invoke(cli, [*plain, "--ledger", str(tmp_path / "d.db")])
+            assert r.exit_code == 3 and "cannot reach the MQTT broker" in r.output
+        finally:
+            host.close()

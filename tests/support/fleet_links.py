@@ -64,7 +64,7 @@ class Mosquitto:
         self,
         *,
         users: dict[str, str] | None = None,
-        tls: tuple[Path, Path, Path] | None = None,  # (CA, cert, key) for an mqtts listener
+        tls: tuple[Path, Path, Path] | None = None,  # (CA, cert, key): adds an mqtts listener
     ) -> None:
         binary = mosquitto_binary()
         if binary is None:
@@ -87,11 +87,21 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {pw}"]
         else:
             lines.append("allow_anonymous true")
+        self.tls_port: int | None = None
         if tls:
-            ca, cert, key = tls
+            self.tls_port = free_port()
+            ca, cert, key = (self._readable(p) for p in tls)
+            lines += [f"listener {self.tls_port} 127.0.0.1"]
             lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
         (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def _readable(self, path: Path) -> Path:
+        """A copy the broker can read once it has dropped to its own user."""
+        out = self.dir / path.name
+        shutil.copyfile(path, out)
+        out.chmod(0o644)
+        return out
 
     def __enter__(self) -> Mosquitto:
         self.proc = subprocess.Popen(
