@@ -99,8 +99,11 @@ def test_unit_already_holding_the_file_is_up_to_date(
     unit = mongoose_unit(uid)
     unit.image.write("/ca.pem", ca_bytes())
     host([unit])
-    code, out, _ = push(mosquitto, tmp_path, [unit])
-    assert code == 0 and "up-to-date" in out
+    code, out, _ = push(mosquitto, tmp_path, [unit], "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["ok"] and doc["counts"] == {"up-to-date": 1} and doc["bytes"] > 0
+    assert doc["units"][0]["id"] == uid and doc["units"][0]["fw_version"] == "2.20.0"
     assert unit.count("FS.Put") == 0 and rows(tmp_path)[uid].state == "up-to-date"
 
 
@@ -213,3 +216,35 @@ def test_frames_without_src_are_dropped_by_units(mosquitto: Any, host: Any) -> N
         time.sleep(0.05)
     c.loop_stop()
     assert h.dropped_without_src == 1 and unit.calls == []
+
+
+def test_watch_stops_at_the_deadline_of_the_units_old_file(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """Without --until, a watch ends when the forecast says the units' current file stops
+    working (here already past): one pass, the deadline recorded in the ledger."""
+    from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
+    from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url
+
+    a, b = ids(2)
+    units = [mongoose_unit(a), mongoose_unit(b, silent=True)]
+    host(units)
+    seen: list[bytes] = []
+
+    def deadline(old: bytes) -> datetime:
+        seen.append(old)
+        return datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+    transport = MqttTransport(parse_mqtt_url(mosquitto.url), [a, b])
+    options = CampaignOptions(timeout=0.5, watch=True, poll=0.2, deadline_for=deadline)
+    try:
+        with Ledger(tmp_path / "campaign.db") as ledger:
+            report = run_campaign(
+                [transport], PushFile(ca_bytes(), "ca.pem", "mongoose-os-esp32"), ledger, options
+            )
+            assert ledger.meta()["deadline"].startswith("2020-01-01")
+    finally:
+        transport.close()
+    assert report.passes == 1 and not report.ok
+    assert seen == [mongoose_unit("x").files()["/ca.pem"]]
+    assert {r.id: r.state for r in report.rows} == {a: "verified", b: "offline"}
