@@ -134,9 +134,15 @@ def test_gate_refuses_a_ca_that_would_cut_the_units_connection(mdash: Any, in_tm
     code, out = invoke(*base, "--bundle", "dst.pem")
     assert code == 1 and "cut the connection it travels on" in out and "-0x2700" in out
     assert not (in_tmp / DEFAULT).exists() and all(u.calls == [] for u in units)
+    # The config's targets count too (here a saved chain under another name).
+    (in_tmp / "cabundle.yaml").write_text(
+        "targets:\n  - name: cloud\n    chain: chains/mdash.net.pem\n"
+    )
+    code, out = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "dst.pem")
+    assert code == 1 and "cloud:" in out and not (in_tmp / DEFAULT).exists()
     write_ca(in_tmp)
     code, out = invoke(*base, "--bundle", "ca.pem", "--device", "dev1")
-    assert code == 0 and "accepted by mdash.net under mdash-arduino rules" in out
+    assert code == 0 and "accepted by mdash.net, cloud under mdash-arduino rules" in out
 
 
 def test_deadline_is_the_forecast_of_the_units_current_file(in_tmp: Path) -> None:
@@ -158,11 +164,11 @@ def test_deadline_is_the_forecast_of_the_units_current_file(in_tmp: Path) -> Non
         old = mdash_unit("x").files()["/ca.pem"]  # ISRG Root X1, X2, DST Root CA X3
         board = load_board("mdash-arduino")
         servers = [Target("mdash.net", "mdash.net", 443)]
-        assert deadline_for(board, servers)(old) is None  # no clock: nothing expires
+        assert deadline_for(board, servers, in_tmp)(old) is None  # no clock: never expires
         clocked = replace(board, verify=VerifyProfile("mbedtls", "synced"))
-        when = deadline_for(clocked, servers)(old)
+        when = deadline_for(clocked, servers, in_tmp)(old)
         assert when is not None and when.date().isoformat() == "2035-06-04"  # X1 expires
-        assert deadline_for(clocked, [])(old) is None
+        assert deadline_for(clocked, [], in_tmp)(old) is None
     finally:
         mp.undo()
 

@@ -15,11 +15,27 @@ if TYPE_CHECKING:
     from ..boards import Board
     from ..check import Target
     from ..push.transport import Transport
+    from ..verify import DeviceProfile
 
-__all__ = ["deadline_for", "open_transports", "server_targets"]
+__all__ = [
+    "board_device",
+    "connection_targets",
+    "deadline_for",
+    "open_transports",
+    "server_targets",
+]
 
 
-def deadline_for(board: Board, servers: list[Target]) -> Callable[[bytes], datetime | None]:
+def board_device(board: Board) -> DeviceProfile:
+    """The verification rules of the board's units, as ``check --board`` takes them."""
+    from ..verify import DeviceProfile
+
+    return DeviceProfile(board.verify.rules, board.verify.clock, f"board {board.name}", "")
+
+
+def deadline_for(
+    board: Board, servers: list[Target], base: Path
+) -> Callable[[bytes], datetime | None]:
     """When a unit's current CA file stops accepting its server (first forecast failure
     within 20 years), or None when that never happens or cannot be told."""
     from datetime import timedelta
@@ -28,16 +44,16 @@ def deadline_for(board: Board, servers: list[Target]) -> Callable[[bytes], datet
     from ..check import check_items, target_items
     from ..dates import now
     from ..errors import EspCabundleError
-    from ..verify import DeviceProfile, TrustSet
+    from ..verify import TrustSet
 
-    device = DeviceProfile(board.verify.rules, board.verify.clock, f"board {board.name}", "")
+    device = board_device(board)
 
     def deadline(old: bytes) -> datetime | None:
         if not servers:
             return None
         try:
             trust = TrustSet.from_certificates(load_certificates(old, source="a unit's CA"))
-            items = target_items(servers, Path.cwd(), default_device=device, live=False)
+            items = target_items(servers, base, default_device=device, live=False)
             start = now()
             report = check_items(trust, items, at=start, until=start + timedelta(days=7305))
         except EspCabundleError:
@@ -143,8 +159,24 @@ def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]
     return out
 
 
+def connection_targets(opts: dict[str, Any]) -> tuple[list[Target], Path]:
+    """The servers the units connect to, and where their saved chains live: the link's
+    own server (``--server``, else the mDash host or the ``mqtts://`` broker) and the
+    config's ``targets:`` (``-c`` or ./cabundle.yaml), chains beside the config."""
+    from ..config import find_config, load_config
+
+    path = opts["config_path"] or find_config()
+    config = load_config(path) if path else None
+    base = config.base_dir if config is not None else Path.cwd()
+    targets = server_targets(opts)
+    names = {t.name for t in targets}
+    if config is not None:
+        targets += [t for t in config.section("targets", ()) if t.name not in names]
+    return targets, base
+
+
 def server_targets(opts: dict[str, Any]) -> list[Target]:
-    """The servers the units' connection goes through (the gate's targets)."""
+    """The servers the units' connection goes through, from the link options."""
     from urllib.parse import urlsplit
 
     from ..chains import parse_host_port

@@ -170,53 +170,37 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
 # The CA: one function, until the shared write-path gate (issue 11) lands
 
 
-def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> tuple[bytes, str]:
+def _gated_ca(
+    board: Board, targets: list[Target], base: Path, opts: dict[str, Any]
+) -> tuple[bytes, str]:
     """The CA file to push and one line on it, refused unless the board's firmware can
-    use it and every server the units connect through accepts it under the board's
-    rules (a push must never cut the connection it travels on). Resolved as ``build``
-    does; config targets are checked when the CA is built from the config."""
+    use it and every server the units connect through (``targets``: the link's server
+    and the config's targets, chains saved under ``base``) accepts it under the board's
+    rules: a push must never cut the connection it travels on. Resolved as ``build``
+    does. (Until the shared write-path gate lands, this is the one place to change.)"""
     from ..certs import load_certificates
-    from ..check import CheckFailed, check_build_targets, check_items, target_items
-    from ..config import find_config, load_config
+    from ..check import CheckFailed, check_items, target_items
     from ..flash.plan import check_ca_for_board
-    from ..verify import DeviceProfile, TrustSet
+    from ..verify import TrustSet
     from ._common import parse_at
+    from ._push_links import board_device
     from .ca_source import resolve_ca
 
-    at = parse_at(opts["at"])
-    ca = resolve_ca(
-        opts["bundle_file"],
-        opts["config_path"],
-        opts["presets"],
-        opts["roots"],
-        opts["excludes"],
-        opts["at"],
-    )
+    keys = ("bundle_file", "config_path", "presets", "roots", "excludes", "at")
+    ca = resolve_ca(*(opts[k] for k in keys))
     count = check_ca_for_board(ca, board)
-    certs = load_certificates(ca, source="the CA file")
-    device = DeviceProfile(board.verify.rules, board.verify.clock, f"board {board.name}", "")
-    path = opts["config_path"] or find_config()
-    config = load_config(path) if path else None
-    base = config.base_dir if config is not None else Path.cwd()
-    checked = [s.name for s in servers]
-    if config is not None and opts["bundle_file"] is None:
-        from ..bundle import BundleSpec, resolve_bundle
-        from ..catalog import Catalog
-
-        bundle = resolve_bundle(config.spec or BundleSpec(), Catalog.load()).bundle
-        if check_build_targets(config, bundle, at=at) is not None:
-            checked += [t.name for t in config.section("targets", ())]
-    if servers:
-        items = target_items(servers, base, default_device=device)
-        report = check_items(TrustSet.from_certificates(certs), items, at=at)
+    if targets:
+        items = target_items(targets, base, default_device=board_device(board))
+        trust = TrustSet.from_certificates(load_certificates(ca, source="the CA file"))
+        report = check_items(trust, items, at=parse_at(opts["at"]))
         if not report.ok:
             raise CheckFailed(
-                "the new CA file would not accept the chain of the server the units connect "
-                "through: pushing it would cut the connection it travels on; nothing written",
+                "the new CA file would not accept the chain of a server the units connect "
+                "to: pushing it would cut the connection it travels on; nothing written",
                 violations=report.failure_lines(),
                 hint="add the roots that server chains to (esp-cabundle check shows which)",
             )
-    accepted = f", accepted by {', '.join(dict.fromkeys(checked))}" if checked else ""
+    accepted = f", accepted by {', '.join(t.name for t in targets)}" if targets else ""
     return ca, f"{count} roots{accepted} under {board.name} rules"
 
 
@@ -242,10 +226,10 @@ def _run(ctx: click.Context, **opts: Any) -> None:
             "there is no file on the units to replace",
             hint="ship new firmware built with 'esp-cabundle build' output instead",
         )
-    from ._push_links import deadline_for, open_transports, server_targets
+    from ._push_links import connection_targets, deadline_for, open_transports
 
-    servers = server_targets(opts)
-    ca, summary = _gated_ca(board, servers, opts)
+    targets, base = connection_targets(opts)
+    ca, summary = _gated_ca(board, targets, base, opts)
     push_file = PushFile(ca, device_name(board.filesystem.ca_path), board.name)
     until = parse_when(opts["until"], what="--until date") if opts["until"] else None
     options = CampaignOptions(
@@ -256,7 +240,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         watch=opts["watch"],
         until=until,
         poll=opts["poll"],
-        deadline_for=deadline_for(board, servers),
+        deadline_for=deadline_for(board, targets, base),
     )
     quiet = opts["quiet"] or opts["as_json"]
     from ..ui import note

@@ -227,6 +227,12 @@ class _Run:
             state = "failed"
             self.safe_record(uid, state=state, error=e.message)
             self.emit(uid, state, e.message, final=True)
+        except Exception as e:  # a bug must not kill the worker or leave the row silent
+            log.exception("unit %s: unexpected error", uid)
+            state = "failed"
+            text = f"internal error: {type(e).__name__}: {e}"[:300]
+            self.safe_record(uid, state=state, error=text)
+            self.emit(uid, state, text, final=True)
         finally:
             try:
                 self.ledger.release(uid)
