@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from .errors import (
+    AuthError,
     CatalogError,
     CertificateError,
     ConfigError,
@@ -25,6 +26,9 @@ from .errors import (
     PartitionTableError,
     PolicyError,
     PrivateKeyError,
+    PushError,
+    UnitRpcError,
+    UnitUnreachable,
     VerdictError,
 )
 
@@ -45,6 +49,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .fs import create_image, open_image
     from .inspect import inspect_bytes, inspect_path
     from .partitions import Partition, PartitionTable
+    from .push.campaign import CampaignOptions, PushFile, run_campaign
+    from .push.ledger import Ledger
     from .verify import (
         DeviceProfile,
         TrustSet,
@@ -95,6 +101,10 @@ _LAZY: dict[str, str] = {
     "flash_unit": "flash.flasher",
     "restore_unit": "flash.flasher",
     "DumpFile": "flash.dump",
+    "run_campaign": "push.campaign",
+    "CampaignOptions": "push.campaign",
+    "PushFile": "push.campaign",
+    "Ledger": "push.ledger",
 }
 
 
@@ -112,9 +122,11 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ALIASES",
     "PRESETS",
+    "AuthError",
     "Board",
     "Bundle",
     "BundleSpec",
+    "CampaignOptions",
     "Catalog",
     "CatalogError",
     "Certificate",
@@ -127,6 +139,7 @@ __all__ = [
     "FlashError",
     "ImageError",
     "InputError",
+    "Ledger",
     "Lock",
     "LockMismatchError",
     "OutputError",
@@ -136,7 +149,11 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PrivateKeyError",
+    "PushError",
+    "PushFile",
     "TrustSet",
+    "UnitRpcError",
+    "UnitUnreachable",
     "Verdict",
     "VerdictError",
     "__version__",
@@ -160,6 +177,7 @@ __all__ = [
     "parse_device_profile",
     "plan_ca_update",
     "restore_unit",
+    "run_campaign",
     "update_dump",
     "verify_chain",
     "write_build",
