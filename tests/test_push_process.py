@@ -194,6 +194,14 @@ def test_mqtt_password_never_in_process_list_output_or_ledger(tmp_path: Path) ->
             assert password not in out + err
             blob = b"".join(f.read_bytes() for f in tmp_path.glob("c.db*"))
             assert password.encode() not in blob
+            # From a file, too.
+            (tmp_path / "pw").write_text(password + "\n")
+            r = CliRunner().invoke(
+                cli,
+                [*args, "--mqtt-password-file", str(tmp_path / "pw")],
+                env={"MQTT_PASSWORD": ""},
+            )
+            assert r.exit_code == 0, r.output
             # A wrong password: exit 2, the password not echoed.
             r = CliRunner().invoke(cli, args, env={"MQTT_PASSWORD": "wrong-pw-123"})
             assert r.exit_code == 2 and "refused the login" in r.output
@@ -223,3 +231,22 @@ def _authed_host(port: int, units: list[Any], user: str, password: str) -> MqttU
         return MqttUnitHost(port, units)
     finally:
         mqtt.Client.connect = orig  # type: ignore[method-assign]
+
+
+def test_ctrl_c_stops_after_the_units_in_hand(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    units = fleet(8, delay=0.05)
+    host(units)
+    p = spawn(argv(mosquitto, tmp_path, units, "--concurrency", "1", "-q"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(u.count("FS.Rename") for u in units):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    _out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    with Ledger(tmp_path / "c.db") as led:
+        states = [r.state for r in led.rows()]
+    assert "verified" in states and "pending" in states  # stopped early, not at once
+    assert "writing" not in states  # the unit in hand was finished and recorded
+    for u in units:
+        held = u.files()["/ca.pem"]
+        assert held in (mongoose_unit("x").files()["/ca.pem"], ca_bytes())

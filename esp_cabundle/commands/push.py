@@ -276,7 +276,7 @@ def _campaign(
     from ..push.campaign import run_campaign
     from ..push.ledger import Ledger
 
-    stop = threading.Event()
+    stop, finished = threading.Event(), threading.Event()
     box: dict[str, Any] = {}
     with Ledger(ledger_path) as ledger, _progress(quiet=quiet) as bar:
 
@@ -293,15 +293,19 @@ def _campaign(
                 )
             except BaseException as e:
                 box["error"] = e
+            finally:
+                finished.set()
 
-        worker = threading.Thread(target=work, daemon=True)
-        worker.start()
+        # Waited on with an Event, not Thread.join: an interrupted join() can leave the
+        # thread looking finished while it still runs.
+        threading.Thread(target=work, daemon=True).start()
         try:
-            while worker.is_alive():
-                worker.join(0.2)
+            while not finished.wait(0.2):
+                pass
         except KeyboardInterrupt:
             stop.set()  # every unit in hand reaches a recorded state, then it stops
-            worker.join()
+            while not finished.wait(0.2):
+                pass
     if "error" in box:
         raise box["error"]
     report: CampaignReport = box["report"]
