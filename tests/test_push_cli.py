@@ -114,9 +114,12 @@ def test_ledger_of_another_campaign_or_not_a_ledger_is_refused(mdash: Any, in_tm
     assert code == 2 and "another CA file" in out and "--ledger" in out
     assert (in_tmp / DEFAULT).read_bytes() == before
     (in_tmp / "junk.db").write_bytes(b"not a database at all" * 100)
-    code, out = invoke(*base, "--bundle", "ca.pem", "--ledger", "junk.db")
-    assert code == 2 and "not a campaign ledger" in out
-    assert (in_tmp / "junk.db").read_bytes() == b"not a database at all" * 100
+    (in_tmp / "junk.db").chmod(0o644)
+    for cmd in ([*base, "--bundle", "ca.pem"], ["push", "status"]):
+        code, out = invoke(*cmd, "--ledger", "junk.db")
+        assert code == 2 and "not a campaign ledger" in out
+        assert (in_tmp / "junk.db").read_bytes() == b"not a database at all" * 100
+        assert (in_tmp / "junk.db").stat().st_mode & 0o777 == 0o644
 
 
 def test_gate_refuses_a_ca_that_would_cut_the_units_connection(mdash: Any, in_tmp: Path) -> None:

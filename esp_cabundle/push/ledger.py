@@ -140,6 +140,13 @@ class Ledger:
         p = self.path
         if p.exists() and not p.is_file():
             raise InputError(f"{p} is not a file", hint="give --ledger a file path")
+        if p.is_file() and p.stat().st_size:
+            with p.open("rb") as f:
+                if f.read(16) != b"SQLite format 3\x00":
+                    raise InputError(
+                        f"{p} is not a campaign ledger (not a SQLite database)",
+                        hint="give --ledger a new file name, or the ledger a campaign wrote",
+                    )
         try:
             fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(fd)
