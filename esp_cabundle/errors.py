@@ -16,6 +16,7 @@ __all__ = [
     "FlashError",
     "ImageError",
     "InputError",
+    "Interrupted",
     "LockMismatchError",
     "OutputError",
     "PartitionTableError",
@@ -32,7 +33,7 @@ class EspCabundleError(Exception):
     """Root of every error the tool raises on purpose.
 
     ``exit_code`` follows the CLI contract: 1 negative verdict, 2 bad input or usage,
-    3 device or I/O failure.
+    3 device or I/O failure, 130 interrupted.
     """
 
     exit_code: int = 2
@@ -125,6 +126,13 @@ class DeviceError(EspCabundleError):
 
 class FlashError(DeviceError):
     """Reading or writing a unit's flash failed or did not verify."""
+
+
+class Interrupted(EspCabundleError):
+    """Stopped on request (Ctrl-C, SIGTERM) at a safe point; the message says what the
+    unit then holds and what to do next (exit 130, as a shell reports SIGINT)."""
+
+    exit_code = 130
 
 
 class PushError(DeviceError):
