@@ -233,16 +233,20 @@ def _authed_host(port: int, units: list[Any], user: str, password: str) -> MqttU
         mqtt.Client.connect = orig  # type: ignore[method-assign]
 
 
-def test_ctrl_c_stops_after_the_units_in_hand(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_after_the_units_in_hand(
+    mosquitto: Any, host: Any, tmp_path: Path, sig: signal.Signals
+) -> None:
     units = fleet(8, delay=0.05)
     host(units)
     p = spawn(argv(mosquitto, tmp_path, units, "--concurrency", "1", "-q"))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(u.count("FS.Rename") for u in units):
         time.sleep(0.02)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     _out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
+    assert "Stopping" in err and "units in hand" in err
     with Ledger(tmp_path / "c.db") as led:
         states = [r.state for r in led.rows()]
     assert "verified" in states and "pending" in states  # stopped early, not at once

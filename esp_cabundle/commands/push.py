@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 DEFAULT_LEDGER = "cabundle-campaign.db"
 _MDASH_DEFAULT = "https://mdash.net/api/v2"  # push.mdash.DEFAULT_MDASH_URL, without importing it
+_STOPPING = "no new unit is started; the units in hand are finished and recorded first."
 _NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
 
 
@@ -296,16 +297,15 @@ def _campaign(
             finally:
                 finished.set()
 
-        # Waited on with an Event, not Thread.join: an interrupted join() can leave the
-        # thread looking finished while it still runs.
-        threading.Thread(target=work, daemon=True).start()
-        try:
+        from ._interrupt import stop_on_signals
+
+        # Ctrl-C / SIGTERM: no unit is taken any more; every unit in hand is finished
+        # and recorded, then the run stops (exit 130).
+        with stop_on_signals(first=_STOPPING, repeat=_STOPPING) as cancel:
+            threading.Thread(target=work, daemon=True).start()
             while not finished.wait(0.2):
-                pass
-        except KeyboardInterrupt:
-            stop.set()  # every unit in hand reaches a recorded state, then it stops
-            while not finished.wait(0.2):
-                pass
+                if cancel.requested:
+                    stop.set()
     if "error" in box:
         raise box["error"]
     report: CampaignReport = box["report"]
