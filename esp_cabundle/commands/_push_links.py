@@ -58,7 +58,7 @@ def deadline_for(
             report = check_items(trust, items, at=start, until=start + timedelta(days=7305))
         except EspCabundleError:
             return None
-        dates = [r.forecast.first_failure.when for r in report.results if r.forecast.first_failure]
+        dates = [d for r in report.results if (d := r.timeline.first_failure_date)]
         return min(dates) if dates else None
 
     return deadline
