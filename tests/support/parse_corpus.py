@@ -61,7 +61,7 @@ def _header(d: bytes, pos: int) -> tuple[int, int, int]:
 
 
 def oid_der(dotted: str) -> bytes:
-    from esp_cabundle.verify.parse import _oid
+    from esp_cabundle.verify.asn1 import _oid
 
     return tlv(0x06, _oid(dotted))
 
