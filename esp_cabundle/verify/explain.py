@@ -5,9 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from .asn1 import ParseRefusal
+from .explain_device import (
+    ca_parse_notes,
+    chain_parse_notes,
+    explain_early,
+    name_notes,
+    path_notes,
+    usage_notes,
+)
 from .names import name_label
 from .nodes import Node, sig_good
-from .path import TrustIndex, check_parent
+from .path import TrustIndex, check_parent, key_bad
 from .profiles import (
     BAD_KEY,
     BAD_MD,
@@ -21,6 +30,8 @@ from .profiles import (
     flag_names,
 )
 from .verdict import Item, Outcome, Verdict
+
+__all__ = ["explain", "explain_early"]
 
 
 def _q(label: str) -> str:
@@ -41,9 +52,13 @@ def explain(
     chain: Sequence[Node],
     index: TrustIndex,
     profile: DeviceProfile,
+    *,
+    skipped: Sequence[tuple[int, ParseRefusal]] = (),
+    sent_as: Sequence[Node] | None = None,
 ) -> str:
+    """``chain`` is what mbedTLS kept of the certificates the server sent (``sent_as``)."""
     items = outcome.items
-    parts: list[str] = []
+    parts: list[str] = list(chain_parse_notes(skipped, sent_as or chain))
     if v.ok:
         parts.append("Accepted: " + _path_text(v))
         if profile.rules != "mbedtls" and outcome.callback_anchor is not None:
@@ -62,6 +77,7 @@ def explain(
                 parts.append(
                     f"This device never checks dates, so expired certificates still count: {names}."
                 )
+        parts.extend(name_notes(v, chain[0]))
         return " ".join(parts)
 
     if outcome.fatal:
@@ -76,6 +92,10 @@ def explain(
         if i == outcome.callback_failed:
             continue
         parts.extend(_explain_item(it, i, items, chain, index, profile, v))
+    parts.extend(path_notes(outcome, chain, index, sent_as or chain))
+    parts.extend(ca_parse_notes(outcome, chain, index))
+    parts.extend(name_notes(v, chain[0]))
+    parts.extend(usage_notes(v, chain[0]))
     parts.append(f"The device logs {v.error_text}.")
     return " ".join(p for p in parts if p)
 
@@ -136,7 +156,7 @@ def _explain_item(
     n = it.node
     if it.flags & NOT_TRUSTED:
         if i == len(items) - 1:
-            out.append(_explain_no_parent(it, chain, index, profile))
+            out.append(_explain_no_parent(it, chain, index, profile, i))
         else:
             parent = items[i + 1].node
             out.append(
@@ -164,17 +184,18 @@ def _explain_item(
     if it.flags & BAD_MD:
         alg = n.cert.signature_algorithm if n.cert else "?"
         out.append(
-            f"{_q(n.label)} is signed with {alg}, which mbedTLS's default profile refuses "
-            "(SHA-2 only)."
+            f"{_q(n.label)} is signed with {alg}, which mbedTLS {profile.mbedtls}'s default "
+            "profile refuses ("
+            + ("SHA-256 or stronger only" if profile.mbedtls == "3.6" else "SHA-2 only")
+            + ")."
         )
     if it.flags & BAD_KEY:
-        if i == 0 and n.rsa_bits is not None and n.rsa_bits < PROFILE_RSA_MIN_BITS:
-            out.append(f"{_q(n.label)} has a {n.rsa_bits}-bit RSA key; mbedTLS needs 2048.")
-        elif i + 1 < len(items):
-            p = items[i + 1].node
-            out.append(f"{_q(p.label)} has a {p.rsa_bits}-bit RSA key; mbedTLS needs 2048 bits.")
+        if i == 0 and key_bad(n, profile):
+            out.append(_key_text(n, profile))
+        if i + 1 < len(items) and key_bad(items[i + 1].node, profile):
+            out.append(_key_text(items[i + 1].node, profile))
     if it.flags & BAD_PK:
-        out.append(f"{_q(n.label)} uses a signature algorithm mbedTLS 2.x does not support.")
+        out.append(f"{_q(n.label)} uses a signature algorithm mbedTLS does not support.")
     if profile.rules != "mbedtls" and it.flags & NOT_TRUSTED and it.flags & ~(NOT_TRUSTED | BAD_MD):
         out.append(
             "ESP-IDF's bundle check acts only on a certificate whose sole problem is "
@@ -184,7 +205,7 @@ def _explain_item(
 
 
 def _explain_no_parent(
-    it: Item, chain: Sequence[Node], index: TrustIndex, profile: DeviceProfile
+    it: Item, chain: Sequence[Node], index: TrustIndex, profile: DeviceProfile, depth: int
 ) -> str:
     n = it.node
     issuer = name_label(n.issuer_der)
@@ -200,7 +221,11 @@ def _explain_no_parent(
             if not check_parent(n, a, True):
                 reasons.append(f"{_q(a.label)} in the bundle is not a CA certificate")
             elif a.max_pathlen > 0:
-                reasons.append(f"{_q(a.label)} in the bundle has a path length limit")
+                reasons.append(
+                    f"{_q(a.label)} in the bundle has a path length limit: it allows "
+                    f"{_cas(a.max_pathlen - 1)} below it (pathLenConstraint "
+                    f"{a.max_pathlen - 1}), and {_cas(depth)} sit below it on this path"
+                )
             else:
                 reasons.append(
                     f"the bundle holds a root named {_q(a.label)}, but its key does not "
@@ -211,10 +236,36 @@ def _explain_no_parent(
     sent = [c for c in chain if c.subject_key == n.issuer_key and c is not n]
     text = f"{_q(n.label)} is issued by {_q(issuer)}, which is not in the bundle"
     if sent:
-        text += f" (the server sends {_q(sent[0].label)}, but it cannot be used as its issuer)"
+        why = "it cannot be used as its issuer"
+        later = [c for c in sent if chain.index(c) > chain.index(n)] if n in chain else sent
+        if not later:
+            why = (
+                "it comes before it in the sent order, and mbedTLS looks for an issuer only "
+                "among the certificates sent after it"
+            )
+        elif later[0].max_pathlen > 0 and later[0].max_pathlen < 1 + depth:
+            why = (
+                f"its path length limit allows {_cas(later[0].max_pathlen - 1)} below it "
+                f"(pathLenConstraint {later[0].max_pathlen - 1}), and {_cas(depth)} would "
+                "sit below it"
+            )
+        text += f" (the server sends {_q(sent[0].label)}, but {why})"
     elif n.issuer_key != n.subject_key:
         text += " and which the server does not send"
     return f"{text}; {_bundle_summary(index, chain)}."
+
+
+def _key_text(n: Node, profile: DeviceProfile) -> str:
+    if n.rsa_bits is not None and n.rsa_bits < PROFILE_RSA_MIN_BITS:
+        return f"{_q(n.label)} has a {n.rsa_bits}-bit RSA key; mbedTLS needs 2048 bits."
+    return (
+        f"{_q(n.label)} has a {n.ec_curve} key; mbedTLS {profile.mbedtls}'s default profile "
+        "accepts only P-256, P-384, P-521 and the Brainpool curves (BAD_KEY)."
+    )
+
+
+def _cas(n: int) -> str:
+    return f"{n} intermediate CA{'s' if n != 1 else ''}"
 
 
 def _bundle_summary(index: TrustIndex, chain: Sequence[Node]) -> str:

@@ -105,3 +105,126 @@ def subject_of(der: bytes) -> bytes | None:
         return der[start:end]
     except (ValueError, IndexError):
         return None
+
+
+# ---------------------------------------------------------------------------------------
+# The server's name (x509_crt_verify_name, x509_crt_check_cn, x509_check_wildcard)
+
+_SAN_OID = bytes.fromhex("551d11")
+
+
+def _extension_value(der: bytes, oid: bytes) -> bytes | None:
+    """The extnValue contents of extension ``oid`` in a DER certificate, or None."""
+    try:
+        _tag, pos, _end = read_tlv(der, 0)
+        _tag, pos, tbs_end = read_tlv(der, pos)
+        while pos < tbs_end:
+            tag, start, end = read_tlv(der, pos)
+            pos = end
+            if tag != 0xA3:
+                continue
+            _tag, epos, eend = read_tlv(der, start)
+            while epos < eend:
+                _tag, xpos, xend = read_tlv(der, epos)
+                epos = xend
+                _tag, opos, oend = read_tlv(der, xpos)
+                if der[opos:oend] != oid:
+                    continue
+                vpos = oend
+                tag, vstart, vend = read_tlv(der, vpos)
+                if tag == 0x01:  # critical
+                    tag, vstart, vend = read_tlv(der, vend)
+                return der[vstart:vend]
+    except ValueError:
+        return None
+    return None
+
+
+def _memcasecmp(n1: bytes, n2: bytes) -> bool:
+    """``x509_memcasecmp``: equal, or differing only in the case of ASCII letters of n1."""
+    for a, b in zip(n1, n2, strict=True):
+        d = a ^ b
+        if d and not (d == 32 and (0x61 <= a <= 0x7A or 0x41 <= a <= 0x5A)):
+            return False
+    return True
+
+
+def _check_cn(name: bytes, host: bytes) -> bool:
+    """``x509_crt_check_cn``: exact (case-insensitive) or ``*.rest`` matching exactly one
+    leading label of a host that has a dot."""
+    if len(name) == len(host) and _memcasecmp(host, name):
+        return True
+    if len(name) < 3 or name[:2] != b"*.":
+        return False
+    dot = host.find(b".")
+    if dot <= 0:
+        return False
+    rest = host[dot:]
+    return len(rest) == len(name) - 1 and _memcasecmp(name[1:], rest)
+
+
+def _ip_bytes(host: str) -> bytes | None:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).packed
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _general_names(der: bytes) -> tuple[tuple[int, bytes], ...] | None:
+    """(tag number, value) of each SAN entry, or None when there is no SAN extension."""
+    value = _extension_value(der, _SAN_OID)
+    if value is None:
+        return None
+    out = []
+    try:
+        _tag, pos, end = read_tlv(value, 0)
+        while pos < end:
+            tag, start, stop = read_tlv(value, pos)
+            out.append((tag & 0x1F, value[start:stop]))
+            pos = stop
+    except ValueError:
+        return ()
+    return tuple(out)
+
+
+def hostname_matches(cert: object, hostname: str, mbedtls: str = "2.28") -> bool:
+    """``x509_crt_verify_name``: with a subjectAltName, only its entries count (2.28:
+    dNSName; 3.6 also iPAddress and URI, after every dNSName); without one, every CN of
+    the subject."""
+    from ..certs import Certificate
+
+    assert isinstance(cert, Certificate)
+    host = hostname.encode("utf-8", "surrogateescape")
+    sans = _general_names(cert.der)
+    if sans is not None:
+        if any(kind == 2 and _check_cn(v, host) for kind, v in sans):
+            return True
+        if mbedtls == "3.6":
+            ip = _ip_bytes(hostname)
+            if ip is not None and any(kind == 7 and v == ip for kind, v in sans):
+                return True
+            if any(kind == 6 and v == host for kind, v in sans):
+                return True
+        return False
+    return any(
+        oid == CN_OID and _check_cn(value, host)
+        for oid, _t, value, _m in name_attrs(cert.subject_der)
+    )
+
+
+def leaf_names(cert: object) -> list[str]:
+    """The names a certificate answers to, as ``hostname_matches`` reads them."""
+    from ..certs import Certificate
+
+    assert isinstance(cert, Certificate)
+    sans = _general_names(cert.der)
+    if sans is not None:
+        return [v.decode("ascii", "replace") for kind, v in sans if kind == 2]
+    return [
+        value.decode("utf-8", "replace")
+        for oid, _t, value, _m in name_attrs(cert.subject_der)
+        if oid == CN_OID
+    ]

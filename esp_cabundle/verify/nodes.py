@@ -30,6 +30,7 @@ class Node:
     sig_md: str | None
     sig_pk: str | None  # "rsa", "rsassa-pss", "ecdsa" or None (not supported by mbedTLS)
     rsa_bits: int | None
+    ec_curve: str | None  # cryptography's curve name (secp256r1, brainpoolP256r1, ...)
     cert: Certificate | None
     anchor: TrustAnchor | None = None
 
@@ -68,6 +69,7 @@ def node_for_certificate(cert: Certificate) -> Node:
         sig_md=sig_md,
         sig_pk=sig_pk,
         rsa_bits=key.key_size if isinstance(key, rsa.RSAPublicKey) else None,
+        ec_curve=_curve_name(key),
         cert=cert,
     )
 
@@ -108,9 +110,16 @@ def keyonly_node(anchor: TrustAnchor) -> Node:
         sig_md=None,
         sig_pk=None,
         rsa_bits=key.key_size if isinstance(key, rsa.RSAPublicKey) else None,
+        ec_curve=_curve_name(key),
         cert=None,
         anchor=anchor,
     )
+
+
+def _curve_name(key: object) -> str | None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    return key.curve.name if isinstance(key, ec.EllipticCurvePublicKey) else None
 
 
 def signature_kind(cert: Certificate) -> tuple[str | None, str | None]:

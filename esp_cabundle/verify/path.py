@@ -7,7 +7,9 @@ from datetime import datetime
 
 from ..certs import Certificate
 from ..errors import InputError
+from .asn1 import ParseRefusal
 from .nodes import Node, node_for_anchor, node_for_certificate, sig_good
+from .parse import parse_refusal
 from .profiles import (
     BAD_KEY,
     BAD_MD,
@@ -16,23 +18,38 @@ from .profiles import (
     FUTURE,
     MAX_INTERMEDIATE_CA,
     NOT_TRUSTED,
-    PROFILE_MDS,
+    PROFILE_CURVES_3,
     PROFILE_RSA_MIN_BITS,
+    DeviceProfile,
+    MbedtlsVersion,
 )
-from .trust import TrustSet
+from .trust import TrustAnchor, TrustSet
 from .verdict import Item, Outcome
 
 
 class TrustIndex:
     """The trust set prepared once for many verifications (forecasts, many chains)."""
 
-    def __init__(self, trust: TrustSet) -> None:
+    def __init__(self, trust: TrustSet, *, parsed_by: MbedtlsVersion | None = None) -> None:
+        """``parsed_by``: the anchors are a CA file that mbedTLS of that line parses
+        (``mbedtls_x509_crt_parse``): a certificate it refuses is skipped and kept in
+        ``skipped`` with the refusal. None: a bundle of names and keys, nothing parsed."""
         self.trust = trust
-        self.nodes = [node_for_anchor(a) for a in trust.anchors]
+        anchors = []
+        self.skipped: list[tuple[TrustAnchor, ParseRefusal]] = []
+        for a in trust.anchors:
+            refusal = None
+            if parsed_by is not None and a.certificate is not None:
+                refusal = parse_refusal(a.certificate.der, parsed_by)
+            if refusal is None:
+                anchors.append(a)
+            else:
+                self.skipped.append((a, refusal))
+        self.nodes = [node_for_anchor(a) for a in anchors]
         self.by_name: dict[tuple[object, ...], list[Node]] = {}
         for n in self.nodes:
             self.by_name.setdefault(n.subject_key, []).append(n)
-        self.raw_ders = {a.certificate.der for a in trust.anchors if a.certificate is not None}
+        self.raw_ders = {a.certificate.der for a in anchors if a.certificate is not None}
         # ESP-IDF's gen_crt_bundle.py sorts entries by DER subject; the device binary-searches.
         self.sorted_bundle = sorted(self.nodes, key=lambda n: n.subject_der)
         self.sorted_subjects = [n.subject_der for n in self.sorted_bundle]
@@ -114,8 +131,10 @@ def build_path(
     trusted_for: str,
     now: datetime | None,
     undated: frozenset[bytes],
+    profile: DeviceProfile,
 ) -> Outcome:
-    """``x509_crt_verify_chain``. ``trusted_for`` selects where trusted parents come from:
+    """``x509_crt_verify_chain`` under ``profile``'s mbedTLS line. ``trusted_for``
+    selects where trusted parents come from:
     ``list`` (the CA list), ``none`` (ESP-IDF's empty dummy CA) or ``bundle-cb`` (ESP-IDF
     6.0's CA callback: the bundle entry named by the child's issuer, as a key-only CA)."""
     items: list[Item] = []
@@ -128,7 +147,7 @@ def build_path(
         item.flags |= time_bad(child, now, undated)
         if child_trusted:
             return outcome
-        if child.sig_md not in PROFILE_MDS:
+        if child.sig_md not in profile.profile_mds:
             item.flags |= BAD_MD
         if child.sig_pk is None:
             item.flags |= BAD_PK
@@ -177,7 +196,7 @@ def build_path(
             return outcome
         if not good:
             item.flags |= NOT_TRUSTED
-        if parent.rsa_bits is not None and parent.rsa_bits < PROFILE_RSA_MIN_BITS:
+        if key_bad(parent, profile):
             item.flags |= BAD_KEY
         child, child_trusted = parent, parent_trusted
         if parent_pos is not None:
@@ -224,11 +243,20 @@ def bundle_callback(outcome: Outcome, index: TrustIndex) -> None:
         return
 
 
-def ee_flags(leaf: Node) -> int:
-    flags = 0
-    if leaf.rsa_bits is not None and leaf.rsa_bits < PROFILE_RSA_MIN_BITS:
-        flags |= BAD_KEY
-    return flags
+def key_bad(node: Node, profile: DeviceProfile) -> bool:
+    """``x509_profile_check_key``: RSA under 2048 bits; in 3.6 also a curve outside the
+    default profile's list (secp256k1, secp224r1, secp192r1 ...)."""
+    if node.rsa_bits is not None and node.rsa_bits < PROFILE_RSA_MIN_BITS:
+        return True
+    return (
+        profile.mbedtls == "3.6"
+        and node.ec_curve is not None
+        and node.ec_curve not in PROFILE_CURVES_3
+    )
+
+
+def ee_flags(leaf: Node, profile: DeviceProfile) -> int:
+    return BAD_KEY if key_bad(leaf, profile) else 0
 
 
 def chain_nodes(chain: Sequence[Certificate]) -> list[Node]:

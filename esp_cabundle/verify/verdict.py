@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -11,6 +12,12 @@ from .nodes import Node
 from .profiles import DeviceProfile, error_text, flag_names
 
 Source = Literal["chain", "trust"]
+# Where the device stopped: reading its CA file, reading the server's certificates,
+# verifying the chain (mbedtls_x509_crt_verify), or the TLS layer's own checks after it.
+Stage = Literal["ca-parse", "chain-parse", "verify", "tls"]
+# The server's name: matched, mismatched (CN_MISMATCH), not judged because no hostname
+# was given to the tool, or not checked by the device because its firmware sets none.
+NameStatus = Literal["matched", "mismatch", "not-judged", "not-set"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +56,20 @@ class Verdict:
     flags: int
     error: int | None
     fatal: bool
-    explanation: str
+    stage: Stage = "verify"
+    hostname: str | None = None
+    name_status: NameStatus = "not-judged"
+    explainer: Callable[[Verdict], str] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def explanation(self) -> str:
+        """A paragraph saying why, built when asked (a forecast judges many instants
+        and shows few)."""
+        return self.explainer(self) if self.explainer is not None else ""
+
+    @property
+    def name_judged(self) -> bool:
+        return self.name_status in ("matched", "mismatch")
 
     @property
     def flag_names(self) -> tuple[str, ...]:
@@ -69,6 +89,7 @@ class Verdict:
             self.ok,
             self.flags,
             self.error,
+            self.stage,
             tuple((s.label, s.source, s.position, s.flags) for s in self.path),
         )
 
@@ -82,8 +103,13 @@ class Verdict:
             "device_time": self.device_time.isoformat() if self.device_time else None,
             "flags": f"0x{self.flags:x}",
             "flag_names": list(self.flag_names),
-            "error": f"-0x{-self.error:04x}" if self.error is not None else None,
+            "error": _error_json(self.error),
             "fatal": self.fatal,
+            "stage": self.stage,
+            "mbedtls": self.profile.mbedtls,
+            "hostname": self.hostname,
+            "name": self.name_status,
+            "name_judged": self.name_judged,
             "path": [
                 {
                     "label": s.label,
@@ -115,3 +141,9 @@ class Outcome:
     callback_failed: int | None = None  # index in items where the bundle callback failed
     callback_anchor: Node | None = None  # the bundle entry that validated the top
     cross_signed: bool = False  # ESP-IDF 6.0 CROSS_SIGNED_VERIFY (bundle as CA callback)
+
+
+def _error_json(error: int | None) -> str | None:
+    if error is None:
+        return None
+    return f"-0x{-error:04x}" if error < 0 else str(error)
