@@ -38,6 +38,13 @@ if TYPE_CHECKING:
     help="A saved chain, PEM, leaf first (repeatable).",
 )
 @click.option(
+    "--hostname",
+    metavar="NAME",
+    help="The server name the device checks the certificate against (default: the host "
+    "of --host, a target's host, or a chain file named after its server, e.g. "
+    "chains/mdash.net.pem).",
+)
+@click.option(
     "--device",
     metavar="PROFILE",
     help="Device profile: mbedtls-noclock, mbedtls-clock, idf-bundle, ... or RULES:CLOCK.",
@@ -82,6 +89,7 @@ def check(
     bundle_path: Path | None,
     hosts: tuple[str, ...],
     chain_files: tuple[Path, ...],
+    hostname: str | None,
     device: str | None,
     board: str | None,
     until: str | None,
@@ -110,12 +118,15 @@ def check(
       esp-cabundle check --board mdash-arduino --json      # targets from cabundle.yaml
       esp-cabundle check --until 2035-01-01 --report forecast.html
     """
+    from dataclasses import replace
+
     from ..chains import load_chain_file, parse_host_port
     from ..check import (
         CheckItem,
         check_items,
         default_trust_set,
         load_trust_set,
+        looks_like_hostname,
         roadmap_items,
         target_items,
     )
@@ -138,14 +149,15 @@ def check(
     items: list[CheckItem] = []
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     for f in chain_files:
-        items.append(CheckItem(f.name, load_chain_file(f), default))
+        named = f.stem if looks_like_hostname(f.stem) else None
+        items.append(CheckItem(f.name, load_chain_file(f), default, hostname=hostname or named))
     if hosts:
         from ..check import Target
 
         targets = []
         for h in hosts:
             host, port = parse_host_port(h)
-            targets.append(Target(h, host, port))
+            targets.append(Target(h, host, port, hostname=hostname))
         items += target_items(
             targets, Path("."), device=default, live=True, timeout=timeout, progress=progress
         )
@@ -158,6 +170,8 @@ def check(
             timeout=timeout,
             progress=progress,
         )
+    if hostname and not hosts and not chain_files:
+        items = [replace(i, hostname=hostname) for i in items]
     for name in roadmaps:
         items += roadmap_items(name, default)
     if not items:
@@ -246,7 +260,15 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str
         out.extend(wrap.wrap(f"what-if: {r.item.what_if}{when}"))
     status = "accepted" if v.ok else "refused"
     flags = f" [{', '.join(v.flag_names)}]" if v.flag_names else ""
-    out.extend(wrap.wrap(f"{v.at.date().isoformat()}: {status}{flags}"))
+    name = {
+        "matched": f", name {v.hostname} checked",
+        "mismatch": f", name {v.hostname} does not match",
+        "not-judged": ", name not judged (no --hostname)",
+        "not-set": ", the device checks no name",
+        "no-leaf": ", name not judged (no server certificate in the chain)",
+    }[v.name_status]
+    lib = f" [mbedTLS {v.profile.mbedtls}]" if v.profile.mbedtls != "2.28" else ""
+    out.extend(wrap.wrap(f"{v.at.date().isoformat()}: {status}{flags}{name}{lib}"))
     out.extend(wrap.wrap(v.explanation))
     if horizon:
         for c in fc.changes:

@@ -32,6 +32,7 @@ instants instead of stepping through days.
 
 from __future__ import annotations
 
+from .asn1 import ParseRefusal
 from .forecast import (
     CertEvent,
     Change,
@@ -39,11 +40,13 @@ from .forecast import (
     forecast,
 )
 from .names import (
+    hostname_matches,
     name_key,
 )
 from .nodes import (
     describe_certificate,
 )
+from .parse import parse_refusal
 from .profiles import (
     BAD_KEY,
     BAD_MD,
@@ -56,14 +59,17 @@ from .profiles import (
     EXPIRED,
     FUTURE,
     MAX_INTERMEDIATE_CA,
+    MBEDTLS_VERSIONS,
     NOT_TRUSTED,
     RULES,
     UNSET_CLOCK,
     Clock,
     DeviceProfile,
+    MbedtlsVersion,
     Rules,
     error_text,
     flag_names,
+    mbedtls_version_for,
     parse_device_profile,
 )
 from .trust import (
@@ -76,6 +82,7 @@ from .verdict import (
     Verdict,
 )
 from .verifier import (
+    Verifier,
     verify_chain,
 )
 
@@ -91,6 +98,7 @@ __all__ = [
     "EXPIRED",
     "FUTURE",
     "MAX_INTERMEDIATE_CA",
+    "MBEDTLS_VERSIONS",
     "NOT_TRUSTED",
     "RULES",
     "UNSET_CLOCK",
@@ -100,16 +108,22 @@ __all__ = [
     "DeviceProfile",
     "Forecast",
     "KeyEntry",
+    "MbedtlsVersion",
+    "ParseRefusal",
     "PathStep",
     "Rules",
     "TrustAnchor",
     "TrustSet",
     "Verdict",
+    "Verifier",
     "describe_certificate",
     "error_text",
     "flag_names",
     "forecast",
+    "hostname_matches",
+    "mbedtls_version_for",
     "name_key",
     "parse_device_profile",
+    "parse_refusal",
     "verify_chain",
 ]

@@ -91,6 +91,11 @@ def name_notes(v: Verdict, leaf: Node) -> list[str]:
             "The server's name was not judged: no hostname was given (--hostname, or a "
             "target's host)."
         ]
+    if v.name_status == "no-leaf":
+        return [
+            "The server's name was not judged: the chain starts at a CA certificate, "
+            "without the server's own."
+        ]
     if v.name_status == "not-set":
         return ["This firmware sets no hostname, so mbedTLS does not check the server's name."]
     assert leaf.cert is not None and v.hostname is not None

@@ -113,6 +113,8 @@ def forecast(
     at: datetime,
     until: datetime,
     rotate_issuing: bool = True,
+    hostname: str | None = None,
+    verifier: Verifier | None = None,
 ) -> Forecast:
     """The verdict at ``at`` and each time it flips before ``until``, with the certificate
     events behind each flip.
@@ -120,13 +122,15 @@ def forecast(
     The verdict at ``at`` is exact (every date counts). With ``rotate_issuing``, later
     instants ignore the leaf's and issuing intermediates' dates: servers renew those, and
     what a bundle owner needs to know is when the trust side breaks (roots, cross-signs).
+    ``hostname`` is the name the unit connects to (None: not judged); ``verifier`` reuses
+    one prepared for ``trust`` across many chains.
     """
     if until < at:
         raise InputError(
             f"--until {until.date().isoformat()} is before --at {at.date().isoformat()}"
         )
-    verifier = Verifier(trust)
-    start = verifier.verify(chain, profile, at=at)
+    verifier = verifier or Verifier(trust)
+    start = verifier.verify(chain, profile, at=at, hostname=hostname)
     rotating_certs = [c for i, c in enumerate(chain) if rotate_issuing and _is_rotating(c, i)]
     rotating = tuple(
         CertEvent("expires", describe_certificate(c), c.not_after, c.sha256) for c in rotating_certs
@@ -153,7 +157,7 @@ def forecast(
     nodes = chain_nodes(chain)
     relevant: list[Certificate] = [c for c in chain if c.der not in undated]
     issuer_keys = {n.issuer_key for n in nodes}
-    for anchor_node in verifier.index.nodes:
+    for anchor_node in verifier.index_for(profile).nodes:
         if anchor_node.subject_key in issuer_keys and anchor_node.cert is not None:
             relevant.append(anchor_node.cert)
     events: dict[datetime, list[CertEvent]] = {}
@@ -166,13 +170,13 @@ def forecast(
             ev = CertEvent("expires", label, c.not_after, c.sha256)
             events.setdefault(c.not_after + SECOND, []).append(ev)
     instants = sorted(events)
-    baseline = verifier.verify(chain, profile, at=at, undated=undated)
+    baseline = verifier.verify(chain, profile, at=at, undated=undated, hostname=hostname)
     changes: list[Change] = []
     # Compare like with like: the exact verdict at ``at`` may differ from ``baseline``
     # only through rotating certificates, which later instants ignore.
     prev = baseline
     for when in instants:
-        v = verifier.verify(chain, profile, at=when, undated=undated)
+        v = verifier.verify(chain, profile, at=when, undated=undated, hostname=hostname)
         if v.ok != prev.ok:
             on_path = {s.sha256 for s in (*v.path, *prev.path)}
             evs = [e for e in events[when] if e.sha256 in on_path] or events[when]

@@ -126,7 +126,7 @@ class Verifier:
         else:
             error = None
         stage = "verify"
-        if not fatal:
+        if not fatal and not sent[0].is_ca:
             usage = _usage_flags(sent[0])
             flags |= usage
             if usage and error is None:
@@ -246,6 +246,8 @@ def _sent_position(pos: int | None, sent: Sequence[Node], nodes: Sequence[Node])
 def _name_status(leaf: Node, profile: DeviceProfile, hostname: str | None) -> NameStatus:
     if not profile.sets_hostname:
         return "not-set"
+    if leaf.is_ca:  # a saved or roadmap chain that starts at an intermediate
+        return "no-leaf"
     if hostname is None:
         return "not-judged"
     assert leaf.cert is not None

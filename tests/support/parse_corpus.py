@@ -158,8 +158,12 @@ def crafted() -> Iterator[Sample]:
     ed = pooled_key("ed25519", 50)
     yield Sample("ed25519-signed", mint("Ed Root", key=ed).der)
     yield Sample("ed25519-key", mint("ed.example", root, key=ed, ca=False).der)
-    yield Sample("secp256k1-key", mint("K1 CA", root, key=ec.generate_private_key(ec.SECP256K1())).der)
-    yield Sample("secp224r1-key", mint("P224 CA", root, key=ec.generate_private_key(ec.SECP224R1())).der)
+    yield Sample(
+        "secp256k1-key", mint("K1 CA", root, key=ec.generate_private_key(ec.SECP256K1())).der
+    )
+    yield Sample(
+        "secp224r1-key", mint("P224 CA", root, key=ec.generate_private_key(ec.SECP224R1())).der
+    )
     yield Sample("p521-key", mint("P521 CA", root, key=ec.generate_private_key(ec.SECP521R1())).der)
     bp = ec.generate_private_key(ec.BrainpoolP256R1())
     yield Sample("brainpool-key", mint("BP CA", root, key=bp).der)
@@ -193,13 +197,18 @@ def crafted() -> Iterator[Sample]:
     sig = k.sign(tbs, ec.ECDSA(hashes.SHA256()))
     yield Sample("signature-algorithm-mismatch", tlv(0x30, tbs + outer + tlv(0x03, b"\x00" + sig)))
     yield Sample("serial-negative", mint_serial(-5, root))
-    yield Sample("utc-time-without-seconds", _with_validity(root, k, b"2401010000Z", b"3401010000Z"))
+    yield Sample(
+        "utc-time-without-seconds", _with_validity(root, k, b"2401010000Z", b"3401010000Z")
+    )
     yield Sample("generalized-time", _with_validity(
         root, k, b"20240101000000Z", b"20540101000000Z", tag=0x18))  # fmt: skip
     yield Sample("date-feb-30", _with_validity(root, k, b"240230000000Z", b"340101000000Z"))
     yield Sample("big-rsa-key", _with_rsa_modulus(leaf, k, 8200))
     yield Sample("rsa-even-exponent", _with_rsa_modulus(leaf, k, 2048, exponent=65538))
-    hw = tlv(0xA0, oid_der("1.3.6.1.5.5.7.8.4") + tlv(0xA0, tlv(0x30, oid_der("1.2.3") + tlv(0x04, b"x"))))
+    hw = tlv(
+        0xA0,
+        oid_der("1.3.6.1.5.5.7.8.4") + tlv(0xA0, tlv(0x30, oid_der("1.2.3") + tlv(0x04, b"x"))),
+    )
     yield Sample("san-hw-module-name", with_extensions(
         mint("hw.example", root, ca=False), k, ext("2.5.29.17", tlv(0x30, hw)), keep=False))  # fmt: skip
     bad_hw = tlv(0xA0, oid_der("1.3.6.1.5.5.7.8.4") + tlv(0xA0, tlv(0x30, oid_der("1.2.3"))))
@@ -291,7 +300,9 @@ def mutations(seeds: list[Sample], count: int, *, seed: int = 12) -> Iterator[Sa
             b = b[: rnd.randrange(1, len(b))]
         else:
             i = rnd.randrange(len(b))
-            b[i] = rnd.choice([0x02, 0x03, 0x04, 0x05, 0x06, 0x0C, 0x12, 0x13, 0x30, 0x31, 0xA0, 0xA3])
+            b[i] = rnd.choice(
+                [0x02, 0x03, 0x04, 0x05, 0x06, 0x0C, 0x12, 0x13, 0x30, 0x31, 0xA0, 0xA3]
+            )
         yield Sample(f"mut-{n}-{s.name}", bytes(b))
 
 
