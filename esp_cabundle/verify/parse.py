@@ -31,6 +31,8 @@ The refusals that matter in practice, for certificates other tools accept:
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Literal
 
 from .asn1 import (
     _CURVES,
@@ -82,7 +84,10 @@ from .asn1 import (
 from .parse_ext import _ExtensionParser
 from .profiles import MbedtlsVersion
 
-__all__ = ["ParseRefusal", "parse_refusal"]
+if TYPE_CHECKING:
+    from ..certs import Certificate
+
+__all__ = ["ParseRefusal", "parse_notes", "parse_refusal"]
 
 
 class _Parser(_ExtensionParser):
@@ -461,3 +466,41 @@ def parse_refusal(der: bytes, version: MbedtlsVersion = "2.28") -> ParseRefusal 
 def _default_reason(code: int) -> str:
     high = -((-code) & 0xFF80)
     return _HIGH_NAMES.get(high, "refused")
+
+
+_UNKNOWN_SIG_ALG = -0x262E  # left out of a server's chain, not fatal (ssl_tls.c)
+
+
+def parse_notes(
+    certs: Sequence[Certificate], *, role: Literal["ca-file", "server-chain"]
+) -> list[str]:
+    """What each mbedTLS line does with certificates it cannot parse, in the words
+    ``inspect`` and ``chains show`` both use: a CA file keeps the rest (what the firmware
+    then does is its own choice), a server's chain ends the handshake."""
+    notes = []
+    for i, c in enumerate(certs):
+        refusals = {v: parse_refusal(c.der, v) for v in ("2.28", "3.6")}
+        if not any(refusals.values()):
+            continue
+        lines = sorted({str(r) for r in refusals.values() if r is not None})
+        if len(lines) == 1 and all(refusals.values()):
+            who = f"mbedTLS 2.28 and 3.6 cannot parse it ({lines[0]})"
+        else:
+            v = "2.28" if refusals["2.28"] else "3.6"
+            other = "3.6" if v == "2.28" else "2.28"
+            who = f"mbedTLS {v} cannot parse it ({refusals[v]}); {other} can"
+        where = f"#{i + 1} {c.label}" if role == "ca-file" else f"position {i} {c.label}"
+        if role == "ca-file":
+            what = (
+                "mbedtls_x509_crt_parse skips it and keeps the other certificates, returning "
+                "how many it skipped: ESP-IDF's esp-tls and Arduino go on without it, while "
+                "Mongoose OS and mDash 1.2.13 treat any skipped certificate as fatal and "
+                "refuse the whole file"
+            )
+        elif any(r is not None and r.code == _UNKNOWN_SIG_ALG for r in refusals.values()):
+            what = "a unit leaves it out of the chain and carries on without it"
+        else:
+            code = next(r for r in refusals.values() if r is not None).code_text.split(" ")[0]
+            what = f"a unit ends the handshake there with {code}"
+        notes.append(f"{where}: {who}; {what}")
+    return notes

@@ -50,8 +50,12 @@ class TrustIndex:
         for n in self.nodes:
             self.by_name.setdefault(n.subject_key, []).append(n)
         self.raw_ders = {a.certificate.der for a in anchors if a.certificate is not None}
-        # ESP-IDF's gen_crt_bundle.py sorts entries by DER subject; the device binary-searches.
-        self.sorted_bundle = sorted(self.nodes, key=lambda n: n.subject_der)
+        # The device binary-searches the bundle as stored; gen_crt_bundle.py stores every
+        # entry, repeats included, stable-sorted by DER subject.
+        if trust.stored_bundle:
+            self.sorted_bundle = list(self.nodes)
+        else:
+            self.sorted_bundle = sorted(self.nodes, key=lambda n: n.subject_der)
         self.sorted_subjects = [n.subject_der for n in self.sorted_bundle]
 
     def bundle_lookup(self, issuer_der: bytes) -> Node | None:

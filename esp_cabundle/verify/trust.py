@@ -62,6 +62,10 @@ class TrustSet:
 
     anchors: tuple[TrustAnchor, ...]
     source: str = ""
+    # The anchors are an ESP-IDF bundle read from a file: the device searches them in
+    # this stored order (sorted or not). Otherwise a bundle made from them is sorted the
+    # way gen_crt_bundle.py sorts (stable, by DER subject).
+    stored_bundle: bool = False
 
     @classmethod
     def from_certificates(cls, certs: Iterable[Certificate], *, source: str = "") -> TrustSet:
@@ -75,7 +79,8 @@ class TrustSet:
     def from_key_entries(cls, entries: Iterable[KeyEntry], *, source: str = "") -> TrustSet:
         """From an ESP-IDF bundle's entries (anything with ``subject_der`` and
         ``spki_der``): anchors without dates."""
-        return cls(tuple(TrustAnchor.from_key(e.subject_der, e.spki_der) for e in entries), source)
+        anchors = tuple(TrustAnchor.from_key(e.subject_der, e.spki_der) for e in entries)
+        return cls(anchors, source, stored_bundle=True)
 
     def __len__(self) -> int:
         return len(self.anchors)
