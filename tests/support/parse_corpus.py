@@ -112,6 +112,10 @@ def with_extensions(m: Minted, signer: Any, *extra: bytes, keep: bool = True) ->
 # -- the corpus ----------------------------------------------------------------------
 
 
+NC = tlv(0x30, tlv(0xA0, tlv(0x30, tlv(0x82, b"example.com"))))  # nameConstraints
+POLICY = tlv(0x30, tlv(0x30, oid_der("2.23.140.1.2.1")))  # a specific policy (not any)
+
+
 def crafted() -> Iterator[Sample]:
     root = mint("Parse Root")
     k = root.key
