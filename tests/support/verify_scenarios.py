@@ -30,6 +30,11 @@ def der(m: Minted | bytes) -> bytes:
     return m if isinstance(m, bytes) else m.der
 
 
+def _edited(der_bytes: bytes, like: Minted) -> Minted:
+    """A re-signed certificate with ``like``'s key, so a TLS server can present it."""
+    return Minted(x509.load_der_x509_certificate(der_bytes), like.key)
+
+
 def _leaf(issuer: Minted, **kw: object) -> Minted:
     return mint("localhost", issuer, ca=False, **kw)  # type: ignore[arg-type]
 
@@ -211,20 +216,24 @@ def device_scenarios() -> Iterator[Scenario]:
     usage (§2), mbedTLS 3.6's profile (§6), chain order and dead ends (§3)."""
     # §1 A CA file root the device cannot parse is skipped; the rest is kept.
     nc_root = mint("NC Root")
-    nc_der = pc.with_extensions(nc_root, nc_root.key, pc.ext("2.5.29.30", pc.NC, True))
+    nc_der = _edited(
+        pc.with_extensions(nc_root, nc_root.key, pc.ext("2.5.29.30", pc.NC, True)), nc_root
+    )
     inter = mint("NC CA", nc_root)
     yield Scenario("ca-root-critical-name-constraints", [nc_der, mint("Other Root")],
                    [_leaf(inter), inter])  # fmt: skip
-    pol_der = pc.with_extensions(nc_root, nc_root.key, pc.ext("2.5.29.32", pc.POLICY, True))
+    pol_der = _edited(
+        pc.with_extensions(nc_root, nc_root.key, pc.ext("2.5.29.32", pc.POLICY, True)), nc_root
+    )
     yield Scenario("ca-root-critical-policy-and-a-good-copy", [pol_der, nc_root],
                    [_leaf(inter), inter])  # fmt: skip
     # ... and a server certificate it cannot parse ends the handshake.
     r = mint("Parse Root")
     i = mint("Parse CA", r)
     leaf = _leaf(i)
-    bad_leaf = pc.with_extensions(leaf, i.key, pc.ext("1.2.3.4", b"\x05\x00", True))
+    bad_leaf = _edited(pc.with_extensions(leaf, i.key, pc.ext("1.2.3.4", b"\x05\x00", True)), leaf)
     yield Scenario("server-leaf-critical-unknown-extension", [r], [bad_leaf, i])
-    bad_inter = pc.with_extensions(i, r.key, pc.ext("2.5.29.30", pc.NC, True))
+    bad_inter = _edited(pc.with_extensions(i, r.key, pc.ext("2.5.29.30", pc.NC, True)), i)
     yield Scenario("server-intermediate-critical-name-constraints", [r], [leaf, bad_inter])
     stray = mint("Ed Stray", key=fresh_key("ed25519"))
     yield Scenario("server-sends-ed25519-signed-extra", [r], [leaf, i, stray])
