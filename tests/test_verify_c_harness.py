@@ -57,9 +57,12 @@ def _pem(items: list[Minted | bytes]) -> bytes:
 
 def _ours(s: Scenario, profile=CLOCK, at=NOW):  # type: ignore[no-untyped-def]
     return verify_chain(
-        TrustSet.from_certificates(_certs(s.trust)), _certs(s.chain), profile, at=at,
+        TrustSet.from_certificates(_certs(s.trust)),
+        _certs(s.chain),
+        profile,
+        at=at,
         hostname=s.hostname,
-    )  # fmt: skip
+    )
 
 
 def test_harness_is_debian_228() -> None:
@@ -106,8 +109,12 @@ def test_a_ca_file_keeps_what_parses_and_counts_the_rest() -> None:
 @pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.name)
 def test_ca_list_verdicts_agree(s: Scenario) -> None:
     v = _ours(s)
-    stage, rc, flags = H.verify(_pem(s.trust), [der(m) for m in s.chain], name=s.hostname,
-                                at=NOW if c_harness.have_faketime() else None)  # fmt: skip
+    stage, rc, flags = H.verify(
+        _pem(s.trust),
+        [der(m) for m in s.chain],
+        name=s.hostname,
+        at=NOW if c_harness.have_faketime() else None,
+    )
     if stage == "parse":
         assert v.stage == "chain-parse" and v.error == rc, v.explanation
         return
@@ -126,8 +133,9 @@ def test_idf_bundle_verdicts_agree(s: Scenario) -> None:
     trust = _certs(s.trust)
     bundle = render_idf_bundle(trust, bundle_format="v2", max_certs=None)
     v = _ours(s, IDF_CLOCK)
-    stage, rc, flags = H.verify_bundle("v2", bundle, [der(m) for m in s.chain],
-                                       name=s.hostname, at=NOW)  # fmt: skip
+    stage, rc, flags = H.verify_bundle(
+        "v2", bundle, [der(m) for m in s.chain], name=s.hostname, at=NOW
+    )
     if stage == "parse":
         assert v.stage == "chain-parse" and v.error == rc, v.explanation
         return

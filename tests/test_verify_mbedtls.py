@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from esp_cabundle.certs import Certificate
 from esp_cabundle.dates import now
 from esp_cabundle.verify import (
     ERR_X509_FATAL_ERROR,
@@ -14,7 +15,6 @@ from esp_cabundle.verify import (
     parse_device_profile,
     verify_chain,
 )
-from esp_cabundle.certs import Certificate
 from tests.support.verify_scenarios import (
     Scenario,
     der,

@@ -45,7 +45,7 @@ def children(der: bytes) -> list[bytes]:
     out = []
     pos = _header(der, 0)[1]
     while pos < len(der):
-        _tag, start, end = _header(der, pos)
+        _tag, _start, end = _header(der, pos)
         out.append(der[pos:end])
         pos = end
     return out
@@ -131,18 +131,26 @@ def crafted() -> Iterator[Sample]:
     anyp = tlv(0x30, tlv(0x30, oid_der("2.5.29.32.0")))
     yield Sample("critical-any-policy", with_extensions(root, k, ext("2.5.29.32", anyp, True)))
     yield Sample("critical-unknown", with_extensions(root, k, ext("1.2.3.4.5", b"\x05\x00", True)))
-    yield Sample("critical-policy-constraints", with_extensions(
-        root, k, ext("2.5.29.36", tlv(0x30, b"\x80\x01\x00"), True)))  # fmt: skip
+    yield Sample(
+        "critical-policy-constraints",
+        with_extensions(root, k, ext("2.5.29.36", tlv(0x30, b"\x80\x01\x00"), True)),
+    )
     bc = ext("2.5.29.19", tlv(0x30, b"\x01\x01\xff"), True)
     yield Sample("repeated-basic-constraints", with_extensions(root, k, bc))
     ski = ext("2.5.29.14", tlv(0x04, b"\x01\x02"))
     yield Sample("repeated-ski", with_extensions(root, k, ski, ski, keep=False))
     yield Sample("ski-not-octet-string", with_extensions(root, k, ext("2.5.29.14", b"\x05\x00")))
-    yield Sample("empty-key-usage", with_extensions(
-        mint("KU Empty", key_cert_sign=None), k, ext("2.5.29.15", b"\x03\x01\x00")))  # fmt: skip
+    yield Sample(
+        "empty-key-usage",
+        with_extensions(mint("KU Empty", key_cert_sign=None), k, ext("2.5.29.15", b"\x03\x01\x00")),
+    )
     ip = tlv(0x30, tlv(0x87, b"\x7f\x00\x00"))
-    yield Sample("san-ip-3-bytes", with_extensions(
-        mint("san.example", root, ca=False, san="x"), k, ext("2.5.29.17", ip), keep=False))  # fmt: skip
+    yield Sample(
+        "san-ip-3-bytes",
+        with_extensions(
+            mint("san.example", root, ca=False, san="x"), k, ext("2.5.29.17", ip), keep=False
+        ),
+    )
     yield Sample("empty-eku", with_extensions(root, k, ext("2.5.29.37", tlv(0x30, b""))))
 
     def v1(fields: list[bytes]) -> list[bytes]:
@@ -173,8 +181,15 @@ def crafted() -> Iterator[Sample]:
     yield Sample("brainpool-key", mint("BP CA", root, key=bp).der)
     yield Sample("sect-curve-key", mint("B CA", root, key=_binary_curve_key()).der)
     yield Sample("rsa-1024-key", mint("R1024", root, key_kind="rsa1024").der)
-    yield Sample("sha1-rsa", mint("SHA1 Leaf", mint("RSA Root", key_kind="rsa2048"),
-                                  key_kind="rsa2048", hash_alg=hashes.SHA1()).der)  # fmt: skip
+    yield Sample(
+        "sha1-rsa",
+        mint(
+            "SHA1 Leaf",
+            mint("RSA Root", key_kind="rsa2048"),
+            key_kind="rsa2048",
+            hash_alg=hashes.SHA1(),
+        ).der,
+    )
     yield Sample("sha224-ecdsa", mint("SHA224", root, hash_alg=hashes.SHA224()).der)
     yield Sample("sha3-ecdsa", mint("SHA3", root, hash_alg=hashes.SHA3_256()).der)
     rr = mint("RSA Root P", key_kind="rsa2048")
@@ -204,8 +219,10 @@ def crafted() -> Iterator[Sample]:
     yield Sample(
         "utc-time-without-seconds", _with_validity(root, k, b"2401010000Z", b"3401010000Z")
     )
-    yield Sample("generalized-time", _with_validity(
-        root, k, b"20240101000000Z", b"20540101000000Z", tag=0x18))  # fmt: skip
+    yield Sample(
+        "generalized-time",
+        _with_validity(root, k, b"20240101000000Z", b"20540101000000Z", tag=0x18),
+    )
     yield Sample("date-feb-30", _with_validity(root, k, b"240230000000Z", b"340101000000Z"))
     yield Sample("big-rsa-key", _with_rsa_modulus(leaf, k, 8200))
     yield Sample("rsa-even-exponent", _with_rsa_modulus(leaf, k, 2048, exponent=65538))
@@ -213,16 +230,26 @@ def crafted() -> Iterator[Sample]:
         0xA0,
         oid_der("1.3.6.1.5.5.7.8.4") + tlv(0xA0, tlv(0x30, oid_der("1.2.3") + tlv(0x04, b"x"))),
     )
-    yield Sample("san-hw-module-name", with_extensions(
-        mint("hw.example", root, ca=False), k, ext("2.5.29.17", tlv(0x30, hw)), keep=False))  # fmt: skip
+    yield Sample(
+        "san-hw-module-name",
+        with_extensions(
+            mint("hw.example", root, ca=False), k, ext("2.5.29.17", tlv(0x30, hw)), keep=False
+        ),
+    )
     bad_hw = tlv(0xA0, oid_der("1.3.6.1.5.5.7.8.4") + tlv(0xA0, tlv(0x30, oid_der("1.2.3"))))
-    yield Sample("san-hw-module-name-truncated", with_extensions(
-        mint("hw2.example", root, ca=False), k, ext("2.5.29.17", tlv(0x30, bad_hw)), keep=False))  # fmt: skip
+    yield Sample(
+        "san-hw-module-name-truncated",
+        with_extensions(
+            mint("hw2.example", root, ca=False), k, ext("2.5.29.17", tlv(0x30, bad_hw)), keep=False
+        ),
+    )
     aki = tlv(0x30, tlv(0x80, b"\x01\x02") + tlv(0xA1, tlv(0xA4, tlv(0x30, b""))))
     yield Sample("aki-issuer-without-serial", with_extensions(root, k, ext("2.5.29.35", aki)))
     dn = tlv(0x30, tlv(0xA4, tlv(0x30, tlv(0x31, tlv(0x30, oid_der("2.5.4.3") + tlv(0x12, b"1"))))))
-    yield Sample("san-directory-name-numeric", with_extensions(
-        mint("dn.example", root, ca=False), k, ext("2.5.29.17", dn), keep=False))  # fmt: skip
+    yield Sample(
+        "san-directory-name-numeric",
+        with_extensions(mint("dn.example", root, ca=False), k, ext("2.5.29.17", dn), keep=False),
+    )
 
 
 def _binary_curve_key() -> Any:
@@ -258,8 +285,10 @@ def _with_rsa_modulus(m: Minted, signer: Any, bits: int, exponent: int = 65537) 
     raw = n.to_bytes(bits // 8 + 1, "big")
     e = exponent.to_bytes((exponent.bit_length() + 8) // 8, "big")
     rsa_key = tlv(0x30, tlv(0x02, raw) + tlv(0x02, e))
-    spki = tlv(0x30, tlv(0x30, oid_der("1.2.840.113549.1.1.1") + b"\x05\x00")
-               + tlv(0x03, b"\x00" + rsa_key))  # fmt: skip
+    spki = tlv(
+        0x30,
+        tlv(0x30, oid_der("1.2.840.113549.1.1.1") + b"\x05\x00") + tlv(0x03, b"\x00" + rsa_key),
+    )
 
     def edit(fields: list[bytes]) -> list[bytes]:
         fields[6 if fields[0][0] == 0xA0 else 5] = spki
@@ -310,5 +339,14 @@ def mutations(seeds: list[Sample], count: int, *, seed: int = 12) -> Iterator[Sa
         yield Sample(f"mut-{n}-{s.name}", bytes(b))
 
 
-__all__ = ["Sample", "crafted", "ed25519", "mutations", "real_certificates", "x509", "NameOID",
-           "ObjectIdentifier", "fresh_key"]  # fmt: skip
+__all__ = [
+    "NameOID",
+    "ObjectIdentifier",
+    "Sample",
+    "crafted",
+    "ed25519",
+    "fresh_key",
+    "mutations",
+    "real_certificates",
+    "x509",
+]

@@ -8,9 +8,8 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes
-
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -206,8 +205,17 @@ def _state(rnd: random.Random) -> dict:
 
 
 def _ku(**bits: bool) -> x509.KeyUsage:
-    names = ("digital_signature content_commitment key_encipherment data_encipherment "
-             "key_agreement key_cert_sign crl_sign encipher_only decipher_only").split()  # fmt: skip
+    names = [
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    ]
     return x509.KeyUsage(**{n: bits.get(n, False) for n in names})
 
 
@@ -220,13 +228,15 @@ def device_scenarios() -> Iterator[Scenario]:
         pc.with_extensions(nc_root, nc_root.key, pc.ext("2.5.29.30", pc.NC, True)), nc_root
     )
     inter = mint("NC CA", nc_root)
-    yield Scenario("ca-root-critical-name-constraints", [nc_der, mint("Other Root")],
-                   [_leaf(inter), inter])  # fmt: skip
+    yield Scenario(
+        "ca-root-critical-name-constraints", [nc_der, mint("Other Root")], [_leaf(inter), inter]
+    )
     pol_der = _edited(
         pc.with_extensions(nc_root, nc_root.key, pc.ext("2.5.29.32", pc.POLICY, True)), nc_root
     )
-    yield Scenario("ca-root-critical-policy-and-a-good-copy", [pol_der, nc_root],
-                   [_leaf(inter), inter])  # fmt: skip
+    yield Scenario(
+        "ca-root-critical-policy-and-a-good-copy", [pol_der, nc_root], [_leaf(inter), inter]
+    )
     # ... and a server certificate it cannot parse ends the handshake.
     r = mint("Parse Root")
     i = mint("Parse CA", r)
@@ -256,15 +266,20 @@ def device_scenarios() -> Iterator[Scenario]:
     # §2 Key usage for a TLS server.
     client_only = [ExtendedKeyUsageOID.CLIENT_AUTH]
     yield Scenario("eku-client-auth-only", [r], [_leaf(i, eku=client_only), i])
-    yield Scenario("eku-client-auth-only-and-untrusted", [mint("Nobody")],
-                   [_leaf(i, eku=client_only), i])  # fmt: skip
-    yield Scenario("eku-server-and-client", [r],
-                   [_leaf(i, eku=[ExtendedKeyUsageOID.SERVER_AUTH, *client_only]), i])  # fmt: skip
+    yield Scenario(
+        "eku-client-auth-only-and-untrusted", [mint("Nobody")], [_leaf(i, eku=client_only), i]
+    )
+    yield Scenario(
+        "eku-server-and-client",
+        [r],
+        [_leaf(i, eku=[ExtendedKeyUsageOID.SERVER_AUTH, *client_only]), i],
+    )
     # An ECDHE server key must sign: digitalSignature, and none of the "only" bits.
     odd_ku = _ku(digital_signature=True, key_agreement=True, encipher_only=True)
     yield Scenario("ku-encipher-only-bit", [r], [_leaf(i, leaf_key_usage=odd_ku), i])
-    yield Scenario("ku-digital-signature", [r],
-                   [_leaf(i, leaf_key_usage=_ku(digital_signature=True)), i])  # fmt: skip
+    yield Scenario(
+        "ku-digital-signature", [r], [_leaf(i, leaf_key_usage=_ku(digital_signature=True)), i]
+    )
     # §6 mbedTLS 3.6's default profile.
     from cryptography.hazmat.primitives import hashes
 
