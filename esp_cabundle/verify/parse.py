@@ -415,7 +415,9 @@ class _Parser(_ExtensionParser):
             raise _Refused(
                 ECP_FEATURE_UNAVAILABLE, f"compressed {name} point (mbedTLS 2.x reads only 04…)"
             )
-        raise _Refused(ECP_FEATURE_UNAVAILABLE, f"malformed {name} point")
+        # Any other first byte: 2.28's point reader stops at "not 04", 3.6's at "no format".
+        code = ECP_BAD_INPUT_DATA if self.v36 else ECP_FEATURE_UNAVAILABLE
+        raise _Refused(code, f"malformed {name} point")
 
     def specified_curve(self, params: bytes) -> None:
         """``pk_group_from_specified`` (MBEDTLS_PK_PARSE_EC_EXTENDED, on by default and in
