@@ -154,7 +154,7 @@ def test_unknown_signature_algorithm_in_chain_is_left_out() -> None:
     assert "leaves out 'Ed Stray'" in v.explanation
 
 
-def test_inspect_and_chains_show_say_the_same() -> None:
+def test_inspect_and_chains_show_say_the_same(tmp_path: Path) -> None:
     root = mint("Same Root")
     nc = pc.with_extensions(root, root.key, pc.ext("2.5.29.30", pc.NC, True))
     pem = root.pem + Minted(x509.load_der_x509_certificate(nc), root.key).pem
@@ -162,10 +162,8 @@ def test_inspect_and_chains_show_say_the_same() -> None:
     note = next(n for n in report.notes if "cannot parse" in n)
     assert "keeps the other certificates" in note and "Mongoose OS and mDash 1.2.13" in note
     assert "-0x2562" in note and "fails the whole file" not in note
-    runner = CliRunner()
-    with runner.isolated_filesystem():
-        Path("chain.pem").write_bytes(pem)
-        out = runner.invoke(cli, ["chains", "show", "chain.pem"]).output
+    (tmp_path / "chain.pem").write_bytes(pem)
+    out = CliRunner().invoke(cli, ["chains", "show", str(tmp_path / "chain.pem")]).output
     assert "cannot parse it (-0x2562" in out and "ends the handshake there with -0x2562" in out
 
 

@@ -55,8 +55,8 @@ def main(prefix: str) -> None:
     muts = list(pc.mutations(seeds, MUTATIONS, seed=MUTATION_SEED))
     codes = h.parse([s.der for s in seeds])
     mut_codes = h.parse([s.der for s in muts])
-    from esp_cabundle.formats.idf_bundle import render_idf_bundle
     from esp_cabundle.certs import Certificate
+    from esp_cabundle.formats.idf_bundle import render_idf_bundle
 
     scenarios = []
     for s in [*named_scenarios(), *device_scenarios(), *random_scenarios(10, seed=7)]:
