@@ -16,6 +16,7 @@ What a unit does, in order (mbedTLS 2.28 and 3.6, ``ssl_tls.c``
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -127,7 +128,8 @@ class Verifier:
             error = None
         stage = "verify"
         if not fatal and not sent[0].is_ca:
-            usage = _usage_flags(sent[0])
+            assert sent[0].cert is not None
+            usage = _usage_flags(sent[0].cert)
             flags |= usage
             if usage and error is None:
                 error, stage = ERR_SSL_BAD_CERTIFICATE, "tls"
@@ -254,14 +256,14 @@ def _name_status(leaf: Node, profile: DeviceProfile, hostname: str | None) -> Na
     return "matched" if hostname_matches(leaf.cert, hostname, profile.mbedtls) else "mismatch"
 
 
-def _usage_flags(leaf: Node) -> int:
+@functools.lru_cache(maxsize=4096)
+def _usage_flags(cert: Certificate) -> int:
     """``mbedtls_ssl_check_cert_usage`` for the server's certificate in a TLS 1.2
     ECDHE handshake: keyUsage must allow digitalSignature (and not encipherOnly or
     decipherOnly), extendedKeyUsage must name serverAuth or anyExtendedKeyUsage."""
     from cryptography import x509
 
-    assert leaf.cert is not None
-    exts = leaf.cert.x509.extensions
+    exts = cert.x509.extensions
     flags = 0
     try:
         ku = exts.get_extension_for_class(x509.KeyUsage).value
