@@ -174,6 +174,7 @@ def _config(path: Path, port: int, *, extra: str = "") -> None:
         "targets:\n"
         "  - name: local\n"
         "    host: 127.0.0.1\n"
+        "    hostname: localhost  # the name the units check (the leaf is for localhost)\n"
         f"    port: {port}\n" + extra
     )
 
