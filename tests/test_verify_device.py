@@ -340,3 +340,29 @@ def test_36_bundle_forgives_the_top_certificate_and_the_root_key() -> None:
     top = mint("B3 CA", root, hash_alg=hashes.SHA224())
     v = verify_chain(trust(root), [_c(leaf(top)), _c(top)], IDF5, at=NOW)
     assert v.ok, v.explanation
+
+
+def test_a_board_names_its_mbedtls_line_and_habits(tmp_path: Path) -> None:
+    from esp_cabundle.boards import boards_dir, load_board
+
+    text = (boards_dir() / "esp-idf-bundle.yaml").read_text()
+    text = text.replace("name: esp-idf-bundle", "name: idf5-board").replace(
+        "  clock: none\n", "  clock: synced\n  mbedtls: idf-5.4\n  hostname: false\n"
+    )
+    path = tmp_path / "idf5-board.yaml"
+    path.write_text(text)
+    board = load_board(path)
+    profile = board.verify.device_profile("board idf5-board")
+    assert (profile.mbedtls, profile.sets_hostname, profile.clock) == ("3.6", False, "synced")
+    assert board.to_dict()["verify"] == {
+        "rules": "idf-bundle", "clock": "synced", "mbedtls": "3.6", "hostname": False}  # fmt: skip
+    root = mint("Board Root")
+    (tmp_path / "ca.pem").write_bytes(root.pem)
+    (tmp_path / "c.pem").write_bytes(mint("localhost", root, ca=False).pem)
+    res = CliRunner().invoke(cli, ["check", "--bundle", str(tmp_path / "ca.pem"), "--chain",
+                                   str(tmp_path / "c.pem"), "--board", str(path)])  # fmt: skip
+    assert res.exit_code == 1 and "-0x5d80" in res.output  # 3.6 without a hostname
+    bad = text.replace("mbedtls: idf-5.4", "mbedtls: 9.9")
+    path.write_text(bad)
+    with pytest.raises(Exception, match="not modelled"):
+        load_board(path)

@@ -200,7 +200,7 @@ def check(
 
 def _device(device: str | None, board: str | None) -> DeviceProfile | None:
     from ..errors import InputError
-    from ..verify import DeviceProfile, parse_device_profile
+    from ..verify import parse_device_profile
 
     if device and board:
         raise InputError("give --device or --board, not both")
@@ -210,7 +210,7 @@ def _device(device: str | None, board: str | None) -> DeviceProfile | None:
         from ..boards import load_board
 
         b = load_board(board)
-        return DeviceProfile(b.verify.rules, b.verify.clock, f"board {b.name}", b.description)
+        return b.verify.device_profile(f"board {b.name}", b.description)
     return None
 
 
