@@ -22,8 +22,19 @@ is the device's answer rather than a browser's:
 Clock modes: ``none`` (``MBEDTLS_HAVE_TIME_DATE`` off: nothing ever expires), ``synced``
 (the device knows the date), ``unset`` (dates checked against 1970-01-01: all FUTURE).
 
-Hostname and the leaf's key usage are not judged: they concern the server's own
-certificate, not the bundle.
+Around the path, the stages a unit goes through (:mod:`.verifier`): mbedTLS parses the
+CA file and the server's certificates first (:mod:`.parse`, a model of
+``x509_crt_parse_der_core`` held to real mbedTLS by the tests), checks the server's name
+when the firmware set one (:mod:`.names`), and after verification the TLS layer checks the
+server certificate's key usage for its role. Profiles carry the mbedTLS line (2.28 for
+ESP-IDF 4.4 and Arduino-ESP32 2.x, 3.6 for ESP-IDF 5.x): 3.6's default profile refuses
+SHA-224 and curves below 128-bit strength.
+
+Modules: ``profiles`` (device profiles, flags, errors), ``asn1``/``parse``/``parse_ext``
+(the parse model), ``names`` (name comparison, hostnames), ``trust`` (trust sets),
+``nodes`` (certificates as the search sees them, signatures), ``path`` (the chain search
+and the bundle callback), ``verdict``, ``verifier``, ``explain``/``explain_device``
+(explanations, built when asked) and ``forecast``.
 
 :func:`forecast` finds when a verdict flips between two dates. Verdicts can only change
 at a certificate's not-before or just after its not-after, so it evaluates exactly those
