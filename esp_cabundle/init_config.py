@@ -159,7 +159,7 @@ def board_device(board: Board) -> str:
     from .verify import DEVICE_PROFILES
 
     for name, p in DEVICE_PROFILES.items():
-        if p.rules == board.verify.rules and p.clock == board.verify.clock:
+        if p == board.verify.device_profile(name, p.description):
             return name
     return f"{board.verify.rules}:{board.verify.clock}"
 
