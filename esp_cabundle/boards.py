@@ -165,20 +165,28 @@ class VerifyProfile:
 
     rules: Literal["mbedtls", "idf-bundle", "idf-bundle-cross-signed"]
     clock: Literal["none", "synced", "unset"]
-    mbedtls: Literal["2.28", "3.6"] = "2.28"
+    mbedtls: Literal["2.28", "3.6"] | None = None  # None: the rules' own line
     hostname: bool = True
     ca_parse: Literal["skip", "fatal"] = "skip"
+
+    @property
+    def line(self) -> Literal["2.28", "3.6"]:
+        """The mbedTLS line: as stated, else ESP-IDF 6.0's for its cross-signed bundle
+        (mbedTLS 4, modelled with 3.6's rules) and 2.28 for the rest."""
+        if self.mbedtls is not None:
+            return self.mbedtls
+        return "3.6" if self.rules == "idf-bundle-cross-signed" else "2.28"
 
     def device_profile(self, name: str, description: str = "") -> DeviceProfile:
         from .verify import DeviceProfile
 
         return DeviceProfile(
-            self.rules, self.clock, name, description, self.mbedtls, self.hostname, self.ca_parse
+            self.rules, self.clock, name, description, self.line, self.hostname, self.ca_parse
         )
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"rules": self.rules, "clock": self.clock}
-        if self.mbedtls != "2.28":
+        if self.mbedtls is not None:
             out["mbedtls"] = self.mbedtls
         if not self.hostname:
             out["hostname"] = False
@@ -423,7 +431,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
     for key in ("rules", "clock"):
         if key not in vm:
             raise verify_node.error(f"missing '{key}'")
-    mbedtls = "2.28"
+    mbedtls = None
     if "mbedtls" in vm:
         from .verify import mbedtls_version_for
 
@@ -436,7 +444,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
     verify = VerifyProfile(
         rules=vm["rules"].as_choice(VERIFY_RULES),  # type: ignore[arg-type]
         clock=vm["clock"].as_choice(CLOCK_MODES),  # type: ignore[arg-type]
-        mbedtls=mbedtls,  # type: ignore[arg-type]
+        mbedtls=mbedtls,
         hostname=vm["hostname"].as_bool() if "hostname" in vm else True,
         ca_parse=vm["ca_parse"].as_choice(("skip", "fatal")) if "ca_parse" in vm else "skip",  # type: ignore[arg-type]
     )
