@@ -238,7 +238,15 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
 
 def board_device(board: Board) -> DeviceProfile:
     """The device profile of a board (its verification rules and clock)."""
-    return board.verify.device_profile(f"board {board.full_name}", board.description)
+    profile = board.verify.device_profile(f"board {board.full_name}", board.description)
+    firmware = board.firmware
+    idf = firmware is not None and firmware.name == "esp-idf"
+    if board.verify.mbedtls is None and idf and board.version:
+        # An ESP-IDF release names its mbedTLS line (4.4: 2.28, 5.x: 3.x).
+        from .verify import mbedtls_version_for
+
+        profile = replace(profile, mbedtls=mbedtls_version_for(f"idf-{board.version}"))
+    return profile
 
 
 def board_trust(

@@ -160,7 +160,7 @@ def test_inspect_and_chains_show_say_the_same(tmp_path: Path) -> None:
     pem = root.pem + Minted(x509.load_der_x509_certificate(nc), root.key).pem
     report = inspect_bytes(pem, source="ca.pem")
     note = next(n for n in report.notes if "cannot parse" in n)
-    assert "keeps the other certificates" in note and "Mongoose OS and mDash 1.2.13" in note
+    assert "keeps the other certificates" in note and "mDash 1.2.13" in note
     assert "-0x2562" in note and "fails the whole file" not in note
     (tmp_path / "chain.pem").write_bytes(pem)
     out = CliRunner().invoke(cli, ["chains", "show", str(tmp_path / "chain.pem")]).output
@@ -366,3 +366,18 @@ def test_a_board_names_its_mbedtls_line_and_habits(tmp_path: Path) -> None:
     path.write_text(bad)
     with pytest.raises(Exception, match="not modelled"):
         load_board(path)
+
+
+def test_boards_name_their_line_and_mdash_1213_refuses_a_partly_parsed_file() -> None:
+    from esp_cabundle.boards import load_board
+    from esp_cabundle.check import board_device
+
+    assert board_device(load_board("esp-idf-bundle@4.4")).mbedtls == "2.28"
+    assert board_device(load_board("esp-idf-bundle@5.4")).mbedtls == "3.6"
+    mdash = board_device(load_board("mdash-arduino@1.2.13"))
+    assert (mdash.mbedtls, mdash.ca_parse) == ("2.28", "fatal")
+    root = mint("M Root")
+    nc = pc.with_extensions(root, root.key, pc.ext("2.5.29.30", pc.NC, True))
+    inter = mint("M CA", root)
+    v = verify_chain(trust(root, nc), [_c(leaf(inter)), _c(inter)], mdash, at=NOW)
+    assert (v.ok, v.stage) == (False, "ca-parse") and "TLS setup fails" in v.explanation

@@ -26,7 +26,7 @@ def explain_early(v: Verdict, where: object) -> str:
         return (
             f"{lib} cannot parse {len(where.skipped)} certificate(s) of the CA file ({names}). "
             "mbedtls_x509_crt_parse skips them and returns their count, keeping the rest, "
-            "but this firmware treats any non-zero count as fatal (Mongoose's "
+            "but this firmware treats any non-zero count as fatal (the Mongoose library's "
             "'if (rc != 0)'), so TLS setup fails before any handshake: the unit logs "
             f"parse(...) err 0x{-len(where.skipped) & 0xFFFFFFFF:x}. Drop those roots."
         )

@@ -495,9 +495,9 @@ def parse_notes(
         if role == "ca-file":
             what = (
                 "mbedtls_x509_crt_parse skips it and keeps the other certificates, returning "
-                "how many it skipped: ESP-IDF's esp-tls and Arduino go on without it, while "
-                "Mongoose OS and mDash 1.2.13 treat any skipped certificate as fatal and "
-                "refuse the whole file"
+                "how many it skipped: ESP-IDF's esp-tls, Arduino and Mongoose OS (which "
+                "re-reads the file during each verification) go on without it, while mDash "
+                "1.2.13 (its Mongoose library's 'if (rc != 0)') refuses the whole file"
             )
         elif any(r is not None and r.code == _UNKNOWN_SIG_ALG for r in refusals.values()):
             what = "a unit leaves it out of the chain and carries on without it"

@@ -129,9 +129,10 @@ class DeviceProfile:
     name (esp-tls, Arduino, mDash 1.2.16); False for clients that never do, which 2.28
     then verifies without a name check and 3.6.3+ refuses outright (-0x5d80).
     ``ca_parse``: what the firmware does when ``mbedtls_x509_crt_parse`` refuses some
-    certificates of its CA file: ``skip`` them (esp-tls, Arduino: the return value is a
-    positive count) or treat the count as ``fatal`` (Mongoose 6/7 and mDash 1.2.13's
-    ``if (rc != 0)``: no connection at all).
+    certificates of its CA file: ``skip`` them (esp-tls and Arduino check ``ret < 0``
+    only; Mongoose OS re-reads the file on disk and skips what does not parse) or treat
+    the positive count as ``fatal`` (the Mongoose library in mDash 1.2.13:
+    ``if (rc != 0)``, no connection at all).
     """
 
     rules: Rules
@@ -310,6 +311,28 @@ def mbedtls_version_for(version: str) -> MbedtlsVersion:
     raise InputError(
         f"mbedTLS {version} is not modelled", hint="modelled lines: 2.28 (2.x) and 3.6 (3.x)"
     )
+
+
+def profile_spec(profile: DeviceProfile) -> str:
+    """The ``--device`` / ``device:`` text that gives back ``profile``'s rules: a registry
+    name when one matches, else ``RULES:CLOCK@LINE``, with its ``+options``."""
+    base = next(
+        (
+            name
+            for name, p in DEVICE_PROFILES.items()
+            if (p.rules, p.clock, p.mbedtls) == (profile.rules, profile.clock, profile.mbedtls)
+        ),
+        None,
+    )
+    if base is None:
+        base = f"{profile.rules}:{profile.clock}"
+        if profile.mbedtls != "2.28":
+            base += f"@{profile.mbedtls}"
+    if not profile.sets_hostname:
+        base += "+no-hostname"
+    if profile.ca_parse == "fatal":
+        base += "+fatal-ca-parse"
+    return base
 
 
 def parse_device_profile(text: str) -> DeviceProfile:
