@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from .errors import (
+    AuthError,
     CatalogError,
     CertificateError,
     ConfigError,
@@ -26,6 +27,9 @@ from .errors import (
     PartitionTableError,
     PolicyError,
     PrivateKeyError,
+    PushError,
+    UnitRpcError,
+    UnitUnreachable,
     VerdictError,
 )
 
@@ -48,6 +52,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .gate import CaSource, GatedCA, gate_ca
     from .inspect import inspect_bytes, inspect_path
     from .partitions import Partition, PartitionTable
+    from .push.campaign import CampaignOptions, PushFile, run_campaign
+    from .push.ledger import Ledger
     from .verify import (
         DeviceProfile,
         TrustSet,
@@ -101,6 +107,10 @@ _LAZY: dict[str, str] = {
     "CaSource": "gate",
     "GatedCA": "gate",
     "gate_ca": "gate",
+    "run_campaign": "push.campaign",
+    "CampaignOptions": "push.campaign",
+    "PushFile": "push.campaign",
+    "Ledger": "push.ledger",
 }
 
 
@@ -118,10 +128,12 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ALIASES",
     "PRESETS",
+    "AuthError",
     "Board",
     "Bundle",
     "BundleSpec",
     "CaSource",
+    "CampaignOptions",
     "Catalog",
     "CatalogError",
     "Certificate",
@@ -135,6 +147,7 @@ __all__ = [
     "GatedCA",
     "ImageError",
     "InputError",
+    "Ledger",
     "Lock",
     "LockMismatchError",
     "OutputError",
@@ -144,7 +157,11 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PrivateKeyError",
+    "PushError",
+    "PushFile",
     "TrustSet",
+    "UnitRpcError",
+    "UnitUnreachable",
     "Verdict",
     "VerdictError",
     "__version__",
@@ -169,6 +186,7 @@ __all__ = [
     "parse_device_profile",
     "plan_ca_update",
     "restore_unit",
+    "run_campaign",
     "update_dump",
     "verify_chain",
     "write_build",

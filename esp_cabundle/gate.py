@@ -314,9 +314,10 @@ def parse_target(text: str) -> Target:
 
 
 def _targets(config: Config | None, extra: Sequence[Target]) -> tuple[Target, ...]:
+    """The targets named for this write first, then the config's (by name, once)."""
     configured: tuple[Target, ...] = config.section("targets", ()) if config else ()
-    names = {t.name for t in configured}
-    return configured + tuple(t for t in extra if t.name not in names)
+    names = {t.name for t in extra}
+    return tuple(extra) + tuple(t for t in configured if t.name not in names)
 
 
 def _judge_targets(
