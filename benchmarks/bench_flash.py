@@ -134,7 +134,7 @@ def new_images(load: Callable[[VirtualESP32], None], board: Board) -> dict[int, 
     result = update_dump(dump, board, gated(NEW_CA, board))
     return {
         u.partition.offset: result.flash[u.partition.offset : u.partition.end]
-        for u in result.plan.updates
+        for u in result.plan.changes
     }
 
 

@@ -12,8 +12,10 @@ from click.testing import CliRunner
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ImageError, InputError, PartitionTableError
-from esp_cabundle.flash.offline import read_dump_table, update_dump
+from esp_cabundle.flash.dump import DumpFile
+from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.flash.plan import plan_ca_update
+from esp_cabundle.flash.reading import read_table
 from esp_cabundle.fs import open_image
 from tests.support import dumps
 from tests.support.gated import canonical, gated, huge
@@ -36,7 +38,7 @@ def test_arduino_mdash_update_touches_only_the_spiffs_partition() -> None:
     new = result.flash
     assert dumps.outside_equal(old, new, [(0x290000, 0x3F0000)])
     changed = dumps.differing_sectors(old, new)
-    assert changed and list(result.plan.changed_sectors) == changed
+    assert changed and list(result.plan.sectors) == changed
     assert all(0x290000 <= s < 0x3F0000 for s in changed)
     before = fs_files(old, 0x290000, 0x160000)
     after = fs_files(new, 0x290000, 0x160000)
@@ -46,9 +48,9 @@ def test_arduino_mdash_update_touches_only_the_spiffs_partition() -> None:
     assert set(after) == set(before)
     image = open_image(new[0x290000:0x3F0000])
     assert image.profile.name == "esp-idf"
-    (u,) = result.plan.updates
+    (u,) = result.plan.changes
     assert u.old_ca == before["/ca.pem"]
-    assert u.kept_files == ("/big.dat", "/certs/extra.pem", "/mdash.cfg")
+    assert tuple(f.path for f in u.files) == ("/big.dat", "/certs/extra.pem", "/mdash.cfg")
 
 
 def test_mongoose_update_changes_both_slots_and_keeps_littlefs_2_0() -> None:
@@ -57,7 +59,7 @@ def test_mongoose_update_changes_both_slots_and_keeps_littlefs_2_0() -> None:
     new = result.flash
     ranges = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
     assert dumps.outside_equal(old, new, ranges)
-    assert [u.partition.name for u in result.plan.updates] == ["fs_0", "fs_1"]
+    assert [u.partition.name for u in result.plan.changes] == ["fs_0", "fs_1"]
     for start, end in ranges:
         image = open_image(new[start:end])
         facts = image.describe()
@@ -66,38 +68,48 @@ def test_mongoose_update_changes_both_slots_and_keeps_littlefs_2_0() -> None:
         assert files["/ca.pem"] == NEW_CA
         assert files["/conf9.json"] == (dumps.DATA / "littlefs/src/conf9.json").read_bytes()
         assert "/log.txt" in files
-        assert any(start <= s < end for s in result.plan.changed_sectors)
+        assert any(start <= s < end for s in result.plan.sectors)
     assert any("flash encryption is off" in n for n in result.plan.notes)
 
 
 def test_erased_second_slot_is_skipped() -> None:
     old = dumps.mongoose_dump(fs_1=False)
     result = update_dump(old, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32"))
-    fs_0, fs_1 = result.plan.updates
-    assert fs_1.skipped and not fs_1.changed_sectors
-    assert fs_0.changed_sectors
+    fs_0, fs_1 = result.plan.changes
+    assert fs_1.skipped and not fs_1.sectors
+    assert fs_0.sectors
     assert dumps.outside_equal(old, result.flash, [(0x190000, 0x1D0000)])
     assert any("'fs_1' is erased" in n for n in result.plan.notes)
 
 
-def test_planner_reads_only_table_owner_partitions() -> None:
+class CountingDump(DumpFile):
+    """A dump that records every read and MD5, as a serial link would carry them."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data, name="dump")
+        self.ranges: list[tuple[int, int]] = []
+
+    def read(self, offset: int, length: int) -> bytes:
+        self.ranges.append((offset, length))
+        return super().read(offset, length)
+
+    def md5(self, offset: int, length: int) -> str:
+        self.ranges.append((offset, length))
+        return super().md5(offset, length)
+
+
+def test_planner_reads_only_the_board_partitions() -> None:
     flash = dumps.mongoose_dump()
-    reads: list[tuple[int, int]] = []
-
-    def read(offset: int, size: int) -> bytes:
-        reads.append((offset, size))
-        return flash[offset : offset + size]
-
-    table = read_dump_table(flash)
+    source = CountingDump(flash)
+    table = read_table(DumpFile(flash), offset=None)
     plan = plan_ca_update(
-        read, table, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32")
+        source, table, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32")
     )
-    assert reads == [(0x190000, 0x40000), (0x350000, 0x40000)]
-    writes = plan.sector_writes()
-    assert [o for o, _ in writes] == list(plan.changed_sectors)
-    assert all(len(d) == 0x1000 for _, d in writes)
-    with pytest.raises(ImageError, match="no longer holds the bytes"):
-        plan.apply(dumps.with_random(flash, 0x190000, 0x1000))
+    slots = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
+    assert source.ranges
+    assert all(any(a <= o and o + n <= b for a, b in slots) for o, n in source.ranges)
+    assert sorted(w.offset for w in plan.writes) == list(plan.sectors)
+    assert all(len(w.new) == len(w.old) == 0x1000 for w in plan.writes)
 
 
 def test_same_ca_changes_nothing_twice() -> None:
@@ -215,7 +227,7 @@ def test_cli_update_dump_builds_the_bundle_and_reports_json(
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert [p["name"] for p in doc["partitions"]] == ["fs_0", "fs_1"]
-    assert all(p["action"] == "replaced" for p in doc["partitions"])
+    assert all(p["action"] == "replace" for p in doc["partitions"])
     new = (in_tmp / "out.bin").read_bytes()
     assert doc["changed_sectors"] == dumps.differing_sectors(dumps.mongoose_dump(), new)
     ca = fs_files(new, 0x190000, 0x40000)["/ca.pem"]

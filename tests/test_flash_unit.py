@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from support.layouts import load_arduino, load_mongoose
 from support.virtual_esp32 import VirtualESP32
 
+from esp_cabundle.blocks import SectorWrite
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import FlashError
 from esp_cabundle.flash import flasher
 from esp_cabundle.flash.flasher import flash_unit
-from esp_cabundle.flash.update import SectorWrite
 from esp_cabundle.fs import open_image
 from tests.support import dumps
 from tests.support.gated import canonical, gated, huge
@@ -266,7 +266,7 @@ def test_a_write_outside_the_partition_is_refused(
     """Whatever the planner returned, the flasher checks bounds before the first write."""
     import dataclasses
 
-    real = flasher.plan_unit_update
+    real = flasher.plan_ca_update
 
     def stray_plan(*args: object, **kwargs: object) -> object:
         plan = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -276,7 +276,7 @@ def test_a_write_outside_the_partition_is_refused(
             plan, changes=(dataclasses.replace(c, writes=(*c.writes, nvs)), *plan.changes[1:])
         )
 
-    monkeypatch.setattr(flasher, "plan_unit_update", stray_plan)
+    monkeypatch.setattr(flasher, "plan_ca_update", stray_plan)
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     with pytest.raises(FlashError, match="outside partition 'fs_0'"):

@@ -11,6 +11,7 @@ import click
 
 from ._common import at_option, json_option, parse_at, quiet_option
 from ._interrupt import interruption_lines, stop_on_signals
+from ._plan_view import change_dict, change_lines
 from ._unit import journal_dir_option, long_baud_option, reset_options
 from .ca_source import CaOptions, ca_options
 
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from ..flash.interrupt import UnitInterrupted
     from ..flash.serial import AfterMode, ResetMode
     from ..flash.station import UnitOutcome
-    from ..flash.update import PartitionChange
 
 
 @click.command("flash")
@@ -106,7 +106,7 @@ def flash(
           --log station.csv
     """
     from ..boards import load_board
-    from ..errors import InputError, Interrupted
+    from ..errors import Interrupted
     from ..flash.flasher import flash_unit
     from ..flash.interrupt import UnitInterrupted
     from ..flash.station import (
@@ -121,12 +121,7 @@ def flash(
     from .ca_source import announce
 
     profile = load_board(board)
-    if profile.filesystem is None:
-        raise InputError(
-            f"board {profile.name} keeps its CA in {profile.output.form} form, not in a file "
-            "system: there is no CA file on the unit to replace",
-            hint="rebuild the firmware with 'esp-cabundle build' output instead",
-        )
+    profile.file_system()
     gated = ca.gate(board=profile, at=parse_at(at), command="flash")
     announce(gated, quiet=quiet, as_json=as_json)
     units = expand_ports(ports)
@@ -261,41 +256,6 @@ class _Display:
 # Rendering
 
 
-def _roots_lines(change: PartitionChange) -> list[str]:
-    from ..flash.flasher import ca_diff
-
-    diff = ca_diff(change.old_ca, change.new_ca)
-    lines = [f"  + {c.label} ({c.sha256[:16]})" for c in diff.added]
-    lines += [f"  - {c.label} ({c.sha256[:16]})" for c in diff.removed]
-    if diff.old_unreadable:
-        lines.append("  (the old CA file holds no readable certificate)")
-    if diff.kept:
-        lines.append(f"  = {diff.kept} root(s) kept")
-    return lines
-
-
-def _change_lines(change: PartitionChange, status: str) -> list[str]:
-    p = change.partition
-    head = f"{p.name} ({p.offset:#x}, {change.fs_type} {change.profile}"
-    version = dict(change.facts).get("disk version")
-    head += f", disk {version})" if version else ")"
-    if change.skipped:
-        return [f"{head}: skipped, {change.skipped}"]
-    if change.up_to_date:
-        return [f"{head}: {change.ca_path} already holds this CA file"]
-    verb = {"dry run": "would be", "updated": "was", "interrupted": "was being"}.get(status, "is")
-    action = "replaced" if change.old_ca is not None else "created"
-    lines = [f"{head}: {change.ca_path} {verb} {action}"]
-    lines += _roots_lines(change)
-    sectors = " ".join(f"{w.offset:#x}" for w in change.writes)
-    kib = len(change.writes) * 4
-    lines.append(f"  {len(change.writes)} sector(s), {kib} KiB, in this order: {sectors}")
-    lines.append(f"  order: {change.order}")
-    if change.files:
-        lines.append(f"  kept {len(change.files)} other file(s) as they were")
-    return lines
-
-
 def _unit_lines(result: FlashResult) -> list[str]:
     lines = [f"{result.port}: {result.chip} MAC {result.mac}, board {result.board}"]
     for r in result.resumed:
@@ -316,7 +276,7 @@ def _unit_lines(result: FlashResult) -> list[str]:
     plan = result.plan
     if plan is not None:
         for change in plan.changes:
-            lines += _change_lines(change, result.status)
+            lines += change_lines(change, result.status)
         lines += [f"note: {n}" for n in plan.notes]
     if result.status == "up to date":
         lines.append("Already up to date: nothing written.")
@@ -414,32 +374,8 @@ def _outcome_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
                 }
                 for x in r.resumed
             ],
-            "partitions": [_change_dict(c) for c in r.plan.changes] if r.plan else [],
+            "partitions": [change_dict(c) for c in r.plan.changes] if r.plan else [],
             "notes": list(r.plan.notes) if r.plan else [],
         }
     )
     return out
-
-
-def _change_dict(c: PartitionChange) -> dict[str, Any]:
-    from ..flash.flasher import ca_diff
-
-    diff = ca_diff(c.old_ca, c.new_ca)
-    return {
-        "name": c.partition.name,
-        "offset": c.partition.offset,
-        "size": c.partition.size,
-        "file_system": c.fs_type,
-        "profile": c.profile,
-        "facts": dict(c.facts),
-        "ca_path": c.ca_path,
-        "action": c.action,
-        "skipped": c.skipped,
-        "roots_added": [{"label": x.label, "sha256": x.sha256} for x in diff.added],
-        "roots_removed": [{"label": x.label, "sha256": x.sha256} for x in diff.removed],
-        "sectors": [w.offset for w in c.writes],
-        "bytes": len(c.writes) * 4096,
-        "power_safe": c.power_safe,
-        "kept_files": [f.path for f in c.files],
-        "bytes_read": c.bytes_read,
-    }

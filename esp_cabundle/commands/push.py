@@ -201,7 +201,6 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
 def _run(ctx: click.Context, **opts: Any) -> None:
     from ..boards import load_board
     from ..dates import parse_when
-    from ..errors import InputError
     from ..push.campaign import CampaignOptions, PushFile
     from ..push.files import device_name
 
@@ -210,17 +209,12 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     if not opts["board"]:
         raise click.UsageError("--board is required: it says where the CA file lives", ctx)
     board = load_board(opts["board"])
-    if board.filesystem is None:
-        raise InputError(
-            f"board {board.name} keeps its CA in {board.output.form} form, not in a file: "
-            "there is no file on the units to replace",
-            hint="ship new firmware built with 'esp-cabundle build' output instead",
-        )
+    fs = board.file_system()
     from ._push_links import connection_targets, deadline_for, open_transports, server_targets
 
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
-    push_file = PushFile(gated.for_board(board), device_name(board.filesystem.ca_path), board.name)
+    push_file = PushFile(gated.for_board(board), device_name(fs.ca_path), board.name)
     until = parse_when(opts["until"], what="--until date") if opts["until"] else None
     options = CampaignOptions(
         concurrency=opts["concurrency"],

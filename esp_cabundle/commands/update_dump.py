@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ._common import at_option, json_option, output_path, parse_at, quiet_option
+from ._plan_view import change_dict, change_lines
 from .ca_source import CaOptions, ca_options
 
 if TYPE_CHECKING:
@@ -72,7 +73,6 @@ def update_dump(
           -o new.bin --json
     """
     from ..boards import load_board
-    from ..errors import InputError
     from ..fileio import write_atomic
     from ..flash.offline import update_dump as run_update
     from ..ui import echo, emit_json, note
@@ -80,12 +80,7 @@ def update_dump(
     from .ca_source import announce
 
     profile = load_board(board)
-    if profile.filesystem is None:
-        raise InputError(
-            f"board {profile.name} keeps its CA in {profile.output.form} form, not in a file "
-            "system: there is nothing to update in a dump",
-            hint="rebuild the firmware with 'esp-cabundle build' output instead",
-        )
+    profile.file_system()
     if platform is not None:
         profile = with_platform(profile, platform)
     flash = read_input(dump)
@@ -110,43 +105,19 @@ def _to_dict(result: DumpUpdate, dump: Path, output: Path) -> dict[str, object]:
         "board": plan.board.name,
         "partition_table": plan.table.offset,
         "ca_bytes": len(plan.ca_bytes),
-        "partitions": [
-            {
-                "name": u.partition.name,
-                "offset": u.partition.offset,
-                "size": u.partition.size,
-                "file_system": u.fs_type,
-                "profile": u.profile,
-                "ca_path": u.ca_path,
-                "action": "skipped" if u.skipped else ("replaced" if u.old_ca else "created"),
-                "skipped": u.skipped,
-                "kept_files": list(u.kept_files),
-                "changed_sectors": list(u.changed_sectors),
-                "sectors": u.sector_count,
-            }
-            for u in plan.updates
-        ],
-        "changed_sectors": list(plan.changed_sectors),
+        "partitions": [change_dict(c) for c in plan.changes],
+        "changed_sectors": list(plan.sectors),
         "notes": list(plan.notes),
     }
 
 
 def _render(result: DumpUpdate, output: Path) -> list[str]:
     plan = result.plan
-    lines = []
-    for u in plan.updates:
-        p = u.partition
-        if u.skipped:
-            lines.append(f"{p.name} ({p.offset:#x}): skipped, {u.skipped}")
-            continue
-        verb = "replaced" if u.old_ca else "created"
-        kept = f"; kept {len(u.kept_files)} other file(s)" if u.kept_files else ""
+    lines = [line for c in plan.changes for line in change_lines(c)]
+    if plan.up_to_date:
+        lines.append(f"Wrote {output}: already up to date, the same bytes as the input")
+    else:
         lines.append(
-            f"{p.name} ({p.offset:#x}, {u.fs_type} {u.profile}): {u.ca_path} {verb}{kept}; "
-            f"{len(u.changed_sectors)} of {u.sector_count} sectors differ"
+            f"Wrote {output} ({len(plan.sectors)} sector(s) of 4 KiB differ from the input)"
         )
-        if u.changed_sectors:
-            lines.append("  " + " ".join(f"{s:#x}" for s in u.changed_sectors))
-    total = len(plan.changed_sectors)
-    lines.append(f"Wrote {output} ({total} sector(s) of 4 KiB differ from the input)")
     return lines

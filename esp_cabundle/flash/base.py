@@ -2,7 +2,8 @@
 
 Everything above this layer (reading a partition, inspecting a unit, the update planner)
 works on a :class:`Flash`: read any range, erase and write whole 4 KiB sectors, take an
-MD5 of a range. The two back ends are :class:`~esp_cabundle.flash.serial.SerialUnit`
+MD5 of a range. A Flash is a :class:`~esp_cabundle.blocks.BlockSource`, which is all
+the planner needs. The two back ends are :class:`~esp_cabundle.flash.serial.SerialUnit`
 (esptool's Python API) and :class:`~esp_cabundle.flash.dump.DumpFile` (a flash dump).
 
 Writes take whole sectors only: NOR flash erases 4 KiB at a time, so a write of part of
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 
+from ..blocks import SECTOR_SIZE
 from ..errors import InputError
 
 __all__ = [
@@ -29,9 +31,6 @@ __all__ = [
     "ProgressEvent",
     "sector_span",
 ]
-
-# ESP32 SPI NOR flash erase unit (esptool ESPLoader.FLASH_SECTOR_SIZE).
-SECTOR_SIZE = 0x1000
 
 Operation = Literal["connect", "read", "erase", "write", "verify"]
 

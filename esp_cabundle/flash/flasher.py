@@ -8,8 +8,8 @@ works on any :class:`~esp_cabundle.flash.base.Flash` (a dump too, for tests):
    been written, or set aside as stale when the file system changed since or the
    entry does not match the unit's partition table.
 2. The update is planned reading only what the file system needs
-   (:func:`~esp_cabundle.flash.update.plan_unit_update`); already up to date, or
-   ``dry_run``: nothing is written.
+   (:func:`~esp_cabundle.flash.plan.plan_ca_update`); already up to date, or ``dry_run``:
+   nothing is written.
 3. The unit's MD5 of every range the update leaves alone is taken, and the journal entry
    (old and new content of every sector to write, and what the partition mounts with
    after each) is saved. Only then is anything written, sector by sector in the
@@ -34,8 +34,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import FlashError, InputError
-from .base import SECTOR_SIZE, Flash, ProgressCallback
+from ..blocks import SECTOR_SIZE, FlashCache
+from ..errors import FlashError
+from .base import Flash, ProgressCallback
 from .interrupt import (
     Cancel,
     GuardedFlash,
@@ -49,71 +50,23 @@ from .interrupt import (
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
-from .update import FlashCache, PartitionChange, UnitPlan, plan_unit_update, read_table_pages
+from .plan import PartitionChange, UpdatePlan, plan_ca_update, reread_problems
+from .reading import read_table
 from .writer import entry_state, refuse_encrypted, say, write_journaled, write_sectors
 
 if TYPE_CHECKING:
     from ..boards import Board
-    from ..certs import Certificate
     from ..gate import GatedCA
     from ..partitions import PartitionTable
     from .serial import AfterMode, ResetMode, UnitInfo
 
-__all__ = [
-    "FlashResult",
-    "Resumed",
-    "RootChange",
-    "ca_diff",
-    "flash_ca",
-    "flash_unit",
-]
+__all__ = ["FlashResult", "Resumed", "flash_ca", "flash_unit"]
 
 FlashStatus = Literal["updated", "up to date", "dry run", "resume pending", "interrupted"]
 
 
 # ---------------------------------------------------------------------------------------
 # Results
-
-
-@dataclass(frozen=True, slots=True)
-class RootChange:
-    """Roots a CA file gains and loses, by SHA-256 fingerprint."""
-
-    added: tuple[Certificate, ...]
-    removed: tuple[Certificate, ...]
-    kept: int
-    old_unreadable: bool = False
-
-
-def _certs(data: bytes | None) -> tuple[tuple[Certificate, ...], bool]:
-    from ..certs import load_certificates
-    from ..errors import CertificateError
-
-    if not data:
-        return (), False
-    try:
-        return load_certificates(data, source="CA file"), False
-    except CertificateError:
-        return (), True
-
-
-def ca_diff(old: bytes | None, new: bytes) -> RootChange:
-    """What replacing ``old`` (None: no CA file yet) by ``new`` changes, root by root."""
-    before, unreadable = _certs(old)
-    after, _ = _certs(new)
-    old_fp = {c.sha256 for c in before}
-    new_fp = {c.sha256 for c in after}
-    return RootChange(
-        added=tuple(c for c in after if c.sha256 not in old_fp),
-        removed=tuple(c for c in before if c.sha256 not in new_fp),
-        kept=len(old_fp & new_fp),
-        old_unreadable=unreadable,
-    )
-
-
-def fingerprints(data: bytes | None) -> tuple[str, ...]:
-    """SHA-256 fingerprints of the certificates in a CA file (empty if none parse)."""
-    return tuple(c.sha256 for c in _certs(data)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +87,7 @@ class FlashResult:
     chip: str
     board: str
     status: FlashStatus
-    plan: UnitPlan | None
+    plan: UpdatePlan | None
     resumed: tuple[Resumed, ...] = ()
     sectors_written: int = 0
     bytes_read: int = 0
@@ -154,7 +107,7 @@ class FlashResult:
             return ()
         for c in self.plan.changes:
             if not c.skipped:
-                return fingerprints(c.old_ca)
+                return tuple(x.sha256 for x in c.roots.before)
         return ()
 
     @property
@@ -163,7 +116,7 @@ class FlashResult:
             return ()
         holds = self.interruption.holds if self.interruption is not None else None
         if self.status in ("updated", "up to date") or holds == "new":
-            return fingerprints(self.plan.ca_bytes)
+            return tuple(x.sha256 for x in self.plan.ca.certificates)
         if holds not in (None, "old"):
             return ()  # partitions differ, or not whole: the interruption says which
         return self.ca_before
@@ -257,7 +210,7 @@ def flash_ca(
     ca_bytes = ca.for_board(board)
     journal = journal or Journal()
     guarded = GuardedFlash(flash, cancel or Cancel())
-    table = read_table_pages(FlashCache(guarded), board.table_offset)
+    table = read_table(guarded, offset=board.table_offset)
     try:
         resumed = _finish_pending(guarded, table, journal, mac, dry_run=dry_run, progress=progress)
     except UnitInterrupted as e:
@@ -281,7 +234,7 @@ def flash_ca(
 
     cache = FlashCache(guarded)
     try:
-        plan = plan_unit_update(cache, table, board, ca, progress=progress)
+        plan = plan_ca_update(cache, table, board, ca, progress=progress)
         result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
         if plan.up_to_date:
             return result
@@ -372,15 +325,13 @@ def _journal_partition(
     )
 
 
-def _verify_after(flash: Flash, cache: FlashCache, plan: UnitPlan, entry: JournalEntry) -> None:
+def _verify_after(flash: Flash, cache: FlashCache, plan: UpdatePlan, entry: JournalEntry) -> None:
     """Untouched ranges hash as before, then the file system is read back.
 
     Read back from what the unit holds, without moving it over the link again: every
     written sector as the unit's MD5 proved it (in :func:`.writer.write_sectors`), every other
     byte as read before and proven unchanged by the unit's MD5 of its range.
     """
-    from .update import reread_problems
-
     moved = [
         (off, n)
         for p in entry.partitions
@@ -435,12 +386,7 @@ def flash_unit(
     """
     from .serial import DEFAULT_BAUD, open_unit
 
-    if board.filesystem is None:
-        raise InputError(
-            f"board {board.name} keeps its CA in {board.output.form} form, not in a file system: "
-            "there is no CA file on the unit to replace",
-            hint="rebuild the firmware with 'esp-cabundle build' output instead",
-        )
+    board.file_system()
     ca.for_board(board)  # a CA gated for another board fails before connecting
     stop_if_requested(cancel, port)
     with open_unit(

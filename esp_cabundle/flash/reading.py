@@ -20,8 +20,17 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..blocks import PAGE, BlockSource, FlashCache, erased_md5
 from ..errors import PartitionTableError
-from ..partitions import DEFAULT_TABLE_OFFSET, TABLE_SECTOR, Partition, PartitionTable
+from ..partitions import (
+    DEFAULT_TABLE_OFFSET,
+    ENTRY_SIZE,
+    TABLE_MAX_LENGTH,
+    TABLE_SECTOR,
+    Partition,
+    PartitionTable,
+    find_partition_table,
+)
 from .base import Flash, Progress, ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
@@ -47,15 +56,41 @@ _CHUNK = 0x10000
 _BOOT_REGION = 0x2000
 
 
-def read_table(flash: Flash, *, offset: int = DEFAULT_TABLE_OFFSET) -> PartitionTable:
-    """The partition table at ``offset``; PartitionTableError if there is none or it is bad.
+def read_table(
+    source: BlockSource, *, offset: int | None = DEFAULT_TABLE_OFFSET, check_size: bool = True
+) -> PartitionTable:
+    """The partition table at ``offset``, read 256 bytes at a time up to its end marker
+    (a table of a few partitions costs one page over a serial link, not the sector).
 
-    Every partition must fit in the flash.
+    ``offset=None`` searches a dump for it: 0x8000 first, then every 4 KiB offset (this
+    reads the whole source). With ``check_size`` every partition must fit in the source.
+    PartitionTableError when there is none or it is bad.
     """
-    data = flash.read(offset, TABLE_SECTOR)
-    return PartitionTable.from_binary(
-        data, offset=offset, flash_size=flash.size, source=f"{flash.name}: partition table"
-    )
+    cache = source if isinstance(source, FlashCache) else FlashCache(source)
+    dump = offset is None
+    at = find_partition_table(cache.read(0, cache.size)) if offset is None else offset
+    end = b"\xff" * ENTRY_SIZE
+    data = b""
+    while len(data) < TABLE_MAX_LENGTH and at + len(data) < cache.size:
+        data += cache.read(at + len(data), PAGE)
+        if data[:2] != b"\xaa\x50":
+            break
+        entries = (data[i : i + ENTRY_SIZE] for i in range(0, len(data), ENTRY_SIZE))
+        if end in entries:
+            break
+    try:
+        return PartitionTable.from_binary(
+            data,
+            offset=at,
+            flash_size=cache.size if check_size else None,
+            source=f"{cache.name}: partition table",
+        )
+    except PartitionTableError as e:
+        if not dump:
+            raise
+        raise PartitionTableError(
+            e.message, hint=e.hint or "is the dump complete? esptool read-flash 0 ALL dump.bin"
+        ) from e
 
 
 def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Partition, bytes]:
@@ -69,17 +104,13 @@ def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Part
     return p, read_skipping_blank(flash, p.offset, p.size)
 
 
-def _blank_md5(length: int) -> str:
-    return hashlib.md5(b"\xff" * length).hexdigest()
-
-
 def _blank_runs(flash: Flash, offset: int, length: int) -> list[tuple[int, int, bool]]:
     """(start, size, blank) runs covering the range, judged by the unit's MD5 per chunk."""
     runs: list[tuple[int, int, bool]] = []
     pos, end = offset, offset + length
     while pos < end:
         size = min(_CHUNK - pos % _CHUNK, end - pos)
-        blank = flash.md5(pos, size) == _blank_md5(size)
+        blank = flash.md5(pos, size) == erased_md5(size)
         if runs and runs[-1][2] == blank:
             runs[-1] = (runs[-1][0], runs[-1][1] + size, blank)
         else:

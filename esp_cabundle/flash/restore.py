@@ -26,7 +26,7 @@ from .interrupt import (
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry
-from .update import FlashCache, read_table_pages
+from .reading import read_table
 from .writer import entry_state, refuse_encrypted, say, write_journaled
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def restore_flash(
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
     board = board or _board_of(entry)
     offset = board.table_offset if board is not None else DEFAULT_TABLE_OFFSET
-    table = read_table_pages(FlashCache(guarded), offset)
+    table = read_table(guarded, offset=offset)
     mismatch = _refusal(entry, table, board)
     if mismatch is not None:
         raise InputError(

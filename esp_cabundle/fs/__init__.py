@@ -104,10 +104,6 @@ def detect_fs_type(data: bytes) -> str | None:
     return None
 
 
-def _blank(data: bytes) -> bool:
-    return data.count(0xFF) == len(data) or data.count(0) == len(data)
-
-
 def open_image(
     data: bytes,
     *,
@@ -134,7 +130,7 @@ def open_image(
         raise ImageError("empty image: no file system in 0 bytes")
     detected = detect_fs_type(data)
     if detected is None:
-        if _blank(data):
+        if data[0] in (0x00, 0xFF) and data.count(data[0]) == len(data):  # erased, or zeroed
             raise ImageError(
                 f"no file system: all {len(data)} bytes are 0x{data[0]:02X} (erased or never "
                 "written)",
