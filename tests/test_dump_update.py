@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle.blocks import SECTOR_SIZE as SECTOR
+from esp_cabundle.blocks import SectorWrite
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ImageError, InputError, PartitionTableError
@@ -17,6 +19,7 @@ from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.flash.plan import plan_ca_update
 from esp_cabundle.flash.reading import read_table
 from esp_cabundle.fs import open_image
+from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from tests.support import dumps
 from tests.support.gated import canonical, gated, huge
 from tests.support.pki import issue
@@ -118,6 +121,76 @@ def test_same_ca_changes_nothing_twice() -> None:
     twice = update_dump(once, load_board("mdash-arduino"), gated(NEW_CA, "mdash-arduino"))
     assert fs_files(twice.flash, 0x290000, 0x160000)["/ca.pem"] == NEW_CA
     assert dumps.outside_equal(once, twice.flash, [(0x290000, 0x3F0000)])
+
+
+# --- a cut anywhere: update-dump's plan is the one flash writes to a unit ----------------
+
+
+def cut_states(
+    old: bytes, writes: tuple[SectorWrite, ...], *, torn: bool
+) -> list[tuple[str, bytes]]:
+    """The dump after a cut at every sector boundary of the plan's order, and with
+    ``torn`` inside every sector too (erased, half programmed, half erased)."""
+    states = [("before any write", old)]
+    done = bytearray(old)
+    half = SECTOR // 2
+    for i, w in enumerate(writes):
+        if torn:
+            for name, content in (
+                ("erased", b"\xff" * SECTOR),
+                ("half programmed", w.new[:half] + b"\xff" * half),
+                ("half erased", b"\xff" * half + w.old[half:]),
+            ):
+                state = bytearray(done)
+                state[w.offset : w.offset + SECTOR] = content
+                states.append((f"sector {i} {name}", bytes(state)))
+        assert done[w.offset : w.offset + SECTOR] == w.old
+        done[w.offset : w.offset + SECTOR] = w.new
+        states.append((f"after sector {i}", bytes(done)))
+    return states
+
+
+@pytest.mark.parametrize(
+    ("board", "torn"),
+    [("mongoose-os-esp32", True), ("mdash-arduino", False), ("arduino-esp32-littlefs", True)],
+)
+def test_every_cut_state_of_the_plan_mounts_with_the_old_or_new_ca(board: str, torn: bool) -> None:
+    """LittleFS: a cut anywhere, inside a sector too; SPIFFS: at every sector boundary
+    (a torn SPIFFS block is erased by SPIFFS's own mount: the rerun finishes first)."""
+    old = _dump_for(board)
+    result = update_dump(old, load_board(board), gated(NEW_CA, board))
+    plan = result.plan
+    states = cut_states(old, plan.writes, torn=torn)
+    assert states[-1][1] == result.flash
+    for c in plan.changes:
+        if not c.writes:
+            continue
+        assert c.power_safe, c.order
+        p = c.partition
+        before = fs_files(old, p.offset, p.size)
+        old_ca = before.pop(c.ca_path)
+        for label, state in states:
+            now = fs_files(state, p.offset, p.size)
+            assert now.pop(c.ca_path, None) in (old_ca, NEW_CA), (p.name, label)
+            assert now == before, (p.name, label)
+
+
+def _dump_for(board: str) -> bytes:
+    if board == "mongoose-os-esp32":
+        return dumps.mongoose_dump()
+    flash = dumps.arduino_dump()
+    if board == "arduino-esp32-littlefs":  # a lived-in LittleFS in the 1408 KiB partition
+        image = LittleFsImage.open(
+            build_littlefs_image(
+                [("/ca.pem", dumps.pem("dst-root-ca-x3.pem")), ("/cfg.json", b"{}" * 300)],
+                size=0x160000,
+                profile="arduino",
+            )
+        )
+        for i in range(30):
+            image.write(f"/log{i % 3}.txt", bytes([i]) * (500 + 97 * i))
+        flash = flash[:0x290000] + image.to_bytes() + flash[0x3F0000:]
+    return flash
 
 
 # --- refusals (library) -------------------------------------------------------------------

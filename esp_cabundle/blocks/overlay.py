@@ -11,7 +11,6 @@ which is how every intermediate state of an update is mounted before the first w
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,13 +21,7 @@ __all__ = ["Overlay", "Reader", "SectorWrite"]
 
 
 class Reader(Protocol):
-    """What an overlay reads the sectors it does not hold from."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def size(self) -> int: ...
+    """What an overlay reads the sectors it does not hold from (a cache, a view)."""
 
     def read(self, offset: int, length: int) -> bytes: ...
 
@@ -69,7 +62,7 @@ class Overlay:
     Addresses are relative to ``offset`` (a partition's bytes start at 0). Reads of
     sectors never written go to ``base``; :meth:`erase` and :meth:`write` take whole
     sectors, :meth:`prog` any bytes inside sectors (a sector not yet held is copied from
-    ``base`` first). It is itself a block source, so a cache can be laid over it.
+    ``base`` first). ``sectors`` are written first (a state part-way through a plan).
     """
 
     def __init__(
@@ -77,23 +70,15 @@ class Overlay:
         base: Reader,
         *,
         offset: int = 0,
-        size: int | None = None,
+        size: int,
         sectors: Mapping[int, bytes] = {},
     ) -> None:
         self.base = base
         self.offset = offset
-        self._size = base.size - offset if size is None else size
+        self.size = size
         self._s = _State()
         for off, data in sectors.items():
             self.write(off, data)
-
-    @property
-    def name(self) -> str:
-        return self.base.name
-
-    @property
-    def size(self) -> int:
-        return self._size
 
     # -- reading -----------------------------------------------------------------------
     def read(self, offset: int, length: int) -> bytes:
@@ -112,9 +97,6 @@ class Overlay:
                 out += self.base.read(self.offset + pos, stop - pos)
             pos = stop
         return bytes(out)
-
-    def md5(self, offset: int, length: int) -> str:
-        return hashlib.md5(self.read(offset, length)).hexdigest()
 
     # -- writing -----------------------------------------------------------------------
     def erase(self, offset: int, length: int) -> None:
@@ -182,12 +164,6 @@ class Overlay:
         if not isinstance(snapshot, _State):
             raise TypeError("not a snapshot of an overlay")
         self._s = snapshot.copy()
-
-    def frozen(self) -> Overlay:
-        """A copy holding the same sectors over the same base."""
-        copy = Overlay(self.base, offset=self.offset, size=self._size)
-        copy._s = self._s.copy()
-        return copy
 
 
 def _sectors(offset: int, length: int, *, whole: bool) -> range:

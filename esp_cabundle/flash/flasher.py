@@ -27,7 +27,6 @@ back.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -207,7 +206,7 @@ def flash_ca(
     when ``cancel`` is requested: at once before the first write, else between two
     sectors (its ``result`` is this FlashResult with status "interrupted").
     """
-    ca_bytes = ca.for_board(board)
+    ca.for_board(board)  # a CA gated for another board: refused before anything is written
     journal = journal or Journal()
     guarded = GuardedFlash(flash, cancel or Cancel())
     table = read_table(guarded, offset=board.table_offset)
@@ -251,7 +250,7 @@ def flash_ca(
             chip=chip,
             port=flash.name,
             board=board.name,
-            ca_sha256=hashlib.sha256(ca_bytes).hexdigest(),
+            ca_sha256=ca.sha256,
             partitions=tuple(_journal_partition(cache, c, after) for c in plan.changes if c.writes),
         )
         guarded.check()

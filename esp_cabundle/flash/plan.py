@@ -22,7 +22,7 @@ CA gated for another board, every target partition erased).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,7 @@ from ..fs.lfs_profiles import LITTLEFS_PROFILES
 from ..fs.lfs_safe import LittleFsEdit
 from ..fs.spiffs_layout import get_spiffs_profile
 from ..fs.spiffs_safe import SpiffsEdit
-from ..fs.verify import mount_problems
+from ..fs.verify import Expected, mount_problems
 from ..partitions import Partition, PartitionTable
 from .base import Message, ProgressCallback
 
@@ -215,6 +215,13 @@ def plan_ca_update(
     ca_bytes = ca.for_board(board)
     changes: list[PartitionChange] = []
     notes: list[str] = []
+    parsed: dict[bytes | None, RootChange] = {}  # Mongoose OS: fs_0 and fs_1 hold one CA
+
+    def roots(old: bytes | None) -> RootChange:
+        if old not in parsed:
+            parsed[old] = RootChange.of(old, ca.certificates)
+        return parsed[old]
+
     for p in board.fs_partitions(table):
         before = cache.bytes_read
         if progress is not None:
@@ -223,7 +230,7 @@ def plan_ca_update(
                     "info", f"reading partition '{p.name}' ({p.size:#x} bytes at {p.offset:#x})"
                 )
             )
-        change = _plan_partition(cache, p, board, ca, ca_bytes)
+        change = _plan_partition(cache, p, board, ca_bytes, roots)
         changes.append(replace(change, bytes_read=cache.bytes_read - before))
         note = _note(p, change.skipped)
         if note:
@@ -256,7 +263,11 @@ def _open(cache: FlashCache, p: Partition, fs_type: str, profile: str) -> Partit
 
 
 def _plan_partition(
-    cache: FlashCache, p: Partition, board: Board, ca: GatedCA, ca_bytes: bytes
+    cache: FlashCache,
+    p: Partition,
+    board: Board,
+    ca_bytes: bytes,
+    roots: Callable[[bytes | None], RootChange],
 ) -> PartitionChange:
     fs = board.filesystem
     assert fs is not None  # fs_partitions refuses boards without a file system
@@ -287,7 +298,7 @@ def _plan_partition(
         power_safe=planned.power_safe,
         order=planned.order,
         facts=tuple(edit.facts.items()),
-        roots=RootChange.of(old, ca.certificates),
+        roots=roots(old),
     )
 
 
@@ -353,7 +364,7 @@ def reread_problems(
     MD5 proved them).
     """
     p = change.partition
-    reader = Overlay(cache, sectors=dict(written)) if written else cache
+    reader = Overlay(cache, size=cache.size, sectors=dict(written)) if written else cache
 
     def mount() -> FileSystemImage:
         return mount_region(
@@ -362,9 +373,11 @@ def reread_problems(
 
     return mount_problems(
         mount,
-        path=change.ca_path,
-        allowed=[change.old_ca if old else change.new_ca],
-        others=change.files,
-        facts=dict(change.facts),
-        what="the CA file it had" if old else "the new CA file",
+        Expected(
+            path=change.ca_path,
+            allowed=[change.old_ca if old else change.new_ca],
+            others=change.files,
+            facts=dict(change.facts),
+            what="the CA file it had" if old else "the new CA file",
+        ),
     )

@@ -55,20 +55,13 @@ def open_socket_port(url: str) -> Any:
                 return waiting
 
         def close(self) -> None:
-            # pyserial sleeps 0.3 s after closing "in case of quick reconnects"; a unit
-            # session ends here, so close at once.
             port: Any = self
-            if port.is_open and port._socket is not None:
-                with contextlib.suppress(OSError):
-                    port._socket.shutdown(socket.SHUT_RDWR)
-                port._socket.close()
+            if port.is_open:
+                _close_socket(port)
                 port._socket = None
             port.is_open = False
 
-    port = CountingSocketSerial()
-    port.port = url
-    port.open()
-    return port
+    return _opened(CountingSocketSerial(), url)
 
 
 def open_rfc2217_port(url: str) -> Any:
@@ -94,19 +87,27 @@ def open_rfc2217_port(url: str) -> Any:
             port._timeout = value
 
         def close(self) -> None:
-            # pyserial sleeps 0.3 s after closing "in case of quick reconnects"
             port: Any = self
             port.is_open = False
-            if port._socket is not None:
-                with contextlib.suppress(OSError):
-                    port._socket.shutdown(socket.SHUT_RDWR)
-                port._socket.close()
+            _close_socket(port)
             if port._thread is not None:
                 port._thread.join(7)
                 port._thread = None
-            port._socket = None
+            port._socket = None  # after the reader thread ended: it reads from it
 
-    port = LocalTimeoutRfc2217Serial()
+    return _opened(LocalTimeoutRfc2217Serial(), url)
+
+
+def _close_socket(port: Any) -> None:
+    """Close a network port's socket at once: pyserial sleeps 0.3 s after closing "in
+    case of quick reconnects", and a unit session ends here."""
+    if port._socket is not None:
+        with contextlib.suppress(OSError):
+            port._socket.shutdown(socket.SHUT_RDWR)
+        port._socket.close()
+
+
+def _opened(port: Any, url: str) -> Any:
     port.port = url
     port.open()
     return port

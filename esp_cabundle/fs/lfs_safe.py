@@ -28,7 +28,7 @@ from .inplace import NOTHING_TO_WRITE, FileReplacement, PartitionEdit
 from .lfs_profiles import LittleFsProfile
 from .lfs_superblock import MAGIC
 from .littlefs import LittleFsImage
-from .verify import mount_problems
+from .verify import Expected, mount_problems
 
 __all__ = ["LittleFsEdit"]
 
@@ -126,11 +126,13 @@ class LittleFsEdit(PartitionEdit):
         old = self._mount(reader)
         return mount_problems(
             lambda: self._mount(reader, trial),
-            path=path,
-            allowed=[content],
-            others=self.others(path),
-            contents=old.read,
-            facts=self.facts,
+            Expected(
+                path=path,
+                allowed=[content],
+                others=self.others(path),
+                contents=old.read,
+                facts=self.facts,
+            ),
         )
 
 
@@ -143,14 +145,6 @@ class _View:
         self.cache = cache
         self.base = base
         self.block_size = block_size
-
-    @property
-    def name(self) -> str:
-        return self.cache.name
-
-    @property
-    def size(self) -> int:
-        return self.cache.size
 
     def read(self, offset: int, length: int) -> bytes:
         out = bytearray()

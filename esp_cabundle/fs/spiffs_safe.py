@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from ..blocks import FlashCache, Overlay, is_erased
 from ..errors import ImageError
-from .base import normalize_path
+from .base import FileInfo, normalize_path
 from .inplace import NOTHING_TO_WRITE, FileReplacement, PartitionEdit
 from .spiffs import SpiffsImage, get_spiffs_profile
 from .spiffs_engine import FileRecord, SpiffsCorrupt, SpiffsFull, SpiffsVolume
@@ -49,7 +49,7 @@ from .spiffs_layout import (
     Geometry,
     SpiffsProfile,
 )
-from .verify import mount_problems
+from .verify import Expected, mount_problems
 
 __all__ = [
     "SpiffsEdit",
@@ -269,12 +269,17 @@ def _holds(
     allowed: tuple[bytes | None, ...],
     others: dict[str, bytes],
 ) -> bool:
-    try:
-        img = SpiffsImage.open(state, prof)
-        now = {f.path: img.read(f.path) for f in img.files()}
-    except ImageError:
-        return False
-    return now.pop(target, None) in allowed and now == others
+    """The state mounts, ``target`` holds one of ``allowed``, every other file is as it
+    was and nothing else appeared."""
+    return not mount_problems(
+        lambda: SpiffsImage.open(state, prof),
+        Expected(
+            path=target,
+            allowed=allowed,
+            others=[FileInfo(path, len(data)) for path, data in others.items()],
+            contents=others.__getitem__,
+        ),
+    )
 
 
 def _move_page(vol: SpiffsVolume, src: int, dst: int) -> None:
@@ -404,11 +409,13 @@ class SpiffsEdit(PartitionEdit):
         planned = plan_spiffs_replace(self.data, self.profile, path, content)
         problems = mount_problems(
             lambda: SpiffsImage.open(planned.image, self.profile),
-            path=path,
-            allowed=[content],
-            others=self.others(path),
-            contents=self.image.read,
-            facts=self.facts,
+            Expected(
+                path=path,
+                allowed=[content],
+                others=self.others(path),
+                contents=self.image.read,
+                facts=self.facts,
+            ),
         )
         if problems:
             raise ImageError(f"the edited SPIFFS image does not verify ({'; '.join(problems)})")
