@@ -297,9 +297,6 @@ def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
 _BEGIN_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _END_RE = re.compile(r"-----END ([A-Z0-9 ]+)-----")
 _CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
-_C_STRING_RE = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-_C_ARRAY_RE = re.compile(r"\{\s*((?:(?:0[xX][0-9a-fA-F]{1,2}|\d{1,3})\s*,?\s*)+)\}")
-_C_ARRAY_HINT_RE = re.compile(r"\{\s*0[xX][0-9a-fA-F]{1,2}\s*,")
 
 
 def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
@@ -316,12 +313,19 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     Raises :class:`PrivateKeyError` if a private key is present anywhere and
     :class:`CertificateError` if nothing usable is found or a block is corrupt.
     """
+    from .limits import MAX_CERT_INPUT, check_size
+
+    check_size(
+        len(data), MAX_CERT_INPUT, what="certificate file", path=source, error=CertificateError
+    )
     kind = sniff_kind(data)
     if kind == "der":
         return tuple(_load_der_sequence(data, source))
     text = data.decode("utf-8", errors="replace")
     if kind == "c-strings":
-        pem_text, line_map = _c_strings_to_text(text)
+        from .c_literals import scan_c, strings_to_text
+
+        pem_text, line_map = strings_to_text(scan_c(text))
         certs = list(_load_pem_text(pem_text, source, line_map))
         # Arrays may sit beside strings in the same file.
         certs += _load_c_arrays(text, source, require=False)
@@ -337,12 +341,17 @@ def sniff_kind(data: bytes) -> str:
     if data[:1] == b"\x30" and _looks_like_der(data):
         return "der"
     text = data.decode("utf-8", errors="replace")
-    for m in _C_STRING_RE.finditer(text):
-        if "-----BEGIN" in m.group(1):
-            return "c-strings"
     if "-----BEGIN" in text:
+        from .c_literals import scan_c
+
+        # Lexing is linear but not free: only a file with both a quote and a PEM header
+        # can hold PEM in string literals.
+        if '"' in text and scan_c(text).has_pem_literal():
+            return "c-strings"
         return "pem"
-    if _C_ARRAY_HINT_RE.search(text):
+    from .c_literals import looks_like_c_array
+
+    if looks_like_c_array(text):
         return "c-array"
     if data[:1] == b"\x30":
         return "der"
@@ -497,82 +506,25 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
             raise CertificateError(e.message, path=source, line=src_line) from e
 
 
-_C_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
-
-
-def _unescape_c(s: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        ch = s[i]
-        if ch == "\\" and i + 1 < len(s):
-            nxt = s[i + 1]
-            if nxt == "x":
-                m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2 :])
-                if m:
-                    out.append(chr(int(m.group(0), 16)))
-                    i += 2 + len(m.group(0))
-                    continue
-            out.append(_C_ESCAPES.get(nxt, nxt))
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _strip_c_comments(text: str) -> str:
-    """Blank out comments but keep line structure, so line numbers stay true."""
-
-    def blank(m: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", m.group(0))
-
-    pattern = re.compile(r'"(?:[^"\\\n]|\\.)*"|/\*.*?\*/|//[^\n]*', re.S)
-    return pattern.sub(lambda m: m.group(0) if m.group(0).startswith('"') else blank(m), text)
-
-
-def _c_strings_to_text(text: str) -> tuple[str, list[int]]:
-    """Concatenate every C string literal (as the compiler would) and map each resulting
-    text line back to the source line of the literal it starts in."""
-    code = _strip_c_comments(text)
-    pieces: list[str] = []
-    line_map: list[int] = []
-    at_line_start = True
-    for m in _C_STRING_RE.finditer(code):
-        src_line = code.count("\n", 0, m.start()) + 1
-        content = _unescape_c(m.group(1))
-        for ch in content:
-            if at_line_start:
-                line_map.append(src_line)
-                at_line_start = False
-            pieces.append(ch)
-            if ch == "\n":
-                at_line_start = True
-        # A statement boundary between literals also separates lines.
-        tail = code[m.end() : m.end() + 200].lstrip()
-        if tail.startswith(";") and not at_line_start:
-            pieces.append("\n")
-            at_line_start = True
-    if not at_line_start:
-        pieces.append("\n")
-    return "".join(pieces), line_map
-
-
 def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:
-    code = _strip_c_comments(text)
+    from .c_literals import scan_c
+
+    scan = scan_c(text)
+    if scan.bad_arrays:
+        line, why = scan.bad_arrays[0]
+        raise CertificateError(
+            f"byte array holds a value out of range ({why})", path=source, line=line
+        )
     certs: list[Certificate] = []
-    for m in _C_ARRAY_RE.finditer(code):
-        line = code.count("\n", 0, m.start()) + 1
-        items = [t for t in re.split(r"[\s,]+", m.group(1)) if t]
-        try:
-            data = bytes(int(t, 0) for t in items)
-        except ValueError as e:
-            raise CertificateError(
-                f"byte array holds a value out of range ({e})", path=source, line=line
-            ) from e
-        if not data or data[0] != 0x30:
-            continue
-        certs.extend(_load_der_sequence(data, source, line))
+    for array in scan.arrays:
+        data = array.data.rstrip(b"\0")
+        if data[:1] == b"\x30":
+            certs.extend(_load_der_sequence(array.data, source, array.line))
+        elif b"-----BEGIN" in data:
+            # PEM text spelled out as bytes ({0x2d, 0x2d, ..., '\\0'}): errors point at the array.
+            pem = data.decode("utf-8", errors="replace")
+            line_map = [array.line] * (len(pem.splitlines()) + 1)
+            certs.extend(_load_pem_text(pem, source, line_map))
     if require and not certs:
         raise CertificateError("no certificate found in the C byte arrays", path=source)
     return certs
