@@ -256,30 +256,19 @@ def load_board(name_or_path: str | Path) -> Board:
             close = difflib.get_close_matches(text_name, names, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"boards: {', '.join(names)}"
             raise ConfigError(f"unknown board '{text_name}'", hint=hint)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ConfigError("no such board file", path=str(p)) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read board file ({e})", path=str(p)) from e
+    from .config import read_yaml_text
+
+    text = read_yaml_text(p, what="board file")
     return parse_board(text, source=str(p), expected_name=None if is_path else text_name)
 
 
 def _compose(text: str, where: str) -> Node:
-    import yaml
+    from .config import compose_yaml
 
-    from .config import to_nodes
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
+    root = compose_yaml(text, where)
     if root is None:
         raise ConfigError("empty board file", path=where)
-    return to_nodes(root, "", where)
+    return root
 
 
 def _size(node: Node, what: str) -> int:

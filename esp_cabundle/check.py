@@ -167,8 +167,9 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
 
 def parse_device(node: Node) -> DeviceProfile:
     """The ``device:`` default profile (a registry name or ``RULES:CLOCK``)."""
+    text = node.as_str()
     try:
-        return parse_device_profile(node.as_str())
+        return parse_device_profile(text)
     except InputError as e:
         raise node.error(e.message, hint=e.hint) from e
 

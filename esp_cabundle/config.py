@@ -25,9 +25,11 @@ __all__ = [
     "Config",
     "Node",
     "OutputSpec",
+    "compose_yaml",
     "find_config",
     "load_config",
     "parse_config",
+    "read_yaml_text",
     "to_nodes",
 ]
 
@@ -147,39 +149,142 @@ def _kind(v: Any) -> str:
     return f"{type(v).__name__} {v!r}"
 
 
+# The only tags a value may carry (explicitly or as YAML resolves plain scalars): no
+# Python objects, no custom tags, no sets or binary.
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_YAML + t: t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "timestamp": "a date"}
+
+
+def compose_yaml(text: str, where: str) -> Node | None:
+    """Parse a YAML document into Nodes, refusing what a config never needs and a hostile
+    file uses: aliases (``*name``: a few hundred bytes can expand without bound, or
+    refer to themselves), nesting deeper than :data:`~.limits.MAX_YAML_DEPTH`, any tag
+    beyond plain strings, numbers, booleans, dates, lists and mappings, and more than
+    :data:`~.limits.MAX_YAML_INPUT` bytes. Every error names ``where`` and the line."""
+    import yaml
+
+    from .limits import MAX_YAML_INPUT, check_size
+
+    check_size(
+        len(text.encode("utf-8", "surrogatepass")),
+        MAX_YAML_INPUT,
+        what="YAML file",
+        path=where,
+        error=ConfigError,
+    )
+    try:
+        root = yaml.compose(text, Loader=_bounded_loader())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
+    except RecursionError as e:  # pragma: no cover - the depth cap comes first
+        raise ConfigError("not valid YAML: nested too deeply", path=where) from e
+    return None if root is None else to_nodes(root, "", where)
+
+
+def _bounded_loader() -> type:
+    import yaml
+
+    from .limits import MAX_YAML_DEPTH
+
+    class BoundedLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event: Any = self.peek_event()  # type: ignore[no-untyped-call]
+            mark: Any = event.start_mark
+            if isinstance(event, yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"alias '*{event.anchor}' refused: aliases are not supported here, "
+                    "write the value out",
+                    mark,
+                )
+            self.depth += 1
+            try:
+                if self.depth > MAX_YAML_DEPTH:
+                    raise yaml.composer.ComposerError(
+                        None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark
+                    )
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedLoader
+
+
+def _tag_text(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
+
+
+def _scalar(node: Any, where: str) -> Any:
+    import yaml
+
+    from .limits import MAX_NUMBER_DIGITS
+
+    line = node.start_mark.line + 1
+    kind = _SCALAR_TAGS.get(node.tag)
+    if kind is None:
+        raise ConfigError(
+            f"tag {_tag_text(node.tag)} is not supported",
+            path=where,
+            line=line,
+            hint="values are plain strings, numbers, booleans and dates; quote a string "
+            "that starts with '!'",
+        )
+    if kind in ("int", "float") and len(node.value) > MAX_NUMBER_DIGITS:
+        raise ConfigError(
+            f"number too long: {len(node.value)} characters (at most {MAX_NUMBER_DIGITS})",
+            path=where,
+            line=line,
+        )
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node)
+    except (ValueError, OverflowError, TypeError, yaml.YAMLError) as e:
+        raise ConfigError(
+            f"{node.value!r} is not {_KINDS.get(kind, 'a valid ' + kind)} ({e})",
+            path=where,
+            line=line,
+            hint="quote it to keep it as a string" if kind != "str" else None,
+        ) from e
+
+
 def to_nodes(node: Any, path: str, where: str) -> Node:
     """A composed YAML node tree -> Nodes that remember their lines."""
     import yaml
 
     line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        return Node(_scalar(node, where), line, path, where)
+    if node.tag not in (_YAML + "map", _YAML + "seq"):
+        raise ConfigError(f"tag {_tag_text(node.tag)} is not supported", path=where, line=line)
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Node] = {}
         for k, v in node.value:
-            key = (
-                yaml.safe_load(yaml.serialize(k)) if not isinstance(k, yaml.ScalarNode) else k.value
-            )
+            key_line = k.start_mark.line + 1
+            key = _scalar(k, where) if isinstance(k, yaml.ScalarNode) else None
             if not isinstance(key, str):
-                raise ConfigError(
-                    f"keys must be strings, got {key!r}", path=where, line=k.start_mark.line + 1
-                )
+                shown = "a list or mapping" if key is None else repr(key)
+                raise ConfigError(f"keys must be strings, got {shown}", path=where, line=key_line)
             sub = f"{path}.{key}" if path else key
             if key in out:
-                raise ConfigError(f"duplicate key '{sub}'", path=where, line=k.start_mark.line + 1)
+                raise ConfigError(f"duplicate key '{sub}'", path=where, line=key_line)
             child = to_nodes(v, sub, where)
-            child.key_line = k.start_mark.line + 1
+            child.key_line = key_line
             if child.value is None:
                 child.line = child.key_line
             out[key] = child
         return Node(out, line, path, where)
-    if isinstance(node, yaml.SequenceNode):
-        return Node(
-            [to_nodes(v, f"{path}[{i}]", where) for i, v in enumerate(node.value)],
-            line,
-            path,
-            where,
-        )
-    value = yaml.safe_load(yaml.serialize(node))
-    return Node(value, line, path, where)
+    return Node(
+        [to_nodes(v, f"{path}[{i}]", where) for i, v in enumerate(node.value)],
+        line,
+        path,
+        where,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +319,19 @@ def find_config(start: Path | None = None) -> Path | None:
 
 def load_config(path: str | Path) -> Config:
     p = Path(path)
+    return parse_config(read_yaml_text(p, what="config file"), path=p)
+
+
+def read_yaml_text(path: Path, *, what: str) -> str:
+    """A YAML file's text, read no further than the YAML size cap."""
+    from .fileio import read_input
+    from .limits import MAX_YAML_INPUT
+
+    data = read_input(path, what=what, error=ConfigError, max_bytes=MAX_YAML_INPUT)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ConfigError("no such config file", path=str(p)) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config ({e})", path=str(p)) from e
-    return parse_config(text, path=p)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read {what}: not UTF-8 (byte {e.start})", path=str(path)) from e
 
 
 def _iter_sections() -> Iterator[tuple[str, Callable[[Node], Any]]]:
@@ -231,20 +342,11 @@ def _iter_sections() -> Iterator[tuple[str, Callable[[Node], Any]]]:
 
 def parse_config(text: str, *, path: Path) -> Config:
     """Validate a config text; every error carries the file and line."""
-    import yaml
-
     where = str(path)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
+    top = compose_yaml(text, where)
     base_dir = path.parent if str(path.parent) else Path(".")
-    if root is None:
+    if top is None:
         return Config(path, BundleSpec(base_dir=base_dir), (), {})
-    top = to_nodes(root, "", where)
     allowed = _CORE_KEYS + tuple(SECTIONS)
     m = top.as_mapping(allowed)
 
