@@ -294,8 +294,15 @@ def check_policies(
                 f"{e.label} expires {c.not_after.date().isoformat()}, before the devices' "
                 f"end of service {policy.service_until.date().isoformat()}",
             )
+        if c.key_problem is not None:
+            # mbedtls_pk_parse_subpubkey knows RSA and EC keys on its curves only.
+            add(
+                "unparseable",
+                e.label,
+                f"{e.label} is not parseable by mbedTLS 2.28 ({c.key_description})",
+            )
         # Aliased catalog roots are proven parseable by a test; skip the costly import.
-        if check_mbedtls and c.sha256 not in MBEDTLS_VETTED:
+        elif check_mbedtls and c.sha256 not in MBEDTLS_VETTED:
             err = mbedtls_parse_error(c.der)
             if err is not None:
                 add("unparseable", e.label, f"{e.label} is not parseable by mbedTLS 2.28 ({err})")

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CertificateError, PrivateKeyError
+from .pubkeys import key_facts as _key_facts
+from .pubkeys import read_tlv_header as _read_tlv_header
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -81,6 +83,8 @@ class Certificate:
     serial: int = field(compare=False)
     signature_algorithm: str = field(compare=False)
     spki_der: bytes = field(compare=False, repr=False)
+    # Why the public key could not be loaded (unknown algorithm, invalid point), or None.
+    key_problem: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_der(cls, der: bytes) -> Certificate:
@@ -95,15 +99,13 @@ class Certificate:
     @classmethod
     def _from_der(cls, der: bytes) -> Certificate:
         from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
 
         try:
             cert = x509.load_der_x509_certificate(der)
             serial = cert.serial_number
         except ValueError as e:
             raise CertificateError(f"not a valid X.509 certificate ({e})") from e
-        key = cert.public_key()
-        key_type, key_size, curve = _describe_key(key)
+        key_type, key_size, curve, spki_der, key_problem = _key_facts(cert)
         try:
             bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
             is_ca, path_length = bool(bc.ca), bc.path_length
@@ -113,7 +115,11 @@ class Certificate:
             raise CertificateError(f"certificate has malformed extensions ({e})") from e
         subject_der = cert.subject.public_bytes()
         issuer_der = cert.issuer.public_bytes()
-        self_signed = subject_der == issuer_der and _signed_by(cert, cert)
+        # A key that does not load cannot check its own signature: a self-issued one is
+        # then taken as a root, as its subject says (nothing trusts it on that account).
+        self_signed = subject_der == issuer_der and (
+            key_problem is not None or _signed_by(cert, cert)
+        )
         sig_oid = cert.signature_algorithm_oid
         sig_name = getattr(sig_oid, "_name", None) or sig_oid.dotted_string
         result = cls(
@@ -136,9 +142,8 @@ class Certificate:
             version=cert.version.value + 1,
             serial=serial,
             signature_algorithm=str(sig_name),
-            spki_der=key.public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            ),
+            spki_der=spki_der,
+            key_problem=key_problem,
         )
         _X509[result.sha256] = cert
         return result
@@ -151,6 +156,8 @@ class Certificate:
     @property
     def key_description(self) -> str:
         """``RSA 4096``, ``EC P-384``: how people name keys."""
+        if self.key_problem is not None:
+            return f"{self.key_type} ({self.key_problem})"
         if self.key_curve:
             return f"{self.key_type} {self.key_curve}"
         return f"{self.key_type} {self.key_size}"
@@ -181,11 +188,13 @@ class Certificate:
             serial=int(meta["serial"]),
             signature_algorithm=meta["signature_algorithm"],
             spki_der=bytes.fromhex(meta["spki_der"]),
+            key_problem=meta.get("key_problem"),
         )
 
     def metadata(self) -> dict[str, Any]:
         """Every derived fact as JSON-able values; :meth:`from_metadata` reads it back."""
-        return {
+        extra = {} if self.key_problem is None else {"key_problem": self.key_problem}
+        return extra | {
             "subject": self.subject,
             "issuer": self.issuer,
             "subject_der": self.subject_der.hex(),
@@ -250,29 +259,15 @@ class Certificate:
 _X509: dict[str, x509.Certificate] = {}
 
 
-def _describe_key(key: object) -> tuple[str, int, str | None]:
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size, None
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-        return "EC", key.curve.key_size, names.get(key.curve.name, key.curve.name)
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256, None
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448", 456, None
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size, None
-    return type(key).__name__, 0, None
-
-
 def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-    key = issuer.public_key()
-    hash_alg = child.signature_hash_algorithm
+    try:
+        key = issuer.public_key()
+        hash_alg = child.signature_hash_algorithm
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False  # a key or signature algorithm nothing here can check
     try:
         if isinstance(key, rsa.RSAPublicKey):
             if hash_alg is None:
@@ -286,7 +281,7 @@ def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
             key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(hash_alg))
         else:
             child.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
 
@@ -373,21 +368,6 @@ def _looks_like_der(data: bytes) -> bool:
     except ValueError:
         return False
     return hdr + length <= len(data)
-
-
-def _read_tlv_header(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, header length, content length) of the DER element at ``pos``."""
-    if pos + 2 > len(data):
-        raise ValueError("truncated")
-    tag = data[pos]
-    first = data[pos + 1]
-    if first < 0x80:
-        return tag, 2, first
-    n = first & 0x7F
-    if n == 0 or n > 4 or pos + 2 + n > len(data):
-        raise ValueError("bad length")
-    length = int.from_bytes(data[pos + 2 : pos + 2 + n], "big")
-    return tag, 2 + n, length
 
 
 def _der_is_private_key(element: bytes) -> bool:

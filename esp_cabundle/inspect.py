@@ -136,6 +136,9 @@ def certificate_file_report(data: bytes, source: str) -> Report:
     from .bundle import mbedtls_parse_error
 
     for i, c in enumerate(certs, start=1):
+        if c.key_problem is not None:
+            notes.append(f"#{i} {c.label}: key {c.key_description}: mbedTLS 2.28 cannot use it")
+            continue
         err = mbedtls_parse_error(c.der)
         if err:
             notes.append(

@@ -458,7 +458,6 @@ class _Node:
 @functools.lru_cache(maxsize=4096)
 def _node_for_certificate(cert: Certificate) -> _Node:
     from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import rsa
 
     x = cert.x509
     can_sign = True
@@ -472,7 +471,6 @@ def _node_for_certificate(cert: Certificate) -> _Node:
     except ValueError:
         can_sign = False
     sig_md, sig_pk = _signature_kind(cert)
-    key = x.public_key()
     return _Node(
         label=describe_certificate(cert),
         subject_der=cert.subject_der,
@@ -488,7 +486,7 @@ def _node_for_certificate(cert: Certificate) -> _Node:
         can_sign_certs=can_sign,
         sig_md=sig_md,
         sig_pk=sig_pk,
-        rsa_bits=key.key_size if isinstance(key, rsa.RSAPublicKey) else None,
+        rsa_bits=cert.key_size if cert.key_type == "RSA" and cert.key_problem is None else None,
         cert=cert,
     )
 
@@ -556,11 +554,12 @@ def _signature_kind(cert: Certificate) -> tuple[str | None, str | None]:
 
 @functools.lru_cache(maxsize=1024)
 def _load_spki(spki_der: bytes) -> object:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     try:
         return load_der_public_key(spki_der)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return None
 
 

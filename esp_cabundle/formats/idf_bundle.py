@@ -128,13 +128,15 @@ class BundleRoot:
         from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-        from ..certs import _describe_key
+        from ..pubkeys import describe_key
 
         try:
             key = load_der_public_key(self.spki_der)
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            return "unreadable key"
-        kind, size, curve = _describe_key(key)
+            from ..pubkeys import spki_algorithm
+
+            return f"unreadable key ({spki_algorithm(self.spki_der)})"
+        kind, size, curve = describe_key(key)
         return f"{kind} {curve}" if curve else f"{kind} {size}"
 
 
