@@ -357,8 +357,10 @@ class Lock:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, path: str = "cabundle.lock") -> Lock:
+        from .limits import MAX_LOCK_INPUT, loads_json
+
+        doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
         try:
-            doc = json.loads(data.decode("utf-8"))
             if doc.get("lock_version") != LOCK_VERSION:
                 raise InputError(f"unsupported lock_version {doc.get('lock_version')!r}", path=path)
             roots = doc["roots"]

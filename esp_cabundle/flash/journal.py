@@ -178,8 +178,8 @@ class JournalEntry:
                 )
             return cls(
                 id=str(obj["id"]),
-                created=datetime.fromisoformat(obj["created"]),
-                updated=datetime.fromisoformat(obj["updated"]),
+                created=_aware(datetime.fromisoformat(obj["created"])),
+                updated=_aware(datetime.fromisoformat(obj["updated"])),
                 status=obj["status"],
                 mac=str(obj["mac"]),
                 chip=str(obj["chip"]),
@@ -195,6 +195,12 @@ class JournalEntry:
                 path=str(path),
                 hint="move the file away if it is not needed",
             ) from e
+
+
+def _aware(dt: datetime) -> datetime:
+    """Entries are written in UTC; a hand-edited naive time is read as UTC too, so
+    entries always sort (naive and aware times do not compare)."""
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 class Journal:
@@ -230,15 +236,7 @@ class Journal:
             return []
         out = []
         for path in sorted(folder.glob("*.json")):
-            try:
-                obj = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise InputError(
-                    f"cannot read this journal entry ({e})",
-                    path=str(path),
-                    hint="move the file away if it is not needed",
-                ) from e
-            out.append(JournalEntry.from_json(obj, path=path))
+            out.append(read_entry(path))
         return sorted(out, key=lambda e: e.created)
 
     def pending(self, mac: str) -> list[JournalEntry]:
@@ -251,6 +249,17 @@ class Journal:
             if entry.status in ("pending", "complete"):
                 return entry
         return None
+
+
+def read_entry(path: Path) -> JournalEntry:
+    """One saved entry; InputError naming the file for anything that is not one (size
+    and nesting capped, so an edited or planted file cannot exhaust memory or stack)."""
+    from ..fileio import read_input
+    from ..limits import MAX_JOURNAL_INPUT, loads_json
+
+    data = read_input(path, what="journal entry", max_bytes=MAX_JOURNAL_INPUT)
+    obj = loads_json(data, what="journal entry", path=str(path), cap=MAX_JOURNAL_INPUT)
+    return JournalEntry.from_json(obj, path=path)
 
 
 def _now() -> datetime:
