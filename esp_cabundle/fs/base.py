@@ -45,17 +45,20 @@ def checked_new_path(path: str, fs_name: str) -> str:
     ``.`` or ``..`` components (SPIFFS would store ``/a/../b`` verbatim; littlefs would
     resolve it elsewhere)."""
     if "\0" in path:
-        raise ImageError(f"invalid {fs_name} file name '{shown_path(path)}': it holds a NUL byte")
+        raise ImageError(
+            f"invalid file name '{shown_path(path)}' for the {fs_name} image: it holds a NUL byte"
+        )
     p = normalize_path(path)
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in p):
         raise ImageError(
-            f"invalid {fs_name} file name '{shown_path(p)}': it holds a control character",
+            f"invalid file name '{shown_path(p)}' for the {fs_name} image: it holds a control "
+            "character",
             hint="use printable characters only",
         )
     if p == "/" or any(part in ("", ".", "..") for part in p[1:].split("/")):
         raise ImageError(
-            f"invalid {fs_name} file name '{shown_path(path)}': empty, '.' and '..' parts "
-            "are not allowed",
+            f"invalid file name '{shown_path(path)}' for the {fs_name} image: empty, '.' and "
+            "'..' parts are not allowed",
             hint="give the absolute path the firmware opens, e.g. /ca.pem",
         )
     return p
