@@ -49,7 +49,7 @@ _INT_CONST = r"0[xX][0-9a-fA-F]+|[0-9]+"
 # pattern repeated over the whole list (the old optional comma made that exponential).
 _ITEM_AT = re.compile(rf"\s*(?:(?P<int>{_INT_CONST})|(?P<chr>{_CHAR_CONST}))[uUlL]*\s*(?P<sep>,?)")
 _BLANK_TO_END = re.compile(r"\s*\Z")
-_ARRAY_HINT = re.compile(r"\{\s*(?:0[xX][0-9a-fA-F]+|'(?:[^'\\\n]|\\[^\n]{1,4})')\s*,")
+_ARRAY_HINT = re.compile(r"\{\s*(?:0[xX][0-9a-fA-F]+|[0-9]{1,3}|'(?:[^'\\\n]|\\[^\n]{1,4})')\s*,")
 
 
 def unescape_c(raw: str) -> str:
@@ -181,7 +181,7 @@ def _int_constant(text: str) -> int:
 
 
 def looks_like_c_array(text: str) -> bool:
-    """A ``{0x.., `` or ``{'.', `` opening: a C byte array is likely."""
+    """A ``{0x.., ``, ``{48, `` or ``{'.', `` opening: a C byte array is likely."""
     return _ARRAY_HINT.search(text) is not None
 
 
