@@ -62,11 +62,11 @@ def unescape_c(raw: str) -> str:
 def _unescape_one(m: re.Match[str]) -> str:
     esc = m.group(1)
     head = esc[0]
-    if head == "x":
+    if head == "x" and len(esc) > 1:
         return chr(int(esc[1:], 16) & 0xFF)  # C: out of range; keep the low byte
     if head in "01234567":
         return chr(int(esc, 8) & 0xFF)
-    if head in "uU":
+    if head in "uU" and len(esc) > 1:
         code = int(esc[1:], 16)
         return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
     if head in "\r\n":

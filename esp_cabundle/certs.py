@@ -103,8 +103,18 @@ class Certificate:
         try:
             cert = x509.load_der_x509_certificate(der)
             serial = cert.serial_number
-        except ValueError as e:
+            # cryptography parses names, times and extensions lazily: a corrupt field
+            # fails only when read, so every read stays inside this guard.
+            result = cls._facts(der, cert, serial)
+        except (ValueError, x509.InvalidVersion) as e:
             raise CertificateError(f"not a valid X.509 certificate ({e})") from e
+        _X509[result.sha256] = cert
+        return result
+
+    @classmethod
+    def _facts(cls, der: bytes, cert: x509.Certificate, serial: int) -> Certificate:
+        from cryptography import x509
+
         key_type, key_size, curve, spki_der, key_problem = _key_facts(cert)
         try:
             bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
@@ -122,7 +132,7 @@ class Certificate:
         )
         sig_oid = cert.signature_algorithm_oid
         sig_name = getattr(sig_oid, "_name", None) or sig_oid.dotted_string
-        result = cls(
+        return cls(
             der=der,
             subject=_rdn_short(cert.subject),
             issuer=_rdn_short(cert.issuer),
@@ -145,8 +155,6 @@ class Certificate:
             spki_der=spki_der,
             key_problem=key_problem,
         )
-        _X509[result.sha256] = cert
-        return result
 
     @property
     def size(self) -> int:
