@@ -146,9 +146,9 @@ def _certs(data: bytes) -> Any:
 @pytest.mark.parametrize(
     ("kind", "seeds", "count"),
     [
-        ("pem", _pem_seeds, 600),
-        ("der", _der_seeds, 600),
-        ("c", _c_seeds, 400),
+        ("pem", _pem_seeds, 2000),
+        ("der", _der_seeds, 2000),
+        ("c", _c_seeds, 1500),
     ],
 )
 def test_fuzz_certificate_files(kind: str, seeds: Callable[[], list[bytes]], count: int) -> None:
@@ -163,7 +163,7 @@ def test_fuzz_idf_bundle() -> None:
         inspect_idf_bundle(data, "fuzz")
         return parse_idf_bundle(data)
 
-    _fuzz("idf-bundle", _idf_seeds(), 600, parse, seed=12)
+    _fuzz("idf-bundle", _idf_seeds(), 1500, parse, seed=12)
 
 
 @pytest.mark.timeout(180)
@@ -179,7 +179,7 @@ def test_fuzz_fs_images(fs_type: str) -> None:
             img.read(f.path)
         return inspect_bytes(data, source="fuzz")
 
-    _fuzz(fs_type, _fs_seeds(fs_type), 250, use, seed=13)
+    _fuzz(fs_type, _fs_seeds(fs_type), 500, use, seed=13)
 
 
 @pytest.mark.timeout(180)
@@ -202,12 +202,12 @@ def test_fuzz_partition_tables() -> None:
 
     names = ("arduino-default", "mongoose-os-esp32", "idf-two-ota")
     binaries = [(DATA / "partitions" / f"{n}.bin").read_bytes()[:0xC00] for n in names]
-    _fuzz("table-bin", binaries, 600, lambda d: PartitionTable.from_binary(d), seed=15)
+    _fuzz("table-bin", binaries, 1500, lambda d: PartitionTable.from_binary(d), seed=15)
     csvs = [(DATA / "partitions" / f"{n}.csv").read_bytes() for n in names]
     _fuzz(
         "table-csv",
         csvs,
-        600,
+        1500,
         lambda d: PartitionTable.from_csv(d.decode("utf-8", "replace"), flash_size=4 << 20),
         seed=16,
     )
@@ -244,7 +244,7 @@ def test_fuzz_board_yaml() -> None:
 def test_fuzz_lock_file() -> None:
     from esp_cabundle.bundle import Lock
 
-    _fuzz("lock", _lock_seeds(), 600, Lock.from_bytes, seed=19)
+    _fuzz("lock", _lock_seeds(), 1500, Lock.from_bytes, seed=19)
 
 
 @pytest.mark.timeout(120)
