@@ -410,3 +410,35 @@ def test_non_utf8_names_in_a_directory_pack_to_littlefs(tmp_path: Path) -> None:
     assert b"\\xff.txt" in proc.stdout
     names = [f.path for f in open_image(out.read_bytes()).files()]
     assert "/\udcff.txt" in names
+
+
+# ---------------------------------------------------------------------------------------
+# The remaining caps README lists
+
+
+def test_journal_entry_over_64_mib_is_refused_unread(tmp_path: Path) -> None:
+    unit = tmp_path / "30aea4001122"
+    unit.mkdir()
+    with (unit / "20260101T000000000000Z-x.json").open("wb") as f:
+        f.truncate((64 << 20) + 1)  # sparse: refused from its size, never read
+    with pytest.raises(InputError, match=r"journal entry is .* over the 64 MiB limit"):
+        Journal(tmp_path).entries("30:ae:a4:00:11:22")
+
+
+def test_any_file_over_256_mib_is_refused_unread(tmp_path: Path) -> None:
+    big = tmp_path / "dump.bin"
+    with big.open("wb") as f:
+        f.truncate((256 << 20) + 1)
+    result = CliRunner().invoke(cli, ["inspect", str(big)])
+    assert result.exit_code == 2, result.output
+    assert "over the 256 MiB limit" in result.output
+
+
+def test_partition_csv_caps() -> None:
+    from esp_cabundle.errors import PartitionTableError
+    from esp_cabundle.partitions import PartitionTable
+
+    with pytest.raises(PartitionTableError, match="over the 256 KiB limit"):
+        PartitionTable.from_csv("# x\n" * 70_000)
+    with pytest.raises(PartitionTableError, match=r"partitions\.csv:1: .*characters long"):
+        PartitionTable.from_csv("nvs, data, nvs, 0x9000, " + "1" * 100_000 + "\n")
