@@ -84,7 +84,8 @@ class FsTarget:
 
     ``partitions`` names them (each must exist; all are updated); without names, the
     data partitions of one of ``subtypes`` are taken (``pick``: all, first or last, as
-    the firmware mounts them).
+    the firmware mounts them). ``platform`` (LittleFS) names the platform version the
+    units run (``arduino-2.0.17``): an image it cannot mount is refused.
     """
 
     fs_type: str
@@ -94,6 +95,7 @@ class FsTarget:
     subtypes: tuple[str, ...] = ()
     pick: Literal["all", "first", "last"] = "all"
     config_files: tuple[str, ...] = ()
+    platform: str | None = None
 
     def select(self, table: PartitionTable) -> tuple[Partition, ...]:
         """The partitions of ``table`` this target updates; PartitionTableError if absent."""
@@ -211,6 +213,7 @@ class Board:
                 "subtypes": list(fs.subtypes),
                 "pick": fs.pick,
                 "config_files": list(fs.config_files),
+                "platform": fs.platform,
             }
             if fs
             else None,
@@ -388,7 +391,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
 
 def _parse_fs(node: Node) -> FsTarget:
     m = node.as_mapping(
-        ("type", "profile", "ca_path", "partitions", "subtype", "pick", "config_files")
+        ("type", "profile", "ca_path", "partitions", "subtype", "pick", "config_files", "platform")
     )
     for key in ("type", "profile", "ca_path"):
         if key not in m:
@@ -409,6 +412,7 @@ def _parse_fs(node: Node) -> FsTarget:
     config_files = (
         tuple(_path_in_fs(n) for n in m["config_files"].as_list()) if "config_files" in m else ()
     )
+    platform = _platform(m["platform"], fs_type, profile) if "platform" in m else None
     return FsTarget(
         fs_type=fs_type,
         profile=profile,
@@ -417,7 +421,25 @@ def _parse_fs(node: Node) -> FsTarget:
         subtypes=subtypes,
         pick=pick,  # type: ignore[arg-type]
         config_files=config_files,
+        platform=platform,
     )
+
+
+def _platform(node: Node, fs_type: str, profile: str) -> str:
+    """A LittleFS platform (version) that agrees with the board's profile."""
+    from .errors import ImageError
+    from .fs.lfs_platforms import resolve_platform
+
+    text = node.as_str()
+    if fs_type != "littlefs":
+        raise node.error("'platform' applies to LittleFS file systems")
+    try:
+        plat = resolve_platform(text)
+    except ImageError as e:
+        raise node.error(e.message, hint=e.hint) from e
+    if plat.profile != profile:
+        raise node.error(f"platform {plat.spec} uses the {plat.profile} profile, not {profile}")
+    return plat.spec
 
 
 def _parse_output(node: Node) -> BoardOutput:

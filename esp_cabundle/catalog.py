@@ -289,7 +289,7 @@ def render_root_metadata(catalog: Catalog) -> str:
     doc = {}
     for fp in sorted(set(ALIASES.values())):
         entry = catalog.resolve(fp)
-        meta = Certificate.from_der(entry.der).metadata()
+        meta = Certificate.parse_der(entry.der).metadata()
         meta["catalog_label"] = entry.label
         meta["der"] = base64.b64encode(entry.der).decode("ascii")
         doc[fp] = meta

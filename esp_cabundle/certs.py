@@ -88,7 +88,22 @@ class Certificate:
 
     @classmethod
     def from_der(cls, der: bytes) -> Certificate:
-        """Parse one DER certificate; raises :class:`CertificateError` when it is not one."""
+        """One DER certificate; raises :class:`CertificateError` when it is not one.
+
+        A root listed in :mod:`.known_roots` is built from its stored facts (the same
+        values, proven by a test) without importing cryptography.
+        """
+        der = bytes(der)
+        from .known_roots import known_root
+
+        meta = known_root(sha256_fingerprint(der))
+        if meta is not None:
+            return cls.from_metadata(der, meta)
+        return cls.parse_der(der)
+
+    @classmethod
+    def parse_der(cls, der: bytes) -> Certificate:
+        """Parse with cryptography, never from stored facts."""
         der = bytes(der)
         with warnings.catch_warnings():
             # Some Mozilla roots have non-positive serials (cryptography warns lazily);
@@ -426,7 +441,7 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
 
 def _refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None:
     for i, raw in enumerate(text.splitlines(), start=1):
-        m = _BEGIN_RE.search(raw)
+        m = _BEGIN_RE.search(raw) if "-----" in raw else None  # the guard skips base64 lines
         if m and "PRIVATE KEY" in m.group(1):
             line = line_map[i - 1] if line_map else i
             raise PrivateKeyError(
@@ -443,7 +458,7 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        m = _BEGIN_RE.search(lines[i])
+        m = _BEGIN_RE.search(lines[i]) if "-----" in lines[i] else None
         if not m:
             i += 1
             continue
@@ -451,7 +466,7 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
         start = i
         body: list[str] = []
         i += 1
-        while i < len(lines) and not _END_RE.search(lines[i]):
+        while i < len(lines) and not ("-----" in lines[i] and _END_RE.search(lines[i])):
             body.append(lines[i].strip())
             i += 1
         src_line = line_map[start] if line_map else start + 1

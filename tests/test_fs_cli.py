@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.edit import pack_image
-from esp_cabundle.fs.littlefs import DISK_VERSION_2_0, LittleFsImage
+from esp_cabundle.fs.littlefs import DISK_VERSION_2_0, DISK_VERSION_2_1, LittleFsImage
 
 DATA = Path(__file__).parent / "data"
 VECTOR = DATA / "littlefs" / "mongoose-lfs20-256k.bin"
@@ -163,7 +163,11 @@ def _corrupt(tmp_path: Path) -> Path:
 
 def _v21(tmp_path: Path) -> Path:
     p = tmp_path / "v21.bin"
-    p.write_bytes(pack_image("littlefs", "esp-idf", 64 * 1024, [("/ca.pem", b"x")]).data)
+    p.write_bytes(
+        pack_image(
+            "littlefs", "esp-idf", 64 * 1024, [("/ca.pem", b"x")], disk_version=DISK_VERSION_2_1
+        ).data
+    )
     return p
 
 

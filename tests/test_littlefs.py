@@ -202,7 +202,9 @@ def test_unsupported_version_and_block_size(vector: bytes) -> None:
 
 
 def test_explicit_profile_contradicting_bytes(vector: bytes) -> None:
-    v21 = build_littlefs_image({"/ca.pem": b"x"}, size=64 * 1024, profile="esp-idf")
+    v21 = build_littlefs_image(
+        {"/ca.pem": b"x"}, size=64 * 1024, profile="esp-idf", disk_version=DISK_VERSION_2_1
+    )
     with pytest.raises(ImageError, match=r"2\.1.*Mongoose OS"):
         LittleFsImage.open(v21, "mongoose-os")
     padded = vector + b"\xff" * 65536

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ._common import json_option, quiet_option
-from ._fsopts import read_input, size_callback
+from ._fsopts import lfs_version_options, read_input, size_callback
 
 if TYPE_CHECKING:
     from ..fs import FileSystemImage
@@ -162,6 +162,7 @@ def cat_cmd(
 
 @fs.command("put")
 @image_options
+@lfs_version_options
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("dest", required=False)
 @click.option(
@@ -178,6 +179,8 @@ def put_cmd(
     size: int | None,
     fs_type: str | None,
     profile: str | None,
+    platform: str | None,
+    disk_version: int | None,
     source: Path,
     dest: str | None,
     mtime: int | None,
@@ -191,6 +194,7 @@ def put_cmd(
     Examples:
       esp-cabundle fs put fs.bin ca.pem
       esp-cabundle fs put fs.bin build/ca.pem /certs/ca.pem
+      esp-cabundle fs put lfs.bin ca.pem --platform arduino-2.0.5
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
     from ..fs.edit import FileEdit
@@ -198,13 +202,22 @@ def put_cmd(
     data = read_input(source)
     target = dest or "/" + source.name
     result = _apply(
-        image, offset, size, fs_type, profile, [FileEdit("put", target, data)], mtime=mtime
+        image,
+        offset,
+        size,
+        fs_type,
+        profile,
+        [FileEdit("put", target, data)],
+        mtime=mtime,
+        platform=platform,
+        disk_version=disk_version,
     )
     _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet)
 
 
 @fs.command("rm")
 @image_options
+@lfs_version_options
 @click.argument("paths", nargs=-1, required=True)
 @json_option
 @quiet_option
@@ -214,6 +227,8 @@ def rm_cmd(
     size: int | None,
     fs_type: str | None,
     profile: str | None,
+    platform: str | None,
+    disk_version: int | None,
     paths: tuple[str, ...],
     as_json: bool,
     quiet: bool,
@@ -228,7 +243,16 @@ def rm_cmd(
     from ..fs.edit import FileEdit
 
     edits = [FileEdit("rm", p) for p in paths]
-    result = _apply(image, offset, size, fs_type, profile, edits)
+    result = _apply(
+        image,
+        offset,
+        size,
+        fs_type,
+        profile,
+        edits,
+        platform=platform,
+        disk_version=disk_version,
+    )
     _report(image, result, "removed " + ", ".join(paths), as_json, quiet)
 
 
@@ -241,12 +265,22 @@ def _apply(
     edits: list[Any],
     *,
     mtime: int | None = None,
+    platform: str | None = None,
+    disk_version: int | None = None,
 ) -> EditResult:
     from ..fileio import write_atomic
     from ..fs.edit import edit_image
 
     region = _region(image, offset, size)
-    result = edit_image(region, edits, fs_type=fs_type, profile=profile, timestamp=mtime)
+    result = edit_image(
+        region,
+        edits,
+        fs_type=fs_type,
+        profile=profile,
+        timestamp=mtime,
+        platform=platform,
+        disk_version=disk_version,
+    )
     if result.changed_blocks:
         write_atomic(image, result.container)
     return result

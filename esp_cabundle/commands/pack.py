@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ._common import at_option, json_option, quiet_option
-from ._fsopts import size_callback
+from ._fsopts import lfs_version_options, size_callback
 from .ca_source import ca_source_options
 
 
@@ -21,10 +21,11 @@ from .ca_source import ca_source_options
 )
 @click.option(
     "--profile",
-    required=True,
     metavar="NAME",
-    help="Platform: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs esp-idf|mongoose-os.",
+    help="Platform: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs esp-idf|mongoose-os "
+    "(LittleFS: default the --platform's).",
 )
+@lfs_version_options
 @click.option(
     "--size",
     required=True,
@@ -64,7 +65,9 @@ from .ca_source import ca_source_options
 @quiet_option
 def pack(
     fs_type: str,
-    profile: str,
+    profile: str | None,
+    platform: str | None,
+    disk_version: int | None,
     size: int,
     from_dir: Path | None,
     bundle_file: Path | None,
@@ -91,6 +94,7 @@ def pack(
       esp-cabundle pack --fs littlefs --profile esp-idf --size 256K -o littlefs.bin
       esp-cabundle pack --fs littlefs --profile mongoose-os --size 256K \\
           --bundle ca.pem --from-dir fs/ -o fs.bin
+      esp-cabundle pack --fs littlefs --platform arduino-2.0.17 --size 1408K -o lfs.bin
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
           --from-dir data/ -o spiffs.bin
     """
@@ -102,7 +106,7 @@ def pack(
     from ..ui import echo, emit_json, format_table
     from .ca_source import resolve_ca
 
-    prof = get_profile(fs_type, profile)
+    prof = get_profile(fs_type, _profile_name(fs_type, profile, platform))
     if mtime is not None and not getattr(prof, "time_attributes", ()):
         raise InputError(
             f"--mtime: {fs_type} profile {prof.name} keeps no time attributes",
@@ -119,7 +123,9 @@ def pack(
                     hint="remove it from the directory, or put the bundle elsewhere with --ca-path",
                 )
             files.append((path, data))
-    packed = pack_image(fs_type, prof, size, files, timestamp=mtime)
+    packed = pack_image(
+        fs_type, prof, size, files, timestamp=mtime, platform=platform, disk_version=disk_version
+    )
     write_atomic(output, packed.data)
 
     facts = packed.image.describe()
@@ -145,4 +151,21 @@ def pack(
             ("path", "bytes"), [(printable(p), f"{n:,}") for p, n in packed.files], indent=2
         ),
         quiet=quiet,
+    )
+
+
+def _profile_name(fs_type: str, profile: str | None, platform: str | None) -> str:
+    """--profile, or the profile a LittleFS --platform implies."""
+    from ..errors import InputError
+
+    if profile is not None:
+        return profile
+    if platform is not None and fs_type == "littlefs":
+        from ..fs.lfs_platforms import resolve_platform
+
+        return resolve_platform(platform).profile
+    raise InputError(
+        "--profile is required"
+        + (" (or --platform, for LittleFS)" if fs_type == "littlefs" else ""),
+        hint="e.g. --profile esp-idf",
     )

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     metavar="NAME|FILE",
     help="Board profile: which partitions hold the CA file system (see 'esp-cabundle boards').",
 )
+@click.option(
+    "--platform",
+    metavar="PLATFORM",
+    help="LittleFS: the platform version the units run (arduino-2.0.17, esp_littlefs-1.5.5; "
+    "default: the board's): a partition it cannot mount is refused.",
+)
 @ca_source_options
 @click.option(
     "-o",
@@ -37,6 +43,7 @@ if TYPE_CHECKING:
 def update_dump(
     dump: Path,
     board: str,
+    platform: str | None,
     bundle_file: Path | None,
     config_path: Path | None,
     presets: tuple[str, ...],
@@ -59,6 +66,8 @@ def update_dump(
     Examples:
       esp-cabundle update-dump dump.bin --board mdash-arduino -o new.bin
       esp-cabundle update-dump dump.bin -b mongoose-os-esp32 --bundle ca.pem -o new.bin
+      esp-cabundle update-dump dump.bin -b arduino-esp32-littlefs --platform arduino-2.0.5 \\
+          --bundle ca.pem -o new.bin
       esp-cabundle update-dump dump.bin -b arduino-esp32-littlefs --preset letsencrypt \\
           -o new.bin --json
     """
@@ -67,7 +76,7 @@ def update_dump(
     from ..fileio import write_atomic
     from ..flash.offline import update_dump as run_update
     from ..ui import echo, emit_json, note
-    from ._fsopts import read_input
+    from ._fsopts import read_input, with_platform
     from .ca_source import resolve_ca
 
     profile = load_board(board)
@@ -77,6 +86,8 @@ def update_dump(
             "system: there is nothing to update in a dump",
             hint="rebuild the firmware with 'esp-cabundle build' output instead",
         )
+    if platform is not None:
+        profile = with_platform(profile, platform)
     flash = read_input(dump)
     ca = resolve_ca(bundle_file, config_path, presets, roots, excludes, at)
     result = run_update(flash, profile, ca, source=str(dump))

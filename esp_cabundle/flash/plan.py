@@ -201,6 +201,12 @@ def _plan_partition(p: Partition, data: bytes, board: Board, ca_bytes: bytes) ->
         image = open_image(data, fs_type=fs.fs_type, profile=fs.profile)
     except ImageError as e:
         raise _mount_failure(p, data, board, e) from e
+    if fs.platform is not None:
+        from ..fs.lfs_platforms import check_readable, resolve_platform
+
+        version = getattr(image, "disk_version", None)
+        if isinstance(version, int):
+            check_readable(version, resolve_platform(fs.platform), f"partition {p.describe()}")
     before = {f.path: image.read(f.path) for f in image.files()}
     facts_before = image.describe()
     old_ca = before.get(fs.ca_path)

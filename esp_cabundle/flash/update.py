@@ -670,6 +670,10 @@ def _plan_littlefs(
     probe_device.check()
     _check_stat(p, stat, profile)
     disk_version = int(stat.disk_version)
+    if target.platform is not None:
+        from ..fs.lfs_platforms import check_readable, resolve_platform
+
+        check_readable(disk_version, resolve_platform(target.platform), f"partition {p.describe()}")
     ca_path = target.ca_path
     try:
         before = _walk(probe)

@@ -93,7 +93,7 @@ def detect_fs_type(data: bytes) -> str | None:
     LittleFS: the ``littlefs`` magic at offset 8 of block 0 or 1. SPIFFS: its own
     probe (lookup pages with the profile's magic).
     """
-    from .littlefs import is_littlefs
+    from .lfs_superblock import is_littlefs
 
     if is_littlefs(data):
         return "littlefs"
@@ -109,12 +109,18 @@ def _blank(data: bytes) -> bool:
 
 
 def open_image(
-    data: bytes, *, fs_type: str | None = None, profile: FsProfile | str | None = None
+    data: bytes,
+    *,
+    fs_type: str | None = None,
+    profile: FsProfile | str | None = None,
+    platform: str | None = None,
+    disk_version: int | None = None,
 ) -> FileSystemImage:
     """Open an existing image, detecting the file system (and profile) from its bytes.
 
     An explicit ``fs_type`` or ``profile`` that the bytes contradict is an ImageError;
-    nothing is ever formatted.
+    nothing is ever formatted. ``platform`` and ``disk_version`` (LittleFS only) refuse
+    an image the platform cannot mount or whose on-disk version differs.
     """
     if isinstance(profile, FsProfile):
         if fs_type is not None and fs_type != profile.fs_type:
@@ -153,7 +159,10 @@ def open_image(
     elif profile is not None:
         prof = profile
     cls = _image_class(detected)
-    image = cls.open(data, prof)  # type: ignore[attr-defined]
+    _littlefs_only(detected, platform, disk_version)
+    lfs_options = {"platform": platform, "disk_version": disk_version}
+    extra = lfs_options if detected == "littlefs" else {}
+    image = cls.open(data, prof, **extra)  # type: ignore[attr-defined]
     assert isinstance(image, FileSystemImage)
     return image
 
@@ -167,12 +176,33 @@ def _spiffs_hint(data: bytes) -> str | None:
     return None
 
 
-def create_image(fs_type: str, profile: FsProfile | str, size: int) -> FileSystemImage:
-    """A new, empty image of ``size`` bytes for ``profile`` of ``fs_type``."""
+def _littlefs_only(fs_type: str, platform: str | None, disk_version: int | None) -> None:
+    if fs_type != "littlefs" and (platform is not None or disk_version is not None):
+        what = "--platform" if platform is not None else "--disk-version"
+        raise ImageError(
+            f"{what} applies to LittleFS images, not {fs_type}",
+            hint=f"omit {what} for {fs_type}",
+        )
+
+
+def create_image(
+    fs_type: str,
+    profile: FsProfile | str,
+    size: int,
+    *,
+    platform: str | None = None,
+    disk_version: int | None = None,
+) -> FileSystemImage:
+    """A new, empty image of ``size`` bytes for ``profile`` of ``fs_type``; LittleFS
+    takes the on-disk version from ``disk_version`` or ``platform`` (see
+    :mod:`.lfs_platforms`)."""
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
     if prof.fs_type != fs_type:
         raise ImageError(f"profile {prof.name} is for {prof.fs_type}, not {fs_type}")
+    _littlefs_only(fs_type, platform, disk_version)
     cls = _image_class(fs_type)
-    image = cls.create(size, prof)  # type: ignore[attr-defined]
+    lfs_options = {"platform": platform, "disk_version": disk_version}
+    extra = lfs_options if fs_type == "littlefs" else {}
+    image = cls.create(size, prof, **extra)  # type: ignore[attr-defined]
     assert isinstance(image, FileSystemImage)
     return image

@@ -83,7 +83,7 @@ def locate_image(
 def _size_from_bytes(data: bytes, offset: int, source: str) -> int:
     kind = detect_fs_type(data)
     if kind == "littlefs":
-        from .littlefs import find_superblock
+        from .lfs_superblock import find_superblock
 
         sb = find_superblock(data)
         if sb is not None:
@@ -130,14 +130,23 @@ def edit_image(
     fs_type: str | None = None,
     profile: FsProfile | str | None = None,
     timestamp: int | None = None,
+    platform: str | None = None,
+    disk_version: int | None = None,
 ) -> EditResult:
     """Apply ``edits`` in order and verify them on a fresh mount of the result.
 
     Putting a file that already holds exactly those bytes changes nothing.
     ``timestamp`` sets the time attributes of written files where the (LittleFS)
-    profile keeps them.
+    profile keeps them. The LittleFS on-disk version never changes: an image
+    ``platform`` cannot mount, or a ``disk_version`` other than the image's, is refused.
     """
-    image = open_image(region.data, fs_type=fs_type, profile=profile)
+    image = open_image(
+        region.data,
+        fs_type=fs_type,
+        profile=profile,
+        platform=platform,
+        disk_version=disk_version,
+    )
     _set_timestamp(image, timestamp)
     for e in edits:
         if e.action == "put":
@@ -194,17 +203,19 @@ def pack_image(
     files: Sequence[tuple[str, bytes]],
     *,
     timestamp: int | None = None,
+    platform: str | None = None,
+    disk_version: int | None = None,
 ) -> PackedImage:
     """A new image of ``size`` bytes holding ``files`` (written in order), verified by
     mounting it again. ``timestamp`` sets LittleFS time attributes where the profile
-    keeps them."""
+    keeps them; ``platform``/``disk_version`` choose LittleFS's on-disk version."""
     seen: set[str] = set()
     for path, _ in files:
         p = normalize_path(path)
         if p in seen:
             raise InputError(f"{p} is given twice", hint="each file may appear once")
         seen.add(p)
-    image = create_image(fs_type, profile, size)
+    image = create_image(fs_type, profile, size, platform=platform, disk_version=disk_version)
     _set_timestamp(image, timestamp)
     for path, data in files:
         image.write(path, data)

@@ -1,0 +1,112 @@
+"""esp-cabundle beside ESP-IDF's own scripts, whole-process, measured in one run.
+
+Pairs (same inputs, same machine, runs interleaved so load hits both alike):
+  1. `build -f idf-bundle` from ESP-IDF's full cacrt_all.pem  vs  gen_crt_bundle.py
+  2. `pack --fs spiffs` of a 1408 KiB image holding that 189 KB file  vs  spiffsgen.py
+Each line prints the median wall time of both, the ratio esp-cabundle / vendor
+(target <= 1.00) and the same ratio of CPU time (user + sys), which load disturbs less.
+
+The vendor scripts are not shipped: point at an ESP-IDF checkout
+    python benchmarks/bench_vendor.py --idf-path ~/esp/esp-idf [--runs N]
+(or set IDF_PATH). Without one, it prints why it skipped and exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GEN_CRT = Path("components/mbedtls/esp_crt_bundle/gen_crt_bundle.py")
+CACRT = Path("components/mbedtls/esp_crt_bundle/cacrt_all.pem")
+SPIFFSGEN = Path("components/spiffs/spiffsgen.py")
+
+
+# As installed packages run: with their bytecode (pip compiles it at install). A shell
+# that sets PYTHONDONTWRITEBYTECODE would otherwise recompile every module on each run.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def run_once(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """(wall, cpu) seconds of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(
+        cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def pair(label: str, ours: list[str], vendor: list[str], cwd: Path, runs: int) -> None:
+    for cmd in (ours, vendor):  # warm the page cache; fail loudly if a command fails
+        run_once(cmd, cwd)
+    o_wall, o_cpu, v_wall, v_cpu = [], [], [], []
+    for _ in range(runs):
+        w, c = run_once(ours, cwd)
+        o_wall.append(w)
+        o_cpu.append(c)
+        w, c = run_once(vendor, cwd)
+        v_wall.append(w)
+        v_cpu.append(c)
+    ow, vw = statistics.median(o_wall), statistics.median(v_wall)
+    oc, vc = statistics.median(o_cpu), statistics.median(v_cpu)
+    verdict = "met" if ow <= vw else "MISSED"
+    print(f"  {label}")
+    print(f"    esp-cabundle {ow:6.3f} s   vendor {vw:6.3f} s   ratio {ow / vw:4.2f}  ({verdict})")
+    print(f"    cpu          {oc:6.3f} s   vendor {vc:6.3f} s   ratio {oc / vc:4.2f}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--idf-path", type=Path, default=os.environ.get("IDF_PATH"))
+    ap.add_argument("--runs", type=int, default=11)
+    args = ap.parse_args()
+    idf = args.idf_path
+    if idf is None:
+        print("skipped: set IDF_PATH (or --idf-path) to an ESP-IDF checkout to compare")
+        return 0
+    missing = [p for p in (GEN_CRT, CACRT, SPIFFSGEN) if not (Path(idf) / p).is_file()]
+    if missing:
+        print(f"skipped: {idf} has no {', '.join(map(str, missing))}; set IDF_PATH to ESP-IDF")
+        return 0
+    exe = shutil.which("esp-cabundle")
+    tool = [exe] if exe else [sys.executable, "-m", "esp_cabundle"]
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = Path(tmp)
+        shutil.copy(Path(idf) / CACRT, cwd / "cacrt_all.pem")
+        (cwd / "data").mkdir()
+        shutil.copy(Path(idf) / CACRT, cwd / "data" / "ca.pem")
+        size = (cwd / "cacrt_all.pem").stat().st_size
+        print(f"median of {args.runs} interleaved runs, Python {sys.version.split()[0]}")
+        pair(
+            "build -f idf-bundle from cacrt_all.pem  vs  gen_crt_bundle.py",
+            [*tool, "build", "-q", "-f", "idf-bundle", "--idf-version", "5.0", "--root",
+             "cacrt_all.pem", "--allow", "expired", "-o", "ours.bin"],
+            [py, str(Path(idf) / GEN_CRT), "-q", "-i", "cacrt_all.pem"],
+            cwd,
+            args.runs,
+        )  # fmt: skip
+        pair(
+            f"pack --fs spiffs 1408K with a {size // 1000} KB file  vs  spiffsgen.py",
+            [*tool, "pack", "-q", "--fs", "spiffs", "--profile", "esp-idf", "--size", "1408K",
+             "--bundle", "data/ca.pem", "-o", "ours-spiffs.bin"],
+            [py, str(Path(idf) / SPIFFSGEN), "0x160000", "data", "spiffsgen.bin"],
+            cwd,
+            args.runs,
+        )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The littlefs superblock, read without littlefs (no import, no C assertions).
+
+Used to tell LittleFS from other bytes, to size a partition inside a dump, to detect the
+platform profile, and to refuse superblocks littlefs would assert on (aborting the
+process) or mount past the image's end, before littlefs ever sees them.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass
+
+from ..errors import ImageError
+from .base import ERASE_BLOCK
+from .lfs_platforms import version_text
+
+__all__ = [
+    "LFS_NAME_MAX",
+    "MAGIC",
+    "Superblock",
+    "check_superblock",
+    "find_superblock",
+    "is_littlefs",
+]
+
+MAGIC = b"littlefs"
+# littlefs' own compile-time limit (LFS_NAME_MAX); mounting with it accepts any image,
+# after which littlefs enforces the superblock's (possibly smaller) name_max.
+LFS_NAME_MAX = 255
+# Tag types (lfs.h): the superblock name entry and the inline struct holding its fields.
+_TYPE_SUPERBLOCK = 0x0FF
+_TYPE_INLINESTRUCT = 0x201
+_TYPE_CCRC = 0x500  # a commit's CRC tag (type2; the low type bit flips the valid bit)
+_SUPERBLOCK_STRUCT = struct.Struct("<6I")  # version, block_size, block_count, name/file/attr max
+# Where block 1 may start when block 0 is unreadable: 4096 first (every ESP32 profile).
+_BLOCK_SIZE_GUESSES = (4096, 128, 256, 512, 1024, 2048, 8192, 16384, 32768, 65536)
+
+
+@dataclass(frozen=True, slots=True)
+class Superblock:
+    """The fields of a littlefs superblock as found in block 0 or 1 (``block``)."""
+
+    version: int
+    block_size: int
+    block_count: int
+    name_max: int
+    file_max: int
+    attr_max: int
+    block: int
+    revision: int
+
+    @property
+    def version_text(self) -> str:
+        return version_text(self.version)
+
+    @property
+    def fs_bytes(self) -> int:
+        return self.block_size * self.block_count
+
+
+def _lfs_crc(crc: int, data: bytes) -> int:
+    """littlefs' CRC-32: zlib's polynomial, no final inversion."""
+    return zlib.crc32(data, crc ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
+
+
+def _parse_block(data: bytes, block: int, offset: int) -> Superblock | None:
+    """The superblock fields as of the last valid commit of one block of the pair.
+
+    A compacted block starts with the ``littlefs`` name tag (the probe Mongoose OS and
+    mklittlefs use); the inline struct holding the fields may come anywhere after it and
+    be rewritten by later commits (a version upgrade), so the whole log is walked,
+    trusting only commits whose CRC matches, as littlefs does when it fetches.
+    """
+    end = len(data)
+    if end < offset + 20 or data[offset + 8 : offset + 16] != MAGIC:
+        return None
+    (revision,) = struct.unpack_from("<I", data, offset)
+    limit = end - offset  # the block size is known once the first struct is read
+    crc = _lfs_crc(0xFFFFFFFF, data[offset : offset + 4])
+    ptag = 0xFFFFFFFF
+    off = 4
+    pending: tuple[int, ...] | None = None
+    found: tuple[int, ...] | None = None
+    first = True
+    while off + 4 <= limit:
+        raw = data[offset + off : offset + off + 4]
+        tag = int.from_bytes(raw, "big") ^ ptag
+        if tag & 0x80000000:  # erased or not yet programmed: end of the log
+            break
+        size = tag & 0x3FF
+        dsize = 0 if size == 0x3FF else size
+        if off + 4 + dsize > limit:
+            break
+        kind = (tag >> 20) & 0x7FF
+        tag_id = (tag >> 10) & 0x3FF
+        if first and (kind != _TYPE_SUPERBLOCK or tag_id != 0 or size != 8):
+            return None
+        first = False
+        crc = _lfs_crc(crc, raw)
+        ptag = tag
+        payload = data[offset + off + 4 : offset + off + 4 + dsize]
+        if kind & 0x780 == _TYPE_CCRC:
+            if dsize < 4 or int.from_bytes(payload[:4], "little") != crc:
+                break
+            ptag ^= (kind & 1) << 31  # the commit says which valid bit the next one uses
+            found = pending
+            crc = 0xFFFFFFFF
+        else:
+            crc = _lfs_crc(crc, payload)
+            if kind == _TYPE_INLINESTRUCT and tag_id == 0 and dsize >= _SUPERBLOCK_STRUCT.size:
+                pending = _SUPERBLOCK_STRUCT.unpack_from(payload)
+                block_size = pending[1]
+                if 0 < block_size < limit:
+                    limit = block_size
+        off += 4 + dsize
+    if found is None:
+        return None
+    version, block_size, block_count, name_max, file_max, attr_max = found
+    return Superblock(
+        version, block_size, block_count, name_max, file_max, attr_max, block, revision
+    )
+
+
+def is_littlefs(data: bytes) -> bool:
+    """True when block 0 or 1 carries the ``littlefs`` magic at offset 8."""
+    if data[8:16] == MAGIC:
+        return True
+    return any(data[bs + 8 : bs + 16] == MAGIC for bs in _BLOCK_SIZE_GUESSES)
+
+
+def find_superblock(data: bytes) -> Superblock | None:
+    """The newest readable superblock entry of blocks 0/1, or None without the magic.
+
+    Raises :class:`ImageError` when the magic is there but no entry is readable.
+    """
+    candidates: list[Superblock] = []
+    first = _parse_block(data, 0, 0)
+    if first is not None:
+        candidates.append(first)
+    sizes = (first.block_size,) if first is not None else _BLOCK_SIZE_GUESSES
+    for bs in sizes:
+        if 0 < bs <= len(data):
+            second = _parse_block(data, 1, bs)
+            if second is not None and second.block_size == bs:
+                candidates.append(second)
+                break
+    if not candidates:
+        if is_littlefs(data):
+            raise ImageError(
+                "LittleFS image: the superblock after the 'littlefs' magic is unreadable",
+                hint="the image is corrupt; nothing was changed",
+            )
+        return None
+    # littlefs picks the block of the pair with the newer revision (sequence comparison).
+    newest = candidates[0]
+    for c in candidates[1:]:
+        if ((c.revision - newest.revision) & 0xFFFFFFFF) - (1 << 31) < 0:
+            newest = c
+    return newest
+
+
+def check_superblock(sb: Superblock, size: int) -> None:
+    """Refuse superblocks littlefs cannot mount, or would mount past the image's end."""
+    where = f"LittleFS superblock (block {sb.block})"
+    if sb.version >> 16 != 2 or sb.version & 0xFFFF > 1:
+        raise ImageError(
+            f"{where}: on-disk version {sb.version_text} is not supported (2.0 and 2.1 are)",
+            hint="the image may be corrupt or made by a newer littlefs; nothing was changed",
+        )
+    if sb.block_size != ERASE_BLOCK:
+        raise ImageError(
+            f"{where}: block size {sb.block_size}; every ESP32 platform uses {ERASE_BLOCK}",
+            hint="the image is corrupt or not made for an ESP32; nothing was changed",
+        )
+    if sb.block_count < 2:
+        raise ImageError(f"{where}: block count {sb.block_count} is not usable")
+    if sb.fs_bytes > size:
+        raise ImageError(
+            f"{where}: {sb.block_count} blocks of {sb.block_size} bytes = {sb.fs_bytes} bytes, "
+            f"but the image is only {size} bytes",
+            hint="the image is truncated (or --size too small); nothing was changed",
+        )
+    if sb.name_max > LFS_NAME_MAX or sb.name_max == 0:
+        raise ImageError(f"{where}: name_max {sb.name_max} is not valid")
