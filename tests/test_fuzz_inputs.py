@@ -110,11 +110,12 @@ def _lock_seeds() -> list[bytes]:
 
 
 def _journal_seed() -> bytes:
+    """A valid entry (the fuzzer's seeds must parse, so mutations start from success)."""
     from datetime import datetime, timezone
 
     from esp_cabundle.flash.journal import JournalEntry, JournalPartition, JournalSector
 
-    sector = JournalSector(0x290000, b"\xff" * 64, b"\x00" * 64)
+    sector = JournalSector(0x290000, b"\xff" * 4096, b"\x00" * 4096)
     part = JournalPartition(
         "spiffs", 0x290000, 0x160000, "spiffs", (sector,), ((0x291000, 4096, "0" * 32),)
     )
