@@ -320,8 +320,11 @@ _CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
 def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
     """Read a file of any supported shape; errors name the file."""
     from .fileio import read_input
+    from .limits import MAX_CERT_INPUT
 
-    data = read_input(path, what="certificate file", error=CertificateError)
+    data = read_input(
+        path, what="certificate file", error=CertificateError, max_bytes=MAX_CERT_INPUT
+    )
     return load_certificates(data, source=str(path))
 
 

@@ -186,7 +186,9 @@ def load_trust_set(path: str | Path) -> TrustSet:
     from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 
     p = Path(path)
-    data = read_input(p, what="bundle file")
+    from .limits import MAX_CERT_INPUT
+
+    data = read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT)
     fmt = detect_bundle_format(data)
     if fmt is not None:
         bundle = parse_idf_bundle(data, bundle_format=fmt, source=str(p))

@@ -442,3 +442,21 @@ def test_partition_csv_caps() -> None:
         PartitionTable.from_csv("# x\n" * 70_000)
     with pytest.raises(PartitionTableError, match=r"partitions\.csv:1: .*characters long"):
         PartitionTable.from_csv("nvs, data, nvs, 0x9000, " + "1" * 100_000 + "\n")
+
+
+@pytest.mark.timeout(30)
+def test_curl_bundle_without_end_lines_is_linear() -> None:
+    from esp_cabundle.formats.idf_bundle import read_curl_bundle
+
+    # The old pattern rescanned the rest of the file from every name line: quadratic.
+    assert read_curl_bundle("name\n===\nabc\n" * 40_000) == []
+
+
+def test_chain_file_over_the_cap_is_refused_unread(tmp_path: Path) -> None:
+    from esp_cabundle.chains import load_chain_file
+
+    big = tmp_path / "chain.pem"
+    with big.open("wb") as f:
+        f.truncate((4 << 20) + 1)
+    with pytest.raises(InputError, match="over the 4 MiB limit"):
+        load_chain_file(big)
