@@ -25,7 +25,6 @@ __all__ = [
     "Config",
     "Node",
     "OutputSpec",
-    "compose_yaml",
     "find_config",
     "load_config",
     "parse_config",
@@ -156,67 +155,6 @@ _SCALAR_TAGS = {_YAML + t: t for t in ("str", "int", "float", "bool", "null", "t
 _KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "timestamp": "a date"}
 
 
-def compose_yaml(text: str, where: str) -> Node | None:
-    """Parse a YAML document into Nodes, refusing what a config never needs and a hostile
-    file uses: aliases (``*name``: a few hundred bytes can expand without bound, or
-    refer to themselves), nesting deeper than :data:`~.limits.MAX_YAML_DEPTH`, any tag
-    beyond plain strings, numbers, booleans, dates, lists and mappings, and more than
-    :data:`~.limits.MAX_YAML_INPUT` bytes. Every error names ``where`` and the line."""
-    import yaml
-
-    from .limits import MAX_YAML_INPUT, check_size
-
-    check_size(
-        len(text.encode("utf-8", "surrogatepass")),
-        MAX_YAML_INPUT,
-        what="YAML file",
-        path=where,
-        error=ConfigError,
-    )
-    try:
-        root = yaml.compose(text, Loader=_bounded_loader())
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
-    except RecursionError as e:  # pragma: no cover - the depth cap comes first
-        raise ConfigError("not valid YAML: nested too deeply", path=where) from e
-    return None if root is None else to_nodes(root, "", where)
-
-
-def _bounded_loader() -> type:
-    import yaml
-
-    from .limits import MAX_YAML_DEPTH
-
-    class BoundedLoader(yaml.SafeLoader):
-        depth = 0
-
-        def compose_node(self, parent: Any, index: Any) -> Any:
-            event: Any = self.peek_event()  # type: ignore[no-untyped-call]
-            mark: Any = event.start_mark
-            if isinstance(event, yaml.AliasEvent):
-                raise yaml.composer.ComposerError(
-                    None,
-                    None,
-                    f"alias '*{event.anchor}' refused: aliases are not supported here, "
-                    "write the value out",
-                    mark,
-                )
-            self.depth += 1
-            try:
-                if self.depth > MAX_YAML_DEPTH:
-                    raise yaml.composer.ComposerError(
-                        None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", mark
-                    )
-                return super().compose_node(parent, index)
-            finally:
-                self.depth -= 1
-
-    return BoundedLoader
-
-
 def _tag_text(tag: str) -> str:
     return "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
 
@@ -253,38 +191,77 @@ def _scalar(node: Any, where: str) -> Any:
         ) from e
 
 
-def to_nodes(node: Any, path: str, where: str) -> Node:
-    """A composed YAML node tree -> Nodes that remember their lines."""
+class _Walk:
+    """Where :func:`to_nodes` is: the nodes on the current path (a node met again there
+    is a recursive alias), the nodes already built, and how many values aliases added."""
+
+    def __init__(self) -> None:
+        self.path: set[int] = set()
+        self.seen: set[int] = set()
+        self.aliased = 0
+
+
+def to_nodes(node: Any, path: str, where: str, walk: _Walk | None = None) -> Node:
+    """A composed YAML node tree -> Nodes that remember their lines.
+
+    An alias makes the tree a graph; each value reached again through one counts
+    towards :data:`~.limits.MAX_YAML_ALIASED`, and a cycle is refused, so a small file
+    cannot expand without bound (billion laughs) or forever.
+    """
     import yaml
 
+    from .limits import MAX_YAML_ALIASED
+
+    walk = walk or _Walk()
     line = node.start_mark.line + 1
+    key = id(node)
+    if key in walk.path:
+        raise ConfigError(
+            f"{path}: recursive alias (a value contains itself)", path=where, line=line
+        )
+    if key in walk.seen:
+        walk.aliased += 1
+        if walk.aliased > MAX_YAML_ALIASED:
+            raise ConfigError(
+                f"aliases expand to more than {MAX_YAML_ALIASED:,} values",
+                path=where,
+                line=line,
+                hint="write the values out, or alias fewer of them",
+            )
+    walk.seen.add(key)
     if isinstance(node, yaml.ScalarNode):
         return Node(_scalar(node, where), line, path, where)
     if node.tag not in (_YAML + "map", _YAML + "seq"):
         raise ConfigError(f"tag {_tag_text(node.tag)} is not supported", path=where, line=line)
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Node] = {}
-        for k, v in node.value:
-            key_line = k.start_mark.line + 1
-            key = _scalar(k, where) if isinstance(k, yaml.ScalarNode) else None
-            if not isinstance(key, str):
-                shown = "a list or mapping" if key is None else repr(key)
-                raise ConfigError(f"keys must be strings, got {shown}", path=where, line=key_line)
-            sub = f"{path}.{key}" if path else key
-            if key in out:
-                raise ConfigError(f"duplicate key '{sub}'", path=where, line=key_line)
-            child = to_nodes(v, sub, where)
-            child.key_line = key_line
-            if child.value is None:
-                child.line = child.key_line
-            out[key] = child
-        return Node(out, line, path, where)
-    return Node(
-        [to_nodes(v, f"{path}[{i}]", where) for i, v in enumerate(node.value)],
-        line,
-        path,
-        where,
-    )
+    walk.path.add(key)
+    try:
+        if isinstance(node, yaml.MappingNode):
+            return Node(_mapping(node, path, where, walk), line, path, where)
+        items = [to_nodes(v, f"{path}[{i}]", where, walk) for i, v in enumerate(node.value)]
+        return Node(items, line, path, where)
+    finally:
+        walk.path.discard(key)
+
+
+def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
+    import yaml
+
+    out: dict[str, Node] = {}
+    for k, v in node.value:
+        key_line = k.start_mark.line + 1
+        key = _scalar(k, where) if isinstance(k, yaml.ScalarNode) else None
+        if not isinstance(key, str):
+            shown = "a list or mapping" if key is None else repr(key)
+            raise ConfigError(f"keys must be strings, got {shown}", path=where, line=key_line)
+        sub = f"{path}.{key}" if path else key
+        if key in out:
+            raise ConfigError(f"duplicate key '{sub}'", path=where, line=key_line)
+        child = to_nodes(v, sub, where, walk)
+        child.key_line = key_line
+        if child.value is None:
+            child.line = child.key_line
+        out[key] = child
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,11 +319,14 @@ def _iter_sections() -> Iterator[tuple[str, Callable[[Node], Any]]]:
 
 def parse_config(text: str, *, path: Path) -> Config:
     """Validate a config text; every error carries the file and line."""
+    from .yamlnodes import compose_yaml
+
     where = str(path)
-    top = compose_yaml(text, where)
+    root = compose_yaml(text, where)
     base_dir = path.parent if str(path.parent) else Path(".")
-    if top is None:
+    if root is None:
         return Config(path, BundleSpec(base_dir=base_dir), (), {})
+    top = to_nodes(root, "", where)
     allowed = _CORE_KEYS + tuple(SECTIONS)
     m = top.as_mapping(allowed)
 

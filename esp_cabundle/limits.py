@@ -21,6 +21,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_LOCK_INPUT",
     "MAX_NUMBER_DIGITS",
+    "MAX_YAML_ALIASED",
     "MAX_YAML_DEPTH",
     "MAX_YAML_INPUT",
     "check_size",
@@ -38,6 +39,8 @@ MAX_CERT_INPUT = 4 * MiB
 # cabundle.yaml and board profiles.
 MAX_YAML_INPUT = 256 * KiB
 MAX_YAML_DEPTH = 32
+# Values an alias (``*name``) may add by repeating an anchored one.
+MAX_YAML_ALIASED = 10_000
 # cabundle.lock.
 MAX_LOCK_INPUT = 4 * MiB
 # One journal entry (old and new sector contents, base64).
