@@ -54,7 +54,7 @@ OUTPUT_FORMS = ("filesystem", "c", "idf-bundle")
 # listed here so loading a board never imports littlefs (tests keep them in sync).
 FS_PROFILE_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "spiffs": ("esp-idf", "mongoose-os"),
+        "spiffs": ("esp-idf", "arduino", "platformio", "mongoose-os"),
         "littlefs": ("esp-idf", "arduino", "platformio", "mongoose-os"),
     }
 )

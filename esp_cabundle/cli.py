@@ -62,6 +62,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "esp_cabundle.commands.flash:flash",
         "Replace the CA file on units in place (only changed sectors; resumable; many ports).",
     ),
+    "push": (
+        "esp_cabundle.commands.push:push",
+        "Put the CA file on units in the field (mDash, MQTT, HTTP) as a resumable campaign.",
+    ),
     "restore": (
         "esp_cabundle.commands.restore:restore",
         "Put back what 'flash' replaced on a unit, from the local journal.",
