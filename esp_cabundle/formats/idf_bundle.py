@@ -392,11 +392,16 @@ def parse_cmn_filter(text: str, *, source: str = "cmn_crt_authorities.csv") -> f
 
 def load_cmn_filter(path: str | Path) -> frozenset[str]:
     """:func:`parse_cmn_filter` of a file; errors name it."""
+    from ..fileio import read_input
+    from ..limits import MAX_CSV_INPUT
+
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"cannot read the filter CSV ({e.strerror or e})", path=str(p)) from e
+        data = read_input(p, what="filter CSV", max_bytes=MAX_CSV_INPUT)
+    except InputError as e:
+        raise InputError(f"cannot read the filter CSV: {e.message}", hint=e.hint) from e
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError("the filter CSV is not UTF-8 text", path=str(p)) from e
     return parse_cmn_filter(text, source=str(p))
