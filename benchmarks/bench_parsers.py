@@ -11,6 +11,7 @@ billion-laughs YAML, a 256 KiB YAML list, a 100,000-deep lock file. Run:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -66,7 +67,10 @@ def main() -> None:
     measure("byte array, 15 MB", len(data), lambda: load_certificates(data))
 
     print("YAML and JSON:")
-    laughs = 'a: &a ["lol","lol"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n'
+    levels = "abcdefghi"
+    laughs = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in itertools.pairwise(levels)
+    )
     measure("billion laughs", len(laughs), lambda: parse_config(laughs, path=Path("c.yaml")))
     text = "exclude: [" + "abcdefgh, " * 25_000 + "]\n"
     measure("256 KiB YAML list", len(text), lambda: parse_config(text, path=Path("c.yaml")))
