@@ -103,6 +103,7 @@ def pack(
     from ..fileio import write_atomic
     from ..fs import get_profile
     from ..fs.edit import collect_dir_files, pack_ca_image
+    from ..text import printable
     from ..ui import echo, emit_json, format_table
     from .ca_source import announce
 
@@ -148,7 +149,9 @@ def pack(
         quiet=quiet,
     )
     echo(
-        format_table(("path", "bytes"), [(p, f"{n:,}") for p, n in packed.files], indent=2),
+        format_table(
+            ("path", "bytes"), [(printable(p), f"{n:,}") for p, n in packed.files], indent=2
+        ),
         quiet=quiet,
     )
 

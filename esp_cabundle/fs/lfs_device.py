@@ -16,6 +16,7 @@ such answers is ever used.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -180,6 +181,7 @@ def new_lfs(
     from littlefs import LittleFS
 
     return LittleFS(
+        **_name_encoding(),
         context=device.context(),
         mount=False,  # never True: littlefs-python formats when that mount fails
         block_size=profile.block_size,
@@ -193,6 +195,39 @@ def new_lfs(
         disk_version=disk_version,
         metadata_max=metadata_max,
     )
+
+
+# littlefs stores names as opaque bytes. Names are read and written as UTF-8 with
+# surrogate escapes, so a name that is not UTF-8 lists (shown as \xNN), reads and is
+# removed like any other instead of failing the whole listing.
+_NAME_CODEC = "esp-cabundle-fsname"
+
+
+def _fsname_codec(name: str) -> Any:
+    import codecs
+
+    if name != _NAME_CODEC.replace("-", "_"):
+        return None
+    return codecs.CodecInfo(
+        name=_NAME_CODEC,
+        encode=lambda text, errors="strict": codecs.utf_8_encode(text, "surrogateescape"),
+        decode=lambda data, errors="strict": codecs.utf_8_decode(data, "surrogateescape", True),
+    )
+
+
+@functools.cache
+def _name_encoding() -> dict[str, str]:
+    """``filename_encoding=`` for littlefs-python releases that take it (older ones
+    decode names as ASCII; their UnicodeError is reported as an ImageError)."""
+    import codecs
+    import inspect
+
+    from littlefs import LittleFS
+
+    if "filename_encoding" not in inspect.signature(LittleFS.__init__).parameters:
+        return {}
+    codecs.register(_fsname_codec)
+    return {"filename_encoding": _NAME_CODEC}
 
 
 def lfs_error_code(e: BaseException) -> int | None:
@@ -218,19 +253,22 @@ def lfs_error_name(code: int | None) -> str:
 
 def walk(lfs: LittleFS) -> list[FileInfo]:
     """Every file, sorted by path; directories are followed once (a corrupt tree could
-    loop: ImageError). littlefs errors propagate."""
+    loop: ImageError; so is a name that cannot be decoded). littlefs errors propagate."""
     out: list[FileInfo] = []
     stack = ["/"]
     seen: set[str] = set()
-    while stack:
-        d = stack.pop()
-        if d in seen:
-            raise ImageError(f"LittleFS directory {d} appears twice: the image is corrupt")
-        seen.add(d)
-        for st in lfs.scandir(d):
-            path = d.rstrip("/") + "/" + st.name
-            if st.type == LFS_TYPE_DIR:
-                stack.append(path)
-            else:
-                out.append(FileInfo(path, int(st.size)))
+    try:
+        while stack:
+            d = stack.pop()
+            if d in seen:
+                raise ImageError(f"LittleFS directory {d} appears twice: the image is corrupt")
+            seen.add(d)
+            for st in lfs.scandir(d):
+                path = d.rstrip("/") + "/" + st.name
+                if st.type == LFS_TYPE_DIR:
+                    stack.append(path)
+                else:
+                    out.append(FileInfo(path, int(st.size)))
+    except UnicodeError as e:
+        raise ImageError(f"a file name in the LittleFS image cannot be decoded ({e})") from e
     return sorted(out, key=lambda f: f.path)

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
-from .base import ERASE_BLOCK, FileInfo, FileSystemImage, normalize_path
+from .base import ERASE_BLOCK, FileInfo, FileSystemImage, checked_new_path, normalize_path
 from .lfs_device import (
     ERR_NAMETOOLONG,
     ERR_NOATTR,
@@ -358,7 +358,7 @@ class LittleFsImage(FileSystemImage):
 
     @property
     def used_blocks(self) -> int:
-        with self._io("counting used blocks"):
+        with self._io("counting the used blocks"):
             return int(self._lfs.used_block_count)
 
     def files(self) -> list[FileInfo]:
@@ -489,12 +489,9 @@ class LittleFsImage(FileSystemImage):
     # -- helpers ----------------------------------------------------------------------
 
     def _checked_path(self, path: str) -> str:
-        p = normalize_path(path)
-        parts = p.strip("/").split("/")
-        if p == "/" or any(part in ("", ".", "..") for part in parts):
-            raise ImageError(f"invalid file name {path!r} for the LittleFS image")
-        for part in parts:
-            n = len(part.encode("utf-8"))
+        p = checked_new_path(path, "LittleFS")
+        for part in p.strip("/").split("/"):
+            n = len(part.encode("utf-8", "surrogateescape"))
             if n > self._name_max:
                 raise ImageError(
                     f"name {part!r} is {n} bytes; this LittleFS image allows {self._name_max}",

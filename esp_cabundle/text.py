@@ -1,0 +1,24 @@
+"""Text from untrusted inputs made safe to show: file names, certificate subjects."""
+
+from __future__ import annotations
+
+__all__ = ["printable"]
+
+
+def printable(text: str) -> str:
+    """``text`` with what must not reach a terminal or an ASCII-only stream escaped:
+    bytes that were not UTF-8 (surrogate escapes) as ``\\xNN``, control and other
+    non-printing characters (newline, ESC, U+2028) as Python escapes. Printable text,
+    accents included, is unchanged."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif not ch.isprintable():
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
