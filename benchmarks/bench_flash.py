@@ -44,13 +44,13 @@ sys.path.insert(0, str(ROOT))
 
 from support.gated import gated  # noqa: E402
 from support.layouts import load_arduino, load_mongoose  # noqa: E402
-from support.virtual_esp32 import VirtualESP32  # noqa: E402
 
 from esp_cabundle.boards import Board, load_board  # noqa: E402
 from esp_cabundle.flash.flasher import flash_ca  # noqa: E402
 from esp_cabundle.flash.journal import Journal  # noqa: E402
 from esp_cabundle.flash.offline import update_dump  # noqa: E402
 from esp_cabundle.flash.serial import SerialUnit, open_unit  # noqa: E402
+from esp_cabundle.virtual import VirtualESP32  # noqa: E402
 
 LETSENCRYPT = ROOT / "tests" / "data" / "letsencrypt"
 NEW_CA = b"".join(

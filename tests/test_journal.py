@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from support.layouts import load_arduino, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.journal import Journal, JournalEntry, prune
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 
 Start = Callable[..., VirtualESP32]
@@ -252,7 +252,7 @@ def test_restore_refuses_an_edited_journal_writing_nothing(
     erased = unit.stats.sectors_erased
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 2, r.output
-    assert says in r.stderr
+    assert says in r.stdout
     assert unit.stats.sectors_erased == erased and unit.read(0, len(unit.flash)) == before
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal), "--force"])
     assert r.exit_code == 2 and unit.read(0, len(unit.flash)) == before

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.errors import FlashError
@@ -26,6 +25,7 @@ from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.plan import UpdatePlan, plan_ca_update
 from esp_cabundle.flash.reading import read_table
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.gated import verbatim
 from tests.test_spiffs_device_writes import lived_in_mongoose

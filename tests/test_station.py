@@ -4,6 +4,7 @@ the summary, the exit code, and the per-unit log (CSV and JSON lines) say which 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.layouts import load_arduino, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
+from esp_cabundle import __version__
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import DeviceError, InputError, PartitionTableError
 from esp_cabundle.flash.station import (
@@ -26,6 +27,7 @@ from esp_cabundle.flash.station import (
     station_exit_code,
 )
 from esp_cabundle.fs import open_image
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.gated import canonical
 
@@ -94,6 +96,17 @@ def test_four_units_one_wrong_chip(
     assert len(good["ca_before"].split()) == 3 and len(good["ca_after"].split()) == 2
     assert int(good["sectors_written"]) >= 2 and int(good["bytes_written"]) > 0
     datetime.fromisoformat(good["time"])
+    # what was shipped, by name and digest, and by which version of the tool
+    assert good["tool_version"] == __version__
+    assert good["bundle"] == str(ca_file)
+    assert good["bundle_sha256"] == hashlib.sha256(NEW_CA).hexdigest()
+    assert good["roots_before"] == "ISRG Root X1; ISRG Root X2; DST Root CA X3"
+    assert good["roots_after"] == "ISRG Root X1; ISRG Root X2"
+    assert "flagged encrypted" in good["notes"]
+    # one line per unit: OK or FAILED, port, MAC, seconds, roots (or what to do next)
+    lines = {line.split()[1]: line for line in out.splitlines() if line.startswith(("OK", "F"))}
+    assert lines[units[0].url].startswith("OK ") and lines[units[0].url].endswith("-DST Root CA X3")
+    assert lines[odd.url].startswith("FAILED ") and "; next: " in lines[odd.url]
 
     # the same command again: the three are up to date, the log grows (no second header)
     r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
@@ -124,10 +137,27 @@ def test_a_cut_link_on_one_unit_json_log_and_summary(
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 4 and set(records[0]) == set(LOG_FIELDS)
     assert sorted(rec["result"] for rec in records) == ["failed", "updated", "updated", "updated"]
-    # plugging it back in and running the same command finishes that unit
-    r = runner.invoke(cli, station_args(units[1:2], ca_file, tmp_path))
-    assert r.exit_code == 0 and "finished the update interrupted" in r.stdout
+    # plugging it back in and running the same command finishes that unit: "resumed",
+    # not "up-to-date", in the log, and the roots it brought in the line
+    r = runner.invoke(cli, station_args(units[1:2], ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == 0 and "finished the interrupted update" in r.stdout
+    assert "-DST Root CA X3" in r.stdout
     assert ca_on(units[1]) == NEW_CA
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["result"] == "resumed" and last["mac"] == "24:0a:c4:00:00:01"
+
+
+def test_a_csv_log_with_other_columns_is_refused_before_any_unit(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """Records of this version would not line up under an older header."""
+    units = mongoose_units(virtual_esp32, 1)
+    log = tmp_path / "old.csv"
+    log.write_text("time,port,mac,result\n2025-01-01T00:00:00,/dev/ttyUSB0,aa,updated\n")
+    before = log.read_text()
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == 2 and "other columns" in r.stderr and "new file" in r.stderr
+    assert log.read_text() == before and units[0].stats.connections == 0
 
 
 def test_every_unit_failing_the_same_way_keeps_that_exit_code(

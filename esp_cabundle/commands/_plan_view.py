@@ -8,9 +8,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..flash.flasher import FlashResult
     from ..flash.plan import PartitionChange, RootChange
+    from ..flash.station import UnitOutcome
 
-__all__ = ["change_dict", "change_lines", "roots_lines"]
+__all__ = ["change_dict", "change_lines", "flash_detail_lines", "flash_dict", "roots_lines"]
 
 # What the CA file is said to undergo, by the state of the run.
 _VERB = {"dry run": "would be ", "updated": "was ", "interrupted": "was being ", "planned": ""}
@@ -70,3 +72,103 @@ def change_dict(change: PartitionChange) -> dict[str, Any]:
         "kept_files": [f.path for f in change.files],
         "bytes_read": change.bytes_read,
     }
+
+
+def flash_detail_lines(result: FlashResult) -> list[str]:
+    """A flashed unit in full (``flash --verbose``): the unit, any interrupted update
+    finished first, every partition's change, the notes, the ranges the unit's MD5
+    proved untouched, and how it ended."""
+    lines = [f"{result.chip} MAC {result.mac}, board {result.board}"]
+    for r in result.resumed:
+        if r.action == "finished":
+            lines.append(
+                f"finished the update interrupted on {r.entry.when} ({r.sectors_written} "
+                "sector(s) written)"
+            )
+        elif r.action == "would finish":
+            lines.append(
+                f"an update interrupted on {r.entry.when} would be finished first "
+                f"({r.sectors_written} sector(s) to write); run without --dry-run"
+            )
+        elif r.action == "stale":
+            lines.append(
+                f"an update interrupted on {r.entry.when} no longer matches the unit; left alone"
+            )
+    plan = result.plan
+    if plan is not None:
+        for change in plan.changes:
+            lines += change_lines(change, result.status)
+        lines += [f"note: {n}" for n in plan.notes]
+    if result.journal is not None:
+        for p in result.journal.partitions:
+            ranges = ", ".join(f"{off:#x}+{n:#x}" for off, n, _ in p.untouched)
+            lines.append(f"{p.name}: the unit's MD5 of the ranges left alone, before: {ranges}")
+    if result.status == "up to date":
+        lines.append("Already up to date: nothing written.")
+    elif result.status == "dry run":
+        lines.append("Dry run: nothing written.")
+    elif result.status == "updated":
+        journal = f"; journal {result.journal.path}" if result.journal is not None else ""
+        lines.append(
+            f"Updated and verified: {result.sectors_written} sector(s) written, file system "
+            f"read back{journal}"
+        )
+    return lines
+
+
+def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
+    """A flashed unit for ``--json``: everything the line and the details say."""
+    from ..flash.flasher import FlashResult
+    from ..flash.interrupt import UnitInterrupted
+
+    r = o.result
+    stopped = o.error.interruption if isinstance(o.error, UnitInterrupted) else None
+    if isinstance(o.error, UnitInterrupted) and isinstance(o.error.result, FlashResult):
+        r = o.error.result
+    out: dict[str, Any] = {
+        "port": o.port,
+        "ok": o.ok,
+        "exit_code": o.exit_code,
+        "seconds": round(o.seconds, 3),
+        "error": o.error.message if o.error is not None else None,
+        "next": o.error.hint if o.error is not None else None,
+        "mac": r.mac if r is not None else (o.unit.mac if o.unit is not None else None),
+        "chip": r.chip if r is not None else (o.unit.chip if o.unit is not None else None),
+    }
+    if stopped is not None:
+        out["status"] = "interrupted"
+        out["interrupted"] = stopped.to_json()
+    if r is None:
+        return out
+    untouched = {
+        p.name: [{"offset": off, "length": n, "md5": md5} for off, n, md5 in p.untouched]
+        for p in (r.journal.partitions if r.journal is not None else ())
+    }
+    out.update(
+        {
+            "status": r.status,
+            "result": r.log_result,
+            "sectors_written": r.sectors_written,
+            "bytes_read": r.bytes_read,
+            "bytes_written": r.bytes_written,
+            "ca_before": list(r.ca_before),
+            "ca_after": list(r.ca_after),
+            "roots_before": list(r.roots_before),
+            "roots_after": list(r.roots_after),
+            "journal": str(r.journal.path) if r.journal is not None else None,
+            "resumed": [
+                {
+                    "created": x.entry.created.isoformat(),
+                    "action": x.action,
+                    "sectors": x.sectors_written,
+                }
+                for x in r.resumed
+            ],
+            "partitions": [
+                {**change_dict(c), "untouched": untouched.get(c.partition.name, [])}
+                for c in (r.plan.changes if r.plan else ())
+            ],
+            "notes": list(r.plan.notes) if r.plan else [],
+        }
+    )
+    return out

@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING, Literal
 
 from ..blocks import SECTOR_SIZE, FlashCache
 from ..errors import FlashError
-from .base import Flash, ProgressCallback
+from ..text import printable
+from .base import JOB, Flash, ProgressCallback, say, step, within
 from .interrupt import (
     Cancel,
     GuardedFlash,
@@ -51,10 +52,11 @@ from .interrupt import (
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
 from .plan import PartitionChange, UpdatePlan, plan_ca_update, reread_problems
 from .reading import read_table
-from .writer import entry_state, refuse_encrypted, say, write_journaled, write_sectors
+from .writer import entry_state, refuse_encrypted, write_journaled, write_sectors
 
 if TYPE_CHECKING:
     from ..boards import Board
+    from ..certs import Certificate
     from ..gate import GatedCA
     from ..partitions import PartitionTable
     from .serial import AfterMode, ResetMode, UnitInfo
@@ -62,6 +64,11 @@ if TYPE_CHECKING:
 __all__ = ["FlashResult", "Resumed", "flash_ca", "flash_unit"]
 
 FlashStatus = Literal["updated", "up to date", "dry run", "resume pending", "interrupted"]
+
+# The shares of a flash job (of JOB): connecting, finishing an interrupted update,
+# reading and planning, working out each sector's outcome and journaling, writing,
+# verifying. Rough shares of the time each takes over a serial link.
+_CONNECT, _PENDING, _PLAN, _JOURNAL, _WRITE, _VERIFY = 15, 20, 50, 60, 92, JOB
 
 
 # ---------------------------------------------------------------------------------------
@@ -102,23 +109,48 @@ class FlashResult:
     @property
     def ca_before(self) -> tuple[str, ...]:
         """Fingerprints of the CA file as found (first partition that has one)."""
-        if self.plan is None:
-            return ()
-        for c in self.plan.changes:
-            if not c.skipped:
-                return tuple(x.sha256 for x in c.roots.before)
-        return ()
+        return tuple(c.sha256 for c in self._roots(before=True))
 
     @property
     def ca_after(self) -> tuple[str, ...]:
+        """Fingerprints of the CA file the unit holds now (empty: not one file)."""
+        return tuple(c.sha256 for c in self._roots(before=False))
+
+    @property
+    def roots_before(self) -> tuple[str, ...]:
+        """The roots of the CA file as found, by name."""
+        return tuple(printable(c.label) for c in self._roots(before=True))
+
+    @property
+    def roots_after(self) -> tuple[str, ...]:
+        return tuple(printable(c.label) for c in self._roots(before=False))
+
+    def _roots(self, *, before: bool) -> tuple[Certificate, ...]:
         if self.plan is None:
             return ()
+        found: tuple[Certificate, ...] = ()
+        for c in self.plan.changes:
+            if not c.skipped:
+                found = c.roots.before
+                break
+        if before:
+            return found
         holds = self.interruption.holds if self.interruption is not None else None
         if self.status in ("updated", "up to date") or holds == "new":
-            return tuple(x.sha256 for x in self.plan.ca.certificates)
+            return self.plan.ca.certificates
         if holds not in (None, "old"):
             return ()  # partitions differ, or not whole: the interruption says which
-        return self.ca_before
+        return found
+
+    @property
+    def log_result(self) -> str:
+        """The station log's word: updated, up-to-date, resumed (an interrupted update
+        finished, nothing else to write), interrupted, dry-run."""
+        if self.status == "up to date" and any(r.action == "finished" for r in self.resumed):
+            return "resumed"
+        if self.status in ("dry run", "resume pending"):
+            return "dry-run"
+        return self.status.replace(" ", "-")
 
 
 # ---------------------------------------------------------------------------------------
@@ -210,8 +242,16 @@ def flash_ca(
     journal = journal or Journal()
     guarded = GuardedFlash(flash, cancel or Cancel())
     table = read_table(guarded, offset=board.table_offset)
+    step(progress, "reading the partition table", _CONNECT, JOB)
     try:
-        resumed = _finish_pending(guarded, table, journal, mac, dry_run=dry_run, progress=progress)
+        resumed = _finish_pending(
+            guarded,
+            table,
+            journal,
+            mac,
+            dry_run=dry_run,
+            progress=within(progress, _CONNECT, _PENDING),
+        )
     except UnitInterrupted as e:
         stopped = FlashResult(flash.name, mac, chip, board.name, "interrupted", None, unit=unit)
         raise UnitInterrupted(e.interruption, _interrupted(stopped, e.interruption)) from None
@@ -229,19 +269,21 @@ def flash_ca(
         unit=unit,
     )
     if any(r.action == "would finish" for r in resumed):
+        step(progress, "done", JOB, JOB)
         return result
 
     cache = FlashCache(guarded)
     try:
-        plan = plan_ca_update(cache, table, board, ca, progress=progress)
+        plan = plan_ca_update(cache, table, board, ca, progress=within(progress, _PENDING, _PLAN))
         result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
-        if plan.up_to_date:
-            return result
-        if dry_run:
-            return replace(result, status="dry run")
+        if plan.up_to_date or dry_run:
+            step(progress, "done", JOB, JOB)
+            return result if plan.up_to_date else replace(result, status="dry run")
         plan.check_bounds()
+        step(progress, "working out what the unit holds after each sector", _PLAN, JOB)
         say(progress, "working out what the unit holds after each sector")
         after = sector_outcomes(cache, plan)
+        step(progress, "hashing the ranges the update leaves alone", (_PLAN + _JOURNAL) // 2, JOB)
         say(progress, "hashing the ranges the update leaves alone")
         entry = JournalEntry(
             id=new_entry_id(),
@@ -252,6 +294,8 @@ def flash_ca(
             board=board.name,
             ca_sha256=ca.sha256,
             partitions=tuple(_journal_partition(cache, c, after) for c in plan.changes if c.writes),
+            roots_before=tuple((printable(c.label), c.sha256) for c in _roots_before(plan)),
+            roots_after=tuple((printable(c.label), c.sha256) for c in ca.certificates),
         )
         guarded.check()
     except UnitInterrupted as e:
@@ -265,7 +309,7 @@ def flash_ca(
             writes,
             bounds=[(c.partition.offset, c.partition.end) for c in plan.changes],
             cancel=guarded.cancel,
-            progress=progress,
+            progress=within(progress, _JOURNAL, _WRITE),
             what="update",
             resume_hint=f"reconnect and run the same command again: it finishes the update "
             f"from the journal ({entry.path}); 'esp-cabundle restore' puts the original back",
@@ -293,9 +337,11 @@ def flash_ca(
                 journal=entry,
             )
             raise UnitInterrupted(stop, _interrupted(partial, stop))
+        step(progress, "verifying", _WRITE, JOB)
         say(progress, "verifying")
         _verify_after(guarded, cache, plan, entry)
     entry = journal.set_status(entry, "complete")
+    step(progress, "done", JOB, JOB)
     return replace(
         result,
         status="updated",
@@ -304,6 +350,14 @@ def flash_ca(
         bytes_written=(earlier + len(writes)) * SECTOR_SIZE,
         journal=entry,
     )
+
+
+def _roots_before(plan: UpdatePlan) -> tuple[Certificate, ...]:
+    """The roots the unit's CA file held before the update (its first changed partition)."""
+    for c in plan.changes:
+        if c.writes:
+            return c.roots.before
+    return ()
 
 
 def _interrupted(result: FlashResult, interruption: Interruption) -> FlashResult:
@@ -388,6 +442,7 @@ def flash_unit(
     board.file_system()
     ca.for_board(board)  # a CA gated for another board fails before connecting
     stop_if_requested(cancel, port)
+    step(progress, "connecting", 0, JOB)
     with open_unit(
         port,
         baud=baud or DEFAULT_BAUD,

@@ -116,6 +116,10 @@ class JournalEntry:
     status: Status = "pending"
     updated: datetime | None = None
     path: Path | None = None
+    # (name, SHA-256) of the roots the CA file held before and after the update (empty
+    # in journals that predate them)
+    roots_before: tuple[tuple[str, str], ...] = ()
+    roots_after: tuple[tuple[str, str], ...] = ()
 
     @property
     def sectors(self) -> tuple[JournalSector, ...]:
@@ -139,6 +143,10 @@ class JournalEntry:
             "port": self.port,
             "board": self.board,
             "ca_sha256": self.ca_sha256,
+            "roots": {
+                "before": [list(r) for r in self.roots_before],
+                "after": [list(r) for r in self.roots_after],
+            },
             "partitions": [
                 {
                     "name": p.name,
@@ -205,6 +213,8 @@ class JournalEntry:
                 ca_sha256=str(obj["ca_sha256"]),
                 partitions=parts,
                 path=path,
+                roots_before=_roots(obj, "before"),
+                roots_after=_roots(obj, "after"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InputError(
@@ -212,6 +222,13 @@ class JournalEntry:
                 path=str(path),
                 hint="move the file away if it is not needed",
             ) from e
+
+
+def _roots(obj: Any, which: str) -> tuple[tuple[str, str], ...]:
+    roots = obj.get("roots", {}).get(which, [])
+    if not isinstance(roots, list):
+        raise ValueError(f"roots {which!r} is not a list")
+    return tuple((str(name), str(fp)) for name, fp in roots)
 
 
 def _utc(when: datetime) -> datetime:

@@ -38,7 +38,7 @@ from ..fs.spiffs_layout import get_spiffs_profile
 from ..fs.spiffs_safe import SpiffsEdit
 from ..fs.verify import Expected, mount_problems
 from ..partitions import Partition, PartitionTable
-from .base import Message, ProgressCallback
+from .base import ProgressCallback, say, step
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -222,14 +222,11 @@ def plan_ca_update(
             parsed[old] = RootChange.of(old, ca.certificates)
         return parsed[old]
 
-    for p in board.fs_partitions(table):
+    partitions = board.fs_partitions(table)
+    for i, p in enumerate(partitions):
         before = cache.bytes_read
-        if progress is not None:
-            progress(
-                Message(
-                    "info", f"reading partition '{p.name}' ({p.size:#x} bytes at {p.offset:#x})"
-                )
-            )
+        step(progress, f"reading partition '{p.name}'", i, len(partitions))
+        say(progress, f"reading partition '{p.name}' ({p.size:#x} bytes at {p.offset:#x})")
         change = _plan_partition(cache, p, board, ca_bytes, roots)
         changes.append(replace(change, bytes_read=cache.bytes_read - before))
         note = _note(p, change.skipped)
@@ -253,6 +250,7 @@ def plan_ca_update(
         md5s=cache.md5s,
     )
     plan.check_bounds()
+    step(progress, "planned", len(partitions), len(partitions))
     return plan
 
 

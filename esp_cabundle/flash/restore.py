@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import FlashError, InputError
-from .base import Flash, ProgressCallback
+from .base import JOB, Flash, ProgressCallback, say, step, within
 from .interrupt import (
     Cancel,
     GuardedFlash,
@@ -27,7 +27,7 @@ from .interrupt import (
 )
 from .journal import Journal, JournalEntry
 from .reading import read_table
-from .writer import entry_state, refuse_encrypted, say, write_journaled
+from .writer import entry_state, refuse_encrypted, write_journaled
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from .serial import AfterMode, ResetMode
 
 __all__ = ["RestoreResult", "restore_flash", "restore_unit"]
+
+# The shares of a restore (of JOB): connecting, checking the unit against the journal,
+# then writing the old sectors back.
+_CONNECT, _CHECK = 15, 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +118,7 @@ def restore_flash(
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
     board = board or _board_of(entry)
     offset = board.table_offset if board is not None else DEFAULT_TABLE_OFFSET
+    step(progress, "reading the partition table", _CONNECT, JOB)
     table = read_table(guarded, offset=offset)
     mismatch = _refusal(entry, table, board)
     if mismatch is not None:
@@ -124,6 +129,7 @@ def restore_flash(
             hint="this entry is not from this unit's layout (or was edited); move it out of "
             "the journal",
         )
+    step(progress, "checking what the unit holds", _CONNECT + 5, JOB)
     state = entry_state(guarded, entry)
     if state.stale and not force:
         raise FlashError(
@@ -136,6 +142,7 @@ def restore_flash(
     todo = len(entry.sectors) - state.count("old")
     result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run)
     if dry_run:
+        step(progress, "done", JOB, JOB)
         return result
     if todo:
         say(progress, f"restoring {todo} sector(s) saved on {entry.when}")
@@ -146,7 +153,7 @@ def restore_flash(
                 table,
                 state,
                 restoring=True,
-                progress=progress,
+                progress=within(progress, _CHECK, JOB),
                 what="restore",
                 resume_hint="reconnect and run 'esp-cabundle restore' again",
             )
@@ -154,6 +161,7 @@ def restore_flash(
             partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
             raise UnitInterrupted(e.interruption, partial) from None
     journal.set_status(entry, "restored")
+    step(progress, "done", JOB, JOB)
     return result
 
 
@@ -175,6 +183,7 @@ def restore_unit(
     from .serial import DEFAULT_BAUD, open_unit
 
     stop_if_requested(cancel, port, "restore")
+    step(progress, "connecting", 0, JOB)
     with open_unit(
         port,
         baud=baud or DEFAULT_BAUD,

@@ -29,6 +29,7 @@ from .flasher import FlashResult
 from .interrupt import UnitInterrupted
 
 if TYPE_CHECKING:
+    from ..gate import GatedCA
     from .serial import UnitInfo
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "LogFormat",
     "UnitOutcome",
     "append_log",
+    "check_log",
     "expand_ports",
     "flash_log_record",
     "log_format_for",
@@ -50,11 +52,16 @@ _GLOB_CHARS = frozenset("*?[")
 
 LOG_FIELDS = (
     "time",
+    "tool_version",
     "port",
     "mac",
     "chip",
     "board",
+    "bundle",
+    "bundle_sha256",
     "partitions",
+    "roots_before",
+    "roots_after",
     "ca_before",
     "ca_after",
     "sectors_written",
@@ -62,7 +69,10 @@ LOG_FIELDS = (
     "bytes_written",
     "result",
     "error",
+    "notes",
 )
+# Lists of names hold spaces: in CSV they are joined with "; ", the others with " ".
+_NAME_FIELDS = frozenset({"roots_before", "roots_after", "notes"})
 
 
 def expand_ports(patterns: Sequence[str]) -> list[str]:
@@ -174,26 +184,38 @@ def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
     return 3
 
 
-def flash_log_record(outcome: UnitOutcome[FlashResult], board: str) -> dict[str, Any]:
-    """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome; a
-    unit stopped on request is ``interrupted``, its error what it holds and what next."""
+def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA) -> dict[str, Any]:
+    """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome.
+
+    ``result`` is updated, up-to-date, resumed (an interrupted update finished, nothing
+    else to write), interrupted (the error says what the unit holds and what next),
+    dry-run or failed; the bundle is named with its SHA-256, the roots by name and by
+    fingerprint.
+    """
+    from .. import __version__
+
     r = outcome.result
     e = outcome.error
     if isinstance(e, UnitInterrupted) and isinstance(e.result, FlashResult):
         r = e.result
     info = outcome.unit
-    result = r.status.replace(" ", "-") if r is not None else "failed"
+    result = r.log_result if r is not None else "failed"
     error = e.message if e is not None else ""
     if isinstance(e, Interrupted):
         result = "interrupted"
         error += f"; next: {e.hint}" if e.hint else ""
     return {
         "time": outcome.started.isoformat(timespec="seconds"),
+        "tool_version": __version__,
         "port": outcome.port,
         "mac": r.mac if r is not None else (info.mac if info is not None else ""),
         "chip": r.chip if r is not None else (info.chip if info is not None else ""),
         "board": board,
+        "bundle": ca.source.removeprefix("file "),
+        "bundle_sha256": ca.sha256,
         "partitions": list(r.partitions) if r is not None else [],
+        "roots_before": list(r.roots_before) if r is not None else [],
+        "roots_after": list(r.roots_after) if r is not None else [],
         "ca_before": list(r.ca_before) if r is not None else [],
         "ca_after": list(r.ca_after) if r is not None else [],
         "sectors_written": r.sectors_written if r is not None else 0,
@@ -201,7 +223,27 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str) -> dict[str,
         "bytes_written": r.bytes_written if r is not None else 0,
         "result": result,
         "error": error,
+        "notes": list(r.plan.notes) if r is not None and r.plan is not None else [],
     }
+
+
+def check_log(path: Path, fmt: LogFormat) -> None:
+    """Refuse (InputError) a CSV log whose columns are not this version's: the records
+    would not line up with its header."""
+    if fmt != "csv" or not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"cannot read the log ({err})", path=str(path)) from err
+    if tuple(header) != LOG_FIELDS:
+        raise InputError(
+            "this CSV log has other columns than this version of esp-cabundle writes; "
+            "nothing was flashed",
+            path=str(path),
+            hint="log to a new file (the old one stays as it is)",
+        )
 
 
 _log_lock = threading.Lock()
@@ -235,7 +277,9 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
                 for row in rows:
                     writer.writerow(
                         {
-                            k: " ".join(map(str, v)) if isinstance(v, list) else v
+                            k: ("; " if k in _NAME_FIELDS else " ").join(map(str, v))
+                            if isinstance(v, list)
+                            else v
                             for k, v in row.items()
                         }
                     )
