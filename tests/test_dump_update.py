@@ -21,6 +21,7 @@ from esp_cabundle.flash.reading import read_table
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from tests.support import dumps
+from tests.support.dumps import CountingDump
 from tests.support.gated import canonical, gated, huge
 from tests.support.pki import issue
 
@@ -85,22 +86,6 @@ def test_erased_second_slot_is_skipped() -> None:
     assert any("'fs_1' is erased" in n for n in result.plan.notes)
 
 
-class CountingDump(DumpFile):
-    """A dump that records every read and MD5, as a serial link would carry them."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data, name="dump")
-        self.ranges: list[tuple[int, int]] = []
-
-    def read(self, offset: int, length: int) -> bytes:
-        self.ranges.append((offset, length))
-        return super().read(offset, length)
-
-    def md5(self, offset: int, length: int) -> str:
-        self.ranges.append((offset, length))
-        return super().md5(offset, length)
-
-
 def test_planner_reads_only_the_board_partitions() -> None:
     flash = dumps.mongoose_dump()
     source = CountingDump(flash)
@@ -109,8 +94,8 @@ def test_planner_reads_only_the_board_partitions() -> None:
         source, table, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32")
     )
     slots = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
-    assert source.ranges
-    assert all(any(a <= o and o + n <= b for a, b in slots) for o, n in source.ranges)
+    ranges = source.reads + source.md5s
+    assert source.reads and all(any(a <= o and o + n <= b for a, b in slots) for o, n in ranges)
     assert sorted(w.offset for w in plan.writes) == list(plan.sectors)
     assert all(len(w.new) == len(w.old) == 0x1000 for w in plan.writes)
 

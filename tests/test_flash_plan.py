@@ -27,28 +27,13 @@ from esp_cabundle.fs.spiffs_safe import read_spiffs_region
 from esp_cabundle.gate import GatedCA
 from esp_cabundle.partitions import Partition, PartitionTable
 from tests.support import dumps
+from tests.support.dumps import CountingDump
 from tests.support.gated import canonical, gated, huge
 
 NEW_CA = canonical(
     dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
 )
 KiB = 1024
-
-
-class CountingDump(DumpFile):
-    """A dump that records every read, as a serial link would carry it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data, name="dump")
-        self.reads: list[tuple[int, int]] = []
-
-    def read(self, offset: int, length: int) -> bytes:
-        self.reads.append((offset, length))
-        return super().read(offset, length)
-
-    @property
-    def bytes_read(self) -> int:
-        return sum(n for _, n in self.reads)
 
 
 def read_dump_table(flash: bytes) -> PartitionTable:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from esp_cabundle.flash.dump import DumpFile
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 FLASH_4M = 0x400000
 
@@ -96,3 +98,25 @@ def outside_equal(a: bytes, b: bytes, ranges: list[tuple[int, int]]) -> bool:
 
 def differing_sectors(a: bytes, b: bytes) -> list[int]:
     return [o for o in range(0, len(a), 0x1000) if a[o : o + 0x1000] != b[o : o + 0x1000]]
+
+
+class CountingDump(DumpFile):
+    """A dump that records every read and MD5 (offset, length), as a serial link would
+    carry them."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data, name="dump")
+        self.reads: list[tuple[int, int]] = []
+        self.md5s: list[tuple[int, int]] = []
+
+    def read(self, offset: int, length: int) -> bytes:
+        self.reads.append((offset, length))
+        return super().read(offset, length)
+
+    def md5(self, offset: int, length: int) -> str:
+        self.md5s.append((offset, length))
+        return super().md5(offset, length)
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(n for _, n in self.reads)
