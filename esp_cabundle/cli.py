@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EspCabundleError
+from .errors import EspCabundleError, LockMismatchError
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -113,9 +113,13 @@ class LazyGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            click.echo(f"Error: {e}", err=True)
+            click.echo(f"Error: {e.message}", err=True)
+            # A lock diff's lines carry their own +/- marks; other lists get a bullet.
+            bullet = "" if isinstance(e, LockMismatchError) else "- "
             for v in getattr(e, "violations", ()):
-                click.echo(f"  - {v}", err=True)
+                click.echo(f"  {bullet}{v}", err=True)
+            if e.hint:
+                click.echo(f"  hint: {e.hint}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)

@@ -166,8 +166,13 @@ def test_locked_fails_after_selection_changes(runner: CliRunner, in_tmp: Path) -
     before = (in_tmp / "ca.pem").read_bytes()
     code, _, err = run(runner, "build", "--locked")
     assert code == 1
-    assert "differ from" in err and "+ Amazon Root CA 1" in err
+    assert "differ from" in err and "\n  + Amazon Root CA 1 (" in err
     assert (in_tmp / "ca.pem").read_bytes() == before
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nexclude: [isrg-root-x2]\n")
+    code, _, err = run(runner, "build", "--locked")
+    # The diff line as such, not a bulleted "- - ISRG Root X2"; the hint comes last.
+    assert code == 1 and "\n  - ISRG Root X2 (" in err and "- -" not in err
+    assert err.rstrip().splitlines()[-1].startswith("  hint: run 'esp-cabundle build'")
 
 
 def test_locked_without_lock_file_is_usage_error(runner: CliRunner, in_tmp: Path) -> None:

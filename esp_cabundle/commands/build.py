@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..bundle import POLICY_NAMES
+from ..text import plural
 from ._common import at_option, json_option, parse_at, quiet_option
 
 
@@ -254,7 +255,7 @@ def build(
     if spec.effective_presets and spec.roots:
         source += " plus the listed roots"
     echo(
-        f"{len(result.bundle)} roots from {source} "
+        f"{plural(len(result.bundle), 'root')} from {source} "
         f"(Mozilla store: certifi {result.bundle.mozilla_version})",
         quiet=quiet,
     )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..text import plural
 from ._common import at_option, json_option, parse_at, quiet_option
 
 if TYPE_CHECKING:
@@ -202,7 +203,7 @@ def _device(device: str | None, board: str | None) -> DeviceProfile | None:
 
 def render_report(report: CheckReport) -> str:
     trust = report.trust
-    lines = [f"Trust set: {trust.source or 'bundle'} ({len(trust)} roots)"]
+    lines = [f"Trust set: {trust.source or 'bundle'} ({plural(len(trust), 'root')})"]
     span = f"at {report.at.date().isoformat()}"
     if report.until:
         span += f", forecast until {report.until.date().isoformat()}"
