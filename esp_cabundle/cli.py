@@ -86,6 +86,7 @@ class LazyGroup(click.Group):
         module, _, attr = target[0].partition(":")
         cmd = getattr(importlib.import_module(module), attr)
         assert isinstance(cmd, click.Command)
+        _accept_debug(cmd)
         return cmd
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -124,6 +125,30 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["debug"] = True
+
+
+def _accept_debug(cmd: click.Command) -> None:
+    """Let ``--debug`` follow the command too (``esp-cabundle build --debug``), as users
+    type it; it means the same as before the command."""
+    if any(p.name == "debug" for p in cmd.params):
+        return
+    cmd.params.append(
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_debug,
+            help="Show tracebacks for errors.",
+        )
+    )
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _accept_debug(sub)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

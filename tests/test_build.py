@@ -304,6 +304,25 @@ def test_unknown_command_suggests(runner: CliRunner) -> None:
     assert r.exit_code == 2 and "Did you mean 'build'" in r.output
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--debug", "build", "--root", "nope"],
+        ["build", "--root", "nope", "--debug"],
+        ["fs", "ls", "nope.bin", "--debug"],
+        ["fs", "--debug", "ls", "nope.bin"],
+    ],
+)
+def test_debug_shows_a_traceback_before_or_after_the_command(
+    runner: CliRunner, in_tmp: Path, argv: list[str]
+) -> None:
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2 and r.stderr.startswith("Traceback"), r.stderr
+    assert "\nError: " in r.stderr
+    quiet = runner.invoke(cli, [a for a in argv if a != "--debug"])
+    assert quiet.exit_code == 2 and quiet.stderr.startswith("Error: ")
+
+
 def test_python_m_smoke_and_fast_path_imports(tmp_path: Path) -> None:
     code = (
         "import sys, runpy; sys.argv=['esp-cabundle','--help'];\n"
