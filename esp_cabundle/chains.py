@@ -345,7 +345,7 @@ def capture_chain(
     except socket.gaierror as e:
         raise DeviceError(
             f"{where}: cannot resolve host ({e.strerror or e})",
-            hint="check the name, or save the chain elsewhere and use --chain FILE",
+            hint="check the name, and that this machine is online",
         ) from e
     except ConnectionRefusedError as e:
         raise DeviceError(

@@ -148,7 +148,13 @@ def check(
             host, port = parse_host_port(h)
             targets.append(Target(h, host, port))
         items += target_items(
-            targets, Path("."), device=default, live=True, timeout=timeout, progress=progress
+            targets,
+            Path("."),
+            device=default,
+            live=True,
+            timeout=timeout,
+            progress=progress,
+            explain_offline=False,  # --host asks for a live capture, not a saved chain
         )
     if not hosts and not chain_files and config is not None and config.section("targets"):
         items += target_items(
