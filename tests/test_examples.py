@@ -103,7 +103,8 @@ def makefile_commands(path: Path, targets: tuple[str, ...]) -> list[Command]:
 
 def test_make_recipes_run(scratch: Path) -> None:
     d = scratch / "make"
-    cmds = makefile_commands(d / "Makefile", ("cabundle-check",))
+    lock = (d / "cabundle.lock").read_bytes()
+    cmds = makefile_commands(d / "Makefile", ("cabundle", "cabundle-check"))
     assert [c.argv[:2] for c in cmds] == [
         ["esp-cabundle", "build"],
         ["esp-cabundle", "pack"],
@@ -111,8 +112,12 @@ def test_make_recipes_run(scratch: Path) -> None:
         ["esp-cabundle", "inspect"],
         ["esp-cabundle", "check"],
     ]
+    # The gate builds from the committed lock; nothing before it may rewrite the lock.
+    gate = makefile_commands(d / "Makefile", ("cabundle-check",))
+    assert gate[0].argv[:2] == ["esp-cabundle", "build"] and "--locked" in gate[0].argv
     run_all(cmds, d)
     _check_make_outputs(d)
+    assert (d / "cabundle.lock").read_bytes() == lock  # the committed lock is current
 
 
 def _check_make_outputs(d: Path) -> None:
@@ -127,7 +132,16 @@ def _check_make_outputs(d: Path) -> None:
     from esp_cabundle.fs import open_image
 
     image = open_image((build / "spiffs.bin").read_bytes(), fs_type="spiffs")
-    assert image.size == 1408 * 1024
+    # The fleet's partition: Arduino-ESP32 1.0.x default.csv, as the mdash-arduino board.
+    from esp_cabundle.boards import load_board
+
+    board = load_board("mdash-arduino")
+    assert "mdash-arduino" in (d / "Makefile").read_text()
+    assert board.layout is not None
+    (spiffs,) = board.fs_partitions(board.layout)
+    assert (spiffs.offset, spiffs.size) == (0x291000, 0x16F000)
+    assert image.size == spiffs.size
+    assert f"0x{spiffs.size:X} bytes at {spiffs.offset:#x}" in (d / "README.md").read_text()
     assert image.read("/ca.pem") == (build / "ca.pem").read_bytes()
     assert "timeline-svg" in (build / "forecast.html").read_text()
 
@@ -148,10 +162,49 @@ def test_make_target_itself(scratch: Path) -> None:
         ["make", "cabundle-check"], cwd=d, env=env, capture_output=True, text=True,
         timeout=180, check=False,
     )  # fmt: skip
+    # On a fresh checkout the gate builds from the committed lock by itself.
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert (d / "build" / "forecast.html").is_file() and not (d / "build" / "spiffs.bin").exists()
+    p = subprocess.run(
+        ["make", "cabundle"], cwd=d, env=env, capture_output=True, text=True,
+        timeout=180, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    p = subprocess.run(
+        ["make", "cabundle-check"], cwd=d, env=env, capture_output=True, text=True,
+        timeout=180, check=False,
+    )  # fmt: skip
     assert p.returncode == 0, p.stdout + p.stderr
     _check_make_outputs(d)
     # The README's make lines run too.
     run_all(markdown_commands(d / "README.md"), d)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_check_fails_when_the_selection_drifts_from_the_lock(scratch: Path) -> None:
+    """The gate cannot pass on drift: a root added to cabundle.yaml (and not yet in the
+    committed lock) fails 'make cabundle-check', which leaves lock and outputs alone."""
+    d = scratch / "make"
+    env = child_env()
+    p = subprocess.run(
+        ["make", "cabundle"], cwd=d, env=env, capture_output=True, text=True,
+        timeout=180, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    cfg = d / "cabundle.yaml"
+    cfg.write_text(
+        cfg.read_text().replace(
+            "roots: [amazon-root-ca-1]", "roots: [amazon-root-ca-1, gts-root-r1]"
+        )
+    )
+    before = {f: f.read_bytes() for f in (d / "cabundle.lock", *sorted((d / "build").iterdir()))}
+    p = subprocess.run(
+        ["make", "cabundle-check"], cwd=d, env=env, capture_output=True, text=True,
+        timeout=180, check=False,
+    )  # fmt: skip
+    assert p.returncode != 0
+    assert "the resolved roots differ from" in p.stderr and "+ GTS Root R1" in p.stderr
+    assert {f: f.read_bytes() for f in before} == before
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
