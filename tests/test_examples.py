@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 import runpy
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -482,6 +483,76 @@ def test_ci_workflow_passes_today(scratch: Path) -> None:
     run_all(markdown_commands(d / "README.md"), d)
     doc = yaml.safe_load((d / "cabundle.yml").read_text())
     assert doc[True]["schedule"]  # 'on:' is YAML 1.1's True
+
+
+# The workflow's install line: the package from its git repository, pinned to a tag.
+_INSTALL = re.compile(
+    r'^pip install "esp-cabundle @ (?P<url>git\+https://github\.com/YOUR-ORG/esp-cabundle)'
+    r'@(?P<ref>v[\w.]+)"$'
+)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_ci_install_line_installs_the_package(tmp_path: Path, scratch: Path) -> None:
+    """The workflow's pip line, its placeholder repository swapped for this checkout
+    (git+file at HEAD), installs a working esp-cabundle into a fresh venv, offline: a real
+    git clone and wheel build, so a file missing from the wheel fails here."""
+    import sys
+    import sysconfig
+
+    doc = yaml.safe_load((scratch / "ci" / "cabundle.yml").read_text())
+    (job,) = doc["jobs"].values()
+    (line,) = [s["run"] for s in job["steps"] if s.get("run", "").startswith("pip install")]
+    m = _INSTALL.match(line.strip())
+    assert m, line
+    (version,) = re.findall(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
+    assert m.group("ref") == f"v{version}"  # pinned to the release it documents
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout: nothing to install from")
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=30,
+        check=True,
+    ).stdout.strip()  # fmt: skip
+    local = line.strip().replace(
+        f"{m.group('url')}@{m.group('ref')}", f"git+file://localhost{REPO.as_posix()}@{head}"
+    )
+    assert local != line.strip()
+    # A fresh venv that borrows this environment's packages (the dependencies and the
+    # build backend) through a .pth file, so nothing is fetched.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=60)  # fmt: skip
+    vpy = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    purelib = subprocess.run(
+        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.strip()  # fmt: skip
+    outer = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(purelib) / "outer.pth").write_text("\n".join(sorted(outer)) + "\n")
+    argv = shlex.split(local)
+    assert argv[:2] == ["pip", "install"]
+    p = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(vpy), "install", "--quiet", "--no-deps",
+         "--no-build-isolation", "--no-index", *argv[2:]],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    where = subprocess.run(
+        [str(vpy), "-c", "import esp_cabundle; print(esp_cabundle.__file__)"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert Path(where).is_relative_to(venv), where  # the installed copy, not this checkout
+    # The installed command runs the workflow's first gate step, offline.
+    exe = venv / "bin" / "esp-cabundle"
+    d = scratch / "ci"
+    (d / "ca.pem").unlink(missing_ok=True)
+    p = subprocess.run(
+        [str(exe), "build", "--locked", "--no-check"], cwd=d, env=child_env(),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert len(load_certificates((d / "ca.pem").read_bytes())) == 5
 
 
 def _first_failure(cmds: list[Command], cwd: Path) -> tuple[int, int] | None:
