@@ -38,9 +38,10 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .check import check_items, load_trust_set
     from .config import load_config
     from .flash.dump import DumpFile
-    from .flash.flasher import flash_unit, restore_unit
+    from .flash.flasher import flash_unit
     from .flash.offline import update_dump
     from .flash.plan import plan_ca_update
+    from .flash.restore import restore_unit
     from .flash.serial import open_unit
     from .fs import create_image, open_image
     from .inspect import inspect_bytes, inspect_path
@@ -93,7 +94,7 @@ _LAZY: dict[str, str] = {
     "update_dump": "flash.offline",
     "open_unit": "flash.serial",
     "flash_unit": "flash.flasher",
-    "restore_unit": "flash.flasher",
+    "restore_unit": "flash.restore",
     "DumpFile": "flash.dump",
 }
 

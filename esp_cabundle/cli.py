@@ -66,6 +66,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "esp_cabundle.commands.restore:restore",
         "Put back what 'flash' replaced on a unit, from the local journal.",
     ),
+    "journal": (
+        "esp_cabundle.commands.journal:journal",
+        "List or prune the local journal of updates (it holds sectors of units' files).",
+    ),
     "init": (
         "esp_cabundle.commands.init:init",
         "Write a commented cabundle.yaml: board, servers, service life, preset.",
@@ -167,7 +171,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
       esp-cabundle roots isrg
 
     Exit codes: 0 ok, 1 negative verdict (check failed, policy violated), 2 bad input
-    or usage, 3 device or I/O failure.
+    or usage, 3 device or I/O failure, 130 interrupted.
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug

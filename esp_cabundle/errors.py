@@ -15,6 +15,7 @@ __all__ = [
     "FlashError",
     "ImageError",
     "InputError",
+    "Interrupted",
     "LockMismatchError",
     "OutputError",
     "PartitionTableError",
@@ -28,7 +29,7 @@ class EspCabundleError(Exception):
     """Root of every error the tool raises on purpose.
 
     ``exit_code`` follows the CLI contract: 1 negative verdict, 2 bad input or usage,
-    3 device or I/O failure.
+    3 device or I/O failure, 130 interrupted.
     """
 
     exit_code: int = 2
@@ -121,3 +122,10 @@ class DeviceError(EspCabundleError):
 
 class FlashError(DeviceError):
     """Reading or writing a unit's flash failed or did not verify."""
+
+
+class Interrupted(EspCabundleError):
+    """Stopped on request (Ctrl-C, SIGTERM) at a safe point; the message says what the
+    unit then holds and what to do next (exit 130, as a shell reports SIGINT)."""
+
+    exit_code = 130

@@ -15,7 +15,8 @@ from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.errors import FlashError
-from esp_cabundle.flash.flasher import flash_unit, restore_unit
+from esp_cabundle.flash.flasher import flash_unit
+from esp_cabundle.flash.restore import restore_unit
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage
 from tests.support import dumps

@@ -163,3 +163,17 @@ def inspect_port_report(
     profile = load_board(board) if board is not None else None
     with unit_progress(quiet=quiet) as progress:
         return inspect_port(port, board=profile, apps=not no_apps, baud=baud, progress=progress)
+
+
+def journal_dir_option(f: F) -> F:
+    """``--journal-dir DIR``: where ``flash`` journals updates (``restore``, ``journal``)."""
+    from pathlib import Path
+
+    return click.option(
+        "--journal-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
+        help="The journal of updates, for resuming and 'restore' (default: "
+        "$ESP_CABUNDLE_JOURNAL, else $XDG_STATE_HOME/esp-cabundle/journal or "
+        "~/.local/state/esp-cabundle/journal).",
+    )(f)

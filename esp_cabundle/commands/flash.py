@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from ._common import at_option, json_option, quiet_option
-from ._unit import long_baud_option, reset_options
+from ._interrupt import interruption_lines, stop_on_signals
+from ._unit import journal_dir_option, long_baud_option, reset_options
 from .ca_source import ca_source_options
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
     from ..flash.flasher import FlashResult
+    from ..flash.interrupt import UnitInterrupted
     from ..flash.serial import AfterMode, ResetMode
     from ..flash.station import UnitOutcome
     from ..flash.update import PartitionChange
@@ -41,13 +43,7 @@ if TYPE_CHECKING:
 @ca_source_options
 @at_option
 @click.option("--dry-run", is_flag=True, help="Read only; print what would change.")
-@click.option(
-    "--journal-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Where updates are journaled for resuming and 'restore' (default: "
-    "$XDG_STATE_HOME/esp-cabundle/journal or ~/.local/state/esp-cabundle/journal).",
-)
+@journal_dir_option
 @click.option(
     "--log",
     "log_file",
@@ -93,6 +89,10 @@ def flash(
     the file system is read back. An interrupted update is finished by running the same
     command again; 'esp-cabundle restore' puts the original back.
 
+    Ctrl-C or SIGTERM stops at once before the first write, else after the sector being
+    written; each unit then says what it holds (old CA file, new one, or partly applied)
+    and what to run next, the log gets an 'interrupted' record, and the exit code is 130.
+
     Several --port options (or a glob) flash units in parallel with one progress line
     each and a summary; exit 0 when every unit succeeded, else 3 (or, when every unit
     failed the same way, that failure's code).
@@ -105,8 +105,9 @@ def flash(
           --log station.csv
     """
     from ..boards import load_board
-    from ..errors import InputError
+    from ..errors import InputError, Interrupted
     from ..flash.flasher import flash_unit
+    from ..flash.interrupt import UnitInterrupted
     from ..flash.plan import check_ca_for_board
     from ..flash.station import (
         append_log,
@@ -131,31 +132,43 @@ def flash(
     units = expand_ports(ports)
     fmt = log_format_for(log_file, cast("Any", log_format)) if log_file is not None else None
 
-    def job(port: str, progress: ProgressCallback | None, on_connect: Callable[..., None]) -> Any:
-        return flash_unit(
-            port,
-            profile,
-            ca,
-            journal_dir=journal_dir,
-            dry_run=dry_run,
-            baud=baud,
-            reset=cast("ResetMode", before),
-            after=cast("AfterMode", after),
-            progress=progress,
-            on_connect=on_connect,
-        )
-
     display = _Display(units, quiet=quiet or as_json)
 
     def done(outcome: UnitOutcome[FlashResult]) -> None:
         r = outcome.result
-        display.finish(outcome.port, r.status if r is not None else "FAILED")
+        status: str = r.status if r is not None else "FAILED"
+        if isinstance(outcome.error, Interrupted):
+            status = "INTERRUPTED"
+        display.finish(outcome.port, status)
         if log_file is not None and fmt is not None:
             append_log(log_file, [flash_log_record(outcome, profile.name)], fmt)
 
-    with display.shown():
-        outcomes = run_parallel(units, job, progress_for=display.progress_for, on_done=done)
+    with stop_on_signals() as cancel:
+
+        def job(
+            port: str, progress: ProgressCallback | None, on_connect: Callable[..., None]
+        ) -> Any:
+            return flash_unit(
+                port,
+                profile,
+                ca,
+                journal_dir=journal_dir,
+                dry_run=dry_run,
+                baud=baud,
+                reset=cast("ResetMode", before),
+                after=cast("AfterMode", after),
+                progress=progress,
+                on_connect=on_connect,
+                cancel=cancel,
+            )
+
+        with display.shown():
+            outcomes = run_parallel(units, job, progress_for=display.progress_for, on_done=done)
     code = station_exit_code(outcomes)
+    for o in outcomes:  # every unit stopped on request says so, whatever the output mode
+        if isinstance(o.error, UnitInterrupted):
+            for line in interruption_lines(o.error.interruption):
+                click.echo(line, err=True)
     if as_json:
         emit_json(
             {
@@ -165,6 +178,8 @@ def flash(
                 "units": [_outcome_dict(o) for o in outcomes],
             }
         )
+    elif len(outcomes) == 1 and isinstance(outcomes[0].error, UnitInterrupted):
+        _render_interrupted(outcomes[0].error, quiet=quiet)
     elif len(outcomes) == 1 and outcomes[0].error is not None:
         raise outcomes[0].error
     else:
@@ -267,7 +282,7 @@ def _change_lines(change: PartitionChange, status: str) -> list[str]:
         return [f"{head}: skipped, {change.skipped}"]
     if change.up_to_date:
         return [f"{head}: {change.ca_path} already holds this CA file"]
-    verb = {"dry run": "would be", "updated": "was"}.get(status, "is")
+    verb = {"dry run": "would be", "updated": "was", "interrupted": "was being"}.get(status, "is")
     action = "replaced" if change.old_ca is not None else "created"
     lines = [f"{head}: {change.ca_path} {verb} {action}"]
     lines += _roots_lines(change)
@@ -315,7 +330,18 @@ def _unit_lines(result: FlashResult) -> list[str]:
     return lines
 
 
+def _render_interrupted(error: UnitInterrupted, *, quiet: bool) -> None:
+    """One unit stopped on request: what it was doing (its plan, if there was one)."""
+    from ..flash.flasher import FlashResult
+    from ..ui import echo
+
+    if isinstance(error.result, FlashResult):
+        for line in _unit_lines(error.result):
+            echo(line, quiet=quiet)
+
+
 def _render(outcomes: list[UnitOutcome[FlashResult]], *, quiet: bool) -> None:
+    from ..flash.interrupt import UnitInterrupted
     from ..ui import echo, format_table, warn
 
     for o in outcomes:
@@ -329,6 +355,12 @@ def _render(outcomes: list[UnitOutcome[FlashResult]], *, quiet: bool) -> None:
         r = o.result
         if r is not None:
             rows.append((o.port, r.mac, r.status, str(r.sectors_written), f"{o.seconds:.1f}s", ""))
+        elif isinstance(o.error, UnitInterrupted):
+            i = o.error.interruption
+            mac = o.unit.mac if o.unit is not None else "-"
+            rows.append(
+                (o.port, mac, "INTERRUPTED", str(i.written), f"{o.seconds:.1f}s", i.describe())
+            )
         else:
             mac = o.unit.mac if o.unit is not None else "-"
             error = o.error.message if o.error is not None else ""
@@ -336,12 +368,20 @@ def _render(outcomes: list[UnitOutcome[FlashResult]], *, quiet: bool) -> None:
             if quiet:
                 warn(f"{o.port}: {error}")
     ok = sum(1 for o in outcomes if o.ok)
+    stopped = sum(1 for o in outcomes if isinstance(o.error, UnitInterrupted))
     echo(format_table(("port", "MAC", "result", "sectors", "time", "error"), rows), quiet=quiet)
-    echo(f"{ok} of {len(outcomes)} unit(s) succeeded.", quiet=quiet)
+    tail = f"; {stopped} interrupted" if stopped else ""
+    echo(f"{ok} of {len(outcomes)} unit(s) succeeded{tail}.", quiet=quiet)
 
 
 def _outcome_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
+    from ..flash.flasher import FlashResult
+    from ..flash.interrupt import UnitInterrupted
+
     r = o.result
+    stopped = o.error.interruption if isinstance(o.error, UnitInterrupted) else None
+    if isinstance(o.error, UnitInterrupted) and isinstance(o.error.result, FlashResult):
+        r = o.error.result
     out: dict[str, Any] = {
         "port": o.port,
         "ok": o.ok,
@@ -351,6 +391,9 @@ def _outcome_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
         "mac": r.mac if r is not None else (o.unit.mac if o.unit is not None else None),
         "chip": r.chip if r is not None else (o.unit.chip if o.unit is not None else None),
     }
+    if stopped is not None:
+        out["status"] = "interrupted"
+        out["interrupted"] = stopped.to_json()
     if r is None:
         return out
     out.update(

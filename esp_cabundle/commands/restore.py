@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, cast
 import click
 
 from ._common import json_option, quiet_option
-from ._unit import long_baud_option, reset_options
+from ._interrupt import interruption_lines, stop_on_signals
+from ._unit import journal_dir_option, long_baud_option, reset_options
 
 if TYPE_CHECKING:
     from ..flash.serial import AfterMode, ResetMode
@@ -23,12 +24,7 @@ if TYPE_CHECKING:
     metavar="NAME|FILE",
     help="Check the unit's chip against this board profile first.",
 )
-@click.option(
-    "--journal-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    metavar="DIR",
-    help="Where 'flash' journaled its updates (the same default as 'flash').",
-)
+@journal_dir_option
 @click.option("--dry-run", is_flag=True, help="Say what would be written back; write nothing.")
 @click.option(
     "--force",
@@ -56,7 +52,11 @@ def restore(
     is byte for byte what it was. Run it again to undo the update before that.
 
     Nothing is written when the file system changed since that update (the ranges the
-    update left alone no longer hash the same), unless --force.
+    update left alone no longer hash the same), unless --force, nor when the journal
+    entry names partitions the unit's own partition table does not have where it says.
+    Ctrl-C or SIGTERM stops at once before the first write, else after the sector being
+    written, says what the unit holds, and exits 130; run the same command again to
+    finish. 'esp-cabundle journal list' shows what the journal holds.
 
     \b
     Examples:
@@ -65,23 +65,32 @@ def restore(
       esp-cabundle restore --port socket://127.0.0.1:5555 --journal-dir journal/ --json
     """
     from ..boards import load_board
-    from ..flash.flasher import restore_unit
+    from ..flash.interrupt import UnitInterrupted
+    from ..flash.restore import restore_unit
     from ..ui import echo, emit_json
     from ._unit import unit_progress
 
     profile = load_board(board) if board is not None else None
-    with unit_progress(quiet=quiet or as_json) as progress:
-        result = restore_unit(
-            port,
-            board=profile,
-            journal_dir=journal_dir,
-            dry_run=dry_run,
-            force=force,
-            baud=baud,
-            reset=cast("ResetMode", before),
-            after=cast("AfterMode", after),
-            progress=progress,
-        )
+    try:
+        with stop_on_signals() as cancel, unit_progress(quiet=quiet or as_json) as progress:
+            result = restore_unit(
+                port,
+                board=profile,
+                journal_dir=journal_dir,
+                dry_run=dry_run,
+                force=force,
+                baud=baud,
+                reset=cast("ResetMode", before),
+                after=cast("AfterMode", after),
+                progress=progress,
+                cancel=cancel,
+            )
+    except UnitInterrupted as e:
+        if as_json:
+            emit_json({"port": port, "interrupted": e.interruption.to_json()})
+        for line in interruption_lines(e.interruption):
+            click.echo(line, err=True)
+        click.get_current_context().exit(e.exit_code)
     entry = result.entry
     if as_json:
         emit_json(

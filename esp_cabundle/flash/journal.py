@@ -12,22 +12,29 @@ the unit's MD5 of every range of the partition it will not touch. That is enough
 
 One JSON file per update (sector bytes in base64), replaced atomically on every status
 change, under ``$ESP_CABUNDLE_JOURNAL``, else ``$XDG_STATE_HOME/esp-cabundle/journal``,
-else ``~/.local/state/esp-cabundle/journal``.
+else ``~/.local/state/esp-cabundle/journal``. The sectors hold whatever else the file
+system kept there (Wi-Fi passwords, device tokens): folders 0700, files 0600, never
+printed; :func:`prune` deletes old entries. Before anything from an entry is written,
+:meth:`JournalEntry.table_mismatch` checks it against the unit's partition table.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import InputError
-from ..fileio import write_atomic
+from ..errors import InputError, OutputError
+from .base import SECTOR_SIZE
+
+if TYPE_CHECKING:
+    from ..partitions import PartitionTable
 
 __all__ = [
     "JOURNAL_FORMAT",
@@ -35,14 +42,17 @@ __all__ = [
     "JournalEntry",
     "JournalPartition",
     "JournalSector",
+    "Pruned",
     "Status",
     "default_journal_dir",
+    "prune",
 ]
 
 JOURNAL_FORMAT = "esp-cabundle-journal/1"
 
 Status = Literal["pending", "complete", "restored", "cancelled", "stale"]
 _STATUSES = ("pending", "complete", "restored", "cancelled", "stale")
+_AFTER = ("", "old", "new", "mixed", "unmountable")
 
 
 def default_journal_dir() -> Path:
@@ -61,11 +71,14 @@ def _md5(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class JournalSector:
-    """One 4 KiB sector of an update: its flash address, old and new content."""
+    """One 4 KiB sector of an update: its flash address, old and new content, and what
+    its partition mounts with once it and the sectors before it are written (``after``:
+    old, new, mixed, unmountable; empty in journals that predate it)."""
 
     offset: int
     old: bytes
     new: bytes
+    after: str = ""
 
     @property
     def old_md5(self) -> str:
@@ -140,6 +153,7 @@ class JournalEntry:
                             "new_md5": s.new_md5,
                             "old": base64.b64encode(s.old).decode("ascii"),
                             "new": base64.b64encode(s.new).decode("ascii"),
+                            "after": s.after,
                         }
                         for s in p.sectors
                     ],
@@ -148,45 +162,48 @@ class JournalEntry:
             ],
         }
 
+    def table_mismatch(self, table: PartitionTable) -> str | None:
+        """Why this entry must not be written to a unit with ``table`` (None: it may).
+
+        Every partition it names must be a data partition of the unit's table at the same
+        offset and size: a journal edited (or from another layout) could otherwise aim
+        its sectors at the bootloader, the table or an app.
+        """
+        for p in self.partitions:
+            t = table.by_name(p.name)
+            if t is None:
+                return f"the unit's partition table has no partition '{p.name}'"
+            if (t.offset, t.size) != (p.offset, p.size) or not t.is_data:
+                return (
+                    f"it names partition '{p.name}' at {p.offset:#x}, {p.size:#x} bytes, but "
+                    f"the unit's table has {t.describe()}"
+                )
+        return None
+
     @classmethod
     def from_json(cls, obj: Any, *, path: Path) -> JournalEntry:
-        """Parse a saved entry; InputError naming the file when it is not one."""
+        """Parse a saved entry; InputError naming the file when it is not one (or when a
+        sector or range lies outside the partition it is listed under)."""
         try:
             if obj.get("format") != JOURNAL_FORMAT:
                 raise ValueError(f"format {obj.get('format')!r}")
             if obj["status"] not in _STATUSES:
                 raise ValueError(f"status {obj['status']!r}")
-            parts = []
-            for p in obj["partitions"]:
-                sectors = []
-                for s in p["sectors"]:
-                    sector = JournalSector(
-                        int(s["offset"]), base64.b64decode(s["old"]), base64.b64decode(s["new"])
-                    )
-                    if sector.old_md5 != s["old_md5"] or sector.new_md5 != s["new_md5"]:
-                        raise ValueError(f"sector {sector.offset:#x} does not match its MD5")
-                    sectors.append(sector)
-                parts.append(
-                    JournalPartition(
-                        str(p["name"]),
-                        int(p["offset"]),
-                        int(p["size"]),
-                        str(p["fs_type"]),
-                        tuple(sectors),
-                        tuple((int(o), int(n), str(m)) for o, n, m in p["untouched"]),
-                    )
-                )
+            parts = tuple(_partition_from_json(p) for p in obj["partitions"])
+            offsets = [s.offset for p in parts for s in p.sectors]
+            if len(set(offsets)) != len(offsets):
+                raise ValueError("a sector is listed twice")
             return cls(
                 id=str(obj["id"]),
-                created=datetime.fromisoformat(obj["created"]),
-                updated=datetime.fromisoformat(obj["updated"]),
+                created=_utc(datetime.fromisoformat(obj["created"])),
+                updated=_utc(datetime.fromisoformat(obj["updated"])),
                 status=obj["status"],
                 mac=str(obj["mac"]),
                 chip=str(obj["chip"]),
                 port=str(obj["port"]),
                 board=str(obj["board"]),
                 ca_sha256=str(obj["ca_sha256"]),
-                partitions=tuple(parts),
+                partitions=parts,
                 path=path,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
@@ -197,8 +214,57 @@ class JournalEntry:
             ) from e
 
 
+def _utc(when: datetime) -> datetime:
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _partition_from_json(p: Any) -> JournalPartition:
+    name, offset, size = str(p["name"]), _int(p["offset"]), _int(p["size"])
+    if offset % SECTOR_SIZE or size % SECTOR_SIZE or size <= 0:
+        raise ValueError(f"partition '{name}' at {offset:#x}+{size:#x} is not whole sectors")
+    end = offset + size
+    sectors = []
+    for s in p["sectors"]:
+        after = str(s.get("after", ""))
+        if after not in _AFTER:
+            raise ValueError(f"sector state {after!r}")
+        sector = JournalSector(
+            _int(s["offset"]), base64.b64decode(s["old"]), base64.b64decode(s["new"]), after
+        )
+        if sector.old_md5 != s["old_md5"] or sector.new_md5 != s["new_md5"]:
+            raise ValueError(f"sector {sector.offset:#x} does not match its MD5")
+        if (
+            sector.offset % SECTOR_SIZE
+            or len(sector.old) != SECTOR_SIZE
+            or len(sector.new) != SECTOR_SIZE
+            or not offset <= sector.offset < end
+        ):
+            raise ValueError(
+                f"sector {sector.offset:#x} is not a whole sector of partition '{name}' "
+                f"({offset:#x}..{end:#x})"
+            )
+        sectors.append(sector)
+    untouched = tuple((_int(o), _int(n), str(m)) for o, n, m in p["untouched"])
+    for o, n, _ in untouched:
+        if not offset <= o <= o + n <= end:
+            raise ValueError(f"range {o:#x}+{n:#x} is outside partition '{name}'")
+    return JournalPartition(name, offset, size, str(p["fs_type"]), tuple(sectors), untouched)
+
+
+def _int(value: Any) -> int:
+    """A non-negative JSON integer (not a bool, a float or a string)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is not a non-negative integer")
+    return value
+
+
 class Journal:
-    """The journal directory: one subdirectory per unit MAC, one file per update."""
+    """The journal directory: one subdirectory per unit MAC, one file per update.
+
+    The entries hold whole sectors of the units' file systems, so also what other files
+    held (Wi-Fi passwords, device keys): directories are created 0700 and files 0600,
+    whatever the umask, and their content is never printed or logged.
+    """
 
     def __init__(self, directory: Path | str | None = None) -> None:
         self.directory = Path(directory) if directory is not None else default_journal_dir()
@@ -219,27 +285,63 @@ class Journal:
         return updated
 
     def _save(self, entry: JournalEntry) -> None:
-        assert entry.path is not None
+        if entry.path is None:
+            raise ValueError("an entry is saved where record() placed it")
         text = json.dumps(entry.to_json(), indent=1) + "\n"
-        write_atomic(entry.path, text.encode("utf-8"))
+        try:
+            _private_dirs(entry.path.parent)
+            _write_private(entry.path, text.encode("utf-8"))
+        except OSError as e:
+            raise OutputError(
+                f"{entry.path}: cannot write the journal ({e.strerror or e}); nothing written "
+                "to the unit",
+                hint="choose another place with --journal-dir",
+            ) from e
+
+    def _read(self, path: Path) -> JournalEntry:
+        try:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise InputError(
+                f"cannot read this journal entry ({e})",
+                path=str(path),
+                hint="move the file away if it is not needed",
+            ) from e
+        return JournalEntry.from_json(obj, path=path)
 
     def entries(self, mac: str) -> list[JournalEntry]:
         """Every saved update of this unit, oldest first."""
         folder = self._unit_dir(mac)
         if not folder.is_dir():
             return []
-        out = []
-        for path in sorted(folder.glob("*.json")):
-            try:
-                obj = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise InputError(
-                    f"cannot read this journal entry ({e})",
-                    path=str(path),
-                    hint="move the file away if it is not needed",
-                ) from e
-            out.append(JournalEntry.from_json(obj, path=path))
+        out = [self._read(path) for path in sorted(folder.glob("*.json"))]
         return sorted(out, key=lambda e: e.created)
+
+    def scan(self) -> tuple[list[JournalEntry], list[InputError]]:
+        """Every saved update of every unit (oldest first), and the files that are not
+        readable entries (each an InputError naming it), for listing and pruning."""
+        found: list[JournalEntry] = []
+        problems: list[InputError] = []
+        if not self.directory.is_dir():
+            return found, problems
+        for path in sorted(self.directory.glob("*/*.json")):
+            try:
+                found.append(self._read(path))
+            except InputError as e:
+                problems.append(e)
+        return sorted(found, key=lambda e: (e.created, e.mac)), problems
+
+    def remove(self, entry: JournalEntry) -> None:
+        """Delete an entry's file, and its unit's folder once empty."""
+        if entry.path is None:
+            return
+        try:
+            entry.path.unlink(missing_ok=True)
+            folder = entry.path.parent
+            if folder.parent == self.directory and not any(folder.iterdir()):
+                folder.rmdir()
+        except OSError as e:
+            raise OutputError(f"{entry.path}: cannot delete ({e.strerror or e})") from e
 
     def pending(self, mac: str) -> list[JournalEntry]:
         """Updates of this unit that were started and never finished, oldest first."""
@@ -251,6 +353,82 @@ class Journal:
             if entry.status in ("pending", "complete"):
                 return entry
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What :func:`prune` removed (or, with ``dry_run``, would remove) and kept."""
+
+    removed: tuple[JournalEntry, ...]
+    kept_unfinished: tuple[JournalEntry, ...]
+    kept_recent: int
+    problems: tuple[InputError, ...]
+    dry_run: bool
+
+
+def prune(
+    journal: Journal,
+    *,
+    older_than: timedelta,
+    now: datetime | None = None,
+    mac: str | None = None,
+    unfinished: bool = False,
+    dry_run: bool = False,
+) -> Pruned:
+    """Delete entries last changed more than ``older_than`` ago (only this unit's with
+    ``mac``). Unfinished updates (``pending``: the unit may be half updated) are kept
+    unless ``unfinished``: without their entry neither a rerun nor restore can help."""
+    cutoff = (now or _now()) - older_than
+    entries, problems = journal.scan()
+    if mac is not None:
+        entries = [e for e in entries if e.mac.lower() == mac.lower()]
+    old = [e for e in entries if (e.updated or e.created) < cutoff]
+    kept = tuple(e for e in old if e.status == "pending" and not unfinished)
+    removed = tuple(e for e in old if e not in kept)
+    if not dry_run:
+        for entry in removed:
+            journal.remove(entry)
+    return Pruned(removed, kept, len(entries) - len(old), tuple(problems), dry_run)
+
+
+def _private_dirs(folder: Path) -> None:
+    """Create a unit's folder and its missing parents 0700, whatever the umask; an
+    existing unit folder (an older version made them 0755) is made 0700. Existing
+    parents are left as they are: ``--journal-dir .`` must not change the project
+    directory, and a 0700 unit folder is enough to keep its files from others."""
+    missing = []
+    p = folder
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for p in reversed(missing):
+        p.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(p, 0o700)  # the umask may have taken the owner's bits too
+    if not missing:
+        os.chmod(folder, 0o700)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` atomically by a file that is 0600 from its first byte.
+
+    Not :func:`~esp_cabundle.fileio.write_atomic`, which publishes outputs 0644: a
+    journal entry holds other files' secrets, and must never be readable by others,
+    not even for a moment, whatever the umask.
+    """
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _now() -> datetime:

@@ -17,17 +17,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from ..errors import EspCabundleError, FlashError, InputError, OutputError
+from ..errors import EspCabundleError, FlashError, InputError, Interrupted, OutputError
 from .base import ProgressCallback
+from .flasher import FlashResult
+from .interrupt import UnitInterrupted
 
 if TYPE_CHECKING:
-    from .flasher import FlashResult
     from .serial import UnitInfo
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+_POLL_S = 0.2
 LogFormat = Literal["csv", "jsonl"]
 _GLOB_CHARS = frozenset("*?[")
 
@@ -143,20 +145,28 @@ def run_parallel(
 
     outcomes: dict[str, UnitOutcome[R]] = {}
     with ThreadPoolExecutor(max_workers=max(1, len(ports)), thread_name_prefix="unit") as pool:
-        futures = {pool.submit(run, port): port for port in ports}
-        for future in as_completed(futures):
-            outcome = future.result()
-            outcomes[outcome.port] = outcome
-            if on_done is not None:
-                on_done(outcome)
+        pending = {pool.submit(run, port) for port in ports}
+        while pending:
+            # Signal handlers run in this (the main) thread: waiting in short slices keeps
+            # it free to run them at once, whatever the platform does with a signal that
+            # arrives during an unbounded wait.
+            done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+            for future in done:
+                outcome = future.result()
+                outcomes[outcome.port] = outcome
+                if on_done is not None:
+                    on_done(outcome)
     return [outcomes[p] for p in ports]
 
 
 def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
-    """0 when every unit succeeded; when every unit failed with the same exit code, that
-    code (2 for a bad partition table everywhere, 3 for lost links everywhere); any
-    other failure 3 (some units need attention)."""
+    """0 when every unit succeeded; 130 when any unit stopped on request (Ctrl-C); when
+    every unit failed with the same exit code, that code (2 for a bad partition table
+    everywhere, 3 for lost links everywhere); any other failure 3 (some units need
+    attention)."""
     codes = [o.exit_code for o in outcomes]
+    if any(isinstance(o.error, Interrupted) for o in outcomes):
+        return Interrupted.exit_code
     if not codes or all(c == 0 for c in codes):
         return 0
     if all(c != 0 for c in codes) and len(set(codes)) == 1:
@@ -165,11 +175,18 @@ def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
 
 
 def flash_log_record(outcome: UnitOutcome[FlashResult], board: str) -> dict[str, Any]:
-    """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome."""
+    """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome; a
+    unit stopped on request is ``interrupted``, its error what it holds and what next."""
     r = outcome.result
+    e = outcome.error
+    if isinstance(e, UnitInterrupted) and isinstance(e.result, FlashResult):
+        r = e.result
     info = outcome.unit
     result = r.status.replace(" ", "-") if r is not None else "failed"
-    error = outcome.error.message if outcome.error is not None else ""
+    error = e.message if e is not None else ""
+    if isinstance(e, Interrupted):
+        result = "interrupted"
+        error += f"; next: {e.hint}" if e.hint else ""
     return {
         "time": outcome.started.isoformat(timespec="seconds"),
         "port": outcome.port,

@@ -47,7 +47,9 @@ programming counts once), connections and commands. Faults (:meth:`VirtualESP32.
 cut the link after N more bytes in or out, or when the (N+1)th sector write begins, leaving
 that sector torn (half programmed after its erase, or half erased): the in-flight command
 gets no answer. A cut is one-shot; the unit then accepts a new connection, as a unit does
-after its cable is plugged back in.
+after its cable is plugged back in. Pauses (:meth:`VirtualESP32.arm_pause`) hold the
+unit at such a point (a sector write about to begin, a command arriving) until the test
+releases it, so a test can act (send a signal to a flashing process) at an exact point.
 
 Transports: ``socket://`` (raw TCP, as ser2net gives) and ``rfc2217://`` (pyserial's
 RFC 2217 PortManager handles the telnet side). Over RFC 2217 the RTS/DTR lines drive the
@@ -88,7 +90,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-__all__ = ["CHIPS", "ChipProfile", "LinkStats", "VirtualESP32"]
+__all__ = ["CHIPS", "ChipProfile", "LinkStats", "Pause", "VirtualESP32"]
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -307,6 +309,21 @@ class _Fault:
 
 
 @dataclass
+class Pause:
+    """A point where the unit holds still until the test lets it go (see
+    :meth:`VirtualESP32.arm_pause`). ``reached`` is set when the unit stops there."""
+
+    sector_writes: int | None = None  # absolute sectors_programmed at which to hold
+    command: str | None = None  # or the (nth) command of this name (OP_NAMES)
+    nth: int = 1
+    reached: threading.Event = field(default_factory=threading.Event)
+    go: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.go.set()
+
+
+@dataclass
 class _WriteSession:
     offset: int
     size: int  # bytes to program (uncompressed)
@@ -357,6 +374,7 @@ class VirtualESP32:
         self._lines = _Lines(self._lines_changed)
         self.stats = LinkStats()
         self._fault: _Fault | None = None
+        self._pause: Pause | None = None
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._listener: socket.socket | None = None
@@ -434,6 +452,37 @@ class VirtualESP32:
             sector_writes=None if sector_writes is None else s.sectors_programmed + sector_writes,
             tear=tear,
         )
+
+    def arm_pause(
+        self,
+        *,
+        sector_writes: int | None = None,
+        command: str | None = None,
+        nth: int = 1,
+    ) -> Pause:
+        """Hold the unit (one-shot) when the (N+1)th sector write from now begins, before
+        that sector is erased, or when the ``nth`` ``command`` from now arrives (say
+        "READ_FLASH"), before it is carried out. The host then waits for an answer as it
+        would for a slow unit; ``pause.reached`` tells the test the unit is there, and
+        ``pause.release()`` lets it go on. Lets a test act at an exact point of a run."""
+        if (sector_writes is None) == (command is None):
+            raise ValueError("pause at sector_writes=N or at command=NAME")
+        pause = Pause(
+            sector_writes=None
+            if sector_writes is None
+            else self.stats.sectors_programmed + sector_writes,
+            command=command,
+            nth=self.stats.commands[command] + nth if command is not None else 1,
+        )
+        self._pause = pause
+        return pause
+
+    def _hold(self, pause: Pause) -> None:
+        self._pause = None
+        pause.reached.set()
+        while not pause.go.wait(0.05):
+            if self._stop.is_set():
+                raise _Disconnected
 
     @property
     def stub_running(self) -> bool:
@@ -611,7 +660,15 @@ class VirtualESP32:
             data = frame[8:]
             if direction != 0:
                 continue
-            self.stats.commands[OP_NAMES.get(op, f"0x{op:02X}")] += 1
+            name = OP_NAMES.get(op, f"0x{op:02X}")
+            self.stats.commands[name] += 1
+            pause = self._pause
+            if (
+                pause is not None
+                and pause.command == name
+                and self.stats.commands[name] >= pause.nth
+            ):
+                self._hold(pause)
             if len(data) != length:
                 self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
                 continue
@@ -858,6 +915,13 @@ class VirtualESP32:
             sector = addr - addr % SECTOR
             chunk = data[pos : pos + (sector + SECTOR - addr)]
             if sector not in s.started:
+                pause = self._pause
+                if (
+                    pause is not None
+                    and pause.sector_writes is not None
+                    and self.stats.sectors_programmed >= pause.sector_writes
+                ):
+                    self._hold(pause)
                 f = self._fault
                 limit = None if f is None else f.sector_writes
                 if f is not None and limit is not None and self.stats.sectors_programmed >= limit:

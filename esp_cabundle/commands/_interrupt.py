@@ -1,0 +1,89 @@
+"""Ctrl-C and SIGTERM for the commands that write to units: a request, never a kill.
+
+The library never installs signal handlers (see :mod:`esp_cabundle.flash.interrupt`);
+these commands do, for the time they run, and pass the :class:`Cancel` token down.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..flash.interrupt import Cancel, Interruption
+
+# The first line a signal prints (tests wait for it before letting a unit go on).
+FIRST_NOTICE = "Stopping"
+REPEAT_NOTICE = "Still stopping"
+
+
+def _notice(text: str) -> None:
+    """One line on stderr from a signal handler.
+
+    The handler runs in the main thread between two bytecodes, possibly while that
+    thread is itself writing to stderr: the buffered writer then refuses a reentrant
+    call, and the line goes out unbuffered instead of being lost.
+    """
+    line = text + "\n"
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except RuntimeError:
+        os.write(2, line.encode("utf-8", "replace"))
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[Cancel]:
+    """A token that SIGINT and SIGTERM set while the block runs (handlers restored after).
+
+    The first signal asks every unit to stop: at once if it has written nothing yet,
+    else after the sector it is writing. A second (or any later) signal does the same
+    and says so again, nothing more: the units are already stopping as fast as they
+    safely can, and the only faster ways (raising in the main thread, exiting) would
+    either not stop the threads that write or kill them mid-sector, leaving a sector
+    half erased. The wait is one sector (a fraction of a second), or esptool's own
+    timeout when the link is dead. SIGKILL still ends the process at once; the journal
+    then lets the same command finish the update.
+    """
+    from ..flash.interrupt import Cancel
+
+    cancel = Cancel()
+    if threading.current_thread() is not threading.main_thread():
+        yield cancel  # signal handlers can only be installed from the main thread
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if cancel.request(name) == 1:
+            _notice(
+                f"{FIRST_NOTICE} ({name}): units that have written nothing stop now; a unit "
+                "being written finishes its current sector first, so none is left mid-sector."
+            )
+        else:
+            _notice(
+                f"{REPEAT_NOTICE} ({name}): waiting for the sector being written to finish "
+                "(a unit is never left mid-sector)."
+            )
+
+    previous: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield cancel
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def interruption_lines(interruption: Interruption) -> list[str]:
+    """What the command prints for a unit that stopped on request."""
+    return [
+        f"{interruption.port}: interrupted: {interruption.describe()}.",
+        f"  next: {interruption.next_step()}",
+    ]

@@ -1,0 +1,218 @@
+"""``esp-cabundle journal list|prune``: what the local journal of updates holds, and
+deleting old entries (they hold whole sectors of units' file systems, secrets included)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ._common import json_option, quiet_option
+from ._unit import journal_dir_option
+
+if TYPE_CHECKING:
+    from ..flash.journal import JournalEntry
+
+_AGE = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+if TYPE_CHECKING:
+    _AgeBase = click.ParamType[timedelta]
+else:  # click < 8.2 (pyproject allows 8.1) has no generic ParamType
+    _AgeBase = click.ParamType
+
+
+class Age(_AgeBase):
+    """``30d``, ``12h``, ``2w``, ``90m``: a duration with its unit, as a timedelta."""
+
+    name = "age"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        m = _AGE.match(str(value))
+        if m is None:
+            self.fail(
+                f"{value!r} is not an age: a number and a unit, m, h, d or w (e.g. 30d)",
+                param,
+                ctx,
+            )
+        return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def _mac_option(f: Any) -> Any:
+    return click.option("--mac", metavar="MAC", help="Only this unit's updates (24:0a:c4:...).")(f)
+
+
+@click.group("journal")
+def journal() -> None:
+    """List or prune the journal 'esp-cabundle flash' keeps of every update.
+
+    Each entry holds the old and new content of every sector an update wrote: whole
+    sectors of the unit's file system, so also what other files held there (Wi-Fi
+    passwords, device tokens in mdash.cfg). Entries are kept until pruned: 'restore'
+    needs them to undo an update, 'flash' to finish an interrupted one. Folders are
+    0700 and files 0600; their content is never printed.
+
+    \b
+    Examples:
+      esp-cabundle journal list
+      esp-cabundle journal list --mac 24:0a:c4:12:34:56 --json
+      esp-cabundle journal prune --older-than 30d --dry-run
+      esp-cabundle journal prune --older-than 30d
+    """
+
+
+def _entry_dict(e: JournalEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "mac": e.mac,
+        "created": e.created.isoformat(),
+        "updated": (e.updated or e.created).isoformat(),
+        "status": e.status,
+        "board": e.board,
+        "chip": e.chip,
+        "port": e.port,
+        "partitions": [p.name for p in e.partitions],
+        "sectors": len(e.sectors),
+        "path": str(e.path),
+    }
+
+
+@journal.command("list")
+@journal_dir_option
+@_mac_option
+@json_option
+@quiet_option
+def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet: bool) -> None:
+    """Every journaled update, oldest first: when, which unit, board, status (pending:
+    interrupted, finish it with 'flash'; complete: 'restore' can undo it; restored,
+    cancelled, stale), partitions and sectors. Never the sectors' content.
+
+    \b
+    Examples:
+      esp-cabundle journal list
+      esp-cabundle journal list --journal-dir journal/ --json
+    """
+    from ..flash.journal import Journal
+    from ..ui import echo, emit_json, format_table, warn
+
+    j = Journal(journal_dir)
+    entries, problems = j.scan()
+    if mac is not None:
+        entries = [e for e in entries if e.mac.lower() == mac.lower()]
+    if as_json:
+        emit_json(
+            {
+                "journal": str(j.directory),
+                "entries": [_entry_dict(e) for e in entries],
+                "unreadable": [p.message for p in problems],
+            }
+        )
+        return
+    for p in problems:
+        warn(str(p))
+    if not entries:
+        echo(f"{j.directory}: no journaled update", quiet=quiet)
+        return
+    rows = [
+        (
+            e.created.strftime("%Y-%m-%d %H:%M"),
+            e.mac,
+            e.board,
+            e.status,
+            " ".join(p.name for p in e.partitions),
+            str(len(e.sectors)),
+            e.path.name if e.path else "",
+        )
+        for e in entries
+    ]
+    echo(f"{j.directory}:", quiet=quiet)
+    headers = ("created (UTC)", "MAC", "board", "status", "partitions", "sectors", "file")
+    echo(format_table(headers, rows, indent=2), quiet=quiet)
+    units = len({e.mac for e in entries})
+    pending = sum(1 for e in entries if e.status == "pending")
+    tail = f"; {pending} unfinished (run the same 'flash' again, or 'restore')" if pending else ""
+    echo(f"{len(entries)} update(s) of {units} unit(s){tail}.", quiet=quiet)
+
+
+@journal.command("prune")
+@click.option(
+    "--older-than",
+    "older_than",
+    type=Age(),
+    required=True,
+    metavar="AGE",
+    help="Delete entries last changed longer ago than this (30d, 12h, 2w).",
+)
+@click.option(
+    "--unfinished",
+    is_flag=True,
+    help="Delete unfinished (interrupted) updates too: then neither a rerun nor 'restore' "
+    "can repair those units from the journal.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be deleted; delete nothing.")
+@journal_dir_option
+@_mac_option
+@json_option
+@quiet_option
+def prune_entries(
+    older_than: timedelta,
+    unfinished: bool,
+    dry_run: bool,
+    journal_dir: Path | None,
+    mac: str | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Delete journal entries older than AGE. An update older than that can no longer be
+    undone by 'restore'; unfinished ones are kept unless --unfinished.
+
+    \b
+    Examples:
+      esp-cabundle journal prune --older-than 30d
+      esp-cabundle journal prune --older-than 2w --mac 24:0a:c4:12:34:56 --dry-run
+    """
+    from ..flash.journal import Journal, prune
+    from ..ui import echo, emit_json, warn
+
+    j = Journal(journal_dir)
+    done = prune(j, older_than=older_than, mac=mac, unfinished=unfinished, dry_run=dry_run)
+    if as_json:
+        emit_json(
+            {
+                "journal": str(j.directory),
+                "dry_run": done.dry_run,
+                "removed": [_entry_dict(e) for e in done.removed],
+                "kept_unfinished": [_entry_dict(e) for e in done.kept_unfinished],
+                "kept_recent": done.kept_recent,
+                "unreadable": [p.message for p in done.problems],
+            }
+        )
+        return
+    for p in done.problems:
+        warn(f"{p} (left alone)")
+    verb = "would delete" if dry_run else "deleted"
+    echo(
+        f"{j.directory}: {verb} {len(done.removed)} entr{'y' if len(done.removed) == 1 else 'ies'} "
+        f"older than {_age_text(older_than)}; kept {done.kept_recent} newer.",
+        quiet=quiet,
+    )
+    for e in done.kept_unfinished:
+        warn(
+            f"kept the unfinished update of {e.mac} from {e.when} ({e.path}): finish it with "
+            "the same 'flash' command or undo it with 'restore'; --unfinished deletes it"
+        )
+
+
+def _age_text(age: timedelta) -> str:
+    seconds = int(age.total_seconds())
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"

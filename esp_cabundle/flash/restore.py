@@ -1,0 +1,201 @@
+"""Undoing a journaled update: every sector it wrote gets its saved old content back.
+
+The journal is on the computer, and may have been edited or come from another unit's
+layout: before anything is written the unit's own partition table is read and every
+partition the entry names must be there, a data partition at the same offset and size,
+and one the board keeps its file system in (the sectors were already checked to lie
+inside it when the entry was read). The
+sectors go back in the reverse of the update's (power-safe) order, so each state on
+the way is one the update itself passed through; a stop request is obeyed at once
+before the first write, between two sectors after it (see :mod:`.interrupt`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import FlashError, InputError
+from .base import Flash, ProgressCallback
+from .interrupt import (
+    Cancel,
+    GuardedFlash,
+    UnitInterrupted,
+    keep_in_loader_if_not_whole,
+    stop_if_requested,
+)
+from .journal import Journal, JournalEntry
+from .update import FlashCache, read_table_pages
+from .writer import entry_state, refuse_encrypted, say, write_journaled
+
+if TYPE_CHECKING:
+    from ..boards import Board
+    from ..partitions import PartitionTable
+    from .serial import AfterMode, ResetMode
+
+__all__ = ["RestoreResult", "restore_flash", "restore_unit"]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreResult:
+    """A journaled update undone (or, with ``dry_run``, what undoing it would write)."""
+
+    port: str
+    mac: str
+    entry: JournalEntry
+    sectors_written: int
+    already_original: bool
+    dry_run: bool = False
+
+
+def _board_of(entry: JournalEntry) -> Board | None:
+    """The board the update was made for, when it is one of ours (a board file given
+    by path then is not: its name is all the journal keeps)."""
+    from ..boards import load_board
+    from ..errors import EspCabundleError
+
+    try:
+        return load_board(entry.board)
+    except EspCabundleError:
+        return None
+
+
+def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) -> str | None:
+    """Why the entry must not be written to this unit: its partitions are not the
+    table's, or not the ones the board keeps its file system in."""
+    from ..errors import EspCabundleError
+
+    mismatch = entry.table_mismatch(table)
+    if mismatch is not None or board is None or board.filesystem is None:
+        return mismatch
+    try:
+        targets = {p.name for p in board.fs_partitions(table)}
+    except EspCabundleError as e:
+        return f"board {board.name} finds no file-system partition in the unit's table ({e})"
+    stray = [p.name for p in entry.partitions if p.name not in targets]
+    if stray:
+        return (
+            f"it writes partition '{stray[0]}', which board {board.name} keeps no file "
+            f"system in (it uses {', '.join(sorted(targets))})"
+        )
+    return None
+
+
+def restore_flash(
+    flash: Flash,
+    *,
+    mac: str,
+    journal: Journal | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    board: Board | None = None,
+    cancel: Cancel | None = None,
+) -> RestoreResult:
+    """Write back the old content of the newest journaled update of this unit.
+
+    InputError (nothing written) when the journal holds no update of it, or one whose
+    partitions are not the unit's (its table, where ``board``, by default the journaled
+    board, keeps it) or not the board's file-system partitions; FlashError (nothing
+    written) when the file system changed since that update, unless ``force``;
+    UnitInterrupted when ``cancel`` is requested.
+    """
+    journal = journal or Journal()
+    entry = journal.restorable(mac)
+    if entry is None:
+        raise InputError(
+            f"the journal in {journal.directory} holds no update of the unit {mac} to undo",
+            hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
+            "--journal-dir if they were saved elsewhere",
+        )
+    from ..partitions import DEFAULT_TABLE_OFFSET
+
+    guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
+    board = board or _board_of(entry)
+    offset = board.table_offset if board is not None else DEFAULT_TABLE_OFFSET
+    table = read_table_pages(FlashCache(guarded), offset)
+    mismatch = _refusal(entry, table, board)
+    if mismatch is not None:
+        raise InputError(
+            f"{flash.name}: refusing the journaled update of {entry.when}: {mismatch}; "
+            "nothing written",
+            path=str(entry.path),
+            hint="this entry is not from this unit's layout (or was edited); move it out of "
+            "the journal",
+        )
+    state = entry_state(guarded, entry)
+    if state.stale and not force:
+        raise FlashError(
+            f"{flash.name}: the file system changed since the update of {entry.when} (ranges "
+            + ", ".join(f"{off:#x}+{n:#x}" for off, n in state.changed_ranges)
+            + " no longer hash as they did); writing the saved sectors back would corrupt it; "
+            "nothing written",
+            hint="--force writes them anyway",
+        )
+    todo = len(entry.sectors) - state.count("old")
+    result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run)
+    if dry_run:
+        return result
+    if todo:
+        say(progress, f"restoring {todo} sector(s) saved on {entry.when}")
+        try:
+            write_journaled(
+                guarded,
+                entry,
+                table,
+                state,
+                restoring=True,
+                progress=progress,
+                what="restore",
+                resume_hint="reconnect and run 'esp-cabundle restore' again",
+            )
+        except UnitInterrupted as e:
+            partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
+            raise UnitInterrupted(e.interruption, partial) from None
+    journal.set_status(entry, "restored")
+    return result
+
+
+def restore_unit(
+    port: str,
+    *,
+    board: Board | None = None,
+    journal_dir: Path | str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    baud: int | None = None,
+    reset: ResetMode = "default-reset",
+    after: AfterMode = "hard-reset",
+    connect_attempts: int | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: Cancel | None = None,
+) -> RestoreResult:
+    """Connect and undo the newest journaled update of the unit (found by its MAC)."""
+    from .serial import DEFAULT_BAUD, open_unit
+
+    stop_if_requested(cancel, port, "restore")
+    with open_unit(
+        port,
+        baud=baud or DEFAULT_BAUD,
+        reset=reset,
+        after=after,
+        expected_chip=board.chips if board is not None else None,
+        connect_attempts=connect_attempts,
+        progress=progress,
+    ) as unit:
+        stop_if_requested(cancel, port, "restore")
+        refuse_encrypted(unit, port)
+        try:
+            return restore_flash(
+                unit,
+                mac=unit.info.mac,
+                journal=Journal(journal_dir),
+                dry_run=dry_run,
+                force=force,
+                progress=progress,
+                board=board,
+                cancel=cancel,
+            )
+        except UnitInterrupted as e:
+            raise keep_in_loader_if_not_whole(unit, e) from None

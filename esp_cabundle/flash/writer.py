@@ -1,0 +1,178 @@
+"""Writing journaled sectors to a unit: one at a time, in the planned order, each checked
+by the unit's MD5 before the next, stopping between two when asked.
+
+Shared by :mod:`.flasher` (an update, or finishing an interrupted one) and
+:mod:`.restore` (the old content written back, in reverse order).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from ..errors import DeviceError, FlashError
+from .base import SECTOR_SIZE, Flash, Message, ProgressCallback
+from .interrupt import Interruption, SectorState, UnitInterrupted, holdings
+
+if TYPE_CHECKING:
+    from ..partitions import PartitionTable
+    from .interrupt import Cancel, GuardedFlash
+    from .journal import JournalEntry
+
+__all__ = [
+    "EntryState",
+    "entry_state",
+    "refuse_encrypted",
+    "say",
+    "table_bounds",
+    "write_journaled",
+    "write_sectors",
+]
+
+
+def say(progress: ProgressCallback | None, text: str, level: str = "info") -> None:
+    if progress is not None:
+        progress(Message(level, text))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class EntryState:
+    """A unit against a journal entry: each sector old, new or neither, and the ranges
+    the update left alone whose MD5 changed since (then the entry is stale)."""
+
+    sectors: dict[int, SectorState]
+    changed_ranges: tuple[tuple[int, int], ...]
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.changed_ranges)
+
+    def count(self, state: SectorState) -> int:
+        return sum(1 for s in self.sectors.values() if s == state)
+
+
+def entry_state(flash: Flash, entry: JournalEntry) -> EntryState:
+    states: dict[int, SectorState] = {}
+    for s in entry.sectors:
+        digest = flash.md5(s.offset, SECTOR_SIZE)
+        states[s.offset] = (
+            "new" if digest == s.new_md5 else "old" if digest == s.old_md5 else "other"
+        )
+    changed = tuple(
+        (off, n)
+        for p in entry.partitions
+        for off, n, md5 in p.untouched
+        if flash.md5(off, n) != md5
+    )
+    return EntryState(states, changed)
+
+
+def table_bounds(entry: JournalEntry, table: PartitionTable) -> list[tuple[int, int]]:
+    """The unit's own partitions an entry may write (its table, not the journal, says
+    where they are; :meth:`JournalEntry.table_mismatch` has checked they agree)."""
+    out = []
+    for p in entry.partitions:
+        t = table.by_name(p.name)
+        if t is not None:
+            out.append((t.offset, t.end))
+    return out
+
+
+def write_sectors(
+    flash: Flash,
+    writes: list[tuple[int, bytes]],
+    *,
+    bounds: list[tuple[int, int]],
+    cancel: Cancel | None,
+    progress: ProgressCallback | None,
+    what: str,
+    resume_hint: str,
+) -> int:
+    """Write whole sectors in order, each inside one of ``bounds`` and checked by the
+    unit's MD5 before the next is started. Returns how many were written: all of them,
+    or fewer when ``cancel`` was requested (the check comes before each sector, never
+    inside one)."""
+    for off, data in writes:
+        if (
+            len(data) != SECTOR_SIZE
+            or off % SECTOR_SIZE
+            or not any(lo <= off and off + SECTOR_SIZE <= hi for lo, hi in bounds)
+        ):
+            raise FlashError(
+                f"{flash.name}: refusing to write {len(data):#x} bytes at {off:#x}, outside the "
+                "target partitions; nothing more written",
+                hint="this is a bug in esp-cabundle; please report it",
+            )
+    total = len(writes)
+    for done, (off, data) in enumerate(writes):
+        if cancel is not None and cancel.requested:
+            return done
+        say(progress, f"{what}: sector {off:#x} ({done + 1} of {total})")
+        try:
+            flash.write(off, data)
+            digest = flash.md5(off, SECTOR_SIZE)
+        except DeviceError as e:
+            raise FlashError(
+                f"{e.message}; {what} stopped after {done} of {total} sector(s)",
+                hint=resume_hint,
+            ) from e
+        if digest != hashlib.md5(data).hexdigest():
+            raise FlashError(
+                f"{flash.name}: sector(s) {off:#x} do not read back as written ({what} "
+                f"stopped after {done} of {total} sector(s))",
+                hint=resume_hint,
+            )
+    return total
+
+
+def write_journaled(
+    flash: GuardedFlash,
+    entry: JournalEntry,
+    table: PartitionTable,
+    state: EntryState,
+    *,
+    restoring: bool,
+    progress: ProgressCallback | None,
+    what: str,
+    resume_hint: str,
+) -> int:
+    """Bring the entry's sectors that are not yet so to their new content (finishing an
+    interrupted update) or, ``restoring``, their old one in reverse order. Returns the
+    sectors written; UnitInterrupted when ``flash.cancel`` stopped it (before the first
+    sector too), with what each partition then holds."""
+    goal: SectorState = "old" if restoring else "new"
+    order = reversed(entry.sectors) if restoring else iter(entry.sectors)
+    todo = [
+        (s.offset, s.old if restoring else s.new) for s in order if state.sectors[s.offset] != goal
+    ]
+    with flash.writing():
+        done = write_sectors(
+            flash,
+            todo,
+            bounds=table_bounds(entry, table),
+            cancel=flash.cancel,
+            progress=progress,
+            what=what,
+            resume_hint=resume_hint,
+        )
+    if done < len(todo):
+        states = dict(state.sectors)
+        states.update((off, goal) for off, _ in todo[:done])
+        kind: Literal["finishing", "restore"] = "restore" if restoring else "finishing"
+        raise UnitInterrupted(
+            Interruption(flash.name, kind, done, len(todo), holdings(entry, states), entry.path)
+        )
+    return done
+
+
+def refuse_encrypted(unit: object, port: str) -> None:
+    from .serial import SerialUnit
+
+    if isinstance(unit, SerialUnit) and unit.security().flash_encryption:
+        raise DeviceError(
+            f"{port}: flash encryption is on (the chip's eFuses say so): its flash holds "
+            "ciphertext, which cannot be edited over serial; nothing written",
+            hint="update the CA file through the firmware instead (OTA, or 'mos put' on "
+            "Mongoose OS)",
+        )

@@ -1,0 +1,468 @@
+"""Ctrl-C and SIGTERM with real signals: ``python -m esp_cabundle flash|restore`` runs in
+a child process against virtual units served from this one, each unit held still
+(``arm_pause``) at an exact point of the run while the signal is sent; the child's
+"Stopping" line says its handler ran, then the unit is let go.
+
+Before the first write nothing is written and the run stops at once; once writing, the
+unit stops at a sector boundary and what the child reports it holds is checked against
+the unit's flash, mounted here; a rerun finishes the update and restore undoes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.layouts import load_arduino, load_mongoose
+from support.virtual_esp32 import Pause, VirtualESP32
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import FlashError, ImageError
+from esp_cabundle.flash.base import Message
+from esp_cabundle.flash.flasher import flash_unit
+from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
+from esp_cabundle.flash.journal import Journal
+from esp_cabundle.fs import open_image
+from tests.support import dumps
+
+Start = Callable[..., VirtualESP32]
+NEW_CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+MONGOOSE = {"fs_0": (0x190000, 0x1D0000), "fs_1": (0x350000, 0x390000)}
+ARDUINO = {"spiffs": (0x290000, 0x3F0000)}
+WAIT_S = 60  # generous: the machine is shared; every wait ends as soon as its event comes
+
+pytestmark = pytest.mark.timeout(300)
+
+
+class Child:
+    """``python -m esp_cabundle ARGS``; its stderr read line by line as it comes."""
+
+    def __init__(self, args: list[str], env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "esp_cabundle", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.err: list[str] = []
+        self.out: list[str] = []
+        self._readers = [
+            threading.Thread(target=self._read_err, daemon=True),
+            threading.Thread(target=self._read_out, daemon=True),
+        ]
+        for t in self._readers:
+            t.start()
+
+    def _read_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _read_out(self) -> None:
+        assert self.proc.stdout is not None
+        self.out.append(self.proc.stdout.read())
+
+    def wait_for(self, text: str) -> str:
+        """The first stderr line holding ``text`` (fails if the child ends first)."""
+        while True:
+            try:
+                line = self.lines.get(timeout=WAIT_S)
+            except queue.Empty:
+                pytest.fail(f"no {text!r} on stderr in {WAIT_S}s; so far: {''.join(self.err)}")
+            if line is None:
+                pytest.fail(f"the child ended without {text!r}: {''.join(self.err)}")
+            self.err.append(line)
+            if text in line:
+                return line
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def finish(self) -> tuple[int, str, str]:
+        code = self.proc.wait(timeout=WAIT_S)
+        for t in self._readers:
+            t.join(timeout=WAIT_S)
+        while (line := self.lines.get(timeout=WAIT_S)) is not None:
+            self.err.append(line)
+        return code, "".join(self.out), "".join(self.err)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    e["ESP_CABUNDLE_JOURNAL"] = str(tmp_path / "default-journal")
+    e["COLUMNS"] = "200"
+    # A unit held still waits for the others of a station: esptool's own config file
+    # (ESPTOOL_CFGFILE) lifts its 3 s reply timeout so it is not taken for a dead one.
+    cfg = tmp_path / "esptool.cfg"
+    cfg.write_text("[esptool]\ntimeout = 120\n")
+    e["ESPTOOL_CFGFILE"] = str(cfg)
+    return e
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    path.write_bytes(NEW_CA)
+    return path
+
+
+def flash_args(units: list[VirtualESP32], board: str, ca: Path, journal: Path) -> list[str]:
+    args = ["flash", "--board", board, "--bundle", str(ca), "--journal-dir", str(journal)]
+    for unit in units:
+        args += ["--port", unit.url]
+    return args
+
+
+def interrupt_at(child: Child, pauses: list[Pause], *signals: int) -> tuple[int, str, str]:
+    """Once every unit is held: send the signals (each acknowledged by the child), let
+    the units go, and wait for the child to end."""
+    for pause in pauses:
+        assert pause.reached.wait(WAIT_S), "a unit never reached its pause"
+    for n, sig in enumerate(signals):
+        child.signal(sig)
+        child.wait_for("Stopping" if n == 0 else "Still stopping")
+    for pause in pauses:
+        pause.release()
+    return child.finish()
+
+
+def mounts_with(unit: VirtualESP32, span: tuple[int, int], old: dict[str, bytes]) -> str:
+    """What a partition of the unit holds now: "old" or "new" CA file (every other file
+    as it was), "mixed", or "unmountable"."""
+    start, end = span
+    try:
+        image = open_image(unit.read(start, end - start))
+        now = {f.path: image.read(f.path) for f in image.files()}
+    except ImageError:
+        return "unmountable"
+    others = {k: v for k, v in old.items() if k != "/ca.pem"}
+    if {k: v for k, v in now.items() if k != "/ca.pem"} != others:
+        return "mixed"
+    ca = now.get("/ca.pem")
+    return "new" if ca == NEW_CA else "old" if ca == old.get("/ca.pem") else "mixed"
+
+
+def files_of(flash: bytes, span: tuple[int, int]) -> dict[str, bytes]:
+    image = open_image(flash[span[0] : span[1]])
+    return {f.path: image.read(f.path) for f in image.files()}
+
+
+def assert_report_true(
+    unit: VirtualESP32, report: dict[str, Any], layout: dict[str, tuple[int, int]], original: bytes
+) -> None:
+    """Every partition the child reports holds what the unit's flash mounts with."""
+    said = {p["name"]: p["holds"] for p in report["partitions"]}
+    assert set(said) <= set(layout)
+    for name, span in layout.items():
+        truth = mounts_with(unit, span, files_of(original, span))
+        assert said.get(name, "old") == truth, (name, said, truth)
+
+
+# ---------------------------------------------------------------------------------------
+# One unit
+
+
+def test_before_the_first_write_stops_at_once_writing_nothing(
+    virtual_esp32: Start, env: dict[str, str], ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    log = tmp_path / "station.csv"
+    pause = unit.arm_pause(command="READ_FLASH")  # the partition table, the first read
+    child = Child(
+        [*flash_args([unit], "mongoose-os-esp32", ca_file, tmp_path / "j"), "--log", str(log)],
+        env,
+    )
+    code, _out, err = interrupt_at(child, [pause], signal.SIGINT)
+    assert code == 130, err
+    assert "stopped before anything was written" in err and "unchanged" in err
+    assert "run the same command again to update the unit" in err
+    assert "Traceback" not in err
+    # at once: the read in flight was the last thing done
+    assert unit.stats.commands["READ_FLASH"] == 1 and unit.stats.commands["SPI_FLASH_MD5"] == 0
+    assert unit.stats.sectors_erased == 0 and unit.read(0, len(unit.flash)) == original
+    assert not list((tmp_path / "j").rglob("*.json"))
+    (row,) = log.read_text().splitlines()[1:]
+    assert ",interrupted," in row and "24:0a:c4:12:34:56" in row
+
+
+@pytest.mark.parametrize("held_at", [1, 3])
+def test_mid_write_stops_at_a_sector_boundary_and_says_what_the_unit_holds(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    env: dict[str, str],
+    ca_file: Path,
+    tmp_path: Path,
+    held_at: int,
+) -> None:
+    """Mongoose OS: fs_0's sectors (data, data, commit), then fs_1's. Held in the 2nd
+    sector, the unit stops after it: both slots mount with the old CA file. Held in the
+    4th (fs_0 done), fs_0 is new and fs_1 old: partly applied, both mount."""
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    journal = tmp_path / "j"
+    pause = unit.arm_pause(sector_writes=held_at)
+    child = Child([*flash_args([unit], "mongoose-os-esp32", ca_file, journal), "--json"], env)
+    code, out, err = interrupt_at(child, [pause], signal.SIGINT)
+    assert code == 130, err
+    assert unit.stats.sectors_programmed == held_at + 1  # the sector in flight, then stop
+    (u,) = json.loads(out)["units"]
+    stop = u["interrupted"]
+    assert u["status"] == "interrupted" and stop["sectors_written"] == held_at + 1
+    assert stop["what"] == "update" and stop["sectors_total"] == 6
+    assert_report_true(unit, stop, MONGOOSE, original)
+    assert stop["holds"] == ("old" if held_at < 2 else "partial")
+    assert f"stopped after {held_at + 1} of 6 sector(s) of the update" in err
+    assert "run the same command again to finish the update" in err
+    assert "'esp-cabundle restore --port" in err
+    # the rerun finishes it from the journal; restore then puts the original back
+    r = runner.invoke(cli, flash_args([unit], "mongoose-os-esp32", ca_file, journal))
+    assert r.exit_code == 0 and "finished the update interrupted" in r.stdout, r.output
+    for name, span in MONGOOSE.items():
+        assert mounts_with(unit, span, files_of(original, span)) == "new", name
+    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
+    assert r.exit_code == 0, r.output
+    assert unit.read(0, len(unit.flash)) == original
+
+
+def test_spiffs_mid_write_reports_the_state_it_leaves(
+    virtual_esp32: Start, runner: CliRunner, env: dict[str, str], ca_file: Path, tmp_path: Path
+) -> None:
+    """Whatever the SPIFFS order leaves between two sectors, the report says it (checked
+    against the unit), in words too, and the rerun completes it."""
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    original = unit.read(0, len(unit.flash))
+    journal = tmp_path / "j"
+    pause = unit.arm_pause(sector_writes=0)
+    child = Child([*flash_args([unit], "mdash-arduino", ca_file, journal), "--json"], env)
+    code, out, err = interrupt_at(child, [pause], signal.SIGTERM)
+    assert code == 130, err
+    assert unit.stats.sectors_programmed == 1
+    (u,) = json.loads(out)["units"]
+    assert_report_true(unit, u["interrupted"], ARDUINO, original)
+    holds = u["interrupted"]["partitions"][0]["holds"]
+    words = {
+        "unmountable": "NOT whole: 'spiffs' does not mount; do not restart the unit",
+        "old": "the unit mounts with its old CA file",
+        "new": "the unit mounts with the new CA file",
+    }
+    assert words[holds] in err
+    r = runner.invoke(cli, flash_args([unit], "mdash-arduino", ca_file, journal))
+    assert r.exit_code == 0, r.output
+    assert mounts_with(unit, ARDUINO["spiffs"], files_of(original, ARDUINO["spiffs"])) == "new"
+
+
+def test_a_second_ctrl_c_does_not_cut_the_sector_in_flight(
+    virtual_esp32: Start, env: dict[str, str], ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    journal = tmp_path / "j"
+    pause = unit.arm_pause(sector_writes=2)  # fs_0's metadata commit
+    child = Child(flash_args([unit], "mongoose-os-esp32", ca_file, journal), env)
+    code, _out, err = interrupt_at(child, [pause], signal.SIGINT, signal.SIGINT)
+    assert code == 130, err
+    assert "Still stopping" in err and "Traceback" not in err
+    assert unit.stats.sectors_programmed == 3
+    # every journaled sector holds exactly its old or its new content: none torn
+    (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
+    assert entry.status == "pending"
+    states = [
+        "new" if unit.read(s.offset, 4096) == s.new else "old" if unit.read(s.offset, 4096) == s.old
+        else "torn"
+        for s in entry.sectors
+    ]  # fmt: skip
+    assert states == ["new"] * 3 + ["old"] * 3
+    assert mounts_with(unit, MONGOOSE["fs_0"], files_of(original, MONGOOSE["fs_0"])) == "new"
+    assert "partly applied, every file system mounts (fs_0 new, fs_1 old)" in err
+
+
+def test_a_signal_during_the_last_sector_lets_the_update_complete(
+    virtual_esp32: Start, env: dict[str, str], ca_file: Path, tmp_path: Path
+) -> None:
+    """Nothing is left to stop: the unit is updated and verified, and says so (exit 0)."""
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    pause = unit.arm_pause(sector_writes=5)
+    child = Child(flash_args([unit], "mongoose-os-esp32", ca_file, tmp_path / "j"), env)
+    code, out, err = interrupt_at(child, [pause], signal.SIGINT)
+    assert code == 0, err
+    assert "Updated and verified: 6 sector(s) written" in out
+
+
+# ---------------------------------------------------------------------------------------
+# A station and restore
+
+
+def test_station_every_unit_reaches_a_safe_point_and_gets_its_row_and_line(
+    virtual_esp32: Start, env: dict[str, str], ca_file: Path, tmp_path: Path
+) -> None:
+    units = []
+    for i in range(3):
+        unit = virtual_esp32("esp32", mac=f"24:0a:c4:00:00:{i:02x}")
+        load_mongoose(unit)
+        units.append(unit)
+    original = units[0].read(0, len(units[0].flash))
+    pauses = [
+        units[0].arm_pause(command="READ_FLASH", nth=2),  # still reading: stops at once
+        units[1].arm_pause(sector_writes=0),  # in its first sector
+        units[2].arm_pause(sector_writes=3),  # fs_0 done, first sector of fs_1
+    ]
+    log = tmp_path / "station.jsonl"
+    args = flash_args(units, "mongoose-os-esp32", ca_file, tmp_path / "j")
+    child = Child([*args, "--log", str(log), "--json"], env)
+    code, out, err = interrupt_at(child, pauses, signal.SIGTERM)
+    assert code == 130, err
+    report = json.loads(out)
+    assert report["exit_code"] == 130
+    written = [u["interrupted"]["sectors_written"] for u in report["units"]]
+    assert written == [0, 1, 4]
+    assert [u.stats.sectors_programmed for u in units] == written
+    assert units[0].read(0, len(original)) == original
+    for unit, u in zip(units, report["units"], strict=True):
+        assert u["status"] == "interrupted" and not u["ok"]
+        assert_report_true(unit, u["interrupted"], MONGOOSE, original)
+    assert [u["interrupted"]["holds"] for u in report["units"]] == ["old", "old", "partial"]
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted(r["mac"] for r in records) == [f"24:0a:c4:00:00:{i:02x}" for i in range(3)]
+    assert {r["result"] for r in records} == {"interrupted"}
+    by_mac = {r["mac"]: r for r in records}
+    assert by_mac["24:0a:c4:00:00:02"]["sectors_written"] == 4
+    assert "next: run the same command again" in by_mac["24:0a:c4:00:00:02"]["error"]
+    for unit in units:
+        assert sum(1 for line in err.splitlines() if line.startswith(f"{unit.url}: interrupted"))
+    # the same command finishes every unit
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    for unit in units:
+        assert mounts_with(unit, MONGOOSE["fs_1"], files_of(original, MONGOOSE["fs_1"])) == "new"
+
+
+def test_restore_interrupted_then_run_again(
+    virtual_esp32: Start, runner: CliRunner, env: dict[str, str], ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    journal = tmp_path / "j"
+    r = runner.invoke(cli, flash_args([unit], "mongoose-os-esp32", ca_file, journal))
+    assert r.exit_code == 0, r.output
+    # restore writes fs_1's 3 sectors back first (the reverse order); hold it in its 3rd
+    pause = unit.arm_pause(sector_writes=2)
+    child = Child(["restore", "-p", unit.url, "--journal-dir", str(journal), "--json"], env)
+    code, out, err = interrupt_at(child, [pause], signal.SIGINT)
+    assert code == 130, err
+    stop = json.loads(out)["interrupted"]
+    assert stop["what"] == "restore" and stop["sectors_written"] == 3
+    # fs_1 is back to its original; fs_0 still holds the update's CA (the "new" one)
+    said = {p["name"]: p["holds"] for p in stop["partitions"]}
+    assert said == {"fs_0": "new", "fs_1": "old"}
+    for name, span in MONGOOSE.items():
+        assert mounts_with(unit, span, files_of(original, span)) == said[name], name
+    assert "stopped after 3 of 6 sector(s) of the restore" in err
+    assert "partly applied, every file system mounts (fs_0 new, fs_1 old)" in err
+    assert "run 'esp-cabundle restore --port" in err and "again" in err
+    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
+    assert r.exit_code == 0, r.output
+    assert unit.read(0, len(unit.flash)) == original
+
+
+# ---------------------------------------------------------------------------------------
+# The library, without signals: a Cancel token set at an exact step
+
+
+def stopped_on(unit: VirtualESP32, text: str, journal: Path) -> UnitInterrupted:
+    """Flash a Mongoose OS unit with a Cancel token requested when a progress message
+    holding ``text`` is said; the UnitInterrupted it must end with."""
+    cancel = Cancel()
+
+    def progress(event: object) -> None:
+        if isinstance(event, Message) and text in event.text:
+            cancel.request("test")
+
+    with pytest.raises(UnitInterrupted) as stopped:
+        flash_unit(
+            unit.url,
+            load_board("mongoose-os-esp32"),
+            NEW_CA,
+            journal_dir=journal,
+            connect_attempts=1,
+            progress=progress,
+            cancel=cancel,
+        )
+    return stopped.value
+
+
+def test_a_stop_while_planning_writes_nothing_and_journals_nothing(
+    virtual_esp32: Start, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    stopped = stopped_on(unit, "hashing the ranges the update leaves alone", tmp_path)
+    assert stopped.exit_code == 130 and stopped.interruption.written == 0
+    assert unit.stats.sectors_erased == 0 and unit.read(0, len(unit.flash)) == original
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_stop_while_finishing_an_interrupted_update(virtual_esp32: Start, tmp_path: Path) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    original = unit.read(0, len(unit.flash))
+    board = load_board("mongoose-os-esp32")
+    unit.arm_cut(sector_writes=1)  # the link dies in the 2nd sector, leaving it torn
+    with pytest.raises(FlashError):
+        flash_unit(unit.url, board, NEW_CA, journal_dir=tmp_path, connect_attempts=1)
+    i = stopped_on(unit, "finishing the interrupted update: sector", tmp_path).interruption
+    # the torn sector may already read as new (the half cut off held only 0xFF)
+    assert (i.what, i.written) == ("finishing", 1) and i.total in (4, 5)
+    assert "of the interrupted update" in i.describe()
+    assert_report_true(unit, i.to_json(), MONGOOSE, original)
+    assert i.holds in ("old", "partial")
+    result = flash_unit(unit.url, board, NEW_CA, journal_dir=tmp_path, connect_attempts=1)
+    assert [r.action for r in result.resumed] == ["finished"]
+    for name, span in MONGOOSE.items():
+        assert mounts_with(unit, span, files_of(original, span)) == "new", name
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_unit_stopped_not_whole_is_not_restarted(
+    virtual_esp32: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    """Firmware that cannot mount its file system may format it (SPIFFS.begin(true)):
+    a unit left in a state that does not mount stays in its bootloader. The state is
+    forced here (LittleFS never passes through one), over rfc2217 where resets travel."""
+    from esp_cabundle.flash import flasher
+
+    if not whole:
+        real = flasher.sector_outcomes
+        monkeypatch.setattr(
+            flasher,
+            "sector_outcomes",
+            lambda cache, plan: dict.fromkeys(real(cache, plan), "unmountable"),
+        )
+    unit = virtual_esp32("esp32", transport="rfc2217")
+    load_mongoose(unit)
+    stopped = stopped_on(unit, "update: sector 0x1c1000 (2 of 6)", tmp_path)
+    i = stopped.interruption
+    assert i.written == 2 and i.holds == ("old" if whole else "broken")
+    assert unit.stats.boots == (["download", "app"] if whole else ["download"])
+    assert ("left in its bootloader, not restarted" in str(stopped)) is not whole

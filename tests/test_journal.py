@@ -1,0 +1,275 @@
+"""The journal holds whole sectors of units' file systems, secrets included: it is
+private whatever the umask, listed and pruned without showing its content, and an
+entry that was edited (or comes from another layout) is refused by ``restore`` and by
+a rerun of ``flash`` before anything is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from support.layouts import load_arduino, load_mongoose
+from support.virtual_esp32 import VirtualESP32
+
+from esp_cabundle.cli import cli
+from esp_cabundle.flash.journal import Journal, JournalEntry, prune
+from tests.support import dumps
+
+Start = Callable[..., VirtualESP32]
+CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem")
+MAC = "24:0a:c4:12:34:56"
+
+
+@pytest.fixture
+def ca_file(tmp_path: Path) -> Path:
+    path = tmp_path / "ca.pem"
+    path.write_bytes(CA)
+    return path
+
+
+@pytest.fixture
+def umask_000() -> Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def flash(runner: CliRunner, unit: VirtualESP32, board: str, ca: Path, journal: Path) -> Result:
+    args = ["flash", "-p", unit.url, "--board", board, "--bundle", str(ca)]
+    return runner.invoke(cli, [*args, "--journal-dir", str(journal)])
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def the_entry(journal: Path) -> Path:
+    (path,) = journal.glob("*/*.json")
+    return path
+
+
+# ---------------------------------------------------------------------------------------
+# Private on disk
+
+
+def test_folders_0700_files_0600_whatever_the_umask(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path, umask_000: None
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)  # mdash.cfg: the device token sits next to ca.pem
+    journal = tmp_path / "state" / "journal"
+    parent_mode = mode(tmp_path)
+    r = flash(runner, unit, "mdash-arduino", ca_file, journal)
+    assert r.exit_code == 0, r.output
+    entry = the_entry(journal)
+    assert mode(tmp_path / "state") == mode(journal) == mode(entry.parent) == 0o700
+    assert mode(entry) == 0o600
+    assert mode(tmp_path) == parent_mode  # an existing parent is left as it was
+    assert not [p for p in entry.parent.iterdir() if p.name.startswith(".")]  # no temp left
+    # rewritten on every status change: still 0600
+    assert flash(runner, unit, "mdash-arduino", ca_file, journal).exit_code == 0
+    assert mode(entry) == 0o600
+
+
+def test_an_older_world_readable_unit_folder_is_made_private(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path, umask_000: None
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    folder = tmp_path / "j" / "240ac4123456"
+    folder.mkdir(parents=True, mode=0o755)
+    os.chmod(folder, 0o755)
+    r = flash(runner, unit, "mongoose-os-esp32", ca_file, tmp_path / "j")
+    assert r.exit_code == 0, r.output
+    assert mode(folder) == 0o700 and mode(the_entry(tmp_path / "j")) == 0o600
+
+
+# ---------------------------------------------------------------------------------------
+# list and prune
+
+
+NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
+def _entry(
+    journal: Journal, mac: str, status: str, age: timedelta, now: datetime = NOW
+) -> JournalEntry:
+    when = now - age
+    e = JournalEntry(
+        id=os.urandom(4).hex(),
+        created=when,
+        mac=mac,
+        chip="ESP32",
+        port="/dev/ttyUSB0",
+        board="mdash-arduino",
+        ca_sha256="00" * 32,
+        partitions=(),
+        status=status,  # type: ignore[arg-type]
+        updated=when,
+    )
+    return journal.record(e)
+
+
+def test_list_shows_every_update_never_its_content(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    journal = tmp_path / "j"
+    assert flash(runner, unit, "mdash-arduino", ca_file, journal).exit_code == 0
+    saved = json.loads(the_entry(journal).read_text())
+    secrets = [s["old"][:40] for p in saved["partitions"] for s in p["sectors"]]
+    r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal)])
+    assert r.exit_code == 0, r.output
+    assert MAC in r.stdout and "mdash-arduino" in r.stdout and "complete" in r.stdout
+    assert "1 update(s) of 1 unit(s)." in r.stdout
+    r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal), "--json"])
+    (e,) = json.loads(r.stdout)["entries"]
+    assert e["mac"] == MAC and e["status"] == "complete" and e["partitions"] == ["spiffs"]
+    assert e["sectors"] == len(saved["partitions"][0]["sectors"])
+    for out in (r.stdout, flash(runner, unit, "mdash-arduino", ca_file, journal).output):
+        assert not any(s in out for s in secrets)
+    r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(tmp_path / "none")])
+    assert r.exit_code == 0 and "no journaled update" in r.stdout
+
+
+def test_prune_deletes_old_finished_entries_keeps_unfinished_and_recent(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    j = Journal(tmp_path / "j")
+    old_done = _entry(j, MAC, "complete", timedelta(days=40))
+    old_pending = _entry(j, MAC, "pending", timedelta(days=40))
+    recent = _entry(j, "24:0a:c4:00:00:01", "complete", timedelta(days=2))
+    other = _entry(j, "24:0a:c4:00:00:02", "restored", timedelta(days=90))
+    (j.directory / "240ac4000003").mkdir()
+    (j.directory / "240ac4000003" / "broken.json").write_text("{not json")
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+    dry = prune(j, older_than=timedelta(days=30), now=now, dry_run=True)
+    assert {e.id for e in dry.removed} == {old_done.id, other.id}
+    assert [e.id for e in dry.kept_unfinished] == [old_pending.id] and dry.kept_recent == 1
+    assert len(dry.problems) == 1 and all(e.path and e.path.exists() for e in dry.removed)
+
+    done = prune(j, older_than=timedelta(days=30), now=now)
+    assert {e.id for e in done.removed} == {old_done.id, other.id}
+    assert not (old_done.path and old_done.path.exists())
+    assert not (j.directory / "240ac4000002").exists()  # its folder, now empty, too
+    assert old_pending.path and old_pending.path.exists()
+    assert recent.path and recent.path.exists()
+    assert (j.directory / "240ac4000003" / "broken.json").exists()  # left alone
+
+    every = prune(j, older_than=timedelta(days=30), now=now, unfinished=True, mac=MAC)
+    assert [e.id for e in every.removed] == [old_pending.id]
+    assert recent.path.exists()
+
+
+def test_prune_command(runner: CliRunner, tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j")
+    now = datetime.now(timezone.utc)  # the command's clock
+    old = _entry(j, MAC, "complete", timedelta(days=40), now)
+    pending = _entry(j, MAC, "pending", timedelta(days=50), now)
+    _entry(j, MAC, "complete", timedelta(days=20), now)
+    base = ["journal", "prune", "--journal-dir", str(j.directory)]
+    r = runner.invoke(cli, [*base, "--older-than", "30d", "--dry-run"])
+    assert r.exit_code == 0 and "would delete 1 entry older than 30 days; kept 1 newer" in r.stdout
+    assert old.path and old.path.exists()
+    assert "kept the unfinished update" in r.stderr and "--unfinished" in r.stderr
+    r = runner.invoke(cli, [*base, "--older-than", "4w", "--json"])
+    report = json.loads(r.stdout)
+    assert [e["id"] for e in report["removed"]] == [old.id] and not old.path.exists()
+    assert [e["id"] for e in report["kept_unfinished"]] == [pending.id]
+    for bad in ("30", "3x", "-1d", ""):
+        r = runner.invoke(cli, [*base, "--older-than", bad])
+        assert r.exit_code == 2 and "is not an age" in r.output, bad
+    r = runner.invoke(cli, ["journal", "prune", "--journal-dir", str(j.directory)])
+    assert r.exit_code == 2 and "--older-than" in r.output
+    assert pending.path and pending.path.exists()
+
+
+# ---------------------------------------------------------------------------------------
+# Edited journals write nothing
+
+
+def _edit(path: Path, change: Callable[[dict[str, object]], None]) -> None:
+    obj = json.loads(path.read_text())
+    change(obj)
+    path.write_text(json.dumps(obj))
+
+
+def _into_bootloader(obj: dict[str, object]) -> None:
+    """The partition and every sector moved onto the bootloader (0x1000..0x8000): the
+    entry is consistent with itself, only the unit's table says it lies."""
+    (part,) = obj["partitions"]  # type: ignore[misc]
+    part["offset"], part["size"], part["untouched"] = 0x1000, 0x7000, []
+    for i, s in enumerate(part["sectors"]):
+        s["offset"] = 0x1000 + i * 0x1000
+
+
+def _sector_outside(obj: dict[str, object]) -> None:
+    (part,) = obj["partitions"]  # type: ignore[misc]
+    part["sectors"][0]["offset"] = 0x1000
+
+
+def _other_partition(obj: dict[str, object]) -> None:
+    """Renamed to the unit's NVS (keys, Wi-Fi): a data partition, but not the file
+    system's; same offset and size as the table says, sectors moved into it."""
+    (part,) = obj["partitions"]  # type: ignore[misc]
+    part["name"], part["offset"], part["size"], part["untouched"] = "nvs", 0x9000, 0x5000, []
+    for i, s in enumerate(part["sectors"]):
+        s["offset"] = 0x9000 + i * 0x1000
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (_into_bootloader, "names partition 'spiffs' at 0x1000"),
+        (_sector_outside, "is not a whole sector of partition 'spiffs'"),
+        (_other_partition, "keeps no file system in"),
+    ],
+)
+def test_restore_refuses_an_edited_journal_writing_nothing(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    ca_file: Path,
+    tmp_path: Path,
+    edit: Callable[[dict[str, object]], None],
+    says: str,
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    journal = tmp_path / "j"
+    assert flash(runner, unit, "mdash-arduino", ca_file, journal).exit_code == 0
+    _edit(the_entry(journal), edit)
+    before = unit.read(0, len(unit.flash))
+    erased = unit.stats.sectors_erased
+    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
+    assert r.exit_code == 2, r.output
+    assert says in r.stderr
+    assert unit.stats.sectors_erased == erased and unit.read(0, len(unit.flash)) == before
+    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal), "--force"])
+    assert r.exit_code == 2 and unit.read(0, len(unit.flash)) == before
+
+
+def test_an_edited_unfinished_entry_is_not_finished_by_a_rerun(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    journal = tmp_path / "j"
+    unit.arm_cut(sector_writes=1)
+    assert flash(runner, unit, "mdash-arduino", ca_file, journal).exit_code == 3
+    _edit(the_entry(journal), _into_bootloader)
+    boot = unit.read(0x1000, 0x7000)
+    r = flash(runner, unit, "mdash-arduino", ca_file, journal)
+    assert "no longer matches the unit" in r.output and "names partition 'spiffs'" in r.output
+    assert unit.read(0x1000, 0x7000) == boot
+    statuses = [e.status for e in Journal(journal).entries(MAC)]
+    assert "stale" in statuses
