@@ -11,12 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
-from importlib.abc import Traversable
+from typing import TYPE_CHECKING
 
 from .certs import Certificate, load_certificates
 from .chains import ServerChain
 from .dates import as_datetime
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import sys
+
+    # importlib.abc.Traversable is deprecated since 3.12 and gone in 3.14.
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:
+        from importlib.abc import Traversable
 
 __all__ = ["Roadmap", "RoadmapChain", "load_roadmap", "roadmap_names"]
 
