@@ -10,6 +10,7 @@ into bytes.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +23,7 @@ from .known_roots import known_root
 from .text import plural
 
 __all__ = [
+    "MBEDTLS_MISSING",
     "POLICY_NAMES",
     "Bundle",
     "BundleEntry",
@@ -240,8 +242,20 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
 MBEDTLS_VETTED: frozenset[str] = frozenset(ALIASES.values())
 
 
+_log = logging.getLogger(__name__)
+
+# Logged (a warning the CLI shows once per run) whenever a parse verdict was wanted and
+# python-mbedtls is missing: a check that cannot run must not pass silently.
+MBEDTLS_MISSING = (
+    "mbedTLS 2.28's parse check did not run: python-mbedtls is not installed for this "
+    "Python, so the 'unparseable' policy and parse notes are off for certificates outside "
+    "the known-root facts (install 'esp-cabundle[verify]')"
+)
+
+
 def mbedtls_parse_error(der: bytes) -> str | None:
-    """Why real mbedTLS 2.28 refuses this DER, or None when it parses (or is not installed).
+    """Why real mbedTLS 2.28 refuses this DER, or None when it parses (or is not
+    installed: then :data:`MBEDTLS_MISSING` is logged as a warning).
 
     A device's ``mbedtls_x509_crt_parse_file`` fails the whole file if one certificate
     does not parse (mDash 1.2.13), so this is checked whenever python-mbedtls is present.
@@ -249,6 +263,7 @@ def mbedtls_parse_error(der: bytes) -> str | None:
     try:
         from mbedtls import x509 as mx509
     except ImportError:
+        _log.warning(MBEDTLS_MISSING)
         return None
     try:
         mx509.CRT.from_DER(der)

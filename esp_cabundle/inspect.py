@@ -135,9 +135,11 @@ def certificate_file_report(data: bytes, source: str) -> Report:
     if kind in ("pem", "c-strings"):
         notes += _pem_notes(data) if kind == "pem" else []
     from .bundle import mbedtls_parse_error
+    from .known_roots import known_root
 
     for i, c in enumerate(certs, start=1):
-        err = mbedtls_parse_error(c.der)
+        known = known_root(c.sha256)  # mbedTLS's verdict, recorded with the facts
+        err = known["mbedtls_error"] if known is not None else mbedtls_parse_error(c.der)
         if err:
             notes.append(
                 f"#{i} {c.label}: mbedTLS 2.28 cannot parse it ({err}); "
