@@ -117,3 +117,26 @@ def test_known_roots_need_no_mbedtls(
     assert r.exit_code == 0 and "warning" not in r.stderr, r.stderr
     r = runner.invoke(cli, ["inspect", "ca.pem"])
     assert r.exit_code == 0 and "warning" not in r.stderr, r.stderr
+
+
+# --- the versions claimed are the versions tested ------------------------------------
+
+REPO = PACKAGE.parent
+
+
+def test_claimed_versions_start_at_requires_python_and_all_get_mbedtls() -> None:
+    """pyproject's 3.X classifiers (what .ci/run tests on every machine that has them)
+    start at requires-python's bound with no gap, and the verify extra (real mbedTLS)
+    is not excluded on any of them."""
+    import re
+
+    text = (REPO / "pyproject.toml").read_text()
+    claimed = [int(m) for m in re.findall(r'"Programming Language :: Python :: 3\.(\d+)"', text)]
+    (lowest,) = re.findall(r'^requires-python = ">=3\.(\d+)"$', text, re.M)
+    assert claimed == list(range(int(lowest), int(lowest) + len(claimed))), claimed
+    assert max(claimed) >= 13
+    (verify,) = re.findall(r"^verify = \[(.*)\]$", text, re.M)
+    assert "python-mbedtls" in verify and "python_version" not in verify, verify
+    ci = (REPO / ".ci" / "run").read_text()
+    assert '"Programming Language :: Python :: (3\\.\\d+)"' in ci  # .ci/run reads them
+    assert "import mbedtls" in ci  # and insists on a real mbedTLS in every run
