@@ -168,7 +168,7 @@ def test_test_commands_print_pytest_summary_line() -> None:
     ``-q`` (one in addopts, one on the line) would hide it."""
     lines = [c.text for c in markdown_commands(README) if "-m pytest" in c.text]
     ci = (REPO / ".ci" / "run").read_text()
-    lines += [ln for ln in ci.splitlines() if re.search(r"\bpython -m pytest\b", ln)]
+    lines += [ln for ln in ci.splitlines() if re.match(r'\s*"?[^\s"]*python"? -m pytest\b', ln)]
     assert len(lines) >= 3, lines
     for text in lines:
         argv = shlex.split(text.split("&&")[-1], comments=True)
