@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .config import Node
 from .errors import ConfigError, InputError, PartitionTableError
 from .partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable, parse_size
+from .yamlnodes import compose_nodes
+
+if TYPE_CHECKING:
+    from .firmware import Connection, ConnectionCa, Release
 
 __all__ = [
     "CHIPS",
@@ -31,6 +35,7 @@ __all__ = [
     "OUTPUT_FORMS",
     "VERIFY_RULES",
     "Board",
+    "BoardFirmware",
     "BoardOutput",
     "FsTarget",
     "VerifyProfile",
@@ -49,7 +54,7 @@ OUTPUT_FORMS = ("filesystem", "c", "idf-bundle")
 # listed here so loading a board never imports littlefs (tests keep them in sync).
 FS_PROFILE_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "spiffs": ("esp-idf", "mongoose-os"),
+        "spiffs": ("esp-idf", "arduino", "platformio", "mongoose-os"),
         "littlefs": ("esp-idf", "arduino", "platformio", "mongoose-os"),
     }
 )
@@ -75,6 +80,7 @@ _TOP_KEYS = (
     "output",
     "verify",
     "notes",
+    "firmware",
 )
 
 
@@ -156,8 +162,19 @@ class VerifyProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class BoardFirmware:
+    """The firmware a board runs (``data/firmware/<name>.yaml``), the versions of it the
+    board describes, and the version an unversioned board name means."""
+
+    name: str
+    versions: str
+    default: str
+
+
+@dataclass(frozen=True, slots=True)
 class Board:
-    """A validated board profile."""
+    """A validated board profile; ``version`` and ``release`` are set when the board
+    names its firmware (``mdash-arduino@1.2.13``, or the default version)."""
 
     name: str
     description: str
@@ -171,6 +188,24 @@ class Board:
     layout: PartitionTable | None = None
     notes: tuple[str, ...] = ()
     source: str = ""
+    firmware: BoardFirmware | None = None
+    version: str | None = None
+    version_given: bool = False
+    release: Release | None = None
+
+    @property
+    def full_name(self) -> str:
+        """``mdash-arduino@1.2.13`` (the version in use), or the bare name."""
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+    def connection_cas(self) -> tuple[tuple[Connection, ConnectionCa], ...]:
+        """Each connection of the board's firmware and what this version trusts for it."""
+        if self.firmware is None or self.release is None:
+            return ()
+        from .firmware import load_firmware
+
+        fw = load_firmware(self.firmware.name)
+        return tuple((c, self.release.trusts[c.name]) for c in fw.connections)
 
     def fs_partitions(self, table: PartitionTable) -> tuple[Partition, ...]:
         """The partition(s) of ``table`` holding this board's CA file system."""
@@ -226,6 +261,7 @@ class Board:
             "verify": {"rules": self.verify.rules, "clock": self.verify.clock},
             "notes": list(self.notes),
             "source": self.source,
+            **_firmware_dict(self),
         }
 
 
@@ -248,8 +284,25 @@ def list_boards() -> list[Board]:
 
 
 def load_board(name_or_path: str | Path) -> Board:
-    """A shipped profile by name, or a profile file by path."""
+    """A shipped profile by name, or a profile file by path, optionally with the version
+    of the firmware it runs (``mdash-arduino@1.2.13``; without one, the board's default)."""
     text_name = str(name_or_path)
+    version = None
+    if not isinstance(name_or_path, Path):
+        head, sep, tail = text_name.rpartition("@")
+        if sep and head and "/" not in tail:
+            if not tail.strip():
+                raise InputError(
+                    f"no version after '@' in '{text_name}'", hint=f"write {head}@VERSION"
+                )
+            text_name, version = head, tail
+    from .board_versions import with_version
+
+    return with_version(load_board_file(text_name, name_or_path), version)
+
+
+def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
+    """A profile by name or path, without choosing a firmware version."""
     p = Path(text_name)
     is_path = isinstance(name_or_path, Path) or p.suffix in (".yaml", ".yml") or "/" in text_name
     if not is_path:
@@ -266,23 +319,6 @@ def load_board(name_or_path: str | Path) -> Board:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"cannot read board file ({e})", path=str(p)) from e
     return parse_board(text, source=str(p), expected_name=None if is_path else text_name)
-
-
-def _compose(text: str, where: str) -> Node:
-    import yaml
-
-    from .config import to_nodes
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
-    if root is None:
-        raise ConfigError("empty board file", path=where)
-    return to_nodes(root, "", where)
 
 
 def _size(node: Node, what: str) -> int:
@@ -319,7 +355,7 @@ def _path_in_fs(node: Node) -> str:
 
 def parse_board(text: str, *, source: str, expected_name: str | None = None) -> Board:
     """Validate a profile text; every error carries ``source:line`` and the key."""
-    top = _compose(text, source).as_mapping(_TOP_KEYS)
+    top = compose_nodes(text, source, what="board file").as_mapping(_TOP_KEYS)
     for key in ("name", "chips", "output", "verify"):
         if key not in top:
             raise ConfigError(f"missing required key '{key}'", path=source, line=1)
@@ -384,6 +420,11 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
             ) from e
 
     notes = _str_list(top["notes"]) if "notes" in top else ()
+    firmware = None
+    if "firmware" in top:
+        from .board_versions import parse_board_firmware
+
+        firmware = parse_board_firmware(top["firmware"])
     return Board(
         name=name,
         description=top["description"].as_str().strip() if "description" in top else "",
@@ -397,6 +438,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
         layout=layout,
         notes=notes,
         source=source,
+        firmware=firmware,
     )
 
 
@@ -479,3 +521,9 @@ def _parse_output(node: Node) -> BoardOutput:
             raise node.error(e.message, hint=e.hint) from e
     path = m["path"].as_str() if "path" in m else None
     return BoardOutput(form=form, path=path, options=MappingProxyType(options))  # type: ignore[arg-type]
+
+
+def _firmware_dict(board: Board) -> dict[str, Any]:
+    from .board_versions import firmware_dict
+
+    return firmware_dict(board)

@@ -20,23 +20,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chains import DEFAULT_PORT, DEFAULT_TIMEOUT, ServerChain, capture_chain, load_chain_file
 from .errors import DeviceError, InputError, VerdictError
+from .timeline import Period, Timeline, judge_periods
 from .verify import (
     DEFAULT_DEVICE,
     DeviceProfile,
-    Forecast,
     TrustSet,
-    forecast,
     parse_device_profile,
 )
 
 if TYPE_CHECKING:
+    from .boards import Board
     from .bundle import Bundle
     from .config import Config, Node
 
@@ -47,6 +47,9 @@ __all__ = [
     "CheckReport",
     "ItemResult",
     "Target",
+    "board_device",
+    "board_server_items",
+    "board_trust",
     "check_build_targets",
     "check_items",
     "default_trust_set",
@@ -210,19 +213,107 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
 
 
 # ---------------------------------------------------------------------------------------
+# Boards: the firmware's own CA, per version
+
+
+def board_device(board: Board) -> DeviceProfile:
+    """The device profile of a board (its verification rules and clock)."""
+    return DeviceProfile(
+        board.verify.rules, board.verify.clock, f"board {board.full_name}", board.description
+    )
+
+
+def board_trust(
+    board: Board, bundle_path: Path | None, *, fallback: Callable[[], TrustSet]
+) -> tuple[TrustSet, tuple[str, ...]]:
+    """What a unit of ``board`` trusts, and notes saying why.
+
+    A firmware CA compiled in is what units use whatever ``bundle_path`` says (unless the
+    bundle is in the form the firmware is built from: the CA of rebuilt firmware). A CA
+    file or ESP-IDF bundle is ``bundle_path`` when given; without it, a board named with
+    a version judges what that firmware holds until someone replaces it, and an
+    unversioned board keeps ``fallback`` (``./ca.pem`` or the config's roots).
+    """
+    from .firmware import ca_set_info, load_ca_set, load_firmware
+
+    conns = board.connection_cas()
+    if not conns or board.firmware is None:
+        return (load_trust_set(bundle_path) if bundle_path else fallback()), ()
+    conn, ca = conns[0]
+    info = ca_set_info(ca.ca_set)
+    who = f"{load_firmware(board.firmware.name).title} {board.version}"
+    notes = []
+    if not board.version_given:
+        notes.append(
+            f"board {board.name} is taken to run {who} (its default); name another with "
+            f"{board.name}@VERSION ({board.firmware.versions})"
+        )
+
+    def own() -> TrustSet:
+        return load_ca_set(ca.ca_set).trust_set(key_only=ca.kind == "bundle")
+
+    if ca.kind == "builtin":
+        if bundle_path is None:
+            notes.append(f"{who} trusts its built-in {info.title} for {conn.name}")
+            return own(), tuple(notes)
+        from .certs import sniff_kind
+        from .fileio import read_input
+
+        data = read_input(bundle_path, what="bundle file")
+        if board.output.form == "c" and sniff_kind(data) in ("c-strings", "c-array"):
+            notes.append(
+                f"{bundle_path} is judged as the CA of rebuilt firmware; units running "
+                f"{who} as released trust its built-in {info.title} for {conn.name}"
+            )
+            return load_trust_set(bundle_path), tuple(notes)
+        notes.append(
+            f"{who} does not read {ca.path or bundle_path.name} for {conn.name}; it trusts "
+            f"its built-in {info.title} (judged that, not {bundle_path})"
+        )
+        return own(), tuple(notes)
+    if bundle_path is not None:
+        return load_trust_set(bundle_path), tuple(notes)
+    if board.version_given:
+        notes.append(f"no --bundle: {who} trusts, for {conn.name}, {ca.describe(info)}")
+        return own(), tuple(notes)
+    return fallback(), tuple(notes)
+
+
+def board_server_items(board: Board, device: DeviceProfile) -> list[CheckItem]:
+    """The chains the board's own servers send over time, where the firmware names the
+    kind of server (mdash.net: Let's Encrypt's alternate chain to DST Root CA X3)."""
+    from .roadmaps import roadmap_server
+
+    items = []
+    for conn, _ in board.connection_cas():
+        if conn.server:
+            roadmap, kind = roadmap_server(conn.server)
+            for item in roadmap_items(roadmap.name, device, servers=(kind.name,)):
+                items.append(replace(item, name=f"{conn.name} ({item.name})"))
+    return items
+
+
+# ---------------------------------------------------------------------------------------
 # What to check
 
 
 @dataclass(frozen=True, slots=True)
 class CheckItem:
-    """One chain to judge, for one device profile. ``what_if`` describes a roadmap chain
-    (not captured from a server); ``effective_from`` is when servers start sending it."""
+    """One server to judge, for one device profile: a chain it sends (captured, saved),
+    or, for a CA roadmap, the chains it sends over time (``periods``). ``what_if``
+    describes a roadmap server; ``effective_from`` is when its first chain is sent."""
 
     name: str
     chain: ServerChain
     device: DeviceProfile
     what_if: str | None = None
     effective_from: datetime | None = None
+    periods: tuple[Period, ...] = ()
+    renewal_days: int | None = None  # a roadmap server takes a new chain within this
+
+    def schedule(self) -> tuple[Period, ...]:
+        """What the server sends over time (one open period for a captured chain)."""
+        return self.periods or (Period(self.chain, start=self.effective_from),)
 
 
 def target_items(
@@ -282,21 +373,29 @@ def _no_chain_hint(path: Path, skip_hint: str | None) -> str:
     return f"{hint}; {skip_hint}" if skip_hint else hint
 
 
-def roadmap_items(name: str, device: DeviceProfile) -> list[CheckItem]:
-    """The chains a CA has announced, as what-if items."""
+def roadmap_items(
+    name: str, device: DeviceProfile, *, servers: Sequence[str] = ()
+) -> list[CheckItem]:
+    """A CA's server kinds (or only ``servers``), each with the chains it sends over time."""
     from .roadmaps import load_roadmap
 
     roadmap = load_roadmap(name)
-    return [
-        CheckItem(
-            f"{roadmap.name}: {c.name}",
-            c.chain,
-            device,
-            what_if=c.description,
-            effective_from=c.effective_from,
+    kinds = [roadmap.server(s) for s in servers] if servers else list(roadmap.servers)
+    items = []
+    for kind in kinds:
+        periods = tuple(Period(s.chain, s.name, s.description, s.start, s.end) for s in kind.steps)
+        items.append(
+            CheckItem(
+                f"{roadmap.name}: {kind.name}",
+                periods[0].chain,
+                device,
+                what_if=kind.description,
+                effective_from=periods[0].start,
+                periods=periods,
+                renewal_days=roadmap.renewal_days,
+            )
         )
-        for c in roadmap.chains
-    ]
+    return items
 
 
 def pull_chains(
@@ -334,14 +433,16 @@ def pull_chains(
 @dataclass(frozen=True, slots=True)
 class ItemResult:
     item: CheckItem
-    forecast: Forecast
+    timeline: Timeline
 
     @property
     def ok(self) -> bool:
-        return self.forecast.ok_throughout
+        return self.timeline.ok_throughout
 
     def to_dict(self) -> dict[str, object]:
         chain = self.item.chain
+        tl = self.timeline
+        since = tl.failing_since
         return {
             "name": self.item.name,
             "ok": self.ok,
@@ -353,9 +454,41 @@ class ItemResult:
             "captured_at": chain.captured_at.isoformat() if chain.captured_at else None,
             "chain": [
                 {"label": c.label, "issuer": c.issuer_label, "sha256": c.sha256}
-                for c in chain.certificates
+                for c in tl.period_at(tl.start.at).chain.certificates
             ],
-            **self.forecast.to_dict(),
+            "sends": [
+                {
+                    "chain": p.name,
+                    "description": p.description,
+                    "from": p.start.date().isoformat() if p.start else None,
+                    "until": p.end.date().isoformat() if p.end else None,
+                    "certificates": [c.label for c in p.chain.certificates],
+                }
+                for p in self.item.periods
+            ],
+            "ok_throughout": tl.ok_throughout,
+            "at": tl.start.at.isoformat(),
+            "until": tl.until.isoformat(),
+            "verdict": tl.start.to_dict(),
+            "failing_since": {"date": since.date.date().isoformat(), "why": since.why}
+            if since
+            else None,
+            "changes": [
+                {
+                    "date": f.date.date().isoformat(),
+                    "from": f.when.isoformat(),
+                    "ok": f.verdict.ok,
+                    "events": list(f.causes),
+                    "chain_change": f.chain_change,
+                    "chain": f.period.name or None,
+                    "verdict": f.verdict.to_dict(),
+                }
+                for f in tl.flips
+            ],
+            "rotating": [
+                {"label": e.label, "expires": e.date.date().isoformat()} for e in tl.rotating
+            ],
+            "note": tl.note,
         }
 
 
@@ -380,11 +513,12 @@ class CheckReport:
     def failure_lines(self) -> tuple[str, ...]:
         lines = []
         for r in self.failures:
-            fc = r.forecast
-            if not fc.start.ok:
-                lines.append(f"{r.item.name}: {fc.start.error_text}: {fc.start.explanation}")
-            elif fc.first_failure is not None:
-                lines.append(f"{r.item.name}: {fc.first_failure.describe()}")
+            tl = r.timeline
+            if not tl.start.ok:
+                since = f" ({tl.failing_since.describe()})" if tl.failing_since else ""
+                lines.append(f"{r.item.name}: {tl.start.error_text}: {tl.start.explanation}{since}")
+            elif tl.first_failure is not None:
+                lines.append(f"{r.item.name}: {tl.first_failure.describe()}")
         return tuple(lines)
 
     def to_dict(self) -> dict[str, object]:
@@ -404,10 +538,14 @@ def check_items(
     *,
     at: datetime,
     until: datetime | None = None,
+    notes: Sequence[str] = (),
 ) -> CheckReport:
-    """Judge every item at ``at`` and, with ``until``, find the first date each flips.
+    """Judge every item at ``at`` and, with ``until``, find each date a verdict flips:
+    a certificate date, or the server switching chains. A chain that already fails at
+    ``at`` is dated back to when it began failing.
 
-    A roadmap chain that servers send only from a later date is judged from that date.
+    A roadmap server that sends its first chain only after ``at`` is judged from then;
+    with a horizon, one that starts after it is left out (and named in the notes).
     """
     if until is not None and until < at:
         raise InputError(
@@ -415,23 +553,23 @@ def check_items(
             hint="the horizon must end after the date checked",
         )
     results = []
+    out_notes = list(notes)
+    later = []
     for item in items:
-        start = at
-        if item.effective_from is not None and item.effective_from > at:
-            start = item.effective_from
-        end = max(until, start) if until is not None else start
-        results.append(
-            ItemResult(
-                item, forecast(trust, item.chain.certificates, item.device, at=start, until=end)
-            )
-        )
-    notes = []
+        first = item.schedule()[0].start
+        if item.periods and until is not None and first is not None and first > until:
+            later.append(f"{item.name} (from {first.date().isoformat()})")
+            continue
+        timeline = judge_periods(trust, item.schedule(), item.device, at=at, until=until)
+        results.append(ItemResult(item, timeline))
+    if later:
+        out_notes.append(f"not judged, sent only after the horizon: {', '.join(later)}")
     if not trust.has_dates and any(i.device.rules == "mbedtls" for i in items):
-        notes.append(
+        out_notes.append(
             "the trust set is an ESP-IDF bundle (names and keys, no dates): under mbedtls "
             "rules its roots never expire; an ESP-IDF device uses --device idf-bundle"
         )
-    return CheckReport(trust, at, until, tuple(results), tuple(notes))
+    return CheckReport(trust, at, until, tuple(results), tuple(out_notes))
 
 
 def check_build_targets(

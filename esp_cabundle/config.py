@@ -231,16 +231,10 @@ def _iter_sections() -> Iterator[tuple[str, Callable[[Node], Any]]]:
 
 def parse_config(text: str, *, path: Path) -> Config:
     """Validate a config text; every error carries the file and line."""
-    import yaml
+    from .yamlnodes import compose_yaml
 
     where = str(path)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
+    root = compose_yaml(text, where)
     base_dir = path.parent if str(path.parent) else Path(".")
     if root is None:
         return Config(path, BundleSpec(base_dir=base_dir), (), {})

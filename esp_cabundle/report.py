@@ -7,9 +7,13 @@ opens anywhere, offline, years later. The same report gives the same bytes: date
 from the report (its ``at`` and horizon), never from the clock.
 
 Timeline: one bar per trusted root and per certificate each server sends, from
-not-before to not-after; the service-life window shaded; a line at the date checked;
-a mark where a target's verdict flips (the forecast's changes). Elements carry
-``data-*`` attributes with their ISO dates so tests and tools can read the page.
+not-before to not-after; for a server whose chain changes over time (a CA roadmap), a
+band per chain from the day servers start sending it to the day they stop; the
+service-life window shaded; a line at the date checked; a mark where a target's verdict
+flips (a certificate date or a chain change), and where a chain already failing at the
+date checked began to fail. A bar that starts before the axis says so; no label runs
+off the picture. Elements carry ``data-*`` attributes with their ISO dates so tests and
+tools can read the page.
 """
 
 from __future__ import annotations
@@ -61,6 +65,10 @@ svg .service-life { fill: #d9f0d3; }
 svg .today { stroke: #e6550d; stroke-width: 2; }
 svg .flip.fail { stroke: #c62828; stroke-width: 3; }
 svg .flip.pass { stroke: #1a7f37; stroke-width: 3; }
+svg .failing-since { stroke: #c62828; stroke-width: 2; stroke-dasharray: 4 3; }
+svg .bar.sent { fill: #fdd0a2; }
+svg .sent-start, svg .sent-stop { stroke: #a63603; stroke-width: 2; }
+svg .clipped-mark { fill: #fff; }
 ul.legend { list-style: none; padding: 0; margin: 6px 0; display: flex; flex-wrap: wrap;
   gap: 14px; font-size: 12px; }
 ul.legend span.swatch { display: inline-block; width: 14px; height: 10px;
@@ -78,7 +86,7 @@ footer { margin-top: 24px; color: #777; font-size: 12px; }
 @dataclass(frozen=True, slots=True)
 class _Bar:
     label: str
-    kind: str  # "root" or "chain"
+    kind: str  # "root", "chain" or "sent" (when a server sends a chain)
     not_before: datetime | None
     not_after: datetime | None
     sha256: str | None
@@ -100,6 +108,20 @@ def _midnight(dt: datetime) -> datetime:
     return datetime(dt.year, dt.month, dt.day, tzinfo=timezone.utc)
 
 
+# Average glyph widths of the SVG fonts (11 px and 10 px system-ui), rounded up so the
+# estimate errs wide: a label placed by it never runs past the picture's edge.
+_CHAR_W = {11: 6.6, 10: 6.0}
+
+
+def _text_at(x: float, text: str, size: int, lo: float = 2.0) -> tuple[float, str]:
+    """Where a label for a mark at ``x`` goes: right of it if it fits before the right
+    edge, else left of it (anchored at its end), never past the left edge ``lo``."""
+    w = len(text) * _CHAR_W[size]
+    if x + 3 + w <= _WIDTH - 2:
+        return round(x + 3, 1), "start"
+    return round(max(x - 3, lo + w), 1), "end"
+
+
 def _groups(report: CheckReport) -> list[_Group]:
     roots = tuple(
         _Bar(a.label, "root", a.not_before, a.not_after, a.sha256) for a in report.trust.anchors
@@ -108,19 +130,28 @@ def _groups(report: CheckReport) -> list[_Group]:
     from .verify import describe_certificate
 
     for r in report.results:
-        renewed = {e.sha256 for e in r.forecast.rotating}
-        bars = tuple(
-            _Bar(
-                describe_certificate(c),
-                "chain",
-                c.not_before,
-                c.not_after,
-                c.sha256,
-                c.sha256 in renewed,
-            )
-            for c in r.item.chain.certificates
-        )
-        groups.append(_Group(r.item.name, bars, r))
+        tl = r.timeline
+        renewed = {e.sha256 for e in tl.rotating}
+        bars: list[_Bar] = []
+        seen: set[str] = set()
+        for seg in tl.segments:
+            p = seg.period
+            if p.start is not None and r.item.periods:
+                bars.append(_Bar(f"sends {p.name}", "sent", p.start, p.end, None))
+            for c in p.chain.certificates:
+                if c.sha256 not in seen:
+                    seen.add(c.sha256)
+                    bars.append(
+                        _Bar(
+                            describe_certificate(c),
+                            "chain",
+                            c.not_before,
+                            c.not_after,
+                            c.sha256,
+                            c.sha256 in renewed,
+                        )
+                    )
+        groups.append(_Group(r.item.name, tuple(bars), r))
     return groups
 
 
@@ -132,7 +163,10 @@ def _axis(
     ends = [b.not_after for g in groups for b in g.bars if b.not_after is not None]
     ends += [d for d in (report.until, window_end) if d is not None]
     for r in report.results:
-        ends += [c.date for c in r.forecast.changes]
+        ends += [f.date for f in r.timeline.flips]
+        ends += [r.timeline.start.at]
+        if r.timeline.failing_since is not None:
+            starts.append(r.timeline.failing_since.date)
     lo = min([at, *starts])
     floor = at.replace(year=at.year - _MAX_YEARS_BACK, month=1, day=1)
     lo = max(lo, floor).replace(month=1, day=1)
@@ -161,6 +195,11 @@ def _attrs(**kw: object) -> str:
         for k, v in kw.items()
         if v is not None
     )
+
+
+def _mark_label(x: float, y: float, text: str, cls: str = "mark-label") -> str:
+    tx, anchor = _text_at(x, text, 10)
+    return f'<text class="{cls}" x="{tx}" y="{y}" text-anchor="{anchor}">{escape(text)}</text>'
 
 
 def _svg(report: CheckReport, window_end: datetime | None, window_label: str) -> str:
@@ -192,55 +231,92 @@ def _svg(report: CheckReport, window_end: datetime | None, window_label: str) ->
         x = sc.x(datetime(year, 1, 1, tzinfo=timezone.utc))
         out.append(f'<line class="tick" x1="{x}" y1="{plot_top}" x2="{x}" y2="{plot_bottom}"/>')
         if (year - lo.year) % step == 0:
-            out.append(f'<text class="year" x="{x}" y="16" text-anchor="middle">{year}</text>')
+            anchor = "end" if x + 14 > _WIDTH - 2 else "middle"
+            out.append(f'<text class="year" x="{x}" y="16" text-anchor="{anchor}">{year}</text>')
     out.append(f'<line class="axis" x1="{sc.x0}" y1="{plot_top}" x2="{sc.x1}" y2="{plot_top}"/>')
 
     y = _TOP
     for g in groups:
         group_top = y
-        out.append(f'<text class="group" x="8" y="{y + 14}">{escape(_short(g.title, 52))}</text>')
+        out.append(f'<text class="group" x="8" y="{y + 14}">{escape(_short(g.title, 48))}</text>')
         y += _ROW
         for b in g.bars:
-            out.append(_bar(b, sc, y, hi))
+            out.append(_bar(b, sc, y, hi) if b.kind != "sent" else _sent(b, sc, y, hi))
             y += _ROW
         if g.result is not None:
-            for c in g.result.forecast.changes:
-                x = sc.x(c.date)
-                state = "pass" if c.verdict.ok else "fail"
-                why = "; ".join(str(e) for e in c.events) or "verdict changes"
-                data = _attrs(
-                    data_target=g.title, data_date=_day(c.date), data_ok=str(c.verdict.ok).lower()
-                )
-                out.append(
-                    f'<line class="flip {state}" x1="{x}" y1="{group_top + 2}" x2="{x}" '
-                    f'y2="{y - 2}"{data}>'
-                    f"<title>{escape(g.title)}: {state}s from {_day(c.date)} ({escape(why)})"
-                    "</title></line>"
-                )
-                out.append(
-                    f'<text class="mark-label" x="{round(x + 3, 1)}" y="{group_top + 12}">'
-                    f"{'fails' if state == 'fail' else 'passes'} {_day(c.date)}</text>"
-                )
+            out.extend(_marks(g, sc, group_top, y))
         y += _GROUP_GAP
     x_today = sc.x(at)
     out.append(
         f'<line class="today" x1="{x_today}" y1="{plot_top}" x2="{x_today}" y2="{plot_bottom}"'
         f"{_attrs(data_date=_day(at))}><title>checked at {_day(at)}</title></line>"
     )
-    out.append(
-        f'<text class="mark-label" x="{round(x_today + 3, 1)}" y="{plot_top + 10}">'
-        f"{_day(at)}</text>"
-    )
+    out.append(_mark_label(x_today, plot_top + 10, _day(at)))
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _marks(g: _Group, sc: _Scale, top: int, bottom: int) -> list[str]:
+    """Flip marks over a target's rows, and where a failure in effect began."""
+    assert g.result is not None
+    tl = g.result.timeline
+    out = []
+    for f in tl.flips:
+        x = sc.x(f.date)
+        state = "pass" if f.verdict.ok else "fail"
+        why = "; ".join(f.causes) or "verdict changes"
+        data = _attrs(
+            data_target=g.title,
+            data_date=_day(f.date),
+            data_ok=str(f.verdict.ok).lower(),
+            data_chain_change=str(f.chain_change).lower(),
+        )
+        out.append(
+            f'<line class="flip {state}" x1="{x}" y1="{top + 2}" x2="{x}" y2="{bottom - 2}"'
+            f"{data}><title>{escape(g.title)}: {state}s from {_day(f.date)} ({escape(why)})"
+            "</title></line>"
+        )
+        word = "fails" if state == "fail" else "passes"
+        out.append(_mark_label(x, top + 12, f"{word} {_day(f.date)}"))
+    if tl.sent_from is not None and not tl.start.ok:  # refused from its first day
+        x = sc.x(tl.sent_from)
+        out.append(
+            f'<line class="flip fail" x1="{x}" y1="{top + 2}" x2="{x}" y2="{bottom - 2}"'
+            f"{_attrs(data_target=g.title, data_date=_day(tl.sent_from), data_ok='false')}"
+            f"{_attrs(data_chain_change='true')}><title>{escape(g.title)}: fails from "
+            f"{_day(tl.sent_from)}, when servers start sending it</title></line>"
+        )
+        out.append(_mark_label(x, top + 12, f"fails {_day(tl.sent_from)}"))
+    since = tl.failing_since
+    if since is not None and since.date >= sc.lo:
+        x = sc.x(since.date)
+        out.append(
+            f'<line class="failing-since" x1="{x}" y1="{top + 2}" x2="{x}" y2="{bottom - 2}"'
+            f"{_attrs(data_target=g.title, data_date=_day(since.date))}>"
+            f"<title>{escape(g.title)}: {escape(since.describe())}</title></line>"
+        )
+        out.append(_mark_label(x, top + 12, f"failing since {_day(since.date)}"))
+    return out
 
 
 def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _clipped(b: _Bar, sc: _Scale, y: int) -> tuple[str, str]:
+    """For a bar that starts before the axis: a marker at the axis start and a note."""
+    if b.not_before is None or b.not_before >= sc.lo:
+        return "", ""
+    x = sc.x0
+    mark = (
+        f'<path class="clipped-mark" d="M{x + 7} {y + 2} L{x + 2} {y + _BAR / 2} '
+        f'L{x + 7} {y + _BAR - 2} Z"/>'
+    )
+    return mark, f" (starts {_day(b.not_before)}, before the axis)"
+
+
 def _bar(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
-    label = f'<text x="20" y="{y + 10}">{escape(_short(b.label, 50))}</text>'
+    label = f'<text x="20" y="{y + 10}">{escape(_short(b.label, 46))}</text>'
     classes = f"bar {b.kind}" + (" renewed" if b.renewed else "")
     if b.not_before is None or b.not_after is None:
         # An ESP-IDF bundle entry: a name and a key, no dates; it anchors forever.
@@ -253,42 +329,92 @@ def _bar(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
     x_a, x_b = sc.x(b.not_before), sc.x(b.not_after)
     width = max(round(x_b - x_a, 1), 1.0)
     note = " (renewed by the server)" if b.renewed else ""
+    mark, clip_note = _clipped(b, sc, y)
+    if mark:
+        classes += " clipped-start"
     data = _attrs(
         data_label=b.label,
         data_sha256=b.sha256,
         data_not_before=_day(b.not_before),
         data_not_after=_day(b.not_after),
+        data_clipped="start" if mark else None,
     )
-    return label + (
-        f'<rect class="{classes}" x="{x_a}" y="{y}" width="{width}" height="{_BAR}" rx="2"'
-        f"{data}>"
-        f"<title>{escape(b.label)}: {_day(b.not_before)} to {_day(b.not_after)}{note}</title>"
-        "</rect>"
+    return (
+        label
+        + (
+            f'<rect class="{classes}" x="{x_a}" y="{y}" width="{width}" height="{_BAR}" rx="2"'
+            f"{data}>"
+            f"<title>{escape(b.label)}: {_day(b.not_before)} to {_day(b.not_after)}{note}"
+            f"{clip_note}</title></rect>"
+        )
+        + mark
     )
+
+
+def _sent(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
+    """The time servers send one chain, with a mark where they start and where they stop."""
+    assert b.not_before is not None
+    end = b.not_after or hi
+    x_a, x_b = sc.x(b.not_before), sc.x(end)
+    mark, clip_note = _clipped(b, sc, y)
+    until = f" until {_day(b.not_after)}" if b.not_after else " (no end announced)"
+    out = [
+        f'<text x="20" y="{y + 10}">{escape(_short(b.label, 46))}</text>',
+        f'<rect class="bar sent{" clipped-start" if mark else ""}" x="{x_a}" y="{y}" '
+        f'width="{max(round(x_b - x_a, 1), 1.0)}" height="{_BAR}"'
+        f"{_attrs(data_step=b.label.removeprefix('sends '), data_from=_day(b.not_before))}"
+        f"{_attrs(data_to=_day(b.not_after) if b.not_after else None)}"
+        f"{_attrs(data_clipped='start' if mark else None)}>"
+        f"<title>{escape(b.label)} from {_day(b.not_before)}{until}{clip_note}</title></rect>",
+        mark,
+    ]
+    if b.not_before >= sc.lo:
+        out.append(
+            f'<line class="sent-start" x1="{x_a}" y1="{y - 3}" x2="{x_a}" y2="{y + _BAR + 3}"'
+            f"{_attrs(data_date=_day(b.not_before))}/>"
+        )
+    if b.not_after is not None:
+        out.append(
+            f'<line class="sent-stop" x1="{x_b}" y1="{y - 3}" x2="{x_b}" y2="{y + _BAR + 3}"'
+            f"{_attrs(data_date=_day(b.not_after))}/>"
+        )
+    return "".join(out)
 
 
 def _verdict_rows(report: CheckReport) -> list[str]:
     rows = []
     for r in report.results:
-        fc = r.forecast
-        v = fc.start
-        first = fc.first_failure
+        tl = r.timeline
+        v = tl.start
+        first = tl.first_failure
         start_text = "accepted" if v.ok else f"refused: {v.error_text}"
         if v.flag_names:
             start_text += f" [{', '.join(v.flag_names)}]"
-        if first is not None:
+        if tl.sent_from is not None:
+            start_text = f"sent from then, {start_text}"
+        since = tl.failing_since
+        failure_date = tl.first_failure_date
+        if since is not None:
+            failure = f"already failing since {_day(since.date)}"
+            if not since.bounded:
+                failure = f"failing at least since {_day(since.date)}"
+            why = f"{since.why}. {v.explanation}"
+        elif first is not None:
             failure = _day(first.date)
             why = first.describe()
-        elif not v.ok:
-            failure = _day(v.at)
+        elif failure_date is not None:
+            failure = _day(failure_date)
             why = v.explanation
         else:
             failure = ""
-            why = fc.note or v.explanation
-        what_if = f"what-if: {r.item.what_if}. " if r.item.what_if else ""
+            why = tl.note or v.explanation
+        what_if = f"server: {r.item.what_if}. " if r.item.what_if else ""
         state = "pass" if r.ok else "fail"
         data = _attrs(
-            data_target=r.item.name, data_ok=str(r.ok).lower(), data_first_failure=failure or None
+            data_target=r.item.name,
+            data_ok=str(r.ok).lower(),
+            data_first_failure=_day(failure_date) if failure_date else None,
+            data_failing_since=_day(since.date) if since else None,
         )
         rows.append(
             f"<tr{data}>"
@@ -296,7 +422,7 @@ def _verdict_rows(report: CheckReport) -> list[str]:
             f'<td class="nowrap">{escape(r.item.device.name)}</td>'
             f'<td class="{state}">{state.upper()}</td>'
             f"<td>{_day(v.at)}: {escape(start_text)}</td>"
-            f'<td class="nowrap">{failure}</td>'
+            f'<td class="nowrap">{escape(failure)}</td>'
             f'<td class="why">{escape(what_if + why)}</td>'
             "</tr>"
         )
@@ -342,10 +468,15 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
         "sends</li>",
         '<li><span class="swatch" style="background:#c2a5cf"></span>leaf or issuing '
         "intermediate (renewed by the server)</li>",
+        '<li><span class="swatch" style="background:#fdd0a2"></span>when servers send a '
+        "chain (CA roadmap), marked where they start and stop</li>",
         f'<li><span class="swatch" style="background:#d9f0d3"></span>{window_label}</li>',
         '<li><span class="swatch" style="background:#e6550d"></span>date checked</li>',
         '<li><span class="swatch" style="background:#c62828"></span>verdict flips to fail</li>',
         '<li><span class="swatch" style="background:#1a7f37"></span>verdict flips to pass</li>',
+        '<li><span class="swatch" style="background:repeating-linear-gradient(90deg,#c62828 0 4px,'
+        '#fff 4px 7px)"></span>where a failure in effect at the date checked began</li>',
+        "<li>◀ on a bar: it starts before the axis</li>",
         "</ul>",
         "</section>",
         '<section id="verdicts">',

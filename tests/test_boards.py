@@ -167,7 +167,7 @@ BAD = [
     ("    fs, data, spiffs, , 64K", "    fs, data, spifs, , 64K", 8, "unknown subtype 'spifs'"),
     ("  partitions: [fs]", "  partitions: [fs_0]", 10, "no partition 'fs_0'"),
     ("  type: spiffs", "  type: fat", 11, "filesystem.type: 'fat' is not one of"),
-    ("  profile: esp-idf", "  profile: arduino", 12, "filesystem.profile: 'arduino' is not one of"),
+    ("  profile: esp-idf", "  profile: arduino2", 12, "filesystem.profile: 'arduino2' is not"),
     ("  ca_path: /ca.pem", "  ca_path: ca.pem", 13, "not an absolute file path"),
     ("  form: filesystem", "  form: tarball", 15, "output.form: 'tarball' is not one of"),
     ("  rules: mbedtls", "  rules: idf-bundle", 17, "needs output form idf-bundle"),

@@ -88,11 +88,16 @@ def test_roadmap_shows_an_x1_only_bundle_breaking(runner: CliRunner, le_files: P
     )  # fmt: skip
     assert code == 1
     results = {r["name"]: r for r in json.loads(out)["results"]}
-    rsa = results["letsencrypt: gen-y-rsa"]
-    assert rsa["verdict"]["ok"] and rsa["what_if"].startswith("RSA default chain")
-    assert rsa["changes"][0]["date"] == "2032-09-02"
+    rsa = results["letsencrypt: rsa-default"]
+    assert rsa["verdict"]["ok"] and rsa["what_if"].startswith("RSA certificates with the chain")
+    assert rsa["sends"][-1] == {
+        "chain": "gen-y-rsa", "from": "2026-05-28", "until": None,
+        "description": rsa["sends"][-1]["description"],
+        "certificates": ["YR1", "Root YR"],
+    }  # fmt: skip
+    assert rsa["changes"][0]["date"] == "2032-09-02" and not rsa["changes"][0]["chain_change"]
     assert rsa["changes"][0]["events"] == ["Root YR cross-signed by ISRG Root X1 expires"]
-    assert not results["letsencrypt: gen-y-rsa-without-cross-sign"]["verdict"]["ok"]
+    assert not results["letsencrypt: rsa-ending-at-root-yr"]["verdict"]["ok"]
     # The letsencrypt preset (X1, X2, YR, YE) passes every announced chain, with any clock.
     (le_files / "cabundle.yaml").write_text("preset: letsencrypt\n")
     for device in ("mbedtls-noclock", "mbedtls-clock", "idf-bundle"):

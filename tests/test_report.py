@@ -123,9 +123,11 @@ def test_bars_marks_and_rows_carry_the_right_dates() -> None:
     assert flip.attrs["data-ok"] == "false" and "fail" in flip.classes
 
     rows = [r for r in doc.find("tr") if "data-target" in r.attrs]
+    # The short chain already fails on the date checked: no "first failure" on that date.
     assert [(r.attrs["data-target"], r.attrs["data-ok"], r.attrs.get("data-first-failure"))
             for r in rows] == [("long", "false", "2021-09-30"),
-                               ("short", "false", "2021-06-01")]  # fmt: skip
+                               ("short", "false", None)]  # fmt: skip
+    assert rows[1].attrs["data-failing-since"] == "2021-06-01"
     cells = [td.text for td in doc.find("td")]
     assert "mbedtls-clock" in cells and "FAIL" in cells and "-0x2700" in html
     assert doc.find("title")[0].text == "esp-cabundle forecast: 0 pass, 2 fail"
@@ -230,3 +232,106 @@ def test_cli_bad_report_path(runner: CliRunner, in_tmp: Path, target: str) -> No
         r = runner.invoke(cli, [*base, "--report", "plain/r.html"])
         assert r.exit_code == 3 and "cannot write" in r.output
         assert (in_tmp / "plain").read_text() == "not a dir"
+
+
+# ---------------------------------------------------------------------------------------
+# Servers that change chains, failures already in effect, the picture's edges
+
+
+def title_of(doc: Collector, el: Element) -> str:
+    """The <title> child of an SVG shape (the collector keeps shapes off its stack)."""
+    nxt = doc.elements[doc.elements.index(el) + 1]
+    assert nxt.tag == "title"
+    return nxt.text
+
+
+def roadmap_report(
+    device: str, *, bundle: str = "dst-root-ca-x3.pem", servers=("rsa-dst-preferred",)
+):  # type: ignore[no-untyped-def]
+    from esp_cabundle.check import roadmap_items
+
+    trust = TrustSet.from_certificates(load_certificates((LE / bundle).read_bytes()), source=bundle)
+    items = roadmap_items("letsencrypt", parse_device_profile(device), servers=servers)
+    return check_items(trust, items, at=utc("2023-06-01"), until=utc("2025-01-01"))
+
+
+def test_roadmap_chains_are_marked_where_servers_start_and_stop_sending_them() -> None:
+    doc = parse(render_html_report(roadmap_report("mbedtls-noclock")))
+    sent = doc.find("rect", "sent")
+    assert [(r.attrs["data-step"], r.attrs["data-from"], r.attrs.get("data-to")) for r in sent] == [
+        ("long", "2021-05-04", "2024-06-06"),
+        ("r10-r14", "2024-06-06", "2026-05-28"),
+    ]
+    assert [ln.attrs["data-date"] for ln in doc.find("line", "sent-start")] == [
+        "2021-05-04", "2024-06-06",
+    ]  # fmt: skip
+    assert [ln.attrs["data-date"] for ln in doc.find("line", "sent-stop")] == [
+        "2024-06-06", "2026-05-28",
+    ]  # fmt: skip
+    (flip,) = doc.find("line", "flip")
+    assert (flip.attrs["data-date"], flip.attrs["data-chain-change"]) == ("2024-06-06", "true")
+    assert "servers switch to r10-r14" in title_of(doc, flip)
+    (row,) = [r for r in doc.find("tr") if "data-target" in r.attrs]
+    assert row.attrs["data-first-failure"] == "2024-06-06" and "data-failing-since" not in row.attrs
+    # The stop mark of "long" and the start mark of "r10-r14" sit on the flip.
+    x_flip = float(flip.attrs["x1"])
+    assert float(doc.find("line", "sent-stop")[0].attrs["x1"]) == x_flip
+
+
+def test_a_chain_already_failing_shows_since_when_not_a_first_failure() -> None:
+    html = render_html_report(roadmap_report("mbedtls-clock"))
+    doc = parse(html)
+    (row,) = [r for r in doc.find("tr") if "data-target" in r.attrs]
+    assert row.attrs["data-failing-since"] == "2021-09-30"
+    assert "data-first-failure" not in row.attrs
+    cells = [td.text for td in doc.find("td")]
+    assert "already failing since 2021-09-30" in cells and "2023-06-01" not in cells
+    assert not doc.find("line", "flip")  # nothing flips on the date checked
+    (since,) = doc.find("line", "failing-since")
+    assert since.attrs["data-date"] == "2021-09-30"
+    assert "DST Root CA X3 expires" in title_of(doc, since)
+
+
+def test_a_server_first_sending_later_fails_from_that_day() -> None:
+    doc = parse(
+        render_html_report(roadmap_report("mbedtls-noclock", servers=("ecdsa-x2-preferred",)))
+    )
+    (row,) = [r for r in doc.find("tr") if "data-target" in r.attrs]
+    assert row.attrs["data-first-failure"] == "2024-06-06" and "data-failing-since" not in row.attrs
+    (flip,) = doc.find("line", "flip")
+    assert flip.attrs["data-date"] == "2024-06-06"
+
+
+def test_bars_that_start_before_the_axis_say_so() -> None:
+    doc = parse(render_html_report(roadmap_report("mbedtls-noclock")))
+    svg = doc.find("svg")[0]
+    assert svg.attrs["data-from"] == "2011-01-01"  # twelve years back from 2023
+    (dst,) = doc.find("rect", "root")
+    assert "clipped-start" in dst.classes and dst.attrs["data-clipped"] == "start"
+    assert dst.attrs["data-not-before"] == "2000-09-30"
+    assert "(starts 2000-09-30, before the axis)" in title_of(doc, dst)
+    assert len(doc.find("path", "clipped-mark")) == 1
+    # Bars inside the axis carry no such mark.
+    assert all("data-clipped" not in b.attrs for b in doc.find("rect", "chain"))
+
+
+def test_labels_near_the_edges_turn_inward() -> None:
+    """ISRG Root X1 expires in 2035, in the last year of the axis: its flip label is
+    anchored at its end, left of the mark, instead of running off the right edge."""
+    trust = TrustSet.from_certificates(load_certificates((LE / "isrgrootx1.pem").read_bytes()))
+    item = CheckItem("short", load_chain_file(CHAINS / "letsencrypt-2024-short.pem"),
+                     parse_device_profile("mbedtls-clock"))  # fmt: skip
+    report = check_items(trust, [item], at=utc("2026-01-01"), until=utc("2035-12-31"))
+    doc = parse(render_html_report(report))
+    width = float(doc.find("svg")[0].attrs["width"])
+    (flip,) = doc.find("line", "flip")
+    (label,) = [t for t in doc.find("text", "mark-label") if t.text.startswith("fails ")]
+    assert label.attrs["text-anchor"] == "end"
+    assert float(label.attrs["x"]) < float(flip.attrs["x1"]) <= width
+    for t in doc.find("text"):
+        x, n = float(t.attrs["x"]), len(t.text)
+        anchor = t.attrs.get("text-anchor", "start")
+        if anchor == "start":
+            assert x >= 0 and x + n * 6.6 <= width, t.text
+        elif anchor == "end":
+            assert x - n * 6.6 >= 0 and x <= width, t.text

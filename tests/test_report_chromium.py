@@ -135,7 +135,7 @@ def test_dom_holds_the_timeline(chromium: str, report_file: Path, tmp_path: Path
     dom = r.stdout.decode()
     # Chromium's parser put the SVG in the document with its bars and marks.
     assert '<svg id="timeline-svg"' in dom
-    assert dom.count('class="bar root"') == 1
+    assert dom.count('class="bar root') == 1  # clipped-start too: DST starts in 2000
     assert dom.count('class="bar chain') == 2
     assert 'class="flip fail"' in dom and 'data-date="2021-09-30"' in dom
     assert dom.count('<tr data-target="long"') == 1
@@ -166,3 +166,54 @@ def test_screenshot_draws_bars_and_marks(chromium: str, report_file: Path, tmp_p
     assert r.returncode == 0
     _, _, blank_rows = decode_png(png2.read_bytes(), max_rows=500)
     assert count_colour(blank_rows[120:500], ROOT_BLUE) == 0
+
+
+MEASURE = """
+<pre id="extents"></pre>
+<script>
+const svg = document.getElementById("timeline-svg");
+const width = svg.viewBox.baseVal.width;
+const out = [];
+for (const t of svg.querySelectorAll("text")) {
+  const b = t.getBBox();
+  out.push([t.textContent, b.x, b.x + b.width, width]);
+}
+document.getElementById("extents").textContent = JSON.stringify(out);
+</script>
+"""
+
+
+def test_no_label_runs_off_the_picture(chromium: str, tmp_path: Path) -> None:
+    """Chromium lays the text out: every label of a timeline whose marks sit at both
+    edges (a bar from 2000 clipped at the axis start, a flip in the axis's last year)
+    fits inside the SVG."""
+    import json
+    import re
+
+    from esp_cabundle.check import roadmap_items
+
+    trust = TrustSet.from_certificates(
+        load_certificates((DATA / "letsencrypt" / "dst-root-ca-x3.pem").read_bytes())
+        + load_certificates((DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes())
+    )
+    items = [
+        CheckItem("short", load_chain_file(CHAINS / "letsencrypt-2024-short.pem"),
+                  parse_device_profile("mbedtls-clock")),
+        *roadmap_items("letsencrypt", parse_device_profile("mbedtls-clock"),
+                       servers=("rsa-dst-preferred",)),
+    ]  # fmt: skip
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    report = check_items(trust, items, at=at, until=datetime(2035, 12, 31, tzinfo=timezone.utc))
+    page = render_html_report(report).replace("</body>", MEASURE + "</body>")
+    path = tmp_path / "measure.html"
+    path.write_text(page, encoding="utf-8")
+    r = _run(chromium, tmp_path, "--dump-dom", "--virtual-time-budget=5000", path.as_uri())
+    assert r.returncode == 0, r.stderr.decode(errors="replace")[-2000:]
+    m = re.search(r'<pre id="extents">(.*?)</pre>', r.stdout.decode())
+    assert m, "the measuring script did not run"
+    extents = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    labels = {e[0] for e in extents}
+    assert any(t.startswith("fails 2035") for t in labels)  # a mark near the right edge
+    assert "DST Root CA X3" in labels
+    for text, left, right, width in extents:
+        assert left >= 0 and right <= width, (text, left, right, width)

@@ -43,10 +43,11 @@ def contents(img: SpiffsImage) -> dict[str, bytes]:
 @pytest.mark.parametrize("name", VECTORS)
 @pytest.mark.parametrize("ca", [NEW_CA, b"short", NEW_CA * 3], ids=["2roots", "tiny", "6roots"])
 def test_replacing_ca_pem_keeps_everything_else(name: str, ca: bytes) -> None:
+    """One SPIFFS_write of the whole file (chunk=0): only bits cleared, nothing erased."""
     original = vector(name)
     img = SpiffsImage.open(original)
     before = contents(img)
-    img.write("/ca.pem", ca)
+    img.write("/ca.pem", ca, chunk=0)
     out = img.to_bytes()
     assert len(out) == len(original)
     reopened = SpiffsImage.open(out)
@@ -69,9 +70,15 @@ def test_the_3929_byte_ca_pem_rewritten_touches_four_sectors(name: str) -> None:
     original = vector(name)
     img = SpiffsImage.open(original)
     ca = img.read("/ca.pem")
-    img.write("ca.pem", ca)  # same content, new pages: SPIFFS never rewrites in place
+    img.write("ca.pem", ca, chunk=0)  # same content, new pages: SPIFFS never rewrites in place
     assert len(img.changed_blocks()) == 4
     assert img.read("/ca.pem") == ca
+    # as the firmware writes it (256-byte appends): each append after the first moves
+    # the index header to a new page, which takes one more block
+    device = SpiffsImage.open(original)
+    device.write("ca.pem", ca)
+    assert len(device.changed_blocks()) == 5
+    assert device.read("/ca.pem") == ca and contents(device) == contents(img)
 
 
 def test_replaced_pages_are_marked_deleted_in_lookup_and_header() -> None:

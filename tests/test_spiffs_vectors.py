@@ -125,9 +125,15 @@ def test_profile_is_detected_and_a_wrong_one_is_refused(name: str) -> None:
 
 
 def test_profile_aliases_share_the_esp_idf_parameters() -> None:
-    for alias in ("arduino", "platformio"):
-        assert SPIFFS_PROFILES[alias] is SPIFFS_PROFILES["esp-idf"]
+    """Arduino-ESP32 and PlatformIO write ESP-IDF's on-disk format; only the way their
+    firmware hands writes to SPIFFS differs (File.write: 4 KiB pieces)."""
+    assert SPIFFS_PROFILES["platformio"] is SPIFFS_PROFILES["arduino"]
     idf, mg = SPIFFS_PROFILES["esp-idf"], SPIFFS_PROFILES["mongoose-os"]
+    arduino = SPIFFS_PROFILES["arduino"]
+    layout = ("page_size", "block_size", "obj_name_len", "meta_len", "use_magic")
+    layout += ("use_magic_len", "aligned_obj_ix_tables", "name_prefix", "meta_fill")
+    assert [getattr(arduino, f) for f in layout] == [getattr(idf, f) for f in layout]
+    assert (idf.write_chunk, arduino.write_chunk, mg.write_chunk) == (256, 4096, 256)
     assert (idf.page_size, idf.block_size, idf.obj_name_len, idf.meta_len) == (256, 4096, 32, 4)
     assert (idf.use_magic, idf.use_magic_len, idf.aligned_obj_ix_tables) == (True, True, False)
     assert (idf.name_prefix, idf.meta_fill, idf.fs_type) == ("/", 0x00, "spiffs")

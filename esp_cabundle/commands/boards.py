@@ -13,39 +13,68 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("name", required=False, metavar="[NAME|FILE]")
+@click.argument("args", nargs=-1, metavar="[show] [NAME[@VERSION]|FILE]")
 @json_option
-def boards(name: str | None, as_json: bool) -> None:
-    """List the board profiles, or show one: where its CA lives (partition, file system,
-    path, or C / ESP-IDF bundle output) and how its devices verify servers.
+def boards(args: tuple[str, ...], as_json: bool) -> None:
+    """List the board profiles and their firmware versions, or show one: where its CA
+    lives (partition, file system, path, or C / ESP-IDF bundle output), how its devices
+    verify servers and, for a firmware version, what each connection trusts.
 
     \b
     Examples:
       esp-cabundle boards
       esp-cabundle boards mongoose-os-esp32
-      esp-cabundle boards mdash-arduino --json
+      esp-cabundle boards show mdash@1.2.16      # mdash.net: its built-in ISRG Root X1
+      esp-cabundle boards mdash-arduino@1.2.13 --json
       esp-cabundle boards ./my-board.yaml        # check a profile of your own
     """
     from ..boards import list_boards, load_board
+    from ..errors import InputError
     from ..ui import echo, emit_json, format_table
 
+    words = list(args)
+    if words and words[0] == "show":
+        words.pop(0)
+        if not words:
+            raise InputError("boards show needs a board name", hint="esp-cabundle boards show NAME")
+    if len(words) > 1:
+        raise InputError(
+            f"one board at a time, got {len(words)}: {' '.join(words)}",
+            hint="esp-cabundle boards show NAME[@VERSION]",
+        )
+    name = words[0] if words else None
     if name is None:
         all_boards = list_boards()
         if as_json:
             emit_json([b.to_dict() for b in all_boards])
             return
         rows = [
-            (b.name, _chips(b.chips), _where(b), f"{b.verify.rules}, clock {b.verify.clock}")
+            (
+                b.name,
+                _chips(b.chips),
+                _where(b),
+                f"{b.verify.rules}, clock {b.verify.clock}",
+                _versions(b),
+            )
             for b in all_boards
         ]
-        echo(format_table(("board", "chips", "CA", "verify"), rows))
-        echo("\nShow one with: esp-cabundle boards NAME")
+        echo(format_table(("board", "chips", "CA", "verify", "firmware versions"), rows))
+        echo("\nShow one with: esp-cabundle boards show NAME[@VERSION]")
         return
     board = load_board(name)
     if as_json:
         emit_json(board.to_dict())
         return
     echo(render_board(board))
+
+
+def _versions(b: Board) -> str:
+    if b.firmware is None:
+        return ""
+    from ..firmware import load_firmware
+
+    fw = load_firmware(b.firmware.name)
+    return f"{fw.title} {b.firmware.versions.replace('..', '-')} (default {b.firmware.default})"
 
 
 def _chips(chips: tuple[str, ...]) -> str:
@@ -76,7 +105,7 @@ def _opt(b: Board, key: str) -> str | None:
 def render_board(b: Board) -> str:
     from ..ui import format_table
 
-    lines = [f"{b.name}: {b.framework}" if b.framework else b.name]
+    lines = [f"{b.full_name}: {b.framework}" if b.framework else b.full_name]
     if b.description:
         import textwrap
 
@@ -107,6 +136,7 @@ def render_board(b: Board) -> str:
         out += ", " + ", ".join(f"{k}={v}" for k, v in b.output.options.items())
     lines.append(out + ")")
     lines.append(f"  verify: rules {b.verify.rules}, clock {b.verify.clock}")
+    lines.extend(_render_firmware(b))
     if b.layout is not None:
         fs_names = {p.name for p in b.fs_partitions(b.layout)} if fs is not None else set()
         rows = [
@@ -129,3 +159,37 @@ def render_board(b: Board) -> str:
         lines.append(f"  note: {n}")
     lines.append(f"  profile file: {b.source}")
     return "\n".join(lines)
+
+
+def _render_firmware(b: Board) -> list[str]:
+    """The firmware version and what each of its connections trusts."""
+    if b.firmware is None or b.release is None:
+        return []
+    import textwrap
+
+    from ..firmware import ca_set_info, load_firmware
+
+    fw = load_firmware(b.firmware.name)
+    release = b.release
+    which = "" if b.version_given else f" (the default; {b.name}@VERSION names another)"
+    lines = [f"  firmware: {fw.title} {b.version}{which}"]
+    lines.append(f"    versions of this board: {b.firmware.versions}")
+    if release.version != b.version or release.date or release.source:
+        dated = f", {release.date.date().isoformat()}" if release.date else ""
+        lines.append(f"    release {release.version}{dated}: {release.source}")
+    wrap = textwrap.TextWrapper(88, initial_indent="      ", subsequent_indent="      ")
+    for conn, ca in b.connection_cas():
+        ca_set = ca_set_info(ca.ca_set)
+        host = f" ({conn.host})" if conn.host and conn.host != conn.name else ""
+        lines.append(f"    connection {conn.name}{host} trusts:")
+        lines.extend(wrap.wrap(ca.describe(ca_set)))
+        if ca.how:
+            lines.extend(wrap.wrap(ca.how))
+        if ca.hostname is not None:
+            lines.extend(
+                wrap.wrap(f"sets the server name to check: {'yes' if ca.hostname else 'no'}")
+            )
+        if conn.server:
+            lines.extend(wrap.wrap(f"its server sends: roadmap {conn.server}"))
+        lines.extend(wrap.wrap(f"source of the CA: {ca_set.provenance}"))
+    return lines

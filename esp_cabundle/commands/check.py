@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +12,9 @@ from ..text import plural
 from ._common import at_option, json_option, parse_at, quiet_option
 
 if TYPE_CHECKING:
+    from ..boards import Board
     from ..check import CheckReport, ItemResult
-    from ..verify import DeviceProfile
+    from ..timeline import Period
 
 
 @click.command()
@@ -43,7 +45,12 @@ if TYPE_CHECKING:
     metavar="PROFILE",
     help="Device profile: mbedtls-noclock, mbedtls-clock, idf-bundle, ... or RULES:CLOCK.",
 )
-@click.option("--board", metavar="NAME", help="Use the verification rules of a board profile.")
+@click.option(
+    "--board",
+    metavar="NAME[@VERSION]",
+    help="A board profile: its verification rules and, with a firmware version "
+    "(mdash-arduino@1.2.13), the CA that firmware really uses.",
+)
 @click.option(
     "--until",
     metavar="DATE",
@@ -100,7 +107,11 @@ def check(
     callback, with or without a clock) and explains the path or the failure, with the
     error the unit would log. With --until, says the first date a verdict flips and why.
     Chains come from --host (captured live) and --chain files, else from the config's
-    targets (saved chains, or live); --roadmap adds a CA's announced chains as what-ifs.
+    targets (saved chains, or live); --roadmap adds what a CA's servers send over time
+    (past and announced), dating the day a server's change broke or will break the
+    device. --board NAME@VERSION judges the CA that firmware version uses (a compiled-in
+    CA whatever --bundle says; its own default CA file without --bundle) and, with
+    nothing else to check, the chains its own server sends over time.
     Exit 0 when every chain passes over the whole horizon, 1 otherwise.
 
     \b
@@ -109,11 +120,14 @@ def check(
       esp-cabundle check --host mqtt.example.com:8883 --until 2035-01-01
       esp-cabundle check --bundle ca.pem --roadmap letsencrypt --until 2036-01-01
       esp-cabundle check --board mdash-arduino --json      # targets from cabundle.yaml
+      esp-cabundle check --board mdash@1.2.16 --until 2036-01-01   # its s_pem vs mdash.net
       esp-cabundle check --until 2035-01-01 --report forecast.html
     """
     from ..chains import load_chain_file, parse_host_port
     from ..check import (
         CheckItem,
+        board_server_items,
+        board_trust,
         check_items,
         default_trust_set,
         load_trust_set,
@@ -131,10 +145,21 @@ def check(
     path = config_path or find_config()
     config = load_config(path) if path else None
 
-    profile = _device(device, board)
+    board_profile = _board(board, device)
+    profile = parse_device_profile(device) if device else None
+    if board_profile is not None:
+        from ..check import board_device
+
+        profile = board_device(board_profile)
     default = profile or (config.section("device") if config else None)
     default = default or parse_device_profile(DEFAULT_DEVICE)
-    trust = load_trust_set(bundle_path) if bundle_path else default_trust_set(config)
+    notes: tuple[str, ...] = ()
+    if board_profile is not None:
+        trust, notes = board_trust(
+            board_profile, bundle_path, fallback=lambda: default_trust_set(config)
+        )
+    else:
+        trust = load_trust_set(bundle_path) if bundle_path else default_trust_set(config)
 
     items: list[CheckItem] = []
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
@@ -167,13 +192,15 @@ def check(
         )
     for name in roadmaps:
         items += roadmap_items(name, default)
+    if not items and board_profile is not None:
+        items += board_server_items(board_profile, default)
     if not items:
         raise InputError(
             "nothing to check",
             hint="give --chain FILE, --host HOST[:PORT] or --roadmap NAME, "
             "or list targets: in cabundle.yaml",
         )
-    report = check_items(trust, items, at=when, until=horizon)
+    report = check_items(trust, items, at=when, until=horizon, notes=notes)
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
         from ..report import write_html_report
 
@@ -191,20 +218,16 @@ def check(
         )
 
 
-def _device(device: str | None, board: str | None) -> DeviceProfile | None:
+def _board(board: str | None, device: str | None) -> Board | None:
     from ..errors import InputError
-    from ..verify import DeviceProfile, parse_device_profile
 
     if device and board:
         raise InputError("give --device or --board, not both")
-    if device:
-        return parse_device_profile(device)
-    if board:
-        from ..boards import load_board
+    if not board:
+        return None
+    from ..boards import load_board
 
-        b = load_board(board)
-        return DeviceProfile(b.verify.rules, b.verify.clock, f"board {b.name}", b.description)
-    return None
+    return load_board(board)
 
 
 def render_report(report: CheckReport) -> str:
@@ -237,30 +260,45 @@ def render_report(report: CheckReport) -> str:
 def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str]:
     import textwrap
 
-    fc = r.forecast
-    v = fc.start
+    tl = r.timeline
+    v = tl.start
     head = f"{'PASS' if r.ok else 'FAIL'}  {r.item.name}"
     if show_device:
         head += f"  [{r.item.device.name}]"
     out = [head]
-    wrap = textwrap.TextWrapper(width=96, initial_indent="      ", subsequent_indent="      ")
+    wrap = textwrap.TextWrapper(width=96, initial_indent="      ", subsequent_indent="        ")
     if r.item.what_if:
-        when = (
-            f", sent from {r.item.effective_from.date().isoformat()}"
-            if r.item.effective_from
-            else ""
-        )
-        out.extend(wrap.wrap(f"what-if: {r.item.what_if}{when}"))
+        out.extend(wrap.wrap(f"server: {r.item.what_if}"))
+    if len(r.item.periods) > 1 or (r.item.periods and r.item.periods[0].start):
+        out.extend(wrap.wrap("sends: " + "; ".join(_span(p) for p in r.item.periods)))
     status = "accepted" if v.ok else "refused"
     flags = f" [{', '.join(v.flag_names)}]" if v.flag_names else ""
-    out.extend(wrap.wrap(f"{v.at.date().isoformat()}: {status}{flags}"))
+    sent = tl.period_at(v.at)
+    chain = f" ({sent.name})" if sent.name and r.item.periods else ""
+    if tl.sent_from is not None:
+        status = f"not sent at the date checked; sent from then: {status}"
+    out.extend(wrap.wrap(f"{v.at.date().isoformat()}{chain}: {status}{flags}"))
+    if tl.failing_since is not None:
+        out.extend(wrap.wrap(tl.failing_since.describe()))
     out.extend(wrap.wrap(v.explanation))
     if horizon:
-        for c in fc.changes:
-            out.extend(wrap.wrap(c.describe()))
-        if fc.note:
-            out.extend(wrap.wrap(fc.note))
-        if fc.rotating:
-            renewed = ", ".join(f"{e.label} ({e.date.date().isoformat()})" for e in fc.rotating)
+        for f in tl.flips:
+            out.extend(wrap.wrap(f.describe()))
+            if f.chain_change and r.item.renewal_days:
+                by = (f.when + timedelta(days=r.item.renewal_days)).date().isoformat()
+                out.extend(
+                    wrap.wrap(f"  (a server takes the new chain when it renews: all have by {by})")
+                )
+        if tl.note:
+            out.extend(wrap.wrap(tl.note))
+        if tl.rotating:
+            renewed = ", ".join(f"{e.label} ({e.date.date().isoformat()})" for e in tl.rotating)
             out.extend(wrap.wrap(f"renewed by the server, not forecast: {renewed}"))
     return out
+
+
+def _span(p: Period) -> str:
+    start = p.start.date().isoformat() if p.start else "always"
+    if p.end is None:
+        return f"{p.name} from {start}"
+    return f"{p.name} {start}..{p.end.date().isoformat()}"

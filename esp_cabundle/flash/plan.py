@@ -58,6 +58,11 @@ class PartitionUpdate:
     kept_files: tuple[str, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()
     skipped: str | None = None
+    # SPIFFS: the block writes in power-safe order, (flash offset, 4 KiB, role), each
+    # sector once. Empty: write changed_sectors in ascending order.
+    steps: tuple[tuple[int, bytes, str], ...] = ()
+    power_safe: bool = False
+    order: str = ""
 
     @property
     def sector_count(self) -> int:
@@ -210,14 +215,26 @@ def _plan_partition(p: Partition, data: bytes, board: Board, ca_bytes: bytes) ->
     before = {f.path: image.read(f.path) for f in image.files()}
     facts_before = image.describe()
     old_ca = before.get(fs.ca_path)
+    steps: tuple[tuple[int, bytes, str], ...] = ()
+    power_safe, order = False, ""
     try:
-        image.write(fs.ca_path, ca_bytes)
+        if fs.fs_type == "spiffs":
+            from ..fs.spiffs_safe import plan_spiffs_replace
+
+            replaced = plan_spiffs_replace(data, fs.profile, fs.ca_path, ca_bytes)
+            new = replaced.image
+            steps = tuple(
+                (p.offset + s.block * len(s.content), s.content, s.role) for s in replaced.steps
+            )
+            power_safe, order = replaced.power_safe, replaced.order
+        else:
+            image.write(fs.ca_path, ca_bytes)
+            new = image.to_bytes()
     except ImageError as e:
         raise ImageError(
             f"partition '{p.name}': cannot write {fs.ca_path} ({e.message}); nothing written",
             hint=e.hint,
         ) from e
-    new = image.to_bytes()
     _verify(p, new, before, fs.fs_type, fs.profile, fs.ca_path, ca_bytes, facts_before)
     changed = tuple(
         p.offset + i
@@ -236,6 +253,9 @@ def _plan_partition(p: Partition, data: bytes, board: Board, ca_bytes: bytes) ->
         old_ca=old_ca,
         kept_files=tuple(sorted(k for k in before if k != fs.ca_path)),
         facts=facts,
+        steps=steps,
+        power_safe=power_safe,
+        order=order,
     )
 
 

@@ -24,6 +24,13 @@ then written in the order littlefs last wrote them: new data blocks (which no ol
 metadata references) first, the metadata block that commits the change last. A cut at
 any point leaves a unit that mounts with the old or the new CA file.
 
+Power-safe order (SPIFFS): :mod:`esp_cabundle.fs.spiffs_safe` plans the new CA file as a
+new object in free pages, then one commit block that swaps the old index header for the
+new one, then the old pages marked deleted. A cut after any sector leaves the old or
+the new file whole.
+When room needs garbage collection the old file is removed first and every state still
+mounts with every other file intact, with no CA file for a window of sectors.
+
 Nothing is written here; :mod:`.flasher` writes, verifies and journals.
 """
 
@@ -268,7 +275,8 @@ class PartitionChange:
 
     ``power_safe``: a cut between or inside any of the writes leaves a file system that
     mounts with the old or the new CA file (LittleFS, when the commit could be placed in
-    the erased half of a metadata pair). Otherwise the journal is the safeguard.
+    the erased half of a metadata pair; SPIFFS, at sector boundaries, when the new file
+    fits without garbage collection). Otherwise the journal is the safeguard.
     """
 
     partition: Partition
@@ -934,19 +942,15 @@ def _plan_spiffs(
     )
     if update.old_ca == ca_bytes:
         return replace(base, order="nothing to write")
-    writes = [
-        SectorWrite(off, update.old_image[off - p.offset : off - p.offset + SECTOR_SIZE], new)
-        for off, new in update.sector_writes()
-    ]
-    return replace(
-        base,
-        writes=tuple(_spiffs_order(writes)),
-        power_safe=False,
-        order=(
-            "new pages first, the old pages marked deleted last; a cut in between is "
-            "finished from the journal"
-        ),
-    )
+    state = bytearray(update.old_image)
+    writes: list[SectorWrite] = []
+    for off, content, role in update.steps:
+        rel = off - p.offset
+        writes.append(SectorWrite(off, bytes(state[rel : rel + SECTOR_SIZE]), content, role))
+        state[rel : rel + SECTOR_SIZE] = content
+    if bytes(state) != update.new_image:
+        raise AssertionError("the SPIFFS steps do not lead to the planned image")
+    return replace(base, writes=tuple(writes), power_safe=update.power_safe, order=update.order)
 
 
 def _spiffs_update(
@@ -969,21 +973,6 @@ def _spiffs_update(
 
     (update,) = plan_ca_update(read, table, one, ca_bytes).updates
     return update
-
-
-def _spiffs_order(writes: list[SectorWrite]) -> list[SectorWrite]:
-    """Sectors that only fill erased bytes (new pages, their lookup entries) first,
-    then those that change written bytes (old pages marked deleted, GC): SPIFFS's own
-    order, so a cut leaves the old file readable for as long as possible."""
-
-    def fills_only(w: SectorWrite) -> bool:
-        return all(o == 0xFF for o, n in zip(w.old, w.new, strict=True) if o != n)
-
-    first = [w for w in writes if fills_only(w)]
-    rest = [w for w in writes if not fills_only(w)]
-    return [SectorWrite(w.offset, w.old, w.new, "new pages") for w in first] + [
-        SectorWrite(w.offset, w.old, w.new, "deletions") for w in rest
-    ]
 
 
 def read_spiffs_partition(cache: FlashCache, p: Partition, profile: Any) -> bytes:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError
-from . import create_image, detect_fs_type, open_image
+from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
 
 if TYPE_CHECKING:
@@ -267,12 +267,27 @@ def pack_image(
         if p in seen:
             raise InputError(f"{p} is given twice", hint="each file may appear once")
         seen.add(p)
-    image = create_image(fs_type, profile, size, platform=platform, disk_version=disk_version)
-    _set_timestamp(image, timestamp)
-    for path, data in files:
-        image.write(path, data)
-    data = image.to_bytes()
-    check = open_image(data, fs_type=fs_type, profile=image.profile)
+    prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
+    image: FileSystemImage
+    check: FileSystemImage
+    if fs_type == "spiffs" and prof.fs_type == "spiffs":
+        # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
+        # mounting the built bytes is already the check
+        from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image
+
+        _littlefs_only(fs_type, platform, disk_version)
+        assert isinstance(prof, SpiffsProfile)
+        image = SpiffsImage.open(build_spiffs_image(files, size=size, profile=prof), prof)
+        _set_timestamp(image, timestamp)
+        data = image.to_bytes()
+        check = image
+    else:
+        image = create_image(fs_type, prof, size, platform=platform, disk_version=disk_version)
+        _set_timestamp(image, timestamp)
+        for path, data in files:
+            image.write(path, data)
+        data = image.to_bytes()
+        check = open_image(data, fs_type=fs_type, profile=image.profile)
     for path, content in files:
         if check.read(path) != content:
             raise ImageError(f"{normalize_path(path)} does not read back from the new image")

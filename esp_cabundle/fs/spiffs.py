@@ -31,6 +31,7 @@ from .spiffs_layout import (
     TYPE_FILE,
     U16,
     U32,
+    UNDEFINED_LEN,
     Geometry,
     SpiffsProfile,
     get_spiffs_profile,
@@ -107,7 +108,9 @@ def build_spiffs_image(
 ) -> bytes:
     """A fresh image holding ``files`` in the given order, as the platform's tool makes it.
 
-    ``esp-idf``: the bytes spiffsgen.py writes for the same files in the same order.
+    ``esp-idf``: the bytes spiffsgen.py (ESP-IDF v4.4 to v5.5) writes for the same files
+    in the same order, except an empty file's size: 0xFFFFFFFF as SPIFFS itself writes
+    it, where spiffsgen's 0 makes the device lose every later write to that file.
     ``mongoose-os``: what mkspiffs8 writes (SPIFFS format, then one create/write per file),
     except the few header padding bytes SPIFFS leaves uninitialised (kept erased here).
     ImageError for a bad size, a name too long, a duplicate name or files that do not fit.
@@ -184,7 +187,11 @@ def _spiffsgen(files: list[tuple[bytes, bytes]], geo: Geometry) -> bytes:
             open_block()
         base = take(oid) * ps
         PAGE_HEADER.pack_into(img, base, oid, 0, 0xF8)  # used, final, index
-        U32.pack_into(img, base + INDEX_HEADER_LEN, len(data))
+        # spiffsgen writes size 0 for an empty file; SPIFFS on the device then skips the
+        # truncate of fopen("w") and ANDs every later size into that 0, so whatever the
+        # firmware writes to the file is lost (shown with SPIFFS's own C code, see
+        # tests/data/spiffs/README.md). SPIFFS's own "no data yet" size keeps it usable.
+        U32.pack_into(img, base + INDEX_HEADER_LEN, len(data) or UNDEFINED_LEN)
         img[base + INDEX_HEADER_LEN + 4] = TYPE_FILE
         n = prof.obj_name_len
         img[base + geo.name_offset : base + geo.name_offset + n] = name.ljust(n, b"\0")
@@ -373,12 +380,17 @@ class SpiffsImage(FileSystemImage):
     def read(self, path: str) -> bytes:
         return self._vol.read_file(self._record(path))
 
-    def write(self, path: str, data: bytes) -> None:
-        """Create or replace a file as ``fopen(path, "w")`` + one ``fwrite`` would.
+    def write(self, path: str, data: bytes, *, chunk: int | None = None) -> None:
+        """Create or replace a file as the platform's firmware does: ``fopen(path, "w")``
+        then ``SPIFFS_write`` per ``chunk`` bytes (default: the profile's
+        ``write_chunk``; 0 for one call), garbage collection checked before each.
 
         A replaced file keeps its object id and meta bytes; new files get the profile's
-        meta fill. ImageError, with the image unchanged, if it cannot fit.
+        meta fill. ImageError, with the image unchanged, if the device could not write it.
         """
+        step = self.profile.write_chunk if chunk is None else chunk
+        if step and step < self.profile.page_size:
+            raise ImageError(f"write chunk {step} is below the {self.profile.page_size}-byte page")
         name = _encode_name(path, self.profile)
         data = bytes(data)
         if len(data) >= 0xFFFFFFFF:
@@ -389,9 +401,9 @@ class SpiffsImage(FileSystemImage):
 
         def edit() -> None:
             if existing is not None:
-                self._vol.rewrite_file(target, data)
+                self._vol.rewrite_file(target, data, step or None)
             else:
-                self._vol.create_file(target, data, meta)
+                self._vol.create_file(target, data, meta, step or None)
 
         self._edit(edit, f"writing {normalize_path(path)!r} ({len(data)} bytes)")
 

@@ -9,7 +9,7 @@ what its firmware was built with (research/fs_flash.md §1.5).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..errors import InputError
@@ -60,6 +60,10 @@ class SpiffsProfile(FsProfile):
     ``gc_flavour`` selects SPIFFS's garbage-collection heuristics: ``upstream``
     (pellepl/spiffs, used by ESP-IDF) or ``mongoose`` (Cesanta's patched copy, which
     never picks a block without deleted pages while one with them exists).
+    ``write_chunk`` is how the platform's firmware hands a file write to SPIFFS: one
+    ``SPIFFS_write`` per that many bytes, each with its own garbage-collection check
+    (0: the whole file in one call). Edits follow it, so the tool accepts exactly the
+    writes the device would, and leaves the bytes the device would.
     """
 
     page_size: int
@@ -73,6 +77,7 @@ class SpiffsProfile(FsProfile):
     builder: Literal["spiffsgen", "mkspiffs"]
     gc_flavour: Literal["upstream", "mongoose"]
     gc_max_runs: int
+    write_chunk: int = 0
 
     def __post_init__(self) -> None:
         problems = []
@@ -95,6 +100,9 @@ class SpiffsProfile(FsProfile):
             problems.append("name prefix must be '/' or ''")
         if self.gc_max_runs < 1:
             problems.append("gc_max_runs must be >= 1")
+        if self.write_chunk and self.write_chunk < ps:
+            # smaller writes go through SPIFFS's write cache, which this model leaves out
+            problems.append(f"write chunk {self.write_chunk} is below the page size")
         if not problems and _index_header_len(self) + 2 > ps:
             problems.append("the object index header does not fit in a page")
         if not problems and self.use_magic:
@@ -145,6 +153,12 @@ _ESP_IDF = SpiffsProfile(
     builder="spiffsgen",
     gc_flavour="upstream",
     gc_max_runs=10,  # CONFIG_SPIFFS_GC_MAX_RUNS default
+    # fopen/fwrite through ESP-IDF's VFS: newlib's stdio buffer is 128 bytes
+    # (espressif/newlib-esp32 sys/config.h __BUFSIZ__; esp_spiffs.c's fstat leaves
+    # st_blksize 0), fvwrite.c passes 128-byte writes to vfs_spiffs_write ->
+    # SPIFFS_write, whose write cache (CONFIG_SPIFFS_CACHE_WR, on by default) gathers
+    # them into one spiffs_object_append per 256-byte page (spiffs_hydrogen.c).
+    write_chunk=256,
 )
 
 _MONGOOSE = SpiffsProfile(
@@ -164,14 +178,28 @@ _MONGOOSE = SpiffsProfile(
     builder="mkspiffs",
     gc_flavour="mongoose",
     gc_max_runs=5,
+    # mos put / FS.Put send 512-byte chunks, each written with fopen("a") + fwrite +
+    # fclose (rpc-service-fs) through the same 128-byte newlib buffer and SPIFFS's
+    # write cache (pellepl's default SPIFFS_CACHE_WR): 256-byte appends.
+    write_chunk=256,
+)
+
+# Arduino-ESP32's File.write: VFSFileImpl gives the FILE a 4096-byte buffer when the
+# file system reports no st_blksize (SPIFFS: vfs_api.cpp DEFAULT_FILE_BUFFER_SIZE), so
+# newlib's fvwrite.c hands SPIFFS_write whole 4096-byte pieces; same on-disk format.
+_ARDUINO = replace(
+    _ESP_IDF,
+    name="arduino",
+    description="Arduino-ESP32 SPIFFS.begin() (ESP-IDF parameters; File.write in 4 KiB pieces)",
+    write_chunk=4096,
 )
 
 # Arduino-ESP32's and PlatformIO's mkspiffs builds use ESP-IDF's parameters exactly
 # (igrr/mkspiffs build_all_configs.sh: only -DSPIFFS_OBJ_META_LEN=4 over the defaults).
 SPIFFS_PROFILES: dict[str, SpiffsProfile] = {
     "esp-idf": _ESP_IDF,
-    "arduino": _ESP_IDF,
-    "platformio": _ESP_IDF,
+    "arduino": _ARDUINO,
+    "platformio": _ARDUINO,
     "mongoose-os": _MONGOOSE,
 }
 

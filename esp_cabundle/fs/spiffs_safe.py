@@ -1,0 +1,359 @@
+"""Replacing one SPIFFS file by whole-block writes that can be cut after any of them.
+
+A host (esptool) writes a 4 KiB SPIFFS block at a time, erase then program. SPIFFS's own
+way of replacing a file (truncate, then append under the same object id) is not safe at
+that grain: between the block that deletes the old index header and the one holding the
+new header the partition holds no file or two, and the old and the new index pages of the
+same object and span are both live. So the bytes are planned differently, as a
+transaction with one commit block:
+
+1. the new content becomes a new object (a free object id, the old file's name and meta
+   bytes) written into free pages, header included, exactly as SPIFFS would create it;
+2. the old object is deleted as ``SPIFFS_fremove`` would;
+3. the new index header is then moved into the slot of the old header, whose block
+   becomes the commit: written last but for the blocks that only mark the old object's
+   pages deleted.
+
+Blocks are written in three phases: every block that gains pages of the new object (its
+other pages untouched: the new pages are orphans no header refers to, which SPIFFS
+ignores and its garbage collection removes); the commit block (old header gone, new
+header in its place: the file switches from old to new in one block); the blocks that
+mark the old pages deleted (orphans by then). The new pages are kept out of blocks that
+hold the old file, so each block is written once. Every state in between mounts with the
+old or the new file whole and every other file untouched; the planner re-opens each one
+to prove it.
+
+The transaction needs room for the new file while the old one still exists, and no
+garbage collection (which moves other files' pages). When that is not there, the edit
+is the one SPIFFS on the unit would make (:meth:`SpiffsImage.write`), ordered new pages
+first; ``power_safe`` is then False and the journal is the safeguard.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ImageError
+from .base import normalize_path
+from .spiffs import SpiffsImage, get_spiffs_profile
+from .spiffs_engine import FileRecord, SpiffsCorrupt, SpiffsFull, SpiffsVolume
+from .spiffs_layout import (
+    FLAG_DELET,
+    FLAG_USED,
+    OBJ_ID_DELETED,
+    OBJ_ID_FREE,
+    U16,
+    Geometry,
+    SpiffsProfile,
+)
+
+__all__ = ["SpiffsReplace", "SpiffsStep", "plan_spiffs_replace"]
+
+# A lookup value no search matches (not free, not deleted, no index flag): hides a free
+# page from the allocator while the new object is written.
+_RESERVED = 0x7FFE
+
+
+@dataclass(frozen=True, slots=True)
+class SpiffsStep:
+    """One whole-block write: block index, its 4 KiB content, and why it comes there."""
+
+    block: int
+    content: bytes
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpiffsReplace:
+    """The edited image and the block writes that lead to it, in order."""
+
+    image: bytes
+    steps: tuple[SpiffsStep, ...]
+    power_safe: bool
+    order: str
+
+
+def plan_spiffs_replace(
+    data: bytes, profile: SpiffsProfile | str, path: str, content: bytes
+) -> SpiffsReplace:
+    """Plan writing ``content`` to ``path`` in the SPIFFS image ``data``.
+
+    Refuses (ImageError, as :meth:`SpiffsImage.write`) what SPIFFS on the unit could not
+    write: the unit's own write path decides what fits. Otherwise returns the power-safe
+    transaction described in the module docstring, or, where it does not apply, the
+    unit's own edit.
+    """
+    prof = get_spiffs_profile(profile)
+    device = SpiffsImage.open(data, prof)
+    device.write(path, content)  # ImageError when the unit could not write it
+    safe = _transaction(data, prof, path, content)
+    if safe is not None:
+        return safe
+    dropped = _drop_then_write(data, prof, path, content)
+    if dropped is not None:
+        return dropped
+    image = device.to_bytes()
+    return SpiffsReplace(
+        image,
+        tuple(_fill_first(data, image, prof.block_size)),
+        power_safe=False,
+        order=(
+            "as SPIFFS on the unit writes it: new pages first, the blocks SPIFFS rewrites "
+            "or erases after; a cut in between is finished from the journal"
+        ),
+    )
+
+
+def _transaction(
+    data: bytes, prof: SpiffsProfile, path: str, content: bytes
+) -> SpiffsReplace | None:
+    old = SpiffsImage.open(data, prof)
+    geo = Geometry.of(prof, len(data))
+    target = normalize_path(path)
+    before = {f.path: old.read(f.path) for f in old.files()}
+    record: FileRecord | None = old._files.get(target)
+    vol = SpiffsVolume(bytearray(data), geo)
+    vol.mount()
+    if vol.unerased is not None:
+        return None  # SPIFFS's mount would erase a block first: not ours to order
+    name = record.name if record is not None else prof.stored_name(target).encode()
+    meta = record.meta if record is not None else bytes([prof.meta_fill]) * prof.meta_len
+    # the new pages stay out of blocks holding the old file's pages, so that no block has
+    # to be written twice (once with new pages, once with the old ones deleted)
+    held = set()
+    if record is not None:
+        ppb = geo.pages_per_block
+        held = {pix // ppb for pix in (*record.index_pixes, *record.data_pixes)}
+    masked = [
+        e
+        for b in held
+        for e in range(b * geo.entries_per_block, (b + 1) * geo.entries_per_block)
+        if vol.lu[e] == OBJ_ID_FREE
+    ]
+    for e in masked:
+        vol.lu[e] = _RESERVED
+    try:
+        new_hdr = vol.create_file(name, content, meta)
+        for e in masked:
+            vol.lu[e] = OBJ_ID_FREE
+        if vol.gc_runs or vol.erased:
+            return None
+        if record is not None:
+            vol.remove_object(record.hdr_pix)
+            _move_page(vol, new_hdr, record.hdr_pix)
+            new_hdr = record.hdr_pix
+    except (SpiffsFull, SpiffsCorrupt):
+        return None
+    image = bytes(vol.buf)
+    steps = _phases(data, image, geo, new_hdr)
+    if steps is None or not _every_state_holds(data, steps, prof, target, content, before):
+        return None
+    return SpiffsReplace(
+        image,
+        tuple(steps),
+        power_safe=True,
+        order=(
+            "new object's pages first (orphans until committed), then the block that swaps "
+            "the old index header for the new one, then the old pages marked deleted: a cut "
+            "after any block leaves the old or the new file whole"
+        ),
+    )
+
+
+def _drop_then_write(
+    data: bytes, prof: SpiffsProfile, path: str, content: bytes
+) -> SpiffsReplace | None:
+    """Where the new file only fits after garbage collection (which the old file's pages
+    must feed): remove the old file first (its index header's block first), then write
+    the new one as the unit would, each block chosen so that the partition keeps
+    mounting with every other file intact. The window where a cut leaves no CA file is
+    from the old header's block to the new header's."""
+    old = SpiffsImage.open(data, prof)
+    geo = Geometry.of(prof, len(data))
+    target = normalize_path(path)
+    record = old._files.get(target)
+    before = {f.path: old.read(f.path) for f in old.files()}
+    vol = SpiffsVolume(bytearray(data), geo)
+    vol.mount()
+    name = record.name if record is not None else prof.stored_name(target).encode()
+    meta = record.meta if record is not None else bytes([prof.meta_fill]) * prof.meta_len
+    try:
+        if record is not None:
+            vol.remove_object(record.hdr_pix)
+        vol.create_file(name, content, meta, prof.write_chunk or None)
+    except (SpiffsFull, SpiffsCorrupt):
+        return None
+    image = bytes(vol.buf)
+    bs = prof.block_size
+    todo = _fill_first(data, image, bs)
+    if record is not None:
+        # new pages that leave the old file alone first, then the block that drops the
+        # old header (the rest of the old file left as orphans until rewritten), then
+        # the others; each block once, with its final content
+        head = record.hdr_pix // geo.pages_per_block
+        removal = SpiffsStep(head, _block(image, head, bs), "old file removed")
+        fills = [s for s in todo if s.role == "new pages" and s.block != head]
+        rest = [s for s in todo if s not in fills and s.block != head]
+        todo = [*fills, removal, *rest]
+    others = {p: d for p, d in before.items() if p != target}
+    allowed = (before.get(target), None, content)
+    steps = _merge(_greedy(data, todo, prof, target, allowed, others), bs, data)
+    return SpiffsReplace(
+        image,
+        tuple(steps),
+        power_safe=False,
+        order=(
+            "room only after garbage collection: the old file is removed first, then the "
+            "new one written as the unit would, every other file intact throughout; a cut "
+            "between the two leaves no CA file until the rerun finishes from the journal"
+        ),
+    )
+
+
+def _greedy(
+    state: bytes,
+    todo: list[SpiffsStep],
+    prof: SpiffsProfile,
+    target: str,
+    allowed: tuple[bytes | None, ...],
+    others: dict[str, bytes],
+) -> list[SpiffsStep]:
+    """Each time, the first remaining step whose write keeps the partition mounting with
+    every other file intact and the target one of ``allowed``."""
+    bs = prof.block_size
+    todo = list(todo)
+    cur = bytearray(state)
+    out: list[SpiffsStep] = []
+    while todo:
+        pick = 0
+        for i, step in enumerate(todo):
+            trial = bytearray(cur)
+            trial[step.block * bs : (step.block + 1) * bs] = step.content
+            if _holds(bytes(trial), prof, target, allowed, others):
+                pick = i
+                break
+        step = todo.pop(pick)
+        cur[step.block * bs : (step.block + 1) * bs] = step.content
+        out.append(step)
+    return out
+
+
+def _merge(steps: list[SpiffsStep], bs: int, data: bytes) -> list[SpiffsStep]:
+    """Drop writes that change nothing."""
+    state = bytearray(data)
+    out = []
+    for step in steps:
+        if bytes(state[step.block * bs : (step.block + 1) * bs]) != step.content:
+            out.append(step)
+            state[step.block * bs : (step.block + 1) * bs] = step.content
+    return out
+
+
+def _holds(
+    state: bytes,
+    prof: SpiffsProfile,
+    target: str,
+    allowed: tuple[bytes | None, ...],
+    others: dict[str, bytes],
+) -> bool:
+    try:
+        img = SpiffsImage.open(state, prof)
+        now = {f.path: img.read(f.path) for f in img.files()}
+    except ImageError:
+        return False
+    return now.pop(target, None) in allowed and now == others
+
+
+def _move_page(vol: SpiffsVolume, src: int, dst: int) -> None:
+    """Put page ``src`` (a live index header) into slot ``dst`` (a deleted page), and
+    mark ``src`` deleted: bytes SPIFFS cannot program in place, so the block holding
+    ``dst`` is rewritten whole (erase + program) by the flasher."""
+    g = vol.g
+    ps = g.page_size
+    oid = vol.lu[g.entry(src)]
+    vol.buf[dst * ps : (dst + 1) * ps] = vol.buf[src * ps : (src + 1) * ps]
+    _set_entry(vol, dst, oid)
+    _set_entry(vol, src, OBJ_ID_DELETED)
+    vol.buf[src * ps + 4] &= ~(FLAG_DELET | FLAG_USED) & 0xFF
+
+
+def _set_entry(vol: SpiffsVolume, pix: int, obj_id: int) -> None:
+    g = vol.g
+    entry = g.entry(pix)
+    b, e = divmod(entry, g.entries_per_block)
+    U16.pack_into(vol.buf, b * g.block_size + 2 * e, obj_id)
+    vol.lu[entry] = obj_id
+
+
+def _block(data: bytes, b: int, bs: int) -> bytes:
+    return data[b * bs : (b + 1) * bs]
+
+
+def _phases(old: bytes, new: bytes, geo: Geometry, commit_pix: int) -> list[SpiffsStep] | None:
+    """Phase 1: blocks gaining pages, only those added; 2: the commit block; 3: the
+    remaining changes (old pages marked deleted)."""
+    bs, ps = geo.block_size, geo.page_size
+    commit = commit_pix // geo.pages_per_block
+    grow: list[SpiffsStep] = []
+    finish: list[SpiffsStep] = []
+    for b in range(geo.block_count):
+        o, n = _block(old, b, bs), _block(new, b, bs)
+        if o == n:
+            continue
+        if b == commit:
+            continue
+        mid = bytearray(o)
+        for e in range(geo.entries_per_block):
+            lu_off = 2 * e
+            if U16.unpack_from(o, lu_off)[0] == OBJ_ID_FREE:
+                mid[lu_off : lu_off + 2] = n[lu_off : lu_off + 2]
+                page = (geo.lu_pages + e) * ps
+                mid[page : page + ps] = n[page : page + ps]
+        lookup_end = geo.lu_pages * ps
+        if mid[lookup_end:] == o[lookup_end:] and mid[:lookup_end] != o[:lookup_end]:
+            return None  # only lookup bytes differ: nothing of ours, leave it to the fallback
+        if bytes(mid) != o and bytes(mid) != n:
+            return None  # would be written twice: the journal keys sectors by offset
+        if bytes(mid) != o:
+            grow.append(SpiffsStep(b, n, "new pages"))
+        else:
+            finish.append(SpiffsStep(b, n, "old pages deleted"))
+    commit_step = SpiffsStep(commit, _block(new, commit, bs), "commit")
+    return [*grow, commit_step, *finish]
+
+
+def _every_state_holds(
+    old: bytes,
+    steps: list[SpiffsStep],
+    prof: SpiffsProfile,
+    target: str,
+    content: bytes,
+    before: dict[str, bytes],
+) -> bool:
+    """Re-open the partition after every step: the target old or new whole, every other
+    file as it was, nothing else."""
+    bs = prof.block_size
+    state = bytearray(old)
+    allowed = (before.get(target), content)
+    others = {p: d for p, d in before.items() if p != target}
+    for step in steps:
+        state[step.block * bs : (step.block + 1) * bs] = step.content
+        if not _holds(bytes(state), prof, target, allowed, others):
+            return False
+    return True
+
+
+def _fill_first(old: bytes, new: bytes, bs: int) -> list[SpiffsStep]:
+    """Blocks that only gain programmed bytes (new pages and their lookup entries) first,
+    then those that rewrite or erase bytes: SPIFFS's own order."""
+    fills: list[SpiffsStep] = []
+    rest: list[SpiffsStep] = []
+    for b in range(len(old) // bs):
+        o, n = _block(old, b, bs), _block(new, b, bs)
+        if o == n:
+            continue
+        if all(x == 0xFF for x, y in zip(o, n, strict=True) if x != y):
+            fills.append(SpiffsStep(b, n, "new pages"))
+        else:
+            rest.append(SpiffsStep(b, n, "rewritten"))
+    return fills + rest

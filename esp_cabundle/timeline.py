@@ -1,0 +1,262 @@
+"""A server's chain over time, judged: verdict flips from certificate dates and from
+the server switching chains, and since when a failing chain has been failing.
+
+:func:`verify.forecast` judges one chain over a horizon. A server does not send one
+chain for ever: Let's Encrypt's servers sent the long chain until 2024-02-08 (or
+2024-06-06), then the short one. :func:`judge_periods` judges each chain over the time
+it is sent and stitches the forecasts into one :class:`Timeline`, so that a fleet
+without a clock, which no certificate date can break, still learns the day its servers
+changed what they send. When the verdict already fails at the date checked, it looks
+back for the day the failure began instead of reporting that date as a first failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from .chains import ServerChain
+from .verify import CertEvent, DeviceProfile, Forecast, TrustSet, Verdict, forecast
+
+__all__ = ["FailingSince", "Flip", "Period", "Segment", "Timeline", "judge_periods"]
+
+_SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """A chain a server sends from ``start`` until ``end`` (exclusive). ``None`` bounds
+    are open: a captured chain is judged as if always sent."""
+
+    chain: ServerChain
+    name: str = ""
+    description: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def covers(self, when: datetime) -> bool:
+        return (self.start is None or self.start <= when) and (self.end is None or when < self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class Flip:
+    """The verdict from ``when`` on, and why it changed: certificate events, or the
+    server switching to the chain of ``period`` (``chain_change``)."""
+
+    when: datetime
+    verdict: Verdict
+    causes: tuple[str, ...]
+    period: Period
+    chain_change: bool = False
+    cause_date: datetime | None = None  # a certificate's own date, when one caused it
+
+    @property
+    def date(self) -> datetime:
+        """The calendar date people associate with the flip."""
+        return self.cause_date or self.when
+
+    def describe(self) -> str:
+        why = "; ".join(self.causes) or "verdict changes"
+        state = "passes" if self.verdict.ok else "fails"
+        text = f"{self.date.date().isoformat()}: {why} — the device {state} from then on"
+        if not self.verdict.ok and self.verdict.error is not None:
+            flags = f" [{', '.join(self.verdict.flag_names)}]" if self.verdict.flag_names else ""
+            text += f": {self.verdict.error_text}{flags}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class FailingSince:
+    """When a chain that fails at the date checked began failing, and why."""
+
+    date: datetime
+    why: str
+    bounded: bool  # False: failing at least since ``date``, the earliest instant judged
+
+    def describe(self) -> str:
+        lead = "already failing since" if self.bounded else "failing at least since"
+        return f"{lead} {self.date.date().isoformat()} ({self.why})"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One period as judged: its forecast from ``forecast.start.at`` to ``forecast.until``."""
+
+    period: Period
+    forecast: Forecast
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """``sent_from`` is set when nothing is sent at the date checked and judging starts
+    with the first later chain; ``failing_since`` when the verdict fails at the date
+    checked."""
+
+    segments: tuple[Segment, ...]
+    flips: tuple[Flip, ...]
+    failing_since: FailingSince | None = None
+    sent_from: datetime | None = None
+
+    @property
+    def start(self) -> Verdict:
+        return self.segments[0].forecast.start
+
+    @property
+    def until(self) -> datetime:
+        return self.segments[-1].forecast.until
+
+    @property
+    def ok_throughout(self) -> bool:
+        return all(s.forecast.ok_throughout for s in self.segments) and all(
+            f.verdict.ok for f in self.flips
+        )
+
+    @property
+    def first_failure(self) -> Flip | None:
+        """The first flip to a failing verdict after a passing start (None if the start
+        already fails: see :attr:`failing_since`)."""
+        if not self.start.ok:
+            return None
+        return next((f for f in self.flips if not f.verdict.ok), None)
+
+    @property
+    def first_failure_date(self) -> datetime | None:
+        """When the device first fails after the date checked: a flip, or the day servers
+        start sending a chain it refuses (None: it never fails, or fails already)."""
+        if not self.start.ok:
+            return self.sent_from
+        first = self.first_failure
+        return first.date if first else None
+
+    @property
+    def note(self) -> str:
+        return "" if self.flips else self.segments[-1].forecast.note
+
+    @property
+    def rotating(self) -> tuple[CertEvent, ...]:
+        seen: dict[str | None, CertEvent] = {}
+        for s in self.segments:
+            for e in s.forecast.rotating:
+                seen.setdefault(e.sha256, e)
+        return tuple(seen.values())
+
+    def period_at(self, when: datetime) -> Period:
+        for s in self.segments:
+            if s.period.covers(when):
+                return s.period
+        return self.segments[0].period
+
+
+def _last_ok(fc: Forecast) -> bool:
+    return fc.changes[-1].verdict.ok if fc.changes else fc.start.ok
+
+
+def _in_window(periods: Sequence[Period], begin: datetime, end: datetime) -> list[Period]:
+    return [
+        p
+        for p in periods
+        if (p.start is None or p.start <= end) and (p.end is None or p.end > begin)
+    ]
+
+
+def judge_periods(
+    trust: TrustSet,
+    periods: Sequence[Period],
+    device: DeviceProfile,
+    *,
+    at: datetime,
+    until: datetime | None = None,
+) -> Timeline:
+    """Judge what a server sends from ``at`` until ``until`` (or at ``at`` alone).
+
+    Periods must follow each other in time. When none is sent at ``at``, judging starts
+    where the first later one starts (a chain announced for a later date).
+    """
+    if not periods:
+        raise ValueError("judge_periods needs at least one period")
+    begin = at
+    if not any(p.covers(at) for p in periods):
+        later = [p.start for p in periods if p.start is not None and p.start > at]
+        if later:
+            begin = min(later)
+    end = max(until, begin) if until is not None else begin
+    segments: list[Segment] = []
+    flips: list[Flip] = []
+    for p in _in_window(periods, begin, end):
+        s = begin if p.start is None or p.start < begin else p.start
+        e = end if p.end is None or p.end - _SECOND > end else p.end - _SECOND
+        if e < s:
+            continue
+        fc = forecast(trust, p.chain.certificates, device, at=s, until=e)
+        if segments and fc.start.ok != _last_ok(segments[-1].forecast):
+            cause = f"servers switch to {p.name or p.chain.source}"
+            if p.description:
+                cause += f": {p.description}"
+            flips.append(Flip(s, fc.start, (cause,), p, chain_change=True))
+        for c in fc.changes:
+            flips.append(
+                Flip(c.when, c.verdict, tuple(str(ev) for ev in c.events), p, False, c.date)
+            )
+        segments.append(Segment(p, fc))
+    if not segments:  # ``at`` falls in a gap: judge the period that comes next
+        p = periods[0]
+        segments.append(
+            Segment(p, forecast(trust, p.chain.certificates, device, at=begin, until=end))
+        )
+    sent_from = begin if begin > at else None
+    if segments[0].forecast.start.ok or sent_from is not None:
+        return Timeline(tuple(segments), tuple(flips), None, sent_from)
+    since = failing_since(trust, periods, device, at=begin)
+    return Timeline(tuple(segments), tuple(flips), since)
+
+
+def _chain_born(chain: ServerChain) -> datetime:
+    """The first instant every certificate of the chain existed."""
+    return max(c.not_before for c in chain.certificates)
+
+
+def failing_since(
+    trust: TrustSet, periods: Sequence[Period], device: DeviceProfile, *, at: datetime
+) -> FailingSince:
+    """When the failure in effect at ``at`` began: the last flip to failing before
+    ``at`` (every certificate date counting), or the day servers switched to the failing
+    chain, or, failing throughout, the earliest instant the chain can have been sent."""
+    current = next((p for p in periods if p.covers(at)), periods[0])
+    index = list(periods).index(current)
+    when = at
+    while True:
+        floor = current.start if current.start is not None else _chain_born(current.chain)
+        floor = min(floor, when)
+        fc = forecast(
+            trust, current.chain.certificates, device, at=floor, until=when, rotate_issuing=False
+        )
+        states = [(floor, fc.start.ok, "")] + [
+            (c.date, c.verdict.ok, "; ".join(str(e) for e in c.events)) for c in fc.changes
+        ]
+        if states[-1][1]:  # the exact verdict at ``when`` fails only at that instant
+            return FailingSince(when, "the verdict at this date", True)
+        last_pass = max((i for i, st in enumerate(states) if st[1]), default=None)
+        if last_pass is not None:
+            date, _, why = states[last_pass + 1]
+            return FailingSince(date, why or "a certificate date", True)
+        # Failing over the whole period: since the server switched to it, or before.
+        prev = periods[index - 1] if index > 0 else None
+        if current.start is None:
+            why = (
+                "the chain's newest certificate was issued then"
+                if device.checks_dates
+                else "this device does not check dates: the chain fails whenever it is sent"
+            )
+            return FailingSince(floor, why, False)
+        if prev is None or prev.end != current.start:
+            return FailingSince(
+                floor, f"servers sent {current.name or 'this chain'} from then", False
+            )
+        before = current.start - _SECOND
+        prev_fc = forecast(trust, prev.chain.certificates, device, at=before, until=before)
+        if prev_fc.start.ok:
+            return FailingSince(
+                current.start, f"servers switched to {current.name or 'this chain'}", True
+            )
+        current, index, when = prev, index - 1, before

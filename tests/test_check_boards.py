@@ -1,0 +1,202 @@
+"""``check --board NAME@VERSION`` judges the CA that firmware really uses, and
+``boards`` shows it. The 2024 mDash case: the same DST-only ca.pem fails on mDash 1.2.13
+units from the day mdash.net's chain changed and passes on 1.2.16 units, which never
+read it; they break in turn when the Gen Y cross-sign expires."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.firmware import load_ca_set
+
+DATA = Path(__file__).parent / "data"
+LE = DATA / "letsencrypt"
+CHAINS = Path(__file__).resolve().parent.parent / "examples" / "chains"
+
+
+@pytest.fixture
+def fleet(in_tmp: Path) -> Path:
+    """The DST-only ca.pem mDash owners had, and the 2021 long chain."""
+    shutil.copy(LE / "dst-root-ca-x3.pem", in_tmp / "ca.pem")
+    shutil.copy(CHAINS / "letsencrypt-2021-long.pem", in_tmp / "long.pem")
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "short.pem")
+    return in_tmp
+
+
+def check(runner: CliRunner, *args: str) -> tuple[int, dict[str, Any], str]:
+    r = runner.invoke(cli, ["check", *args, "--json"])
+    return r.exit_code, json.loads(r.stdout) if r.stdout.strip() else {}, r.stderr
+
+
+def only(doc: dict[str, Any]) -> dict[str, Any]:
+    (result,) = doc["results"]
+    return result
+
+
+def test_the_same_ca_pem_fails_on_1_2_13_and_passes_on_1_2_16(
+    runner: CliRunner, fleet: Path
+) -> None:
+    window = ("--bundle", "ca.pem", "--at", "2023-06-01", "--until", "2025-01-01")
+    code, doc, _ = check(runner, "--board", "mdash-arduino@1.2.13", *window)
+    assert code == 1
+    old = only(doc)
+    assert old["name"] == "mdash.net (letsencrypt: rsa-dst-preferred)"
+    assert old["verdict"]["ok"] and old["verdict"]["device"] == "board mdash-arduino@1.2.13"
+    change = next(c for c in old["changes"] if not c["ok"])
+    assert (change["date"], change["chain_change"]) == ("2024-06-06", True)
+    assert change["verdict"]["error"] == "-0x2700"
+    assert change["verdict"]["flag_names"] == ["NOT_TRUSTED"]
+
+    code, doc, _ = check(runner, "--board", "mdash@1.2.16", *window)
+    assert code == 0
+    assert "mDash 1.2.16 does not read /spiffs/ca.pem for mdash.net; it trusts its built-in " \
+           "ISRG Root X1" in doc["notes"][0]  # fmt: skip
+    assert doc["trust"]["roots"] == 1 and "ISRG Root X1" in doc["trust"]["source"]
+    new = only(doc)
+    assert new["ok"] and not new["changes"]
+    assert new["verdict"]["path"][-1]["label"] == "ISRG Root X1"
+
+
+def test_when_1_2_16_units_break_in_turn(runner: CliRunner, fleet: Path) -> None:
+    code, doc, _ = check(
+        runner, "--board", "mdash@1.2.16", "--at", "2024-07-01", "--until", "2036-01-01"
+    )
+    assert code == 1 and "trusts its built-in ISRG Root X1 for mdash.net" in doc["notes"][0]
+    (change,) = only(doc)["changes"]
+    # mDash 1.2.16 waits for SNTP: with the clock, the Gen Y cross-sign's expiry breaks it.
+    assert change["date"] == "2032-09-02" and not change["chain_change"]
+    assert change["events"] == ["Root YR cross-signed by ISRG Root X1 expires"]
+    assert change["verdict"]["flag_names"] == ["EXPIRED"]
+
+
+def test_real_mbedtls_agrees_on_both_units() -> None:
+    """mbedTLS 2.28 with each unit's CA and the chain mdash.net sent from 2024-06-06."""
+    oracle = pytest.importorskip("tests.support.mbedtls_oracle")
+    if not oracle.HAVE_MBEDTLS or not oracle.x509_available():  # pragma: no cover
+        pytest.skip("python-mbedtls's libmbedx509 not found")
+    from esp_cabundle.certs import load_certificate_file
+    from esp_cabundle.verify import EXPIRED, NOT_TRUSTED
+
+    r11 = load_certificate_file(LE / "2024-r11.pem")[0].der
+    (dst,) = load_ca_set("mdash-dst-root-ca-x3").certificates
+    (x1,) = load_ca_set("mdash-s_pem-isrg-root-x1").certificates
+    ret, flags = oracle.x509_verify([dst.der], [r11])
+    assert ret == -0x2700 and flags & NOT_TRUSTED
+    ret, flags = oracle.x509_verify([x1.der], [r11])
+    assert flags & ~EXPIRED == 0  # a path to the built-in ISRG Root X1 (R11 dates aside)
+
+
+def test_without_bundle_a_version_judges_what_its_file_holds(
+    runner: CliRunner, fleet: Path
+) -> None:
+    (fleet / "ca.pem").unlink()
+    code, doc, _ = check(
+        runner, "--board", "mdash-arduino@1.2.14", "--chain", "short.pem", "--at", "2024-07-01"
+    )
+    assert code == 1
+    assert doc["trust"]["source"].startswith("DST Root CA X3")
+    assert "until replaced it holds DST Root CA X3" in doc["notes"][0]
+    # Unversioned, the board still judges ./ca.pem (else the config's roots), and says
+    # which version it assumed.
+    shutil.copy(LE / "isrgrootx1.pem", fleet / "ca.pem")
+    code, doc, _ = check(runner, "--board", "mdash-arduino", "--chain", "short.pem")
+    assert code == 0 and doc["trust"]["source"].endswith("ca.pem")
+    assert "taken to run mDash 1.2.13 (its default)" in doc["notes"][0]
+
+
+def test_a_new_s_pem_is_judged_as_the_ca_of_rebuilt_firmware(
+    runner: CliRunner, fleet: Path
+) -> None:
+    shutil.copy(DATA / "mdash" / "mDash-1.2.16-s_pem.c", fleet / "s_pem.c")
+    code, doc, _ = check(
+        runner, "--board", "mdash", "--bundle", "s_pem.c", "--chain", "short.pem",
+        "--at", "2026-01-01",
+    )  # fmt: skip
+    assert code == 0 and doc["trust"]["source"].endswith("s_pem.c")
+    assert any("judged as the CA of rebuilt firmware" in n for n in doc["notes"])
+
+
+def test_the_esp_idf_version_changes_the_answer_for_the_long_chain(
+    runner: CliRunner, fleet: Path
+) -> None:
+    """ESP-IDF kept DST Root CA X3 in its default bundle up to 5.4 for exactly this chain."""
+    args = ("--chain", "long.pem", "--at", "2024-03-01")
+    code, doc, _ = check(runner, "--board", "esp-idf-bundle@5.4.2", *args)
+    assert code == 0 and doc["trust"]["roots"] == 152
+    code, doc, _ = check(runner, "--board", "esp-idf-bundle@5.5", *args)
+    assert code == 1 and only(doc)["verdict"]["error"] == "-0x3000"
+    code, doc, _ = check(runner, "--board", "esp-idf-bundle@5.5", "--chain", "short.pem")
+    assert code == 0
+
+
+def test_mongoose_os_before_2_17_broke_with_the_default_chain(
+    runner: CliRunner, fleet: Path
+) -> None:
+    window = ("--roadmap", "letsencrypt", "--at", "2023-06-01", "--until", "2025-01-01")
+    code, doc, _ = check(runner, "--board", "mongoose-os-esp32@2.16.0", *window)
+    results = {r["name"]: r for r in doc["results"]}
+    change = next(c for c in results["letsencrypt: rsa-default"]["changes"] if not c["ok"])
+    assert code == 1 and change["date"] == "2024-02-08"
+    code, doc, _ = check(runner, "--board", "mongoose-os-esp32@2.17.0", *window)
+    results = {r["name"]: r for r in doc["results"]}
+    assert results["letsencrypt: rsa-default"]["ok"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--board", "mdash@1.2.13"], "board mdash does not run mDash 1.2.13"),
+        (["--board", "mdash@1.2.99"], "does not run mDash 1.2.99"),
+        (["--board", "esp-idf-spiffs@5.4", "--chain", "long.pem"], "has no firmware versions"),
+        (["--board", "mdash@", "--chain", "long.pem"], "no version after '@' in 'mdash@'"),
+        (["--board", "mdash-arduino@1.2.13", "--bundle", "nope.pem"], "no such bundle file"),
+    ],
+)
+def test_bad_board_versions_exit_2(
+    runner: CliRunner, fleet: Path, args: list[str], message: str
+) -> None:
+    r = runner.invoke(cli, ["check", *args])
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr
+
+
+def test_boards_lists_versions_and_shows_what_each_connection_trusts(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["boards"])
+    assert r.exit_code == 0
+    line = next(ln for ln in r.stdout.splitlines() if ln.startswith("mdash-arduino "))
+    assert line.rstrip().endswith("mDash 1.2.12-1.2.14 (default 1.2.13)")
+    r = runner.invoke(cli, ["boards", "show", "mdash@1.2.16"])
+    out = " ".join(r.stdout.split())
+    assert r.exit_code == 0 and out.startswith("mdash@1.2.16:")
+    assert "connection mdash.net trusts: a built-in ISRG Root X1" in out
+    assert "/spiffs/ca.pem is not read" in out and "8bd6647" in out
+    r = runner.invoke(cli, ["boards", "mdash-arduino@1.2.13"])
+    out = " ".join(r.stdout.split())
+    assert "the file /spiffs/ca.pem; until replaced it holds DST Root CA X3" in out
+    assert "never a fallback" in out and "sets the server name to check: no" in out
+    r = runner.invoke(cli, ["boards", "show", "esp-idf-bundle@4.4.8", "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["version"] == "4.4.8" and doc["firmware"]["release"] == "4.4.2"
+    assert doc["output"]["options"]["idf_version"] == "4.4.8"
+    (conn,) = doc["connections"]
+    assert (conn["trusts"], conn["ca_set"]) == ("bundle", "esp-idf-v4.4.2-full")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show"], "boards show needs a board name"),
+        (["show", "mdash", "mdash-arduino"], "one board at a time"),
+        (["mdash@2.0"], "does not run mDash 2.0"),
+    ],
+)
+def test_boards_bad_input_exits_2(runner: CliRunner, args: list[str], message: str) -> None:
+    r = runner.invoke(cli, ["boards", *args])
+    assert r.exit_code == 2 and message in r.stderr
