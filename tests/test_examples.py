@@ -519,7 +519,8 @@ def test_ci_install_line_installs_the_package(tmp_path: Path, scratch: Path) -> 
     )
     assert local != line.strip()
     # A fresh venv that borrows this environment's packages (the dependencies and the
-    # build backend) through a .pth file, so nothing is fetched.
+    # build backend) through a .pth file, so nothing is fetched; --ignore-installed, as
+    # esp-cabundle itself may be among them.
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=60)  # fmt: skip
@@ -534,7 +535,7 @@ def test_ci_install_line_installs_the_package(tmp_path: Path, scratch: Path) -> 
     assert argv[:2] == ["pip", "install"]
     p = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(vpy), "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--no-index", *argv[2:]],
+         "--no-build-isolation", "--no-index", "--ignore-installed", *argv[2:]],
         capture_output=True, text=True, timeout=240, check=False,
     )  # fmt: skip
     assert p.returncode == 0, p.stdout + p.stderr
