@@ -15,22 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
-from typing import TYPE_CHECKING
 
 from .certs import Certificate, load_certificates
 from .chains import ServerChain
+from .compat import Traversable
 from .config import Node
 from .errors import ConfigError, InputError
 from .yamlnodes import compose_nodes
-
-if TYPE_CHECKING:
-    import sys
-
-    # importlib.abc.Traversable is deprecated since 3.12 and gone in 3.14.
-    if sys.version_info >= (3, 11):
-        from importlib.resources.abc import Traversable
-    else:
-        from importlib.abc import Traversable
 
 __all__ = [
     "Roadmap",
