@@ -4,8 +4,9 @@ Trust set: the whole root catalog (certifi's Mozilla store plus the package's ex
 roots), padded with minted roots to 150. Chains: 20 real Let's Encrypt chains (2021
 long chain, 2024 R/E intermediates with and without cross-signs, Gen Y). Each chain is
 forecast under mbedTLS with a synced clock (the case with date events) and under the
-ESP-IDF bundle rules. A cold run includes signature checks; later runs reuse the
-verifier's caches, as one ``check`` over many targets does.
+ESP-IDF bundle rules. A cold run includes signature checks and the mbedTLS parse model
+over every root and chain certificate; later runs reuse the verifier's caches, as one
+``check`` over many targets does.
 
 Target: <= 1 s. Run:
     python benchmarks/bench_check.py [--runs N]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 from .errors import (
+    AuthError,
     CatalogError,
     CertificateError,
     ConfigError,
@@ -25,6 +26,9 @@ from .errors import (
     PartitionTableError,
     PolicyError,
     PrivateKeyError,
+    PushError,
+    UnitRpcError,
+    UnitUnreachable,
     VerdictError,
 )
 
@@ -46,6 +50,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .fs import create_image, open_image
     from .inspect import inspect_bytes, inspect_path
     from .partitions import Partition, PartitionTable
+    from .push.campaign import CampaignOptions, PushFile, run_campaign
+    from .push.ledger import Ledger
     from .verify import (
         DeviceProfile,
         TrustSet,
@@ -96,6 +102,10 @@ _LAZY: dict[str, str] = {
     "flash_unit": "flash.flasher",
     "restore_unit": "flash.restore",
     "DumpFile": "flash.dump",
+    "run_campaign": "push.campaign",
+    "CampaignOptions": "push.campaign",
+    "PushFile": "push.campaign",
+    "Ledger": "push.ledger",
 }
 
 
@@ -113,9 +123,11 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ALIASES",
     "PRESETS",
+    "AuthError",
     "Board",
     "Bundle",
     "BundleSpec",
+    "CampaignOptions",
     "Catalog",
     "CatalogError",
     "Certificate",
@@ -128,6 +140,7 @@ __all__ = [
     "FlashError",
     "ImageError",
     "InputError",
+    "Ledger",
     "Lock",
     "LockMismatchError",
     "OutputError",
@@ -137,7 +150,11 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PrivateKeyError",
+    "PushError",
+    "PushFile",
     "TrustSet",
+    "UnitRpcError",
+    "UnitUnreachable",
     "Verdict",
     "VerdictError",
     "__version__",
@@ -161,6 +178,7 @@ __all__ = [
     "parse_device_profile",
     "plan_ca_update",
     "restore_unit",
+    "run_campaign",
     "update_dump",
     "verify_chain",
     "write_build",

@@ -28,6 +28,9 @@ from .yamlnodes import compose_nodes
 if TYPE_CHECKING:
     from .firmware import Connection, ConnectionCa, Release
 
+if TYPE_CHECKING:
+    from .verify import DeviceProfile
+
 __all__ = [
     "CHIPS",
     "CLOCK_MODES",
@@ -155,10 +158,41 @@ class BoardOutput:
 
 @dataclass(frozen=True, slots=True)
 class VerifyProfile:
-    """How the device decides: mbedTLS CA list or ESP-IDF bundle callback; its clock."""
+    """How the device decides: mbedTLS CA list or ESP-IDF bundle callback; its clock; its
+    mbedTLS line (``mbedtls: 3.6`` or a platform version such as ``idf-5.4``); whether
+    its firmware sets the server's hostname; what it does with a partly parsed CA file
+    (``ca_parse: fatal`` for Mongoose-based firmware, ``skip`` for esp-tls/Arduino)."""
 
     rules: Literal["mbedtls", "idf-bundle", "idf-bundle-cross-signed"]
     clock: Literal["none", "synced", "unset"]
+    mbedtls: Literal["2.28", "3.6"] | None = None  # None: the rules' own line
+    hostname: bool = True
+    ca_parse: Literal["skip", "fatal"] = "skip"
+
+    @property
+    def line(self) -> Literal["2.28", "3.6"]:
+        """The mbedTLS line: as stated, else ESP-IDF 6.0's for its cross-signed bundle
+        (mbedTLS 4, modelled with 3.6's rules) and 2.28 for the rest."""
+        if self.mbedtls is not None:
+            return self.mbedtls
+        return "3.6" if self.rules == "idf-bundle-cross-signed" else "2.28"
+
+    def device_profile(self, name: str, description: str = "") -> DeviceProfile:
+        from .verify import DeviceProfile
+
+        return DeviceProfile(
+            self.rules, self.clock, name, description, self.line, self.hostname, self.ca_parse
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"rules": self.rules, "clock": self.clock}
+        if self.mbedtls is not None:
+            out["mbedtls"] = self.mbedtls
+        if not self.hostname:
+            out["hostname"] = False
+        if self.ca_parse != "skip":
+            out["ca_parse"] = self.ca_parse
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +292,7 @@ class Board:
                 "path": self.output.path,
                 "options": dict(self.output.options),
             },
-            "verify": {"rules": self.verify.rules, "clock": self.verify.clock},
+            "verify": self.verify.to_dict(),
             "notes": list(self.notes),
             "source": self.source,
             **_firmware_dict(self),
@@ -393,13 +427,26 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
     filesystem = _parse_fs(top["filesystem"]) if "filesystem" in top else None
     output = _parse_output(top["output"])
     verify_node = top["verify"]
-    vm = verify_node.as_mapping(("rules", "clock"))
+    vm = verify_node.as_mapping(("rules", "clock", "mbedtls", "hostname", "ca_parse"))
     for key in ("rules", "clock"):
         if key not in vm:
             raise verify_node.error(f"missing '{key}'")
+    mbedtls = None
+    if "mbedtls" in vm:
+        from .verify import mbedtls_version_for
+
+        raw = vm["mbedtls"].value  # "3.6", 3.6 (YAML reads it as a number) or "idf-5.4"
+        text = str(raw) if isinstance(raw, (int, float)) else vm["mbedtls"].as_str()
+        try:
+            mbedtls = mbedtls_version_for(text)
+        except InputError as e:
+            raise vm["mbedtls"].error(e.message, hint=e.hint) from e
     verify = VerifyProfile(
         rules=vm["rules"].as_choice(VERIFY_RULES),  # type: ignore[arg-type]
         clock=vm["clock"].as_choice(CLOCK_MODES),  # type: ignore[arg-type]
+        mbedtls=mbedtls,
+        hostname=vm["hostname"].as_bool() if "hostname" in vm else True,
+        ca_parse=vm["ca_parse"].as_choice(("skip", "fatal")) if "ca_parse" in vm else "skip",  # type: ignore[arg-type]
     )
 
     if output.form == "filesystem" and filesystem is None:

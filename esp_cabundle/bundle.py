@@ -10,11 +10,11 @@ into bytes.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .catalog import ALIASES, DEFAULT_PRESET, Catalog, entry_certificate, normalize_fingerprint
 from .certs import Certificate, load_certificate_file
@@ -22,8 +22,10 @@ from .errors import CatalogError, InputError, LockMismatchError
 from .known_roots import known_root
 from .text import plural
 
+if TYPE_CHECKING:
+    from .verify.profiles import MbedtlsVersion
+
 __all__ = [
-    "MBEDTLS_MISSING",
     "POLICY_NAMES",
     "Bundle",
     "BundleEntry",
@@ -242,34 +244,18 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
 MBEDTLS_VETTED: frozenset[str] = frozenset(ALIASES.values())
 
 
-_log = logging.getLogger(__name__)
+def mbedtls_parse_error(der: bytes, *, version: MbedtlsVersion = "2.28") -> str | None:
+    """Why mbedTLS ``version`` refuses this DER, or None when it parses.
 
-# Logged (a warning the CLI shows once per run) whenever a parse verdict was wanted and
-# python-mbedtls is missing: a check that cannot run must not pass silently.
-MBEDTLS_MISSING = (
-    "mbedTLS 2.28's parse check did not run: python-mbedtls is not installed for this "
-    "Python, so the 'unparseable' policy and parse notes are off for certificates outside "
-    "the known-root facts (install 'esp-cabundle[verify]')"
-)
-
-
-def mbedtls_parse_error(der: bytes) -> str | None:
-    """Why real mbedTLS 2.28 refuses this DER, or None when it parses (or is not
-    installed: then :data:`MBEDTLS_MISSING` is logged as a warning).
-
-    A device's ``mbedtls_x509_crt_parse_file`` fails the whole file if one certificate
-    does not parse (mDash 1.2.13), so this is checked whenever python-mbedtls is present.
+    Always available: a pure-Python model of ``x509_crt_parse_der_core`` (the tests hold
+    it to real mbedTLS). ``mbedtls_x509_crt_parse`` skips such a certificate and keeps the
+    rest of a CA file; firmware that treats the skipped count as fatal (Mongoose OS,
+    mDash 1.2.13) refuses the whole file, so the build refuses it either way.
     """
-    try:
-        from mbedtls import x509 as mx509
-    except ImportError:
-        _log.warning(MBEDTLS_MISSING)
-        return None
-    try:
-        mx509.CRT.from_DER(der)
-    except Exception as e:  # python-mbedtls raises its own TLSError/ValueError family
-        return str(e) or type(e).__name__
-    return None
+    from .verify.parse import parse_refusal
+
+    refusal = parse_refusal(der, version)
+    return str(refusal) if refusal is not None else None
 
 
 def mbedtls_available() -> bool:

@@ -54,6 +54,7 @@ __all__ = [
     "check_items",
     "default_trust_set",
     "load_trust_set",
+    "looks_like_hostname",
     "parse_device",
     "parse_targets",
     "pull_chains",
@@ -87,10 +88,21 @@ class Target:
     chain: Path | None = None
     device: DeviceProfile | None = None
     server_name: str | None = None
+    hostname: str | None = None
 
     @property
     def address(self) -> str | None:
         return f"{self.host}:{self.port}" if self.host else None
+
+    @property
+    def verify_name(self) -> str | None:
+        """The name the unit checks the server's certificate against: ``hostname:``,
+        else the SNI name, the host, or a target named like a host (a saved chain
+        named after its server)."""
+        for name in (self.hostname, self.server_name, self.host):
+            if name:
+                return name
+        return self.name if looks_like_hostname(self.name) else None
 
     def chain_path(self, base_dir: Path) -> Path:
         """Where this target's saved chain lives: the configured path, else
@@ -114,7 +126,14 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "target"
 
 
-_TARGET_KEYS = ("name", "host", "port", "chain", "device", "server_name")
+_TARGET_KEYS = ("name", "host", "port", "chain", "device", "server_name", "hostname")
+
+
+def looks_like_hostname(text: str) -> bool:
+    """``mdash.net``, ``*.example.com`` is not: a dotted DNS name or an IP address."""
+    if _is_ip(text):
+        return True
+    return bool(re.fullmatch(r"(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63}", text))
 
 
 def parse_targets(node: Node) -> tuple[Target, ...]:
@@ -157,7 +176,8 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
                 if host is None and chain is not None:
                     name = chain.stem
             server_name = m["server_name"].as_str() if "server_name" in m else None
-            target = Target(str(name), host, port, chain, device, server_name)
+            hostname = m["hostname"].as_str() if "hostname" in m else None
+            target = Target(str(name), host, port, chain, device, server_name, hostname)
         if target.name in seen:
             raise n.error(
                 f"duplicate target '{target.name}' (also item {seen[target.name] + 1})",
@@ -218,9 +238,15 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
 
 def board_device(board: Board) -> DeviceProfile:
     """The device profile of a board (its verification rules and clock)."""
-    return DeviceProfile(
-        board.verify.rules, board.verify.clock, f"board {board.full_name}", board.description
-    )
+    profile = board.verify.device_profile(f"board {board.full_name}", board.description)
+    firmware = board.firmware
+    idf = firmware is not None and firmware.name == "esp-idf"
+    if board.verify.mbedtls is None and idf and board.version:
+        # An ESP-IDF release names its mbedTLS line (4.4: 2.28, 5.x: 3.x).
+        from .verify import mbedtls_version_for
+
+        profile = replace(profile, mbedtls=mbedtls_version_for(f"idf-{board.version}"))
+    return profile
 
 
 def board_trust(
@@ -308,6 +334,7 @@ class CheckItem:
     device: DeviceProfile
     what_if: str | None = None
     effective_from: datetime | None = None
+    hostname: str | None = None
     periods: tuple[Period, ...] = ()
     renewal_days: int | None = None  # a roadmap server takes a new chain within this
 
@@ -361,7 +388,9 @@ def target_items(
             )
         else:
             raise InputError(f"target '{t.name}': saved chain {path} does not exist")
-        items.append(CheckItem(t.name, chain, device or t.device or fallback))
+        items.append(
+            CheckItem(t.name, chain, device or t.device or fallback, hostname=t.verify_name)
+        )
     return items
 
 
@@ -447,6 +476,7 @@ class ItemResult:
             "name": self.item.name,
             "ok": self.ok,
             "what_if": self.item.what_if,
+            "hostname": self.item.hostname,
             "effective_from": self.item.effective_from.date().isoformat()
             if self.item.effective_from
             else None,
@@ -552,6 +582,9 @@ def check_items(
             f"--until {until.date().isoformat()} is before {at.date().isoformat()}",
             hint="the horizon must end after the date checked",
         )
+    from .verify import Verifier
+
+    verifier = Verifier(trust)
     results = []
     out_notes = list(notes)
     later = []
@@ -560,7 +593,15 @@ def check_items(
         if item.periods and until is not None and first is not None and first > until:
             later.append(f"{item.name} (from {first.date().isoformat()})")
             continue
-        timeline = judge_periods(trust, item.schedule(), item.device, at=at, until=until)
+        timeline = judge_periods(
+            trust,
+            item.schedule(),
+            item.device,
+            at=at,
+            until=until,
+            hostname=item.hostname,
+            verifier=verifier,
+        )
         results.append(ItemResult(item, timeline))
     if later:
         out_notes.append(f"not judged, sent only after the horizon: {', '.join(later)}")

@@ -9,7 +9,6 @@ once: 0 ok, 1 negative verdict, 2 bad input or usage, 3 device or I/O failure,
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from typing import Any
 
@@ -62,6 +61,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "flash": (
         "esp_cabundle.commands.flash:flash",
         "Replace the CA file on units in place (only changed sectors; resumable; many ports).",
+    ),
+    "push": (
+        "esp_cabundle.commands.push:push",
+        "Put the CA file on units in the field (mDash, MQTT, HTTP) as a resumable campaign.",
     ),
     "restore": (
         "esp_cabundle.commands.restore:restore",
@@ -132,28 +135,6 @@ class LazyGroup(click.Group):
             ctx.exit(130)
 
 
-class _EchoWarnings(logging.Handler):
-    """Shows the library's logged warnings (a check that could not run) on stderr, each
-    message once per run."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.seen: set[str] = set()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = record.getMessage()
-        if text not in self.seen:
-            self.seen.add(text)
-            click.echo(click.style("warning: ", fg="yellow") + text, err=True)
-
-
-def _echo_library_warnings() -> None:
-    log = logging.getLogger("esp_cabundle")
-    for h in [h for h in log.handlers if isinstance(h, _EchoWarnings)]:
-        log.removeHandler(h)
-    log.addHandler(_EchoWarnings())
-
-
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         ctx.ensure_object(dict)["debug"] = True
@@ -198,7 +179,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    _echo_library_warnings()
 
 
 def main(argv: list[str] | None = None) -> None:

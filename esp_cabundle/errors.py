@@ -7,6 +7,7 @@ without a traceback and map it to an exit code in one place (see ``exit_code``).
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "CatalogError",
     "CertificateError",
     "ConfigError",
@@ -21,6 +22,9 @@ __all__ = [
     "PartitionTableError",
     "PolicyError",
     "PrivateKeyError",
+    "PushError",
+    "UnitRpcError",
+    "UnitUnreachable",
     "VerdictError",
 ]
 
@@ -129,3 +133,23 @@ class Interrupted(EspCabundleError):
     unit then holds and what to do next (exit 130, as a shell reports SIGINT)."""
 
     exit_code = 130
+
+
+class PushError(DeviceError):
+    """A unit in the field could not be updated over its remote link (exit 3)."""
+
+
+class UnitUnreachable(PushError):
+    """No answer from a unit (offline, link dropped, timed out): try again later."""
+
+
+class UnitRpcError(PushError):
+    """The unit answered a call with an error (no space, no such file, ...)."""
+
+    def __init__(self, message: str, *, code: int | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+class AuthError(InputError):
+    """A fleet service refused the credentials given (exit 2: fix the key or password)."""

@@ -160,13 +160,12 @@ def parse_service_life(text: str, *, today: datetime) -> datetime:
 
 def board_device(board: Board) -> str:
     """The ``device:`` value that states a board's verification rules: a registry name
-    when one matches (``mbedtls-noclock``), else ``RULES:CLOCK``."""
-    from .verify import DEVICE_PROFILES
+    when one matches (``mbedtls-noclock``), else ``RULES:CLOCK``, with the board's
+    mbedTLS line and ``+options``."""
+    from .check import board_device as device_of
+    from .verify.profiles import profile_spec
 
-    for name, p in DEVICE_PROFILES.items():
-        if p.rules == board.verify.rules and p.clock == board.verify.clock:
-            return name
-    return f"{board.verify.rules}:{board.verify.clock}"
+    return profile_spec(device_of(board))
 
 
 # ---------------------------------------------------------------------------------------

@@ -134,17 +134,9 @@ def certificate_file_report(data: bytes, source: str) -> Report:
     notes: list[str] = []
     if kind in ("pem", "c-strings"):
         notes += _pem_notes(data) if kind == "pem" else []
-    from .bundle import mbedtls_parse_error
-    from .known_roots import known_root
+    from .verify.parse import parse_notes
 
-    for i, c in enumerate(certs, start=1):
-        known = known_root(c.sha256)  # mbedTLS's verdict, recorded with the facts
-        err = known["mbedtls_error"] if known is not None else mbedtls_parse_error(c.der)
-        if err:
-            notes.append(
-                f"#{i} {c.label}: mbedTLS 2.28 cannot parse it ({err}); "
-                "mbedtls_x509_crt_parse_file fails the whole file"
-            )
+    notes += parse_notes(certs, role="ca-file")
     seen: set[str] = set()
     for c in certs:
         if c.sha256 in seen:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .chains import ServerChain
-from .verify import CertEvent, DeviceProfile, Forecast, TrustSet, Verdict, forecast
+from .verify import CertEvent, DeviceProfile, Forecast, TrustSet, Verdict, Verifier, forecast
 
 __all__ = ["FailingSince", "Flip", "Period", "Segment", "Timeline", "judge_periods"]
 
@@ -167,8 +167,12 @@ def judge_periods(
     *,
     at: datetime,
     until: datetime | None = None,
+    hostname: str | None = None,
+    verifier: Verifier | None = None,
 ) -> Timeline:
-    """Judge what a server sends from ``at`` until ``until`` (or at ``at`` alone).
+    """Judge what a server sends from ``at`` until ``until`` (or at ``at`` alone), for a
+    unit connecting to ``hostname`` (None: the name is not judged); ``verifier`` is one
+    prepared for ``trust`` and reused.
 
     Periods must follow each other in time. When none is sent at ``at``, judging starts
     where the first later one starts (a chain announced for a later date).
@@ -188,7 +192,9 @@ def judge_periods(
         e = end if p.end is None or p.end - _SECOND > end else p.end - _SECOND
         if e < s:
             continue
-        fc = forecast(trust, p.chain.certificates, device, at=s, until=e)
+        fc = forecast(
+            trust, p.chain.certificates, device, at=s, until=e, hostname=hostname, verifier=verifier
+        )
         if segments and fc.start.ok != _last_ok(segments[-1].forecast):
             cause = f"servers switch to {p.name or p.chain.source}"
             if p.description:
@@ -202,12 +208,23 @@ def judge_periods(
     if not segments:  # ``at`` falls in a gap: judge the period that comes next
         p = periods[0]
         segments.append(
-            Segment(p, forecast(trust, p.chain.certificates, device, at=begin, until=end))
+            Segment(
+                p,
+                forecast(
+                    trust,
+                    p.chain.certificates,
+                    device,
+                    at=begin,
+                    until=end,
+                    hostname=hostname,
+                    verifier=verifier,
+                ),
+            )
         )
     sent_from = begin if begin > at else None
     if segments[0].forecast.start.ok or sent_from is not None:
         return Timeline(tuple(segments), tuple(flips), None, sent_from)
-    since = failing_since(trust, periods, device, at=begin)
+    since = failing_since(trust, periods, device, at=begin, hostname=hostname, verifier=verifier)
     return Timeline(tuple(segments), tuple(flips), since)
 
 
@@ -217,7 +234,13 @@ def _chain_born(chain: ServerChain) -> datetime:
 
 
 def failing_since(
-    trust: TrustSet, periods: Sequence[Period], device: DeviceProfile, *, at: datetime
+    trust: TrustSet,
+    periods: Sequence[Period],
+    device: DeviceProfile,
+    *,
+    at: datetime,
+    hostname: str | None = None,
+    verifier: Verifier | None = None,
 ) -> FailingSince:
     """When the failure in effect at ``at`` began: the last flip to failing before
     ``at`` (every certificate date counting), or the day servers switched to the failing
@@ -229,7 +252,14 @@ def failing_since(
         floor = current.start if current.start is not None else _chain_born(current.chain)
         floor = min(floor, when)
         fc = forecast(
-            trust, current.chain.certificates, device, at=floor, until=when, rotate_issuing=False
+            trust,
+            current.chain.certificates,
+            device,
+            at=floor,
+            until=when,
+            rotate_issuing=False,
+            hostname=hostname,
+            verifier=verifier,
         )
         states = [(floor, fc.start.ok, "")] + [
             (c.date, c.verdict.ok, "; ".join(str(e) for e in c.events)) for c in fc.changes
@@ -254,7 +284,15 @@ def failing_since(
                 floor, f"servers sent {current.name or 'this chain'} from then", False
             )
         before = current.start - _SECOND
-        prev_fc = forecast(trust, prev.chain.certificates, device, at=before, until=before)
+        prev_fc = forecast(
+            trust,
+            prev.chain.certificates,
+            device,
+            at=before,
+            until=before,
+            hostname=hostname,
+            verifier=verifier,
+        )
         if prev_fc.start.ok:
             return FailingSince(
                 current.start, f"servers switched to {current.name or 'this chain'}", True

@@ -55,3 +55,15 @@ def virtual_esp32() -> Iterator[Callable[..., Any]]:
         unit.stop()
     errors = [e for unit in units for e in unit.errors]
     assert not errors, f"virtual ESP32 server errors: {errors!r}"
+
+
+@pytest.fixture(scope="session")
+def mosquitto() -> Iterator[Any]:
+    """Debian's mosquitto on 127.0.0.1 (a free port, a temporary config), for the
+    session; tests skip with the reason when the binary is absent (.ci/run installs it)."""
+    from support.fleet_links import Mosquitto, mosquitto_binary
+
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    with Mosquitto() as broker:
+        yield broker

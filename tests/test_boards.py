@@ -249,7 +249,7 @@ def test_cli_lists_and_shows(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["boards", "mdash-arduino", "--json"])
     doc = json.loads(r.output)
     assert doc["filesystem"]["config_files"] == ["/mdash.cfg"]
-    assert doc["verify"] == {"rules": "mbedtls", "clock": "none"}
+    assert doc["verify"] == {"rules": "mbedtls", "clock": "none", "ca_parse": "fatal"}
     r = runner.invoke(cli, ["boards", "--json"])
     assert {d["name"] for d in json.loads(r.output)} >= REQUIRED
 

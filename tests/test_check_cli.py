@@ -154,10 +154,14 @@ def test_live_host(runner: CliRunner, in_tmp: Path) -> None:
     (in_tmp / "bad.pem").write_bytes(mint("Other Root").pem)
     with tls_server([leaf, inter]) as port:
         code, out, err = run(runner, "check", "--bundle", "good.pem", "--host",
-                             f"127.0.0.1:{port}")  # fmt: skip
+                             f"127.0.0.1:{port}", "--hostname", "localhost")  # fmt: skip
         assert code == 0, out + err
-        assert f"PASS 127.0.0.1:{port}" in out
-        code, out, _ = run(runner, "check", "--bundle", "bad.pem", "--host", f"127.0.0.1:{port}")
+        assert f"PASS 127.0.0.1:{port}" in out and "name localhost checked" in out
+        # Without --hostname the device checks the host it dials: the leaf is for localhost.
+        code, out, _ = run(runner, "check", "--bundle", "good.pem", "--host", f"127.0.0.1:{port}")
+        assert code == 1 and "CN_MISMATCH" in out and "name 127.0.0.1 does not match" in out
+        code, out, _ = run(runner, "check", "--bundle", "bad.pem", "--host", f"127.0.0.1:{port}",
+                           "--hostname", "localhost")  # fmt: skip
         assert code == 1 and "'Live CA' is issued by 'Live Root', which is not in the bundle" in out
     code, _, err = run(runner, "check", "--bundle", "good.pem", "--host", f"127.0.0.1:{port}",
                        "--timeout", "2")  # fmt: skip
@@ -175,6 +179,7 @@ def _config(path: Path, port: int, *, extra: str = "") -> None:
         "targets:\n"
         "  - name: local\n"
         "    host: 127.0.0.1\n"
+        "    hostname: localhost  # the name the units check (the leaf is for localhost)\n"
         f"    port: {port}\n" + extra
     )
 

@@ -38,12 +38,14 @@ def inputs(name: str) -> list:  # type: ignore[type-arg]
         return list(load_certificate_file(INPUT / "small.pem"))
     if name == "all":
         return list(load_certificate_file(INPUT / "cacrt_all.pem"))
+    if name == "duplicates":
+        return list(load_certificate_file(INPUT / "duplicates.pem"))
     names = parse_cmn_filter((INPUT / "cmn_crt_authorities.csv").read_text())
     return filter_curl_bundle((INPUT / "cacrt_all.pem").read_text(), names)
 
 
 @pytest.mark.parametrize("fmt", ["v1", "v2"])
-@pytest.mark.parametrize("name", ["small", "all", "cmn"])
+@pytest.mark.parametrize("name", ["small", "all", "cmn", "duplicates"])
 def test_golden_bundles_byte_identical(name: str, fmt: str) -> None:
     golden = (DATA / f"{name}.{fmt}.bin").read_bytes()
     assert render_idf_bundle(inputs(name), bundle_format=fmt) == golden  # type: ignore[arg-type]
@@ -57,7 +59,7 @@ def test_reader_reads_golden_bundles(name: str, fmt: str) -> None:
     bundle = parse_idf_bundle(data)
     assert bundle.format == fmt and bundle.is_sorted
     expected = sorted(
-        {BundleRoot.from_certificate(c) for c in inputs(name)}, key=lambda r: r.subject_der
+        (BundleRoot.from_certificate(c) for c in inputs(name)), key=lambda r: r.subject_der
     )
     assert list(bundle.roots) == expected
 
@@ -81,13 +83,17 @@ def test_cmn_filter_matches_curl_name_lines() -> None:
     assert len(kept) == len({n for n, _ in entries if n in names})
 
 
-def test_duplicate_subject_and_key_stored_once() -> None:
+def test_repeated_subject_and_key_kept_as_gen_crt_bundle_does() -> None:
+    """gen_crt_bundle.py keeps a root and its cross-sign (same subject and key) as two
+    entries, and a root given twice as two entries."""
     x1 = load_certificate_file(Path(__file__).parent / "data/letsencrypt/isrgrootx1.pem")
     x1_cross = load_certificate_file(
         Path(__file__).parent / "data/letsencrypt/isrg-root-x1-cross-signed.pem"
     )
-    both = render_idf_bundle([*x1, *x1_cross], bundle_format="v2")
-    assert both == render_idf_bundle(x1, bundle_format="v2")
+    both = parse_idf_bundle(render_idf_bundle([*x1, *x1_cross, *x1], bundle_format="v2"))
+    assert len(both.roots) == 3 and len(set(both.roots)) == 1
+    with pytest.raises(InputError, match="3 roots exceed"):
+        render_idf_bundle([*x1, *x1_cross, *x1], bundle_format="v1", max_certs=2)
 
 
 @pytest.mark.parametrize(

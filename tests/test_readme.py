@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 from support.doc_commands import (
+    MDASH_KEY,
     Command,
+    FleetStandIns,
     UnitPool,
     command,
     fenced_blocks,
@@ -69,13 +71,16 @@ def run_pytest_line(cmd: Command) -> None:
 
 
 def run_in_order(
-    cmds: list[Command], scratch: Path, ports: Callable[[str], str]
+    cmds: list[Command],
+    scratch: Path,
+    ports: Callable[[str], str],
+    unavailable: Callable[[str], bool] = lambda text: False,
 ) -> tuple[list[Command], list[Command]]:
     """Run every command; returns (run, skipped)."""
     cwd = scratch
     ran, skipped = [], []
     for cmd in cmds:
-        if cmd.network:
+        if cmd.network or unavailable(cmd.text):
             skipped.append(cmd)
             continue
         if re.match(r"^python3? -m pytest\b", cmd.text):
@@ -126,12 +131,20 @@ def test_readme_commands_run_as_shown(
     prepare(scratch)
     cmds = markdown_commands(README)
     pool = UnitPool(virtual_esp32)
-    ran, skipped = run_in_order(cmds, scratch, pool)
+    # push commands reach the mDash stand-in, a mosquitto and LAN units on 127.0.0.1
+    monkeypatch.setenv("MDASH_API_KEY", MDASH_KEY)
+    fleet = FleetStandIns()
+    try:
+        ran, skipped = run_in_order(cmds, scratch, lambda t: fleet(pool(t)), fleet.unavailable)
+    finally:
+        fleet.close()
+    assert fleet.used >= {"mdash", "rpc"}
     assert len(ran) > 40, len(ran)
     # The marks are honest: exactly the lines that need the network are skipped.
     for c in cmds:
         assert c.network == needs_network(c.text), f"{c.source}: `{c.text}`"
     assert {c.argv[0] for c in skipped} <= {"python3", "esp-cabundle"}
+    assert (scratch / "fleet" / "cabundle-campaign.db").is_file()  # the mDash campaign ran
     assert pool.used >= 2  # the Arduino and the Mongoose OS units both served commands
     assert any(uses_port(c.text) for c in ran)
 
@@ -194,6 +207,8 @@ def test_readme_guide_sections_in_order() -> None:
         "Where does it go?",
         "Will my devices still connect?",
         "Update a flash dump without losing settings",
+        "Update units on the bench",
+        "Update units in the field",
         "Gate CI on it",
         "Troubleshooting",
     ]

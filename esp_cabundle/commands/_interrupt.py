@@ -38,8 +38,15 @@ def _notice(text: str) -> None:
         os.write(2, line.encode("utf-8", "replace"))
 
 
+_FIRST_TEXT = (
+    "units that have written nothing stop now; a unit being written finishes its current "
+    "sector first, so none is left mid-sector."
+)
+_REPEAT_TEXT = "waiting for the sector being written to finish (a unit is never left mid-sector)."
+
+
 @contextmanager
-def stop_on_signals() -> Iterator[Cancel]:
+def stop_on_signals(*, first: str = _FIRST_TEXT, repeat: str = _REPEAT_TEXT) -> Iterator[Cancel]:
     """A token that SIGINT and SIGTERM set while the block runs (handlers restored after).
 
     The first signal asks every unit to stop: at once if it has written nothing yet,
@@ -61,15 +68,9 @@ def stop_on_signals() -> Iterator[Cancel]:
     def handler(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if cancel.request(name) == 1:
-            _notice(
-                f"{FIRST_NOTICE} ({name}): units that have written nothing stop now; a unit "
-                "being written finishes its current sector first, so none is left mid-sector."
-            )
+            _notice(f"{FIRST_NOTICE} ({name}): {first}")
         else:
-            _notice(
-                f"{REPEAT_NOTICE} ({name}): waiting for the sector being written to finish "
-                "(a unit is never left mid-sector)."
-            )
+            _notice(f"{REPEAT_NOTICE} ({name}): {repeat}")
 
     previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):

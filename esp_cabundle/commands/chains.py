@@ -151,13 +151,16 @@ def show(
         chain = load_chain_file(file)
     if output is not None:
         write_atomic(output, chain.to_pem())
+    from ..verify.parse import parse_notes
+
+    notes = [*chain.notes, *parse_notes(chain.certificates, role="server-chain")]
     if as_json:
         emit_json(
             {
                 "source": chain.source,
                 "captured_at": chain.captured_at.isoformat() if chain.captured_at else None,
                 "protocol": chain.protocol,
-                "notes": list(chain.notes),
+                "notes": notes,
                 "certificates": [
                     {
                         "position": i,
@@ -179,7 +182,7 @@ def show(
     echo(
         f"{chain.source}{when}" + (f" over {chain.protocol}" if chain.protocol else ""), quiet=quiet
     )
-    for n in chain.notes:
+    for n in notes:
         echo(f"note: {n}", quiet=quiet)
     rows = [
         (

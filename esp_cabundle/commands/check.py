@@ -41,6 +41,13 @@ if TYPE_CHECKING:
     help="A saved chain, PEM, leaf first (repeatable).",
 )
 @click.option(
+    "--hostname",
+    metavar="NAME",
+    help="The server name the device checks the certificate against (default: the host "
+    "of --host, a target's host, or a chain file named after its server, e.g. "
+    "chains/mdash.net.pem).",
+)
+@click.option(
     "--device",
     metavar="PROFILE",
     help="Device profile: mbedtls-noclock, mbedtls-clock, idf-bundle, ... or RULES:CLOCK.",
@@ -90,6 +97,7 @@ def check(
     bundle_path: Path | None,
     hosts: tuple[str, ...],
     chain_files: tuple[Path, ...],
+    hostname: str | None,
     device: str | None,
     board: str | None,
     until: str | None,
@@ -123,6 +131,8 @@ def check(
       esp-cabundle check --board mdash@1.2.16 --until 2036-01-01   # its s_pem vs mdash.net
       esp-cabundle check --until 2035-01-01 --report forecast.html
     """
+    from dataclasses import replace
+
     from ..chains import load_chain_file, parse_host_port
     from ..check import (
         CheckItem,
@@ -131,6 +141,7 @@ def check(
         check_items,
         default_trust_set,
         load_trust_set,
+        looks_like_hostname,
         roadmap_items,
         target_items,
     )
@@ -164,14 +175,15 @@ def check(
     items: list[CheckItem] = []
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     for f in chain_files:
-        items.append(CheckItem(f.name, load_chain_file(f), default))
+        named = f.stem if looks_like_hostname(f.stem) else None
+        items.append(CheckItem(f.name, load_chain_file(f), default, hostname=hostname or named))
     if hosts:
         from ..check import Target
 
         targets = []
         for h in hosts:
             host, port = parse_host_port(h)
-            targets.append(Target(h, host, port))
+            targets.append(Target(h, host, port, hostname=hostname))
         items += target_items(
             targets,
             Path("."),
@@ -190,6 +202,8 @@ def check(
             timeout=timeout,
             progress=progress,
         )
+    if hostname and not hosts and not chain_files:
+        items = [replace(i, hostname=hostname) for i in items]
     for name in roadmaps:
         items += roadmap_items(name, default)
     if not items and board_profile is not None:
@@ -277,7 +291,15 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str
     chain = f" ({sent.name})" if sent.name and r.item.periods else ""
     if tl.sent_from is not None:
         status = f"not sent at the date checked; sent from then: {status}"
-    out.extend(wrap.wrap(f"{v.at.date().isoformat()}{chain}: {status}{flags}"))
+    name = {
+        "matched": f", name {v.hostname} checked",
+        "mismatch": f", name {v.hostname} does not match",
+        "not-judged": ", name not judged (no --hostname)",
+        "not-set": ", the device checks no name",
+        "no-leaf": ", name not judged (no server certificate in the chain)",
+    }[v.name_status]
+    lib = f" [mbedTLS {v.profile.mbedtls}]" if v.profile.mbedtls != "2.28" else ""
+    out.extend(wrap.wrap(f"{v.at.date().isoformat()}{chain}: {status}{flags}{name}{lib}"))
     if tl.failing_since is not None:
         out.extend(wrap.wrap(tl.failing_since.describe()))
     out.extend(wrap.wrap(v.explanation))

@@ -162,17 +162,10 @@ class IdfBundle:
 
 
 def _sorted_roots(certs: Iterable[Certificate]) -> list[BundleRoot]:
-    # Stable sort by DER subject, as gen_crt_bundle.py; exact (subject, key) repeats are
-    # dropped (a root and its cross-sign share both), since the device cannot tell them
-    # apart and each one costs a slot of the 200.
-    roots: list[BundleRoot] = []
-    seen: set[BundleRoot] = set()
-    for c in certs:
-        r = BundleRoot.from_certificate(c)
-        if r not in seen:
-            seen.add(r)
-            roots.append(r)
-    return sorted(roots, key=lambda r: r.subject_der)
+    # gen_crt_bundle.py: every certificate, stable-sorted by DER subject. Repeated
+    # (subject, key) pairs are kept (a root next to its cross-sign, or the same root
+    # twice): they count towards the 200 and move where the device's binary search lands.
+    return sorted((BundleRoot.from_certificate(c) for c in certs), key=lambda r: r.subject_der)
 
 
 def render_idf_bundle(

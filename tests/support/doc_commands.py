@@ -276,3 +276,87 @@ class UnitPool:
 
 def uses_port(text: str) -> bool:
     return bool(_PORT_RE.search(text))
+
+
+_MDASH_RE = re.compile(r"--mdash(?:\s+(?!-)\S+)?")
+_MQTT_RE = re.compile(r"\bmqtts?://\S+")
+_RPC_RE = re.compile(r"--rpc\s+(?P<url>(?:https?|wss?)://\S+)")
+MDASH_KEY = "readme-mdash-key"
+MQTT_UNITS = ("esp32-0001", "esp32-0002", "esp32-0003")
+MDASH_UNITS = ("device1", "device2", "device3")
+
+
+class FleetStandIns:
+    """Stand-ins for the fleet links that ``push`` commands name, started on first use.
+
+    - ``--mdash [URL]`` reaches the mDash REST stand-in (support/fleet_links.py; mDash
+      units ``device1``-``device3``, API key :data:`MDASH_KEY`, which the caller puts in
+      ``MDASH_API_KEY``) and gets ``--server mdash.net`` unless it names a server, so the
+      gate still checks the units' connection to mdash.net from ``chains/mdash.net.pem``;
+    - ``mqtt://HOST[:PORT]`` becomes a mosquitto on 127.0.0.1 serving Mongoose OS units
+      ``esp32-0001``-``esp32-0003`` (:meth:`unavailable` says when mosquitto is missing);
+    - ``--rpc URL`` reaches one Mongoose OS unit on 127.0.0.1 over HTTP or WebSocket.
+    """
+
+    def __init__(self) -> None:
+        self._mdash: Any = None
+        self._broker: Any = None
+        self._host: Any = None
+        self._lan: Any = None
+
+    def unavailable(self, text: str) -> bool:
+        from support.fleet_links import mosquitto_binary
+
+        return bool(_MQTT_RE.search(text)) and mosquitto_binary() is None
+
+    def __call__(self, text: str) -> str:
+        if _MDASH_RE.search(text):
+            url = self._mdash_url()
+            extra = "" if "--server" in text else " --server mdash.net"
+            text = _MDASH_RE.sub(lambda m: f"--mdash {url}{extra}", text, count=1)
+        if _MQTT_RE.search(text):
+            text = _MQTT_RE.sub(self._mqtt_url(), text)
+        m = _RPC_RE.search(text)
+        if m:
+            lan = self._lan_server()
+            url = lan.ws_url if m.group("url").startswith("ws") else lan.http_url
+            text = text[: m.start("url")] + url + text[m.end("url") :]
+        return text
+
+    def _mdash_url(self) -> str:
+        if self._mdash is None:
+            from support.fleet import mdash_unit
+            from support.fleet_links import MdashStandIn
+
+            self._mdash = MdashStandIn([mdash_unit(u) for u in MDASH_UNITS], MDASH_KEY)
+        return str(self._mdash.url)
+
+    def _mqtt_url(self) -> str:
+        if self._broker is None:
+            from support.fleet import mongoose_unit
+            from support.fleet_links import Mosquitto, MqttUnitHost
+
+            self._broker = Mosquitto().__enter__()
+            units = [mongoose_unit(u) for u in MQTT_UNITS]
+            self._host = MqttUnitHost(self._broker.port, units)
+        return str(self._broker.url)
+
+    def _lan_server(self) -> Any:
+        if self._lan is None:
+            from support.fleet import mongoose_unit
+            from support.fleet_links import LanUnitServer
+
+            self._lan = LanUnitServer(mongoose_unit("lan-unit"))
+        return self._lan
+
+    @property
+    def used(self) -> set[str]:
+        return {n for n, v in (("mdash", self._mdash), ("mqtt", self._host), ("rpc", self._lan))
+                if v is not None}  # fmt: skip
+
+    def close(self) -> None:
+        for part in (self._mdash, self._host, self._lan):
+            if part is not None:
+                part.close()
+        if self._broker is not None:
+            self._broker.__exit__(None, None, None)

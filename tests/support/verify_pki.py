@@ -107,11 +107,16 @@ def mint(
     issuer_name: x509.Name | None = None,
     sign_with: Any = None,
     basic_constraints: bool = True,
+    sans: Sequence[x509.GeneralName] | None = None,
+    eku: Sequence[x509.ObjectIdentifier] | None = None,
+    leaf_key_usage: x509.KeyUsage | None = None,
 ) -> Minted:
     """A certificate for ``subject`` issued by ``issuer`` (self-signed when None).
 
     ``issuer_name``/``sign_with`` forge: another issuer name, or another signing key.
     ``key_cert_sign=None`` leaves out keyUsage entirely; leaves get a TLS server profile.
+    A leaf's subjectAltName is ``sans`` (``[]``: none) or one dNSName ``san``; ``eku``
+    and ``leaf_key_usage`` add those extensions to a leaf.
     """
     subj = dn(subject) if isinstance(subject, str) else subject
     key = key or fresh_key(key_kind)
@@ -146,7 +151,13 @@ def mint(
             True,
         )
     if not ca:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san or "localhost")]), False)
+        names = list(sans) if sans is not None else [x509.DNSName(san or "localhost")]
+        if names:
+            b = b.add_extension(x509.SubjectAlternativeName(names), False)
+        if eku is not None:
+            b = b.add_extension(x509.ExtendedKeyUsage(list(eku)), False)
+        if leaf_key_usage is not None:
+            b = b.add_extension(leaf_key_usage, True)
     if isinstance(signer, ed25519.Ed25519PrivateKey):
         return Minted(b.sign(signer, None), key)  # EdDSA signs without a separate hash
     h = hash_alg or hashes.SHA256()

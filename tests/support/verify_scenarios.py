@@ -8,16 +8,30 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from . import parse_corpus as pc
 from .verify_pki import DAY, NOW, YEAR, Minted, dn, fresh_key, mint
 
 
 @dataclass
 class Scenario:
     name: str
-    trust: list[Minted]
-    chain: list[Minted]  # as sent, leaf first
+    trust: list[Minted | bytes]  # bytes: a certificate mbedTLS may refuse (DER)
+    chain: list[Minted | bytes]  # as sent, leaf first
+    hostname: str | None = "localhost"
+
+
+def der(m: Minted | bytes) -> bytes:
+    return m if isinstance(m, bytes) else m.der
+
+
+def _edited(der_bytes: bytes, like: Minted) -> Minted:
+    """A re-signed certificate with ``like``'s key, so a TLS server can present it."""
+    return Minted(x509.load_der_x509_certificate(der_bytes), like.key)
 
 
 def _leaf(issuer: Minted, **kw: object) -> Minted:
@@ -188,3 +202,98 @@ def random_scenarios(count: int, *, seed: int = 2024) -> Iterator[Scenario]:
 
 def _state(rnd: random.Random) -> dict:
     return _STATES[rnd.choices(["valid", "expired", "future"], [0.7, 0.15, 0.15])[0]]()
+
+
+def _ku(**bits: bool) -> x509.KeyUsage:
+    names = [
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+        "encipher_only",
+        "decipher_only",
+    ]
+    return x509.KeyUsage(**{n: bits.get(n, False) for n in names})
+
+
+def device_scenarios() -> Iterator[Scenario]:
+    """What the device checks around the path: parsing (§1), the server's name and key
+    usage (§2), mbedTLS 3.6's profile (§6), chain order and dead ends (§3)."""
+    # §1 A CA file root the device cannot parse is skipped; the rest is kept.
+    nc_root = mint("NC Root")
+    nc_der = _edited(
+        pc.with_extensions(nc_root, nc_root.key, pc.ext("2.5.29.30", pc.NC, True)), nc_root
+    )
+    inter = mint("NC CA", nc_root)
+    yield Scenario(
+        "ca-root-critical-name-constraints", [nc_der, mint("Other Root")], [_leaf(inter), inter]
+    )
+    pol_der = _edited(
+        pc.with_extensions(nc_root, nc_root.key, pc.ext("2.5.29.32", pc.POLICY, True)), nc_root
+    )
+    yield Scenario(
+        "ca-root-critical-policy-and-a-good-copy", [pol_der, nc_root], [_leaf(inter), inter]
+    )
+    # ... and a server certificate it cannot parse ends the handshake.
+    r = mint("Parse Root")
+    i = mint("Parse CA", r)
+    leaf = _leaf(i)
+    bad_leaf = _edited(pc.with_extensions(leaf, i.key, pc.ext("1.2.3.4", b"\x05\x00", True)), leaf)
+    yield Scenario("server-leaf-critical-unknown-extension", [r], [bad_leaf, i])
+    bad_inter = _edited(pc.with_extensions(i, r.key, pc.ext("2.5.29.30", pc.NC, True)), i)
+    yield Scenario("server-intermediate-critical-name-constraints", [r], [leaf, bad_inter])
+    stray = mint("Ed Stray", key=fresh_key("ed25519"))
+    yield Scenario("server-sends-ed25519-signed-extra", [r], [leaf, i, stray])
+    # §2 The server's name.
+    for host, sans, label in (
+        ("a.example.com", ["*.example.com"], "wildcard-one-label"),
+        ("a.b.example.com", ["*.example.com"], "wildcard-two-labels"),
+        ("example.com", ["*.example.com"], "wildcard-bare-domain"),
+        ("WWW.Example.COM", ["www.example.com"], "case-folded"),
+        ("other.example", ["www.example.com", "other.example"], "second-san"),
+        ("nomatch.example", ["www.example.com"], "mismatch"),
+    ):
+        names = [x509.DNSName(n) for n in sans]
+        yield Scenario(f"name-{label}", [r], [_leaf(i, sans=names), i], hostname=host)
+    cn_only = mint("cn.example", i, ca=False, sans=[])
+    yield Scenario("name-cn-without-san", [r], [cn_only, i], hostname="cn.example")
+    san_not_cn = mint("cn.example", i, ca=False, sans=[x509.DNSName("san.example")])
+    yield Scenario("name-cn-ignored-with-san", [r], [san_not_cn, i], hostname="cn.example")
+    yield Scenario("name-not-set-by-client", [r], [_leaf(i), i], hostname=None)
+    # §2 Key usage for a TLS server.
+    client_only = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    yield Scenario("eku-client-auth-only", [r], [_leaf(i, eku=client_only), i])
+    yield Scenario(
+        "eku-client-auth-only-and-untrusted", [mint("Nobody")], [_leaf(i, eku=client_only), i]
+    )
+    yield Scenario(
+        "eku-server-and-client",
+        [r],
+        [_leaf(i, eku=[ExtendedKeyUsageOID.SERVER_AUTH, *client_only]), i],
+    )
+    # An ECDHE server key must sign: digitalSignature, and none of the "only" bits.
+    odd_ku = _ku(digital_signature=True, key_agreement=True, encipher_only=True)
+    yield Scenario("ku-encipher-only-bit", [r], [_leaf(i, leaf_key_usage=odd_ku), i])
+    yield Scenario(
+        "ku-digital-signature", [r], [_leaf(i, leaf_key_usage=_ku(digital_signature=True)), i]
+    )
+    # §6 mbedTLS 3.6's default profile.
+    from cryptography.hazmat.primitives import hashes
+
+    i224 = mint("SHA224 CA", r, hash_alg=hashes.SHA224())
+    yield Scenario("sha224-intermediate", [r], [_leaf(i224), i224])
+    k1 = mint("K1 CA", r, key=ec.generate_private_key(ec.SECP256K1()))
+    yield Scenario("secp256k1-intermediate-key", [r], [_leaf(k1), k1])
+    k1_root = mint("K1 Root", key=ec.generate_private_key(ec.SECP256K1()))
+    k1_child = mint("Under K1 CA", k1_root)
+    yield Scenario("secp256k1-root-key", [k1_root], [_leaf(k1_child), k1_child])
+    p224 = mint("P224 CA", r, key=ec.generate_private_key(ec.SECP224R1()))
+    yield Scenario("secp224r1-intermediate-key", [r], [_leaf(p224), p224])
+    # §3 Order and dead ends.
+    root = mint("Order Root")
+    mid = mint("Order Mid", root)
+    low = mint("Order Low", mid)
+    yield Scenario("wrong-order", [root], [_leaf(low), mid, low])

@@ -1,0 +1,107 @@
+"""A fleet push through a real broker: 1,000 simulated Mongoose OS units behind Debian's
+mosquitto on 127.0.0.1, an 8 KB CA file, the campaign as ``esp-cabundle push --mqtt``
+runs it (the library, with its SQLite ledger).
+
+The units run in a second process (tests/support: LittleFS images of 64 KiB, the
+rpc-service-fs handlers, answers on ``<src>/rpc``), so the campaign and the units each
+have a core of this 2-core machine, with mosquitto between them. After the campaign the
+unit process mounts every unit's image anew and checks it file by file.
+
+Prints: units per second (wall clock of the campaign, listing to last record), bytes of
+RPC frames per unit (both ways, base64 included), the ledger's size, and how many units
+were verified. Goal: >= 50 units/s and every unit verified. Run:
+    python benchmarks/bench_push.py [--units 1000] [--concurrency 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from support.fleet_links import Mosquitto, MqttUnitHost  # noqa: E402
+from support.rpc_units import MongooseUnit  # noqa: E402
+
+from esp_cabundle.commands.ca_source import build_ca_pem  # noqa: E402
+from esp_cabundle.fs import create_image, open_image  # noqa: E402
+from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign  # noqa: E402
+from esp_cabundle.push.ledger import Ledger  # noqa: E402
+from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url  # noqa: E402
+
+LFS = ROOT / "tests" / "data" / "serial" / "mongoose-lfs20-256k.bin"
+
+
+def template() -> bytes:
+    """A 64 KiB Mongoose OS LittleFS with the vendor image's small files and its ca.pem."""
+    vendor = open_image(LFS.read_bytes())
+    image = create_image("littlefs", "mongoose-os", 16 * 4096)
+    for f in vendor.files():
+        if f.size < 4096:
+            image.write(f.path, vendor.read(f.path))
+    return image.to_bytes()
+
+
+def serve(port: int, n: int, ready: Any, done: Any, result: Any, ca: bytes) -> None:
+    base = template()
+    units = [MongooseUnit(f"bench-{i:04d}", open_image(base)) for i in range(n)]
+    host = MqttUnitHost(port, units, workers=4)
+    ready.set()
+    done.wait()
+    host.close()
+    expected = {f.path: open_image(base).read(f.path) for f in open_image(base).files()}
+    expected["/ca.pem"] = ca
+    ok = sum(1 for u in units if u.files() == expected)
+    result.put(ok)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--units", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    args = ap.parse_args()
+    ca = build_ca_pem(None, ("letsencrypt",), ("amazon-root-ca-1", "amazon-root-ca-3"), (), None)
+    ctx = mp.get_context("spawn")
+    with Mosquitto() as broker, tempfile.TemporaryDirectory() as tmp:
+        ready, done, result = ctx.Event(), ctx.Event(), ctx.Queue()
+        proc = ctx.Process(target=serve, args=(broker.port, args.units, ready, done, result, ca))
+        proc.start()
+        if not ready.wait(300):
+            raise SystemExit("the unit process did not start")
+        ids = [f"bench-{i:04d}" for i in range(args.units)]
+        transport = MqttTransport(parse_mqtt_url(broker.url), ids)
+        ledger_path = Path(tmp) / "campaign.db"
+        options = CampaignOptions(concurrency=args.concurrency, timeout=30.0)
+        push = PushFile(ca, "ca.pem", "mongoose-os-esp32")
+        with Ledger(ledger_path) as ledger:
+            t0 = time.perf_counter()
+            report = run_campaign([transport], push, ledger, options)
+            elapsed = time.perf_counter() - t0
+        transport.close()
+        done.set()
+        checked = result.get(timeout=600)
+        proc.join(60)
+        counts = report.counts()
+        size = sum(p.stat().st_size for p in Path(tmp).glob("campaign.db*"))
+        per_unit = (transport.traffic.sent + transport.traffic.received) / args.units
+        print(f"units: {args.units}, CA file {len(ca)} bytes, concurrency {args.concurrency}")
+        print(f"campaign: {elapsed:.1f} s, {args.units / elapsed:.1f} units/s")
+        print(f"RPC frames per unit: {per_unit:,.0f} bytes ({transport.traffic.sent:,} sent, "
+              f"{transport.traffic.received:,} received in all)")  # fmt: skip
+        print(f"ledger: {size:,} bytes ({size / args.units:.0f} per unit)")
+        print(f"states: {counts}")
+        print(f"verified on the units (images mounted, every file checked): {checked}")
+        ok = checked == args.units and counts.get("verified") == args.units
+        goal = args.units / elapsed >= 50
+        print(f"goal >= 50 units/s: {'met' if goal else 'NOT met'}; every unit verified: {ok}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,479 @@
+"""``esp-cabundle push``: put the CA file on units in the field, as a resumable campaign."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ._common import at_option, json_option, quiet_option
+from .ca_source import ca_source_options
+
+if TYPE_CHECKING:
+    from ..boards import Board
+    from ..check import Target
+    from ..push.campaign import CampaignReport, PushFile, SurveyRow, UnitEvent
+    from ..push.transport import Transport
+
+DEFAULT_LEDGER = "cabundle-campaign.db"
+_MDASH_DEFAULT = "https://mdash.net/api/v2"  # push.mdash.DEFAULT_MDASH_URL, without importing it
+_STOPPING = "no new unit is started; the units in hand are finished and recorded first."
+_NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
+
+
+def _ledger_option(f: Any) -> Any:
+    return click.option(
+        "--ledger",
+        "ledger_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=DEFAULT_LEDGER,
+        show_default=True,
+        metavar="FILE",
+        help="The campaign ledger (SQLite, mode 0600).",
+    )(f)
+
+
+@click.group("push", invoke_without_command=True)
+@click.option(
+    "--mdash",
+    "mdash_url",
+    is_flag=False,
+    flag_value=_MDASH_DEFAULT,
+    default=None,
+    metavar="[URL]",
+    help=f"Reach units through mDash's REST API (default URL {_MDASH_DEFAULT}). The key "
+    "comes from MDASH_API_KEY or --api-key-file, never from the command line.",
+)
+@click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Read the mDash API key from this file (instead of MDASH_API_KEY).",
+)
+@click.option(
+    "--mqtt",
+    "mqtt_url",
+    envvar="ESP_CABUNDLE_MQTT",
+    metavar="URL",
+    help="Mongoose OS RPC over MQTT: mqtt://[user@]host[:port] or mqtts://... (also from "
+    "ESP_CABUNDLE_MQTT, the only place a user:password URL is accepted).",
+)
+@click.option(
+    "--mqtt-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Read the MQTT password from this file (or set MQTT_PASSWORD).",
+)
+@click.option(
+    "--tls-ca",
+    "tls_ca",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    help="Verify the broker or server (mqtts://, https://, wss://) with this CA file "
+    "instead of the system's roots.",
+)
+@click.option("--device", "devices", multiple=True, metavar="ID", help="A unit's device id.")
+@click.option(
+    "--devices",
+    "devices_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="A file of device ids, one per line (# comments).",
+)
+@click.option(
+    "--rpc",
+    "rpc_urls",
+    multiple=True,
+    metavar="URL",
+    help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
+)
+@click.option("--board", metavar="NAME|FILE", help="Where the CA file lives on the units.")
+@ca_source_options
+@at_option
+@click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="The server the units' connection goes to, checked against the new CA (default: "
+    "the mDash host, or the mqtts:// broker). Its chain is read from chains/HOST.pem.",
+)
+@_ledger_option
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0.1, 600),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for each answer.",
+)
+@click.option(
+    "--frame-size",
+    type=click.IntRange(256, 1 << 20),
+    metavar="BYTES",
+    help="The units' frame budget (default: 3072 over MQTT, 4096 otherwise).",
+)
+@click.option("--reboot", is_flag=True, help="Reboot each updated unit and wait for it to return.")
+@click.option(
+    "--reconnect-timeout",
+    type=click.FloatRange(1, 3600),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for a rebooted unit to answer again.",
+)
+@click.option("--watch", is_flag=True, help="Keep polling for units that come online.")
+@click.option(
+    "--until",
+    metavar="DATE",
+    help="Watch until this date (default: the date the units' current CA stops working, "
+    "when the forecast knows it).",
+)
+@click.option(
+    "--poll",
+    type=click.FloatRange(0.1, 86400),
+    default=60.0,
+    show_default=True,
+    help="Seconds between passes with --watch.",
+)
+@click.option("--dry-run", is_flag=True, help="Read every unit's CA file; write nothing.")
+@json_option
+@quiet_option
+@click.pass_context
+def push(ctx: click.Context, /, **opts: Any) -> None:
+    """Put the CA file on units in the field that still connect, verify it on each unit,
+    and record every unit in a campaign ledger; run it again (or keep it running with
+    --watch) until every unit is done.
+
+    \b
+    Per unit: read its CA file (identical: up to date); write ca.pem.new in frames that
+    fit the unit, read it back and compare SHA-256, rename it onto the CA path, read
+    that back; with --reboot, reboot and wait for the unit to come back.
+    Exit 0 when every listed unit is verified or up to date, else 3.
+
+    \b
+    Examples:
+      MDASH_API_KEY=... esp-cabundle push --mdash --board mdash-arduino --bundle ca.pem
+      esp-cabundle push --mqtt mqtt://broker.local --devices units.txt \\
+          --board mongoose-os-esp32 --bundle ca.pem --watch --until 2026-12-31
+      esp-cabundle push --rpc http://192.168.1.20/rpc --board mongoose-os-esp32 --bundle ca.pem
+      esp-cabundle push status --csv
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    _run(ctx, **opts)
+
+
+# ---------------------------------------------------------------------------------------
+# The CA: one function, until the shared write-path gate (issue 11) lands
+
+
+def _gated_ca(
+    board: Board, targets: list[Target], base: Path, opts: dict[str, Any]
+) -> tuple[bytes, str]:
+    """The CA file to push and one line on it, refused unless the board's firmware can
+    use it and every server the units connect through (``targets``: the link's server
+    and the config's targets, chains saved under ``base``) accepts it under the board's
+    rules: a push must never cut the connection it travels on. Resolved as ``build``
+    does. (Until the shared write-path gate lands, this is the one place to change.)"""
+    from ..certs import load_certificates
+    from ..check import CheckFailed, check_items, target_items
+    from ..flash.plan import check_ca_for_board
+    from ..verify import TrustSet
+    from ._common import parse_at
+    from ._push_links import board_device
+    from .ca_source import resolve_ca
+
+    keys = ("bundle_file", "config_path", "presets", "roots", "excludes", "at")
+    ca = resolve_ca(*(opts[k] for k in keys))
+    count = check_ca_for_board(ca, board)
+    if targets:
+        items = target_items(targets, base, default_device=board_device(board))
+        trust = TrustSet.from_certificates(load_certificates(ca, source="the CA file"))
+        report = check_items(trust, items, at=parse_at(opts["at"]))
+        if not report.ok:
+            raise CheckFailed(
+                "the new CA file would not accept the chain of a server the units connect "
+                "to: pushing it would cut the connection it travels on; nothing written",
+                violations=report.failure_lines(),
+                hint="add the roots that server chains to (esp-cabundle check shows which)",
+            )
+    accepted = f", accepted by {', '.join(t.name for t in targets)}" if targets else ""
+    return ca, f"{count} roots{accepted} under {board.name} rules"
+
+
+# ---------------------------------------------------------------------------------------
+# Running
+
+
+def _run(ctx: click.Context, **opts: Any) -> None:
+    from ..boards import load_board
+    from ..dates import parse_when
+    from ..errors import InputError
+    from ..push.campaign import CampaignOptions, PushFile
+    from ..push.files import device_name
+
+    if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
+        raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
+    if not opts["board"]:
+        raise click.UsageError("--board is required: it says where the CA file lives", ctx)
+    board = load_board(opts["board"])
+    if board.filesystem is None:
+        raise InputError(
+            f"board {board.name} keeps its CA in {board.output.form} form, not in a file: "
+            "there is no file on the units to replace",
+            hint="ship new firmware built with 'esp-cabundle build' output instead",
+        )
+    from ._push_links import connection_targets, deadline_for, open_transports
+
+    targets, base = connection_targets(opts)
+    ca, summary = _gated_ca(board, targets, base, opts)
+    push_file = PushFile(ca, device_name(board.filesystem.ca_path), board.name)
+    until = parse_when(opts["until"], what="--until date") if opts["until"] else None
+    options = CampaignOptions(
+        concurrency=opts["concurrency"],
+        timeout=opts["timeout"],
+        reboot=opts["reboot"],
+        reconnect_timeout=opts["reconnect_timeout"],
+        watch=opts["watch"],
+        until=until,
+        poll=opts["poll"],
+        deadline_for=deadline_for(board, targets, base),
+    )
+    quiet = opts["quiet"] or opts["as_json"]
+    from ..ui import note
+
+    note(f"CA file: {summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
+    transports = open_transports(ctx, opts)
+    try:
+        for t in transports:
+            t.units()  # credentials and device ids are checked before any ledger exists
+        if opts["dry_run"]:
+            _dry_run(transports, push_file, options, as_json=opts["as_json"], quiet=quiet)
+            return
+        report = _campaign(transports, push_file, options, opts["ledger_path"], quiet=quiet)
+    finally:
+        for t in transports:
+            t.close()
+    traffic = sum(t.traffic.sent + t.traffic.received for t in transports)
+    _render_report(report, push_file, opts, traffic)
+    if report.stopped:
+        ctx.exit(130)
+    if not report.ok:
+        ctx.exit(3)
+
+
+def _campaign(
+    transports: list[Transport],
+    push_file: PushFile,
+    options: Any,
+    ledger_path: Path,
+    *,
+    quiet: bool,
+) -> CampaignReport:
+    from ..push.campaign import run_campaign
+    from ..push.ledger import Ledger
+
+    stop, finished = threading.Event(), threading.Event()
+    box: dict[str, Any] = {}
+    with Ledger(ledger_path) as ledger, _progress(quiet=quiet) as bar:
+
+        def work() -> None:
+            try:
+                box["report"] = run_campaign(
+                    transports,
+                    push_file,
+                    ledger,
+                    options,
+                    progress=bar.event,
+                    stop=stop,
+                    on_listing=bar.total,
+                )
+            except BaseException as e:
+                box["error"] = e
+            finally:
+                finished.set()
+
+        from ._interrupt import stop_on_signals
+
+        # Ctrl-C / SIGTERM: no unit is taken any more; every unit in hand is finished
+        # and recorded, then the run stops (exit 130).
+        with stop_on_signals(first=_STOPPING, repeat=_STOPPING) as cancel:
+            threading.Thread(target=work, daemon=True).start()
+            while not finished.wait(0.2):
+                if cancel.requested:
+                    stop.set()
+    if "error" in box:
+        raise box["error"]
+    report: CampaignReport = box["report"]
+    return report
+
+
+class _Bar:
+    """A progress bar over units on stderr (nothing when quiet)."""
+
+    def __init__(self, bars: Any) -> None:
+        self.bars = bars
+        self.task = bars.add_task("units", total=None, status="") if bars is not None else None
+        self.finished: set[str] = set()
+        self._lock = threading.Lock()
+
+    def total(self, n: int) -> None:
+        if self.bars is not None and self.task is not None:
+            self.bars.update(self.task, total=n)
+
+    def event(self, ev: UnitEvent) -> None:
+        if self.bars is None or self.task is None:
+            return
+        from rich.markup import escape
+
+        with self._lock:
+            if ev.final and ev.unit not in self.finished:
+                self.finished.add(ev.unit)
+                self.bars.update(self.task, completed=len(self.finished))
+            self.bars.update(self.task, status=escape(f"{ev.unit}: {ev.state} {ev.text}"[:60]))
+
+
+@contextmanager
+def _progress(*, quiet: bool) -> Iterator[_Bar]:
+    if quiet:
+        yield _Bar(None)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as Bars
+
+    bars = Bars(
+        TextColumn("units"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=Console(stderr=True),
+    )
+    bar = _Bar(bars)
+    if bar.task is not None:
+        bars.update(bar.task, status="listing units ...")
+    with bars:
+        yield bar
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering
+
+
+def _render_report(
+    report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
+) -> None:
+    from ..ui import echo, emit_json, format_table
+
+    done = sum(1 for r in report.rows if report.is_done(r))
+    if opts["as_json"]:
+        emit_json(
+            {
+                "ledger": str(opts["ledger_path"]),
+                "board": push_file.board,
+                "ca_sha256": push_file.sha256,
+                "ok": report.ok,
+                "interrupted": report.stopped,
+                "passes": report.passes,
+                "deadline": report.deadline.isoformat() if report.deadline else None,
+                "counts": report.counts(),
+                "bytes": traffic,
+                "units": [r.to_dict() for r in report.rows],
+            }
+        )
+        return
+    quiet = opts["quiet"]
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
+    echo(f"{done} of {len(report.rows)} units done ({counts or 'none listed'}).", quiet=quiet)
+    if report.deadline is not None:
+        echo(f"The units' current CA stops working on {report.deadline.date()}.", quiet=quiet)
+    left = [r for r in report.rows if not report.is_done(r)]
+    if left and not quiet:
+        rows = [(r.id, r.state, r.attempts, (r.last_error or "")[:70]) for r in left[:50]]
+        echo(format_table(("unit", "state", "attempts", "last error"), rows))
+        if len(left) > 50:
+            echo(f"... and {len(left) - 50} more: esp-cabundle push status")
+
+
+def _dry_run(
+    transports: list[Transport], push_file: PushFile, options: Any, *, as_json: bool, quiet: bool
+) -> None:
+    from ..push.campaign import survey
+    from ..ui import echo, emit_json, format_table
+
+    with _progress(quiet=quiet) as bar:
+        bar.total(sum(len(t.units()) for t in transports) if not quiet else 0)
+        rows: list[SurveyRow] = survey(transports, push_file, options, progress=bar.event)
+    if as_json:
+        units = [{k: getattr(r, k) for k in r.__slots__} for r in rows]
+        emit_json({"dry_run": True, "ca_sha256": push_file.sha256, "units": units})
+        return
+    table = [
+        (r.id, r.state, r.fw_version or "", (r.error or r.old_sha256 or "")[:64]) for r in rows
+    ]
+    echo(format_table(("unit", "would", "firmware", "current CA / error"), table), quiet=quiet)
+
+
+# ---------------------------------------------------------------------------------------
+# push status
+
+
+@push.command("status")
+@_ledger_option
+@json_option
+@click.option("--csv", "as_csv", is_flag=True, help="Every unit as CSV on stdout.")
+def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
+    """Show a campaign's ledger: units per state, and the units not reached yet.
+
+    \b
+    Examples:
+      esp-cabundle push status
+      esp-cabundle push status --ledger campaign.db --json
+      esp-cabundle push status --csv > units.csv
+    """
+    from ..errors import InputError
+    from ..push.ledger import STATES, Ledger
+    from ..ui import echo, emit_json, format_table
+
+    if not ledger_path.is_file():
+        raise InputError(f"no campaign ledger at {ledger_path}", hint="give --ledger FILE")
+    with Ledger(ledger_path) as ledger:
+        meta, counts, rows = ledger.meta(), ledger.counts(), ledger.rows()
+    if as_json:
+        emit_json(
+            {
+                "campaign": {k: v for k, v in meta.items() if k != "schema"},
+                "counts": counts,
+                "units": [r.to_dict() for r in rows],
+            }
+        )
+        return
+    if as_csv:
+        import csv
+        import sys
+
+        columns = list(rows[0].to_dict()) if rows else ["id", "state"]
+        w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r.to_dict())
+        return
+    echo(
+        f"Campaign: board {meta.get('board', '?')}, CA SHA-256 "
+        f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}"
+    )
+    if meta.get("deadline"):
+        echo(f"The units' current CA stops working on {meta['deadline'][:10]}.")
+    echo(format_table(("state", "units"), [(s, counts[s]) for s in STATES]))
+    left = [r for r in rows if r.state in _NOT_DONE]
+    if left:
+        echo(f"\nNot yet updated ({len(left)}):")
+        table = [
+            (r.id, r.state, r.attempts, r.last_seen or "never", (r.last_error or "")[:60])
+            for r in left
+        ]
+        echo(format_table(("unit", "state", "attempts", "last seen", "last error"), table))

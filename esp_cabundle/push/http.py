@@ -1,0 +1,276 @@
+"""HTTP plumbing for the REST (mDash) and LAN (Mongoose OS ``/rpc``) transports, and
+the LAN transports themselves.
+
+Mongoose OS serves RPC on its web server (``mongoose-os-libs/rpc-common``
+``src/mgos_rpc.c``, ``mgos_rpc_http_handler`` on ``MGOS_RPC_HTTP_URI_PREFIX`` "/rpc"):
+``POST /rpc`` with a whole frame as the body is answered with the whole answer frame;
+a WebSocket upgrade of the same URI carries one frame per text message
+(``mongoose-os-libs/rpc-ws``). ``rpc.max_frame_size`` defaults to 4096.
+
+The WebSocket client is ``websockets`` (its synchronous client): a maintained,
+typed, RFC 6455 implementation without a native build step; the standard library has
+no WebSocket client, and writing frames by hand would be a second, untested copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import InputError, UnitRpcError, UnitUnreachable
+from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
+from .transport import Traffic, UnitRef
+
+__all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "tls_context"]
+
+# rpc-common mos.yml: ["rpc.max_frame_size", "i", 4096]
+MONGOOSE_FRAME_SIZE = 4096
+_SRC = "esp-cabundle"
+
+
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """A verifying TLS context: ``ca_file`` when given, else the system's roots."""
+    ctx = ssl.create_default_context(cafile=ca_file)
+    return ctx
+
+
+class HttpPool:
+    """Keep-alive HTTP(S) connections to one origin, one per thread."""
+
+    def __init__(self, base_url: str, *, timeout: float, ca_file: str | None = None) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise InputError(f"{base_url!r} is not an http:// or https:// URL")
+        self.scheme = parts.scheme
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.base_path = parts.path.rstrip("/")
+        self.timeout = timeout
+        self._ctx = tls_context(ca_file) if parts.scheme == "https" else None
+        self._local = threading.local()
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    def _conn(self, timeout: float) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._ctx is not None:
+                conn = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=timeout, context=self._ctx
+                )
+            else:
+                conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            self._local.conn = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+        self._local.conn = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> tuple[int, bytes]:
+        """(status, body) of one request; OSError/HTTPException on a link failure.
+
+        A keep-alive connection the server closed meanwhile is reopened once.
+        """
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        for attempt in (1, 2):
+            conn = self._conn(timeout or self.timeout)
+            reused = conn.sock is not None
+            try:
+                conn.request(method, self.base_path + path, body=body, headers=hdrs)
+                resp = conn.getresponse()
+                data = resp.read(MAX_ANSWER_BYTES + 1)
+                if resp.will_close:
+                    self._drop()
+                return resp.status, data
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop()
+                if attempt == 2 or not reused:
+                    raise
+            except BaseException:
+                self._drop()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        self._drop()
+
+
+def link_error(unit: str, method: str, e: BaseException, timeout: float) -> UnitUnreachable:
+    """The UnitUnreachable a socket-level failure stands for (never with credentials)."""
+    if isinstance(e, (socket.timeout, TimeoutError)):
+        text = f"no answer to {method} within {timeout:g} s"
+    elif isinstance(e, ConnectionRefusedError):
+        text = "connection refused"
+    elif isinstance(e, ssl.SSLError):
+        text = f"TLS failed ({e.reason or type(e).__name__})"
+    else:
+        text = f"link lost during {method} ({type(e).__name__})"
+    return UnitUnreachable(f"unit {unit}: {text}")
+
+
+class _HttpChannel:
+    shape: FrameShape = "args"
+    src: str | None = _SRC
+
+    def __init__(self, transport: LanTransport, url: str) -> None:
+        self.unit_id = url
+        self._t = transport
+        self._pool = HttpPool(url, timeout=transport.timeout, ca_file=transport.ca_file)
+
+    def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
+        cid = next_call_id()
+        frame = request_frame(cid, method, params, shape=self.shape, src=self.src)
+        try:
+            status, body = self._pool.request("POST", "", body=frame, timeout=timeout)
+        except (OSError, http.client.HTTPException) as e:
+            raise link_error(self.unit_id, method, e, timeout) from None
+        self._t.traffic.add(len(frame), len(body))
+        if status != 200:
+            hint = "RPC authentication (rpc.auth_file) is not supported" if status == 401 else None
+            raise UnitRpcError(f"unit {self.unit_id}: {method}: HTTP {status}", hint=hint)
+        answered, result = parse_answer(body, unit=self.unit_id, method=method)
+        if answered != cid:
+            raise UnitRpcError(f"unit {self.unit_id}: answer to another request ({answered})")
+        return result
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+class _WsChannel:
+    shape: FrameShape = "args"
+    src: str | None = _SRC
+
+    def __init__(self, transport: LanTransport, url: str) -> None:
+        self.unit_id = url
+        self._t = transport
+        self._ws: Any = None
+        self._stack = contextlib.ExitStack()
+
+    def _socket(self, timeout: float) -> Any:
+        if self._ws is None:
+            from websockets.exceptions import InvalidHandshake, InvalidURI
+            from websockets.sync.client import connect
+
+            stack = contextlib.ExitStack()
+            try:
+                self._ws = stack.enter_context(
+                    connect(
+                        self.unit_id,
+                        open_timeout=timeout,
+                        close_timeout=1,
+                        max_size=MAX_ANSWER_BYTES,
+                        compression=None,  # Mongoose OS does not negotiate permessage-deflate
+                        proxy=None,  # units on the LAN: never through a proxy
+                        ssl=self._t.tls if self.unit_id.startswith("wss:") else None,
+                    )
+                )
+                self._stack = stack
+            except (OSError, InvalidHandshake, InvalidURI) as e:
+                raise link_error(self.unit_id, "connect", e, timeout) from None
+        return self._ws
+
+    def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
+        from websockets.exceptions import ConnectionClosed
+
+        ws = self._socket(timeout)
+        cid = next_call_id()
+        frame = request_frame(cid, method, params, shape=self.shape, src=self.src)
+        deadline = time.monotonic() + timeout
+        try:
+            ws.send(frame.decode())
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                message = ws.recv(timeout=left)
+                self._t.traffic.add(0, len(message))
+                answered, result = parse_answer(message, unit=self.unit_id, method=method)
+                if answered == cid:
+                    self._t.traffic.add(len(frame), 0)
+                    return result
+        except (OSError, ConnectionClosed) as e:
+            self.close()
+            raise link_error(self.unit_id, method, e, timeout) from None
+
+    def close(self) -> None:
+        if self._ws is not None:
+            with contextlib.suppress(Exception):  # closing a dead socket
+                self._stack.close()
+            self._ws = None
+
+
+class LanTransport:
+    """Mongoose OS units on a LAN, one ``--rpc`` URL each (``http://host/rpc`` or
+    ``ws://host/rpc``; https/wss verified against the system roots or ``ca_file``)."""
+
+    frame_budget = MONGOOSE_FRAME_SIZE
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        timeout: float,
+        frame_size: int | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        schemes = {urlsplit(u).scheme for u in urls}
+        for u in urls:
+            parts = urlsplit(u)
+            if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+                raise InputError(
+                    f"--rpc {u!r} is not an http://, https://, ws:// or wss:// URL",
+                    hint="e.g. --rpc http://192.168.1.20/rpc or --rpc ws://192.168.1.20/rpc",
+                )
+            if parts.username or parts.password:
+                raise InputError(f"--rpc {parts.hostname}: credentials in URLs are not supported")
+        self.name = "ws" if schemes <= {"ws", "wss"} else "http"
+        self.urls = list(dict.fromkeys(urls))
+        self.timeout = timeout
+        self.frame_budget = frame_size or MONGOOSE_FRAME_SIZE
+        self.ca_file = ca_file
+        self.tls = tls_context(ca_file) if schemes & {"https", "wss"} else None
+        self.traffic = Traffic()
+
+    def units(self) -> list[UnitRef]:
+        return [UnitRef(u) for u in self.urls]
+
+    def channel(self, unit_id: str) -> _HttpChannel | _WsChannel:
+        if unit_id.startswith(("ws:", "wss:")):
+            return _WsChannel(self, unit_id)
+        return _HttpChannel(self, unit_id)
+
+    def close(self) -> None:
+        pass
+
+
+def json_body(data: bytes) -> Any:
+    """Parsed JSON, or None when ``data`` is not JSON."""
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None

@@ -1,0 +1,151 @@
+"""mDash's REST API as a fleet link.
+
+From mDash's REST reference (mdash.net/docs/api/rest.md): every call is authenticated
+with ``Authorization: Bearer API_KEY`` (or ``?access_token=API_KEY``); with the prefix
+``https://mdash.net/api/v2``, ``GET /devices`` returns every device and
+``POST /devices/:id/rpc/:func`` calls a device's RPC function with the params as the
+JSON body (mongoose-os.com/docs/mdash/architecture.md: "the dashboard acts as a
+JSON-RPC / RESTful bridge"; the devices speak JSON-RPC over their WebSocket to
+``wss://mdash.net/api/v2/rpc``, cesanta/mDash ``src/mDash.c`` ``s_mDashURL``).
+
+Not spelled out by the reference, taken as follows (and so in the test stand-in):
+
+- a device object carries its ``id`` and a boolean ``online`` (the dashboard shows
+  online/offline state); without it the unit is simply asked;
+- an RPC answer is the ``result`` as the body with status 200; an error answered by the
+  device comes back with an ``{code, message}`` object (bare or under ``error``) and a
+  non-2xx status, as Mongoose OS's own REST channel does
+  (``rpc-common`` ``src/mg_rpc_channel_http.c``: 500, or 403/404 for those codes); a
+  5xx without such an object means mDash could not reach the device.
+
+The key is sent only in the header, never in a URL, so it cannot reach a log line.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
+from .http import HttpPool, json_body, link_error
+from .rpc import FrameShape, answer_error
+from .transport import Traffic, UnitRef
+
+__all__ = ["DEFAULT_MDASH_URL", "MDASH_FRAME_SIZE", "MdashTransport"]
+
+DEFAULT_MDASH_URL = "https://mdash.net/api/v2"
+# A device's frames travel over its WebSocket; keep them as small as Mongoose OS's.
+MDASH_FRAME_SIZE = 4096
+
+
+class _MdashChannel:
+    shape: FrameShape = "params"
+    src: str | None = None
+
+    def __init__(self, transport: MdashTransport, unit_id: str) -> None:
+        self.unit_id = unit_id
+        self._t = transport
+
+    def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
+        body = json.dumps(dict(params), separators=(",", ":")).encode()
+        path = f"/devices/{quote(self.unit_id, safe='')}/rpc/{quote(method, safe='.')}"
+        try:
+            status, data = self._t.request("POST", path, body=body, timeout=timeout)
+        except (OSError, http.client.HTTPException) as e:
+            raise link_error(self.unit_id, method, e, timeout) from None
+        self._t.traffic.add(len(body), len(data))
+        parsed = json_body(data)
+        if 200 <= status < 300:
+            if parsed is None and data.strip():
+                raise UnitRpcError(f"unit {self.unit_id}: the answer to {method} is not JSON")
+            return parsed
+        error = parsed.get("error", parsed) if isinstance(parsed, dict) else None
+        has_code = isinstance(error, dict) and isinstance(error.get("code"), int)
+        if status >= 500 and not has_code:
+            raise UnitUnreachable(f"unit {self.unit_id}: mDash could not reach it (HTTP {status})")
+        if has_code:
+            raise answer_error(error, unit=self.unit_id, method=method)
+        if status == 404:
+            raise UnitRpcError(f"unit {self.unit_id}: mDash knows no such device (HTTP 404)")
+        raise UnitRpcError(f"unit {self.unit_id}: {method}: HTTP {status}")
+
+    def close(self) -> None:
+        pass
+
+
+class MdashTransport:
+    """Devices of one mDash account, through its REST API."""
+
+    name = "mdash"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        base_url: str = DEFAULT_MDASH_URL,
+        devices: Sequence[str] = (),
+        timeout: float = 10.0,
+        frame_size: int | None = None,
+        ca_file: str | None = None,
+    ) -> None:
+        if not api_key:
+            raise InputError("the mDash API key is empty")
+        self._key = api_key
+        self.base_url = base_url
+        self._pool = HttpPool(base_url, timeout=timeout, ca_file=ca_file)
+        self.only = list(dict.fromkeys(devices))
+        self.frame_budget = frame_size or MDASH_FRAME_SIZE
+        self.traffic = Traffic()
+
+    def request(
+        self, method: str, path: str, *, body: bytes | None = None, timeout: float | None = None
+    ) -> tuple[int, bytes]:
+        status, data = self._pool.request(
+            method,
+            path,
+            body=body,
+            headers={"Authorization": f"Bearer {self._key}"},
+            timeout=timeout,
+        )
+        if status in (401, 403):
+            raise AuthError(
+                f"mDash ({self._pool.origin}) refused the API key (HTTP {status})",
+                hint="check MDASH_API_KEY or --api-key-file: a master key from the Keys tab",
+            )
+        return status, data
+
+    def units(self) -> list[UnitRef]:
+        try:
+            status, data = self.request("GET", "/devices")
+        except (OSError, http.client.HTTPException) as e:
+            raise DeviceError(
+                f"cannot reach mDash at {self._pool.origin}: {type(e).__name__}",
+                hint="check the --mdash URL and the network",
+            ) from None
+        devices = json_body(data)
+        if status != 200 or not isinstance(devices, list):
+            raise DeviceError(f"mDash GET /devices answered HTTP {status} without a device list")
+        listed: dict[str, UnitRef] = {}
+        for d in devices:
+            if isinstance(d, Mapping) and isinstance(d.get("id"), str):
+                online = d.get("online")
+                listed[d["id"]] = UnitRef(d["id"], online if isinstance(online, bool) else None)
+        if not self.only:
+            return list(listed.values())
+        unknown = [u for u in self.only if u not in listed]
+        if unknown:
+            raise InputError(
+                f"mDash lists no device {', '.join(unknown[:5])}"
+                + (f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""),
+                hint="check the ids given with --device/--devices against the dashboard",
+            )
+        return [listed[u] for u in self.only]
+
+    def channel(self, unit_id: str) -> _MdashChannel:
+        return _MdashChannel(self, unit_id)
+
+    def close(self) -> None:
+        self._pool.close()

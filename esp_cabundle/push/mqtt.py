@@ -1,0 +1,276 @@
+"""Mongoose OS RPC over MQTT, through a broker (``mongoose-os-libs/rpc-mqtt``).
+
+A unit subscribes (QoS ``rpc.mqtt.qos``, default 1) to ``<device.id>/rpc`` and
+``<device.id>/rpc/#`` and publishes each answer to ``<dst>/rpc``, ``dst`` being the
+request's ``src`` (``rpc.mqtt.pub_topic`` "%.*s/rpc"); a request with an ``id`` but no
+``src`` is dropped ("Drop frame without src", ``mgos_rpc_mqtt_sub_handler``). Frames
+must fit the unit's MQTT receive buffer: ``mqtt.recv_mbuf_limit`` 3072 bytes
+(``mongoose-os-libs/mqtt`` mos.yml), topic and packet header included.
+
+Requests go out with ``src`` = ``<client>/<unit id>``, so each unit's answers arrive on
+their own topic under ``<client>/#``: a malformed answer is still known to be that
+unit's. The client is paho-mqtt (>= 2). The password is handed to paho only; it never
+appears in a message, the ledger, or the process's arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
+from .rpc import FrameShape, next_call_id, parse_answer, request_frame
+from .transport import Traffic, UnitRef
+
+if TYPE_CHECKING:
+    import paho.mqtt.client as mqtt
+
+__all__ = ["MQTT_FRAME_SIZE", "MqttTransport", "MqttUrl", "parse_mqtt_url"]
+
+# mongoose-os-libs/mqtt mos.yml: ["mqtt.recv_mbuf_limit", "i", 3072]
+MQTT_FRAME_SIZE = 3072
+# PUBLISH fixed header (<= 5), topic length (2), packet id (2).
+_PUBLISH_OVERHEAD = 9
+_CONNECT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class MqttUrl:
+    """A broker address; ``password`` is kept out of ``repr`` and ``str``."""
+
+    tls: bool
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        user = f"{self.username}@" if self.username else ""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+
+
+def parse_mqtt_url(text: str) -> MqttUrl:
+    """``mqtt://[user[:pass]@]host[:port]`` (1883) or ``mqtts://...`` (8883)."""
+    parts = urlsplit(text.strip())
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise InputError(
+            "--mqtt takes mqtt://[user@]host[:port] or mqtts://[user@]host[:port]",
+            hint="e.g. --mqtt mqtt://broker.local:1883",
+        )
+    if parts.path not in ("", "/"):
+        raise InputError("--mqtt: a broker URL has no path")
+    try:
+        port = parts.port
+    except ValueError:
+        raise InputError("--mqtt: the port is not a number in 1-65535") from None
+    tls = parts.scheme == "mqtts"
+    return MqttUrl(
+        tls,
+        parts.hostname,
+        port or (8883 if tls else 1883),
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password is not None else None,
+    )
+
+
+def check_device_id(uid: str) -> str:
+    u = uid.strip()
+    if not u or any(c in u for c in "+#\x00") or u.startswith("$") or len(u) > 128:
+        raise InputError(
+            f"{uid!r} is not a device id usable in an MQTT topic",
+            hint="device ids are the units' device.id (no +, #, NUL; not starting with $)",
+        )
+    return u
+
+
+@dataclass
+class _Waiter:
+    call_id: int
+    method: str
+    event: threading.Event = field(default_factory=threading.Event)
+    result: Any = None
+    error: Exception | None = None
+
+
+class _MqttChannel:
+    shape: FrameShape = "args"
+
+    def __init__(self, transport: MqttTransport, unit_id: str) -> None:
+        self.unit_id = unit_id
+        self.src: str | None = f"{transport.client_id}/{unit_id}"
+        self._t = transport
+
+    def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
+        return self._t.call(self, method, params, timeout=timeout)
+
+    def close(self) -> None:
+        pass
+
+
+class MqttTransport:
+    """Units behind one broker, by device id."""
+
+    name = "mqtt"
+
+    def __init__(
+        self,
+        url: MqttUrl,
+        device_ids: Sequence[str],
+        *,
+        ca_file: str | None = None,
+        frame_size: int | None = None,
+    ) -> None:
+        if not device_ids:
+            raise InputError("--mqtt needs the units' ids: --device ID or --devices FILE")
+        self.url = url
+        self.ids = list(dict.fromkeys(check_device_id(d) for d in device_ids))
+        self.client_id = f"esp-cabundle-{secrets.token_hex(6)}"
+        longest = max(len(f"{u}/rpc") for u in self.ids)
+        self.frame_budget = (frame_size or MQTT_FRAME_SIZE) - _PUBLISH_OVERHEAD - longest
+        self.traffic = Traffic()
+        self._waiting: dict[str, _Waiter] = {}
+        self._lock = threading.Lock()
+        self._client = self._connect(ca_file)
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _connect(self, ca_file: str | None) -> mqtt.Client:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        if self.url.username is not None:
+            client.username_pw_set(self.url.username, self.url.password)
+        if self.url.tls:
+            from .http import tls_context
+
+            client.tls_set_context(tls_context(ca_file))
+        client.max_inflight_messages_set(200)
+        client.max_queued_messages_set(0)
+        connected = threading.Event()
+        subscribed = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+            outcome["reason"] = reason
+            if not reason.is_failure:
+                c.subscribe(f"{self.client_id}/#", qos=1)
+            connected.set()
+
+        def on_subscribe(c: Any, userdata: Any, mid: Any, reasons: Any, props: Any) -> None:
+            subscribed.set()
+
+        client.on_connect = on_connect
+        client.on_subscribe = on_subscribe
+        client.on_message = self._on_message
+        try:
+            client.connect(self.url.host, self.url.port, keepalive=30)
+        except OSError as e:
+            raise DeviceError(
+                f"cannot reach the MQTT broker {self.url}: {e.strerror or type(e).__name__}",
+                hint="check the --mqtt host and port",
+            ) from None
+        client.loop_start()
+        ready = connected.wait(_CONNECT_TIMEOUT)
+        reason = outcome.get("reason")
+        failed = reason is not None and reason.is_failure
+        if ready and not failed:
+            ready = subscribed.wait(_CONNECT_TIMEOUT)
+        if not ready or failed:
+            client.loop_stop()
+            client.disconnect()
+            if failed:
+                text = str(reason)
+                if "authori" in text.lower() or "password" in text.lower():
+                    raise AuthError(
+                        f"the MQTT broker {self.url} refused the login ({text})",
+                        hint="check the user name and the password (MQTT_PASSWORD or "
+                        "--mqtt-password-file)",
+                    )
+                raise DeviceError(f"the MQTT broker {self.url} refused the connection ({text})")
+            raise DeviceError(
+                f"no answer from the MQTT broker {self.url} in {_CONNECT_TIMEOUT:g} s"
+            )
+        return client
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        topic: str = msg.topic
+        prefix = self.client_id + "/"
+        if not topic.startswith(prefix) or not topic.endswith("/rpc"):
+            return
+        unit = topic[len(prefix) : -len("/rpc")]
+        payload: bytes = msg.payload
+        self.traffic.add(0, len(payload))
+        with self._lock:
+            waiter = self._waiting.get(unit)
+        if waiter is None:
+            return  # a late answer to a call that timed out
+        try:
+            answered, result = parse_answer(payload, unit=unit, method=waiter.method)
+        except UnitRpcError as e:
+            if _frame_id(payload) not in (None, waiter.call_id):
+                return
+            waiter.error = e
+        else:
+            if answered != waiter.call_id:
+                return
+            waiter.result = result
+        waiter.event.set()
+
+    # -- calls --------------------------------------------------------------------------
+
+    def call(
+        self, channel: _MqttChannel, method: str, params: Mapping[str, Any], *, timeout: float
+    ) -> Any:
+        import paho.mqtt.client as mqtt
+
+        unit = channel.unit_id
+        cid = next_call_id()
+        frame = request_frame(cid, method, params, shape="args", src=channel.src)
+        waiter = _Waiter(cid, method)
+        with self._lock:
+            self._waiting[unit] = waiter
+        try:
+            info = self._client.publish(f"{unit}/rpc", frame, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                raise UnitUnreachable(
+                    f"unit {unit}: the MQTT broker link is down ({mqtt.error_string(info.rc)})"
+                )
+            self.traffic.add(len(frame), 0)
+            if not waiter.event.wait(timeout):
+                raise UnitUnreachable(f"unit {unit}: no answer to {method} within {timeout:g} s")
+        finally:
+            with self._lock:
+                if self._waiting.get(unit) is waiter:
+                    del self._waiting[unit]
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.result
+
+    def units(self) -> list[UnitRef]:
+        return [UnitRef(u) for u in self.ids]
+
+    def channel(self, unit_id: str) -> _MqttChannel:
+        return _MqttChannel(self, unit_id)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def _frame_id(payload: bytes) -> Any:
+    try:
+        frame = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return frame.get("id") if isinstance(frame, dict) else None

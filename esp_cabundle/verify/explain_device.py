@@ -1,0 +1,159 @@
+"""Explanations of what happens around path building: what mbedTLS could not parse, the
+server's name and key usage, and the chain orders mbedTLS cannot follow."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .asn1 import ParseRefusal
+from .names import leaf_names, name_label
+from .nodes import Node, sig_good
+from .path import TrustIndex
+from .profiles import EXT_KEY_USAGE, KEY_USAGE, NOT_TRUSTED
+from .verdict import Outcome, Verdict
+
+
+def _q(label: str) -> str:
+    return f"'{label}'"
+
+
+def explain_early(v: Verdict, where: object) -> str:
+    """A unit that stopped before path building: its CA file, a server certificate, or
+    the 3.6 rule on clients without a hostname."""
+    lib = f"mbedTLS {v.profile.mbedtls}"
+    if v.stage == "ca-parse" and isinstance(where, TrustIndex):
+        names = "; ".join(f"{_q(a.label)}: {r}" for a, r in where.skipped)
+        return (
+            f"{lib} cannot parse {len(where.skipped)} certificate(s) of the CA file ({names}). "
+            "mbedtls_x509_crt_parse skips them and returns their count, keeping the rest, "
+            "but this firmware treats any non-zero count as fatal (the Mongoose library's "
+            "'if (rc != 0)'), so TLS setup fails before any handshake: the unit logs "
+            f"parse(...) err 0x{-len(where.skipped) & 0xFFFFFFFF:x}. Drop those roots."
+        )
+    if v.stage == "chain-parse" and isinstance(where, tuple):
+        nodes, i = where
+        n = nodes[i]
+        refusal = n.cert and _refusal(n, v.profile.mbedtls)
+        return (
+            f"The server sends {_q(n.label)} (position {i}), which {lib} cannot parse: "
+            f"{refusal}. The handshake ends there (ssl_parse_certificate_chain): the "
+            f"unit logs {v.error_text}. The server must send certificates this library "
+            "can read; no CA file can fix this."
+        )
+    return (
+        f"This firmware verifies the server without calling mbedtls_ssl_set_hostname; "
+        f"{lib} (3.6.3 and later) refuses such a handshake outright "
+        f"(CVE-2025-27809): the unit logs {v.error_text}."
+    )
+
+
+def _refusal(n: Node, version: str) -> ParseRefusal | None:
+    from .parse import parse_refusal
+
+    assert n.cert is not None
+    return parse_refusal(n.cert.der, "3.6" if version == "3.6" else "2.28")
+
+
+def chain_parse_notes(
+    skipped: Sequence[tuple[int, ParseRefusal]], sent: Sequence[Node]
+) -> list[str]:
+    """Server certificates mbedTLS leaves out (an unknown signature algorithm)."""
+    return [
+        f"mbedTLS leaves out {_q(sent[i].label)} (position {i}): {r.reason}; it carries on "
+        "without it."
+        for i, r in skipped
+    ]
+
+
+def ca_parse_notes(outcome: Outcome, chain: Sequence[Node], index: TrustIndex) -> list[str]:
+    """A CA-file root mbedTLS skipped that this chain needed."""
+    out: list[str] = []
+    top = outcome.items[-1].node
+    if not outcome.items[-1].flags & NOT_TRUSTED:
+        return out
+    for anchor, refusal in index.skipped:
+        if anchor.certificate is None:
+            continue
+        from .names import name_key
+
+        if name_key(anchor.subject_der) == top.issuer_key:
+            out.append(
+                f"The CA file does hold {_q(anchor.label)}, but mbedTLS cannot parse it "
+                f"({refusal}): mbedtls_x509_crt_parse skipped it and kept the other roots, "
+                "so the device does not trust it."
+            )
+    return out
+
+
+def name_notes(v: Verdict, leaf: Node) -> list[str]:
+    if v.name_status == "not-judged":
+        return [
+            "The server's name was not judged: no hostname was given (--hostname, or a "
+            "target's host)."
+        ]
+    if v.name_status == "no-leaf":
+        return [
+            "The server's name was not judged: the chain starts at a CA certificate, "
+            "without the server's own."
+        ]
+    if v.name_status == "not-set":
+        return ["This firmware sets no hostname, so mbedTLS does not check the server's name."]
+    assert leaf.cert is not None and v.hostname is not None
+    names = ", ".join(leaf_names(leaf.cert)) or "none"
+    if v.name_status == "matched":
+        return [f"The name {v.hostname} matches {_q(leaf.label)} ({names})."]
+    return [
+        f"The name {v.hostname} is not among the names {_q(leaf.label)} answers to "
+        f"({names}; mbedTLS reads the subjectAltName dNSNames, or the CN only when there is "
+        "no subjectAltName, and a wildcard covers exactly one leading label): CN_MISMATCH."
+    ]
+
+
+def usage_notes(v: Verdict, leaf: Node) -> list[str]:
+    out = []
+    if v.flags & KEY_USAGE:
+        out.append(
+            f"{_q(leaf.label)}'s keyUsage lacks digitalSignature, which a TLS server's key "
+            "needs in an ECDHE handshake (KEY_USAGE)."
+        )
+    if v.flags & EXT_KEY_USAGE:
+        out.append(
+            f"{_q(leaf.label)}'s extendedKeyUsage does not include serverAuth "
+            "(EXT_KEY_USAGE): mbedTLS refuses it as a server certificate"
+            + (" even though its chain is good." if v.stage == "tls" else ".")
+        )
+    return out
+
+
+def path_notes(
+    outcome: Outcome, chain: Sequence[Node], index: TrustIndex, sent: Sequence[Node]
+) -> list[str]:
+    """A usable alternative the device did not try: mbedTLS takes the first suitable
+    issuer among the certificates sent after the child and never goes back."""
+    out = []
+    on_path = {id(it.node) for it in outcome.items}
+    for it in outcome.items:
+        if it.trusted or it.position is None:
+            continue
+        for other in chain:
+            if id(other) in on_path or other.subject_key != it.node.subject_key:
+                continue
+            if other.spki_der != it.node.spki_der:
+                continue
+            anchors = index.by_name.get(other.issuer_key, [])
+            if any(sig_good(other, a) for a in anchors):
+                issuer = name_label(it.node.issuer_der)
+                out.append(
+                    f"The device took {_q(it.node.label)} issued by {_q(issuer)} "
+                    f"(position {_pos(it.node, sent)}), which leads nowhere; the server also "
+                    f"sends {_q(other.label)} issued by {_q(name_label(other.issuer_der))} "
+                    f"(position {_pos(other, sent)}), which the bundle would anchor, but "
+                    "mbedTLS never goes back to try another issuer: send only the usable "
+                    "one, or send it first."
+                )
+                break
+    return out
+
+
+def _pos(node: Node, sent: Sequence[Node]) -> int:
+    return next((i for i, n in enumerate(sent) if n is node), -1)

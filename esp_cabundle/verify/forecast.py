@@ -1,0 +1,194 @@
+"""When does a verdict flip? Evaluated only at the instants a certificate's window moves."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from ..certs import Certificate
+from ..errors import InputError
+from .nodes import describe_certificate
+from .path import chain_nodes
+from .profiles import SECOND, DeviceProfile
+from .trust import TrustSet
+from .verdict import Verdict
+from .verifier import Verifier
+
+
+@dataclass(frozen=True, slots=True)
+class CertEvent:
+    """A certificate entering or leaving its validity window."""
+
+    kind: Literal["expires", "becomes valid"]
+    label: str
+    date: datetime  # its not_after (expires) or not_before (becomes valid)
+    sha256: str | None
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.kind}"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The verdict from ``when`` on (the first instant it holds) and the events that
+    caused it."""
+
+    when: datetime
+    verdict: Verdict
+    events: tuple[CertEvent, ...]
+
+    @property
+    def date(self) -> datetime:
+        """The calendar date people associate with it: the certificate's own date."""
+        return self.events[0].date if self.events else self.when
+
+    def describe(self) -> str:
+        why = "; ".join(str(e) for e in self.events) or "verdict changes"
+        state = "passes" if self.verdict.ok else "fails"
+        return f"{self.date.date().isoformat()}: {why} — the device {state} from then on"
+
+
+@dataclass(frozen=True, slots=True)
+class Forecast:
+    """A verdict at ``start.at`` and every later change until ``until``.
+
+    ``rotating`` lists certificates whose expiry is not a forecast event: the leaf and the
+    issuing intermediates (CA certificates limited to path length 0), which servers
+    replace before they expire.
+    """
+
+    start: Verdict
+    until: datetime
+    changes: tuple[Change, ...]
+    note: str
+    rotating: tuple[CertEvent, ...] = ()
+
+    @property
+    def ok_throughout(self) -> bool:
+        return self.start.ok and all(c.verdict.ok for c in self.changes)
+
+    @property
+    def first_failure(self) -> Change | None:
+        """The first change to a failing verdict (None if it never fails after start)."""
+        return next((c for c in self.changes if not c.verdict.ok), None)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok_throughout": self.ok_throughout,
+            "at": self.start.at.isoformat(),
+            "until": self.until.isoformat(),
+            "verdict": self.start.to_dict(),
+            "changes": [
+                {
+                    "date": c.date.date().isoformat(),
+                    "from": c.when.isoformat(),
+                    "ok": c.verdict.ok,
+                    "events": [str(e) for e in c.events],
+                    "verdict": c.verdict.to_dict(),
+                }
+                for c in self.changes
+            ],
+            "rotating": [
+                {"label": e.label, "expires": e.date.date().isoformat()} for e in self.rotating
+            ],
+            "note": self.note,
+        }
+
+
+def _is_rotating(cert: Certificate, position: int) -> bool:
+    """The leaf, and issuing intermediates (CA, path length 0), wherever they sit: a chain
+    from a roadmap starts at an intermediate."""
+    if position == 0 and not cert.is_ca:
+        return True
+    return cert.is_ca and cert.path_length == 0
+
+
+def forecast(
+    trust: TrustSet,
+    chain: Sequence[Certificate],
+    profile: DeviceProfile,
+    *,
+    at: datetime,
+    until: datetime,
+    rotate_issuing: bool = True,
+    hostname: str | None = None,
+    verifier: Verifier | None = None,
+) -> Forecast:
+    """The verdict at ``at`` and each time it flips before ``until``, with the certificate
+    events behind each flip.
+
+    The verdict at ``at`` is exact (every date counts). With ``rotate_issuing``, later
+    instants ignore the leaf's and issuing intermediates' dates: servers renew those, and
+    what a bundle owner needs to know is when the trust side breaks (roots, cross-signs).
+    ``hostname`` is the name the unit connects to (None: not judged); ``verifier`` reuses
+    one prepared for ``trust`` across many chains.
+    """
+    if until < at:
+        raise InputError(
+            f"--until {until.date().isoformat()} is before --at {at.date().isoformat()}"
+        )
+    verifier = verifier or Verifier(trust)
+    start = verifier.verify(chain, profile, at=at, hostname=hostname)
+    rotating_certs = [c for i, c in enumerate(chain) if rotate_issuing and _is_rotating(c, i)]
+    rotating = tuple(
+        CertEvent("expires", describe_certificate(c), c.not_after, c.sha256) for c in rotating_certs
+    )
+    undated = frozenset(c.der for c in rotating_certs)
+
+    if profile.clock != "synced":
+        if profile.clock == "unset":
+            note = (
+                "This device compares dates against a clock stuck at 1970-01-01: the "
+                "verdict does not depend on the calendar."
+            )
+        elif start.ok:
+            note = (
+                "This device does not check dates, so no date can break it: it keeps "
+                "working until the server changes its chain (e.g. drops a cross-sign or "
+                "moves to a new root) — check the CA's roadmap (--roadmap)."
+            )
+        else:
+            note = "This device does not check dates: no date changes this verdict."
+        return Forecast(start, until, (), note, rotating)
+
+    # Instants where some relevant certificate enters or leaves its window.
+    nodes = chain_nodes(chain)
+    relevant: list[Certificate] = [c for c in chain if c.der not in undated]
+    issuer_keys = {n.issuer_key for n in nodes}
+    for anchor_node in verifier.index_for(profile).nodes:
+        if anchor_node.subject_key in issuer_keys and anchor_node.cert is not None:
+            relevant.append(anchor_node.cert)
+    events: dict[datetime, list[CertEvent]] = {}
+    for c in relevant:
+        label = describe_certificate(c)
+        if at < c.not_before <= until:
+            ev = CertEvent("becomes valid", label, c.not_before, c.sha256)
+            events.setdefault(c.not_before, []).append(ev)
+        if at < c.not_after + SECOND <= until:
+            ev = CertEvent("expires", label, c.not_after, c.sha256)
+            events.setdefault(c.not_after + SECOND, []).append(ev)
+    instants = sorted(events)
+    baseline = verifier.verify(chain, profile, at=at, undated=undated, hostname=hostname)
+    changes: list[Change] = []
+    # Compare like with like: the exact verdict at ``at`` may differ from ``baseline``
+    # only through rotating certificates, which later instants ignore.
+    prev = baseline
+    for when in instants:
+        v = verifier.verify(chain, profile, at=when, undated=undated, hostname=hostname)
+        if v.ok != prev.ok:
+            on_path = {s.sha256 for s in (*v.path, *prev.path)}
+            evs = [e for e in events[when] if e.sha256 in on_path] or events[when]
+            changes.append(Change(when, v, tuple(evs)))
+        prev = v
+    if changes:
+        note = ""
+    elif start.ok:
+        note = (
+            f"No certificate on the trust side expires or appears before "
+            f"{until.date().isoformat()} in a way that changes the verdict."
+        )
+    else:
+        note = "The chain fails throughout; no date makes it pass."
+    return Forecast(start, until, tuple(changes), note, rotating)

@@ -1,0 +1,90 @@
+"""Trust sets: the roots a unit holds, as full certificates or as bundle name+key entries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from ..certs import Certificate
+from .names import name_label
+
+if TYPE_CHECKING:
+    from ..bundle import Bundle
+
+
+class KeyEntry(Protocol):
+    """What an ESP-IDF bundle stores per root: a DER subject and a DER public key."""
+
+    @property
+    def subject_der(self) -> bytes: ...
+
+    @property
+    def spki_der(self) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TrustAnchor:
+    """One trusted root: a full certificate (``ca.pem``) or only a name and a key (an
+    ESP-IDF bundle entry, which has no dates, version or extensions)."""
+
+    subject_der: bytes = field(repr=False)
+    spki_der: bytes = field(repr=False)
+    label: str
+    certificate: Certificate | None = None
+
+    @classmethod
+    def from_certificate(cls, cert: Certificate) -> TrustAnchor:
+        return cls(cert.subject_der, cert.spki_der, cert.label, cert)
+
+    @classmethod
+    def from_key(cls, subject_der: bytes, spki_der: bytes) -> TrustAnchor:
+        return cls(bytes(subject_der), bytes(spki_der), name_label(bytes(subject_der)))
+
+    @property
+    def not_before(self) -> datetime | None:
+        return self.certificate.not_before if self.certificate else None
+
+    @property
+    def not_after(self) -> datetime | None:
+        return self.certificate.not_after if self.certificate else None
+
+    @property
+    def sha256(self) -> str | None:
+        return self.certificate.sha256 if self.certificate else None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustSet:
+    """The roots a unit trusts, in the order its bundle lists them (mbedTLS tries them in
+    that order)."""
+
+    anchors: tuple[TrustAnchor, ...]
+    source: str = ""
+    # The anchors are an ESP-IDF bundle read from a file: the device searches them in
+    # this stored order (sorted or not). Otherwise a bundle made from them is sorted the
+    # way gen_crt_bundle.py sorts (stable, by DER subject).
+    stored_bundle: bool = False
+
+    @classmethod
+    def from_certificates(cls, certs: Iterable[Certificate], *, source: str = "") -> TrustSet:
+        return cls(tuple(TrustAnchor.from_certificate(c) for c in certs), source)
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle, *, source: str = "") -> TrustSet:
+        return cls.from_certificates(bundle.certificates, source=source)
+
+    @classmethod
+    def from_key_entries(cls, entries: Iterable[KeyEntry], *, source: str = "") -> TrustSet:
+        """From an ESP-IDF bundle's entries (anything with ``subject_der`` and
+        ``spki_der``): anchors without dates."""
+        anchors = tuple(TrustAnchor.from_key(e.subject_der, e.spki_der) for e in entries)
+        return cls(anchors, source, stored_bundle=True)
+
+    def __len__(self) -> int:
+        return len(self.anchors)
+
+    @property
+    def has_dates(self) -> bool:
+        return all(a.certificate is not None for a in self.anchors)

@@ -1,0 +1,86 @@
+"""Fleets of simulated units for the push tests: factories, the CA to push, and the
+file-by-file check of a unit's image after a campaign."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from esp_cabundle.fs import create_image, open_image
+
+from .rpc_units import MdashUnit, MongooseUnit, SimUnit
+
+__all__ = [
+    "LFS_IMAGE",
+    "SPIFFS_IMAGE",
+    "assert_updated",
+    "ca_bytes",
+    "full_mongoose_unit",
+    "mdash_unit",
+    "mongoose_unit",
+    "write_ca",
+]
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "serial"
+LFS_IMAGE = DATA / "mongoose-lfs20-256k.bin"  # Mongoose OS LittleFS 2.0, lived-in
+SPIFFS_IMAGE = DATA / "idf-arduino-1408k.bin"  # ESP-IDF spiffsgen, mDash-style files
+
+
+@functools.cache
+def _image(path: Path) -> bytes:
+    return path.read_bytes()
+
+
+@functools.cache
+def ca_bytes(preset: str = "letsencrypt") -> bytes:
+    """The CA file a campaign pushes: ``esp-cabundle build --preset PRESET``."""
+    from esp_cabundle.commands.ca_source import build_ca_pem
+
+    return build_ca_pem(None, (preset,), (), (), None)
+
+
+def write_ca(directory: Path, preset: str = "letsencrypt") -> Path:
+    p = directory / "ca.pem"
+    p.write_bytes(ca_bytes(preset))
+    return p
+
+
+def mongoose_unit(uid: str, **kw: Any) -> MongooseUnit:
+    return MongooseUnit(uid, open_image(_image(LFS_IMAGE)), **kw)
+
+
+def mdash_unit(uid: str, **kw: Any) -> MdashUnit:
+    return MdashUnit(uid, open_image(_image(SPIFFS_IMAGE)), **kw)
+
+
+def full_mongoose_unit(uid: str, **kw: Any) -> MongooseUnit:
+    """A unit whose small LittleFS has room for its CA file but not for a second copy."""
+    image = create_image("littlefs", "mongoose-os", 8 * 4096)
+    image.write("/ca.pem", b"old CA\n" * 64)
+    image.write("/conf9.json", b'{"wifi": {"sta": {"pass": "hunter2"}}}')
+    filler = 0
+    while True:
+        try:
+            image.write(f"/fill{filler}.bin", b"\xa5" * 4096)
+        except Exception:
+            break
+        filler += 1
+    return MongooseUnit(uid, open_image(image.to_bytes()), **kw)
+
+
+def assert_updated(unit: SimUnit, ca: bytes, *, original: bytes | None = None) -> None:
+    """The unit's image mounts anew, holds ``ca`` at /ca.pem, no staging file, and
+    every other file exactly as before."""
+    before_img = open_image(original if original is not None else _original(unit))
+    before = {f.path: before_img.read(f.path) for f in before_img.files()}
+    after = unit.files()
+    assert after.get("/ca.pem") == ca, f"{unit.unit_id}: /ca.pem is not the new CA"
+    assert "/ca.pem.new" not in after, f"{unit.unit_id}: staging file left behind"
+    before.pop("/ca.pem", None)
+    after.pop("/ca.pem")
+    assert after == before, f"{unit.unit_id}: other files changed"
+
+
+def _original(unit: SimUnit) -> bytes:
+    return _image(LFS_IMAGE if isinstance(unit, MongooseUnit) else SPIFFS_IMAGE)

@@ -1,0 +1,349 @@
+"""The links simulated units are reached through, all on 127.0.0.1.
+
+- :class:`Mosquitto`: Debian's real broker, started on a free port with a temporary
+  config (optionally a password file or a TLS listener); :func:`mosquitto_binary` says
+  where it is (None: tests skip with that reason).
+- :class:`MqttUnitHost`: serves simulated units over MQTT as ``mongoose-os-libs/
+  rpc-mqtt`` does: subscribes ``<id>/rpc`` (QoS 1), drops requests without ``src``,
+  publishes each answer to ``<src>/rpc``.
+- :class:`LanUnitServer`: one unit's ``/rpc`` over HTTP (a frame per POST) and
+  WebSocket (a frame per text message), as ``rpc-common``'s ``mgos_rpc_http_handler``.
+- :class:`MdashStandIn`: the documented subset of mDash's REST API (``GET
+  /api/v2/devices`` with online state, ``POST /api/v2/devices/:id/rpc/:func``; Bearer
+  or ``access_token`` auth: 401 without; 404 for an unknown device; ``fail_next``
+  queues 5xx answers) relaying ``params`` frames to simulated mDash units.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .rpc_units import SimUnit
+
+__all__ = [
+    "LanUnitServer",
+    "MdashStandIn",
+    "Mosquitto",
+    "MqttUnitHost",
+    "free_port",
+    "mosquitto_binary",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def mosquitto_binary() -> str | None:
+    return shutil.which("mosquitto") or next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)),
+        None,
+    )
+
+
+class Mosquitto:
+    """A mosquitto broker on 127.0.0.1 for the length of a ``with`` block."""
+
+    def __init__(
+        self,
+        *,
+        users: dict[str, str] | None = None,
+        tls: tuple[Path, Path, Path] | None = None,  # (CA, cert, key): adds an mqtts listener
+    ) -> None:
+        binary = mosquitto_binary()
+        if binary is None:
+            raise RuntimeError("mosquitto is not installed")
+        self.binary = binary
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="mosquitto-"))
+        # Started as root, mosquitto drops to the "mosquitto" user: it must read its files.
+        self.dir.chmod(0o755)
+        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest none"]
+        lines += ["max_inflight_messages 0", "max_queued_messages 100000"]
+        if users:
+            pw = self.dir / "passwd"
+            pw.write_text("")
+            for user, password in users.items():
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", str(pw), user, password], check=True, timeout=30
+                )
+            pw.chmod(0o644)
+            lines += ["allow_anonymous false", f"password_file {pw}"]
+        else:
+            lines.append("allow_anonymous true")
+        self.tls_port: int | None = None
+        if tls:
+            self.tls_port = free_port()
+            ca, cert, key = (self._readable(p) for p in tls)
+            lines += [f"listener {self.tls_port} 127.0.0.1"]
+            lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
+        (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _readable(self, path: Path) -> Path:
+        """A copy the broker can read once it has dropped to its own user."""
+        out = self.dir / path.name
+        shutil.copyfile(path, out)
+        out.chmod(0o644)
+        return out
+
+    def __enter__(self) -> Mosquitto:
+        self.proc = subprocess.Popen(
+            [self.binary, "-c", str(self.dir / "mosquitto.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"mosquitto exited: {err}")
+            with contextlib.suppress(OSError), socket.create_connection(self.address, 0.2):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start listening")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+
+class MqttUnitHost:
+    """Simulated units answering over MQTT (one client serving them all)."""
+
+    def __init__(self, port: int, units: Iterable[SimUnit], *, workers: int = 8) -> None:
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.units = {u.unit_id: u for u in units}
+        self.dropped_without_src = 0
+        self._pool = ThreadPoolExecutor(workers)
+        self._busy: dict[str, threading.Lock] = {u: threading.Lock() for u in self.units}
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"units-{port}-{id(self)}")
+        self.client.max_inflight_messages_set(0)
+        ready = threading.Event()
+        self.client.on_connect = lambda c, *a: (
+            c.subscribe([(f"{uid}/rpc", 1) for uid in self.units]),
+        )
+        self.client.on_subscribe = lambda *a: ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        if not ready.wait(10):
+            raise RuntimeError("the unit host did not subscribe")
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        uid = msg.topic[: -len("/rpc")]
+        unit = self.units.get(uid)
+        if unit is not None:
+            self._pool.submit(self._serve, unit, bytes(msg.payload))
+
+    def _serve(self, unit: SimUnit, payload: bytes) -> None:
+        try:
+            src = json.loads(payload).get("src")
+        except (ValueError, AttributeError):
+            src = None
+        if not src:
+            self.dropped_without_src += 1  # rpc-mqtt: "Drop frame without src"
+            return
+        with self._busy[unit.unit_id]:
+            answer = unit.handle(payload)
+        if answer is not None:
+            self.client.publish(f"{src}/rpc", answer, qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class LanUnitServer:
+    """One unit's ``/rpc`` on 127.0.0.1, over HTTP and (on another port) WebSocket."""
+
+    def __init__(self, unit: SimUnit) -> None:
+        self.unit = unit
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(_Quiet):
+            def do_POST(self) -> None:
+                frame = self.body()
+                if self.path != "/rpc":
+                    self.reply(404, b"")
+                    return
+                with outer._lock:
+                    answer = outer.unit.handle(frame)
+                if answer is None:  # offline: the connection just dies
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self.reply(200, answer)
+
+        self.http = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+        from websockets.sync.server import serve
+
+        def ws_handler(ws: Any) -> None:
+            for message in ws:
+                data = message.encode() if isinstance(message, str) else message
+                with self._lock:
+                    answer = self.unit.handle(data)
+                if answer is not None:
+                    ws.send(answer.decode())
+
+        self.ws = serve(ws_handler, "127.0.0.1", 0)
+        threading.Thread(target=self.ws.serve_forever, daemon=True).start()
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}/rpc"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws.socket.getsockname()[1]}/rpc"
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+        self.ws.shutdown()
+
+
+class MdashStandIn:
+    """mDash's REST API on 127.0.0.1 in front of simulated mDash units."""
+
+    def __init__(self, units: Iterable[SimUnit], api_key: str, *, relay_timeout: float = 2.0):
+        self.units = {u.unit_id: u for u in units}
+        self.api_key = api_key
+        self.fail_next: list[int] = []
+        self.requests: list[tuple[str, str, str]] = []  # (method, path, auth kind)
+        self.relay_timeout = relay_timeout
+        self._locks = {u: threading.Lock() for u in self.units}
+        self._ids = iter(range(1, 1 << 30))
+        outer = self
+
+        class Handler(_Quiet):
+            def do_GET(self) -> None:
+                outer.serve(self, "GET")
+
+            def do_POST(self) -> None:
+                outer.serve(self, "POST")
+
+        self.server = _Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/api/v2"
+
+    def _auth(self, h: _Quiet, query: dict[str, list[str]]) -> str | None:
+        header = h.headers.get("Authorization", "")
+        if header == f"Bearer {self.api_key}":
+            return "bearer"
+        if query.get("access_token") == [self.api_key]:
+            return "access_token"
+        return None
+
+    def serve(self, h: _Quiet, verb: str) -> None:
+        parts = urlsplit(h.path)
+        body = h.body() if verb == "POST" else b""
+        auth = self._auth(h, parse_qs(parts.query))
+        self.requests.append((verb, parts.path, auth or "none"))
+        if auth is None:
+            h.reply(401, b'{"error":{"code":401,"message":"unauthorized"}}')
+            return
+        if self.fail_next:
+            h.reply(self.fail_next.pop(0), b"<html>upstream error</html>")
+            return
+        path = parts.path.removeprefix("/api/v2")
+        if verb == "GET" and path == "/devices":
+            devices = [
+                {"id": uid, "name": uid, "online": u.online, "shadow": {"state": {"reported": {}}}}
+                for uid, u in self.units.items()
+            ]
+            h.reply(200, json.dumps(devices).encode())
+            return
+        segs = path.strip("/").split("/")
+        if verb != "POST" or len(segs) != 4 or segs[0] != "devices" or segs[2] != "rpc":
+            h.reply(404, b'{"error":{"code":404,"message":"not found"}}')
+            return
+        unit = self.units.get(unquote(segs[1]))
+        if unit is None:
+            h.reply(404, b'{"error":{"code":404,"message":"device not found"}}')
+            return
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            h.reply(400, b'{"error":{"code":400,"message":"bad JSON"}}')
+            return
+        frame = json.dumps({"id": next(self._ids), "method": unquote(segs[3]), "params": params})
+        with self._locks[unit.unit_id]:
+            answer = unit.handle(frame.encode())
+        if answer is None:
+            time.sleep(min(self.relay_timeout, 0.2))
+            h.reply(504, b'{"message":"device did not answer"}')
+            return
+        try:
+            parsed = json.loads(answer)
+        except ValueError:
+            h.reply(200, answer)  # relayed as received
+            return
+        if "error" in parsed:
+            h.reply(500, json.dumps(parsed["error"]).encode())
+        else:
+            h.reply(200, json.dumps(parsed.get("result")).encode())
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

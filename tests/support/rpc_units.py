@@ -1,0 +1,351 @@
+"""Simulated units in the field: the RPC file services of Mongoose OS and mDash on top
+of the project's own LittleFS and SPIFFS images, so every result can be mounted and
+checked file by file.
+
+One simulator per frame shape, each faithful to the public source it names:
+
+- :class:`MongooseUnit` (``args`` frames): ``mongoose-os-libs/rpc-service-fs``
+  ``src/mgos_service_fs.c`` (FS.Get/Put/Rename/Remove/List/ListExt with their exact
+  error codes and texts), ``rpc-common`` ``src/mg_rpc.c`` (answers ``{id, src, dst,
+  result|error}``, 404 "No handler for ..."), ``src/mgos_rpc.c`` (Sys.GetInfo,
+  Sys.Reboot, RPC.List). LittleFS ``rename`` replaces the target; SPIFFS
+  (``vfs-fs-spiffs``) removes it first.
+- :class:`MdashUnit` (``params`` frames): cesanta/mDash ``src/mDash.c`` 1.2.16 (paths
+  joined to ``/spiffs``, FS.Get ``len`` default 512 and ``{filename, offset, left,
+  data}``, FS.Put ``{filename, written}``, FS.Rename removes ``dst`` first, errors 500
+  and -32601 "... not found"); ``has_rename=False`` stands for firmware without it.
+
+Faults, per unit: ``delay`` (answers slowly), ``drop_after`` calls then silent for
+``back_after`` seconds (drops mid-transfer, then returns), ``online_at`` (comes online
+later), a small image (runs out of space), ``malformed`` (answers broken JSON),
+``silent`` (never answers), ``corrupt_writes`` (the first N puts store a flipped bit),
+and ``Sys.Reboot`` (offline for ``reboot_time`` seconds, uptime restarts).
+
+Not faithful: no RAM limits, no frame-size limit of its own (the tests check frame
+sizes from the recorded calls), no file-system timing, one request at a time per unit.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from esp_cabundle.errors import ImageError
+from esp_cabundle.fs import FileSystemImage, open_image
+
+__all__ = ["Call", "MdashUnit", "MongooseUnit", "SimUnit"]
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    size: int  # bytes of the request frame
+
+
+class _Error(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class SimUnit:
+    """Common state and faults; subclasses implement one firmware's handlers."""
+
+    unit_id: str
+    image: FileSystemImage
+    fw_version: str = "1.0"
+    delay: float = 0.0
+    drop_after: int | None = None
+    back_after: float = 3600.0
+    online_at: float = 0.0  # time.monotonic() from which it answers
+    malformed: bool = False
+    silent: bool = False
+    corrupt_writes: int = 0
+    reboot_time: float = 1.0
+    has_rename: bool = True
+    # called as hook(method, params, "before"|"after") around each handled request
+    hook: Callable[[str, dict[str, Any], str], None] | None = None
+    calls: list[Call] = field(default_factory=list)
+    boots: int = 1
+    _booted: float = field(default_factory=time.monotonic)
+    _answered: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    shape = "args"
+
+    # -- state --------------------------------------------------------------------------
+
+    @property
+    def online(self) -> bool:
+        return not self.silent and time.monotonic() >= self.online_at
+
+    def files(self) -> dict[str, bytes]:
+        """Every file of the image as it would be flashed, read back by mounting it anew."""
+        with self._lock:
+            data = self.image.to_bytes()
+        img = open_image(data)
+        return {f.path: img.read(f.path) for f in img.files()}
+
+    def image_bytes(self) -> bytes:
+        with self._lock:
+            return self.image.to_bytes()
+
+    def count(self, method: str, **match: Any) -> int:
+        return sum(
+            1
+            for c in self.calls
+            if c.method == method and all(c.params.get(k) == v for k, v in match.items())
+        )
+
+    # -- one frame ----------------------------------------------------------------------
+
+    def handle(self, frame: bytes) -> bytes | None:
+        """The answer to one request frame, or None when the unit does not answer."""
+        if not self.online:
+            return None
+        if self.drop_after is not None and self._answered >= self.drop_after:
+            self.online_at = time.monotonic() + self.back_after
+            self.drop_after = None
+            return None
+        if self.delay:
+            time.sleep(self.delay)
+        try:
+            req = json.loads(frame)
+        except ValueError:
+            return None
+        if not isinstance(req, dict) or "method" not in req:
+            return None
+        params = req.get(self.shape)
+        if not isinstance(params, dict):
+            params = req.get("params") if self.shape == "args" else None
+        params = params if isinstance(params, dict) else {}
+        method = str(req["method"])
+        if self.hook is not None:
+            self.hook(method, params, "before")
+        with self._lock:
+            self.calls.append(Call(method, params, len(frame)))
+            self._answered += 1
+            if self.malformed:
+                return b'{"id":' + str(req.get("id")).encode() + b',"result":{"data":"Zm9v'
+            try:
+                result: Any = self.dispatch(method, params)
+                body: dict[str, Any] = {"result": result}
+            except _Error as e:
+                body = {"error": {"code": e.code, "message": e.message}}
+            answer = self.envelope(req, body)
+            if method == "Sys.Reboot":
+                self.online_at = time.monotonic() + self.reboot_time
+                self._booted = self.online_at
+                self.boots += 1
+        if self.hook is not None:
+            self.hook(method, params, "after")
+        return json.dumps(answer).encode()
+
+    def envelope(self, req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        return {"id": req.get("id"), **body}
+
+    def dispatch(self, method: str, params: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    # -- file helpers (the image's own API) ----------------------------------------------
+
+    def _path(self, name: str) -> str:
+        return "/" + name.lstrip("/")
+
+    def _read(self, name: str) -> bytes | None:
+        p = self._path(name)
+        return self.image.read(p) if self.image.exists(p) else None
+
+    def _write(self, name: str, data: bytes, *, append: bool) -> bool:
+        """fopen "wb"/"ab" then fwrite: the truncation happens even when the write fails."""
+        p = self._path(name)
+        old = self._read(name) if append else b""
+        if self.corrupt_writes > 0 and data:
+            self.corrupt_writes -= 1
+            data = bytes([data[0] ^ 0x01]) + data[1:]
+        try:
+            self.image.write(p, (old or b"") + data)
+        except ImageError:
+            if not append:
+                with contextlib.suppress(ImageError):
+                    self.image.write(p, b"")
+            return False
+        return True
+
+    def _rename(self, src: str, dst: str) -> bool:
+        data = self._read(src)
+        if data is None:
+            return False
+        if self.image.exists(self._path(dst)):
+            self.image.remove(self._path(dst))  # SPIFFS: remove first; LittleFS: replace
+        try:
+            self.image.write(self._path(dst), data)
+        except ImageError:
+            return False
+        self.image.remove(self._path(src))
+        return True
+
+    def _uptime(self) -> int:
+        return int(time.monotonic() - self._booted)
+
+    @staticmethod
+    def _b64(value: Any) -> bytes:
+        if not isinstance(value, str):
+            raise _Error(400, "data is required")
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise _Error(400, "bad base64") from None
+
+
+@dataclass
+class MongooseUnit(SimUnit):
+    """A Mongoose OS unit (rpc-service-fs, rpc-common)."""
+
+    shape = "args"
+    fw_version: str = "2.20.0"
+
+    def envelope(self, req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": req.get("id"), "src": self.unit_id}
+        if req.get("src"):
+            out["dst"] = req["src"]
+        return {**out, **body}
+
+    def methods(self) -> list[str]:
+        m = ["FS.Get", "FS.Put", "FS.List", "FS.ListExt", "FS.Remove", "Sys.GetInfo"]
+        m += ["Sys.Reboot", "RPC.List"] + (["FS.Rename"] if self.has_rename else [])
+        return m
+
+    def dispatch(self, method: str, p: dict[str, Any]) -> Any:
+        if method not in self.methods():
+            raise _Error(404, f"No handler for {method}")
+        name = p.get("filename")
+        if method == "FS.Get":
+            if not isinstance(name, str):
+                raise _Error(400, "filename is required")
+            data = self._read(name)
+            if data is None:
+                raise _Error(400, f'failed to open file "{name}"')
+            offset = min(int(p.get("offset", 0)), len(data))
+            n = int(p.get("len", -1))
+            if n < 0 or offset + n > len(data):
+                n = len(data) - offset
+            chunk = data[offset : offset + n]
+            return {"data": base64.b64encode(chunk).decode(), "left": len(data) - offset - n}
+        if method == "FS.Put":
+            if not isinstance(name, str):
+                raise _Error(400, "filename is required")
+            if not self._write(name, self._b64(p.get("data", "")), append=bool(p.get("append"))):
+                raise _Error(500, "failed to write data")
+            return None
+        if method == "FS.Rename":
+            if not isinstance(p.get("src"), str) or not isinstance(p.get("dst"), str):
+                raise _Error(400, "src and dst are required")
+            if not self._rename(p["src"], p["dst"]):
+                raise _Error(500, "rename failed")
+            return None
+        if method == "FS.Remove":
+            if not isinstance(name, str):
+                raise _Error(400, "filename is required")
+            if self._read(name) is None:
+                raise _Error(500, "remove failed")
+            self.image.remove(self._path(name))
+            return None
+        if method in ("FS.List", "FS.ListExt"):
+            files = self.image.files()
+            if method == "FS.List":
+                return [f.path.lstrip("/") for f in files]
+            return [{"name": f.path.lstrip("/"), "size": f.size} for f in files]
+        if method == "Sys.GetInfo":
+            return {
+                "id": self.unit_id,
+                "app": "demo",
+                "fw_version": self.fw_version,
+                "fw_id": "20240101-000000",
+                "mg_version": "2.20.0",
+                "arch": "esp32",
+                "uptime": self._uptime(),
+            }
+        if method == "Sys.Reboot":
+            return None
+        return self.methods()  # RPC.List
+
+
+@dataclass
+class MdashUnit(SimUnit):
+    """An mDash library unit (cesanta/mDash src/mDash.c): JSON-RPC ``params`` frames."""
+
+    shape = "params"
+    fw_version: str = "1.2.14-Arduino"
+
+    def methods(self) -> list[str]:
+        m = ["RPC.List", "Sys.GetInfo", "Sys.Reboot", "Sys.Set", "FS.List", "FS.Remove"]
+        m += ["FS.Get", "FS.Put", "FS.Mount", "FS.Format"]
+        return m + (["FS.Rename"] if self.has_rename else [])
+
+    def dispatch(self, method: str, p: dict[str, Any]) -> Any:
+        if method not in self.methods():
+            raise _Error(-32601, f"{method} not found")
+        name = p.get("filename")
+        if method == "FS.Get":
+            if not isinstance(name, str):
+                raise _Error(500, "filename required")
+            data = self._read(name)
+            if data is None:
+                raise _Error(500, f"fopen(/spiffs/{name}): 2")
+            offset, n = int(p.get("offset", 0)), int(p.get("len", 512))
+            chunk = data[offset : offset + n]
+            left = len(data) - (len(chunk) + offset)
+            return {
+                "filename": name,
+                "offset": offset,
+                "left": left,
+                "data": base64.b64encode(chunk).decode(),
+            }
+        if method == "FS.Put":
+            if not isinstance(name, str) or not isinstance(p.get("data"), str):
+                raise _Error(500, "data and filename required")
+            data = self._b64(p["data"])
+            if not self._write(name, data, append=bool(p.get("append"))):
+                raise _Error(500, f"fwrite(/spiffs/{name}) {len(data)}, errno 28")
+            return {"filename": name, "written": len(data)}
+        if method == "FS.Rename":
+            if not isinstance(p.get("src"), str) or not isinstance(p.get("dst"), str):
+                raise _Error(500, "src and dst missing")
+            if not self._rename(p["src"], p["dst"]):
+                raise _Error(500, f"rename(/spiffs/{p['src']}, /spiffs/{p['src']}) failed: 2")
+            return True
+        if method == "FS.Remove":
+            if not isinstance(name, str):
+                raise _Error(500, "filename required")
+            if self._read(name) is None:
+                raise _Error(500, "")
+            self.image.remove(self._path(name))
+            return True
+        if method == "FS.List":
+            return [f.path.lstrip("/") for f in self.image.files()]
+        if method == "Sys.GetInfo":
+            return {
+                "fw_version": self.fw_version,
+                "arch": "esp32",
+                "fw_id": "20210506-101010",
+                "app": "mdash-demo",
+                "uptime": self._uptime(),
+                "ram_free": 150000,
+                "reboot_reason": "power on",
+                "id": "a1b2c3d4e5f60708",
+                "public_key": "",
+            }
+        if method in ("Sys.Reboot", "FS.Mount", "FS.Format", "Sys.Set"):
+            return True
+        return self.methods()  # RPC.List

@@ -1,0 +1,253 @@
+"""``push`` refusals (each a clear error that changes nothing), the gate on the
+connection the units travel on, ``push status``, and the RPC layer's bounds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.fleet import ca_bytes, mdash_unit, write_ca
+from support.fleet_links import MdashStandIn
+
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import UnitRpcError
+from esp_cabundle.push.files import UnitFiles
+from esp_cabundle.push.rpc import MAX_ANSWER_BYTES, parse_answer
+
+REPO = Path(__file__).resolve().parent.parent
+KEY = "k3y-for-cli-tests"
+CHAIN = REPO / "examples/chains/letsencrypt-2024-short.pem"
+
+
+@pytest.fixture
+def mdash(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MdashStandIn, list[Any]]]:
+    units = [mdash_unit("dev1"), mdash_unit("dev2", silent=True)]
+    s = MdashStandIn(units, KEY)
+    monkeypatch.setenv("MDASH_API_KEY", KEY)
+    yield s, units
+    s.close()
+
+
+def invoke(*argv: str, env: Mapping[str, str | None] | None = None) -> tuple[int, str]:
+    r = CliRunner().invoke(cli, list(argv), env=env)
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ([], "say how to reach the units"),
+        (["--mdash", "URL"], "--board is required"),
+        (["--mdash", "URL", "--board", "mdash"], "not in a file"),
+        (["--mdash", "ftp://x", "--board", "mdash-arduino"], "takes an http(s):// URL"),
+        (["--mqtt", "http://x", "--board", "mdash-arduino", "--device", "a"], "--mqtt takes"),
+        (["--mqtt", "mqtt://x:99999", "--board", "mdash-arduino", "--device", "a"], "port"),
+        (["--mqtt", "mqtt://u:pw@x", "--board", "mdash-arduino", "--device", "a"], "process list"),
+        (["--mqtt", "mqtt://127.0.0.1:9", "--board", "mdash-arduino"], "--device ID"),
+        (["--mqtt", "mqtt://x", "--board", "mdash-arduino", "--device", "a+b"], "MQTT topic"),
+        (["--rpc", "ftp://x/rpc", "--board", "mongoose-os-esp32"], "is not an http://"),
+        (["--rpc", "http://u:p@x/rpc", "--board", "mongoose-os-esp32"], "credentials"),
+        (["--rpc", "http://x/rpc", "--device", "a", "--board", "mongoose-os-esp32"], "name units"),
+        (["--mdash", "URL", "--board", "mdash-arduino", "--devices", "nope.txt"], "no such"),
+        (["--mdash", "URL", "--board", "mdash-arduino", "--api-key-file", "empty"], "empty"),
+        (["--mdash", "URL", "--board", "no-such-board"], "board"),
+        (["--mdash", "URL", "--board", "mdash-arduino", "--until", "soon"], "--until"),
+    ],
+)
+def test_bad_input_is_exit_2_and_changes_nothing(
+    mdash: Any, in_tmp: Path, args: list[str], message: str
+) -> None:
+    s, units = mdash
+    write_ca(in_tmp)
+    (in_tmp / "empty").write_text("\n")
+    argv = [a.replace("URL", s.url) for a in args]
+    code, out = invoke("push", *argv, "--bundle", "ca.pem")
+    assert code == 2 and message in out, out
+    assert "Traceback" not in out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "empty"]
+    assert all(u.calls == [] for u in units)
+
+
+def test_no_api_key_is_exit_2(mdash: Any, in_tmp: Path) -> None:
+    s, _units = mdash
+    write_ca(in_tmp)
+    code, out = invoke(
+        "push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
+        env={"MDASH_API_KEY": None},
+    )  # fmt: skip
+    assert code == 2 and "MDASH_API_KEY" in out and not (in_tmp / DEFAULT).exists()
+
+
+DEFAULT = "cabundle-campaign.db"
+
+
+def test_api_key_file_is_read(mdash: Any, in_tmp: Path) -> None:
+    s, units = mdash
+    write_ca(in_tmp)
+    (in_tmp / "key").write_text(KEY + "\n")
+    code, out = invoke(
+        "push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
+        "--api-key-file", "key", "--device", "dev1", env={"MDASH_API_KEY": None},
+    )  # fmt: skip
+    assert code == 0, out
+    assert units[0].files()["/ca.pem"] == ca_bytes()
+
+
+def test_ledger_of_another_campaign_or_not_a_ledger_is_refused(mdash: Any, in_tmp: Path) -> None:
+    s, _units = mdash
+    write_ca(in_tmp)
+    base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1"]
+    code, _ = invoke(*base, "--bundle", "ca.pem")
+    assert code == 0
+    before = (in_tmp / DEFAULT).read_bytes()
+    (in_tmp / "other.pem").write_bytes(ca_bytes("default"))
+    code, out = invoke(*base, "--bundle", "other.pem")
+    assert code == 2 and "another CA file" in out and "--ledger" in out
+    assert (in_tmp / DEFAULT).read_bytes() == before
+    (in_tmp / "junk.db").write_bytes(b"not a database at all" * 100)
+    (in_tmp / "junk.db").chmod(0o644)
+    for cmd in ([*base, "--bundle", "ca.pem"], ["push", "status"]):
+        code, out = invoke(*cmd, "--ledger", "junk.db")
+        assert code == 2 and "not a campaign ledger" in out
+        assert (in_tmp / "junk.db").read_bytes() == b"not a database at all" * 100
+        assert (in_tmp / "junk.db").stat().st_mode & 0o777 == 0o644
+
+
+def test_gate_refuses_a_ca_that_would_cut_the_units_connection(mdash: Any, in_tmp: Path) -> None:
+    """mdash.net sends the short chain (R11 <- ISRG Root X1): a DST-only file would cut
+    every unit off, so nothing is written; a file with ISRG Root X1 passes."""
+    s, units = mdash
+    (in_tmp / "chains").mkdir()
+    shutil.copy(
+        REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / "chains/mdash.net.pem"
+    )
+    code, _ = invoke("build", "--root", "dst-root-ca-x3", "--allow", "expired", "--no-lock",
+                     "-o", "dst.pem", "-q")  # fmt: skip
+    assert code == 0
+    base = ["push", "--mdash", s.url, "--server", "mdash.net", "--board", "mdash-arduino"]
+    code, out = invoke(*base, "--bundle", "dst.pem")
+    assert code == 1 and "cut the connection it travels on" in out and "-0x2700" in out
+    assert not (in_tmp / DEFAULT).exists() and all(u.calls == [] for u in units)
+    # The config's targets count too (here a saved chain under another name).
+    (in_tmp / "cabundle.yaml").write_text(
+        "targets:\n  - name: cloud\n    chain: chains/mdash.net.pem\n"
+    )
+    code, out = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "dst.pem")
+    assert code == 1 and "cloud:" in out and not (in_tmp / DEFAULT).exists()
+    write_ca(in_tmp)
+    code, out = invoke(*base, "--bundle", "ca.pem", "--device", "dev1")
+    assert code == 0 and "accepted by mdash.net, cloud under mdash-arduino rules" in out
+
+
+def test_deadline_is_the_forecast_of_the_units_current_file(in_tmp: Path) -> None:
+    from dataclasses import replace
+
+    from support.doc_commands import freeze_clock
+
+    from esp_cabundle.boards import VerifyProfile, load_board
+    from esp_cabundle.check import Target
+    from esp_cabundle.commands._push_links import deadline_for
+
+    mp = pytest.MonkeyPatch()
+    try:
+        freeze_clock(mp, "2026-12-01")
+        (in_tmp / "chains").mkdir()
+        shutil.copy(
+            REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / "chains/mdash.net.pem"
+        )
+        old = mdash_unit("x").files()["/ca.pem"]  # ISRG Root X1, X2, DST Root CA X3
+        board = load_board("mdash-arduino")
+        servers = [Target("mdash.net", "mdash.net", 443)]
+        assert deadline_for(board, servers, in_tmp)(old) is None  # no clock: never expires
+        clocked = replace(board, verify=VerifyProfile("mbedtls", "synced"))
+        when = deadline_for(clocked, servers, in_tmp)(old)
+        assert when is not None and when.date().isoformat() == "2035-06-04"  # X1 expires
+        assert deadline_for(clocked, [], in_tmp)(old) is None
+    finally:
+        mp.undo()
+
+
+def test_status_counts_and_units_not_reached(mdash: Any, in_tmp: Path) -> None:
+    s, _units = mdash
+    write_ca(in_tmp)
+    code, _ = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
+                     "--timeout", "0.5")  # fmt: skip
+    assert code == 3
+    code, out = invoke("push", "status")
+    assert code == 0
+    assert "verified     1" in out and "Not yet updated (1):" in out and "dev2" in out
+    code, out = invoke("push", "status", "--json")
+    doc = json.loads(out)
+    assert doc["counts"]["verified"] == 1 and doc["campaign"]["board"] == "mdash-arduino"
+    assert {u["id"]: u["state"] for u in doc["units"]} == {"dev1": "verified", "dev2": "offline"}
+    code, out = invoke("push", "status", "--csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert [(r["id"], r["state"]) for r in table] == [("dev1", "verified"), ("dev2", "offline")]
+    code, out = invoke("push", "status", "--ledger", "missing.db")
+    assert code == 2 and "no campaign ledger" in out and not (in_tmp / "missing.db").exists()
+
+
+def test_answers_are_bounded_and_checked() -> None:
+    with pytest.raises(UnitRpcError, match="over the"):
+        parse_answer(b" " * (MAX_ANSWER_BYTES + 1), unit="u", method="FS.Get")
+    with pytest.raises(UnitRpcError, match="not JSON"):
+        parse_answer(b'{"id": 1, "result": ', unit="u", method="FS.Get")
+    with pytest.raises(UnitRpcError, match="not an RPC frame"):
+        parse_answer(b"[1, 2]", unit="u", method="FS.Get")
+    with pytest.raises(UnitRpcError, match=r"FS.Put failed \(500\): no space") as e:
+        parse_answer(b'{"id":1,"error":{"code":500,"message":"no space"}}', unit="u",
+                     method="FS.Put")  # fmt: skip
+    assert e.value.code == 500
+    assert parse_answer(b'{"id":7,"result":null}', unit="u", method="m") == (7, None)
+
+
+class _Channel:
+    """A unit answering FS.Get with whatever the test scripted."""
+
+    shape = "args"
+    src = "esp-cabundle"
+    unit_id = "u1"
+
+    def __init__(self, answers: list[Any]) -> None:
+        self.answers = answers
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
+        self.sent.append((method, dict(params)))
+        return self.answers.pop(0)
+
+    def close(self) -> None:
+        pass
+
+
+def test_reads_refuse_answers_that_make_no_progress_or_are_not_base64() -> None:
+    files = UnitFiles(_Channel([{"data": "", "left": 10}]), frame_budget=4096, timeout=1)
+    with pytest.raises(UnitRpcError, match="no progress"):
+        files.get("ca.pem")
+    files = UnitFiles(_Channel([{"data": "***", "left": 0}]), frame_budget=4096, timeout=1)
+    with pytest.raises(UnitRpcError, match="not base64"):
+        files.get("ca.pem")
+    files = UnitFiles(_Channel([{"data": "YQ==", "left": "x"}]), frame_budget=4096, timeout=1)
+    with pytest.raises(UnitRpcError, match="malformed"):
+        files.get("ca.pem")
+    with pytest.raises(UnitRpcError, match="no room"):
+        UnitFiles(_Channel([]), frame_budget=150, timeout=1).put("ca.pem", b"x")
+
+
+def test_writes_fit_the_frame_budget() -> None:
+    for budget in (512, 3000, 4096):
+        ch = _Channel([None] * 100)
+        UnitFiles(ch, frame_budget=budget, timeout=1).put("ca.pem.new", b"\x00" * 9000)
+        from esp_cabundle.push.rpc import request_frame
+
+        sizes = [len(request_frame(1 << 40, m, p, shape="args", src=ch.src)) for m, p in ch.sent]
+        assert max(sizes) <= budget and [p["append"] for _, p in ch.sent][:2] == [False, True]

@@ -1,0 +1,211 @@
+"""``push --mdash`` against the REST stand-in, ``push --rpc`` over HTTP and WebSocket:
+every transport drives the same campaign; images are checked file by file."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.fleet import assert_updated, ca_bytes, mdash_unit, mongoose_unit, write_ca
+from support.fleet_links import (
+    LanUnitServer,
+    MdashStandIn,
+    Mosquitto,
+    MqttUnitHost,
+    mosquitto_binary,
+)
+
+from esp_cabundle.cli import cli
+from esp_cabundle.push.ledger import Ledger
+
+KEY = "mdash-key-0c1d2e3f4a5b"
+
+
+@pytest.fixture
+def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    servers: list[MdashStandIn] = []
+
+    def start(units: list[Any]) -> MdashStandIn:
+        s = MdashStandIn(units, KEY)
+        servers.append(s)
+        return s
+
+    monkeypatch.setenv("MDASH_API_KEY", KEY)
+    yield start
+    for s in servers:
+        s.close()
+
+
+def run(tmp: Path, *argv: str, board: str = "mdash-arduino") -> tuple[int, str]:
+    write_ca(tmp)
+    args = ["push", *argv, "--board", board, "--bundle", str(tmp / "ca.pem")]
+    args += ["--ledger", str(tmp / "c.db"), "--timeout", "2"]
+    r = CliRunner().invoke(cli, args)
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout + r.stderr
+
+
+def states(tmp: Path) -> dict[str, str]:
+    with Ledger(tmp / "c.db") as led:
+        return {r.id: r.state for r in led.rows()}
+
+
+def test_mdash_campaign_over_rest(stand_in: Any, tmp_path: Path) -> None:
+    units = [mdash_unit("dev1"), mdash_unit("dev2"), mdash_unit("dev3", has_rename=False)]
+    s = stand_in(units)
+    code, out = run(tmp_path, "--mdash", s.url)
+    assert code == 0, out
+    ca = ca_bytes()
+    for u in units:
+        assert_updated(u, ca)  # the SPIFFS image mounts; mdash.cfg and the rest kept
+        direct = u.count("FS.Put", filename="ca.pem", append=False)
+        assert direct == (0 if u.has_rename else 1)
+    # with FS.Rename: staged then renamed; without: written in place, one frame per 4 KiB
+    assert units[0].count("FS.Rename", src="ca.pem.new", dst="ca.pem") == 1
+    assert units[2].count("FS.Put", filename="ca.pem", append=True) >= 1  # 6 KiB: 3 frames
+    # tried, refused as unknown (-32601), the staged copy removed, then written in place
+    assert units[2].count("FS.Rename") == 1
+    assert units[2].count("FS.Remove", filename="ca.pem.new") == 1
+    assert all(a == "bearer" for _, _, a in s.requests)  # the key only ever in the header
+    assert all("access_token" not in p and KEY not in p for _, p, _ in s.requests)
+    assert set(states(tmp_path).values()) == {"verified"}
+
+
+def test_stand_in_accepts_access_token_and_refuses_no_key(stand_in: Any) -> None:
+    s = stand_in([mdash_unit("dev1")])
+    with urllib.request.urlopen(f"{s.url}/devices?access_token={KEY}") as r:
+        assert json.loads(r.read())[0] == {
+            "id": "dev1",
+            "name": "dev1",
+            "online": True,
+            "shadow": {"state": {"reported": {}}},
+        }
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(f"{s.url}/devices")
+    assert e.value.code == 401
+
+
+def test_mdash_wrong_key_is_exit_2_before_any_ledger(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = stand_in([mdash_unit("dev1")])
+    monkeypatch.setenv("MDASH_API_KEY", "wrong-key-value")
+    code, out = run(tmp_path, "--mdash", s.url)
+    assert code == 2 and "refused the API key (HTTP 401)" in out
+    assert "wrong-key-value" not in out and not (tmp_path / "c.db").exists()
+
+
+def test_mdash_offline_unknown_and_5xx(stand_in: Any, tmp_path: Path) -> None:
+    units = [mdash_unit("up"), mdash_unit("down", online_at=time.monotonic() + 600)]
+    s = stand_in(units)
+    code, out = run(tmp_path, "--mdash", s.url, "--device", "nope")
+    assert code == 2 and "mDash lists no device nope" in out
+    assert not (tmp_path / "c.db").exists()
+    s.fail_next = [502]
+    code, out = run(tmp_path, "--mdash", s.url, "--device", "up", "--device", "down")
+    # the pre-flight listing took the 502: mDash unreachable is a device error
+    assert code == 3 and "HTTP 502" in out
+    code, out = run(tmp_path, "--mdash", s.url)
+    assert code == 3
+    st = states(tmp_path)
+    assert st == {"up": "verified", "down": "offline"}
+    assert units[1].calls == []  # listed offline: not even asked
+
+
+def test_mdash_transient_5xx_leaves_unit_to_retry(stand_in: Any, tmp_path: Path) -> None:
+    unit = mdash_unit("dev1")
+    s = stand_in([unit])
+
+    calls = {"n": 0}
+    orig = s.serve
+
+    def flaky(h: Any, verb: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:  # listing twice, then the first RPC gets a gateway error
+            h.reply(503, b"")
+            return
+        orig(h, verb)
+
+    s.serve = flaky
+    code, _ = run(tmp_path, "--mdash", s.url)
+    assert code == 3 and states(tmp_path) == {"dev1": "offline"}
+    code, _ = run(tmp_path, "--mdash", s.url)
+    assert code == 0 and states(tmp_path) == {"dev1": "verified"}
+    assert_updated(unit, ca_bytes())
+
+
+@pytest.mark.parametrize("scheme", ["http", "ws"])
+def test_lan_units_over_http_and_websocket(tmp_path: Path, scheme: str) -> None:
+    units = [mongoose_unit("lan-a"), mongoose_unit("lan-b")]
+    servers = [LanUnitServer(u) for u in units]
+    try:
+        urls = [s.http_url if scheme == "http" else s.ws_url for s in servers]
+        code, out = run(tmp_path, "--rpc", urls[0], "--rpc", urls[1], board="mongoose-os-esp32")
+        assert code == 0, out
+        for u in units:
+            assert_updated(u, ca_bytes())
+            assert max(c.size for c in u.calls) <= 4096
+        with Ledger(tmp_path / "c.db") as led:
+            assert {r.transport for r in led.rows()} == {scheme}
+    finally:
+        for s in servers:
+            s.close()
+
+
+def test_lan_unit_that_drops_is_offline_then_finished(tmp_path: Path) -> None:
+    unit = mongoose_unit("lan-c", drop_after=3, back_after=0.3)
+    server = LanUnitServer(unit)
+    try:
+        code, _ = run(tmp_path, "--rpc", server.http_url, board="mongoose-os-esp32")
+        assert code == 3 and set(states(tmp_path).values()) <= {"writing", "offline"}
+        time.sleep(0.4)  # it comes back
+        code, _ = run(tmp_path, "--rpc", server.http_url, board="mongoose-os-esp32")
+        assert code == 0
+        assert_updated(unit, ca_bytes())
+    finally:
+        server.close()
+
+
+@pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed")
+def test_mqtts_broker_checked_by_the_gate_and_verified_with_tls_ca(tmp_path: Path) -> None:
+    """Over mqtts:// the units' own connection is the broker's TLS: a CA file without the
+    broker's root is refused (its chain captured live on 127.0.0.1); with it, the push
+    goes through a verified TLS link (--tls-ca)."""
+    from support.pki import issue
+
+    root = issue("Fleet Broker Test Root")
+    leaf = issue("localhost", issuer=root, ca=False, san="localhost")
+    (tmp_path / "root.pem").write_bytes(root.pem)
+    (tmp_path / "leaf.pem").write_bytes(leaf.pem)
+    (tmp_path / "leaf.key").write_bytes(leaf.key_pem())
+    tls = (tmp_path / "root.pem", tmp_path / "leaf.pem", tmp_path / "leaf.key")
+    unit = mongoose_unit(f"tls-{time.monotonic_ns()}")
+    with Mosquitto(tls=tls) as broker:
+        host = MqttUnitHost(broker.port, [unit])
+        try:
+            url = f"mqtts://localhost:{broker.tls_port}"
+            base = ["--mqtt", url, "--device", unit.unit_id]
+            base += ["--tls-ca", str(tmp_path / "root.pem")]
+            code, out = run(tmp_path, *base, board="mongoose-os-esp32")
+            assert code == 1 and "cut the connection it travels on" in out
+            assert unit.calls == [] and not (tmp_path / "c.db").exists()
+            mixed = tmp_path / "with-root.pem"
+            mixed.write_bytes(ca_bytes() + root.pem)
+            args = ["push", *base, "--board", "mongoose-os-esp32", "--bundle", str(mixed)]
+            r = CliRunner().invoke(cli, [*args, "--ledger", str(tmp_path / "c.db")])
+            assert r.exit_code == 0, r.output
+            assert "accepted by localhost:" in r.output
+            assert unit.files()["/ca.pem"] == mixed.read_bytes()
+            # Without --tls-ca the broker's certificate is not trusted: no link, exit 3.
+            plain = [a for a in args if a not in ("--tls-ca", str(tmp_path / "root.pem"))]
+            r = CliRunner().invoke(cli, [*plain, "--ledger", str(tmp_path / "d.db")])
+            assert r.exit_code == 3 and "cannot reach the MQTT broker" in r.output
+        finally:
+            host.close()

@@ -1,0 +1,250 @@
+"""``push --mqtt``: Mongoose OS RPC over a real mosquitto to simulated units whose
+LittleFS images are mounted and checked file by file afterwards."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.fleet import assert_updated, ca_bytes, full_mongoose_unit, mongoose_unit, write_ca
+from support.fleet_links import MqttUnitHost
+from support.rpc_units import SimUnit
+
+from esp_cabundle.cli import cli
+from esp_cabundle.push.ledger import Ledger
+
+_n = iter(range(1 << 30))
+
+
+def ids(k: int) -> list[str]:
+    """Unit ids unique across the session (the broker is shared)."""
+    base = next(_n)
+    return [f"esp32-t{base}-{i}" for i in range(k)]
+
+
+@pytest.fixture
+def host(mosquitto: Any) -> Iterator[Any]:
+    hosts: list[MqttUnitHost] = []
+
+    def start(units: list[SimUnit]) -> MqttUnitHost:
+        h = MqttUnitHost(mosquitto.port, units)
+        hosts.append(h)
+        return h
+
+    yield start
+    for h in hosts:
+        h.close()
+
+
+def push(mosquitto: Any, tmp: Path, units: list[SimUnit], *extra: str) -> tuple[int, str, str]:
+    ca = tmp / "ca.pem"
+    if not ca.exists():
+        write_ca(tmp)
+    argv = ["push", "--mqtt", mosquitto.url, "--board", "mongoose-os-esp32", "--bundle", str(ca)]
+    argv += ["--ledger", str(tmp / "campaign.db"), "--timeout", "1"]
+    for u in units:
+        argv += ["--device", u.unit_id]
+    r = CliRunner().invoke(cli, [*argv, *extra])
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout, r.stderr
+
+
+def rows(tmp: Path) -> dict[str, Any]:
+    with Ledger(tmp / "campaign.db") as ledger:
+        return {r.id: r for r in ledger.rows()}
+
+
+def test_every_unit_gets_the_file_verified_and_recorded(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    units = [mongoose_unit(u) for u in ids(4)]
+    h = host(units)
+    code, out, err = push(mosquitto, tmp_path, units, "--concurrency", "3")
+    assert code == 0, out + err
+    assert "4 of 4 units done (4 verified)" in out
+    ca = ca_bytes()
+    for u in units:
+        assert_updated(u, ca)
+        # staged, read back, renamed; every frame within the MQTT budget of 3072 bytes
+        assert u.count("FS.Put", filename="ca.pem.new", append=False) == 1
+        assert u.count("FS.Rename", src="ca.pem.new", dst="ca.pem") == 1
+        assert max(c.size for c in u.calls) <= 3072 - 9 - len(f"{u.unit_id}/rpc")
+    led = rows(tmp_path)
+    import hashlib
+
+    old = hashlib.sha256(mongoose_unit("x").files()["/ca.pem"]).hexdigest()
+    for u in units:
+        r = led[u.unit_id]
+        assert (r.state, r.transport, r.attempts) == ("verified", "mqtt", 1)
+        assert r.new_sha256 == hashlib.sha256(ca).hexdigest() and r.old_sha256 == old
+        assert r.fw_version == "2.20.0" and r.last_error is None and r.done_at
+    assert h.dropped_without_src == 0
+    # Run again: nothing to do, nothing written.
+    puts = sum(u.count("FS.Put") for u in units)
+    code, out, _ = push(mosquitto, tmp_path, units)
+    assert code == 0 and sum(u.count("FS.Put") for u in units) == puts
+
+
+def test_unit_already_holding_the_file_is_up_to_date(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    (uid,) = ids(1)
+    unit = mongoose_unit(uid)
+    unit.image.write("/ca.pem", ca_bytes())
+    host([unit])
+    code, out, _ = push(mosquitto, tmp_path, [unit], "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["ok"] and doc["counts"] == {"up-to-date": 1} and doc["bytes"] > 0
+    assert doc["units"][0]["id"] == uid and doc["units"][0]["fw_version"] == "2.20.0"
+    assert unit.count("FS.Put") == 0 and rows(tmp_path)[uid].state == "up-to-date"
+
+
+def test_faults_each_end_in_the_state_that_says_what_happened(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    a, b, c, d, e, f, g = ids(7)
+    units = {
+        "slow": mongoose_unit(a, delay=0.05),
+        "drops": mongoose_unit(b, drop_after=5, back_after=0.5),
+        "later": mongoose_unit(c, online_at=time.monotonic() + 60),
+        "full": full_mongoose_unit(d),
+        "malformed": mongoose_unit(e, malformed=True),
+        "silent": mongoose_unit(f, silent=True),
+        "corrupt": mongoose_unit(g, corrupt_writes=1),
+    }
+    host(list(units.values()))
+    full_before = units["full"].files()
+    code, out, _ = push(mosquitto, tmp_path, list(units.values()), "--concurrency", "7")
+    assert code == 3, out
+    led = rows(tmp_path)
+    state = {k: led[u.unit_id].state for k, u in units.items()}
+    assert state == {
+        "slow": "verified",
+        "drops": "writing",  # it went away mid-transfer
+        "later": "offline",
+        "full": "failed",
+        "malformed": "failed",
+        "silent": "offline",
+        "corrupt": "verified",  # read back differed, written again at once
+    }
+    assert "no answer to FS." in (led[b].last_error or "")
+    assert "failed to write data" in (led[d].last_error or "")
+    assert "not JSON" in (led[e].last_error or "")
+    assert units["corrupt"].count("FS.Put", filename="ca.pem.new", append=False) == 2
+    # The full unit still mounts and keeps every file; its CA file is the old one.
+    after = units["full"].files()
+    after.pop("/ca.pem.new", None)
+    assert after == full_before
+    # The units that return are finished by a watching run; the others stay as they are.
+    units["later"].online_at = time.monotonic() + 0.5
+    until = (datetime.now(timezone.utc) + timedelta(seconds=4)).isoformat()
+    code, out, _ = push(
+        mosquitto, tmp_path, list(units.values()), "--watch", "--poll", "0.3", "--until", until
+    )
+    assert code == 3
+    led = rows(tmp_path)
+    for k in ("drops", "later"):
+        assert led[units[k].unit_id].state == "verified", k
+        assert_updated(units[k], ca_bytes())
+    assert led[f].state == "offline" and led[d].state == "failed"
+
+
+def test_watch_ends_when_every_unit_is_done(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    (uid,) = ids(1)
+    unit = mongoose_unit(uid, online_at=time.monotonic() + 1.0)
+    host([unit])
+    t0 = time.monotonic()
+    code, _out, _ = push(mosquitto, tmp_path, [unit], "--watch", "--poll", "0.3")
+    assert code == 0 and time.monotonic() - t0 < 30
+    assert rows(tmp_path)[uid].state == "verified"
+
+
+def test_watch_until_a_past_date_makes_one_pass(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    (uid,) = ids(1)
+    host([mongoose_unit(uid, silent=True)])
+    code, _out, _ = push(
+        mosquitto, tmp_path, [mongoose_unit(uid)], "--watch", "--until", "2020-01-01"
+    )
+    assert code == 3 and rows(tmp_path)[uid].state == "offline"
+
+
+def test_reboot_then_reconnected(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    (uid,) = ids(1)
+    unit = mongoose_unit(uid, reboot_time=1.5)
+    host([unit])
+    code, out, _ = push(mosquitto, tmp_path, [unit], "--reboot", "--reconnect-timeout", "20")
+    assert code == 0, out
+    assert rows(tmp_path)[uid].state == "reconnected" and unit.boots == 2
+    assert_updated(unit, ca_bytes())
+
+
+def test_dry_run_reads_only(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    a, b = ids(2)
+    units = [mongoose_unit(a), mongoose_unit(b, silent=True)]
+    host(units)
+    code, out, _ = push(mosquitto, tmp_path, units, "--dry-run", "--json")
+    assert code == 0
+    doc = json.loads(out[out.index("{") :])
+    assert [u["state"] for u in doc["units"]] == ["would-write", "offline"]
+    assert not (tmp_path / "campaign.db").exists()
+    assert units[0].count("FS.Put") == 0 and units[0].count("FS.Get") >= 1
+
+
+def test_frames_without_src_are_dropped_by_units(mosquitto: Any, host: Any) -> None:
+    """The simulated units drop requests without ``src``, as rpc-mqtt does."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    (uid,) = ids(1)
+    unit = mongoose_unit(uid)
+    h = host([unit])
+    c = mqtt.Client(CallbackAPIVersion.VERSION2)
+    c.connect("127.0.0.1", mosquitto.port)
+    c.loop_start()
+    frame = json.dumps({"id": 1, "method": "Sys.GetInfo"})
+    c.publish(f"{uid}/rpc", frame, qos=1).wait_for_publish()
+    deadline = time.monotonic() + 5
+    while h.dropped_without_src == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    c.loop_stop()
+    assert h.dropped_without_src == 1 and unit.calls == []
+
+
+def test_watch_stops_at_the_deadline_of_the_units_old_file(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """Without --until, a watch ends when the forecast says the units' current file stops
+    working (here already past): one pass, the deadline recorded in the ledger."""
+    from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
+    from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url
+
+    a, b = ids(2)
+    units = [mongoose_unit(a), mongoose_unit(b, silent=True)]
+    host(units)
+    seen: list[bytes] = []
+
+    def deadline(old: bytes) -> datetime:
+        seen.append(old)
+        return datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+    transport = MqttTransport(parse_mqtt_url(mosquitto.url), [a, b])
+    options = CampaignOptions(timeout=0.5, watch=True, poll=0.2, deadline_for=deadline)
+    try:
+        with Ledger(tmp_path / "campaign.db") as ledger:
+            report = run_campaign(
+                [transport], PushFile(ca_bytes(), "ca.pem", "mongoose-os-esp32"), ledger, options
+            )
+            assert ledger.meta()["deadline"].startswith("2020-01-01")
+    finally:
+        transport.close()
+    assert report.passes == 1 and not report.ok
+    assert seen == [mongoose_unit("x").files()["/ca.pem"]]
+    assert {r.id: r.state for r in report.rows} == {a: "verified", b: "offline"}
