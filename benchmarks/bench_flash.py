@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
+from support.gated import gated  # noqa: E402
 from support.layouts import load_arduino, load_mongoose  # noqa: E402
 from support.virtual_esp32 import VirtualESP32  # noqa: E402
 
@@ -130,7 +131,7 @@ def new_images(load: Callable[[VirtualESP32], None], board: Board) -> dict[int, 
     scratch = VirtualESP32("esp32")
     load(scratch)
     dump = bytes(scratch.flash)
-    result = update_dump(dump, board, NEW_CA)
+    result = update_dump(dump, board, gated(NEW_CA, board))
     return {
         u.partition.offset: result.flash[u.partition.offset : u.partition.end]
         for u in result.plan.updates
@@ -157,7 +158,7 @@ def scenario(name: str, load: Callable[[VirtualESP32], None], board: Board) -> N
                             flash_ca(
                                 session,
                                 board,
-                                NEW_CA,
+                                gated(NEW_CA, board),
                                 mac=session.info.mac,
                                 journal=Journal(journal),
                             )
@@ -182,7 +183,8 @@ def scenario(name: str, load: Callable[[VirtualESP32], None], board: Board) -> N
             unit.stop()
     size = sum(len(i) for i in images.values())
     print(
-        f"\n{name}: replace ca.pem ({len(NEW_CA)} bytes) in {len(images)} partition(s) "
+        f"\n{name}: replace ca.pem ({len(gated(NEW_CA, board).pem)} bytes) "
+        f"in {len(images)} partition(s) "
         f"of {size // 1024} KiB"
     )
     print(

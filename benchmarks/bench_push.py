@@ -30,8 +30,10 @@ sys.path.insert(0, str(ROOT))
 from support.fleet_links import Mosquitto, MqttUnitHost  # noqa: E402
 from support.rpc_units import MongooseUnit  # noqa: E402
 
-from esp_cabundle.commands.ca_source import build_ca_pem  # noqa: E402
+from esp_cabundle.bundle import BundleSpec  # noqa: E402
+from esp_cabundle.dates import now  # noqa: E402
 from esp_cabundle.fs import create_image, open_image  # noqa: E402
+from esp_cabundle.gate import CaSource, gate_ca  # noqa: E402
 from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign  # noqa: E402
 from esp_cabundle.push.ledger import Ledger  # noqa: E402
 from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url  # noqa: E402
@@ -67,7 +69,8 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
-    ca = build_ca_pem(None, ("letsencrypt",), ("amazon-root-ca-1", "amazon-root-ca-3"), (), None)
+    spec = BundleSpec(presets=("letsencrypt",), roots=("amazon-root-ca-1", "amazon-root-ca-3"))
+    ca = gate_ca(CaSource.build(spec), at=now()).pem
     ctx = mp.get_context("spawn")
     with Mosquitto() as broker, tempfile.TemporaryDirectory() as tmp:
         ready, done, result = ctx.Event(), ctx.Event(), ctx.Queue()

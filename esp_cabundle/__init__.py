@@ -1,7 +1,8 @@
 """esp-cabundle: the CA bundle that keeps ESP32 fleets able to reach their servers.
 
 The library mirrors the CLI: ``build_bundle`` (``esp-cabundle build``),
-``load_certificates`` (what ``inspect`` reads), the root ``Catalog`` and its presets.
+``load_certificates`` (what ``inspect`` reads), the root ``Catalog`` and its presets, and
+``gate_ca``: the one gate a CA passes before any write (``GatedCA`` is what writers take).
 Heavy parts (esptool, littlefs) are imported only by the modules that need them.
 """
 
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .flash.restore import restore_unit
     from .flash.serial import open_unit
     from .fs import create_image, open_image
+    from .gate import CaSource, GatedCA, gate_ca
     from .inspect import inspect_bytes, inspect_path
     from .partitions import Partition, PartitionTable
     from .push.campaign import CampaignOptions, PushFile, run_campaign
@@ -102,6 +104,9 @@ _LAZY: dict[str, str] = {
     "flash_unit": "flash.flasher",
     "restore_unit": "flash.restore",
     "DumpFile": "flash.dump",
+    "CaSource": "gate",
+    "GatedCA": "gate",
+    "gate_ca": "gate",
     "run_campaign": "push.campaign",
     "CampaignOptions": "push.campaign",
     "PushFile": "push.campaign",
@@ -127,6 +132,7 @@ __all__ = [
     "Board",
     "Bundle",
     "BundleSpec",
+    "CaSource",
     "CampaignOptions",
     "Catalog",
     "CatalogError",
@@ -138,6 +144,7 @@ __all__ = [
     "DumpFile",
     "EspCabundleError",
     "FlashError",
+    "GatedCA",
     "ImageError",
     "InputError",
     "Ledger",
@@ -164,6 +171,7 @@ __all__ = [
     "create_image",
     "flash_unit",
     "forecast",
+    "gate_ca",
     "inspect_bytes",
     "inspect_path",
     "list_boards",

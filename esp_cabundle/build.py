@@ -1,30 +1,31 @@
-"""``esp-cabundle build`` as a library call: resolve, judge, render, then write atomically.
+"""``esp-cabundle build`` as a library call: gate, render, then write atomically.
 
-:func:`build_bundle` does everything in memory and raises before anything is written;
-:func:`write_build` writes every output and the lock file, all or nothing.
+:func:`build_bundle` passes the spec through the write-path gate
+(:func:`~esp_cabundle.gate.gate_ca`: resolve, policies, targets), checks the lock and
+renders every output in memory, raising before anything is written; :func:`write_build`
+writes every output and the lock file, all or nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .bundle import (
-    Bundle,
-    BundleSpec,
-    Lock,
-    Violation,
-    check_policies,
-    resolve_bundle,
-)
+from .bundle import Bundle, BundleSpec, Lock, Violation
 from .catalog import Catalog
 from .config import OutputSpec
 from .dates import now
-from .errors import InputError, PolicyError
+from .errors import InputError
 from .fileio import write_all_atomic
 from .formats import FORMATS, render
-from .formats.pem import render_pem
+from .gate import CaSource, GatedCA, gate_ca
+
+if TYPE_CHECKING:
+    from .check import Target
+    from .config import Config
 
 __all__ = ["BuildResult", "build_bundle", "write_build"]
 
@@ -33,16 +34,29 @@ LOCK_NAME = "cabundle.lock"
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
-    """A judged bundle and the exact bytes of every output, not yet written."""
+    """A gated bundle and the exact bytes of every output, not yet written."""
 
-    bundle: Bundle
-    notes: tuple[str, ...]
-    violations: tuple[Violation, ...]
+    ca: GatedCA
     outputs: tuple[tuple[OutputSpec, bytes], ...]
     lock: Lock
     lock_path: Path | None
-    pem_size: int
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def bundle(self) -> Bundle:
+        return self.ca.bundle
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.ca.notes
+
+    @property
+    def violations(self) -> tuple[Violation, ...]:
+        return self.ca.violations
+
+    @property
+    def pem_size(self) -> int:
+        return len(self.ca.pem)
 
 
 def build_bundle(
@@ -53,27 +67,25 @@ def build_bundle(
     at: datetime | None = None,
     lock_path: Path | None = None,
     locked: bool = False,
+    config: Config | None = None,
+    targets: Sequence[Target] = (),
+    check_targets: bool = True,
 ) -> BuildResult:
-    """Resolve ``spec``, check policies and the lock, and render every output in memory.
+    """Gate ``spec`` (policies; ``config``'s targets and ``targets``), check the lock, and
+    render every output in memory.
 
-    Raises :class:`PolicyError` (a violation that was not allowed) or
+    Raises :class:`PolicyError` (a violation that was not allowed),
+    :class:`~esp_cabundle.check.CheckFailed` (a target would refuse the bundle) or
     :class:`LockMismatchError` (``locked`` and the roots differ) before any byte is written.
     """
-    at = at or now()
-    catalog = catalog or Catalog.load()
-    resolution = resolve_bundle(spec, catalog)
-    bundle = resolution.bundle
-    pem = render_pem(bundle)
-    violations = check_policies(bundle, spec.policy, at=at, rendered_size=len(pem))
-    blocking = [v for v in violations if not v.allowed]
-    if blocking:
-        raise PolicyError(
-            f"{len(blocking)} polic{'y' if len(blocking) == 1 else 'ies'} violated; "
-            "nothing written",
-            violations=tuple(v.message for v in blocking),
-            hint="fix the selection, or relax a rule with --allow "
-            + ",".join(sorted({v.policy for v in blocking})),
-        )
+    ca = gate_ca(
+        CaSource.build(spec, config=config),
+        at=at or now(),
+        targets=targets,
+        check_targets=check_targets,
+        catalog=catalog,
+    )
+    bundle = ca.bundle
     lock = Lock.from_bundle(bundle)
     if locked:
         if lock_path is None or not lock_path.is_file():
@@ -88,17 +100,14 @@ def build_bundle(
     for out in outputs:
         if out.format not in FORMATS:
             raise InputError(f"unknown output format '{out.format}'")
-        data = pem if out.format == "pem" else render(out.format, bundle, out.options)
+        data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
         rendered.append((out, data))
     _check_distinct_paths(rendered)
     return BuildResult(
-        bundle=bundle,
-        notes=resolution.notes,
-        violations=tuple(violations),
+        ca=ca,
         outputs=tuple(rendered),
         lock=lock,
         lock_path=None if locked else lock_path,
-        pem_size=len(pem),
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .catalog import ALIASES, DEFAULT_PRESET, Catalog, entry_certificate, normalize_fingerprint
-from .certs import Certificate, load_certificate_file
+from .certs import Certificate
 from .errors import CatalogError, InputError, LockMismatchError
 from .known_roots import known_root
 from .text import plural
@@ -35,7 +35,9 @@ __all__ = [
     "Resolution",
     "Violation",
     "check_policies",
+    "file_entries",
     "mbedtls_parse_error",
+    "read_certificate_file",
     "resolve_bundle",
 ]
 
@@ -168,26 +170,46 @@ def _looks_like_path(spec: str, base_dir: Path) -> Path | None:
     return None
 
 
+def file_entries(
+    certs: Sequence[Certificate], catalog: Catalog, *, requested_as: str
+) -> list[BundleEntry]:
+    """Certificates read from a file, named as the catalog knows them (so a ``ca.pem``
+    that ``build`` wrote resolves to the same entries, and renders to the same bytes)."""
+    out = []
+    for c in certs:
+        known = catalog.get(c.sha256)
+        out.append(
+            BundleEntry(
+                certificate=c,
+                label=known.label if known else c.label,
+                alias=known.alias if known else None,
+                source="file",
+                provenance=f"file {requested_as}",
+                status=known.status if known else "from file",
+                requested_as=requested_as,
+            )
+        )
+    return out
+
+
+def read_certificate_file(path: Path, *, name: str) -> tuple[Certificate, ...]:
+    """A root file's certificates; key material in any encoding is refused first."""
+    from .certs import load_certificates
+    from .errors import CertificateError
+    from .fileio import read_input
+    from .keyscan import refuse_private_keys
+
+    data = read_input(path, what="certificate file", error=CertificateError)
+    refuse_private_keys(data, source=name)
+    return load_certificates(data, source=name)
+
+
 def _resolve_one(spec: str, catalog: Catalog, base_dir: Path) -> list[BundleEntry]:
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
         if path is not None:
-            certs = load_certificate_file(path)
-            out = []
-            for c in certs:
-                known = catalog.get(c.sha256)
-                out.append(
-                    BundleEntry(
-                        certificate=c,
-                        label=known.label if known else c.label,
-                        alias=known.alias if known else None,
-                        source="file",
-                        provenance=f"file {spec}",
-                        status=known.status if known else "from file",
-                        requested_as=spec,
-                    )
-                )
-            return out
+            certs = read_certificate_file(path, name=str(path))
+            return file_entries(certs, catalog, requested_as=spec)
     entry = catalog.resolve(spec)
     return [
         BundleEntry(

@@ -12,8 +12,8 @@
         device: mbedtls-clock        # optional, overrides the default
 
 :func:`check_items` judges a trust set against chains (saved, captured live, or from a CA
-roadmap) and returns a :class:`CheckReport`; :func:`check_build_targets` is the gate
-``build`` runs before it writes anything.
+roadmap) and returns a :class:`CheckReport`; :func:`esp_cabundle.gate.gate_ca` judges
+the targets with it before any write path writes a CA.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from .verify import (
 
 if TYPE_CHECKING:
     from .boards import Board
-    from .bundle import Bundle
     from .config import Config, Node
 
 __all__ = [
@@ -50,7 +49,6 @@ __all__ = [
     "board_device",
     "board_server_items",
     "board_trust",
-    "check_build_targets",
     "check_items",
     "default_trust_set",
     "load_trust_set",
@@ -611,31 +609,3 @@ def check_items(
             "rules its roots never expire; an ESP-IDF device uses --device idf-bundle"
         )
     return CheckReport(trust, at, until, tuple(results), tuple(out_notes))
-
-
-def check_build_targets(
-    config: Config, bundle: Bundle, *, at: datetime, until: datetime | None = None
-) -> CheckReport | None:
-    """The gate ``build`` runs: every configured target must accept ``bundle`` at ``at``
-    and until ``until`` (the devices' end of service). Raises :class:`CheckFailed` so
-    nothing is written; returns None when the config names no targets."""
-    targets: tuple[Target, ...] = config.section("targets", ())
-    if not targets:
-        return None
-    default = config.section("device")
-    items = target_items(
-        targets,
-        config.base_dir,
-        default_device=default,
-        skip_hint="or pass --no-check to build without judging the targets",
-    )
-    trust = TrustSet.from_bundle(bundle, source="the bundle being built")
-    report = check_items(trust, items, at=at, until=until)
-    if not report.ok:
-        n = len(report.failures)
-        raise CheckFailed(
-            f"the bundle would break {n} target{'s' if n != 1 else ''}; nothing written",
-            violations=report.failure_lines(),
-            hint="add the roots these servers chain to, or pass --no-check to write anyway",
-        )
-    return report

@@ -27,6 +27,7 @@ __all__ = [
     "OutputSpec",
     "find_config",
     "load_config",
+    "outputs_outside",
     "parse_config",
     "to_nodes",
 ]
@@ -204,6 +205,17 @@ class Config:
 
     def section(self, key: str, default: Any = None) -> Any:
         return self.sections.get(key, default)
+
+
+def outputs_outside(config: Config) -> tuple[OutputSpec, ...]:
+    """The config's outputs whose path leaves its directory (absolute, or through '..'):
+    a shared config must not write anywhere on the machine without being told so."""
+    import os
+
+    base = os.path.abspath(config.base_dir)
+    return tuple(
+        o for o in config.outputs if os.path.commonpath([base, os.path.abspath(o.path)]) != base
+    )
 
 
 def find_config(start: Path | None = None) -> Path | None:

@@ -1,15 +1,27 @@
-"""Writing files so that a failure never leaves a partial one behind."""
+"""Reading inputs with clear errors; writing outputs so that a failure never leaves a
+partial one behind, a set of outputs is replaced all or none, and device nodes, FIFOs
+and symlinks are never replaced by a regular file."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
+import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, OutputError
 
-__all__ = ["read_input", "write_all_atomic", "write_atomic"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "is_temporary_name",
+    "read_input",
+    "write_all_atomic",
+    "write_atomic",
+]
 
 
 def read_input(
@@ -35,45 +47,156 @@ def read_input(
         raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
 
 
+# Temporary files end with this, so a run killed mid-write leaves names that are known
+# for what they are (``pack --from-dir`` skips them); see is_temporary_name.
+TEMP_SUFFIX = ".esp-cabundle-tmp"
+_LEGACY_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # mkstemp names before TEMP_SUFFIX
+
+
+def is_temporary_name(name: str) -> bool:
+    """True for a file name this module uses for a staged or backup file."""
+    return name.endswith(TEMP_SUFFIX) or bool(_LEGACY_TEMP.match(name))
+
+
 def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    """Write ``data`` to ``path`` so that a failure leaves the old file (see
+    :func:`write_all_atomic`)."""
     write_all_atomic([(Path(path), data)])
 
 
-def write_all_atomic(items: Iterable[tuple[Path, bytes]]) -> None:
-    """Write several files; if any fails, none of the new files is left in place.
+@dataclass(slots=True)
+class _Item:
+    named: Path  # as the user named it
+    target: Path  # where the bytes go: a symlink's target, resolved
+    data: bytes
+    through: bool  # written through (stdout, a character device, a FIFO), not renamed
+    tmp: str | None = None
+    backup: str | None = None
+    existed: bool = False
+    committed: bool = False
 
-    Every temporary file is written and synced first, then all are renamed, so an error
-    while writing leaves the previous files untouched.
-    """
+
+def _classify(path: Path, data: bytes) -> _Item:
+    """Where ``path`` really leads and how it is written: by rename, or through."""
+    if str(path) == "-":
+        return _Item(path, path, data, through=True)
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return _Item(path, target, data, through=False)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return _Item(path, target, data, through=True)
+    if stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"{path}: is a directory; nothing written", hint="name a file")
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError(
+            f"{path}: is a block device or socket, not a file; nothing written",
+            hint="write to a file, then copy it there if that is really meant",
+        )
+    return _Item(path, target, data, through=False, existed=True)
+
+
+def _stage(item: _Item) -> None:
     import tempfile  # not at module level: it drags shutil & co. onto build's start-up path
 
-    staged: list[tuple[str, Path]] = []
+    parent = item.target.parent if str(item.target.parent) else Path(".")
     try:
-        for path, data in items:
-            path = Path(path)
-            parent = path.parent if str(path.parent) else Path(".")
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, item.tmp = tempfile.mkstemp(
+            prefix=f".{item.target.name}.", suffix=TEMP_SUFFIX, dir=parent
+        )
+    except OSError as e:
+        raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(item.data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(item.tmp, 0o644)
+    except OSError as e:
+        raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
+
+
+def _keep_old(item: _Item) -> None:
+    """A second name for the file about to be replaced, so it can be put back."""
+    if not item.existed:
+        return
+    backup = f"{item.tmp}.old{TEMP_SUFFIX}"
+    try:
+        os.link(item.target, backup)
+    except OSError:
+        import shutil
+
+        shutil.copy2(item.target, backup)
+    item.backup = backup
+
+
+def _write_through(item: _Item) -> None:
+    try:
+        if str(item.target) == "-":
+            out = sys.stdout.buffer
+            out.write(item.data)
+            out.flush()
+            return
+        with open(item.target, "wb") as f:
+            f.write(item.data)
+            f.flush()
+    except OSError as e:
+        raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
+
+
+def _roll_back(items: list[_Item]) -> None:
+    for item in reversed(items):
+        if not item.committed:
+            continue
+        with contextlib.suppress(OSError):
+            if item.backup is not None:
+                os.replace(item.backup, item.target)
+                item.backup = None
+            else:
+                os.unlink(item.target)
+
+
+def write_all_atomic(items: Iterable[tuple[Path, bytes]]) -> None:
+    """Write several files, all or none.
+
+    Every file is staged (written and synced under a temporary name beside it), then
+    each replaces its file by a rename, the old one kept under a second name until all
+    are in place: if a rename fails, the files already replaced are put back. A symlink
+    is followed and its target replaced; standard output (``-``), character devices
+    (``/dev/null``) and FIFOs are written through, after the renames, never replaced.
+    """
+    todo = [_classify(Path(p), data) for p, data in items]
+    try:
+        for item in todo:
+            if not item.through:
+                _stage(item)
+        for item in todo:
+            if item.through:
+                continue
+            assert item.tmp is not None
             try:
-                parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+                _keep_old(item)
+                os.replace(item.tmp, item.target)
             except OSError as e:
-                raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
-            staged.append((tmp, path))
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError as e:
-                raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
-        for tmp, path in staged:
-            try:
-                os.chmod(tmp, 0o644)
-                os.replace(tmp, path)
-            except OSError as e:
-                raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
-        staged = []
+                raise OutputError(
+                    f"{item.named}: cannot write ({e.strerror or e}); "
+                    "every other output was left as it was"
+                ) from e
+            item.tmp = None
+            item.committed = True
+        for item in todo:
+            if item.through:
+                _write_through(item)
+    except BaseException:
+        _roll_back(todo)
+        raise
     finally:
-        for tmp, _ in staged:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        for item in todo:
+            for name in (item.tmp, item.backup):
+                if name is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(name)

@@ -267,7 +267,7 @@ def test_build_refuses_a_bundle_that_breaks_a_target(runner: CliRunner, in_tmp: 
     )
     code, _, err = run(runner, "build")
     assert code == 1
-    assert "the bundle would break 1 target; nothing written" in err
+    assert "the CA would break 1 target; nothing written" in err
     assert "private: " in err and "'Private CA' is issued by 'Private CA'" in err
     assert not (in_tmp / "ca.pem").exists() and not (in_tmp / "cabundle.lock").exists()
     code, _, err = run(runner, "build", "--no-check")

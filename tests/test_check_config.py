@@ -113,7 +113,7 @@ def test_unreachable_target_without_saved_chain_says_the_next_step(
     hint = r.stderr.split("hint: ", 1)[1]
     assert "'esp-cabundle chains pull'" in hint and "chains/broker.pem" in hint
     assert "--chain" not in r.stderr
-    assert ("--no-check" in hint) == (command == "build")
+    assert ("--no-check" in hint) == (command == "build")  # check writes nothing
     assert not (tmp_path / "ca.pem").exists()
     if command == "build":
         r = CliRunner().invoke(cli, ["build", "--no-check"])

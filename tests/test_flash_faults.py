@@ -20,9 +20,12 @@ from esp_cabundle.flash.restore import restore_unit
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage
 from tests.support import dumps
+from tests.support.gated import canonical, gated
 
 Start = Callable[..., VirtualESP32]
-NEW_CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+NEW_CA = canonical(
+    dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+)
 LAYOUTS = {
     "mongoose-os-esp32": (load_mongoose, [(0x190000, 0x1D0000), (0x350000, 0x390000)]),
     "mdash-arduino": (load_arduino, [(0x290000, 0x3F0000)]),
@@ -35,7 +38,9 @@ def files(flash: bytes, start: int, end: int) -> dict[str, bytes]:
 
 
 def run(unit: VirtualESP32, board: str, journal: Path, ca: bytes = NEW_CA) -> object:
-    return flash_unit(unit.url, load_board(board), ca, journal_dir=journal, connect_attempts=1)
+    return flash_unit(
+        unit.url, load_board(board), gated(ca, board), journal_dir=journal, connect_attempts=1
+    )
 
 
 def sectors_of_update(virtual_esp32: Start, board: str, tmp_path: Path) -> int:

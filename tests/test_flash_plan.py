@@ -28,10 +28,14 @@ from esp_cabundle.flash.update import (
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image, get_spiffs_profile
+from esp_cabundle.gate import GatedCA
 from esp_cabundle.partitions import Partition
 from tests.support import dumps
+from tests.support.gated import canonical, gated, huge
 
-NEW_CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+NEW_CA = canonical(
+    dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+)
 KiB = 1024
 
 
@@ -150,9 +154,11 @@ def test_spiffs_sparse_read_of_an_erased_partition_costs_digests_only() -> None:
 # Plans on the vendor layouts
 
 
-def _plan(flash: bytes, board: str, ca: bytes = NEW_CA) -> tuple[UnitPlan, CountingDump]:
+def _plan(flash: bytes, board: str, ca: GatedCA | None = None) -> tuple[UnitPlan, CountingDump]:
     dump = CountingDump(flash)
-    plan = plan_unit_update(dump, read_dump_table(flash), load_board(board), ca)
+    plan = plan_unit_update(
+        dump, read_dump_table(flash), load_board(board), ca or gated(NEW_CA, board)
+    )
     return plan, dump
 
 
@@ -235,11 +241,11 @@ def test_refusals() -> None:
     with pytest.raises(ImageError, match=r"no LittleFS file system.*nothing formatted"):
         _plan(noise, "mongoose-os-esp32")
     with pytest.raises(ImageError, match="does not fit"):
-        _plan(mongoose, "mongoose-os-esp32", NEW_CA * 60)
+        _plan(mongoose, "mongoose-os-esp32", huge("mongoose-os-esp32"))
     with pytest.raises(ImageError):
         _plan(dumps.arduino_dump(), "arduino-esp32-littlefs")
     with pytest.raises(ImageError, match="cannot write"):
-        _plan(dumps.arduino_dump(), "mdash-arduino", NEW_CA * 400)
+        _plan(dumps.arduino_dump(), "mdash-arduino", huge("mdash-arduino", 1500 * 1024))
 
 
 def test_plan_never_writes_outside_its_partition() -> None:
@@ -348,7 +354,7 @@ def test_lived_in_littlefs_images_survive_a_cut_anywhere(
     flash = _with_table(flash, part)
     names = ("isrgrootx1.pem", "isrg-root-x2.pem", "2024-r10.pem", "2024-e5.pem")
     ca = b"".join(dumps.pem(n) for n in names[:certs])
-    plan = plan_unit_update(DumpFile(flash), read_dump_table(flash), board, ca)
+    plan = plan_unit_update(DumpFile(flash), read_dump_table(flash), board, gated(ca, board))
     assert plan.writes
     _assert_power_safe(flash, plan)
 
@@ -391,12 +397,12 @@ def test_a_read_failing_anywhere_fails_the_plan_never_misleads_it(board: str) ->
     flash = dumps.mongoose_dump() if board == "mongoose-os-esp32" else dumps.arduino_dump()
     table = read_dump_table(flash)
     counter = FailingDump(flash, 1 << 30)
-    plan_unit_update(counter, table, load_board(board), NEW_CA)
+    plan_unit_update(counter, table, load_board(board), gated(NEW_CA, board))
     accesses = counter.count
     assert accesses > 1
     for n in range(1, accesses + 1):
         with pytest.raises(FlashError, match="link lost"):
-            plan_unit_update(FailingDump(flash, n), table, load_board(board), NEW_CA)
+            plan_unit_update(FailingDump(flash, n), table, load_board(board), gated(NEW_CA, board))
 
 
 # ---------------------------------------------------------------------------------------
@@ -424,7 +430,11 @@ def _flash_ca(flash: DumpFile, board: str, tmp_path: Path) -> object:
     from esp_cabundle.flash.journal import Journal
 
     return flash_ca(
-        flash, load_board(board), NEW_CA, mac="aa:bb:cc:dd:ee:ff", journal=Journal(tmp_path)
+        flash,
+        load_board(board),
+        gated(NEW_CA, board),
+        mac="aa:bb:cc:dd:ee:ff",
+        journal=Journal(tmp_path),
     )
 
 
@@ -448,7 +458,7 @@ def test_read_back_compares_the_ca_file_and_the_other_files(board: str) -> None:
 
     flash = dumps.mongoose_dump() if board == "mongoose-os-esp32" else dumps.arduino_dump()
     cache = FlashCache(DumpFile(flash))
-    plan = plan_unit_update(cache, read_dump_table(flash), load_board(board), NEW_CA)
+    plan = plan_unit_update(cache, read_dump_table(flash), load_board(board), gated(NEW_CA, board))
     c = plan.changes[0]
     as_planned = FlashCache(DumpFile(apply(flash, plan.writes)))
     assert reread_problems(as_planned, c) == []

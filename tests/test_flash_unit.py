@@ -22,11 +22,14 @@ from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.update import SectorWrite
 from esp_cabundle.fs import open_image
 from tests.support import dumps
+from tests.support.gated import canonical, gated, huge
 
 Start = Callable[..., VirtualESP32]
 MONGOOSE = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
 ARDUINO = [(0x290000, 0x3F0000)]
-NEW_CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+NEW_CA = canonical(
+    dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+)
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +79,8 @@ def flash_args(unit: VirtualESP32, board: str, ca_file: Path, journal: Path) -> 
         str(ca_file),
         "--journal-dir",
         str(journal),
+        "--at",
+        "2026-06-01",  # R10 in NEW_CA expires in 2027
     ]
 
 
@@ -120,7 +125,11 @@ def test_arduino_mdash_unit_spiffs_updated(virtual_esp32: Start, tmp_path: Path)
     load_arduino(unit)
     before = snapshot(unit)
     result = flash_unit(
-        unit.url, load_board("mdash-arduino"), NEW_CA, journal_dir=tmp_path, connect_attempts=1
+        unit.url,
+        load_board("mdash-arduino"),
+        gated(NEW_CA, "mdash-arduino"),
+        journal_dir=tmp_path,
+        connect_attempts=1,
     )
     assert result.status == "updated" and result.partitions == ("spiffs",)
     after = snapshot(unit)
@@ -216,7 +225,7 @@ def test_new_content_not_fitting(virtual_esp32: Start, runner: CliRunner, tmp_pa
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     big = tmp_path / "big.pem"
-    big.write_bytes(NEW_CA * 60)
+    big.write_bytes(huge("mongoose-os-esp32").pem)
     r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", big, tmp_path / "j"))
     assert r.exit_code == 2 and "does not fit" in r.stderr
     assert untouched(unit)
@@ -274,7 +283,7 @@ def test_a_write_outside_the_partition_is_refused(
         flash_unit(
             unit.url,
             load_board("mongoose-os-esp32"),
-            NEW_CA,
+            gated(NEW_CA, "mongoose-os-esp32"),
             journal_dir=tmp_path,
             connect_attempts=1,
         )

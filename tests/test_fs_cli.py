@@ -14,11 +14,13 @@ from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.edit import pack_image
 from esp_cabundle.fs.littlefs import DISK_VERSION_2_0, DISK_VERSION_2_1, LittleFsImage
+from tests.support.gated import canonical
 
 DATA = Path(__file__).parent / "data"
 VECTOR = DATA / "littlefs" / "mongoose-lfs20-256k.bin"
 SRC = DATA / "littlefs" / "src"
 NEW_CA = DATA / "letsencrypt" / "isrgrootx1.pem"
+NEW_PEM = canonical(NEW_CA.read_bytes())  # a CA put on /ca.pem goes through the gate
 SPIFFS = DATA / "spiffs" / "idf-64k.bin"
 
 
@@ -69,7 +71,7 @@ def test_put_replaces_ca_in_place(runner: CliRunner, image: Path) -> None:
     after = image.read_bytes()
     img = LittleFsImage.open(after)
     assert img.disk_version == DISK_VERSION_2_0 and img.block_count == 64
-    assert img.read("/ca.pem") == NEW_CA.read_bytes()
+    assert img.read("/ca.pem") == NEW_PEM
     for name in ("big.dat", "conf0.json", "conf9.json"):
         assert img.read("/" + name) == (SRC / name).read_bytes()
     assert img.read("/log.txt") == b"boot\n" * 12
@@ -84,10 +86,27 @@ def test_put_replaces_ca_in_place(runner: CliRunner, image: Path) -> None:
 
 def test_put_identical_content_changes_nothing(runner: CliRunner, image: Path) -> None:
     before = image.read_bytes()
-    code, out, _ = run(runner, "put", str(image), str(SRC / "ca.pem"), "/ca.pem")
+    code, out, _ = run(runner, "put", str(image), str(SRC / "conf9.json"), "/conf9.json")
     assert code == 0, out
     assert "0 of 64 blocks changed" in out
     assert image.read_bytes() == before
+
+
+def test_put_on_the_ca_path_is_gated(runner: CliRunner, image: Path) -> None:
+    """The image's own ca.pem holds the expired DST Root CA X3: putting it back on the
+    CA path is refused (exit 1, image unchanged) unless expired roots are allowed."""
+    before = image.read_bytes()
+    code, out, _ = run(runner, "put", str(image), str(SRC / "ca.pem"), "/ca.pem")
+    assert code == 1 and "DST Root CA X3 expired on 2021-09-30" in out, out
+    assert image.read_bytes() == before
+    code, out, _ = run(
+        runner, "put", str(image), str(SRC / "ca.pem"), "/ca.pem", "--allow", "expired"
+    )
+    assert code == 0, out
+    assert "CA: 3 roots; no targets to judge" in out
+    assert open_image(image.read_bytes()).read("/ca.pem") == canonical(
+        (SRC / "ca.pem").read_bytes(), allow_expired=True
+    )
 
 
 def test_put_default_dest_and_json(runner: CliRunner, image: Path, tmp_path: Path) -> None:
@@ -131,7 +150,7 @@ def test_put_into_a_flash_dump(runner: CliRunner, tmp_path: Path, size_args: lis
     assert new[0x10000 + 0x40000 :] == original[0x10000 + 0x40000 :]
     assert "(0x1" in out or "(0x4" in out  # flash addresses of the changed blocks
     part = LittleFsImage.open(new[0x10000 : 0x10000 + 0x40000])
-    assert part.read("/ca.pem") == NEW_CA.read_bytes()
+    assert part.read("/ca.pem") == NEW_PEM
     assert part.disk_version == DISK_VERSION_2_0
 
 
@@ -148,7 +167,7 @@ def test_spiffs_partition_in_dump_needs_size(runner: CliRunner, tmp_path: Path) 
     new = dump.read_bytes()
     assert new[:0x10000] == original[:0x10000] and new[0x20000:] == original[0x20000:]
     spiffs = open_image(new[0x10000:0x20000])
-    assert spiffs.fs_type == "spiffs" and spiffs.read("/ca.pem") == NEW_CA.read_bytes()
+    assert spiffs.fs_type == "spiffs" and spiffs.read("/ca.pem") == NEW_PEM
     assert spiffs.read("/mdash.cfg") == open_image(SPIFFS.read_bytes()).read("/mdash.cfg")
 
 

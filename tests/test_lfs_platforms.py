@@ -27,10 +27,11 @@ from esp_cabundle.fs.littlefs import (
     LittleFsImage,
     build_littlefs_image,
 )
+from tests.support.gated import canonical
 
 DATA = Path(__file__).parent / "data"
 CA = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
-NEW_CA = (DATA / "letsencrypt" / "isrg-root-x2.pem").read_bytes()
+NEW_CA = canonical((DATA / "letsencrypt" / "isrg-root-x2.pem").read_bytes())  # as gated
 VECTOR = (DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes()
 FILES = [("/ca.pem", CA), ("/conf/app.json", b'{"wifi": "x"}\n' * 40)]
 

@@ -14,9 +14,11 @@ from esp_cabundle.cli import cli
 from esp_cabundle.commands._fsopts import parse_size
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import DISK_VERSION_2_0, LittleFsImage
+from tests.support.gated import canonical
 
 LE = Path(__file__).parent / "data" / "letsencrypt"
 X1 = LE / "isrgrootx1.pem"
+X1_PEM = canonical(X1.read_bytes())  # what the image holds: the gate writes PEM as build does
 AT = "2026-01-01"
 
 
@@ -64,7 +66,7 @@ def test_pack_littlefs_mongoose_with_dir(
     assert img.profile.name == "mongoose-os"
     assert img.disk_version == DISK_VERSION_2_0 and img.block_count == 64
     assert [f.path for f in img.files()] == ["/ca.pem", "/certs/extra.pem", "/conf9.json"]
-    assert img.read("/ca.pem") == X1.read_bytes()
+    assert img.read("/ca.pem") == X1_PEM
     assert img.read("/certs/extra.pem") == (LE / "isrg-root-x2.pem").read_bytes()
 
 
@@ -98,7 +100,7 @@ def test_pack_spiffs_and_sizes_agree(runner: CliRunner, tmp_path: Path) -> None:
     assert outs[0] == outs[1] == outs[2]  # and reproducible
     img = open_image(outs[0])
     assert img.fs_type == "spiffs" and img.profile.name == "esp-idf"
-    assert img.read("/ca.pem") == X1.read_bytes()
+    assert img.read("/ca.pem") == X1_PEM
 
 
 def test_pack_json_and_ca_path(runner: CliRunner, tmp_path: Path) -> None:
@@ -109,9 +111,9 @@ def test_pack_json_and_ca_path(runner: CliRunner, tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, text
     doc = json.loads(text)
-    assert doc["files"] == [{"path": "/certs/roots.pem", "size": X1.stat().st_size}]
+    assert doc["files"] == [{"path": "/certs/roots.pem", "size": len(X1_PEM)}]
     assert doc["profile"] == "arduino" and doc["bytes"] == 128 * 1024
-    assert open_image(out.read_bytes()).read("/certs/roots.pem") == X1.read_bytes()
+    assert open_image(out.read_bytes()).read("/certs/roots.pem") == X1_PEM
 
 
 def test_pack_mtime(runner: CliRunner, tmp_path: Path) -> None:
@@ -149,7 +151,7 @@ ERRORS = [
     (["--size", "16K", "--from-dir", "{big}"], "no space"),
     (["--from-dir", "{missing}"], "not a directory"),
     (["--from-dir", "{with_ca}"], "would replace the bundle"),
-    (["--bundle", "{missing}"], "no such file"),
+    (["--bundle", "{missing}"], "no such CA file"),
     (["--bundle", "{key}"], "private key"),
     (["--bundle", "{x1}", "--preset", "letsencrypt"], "cannot be combined"),
     (["--profile", "mongoose-os", "--mtime", "5"], "keeps no time attributes"),

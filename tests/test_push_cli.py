@@ -134,18 +134,22 @@ def test_gate_refuses_a_ca_that_would_cut_the_units_connection(mdash: Any, in_tm
                      "-o", "dst.pem", "-q")  # fmt: skip
     assert code == 0
     base = ["push", "--mdash", s.url, "--server", "mdash.net", "--board", "mdash-arduino"]
-    code, out = invoke(*base, "--bundle", "dst.pem")
+    code, out = invoke(*base, "--bundle", "dst.pem")  # the gate's policies refuse it first
+    assert code == 1 and "DST Root CA X3 expired on 2021-09-30" in out
+    code, out = invoke(*base, "--bundle", "dst.pem", "--allow", "expired")
     assert code == 1 and "cut the connection it travels on" in out and "-0x2700" in out
     assert not (in_tmp / DEFAULT).exists() and all(u.calls == [] for u in units)
     # The config's targets count too (here a saved chain under another name).
     (in_tmp / "cabundle.yaml").write_text(
         "targets:\n  - name: cloud\n    chain: chains/mdash.net.pem\n"
     )
-    code, out = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "dst.pem")
+    code, out = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "dst.pem",
+                       "--allow", "expired")  # fmt: skip
     assert code == 1 and "cloud:" in out and not (in_tmp / DEFAULT).exists()
     write_ca(in_tmp)
     code, out = invoke(*base, "--bundle", "ca.pem", "--device", "dev1")
-    assert code == 0 and "accepted by mdash.net, cloud under mdash-arduino rules" in out
+    assert code == 0, out
+    assert "accepted by mdash.net, cloud until 2035-06-04 under mdash-arduino rules" in out
 
 
 def test_deadline_is_the_forecast_of_the_units_current_file(in_tmp: Path) -> None:

@@ -20,6 +20,7 @@ from support.fleet_links import (
     MqttUnitHost,
     mosquitto_binary,
 )
+from support.gated import canonical
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
@@ -202,7 +203,7 @@ def test_mqtts_broker_checked_by_the_gate_and_verified_with_tls_ca(tmp_path: Pat
             r = CliRunner().invoke(cli, [*args, "--ledger", str(tmp_path / "c.db")])
             assert r.exit_code == 0, r.output
             assert "accepted by localhost:" in r.output
-            assert unit.files()["/ca.pem"] == mixed.read_bytes()
+            assert unit.files()["/ca.pem"] == canonical(mixed.read_bytes())  # as gated
             # Without --tls-ca the broker's certificate is not trusted: no link, exit 3.
             plain = [a for a in args if a not in ("--tls-ca", str(tmp_path / "root.pem"))]
             r = CliRunner().invoke(cli, [*plain, "--ledger", str(tmp_path / "d.db")])

@@ -16,10 +16,11 @@ from esp_cabundle.cli import cli
 from esp_cabundle.flash.journal import Journal, default_journal_dir
 from esp_cabundle.fs import open_image
 from tests.support import dumps
+from tests.support.gated import canonical
 
 Start = Callable[..., VirtualESP32]
-CA_1 = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem")
-CA_2 = dumps.pem("isrgrootx1.pem")
+CA_1 = canonical(dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem"))
+CA_2 = canonical(dumps.pem("isrgrootx1.pem"))
 
 
 def write(tmp_path: Path, name: str, data: bytes) -> Path:

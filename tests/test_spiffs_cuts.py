@@ -27,6 +27,7 @@ from esp_cabundle.flash.offline import read_dump_table
 from esp_cabundle.flash.update import UnitPlan, plan_unit_update
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image
 from tests.support import dumps
+from tests.support.gated import verbatim
 from tests.test_spiffs_device_writes import lived_in_mongoose
 
 Start = Callable[..., VirtualESP32]
@@ -79,7 +80,8 @@ SCENARIOS = {
 
 
 def plan(flash: bytes, board: str, ca: bytes) -> UnitPlan:
-    return plan_unit_update(DumpFile(flash), read_dump_table(flash), load_board(board), ca)
+    gated = verbatim(ca, board)  # the exact bytes cuts.txt's states were made with
+    return plan_unit_update(DumpFile(flash), read_dump_table(flash), load_board(board), gated)
 
 
 def apply(flash: bytes, unit_plan: UnitPlan, count: int | None = None) -> bytes:
@@ -170,12 +172,22 @@ def test_a_cut_after_any_write_is_finished_by_the_rerun(
         unit.arm_cut(sector_writes=k)
         journal = tmp_path / f"j{k}"
         with pytest.raises(FlashError, match="link lost"):
-            flash_unit(unit.url, load_board(s.board), s.ca, journal_dir=journal, connect_attempts=1)
+            flash_unit(
+                unit.url,
+                load_board(s.board),
+                verbatim(s.ca, s.board),
+                journal_dir=journal,
+                connect_attempts=1,
+            )
         torn = writes[k]
         unit.load(torn.offset, torn.old)  # the cut came just before that sector
         assert unit.read(0, len(flash)) == apply(flash, unit_plan, k)
         result = flash_unit(
-            unit.url, load_board(s.board), s.ca, journal_dir=journal, connect_attempts=1
+            unit.url,
+            load_board(s.board),
+            verbatim(s.ca, s.board),
+            journal_dir=journal,
+            connect_attempts=1,
         )
         assert [r.action for r in result.resumed] in (["finished"], ["dropped"])
         assert unit.read(0, len(flash)) == final, (name, k)

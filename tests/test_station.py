@@ -27,9 +27,10 @@ from esp_cabundle.flash.station import (
 )
 from esp_cabundle.fs import open_image
 from tests.support import dumps
+from tests.support.gated import canonical
 
 Start = Callable[..., VirtualESP32]
-NEW_CA = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem")
+NEW_CA = canonical(dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem"))
 
 
 @pytest.fixture

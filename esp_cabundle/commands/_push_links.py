@@ -165,7 +165,7 @@ def connection_targets(opts: dict[str, Any]) -> tuple[list[Target], Path]:
     config's ``targets:`` (``-c`` or ./cabundle.yaml), chains beside the config."""
     from ..config import find_config, load_config
 
-    path = opts["config_path"] or find_config()
+    path = opts["ca"].config_path or find_config()
     config = load_config(path) if path else None
     base = config.base_dir if config is not None else Path.cwd()
     targets = server_targets(opts)

@@ -6,40 +6,13 @@ from pathlib import Path
 
 import click
 
-from ..bundle import POLICY_NAMES
 from ..text import plural
-from ._common import at_option, json_option, parse_at, quiet_option
+from ._common import at_option, json_option, output_path, parse_at, quiet_option
+from .ca_source import CaOptions, ca_options
 
 
 @click.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file (default: ./cabundle.yaml if present).",
-)
-@click.option(
-    "--preset",
-    "presets",
-    multiple=True,
-    metavar="NAME",
-    help="Start from a preset (repeatable; replaces the config's preset).",
-)
-@click.option(
-    "--root",
-    "roots",
-    multiple=True,
-    metavar="ALIAS|SHA256|FILE",
-    help="Add a root by alias, SHA-256 fingerprint or certificate file (repeatable).",
-)
-@click.option(
-    "--exclude",
-    "excludes",
-    multiple=True,
-    metavar="ALIAS|SHA256|FILE",
-    help="Drop a root from the selection (repeatable).",
-)
+@ca_options(bundle=False)
 @click.option(
     "-f",
     "--format",
@@ -52,21 +25,8 @@ from ._common import at_option, json_option, parse_at, quiet_option
     "-o",
     "--output",
     "output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Output path (with a single --format).",
-)
-@click.option(
-    "--service-until",
-    metavar="DATE",
-    help="Devices' end of service: every root must stay valid until then.",
-)
-@click.option("--max-bytes", type=click.IntRange(min=1), help="Size budget for ca.pem in bytes.")
-@click.option(
-    "--allow",
-    "allow",
-    multiple=True,
-    type=click.Choice(POLICY_NAMES),
-    help="Relax a policy (repeatable).",
+    type=output_path(allow_dash=True),
+    help="Output path (with a single --format; - for standard output).",
 )
 @click.option(
     "--c-name", default=None, metavar="IDENT", help="Variable name for C output (default s_pem)."
@@ -94,21 +54,17 @@ from ._common import at_option, json_option, parse_at, quiet_option
 @click.option("--no-lock", is_flag=True, help="Do not write cabundle.lock.")
 @click.option("--dry-run", is_flag=True, help="Resolve and check, but write nothing.")
 @click.option(
-    "--no-check", is_flag=True, help="Write even if a configured target would refuse the bundle."
+    "--allow-outside",
+    is_flag=True,
+    help="Let the config's outputs be written outside its directory (absolute or '..').",
 )
 @at_option
 @json_option
 @quiet_option
 def build(
-    config_path: Path | None,
-    presets: tuple[str, ...],
-    roots: tuple[str, ...],
-    excludes: tuple[str, ...],
+    ca: CaOptions,
     formats: tuple[str, ...],
     output: Path | None,
-    service_until: str | None,
-    max_bytes: int | None,
-    allow: tuple[str, ...],
     c_name: str | None,
     c_style: str | None,
     idf_version: str | None,
@@ -116,7 +72,7 @@ def build(
     locked: bool,
     no_lock: bool,
     dry_run: bool,
-    no_check: bool,
+    allow_outside: bool,
     at: str | None,
     as_json: bool,
     quiet: bool,
@@ -140,38 +96,17 @@ def build(
     from dataclasses import replace
 
     from ..build import LOCK_NAME, build_bundle, write_build
-    from ..bundle import BundleSpec
-    from ..config import Config, OutputSpec, find_config, load_config
-    from ..dates import parse_when
+    from ..config import OutputSpec, outputs_outside
     from ..errors import InputError
     from ..formats import FORMATS
     from ..formats.manifest import bundle_to_dict
     from ..ui import echo, emit_json, format_table, note
+    from .ca_source import announce
 
     when = parse_at(at)
-    path = config_path or find_config()
-    config = load_config(path) if path else Config(None, BundleSpec(), ())
-    spec = config.spec
-    if presets:
-        spec = replace(spec, presets=presets)
-    if roots:
-        # Flags are relative to the working directory, config entries to the config.
-        spec = replace(
-            spec, roots=spec.roots + tuple(_cwd_relative(r, spec.base_dir) for r in roots)
-        )
-    if excludes:
-        spec = replace(
-            spec, excludes=spec.excludes + tuple(_cwd_relative(x, spec.base_dir) for x in excludes)
-        )
-    policy = spec.policy
-    if service_until:
-        policy = replace(policy, service_until=parse_when(service_until, what="--service-until"))
-    if max_bytes:
-        policy = replace(policy, max_bytes=max_bytes)
-    if allow:
-        policy = replace(policy, allow=policy.allow | frozenset(allow))
-    spec = replace(spec, policy=policy)
-    labels = config.section("idf_filter")
+    config = ca.config()
+    spec = ca.spec(config)
+    labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:
         from ..formats.idf_bundle import load_cmn_filter
 
@@ -179,7 +114,7 @@ def build(
     if labels is not None:
         spec = replace(spec, only_labels=labels)
 
-    outputs = config.outputs
+    outputs = config.outputs if config is not None else ()
     if formats:
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
@@ -214,7 +149,15 @@ def build(
             for o in outputs
         )
 
-    lock_dir = config.path.parent if config.path else Path(".")
+    if config is not None and not allow_outside:
+        outside = [o for o in outputs_outside(config) if o in outputs]
+        if outside:
+            raise InputError(
+                f"output {outside[0].path} of {config.path} is outside the config's "
+                "directory; nothing written",
+                hint="pass --allow-outside if it is meant to go there",
+            )
+    lock_dir = config.path.parent if config is not None and config.path else Path(".")
     lock_path = lock_dir / LOCK_NAME
     result = build_bundle(
         spec,
@@ -222,13 +165,11 @@ def build(
         at=when,
         lock_path=None if (no_lock and not locked) else lock_path,
         locked=locked,
+        config=config,
+        targets=ca.extra_targets(),
+        check_targets=not ca.no_check,
     )
-    if not no_check and config.section("targets"):
-        # The config's targets must accept the bundle; imported only when there are any,
-        # as the verifier is the heaviest module on this path.
-        from ..check import check_build_targets
-
-        check_build_targets(config, result.bundle, at=when, until=spec.policy.service_until)
+    announce(result.ca, quiet=quiet, as_json=as_json)
     written = [] if dry_run else write_build(result)
 
     if as_json:
@@ -243,19 +184,15 @@ def build(
                 "notes": list(result.notes),
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
                 "written": [str(p) for p in written],
+                "gate": result.ca.to_dict(),
             }
         )
         emit_json(doc)
         return
-    source = (
-        f"preset {', '.join(repr(p) for p in spec.effective_presets)}"
-        if spec.effective_presets
-        else "the listed roots"
-    )
-    if spec.effective_presets and spec.roots:
-        source += " plus the listed roots"
-    echo(
-        f"{plural(len(result.bundle), 'root')} from {source} "
+    # With an output on standard output ('-o -'), the report goes to stderr.
+    say = note if any(str(o.path) == "-" for o, _ in result.outputs) else echo
+    say(
+        f"{plural(len(result.bundle), 'root')} from {result.ca.source} "
         f"(Mozilla store: certifi {result.bundle.mozilla_version})",
         quiet=quiet,
     )
@@ -269,24 +206,9 @@ def build(
         )
         for e in result.bundle.entries
     ]
-    echo(
-        format_table(("root", "key", "not after", "sha256", "source"), rows, indent=2), quiet=quiet
-    )
-    for n in result.notes:
-        note(f"note: {n}", quiet=quiet)
-    for v in result.violations:
-        if v.allowed:
-            note(f"allowed: {v.message}", quiet=quiet)
+    say(format_table(("root", "key", "not after", "sha256", "source"), rows, indent=2), quiet=quiet)
     verb = "Would write" if dry_run else "Wrote"
     parts = [f"{o.path} ({len(d):,} bytes)" for o, d in result.outputs]
     if result.lock_path is not None:
         parts.append(str(result.lock_path))
-    echo(f"{verb} {', '.join(parts)}", quiet=quiet)
-
-
-def _cwd_relative(spec: str, base_dir: Path) -> str:
-    """A flag naming an existing file is taken relative to the working directory."""
-    p = Path(spec)
-    if not p.is_absolute() and p.exists():
-        return str(p.resolve())
-    return spec
+    say(f"{verb} {', '.join(parts)}", quiet=quiet)

@@ -1,121 +1,251 @@
-"""Where a command's CA file comes from: a finished file (``--bundle``) or a build.
+"""The CA flags every write command shares, declared once, and the way to the gate.
 
-``pack``, ``update-dump`` and ``flash`` all put a ``ca.pem`` somewhere. They take it as
-is from ``--bundle``, or build it exactly as ``esp-cabundle build`` would (the config
-file, presets, added and excluded roots, the same policies; no lock file written).
+``build``, ``pack``, ``update-dump``, ``flash`` and ``fs put`` (on the CA path) all put
+a CA where devices read it. They take it from a finished file (``--bundle``) or build it
+exactly as ``esp-cabundle build`` does (the config, presets, added and excluded roots),
+and pass it through :func:`esp_cabundle.gate.gate_ca` with the same policy flags
+(``--allow``, ``--service-until``, ``--max-bytes``) and targets (the config's,
+``--target``; ``--no-check`` skips them). :func:`ca_options` adds the flags and hands
+the command one :class:`CaOptions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-__all__ = ["build_ca_pem", "ca_source_options", "read_bundle_file", "resolve_ca"]
+from ..bundle import POLICY_NAMES
+
+if TYPE_CHECKING:
+    from ..boards import Board
+    from ..bundle import BundleSpec
+    from ..check import Target
+    from ..config import Config
+    from ..gate import CaSource, GatedCA
+
+__all__ = ["CaOptions", "announce", "ca_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+_BUNDLE = click.option(
+    "--bundle",
+    "bundle_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Use this finished CA file (PEM, DER or C source) instead of building one; it "
+    "passes the same checks and goes on the device as PEM.",
+)
+_CONFIG = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file: roots, policies, targets (default: ./cabundle.yaml if present).",
+)
+_BUILD = (
+    click.option(
+        "--preset",
+        "presets",
+        multiple=True,
+        metavar="NAME",
+        help="Start from a preset (repeatable; replaces the config's preset).",
+    ),
+    click.option(
+        "--root",
+        "roots",
+        multiple=True,
+        metavar="ALIAS|SHA256|FILE",
+        help="Add a root by alias, SHA-256 fingerprint or certificate file (repeatable).",
+    ),
+    click.option(
+        "--exclude",
+        "excludes",
+        multiple=True,
+        metavar="ALIAS|SHA256|FILE",
+        help="Drop a root from the selection (repeatable).",
+    ),
+)
+_GATE = (
+    click.option(
+        "--service-until",
+        metavar="DATE",
+        help="Devices' end of service: every root must stay valid, and every target "
+        "accept the CA, until then.",
+    ),
+    click.option(
+        "--max-bytes", type=click.IntRange(min=1), help="Size budget for ca.pem in bytes."
+    ),
+    click.option(
+        "--allow",
+        "allow",
+        multiple=True,
+        type=click.Choice(POLICY_NAMES),
+        help="Relax a policy (repeatable).",
+    ),
+    click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="HOST[:PORT]|CHAIN",
+        help="Also require this server to accept the CA: HOST[:PORT] (its chain saved under "
+        "chains/, else captured live) or a saved chain file (repeatable).",
+    ),
+    click.option(
+        "--no-check",
+        is_flag=True,
+        help="Write even if a target would refuse the CA (the policies still apply).",
+    ),
+)
+_KEYS = (
+    "bundle_file",
+    "config_path",
+    "presets",
+    "roots",
+    "excludes",
+    "service_until",
+    "max_bytes",
+    "allow",
+    "targets",
+    "no_check",
+)
 
-def ca_source_options(f: F) -> F:
-    """``--bundle FILE`` or ``-c/--config``, ``--preset``, ``--root``, ``--exclude``."""
-    for option in reversed(
-        (
-            click.option(
-                "--bundle",
-                "bundle_file",
-                type=click.Path(dir_okay=False, path_type=Path),
-                metavar="FILE",
-                help="Put this CA file (a ca.pem made by 'build') instead of building one.",
-            ),
-            click.option(
-                "-c",
-                "--config",
-                "config_path",
-                type=click.Path(dir_okay=False, path_type=Path),
-                help="Build the bundle from this config (default: ./cabundle.yaml if present).",
-            ),
-            click.option(
-                "--preset", "presets", multiple=True, metavar="NAME", help="Bundle preset."
-            ),
-            click.option(
-                "--root", "roots", multiple=True, metavar="ALIAS|SHA256|FILE", help="Add a root."
-            ),
-            click.option(
-                "--exclude",
-                "excludes",
-                multiple=True,
-                metavar="ALIAS|SHA256|FILE",
-                help="Drop a root.",
-            ),
-        )
-    ):
-        f = option(f)
-    return f
 
+@dataclass(frozen=True, slots=True)
+class CaOptions:
+    """A write command's CA flags, as typed."""
 
-def resolve_ca(
-    bundle_file: Path | None,
-    config_path: Path | None,
-    presets: tuple[str, ...],
-    roots: tuple[str, ...],
-    excludes: tuple[str, ...],
-    at: str | None,
-) -> bytes:
-    """The CA file's bytes: ``bundle_file`` as is, or built from the other options.
+    bundle_file: Path | None = None
+    config_path: Path | None = None
+    presets: tuple[str, ...] = ()
+    roots: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+    service_until: str | None = None
+    max_bytes: int | None = None
+    allow: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    no_check: bool = False
 
-    InputError when a finished file is combined with build options (which would be
-    silently ignored otherwise).
-    """
-    from ..errors import InputError
+    def config(self) -> Config | None:
+        """``-c FILE``, else ``./cabundle.yaml`` if there is one."""
+        from ..config import find_config, load_config
 
-    if bundle_file is not None:
-        if config_path or presets or roots or excludes:
-            raise InputError(
-                "--bundle takes a finished CA file; it cannot be combined with -c, --preset, "
-                "--root or --exclude"
+        path = self.config_path or find_config()
+        return load_config(path) if path else None
+
+    def spec(self, config: Config | None) -> BundleSpec:
+        """The config's spec with the flags applied: presets replace, roots and excludes
+        add (files named by flags are relative to the working directory), policies
+        override."""
+        from ..bundle import BundleSpec
+        from ..dates import parse_when
+
+        spec = config.spec if config is not None else BundleSpec()
+        if self.presets:
+            spec = replace(spec, presets=self.presets)
+        if self.roots:
+            spec = replace(spec, roots=spec.roots + tuple(_cwd_relative(r) for r in self.roots))
+        if self.excludes:
+            spec = replace(
+                spec, excludes=spec.excludes + tuple(_cwd_relative(x) for x in self.excludes)
             )
-        return read_bundle_file(bundle_file)
-    return build_ca_pem(config_path, presets, roots, excludes, at)
+        policy = spec.policy
+        if self.service_until:
+            when = parse_when(self.service_until, what="--service-until")
+            policy = replace(policy, service_until=when)
+        if self.max_bytes:
+            policy = replace(policy, max_bytes=self.max_bytes)
+        if self.allow:
+            policy = replace(policy, allow=policy.allow | frozenset(self.allow))
+        return replace(spec, policy=policy)
+
+    def source(self, *, command: str | None = None, config: Config | None = None) -> CaSource:
+        """Where the CA comes from. With ``command``, an implicit default preset is
+        refused: that command writes to devices and must be told what to put there."""
+        from ..errors import InputError
+        from ..gate import CaSource
+
+        if config is None:
+            config = self.config()
+        spec = self.spec(config)
+        if self.bundle_file is not None:
+            if self.presets or self.roots or self.excludes:
+                raise InputError(
+                    "--bundle takes a finished CA file; it cannot be combined with --preset, "
+                    "--root or --exclude"
+                )
+            return CaSource.from_file(self.bundle_file, policy=spec.policy, config=config)
+        if command is not None and config is None and not (self.presets or self.roots):
+            raise InputError(
+                f"no CA given: '{command}' puts a CA on devices and needs --bundle FILE, "
+                "--preset NAME or --root ROOT (or a cabundle.yaml)",
+                hint="e.g. --preset default, or run 'esp-cabundle build' and pass --bundle ca.pem",
+            )
+        return CaSource.build(spec, config=config)
+
+    def extra_targets(self) -> list[Target]:
+        from ..gate import parse_target
+
+        return [parse_target(t) for t in self.targets]
+
+    def gate(
+        self,
+        *,
+        board: Board | None,
+        at: datetime,
+        command: str | None = None,
+        source: CaSource | None = None,
+        targets: Sequence[Target] = (),
+    ) -> GatedCA:
+        """Gate the CA these flags name (or ``source``) for ``board``; ``targets`` are
+        judged beside the config's and ``--target``'s (``push``: the server units use)."""
+        from ..gate import gate_ca
+
+        src = source or self.source(command=command)
+        return gate_ca(
+            src,
+            board=board,
+            at=at,
+            targets=[*self.extra_targets(), *targets],
+            check_targets=not self.no_check,
+        )
 
 
-def read_bundle_file(path: Path) -> bytes:
-    """A CA file's bytes, refused unless it holds certificates (and no private key)."""
-    from ..certs import load_certificates
-    from ._fsopts import read_input
+def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
+    """Add the CA flags to a command; it receives them as one ``ca: CaOptions``.
 
-    data = read_input(path)
-    load_certificates(data, source=str(path))  # refuses private keys and non-certificates
-    return data
+    ``bundle``: offer ``--bundle FILE``; ``build``: offer ``--preset``, ``--root`` and
+    ``--exclude``. ``-c`` and the gate's flags are always there.
+    """
+    options = (*((_BUNDLE,) if bundle else ()), _CONFIG, *(_BUILD if build else ()), *_GATE)
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            ca = CaOptions(**{k: kwargs.pop(k) for k in _KEYS if k in kwargs})
+            return f(*args, ca=ca, **kwargs)
+
+        for option in reversed(options):
+            command = option(command)
+        return command  # type: ignore[return-value]
+
+    return decorate
 
 
-def build_ca_pem(
-    config_path: Path | None,
-    presets: tuple[str, ...],
-    roots: tuple[str, ...],
-    excludes: tuple[str, ...],
-    at: str | None,
-) -> bytes:
-    """``ca.pem`` as ``esp-cabundle build`` makes it from this config and these flags."""
-    from dataclasses import replace
+def announce(ca: GatedCA, *, quiet: bool = False, as_json: bool = False) -> None:
+    """The gate's one line, on stderr, before anything is written (in --json: a field)."""
+    from ..ui import note
 
-    from ..build import build_bundle
-    from ..bundle import BundleSpec
-    from ..config import Config, OutputSpec, find_config, load_config
-    from ._common import parse_at
-
-    path = config_path or find_config()
-    config = load_config(path) if path else Config(None, BundleSpec(), ())
-    spec = config.spec
-    if presets:
-        spec = replace(spec, presets=presets)
-    if roots:
-        spec = replace(spec, roots=spec.roots + tuple(_cwd_relative(r) for r in roots))
-    if excludes:
-        spec = replace(spec, excludes=spec.excludes + tuple(_cwd_relative(x) for x in excludes))
-    result = build_bundle(spec, (OutputSpec("pem", Path("ca.pem")),), at=parse_at(at))
-    return result.outputs[0][1]
+    note(f"CA: {ca.summary}", quiet=quiet or as_json)
+    for n in ca.notes:
+        note(f"note: {n}", quiet=quiet or as_json)
+    for v in ca.violations:
+        note(f"allowed: {v.message}", quiet=quiet or as_json)
 
 
 def _cwd_relative(spec: str) -> str:

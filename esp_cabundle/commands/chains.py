@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import json_option, quiet_option
+from ._common import json_option, output_path, quiet_option
 
 
 @click.group()
@@ -107,7 +107,7 @@ def pull(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=output_path(),
     help="Save the captured chain as PEM.",
 )
 @click.option(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..text import plural
-from ._common import at_option, json_option, parse_at, quiet_option
+from ._common import at_option, json_option, output_path, parse_at, quiet_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -87,7 +87,7 @@ if TYPE_CHECKING:
 @click.option(
     "--report",
     "report_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=output_path(),
     help="Also write a self-contained HTML page: timeline and verdict table.",
 )
 @at_option

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from ._common import at_option, json_option, quiet_option
+from ._common import at_option, json_option, parse_at, quiet_option
 from ._interrupt import interruption_lines, stop_on_signals
 from ._unit import journal_dir_option, long_baud_option, reset_options
-from .ca_source import ca_source_options
+from .ca_source import CaOptions, ca_options
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     metavar="NAME|FILE",
     help="Board profile: chip, partition(s) and file system (see 'esp-cabundle boards').",
 )
-@ca_source_options
+@ca_options()
 @at_option
 @click.option("--dry-run", is_flag=True, help="Read only; print what would change.")
 @journal_dir_option
@@ -63,11 +63,7 @@ if TYPE_CHECKING:
 def flash(
     ports: tuple[str, ...],
     board: str,
-    bundle_file: Path | None,
-    config_path: Path | None,
-    presets: tuple[str, ...],
-    roots: tuple[str, ...],
-    excludes: tuple[str, ...],
+    ca: CaOptions,
     at: str | None,
     dry_run: bool,
     journal_dir: Path | None,
@@ -97,6 +93,11 @@ def flash(
     each and a summary; exit 0 when every unit succeeded, else 3 (or, when every unit
     failed the same way, that failure's code).
 
+    The CA (--bundle, --preset, --root or a cabundle.yaml: there is no default) passes
+    the same gate as 'build' once, before any unit is touched, judged under the board's
+    rules: policies, private keys, the config's targets and --target. Its one-line
+    verdict is printed first.
+
     \b
     Examples:
       esp-cabundle flash --port /dev/ttyUSB0 --board mdash-arduino --preset letsencrypt
@@ -108,7 +109,6 @@ def flash(
     from ..errors import InputError, Interrupted
     from ..flash.flasher import flash_unit
     from ..flash.interrupt import UnitInterrupted
-    from ..flash.plan import check_ca_for_board
     from ..flash.station import (
         append_log,
         expand_ports,
@@ -118,7 +118,7 @@ def flash(
         station_exit_code,
     )
     from ..ui import emit_json
-    from .ca_source import resolve_ca
+    from .ca_source import announce
 
     profile = load_board(board)
     if profile.filesystem is None:
@@ -127,8 +127,8 @@ def flash(
             "system: there is no CA file on the unit to replace",
             hint="rebuild the firmware with 'esp-cabundle build' output instead",
         )
-    ca = resolve_ca(bundle_file, config_path, presets, roots, excludes, at)
-    check_ca_for_board(ca, profile)
+    gated = ca.gate(board=profile, at=parse_at(at), command="flash")
+    announce(gated, quiet=quiet, as_json=as_json)
     units = expand_ports(ports)
     fmt = log_format_for(log_file, cast("Any", log_format)) if log_file is not None else None
 
@@ -151,7 +151,7 @@ def flash(
             return flash_unit(
                 port,
                 profile,
-                ca,
+                gated,
                 journal_dir=journal_dir,
                 dry_run=dry_run,
                 baud=baud,
@@ -175,6 +175,7 @@ def flash(
                 "board": profile.name,
                 "dry_run": dry_run,
                 "exit_code": code,
+                "gate": gated.to_dict(),
                 "units": [_outcome_dict(o) for o in outcomes],
             }
         )

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import json_option, quiet_option
+from ._common import at_option, json_option, output_path, parse_at, quiet_option
 from ._fsopts import lfs_version_options, read_input, size_callback
+from .ca_source import CaOptions, ca_options
 
 if TYPE_CHECKING:
     from ..fs import FileSystemImage
@@ -131,7 +132,7 @@ def ls_cmd(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=output_path(allow_dash=True),
     help="Write the file here instead of standard output.",
 )
 def cat_cmd(
@@ -170,6 +171,13 @@ def cat_cmd(
     metavar="EPOCH",
     help="LittleFS: set the file's time attributes to EPOCH where the profile keeps them.",
 )
+@click.option(
+    "--board",
+    metavar="NAME|FILE",
+    help="The board the image is for: its CA path is gated too, under its rules.",
+)
+@ca_options(bundle=False, build=False)
+@at_option
 @json_option
 @quiet_option
 def put_cmd(
@@ -183,11 +191,18 @@ def put_cmd(
     source: Path,
     dest: str | None,
     mtime: int | None,
+    board: str | None,
+    ca: CaOptions,
+    at: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Write SOURCE into the image as DEST (default: /<SOURCE's name>), replacing a file
     of that name, and print the 4 KiB blocks that changed (what a flasher must write).
+
+    A DEST that is the CA path (the profile's /ca.pem, or --board's) takes a CA file
+    through the same gate as 'build' and 'flash' (policies, private keys, the config's
+    targets and --target; written as PEM); other paths take SOURCE's bytes as they are.
 
     \b
     Examples:
@@ -196,11 +211,23 @@ def put_cmd(
       esp-cabundle fs put lfs.bin ca.pem --platform arduino-2.0.5
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
+    from ..fs import normalize_path
     from ..fs.edit import FileEdit
 
     data = read_input(source)
     _refuse_swapped(image, source, dest, data)
-    target = dest or "/" + source.name
+    target = normalize_path(dest or "/" + source.name)
+    gated = None
+    if target in _ca_paths(_region(image, offset, size), fs_type, profile, board):
+        from ..boards import load_board
+        from ..gate import CaSource
+        from .ca_source import announce
+
+        config = ca.config()
+        src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
+        gated = ca.gate(board=load_board(board) if board else None, at=parse_at(at), source=src)
+        announce(gated, quiet=quiet, as_json=as_json)
+        data = gated.pem
     result = _apply(
         image,
         offset,
@@ -212,7 +239,24 @@ def put_cmd(
         platform=platform,
         disk_version=disk_version,
     )
-    _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet)
+    extra = {"gate": gated.to_dict() if gated is not None else None}
+    _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
+
+
+def _ca_paths(
+    region: ImageRegion, fs_type: str | None, profile: str | None, board: str | None
+) -> set[str]:
+    """Where a CA file lives in this image: its profile's CA path, and the board's."""
+    from ..fs import normalize_path
+
+    paths = {_open(region, fs_type, profile).profile.ca_path}
+    if board is not None:
+        from ..boards import load_board
+
+        fs = load_board(board).filesystem
+        if fs is not None:
+            paths.add(fs.ca_path)
+    return {normalize_path(p) for p in paths}
 
 
 def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) -> None:
@@ -307,7 +351,14 @@ def _apply(
     return result
 
 
-def _report(image: Path, result: EditResult, what: str, as_json: bool, quiet: bool) -> None:
+def _report(
+    image: Path,
+    result: EditResult,
+    what: str,
+    as_json: bool,
+    quiet: bool,
+    extra: dict[str, Any] | None = None,
+) -> None:
     from ..ui import echo, emit_json
 
     if as_json:
@@ -320,6 +371,7 @@ def _report(image: Path, result: EditResult, what: str, as_json: bool, quiet: bo
                 "changed_blocks": list(result.changed_blocks),
                 "changed_offsets": list(result.changed_offsets),
                 "block_total": result.block_total,
+                **(extra or {}),
             }
         )
         return

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from ._common import at_option, json_option, parse_at, quiet_option
+from ._common import at_option, json_option, output_path, parse_at, quiet_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -42,7 +42,7 @@ T = TypeVar("T")
 @click.option(
     "-o",
     "--output",
-    type=click.Path(path_type=Path),
+    type=output_path(),
     default=Path("cabundle.yaml"),
     show_default=True,
     help="Config file to write.",

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from ._common import at_option, json_option, quiet_option
+from ._common import at_option, json_option, output_path, parse_at, quiet_option
 from ._fsopts import lfs_version_options, size_callback
-from .ca_source import ca_source_options
+from .ca_source import CaOptions, ca_options
 
 
 @click.command()
@@ -40,7 +40,7 @@ from .ca_source import ca_source_options
     metavar="DIR",
     help="Also put every file under DIR (paths relative to DIR).",
 )
-@ca_source_options
+@ca_options()
 @click.option(
     "--ca-path",
     "ca_path",
@@ -57,7 +57,7 @@ from .ca_source import ca_source_options
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=output_path(),
     help="Image file to write.",
 )
 @at_option
@@ -70,11 +70,7 @@ def pack(
     disk_version: int | None,
     size: int,
     from_dir: Path | None,
-    bundle_file: Path | None,
-    config_path: Path | None,
-    presets: tuple[str, ...],
-    roots: tuple[str, ...],
-    excludes: tuple[str, ...],
+    ca: CaOptions,
     ca_path: str | None,
     mtime: int | None,
     output: Path,
@@ -85,25 +81,30 @@ def pack(
     """Make a LittleFS or SPIFFS image holding the CA bundle at the profile's CA path
     (/ca.pem), plus any files from a directory, ready to flash at the partition's offset.
 
-    The bundle is built as 'esp-cabundle build' would (same config, presets, roots and
-    policies; no lock file written), or taken as is from --bundle. The image is mounted
-    again and every file read back before it is written; on any error nothing is written.
+    The CA is built as 'esp-cabundle build' would (same config, presets, roots and
+    policies; no lock file written), or taken from --bundle, and passes the same gate
+    as every write: policies, private keys, the config's targets (and --target). Say
+    which CA: --bundle, --preset, --root or a cabundle.yaml (no silent default). The
+    image is mounted again and every file read back before it is written; on any error
+    nothing is written.
 
     \b
     Examples:
-      esp-cabundle pack --fs littlefs --profile esp-idf --size 256K -o littlefs.bin
+      esp-cabundle pack --fs littlefs --profile esp-idf --size 256K --preset default \\
+          -o littlefs.bin
       esp-cabundle pack --fs littlefs --profile mongoose-os --size 256K \\
           --bundle ca.pem --from-dir fs/ -o fs.bin
-      esp-cabundle pack --fs littlefs --platform arduino-2.0.17 --size 1408K -o lfs.bin
+      esp-cabundle pack --fs littlefs --platform arduino-2.0.17 --size 1408K \\
+          --bundle ca.pem -o lfs.bin
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
           --from-dir data/ -o spiffs.bin
     """
     from ..errors import InputError
     from ..fileio import write_atomic
-    from ..fs import get_profile, normalize_path
-    from ..fs.edit import collect_dir_files, pack_image
+    from ..fs import get_profile
+    from ..fs.edit import collect_dir_files, pack_ca_image
     from ..ui import echo, emit_json, format_table
-    from .ca_source import resolve_ca
+    from .ca_source import announce
 
     prof = get_profile(fs_type, _profile_name(fs_type, profile, platform))
     if mtime is not None and not getattr(prof, "time_attributes", ()):
@@ -111,19 +112,19 @@ def pack(
             f"--mtime: {fs_type} profile {prof.name} keeps no time attributes",
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
-    target = normalize_path(ca_path or prof.ca_path)
-    ca = resolve_ca(bundle_file, config_path, presets, roots, excludes, at)
-    files = [(target, ca)]
-    if from_dir is not None:
-        for path, data in collect_dir_files(from_dir):
-            if path == target:
-                raise InputError(
-                    f"{from_dir / path.lstrip('/')} would replace the bundle at {target}",
-                    hint="remove it from the directory, or put the bundle elsewhere with --ca-path",
-                )
-            files.append((path, data))
-    packed = pack_image(
-        fs_type, prof, size, files, timestamp=mtime, platform=platform, disk_version=disk_version
+    files = collect_dir_files(from_dir) if from_dir is not None else []
+    gated = ca.gate(board=None, at=parse_at(at), command="pack")
+    announce(gated, quiet=quiet, as_json=as_json)
+    packed = pack_ca_image(
+        fs_type,
+        prof,
+        size,
+        gated,
+        ca_path=ca_path,
+        files=files,
+        timestamp=mtime,
+        platform=platform,
+        disk_version=disk_version,
     )
     write_atomic(output, packed.data)
 
@@ -137,6 +138,7 @@ def pack(
                 "profile": prof.name,
                 "facts": facts,
                 "files": [{"path": p, "size": n} for p, n in packed.files],
+                "gate": gated.to_dict(),
             }
         )
         return

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._common import at_option, json_option, quiet_option
-from .ca_source import ca_source_options
+from .ca_source import ca_options
 
 if TYPE_CHECKING:
     from ..boards import Board
     from ..check import Target
+    from ..gate import GatedCA
     from ..push.campaign import CampaignReport, PushFile, SurveyRow, UnitEvent
     from ..push.transport import Transport
+    from .ca_source import CaOptions
 
 DEFAULT_LEDGER = "cabundle-campaign.db"
 _MDASH_DEFAULT = "https://mdash.net/api/v2"  # push.mdash.DEFAULT_MDASH_URL, without importing it
@@ -92,7 +94,7 @@ def _ledger_option(f: Any) -> Any:
     help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
 )
 @click.option("--board", metavar="NAME|FILE", help="Where the CA file lives on the units.")
-@ca_source_options
+@ca_options()
 @at_option
 @click.option(
     "--server",
@@ -168,41 +170,28 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# The CA: one function, until the shared write-path gate (issue 11) lands
+# The CA: through the write-path gate, with the servers the units connect through
 
 
-def _gated_ca(
-    board: Board, targets: list[Target], base: Path, opts: dict[str, Any]
-) -> tuple[bytes, str]:
-    """The CA file to push and one line on it, refused unless the board's firmware can
-    use it and every server the units connect through (``targets``: the link's server
-    and the config's targets, chains saved under ``base``) accepts it under the board's
-    rules: a push must never cut the connection it travels on. Resolved as ``build``
-    does. (Until the shared write-path gate lands, this is the one place to change.)"""
-    from ..certs import load_certificates
-    from ..check import CheckFailed, check_items, target_items
-    from ..flash.plan import check_ca_for_board
-    from ..verify import TrustSet
+def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> GatedCA:
+    """The CA file to push, gated for ``board`` like every write (esp_cabundle.gate):
+    the link's ``servers`` are judged beside the config's targets, always (a push must
+    never cut the connection it travels on, so --no-check is refused)."""
+    from ..check import CheckFailed
     from ._common import parse_at
-    from ._push_links import board_device
-    from .ca_source import resolve_ca
 
-    keys = ("bundle_file", "config_path", "presets", "roots", "excludes", "at")
-    ca = resolve_ca(*(opts[k] for k in keys))
-    count = check_ca_for_board(ca, board)
-    if targets:
-        items = target_items(targets, base, default_device=board_device(board))
-        trust = TrustSet.from_certificates(load_certificates(ca, source="the CA file"))
-        report = check_items(trust, items, at=parse_at(opts["at"]))
-        if not report.ok:
-            raise CheckFailed(
-                "the new CA file would not accept the chain of a server the units connect "
-                "to: pushing it would cut the connection it travels on; nothing written",
-                violations=report.failure_lines(),
-                hint="add the roots that server chains to (esp-cabundle check shows which)",
-            )
-    accepted = f", accepted by {', '.join(t.name for t in targets)}" if targets else ""
-    return ca, f"{count} roots{accepted} under {board.name} rules"
+    ca: CaOptions = opts["ca"]
+    if ca.no_check:
+        raise click.UsageError("push never skips the check of the servers units connect to")
+    try:
+        return ca.gate(board=board, at=parse_at(opts["at"]), command="push", targets=servers)
+    except CheckFailed as e:
+        raise CheckFailed(
+            "the new CA file would not accept the chain of a server the units connect "
+            "to: pushing it would cut the connection it travels on; nothing written",
+            violations=e.violations,
+            hint="add the roots that server chains to (esp-cabundle check shows which)",
+        ) from e
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,11 +216,11 @@ def _run(ctx: click.Context, **opts: Any) -> None:
             "there is no file on the units to replace",
             hint="ship new firmware built with 'esp-cabundle build' output instead",
         )
-    from ._push_links import connection_targets, deadline_for, open_transports
+    from ._push_links import connection_targets, deadline_for, open_transports, server_targets
 
     targets, base = connection_targets(opts)
-    ca, summary = _gated_ca(board, targets, base, opts)
-    push_file = PushFile(ca, device_name(board.filesystem.ca_path), board.name)
+    gated = _gated_ca(board, server_targets(opts), opts)
+    push_file = PushFile(gated.for_board(board), device_name(board.filesystem.ca_path), board.name)
     until = parse_when(opts["until"], what="--until date") if opts["until"] else None
     options = CampaignOptions(
         concurrency=opts["concurrency"],
@@ -246,7 +235,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     quiet = opts["quiet"] or opts["as_json"]
     from ..ui import note
 
-    note(f"CA file: {summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
+    note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
     transports = open_transports(ctx, opts)
     try:
         for t in transports:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import click
 
-from ._common import json_option, quiet_option
+from ._common import json_option, output_path, quiet_option
 from ._unit import baud_option, parse_offset, reset_options
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=str),
+    type=output_path(),
     help="File to write (replaced atomically, only after a complete read).",
 )
 @click.option(
@@ -41,7 +42,7 @@ def read(
     port: str,
     partition: str | None,
     whole: bool,
-    output: str,
+    output: Path,
     table_offset: str,
     baud: int,
     before: str,
@@ -100,7 +101,7 @@ def read(
                 "offset": result.offset,
                 "size": len(result.data),
                 "md5": result.md5,
-                "output": output,
+                "output": str(output),
             }
         )
     else:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ..text import plural
-from ._common import at_option, json_option, quiet_option
-from .ca_source import ca_source_options
+from ._common import at_option, json_option, output_path, parse_at, quiet_option
+from .ca_source import CaOptions, ca_options
 
 if TYPE_CHECKING:
     from ..flash.offline import DumpUpdate
@@ -30,12 +30,12 @@ if TYPE_CHECKING:
     help="LittleFS: the platform version the units run (arduino-2.0.17, esp_littlefs-1.5.5; "
     "default: the board's): a partition it cannot mount is refused.",
 )
-@ca_source_options
+@ca_options()
 @click.option(
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=output_path(),
     help="The updated dump to write (written only if every partition updates cleanly).",
 )
 @at_option
@@ -45,11 +45,7 @@ def update_dump(
     dump: Path,
     board: str,
     platform: str | None,
-    bundle_file: Path | None,
-    config_path: Path | None,
-    presets: tuple[str, ...],
-    roots: tuple[str, ...],
-    excludes: tuple[str, ...],
+    ca: CaOptions,
     output: Path,
     at: str | None,
     as_json: bool,
@@ -62,6 +58,10 @@ def update_dump(
     byte outside those partitions stay as they were. The sectors that differ are listed
     (write them back with esptool, or flash the whole file). Nothing is written when a
     partition is missing or does not mount (e.g. flash encryption is on).
+
+    The CA (--bundle, --preset, --root or a cabundle.yaml: there is no default) passes
+    the same gate as 'build', judged under the board's rules: policies, private keys,
+    the config's targets and --target.
 
     \b
     Examples:
@@ -78,7 +78,7 @@ def update_dump(
     from ..flash.offline import update_dump as run_update
     from ..ui import echo, emit_json, note
     from ._fsopts import read_input, with_platform
-    from .ca_source import resolve_ca
+    from .ca_source import announce
 
     profile = load_board(board)
     if profile.filesystem is None:
@@ -90,11 +90,12 @@ def update_dump(
     if platform is not None:
         profile = with_platform(profile, platform)
     flash = read_input(dump)
-    ca = resolve_ca(bundle_file, config_path, presets, roots, excludes, at)
-    result = run_update(flash, profile, ca, source=str(dump))
+    gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
+    announce(gated, quiet=quiet, as_json=as_json)
+    result = run_update(flash, profile, gated, source=str(dump))
     write_atomic(output, result.flash)
     if as_json:
-        emit_json(_to_dict(result, dump, output))
+        emit_json({**_to_dict(result, dump, output), "gate": gated.to_dict()})
         return
     for line in _render(result, output):
         echo(line, quiet=quiet)

@@ -55,6 +55,7 @@ from .writer import entry_state, refuse_encrypted, say, write_journaled, write_s
 if TYPE_CHECKING:
     from ..boards import Board
     from ..certs import Certificate
+    from ..gate import GatedCA
     from ..partitions import PartitionTable
     from .serial import AfterMode, ResetMode, UnitInfo
 
@@ -233,7 +234,7 @@ def _finish_pending(
 def flash_ca(
     flash: Flash,
     board: Board,
-    ca_bytes: bytes,
+    ca: GatedCA,
     *,
     mac: str,
     chip: str = "",
@@ -245,13 +246,15 @@ def flash_ca(
 ) -> FlashResult:
     """Replace the CA file on ``flash`` (the unit identified by ``mac``); see the module.
 
-    Raises PartitionTableError/ImageError/InputError before any write (missing
-    partition, no file system, does not fit, unusable CA file), OutputError when the
+    ``ca`` passed the gate for ``board`` and is not judged again. Raises
+    PartitionTableError/ImageError/InputError before any write (missing partition, no
+    file system, does not fit, a CA gated for another board), OutputError when the
     journal cannot be saved (nothing written), FlashError when a write is interrupted
     (run again to finish) or does not verify (the sectors are named), UnitInterrupted
     when ``cancel`` is requested: at once before the first write, else between two
     sectors (its ``result`` is this FlashResult with status "interrupted").
     """
+    ca_bytes = ca.for_board(board)
     journal = journal or Journal()
     guarded = GuardedFlash(flash, cancel or Cancel())
     table = read_table_pages(FlashCache(guarded), board.table_offset)
@@ -278,7 +281,7 @@ def flash_ca(
 
     cache = FlashCache(guarded)
     try:
-        plan = plan_unit_update(cache, table, board, ca_bytes, progress=progress)
+        plan = plan_unit_update(cache, table, board, ca, progress=progress)
         result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
         if plan.up_to_date:
             return result
@@ -409,7 +412,7 @@ def _verify_after(flash: Flash, cache: FlashCache, plan: UnitPlan, entry: Journa
 def flash_unit(
     port: str,
     board: Board,
-    ca_bytes: bytes,
+    ca: GatedCA,
     *,
     journal_dir: Path | str | None = None,
     dry_run: bool = False,
@@ -421,7 +424,8 @@ def flash_unit(
     on_connect: Callable[[UnitInfo], None] | None = None,
     cancel: Cancel | None = None,
 ) -> FlashResult:
-    """Connect to the unit on ``port`` and replace its CA file (see :func:`flash_ca`).
+    """Connect to the unit on ``port`` and replace its CA file with ``ca``, gated for
+    ``board`` (see :func:`flash_ca`).
 
     Refuses (DeviceError, nothing written) a unit whose chip is not one of the board's,
     or whose flash encryption is on (read from its eFuses: the flash then holds
@@ -429,7 +433,6 @@ def flash_unit(
     answered (a station logs its MAC even when a later step fails). ``cancel``: see
     :mod:`.interrupt` (a request while connecting stops as soon as the unit answers).
     """
-    from .plan import check_ca_for_board
     from .serial import DEFAULT_BAUD, open_unit
 
     if board.filesystem is None:
@@ -438,7 +441,7 @@ def flash_unit(
             "there is no CA file on the unit to replace",
             hint="rebuild the firmware with 'esp-cabundle build' output instead",
         )
-    check_ca_for_board(ca_bytes, board)
+    ca.for_board(board)  # a CA gated for another board fails before connecting
     stop_if_requested(cancel, port)
     with open_unit(
         port,
@@ -457,7 +460,7 @@ def flash_unit(
             return flash_ca(
                 unit,
                 board,
-                ca_bytes,
+                ca,
                 mac=unit.info.mac,
                 chip=unit.info.chip,
                 journal=Journal(journal_dir),

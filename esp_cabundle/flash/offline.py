@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..boards import Board
 from ..certs import Certificate
@@ -24,6 +25,9 @@ from ..errors import CertificateError, ImageError, PartitionTableError
 from ..inspect import Finding, Report
 from ..partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable, find_partition_table
 from .plan import UpdatePlan, plan_ca_update
+
+if TYPE_CHECKING:
+    from ..gate import GatedCA
 
 __all__ = [
     "DumpUpdate",
@@ -326,11 +330,12 @@ class DumpUpdate:
     plan: UpdatePlan
 
 
-def update_dump(flash: bytes, board: Board, ca_bytes: bytes, *, source: str = "dump") -> DumpUpdate:
-    """Replace the CA file in every file-system partition ``board`` names.
+def update_dump(flash: bytes, board: Board, ca: GatedCA, *, source: str = "dump") -> DumpUpdate:
+    """Replace the CA file in every file-system partition ``board`` names with ``ca``
+    (gated for ``board``).
 
     Returns the new dump; raises (nothing to write) when a partition is missing or does
-    not mount, or the CA file is unusable. Bytes outside those partitions are kept byte
+    not mount, or the CA was gated for another board. Bytes outside those partitions are kept byte
     for byte (checked here).
     """
     table = read_dump_table(flash, source=source)
@@ -338,7 +343,7 @@ def update_dump(flash: bytes, board: Board, ca_bytes: bytes, *, source: str = "d
     def read(offset: int, size: int) -> bytes:
         return flash[offset : offset + size]  # the table check keeps this inside the dump
 
-    plan = plan_ca_update(read, table, board, ca_bytes)
+    plan = plan_ca_update(read, table, board, ca)
     new = plan.apply(flash)
     _check_untouched(flash, new, plan)
     return DumpUpdate(new, plan)

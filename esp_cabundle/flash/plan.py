@@ -10,34 +10,35 @@ to prove it, and lists the sectors that differ. Nothing is written here.
 Refusals are :class:`~esp_cabundle.errors.ImageError` /
 :class:`~esp_cabundle.errors.PartitionTableError` with the partition named: missing
 partition, bytes that do not mount (with a word on flash encryption when the table flags
-the partition), a CA file the device could not use.
+the partition). The CA file comes as a :class:`~esp_cabundle.gate.GatedCA`: it was judged
+at the gate and is not judged again here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..boards import Board
-from ..errors import CertificateError, ImageError, InputError
+from ..errors import ImageError, InputError
 from ..fs.base import ERASE_BLOCK
 from ..partitions import Partition, PartitionTable
 from .base import Message, ProgressCallback
+
+if TYPE_CHECKING:
+    from ..gate import GatedCA
 
 __all__ = [
     "FlashReader",
     "PartitionUpdate",
     "UpdatePlan",
-    "check_ca_for_board",
     "partition_note",
     "plan_ca_update",
     "refuse_if_all_erased",
 ]
 
 FlashReader = Callable[[int, int], bytes]
-
-# Mongoose OS reads CA files with fgets(buf, 128, f): a longer line is silently skipped.
-_MONGOOSE_MAX_LINE = 127
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,45 +112,6 @@ class UpdatePlan:
             for off, data in u.sector_writes():
                 out[off : off + len(data)] = data
         return bytes(out)
-
-
-def check_ca_for_board(ca_bytes: bytes, board: Board, *, source: str = "CA file") -> int:
-    """Refuse a CA file the board's firmware could not use; returns its certificate count.
-
-    Every board needs parseable certificates and no private key; mbedTLS-based firmware
-    (mDash 1.2.13 fails the whole file on one bad certificate) needs each to parse with
-    mbedTLS 2.x; Mongoose OS skips lines of 128 characters or more.
-    """
-    from ..bundle import mbedtls_parse_error
-    from ..certs import load_certificates
-
-    try:
-        certs = load_certificates(ca_bytes, source=source)
-    except CertificateError as e:
-        raise InputError(f"not a usable CA file: {e.message}", hint=e.hint) from e
-    if b"-----BEGIN" not in ca_bytes:
-        raise InputError(
-            f"{source} is not PEM text; the firmware reads the CA file as PEM",
-            hint="give a ca.pem (esp-cabundle build writes one)",
-        )
-    for c in certs:
-        err = mbedtls_parse_error(c.der)
-        if err is not None:
-            raise InputError(
-                f"{c.label} in {source} does not parse with mbedTLS ({err}); the device "
-                "would refuse the whole file",
-                hint="drop that root",
-            )
-    fs = board.filesystem
-    if fs is not None and fs.profile == "mongoose-os":
-        for n, line in enumerate(ca_bytes.splitlines(), start=1):
-            if len(line) > _MONGOOSE_MAX_LINE - 1:
-                raise InputError(
-                    f"line {n} of {source} is {len(line)} characters; Mongoose OS reads CA "
-                    "files with 128-byte fgets and would skip it",
-                    hint="keep PEM at 64 columns and comments short (esp-cabundle build does)",
-                )
-    return len(certs)
 
 
 def _blank(data: bytes) -> bool:
@@ -307,18 +269,31 @@ def plan_ca_update(
     read: FlashReader,
     table: PartitionTable,
     board: Board,
-    ca_bytes: bytes,
+    ca: GatedCA,
     *,
     progress: ProgressCallback | None = None,
 ) -> UpdatePlan:
     """Plan replacing the CA file in every file-system partition ``board`` names.
 
-    Reads only those partitions through ``read``. Raises before anything could be
-    written: PartitionTableError (partition missing), ImageError (does not mount, or an
-    edit that would not verify), InputError (a CA file the device cannot use, or every
-    target partition erased).
+    ``ca`` passed the gate for ``board`` (it is not judged again here). Reads only those
+    partitions through ``read``. Raises before anything could be written:
+    PartitionTableError (partition missing), ImageError (does not mount, or an edit that
+    would not verify), InputError (a CA gated for another board, or every target
+    partition erased).
     """
-    check_ca_for_board(ca_bytes, board)
+    return _plan_gated_bytes(read, table, board, ca.for_board(board), progress=progress)
+
+
+def _plan_gated_bytes(
+    read: FlashReader,
+    table: PartitionTable,
+    board: Board,
+    ca_bytes: bytes,
+    *,
+    progress: ProgressCallback | None = None,
+) -> UpdatePlan:
+    """:func:`plan_ca_update` for the bytes of a GatedCA already checked for ``board``
+    (the unit planner's SPIFFS step); never for bytes from anywhere else."""
     partitions = board.fs_partitions(table)
     updates: list[PartitionUpdate] = []
     notes: list[str] = []

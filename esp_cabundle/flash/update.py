@@ -50,6 +50,7 @@ from .base import SECTOR_SIZE, Flash, Message, ProgressCallback
 if TYPE_CHECKING:
     from ..boards import Board, FsTarget
     from ..fs.littlefs import LittleFsProfile
+    from ..gate import GatedCA
     from .plan import PartitionUpdate
 
 __all__ = [
@@ -372,21 +373,22 @@ def plan_unit_update(
     flash: Flash | FlashCache,
     table: PartitionTable,
     board: Board,
-    ca_bytes: bytes,
+    ca: GatedCA,
     *,
     progress: ProgressCallback | None = None,
 ) -> UnitPlan:
     """Plan replacing the CA file in every file-system partition ``board`` names.
 
-    Reads through a :class:`FlashCache` (pass one to keep it for verifying afterwards).
-    Raises before anything could be written: PartitionTableError (partition missing),
-    ImageError (no file system, does not mount, new content does not fit), InputError
-    (a CA file the device cannot use, every target partition erased).
+    ``ca`` passed the gate for ``board`` and is not judged again. Reads through a
+    :class:`FlashCache` (pass one to keep it for verifying afterwards). Raises before
+    anything could be written: PartitionTableError (partition missing), ImageError (no
+    file system, does not mount, new content does not fit), InputError (a CA gated for
+    another board, every target partition erased).
     """
-    from .plan import check_ca_for_board, partition_note, refuse_if_all_erased
+    from .plan import partition_note, refuse_if_all_erased
 
     cache = flash if isinstance(flash, FlashCache) else FlashCache(flash)
-    check_ca_for_board(ca_bytes, board)
+    ca_bytes = ca.for_board(board)
     target = board.filesystem
     assert target is not None  # fs_partitions refuses boards without a file system
     partitions = board.fs_partitions(table)
@@ -958,7 +960,7 @@ def _spiffs_update(
 ) -> PartitionUpdate:
     """The shared SPIFFS planner of :mod:`.plan`, run on this one partition's bytes."""
     from ..boards import FsTarget
-    from .plan import plan_ca_update
+    from .plan import _plan_gated_bytes
 
     target = board.filesystem
     assert target is not None
@@ -971,7 +973,7 @@ def _spiffs_update(
             raise AssertionError("the SPIFFS planner reads whole partitions")
         return data
 
-    (update,) = plan_ca_update(read, table, one, ca_bytes).updates
+    (update,) = _plan_gated_bytes(read, table, one, ca_bytes).updates
     return update
 
 

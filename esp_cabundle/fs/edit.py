@@ -1,6 +1,7 @@
 """Offline work on file-system images: pack a new one, edit one in place.
 
-:func:`pack_image` makes a new image from files (``esp-cabundle pack``).
+:func:`pack_ca_image` makes a new image holding a gated CA and other files (``esp-cabundle
+pack``); :func:`pack_image` any files.
 :func:`edit_image` applies puts and removes to an image on its own or to a partition
 inside a flash dump (``esp-cabundle fs``), re-opens the result to prove every edit reads
 back, and returns the new bytes of the whole container: bytes outside the partition are
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError
+from ..fileio import is_temporary_name
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
 
 if TYPE_CHECKING:
+    from ..gate import GatedCA
     from ..partitions import Partition
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "edit_image",
     "locate_image",
     "looks_like_pem",
+    "pack_ca_image",
     "pack_image",
 ]
 
@@ -298,13 +302,46 @@ def pack_image(
     )
 
 
+def pack_ca_image(
+    fs_type: str,
+    profile: FsProfile | str,
+    size: int,
+    ca: GatedCA,
+    *,
+    ca_path: str | None = None,
+    files: Sequence[tuple[str, bytes]] = (),
+    timestamp: int | None = None,
+    platform: str | None = None,
+    disk_version: int | None = None,
+) -> PackedImage:
+    """A new image holding a gated CA at ``ca_path`` (default: the profile's), then
+    ``files``; see :func:`pack_image`. The CA is written as the gate rendered it."""
+    prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
+    target = normalize_path(ca_path or prof.ca_path)
+    for path, _ in files:
+        if normalize_path(path) == target:
+            raise InputError(
+                f"a file to pack, {normalize_path(path)}, would replace the bundle at {target}",
+                hint="remove it from the directory, or put the bundle elsewhere with --ca-path",
+            )
+    return pack_image(
+        fs_type,
+        prof,
+        size,
+        [(target, ca.pem), *files],
+        timestamp=timestamp,
+        platform=platform,
+        disk_version=disk_version,
+    )
+
+
 # Never packed from a directory (mklittlefs skips the same names unless told otherwise).
 IGNORED_NAMES = frozenset({".DS_Store", ".git", ".gitignore", ".gitmodules"})
 
 
 def collect_dir_files(directory: str | Path) -> list[tuple[str, bytes]]:
     """Every regular file under ``directory`` as (image path, bytes), sorted by path so
-    the image is reproducible."""
+    the image is reproducible; temporary files of an interrupted write are skipped."""
     root = Path(directory)
     if not root.is_dir():
         raise InputError("not a directory", path=str(root))
@@ -312,6 +349,8 @@ def collect_dir_files(directory: str | Path) -> list[tuple[str, bytes]]:
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
         if any(part in IGNORED_NAMES for part in rel.parts) or not p.is_file():
+            continue
+        if is_temporary_name(p.name):  # left behind by a run that was killed mid-write
             continue
         try:
             out.append(("/" + rel.as_posix(), p.read_bytes()))

@@ -35,9 +35,11 @@ def _image(path: Path) -> bytes:
 @functools.cache
 def ca_bytes(preset: str = "letsencrypt") -> bytes:
     """The CA file a campaign pushes: ``esp-cabundle build --preset PRESET``."""
-    from esp_cabundle.commands.ca_source import build_ca_pem
+    from esp_cabundle.bundle import BundleSpec
+    from esp_cabundle.dates import now
+    from esp_cabundle.gate import CaSource, gate_ca
 
-    return build_ca_pem(None, (preset,), (), (), None)
+    return gate_ca(CaSource.build(BundleSpec(presets=(preset,))), at=now()).pem
 
 
 def write_ca(directory: Path, preset: str = "letsencrypt") -> Path:

@@ -1,0 +1,60 @@
+"""keyscan: the private-key scan every write path runs is linear in its input.
+
+Scans inputs built to make a careless scanner slow (header words on every line, base64
+runs that open like DER, DER SEQUENCE headers back to back, NUL-interleaved text that
+takes the UTF-16 pass, random bytes) at 1, 2, 4 and 8 MiB, and a real 200 KB Mozilla
+store. Prints MB/s per input and size, and the time ratio from 1 to 8 MiB (linear: about
+8; quadratic would be about 64).
+
+Run:
+    python benchmarks/bench_keyscan.py
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import certifi
+
+from esp_cabundle.keyscan import find_private_key
+
+MIB = 1 << 20
+
+
+def _fill(unit: bytes) -> Callable[[int], bytes]:
+    return lambda n: (unit * (n // len(unit) + 1))[:n]
+
+
+INPUTS: dict[str, Callable[[int], bytes]] = {
+    "'private key' without context": _fill(b"private key, "),
+    "'-----begin' and 'private' near": _fill(b"-----begin private\n"),
+    "base64 runs opening like DER": _fill(b"MIIFazCCA1OgAwIBAgIRAIIQz7DSQONZRGPgu2OCiwAw\n"),
+    "DER SEQUENCE headers": _fill(b"\x30\x82\x02\x02\x02\x01"),
+    "UTF-16 of PEM text": _fill("MIIBIjANBgkqhkiG9w0BAQEFAAOC\n".encode("utf-16-le")),
+    "random bytes": os.urandom,
+}
+
+
+def _time(data: bytes) -> float:
+    start = time.perf_counter()
+    found = find_private_key(data)
+    elapsed = time.perf_counter() - start
+    assert found is None, found
+    return elapsed
+
+
+def main() -> None:
+    store = Path(certifi.where()).read_bytes()
+    print(f"Mozilla store ({len(store) // 1024} KiB): {_time(store) * 1000:.1f} ms")
+    print(f"{'input':34} " + " ".join(f"{n:>4} MiB" for n in (1, 2, 4, 8)) + "   8/1")
+    for name, make in INPUTS.items():
+        times = [_time(make(n * MIB)) for n in (1, 2, 4, 8)]
+        rates = " ".join(f"{n / t:5.1f}MB/s" for n, t in zip((1, 2, 4, 8), times, strict=True))
+        print(f"{name:34} {rates}  {times[3] / times[0]:4.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,397 @@
+"""The one gate every CA passes before it is written where a device will read it.
+
+``build``'s outputs, ``pack``, ``update-dump``, ``fs put`` on the CA path, ``flash`` and
+(fleet) ``push`` all call :func:`gate_ca` with where their CA comes from, and get a
+:class:`GatedCA` back, or an error before anything is written:
+
+1. **Resolve** as ``build`` does: a build spec (presets, roots, excludes) against the
+   catalog, or a finished file. A finished file is scanned for private-key material in
+   any encoding (:mod:`.keyscan`), refused if it is an ESP-IDF bundle (names and keys,
+   no certificates: there is nothing to write as a CA file), and otherwise read in any
+   shape the tool knows (PEM, DER, C source, UTF-16 text).
+2. **Render** the form the device reads: ``ca.pem`` as ``build`` writes it. Nothing of
+   the input but its certificates reaches the device, so a DER or C file is converted,
+   and a ``ca.pem`` that ``build`` wrote comes out byte for byte the same.
+3. **Policies** (:func:`~esp_cabundle.bundle.check_policies`): not a CA, expired,
+   expiring before the end of service, over budget, unparseable by mbedTLS 2.28; each
+   relaxed only by ``allow``.
+4. **Targets**: the config's ``targets:`` (their saved chains under ``chains/``, else
+   captured live) and any extra ones must accept the CA, under the board's verification
+   rules when there is a board, until the end of service when it is known.
+
+Layers below (image builders, the flash planners, the flasher) take a :class:`GatedCA`
+and trust it; they never re-check and never accept raw bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .bundle import Bundle, BundleSpec, Policy, Violation, check_policies
+from .errors import InputError, PolicyError
+
+if TYPE_CHECKING:
+    from .boards import Board
+    from .catalog import Catalog
+    from .certs import Certificate
+    from .check import CheckReport, Target
+    from .config import Config
+
+__all__ = ["CaSource", "GatedCA", "gate_ca", "parse_target"]
+
+# GatedCA values carry a MAC of their content under this per-process key: only gate_ca
+# knows it, so neither a direct constructor call nor dataclasses.replace() makes one.
+_SEAL_KEY = os.urandom(32)
+
+# What a finished file was, when the device needs it converted.
+_CONVERTED = {"der": "DER", "c-strings": "C source", "c-array": "C source"}
+
+
+def _mac(pem: bytes, board: Board | None, labels: tuple[str, ...]) -> bytes:
+    msg = b"\x00".join([pem, (board.name if board else "").encode(), *map(str.encode, labels)])
+    return hmac.new(_SEAL_KEY, msg, hashlib.sha256).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class CaSource:
+    """Where a CA comes from: a build (``spec``) or a finished file (``file_name`` and its
+    bytes; ``spec`` then only carries the policy). ``config`` gives the targets, their
+    default device, and where saved chains live."""
+
+    spec: BundleSpec = field(default_factory=BundleSpec)
+    config: Config | None = None
+    file_name: str | None = None
+    file_data: bytes | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, spec: BundleSpec, *, config: Config | None = None) -> CaSource:
+        """Resolve ``spec`` as ``esp-cabundle build`` does."""
+        return cls(spec, config)
+
+    @classmethod
+    def finished(
+        cls, name: str, data: bytes, *, policy: Policy | None = None, config: Config | None = None
+    ) -> CaSource:
+        """A finished CA file's bytes (``--bundle``); ``name`` is what errors call it."""
+        return cls(BundleSpec(policy=policy or Policy()), config, name, bytes(data))
+
+    @classmethod
+    def from_file(
+        cls, path: Path, *, policy: Policy | None = None, config: Config | None = None
+    ) -> CaSource:
+        """A finished CA file read from ``path``."""
+        from .fileio import read_input
+
+        return cls.finished(
+            str(path), read_input(path, what="CA file"), policy=policy, config=config
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GatedCA:
+    """A CA that passed the gate: what goes on the device, and why it may.
+
+    Made only by :func:`gate_ca` (a sealed value: constructing or ``replace``-ing one
+    raises TypeError). ``pem`` is exactly what the device's CA file will hold;
+    ``certificates`` are its roots, parsed once; ``board`` is the board whose rules
+    judged it (None: no board). ``summary`` is the one line every write path prints
+    before writing; ``report`` the target verdicts (None when there were no targets or
+    they were not checked).
+    """
+
+    pem: bytes = field(repr=False)
+    certificates: tuple[Certificate, ...] = field(repr=False)
+    sha256: str
+    labels: tuple[str, ...]
+    source: str
+    board: Board | None = field(repr=False)
+    summary: str
+    report: CheckReport | None = field(repr=False)
+    bundle: Bundle = field(repr=False)
+    at: datetime
+    notes: tuple[str, ...] = ()
+    violations: tuple[Violation, ...] = ()  # every one allowed (others raise)
+    converted_from: str | None = None
+    checked: bool = True
+    _seal: bytes = field(default=b"", repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not hmac.compare_digest(self._seal, _mac(self.pem, self.board, self.labels)):
+            raise TypeError("a GatedCA is made by esp_cabundle.gate.gate_ca() only")
+
+    def __len__(self) -> int:
+        return len(self.certificates)
+
+    def for_board(self, board: Board) -> bytes:
+        """The bytes to write on a unit of ``board``.
+
+        InputError when this CA was judged for another board, or for none: that board's
+        rules were not applied to it.
+        """
+        if self.board is None or self.board.name != board.name:
+            judged = f"board {self.board.name}" if self.board else "no board"
+            raise InputError(
+                f"the CA was checked under the rules of {judged}, not of {board.name}",
+                hint=f"gate it for the board it goes on (gate_ca(..., board={board.name!r}))",
+            )
+        return self.pem
+
+    def to_dict(self) -> dict[str, Any]:
+        """The gate's verdict for ``--json`` reports."""
+        return {
+            "summary": self.summary,
+            "roots": len(self.certificates),
+            "bytes": len(self.pem),
+            "sha256": self.sha256,
+            "source": self.source,
+            "converted_from": self.converted_from,
+            "board": self.board.name if self.board else None,
+            "labels": list(self.labels),
+            "fingerprints": [c.sha256 for c in self.certificates],
+            "checked": self.checked,
+            "targets": self.report.to_dict() if self.report is not None else None,
+            "notes": list(self.notes),
+            "allowed_violations": [v.message for v in self.violations],
+        }
+
+
+def gate_ca(
+    source: CaSource,
+    *,
+    board: Board | None = None,
+    at: datetime,
+    targets: Sequence[Target] = (),
+    check_targets: bool = True,
+    catalog: Catalog | None = None,
+) -> GatedCA:
+    """Resolve, render and judge a CA for writing; see the module for every step.
+
+    ``targets`` are judged beside the config's (``--target``; ``push`` adds the server a
+    unit connects to). ``check_targets=False`` skips every target (``--no-check``);
+    policies still apply. Raises before anything could be written:
+    :class:`~esp_cabundle.errors.PrivateKeyError`,
+    :class:`~esp_cabundle.errors.CertificateError` or InputError (unusable input),
+    :class:`~esp_cabundle.errors.PolicyError` (a policy not allowed),
+    :class:`~esp_cabundle.check.CheckFailed` (a target would refuse it).
+    """
+    from .catalog import Catalog
+    from .formats.pem import render_pem
+
+    catalog = catalog or Catalog.load()
+    spec = source.spec
+    converted: str | None = None
+    if source.file_data is not None:
+        bundle, notes, converted = _resolve_file(
+            source.file_name or "CA file", source.file_data, catalog
+        )
+        origin = f"file {source.file_name}"
+    else:
+        from .bundle import resolve_bundle
+
+        resolution = resolve_bundle(spec, catalog)
+        bundle, notes = resolution.bundle, resolution.notes
+        origin = _describe_spec(spec)
+    pem = render_pem(bundle)
+    violations = _judge_policies(bundle, spec.policy, at=at, size=len(pem), origin=origin)
+    all_targets = _targets(source.config, targets) if check_targets else ()
+    report = _judge_targets(bundle, all_targets, source.config, board, spec.policy, at)
+    labels = tuple(e.label for e in bundle.entries)
+    summary = _summary(bundle, report, board, converted, checked=check_targets)
+    return GatedCA(
+        pem=pem,
+        certificates=bundle.certificates,
+        sha256=hashlib.sha256(pem).hexdigest(),
+        labels=labels,
+        source=origin,
+        board=board,
+        summary=summary,
+        report=report,
+        bundle=bundle,
+        at=at,
+        notes=notes,
+        violations=tuple(violations),
+        converted_from=converted,
+        checked=check_targets,
+        _seal=_mac(pem, board, labels),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Resolving a finished file
+
+
+def _resolve_file(
+    name: str, data: bytes, catalog: Catalog
+) -> tuple[Bundle, tuple[str, ...], str | None]:
+    """A finished CA file's certificates as a bundle, and what it was converted from."""
+    from .bundle import file_entries
+    from .certs import load_certificates, sniff_kind
+    from .formats.idf_bundle import detect_bundle_format
+    from .keyscan import refuse_private_keys
+
+    refuse_private_keys(data, source=name)
+    fmt = detect_bundle_format(data)
+    if fmt is not None:
+        raise InputError(
+            f"an ESP-IDF certificate bundle ({fmt}) holds names and keys, not certificates: "
+            "it cannot become the CA file a device reads",
+            path=name,
+            hint="give the ca.pem it was made from, or build one with --preset/--root",
+        )
+    converted: str | None = None
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                data = data[len(bom) :].decode(codec).encode("utf-8")
+            except UnicodeDecodeError as e:
+                raise InputError(f"not valid UTF-16 text ({e.reason})", path=name) from e
+            converted = "UTF-16 text"
+    kind = sniff_kind(data)
+    converted = _CONVERTED.get(kind, converted)
+    certs = load_certificates(data, source=name)
+    entries = file_entries(certs, catalog, requested_as=name)
+    seen: set[str] = set()
+    kept, notes = [], []
+    for entry in entries:
+        if entry.sha256 in seen:
+            notes.append(f"duplicate dropped: {entry.label}")
+            continue
+        seen.add(entry.sha256)
+        kept.append(entry)
+    return Bundle(tuple(kept), catalog.mozilla_version), tuple(notes), converted
+
+
+def _describe_spec(spec: BundleSpec) -> str:
+    """``preset 'default' plus amazon-root-ca-1``: what was asked for, files by name."""
+    presets = spec.effective_presets
+    parts = [f"preset {', '.join(repr(p) for p in presets)}"] if presets else []
+    if spec.roots:
+        shown = ", ".join(spec.roots[:3]) + (
+            f" and {len(spec.roots) - 3} more" * (len(spec.roots) > 3)
+        )
+        parts.append(f"root{'s' if len(spec.roots) > 1 else ''} {shown}")
+    return " plus ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------
+# Policies and targets
+
+
+def _judge_policies(
+    bundle: Bundle, policy: Policy, *, at: datetime, size: int, origin: str
+) -> list[Violation]:
+    violations = check_policies(bundle, policy, at=at, rendered_size=size)
+    blocking = [v for v in violations if not v.allowed]
+    if blocking:
+        raise PolicyError(
+            f"{len(blocking)} polic{'y' if len(blocking) == 1 else 'ies'} violated by the CA "
+            f"from {origin}; nothing written",
+            violations=tuple(v.message for v in blocking),
+            hint="fix the selection, or relax a rule with --allow "
+            + ",".join(sorted({v.policy for v in blocking})),
+        )
+    return violations
+
+
+def parse_target(text: str) -> Target:
+    """A ``--target``: a saved chain file, or ``HOST[:PORT]`` (its chain saved under
+    ``chains/`` beside the config, else captured live)."""
+    from .chains import DEFAULT_PORT, parse_host_port
+    from .check import Target
+
+    p = Path(text)
+    if p.is_file():
+        return Target(name=p.stem, chain=p)
+    host, port = parse_host_port(text)
+    return Target(name=host if port == DEFAULT_PORT else f"{host}:{port}", host=host, port=port)
+
+
+def _targets(config: Config | None, extra: Sequence[Target]) -> tuple[Target, ...]:
+    """The targets named for this write first, then the config's (by name, once)."""
+    configured: tuple[Target, ...] = config.section("targets", ()) if config else ()
+    names = {t.name for t in extra}
+    return tuple(extra) + tuple(t for t in configured if t.name not in names)
+
+
+def _judge_targets(
+    bundle: Bundle,
+    targets: Sequence[Target],
+    config: Config | None,
+    board: Board | None,
+    policy: Policy,
+    at: datetime,
+) -> CheckReport | None:
+    """Every target must accept ``bundle`` now and until the end of service; under the
+    board's rules when there is a board (it is what the CA goes on), else each target's
+    own device, the config's ``device:``, or the default profile."""
+    if not targets:
+        return None
+    from .check import CheckFailed, board_device, check_items, target_items
+    from .verify import TrustSet
+
+    base = config.base_dir if config is not None else Path(".")
+    default = config.section("device") if config is not None else None
+    device = board_device(board) if board is not None else None
+    items = target_items(
+        targets,
+        base,
+        device=device,
+        default_device=default,
+        skip_hint="or pass --no-check to write without judging the targets",
+    )
+    until = policy.service_until if policy.service_until and policy.service_until > at else None
+    trust = TrustSet.from_bundle(bundle, source="the CA to be written")
+    report = check_items(trust, items, at=at, until=until)
+    if not report.ok:
+        n = len(report.failures)
+        raise CheckFailed(
+            f"the CA would break {n} target{'s' if n != 1 else ''}; nothing written",
+            violations=report.failure_lines(),
+            hint="add the roots these servers chain to, or pass --no-check to write anyway",
+        )
+    return report
+
+
+def _summary(
+    bundle: Bundle,
+    report: CheckReport | None,
+    board: Board | None,
+    converted: str | None,
+    *,
+    checked: bool,
+) -> str:
+    """``8 roots, accepted by mdash.net until 2035-06-04 under mdash-arduino rules``.
+
+    "until" is the earliest date a root that a target's chain ends at expires: devices
+    that check dates stop accepting the chain then, and servers move on to other roots.
+    """
+    n = len(bundle)
+    head = f"{n} root{'s' if n != 1 else ''}"
+    if converted:
+        head += f" (converted from {converted})"
+    if not checked:
+        return f"{head}; targets not checked (--no-check)"
+    if report is None:
+        return f"{head}; no targets to judge"
+    names = [r.item.name for r in report.results]
+    who = ", ".join(names) if len(names) <= 3 else f"{len(names)} targets"
+    ends = [
+        s.certificate.not_after
+        for r in report.results
+        for s in (r.timeline.start.trusted_root,)
+        if s is not None and s.certificate is not None
+    ]
+    until = f" until {min(ends).date().isoformat()}" if ends else ""
+    if board is not None:
+        rules = board.name
+    else:
+        devices = {r.item.device.name for r in report.results}
+        rules = next(iter(devices)) if len(devices) == 1 else "their devices'"
+    return f"{head}, accepted by {who}{until} under {rules} rules"

@@ -1,0 +1,125 @@
+"""CA files as they were seen going onto devices (issue 11 §1), for the write-path gate.
+
+Every case is a file a user might hand ``--bundle`` (or ``--root``, or ``fs put``): keys
+in each encoding that was copied onto units, the expired DST-only ``ca.pem`` behind the
+2024 outage, a self-signed leaf, a root mbedTLS 2.28 cannot parse, an ESP-IDF bundle,
+and the inputs that are fine once converted (mDash's ``s_pem`` C source, DER). Keys are
+minted per session, never stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization as ser
+
+from .verify_pki import mint, pooled_key
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+X1_PEM = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
+DST_PEM = (DATA / "letsencrypt" / "dst-root-ca-x3.pem").read_bytes()
+S_PEM_C = DATA / "mdash" / "mDash-1.2.16-s_pem.c"
+IDF_BUNDLE = DATA / "idf-bundle" / "small.v2.bin"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A CA file, the exit code every write path must give, words its error must hold,
+    and a piece of secret that must never be printed (keys only)."""
+
+    data: bytes
+    code: int
+    message: str
+    secret: bytes = b""
+    converted: str | None = None  # accepted cases: what the gate converted it from
+
+
+def _pem(key: object, fmt: ser.PrivateFormat, enc: ser.KeySerializationEncryption) -> bytes:
+    return key.private_bytes(ser.Encoding.PEM, fmt, enc)  # type: ignore[attr-defined,no-any-return]
+
+
+def _body(pem: bytes) -> bytes:
+    return b"\n".join(line for line in pem.splitlines() if line and not line.startswith(b"-"))
+
+
+def _relabel(body: bytes, begin: bytes, end: bytes) -> bytes:
+    return begin + b"\n" + body + b"\n" + end + b"\n"
+
+
+@cache
+def cases() -> dict[str, Case]:
+    ec = pooled_key("ec256", 41)
+    rsa = pooled_key("rsa2048", 41)
+    plain = ser.NoEncryption()
+    pkcs8 = _pem(ec, ser.PrivateFormat.PKCS8, plain)
+    body = _body(pkcs8)
+    secret = body.splitlines()[1][:32]  # key bytes, not the DER header every key shares
+    key_der = ec.private_bytes(ser.Encoding.DER, ser.PrivateFormat.PKCS8, plain)
+    x1_der = base64.b64decode(_body(X1_PEM))
+    d = base64.urlsafe_b64encode(ec.private_numbers().private_value.to_bytes(32, "big"))
+    jwk = json.dumps({"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "BBBB", "d": d.decode()})
+    putty = (
+        b"PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: unit-key\n"
+        b"Public-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIBPQ\nZDI1NTE5\n"
+        b"Private-Lines: 1\n" + secret + b"\nPrivate-MAC: 0123456789abcdef\n"
+    )
+
+    def key(data: bytes, secret_part: bytes = secret) -> Case:
+        return Case(data, 2, "private key material", secret_part)
+
+    def with_secret(pem: bytes) -> Case:
+        return key(X1_PEM + pem, _body(pem).splitlines()[1][:32])
+
+    leaf = mint("device.example.com", ca=False)  # self-signed, not a CA
+    ed_root = mint("Ed25519 Root", key_kind="ed25519")
+    return {
+        # PEM keys as tools write them
+        "pem-pkcs8": key(X1_PEM + pkcs8),
+        "pem-rsa": with_secret(_pem(rsa, ser.PrivateFormat.TraditionalOpenSSL, plain)),
+        "pem-ec": with_secret(_pem(ec, ser.PrivateFormat.TraditionalOpenSSL, plain)),
+        "pem-encrypted": with_secret(
+            _pem(ec, ser.PrivateFormat.PKCS8, ser.BestAvailableEncryption(b"pw"))
+        ),
+        "pem-openssh": with_secret(_pem(ec, ser.PrivateFormat.OpenSSH, plain)),
+        # ... and headers no PEM parser would accept
+        "header-lower-case": key(
+            X1_PEM + _relabel(body, b"-----begin private key-----", b"-----end private key-----")
+        ),
+        "header-four-dashes": key(
+            X1_PEM + _relabel(body, b"----BEGIN PRIVATE KEY----", b"----END PRIVATE KEY----")
+        ),
+        "header-two-spaces": key(
+            X1_PEM
+            + _relabel(body, b"-----BEGIN  PRIVATE  KEY-----", b"-----END  PRIVATE  KEY-----")
+        ),
+        "header-nul": key(
+            X1_PEM
+            + _relabel(body, b"-----BEGIN PRIVATE\x00KEY-----", b"-----END PRIVATE\x00KEY-----")
+        ),
+        "header-nbsp": key(
+            X1_PEM
+            + _relabel(
+                body, b"-----BEGIN PRIVATE\xc2\xa0KEY-----", b"-----END PRIVATE\xc2\xa0KEY-----"
+            )
+        ),
+        # keys without any header
+        "der-key-after-der-certificate": key(x1_der + key_der, b""),
+        "der-key-after-pem": key(X1_PEM + key_der, b""),
+        "utf-16": key((X1_PEM + pkcs8).decode().encode("utf-16")),
+        "utf-16-le-no-bom": key((X1_PEM + pkcs8).decode().encode("utf-16-le")),
+        "headerless-base64": key(X1_PEM + body + b"\n"),
+        "putty": key(X1_PEM + putty),
+        "jwk": key(X1_PEM + jwk.encode() + b"\n", d[:32]),
+        # certificates a device must not get
+        "dst-only-expired": Case(DST_PEM, 1, "DST Root CA X3 expired on 2021-09-30"),
+        "self-signed-leaf": Case(leaf.pem, 1, "is not a CA certificate"),
+        "ed25519-root": Case(X1_PEM + ed_root.pem, 1, "not parseable by mbedTLS 2.28"),
+        "idf-bundle": Case(IDF_BUNDLE.read_bytes(), 2, "ESP-IDF certificate bundle"),
+        # inputs converted to the PEM the device reads
+        "mdash-s_pem-c-source": Case(S_PEM_C.read_bytes(), 0, "", converted="C source"),
+        "der": Case(x1_der, 0, "", converted="DER"),
+    }

@@ -1,0 +1,279 @@
+"""The write-path gate as a library: GatedCA is sealed, resolved exactly as ``build``
+resolves, judged once; the key scanner finds every key encoding and nothing else."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+from pathlib import Path
+
+import certifi
+import pytest
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization as ser
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.build import build_bundle
+from esp_cabundle.bundle import BundleSpec, Policy
+from esp_cabundle.check import CheckFailed, Target
+from esp_cabundle.config import OutputSpec
+from esp_cabundle.errors import CertificateError, InputError, PolicyError, PrivateKeyError
+from esp_cabundle.gate import CaSource, GatedCA, gate_ca, parse_target
+from esp_cabundle.keyscan import find_private_key, refuse_private_keys
+from tests.support import dumps
+from tests.support.hostile import X1_PEM, cases
+from tests.support.verify_pki import mint, pooled_key
+
+AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
+REPO = Path(__file__).resolve().parent.parent
+CHAINS = REPO / "examples" / "chains"
+
+
+def _gate(data: bytes, board: str | None = None, **kw: object) -> GatedCA:
+    b = load_board(board) if board else None
+    return gate_ca(CaSource.finished("ca.pem", data), board=b, at=AT, **kw)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------
+# GatedCA
+
+
+def test_only_the_gate_makes_a_gated_ca() -> None:
+    ca = _gate(X1_PEM, "mdash-arduino")
+    fields = {f.name: getattr(ca, f.name) for f in dataclasses.fields(ca) if f.name != "_seal"}
+    with pytest.raises(TypeError, match="gate_ca"):
+        GatedCA(**fields)
+    with pytest.raises(TypeError, match="gate_ca"):
+        dataclasses.replace(ca, pem=X1_PEM + b"-----BEGIN PRIVATE KEY-----\n")
+    with pytest.raises(TypeError, match="gate_ca"):
+        dataclasses.replace(ca, board=load_board("mongoose-os-esp32"))
+    assert dataclasses.replace(ca, summary="x").pem == ca.pem  # content fields are sealed
+
+
+def test_for_board_names_the_board_it_was_judged_for() -> None:
+    ca = _gate(X1_PEM, "mdash-arduino")
+    assert ca.for_board(load_board("mdash-arduino")) == ca.pem
+    with pytest.raises(InputError, match="board mdash-arduino, not of mongoose-os-esp32"):
+        ca.for_board(load_board("mongoose-os-esp32"))
+    with pytest.raises(InputError, match="no board"):
+        _gate(X1_PEM).for_board(load_board("mdash-arduino"))
+
+
+def test_value_fields() -> None:
+    ca = _gate(X1_PEM + dumps.pem("isrg-root-x2.pem") + X1_PEM, "mdash-arduino")
+    assert len(ca) == 2 and ca.labels == ("ISRG Root X1", "ISRG Root X2")
+    assert [c.label for c in ca.certificates] == ["ISRG Root X1", "ISRG Root X2"]
+    assert ca.source == "file ca.pem" and ca.board is not None and ca.at == AT
+    assert ca.notes == ("duplicate dropped: ISRG Root X1",)
+    import hashlib
+
+    assert ca.sha256 == hashlib.sha256(ca.pem).hexdigest()
+    doc = ca.to_dict()
+    assert doc["roots"] == 2 and doc["board"] == "mdash-arduino" and doc["targets"] is None
+
+
+# ---------------------------------------------------------------------------------------
+# Resolved exactly as build does
+
+
+def test_a_ca_pem_made_by_build_goes_through_byte_for_byte() -> None:
+    spec = BundleSpec(presets=("default",))
+    built = build_bundle(spec, (OutputSpec("pem", Path("ca.pem")),), at=AT)
+    pem = built.outputs[0][1]
+    assert built.ca.pem == pem
+    assert gate_ca(CaSource.build(spec), at=AT).pem == pem
+    again = _gate(pem, "mongoose-os-esp32")
+    assert again.pem == pem and again.labels == built.ca.labels
+
+
+@pytest.mark.parametrize(
+    ("data", "converted"),
+    [
+        (dumps.der("isrgrootx1.pem"), "DER"),
+        ((REPO / "tests/data/mdash/mDash-1.2.16-s_pem.c").read_bytes(), "C source"),
+        (X1_PEM.decode().encode("utf-16"), "UTF-16 text"),
+        (b"\xfe\xff" + X1_PEM.decode().encode("utf-16-be"), "UTF-16 text"),
+        (X1_PEM.replace(b"\n", b"\r\n"), None),
+    ],
+)
+def test_other_shapes_become_the_pem_the_device_reads(data: bytes, converted: str | None) -> None:
+    ca = _gate(data)
+    assert ca.pem == _gate(X1_PEM).pem and ca.converted_from == converted
+    assert ca.summary == (
+        f"1 root (converted from {converted}); no targets to judge"
+        if converted
+        else "1 root; no targets to judge"
+    )
+
+
+def test_long_comment_lines_never_reach_a_mongoose_unit() -> None:
+    """Mongoose OS reads CA files with fgets(128) and skips longer lines."""
+    ca = _gate(b"# " + b"x" * 300 + b"\n" + X1_PEM, "mongoose-os-esp32")
+    assert max(len(line) for line in ca.pem.splitlines()) < 127
+
+
+def test_policies_and_allow() -> None:
+    with pytest.raises(PolicyError) as e:
+        _gate(cases()["dst-only-expired"].data)
+    assert e.value.violations == ("DST Root CA X3 expired on 2021-09-30",)
+    assert "--allow expired" in str(e.value)
+    allowed = gate_ca(
+        CaSource.finished(
+            "old.pem", cases()["dst-only-expired"].data, policy=Policy(allow=frozenset({"expired"}))
+        ),
+        at=AT,
+    )
+    assert [v.policy for v in allowed.violations] == ["expired"]
+    with pytest.raises(PolicyError, match="--allow expires-before-service-end"):
+        gate_ca(
+            CaSource.finished(
+                "ca.pem",
+                dumps.pem("2024-r10.pem"),
+                policy=Policy(service_until=datetime(2030, 1, 1, tzinfo=timezone.utc)),
+            ),
+            at=AT,
+        )
+    with pytest.raises(PolicyError, match="--allow over-budget"):
+        gate_ca(CaSource.finished("ca.pem", X1_PEM, policy=Policy(max_bytes=100)), at=AT)
+
+
+def test_inputs_without_certificates() -> None:
+    with pytest.raises(CertificateError, match="no certificate found"):
+        _gate(b"just some text\n")
+    with pytest.raises(InputError, match="ESP-IDF certificate bundle"):
+        _gate((REPO / "tests/data/idf-bundle/small.v1.bin").read_bytes())
+    with pytest.raises(InputError, match="no such CA file"):
+        CaSource.from_file(REPO / "nope.pem")
+
+
+# ---------------------------------------------------------------------------------------
+# Targets and the summary
+
+
+def _target(name: str) -> Target:
+    return parse_target(str(CHAINS / f"{name}.pem"))
+
+
+def test_summary_names_targets_the_date_and_the_rules() -> None:
+    ca = _gate(X1_PEM, "mdash-arduino", targets=[_target("letsencrypt-2024-short")])
+    assert ca.summary == (
+        "1 root, accepted by letsencrypt-2024-short until 2035-06-04 under mdash-arduino rules"
+    )
+    assert ca.report is not None and ca.report.ok
+    ca = _gate(
+        X1_PEM + dumps.pem("isrg-root-x2.pem"),
+        targets=[_target("letsencrypt-2024-short"), _target("letsencrypt-gen-y-rsa")],
+    )
+    assert ca.summary == (
+        "2 roots, accepted by letsencrypt-2024-short, letsencrypt-gen-y-rsa until 2035-06-04 "
+        "under mbedtls-clock rules"
+    )
+    many = [Target(f"t{i}", chain=CHAINS / "letsencrypt-2024-short.pem") for i in range(4)]
+    assert "accepted by 4 targets until" in _gate(X1_PEM, targets=many).summary
+    assert _gate(X1_PEM, targets=many, check_targets=False).summary == (
+        "1 root; targets not checked (--no-check)"
+    )
+
+
+def test_a_target_the_ca_cannot_serve_fails_the_gate() -> None:
+    with pytest.raises(CheckFailed, match="would break 1 target") as e:
+        _gate(
+            dumps.pem("isrg-root-x2.pem"),
+            "mdash-arduino",
+            targets=[_target("letsencrypt-2024-short")],
+        )
+    assert "-0x2700" in e.value.violations[0]
+
+
+def test_parse_target() -> None:
+    t = parse_target("mqtt.example.com:8883")
+    assert (t.name, t.host, t.port, t.chain) == (
+        "mqtt.example.com:8883",
+        "mqtt.example.com",
+        8883,
+        None,
+    )
+    assert parse_target("mdash.net").name == "mdash.net"
+    with pytest.raises(InputError):
+        parse_target("mdash.net:99999")
+
+
+# ---------------------------------------------------------------------------------------
+# The key scanner
+
+
+def _all_key_encodings() -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    keys = {
+        "rsa": pooled_key("rsa2048", 3),
+        "ec": pooled_key("ec256", 3),
+        "ed25519": pooled_key("ed25519", 3),
+    }
+    formats = {
+        "pkcs8": ser.PrivateFormat.PKCS8,
+        "traditional": ser.PrivateFormat.TraditionalOpenSSL,
+        "openssh": ser.PrivateFormat.OpenSSH,
+    }
+    crypts = {"plain": ser.NoEncryption(), "encrypted": ser.BestAvailableEncryption(b"pw")}
+    for kn, key in keys.items():
+        for fn, fmt in formats.items():
+            for cn, enc in crypts.items():
+                for en, encoding in (("pem", ser.Encoding.PEM), ("der", ser.Encoding.DER)):
+                    try:
+                        data = key.private_bytes(encoding, fmt, enc)
+                    except (ValueError, UnsupportedAlgorithm):
+                        continue  # a combination the format lacks (or needs bcrypt)
+                    out[f"{kn}-{fn}-{cn}-{en}"] = data
+                    if en == "pem" and not (fn == "traditional" and cn == "encrypted"):
+                        body = b"\n".join(
+                            line
+                            for line in data.splitlines()
+                            if line and not line.startswith(b"-") and b":" not in line
+                        )
+                        out[f"{kn}-{fn}-{cn}-headerless"] = body
+    out["pkcs12"] = pkcs12.serialize_key_and_certificates(
+        b"unit", keys["ec"], None, None, ser.BestAvailableEncryption(b"pw")
+    )
+    return out
+
+
+def test_every_key_encoding_is_found() -> None:
+    found = {}
+    for name, data in _all_key_encodings().items():
+        finding = find_private_key(X1_PEM + data) or find_private_key(data)
+        found[name] = finding is not None
+    assert [n for n, ok in found.items() if not ok] == []
+    assert len(found) >= 30
+
+
+def test_where_and_never_what() -> None:
+    data = X1_PEM + b"\n" + cases()["header-nbsp"].data[len(X1_PEM) :]
+    with pytest.raises(PrivateKeyError) as e:
+        refuse_private_keys(data, source="ca.pem")
+    line = X1_PEM.count(b"\n") + 2
+    assert str(e.value).startswith("ca.pem:")
+    assert f"at line {line} " in str(e.value)
+    assert cases()["header-nbsp"].secret.decode() not in str(e.value)
+
+
+def _all_shipped_and_test_files() -> list[Path]:
+    files = [p for p in (REPO / "tests" / "data").rglob("*") if p.is_file()]
+    files += [p for p in (REPO / "examples").rglob("*") if p.is_file()]
+    files += [p for p in (REPO / "esp_cabundle").rglob("*") if p.is_file() and p.suffix != ".pyc"]
+    return [*files, Path(certifi.where())]
+
+
+def test_no_false_positives_on_certificates_images_dumps_and_sources() -> None:
+    hits = {}
+    for p in _all_shipped_and_test_files():
+        if p.name == "keyscan.py":
+            continue  # describes the patterns it looks for
+        finding = find_private_key(p.read_bytes())
+        if finding is not None:
+            hits[str(p.relative_to(REPO)) if REPO in p.parents else str(p)] = finding
+    assert hits == {}
+    assert find_private_key(dumps.arduino_dump()) is None
+    assert find_private_key(dumps.mongoose_dump()) is None
+    assert find_private_key(mint("Self-signed v1-like root").der * 3) is None
+    assert find_private_key(b"# no private key here\n" + X1_PEM) is None
