@@ -11,19 +11,33 @@ error, as an image the firmware cannot mount would be.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 
 if TYPE_CHECKING:
     from .boards import Board
+    from .fs.edit import PackedImage
+    from .gate import GatedCA
     from .partitions import Partition
 
-__all__ = ["IMAGE_FORMATS", "ImageSpec", "image_spec"]
+__all__ = [
+    "IMAGE_FORMATS",
+    "IMAGE_OPTIONS",
+    "ImageOutput",
+    "ImageSpec",
+    "image_output",
+    "image_spec",
+    "render_image_output",
+]
 
 # Output formats that are file-system images (``outputs:`` entries, ``pack --fs``).
 IMAGE_FORMATS = ("littlefs", "spiffs")
+# What an image entry of ``outputs:`` may say beside format and path.
+IMAGE_OPTIONS = ("board", "profile", "size", "platform", "ca_path", "from_dir")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,4 +158,63 @@ def _profile_for_platform(fs_type: str, platform: str | None) -> str:
         "the image needs a profile"
         + (" (or a platform, for LittleFS)" if fs_type == "littlefs" else ""),
         hint="e.g. profile esp-idf, or name a board",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageOutput:
+    """An image entry of ``outputs:``: its parameters, and a directory whose files go in
+    beside the CA file (``from_dir``, relative to the config)."""
+
+    spec: ImageSpec
+    from_dir: Path | None = None
+
+
+def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageOutput:
+    """An ``outputs:`` image entry (``{format: spiffs, path: ..., board: NAME}``, or the
+    file-system parameters themselves) checked and resolved; InputError says what is
+    wrong, for the config loader to place at the entry's line."""
+    from .partitions import parse_size
+
+    board = None
+    if "board" in options:
+        from .boards import load_board
+
+        board = load_board(str(options["board"]))
+    raw_size = options.get("size")
+    size = None
+    if raw_size is not None:
+        size = raw_size if isinstance(raw_size, int) else parse_size(str(raw_size))
+    spec = image_spec(
+        board,
+        fs_type=fmt,
+        profile=_opt(options, "profile"),
+        size=size,
+        ca_path=_opt(options, "ca_path"),
+        platform=_opt(options, "platform"),
+    )
+    from_dir = _opt(options, "from_dir")
+    return ImageOutput(spec, base_dir / from_dir if from_dir is not None else None)
+
+
+def _opt(options: Mapping[str, Any], key: str) -> str | None:
+    v = options.get(key)
+    return None if v is None else str(v)
+
+
+def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
+    """The image holding the gated CA (and ``from_dir``'s files), mounted again and read
+    back before it is returned."""
+    from .fs.edit import collect_dir_files, pack_ca_image
+
+    spec = output.spec
+    files = collect_dir_files(output.from_dir) if output.from_dir is not None else []
+    return pack_ca_image(
+        spec.fs_type,
+        spec.profile,
+        spec.size,
+        ca,
+        ca_path=spec.ca_path,
+        files=files,
+        platform=spec.platform,
     )
