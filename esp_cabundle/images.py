@@ -157,7 +157,8 @@ def _profile_for_platform(fs_type: str, platform: str | None) -> str:
     raise InputError(
         "the image needs a profile"
         + (" (or a platform, for LittleFS)" if fs_type == "littlefs" else ""),
-        hint="e.g. profile esp-idf, or name a board",
+        hint="give the profile (--profile; 'profile:' in cabundle.yaml), e.g. esp-idf, or "
+        "name the board",
     )
 
 

@@ -127,8 +127,6 @@ def pack(
             "--fs and --size are required without --board",
             hint="name the units' board (esp-cabundle boards), or give --fs, --profile and --size",
         )
-    else:
-        profile = _profile_name(fs_type, profile, platform)
     spec = image_spec(
         chosen, fs_type=fs_type, profile=profile, size=size, ca_path=ca_path, platform=platform
     )
@@ -181,21 +179,4 @@ def pack(
     echo(
         format_table(("path", "bytes"), [(p, f"{n:,}") for p, n in packed.files], indent=2),
         quiet=quiet,
-    )
-
-
-def _profile_name(fs_type: str, profile: str | None, platform: str | None) -> str:
-    """--profile, or the profile a LittleFS --platform implies."""
-    from ..errors import InputError
-
-    if profile is not None:
-        return profile
-    if platform is not None and fs_type == "littlefs":
-        from ..fs.lfs_platforms import resolve_platform
-
-        return resolve_platform(platform).profile
-    raise InputError(
-        "--profile is required"
-        + (" (or --platform, for LittleFS)" if fs_type == "littlefs" else ""),
-        hint="e.g. --profile esp-idf",
     )
