@@ -122,16 +122,16 @@ def load_chain_file(path: str | Path) -> ServerChain:
 
 
 def _check_order(certs: Sequence[Certificate], source: str) -> None:
-    """Refuse what is clearly not a chain as a server sends it: a CA bundle (several
-    self-signed roots: a trust set, not a chain), or a chain given root first (a CA at
+    """Refuse what is clearly not a chain as a server sends it: a CA bundle (self-signed
+    roots of several CAs: a trust set, not a chain), or a chain given root first (a CA at
     the top with a leaf further down, or the first certificate issuing a later one).
 
     A server sends its leaf first; mbedTLS takes the first certificate as the server's
     own and looks for each one's issuer among those after it, so neither would replay
     what a device sees.
     """
-    roots = [c for c in certs if c.self_signed]
-    if len(roots) > 1:
+    roots = list({c.subject_der: c for c in certs if c.self_signed}.values())
+    if len(roots) > 1:  # roots of different CAs (two copies of one root may be sent)
         raise InputError(
             f"this is a CA bundle, not a server's chain: it holds {len(roots)} self-signed "
             f"roots ({', '.join(c.label for c in roots[:3])}{', ...' if len(roots) > 3 else ''})",
