@@ -346,12 +346,9 @@ def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
             close = difflib.get_close_matches(text_name, names, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"boards: {', '.join(names)}"
             raise ConfigError(f"unknown board '{text_name}'", hint=hint)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ConfigError("no such board file", path=str(p)) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read board file ({e})", path=str(p)) from e
+    from .config import read_yaml_text
+
+    text = read_yaml_text(p, what="board file")
     return parse_board(text, source=str(p), expected_name=None if is_path else text_name)
 
 

@@ -94,9 +94,11 @@ def build_bundle(
                 f"--locked needs a lock file, and {lock_path or LOCK_NAME} does not exist",
                 hint="run 'esp-cabundle build' once without --locked and commit cabundle.lock",
             )
-        Lock.from_bytes(lock_path.read_bytes(), path=str(lock_path)).check(
-            bundle, path=str(lock_path)
-        )
+        from .fileio import read_input
+        from .limits import MAX_LOCK_INPUT
+
+        data = read_input(lock_path, what="lock file", max_bytes=MAX_LOCK_INPUT)
+        Lock.from_bytes(data, path=str(lock_path)).check(bundle, path=str(lock_path))
     rendered: list[tuple[OutputSpec, bytes]] = []
     for out in outputs:
         if out.format not in FORMATS:

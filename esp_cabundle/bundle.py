@@ -319,8 +319,15 @@ def check_policies(
                 f"{e.label} expires {c.not_after.date().isoformat()}, before the devices' "
                 f"end of service {policy.service_until.date().isoformat()}",
             )
+        if c.key_problem is not None:
+            # mbedtls_pk_parse_subpubkey knows RSA and EC keys on its curves only.
+            add(
+                "unparseable",
+                e.label,
+                f"{e.label} is not parseable by mbedTLS 2.28 ({c.key_description})",
+            )
         # Aliased catalog roots are proven parseable by a test; skip the costly import.
-        if check_mbedtls and c.sha256 not in MBEDTLS_VETTED:
+        elif check_mbedtls and c.sha256 not in MBEDTLS_VETTED:
             known = known_root(c.sha256)  # mbedTLS's verdict, recorded with the facts
             err = known["mbedtls_error"] if known is not None else mbedtls_parse_error(c.der)
             if err is not None:
@@ -376,8 +383,10 @@ class Lock:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, path: str = "cabundle.lock") -> Lock:
+        from .limits import MAX_LOCK_INPUT, loads_json
+
+        doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
         try:
-            doc = json.loads(data.decode("utf-8"))
             if doc.get("lock_version") != LOCK_VERSION:
                 raise InputError(f"unsupported lock_version {doc.get('lock_version')!r}", path=path)
             roots = doc["roots"]

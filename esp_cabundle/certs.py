@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CertificateError, PrivateKeyError
+from .pubkeys import key_facts as _key_facts
+from .pubkeys import read_tlv_header as _read_tlv_header
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -81,6 +83,8 @@ class Certificate:
     serial: int = field(compare=False)
     signature_algorithm: str = field(compare=False)
     spki_der: bytes = field(compare=False, repr=False)
+    # Why the public key could not be loaded (unknown algorithm, invalid point), or None.
+    key_problem: str | None = field(default=None, compare=False)
 
     @classmethod
     def from_der(cls, der: bytes) -> Certificate:
@@ -110,15 +114,23 @@ class Certificate:
     @classmethod
     def _from_der(cls, der: bytes) -> Certificate:
         from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
 
         try:
             cert = x509.load_der_x509_certificate(der)
             serial = cert.serial_number
-        except ValueError as e:
+            # cryptography parses names, times and extensions lazily: a corrupt field
+            # fails only when read, so every read stays inside this guard.
+            result = cls._facts(der, cert, serial)
+        except (ValueError, x509.InvalidVersion) as e:
             raise CertificateError(f"not a valid X.509 certificate ({e})") from e
-        key = cert.public_key()
-        key_type, key_size, curve = _describe_key(key)
+        _X509[result.sha256] = cert
+        return result
+
+    @classmethod
+    def _facts(cls, der: bytes, cert: x509.Certificate, serial: int) -> Certificate:
+        from cryptography import x509
+
+        key_type, key_size, curve, spki_der, key_problem = _key_facts(cert)
         try:
             bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
             is_ca, path_length = bool(bc.ca), bc.path_length
@@ -128,10 +140,14 @@ class Certificate:
             raise CertificateError(f"certificate has malformed extensions ({e})") from e
         subject_der = cert.subject.public_bytes()
         issuer_der = cert.issuer.public_bytes()
-        self_signed = subject_der == issuer_der and _signed_by(cert, cert)
+        # A key that does not load cannot check its own signature: a self-issued one is
+        # then taken as a root, as its subject says (nothing trusts it on that account).
+        self_signed = subject_der == issuer_der and (
+            key_problem is not None or _signed_by(cert, cert)
+        )
         sig_oid = cert.signature_algorithm_oid
         sig_name = getattr(sig_oid, "_name", None) or sig_oid.dotted_string
-        result = cls(
+        return cls(
             der=der,
             subject=_rdn_short(cert.subject),
             issuer=_rdn_short(cert.issuer),
@@ -151,12 +167,9 @@ class Certificate:
             version=cert.version.value + 1,
             serial=serial,
             signature_algorithm=str(sig_name),
-            spki_der=key.public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            ),
+            spki_der=spki_der,
+            key_problem=key_problem,
         )
-        _X509[result.sha256] = cert
-        return result
 
     @property
     def size(self) -> int:
@@ -166,6 +179,8 @@ class Certificate:
     @property
     def key_description(self) -> str:
         """``RSA 4096``, ``EC P-384``: how people name keys."""
+        if self.key_problem is not None:
+            return f"{self.key_type} ({self.key_problem})"
         if self.key_curve:
             return f"{self.key_type} {self.key_curve}"
         return f"{self.key_type} {self.key_size}"
@@ -196,11 +211,13 @@ class Certificate:
             serial=int(meta["serial"]),
             signature_algorithm=meta["signature_algorithm"],
             spki_der=bytes.fromhex(meta["spki_der"]),
+            key_problem=meta.get("key_problem"),
         )
 
     def metadata(self) -> dict[str, Any]:
         """Every derived fact as JSON-able values; :meth:`from_metadata` reads it back."""
-        return {
+        extra = {} if self.key_problem is None else {"key_problem": self.key_problem}
+        return extra | {
             "subject": self.subject,
             "issuer": self.issuer,
             "subject_der": self.subject_der.hex(),
@@ -265,29 +282,15 @@ class Certificate:
 _X509: dict[str, x509.Certificate] = {}
 
 
-def _describe_key(key: object) -> tuple[str, int, str | None]:
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RSA", key.key_size, None
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        names = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
-        return "EC", key.curve.key_size, names.get(key.curve.name, key.curve.name)
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "Ed25519", 256, None
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "Ed448", 456, None
-    if isinstance(key, dsa.DSAPublicKey):
-        return "DSA", key.key_size, None
-    return type(key).__name__, 0, None
-
-
 def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-    key = issuer.public_key()
-    hash_alg = child.signature_hash_algorithm
+    try:
+        key = issuer.public_key()
+        hash_alg = child.signature_hash_algorithm
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False  # a key or signature algorithm nothing here can check
     try:
         if isinstance(key, rsa.RSAPublicKey):
             if hash_alg is None:
@@ -301,7 +304,7 @@ def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
             key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(hash_alg))
         else:
             child.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
 
@@ -312,16 +315,16 @@ def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
 _BEGIN_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
 _END_RE = re.compile(r"-----END ([A-Z0-9 ]+)-----")
 _CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
-_C_STRING_RE = re.compile(r'"((?:[^"\\\n]|\\.)*)"')
-_C_ARRAY_RE = re.compile(r"\{\s*((?:(?:0[xX][0-9a-fA-F]{1,2}|\d{1,3})\s*,?\s*)+)\}")
-_C_ARRAY_HINT_RE = re.compile(r"\{\s*0[xX][0-9a-fA-F]{1,2}\s*,")
 
 
 def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
     """Read a file of any supported shape; errors name the file."""
     from .fileio import read_input
+    from .limits import MAX_CERT_INPUT
 
-    data = read_input(path, what="certificate file", error=CertificateError)
+    data = read_input(
+        path, what="certificate file", error=CertificateError, max_bytes=MAX_CERT_INPUT
+    )
     return load_certificates(data, source=str(path))
 
 
@@ -331,12 +334,19 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     Raises :class:`PrivateKeyError` if a private key is present anywhere and
     :class:`CertificateError` if nothing usable is found or a block is corrupt.
     """
+    from .limits import MAX_CERT_INPUT, check_size
+
+    check_size(
+        len(data), MAX_CERT_INPUT, what="certificate file", path=source, error=CertificateError
+    )
     kind = sniff_kind(data)
     if kind == "der":
         return tuple(_load_der_sequence(data, source))
     text = data.decode("utf-8", errors="replace")
     if kind == "c-strings":
-        pem_text, line_map = _c_strings_to_text(text)
+        from .c_literals import scan_c, strings_to_text
+
+        pem_text, line_map = strings_to_text(scan_c(text))
         certs = list(_load_pem_text(pem_text, source, line_map))
         # Arrays may sit beside strings in the same file.
         certs += _load_c_arrays(text, source, require=False)
@@ -352,12 +362,17 @@ def sniff_kind(data: bytes) -> str:
     if data[:1] == b"\x30" and _looks_like_der(data):
         return "der"
     text = data.decode("utf-8", errors="replace")
-    for m in _C_STRING_RE.finditer(text):
-        if "-----BEGIN" in m.group(1):
-            return "c-strings"
     if "-----BEGIN" in text:
+        from .c_literals import scan_c
+
+        # Lexing is linear but not free: only a file with both a quote and a PEM header
+        # can hold PEM in string literals.
+        if '"' in text and scan_c(text).has_pem_literal():
+            return "c-strings"
         return "pem"
-    if _C_ARRAY_HINT_RE.search(text):
+    from .c_literals import looks_like_c_array
+
+    if looks_like_c_array(text):
         return "c-array"
     if data[:1] == b"\x30":
         return "der"
@@ -379,21 +394,6 @@ def _looks_like_der(data: bytes) -> bool:
     except ValueError:
         return False
     return hdr + length <= len(data)
-
-
-def _read_tlv_header(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, header length, content length) of the DER element at ``pos``."""
-    if pos + 2 > len(data):
-        raise ValueError("truncated")
-    tag = data[pos]
-    first = data[pos + 1]
-    if first < 0x80:
-        return tag, 2, first
-    n = first & 0x7F
-    if n == 0 or n > 4 or pos + 2 + n > len(data):
-        raise ValueError("bad length")
-    length = int.from_bytes(data[pos + 2 : pos + 2 + n], "big")
-    return tag, 2 + n, length
 
 
 def _der_is_private_key(element: bytes) -> bool:
@@ -512,82 +512,25 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
             raise CertificateError(e.message, path=source, line=src_line) from e
 
 
-_C_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
-
-
-def _unescape_c(s: str) -> str:
-    out: list[str] = []
-    i = 0
-    while i < len(s):
-        ch = s[i]
-        if ch == "\\" and i + 1 < len(s):
-            nxt = s[i + 1]
-            if nxt == "x":
-                m = re.match(r"[0-9a-fA-F]{1,2}", s[i + 2 :])
-                if m:
-                    out.append(chr(int(m.group(0), 16)))
-                    i += 2 + len(m.group(0))
-                    continue
-            out.append(_C_ESCAPES.get(nxt, nxt))
-            i += 2
-            continue
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _strip_c_comments(text: str) -> str:
-    """Blank out comments but keep line structure, so line numbers stay true."""
-
-    def blank(m: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", m.group(0))
-
-    pattern = re.compile(r'"(?:[^"\\\n]|\\.)*"|/\*.*?\*/|//[^\n]*', re.S)
-    return pattern.sub(lambda m: m.group(0) if m.group(0).startswith('"') else blank(m), text)
-
-
-def _c_strings_to_text(text: str) -> tuple[str, list[int]]:
-    """Concatenate every C string literal (as the compiler would) and map each resulting
-    text line back to the source line of the literal it starts in."""
-    code = _strip_c_comments(text)
-    pieces: list[str] = []
-    line_map: list[int] = []
-    at_line_start = True
-    for m in _C_STRING_RE.finditer(code):
-        src_line = code.count("\n", 0, m.start()) + 1
-        content = _unescape_c(m.group(1))
-        for ch in content:
-            if at_line_start:
-                line_map.append(src_line)
-                at_line_start = False
-            pieces.append(ch)
-            if ch == "\n":
-                at_line_start = True
-        # A statement boundary between literals also separates lines.
-        tail = code[m.end() : m.end() + 200].lstrip()
-        if tail.startswith(";") and not at_line_start:
-            pieces.append("\n")
-            at_line_start = True
-    if not at_line_start:
-        pieces.append("\n")
-    return "".join(pieces), line_map
-
-
 def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:
-    code = _strip_c_comments(text)
+    from .c_literals import scan_c
+
+    scan = scan_c(text)
+    if scan.bad_arrays:
+        line, why = scan.bad_arrays[0]
+        raise CertificateError(
+            f"byte array holds a value out of range ({why})", path=source, line=line
+        )
     certs: list[Certificate] = []
-    for m in _C_ARRAY_RE.finditer(code):
-        line = code.count("\n", 0, m.start()) + 1
-        items = [t for t in re.split(r"[\s,]+", m.group(1)) if t]
-        try:
-            data = bytes(int(t, 0) for t in items)
-        except ValueError as e:
-            raise CertificateError(
-                f"byte array holds a value out of range ({e})", path=source, line=line
-            ) from e
-        if not data or data[0] != 0x30:
-            continue
-        certs.extend(_load_der_sequence(data, source, line))
+    for array in scan.arrays:
+        data = array.data.rstrip(b"\0")
+        if data[:1] == b"\x30":
+            certs.extend(_load_der_sequence(array.data, source, array.line))
+        elif b"-----BEGIN" in data:
+            # PEM text spelled out as bytes ({0x2d, 0x2d, ..., '\\0'}): errors point at the array.
+            pem = data.decode("utf-8", errors="replace")
+            line_map = [array.line] * (len(pem.splitlines()) + 1)
+            certs.extend(_load_pem_text(pem, source, line_map))
     if require and not certs:
         raise CertificateError("no certificate found in the C byte arrays", path=source)
     return certs

@@ -96,10 +96,13 @@ def load_chain_file(path: str | Path) -> ServerChain:
     from .fileio import read_input
 
     p = Path(path)
+    from .limits import MAX_CERT_INPUT
+
     data = read_input(
         p,
         what="chain file",
         hint="save one with 'esp-cabundle chains pull' or export it leaf first as PEM",
+        max_bytes=MAX_CERT_INPUT,
     )
     certs = load_certificates(data, source=str(p))
     _check_order(certs, str(p))

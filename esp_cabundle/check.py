@@ -188,8 +188,9 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
 
 def parse_device(node: Node) -> DeviceProfile:
     """The ``device:`` default profile (a registry name or ``RULES:CLOCK``)."""
+    text = node.as_str()
     try:
-        return parse_device_profile(node.as_str())
+        return parse_device_profile(text)
     except InputError as e:
         raise node.error(e.message, hint=e.hint) from e
 
@@ -206,7 +207,9 @@ def load_trust_set(path: str | Path) -> TrustSet:
     from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 
     p = Path(path)
-    data = read_input(p, what="bundle file")
+    from .limits import MAX_CERT_INPUT
+
+    data = read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT)
     fmt = detect_bundle_format(data)
     if fmt is not None:
         bundle = parse_idf_bundle(data, bundle_format=fmt, source=str(p))

@@ -177,6 +177,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Exit codes: 0 ok, 1 negative verdict (check failed, policy violated), 2 bad input
     or usage, 3 device or I/O failure, 130 interrupted.
     """
+    from .ui import safe_streams
+
+    safe_streams()
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
 

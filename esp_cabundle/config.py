@@ -30,6 +30,7 @@ __all__ = [
     "load_config",
     "outputs_outside",
     "parse_config",
+    "read_yaml_text",
     "to_nodes",
 ]
 
@@ -149,39 +150,120 @@ def _kind(v: Any) -> str:
     return f"{type(v).__name__} {v!r}"
 
 
-def to_nodes(node: Any, path: str, where: str) -> Node:
-    """A composed YAML node tree -> Nodes that remember their lines."""
+# The only tags a value may carry (explicitly or as YAML resolves plain scalars): no
+# Python objects, no custom tags, no sets or binary.
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_YAML + t: t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "timestamp": "a date"}
+
+
+def _tag_text(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
+
+
+def _scalar(node: Any, where: str) -> Any:
     import yaml
 
+    from .limits import MAX_NUMBER_DIGITS
+
     line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Node] = {}
-        for k, v in node.value:
-            key = (
-                yaml.safe_load(yaml.serialize(k)) if not isinstance(k, yaml.ScalarNode) else k.value
-            )
-            if not isinstance(key, str):
-                raise ConfigError(
-                    f"keys must be strings, got {key!r}", path=where, line=k.start_mark.line + 1
-                )
-            sub = f"{path}.{key}" if path else key
-            if key in out:
-                raise ConfigError(f"duplicate key '{sub}'", path=where, line=k.start_mark.line + 1)
-            child = to_nodes(v, sub, where)
-            child.key_line = k.start_mark.line + 1
-            if child.value is None:
-                child.line = child.key_line
-            out[key] = child
-        return Node(out, line, path, where)
-    if isinstance(node, yaml.SequenceNode):
-        return Node(
-            [to_nodes(v, f"{path}[{i}]", where) for i, v in enumerate(node.value)],
-            line,
-            path,
-            where,
+    kind = _SCALAR_TAGS.get(node.tag)
+    if kind is None:
+        raise ConfigError(
+            f"tag {_tag_text(node.tag)} is not supported",
+            path=where,
+            line=line,
+            hint="values are plain strings, numbers, booleans and dates; quote a string "
+            "that starts with '!'",
         )
-    value = yaml.safe_load(yaml.serialize(node))
-    return Node(value, line, path, where)
+    if kind in ("int", "float") and len(node.value) > MAX_NUMBER_DIGITS:
+        raise ConfigError(
+            f"number too long: {len(node.value)} characters (at most {MAX_NUMBER_DIGITS})",
+            path=where,
+            line=line,
+        )
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node)
+    except (ValueError, OverflowError, TypeError, yaml.YAMLError) as e:
+        raise ConfigError(
+            f"{node.value!r} is not {_KINDS.get(kind, 'a valid ' + kind)} ({e})",
+            path=where,
+            line=line,
+            hint="quote it to keep it as a string" if kind != "str" else None,
+        ) from e
+
+
+class _Walk:
+    """Where :func:`to_nodes` is: the nodes on the current path (a node met again there
+    is a recursive alias), the nodes already built, and how many values aliases added."""
+
+    def __init__(self) -> None:
+        self.path: set[int] = set()
+        self.seen: set[int] = set()
+        self.aliased = 0
+
+
+def to_nodes(node: Any, path: str, where: str, walk: _Walk | None = None) -> Node:
+    """A composed YAML node tree -> Nodes that remember their lines.
+
+    An alias makes the tree a graph; each value reached again through one counts
+    towards :data:`~.limits.MAX_YAML_ALIASED`, and a cycle is refused, so a small file
+    cannot expand without bound (billion laughs) or forever.
+    """
+    import yaml
+
+    from .limits import MAX_YAML_ALIASED
+
+    walk = walk or _Walk()
+    line = node.start_mark.line + 1
+    key = id(node)
+    if key in walk.path:
+        raise ConfigError(
+            f"{path}: recursive alias (a value contains itself)", path=where, line=line
+        )
+    if key in walk.seen:
+        walk.aliased += 1
+        if walk.aliased > MAX_YAML_ALIASED:
+            raise ConfigError(
+                f"aliases expand to more than {MAX_YAML_ALIASED:,} values",
+                path=where,
+                line=line,
+                hint="write the values out, or alias fewer of them",
+            )
+    walk.seen.add(key)
+    if isinstance(node, yaml.ScalarNode):
+        return Node(_scalar(node, where), line, path, where)
+    if node.tag not in (_YAML + "map", _YAML + "seq"):
+        raise ConfigError(f"tag {_tag_text(node.tag)} is not supported", path=where, line=line)
+    walk.path.add(key)
+    try:
+        if isinstance(node, yaml.MappingNode):
+            return Node(_mapping(node, path, where, walk), line, path, where)
+        items = [to_nodes(v, f"{path}[{i}]", where, walk) for i, v in enumerate(node.value)]
+        return Node(items, line, path, where)
+    finally:
+        walk.path.discard(key)
+
+
+def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
+    import yaml
+
+    out: dict[str, Node] = {}
+    for k, v in node.value:
+        key_line = k.start_mark.line + 1
+        key = _scalar(k, where) if isinstance(k, yaml.ScalarNode) else None
+        if not isinstance(key, str):
+            shown = "a list or mapping" if key is None else repr(key)
+            raise ConfigError(f"keys must be strings, got {shown}", path=where, line=key_line)
+        sub = f"{path}.{key}" if path else key
+        if key in out:
+            raise ConfigError(f"duplicate key '{sub}'", path=where, line=key_line)
+        child = to_nodes(v, sub, where, walk)
+        child.key_line = key_line
+        if child.value is None:
+            child.line = child.key_line
+        out[key] = child
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,13 +324,19 @@ def find_config(start: Path | None = None) -> Path | None:
 
 def load_config(path: str | Path) -> Config:
     p = Path(path)
+    return parse_config(read_yaml_text(p, what="config file"), path=p)
+
+
+def read_yaml_text(path: Path, *, what: str) -> str:
+    """A YAML file's text, read no further than the YAML size cap."""
+    from .fileio import read_input
+    from .limits import MAX_YAML_INPUT
+
+    data = read_input(path, what=what, error=ConfigError, max_bytes=MAX_YAML_INPUT)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise ConfigError("no such config file", path=str(p)) from e
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"cannot read config ({e})", path=str(p)) from e
-    return parse_config(text, path=p)
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read {what}: not UTF-8 (byte {e.start})", path=str(path)) from e
 
 
 def _iter_sections() -> Iterator[tuple[str, Callable[[Node], Any]]]:

@@ -30,15 +30,25 @@ def read_input(
     what: str = "file",
     error: type[InputError] = InputError,
     hint: str | None = None,
+    max_bytes: int | None = None,
 ) -> bytes:
     """A user-named input's bytes; every failure is ``error`` naming the file.
 
     ``what`` says what the file was meant to be ("chain file", "bundle file"), so the
-    message reads "no such chain file" rather than a bare OSError.
+    message reads "no such chain file" rather than a bare OSError. Nothing beyond
+    ``max_bytes`` (default :data:`~.limits.MAX_FILE_INPUT`) is read: a larger file is
+    refused, a device or pipe that never ends included.
     """
+    from .limits import MAX_FILE_INPUT, check_size
+
+    cap = MAX_FILE_INPUT if max_bytes is None else max_bytes
     p = Path(path)
     try:
-        return p.read_bytes()
+        with p.open("rb") as f:
+            check_size(os.fstat(f.fileno()).st_size, cap, what=what, path=str(p), error=error)
+            data = f.read(cap + 1)
+        check_size(len(data), cap, what=what, path=str(p), error=error)
+        return data
     except FileNotFoundError as e:
         raise error(f"no such {what}", path=str(p), hint=hint) from e
     except IsADirectoryError as e:

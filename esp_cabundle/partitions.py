@@ -379,6 +379,11 @@ class PartitionTable:
         """Parse a gen_esp32part CSV; blank offsets are placed after the previous
         partition (apps on 64 KiB, everything else on 4 KiB), the first one after the
         table's sector. Errors carry ``source:line``."""
+        from .limits import MAX_CSV_INPUT, check_size
+
+        check_size(
+            len(text), MAX_CSV_INPUT, what="partition CSV", path=source, error=PartitionTableError
+        )
         rows: list[tuple[int, _Row]] = []
         for n, raw in enumerate(text.splitlines(), start=1):
             line = raw.strip()
@@ -454,7 +459,11 @@ class _Row:
 
 def parse_size(text: str, *, what: str = "size") -> int:
     """``0x1000``, ``4096``, ``4K``, ``1M`` (also ``0x10K``; K/M case-insensitive)."""
+    from .limits import MAX_NUMBER_DIGITS
+
     t = text.strip()
+    if len(t) > MAX_NUMBER_DIGITS:
+        raise PartitionTableError(f"{what} is {len(t)} characters long, not a number")
     mult = 1
     if t[-1:].lower() == "k":
         t, mult = t[:-1], 1024

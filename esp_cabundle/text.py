@@ -1,10 +1,31 @@
-"""Wording shared by the library's messages and the commands' output."""
+"""Wording shared by the library's messages and the commands' output: counts that agree
+with their nouns, and text from untrusted inputs (file names, certificate subjects) made
+safe to show."""
 
 from __future__ import annotations
 
-__all__ = ["plural"]
+__all__ = ["plural", "printable"]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
     """``1 root``, ``2 roots``: a count with its noun agreeing (never ``root(s)``)."""
     return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def printable(text: str) -> str:
+    """``text`` with what must not reach a terminal or an ASCII-only stream escaped:
+    bytes that were not UTF-8 (surrogate escapes) as ``\\xNN``, control and other
+    non-printing characters (newline, ESC, U+2028) as Python escapes. Printable text,
+    accents included, is unchanged."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif not ch.isprintable():
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)

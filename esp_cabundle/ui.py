@@ -6,6 +6,7 @@ are imported only by the commands that move data to or from units.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,36 @@ from typing import Any
 
 import click
 
-__all__ = ["echo", "emit_json", "format_table", "note", "warn"]
+__all__ = ["echo", "emit_json", "format_table", "note", "safe_streams", "warn"]
+
+
+def _escape_unencodable(err: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: what a stream's encoding cannot carry is written escaped
+    (a non-UTF-8 byte of a file name as ``\\xNN``) instead of failing the command."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    out = []
+    for ch in err.object[err.start : err.end]:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            out.append(f"\\x{code - 0xDC00:02x}")
+        else:
+            out.append(ch.encode("ascii", "backslashreplace").decode("ascii"))
+    return "".join(out), err.end
+
+
+def safe_streams() -> None:
+    """Make stdout and stderr escape what their encoding lacks (PYTHONIOENCODING=ascii,
+    a C locale, names that are not UTF-8) so output never ends in a UnicodeEncodeError."""
+    import codecs
+
+    codecs.register_error("esp-cabundle-escape", _escape_unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            # A stream that cannot be reconfigured keeps its own handler.
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                reconfigure(errors="esp-cabundle-escape")
 
 
 def echo(text: str = "", *, quiet: bool = False) -> None:
@@ -32,7 +62,15 @@ def warn(text: str) -> None:
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False, default=str))
+    text = json.dumps(obj, indent=2, ensure_ascii=False, default=str)
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        # Lone surrogates (names that are not UTF-8) or a narrow stream: \u escapes keep
+        # the JSON valid where escaping by the stream would not.
+        text = json.dumps(obj, indent=2, ensure_ascii=True, default=str)
+    click.echo(text)
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: int = 0) -> str:

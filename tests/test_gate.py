@@ -22,7 +22,7 @@ from esp_cabundle.errors import CertificateError, InputError, PolicyError, Priva
 from esp_cabundle.gate import CaSource, GatedCA, gate_ca, parse_target
 from esp_cabundle.keyscan import find_private_key, refuse_private_keys
 from tests.support import dumps
-from tests.support.hostile import X1_PEM, cases
+from tests.support.gate_cases import X1_PEM, cases
 from tests.support.verify_pki import mint, pooled_key
 
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)

@@ -22,8 +22,8 @@ from support.virtual_esp32 import VirtualESP32
 from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
 from tests.support import dumps
+from tests.support.gate_cases import DST_PEM, X1_PEM, cases
 from tests.support.gated import canonical
-from tests.support.hostile import DST_PEM, X1_PEM, cases
 
 Start = Callable[..., VirtualESP32]
 REPO = Path(__file__).resolve().parent.parent

@@ -98,6 +98,7 @@ def ls_cmd(
       esp-cabundle fs ls spiffs.bin --profile mongoose-os --json
       esp-cabundle fs ls dump.bin --offset 0x290000 --size 1408K
     """
+    from ..text import printable
     from ..ui import echo, emit_json, format_table
 
     region = _region(image, offset, size)
@@ -122,7 +123,7 @@ def ls_cmd(
     for k, v in facts.items():
         if k != "file system":
             echo(f"  {k}: {v}", quiet=quiet)
-    rows = [(f.path, f"{f.size:,}") for f in files]
+    rows = [(printable(f.path), f"{f.size:,}") for f in files]
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 
 

@@ -109,13 +109,14 @@ def gate_problems(
 
 def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 0) -> str:
     from ..inspect import finding_status
+    from ..text import printable
     from ..ui import format_table
 
     pad = " " * indent
     total = sum(1 for _ in r.all_findings())
-    lines = [f"{pad}{r.source}: {r.kind}, {plural(total, 'certificate')}"]
+    lines = [f"{pad}{printable(r.source)}: {r.kind}, {plural(total, 'certificate')}"]
     for k, v in r.facts:
-        lines.append(f"{pad}  {k}: {v}")
+        lines.append(f"{pad}  {printable(k)}: {printable(v)}")
     if r.findings:
         rows = []
         for f in r.findings:
@@ -123,7 +124,7 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
             rows.append(
                 (
                     f.location,
-                    f.label[:40],
+                    printable(f.label)[:40],
                     f.not_after.date().isoformat() if f.not_after else "-",
                     days,
                     f.key,
@@ -139,7 +140,7 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
             )
         )
     for n in r.notes:
-        lines.append(f"{pad}  note: {n}")
+        lines.append(f"{pad}  note: {printable(n)}")
     for c in r.children:
         lines.append(render_report(c, at, warn_days, indent + 2))
     return "\n".join(lines)

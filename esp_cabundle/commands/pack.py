@@ -114,6 +114,7 @@ def pack(
     from ..fs import get_profile
     from ..fs.edit import collect_dir_files, pack_ca_image
     from ..images import image_spec
+    from ..text import printable
     from ..ui import echo, emit_json, format_table
     from .ca_source import announce
 
@@ -177,6 +178,8 @@ def pack(
         quiet=quiet,
     )
     echo(
-        format_table(("path", "bytes"), [(p, f"{n:,}") for p, n in packed.files], indent=2),
+        format_table(
+            ("path", "bytes"), [(printable(p), f"{n:,}") for p, n in packed.files], indent=2
+        ),
         quiet=quiet,
     )

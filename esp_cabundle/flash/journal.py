@@ -299,12 +299,17 @@ class Journal:
             ) from e
 
     def _read(self, path: Path) -> JournalEntry:
+        """One saved entry; size and nesting are capped, so an edited or planted file
+        cannot exhaust memory or the stack."""
+        from ..fileio import read_input
+        from ..limits import MAX_JOURNAL_INPUT, loads_json
+
         try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            data = read_input(path, what="journal entry", max_bytes=MAX_JOURNAL_INPUT)
+            obj = loads_json(data, what="journal entry", path=str(path), cap=MAX_JOURNAL_INPUT)
+        except InputError as e:
             raise InputError(
-                f"cannot read this journal entry ({e})",
-                path=str(path),
+                f"cannot read this journal entry: {e.message}",
                 hint="move the file away if it is not needed",
             ) from e
         return JournalEntry.from_json(obj, path=path)

@@ -129,13 +129,15 @@ class BundleRoot:
         from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-        from ..certs import _describe_key
+        from ..pubkeys import describe_key
 
         try:
             key = load_der_public_key(self.spki_der)
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            return "unreadable key"
-        kind, size, curve = _describe_key(key)
+            from ..pubkeys import spki_algorithm
+
+            return f"unreadable key ({spki_algorithm(self.spki_der)})"
+        kind, size, curve = describe_key(key)
         return f"{kind} {curve}" if curve else f"{kind} {size}"
 
 
@@ -385,11 +387,16 @@ def parse_cmn_filter(text: str, *, source: str = "cmn_crt_authorities.csv") -> f
 
 def load_cmn_filter(path: str | Path) -> frozenset[str]:
     """:func:`parse_cmn_filter` of a file; errors name it."""
+    from ..fileio import read_input
+    from ..limits import MAX_CSV_INPUT
+
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"cannot read the filter CSV ({e.strerror or e})", path=str(p)) from e
+        data = read_input(p, what="filter CSV", max_bytes=MAX_CSV_INPUT)
+    except InputError as e:
+        raise InputError(f"cannot read the filter CSV: {e.message}", hint=e.hint) from e
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError("the filter CSV is not UTF-8 text", path=str(p)) from e
     return parse_cmn_filter(text, source=str(p))
@@ -407,15 +414,32 @@ def config_idf_filter(node: Node) -> frozenset[str]:
     return load_cmn_filter(p)
 
 
-# gen_crt_bundle.py add_with_filter(): curl's cacert.pem has a name line, a '====' line,
-# then the PEM block.
-_CURL_ENTRY_RE = re.compile(r"(^.+?)\n(=+\n[\s\S]+?END CERTIFICATE-----\n)", re.MULTILINE)
+def _curl_entries(text: str) -> list[tuple[str, str]]:
+    """(name line, block) pairs as gen_crt_bundle.py add_with_filter() finds them: a
+    name line, a ``====`` line, then the lines up to END CERTIFICATE. One pass over the
+    lines (the pattern it used rescanned the rest of the file from every name line)."""
+    lines = text.split("\n")
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i + 1 < len(lines):
+        name, rule = lines[i], lines[i + 1]
+        if not name or not rule or rule.strip("=") or "\r" in rule:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) - 1 and "END CERTIFICATE-----" not in lines[j]:
+            j += 1
+        if j >= len(lines) - 1:  # no END line followed by a newline: no more entries
+            break
+        out.append((name, "\n".join(lines[i + 1 : j + 1]) + "\n"))
+        i = j + 1
+    return out
 
 
 def read_curl_bundle(text: str, *, source: str = "cacert.pem") -> list[tuple[str, Certificate]]:
     """(name line, certificate) for each entry of a curl-format bundle (``cacrt_all.pem``)."""
     out: list[tuple[str, Certificate]] = []
-    for name, block in _CURL_ENTRY_RE.findall(text):
+    for name, block in _curl_entries(text):
         certs = load_certificates(block.encode("utf-8"), source=f"{source} ({name})")
         out.extend((name, c) for c in certs)
     return out

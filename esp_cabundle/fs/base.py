@@ -16,7 +16,18 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-__all__ = ["ERASE_BLOCK", "FileInfo", "FileSystemImage", "FsProfile", "normalize_path"]
+from ..errors import ImageError
+from ..text import printable as shown_path
+
+__all__ = [
+    "ERASE_BLOCK",
+    "FileInfo",
+    "FileSystemImage",
+    "FsProfile",
+    "checked_new_path",
+    "normalize_path",
+    "shown_path",
+]
 
 # ESP32 NOR flash erase granularity; every profile uses 4 KiB logical blocks.
 ERASE_BLOCK = 4096
@@ -25,6 +36,31 @@ ERASE_BLOCK = 4096
 def normalize_path(path: str) -> str:
     """``ca.pem`` / ``/ca.pem`` / ``//ca.pem`` -> ``/ca.pem``."""
     p = "/" + path.strip().lstrip("/")
+    return p
+
+
+def checked_new_path(path: str, fs_name: str) -> str:
+    """The normalized path for a file to create; ImageError for one no firmware should
+    be handed: NUL or control characters (a newline splits listings and logs), empty,
+    ``.`` or ``..`` components (SPIFFS would store ``/a/../b`` verbatim; littlefs would
+    resolve it elsewhere)."""
+    if "\0" in path:
+        raise ImageError(
+            f"invalid file name '{shown_path(path)}' for the {fs_name} image: it holds a NUL byte"
+        )
+    p = normalize_path(path)
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in p):
+        raise ImageError(
+            f"invalid file name '{shown_path(p)}' for the {fs_name} image: it holds a control "
+            "character",
+            hint="use printable characters only",
+        )
+    if p == "/" or any(part in ("", ".", "..") for part in p[1:].split("/")):
+        raise ImageError(
+            f"invalid file name '{shown_path(path)}' for the {fs_name} image: empty, '.' and "
+            "'..' parts are not allowed",
+            hint="give the absolute path the firmware opens, e.g. /ca.pem",
+        )
     return p
 
 

@@ -17,12 +17,13 @@ platform version reads in :mod:`.lfs_platforms`.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
-from .base import ERASE_BLOCK, FileInfo, FileSystemImage, normalize_path
+from .base import ERASE_BLOCK, FileInfo, FileSystemImage, checked_new_path, normalize_path
 from .lfs_platforms import (
     DISK_VERSION_2_0,
     DISK_VERSION_2_1,
@@ -125,6 +126,7 @@ def _new_lfs(
     from littlefs import LittleFS
 
     return LittleFS(
+        **_name_encoding(),
         context=_make_context(buffer),
         mount=False,  # never True: littlefs-python formats when that mount fails
         block_size=profile.block_size,
@@ -137,6 +139,39 @@ def _new_lfs(
         name_max=name_max,
         disk_version=disk_version,  # 0 = the newest littlefs-python knows (2.1)
     )
+
+
+# littlefs stores names as opaque bytes. Names are read and written as UTF-8 with
+# surrogate escapes, so a name that is not UTF-8 lists (shown as \xNN), reads and is
+# removed like any other instead of failing the whole listing.
+_NAME_CODEC = "esp-cabundle-fsname"
+
+
+def _fsname_codec(name: str) -> Any:
+    import codecs
+
+    if name != _NAME_CODEC.replace("-", "_"):
+        return None
+    return codecs.CodecInfo(
+        name=_NAME_CODEC,
+        encode=lambda text, errors="strict": codecs.utf_8_encode(text, "surrogateescape"),
+        decode=lambda data, errors="strict": codecs.utf_8_decode(data, "surrogateescape", True),
+    )
+
+
+@functools.cache
+def _name_encoding() -> dict[str, str]:
+    """``filename_encoding=`` for littlefs-python releases that take it (older ones
+    decode names as ASCII; their UnicodeError is reported as an ImageError)."""
+    import codecs
+    import inspect
+
+    from littlefs import LittleFS
+
+    if "filename_encoding" not in inspect.signature(LittleFS.__init__).parameters:
+        return {}
+    codecs.register(_fsname_codec)
+    return {"filename_encoding": _NAME_CODEC}
 
 
 class LittleFsImage(FileSystemImage):
@@ -347,7 +382,12 @@ class LittleFsImage(FileSystemImage):
 
     @property
     def used_blocks(self) -> int:
-        return int(self._lfs.used_block_count)
+        from littlefs import LittleFSError
+
+        try:
+            return int(self._lfs.used_block_count)
+        except LittleFSError as e:  # a block cycle or bad pointer found while counting
+            raise self._corrupt("counting the used blocks", e) from e
 
     def files(self) -> list[FileInfo]:
         return sorted(self._walk(), key=lambda f: f.path)
@@ -371,6 +411,8 @@ class LittleFsImage(FileSystemImage):
                         yield FileInfo(path, st.size)
         except LittleFSError as e:
             raise self._corrupt("listing files", e) from e
+        except UnicodeError as e:
+            raise ImageError(f"a file name in the LittleFS image cannot be decoded ({e})") from e
 
     def read(self, path: str) -> bytes:
         from littlefs import LittleFSError
@@ -481,12 +523,9 @@ class LittleFsImage(FileSystemImage):
     # -- helpers ----------------------------------------------------------------------
 
     def _checked_path(self, path: str) -> str:
-        p = normalize_path(path)
-        parts = p.strip("/").split("/")
-        if p == "/" or any(part in ("", ".", "..") for part in parts):
-            raise ImageError(f"invalid file name {path!r} for the LittleFS image")
-        for part in parts:
-            n = len(part.encode("utf-8"))
+        p = checked_new_path(path, "LittleFS")
+        for part in p.strip("/").split("/"):
+            n = len(part.encode("utf-8", "surrogateescape"))
             if n > self._name_max:
                 raise ImageError(
                     f"name {part!r} is {n} bytes; this LittleFS image allows {self._name_max}",

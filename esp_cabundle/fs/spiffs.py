@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from ..errors import ImageError
-from .base import ERASE_BLOCK, FileInfo, FileSystemImage, normalize_path
+from .base import ERASE_BLOCK, FileInfo, FileSystemImage, checked_new_path, normalize_path
 from .spiffs_engine import FileRecord, SpiffsCorrupt, SpiffsFull, SpiffsVolume
 from .spiffs_layout import (
     INDEX_HEADER_LEN,
@@ -80,7 +80,7 @@ def _check_size(size: int, profile: SpiffsProfile) -> Geometry:
 
 def _encode_name(path: str, profile: SpiffsProfile) -> bytes:
     """The on-disk name for an API path, or ImageError naming the limit."""
-    stored = profile.stored_name(normalize_path(path))
+    stored = profile.stored_name(checked_new_path(path, "SPIFFS"))
     if not stored.strip("/"):
         raise ImageError(f"empty SPIFFS file name {path!r}")
     name = stored.encode("utf-8", "surrogateescape")

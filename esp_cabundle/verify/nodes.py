@@ -52,7 +52,8 @@ def node_for_certificate(cert: Certificate) -> Node:
     except ValueError:
         can_sign = False
     sig_md, sig_pk = signature_kind(cert)
-    key = x.public_key()
+    # A key no library here loads (post-quantum, invalid point) has no size or curve.
+    key = load_spki(cert.spki_der) if cert.key_problem is None else None
     return Node(
         label=describe_certificate(cert),
         subject_der=cert.subject_der,
@@ -144,11 +145,12 @@ def signature_kind(cert: Certificate) -> tuple[str | None, str | None]:
 
 @functools.lru_cache(maxsize=1024)
 def load_spki(spki_der: bytes) -> object:
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     try:
         return load_der_public_key(spki_der)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         return None
 
 

@@ -1,0 +1,82 @@
+"""Parsers on hostile inputs: time and peak memory, to show they stay linear and bounded.
+
+The inputs of issue 11 §6: a C byte array ending in a char literal (the old pattern
+backtracked exponentially: 24 items 9 s, 28 over a minute), a C file of 300,000 string
+literals (45 s before), C byte arrays from 1 MB to the 4 MiB cap (time should grow in
+proportion), a 15 MB array (refused by the cap without parsing; 1.45 GB before), a
+billion-laughs YAML, a 256 KiB YAML list, a 100,000-deep lock file. Run:
+    python benchmarks/bench_parsers.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from esp_cabundle.errors import EspCabundleError
+
+ROOT = Path(__file__).resolve().parent.parent
+ISRG = (ROOT / "tests" / "data" / "letsencrypt" / "isrgrootx1.pem").read_text()
+
+
+def measure(name: str, size: int, fn: Callable[[], Any]) -> None:
+    """Time one call, then run it again under tracemalloc for its peak memory (tracing
+    slows Python several times over, so the two are never measured together)."""
+    outcome = "ok"
+    t0 = time.perf_counter()
+    try:
+        fn()
+    except EspCabundleError as e:
+        outcome = "refused: " + e.message.split(": ", 1)[-1][:60]
+    seconds = time.perf_counter() - t0
+    tracemalloc.start()
+    with contextlib.suppress(EspCabundleError):
+        fn()
+    _cur, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"  {name:28s} {size / 1e6:6.2f} MB {seconds:7.2f} s  peak {peak / 1e6:6.1f} MB  {outcome}"
+    )
+
+
+def _array(n: int, tail: str = "") -> bytes:
+    return ("const unsigned char a[] = {" + "0x41, " * n + tail + "};\n").encode()
+
+
+def main() -> None:
+    from esp_cabundle.bundle import Lock
+    from esp_cabundle.certs import load_certificates
+    from esp_cabundle.config import parse_config
+
+    print("C source:")
+    for n in (28, 1000):
+        data = _array(n, "'\\0'")
+        measure(f"array of {n} + '\\0'", len(data), lambda d=data: load_certificates(d))
+    lines = "".join(f'"{line}\\n"\n' for line in ISRG.strip().splitlines())
+    data = ("static const char *s =\n" + '"A"\n' * 300_000 + lines + ";\n").encode()
+    measure("300,000 literals + a PEM", len(data), lambda: load_certificates(data))
+    for mb in (1, 2, 4):
+        data = _array((mb * 1_000_000) // 6)
+        measure(f"byte array, {mb} MB", len(data), lambda d=data: load_certificates(d))
+    data = _array(15_000_000 // 6)
+    measure("byte array, 15 MB", len(data), lambda: load_certificates(data))
+
+    print("YAML and JSON:")
+    levels = "abcdefghi"
+    laughs = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{n}: &{n} [{','.join([f'*{p}'] * 9)}]\n" for p, n in itertools.pairwise(levels)
+    )
+    measure("billion laughs", len(laughs), lambda: parse_config(laughs, path=Path("c.yaml")))
+    text = "exclude: [" + "abcdefgh, " * 25_000 + "]\n"
+    measure("256 KiB YAML list", len(text), lambda: parse_config(text, path=Path("c.yaml")))
+    deep = b"[" * 100_000 + b"]" * 100_000
+    measure("100,000-deep lock file", len(deep), lambda: Lock.from_bytes(deep))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""Size and depth caps on everything the tool reads, so hostile input fails fast.
+
+Every parser runs in time and memory linear in its input; these caps bound the input
+itself. They sit far above anything real (a whole Mozilla store as C source is about
+1.5 MB, the largest ESP32 flash 128 MiB) and each error says which cap was hit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .errors import InputError
+
+__all__ = [
+    "MAX_CERT_INPUT",
+    "MAX_CSV_INPUT",
+    "MAX_FILE_INPUT",
+    "MAX_JOURNAL_INPUT",
+    "MAX_JSON_DEPTH",
+    "MAX_LOCK_INPUT",
+    "MAX_NUMBER_DIGITS",
+    "MAX_YAML_ALIASED",
+    "MAX_YAML_DEPTH",
+    "MAX_YAML_INPUT",
+    "check_size",
+    "human_size",
+    "loads_json",
+]
+
+MiB = 1 << 20
+KiB = 1 << 10
+
+# Any file the tool reads whole (images and flash dumps are the largest).
+MAX_FILE_INPUT = 256 * MiB
+# PEM, DER or C source holding certificates.
+MAX_CERT_INPUT = 4 * MiB
+# cabundle.yaml and board profiles.
+MAX_YAML_INPUT = 256 * KiB
+MAX_YAML_DEPTH = 32
+# Values an alias (``*name``) may add by repeating an anchored one.
+MAX_YAML_ALIASED = 10_000
+# cabundle.lock.
+MAX_LOCK_INPUT = 4 * MiB
+# One journal entry (old and new sector contents, base64).
+MAX_JOURNAL_INPUT = 64 * MiB
+MAX_JSON_DEPTH = 32
+# A partition table CSV (gen_esp32part takes at most 95 partitions).
+MAX_CSV_INPUT = 256 * KiB
+# A number written in a text file (CPython < 3.11 converts long digit strings in
+# quadratic time).
+MAX_NUMBER_DIGITS = 64
+
+
+def human_size(n: int) -> str:
+    """``8 MiB``, ``256 KiB``, ``12,345 bytes``: how caps and sizes are said in errors."""
+    if n >= MiB and n % MiB == 0:
+        return f"{n // MiB} MiB"
+    if n >= KiB and n % KiB == 0:
+        return f"{n // KiB} KiB"
+    return f"{n:,} bytes"
+
+
+def check_size(
+    size: int,
+    cap: int,
+    *,
+    what: str,
+    path: str | None = None,
+    error: type[InputError] = InputError,
+) -> None:
+    """Refuse an input over ``cap`` before any parsing starts."""
+    if size > cap:
+        raise error(
+            f"{what} is {human_size(size)}, over the {human_size(cap)} limit for {what}s",
+            path=path,
+            hint="is this the right file? inputs this large are refused without parsing",
+        )
+
+
+# A string (an unterminated one runs to the end, so no quote is scanned twice) or a bracket.
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
+
+
+def _json_depth_ok(text: str, limit: int) -> bool:
+    """True when brackets (outside strings) nest at most ``limit`` deep: one linear pass
+    over the structural characters, so json.loads never recurses past the cap."""
+    depth = 0
+    for m in _JSON_TOKENS.finditer(text):
+        ch = m.group(0)
+        if ch in "[{":
+            depth += 1
+            if depth > limit:
+                return False
+        elif ch in "]}":
+            depth -= 1
+    return True
+
+
+def loads_json(
+    data: bytes,
+    *,
+    what: str,
+    path: str,
+    cap: int,
+    max_depth: int = MAX_JSON_DEPTH,
+    error: type[InputError] = InputError,
+) -> Any:
+    """Parse JSON from an untrusted file: size and nesting capped, every failure
+    ``error`` naming the file (never RecursionError or UnicodeDecodeError)."""
+    check_size(len(data), cap, what=what, path=path, error=error)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise error(f"{what} is not UTF-8 text (byte {e.start})", path=path) from e
+    if not _json_depth_ok(text, max_depth):
+        raise error(
+            f"{what} nests deeper than {max_depth} levels: not a file this tool wrote",
+            path=path,
+        )
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as e:
+        raise error(f"{what} is not valid JSON ({e})", path=path) from e

@@ -1,0 +1,201 @@
+"""Hostile inputs for tests: odd certificates and a seeded mutator for fuzzing.
+
+``cert_with_spki(spki)`` rewrites a minted certificate so its SubjectPublicKeyInfo is
+``spki`` (an unknown algorithm such as ML-DSA, an EC point off its curve) and signs the
+new TBS with the original key, so everything but the key is a well-formed certificate.
+
+``Mutator(seed)`` derives variants of seed bytes (bit flips, byte sets, truncation,
+duplicated and swapped spans, inserted interesting tokens); the same seed gives the
+same sequence. ``run_bounded(fn)`` runs one parse call and reports how long it took.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .verify_pki import Minted, mint
+
+__all__ = [
+    "ML_DSA_65_SPKI",
+    "Mutator",
+    "bad_ec_point_spki",
+    "cert_with_spki",
+    "der_tlv",
+    "timed",
+]
+
+
+def der_tlv(tag: int, body: bytes) -> bytes:
+    """One DER element (definite length)."""
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(raw)]) + raw + body
+
+
+def _oid(dotted: str) -> bytes:
+    arcs = [int(a) for a in dotted.split(".")]
+    body = bytearray([arcs[0] * 40 + arcs[1]])
+    for arc in arcs[2:]:
+        chunk = [arc & 0x7F]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7F))
+            arc >>= 7
+        body += bytes(reversed(chunk))
+    return der_tlv(0x06, bytes(body))
+
+
+def _children(data: bytes) -> list[bytes]:
+    """The DER elements inside the SEQUENCE ``data``."""
+    out = []
+    first = data[1]
+    pos = 2 + (first & 0x7F if first & 0x80 else 0)
+    while pos < len(data):
+        b = data[pos + 1]
+        hdr = 2 + (b & 0x7F if b & 0x80 else 0)
+        length = int.from_bytes(data[pos + 2 : pos + hdr], "big") if b & 0x80 else b
+        out.append(data[pos : pos + hdr + length])
+        pos += hdr + length
+    return out
+
+
+# FIPS 204 ML-DSA-65: algorithm OID 2.16.840.1.101.3.4.3.18, no parameters, a
+# 1952-byte public key (RFC 9881 / draft-ietf-lamps-dilithium-certificates).
+ML_DSA_65_OID = "2.16.840.1.101.3.4.3.18"
+ML_DSA_65_SPKI = der_tlv(
+    0x30,
+    der_tlv(0x30, _oid(ML_DSA_65_OID))
+    + der_tlv(0x03, b"\x00" + bytes(range(256)) * 7 + bytes(160)),
+)
+
+
+def bad_ec_point_spki() -> bytes:
+    """A P-256 SubjectPublicKeyInfo whose uncompressed point is not on the curve."""
+    alg = der_tlv(0x30, _oid("1.2.840.10045.2.1") + _oid("1.2.840.10045.3.1.7"))
+    return der_tlv(0x30, alg + der_tlv(0x03, b"\x00\x04" + b"\x01" * 64))
+
+
+def cert_with_spki(
+    subject: str, spki: bytes, *, issuer: Minted | None = None, sig_oid: str | None = None
+) -> bytes:
+    """DER of a CA certificate for ``subject`` holding ``spki``, signed by ``issuer``'s
+    EC key (self-issued when None: then the signature cannot verify, as for a root
+    whose algorithm nothing here knows; ``sig_oid`` names that algorithm)."""
+    base = mint(subject, issuer, key_kind="ec256")
+    signer = (issuer or base).key
+    assert isinstance(signer, ec.EllipticCurvePrivateKey)
+    der = base.der
+    tbs, sig_alg, _sig = _children(der)
+    fields = _children(tbs)
+    spki_index = 6 if fields[0][0] == 0xA0 else 5
+    fields[spki_index] = spki
+    if sig_oid is not None:
+        alg = der_tlv(0x30, _oid(sig_oid))
+        fields[spki_index - 4] = alg
+        sig_alg = alg
+    new_tbs = der_tlv(0x30, b"".join(fields))
+    signature = signer.sign(new_tbs, ec.ECDSA(hashes.SHA256()))
+    return der_tlv(0x30, new_tbs + sig_alg + der_tlv(0x03, b"\x00" + signature))
+
+
+def pem_of(der: bytes) -> bytes:
+    import base64
+
+    b64 = base64.b64encode(der).decode("ascii")
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+    return (
+        "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+    ).encode()
+
+
+# ---------------------------------------------------------------------------------------
+# A seeded mutator
+
+_TOKENS: Sequence[bytes] = (
+    b"\x00",
+    b"\xff",
+    b"\xff\xff\xff\xff",
+    b"\x7f\xff\xff\xff",
+    b"\x80\x00\x00\x00",
+    b"\x30\x84\xff\xff\xff\xff",
+    b"\x30\x80",
+    b"-----BEGIN CERTIFICATE-----\n",
+    b"-----END CERTIFICATE-----\n",
+    b"-----BEGIN PRIVATE KEY-----\n",
+    b'"',
+    b"'",
+    b"\\",
+    b"/*",
+    b"*/",
+    b"{",
+    b"}",
+    b"0x41, ",
+    b"\r",
+    b"\f",
+    b"\n",
+    b"[",
+    b"]",
+    b"&a ",
+    b"*a ",
+    b"!!python/name:os.system ",
+    b"!custom ",
+    b"2035-02-30",
+    b"\xc3\x28",
+    b"\xed\xa0\x80",
+)
+
+
+class Mutator:
+    """Variants of seed inputs from one seeded ``random.Random``: reproducible runs."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def mutate(self, data: bytes, *, rounds: int | None = None) -> bytes:
+        rng = self.rng
+        buf = bytearray(data)
+        for _ in range(rounds if rounds is not None else rng.randint(1, 8)):
+            op = rng.randrange(8)
+            n = len(buf)
+            pos = rng.randrange(n + 1)
+            if op == 0 and n:
+                buf[min(pos, n - 1)] ^= 1 << rng.randrange(8)
+            elif op == 1 and n:
+                buf[min(pos, n - 1)] = rng.randrange(256)
+            elif op == 2:
+                del buf[pos:]
+            elif op == 3:
+                buf[pos:pos] = rng.choice(_TOKENS)
+            elif op == 4 and n:
+                end = min(n, pos + rng.randint(1, 64))
+                buf[pos:pos] = buf[pos:end] * rng.randint(1, 16)
+            elif op == 5 and n:
+                del buf[pos : pos + rng.randint(1, 64)]
+            elif op == 6 and n > 8:
+                a, b = sorted(rng.sample(range(n), 2))
+                size = min(rng.randint(1, 512), b - a, n - b)
+                buf[a : a + size], buf[b : b + size] = buf[b : b + size], buf[a : a + size]
+            elif op == 7 and n:
+                buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        return bytes(buf)
+
+    def variants(self, seeds: Sequence[bytes], count: int) -> Iterator[bytes]:
+        for _ in range(count):
+            yield self.mutate(self.rng.choice(seeds))
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, BaseException | None, float]:
+    """(result, exception, seconds) of one call."""
+    start = time.perf_counter()
+    try:
+        return fn(), None, time.perf_counter() - start
+    except Exception as e:  # the caller decides which exceptions are allowed
+        return None, e, time.perf_counter() - start

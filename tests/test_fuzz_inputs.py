@@ -1,0 +1,320 @@
+"""Seeded fuzzing of every input kind the tool reads, within a fixed CI budget.
+
+Each kind starts from real seeds (vendor vectors, shipped profiles, files the tool
+writes) and feeds ``support.fuzzing.Mutator`` variants to its parser. Every call must
+end in a valid result or an error of exit code 2 with a message, within
+``CALL_LIMIT_S`` (generous: it catches hangs, not slowness; speed is measured by
+benchmarks/bench_parsers.py). The CLI pass also checks that a refused input leaves no
+output file and no temporary file behind. Seeds are fixed, so a failure reproduces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support import dumps
+from support.fuzzing import ML_DSA_65_SPKI, Mutator, cert_with_spki, pem_of, timed
+
+from esp_cabundle.errors import EspCabundleError
+
+DATA = Path(__file__).parent / "data"
+BOARDS = Path(__file__).parent.parent / "esp_cabundle" / "data" / "boards"
+CALL_LIMIT_S = 10.0
+
+
+def _check_call(kind: str, data: bytes, fn: Callable[[], Any]) -> None:
+    _result, error, seconds = timed(fn)
+    assert seconds < CALL_LIMIT_S, f"{kind}: one call took {seconds:.1f} s ({len(data)} bytes)"
+    if error is None:
+        return
+    if not isinstance(error, EspCabundleError) or error.exit_code != 2 or not str(error):
+        raise AssertionError(f"{kind}: {type(error).__name__}: {error!r}") from error
+
+
+def _fuzz(kind: str, seeds: list[bytes], count: int, fn: Callable[[bytes], Any], seed: int) -> None:
+    mutator = Mutator(seed)
+    for data in [*seeds, *mutator.variants(seeds, count)]:
+        _check_call(kind, data, lambda data=data: fn(data))  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------
+# Seeds
+
+
+def _pem_seeds() -> list[bytes]:
+    le = DATA / "letsencrypt"
+    odd = pem_of(cert_with_spki("PQ Root", ML_DSA_65_SPKI, sig_oid="2.16.840.1.101.3.4.3.18"))
+    return [
+        (le / "isrgrootx1.pem").read_bytes(),
+        (le / "isrg-root-x2.pem").read_bytes() + (le / "2024-e5.pem").read_bytes(),
+        odd,
+    ]
+
+
+def _der_seeds() -> list[bytes]:
+    return [dumps.der("isrgrootx1.pem"), dumps.der("isrg-root-x2.pem") + dumps.der("2024-r10.pem")]
+
+
+def _c_seeds() -> list[bytes]:
+    der = dumps.der("isrg-root-x2.pem")
+    array = "const unsigned char ca[] = {" + ", ".join(f"0x{b:02x}" for b in der) + ", '\\0'};\n"
+    return [(DATA / "mdash" / "mDash-1.2.16-s_pem.c").read_bytes()[:20000], array.encode()]
+
+
+def _idf_seeds() -> list[bytes]:
+    return [(DATA / "idf-bundle" / f"small.{v}.bin").read_bytes() for v in ("v1", "v2")]
+
+
+def _fs_seeds(fs_type: str) -> list[bytes]:
+    from esp_cabundle.fs.edit import pack_image
+
+    pem = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
+    seeds = [pack_image(fs_type, "esp-idf", 64 * 1024, [("/ca.pem", pem), ("/d/x", b"x")]).data]
+    if fs_type == "littlefs":
+        seeds.append((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())
+    else:
+        seeds.append((DATA / "spiffs" / "idf-64k.bin").read_bytes())
+    return seeds
+
+
+def _config_seeds() -> list[bytes]:
+    examples = Path(__file__).parent.parent / "examples"
+    return [
+        b"preset: [letsencrypt]\nroots: [isrg-root-x1]\nexclude: []\nservice_until: 2035-01-01\n"
+        b"max_bytes: 16000\nallow: [expired]\noutputs:\n  - pem\n  - {format: c, path: ca.h,"
+        b" name: s_pem}\ntargets:\n  - {chain: chains/a.pem}\ndevice: mbedtls-clock\n",
+        (examples / "esp-idf" / "cabundle.yaml").read_bytes(),
+        (examples / "mongoose-os" / "cabundle.yaml").read_bytes(),
+    ]
+
+
+def _lock_seeds() -> list[bytes]:
+    from esp_cabundle.bundle import Lock
+
+    fps = tuple(dumps.der(n) for n in ("isrgrootx1.pem", "isrg-root-x2.pem"))
+    from esp_cabundle.certs import sha256_fingerprint
+
+    lock = Lock(
+        tuple(sha256_fingerprint(d) for d in fps),
+        ("ISRG Root X1", "ISRG Root X2"),
+        ("mozilla", "mozilla"),
+        "2025.1.31",
+    )
+    return [lock.to_bytes()]
+
+
+def _journal_seed() -> bytes:
+    """A valid entry (the fuzzer's seeds must parse, so mutations start from success)."""
+    from datetime import datetime, timezone
+
+    from esp_cabundle.flash.journal import JournalEntry, JournalPartition, JournalSector
+
+    sector = JournalSector(0x290000, b"\xff" * 4096, b"\x00" * 4096)
+    part = JournalPartition(
+        "spiffs", 0x290000, 0x160000, "spiffs", (sector,), ((0x291000, 4096, "0" * 32),)
+    )
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    entry = JournalEntry(
+        "abcd1234",
+        when,
+        "30:ae:a4:00:11:22",
+        "esp32",
+        "/dev/ttyUSB0",
+        "mdash-arduino",
+        "0" * 64,
+        (part,),
+    )
+    return json.dumps(entry.to_json(), indent=1).encode()
+
+
+# ---------------------------------------------------------------------------------------
+# Library pass: one test per input kind
+
+
+def _certs(data: bytes) -> Any:
+    from esp_cabundle.inspect import certificate_file_report
+
+    return certificate_file_report(data, "fuzz")
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("kind", "seeds", "count"),
+    [
+        ("pem", _pem_seeds, 2000),
+        ("der", _der_seeds, 2000),
+        ("c", _c_seeds, 1500),
+    ],
+)
+def test_fuzz_certificate_files(kind: str, seeds: Callable[[], list[bytes]], count: int) -> None:
+    _fuzz(kind, seeds(), count, _certs, seed=11)
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_idf_bundle() -> None:
+    from esp_cabundle.formats.idf_bundle import inspect_idf_bundle, parse_idf_bundle
+
+    def parse(data: bytes) -> Any:
+        inspect_idf_bundle(data, "fuzz")
+        return parse_idf_bundle(data)
+
+    _fuzz("idf-bundle", _idf_seeds(), 1500, parse, seed=12)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("fs_type", ["spiffs", "littlefs"])
+def test_fuzz_fs_images(fs_type: str) -> None:
+    from esp_cabundle.fs import open_image
+    from esp_cabundle.inspect import inspect_bytes
+
+    def use(data: bytes) -> Any:
+        img = open_image(data)
+        img.describe()
+        for f in img.files():
+            img.read(f.path)
+        return inspect_bytes(data, source="fuzz")
+
+    _fuzz(fs_type, _fs_seeds(fs_type), 500, use, seed=13)
+
+
+@pytest.mark.timeout(180)
+def test_fuzz_flash_dump() -> None:
+    from esp_cabundle.inspect import inspect_bytes
+
+    base = dumps.arduino_dump()
+    mutator = Mutator(14)
+    # Mutate where parsing starts: the partition table sector and the file system's head.
+    for n in range(60):
+        at = (0x8000, 0x290000)[n % 2]
+        head = mutator.mutate(base[at : at + 0x2000])[:0x2000].ljust(0x2000, b"\xff")
+        data = base[:at] + head + base[at + 0x2000 :]
+        _check_call("dump", data, lambda data=data: inspect_bytes(data, source="dump"))  # type: ignore[misc]
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_partition_tables() -> None:
+    from esp_cabundle.partitions import PartitionTable
+
+    names = ("arduino-default", "mongoose-os-esp32", "idf-two-ota")
+    binaries = [(DATA / "partitions" / f"{n}.bin").read_bytes()[:0xC00] for n in names]
+    _fuzz("table-bin", binaries, 1500, lambda d: PartitionTable.from_binary(d), seed=15)
+    csvs = [(DATA / "partitions" / f"{n}.csv").read_bytes() for n in names]
+    _fuzz(
+        "table-csv",
+        csvs,
+        1500,
+        lambda d: PartitionTable.from_csv(d.decode("utf-8", "replace"), flash_size=4 << 20),
+        seed=16,
+    )
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_config_yaml() -> None:
+    from esp_cabundle.config import parse_config
+
+    _fuzz(
+        "cabundle.yaml",
+        _config_seeds(),
+        600,
+        lambda d: parse_config(d.decode("utf-8", "replace"), path=Path("cabundle.yaml")),
+        seed=17,
+    )
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_board_yaml() -> None:
+    from esp_cabundle.boards import parse_board
+
+    seeds = [(BOARDS / f"{n}.yaml").read_bytes() for n in ("mdash-arduino", "mongoose-os-esp32")]
+    _fuzz(
+        "board",
+        seeds,
+        500,
+        lambda d: parse_board(d.decode("utf-8", "replace"), source="b.yaml"),
+        seed=18,
+    )
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_lock_file() -> None:
+    from esp_cabundle.bundle import Lock
+
+    _fuzz("lock", _lock_seeds(), 1500, Lock.from_bytes, seed=19)
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_journal(tmp_path: Path) -> None:
+    from esp_cabundle.flash.journal import Journal
+
+    unit = tmp_path / "30aea4001122"
+    unit.mkdir()
+    entry = unit / "20260101T000000000000Z-abcd1234.json"
+
+    def read(data: bytes) -> Any:
+        entry.write_bytes(data)
+        return Journal(tmp_path).entries("30:ae:a4:00:11:22")
+
+    _fuzz("journal", [_journal_seed()], 400, read, seed=20)
+
+
+# ---------------------------------------------------------------------------------------
+# CLI pass: exit codes, no traceback, nothing left behind
+
+
+def _cli_check(runner: CliRunner, args: list[str], workdir: Path, kind: str) -> None:
+    from esp_cabundle.cli import cli
+
+    before = set(os.listdir(workdir))
+    result = runner.invoke(cli, args, catch_exceptions=True)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        kind,
+        args,
+        result.exception,
+    )
+    assert result.exit_code in (0, 1, 2), (kind, args, result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    after = set(os.listdir(workdir))
+    if result.exit_code != 0:
+        assert after == before, (kind, "left behind", after - before)
+    assert not [n for n in after if n.endswith(".tmp")], (kind, after)
+
+
+@pytest.mark.timeout(300)
+def test_fuzz_through_the_cli(tmp_path: Path) -> None:
+    runner = CliRunner()
+    mutator = Mutator(21)
+    kinds = {
+        "pem": _pem_seeds(),
+        "der": _der_seeds(),
+        "c": _c_seeds(),
+        "idf-bundle": _idf_seeds(),
+        "spiffs": _fs_seeds("spiffs")[:1],
+        "littlefs": _fs_seeds("littlefs")[:1],
+    }
+    for kind, seeds in kinds.items():
+        for n, data in enumerate(mutator.variants(seeds, 10)):
+            src = tmp_path / f"in-{kind}-{n}.bin"
+            src.write_bytes(data)
+            out_dir = tmp_path / f"out-{kind}-{n}"
+            out_dir.mkdir()
+            _cli_check(runner, ["inspect", str(src)], out_dir, kind)
+            if kind in ("pem", "der", "c"):
+                args = ["build", "--root", str(src), "-o", str(out_dir / "ca.pem")]
+                _cli_check(runner, args, out_dir, kind)
+    for n, data in enumerate(mutator.variants(_config_seeds(), 12)):
+        work = tmp_path / f"cfg-{n}"
+        work.mkdir()
+        (work / "cabundle.yaml").write_bytes(data)
+        args = ["build", "--config", str(work / "cabundle.yaml"), "-o", str(work / "ca.pem")]
+        _cli_check(runner, args, work, "cabundle.yaml")
+    board_seed = (BOARDS / "mdash-arduino.yaml").read_bytes()
+    for n, data in enumerate(mutator.variants([board_seed], 12)):
+        board = tmp_path / f"board-{n}.yaml"
+        board.write_bytes(data)
+        _cli_check(runner, ["boards", str(board)], tmp_path, "board")
