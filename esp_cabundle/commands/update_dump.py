@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..text import plural
 from ._common import at_option, json_option, output_path, parse_at, quiet_option
 from .ca_source import CaOptions, ca_options
 
@@ -140,7 +141,7 @@ def _render(result: DumpUpdate, output: Path) -> list[str]:
             lines.append(f"{p.name} ({p.offset:#x}): skipped, {u.skipped}")
             continue
         verb = "replaced" if u.old_ca else "created"
-        kept = f"; kept {len(u.kept_files)} other file(s)" if u.kept_files else ""
+        kept = f"; kept {plural(len(u.kept_files), 'other file')}" if u.kept_files else ""
         lines.append(
             f"{p.name} ({p.offset:#x}, {u.fs_type} {u.profile}): {u.ca_path} {verb}{kept}; "
             f"{len(u.changed_sectors)} of {u.sector_count} sectors differ"
@@ -148,5 +149,5 @@ def _render(result: DumpUpdate, output: Path) -> list[str]:
         if u.changed_sectors:
             lines.append("  " + " ".join(f"{s:#x}" for s in u.changed_sectors))
     total = len(plan.changed_sectors)
-    lines.append(f"Wrote {output} ({total} sector(s) of 4 KiB differ from the input)")
+    lines.append(f"Wrote {output} (changed: {plural(total, 'sector')} of 4 KiB)")
     return lines
