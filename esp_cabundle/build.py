@@ -22,6 +22,7 @@ from .errors import InputError
 from .fileio import write_all_atomic
 from .formats import FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
+from .images import IMAGE_FORMATS
 
 if TYPE_CHECKING:
     from .check import Target
@@ -102,7 +103,10 @@ def build_bundle(
     for out in outputs:
         if out.format not in FORMATS:
             raise InputError(f"unknown output format '{out.format}'")
-        data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
+        if out.format in IMAGE_FORMATS:
+            data = _image(ca, out)
+        else:
+            data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
         rendered.append((out, data))
     _check_distinct_paths(rendered)
     return BuildResult(
@@ -111,6 +115,20 @@ def build_bundle(
         lock=lock,
         lock_path=None if locked else lock_path,
     )
+
+
+def _image(ca: GatedCA, out: OutputSpec) -> bytes:
+    """A file-system image output, holding the CA this build gated."""
+    from .images import ImageOutput, render_image_output
+
+    image = out.options.get("image")
+    if not isinstance(image, ImageOutput):
+        raise InputError(
+            f"the {out.format} output needs its image's parameters",
+            hint=f"list it under outputs: in cabundle.yaml, e.g. {{format: {out.format}, "
+            "path: fs.bin, board: NAME}",
+        )
+    return render_image_output(ca, image).data
 
 
 def _check_distinct_paths(rendered: list[tuple[OutputSpec, bytes]]) -> None:

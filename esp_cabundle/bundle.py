@@ -20,6 +20,7 @@ from .catalog import ALIASES, DEFAULT_PRESET, Catalog, entry_certificate, normal
 from .certs import Certificate
 from .errors import CatalogError, InputError, LockMismatchError
 from .known_roots import known_root
+from .text import plural
 
 if TYPE_CHECKING:
     from .verify.profiles import MbedtlsVersion
@@ -253,7 +254,7 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
         entries.append(e)
     if spec.only_labels is not None:
         kept = [e for e in entries if e.label in spec.only_labels]
-        notes.append(f"label filter kept {len(kept)} of {len(entries)} roots")
+        notes.append(f"label filter kept {len(kept)} of {plural(len(entries), 'root')}")
         entries = kept
     if not entries:
         raise CatalogError("the selection is empty: every root was excluded or filtered out")
@@ -407,7 +408,7 @@ class Lock:
         now_ = {e.sha256: e.label for e in bundle.entries}
         added = [f"+ {now_[fp]} ({fp[:16]})" for fp in now_ if fp not in pinned]
         removed = [f"- {pinned[fp]} ({fp[:16]})" for fp in pinned if fp not in now_]
-        lines = added + removed or ["  same roots, different order"]
+        lines = added + removed or ["same roots, different order"]
         raise LockMismatchError(
             f"the resolved roots differ from {path}",
             violations=tuple(lines),

@@ -105,11 +105,11 @@ EXTRA_ROOTS: dict[str, tuple[str, str]] = {
     ),
     ALIASES["dst-root-ca-x3"]: (
         "IdenTrust, as published by letsencrypt.org; the copy mDash 1.2.13 writes to ca.pem",
-        "legacy: expired 2021-09-30; kept to analyse fleets that still hold it",
+        "legacy: kept to analyse fleets that still hold it",
     ),
     ALIASES["baltimore-cybertrust-root"]: (
         _MOS_BUNDLE,
-        "legacy: expired 2025-05-12 (Azure moved to DigiCert Global Root G2)",
+        "legacy: Azure moved to DigiCert Global Root G2",
     ),
     ALIASES["globalsign-root-ca"]: (
         _MOS_BUNDLE,

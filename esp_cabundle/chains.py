@@ -125,7 +125,31 @@ def load_chain_file(path: str | Path) -> ServerChain:
 
 
 def _check_order(certs: Sequence[Certificate], source: str) -> None:
-    """Refuse a chain that is clearly root-first: a CA at the top, a leaf further down."""
+    """Refuse what is clearly not a chain as a server sends it: a CA bundle (self-signed
+    roots of several CAs: a trust set, not a chain), or a chain given root first (a CA at
+    the top with a leaf further down, or the first certificate issuing a later one).
+
+    A server sends its leaf first; mbedTLS takes the first certificate as the server's
+    own and looks for each one's issuer among those after it, so neither would replay
+    what a device sees.
+    """
+    roots = list({c.subject_der: c for c in certs if c.self_signed}.values())
+    if len(roots) > 1:  # roots of different CAs (two copies of one root may be sent)
+        raise InputError(
+            f"this is a CA bundle, not a server's chain: it holds {len(roots)} self-signed "
+            f"roots ({', '.join(c.label for c in roots[:3])}{', ...' if len(roots) > 3 else ''})",
+            path=source,
+            hint="give it as the trust set with --bundle, and the server's chain with --chain "
+            "(leaf first, as 'esp-cabundle chains pull' saves it) or --host",
+        )
+    for i, c in enumerate(certs[1:], start=1):
+        if certs[0].subject_der == c.issuer_der and c.subject_der != certs[0].subject_der:
+            raise InputError(
+                f"the chain is given root first: certificate 0 ({certs[0].label}) issued "
+                f"certificate {i} ({c.label})",
+                path=source,
+                hint="reverse the order: a server sends its leaf first, then each issuer",
+            )
     if certs and certs[0].is_ca:
         for i, c in enumerate(certs[1:], start=1):
             if not c.is_ca:
@@ -348,7 +372,7 @@ def capture_chain(
     except socket.gaierror as e:
         raise DeviceError(
             f"{where}: cannot resolve host ({e.strerror or e})",
-            hint="check the name, or save the chain elsewhere and use --chain FILE",
+            hint="check the name, and that this machine is online",
         ) from e
     except ConnectionRefusedError as e:
         raise DeviceError(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chains import DEFAULT_PORT, DEFAULT_TIMEOUT, ServerChain, capture_chain, load_chain_file
-from .errors import InputError, VerdictError
+from .errors import DeviceError, InputError, VerdictError
 from .timeline import Period, Timeline, judge_periods
 from .verify import (
     DEFAULT_DEVICE,
@@ -353,11 +353,15 @@ def target_items(
     live: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     progress: Progress | None = None,
+    skip_hint: str | None = None,
+    explain_offline: bool = True,
 ) -> list[CheckItem]:
     """A chain per target: its saved chain if there is one, else captured live.
 
     ``device`` overrides every target's profile; ``default_device`` applies to targets
-    that name none.
+    that name none. When a config's target has no saved chain and the capture fails
+    (offline), the error says how to save one (``explain_offline``); ``skip_hint`` adds
+    the caller's way to go on without it.
     """
     fallback = default_device or parse_device_profile(DEFAULT_DEVICE)
     items = []
@@ -368,11 +372,20 @@ def target_items(
         elif t.host and live:
             if progress:
                 progress(f"capturing the chain of {t.address} ...")
-            chain = capture_chain(t.host, t.port, server_name=t.server_name, timeout=timeout)
+            try:
+                chain = capture_chain(t.host, t.port, server_name=t.server_name, timeout=timeout)
+            except DeviceError as e:
+                if not explain_offline:
+                    raise
+                raise DeviceError(
+                    f"target '{t.name}' has no saved chain ({path}), and capturing it live "
+                    f"failed: {e.message}",
+                    hint=_no_chain_hint(path, skip_hint),
+                ) from e
         elif t.host:
             raise InputError(
                 f"target '{t.name}' has no saved chain ({path})",
-                hint="run 'esp-cabundle chains pull' to save it",
+                hint=_no_chain_hint(path, skip_hint),
             )
         else:
             raise InputError(f"target '{t.name}': saved chain {path} does not exist")
@@ -380,6 +393,14 @@ def target_items(
             CheckItem(t.name, chain, device or t.device or fallback, hostname=t.verify_name)
         )
     return items
+
+
+def _no_chain_hint(path: Path, skip_hint: str | None) -> str:
+    hint = (
+        f"online, 'esp-cabundle chains pull' saves it as {path}; offline, put the "
+        "server's chain there (PEM, leaf first)"
+    )
+    return f"{hint}; {skip_hint}" if skip_hint else hint
 
 
 def roadmap_items(

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EspCabundleError
+from .errors import EspCabundleError, LockMismatchError
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -98,6 +98,7 @@ class LazyGroup(click.Group):
         module, _, attr = target[0].partition(":")
         cmd = getattr(importlib.import_module(module), attr)
         assert isinstance(cmd, click.Command)
+        _accept_debug(cmd)
         return cmd
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
@@ -125,13 +126,41 @@ class LazyGroup(click.Group):
                 import traceback
 
                 traceback.print_exc()
-            click.echo(f"Error: {e}", err=True)
+            click.echo(f"Error: {e.message}", err=True)
+            # A lock diff's lines carry their own +/- marks; other lists get a bullet.
+            bullet = "" if isinstance(e, LockMismatchError) else "- "
             for v in getattr(e, "violations", ()):
-                click.echo(f"  - {v}", err=True)
+                click.echo(f"  {bullet}{v}", err=True)
+            if e.hint:
+                click.echo(f"  hint: {e.hint}", err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["debug"] = True
+
+
+def _accept_debug(cmd: click.Command) -> None:
+    """Let ``--debug`` follow the command too (``esp-cabundle build --debug``), as users
+    type it; it means the same as before the command."""
+    if any(p.name == "debug" for p in cmd.params):
+        return
+    cmd.params.append(
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_debug,
+            help="Show tracebacks for errors.",
+        )
+    )
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _accept_debug(sub)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -17,7 +17,8 @@ from typing import Any
 
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .dates import as_datetime
-from .errors import ConfigError
+from .errors import ConfigError, InputError
+from .images import IMAGE_FORMATS
 
 __all__ = [
     "CONFIG_NAME",
@@ -289,6 +290,21 @@ class Config:
         return self.sections.get(key, default)
 
 
+_IMAGE_NEEDS = "a file-system image output needs a board, or its profile and size"
+_IMAGE_HINT = "e.g. {format: spiffs, path: spiffs.bin, board: mdash-arduino}"
+
+
+def _image_output(n: Node, fmt: str, options: dict[str, Any], base_dir: Path) -> Any:
+    """An image entry's parameters, resolved now so a wrong board or size is an error at
+    the entry's line (see :mod:`esp_cabundle.images`)."""
+    from .images import image_output
+
+    try:
+        return image_output(fmt, options, base_dir)
+    except InputError as e:
+        raise n.error(e.message, hint=e.hint) from e
+
+
 def outputs_outside(config: Config) -> tuple[OutputSpec, ...]:
     """The config's outputs whose path leaves its directory (absolute, or through '..'):
     a shared config must not write anywhere on the machine without being told so."""
@@ -366,6 +382,8 @@ def parse_config(text: str, *, path: Path) -> Config:
         for n in m["outputs"].as_list():
             if isinstance(n.value, str):
                 fmt = n.as_choice(tuple(FORMATS))
+                if fmt in IMAGE_FORMATS:
+                    raise n.error(_IMAGE_NEEDS, hint=_IMAGE_HINT)
                 outputs.append(OutputSpec(fmt, base_dir / FORMATS[fmt].default_path))
                 continue
             om = n.as_mapping()
@@ -381,6 +399,8 @@ def parse_config(text: str, *, path: Path) -> Config:
             for k, v in options.items():
                 if not isinstance(v, str | int | bool):
                     raise om[k].error("expected a scalar value")
+            if fmt in IMAGE_FORMATS:
+                options["image"] = _image_output(n, fmt, options, base_dir)
             outputs.append(OutputSpec(fmt, base_dir / out_path, options))
 
     sections: dict[str, Any] = {}

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from importlib import resources
-from importlib.abc import Traversable
 from types import MappingProxyType
 from typing import Literal
 
 from .certs import Certificate, load_certificates
+from .compat import Traversable
 from .config import Node
 from .errors import ConfigError, InputError
 from .verify import TrustSet

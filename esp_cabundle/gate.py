@@ -339,7 +339,13 @@ def _judge_targets(
     base = config.base_dir if config is not None else Path(".")
     default = config.section("device") if config is not None else None
     device = board_device(board) if board is not None else None
-    items = target_items(targets, base, device=device, default_device=default)
+    items = target_items(
+        targets,
+        base,
+        device=device,
+        default_device=default,
+        skip_hint="or pass --no-check to write without judging the targets",
+    )
     until = policy.service_until if policy.service_until and policy.service_until > at else None
     trust = TrustSet.from_bundle(bundle, source="the CA to be written")
     report = check_items(trust, items, at=at, until=until)

@@ -34,6 +34,7 @@ __all__ = [
     "InitResult",
     "board_choices",
     "board_device",
+    "dates_unchecked",
     "parse_service_life",
     "parse_target",
     "render_config",
@@ -85,6 +86,9 @@ class InitResult:
     device: str | None
     outputs: tuple[tuple[str, str], ...]  # (format, path) as written in the file
     warnings: tuple[str, ...] = field(default=())
+    # Roots expiring before the end of service that the file allows, because the board's
+    # devices never check dates.
+    allowed: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, object]:
         c = self.choices
@@ -97,6 +101,7 @@ class InitResult:
             "device": self.device,
             "outputs": [{"format": f, "path": p} for f, p in self.outputs],
             "warnings": list(self.warnings),
+            "allowed": list(self.allowed),
         }
 
 
@@ -260,9 +265,17 @@ def _warnings(choices: InitChoices, today: datetime) -> list[str]:
     ]
 
 
+def dates_unchecked(board: Board | None) -> bool:
+    """Whether the board's devices never check certificate dates (no clock), so a root
+    past its expiry still anchors their chains."""
+    return board is not None and board.verify.clock == "none"
+
+
 def render_config(choices: InitChoices, *, today: datetime) -> tuple[str, tuple[str, ...]]:
     """The commented ``cabundle.yaml`` for ``choices``, and warnings about it (roots that
-    expire before the end of service, which ``build`` will refuse).
+    expire before the end of service, which ``build`` will refuse). For a board whose
+    devices never check dates those roots are allowed in the file instead (no warning):
+    the file builds as is.
 
     The same choices and ``today`` give the same text.
     """
@@ -303,7 +316,18 @@ def render_config(choices: InitChoices, *, today: datetime) -> tuple[str, tuple[
         "# The devices' end of service: build refuses a root that expires before it.",
         f"service_until: {until}",
     ]
-    if warnings:
+    if warnings and dates_unchecked(board):
+        assert board is not None
+        lines += _comment(
+            f"These roots expire before then. {board.name} devices never check dates, so "
+            "an expired root still anchors their chains: allowed below. Remove the allow "
+            "line if units that check dates share this bundle."
+        )
+        for w in warnings:
+            lines += _comment(f"- {w}", indent="  ")
+        lines.append("allow: [expires-before-service-end]")
+        warnings = []
+    elif warnings:
         lines += _comment(
             "These roots expire before then, so build refuses them until you choose: "
             "shorter life, other roots, or allow it (devices without a clock never "
@@ -378,7 +402,8 @@ def write_config(
     write_atomic(p, text.encode("utf-8"))
     outputs = tuple((f, path_) for f, path_, _ in _outputs(choices.board))
     device = board_device(choices.board) if choices.board is not None else None
-    return InitResult(p, text, choices, device, outputs, warnings)
+    allowed = tuple(_warnings(choices, today)) if dates_unchecked(choices.board) else ()
+    return InitResult(p, text, choices, device, outputs, warnings, allowed)
 
 
 def board_choices() -> Sequence[tuple[str, str]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from .certs import Certificate, load_certificates, sniff_kind
 from .errors import CertificateError
+from .text import plural
 
 __all__ = [
     "INSPECTORS",
@@ -101,7 +102,7 @@ def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) ->
         return "not yet valid"
     days = (f.not_after - at).days
     if warn_days is not None and days <= warn_days:
-        return f"expires in {days} days"
+        return f"expires in {plural(days, 'day')}"
     parts = ["ok"]
     if f.is_ca is False:
         parts.append("not a CA")

@@ -25,6 +25,8 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .text import plural
+
 if TYPE_CHECKING:
     from .check import CheckReport, ItemResult
 
@@ -124,7 +126,7 @@ def _groups(report: CheckReport) -> list[_Group]:
     roots = tuple(
         _Bar(a.label, "root", a.not_before, a.not_after, a.sha256) for a in report.trust.anchors
     )
-    groups = [_Group(f"Trust set: {len(roots)} root{'s' if len(roots) != 1 else ''}", roots)]
+    groups = [_Group(f"Trust set: {plural(len(roots), 'root')}", roots)]
     from .verify import describe_certificate
 
     for r in report.results:
@@ -456,7 +458,7 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
         f"{passed} pass, {failed} fail</span> (checked {span}; devices: "
         f"{escape(', '.join(devices))}).</p>",
         f'<p class="summary">Trust set: {escape(report.trust.source or "bundle")} '
-        f"({len(report.trust)} roots).</p>",
+        f"({plural(len(report.trust), 'root')}).</p>",
         '<section id="timeline">',
         "<h2>Timeline</h2>",
         _svg(report, window_end, window_label),

@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
-from importlib.abc import Traversable
 
 from .certs import Certificate, load_certificates
 from .chains import ServerChain
+from .compat import Traversable
 from .config import Node
 from .errors import ConfigError, InputError
 from .yamlnodes import compose_nodes

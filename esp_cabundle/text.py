@@ -1,8 +1,15 @@
-"""Text from untrusted inputs made safe to show: file names, certificate subjects."""
+"""Wording shared by the library's messages and the commands' output: counts that agree
+with their nouns, and text from untrusted inputs (file names, certificate subjects) made
+safe to show."""
 
 from __future__ import annotations
 
-__all__ = ["printable"]
+__all__ = ["plural", "printable"]
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``1 root``, ``2 roots``: a count with its noun agreeing (never ``root(s)``)."""
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
 
 
 def printable(text: str) -> str:

@@ -83,7 +83,9 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, inden
         parts = [c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]
         lines.append(pad + "  ".join(parts).rstrip())
         if n == 0:
-            lines.append(pad + "  ".join("-" * w for w in widths))
+            # An unheaded column (a marker such as "<- CA file system") gets no rule.
+            rule = ["-" * w if h else "" for h, w in zip(headers, widths, strict=True)]
+            lines.append(pad + "  ".join(rule).rstrip())
     return "\n".join(lines)
 
 

@@ -242,6 +242,10 @@ def test_cli_lists_and_shows(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["boards", "mongoose-os-esp32"])
     assert r.exit_code == 0
     assert "fs_0+fs_1" in r.output and "<- CA file system" in r.output
+    # The partition table's rule has one dash run per headed column, none for the marker.
+    lines = r.output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["name", "type"])
+    assert len(lines[header + 1].split()) == len(lines[header].split()) == 6
     r = runner.invoke(cli, ["boards", "mdash-arduino", "--json"])
     doc = json.loads(r.output)
     assert doc["filesystem"]["config_files"] == ["/mdash.cfg"]

@@ -166,8 +166,13 @@ def test_locked_fails_after_selection_changes(runner: CliRunner, in_tmp: Path) -
     before = (in_tmp / "ca.pem").read_bytes()
     code, _, err = run(runner, "build", "--locked")
     assert code == 1
-    assert "differ from" in err and "+ Amazon Root CA 1" in err
+    assert "differ from" in err and "\n  + Amazon Root CA 1 (" in err
     assert (in_tmp / "ca.pem").read_bytes() == before
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nexclude: [isrg-root-x2]\n")
+    code, _, err = run(runner, "build", "--locked")
+    # The diff line as such, not a bulleted "- - ISRG Root X2"; the hint comes last.
+    assert code == 1 and "\n  - ISRG Root X2 (" in err and "- -" not in err
+    assert err.rstrip().splitlines()[-1].startswith("  hint: run 'esp-cabundle build'")
 
 
 def test_locked_without_lock_file_is_usage_error(runner: CliRunner, in_tmp: Path) -> None:
@@ -297,6 +302,25 @@ def test_every_command_has_help_with_examples(runner: CliRunner) -> None:
 def test_unknown_command_suggests(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["biuld"])
     assert r.exit_code == 2 and "Did you mean 'build'" in r.output
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--debug", "build", "--root", "nope"],
+        ["build", "--root", "nope", "--debug"],
+        ["fs", "ls", "nope.bin", "--debug"],
+        ["fs", "--debug", "ls", "nope.bin"],
+    ],
+)
+def test_debug_shows_a_traceback_before_or_after_the_command(
+    runner: CliRunner, in_tmp: Path, argv: list[str]
+) -> None:
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2 and r.stderr.startswith("Traceback"), r.stderr
+    assert "\nError: " in r.stderr
+    quiet = runner.invoke(cli, [a for a in argv if a != "--debug"])
+    assert quiet.exit_code == 2 and quiet.stderr.startswith("Error: ")
 
 
 def test_python_m_smoke_and_fast_path_imports(tmp_path: Path) -> None:

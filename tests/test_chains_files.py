@@ -58,9 +58,50 @@ def test_root_first_chain_is_refused(tmp_path: Path) -> None:
     leaf = mint("localhost", root, ca=False)
     p = tmp_path / "reversed.pem"
     p.write_bytes(root.pem + leaf.pem)
-    with pytest.raises(InputError, match="not leaf first") as e:
+    with pytest.raises(InputError, match="given root first") as e:
         load_chain_file(p)
-    assert str(p) in str(e.value)
+    assert str(p) in str(e.value) and "reverse the order" in str(e.value)
+    # A leaf further down, its issuer not first: still not leaf first.
+    other = mint("P Root")
+    p.write_bytes(other.pem + leaf.pem)
+    with pytest.raises(InputError, match="not leaf first"):
+        load_chain_file(p)
+
+
+EXAMPLE_CHAINS = Path(__file__).resolve().parent.parent / "examples" / "chains"
+
+
+@pytest.mark.parametrize("name", ["letsencrypt-2021-long.pem", "letsencrypt-gen-y-rsa.pem"])
+def test_real_chain_given_root_first_is_refused(tmp_path: Path, name: str) -> None:
+    """Let's Encrypt's intermediates (no leaf) in reverse: the first issued the second."""
+    from esp_cabundle.certs import load_certificates
+
+    chain = load_chain_file(EXAMPLE_CHAINS / name).certificates
+    assert len(chain) == 2
+    p = tmp_path / "reversed.pem"
+    certs = load_certificates((EXAMPLE_CHAINS / name).read_bytes())
+    p.write_text("".join(c.pem() for c in reversed(certs)))
+    with pytest.raises(InputError, match="given root first") as e:
+        load_chain_file(p)
+    assert f"certificate 0 ({chain[1].label}) issued certificate 1 ({chain[0].label})" in str(
+        e.value
+    )
+
+
+def test_a_bundle_given_as_a_chain_is_named(tmp_path: Path) -> None:
+    """ca.pem passed to check --chain: its roots are no chain, and check would otherwise
+    'accept' the first root as a server sending itself."""
+    from click.testing import CliRunner
+
+    from esp_cabundle.cli import cli
+
+    roots = [mint(f"B Root {i}") for i in range(3)]
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(b"".join(r.pem for r in roots))
+    r = CliRunner().invoke(cli, ["check", "--bundle", str(bundle), "--chain", str(bundle)])
+    assert r.exit_code == 2, r.output
+    assert "a CA bundle, not a server's chain: it holds 3 self-signed roots" in r.stderr
+    assert "--bundle" in r.stderr.split("hint:", 1)[1]
 
 
 def test_missing_empty_and_key_bearing_chain_files(tmp_path: Path) -> None:

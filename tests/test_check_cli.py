@@ -117,7 +117,7 @@ def test_roadmap_shows_an_x1_only_bundle_breaking(runner: CliRunner, le_files: P
 def test_default_bundle_is_ca_pem_in_the_working_dir(runner: CliRunner, le_files: Path) -> None:
     shutil.copy(le_files / "dst.pem", le_files / "ca.pem")
     code, out, _ = run(runner, "check", "--chain", "short.pem", "--device", "mbedtls-noclock")
-    assert code == 1 and "ca.pem (1 roots)" in out
+    assert code == 1 and "ca.pem (1 root)" in out
     (le_files / "ca.pem").unlink()
     code, out, _ = run(runner, "check", "--chain", "short.pem", "--device", "mbedtls-noclock")
     assert code == 0 and "default preset" in out

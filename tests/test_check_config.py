@@ -81,3 +81,40 @@ def test_target_without_saved_chain_offline_is_an_error(tmp_path: Path) -> None:
     assert "chains pull" in str(e.value)
     with pytest.raises(InputError, match="does not exist"):
         target_items([Target("t", None, chain=tmp_path / "x.pem")], tmp_path)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("command", ["build", "check"])
+def test_unreachable_target_without_saved_chain_says_the_next_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Offline (here: nothing listens), a target without a saved chain names what the
+    user can do with this very command: pull when online, save the chain by hand, and for
+    build --no-check; never an option the command lacks."""
+    from click.testing import CliRunner
+
+    from esp_cabundle.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    port = _closed_port()
+    (tmp_path / "cabundle.yaml").write_text(
+        f"preset: letsencrypt\ntargets:\n  - name: broker\n    host: 127.0.0.1\n    port: {port}\n"
+    )
+    r = CliRunner().invoke(cli, [command])
+    assert r.exit_code == 3, r.output
+    assert "target 'broker' has no saved chain" in r.stderr and "connection refused" in r.stderr
+    hint = r.stderr.split("hint: ", 1)[1]
+    assert "'esp-cabundle chains pull'" in hint and "chains/broker.pem" in hint
+    assert "--chain" not in r.stderr
+    assert ("--no-check" in hint) == (command == "build")  # check writes nothing
+    assert not (tmp_path / "ca.pem").exists()
+    if command == "build":
+        r = CliRunner().invoke(cli, ["build", "--no-check"])
+        assert r.exit_code == 0 and (tmp_path / "ca.pem").is_file()

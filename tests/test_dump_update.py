@@ -257,7 +257,7 @@ def test_cli_update_dump(arduino_file: Path, in_tmp: Path, runner: CliRunner) ->
     assert r.exit_code == 0, r.output
     old, new = arduino_file.read_bytes(), (in_tmp / "new.bin").read_bytes()
     changed = dumps.differing_sectors(old, new)
-    assert "/ca.pem replaced; kept 3 other file(s)" in r.output
+    assert "/ca.pem replaced; kept 3 other files" in r.output
     for s in changed:
         assert f"{s:#x}" in r.output
     assert fs_files(new, 0x290000, 0x160000)["/ca.pem"] == NEW_CA

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 import runpy
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -103,16 +104,20 @@ def makefile_commands(path: Path, targets: tuple[str, ...]) -> list[Command]:
 
 def test_make_recipes_run(scratch: Path) -> None:
     d = scratch / "make"
-    cmds = makefile_commands(d / "Makefile", ("cabundle-check",))
+    lock = (d / "cabundle.lock").read_bytes()
+    cmds = makefile_commands(d / "Makefile", ("cabundle", "cabundle-check"))
     assert [c.argv[:2] for c in cmds] == [
         ["esp-cabundle", "build"],
-        ["esp-cabundle", "pack"],
         ["esp-cabundle", "build"],
         ["esp-cabundle", "inspect"],
         ["esp-cabundle", "check"],
     ]
+    # The gate builds from the committed lock; nothing before it may rewrite the lock.
+    gate = makefile_commands(d / "Makefile", ("cabundle-check",))
+    assert gate[0].argv[:2] == ["esp-cabundle", "build"] and "--locked" in gate[0].argv
     run_all(cmds, d)
     _check_make_outputs(d)
+    assert (d / "cabundle.lock").read_bytes() == lock  # the committed lock is current
 
 
 def _check_make_outputs(d: Path) -> None:
@@ -127,7 +132,16 @@ def _check_make_outputs(d: Path) -> None:
     from esp_cabundle.fs import open_image
 
     image = open_image((build / "spiffs.bin").read_bytes(), fs_type="spiffs")
-    assert image.size == 1408 * 1024
+    # The fleet's partition: Arduino-ESP32 1.0.x default.csv, as the mdash-arduino board.
+    from esp_cabundle.boards import load_board
+
+    board = load_board("mdash-arduino")
+    assert "board: mdash-arduino" in (d / "cabundle.yaml").read_text()
+    assert board.layout is not None
+    (spiffs,) = board.fs_partitions(board.layout)
+    assert (spiffs.offset, spiffs.size) == (0x291000, 0x16F000)
+    assert image.size == spiffs.size
+    assert f"0x{spiffs.size:X} bytes at {spiffs.offset:#x}" in (d / "README.md").read_text()
     assert image.read("/ca.pem") == (build / "ca.pem").read_bytes()
     assert "timeline-svg" in (build / "forecast.html").read_text()
 
@@ -148,10 +162,41 @@ def test_make_target_itself(scratch: Path) -> None:
         ["make", "cabundle-check"], cwd=d, env=env, capture_output=True, text=True,
         timeout=180, check=False,
     )  # fmt: skip
+    # On a fresh checkout the gate builds every output from the committed lock by itself.
     assert p.returncode == 0, p.stdout + p.stderr
     _check_make_outputs(d)
-    # The README's make lines run too.
+    # The README's make lines run too (make cabundle, then the gate again).
+    lock = (d / "cabundle.lock").read_bytes()
     run_all(markdown_commands(d / "README.md"), d)
+    assert (d / "cabundle.lock").read_bytes() == lock
+    _check_make_outputs(d)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_check_fails_when_the_selection_drifts_from_the_lock(scratch: Path) -> None:
+    """The gate cannot pass on drift: a root added to cabundle.yaml (and not yet in the
+    committed lock) fails 'make cabundle-check', which leaves lock and outputs alone."""
+    d = scratch / "make"
+    env = child_env()
+    p = subprocess.run(
+        ["make", "cabundle"], cwd=d, env=env, capture_output=True, text=True,
+        timeout=180, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    cfg = d / "cabundle.yaml"
+    cfg.write_text(
+        cfg.read_text().replace(
+            "roots: [amazon-root-ca-1]", "roots: [amazon-root-ca-1, gts-root-r1]"
+        )
+    )
+    before = {f: f.read_bytes() for f in (d / "cabundle.lock", *sorted((d / "build").iterdir()))}
+    p = subprocess.run(
+        ["make", "cabundle-check"], cwd=d, env=env, capture_output=True, text=True,
+        timeout=180, check=False,
+    )  # fmt: skip
+    assert p.returncode != 0
+    assert "the resolved roots differ from" in p.stderr and "+ GTS Root R1" in p.stderr
+    assert {f: f.read_bytes() for f in before} == before
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -429,6 +474,77 @@ def test_ci_workflow_passes_today(scratch: Path) -> None:
     run_all(markdown_commands(d / "README.md"), d)
     doc = yaml.safe_load((d / "cabundle.yml").read_text())
     assert doc[True]["schedule"]  # 'on:' is YAML 1.1's True
+
+
+# The workflow's install line: the package from its git repository, pinned to a tag.
+_INSTALL = re.compile(
+    r'^pip install "esp-cabundle @ (?P<url>git\+https://github\.com/YOUR-ORG/esp-cabundle)'
+    r'@(?P<ref>v[\w.]+)"$'
+)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_ci_install_line_installs_the_package(tmp_path: Path, scratch: Path) -> None:
+    """The workflow's pip line, its placeholder repository swapped for this checkout
+    (git+file at HEAD), installs a working esp-cabundle into a fresh venv, offline: a real
+    git clone and wheel build, so a file missing from the wheel fails here."""
+    import sys
+    import sysconfig
+
+    doc = yaml.safe_load((scratch / "ci" / "cabundle.yml").read_text())
+    (job,) = doc["jobs"].values()
+    (line,) = [s["run"] for s in job["steps"] if s.get("run", "").startswith("pip install")]
+    m = _INSTALL.match(line.strip())
+    assert m, line
+    (version,) = re.findall(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
+    assert m.group("ref") == f"v{version}"  # pinned to the release it documents
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout: nothing to install from")
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=30,
+        check=True,
+    ).stdout.strip()  # fmt: skip
+    local = line.strip().replace(
+        f"{m.group('url')}@{m.group('ref')}", f"git+file://localhost{REPO.as_posix()}@{head}"
+    )
+    assert local != line.strip()
+    # A fresh venv that borrows this environment's packages (the dependencies and the
+    # build backend) through a .pth file, so nothing is fetched; --ignore-installed, as
+    # esp-cabundle itself may be among them.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=60)  # fmt: skip
+    vpy = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    purelib = subprocess.run(
+        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.strip()  # fmt: skip
+    outer = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    (Path(purelib) / "outer.pth").write_text("\n".join(sorted(outer)) + "\n")
+    argv = shlex.split(local)
+    assert argv[:2] == ["pip", "install"]
+    p = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(vpy), "install", "--quiet", "--no-deps",
+         "--no-build-isolation", "--no-index", "--ignore-installed", *argv[2:]],
+        capture_output=True, text=True, timeout=240, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    where = subprocess.run(
+        [str(vpy), "-c", "import esp_cabundle; print(esp_cabundle.__file__)"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert Path(where).is_relative_to(venv), where  # the installed copy, not this checkout
+    # The installed command runs the workflow's first gate step, offline.
+    exe = venv / "bin" / "esp-cabundle"
+    d = scratch / "ci"
+    (d / "ca.pem").unlink(missing_ok=True)
+    p = subprocess.run(
+        [str(exe), "build", "--locked", "--no-check"], cwd=d, env=child_env(),
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert len(load_certificates((d / "ca.pem").read_bytes())) == 5
 
 
 def _first_failure(cmds: list[Command], cwd: Path) -> tuple[int, int] | None:

@@ -184,7 +184,7 @@ def test_dry_run_reads_only_and_says_what_would_change(
     r = runner.invoke(cli, [*args, "--verbose"])  # the details: partitions and sectors
     out = r.stdout
     assert "/ca.pem would be replaced" in out and "Dry run: nothing written." in out
-    assert "+ R10" in out and "sector(s)" in out and "KiB" in out and "order: " in out
+    assert "+ R10" in out and "sectors, " in out and "KiB" in out and "order: " in out
     assert "0x29" in out  # sector addresses
     assert untouched(unit) and not (tmp_path / "j").exists()
     r = runner.invoke(

@@ -208,7 +208,9 @@ ERRORS = [
     (["cat", "{image}", "/nope"], "no file /nope"),
     (["ls", "{missing}"], "no such file"),
     (["ls", "{blank}"], "no file system"),
-    (["ls", "{ca}"], "neither LittleFS"),
+    (["ls", "{ca}"], "PEM text (certificates), not a file-system image"),
+    (["put", "{ca}", "{image}", "/ca.pem"], "the arguments look swapped"),
+    (["put", "{ca}", "{image}"], "image comes first: esp-cabundle fs put {image} {ca}"),
 ]
 
 
@@ -230,12 +232,47 @@ def test_errors_leave_image_unchanged(
         "blank": str(blank),
     }
     args = [a.format(**subst) for a in args]
+    message = message.format(**subst)
     files = {p: p.read_bytes() for p in tmp_path.iterdir()}
     code, out, _ = run(runner, *args)
     assert code == 2, out
     assert message.lower() in out.lower(), out
     assert "Traceback" not in out
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == files  # nothing changed or added
+
+
+@pytest.mark.parametrize(
+    ("dump_name", "expected"),
+    [
+        ("arduino_dump", ["spiffs: --offset 0x290000 --size 0x160000"]),
+        (
+            "mongoose_dump",
+            ["fs_0: --offset 0x190000 --size 0x40000", "fs_1: --offset 0x350000 --size 0x40000"],
+        ),
+    ],
+)
+def test_whole_flash_dump_names_its_partitions(
+    runner: CliRunner, tmp_path: Path, dump_name: str, expected: list[str]
+) -> None:
+    """A whole-flash dump where an image is expected (or swapped with the CA file): the
+    partition table is read and the exact --offset/--size given; nothing changes."""
+    import support.dumps
+
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(getattr(support.dumps, dump_name)())
+    before = dump.read_bytes()
+    code, out, _ = run(runner, "ls", str(dump))
+    assert code == 2 and "a whole-flash dump (partition table at 0x8000)" in out, out
+    assert all(e in out for e in expected), out
+    code, out, _ = run(runner, "put", str(NEW_CA), str(dump), "/ca.pem")
+    assert code == 2 and "the arguments look swapped" in out, out
+    offset, size = expected[0].split(": ", 1)[1].split()[1::2]
+    assert f"fs put {dump} {NEW_CA} /ca.pem --offset {offset} --size {size}" in out, out
+    assert dump.read_bytes() == before
+    # The suggested command is right: it works.
+    code, out, _ = run(runner, "put", str(dump), str(NEW_CA), "/ca.pem", "--offset", offset,
+                       "--size", size)  # fmt: skip
+    assert code == 0, out
 
 
 def test_every_fs_subcommand_has_examples(runner: CliRunner) -> None:

@@ -224,6 +224,40 @@ def test_roots_expiring_before_service_end_are_named(runner: CliRunner, in_tmp: 
     assert code == 0, err
 
 
+@pytest.mark.parametrize("board", ["mdash-arduino", "mongoose-os-esp32", "esp-idf-bundle"])
+def test_board_that_never_checks_dates_builds_a_long_service_as_is(
+    runner: CliRunner, in_tmp: Path, board: str
+) -> None:
+    """Ten years outlive ISRG Root X1 (2035) and GTS Root R1 (2036); devices without a
+    clock still accept chains ending at them, so the file allows it and builds."""
+    assert load_board(board).verify.clock == "none"
+    code, _, err = run(runner, "init", "--board", board, "--service-years", "10", "--yes",
+                       "--at", AT)  # fmt: skip
+    assert code == 0, err
+    assert "warning" not in err and "ISRG Root X1 expires 2035-06-04" in err
+    text = (in_tmp / "cabundle.yaml").read_text()
+    assert "\nallow: [expires-before-service-end]\n" in text and "never check dates" in text
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 0, err
+    code, out, err = run(runner, "init", "--board", board, "--service-years", "10", "--yes",
+                         "--at", AT, "--force", "--json")  # fmt: skip
+    doc = json.loads(out)
+    assert doc["warnings"] == [] and len(doc["allowed"]) == 2, doc
+
+
+def test_board_that_checks_dates_still_refuses_a_too_long_service(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    assert load_board("mdash").verify.clock == "synced"
+    code, _, err = run(runner, "init", "--board", "mdash", "--service-years", "10", "--yes",
+                       "--at", AT)  # fmt: skip
+    assert code == 0 and "warning: ISRG Root X1 expires 2035-06-04" in err
+    text = (in_tmp / "cabundle.yaml").read_text()
+    assert "# allow: [expires-before-service-end]" in text
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 1 and "ISRG Root X1 expires 2035-06-04" in err
+
+
 def test_json_and_other_output_path(runner: CliRunner, in_tmp: Path) -> None:
     code, out, err = run(
         runner, "init", "--board", "esp-idf-bundle", "--target", "[2001:db8::1]:8883",

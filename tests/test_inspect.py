@@ -81,6 +81,9 @@ def test_missing_file_and_no_args(runner: CliRunner, in_tmp: Path) -> None:
 def test_roots_command(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["roots", "isrg"])
     assert r.exit_code == 0 and "isrg-root-x1" in r.stdout and "isrg-root-yr" in r.stdout
+    # The status column (the last) is whole, never cut mid-word, whatever the output is.
+    yr = next(line for line in r.stdout.splitlines() if line.startswith("isrg-root-yr"))
+    assert yr.endswith("default LE chains reach it via X1"), yr
     r = runner.invoke(cli, ["roots", "--json", "dst"])
     doc = json.loads(r.stdout)
     (dst,) = [x for x in doc["roots"] if x["alias"] == "dst-root-ca-x3"]

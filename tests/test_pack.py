@@ -209,3 +209,74 @@ def test_pack_overwrites_atomically(runner: CliRunner, tmp_path: Path) -> None:
     assert code == 2 and "no space" in text
     assert out.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fs.bin"]
+
+
+# --- --board ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("board", "fs_type", "size", "where"),
+    [
+        ("mdash-arduino", "spiffs", 0x16F000, "spiffs at 0x291000"),
+        ("mongoose-os-esp32", "littlefs", 0x40000, "fs_0 at 0x190000, fs_1 at 0x350000"),
+        ("arduino-esp32-littlefs", "littlefs", 0x160000, "spiffs at 0x290000"),
+    ],
+)
+def test_pack_board_takes_every_parameter_from_the_board(
+    runner: CliRunner, tmp_path: Path, board: str, fs_type: str, size: int, where: str
+) -> None:
+    from esp_cabundle.boards import load_board
+
+    out = tmp_path / "fs.bin"
+    code, text = pack(runner, "--board", board, "--bundle", str(X1), "--at", AT, "-o", str(out))
+    assert code == 0, text
+    assert f"board {board}'s {where}" in text
+    data = out.read_bytes()
+    assert len(data) == size
+    fs = load_board(board).filesystem
+    assert fs is not None
+    image = open_image(data, fs_type=fs.fs_type, profile=fs.profile)
+    assert image.read(fs.ca_path) == X1_PEM
+    # The same image as the parameters spelled out.
+    spelled = tmp_path / "spelled.bin"
+    code, text = pack(
+        runner, "--fs", fs.fs_type, "--profile", fs.profile, "--size", str(size),
+        "--bundle", str(X1), "--at", AT, "-o", str(spelled),
+    )  # fmt: skip
+    assert code == 0, text
+    assert spelled.read_bytes() == data
+
+
+def test_pack_board_json_and_overrides(runner: CliRunner, tmp_path: Path) -> None:
+    out = tmp_path / "fs.bin"
+    r = runner.invoke(
+        cli,
+        ["pack", "--board", "mdash-arduino", "--size", "1408K", "--ca-path", "/certs/ca.pem",
+         "--bundle", str(X1), "--at", AT, "-o", str(out), "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert (doc["board"], doc["fs"], doc["profile"], doc["bytes"]) == (
+        "mdash-arduino", "spiffs", "esp-idf", 1408 * 1024,
+    )  # fmt: skip
+    assert doc["partitions"] == []  # 1408K is not the board's default partition
+    assert open_image(out.read_bytes()).read("/certs/ca.pem") == X1_PEM
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--board", "mdash"], "not in a file system: there is no image to make"),
+        (["--board", "mdash-arduino", "--fs", "littlefs"], "reads its CA from spiffs"),
+        (["--board", "mongoose-os-esp32", "--profile", "esp-idf"], "profile mongoose-os"),
+        (["--board", "nope-board"], "unknown board"),
+        (["--fs", "spiffs", "--profile", "esp-idf"], "--fs and --size are required"),
+    ],
+)
+def test_pack_board_refusals_write_nothing(
+    runner: CliRunner, tmp_path: Path, args: list[str], message: str
+) -> None:
+    out = tmp_path / "fs.bin"
+    code, text = pack(runner, *args, "--bundle", str(X1), "--at", AT, "-o", str(out))
+    assert code == 2 and message in text, text
+    assert not out.exists()

@@ -181,8 +181,9 @@ def test_mqtts_broker_checked_by_the_gate_and_verified_with_tls_ca(tmp_path: Pat
     goes through a verified TLS link (--tls-ca)."""
     from support.pki import issue
 
-    root = issue("Fleet Broker Test Root")
-    leaf = issue("localhost", issuer=root, ca=False, san="localhost")
+    # Key identifiers: Python 3.13's default TLS context verifies strictly (it wants them).
+    root = issue("Fleet Broker Test Root", key_ids=True)
+    leaf = issue("localhost", issuer=root, ca=False, san="localhost", key_ids=True)
     (tmp_path / "root.pem").write_bytes(root.pem)
     (tmp_path / "leaf.pem").write_bytes(leaf.pem)
     (tmp_path / "leaf.key").write_bytes(leaf.key_pem())

@@ -122,6 +122,10 @@ def test_nothing_listening(runner: CliRunner, tmp_path: Path) -> None:
     r = runner.invoke(cli, ["read", "-p", f"socket://127.0.0.1:{port}", "--all", "-o", str(out)])
     assert r.exit_code == 3
     assert "nothing is listening there" in r.stderr and not out.exists()
+    # The error is the first thing said: no blank line left by a progress display.
+    assert r.stderr.startswith("Error: socket://"), repr(r.stderr[:40])
+    r = runner.invoke(cli, ["inspect", "-p", f"socket://127.0.0.1:{port}"])
+    assert r.exit_code == 3 and r.stderr.startswith("Error: socket://"), repr(r.stderr[:40])
 
 
 def test_help_has_examples(runner: CliRunner) -> None:

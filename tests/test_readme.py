@@ -185,6 +185,29 @@ def test_readme_starts_with_the_two_setup_commands() -> None:
     assert "pip install '.[test]' && python -m pytest" in second[1]
 
 
+def test_test_commands_print_pytest_summary_line() -> None:
+    """Every pytest command README and .ci/run give, with its own options (and
+    pyproject's addopts) on one quick test, ends with pytest's summary line: a doubled
+    ``-q`` (one in addopts, one on the line) would hide it."""
+    lines = [c.text for c in markdown_commands(README) if "-m pytest" in c.text]
+    ci = (REPO / ".ci" / "run").read_text()
+    lines += [ln for ln in ci.splitlines() if re.match(r'\s*"?[^\s"]*python"? -m pytest\b', ln)]
+    assert len(lines) >= 3, lines
+    for text in lines:
+        argv = shlex.split(text.split("&&")[-1], comments=True)
+        argv = argv[argv.index("pytest") + 1 :]
+        argv = argv[: argv.index("||")] if "||" in argv else argv
+        opts = [a for a in argv if not a.endswith(".py")]  # its options, not its files
+        p = subprocess.run(
+            [sys.executable, "-m", "pytest", *opts, "-p", "no:cacheprovider",
+             "tests/test_text.py::test_plural"],
+            cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert p.returncode == 0, p.stdout + p.stderr
+        last = p.stdout.strip().splitlines()[-1]
+        assert re.search(r"\b1 passed in ", last), f"{text!r} ends with {last!r}"
+
+
 def test_readme_guide_sections_in_order() -> None:
     heads = [h for h in re.findall(r"^## (.+)$", README.read_text(), re.M)]
     wanted = [

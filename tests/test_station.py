@@ -76,7 +76,7 @@ def test_four_units_one_wrong_chip(
     r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
     assert r.exit_code == 3, r.output
     out = r.stdout
-    assert "3 of 4 unit(s) succeeded." in out
+    assert "3 of 4 units succeeded." in out
     failed = [line for line in out.splitlines() if "FAILED" in line]
     assert len(failed) == 1 and odd.url in failed[0] and "ESP32-S3" in failed[0]
     for unit in units:

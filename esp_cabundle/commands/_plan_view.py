@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..text import plural
+
 if TYPE_CHECKING:
     from ..flash.flasher import FlashResult
     from ..flash.plan import PartitionChange, RootChange
@@ -25,7 +27,7 @@ def roots_lines(roots: RootChange) -> list[str]:
     if roots.old_unreadable:
         lines.append("  (the old CA file holds no readable certificate)")
     if roots.kept:
-        lines.append(f"  = {roots.kept} root(s) kept")
+        lines.append(f"  = {plural(roots.kept, 'root')} kept")
     return lines
 
 
@@ -41,12 +43,12 @@ def change_lines(change: PartitionChange, status: str = "planned") -> list[str]:
     if change.up_to_date:
         return [f"{head}: {change.ca_path} already holds this CA file"]
     action = "replaced" if change.old_ca is not None else "created"
-    kept = f"; kept {len(change.files)} other file(s)" if change.files else ""
+    kept = f"; kept {plural(len(change.files), 'other file')}" if change.files else ""
     lines = [f"{head}: {change.ca_path} {_VERB.get(status, 'is ')}{action}{kept}"]
     lines += roots_lines(change.roots)
     sectors = " ".join(f"{w.offset:#x}" for w in change.writes)
     kib = len(change.writes) * 4
-    lines.append(f"  {len(change.writes)} sector(s), {kib} KiB, in this order: {sectors}")
+    lines.append(f"  {plural(len(change.writes), 'sector')}, {kib} KiB, in this order: {sectors}")
     lines.append(f"  order: {change.order}")
     return lines
 
@@ -82,13 +84,13 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
     for r in result.resumed:
         if r.action == "finished":
             lines.append(
-                f"finished the update interrupted on {r.entry.when} ({r.sectors_written} "
-                "sector(s) written)"
+                f"finished the update interrupted on {r.entry.when} "
+                f"({plural(r.sectors_written, 'sector')} written)"
             )
         elif r.action == "would finish":
             lines.append(
                 f"an update interrupted on {r.entry.when} would be finished first "
-                f"({r.sectors_written} sector(s) to write); run without --dry-run"
+                f"({plural(r.sectors_written, 'sector')} to write); run without --dry-run"
             )
         elif r.action == "stale":
             lines.append(
@@ -110,8 +112,8 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
     elif result.status == "updated":
         journal = f"; journal {result.journal.path}" if result.journal is not None else ""
         lines.append(
-            f"Updated and verified: {result.sectors_written} sector(s) written, file system "
-            f"read back{journal}"
+            f"Updated and verified: {plural(result.sectors_written, 'sector')} written, file "
+            f"system read back{journal}"
         )
     return lines
 

@@ -108,13 +108,20 @@ def unit_progress(*, quiet: bool) -> Iterator[ProgressCallback]:
             return
         if isinstance(event, Progress) and event.total:
             key = (event.operation, event.address, event.total)
+            if not tasks:
+                bars.start()
             if key not in tasks:
                 label = f"{event.operation.capitalize():<6} {event.address:#010x}"
                 tasks[key] = bars.add_task(label, total=event.total)
             bars.update(tasks[key], completed=event.done)
 
-    with bars:
+    # Started at the first bar, so an error before any transfer (no port, no sync) is
+    # not preceded by the blank line an empty live display leaves behind.
+    try:
         yield show
+    finally:
+        if tasks:
+            bars.stop()
 
 
 def port_inspect_options(f: F) -> F:

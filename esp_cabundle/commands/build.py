@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..text import plural
 from ._common import at_option, json_option, output_path, parse_at, quiet_option
 from .ca_source import CaOptions, ca_options
 
@@ -191,8 +192,7 @@ def build(
     # With an output on standard output ('-o -'), the report goes to stderr.
     say = note if any(str(o.path) == "-" for o, _ in result.outputs) else echo
     say(
-        f"{len(result.bundle)} root{'s' if len(result.bundle) != 1 else ''} from "
-        f"{result.ca.source} "
+        f"{plural(len(result.bundle), 'root')} from {result.ca.source} "
         f"(Mozilla store: certifi {result.bundle.mozilla_version})",
         quiet=quiet,
     )

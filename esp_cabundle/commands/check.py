@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..text import plural
 from ._common import at_option, json_option, output_path, parse_at, quiet_option
 
 if TYPE_CHECKING:
@@ -184,7 +185,13 @@ def check(
             host, port = parse_host_port(h)
             targets.append(Target(h, host, port, hostname=hostname))
         items += target_items(
-            targets, Path("."), device=default, live=True, timeout=timeout, progress=progress
+            targets,
+            Path("."),
+            device=default,
+            live=True,
+            timeout=timeout,
+            progress=progress,
+            explain_offline=False,  # --host asks for a live capture, not a saved chain
         )
     if not hosts and not chain_files and config is not None and config.section("targets"):
         items += target_items(
@@ -239,7 +246,7 @@ def _board(board: str | None, device: str | None) -> Board | None:
 
 def render_report(report: CheckReport) -> str:
     trust = report.trust
-    lines = [f"Trust set: {trust.source or 'bundle'} ({len(trust)} roots)"]
+    lines = [f"Trust set: {trust.source or 'bundle'} ({plural(len(trust), 'root')})"]
     span = f"at {report.at.date().isoformat()}"
     if report.until:
         span += f", forecast until {report.until.date().isoformat()}"

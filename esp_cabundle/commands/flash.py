@@ -197,6 +197,7 @@ def _render(outcomes: list[UnitOutcome[FlashResult]], *, verbose: bool, quiet: b
     each followed by its details with --verbose; a summary for a station."""
     from ..flash.flasher import FlashResult
     from ..flash.interrupt import UnitInterrupted
+    from ..text import plural
     from ..ui import echo
     from ._bench import flash_line, render_lines
     from ._plan_view import flash_detail_lines
@@ -214,4 +215,4 @@ def _render(outcomes: list[UnitOutcome[FlashResult]], *, verbose: bool, quiet: b
         ok = sum(1 for o in outcomes if o.ok)
         stopped = sum(1 for o in outcomes if isinstance(o.error, UnitInterrupted))
         tail = f"; {stopped} interrupted" if stopped else ""
-        echo(f"{ok} of {len(outcomes)} unit(s) succeeded{tail}.", quiet=quiet)
+        echo(f"{ok} of {plural(len(outcomes), 'unit')} succeeded{tail}.", quiet=quiet)

@@ -216,6 +216,7 @@ def put_cmd(
     from ..fs.edit import FileEdit
 
     data = read_input(source)
+    _refuse_swapped(image, source, dest, data)
     target = normalize_path(dest or "/" + source.name)
     gated = None
     if target in _ca_paths(_region(image, offset, size), fs_type, profile, board):
@@ -257,6 +258,27 @@ def _ca_paths(
         if fs is not None:
             paths.add(fs.ca_path)
     return {normalize_path(p) for p in paths}
+
+
+def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) -> None:
+    """``fs put ca.pem dump.bin``: the CA file where the image goes. Say the right order
+    (and, for a whole-flash dump, the partition's --offset/--size)."""
+    from ..errors import InputError
+    from ..fs.edit import dump_fs_partitions, looks_like_pem
+
+    if looks_like_pem(data) or not looks_like_pem(read_input(image)):
+        return
+    right = f"esp-cabundle fs put {source} {image}" + (f" {dest}" if dest else "")
+    _, parts = dump_fs_partitions(data)
+    if parts:
+        right += f" --offset {parts[0].offset:#x} --size {parts[0].size:#x}"
+        for p in parts[1:]:
+            right += f" (then {p.name}: --offset {p.offset:#x} --size {p.size:#x})"
+    raise InputError(
+        f"the arguments look swapped: {image} holds PEM text and {source} does not; "
+        "nothing written",
+        hint=f"the image comes first: {right}",
+    )
 
 
 @fs.command("rm")

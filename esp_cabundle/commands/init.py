@@ -140,6 +140,8 @@ def init(
         return
     for w in result.warnings:
         warn(f"{w} (build will refuse it: see the comment above service_until)")
+    for w in result.allowed:
+        note(f"note: {w}; allowed in the file, as these devices never check dates", quiet=quiet)
     echo(f"Wrote {result.path}", quiet=quiet)
     steps = []
     if parsed_targets:

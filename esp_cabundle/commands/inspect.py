@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..text import plural
 from ._common import at_option, json_option, parse_at, quiet_option
 from ._unit import port_inspect_options
 
@@ -46,8 +47,8 @@ def inspect(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Show the certificates in PEM, DER or C files (and, as they land, bundles, images,
-    flash dumps and units): subject, not-after, days left, key, fingerprint, status.
+    """Show the certificates in PEM, DER or C files, ESP-IDF bundles, file-system images,
+    whole-flash dumps and units: subject, not-after, days left, key, fingerprint, status.
 
     \b
     Examples:
@@ -80,7 +81,7 @@ def inspect(
     problems = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
     if problems:
         raise VerdictError(
-            f"{len(problems)} certificate(s) fail the gate:\n  " + "\n  ".join(problems)
+            f"{plural(len(problems), 'certificate')} failed the gate:\n  " + "\n  ".join(problems)
         )
 
 
@@ -98,7 +99,7 @@ def gate_problems(
                 if fail_within is not None and (f.not_after - at).days <= fail_within:
                     out.append(
                         f"{where}: expires {f.not_after.date().isoformat()} "
-                        f"(within {fail_within} days)"
+                        f"(within {plural(fail_within, 'day')})"
                     )
                     continue
             if "not-ca" in fail_on and f.is_ca is False:
@@ -113,7 +114,7 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
 
     pad = " " * indent
     total = sum(1 for _ in r.all_findings())
-    lines = [f"{pad}{printable(r.source)}: {r.kind}, {total} certificate(s)"]
+    lines = [f"{pad}{printable(r.source)}: {r.kind}, {plural(total, 'certificate')}"]
     for k, v in r.facts:
         lines.append(f"{pad}  {printable(k)}: {printable(v)}")
     if r.findings:

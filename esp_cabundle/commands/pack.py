@@ -13,11 +13,16 @@ from .ca_source import CaOptions, ca_options
 
 @click.command()
 @click.option(
+    "--board",
+    metavar="NAME|FILE",
+    help="Take file system, profile, size (its default partition table's), CA path and "
+    "LittleFS platform from this board profile (see 'esp-cabundle boards').",
+)
+@click.option(
     "--fs",
     "fs_type",
     type=click.Choice(["littlefs", "spiffs"]),
-    required=True,
-    help="File system of the image.",
+    help="File system of the image (required without --board).",
 )
 @click.option(
     "--profile",
@@ -28,10 +33,10 @@ from .ca_source import CaOptions, ca_options
 @lfs_version_options
 @click.option(
     "--size",
-    required=True,
     metavar="SIZE",
     callback=size_callback,
-    help="Image size = partition size (256K, 0x40000, 1408K).",
+    help="Image size = partition size (256K, 0x40000, 1408K; default with --board: its "
+    "partition's).",
 )
 @click.option(
     "--from-dir",
@@ -45,7 +50,7 @@ from .ca_source import CaOptions, ca_options
     "--ca-path",
     "ca_path",
     metavar="PATH",
-    help="Where the CA file goes in the image (default: the profile's, /ca.pem).",
+    help="Where the CA file goes in the image (default: the board's, else the profile's).",
 )
 @click.option(
     "--mtime",
@@ -64,11 +69,12 @@ from .ca_source import CaOptions, ca_options
 @json_option
 @quiet_option
 def pack(
-    fs_type: str,
+    board: str | None,
+    fs_type: str | None,
     profile: str | None,
     platform: str | None,
     disk_version: int | None,
-    size: int,
+    size: int | None,
     from_dir: Path | None,
     ca: CaOptions,
     ca_path: str | None,
@@ -80,6 +86,9 @@ def pack(
 ) -> None:
     """Make a LittleFS or SPIFFS image holding the CA bundle at the profile's CA path
     (/ca.pem), plus any files from a directory, ready to flash at the partition's offset.
+    With --board, the board profile gives every image parameter and its rules judge the
+    CA; explicit --size and --ca-path replace the board's, a contradicting --fs or
+    --profile is an error.
 
     The CA is built as 'esp-cabundle build' would (same config, presets, roots and
     policies; no lock file written), or taken from --bundle, and passes the same gate
@@ -90,6 +99,7 @@ def pack(
 
     \b
     Examples:
+      esp-cabundle pack --board mdash-arduino --bundle ca.pem -o spiffs.bin
       esp-cabundle pack --fs littlefs --profile esp-idf --size 256K --preset default \\
           -o littlefs.bin
       esp-cabundle pack --fs littlefs --profile mongoose-os --size 256K \\
@@ -103,28 +113,42 @@ def pack(
     from ..fileio import write_atomic
     from ..fs import get_profile
     from ..fs.edit import collect_dir_files, pack_ca_image
+    from ..images import image_spec
     from ..text import printable
     from ..ui import echo, emit_json, format_table
     from .ca_source import announce
 
-    prof = get_profile(fs_type, _profile_name(fs_type, profile, platform))
+    chosen = None
+    if board is not None:
+        from ..boards import load_board
+
+        chosen = load_board(board)
+    elif fs_type is None or size is None:
+        raise InputError(
+            "--fs and --size are required without --board",
+            hint="name the units' board (esp-cabundle boards), or give --fs, --profile and --size",
+        )
+    spec = image_spec(
+        chosen, fs_type=fs_type, profile=profile, size=size, ca_path=ca_path, platform=platform
+    )
+    prof = get_profile(spec.fs_type, spec.profile)
     if mtime is not None and not getattr(prof, "time_attributes", ()):
         raise InputError(
-            f"--mtime: {fs_type} profile {prof.name} keeps no time attributes",
+            f"--mtime: {spec.fs_type} profile {prof.name} keeps no time attributes",
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
     files = collect_dir_files(from_dir) if from_dir is not None else []
-    gated = ca.gate(board=None, at=parse_at(at), command="pack")
+    gated = ca.gate(board=chosen, at=parse_at(at), command="pack")
     announce(gated, quiet=quiet, as_json=as_json)
     packed = pack_ca_image(
-        fs_type,
+        spec.fs_type,
         prof,
-        size,
+        spec.size,
         gated,
-        ca_path=ca_path,
+        ca_path=spec.ca_path,
         files=files,
         timestamp=mtime,
-        platform=platform,
+        platform=spec.platform,
         disk_version=disk_version,
     )
     write_atomic(output, packed.data)
@@ -135,8 +159,12 @@ def pack(
             {
                 "output": str(output),
                 "bytes": len(packed.data),
-                "fs": fs_type,
+                "fs": spec.fs_type,
                 "profile": prof.name,
+                "board": spec.board,
+                "partitions": [
+                    {"name": p.name, "offset": p.offset, "size": p.size} for p in spec.partitions
+                ],
                 "facts": facts,
                 "files": [{"path": p, "size": n} for p, n in packed.files],
                 "gate": gated.to_dict(),
@@ -145,7 +173,8 @@ def pack(
         return
     extra = f", disk {facts['disk version']}" if "disk version" in facts else ""
     echo(
-        f"Wrote {output} ({len(packed.data):,} bytes): {fs_type}, profile {prof.name}{extra}",
+        f"Wrote {output} ({len(packed.data):,} bytes): {spec.fs_type}, profile "
+        f"{prof.name}{extra}" + (f"; board {spec.board}'s {spec.where}" if spec.where else ""),
         quiet=quiet,
     )
     echo(
@@ -153,21 +182,4 @@ def pack(
             ("path", "bytes"), [(printable(p), f"{n:,}") for p, n in packed.files], indent=2
         ),
         quiet=quiet,
-    )
-
-
-def _profile_name(fs_type: str, profile: str | None, platform: str | None) -> str:
-    """--profile, or the profile a LittleFS --platform implies."""
-    from ..errors import InputError
-
-    if profile is not None:
-        return profile
-    if platform is not None and fs_type == "littlefs":
-        from ..fs.lfs_platforms import resolve_platform
-
-        return resolve_platform(platform).profile
-    raise InputError(
-        "--profile is required"
-        + (" (or --platform, for LittleFS)" if fs_type == "littlefs" else ""),
-        hint="e.g. --profile esp-idf",
     )

@@ -81,6 +81,7 @@ def restore(
     from ..errors import EspCabundleError
     from ..flash.interrupt import UnitInterrupted
     from ..flash.restore import restore_unit
+    from ..text import plural
     from ..ui import echo, emit_json
     from ._bench import Line, UnitBars, failure_line, journal_roots, render_lines
 
@@ -145,7 +146,7 @@ def restore(
     elif result.dry_run:
         status = "DRY RUN"
         what = (
-            f"would write {result.sectors_written} sector(s) back to {parts}, as they were "
+            f"would write {plural(result.sectors_written, 'sector')} back to {parts}, as they were "
             f"before the update of {entry.when}{roots}"
         )
     else:
@@ -157,9 +158,11 @@ def restore(
         echo(f"  board {entry.board}; journal {entry.path}", quiet=quiet)
         for p in entry.partitions:
             sectors = " ".join(f"{s.offset:#x}" for s in reversed(p.sectors))
-            echo(f"  {p.name}: {len(p.sectors)} sector(s), written back in this order: {sectors}")
+            n = plural(len(p.sectors), "sector")
+            echo(f"  {p.name}: {n}, written back in this order: {sectors}", quiet=quiet)
         if not result.dry_run and not result.already_original:
             echo(
-                f"  {result.sectors_written} sector(s) written, each checked by the unit's MD5",
+                f"  {plural(result.sectors_written, 'sector')} written, each checked by the unit's "
+                "MD5",
                 quiet=quiet,
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..text import plural
 from ._common import at_option, json_option, parse_at
 
 
@@ -79,16 +80,16 @@ def roots(
         rows.append(
             (
                 e.alias or "-",
-                e.label[:46],
+                e.label,
                 c.not_after.date().isoformat(),
                 c.key_description,
                 e.sha256[:16],
                 e.source,
-                entry_status(e, when)[:60],
+                entry_status(e, when),  # the last column: never cut, never padded
             )
         )
     echo(format_table(("alias", "name", "not after", "key", "sha256", "source", "status"), rows))
     echo(
-        f"\n{len(rows)} roots; Mozilla store from certifi {catalog.mozilla_version}. "
+        f"\n{plural(len(rows), 'root')}; Mozilla store from certifi {catalog.mozilla_version}. "
         "Use an alias or the full SHA-256 with 'build --root'."
     )

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..text import plural
 from ._common import at_option, json_option, output_path, parse_at, quiet_option
 from ._plan_view import change_dict, change_lines
 from .ca_source import CaOptions, ca_options
@@ -117,7 +118,5 @@ def _render(result: DumpUpdate, output: Path) -> list[str]:
     if plan.up_to_date:
         lines.append(f"Wrote {output}: already up to date, the same bytes as the input")
     else:
-        lines.append(
-            f"Wrote {output} ({len(plan.sectors)} sector(s) of 4 KiB differ from the input)"
-        )
+        lines.append(f"Wrote {output} (changed: {plural(len(plan.sectors), 'sector')} of 4 KiB)")
     return lines

@@ -68,6 +68,15 @@ def _idf_bundle(
     )
 
 
+def _image(bundle: Bundle, **_: Any) -> bytes:
+    from ..errors import InputError
+
+    raise InputError(
+        "a file-system image is made from the gated CA, by build "
+        "(esp_cabundle.images.render_image_output), not rendered from a bundle"
+    )
+
+
 FORMATS: dict[str, OutputFormat] = {
     f.name: f
     for f in (
@@ -87,6 +96,18 @@ FORMATS: dict[str, OutputFormat] = {
             "ESP-IDF certificate bundle (v1: IDF 4.x-5.3, v2: IDF 5.4+)",
             _idf_bundle,
             ("idf_version", "bundle_format", "max_certs"),
+        ),
+        # Parameters from a board (board: NAME) or given (profile, size, ...); see
+        # esp_cabundle.images.IMAGE_OPTIONS, which must match.
+        *(
+            OutputFormat(
+                fs,
+                f"{fs}.bin",
+                f"{fs} image holding the CA file (board: NAME, or profile and size)",
+                _image,
+                ("board", "profile", "size", "platform", "ca_path", "from_dir"),
+            )
+            for fs in ("littlefs", "spiffs")
         ),
     )
 }

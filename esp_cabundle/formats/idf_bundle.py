@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 from ..certs import Certificate, load_certificates
 from ..errors import ImageError, InputError
 from ..inspect import Finding, Report
+from ..text import plural
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -232,7 +233,8 @@ def _walk_v1(data: bytes) -> list[BundleRoot]:
         roots.append(BundleRoot(data[pos + 4 : pos + 4 + name_len], data[pos + 4 + name_len : end]))
         pos = end
     if pos != len(data):
-        raise ImageError(f"v1 bundle: {len(data) - pos} trailing bytes after {count} roots")
+        trailing = len(data) - pos
+        raise ImageError(f"v1 bundle: {trailing} trailing bytes after {plural(count, 'root')}")
     return roots
 
 

@@ -23,6 +23,7 @@ from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
+    from ..partitions import Partition
 
 __all__ = [
     "EditResult",
@@ -30,8 +31,10 @@ __all__ = [
     "ImageRegion",
     "PackedImage",
     "collect_dir_files",
+    "dump_fs_partitions",
     "edit_image",
     "locate_image",
+    "looks_like_pem",
     "pack_ca_image",
     "pack_image",
 ]
@@ -75,6 +78,14 @@ def locate_image(
         raise InputError(
             f"offset 0x{offset:X} is past the end of the file ({total} bytes)", path=source
         )
+    if offset == 0 and size is None and detect_fs_type(container) is None:
+        if looks_like_pem(container):
+            raise InputError(
+                "PEM text (certificates), not a file-system image",
+                path=source,
+                hint="give a partition image or a whole-flash dump",
+            )
+        _refuse_whole_dump(container, source)
     if size is None:
         size = total if offset == 0 else _size_from_bytes(container[offset:], offset, source)
     if size <= 0 or offset + size > total:
@@ -84,6 +95,45 @@ def locate_image(
             hint="check --offset and --size against the partition table",
         )
     return ImageRegion(container, offset, size)
+
+
+def looks_like_pem(data: bytes) -> bool:
+    """Text with a PEM block near its start: a CA file, never an image or a dump."""
+    head = data[:0x4000]
+    return b"-----BEGIN " in head and b"\x00" not in head
+
+
+def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
+    """For a whole-flash dump: its partition table's offset and the partitions holding a
+    file system (those whose bytes are one, else every fs-subtype data partition);
+    (-1, []) when ``container`` has no valid partition table."""
+    from ..errors import PartitionTableError
+    from ..partitions import find_partition_table, read_partition_table
+
+    try:
+        off = find_partition_table(container)
+        table = read_partition_table(container, offset=off, check_size=False)
+    except PartitionTableError:
+        return -1, []
+    inside = [p for p in table if p.may_hold_fs and p.offset + p.size <= len(container)]
+    mounted = [p for p in inside if detect_fs_type(container[p.offset : p.offset + p.size])]
+    return off, mounted or inside
+
+
+def _refuse_whole_dump(container: bytes, source: str) -> None:
+    """A whole-flash dump given where a file-system image is expected: say so, with the
+    partitions to name (nothing else would mount at offset 0)."""
+    off, parts = dump_fs_partitions(container)
+    if off < 0:
+        return
+    where = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
+    raise InputError(
+        f"a whole-flash dump (partition table at {off:#x}), not a file-system image",
+        path=source,
+        hint=f"name its file-system partition: {where}"
+        if parts
+        else "its partition table lists no file-system partition",
+    )
 
 
 def _size_from_bytes(data: bytes, offset: int, source: str) -> int:

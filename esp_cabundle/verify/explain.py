@@ -291,4 +291,6 @@ def _bundle_summary(index: TrustIndex, chain: Sequence[Node]) -> str:
         )
     if signs:
         return f"in the bundle, {signed}"
+    if len(nodes) == 1:
+        return "the bundle's only root signs no certificate in this chain"
     return f"none of the bundle's {len(nodes)} roots signs a certificate in this chain"

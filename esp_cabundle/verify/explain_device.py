@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..text import plural
 from .asn1 import ParseRefusal
 from .names import leaf_names, name_label
 from .nodes import Node, sig_good
@@ -24,7 +25,8 @@ def explain_early(v: Verdict, where: object) -> str:
     if v.stage == "ca-parse" and isinstance(where, TrustIndex):
         names = "; ".join(f"{_q(a.label)}: {r}" for a, r in where.skipped)
         return (
-            f"{lib} cannot parse {len(where.skipped)} certificate(s) of the CA file ({names}). "
+            f"{lib} cannot parse {plural(len(where.skipped), 'certificate')} of the CA file "
+            f"({names}). "
             "mbedtls_x509_crt_parse skips them and returns their count, keeping the rest, "
             "but this firmware treats any non-zero count as fatal (the Mongoose library's "
             "'if (rc != 0)'), so TLS setup fails before any handshake: the unit logs "

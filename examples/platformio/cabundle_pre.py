@@ -1,9 +1,10 @@
 """PlatformIO pre-build hook (``extra_scripts = pre:cabundle_pre.py``): write the CA files
 cabundle.yaml describes before anything is compiled or a file-system image is built.
 
-esp-cabundle must be installed where PlatformIO can run it (``pip install esp-cabundle``
-in your shell's Python, or set ESP_CABUNDLE to its path). A refused bundle (a policy, the
-lock file, a target that would reject it) stops the build with esp-cabundle's message.
+esp-cabundle must be installed where PlatformIO can run it (``pip install .`` from its
+checkout, or from git as examples/ci does, in your shell's Python; or set ESP_CABUNDLE to
+its path). A refused bundle (a policy, the lock file, a target that would reject it)
+stops the build with esp-cabundle's message.
 """
 
 import os

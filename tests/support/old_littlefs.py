@@ -5,9 +5,12 @@ disk version 2.0): the same on-disk format and the same version check at mount a
 littlefs 2.5 of Mongoose OS, esp_littlefs < 1.6 and Arduino-ESP32 2.0.x; a 2.1 image
 fails there with -84, as on those units. It cannot share a process with the
 littlefs-python the project uses, so ``.ci/run`` installs it into a directory of its own
-(``pip install --no-deps --target DIR littlefs-python==0.4.0``) and exports
+(``pip install --no-deps --target DIR littlefs-python==0.4.0 'setuptools<81'``) and exports
 ``ESP_CABUNDLE_OLD_LITTLEFS=DIR``; each mount runs in a child interpreter with ``DIR``
-first on its path. Without it, tests skip locally and fail under CI.
+first on its path. Without it, tests skip locally and fail under CI. littlefs-python
+0.4.0 has wheels up to CPython 3.11 only, so the child may be another interpreter than
+the suite's: ``ESP_CABUNDLE_OLD_LITTLEFS_PYTHON`` (the one that installed ``DIR``; default:
+the suite's own).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 import pytest
 
 ENV = "ESP_CABUNDLE_OLD_LITTLEFS"
+PYTHON_ENV = "ESP_CABUNDLE_OLD_LITTLEFS_PYTHON"
 
 # Runs in the child: mount like a unit, read every file, write one (the device keeps
 # writing), mount again and read it back. Prints one JSON line.
@@ -84,7 +88,8 @@ def old_littlefs_dir() -> Path:
     if where is None or not (where / "littlefs").is_dir():
         message = (
             f"{ENV} is not set to a directory holding littlefs-python 0.4.0 (littlefs 2.4); "
-            f"run: pip install --no-deps --target DIR littlefs-python==0.4.0 && export {ENV}=DIR"
+            "run: pip install --no-deps --target DIR littlefs-python==0.4.0 'setuptools<81' "
+            f"&& export {ENV}=DIR"
         )
         if os.environ.get("CI"):
             pytest.fail(message)
@@ -98,7 +103,16 @@ def mount_old(image: bytes, tmp: Path, *, rw: int = 128, cache: int = 128) -> Ol
     path = tmp / "old-littlefs-image.bin"
     path.write_bytes(image)
     r = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(where), str(path), str(rw), str(cache), "64"],
+        [
+            os.environ.get(PYTHON_ENV) or sys.executable,
+            "-c",
+            _CHILD,
+            str(where),
+            str(path),
+            str(rw),
+            str(cache),
+            "64",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

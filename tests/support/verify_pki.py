@@ -110,13 +110,16 @@ def mint(
     sans: Sequence[x509.GeneralName] | None = None,
     eku: Sequence[x509.ObjectIdentifier] | None = None,
     leaf_key_usage: x509.KeyUsage | None = None,
+    key_ids: bool = False,
 ) -> Minted:
     """A certificate for ``subject`` issued by ``issuer`` (self-signed when None).
 
     ``issuer_name``/``sign_with`` forge: another issuer name, or another signing key.
     ``key_cert_sign=None`` leaves out keyUsage entirely; leaves get a TLS server profile.
     A leaf's subjectAltName is ``sans`` (``[]``: none) or one dNSName ``san``; ``eku``
-    and ``leaf_key_usage`` add those extensions to a leaf.
+    and ``leaf_key_usage`` add those extensions to a leaf. ``key_ids`` adds
+    subjectKeyIdentifier and (issued certificates) authorityKeyIdentifier, which
+    OpenSSL's strict verification (Python 3.13's default TLS context) requires.
     """
     subj = dn(subject) if isinstance(subject, str) else subject
     key = key or fresh_key(key_kind)
@@ -158,6 +161,11 @@ def mint(
             b = b.add_extension(x509.ExtendedKeyUsage(list(eku)), False)
         if leaf_key_usage is not None:
             b = b.add_extension(leaf_key_usage, True)
+    if key_ids:
+        b = b.add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        if issuer is not None:
+            aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key())
+            b = b.add_extension(aki, False)
     if isinstance(signer, ed25519.Ed25519PrivateKey):
         return Minted(b.sign(signer, None), key)  # EdDSA signs without a separate hash
     h = hash_alg or hashes.SHA256()

@@ -1,0 +1,221 @@
+"""The file-system image a board's firmware reads its CA from, as parameters.
+
+``pack --board NAME`` and the image entries of ``outputs:`` in cabundle.yaml make a new
+LittleFS or SPIFFS image; a board profile already knows every parameter of it (file
+system, platform profile, partition size from its default partition table, where the CA
+file goes, the LittleFS platform version its units run), so the user names the board
+instead of repeating them. Explicit values may replace the size (a partition table of
+your own) and the CA path; a file system or profile that contradicts the board is an
+error, as an image the firmware cannot mount would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .boards import Board
+    from .fs.edit import PackedImage
+    from .gate import GatedCA
+    from .partitions import Partition
+
+__all__ = [
+    "IMAGE_FORMATS",
+    "IMAGE_OPTIONS",
+    "ImageOutput",
+    "ImageSpec",
+    "image_output",
+    "image_spec",
+    "render_image_output",
+]
+
+# Output formats that are file-system images (``outputs:`` entries, ``pack --fs``).
+IMAGE_FORMATS = ("littlefs", "spiffs")
+# What an image entry of ``outputs:`` may say beside format and path.
+IMAGE_OPTIONS = ("board", "profile", "size", "platform", "ca_path", "from_dir")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageSpec:
+    """A new image: ``size`` bytes of ``fs_type`` with ``profile``'s parameters, the CA
+    file at ``ca_path``; ``platform`` (LittleFS) picks the on-disk version its readers
+    mount. ``partitions`` are where a board's default table puts it (empty: unknown)."""
+
+    fs_type: str
+    profile: str
+    size: int
+    ca_path: str | None = None
+    platform: str | None = None
+    board: str | None = None
+    partitions: tuple[Partition, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.fs_type not in IMAGE_FORMATS:
+            raise InputError(
+                f"unknown file system '{self.fs_type}'", hint=f"one of {', '.join(IMAGE_FORMATS)}"
+            )
+        if self.size <= 0:
+            raise InputError(f"image size {self.size} is not positive")
+
+    @property
+    def where(self) -> str:
+        """Where to flash it on a fresh unit, from the board's default table ('' if unknown)."""
+        return ", ".join(f"{p.name} at {p.offset:#x}" for p in self.partitions)
+
+
+def image_spec(
+    board: Board | None = None,
+    *,
+    fs_type: str | None = None,
+    profile: str | None = None,
+    size: int | None = None,
+    ca_path: str | None = None,
+    platform: str | None = None,
+) -> ImageSpec:
+    """The image parameters: the board's, with ``size``/``ca_path``/``platform`` given
+    replacing them; without a board every one but the CA path must be given."""
+    if board is None:
+        if fs_type is None or size is None:
+            missing = " and ".join(
+                n for n, v in (("the file system", fs_type), ("the size", size)) if v is None
+            )
+            raise InputError(
+                f"an image needs {missing}",
+                hint="name a board (its profile knows them) or give the file system and size",
+            )
+        if profile is None:
+            profile = _profile_for_platform(fs_type, platform)
+        return ImageSpec(fs_type, profile, size, ca_path, platform)
+    fs = board.filesystem
+    if fs is None:
+        raise InputError(
+            f"board {board.name} keeps its CA in {board.output.form} form, not in a file "
+            "system: there is no image to make",
+            hint=f"build its {board.output.format} output instead "
+            f"(esp-cabundle boards {board.name})",
+        )
+    if fs_type is not None and fs_type != fs.fs_type:
+        raise InputError(
+            f"board {board.name} reads its CA from {fs.fs_type}, not {fs_type}",
+            hint="drop the file system, or name the board your units run",
+        )
+    if profile is not None and profile != fs.profile:
+        raise InputError(
+            f"board {board.name} uses the {fs.fs_type} profile {fs.profile}, not {profile}",
+            hint="drop the profile, or name the board your units run",
+        )
+    parts = _default_partitions(board)
+    if size is None:
+        sizes = sorted({p.size for p in parts})
+        if not sizes:
+            raise InputError(
+                f"board {board.name} has no default partition table to take the size from",
+                hint="give the size of the partition from your partition table (e.g. 1408K)",
+            )
+        if len(sizes) > 1:  # pragma: no cover - no shipped board has unequal partitions
+            raise InputError(
+                f"board {board.name}'s file-system partitions differ in size",
+                hint="give the size of the one the image is for",
+            )
+        size = sizes[0]
+    else:
+        parts = tuple(p for p in parts if p.size == size)
+    return ImageSpec(
+        fs.fs_type,
+        fs.profile,
+        size,
+        ca_path or fs.ca_path,
+        platform or fs.platform,
+        board.name,
+        parts,
+    )
+
+
+def _default_partitions(board: Board) -> tuple[Partition, ...]:
+    """The board's CA file-system partitions in its default table (none without one)."""
+    from .errors import PartitionTableError
+
+    if board.layout is None or board.filesystem is None:
+        return ()
+    try:
+        return board.filesystem.select(board.layout)
+    except PartitionTableError:  # pragma: no cover - shipped boards are checked by tests
+        return ()
+
+
+def _profile_for_platform(fs_type: str, platform: str | None) -> str:
+    """The profile a LittleFS platform version implies; otherwise it must be given."""
+    if platform is not None and fs_type == "littlefs":
+        from .fs.lfs_platforms import resolve_platform
+
+        return resolve_platform(platform).profile
+    raise InputError(
+        "the image needs a profile"
+        + (" (or a platform, for LittleFS)" if fs_type == "littlefs" else ""),
+        hint="give the profile (--profile; 'profile:' in cabundle.yaml), e.g. esp-idf, or "
+        "name the board",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ImageOutput:
+    """An image entry of ``outputs:``: its parameters, and a directory whose files go in
+    beside the CA file (``from_dir``, relative to the config)."""
+
+    spec: ImageSpec
+    from_dir: Path | None = None
+
+
+def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageOutput:
+    """An ``outputs:`` image entry (``{format: spiffs, path: ..., board: NAME}``, or the
+    file-system parameters themselves) checked and resolved; InputError says what is
+    wrong, for the config loader to place at the entry's line."""
+    from .partitions import parse_size
+
+    board = None
+    if "board" in options:
+        from .boards import load_board
+
+        board = load_board(str(options["board"]))
+    raw_size = options.get("size")
+    size = None
+    if raw_size is not None:
+        size = raw_size if isinstance(raw_size, int) else parse_size(str(raw_size))
+    spec = image_spec(
+        board,
+        fs_type=fmt,
+        profile=_opt(options, "profile"),
+        size=size,
+        ca_path=_opt(options, "ca_path"),
+        platform=_opt(options, "platform"),
+    )
+    from_dir = _opt(options, "from_dir")
+    return ImageOutput(spec, base_dir / from_dir if from_dir is not None else None)
+
+
+def _opt(options: Mapping[str, Any], key: str) -> str | None:
+    v = options.get(key)
+    return None if v is None else str(v)
+
+
+def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
+    """The image holding the gated CA (and ``from_dir``'s files), mounted again and read
+    back before it is returned."""
+    from .fs.edit import collect_dir_files, pack_ca_image
+
+    spec = output.spec
+    files = collect_dir_files(output.from_dir) if output.from_dir is not None else []
+    return pack_ca_image(
+        spec.fs_type,
+        spec.profile,
+        spec.size,
+        ca,
+        ca_path=spec.ca_path,
+        files=files,
+        platform=spec.platform,
+    )
