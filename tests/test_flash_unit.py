@@ -124,7 +124,7 @@ def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
         cli, [*flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path / "j"), "--verbose"]
     )
     assert again.exit_code == 0 and "Already up to date: nothing written." in again.stdout
-    assert again.stdout.splitlines()[0].endswith("up to date: holds these 3 roots")
+    assert again.stdout.splitlines()[0].endswith("up to date: already holds the 3 roots")
     assert unit.stats.sectors_erased == erased and snapshot(unit) == after
 
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..text import printable
+from ..text import plural, printable
 
 if TYPE_CHECKING:
     from ..certs import Certificate
@@ -178,7 +178,7 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
             what = f"finished the interrupted update, then {what}"
     elif r.status == "up to date":
         held = len(r.plan.ca) if r.plan is not None else 0
-        what = f"up to date: holds these {held} roots"
+        what = f"up to date: already holds the {plural(held, 'root')}"
         if finished:
             brought = journal_roots(finished[0].roots_before, finished[-1].roots_after)
             what = f"finished the interrupted update: {brought or what}"
