@@ -37,7 +37,8 @@ from .verify import (
 
 if TYPE_CHECKING:
     from .boards import Board
-    from .config import Config, Node
+    from .config import Config
+    from .yamlnodes import Node
 
 __all__ = [
     "CHAINS_DIR",

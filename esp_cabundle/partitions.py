@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import PartitionTableError
+from .sizes import parse_size
 
 __all__ = [
     "APP_ALIGNMENT",
@@ -457,26 +458,6 @@ class _Row:
     readonly: bool
 
 
-def parse_size(text: str, *, what: str = "size") -> int:
-    """``0x1000``, ``4096``, ``4K``, ``1M`` (also ``0x10K``; K/M case-insensitive)."""
-    from .limits import MAX_NUMBER_DIGITS
-
-    t = text.strip()
-    if len(t) > MAX_NUMBER_DIGITS:
-        raise PartitionTableError(f"{what} is {len(t)} characters long, not a number")
-    mult = 1
-    if t[-1:].lower() == "k":
-        t, mult = t[:-1], 1024
-    elif t[-1:].lower() == "m":
-        t, mult = t[:-1], 1024 * 1024
-    try:
-        return int(t.strip(), 0) * mult
-    except ValueError as e:
-        raise PartitionTableError(
-            f"{what} '{text.strip()}' is not a number (use 0x10000, 65536, 64K or 1M)"
-        ) from e
-
-
 def format_size(size: int) -> str:
     """``1M`` for whole mebibytes, else hex (``0x160000``), as framework CSVs write them."""
     if size % 0x100000 == 0:
@@ -537,10 +518,10 @@ def _parse_csv_row(line: str) -> _Row:
         raise PartitionTableError("the name field is empty")
     ptype = _parse_type(fields[1])
     subtype = _parse_subtype(ptype, fields[2])
-    offset = parse_size(fields[3], what="offset") if fields[3] else None
+    offset = parse_size(fields[3], what="offset", error=PartitionTableError) if fields[3] else None
     if not fields[4]:
         raise PartitionTableError(f"partition '{name}' has no size")
-    size = parse_size(fields[4])
+    size = parse_size(fields[4], error=PartitionTableError)
     flags = {f.strip() for f in fields[5].split(":") if f.strip()}
     unknown = flags - set(_FLAG_BITS)
     if unknown:

@@ -19,9 +19,8 @@ from importlib.abc import Traversable
 
 from .certs import Certificate, load_certificates
 from .chains import ServerChain
-from .config import Node
 from .errors import ConfigError, InputError
-from .yamlnodes import compose_nodes
+from .yamlnodes import Node, compose_nodes
 
 __all__ = [
     "Roadmap",

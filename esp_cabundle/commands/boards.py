@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._common import json_option
+from .options import json_option
 
 if TYPE_CHECKING:
     from ..boards import Board

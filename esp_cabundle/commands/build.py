@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
 from .ca_source import CaOptions, ca_options
+from .options import at_option, json_option, output_path, parse_at, quiet_option
 
 
 @click.command()
@@ -72,7 +73,7 @@ def build(
     no_lock: bool,
     dry_run: bool,
     allow_outside: bool,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -107,7 +108,7 @@ def build(
     spec = ca.spec(config)
     labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:
-        from ..formats.idf_bundle import load_cmn_filter
+        from ..formats.idf_filter import load_cmn_filter
 
         labels = load_cmn_filter(idf_filter)
     if labels is not None:

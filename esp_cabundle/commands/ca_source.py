@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..bundle import POLICY_NAMES
+from .options import Date, Size, config_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -40,13 +41,6 @@ _BUNDLE = click.option(
     metavar="FILE",
     help="Use this finished CA file (PEM, DER or C source) instead of building one; it "
     "passes the same checks and goes on the device as PEM.",
-)
-_CONFIG = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file: roots, policies, targets (default: ./cabundle.yaml if present).",
 )
 _BUILD = (
     click.option(
@@ -74,12 +68,16 @@ _BUILD = (
 _GATE = (
     click.option(
         "--service-until",
+        type=Date(),
         metavar="DATE",
         help="Devices' end of service: every root must stay valid, and every target "
         "accept the CA, until then.",
     ),
     click.option(
-        "--max-bytes", type=click.IntRange(min=1), help="Size budget for ca.pem in bytes."
+        "--max-bytes",
+        type=Size(minimum=1),
+        metavar="SIZE",
+        help="Size budget for ca.pem in bytes (16384, 16K).",
     ),
     click.option(
         "--allow",
@@ -125,7 +123,7 @@ class CaOptions:
     presets: tuple[str, ...] = ()
     roots: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
-    service_until: str | None = None
+    service_until: datetime | None = None
     max_bytes: int | None = None
     allow: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
@@ -143,7 +141,6 @@ class CaOptions:
         add (files named by flags are relative to the working directory), policies
         override."""
         from ..bundle import BundleSpec
-        from ..dates import parse_when
 
         spec = config.spec if config is not None else BundleSpec()
         if self.presets:
@@ -156,8 +153,7 @@ class CaOptions:
             )
         policy = spec.policy
         if self.service_until:
-            when = parse_when(self.service_until, what="--service-until")
-            policy = replace(policy, service_until=when)
+            policy = replace(policy, service_until=self.service_until)
         if self.max_bytes:
             policy = replace(policy, max_bytes=self.max_bytes)
         if self.allow:
@@ -222,7 +218,7 @@ def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
     ``bundle``: offer ``--bundle FILE``; ``build``: offer ``--preset``, ``--root`` and
     ``--exclude``. ``-c`` and the gate's flags are always there.
     """
-    options = (*((_BUNDLE,) if bundle else ()), _CONFIG, *(_BUILD if build else ()), *_GATE)
+    options = (*((_BUNDLE,) if bundle else ()), config_option, *(_BUILD if build else ()), *_GATE)
 
     def decorate(f: F) -> F:
         @functools.wraps(f)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import json_option, output_path, quiet_option
+from .options import config_option, json_option, output_path, quiet_option
 
 
 @click.group()
@@ -24,13 +24,7 @@ def chains() -> None:
 
 
 @chains.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config with targets: (default: ./cabundle.yaml).",
-)
+@config_option
 @click.option(
     "--target", "names", multiple=True, metavar="NAME", help="Pull only this target (repeatable)."
 )

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
+from .options import (
+    Date,
+    at_option,
+    board_option,
+    config_option,
+    json_option,
+    output_path,
+    parse_at,
+    quiet_option,
+)
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -18,7 +27,6 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option(
-    "-b",
     "--bundle",
     "bundle_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -51,14 +59,10 @@ if TYPE_CHECKING:
     metavar="PROFILE",
     help="Device profile: mbedtls-noclock, mbedtls-clock, idf-bundle, ... or RULES:CLOCK.",
 )
-@click.option(
-    "--board",
-    metavar="NAME[@VERSION]",
-    help="A board profile: its verification rules and, with a firmware version "
-    "(mdash-arduino@1.2.13), the CA that firmware really uses.",
-)
+@board_option()
 @click.option(
     "--until",
+    type=Date(),
     metavar="DATE",
     help="Forecast: find the first date before DATE at which a verdict flips.",
 )
@@ -69,13 +73,7 @@ if TYPE_CHECKING:
     metavar="NAME",
     help="Also check a CA's announced chains as what-ifs (e.g. letsencrypt).",
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config with targets: (default: ./cabundle.yaml if present).",
-)
+@config_option
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0.1),
@@ -99,12 +97,12 @@ def check(
     hostname: str | None,
     device: str | None,
     board: str | None,
-    until: str | None,
+    until: datetime | None,
     roadmaps: tuple[str, ...],
     config_path: Path | None,
     timeout: float,
     report_path: Path | None,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -145,13 +143,12 @@ def check(
         target_items,
     )
     from ..config import find_config, load_config
-    from ..dates import parse_when
     from ..errors import InputError, VerdictError
     from ..ui import emit_json, note
     from ..verify import DEFAULT_DEVICE, parse_device_profile
 
     when = parse_at(at)
-    horizon = parse_when(until, what="--until date") if until else None
+    horizon = until
     path = config_path or find_config()
     config = load_config(path) if path else None
 

@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
-from ._fsopts import lfs_version_options, read_input, size_callback
+from ._fsopts import read_input
 from .ca_source import CaOptions, ca_options
+from .options import (
+    at_option,
+    board_option,
+    fs_type_option,
+    json_option,
+    lfs_version_options,
+    mtime_option,
+    offset_option,
+    output_path,
+    parse_at,
+    profile_option,
+    quiet_option,
+    size_option,
+)
 
 if TYPE_CHECKING:
     from ..fs import FileSystemImage
@@ -21,30 +35,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def image_options(f: F) -> F:
     """IMAGE plus where the file system sits in it and what it is."""
-    f = click.option(
-        "--profile",
-        metavar="NAME",
-        help="Expect this platform profile (default: detect from the bytes).",
-    )(f)
-    f = click.option(
-        "--fs",
-        "fs_type",
-        type=click.Choice(["littlefs", "spiffs"]),
-        help="Expect this file system (default: detect).",
-    )(f)
-    f = click.option(
-        "--size",
-        metavar="SIZE",
-        callback=size_callback,
-        help="Partition size (default: the rest of the file; LittleFS: its superblock's).",
-    )(f)
-    f = click.option(
-        "--offset",
-        metavar="SIZE",
-        default="0",
-        callback=size_callback,
-        help="Where the partition starts in a flash dump (e.g. 0x290000).",
-    )(f)
+    f = profile_option(detect=True)(f)
+    f = fs_type_option(required=False)(f)
+    f = size_option(required=False)(f)
+    f = offset_option(f)
     return click.argument("image", type=click.Path(dir_okay=False, path_type=Path))(f)
 
 
@@ -166,17 +160,8 @@ def cat_cmd(
 @lfs_version_options
 @click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("dest", required=False)
-@click.option(
-    "--mtime",
-    type=click.IntRange(min=0, max=0xFFFFFFFF),
-    metavar="EPOCH",
-    help="LittleFS: set the file's time attributes to EPOCH where the profile keeps them.",
-)
-@click.option(
-    "--board",
-    metavar="NAME|FILE",
-    help="The board the image is for: its CA path is gated too, under its rules.",
-)
+@mtime_option
+@board_option()
 @ca_options(bundle=False, build=False)
 @at_option
 @json_option
@@ -194,7 +179,7 @@ def put_cmd(
     mtime: int | None,
     board: str | None,
     ca: CaOptions,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -204,6 +189,7 @@ def put_cmd(
     A DEST that is the CA path (the profile's /ca.pem, or --board's) takes a CA file
     through the same gate as 'build' and 'flash' (policies, private keys, the config's
     targets and --target; written as PEM); other paths take SOURCE's bytes as they are.
+    With --board (the board the image is for) its CA path is gated too, under its rules.
 
     \b
     Examples:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
+from .options import at_option, board_option, json_option, output_path, parse_at, quiet_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -17,7 +18,7 @@ T = TypeVar("T")
 
 
 @click.command()
-@click.option("--board", metavar="NAME|FILE", help="Board profile ('none' for a generic ca.pem).")
+@board_option(generic=True)
 @click.option(
     "--preset",
     "presets",
@@ -63,7 +64,7 @@ def init(
     output: Path,
     force: bool,
     yes: bool,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:

@@ -7,8 +7,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ._common import at_option, json_option, parse_at, quiet_option
-from ._unit import port_inspect_options
+from .options import (
+    at_option,
+    baud_option,
+    board_option,
+    json_option,
+    parse_at,
+    port_option,
+    quiet_option,
+)
 
 if TYPE_CHECKING:
     from ..inspect import Report
@@ -30,7 +37,15 @@ if TYPE_CHECKING:
     metavar="DAYS",
     help="Exit 1 if any certificate expires within DAYS days.",
 )
-@port_inspect_options
+@port_option(required=False)
+@board_option()
+@click.option(
+    "--no-apps",
+    is_flag=True,
+    help="With --port: skip app partitions (faster; certificates compiled into the "
+    "firmware are then not reported).",
+)
+@baud_option
 @at_option
 @json_option
 @quiet_option
@@ -42,7 +57,7 @@ def inspect(
     board: str | None,
     no_apps: bool,
     baud: int,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -55,6 +70,9 @@ def inspect(
       esp-cabundle inspect src/mDash.c --json
       esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365   # CI gate
       esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32     # a unit
+
+    --port reads a unit as a flash dump; with --board, the unit's chip must match that
+    board and its partition table offset is used.
     """
     from ..errors import InputError, VerdictError
     from ..inspect import inspect_path, report_to_dict

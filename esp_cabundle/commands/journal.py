@@ -3,45 +3,16 @@ deleting old entries (they hold whole sectors of units' file systems, secrets in
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import json_option, quiet_option
-from ._unit import journal_dir_option
+from .options import Age, journal_dir_option, json_option, quiet_option
 
 if TYPE_CHECKING:
     from ..flash.journal import JournalEntry
-
-_AGE = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-if TYPE_CHECKING:
-    _AgeBase = click.ParamType[timedelta]
-else:  # click < 8.2 (pyproject allows 8.1) has no generic ParamType
-    _AgeBase = click.ParamType
-
-
-class Age(_AgeBase):
-    """``30d``, ``12h``, ``2w``, ``90m``: a duration with its unit, as a timedelta."""
-
-    name = "age"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, timedelta):
-            return value
-        m = _AGE.match(str(value))
-        if m is None:
-            self.fail(
-                f"{value!r} is not an age: a number and a unit, m, h, d or w (e.g. 30d)",
-                param,
-                ctx,
-            )
-        return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
 def _mac_option(f: Any) -> Any:

@@ -2,37 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
-from ._fsopts import lfs_version_options, size_callback
 from .ca_source import CaOptions, ca_options
+from .options import (
+    at_option,
+    fs_type_option,
+    json_option,
+    lfs_version_options,
+    mtime_option,
+    output_path,
+    parse_at,
+    profile_option,
+    quiet_option,
+    size_option,
+)
 
 
 @click.command()
-@click.option(
-    "--fs",
-    "fs_type",
-    type=click.Choice(["littlefs", "spiffs"]),
-    required=True,
-    help="File system of the image.",
-)
-@click.option(
-    "--profile",
-    metavar="NAME",
-    help="Platform: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs esp-idf|mongoose-os "
-    "(LittleFS: default the --platform's).",
-)
+@fs_type_option(required=True)
+@profile_option(detect=False)
 @lfs_version_options
-@click.option(
-    "--size",
-    required=True,
-    metavar="SIZE",
-    callback=size_callback,
-    help="Image size = partition size (256K, 0x40000, 1408K).",
-)
+@size_option(required=True)
 @click.option(
     "--from-dir",
     "from_dir",
@@ -47,12 +41,7 @@ from .ca_source import CaOptions, ca_options
     metavar="PATH",
     help="Where the CA file goes in the image (default: the profile's, /ca.pem).",
 )
-@click.option(
-    "--mtime",
-    type=click.IntRange(min=0, max=0xFFFFFFFF),
-    metavar="EPOCH",
-    help="LittleFS: set the profile's time attributes ('t', mklittlefs' 'c') to EPOCH.",
-)
+@mtime_option
 @click.option(
     "-o",
     "--output",
@@ -74,7 +63,7 @@ def pack(
     ca_path: str | None,
     mtime: int | None,
     output: Path,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:

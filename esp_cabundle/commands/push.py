@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import at_option, json_option, quiet_option
 from .ca_source import ca_options
+from .options import Date, at_option, board_option, json_option, parse_at, quiet_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -93,7 +93,7 @@ def _ledger_option(f: Any) -> Any:
     metavar="URL",
     help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
 )
-@click.option("--board", metavar="NAME|FILE", help="Where the CA file lives on the units.")
+@board_option()
 @ca_options()
 @at_option
 @click.option(
@@ -130,6 +130,7 @@ def _ledger_option(f: Any) -> Any:
 @click.option("--watch", is_flag=True, help="Keep polling for units that come online.")
 @click.option(
     "--until",
+    type=Date(),
     metavar="DATE",
     help="Watch until this date (default: the date the units' current CA stops working, "
     "when the forecast knows it).",
@@ -148,7 +149,8 @@ def _ledger_option(f: Any) -> Any:
 def push(ctx: click.Context, /, **opts: Any) -> None:
     """Put the CA file on units in the field that still connect, verify it on each unit,
     and record every unit in a campaign ledger; run it again (or keep it running with
-    --watch) until every unit is done.
+    --watch) until every unit is done. --board says where the CA file lives on the units
+    (and whose rules judge the CA).
 
     \b
     Per unit: read its CA file (identical: up to date); write ca.pem.new in frames that
@@ -178,7 +180,6 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
     the link's ``servers`` are judged beside the config's targets, always (a push must
     never cut the connection it travels on, so --no-check is refused)."""
     from ..check import CheckFailed
-    from ._common import parse_at
 
     ca: CaOptions = opts["ca"]
     if ca.no_check:
@@ -200,7 +201,6 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
 
 def _run(ctx: click.Context, **opts: Any) -> None:
     from ..boards import load_board
-    from ..dates import parse_when
     from ..errors import InputError
     from ..push.campaign import CampaignOptions, PushFile
     from ..push.files import device_name
@@ -221,7 +221,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
     push_file = PushFile(gated.for_board(board), device_name(board.filesystem.ca_path), board.name)
-    until = parse_when(opts["until"], what="--until date") if opts["until"] else None
+    until = opts["until"]
     options = CampaignOptions(
         concurrency=opts["concurrency"],
         timeout=opts["timeout"],

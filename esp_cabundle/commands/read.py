@@ -7,17 +7,22 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from ._common import json_option, output_path, quiet_option
-from ._unit import baud_option, parse_offset, reset_options
+from .options import (
+    Size,
+    baud_option,
+    json_option,
+    output_path,
+    port_option,
+    quiet_option,
+    reset_options,
+)
 
 if TYPE_CHECKING:
     from ..flash.serial import AfterMode, ResetMode
 
 
 @click.command("read")
-@click.option(
-    "-p", "--port", required=True, metavar="PORT", help="Serial port or socket://, rfc2217:// URL."
-)
+@port_option()
 @click.option("--partition", metavar="NAME", help="Read this partition (by its table name).")
 @click.option("--all", "whole", is_flag=True, help="Read the whole flash.")
 @click.option(
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--table-offset",
+    type=Size(name="offset", align=0x1000),
     default="0x8000",
     show_default=True,
     metavar="OFFSET",
@@ -43,7 +49,7 @@ def read(
     partition: str | None,
     whole: bool,
     output: Path,
-    table_offset: str,
+    table_offset: int,
     baud: int,
     before: str,
     after: str,
@@ -71,12 +77,11 @@ def read(
             "say what to read: --partition NAME or --all (not both)",
             hint="esp-cabundle read --port PORT --partition spiffs -o spiffs.bin",
         )
-    offset = parse_offset(table_offset, what="--table-offset")
     with unit_progress(quiet=quiet or as_json) as progress:
         result = read_port(
             port,
             partition=partition,
-            table_offset=offset,
+            table_offset=table_offset,
             baud=baud,
             reset=cast("ResetMode", before),
             after=cast("AfterMode", after),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
-from ._common import at_option, json_option, parse_at
+from .options import at_option, json_option, parse_at
 
 
 @click.command()
@@ -16,7 +18,7 @@ from ._common import at_option, json_option, parse_at
 @at_option
 @json_option
 def roots(
-    query: str | None, show_presets: bool, show_all: bool, at: str | None, as_json: bool
+    query: str | None, show_presets: bool, show_all: bool, at: datetime | None, as_json: bool
 ) -> None:
     """List or search the root catalog: alias, subject, expiry, key, source, status.
 
