@@ -89,7 +89,7 @@ def _section_parsers(keys: set[str]) -> Mapping[str, Callable[[Node], Any]]:
     parsers: dict[str, Callable[[Node], Any]] = {"idf_filter": config_idf_filter}
     if keys & {"targets", "device"}:
         # deferred: targets and devices are the check's, and it brings the verifier
-        # (~20 ms): loaded only for a config that names them, not by every 'build'.
+        # (~20 ms): loaded only for a config that names them, not by every 'build'
         from .check import parse_device, parse_targets
 
         parsers.update(targets=parse_targets, device=parse_device)

@@ -15,28 +15,29 @@ certifi or ESP-IDF add roots).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KNOWN_ROOTS_FILE", "known_root"]
+__all__ = ["KNOWN_ROOTS_FILE", "data_table", "known_root"]
 
 KNOWN_ROOTS_FILE = Path(__file__).resolve().parent / "data" / "known-roots.json"
-_KNOWN: dict[str, dict[str, Any]] | None = None
 
 
-def _table() -> dict[str, dict[str, Any]]:
-    global _KNOWN
-    if _KNOWN is None:
-        try:
-            _KNOWN = json.loads(KNOWN_ROOTS_FILE.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            _KNOWN = {}
-    return _KNOWN
+@functools.cache
+def data_table(path: Path) -> dict[str, dict[str, Any]]:
+    """A JSON table shipped in ``data/``, read once; empty when missing or unreadable (the
+    tool then derives every fact itself)."""
+    try:
+        table: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return table
 
 
 def known_root(sha256: str) -> Mapping[str, Any] | None:
     """The stored facts of a known root (``Certificate.metadata()`` plus ``mbedtls_error``:
     None when mbedTLS parses it), or None."""
-    return _table().get(sha256)
+    return data_table(KNOWN_ROOTS_FILE).get(sha256)

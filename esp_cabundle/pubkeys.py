@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["describe_key", "key_facts", "read_tlv_header", "spki_algorithm"]
+__all__ = ["describe_key", "dotted_oid", "key_facts", "read_tlv_header", "spki_algorithm"]
 
 
 def read_tlv_header(data: bytes, pos: int) -> tuple[int, int, int]:
@@ -128,7 +128,16 @@ def spki_algorithm(spki: bytes) -> str:
         return "?"
     if tag != 0x06 or not raw:
         return "?"
-    arcs = [min(raw[0] // 40, 2), raw[0] - 40 * min(raw[0] // 40, 2)]
+    return dotted_oid(raw)
+
+
+def dotted_oid(raw: bytes) -> str:
+    """An OBJECT IDENTIFIER's content octets as dotted text (X.690 8.19: the first octet
+    holds the first two arcs, the rest base-128 with a continuation bit)."""
+    if not raw:
+        return "(empty)"
+    first = min(raw[0] // 40, 2)
+    arcs = [first, raw[0] - 40 * first]
     value = 0
     for byte in raw[1:]:
         value = (value << 7) | (byte & 0x7F)

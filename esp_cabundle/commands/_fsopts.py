@@ -3,8 +3,13 @@ their options are in :mod:`.options`."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..fileio import read_input as _read
+from ..fs.lfs_platforms import resolve_platform
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -12,18 +17,11 @@ if TYPE_CHECKING:
 
 def read_input(path: Path) -> bytes:
     """An input file's bytes, with the tool's errors rather than a traceback."""
-    from ..fileio import read_input as _read
-
     return _read(path)
 
 
 def with_platform(board: Board, platform: str) -> Board:
     """``board`` with its LittleFS ``platform`` replaced; it must agree with the board."""
-    from dataclasses import replace
-
-    from ..errors import InputError
-    from ..fs.lfs_platforms import resolve_platform
-
     fs = board.filesystem
     assert fs is not None
     if fs.fs_type != "littlefs":

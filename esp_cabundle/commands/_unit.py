@@ -1,14 +1,18 @@
-"""The progress display of the commands that talk to units, and ``inspect --port``."""
+"""Progress on stderr for the commands that talk to units (rich, loaded only when a bar
+is drawn): a bar per read or write of a unit, and a bar over a push campaign's units."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ..flash.base import Message, Progress, ProgressEvent
+
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
-    from ..inspect import Report
+    from ..push.campaign import UnitEvent
 
 
 @contextmanager
@@ -18,8 +22,6 @@ def unit_progress(*, quiet: bool) -> Iterator[ProgressCallback]:
     esptool's own lines are kept out of sight (they go to the debug log); its warnings
     and errors are shown.
     """
-    from ..flash.base import Message, Progress, ProgressEvent
-
     if quiet:
         yield lambda event: None
         return
@@ -61,19 +63,50 @@ def unit_progress(*, quiet: bool) -> Iterator[ProgressCallback]:
         yield show
 
 
-def inspect_port_report(
-    port: str | None, *, board: str | None, no_apps: bool, baud: int, quiet: bool
-) -> Report | None:
-    """The report for ``inspect --port`` (None without --port; --board needs --port)."""
-    from ..errors import InputError
+class UnitsBar:
+    """A progress bar over units on stderr (nothing when quiet)."""
 
-    if port is None:
-        if board is not None or no_apps:
-            raise InputError("--board and --no-apps go with --port (a unit to read)")
-        return None
-    from ..boards import load_board
-    from ..flash.reading import inspect_port
+    def __init__(self, bars: Any) -> None:
+        self.bars = bars
+        self.task = bars.add_task("units", total=None, status="") if bars is not None else None
+        self.finished: set[str] = set()
+        self._lock = threading.Lock()
 
-    profile = load_board(board) if board is not None else None
-    with unit_progress(quiet=quiet) as progress:
-        return inspect_port(port, board=profile, apps=not no_apps, baud=baud, progress=progress)
+    def total(self, n: int) -> None:
+        if self.bars is not None and self.task is not None:
+            self.bars.update(self.task, total=n)
+
+    def event(self, ev: UnitEvent) -> None:
+        if self.bars is None or self.task is None:
+            return
+        from rich.markup import escape
+
+        with self._lock:
+            if ev.final and ev.unit not in self.finished:
+                self.finished.add(ev.unit)
+                self.bars.update(self.task, completed=len(self.finished))
+            self.bars.update(self.task, status=escape(f"{ev.unit}: {ev.state} {ev.text}"[:60]))
+
+
+@contextmanager
+def units_progress(*, quiet: bool) -> Iterator[UnitsBar]:
+    """One bar over a push campaign's units, with the latest unit's state."""
+    if quiet:
+        yield UnitsBar(None)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as Bars
+
+    bars = Bars(
+        TextColumn("units"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=Console(stderr=True),
+    )
+    bar = UnitsBar(bars)
+    if bar.task is not None:
+        bars.update(bar.task, status="listing units ...")
+    with bars:
+        yield bar

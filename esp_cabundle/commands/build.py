@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from .ca_source import CaOptions, ca_options
+from ..build import LOCK_NAME, build_bundle, write_build
+from ..config import OutputSpec, outputs_outside
+from ..errors import InputError
+from ..formats import FORMATS
+from ..formats.idf_filter import load_cmn_filter
+from ..formats.manifest import bundle_to_dict
+from ..ui import echo, emit_json, format_table, note
+from .ca_source import CaOptions, announce, ca_options
 from .options import at_option, json_option, output_path, parse_at, quiet_option
 
 
@@ -93,23 +101,11 @@ def build(
       esp-cabundle build --service-until 2036-01-01 --max-bytes 16384
       esp-cabundle build -f idf-bundle --idf-version 5.4 -o x509_crt_bundle.bin
     """
-    from dataclasses import replace
-
-    from ..build import LOCK_NAME, build_bundle, write_build
-    from ..config import OutputSpec, outputs_outside
-    from ..errors import InputError
-    from ..formats import FORMATS
-    from ..formats.manifest import bundle_to_dict
-    from ..ui import echo, emit_json, format_table, note
-    from .ca_source import announce
-
     when = parse_at(at)
     config = ca.config()
     spec = ca.spec(config)
     labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:
-        from ..formats.idf_filter import load_cmn_filter
-
         labels = load_cmn_filter(idf_filter)
     if labels is not None:
         spec = replace(spec, only_labels=labels)

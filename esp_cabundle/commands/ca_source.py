@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..bundle import POLICY_NAMES
+from ..bundle import POLICY_NAMES, BundleSpec
+from ..config import find_config, load_config
+from ..errors import InputError
+from ..gate import CaSource, gate_ca, parse_target
+from ..ui import note
 from .options import Date, Size, config_option
 
 if TYPE_CHECKING:
@@ -131,8 +135,6 @@ class CaOptions:
 
     def config(self) -> Config | None:
         """``-c FILE``, else ``./cabundle.yaml`` if there is one."""
-        from ..config import find_config, load_config
-
         path = self.config_path or find_config()
         return load_config(path) if path else None
 
@@ -140,8 +142,6 @@ class CaOptions:
         """The config's spec with the flags applied: presets replace, roots and excludes
         add (files named by flags are relative to the working directory), policies
         override."""
-        from ..bundle import BundleSpec
-
         spec = config.spec if config is not None else BundleSpec()
         if self.presets:
             spec = replace(spec, presets=self.presets)
@@ -163,9 +163,6 @@ class CaOptions:
     def source(self, *, command: str | None = None, config: Config | None = None) -> CaSource:
         """Where the CA comes from. With ``command``, an implicit default preset is
         refused: that command writes to devices and must be told what to put there."""
-        from ..errors import InputError
-        from ..gate import CaSource
-
         if config is None:
             config = self.config()
         spec = self.spec(config)
@@ -185,8 +182,6 @@ class CaOptions:
         return CaSource.build(spec, config=config)
 
     def extra_targets(self) -> list[Target]:
-        from ..gate import parse_target
-
         return [parse_target(t) for t in self.targets]
 
     def gate(
@@ -200,8 +195,6 @@ class CaOptions:
     ) -> GatedCA:
         """Gate the CA these flags name (or ``source``) for ``board``; ``targets`` are
         judged beside the config's and ``--target``'s (``push``: the server units use)."""
-        from ..gate import gate_ca
-
         src = source or self.source(command=command)
         return gate_ca(
             src,
@@ -235,8 +228,6 @@ def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
 
 def announce(ca: GatedCA, *, quiet: bool = False, as_json: bool = False) -> None:
     """The gate's one line, on stderr, before anything is written (in --json: a field)."""
-    from ..ui import note
-
     note(f"CA: {ca.summary}", quiet=quiet or as_json)
     for n in ca.notes:
         note(f"note: {n}", quiet=quiet or as_json)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..boards import load_board
+from ..fileio import write_atomic
+from ..fs import normalize_path, open_image
+from ..fs.edit import FileEdit, ImageRegion, edit_image, locate_image
+from ..gate import CaSource
+from ..text import printable
+from ..ui import echo, emit_json, format_table
 from ._fsopts import read_input
-from .ca_source import CaOptions, ca_options
+from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
     board_option,
@@ -28,30 +37,49 @@ from .options import (
 
 if TYPE_CHECKING:
     from ..fs import FileSystemImage
-    from ..fs.edit import EditResult, ImageRegion
+    from ..fs.edit import EditResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True, slots=True)
+class ImageArgs:
+    """IMAGE and where its file system sits in it, as every ``fs`` command takes them."""
+
+    image: Path
+    offset: int = 0
+    size: int | None = None
+    fs_type: str | None = None
+    profile: str | None = None
+
+    def region(self) -> ImageRegion:
+        return locate_image(
+            read_input(self.image), offset=self.offset, size=self.size, source=str(self.image)
+        )
+
+    def open(self, region: ImageRegion | None = None) -> FileSystemImage:
+        data = (region or self.region()).data
+        return open_image(data, fs_type=self.fs_type, profile=self.profile)
+
+
 def image_options(f: F) -> F:
-    """IMAGE plus where the file system sits in it and what it is."""
-    f = profile_option(detect=True)(f)
-    f = fs_type_option(required=False)(f)
-    f = size_option(required=False)(f)
-    f = offset_option(f)
-    return click.argument("image", type=click.Path(dir_okay=False, path_type=Path))(f)
+    """IMAGE plus where the file system sits in it and what it is, handed to the
+    command as one ``img: ImageArgs``."""
 
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        img = ImageArgs(**{k: kwargs.pop(k) for k in ImageArgs.__slots__})
+        return f(*args, img=img, **kwargs)
 
-def _region(image: Path, offset: int, size: int | None) -> ImageRegion:
-    from ..fs.edit import locate_image
-
-    return locate_image(read_input(image), offset=offset, size=size, source=str(image))
-
-
-def _open(region: ImageRegion, fs_type: str | None, profile: str | None) -> FileSystemImage:
-    from ..fs import open_image
-
-    return open_image(region.data, fs_type=fs_type, profile=profile)
+    for option in (
+        profile_option(detect=True),
+        fs_type_option(required=False),
+        size_option(required=False),
+        offset_option,
+        click.argument("image", type=click.Path(dir_okay=False, path_type=Path)),
+    ):
+        command = option(command)
+    return command  # type: ignore[return-value]
 
 
 @click.group()
@@ -75,15 +103,7 @@ def fs() -> None:
 @image_options
 @json_option
 @quiet_option
-def ls_cmd(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     """List the files of an image: path and size, with what the image is.
 
     \b
@@ -92,28 +112,25 @@ def ls_cmd(
       esp-cabundle fs ls spiffs.bin --profile mongoose-os --json
       esp-cabundle fs ls dump.bin --offset 0x290000 --size 1408K
     """
-    from ..text import printable
-    from ..ui import echo, emit_json, format_table
-
-    region = _region(image, offset, size)
-    img = _open(region, fs_type, profile)
-    files = img.files()
-    facts = img.describe()
+    region = img.region()
+    fs_image = img.open(region)
+    files = fs_image.files()
+    facts = fs_image.describe()
     if as_json:
         emit_json(
             {
-                "image": str(image),
+                "image": str(img.image),
                 "offset": region.offset,
                 "size": region.size,
-                "fs": img.fs_type,
-                "profile": img.profile.name,
+                "fs": fs_image.fs_type,
+                "profile": fs_image.profile.name,
                 "facts": facts,
                 "files": [{"path": f.path, "size": f.size} for f in files],
             }
         )
         return
     where = f" at 0x{region.offset:X}" if region.offset else ""
-    echo(f"{image}{where}: {img.fs_type} image, {region.size:,} bytes", quiet=quiet)
+    echo(f"{img.image}{where}: {fs_image.fs_type} image, {region.size:,} bytes", quiet=quiet)
     for k, v in facts.items():
         if k != "file system":
             echo(f"  {k}: {v}", quiet=quiet)
@@ -130,15 +147,7 @@ def ls_cmd(
     type=output_path(allow_dash=True),
     help="Write the file here instead of standard output.",
 )
-def cat_cmd(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
-    path: str,
-    output: Path | None,
-) -> None:
+def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
     """Print one file of an image (its exact bytes) or save it with -o.
 
     \b
@@ -146,10 +155,8 @@ def cat_cmd(
       esp-cabundle fs cat fs.bin /ca.pem
       esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K -o conf9.json
     """
-    data = _open(_region(image, offset, size), fs_type, profile).read(path)
+    data = img.open().read(path)
     if output is not None:
-        from ..fileio import write_atomic
-
         write_atomic(output, data)
         return
     click.echo(data, nl=False)  # bytes go to the binary stream unchanged
@@ -167,11 +174,7 @@ def cat_cmd(
 @json_option
 @quiet_option
 def put_cmd(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
+    img: ImageArgs,
     platform: str | None,
     disk_version: int | None,
     source: Path,
@@ -198,47 +201,30 @@ def put_cmd(
       esp-cabundle fs put lfs.bin ca.pem --platform arduino-2.0.5
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
-    from ..fs import normalize_path
-    from ..fs.edit import FileEdit
-
     data = read_input(source)
     target = normalize_path(dest or "/" + source.name)
     gated = None
-    if target in _ca_paths(_region(image, offset, size), fs_type, profile, board):
-        from ..boards import load_board
-        from ..gate import CaSource
-        from .ca_source import announce
-
+    if target in _ca_paths(img, board):
         config = ca.config()
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
         gated = ca.gate(board=load_board(board) if board else None, at=parse_at(at), source=src)
         announce(gated, quiet=quiet, as_json=as_json)
         data = gated.pem
     result = _apply(
-        image,
-        offset,
-        size,
-        fs_type,
-        profile,
+        img,
         [FileEdit("put", target, data)],
         mtime=mtime,
         platform=platform,
         disk_version=disk_version,
     )
     extra = {"gate": gated.to_dict() if gated is not None else None}
-    _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
+    _report(img.image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
 
 
-def _ca_paths(
-    region: ImageRegion, fs_type: str | None, profile: str | None, board: str | None
-) -> set[str]:
+def _ca_paths(img: ImageArgs, board: str | None) -> set[str]:
     """Where a CA file lives in this image: its profile's CA path, and the board's."""
-    from ..fs import normalize_path
-
-    paths = {_open(region, fs_type, profile).profile.ca_path}
+    paths = {img.open().profile.ca_path}
     if board is not None:
-        from ..boards import load_board
-
         fs = load_board(board).filesystem
         if fs is not None:
             paths.add(fs.ca_path)
@@ -252,11 +238,7 @@ def _ca_paths(
 @json_option
 @quiet_option
 def rm_cmd(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
+    img: ImageArgs,
     platform: str | None,
     disk_version: int | None,
     paths: tuple[str, ...],
@@ -270,49 +252,30 @@ def rm_cmd(
       esp-cabundle fs rm fs.bin /old-ca.pem
       esp-cabundle fs rm dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
     """
-    from ..fs.edit import FileEdit
-
     edits = [FileEdit("rm", p) for p in paths]
-    result = _apply(
-        image,
-        offset,
-        size,
-        fs_type,
-        profile,
-        edits,
-        platform=platform,
-        disk_version=disk_version,
-    )
-    _report(image, result, "removed " + ", ".join(paths), as_json, quiet)
+    result = _apply(img, edits, platform=platform, disk_version=disk_version)
+    _report(img.image, result, "removed " + ", ".join(paths), as_json, quiet)
 
 
 def _apply(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
-    edits: list[Any],
+    img: ImageArgs,
+    edits: list[FileEdit],
     *,
     mtime: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
 ) -> EditResult:
-    from ..fileio import write_atomic
-    from ..fs.edit import edit_image
-
-    region = _region(image, offset, size)
     result = edit_image(
-        region,
+        img.region(),
         edits,
-        fs_type=fs_type,
-        profile=profile,
+        fs_type=img.fs_type,
+        profile=img.profile,
         timestamp=mtime,
         platform=platform,
         disk_version=disk_version,
     )
     if result.changed_blocks:
-        write_atomic(image, result.container)
+        write_atomic(img.image, result.container)
     return result
 
 
@@ -324,8 +287,6 @@ def _report(
     quiet: bool,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    from ..ui import echo, emit_json
-
     if as_json:
         emit_json(
             {

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..flash.journal import Journal, prune
+from ..ui import echo, emit_json, format_table, warn
 from .options import Age, journal_dir_option, json_option, quiet_option
 
 if TYPE_CHECKING:
@@ -69,9 +71,6 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
       esp-cabundle journal list
       esp-cabundle journal list --journal-dir journal/ --json
     """
-    from ..flash.journal import Journal
-    from ..ui import echo, emit_json, format_table, warn
-
     j = Journal(journal_dir)
     entries, problems = j.scan()
     if mac is not None:
@@ -148,9 +147,6 @@ def prune_entries(
       esp-cabundle journal prune --older-than 30d
       esp-cabundle journal prune --older-than 2w --mac 24:0a:c4:12:34:56 --dry-run
     """
-    from ..flash.journal import Journal, prune
-    from ..ui import echo, emit_json, warn
-
     j = Journal(journal_dir)
     done = prune(j, older_than=older_than, mac=mac, unfinished=unfinished, dry_run=dry_run)
     if as_json:

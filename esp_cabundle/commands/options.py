@@ -51,6 +51,7 @@ __all__ = [
     "quiet_option",
     "reset_options",
     "size_option",
+    "timeout_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -188,6 +189,17 @@ at_option = click.option(
 def parse_at(value: datetime | None) -> datetime:
     """``--at``'s date, or now."""
     return value if value is not None else now()
+
+
+def timeout_option(what: str, *, maximum: float | None = None) -> Decorator[Any]:
+    """``--timeout SECONDS`` (10 by default) for what a command waits on."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(0.1, maximum),
+        default=10.0,
+        show_default=True,
+        help=f"Seconds to wait for {what}.",
+    )
 
 
 config_option = click.option(

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from .ca_source import CaOptions, ca_options
+from ..errors import InputError
+from ..fileio import write_atomic
+from ..fs import get_profile
+from ..fs.edit import collect_dir_files, pack_ca_image
+from ..fs.lfs_platforms import resolve_platform
+from ..text import printable
+from ..ui import echo, emit_json, format_table
+from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
     fs_type_option,
@@ -88,14 +95,6 @@ def pack(
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
           --from-dir data/ -o spiffs.bin
     """
-    from ..errors import InputError
-    from ..fileio import write_atomic
-    from ..fs import get_profile
-    from ..fs.edit import collect_dir_files, pack_ca_image
-    from ..text import printable
-    from ..ui import echo, emit_json, format_table
-    from .ca_source import announce
-
     prof = get_profile(fs_type, _profile_name(fs_type, profile, platform))
     if mtime is not None and not getattr(prof, "time_attributes", ()):
         raise InputError(
@@ -147,13 +146,9 @@ def pack(
 
 def _profile_name(fs_type: str, profile: str | None, platform: str | None) -> str:
     """--profile, or the profile a LittleFS --platform implies."""
-    from ..errors import InputError
-
     if profile is not None:
         return profile
     if platform is not None and fs_type == "littlefs":
-        from ..fs.lfs_platforms import resolve_platform
-
         return resolve_platform(platform).profile
     raise InputError(
         "--profile is required"

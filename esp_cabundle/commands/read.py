@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import click
 
+from ..errors import InputError
+from ..fileio import write_atomic
+from ..flash.reading import read_port
+from ..ui import echo, emit_json
+from ._unit import unit_progress
 from .options import (
     Size,
     baud_option,
@@ -51,8 +56,8 @@ def read(
     output: Path,
     table_offset: int,
     baud: int,
-    before: str,
-    after: str,
+    before: ResetMode,
+    after: AfterMode,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -66,12 +71,6 @@ def read(
       esp-cabundle read --port /dev/ttyUSB0 --all -o dump.bin
       esp-cabundle read --port socket://127.0.0.1:5555 --partition fs_0 -o fs_0.bin -q
     """
-    from ..errors import InputError
-    from ..fileio import write_atomic
-    from ..flash.reading import read_port
-    from ..ui import echo, emit_json
-    from ._unit import unit_progress
-
     if (partition is None) == (not whole):
         raise InputError(
             "say what to read: --partition NAME or --all (not both)",
@@ -83,8 +82,8 @@ def read(
             partition=partition,
             table_offset=table_offset,
             baud=baud,
-            reset=cast("ResetMode", before),
-            after=cast("AfterMode", after),
+            reset=before,
+            after=after,
             progress=progress,
         )
     write_atomic(output, result.data)

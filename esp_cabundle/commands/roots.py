@@ -6,6 +6,8 @@ from datetime import datetime
 
 import click
 
+from ..catalog import PRESETS, Catalog, entry_certificate, entry_status
+from ..ui import echo, emit_json, format_table
 from .options import at_option, json_option, parse_at
 
 
@@ -33,9 +35,6 @@ def roots(
       esp-cabundle roots --presets
       esp-cabundle roots --all --json
     """
-    from ..catalog import PRESETS, Catalog, entry_certificate, entry_status
-    from ..ui import echo, emit_json, format_table
-
     when = parse_at(at)
     catalog = Catalog.load()
     if show_presets:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..certs import Certificate
 from ..errors import ImageError, InputError
+from ..pubkeys import describe_key, spki_algorithm
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -118,13 +119,9 @@ class BundleRoot:
         from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-        from ..pubkeys import describe_key
-
         try:
             key = load_der_public_key(self.spki_der)
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            from ..pubkeys import spki_algorithm
-
             return f"unreadable key ({spki_algorithm(self.spki_der)})"
         kind, size, curve = describe_key(key)
         return f"{kind} {curve}" if curve else f"{kind} {size}"
@@ -206,6 +203,18 @@ def render_idf_bundle(
     return struct.pack(f"<{len(roots)}L", *offsets) + b"".join(body)
 
 
+def _root_at(data: bytes, pos: int, i: int, fmt: BundleFormat) -> tuple[BundleRoot, int]:
+    """Root ``i`` of a ``fmt`` bundle at byte ``pos`` (u16 name length, u16 key length,
+    name, key; big-endian in v1, little-endian in v2), and the byte after it."""
+    if pos + 4 > len(data):
+        raise ImageError(f"{fmt} bundle: root {i} header at byte {pos} is past the end")
+    name_len, key_len = struct.unpack_from(">HH" if fmt == "v1" else "<HH", data, pos)
+    end = pos + 4 + name_len + key_len
+    if end > len(data):
+        raise ImageError(f"{fmt} bundle: root {i} at byte {pos} runs past the end")
+    return BundleRoot(data[pos + 4 : pos + 4 + name_len], data[pos + 4 + name_len : end]), end
+
+
 def _walk_v1(data: bytes) -> list[BundleRoot]:
     if len(data) < 2:
         raise ImageError("too short for a v1 bundle (no count)")
@@ -213,14 +222,8 @@ def _walk_v1(data: bytes) -> list[BundleRoot]:
     pos = 2
     roots = []
     for i in range(count):
-        if pos + 4 > len(data):
-            raise ImageError(f"v1 bundle: root {i} header at byte {pos} is past the end")
-        name_len, key_len = struct.unpack_from(">HH", data, pos)
-        end = pos + 4 + name_len + key_len
-        if end > len(data):
-            raise ImageError(f"v1 bundle: root {i} at byte {pos} runs past the end")
-        roots.append(BundleRoot(data[pos + 4 : pos + 4 + name_len], data[pos + 4 + name_len : end]))
-        pos = end
+        root, pos = _root_at(data, pos, i, "v1")
+        roots.append(root)
     if pos != len(data):
         raise ImageError(f"v1 bundle: {len(data) - pos} trailing bytes after {count} roots")
     return roots
@@ -237,18 +240,13 @@ def _walk_v2(data: bytes) -> list[BundleRoot]:
     offsets = struct.unpack_from(f"<{count}L", data, 0)
     roots = []
     for i, off in enumerate(offsets):
-        if off + 4 > len(data):
-            raise ImageError(f"v2 bundle: root {i} offset {off:#x} is past the end")
-        name_len, key_len = struct.unpack_from("<HH", data, off)
-        end = off + 4 + name_len + key_len
-        if end > len(data):
-            raise ImageError(f"v2 bundle: root {i} at byte {off} runs past the end")
+        root, end = _root_at(data, off, i, "v2")
         expected_next = offsets[i + 1] if i + 1 < count else len(data)
         if end != expected_next:
             raise ImageError(
                 f"v2 bundle: root {i} ends at byte {end}, but the next starts at {expected_next}"
             )
-        roots.append(BundleRoot(data[off + 4 : off + 4 + name_len], data[off + 4 + name_len : end]))
+        roots.append(root)
     return roots
 
 
