@@ -64,6 +64,7 @@ def test_shared_options_have_one_declaration(name: str) -> None:
 
 
 SIZES = [("256KiB", 0x40000), ("0x40000", 0x40000), ("256K", 0x40000), ("256kb", 0x40000),
+         ("262144", 0x40000), ("256KB", 0x40000),
          ("1M", 1 << 20), ("1MiB", 1 << 20), ("4MB", 4 << 20), ("0x10K", 0x4000)]  # fmt: skip
 
 
