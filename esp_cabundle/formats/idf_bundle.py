@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..certs import Certificate
 from ..errors import ImageError, InputError
-from ..pubkeys import describe_key, spki_algorithm
+from ..pubkeys import der_tlv, describe_key, spki_algorithm
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -299,16 +299,8 @@ def _looks_like_name(der: bytes) -> bool:
     return 2 + n + int.from_bytes(der[2 : 2 + n], "big") == len(der)
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + body
-
-
 # sha256WithRSAEncryption, NULL parameters: any known algorithm will do, nothing is signed.
-_DUMMY_ALG = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00")
+_DUMMY_ALG = der_tlv(0x30, der_tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00")
 
 
 # A valid SubjectPublicKeyInfo (the P-256 generator point) to complete the wrapper below.
@@ -325,8 +317,8 @@ def _load_der_name(der: bytes) -> x509.Name:
     unsigned one and let cryptography parse it (nothing is verified)."""
     from cryptography import x509
 
-    info = _tlv(0x30, b"\x02\x01\x00" + der + _PLACEHOLDER_SPKI + b"\xa0\x00")
-    return x509.load_der_x509_csr(_tlv(0x30, info + _DUMMY_ALG + b"\x03\x01\x00")).subject
+    info = der_tlv(0x30, b"\x02\x01\x00" + der + _PLACEHOLDER_SPKI + b"\xa0\x00")
+    return x509.load_der_x509_csr(der_tlv(0x30, info + _DUMMY_ALG + b"\x03\x01\x00")).subject
 
 
 def parse_subject(der: bytes) -> tuple[str, str]:

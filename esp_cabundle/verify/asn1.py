@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..pubkeys import dotted_oid
+from ..pubkeys import dotted_oid, encode_oid
 
 # include/mbedtls/asn1.h
 _OUT_OF_DATA = -0x0060
@@ -115,17 +115,7 @@ _NAME_STRING_TAGS = frozenset(
 )  # x509_get_attr_type_value
 
 
-def _oid(dotted: str) -> bytes:
-    parts = [int(x) for x in dotted.split(".")]
-    out = bytearray([40 * parts[0] + parts[1]])
-    for n in parts[2:]:
-        chunk = [n & 0x7F]
-        n >>= 7
-        while n:
-            chunk.append(0x80 | (n & 0x7F))
-            n >>= 7
-        out += bytes(reversed(chunk))
-    return bytes(out)
+_oid = encode_oid
 
 
 # oid.c oid_sig_alg (default config: MD2/MD4 off). value: (md, pk)
