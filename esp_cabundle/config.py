@@ -19,7 +19,6 @@ from typing import Any
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .formats import FORMATS
-from .formats.idf_filter import config_idf_filter
 from .yamlnodes import Node, compose_yaml, read_yaml_text, to_nodes
 
 __all__ = [
@@ -85,11 +84,16 @@ def load_config(path: str | Path) -> Config:
 
 
 def _section_parsers(keys: set[str]) -> Mapping[str, Callable[[Node], Any]]:
-    """The parsers of the sections ``keys`` names."""
-    parsers: dict[str, Callable[[Node], Any]] = {"idf_filter": config_idf_filter}
+    """The parsers of the sections ``keys`` names, each imported from its owner only when
+    the config has that section: ``build`` of a preset, with no config or a plain one,
+    pays for none of them."""
+    parsers: dict[str, Callable[[Node], Any]] = {}
+    if "idf_filter" in keys:
+        from .formats.idf_filter import config_idf_filter  # deferred: see above
+
+        parsers["idf_filter"] = config_idf_filter
     if keys & {"targets", "device"}:
-        # deferred: targets and devices are the check's, and it brings the verifier
-        # (~20 ms): loaded only for a config that names them, not by every 'build'
+        # deferred: the check's, and it brings the verifier (~20 ms)
         from .check import parse_device, parse_targets
 
         parsers.update(targets=parse_targets, device=parse_device)

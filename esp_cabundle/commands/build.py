@@ -12,7 +12,6 @@ from ..build import LOCK_NAME, build_bundle, write_build
 from ..config import OutputSpec, outputs_outside
 from ..errors import InputError
 from ..formats import FORMATS
-from ..formats.idf_filter import load_cmn_filter
 from ..formats.manifest import bundle_to_dict
 from ..ui import echo, emit_json, format_table, note
 from .ca_source import CaOptions, announce, ca_options
@@ -106,6 +105,8 @@ def build(
     spec = ca.spec(config)
     labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:
+        from ..formats.idf_filter import load_cmn_filter  # deferred: csv, for this flag only
+
         labels = load_cmn_filter(idf_filter)
     if labels is not None:
         spec = replace(spec, only_labels=labels)
