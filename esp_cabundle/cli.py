@@ -16,7 +16,6 @@ import click
 
 from . import __version__
 from .errors import EspCabundleError
-from .ui import safe_streams
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -149,6 +148,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Exit codes: 0 ok, 1 negative verdict (check failed, policy violated), 2 bad input
     or usage, 3 device or I/O failure, 130 interrupted.
     """
+    from .ui import safe_streams  # deferred: it brings json, which --help never needs
+
     safe_streams()
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
