@@ -15,7 +15,7 @@ from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
 from ..ui import echo, emit_json, format_table, note
 from .ca_source import CaOptions, announce, ca_options
-from .options import at_option, json_option, output_path, parse_at, quiet_option
+from .options import at_option, file_option, json_option, output_path, parse_at, quiet_option
 
 
 @click.command()
@@ -49,9 +49,8 @@ from .options import at_option, json_option, output_path, parse_at, quiet_option
     metavar="VERSION",
     help="ESP-IDF (5.4) or arduino-X.Y version the idf-bundle output is for: picks v1 or v2.",
 )
-@click.option(
+@file_option(
     "--idf-filter",
-    type=click.Path(dir_okay=False, path_type=Path),
     metavar="CSV",
     help="Keep only roots named in ESP-IDF's cmn_crt_authorities.csv (column 2).",
 )

@@ -25,7 +25,7 @@ from ..config import find_config, load_config
 from ..errors import InputError
 from ..gate import CaSource, gate_ca, parse_target
 from ..ui import note
-from .options import Date, Size, config_option
+from .options import Date, Size, config_option, file_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -38,11 +38,9 @@ __all__ = ["CaOptions", "announce", "ca_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_BUNDLE = click.option(
+_BUNDLE = file_option(
     "--bundle",
     "bundle_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
     help="Use this finished CA file (PEM, DER or C source) instead of building one; it "
     "passes the same checks and goes on the device as PEM.",
 )

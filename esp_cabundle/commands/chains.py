@@ -13,7 +13,14 @@ from ..errors import InputError
 from ..fileio import write_atomic
 from ..ui import echo, emit_json, format_table, note
 from ..verify.parse import parse_notes
-from .options import config_option, json_option, output_path, quiet_option, timeout_option
+from .options import (
+    FILE_PATH,
+    config_option,
+    json_option,
+    output_path,
+    quiet_option,
+    timeout_option,
+)
 
 
 @click.group()
@@ -91,7 +98,7 @@ def pull(
 
 
 @chains.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=FILE_PATH)
 @click.option("--host", metavar="HOST[:PORT]", help="Capture live (port 443 unless given).")
 @click.option("--server-name", metavar="NAME", help="SNI to send (default: the host name).")
 @click.option(

@@ -31,10 +31,12 @@ from ..report import write_html_report
 from ..ui import emit_json, note
 from ..verify import DEFAULT_DEVICE, parse_device_profile
 from .options import (
+    FILE_PATH,
     Date,
     at_option,
     board_option,
     config_option,
+    file_option,
     json_option,
     output_path,
     parse_at,
@@ -49,10 +51,9 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option(
+@file_option(
     "--bundle",
     "bundle_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Trust set: ca.pem, DER, C source or ESP-IDF x509_crt_bundle "
     "(default: ./ca.pem, else the config's roots).",
 )
@@ -67,7 +68,7 @@ if TYPE_CHECKING:
     "--chain",
     "chain_files",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE_PATH,
     help="A saved chain, PEM, leaf first (repeatable).",
 )
 @click.option(

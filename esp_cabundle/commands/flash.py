@@ -16,6 +16,7 @@ from .options import (
     at_option,
     baud_option,
     board_option,
+    file_option,
     journal_dir_option,
     json_option,
     parse_at,
@@ -40,11 +41,9 @@ if TYPE_CHECKING:
 @at_option
 @click.option("--dry-run", is_flag=True, help="Read only; print what would change.")
 @journal_dir_option
-@click.option(
+@file_option(
     "--log",
     "log_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
     help="Append one record per unit (time, port, MAC, chip, fingerprints, result).",
 )
 @click.option(

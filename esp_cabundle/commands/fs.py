@@ -21,6 +21,7 @@ from ..ui import echo, emit_json, format_table
 from ._fsopts import read_input
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
+    FILE_PATH,
     at_option,
     board_option,
     fs_type_option,
@@ -76,7 +77,7 @@ def image_options(f: F) -> F:
         fs_type_option(required=False),
         size_option(required=False),
         offset_option,
-        click.argument("image", type=click.Path(dir_okay=False, path_type=Path)),
+        click.argument("image", type=FILE_PATH),
     ):
         command = option(command)
     return command  # type: ignore[return-value]
@@ -165,7 +166,7 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
 @fs.command("put")
 @image_options
 @lfs_version_options
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=FILE_PATH)
 @click.argument("dest", required=False)
 @mtime_option
 @board_option()

@@ -27,6 +27,7 @@ from ..sizes import parse_size
 
 __all__ = [
     "DEFAULT_BAUD",
+    "FILE_PATH",
     "FS_TYPES",
     "Age",
     "Date",
@@ -37,6 +38,7 @@ __all__ = [
     "board_option",
     "config_option",
     "disk_version_option",
+    "file_option",
     "fs_type_option",
     "journal_dir_option",
     "json_option",
@@ -167,6 +169,15 @@ class _OutputPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+# A file (not a directory) a command reads or keeps; its errors are the tool's own.
+FILE_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+def file_option(*decls: str, help: str, metavar: str = "FILE", **attrs: Any) -> Decorator[Any]:
+    """An option naming a file: ``--devices FILE``."""
+    return click.option(*decls, type=FILE_PATH, metavar=metavar, help=help, **attrs)
+
+
 def output_path(*, allow_dash: bool = False) -> click.Path:
     """The type of every ``-o``/``--output`` option (and other files a command writes)."""
     return _OutputPath(allow_dash=allow_dash)
@@ -202,12 +213,10 @@ def timeout_option(what: str, *, maximum: float | None = None) -> Decorator[Any]
     )
 
 
-config_option = click.option(
+config_option = file_option(
     "-c",
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
     help="Config file: roots, policies, targets (default: ./cabundle.yaml if present).",
 )
 

@@ -22,9 +22,11 @@ from ._push_links import connection_targets, deadline_for, open_transports, serv
 from ._unit import units_progress
 from .ca_source import ca_options
 from .options import (
+    FILE_PATH,
     Date,
     at_option,
     board_option,
+    file_option,
     json_option,
     parse_at,
     quiet_option,
@@ -49,7 +51,7 @@ def _ledger_option(f: Any) -> Any:
     return click.option(
         "--ledger",
         "ledger_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=FILE_PATH,
         default=DEFAULT_LEDGER,
         show_default=True,
         metavar="FILE",
@@ -68,11 +70,8 @@ def _ledger_option(f: Any) -> Any:
     help=f"Reach units through mDash's REST API (default URL {_MDASH_DEFAULT}). The key "
     "comes from MDASH_API_KEY or --api-key-file, never from the command line.",
 )
-@click.option(
-    "--api-key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Read the mDash API key from this file (instead of MDASH_API_KEY).",
+@file_option(
+    "--api-key-file", help="Read the mDash API key from this file (instead of MDASH_API_KEY)."
 )
 @click.option(
     "--mqtt",
@@ -82,11 +81,8 @@ def _ledger_option(f: Any) -> Any:
     help="Mongoose OS RPC over MQTT: mqtt://[user@]host[:port] or mqtts://... (also from "
     "ESP_CABUNDLE_MQTT, the only place a user:password URL is accepted).",
 )
-@click.option(
-    "--mqtt-password-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Read the MQTT password from this file (or set MQTT_PASSWORD).",
+@file_option(
+    "--mqtt-password-file", help="Read the MQTT password from this file (or set MQTT_PASSWORD)."
 )
 @click.option(
     "--tls-ca",
@@ -97,13 +93,7 @@ def _ledger_option(f: Any) -> Any:
     "instead of the system's roots.",
 )
 @click.option("--device", "devices", multiple=True, metavar="ID", help="A unit's device id.")
-@click.option(
-    "--devices",
-    "devices_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="A file of device ids, one per line (# comments).",
-)
+@file_option("--devices", "devices_file", help="A file of device ids, one per line (# comments).")
 @click.option(
     "--rpc",
     "rpc_urls",

@@ -10,6 +10,7 @@ import click
 
 from .ca_source import CaOptions, ca_options
 from .options import (
+    FILE_PATH,
     at_option,
     board_option,
     json_option,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 
 @click.command("update-dump")
-@click.argument("dump", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("dump", type=FILE_PATH)
 @board_option(required=True)
 @platform_option
 @ca_options()
