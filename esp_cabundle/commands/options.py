@@ -332,7 +332,7 @@ def size_option(*, required: bool) -> Decorator[Any]:
     """``--size SIZE``: the partition's size; optional where the bytes tell it."""
     return click.option(
         "--size",
-        type=Size(minimum=1),
+        type=Size(),
         required=required,
         metavar="SIZE",
         help="Partition size (256K, 0x40000, 1408K)"
