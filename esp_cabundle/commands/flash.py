@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from ._common import at_option, json_option, parse_at, quiet_option
 from ._interrupt import interruption_lines, stop_on_signals
-from ._unit import journal_dir_option, long_baud_option, reset_options
 from .ca_source import CaOptions, ca_options
+from .options import (
+    at_option,
+    baud_option,
+    board_option,
+    file_option,
+    journal_dir_option,
+    json_option,
+    parse_at,
+    port_option,
+    quiet_option,
+    reset_options,
+)
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
@@ -24,31 +35,15 @@ if TYPE_CHECKING:
 
 
 @click.command("flash")
-@click.option(
-    "-p",
-    "--port",
-    "ports",
-    multiple=True,
-    required=True,
-    metavar="PORT",
-    help="Serial port, socket:// or rfc2217:// URL, or a glob (/dev/ttyUSB*); repeat for "
-    "several units, flashed in parallel.",
-)
-@click.option(
-    "--board",
-    required=True,
-    metavar="NAME|FILE",
-    help="Board profile: chip, partition(s) and file system (see 'esp-cabundle boards').",
-)
+@port_option(multiple=True)
+@board_option(required=True)
 @ca_options()
 @at_option
 @click.option("--dry-run", is_flag=True, help="Read only; print what would change.")
 @journal_dir_option
-@click.option(
+@file_option(
     "--log",
     "log_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
     help="Append one record per unit (time, port, MAC, chip, fingerprints, result).",
 )
 @click.option(
@@ -56,7 +51,7 @@ if TYPE_CHECKING:
     type=click.Choice(["csv", "jsonl"]),
     help="Log format (default: csv for *.csv, JSON lines otherwise).",
 )
-@long_baud_option
+@baud_option
 @reset_options
 @json_option
 @quiet_option
@@ -64,7 +59,7 @@ def flash(
     ports: tuple[str, ...],
     board: str,
     ca: CaOptions,
-    at: str | None,
+    at: datetime | None,
     dry_run: bool,
     journal_dir: Path | None,
     log_file: Path | None,

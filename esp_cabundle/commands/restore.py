@@ -7,23 +7,24 @@ from typing import TYPE_CHECKING, cast
 
 import click
 
-from ._common import json_option, quiet_option
 from ._interrupt import interruption_lines, stop_on_signals
-from ._unit import journal_dir_option, long_baud_option, reset_options
+from .options import (
+    baud_option,
+    board_option,
+    journal_dir_option,
+    json_option,
+    port_option,
+    quiet_option,
+    reset_options,
+)
 
 if TYPE_CHECKING:
     from ..flash.serial import AfterMode, ResetMode
 
 
 @click.command("restore")
-@click.option(
-    "-p", "--port", required=True, metavar="PORT", help="Serial port or socket://, rfc2217:// URL."
-)
-@click.option(
-    "--board",
-    metavar="NAME|FILE",
-    help="Check the unit's chip against this board profile first.",
-)
+@port_option()
+@board_option()
 @journal_dir_option
 @click.option("--dry-run", is_flag=True, help="Say what would be written back; write nothing.")
 @click.option(
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Write the saved sectors back even though the file system changed since the update.",
 )
-@long_baud_option
+@baud_option
 @reset_options
 @json_option
 @quiet_option
@@ -56,7 +57,8 @@ def restore(
     entry names partitions the unit's own partition table does not have where it says.
     Ctrl-C or SIGTERM stops at once before the first write, else after the sector being
     written, says what the unit holds, and exits 130; run the same command again to
-    finish. 'esp-cabundle journal list' shows what the journal holds.
+    finish. 'esp-cabundle journal list' shows what the journal holds. With --board, the
+    unit's chip is checked against that board first.
 
     \b
     Examples:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from ..boards import Board
 from ..certs import Certificate
 from ..errors import CertificateError, ImageError, PartitionTableError
-from ..inspect import Finding, Report
+from ..findings import Finding, Report
 from ..partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable, find_partition_table
 from .plan import UpdatePlan, plan_ca_update
 
