@@ -1,22 +1,35 @@
-"""Boards and the firmware versions they run: a board's ``firmware:`` section, a name
-with ``@VERSION``, and which shipped board runs a given version.
+"""Boards and the firmware versions they run: a board's ``firmware:`` section, what a
+release changes in its output, and the firmware facts ``boards --json`` shows.
 
 Kept apart from :mod:`boards` (file systems, partitions, outputs): the firmware side of a
-board answers "what does this unit trust", the rest "where does the CA go".
+board answers "what does this unit trust", the rest "where does the CA go". This module
+knows boards only by type; :func:`esp_cabundle.boards.load_board` applies a version.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .boards import Board, BoardFirmware, BoardOutput, board_names, load_board_file
-from .config import Node
 from .errors import InputError
-from .firmware import ca_set_info, load_firmware, parse_version, version_ranges
+from .firmware import Release, ca_set_info, load_firmware, parse_version, version_ranges
+from .yamlnodes import Node
 
-__all__ = ["board_running", "firmware_dict", "parse_board_firmware", "with_version"]
+if TYPE_CHECKING:
+    from .boards import Board, BoardOutput
+
+__all__ = ["BoardFirmware", "firmware_dict", "parse_board_firmware", "release_output"]
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFirmware:
+    """The firmware a board runs (``data/firmware/<name>.yaml``), the versions of it the
+    board describes, and the version an unversioned board name means."""
+
+    name: str
+    versions: str
+    default: str
 
 
 def parse_board_firmware(node: Node) -> BoardFirmware:
@@ -40,53 +53,21 @@ def parse_board_firmware(node: Node) -> BoardFirmware:
     return BoardFirmware(fw.name, m["versions"].as_str(), m["default"].as_str())
 
 
-def with_version(board: Board, version: str | None) -> Board:
-    """The board running ``version`` of its firmware (None: the board's default version);
-    the release may change the output (an ESP-IDF version picks the bundle layout)."""
-    bf = board.firmware
-    if bf is None:
-        if version is not None:
-            raise InputError(
-                f"board {board.name} has no firmware versions",
-                hint="'esp-cabundle boards' lists the versions of the boards that have them",
-            )
-        return board
-    firmware = load_firmware(bf.name)
-    chosen = version or bf.default
-    v = parse_version(chosen)
-    if not any(lo <= v <= hi for lo, hi in version_ranges(bf.versions)):
-        other = board_running(bf.name, v)
-        hint = f"use --board {other}@{chosen}" if other else f"this board covers {bf.versions}"
-        raise InputError(f"board {board.name} does not run {firmware.title} {chosen}", hint=hint)
-    release = firmware.release(chosen)
-    output = board.output
-    if release.output:
-        # "{version}" stands for the version the user named (ESP-IDF's idf_version).
-        chosen_text = chosen.removeprefix("v")
-        options = {
-            **output.options,
-            **{
-                k: v.replace("{version}", chosen_text) if isinstance(v, str) else v
-                for k, v in release.output.items()
-            },
-        }
-        output = BoardOutput(output.form, output.path, MappingProxyType(options))
-    return replace(
-        board, version=chosen, version_given=version is not None, release=release, output=output
-    )
-
-
-def board_running(firmware: str, version: tuple[int, ...]) -> str | None:
-    """The shipped board that runs ``version`` of ``firmware``, if one does."""
-    for name in board_names():
-        fw = load_board_file(name, name).firmware
-        if (
-            fw is not None
-            and fw.name == firmware
-            and any(lo <= version <= hi for lo, hi in version_ranges(fw.versions))
-        ):
-            return name
-    return None
+def release_output(output: BoardOutput, release: Release, version: str) -> BoardOutput:
+    """The output of a board running ``release`` (named ``version``): a release may set
+    output options (an ESP-IDF release picks its bundle layout)."""
+    if not release.output:
+        return output
+    # "{version}" stands for the version the user named (ESP-IDF's idf_version).
+    text = version.removeprefix("v")
+    options = {
+        **output.options,
+        **{
+            k: v.replace("{version}", text) if isinstance(v, str) else v
+            for k, v in release.output.items()
+        },
+    }
+    return replace(output, options=MappingProxyType(options))
 
 
 def firmware_dict(board: Board) -> dict[str, Any]:

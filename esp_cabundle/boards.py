@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .config import Node
-from .errors import ConfigError, InputError, PartitionTableError
-from .partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable, parse_size
-from .yamlnodes import compose_nodes
+from .board_versions import BoardFirmware, firmware_dict, parse_board_firmware, release_output
+from .errors import ConfigError, ImageError, InputError, PartitionTableError
+from .firmware import load_firmware, parse_version, version_ranges
+from .formats.idf_bundle import choose_bundle_format
+from .fs.lfs_platforms import resolve_platform
+from .partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable
+from .sizes import parse_size
+from .verify import DeviceProfile, mbedtls_version_for
+from .yamlnodes import Node, compose_nodes, read_yaml_text
 
 if TYPE_CHECKING:
     from .firmware import Connection, ConnectionCa, Release
-
-if TYPE_CHECKING:
-    from .verify import DeviceProfile
 
 __all__ = [
     "CHIPS",
@@ -47,6 +49,7 @@ __all__ = [
     "list_boards",
     "load_board",
     "parse_board",
+    "with_version",
 ]
 
 CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6", "esp32h2")
@@ -178,8 +181,6 @@ class VerifyProfile:
         return "3.6" if self.rules == "idf-bundle-cross-signed" else "2.28"
 
     def device_profile(self, name: str, description: str = "") -> DeviceProfile:
-        from .verify import DeviceProfile
-
         return DeviceProfile(
             self.rules, self.clock, name, description, self.line, self.hostname, self.ca_parse
         )
@@ -193,16 +194,6 @@ class VerifyProfile:
         if self.ca_parse != "skip":
             out["ca_parse"] = self.ca_parse
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class BoardFirmware:
-    """The firmware a board runs (``data/firmware/<name>.yaml``), the versions of it the
-    board describes, and the version an unversioned board name means."""
-
-    name: str
-    versions: str
-    default: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +227,6 @@ class Board:
         """Each connection of the board's firmware and what this version trusts for it."""
         if self.firmware is None or self.release is None:
             return ()
-        from .firmware import load_firmware
-
         fw = load_firmware(self.firmware.name)
         return tuple((c, self.release.trusts[c.name]) for c in fw.connections)
 
@@ -302,7 +291,7 @@ class Board:
             "verify": self.verify.to_dict(),
             "notes": list(self.notes),
             "source": self.source,
-            **_firmware_dict(self),
+            **firmware_dict(self),
         }
 
 
@@ -337,9 +326,48 @@ def load_board(name_or_path: str | Path) -> Board:
                     f"no version after '@' in '{text_name}'", hint=f"write {head}@VERSION"
                 )
             text_name, version = head, tail
-    from .board_versions import with_version
-
     return with_version(load_board_file(text_name, name_or_path), version)
+
+
+def with_version(board: Board, version: str | None) -> Board:
+    """The board running ``version`` of its firmware (None: the board's default version);
+    the release may change the output (an ESP-IDF version picks the bundle layout)."""
+    bf = board.firmware
+    if bf is None:
+        if version is not None:
+            raise InputError(
+                f"board {board.name} has no firmware versions",
+                hint="'esp-cabundle boards' lists the versions of the boards that have them",
+            )
+        return board
+    firmware = load_firmware(bf.name)
+    chosen = version or bf.default
+    v = parse_version(chosen)
+    if not any(lo <= v <= hi for lo, hi in version_ranges(bf.versions)):
+        other = board_running(bf.name, v)
+        hint = f"use --board {other}@{chosen}" if other else f"this board covers {bf.versions}"
+        raise InputError(f"board {board.name} does not run {firmware.title} {chosen}", hint=hint)
+    release = firmware.release(chosen)
+    return replace(
+        board,
+        version=chosen,
+        version_given=version is not None,
+        release=release,
+        output=release_output(board.output, release, chosen),
+    )
+
+
+def board_running(firmware: str, version: tuple[int, ...]) -> str | None:
+    """The shipped board that runs ``version`` of ``firmware``, if one does."""
+    for name in board_names():
+        fw = load_board_file(name, name).firmware
+        if (
+            fw is not None
+            and fw.name == firmware
+            and any(lo <= version <= hi for lo, hi in version_ranges(fw.versions))
+        ):
+            return name
+    return None
 
 
 def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
@@ -353,8 +381,6 @@ def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
             close = difflib.get_close_matches(text_name, names, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"boards: {', '.join(names)}"
             raise ConfigError(f"unknown board '{text_name}'", hint=hint)
-    from .config import read_yaml_text
-
     text = read_yaml_text(p, what="board file")
     return parse_board(text, source=str(p), expected_name=None if is_path else text_name)
 
@@ -368,12 +394,9 @@ def _size(node: Node, what: str) -> int:
             raise node.error(f"{what} must be positive")
         return v
     if isinstance(v, str):
-        t = v.strip()
-        if t.upper().endswith("MB") or t.upper().endswith("KB"):
-            t = t[:-1]
         try:
-            n = parse_size(t, what=what)
-        except PartitionTableError:
+            n = parse_size(v, what=what)
+        except InputError:
             n = 0
         if n > 0:
             return n
@@ -437,8 +460,6 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
             raise verify_node.error(f"missing '{key}'")
     mbedtls = None
     if "mbedtls" in vm:
-        from .verify import mbedtls_version_for
-
         raw = vm["mbedtls"].value  # "3.6", 3.6 (YAML reads it as a number) or "idf-5.4"
         text = str(raw) if isinstance(raw, (int, float)) else vm["mbedtls"].as_str()
         try:
@@ -471,11 +492,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
             ) from e
 
     notes = _str_list(top["notes"]) if "notes" in top else ()
-    firmware = None
-    if "firmware" in top:
-        from .board_versions import parse_board_firmware
-
-        firmware = parse_board_firmware(top["firmware"])
+    firmware = parse_board_firmware(top["firmware"]) if "firmware" in top else None
     return Board(
         name=name,
         description=top["description"].as_str().strip() if "description" in top else "",
@@ -531,9 +548,6 @@ def _parse_fs(node: Node) -> FsTarget:
 
 def _platform(node: Node, fs_type: str, profile: str) -> str:
     """A LittleFS platform (version) that agrees with the board's profile."""
-    from .errors import ImageError
-    from .fs.lfs_platforms import resolve_platform
-
     text = node.as_str()
     if fs_type != "littlefs":
         raise node.error("'platform' applies to LittleFS file systems")
@@ -561,8 +575,6 @@ def _parse_output(node: Node) -> BoardOutput:
             raise n.error("expected a scalar value (quote versions: '5.4')")
         options[key] = v
     if form == "idf-bundle":
-        from .formats.idf_bundle import choose_bundle_format
-
         try:
             choose_bundle_format(
                 idf_version=str(options["idf_version"]) if "idf_version" in options else None,
@@ -572,9 +584,3 @@ def _parse_output(node: Node) -> BoardOutput:
             raise node.error(e.message, hint=e.hint) from e
     path = m["path"].as_str() if "path" in m else None
     return BoardOutput(form=form, path=path, options=MappingProxyType(options))  # type: ignore[arg-type]
-
-
-def _firmware_dict(board: Board) -> dict[str, Any]:
-    from .board_versions import firmware_dict
-
-    return firmware_dict(board)

@@ -19,10 +19,11 @@ from .catalog import Catalog
 from .config import OutputSpec
 from .dates import now
 from .errors import InputError
-from .fileio import write_all_atomic
+from .fileio import read_input, write_all_atomic
 from .formats import FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
-from .images import IMAGE_FORMATS
+from .images import IMAGE_FORMATS, ImageOutput, render_image_output
+from .limits import MAX_LOCK_INPUT
 
 if TYPE_CHECKING:
     from .check import Target
@@ -94,9 +95,6 @@ def build_bundle(
                 f"--locked needs a lock file, and {lock_path or LOCK_NAME} does not exist",
                 hint="run 'esp-cabundle build' once without --locked and commit cabundle.lock",
             )
-        from .fileio import read_input
-        from .limits import MAX_LOCK_INPUT
-
         data = read_input(lock_path, what="lock file", max_bytes=MAX_LOCK_INPUT)
         Lock.from_bytes(data, path=str(lock_path)).check(bundle, path=str(lock_path))
     rendered: list[tuple[OutputSpec, bytes]] = []
@@ -119,8 +117,6 @@ def build_bundle(
 
 def _image(ca: GatedCA, out: OutputSpec) -> bytes:
     """A file-system image output, holding the CA this build gated."""
-    from .images import ImageOutput, render_image_output
-
     image = out.options.get("image")
     if not isinstance(image, ImageOutput):
         raise InputError(

@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .catalog import ALIASES, DEFAULT_PRESET, Catalog, entry_certificate, normalize_fingerprint
-from .certs import Certificate
-from .errors import CatalogError, InputError, LockMismatchError
+from .certs import Certificate, load_certificates
+from .errors import CatalogError, CertificateError, InputError, LockMismatchError
+from .fileio import read_input
 from .known_roots import known_root
+from .limits import MAX_LOCK_INPUT, loads_json
 from .text import plural
 
 if TYPE_CHECKING:
@@ -194,10 +196,7 @@ def file_entries(
 
 def read_certificate_file(path: Path, *, name: str) -> tuple[Certificate, ...]:
     """A root file's certificates; key material in any encoding is refused first."""
-    from .certs import load_certificates
-    from .errors import CertificateError
-    from .fileio import read_input
-    from .keyscan import refuse_private_keys
+    from .keyscan import refuse_private_keys  # deferred: root files only, not presets
 
     data = read_input(path, what="certificate file", error=CertificateError)
     refuse_private_keys(data, source=name)
@@ -274,6 +273,7 @@ def mbedtls_parse_error(der: bytes, *, version: MbedtlsVersion = "2.28") -> str 
     rest of a CA file; firmware that treats the skipped count as fatal (Mongoose OS,
     mDash 1.2.13) refuses the whole file, so the build refuses it either way.
     """
+    # deferred: the verifier's parse model (~10 ms), for roots that are not known roots
     from .verify.parse import parse_refusal
 
     refusal = parse_refusal(der, version)
@@ -383,8 +383,6 @@ class Lock:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, path: str = "cabundle.lock") -> Lock:
-        from .limits import MAX_LOCK_INPUT, loads_json
-
         doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
         try:
             if doc.get("lock_version") != LOCK_VERSION:

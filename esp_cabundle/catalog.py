@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from .certs import Certificate
 from .errors import CatalogError
+from .known_roots import data_table
 
 __all__ = [
     "ALIASES",
@@ -253,19 +255,6 @@ _DATA = Path(__file__).resolve().parent / "data"
 # Facts of the aliased roots, read once with cryptography and kept here so building from
 # a preset needs no X.509 parsing (tests/test_catalog.py proves the file matches the DER).
 ROOT_METADATA_FILE = _DATA / "root-metadata.json"
-_METADATA: dict[str, dict[str, Any]] | None = None
-
-
-def _root_metadata() -> dict[str, dict[str, Any]]:
-    global _METADATA
-    if _METADATA is None:
-        import json
-
-        try:
-            _METADATA = json.loads(ROOT_METADATA_FILE.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            _METADATA = {}
-    return _METADATA
 
 
 def entry_certificate(entry: CatalogEntry) -> Certificate:
@@ -273,7 +262,7 @@ def entry_certificate(entry: CatalogEntry) -> Certificate:
     it, else parsed (catalog loads only hash the DER up front)."""
     cert = _PARSED.get(entry.sha256)
     if cert is None:
-        meta = _root_metadata().get(entry.sha256)
+        meta = data_table(ROOT_METADATA_FILE).get(entry.sha256)
         cert = (
             Certificate.from_metadata(entry.der, meta) if meta else Certificate.from_der(entry.der)
         )
@@ -284,8 +273,6 @@ def entry_certificate(entry: CatalogEntry) -> Certificate:
 def render_root_metadata(catalog: Catalog) -> str:
     """The metadata file's content for every aliased root (regenerate when aliases change:
     ``python -c "from esp_cabundle.catalog import write_root_metadata as w; w()"``)."""
-    import json
-
     doc = {}
     for fp in sorted(set(ALIASES.values())):
         entry = catalog.resolve(fp)
@@ -325,8 +312,6 @@ def _certifi_store() -> tuple[Path, str]:
     importlib.resources, a tenth of build's start-up budget. Falls back to the import
     when the package is not laid out as plain files (a zip, a frozen app).
     """
-    import importlib.util
-
     spec = importlib.util.find_spec("certifi")
     if spec is not None and spec.origin:
         pkg = Path(spec.origin).parent
@@ -405,7 +390,7 @@ class Catalog:
                 )
             )
         known = {e.sha256 for e in entries}
-        for fp, meta in _root_metadata().items():
+        for fp, meta in data_table(ROOT_METADATA_FILE).items():
             if fp in known or "der" not in meta:
                 continue
             entries.append(

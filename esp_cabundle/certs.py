@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import CertificateError, PrivateKeyError
+from .fileio import read_input
+from .known_roots import known_root
+from .limits import MAX_CERT_INPUT, check_size
 from .pubkeys import key_facts as _key_facts
 from .pubkeys import read_tlv_header as _read_tlv_header
 
@@ -94,7 +97,6 @@ class Certificate:
         values, proven by a test) without importing cryptography.
         """
         der = bytes(der)
-        from .known_roots import known_root
 
         meta = known_root(sha256_fingerprint(der))
         if meta is not None:
@@ -319,9 +321,6 @@ _CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
 
 def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
     """Read a file of any supported shape; errors name the file."""
-    from .fileio import read_input
-    from .limits import MAX_CERT_INPUT
-
     data = read_input(
         path, what="certificate file", error=CertificateError, max_bytes=MAX_CERT_INPUT
     )
@@ -334,8 +333,6 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     Raises :class:`PrivateKeyError` if a private key is present anywhere and
     :class:`CertificateError` if nothing usable is found or a block is corrupt.
     """
-    from .limits import MAX_CERT_INPUT, check_size
-
     check_size(
         len(data), MAX_CERT_INPUT, what="certificate file", path=source, error=CertificateError
     )
@@ -344,7 +341,7 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
         return tuple(_load_der_sequence(data, source))
     text = data.decode("utf-8", errors="replace")
     if kind == "c-strings":
-        from .c_literals import scan_c, strings_to_text
+        from .c_literals import scan_c, strings_to_text  # deferred: C source only
 
         pem_text, line_map = strings_to_text(scan_c(text))
         certs = list(_load_pem_text(pem_text, source, line_map))
@@ -363,14 +360,14 @@ def sniff_kind(data: bytes) -> str:
         return "der"
     text = data.decode("utf-8", errors="replace")
     if "-----BEGIN" in text:
-        from .c_literals import scan_c
+        from .c_literals import scan_c  # deferred: its lexer costs 2 ms; presets never lex
 
         # Lexing is linear but not free: only a file with both a quote and a PEM header
         # can hold PEM in string literals.
         if '"' in text and scan_c(text).has_pem_literal():
             return "c-strings"
         return "pem"
-    from .c_literals import looks_like_c_array
+    from .c_literals import looks_like_c_array  # deferred: as in the branch above
 
     if looks_like_c_array(text):
         return "c-array"
@@ -513,7 +510,7 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
 
 
 def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:
-    from .c_literals import scan_c
+    from .c_literals import scan_c  # deferred: C source only
 
     scan = scan_c(text)
     if scan.bad_arrays:

@@ -26,12 +26,15 @@ from pathlib import Path
 from .certs import Certificate, load_certificates
 from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
+from .fileio import read_input
+from .limits import MAX_CERT_INPUT
 
 __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_TIMEOUT",
     "ServerChain",
     "capture_chain",
+    "is_ip_address",
     "load_chain_file",
     "parse_host_port",
 ]
@@ -93,10 +96,7 @@ _SERVER_RE = re.compile(r"^#\s*server:\s*(\S+)", re.M)
 
 def load_chain_file(path: str | Path) -> ServerChain:
     """A chain from a PEM (or DER) file, leaf first, as a server would send it."""
-    from .fileio import read_input
-
     p = Path(path)
-    from .limits import MAX_CERT_INPUT
 
     data = read_input(
         p,
@@ -191,7 +191,8 @@ def parse_host_port(text: str, *, default_port: int = DEFAULT_PORT) -> tuple[str
     return host, port
 
 
-def _is_ip(host: str) -> bool:
+def is_ip_address(host: str) -> bool:
+    """``192.0.2.1`` or ``::1``: an IP address, not a name (no SNI is sent for one)."""
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -365,7 +366,7 @@ def capture_chain(
     answer in ``timeout`` seconds, is not a TLS server or refuses the handshake.
     """
     where = f"{host}:{port}"
-    sni = server_name if server_name is not None else (None if _is_ip(host) else host)
+    sni = server_name if server_name is not None else (None if is_ip_address(host) else host)
     deadline = time.monotonic() + timeout
     try:
         sock = socket.create_connection((host, port), timeout=timeout)

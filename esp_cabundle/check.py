@@ -25,19 +25,38 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .chains import DEFAULT_PORT, DEFAULT_TIMEOUT, ServerChain, capture_chain, load_chain_file
+from .bundle import BundleSpec, resolve_bundle
+from .catalog import Catalog
+from .certs import load_certificates, sniff_kind
+from .chains import (
+    DEFAULT_PORT,
+    DEFAULT_TIMEOUT,
+    ServerChain,
+    capture_chain,
+    is_ip_address,
+    load_chain_file,
+    parse_host_port,
+)
 from .errors import DeviceError, InputError, VerdictError
+from .fileio import read_input, write_all_atomic
+from .firmware import ca_set_info, load_ca_set, load_firmware
+from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
+from .limits import MAX_CERT_INPUT
+from .roadmaps import load_roadmap, roadmap_server
 from .timeline import Period, Timeline, judge_periods
 from .verify import (
     DEFAULT_DEVICE,
     DeviceProfile,
     TrustSet,
+    Verifier,
+    mbedtls_version_for,
     parse_device_profile,
 )
 
 if TYPE_CHECKING:
     from .boards import Board
-    from .config import Config, Node
+    from .config import Config
+    from .yamlnodes import Node
 
 __all__ = [
     "CHAINS_DIR",
@@ -110,16 +129,6 @@ class Target:
         return base_dir / CHAINS_DIR / f"{_safe_name(self.name)}.pem"
 
 
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "target"
 
@@ -129,15 +138,13 @@ _TARGET_KEYS = ("name", "host", "port", "chain", "device", "server_name", "hostn
 
 def looks_like_hostname(text: str) -> bool:
     """``mdash.net``, ``*.example.com`` is not: a dotted DNS name or an IP address."""
-    if _is_ip(text):
+    if is_ip_address(text):
         return True
     return bool(re.fullmatch(r"(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63}", text))
 
 
 def parse_targets(node: Node) -> tuple[Target, ...]:
     """The ``targets:`` section: a list of ``HOST[:PORT]`` strings or mappings."""
-    from .chains import parse_host_port
-
     base = Path(node.where).parent
     out: list[Target] = []
     seen: dict[str, int] = {}
@@ -152,7 +159,7 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
         else:
             m = n.as_mapping(_TARGET_KEYS)
             host = m["host"].as_str().strip() if "host" in m else None
-            if host is not None and ("/" in host or (":" in host and not _is_ip(host))):
+            if host is not None and ("/" in host or (":" in host and not is_ip_address(host))):
                 raise m["host"].error(
                     f"'{host}' is not a host name", hint="give the port with 'port:'"
                 )
@@ -202,12 +209,7 @@ def parse_device(node: Node) -> DeviceProfile:
 def load_trust_set(path: str | Path) -> TrustSet:
     """A CA file of any shape the tool reads (PEM, DER, C source) or an ESP-IDF
     ``x509_crt_bundle`` (v1 or v2: anchors with a name and a key, no dates)."""
-    from .certs import load_certificates
-    from .fileio import read_input
-    from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
-
     p = Path(path)
-    from .limits import MAX_CERT_INPUT
 
     data = read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT)
     fmt = detect_bundle_format(data)
@@ -224,9 +226,6 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
     pem = here / "ca.pem"
     if pem.is_file():
         return load_trust_set(pem)
-    from .bundle import BundleSpec, resolve_bundle
-    from .catalog import Catalog
-
     spec = config.spec if config is not None else BundleSpec()
     bundle = resolve_bundle(spec, Catalog.load()).bundle
     where = f"roots resolved from {config.path}" if config and config.path else "default preset"
@@ -244,7 +243,6 @@ def board_device(board: Board) -> DeviceProfile:
     idf = firmware is not None and firmware.name == "esp-idf"
     if board.verify.mbedtls is None and idf and board.version:
         # An ESP-IDF release names its mbedTLS line (4.4: 2.28, 5.x: 3.x).
-        from .verify import mbedtls_version_for
 
         profile = replace(profile, mbedtls=mbedtls_version_for(f"idf-{board.version}"))
     return profile
@@ -261,8 +259,6 @@ def board_trust(
     a version judges what that firmware holds until someone replaces it, and an
     unversioned board keeps ``fallback`` (``./ca.pem`` or the config's roots).
     """
-    from .firmware import ca_set_info, load_ca_set, load_firmware
-
     conns = board.connection_cas()
     if not conns or board.firmware is None:
         return (load_trust_set(bundle_path) if bundle_path else fallback()), ()
@@ -283,9 +279,6 @@ def board_trust(
         if bundle_path is None:
             notes.append(f"{who} trusts its built-in {info.title} for {conn.name}")
             return own(), tuple(notes)
-        from .certs import sniff_kind
-        from .fileio import read_input
-
         data = read_input(bundle_path, what="bundle file")
         if board.output.form == "c" and sniff_kind(data) in ("c-strings", "c-array"):
             notes.append(
@@ -309,8 +302,6 @@ def board_trust(
 def board_server_items(board: Board, device: DeviceProfile) -> list[CheckItem]:
     """The chains the board's own servers send over time, where the firmware names the
     kind of server (mdash.net: Let's Encrypt's alternate chain to DST Root CA X3)."""
-    from .roadmaps import roadmap_server
-
     items = []
     for conn, _ in board.connection_cas():
         if conn.server:
@@ -407,8 +398,6 @@ def roadmap_items(
     name: str, device: DeviceProfile, *, servers: Sequence[str] = ()
 ) -> list[CheckItem]:
     """A CA's server kinds (or only ``servers``), each with the chains it sends over time."""
-    from .roadmaps import load_roadmap
-
     roadmap = load_roadmap(name)
     kinds = [roadmap.server(s) for s in servers] if servers else list(roadmap.servers)
     items = []
@@ -438,8 +427,6 @@ def pull_chains(
     """Capture every target's chain and save each as PEM (leaf first, capture date in a
     comment). All captures happen before anything is written: one unreachable server
     leaves every saved chain as it was."""
-    from .fileio import write_all_atomic
-
     live = [t for t in targets if t.host]
     if not live:
         raise InputError(
@@ -583,7 +570,6 @@ def check_items(
             f"--until {until.date().isoformat()} is before {at.date().isoformat()}",
             hint="the horizon must end after the date checked",
         )
-    from .verify import Verifier
 
     verifier = Verifier(trust)
     results = []

@@ -111,7 +111,7 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else None
         if name is not None and name not in COMMANDS and not name.startswith("-"):
-            import difflib
+            import difflib  # deferred: only for a mistyped command
 
             close = difflib.get_close_matches(name, list(COMMANDS), n=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -123,7 +123,7 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except EspCabundleError as e:
             if ctx.obj and ctx.obj.get("debug"):
-                import traceback
+                import traceback  # deferred: only for --debug
 
                 traceback.print_exc()
             click.echo(f"Error: {e.message}", err=True)
@@ -181,7 +181,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Exit codes: 0 ok, 1 negative verdict (check failed, policy violated), 2 bad input
     or usage, 3 device or I/O failure, 130 interrupted.
     """
-    from .ui import safe_streams
+    from .ui import safe_streams  # deferred: it brings json, which --help never needs
 
     safe_streams()
     ctx.ensure_object(dict)

@@ -7,13 +7,16 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import stat
 import sys
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, OutputError
+from .limits import MAX_FILE_INPUT, check_size
 
 __all__ = [
     "TEMP_SUFFIX",
@@ -39,8 +42,6 @@ def read_input(
     ``max_bytes`` (default :data:`~.limits.MAX_FILE_INPUT`) is read: a larger file is
     refused, a device or pipe that never ends included.
     """
-    from .limits import MAX_FILE_INPUT, check_size
-
     cap = MAX_FILE_INPUT if max_bytes is None else max_bytes
     p = Path(path)
     try:
@@ -110,8 +111,6 @@ def _classify(path: Path, data: bytes) -> _Item:
 
 
 def _stage(item: _Item) -> None:
-    import tempfile  # not at module level: it drags shutil & co. onto build's start-up path
-
     parent = item.target.parent if str(item.target.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -138,8 +137,6 @@ def _keep_old(item: _Item) -> None:
     try:
         os.link(item.target, backup)
     except OSError:
-        import shutil
-
         shutil.copy2(item.target, backup)
     item.backup = backup
 

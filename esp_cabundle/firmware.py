@@ -30,10 +30,9 @@ from typing import Literal
 
 from .certs import Certificate, load_certificates
 from .compat import Traversable
-from .config import Node
 from .errors import ConfigError, InputError
 from .verify import TrustSet
-from .yamlnodes import compose_nodes
+from .yamlnodes import Node, compose_nodes
 
 __all__ = [
     "CaSet",

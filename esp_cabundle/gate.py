@@ -34,8 +34,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .bundle import Bundle, BundleSpec, Policy, Violation, check_policies
+from .bundle import (
+    Bundle,
+    BundleSpec,
+    Policy,
+    Violation,
+    check_policies,
+    file_entries,
+    resolve_bundle,
+)
+from .catalog import Catalog
+from .certs import load_certificates, sniff_kind
 from .errors import InputError, PolicyError
+from .fileio import read_input
+from .formats.pem import render_pem
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -87,8 +99,6 @@ class CaSource:
         cls, path: Path, *, policy: Policy | None = None, config: Config | None = None
     ) -> CaSource:
         """A finished CA file read from ``path``."""
-        from .fileio import read_input
-
         return cls.finished(
             str(path), read_input(path, what="CA file"), policy=policy, config=config
         )
@@ -181,9 +191,6 @@ def gate_ca(
     :class:`~esp_cabundle.errors.PolicyError` (a policy not allowed),
     :class:`~esp_cabundle.check.CheckFailed` (a target would refuse it).
     """
-    from .catalog import Catalog
-    from .formats.pem import render_pem
-
     catalog = catalog or Catalog.load()
     spec = source.spec
     converted: str | None = None
@@ -193,8 +200,6 @@ def gate_ca(
         )
         origin = f"file {source.file_name}"
     else:
-        from .bundle import resolve_bundle
-
         resolution = resolve_bundle(spec, catalog)
         bundle, notes = resolution.bundle, resolution.notes
         origin = _describe_spec(spec)
@@ -231,10 +236,9 @@ def _resolve_file(
     name: str, data: bytes, catalog: Catalog
 ) -> tuple[Bundle, tuple[str, ...], str | None]:
     """A finished CA file's certificates as a bundle, and what it was converted from."""
-    from .bundle import file_entries
-    from .certs import load_certificates, sniff_kind
+    # deferred: a finished file only (--bundle); a build from presets never reads one
     from .formats.idf_bundle import detect_bundle_format
-    from .keyscan import refuse_private_keys
+    from .keyscan import refuse_private_keys  # deferred: as above
 
     refuse_private_keys(data, source=name)
     fmt = detect_bundle_format(data)
@@ -303,8 +307,9 @@ def _judge_policies(
 def parse_target(text: str) -> Target:
     """A ``--target``: a saved chain file, or ``HOST[:PORT]`` (its chain saved under
     ``chains/`` beside the config, else captured live)."""
+    # deferred: the check and its verifier (~20 ms) load only when there are targets
     from .chains import DEFAULT_PORT, parse_host_port
-    from .check import Target
+    from .check import Target  # deferred: as above
 
     p = Path(text)
     if p.is_file():
@@ -333,8 +338,9 @@ def _judge_targets(
     own device, the config's ``device:``, or the default profile."""
     if not targets:
         return None
+    # deferred: the check and its verifier (~20 ms) load only when there are targets
     from .check import CheckFailed, board_device, check_items, target_items
-    from .verify import TrustSet
+    from .verify import TrustSet  # deferred: as above
 
     base = config.base_dir if config is not None else Path(".")
     default = config.section("device") if config is not None else None

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from .errors import InputError, PartitionTableError
+from .fs.lfs_platforms import resolve_platform
+from .sizes import parse_size
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -138,8 +140,6 @@ def image_spec(
 
 def _default_partitions(board: Board) -> tuple[Partition, ...]:
     """The board's CA file-system partitions in its default table (none without one)."""
-    from .errors import PartitionTableError
-
     if board.layout is None or board.filesystem is None:
         return ()
     try:
@@ -151,8 +151,6 @@ def _default_partitions(board: Board) -> tuple[Partition, ...]:
 def _profile_for_platform(fs_type: str, platform: str | None) -> str:
     """The profile a LittleFS platform version implies; otherwise it must be given."""
     if platform is not None and fs_type == "littlefs":
-        from .fs.lfs_platforms import resolve_platform
-
         return resolve_platform(platform).profile
     raise InputError(
         "the image needs a profile"
@@ -175,11 +173,9 @@ def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageO
     """An ``outputs:`` image entry (``{format: spiffs, path: ..., board: NAME}``, or the
     file-system parameters themselves) checked and resolved; InputError says what is
     wrong, for the config loader to place at the entry's line."""
-    from .partitions import parse_size
-
     board = None
     if "board" in options:
-        from .boards import load_board
+        from .boards import load_board  # deferred: board files are read only for image outputs
 
         board = load_board(str(options["board"]))
     raw_size = options.get("size")
@@ -206,7 +202,10 @@ def _opt(options: Mapping[str, Any], key: str) -> str | None:
 def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
     """The image holding the gated CA (and ``from_dir``'s files), mounted again and read
     back before it is returned."""
-    from .fs.edit import collect_dir_files, pack_ca_image
+    from .fs.edit import (  # deferred: images are made only on demand
+        collect_dir_files,
+        pack_ca_image,
+    )
 
     spec = output.spec
     files = collect_dir_files(output.from_dir) if output.from_dir is not None else []

@@ -12,6 +12,7 @@ unless asked.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import textwrap
 from collections.abc import Sequence
@@ -20,9 +21,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .boards import list_boards
+from .bundle import BundleSpec, Policy, check_policies, resolve_bundle
+from .catalog import PRESETS, Catalog
+from .chains import parse_host_port
+from .check import board_device as device_of
 from .config import CONFIG_NAME, parse_config
 from .dates import as_datetime, parse_when
 from .errors import ConfigError, InputError
+from .fileio import write_atomic
+from .verify import parse_device_profile
+from .verify.profiles import profile_spec
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -62,8 +71,6 @@ class InitChoices:
     service_until: datetime
 
     def __post_init__(self) -> None:
-        from .catalog import PRESETS
-
         if not self.presets:
             raise InputError("choose at least one preset", hint=f"presets: {', '.join(PRESETS)}")
         for p in self.presets:
@@ -112,8 +119,6 @@ class InitResult:
 def parse_target(text: str) -> tuple[str, int]:
     """``HOST[:PORT]`` (443 by default) -> (host, port); a host must be a DNS name or an
     IP address, so a typo fails here rather than at the first capture."""
-    from .chains import parse_host_port
-
     t = text.strip()
     if not t or any(c.isspace() for c in t):
         raise InputError(f"bad target '{text}'", hint="give HOST or HOST:PORT, e.g. mdash.net")
@@ -162,9 +167,6 @@ def board_device(board: Board) -> str:
     """The ``device:`` value that states a board's verification rules: a registry name
     when one matches (``mbedtls-noclock``), else ``RULES:CLOCK``, with the board's
     mbedTLS line and ``+options``."""
-    from .check import board_device as device_of
-    from .verify.profiles import profile_spec
-
     return profile_spec(device_of(board))
 
 
@@ -178,8 +180,6 @@ def _target_text(host: str, port: int) -> str:
 
 
 def _quote(s: str) -> str:
-    import json
-
     return json.dumps(s)
 
 
@@ -253,9 +253,6 @@ def _board_lines(board: Board, pem_path: str | None) -> list[str]:
 def _warnings(choices: InitChoices, today: datetime) -> list[str]:
     """Roots of the chosen presets that expire before the end of service: ``build``
     will refuse them, so say so now."""
-    from .bundle import BundleSpec, Policy, check_policies, resolve_bundle
-    from .catalog import Catalog
-
     spec = BundleSpec(presets=choices.presets, policy=Policy(service_until=choices.service_until))
     bundle = resolve_bundle(spec, Catalog.load()).bundle
     return [
@@ -340,8 +337,6 @@ def render_config(choices: InitChoices, *, today: datetime) -> tuple[str, tuple[
 
     device = board_device(board) if board is not None else None
     if device is not None:
-        from .verify import parse_device_profile
-
         profile = parse_device_profile(device)
         lines.append(
             "# How these devices verify servers (check and build apply it to every target):"
@@ -384,8 +379,6 @@ def write_config(
 
     An existing file is refused (unchanged) unless ``force``.
     """
-    from .fileio import write_atomic
-
     p = Path(path)
     if p.exists() and not force:
         raise InputError(
@@ -408,6 +401,4 @@ def write_config(
 
 def board_choices() -> Sequence[tuple[str, str]]:
     """(name, framework) of every shipped board, for a prompt."""
-    from .boards import list_boards
-
     return [(b.name, b.framework) for b in list_boards()]

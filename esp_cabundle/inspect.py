@@ -1,159 +1,110 @@
 """``inspect`` as a library: anything that may hold certificates -> a :class:`Report`.
 
-Readers for richer inputs (ESP-IDF bundles, file-system images, flash dumps) register in
-``INSPECTORS`` as ``"module:function"``; each takes ``(data, source)`` and returns a
-Report, or None when the bytes are not its kind. They are tried in order, and plain
-certificate files (PEM, DER, C source) are the fallback.
+Readers for richer inputs (flash dumps, ESP-IDF bundles, file-system images) are listed
+in ``INSPECTORS``; each takes ``(data, source)`` and returns a Report, or None when the
+bytes are not its kind. They are tried in order, and plain certificate files (PEM, DER,
+C source) are the fallback. The values (:class:`Finding`, :class:`Report`) are in
+:mod:`.findings`.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from .certs import Certificate, load_certificates, sniff_kind
-from .errors import CertificateError
-from .text import plural
+from .errors import CertificateError, ImageError
+from .fileio import read_input
+from .findings import (
+    Finding,
+    Report,
+    certificate_file_report,
+    finding_status,
+    report_to_dict,
+)
+from .flash.offline import inspect_dump
+from .formats.idf_bundle import (
+    DEFAULT_MAX_CERTS,
+    FORMAT_DESCRIPTIONS,
+    detect_bundle_format,
+    parse_idf_bundle,
+    parse_subject,
+)
+from .fs.inspect import inspect_image
 
 __all__ = [
     "INSPECTORS",
     "Finding",
     "Report",
+    "certificate_file_report",
     "finding_status",
     "inspect_bytes",
+    "inspect_idf_bundle",
     "inspect_path",
     "report_to_dict",
 ]
 
-# Tried in order before the plain-certificate fallback; most specific first.
-INSPECTORS: list[str] = [
-    # Whole-flash dumps first: they contain file-system images the next ones would claim.
-    "esp_cabundle.flash.offline:inspect_dump",
-    "esp_cabundle.formats.idf_bundle:inspect_idf_bundle",
-    "esp_cabundle.fs.inspect:inspect_image",
-]
 
-# Mongoose OS reads CA files with fgets(buf, 128, f): longer lines are silently skipped.
-MONGOOSE_MAX_LINE = 127
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One trust anchor or certificate found, with what is known of it.
-
-    ESP-IDF bundles keep only subject and key, so dates and fingerprint may be None.
-    """
-
-    location: str
-    label: str
-    subject: str
-    key: str
-    sha256: str | None = None
-    not_before: datetime | None = None
-    not_after: datetime | None = None
-    is_ca: bool | None = None
-    self_signed: bool | None = None
-    certificate: Certificate | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def from_certificate(cls, cert: Certificate, location: str) -> Finding:
-        return cls(
-            location=location,
-            label=cert.label,
-            subject=cert.subject,
-            key=cert.key_description,
-            sha256=cert.sha256,
-            not_before=cert.not_before,
-            not_after=cert.not_after,
-            is_ca=cert.is_ca,
-            self_signed=cert.self_signed,
-            certificate=cert,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """What one input holds; ``children`` nest (a dump -> partitions -> files)."""
-
-    source: str
-    kind: str
-    findings: tuple[Finding, ...] = ()
-    notes: tuple[str, ...] = ()
-    facts: tuple[tuple[str, str], ...] = ()
-    children: tuple[Report, ...] = ()
-
-    def all_findings(self) -> Iterable[Finding]:
-        yield from self.findings
-        for c in self.children:
-            yield from c.all_findings()
-
-
-def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) -> str:
-    """``ok``, ``EXPIRED``, ``not yet valid``, ``expires in N days``, ``no dates``."""
-    if f.not_after is None:
-        return "no dates (bundle)"
-    if at > f.not_after:
-        return "EXPIRED"
-    if f.not_before is not None and at < f.not_before:
-        return "not yet valid"
-    days = (f.not_after - at).days
-    if warn_days is not None and days <= warn_days:
-        return f"expires in {plural(days, 'day')}"
-    parts = ["ok"]
-    if f.is_ca is False:
-        parts.append("not a CA")
-    elif f.self_signed is False:
-        parts.append("intermediate")
-    return ", ".join(parts)
-
-
-def _pem_notes(data: bytes) -> list[str]:
-    notes = []
-    for n, line in enumerate(data.splitlines(), start=1):
-        if len(line) > MONGOOSE_MAX_LINE - 1:  # + newline must fit in 127 chars
-            notes.append(
-                f"line {n} is {len(line)} bytes: Mongoose OS (fgets 128) silently skips it"
-            )
-            if len(notes) >= 5:
-                notes.append("(more long lines not listed)")
-                break
-    return notes
-
-
-def certificate_file_report(data: bytes, source: str) -> Report:
-    """Report on PEM, DER or C source."""
-    kind = sniff_kind(data)
-    certs = load_certificates(data, source=source)
+def inspect_idf_bundle(data: bytes, source: str) -> Report | None:
+    """A Report for an ESP-IDF bundle file, or None when ``data`` is not one."""
+    fmt = detect_bundle_format(data)
+    if fmt is None:
+        return None
+    bundle = parse_idf_bundle(data, bundle_format=fmt, source=source)
     findings = []
-    for i, c in enumerate(certs, start=1):
-        findings.append(Finding.from_certificate(c, f"#{i}"))
-    notes: list[str] = []
-    if kind in ("pem", "c-strings"):
-        notes += _pem_notes(data) if kind == "pem" else []
-    from .verify.parse import parse_notes
+    notes = [
+        "an ESP-IDF bundle stores only each root's subject and public key: it holds no "
+        "dates (an expired root still anchors) and no fingerprints"
+    ]
+    for i, r in enumerate(bundle.roots, start=1):
+        try:
+            subject, label = parse_subject(r.subject_der)
+        except ImageError:
+            subject, label = f"(unreadable name {r.subject_der[:8].hex()}...)", "(unreadable)"
+            notes.append(f"#{i}: the stored subject is not a readable DER name")
+        findings.append(Finding(f"#{i}", label, subject, r.key_description()))
+    if not bundle.is_sorted:
+        notes.append(
+            "roots are not sorted by DER subject: the device's binary search will miss "
+            "issuers (rebuild it with esp-cabundle or gen_crt_bundle.py)"
+        )
+    for subj in bundle.duplicate_subjects():
+        notes.append(
+            f"subject {_safe_subject(subj)} is stored with different keys; the device tries "
+            "only the one its binary search lands on"
+        )
+    if len(bundle.roots) > DEFAULT_MAX_CERTS:
+        notes.append(
+            f"{len(bundle.roots)} roots: over the default "
+            f"CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS ({DEFAULT_MAX_CERTS}); the device "
+            "refuses it unless that option was raised"
+        )
+    facts = (
+        ("format", FORMAT_DESCRIPTIONS[fmt]),
+        ("roots", str(len(bundle.roots))),
+        ("size", f"{len(data)} bytes"),
+    )
+    return Report(source, f"idf-bundle-{fmt}", tuple(findings), tuple(notes), facts)
 
-    notes += parse_notes(certs, role="ca-file")
-    seen: set[str] = set()
-    for c in certs:
-        if c.sha256 in seen:
-            notes.append(f"{c.label} appears more than once")
-        seen.add(c.sha256)
-    return Report(source, kind, tuple(findings), tuple(notes))
+
+def _safe_subject(der: bytes) -> str:
+    try:
+        return parse_subject(der)[0]
+    except ImageError:
+        return der[:16].hex()
 
 
-def _inspectors() -> Iterable[Callable[[bytes, str], Report | None]]:
-    for target in INSPECTORS:
-        mod, _, fn = target.partition(":")
-        yield getattr(importlib.import_module(mod), fn)
+# Tried in order before the plain-certificate fallback; most specific first: whole-flash
+# dumps first, since they contain file-system images the image reader would claim.
+INSPECTORS: tuple[Callable[[bytes, str], Report | None], ...] = (
+    inspect_dump,
+    inspect_idf_bundle,
+    inspect_image,
+)
 
 
 def inspect_bytes(data: bytes, *, source: str) -> Report:
     """Identify what ``data`` is and report the certificates it holds."""
-    for inspector in _inspectors():
+    for inspector in INSPECTORS:
         report = inspector(data, source)
         if report is not None:
             return report
@@ -163,32 +114,4 @@ def inspect_bytes(data: bytes, *, source: str) -> Report:
 
 
 def inspect_path(path: str | Path) -> Report:
-    from .fileio import read_input
-
     return inspect_bytes(read_input(path), source=str(path))
-
-
-def report_to_dict(r: Report, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
-    return {
-        "source": r.source,
-        "kind": r.kind,
-        "facts": dict(r.facts),
-        "notes": list(r.notes),
-        "certificates": [
-            {
-                "location": f.location,
-                "label": f.label,
-                "subject": f.subject,
-                "key": f.key,
-                "sha256": f.sha256,
-                "not_before": f.not_before.isoformat() if f.not_before else None,
-                "not_after": f.not_after.isoformat() if f.not_after else None,
-                "days_left": (f.not_after - at).days if f.not_after else None,
-                "is_ca": f.is_ca,
-                "self_signed": f.self_signed,
-                "status": finding_status(f, at, warn_days=warn_days),
-            }
-            for f in r.findings
-        ],
-        "children": [report_to_dict(c, at, warn_days) for c in r.children],
-    }

@@ -14,12 +14,24 @@ than guessed at.
 from __future__ import annotations
 
 import hashlib
-import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .errors import PartitionTableError
+from .partition_csv import (
+    FLAG_BITS,
+    SUBTYPE_NAMES,
+    SUBTYPES,
+    TYPE_NAMES,
+    TYPES,
+    format_size,
+    parse_subtype,
+    parse_type,
+    read_csv_rows,
+    render_csv,
+)
+from .sizes import parse_size
 
 __all__ = [
     "APP_ALIGNMENT",
@@ -51,37 +63,6 @@ _MD5_MAGIC = b"\xeb\xeb"
 _MD5_PREFIX = _MD5_MAGIC + b"\xff" * 14
 _END_MARKER = b"\xff" * ENTRY_SIZE
 
-TYPES: dict[str, int] = {"app": 0x00, "data": 0x01, "bootloader": 0x02, "partition_table": 0x03}
-_TYPE_NAMES = {v: k for k, v in TYPES.items()}
-
-# esp_partition_subtype_t (esp_partition.h) / gen_esp32part SUBTYPES.
-SUBTYPES: dict[int, dict[str, int]] = {
-    TYPES["app"]: {
-        "factory": 0x00,
-        **{f"ota_{n}": 0x10 + n for n in range(16)},
-        "test": 0x20,
-        "tee_0": 0x30,
-        "tee_1": 0x31,
-    },
-    TYPES["data"]: {
-        "ota": 0x00,
-        "phy": 0x01,
-        "nvs": 0x02,
-        "coredump": 0x03,
-        "nvs_keys": 0x04,
-        "efuse": 0x05,
-        "undefined": 0x06,
-        "esphttpd": 0x80,
-        "fat": 0x81,
-        "spiffs": 0x82,
-        "littlefs": 0x83,
-        "tee_ota": 0x90,
-    },
-    TYPES["bootloader"]: {"primary": 0x00, "ota": 0x01, "recovery": 0x02},
-    TYPES["partition_table"]: {"primary": 0x00, "ota": 0x01},
-}
-_SUBTYPE_NAMES = {t: {v: k for k, v in names.items()} for t, names in SUBTYPES.items()}
-
 # Data subtypes a file system may live in (Mongoose OS keeps LittleFS in "spiffs").
 FS_SUBTYPES = frozenset({0x81, 0x82, 0x83})
 
@@ -90,7 +71,6 @@ FS_SUBTYPES = frozenset({0x81, 0x82, 0x83})
 APP_ALIGNMENT = 0x10000
 DATA_ALIGNMENT = 0x1000
 
-_FLAG_BITS = {"encrypted": 0, "readonly": 1}
 _KNOWN_FLAGS = (1 << 0) | (1 << 1)
 _OTADATA_SIZE = 0x2000
 
@@ -152,11 +132,11 @@ class Partition:
 
     @property
     def type_name(self) -> str:
-        return _TYPE_NAMES.get(self.type, f"{self.type:#04x}")
+        return TYPE_NAMES.get(self.type, f"{self.type:#04x}")
 
     @property
     def subtype_name(self) -> str:
-        return _SUBTYPE_NAMES.get(self.type, {}).get(self.subtype, f"{self.subtype:#04x}")
+        return SUBTYPE_NAMES.get(self.type, {}).get(self.subtype, f"{self.subtype:#04x}")
 
     @property
     def is_app(self) -> bool:
@@ -174,14 +154,14 @@ class Partition:
     @property
     def flags(self) -> int:
         return (
-            (1 << _FLAG_BITS["encrypted"] if self.encrypted else 0)
-            | (1 << _FLAG_BITS["readonly"] if self.readonly else 0)
+            (1 << FLAG_BITS["encrypted"] if self.encrypted else 0)
+            | (1 << FLAG_BITS["readonly"] if self.readonly else 0)
             | self.extra_flags
         )
 
     @property
     def flag_names(self) -> tuple[str, ...]:
-        names = tuple(n for n in _FLAG_BITS if getattr(self, n))
+        names = tuple(n for n in FLAG_BITS if getattr(self, n))
         if self.extra_flags:
             names += (f"{self.extra_flags:#x}",)
         return names
@@ -285,8 +265,8 @@ class PartitionTable:
 
     def find(self, type: int | str, subtype: int | str | None = None) -> tuple[Partition, ...]:
         """Every partition of ``type`` (and ``subtype``), names or numbers, in table order."""
-        t = _parse_type(type) if isinstance(type, str) else type
-        s = _parse_subtype(t, subtype) if isinstance(subtype, str) else subtype
+        t = parse_type(type) if isinstance(type, str) else type
+        s = parse_subtype(t, subtype) if isinstance(subtype, str) else subtype
         return tuple(p for p in self.partitions if p.type == t and (s is None or p.subtype == s))
 
     def at(self, offset: int) -> Partition | None:
@@ -379,22 +359,7 @@ class PartitionTable:
         """Parse a gen_esp32part CSV; blank offsets are placed after the previous
         partition (apps on 64 KiB, everything else on 4 KiB), the first one after the
         table's sector. Errors carry ``source:line``."""
-        from .limits import MAX_CSV_INPUT, check_size
-
-        check_size(
-            len(text), MAX_CSV_INPUT, what="partition CSV", path=source, error=PartitionTableError
-        )
-        rows: list[tuple[int, _Row]] = []
-        for n, raw in enumerate(text.splitlines(), start=1):
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            try:
-                rows.append((n, _parse_csv_row(line)))
-            except PartitionTableError as e:
-                raise PartitionTableError(e.message, path=source, line=n, hint=e.hint) from e
-        if not rows:
-            raise PartitionTableError("no partitions in the CSV", path=source)
+        rows = read_csv_rows(text, source=source)
         parts: list[Partition] = []
         last_end = offset + TABLE_SECTOR
         for n, row in rows:
@@ -432,124 +397,11 @@ class PartitionTable:
 
     def to_csv(self) -> str:
         """CSV that :meth:`from_csv` reads back into an equal table (offsets explicit)."""
-        header = ("# Name", "Type", "SubType", "Offset", "Size", "Flags")
-        rows = [header] + [p.to_csv_row() for p in self.partitions]
-        widths = [max(len(r[i]) for r in rows) + 1 for i in range(len(header))]
-        lines = ["# ESP-IDF Partition Table"]
-        for r in rows:
-            cells = [(c + ",").ljust(widths[i] + 1) for i, c in enumerate(r[:-1])]
-            lines.append(("".join(cells) + r[-1]).rstrip())
-        return "\n".join(lines) + "\n"
+        return render_csv([p.to_csv_row() for p in self.partitions])
 
 
 # ---------------------------------------------------------------------------------------
 # Helpers
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    name: str
-    type: int
-    subtype: int
-    offset: int | None
-    size: int
-    encrypted: bool
-    readonly: bool
-
-
-def parse_size(text: str, *, what: str = "size") -> int:
-    """``0x1000``, ``4096``, ``4K``, ``1M`` (also ``0x10K``; K/M case-insensitive)."""
-    from .limits import MAX_NUMBER_DIGITS
-
-    t = text.strip()
-    if len(t) > MAX_NUMBER_DIGITS:
-        raise PartitionTableError(f"{what} is {len(t)} characters long, not a number")
-    mult = 1
-    if t[-1:].lower() == "k":
-        t, mult = t[:-1], 1024
-    elif t[-1:].lower() == "m":
-        t, mult = t[:-1], 1024 * 1024
-    try:
-        return int(t.strip(), 0) * mult
-    except ValueError as e:
-        raise PartitionTableError(
-            f"{what} '{text.strip()}' is not a number (use 0x10000, 65536, 64K or 1M)"
-        ) from e
-
-
-def format_size(size: int) -> str:
-    """``1M`` for whole mebibytes, else hex (``0x160000``), as framework CSVs write them."""
-    if size % 0x100000 == 0:
-        return f"{size // 0x100000}M"
-    return f"{size:#x}"
-
-
-def _parse_type(text: str) -> int:
-    t = text.strip()
-    if not t:
-        raise PartitionTableError("the type field is empty (app, data or a number)")
-    if t.lower() in TYPES:
-        return TYPES[t.lower()]
-    try:
-        value = int(t, 0)
-    except ValueError as e:
-        raise PartitionTableError(
-            f"unknown partition type '{t}'", hint=f"types: {', '.join(TYPES)} or a number"
-        ) from e
-    if not 0 <= value <= 0xFE:
-        raise PartitionTableError(f"partition type {t} is out of range (0..0xfe)")
-    return value
-
-
-def _parse_subtype(ptype: int, text: str | None) -> int:
-    t = (text or "").strip()
-    names = SUBTYPES.get(ptype, {})
-    if not t:
-        if ptype == TYPES["app"]:
-            raise PartitionTableError("an app partition needs a subtype (factory, ota_0, ...)")
-        return SUBTYPES[TYPES["data"]]["undefined"]
-    if t.lower() in names:
-        return names[t.lower()]
-    try:
-        value = int(t, 0)
-    except ValueError as e:
-        known = ", ".join(names) if names else "a number"
-        raise PartitionTableError(
-            f"unknown subtype '{t}' for type {_TYPE_NAMES.get(ptype, ptype)}",
-            hint=f"subtypes: {known}",
-        ) from e
-    if not 0 <= value <= 0xFE:
-        raise PartitionTableError(f"subtype {t} is out of range (0..0xfe)")
-    return value
-
-
-_VAR_RE = re.compile(r"(?<!\\)\$[A-Za-z_]")
-
-
-def _parse_csv_row(line: str) -> _Row:
-    if _VAR_RE.search(line):
-        raise PartitionTableError(
-            "uses a $VARIABLE; expand it first (gen_esp32part takes it from the environment)"
-        )
-    fields = [f.strip() for f in (line + ",,,,,").split(",")]
-    name = fields[0]
-    if not name:
-        raise PartitionTableError("the name field is empty")
-    ptype = _parse_type(fields[1])
-    subtype = _parse_subtype(ptype, fields[2])
-    offset = parse_size(fields[3], what="offset") if fields[3] else None
-    if not fields[4]:
-        raise PartitionTableError(f"partition '{name}' has no size")
-    size = parse_size(fields[4])
-    flags = {f.strip() for f in fields[5].split(":") if f.strip()}
-    unknown = flags - set(_FLAG_BITS)
-    if unknown:
-        raise PartitionTableError(
-            f"unknown flag '{sorted(unknown)[0]}'", hint="flags: encrypted, readonly"
-        )
-    if any(f for f in fields[6:]):
-        raise PartitionTableError("too many fields (name, type, subtype, offset, size, flags)")
-    return _Row(name, ptype, subtype, offset, size, "encrypted" in flags, "readonly" in flags)
 
 
 def _validate(parts: tuple[Partition, ...], table_offset: int, flash_size: int | None) -> None:

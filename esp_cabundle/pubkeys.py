@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["describe_key", "key_facts", "read_tlv_header", "spki_algorithm"]
+__all__ = [
+    "der_tlv",
+    "describe_key",
+    "dotted_oid",
+    "encode_oid",
+    "key_facts",
+    "read_tlv_header",
+    "spki_algorithm",
+]
 
 
 def read_tlv_header(data: bytes, pos: int) -> tuple[int, int, int]:
@@ -29,6 +37,30 @@ def read_tlv_header(data: bytes, pos: int) -> tuple[int, int, int]:
         raise ValueError("bad length")
     length = int.from_bytes(data[pos + 2 : pos + 2 + n], "big")
     return tag, 2 + n, length
+
+
+def der_tlv(tag: int, body: bytes) -> bytes:
+    """One DER element: ``tag``, the definite length of ``body``, ``body``."""
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(length)]) + length + body
+
+
+def encode_oid(dotted: str) -> bytes:
+    """The content octets of the OBJECT IDENTIFIER ``dotted`` (the inverse of
+    :func:`dotted_oid`)."""
+    arcs = [int(x) for x in dotted.split(".")]
+    out = bytearray()
+    for subid in (40 * arcs[0] + arcs[1], *arcs[2:]):
+        chunk = [subid & 0x7F]
+        subid >>= 7
+        while subid:
+            chunk.append(0x80 | (subid & 0x7F))
+            subid >>= 7
+        out += bytes(reversed(chunk))
+    return bytes(out)
 
 
 def describe_key(key: object) -> tuple[str, int, str | None]:
@@ -128,11 +160,19 @@ def spki_algorithm(spki: bytes) -> str:
         return "?"
     if tag != 0x06 or not raw:
         return "?"
-    arcs = [min(raw[0] // 40, 2), raw[0] - 40 * min(raw[0] // 40, 2)]
-    value = 0
-    for byte in raw[1:]:
+    return dotted_oid(raw)
+
+
+def dotted_oid(raw: bytes) -> str:
+    """An OBJECT IDENTIFIER's content octets as dotted text (X.690 8.19: base-128
+    subidentifiers with a continuation bit; the first holds the first two arcs)."""
+    subids, value = [], 0
+    for byte in raw:
         value = (value << 7) | (byte & 0x7F)
         if not byte & 0x80:
-            arcs.append(value)
+            subids.append(value)
             value = 0
-    return ".".join(str(a) for a in arcs)
+    if not subids:
+        return "(empty)"
+    first = min(subids[0] // 40, 2)
+    return ".".join(str(a) for a in (first, subids[0] - 40 * first, *subids[1:]))

@@ -25,7 +25,10 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import __version__
+from .fileio import write_atomic
 from .text import plural
+from .verify import describe_certificate
 
 if TYPE_CHECKING:
     from .check import CheckReport, ItemResult
@@ -127,7 +130,6 @@ def _groups(report: CheckReport) -> list[_Group]:
         _Bar(a.label, "root", a.not_before, a.not_after, a.sha256) for a in report.trust.anchors
     )
     groups = [_Group(f"Trust set: {plural(len(roots), 'root')}", roots)]
-    from .verify import describe_certificate
 
     for r in report.results:
         tl = r.timeline
@@ -432,8 +434,6 @@ def _verdict_rows(report: CheckReport) -> list[str]:
 def render_html_report(report: CheckReport, *, service_until: datetime | None = None) -> str:
     """The page for ``report``; ``service_until`` (the devices' end of service, e.g. from
     ``cabundle.yaml``) is shaded, else the forecast horizon ``report.until``."""
-    from . import __version__
-
     window_end = service_until or report.until
     window_label = "service life" if service_until is not None else "forecast horizon"
     failed = len(report.failures)
@@ -507,6 +507,4 @@ def write_html_report(
     path: str | Path, report: CheckReport, *, service_until: datetime | None = None
 ) -> None:
     """Render and write atomically (a failure leaves no partial page)."""
-    from .fileio import write_atomic
-
     write_atomic(path, render_html_report(report, service_until=service_until).encode("utf-8"))

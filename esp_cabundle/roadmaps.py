@@ -19,9 +19,8 @@ from importlib import resources
 from .certs import Certificate, load_certificates
 from .chains import ServerChain
 from .compat import Traversable
-from .config import Node
 from .errors import ConfigError, InputError
-from .yamlnodes import compose_nodes
+from .yamlnodes import Node, compose_nodes
 
 __all__ = [
     "Roadmap",

@@ -6,6 +6,7 @@ are imported only by the commands that move data to or from units.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import sys
@@ -35,8 +36,6 @@ def _escape_unencodable(err: UnicodeError) -> tuple[str, int]:
 def safe_streams() -> None:
     """Make stdout and stderr escape what their encoding lacks (PYTHONIOENCODING=ascii,
     a C locale, names that are not UTF-8) so output never ends in a UnicodeEncodeError."""
-    import codecs
-
     codecs.register_error("esp-cabundle-escape", _escape_unencodable)
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)

@@ -1,31 +1,266 @@
-"""YAML as Node trees that remember lines: package data (boards, firmware, roadmaps)
-and, for its YAML errors, cabundle.yaml.
+"""YAML as :class:`Node` trees that remember their lines: ``cabundle.yaml``, board files
+and the package's own data (firmware, roadmaps) are read through here.
 
 Shipped data files are validated like user configs, so an error in one names the file,
-the line and the key instead of failing somewhere far from the mistake.
+the line and the key instead of failing somewhere far from the mistake. PyYAML is loaded
+only when a file is read (``build`` without a config never pays for it); it composes
+the node tree with bounded depth, and :func:`to_nodes` bounds aliases and refuses every
+tag beyond plain scalars.
 """
 
 from __future__ import annotations
 
+import difflib
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
-from .config import Node
+from .dates import as_datetime
 from .errors import ConfigError
+from .fileio import read_input
+from .limits import (
+    MAX_NUMBER_DIGITS,
+    MAX_YAML_ALIASED,
+    MAX_YAML_DEPTH,
+    MAX_YAML_INPUT,
+    check_size,
+)
 
-__all__ = ["compose_nodes", "compose_yaml"]
+__all__ = ["Node", "compose_nodes", "compose_yaml", "read_yaml_text", "to_nodes"]
+
+
+class Node:
+    """A YAML value with the line it came from, for errors users can jump to."""
+
+    def __init__(self, value: Any, line: int, path: str, where: str) -> None:
+        self.value = value
+        self.line = line
+        self.path = path  # e.g. "outputs[1].format"
+        self.where = where  # the file
+        self.key_line = line  # for mapping values: the line of their key
+
+    def error(self, message: str, *, hint: str | None = None) -> ConfigError:
+        return ConfigError(f"{self.path}: {message}", path=self.where, line=self.line, hint=hint)
+
+    # --- typed accessors -------------------------------------------------------------
+    def as_str(self) -> str:
+        if not isinstance(self.value, str) or not self.value.strip():
+            raise self.error(f"expected a non-empty string, got {_kind(self.value)}")
+        return self.value
+
+    def as_int(self, *, minimum: int | None = None) -> int:
+        if isinstance(self.value, bool) or not isinstance(self.value, int):
+            raise self.error(f"expected an integer, got {_kind(self.value)}")
+        if minimum is not None and self.value < minimum:
+            raise self.error(f"must be at least {minimum}, got {self.value}")
+        return self.value
+
+    def as_bool(self) -> bool:
+        if not isinstance(self.value, bool):
+            raise self.error(f"expected true or false, got {_kind(self.value)}")
+        return self.value
+
+    def as_date(self) -> datetime:
+        v = self.value
+        if isinstance(v, datetime | date):
+            return as_datetime(v)
+        if isinstance(v, str):
+            try:
+                return as_datetime(date.fromisoformat(v.strip()))
+            except ValueError:
+                pass
+        raise self.error(f"expected a date YYYY-MM-DD, got {v!r}")
+
+    def as_list(self) -> list[Node]:
+        """A list; a single scalar is accepted as a one-item list."""
+        if isinstance(self.value, list):
+            return self.value
+        if isinstance(self.value, dict):
+            raise self.error("expected a list, got a mapping")
+        return [self]
+
+    def as_mapping(self, allowed: tuple[str, ...] | None = None) -> dict[str, Node]:
+        if not isinstance(self.value, dict):
+            raise self.error(f"expected a mapping, got {_kind(self.value)}")
+        m: dict[str, Node] = self.value
+        if allowed is not None:
+            for k, n in m.items():
+                if k not in allowed:
+                    raise n.key_error(k, allowed)
+        return m
+
+    def key_error(self, key: str, allowed: tuple[str, ...]) -> ConfigError:
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+        parent = self.path.rsplit(".", 1)[0] if "." in self.path else ""
+        where = f"in {parent}: " if parent and parent != key else ""
+        return ConfigError(
+            f"{where}unknown key '{key}'", path=self.where, line=self.key_line, hint=hint
+        )
+
+    def as_choice(self, choices: tuple[str, ...]) -> str:
+        s = self.as_str()
+        if s not in choices:
+            raise self.error(f"'{s}' is not one of: {', '.join(choices)}")
+        return s
+
+    def as_plain(self) -> Any:
+        """The value with all Node wrappers removed."""
+        return _plain(self)
+
+
+def _plain(n: Any) -> Any:
+    if isinstance(n, Node):
+        return _plain(n.value)
+    if isinstance(n, list):
+        return [_plain(x) for x in n]
+    if isinstance(n, dict):
+        return {k: _plain(v) for k, v in n.items()}
+    return n
+
+
+def _kind(v: Any) -> str:
+    if isinstance(v, Node):
+        v = v.value
+    if v is None:
+        return "nothing"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return f"{type(v).__name__} {v!r}"
+
+
+# The only tags a value may carry (explicitly or as YAML resolves plain scalars): no
+# Python objects, no custom tags, no sets or binary.
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_YAML + t: t for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_KINDS = {"int": "an integer", "float": "a number", "bool": "a boolean", "timestamp": "a date"}
+
+
+def _tag_text(tag: str) -> str:
+    return "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
+
+
+def _scalar(node: Any, where: str) -> Any:
+    import yaml
+
+    line = node.start_mark.line + 1
+    kind = _SCALAR_TAGS.get(node.tag)
+    if kind is None:
+        raise ConfigError(
+            f"tag {_tag_text(node.tag)} is not supported",
+            path=where,
+            line=line,
+            hint="values are plain strings, numbers, booleans and dates; quote a string "
+            "that starts with '!'",
+        )
+    if kind in ("int", "float") and len(node.value) > MAX_NUMBER_DIGITS:
+        raise ConfigError(
+            f"number too long: {len(node.value)} characters (at most {MAX_NUMBER_DIGITS})",
+            path=where,
+            line=line,
+        )
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node)
+    except (ValueError, OverflowError, TypeError, yaml.YAMLError) as e:
+        raise ConfigError(
+            f"{node.value!r} is not {_KINDS.get(kind, 'a valid ' + kind)} ({e})",
+            path=where,
+            line=line,
+            hint="quote it to keep it as a string" if kind != "str" else None,
+        ) from e
+
+
+class _Walk:
+    """Where :func:`to_nodes` is: the nodes on the current path (a node met again there
+    is a recursive alias), the nodes already built, and how many values aliases added."""
+
+    def __init__(self) -> None:
+        self.path: set[int] = set()
+        self.seen: set[int] = set()
+        self.aliased = 0
+
+
+def to_nodes(node: Any, path: str, where: str, walk: _Walk | None = None) -> Node:
+    """A composed YAML node tree -> Nodes that remember their lines.
+
+    An alias makes the tree a graph; each value reached again through one counts
+    towards :data:`~.limits.MAX_YAML_ALIASED`, and a cycle is refused, so a small file
+    cannot expand without bound (billion laughs) or forever.
+    """
+    import yaml
+
+    walk = walk or _Walk()
+    line = node.start_mark.line + 1
+    key = id(node)
+    if key in walk.path:
+        raise ConfigError(
+            f"{path}: recursive alias (a value contains itself)", path=where, line=line
+        )
+    if key in walk.seen:
+        walk.aliased += 1
+        if walk.aliased > MAX_YAML_ALIASED:
+            raise ConfigError(
+                f"aliases expand to more than {MAX_YAML_ALIASED:,} values",
+                path=where,
+                line=line,
+                hint="write the values out, or alias fewer of them",
+            )
+    walk.seen.add(key)
+    if isinstance(node, yaml.ScalarNode):
+        return Node(_scalar(node, where), line, path, where)
+    if node.tag not in (_YAML + "map", _YAML + "seq"):
+        raise ConfigError(f"tag {_tag_text(node.tag)} is not supported", path=where, line=line)
+    walk.path.add(key)
+    try:
+        if isinstance(node, yaml.MappingNode):
+            return Node(_mapping(node, path, where, walk), line, path, where)
+        items = [to_nodes(v, f"{path}[{i}]", where, walk) for i, v in enumerate(node.value)]
+        return Node(items, line, path, where)
+    finally:
+        walk.path.discard(key)
+
+
+def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
+    import yaml
+
+    out: dict[str, Node] = {}
+    for k, v in node.value:
+        key_line = k.start_mark.line + 1
+        key = _scalar(k, where) if isinstance(k, yaml.ScalarNode) else None
+        if not isinstance(key, str):
+            shown = "a list or mapping" if key is None else repr(key)
+            raise ConfigError(f"keys must be strings, got {shown}", path=where, line=key_line)
+        sub = f"{path}.{key}" if path else key
+        if key in out:
+            raise ConfigError(f"duplicate key '{sub}'", path=where, line=key_line)
+        child = to_nodes(v, sub, where, walk)
+        child.key_line = key_line
+        if child.value is None:
+            child.line = child.key_line
+        out[key] = child
+    return out
+
+
+def read_yaml_text(path: Path, *, what: str) -> str:
+    """A YAML file's text, read no further than the YAML size cap."""
+    data = read_input(path, what=what, error=ConfigError, max_bytes=MAX_YAML_INPUT)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"cannot read {what}: not UTF-8 (byte {e.start})", path=str(path)) from e
 
 
 def compose_yaml(text: str, where: str) -> Any:
     """The composed YAML node tree of ``text`` (None for an empty document).
 
     Refuses nesting deeper than :data:`~.limits.MAX_YAML_DEPTH` and more than
-    :data:`~.limits.MAX_YAML_INPUT` bytes; :func:`~.config.to_nodes` then refuses
+    :data:`~.limits.MAX_YAML_INPUT` bytes; :func:`to_nodes` then refuses
     recursive aliases, aliases that expand past :data:`~.limits.MAX_YAML_ALIASED`
     values (a few hundred bytes can otherwise expand without bound) and tags beyond
     plain scalars. Every error is a ConfigError naming ``where`` and the line."""
     import yaml
-
-    from .limits import MAX_YAML_INPUT, check_size
 
     check_size(
         len(text.encode("utf-8", "surrogatepass")),
@@ -49,8 +284,6 @@ def compose_yaml(text: str, where: str) -> Any:
 def _bounded_loader() -> type:
     import yaml
 
-    from .limits import MAX_YAML_DEPTH
-
     class BoundedLoader(yaml.SafeLoader):
         depth = 0
 
@@ -73,8 +306,6 @@ def _bounded_loader() -> type:
 def compose_nodes(text: str, where: str, *, what: str = "file") -> Node:
     """Parse ``text`` (from ``where``) into a :class:`Node` tree; ConfigError on bad YAML
     or an empty document."""
-    from .config import to_nodes
-
     root = compose_yaml(text, where)
     if root is None:
         raise ConfigError(f"empty {what}", path=where)

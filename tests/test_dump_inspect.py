@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import PartitionTableError
 from esp_cabundle.flash.offline import find_embedded_certificates, inspect_dump
+from esp_cabundle.fs.inspect import inspect_image
 from esp_cabundle.inspect import INSPECTORS, Report, inspect_bytes
 from esp_cabundle.partitions import PartitionTable
 from tests.support import dumps
@@ -30,8 +31,8 @@ def labels(report: Report) -> list[str]:
 
 
 def test_dump_inspector_comes_before_image_inspectors() -> None:
-    assert INSPECTORS[0] == "esp_cabundle.flash.offline:inspect_dump"
-    assert INSPECTORS.index("esp_cabundle.fs.inspect:inspect_image") > 0
+    assert INSPECTORS[0] is inspect_dump
+    assert INSPECTORS.index(inspect_image) > 0
 
 
 def test_arduino_dump() -> None:

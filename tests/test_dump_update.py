@@ -17,7 +17,7 @@ from esp_cabundle.errors import ImageError, InputError, PartitionTableError
 from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.flash.plan import plan_ca_update
-from esp_cabundle.flash.reading import read_table
+from esp_cabundle.flash.table import read_table
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from tests.support import dumps
@@ -273,7 +273,7 @@ def test_cli_update_dump_builds_the_bundle_and_reports_json(
         [
             "update-dump",
             "mos.bin",
-            "-b",
+            "--board",
             "mongoose-os-esp32",
             "--preset",
             "letsencrypt",
@@ -293,11 +293,11 @@ def test_cli_update_dump_builds_the_bundle_and_reports_json(
 
 
 REFUSALS = [
-    (["-b", "mongoose-os-esp32"], "no partition 'fs_0'"),
-    (["-b", "mongoose-os-esp32-spiffs"], "no partition 'fs_0'"),
-    (["-b", "mdash"], "keeps its CA in c form"),
-    (["-b", "no-such-board"], "unknown board 'no-such-board'"),
-    (["-b", "mdash-arduino", "--preset", "letsencrypt"], "cannot be combined"),
+    (["--board", "mongoose-os-esp32"], "no partition 'fs_0'"),
+    (["--board", "mongoose-os-esp32-spiffs"], "no partition 'fs_0'"),
+    (["--board", "mdash"], "keeps its CA in c form"),
+    (["--board", "no-such-board"], "unknown board 'no-such-board'"),
+    (["--board", "mdash-arduino", "--preset", "letsencrypt"], "cannot be combined"),
 ]
 
 
@@ -320,7 +320,7 @@ def _run(
     (tmp / "d.bin").write_bytes(dump)
     (tmp / "ca.pem").write_bytes(bundle)
     r = runner.invoke(
-        cli, ["update-dump", "d.bin", "-b", board, "--bundle", "ca.pem", "-o", "o.bin"]
+        cli, ["update-dump", "d.bin", "--board", board, "--bundle", "ca.pem", "-o", "o.bin"]
     )
     return r.exit_code, r.output
 
@@ -362,7 +362,7 @@ def test_cli_error_paths_write_nothing(
 
 
 def test_cli_missing_dump_file(in_tmp: Path, runner: CliRunner) -> None:
-    r = runner.invoke(cli, ["update-dump", "nope.bin", "-b", "mdash-arduino", "-o", "o.bin"])
+    r = runner.invoke(cli, ["update-dump", "nope.bin", "--board", "mdash-arduino", "-o", "o.bin"])
     assert r.exit_code == 2
     assert "nope.bin" in r.output
     assert not (in_tmp / "o.bin").exists()
@@ -376,7 +376,7 @@ def test_cli_policy_violation_writes_nothing(
         [
             "update-dump",
             "dump.bin",
-            "-b",
+            "--board",
             "mdash-arduino",
             "--root",
             "dst-root-ca-x3",

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from esp_cabundle.board_versions import with_version
-from esp_cabundle.boards import load_board, parse_board
+from esp_cabundle.boards import load_board, parse_board, with_version
 from esp_cabundle.certs import load_certificate_file
 from esp_cabundle.errors import ConfigError, InputError
 from esp_cabundle.firmware import (

@@ -19,7 +19,7 @@ from esp_cabundle.errors import FlashError, ImageError, InputError, PartitionTab
 from esp_cabundle.flash.base import SECTOR_SIZE
 from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.plan import UpdatePlan, plan_ca_update
-from esp_cabundle.flash.reading import read_table
+from esp_cabundle.flash.table import read_table
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image, get_spiffs_profile

@@ -158,7 +158,8 @@ def test_fuzz_certificate_files(kind: str, seeds: Callable[[], list[bytes]], cou
 
 @pytest.mark.timeout(120)
 def test_fuzz_idf_bundle() -> None:
-    from esp_cabundle.formats.idf_bundle import inspect_idf_bundle, parse_idf_bundle
+    from esp_cabundle.formats.idf_bundle import parse_idf_bundle
+    from esp_cabundle.inspect import inspect_idf_bundle
 
     def parse(data: bytes) -> Any:
         inspect_idf_bundle(data, "fuzz")

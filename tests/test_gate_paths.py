@@ -68,7 +68,7 @@ def _update_dump(tmp: Path, _: Start) -> Target:
     out.write_bytes(b"the previous output")
     return Target(
         lambda src: [
-            *("update-dump", str(dump), "-b", "mdash-arduino"),
+            *("update-dump", str(dump), "--board", "mdash-arduino"),
             *("--bundle", str(src), "-o", str(out)),
         ],
         lambda: dump.read_bytes() + out.read_bytes(),
@@ -246,7 +246,7 @@ def test_a_target_given_on_the_command_line_gates_too(
     "args",
     [
         ["flash", "--port", "socket://127.0.0.1:9", "--board", "mdash-arduino"],
-        ["update-dump", "dump.bin", "-b", "mdash-arduino", "-o", "new.bin"],
+        ["update-dump", "dump.bin", "--board", "mdash-arduino", "-o", "new.bin"],
         ["pack", "--fs", "spiffs", "--profile", "esp-idf", "--size", "64K", "-o", "fs.bin"],
     ],
 )

@@ -454,7 +454,7 @@ def test_partition_csv_caps() -> None:
 
 @pytest.mark.timeout(30)
 def test_curl_bundle_without_end_lines_is_linear() -> None:
-    from esp_cabundle.formats.idf_bundle import read_curl_bundle
+    from esp_cabundle.formats.idf_filter import read_curl_bundle
 
     # The old pattern rescanned the rest of the file from every name line: quadratic.
     assert read_curl_bundle("name\n===\nabc\n" * 40_000) == []

@@ -19,14 +19,11 @@ from esp_cabundle.formats.idf_bundle import (
     bundle_format_for,
     choose_bundle_format,
     detect_bundle_format,
-    filter_curl_bundle,
-    inspect_idf_bundle,
-    parse_cmn_filter,
     parse_idf_bundle,
-    read_curl_bundle,
     render_idf_bundle,
 )
-from esp_cabundle.inspect import inspect_path
+from esp_cabundle.formats.idf_filter import filter_curl_bundle, parse_cmn_filter, read_curl_bundle
+from esp_cabundle.inspect import inspect_idf_bundle, inspect_path
 from tests.support.pki import issue
 
 DATA = Path(__file__).parent / "data" / "idf-bundle"

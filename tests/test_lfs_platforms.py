@@ -251,7 +251,7 @@ def _arduino_lfs_dump(tmp_path: Path, platform: str) -> Path:
 def test_update_dump_platform(runner: CliRunner, tmp_path: Path) -> None:
     dump = _arduino_lfs_dump(tmp_path, "arduino-3.1.0")  # on-disk 2.1
     out = tmp_path / "new.bin"
-    base = ["update-dump", str(dump), "-b", "arduino-esp32-littlefs"]
+    base = ["update-dump", str(dump), "--board", "arduino-esp32-littlefs"]
     base += ["--bundle", str(tmp_path / "new-ca.pem"), "-o", str(out)]
     code, text = run(runner, *base, "--platform", "arduino-2.0.5")
     assert code == 2 and "cannot mount it" in text, text
@@ -280,7 +280,7 @@ def test_board_platform_key(runner: CliRunner, tmp_path: Path) -> None:
     dump = _arduino_lfs_dump(tmp_path, "arduino-3.1.0")
     out = tmp_path / "new.bin"
     code, text_out = run(
-        runner, "update-dump", str(dump), "-b", str(board), "--bundle",
+        runner, "update-dump", str(dump), "--board", str(board), "--bundle",
         str(tmp_path / "new-ca.pem"), "-o", str(out),
     )  # fmt: skip
     assert code == 2 and "arduino-2.0.5" in text_out and "cannot mount it" in text_out

@@ -156,7 +156,7 @@ EMPTY_OUTPUT = [
     ["build", "-o", ""],
     ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K", "--preset",
      "default", "-o", ""],
-    ["update-dump", "dump.bin", "-b", "mdash-arduino", "--preset", "default", "-o", ""],
+    ["update-dump", "dump.bin", "--board", "mdash-arduino", "--preset", "default", "-o", ""],
     ["fs", "cat", str(LFS_IMAGE), "/ca.pem", "-o", ""],
     ["read", "--port", "socket://127.0.0.1:9", "--all", "-o", ""],
     ["chains", "show", "x.pem", "-o", ""],

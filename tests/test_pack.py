@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
-from esp_cabundle.commands._fsopts import parse_size
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import DISK_VERSION_2_0, LittleFsImage
+from esp_cabundle.sizes import parse_size
 from tests.support.gated import canonical
 
 LE = Path(__file__).parent / "data" / "letsencrypt"

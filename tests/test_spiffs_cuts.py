@@ -23,7 +23,7 @@ from esp_cabundle.errors import FlashError
 from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.plan import UpdatePlan, plan_ca_update
-from esp_cabundle.flash.reading import read_table
+from esp_cabundle.flash.table import read_table
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps

@@ -15,6 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import DeviceError, ImageError, PartitionTableError
+from ..flash.base import JOB, Message, ProgressEvent, Step
+from ..flash.interrupt import UnitInterrupted
 from ..text import plural, printable
 
 if TYPE_CHECKING:
@@ -55,8 +58,6 @@ class UnitBars:
         from rich.progress import BarColumn, TaskProgressColumn, TextColumn
         from rich.progress import Progress as Bars
 
-        from ..flash.base import JOB
-
         width = max(len(p) for p in ports)
         self.bars = Bars(
             TextColumn("{task.fields[port]}"),
@@ -72,8 +73,6 @@ class UnitBars:
         if self.bars is None:
             return None
         from rich.markup import escape
-
-        from ..flash.base import Message, ProgressEvent, Step
 
         bars, task, verbose = self.bars, self.tasks[port], self.verbose
 
@@ -157,7 +156,6 @@ def plan_roots(plan: UpdatePlan | None) -> tuple[list[Certificate], list[Certifi
 
 def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
     """A flashed unit in one line."""
-    from ..flash.interrupt import UnitInterrupted
 
     error = outcome.error
     mac = outcome.unit.mac if outcome.unit is not None else "-"
@@ -207,7 +205,6 @@ def failure_line(port: str, mac: str, error: EspCabundleError, seconds: float) -
 
 def next_step(error: EspCabundleError) -> str:
     """The error's own advice, else what usually helps for its kind."""
-    from ..errors import DeviceError, ImageError, PartitionTableError
 
     if error.hint:
         return error.hint

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from ..flash.interrupt import Cancel
+
 if TYPE_CHECKING:
     from ..flash.interrupt import Cancel, Interruption
 
@@ -58,8 +60,6 @@ def stop_on_signals(*, first: str = _FIRST_TEXT, repeat: str = _REPEAT_TEXT) -> 
     timeout when the link is dead. SIGKILL still ends the process at once; the journal
     then lets the same command finish the update.
     """
-    from ..flash.interrupt import Cancel
-
     cancel = Cancel()
     if threading.current_thread() is not threading.main_thread():
         yield cancel  # signal handlers can only be installed from the main thread

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..flash.flasher import FlashResult
+from ..flash.interrupt import UnitInterrupted
 from ..text import plural
 
 if TYPE_CHECKING:
-    from ..flash.flasher import FlashResult
     from ..flash.plan import PartitionChange, RootChange
     from ..flash.station import UnitOutcome
 
@@ -120,8 +121,6 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
 
 def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
     """A flashed unit for ``--json``: everything the line and the details say."""
-    from ..flash.flasher import FlashResult
-    from ..flash.interrupt import UnitInterrupted
 
     r = o.result
     stopped = o.error.interruption if isinstance(o.error, UnitInterrupted) else None

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import click
+from click.core import ParameterSource
+
+from ..certs import load_certificates
+from ..chains import parse_host_port
+from ..check import Target, check_items, target_items
+from ..config import find_config, load_config
+from ..dates import now
+from ..errors import EspCabundleError, InputError
+from ..fileio import read_input
+from ..push.http import LanTransport
+from ..push.mdash import MdashTransport
+from ..push.mqtt import MqttTransport, parse_mqtt_url
+from ..verify import DeviceProfile, TrustSet
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -28,8 +43,6 @@ __all__ = [
 
 def board_device(board: Board) -> DeviceProfile:
     """The verification rules of the board's units, as ``check --board`` takes them."""
-    from ..verify import DeviceProfile
-
     return DeviceProfile(board.verify.rules, board.verify.clock, f"board {board.name}", "")
 
 
@@ -38,14 +51,6 @@ def deadline_for(
 ) -> Callable[[bytes], datetime | None]:
     """When a unit's current CA file stops accepting its server (first forecast failure
     within 20 years), or None when that never happens or cannot be told."""
-    from datetime import timedelta
-
-    from ..certs import load_certificates
-    from ..check import check_items, target_items
-    from ..dates import now
-    from ..errors import EspCabundleError
-    from ..verify import TrustSet
-
     device = board_device(board)
 
     def deadline(old: bytes) -> datetime | None:
@@ -65,13 +70,9 @@ def deadline_for(
 
 
 def _secret_from(env: str, file: Path | None, what: str) -> str | None:
-    from ..fileio import read_input
-
     if file is not None:
         text = read_input(file, what=f"{what} file").decode("utf-8", "replace").strip()
         if not text:
-            from ..errors import InputError
-
             raise InputError(f"the {what} file is empty", path=str(file))
         return text
     value = os.environ.get(env, "").strip()
@@ -79,8 +80,6 @@ def _secret_from(env: str, file: Path | None, what: str) -> str | None:
 
 
 def _device_ids(opts: dict[str, Any]) -> list[str]:
-    from ..fileio import read_input
-
     ids = list(opts["devices"])
     if opts["devices_file"] is not None:
         text = read_input(opts["devices_file"], what="devices file").decode("utf-8", "replace")
@@ -92,17 +91,11 @@ def _device_ids(opts: dict[str, Any]) -> list[str]:
 
 
 def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]:
-    from click.core import ParameterSource
-
-    from ..errors import InputError
-
     ca_file = str(opts["tls_ca"]) if opts["tls_ca"] else None
     ids = _device_ids(opts)
     out: list[Transport] = []
     try:
         if opts["mdash_url"]:
-            from ..push.mdash import MdashTransport
-
             if not opts["mdash_url"].startswith(("http://", "https://")):
                 raise InputError(f"--mdash takes an http(s):// URL, not {opts['mdash_url']!r}")
             key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key")
@@ -122,10 +115,6 @@ def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]
                 )
             )
         if opts["mqtt_url"]:
-            from dataclasses import replace
-
-            from ..push.mqtt import MqttTransport, parse_mqtt_url
-
             url = parse_mqtt_url(opts["mqtt_url"])
             from_env = ctx.get_parameter_source("mqtt_url") == ParameterSource.ENVIRONMENT
             if url.password is not None and not from_env:
@@ -142,8 +131,6 @@ def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]
         elif ids and not opts["mdash_url"]:
             raise InputError("--device/--devices name units behind --mdash or --mqtt")
         if opts["rpc_urls"]:
-            from ..push.http import LanTransport
-
             out.append(
                 LanTransport(
                     opts["rpc_urls"],
@@ -163,8 +150,6 @@ def connection_targets(opts: dict[str, Any]) -> tuple[list[Target], Path]:
     """The servers the units connect to, and where their saved chains live: the link's
     own server (``--server``, else the mDash host or the ``mqtts://`` broker) and the
     config's ``targets:`` (``-c`` or ./cabundle.yaml), chains beside the config."""
-    from ..config import find_config, load_config
-
     path = opts["ca"].config_path or find_config()
     config = load_config(path) if path else None
     base = config.base_dir if config is not None else Path.cwd()
@@ -177,18 +162,11 @@ def connection_targets(opts: dict[str, Any]) -> tuple[list[Target], Path]:
 
 def server_targets(opts: dict[str, Any]) -> list[Target]:
     """The servers the units' connection goes through, from the link options."""
-    from urllib.parse import urlsplit
-
-    from ..chains import parse_host_port
-    from ..check import Target
-
     specs = list(opts["servers"])
     if not specs:
         if opts["mdash_url"] and opts["mdash_url"].startswith("https://"):
             specs.append(urlsplit(opts["mdash_url"]).hostname or "")
         if opts["mqtt_url"] and opts["mqtt_url"].startswith("mqtts://"):
-            from ..push.mqtt import parse_mqtt_url
-
             broker = parse_mqtt_url(opts["mqtt_url"])
             specs.append(f"{broker.host}:{broker.port}")
     out = []

@@ -1,70 +1,18 @@
-"""Options and the progress display shared by the commands that talk to units."""
+"""Progress on stderr for the commands that talk to units (rich, loaded only when a bar
+is drawn): a bar per read or write of a unit, and a bar over a push campaign's units."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-import click
+from ..flash.base import Message, Progress, ProgressEvent
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
-    from ..inspect import Report
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-# esptool's CLI default; 115200 for the sync, then the stub switches to this.
-DEFAULT_BAUD = 460800
-
-
-def baud_option(f: F) -> F:
-    """``-b/--baud``."""
-    return _baud(f, "-b", "--baud")
-
-
-def long_baud_option(f: F) -> F:
-    """``--baud`` only, for commands where ``-b`` would clash with ``--board`` elsewhere."""
-    return _baud(f, "--baud")
-
-
-def _baud(f: F, *decls: str) -> F:
-    return click.option(
-        *decls,
-        type=click.IntRange(min=9600),
-        default=DEFAULT_BAUD,
-        show_default=True,
-        help="Baud rate after connecting (the sync runs at 115200).",
-    )(f)
-
-
-def reset_options(f: F) -> F:
-    f = click.option(
-        "--after",
-        type=click.Choice(["hard-reset", "no-reset"]),
-        default="hard-reset",
-        show_default=True,
-        help="What to do when done: restart the firmware, or stay in the loader.",
-    )(f)
-    return click.option(
-        "--before",
-        type=click.Choice(["default-reset", "usb-reset", "no-reset"]),
-        default="default-reset",
-        show_default=True,
-        help="How to put the unit in download mode (over socket:// always no-reset).",
-    )(f)
-
-
-def parse_offset(value: str, *, what: str) -> int:
-    from ..errors import InputError
-
-    try:
-        n = int(value, 0)
-    except ValueError as e:
-        raise InputError(f"{what}: not a number: {value!r} (use 0x8000 or 32768)") from e
-    if n < 0 or n % 0x1000:
-        raise InputError(f"{what}: {value} is not a multiple of 4 KiB (0x1000)")
-    return n
+    from ..push.campaign import UnitEvent
 
 
 @contextmanager
@@ -74,8 +22,6 @@ def unit_progress(*, quiet: bool) -> Iterator[ProgressCallback]:
     esptool's own lines are kept out of sight (they go to the debug log); its warnings
     and errors are shown.
     """
-    from ..flash.base import Message, Progress, ProgressEvent
-
     if quiet:
         yield lambda event: None
         return
@@ -124,56 +70,50 @@ def unit_progress(*, quiet: bool) -> Iterator[ProgressCallback]:
             bars.stop()
 
 
-def port_inspect_options(f: F) -> F:
-    """``inspect --port PORT [--board B] [--no-apps] [--baud N]``."""
-    f = baud_option(f)
-    f = click.option(
-        "--no-apps",
-        is_flag=True,
-        help="With --port: skip app partitions (faster; certificates compiled into the "
-        "firmware are then not reported).",
-    )(f)
-    f = click.option(
-        "--board",
-        metavar="NAME",
-        help="With --port: the unit's board profile (its chip must match; its table offset "
-        "is used).",
-    )(f)
-    return click.option(
-        "-p",
-        "--port",
-        metavar="PORT",
-        help="Inspect a unit on this serial port (or socket://, rfc2217:// URL) as a dump.",
-    )(f)
+class UnitsBar:
+    """A progress bar over units on stderr (nothing when quiet)."""
+
+    def __init__(self, bars: Any) -> None:
+        self.bars = bars
+        self.task = bars.add_task("units", total=None, status="") if bars is not None else None
+        self.finished: set[str] = set()
+        self._lock = threading.Lock()
+
+    def total(self, n: int) -> None:
+        if self.bars is not None and self.task is not None:
+            self.bars.update(self.task, total=n)
+
+    def event(self, ev: UnitEvent) -> None:
+        if self.bars is None or self.task is None:
+            return
+        from rich.markup import escape
+
+        with self._lock:
+            if ev.final and ev.unit not in self.finished:
+                self.finished.add(ev.unit)
+                self.bars.update(self.task, completed=len(self.finished))
+            self.bars.update(self.task, status=escape(f"{ev.unit}: {ev.state} {ev.text}"[:60]))
 
 
-def inspect_port_report(
-    port: str | None, *, board: str | None, no_apps: bool, baud: int, quiet: bool
-) -> Report | None:
-    """The report for ``inspect --port`` (None without --port; --board needs --port)."""
-    from ..errors import InputError
+@contextmanager
+def units_progress(*, quiet: bool) -> Iterator[UnitsBar]:
+    """One bar over a push campaign's units, with the latest unit's state."""
+    if quiet:
+        yield UnitsBar(None)
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as Bars
 
-    if port is None:
-        if board is not None or no_apps:
-            raise InputError("--board and --no-apps go with --port (a unit to read)")
-        return None
-    from ..boards import load_board
-    from ..flash.reading import inspect_port
-
-    profile = load_board(board) if board is not None else None
-    with unit_progress(quiet=quiet) as progress:
-        return inspect_port(port, board=profile, apps=not no_apps, baud=baud, progress=progress)
-
-
-def journal_dir_option(f: F) -> F:
-    """``--journal-dir DIR``: where ``flash`` journals updates (``restore``, ``journal``)."""
-    from pathlib import Path
-
-    return click.option(
-        "--journal-dir",
-        type=click.Path(file_okay=False, path_type=Path),
-        metavar="DIR",
-        help="The journal of updates, for resuming and 'restore' (default: "
-        "$ESP_CABUNDLE_JOURNAL, else $XDG_STATE_HOME/esp-cabundle/journal or "
-        "~/.local/state/esp-cabundle/journal).",
-    )(f)
+    bars = Bars(
+        TextColumn("units"),
+        BarColumn(bar_width=30),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=Console(stderr=True),
+    )
+    bar = UnitsBar(bars)
+    if bar.task is not None:
+        bars.update(bar.task, status="listing units ...")
+    with bars:
+        yield bar

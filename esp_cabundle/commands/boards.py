@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 import click
 
-from ._common import json_option
+from ..boards import list_boards, load_board
+from ..errors import InputError
+from ..firmware import ca_set_info, load_firmware
+from ..formats.idf_bundle import choose_bundle_format
+from ..ui import echo, emit_json, format_table
+from .options import json_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -28,10 +34,6 @@ def boards(args: tuple[str, ...], as_json: bool) -> None:
       esp-cabundle boards mdash-arduino@1.2.13 --json
       esp-cabundle boards ./my-board.yaml        # check a profile of your own
     """
-    from ..boards import list_boards, load_board
-    from ..errors import InputError
-    from ..ui import echo, emit_json, format_table
-
     words = list(args)
     if words and words[0] == "show":
         words.pop(0)
@@ -71,7 +73,6 @@ def boards(args: tuple[str, ...], as_json: bool) -> None:
 def _versions(b: Board) -> str:
     if b.firmware is None:
         return ""
-    from ..firmware import load_firmware
 
     fw = load_firmware(b.firmware.name)
     return f"{fw.title} {b.firmware.versions.replace('..', '-')} (default {b.firmware.default})"
@@ -89,7 +90,6 @@ def _where(b: Board) -> str:
         return f"{fs.ca_path} on {fs.fs_type} ({fs.profile}) in {parts}"
     if b.output.form == "c":
         return f"C source ({b.output.options.get('name', 's_pem')})"
-    from ..formats.idf_bundle import choose_bundle_format
 
     fmt = choose_bundle_format(
         idf_version=_opt(b, "idf_version"), bundle_format=_opt(b, "bundle_format")
@@ -103,12 +103,8 @@ def _opt(b: Board, key: str) -> str | None:
 
 
 def render_board(b: Board) -> str:
-    from ..ui import format_table
-
     lines = [f"{b.full_name}: {b.framework}" if b.framework else b.full_name]
     if b.description:
-        import textwrap
-
         lines.append(
             textwrap.fill(
                 b.description,
@@ -165,9 +161,6 @@ def _render_firmware(b: Board) -> list[str]:
     """The firmware version and what each of its connections trusts."""
     if b.firmware is None or b.release is None:
         return []
-    import textwrap
-
-    from ..firmware import ca_set_info, load_firmware
 
     fw = load_firmware(b.firmware.name)
     release = b.release

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import click
 
+from ..build import LOCK_NAME, build_bundle, write_build
+from ..config import OutputSpec, outputs_outside
+from ..errors import InputError
+from ..formats import FORMATS
+from ..formats.manifest import bundle_to_dict
 from ..text import plural
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
-from .ca_source import CaOptions, ca_options
+from ..ui import echo, emit_json, format_table, note
+from .ca_source import CaOptions, announce, ca_options
+from .options import at_option, file_option, json_option, output_path, parse_at, quiet_option
 
 
 @click.command()
@@ -42,9 +50,8 @@ from .ca_source import CaOptions, ca_options
     metavar="VERSION",
     help="ESP-IDF (5.4) or arduino-X.Y version the idf-bundle output is for: picks v1 or v2.",
 )
-@click.option(
+@file_option(
     "--idf-filter",
-    type=click.Path(dir_okay=False, path_type=Path),
     metavar="CSV",
     help="Keep only roots named in ESP-IDF's cmn_crt_authorities.csv (column 2).",
 )
@@ -73,7 +80,7 @@ def build(
     no_lock: bool,
     dry_run: bool,
     allow_outside: bool,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -93,22 +100,12 @@ def build(
       esp-cabundle build --service-until 2036-01-01 --max-bytes 16384
       esp-cabundle build -f idf-bundle --idf-version 5.4 -o x509_crt_bundle.bin
     """
-    from dataclasses import replace
-
-    from ..build import LOCK_NAME, build_bundle, write_build
-    from ..config import OutputSpec, outputs_outside
-    from ..errors import InputError
-    from ..formats import FORMATS
-    from ..formats.manifest import bundle_to_dict
-    from ..ui import echo, emit_json, format_table, note
-    from .ca_source import announce
-
     when = parse_at(at)
     config = ca.config()
     spec = ca.spec(config)
     labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:
-        from ..formats.idf_bundle import load_cmn_filter
+        from ..formats.idf_filter import load_cmn_filter  # deferred: csv, for this flag only
 
         labels = load_cmn_filter(idf_filter)
     if labels is not None:

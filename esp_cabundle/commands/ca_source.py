@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..bundle import POLICY_NAMES
+from ..bundle import POLICY_NAMES, BundleSpec
+from ..config import find_config, load_config
+from ..errors import InputError
+from ..gate import CaSource, gate_ca, parse_target
+from ..ui import note
+from .options import Date, Size, config_option, file_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -33,20 +38,11 @@ __all__ = ["CaOptions", "announce", "ca_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_BUNDLE = click.option(
+_BUNDLE = file_option(
     "--bundle",
     "bundle_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
     help="Use this finished CA file (PEM, DER or C source) instead of building one; it "
     "passes the same checks and goes on the device as PEM.",
-)
-_CONFIG = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config file: roots, policies, targets (default: ./cabundle.yaml if present).",
 )
 _BUILD = (
     click.option(
@@ -74,12 +70,16 @@ _BUILD = (
 _GATE = (
     click.option(
         "--service-until",
+        type=Date(),
         metavar="DATE",
         help="Devices' end of service: every root must stay valid, and every target "
         "accept the CA, until then.",
     ),
     click.option(
-        "--max-bytes", type=click.IntRange(min=1), help="Size budget for ca.pem in bytes."
+        "--max-bytes",
+        type=Size(minimum=1),
+        metavar="SIZE",
+        help="Size budget for ca.pem in bytes (16384, 16K).",
     ),
     click.option(
         "--allow",
@@ -125,7 +125,7 @@ class CaOptions:
     presets: tuple[str, ...] = ()
     roots: tuple[str, ...] = ()
     excludes: tuple[str, ...] = ()
-    service_until: str | None = None
+    service_until: datetime | None = None
     max_bytes: int | None = None
     allow: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
@@ -133,8 +133,6 @@ class CaOptions:
 
     def config(self) -> Config | None:
         """``-c FILE``, else ``./cabundle.yaml`` if there is one."""
-        from ..config import find_config, load_config
-
         path = self.config_path or find_config()
         return load_config(path) if path else None
 
@@ -142,9 +140,6 @@ class CaOptions:
         """The config's spec with the flags applied: presets replace, roots and excludes
         add (files named by flags are relative to the working directory), policies
         override."""
-        from ..bundle import BundleSpec
-        from ..dates import parse_when
-
         spec = config.spec if config is not None else BundleSpec()
         if self.presets:
             spec = replace(spec, presets=self.presets)
@@ -156,8 +151,7 @@ class CaOptions:
             )
         policy = spec.policy
         if self.service_until:
-            when = parse_when(self.service_until, what="--service-until")
-            policy = replace(policy, service_until=when)
+            policy = replace(policy, service_until=self.service_until)
         if self.max_bytes:
             policy = replace(policy, max_bytes=self.max_bytes)
         if self.allow:
@@ -167,9 +161,6 @@ class CaOptions:
     def source(self, *, command: str | None = None, config: Config | None = None) -> CaSource:
         """Where the CA comes from. With ``command``, an implicit default preset is
         refused: that command writes to devices and must be told what to put there."""
-        from ..errors import InputError
-        from ..gate import CaSource
-
         if config is None:
             config = self.config()
         spec = self.spec(config)
@@ -189,8 +180,6 @@ class CaOptions:
         return CaSource.build(spec, config=config)
 
     def extra_targets(self) -> list[Target]:
-        from ..gate import parse_target
-
         return [parse_target(t) for t in self.targets]
 
     def gate(
@@ -204,8 +193,6 @@ class CaOptions:
     ) -> GatedCA:
         """Gate the CA these flags name (or ``source``) for ``board``; ``targets`` are
         judged beside the config's and ``--target``'s (``push``: the server units use)."""
-        from ..gate import gate_ca
-
         src = source or self.source(command=command)
         return gate_ca(
             src,
@@ -222,7 +209,7 @@ def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
     ``bundle``: offer ``--bundle FILE``; ``build``: offer ``--preset``, ``--root`` and
     ``--exclude``. ``-c`` and the gate's flags are always there.
     """
-    options = (*((_BUNDLE,) if bundle else ()), _CONFIG, *(_BUILD if build else ()), *_GATE)
+    options = (*((_BUNDLE,) if bundle else ()), config_option, *(_BUILD if build else ()), *_GATE)
 
     def decorate(f: F) -> F:
         @functools.wraps(f)
@@ -239,8 +226,6 @@ def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
 
 def announce(ca: GatedCA, *, quiet: bool = False, as_json: bool = False) -> None:
     """The gate's one line, on stderr, before anything is written (in --json: a field)."""
-    from ..ui import note
-
     note(f"CA: {ca.summary}", quiet=quiet or as_json)
     for n in ca.notes:
         note(f"note: {n}", quiet=quiet or as_json)

@@ -6,7 +6,21 @@ from pathlib import Path
 
 import click
 
-from ._common import json_option, output_path, quiet_option
+from ..chains import capture_chain, load_chain_file, parse_host_port
+from ..check import pull_chains
+from ..config import CONFIG_NAME, find_config, load_config
+from ..errors import InputError
+from ..fileio import write_atomic
+from ..ui import echo, emit_json, format_table, note
+from ..verify.parse import parse_notes
+from .options import (
+    FILE_PATH,
+    config_option,
+    json_option,
+    output_path,
+    quiet_option,
+    timeout_option,
+)
 
 
 @click.group()
@@ -24,23 +38,11 @@ def chains() -> None:
 
 
 @chains.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config with targets: (default: ./cabundle.yaml).",
-)
+@config_option
 @click.option(
     "--target", "names", multiple=True, metavar="NAME", help="Pull only this target (repeatable)."
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for each server.",
-)
+@timeout_option("each server")
 @json_option
 @quiet_option
 def pull(
@@ -59,11 +61,6 @@ def pull(
       esp-cabundle chains pull
       esp-cabundle chains pull --target broker -c fleet/cabundle.yaml
     """
-    from ..check import pull_chains
-    from ..config import CONFIG_NAME, find_config, load_config
-    from ..errors import InputError
-    from ..ui import echo, emit_json, note
-
     path = config_path or find_config()
     if path is None:
         raise InputError(
@@ -101,7 +98,7 @@ def pull(
 
 
 @chains.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=FILE_PATH)
 @click.option("--host", metavar="HOST[:PORT]", help="Capture live (port 443 unless given).")
 @click.option("--server-name", metavar="NAME", help="SNI to send (default: the host name).")
 @click.option(
@@ -110,13 +107,7 @@ def pull(
     type=output_path(),
     help="Save the captured chain as PEM.",
 )
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for the server.",
-)
+@timeout_option("the server")
 @json_option
 @quiet_option
 def show(
@@ -136,11 +127,6 @@ def show(
       esp-cabundle chains show --host 192.0.2.10:8883 --server-name broker.local -o b.pem
       esp-cabundle chains show chains/mdash.net.pem
     """
-    from ..chains import capture_chain, load_chain_file, parse_host_port
-    from ..errors import InputError
-    from ..fileio import write_atomic
-    from ..ui import echo, emit_json, format_table
-
     if (file is None) == (host is None):
         raise InputError("give a chain FILE or --host HOST[:PORT] (one of them)")
     if host is not None:
@@ -151,7 +137,6 @@ def show(
         chain = load_chain_file(file)
     if output is not None:
         write_atomic(output, chain.to_pem())
-    from ..verify.parse import parse_notes
 
     notes = [*chain.notes, *parse_notes(chain.certificates, role="server-chain")]
     if as_json:

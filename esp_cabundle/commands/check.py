@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import textwrap
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from ..boards import load_board
+from ..chains import load_chain_file, parse_host_port
+from ..check import (
+    CheckItem,
+    Target,
+    board_device,
+    board_server_items,
+    board_trust,
+    check_items,
+    default_trust_set,
+    load_trust_set,
+    looks_like_hostname,
+    roadmap_items,
+    target_items,
+)
+from ..config import find_config, load_config
+from ..errors import InputError, VerdictError
+from ..report import write_html_report
 from ..text import plural
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
+from ..ui import emit_json, note
+from ..verify import DEFAULT_DEVICE, parse_device_profile
+from .options import (
+    FILE_PATH,
+    Date,
+    at_option,
+    board_option,
+    config_option,
+    file_option,
+    json_option,
+    output_path,
+    parse_at,
+    quiet_option,
+    timeout_option,
+)
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -18,11 +52,9 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.option(
-    "-b",
+@file_option(
     "--bundle",
     "bundle_path",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Trust set: ca.pem, DER, C source or ESP-IDF x509_crt_bundle "
     "(default: ./ca.pem, else the config's roots).",
 )
@@ -37,7 +69,7 @@ if TYPE_CHECKING:
     "--chain",
     "chain_files",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FILE_PATH,
     help="A saved chain, PEM, leaf first (repeatable).",
 )
 @click.option(
@@ -52,14 +84,10 @@ if TYPE_CHECKING:
     metavar="PROFILE",
     help="Device profile: mbedtls-noclock, mbedtls-clock, idf-bundle, ... or RULES:CLOCK.",
 )
-@click.option(
-    "--board",
-    metavar="NAME[@VERSION]",
-    help="A board profile: its verification rules and, with a firmware version "
-    "(mdash-arduino@1.2.13), the CA that firmware really uses.",
-)
+@board_option()
 @click.option(
     "--until",
+    type=Date(),
     metavar="DATE",
     help="Forecast: find the first date before DATE at which a verdict flips.",
 )
@@ -70,20 +98,8 @@ if TYPE_CHECKING:
     metavar="NAME",
     help="Also check a CA's announced chains as what-ifs (e.g. letsencrypt).",
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Config with targets: (default: ./cabundle.yaml if present).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for a live server.",
-)
+@config_option
+@timeout_option("a live server")
 @click.option(
     "--report",
     "report_path",
@@ -100,12 +116,12 @@ def check(
     hostname: str | None,
     device: str | None,
     board: str | None,
-    until: str | None,
+    until: datetime | None,
     roadmaps: tuple[str, ...],
     config_path: Path | None,
     timeout: float,
     report_path: Path | None,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -131,36 +147,14 @@ def check(
       esp-cabundle check --board mdash@1.2.16 --until 2036-01-01   # its s_pem vs mdash.net
       esp-cabundle check --until 2035-01-01 --report forecast.html
     """
-    from dataclasses import replace
-
-    from ..chains import load_chain_file, parse_host_port
-    from ..check import (
-        CheckItem,
-        board_server_items,
-        board_trust,
-        check_items,
-        default_trust_set,
-        load_trust_set,
-        looks_like_hostname,
-        roadmap_items,
-        target_items,
-    )
-    from ..config import find_config, load_config
-    from ..dates import parse_when
-    from ..errors import InputError, VerdictError
-    from ..ui import emit_json, note
-    from ..verify import DEFAULT_DEVICE, parse_device_profile
-
     when = parse_at(at)
-    horizon = parse_when(until, what="--until date") if until else None
+    horizon = until
     path = config_path or find_config()
     config = load_config(path) if path else None
 
     board_profile = _board(board, device)
     profile = parse_device_profile(device) if device else None
     if board_profile is not None:
-        from ..check import board_device
-
         profile = board_device(board_profile)
     default = profile or (config.section("device") if config else None)
     default = default or parse_device_profile(DEFAULT_DEVICE)
@@ -178,8 +172,6 @@ def check(
         named = f.stem if looks_like_hostname(f.stem) else None
         items.append(CheckItem(f.name, load_chain_file(f), default, hostname=hostname or named))
     if hosts:
-        from ..check import Target
-
         targets = []
         for h in hosts:
             host, port = parse_host_port(h)
@@ -216,8 +208,6 @@ def check(
         )
     report = check_items(trust, items, at=when, until=horizon, notes=notes)
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
-        from ..report import write_html_report
-
         service_until = config.spec.policy.service_until if config is not None else None
         write_html_report(report_path, report, service_until=service_until)
     if as_json:
@@ -233,13 +223,10 @@ def check(
 
 
 def _board(board: str | None, device: str | None) -> Board | None:
-    from ..errors import InputError
-
     if device and board:
         raise InputError("give --device or --board, not both")
     if not board:
         return None
-    from ..boards import load_board
 
     return load_board(board)
 
@@ -254,8 +241,6 @@ def render_report(report: CheckReport) -> str:
     lines.extend(f"Note: {n}." for n in report.notes)
     devices = {r.item.device.name: r.item.device for r in report.results}
     if len(devices) == 1:
-        import textwrap
-
         d = next(iter(devices.values()))
         text = f"Device: {d.name}" + (f" — {d.description}" if d.description else "")
         lines.extend(textwrap.wrap(text, width=96, subsequent_indent="  "))
@@ -272,8 +257,6 @@ def render_report(report: CheckReport) -> str:
 
 
 def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str]:
-    import textwrap
-
     tl = r.timeline
     v = tl.start
     head = f"{'PASS' if r.ok else 'FAIL'}  {r.item.name}"

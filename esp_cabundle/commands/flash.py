@@ -3,49 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from ._common import at_option, json_option, parse_at, quiet_option
+from ..boards import load_board
+from ..flash.flasher import FlashResult, flash_unit
+from ..flash.interrupt import UnitInterrupted
+from ..flash.station import (
+    append_log,
+    check_log,
+    expand_ports,
+    flash_log_record,
+    log_format_for,
+    run_parallel,
+    station_exit_code,
+)
+from ..text import plural
+from ..ui import echo, emit_json
+from ._bench import UnitBars, flash_line, render_lines
 from ._interrupt import interruption_lines, stop_on_signals
-from ._unit import journal_dir_option, long_baud_option, reset_options
-from .ca_source import CaOptions, ca_options
+from ._plan_view import flash_detail_lines, flash_dict
+from .ca_source import CaOptions, announce, ca_options
+from .options import (
+    at_option,
+    baud_option,
+    board_option,
+    file_option,
+    journal_dir_option,
+    json_option,
+    parse_at,
+    port_option,
+    quiet_option,
+    reset_options,
+)
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
-    from ..flash.flasher import FlashResult
     from ..flash.serial import AfterMode, ResetMode
     from ..flash.station import UnitOutcome
 
 
 @click.command("flash")
-@click.option(
-    "-p",
-    "--port",
-    "ports",
-    multiple=True,
-    required=True,
-    metavar="PORT",
-    help="Serial port, socket:// or rfc2217:// URL, or a glob (/dev/ttyUSB*); repeat for "
-    "several units, flashed in parallel.",
-)
-@click.option(
-    "--board",
-    required=True,
-    metavar="NAME|FILE",
-    help="Board profile: chip, partition(s) and file system (see 'esp-cabundle boards').",
-)
+@port_option(multiple=True)
+@board_option(required=True)
 @ca_options()
 @at_option
 @click.option("--dry-run", is_flag=True, help="Read only; print what would change.")
 @journal_dir_option
-@click.option(
+@file_option(
     "--log",
     "log_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
     help="Append one record per unit (time, port, MAC, chip, fingerprints, result).",
 )
 @click.option(
@@ -53,7 +63,7 @@ if TYPE_CHECKING:
     type=click.Choice(["csv", "jsonl"]),
     help="Log format (default: csv for *.csv, JSON lines otherwise).",
 )
-@long_baud_option
+@baud_option
 @reset_options
 @click.option(
     "-v",
@@ -68,7 +78,7 @@ def flash(
     ports: tuple[str, ...],
     board: str,
     ca: CaOptions,
-    at: str | None,
+    at: datetime | None,
     dry_run: bool,
     journal_dir: Path | None,
     log_file: Path | None,
@@ -117,22 +127,6 @@ def flash(
       esp-cabundle flash -p '/dev/ttyUSB*' --board mongoose-os-esp32 --bundle ca.pem \\
           --log station.csv
     """
-    from ..boards import load_board
-    from ..flash.flasher import flash_unit
-    from ..flash.interrupt import UnitInterrupted
-    from ..flash.station import (
-        append_log,
-        check_log,
-        expand_ports,
-        flash_log_record,
-        log_format_for,
-        run_parallel,
-        station_exit_code,
-    )
-    from ..ui import emit_json
-    from ._bench import UnitBars, flash_line
-    from ._plan_view import flash_dict
-    from .ca_source import announce
 
     profile = load_board(board)
     profile.file_system()
@@ -195,12 +189,6 @@ def flash(
 def _render(outcomes: list[UnitOutcome[FlashResult]], *, verbose: bool, quiet: bool) -> None:
     """A line per unit (with --quiet only the units that did not succeed, on stderr),
     each followed by its details with --verbose; a summary for a station."""
-    from ..flash.flasher import FlashResult
-    from ..flash.interrupt import UnitInterrupted
-    from ..text import plural
-    from ..ui import echo
-    from ._bench import flash_line, render_lines
-    from ._plan_view import flash_detail_lines
 
     lines = render_lines([flash_line(o) for o in outcomes])
     for o, line in zip(outcomes, lines, strict=True):

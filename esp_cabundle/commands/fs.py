@@ -2,62 +2,93 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
-from ._fsopts import lfs_version_options, read_input, size_callback
-from .ca_source import CaOptions, ca_options
+from ..boards import load_board
+from ..errors import InputError
+from ..fileio import write_atomic
+from ..fs import normalize_path, open_image
+from ..fs.edit import (
+    FileEdit,
+    ImageRegion,
+    dump_fs_partitions,
+    edit_image,
+    locate_image,
+    looks_like_pem,
+)
+from ..gate import CaSource
+from ..text import printable
+from ..ui import echo, emit_json, format_table
+from ._fsopts import read_input
+from .ca_source import CaOptions, announce, ca_options
+from .options import (
+    FILE_PATH,
+    at_option,
+    board_option,
+    fs_type_option,
+    json_option,
+    lfs_version_options,
+    mtime_option,
+    offset_option,
+    output_path,
+    parse_at,
+    profile_option,
+    quiet_option,
+    size_option,
+)
 
 if TYPE_CHECKING:
     from ..fs import FileSystemImage
-    from ..fs.edit import EditResult, ImageRegion
+    from ..fs.edit import EditResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@dataclass(frozen=True, slots=True)
+class ImageArgs:
+    """IMAGE and where its file system sits in it, as every ``fs`` command takes them."""
+
+    image: Path
+    offset: int = 0
+    size: int | None = None
+    fs_type: str | None = None
+    profile: str | None = None
+
+    def region(self) -> ImageRegion:
+        return locate_image(
+            read_input(self.image), offset=self.offset, size=self.size, source=str(self.image)
+        )
+
+    def open(self, region: ImageRegion | None = None) -> FileSystemImage:
+        data = (region or self.region()).data
+        return open_image(data, fs_type=self.fs_type, profile=self.profile)
+
+
 def image_options(f: F) -> F:
-    """IMAGE plus where the file system sits in it and what it is."""
-    f = click.option(
-        "--profile",
-        metavar="NAME",
-        help="Expect this platform profile (default: detect from the bytes).",
-    )(f)
-    f = click.option(
-        "--fs",
-        "fs_type",
-        type=click.Choice(["littlefs", "spiffs"]),
-        help="Expect this file system (default: detect).",
-    )(f)
-    f = click.option(
-        "--size",
-        metavar="SIZE",
-        callback=size_callback,
-        help="Partition size (default: the rest of the file; LittleFS: its superblock's).",
-    )(f)
-    f = click.option(
-        "--offset",
-        metavar="SIZE",
-        default="0",
-        callback=size_callback,
-        help="Where the partition starts in a flash dump (e.g. 0x290000).",
-    )(f)
-    return click.argument("image", type=click.Path(dir_okay=False, path_type=Path))(f)
+    """IMAGE plus where the file system sits in it and what it is, handed to the
+    command as one ``img: ImageArgs``."""
 
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        img = ImageArgs(**{k: kwargs.pop(k) for k in ImageArgs.__slots__})
+        return f(*args, img=img, **kwargs)
 
-def _region(image: Path, offset: int, size: int | None) -> ImageRegion:
-    from ..fs.edit import locate_image
-
-    return locate_image(read_input(image), offset=offset, size=size, source=str(image))
-
-
-def _open(region: ImageRegion, fs_type: str | None, profile: str | None) -> FileSystemImage:
-    from ..fs import open_image
-
-    return open_image(region.data, fs_type=fs_type, profile=profile)
+    for option in (
+        profile_option(detect=True),
+        fs_type_option(required=False),
+        size_option(required=False),
+        offset_option,
+        click.argument("image", type=FILE_PATH),
+    ):
+        command = option(command)
+    return command  # type: ignore[return-value]
 
 
 @click.group()
@@ -81,15 +112,7 @@ def fs() -> None:
 @image_options
 @json_option
 @quiet_option
-def ls_cmd(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
-    as_json: bool,
-    quiet: bool,
-) -> None:
+def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     """List the files of an image: path and size, with what the image is.
 
     \b
@@ -98,28 +121,25 @@ def ls_cmd(
       esp-cabundle fs ls spiffs.bin --profile mongoose-os --json
       esp-cabundle fs ls dump.bin --offset 0x290000 --size 1408K
     """
-    from ..text import printable
-    from ..ui import echo, emit_json, format_table
-
-    region = _region(image, offset, size)
-    img = _open(region, fs_type, profile)
-    files = img.files()
-    facts = img.describe()
+    region = img.region()
+    fs_image = img.open(region)
+    files = fs_image.files()
+    facts = fs_image.describe()
     if as_json:
         emit_json(
             {
-                "image": str(image),
+                "image": str(img.image),
                 "offset": region.offset,
                 "size": region.size,
-                "fs": img.fs_type,
-                "profile": img.profile.name,
+                "fs": fs_image.fs_type,
+                "profile": fs_image.profile.name,
                 "facts": facts,
                 "files": [{"path": f.path, "size": f.size} for f in files],
             }
         )
         return
     where = f" at 0x{region.offset:X}" if region.offset else ""
-    echo(f"{image}{where}: {img.fs_type} image, {region.size:,} bytes", quiet=quiet)
+    echo(f"{img.image}{where}: {fs_image.fs_type} image, {region.size:,} bytes", quiet=quiet)
     for k, v in facts.items():
         if k != "file system":
             echo(f"  {k}: {v}", quiet=quiet)
@@ -136,15 +156,7 @@ def ls_cmd(
     type=output_path(allow_dash=True),
     help="Write the file here instead of standard output.",
 )
-def cat_cmd(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
-    path: str,
-    output: Path | None,
-) -> None:
+def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
     """Print one file of an image (its exact bytes) or save it with -o.
 
     \b
@@ -152,10 +164,8 @@ def cat_cmd(
       esp-cabundle fs cat fs.bin /ca.pem
       esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K -o conf9.json
     """
-    data = _open(_region(image, offset, size), fs_type, profile).read(path)
+    data = img.open().read(path)
     if output is not None:
-        from ..fileio import write_atomic
-
         write_atomic(output, data)
         return
     click.echo(data, nl=False)  # bytes go to the binary stream unchanged
@@ -164,29 +174,16 @@ def cat_cmd(
 @fs.command("put")
 @image_options
 @lfs_version_options
-@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("source", type=FILE_PATH)
 @click.argument("dest", required=False)
-@click.option(
-    "--mtime",
-    type=click.IntRange(min=0, max=0xFFFFFFFF),
-    metavar="EPOCH",
-    help="LittleFS: set the file's time attributes to EPOCH where the profile keeps them.",
-)
-@click.option(
-    "--board",
-    metavar="NAME|FILE",
-    help="The board the image is for: its CA path is gated too, under its rules.",
-)
+@mtime_option
+@board_option()
 @ca_options(bundle=False, build=False)
 @at_option
 @json_option
 @quiet_option
 def put_cmd(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
+    img: ImageArgs,
     platform: str | None,
     disk_version: int | None,
     source: Path,
@@ -194,7 +191,7 @@ def put_cmd(
     mtime: int | None,
     board: str | None,
     ca: CaOptions,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -204,6 +201,7 @@ def put_cmd(
     A DEST that is the CA path (the profile's /ca.pem, or --board's) takes a CA file
     through the same gate as 'build' and 'flash' (policies, private keys, the config's
     targets and --target; written as PEM); other paths take SOURCE's bytes as they are.
+    With --board (the board the image is for) its CA path is gated too, under its rules.
 
     \b
     Examples:
@@ -212,48 +210,31 @@ def put_cmd(
       esp-cabundle fs put lfs.bin ca.pem --platform arduino-2.0.5
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
-    from ..fs import normalize_path
-    from ..fs.edit import FileEdit
-
     data = read_input(source)
-    _refuse_swapped(image, source, dest, data)
+    _refuse_swapped(img.image, source, dest, data)
     target = normalize_path(dest or "/" + source.name)
     gated = None
-    if target in _ca_paths(_region(image, offset, size), fs_type, profile, board):
-        from ..boards import load_board
-        from ..gate import CaSource
-        from .ca_source import announce
-
+    if target in _ca_paths(img, board):
         config = ca.config()
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
         gated = ca.gate(board=load_board(board) if board else None, at=parse_at(at), source=src)
         announce(gated, quiet=quiet, as_json=as_json)
         data = gated.pem
     result = _apply(
-        image,
-        offset,
-        size,
-        fs_type,
-        profile,
+        img,
         [FileEdit("put", target, data)],
         mtime=mtime,
         platform=platform,
         disk_version=disk_version,
     )
     extra = {"gate": gated.to_dict() if gated is not None else None}
-    _report(image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
+    _report(img.image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
 
 
-def _ca_paths(
-    region: ImageRegion, fs_type: str | None, profile: str | None, board: str | None
-) -> set[str]:
+def _ca_paths(img: ImageArgs, board: str | None) -> set[str]:
     """Where a CA file lives in this image: its profile's CA path, and the board's."""
-    from ..fs import normalize_path
-
-    paths = {_open(region, fs_type, profile).profile.ca_path}
+    paths = {img.open().profile.ca_path}
     if board is not None:
-        from ..boards import load_board
-
         fs = load_board(board).filesystem
         if fs is not None:
             paths.add(fs.ca_path)
@@ -263,9 +244,6 @@ def _ca_paths(
 def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) -> None:
     """``fs put ca.pem dump.bin``: the CA file where the image goes. Say the right order
     (and, for a whole-flash dump, the partition's --offset/--size)."""
-    from ..errors import InputError
-    from ..fs.edit import dump_fs_partitions, looks_like_pem
-
     if looks_like_pem(data) or not looks_like_pem(read_input(image)):
         return
     right = f"esp-cabundle fs put {source} {image}" + (f" {dest}" if dest else "")
@@ -288,11 +266,7 @@ def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) ->
 @json_option
 @quiet_option
 def rm_cmd(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
+    img: ImageArgs,
     platform: str | None,
     disk_version: int | None,
     paths: tuple[str, ...],
@@ -306,49 +280,30 @@ def rm_cmd(
       esp-cabundle fs rm fs.bin /old-ca.pem
       esp-cabundle fs rm dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
     """
-    from ..fs.edit import FileEdit
-
     edits = [FileEdit("rm", p) for p in paths]
-    result = _apply(
-        image,
-        offset,
-        size,
-        fs_type,
-        profile,
-        edits,
-        platform=platform,
-        disk_version=disk_version,
-    )
-    _report(image, result, "removed " + ", ".join(paths), as_json, quiet)
+    result = _apply(img, edits, platform=platform, disk_version=disk_version)
+    _report(img.image, result, "removed " + ", ".join(paths), as_json, quiet)
 
 
 def _apply(
-    image: Path,
-    offset: int,
-    size: int | None,
-    fs_type: str | None,
-    profile: str | None,
-    edits: list[Any],
+    img: ImageArgs,
+    edits: list[FileEdit],
     *,
     mtime: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
 ) -> EditResult:
-    from ..fileio import write_atomic
-    from ..fs.edit import edit_image
-
-    region = _region(image, offset, size)
     result = edit_image(
-        region,
+        img.region(),
         edits,
-        fs_type=fs_type,
-        profile=profile,
+        fs_type=img.fs_type,
+        profile=img.profile,
         timestamp=mtime,
         platform=platform,
         disk_version=disk_version,
     )
     if result.changed_blocks:
-        write_atomic(image, result.container)
+        write_atomic(img.image, result.container)
     return result
 
 
@@ -360,8 +315,6 @@ def _report(
     quiet: bool,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    from ..ui import echo, emit_json
-
     if as_json:
         emit_json(
             {

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
+from ..boards import load_board
+from ..catalog import PRESETS
+from ..errors import EspCabundleError, InputError
+from ..init_config import (
+    DEFAULT_PRESET,
+    DEFAULT_SERVICE_YEARS,
+    InitChoices,
+    board_choices,
+    parse_service_life,
+    parse_target,
+    write_config,
+)
+from ..ui import echo, emit_json, note, warn
+from .options import at_option, board_option, json_option, output_path, parse_at, quiet_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -17,7 +32,7 @@ T = TypeVar("T")
 
 
 @click.command()
-@click.option("--board", metavar="NAME|FILE", help="Board profile ('none' for a generic ca.pem).")
+@board_option(generic=True)
 @click.option(
     "--preset",
     "presets",
@@ -63,7 +78,7 @@ def init(
     output: Path,
     force: bool,
     yes: bool,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -82,17 +97,6 @@ def init(
           --service-until 2032-12-31 --preset letsencrypt --yes
       esp-cabundle init --yes -o fleet/cabundle.yaml --force
     """
-    from ..errors import InputError
-    from ..init_config import (
-        DEFAULT_PRESET,
-        DEFAULT_SERVICE_YEARS,
-        InitChoices,
-        parse_service_life,
-        parse_target,
-        write_config,
-    )
-    from ..ui import echo, emit_json, note, warn
-
     today = parse_at(at)
     if service_years is not None and service_until is not None:
         raise InputError("give --service-years or --service-until, not both")
@@ -156,21 +160,14 @@ def init(
 
 
 def _load_board(name: str) -> Board | None:
-    from ..boards import load_board
-
     if name.strip().lower() in ("none", ""):
         return None
     return load_board(name)
 
 
 def _check_presets(presets: tuple[str, ...]) -> None:
-    from ..catalog import PRESETS
-    from ..errors import InputError
-
     for p in presets:
         if p not in PRESETS:
-            import difflib
-
             close = difflib.get_close_matches(p, list(PRESETS), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise InputError(f"unknown preset '{p}'", hint=hint + f"presets: {', '.join(PRESETS)}")
@@ -178,7 +175,6 @@ def _check_presets(presets: tuple[str, ...]) -> None:
 
 def _prompt(text: str, convert: Callable[[str], T], *, default: str) -> T:
     """Ask until the answer converts; a closed input is an error, Ctrl-C an interrupt."""
-    from ..errors import EspCabundleError, InputError
 
     def proc(value: str) -> T:
         try:
@@ -201,8 +197,6 @@ def _prompt(text: str, convert: Callable[[str], T], *, default: str) -> T:
 
 
 def _prompt_board() -> Board | None:
-    from ..init_config import board_choices
-
     choices = board_choices()
     click.echo(
         "Boards (where the CA lives and how devices verify; 'none' for a generic ca.pem):",
@@ -214,8 +208,6 @@ def _prompt_board() -> Board | None:
 
 
 def _prompt_preset(default: str) -> str:
-    from ..catalog import PRESETS
-
     def convert(s: str) -> str:
         _check_presets((s.strip(),))
         return s.strip()

@@ -7,9 +7,22 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..text import plural
-from ._common import at_option, json_option, parse_at, quiet_option
-from ._unit import port_inspect_options
+from ..boards import load_board
+from ..errors import InputError, VerdictError
+from ..flash.reading import inspect_port
+from ..inspect import finding_status, inspect_path, report_to_dict
+from ..text import plural, printable
+from ..ui import echo, emit_json, format_table
+from ._unit import unit_progress
+from .options import (
+    at_option,
+    baud_option,
+    board_option,
+    json_option,
+    parse_at,
+    port_option,
+    quiet_option,
+)
 
 if TYPE_CHECKING:
     from ..inspect import Report
@@ -31,7 +44,15 @@ if TYPE_CHECKING:
     metavar="DAYS",
     help="Exit 1 if any certificate expires within DAYS days.",
 )
-@port_inspect_options
+@port_option(required=False)
+@board_option()
+@click.option(
+    "--no-apps",
+    is_flag=True,
+    help="With --port: skip app partitions (faster; certificates compiled into the "
+    "firmware are then not reported).",
+)
+@baud_option
 @at_option
 @json_option
 @quiet_option
@@ -43,7 +64,7 @@ def inspect(
     board: str | None,
     no_apps: bool,
     baud: int,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -56,18 +77,16 @@ def inspect(
       esp-cabundle inspect src/mDash.c --json
       esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365   # CI gate
       esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32     # a unit
-    """
-    from ..errors import InputError, VerdictError
-    from ..inspect import inspect_path, report_to_dict
-    from ..ui import echo, emit_json
 
+    --port reads a unit as a flash dump; with --board, the unit's chip must match that
+    board and its partition table offset is used.
+    """
     if not paths and port is None:
         raise InputError(
             "nothing to inspect", hint="give one or more files: esp-cabundle inspect ca.pem"
         )
     when = parse_at(at)
     reports = [inspect_path(p) for p in paths]
-    from ._unit import inspect_port_report
 
     unit = inspect_port_report(
         port, board=board, no_apps=no_apps, baud=baud, quiet=quiet or as_json
@@ -108,10 +127,6 @@ def gate_problems(
 
 
 def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 0) -> str:
-    from ..inspect import finding_status
-    from ..text import printable
-    from ..ui import format_table
-
     pad = " " * indent
     total = sum(1 for _ in r.all_findings())
     lines = [f"{pad}{printable(r.source)}: {r.kind}, {plural(total, 'certificate')}"]
@@ -144,3 +159,16 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
     for c in r.children:
         lines.append(render_report(c, at, warn_days, indent + 2))
     return "\n".join(lines)
+
+
+def inspect_port_report(
+    port: str | None, *, board: str | None, no_apps: bool, baud: int, quiet: bool
+) -> Report | None:
+    """The report for ``inspect --port`` (None without --port; --board needs --port)."""
+    if port is None:
+        if board is not None or no_apps:
+            raise InputError("--board and --no-apps go with --port (a unit to read)")
+        return None
+    profile = load_board(board) if board is not None else None
+    with unit_progress(quiet=quiet) as progress:
+        return inspect_port(port, board=profile, apps=not no_apps, baud=baud, progress=progress)

@@ -3,45 +3,18 @@ deleting old entries (they hold whole sectors of units' file systems, secrets in
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import json_option, quiet_option
-from ._unit import journal_dir_option
+from ..flash.journal import Journal, prune
+from ..ui import echo, emit_json, format_table, warn
+from .options import Age, journal_dir_option, json_option, quiet_option
 
 if TYPE_CHECKING:
     from ..flash.journal import JournalEntry
-
-_AGE = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-if TYPE_CHECKING:
-    _AgeBase = click.ParamType[timedelta]
-else:  # click < 8.2 (pyproject allows 8.1) has no generic ParamType
-    _AgeBase = click.ParamType
-
-
-class Age(_AgeBase):
-    """``30d``, ``12h``, ``2w``, ``90m``: a duration with its unit, as a timedelta."""
-
-    name = "age"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, timedelta):
-            return value
-        m = _AGE.match(str(value))
-        if m is None:
-            self.fail(
-                f"{value!r} is not an age: a number and a unit, m, h, d or w (e.g. 30d)",
-                param,
-                ctx,
-            )
-        return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
 
 
 def _mac_option(f: Any) -> Any:
@@ -98,9 +71,6 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
       esp-cabundle journal list
       esp-cabundle journal list --journal-dir journal/ --json
     """
-    from ..flash.journal import Journal
-    from ..ui import echo, emit_json, format_table, warn
-
     j = Journal(journal_dir)
     entries, problems = j.scan()
     if mac is not None:
@@ -177,9 +147,6 @@ def prune_entries(
       esp-cabundle journal prune --older-than 30d
       esp-cabundle journal prune --older-than 2w --mac 24:0a:c4:12:34:56 --dry-run
     """
-    from ..flash.journal import Journal, prune
-    from ..ui import echo, emit_json, warn
-
     j = Journal(journal_dir)
     done = prune(j, older_than=older_than, mac=mac, unfinished=unfinished, dry_run=dry_run)
     if as_json:

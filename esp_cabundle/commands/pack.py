@@ -2,42 +2,41 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
 
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
-from ._fsopts import lfs_version_options, size_callback
-from .ca_source import CaOptions, ca_options
+from ..boards import load_board
+from ..errors import InputError
+from ..fileio import write_atomic
+from ..fs import get_profile
+from ..fs.edit import collect_dir_files, pack_ca_image
+from ..images import image_spec
+from ..text import printable
+from ..ui import echo, emit_json, format_table
+from .ca_source import CaOptions, announce, ca_options
+from .options import (
+    at_option,
+    board_option,
+    fs_type_option,
+    json_option,
+    lfs_version_options,
+    mtime_option,
+    output_path,
+    parse_at,
+    profile_option,
+    quiet_option,
+    size_option,
+)
 
 
 @click.command()
-@click.option(
-    "--board",
-    metavar="NAME|FILE",
-    help="Take file system, profile, size (its default partition table's), CA path and "
-    "LittleFS platform from this board profile (see 'esp-cabundle boards').",
-)
-@click.option(
-    "--fs",
-    "fs_type",
-    type=click.Choice(["littlefs", "spiffs"]),
-    help="File system of the image (required without --board).",
-)
-@click.option(
-    "--profile",
-    metavar="NAME",
-    help="Platform: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs esp-idf|mongoose-os "
-    "(LittleFS: default the --platform's).",
-)
+@board_option()
+@fs_type_option(required=False, default="the board's; required without --board")
+@profile_option(detect=False)
 @lfs_version_options
-@click.option(
-    "--size",
-    metavar="SIZE",
-    callback=size_callback,
-    help="Image size = partition size (256K, 0x40000, 1408K; default with --board: its "
-    "partition's).",
-)
+@size_option(required=False, default="with --board, its partition's")
 @click.option(
     "--from-dir",
     "from_dir",
@@ -52,12 +51,7 @@ from .ca_source import CaOptions, ca_options
     metavar="PATH",
     help="Where the CA file goes in the image (default: the board's, else the profile's).",
 )
-@click.option(
-    "--mtime",
-    type=click.IntRange(min=0, max=0xFFFFFFFF),
-    metavar="EPOCH",
-    help="LittleFS: set the profile's time attributes ('t', mklittlefs' 'c') to EPOCH.",
-)
+@mtime_option
 @click.option(
     "-o",
     "--output",
@@ -80,7 +74,7 @@ def pack(
     ca_path: str | None,
     mtime: int | None,
     output: Path,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -109,19 +103,8 @@ def pack(
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
           --from-dir data/ -o spiffs.bin
     """
-    from ..errors import InputError
-    from ..fileio import write_atomic
-    from ..fs import get_profile
-    from ..fs.edit import collect_dir_files, pack_ca_image
-    from ..images import image_spec
-    from ..text import printable
-    from ..ui import echo, emit_json, format_table
-    from .ca_source import announce
-
     chosen = None
     if board is not None:
-        from ..boards import load_board
-
         chosen = load_board(board)
     elif fs_type is None or size is None:
         raise InputError(

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import csv
+import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._common import at_option, json_option, quiet_option
+from ..boards import load_board
+from ..check import CheckFailed
+from ..errors import InputError
+from ..push.campaign import CampaignOptions, PushFile, run_campaign, survey
+from ..push.files import device_name
+from ..push.ledger import STATES, Ledger
+from ..ui import echo, emit_json, format_table, note
+from ._interrupt import stop_on_signals
+from ._push_links import connection_targets, deadline_for, open_transports, server_targets
+from ._unit import units_progress
 from .ca_source import ca_options
+from .options import (
+    FILE_PATH,
+    Date,
+    at_option,
+    board_option,
+    file_option,
+    json_option,
+    parse_at,
+    quiet_option,
+    timeout_option,
+)
 
 if TYPE_CHECKING:
     from ..boards import Board
     from ..check import Target
     from ..gate import GatedCA
-    from ..push.campaign import CampaignReport, PushFile, SurveyRow, UnitEvent
+    from ..push.campaign import CampaignReport, PushFile, SurveyRow
     from ..push.transport import Transport
     from .ca_source import CaOptions
 
@@ -31,7 +51,7 @@ def _ledger_option(f: Any) -> Any:
     return click.option(
         "--ledger",
         "ledger_path",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=FILE_PATH,
         default=DEFAULT_LEDGER,
         show_default=True,
         metavar="FILE",
@@ -50,11 +70,8 @@ def _ledger_option(f: Any) -> Any:
     help=f"Reach units through mDash's REST API (default URL {_MDASH_DEFAULT}). The key "
     "comes from MDASH_API_KEY or --api-key-file, never from the command line.",
 )
-@click.option(
-    "--api-key-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Read the mDash API key from this file (instead of MDASH_API_KEY).",
+@file_option(
+    "--api-key-file", help="Read the mDash API key from this file (instead of MDASH_API_KEY)."
 )
 @click.option(
     "--mqtt",
@@ -64,11 +81,8 @@ def _ledger_option(f: Any) -> Any:
     help="Mongoose OS RPC over MQTT: mqtt://[user@]host[:port] or mqtts://... (also from "
     "ESP_CABUNDLE_MQTT, the only place a user:password URL is accepted).",
 )
-@click.option(
-    "--mqtt-password-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Read the MQTT password from this file (or set MQTT_PASSWORD).",
+@file_option(
+    "--mqtt-password-file", help="Read the MQTT password from this file (or set MQTT_PASSWORD)."
 )
 @click.option(
     "--tls-ca",
@@ -79,13 +93,7 @@ def _ledger_option(f: Any) -> Any:
     "instead of the system's roots.",
 )
 @click.option("--device", "devices", multiple=True, metavar="ID", help="A unit's device id.")
-@click.option(
-    "--devices",
-    "devices_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="A file of device ids, one per line (# comments).",
-)
+@file_option("--devices", "devices_file", help="A file of device ids, one per line (# comments).")
 @click.option(
     "--rpc",
     "rpc_urls",
@@ -93,7 +101,7 @@ def _ledger_option(f: Any) -> Any:
     metavar="URL",
     help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
 )
-@click.option("--board", metavar="NAME|FILE", help="Where the CA file lives on the units.")
+@board_option()
 @ca_options()
 @at_option
 @click.option(
@@ -106,13 +114,7 @@ def _ledger_option(f: Any) -> Any:
 )
 @_ledger_option
 @click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.1, 600),
-    default=10.0,
-    show_default=True,
-    help="Seconds to wait for each answer.",
-)
+@timeout_option("each answer", maximum=600)
 @click.option(
     "--frame-size",
     type=click.IntRange(256, 1 << 20),
@@ -130,6 +132,7 @@ def _ledger_option(f: Any) -> Any:
 @click.option("--watch", is_flag=True, help="Keep polling for units that come online.")
 @click.option(
     "--until",
+    type=Date(),
     metavar="DATE",
     help="Watch until this date (default: the date the units' current CA stops working, "
     "when the forecast knows it).",
@@ -148,7 +151,8 @@ def _ledger_option(f: Any) -> Any:
 def push(ctx: click.Context, /, **opts: Any) -> None:
     """Put the CA file on units in the field that still connect, verify it on each unit,
     and record every unit in a campaign ledger; run it again (or keep it running with
-    --watch) until every unit is done.
+    --watch) until every unit is done. --board says where the CA file lives on the units
+    (and whose rules judge the CA).
 
     \b
     Per unit: read its CA file (identical: up to date); write ca.pem.new in frames that
@@ -177,9 +181,6 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
     """The CA file to push, gated for ``board`` like every write (esp_cabundle.gate):
     the link's ``servers`` are judged beside the config's targets, always (a push must
     never cut the connection it travels on, so --no-check is refused)."""
-    from ..check import CheckFailed
-    from ._common import parse_at
-
     ca: CaOptions = opts["ca"]
     if ca.no_check:
         raise click.UsageError("push never skips the check of the servers units connect to")
@@ -199,23 +200,17 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
 
 
 def _run(ctx: click.Context, **opts: Any) -> None:
-    from ..boards import load_board
-    from ..dates import parse_when
-    from ..push.campaign import CampaignOptions, PushFile
-    from ..push.files import device_name
-
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
         raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
     if not opts["board"]:
         raise click.UsageError("--board is required: it says where the CA file lives", ctx)
     board = load_board(opts["board"])
     fs = board.file_system()
-    from ._push_links import connection_targets, deadline_for, open_transports, server_targets
 
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
     push_file = PushFile(gated.for_board(board), device_name(fs.ca_path), board.name)
-    until = parse_when(opts["until"], what="--until date") if opts["until"] else None
+    until = opts["until"]
     options = CampaignOptions(
         concurrency=opts["concurrency"],
         timeout=opts["timeout"],
@@ -227,7 +222,6 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         deadline_for=deadline_for(board, targets, base),
     )
     quiet = opts["quiet"] or opts["as_json"]
-    from ..ui import note
 
     note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
     transports = open_transports(ctx, opts)
@@ -257,12 +251,9 @@ def _campaign(
     *,
     quiet: bool,
 ) -> CampaignReport:
-    from ..push.campaign import run_campaign
-    from ..push.ledger import Ledger
-
     stop, finished = threading.Event(), threading.Event()
     box: dict[str, Any] = {}
-    with Ledger(ledger_path) as ledger, _progress(quiet=quiet) as bar:
+    with Ledger(ledger_path) as ledger, units_progress(quiet=quiet) as bar:
 
         def work() -> None:
             try:
@@ -280,8 +271,6 @@ def _campaign(
             finally:
                 finished.set()
 
-        from ._interrupt import stop_on_signals
-
         # Ctrl-C / SIGTERM: no unit is taken any more; every unit in hand is finished
         # and recorded, then the run stops (exit 130).
         with stop_on_signals(first=_STOPPING, repeat=_STOPPING) as cancel:
@@ -295,54 +284,6 @@ def _campaign(
     return report
 
 
-class _Bar:
-    """A progress bar over units on stderr (nothing when quiet)."""
-
-    def __init__(self, bars: Any) -> None:
-        self.bars = bars
-        self.task = bars.add_task("units", total=None, status="") if bars is not None else None
-        self.finished: set[str] = set()
-        self._lock = threading.Lock()
-
-    def total(self, n: int) -> None:
-        if self.bars is not None and self.task is not None:
-            self.bars.update(self.task, total=n)
-
-    def event(self, ev: UnitEvent) -> None:
-        if self.bars is None or self.task is None:
-            return
-        from rich.markup import escape
-
-        with self._lock:
-            if ev.final and ev.unit not in self.finished:
-                self.finished.add(ev.unit)
-                self.bars.update(self.task, completed=len(self.finished))
-            self.bars.update(self.task, status=escape(f"{ev.unit}: {ev.state} {ev.text}"[:60]))
-
-
-@contextmanager
-def _progress(*, quiet: bool) -> Iterator[_Bar]:
-    if quiet:
-        yield _Bar(None)
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
-    from rich.progress import Progress as Bars
-
-    bars = Bars(
-        TextColumn("units"),
-        BarColumn(bar_width=30),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        console=Console(stderr=True),
-    )
-    bar = _Bar(bars)
-    if bar.task is not None:
-        bars.update(bar.task, status="listing units ...")
-    with bars:
-        yield bar
-
-
 # ---------------------------------------------------------------------------------------
 # Rendering
 
@@ -350,8 +291,6 @@ def _progress(*, quiet: bool) -> Iterator[_Bar]:
 def _render_report(
     report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
 ) -> None:
-    from ..ui import echo, emit_json, format_table
-
     done = sum(1 for r in report.rows if report.is_done(r))
     if opts["as_json"]:
         emit_json(
@@ -385,10 +324,7 @@ def _render_report(
 def _dry_run(
     transports: list[Transport], push_file: PushFile, options: Any, *, as_json: bool, quiet: bool
 ) -> None:
-    from ..push.campaign import survey
-    from ..ui import echo, emit_json, format_table
-
-    with _progress(quiet=quiet) as bar:
+    with units_progress(quiet=quiet) as bar:
         bar.total(sum(len(t.units()) for t in transports) if not quiet else 0)
         rows: list[SurveyRow] = survey(transports, push_file, options, progress=bar.event)
     if as_json:
@@ -418,10 +354,6 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
       esp-cabundle push status --ledger campaign.db --json
       esp-cabundle push status --csv > units.csv
     """
-    from ..errors import InputError
-    from ..push.ledger import STATES, Ledger
-    from ..ui import echo, emit_json, format_table
-
     if not ledger_path.is_file():
         raise InputError(f"no campaign ledger at {ledger_path}", hint="give --ledger FILE")
     with Ledger(ledger_path) as ledger:
@@ -436,9 +368,6 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
         )
         return
     if as_csv:
-        import csv
-        import sys
-
         columns = list(rows[0].to_dict()) if rows else ["id", "state"]
         w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         w.writeheader()

@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import click
 
-from ._common import json_option, output_path, quiet_option
-from ._unit import baud_option, parse_offset, reset_options
+from ..errors import InputError
+from ..fileio import write_atomic
+from ..flash.reading import read_port
+from ..ui import echo, emit_json
+from ._unit import unit_progress
+from .options import (
+    Size,
+    baud_option,
+    json_option,
+    output_path,
+    port_option,
+    quiet_option,
+    reset_options,
+)
 
 if TYPE_CHECKING:
     from ..flash.serial import AfterMode, ResetMode
 
 
 @click.command("read")
-@click.option(
-    "-p", "--port", required=True, metavar="PORT", help="Serial port or socket://, rfc2217:// URL."
-)
+@port_option()
 @click.option("--partition", metavar="NAME", help="Read this partition (by its table name).")
 @click.option("--all", "whole", is_flag=True, help="Read the whole flash.")
 @click.option(
@@ -29,6 +39,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--table-offset",
+    type=Size(name="offset", align=0x1000),
     default="0x8000",
     show_default=True,
     metavar="OFFSET",
@@ -43,10 +54,10 @@ def read(
     partition: str | None,
     whole: bool,
     output: Path,
-    table_offset: str,
+    table_offset: int,
     baud: int,
-    before: str,
-    after: str,
+    before: ResetMode,
+    after: AfterMode,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -60,26 +71,19 @@ def read(
       esp-cabundle read --port /dev/ttyUSB0 --all -o dump.bin
       esp-cabundle read --port socket://127.0.0.1:5555 --partition fs_0 -o fs_0.bin -q
     """
-    from ..errors import InputError
-    from ..fileio import write_atomic
-    from ..flash.reading import read_port
-    from ..ui import echo, emit_json
-    from ._unit import unit_progress
-
     if (partition is None) == (not whole):
         raise InputError(
             "say what to read: --partition NAME or --all (not both)",
             hint="esp-cabundle read --port PORT --partition spiffs -o spiffs.bin",
         )
-    offset = parse_offset(table_offset, what="--table-offset")
     with unit_progress(quiet=quiet or as_json) as progress:
         result = read_port(
             port,
             partition=partition,
-            table_offset=offset,
+            table_offset=table_offset,
             baud=baud,
-            reset=cast("ResetMode", before),
-            after=cast("AfterMode", after),
+            reset=before,
+            after=after,
             progress=progress,
         )
     write_atomic(output, result.data)

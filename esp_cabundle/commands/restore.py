@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import click
 
-from ._common import json_option, quiet_option
+from ..boards import load_board
+from ..errors import EspCabundleError
+from ..flash.interrupt import UnitInterrupted
+from ..flash.restore import restore_unit
+from ..text import plural
+from ..ui import echo, emit_json
+from ._bench import Line, UnitBars, failure_line, journal_roots, render_lines
 from ._interrupt import interruption_lines, stop_on_signals
-from ._unit import journal_dir_option, long_baud_option, reset_options
+from .options import (
+    baud_option,
+    board_option,
+    journal_dir_option,
+    json_option,
+    port_option,
+    quiet_option,
+    reset_options,
+)
 
 if TYPE_CHECKING:
     from ..flash.serial import AfterMode, ResetMode
 
 
 @click.command("restore")
-@click.option(
-    "-p", "--port", required=True, metavar="PORT", help="Serial port or socket://, rfc2217:// URL."
-)
-@click.option(
-    "--board",
-    metavar="NAME|FILE",
-    help="Check the unit's chip against this board profile first.",
-)
+@port_option()
+@board_option()
 @journal_dir_option
 @click.option("--dry-run", is_flag=True, help="Say what would be written back; write nothing.")
 @click.option(
@@ -31,7 +40,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Write the saved sectors back even though the file system changed since the update.",
 )
-@long_baud_option
+@baud_option
 @reset_options
 @click.option(
     "-v",
@@ -63,7 +72,8 @@ def restore(
     entry names partitions the unit's own partition table does not have where it says.
     Ctrl-C or SIGTERM stops at once before the first write, else after the sector being
     written, says what the unit holds, and exits 130; run the same command again to
-    finish. 'esp-cabundle journal list' shows what the journal holds.
+    finish. 'esp-cabundle journal list' shows what the journal holds. With --board, the
+    unit's chip is checked against that board first.
 
     The unit gets one progress bar, then one line: OK or FAILED, the port, the MAC,
     what was put back (the roots by name, + coming back, - going away) and the seconds
@@ -75,15 +85,6 @@ def restore(
       esp-cabundle restore --port /dev/ttyUSB0 --dry-run
       esp-cabundle restore --port socket://127.0.0.1:5555 --journal-dir journal/ --json
     """
-    import time
-
-    from ..boards import load_board
-    from ..errors import EspCabundleError
-    from ..flash.interrupt import UnitInterrupted
-    from ..flash.restore import restore_unit
-    from ..text import plural
-    from ..ui import echo, emit_json
-    from ._bench import Line, UnitBars, failure_line, journal_roots, render_lines
 
     profile = load_board(board) if board is not None else None
     bars = UnitBars([port], shown=not (quiet or as_json), verbose=verbose)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import click
 
+from ..catalog import PRESETS, Catalog, entry_certificate, entry_status
 from ..text import plural
-from ._common import at_option, json_option, parse_at
+from ..ui import echo, emit_json, format_table
+from .options import at_option, json_option, parse_at
 
 
 @click.command()
@@ -17,7 +21,7 @@ from ._common import at_option, json_option, parse_at
 @at_option
 @json_option
 def roots(
-    query: str | None, show_presets: bool, show_all: bool, at: str | None, as_json: bool
+    query: str | None, show_presets: bool, show_all: bool, at: datetime | None, as_json: bool
 ) -> None:
     """List or search the root catalog: alias, subject, expiry, key, source, status.
 
@@ -32,9 +36,6 @@ def roots(
       esp-cabundle roots --presets
       esp-cabundle roots --all --json
     """
-    from ..catalog import PRESETS, Catalog, entry_certificate, entry_status
-    from ..ui import echo, emit_json, format_table
-
     when = parse_at(at)
     catalog = Catalog.load()
     if show_presets:

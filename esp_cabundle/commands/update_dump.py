@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from ..boards import load_board
+from ..fileio import write_atomic
+from ..flash.offline import update_dump as run_update
 from ..text import plural
-from ._common import at_option, json_option, output_path, parse_at, quiet_option
+from ..ui import echo, emit_json, note
+from ._fsopts import read_input, with_platform
 from ._plan_view import change_dict, change_lines
-from .ca_source import CaOptions, ca_options
+from .ca_source import CaOptions, announce, ca_options
+from .options import (
+    FILE_PATH,
+    at_option,
+    board_option,
+    json_option,
+    output_path,
+    parse_at,
+    platform_option,
+    quiet_option,
+)
 
 if TYPE_CHECKING:
     from ..flash.offline import DumpUpdate
 
 
 @click.command("update-dump")
-@click.argument("dump", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "-b",
-    "--board",
-    required=True,
-    metavar="NAME|FILE",
-    help="Board profile: which partitions hold the CA file system (see 'esp-cabundle boards').",
-)
-@click.option(
-    "--platform",
-    metavar="PLATFORM",
-    help="LittleFS: the platform version the units run (arduino-2.0.17, esp_littlefs-1.5.5; "
-    "default: the board's): a partition it cannot mount is refused.",
-)
+@click.argument("dump", type=FILE_PATH)
+@board_option(required=True)
+@platform_option
 @ca_options()
 @click.option(
     "-o",
@@ -48,7 +52,7 @@ def update_dump(
     platform: str | None,
     ca: CaOptions,
     output: Path,
-    at: str | None,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -67,18 +71,12 @@ def update_dump(
     \b
     Examples:
       esp-cabundle update-dump dump.bin --board mdash-arduino -o new.bin
-      esp-cabundle update-dump dump.bin -b mongoose-os-esp32 --bundle ca.pem -o new.bin
-      esp-cabundle update-dump dump.bin -b arduino-esp32-littlefs --platform arduino-2.0.5 \\
-          --bundle ca.pem -o new.bin
-      esp-cabundle update-dump dump.bin -b arduino-esp32-littlefs --preset letsencrypt \\
+      esp-cabundle update-dump dump.bin --board mongoose-os-esp32 --bundle ca.pem -o new.bin
+      esp-cabundle update-dump dump.bin --board arduino-esp32-littlefs \\
+          --platform arduino-2.0.5 --bundle ca.pem -o new.bin
+      esp-cabundle update-dump dump.bin --board arduino-esp32-littlefs --preset letsencrypt \\
           -o new.bin --json
     """
-    from ..boards import load_board
-    from ..fileio import write_atomic
-    from ..flash.offline import update_dump as run_update
-    from ..ui import echo, emit_json, note
-    from ._fsopts import read_input, with_platform
-    from .ca_source import announce
 
     profile = load_board(board)
     profile.file_system()

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from pathlib import Path
 
 import click
+
+from ..boards import load_board
+from ..errors import InputError
+from ..fileio import read_input
+from ..ui import note
+from ..virtual import VirtualESP32
+from ..virtual.boards import board_image, dump_image
+from .options import board_option, file_option
 
 __all__ = ["virtual_unit"]
 
 
 @click.command("virtual-unit")
-@click.option(
-    "--board",
-    metavar="NAME|FILE",
-    help="Lay the unit out as this board's units leave the factory: its partition table, "
-    "and its file system holding the old CA file (DST Root CA X3) and settings files.",
-)
-@click.option(
+@board_option()
+@file_option(
     "--dump",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Or load a whole-flash dump (esp-cabundle read --all, esptool read-flash 0 ALL).",
+    help="Load a whole-flash dump (esp-cabundle read --all, esptool read-flash 0 ALL) "
+    "instead of laying the unit out as --board's units leave the factory (its partition "
+    "table; its file system holding the old CA file, DST Root CA X3, and settings files).",
 )
 @click.option(
     "--chip",
@@ -68,15 +73,6 @@ def virtual_unit(
       esp-cabundle virtual-unit --board mongoose-os-esp32 --listen 5555 --mac 24:0a:c4:00:00:01
       esp-cabundle virtual-unit --dump dump.bin --chip esp32 --rfc2217
     """
-    import signal
-    import threading
-
-    from ..boards import load_board
-    from ..errors import InputError
-    from ..fileio import read_input
-    from ..ui import note
-    from ..virtual import VirtualESP32
-    from ..virtual.boards import board_image, dump_image
 
     if (board is None) == (dump is None):
         raise InputError("give --board NAME or --dump FILE: what the unit holds")
@@ -131,7 +127,6 @@ def virtual_unit(
 
 
 def _listen(text: str) -> tuple[str, int]:
-    from ..errors import InputError
 
     host, _, port = text.rpartition(":")
     try:

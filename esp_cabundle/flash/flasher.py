@@ -51,7 +51,8 @@ from .interrupt import (
 )
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
 from .plan import PartitionChange, UpdatePlan, plan_ca_update, reread_problems
-from .reading import read_table
+from .serial import DEFAULT_BAUD, open_unit
+from .table import read_table
 from .writer import entry_state, refuse_encrypted, write_journaled, write_sectors
 
 if TYPE_CHECKING:
@@ -437,7 +438,6 @@ def flash_unit(
     answered (a station logs its MAC even when a later step fails). ``cancel``: see
     :mod:`.interrupt` (a request while connecting stops as soon as the unit answers).
     """
-    from .serial import DEFAULT_BAUD, open_unit
 
     board.file_system()
     ca.for_board(board)  # a CA gated for another board fails before connecting

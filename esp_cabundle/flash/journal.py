@@ -25,12 +25,15 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InputError, OutputError
+from ..fileio import read_input
+from ..limits import MAX_JOURNAL_INPUT, loads_json
 from .base import SECTOR_SIZE
 
 if TYPE_CHECKING:
@@ -318,8 +321,6 @@ class Journal:
     def _read(self, path: Path) -> JournalEntry:
         """One saved entry; size and nesting are capped, so an edited or planted file
         cannot exhaust memory or the stack."""
-        from ..fileio import read_input
-        from ..limits import MAX_JOURNAL_INPUT, loads_json
 
         try:
             data = read_input(path, what="journal entry", max_bytes=MAX_JOURNAL_INPUT)
@@ -437,7 +438,6 @@ def _write_private(path: Path, data: bytes) -> None:
     journal entry holds other files' secrets, and must never be readable by others,
     not even for a moment, whatever the umask.
     """
-    import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING
 
 from ..blocks import FlashCache, is_erased
 from ..boards import Board
-from ..certs import Certificate
+from ..certs import Certificate, load_certificates
 from ..errors import CertificateError, ImageError, PartitionTableError
-from ..inspect import Finding, Report
+from ..findings import Finding, Report
+from ..fs import detect_fs_type
+from ..fs.inspect import inspect_image
 from ..partitions import DEFAULT_TABLE_OFFSET, Partition, find_partition_table
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
-from .reading import read_table
+from .table import read_table
 from .writer import write_sectors
 
 if TYPE_CHECKING:
@@ -94,7 +96,6 @@ def find_embedded_certificates(data: bytes) -> list[EmbeddedCertificate]:
     Library strings such as mbedTLS's own ``-----BEGIN CERTIFICATE-----`` constants do
     not parse and are skipped.
     """
-    from ..certs import load_certificates
 
     found: list[EmbeddedCertificate] = []
     for m in _PEM_RE.finditer(data):
@@ -160,8 +161,6 @@ def _partition_row(p: Partition) -> str:
 
 def _fs_report(p: Partition, data: bytes, source: str) -> Report | None:
     """A file-system report for the partition, or None when it holds no file system."""
-    from ..fs import detect_fs_type
-    from ..fs.inspect import inspect_image
 
     where = f"{source}:{p.name}"
     try:

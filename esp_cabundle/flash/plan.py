@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from ..blocks import SECTOR_SIZE, BlockSource, FlashCache, Overlay, SectorWrite
+from ..certs import load_certificates
 from ..errors import CertificateError, FlashError, ImageError, InputError
 from ..fs import detect_fs_type
 from ..fs.base import FileInfo, FileSystemImage
@@ -67,7 +68,6 @@ class RootChange:
 
     @classmethod
     def of(cls, old: bytes | None, new: tuple[Certificate, ...]) -> RootChange:
-        from ..certs import load_certificates
 
         if not old:
             return cls((), new)

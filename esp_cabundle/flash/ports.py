@@ -44,8 +44,9 @@ def open_socket_port(url: str) -> Any:
         @property
         def in_waiting(self) -> int:
             try:
+                # deferred: POSIX only (FIONREAD); elsewhere the stock count is kept
                 import fcntl
-                import termios
+                import termios  # deferred: POSIX only, as fcntl
 
                 sock: Any = getattr(self, "_socket", None)
                 raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")

@@ -20,18 +20,18 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..blocks import PAGE, BlockSource, FlashCache, erased_md5
+from ..blocks import erased_md5
 from ..errors import PartitionTableError
 from ..partitions import (
     DEFAULT_TABLE_OFFSET,
-    ENTRY_SIZE,
-    TABLE_MAX_LENGTH,
     TABLE_SECTOR,
     Partition,
     PartitionTable,
-    find_partition_table,
 )
 from .base import Flash, Progress, ProgressCallback, ProgressEvent
+from .offline import inspect_dump
+from .serial import DEFAULT_BAUD, open_unit
+from .table import read_table
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -45,7 +45,6 @@ __all__ = [
     "read_partition",
     "read_port",
     "read_skipping_blank",
-    "read_table",
     "unit_image",
 ]
 
@@ -54,43 +53,6 @@ __all__ = [
 _CHUNK = 0x10000
 # The bootloader header sits at 0x1000 (ESP32, ESP32-S2) or 0x0 (newer chips).
 _BOOT_REGION = 0x2000
-
-
-def read_table(
-    source: BlockSource, *, offset: int | None = DEFAULT_TABLE_OFFSET, check_size: bool = True
-) -> PartitionTable:
-    """The partition table at ``offset``, read 256 bytes at a time up to its end marker
-    (a table of a few partitions costs one page over a serial link, not the sector).
-
-    ``offset=None`` searches a dump for it: 0x8000 first, then every 4 KiB offset (this
-    reads the whole source). With ``check_size`` every partition must fit in the source.
-    PartitionTableError when there is none or it is bad.
-    """
-    cache = source if isinstance(source, FlashCache) else FlashCache(source)
-    dump = offset is None
-    at = find_partition_table(cache.read(0, cache.size)) if offset is None else offset
-    end = b"\xff" * ENTRY_SIZE
-    data = b""
-    while len(data) < TABLE_MAX_LENGTH and at + len(data) < cache.size:
-        data += cache.read(at + len(data), PAGE)
-        if data[:2] != b"\xaa\x50":
-            break
-        entries = (data[i : i + ENTRY_SIZE] for i in range(0, len(data), ENTRY_SIZE))
-        if end in entries:
-            break
-    try:
-        return PartitionTable.from_binary(
-            data,
-            offset=at,
-            flash_size=cache.size if check_size else None,
-            source=f"{cache.name}: partition table",
-        )
-    except PartitionTableError as e:
-        if not dump:
-            raise
-        raise PartitionTableError(
-            e.message, hint=e.hint or "is the dump complete? esptool read-flash 0 ALL dump.bin"
-        ) from e
 
 
 def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Partition, bytes]:
@@ -184,7 +146,6 @@ def inspect_flash(
     source: str | None = None,
 ) -> Report:
     """What :func:`~esp_cabundle.flash.offline.inspect_dump` says about this flash."""
-    from .offline import inspect_dump
 
     src = source or flash.name
     image, _table, skipped = unit_image(flash, table_offset=table_offset, apps=apps)
@@ -229,7 +190,6 @@ def read_port(
     progress: ProgressCallback | None = None,
 ) -> ReadResult:
     """Read one partition (by name) or, with ``partition=None``, the whole flash."""
-    from .serial import DEFAULT_BAUD, open_unit
 
     with open_unit(
         port,
@@ -263,7 +223,6 @@ def inspect_port(
     The report's facts start with what only a live unit can tell: chip, MAC, flash size
     and whether flash encryption is on (then the reads are ciphertext, and a note says so).
     """
-    from .serial import DEFAULT_BAUD, open_unit
 
     offset = table_offset if table_offset is not None else _board_offset(board)
     with open_unit(

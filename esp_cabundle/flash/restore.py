@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import FlashError, InputError
+from ..boards import load_board
+from ..errors import EspCabundleError, FlashError, InputError
+from ..partitions import DEFAULT_TABLE_OFFSET
 from .base import JOB, Flash, ProgressCallback, say, step, within
 from .interrupt import (
     Cancel,
@@ -26,7 +28,8 @@ from .interrupt import (
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry
-from .reading import read_table
+from .serial import DEFAULT_BAUD, open_unit
+from .table import read_table
 from .writer import entry_state, refuse_encrypted, write_journaled
 
 if TYPE_CHECKING:
@@ -56,8 +59,6 @@ class RestoreResult:
 def _board_of(entry: JournalEntry) -> Board | None:
     """The board the update was made for, when it is one of ours (a board file given
     by path then is not: its name is all the journal keeps)."""
-    from ..boards import load_board
-    from ..errors import EspCabundleError
 
     try:
         return load_board(entry.board)
@@ -68,7 +69,6 @@ def _board_of(entry: JournalEntry) -> Board | None:
 def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) -> str | None:
     """Why the entry must not be written to this unit: its partitions are not the
     table's, or not the ones the board keeps its file system in."""
-    from ..errors import EspCabundleError
 
     mismatch = entry.table_mismatch(table)
     if mismatch is not None or board is None or board.filesystem is None:
@@ -113,7 +113,6 @@ def restore_flash(
             hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
             "--journal-dir if they were saved elsewhere",
         )
-    from ..partitions import DEFAULT_TABLE_OFFSET
 
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
     board = board or _board_of(entry)
@@ -180,7 +179,6 @@ def restore_unit(
     cancel: Cancel | None = None,
 ) -> RestoreResult:
     """Connect and undo the newest journaled update of the unit (found by its MAC)."""
-    from .serial import DEFAULT_BAUD, open_unit
 
     stop_if_requested(cancel, port, "restore")
     step(progress, "connecting", 0, JOB)

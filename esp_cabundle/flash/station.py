@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from .. import __version__
 from ..errors import EspCabundleError, FlashError, InputError, Interrupted, OutputError
 from .base import ProgressCallback
 from .flasher import FlashResult
@@ -192,7 +193,6 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
     dry-run or failed; the bundle is named with its SHA-256, the roots by name and by
     fingerprint.
     """
-    from .. import __version__
 
     r = outcome.result
     e = outcome.error

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from ..errors import DeviceError, FlashError
 from .base import SECTOR_SIZE, Flash, ProgressCallback, say, step
 from .interrupt import Interruption, SectorState, UnitInterrupted, holdings
+from .serial import SerialUnit
 
 if TYPE_CHECKING:
     from ..partitions import PartitionTable
@@ -163,7 +164,6 @@ def write_journaled(
 
 
 def refuse_encrypted(unit: object, port: str) -> None:
-    from .serial import SerialUnit
 
     if isinstance(unit, SerialUnit) and unit.security().flash_encryption:
         raise DeviceError(

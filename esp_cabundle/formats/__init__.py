@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..bundle import Bundle
+from ..errors import InputError
+from .c_source import render_c_source
+from .der import render_der
+from .manifest import render_manifest
+from .pem import render_pem
 
 __all__ = ["FORMATS", "OutputFormat", "render"]
 
@@ -27,26 +32,18 @@ class OutputFormat:
 
 
 def _pem(bundle: Bundle, **_: Any) -> bytes:
-    from .pem import render_pem
-
     return render_pem(bundle)
 
 
 def _der(bundle: Bundle, **_: Any) -> bytes:
-    from .der import render_der
-
     return render_der(bundle)
 
 
 def _c(bundle: Bundle, *, name: str = "s_pem", style: str = "s_pem", **_: Any) -> bytes:
-    from .c_source import render_c_source
-
     return render_c_source(bundle, name=name, style=style)
 
 
 def _json(bundle: Bundle, **_: Any) -> bytes:
-    from .manifest import render_manifest
-
     return render_manifest(bundle)
 
 
@@ -58,7 +55,7 @@ def _idf_bundle(
     max_certs: int | None = 200,
     **_: Any,
 ) -> bytes:
-    from .idf_bundle import render_bundle_output
+    from .idf_bundle import render_bundle_output  # deferred: only for -f idf-bundle (2 ms)
 
     return render_bundle_output(
         bundle.certificates,
@@ -69,8 +66,6 @@ def _idf_bundle(
 
 
 def _image(bundle: Bundle, **_: Any) -> bytes:
-    from ..errors import InputError
-
     raise InputError(
         "a file-system image is made from the gated CA, by build "
         "(esp_cabundle.images.render_image_output), not rendered from a bundle"

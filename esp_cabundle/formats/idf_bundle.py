@@ -17,24 +17,20 @@ that relies on it fails, so the layout follows the target's ESP-IDF version.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..certs import Certificate, load_certificates
+from ..certs import Certificate
 from ..errors import ImageError, InputError
-from ..inspect import Finding, Report
+from ..pubkeys import der_tlv, describe_key, spki_algorithm
 from ..text import plural
 
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from ..config import Node
 
 __all__ = [
     "BUNDLE_FORMATS",
@@ -45,14 +41,9 @@ __all__ = [
     "IdfBundle",
     "bundle_format_for",
     "choose_bundle_format",
-    "config_idf_filter",
     "detect_bundle_format",
-    "filter_curl_bundle",
-    "inspect_idf_bundle",
-    "load_cmn_filter",
-    "parse_cmn_filter",
     "parse_idf_bundle",
-    "read_curl_bundle",
+    "parse_subject",
     "render_bundle_output",
     "render_idf_bundle",
 ]
@@ -119,23 +110,19 @@ class BundleRoot:
 
     def subject(self) -> str:
         """RFC 4514 subject; raises ImageError when the stored name is not DER."""
-        return _parse_name(self.subject_der)[0]
+        return parse_subject(self.subject_der)[0]
 
     def label(self) -> str:
-        return _parse_name(self.subject_der)[1]
+        return parse_subject(self.subject_der)[1]
 
     def key_description(self) -> str:
         """``RSA 4096``, ``EC P-384`` — or a note when the key does not parse."""
         from cryptography.exceptions import UnsupportedAlgorithm
         from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-        from ..pubkeys import describe_key
-
         try:
             key = load_der_public_key(self.spki_der)
         except (ValueError, TypeError, UnsupportedAlgorithm):
-            from ..pubkeys import spki_algorithm
-
             return f"unreadable key ({spki_algorithm(self.spki_der)})"
         kind, size, curve = describe_key(key)
         return f"{kind} {curve}" if curve else f"{kind} {size}"
@@ -217,6 +204,18 @@ def render_idf_bundle(
     return struct.pack(f"<{len(roots)}L", *offsets) + b"".join(body)
 
 
+def _root_at(data: bytes, pos: int, i: int, fmt: BundleFormat) -> tuple[BundleRoot, int]:
+    """Root ``i`` of a ``fmt`` bundle at byte ``pos`` (u16 name length, u16 key length,
+    name, key; big-endian in v1, little-endian in v2), and the byte after it."""
+    if pos + 4 > len(data):
+        raise ImageError(f"{fmt} bundle: root {i} header at byte {pos} is past the end")
+    name_len, key_len = struct.unpack_from(">HH" if fmt == "v1" else "<HH", data, pos)
+    end = pos + 4 + name_len + key_len
+    if end > len(data):
+        raise ImageError(f"{fmt} bundle: root {i} at byte {pos} runs past the end")
+    return BundleRoot(data[pos + 4 : pos + 4 + name_len], data[pos + 4 + name_len : end]), end
+
+
 def _walk_v1(data: bytes) -> list[BundleRoot]:
     if len(data) < 2:
         raise ImageError("too short for a v1 bundle (no count)")
@@ -224,14 +223,8 @@ def _walk_v1(data: bytes) -> list[BundleRoot]:
     pos = 2
     roots = []
     for i in range(count):
-        if pos + 4 > len(data):
-            raise ImageError(f"v1 bundle: root {i} header at byte {pos} is past the end")
-        name_len, key_len = struct.unpack_from(">HH", data, pos)
-        end = pos + 4 + name_len + key_len
-        if end > len(data):
-            raise ImageError(f"v1 bundle: root {i} at byte {pos} runs past the end")
-        roots.append(BundleRoot(data[pos + 4 : pos + 4 + name_len], data[pos + 4 + name_len : end]))
-        pos = end
+        root, pos = _root_at(data, pos, i, "v1")
+        roots.append(root)
     if pos != len(data):
         trailing = len(data) - pos
         raise ImageError(f"v1 bundle: {trailing} trailing bytes after {plural(count, 'root')}")
@@ -249,18 +242,13 @@ def _walk_v2(data: bytes) -> list[BundleRoot]:
     offsets = struct.unpack_from(f"<{count}L", data, 0)
     roots = []
     for i, off in enumerate(offsets):
-        if off + 4 > len(data):
-            raise ImageError(f"v2 bundle: root {i} offset {off:#x} is past the end")
-        name_len, key_len = struct.unpack_from("<HH", data, off)
-        end = off + 4 + name_len + key_len
-        if end > len(data):
-            raise ImageError(f"v2 bundle: root {i} at byte {off} runs past the end")
+        root, end = _root_at(data, off, i, "v2")
         expected_next = offsets[i + 1] if i + 1 < count else len(data)
         if end != expected_next:
             raise ImageError(
                 f"v2 bundle: root {i} ends at byte {end}, but the next starts at {expected_next}"
             )
-        roots.append(BundleRoot(data[off + 4 : off + 4 + name_len], data[off + 4 + name_len : end]))
+        roots.append(root)
     return roots
 
 
@@ -313,16 +301,8 @@ def _looks_like_name(der: bytes) -> bool:
     return 2 + n + int.from_bytes(der[2 : 2 + n], "big") == len(der)
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + body
-
-
 # sha256WithRSAEncryption, NULL parameters: any known algorithm will do, nothing is signed.
-_DUMMY_ALG = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00")
+_DUMMY_ALG = der_tlv(0x30, der_tlv(0x06, bytes.fromhex("2a864886f70d01010b")) + b"\x05\x00")
 
 
 # A valid SubjectPublicKeyInfo (the P-256 generator point) to complete the wrapper below.
@@ -339,11 +319,11 @@ def _load_der_name(der: bytes) -> x509.Name:
     unsigned one and let cryptography parse it (nothing is verified)."""
     from cryptography import x509
 
-    info = _tlv(0x30, b"\x02\x01\x00" + der + _PLACEHOLDER_SPKI + b"\xa0\x00")
-    return x509.load_der_x509_csr(_tlv(0x30, info + _DUMMY_ALG + b"\x03\x01\x00")).subject
+    info = der_tlv(0x30, b"\x02\x01\x00" + der + _PLACEHOLDER_SPKI + b"\xa0\x00")
+    return x509.load_der_x509_csr(der_tlv(0x30, info + _DUMMY_ALG + b"\x03\x01\x00")).subject
 
 
-def _parse_name(der: bytes) -> tuple[str, str]:
+def parse_subject(der: bytes) -> tuple[str, str]:
     """(RFC 4514 subject, short label) of a stored DER name; ImageError if it is not one."""
     from cryptography.x509.oid import NameOID
 
@@ -360,150 +340,6 @@ def _parse_name(der: bytes) -> tuple[str, str]:
             v = attrs[0].value
             return text, v if isinstance(v, str) else v.decode("utf-8", "replace")
     return text, text or "(empty name)"
-
-
-# ---------------------------------------------------------------------------------------
-# ESP-IDF's "common CA" filter and curl-format input
-
-
-def parse_cmn_filter(text: str, *, source: str = "cmn_crt_authorities.csv") -> frozenset[str]:
-    """Column 2 of ESP-IDF's ``cmn_crt_authorities.csv`` (header skipped): root names."""
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise InputError("empty filter CSV", path=source)
-    names = set()
-    for n, row in enumerate(rows[1:], start=2):
-        if not row or not any(c.strip() for c in row):
-            continue
-        if len(row) < 2:
-            raise InputError(
-                "expected 'Owner,Common Name or Certificate Name'", path=source, line=n
-            )
-        names.add(row[1])
-    if not names:
-        raise InputError("the filter CSV names no certificates", path=source)
-    return frozenset(names)
-
-
-def load_cmn_filter(path: str | Path) -> frozenset[str]:
-    """:func:`parse_cmn_filter` of a file; errors name it."""
-    from ..fileio import read_input
-    from ..limits import MAX_CSV_INPUT
-
-    p = Path(path)
-    try:
-        data = read_input(p, what="filter CSV", max_bytes=MAX_CSV_INPUT)
-    except InputError as e:
-        raise InputError(f"cannot read the filter CSV: {e.message}", hint=e.hint) from e
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError("the filter CSV is not UTF-8 text", path=str(p)) from e
-    return parse_cmn_filter(text, source=str(p))
-
-
-def config_idf_filter(node: Node) -> frozenset[str]:
-    """``idf_filter: path/to/cmn_crt_authorities.csv`` in cabundle.yaml (path relative to
-    the config file): keep only the roots whose label the CSV lists."""
-    value = node.as_str()
-    p = Path(value)
-    if not p.is_absolute():
-        p = Path(node.where).parent / p
-    if not p.is_file():
-        raise node.error(f"no such file: {p}")
-    return load_cmn_filter(p)
-
-
-def _curl_entries(text: str) -> list[tuple[str, str]]:
-    """(name line, block) pairs as gen_crt_bundle.py add_with_filter() finds them: a
-    name line, a ``====`` line, then the lines up to END CERTIFICATE. One pass over the
-    lines (the pattern it used rescanned the rest of the file from every name line)."""
-    lines = text.split("\n")
-    out: list[tuple[str, str]] = []
-    i = 0
-    while i + 1 < len(lines):
-        name, rule = lines[i], lines[i + 1]
-        if not name or not rule or rule.strip("=") or "\r" in rule:
-            i += 1
-            continue
-        j = i + 1
-        while j < len(lines) - 1 and "END CERTIFICATE-----" not in lines[j]:
-            j += 1
-        if j >= len(lines) - 1:  # no END line followed by a newline: no more entries
-            break
-        out.append((name, "\n".join(lines[i + 1 : j + 1]) + "\n"))
-        i = j + 1
-    return out
-
-
-def read_curl_bundle(text: str, *, source: str = "cacert.pem") -> list[tuple[str, Certificate]]:
-    """(name line, certificate) for each entry of a curl-format bundle (``cacrt_all.pem``)."""
-    out: list[tuple[str, Certificate]] = []
-    for name, block in _curl_entries(text):
-        certs = load_certificates(block.encode("utf-8"), source=f"{source} ({name})")
-        out.extend((name, c) for c in certs)
-    return out
-
-
-def filter_curl_bundle(
-    text: str, names: frozenset[str] | set[str], *, source: str = "cacert.pem"
-) -> list[Certificate]:
-    """The certificates whose name line is in ``names``, in file order (what
-    gen_crt_bundle.py ``--filter`` keeps from ``cacrt_all.pem``)."""
-    return [c for name, c in read_curl_bundle(text, source=source) if name in names]
-
-
-# ---------------------------------------------------------------------------------------
-# inspect
-
-
-def inspect_idf_bundle(data: bytes, source: str) -> Report | None:
-    """INSPECTORS entry: a Report for a bundle file, or None when ``data`` is not one."""
-    fmt = detect_bundle_format(data)
-    if fmt is None:
-        return None
-    bundle = parse_idf_bundle(data, bundle_format=fmt, source=source)
-    findings = []
-    notes = [
-        "an ESP-IDF bundle stores only each root's subject and public key: it holds no "
-        "dates (an expired root still anchors) and no fingerprints"
-    ]
-    for i, r in enumerate(bundle.roots, start=1):
-        try:
-            subject, label = _parse_name(r.subject_der)
-        except ImageError:
-            subject, label = f"(unreadable name {r.subject_der[:8].hex()}...)", "(unreadable)"
-            notes.append(f"#{i}: the stored subject is not a readable DER name")
-        findings.append(Finding(f"#{i}", label, subject, r.key_description()))
-    if not bundle.is_sorted:
-        notes.append(
-            "roots are not sorted by DER subject: the device's binary search will miss "
-            "issuers (rebuild it with esp-cabundle or gen_crt_bundle.py)"
-        )
-    for subj in bundle.duplicate_subjects():
-        notes.append(
-            f"subject {_safe_subject(subj)} is stored with different keys; the device tries "
-            "only the one its binary search lands on"
-        )
-    if len(bundle.roots) > DEFAULT_MAX_CERTS:
-        notes.append(
-            f"{len(bundle.roots)} roots: over the default "
-            f"CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS ({DEFAULT_MAX_CERTS}); the device "
-            "refuses it unless that option was raised"
-        )
-    facts = (
-        ("format", FORMAT_DESCRIPTIONS[fmt]),
-        ("roots", str(len(bundle.roots))),
-        ("size", f"{len(data)} bytes"),
-    )
-    return Report(source, f"idf-bundle-{fmt}", tuple(findings), tuple(notes), facts)
-
-
-def _safe_subject(der: bytes) -> str:
-    try:
-        return _parse_name(der)[0]
-    except ImageError:
-        return der[:16].hex()
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,18 +1,20 @@
 """File-system images (SPIFFS, LittleFS) behind one interface; see :mod:`.base`.
 
 :func:`open_image` tells the two apart from the bytes, :func:`create_image` makes an
-empty one, :data:`FS_PROFILES` names every platform's parameters. The file-system
-modules (and littlefs-python) are imported only when one of these is called, so
-importing this package stays cheap.
+empty one, :data:`FS_PROFILES` names every platform's parameters. littlefs-python
+itself is imported only when a LittleFS image is opened or made.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from ..errors import ImageError
 from .base import ERASE_BLOCK, FileInfo, FileSystemImage, FsProfile, normalize_path
+from .lfs_superblock import is_littlefs
+from .littlefs import LITTLEFS_PROFILES, LittleFsImage
+from .spiffs import SPIFFS_PROFILES, SpiffsImage, probe_spiffs
 
 __all__ = [
     "ERASE_BLOCK",
@@ -30,45 +32,17 @@ __all__ = [
 
 FS_TYPES = ("littlefs", "spiffs")
 
-# fs_type -> (module, profiles mapping, image class)
-_MODULES = {
-    "littlefs": ("esp_cabundle.fs.littlefs", "LITTLEFS_PROFILES", "LittleFsImage"),
-    "spiffs": ("esp_cabundle.fs.spiffs", "SPIFFS_PROFILES", "SpiffsImage"),
-}
-
-
-def _module_attr(fs_type: str, index: int) -> object:
-    if fs_type not in _MODULES:
-        raise ImageError(
-            f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
-        )
-    names = _MODULES[fs_type]
-    return getattr(importlib.import_module(names[0]), names[index])
-
-
-class _LazyProfiles(Mapping[str, Mapping[str, FsProfile]]):
-    """``FS_PROFILES[fs_type][name]``, importing a file system's module on first use."""
-
-    def __getitem__(self, fs_type: str) -> Mapping[str, FsProfile]:
-        if fs_type not in _MODULES:
-            raise KeyError(fs_type)
-        profiles = _module_attr(fs_type, 1)
-        assert isinstance(profiles, Mapping)
-        return profiles
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(FS_TYPES)
-
-    def __len__(self) -> int:
-        return len(FS_TYPES)
-
-
-FS_PROFILES: Mapping[str, Mapping[str, FsProfile]] = _LazyProfiles()
+FS_PROFILES: Mapping[str, Mapping[str, FsProfile]] = MappingProxyType(
+    {"littlefs": LITTLEFS_PROFILES, "spiffs": SPIFFS_PROFILES}
+)
+_IMAGE_CLASSES: Mapping[str, type[FileSystemImage]] = MappingProxyType(
+    {"littlefs": LittleFsImage, "spiffs": SpiffsImage}
+)
 
 
 def get_profile(fs_type: str, name: str) -> FsProfile:
     """The named profile of ``fs_type``; ImageError listing the known ones otherwise."""
-    profiles = _LazyProfiles()[fs_type] if fs_type in _MODULES else None
+    profiles = FS_PROFILES.get(fs_type)
     if profiles is None:
         raise ImageError(
             f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
@@ -82,9 +56,11 @@ def get_profile(fs_type: str, name: str) -> FsProfile:
 
 
 def _image_class(fs_type: str) -> type[FileSystemImage]:
-    cls = _module_attr(fs_type, 2)
-    assert isinstance(cls, type) and issubclass(cls, FileSystemImage)
-    return cls
+    if fs_type not in _IMAGE_CLASSES:
+        raise ImageError(
+            f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
+        )
+    return _IMAGE_CLASSES[fs_type]
 
 
 def detect_fs_type(data: bytes) -> str | None:
@@ -93,12 +69,8 @@ def detect_fs_type(data: bytes) -> str | None:
     LittleFS: the ``littlefs`` magic at offset 8 of block 0 or 1. SPIFFS: its own
     probe (lookup pages with the profile's magic).
     """
-    from .lfs_superblock import is_littlefs
-
     if is_littlefs(data):
         return "littlefs"
-    from .spiffs import probe_spiffs
-
     if probe_spiffs(data) is not None:
         return "spiffs"
     return None
@@ -122,7 +94,7 @@ def open_image(
         if fs_type is not None and fs_type != profile.fs_type:
             raise ImageError(f"profile {profile.name} is for {profile.fs_type}, not {fs_type}")
         fs_type = profile.fs_type
-    if fs_type is not None and fs_type not in _MODULES:
+    if fs_type is not None and fs_type not in _IMAGE_CLASSES:
         raise ImageError(
             f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
         )

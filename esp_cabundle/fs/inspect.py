@@ -1,6 +1,6 @@
 """``inspect`` for file-system images: every file, and the certificates of each CA file.
 
-Registered in :data:`esp_cabundle.inspect.INSPECTORS`. Claims only bytes that start
+Listed in :data:`esp_cabundle.inspect.INSPECTORS`. Claims only bytes that start
 with a LittleFS or SPIFFS image (a whole flash dump starts with the bootloader, and is
 left to the dump inspector); an image that is recognised but broken is an ImageError,
 not a fall-through to "no certificate found".
@@ -9,7 +9,7 @@ not a fall-through to "no certificate found".
 from __future__ import annotations
 
 from ..errors import CertificateError, PrivateKeyError
-from ..inspect import Report, certificate_file_report
+from ..findings import Report, certificate_file_report
 from . import detect_fs_type, open_image
 
 __all__ = ["inspect_image"]

@@ -16,7 +16,9 @@ such answers is ever used.
 
 from __future__ import annotations
 
+import codecs
 import functools
+import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -204,7 +206,6 @@ _NAME_CODEC = "esp-cabundle-fsname"
 
 
 def _fsname_codec(name: str) -> Any:
-    import codecs
 
     if name != _NAME_CODEC.replace("-", "_"):
         return None
@@ -219,8 +220,6 @@ def _fsname_codec(name: str) -> Any:
 def _name_encoding() -> dict[str, str]:
     """``filename_encoding=`` for littlefs-python releases that take it (older ones
     decode names as ASCII; their UnicodeError is reported as an ImageError)."""
-    import codecs
-    import inspect
 
     from littlefs import LittleFS
 

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..dates import now
 from ..errors import InputError, OutputError
 
 __all__ = [
@@ -106,8 +107,6 @@ class UnitRow:
 
 
 def _now_text() -> str:
-    from ..dates import now
-
     return now().isoformat(timespec="seconds")
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
+from .http import tls_context
 from .rpc import FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
 
@@ -152,8 +153,6 @@ class MqttTransport:
         if self.url.username is not None:
             client.username_pw_set(self.url.username, self.url.password)
         if self.url.tls:
-            from .http import tls_context
-
             client.tls_set_context(tls_context(ca_file))
         client.max_inflight_messages_set(200)
         client.max_queued_messages_set(0)

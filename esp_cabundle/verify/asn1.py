@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..pubkeys import dotted_oid, encode_oid
+
 # include/mbedtls/asn1.h
 _OUT_OF_DATA = -0x0060
 _UNEXPECTED_TAG = -0x0062
@@ -113,17 +115,7 @@ _NAME_STRING_TAGS = frozenset(
 )  # x509_get_attr_type_value
 
 
-def _oid(dotted: str) -> bytes:
-    parts = [int(x) for x in dotted.split(".")]
-    out = bytearray([40 * parts[0] + parts[1]])
-    for n in parts[2:]:
-        chunk = [n & 0x7F]
-        n >>= 7
-        while n:
-            chunk.append(0x80 | (n & 0x7F))
-            n >>= 7
-        out += bytes(reversed(chunk))
-    return bytes(out)
+_oid = encode_oid
 
 
 # oid.c oid_sig_alg (default config: MD2/MD4 off). value: (md, pk)
@@ -227,22 +219,9 @@ _ALG_NAMES = {
 }
 
 
-def _dotted(oid: bytes) -> str:
-    if not oid:
-        return "(empty)"
-    parts = [oid[0] // 40 if oid[0] < 80 else 2, oid[0] % 40 if oid[0] < 80 else oid[0] - 80]
-    n = 0
-    for b in oid[1:]:
-        n = (n << 7) | (b & 0x7F)
-        if not b & 0x80:
-            parts.append(n)
-            n = 0
-    return ".".join(str(p) for p in parts)
-
-
 def _oid_name(oid: bytes) -> str:
     name = _EXT_NAMES.get(oid) or _ALG_NAMES.get(oid)
-    return f"{name} ({_dotted(oid)})" if name else _dotted(oid)
+    return f"{name} ({dotted_oid(oid)})" if name else dotted_oid(oid)
 
 
 class _Reader:
@@ -457,7 +436,7 @@ class _ParserBase:
         if tag not in _NAME_STRING_TAGS:
             raise _Refused(
                 X509_INVALID_NAME + _UNEXPECTED_TAG,
-                f"{which} attribute {_dotted(oid)} is a {_STRING_TYPES.get(tag, hex(tag))}, "
+                f"{which} attribute {dotted_oid(oid)} is a {_STRING_TYPES.get(tag, hex(tag))}, "
                 "a string type mbedTLS does not read",
             )
         r.p += 1

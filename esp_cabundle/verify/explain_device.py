@@ -7,8 +7,9 @@ from collections.abc import Sequence
 
 from ..text import plural
 from .asn1 import ParseRefusal
-from .names import leaf_names, name_label
+from .names import leaf_names, name_key, name_label
 from .nodes import Node, sig_good
+from .parse import parse_refusal
 from .path import TrustIndex
 from .profiles import EXT_KEY_USAGE, KEY_USAGE, NOT_TRUSTED
 from .verdict import Outcome, Verdict
@@ -50,8 +51,6 @@ def explain_early(v: Verdict, where: object) -> str:
 
 
 def _refusal(n: Node, version: str) -> ParseRefusal | None:
-    from .parse import parse_refusal
-
     assert n.cert is not None
     return parse_refusal(n.cert.der, "3.6" if version == "3.6" else "2.28")
 
@@ -76,7 +75,6 @@ def ca_parse_notes(outcome: Outcome, chain: Sequence[Node], index: TrustIndex) -
     for anchor, refusal in index.skipped:
         if anchor.certificate is None:
             continue
-        from .names import name_key
 
         if name_key(anchor.subject_der) == top.issuer_key:
             out.append(

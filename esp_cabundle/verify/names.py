@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
+
+from ..certs import Certificate
 
 
 def read_tlv(data: bytes, pos: int) -> tuple[int, int, int]:
@@ -164,8 +167,6 @@ def _check_cn(name: bytes, host: bytes) -> bool:
 
 
 def _ip_bytes(host: str) -> bytes | None:
-    import ipaddress
-
     try:
         return ipaddress.ip_address(host).packed
     except ValueError:
@@ -194,8 +195,6 @@ def hostname_matches(cert: object, hostname: str, mbedtls: str = "2.28") -> bool
     """``x509_crt_verify_name``: with a subjectAltName, only its entries count (2.28:
     dNSName; 3.6 also iPAddress and URI, after every dNSName); without one, every CN of
     the subject."""
-    from ..certs import Certificate
-
     assert isinstance(cert, Certificate)
     host = hostname.encode("utf-8", "surrogateescape")
     sans = _general_names(cert.der)
@@ -217,8 +216,6 @@ def hostname_matches(cert: object, hostname: str, mbedtls: str = "2.28") -> bool
 
 def leaf_names(cert: object) -> list[str]:
     """The names a certificate answers to, as ``hostname_matches`` reads them."""
-    from ..certs import Certificate
-
     assert isinstance(cert, Certificate)
     sans = _general_names(cert.der)
     if sans is not None:

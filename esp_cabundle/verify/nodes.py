@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from ..catalog import Catalog
 from ..certs import Certificate
 from .names import name_key, subject_of
 from .trust import TrustAnchor
@@ -82,8 +83,6 @@ def node_for_anchor(anchor: TrustAnchor) -> Node:
 
 
 def _replace_anchor(node: Node, anchor: TrustAnchor) -> Node:
-    from dataclasses import replace
-
     return replace(node, anchor=anchor)
 
 
@@ -208,8 +207,6 @@ def describe_certificate(cert: Certificate) -> str:
 def _known_root_subjects() -> frozenset[bytes]:
     """DER subjects of every root the catalog knows (Mozilla store and shipped extras)."""
     try:
-        from ..catalog import Catalog
-
         entries = list(Catalog.load())
     except Exception:  # a broken certifi install must not break verification
         return frozenset()

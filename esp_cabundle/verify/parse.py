@@ -34,6 +34,7 @@ import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
+from ..pubkeys import dotted_oid
 from .asn1 import (
     _CURVES,
     _EC_KEYS,
@@ -75,7 +76,6 @@ from .asn1 import (
     X509_UNKNOWN_VERSION,
     ParseRefusal,
     _Asn1,
-    _dotted,
     _oid_name,
     _on_curve,
     _Reader,
@@ -395,7 +395,7 @@ class _Parser(_ExtensionParser):
             self.specified_curve(params)
         curve = _CURVES.get(params)
         if curve is None:
-            raise _Refused(PK_UNKNOWN_NAMED_CURVE, f"curve {_dotted(params)} is not supported")
+            raise _Refused(PK_UNKNOWN_NAMED_CURVE, f"curve {dotted_oid(params)} is not supported")
         name, size = curve
         point = r.d[r.p : end]
         r.p = end

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from ..certs import Certificate
@@ -211,8 +212,6 @@ def _synthetic_root(entry: Node, child: Node) -> Node:
     """ESP-IDF 6.0's ``esp_crt_ca_cb_callback``: a CA whose subject is the child's issuer
     (copied, so the names always match) and whose key is the bundle entry's. It has no
     usable dates: mbedTLS flags them and the verify callback clears those flags again."""
-    from dataclasses import replace
-
     return replace(
         entry,
         subject_der=child.issuer_der,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import difflib
+import re
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal, get_args
 
 from ..errors import InputError
+from .asn1 import ParseRefusal
 
 EXPIRED = 0x01
 REVOKED = 0x02
@@ -100,8 +103,6 @@ def error_text(error: int | None) -> str:
         )
     name = _ERROR_NAMES.get(error)
     if name is None:
-        from .asn1 import ParseRefusal
-
         text = ParseRefusal(error, "").code_text
         return f"{text}, 0x{error & 0xFFFFFFFF:08x}" + (")" if "(" in text else "")
     return f"-0x{-error:04x} ({name}, 0x{error & 0xFFFFFFFF:08x})"
@@ -290,8 +291,6 @@ def mbedtls_version_for(version: str) -> MbedtlsVersion:
     ``arduino-2.0.17`` (Arduino-ESP32 1.x/2.x: ESP-IDF 3.x/4.4, mbedTLS 2.x; 3.x: ESP-IDF
     5.x), ``mongoose-os`` (2.16-cesanta, modelled as 2.28).
     """
-    import re
-
     t = version.strip().lower()
     if t in ("mongoose-os", "mos"):
         return "2.28"
@@ -339,8 +338,6 @@ def parse_device_profile(text: str) -> DeviceProfile:
     """A registry name (``mbedtls-noclock``) or ``RULES:CLOCK`` (``idf-bundle:synced``),
     then optionally ``@VERSION`` (``@3.6``, ``@idf-5.4``) and ``+no-hostname`` /
     ``+fatal-ca-parse``."""
-    from dataclasses import replace
-
     t = text.strip()
     head, *options = t.split("+")
     base_text, at, version = head.partition("@")
@@ -367,7 +364,6 @@ def _base_profile(t: str, text: str) -> DeviceProfile:
     rules, sep, clock = t.partition(":")
     if sep and rules in RULES and clock in CLOCKS:
         return DeviceProfile(rules, clock, t)  # type: ignore[arg-type]
-    import difflib
 
     close = difflib.get_close_matches(t, list(DEVICE_PROFILES), n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..boards import Board
+from ..catalog import Catalog
 from ..errors import InputError
+from ..fs.edit import pack_image
 from .chips import CHIPS, JEDEC_CAPACITY
 
 __all__ = ["UnitImage", "board_image", "dump_image"]
@@ -37,8 +39,6 @@ def board_image(board: Board, *, chip: str | None = None) -> UnitImage:
     """A unit of ``board`` as it left the factory (see the module). InputError for a
     board without a partition layout or a file system, or a chip or flash size the
     virtual unit cannot be."""
-    from ..catalog import Catalog
-    from ..fs.edit import pack_image
 
     fs = board.file_system()
     if board.layout is None:

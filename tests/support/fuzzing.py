@@ -19,6 +19,8 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from esp_cabundle.pubkeys import der_tlv, encode_oid
+
 from .verify_pki import Minted, mint
 
 __all__ = [
@@ -31,26 +33,8 @@ __all__ = [
 ]
 
 
-def der_tlv(tag: int, body: bytes) -> bytes:
-    """One DER element (definite length)."""
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw + body
-
-
 def _oid(dotted: str) -> bytes:
-    arcs = [int(a) for a in dotted.split(".")]
-    body = bytearray([arcs[0] * 40 + arcs[1]])
-    for arc in arcs[2:]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        body += bytes(reversed(chunk))
-    return der_tlv(0x06, bytes(body))
+    return der_tlv(0x06, encode_oid(dotted))
 
 
 def _children(data: bytes) -> list[bytes]:

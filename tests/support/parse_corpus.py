@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
+from esp_cabundle.pubkeys import der_tlv
+
 from .verify_pki import Minted, fresh_key, mint, pooled_key
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -32,12 +34,7 @@ class Sample:
 # -- a minimal DER editor -------------------------------------------------------------
 
 
-def tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw + body
+tlv = der_tlv
 
 
 def children(der: bytes) -> list[bytes]:

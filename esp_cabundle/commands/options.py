@@ -1,0 +1,395 @@
+"""Every option more than one command takes, declared once.
+
+Options are module-level decorators that commands apply (pip-tools' ``options.py``);
+where commands need a variant (a required ``--board``, several ``--port``), a small
+factory makes it from the same declaration (sqlite-utils' ``insert_upsert_options``).
+Values are parsed by ParamTypes (esptool's ``ChipType``), so ``256KiB``, ``0x40000``
+and ``256K`` are the same size, and a date the same date, in every command.
+
+Short flags mean one thing everywhere: ``-b`` is ``--baud`` (as in esptool), ``-p``
+``--port``, ``-c`` ``--config``, ``-o`` ``--output``, ``-q`` ``--quiet``. The CA flags
+(``--bundle``, ``--preset``, ``--root``, the gate's policies) are in :mod:`.ca_source`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..dates import now, parse_when
+from ..errors import InputError
+from ..sizes import parse_size
+
+__all__ = [
+    "DEFAULT_BAUD",
+    "FILE_PATH",
+    "FS_TYPES",
+    "Age",
+    "Date",
+    "DiskVersion",
+    "Size",
+    "at_option",
+    "baud_option",
+    "board_option",
+    "config_option",
+    "disk_version_option",
+    "file_option",
+    "fs_type_option",
+    "journal_dir_option",
+    "json_option",
+    "lfs_version_options",
+    "mtime_option",
+    "offset_option",
+    "output_path",
+    "parse_at",
+    "platform_option",
+    "port_option",
+    "profile_option",
+    "quiet_option",
+    "reset_options",
+    "size_option",
+    "timeout_option",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Decorator = Callable[[F], F]
+
+if TYPE_CHECKING:
+    _ParamType = click.ParamType[Any]
+    _Choice = click.Choice[str]
+else:  # click < 8.2 (pyproject allows 8.1) has no generic ParamType or Choice
+    _ParamType = click.ParamType
+    _Choice = click.Choice
+
+
+def _compose(*options: Callable[[Any], Any]) -> Callable[[F], F]:
+    """Several options as one decorator, shown in --help in the order given."""
+
+    def decorate(f: F) -> F:
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+# ---------------------------------------------------------------------------------------
+# Value types
+
+
+class Size(_ParamType):
+    """A size or an offset in bytes, as :func:`esp_cabundle.sizes.parse_size` reads it
+    (``262144``, ``0x40000``, ``256K``, ``256KiB``, ``1M``); at least ``minimum``, and a
+    multiple of ``align`` when given."""
+
+    def __init__(self, *, name: str = "size", minimum: int = 0, align: int | None = None):
+        self.name = name
+        self.minimum = minimum
+        self.align = align
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            n = value
+        else:
+            try:
+                n = parse_size(str(value), what=self.name)
+            except InputError:
+                self.fail(
+                    f"{value!r} is not {'an' if self.name[0] in 'aeiou' else 'a'} {self.name}: "
+                    "not a number (e.g. 262144, 0x40000, 256K, 256KiB, 4M)",
+                    param,
+                    ctx,
+                )
+        if n < self.minimum:
+            self.fail(f"{value} is below {self.minimum}", param, ctx)
+        if self.align and n % self.align:
+            self.fail(
+                f"{value} is not a multiple of {self.align // 1024} KiB ({self.align:#x})",
+                param,
+                ctx,
+            )
+        return n
+
+
+class Date(_ParamType):
+    """``2032-09-02``, an ISO date-time, ``now`` or ``today``: an aware UTC datetime."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        flag = param.opts[-1] if param is not None and param.opts else "date"
+        try:
+            return parse_when(str(value), what=f"{flag} date")
+        except InputError as e:
+            self.fail(str(e), param, ctx)
+
+
+_AGE = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
+_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class Age(_ParamType):
+    """``30d``, ``12h``, ``2w``, ``90m``: a duration with its unit, as a timedelta."""
+
+    name = "age"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        m = _AGE.match(str(value))
+        if m is None:
+            self.fail(
+                f"{value!r} is not an age: a number and a unit, m, h, d or w (e.g. 30d)",
+                param,
+                ctx,
+            )
+        return timedelta(**{_AGE_UNITS[m.group(2)]: int(m.group(1))})
+
+
+class _OutputPath(click.Path):
+    """A file to write: never empty (``-o ''`` names no file), ``-`` only where the
+    command can write to standard output."""
+
+    def __init__(self, *, allow_dash: bool) -> None:
+        super().__init__(dir_okay=False, path_type=Path, allow_dash=allow_dash)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                self.fail("an empty path names no file", param, ctx)
+            if value == "-" and not self.allow_dash:
+                self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+# A file (not a directory) a command reads or keeps; its errors are the tool's own.
+FILE_PATH = click.Path(dir_okay=False, path_type=Path)
+
+
+def file_option(*decls: str, help: str, metavar: str = "FILE", **attrs: Any) -> Decorator[Any]:
+    """An option naming a file: ``--devices FILE``."""
+    return click.option(*decls, type=FILE_PATH, metavar=metavar, help=help, **attrs)
+
+
+def output_path(*, allow_dash: bool = False) -> click.Path:
+    """The type of every ``-o``/``--output`` option (and other files a command writes)."""
+    return _OutputPath(allow_dash=allow_dash)
+
+
+# ---------------------------------------------------------------------------------------
+# Reporting and time
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+at_option = click.option(
+    "--at",
+    "at",
+    type=Date(),
+    metavar="DATE",
+    help="Judge as of this date (YYYY-MM-DD) instead of today.",
+)
+
+
+def parse_at(value: datetime | None) -> datetime:
+    """``--at``'s date, or now."""
+    return value if value is not None else now()
+
+
+def timeout_option(what: str, *, maximum: float | None = None) -> Decorator[Any]:
+    """``--timeout SECONDS`` (10 by default) for what a command waits on."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(0.1, maximum),
+        default=10.0,
+        show_default=True,
+        help=f"Seconds to wait for {what}.",
+    )
+
+
+config_option = file_option(
+    "-c",
+    "--config",
+    "config_path",
+    help="Config file: roots, policies, targets (default: ./cabundle.yaml if present).",
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Boards and units
+
+_BOARD_HELP = (
+    "Board profile: a name from 'esp-cabundle boards' (NAME@VERSION: that firmware "
+    "version) or a board YAML file."
+)
+
+
+def board_option(*, required: bool = False, generic: bool = False) -> Decorator[Any]:
+    """``--board NAME[@VERSION]|FILE``; ``generic``: ``none`` names no board (a generic
+    ca.pem)."""
+    return click.option(
+        "--board",
+        required=required,
+        metavar="NAME[@VERSION]|FILE",
+        help=_BOARD_HELP + (" 'none': no board, a generic ca.pem." if generic else ""),
+    )
+
+
+_PORT_HELP = "Serial port of the unit, or a socket:// or rfc2217:// URL."
+
+
+def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[Any]:
+    """``-p/--port PORT``; ``multiple``: repeatable, and globs name several units."""
+    if multiple:
+        return click.option(
+            "-p",
+            "--port",
+            "ports",
+            multiple=True,
+            required=required,
+            metavar="PORT",
+            help=_PORT_HELP + " Repeat it, or give a glob (/dev/ttyUSB*), for several units, "
+            "updated in parallel.",
+        )
+    return click.option("-p", "--port", required=required, metavar="PORT", help=_PORT_HELP)
+
+
+# esptool's CLI default; 115200 for the sync, then the stub switches to this.
+DEFAULT_BAUD = 460800
+
+baud_option = click.option(
+    "-b",
+    "--baud",
+    type=click.IntRange(min=9600),
+    default=DEFAULT_BAUD,
+    show_default=True,
+    help="Baud rate after connecting (the sync runs at 115200).",
+)
+
+reset_options = _compose(
+    click.option(
+        "--before",
+        type=click.Choice(["default-reset", "usb-reset", "no-reset"]),
+        default="default-reset",
+        show_default=True,
+        help="How to put the unit in download mode (over socket:// always no-reset).",
+    ),
+    click.option(
+        "--after",
+        type=click.Choice(["hard-reset", "no-reset"]),
+        default="hard-reset",
+        show_default=True,
+        help="What to do when done: restart the firmware, or stay in the loader.",
+    ),
+)
+
+journal_dir_option = click.option(
+    "--journal-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="The journal of updates, for resuming and 'restore' (default: "
+    "$ESP_CABUNDLE_JOURNAL, else $XDG_STATE_HOME/esp-cabundle/journal or "
+    "~/.local/state/esp-cabundle/journal).",
+)
+
+
+# ---------------------------------------------------------------------------------------
+# File-system images
+
+FS_TYPES = ("littlefs", "spiffs")
+
+
+def fs_type_option(*, required: bool, default: str = "detect") -> Decorator[Any]:
+    """``--fs littlefs|spiffs``: what to make (``required``), or what to expect
+    (``default`` says what happens without it)."""
+    return click.option(
+        "--fs",
+        "fs_type",
+        type=click.Choice(FS_TYPES),
+        required=required,
+        help="File system of the image" + ("." if required else f" (default: {default})."),
+    )
+
+
+def profile_option(*, detect: bool) -> Decorator[Any]:
+    """``--profile NAME``: the platform's file-system parameters."""
+    return click.option(
+        "--profile",
+        metavar="NAME",
+        help="Platform profile: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs "
+        "esp-idf|mongoose-os ("
+        + ("default: detect from the bytes" if detect else "LittleFS: default the --platform's")
+        + ").",
+    )
+
+
+def size_option(
+    *, required: bool, default: str = "the rest of the file (LittleFS: its superblock's)"
+) -> Decorator[Any]:
+    """``--size SIZE``: the partition's size; optional where the bytes (or a board) tell it."""
+    return click.option(
+        "--size",
+        type=Size(),
+        required=required,
+        metavar="SIZE",
+        help="Partition size (256K, 0x40000, 1408K)"
+        + ("." if required else f"; default: {default}."),
+    )
+
+
+offset_option = click.option(
+    "--offset",
+    type=Size(name="offset"),
+    default="0",
+    metavar="OFFSET",
+    help="Where the partition starts in a flash dump (e.g. 0x290000).",
+)
+
+platform_option = click.option(
+    "--platform",
+    metavar="PLATFORM",
+    help="LittleFS: the platform version the units run (arduino-2.0.17, esp_littlefs-1.5.5, "
+    "platformio-6.8.0, mongoose-os; a board names its own): a new image gets on-disk "
+    "version 2.1 only if all its readers mount 2.1; an image it cannot mount is refused.",
+)
+
+
+class DiskVersion(_Choice):
+    """``2.0`` or ``2.1``: a LittleFS on-disk version as littlefs numbers it
+    (``LFS_DISK_VERSION``, lfs.h: major in the upper 16 bits, minor in the lower)."""
+
+    name = "disk-version"
+
+    def __init__(self) -> None:
+        super().__init__(["2.0", "2.1"])
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        major, minor = str(super().convert(value, param, ctx)).split(".")
+        return int(major) << 16 | int(minor)
+
+
+disk_version_option = click.option(
+    "--disk-version",
+    "disk_version",
+    type=DiskVersion(),
+    help="LittleFS: write this on-disk version (a new image only; an existing image "
+    "keeps its own, and asking for another is refused).",
+)
+
+lfs_version_options = _compose(platform_option, disk_version_option)
+
+mtime_option = click.option(
+    "--mtime",
+    type=click.IntRange(min=0, max=0xFFFFFFFF),
+    metavar="EPOCH",
+    help="LittleFS: set the file's time attributes ('t', mklittlefs' 'c') to EPOCH where "
+    "the profile keeps them.",
+)

@@ -1,0 +1,154 @@
+"""What an input holds, as ``inspect`` reports it: :class:`Finding` per certificate or
+root, :class:`Report` per input (nested: a dump -> partitions -> files), and the report of
+a plain certificate file (PEM, DER, C source) that every richer reader falls back on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .certs import Certificate, load_certificates, sniff_kind
+from .text import plural
+from .verify.parse import parse_notes
+
+__all__ = [
+    "MONGOOSE_MAX_LINE",
+    "Finding",
+    "Report",
+    "certificate_file_report",
+    "finding_status",
+    "report_to_dict",
+]
+
+# Mongoose OS reads CA files with fgets(buf, 128, f): longer lines are silently skipped.
+MONGOOSE_MAX_LINE = 127
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One trust anchor or certificate found, with what is known of it.
+
+    ESP-IDF bundles keep only subject and key, so dates and fingerprint may be None.
+    """
+
+    location: str
+    label: str
+    subject: str
+    key: str
+    sha256: str | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    is_ca: bool | None = None
+    self_signed: bool | None = None
+    certificate: Certificate | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_certificate(cls, cert: Certificate, location: str) -> Finding:
+        return cls(
+            location=location,
+            label=cert.label,
+            subject=cert.subject,
+            key=cert.key_description,
+            sha256=cert.sha256,
+            not_before=cert.not_before,
+            not_after=cert.not_after,
+            is_ca=cert.is_ca,
+            self_signed=cert.self_signed,
+            certificate=cert,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What one input holds; ``children`` nest (a dump -> partitions -> files)."""
+
+    source: str
+    kind: str
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()
+    children: tuple[Report, ...] = ()
+
+    def all_findings(self) -> Iterable[Finding]:
+        yield from self.findings
+        for c in self.children:
+            yield from c.all_findings()
+
+
+def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) -> str:
+    """``ok``, ``EXPIRED``, ``not yet valid``, ``expires in N days``, ``no dates``."""
+    if f.not_after is None:
+        return "no dates (bundle)"
+    if at > f.not_after:
+        return "EXPIRED"
+    if f.not_before is not None and at < f.not_before:
+        return "not yet valid"
+    days = (f.not_after - at).days
+    if warn_days is not None and days <= warn_days:
+        return f"expires in {plural(days, 'day')}"
+    parts = ["ok"]
+    if f.is_ca is False:
+        parts.append("not a CA")
+    elif f.self_signed is False:
+        parts.append("intermediate")
+    return ", ".join(parts)
+
+
+def _pem_notes(data: bytes) -> list[str]:
+    notes = []
+    for n, line in enumerate(data.splitlines(), start=1):
+        if len(line) > MONGOOSE_MAX_LINE - 1:  # + newline must fit in 127 chars
+            notes.append(
+                f"line {n} is {len(line)} bytes: Mongoose OS (fgets 128) silently skips it"
+            )
+            if len(notes) >= 5:
+                notes.append("(more long lines not listed)")
+                break
+    return notes
+
+
+def certificate_file_report(data: bytes, source: str) -> Report:
+    """Report on PEM, DER or C source."""
+    kind = sniff_kind(data)
+    certs = load_certificates(data, source=source)
+    findings = []
+    for i, c in enumerate(certs, start=1):
+        findings.append(Finding.from_certificate(c, f"#{i}"))
+    notes: list[str] = []
+    if kind in ("pem", "c-strings"):
+        notes += _pem_notes(data) if kind == "pem" else []
+    notes += parse_notes(certs, role="ca-file")
+    seen: set[str] = set()
+    for c in certs:
+        if c.sha256 in seen:
+            notes.append(f"{c.label} appears more than once")
+        seen.add(c.sha256)
+    return Report(source, kind, tuple(findings), tuple(notes))
+
+
+def report_to_dict(r: Report, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    return {
+        "source": r.source,
+        "kind": r.kind,
+        "facts": dict(r.facts),
+        "notes": list(r.notes),
+        "certificates": [
+            {
+                "location": f.location,
+                "label": f.label,
+                "subject": f.subject,
+                "key": f.key,
+                "sha256": f.sha256,
+                "not_before": f.not_before.isoformat() if f.not_before else None,
+                "not_after": f.not_after.isoformat() if f.not_after else None,
+                "days_left": (f.not_after - at).days if f.not_after else None,
+                "is_ca": f.is_ca,
+                "self_signed": f.self_signed,
+                "status": finding_status(f, at, warn_days=warn_days),
+            }
+            for f in r.findings
+        ],
+        "children": [report_to_dict(c, at, warn_days) for c in r.children],
+    }

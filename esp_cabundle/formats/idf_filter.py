@@ -1,0 +1,106 @@
+"""ESP-IDF's "common CA" filter and curl-format input: what ``gen_crt_bundle.py
+--filter`` keeps from ``cacrt_all.pem``, and the ``idf_filter:`` key of cabundle.yaml."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from ..certs import Certificate, load_certificates
+from ..errors import InputError
+from ..fileio import read_input
+from ..limits import MAX_CSV_INPUT
+from ..yamlnodes import Node
+
+__all__ = [
+    "config_idf_filter",
+    "filter_curl_bundle",
+    "load_cmn_filter",
+    "parse_cmn_filter",
+    "read_curl_bundle",
+]
+
+
+def parse_cmn_filter(text: str, *, source: str = "cmn_crt_authorities.csv") -> frozenset[str]:
+    """Column 2 of ESP-IDF's ``cmn_crt_authorities.csv`` (header skipped): root names."""
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise InputError("empty filter CSV", path=source)
+    names = set()
+    for n, row in enumerate(rows[1:], start=2):
+        if not row or not any(c.strip() for c in row):
+            continue
+        if len(row) < 2:
+            raise InputError(
+                "expected 'Owner,Common Name or Certificate Name'", path=source, line=n
+            )
+        names.add(row[1])
+    if not names:
+        raise InputError("the filter CSV names no certificates", path=source)
+    return frozenset(names)
+
+
+def load_cmn_filter(path: str | Path) -> frozenset[str]:
+    """:func:`parse_cmn_filter` of a file; errors name it."""
+    p = Path(path)
+    try:
+        data = read_input(p, what="filter CSV", max_bytes=MAX_CSV_INPUT)
+    except InputError as e:
+        raise InputError(f"cannot read the filter CSV: {e.message}", hint=e.hint) from e
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError("the filter CSV is not UTF-8 text", path=str(p)) from e
+    return parse_cmn_filter(text, source=str(p))
+
+
+def config_idf_filter(node: Node) -> frozenset[str]:
+    """``idf_filter: path/to/cmn_crt_authorities.csv`` in cabundle.yaml (path relative to
+    the config file): keep only the roots whose label the CSV lists."""
+    value = node.as_str()
+    p = Path(value)
+    if not p.is_absolute():
+        p = Path(node.where).parent / p
+    if not p.is_file():
+        raise node.error(f"no such file: {p}")
+    return load_cmn_filter(p)
+
+
+def _curl_entries(text: str) -> list[tuple[str, str]]:
+    """(name line, block) pairs as gen_crt_bundle.py add_with_filter() finds them: a
+    name line, a ``====`` line, then the lines up to END CERTIFICATE. One pass over the
+    lines (the pattern it used rescanned the rest of the file from every name line)."""
+    lines = text.split("\n")
+    out: list[tuple[str, str]] = []
+    i = 0
+    while i + 1 < len(lines):
+        name, rule = lines[i], lines[i + 1]
+        if not name or not rule or rule.strip("=") or "\r" in rule:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) - 1 and "END CERTIFICATE-----" not in lines[j]:
+            j += 1
+        if j >= len(lines) - 1:  # no END line followed by a newline: no more entries
+            break
+        out.append((name, "\n".join(lines[i + 1 : j + 1]) + "\n"))
+        i = j + 1
+    return out
+
+
+def read_curl_bundle(text: str, *, source: str = "cacert.pem") -> list[tuple[str, Certificate]]:
+    """(name line, certificate) for each entry of a curl-format bundle (``cacrt_all.pem``)."""
+    out: list[tuple[str, Certificate]] = []
+    for name, block in _curl_entries(text):
+        certs = load_certificates(block.encode("utf-8"), source=f"{source} ({name})")
+        out.extend((name, c) for c in certs)
+    return out
+
+
+def filter_curl_bundle(
+    text: str, names: frozenset[str] | set[str], *, source: str = "cacert.pem"
+) -> list[Certificate]:
+    """The certificates whose name line is in ``names``, in file order (what
+    gen_crt_bundle.py ``--filter`` keeps from ``cacrt_all.pem``)."""
+    return [c for name, c in read_curl_bundle(text, source=source) if name in names]

@@ -1,0 +1,204 @@
+"""The package's import graph, read from the source: no circles, and imports deferred into
+functions only where start-up needs it.
+
+Every ``import`` statement of every module counts, at the top or inside a function, except
+those under ``if TYPE_CHECKING:`` (type names only, never executed).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "esp_cabundle"
+
+
+@dataclass(frozen=True)
+class Edge:
+    source: str
+    target: str
+    line: int
+    deferred: bool  # inside a function
+
+
+def module_names() -> dict[str, Path]:
+    names = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+MODULES = module_names()
+
+
+def _targets(module: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
+    if isinstance(node, ast.Import):
+        yield from (a.name for a in node.names)
+        return
+    base = module.split(".")
+    if MODULES[module].name != "__init__.py":
+        base.pop()
+    if node.level:
+        base = base[: len(base) - node.level + 1]
+        target = ".".join([*base, node.module] if node.module else base)
+    else:
+        target = node.module or ""
+    for alias in node.names:
+        sub = f"{target}.{alias.name}"
+        yield sub if sub in MODULES else target
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+
+
+def _walk(node: ast.AST, deferred: bool) -> Iterator[tuple[ast.Import | ast.ImportFrom, bool]]:
+    for child in ast.iter_child_nodes(node):
+        if _is_type_checking(child):
+            continue
+        if isinstance(child, ast.Import | ast.ImportFrom):
+            yield child, deferred
+        inner = deferred or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef)
+        yield from _walk(child, inner)
+
+
+def edges() -> list[Edge]:
+    out = []
+    for module, path in MODULES.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node, deferred in _walk(tree, False):
+            for target in _targets(module, node):
+                if target in MODULES and target != module:
+                    out.append(Edge(module, target, node.lineno, deferred))
+    return out
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_circle_among_the_package_modules() -> None:
+    graph: dict[str, set[str]] = {}
+    for e in edges():
+        graph.setdefault(e.source, set()).add(e.target)
+    found = cycles(graph)
+    assert not found, "import circles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+# Imported inside functions, and only by the modules that wrap them, so that ``--help``
+# and ``build`` never pay for them (benchmarks/bench_startup.py).
+HEAVY_WRAPPERS: dict[str, tuple[str, ...]] = {
+    "cryptography": (
+        "esp_cabundle.certs",
+        "esp_cabundle.pubkeys",
+        "esp_cabundle.formats.idf_bundle",
+        "esp_cabundle.verify.asn1",
+        "esp_cabundle.verify.nodes",
+        "esp_cabundle.verify.verifier",
+    ),
+    "yaml": ("esp_cabundle.yamlnodes",),
+    "rich": (
+        "esp_cabundle.commands._unit",
+        "esp_cabundle.commands._bench",
+        "esp_cabundle.flash.esptool_log",
+    ),
+    "ssl": ("esp_cabundle.chains",),
+    "certifi": ("esp_cabundle.catalog",),
+    "mbedtls": ("esp_cabundle.bundle",),
+    "paho": ("esp_cabundle.push.mqtt",),
+    "websockets": ("esp_cabundle.push.http",),
+    "esptool": ("esp_cabundle.flash.serial", "esp_cabundle.flash.esptool_log"),
+    "esp_pylib": ("esp_cabundle.flash.esptool_log",),
+    "littlefs": ("esp_cabundle.fs.lfs_device", "esp_cabundle.fs.littlefs"),
+    "serial": (
+        "esp_cabundle.flash.ports",
+        "esp_cabundle.flash.serial",
+        "esp_cabundle.virtual.unit",
+    ),
+}
+
+
+def _marked(lines: list[str], line: int) -> bool:
+    """``# deferred: why`` on the import's line or on the comment lines just above it."""
+    if "# deferred" in lines[line - 1]:
+        return True
+    i = line - 2
+    while i >= 0 and lines[i].strip().startswith("#"):
+        if lines[i].strip().startswith("# deferred"):
+            return True
+        i -= 1
+    return False
+
+
+def test_imports_inside_functions_are_heavy_packages_in_their_wrappers_or_say_why() -> None:
+    problems = []
+    for module, path in MODULES.items():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        tree = ast.parse("\n".join(lines))
+        for node, deferred in _walk(tree, False):
+            if not deferred:
+                continue
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            top = (node.module or "") if isinstance(node, ast.ImportFrom) else names[0]
+            package = top.split(".")[0] if not getattr(node, "level", 0) else ""
+            if package in HEAVY_WRAPPERS:
+                if module not in HEAVY_WRAPPERS[package]:
+                    problems.append(f"{module}:{node.lineno}: {package} outside its wrappers")
+            elif not _marked(lines, node.lineno):
+                problems.append(f"{module}:{node.lineno}: move it up, or say '# deferred: why'")
+    assert not problems, "\n".join(problems)
+
+
+def test_heavy_packages_are_never_imported_at_module_top() -> None:
+    found = []
+    for module, path in MODULES.items():
+        for node, deferred in _walk(ast.parse(path.read_text(encoding="utf-8")), False):
+            if deferred or getattr(node, "level", 0):
+                continue
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            top = (node.module or "") if isinstance(node, ast.ImportFrom) else names[0]
+            if top.split(".")[0] in HEAVY_WRAPPERS:
+                found.append(f"{module}: {top}")
+    # A maintainer's tool, and the LAN transport of 'push': neither is on a start-up path.
+    assert found == ["esp_cabundle.known_roots_gen: certifi", "esp_cabundle.push.http: ssl"]

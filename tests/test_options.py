@@ -1,0 +1,124 @@
+"""Every CLI option means one thing: one short flag per long one, one help per option,
+one parser for sizes, offsets and dates."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.commands.options import DiskVersion, Size
+from esp_cabundle.errors import InputError
+from esp_cabundle.fs.lfs_platforms import DISK_VERSION_2_0, DISK_VERSION_2_1
+from esp_cabundle.partitions import PartitionTable
+from esp_cabundle.sizes import parse_size
+
+BOARDS = Path(__file__).parent.parent / "boards"
+
+
+def all_options() -> list[tuple[str, click.Option]]:
+    """(command path, option) for every option of every command and subcommand."""
+    ctx = click.Context(cli)
+    found: list[tuple[str, click.Option]] = []
+
+    def walk(cmd: click.Command, path: str) -> None:
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None
+                walk(sub, f"{path} {name}".strip())
+        found.extend((path, p) for p in cmd.params if isinstance(p, click.Option))
+
+    walk(cli, "")
+    return found
+
+
+def test_a_short_flag_means_one_long_flag_everywhere() -> None:
+    meaning: dict[str, set[str]] = defaultdict(set)
+    for _, opt in all_options():
+        shorts = [o for o in opt.opts if not o.startswith("--")]
+        longs = [o for o in opt.opts if o.startswith("--")]
+        for s in shorts:
+            meaning[s] |= set(longs)
+    assert {s: m for s, m in meaning.items() if len(m) != 1} == {}
+    assert meaning["-b"] == {"--baud"}  # as in esptool
+    assert meaning["-p"] == {"--port"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["--json", "--quiet", "--at", "--baud", "--journal-dir", "--config", "--board", "--port"],
+)
+def test_shared_options_have_one_declaration(name: str) -> None:
+    uses = [(path, o) for path, o in all_options() if name in o.opts]
+    assert len(uses) >= 2, uses
+    base = min((o.help or "" for _, o in uses), key=len)
+    # A variant (e.g. init's --board none) only adds to the one help text.
+    assert all((o.help or "").startswith(base) for _, o in uses), {path: o.help for path, o in uses}
+    assert len({(o.metavar, type(o.type).__name__) for _, o in uses}) == 1
+
+
+SIZES = [("256KiB", 0x40000), ("0x40000", 0x40000), ("256K", 0x40000), ("256kb", 0x40000),
+         ("262144", 0x40000), ("256KB", 0x40000),
+         ("1M", 1 << 20), ("1MiB", 1 << 20), ("4MB", 4 << 20), ("0x10K", 0x4000)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "value"), SIZES)
+def test_one_size_parser_for_flags_and_partition_tables(text: str, value: int) -> None:
+    assert parse_size(text) == value
+    assert Size().convert(text, None, None) == value
+    csv = f"nvs, data, nvs, 0x9000, 0x5000\nfs, data, spiffs, 0x10000, {text}\n"
+    assert PartitionTable.from_csv(csv).partitions[1].size == value
+
+
+@pytest.mark.parametrize("text", ["4MB", "4MiB", "4M", "0x400000", "4096K", "4096KiB"])
+def test_board_files_read_sizes_alike(text: str, tmp_path: Path) -> None:
+    shipped = (BOARDS / "esp-idf-littlefs.yaml").read_text()
+    assert "flash_size: 4MB\n" in shipped
+    board = tmp_path / "esp-idf-littlefs.yaml"
+    board.write_text(shipped.replace("flash_size: 4MB\n", f"flash_size: {text}\n"))
+    assert load_board(board).flash_size == 4 << 20
+
+
+@pytest.mark.parametrize("text", ["abc", "K", "1G", "1.5M", "", "9" * 100])
+def test_a_bad_size_is_a_clear_error(text: str) -> None:
+    with pytest.raises(InputError, match="size"):
+        parse_size(text)
+    with pytest.raises(click.BadParameter, match="is not a size"):
+        Size().convert(text, None, None)
+
+
+def test_offsets_are_aligned_where_asked() -> None:
+    offset = Size(name="offset", align=0x1000)
+    assert offset.convert("36K", None, None) == 0x9000
+    with pytest.raises(click.BadParameter, match="not a multiple of 4 KiB"):
+        offset.convert("0x8800", None, None)
+    with pytest.raises(click.BadParameter, match="is not an offset: not a number"):
+        offset.convert("eight", None, None)
+
+
+def test_disk_versions_are_littlefs_numbers() -> None:
+    assert DiskVersion().convert("2.0", None, None) == DISK_VERSION_2_0
+    assert DiskVersion().convert("2.1", None, None) == DISK_VERSION_2_1
+    with pytest.raises(click.BadParameter):
+        DiskVersion().convert("2.2", None, None)
+
+
+def test_a_bad_date_is_a_usage_error_naming_the_flag(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["build", "--at", "soon", "-o", str(tmp_path / "x.pem")])
+    assert r.exit_code == 2 and "bad --at date 'soon'" in r.output
+    assert not (tmp_path / "x.pem").exists()
+
+
+def test_max_bytes_takes_a_size(tmp_path: Path) -> None:
+    out = tmp_path / "ca.pem"
+    args = ["build", "--preset", "letsencrypt", "--no-lock", "-q", "-o", str(out)]
+    r = CliRunner().invoke(cli, [*args, "--max-bytes", "1K"])
+    assert r.exit_code == 1 and "budget of 1024 bytes" in r.output and not out.exists()
+    r = CliRunner().invoke(cli, [*args, "--max-bytes", "64KiB"])
+    assert r.exit_code == 0, r.output
