@@ -119,6 +119,8 @@ class Device:
     def context(self) -> Any:
         from littlefs import UserContext
 
+        if isinstance(self.store, BufferStore):
+            return _buffer_context(self.store.buffer)
         device = self
         bs = self.block_size
 
@@ -162,6 +164,29 @@ class Device:
         """Raise the failure a store access met, if any (littlefs' own result is moot)."""
         if self.failure is not None:
             raise self.failure from cause
+
+
+def _buffer_context(buffer: bytearray) -> Any:
+    """littlefs straight on an image in memory: nothing there can fail, and building
+    images is where littlefs calls back most (no per-call debug formatting either)."""
+    from littlefs import UserContext
+
+    class _Context(UserContext):
+        def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
+            start = block * cfg.block_size + off
+            return self.buffer[start : start + size]
+
+        def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
+            start = block * cfg.block_size + off
+            self.buffer[start : start + len(data)] = data
+            return 0
+
+        def erase(self, cfg: Any, block: int) -> int:
+            start = block * cfg.block_size
+            self.buffer[start : start + cfg.block_size] = b"\xff" * cfg.block_size
+            return 0
+
+    return _Context(buffer=buffer)
 
 
 def new_lfs(
