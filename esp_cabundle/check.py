@@ -237,7 +237,9 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
 
 
 def board_device(board: Board) -> DeviceProfile:
-    """The device profile of a board (its verification rules and clock)."""
+    """The device profile of a board (its verification rules and clock), with what its
+    firmware version does: the mbedTLS line of an ESP-IDF release, and whether the
+    client sets the server's name (mDash 1.2.12-1.2.14 never do: ``+no-hostname``)."""
     profile = board.verify.device_profile(f"board {board.full_name}", board.description)
     firmware = board.firmware
     idf = firmware is not None and firmware.name == "esp-idf"
@@ -245,6 +247,9 @@ def board_device(board: Board) -> DeviceProfile:
         # An ESP-IDF release names its mbedTLS line (4.4: 2.28, 5.x: 3.x).
 
         profile = replace(profile, mbedtls=mbedtls_version_for(f"idf-{board.version}"))
+    sets = {ca.hostname for _, ca in board.connection_cas() if ca.hostname is not None}
+    if len(sets) == 1:  # every connection of this release agrees
+        profile = replace(profile, sets_hostname=sets.pop())
     return profile
 
 
