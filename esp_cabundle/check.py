@@ -56,6 +56,7 @@ from .verify import (
 if TYPE_CHECKING:
     from .boards import Board
     from .config import Config
+    from .firmware import Connection, ConnectionCa
     from .yamlnodes import Node
 
 __all__ = [
@@ -304,11 +305,17 @@ def board_trust(
     return fallback(), tuple(notes)
 
 
-def board_server_items(board: Board, device: DeviceProfile) -> list[CheckItem]:
-    """The chains the board's own servers send over time, where the firmware names the
-    kind of server (mdash.net: Let's Encrypt's alternate chain to DST Root CA X3)."""
+def board_server_items(
+    board: Board,
+    device: DeviceProfile,
+    *,
+    connections: Sequence[tuple[Connection, ConnectionCa]] | None = None,
+) -> list[CheckItem]:
+    """The chains the board's own servers (or only ``connections``') send over time, where
+    the firmware names the kind of server (mdash.net: Let's Encrypt's alternate chain to
+    DST Root CA X3)."""
     items = []
-    for conn, _ in board.connection_cas():
+    for conn, _ in board.connection_cas() if connections is None else connections:
         if conn.server:
             roadmap, kind = roadmap_server(conn.server)
             for item in roadmap_items(roadmap.name, device, servers=(kind.name,)):
