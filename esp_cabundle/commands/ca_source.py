@@ -5,8 +5,8 @@ a CA where devices read it. They take it from a finished file (``--bundle``) or 
 exactly as ``esp-cabundle build`` does (the config, presets, added and excluded roots),
 and pass it through :func:`esp_cabundle.gate.gate_ca` with the same policy flags
 (``--allow``, ``--service-until``, ``--max-bytes``) and targets (the config's,
-``--target``, the board's own connections; ``--no-check`` skips them). :func:`ca_options` adds the flags and hands
-the command one :class:`CaOptions`.
+``--target``, the board's own connections; ``--no-check`` skips them).
+:func:`ca_options` adds the flags and hands the command one :class:`CaOptions`.
 """
 
 from __future__ import annotations
