@@ -148,14 +148,18 @@ class GatedCA:
     def for_board(self, board: Board) -> bytes:
         """The bytes to write on a unit of ``board``.
 
-        InputError when this CA was judged for another board, or for none: that board's
-        rules were not applied to it.
+        InputError when this CA was judged for another board, another firmware version
+        of it, or for none: that board's rules were not applied to it.
         """
-        if self.board is None or self.board.name != board.name:
-            judged = f"board {self.board.name}" if self.board else "no board"
+        if self.board is None or self.board.full_name != board.full_name:
+            # name versions only when they are the difference (mdash-arduino@1.2.12)
+            versions = self.board is not None and self.board.name == board.name
+            mine = self.board and (self.board.full_name if versions else self.board.name)
+            target = board.full_name if versions else board.name
+            judged = f"board {mine}" if mine else "no board"
             raise InputError(
-                f"the CA was checked under the rules of {judged}, not of {board.name}",
-                hint=f"gate it for the board it goes on (gate_ca(..., board={board.name!r}))",
+                f"the CA was checked under the rules of {judged}, not of {target}",
+                hint=f"gate it for the board it goes on (gate_ca(..., board={target!r}))",
             )
         return self.pem
 

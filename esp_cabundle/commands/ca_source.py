@@ -228,13 +228,23 @@ def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
     return decorate
 
 
-def announce(ca: GatedCA, *, quiet: bool = False, as_json: bool = False) -> None:
-    """The gate's one line, on stderr, before anything is written (in --json: a field)."""
-    note(f"CA: {ca.summary}", quiet=quiet or as_json)
+def announce(
+    ca: GatedCA, *, quiet: bool = False, as_json: bool = False, images_of: Board | None = None
+) -> None:
+    """The gate's one line, on stderr, before anything is written (in --json: a field).
+    ``images_of``: the same CA gated again for a board's image outputs (``build``); its
+    policies were announced with the first line."""
+    quiet = quiet or as_json
+    if images_of is not None:
+        note(f"CA in {images_of.name} images: {ca.summary}", quiet=quiet)
+        for n in ca.notes:
+            note(f"note: {n}", quiet=quiet)
+        return
+    note(f"CA: {ca.summary}", quiet=quiet)
     for n in ca.notes:
-        note(f"note: {n}", quiet=quiet or as_json)
+        note(f"note: {n}", quiet=quiet)
     for v in ca.violations:
-        note(f"allowed: {v.message}", quiet=quiet or as_json)
+        note(f"allowed: {v.message}", quiet=quiet)
 
 
 def _cwd_relative(spec: str) -> str:
