@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,41 @@ def test_deadline_is_the_forecast_of_the_units_current_file(in_tmp: Path) -> Non
         assert deadline_for(clocked, [], in_tmp)(old) is None
     finally:
         mp.undo()
+
+
+def test_deadline_judges_with_the_boards_own_device(in_tmp: Path) -> None:
+    """The forecast runs under the device ``check --board`` uses: mDash 1.2.13 sets no
+    server name, so a server certificate for another name works until the root expires
+    (2040; the server renews its own), where a name check would call the unit's file
+    failing already (no date at all)."""
+    from dataclasses import replace
+
+    from support.doc_commands import freeze_clock
+    from support.verify_pki import mint
+
+    from esp_cabundle.boards import VerifyProfile, load_board
+    from esp_cabundle.check import Target
+    from esp_cabundle.commands._push_links import deadline_for
+
+    mp = pytest.MonkeyPatch()
+    try:
+        freeze_clock(mp, "2026-12-01")
+        root = mint("Cloud Root", not_before=utc(2020), not_after=utc(2040))
+        leaf = mint("cloud", root, ca=False, san="cloud.example",
+                    not_before=utc(2025), not_after=utc(2030))  # fmt: skip
+        (in_tmp / "chains").mkdir()
+        (in_tmp / "chains/mdash.net.pem").write_bytes(leaf.pem)
+        clocked = replace(
+            load_board("mdash-arduino@1.2.13"), verify=VerifyProfile("mbedtls", "synced")
+        )
+        when = deadline_for(clocked, [Target("mdash.net", "mdash.net", 443)], in_tmp)(root.pem)
+        assert when is not None and when.date().isoformat() == "2040-01-01"
+    finally:
+        mp.undo()
+
+
+def utc(year: int) -> datetime:
+    return datetime(year, 1, 1, tzinfo=timezone.utc)
 
 
 def test_status_counts_and_units_not_reached(mdash: Any, in_tmp: Path) -> None:
