@@ -102,13 +102,14 @@ def loads_json(
     data: bytes,
     *,
     what: str,
-    path: str,
+    path: str | None,
     cap: int,
     max_depth: int = MAX_JSON_DEPTH,
     error: type[InputError] = InputError,
 ) -> Any:
-    """Parse JSON from an untrusted file: size and nesting capped, every failure
-    ``error`` naming the file (never RecursionError or UnicodeDecodeError)."""
+    """Parse untrusted JSON (a file, or a peer's answer when ``path`` is None): size and
+    nesting capped, every failure ``error`` naming the file (never RecursionError or
+    UnicodeDecodeError)."""
     check_size(len(data), cap, what=what, path=path, error=error)
     try:
         text = data.decode("utf-8")
@@ -116,8 +117,9 @@ def loads_json(
         raise error(f"{what} is not UTF-8 text (byte {e.start})", path=path) from e
     if not _json_depth_ok(text, max_depth):
         raise error(
-            f"{what} nests deeper than {max_depth} levels: not a file this tool wrote",
+            f"{what} nests deeper than {max_depth} levels",
             path=path,
+            hint=f"no {what} this tool reads nests that deep: it was not made for it",
         )
     try:
         return json.loads(text)
