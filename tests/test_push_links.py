@@ -238,3 +238,15 @@ def test_a_hostile_unit_fails_alone(stand_in: Any, tmp_path: Path, link: str, ho
     reason = "nests deeper than 32 levels" if hostile == "nested" else "byte limit"
     assert reason in (by_state["failed"].last_error or ""), by_state["failed"].last_error
     assert_updated(units[1], ca_bytes())
+
+
+def test_an_mdash_device_list_over_its_cap_is_refused_unread(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import esp_cabundle.push.mdash as mdash
+
+    monkeypatch.setattr(mdash, "MAX_LISTING_BYTES", 200)  # three devices list ~270 bytes
+    s = stand_in([mdash_unit("dev1"), mdash_unit("dev2"), mdash_unit("dev3")])
+    code, out = run(tmp_path, "--mdash", s.url)
+    assert code == 3 and "answered more than 200 bytes: refused unread" in out, out
+    assert not (tmp_path / "c.db").exists()

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
+from ..limits import human_size
 from .http import HttpPool, json_body, link_error
 from .rpc import MAX_ANSWER_BYTES, FrameShape, answer_error, load_answer
 from .transport import Traffic, UnitRef
@@ -134,7 +135,7 @@ class MdashTransport:
             ) from None
         if len(data) > MAX_LISTING_BYTES:
             raise DeviceError(
-                f"mDash GET /devices answered more than {MAX_LISTING_BYTES >> 20} MiB: "
+                f"mDash GET /devices answered more than {human_size(MAX_LISTING_BYTES)}: "
                 "refused unread",
                 hint="name the units with --device/--devices instead of the whole account",
             )
