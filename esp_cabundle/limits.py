@@ -21,6 +21,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_LOCK_INPUT",
     "MAX_NUMBER_DIGITS",
+    "MAX_PACK_INPUT",
     "MAX_YAML_ALIASED",
     "MAX_YAML_DEPTH",
     "MAX_YAML_INPUT",
@@ -34,6 +35,9 @@ KiB = 1 << 10
 
 # Any file the tool reads whole (images and flash dumps are the largest).
 MAX_FILE_INPUT = 256 * MiB
+# The files ``pack --from-dir`` puts in an image, each and all together: no partition is
+# larger than the largest ESP32 flash.
+MAX_PACK_INPUT = 128 * MiB
 # PEM, DER or C source holding certificates.
 MAX_CERT_INPUT = 4 * MiB
 # cabundle.yaml and board profiles.
