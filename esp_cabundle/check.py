@@ -1,16 +1,6 @@
 """Will my devices still connect? Targets, their chains, and the check over a horizon.
 
-``cabundle.yaml`` names the servers a fleet talks to::
-
-    device: mbedtls-noclock          # default device profile for every target
-    targets:
-      - mdash.net                    # HOST[:PORT]; chain saved at chains/mdash.net.pem
-      - name: broker
-        host: mqtt.example.com
-        port: 8883
-        chain: chains/broker.pem     # optional saved chain (else chains/<name>.pem)
-        device: mbedtls-clock        # optional, overrides the default
-
+``cabundle.yaml`` names the servers a fleet talks to (:mod:`.targets`).
 :func:`check_items` judges a trust set against chains (saved, captured live, or from a CA
 roadmap) and returns a :class:`CheckReport`; :func:`esp_cabundle.gate.gate_ca` judges
 the targets with it before any write path writes a CA.
