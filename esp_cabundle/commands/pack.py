@@ -121,7 +121,7 @@ def pack(
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
     files = collect_dir_files(from_dir) if from_dir is not None else []
-    gated = ca.gate(board=chosen, at=parse_at(at), command="pack")
+    gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
     packed = pack_ca_image(
         spec.fs_type,

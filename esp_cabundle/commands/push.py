@@ -14,7 +14,6 @@ from ..boards import load_board
 from ..check import CheckFailed
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign, survey
-from ..push.files import device_name
 from ..push.ledger import STATES, Ledger
 from ..ui import echo, emit_json, format_table, note
 from ._interrupt import stop_on_signals
@@ -205,11 +204,11 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     if not opts["board"]:
         raise click.UsageError("--board is required: it says where the CA file lives", ctx)
     board = load_board(opts["board"])
-    fs = board.file_system()
+    board.file_system()  # a CA compiled into the firmware leaves no file to push
 
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
-    push_file = PushFile(gated.for_board(board), device_name(fs.ca_path), board.name)
+    push_file = PushFile.for_board(gated, board)
     until = opts["until"]
     options = CampaignOptions(
         concurrency=opts["concurrency"],
