@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from esp_cabundle.blocks import SECTOR_SIZE as SECTOR
-from esp_cabundle.blocks import SectorWrite
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ImageError, InputError, PartitionTableError
@@ -111,30 +109,6 @@ def test_same_ca_changes_nothing_twice() -> None:
 # --- a cut anywhere: update-dump's plan is the one flash writes to a unit ----------------
 
 
-def cut_states(
-    old: bytes, writes: tuple[SectorWrite, ...], *, torn: bool
-) -> list[tuple[str, bytes]]:
-    """The dump after a cut at every sector boundary of the plan's order, and with
-    ``torn`` inside every sector too (erased, half programmed, half erased)."""
-    states = [("before any write", old)]
-    done = bytearray(old)
-    half = SECTOR // 2
-    for i, w in enumerate(writes):
-        if torn:
-            for name, content in (
-                ("erased", b"\xff" * SECTOR),
-                ("half programmed", w.new[:half] + b"\xff" * half),
-                ("half erased", b"\xff" * half + w.old[half:]),
-            ):
-                state = bytearray(done)
-                state[w.offset : w.offset + SECTOR] = content
-                states.append((f"sector {i} {name}", bytes(state)))
-        assert done[w.offset : w.offset + SECTOR] == w.old
-        done[w.offset : w.offset + SECTOR] = w.new
-        states.append((f"after sector {i}", bytes(done)))
-    return states
-
-
 @pytest.mark.parametrize(
     ("board", "torn"),
     [("mongoose-os-esp32", True), ("mdash-arduino", False), ("arduino-esp32-littlefs", True)],
@@ -145,7 +119,7 @@ def test_every_cut_state_of_the_plan_mounts_with_the_old_or_new_ca(board: str, t
     old = _dump_for(board)
     result = update_dump(old, load_board(board), gated(NEW_CA, board))
     plan = result.plan
-    states = cut_states(old, plan.writes, torn=torn)
+    states = dumps.cut_states(old, plan.writes, torn=torn)
     assert states[-1][1] == result.flash
     for c in plan.changes:
         if not c.writes:

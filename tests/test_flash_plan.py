@@ -241,31 +241,12 @@ def test_plan_never_writes_outside_its_partition() -> None:
 # Power safety: every torn intermediate state mounts with the old or the new CA file
 
 
-def _torn_states(flash: bytes, writes: tuple[SectorWrite, ...]) -> list[tuple[str, bytes]]:
-    """The flash after a cut before, inside and after each sector write."""
-    states = []
-    done = bytearray(flash)
-    for i, w in enumerate(writes):
-        half = SECTOR_SIZE // 2
-        for name, torn in (
-            ("erased", b"\xff" * SECTOR_SIZE),
-            ("half programmed", w.new[:half] + b"\xff" * half),
-            ("half erased", b"\xff" * half + w.old[half:]),
-        ):
-            state = bytearray(done)
-            state[w.offset : w.offset + SECTOR_SIZE] = torn
-            states.append((f"sector {i} {name}", bytes(state)))
-        done[w.offset : w.offset + SECTOR_SIZE] = w.new
-        states.append((f"after sector {i}", bytes(done)))
-    return states
-
-
 def _assert_power_safe(flash: bytes, plan: UpdatePlan) -> None:
     for c in plan.changes:
         assert c.power_safe, c.order
         p = c.partition
         old = files_of(flash[p.offset : p.end])
-        for label, state in _torn_states(flash, c.writes):
+        for label, state in dumps.cut_states(flash, c.writes, torn=True):
             image = LittleFsImage.open(state[p.offset : p.end])
             now = {f.path: image.read(f.path) for f in image.files()}
             assert now.get(c.ca_path) in (old.get(c.ca_path), c.new_ca), label

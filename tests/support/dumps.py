@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from esp_cabundle.blocks import SECTOR_SIZE, SectorWrite
 from esp_cabundle.flash.dump import DumpFile
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -120,3 +121,27 @@ class CountingDump(DumpFile):
     @property
     def bytes_read(self) -> int:
         return sum(n for _, n in self.reads)
+
+
+def cut_states(
+    old: bytes, writes: tuple[SectorWrite, ...], *, torn: bool
+) -> list[tuple[str, bytes]]:
+    """The dump after a cut at every sector boundary of the plan's order, and with
+    ``torn`` inside every sector too (erased, half programmed, half erased)."""
+    states = [("before any write", old)]
+    done = bytearray(old)
+    half = SECTOR_SIZE // 2
+    for i, w in enumerate(writes):
+        if torn:
+            for name, content in (
+                ("erased", b"\xff" * SECTOR_SIZE),
+                ("half programmed", w.new[:half] + b"\xff" * half),
+                ("half erased", b"\xff" * half + w.old[half:]),
+            ):
+                state = bytearray(done)
+                state[w.offset : w.offset + SECTOR_SIZE] = content
+                states.append((f"sector {i} {name}", bytes(state)))
+        assert done[w.offset : w.offset + SECTOR_SIZE] == w.old
+        done[w.offset : w.offset + SECTOR_SIZE] = w.new
+        states.append((f"after sector {i}", bytes(done)))
+    return states
