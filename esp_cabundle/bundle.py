@@ -142,6 +142,16 @@ class BundleSpec:
             return (DEFAULT_PRESET,)
         return self.presets
 
+    def files(self) -> tuple[Path, ...]:
+        """The files among ``roots`` and ``excludes`` (those that exist): what a build
+        reads, so no output may replace them."""
+        out = []
+        for spec in (*self.roots, *self.excludes):
+            p = Path(spec) if Path(spec).is_absolute() else self.base_dir / spec
+            if normalize_fingerprint(spec) is None and p.is_file():
+                out.append(p)
+        return tuple(out)
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:

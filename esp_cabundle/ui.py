@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from .text import printable
+
 __all__ = ["echo", "emit_json", "format_table", "note", "safe_streams", "warn"]
 
 
@@ -73,8 +75,10 @@ def emit_json(obj: Any) -> None:
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: int = 0) -> str:
-    """Columns padded to their widest cell; the last column is never padded."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    """Columns padded to their widest cell; the last column is never padded. Cells are
+    shown :func:`~esp_cabundle.text.printable`: a newline or an escape sequence in a name
+    from a certificate, a device or a file never breaks or forges a row."""
+    cells = [[printable(str(h)) for h in headers]] + [[printable(str(c)) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     pad = " " * indent
     lines = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..build import LOCK_NAME, build_bundle, write_build
-from ..config import OutputSpec, outputs_outside
+from ..config import Config, OutputSpec, leads_outside, outputs_outside
 from ..errors import InputError
 from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
@@ -146,16 +147,10 @@ def build(
             for o in outputs
         )
 
-    if config is not None and not allow_outside:
-        outside = [o for o in outputs_outside(config) if o in outputs]
-        if outside:
-            raise InputError(
-                f"output {outside[0].path} of {config.path} is outside the config's "
-                "directory; nothing written",
-                hint="pass --allow-outside if it is meant to go there",
-            )
     lock_dir = config.path.parent if config is not None and config.path else Path(".")
     lock_path = lock_dir / LOCK_NAME
+    if config is not None and not allow_outside:
+        _refuse_outside(config, outputs, lock_path if not (no_lock and not locked) else None)
     result = build_bundle(
         spec,
         outputs,
@@ -209,3 +204,19 @@ def build(
     if result.lock_path is not None:
         parts.append(str(result.lock_path))
     say(f"{verb} {', '.join(parts)}", quiet=quiet)
+
+
+def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path | None) -> None:
+    """The config's outputs (and the lock beside it) must stay in its directory, symlinks
+    followed, unless --allow-outside."""
+    named = [(f"output {o.path}", o.path) for o in outputs_outside(config) if o in outputs]
+    if lock is not None and leads_outside(config.base_dir, lock):
+        named.append((f"lock file {lock}", lock))
+    if named:
+        what, path = named[0]
+        real = os.path.realpath(path)
+        leads = "" if real == os.path.abspath(path) else f" (it leads to {real})"
+        raise InputError(
+            f"{what} of {config.path} is outside the config's directory{leads}; nothing written",
+            hint="pass --allow-outside if it is meant to go there",
+        )

@@ -10,7 +10,7 @@ from ..chains import capture_chain, load_chain_file, parse_host_port
 from ..check import pull_chains
 from ..config import CONFIG_NAME, find_config, load_config
 from ..errors import InputError
-from ..fileio import write_atomic
+from ..fileio import refuse_clobbering, write_atomic
 from ..ui import echo, emit_json, format_table, note
 from ..verify.parse import parse_notes
 from .options import (
@@ -129,6 +129,8 @@ def show(
     """
     if (file is None) == (host is None):
         raise InputError("give a chain FILE or --host HOST[:PORT] (one of them)")
+    if output is not None and file is not None:
+        refuse_clobbering([("output", output)], [("chain file", file)])
     if host is not None:
         h, port = parse_host_port(host)
         chain = capture_chain(h, port, server_name=server_name, timeout=timeout)

@@ -27,6 +27,7 @@ from ..check import (
 )
 from ..config import find_config, load_config
 from ..errors import InputError, VerdictError
+from ..fileio import refuse_clobbering
 from ..report import write_html_report
 from ..text import plural
 from ..ui import emit_json, note
@@ -48,6 +49,7 @@ from .options import (
 if TYPE_CHECKING:
     from ..boards import Board
     from ..check import CheckReport, ItemResult
+    from ..config import Config
     from ..timeline import Period
 
 
@@ -151,6 +153,8 @@ def check(
     horizon = until
     path = config_path or find_config()
     config = load_config(path) if path else None
+    if report_path is not None:
+        _refuse_report_over_inputs(report_path, bundle_path, chain_files, path, config)
 
     board_profile = _board(board, device)
     profile = parse_device_profile(device) if device else None
@@ -220,6 +224,28 @@ def check(
             f"{n} of {len(report.results)} chain{'s' if len(report.results) != 1 else ''} "
             f"would fail{' within the horizon' if horizon else ''}"
         )
+
+
+def _refuse_report_over_inputs(
+    report: Path,
+    bundle: Path | None,
+    chains: tuple[Path, ...],
+    config_path: Path | None,
+    config: Config | None,
+) -> None:
+    """``--report`` must not replace a file the check reads (its trust set, a chain,
+    the config or a target's saved chain)."""
+    default = Path("ca.pem")  # the trust set when there is no --bundle
+    inputs = [("bundle", bundle)] if bundle is not None else []
+    inputs += [("bundle", default)] if bundle is None and default.is_file() else []
+    inputs += [("chain file", c) for c in chains]
+    inputs += [("config", config_path)] if config_path is not None else []
+    if config is not None:
+        inputs += [
+            (f"saved chain of target '{t.name}'", t.chain_path(config.base_dir))
+            for t in config.section("targets", ())
+        ]
+    refuse_clobbering([("report", report)], inputs)
 
 
 def _board(board: str | None, device: str | None) -> Board | None:

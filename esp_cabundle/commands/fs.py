@@ -13,7 +13,7 @@ import click
 
 from ..boards import load_board
 from ..errors import InputError
-from ..fileio import write_atomic
+from ..fileio import refuse_clobbering, write_atomic
 from ..fs import normalize_path, open_image
 from ..fs.edit import (
     FileEdit,
@@ -164,6 +164,8 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
       esp-cabundle fs cat fs.bin /ca.pem
       esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K -o conf9.json
     """
+    if output is not None:
+        refuse_clobbering([("output", output)], [("image", img.image)])
     data = img.open().read(path)
     if output is not None:
         write_atomic(output, data)
