@@ -358,7 +358,14 @@ def target_items(
     items = []
     for t in targets:
         path = t.chain_path(base_dir)
-        if path.is_file():
+        if t.chain is not None:
+            # A chain the config names is what the target is judged on: read it, or say
+            # why not; never captured live in its place.
+            try:
+                chain = load_chain_file(path)
+            except InputError as e:
+                raise InputError(f"target '{t.name}': {e.message}", hint=e.hint) from e
+        elif path.is_file():
             chain = load_chain_file(path)
         elif t.host and live:
             if progress:
@@ -378,8 +385,8 @@ def target_items(
                 f"target '{t.name}' has no saved chain ({path})",
                 hint=_no_chain_hint(path, skip_hint),
             )
-        else:
-            raise InputError(f"target '{t.name}': saved chain {path} does not exist")
+        else:  # pragma: no cover - a target has a host or a chain (parse_targets)
+            raise InputError(f"target '{t.name}' has neither a host nor a saved chain")
         items.append(
             CheckItem(t.name, chain, device or t.device or fallback, hostname=t.verify_name)
         )

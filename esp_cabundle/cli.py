@@ -122,17 +122,40 @@ class LazyGroup(click.Group):
                 import traceback  # deferred: only for --debug
 
                 traceback.print_exc()
-            click.echo(f"Error: {e.message}", err=True)
-            # A lock diff's lines carry their own +/- marks; other lists get a bullet.
-            bullet = "" if isinstance(e, LockMismatchError) else "- "
-            for v in getattr(e, "violations", ()):
-                click.echo(f"  {bullet}{v}", err=True)
-            if e.hint:
-                click.echo(f"  hint: {e.hint}", err=True)
+            _report_error(ctx, e, e.exit_code)
             ctx.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as e:
+            _report_error(ctx, e, 130)
             ctx.exit(130)
+
+
+def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
+    """``Error: ...`` on stderr, every line of it :func:`~esp_cabundle.text.printable`
+    (file names, subjects and device fields are escaped, whichever message carries
+    them), and under ``--json`` one JSON document saying the same, unless the command
+    already printed its report."""
+    from .text import printable  # deferred: the error path only
+    from .ui import emit_json, error_document  # deferred: as above
+
+    obj = ctx.obj or {}
+    if isinstance(e, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
+        if obj.get("json") and not obj.get("json_printed"):
+            emit_json(
+                {**error_document(e, code), "error": "interrupted"},
+                err=bool(obj.get("stdout_taken")),
+            )
+        return
+    assert isinstance(e, EspCabundleError)
+    click.echo(f"Error: {printable(e.message)}", err=True)
+    # A lock diff's lines carry their own +/- marks; other lists get a bullet.
+    bullet = "" if isinstance(e, LockMismatchError) else "- "
+    for v in getattr(e, "violations", ()):
+        click.echo(f"  {bullet}{printable(str(v))}", err=True)
+    if e.hint:
+        click.echo(f"  hint: {printable(e.hint)}", err=True)
+    if obj.get("json") and not obj.get("json_printed"):
+        emit_json(error_document(e, code), err=bool(obj.get("stdout_taken")))
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -17,7 +17,16 @@ import click
 
 from .text import printable
 
-__all__ = ["echo", "emit_json", "format_table", "note", "safe_streams", "warn"]
+__all__ = [
+    "echo",
+    "emit_json",
+    "error_document",
+    "format_table",
+    "note",
+    "safe_streams",
+    "stdout_carries_output",
+    "warn",
+]
 
 
 def _escape_unencodable(err: UnicodeError) -> tuple[str, int]:
@@ -62,16 +71,44 @@ def warn(text: str) -> None:
     click.echo(click.style("warning: ", fg="yellow") + text, err=True)
 
 
-def emit_json(obj: Any) -> None:
+def emit_json(obj: Any, *, err: bool = False) -> None:
+    """``obj`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
+    output such as ``-o -``). The CLI then knows a report was printed, and does not add
+    an error document after it."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().ensure_object(dict)["json_printed"] = True
+    stream = sys.stderr if err else sys.stdout
     text = json.dumps(obj, indent=2, ensure_ascii=False, default=str)
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)
     except (UnicodeEncodeError, LookupError):
         # Lone surrogates (names that are not UTF-8) or a narrow stream: \u escapes keep
         # the JSON valid where escaping by the stream would not.
         text = json.dumps(obj, indent=2, ensure_ascii=True, default=str)
-    click.echo(text)
+    click.echo(text, err=err)
+
+
+def stdout_carries_output() -> None:
+    """Say that standard output carries the command's output (``-o -``): its report,
+    and a ``--json`` document, go to stderr then."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().ensure_object(dict)["stdout_taken"] = True
+
+
+def error_document(e: Any, exit_code: int) -> dict[str, Any]:
+    """What a command run with ``--json`` prints when it fails: one shape for every
+    command and every error (``violations`` lists a negative verdict's reasons)."""
+    return {
+        "ok": False,
+        "error": getattr(e, "message", str(e)),
+        "kind": type(e).__name__,
+        "exit_code": exit_code,
+        "violations": [str(v) for v in getattr(e, "violations", ())],
+        "hint": getattr(e, "hint", None),
+    }
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: int = 0) -> str:

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
 from ..text import plural
-from ..ui import echo, emit_json, format_table, note
+from ..ui import echo, emit_json, format_table, note, stdout_carries_output
 from .ca_source import CaOptions, announce, ca_options
 from .options import at_option, file_option, json_option, output_path, parse_at, quiet_option
 
@@ -147,6 +147,9 @@ def build(
             for o in outputs
         )
 
+    to_stdout = any(str(o.path) == "-" for o in outputs)
+    if to_stdout:
+        stdout_carries_output()  # the report, and a --json error, go to stderr
     lock_dir = config.path.parent if config is not None and config.path else Path(".")
     lock_path = lock_dir / LOCK_NAME
     if config is not None and not allow_outside:
@@ -168,6 +171,7 @@ def build(
         doc = bundle_to_dict(result.bundle)
         doc.update(
             {
+                "ok": True,
                 "outputs": [
                     {"format": o.format, "path": str(o.path), "bytes": len(d)}
                     for o, d in result.outputs
@@ -179,10 +183,10 @@ def build(
                 "gate": result.ca.to_dict(),
             }
         )
-        emit_json(doc)
+        emit_json(doc, err=to_stdout)
         return
     # With an output on standard output ('-o -'), the report goes to stderr.
-    say = note if any(str(o.path) == "-" for o, _ in result.outputs) else echo
+    say = note if to_stdout else echo
     say(
         f"{plural(len(result.bundle), 'root')} from {result.ca.source} "
         f"(Mozilla store: certifi {result.bundle.mozilla_version})",

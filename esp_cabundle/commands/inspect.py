@@ -100,7 +100,7 @@ def inspect(
     problems = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
     if problems:
         raise VerdictError(
-            f"{plural(len(problems), 'certificate')} failed the gate:\n  " + "\n  ".join(problems)
+            f"{plural(len(problems), 'certificate')} failed the gate", violations=tuple(problems)
         )
 
 

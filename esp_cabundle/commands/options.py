@@ -186,7 +186,22 @@ def output_path(*, allow_dash: bool = False) -> click.Path:
 # ---------------------------------------------------------------------------------------
 # Reporting and time
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """Note ``--json`` where the CLI's error printer looks (``cli.py``): a command that
+    fails under --json still prints one JSON document, its error."""
+    if value:
+        root = ctx.find_root()
+        root.ensure_object(dict)["json"] = True
+    return value
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    callback=_remember_json,
+    help="Print a JSON report on stdout (on failure: {\"ok\": false, \"error\": ...}).",
+)
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 at_option = click.option(
     "--at",

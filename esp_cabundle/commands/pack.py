@@ -150,6 +150,7 @@ def pack(
     if as_json:
         emit_json(
             {
+                "ok": True,
                 "output": str(output),
                 "bytes": len(packed.data),
                 "fs": spec.fs_type,

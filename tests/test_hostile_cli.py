@@ -1,0 +1,121 @@
+"""What a new or hostile user tried next (tester's report, items 4, 6-9, 11-17): each bad
+input is a clear error with its exit code and changes nothing; each surprise is either
+gone or said out loud."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from esp_cabundle import check as check_module
+from esp_cabundle.cli import cli
+
+DATA = Path(__file__).parent / "data"
+X1 = DATA / "letsencrypt" / "isrgrootx1.pem"
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# 4. An explicit chain: is read, or the error says why; never captured live instead
+
+
+@pytest.mark.parametrize(
+    ("chain", "words"),
+    [
+        ("chains/missing.pem", "no such chain file"),
+        ("/dev/null", "no certificate found"),
+        ("/dev/zero", "over the 4 MiB limit"),
+        ("chains", "is a directory"),
+    ],
+)
+@pytest.mark.parametrize("command", [["check"], ["build", "--no-lock"]])
+def test_an_explicit_chain_that_cannot_be_read_is_exit_2(
+    in_tmp: Path,
+    runner: CliRunner,
+    monkeypatch: pytest.MonkeyPatch,
+    chain: str,
+    words: str,
+    command: list[str],
+) -> None:
+    def no_capture(*args: object, **kwargs: object) -> None:
+        raise AssertionError("captured live for a target with an explicit chain")
+
+    monkeypatch.setattr(check_module, "capture_chain", no_capture)
+    (in_tmp / "chains").mkdir()
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\ntargets:\n"
+        f"  - {{name: t, host: example.com, chain: {chain}}}\n"
+    )
+    before = _files(in_tmp)
+    r = runner.invoke(cli, command)
+    assert r.exit_code == 2, r.output
+    assert "target 't'" in r.output and words in r.output, r.output
+    assert Path(chain).name in r.output
+    assert _files(in_tmp) == before
+
+
+# ---------------------------------------------------------------------------------------
+# 6 and 8. --json: one document on stdout, also on failure; with -o -, on stderr
+
+
+def _json_stdout(r: Result) -> dict[str, object]:
+    doc = json.loads(r.stdout)
+    assert isinstance(doc, dict)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "kind"),
+    [
+        (["build", "--service-until", "2037-01-01"], 1, "PolicyError"),
+        (["build", "--root", "./nope.pem"], 2, "InputError"),
+        (["pack", "--fs", "spiffs", "--size", "64K", "--bundle", "ca.pem", "-o", "x"], 2, None),
+        (["inspect", "nope.pem"], 2, "InputError"),
+        (["check", "--chain", "/dev/null"], 2, "CertificateError"),
+    ],
+)
+def test_json_failure_is_one_document(
+    in_tmp: Path, args: list[str], code: int, kind: str | None
+) -> None:
+    r = CliRunner().invoke(cli, [*args, "--json"])
+    assert r.exit_code == code, r.output
+    doc = _json_stdout(r)
+    assert doc["ok"] is False and doc["exit_code"] == code and doc["error"]
+    if kind:
+        assert doc["kind"] == kind
+    if code == 1:
+        assert doc["violations"] and "2037-01-01" in str(doc["violations"])
+    assert not (in_tmp / "ca.pem").exists() and not (in_tmp / "x").exists()
+
+
+def test_check_json_verdict_is_not_followed_by_a_second_document(in_tmp: Path) -> None:
+    r = CliRunner().invoke(
+        cli,
+        ["check", "--bundle", str(X1), "--chain", str(DATA / "letsencrypt" / "2024-e5.pem"),
+         "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 1
+    doc = _json_stdout(r)
+    assert doc["ok"] is False and "results" in doc
+
+
+def test_build_to_stdout_puts_the_json_report_on_stderr(in_tmp: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", "-", "--json"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("# ISRG Root X1") and r.stdout.rstrip().endswith("-----")
+    doc = json.loads(r.stderr[r.stderr.index("{") :])
+    assert doc["ok"] is True and doc["count"] == 4
+    r = runner.invoke(cli, ["build", "--root", "./nope.pem", "-o", "-", "--json"])
+    assert r.exit_code == 2 and r.stdout == ""
+    assert json.loads(r.stderr[r.stderr.index("{") :])["ok"] is False
