@@ -56,19 +56,27 @@ def safe_streams() -> None:
                 reconfigure(errors="esp-cabundle-escape")
 
 
+def _lines(text: str) -> str:
+    """Every line of ``text`` :func:`~esp_cabundle.text.printable`: an escape sequence
+    or a carriage return from a certificate, a file name or a unit never reaches the
+    terminal. (A newline inside one name must be escaped where the name is put in the
+    text: here it cannot be told from the lines the text is made of.)"""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def echo(text: str = "", *, quiet: bool = False) -> None:
     if not quiet:
-        click.echo(text)
+        click.echo(_lines(text))
 
 
 def note(text: str, *, quiet: bool = False) -> None:
     """Secondary information on stderr, so stdout stays clean for pipes."""
     if not quiet:
-        click.echo(text, err=True)
+        click.echo(_lines(text), err=True)
 
 
 def warn(text: str) -> None:
-    click.echo(click.style("warning: ", fg="yellow") + text, err=True)
+    click.echo(click.style("warning: ", fg="yellow") + _lines(text), err=True)
 
 
 def emit_json(obj: Any, *, err: bool = False) -> None:

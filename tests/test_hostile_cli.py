@@ -53,8 +53,7 @@ def test_an_explicit_chain_that_cannot_be_read_is_exit_2(
     monkeypatch.setattr(check_module, "capture_chain", no_capture)
     (in_tmp / "chains").mkdir()
     (in_tmp / "cabundle.yaml").write_text(
-        "preset: letsencrypt\ntargets:\n"
-        f"  - {{name: t, host: example.com, chain: {chain}}}\n"
+        f"preset: letsencrypt\ntargets:\n  - {{name: t, host: example.com, chain: {chain}}}\n"
     )
     before = _files(in_tmp)
     r = runner.invoke(cli, command)

@@ -4,6 +4,7 @@ saved chain or a C header, nor forge a row in a table or a message on a terminal
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,14 @@ from cryptography.x509.oid import NameOID
 
 from esp_cabundle.bundle import Bundle, BundleEntry
 from esp_cabundle.certs import Certificate, load_certificates
+from esp_cabundle.chains import ServerChain
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import PolicyError
+from esp_cabundle.flash.journal import Journal, JournalEntry
 from esp_cabundle.formats import pem as pem_format
 from esp_cabundle.formats.c_source import render_c_source
 from esp_cabundle.formats.pem import render_pem
-from esp_cabundle.text import comment_text
+from esp_cabundle.text import comment_text, printable
 from tests.support import c_harness
 from tests.support.pki import issue
 
@@ -98,3 +101,58 @@ def test_build_writes_and_shows_hostile_names_escaped(in_tmp: Path, runner: CliR
     r = runner.invoke(cli, ["inspect", "ca.pem"])
     assert r.exit_code == 0, r.output
     assert "\x1b" not in r.output and "2 certificates" in r.output
+
+
+# ---------------------------------------------------------------------------------------
+# 10. Control characters escaped wherever user or device text is shown
+
+
+@pytest.mark.parametrize("name", ["we\nird.pem", "a\x1b[31mred.pem", "cr\rlf.pem"])
+def test_output_names_are_shown_escaped(in_tmp: Path, runner: CliRunner, name: str) -> None:
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", name])
+    assert r.exit_code == 0, r.output
+    wrote = r.stdout.splitlines()[-1]
+    assert wrote.startswith(f"Wrote {printable(name)} (") and "\\" in wrote
+    assert "\x1b" not in r.output and "\r" not in r.output
+    assert (in_tmp / name).is_file()  # the file has the name asked for; only its display differs
+
+
+def test_error_messages_are_escaped(in_tmp: Path, runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["inspect", "nope\nx\x1b[2J.pem"])
+    assert r.exit_code == 2
+    assert r.stderr.splitlines()[0] == "Error: nope\\nx\\x1b[2J.pem: no such file"
+
+
+def test_journal_list_escapes_a_board_field(tmp_path: Path, runner: CliRunner) -> None:
+    journal = Journal(tmp_path / "j")
+    now = datetime.now(timezone.utc)
+    journal.record(
+        JournalEntry(
+            id="0a1b2c3d",
+            created=now,
+            mac="24:0a:c4:00:00:01",
+            chip="ESP32",
+            port="/dev/ttyUSB0",
+            board="evil\nFAKE ROW\x1b[2J",
+            ca_sha256="00" * 32,
+            partitions=(),
+            status="complete",
+            updated=now,
+        )
+    )
+    r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(tmp_path / "j")])
+    assert r.exit_code == 0, r.output
+    assert "evil\\nFAKE ROW\\x1b[2J" in r.stdout and "\x1b" not in r.stdout
+    assert not any(line.startswith("FAKE") for line in r.stdout.splitlines())
+
+
+def test_saved_chain_comments_are_escaped() -> None:
+    root = issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Root\n-----END x")]))
+    leaf = issue("device.example.com", issuer=root, ca=False)
+    chain = ServerChain((leaf.certificate, root.certificate), "srv\nx", "example.com", 443)
+    pem = chain.to_pem()
+    assert all(line.startswith(b"#") for line in pem.split(b"-----BEGIN")[0].splitlines())
+    assert [c.sha256 for c in load_certificates(pem)] == [
+        leaf.certificate.sha256,
+        root.certificate.sha256,
+    ]

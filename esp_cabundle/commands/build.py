@@ -14,7 +14,7 @@ from ..config import Config, OutputSpec, leads_outside, outputs_outside
 from ..errors import InputError
 from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
-from ..text import plural
+from ..text import plural, printable
 from ..ui import echo, emit_json, format_table, note, stdout_carries_output
 from .ca_source import CaOptions, announce, ca_options
 from .options import at_option, file_option, json_option, output_path, parse_at, quiet_option
@@ -207,7 +207,7 @@ def build(
     parts = [f"{o.path} ({len(d):,} bytes)" for o, d in result.outputs]
     if result.lock_path is not None:
         parts.append(str(result.lock_path))
-    say(f"{verb} {', '.join(parts)}", quiet=quiet)
+    say(f"{verb} {printable(', '.join(parts))}", quiet=quiet)
 
 
 def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path | None) -> None:

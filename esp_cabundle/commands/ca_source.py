@@ -24,6 +24,7 @@ from ..bundle import POLICY_NAMES, BundleSpec
 from ..config import find_config, load_config
 from ..errors import InputError
 from ..gate import CaSource, gate_ca, parse_target
+from ..text import printable
 from ..ui import note
 from .options import Date, Size, config_option, file_option
 
@@ -226,11 +227,11 @@ def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
 
 def announce(ca: GatedCA, *, quiet: bool = False, as_json: bool = False) -> None:
     """The gate's one line, on stderr, before anything is written (in --json: a field)."""
-    note(f"CA: {ca.summary}", quiet=quiet or as_json)
+    note(f"CA: {printable(ca.summary)}", quiet=quiet or as_json)
     for n in ca.notes:
-        note(f"note: {n}", quiet=quiet or as_json)
+        note(f"note: {printable(n)}", quiet=quiet or as_json)
     for v in ca.violations:
-        note(f"allowed: {v.message}", quiet=quiet or as_json)
+        note(f"allowed: {printable(v.message)}", quiet=quiet or as_json)
 
 
 def _cwd_relative(spec: str) -> str:

@@ -29,8 +29,8 @@ from ..config import find_config, load_config
 from ..errors import InputError, VerdictError
 from ..fileio import refuse_clobbering
 from ..report import write_html_report
-from ..text import plural
-from ..ui import emit_json, note
+from ..text import plural, printable
+from ..ui import echo, emit_json, note
 from ..verify import DEFAULT_DEVICE, parse_device_profile
 from .options import (
     FILE_PATH,
@@ -217,7 +217,7 @@ def check(
     if as_json:
         emit_json(report.to_dict())
     elif not quiet:
-        click.echo(render_report(report))
+        echo(render_report(report))
     if not report.ok:
         n = len(report.failures)
         raise VerdictError(
@@ -259,7 +259,7 @@ def _board(board: str | None, device: str | None) -> Board | None:
 
 def render_report(report: CheckReport) -> str:
     trust = report.trust
-    lines = [f"Trust set: {trust.source or 'bundle'} ({plural(len(trust), 'root')})"]
+    lines = [f"Trust set: {printable(trust.source or 'bundle')} ({plural(len(trust), 'root')})"]
     span = f"at {report.at.date().isoformat()}"
     if report.until:
         span += f", forecast until {report.until.date().isoformat()}"
@@ -285,7 +285,7 @@ def render_report(report: CheckReport) -> str:
 def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str]:
     tl = r.timeline
     v = tl.start
-    head = f"{'PASS' if r.ok else 'FAIL'}  {r.item.name}"
+    head = f"{'PASS' if r.ok else 'FAIL'}  {printable(r.item.name)}"
     if show_device:
         head += f"  [{r.item.device.name}]"
     out = [head]

@@ -139,10 +139,13 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
         )
         return
     where = f" at 0x{region.offset:X}" if region.offset else ""
-    echo(f"{img.image}{where}: {fs_image.fs_type} image, {region.size:,} bytes", quiet=quiet)
+    echo(
+        f"{printable(str(img.image))}{where}: {fs_image.fs_type} image, {region.size:,} bytes",
+        quiet=quiet,
+    )
     for k, v in facts.items():
         if k != "file system":
-            echo(f"  {k}: {v}", quiet=quiet)
+            echo(printable(f"  {k}: {v}"), quiet=quiet)
     rows = [(printable(f.path), f"{f.size:,}") for f in files]
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 

@@ -186,6 +186,7 @@ def output_path(*, allow_dash: bool = False) -> click.Path:
 # ---------------------------------------------------------------------------------------
 # Reporting and time
 
+
 def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     """Note ``--json`` where the CLI's error printer looks (``cli.py``): a command that
     fails under --json still prints one JSON document, its error."""
@@ -200,7 +201,7 @@ json_option = click.option(
     "as_json",
     is_flag=True,
     callback=_remember_json,
-    help="Print a JSON report on stdout (on failure: {\"ok\": false, \"error\": ...}).",
+    help='Print a JSON report on stdout (on failure: {"ok": false, "error": ...}).',
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 at_option = click.option(

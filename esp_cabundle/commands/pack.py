@@ -167,7 +167,7 @@ def pack(
         return
     extra = f", disk {facts['disk version']}" if "disk version" in facts else ""
     echo(
-        f"Wrote {output} ({len(packed.data):,} bytes): {spec.fs_type}, profile "
+        f"Wrote {printable(str(output))} ({len(packed.data):,} bytes): {spec.fs_type}, profile "
         f"{prof.name}{extra}" + (f"; board {spec.board}'s {spec.where}" if spec.where else ""),
         quiet=quiet,
     )
