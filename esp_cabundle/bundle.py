@@ -21,7 +21,7 @@ from .certs import Certificate, load_certificates
 from .errors import CatalogError, CertificateError, InputError, LockMismatchError
 from .fileio import read_input
 from .known_roots import known_root
-from .limits import MAX_LOCK_INPUT, loads_json
+from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, loads_json
 from .text import plural
 
 if TYPE_CHECKING:
@@ -205,11 +205,11 @@ def file_entries(
 
 
 def read_certificate_file(path: Path, *, name: str) -> tuple[Certificate, ...]:
-    """A root file's certificates; key material in any encoding is refused first."""
-    from .keyscan import refuse_private_keys  # deferred: root files only, not presets
-
-    data = read_input(path, what="certificate file", error=CertificateError)
-    refuse_private_keys(data, source=name)
+    """A root file's certificates (key material in any encoding refused, as every reader
+    refuses it: :func:`~esp_cabundle.certs.load_certificates`)."""
+    data = read_input(
+        path, what="certificate file", error=CertificateError, max_bytes=MAX_CERT_INPUT
+    )
     return load_certificates(data, source=name)
 
 

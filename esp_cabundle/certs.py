@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Certificate",
+    "decode_text",
     "load_certificate_file",
     "load_certificates",
     "sha256_fingerprint",
@@ -328,14 +329,20 @@ def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
 
 
 def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certificate, ...]:
-    """Every certificate in ``data``, in file order; sniffs PEM, DER and C source.
+    """Every certificate in ``data``, in file order; sniffs PEM, DER and C source, in
+    UTF-8 or UTF-16 text (see :func:`decode_text`).
 
-    Raises :class:`PrivateKeyError` if a private key is present anywhere and
+    Raises :class:`PrivateKeyError` if a private key is present anywhere, in any encoding
+    :mod:`.keyscan` knows (every reader of the tool refuses the same inputs), and
     :class:`CertificateError` if nothing usable is found or a block is corrupt.
     """
+    from .keyscan import refuse_private_keys  # deferred: its patterns compile in ~1 ms
+
     check_size(
         len(data), MAX_CERT_INPUT, what="certificate file", path=source, error=CertificateError
     )
+    refuse_private_keys(data, source=source)
+    data, _ = decode_text(data, source=source)
     kind = sniff_kind(data)
     if kind == "der":
         return tuple(_load_der_sequence(data, source))
@@ -352,6 +359,35 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
         _refuse_pem_keys(text, source, None)
         return _nonempty(_load_c_arrays(text, source, require=True), source)
     return _nonempty(list(_load_pem_text(text, source, None)), source)
+
+
+_UTF16_BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_UTF16_PROBE = 64  # bytes looked at to tell UTF-16 text without a BOM
+
+
+def _ascii_units(units: bytes) -> bool:
+    return all(b in (0x09, 0x0A, 0x0D) or 0x20 <= b < 0x7F for b in units)
+
+
+def decode_text(data: bytes, *, source: str = "<input>") -> tuple[bytes, str | None]:
+    """``data`` as UTF-8, and "UTF-16 text" when it was UTF-16 (a BOM, or ASCII
+    characters each followed or preceded by a NUL, as Windows tools write PEM); other
+    bytes are returned as they are. One rule for every reader: ``inspect``, ``check``,
+    ``--root`` and the write gate read the same files."""
+    codec = next((c for bom, c in _UTF16_BOMS if data.startswith(bom)), None)
+    body = data[2:] if codec else data
+    if codec is None and len(data) >= 4 and len(data) % 2 == 0:
+        head = data[:_UTF16_PROBE]
+        if not any(head[1::2]) and _ascii_units(head[0::2]):
+            codec = "utf-16-le"
+        elif not any(head[0::2]) and _ascii_units(head[1::2]):
+            codec = "utf-16-be"
+    if codec is None:
+        return data, None
+    try:
+        return body.decode(codec).encode("utf-8"), "UTF-16 text"
+    except UnicodeDecodeError as e:
+        raise CertificateError(f"not valid UTF-16 text ({e.reason})", path=source) from e
 
 
 def sniff_kind(data: bytes) -> str:

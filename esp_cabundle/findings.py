@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .certs import Certificate, load_certificates, sniff_kind
+from .certs import Certificate, decode_text, load_certificates, sniff_kind
 from .text import plural
 from .verify.parse import parse_notes
 
@@ -110,9 +110,10 @@ def _pem_notes(data: bytes) -> list[str]:
 
 
 def certificate_file_report(data: bytes, source: str) -> Report:
-    """Report on PEM, DER or C source."""
-    kind = sniff_kind(data)
+    """Report on PEM, DER or C source (UTF-8 or UTF-16 text)."""
     certs = load_certificates(data, source=source)
+    data, converted = decode_text(data, source=source)
+    kind = sniff_kind(data)
     findings = []
     for i, c in enumerate(certs, start=1):
         findings.append(Finding.from_certificate(c, f"#{i}"))
@@ -120,6 +121,8 @@ def certificate_file_report(data: bytes, source: str) -> Report:
     if kind in ("pem", "c-strings"):
         notes += _pem_notes(data) if kind == "pem" else []
     notes += parse_notes(certs, role="ca-file")
+    if converted:
+        notes.append(f"read as {converted}: devices read UTF-8 (or ASCII) PEM only")
     seen: set[str] = set()
     for c in certs:
         if c.sha256 in seen:

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from esp_cabundle import check as check_module
 from esp_cabundle.cli import cli
+from tests.support.gate_cases import cases
 
 DATA = Path(__file__).parent / "data"
 X1 = DATA / "letsencrypt" / "isrgrootx1.pem"
@@ -118,3 +119,42 @@ def test_build_to_stdout_puts_the_json_report_on_stderr(in_tmp: Path) -> None:
     r = runner.invoke(cli, ["build", "--root", "./nope.pem", "-o", "-", "--json"])
     assert r.exit_code == 2 and r.stdout == ""
     assert json.loads(r.stderr[r.stderr.index("{") :])["ok"] is False
+
+
+# ---------------------------------------------------------------------------------------
+# 7. Every reader refuses the same keys and reads the same UTF-16 text
+
+
+KEY_CASES = {name: c for name, c in cases().items() if c.message == "private key material"}
+READERS = {
+    "inspect": ["inspect", "in.pem"],
+    "check --bundle": ["check", "--bundle", "in.pem", "--roadmap", "letsencrypt"],
+    "build --root": ["build", "--root", "./in.pem", "--no-lock", "-o", "out.pem"],
+    "pack --bundle": ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K",
+                      "--bundle", "in.pem", "-o", "out.bin"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("case", KEY_CASES)
+def test_every_reader_refuses_every_key(
+    in_tmp: Path, runner: CliRunner, reader: str, case: str
+) -> None:
+    c = KEY_CASES[case]
+    (in_tmp / "in.pem").write_bytes(c.data)
+    r = runner.invoke(cli, READERS[reader])
+    assert r.exit_code == 2, r.output
+    assert "private key material" in r.output
+    if c.secret:
+        assert c.secret.decode() not in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["in.pem"]
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_every_reader_reads_utf16(in_tmp: Path, runner: CliRunner, reader: str, codec: str) -> None:
+    (in_tmp / "in.pem").write_bytes(X1.read_text().encode(codec))
+    r = runner.invoke(cli, READERS[reader])
+    assert r.exit_code in (0, 1), r.output  # read: any verdict, never bad input
+    if reader == "inspect":
+        assert "1 certificate" in r.stdout and "read as UTF-16 text" in r.stdout
