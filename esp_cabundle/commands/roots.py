@@ -73,7 +73,7 @@ def roots(
         emit_json({"certifi": catalog.mozilla_version, "roots": out})
         return
     if not entries:
-        echo(f"no root matches '{printable(query)}'")
+        echo(f"no root matches '{printable(query or '')}'")
         return
     rows = []
     for e in entries:
