@@ -344,6 +344,13 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     refuse_private_keys(data, source=source)
     data, _ = decode_text(data, source=source)
     kind = sniff_kind(data)
+    if kind != "der" and looks_binary(data):
+        raise CertificateError(
+            f"binary data ({len(data):,} bytes), not a certificate file (PEM, DER or C source)",
+            path=source,
+            hint="'esp-cabundle inspect FILE' says what it holds if it is an image, an "
+            "ESP-IDF bundle or a flash dump",
+        )
     if kind == "der":
         return tuple(_load_der_sequence(data, source))
     text = data.decode("utf-8", errors="replace")
@@ -388,6 +395,21 @@ def decode_text(data: bytes, *, source: str = "<input>") -> tuple[bytes, str | N
         return body.decode(codec).encode("utf-8"), "UTF-16 text"
     except UnicodeDecodeError as e:
         raise CertificateError(f"not valid UTF-16 text ({e.reason})", path=source) from e
+
+
+# Bytes no text file holds: C0 controls but tab, line ends, VT and FF; DEL; and bytes
+# that never occur in UTF-8. A few are tolerated (a NUL terminator, a stray byte).
+_NEVER_TEXT = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, 0xC0, 0xC1, *range(0xF5, 0x100)])
+_TEXT_PROBE = 65536
+
+
+def looks_binary(data: bytes) -> bool:
+    """True when ``data`` (its first 64 KiB, padding at the end ignored) is not text:
+    over one byte in fifty is one no text holds. UTF-16 text is binary to this test:
+    decode it first (:func:`decode_text`)."""
+    body = data.rstrip(b"\x00\xff")[:_TEXT_PROBE]
+    odd = len(body) - len(body.translate(None, _NEVER_TEXT))
+    return odd * 50 > len(body)
 
 
 def sniff_kind(data: bytes) -> str:
@@ -502,10 +524,18 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
         start = i
         body: list[str] = []
         i += 1
+        src_line = line_map[start] if line_map else start + 1
         while i < len(lines) and not ("-----" in lines[i] and _END_RE.search(lines[i])):
+            if "-----" in lines[i] and _BEGIN_RE.search(lines[i]):
+                raise CertificateError(
+                    f"'-----BEGIN {label}-----' has no END line before the next BEGIN "
+                    f"(line {line_map[i] if line_map else i + 1})",
+                    path=source,
+                    line=src_line,
+                    hint="the block was cut: put back the rest of it and its END line",
+                )
             body.append(lines[i].strip())
             i += 1
-        src_line = line_map[start] if line_map else start + 1
         if i >= len(lines):
             raise CertificateError(
                 f"'-----BEGIN {label}-----' has no matching END line", path=source, line=src_line

@@ -12,6 +12,9 @@ from click.testing import CliRunner, Result
 
 from esp_cabundle import check as check_module
 from esp_cabundle.cli import cli
+from esp_cabundle.errors import PartitionTableError
+from esp_cabundle.partitions import find_partition_table
+from tests.support import dumps
 from tests.support.gate_cases import cases
 
 DATA = Path(__file__).parent / "data"
@@ -158,3 +161,62 @@ def test_every_reader_reads_utf16(in_tmp: Path, runner: CliRunner, reader: str, 
     assert r.exit_code in (0, 1), r.output  # read: any verdict, never bad input
     if reader == "inspect":
         assert "1 certificate" in r.stdout and "read as UTF-16 text" in r.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# 9. inspect says what unknown bytes look like, instead of reading them as PEM
+
+
+def _inspect_error(runner: CliRunner, tmp: Path, data: bytes, name: str = "in.bin") -> str:
+    (tmp / name).write_bytes(data)
+    r = runner.invoke(cli, ["inspect", name])
+    assert r.exit_code == 2, r.output
+    assert "base64" not in r.stderr and "header-carrying" not in r.stderr
+    return r.stderr
+
+
+def test_inspect_describes_what_it_cannot_read(in_tmp: Path, runner: CliRunner) -> None:
+    spiffs = (DATA / "spiffs" / "idf-64k.bin").read_bytes()
+    err = _inspect_error(runner, in_tmp, spiffs[: len(spiffs) // 2 + 100])
+    assert "binary data (32,868 bytes), not a certificate file" in err
+    assert "holds PEM text at byte offset" in err and "cut short" in err
+
+    dump = bytearray(dumps.arduino_dump())
+    dump[0x8000:0x9000] = b"\xff" * 0x1000
+    err = _inspect_error(runner, in_tmp, bytes(dump))
+    assert "a flash dump" in err and "no readable partition table" in err
+    assert "--offset" in err
+
+    err = _inspect_error(runner, in_tmp, bytes(8 << 20))
+    assert "8,388,608 bytes, every one 0x00: blank or erased flash" in err
+
+
+@pytest.mark.parametrize("fmt", ["v1", "v2"])
+def test_inspect_names_a_cut_or_padded_idf_bundle(
+    in_tmp: Path, runner: CliRunner, fmt: str
+) -> None:
+    bundle = (DATA / "idf-bundle" / f"small.{fmt}.bin").read_bytes()
+    err = _inspect_error(runner, in_tmp, bundle[:-50])
+    assert f"ESP-IDF certificate bundle ({fmt}) that is cut short" in err
+    assert "lists 5 roots" in err and "runs past the end" in err
+    err = _inspect_error(runner, in_tmp, bundle + b"\0" * 64)
+    assert f"ESP-IDF certificate bundle ({fmt})" in err and "lists 5 roots" in err
+
+
+def test_a_pem_block_without_its_end_line_is_named(in_tmp: Path, runner: CliRunner) -> None:
+    lines = X1.read_text().splitlines()
+    text = "\n".join(lines[:-1]) + "\n" + "\n".join(lines) + "\n"
+    err = _inspect_error(runner, in_tmp, text.encode(), "cut.pem")
+    assert (
+        f"cut.pem:1: '-----BEGIN CERTIFICATE-----' has no END line before the next BEGIN "
+        f"(line {len(lines)})" in err
+    )
+
+
+def test_a_dump_cut_inside_its_partition_table(tmp_path: Path) -> None:
+    dump = dumps.arduino_dump()
+    for end in (0x800F, 0x8010, 0x8040):
+        with pytest.raises(PartitionTableError) as e:
+            find_partition_table(dump[:end])
+        assert f"is cut short: the file ends {end - 0x8000} bytes into it" in e.value.message
+        assert e.value.hint and "truncated" in e.value.hint

@@ -42,6 +42,7 @@ __all__ = [
     "bundle_format_for",
     "choose_bundle_format",
     "detect_bundle_format",
+    "diagnose_bundle",
     "parse_idf_bundle",
     "parse_subject",
     "render_bundle_output",
@@ -261,6 +262,36 @@ def detect_bundle_format(data: bytes) -> BundleFormat | None:
             continue
         if roots and all(_looks_like_name(r.subject_der) for r in roots):
             return fmt  # type: ignore[return-value]
+    return None
+
+
+def diagnose_bundle(data: bytes) -> str | None:
+    """Why ``data``, which starts like an ESP-IDF bundle (its first root is a DER name
+    where a layout puts it), is not a whole one: cut short, padded, or damaged, with the
+    counts. None when it does not start like a bundle, or is a whole one."""
+    for fmt, walk in (("v2", _walk_v2), ("v1", _walk_v1)):
+        if len(data) < 8:
+            return None
+        if fmt == "v2":
+            (first,) = struct.unpack_from("<L", data, 0)
+            start, declared = first, first // 4
+            if first == 0 or first % 4 or first >= len(data):
+                continue
+        else:
+            start, declared = 2, struct.unpack_from(">H", data, 0)[0]
+        try:
+            root, _ = _root_at(data, start, 0, fmt)  # type: ignore[arg-type]
+        except ImageError:
+            continue
+        if not _looks_like_name(root.subject_der):
+            continue
+        try:
+            walk(data)
+        except ImageError as e:
+            return (
+                f"an ESP-IDF certificate bundle ({fmt}) that is cut short, padded or damaged: "
+                f"it lists {plural(declared, 'root')} in {len(data):,} bytes; {e.message}"
+            )
     return None
 
 
