@@ -15,7 +15,8 @@ never handed to a writer.
 from __future__ import annotations
 
 from ..bundle import Bundle
-from ..errors import PolicyError
+from ..certs import load_certificates
+from ..errors import CertificateError, PolicyError
 from ..text import comment_text
 
 __all__ = ["MAX_LINE_BYTES", "render_pem"]
@@ -68,9 +69,6 @@ def render_pem(bundle: Bundle) -> bytes:
 def _check_round_trip(data: bytes, bundle: Bundle) -> None:
     """``data`` read back as every reader of the tool reads a CA file must give the
     bundle's certificates, no more, no fewer, in order."""
-    from ..certs import load_certificates  # deferred: certs imports this package's users
-    from ..errors import CertificateError
-
     if not bundle.entries:
         return
     try:
