@@ -125,7 +125,7 @@ class Certificate:
             # fails only when read, so every read stays inside this guard.
             result = cls._facts(der, cert, serial)
         except (ValueError, x509.InvalidVersion) as e:
-            raise CertificateError(f"not a valid X.509 certificate ({e})") from e
+            raise CertificateError(f"not a valid X.509 certificate ({_parse_reason(e)})") from e
         _X509[result.sha256] = cert
         return result
 
@@ -281,6 +281,21 @@ class Certificate:
         return self.sha256[:16]
 
 
+_ASN1_ERROR = re.compile(r"ParseError \{ kind: (\w+)(?:.*?location: \[([^\]]*)\])?", re.S)
+
+
+def _parse_reason(e: Exception) -> str:
+    """cryptography's reason in words: its ASN.1 errors are Rust debug text
+    (``ParseError { kind: InvalidValue, location: ["Certificate::tbs_cert", ...] }``)."""
+    text = str(e)
+    m = _ASN1_ERROR.search(text)
+    if m is None:
+        return text
+    kind = re.sub(r"(?<!^)(?=[A-Z])", " ", m.group(1)).lower()
+    where = m.group(2).split(",")[-1].strip(' "').replace("::", " ") if m.group(2) else ""
+    return f"malformed DER: {kind}" + (f" in {where}" if where else "")
+
+
 # Parsed cryptography objects by SHA-256; certificates themselves stay plain values.
 _X509: dict[str, x509.Certificate] = {}
 
@@ -357,10 +372,30 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     if kind == "c-strings":
         from .c_literals import scan_c, strings_to_text  # deferred: C source only
 
-        pem_text, line_map = strings_to_text(scan_c(text))
-        certs = list(_load_pem_text(pem_text, source, line_map))
+        scan = scan_c(text)
+        pem_text, line_map = strings_to_text(scan)
+        try:
+            certs = list(_load_pem_text(pem_text, source, line_map))
+        except CertificateError as e:
+            if not scan.unknown_escapes:
+                raise
+            line, ch = scan.unknown_escapes[0]
+            raise CertificateError(
+                f"{e.reason}; line {line} has '\\{ch}', an escape C does not define (a "
+                f"compiler warns and keeps '{ch}')",
+                path=source,
+                line=e.line,
+                hint="write the literal as the PEM line it stands for",
+            ) from e
         # Arrays may sit beside strings in the same file.
         certs += _load_c_arrays(text, source, require=False)
+        if not certs and scan.disabled_literals:
+            raise CertificateError(
+                "no certificate found: its PEM text is in string literals inside '#if 0' "
+                f"blocks ({scan.disabled_literals} literals), which the firmware is not "
+                "built with",
+                path=source,
+            )
         return _nonempty(certs, source)
     if kind == "c-array":
         _refuse_pem_keys(text, source, None)
@@ -417,14 +452,19 @@ def sniff_kind(data: bytes) -> str:
     if data[:1] == b"\x30" and _looks_like_der(data):
         return "der"
     text = data.decode("utf-8", errors="replace")
-    if "-----BEGIN" in text:
+    if '"' in text and "-" in text:
         from .c_literals import scan_c  # deferred: its lexer costs 2 ms; presets never lex
 
-        # Lexing is linear but not free: only a file with both a quote and a PEM header
-        # can hold PEM in string literals.
-        if '"' in text and scan_c(text).has_pem_literal():
+        # Lexing is linear but not free: only a file with a quote and a dash can hold PEM
+        # in string literals (its header may be split: "-----BEG" "IN CERTIFICATE-----").
+        if scan_c(text).has_pem_literal():
             return "c-strings"
-        return "pem"
+    begin = text.find("-----BEGIN")
+    if begin >= 0:
+        # A PEM header inside quotes, yet no literal holds one: C source whose
+        # certificates are all compiled out (#if 0), not a PEM file.
+        quoted = '"' in text[text.rfind("\n", 0, begin) + 1 : begin]
+        return "c-strings" if quoted else "pem"
     from .c_literals import looks_like_c_array  # deferred: as in the branch above
 
     if looks_like_c_array(text):

@@ -66,6 +66,7 @@ class InputError(EspCabundleError):
         super().__init__(where + message, hint=hint)
         self.path = path
         self.line = line
+        self.reason = message  # the message without its file:line
 
 
 class CertificateError(InputError):

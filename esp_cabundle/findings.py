@@ -118,8 +118,12 @@ def certificate_file_report(data: bytes, source: str) -> Report:
     for i, c in enumerate(certs, start=1):
         findings.append(Finding.from_certificate(c, f"#{i}"))
     notes: list[str] = []
-    if kind in ("pem", "c-strings"):
-        notes += _pem_notes(data) if kind == "pem" else []
+    if kind == "pem":
+        notes += _pem_notes(data)
+    elif kind in ("c-strings", "c-array"):
+        from .c_literals import scan_c  # deferred: C source only (cached: already lexed)
+
+        notes += scan_c(data.decode("utf-8", errors="replace")).notes
     notes += parse_notes(certs, role="ca-file")
     if converted:
         notes.append(f"read as {converted}: devices read UTF-8 (or ASCII) PEM only")

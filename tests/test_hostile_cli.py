@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from esp_cabundle import check as check_module
+from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import PartitionTableError
+from esp_cabundle.errors import CertificateError, PartitionTableError
 from esp_cabundle.partitions import find_partition_table
 from tests.support import dumps
 from tests.support.gate_cases import cases
@@ -220,3 +221,58 @@ def test_a_dump_cut_inside_its_partition_table(tmp_path: Path) -> None:
             find_partition_table(dump[:end])
         assert f"is cut short: the file ends {end - 0x8000} bytes into it" in e.value.message
         assert e.value.hint and "truncated" in e.value.hint
+
+
+# ---------------------------------------------------------------------------------------
+# 11. C source read as the compiler reads it
+
+
+def _c_lines(pem: str, name: str = "s_pem") -> list[str]:
+    return [f"static const char *{name} ="] + [f'    "{line}\\n"' for line in pem.splitlines()]
+
+
+def _x1_and(other: Path) -> tuple[str, str]:
+    return X1.read_text(), other.read_text()
+
+
+def test_if_0_blocks_are_not_read(in_tmp: Path) -> None:
+    x1, r10 = _x1_and(DATA / "letsencrypt" / "2024-r10.pem")
+    text = "\n".join(
+        ["#if 0", *_c_lines(r10, "old"), ";", "#else", *_c_lines(x1), ";", "#endif", ""]
+    )
+    certs = load_certificates(text.encode(), source="ca.c")
+    assert [c.label for c in certs] == ["ISRG Root X1"]
+    only_old = "\n".join(["#if 0 /* retired */", *_c_lines(r10, "old"), ";", "#endif", ""])
+    with pytest.raises(CertificateError, match="inside '#if 0' blocks"):
+        load_certificates(only_old.encode(), source="old.c")
+
+
+def test_other_conditionals_are_read_and_noted(in_tmp: Path, runner: CliRunner) -> None:
+    x1, _ = _x1_and(X1)
+    text = "\n".join(["#ifdef USE_ISRG", *_c_lines(x1), ";", "#endif", ""])
+    (in_tmp / "ca.c").write_text(text)
+    r = runner.invoke(cli, ["inspect", "ca.c"])
+    assert r.exit_code == 0, r.output
+    assert "1 certificate" in r.stdout
+    assert "inside '#ifdef USE_ISRG' (line 1): read as if it held" in r.stdout
+
+
+def test_adjacent_literals_are_joined_as_c_joins_them() -> None:
+    lines = X1.read_text().splitlines()
+    text = "\n".join(
+        ["static const char *s_pem =", '    "-----BEG" "IN CERTIFICATE-----\\n"']
+        + [f'    "{line}\\n"' for line in lines[1:]]
+        + [";", ""]
+    )
+    assert [c.label for c in load_certificates(text.encode(), source="split.c")] == ["ISRG Root X1"]
+
+
+def test_an_unknown_escape_is_a_clean_error_with_its_line(in_tmp: Path, runner: CliRunner) -> None:
+    lines = _c_lines(X1.read_text())
+    lines[5] = lines[5][:10] + "\\q" + lines[5][11:]
+    (in_tmp / "q.c").write_text("\n".join(lines) + ";\n")
+    r = runner.invoke(cli, ["inspect", "q.c"])
+    assert r.exit_code == 2
+    assert "ParseError" not in r.stderr and "kind:" not in r.stderr
+    assert "q.c:2: not a valid X.509 certificate (malformed DER" in r.stderr
+    assert "line 6 has '\\q', an escape C does not define" in r.stderr
