@@ -306,7 +306,17 @@ def check_policies(
     rendered_size: int | None = None,
     check_mbedtls: bool = True,
 ) -> list[Violation]:
-    """Every policy each root breaks, marked ``allowed`` where the user relaxed it."""
+    """Every policy each root breaks, marked ``allowed`` where the user relaxed it.
+
+    An end of service that is not after ``at`` is refused (InputError): every root would
+    pass that check, so a typo (2020 for 2030) would silently turn it off."""
+    if policy.service_until is not None and policy.service_until <= at:
+        raise InputError(
+            f"the devices' end of service {policy.service_until.date().isoformat()} is not "
+            f"after the date judged ({at.date().isoformat()}): no root could fail that check",
+            hint="give the date the devices must work until (--service-until, or "
+            "service_until: in cabundle.yaml), or leave it out",
+        )
     out: list[Violation] = []
 
     def add(name: str, subject: str, message: str) -> None:

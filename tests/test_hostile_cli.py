@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from esp_cabundle import check as check_module
+from esp_cabundle.boards import boards_dir
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import CertificateError, PartitionTableError
@@ -276,3 +277,112 @@ def test_an_unknown_escape_is_a_clean_error_with_its_line(in_tmp: Path, runner: 
     assert "ParseError" not in r.stderr and "kind:" not in r.stderr
     assert "q.c:2: not a valid X.509 certificate (malformed DER" in r.stderr
     assert "line 6 has '\\q', an escape C does not define" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# 12. Board files: every field as boards/README.md says
+
+
+def _board_file(tmp: Path, name: str, change: tuple[str, str] = ("", "")) -> Path:
+    text = (boards_dir() / "arduino-esp32-spiffs.yaml").read_text()
+    text = text.replace("name: arduino-esp32-spiffs", f"name: {name}")
+    if change[0]:
+        assert change[0] in text
+        text = text.replace(*change)
+    path = tmp / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (("", ""), "does not match the file name 'mine'"),
+        (("flash_size: 4MB", "flash_size: 99999999999999999999999999"), "not a flash size"),
+        (("flash_size: 4MB", "flash_size: 3MB"), "not a flash size ESP32 chips come with"),
+        (("ca_path: /ca.pem", "ca_path: /../etc/passwd"), "'..' parts are not allowed"),
+        (("ca_path: /ca.pem", "ca_path: /certs/./ca.pem"), "'..' parts are not allowed"),
+    ],
+)
+def test_bad_board_fields_are_refused_on_load(
+    tmp_path: Path, runner: CliRunner, change: tuple[str, str], words: str
+) -> None:
+    path = _board_file(tmp_path, "other" if not change[0] else "mine", change)
+    if not change[0]:
+        path = path.rename(tmp_path / "mine.yaml")
+    r = runner.invoke(cli, ["boards", "show", str(path)])
+    assert r.exit_code == 2, r.output
+    assert words in r.stderr and "mine.yaml:" in r.stderr
+
+
+def test_a_tab_in_a_board_layout(tmp_path: Path, runner: CliRunner) -> None:
+    """gen_esp32part strips whitespace, tabs too; YAML indents with spaces only."""
+    line = "    nvs,      data, nvs,     0x9000,  0x5000,"
+    inner = _board_file(tmp_path, "inner", (line, "    nvs,\tdata,\tnvs,\t0x9000,\t0x5000,"))
+    r = runner.invoke(cli, ["boards", "show", str(inner)])
+    assert r.exit_code == 0, r.output
+    leading = _board_file(tmp_path, "leading", (line, "\t" + line.strip()))
+    r = runner.invoke(cli, ["boards", "show", str(leading)])
+    assert r.exit_code == 2 and "YAML indents with spaces only" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# 13. Values that cannot be meant
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--service-until", "2020-01-01"], "end of service 2020-01-01 is not after"),
+        (["-f", "c", "--c-name", "int", "-o", "x.h"], "'int' is a C keyword"),
+        (["-f", "idf-bundle", "--idf-version", "99", "-o", "b.bin"], "ESP-IDF 99 is not"),
+        (["-f", "idf-bundle", "--idf-version", "arduino-9.0", "-o", "b.bin"], "Arduino-ESP32 9"),
+        (["-o", "a.pem", "-o", "b.pem"], "-o/--output given 2 times"),
+        (["-f", "pem", "-o", "x.der"], "-o x.der names a der file, but the output format is pem"),
+    ],
+)
+def test_build_refuses_values_that_cannot_be_meant(
+    in_tmp: Path, runner: CliRunner, args: list[str], words: str
+) -> None:
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", *args])
+    assert r.exit_code == 2, r.output
+    assert words in r.stderr
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(("name", "magic"), [("x.der", b"\x30\x82"), ("x.h", b"static const")])
+def test_an_output_name_picks_its_format(
+    in_tmp: Path, runner: CliRunner, name: str, magic: bytes
+) -> None:
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", name])
+    assert r.exit_code == 0, r.output
+    assert (in_tmp / name).read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["check", "--hostname", "", "--roadmap", "letsencrypt"], "is not a server name"),
+        (["check", "--hostname", "a b", "--roadmap", "letsencrypt"], "is not a server name"),
+        (["push", "--ledger", "", "status"], "an empty path names no file"),
+    ],
+)
+def test_empty_or_spaced_values(
+    in_tmp: Path, runner: CliRunner, args: list[str], words: str
+) -> None:
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert words in r.stderr
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(("dest", "words"), [("", "names no file"), ("/ca.pem/", "ends with '/'")])
+def test_fs_put_needs_a_file_name(in_tmp: Path, runner: CliRunner, dest: str, words: str) -> None:
+    image = in_tmp / "fs.bin"
+    image.write_bytes((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())
+    (in_tmp / "h.txt").write_text("hello")
+    before = image.read_bytes()
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "h.txt", dest])
+    assert r.exit_code == 2, r.output
+    assert words in r.stderr
+    assert image.read_bytes() == before

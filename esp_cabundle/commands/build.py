@@ -33,9 +33,11 @@ from .options import at_option, file_option, json_option, output_path, parse_at,
 @click.option(
     "-o",
     "--output",
-    "output",
+    "output_paths",
+    multiple=True,
     type=output_path(allow_dash=True),
-    help="Output path (with a single --format; - for standard output).",
+    help="Output path (with a single --format; - for standard output). Without -f, a "
+    ".der, .h/.c or .json name picks that format.",
 )
 @click.option(
     "--c-name", default=None, metavar="IDENT", help="Variable name for C output (default s_pem)."
@@ -72,7 +74,7 @@ from .options import at_option, file_option, json_option, output_path, parse_at,
 def build(
     ca: CaOptions,
     formats: tuple[str, ...],
-    output: Path | None,
+    output_paths: tuple[Path, ...],
     c_name: str | None,
     c_style: str | None,
     idf_version: str | None,
@@ -122,12 +124,9 @@ def build(
         outputs = tuple(OutputSpec(f, Path(FORMATS[f].default_path)) for f in formats)
     if not outputs:
         outputs = (OutputSpec("pem", Path("ca.pem")),)
-    if output is not None:
-        if len(outputs) != 1:
-            raise InputError(
-                "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
-            )
-        outputs = (replace(outputs[0], path=output),)
+    if output_paths:
+        asked = bool(formats) or (config is not None and bool(config.outputs))
+        outputs = _with_output_path(outputs, output_paths, explicit=asked)
     if c_name or c_style:
         opts = {k: v for k, v in (("name", c_name), ("style", c_style)) if v}
         outputs = tuple(
@@ -224,3 +223,35 @@ def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path 
             f"{what} of {config.path} is outside the config's directory{leads}; nothing written",
             hint="pass --allow-outside if it is meant to go there",
         )
+
+
+# Names whose extension says one format only (.crt and .cer hold PEM or DER, .bin many).
+_EXTENSION_FORMATS = {".pem": "pem", ".der": "der", ".h": "c", ".c": "c", ".json": "json"}
+
+
+def _with_output_path(
+    outputs: tuple[OutputSpec, ...], paths: tuple[Path, ...], *, explicit: bool
+) -> tuple[OutputSpec, ...]:
+    """The one output ``-o`` names. Its extension picks the format when none was asked
+    for (``-o ca.der``: DER), and must not contradict one that was (``-f pem -o ca.der``)."""
+    if len(paths) > 1:
+        raise InputError(
+            f"-o/--output given {len(paths)} times ({', '.join(map(str, paths))}); "
+            "it names the one output file",
+            hint="for several outputs, list them under outputs: in cabundle.yaml",
+        )
+    if len(outputs) != 1:
+        raise InputError(
+            "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
+        )
+    path, out = paths[0], outputs[0]
+    implied = _EXTENSION_FORMATS.get(path.suffix.lower()) if str(path) != "-" else None
+    if implied is None or implied == out.format:
+        return (replace(out, path=path),)
+    if not explicit:
+        return (OutputSpec(implied, path),)
+    raise InputError(
+        f"-o {path} names a {implied} file, but the output format is {out.format}",
+        hint=f"pass -f {implied}, or name the file for {out.format} "
+        f"(e.g. {Path(FORMATS[out.format].default_path).name})",
+    )

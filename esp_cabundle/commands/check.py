@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -149,6 +150,11 @@ def check(
       esp-cabundle check --board mdash@1.2.16 --until 2036-01-01   # its s_pem vs mdash.net
       esp-cabundle check --until 2035-01-01 --report forecast.html
     """
+    if hostname is not None and not _SERVER_NAME.fullmatch(hostname):
+        raise InputError(
+            f"--hostname '{hostname}' is not a server name",
+            hint="give the name the device checks, e.g. --hostname mdash.net",
+        )
     when = parse_at(at)
     horizon = until
     path = config_path or find_config()
@@ -224,6 +230,11 @@ def check(
             f"{n} of {len(report.results)} chain{'s' if len(report.results) != 1 else ''} "
             f"would fail{' within the horizon' if horizon else ''}"
         )
+
+
+# What mbedtls_ssl_set_hostname() is handed: a DNS name (one label too: "broker"), a
+# wildcard pattern or an IP address; never empty, never with spaces or controls.
+_SERVER_NAME = re.compile(r"[A-Za-z0-9*_.:\[\]-]{1,253}")
 
 
 def _refuse_report_over_inputs(

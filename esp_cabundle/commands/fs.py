@@ -215,6 +215,11 @@ def put_cmd(
       esp-cabundle fs put lfs.bin ca.pem --platform arduino-2.0.5
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
+    if dest is not None and (not dest.strip() or dest.endswith("/")):
+        raise InputError(
+            f"DEST '{dest}' names no file" + (" (it ends with '/')" if dest.strip() else ""),
+            hint=f"give the file's path in the image, e.g. /{source.name}, or leave DEST out",
+        )
     data = read_input(source)
     _refuse_swapped(img.image, source, dest, data)
     target = normalize_path(dest or "/" + source.name)

@@ -169,8 +169,20 @@ class _OutputPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-# A file (not a directory) a command reads or keeps; its errors are the tool's own.
-FILE_PATH = click.Path(dir_okay=False, path_type=Path)
+class _FilePath(click.Path):
+    """A file a command reads or keeps: never empty (``''`` would be the directory
+    ``.``); its other errors are the tool's own, when it is opened."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no file", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+FILE_PATH = _FilePath()
 
 
 def file_option(*decls: str, help: str, metavar: str = "FILE", **attrs: Any) -> Decorator[Any]:

@@ -14,9 +14,73 @@ from ..bundle import Bundle
 from ..errors import InputError
 from ..text import comment_text, plural
 
-__all__ = ["C_STYLES", "render_c_source"]
+__all__ = ["C_KEYWORDS", "C_STYLES", "render_c_source"]
 
 C_STYLES = ("s_pem", "array")
+# C23's keywords (and C11's spellings of them), which no variable may be named.
+C_KEYWORDS = frozenset(
+    [
+        "alignas",
+        "alignof",
+        "auto",
+        "bool",
+        "break",
+        "case",
+        "char",
+        "const",
+        "constexpr",
+        "continue",
+        "default",
+        "do",
+        "double",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "float",
+        "for",
+        "goto",
+        "if",
+        "inline",
+        "int",
+        "long",
+        "nullptr",
+        "register",
+        "restrict",
+        "return",
+        "short",
+        "signed",
+        "sizeof",
+        "static",
+        "static_assert",
+        "struct",
+        "switch",
+        "thread_local",
+        "true",
+        "typedef",
+        "typeof",
+        "typeof_unqual",
+        "union",
+        "unsigned",
+        "void",
+        "volatile",
+        "while",
+        "_Alignas",
+        "_Alignof",
+        "_Atomic",
+        "_BitInt",
+        "_Bool",
+        "_Complex",
+        "_Decimal128",
+        "_Decimal32",
+        "_Decimal64",
+        "_Generic",
+        "_Imaginary",
+        "_Noreturn",
+        "_Static_assert",
+        "_Thread_local",
+    ]
+)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -29,8 +93,12 @@ def _literal_lines(bundle: Bundle) -> list[str]:
 
 
 def render_c_source(bundle: Bundle, *, name: str = "s_pem", style: str = "s_pem") -> bytes:
-    if not _IDENT.match(name):
-        raise InputError(f"'{name}' is not a valid C identifier for the CA variable")
+    if not _IDENT.match(name) or name in C_KEYWORDS:
+        what = "a C keyword" if name in C_KEYWORDS else "not a valid C identifier"
+        raise InputError(
+            f"'{name}' is {what}; it cannot name the CA variable",
+            hint="e.g. --c-name s_pem or ca_pem",
+        )
     if style not in C_STYLES:
         raise InputError(f"unknown C style '{style}'", hint=f"styles: {', '.join(C_STYLES)}")
     lines = _literal_lines(bundle)

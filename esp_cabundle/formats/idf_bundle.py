@@ -66,6 +66,10 @@ _V2_SINCE_IDF = (5, 4)
 # Arduino-ESP32 3.2 is built on ESP-IDF release/v5.4 (arduino-esp32 PR #10872).
 _V2_SINCE_ARDUINO = (3, 2)
 
+# The newest major versions released (ESP-IDF 6.0, Arduino-ESP32 3.3): a higher one is
+# a typo, not a release whose bundle layout can be known.
+_NEWEST_IDF = 6
+_NEWEST_ARDUINO = 3
 _VERSION_RE = re.compile(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
 
 
@@ -83,7 +87,17 @@ def bundle_format_for(version: str) -> BundleFormat:
             hint="give an ESP-IDF version such as 5.4 or 4.4.8, or arduino-3.2.0",
         )
     parts = tuple(int(x) for x in m.group("ver").split("."))
-    if m.group("kind") == "arduino":
+    arduino = m.group("kind") == "arduino"
+    newest = _NEWEST_ARDUINO if arduino else _NEWEST_IDF
+    if parts[0] > newest:
+        name = "Arduino-ESP32" if arduino else "ESP-IDF"
+        raise InputError(
+            f"{name} {m.group('ver')} is not a release this tool knows (the newest major "
+            f"version is {newest})",
+            hint="check the version; for a release newer than this tool, give the layout "
+            "with 'bundle_format: v2' on the output in cabundle.yaml",
+        )
+    if arduino:
         if parts[0] < 2:
             raise InputError(
                 f"Arduino-ESP32 {m.group('ver')} has no certificate bundle support",
