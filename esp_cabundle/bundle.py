@@ -21,7 +21,7 @@ from .certs import Certificate, load_certificates
 from .errors import CatalogError, CertificateError, InputError, LockMismatchError
 from .fileio import read_input
 from .known_roots import known_root
-from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, loads_json
+from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_shape_reason, loads_json
 from .text import plural
 
 if TYPE_CHECKING:
@@ -404,18 +404,39 @@ class Lock:
     @classmethod
     def from_bytes(cls, data: bytes, *, path: str = "cabundle.lock") -> Lock:
         doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
+        hint = "run 'esp-cabundle build' without --locked to write it again; review the diff"
+        if not isinstance(doc, dict):
+            raise InputError(
+                f"corrupt lock file: a JSON {type(doc).__name__}, not the object with "
+                "'lock_version' and 'roots' that build writes",
+                path=path,
+                hint=hint,
+            )
+        if doc.get("lock_version") != LOCK_VERSION:
+            raise InputError(f"unsupported lock_version {doc.get('lock_version')!r}", path=path)
         try:
-            if doc.get("lock_version") != LOCK_VERSION:
-                raise InputError(f"unsupported lock_version {doc.get('lock_version')!r}", path=path)
             roots = doc["roots"]
+            if not isinstance(roots, list) or not all(isinstance(r, dict) for r in roots):
+                raise TypeError(roots)
             fps = tuple(str(r["sha256"]) for r in roots)
             labels = tuple(str(r.get("label", "")) for r in roots)
             sources = tuple(str(r.get("source", "")) for r in roots)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise InputError(f"corrupt lock file ({e})", path=path) from e
-        for fp in fps:
+            raise InputError(
+                f"corrupt lock file ({json_shape_reason(e)})", path=path, hint=hint
+            ) from e
+        seen: dict[str, int] = {}
+        for n, fp in enumerate(fps, start=1):
             if normalize_fingerprint(fp) != fp:
                 raise InputError(f"bad fingerprint in lock file: {fp!r}", path=path)
+            if fp in seen:
+                raise InputError(
+                    f"corrupt lock file: root {n} ({labels[n - 1] or fp[:16]}) repeats root "
+                    f"{seen[fp]}; a lock lists each root once",
+                    path=path,
+                    hint=hint,
+                )
+            seen[fp] = n
         return cls(fps, labels, sources, str(doc.get("certifi", "unknown")))
 
     def check(self, bundle: Bundle, *, path: str = "cabundle.lock") -> None:

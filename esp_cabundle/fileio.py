@@ -159,7 +159,13 @@ def _stage(item: _Item) -> None:
             prefix=f".{item.target.name}.", suffix=TEMP_SUFFIX, dir=parent
         )
     except OSError as e:
-        raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
+        # The file is written beside its target and renamed over it: a directory that
+        # takes no new file (/proc, read-only) cannot hold the output.
+        raise OutputError(
+            f"{item.named}: cannot write: no new file can be made in {parent} "
+            f"({e.strerror or e}), and outputs are written beside their target, then renamed",
+            hint="write to a directory where files can be created",
+        ) from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(item.data)

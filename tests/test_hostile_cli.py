@@ -386,3 +386,82 @@ def test_fs_put_needs_a_file_name(in_tmp: Path, runner: CliRunner, dest: str, wo
     assert r.exit_code == 2, r.output
     assert words in r.stderr
     assert image.read_bytes() == before
+
+
+# ---------------------------------------------------------------------------------------
+# 14. Messages in the user's terms
+
+
+@pytest.mark.parametrize(
+    ("lock", "words"),
+    [
+        ("[1, 2]", "a JSON list, not the object with 'lock_version' and 'roots'"),
+        ('{"lock_version": 1, "roots": ["x"]}', "a field holds the wrong kind of value"),
+        ('{"lock_version": 1}', "no 'roots' field"),
+        ("repeat", "root 5 (ISRG Root X1) repeats root 1; a lock lists each root once"),
+    ],
+)
+def test_lock_file_problems_in_words(
+    in_tmp: Path, runner: CliRunner, lock: str, words: str
+) -> None:
+    assert runner.invoke(cli, ["build", "--preset", "letsencrypt"]).exit_code == 0
+    path = in_tmp / "cabundle.lock"
+    if lock == "repeat":
+        doc = json.loads(path.read_text())
+        doc["roots"].append(doc["roots"][0])
+        lock = json.dumps(doc)
+    path.write_text(lock)
+    before = _files(in_tmp)
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--locked"])
+    assert r.exit_code == 2, r.output
+    assert words in r.stderr and "object has no attribute" not in r.stderr
+    assert "same roots, different order" not in r.stderr
+    assert _files(in_tmp) == before
+
+
+@pytest.mark.parametrize(
+    ("entry", "words"),
+    [
+        ("[]", "a field holds the wrong kind of value"),
+        (
+            '{"format": "esp-cabundle-journal/1", "status": "complete", "partitions": []}',
+            "no 'id' field",
+        ),
+        ('"text"', "a field holds the wrong kind of value"),
+    ],
+)
+def test_journal_entry_problems_in_words(
+    tmp_path: Path, runner: CliRunner, entry: str, words: str
+) -> None:
+    folder = tmp_path / "j" / "240ac4000003"
+    folder.mkdir(parents=True)
+    (folder / "bad.json").write_text(entry)
+    r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(tmp_path / "j")])
+    assert words in r.output, r.output
+    for internal in ("object has no attribute", "string indices", "('"):
+        assert internal not in r.output
+
+
+def test_size_zero_and_unwritable_directories(in_tmp: Path, runner: CliRunner) -> None:
+    image = in_tmp / "fs.bin"
+    image.write_bytes((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())
+    (in_tmp / "h.txt").write_text("hello")
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "h.txt", "--size", "0"])
+    assert r.exit_code == 2 and "--size 0 names no partition" in r.stderr, r.output
+    assert "runs past the end" not in r.stderr
+    if Path("/proc/version").is_file():
+        r = runner.invoke(
+            cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", "/proc/version"]
+        )
+        assert r.exit_code == 3, r.output
+        assert "no new file can be made in /proc" in r.stderr
+
+
+def test_a_device_as_a_root_file_meets_the_certificate_limit(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "cabundle.yaml").write_text("roots: [/dev/zero]\n")
+    r = runner.invoke(cli, ["build", "--no-lock"])
+    assert r.exit_code == 2, r.output
+    assert "over the 4 MiB limit for certificate files" in r.stderr
+    assert "256 MiB" not in r.stderr

@@ -62,6 +62,12 @@ class ImageArgs:
     profile: str | None = None
 
     def region(self) -> ImageRegion:
+        if self.size == 0:
+            raise InputError(
+                "--size 0 names no partition",
+                hint="give the partition's size from its table (e.g. --size 1408K), or "
+                "leave --size out to read it from the bytes",
+            )
         return locate_image(
             read_input(self.image), offset=self.offset, size=self.size, source=str(self.image)
         )
