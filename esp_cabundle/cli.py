@@ -17,7 +17,7 @@ import click
 from . import __version__
 from .errors import EspCabundleError, LockMismatchError
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
 
 # name -> ("module:attribute", one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -116,7 +116,9 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            ctx.ensure_object(dict)["finished"] = True
+            return result
         except EspCabundleError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 import traceback  # deferred: only for --debug
@@ -208,9 +210,32 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Run the CLI and exit with its code (see :func:`run`)."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; return its exit code. Click's usage errors are shown as click shows
+    them (exit 2); Ctrl-C anywhere, parsing the arguments included, is "Interrupted."
+    and 130, whichever click version converts it to ``Abort``."""
+    state: dict[str, Any] = {}
     try:
-        cli.main(args=argv, prog_name="esp-cabundle", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover - raised outside command invocation
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        rv = cli.main(args=argv, prog_name="esp-cabundle", standalone_mode=False, obj=state)
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+            return 0 if state.get("finished") else interrupted()
+        click.echo("Aborted!", err=True)  # end of input at a prompt
+        return 1
+    except click.ClickException as e:
+        e.show()
+        return e.exit_code
+    except KeyboardInterrupt:
+        # After the command finished its work and said so, Ctrl-C changes nothing.
+        return 0 if state.get("finished") else interrupted()
+    return rv if isinstance(rv, int) else 0
+
+
+def interrupted() -> int:
+    """Say so, and give the shell's code for SIGINT."""
+    click.echo("Interrupted.", err=True)
+    return 130
