@@ -8,6 +8,7 @@ Ctrl-C is ignored: the exit code is the command's, as its output said.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 
@@ -22,9 +23,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         code = 130
-    try:
-        # Done (or stopped): a signal from now on must not turn the outcome into another.
+    # Done (or stopped): a signal from now on must not turn the outcome into another.
+    # (ValueError: not the main thread, as when a test calls main() from a worker.)
+    with contextlib.suppress(ValueError, OSError):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except (ValueError, OSError):  # pragma: no cover - not the main thread
-        pass
     sys.exit(code)
