@@ -343,6 +343,12 @@ def with_version(board: Board, version: str | None) -> Board:
     if not any(lo <= v <= hi for lo, hi in version_ranges(bf.versions)):
         other = board_running(bf.name, v)
         hint = f"use --board {other}@{chosen}" if other else f"this board covers {bf.versions}"
+        if other is None and not any(r.matches(v) for r in firmware.releases):
+            traced = ", ".join(firmware.version_labels())
+            hint += (
+                f"; {firmware.title} {chosen} is not among the releases whose code was traced "
+                f"({traced}), so no board claims it"
+            )
         raise InputError(f"board {board.name} does not run {firmware.title} {chosen}", hint=hint)
     release = firmware.release(chosen)
     return replace(

@@ -5,13 +5,14 @@ gone or said out loud."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from esp_cabundle import check as check_module
-from esp_cabundle.boards import boards_dir
+from esp_cabundle.boards import boards_dir, load_board
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import CertificateError, PartitionTableError
@@ -19,6 +20,7 @@ from esp_cabundle.partitions import find_partition_table
 from tests.support import dumps
 from tests.support.gate_cases import cases
 
+REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 X1 = DATA / "letsencrypt" / "isrgrootx1.pem"
 
@@ -465,3 +467,37 @@ def test_a_device_as_a_root_file_meets_the_certificate_limit(
     assert r.exit_code == 2, r.output
     assert "over the 4 MiB limit for certificate files" in r.stderr
     assert "256 MiB" not in r.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# 16. What the text says a board covers is what its data covers
+
+
+_RANGE = re.compile(r"mDash(?: library)? (\d+\.\d+\.\d+)-(\d+\.\d+\.\d+)")
+
+
+def _versions_claimed(text: str) -> set[tuple[str, str]]:
+    return set(_RANGE.findall(text))
+
+
+def test_mdash_ranges_in_text_match_the_traced_releases() -> None:
+    board = load_board("mdash-arduino")
+    assert board.firmware is not None and board.firmware.versions == "1.2.12..1.2.14"
+    texts = {
+        "board": board.description + board.framework,
+        "README.md": (REPO / "README.md").read_text(),
+        "boards/README.md": (boards_dir() / "README.md").read_text(),
+        "examples/make": (REPO / "examples" / "make" / "README.md").read_text()
+        + (REPO / "examples" / "make" / "cabundle.yaml").read_text(),
+    }
+    for where, text in texts.items():
+        assert _versions_claimed(text) <= {("1.2.12", "1.2.14")}, where
+    readme = texts["README.md"]
+    assert all("not" in line for line in readme.splitlines() if "1.2.11" in line)
+
+
+@pytest.mark.parametrize("board", ["mdash-arduino@1.2.11", "mdash@1.2.11"])
+def test_an_untraced_release_says_so(runner: CliRunner, board: str) -> None:
+    r = runner.invoke(cli, ["boards", "show", board])
+    assert r.exit_code == 2
+    assert "mDash 1.2.11 is not among the releases whose code was traced" in r.stderr
