@@ -501,3 +501,17 @@ def test_an_untraced_release_says_so(runner: CliRunner, board: str) -> None:
     r = runner.invoke(cli, ["boards", "show", board])
     assert r.exit_code == 2
     assert "mDash 1.2.11 is not among the releases whose code was traced" in r.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# 17. A date gate on an input without dates does not pass
+
+
+@pytest.mark.parametrize("flags", [["--fail-on", "expired"], ["--fail-within", "365"]])
+def test_a_date_gate_on_an_idf_bundle_cannot_pass(runner: CliRunner, flags: list[str]) -> None:
+    bundle = DATA / "idf-bundle" / "small.v2.bin"
+    r = runner.invoke(cli, ["inspect", str(bundle), *flags])
+    assert r.exit_code == 1, r.output
+    assert "5 roots with no dates" in r.stderr and "expiry cannot be judged" in r.stderr
+    assert "holds no dates" in r.stdout  # the report's note
+    assert runner.invoke(cli, ["inspect", str(bundle), "--fail-on", "not-ca"]).exit_code == 0
