@@ -228,6 +228,11 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except click.ClickException as e:
         e.show()
+        args = sys.argv[1:] if argv is None else argv
+        if "--json" in args and not state.get("json_printed"):  # usage errors too
+            from .ui import emit_json, error_document  # deferred: the error path only
+
+            emit_json({**error_document(e, e.exit_code), "error": e.format_message()})
         return e.exit_code
     except KeyboardInterrupt:
         # After the command finished its work and said so, Ctrl-C changes nothing.

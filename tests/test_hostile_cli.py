@@ -515,3 +515,15 @@ def test_a_date_gate_on_an_idf_bundle_cannot_pass(runner: CliRunner, flags: list
     assert "5 roots with no dates" in r.stderr and "expiry cannot be judged" in r.stderr
     assert "holds no dates" in r.stdout  # the report's note
     assert runner.invoke(cli, ["inspect", str(bundle), "--fail-on", "not-ca"]).exit_code == 0
+
+
+def test_a_usage_error_under_json_is_a_json_document(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from esp_cabundle import cli as cli_module
+
+    assert cli_module.run(["build", "--bogus", "--json"]) == 2
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert doc["ok"] is False and doc["exit_code"] == 2 and "--bogus" in doc["error"]
+    assert "No such option" in err
