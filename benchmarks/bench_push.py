@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from support.fleet_links import Mosquitto, MqttUnitHost  # noqa: E402
 from support.rpc_units import MongooseUnit  # noqa: E402
 
+from esp_cabundle.boards import load_board  # noqa: E402
 from esp_cabundle.bundle import BundleSpec  # noqa: E402
 from esp_cabundle.dates import now  # noqa: E402
 from esp_cabundle.fs import create_image, open_image  # noqa: E402
@@ -70,7 +71,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
     spec = BundleSpec(presets=("letsencrypt",), roots=("amazon-root-ca-1", "amazon-root-ca-3"))
-    ca = gate_ca(CaSource.build(spec), at=now()).pem
+    push = PushFile(gate_ca(CaSource.build(spec), board=load_board("mongoose-os-esp32"), at=now()))
+    ca = push.data
     ctx = mp.get_context("spawn")
     with Mosquitto() as broker, tempfile.TemporaryDirectory() as tmp:
         ready, done, result = ctx.Event(), ctx.Event(), ctx.Queue()
@@ -82,7 +84,6 @@ def main() -> None:
         transport = MqttTransport(parse_mqtt_url(broker.url), ids)
         ledger_path = Path(tmp) / "campaign.db"
         options = CampaignOptions(concurrency=args.concurrency, timeout=30.0)
-        push = PushFile(ca, "ca.pem", "mongoose-os-esp32")
         with Ledger(ledger_path) as ledger:
             t0 = time.perf_counter()
             report = run_campaign([transport], push, ledger, options)

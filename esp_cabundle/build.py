@@ -8,7 +8,7 @@ writes every output and the lock file, all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from .images import IMAGE_FORMATS, ImageOutput, render_image_output
 from .limits import MAX_LOCK_INPUT
 
 if TYPE_CHECKING:
+    from .boards import Board
     from .check import Target
     from .config import Config
 
@@ -36,13 +37,15 @@ LOCK_NAME = "cabundle.lock"
 
 @dataclass(frozen=True, slots=True)
 class BuildResult:
-    """A gated bundle and the exact bytes of every output, not yet written."""
+    """A gated bundle and the exact bytes of every output, not yet written; ``boards``
+    are the same CA gated again for each board an image output names."""
 
     ca: GatedCA
     outputs: tuple[tuple[OutputSpec, bytes], ...]
     lock: Lock
     lock_path: Path | None
     extra: dict[str, object] = field(default_factory=dict)
+    boards: tuple[GatedCA, ...] = ()
 
     @property
     def bundle(self) -> Bundle:
@@ -76,21 +79,44 @@ def build_bundle(
     """Gate ``spec`` (policies; ``config``'s targets and ``targets``), check the lock, and
     render every output in memory.
 
+    An image output that names a board (``{format: spiffs, board: mdash-arduino}``) gets
+    the CA gated again for that board: its rules judge the targets, and its firmware's
+    connections that read the CA file must accept it. Boards may differ from one image
+    to the next (a fleet of two kinds of units shares one bundle), so each distinct
+    board is gated once.
+
     Raises :class:`PolicyError` (a violation that was not allowed),
-    :class:`~esp_cabundle.check.CheckFailed` (a target would refuse the bundle) or
-    :class:`LockMismatchError` (``locked`` and the roots differ) before any byte is written.
+    :class:`~esp_cabundle.check.CheckFailed` (a target or a board's connection would
+    refuse the bundle) or :class:`LockMismatchError` (``locked`` and the roots differ)
+    before any byte is written.
     """
     inputs = _inputs(spec, config, targets)
     if locked and lock_path is not None:
         inputs.append(("lock file", lock_path))
     _refuse_clobbering(outputs, None if locked else lock_path, inputs)
-    ca = gate_ca(
-        CaSource.build(spec, config=config),
-        at=at or now(),
-        targets=targets,
-        check_targets=check_targets,
-        catalog=catalog,
-    )
+    catalog = catalog or Catalog.load()
+    source = CaSource.build(spec, config=config)
+    when = at or now()
+
+    def gate(board: Board | None = None, ca_path: str | None = None) -> GatedCA:
+        return gate_ca(
+            source,
+            board=board,
+            at=when,
+            targets=targets,
+            check_targets=check_targets,
+            catalog=catalog,
+            ca_path=ca_path,
+        )
+
+    ca = gate()
+    per_board: dict[tuple[str, str | None], GatedCA] = {}
+    for out in outputs:
+        image = out.options.get("image")
+        if isinstance(image, ImageOutput) and image.board is not None:
+            key = (image.board.full_name, image.spec.ca_path)
+            if key not in per_board:
+                per_board[key] = gate(image.board, image.spec.ca_path)
     bundle = ca.bundle
     lock = Lock.from_bundle(bundle)
     if locked:
@@ -106,7 +132,7 @@ def build_bundle(
         if out.format not in FORMATS:
             raise InputError(f"unknown output format '{out.format}'")
         if out.format in IMAGE_FORMATS:
-            data = _image(ca, out)
+            data = _image(ca, out, per_board)
         else:
             data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
         rendered.append((out, data))
@@ -115,11 +141,15 @@ def build_bundle(
         outputs=tuple(rendered),
         lock=lock,
         lock_path=None if locked else lock_path,
+        boards=tuple(per_board.values()),
     )
 
 
-def _image(ca: GatedCA, out: OutputSpec) -> bytes:
-    """A file-system image output, holding the CA this build gated."""
+def _image(
+    ca: GatedCA, out: OutputSpec, per_board: Mapping[tuple[str, str | None], GatedCA]
+) -> bytes:
+    """A file-system image output, holding the CA this build gated (for its board, when
+    it names one)."""
     image = out.options.get("image")
     if not isinstance(image, ImageOutput):
         raise InputError(
@@ -127,6 +157,8 @@ def _image(ca: GatedCA, out: OutputSpec) -> bytes:
             hint=f"list it under outputs: in cabundle.yaml, e.g. {{format: {out.format}, "
             "path: fs.bin, board: NAME}",
         )
+    if image.board is not None:
+        ca = per_board[(image.board.full_name, image.spec.ca_path)]
     return render_image_output(ca, image).data
 
 

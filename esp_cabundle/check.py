@@ -1,16 +1,6 @@
 """Will my devices still connect? Targets, their chains, and the check over a horizon.
 
-``cabundle.yaml`` names the servers a fleet talks to::
-
-    device: mbedtls-noclock          # default device profile for every target
-    targets:
-      - mdash.net                    # HOST[:PORT]; chain saved at chains/mdash.net.pem
-      - name: broker
-        host: mqtt.example.com
-        port: 8883
-        chain: chains/broker.pem     # optional saved chain (else chains/<name>.pem)
-        device: mbedtls-clock        # optional, overrides the default
-
+``cabundle.yaml`` names the servers a fleet talks to (:mod:`.targets`).
 :func:`check_items` judges a trust set against chains (saved, captured live, or from a CA
 roadmap) and returns a :class:`CheckReport`; :func:`esp_cabundle.gate.gate_ca` judges
 the targets with it before any write path writes a CA.
@@ -18,7 +8,6 @@ the targets with it before any write path writes a CA.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -29,13 +18,10 @@ from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
 from .certs import load_certificates, sniff_kind
 from .chains import (
-    DEFAULT_PORT,
     DEFAULT_TIMEOUT,
     ServerChain,
     capture_chain,
-    is_ip_address,
     load_chain_file,
-    parse_host_port,
 )
 from .errors import DeviceError, InputError, VerdictError
 from .fileio import read_input, write_all_atomic
@@ -43,6 +29,7 @@ from .firmware import ca_set_info, load_ca_set, load_firmware
 from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 from .limits import MAX_CERT_INPUT
 from .roadmaps import load_roadmap, roadmap_server
+from .targets import CHAINS_DIR, Target, looks_like_hostname, parse_device, parse_targets
 from .timeline import Period, Timeline, judge_periods
 from .verify import (
     DEFAULT_DEVICE,
@@ -56,7 +43,7 @@ from .verify import (
 if TYPE_CHECKING:
     from .boards import Board
     from .config import Config
-    from .yamlnodes import Node
+    from .firmware import Connection, ConnectionCa
 
 __all__ = [
     "CHAINS_DIR",
@@ -79,7 +66,6 @@ __all__ = [
     "target_items",
 ]
 
-CHAINS_DIR = "chains"
 Progress = Callable[[str], None]
 
 
@@ -89,117 +75,6 @@ class CheckFailed(VerdictError):
     def __init__(self, message: str, *, violations: tuple[str, ...], hint: str | None = None):
         super().__init__(message, hint=hint)
         self.violations = violations
-
-
-# ---------------------------------------------------------------------------------------
-# Targets in cabundle.yaml
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A server the fleet connects to, and optionally its saved chain and device."""
-
-    name: str
-    host: str | None = None
-    port: int = DEFAULT_PORT
-    chain: Path | None = None
-    device: DeviceProfile | None = None
-    server_name: str | None = None
-    hostname: str | None = None
-
-    @property
-    def address(self) -> str | None:
-        return f"{self.host}:{self.port}" if self.host else None
-
-    @property
-    def verify_name(self) -> str | None:
-        """The name the unit checks the server's certificate against: ``hostname:``,
-        else the SNI name, the host, or a target named like a host (a saved chain
-        named after its server)."""
-        for name in (self.hostname, self.server_name, self.host):
-            if name:
-                return name
-        return self.name if looks_like_hostname(self.name) else None
-
-    def chain_path(self, base_dir: Path) -> Path:
-        """Where this target's saved chain lives: the configured path, else
-        ``chains/<name>.pem`` beside the config."""
-        if self.chain is not None:
-            return self.chain
-        return base_dir / CHAINS_DIR / f"{_safe_name(self.name)}.pem"
-
-
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "target"
-
-
-_TARGET_KEYS = ("name", "host", "port", "chain", "device", "server_name", "hostname")
-
-
-def looks_like_hostname(text: str) -> bool:
-    """``mdash.net``, ``*.example.com`` is not: a dotted DNS name or an IP address."""
-    if is_ip_address(text):
-        return True
-    return bool(re.fullmatch(r"(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63}", text))
-
-
-def parse_targets(node: Node) -> tuple[Target, ...]:
-    """The ``targets:`` section: a list of ``HOST[:PORT]`` strings or mappings."""
-    base = Path(node.where).parent
-    out: list[Target] = []
-    seen: dict[str, int] = {}
-    for n in node.as_list():
-        if isinstance(n.value, str):
-            try:
-                bare_host, port = parse_host_port(n.as_str())
-            except InputError as e:
-                raise n.error(e.message, hint=e.hint) from e
-            label = bare_host if port == DEFAULT_PORT else f"{bare_host}:{port}"
-            target = Target(name=label, host=bare_host, port=port)
-        else:
-            m = n.as_mapping(_TARGET_KEYS)
-            host = m["host"].as_str().strip() if "host" in m else None
-            if host is not None and ("/" in host or (":" in host and not is_ip_address(host))):
-                raise m["host"].error(
-                    f"'{host}' is not a host name", hint="give the port with 'port:'"
-                )
-            port = m["port"].as_int(minimum=1) if "port" in m else DEFAULT_PORT
-            if port > 65535:
-                raise m["port"].error(f"port {port} is out of range 1-65535")
-            chain = base / m["chain"].as_str() if "chain" in m else None
-            if host is None and chain is None:
-                raise n.error("a target needs a 'host' or a saved 'chain'")
-            device = None
-            if "device" in m:
-                try:
-                    device = parse_device_profile(m["device"].as_str())
-                except InputError as e:
-                    raise m["device"].error(e.message, hint=e.hint) from e
-            name = m["name"].as_str() if "name" in m else None
-            if name is None:
-                name = host if host and port == DEFAULT_PORT else f"{host}:{port}"
-                if host is None and chain is not None:
-                    name = chain.stem
-            server_name = m["server_name"].as_str() if "server_name" in m else None
-            hostname = m["hostname"].as_str() if "hostname" in m else None
-            target = Target(str(name), host, port, chain, device, server_name, hostname)
-        if target.name in seen:
-            raise n.error(
-                f"duplicate target '{target.name}' (also item {seen[target.name] + 1})",
-                hint="give each target its own 'name'",
-            )
-        seen[target.name] = len(out)
-        out.append(target)
-    return tuple(out)
-
-
-def parse_device(node: Node) -> DeviceProfile:
-    """The ``device:`` default profile (a registry name or ``RULES:CLOCK``)."""
-    text = node.as_str()
-    try:
-        return parse_device_profile(text)
-    except InputError as e:
-        raise node.error(e.message, hint=e.hint) from e
 
 
 # ---------------------------------------------------------------------------------------
@@ -237,7 +112,9 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
 
 
 def board_device(board: Board) -> DeviceProfile:
-    """The device profile of a board (its verification rules and clock)."""
+    """The device profile of a board (its verification rules and clock), with what its
+    firmware version does: the mbedTLS line of an ESP-IDF release, and whether the
+    client sets the server's name (mDash 1.2.12-1.2.14 never do: ``+no-hostname``)."""
     profile = board.verify.device_profile(f"board {board.full_name}", board.description)
     firmware = board.firmware
     idf = firmware is not None and firmware.name == "esp-idf"
@@ -245,6 +122,9 @@ def board_device(board: Board) -> DeviceProfile:
         # An ESP-IDF release names its mbedTLS line (4.4: 2.28, 5.x: 3.x).
 
         profile = replace(profile, mbedtls=mbedtls_version_for(f"idf-{board.version}"))
+    sets = {ca.hostname for _, ca in board.connection_cas() if ca.hostname is not None}
+    if len(sets) == 1:  # every connection of this release agrees
+        profile = replace(profile, sets_hostname=sets.pop())
     return profile
 
 
@@ -299,11 +179,17 @@ def board_trust(
     return fallback(), tuple(notes)
 
 
-def board_server_items(board: Board, device: DeviceProfile) -> list[CheckItem]:
-    """The chains the board's own servers send over time, where the firmware names the
-    kind of server (mdash.net: Let's Encrypt's alternate chain to DST Root CA X3)."""
+def board_server_items(
+    board: Board,
+    device: DeviceProfile,
+    *,
+    connections: Sequence[tuple[Connection, ConnectionCa]] | None = None,
+) -> list[CheckItem]:
+    """The chains the board's own servers (or only ``connections``') send over time, where
+    the firmware names the kind of server (mdash.net: Let's Encrypt's alternate chain to
+    DST Root CA X3)."""
     items = []
-    for conn, _ in board.connection_cas():
+    for conn, _ in board.connection_cas() if connections is None else connections:
         if conn.server:
             roadmap, kind = roadmap_server(conn.server)
             for item in roadmap_items(roadmap.name, device, servers=(kind.name,)):

@@ -207,6 +207,16 @@ class ConnectionCa:
     hostname: bool | None = None  # whether the client sets the server name to check
     how: str = ""
 
+    def reads(self, fs_path: str) -> bool:
+        """Whether the connection trusts the file at ``fs_path`` of the unit's file system.
+        Firmware names it through its mount point (mDash's ``/spiffs/ca.pem`` is
+        ``/ca.pem`` on the partition); Mongoose OS mounts its file system at ``/``."""
+        if self.kind != "file" or self.path is None:
+            return False
+        inner = "/" + fs_path.lstrip("/")
+        mount = self.path.removesuffix(inner) if self.path.endswith(inner) else None
+        return mount is not None and (mount == "" or re.fullmatch(r"/[^/]+", mount) is not None)
+
     def describe(self, ca: CaSetInfo) -> str:
         if self.kind == "file":
             return f"the file {self.path}; until replaced it holds {ca.title} ({ca.holds})"

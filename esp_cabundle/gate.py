@@ -18,6 +18,11 @@
 4. **Targets**: the config's ``targets:`` (their saved chains under ``chains/``, else
    captured live) and any extra ones must accept the CA, under the board's verification
    rules when there is a board, until the end of service when it is known.
+5. **The board's own connections**: every connection of the board's firmware that
+   trusts the file being written (mDash 1.2.13 reads ``/spiffs/ca.pem`` for mdash.net)
+   must accept the CA too, judged offline against the chains its server sends over time
+   (:mod:`.roadmaps`). A connection that trusts a built-in CA (mDash 1.2.16) is not
+   changed by the file, and the notes say so.
 
 Layers below (image builders, the flash planners, the flasher) take a :class:`GatedCA`
 and trust it; they never re-check and never accept raw bytes.
@@ -29,7 +34,7 @@ import hashlib
 import hmac
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,10 +58,11 @@ if TYPE_CHECKING:
     from .boards import Board
     from .catalog import Catalog
     from .certs import Certificate
-    from .check import CheckReport, Target
+    from .check import CheckFailed, CheckItem, CheckReport, Target
     from .config import Config
+    from .firmware import Connection, ConnectionCa
 
-__all__ = ["CaSource", "GatedCA", "gate_ca", "parse_target"]
+__all__ = ["BoardLinks", "CaSource", "GatedCA", "board_links", "gate_ca", "parse_target"]
 
 # GatedCA values carry a MAC of their content under this per-process key: only gate_ca
 # knows it, so neither a direct constructor call nor dataclasses.replace() makes one.
@@ -112,8 +118,8 @@ class GatedCA:
     raises TypeError). ``pem`` is exactly what the device's CA file will hold;
     ``certificates`` are its roots, parsed once; ``board`` is the board whose rules
     judged it (None: no board). ``summary`` is the one line every write path prints
-    before writing; ``report`` the target verdicts (None when there were no targets or
-    they were not checked).
+    before writing; ``report`` the verdicts of the targets and of the board's own
+    connections that read the file (None when there were none or they were not checked).
     """
 
     pem: bytes = field(repr=False)
@@ -142,14 +148,18 @@ class GatedCA:
     def for_board(self, board: Board) -> bytes:
         """The bytes to write on a unit of ``board``.
 
-        InputError when this CA was judged for another board, or for none: that board's
-        rules were not applied to it.
+        InputError when this CA was judged for another board, another firmware version
+        of it, or for none: that board's rules were not applied to it.
         """
-        if self.board is None or self.board.name != board.name:
-            judged = f"board {self.board.name}" if self.board else "no board"
+        if self.board is None or self.board.full_name != board.full_name:
+            # name versions only when they are the difference (mdash-arduino@1.2.12)
+            versions = self.board is not None and self.board.name == board.name
+            mine = self.board and (self.board.full_name if versions else self.board.name)
+            target = board.full_name if versions else board.name
+            judged = f"board {mine}" if mine else "no board"
             raise InputError(
-                f"the CA was checked under the rules of {judged}, not of {board.name}",
-                hint=f"gate it for the board it goes on (gate_ca(..., board={board.name!r}))",
+                f"the CA was checked under the rules of {judged}, not of {target}",
+                hint=f"gate it for the board it goes on (gate_ca(..., board={target!r}))",
             )
         return self.pem
 
@@ -180,12 +190,15 @@ def gate_ca(
     targets: Sequence[Target] = (),
     check_targets: bool = True,
     catalog: Catalog | None = None,
+    ca_path: str | None = None,
 ) -> GatedCA:
     """Resolve, render and judge a CA for writing; see the module for every step.
 
     ``targets`` are judged beside the config's (``--target``; ``push`` adds the server a
-    unit connects to). ``check_targets=False`` skips every target (``--no-check``);
-    policies still apply. Raises before anything could be written:
+    unit connects to), and so are the ``board``'s connections that read the file written
+    at ``ca_path`` of its file system (default: the board's CA path).
+    ``check_targets=False`` skips every target and connection (``--no-check``); policies
+    still apply. Raises before anything could be written:
     :class:`~esp_cabundle.errors.PrivateKeyError`,
     :class:`~esp_cabundle.errors.CertificateError` or InputError (unusable input),
     :class:`~esp_cabundle.errors.PolicyError` (a policy not allowed),
@@ -206,7 +219,17 @@ def gate_ca(
     pem = render_pem(bundle)
     violations = _judge_policies(bundle, spec.policy, at=at, size=len(pem), origin=origin)
     all_targets = _targets(source.config, targets) if check_targets else ()
-    report = _judge_targets(bundle, all_targets, source.config, board, spec.policy, at)
+    links = board_links(board, ca_path) if board is not None else BoardLinks()
+    report = _judge_targets(
+        bundle,
+        all_targets,
+        source.config,
+        board,
+        spec.policy,
+        at,
+        links if check_targets else BoardLinks(),
+    )
+    notes += links.notes
     labels = tuple(e.label for e in bundle.entries)
     summary = _summary(bundle, report, board, converted, checked=check_targets)
     return GatedCA(
@@ -318,6 +341,47 @@ def _targets(config: Config | None, extra: Sequence[Target]) -> tuple[Target, ..
     return tuple(extra) + tuple(t for t in configured if t.name not in names)
 
 
+@dataclass(frozen=True, slots=True)
+class BoardLinks:
+    """A board's firmware connections as a write sees them: those that trust the file
+    written (``judged``, with the file's path as the firmware names it), and notes on
+    those the file does not change."""
+
+    judged: tuple[tuple[Connection, ConnectionCa], ...] = ()
+    notes: tuple[str, ...] = ()
+    who: str = ""
+
+
+def board_links(board: Board, ca_path: str | None = None) -> BoardLinks:
+    """What writing the CA at ``ca_path`` (default: the board's CA path) changes among
+    the connections of ``board``'s firmware version."""
+    conns = board.connection_cas()
+    if board.firmware is None or not conns:
+        return BoardLinks()
+    # deferred: firmware data is read only for boards that name their firmware
+    from .firmware import ca_set_info, load_firmware
+
+    who = f"{load_firmware(board.firmware.name).title} {board.version}"
+    path = ca_path or (board.filesystem.ca_path if board.filesystem is not None else None)
+    judged, notes = [], []
+    for conn, ca in conns:
+        if path is not None and ca.reads(path):
+            if conn.server:  # a kind of server with a roadmap: judged offline
+                judged.append((conn, ca))
+            continue
+        title = ca_set_info(ca.ca_set).title
+        if ca.kind == "builtin":
+            notes.append(
+                f"{who} does not read {ca.path or path or 'a CA file'} for {conn.name}; it "
+                f"trusts its built-in {title} (the file written does not change that)"
+            )
+        elif ca.kind == "file":
+            notes.append(f"{who} reads {ca.path} for {conn.name}, not {path or 'this file'}")
+        else:
+            notes.append(f"{who} trusts its certificate bundle ({title}) for {conn.name}")
+    return BoardLinks(tuple(judged), tuple(notes), who)
+
+
 def _judge_targets(
     bundle: Bundle,
     targets: Sequence[Target],
@@ -325,14 +389,17 @@ def _judge_targets(
     board: Board | None,
     policy: Policy,
     at: datetime,
+    links: BoardLinks,
 ) -> CheckReport | None:
     """Every target must accept ``bundle`` now and until the end of service; under the
     board's rules when there is a board (it is what the CA goes on), else each target's
-    own device, the config's ``device:``, or the default profile."""
-    if not targets:
+    own device, the config's ``device:``, or the default profile. So must every
+    connection of the board's firmware that reads the file, against the chains its
+    server sends over time (offline, from the CA's roadmap)."""
+    if not targets and not links.judged:
         return None
     # deferred: the check and its verifier (~20 ms) load only when there are targets
-    from .check import CheckFailed, board_device, check_items, target_items
+    from .check import board_device, board_server_items, check_items, target_items
     from .verify import TrustSet  # deferred: as above
 
     base = config.base_dir if config is not None else Path(".")
@@ -345,17 +412,50 @@ def _judge_targets(
         default_device=default,
         skip_hint="or pass --no-check to write without judging the targets",
     )
+    own: list[CheckItem] = []
+    if board is not None and device is not None:
+        for conn, ca in links.judged:
+            dev = device if ca.hostname is None else replace(device, sets_hostname=ca.hostname)
+            for item in board_server_items(board, dev, connections=[(conn, ca)]):
+                own.append(replace(item, name=conn.name, hostname=conn.host))
     until = policy.service_until if policy.service_until and policy.service_until > at else None
     trust = TrustSet.from_bundle(bundle, source="the CA to be written")
-    report = check_items(trust, items, at=at, until=until)
+    report = check_items(trust, [*items, *own], at=at, until=until)
     if not report.ok:
-        n = len(report.failures)
-        raise CheckFailed(
-            f"the CA would break {n} target{'s' if n != 1 else ''}; nothing written",
-            violations=report.failure_lines(),
-            hint="add the roots these servers chain to, or pass --no-check to write anyway",
-        )
+        raise _refusal(report, own, links, board)
     return report
+
+
+def _refusal(
+    report: CheckReport, own: Sequence[CheckItem], links: BoardLinks, board: Board | None
+) -> CheckFailed:
+    """The error for a CA that a target, or the board's own connection, would refuse:
+    a technician reads which server the units would lose, and why."""
+    from .check import CheckFailed  # deferred: loaded with the check
+
+    cut = [r for r in report.failures if any(r.item is i for i in own)]
+    broken = len(report.failures) - len(cut)
+    parts = []
+    if cut and board is not None:
+        names = ", ".join(dict.fromkeys(r.item.name for r in cut))
+        paths = ", ".join(dict.fromkeys(ca.path or "" for _, ca in links.judged))
+        parts.append(
+            f"cut {board.full_name} units off {names} ({links.who} verifies "
+            f"{'it' if len(cut) == 1 else 'them'} with {paths}, the file being written)"
+        )
+    if broken:
+        parts.append(f"break {broken} target{'s' if broken != 1 else ''}")
+    hint = "add the roots these servers chain to"
+    if cut and board is not None:
+        hint = (
+            "keep the root the chain ends at (named above) in the CA; 'esp-cabundle check "
+            f"--board {board.full_name} --bundle FILE --until DATE' replays every date"
+        )
+    return CheckFailed(
+        f"the CA would {' and '.join(parts)}; nothing written",
+        violations=report.failure_lines(),
+        hint=f"{hint}, or pass --no-check to write anyway",
+    )
 
 
 def _summary(
@@ -379,7 +479,7 @@ def _summary(
         return f"{head}; targets not checked (--no-check)"
     if report is None:
         return f"{head}; no targets to judge"
-    names = [r.item.name for r in report.results]
+    names = list(dict.fromkeys(r.item.name for r in report.results))
     who = ", ".join(names) if len(names) <= 3 else f"{len(names)} targets"
     ends = [
         s.certificate.not_after

@@ -12,7 +12,7 @@ error, as an image the firmware cannot mount would be.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -162,11 +162,13 @@ def _profile_for_platform(fs_type: str, platform: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ImageOutput:
-    """An image entry of ``outputs:``: its parameters, and a directory whose files go in
-    beside the CA file (``from_dir``, relative to the config)."""
+    """An image entry of ``outputs:``: its parameters, a directory whose files go in
+    beside the CA file (``from_dir``, relative to the config), and the board it names,
+    whose rules the CA must pass for this image (``build`` gates it for that board)."""
 
     spec: ImageSpec
     from_dir: Path | None = None
+    board: Board | None = field(default=None, compare=False)
 
 
 def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageOutput:
@@ -191,7 +193,7 @@ def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageO
         platform=_opt(options, "platform"),
     )
     from_dir = _opt(options, "from_dir")
-    return ImageOutput(spec, base_dir / from_dir if from_dir is not None else None)
+    return ImageOutput(spec, base_dir / from_dir if from_dir is not None else None, board)
 
 
 def _opt(options: Mapping[str, Any], key: str) -> str | None:
@@ -201,12 +203,15 @@ def _opt(options: Mapping[str, Any], key: str) -> str | None:
 
 def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
     """The image holding the gated CA (and ``from_dir``'s files), mounted again and read
-    back before it is returned."""
+    back before it is returned. An output that names a board takes only a CA gated for
+    that board (InputError otherwise): its rules and connections judged it."""
     from .fs.edit import (  # deferred: images are made only on demand
         collect_dir_files,
         pack_ca_image,
     )
 
+    if output.board is not None:
+        ca.for_board(output.board)
     spec = output.spec
     files = collect_dir_files(output.from_dir) if output.from_dir is not None else []
     return pack_ca_image(

@@ -21,6 +21,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_LOCK_INPUT",
     "MAX_NUMBER_DIGITS",
+    "MAX_PACK_INPUT",
     "MAX_YAML_ALIASED",
     "MAX_YAML_DEPTH",
     "MAX_YAML_INPUT",
@@ -35,6 +36,9 @@ KiB = 1 << 10
 
 # Any file the tool reads whole (images and flash dumps are the largest).
 MAX_FILE_INPUT = 256 * MiB
+# The files ``pack --from-dir`` puts in an image, each and all together: no partition is
+# larger than the largest ESP32 flash.
+MAX_PACK_INPUT = 128 * MiB
 # PEM, DER or C source holding certificates.
 MAX_CERT_INPUT = 4 * MiB
 # cabundle.yaml and board profiles.
@@ -103,13 +107,14 @@ def loads_json(
     data: bytes,
     *,
     what: str,
-    path: str,
+    path: str | None,
     cap: int,
     max_depth: int = MAX_JSON_DEPTH,
     error: type[InputError] = InputError,
 ) -> Any:
-    """Parse JSON from an untrusted file: size and nesting capped, every failure
-    ``error`` naming the file (never RecursionError or UnicodeDecodeError)."""
+    """Parse untrusted JSON (a file, or a peer's answer when ``path`` is None): size and
+    nesting capped, every failure ``error`` naming the file (never RecursionError or
+    UnicodeDecodeError)."""
     check_size(len(data), cap, what=what, path=path, error=error)
     try:
         text = data.decode("utf-8")
@@ -117,8 +122,9 @@ def loads_json(
         raise error(f"{what} is not UTF-8 text (byte {e.start})", path=path) from e
     if not _json_depth_ok(text, max_depth):
         raise error(
-            f"{what} nests deeper than {max_depth} levels: not a file this tool wrote",
+            f"{what} nests deeper than {max_depth} levels",
             path=path,
+            hint=f"no {what} this tool reads nests that deep: it was not made for it",
         )
     try:
         return json.loads(text)

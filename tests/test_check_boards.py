@@ -200,3 +200,43 @@ def test_boards_lists_versions_and_shows_what_each_connection_trusts(runner: Cli
 def test_boards_bad_input_exits_2(runner: CliRunner, args: list[str], message: str) -> None:
     r = runner.invoke(cli, ["boards", *args])
     assert r.exit_code == 2 and message in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("board", "sets_name"),
+    [
+        ("mdash-arduino@1.2.12", False),
+        ("mdash-arduino@1.2.13", False),
+        ("mdash-arduino@1.2.14", False),
+        ("mdash-arduino", False),
+        ("mdash@1.2.15", True),
+        ("mdash@1.2.16", True),
+    ],
+)
+def test_mdash_before_1_2_15_never_sets_a_hostname(
+    runner: CliRunner, in_tmp: Path, board: str, sets_name: bool
+) -> None:
+    """mDash 1.2.12-1.2.14 connect without mbedtls_ssl_set_hostname (data/firmware/
+    mdash.yaml, ``hostname: false``): a server certificate for another name still
+    passes; 1.2.15/1.2.16 pass mdash.net's name, so the same leaf fails CN_MISMATCH."""
+    from esp_cabundle.boards import load_board
+    from esp_cabundle.check import board_device
+    from esp_cabundle.verify.profiles import profile_spec
+    from tests.support.verify_pki import NOW, mint
+
+    device = board_device(load_board(board))
+    assert device.sets_hostname is sets_name
+    assert ("+no-hostname" in profile_spec(device)) is not sets_name  # init's device: line
+    root = mint("Fleet Root")
+    (in_tmp / "ca.pem").write_bytes(root.pem)
+    (in_tmp / "leaf.pem").write_bytes(mint("other", root, ca=False, san="other.example").pem)
+    at = NOW.isoformat()
+    args = ("--board", board, "--bundle", "ca.pem", "--chain", "leaf.pem", "--at", at)
+    code, doc, _ = check(runner, *args, "--hostname", "mdash.net")
+    verdict = only(doc)["verdict"]
+    if sets_name:  # 1.2.15+ also trust only their built-in s_pem, not ca.pem
+        assert code == 1 and verdict["name"] == "mismatch"
+        assert "CN_MISMATCH" in verdict["flag_names"]
+    else:
+        assert code == 0 and verdict["name"] == "not-set"
+        assert verdict["flag_names"] == []

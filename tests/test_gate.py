@@ -70,7 +70,10 @@ def test_value_fields() -> None:
 
     assert ca.sha256 == hashlib.sha256(ca.pem).hexdigest()
     doc = ca.to_dict()
-    assert doc["roots"] == 2 and doc["board"] == "mdash-arduino" and doc["targets"] is None
+    assert doc["roots"] == 2 and doc["board"] == "mdash-arduino"
+    # no target given: only the board's own connection (mDash 1.2.13 reads the file)
+    assert [r["name"] for r in doc["targets"]["results"]] == ["mdash.net"]
+    assert _gate(X1_PEM, "mongoose-os-esp32").to_dict()["targets"] is None
 
 
 # ---------------------------------------------------------------------------------------
@@ -158,7 +161,8 @@ def _target(name: str) -> Target:
 def test_summary_names_targets_the_date_and_the_rules() -> None:
     ca = _gate(X1_PEM, "mdash-arduino", targets=[_target("letsencrypt-2024-short")])
     assert ca.summary == (
-        "1 root, accepted by letsencrypt-2024-short until 2035-06-04 under mdash-arduino rules"
+        "1 root, accepted by letsencrypt-2024-short, mdash.net until 2035-06-04 under "
+        "mdash-arduino rules"
     )
     assert ca.report is not None and ca.report.ok
     ca = _gate(
@@ -177,13 +181,14 @@ def test_summary_names_targets_the_date_and_the_rules() -> None:
 
 
 def test_a_target_the_ca_cannot_serve_fails_the_gate() -> None:
-    with pytest.raises(CheckFailed, match="would break 1 target") as e:
+    with pytest.raises(CheckFailed, match="and break 1 target") as e:
         _gate(
             dumps.pem("isrg-root-x2.pem"),
             "mdash-arduino",
             targets=[_target("letsencrypt-2024-short")],
         )
     assert "-0x2700" in e.value.violations[0]
+    assert "cut mdash-arduino@1.2.13 units off mdash.net" in e.value.message  # and its own
 
 
 def test_parse_target() -> None:

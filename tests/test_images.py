@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,60 @@ def test_an_image_output_goes_through_the_gate(runner: CliRunner, in_tmp: Path) 
     code, out = _build(runner)
     assert code == 1 and "before the devices' end of service" in out, out
     assert not (in_tmp / "spiffs.bin").exists()
+
+
+def test_an_image_for_a_board_is_gated_under_that_board(runner: CliRunner, in_tmp: Path) -> None:
+    """An expired DST-only CA (allowed by the config) may go into ca.pem and a Mongoose OS
+    image, but not into an mdash-arduino image: mDash 1.2.13 reads it for mdash.net, whose
+    chain no longer ends at DST Root CA X3. Nothing at all is written."""
+    head = "roots: [dst-root-ca-x3]\nallow: [expired]\noutputs:\n  - {format: pem, path: ca.pem}\n"
+    mos = "  - {format: littlefs, path: fs.bin, board: mongoose-os-esp32}\n"
+    mdash = "  - {format: spiffs, path: spiffs.bin, board: mdash-arduino@1.2.14}\n"
+    (in_tmp / "cabundle.yaml").write_text(head + mos + mdash)
+    code, out = _build(runner)
+    assert code == 1, out
+    assert "would cut mdash-arduino@1.2.14 units off mdash.net" in out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+    (in_tmp / "cabundle.yaml").write_text(head + mos)
+    code, out = _build(runner)
+    assert code == 0, out
+    assert "CA: 1 root; no targets to judge" in out
+    assert "CA in mongoose-os-esp32 images: 1 root; no targets to judge" in out
+
+
+def test_images_for_two_boards_each_get_their_gate(runner: CliRunner, in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n"
+        "  - {format: spiffs, path: spiffs.bin, board: mdash-arduino}\n"
+        "  - {format: littlefs, path: fs.bin, board: mongoose-os-esp32}\n"
+        "  - {format: littlefs, path: fs2.bin, board: mongoose-os-esp32}\n"
+    )
+    r = runner.invoke(cli, ["build", "--at", "2026-12-01", "--no-lock", "--json"])
+    assert r.exit_code == 0, r.output
+    gates = json.loads(r.stdout)["board_gates"]
+    assert [g["board"] for g in gates] == ["mdash-arduino", "mongoose-os-esp32"]
+    assert gates[0]["summary"] == (
+        "4 roots, accepted by mdash.net until 2045-09-02 under mdash-arduino rules"
+    )
+    assert gates[1]["targets"] is None
+
+
+def test_an_image_for_a_board_takes_only_a_ca_gated_for_it() -> None:
+    from esp_cabundle.images import ImageOutput, render_image_output
+    from tests.support.gated import gated
+
+    board = load_board("mdash-arduino")
+    output = ImageOutput(image_spec(board), board=board)
+    pem = (Path(__file__).parent / "data/letsencrypt/isrgrootx1.pem").read_bytes()
+    with pytest.raises(InputError, match="checked under the rules of no board"):
+        render_image_output(gated(pem), output)
+    with pytest.raises(
+        InputError, match=r"board mdash-arduino@1\.2\.13, not of mdash-arduino@1\.2\.12"
+    ):
+        render_image_output(gated(pem, "mdash-arduino"), ImageOutput(
+            output.spec, board=load_board("mdash-arduino@1.2.12")
+        ))  # fmt: skip
+    assert render_image_output(gated(pem, board), output).image.read("/ca.pem") == gated(pem).pem
 
 
 @pytest.mark.parametrize(

@@ -280,3 +280,30 @@ def test_pack_board_refusals_write_nothing(
     code, text = pack(runner, *args, "--bundle", str(X1), "--at", AT, "-o", str(out))
     assert code == 2 and message in text, text
     assert not out.exists()
+
+
+def test_pack_from_dir_reads_within_its_cap(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file larger than any partition is refused before it is read (a sparse 129 MiB
+    file costs no memory), and so are files that together pass the cap; nothing is
+    written."""
+    src = tmp_path / "data"
+    src.mkdir()
+    with (src / "huge.bin").open("wb") as f:
+        f.truncate(129 << 20)
+    out = tmp_path / "fs.bin"
+    args = ["--fs", "littlefs", "--profile", "esp-idf", "--size", "64K", "--bundle", str(X1)]
+    code, text = pack(runner, *args, "--from-dir", str(src), "-o", str(out))
+    assert code == 2, text
+    assert "huge.bin: packed file is 129 MiB, over the 128 MiB limit for packed files" in text
+    assert not out.exists()
+    (src / "huge.bin").unlink()
+    (src / "a.bin").write_bytes(b"a" * 600)
+    (src / "b.bin").write_bytes(b"b" * 600)
+    import esp_cabundle.fs.edit as edit
+
+    monkeypatch.setattr(edit, "MAX_PACK_INPUT", 1024)
+    code, text = pack(runner, *args, "--from-dir", str(src), "-o", str(out))
+    assert code == 2 and "--from-dir input is 1,200 bytes, over the 1 KiB limit" in text, text
+    assert not out.exists()

@@ -8,6 +8,7 @@ import io
 import json
 import shutil
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,41 @@ def test_deadline_is_the_forecast_of_the_units_current_file(in_tmp: Path) -> Non
         mp.undo()
 
 
+def test_deadline_judges_with_the_boards_own_device(in_tmp: Path) -> None:
+    """The forecast runs under the device ``check --board`` uses: mDash 1.2.13 sets no
+    server name, so a server certificate for another name works until the root expires
+    (2040; the server renews its own), where a name check would call the unit's file
+    failing already (no date at all)."""
+    from dataclasses import replace
+
+    from support.doc_commands import freeze_clock
+    from support.verify_pki import mint
+
+    from esp_cabundle.boards import VerifyProfile, load_board
+    from esp_cabundle.check import Target
+    from esp_cabundle.commands._push_links import deadline_for
+
+    mp = pytest.MonkeyPatch()
+    try:
+        freeze_clock(mp, "2026-12-01")
+        root = mint("Cloud Root", not_before=utc(2020), not_after=utc(2040))
+        leaf = mint("cloud", root, ca=False, san="cloud.example",
+                    not_before=utc(2025), not_after=utc(2030))  # fmt: skip
+        (in_tmp / "chains").mkdir()
+        (in_tmp / "chains/mdash.net.pem").write_bytes(leaf.pem)
+        clocked = replace(
+            load_board("mdash-arduino@1.2.13"), verify=VerifyProfile("mbedtls", "synced")
+        )
+        when = deadline_for(clocked, [Target("mdash.net", "mdash.net", 443)], in_tmp)(root.pem)
+        assert when is not None and when.date().isoformat() == "2040-01-01"
+    finally:
+        mp.undo()
+
+
+def utc(year: int) -> datetime:
+    return datetime(year, 1, 1, tzinfo=timezone.utc)
+
+
 def test_status_counts_and_units_not_reached(mdash: Any, in_tmp: Path) -> None:
     s, _units = mdash
     write_ca(in_tmp)
@@ -203,8 +239,15 @@ def test_status_counts_and_units_not_reached(mdash: Any, in_tmp: Path) -> None:
 def test_answers_are_bounded_and_checked() -> None:
     with pytest.raises(UnitRpcError, match="over the"):
         parse_answer(b" " * (MAX_ANSWER_BYTES + 1), unit="u", method="FS.Get")
-    with pytest.raises(UnitRpcError, match="not JSON"):
+    with pytest.raises(UnitRpcError, match="not valid JSON"):
         parse_answer(b'{"id": 1, "result": ', unit="u", method="FS.Get")
+    deep = b'{"id": 1, "result": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    with pytest.raises(UnitRpcError, match="nests deeper than 32 levels"):
+        parse_answer(deep, unit="u", method="FS.Get")
+    with pytest.raises(UnitRpcError, match="nests deeper than 32 levels"):
+        parse_answer(deep.decode(), unit="u", method="FS.Get")  # a WebSocket text message
+    with pytest.raises(UnitRpcError, match="not UTF-8"):
+        parse_answer(b'{"id": 1, "result": "\xff"}', unit="u", method="FS.Get")
     with pytest.raises(UnitRpcError, match="not an RPC frame"):
         parse_answer(b"[1, 2]", unit="u", method="FS.Get")
     with pytest.raises(UnitRpcError, match=r"FS.Put failed \(500\): no space") as e:
@@ -255,3 +298,23 @@ def test_writes_fit_the_frame_budget() -> None:
 
         sizes = [len(request_frame(1 << 40, m, p, shape="args", src=ch.src)) for m, p in ch.sent]
         assert max(sizes) <= budget and [p["append"] for _, p in ch.sent][:2] == [False, True]
+
+
+def test_a_push_file_carries_a_ca_gated_for_the_units_board() -> None:
+    """The campaign writes only what the gate let through for the units' board."""
+    from support.gated import gated
+
+    from esp_cabundle.boards import load_board
+    from esp_cabundle.errors import InputError
+    from esp_cabundle.push.campaign import PushFile
+
+    pem = ca_bytes()
+    with pytest.raises(TypeError, match="GatedCA"):
+        PushFile(pem)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="gated for no board"):
+        PushFile(gated(pem))
+    with pytest.raises(InputError, match="not of mdash-arduino"):
+        PushFile.for_board(gated(pem, "mongoose-os-esp32"), load_board("mdash-arduino"))
+    push = PushFile.for_board(gated(pem, "mdash-arduino"), load_board("mdash-arduino"))
+    assert (push.name, push.temp_name, push.board) == ("ca.pem", "ca.pem.new", "mdash-arduino")
+    assert push.data == gated(pem).pem and push.sha256 == push.ca.sha256

@@ -211,3 +211,42 @@ def test_mqtts_broker_checked_by_the_gate_and_verified_with_tls_ca(tmp_path: Pat
             assert r.exit_code == 3 and "cannot reach the MQTT broker" in r.output
         finally:
             host.close()
+
+
+@pytest.mark.parametrize("hostile", ["nested", "huge"])
+@pytest.mark.parametrize("link", ["http", "ws", "mdash"])
+def test_a_hostile_unit_fails_alone(stand_in: Any, tmp_path: Path, link: str, hostile: str) -> None:
+    """A unit (or mDash relaying it) answering 100,000 brackets deep or 3 MiB is failed
+    with the reason, by the capped JSON reader; the other unit is updated."""
+    if link == "mdash":
+        units = [mdash_unit("bad", hostile=hostile), mdash_unit("good")]
+        code, out = run(tmp_path, "--mdash", stand_in(units).url, "--concurrency", "1")
+    else:
+        units = [mongoose_unit("bad", hostile=hostile), mongoose_unit("good")]
+        servers = [LanUnitServer(u) for u in units]
+        try:
+            urls = [s.http_url if link == "http" else s.ws_url for s in servers]
+            argv = ["--rpc", urls[0], "--rpc", urls[1], "--concurrency", "1"]
+            code, out = run(tmp_path, *argv, board="mongoose-os-esp32")
+        finally:
+            for s in servers:
+                s.close()
+    assert code == 3, out
+    with Ledger(tmp_path / "c.db") as led:
+        by_state = {r.state: r for r in led.rows()}
+    assert sorted(by_state) == ["failed", "verified"], out
+    reason = "nests deeper than 32 levels" if hostile == "nested" else "byte limit"
+    assert reason in (by_state["failed"].last_error or ""), by_state["failed"].last_error
+    assert_updated(units[1], ca_bytes())
+
+
+def test_an_mdash_device_list_over_its_cap_is_refused_unread(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import esp_cabundle.push.mdash as mdash
+
+    monkeypatch.setattr(mdash, "MAX_LISTING_BYTES", 200)  # three devices list ~270 bytes
+    s = stand_in([mdash_unit("dev1"), mdash_unit("dev2"), mdash_unit("dev3")])
+    code, out = run(tmp_path, "--mdash", s.url)
+    assert code == 3 and "answered more than 200 bytes: refused unread" in out, out
+    assert not (tmp_path / "c.db").exists()

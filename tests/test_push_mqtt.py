@@ -137,7 +137,7 @@ def test_faults_each_end_in_the_state_that_says_what_happened(
     }
     assert "no answer to FS." in (led[b].last_error or "")
     assert "failed to write data" in (led[d].last_error or "")
-    assert "not JSON" in (led[e].last_error or "")
+    assert "not valid JSON" in (led[e].last_error or "")
     assert units["corrupt"].count("FS.Put", filename="ca.pem.new", append=False) == 2
     # The full unit still mounts and keeps every file; its CA file is the old one.
     after = units["full"].files()
@@ -223,6 +223,8 @@ def test_watch_stops_at_the_deadline_of_the_units_old_file(
 ) -> None:
     """Without --until, a watch ends when the forecast says the units' current file stops
     working (here already past): one pass, the deadline recorded in the ledger."""
+    from support.gated import gated
+
     from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
     from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url
 
@@ -240,7 +242,7 @@ def test_watch_stops_at_the_deadline_of_the_units_old_file(
     try:
         with Ledger(tmp_path / "campaign.db") as ledger:
             report = run_campaign(
-                [transport], PushFile(ca_bytes(), "ca.pem", "mongoose-os-esp32"), ledger, options
+                [transport], PushFile(gated(ca_bytes(), "mongoose-os-esp32")), ledger, options
             )
             assert ledger.meta()["deadline"].startswith("2020-01-01")
     finally:
@@ -248,3 +250,22 @@ def test_watch_stops_at_the_deadline_of_the_units_old_file(
     assert report.passes == 1 and not report.ok
     assert seen == [mongoose_unit("x").files()["/ca.pem"]]
     assert {r.id: r.state for r in report.rows} == {a: "verified", b: "offline"}
+
+
+@pytest.mark.parametrize("hostile", ["nested", "huge"])
+def test_a_hostile_unit_fails_alone(
+    mosquitto: Any, host: Any, tmp_path: Path, hostile: str
+) -> None:
+    """Answers nesting 100,000 deep or of 3 MiB are refused by the capped JSON reader:
+    that unit is failed with the reason, the broker link lives on, the next unit is
+    updated."""
+    bad, good = ids(2)
+    units = [mongoose_unit(bad, hostile=hostile), mongoose_unit(good)]
+    host(units)
+    code, out, _ = push(mosquitto, tmp_path, units, "--concurrency", "1", "--timeout", "3")
+    assert code == 3, out
+    led = rows(tmp_path)
+    assert (led[bad].state, led[good].state) == ("failed", "verified")
+    reason = "nests deeper than 32 levels" if hostile == "nested" else "byte limit"
+    assert reason in (led[bad].last_error or ""), led[bad].last_error
+    assert_updated(units[1], ca_bytes())

@@ -3,12 +3,14 @@ its real certificates; a roadmap that contradicts itself fails with file, line a
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
 from esp_cabundle.certs import load_certificate_file
+from esp_cabundle.chains import load_chain_file
 from esp_cabundle.errors import ConfigError, InputError
 from esp_cabundle.roadmaps import load_roadmap, parse_roadmap, roadmap_names, roadmap_server
 
@@ -158,3 +160,45 @@ def test_a_server_kind_listed_twice_is_refused() -> None:
     twice = GOOD + GOOD[GOOD.index("  - name: kind") :]
     with pytest.raises(ConfigError, match="server kind 'kind' is listed twice"):
         parse_roadmap(twice, folder=LE, source="t.yaml")
+
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+_DEFAULT_FROM = re.compile(r"default (?:RSA )?chain (?:from|since) (\d{4}-\d\d-\d\d)")
+
+
+def _default_step(path: Path) -> tuple[str, str | None]:
+    """(start, end) of the letsencrypt ``rsa-default`` step that sends ``path``'s chain."""
+    shas = [c.sha256 for c in load_chain_file(path).certificates]
+    found = [(s[1], s[2]) for s in steps("rsa-default") if s[3] == shas]
+    assert len(found) == 1, f"{path.name}: not a chain Let's Encrypt sent by default"
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted([*EXAMPLES.glob("chains/*.pem"), *EXAMPLES.glob("ci/chains/*.pem")]),
+    ids=lambda p: p.relative_to(EXAMPLES).as_posix(),
+)
+def test_example_chain_headers_give_the_roadmap_dates(path: Path) -> None:
+    """A chain file's header says from when servers sent it by default, as the roadmap
+    does (R11 came on 2024-06-06; from 2024-02-08 the short chain was R3)."""
+    head = "".join(line for line in path.read_text().splitlines(keepends=True)[:2])
+    m = re.search(r"default from (\d{4}-\d\d-\d\d)(?: until (\d{4}-\d\d-\d\d))?", head)
+    if m is None:
+        assert "default" not in head, head
+        return
+    start, end = _default_step(path)
+    assert m.group(1) == start, head
+    assert m.group(2) in (None, end), head
+
+
+def test_example_chains_readme_gives_the_roadmap_dates() -> None:
+    text = (EXAMPLES / "chains" / "README.md").read_text()
+    bullets = re.findall(r"^- `([^`]+\.pem)`:(.*?)(?=^- |^```|\Z)", text, re.M | re.S)
+    dated = 0
+    for name, body in bullets:
+        m = _DEFAULT_FROM.search(" ".join(body.split()))
+        if m is not None:
+            dated += 1
+            assert m.group(1) == _default_step(EXAMPLES / "chains" / name)[0], name
+    assert dated >= 2

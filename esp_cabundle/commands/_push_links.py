@@ -16,7 +16,7 @@ from click.core import ParameterSource
 
 from ..certs import load_certificates
 from ..chains import parse_host_port
-from ..check import Target, check_items, target_items
+from ..check import Target, board_device, check_items, target_items
 from ..config import find_config, load_config
 from ..dates import now
 from ..errors import EspCabundleError, InputError
@@ -24,26 +24,19 @@ from ..fileio import read_input
 from ..push.http import LanTransport
 from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
-from ..verify import DeviceProfile, TrustSet
+from ..verify import TrustSet
 
 if TYPE_CHECKING:
     from ..boards import Board
     from ..check import Target
     from ..push.transport import Transport
-    from ..verify import DeviceProfile
 
 __all__ = [
-    "board_device",
     "connection_targets",
     "deadline_for",
     "open_transports",
     "server_targets",
 ]
-
-
-def board_device(board: Board) -> DeviceProfile:
-    """The verification rules of the board's units, as ``check --board`` takes them."""
-    return DeviceProfile(board.verify.rules, board.verify.clock, f"board {board.name}", "")
 
 
 def deadline_for(

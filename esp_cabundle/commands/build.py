@@ -164,6 +164,8 @@ def build(
         check_targets=not ca.no_check,
     )
     announce(result.ca, quiet=quiet, as_json=as_json)
+    for board_ca in result.boards:  # image outputs for a board: its rules, its connections
+        announce(board_ca, quiet=quiet, as_json=as_json, images_of=board_ca.board)
     written = [] if dry_run else write_build(result)
 
     if as_json:
@@ -180,6 +182,7 @@ def build(
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
                 "written": [str(p) for p in written],
                 "gate": result.ca.to_dict(),
+                "board_gates": [g.to_dict() for g in result.boards],
             }
         )
         emit_json(doc, err=to_stdout)

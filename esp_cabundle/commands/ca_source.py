@@ -5,8 +5,8 @@ a CA where devices read it. They take it from a finished file (``--bundle``) or 
 exactly as ``esp-cabundle build`` does (the config, presets, added and excluded roots),
 and pass it through :func:`esp_cabundle.gate.gate_ca` with the same policy flags
 (``--allow``, ``--service-until``, ``--max-bytes``) and targets (the config's,
-``--target``; ``--no-check`` skips them). :func:`ca_options` adds the flags and hands
-the command one :class:`CaOptions`.
+``--target``, the board's own connections; ``--no-check`` skips them).
+:func:`ca_options` adds the flags and hands the command one :class:`CaOptions`.
 """
 
 from __future__ import annotations
@@ -100,7 +100,8 @@ _GATE = (
     click.option(
         "--no-check",
         is_flag=True,
-        help="Write even if a target would refuse the CA (the policies still apply).",
+        help="Write even if a target, or a connection of the board's firmware that reads "
+        "the file, would refuse the CA (the policies still apply).",
     ),
 )
 _KEYS = (
@@ -191,9 +192,11 @@ class CaOptions:
         command: str | None = None,
         source: CaSource | None = None,
         targets: Sequence[Target] = (),
+        ca_path: str | None = None,
     ) -> GatedCA:
         """Gate the CA these flags name (or ``source``) for ``board``; ``targets`` are
-        judged beside the config's and ``--target``'s (``push``: the server units use)."""
+        judged beside the config's and ``--target``'s (``push``: the server units use),
+        and so are the board's connections that read ``ca_path`` (default: its CA path)."""
         src = source or self.source(command=command)
         return gate_ca(
             src,
@@ -201,6 +204,7 @@ class CaOptions:
             at=at,
             targets=[*self.extra_targets(), *targets],
             check_targets=not self.no_check,
+            ca_path=ca_path,
         )
 
 
@@ -225,13 +229,24 @@ def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
     return decorate
 
 
-def announce(ca: GatedCA, *, quiet: bool = False, as_json: bool = False) -> None:
-    """The gate's one line, on stderr, before anything is written (in --json: a field)."""
-    note(f"CA: {printable(ca.summary)}", quiet=quiet or as_json)
+def announce(
+    ca: GatedCA, *, quiet: bool = False, as_json: bool = False, images_of: Board | None = None
+) -> None:
+    """The gate's one line, on stderr, before anything is written (in --json: a field).
+    ``images_of``: the same CA gated again for a board's image outputs (``build``); its
+    policies were announced with the first line. Names from files and certificates are
+    shown :func:`~esp_cabundle.text.printable`."""
+    quiet = quiet or as_json
+    if images_of is not None:
+        note(f"CA in {images_of.name} images: {printable(ca.summary)}", quiet=quiet)
+        for n in ca.notes:
+            note(f"note: {printable(n)}", quiet=quiet)
+        return
+    note(f"CA: {printable(ca.summary)}", quiet=quiet)
     for n in ca.notes:
-        note(f"note: {printable(n)}", quiet=quiet or as_json)
+        note(f"note: {printable(n)}", quiet=quiet)
     for v in ca.violations:
-        note(f"allowed: {printable(v.message)}", quiet=quiet or as_json)
+        note(f"allowed: {printable(v.message)}", quiet=quiet)
 
 
 def _cwd_relative(spec: str) -> str:

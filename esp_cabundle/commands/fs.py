@@ -233,7 +233,9 @@ def put_cmd(
     if target in _ca_paths(img, board):
         config = ca.config()
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
-        gated = ca.gate(board=load_board(board) if board else None, at=parse_at(at), source=src)
+        gated = ca.gate(
+            board=load_board(board) if board else None, at=parse_at(at), source=src, ca_path=target
+        )
         announce(gated, quiet=quiet, as_json=as_json)
         data = gated.pem
     result = _apply(

@@ -131,7 +131,7 @@ def pack(
         # The image from an earlier run, inside --from-dir: never packed into the next.
         rel = Path(os.path.relpath(os.path.realpath(output), os.path.realpath(from_dir)))
         files = [f for f in files if f[0] != "/" + rel.as_posix()]
-    gated = ca.gate(board=chosen, at=parse_at(at), command="pack")
+    gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
     packed = pack_ca_image(
         spec.fs_type,

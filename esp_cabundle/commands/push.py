@@ -14,7 +14,6 @@ from ..boards import load_board
 from ..check import CheckFailed
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign, survey
-from ..push.files import device_name
 from ..push.ledger import STATES, Ledger
 from ..ui import echo, emit_json, format_table, note
 from ._interrupt import stop_on_signals
@@ -214,7 +213,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
 
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
-    push_file = PushFile(gated.for_board(board), device_name(board.filesystem.ca_path), board.name)
+    push_file = PushFile.for_board(gated, board)
     until = opts["until"]
     options = CampaignOptions(
         concurrency=opts["concurrency"],

@@ -34,8 +34,10 @@ ERASE_BLOCK = 4096
 
 
 def normalize_path(path: str) -> str:
-    """``ca.pem`` / ``/ca.pem`` / ``//ca.pem`` -> ``/ca.pem``."""
-    p = "/" + path.strip().lstrip("/")
+    """``ca.pem`` / ``/ca.pem`` / ``//ca.pem`` -> ``/ca.pem``. Nothing else changes: a
+    name ``/ca.pem\r`` stays itself (a new file by that name is refused by
+    :func:`checked_new_path`), never silently another file's."""
+    p = "/" + path.lstrip("/")
     return p
 
 
@@ -54,6 +56,12 @@ def checked_new_path(path: str, fs_name: str) -> str:
             f"invalid file name '{shown_path(p)}' for the {fs_name} image: it holds a control "
             "character",
             hint="use printable characters only",
+        )
+    if any(part != part.strip() for part in p[1:].split("/")):
+        raise ImageError(
+            f"invalid file name '{shown_path(path)}' for the {fs_name} image: a part starts "
+            "or ends with a space",
+            hint="remove the spaces around the name (a name is never trimmed silently)",
         )
     if p == "/" or any(part in ("", ".", "..") for part in p[1:].split("/")):
         raise ImageError(

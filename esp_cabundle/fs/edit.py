@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError
-from ..fileio import is_temporary_name
+from ..fileio import is_temporary_name, read_input
+from ..limits import MAX_PACK_INPUT, check_size
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
 
@@ -341,20 +342,23 @@ IGNORED_NAMES = frozenset({".DS_Store", ".git", ".gitignore", ".gitmodules"})
 
 def collect_dir_files(directory: str | Path) -> list[tuple[str, bytes]]:
     """Every regular file under ``directory`` as (image path, bytes), sorted by path so
-    the image is reproducible; temporary files of an interrupted write are skipped."""
+    the image is reproducible; temporary files of an interrupted write are skipped. What
+    is read is capped (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each file and all
+    together): no partition holds more."""
     root = Path(directory)
     if not root.is_dir():
         raise InputError("not a directory", path=str(root))
     out: list[tuple[str, bytes]] = []
+    total = 0
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
         if any(part in IGNORED_NAMES for part in rel.parts) or not p.is_file():
             continue
         if is_temporary_name(p.name):  # left behind by a run that was killed mid-write
             continue
-        try:
-            out.append(("/" + rel.as_posix(), p.read_bytes()))
-        except OSError as e:
-            raise InputError(f"cannot read ({e.strerror or e})", path=str(p)) from e
+        data = read_input(p, what="packed file", max_bytes=MAX_PACK_INPUT)
+        total += len(data)
+        check_size(total, MAX_PACK_INPUT, what="--from-dir input", path=str(root))
+        out.append(("/" + rel.as_posix(), data))
     out.sort(key=lambda item: item[0])
     return out

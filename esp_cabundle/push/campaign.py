@@ -29,12 +29,17 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from ..errors import EspCabundleError, UnitRpcError, UnitUnreachable
-from .files import UnitFiles, UnitInfo
+from ..errors import EspCabundleError, InputError, UnitRpcError, UnitUnreachable
+from ..gate import GatedCA
+from .files import UnitFiles, UnitInfo, device_name
 from .ledger import DONE_STATES, LeaseLost, Ledger, UnitRow
 from .rpc import is_unknown_method
 from .transport import Transport, UnitRef
+
+if TYPE_CHECKING:
+    from ..boards import Board
 
 __all__ = [
     "CampaignOptions",
@@ -59,16 +64,42 @@ def sha256_hex(data: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PushFile:
-    """The validated CA file and where it goes on the units (names as the RPC services
-    take them, e.g. ``ca.pem``; the new file is staged at ``<name>.new``)."""
+    """The CA file a campaign puts on the units: a :class:`~esp_cabundle.gate.GatedCA`
+    gated for the units' board, never raw bytes. It goes to the board's CA path (named as
+    the RPC services take it, e.g. ``ca.pem``), staged first at ``<name>.new``."""
 
-    ca: bytes
-    name: str
-    board: str
+    ca: GatedCA
+    name: str = field(init=False)
+    board: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ca, GatedCA):
+            raise TypeError("a PushFile carries a GatedCA (esp_cabundle.gate.gate_ca), not bytes")
+        board = self.ca.board
+        if board is None or board.filesystem is None:
+            judged = f"board {board.name}, which has no CA file" if board else "no board"
+            raise InputError(
+                f"the CA was gated for {judged}: there is no file on the units to replace",
+                hint="gate it for the board of the units (gate_ca(..., board=...))",
+            )
+        object.__setattr__(self, "name", device_name(board.filesystem.ca_path))
+        object.__setattr__(self, "board", board.name)
+
+    @classmethod
+    def for_board(cls, ca: GatedCA, board: Board) -> PushFile:
+        """The push of ``ca`` to units of ``board``; InputError when it was gated for
+        another board (its rules did not judge it)."""
+        ca.for_board(board)
+        return cls(ca)
+
+    @property
+    def data(self) -> bytes:
+        """The bytes each unit's CA file will hold."""
+        return self.ca.pem
 
     @property
     def sha256(self) -> str:
-        return sha256_hex(self.ca)
+        return self.ca.sha256
 
     @property
     def temp_name(self) -> str:
@@ -262,9 +293,9 @@ class _Run:
         self.ledger.record(uid, fw_version=info.fw_version, seen=True)
         self.emit(uid, row.state, "reading the CA file")
         current = files.get(push.name)
-        if current is not None and current != push.ca:
+        if current is not None and current != push.data:
             self.note_old_ca(current)
-        if current == push.ca:
+        if current == push.data:
             ours = row.state in ("writing", "verified", "rebooted")
             if row.state == "writing":
                 self.forget_temp(files)
@@ -278,7 +309,7 @@ class _Run:
             self.ledger.record(
                 uid, state="writing", old_sha256=old_sha, new_sha256=push.sha256, clear_error=True
             )
-            self.emit(uid, "writing", f"writing {len(push.ca)} bytes")
+            self.emit(uid, "writing", f"writing {len(push.data)} bytes")
             self.write_verified(files)
             state = "verified"
             self.ledger.record(uid, state=state)
@@ -297,8 +328,8 @@ class _Run:
         while True:
             tries += 1
             if use_rename:
-                files.put(push.temp_name, push.ca)
-                if files.get(push.temp_name) == push.ca:
+                files.put(push.temp_name, push.data)
+                if files.get(push.temp_name) == push.data:
                     self.ledger.renew(files.unit_id)
                     try:
                         files.rename(push.temp_name, push.name)
@@ -309,11 +340,11 @@ class _Run:
                         self.forget_temp(files)
                         tries -= 1
                         continue
-                    if files.ends_with(push.name, push.ca):
+                    if files.ends_with(push.name, push.data):
                         return
             else:
-                files.put(push.name, push.ca)
-                if files.get(push.name) == push.ca:
+                files.put(push.name, push.data)
+                if files.get(push.name) == push.data:
                     return
             if tries >= 2:
                 raise _Mismatch(
@@ -361,7 +392,7 @@ class _Run:
                 break
             if elapsed > self.options.reconnect_timeout:
                 raise UnitUnreachable(f"unit {uid}: answered but never rebooted")
-        if files.get(self.push.name) != self.push.ca:
+        if files.get(self.push.name) != self.push.data:
             raise _Mismatch(f"unit {uid}: after the reboot the CA file is not the one written")
         self.ledger.record(uid, state="reconnected", fw_version=info.fw_version, seen=True)
         self.emit(uid, "reconnected", final=True)
@@ -477,7 +508,7 @@ def survey(
             return SurveyRow(ref.id, t.name, "failed", error=e.message)
         finally:
             channel.close()
-        state = "up-to-date" if current == push.ca else "would-write"
+        state = "up-to-date" if current == push.data else "would-write"
         old = sha256_hex(current) if current is not None else "none"
         return SurveyRow(ref.id, t.name, state, info.fw_version, old)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import socket
 import ssl
 import threading
@@ -26,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import InputError, UnitRpcError, UnitUnreachable
+from ..limits import loads_json
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
 
@@ -33,6 +33,8 @@ __all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "tls_context"]
 
 # rpc-common mos.yml: ["rpc.max_frame_size", "i", 4096]
 MONGOOSE_FRAME_SIZE = 4096
+# RFC 6455 7.4.1: the close code a WebSocket client sends for a message over its limit.
+_MESSAGE_TOO_BIG = 1009
 _SRC = "esp-cabundle"
 
 
@@ -90,8 +92,10 @@ class HttpPool:
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> tuple[int, bytes]:
-        """(status, body) of one request; OSError/HTTPException on a link failure.
+        """(status, body) of one request; OSError/HTTPException on a link failure. At most
+        ``max_bytes`` + 1 bytes of the body are read (more: the caller refuses it).
 
         A keep-alive connection the server closed meanwhile is reopened once.
         """
@@ -102,8 +106,8 @@ class HttpPool:
             try:
                 conn.request(method, self.base_path + path, body=body, headers=hdrs)
                 resp = conn.getresponse()
-                data = resp.read(MAX_ANSWER_BYTES + 1)
-                if resp.will_close:
+                data = resp.read(max_bytes + 1)
+                if resp.will_close or len(data) > max_bytes:  # the rest is never read
                     self._drop()
                 return resp.status, data
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
@@ -215,6 +219,12 @@ class _WsChannel:
                     return result
         except (OSError, ConnectionClosed) as e:
             self.close()
+            sent = getattr(e, "sent", None)
+            if sent is not None and sent.code == _MESSAGE_TOO_BIG:  # max_size: we closed
+                raise UnitRpcError(
+                    f"unit {self.unit_id}: the answer to {method} is over the "
+                    f"{MAX_ANSWER_BYTES}-byte limit for one answer frame"
+                ) from None
             raise link_error(self.unit_id, method, e, timeout) from None
 
     def close(self) -> None:
@@ -268,9 +278,10 @@ class LanTransport:
         pass
 
 
-def json_body(data: bytes) -> Any:
-    """Parsed JSON, or None when ``data`` is not JSON."""
+def json_body(data: bytes, *, cap: int = MAX_ANSWER_BYTES) -> Any:
+    """Parsed JSON, or None when ``data`` is not JSON, is over ``cap`` bytes or nests
+    too deep (:func:`~esp_cabundle.limits.loads_json`)."""
     try:
-        return json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        return loads_json(data, what="HTTP body", path=None, cap=cap)
+    except InputError:
         return None

@@ -30,8 +30,9 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
+from ..limits import human_size
 from .http import HttpPool, json_body, link_error
-from .rpc import FrameShape, answer_error
+from .rpc import MAX_ANSWER_BYTES, FrameShape, answer_error, load_answer
 from .transport import Traffic, UnitRef
 
 __all__ = ["DEFAULT_MDASH_URL", "MDASH_FRAME_SIZE", "MdashTransport"]
@@ -39,6 +40,8 @@ __all__ = ["DEFAULT_MDASH_URL", "MDASH_FRAME_SIZE", "MdashTransport"]
 DEFAULT_MDASH_URL = "https://mdash.net/api/v2"
 # A device's frames travel over its WebSocket; keep them as small as Mongoose OS's.
 MDASH_FRAME_SIZE = 4096
+# GET /devices lists every device of the account (about 1 KiB each): room for ~30,000.
+MAX_LISTING_BYTES = 32 << 20
 
 
 class _MdashChannel:
@@ -57,11 +60,9 @@ class _MdashChannel:
         except (OSError, http.client.HTTPException) as e:
             raise link_error(self.unit_id, method, e, timeout) from None
         self._t.traffic.add(len(body), len(data))
-        parsed = json_body(data)
         if 200 <= status < 300:
-            if parsed is None and data.strip():
-                raise UnitRpcError(f"unit {self.unit_id}: the answer to {method} is not JSON")
-            return parsed
+            return load_answer(data, unit=self.unit_id, method=method) if data.strip() else None
+        parsed = json_body(data)
         error = parsed.get("error", parsed) if isinstance(parsed, dict) else None
         has_code = isinstance(error, dict) and isinstance(error.get("code"), int)
         if status >= 500 and not has_code:
@@ -101,7 +102,13 @@ class MdashTransport:
         self.traffic = Traffic()
 
     def request(
-        self, method: str, path: str, *, body: bytes | None = None, timeout: float | None = None
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        timeout: float | None = None,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> tuple[int, bytes]:
         status, data = self._pool.request(
             method,
@@ -109,6 +116,7 @@ class MdashTransport:
             body=body,
             headers={"Authorization": f"Bearer {self._key}"},
             timeout=timeout,
+            max_bytes=max_bytes,
         )
         if status in (401, 403):
             raise AuthError(
@@ -119,13 +127,19 @@ class MdashTransport:
 
     def units(self) -> list[UnitRef]:
         try:
-            status, data = self.request("GET", "/devices")
+            status, data = self.request("GET", "/devices", max_bytes=MAX_LISTING_BYTES)
         except (OSError, http.client.HTTPException) as e:
             raise DeviceError(
                 f"cannot reach mDash at {self._pool.origin}: {type(e).__name__}",
                 hint="check the --mdash URL and the network",
             ) from None
-        devices = json_body(data)
+        if len(data) > MAX_LISTING_BYTES:
+            raise DeviceError(
+                f"mDash GET /devices answered more than {human_size(MAX_LISTING_BYTES)}: "
+                "refused unread",
+                hint="name the units with --device/--devices instead of the whole account",
+            )
+        devices = json_body(data, cap=MAX_LISTING_BYTES)
         if status != 200 or not isinstance(devices, list):
             raise DeviceError(f"mDash GET /devices answered HTTP {status} without a device list")
         listed: dict[str, UnitRef] = {}

@@ -15,7 +15,6 @@ appears in a message, the ledger, or the process's arguments.
 
 from __future__ import annotations
 
-import json
 import secrets
 import threading
 from collections.abc import Mapping, Sequence
@@ -24,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
+from ..limits import loads_json
 from .http import tls_context
-from .rpc import FrameShape, next_call_id, parse_answer, request_frame
+from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
 
 if TYPE_CHECKING:
@@ -268,8 +268,10 @@ class MqttTransport:
 
 
 def _frame_id(payload: bytes) -> Any:
+    """The ``id`` of a frame that is not a good answer, when it has one (capped like
+    every answer: a hostile unit's frame costs bounded time and memory)."""
     try:
-        frame = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        frame = loads_json(payload, what="MQTT frame", path=None, cap=MAX_ANSWER_BYTES)
+    except InputError:
         return None
     return frame.get("id") if isinstance(frame, dict) else None

@@ -22,13 +22,15 @@ import random
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
-from ..errors import UnitRpcError
+from ..errors import InputError, UnitRpcError
+from ..limits import loads_json
 
 __all__ = [
     "MAX_ANSWER_BYTES",
     "FrameShape",
     "RpcChannel",
     "is_unknown_method",
+    "load_answer",
     "next_call_id",
     "parse_answer",
     "request_frame",
@@ -86,18 +88,7 @@ def request_frame(
 def parse_answer(data: bytes | str, *, unit: str, method: str) -> tuple[Any, Any]:
     """``(id, result)`` of an answer frame; UnitRpcError for an error answer or bytes
     that are not an answer (malformed JSON, no id, neither result nor error)."""
-    if len(data) > MAX_ANSWER_BYTES:
-        raise UnitRpcError(
-            f"unit {unit}: the answer to {method} is {len(data)} bytes, over the "
-            f"{MAX_ANSWER_BYTES}-byte limit"
-        )
-    try:
-        frame = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise UnitRpcError(
-            f"unit {unit}: the answer to {method} is not JSON ({_short(e)})",
-            hint="is this an RPC endpoint of a Mongoose OS or mDash unit?",
-        ) from None
+    frame = load_answer(data, unit=unit, method=method)
     if not isinstance(frame, dict) or "id" not in frame:
         raise UnitRpcError(f"unit {unit}: the answer to {method} is not an RPC frame")
     error = frame.get("error")
@@ -106,6 +97,26 @@ def parse_answer(data: bytes | str, *, unit: str, method: str) -> tuple[Any, Any
     if "result" not in frame:
         raise UnitRpcError(f"unit {unit}: the answer to {method} has neither result nor error")
     return frame["id"], frame["result"]
+
+
+def load_answer(data: bytes | str, *, unit: str, method: str) -> Any:
+    """The JSON a unit (or mDash for it) answered, read as every untrusted JSON is
+    (:func:`~esp_cabundle.limits.loads_json`): at most :data:`MAX_ANSWER_BYTES` and
+    ``MAX_JSON_DEPTH`` deep, so a hostile or broken unit costs bounded time and memory
+    and fails alone, with UnitRpcError."""
+    raw = data.encode() if isinstance(data, str) else data
+    if len(raw) > MAX_ANSWER_BYTES:
+        raise UnitRpcError(
+            f"unit {unit}: the answer to {method} is over the {MAX_ANSWER_BYTES}-byte limit "
+            "for one answer frame"
+        )
+    try:
+        return loads_json(raw, what=f"the answer to {method}", path=None, cap=MAX_ANSWER_BYTES)
+    except InputError as e:
+        raise UnitRpcError(
+            f"unit {unit}: {e.message}",
+            hint="is this an RPC endpoint of a Mongoose OS or mDash unit?",
+        ) from None
 
 
 def answer_error(error: Any, *, unit: str, method: str) -> UnitRpcError:
@@ -126,7 +137,3 @@ def answer_error(error: Any, *, unit: str, method: str) -> UnitRpcError:
 def is_unknown_method(e: UnitRpcError) -> bool:
     """True when the unit says it has no such method (so a fallback applies)."""
     return e.code in _UNKNOWN_METHOD_CODES
-
-
-def _short(e: Exception) -> str:
-    return str(e).split("\n", 1)[0][:120]

@@ -336,7 +336,7 @@ class MdashStandIn:
             return
         try:
             parsed = json.loads(answer)
-        except ValueError:
+        except (ValueError, RecursionError):
             h.reply(200, answer)  # relayed as received
             return
         if "error" in parsed:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import cache
+from pathlib import Path
 
 from esp_cabundle.boards import Board, load_board
 from esp_cabundle.bundle import POLICY_NAMES, Policy
 from esp_cabundle.gate import CaSource, GatedCA, gate_ca
 
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
+X1_PEM = (Path(__file__).resolve().parent.parent / "data/letsencrypt/isrgrootx1.pem").read_bytes()
 
 
 def gated(
@@ -24,32 +26,44 @@ def gated(
     *,
     name: str = "ca.pem",
     allow_all: bool = False,
+    check_targets: bool = True,
 ) -> GatedCA:
-    """``pem`` gated for ``board`` (a name or a profile), no targets; ``allow_all``
-    relaxes every policy (for CA files that only need to be big). Cached by board name."""
+    """``pem`` gated for ``board`` (a name or a profile), no targets but the board's own
+    connections (mdash-arduino's mdash.net: the CA must hold ISRG Root X1);
+    ``allow_all`` relaxes every policy (for CA files that only need to be big);
+    ``check_targets=False`` skips the connections too (``--no-check``). Cached by board
+    name."""
     if isinstance(board, str):
-        return _gated_for(pem, board, name, allow_all)
+        return _gated_for(pem, board, name, allow_all, check_targets)
     policy = Policy(allow=frozenset(POLICY_NAMES)) if allow_all else Policy()
-    return gate_ca(CaSource.finished(name, pem, policy=policy), board=board, at=AT)
+    return gate_ca(
+        CaSource.finished(name, pem, policy=policy),
+        board=board,
+        at=AT,
+        check_targets=check_targets,
+    )
 
 
 @cache
-def _gated_for(pem: bytes, board: str, name: str, allow_all: bool) -> GatedCA:
-    return gated(pem, load_board(board), name=name, allow_all=allow_all)
+def _gated_for(pem: bytes, board: str, name: str, allow_all: bool, check_targets: bool) -> GatedCA:
+    return gated(
+        pem, load_board(board), name=name, allow_all=allow_all, check_targets=check_targets
+    )
 
 
 def verbatim(pem: bytes, board: str) -> GatedCA:
     """``pem`` gated for ``board``, but carrying ``pem``'s own bytes instead of the gate's
     rendering: for tests of the layers below that replay byte sequences checked outside
     this suite (the SPIFFS cut states that SPIFFS's C code mounted, tests/data/spiffs/
-    cuts.txt). The certificates still pass the gate; the seal is recomputed here, which
-    only a test may do."""
+    cuts.txt). The certificates still pass the gate's policies, not the board's
+    connections (those recorded files hold minted roots: the bytes cannot change); the
+    seal is recomputed here, which only a test may do."""
     import dataclasses
     import hashlib
 
     from esp_cabundle import gate
 
-    ca = gated(pem, board, allow_all=True)
+    ca = gated(pem, board, allow_all=True, check_targets=False)
     return dataclasses.replace(
         ca,
         pem=pem,
@@ -64,9 +78,10 @@ def canonical(pem: bytes, *, allow_expired: bool = False) -> bytes:
 
 
 def huge(board: str, size: int = 300 * 1024) -> GatedCA:
-    """A gated CA file of more than ``size`` bytes: self-signed CA certificates minted
-    under one EC key, each its own root (more than a partition of that size can take)."""
-    return gated(_many_roots(size), board)
+    """A gated CA file of more than ``size`` bytes: ISRG Root X1 (so the board's own
+    connections accept it), then self-signed CA certificates minted under one EC key,
+    each its own root (more than a partition of that size can take)."""
+    return gated(X1_PEM + _many_roots(size), board)
 
 
 @cache

@@ -18,6 +18,8 @@ One simulator per frame shape, each faithful to the public source it names:
 Faults, per unit: ``delay`` (answers slowly), ``drop_after`` calls then silent for
 ``back_after`` seconds (drops mid-transfer, then returns), ``online_at`` (comes online
 later), a small image (runs out of space), ``malformed`` (answers broken JSON),
+``hostile`` (``"nested"``: answers nesting 100,000 brackets deep; ``"huge"``: a valid
+answer of 3 MiB),
 ``silent`` (never answers), ``corrupt_writes`` (the first N puts store a flipped bit),
 and ``Sys.Reboot`` (offline for ``reboot_time`` seconds, uptime restarts).
 
@@ -69,6 +71,7 @@ class SimUnit:
     back_after: float = 3600.0
     online_at: float = 0.0  # time.monotonic() from which it answers
     malformed: bool = False
+    hostile: str | None = None  # "nested" or "huge": answers meant to exhaust the caller
     silent: bool = False
     corrupt_writes: int = 0
     reboot_time: float = 1.0
@@ -137,6 +140,14 @@ class SimUnit:
             self._answered += 1
             if self.malformed:
                 return b'{"id":' + str(req.get("id")).encode() + b',"result":{"data":"Zm9v'
+            if self.hostile == "nested":
+                deep = 100_000
+                head = self.envelope(req, {"result": None})
+                return json.dumps(head).encode()[:-5] + b"[" * deep + b"]" * deep + b"}"
+            if self.hostile == "huge":
+                return json.dumps(
+                    self.envelope(req, {"result": {"data": "A" * (3 << 20)}})
+                ).encode()
             try:
                 result: Any = self.dispatch(method, params)
                 body: dict[str, Any] = {"result": result}

@@ -1,0 +1,138 @@
+"""The servers a fleet connects to, as ``cabundle.yaml`` names them (``targets:``), and
+the default device profile (``device:``); :mod:`.check` judges them (and re-exports
+every name here)::
+
+    device: mbedtls-noclock          # default device profile for every target
+    targets:
+      - mdash.net                    # HOST[:PORT]; chain saved at chains/mdash.net.pem
+      - name: broker
+        host: mqtt.example.com
+        port: 8883
+        chain: chains/broker.pem     # optional saved chain (else chains/<name>.pem)
+        device: mbedtls-clock        # optional, overrides the default
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .chains import DEFAULT_PORT, is_ip_address, parse_host_port
+from .errors import InputError
+from .verify import DeviceProfile, parse_device_profile
+
+if TYPE_CHECKING:
+    from .yamlnodes import Node
+
+__all__ = ["CHAINS_DIR", "Target", "looks_like_hostname", "parse_device", "parse_targets"]
+
+CHAINS_DIR = "chains"
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A server the fleet connects to, and optionally its saved chain and device."""
+
+    name: str
+    host: str | None = None
+    port: int = DEFAULT_PORT
+    chain: Path | None = None
+    device: DeviceProfile | None = None
+    server_name: str | None = None
+    hostname: str | None = None
+
+    @property
+    def address(self) -> str | None:
+        return f"{self.host}:{self.port}" if self.host else None
+
+    @property
+    def verify_name(self) -> str | None:
+        """The name the unit checks the server's certificate against: ``hostname:``,
+        else the SNI name, the host, or a target named like a host (a saved chain
+        named after its server)."""
+        for name in (self.hostname, self.server_name, self.host):
+            if name:
+                return name
+        return self.name if looks_like_hostname(self.name) else None
+
+    def chain_path(self, base_dir: Path) -> Path:
+        """Where this target's saved chain lives: the configured path, else
+        ``chains/<name>.pem`` beside the config."""
+        if self.chain is not None:
+            return self.chain
+        return base_dir / CHAINS_DIR / f"{_safe_name(self.name)}.pem"
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "target"
+
+
+_TARGET_KEYS = ("name", "host", "port", "chain", "device", "server_name", "hostname")
+
+
+def looks_like_hostname(text: str) -> bool:
+    """``mdash.net``, ``*.example.com`` is not: a dotted DNS name or an IP address."""
+    if is_ip_address(text):
+        return True
+    return bool(re.fullmatch(r"(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63}", text))
+
+
+def parse_targets(node: Node) -> tuple[Target, ...]:
+    """The ``targets:`` section: a list of ``HOST[:PORT]`` strings or mappings."""
+    base = Path(node.where).parent
+    out: list[Target] = []
+    seen: dict[str, int] = {}
+    for n in node.as_list():
+        if isinstance(n.value, str):
+            try:
+                bare_host, port = parse_host_port(n.as_str())
+            except InputError as e:
+                raise n.error(e.message, hint=e.hint) from e
+            label = bare_host if port == DEFAULT_PORT else f"{bare_host}:{port}"
+            target = Target(name=label, host=bare_host, port=port)
+        else:
+            m = n.as_mapping(_TARGET_KEYS)
+            host = m["host"].as_str().strip() if "host" in m else None
+            if host is not None and ("/" in host or (":" in host and not is_ip_address(host))):
+                raise m["host"].error(
+                    f"'{host}' is not a host name", hint="give the port with 'port:'"
+                )
+            port = m["port"].as_int(minimum=1) if "port" in m else DEFAULT_PORT
+            if port > 65535:
+                raise m["port"].error(f"port {port} is out of range 1-65535")
+            chain = base / m["chain"].as_str() if "chain" in m else None
+            if host is None and chain is None:
+                raise n.error("a target needs a 'host' or a saved 'chain'")
+            device = None
+            if "device" in m:
+                try:
+                    device = parse_device_profile(m["device"].as_str())
+                except InputError as e:
+                    raise m["device"].error(e.message, hint=e.hint) from e
+            name = m["name"].as_str() if "name" in m else None
+            if name is None:
+                name = host if host and port == DEFAULT_PORT else f"{host}:{port}"
+                if host is None and chain is not None:
+                    name = chain.stem
+            server_name = m["server_name"].as_str() if "server_name" in m else None
+            hostname = m["hostname"].as_str() if "hostname" in m else None
+            target = Target(str(name), host, port, chain, device, server_name, hostname)
+        if target.name in seen:
+            raise n.error(
+                f"duplicate target '{target.name}' (also item {seen[target.name] + 1})",
+                hint="give each target its own 'name'",
+            )
+        seen[target.name] = len(out)
+        out.append(target)
+    return tuple(out)
+
+
+def parse_device(node: Node) -> DeviceProfile:
+    """The ``device:`` default profile (a registry name or ``RULES:CLOCK``)."""
+    text = node.as_str()
+    try:
+        return parse_device_profile(text)
+    except InputError as e:
+        raise node.error(e.message, hint=e.hint) from e
