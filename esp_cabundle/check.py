@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
-from .certs import load_certificates, sniff_kind
+from .certs import load_certificates
 from .chains import (
     DEFAULT_TIMEOUT,
     ServerChain,
@@ -29,6 +29,7 @@ from .firmware import ca_set_info, load_ca_set, load_firmware
 from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 from .limits import MAX_CERT_INPUT
 from .roadmaps import load_roadmap, roadmap_server
+from .sniff import sniff_kind
 from .targets import CHAINS_DIR, Target, looks_like_hostname, parse_device, parse_targets
 from .timeline import Period, Timeline, judge_periods
 from .verify import (

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .certs import Certificate, decode_text, load_certificates, sniff_kind
+from .certs import Certificate, load_certificates
+from .sniff import decode_text, sniff_kind
 from .text import plural
 from .verify.parse import parse_notes
 

@@ -49,10 +49,11 @@ from .bundle import (
     resolve_bundle,
 )
 from .catalog import Catalog
-from .certs import decode_text, load_certificates, sniff_kind
+from .certs import load_certificates, sniff_kind
 from .errors import InputError, PolicyError
 from .fileio import read_input
 from .formats.pem import render_pem
+from .sniff import decode_text
 
 if TYPE_CHECKING:
     from .boards import Board

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .certs import decode_text, looks_binary, sniff_kind
 from .errors import CertificateError, ImageError
 from .fileio import read_input
 from .findings import (
@@ -33,6 +32,7 @@ from .formats.idf_bundle import (
 )
 from .fs.inspect import inspect_image
 from .keyscan import refuse_private_keys
+from .sniff import decode_text, looks_binary, sniff_kind
 
 __all__ = [
     "INSPECTORS",
