@@ -15,8 +15,24 @@ import sys
 __all__ = ["main"]
 
 
+def _before_main(signum: int, frame: object) -> None:
+    """Ctrl-C between this import and ``main()`` (the console script's own lines)."""
+    sys.stderr.write("Interrupted.\n")
+    raise SystemExit(130)
+
+
+# Installed on import, because the console script imports this module and only then
+# calls main(): a signal in between must not print the interpreter's traceback.
+with contextlib.suppress(ValueError, OSError):  # not the main thread: leave it be
+    signal.signal(signal.SIGINT, _before_main)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
+        # From here on an interrupt is an ordinary KeyboardInterrupt, caught below and
+        # by the commands that stop at a safe point.
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         from .cli import run  # deferred: click and the commands, under the guard below
 
         code = run(argv)
