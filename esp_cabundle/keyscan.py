@@ -230,9 +230,12 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
     found = find_private_key(data)
     if found is None:
         return
+    # A line in the bytes as given also makes the error's file:line prefix.
+    line = found.line if found.line and not found.encoding else None
     raise PrivateKeyError(
         f"private key material ({found.kind}) at {found.where()}; refusing the whole input",
         path=source,
+        line=line,
         hint="a CA file must hold only public certificates: remove the key (and treat it as "
         "exposed if this file was ever shared)",
     )

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InputError, OutputError
 from ..fileio import read_input
-from ..limits import MAX_JOURNAL_INPUT, loads_json
+from ..limits import MAX_JOURNAL_INPUT, json_shape_reason, loads_json
 from .base import SECTOR_SIZE
 
 if TYPE_CHECKING:
@@ -221,7 +221,7 @@ class JournalEntry:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InputError(
-                f"not a readable esp-cabundle journal entry ({e})",
+                f"not a readable esp-cabundle journal entry ({json_shape_reason(e)})",
                 path=str(path),
                 hint="move the file away if it is not needed",
             ) from e
