@@ -266,6 +266,31 @@ def test_cli_update_dump_builds_the_bundle_and_reports_json(
     assert b"-----BEGIN CERTIFICATE-----" in ca and ca.count(b"BEGIN CERTIFICATE") == 4
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_a_dump_already_holding_the_ca_is_left_alone(
+    arduino_file: Path, in_tmp: Path, runner: CliRunner, as_json: bool
+) -> None:
+    """Updating a dump that holds exactly the new CA bytes writes no output at all (an
+    output already there is left as it was) and says the dump already holds the roots."""
+    args = ["--board", "mdash-arduino", "--bundle", "new-ca.pem"]
+    first = runner.invoke(cli, ["update-dump", "dump.bin", *args, "-o", "new.bin"])
+    assert first.exit_code == 0, first.output
+    (in_tmp / "previous.bin").write_bytes(b"an earlier output")
+    extra = ["--json"] if as_json else []
+    r = runner.invoke(cli, ["update-dump", "new.bin", *args, "-o", "previous.bin", *extra])
+    assert r.exit_code == 0, r.output
+    assert (in_tmp / "previous.bin").read_bytes() == b"an earlier output"
+    r2 = runner.invoke(cli, ["update-dump", "new.bin", *args, "-o", "again.bin", *extra])
+    assert r2.exit_code == 0 and not (in_tmp / "again.bin").exists()
+    if as_json:
+        doc = json.loads(r.stdout)
+        assert doc["up_to_date"] is True and doc["output"] is None
+        assert doc["changed_sectors"] == [] and doc["partitions"][0]["action"] == "up to date"
+    else:
+        assert "Up to date: new.bin already holds the 3 roots; nothing written" in r.output
+        assert "Wrote" not in r.output
+
+
 REFUSALS = [
     (["--board", "mongoose-os-esp32"], "no partition 'fs_0'"),
     (["--board", "mongoose-os-esp32-spiffs"], "no partition 'fs_0'"),

@@ -126,6 +126,7 @@ def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
     assert again.exit_code == 0 and "Already up to date: nothing written." in again.stdout
     assert again.stdout.splitlines()[0].endswith("up to date: already holds the 3 roots")
     assert unit.stats.sectors_erased == erased and snapshot(unit) == after
+    assert len(list((tmp_path / "j" / "240ac4123456").glob("*.json"))) == 1  # no new entry
 
 
 def test_arduino_mdash_unit_spiffs_updated(virtual_esp32: Start, tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DeviceError, ImageError, PartitionTableError
 from ..flash.base import JOB, Message, ProgressEvent, Step
 from ..flash.interrupt import UnitInterrupted
-from ..text import plural, printable
+from ..text import printable
+from ._plan_view import already_holds
 
 if TYPE_CHECKING:
     from ..certs import Certificate
@@ -176,7 +177,7 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
             what = f"finished the interrupted update, then {what}"
     elif r.status == "up to date":
         held = len(r.plan.ca) if r.plan is not None else 0
-        what = f"up to date: already holds the {plural(held, 'root')}"
+        what = f"up to date: {already_holds(held)}"
         if finished:
             brought = journal_roots(finished[0].roots_before, finished[-1].roots_after)
             what = f"finished the interrupted update: {brought or what}"

@@ -15,10 +15,22 @@ if TYPE_CHECKING:
     from ..flash.plan import PartitionChange, RootChange
     from ..flash.station import UnitOutcome
 
-__all__ = ["change_dict", "change_lines", "flash_detail_lines", "flash_dict", "roots_lines"]
+__all__ = [
+    "already_holds",
+    "change_dict",
+    "change_lines",
+    "flash_detail_lines",
+    "flash_dict",
+    "roots_lines",
+]
 
 # What the CA file is said to undergo, by the state of the run.
 _VERB = {"dry run": "would be ", "updated": "was ", "interrupted": "was being ", "planned": ""}
+
+
+def already_holds(roots: int) -> str:
+    """What a unit or dump that needs no update holds, said alike by every command."""
+    return f"already holds the {plural(roots, 'root')}"
 
 
 def roots_lines(roots: RootChange) -> list[str]:

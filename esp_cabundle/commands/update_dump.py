@@ -14,7 +14,7 @@ from ..flash.offline import update_dump as run_update
 from ..text import plural
 from ..ui import echo, emit_json, note
 from ._fsopts import read_input, with_platform
-from ._plan_view import change_dict, change_lines
+from ._plan_view import already_holds, change_dict, change_lines
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     FILE_PATH,
@@ -41,7 +41,10 @@ if TYPE_CHECKING:
     "--output",
     required=True,
     type=output_path(),
-    help="The updated dump to write (written only if every partition updates cleanly).",
+    help=(
+        "The updated dump to write (written only if every partition updates cleanly, and "
+        "not at all when the dump already holds the CA)."
+    ),
 )
 @at_option
 @json_option
@@ -86,11 +89,12 @@ def update_dump(
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     announce(gated, quiet=quiet, as_json=as_json)
     result = run_update(flash, profile, gated, source=str(dump))
-    write_atomic(output, result.flash)
+    if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
+        write_atomic(output, result.flash)
     if as_json:
         emit_json({**_to_dict(result, dump, output), "gate": gated.to_dict()})
         return
-    for line in _render(result, output):
+    for line in _render(result, dump, output):
         echo(line, quiet=quiet)
     for n in result.plan.notes:
         note(f"note: {n}", quiet=quiet)
@@ -100,7 +104,8 @@ def _to_dict(result: DumpUpdate, dump: Path, output: Path) -> dict[str, object]:
     plan = result.plan
     return {
         "input": str(dump),
-        "output": str(output),
+        "output": None if plan.up_to_date else str(output),
+        "up_to_date": plan.up_to_date,
         "board": plan.board.name,
         "partition_table": plan.table.offset,
         "ca_bytes": len(plan.ca_bytes),
@@ -110,11 +115,14 @@ def _to_dict(result: DumpUpdate, dump: Path, output: Path) -> dict[str, object]:
     }
 
 
-def _render(result: DumpUpdate, output: Path) -> list[str]:
+def _render(result: DumpUpdate, dump: Path, output: Path) -> list[str]:
     plan = result.plan
     lines = [line for c in plan.changes for line in change_lines(c)]
     if plan.up_to_date:
-        lines.append(f"Wrote {output}: already up to date, the same bytes as the input")
+        lines.append(
+            f"Up to date: {dump} {already_holds(len(plan.ca))}; nothing written ({output} "
+            "neither created nor changed)"
+        )
     else:
         lines.append(f"Wrote {output} (changed: {plural(len(plan.sectors), 'sector')} of 4 KiB)")
     return lines
