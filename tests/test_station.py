@@ -160,6 +160,35 @@ def test_a_csv_log_with_other_columns_is_refused_before_any_unit(
     assert log.read_text() == before and units[0].stats.connections == 0
 
 
+@pytest.mark.parametrize(
+    ("where", "code", "message"),
+    [
+        ("under a file", 3, "(its directory is a file); no unit was touched"),
+        ("a directory", 2, "is a directory"),
+    ],
+)
+def test_a_log_that_cannot_be_written_is_refused_before_any_unit(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    ca_file: Path,
+    tmp_path: Path,
+    where: str,
+    code: int,
+    message: str,
+) -> None:
+    """A unit flashed and not logged would be lost track of: the log is tried first."""
+    units = mongoose_units(virtual_esp32, 1)
+    before = ca_on(units[0])
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "dir.csv").mkdir()
+    log = tmp_path / "file" / "station.csv" if where == "under a file" else tmp_path / "dir.csv"
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == code, r.output
+    assert message in r.stderr
+    assert units[0].stats.connections == 0 and ca_on(units[0]) == before
+    assert not (tmp_path / "journal").exists()
+
+
 def test_every_unit_failing_the_same_way_keeps_that_exit_code(
     virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:

@@ -228,9 +228,22 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
 
 
 def check_log(path: Path, fmt: LogFormat) -> None:
-    """Refuse (InputError) a CSV log whose columns are not this version's: the records
-    would not line up with its header."""
-    if fmt != "csv" or not path.is_file() or path.stat().st_size == 0:
+    """Refuse, before any unit is touched, a log the records could not go to: one that
+    cannot be opened for appending (OutputError: a unit flashed and not logged is a
+    unit the station loses track of), or a CSV log whose columns are not this version's
+    (InputError: the records would not line up with its header)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        # mkdir says "File exists" when a part of the directory is a file
+        why = "its directory is a file" if isinstance(e, FileExistsError) else e.strerror or e
+        raise OutputError(
+            f"{path}: cannot append to the log ({why}); no unit was touched",
+            hint="name a log file in a directory that can be written to",
+        ) from e
+    if fmt != "csv" or path.stat().st_size == 0:
         return
     try:
         with path.open(encoding="utf-8", newline="") as f:
