@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -203,6 +204,61 @@ def test_before_the_first_write_stops_at_once_writing_nothing(
     assert not list((tmp_path / "j").rglob("*.json"))
     (row,) = log.read_text().splitlines()[1:]
     assert ",interrupted," in row and "24:0a:c4:12:34:56" in row
+
+
+class SilentPort:
+    """A ``socket://`` port that accepts and never answers (a unit not in download mode,
+    a bridge with nothing behind it): esptool keeps retrying its SYNC there."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
+        self.received = bytearray()
+        self.lock = threading.Lock()
+        self.first_sync = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            while data := conn.recv(4096):
+                with self.lock:
+                    self.received += data
+                if self.syncs():
+                    self.first_sync.set()
+
+    def syncs(self) -> int:
+        """SYNC commands received (SLIP frame start, request, command 0x08)."""
+        with self.lock:
+            return bytes(self.received).count(b"\xc0\x00\x08")
+
+
+def test_a_stop_while_connecting_ends_at_once_writing_nothing(
+    env: dict[str, str], ca_file: Path, tmp_path: Path
+) -> None:
+    """esptool retries a silent port for seconds, then fails (exit 3): the request ends
+    it at the next attempt instead, as a stop before the first write (130)."""
+    port = SilentPort()
+    log = tmp_path / "station.csv"
+    args = ["flash", "--board", "mongoose-os-esp32", "--bundle", str(ca_file), "--at"]
+    args += ["2026-06-01", "--journal-dir", str(tmp_path / "j"), "--port", port.url]
+    child = Child([*args, "--log", str(log)], env)
+    try:
+        assert port.first_sync.wait(WAIT_S), "esptool never tried to sync"
+        child.signal(signal.SIGINT)
+        child.wait_for("Stopping")
+        sent = port.syncs()
+        code, out, err = child.finish()
+    finally:
+        port.server.close()
+    assert code == 130, err
+    assert "stopped before anything was written" in err and "Traceback" not in err
+    assert "STOPPED" in out and "no answer" not in out + err
+    # at once: esptool's 7 attempts of 5 SYNCs each were not run out
+    assert port.syncs() - sent <= 5 and port.syncs() < 35
+    assert not list((tmp_path / "j").rglob("*.json"))
+    (row,) = log.read_text().splitlines()[1:]
+    assert ",interrupted," in row
 
 
 @pytest.mark.parametrize("held_at", [1, 3])

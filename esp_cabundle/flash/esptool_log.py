@@ -54,6 +54,9 @@ def _make_router() -> Any:
                         sink(Message(level, line.strip()))
 
         def print(self, *args: Any, **kwargs: Any) -> None:
+            poll = getattr(_route_local, "poll", None)
+            if poll is not None:  # may raise: esptool prints on every connect attempt
+                poll()
             sink = self._sink()
             if sink is None and _route_saved is not None:
                 _route_saved.print(*args, **kwargs)
@@ -104,11 +107,15 @@ def _make_router() -> Any:
 
 
 @contextmanager
-def esptool_output(sink: Callable[[Message], None]) -> Iterator[None]:
+def esptool_output(
+    sink: Callable[[Message], None], *, poll: Callable[[], None] | None = None
+) -> Iterator[None]:
     """Route esptool's messages from this thread to ``sink`` for the duration.
 
     esptool's logger is a process global; the router stays installed while any thread is
     inside this context and the previous logger comes back when the last one leaves.
+    ``poll`` is called whenever esptool prints (a dot per failed sync while connecting,
+    even mid-line), so it may stop, by raising, a loop esptool offers no other way out of.
     """
     global _route_depth, _route_saved, _router
     import esptool.logger  # noqa: F401 - installs esptool's own logger first
@@ -121,12 +128,12 @@ def esptool_output(sink: Callable[[Message], None]) -> Iterator[None]:
             _route_saved = EspLog.instance
             EspLog.instance = _router
         _route_depth += 1
-    previous = getattr(_route_local, "sink", None)
-    _route_local.sink = sink
+    previous = getattr(_route_local, "sink", None), getattr(_route_local, "poll", None)
+    _route_local.sink, _route_local.poll = sink, poll
     try:
         yield
     finally:
-        _route_local.sink = previous
+        _route_local.sink, _route_local.poll = previous
         _route_local.line = ""
         with _route_lock:
             _route_depth -= 1

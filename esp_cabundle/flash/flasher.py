@@ -436,7 +436,7 @@ def flash_unit(
     or whose flash encryption is on (read from its eFuses: the flash then holds
     ciphertext that cannot be edited over serial). ``on_connect`` hears which unit
     answered (a station logs its MAC even when a later step fails). ``cancel``: see
-    :mod:`.interrupt` (a request while connecting stops as soon as the unit answers).
+    :mod:`.interrupt` (a request while connecting stops at esptool's next attempt).
     """
 
     board.file_system()
@@ -451,6 +451,7 @@ def flash_unit(
         expected_chip=board.chips,
         connect_attempts=connect_attempts,
         progress=progress,
+        stop=lambda: stop_if_requested(cancel, port),
     ) as unit:
         if on_connect is not None:
             on_connect(unit.info)

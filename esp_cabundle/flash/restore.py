@@ -190,6 +190,7 @@ def restore_unit(
         expected_chip=board.chips if board is not None else None,
         connect_attempts=connect_attempts,
         progress=progress,
+        stop=lambda: stop_if_requested(cancel, port, "restore"),
     ) as unit:
         stop_if_requested(cancel, port, "restore")
         refuse_encrypted(unit, port)

@@ -112,6 +112,7 @@ def open_unit(
     stub: bool = True,
     connect_attempts: int | None = None,
     progress: ProgressCallback | None = None,
+    stop: Callable[[], None] | None = None,
 ) -> SerialUnit:
     """Connect to a unit in download mode and make its flash ready to use.
 
@@ -123,6 +124,8 @@ def open_unit(
 
     Raises DeviceError: no such port, permission denied, port busy, nothing listening,
     no answer from the bootloader, chip mismatch, link lost while connecting.
+    ``stop`` is called between esptool's connect attempts and steps; what it raises
+    (a stop requested: nothing has been written) ends the connecting at once.
     """
     return SerialUnit._connect(
         port,
@@ -133,6 +136,7 @@ def open_unit(
         stub=stub,
         connect_attempts=connect_attempts,
         progress=progress,
+        stop=stop,
     )
 
 
@@ -161,6 +165,7 @@ class SerialUnit(Flash):
         stub: bool,
         connect_attempts: int | None,
         progress: ProgressCallback | None,
+        stop: Callable[[], None] | None,
     ) -> SerialUnit:
         import serial
         from esptool.cmds import attach_flash, detect_chip, detect_flash_size, run_stub
@@ -171,7 +176,7 @@ class SerialUnit(Flash):
             if progress is not None:
                 progress(m)
 
-        with esptool_output(sink):
+        with esptool_output(sink, poll=stop):
             sink(Message("info", f"Connecting to {port}"))
             is_socket = port.startswith("socket://")
             is_url = is_socket or port.startswith("rfc2217://")
