@@ -440,9 +440,16 @@ def test_restore_interrupted_then_run_again(
     assert "stopped after 3 of 6 sector(s) of the restore" in err
     assert "partly applied, every file system mounts (fs_0 new, fs_1 old)" in err
     assert "run 'esp-cabundle restore --port" in err and "again" in err
+    # the journal does not call the update complete: the unit is half way back
+    listed = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal)])
+    assert listed.exit_code == 0, listed.output
+    assert " restoring " in listed.output and " complete " not in listed.output
+    assert "1 restore(s) interrupted (run 'restore' again)" in listed.output
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 0, r.output
     assert unit.read(0, len(unit.flash)) == original
+    (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
+    assert entry.status == "restored"
 
 
 # ---------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JOURNAL_FORMAT",
+    "UNFINISHED",
     "Journal",
     "JournalEntry",
     "JournalPartition",
@@ -53,8 +54,12 @@ __all__ = [
 
 JOURNAL_FORMAT = "esp-cabundle-journal/1"
 
-Status = Literal["pending", "complete", "restored", "cancelled", "stale"]
-_STATUSES = ("pending", "complete", "restored", "cancelled", "stale")
+# pending: an update started, not finished; restoring: a restore started, not finished
+# (the unit holds some sectors back, some not: run restore again)
+Status = Literal["pending", "complete", "restoring", "restored", "cancelled", "stale"]
+_STATUSES = ("pending", "complete", "restoring", "restored", "cancelled", "stale")
+# Entries a unit may be half way through: kept by prune unless asked.
+UNFINISHED = ("pending", "restoring")
 _AFTER = ("", "old", "new", "mixed", "unmountable")
 
 
@@ -373,7 +378,7 @@ class Journal:
     def restorable(self, mac: str) -> JournalEntry | None:
         """The newest update of this unit that wrote something and was not undone."""
         for entry in reversed(self.entries(mac)):
-            if entry.status in ("pending", "complete"):
+            if entry.status in ("pending", "complete", "restoring"):
                 return entry
         return None
 
@@ -400,13 +405,14 @@ def prune(
 ) -> Pruned:
     """Delete entries last changed more than ``older_than`` ago (only this unit's with
     ``mac``). Unfinished updates (``pending``: the unit may be half updated) are kept
-    unless ``unfinished``: without their entry neither a rerun nor restore can help."""
+    unless ``unfinished``, and so are restores stopped part-way (``restoring``):
+    without their entry neither a rerun nor restore can help."""
     cutoff = (now or _now()) - older_than
     entries, problems = journal.scan()
     if mac is not None:
         entries = [e for e in entries if e.mac.lower() == mac.lower()]
     old = [e for e in entries if (e.updated or e.created) < cutoff]
-    kept = tuple(e for e in old if e.status == "pending" and not unfinished)
+    kept = tuple(e for e in old if e.status in UNFINISHED and not unfinished)
     removed = tuple(e for e in old if e not in kept)
     if not dry_run:
         for entry in removed:

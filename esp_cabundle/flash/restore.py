@@ -145,6 +145,9 @@ def restore_flash(
         return result
     if todo:
         say(progress, f"restoring {todo} sector(s) saved on {entry.when}")
+        before = entry.status
+        # from here a stop leaves the unit part-way back: the journal must not say complete
+        entry = journal.set_status(entry, "restoring")
         try:
             write_journaled(
                 guarded,
@@ -157,6 +160,8 @@ def restore_flash(
                 resume_hint="reconnect and run 'esp-cabundle restore' again",
             )
         except UnitInterrupted as e:
+            if not e.interruption.written:  # stopped before its first sector
+                entry = journal.set_status(entry, before)
             partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
             raise UnitInterrupted(e.interruption, partial) from None
     journal.set_status(entry, "restored")
