@@ -280,8 +280,15 @@ class SerialUnit(Flash):
     def _output(self) -> Iterator[None]:
         if self._closed:
             raise DeviceError(f"{self.name}: the connection is closed")
-        with esptool_output(self._emit):
+        with esptool_output(self._esptool_said):
             yield
+
+    def _esptool_said(self, message: Message) -> None:
+        """esptool's commentary on an operation ("Compressed 4096 bytes to 83...") stays
+        in the debug log (where the router also puts it): the operations report their
+        own progress. Its warnings and errors are passed on."""
+        if message.level in ("warning", "error"):
+            self._emit(message)
 
     def read(self, offset: int, length: int) -> bytes:
         from esptool.util import NotImplementedInROMError
@@ -423,7 +430,7 @@ class SerialUnit(Flash):
             if self.after == "hard-reset" and not self.name.startswith("socket://"):
                 from esptool.cmds import reset_chip
 
-                with esptool_output(self._emit):
+                with esptool_output(self._esptool_said):
                     reset_chip(self._esp, "hard-reset")
         except Exception as e:  # a dead link must not hide the error that killed it
             logger.debug("reset on close failed: %s", e)
