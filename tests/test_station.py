@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import socket
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -187,6 +188,41 @@ def test_a_log_that_cannot_be_written_is_refused_before_any_unit(
     assert message in r.stderr
     assert units[0].stats.connections == 0 and ca_on(units[0]) == before
     assert not (tmp_path / "journal").exists()
+
+
+def test_each_failed_unit_keeps_its_own_next_step(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """A station's lines, its JSON and its log each say per unit what to do next, in
+    the same words, whatever else failed beside it."""
+    good, odd, arduino = (
+        virtual_esp32("esp32", mac="24:0a:c4:00:02:00"),
+        virtual_esp32("esp32s3", flash_size=8 << 20, mac="30:ae:a4:00:02:01"),
+        virtual_esp32("esp32", mac="24:0a:c4:00:02:02"),
+    )
+    load_mongoose(good)
+    load_mongoose(odd)
+    load_arduino(arduino)  # no fs_0
+    free = socket.create_server(("127.0.0.1", 0))
+    dead = f"socket://127.0.0.1:{free.getsockname()[1]}"
+    free.close()  # nothing listens there now
+    log = tmp_path / "station.jsonl"
+    args = [*station_args([good, odd, arduino], ca_file, tmp_path), "--port", dead]
+    r = runner.invoke(cli, [*args, "--log", str(log)])
+    assert r.exit_code == 3, r.output
+    lines = {line.split()[1]: line for line in r.stdout.splitlines() if line.startswith("F")}
+    said = {port: line.split("; next: ", 1)[1] for port, line in lines.items()}
+    assert set(said) == {odd.url, arduino.url, dead}
+    assert "choose the board made for this chip" in said[odd.url]
+    assert "--board" in said[arduino.url]
+    assert "start the serial bridge" in said[dead]
+    assert "1 of 4 units succeeded." in r.stdout
+    r = runner.invoke(cli, [*args, "--json"])
+    units = {u["port"]: u for u in json.loads(r.stdout)["units"]}
+    assert {p: units[p]["next"] for p in said} == said and units[good.url]["next"] is None
+    records = {rec["port"]: rec for rec in map(json.loads, log.read_text().splitlines())}
+    for port, step in said.items():
+        assert records[port]["error"].endswith(f"; next: {step}")
 
 
 def test_every_unit_failing_the_same_way_keeps_that_exit_code(

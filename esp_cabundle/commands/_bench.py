@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DeviceError, ImageError, PartitionTableError
 from ..flash.base import JOB, Message, ProgressEvent, Step
 from ..flash.interrupt import UnitInterrupted
+from ..flash.station import next_step
 from ..text import printable
 from ._plan_view import already_holds
 
@@ -35,6 +35,7 @@ __all__ = [
     "failure_line",
     "flash_line",
     "journal_roots",
+    "next_step",
     "render_lines",
     "root_names",
 ]
@@ -202,15 +203,3 @@ def failure_line(port: str, mac: str, error: EspCabundleError, seconds: float) -
     """A unit that failed: what went wrong, and the one thing to do next."""
     message = error.message.removeprefix(f"{port}: ")
     return Line("FAILED", port, mac, f"{message}; next: {next_step(error)}", seconds)
-
-
-def next_step(error: EspCabundleError) -> str:
-    """The error's own advice, else what usually helps for its kind."""
-
-    if error.hint:
-        return error.hint
-    if isinstance(error, DeviceError):
-        return "check the cable and power, then run the same command again"
-    if isinstance(error, (ImageError, PartitionTableError)):
-        return "check --board, and look at the unit with 'esp-cabundle inspect --port PORT'"
-    return "fix what the message says, then run the same command again"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..flash.flasher import FlashResult
 from ..flash.interrupt import UnitInterrupted
+from ..flash.station import next_step
 from ..text import plural
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
         "exit_code": o.exit_code,
         "seconds": round(o.seconds, 3),
         "error": o.error.message if o.error is not None else None,
-        "next": o.error.hint if o.error is not None else None,
+        "next": next_step(o.error) if o.error is not None else None,
         "mac": r.mac if r is not None else (o.unit.mac if o.unit is not None else None),
         "chip": r.chip if r is not None else (o.unit.chip if o.unit is not None else None),
     }

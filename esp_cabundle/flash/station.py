@@ -24,7 +24,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .. import __version__
-from ..errors import EspCabundleError, FlashError, InputError, Interrupted, OutputError
+from ..errors import (
+    DeviceError,
+    EspCabundleError,
+    FlashError,
+    ImageError,
+    InputError,
+    Interrupted,
+    OutputError,
+    PartitionTableError,
+)
 from .base import ProgressCallback
 from .flasher import FlashResult
 from .interrupt import UnitInterrupted
@@ -42,6 +51,7 @@ __all__ = [
     "expand_ports",
     "flash_log_record",
     "log_format_for",
+    "next_step",
     "run_parallel",
     "station_exit_code",
 ]
@@ -170,6 +180,19 @@ def run_parallel(
     return [outcomes[p] for p in ports]
 
 
+def next_step(error: EspCabundleError) -> str:
+    """The one thing to do next about a unit that failed or stopped, alike in its line,
+    its JSON and its log record: the error's own advice, else what usually helps for
+    its kind."""
+    if error.hint:
+        return error.hint
+    if isinstance(error, DeviceError):
+        return "check the cable and power, then run the same command again"
+    if isinstance(error, (ImageError, PartitionTableError)):
+        return "check --board, and look at the unit with 'esp-cabundle inspect --port PORT'"
+    return "fix what the message says, then run the same command again"
+
+
 def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
     """0 when every unit succeeded; 130 when any unit stopped on request (Ctrl-C); when
     every unit failed with the same exit code, that code (2 for a bad partition table
@@ -203,7 +226,8 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
     error = e.message if e is not None else ""
     if isinstance(e, Interrupted):
         result = "interrupted"
-        error += f"; next: {e.hint}" if e.hint else ""
+    if e is not None:
+        error += f"; next: {next_step(e)}"
     return {
         "time": outcome.started.isoformat(timespec="seconds"),
         "tool_version": __version__,
