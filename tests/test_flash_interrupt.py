@@ -25,22 +25,16 @@ import pytest
 from click.testing import CliRunner
 from support.layouts import load_arduino, load_mongoose
 
-from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import FlashError, ImageError
 from esp_cabundle.flash.base import Message
-from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import Pause, VirtualESP32
-from tests.support import dumps
-from tests.support.gated import canonical, gated
+from tests.support.flashing import NEW_CA, flash_mongoose
 
 Start = Callable[..., VirtualESP32]
-NEW_CA = canonical(  # as the gate writes it
-    dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
-)
 MONGOOSE = {"fs_0": (0x190000, 0x1D0000), "fs_1": (0x350000, 0x390000)}
 ARDUINO = {"spiffs": (0x290000, 0x3F0000)}
 WAIT_S = 60  # generous: the machine is shared; every wait ends as soon as its event comes
@@ -466,15 +460,7 @@ def stopped_on(unit: VirtualESP32, text: str, journal: Path) -> UnitInterrupted:
             cancel.request("test")
 
     with pytest.raises(UnitInterrupted) as stopped:
-        flash_unit(
-            unit.url,
-            load_board("mongoose-os-esp32"),
-            gated(NEW_CA, "mongoose-os-esp32"),
-            journal_dir=journal,
-            connect_attempts=1,
-            progress=progress,
-            cancel=cancel,
-        )
+        flash_mongoose(unit, journal, progress=progress, cancel=cancel)
     return stopped.value
 
 
@@ -494,19 +480,16 @@ def test_a_stop_while_finishing_an_interrupted_update(virtual_esp32: Start, tmp_
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     original = unit.read(0, len(unit.flash))
-    board = load_board("mongoose-os-esp32")
     unit.arm_cut(sector_writes=1)  # the link dies in the 2nd sector, leaving it torn
     with pytest.raises(FlashError):
-        flash_unit(unit.url, board, gated(NEW_CA, board), journal_dir=tmp_path, connect_attempts=1)
+        flash_mongoose(unit, tmp_path)
     i = stopped_on(unit, "finishing the interrupted update: sector", tmp_path).interruption
     # the torn sector may already read as new (the half cut off held only 0xFF)
     assert (i.what, i.written) == ("finishing", 1) and i.total in (4, 5)
     assert "of the interrupted update" in i.describe()
     assert_report_true(unit, i.to_json(), MONGOOSE, original)
     assert i.holds in ("old", "partial")
-    result = flash_unit(
-        unit.url, board, gated(NEW_CA, board), journal_dir=tmp_path, connect_attempts=1
-    )
+    result = flash_mongoose(unit, tmp_path)
     assert [r.action for r in result.resumed] == ["finished"]
     for name, span in MONGOOSE.items():
         assert mounts_with(unit, span, files_of(original, span)) == "new", name

@@ -23,14 +23,12 @@ from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
-from tests.support.gated import canonical, gated, huge
+from tests.support.flashing import NEW_CA, flash_mongoose
+from tests.support.gated import gated, huge
 
 Start = Callable[..., VirtualESP32]
 MONGOOSE = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
 ARDUINO = [(0x290000, 0x3F0000)]
-NEW_CA = canonical(
-    dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
-)
 
 
 @pytest.fixture(autouse=True)
@@ -155,13 +153,8 @@ def test_one_progress_for_the_whole_job(virtual_esp32: Start, tmp_path: Path) ->
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     steps: list[Step] = []
-    flash_unit(
-        unit.url,
-        load_board("mongoose-os-esp32"),
-        gated(NEW_CA, "mongoose-os-esp32"),
-        journal_dir=tmp_path,
-        connect_attempts=1,
-        progress=lambda e: steps.append(e) if isinstance(e, Step) else None,
+    flash_mongoose(
+        unit, tmp_path, progress=lambda e: steps.append(e) if isinstance(e, Step) else None
     )
     assert steps[0] == Step("connecting", 0, JOB) and {s.total for s in steps} == {JOB}
     done = [s.done for s in steps]
@@ -316,13 +309,7 @@ def test_a_write_outside_the_partition_is_refused(
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     with pytest.raises(FlashError, match="outside partition 'fs_0'"):
-        flash_unit(
-            unit.url,
-            load_board("mongoose-os-esp32"),
-            gated(NEW_CA, "mongoose-os-esp32"),
-            journal_dir=tmp_path,
-            connect_attempts=1,
-        )
+        flash_mongoose(unit, tmp_path)
     assert untouched(unit)
 
 
