@@ -99,11 +99,16 @@ class Certificate:
         values, proven by a test) without importing cryptography.
         """
         der = bytes(der)
-
-        meta = known_root(sha256_fingerprint(der))
-        if meta is not None:
-            return cls.from_metadata(der, meta)
-        return cls.parse_der(der)
+        fingerprint = sha256_fingerprint(der)
+        done = _PARSED.get(fingerprint)
+        if done is not None:
+            return done  # the same bytes read again (a rendered file read back)
+        meta = known_root(fingerprint)
+        result = cls.from_metadata(der, meta) if meta is not None else cls.parse_der(der)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[fingerprint] = result
+        return result
 
     @classmethod
     def parse_der(cls, der: bytes) -> Certificate:
@@ -299,6 +304,11 @@ def _parse_reason(e: Exception) -> str:
 
 # Parsed cryptography objects by SHA-256; certificates themselves stay plain values.
 _X509: dict[str, x509.Certificate] = {}
+# Certificates read before, by SHA-256: the gate reads its own rendered ca.pem back, so
+# every certificate is met twice. Frozen values; bounded so a long-lived process cannot
+# grow it without end.
+_PARSED: dict[str, Certificate] = {}
+_PARSED_MAX = 4096
 
 
 def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:

@@ -68,6 +68,15 @@ def test_a_name_reading_like_a_key_header_is_withheld() -> None:
     assert [c.sha256 for c in load_certificates(pem)] == [cert.sha256]  # no key refusal
 
 
+def test_only_the_name_reading_like_a_key_header_is_withheld() -> None:
+    """The file is scanned whole first; once the scanner finds something, each comment is
+    judged on its own, so the other roots keep their names."""
+    x1 = load_certificates(X1.read_bytes())[0]
+    pem = render_pem(_bundle(x1, _named("BEGIN PRIVATE KEY"), _named("Plain Root")))
+    assert pem.count(b"reads like a private-key header") == 2  # its label and subject
+    assert b"# ISRG Root X1" in pem and b"# Plain Root" in pem
+
+
 def test_rendered_bytes_are_read_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """The round trip catches a name that defeats the escaping (here: none applied)."""
     monkeypatch.setattr(pem_format, "comment_text", lambda text: text)

@@ -33,14 +33,14 @@ def _clip(line: str) -> str:
     return clipped + "..."
 
 
-def _comment(text: str) -> str:
-    """One ``#`` comment line holding ``text`` escaped; withheld when, even escaped, it
-    reads like a private-key header (a subject naming one after the word that opens PEM
-    armour): every reader of the file would refuse it as holding a key."""
+def _comment(text: str, *, scan: bool) -> str:
+    """One ``#`` comment line holding ``text`` escaped; with ``scan``, withheld when, even
+    escaped, it reads like a private-key header (a subject naming one after the word that
+    opens PEM armour): every reader of the file would refuse it as holding a key."""
     from ..keyscan import find_private_key  # deferred: the scanner's regexes, ~1 ms
 
     line = _clip(f"# {comment_text(text)}")
-    if find_private_key(line.encode("utf-8")) is not None:
+    if scan and find_private_key(line.encode("utf-8")) is not None:
         return "# (name not shown: it reads like a private-key header)"
     return line
 
@@ -51,19 +51,30 @@ def render_pem(bundle: Bundle) -> bytes:
     Raises :class:`~esp_cabundle.errors.PolicyError` if the bytes, read back, do not
     hold exactly the bundle's certificates in order (a guard: it cannot happen with the
     escaping above)."""
+    from ..keyscan import find_private_key  # deferred: the scanner's regexes, ~1 ms
+
+    data = _render(bundle, scan=False)
+    # One scan of the whole file instead of one per comment line; only a file where the
+    # scanner finds something is rendered again, each comment judged on its own line.
+    if find_private_key(data) is not None:
+        data = _render(bundle, scan=True)
+    _check_round_trip(data, bundle)
+    return data
+
+
+def _render(bundle: Bundle, *, scan: bool) -> bytes:
     out: list[str] = []
     for e in bundle.entries:
         c = e.certificate
         name = e.label + (f" ({e.alias})" if e.alias else "")
-        out.append(_comment(name))
-        out.append(_comment(f"Subject: {c.subject}"))
-        out.append(_comment(f"Not after: {c.not_after:%Y-%m-%d}  Key: {c.key_description}"))
+        out.append(_comment(name, scan=scan))
+        out.append(_comment(f"Subject: {c.subject}", scan=scan))
+        when = f"Not after: {c.not_after:%Y-%m-%d}  Key: {c.key_description}"
+        out.append(_comment(when, scan=scan))
         out.append(f"# SHA-256: {c.sha256}")
         out.append(c.pem().rstrip("\n"))
         out.append("")
-    data = ("\n".join(out)).encode("utf-8")
-    _check_round_trip(data, bundle)
-    return data
+    return ("\n".join(out)).encode("utf-8")
 
 
 def _check_round_trip(data: bytes, bundle: Bundle) -> None:
