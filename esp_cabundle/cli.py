@@ -16,6 +16,8 @@ import click
 
 from . import __version__
 from .errors import EspCabundleError, LockMismatchError
+from .redact import known as known_secrets
+from .redact import redact
 
 __all__ = ["COMMANDS", "cli", "main"]
 
@@ -122,17 +124,28 @@ class LazyGroup(click.Group):
                 import traceback  # deferred: only for --debug
 
                 traceback.print_exc()
-            click.echo(f"Error: {e.message}", err=True)
+            click.echo(redact(f"Error: {e.message}"), err=True)
             # A lock diff's lines carry their own +/- marks; other lists get a bullet.
             bullet = "" if isinstance(e, LockMismatchError) else "- "
             for v in getattr(e, "violations", ()):
-                click.echo(f"  {bullet}{v}", err=True)
+                click.echo(redact(f"  {bullet}{v}"), err=True)
             if e.hint:
-                click.echo(f"  hint: {e.hint}", err=True)
+                click.echo(redact(f"  hint: {e.hint}"), err=True)
             ctx.exit(e.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            if not known_secrets():
+                raise
+            # A bug while a secret is held: its traceback, with the secret masked.
+            import traceback  # deferred: only for an internal error
+
+            click.echo(redact(traceback.format_exc()), err=True)
+            click.echo("Error: internal error (a bug; secrets masked above)", err=True)
+            ctx.exit(1)
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -4,7 +4,7 @@ safe to show."""
 
 from __future__ import annotations
 
-__all__ = ["plural", "printable"]
+__all__ = ["plural", "printable", "shorten"]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -29,3 +29,9 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters for a table cell, an ellipsis saying so (the
+    whole text stays in --json and --csv)."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "\u2026"
