@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["MASK", "known", "redact", "remember"]
+__all__ = ["MASK", "forget", "known", "redact", "remember"]
 
 MASK = "[redacted]"
 # Shorter pieces would mask ordinary words; a secret that short is refused anyway.
@@ -32,6 +32,12 @@ def remember(secret: str) -> None:
     with _lock:
         _pieces.update(f for f in forms if len(f) >= _MIN_PIECE)
     _install_log_factory()
+
+
+def forget() -> None:
+    """Forget every secret: a new session in the same process (tests) starts clean."""
+    with _lock:
+        _pieces.clear()
 
 
 def known() -> bool:

@@ -17,6 +17,16 @@ if str(TESTS.parent) not in sys.path:
     sys.path.insert(0, str(TESTS.parent))
 
 
+@pytest.fixture(autouse=True)
+def _no_secrets_carried_over() -> Iterator[None]:
+    """Each test is a session of its own: secrets a command remembered (for masking)
+    do not mask the next test's output."""
+    yield
+    from esp_cabundle.redact import forget
+
+    forget()
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

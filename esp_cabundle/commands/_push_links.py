@@ -144,7 +144,7 @@ def _device_ids(opts: dict[str, Any]) -> list[str]:
             shown = repr(uid)[1:-1][:60]
             raise InputError(
                 f"{where}: '{shown}' is not a device id"
-                + (f" (it holds {repr(bad)[1:-1]})" if bad is not None else ""),
+                + (f" (it holds {bad!r})" if bad is not None else ""),
                 hint="one device id per line: the units' device.id, no spaces or control "
                 "characters",
             )

@@ -25,6 +25,31 @@ _NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
 _SHOWN = 50
 
 
+def _error_cell(row: Any, width: int) -> str:
+    """A unit's last error for its table row: without the ``unit ID:`` the unit column
+    already says, cut to ``width``."""
+    text = row.last_error or ""
+    return shorten(text.removeprefix(f"unit {row.id}: "), width)
+
+
+def _full_units(rows: list[Any]) -> list[str]:
+    """The way out for units that had no room; --in-place only where the staged copy
+    was what did not fit (a unit already written in place needs space freed)."""
+    full = [r for r in rows if r.state == "failed" and "out of space" in (r.last_error or "")]
+    if not full:
+        return []
+    line = (
+        f"{plural(len(full), 'unit is', 'units are')} out of space: free space on "
+        f"{'it' if len(full) == 1 else 'them'}"
+    )
+    if all("--in-place" in r.last_error for r in full):
+        line += (
+            ", or push again with --in-place (the CA file is written directly, with no "
+            "second copy beside it)"
+        )
+    return [line + "."]
+
+
 def _dates(deadline: datetime | str | None, since: datetime | str | None) -> list[str]:
     """The forecast of the units' current files, as a campaign found them."""
 
@@ -91,10 +116,12 @@ def render_report(
         return
     left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
     if left:
-        rows = [(r.id, r.state, r.attempts, shorten(r.last_error or "", 70)) for r in left]
+        rows = [(r.id, r.state, r.attempts, _error_cell(r, 70)) for r in left]
         echo(format_table(("unit", "state", "attempts", "last error"), rows[:_SHOWN]))
         if len(left) > _SHOWN:
             echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status")
+        for line in _full_units(left):
+            echo(line)
     for line in _unused(list(report.rows)):
         echo(line)
 
@@ -166,9 +193,10 @@ def render_status(
     if left:
         echo(f"\nNot yet updated ({len(left)}):")
         table = [
-            (r.id, r.state, r.attempts, r.last_seen or "never", shorten(r.last_error or "", 60))
-            for r in left
+            (r.id, r.state, r.attempts, r.last_seen or "never", _error_cell(r, 60)) for r in left
         ]
         echo(format_table(("unit", "state", "attempts", "last seen", "last error"), table))
+        for line in _full_units(left):
+            echo(line)
     for line in _unused(rows):
         echo(line)

@@ -441,9 +441,10 @@ class _Run:
             except UnitUnreachable:
                 tidy = f"; {push.temp_name} may be left on the unit (it stopped answering)"
         if out_of_space(e):
+            said = e.message.removeprefix(f"unit {files.unit_id}: ")
             return UnitRpcError(
                 f"unit {files.unit_id}: out of space on the unit writing "
-                f"{push.name if self.options.in_place else push.temp_name} ({e.message})" + tidy,
+                f"{push.name if self.options.in_place else push.temp_name} ({said})" + tidy,
                 hint=(
                     "free space on the unit (remove files it does not need)"
                     if self.options.in_place
