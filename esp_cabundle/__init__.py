@@ -8,10 +8,6 @@ Heavy parts (esptool, littlefs) are imported only by the modules that need them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-__version__ = "0.1.0"
-
 import importlib
 
 from .errors import (
@@ -35,7 +31,16 @@ from .errors import (
     VerdictError,
 )
 
+__version__ = "0.1.0"
+
+# Not typing's: importing typing takes milliseconds, and this package is imported before
+# the console script can catch Ctrl-C (esp_cabundle/_entry.py). Type checkers read this
+# name as typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+
 if TYPE_CHECKING:  # the same names, for type checkers and IDEs
+    from typing import Any
+
     from .boards import Board, list_boards, load_board
     from .build import build_bundle, write_build
     from .bundle import Bundle, BundleSpec, Lock, Policy

@@ -1,5 +1,5 @@
 """``python -m esp_cabundle``."""
 
-from .cli import main
+from ._entry import main
 
 main()

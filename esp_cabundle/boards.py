@@ -24,6 +24,7 @@ from .board_versions import BoardFirmware, firmware_dict, parse_board_firmware, 
 from .errors import ConfigError, ImageError, InputError, PartitionTableError
 from .firmware import load_firmware, parse_version, version_ranges
 from .formats.idf_bundle import choose_bundle_format
+from .fs.base import checked_new_path
 from .fs.lfs_platforms import resolve_platform
 from .partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable
 from .sizes import parse_size
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHIPS",
     "CLOCK_MODES",
+    "FLASH_SIZES",
     "FS_PROFILE_NAMES",
     "OUTPUT_FORMS",
     "VERIFY_RULES",
@@ -52,6 +54,8 @@ __all__ = [
     "with_version",
 ]
 
+# The flash sizes esptool knows (--flash-size: 256KB ... 128MB).
+FLASH_SIZES = frozenset(1 << n for n in range(18, 28))
 CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6", "esp32h2")
 VERIFY_RULES = ("mbedtls", "idf-bundle", "idf-bundle-cross-signed")
 CLOCK_MODES = ("none", "synced", "unset")
@@ -339,6 +343,12 @@ def with_version(board: Board, version: str | None) -> Board:
     if not any(lo <= v <= hi for lo, hi in version_ranges(bf.versions)):
         other = board_running(bf.name, v)
         hint = f"use --board {other}@{chosen}" if other else f"this board covers {bf.versions}"
+        if other is None and not any(r.matches(v) for r in firmware.releases):
+            traced = ", ".join(firmware.version_labels())
+            hint += (
+                f"; {firmware.title} {chosen} is not among the releases whose code was traced "
+                f"({traced}), so no board claims it"
+            )
         raise InputError(f"board {board.name} does not run {firmware.title} {chosen}", hint=hint)
     release = firmware.release(chosen)
     return replace(
@@ -375,7 +385,7 @@ def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
             hint = f"did you mean '{close[0]}'?" if close else f"boards: {', '.join(names)}"
             raise ConfigError(f"unknown board '{text_name}'", hint=hint)
     text = read_yaml_text(p, what="board file")
-    return parse_board(text, source=str(p), expected_name=None if is_path else text_name)
+    return parse_board(text, source=str(p), expected_name=p.stem if is_path else text_name)
 
 
 def _size(node: Node, what: str) -> int:
@@ -404,7 +414,10 @@ def _path_in_fs(node: Node) -> str:
     s = node.as_str().strip()
     if not s.startswith("/") or s.endswith("/") or "//" in s:
         raise node.error(f"'{s}' is not an absolute file path in the file system (e.g. /ca.pem)")
-    return s
+    try:
+        return checked_new_path(s, "board's file system")
+    except ImageError as e:
+        raise node.error(e.message, hint=e.hint) from e
 
 
 def parse_board(text: str, *, source: str, expected_name: str | None = None) -> Board:
@@ -415,11 +428,20 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
             raise ConfigError(f"missing required key '{key}'", path=source, line=1)
     name = top["name"].as_str()
     if expected_name is not None and name != expected_name:
-        raise top["name"].error(f"'{name}' does not match the file name '{expected_name}'")
+        raise top["name"].error(
+            f"'{name}' does not match the file name '{expected_name}'",
+            hint=f"a board's name is its file's name: write 'name: {expected_name}', or "
+            f"rename the file {name}.yaml",
+        )
     chips = tuple(n.as_choice(CHIPS) for n in top["chips"].as_list())
     if not chips:
         raise top["chips"].error("list at least one chip")
     flash_size = _size(top["flash_size"], "flash size") if "flash_size" in top else 4 << 20
+    if flash_size not in FLASH_SIZES:
+        raise top["flash_size"].error(
+            f"{flash_size:,} bytes is not a flash size ESP32 chips come with",
+            hint="one of 256KB, 512KB, 1MB, 2MB, 4MB, 8MB, 16MB, 32MB, 64MB, 128MB (esptool's)",
+        )
 
     table_offset = DEFAULT_TABLE_OFFSET
     layout: PartitionTable | None = None

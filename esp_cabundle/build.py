@@ -19,7 +19,7 @@ from .catalog import Catalog
 from .config import OutputSpec
 from .dates import now
 from .errors import InputError
-from .fileio import read_input, write_all_atomic
+from .fileio import read_input, refuse_clobbering, write_all_atomic
 from .formats import FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .images import IMAGE_FORMATS, ImageOutput, render_image_output
@@ -90,6 +90,10 @@ def build_bundle(
     refuse the bundle) or :class:`LockMismatchError` (``locked`` and the roots differ)
     before any byte is written.
     """
+    inputs = _inputs(spec, config, targets)
+    if locked and lock_path is not None:
+        inputs.append(("lock file", lock_path))
+    _refuse_clobbering(outputs, None if locked else lock_path, inputs)
     catalog = catalog or Catalog.load()
     source = CaSource.build(spec, config=config)
     when = at or now()
@@ -132,7 +136,6 @@ def build_bundle(
         else:
             data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
         rendered.append((out, data))
-    _check_distinct_paths(rendered)
     return BuildResult(
         ca=ca,
         outputs=tuple(rendered),
@@ -159,16 +162,32 @@ def _image(
     return render_image_output(ca, image).data
 
 
-def _check_distinct_paths(rendered: list[tuple[OutputSpec, bytes]]) -> None:
-    seen: dict[Path, str] = {}
-    for out, _ in rendered:
-        key = out.path.resolve()
-        if key in seen:
-            raise InputError(
-                f"outputs '{seen[key]}' and '{out.format}' would both write {out.path}",
-                hint="give each output its own path",
-            )
-        seen[key] = out.format
+def _inputs(
+    spec: BundleSpec, config: Config | None, targets: Sequence[Target]
+) -> list[tuple[str, Path]]:
+    """Every file a build reads: the config, root files, saved chains of its targets,
+    and the lock file it checks."""
+    from .check import Target  # deferred: the check and its verifier load only with targets
+
+    out: list[tuple[str, Path]] = [("root file", p) for p in spec.files()]
+    if config is not None:
+        out += [("config", config.path)] if config.path is not None else []
+        out += [("file named in the config", p) for p in config.files]
+    configured: tuple[Target, ...] = config.section("targets", ()) if config else ()
+    base = config.base_dir if config is not None else Path(".")
+    for t in (*targets, *configured):
+        if isinstance(t, Target) and (t.chain is not None or t.chain_path(base).exists()):
+            out.append((f"saved chain of target '{t.name}'", t.chain_path(base)))
+    return out
+
+
+def _refuse_clobbering(
+    outputs: Sequence[OutputSpec], lock_path: Path | None, inputs: list[tuple[str, Path]]
+) -> None:
+    """No output may replace an input, another output, or the lock file."""
+    paths = [("lock file", lock_path)] if lock_path is not None else []
+    paths += [(f"{out.format} output", out.path) for out in outputs]
+    refuse_clobbering(paths, inputs)
 
 
 def write_build(result: BuildResult) -> list[Path]:

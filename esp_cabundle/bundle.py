@@ -21,7 +21,7 @@ from .certs import Certificate, load_certificates
 from .errors import CatalogError, CertificateError, InputError, LockMismatchError
 from .fileio import read_input
 from .known_roots import known_root
-from .limits import MAX_LOCK_INPUT, loads_json
+from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_shape_reason, loads_json
 from .text import plural
 
 if TYPE_CHECKING:
@@ -142,6 +142,16 @@ class BundleSpec:
             return (DEFAULT_PRESET,)
         return self.presets
 
+    def files(self) -> tuple[Path, ...]:
+        """The files among ``roots`` and ``excludes`` (those that exist): what a build
+        reads, so no output may replace them."""
+        out = []
+        for spec in (*self.roots, *self.excludes):
+            p = Path(spec) if Path(spec).is_absolute() else self.base_dir / spec
+            if normalize_fingerprint(spec) is None and p.is_file():
+                out.append(p)
+        return tuple(out)
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
@@ -195,11 +205,11 @@ def file_entries(
 
 
 def read_certificate_file(path: Path, *, name: str) -> tuple[Certificate, ...]:
-    """A root file's certificates; key material in any encoding is refused first."""
-    from .keyscan import refuse_private_keys  # deferred: root files only, not presets
-
-    data = read_input(path, what="certificate file", error=CertificateError)
-    refuse_private_keys(data, source=name)
+    """A root file's certificates (key material in any encoding refused, as every reader
+    refuses it: :func:`~esp_cabundle.certs.load_certificates`)."""
+    data = read_input(
+        path, what="certificate file", error=CertificateError, max_bytes=MAX_CERT_INPUT
+    )
     return load_certificates(data, source=name)
 
 
@@ -296,7 +306,17 @@ def check_policies(
     rendered_size: int | None = None,
     check_mbedtls: bool = True,
 ) -> list[Violation]:
-    """Every policy each root breaks, marked ``allowed`` where the user relaxed it."""
+    """Every policy each root breaks, marked ``allowed`` where the user relaxed it.
+
+    An end of service that is not after ``at`` is refused (InputError): every root would
+    pass that check, so a typo (2020 for 2030) would silently turn it off."""
+    if policy.service_until is not None and policy.service_until <= at:
+        raise InputError(
+            f"the devices' end of service {policy.service_until.date().isoformat()} is not "
+            f"after the date judged ({at.date().isoformat()}): no root could fail that check",
+            hint="give the date the devices must work until (--service-until, or "
+            "service_until: in cabundle.yaml), or leave it out",
+        )
     out: list[Violation] = []
 
     def add(name: str, subject: str, message: str) -> None:
@@ -384,18 +404,39 @@ class Lock:
     @classmethod
     def from_bytes(cls, data: bytes, *, path: str = "cabundle.lock") -> Lock:
         doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
+        hint = "run 'esp-cabundle build' without --locked to write it again; review the diff"
+        if not isinstance(doc, dict):
+            raise InputError(
+                f"corrupt lock file: a JSON {type(doc).__name__}, not the object with "
+                "'lock_version' and 'roots' that build writes",
+                path=path,
+                hint=hint,
+            )
+        if doc.get("lock_version") != LOCK_VERSION:
+            raise InputError(f"unsupported lock_version {doc.get('lock_version')!r}", path=path)
         try:
-            if doc.get("lock_version") != LOCK_VERSION:
-                raise InputError(f"unsupported lock_version {doc.get('lock_version')!r}", path=path)
             roots = doc["roots"]
+            if not isinstance(roots, list) or not all(isinstance(r, dict) for r in roots):
+                raise TypeError(roots)
             fps = tuple(str(r["sha256"]) for r in roots)
             labels = tuple(str(r.get("label", "")) for r in roots)
             sources = tuple(str(r.get("source", "")) for r in roots)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise InputError(f"corrupt lock file ({e})", path=path) from e
-        for fp in fps:
+            raise InputError(
+                f"corrupt lock file ({json_shape_reason(e)})", path=path, hint=hint
+            ) from e
+        seen: dict[str, int] = {}
+        for n, fp in enumerate(fps, start=1):
             if normalize_fingerprint(fp) != fp:
                 raise InputError(f"bad fingerprint in lock file: {fp!r}", path=path)
+            if fp in seen:
+                raise InputError(
+                    f"corrupt lock file: root {n} ({labels[n - 1] or fp[:16]}) repeats root "
+                    f"{seen[fp]}; a lock lists each root once",
+                    path=path,
+                    hint=hint,
+                )
+            seen[fp] = n
         return cls(fps, labels, sources, str(doc.get("certifi", "unknown")))
 
     def check(self, bundle: Bundle, *, path: str = "cabundle.lock") -> None:

@@ -85,47 +85,144 @@ class ByteArray:
 @dataclass(frozen=True, slots=True)
 class CScan:
     """What a C file holds: its string literals (line, body as written, whether a ``;``
-    follows) and its byte arrays."""
+    follows) and its byte arrays, outside ``#if 0`` blocks; ``notes`` say where other
+    conditionals surround them (read as if they held), ``unknown_escapes`` (line,
+    character) where a literal has an escape C does not define."""
 
     literals: tuple[tuple[int, str, bool], ...]
     arrays: tuple[ByteArray, ...]
     bad_arrays: tuple[tuple[int, str], ...]
+    notes: tuple[str, ...] = ()
+    unknown_escapes: tuple[tuple[int, str], ...] = ()
+    disabled_literals: int = 0  # string literals skipped inside #if 0
 
     def has_pem_literal(self) -> bool:
-        return any("-----BEGIN" in unescape_c(body) for _l, body, _e in self.literals)
+        """A PEM header in the literals as the compiler joins them (``"-----BEG" "IN
+        CERTIFICATE-----"`` included)."""
+        return "-----BEGIN" in strings_to_text(self)[0]
+
+
+# Conditional directives at a line start. Only "#if 0" / "#if 1" (and their #elif/#else)
+# are decided; any other condition is read as holding, and said in a note.
+_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b", re.M)
+_C_COMMENTS = re.compile(r"/\*.*?(?:\*/|$)|//.*")
+_KNOWN_ESCAPES = frozenset("abfnrtv\\'\"?xuU01234567\r\n")
+_MAX_NOTES = 5
+
+
+class _Conditionals:
+    """The ``#if`` stack as lexing meets directives: each level is "on", "off" or "?"
+    (not decided here), with whether a branch of it was already on."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[str, bool, int, str]] = []  # state, taken, line, directive
+        self.notes: list[str] = []
+        self._noted: set[int] = set()
+
+    @property
+    def active(self) -> bool:
+        return all(state != "off" for state, _t, _l, _d in self.stack)
+
+    def directive(self, name: str, expr: str, line: int) -> None:
+        value = {"0": "off", "1": "on"}.get(expr, "?") if name in ("if", "elif") else "?"
+        shown = f"#{name} {expr}".strip()
+        if name in ("if", "ifdef", "ifndef"):
+            self.stack.append((value, value == "on", line, shown))
+        elif not self.stack:
+            return  # an #else or #endif without its #if: the compiler's to report
+        elif name == "endif":
+            self.stack.pop()
+        else:
+            state, taken, _l, _d = self.stack[-1]
+            if taken:
+                new = "off"
+            elif name == "else":
+                new = "on" if state == "off" else "?"
+            else:
+                new = value if state == "off" else "?"
+            self.stack[-1] = (new, taken or new == "on", line, shown)
+
+    def note_use(self, line: int) -> None:
+        """A literal or array at ``line`` is read: note the undecided conditional around it."""
+        for state, _t, at, shown in self.stack:
+            if state == "?" and at not in self._noted and len(self.notes) < _MAX_NOTES:
+                self._noted.add(at)
+                self.notes.append(
+                    f"line {line} is inside '{shown}' (line {at}): read as if it held; "
+                    "firmware built without it has none of these certificates"
+                )
+
+
+def _unknown_escapes(body: str, line: int) -> list[tuple[int, str]]:
+    if "\\" not in body:
+        return []
+    return [
+        (line, m.group(1)[0]) for m in _ESCAPE.finditer(body) if m.group(1)[0] not in _KNOWN_ESCAPES
+    ]
 
 
 @lru_cache(maxsize=1)
 def scan_c(text: str) -> CScan:
     """Lex ``text`` once (sniffing and loading the same file share the result)."""
     literals: list[tuple[int, str, bool]] = []
+    unknown: list[tuple[int, str]] = []
     code: list[str] = []
+    cond = _Conditionals()
+    disabled = 0
     line = 1
     pending = -1  # index of the last literal while only blanks/comments follow it
     for m in _LEX.finditer(text):
         kind = m.lastgroup
         tok = m.group(0)
-        if kind == "str":
+        if kind == "code" and "#" in tok:
+            _code_with_directives(text, m.start(), tok, line, cond, code)
+        elif not cond.active:
+            code.append("\n" * tok.count("\n"))  # inside #if 0: as if it were not there
+            disabled += kind == "str"
+        elif kind == "str":
             body = tok[1:-1] if len(tok) > 1 and tok.endswith('"') else tok[1:]
             literals.append((line, body, False))
+            unknown += _unknown_escapes(body, line)
+            cond.note_use(line)
             pending = len(literals) - 1
             code.append('"' + "\n" * tok.count("\n"))
         elif kind == "com":
             code.append(" " + "\n" * tok.count("\n"))
         else:
-            if pending >= 0 and kind == "code":
-                stripped = tok.lstrip()
-                if stripped.startswith(";"):
-                    ln, body, _ = literals[pending]
-                    literals[pending] = (ln, body, True)
-                if stripped:
-                    pending = -1
-            elif kind == "chr":
-                pending = -1
             code.append(tok)
+        if cond.active and kind in ("code", "chr") and pending >= 0:
+            stripped = tok.lstrip() if kind == "code" else "'"
+            if stripped.startswith(";"):
+                ln, body, _ = literals[pending]
+                literals[pending] = (ln, body, True)
+            if stripped:
+                pending = -1
         line += tok.count("\n")
     arrays, bad = _arrays("".join(code))
-    return CScan(tuple(literals), tuple(arrays), tuple(bad))
+    for a in arrays:
+        cond.note_use(a.line)
+    return CScan(
+        tuple(literals), tuple(arrays), tuple(bad), tuple(cond.notes), tuple(unknown), disabled
+    )
+
+
+def _code_with_directives(
+    text: str, start: int, tok: str, line: int, cond: _Conditionals, code: list[str]
+) -> None:
+    """Append a code token to ``code``, its parts inside ``#if 0`` blanked (newlines
+    kept), and apply the directives it holds to ``cond``."""
+    pos = 0
+    for d in _DIRECTIVE.finditer(tok):
+        if d.start() == 0 and start > 0 and text[start - 1] != "\n":
+            continue  # "#" in the middle of a line (after a literal): not a directive
+        part = tok[pos : d.start()]
+        code.append(part if cond.active else "\n" * part.count("\n"))
+        end = text.find("\n", start + d.end())
+        expr = _C_COMMENTS.sub("", text[start + d.end() : end if end >= 0 else len(text)])
+        cond.directive(d.group(1), " ".join(expr.split()), line + tok.count("\n", 0, d.start()))
+        pos = d.end()
+    part = tok[pos:]
+    code.append(part if cond.active else "\n" * part.count("\n"))
 
 
 def _arrays(code: str) -> tuple[list[ByteArray], list[tuple[int, str]]]:

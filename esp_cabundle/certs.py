@@ -26,6 +26,7 @@ from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, check_size
 from .pubkeys import key_facts as _key_facts
 from .pubkeys import read_tlv_header as _read_tlv_header
+from .sniff import decode_text, looks_binary, sniff_kind
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -35,6 +36,7 @@ __all__ = [
     "load_certificate_file",
     "load_certificates",
     "sha256_fingerprint",
+    "sniff_kind",
 ]
 
 
@@ -97,11 +99,16 @@ class Certificate:
         values, proven by a test) without importing cryptography.
         """
         der = bytes(der)
-
-        meta = known_root(sha256_fingerprint(der))
-        if meta is not None:
-            return cls.from_metadata(der, meta)
-        return cls.parse_der(der)
+        fingerprint = sha256_fingerprint(der)
+        done = _PARSED.get(fingerprint)
+        if done is not None:
+            return done  # the same bytes read again (a rendered file read back)
+        meta = known_root(fingerprint)
+        result = cls.from_metadata(der, meta) if meta is not None else cls.parse_der(der)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[fingerprint] = result
+        return result
 
     @classmethod
     def parse_der(cls, der: bytes) -> Certificate:
@@ -124,7 +131,7 @@ class Certificate:
             # fails only when read, so every read stays inside this guard.
             result = cls._facts(der, cert, serial)
         except (ValueError, x509.InvalidVersion) as e:
-            raise CertificateError(f"not a valid X.509 certificate ({e})") from e
+            raise CertificateError(f"not a valid X.509 certificate ({_parse_reason(e)})") from e
         _X509[result.sha256] = cert
         return result
 
@@ -280,8 +287,28 @@ class Certificate:
         return self.sha256[:16]
 
 
+_ASN1_ERROR = re.compile(r"ParseError \{ kind: (\w+)(?:.*?location: \[([^\]]*)\])?", re.S)
+
+
+def _parse_reason(e: Exception) -> str:
+    """cryptography's reason in words: its ASN.1 errors are Rust debug text
+    (``ParseError { kind: InvalidValue, location: ["Certificate::tbs_cert", ...] }``)."""
+    text = str(e)
+    m = _ASN1_ERROR.search(text)
+    if m is None:
+        return text
+    kind = re.sub(r"(?<!^)(?=[A-Z])", " ", m.group(1)).lower()
+    where = m.group(2).split(",")[-1].strip(' "').replace("::", " ") if m.group(2) else ""
+    return f"malformed DER: {kind}" + (f" in {where}" if where else "")
+
+
 # Parsed cryptography objects by SHA-256; certificates themselves stay plain values.
 _X509: dict[str, x509.Certificate] = {}
+# Certificates read before, by SHA-256: the gate reads its own rendered ca.pem back, so
+# every certificate is met twice. Frozen values; bounded so a long-lived process cannot
+# grow it without end.
+_PARSED: dict[str, Certificate] = {}
+_PARSED_MAX = 4096
 
 
 def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
@@ -328,52 +355,63 @@ def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
 
 
 def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certificate, ...]:
-    """Every certificate in ``data``, in file order; sniffs PEM, DER and C source.
+    """Every certificate in ``data``, in file order; sniffs PEM, DER and C source, in
+    UTF-8 or UTF-16 text (see :func:`decode_text`).
 
-    Raises :class:`PrivateKeyError` if a private key is present anywhere and
+    Raises :class:`PrivateKeyError` if a private key is present anywhere, in any encoding
+    :mod:`.keyscan` knows (every reader of the tool refuses the same inputs), and
     :class:`CertificateError` if nothing usable is found or a block is corrupt.
     """
+    from .keyscan import refuse_private_keys  # deferred: its patterns compile in ~1 ms
+
     check_size(
         len(data), MAX_CERT_INPUT, what="certificate file", path=source, error=CertificateError
     )
+    refuse_private_keys(data, source=source)
+    data, _ = decode_text(data, source=source)
     kind = sniff_kind(data)
+    if kind != "der" and looks_binary(data):
+        raise CertificateError(
+            f"binary data ({len(data):,} bytes), not a certificate file (PEM, DER or C source)",
+            path=source,
+            hint="'esp-cabundle inspect FILE' says what it holds if it is an image, an "
+            "ESP-IDF bundle or a flash dump",
+        )
     if kind == "der":
         return tuple(_load_der_sequence(data, source))
     text = data.decode("utf-8", errors="replace")
     if kind == "c-strings":
         from .c_literals import scan_c, strings_to_text  # deferred: C source only
 
-        pem_text, line_map = strings_to_text(scan_c(text))
-        certs = list(_load_pem_text(pem_text, source, line_map))
+        scan = scan_c(text)
+        pem_text, line_map = strings_to_text(scan)
+        try:
+            certs = list(_load_pem_text(pem_text, source, line_map))
+        except CertificateError as e:
+            if not scan.unknown_escapes:
+                raise
+            line, ch = scan.unknown_escapes[0]
+            raise CertificateError(
+                f"{e.reason}; line {line} has '\\{ch}', an escape C does not define (a "
+                f"compiler warns and keeps '{ch}')",
+                path=source,
+                line=e.line,
+                hint="write the literal as the PEM line it stands for",
+            ) from e
         # Arrays may sit beside strings in the same file.
         certs += _load_c_arrays(text, source, require=False)
+        if not certs and scan.disabled_literals:
+            raise CertificateError(
+                "no certificate found: its PEM text is in string literals inside '#if 0' "
+                f"blocks ({scan.disabled_literals} literals), which the firmware is not "
+                "built with",
+                path=source,
+            )
         return _nonempty(certs, source)
     if kind == "c-array":
         _refuse_pem_keys(text, source, None)
         return _nonempty(_load_c_arrays(text, source, require=True), source)
     return _nonempty(list(_load_pem_text(text, source, None)), source)
-
-
-def sniff_kind(data: bytes) -> str:
-    """``der``, ``pem``, ``c-strings`` or ``c-array``: how ``data`` holds certificates."""
-    if data[:1] == b"\x30" and _looks_like_der(data):
-        return "der"
-    text = data.decode("utf-8", errors="replace")
-    if "-----BEGIN" in text:
-        from .c_literals import scan_c  # deferred: its lexer costs 2 ms; presets never lex
-
-        # Lexing is linear but not free: only a file with both a quote and a PEM header
-        # can hold PEM in string literals.
-        if '"' in text and scan_c(text).has_pem_literal():
-            return "c-strings"
-        return "pem"
-    from .c_literals import looks_like_c_array  # deferred: as in the branch above
-
-    if looks_like_c_array(text):
-        return "c-array"
-    if data[:1] == b"\x30":
-        return "der"
-    return "pem"
 
 
 def _nonempty(certs: list[Certificate], source: str) -> tuple[Certificate, ...]:
@@ -383,14 +421,6 @@ def _nonempty(certs: list[Certificate], source: str) -> tuple[Certificate, ...]:
             path=source,
         )
     return tuple(certs)
-
-
-def _looks_like_der(data: bytes) -> bool:
-    try:
-        _tag, hdr, length = _read_tlv_header(data, 0)
-    except ValueError:
-        return False
-    return hdr + length <= len(data)
 
 
 def _der_is_private_key(element: bytes) -> bool:
@@ -466,10 +496,18 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
         start = i
         body: list[str] = []
         i += 1
+        src_line = line_map[start] if line_map else start + 1
         while i < len(lines) and not ("-----" in lines[i] and _END_RE.search(lines[i])):
+            if "-----" in lines[i] and _BEGIN_RE.search(lines[i]):
+                raise CertificateError(
+                    f"'-----BEGIN {label}-----' has no END line before the next BEGIN "
+                    f"(line {line_map[i] if line_map else i + 1})",
+                    path=source,
+                    line=src_line,
+                    hint="the block was cut: put back the rest of it and its END line",
+                )
             body.append(lines[i].strip())
             i += 1
-        src_line = line_map[start] if line_map else start + 1
         if i >= len(lines):
             raise CertificateError(
                 f"'-----BEGIN {label}-----' has no matching END line", path=source, line=src_line

@@ -28,6 +28,7 @@ from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
 from .fileio import read_input
 from .limits import MAX_CERT_INPUT
+from .text import comment_text
 
 __all__ = [
     "DEFAULT_PORT",
@@ -70,7 +71,9 @@ class ServerChain:
     def to_pem(self) -> bytes:
         """PEM, leaf first, after short ``#`` comment lines saying where and when it was
         captured (lines stay under 128 characters for Mongoose OS-style readers)."""
-        lines = [f"# esp-cabundle server chain: {self.source}"]
+        # Names come from the server's certificates: escaped, so none can end its comment
+        # line or read as PEM armour (see comment_text).
+        lines = [f"# esp-cabundle server chain: {comment_text(self.source)}"]
         if self.host is not None:
             host = f"[{self.host}]" if ":" in self.host else self.host
             lines.append(f"# server: {host}:{self.port or DEFAULT_PORT}")
@@ -80,10 +83,10 @@ class ServerChain:
                 f"# captured: {when}" + (f" over {self.protocol}" if self.protocol else "")
             )
         for note in self.notes:
-            lines.append(f"# note: {note}"[:120])
+            lines.append(f"# note: {comment_text(note)}"[:120])
         for i, c in enumerate(self.certificates):
             lines.append(
-                f"# {i}: {c.label[:40]} <- {c.issuer_label[:40]}, "
+                f"# {i}: {comment_text(c.label)[:40]} <- {comment_text(c.issuer_label)[:40]}, "
                 f"until {c.not_after.date().isoformat()}"
             )
         text = "\n".join(lines) + "\n" + "".join(c.pem() for c in self.certificates)

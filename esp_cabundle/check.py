@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
-from .certs import load_certificates, sniff_kind
+from .certs import load_certificates
 from .chains import (
     DEFAULT_TIMEOUT,
     ServerChain,
@@ -29,6 +29,7 @@ from .firmware import ca_set_info, load_ca_set, load_firmware
 from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 from .limits import MAX_CERT_INPUT
 from .roadmaps import load_roadmap, roadmap_server
+from .sniff import sniff_kind
 from .targets import CHAINS_DIR, Target, looks_like_hostname, parse_device, parse_targets
 from .timeline import Period, Timeline, judge_periods
 from .verify import (
@@ -244,7 +245,14 @@ def target_items(
     items = []
     for t in targets:
         path = t.chain_path(base_dir)
-        if path.is_file():
+        if t.chain is not None:
+            # A chain the config names is what the target is judged on: read it, or say
+            # why not; never captured live in its place.
+            try:
+                chain = load_chain_file(path)
+            except InputError as e:
+                raise InputError(f"target '{t.name}': {e.message}", hint=e.hint) from e
+        elif path.is_file():
             chain = load_chain_file(path)
         elif t.host and live:
             if progress:
@@ -264,8 +272,8 @@ def target_items(
                 f"target '{t.name}' has no saved chain ({path})",
                 hint=_no_chain_hint(path, skip_hint),
             )
-        else:
-            raise InputError(f"target '{t.name}': saved chain {path} does not exist")
+        else:  # pragma: no cover - a target has a host or a chain (parse_targets)
+            raise InputError(f"target '{t.name}' has neither a host nor a saved chain")
         items.append(
             CheckItem(t.name, chain, device or t.device or fallback, hostname=t.verify_name)
         )

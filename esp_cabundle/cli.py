@@ -19,7 +19,7 @@ from .errors import EspCabundleError, LockMismatchError
 from .redact import known as known_secrets
 from .redact import redact
 
-__all__ = ["COMMANDS", "cli", "main"]
+__all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
 
 # name -> ("module:attribute", one-line help shown by --help without importing the module)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -118,22 +118,18 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            ctx.ensure_object(dict)["finished"] = True
+            return result
         except EspCabundleError as e:
             if ctx.obj and ctx.obj.get("debug"):
                 import traceback  # deferred: only for --debug
 
                 traceback.print_exc()
-            click.echo(redact(f"Error: {e.message}"), err=True)
-            # A lock diff's lines carry their own +/- marks; other lists get a bullet.
-            bullet = "" if isinstance(e, LockMismatchError) else "- "
-            for v in getattr(e, "violations", ()):
-                click.echo(redact(f"  {bullet}{v}"), err=True)
-            if e.hint:
-                click.echo(redact(f"  hint: {e.hint}"), err=True)
+            _report_error(ctx, e, e.exit_code)
             ctx.exit(e.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as e:
+            _report_error(ctx, e, 130)
             ctx.exit(130)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -146,6 +142,40 @@ class LazyGroup(click.Group):
             click.echo(redact(traceback.format_exc()), err=True)
             click.echo("Error: internal error (a bug; secrets masked above)", err=True)
             ctx.exit(1)
+
+
+def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
+    """``Error: ...`` on stderr, every line of it :func:`~esp_cabundle.text.printable`
+    (file names, subjects and device fields are escaped, whichever message carries
+    them), and under ``--json`` one JSON document saying the same, unless the command
+    already printed its report."""
+    from .text import printable  # deferred: the error path only
+    from .ui import emit_json, error_document  # deferred: as above
+
+    obj = ctx.obj or {}
+    if isinstance(e, KeyboardInterrupt):
+        click.echo("Interrupted.", err=True)
+        if obj.get("json") and not obj.get("json_printed"):
+            emit_json(
+                {**error_document(e, code), "error": "interrupted"},
+                err=bool(obj.get("stdout_taken")),
+            )
+        return
+    assert isinstance(e, EspCabundleError)
+    # Every line masked: a secret (push's API key) never reaches the terminal or a log.
+    click.echo(redact(f"Error: {printable(e.message)}"), err=True)
+    # A lock diff's lines carry their own +/- marks; other lists get a bullet.
+    bullet = "" if isinstance(e, LockMismatchError) else "- "
+    for v in getattr(e, "violations", ()):
+        click.echo(redact(f"  {bullet}{printable(str(v))}"), err=True)
+    if e.hint:
+        click.echo(redact(f"  hint: {printable(e.hint)}"), err=True)
+    if obj.get("json") and not obj.get("json_printed"):
+        doc = error_document(e, code)
+        doc["error"] = redact(doc["error"])
+        doc["hint"] = redact(doc["hint"]) if doc["hint"] else doc["hint"]
+        doc["violations"] = [redact(v) for v in doc["violations"]]
+        emit_json(doc, err=bool(obj.get("stdout_taken")))
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -198,9 +228,37 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Run the CLI and exit with its code (see :func:`run`)."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; return its exit code. Click's usage errors are shown as click shows
+    them (exit 2); Ctrl-C anywhere, parsing the arguments included, is "Interrupted."
+    and 130, whichever click version converts it to ``Abort``."""
+    state: dict[str, Any] = {}
     try:
-        cli.main(args=argv, prog_name="esp-cabundle", standalone_mode=True)
-    except KeyboardInterrupt:  # pragma: no cover - raised outside command invocation
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
+        rv = cli.main(args=argv, prog_name="esp-cabundle", standalone_mode=False, obj=state)
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__ or e.__context__, KeyboardInterrupt):
+            return 0 if state.get("finished") else interrupted()
+        click.echo("Aborted!", err=True)  # end of input at a prompt
+        return 1
+    except click.ClickException as e:
+        e.show()
+        args = sys.argv[1:] if argv is None else argv
+        if "--json" in args and not state.get("json_printed"):  # usage errors too
+            from .ui import emit_json, error_document  # deferred: the error path only
+
+            emit_json({**error_document(e, e.exit_code), "error": e.format_message()})
+        return e.exit_code
+    except KeyboardInterrupt:
+        # After the command finished its work and said so, Ctrl-C changes nothing.
+        return 0 if state.get("finished") else interrupted()
+    return rv if isinstance(rv, int) else 0
+
+
+def interrupted() -> int:
+    """Say so, and give the shell's code for SIGINT."""
+    click.echo("Interrupted.", err=True)
+    return 130

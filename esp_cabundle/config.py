@@ -30,6 +30,7 @@ __all__ = [
     "Config",
     "OutputSpec",
     "find_config",
+    "leads_outside",
     "load_config",
     "outputs_outside",
     "parse_config",
@@ -57,6 +58,8 @@ class Config:
     spec: BundleSpec
     outputs: tuple[OutputSpec, ...]
     sections: dict[str, Any] = field(default_factory=dict)
+    # Files the config names that a build reads beside its roots (the idf_filter CSV).
+    files: tuple[Path, ...] = ()
 
     @property
     def base_dir(self) -> Path:
@@ -80,12 +83,18 @@ def _image_output(n: Node, fmt: str, options: dict[str, Any], base_dir: Path) ->
 
 
 def outputs_outside(config: Config) -> tuple[OutputSpec, ...]:
-    """The config's outputs whose path leaves its directory (absolute, or through '..'):
-    a shared config must not write anywhere on the machine without being told so."""
-    base = os.path.abspath(config.base_dir)
-    return tuple(
-        o for o in config.outputs if os.path.commonpath([base, os.path.abspath(o.path)]) != base
-    )
+    """The config's outputs whose path leaves its directory (absolute, through '..', or
+    through a symlink: a linked directory on the way, or the file itself a link, as the
+    writer follows them): a shared config must not write anywhere on the machine without
+    being told so."""
+    return tuple(o for o in config.outputs if leads_outside(config.base_dir, o.path))
+
+
+def leads_outside(base: Path, path: Path) -> str | None:
+    """Where writing ``path`` really goes (symlinks followed), when that is outside
+    ``base``; None when it stays inside."""
+    root, real = os.path.realpath(base), os.path.realpath(path)
+    return None if os.path.commonpath([root, real]) == root else real
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -186,4 +195,5 @@ def parse_config(text: str, *, path: Path) -> Config:
     present = {key for key in SECTIONS if key in m}
     parsers = _section_parsers(present)
     sections = {key: parsers[key](m[key]) for key in SECTIONS if key in present}
-    return Config(path, spec, tuple(outputs), sections)
+    files = (base_dir / m["idf_filter"].as_str(),) if "idf_filter" in m else ()
+    return Config(path, spec, tuple(outputs), sections, files)

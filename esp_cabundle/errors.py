@@ -66,6 +66,7 @@ class InputError(EspCabundleError):
         super().__init__(where + message, hint=hint)
         self.path = path
         self.line = line
+        self.reason = message  # the message without its file:line
 
 
 class CertificateError(InputError):
@@ -107,9 +108,14 @@ class LockMismatchError(PolicyError):
 
 
 class VerdictError(EspCabundleError):
-    """A check or CI gate came out negative."""
+    """A check or CI gate came out negative; ``violations`` says what failed, one line
+    each."""
 
     exit_code = 1
+
+    def __init__(self, message: str, *, violations: tuple[str, ...] = (), hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.violations = violations
 
 
 class OutputError(EspCabundleError):

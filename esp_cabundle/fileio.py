@@ -22,6 +22,7 @@ __all__ = [
     "TEMP_SUFFIX",
     "is_temporary_name",
     "read_input",
+    "refuse_clobbering",
     "write_all_atomic",
     "write_atomic",
 ]
@@ -56,6 +57,46 @@ def read_input(
         raise error(f"is a directory, expected a {what}", path=str(p)) from e
     except OSError as e:
         raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
+
+
+def _written_over(path: Path) -> str | None:
+    """The file writing ``path`` would replace, as a canonical path (symlinks followed,
+    as the writer follows them); None when nothing is replaced: standard output, a
+    character device or a FIFO (written through)."""
+    if str(path) == "-":
+        return None
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return real
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
+        return None
+    return real
+
+
+def refuse_clobbering(
+    outputs: Iterable[tuple[str, Path]], inputs: Iterable[tuple[str, Path]] = ()
+) -> None:
+    """Raise :class:`InputError` before anything is written when an output would replace
+    a file the command reads, or another output: ``(what, path)`` pairs, compared once
+    symlinks are resolved (``build -o cabundle.lock``, an output ``path: cabundle.yaml``,
+    ``check --report ca.pem`` reading ``ca.pem``)."""
+    taken: dict[str, str] = {}
+    for what, path in inputs:
+        key = _written_over(path)
+        if key is not None:
+            taken.setdefault(key, f"{what} {path}")
+    for what, path in outputs:
+        key = _written_over(path)
+        if key is None:
+            continue
+        if key in taken:
+            raise InputError(
+                f"the {what} {path} would replace the {taken[key]}; nothing written",
+                hint="give the output another path",
+            )
+        taken[key] = f"{what} {path}"
 
 
 # Temporary files end with this, so a run killed mid-write leaves names that are known
@@ -118,7 +159,13 @@ def _stage(item: _Item) -> None:
             prefix=f".{item.target.name}.", suffix=TEMP_SUFFIX, dir=parent
         )
     except OSError as e:
-        raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
+        # The file is written beside its target and renamed over it: a directory that
+        # takes no new file (/proc, read-only) cannot hold the output.
+        raise OutputError(
+            f"{item.named}: cannot write: no new file can be made in {parent} "
+            f"({e.strerror or e}), and outputs are written beside their target, then renamed",
+            hint="write to a directory where files can be created",
+        ) from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(item.data)

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .certs import Certificate, load_certificates, sniff_kind
+from .certs import Certificate, load_certificates
+from .sniff import decode_text, sniff_kind
 from .text import plural
 from .verify.parse import parse_notes
 
@@ -110,16 +111,23 @@ def _pem_notes(data: bytes) -> list[str]:
 
 
 def certificate_file_report(data: bytes, source: str) -> Report:
-    """Report on PEM, DER or C source."""
-    kind = sniff_kind(data)
+    """Report on PEM, DER or C source (UTF-8 or UTF-16 text)."""
     certs = load_certificates(data, source=source)
+    data, converted = decode_text(data, source=source)
+    kind = sniff_kind(data)
     findings = []
     for i, c in enumerate(certs, start=1):
         findings.append(Finding.from_certificate(c, f"#{i}"))
     notes: list[str] = []
-    if kind in ("pem", "c-strings"):
-        notes += _pem_notes(data) if kind == "pem" else []
+    if kind == "pem":
+        notes += _pem_notes(data)
+    elif kind in ("c-strings", "c-array"):
+        from .c_literals import scan_c  # deferred: C source only (cached: already lexed)
+
+        notes += scan_c(data.decode("utf-8", errors="replace")).notes
     notes += parse_notes(certs, role="ca-file")
+    if converted:
+        notes.append(f"read as {converted}: devices read UTF-8 (or ASCII) PEM only")
     seen: set[str] = set()
     for c in certs:
         if c.sha256 in seen:

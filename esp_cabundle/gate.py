@@ -53,6 +53,7 @@ from .certs import load_certificates, sniff_kind
 from .errors import InputError, PolicyError
 from .fileio import read_input
 from .formats.pem import render_pem
+from .sniff import decode_text
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -286,14 +287,7 @@ def _resolve_file(
             path=name,
             hint="give the ca.pem it was made from, or build one with --preset/--root",
         )
-    converted: str | None = None
-    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
-        if data.startswith(bom):
-            try:
-                data = data[len(bom) :].decode(codec).encode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(f"not valid UTF-16 text ({e.reason})", path=name) from e
-            converted = "UTF-16 text"
+    data, converted = decode_text(data, source=name)
     kind = sniff_kind(data)
     converted = _CONVERTED.get(kind, converted)
     certs = load_certificates(data, source=name)

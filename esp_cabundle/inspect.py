@@ -26,16 +26,20 @@ from .formats.idf_bundle import (
     DEFAULT_MAX_CERTS,
     FORMAT_DESCRIPTIONS,
     detect_bundle_format,
+    diagnose_bundle,
     parse_idf_bundle,
     parse_subject,
 )
 from .fs.inspect import inspect_image
+from .keyscan import refuse_private_keys
+from .sniff import decode_text, looks_binary, sniff_kind
 
 __all__ = [
     "INSPECTORS",
     "Finding",
     "Report",
     "certificate_file_report",
+    "describe_unknown",
     "finding_status",
     "inspect_bytes",
     "inspect_idf_bundle",
@@ -110,7 +114,54 @@ def inspect_bytes(data: bytes, *, source: str) -> Report:
             return report
     if not data:
         raise CertificateError("empty file", path=source)
+    refuse_private_keys(data, source=source)  # a key is the first thing to say
+    unknown = describe_unknown(data)
+    if unknown is not None:
+        raise CertificateError(unknown[0], path=source, hint=unknown[1])
     return certificate_file_report(data, source)
+
+
+# ESP32 application and bootloader images start with this byte (esp_image_format.h,
+# ESP_IMAGE_HEADER_MAGIC); the bootloader sits at 0x1000 (ESP32, S2) or 0x0 (newer chips).
+_IMAGE_MAGIC = 0xE9
+_FS_HINT = (
+    "give the file-system partition's offset and size (from the firmware's partitions.csv): "
+    "esp-cabundle fs ls FILE --offset 0x290000 --size 1408K"
+)
+
+
+def describe_unknown(data: bytes) -> tuple[str, str | None] | None:
+    """What bytes that no reader claimed look like, as (message, hint), when they are not
+    a certificate file either: an ESP-IDF bundle cut short, blank flash, a flash dump
+    without a readable partition table, other binary data. None for text and DER, which
+    the certificate reader judges (and names the line of what is wrong)."""
+    damaged = diagnose_bundle(data)
+    if damaged is not None:
+        return damaged, "rebuild it (esp-cabundle build -f idf-bundle) or copy it again"
+    size = f"{len(data):,} bytes"
+    if data.count(data[:1]) == len(data):
+        return (
+            f"{size}, every one 0x{data[0]:02X}: blank or erased flash, with no partition "
+            "table, file system or certificate",
+            None,
+        )
+    decoded, _ = decode_text(data)
+    if sniff_kind(decoded) == "der" or not looks_binary(decoded):
+        return None
+    if any(len(data) > at and data[at] == _IMAGE_MAGIC for at in (0x0, 0x1000)):
+        return (
+            f"a flash dump ({size}: a boot image header at the start) with no readable "
+            "partition table at any 4 KiB offset (erased or overwritten?)",
+            _FS_HINT,
+        )
+    pem = data.find(b"-----BEGIN")
+    holds = f"; it holds PEM text at byte offset {pem:#x}" if pem >= 0 else ""
+    return (
+        f"binary data ({size}), not a certificate file, ESP-IDF bundle, file-system image "
+        f"or flash dump this tool knows{holds}",
+        "a file-system image or flash dump cut short or damaged looks like this: check "
+        "its size against the partition's; for a dump, " + _FS_HINT,
+    )
 
 
 def inspect_path(path: str | Path) -> Report:

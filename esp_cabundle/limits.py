@@ -27,6 +27,7 @@ __all__ = [
     "MAX_YAML_INPUT",
     "check_size",
     "human_size",
+    "json_shape_reason",
     "loads_json",
 ]
 
@@ -129,3 +130,15 @@ def loads_json(
         return json.loads(text)
     except (ValueError, RecursionError) as e:
         raise error(f"{what} is not valid JSON ({e})", path=path) from e
+
+
+def json_shape_reason(e: Exception) -> str:
+    """Why parsed JSON is not the document expected, in words rather than Python's
+    (``'list' object has no attribute 'get'``, ``'mac'``, ``string indices must be
+    integers``): for the ``except (KeyError, TypeError, ValueError, AttributeError)``
+    around reading a JSON document's fields."""
+    if isinstance(e, KeyError):
+        return f"no {e.args[0]!r} field" if e.args else "a field is missing"
+    if isinstance(e, (TypeError, AttributeError)):
+        return "a field holds the wrong kind of value"
+    return str(e)

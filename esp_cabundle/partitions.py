@@ -296,6 +296,14 @@ class PartitionTable:
             data += _MD5_PREFIX + hashlib.md5(data).digest()
         return data + b"\xff" * (TABLE_MAX_LENGTH - len(data))
 
+    @staticmethod
+    def _cut_short(source: str, offset: int, have: int) -> PartitionTableError:
+        return PartitionTableError(
+            f"{source} at {offset:#x} is cut short: the file ends {have} bytes into it, "
+            "before its end-of-table marker",
+            hint="the file was truncated: read the whole flash again (esp-cabundle read)",
+        )
+
     @classmethod
     def from_binary(
         cls,
@@ -311,7 +319,9 @@ class PartitionTable:
         end marker, or a table that fails validation.
         """
         data = bytes(data[:TABLE_MAX_LENGTH])
-        if len(data) < ENTRY_SIZE or data[:2] != _MAGIC:
+        if data[:2] == _MAGIC and len(data) < ENTRY_SIZE:
+            raise cls._cut_short(source, offset, len(data))
+        if data[:2] != _MAGIC:
             found = data[:2].hex(" ") or "nothing"
             raise PartitionTableError(
                 f"{source}: no partition table at {offset:#x} (found {found}, expected aa 50)",
@@ -341,6 +351,8 @@ class PartitionTable:
                 continue
             md5.update(entry)
             parts.append(Partition.from_binary(entry, where=where))
+        if len(data) < TABLE_MAX_LENGTH:
+            raise cls._cut_short(source, offset, len(data))
         raise PartitionTableError(
             f"{source} at {offset:#x}: no end-of-table marker within {TABLE_MAX_LENGTH:#x} bytes"
         )
@@ -491,7 +503,8 @@ def find_partition_table(flash: bytes, *, preferred: int = DEFAULT_TABLE_OFFSET)
         return off
     if first_error is not None:
         raise PartitionTableError(
-            f"no valid partition table in the {len(flash):#x}-byte image: {first_error.message}"
+            f"no valid partition table in the {len(flash):#x}-byte image: {first_error.message}",
+            hint=first_error.hint,
         ) from first_error
     raise PartitionTableError(
         f"no partition table in the {len(flash):#x}-byte image (no 4 KiB sector starts aa 50)",

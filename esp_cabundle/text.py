@@ -4,7 +4,9 @@ safe to show."""
 
 from __future__ import annotations
 
-__all__ = ["plural", "printable", "shorten"]
+import re
+
+__all__ = ["comment_text", "plural", "printable", "shorten"]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -35,3 +37,18 @@ def shorten(text: str, width: int) -> str:
     """``text`` cut to ``width`` characters for a table cell, an ellipsis saying so (the
     whole text stays in --json and --csv)."""
     return text if len(text) <= width else text[: max(0, width - 1)] + "\u2026"
+
+
+# Three dashes or more: what PEM armour ("-----BEGIN", "----END") and key headers start
+# with. In a comment they are written escaped, so no reader takes the comment for armour.
+_DASHES = re.compile(r"-{3,}")
+
+
+def comment_text(text: str) -> str:
+    """``text`` (a certificate's subject or label) made safe for a comment line in a PEM
+    file: :func:`printable` (no newline can end the comment, no escape sequence reaches a
+    terminal that shows the file), and runs of three dashes or more written as ``\\x2d``
+    so nothing in it reads as a ``-----BEGIN`` or ``-----END`` line to mbedTLS or any
+    other PEM reader."""
+    safe = printable(text)
+    return _DASHES.sub(lambda m: "\\x2d" * len(m.group(0)), safe)

@@ -15,7 +15,18 @@ from typing import Any
 
 import click
 
-__all__ = ["echo", "emit_json", "format_table", "note", "safe_streams", "warn"]
+from .text import printable
+
+__all__ = [
+    "echo",
+    "emit_json",
+    "error_document",
+    "format_table",
+    "note",
+    "safe_streams",
+    "stdout_carries_output",
+    "warn",
+]
 
 
 def _escape_unencodable(err: UnicodeError) -> tuple[str, int]:
@@ -45,36 +56,74 @@ def safe_streams() -> None:
                 reconfigure(errors="esp-cabundle-escape")
 
 
+def _lines(text: str) -> str:
+    """Every line of ``text`` :func:`~esp_cabundle.text.printable`: an escape sequence
+    or a carriage return from a certificate, a file name or a unit never reaches the
+    terminal. (A newline inside one name must be escaped where the name is put in the
+    text: here it cannot be told from the lines the text is made of.)"""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
 def echo(text: str = "", *, quiet: bool = False) -> None:
     if not quiet:
-        click.echo(text)
+        click.echo(_lines(text))
 
 
 def note(text: str, *, quiet: bool = False) -> None:
     """Secondary information on stderr, so stdout stays clean for pipes."""
     if not quiet:
-        click.echo(text, err=True)
+        click.echo(_lines(text), err=True)
 
 
 def warn(text: str) -> None:
-    click.echo(click.style("warning: ", fg="yellow") + text, err=True)
+    click.echo(click.style("warning: ", fg="yellow") + _lines(text), err=True)
 
 
-def emit_json(obj: Any) -> None:
+def emit_json(obj: Any, *, err: bool = False) -> None:
+    """``obj`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
+    output such as ``-o -``). The CLI then knows a report was printed, and does not add
+    an error document after it."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().ensure_object(dict)["json_printed"] = True
+    stream = sys.stderr if err else sys.stdout
     text = json.dumps(obj, indent=2, ensure_ascii=False, default=str)
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)
     except (UnicodeEncodeError, LookupError):
         # Lone surrogates (names that are not UTF-8) or a narrow stream: \u escapes keep
         # the JSON valid where escaping by the stream would not.
         text = json.dumps(obj, indent=2, ensure_ascii=True, default=str)
-    click.echo(text)
+    click.echo(text, err=err)
+
+
+def stdout_carries_output() -> None:
+    """Say that standard output carries the command's output (``-o -``): its report,
+    and a ``--json`` document, go to stderr then."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.find_root().ensure_object(dict)["stdout_taken"] = True
+
+
+def error_document(e: Any, exit_code: int) -> dict[str, Any]:
+    """What a command run with ``--json`` prints when it fails: one shape for every
+    command and every error (``violations`` lists a negative verdict's reasons)."""
+    return {
+        "ok": False,
+        "error": getattr(e, "message", str(e)),
+        "kind": type(e).__name__,
+        "exit_code": exit_code,
+        "violations": [str(v) for v in getattr(e, "violations", ())],
+        "hint": getattr(e, "hint", None),
+    }
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: int = 0) -> str:
-    """Columns padded to their widest cell; the last column is never padded."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
+    """Columns padded to their widest cell; the last column is never padded. Cells are
+    shown :func:`~esp_cabundle.text.printable`: a newline or an escape sequence in a name
+    from a certificate, a device or a file never breaks or forges a row."""
+    cells = [[printable(str(h)) for h in headers]] + [[printable(str(c)) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     pad = " " * indent
     lines = []

@@ -275,7 +275,13 @@ def compose_yaml(text: str, where: str) -> Any:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line) from e
+        hint = None
+        if "'\\t'" in problem:
+            hint = (
+                "YAML indents with spaces only: replace the tab that starts the line with "
+                "spaces (a tab after the indentation is fine, in a partition layout too)"
+            )
+        raise ConfigError(f"not valid YAML: {problem}", path=where, line=line, hint=hint) from e
     except RecursionError as e:  # pragma: no cover - the depth cap comes first
         raise ConfigError("not valid YAML: nested too deeply", path=where) from e
     return root

@@ -214,7 +214,10 @@ def test_good_board_parses() -> None:
             GOOD.replace("  form: filesystem", "  form: idf-bundle\n  bundle_format: v9"),
             "unknown bundle format 'v9'",
         ),
-        (GOOD.replace("flash_size: 4MB", "flash_size: 64K"), "beyond the 64 KiB flash"),
+        (
+            GOOD.replace("flash_size: 4MB", "flash_size: 256K").replace(", , 64K", ", , 256K"),
+            "beyond the 256 KiB flash",
+        ),
     ],
 )
 def test_more_bad_boards(text: str, message: str) -> None:

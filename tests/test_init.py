@@ -283,8 +283,9 @@ def test_json_and_other_output_path(runner: CliRunner, in_tmp: Path) -> None:
 
 
 def test_render_is_deterministic_and_yaml_with_short_lines() -> None:
+    until = parse_service_life("5", today=TODAY)
     choices = InitChoices(
-        load_board("mongoose-os-esp32"), ("default",), (("mdash.net", 443),), TODAY
+        load_board("mongoose-os-esp32"), ("default",), (("mdash.net", 443),), until
     )
     a, _ = render_config(choices, today=TODAY)
     b, _ = render_config(choices, today=TODAY)

@@ -272,7 +272,9 @@ def test_board_platform_key(runner: CliRunner, tmp_path: Path) -> None:
     assert load_board("arduino-esp32-littlefs").filesystem.platform is None  # type: ignore[union-attr]
     board = tmp_path / "old-core.yaml"
     board.write_text(
-        text.replace("  profile: arduino\n", "  profile: arduino\n  platform: arduino-2.0.5\n")
+        text.replace(
+            "  profile: arduino\n", "  profile: arduino\n  platform: arduino-2.0.5\n"
+        ).replace("name: arduino-esp32-littlefs", "name: old-core")  # a board is named by its file
     )
     loaded = load_board(board)
     assert loaded.filesystem is not None and loaded.filesystem.platform == "arduino-2.0.5"
@@ -291,7 +293,9 @@ def test_board_platform_key(runner: CliRunner, tmp_path: Path) -> None:
     ]:
         wrong = tmp_path / "wrong.yaml"
         wrong.write_text(
-            text.replace("  profile: arduino\n", f"  profile: arduino\n  platform: {bad}\n")
+            text.replace(
+                "  profile: arduino\n", f"  profile: arduino\n  platform: {bad}\n"
+            ).replace("name: arduino-esp32-littlefs", "name: wrong")
         )
         with pytest.raises(ConfigError, match=message) as err:
             load_board(wrong)

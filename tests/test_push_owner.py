@@ -150,6 +150,27 @@ def test_no_secret_in_output_or_ledger_even_on_internal_errors(
     assert "internal error" in out
 
 
+@pytest.mark.parametrize("as_json", [False, True])
+def test_an_error_quoting_the_key_is_masked_in_text_and_json(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_json: bool
+) -> None:
+    from esp_cabundle.errors import UnitRpcError
+    from esp_cabundle.push import mdash
+
+    s = stand_in([mdash_unit("dev1")])
+
+    def leaky_units(self: Any) -> Any:
+        raise UnitRpcError(f"listing refused for {KEY}", hint=f"check {KEY}")
+
+    monkeypatch.setattr(mdash.MdashTransport, "units", leaky_units)
+    code, out = push(tmp_path, "--mdash", s.url, *(["--json"] if as_json else []))
+    assert code == 3 and KEY not in out and "listing refused for [redacted]" in out, out
+    if as_json:
+        doc, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
+        assert doc["error"] == "listing refused for [redacted]"
+        assert doc["hint"] == "check [redacted]"
+
+
 def test_masked_log_records_and_error_lines() -> None:
     from esp_cabundle.redact import forget, redact, remember
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -9,12 +10,12 @@ from pathlib import Path
 import click
 
 from ..build import LOCK_NAME, build_bundle, write_build
-from ..config import OutputSpec, outputs_outside
+from ..config import Config, OutputSpec, leads_outside, outputs_outside
 from ..errors import InputError
 from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
-from ..text import plural
-from ..ui import echo, emit_json, format_table, note
+from ..text import plural, printable
+from ..ui import echo, emit_json, format_table, note, stdout_carries_output
 from .ca_source import CaOptions, announce, ca_options
 from .options import at_option, file_option, json_option, output_path, parse_at, quiet_option
 
@@ -32,9 +33,11 @@ from .options import at_option, file_option, json_option, output_path, parse_at,
 @click.option(
     "-o",
     "--output",
-    "output",
+    "output_paths",
+    multiple=True,
     type=output_path(allow_dash=True),
-    help="Output path (with a single --format; - for standard output).",
+    help="Output path (with a single --format; - for standard output). Without -f, a "
+    ".der, .h/.c or .json name picks that format.",
 )
 @click.option(
     "--c-name", default=None, metavar="IDENT", help="Variable name for C output (default s_pem)."
@@ -71,7 +74,7 @@ from .options import at_option, file_option, json_option, output_path, parse_at,
 def build(
     ca: CaOptions,
     formats: tuple[str, ...],
-    output: Path | None,
+    output_paths: tuple[Path, ...],
     c_name: str | None,
     c_style: str | None,
     idf_version: str | None,
@@ -121,12 +124,9 @@ def build(
         outputs = tuple(OutputSpec(f, Path(FORMATS[f].default_path)) for f in formats)
     if not outputs:
         outputs = (OutputSpec("pem", Path("ca.pem")),)
-    if output is not None:
-        if len(outputs) != 1:
-            raise InputError(
-                "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
-            )
-        outputs = (replace(outputs[0], path=output),)
+    if output_paths:
+        asked = bool(formats) or (config is not None and bool(config.outputs))
+        outputs = _with_output_path(outputs, output_paths, explicit=asked)
     if c_name or c_style:
         opts = {k: v for k, v in (("name", c_name), ("style", c_style)) if v}
         outputs = tuple(
@@ -146,16 +146,13 @@ def build(
             for o in outputs
         )
 
-    if config is not None and not allow_outside:
-        outside = [o for o in outputs_outside(config) if o in outputs]
-        if outside:
-            raise InputError(
-                f"output {outside[0].path} of {config.path} is outside the config's "
-                "directory; nothing written",
-                hint="pass --allow-outside if it is meant to go there",
-            )
+    to_stdout = any(str(o.path) == "-" for o in outputs)
+    if to_stdout:
+        stdout_carries_output()  # the report, and a --json error, go to stderr
     lock_dir = config.path.parent if config is not None and config.path else Path(".")
     lock_path = lock_dir / LOCK_NAME
+    if config is not None and not allow_outside:
+        _refuse_outside(config, outputs, lock_path if not (no_lock and not locked) else None)
     result = build_bundle(
         spec,
         outputs,
@@ -175,6 +172,7 @@ def build(
         doc = bundle_to_dict(result.bundle)
         doc.update(
             {
+                "ok": True,
                 "outputs": [
                     {"format": o.format, "path": str(o.path), "bytes": len(d)}
                     for o, d in result.outputs
@@ -187,10 +185,10 @@ def build(
                 "board_gates": [g.to_dict() for g in result.boards],
             }
         )
-        emit_json(doc)
+        emit_json(doc, err=to_stdout)
         return
     # With an output on standard output ('-o -'), the report goes to stderr.
-    say = note if any(str(o.path) == "-" for o, _ in result.outputs) else echo
+    say = note if to_stdout else echo
     say(
         f"{plural(len(result.bundle), 'root')} from {result.ca.source} "
         f"(Mozilla store: certifi {result.bundle.mozilla_version})",
@@ -211,4 +209,52 @@ def build(
     parts = [f"{o.path} ({len(d):,} bytes)" for o, d in result.outputs]
     if result.lock_path is not None:
         parts.append(str(result.lock_path))
-    say(f"{verb} {', '.join(parts)}", quiet=quiet)
+    say(f"{verb} {printable(', '.join(parts))}", quiet=quiet)
+
+
+def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path | None) -> None:
+    """The config's outputs (and the lock beside it) must stay in its directory, symlinks
+    followed, unless --allow-outside."""
+    named = [(f"output {o.path}", o.path) for o in outputs_outside(config) if o in outputs]
+    if lock is not None and leads_outside(config.base_dir, lock):
+        named.append((f"lock file {lock}", lock))
+    if named:
+        what, path = named[0]
+        real = os.path.realpath(path)
+        leads = "" if real == os.path.abspath(path) else f" (it leads to {real})"
+        raise InputError(
+            f"{what} of {config.path} is outside the config's directory{leads}; nothing written",
+            hint="pass --allow-outside if it is meant to go there",
+        )
+
+
+# Names whose extension says one format only (.crt and .cer hold PEM or DER, .bin many).
+_EXTENSION_FORMATS = {".pem": "pem", ".der": "der", ".h": "c", ".c": "c", ".json": "json"}
+
+
+def _with_output_path(
+    outputs: tuple[OutputSpec, ...], paths: tuple[Path, ...], *, explicit: bool
+) -> tuple[OutputSpec, ...]:
+    """The one output ``-o`` names. Its extension picks the format when none was asked
+    for (``-o ca.der``: DER), and must not contradict one that was (``-f pem -o ca.der``)."""
+    if len(paths) > 1:
+        raise InputError(
+            f"-o/--output given {len(paths)} times ({', '.join(map(str, paths))}); "
+            "it names the one output file",
+            hint="for several outputs, list them under outputs: in cabundle.yaml",
+        )
+    if len(outputs) != 1:
+        raise InputError(
+            "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
+        )
+    path, out = paths[0], outputs[0]
+    implied = _EXTENSION_FORMATS.get(path.suffix.lower()) if str(path) != "-" else None
+    if implied is None or implied == out.format:
+        return (replace(out, path=path),)
+    if not explicit:
+        return (OutputSpec(implied, path),)
+    raise InputError(
+        f"-o {path} names a {implied} file, but the output format is {out.format}",
+        hint=f"pass -f {implied}, or name the file for {out.format} "
+        f"(e.g. {Path(FORMATS[out.format].default_path).name})",
+    )

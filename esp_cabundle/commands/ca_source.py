@@ -24,6 +24,7 @@ from ..bundle import POLICY_NAMES, BundleSpec
 from ..config import find_config, load_config
 from ..errors import InputError
 from ..gate import SKIP_HINT, CaSource, gate_ca, parse_target
+from ..text import printable
 from ..ui import note
 from .options import Date, Size, config_option, file_option
 
@@ -235,18 +236,19 @@ def announce(
 ) -> None:
     """The gate's one line, on stderr, before anything is written (in --json: a field).
     ``images_of``: the same CA gated again for a board's image outputs (``build``); its
-    policies were announced with the first line."""
+    policies were announced with the first line. Names from files and certificates are
+    shown :func:`~esp_cabundle.text.printable`."""
     quiet = quiet or as_json
     if images_of is not None:
-        note(f"CA in {images_of.name} images: {ca.summary}", quiet=quiet)
+        note(f"CA in {images_of.name} images: {printable(ca.summary)}", quiet=quiet)
         for n in ca.notes:
-            note(f"note: {n}", quiet=quiet)
+            note(f"note: {printable(n)}", quiet=quiet)
         return
-    note(f"CA: {ca.summary}", quiet=quiet)
+    note(f"CA: {printable(ca.summary)}", quiet=quiet)
     for n in ca.notes:
-        note(f"note: {n}", quiet=quiet)
+        note(f"note: {printable(n)}", quiet=quiet)
     for v in ca.violations:
-        note(f"allowed: {v.message}", quiet=quiet)
+        note(f"allowed: {printable(v.message)}", quiet=quiet)
 
 
 def _cwd_relative(spec: str) -> str:

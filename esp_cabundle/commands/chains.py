@@ -10,7 +10,8 @@ from ..chains import capture_chain, load_chain_file, parse_host_port
 from ..check import pull_chains
 from ..config import CONFIG_NAME, find_config, load_config
 from ..errors import InputError
-from ..fileio import write_atomic
+from ..fileio import refuse_clobbering, write_atomic
+from ..text import printable
 from ..ui import echo, emit_json, format_table, note
 from ..verify.parse import parse_notes
 from .options import (
@@ -94,7 +95,10 @@ def pull(
         )
         return
     for t, p, c in saved:
-        echo(f"{t.name}: {' <- '.join(x.label for x in c.certificates)} -> {p}", quiet=quiet)
+        echo(
+            printable(f"{t.name}: {' <- '.join(x.label for x in c.certificates)} -> {p}"),
+            quiet=quiet,
+        )
 
 
 @chains.command()
@@ -129,6 +133,8 @@ def show(
     """
     if (file is None) == (host is None):
         raise InputError("give a chain FILE or --host HOST[:PORT] (one of them)")
+    if output is not None and file is not None:
+        refuse_clobbering([("output", output)], [("chain file", file)])
     if host is not None:
         h, port = parse_host_port(host)
         chain = capture_chain(h, port, server_name=server_name, timeout=timeout)
@@ -168,7 +174,7 @@ def show(
         f"{chain.source}{when}" + (f" over {chain.protocol}" if chain.protocol else ""), quiet=quiet
     )
     for n in notes:
-        echo(f"note: {n}", quiet=quiet)
+        echo(f"note: {printable(n)}", quiet=quiet)
     rows = [
         (
             str(i),
@@ -182,4 +188,4 @@ def show(
     ]
     echo(format_table(("#", "subject", "issuer", "not after", "key", "sha256"), rows), quiet=quiet)
     if output is not None:
-        echo(f"Saved {output}", quiet=quiet)
+        echo(f"Saved {printable(str(output))}", quiet=quiet)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -27,9 +28,10 @@ from ..check import (
 )
 from ..config import find_config, load_config
 from ..errors import InputError, VerdictError
+from ..fileio import refuse_clobbering
 from ..report import write_html_report
-from ..text import plural
-from ..ui import emit_json, note
+from ..text import plural, printable
+from ..ui import echo, emit_json, note
 from ..verify import DEFAULT_DEVICE, parse_device_profile
 from .options import (
     FILE_PATH,
@@ -149,10 +151,17 @@ def check(
       esp-cabundle check --board mdash@1.2.16 --until 2036-01-01   # its s_pem vs mdash.net
       esp-cabundle check --until 2035-01-01 --report forecast.html
     """
+    if hostname is not None and not _SERVER_NAME.fullmatch(hostname):
+        raise InputError(
+            f"--hostname '{hostname}' is not a server name",
+            hint="give the name the device checks, e.g. --hostname mdash.net",
+        )
     when = parse_at(at)
     horizon = until
     path = config_path or find_config()
     config = load_config(path) if path else None
+    if report_path is not None:
+        _refuse_report_over_inputs(report_path, bundle_path, chain_files, path, config)
 
     board_profile = _board(board, device)
     if board_profile is None and device is None and config is not None:
@@ -221,7 +230,7 @@ def check(
     if as_json:
         emit_json(report.to_dict())
     elif not quiet:
-        click.echo(render_report(report))
+        echo(render_report(report))
     if not report.ok:
         n = len(report.failures)
         raise VerdictError(
@@ -245,6 +254,33 @@ def _snapshot_notes(board: Board, config: Config | None, own: list[CheckItem]) -
     )
 
 
+# What mbedtls_ssl_set_hostname() is handed: a DNS name (one label too: "broker"), a
+# wildcard pattern or an IP address; never empty, never with spaces or controls.
+_SERVER_NAME = re.compile(r"[A-Za-z0-9*_.:\[\]-]{1,253}")
+
+
+def _refuse_report_over_inputs(
+    report: Path,
+    bundle: Path | None,
+    chains: tuple[Path, ...],
+    config_path: Path | None,
+    config: Config | None,
+) -> None:
+    """``--report`` must not replace a file the check reads (its trust set, a chain,
+    the config or a target's saved chain)."""
+    default = Path("ca.pem")  # the trust set when there is no --bundle
+    inputs = [("bundle", bundle)] if bundle is not None else []
+    inputs += [("bundle", default)] if bundle is None and default.is_file() else []
+    inputs += [("chain file", c) for c in chains]
+    inputs += [("config", config_path)] if config_path is not None else []
+    if config is not None:
+        inputs += [
+            (f"saved chain of target '{t.name}'", t.chain_path(config.base_dir))
+            for t in config.section("targets", ())
+        ]
+    refuse_clobbering([("report", report)], inputs)
+
+
 def _board(board: str | None, device: str | None) -> Board | None:
     if device and board:
         raise InputError("give --device or --board, not both")
@@ -256,7 +292,7 @@ def _board(board: str | None, device: str | None) -> Board | None:
 
 def render_report(report: CheckReport) -> str:
     trust = report.trust
-    lines = [f"Trust set: {trust.source or 'bundle'} ({plural(len(trust), 'root')})"]
+    lines = [f"Trust set: {printable(trust.source or 'bundle')} ({plural(len(trust), 'root')})"]
     span = f"at {report.at.date().isoformat()}"
     if report.until:
         span += f", forecast until {report.until.date().isoformat()}"
@@ -282,7 +318,7 @@ def render_report(report: CheckReport) -> str:
 def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str]:
     tl = r.timeline
     v = tl.start
-    head = f"{'PASS' if r.ok else 'FAIL'}  {r.item.name}"
+    head = f"{'PASS' if r.ok else 'FAIL'}  {printable(r.item.name)}"
     if show_device:
         head += f"  [{r.item.device.name}]"
     out = [head]

@@ -13,7 +13,7 @@ import click
 
 from ..boards import load_board
 from ..errors import InputError
-from ..fileio import write_atomic
+from ..fileio import refuse_clobbering, write_atomic
 from ..fs import normalize_path, open_image
 from ..fs.edit import (
     FileEdit,
@@ -62,6 +62,12 @@ class ImageArgs:
     profile: str | None = None
 
     def region(self) -> ImageRegion:
+        if self.size == 0:
+            raise InputError(
+                "--size 0 names no partition",
+                hint="give the partition's size from its table (e.g. --size 1408K), or "
+                "leave --size out to read it from the bytes",
+            )
         return locate_image(
             read_input(self.image), offset=self.offset, size=self.size, source=str(self.image)
         )
@@ -139,10 +145,13 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
         )
         return
     where = f" at 0x{region.offset:X}" if region.offset else ""
-    echo(f"{img.image}{where}: {fs_image.fs_type} image, {region.size:,} bytes", quiet=quiet)
+    echo(
+        f"{printable(str(img.image))}{where}: {fs_image.fs_type} image, {region.size:,} bytes",
+        quiet=quiet,
+    )
     for k, v in facts.items():
         if k != "file system":
-            echo(f"  {k}: {v}", quiet=quiet)
+            echo(printable(f"  {k}: {v}"), quiet=quiet)
     rows = [(printable(f.path), f"{f.size:,}") for f in files]
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 
@@ -164,6 +173,8 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
       esp-cabundle fs cat fs.bin /ca.pem
       esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K -o conf9.json
     """
+    if output is not None:
+        refuse_clobbering([("output", output)], [("image", img.image)])
     data = img.open().read(path)
     if output is not None:
         write_atomic(output, data)
@@ -210,6 +221,11 @@ def put_cmd(
       esp-cabundle fs put lfs.bin ca.pem --platform arduino-2.0.5
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
+    if dest is not None and (not dest.strip() or dest.endswith("/")):
+        raise InputError(
+            f"DEST '{dest}' names no file" + (" (it ends with '/')" if dest.strip() else ""),
+            hint=f"give the file's path in the image, e.g. /{source.name}, or leave DEST out",
+        )
     data = read_input(source)
     _refuse_swapped(img.image, source, dest, data)
     target = normalize_path(dest or "/" + source.name)

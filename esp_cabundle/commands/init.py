@@ -22,6 +22,7 @@ from ..init_config import (
     parse_target,
     write_config,
 )
+from ..text import printable
 from ..ui import echo, emit_json, note, warn
 from .options import at_option, board_option, json_option, output_path, parse_at, quiet_option
 
@@ -146,7 +147,7 @@ def init(
         warn(f"{w} (build will refuse it: see the comment above service_until)")
     for w in result.allowed:
         note(f"note: {w}; allowed in the file, as these devices never check dates", quiet=quiet)
-    echo(f"Wrote {result.path}", quiet=quiet)
+    echo(f"Wrote {printable(str(result.path))}", quiet=quiet)
     steps = []
     if parsed_targets:
         steps.append("esp-cabundle chains pull        # save the targets' chains (network)")
@@ -156,7 +157,11 @@ def init(
     if not quiet:
         note("Next:")
         for s in steps:
-            note(f"  {s}" if output.parent == Path(".") else f"  (cd {output.parent}) {s}")
+            note(
+                f"  {s}"
+                if output.parent == Path(".")
+                else f"  (cd {printable(str(output.parent))}) {s}"
+            )
 
 
 def _load_board(name: str) -> Board | None:

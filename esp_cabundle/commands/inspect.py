@@ -35,7 +35,8 @@ if TYPE_CHECKING:
     "fail_on",
     type=click.Choice(["expired", "not-ca"]),
     multiple=True,
-    help="Exit 1 if any certificate is expired (or not a CA).",
+    help="Exit 1 if any certificate is expired (or not a CA); also if a root has no "
+    "dates to judge (an ESP-IDF bundle).",
 )
 @click.option(
     "--fail-within",
@@ -100,7 +101,7 @@ def inspect(
     problems = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
     if problems:
         raise VerdictError(
-            f"{plural(len(problems), 'certificate')} failed the gate:\n  " + "\n  ".join(problems)
+            f"{plural(len(problems), 'certificate')} failed the gate", violations=tuple(problems)
         )
 
 
@@ -108,7 +109,16 @@ def gate_problems(
     reports: list[Report], at: datetime, *, fail_on: tuple[str, ...], fail_within: int | None
 ) -> list[str]:
     out = []
+    by_date = "expired" in fail_on or fail_within is not None
     for r in reports:
+        undated = [f for f in r.all_findings() if f.not_after is None]
+        if by_date and undated:
+            # A gate that cannot judge does not pass: an ESP-IDF bundle keeps no dates.
+            out.append(
+                f"{r.source}: {plural(len(undated), 'root')} with no dates (an ESP-IDF bundle "
+                "keeps names and keys only): expiry cannot be judged; gate the ca.pem it "
+                "was built from"
+            )
         for f in r.all_findings():
             where = f"{r.source} {f.location} {f.label}"
             if f.not_after is not None:

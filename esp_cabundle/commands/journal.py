@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..flash.journal import Journal, prune
+from ..text import printable
 from ..ui import echo, emit_json, format_table, warn
 from .options import Age, journal_dir_option, json_option, quiet_option
 
@@ -87,7 +88,7 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
     for p in problems:
         warn(str(p))
     if not entries:
-        echo(f"{j.directory}: no journaled update", quiet=quiet)
+        echo(f"{printable(str(j.directory))}: no journaled update", quiet=quiet)
         return
     rows = [
         (
@@ -101,7 +102,7 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
         )
         for e in entries
     ]
-    echo(f"{j.directory}:", quiet=quiet)
+    echo(f"{printable(str(j.directory))}:", quiet=quiet)
     headers = ("created (UTC)", "MAC", "board", "status", "partitions", "sectors", "file")
     echo(format_table(headers, rows, indent=2), quiet=quiet)
     units = len({e.mac for e in entries})

@@ -169,8 +169,20 @@ class _OutputPath(click.Path):
         return super().convert(value, param, ctx)
 
 
-# A file (not a directory) a command reads or keeps; its errors are the tool's own.
-FILE_PATH = click.Path(dir_okay=False, path_type=Path)
+class _FilePath(click.Path):
+    """A file a command reads or keeps: never empty (``''`` would be the directory
+    ``.``); its other errors are the tool's own, when it is opened."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no file", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+FILE_PATH = _FilePath()
 
 
 def file_option(*decls: str, help: str, metavar: str = "FILE", **attrs: Any) -> Decorator[Any]:
@@ -186,7 +198,23 @@ def output_path(*, allow_dash: bool = False) -> click.Path:
 # ---------------------------------------------------------------------------------------
 # Reporting and time
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+
+def _remember_json(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """Note ``--json`` where the CLI's error printer looks (``cli.py``): a command that
+    fails under --json still prints one JSON document, its error."""
+    if value:
+        root = ctx.find_root()
+        root.ensure_object(dict)["json"] = True
+    return value
+
+
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    callback=_remember_json,
+    help='Print a JSON report on stdout (on failure: {"ok": false, "error": ...}).',
+)
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 at_option = click.option(
     "--at",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
 import click
 
 from ..boards import load_board
+from ..config import find_config, leads_outside
 from ..errors import InputError
-from ..fileio import write_atomic
+from ..fileio import refuse_clobbering, write_atomic
 from ..fs import get_profile
 from ..fs.edit import collect_dir_files, pack_ca_image
 from ..images import image_spec
@@ -120,7 +122,15 @@ def pack(
             f"--mtime: {spec.fs_type} profile {prof.name} keeps no time attributes",
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
+    inputs = [("CA file", ca.bundle_file)] if ca.bundle_file is not None else []
+    config_path = ca.config_path or find_config()
+    inputs += [("config", config_path)] if config_path is not None else []
+    refuse_clobbering([("image", output)], inputs)
     files = collect_dir_files(from_dir) if from_dir is not None else []
+    if from_dir is not None and leads_outside(from_dir, output) is None:
+        # The image from an earlier run, inside --from-dir: never packed into the next.
+        rel = Path(os.path.relpath(os.path.realpath(output), os.path.realpath(from_dir)))
+        files = [f for f in files if f[0] != "/" + rel.as_posix()]
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
     packed = pack_ca_image(
@@ -140,6 +150,7 @@ def pack(
     if as_json:
         emit_json(
             {
+                "ok": True,
                 "output": str(output),
                 "bytes": len(packed.data),
                 "fs": spec.fs_type,
@@ -156,7 +167,7 @@ def pack(
         return
     extra = f", disk {facts['disk version']}" if "disk version" in facts else ""
     echo(
-        f"Wrote {output} ({len(packed.data):,} bytes): {spec.fs_type}, profile "
+        f"Wrote {printable(str(output))} ({len(packed.data):,} bytes): {spec.fs_type}, profile "
         f"{prof.name}{extra}" + (f"; board {spec.board}'s {spec.where}" if spec.where else ""),
         quiet=quiet,
     )

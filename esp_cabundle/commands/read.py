@@ -10,6 +10,7 @@ import click
 from ..errors import InputError
 from ..fileio import write_atomic
 from ..flash.reading import read_port
+from ..text import printable
 from ..ui import echo, emit_json
 from ._unit import unit_progress
 from .options import (
@@ -109,5 +110,8 @@ def read(
             }
         )
     else:
-        echo(f"Read {what} from {unit.description}, MAC {unit.mac} into {output}", quiet=quiet)
+        echo(
+            printable(f"Read {what} from {unit.description}, MAC {unit.mac} into {output}"),
+            quiet=quiet,
+        )
         echo(f"MD5 {result.md5}", quiet=quiet)

@@ -7,7 +7,7 @@ from datetime import datetime
 import click
 
 from ..catalog import PRESETS, Catalog, entry_certificate, entry_status
-from ..text import plural
+from ..text import plural, printable
 from ..ui import echo, emit_json, format_table
 from .options import at_option, json_option, parse_at
 
@@ -73,7 +73,7 @@ def roots(
         emit_json({"certifi": catalog.mozilla_version, "roots": out})
         return
     if not entries:
-        echo(f"no root matches '{query}'")
+        echo(f"no root matches '{printable(query or '')}'")
         return
     rows = []
     for e in entries:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InputError, OutputError
+from ..limits import json_shape_reason
 from .base import SECTOR_SIZE
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ class JournalEntry:
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InputError(
-                f"not a readable esp-cabundle journal entry ({e})",
+                f"not a readable esp-cabundle journal entry ({json_shape_reason(e)})",
                 path=str(path),
                 hint="move the file away if it is not needed",
             ) from e

@@ -42,6 +42,7 @@ __all__ = [
     "bundle_format_for",
     "choose_bundle_format",
     "detect_bundle_format",
+    "diagnose_bundle",
     "parse_idf_bundle",
     "parse_subject",
     "render_bundle_output",
@@ -65,6 +66,10 @@ _V2_SINCE_IDF = (5, 4)
 # Arduino-ESP32 3.2 is built on ESP-IDF release/v5.4 (arduino-esp32 PR #10872).
 _V2_SINCE_ARDUINO = (3, 2)
 
+# The newest major versions released (ESP-IDF 6.0, Arduino-ESP32 3.3): a higher one is
+# a typo, not a release whose bundle layout can be known.
+_NEWEST_IDF = 6
+_NEWEST_ARDUINO = 3
 _VERSION_RE = re.compile(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
 
 
@@ -82,7 +87,17 @@ def bundle_format_for(version: str) -> BundleFormat:
             hint="give an ESP-IDF version such as 5.4 or 4.4.8, or arduino-3.2.0",
         )
     parts = tuple(int(x) for x in m.group("ver").split("."))
-    if m.group("kind") == "arduino":
+    arduino = m.group("kind") == "arduino"
+    newest = _NEWEST_ARDUINO if arduino else _NEWEST_IDF
+    if parts[0] > newest:
+        name = "Arduino-ESP32" if arduino else "ESP-IDF"
+        raise InputError(
+            f"{name} {m.group('ver')} is not a release this tool knows (the newest major "
+            f"version is {newest})",
+            hint="check the version; for a release newer than this tool, give the layout "
+            "with 'bundle_format: v2' on the output in cabundle.yaml",
+        )
+    if arduino:
         if parts[0] < 2:
             raise InputError(
                 f"Arduino-ESP32 {m.group('ver')} has no certificate bundle support",
@@ -261,6 +276,36 @@ def detect_bundle_format(data: bytes) -> BundleFormat | None:
             continue
         if roots and all(_looks_like_name(r.subject_der) for r in roots):
             return fmt  # type: ignore[return-value]
+    return None
+
+
+def diagnose_bundle(data: bytes) -> str | None:
+    """Why ``data``, which starts like an ESP-IDF bundle (its first root is a DER name
+    where a layout puts it), is not a whole one: cut short, padded, or damaged, with the
+    counts. None when it does not start like a bundle, or is a whole one."""
+    for fmt, walk in (("v2", _walk_v2), ("v1", _walk_v1)):
+        if len(data) < 8:
+            return None
+        if fmt == "v2":
+            (first,) = struct.unpack_from("<L", data, 0)
+            start, declared = first, first // 4
+            if first == 0 or first % 4 or first >= len(data):
+                continue
+        else:
+            start, declared = 2, struct.unpack_from(">H", data, 0)[0]
+        try:
+            root, _ = _root_at(data, start, 0, fmt)  # type: ignore[arg-type]
+        except ImageError:
+            continue
+        if not _looks_like_name(root.subject_der):
+            continue
+        try:
+            walk(data)
+        except ImageError as e:
+            return (
+                f"an ESP-IDF certificate bundle ({fmt}) that is cut short, padded or damaged: "
+                f"it lists {plural(declared, 'root')} in {len(data):,} bytes; {e.message}"
+            )
     return None
 
 

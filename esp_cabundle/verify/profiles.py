@@ -191,7 +191,7 @@ DEVICE_PROFILES: dict[str, DeviceProfile] = {
             "mbedtls",
             "none",
             "mbedTLS CA list, dates never checked (MBEDTLS_HAVE_TIME_DATE off): "
-            "Arduino-ESP32 1.x/2.x, mDash 1.2.11-1.2.14, Mongoose OS, ESP-IDF default",
+            "Arduino-ESP32 1.x/2.x, mDash 1.2.12-1.2.14, Mongoose OS, ESP-IDF default",
         ),
         _profile(
             "mbedtls-clock",

@@ -1,0 +1,46 @@
+"""The ``esp-cabundle`` console script and ``python -m esp_cabundle``.
+
+Kept apart from :mod:`esp_cabundle.cli` so that Ctrl-C while click and the commands are
+still being imported (the first tenths of a second) ends as any other interrupt does:
+"Interrupted." and exit 130, never a traceback. Once the command has finished, a late
+Ctrl-C is ignored: the exit code is the command's, as its output said.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+
+__all__ = ["main"]
+
+
+def _before_main(signum: int, frame: object) -> None:
+    """Ctrl-C between this import and ``main()`` (the console script's own lines)."""
+    sys.stderr.write("Interrupted.\n")
+    raise SystemExit(130)
+
+
+# Installed on import, because the console script imports this module and only then
+# calls main(): a signal in between must not print the interpreter's traceback.
+with contextlib.suppress(ValueError, OSError):  # not the main thread: leave it be
+    signal.signal(signal.SIGINT, _before_main)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        # From here on an interrupt is an ordinary KeyboardInterrupt, caught below and
+        # by the commands that stop at a safe point.
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        from .cli import run  # deferred: click and the commands, under the guard below
+
+        code = run(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted.\n")
+        code = 130
+    # Done (or stopped): a signal from now on must not turn the outcome into another.
+    # (ValueError: not the main thread, as when a test calls main() from a worker.)
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(code)

@@ -1,0 +1,89 @@
+"""What a file's bytes are before any certificate is read from them: UTF-16 text (with
+or without a BOM), binary data, and the shape certificates take in them (PEM, DER, C
+string literals, C byte arrays). One set of rules for every reader of the tool."""
+
+from __future__ import annotations
+
+from .errors import CertificateError
+from .pubkeys import read_tlv_header as _read_tlv_header
+
+__all__ = ["decode_text", "looks_binary", "sniff_kind"]
+
+
+_UTF16_BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+_UTF16_PROBE = 64  # bytes looked at to tell UTF-16 text without a BOM
+
+
+def _ascii_units(units: bytes) -> bool:
+    return all(b in (0x09, 0x0A, 0x0D) or 0x20 <= b < 0x7F for b in units)
+
+
+def decode_text(data: bytes, *, source: str = "<input>") -> tuple[bytes, str | None]:
+    """``data`` as UTF-8, and "UTF-16 text" when it was UTF-16 (a BOM, or ASCII
+    characters each followed or preceded by a NUL, as Windows tools write PEM); other
+    bytes are returned as they are. One rule for every reader: ``inspect``, ``check``,
+    ``--root`` and the write gate read the same files."""
+    codec = next((c for bom, c in _UTF16_BOMS if data.startswith(bom)), None)
+    body = data[2:] if codec else data
+    if codec is None and len(data) >= 4 and len(data) % 2 == 0:
+        head = data[:_UTF16_PROBE]
+        if not any(head[1::2]) and _ascii_units(head[0::2]):
+            codec = "utf-16-le"
+        elif not any(head[0::2]) and _ascii_units(head[1::2]):
+            codec = "utf-16-be"
+    if codec is None:
+        return data, None
+    try:
+        return body.decode(codec).encode("utf-8"), "UTF-16 text"
+    except UnicodeDecodeError as e:
+        raise CertificateError(f"not valid UTF-16 text ({e.reason})", path=source) from e
+
+
+# Bytes no text file holds: C0 controls but tab, line ends, VT and FF; DEL; and bytes
+# that never occur in UTF-8. A few are tolerated (a NUL terminator, a stray byte).
+_NEVER_TEXT = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, 0xC0, 0xC1, *range(0xF5, 0x100)])
+_TEXT_PROBE = 65536
+
+
+def looks_binary(data: bytes) -> bool:
+    """True when ``data`` (its first 64 KiB, padding at the end ignored) is not text:
+    over one byte in fifty is one no text holds. UTF-16 text is binary to this test:
+    decode it first (:func:`decode_text`)."""
+    body = data.rstrip(b"\x00\xff")[:_TEXT_PROBE]
+    odd = len(body) - len(body.translate(None, _NEVER_TEXT))
+    return odd * 50 > len(body)
+
+
+def sniff_kind(data: bytes) -> str:
+    """``der``, ``pem``, ``c-strings`` or ``c-array``: how ``data`` holds certificates."""
+    if data[:1] == b"\x30" and _looks_like_der(data):
+        return "der"
+    text = data.decode("utf-8", errors="replace")
+    if '"' in text and "-" in text:
+        from .c_literals import scan_c  # deferred: its lexer costs 2 ms; presets never lex
+
+        # Lexing is linear but not free: only a file with a quote and a dash can hold PEM
+        # in string literals (its header may be split: "-----BEG" "IN CERTIFICATE-----").
+        if scan_c(text).has_pem_literal():
+            return "c-strings"
+    begin = text.find("-----BEGIN")
+    if begin >= 0:
+        # A PEM header inside quotes, yet no literal holds one: C source whose
+        # certificates are all compiled out (#if 0), not a PEM file.
+        quoted = '"' in text[text.rfind("\n", 0, begin) + 1 : begin]
+        return "c-strings" if quoted else "pem"
+    from .c_literals import looks_like_c_array  # deferred: as in the branch above
+
+    if looks_like_c_array(text):
+        return "c-array"
+    if data[:1] == b"\x30":
+        return "der"
+    return "pem"
+
+
+def _looks_like_der(data: bytes) -> bool:
+    try:
+        _tag, hdr, length = _read_tlv_header(data, 0)
+    except ValueError:
+        return False
+    return hdr + length <= len(data)

@@ -1,0 +1,105 @@
+"""Ctrl-C outside a command's work (tester's report, item 15): while click and the
+commands are still being imported it is "Interrupted." and exit 130, never a traceback;
+after the command has finished and said so, it changes neither the message nor the
+exit code."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+import pytest
+
+from esp_cabundle import cli as cli_module
+
+REPO = Path(__file__).resolve().parent.parent
+
+_BOOM = """
+import sys
+class Boom:
+    def find_spec(self, name, path=None, target=None):
+        if name == "click":
+            raise KeyboardInterrupt
+        return None
+sys.meta_path.insert(0, Boom())
+from esp_cabundle._entry import main
+main(["build", "--no-lock"])
+"""
+
+
+def _python(code: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_an_interrupt_while_importing_is_interrupted_not_a_traceback(tmp_path: Path) -> None:
+    p = _python(_BOOM, tmp_path)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err == "Interrupted.\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
+def test_a_real_sigint_at_start_up(tmp_path: Path, delay: float) -> None:
+    """The signal comes once the entry point runs (a line on stdout says so), then after
+    ``delay``: whatever it hits, the outcome is 130 and "Interrupted.", or a finished
+    build (exit 0, ca.pem whole) that a late signal leaves as it was."""
+    code = (
+        "import os\nfrom esp_cabundle._entry import main\nos.write(1, b'R\\n')\n"
+        "main(['build', '--no-lock', '-q'])\n"
+    )
+    p = _python(code, tmp_path)
+    assert p.stdout is not None and p.stdout.readline() == "R\n"
+    time.sleep(delay)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    if p.returncode == 130:
+        assert err.strip().endswith("Interrupted."), err
+    else:
+        assert p.returncode == 0 and "Interrupted" not in err, err
+        assert (tmp_path / "ca.pem").read_bytes().startswith(b"# ISRG Root X1")
+
+
+def test_an_interrupt_after_the_command_finished_changes_nothing(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    close = click.Context.close
+
+    def late(self: click.Context) -> None:
+        close(self)
+        if self.parent is None:  # the whole command line, after the command returned
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(click.Context, "close", late)
+    assert cli_module.run(["build", "--preset", "letsencrypt", "--no-lock"]) == 0
+    out, err = capsys.readouterr()
+    assert "Wrote ca.pem" in out and "Interrupted" not in err
+    assert (in_tmp / "ca.pem").is_file()
+
+
+def test_an_interrupt_inside_the_command_is_130(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from esp_cabundle.commands import build as build_cmd
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(build_cmd, "build_bundle", stop)
+    assert cli_module.run(["build", "--no-lock"]) == 130
+    assert capsys.readouterr().err.strip().endswith("Interrupted.")
+    assert list(in_tmp.iterdir()) == []

@@ -1,0 +1,154 @@
+"""No output replaces what the command reads, nor another output, and a config's outputs
+stay in its directory even through symlinks (tester's report, items 2 and 3). Each
+refusal is exit 2, names both files, and leaves every file as it was."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.fs import open_image
+
+DATA = Path(__file__).parent / "data"
+R10 = DATA / "letsencrypt" / "2024-r10.pem"
+X1 = DATA / "letsencrypt" / "isrgrootx1.pem"
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+def _refused(runner: CliRunner, args: list[str], directory: Path, *words: str) -> None:
+    before = _snapshot(directory)
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "nothing written" in r.output, r.output
+    for w in words:
+        assert w in r.output, r.output
+    assert _snapshot(directory) == before
+
+
+@pytest.fixture
+def built(in_tmp: Path, runner: CliRunner) -> Path:
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt"])
+    assert r.exit_code == 0, r.output
+    return in_tmp
+
+
+def test_build_output_over_the_lock(built: Path, runner: CliRunner) -> None:
+    _refused(runner, ["build", "-o", "cabundle.lock"], built, "would replace the lock file")
+    _refused(runner, ["build", "--locked", "-o", "cabundle.lock"], built, "lock file")
+
+
+@pytest.mark.parametrize("path", ["cabundle.lock", "cabundle.yaml", "./sub/../cabundle.yaml"])
+def test_config_output_over_the_config_or_lock(built: Path, runner: CliRunner, path: str) -> None:
+    (built / "sub").mkdir()
+    (built / "cabundle.yaml").write_text(
+        f"preset: letsencrypt\noutputs:\n  - {{format: pem, path: {path}}}\n"
+    )
+    _refused(runner, ["build"], built, "would replace the")
+
+
+def test_output_over_the_named_config(built: Path, runner: CliRunner) -> None:
+    (built / "my.yaml").write_text("preset: letsencrypt\n")
+    _refused(runner, ["build", "-c", "my.yaml", "-o", "my.yaml"], built, "config my.yaml")
+
+
+def test_output_over_a_root_file(built: Path, runner: CliRunner) -> None:
+    (built / "x1.pem").write_bytes(X1.read_bytes())
+    _refused(runner, ["build", "--root", "x1.pem", "-o", "x1.pem"], built, "root file")
+
+
+def test_output_over_a_targets_saved_chain(built: Path, runner: CliRunner) -> None:
+    (built / "chains").mkdir()
+    (built / "chains" / "t.pem").write_bytes(R10.read_bytes())
+    (built / "cabundle.yaml").write_text(
+        "preset: letsencrypt\ntargets:\n  - {name: t, chain: chains/t.pem}\n"
+        "outputs:\n  - {format: pem, path: chains/t.pem}\n"
+    )
+    _refused(runner, ["build"], built, "saved chain of target 't'")
+
+
+def test_check_report_over_its_inputs(built: Path, runner: CliRunner) -> None:
+    (built / "c.pem").write_bytes(R10.read_bytes())
+    base = ["check", "--bundle", "ca.pem", "--chain", "c.pem"]
+    _refused(runner, [*base, "--report", "ca.pem"], built, "bundle ca.pem")
+    _refused(runner, [*base, "--report", "c.pem"], built, "chain file c.pem")
+    os.symlink("ca.pem", built / "link.html")
+    _refused(runner, [*base, "--report", "link.html"], built, "bundle ca.pem")
+
+
+def test_pack_image_over_its_ca(built: Path, runner: CliRunner) -> None:
+    base = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K"]
+    _refused(runner, [*base, "--bundle", "ca.pem", "-o", "ca.pem"], built, "CA file ca.pem")
+
+
+def test_pack_never_packs_its_own_image(built: Path, runner: CliRunner) -> None:
+    """An image written inside --from-dir is left out of the next image made from it."""
+    (built / "data").mkdir()
+    (built / "data" / "conf.json").write_text("{}")
+    (built / "data" / "fs.bin").write_bytes(b"an image from an earlier run")
+    args = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K",
+            "--bundle", "ca.pem", "--from-dir", "data", "-o", "data/fs.bin"]  # fmt: skip
+    for _ in range(2):
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 0, r.output
+        files = [f.path for f in open_image((built / "data" / "fs.bin").read_bytes()).files()]
+        assert files == ["/ca.pem", "/conf.json"]
+
+
+def test_fs_cat_over_its_image(built: Path, runner: CliRunner) -> None:
+    r = runner.invoke(
+        cli,
+        ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K",
+         "--bundle", "ca.pem", "-o", "fs.bin"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    _refused(runner, ["fs", "cat", "fs.bin", "/ca.pem", "-o", "fs.bin"], built, "image fs.bin")
+
+
+# ---------------------------------------------------------------------------------------
+# Symlinks and the project directory
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "project")
+    return tmp_path / "project"
+
+
+def _config(project: Path, path: str) -> None:
+    (project / "cabundle.yaml").write_text(
+        f"preset: letsencrypt\noutputs:\n  - {{format: pem, path: {path}}}\n"
+    )
+
+
+def test_a_linked_directory_leads_outside(project: Path, runner: CliRunner) -> None:
+    elsewhere = project.parent / "elsewhere"
+    (project / "sub").mkdir()
+    os.symlink(elsewhere, project / "sub" / "link")
+    _config(project, "sub/link/x.pem")
+    _refused(runner, ["build"], project, "outside the config's directory", str(elsewhere))
+    assert list(elsewhere.iterdir()) == []
+    r = runner.invoke(cli, ["build", "--allow-outside"])  # told so: written there
+    assert r.exit_code == 0 and (elsewhere / "x.pem").is_file(), r.output
+
+
+@pytest.mark.parametrize("name", ["out.pem", "cabundle.lock"])
+def test_a_linked_file_leads_outside(project: Path, runner: CliRunner, name: str) -> None:
+    victim = project.parent / "elsewhere" / "victim"
+    victim.write_text("precious")
+    os.symlink(victim, project / name)
+    _config(project, "out.pem")
+    _refused(runner, ["build"], project, f"(it leads to {victim})")
+    assert victim.read_text() == "precious"
