@@ -28,6 +28,18 @@ def _no_secrets_carried_over() -> Iterator[None]:
 
 
 @pytest.fixture
+def stand_in(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``stand_in(units)`` starts an mDash stand-in taking the test module's ``KEY``
+    (MDASH_API_KEY holds it); every one started is closed after the test."""
+    from support.fleet_links import MdashStandIn, started
+
+    key = request.module.KEY
+    monkeypatch.setenv("MDASH_API_KEY", key)
+    with started(lambda units: MdashStandIn(units, key)) as start:
+        yield start
+
+
+@pytest.fixture
 def data_dir() -> Path:
     return DATA
 

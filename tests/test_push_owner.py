@@ -23,43 +23,19 @@ from support.fleet import (
     mongoose_unit,
     write_ca,
 )
-from support.fleet_links import LanUnitServer, MdashStandIn
+from support.fleet_links import LanUnitServer, started
 from support.rpc_units import MongooseUnit
 
 from esp_cabundle.cli import cli
-from esp_cabundle.fs import create_image, open_image
 from esp_cabundle.push.ledger import Ledger
 
 KEY = "owner-key-7f3a9c2e"
 
 
 @pytest.fixture
-def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    servers: list[MdashStandIn] = []
-
-    def start(units: list[Any], key: str = KEY) -> MdashStandIn:
-        s = MdashStandIn(units, key)
-        servers.append(s)
-        return s
-
-    monkeypatch.setenv("MDASH_API_KEY", KEY)
-    yield start
-    for s in servers:
-        s.close()
-
-
-@pytest.fixture
 def lan() -> Iterator[Any]:
-    servers: list[LanUnitServer] = []
-
-    def start(unit: Any) -> LanUnitServer:
-        s = LanUnitServer(unit)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.close()
+    with started(LanUnitServer) as start:
+        yield start
 
 
 def push(tmp: Path, *argv: str, board: str = "mdash-arduino", **env: str | None) -> tuple[int, str]:
@@ -244,18 +220,7 @@ def test_watch_retries_with_backoff(stand_in: Any, tmp_path: Path) -> None:
 def cramped_unit(uid: str) -> MongooseUnit:
     """A LittleFS unit whose old CA file is large (9000 bytes) and whose free space has
     room for the new file in place of the old one, not beside it."""
-    image = create_image("littlefs", "mongoose-os", 16 * 4096)
-    image.write("/ca.pem", b"old CA\n" * 1286)
-    image.write("/conf9.json", b'{"wifi": {"sta": {"pass": "hunter2"}}}')
-    n = 0
-    while True:
-        try:
-            image.write(f"/fill{n}.bin", b"\xa5" * 4096)
-        except Exception:
-            break
-        n += 1
-    image.remove(f"/fill{n - 1}.bin")
-    return MongooseUnit(uid, open_image(image.to_bytes()))
+    return full_mongoose_unit(uid, blocks=16, old_ca=b"old CA\n" * 1286, spare=1)
 
 
 def test_a_full_unit_says_out_of_space_and_is_left_as_it_was(lan: Any, tmp_path: Path) -> None:
