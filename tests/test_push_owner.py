@@ -242,17 +242,19 @@ def test_a_full_unit_says_out_of_space_and_is_left_as_it_was(lan: Any, tmp_path:
         assert f"(unit {unit.unit_id}:" not in row.last_error
         assert unit.files() == before  # no ca.pem.new left: the unit is as it was
         assert unit.count("FS.Remove", filename="ca.pem.new") == 1
-    # Already written in place, a unit without room is told to free space only.
+    # Written in place, a unit without room gets its old file back (it fitted before;
+    # a cut ca.pem would leave it trusting nothing) and is told to free space only.
     full = full_mongoose_unit("full-in-place")
+    before = full.files()
     code, out = push(tmp_path, "--rpc", lan(full).http_url, "--in-place",
                      "--ledger", str(tmp_path / "in-place.db"),
                      board="mongoose-os-esp32")  # fmt: skip
     assert code == 3 and "1 unit is out of space: free space on it." in out, out
     assert "--in-place" not in out
-    assert (
-        "out of space on the unit writing ca.pem ("
-        in rows(tmp_path, "in-place.db")["full-in-place"].last_error
-    )
+    error = rows(tmp_path, "in-place.db")["full-in-place"].last_error
+    assert "out of space on the unit writing ca.pem (" in error
+    assert "the old ca.pem written back" in error
+    assert full.files() == before
     # Written in place, the new file fits where the old one was.
     code, out = push(tmp_path, "--rpc", server.http_url, "--in-place",
                      "--ledger", str(tmp_path / "cramped_unit.db"),

@@ -150,8 +150,8 @@ def _ledger_option(f: Any) -> Any:
     "--in-place",
     is_flag=True,
     help="Write the CA file directly, in frames, with no ca.pem.new beside it: for units "
-    "without room for a second copy (a unit cut off mid-write holds a partial file until "
-    "the next run finishes it).",
+    "without room for a second copy (a unit that refuses the write gets its old file back; "
+    "one cut off mid-write holds a partial file until the next run finishes it).",
 )
 @click.option("--reboot", is_flag=True, help="Reboot each updated unit and wait for it to return.")
 @click.option(

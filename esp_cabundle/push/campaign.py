@@ -380,7 +380,7 @@ class _Run:
             try:
                 self.write_verified(files)
             except UnitRpcError as e:
-                raise self.after_failed_write(files, e) from None
+                raise self.after_failed_write(files, e, current) from None
             state = "verified"
             self.ledger.record(uid, state=state)
         if state == "verified" and self.options.reboot:
@@ -426,12 +426,21 @@ class _Run:
             log.info("unit %s: read-back mismatch; writing again", files.unit_id)
             self.ledger.renew(files.unit_id)
 
-    def after_failed_write(self, files: UnitFiles, e: UnitRpcError) -> UnitRpcError:
-        """A write the unit refused: remove the staged copy (best effort, said in the
-        error the ledger keeps) and say plainly when the unit is out of space."""
+    def after_failed_write(
+        self, files: UnitFiles, e: UnitRpcError, old: bytes | None
+    ) -> UnitRpcError:
+        """A write the unit refused: remove the staged copy, or (in place) write the old
+        file back, which fitted before, so the unit is not left with a cut one (best
+        effort, said in the error the ledger keeps); say plainly when it is out of space."""
         push = self.push
         tidy = ""
-        if not self.options.in_place:
+        if self.options.in_place and old is not None:
+            try:
+                files.put(push.name, old)
+                tidy = f"; the old {push.name} written back"
+            except (UnitRpcError, UnitUnreachable) as again:
+                tidy = f"; {push.name} may be left cut short (writing it back: {again.message})"
+        elif not self.options.in_place:
             try:
                 files.remove(push.temp_name)
                 tidy = f"; {push.temp_name} removed again"
