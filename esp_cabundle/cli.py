@@ -16,6 +16,8 @@ import click
 
 from . import __version__
 from .errors import EspCabundleError, LockMismatchError
+from .redact import known as known_secrets
+from .redact import redact
 
 __all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
 
@@ -133,6 +135,17 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt as e:
             _report_error(ctx, e, 130)
             ctx.exit(130)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception:
+            if not known_secrets():
+                raise
+            # A bug while a secret is held: its traceback, with the secret masked.
+            import traceback  # deferred: only for an internal error
+
+            click.echo(redact(traceback.format_exc()), err=True)
+            click.echo("Error: internal error (a bug; secrets masked above)", err=True)
+            ctx.exit(1)
 
 
 def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
@@ -153,15 +166,20 @@ def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
             )
         return
     assert isinstance(e, EspCabundleError)
-    click.echo(f"Error: {printable(e.message)}", err=True)
+    # Every line masked: a secret (push's API key) never reaches the terminal or a log.
+    click.echo(redact(f"Error: {printable(e.message)}"), err=True)
     # A lock diff's lines carry their own +/- marks; other lists get a bullet.
     bullet = "" if isinstance(e, LockMismatchError) else "- "
     for v in getattr(e, "violations", ()):
-        click.echo(f"  {bullet}{printable(str(v))}", err=True)
+        click.echo(redact(f"  {bullet}{printable(str(v))}"), err=True)
     if e.hint:
-        click.echo(f"  hint: {printable(e.hint)}", err=True)
+        click.echo(redact(f"  hint: {printable(e.hint)}"), err=True)
     if obj.get("json") and not obj.get("json_printed"):
-        emit_json(error_document(e, code), err=bool(obj.get("stdout_taken")))
+        doc = error_document(e, code)
+        doc["error"] = redact(doc["error"])
+        doc["hint"] = redact(doc["hint"]) if doc["hint"] else doc["hint"]
+        doc["violations"] = [redact(v) for v in doc["violations"]]
+        emit_json(doc, err=bool(obj.get("stdout_taken")))
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:

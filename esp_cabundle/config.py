@@ -4,8 +4,9 @@ Top-level keys handled here: ``preset``, ``roots``, ``exclude``, ``service_until
 ``max_bytes``, ``allow``, ``outputs``. The other sections (``SECTIONS``) belong to the
 parts of the tool that use them, and each validates itself from its :class:`Node`:
 ``idf_filter`` (:func:`~.formats.idf_filter.config_idf_filter`), ``targets`` and
-``device`` (:func:`~.check.parse_targets`, :func:`~.check.parse_device`). The values
-are kept in ``Config.sections``.
+``device`` (:func:`~.check.parse_targets`, :func:`~.check.parse_device`), ``board``
+(:func:`parse_board_key`: the board, with its firmware version, that ``check`` and
+``push`` take when no ``--board`` is given). The values are kept in ``Config.sections``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ CONFIG_NAME = "cabundle.yaml"
 
 _CORE_KEYS = ("preset", "roots", "exclude", "service_until", "max_bytes", "allow", "outputs")
 # The sections other parts of the tool own; each is parsed by its owner's function.
-SECTIONS = ("idf_filter", "targets", "device")
+SECTIONS = ("idf_filter", "targets", "device", "board")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,22 @@ def _section_parsers(keys: set[str]) -> Mapping[str, Callable[[Node], Any]]:
         from .check import parse_device, parse_targets
 
         parsers.update(targets=parse_targets, device=parse_device)
+    if "board" in keys:
+        parsers["board"] = parse_board_key
     return parsers
+
+
+def parse_board_key(node: Node) -> Any:
+    """The ``board:`` key: a shipped board, with its firmware version (``mdash-arduino@
+    1.2.13``), or a board file relative to the config; errors name the line."""
+    from .boards import load_board  # deferred: only configs that name a board read boards
+
+    text = node.as_str().strip()
+    is_file = text.endswith((".yaml", ".yml")) or "/" in text.split("@", 1)[0]
+    try:
+        return load_board(Path(node.where).parent / text if is_file else text)
+    except InputError as e:
+        raise node.error(e.message, hint=e.hint) from e
 
 
 def parse_config(text: str, *, path: Path) -> Config:

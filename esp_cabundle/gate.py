@@ -63,11 +63,22 @@ if TYPE_CHECKING:
     from .config import Config
     from .firmware import Connection, ConnectionCa
 
-__all__ = ["BoardLinks", "CaSource", "GatedCA", "board_links", "gate_ca", "parse_target"]
+__all__ = [
+    "SKIP_HINT",
+    "BoardLinks",
+    "CaSource",
+    "GatedCA",
+    "board_links",
+    "gate_ca",
+    "link_items",
+    "parse_target",
+]
 
 # GatedCA values carry a MAC of their content under this per-process key: only gate_ca
 # knows it, so neither a direct constructor call nor dataclasses.replace() makes one.
 _SEAL_KEY = os.urandom(32)
+
+SKIP_HINT = "or pass --no-check to write without judging the targets"
 
 # What a finished file was, when the device needs it converted.
 _CONVERTED = {"der": "DER", "c-strings": "C source", "c-array": "C source"}
@@ -192,6 +203,7 @@ def gate_ca(
     check_targets: bool = True,
     catalog: Catalog | None = None,
     ca_path: str | None = None,
+    skip_hint: str = SKIP_HINT,
 ) -> GatedCA:
     """Resolve, render and judge a CA for writing; see the module for every step.
 
@@ -199,7 +211,8 @@ def gate_ca(
     unit connects to), and so are the ``board``'s connections that read the file written
     at ``ca_path`` of its file system (default: the board's CA path).
     ``check_targets=False`` skips every target and connection (``--no-check``); policies
-    still apply. Raises before anything could be written:
+    still apply. ``skip_hint`` ends the hint when a target's chain is missing (the
+    caller's way on without it). Raises before anything could be written:
     :class:`~esp_cabundle.errors.PrivateKeyError`,
     :class:`~esp_cabundle.errors.CertificateError` or InputError (unusable input),
     :class:`~esp_cabundle.errors.PolicyError` (a policy not allowed),
@@ -229,6 +242,7 @@ def gate_ca(
         spec.policy,
         at,
         links if check_targets else BoardLinks(),
+        skip_hint,
     )
     notes += links.notes
     labels = tuple(e.label for e in bundle.entries)
@@ -383,6 +397,21 @@ def board_links(board: Board, ca_path: str | None = None) -> BoardLinks:
     return BoardLinks(tuple(judged), tuple(notes), who)
 
 
+def link_items(board: Board, links: BoardLinks) -> list[CheckItem]:
+    """The chains the servers of ``links.judged`` send over time (their roadmaps), each
+    judged under ``board``'s rules with what that connection sets (the server name)."""
+    # deferred: the check and its verifier (~20 ms) load only when there are links
+    from .check import board_device, board_server_items
+
+    device = board_device(board)
+    own: list[CheckItem] = []
+    for conn, ca in links.judged:
+        dev = device if ca.hostname is None else replace(device, sets_hostname=ca.hostname)
+        for item in board_server_items(board, dev, connections=[(conn, ca)]):
+            own.append(replace(item, name=conn.name, hostname=conn.host))
+    return own
+
+
 def _judge_targets(
     bundle: Bundle,
     targets: Sequence[Target],
@@ -391,6 +420,7 @@ def _judge_targets(
     policy: Policy,
     at: datetime,
     links: BoardLinks,
+    skip_hint: str = "",
 ) -> CheckReport | None:
     """Every target must accept ``bundle`` now and until the end of service; under the
     board's rules when there is a board (it is what the CA goes on), else each target's
@@ -400,7 +430,7 @@ def _judge_targets(
     if not targets and not links.judged:
         return None
     # deferred: the check and its verifier (~20 ms) load only when there are targets
-    from .check import board_device, board_server_items, check_items, target_items
+    from .check import board_device, check_items, target_items
     from .verify import TrustSet  # deferred: as above
 
     base = config.base_dir if config is not None else Path(".")
@@ -411,14 +441,9 @@ def _judge_targets(
         base,
         device=device,
         default_device=default,
-        skip_hint="or pass --no-check to write without judging the targets",
+        skip_hint=skip_hint,
     )
-    own: list[CheckItem] = []
-    if board is not None and device is not None:
-        for conn, ca in links.judged:
-            dev = device if ca.hostname is None else replace(device, sets_hostname=ca.hostname)
-            for item in board_server_items(board, dev, connections=[(conn, ca)]):
-                own.append(replace(item, name=conn.name, hostname=conn.host))
+    own = link_items(board, links) if board is not None else []
     until = policy.service_until if policy.service_until and policy.service_until > at else None
     trust = TrustSet.from_bundle(bundle, source="the CA to be written")
     report = check_items(trust, [*items, *own], at=at, until=until)

@@ -101,7 +101,7 @@ class InitResult:
         c = self.choices
         return {
             "path": str(self.path),
-            "board": c.board.name if c.board else None,
+            "board": _board_name(c.board) if c.board else None,
             "presets": list(c.presets),
             "targets": [_target_text(h, p) for h, p in c.targets],
             "service_until": c.service_until.date().isoformat(),
@@ -215,8 +215,13 @@ def _size_text(size: int) -> str:
     return f"{size // 1024}K" if size % 1024 == 0 else f"{size:#x}"
 
 
+def _board_name(board: Board) -> str:
+    """The board as the user named it: with the firmware version when one was given."""
+    return board.full_name if board.version_given else board.name
+
+
 def _board_lines(board: Board, pem_path: str | None) -> list[str]:
-    lines = [f"# Board: {board.name} ({board.framework})"]
+    lines = [f"# Board: {_board_name(board)} ({board.framework})"]
     lines += _comment(" ".join(board.description.split()))
     fs = board.filesystem
     if fs is not None:
@@ -243,10 +248,10 @@ def _board_lines(board: Board, pem_path: str | None) -> list[str]:
                         f"--size {size} --bundle {pem_path} -o {parts[0].name}.bin"
                     )
             lines.append(
-                f"#   esp-cabundle update-dump dump.bin --board {board.name} "
+                f"#   esp-cabundle update-dump dump.bin --board {_board_name(board)} "
                 f"--bundle {pem_path} -o new.bin"
             )
-    lines.append(f"# More: esp-cabundle boards {board.name}")
+    lines.append(f"# More: esp-cabundle boards {_board_name(board)}")
     return lines
 
 
@@ -352,6 +357,12 @@ def render_config(choices: InitChoices, *, today: datetime) -> tuple[str, tuple[
         lines.append("# device: mbedtls-noclock")
     lines.append("")
 
+    if board is not None:
+        lines += _comment(
+            "The board and the firmware version its units run: check and push take it when "
+            "no --board is given, and judge the firmware's own connections with it."
+        )
+        lines += [f"board: {_quote(_board_name(board))}", ""]
     lines += _comment(
         "Servers the fleet connects to (HOST or HOST:PORT). 'esp-cabundle chains pull' "
         "saves their chains under chains/ so check and build run offline; build captures "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["comment_text", "plural", "printable"]
+__all__ = ["comment_text", "plural", "printable", "shorten"]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -31,6 +31,12 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters for a table cell, an ellipsis saying so (the
+    whole text stays in --json and --csv)."""
+    return text if len(text) <= width else text[: max(0, width - 1)] + "\u2026"
 
 
 # Three dashes or more: what PEM armour ("-----BEGIN", "----END") and key headers start

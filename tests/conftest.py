@@ -17,6 +17,28 @@ if str(TESTS.parent) not in sys.path:
     sys.path.insert(0, str(TESTS.parent))
 
 
+@pytest.fixture(autouse=True)
+def _no_secrets_carried_over() -> Iterator[None]:
+    """Each test is a session of its own: secrets a command remembered (for masking)
+    do not mask the next test's output."""
+    yield
+    from esp_cabundle.redact import forget
+
+    forget()
+
+
+@pytest.fixture
+def stand_in(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``stand_in(units)`` starts an mDash stand-in taking the test module's ``KEY``
+    (MDASH_API_KEY holds it); every one started is closed after the test."""
+    from support.fleet_links import MdashStandIn, started
+
+    key = request.module.KEY
+    monkeypatch.setenv("MDASH_API_KEY", key)
+    with started(lambda units: MdashStandIn(units, key)) as start:
+        yield start
+
+
 @pytest.fixture
 def data_dir() -> Path:
     return DATA

@@ -240,3 +240,46 @@ def test_mdash_before_1_2_15_never_sets_a_hostname(
     else:
         assert code == 0 and verdict["name"] == "not-set"
         assert verdict["flag_names"] == []
+
+
+def test_a_project_judges_the_boards_server_over_time_beside_its_saved_chain(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """README's "Start a project" with mdash-arduino@1.2.13 and the 2021 long chain
+    saved as chains/mdash.net.pem: the snapshot passes, but mdash.net's roadmap (what it
+    sent over time) fails from 2024-06-06 with -0x2700, and the worse verdict counts,
+    whether --board is given or taken from the board: key init wrote (with its
+    version); outside a project the same check fails the same way."""
+    r = runner.invoke(
+        cli, ["init", "--board", "mdash-arduino@1.2.13", "--target", "mdash.net",
+              "--service-until", "2034-12-31", "--yes"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    text = (in_tmp / "cabundle.yaml").read_text()
+    assert 'board: "mdash-arduino@1.2.13"' in text and "--board mdash-arduino@1.2.13" in text
+    (in_tmp / "chains").mkdir()
+    shutil.copy(CHAINS / "letsencrypt-2021-long.pem", in_tmp / "chains" / "mdash.net.pem")
+    window = ("--at", "2023-06-01", "--until", "2025-01-01")
+    for board in (("--board", "mdash-arduino@1.2.13"), ()):
+        code, doc, _ = check(runner, *board, *window)
+        assert code == 1, doc
+        verdicts = {r["name"]: r["ok"] for r in doc["results"]}
+        assert verdicts == {"mdash.net": True, "mdash.net (letsencrypt: rsa-dst-preferred)": False}
+        roadmap = doc["results"][1]
+        change = next(c for c in roadmap["changes"] if not c["ok"])
+        assert change["date"] == "2024-06-06" and change["verdict"]["error"] == "-0x2700"
+        assert any("saved chain is one snapshot" in n for n in doc["notes"])
+        assert doc["results"][0]["verdict"]["device"] == "board mdash-arduino@1.2.13"
+    # --chain asks about that chain alone, as before.
+    code, doc, _ = check(runner, "--chain", "chains/mdash.net.pem", *window)
+    assert code == 0 and len(doc["results"]) == 1
+    (in_tmp / "cabundle.yaml").unlink()
+    code, doc, _ = check(runner, "--board", "mdash-arduino@1.2.13", *window)
+    assert code == 1 and len(doc["results"]) == 1
+
+
+def test_a_bad_board_key_in_the_config_names_its_line(runner: CliRunner, in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text("preset: default\nboard: mdash-arduino@9.9\n")
+    r = runner.invoke(cli, ["check", "--roadmap", "letsencrypt"])
+    assert r.exit_code == 2 and "cabundle.yaml" in r.stderr and ":2" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr

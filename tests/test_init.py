@@ -291,7 +291,8 @@ def test_render_is_deterministic_and_yaml_with_short_lines() -> None:
     b, _ = render_config(choices, today=TODAY)
     assert a == b
     doc = yaml.safe_load(a)
-    assert set(doc) == {"preset", "service_until", "device", "targets", "outputs"}
+    assert set(doc) == {"preset", "service_until", "device", "board", "targets", "outputs"}
+    assert doc["board"] == "mongoose-os-esp32"  # no version given: none written
     assert max(len(line) for line in a.splitlines()) < 100
 
 

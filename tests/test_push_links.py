@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, mdash_unit, mongoose_unit, write_ca
 from support.fleet_links import (
     LanUnitServer,
-    MdashStandIn,
     Mosquitto,
     MqttUnitHost,
     mosquitto_binary,
@@ -26,21 +24,6 @@ from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
 
 KEY = "mdash-key-0c1d2e3f4a5b"
-
-
-@pytest.fixture
-def stand_in(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    servers: list[MdashStandIn] = []
-
-    def start(units: list[Any]) -> MdashStandIn:
-        s = MdashStandIn(units, KEY)
-        servers.append(s)
-        return s
-
-    monkeypatch.setenv("MDASH_API_KEY", KEY)
-    yield start
-    for s in servers:
-        s.close()
 
 
 def run(tmp: Path, *argv: str, board: str = "mdash-arduino") -> tuple[int, str]:

@@ -167,13 +167,40 @@ def test_watch_ends_when_every_unit_is_done(mosquitto: Any, host: Any, tmp_path:
     assert rows(tmp_path)[uid].state == "verified"
 
 
-def test_watch_until_a_past_date_makes_one_pass(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+def test_until_a_date_means_through_that_day(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    """``--watch --until TODAY`` watches through today (it used to end at today's
+    midnight, already past: one pass); the unit that comes online a second later is
+    updated."""
     (uid,) = ids(1)
-    host([mongoose_unit(uid, silent=True)])
-    code, _out, _ = push(
-        mosquitto, tmp_path, [mongoose_unit(uid)], "--watch", "--until", "2020-01-01"
-    )
-    assert code == 3 and rows(tmp_path)[uid].state == "offline"
+    unit = mongoose_unit(uid, online_at=time.monotonic() + 1.0)
+    host([unit])
+    today = datetime.now(timezone.utc).date().isoformat()
+    code, out, _ = push(mosquitto, tmp_path, [unit], "--watch", "--poll", "0.3", "--until", today)
+    assert code == 0, out
+    assert rows(tmp_path)[uid].state == "verified"
+    from esp_cabundle.commands.push import _Until
+
+    end = _Until().convert("2027-06-30", None, None)
+    assert end == datetime(2027, 7, 1, tzinfo=timezone.utc)  # the whole of 30 June
+    assert _Until().convert("2027-06-30T12:00:00Z", None, None).hour == 12
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--watch", "--until", "2020-01-01"], "already past"),
+        (["--until", "2099-01-01"], "only applies with --watch"),
+    ],
+)
+def test_until_past_or_without_watch_is_refused(
+    mosquitto: Any, host: Any, tmp_path: Path, args: list[str], message: str
+) -> None:
+    (uid,) = ids(1)
+    unit = mongoose_unit(uid)
+    host([unit])
+    code, out, err = push(mosquitto, tmp_path, [unit], *args)
+    assert code == 2 and message in out + err, out + err
+    assert not (tmp_path / "campaign.db").exists() and unit.calls == []
 
 
 def test_reboot_then_reconnected(mosquitto: Any, host: Any, tmp_path: Path) -> None:
@@ -187,15 +214,26 @@ def test_reboot_then_reconnected(mosquitto: Any, host: Any, tmp_path: Path) -> N
 
 
 def test_dry_run_reads_only(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    """A dry run writes nothing, names the roots of each unit's current file, and exits
+    as a real run would: 3 while a unit could not be finished, 0 when all could."""
     a, b = ids(2)
+    dst = (Path(__file__).parent / "data/letsencrypt/dst-root-ca-x3.pem").read_bytes()
     units = [mongoose_unit(a), mongoose_unit(b, silent=True)]
+    units[0].image.write("/ca.pem", dst)
     host(units)
     code, out, _ = push(mosquitto, tmp_path, units, "--dry-run", "--json")
-    assert code == 0
+    assert code == 3
     doc = json.loads(out[out.index("{") :])
     assert [u["state"] for u in doc["units"]] == ["would-write", "offline"]
+    assert doc["units"][0]["current"] == "DST Root CA X3 only" and not doc["would_finish"]
     assert not (tmp_path / "campaign.db").exists()
     assert units[0].count("FS.Put") == 0 and units[0].count("FS.Get") >= 1
+    code, out, _ = push(mosquitto, tmp_path, units, "--dry-run")
+    assert code == 3 and "DST Root CA X3 only" in out
+    assert "a push now would leave 1 unit not done (exit 3)" in out
+    code, out, _ = push(mosquitto, tmp_path, units[:1], "--dry-run")
+    assert code == 0 and "a push would finish every unit" in out, out
+    assert not (tmp_path / "campaign.db").exists() and units[0].count("FS.Put") == 0
 
 
 def test_frames_without_src_are_dropped_by_units(mosquitto: Any, host: Any) -> None:
@@ -222,34 +260,48 @@ def test_watch_stops_at_the_deadline_of_the_units_old_file(
     mosquitto: Any, host: Any, tmp_path: Path
 ) -> None:
     """Without --until, a watch ends when the forecast says the units' current file stops
-    working (here already past): one pass, the deadline recorded in the ledger."""
+    working. A date already past is recorded as "failing since" and does not end the
+    watch: a unit reached while holding that file shows the file does not decide its
+    link, and the others cannot come through it."""
     from support.gated import gated
 
     from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
     from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url
 
-    a, b = ids(2)
-    units = [mongoose_unit(a), mongoose_unit(b, silent=True)]
-    host(units)
-    seen: list[bytes] = []
+    def campaign(when: datetime, until: datetime | None, db: str) -> Any:
+        a, b = ids(2)
+        host([mongoose_unit(a), mongoose_unit(b, silent=True)])
+        seen: list[bytes] = []
 
-    def deadline(old: bytes) -> datetime:
-        seen.append(old)
-        return datetime(2020, 1, 1, tzinfo=timezone.utc)
+        def deadline(old: bytes) -> datetime:
+            seen.append(old)
+            return when
 
-    transport = MqttTransport(parse_mqtt_url(mosquitto.url), [a, b])
-    options = CampaignOptions(timeout=0.5, watch=True, poll=0.2, deadline_for=deadline)
-    try:
-        with Ledger(tmp_path / "campaign.db") as ledger:
-            report = run_campaign(
-                [transport], PushFile(gated(ca_bytes(), "mongoose-os-esp32")), ledger, options
-            )
-            assert ledger.meta()["deadline"].startswith("2020-01-01")
-    finally:
-        transport.close()
-    assert report.passes == 1 and not report.ok
-    assert seen == [mongoose_unit("x").files()["/ca.pem"]]
-    assert {r.id: r.state for r in report.rows} == {a: "verified", b: "offline"}
+        transport = MqttTransport(parse_mqtt_url(mosquitto.url), [a, b])
+        options = CampaignOptions(
+            timeout=0.3, watch=True, poll=0.2, deadline_for=deadline, until=until
+        )
+        try:
+            with Ledger(tmp_path / db) as ledger:
+                report = run_campaign(
+                    [transport], PushFile(gated(ca_bytes(), "mongoose-os-esp32")), ledger, options
+                )
+                meta = ledger.meta()
+        finally:
+            transport.close()
+        assert seen == [mongoose_unit("x").files()["/ca.pem"]]
+        assert {r.id: r.state for r in report.rows} == {a: "verified", b: "offline"}
+        return report, meta
+
+    t0 = datetime.now(timezone.utc)
+    soon = t0 + timedelta(seconds=1.5)
+    report, meta = campaign(soon, None, "ahead.db")
+    assert report.deadline == soon and meta["deadline"] == soon.isoformat()
+    assert datetime.now(timezone.utc) >= soon and report.passes > 1 and not report.ok
+    past = datetime(2024, 6, 6, tzinfo=timezone.utc)
+    report, meta = campaign(past, datetime.now(timezone.utc) + timedelta(seconds=1.5), "past.db")
+    assert report.deadline is None and report.failing_since == past and report.passes > 1
+    assert meta["failing_since"].startswith("2024-06-06") and "deadline" not in meta
 
 
 @pytest.mark.parametrize("hostile", ["nested", "huge"])

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import click
 from click.core import ParameterSource
@@ -21,20 +21,24 @@ from ..config import find_config, load_config
 from ..dates import now
 from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
+from ..gate import board_links, link_items
 from ..push.http import LanTransport
 from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
+from ..redact import remember
 from ..verify import TrustSet
 
 if TYPE_CHECKING:
     from ..boards import Board
     from ..check import Target
+    from ..config import Config
     from ..push.transport import Transport
 
 __all__ = [
     "connection_targets",
     "deadline_for",
     "open_transports",
+    "project_config",
     "server_targets",
 ]
 
@@ -42,45 +46,131 @@ __all__ = [
 def deadline_for(
     board: Board, servers: list[Target], base: Path
 ) -> Callable[[bytes], datetime | None]:
-    """When a unit's current CA file stops accepting its server (first forecast failure
-    within 20 years), or None when that never happens or cannot be told."""
+    """When a unit's current CA file stops accepting the servers its connection goes to:
+    the saved chains of ``servers`` and, for the board's firmware connections that read
+    the file pushed, the chains their server sends over time (its roadmap: mdash.net's
+    change of 2024-06-06). The first failure within 20 years; a date already past when
+    the file fails now (since then); None when it never fails or cannot be told."""
     device = board_device(board)
+    own = link_items(board, board_links(board))
 
     def deadline(old: bytes) -> datetime | None:
-        if not servers:
+        if not servers and not own:
             return None
         try:
             trust = TrustSet.from_certificates(load_certificates(old, source="a unit's CA"))
-            items = target_items(servers, base, default_device=device, live=False)
-            start = now()
-            report = check_items(trust, items, at=start, until=start + timedelta(days=7305))
         except EspCabundleError:
             return None
-        dates = [d for r in report.results if (d := r.timeline.first_failure_date)]
+        try:
+            items = target_items(servers, base, default_device=device, live=False)
+        except EspCabundleError:
+            items = []  # no saved chain: the roadmaps still tell
+        start = now()
+        report = check_items(trust, [*items, *own], at=start, until=start + timedelta(days=7305))
+        dates = []
+        for r in report.results:
+            tl = r.timeline
+            if not tl.start.ok:
+                dates.append(tl.failing_since.date if tl.failing_since else start)
+            elif tl.first_failure_date is not None:
+                dates.append(tl.first_failure_date)
         return min(dates) if dates else None
 
     return deadline
 
 
-def _secret_from(env: str, file: Path | None, what: str) -> str | None:
+# An API key or password as an HTTP header or MQTT login carries it: visible ASCII
+# (RFC 9110 field values; mDash keys are letters and digits), one line.
+_MAX_SECRET = 4096
+
+
+def _secret_from(env: str, file: Path | None, what: str, *, header: bool) -> str | None:
+    """A secret from ``file`` (its one line) or the ``env`` variable, checked before any
+    use: a file of several lines or with control characters is refused without ever
+    showing what it holds. A ``header`` secret (sent as ``Authorization: Bearer``) is
+    visible ASCII; a password may also hold spaces and other printable characters."""
     if file is not None:
-        text = read_input(file, what=f"{what} file").decode("utf-8", "replace").strip()
-        if not text:
+        raw = read_input(file, what=f"{what} file").decode("utf-8", "replace")
+        where = f"the {what} file"
+    else:
+        raw = os.environ.get(env, "")
+        where = f"{env}"
+    remember(raw)  # whatever happens next, it is never shown
+    text = raw.removeprefix("\ufeff").strip()
+    if not text:
+        if file is not None:
             raise InputError(f"the {what} file is empty", path=str(file))
-        return text
-    value = os.environ.get(env, "").strip()
-    return value or None
+        return None
+    remember(text)
+    if "\n" in text or "\r" in text:
+        raise InputError(
+            f"{where} holds more than one line: the {what} is one line",
+            path=str(file) if file is not None else None,
+            hint=f"keep only the {what} in it (its content is not shown)",
+        )
+    allowed = (lambda c: "!" <= c <= "~") if header else str.isprintable
+    if len(text) > _MAX_SECRET or not all(allowed(c) for c in text):
+        rule = "visible ASCII, no spaces" if header else "printable characters"
+        raise InputError(
+            f"{where} holds characters the {what} cannot have (only {rule}, no control characters)",
+            path=str(file) if file is not None else None,
+            hint=f"check what was saved as the {what} (its content is not shown)",
+        )
+    return text
 
 
 def _device_ids(opts: dict[str, Any]) -> list[str]:
-    ids = list(opts["devices"])
+    """``--device`` ids and those of ``--devices FILE`` (UTF-8, a BOM ignored, one per
+    line, ``#`` comments); an id with a control character or a space is refused."""
+    ids = [(d, "--device") for d in opts["devices"]]
     if opts["devices_file"] is not None:
-        text = read_input(opts["devices_file"], what="devices file").decode("utf-8", "replace")
-        for line in text.splitlines():
+        path = opts["devices_file"]
+        data = read_input(path, what="devices file")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise InputError(
+                f"the devices file is not UTF-8 text (byte {e.start})", path=str(path)
+            ) from None
+        for n, line in enumerate(text.splitlines(), 1):
             line = line.split("#", 1)[0].strip()
             if line:
-                ids.append(line)
-    return ids
+                ids.append((line, f"{path}:{n}"))
+    out = []
+    for uid, where in ids:
+        uid = uid.strip()
+        bad = next((c for c in uid if not c.isprintable() or c.isspace()), None)
+        if not uid or bad is not None or len(uid) > 128:
+            shown = repr(uid)[1:-1][:60]
+            raise InputError(
+                f"{where}: '{shown}' is not a device id"
+                + (f" (it holds {bad!r})" if bad is not None else ""),
+                hint="one device id per line: the units' device.id, no spaces or control "
+                "characters",
+            )
+        out.append(uid)
+    return out
+
+
+def _check_mdash_url(url: str) -> None:
+    """An http(s) URL with no key in it: a key in the URL (user:KEY@ or access_token=)
+    would show in the process list, as a password in --mqtt would."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"--mdash takes an http(s):// URL, not {url!r}")
+    query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if parts.username is not None or parts.password is not None or "access_token" in query:
+        for piece in (parts.username, parts.password, parts.query):
+            if piece:
+                remember(piece)
+        raise InputError(
+            "--mdash: a key in the URL (user:KEY@ or ?access_token=) on the command line is "
+            "visible in the process list",
+            hint="give the base URL alone, e.g. https://mdash.net/api/v2, and the key in "
+            "MDASH_API_KEY or --api-key-file",
+        )
+    if parts.query or parts.fragment:
+        raise InputError("--mdash takes the API's base URL, without a query or fragment")
 
 
 def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]:
@@ -89,9 +179,8 @@ def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]
     out: list[Transport] = []
     try:
         if opts["mdash_url"]:
-            if not opts["mdash_url"].startswith(("http://", "https://")):
-                raise InputError(f"--mdash takes an http(s):// URL, not {opts['mdash_url']!r}")
-            key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key")
+            _check_mdash_url(opts["mdash_url"])
+            key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key", header=True)
             if key is None:
                 raise InputError(
                     "--mdash needs the API key: set MDASH_API_KEY or give --api-key-file",
@@ -110,6 +199,13 @@ def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]
         if opts["mqtt_url"]:
             url = parse_mqtt_url(opts["mqtt_url"])
             from_env = ctx.get_parameter_source("mqtt_url") == ParameterSource.ENVIRONMENT
+            if url.password is not None:
+                remember(url.password)
+                if not url.password.isprintable():
+                    raise InputError(
+                        "the MQTT password in the URL holds control characters",
+                        hint="check ESP_CABUNDLE_MQTT (its content is not shown)",
+                    )
             if url.password is not None and not from_env:
                 raise InputError(
                     "--mqtt: a password in the URL on the command line is visible in the "
@@ -117,7 +213,9 @@ def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]
                     hint="give it in MQTT_PASSWORD or --mqtt-password-file, or the whole URL "
                     "in ESP_CABUNDLE_MQTT",
                 )
-            password = _secret_from("MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password")
+            password = _secret_from(
+                "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
+            )
             if password is not None:
                 url = replace(url, password=password)
             out.append(MqttTransport(url, ids, ca_file=ca_file, frame_size=opts["frame_size"]))
@@ -130,6 +228,7 @@ def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]
                     timeout=opts["timeout"],
                     frame_size=opts["frame_size"],
                     ca_file=ca_file,
+                    concurrency=opts["concurrency"],
                 )
             )
     except BaseException:
@@ -139,12 +238,17 @@ def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]
     return out
 
 
+def project_config(opts: dict[str, Any]) -> Config | None:
+    """The config of this push: ``-c FILE``, else ./cabundle.yaml (None: neither)."""
+    path = opts["ca"].config_path or find_config()
+    return load_config(path) if path else None
+
+
 def connection_targets(opts: dict[str, Any]) -> tuple[list[Target], Path]:
     """The servers the units connect to, and where their saved chains live: the link's
     own server (``--server``, else the mDash host or the ``mqtts://`` broker) and the
     config's ``targets:`` (``-c`` or ./cabundle.yaml), chains beside the config."""
-    path = opts["ca"].config_path or find_config()
-    config = load_config(path) if path else None
+    config = project_config(opts)
     base = config.base_dir if config is not None else Path.cwd()
     targets = server_targets(opts)
     names = {t.name for t in targets}

@@ -92,7 +92,12 @@ class UnitsBar:
             if ev.final and ev.unit not in self.finished:
                 self.finished.add(ev.unit)
                 self.bars.update(self.task, completed=len(self.finished))
-            self.bars.update(self.task, status=escape(f"{ev.unit}: {ev.state} {ev.text}"[:60]))
+            self.bars.update(
+                self.task,
+                status=escape(
+                    f"{ev.unit}: {ev.state} {ev.text.removeprefix(f'unit {ev.unit}: ')}"[:60]
+                ),
+            )
 
 
 @contextmanager

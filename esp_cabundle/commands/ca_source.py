@@ -23,7 +23,7 @@ import click
 from ..bundle import POLICY_NAMES, BundleSpec
 from ..config import find_config, load_config
 from ..errors import InputError
-from ..gate import CaSource, gate_ca, parse_target
+from ..gate import SKIP_HINT, CaSource, gate_ca, parse_target
 from ..text import printable
 from ..ui import note
 from .options import Date, Size, config_option, file_option
@@ -193,6 +193,7 @@ class CaOptions:
         source: CaSource | None = None,
         targets: Sequence[Target] = (),
         ca_path: str | None = None,
+        skip_hint: str | None = None,
     ) -> GatedCA:
         """Gate the CA these flags name (or ``source``) for ``board``; ``targets`` are
         judged beside the config's and ``--target``'s (``push``: the server units use),
@@ -205,6 +206,7 @@ class CaOptions:
             targets=[*self.extra_targets(), *targets],
             check_targets=not self.no_check,
             ca_path=ca_path,
+            skip_hint=skip_hint if skip_hint is not None else SKIP_HINT,
         )
 
 

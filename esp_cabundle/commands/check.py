@@ -136,9 +136,10 @@ def check(
     Chains come from --host (captured live) and --chain files, else from the config's
     targets (saved chains, or live); --roadmap adds what a CA's servers send over time
     (past and announced), dating the day a server's change broke or will break the
-    device. --board NAME@VERSION judges the CA that firmware version uses (a compiled-in
-    CA whatever --bundle says; its own default CA file without --bundle) and, with
-    nothing else to check, the chains its own server sends over time.
+    device. --board NAME@VERSION (default: the config's board:) judges the CA that
+    firmware version uses (a compiled-in CA whatever --bundle says; its own default CA
+    file without --bundle) and, unless --chain or --host is given, the chains its own
+    server sends over time, beside the config's targets.
     Exit 0 when every chain passes over the whole horizon, 1 otherwise.
 
     \b
@@ -163,6 +164,8 @@ def check(
         _refuse_report_over_inputs(report_path, bundle_path, chain_files, path, config)
 
     board_profile = _board(board, device)
+    if board_profile is None and device is None and config is not None:
+        board_profile = config.section("board")  # cabundle.yaml's board: (init writes it)
     profile = parse_device_profile(device) if device else None
     if board_profile is not None:
         profile = board_device(board_profile)
@@ -208,8 +211,12 @@ def check(
         items = [replace(i, hostname=hostname) for i in items]
     for name in roadmaps:
         items += roadmap_items(name, default)
-    if not items and board_profile is not None:
-        items += board_server_items(board_profile, default)
+    if board_profile is not None and not hosts and not chain_files:
+        # The board's firmware connections are judged beside the config's targets: a
+        # saved chain is one snapshot, the roadmap says what that server sends over time.
+        own = board_server_items(board_profile, default)
+        notes += _snapshot_notes(board_profile, config, own)
+        items += own
     if not items:
         raise InputError(
             "nothing to check",
@@ -230,6 +237,21 @@ def check(
             f"{n} of {len(report.results)} chain{'s' if len(report.results) != 1 else ''} "
             f"would fail{' within the horizon' if horizon else ''}"
         )
+
+
+def _snapshot_notes(board: Board, config: Config | None, own: list[CheckItem]) -> tuple[str, ...]:
+    """Say so when a config target is the server of the board's own connection: its
+    saved chain and the chains that server sends over time are both judged."""
+    if not own or config is None:
+        return ()
+    hosts = {conn.host for conn, _ in board.connection_cas() if conn.host}
+    return tuple(
+        f"target {t.name} is the server of {board.full_name}'s own connection: its saved "
+        "chain is one snapshot, so the chains it sends over time are judged too (the worse "
+        "verdict counts)"
+        for t in config.section("targets", ())
+        if t.host in hosts
+    )
 
 
 # What mbedtls_ssl_set_hostname() is handed: a DNS name (one label too: "broker"), a

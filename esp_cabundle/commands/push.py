@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import csv
-import sys
+import re
 import threading
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,12 +12,21 @@ import click
 
 from ..boards import load_board
 from ..check import CheckFailed
+from ..dates import now
 from ..errors import InputError
-from ..push.campaign import CampaignOptions, PushFile, run_campaign, survey
-from ..push.ledger import STATES, Ledger
-from ..ui import echo, emit_json, format_table, note
+from ..push.campaign import CampaignOptions, PushFile, run_campaign
+from ..push.files import UnitFiles
+from ..push.ledger import Ledger
+from ..ui import note
 from ._interrupt import stop_on_signals
-from ._push_links import connection_targets, deadline_for, open_transports, server_targets
+from ._push_links import (
+    connection_targets,
+    deadline_for,
+    open_transports,
+    project_config,
+    server_targets,
+)
+from ._push_render import render_dry_run, render_report, render_status
 from ._unit import units_progress
 from .ca_source import ca_options
 from .options import (
@@ -36,14 +45,30 @@ if TYPE_CHECKING:
     from ..boards import Board
     from ..check import Target
     from ..gate import GatedCA
-    from ..push.campaign import CampaignReport, PushFile, SurveyRow
+    from ..push.campaign import CampaignReport, PushFile
     from ..push.transport import Transport
     from .ca_source import CaOptions
 
 DEFAULT_LEDGER = "cabundle-campaign.db"
 _MDASH_DEFAULT = "https://mdash.net/api/v2"  # push.mdash.DEFAULT_MDASH_URL, without importing it
 _STOPPING = "no new unit is started; the units in hand are finished and recorded first."
-_NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
+_DATE_ONLY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|today)\s*$", re.I)
+_PUSH_SKIP_HINT = (
+    "push never skips this check (--no-check is refused): list the server under targets: "
+    "in cabundle.yaml for 'chains pull', or name the server the units really use with "
+    "--server HOST[:PORT]"
+)
+
+
+class _Until(Date):
+    """``--until``: a date means through the end of that day (UTC); a date-time is
+    taken as given."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        when = super().convert(value, param, ctx)
+        if isinstance(value, str) and _DATE_ONLY.match(value):
+            when = when.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        return when
 
 
 def _ledger_option(f: Any) -> Any:
@@ -118,7 +143,15 @@ def _ledger_option(f: Any) -> Any:
     "--frame-size",
     type=click.IntRange(256, 1 << 20),
     metavar="BYTES",
-    help="The units' frame budget (default: 3072 over MQTT, 4096 otherwise).",
+    help="The units' frame budget (default: 3072 over MQTT, 4096 otherwise); one too "
+    "small for a frame of file data is refused before any unit is touched.",
+)
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Write the CA file directly, in frames, with no ca.pem.new beside it: for units "
+    "without room for a second copy (a unit that refuses the write gets its old file back; "
+    "one cut off mid-write holds a partial file until the next run finishes it).",
 )
 @click.option("--reboot", is_flag=True, help="Reboot each updated unit and wait for it to return.")
 @click.option(
@@ -128,13 +161,18 @@ def _ledger_option(f: Any) -> Any:
     show_default=True,
     help="Seconds to wait for a rebooted unit to answer again.",
 )
-@click.option("--watch", is_flag=True, help="Keep polling for units that come online.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep polling for units that come online, and retry failed units (each wait "
+    "twice the last, up to an hour).",
+)
 @click.option(
     "--until",
-    type=Date(),
+    type=_Until(),
     metavar="DATE",
-    help="Watch until this date (default: the date the units' current CA stops working, "
-    "when the forecast knows it).",
+    help="With --watch: watch through this date (UTC; a date-time: until then). Default: "
+    "the date the units' current CA stops working, when the forecast knows it.",
 )
 @click.option(
     "--poll",
@@ -143,7 +181,12 @@ def _ledger_option(f: Any) -> Any:
     show_default=True,
     help="Seconds between passes with --watch.",
 )
-@click.option("--dry-run", is_flag=True, help="Read every unit's CA file; write nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Read every unit's CA file and say what a push would do; write nothing. Exits "
+    "as a real run would: 0 only when every unit would end verified or up to date.",
+)
 @json_option
 @quiet_option
 @click.pass_context
@@ -156,8 +199,10 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
     \b
     Per unit: read its CA file (identical: up to date); write ca.pem.new in frames that
     fit the unit, read it back and compare SHA-256, rename it onto the CA path, read
-    that back; with --reboot, reboot and wait for the unit to come back.
-    Exit 0 when every listed unit is verified or up to date, else 3.
+    that back; with --reboot, reboot and wait for the unit to come back. A unit whose
+    firmware does not read the file (mDash 1.2.16) is recorded "unused", not written.
+    --board defaults to the config's board:. Exit 0 when every listed unit is verified
+    or up to date, else 3.
 
     \b
     Examples:
@@ -184,7 +229,13 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
     if ca.no_check:
         raise click.UsageError("push never skips the check of the servers units connect to")
     try:
-        return ca.gate(board=board, at=parse_at(opts["at"]), command="push", targets=servers)
+        return ca.gate(
+            board=board,
+            at=parse_at(opts["at"]),
+            command="push",
+            targets=servers,
+            skip_hint=_PUSH_SKIP_HINT,
+        )
     except CheckFailed as e:
         raise CheckFailed(
             "the new CA file would not accept the chain of a server the units connect "
@@ -198,18 +249,70 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
 # Running
 
 
+def _board_for(ctx: click.Context, opts: dict[str, Any]) -> Board:
+    if opts["board"]:
+        return load_board(opts["board"])
+    config = project_config(opts)
+    board: Board | None = config.section("board") if config is not None else None
+    if board is None:
+        raise click.UsageError(
+            "--board is required (or board: in cabundle.yaml): it says where the CA file lives",
+            ctx,
+        )
+    return board
+
+
+def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
+    until: datetime | None = opts["until"]
+    if until is None:
+        return None
+    if not opts["watch"]:
+        raise click.UsageError(
+            "--until only applies with --watch (a run without it makes one pass)", ctx
+        )
+    if until <= now():
+        raise click.UsageError(
+            f"--until {until.isoformat(timespec='seconds')} is already past: give a later "
+            "date (a date means through the end of that day, UTC)",
+            ctx,
+        )
+    return until
+
+
+def _check_frame_size(transports: list[Transport], push_file: PushFile, given: int) -> None:
+    """Refuse a --frame-size that leaves no room for file data in some unit's frames,
+    before any unit is touched, naming the smallest that works."""
+    worst, unit = 0, ""
+    for t in transports:
+        for ref in t.units():
+            channel = t.channel(ref.id, ref.address)
+            try:
+                files = UnitFiles(channel, frame_budget=t.frame_budget, timeout=1.0)
+                # The user's size less what the link takes from it (MQTT: the topic).
+                needed = given - t.frame_budget + files.min_budget(push_file.temp_name)
+            finally:
+                channel.close()
+            if needed > worst:
+                worst, unit = needed, ref.id
+    if worst > given:
+        raise InputError(
+            f"--frame-size {given} leaves no room for file data in the frames to unit "
+            f"{unit}: it needs at least {worst} bytes",
+            hint=f"give --frame-size {worst} or more (Mongoose OS rpc.max_frame_size is 4096, "
+            "mqtt.recv_mbuf_limit 3072)",
+        )
+
+
 def _run(ctx: click.Context, **opts: Any) -> None:
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
         raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
-    if not opts["board"]:
-        raise click.UsageError("--board is required: it says where the CA file lives", ctx)
-    board = load_board(opts["board"])
+    board = _board_for(ctx, opts)
     board.file_system()  # a CA compiled into the firmware leaves no file to push
+    until = _check_until(ctx, opts)
 
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
     push_file = PushFile.for_board(gated, board)
-    until = opts["until"]
     options = CampaignOptions(
         concurrency=opts["concurrency"],
         timeout=opts["timeout"],
@@ -219,6 +322,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         until=until,
         poll=opts["poll"],
         deadline_for=deadline_for(board, targets, base),
+        in_place=opts["in_place"],
     )
     quiet = opts["quiet"] or opts["as_json"]
 
@@ -227,15 +331,18 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     try:
         for t in transports:
             t.units()  # credentials and device ids are checked before any ledger exists
+        if opts["frame_size"] is not None:
+            _check_frame_size(transports, push_file, opts["frame_size"])
         if opts["dry_run"]:
-            _dry_run(transports, push_file, options, as_json=opts["as_json"], quiet=quiet)
+            if not _dry_run(transports, push_file, options, opts, quiet=quiet):
+                ctx.exit(3)
             return
         report = _campaign(transports, push_file, options, opts["ledger_path"], quiet=quiet)
     finally:
         for t in transports:
             t.close()
     traffic = sum(t.traffic.sent + t.traffic.received for t in transports)
-    _render_report(report, push_file, opts, traffic)
+    render_report(report, push_file, opts, traffic)
     if report.stopped:
         ctx.exit(130)
     if not report.ok:
@@ -283,57 +390,22 @@ def _campaign(
     return report
 
 
-# ---------------------------------------------------------------------------------------
-# Rendering
-
-
-def _render_report(
-    report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
-) -> None:
-    done = sum(1 for r in report.rows if report.is_done(r))
-    if opts["as_json"]:
-        emit_json(
-            {
-                "ledger": str(opts["ledger_path"]),
-                "board": push_file.board,
-                "ca_sha256": push_file.sha256,
-                "ok": report.ok,
-                "interrupted": report.stopped,
-                "passes": report.passes,
-                "deadline": report.deadline.isoformat() if report.deadline else None,
-                "counts": report.counts(),
-                "bytes": traffic,
-                "units": [r.to_dict() for r in report.rows],
-            }
-        )
-        return
-    quiet = opts["quiet"]
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
-    echo(f"{done} of {len(report.rows)} units done ({counts or 'none listed'}).", quiet=quiet)
-    if report.deadline is not None:
-        echo(f"The units' current CA stops working on {report.deadline.date()}.", quiet=quiet)
-    left = [r for r in report.rows if not report.is_done(r)]
-    if left and not quiet:
-        rows = [(r.id, r.state, r.attempts, (r.last_error or "")[:70]) for r in left[:50]]
-        echo(format_table(("unit", "state", "attempts", "last error"), rows))
-        if len(left) > 50:
-            echo(f"... and {len(left) - 50} more: esp-cabundle push status")
-
-
 def _dry_run(
-    transports: list[Transport], push_file: PushFile, options: Any, *, as_json: bool, quiet: bool
-) -> None:
+    transports: list[Transport],
+    push_file: PushFile,
+    options: CampaignOptions,
+    opts: dict[str, Any],
+    *,
+    quiet: bool,
+) -> bool:
+    """Survey every unit; True when a real run would end with every unit done."""
+    from ..push.survey import WOULD_FINISH, survey  # deferred: dry runs only
+
     with units_progress(quiet=quiet) as bar:
         bar.total(sum(len(t.units()) for t in transports) if not quiet else 0)
-        rows: list[SurveyRow] = survey(transports, push_file, options, progress=bar.event)
-    if as_json:
-        units = [{k: getattr(r, k) for k in r.__slots__} for r in rows]
-        emit_json({"dry_run": True, "ca_sha256": push_file.sha256, "units": units})
-        return
-    table = [
-        (r.id, r.state, r.fw_version or "", (r.error or r.old_sha256 or "")[:64]) for r in rows
-    ]
-    echo(format_table(("unit", "would", "firmware", "current CA / error"), table), quiet=quiet)
+        rows = survey(transports, push_file, options, progress=bar.event)
+    render_dry_run(rows, push_file, opts)
+    return all(r.state in WOULD_FINISH for r in rows)
 
 
 # ---------------------------------------------------------------------------------------
@@ -355,36 +427,6 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
     """
     if not ledger_path.is_file():
         raise InputError(f"no campaign ledger at {ledger_path}", hint="give --ledger FILE")
-    with Ledger(ledger_path) as ledger:
+    with Ledger(ledger_path, readonly=True) as ledger:  # read only: writes nothing
         meta, counts, rows = ledger.meta(), ledger.counts(), ledger.rows()
-    if as_json:
-        emit_json(
-            {
-                "campaign": {k: v for k, v in meta.items() if k != "schema"},
-                "counts": counts,
-                "units": [r.to_dict() for r in rows],
-            }
-        )
-        return
-    if as_csv:
-        columns = list(rows[0].to_dict()) if rows else ["id", "state"]
-        w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow(r.to_dict())
-        return
-    echo(
-        f"Campaign: board {meta.get('board', '?')}, CA SHA-256 "
-        f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}"
-    )
-    if meta.get("deadline"):
-        echo(f"The units' current CA stops working on {meta['deadline'][:10]}.")
-    echo(format_table(("state", "units"), [(s, counts[s]) for s in STATES]))
-    left = [r for r in rows if r.state in _NOT_DONE]
-    if left:
-        echo(f"\nNot yet updated ({len(left)}):")
-        table = [
-            (r.id, r.state, r.attempts, r.last_seen or "never", (r.last_error or "")[:60])
-            for r in left
-        ]
-        echo(format_table(("unit", "state", "attempts", "last seen", "last error"), table))
+    render_status(meta, counts, rows, as_json=as_json, as_csv=as_csv)

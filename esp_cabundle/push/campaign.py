@@ -13,6 +13,12 @@ each unit, holding its ledger lease:
 4. ``verified``; with ``reboot``: ``Sys.Reboot``, ``rebooted``, then wait until the
    unit answers again from a new boot and still holds the file: ``reconnected``.
 
+A unit whose firmware does not read the file (mDash 1.2.16: a built-in CA) is recorded
+``unused`` with the reason and left as it is: the file would not protect it. A unit that
+fails is tried again by a watching run on later passes, each wait twice the last (from
+``poll`` up to an hour, or ``poll`` when longer); a failed write removes ``<ca>.new``
+again (best effort, recorded), so a full file system is left as it was.
+
 A run killed at any point leaves each unit holding the old or the new file whole (the
 live file only changes by rename) and the ledger consistent; the next run reads the
 unit again and finishes.
@@ -23,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -33,8 +40,10 @@ from typing import TYPE_CHECKING
 
 from ..errors import EspCabundleError, InputError, UnitRpcError, UnitUnreachable
 from ..gate import GatedCA
+from ..redact import redact
 from .files import UnitFiles, UnitInfo, device_name
-from .ledger import DONE_STATES, LeaseLost, Ledger, UnitRow
+from .firmware_use import not_read_by
+from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .rpc import is_unknown_method
 from .transport import Transport, UnitRef
 
@@ -45,10 +54,9 @@ __all__ = [
     "CampaignOptions",
     "CampaignReport",
     "PushFile",
-    "SurveyRow",
     "UnitEvent",
+    "out_of_space",
     "run_campaign",
-    "survey",
 ]
 
 log = logging.getLogger(__name__)
@@ -56,6 +64,10 @@ log = logging.getLogger(__name__)
 # States a run picks a unit up from (done states only to reboot a verified unit).
 _WORK_STATES = frozenset({"pending", "offline", "writing", "rebooted", "failed"})
 _REBOOT_POLL = 1.0
+_RETRY_CAP = 3600.0  # the longest wait before a failed unit is tried again (or ``poll``)
+# A unit out of room: mDash "fwrite(/spiffs/x) N, errno 28" (ENOSPC); Mongoose OS
+# rpc-service-fs "failed to write data" (a short fwrite: a full file system).
+_OUT_OF_SPACE = re.compile(r"errno 28\b|\bENOSPC\b|no space|failed to write data", re.I)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -105,6 +117,12 @@ class PushFile:
     def temp_name(self) -> str:
         return self.name + ".new"
 
+    def not_read_by(self, info: UnitInfo) -> str | None:
+        """Why a unit reporting ``info`` would not use this file (its firmware release
+        trusts something else), or None."""
+        board = self.ca.board
+        return not_read_by(board, info) if board is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class CampaignOptions:
@@ -116,8 +134,10 @@ class CampaignOptions:
     until: datetime | None = None  # watch no later than this (UTC wall clock)
     poll: float = 60.0
     # Given an old CA file found on a unit, the date it stops working (the forecast of
-    # the units' connection), or None: a watch without ``until`` ends there.
+    # the units' connection; a past date: failing since then), or None. A watch without
+    # ``until`` ends at the earliest date still ahead.
     deadline_for: Callable[[bytes], datetime | None] | None = None
+    in_place: bool = False  # write the CA path directly (no room for a second copy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +154,11 @@ class UnitEvent:
 class CampaignReport:
     rows: tuple[UnitRow, ...]  # the units listed in this run, in listing order
     reboot: bool
-    deadline: datetime | None
+    deadline: datetime | None  # the earliest date ahead an old file stops working
     passes: int
     stopped: bool = False  # interrupted
+    failing_since: datetime | None = None  # an old file found already fails (since then)
+    notes: tuple[str, ...] = ()  # listings merged (the same unit at two addresses)
 
     def is_done(self, row: UnitRow) -> bool:
         return row.state in ("up-to-date", "reconnected") or (
@@ -171,7 +193,11 @@ class _Run:
     progress: Callable[[UnitEvent], None] | None
     stop: threading.Event
     deadline: datetime | None = None
+    failing_since: datetime | None = None
+    notes: list[str] = field(default_factory=list)
     _deadlines: dict[str, datetime | None] = field(default_factory=dict)
+    _failures: dict[str, int] = field(default_factory=dict)
+    _retry_at: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, unit: str, state: str, text: str = "", *, final: bool = False) -> None:
@@ -181,29 +207,47 @@ class _Run:
     # -- listing ------------------------------------------------------------------------
 
     def listing(self) -> list[tuple[Transport, UnitRef]]:
+        """Every unit the transports reach, once. A unit reached at an address keeps
+        the ledger row of the device id it reported there before."""
         out: list[tuple[Transport, UnitRef]] = []
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
         for t in self.transports:
             for ref in t.units():
-                if ref.id not in seen:
-                    seen.add(ref.id)
-                    out.append((t, ref))
+                address = ref.address
+                if address is not None:
+                    if ref.id == address:
+                        known = self.ledger.known_at(address)
+                        ref = UnitRef(known, ref.online, address) if known else ref
+                    elif not self.ledger.adopt(ref.id, address):
+                        continue  # another process holds the row kept under the address
+                if ref.id in seen:
+                    self.note(f"unit {ref.id} is listed by {seen[ref.id]} and {t.name}: once")
+                    continue
+                seen[ref.id] = t.name
+                out.append((t, ref))
+            for text in t.notes():
+                self.note(text)
         return out
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
 
     def wanted(self, row: UnitRow) -> bool:
         if row.state == "verified":
             return self.options.reboot
-        return row.state not in DONE_STATES
+        return row.state not in FINAL_STATES
 
     # -- one pass -----------------------------------------------------------------------
 
-    def run_pass(self, listing: list[tuple[Transport, UnitRef]], skip: set[str]) -> None:
+    def run_pass(self, listing: list[tuple[Transport, UnitRef]]) -> None:
         by_id = {ref.id: (t, ref) for t, ref in listing}
         rows = {r.id: r for r in self.ledger.rows(list(by_id))}
-        queue: deque[tuple[Transport, str]] = deque()
+        queue: deque[tuple[Transport, UnitRef]] = deque()
+        clock = time.monotonic()
         for uid, (t, ref) in by_id.items():
             row = rows.get(uid)
-            if row is None or not self.wanted(row) or uid in skip:
+            if row is None or not self.wanted(row) or self._retry_at.get(uid, 0.0) > clock:
                 if row is not None:
                     self.emit(uid, row.state, final=True)
                 continue
@@ -211,7 +255,7 @@ class _Run:
                 if self.ledger.mark_offline(uid, f"{t.name} lists the unit as offline"):
                     self.emit(uid, "offline", "listed offline", final=True)
                 continue
-            queue.append((t, uid))
+            queue.append((t, ref))
         lock = threading.Lock()
 
         def worker() -> None:
@@ -219,10 +263,9 @@ class _Run:
                 with lock:
                     if not queue:
                         return
-                    t, uid = queue.popleft()
-                state = self.work_on(t, uid)
-                if state == "failed":
-                    skip.add(uid)  # not again in this run; a later run tries again
+                    t, ref = queue.popleft()
+                state = self.work_on(t, ref)
+                self.schedule(ref.id, failed=state == "failed")
 
         n = max(1, min(self.options.concurrency, len(queue)))
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(n)]
@@ -231,14 +274,30 @@ class _Run:
         for th in threads:
             th.join()
 
-    def work_on(self, transport: Transport, uid: str) -> str | None:
+    def schedule(self, uid: str, *, failed: bool) -> None:
+        """A failed unit waits before its next try: ``poll``, then twice as long each
+        time, up to an hour (or ``poll`` when that is longer)."""
+        with self._lock:
+            if not failed:
+                self._failures.pop(uid, None)
+                self._retry_at.pop(uid, None)
+                return
+            n = self._failures.get(uid, 0) + 1
+            self._failures[uid] = n
+            poll = self.options.poll
+            wait = min(poll * 2 ** (n - 1), max(poll, _RETRY_CAP))
+            # just under the wait: the pass that comes after ``wait`` seconds takes it
+            self._retry_at[uid] = time.monotonic() + wait * 0.9
+
+    def work_on(self, transport: Transport, ref: UnitRef) -> str | None:
+        uid = ref.id
         states = _WORK_STATES | ({"verified"} if self.options.reboot else set())
         row = self.ledger.claim(uid, states)
         if row is None:
             return None  # done meanwhile, or another process holds it
         state = row.state
         try:
-            channel = transport.channel(uid)
+            channel = transport.channel(uid, ref.address)
             try:
                 files = UnitFiles(
                     channel, frame_budget=transport.frame_budget, timeout=self.options.timeout
@@ -256,12 +315,13 @@ class _Run:
             self.emit(uid, state, e.message, final=True)
         except EspCabundleError as e:
             state = "failed"
-            self.safe_record(uid, state=state, error=e.message)
+            text = e.message + (f" (hint: {e.hint})" if e.hint else "")
+            self.safe_record(uid, state=state, error=text)
             self.emit(uid, state, e.message, final=True)
         except Exception as e:  # a bug must not kill the worker or leave the row silent
             log.exception("unit %s: unexpected error", uid)
             state = "failed"
-            text = f"internal error: {type(e).__name__}: {e}"[:300]
+            text = redact(f"internal error: {type(e).__name__}: {e}")[:300]
             self.safe_record(uid, state=state, error=text)
             self.emit(uid, state, text, final=True)
         finally:
@@ -291,6 +351,11 @@ class _Run:
         self.ledger.record(uid, attempt=True)
         info = files.info()
         self.ledger.record(uid, fw_version=info.fw_version, seen=True)
+        unused = push.not_read_by(info)
+        if unused is not None:
+            self.ledger.record(uid, state="unused", note=unused, clear_error=True)
+            self.emit(uid, "unused", unused, final=True)
+            return "unused"
         self.emit(uid, row.state, "reading the CA file")
         current = files.get(push.name)
         if current is not None and current != push.data:
@@ -302,15 +367,20 @@ class _Run:
             state = "verified" if ours else "up-to-date"
             old = None if ours else push.sha256
             self.ledger.record(
-                uid, state=state, old_sha256=old, new_sha256=push.sha256, clear_error=True
-            )
+                uid, state=state, old_sha256=old, new_sha256=push.sha256, clear_error=True,
+                clear_note=True,
+            )  # fmt: skip
         else:
             old_sha = sha256_hex(current) if current is not None else "none"
             self.ledger.record(
-                uid, state="writing", old_sha256=old_sha, new_sha256=push.sha256, clear_error=True
-            )
+                uid, state="writing", old_sha256=old_sha, new_sha256=push.sha256,
+                clear_error=True, clear_note=True,
+            )  # fmt: skip
             self.emit(uid, "writing", f"writing {len(push.data)} bytes")
-            self.write_verified(files)
+            try:
+                self.write_verified(files)
+            except UnitRpcError as e:
+                raise self.after_failed_write(files, e, current) from None
             state = "verified"
             self.ledger.record(uid, state=state)
         if state == "verified" and self.options.reboot:
@@ -320,10 +390,11 @@ class _Run:
 
     def write_verified(self, files: UnitFiles) -> None:
         """Stage, read back, rename (then check the renamed file's size and tail); a
-        unit that turns out to have no ``FS.Rename`` is written in place and read back
-        whole. Every firmware examined has ``FS.Rename``, so it is tried first."""
+        unit that turns out to have no ``FS.Rename`` (or ``in_place``) is written in
+        place and read back whole. Every firmware examined has ``FS.Rename``, so it is
+        tried first."""
         push = self.push
-        use_rename = True
+        use_rename = not self.options.in_place
         tries = 0
         while True:
             tries += 1
@@ -354,6 +425,45 @@ class _Run:
                 )
             log.info("unit %s: read-back mismatch; writing again", files.unit_id)
             self.ledger.renew(files.unit_id)
+
+    def after_failed_write(
+        self, files: UnitFiles, e: UnitRpcError, old: bytes | None
+    ) -> UnitRpcError:
+        """A write the unit refused: remove the staged copy, or (in place) write the old
+        file back, which fitted before, so the unit is not left with a cut one (best
+        effort, said in the error the ledger keeps); say plainly when it is out of space."""
+        push = self.push
+        tidy = ""
+        if self.options.in_place and old is not None:
+            try:
+                files.put(push.name, old)
+                tidy = f"; the old {push.name} written back"
+            except (UnitRpcError, UnitUnreachable) as again:
+                tidy = f"; {push.name} may be left cut short (writing it back: {again.message})"
+        elif not self.options.in_place:
+            try:
+                files.remove(push.temp_name)
+                tidy = f"; {push.temp_name} removed again"
+            except UnitRpcError as gone:
+                if not _missing(gone):
+                    tidy = f"; {push.temp_name} could not be removed ({gone.message})"
+            except UnitUnreachable:
+                tidy = f"; {push.temp_name} may be left on the unit (it stopped answering)"
+        if out_of_space(e):
+            said = e.message.removeprefix(f"unit {files.unit_id}: ")
+            return UnitRpcError(
+                f"unit {files.unit_id}: out of space on the unit writing "
+                f"{push.name if self.options.in_place else push.temp_name} ({said})" + tidy,
+                hint=(
+                    "free space on the unit (remove files it does not need)"
+                    if self.options.in_place
+                    else "free space on the unit (remove files it does not need), or push "
+                    f"with --in-place: {push.name} is written directly, with no second "
+                    "copy (a unit cut off mid-write holds a partial file until the next run)"
+                ),
+                code=e.code,
+            )
+        return UnitRpcError(e.message + tidy, hint=e.hint, code=e.code)
 
     def forget_temp(self, files: UnitFiles) -> None:
         with contextlib.suppress(UnitRpcError):  # absent: nothing to tidy
@@ -411,9 +521,25 @@ class _Run:
         when = self.options.deadline_for(old)
         with self._lock:
             self._deadlines[key] = when
-            if when is not None and (self.deadline is None or when < self.deadline):
+            if when is None:
+                return
+            if when <= _now_utc():  # already failing: says nothing of when the watch ends
+                if self.failing_since is None or when < self.failing_since:
+                    self.failing_since = when
+                    self.ledger.set_meta("failing_since", when.isoformat())
+            elif self.deadline is None or when < self.deadline:
                 self.deadline = when
                 self.ledger.set_meta("deadline", when.isoformat())
+
+
+def out_of_space(e: UnitRpcError) -> bool:
+    """Whether a unit's refusal says its file system is full."""
+    return bool(_OUT_OF_SPACE.search(e.message))
+
+
+def _missing(e: UnitRpcError) -> bool:
+    """FS.Remove of a file that is not there (Mongoose OS "remove failed", mDash "")."""
+    return "remove failed" in e.message or e.message.rstrip().endswith("failed (500):")
 
 
 def run_campaign(
@@ -434,26 +560,30 @@ def run_campaign(
     """
     run = _Run(transports, push, ledger, options, progress, stop or threading.Event())
     ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
-    known = ledger.meta().get("deadline")
-    if known:
-        run.deadline = datetime.fromisoformat(known)
-    skip: set[str] = set()
+    meta = ledger.meta()
+    if meta.get("deadline"):
+        known = datetime.fromisoformat(meta["deadline"])
+        run.deadline = known if known > _now_utc() else None
+        if known <= _now_utc():
+            run.failing_since = known  # it passed while no run was watching
+    if meta.get("failing_since"):
+        run.failing_since = datetime.fromisoformat(meta["failing_since"])
     passes = 0
     ids: list[str] = []
     while True:
         listing = run.listing()
-        ledger.enroll((ref.id, t.name) for t, ref in listing)
+        ledger.enroll((ref.id, t.name, ref.address) for t, ref in listing)
         for _, ref in listing:
             if ref.id not in ids:
                 ids.append(ref.id)
         if on_listing is not None:
             on_listing(len(ids))
-        run.run_pass(listing, skip)
+        run.run_pass(listing)
         passes += 1
         # Units another process is working on: its outcome is this run's outcome too.
         while ledger.held_elsewhere(ids) and not run.stop.wait(0.2):
             pass
-        rows = ledger.rows(ids)
+        rows = [r for r in ledger.rows(ids)]
         if not options.watch or run.stop.is_set() or all(not run.wanted(r) for r in rows):
             break
         end = options.until or run.deadline
@@ -465,68 +595,11 @@ def run_campaign(
         if run.stop.wait(wait):
             break
     return CampaignReport(
-        tuple(ledger.rows(ids)), options.reboot, run.deadline, passes, run.stop.is_set()
+        tuple(ledger.rows(ids)),
+        options.reboot,
+        run.deadline,
+        passes,
+        run.stop.is_set(),
+        run.failing_since,
+        tuple(run.notes),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class SurveyRow:
-    """What a dry run found on one unit (nothing written anywhere)."""
-
-    id: str
-    transport: str
-    state: str  # "up-to-date", "would-write", "offline", "failed"
-    fw_version: str | None = None
-    old_sha256: str | None = None
-    error: str | None = None
-
-
-def survey(
-    transports: Sequence[Transport],
-    push: PushFile,
-    options: CampaignOptions,
-    *,
-    progress: Callable[[UnitEvent], None] | None = None,
-) -> list[SurveyRow]:
-    """Read every unit's CA file and say what a push would do; writes nothing."""
-    listing = [(t, ref) for t in transports for ref in t.units()]
-    out: dict[str, SurveyRow] = {}
-    queue = deque(listing)
-    lock = threading.Lock()
-
-    def one(t: Transport, ref: UnitRef) -> SurveyRow:
-        if ref.online is False:
-            return SurveyRow(ref.id, t.name, "offline", error=f"{t.name} lists it offline")
-        channel = t.channel(ref.id)
-        try:
-            files = UnitFiles(channel, frame_budget=t.frame_budget, timeout=options.timeout)
-            info = files.info()
-            current = files.get(push.name)
-        except UnitUnreachable as e:
-            return SurveyRow(ref.id, t.name, "offline", error=e.message)
-        except EspCabundleError as e:
-            return SurveyRow(ref.id, t.name, "failed", error=e.message)
-        finally:
-            channel.close()
-        state = "up-to-date" if current == push.data else "would-write"
-        old = sha256_hex(current) if current is not None else "none"
-        return SurveyRow(ref.id, t.name, state, info.fw_version, old)
-
-    def worker() -> None:
-        while True:
-            with lock:
-                if not queue:
-                    return
-                t, ref = queue.popleft()
-            row = one(t, ref)
-            with lock:
-                out[ref.id] = row
-            if progress is not None:
-                progress(UnitEvent(ref.id, row.state, row.error or "", final=True))
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(options.concurrency)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    return [out[ref.id] for _, ref in listing if ref.id in out]

@@ -56,6 +56,7 @@ class UnitInfo:
     device_id: str | None
     app: str | None
     uptime: int | None
+    mg_version: str | None = None  # Mongoose OS: the OS release (fw_version is the app's)
 
     @classmethod
     def from_result(cls, result: Any) -> UnitInfo:
@@ -71,6 +72,7 @@ class UnitInfo:
             text("id"),
             text("app"),
             int(uptime) if isinstance(uptime, (int, float)) else None,
+            text("mg_version"),
         )
 
 
@@ -115,6 +117,21 @@ class UnitFiles:
         """The most raw bytes one ``FS.Get`` answer carries for ``name``."""
         fixed = _ANSWER_OVERHEAD + len(name) + 2 * len(self.unit_id) + len(self.channel.src or "")
         return self._chunk(self.frame_budget - fixed)
+
+    def min_budget(self, name: str) -> int:
+        """The smallest frame budget that carries a frame of file data both ways for
+        ``name`` on this unit (what :meth:`put_chunk_size` and :meth:`get_chunk_size`
+        need)."""
+        data = 4 * -(-_MIN_CHUNK // 3)  # base64 of the smallest chunk
+        empty = request_frame(
+            1 << 40,
+            "FS.Put",
+            {"filename": name, "data": "", "append": False},
+            shape=self.channel.shape,
+            src=self.channel.src,
+        )
+        fixed = _ANSWER_OVERHEAD + len(name) + 2 * len(self.unit_id) + len(self.channel.src or "")
+        return max(len(empty), fixed) + data
 
     def _chunk(self, room: int) -> int:
         n = (room // 4) * 3

@@ -114,6 +114,13 @@ class HttpPool:
                 self._drop()
                 if attempt == 2 or not reused:
                     raise
+            except ValueError:  # http.client refuses a header (its value is not shown)
+                self._drop()
+                raise InputError(
+                    f"a request to {self.origin} could not be sent: a header or the path "
+                    "holds characters HTTP cannot carry",
+                    hint="check the API key (one line of visible ASCII) and the URL",
+                ) from None
             except BaseException:
                 self._drop()
                 raise
@@ -140,8 +147,8 @@ class _HttpChannel:
     shape: FrameShape = "args"
     src: str | None = _SRC
 
-    def __init__(self, transport: LanTransport, url: str) -> None:
-        self.unit_id = url
+    def __init__(self, transport: LanTransport, url: str, unit_id: str) -> None:
+        self.unit_id = unit_id
         self._t = transport
         self._pool = HttpPool(url, timeout=transport.timeout, ca_file=transport.ca_file)
 
@@ -169,8 +176,9 @@ class _WsChannel:
     shape: FrameShape = "args"
     src: str | None = _SRC
 
-    def __init__(self, transport: LanTransport, url: str) -> None:
-        self.unit_id = url
+    def __init__(self, transport: LanTransport, url: str, unit_id: str) -> None:
+        self.unit_id = unit_id
+        self.url = url
         self._t = transport
         self._ws: Any = None
         self._stack = contextlib.ExitStack()
@@ -184,13 +192,13 @@ class _WsChannel:
             try:
                 self._ws = stack.enter_context(
                     connect(
-                        self.unit_id,
+                        self.url,
                         open_timeout=timeout,
                         close_timeout=1,
                         max_size=MAX_ANSWER_BYTES,
                         compression=None,  # Mongoose OS does not negotiate permessage-deflate
                         proxy=None,  # units on the LAN: never through a proxy
-                        ssl=self._t.tls if self.unit_id.startswith("wss:") else None,
+                        ssl=self._t.tls if self.url.startswith("wss:") else None,
                     )
                 )
                 self._stack = stack
@@ -236,7 +244,12 @@ class _WsChannel:
 
 class LanTransport:
     """Mongoose OS units on a LAN, one ``--rpc`` URL each (``http://host/rpc`` or
-    ``ws://host/rpc``; https/wss verified against the system roots or ``ca_file``)."""
+    ``ws://host/rpc``; https/wss verified against the system roots or ``ca_file``).
+
+    A unit is known by the device id its ``Sys.GetInfo`` reports (``device.id``), asked
+    once per URL when listing; the URL is its address. So the same unit given over http
+    and ws is one unit, and a unit whose address changed (DHCP) keeps its ledger row. A
+    URL that does not answer is listed under the URL until it does."""
 
     frame_budget = MONGOOSE_FRAME_SIZE
 
@@ -247,6 +260,7 @@ class LanTransport:
         timeout: float,
         frame_size: int | None = None,
         ca_file: str | None = None,
+        concurrency: int = 8,
     ) -> None:
         schemes = {urlsplit(u).scheme for u in urls}
         for u in urls:
@@ -265,14 +279,64 @@ class LanTransport:
         self.ca_file = ca_file
         self.tls = tls_context(ca_file) if schemes & {"https", "wss"} else None
         self.traffic = Traffic()
+        self.concurrency = concurrency
+        self._ids: dict[str, str] = {}  # URL -> the device id it reported
+        self._address: dict[str, str] = {}  # device id -> the URL it is reached at
+        self._notes: list[str] = []
 
     def units(self) -> list[UnitRef]:
-        return [UnitRef(u) for u in self.urls]
+        from concurrent.futures import ThreadPoolExecutor  # deferred: LAN listings only
 
-    def channel(self, unit_id: str) -> _HttpChannel | _WsChannel:
-        if unit_id.startswith(("ws:", "wss:")):
-            return _WsChannel(self, unit_id)
-        return _HttpChannel(self, unit_id)
+        asking = [u for u in self.urls if u not in self._ids]
+        if asking:
+            with ThreadPoolExecutor(max(1, min(self.concurrency, len(asking)))) as pool:
+                for url, uid in zip(asking, pool.map(self._device_id, asking), strict=True):
+                    if uid is not None:
+                        self._ids[url] = uid
+        out: dict[str, UnitRef] = {}
+        self._notes = []
+        for url in self.urls:
+            uid = self._ids.get(url, url)
+            if uid in out:
+                first = out[uid].address
+                self._notes.append(
+                    f"{url} is unit {uid}, already listed at {first}: taken once, at {first}"
+                )
+                continue
+            self._address[uid] = url
+            out[uid] = UnitRef(uid, None, url)
+        return list(out.values())
+
+    def notes(self) -> list[str]:
+        return list(self._notes)
+
+    def _device_id(self, url: str) -> str | None:
+        """The id ``Sys.GetInfo`` reports at ``url``; None when it does not answer or
+        reports none (the URL stands for it until then)."""
+        channel = self._channel_at(url, url)
+        try:
+            result = channel.call("Sys.GetInfo", {}, timeout=self.timeout)
+        except (UnitUnreachable, UnitRpcError):
+            return None
+        finally:
+            channel.close()
+        uid = result.get("id") if isinstance(result, Mapping) else None
+        if not isinstance(uid, str) or not uid.strip() or len(uid) > 128:
+            return None
+        if any(ord(c) < 0x20 or c == "\x7f" for c in uid):
+            return None
+        return uid.strip()
+
+    def address_of(self, unit_id: str) -> str:
+        return self._address.get(unit_id, unit_id)
+
+    def channel(self, unit_id: str, address: str | None = None) -> _HttpChannel | _WsChannel:
+        return self._channel_at(unit_id, address or self.address_of(unit_id))
+
+    def _channel_at(self, unit_id: str, url: str) -> _HttpChannel | _WsChannel:
+        if url.startswith(("ws:", "wss:")):
+            return _WsChannel(self, url, unit_id)
+        return _HttpChannel(self, url, unit_id)
 
     def close(self) -> None:
         pass

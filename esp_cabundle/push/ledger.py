@@ -4,7 +4,8 @@ A campaign runs for weeks; the ledger is what survives between runs. It is a SQL
 database in WAL mode (the standard library's ``sqlite3``), file mode 0600, holding for
 each unit its state, attempts, last error, the SHA-256 of the CA file found and of the
 one written, its firmware version and timestamps. It never holds a key, a password or
-a file's content.
+a file's content. A unit reached by address (a LAN unit's URL) is keyed by the device id
+it reports, with the URL kept as its ``address``.
 
 Every state change is one committed transaction, so a run killed at any instant
 (``kill -9``) leaves a consistent ledger: the next run reads each unit's state and
@@ -16,6 +17,7 @@ process on this host is taken over at once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
@@ -26,6 +28,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from ..dates import now
 from ..errors import InputError, OutputError
@@ -33,6 +36,7 @@ from ..errors import InputError, OutputError
 __all__ = [
     "DEFAULT_LEDGER",
     "DONE_STATES",
+    "FINAL_STATES",
     "STATES",
     "LeaseLost",
     "Ledger",
@@ -49,11 +53,13 @@ STATES = (
     "rebooted",
     "reconnected",
     "failed",
+    "unused",
 )
 DONE_STATES = frozenset({"up-to-date", "verified", "reconnected"})
-_SCHEMA_VERSION = "1"
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+# Final without being done: the unit's firmware does not read the file pushed.
+FINAL_STATES = DONE_STATES | {"unused"}
+_SCHEMA_VERSION = "2"
+_UNITS = f"""
 CREATE TABLE IF NOT EXISTS units (
     id TEXT PRIMARY KEY,
     transport TEXT NOT NULL,
@@ -68,13 +74,24 @@ CREATE TABLE IF NOT EXISTS units (
     updated_at TEXT NOT NULL,
     done_at TEXT,
     lease_owner TEXT,
-    lease_until REAL
+    lease_until REAL,
+    address TEXT,
+    note TEXT
 );
 """
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);" + _UNITS
+)
 _COLUMNS = (
     "id, transport, state, attempts, last_error, old_sha256, new_sha256, fw_version, "
-    "first_seen, last_seen, updated_at, done_at"
+    "first_seen, last_seen, updated_at, done_at, address, note"
 )
+# Schema 1 (before "unused", address and note): rebuilt in place when opened to write.
+_V1_COLUMNS = (
+    "id, transport, state, attempts, last_error, old_sha256, new_sha256, fw_version, "
+    "first_seen, last_seen, updated_at, done_at, lease_owner, lease_until"
+)
+_NOT_A_LEDGER_HINT = "give --ledger a new file name, or the ledger a campaign wrote"
 
 
 class LeaseLost(Exception):
@@ -97,6 +114,8 @@ class UnitRow:
     last_seen: str | None
     updated_at: str
     done_at: str | None
+    address: str | None = None  # where the unit was reached, when it is not its id (a URL)
+    note: str | None = None  # e.g. why a unit is "unused"
 
     @property
     def done(self) -> bool:
@@ -126,9 +145,12 @@ class Ledger:
     ``lease_seconds`` bounds how long a unit stays claimed without a renewal.
     """
 
-    def __init__(self, path: str | Path, *, lease_seconds: float = 120.0) -> None:
+    def __init__(
+        self, path: str | Path, *, lease_seconds: float = 120.0, readonly: bool = False
+    ) -> None:
         self.path = Path(path)
         self.lease_seconds = lease_seconds
+        self.readonly = readonly
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._lock = threading.RLock()
         self._db = self._connect()
@@ -136,16 +158,19 @@ class Ledger:
     # -- opening ----------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        """Open the ledger; an existing file is first proven to be a campaign ledger
+        without writing a byte (nor creating a side file), so another SQLite database
+        given by mistake is refused unchanged. ``readonly`` never writes at all."""
         p = self.path
         if p.exists() and not p.is_file():
             raise InputError(f"{p} is not a file", hint="give --ledger a file path")
-        if p.is_file() and p.stat().st_size:
-            with p.open("rb") as f:
-                if f.read(16) != b"SQLite format 3\x00":
-                    raise InputError(
-                        f"{p} is not a campaign ledger (not a SQLite database)",
-                        hint="give --ledger a new file name, or the ledger a campaign wrote",
-                    )
+        existing = p.is_file() and p.stat().st_size > 0
+        if existing:
+            _prove_ledger(p)
+        elif self.readonly:
+            raise InputError(f"{p} is not a campaign ledger (empty)", hint=_NOT_A_LEDGER_HINT)
+        if self.readonly:
+            return _open_readonly(p)
         try:
             fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(fd)
@@ -156,20 +181,15 @@ class Ledger:
             db = sqlite3.connect(p, timeout=30.0, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            _migrate(db)
             db.executescript(_SCHEMA)
             db.execute(
                 "INSERT OR IGNORE INTO campaign (key, value) VALUES ('schema', ?)",
                 (_SCHEMA_VERSION,),
             )
         except sqlite3.DatabaseError as e:
-            raise InputError(
-                f"{p} is not a campaign ledger ({e})",
-                hint="give --ledger a new file name, or the ledger a campaign wrote",
-            ) from e
-        for suffix in ("-wal", "-shm"):
-            side = p.with_name(p.name + suffix)
-            if side.exists():
-                os.chmod(side, 0o600)
+            raise InputError(f"{p} is not a campaign ledger ({e})", hint=_NOT_A_LEDGER_HINT) from e
+        _narrow_side_files(p)
         return db
 
     def close(self) -> None:
@@ -233,23 +253,59 @@ class Ledger:
 
     # -- rows ---------------------------------------------------------------------------
 
-    def enroll(self, units: Iterable[tuple[str, str]]) -> None:
-        """Add ``(unit id, transport)`` rows as ``pending`` (known units keep their row)."""
+    def enroll(self, units: Iterable[tuple[str, str, str | None]]) -> None:
+        """Add ``(unit id, transport, address)`` rows as ``pending``; known units keep
+        their row, with the transport and address they were reached by this time."""
         now = _now_text()
         with self._tx() as db:
             db.executemany(
-                "INSERT INTO units (id, transport, state, first_seen, updated_at) "
-                "VALUES (?, ?, 'pending', ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET transport = excluded.transport",
-                [(uid, transport, now, now) for uid, transport in units],
+                "INSERT INTO units (id, transport, state, first_seen, updated_at, address) "
+                "VALUES (?, ?, 'pending', ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET transport = excluded.transport, "
+                "address = COALESCE(excluded.address, address)",
+                [(uid, transport, now, now, address) for uid, transport, address in units],
             )
+
+    def known_at(self, address: str) -> str | None:
+        """The id of the unit last reached at ``address`` (a LAN unit's URL), if any."""
+        with self._lock:
+            r = self._db.execute(
+                "SELECT id FROM units WHERE address = ? AND id != ? "
+                "ORDER BY updated_at DESC LIMIT 1",
+                (address, address),
+            ).fetchone()
+        return str(r[0]) if r else None
+
+    def adopt(self, uid: str, address: str) -> bool:
+        """The unit at ``address`` reports device id ``uid``: a row an earlier run kept
+        under the address (it could not ask the unit) becomes ``uid``'s, or is dropped
+        when ``uid`` already has one. False when that row is leased elsewhere (left)."""
+        now = time.time()
+        with self._tx() as db:
+            r = db.execute(
+                "SELECT lease_owner, lease_until FROM units WHERE id = ?", (address,)
+            ).fetchone()
+            if r is None or uid == address:
+                return True
+            if not self._lease_free(r[0], r[1], now):
+                return False
+            if db.execute("SELECT 1 FROM units WHERE id = ?", (uid,)).fetchone():
+                db.execute("DELETE FROM units WHERE id = ?", (address,))
+            else:
+                db.execute(
+                    "UPDATE units SET id = ?, address = ? WHERE id = ?", (uid, address, address)
+                )
+        return True
 
     def rows(self, ids: Sequence[str] | None = None) -> list[UnitRow]:
         """Rows in ``ids`` order (all rows, by id, when None)."""
         with self._lock:
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
+            # A schema-1 ledger read by ``push status`` has no address or note yet.
+            cols = ", ".join(c if c in have else "NULL" for c in _COLUMNS.split(", "))
             found = {
                 r[0]: UnitRow(*r)
-                for r in self._db.execute(f"SELECT {_COLUMNS} FROM units ORDER BY id").fetchall()
+                for r in self._db.execute(f"SELECT {cols} FROM units ORDER BY id").fetchall()
             }
         if ids is None:
             return list(found.values())
@@ -322,6 +378,8 @@ class Ledger:
         old_sha256: str | None = None,
         new_sha256: str | None = None,
         fw_version: str | None = None,
+        note: str | None = None,
+        clear_note: bool = False,
         attempt: bool = False,
         seen: bool = False,
     ) -> None:
@@ -338,12 +396,15 @@ class Ledger:
             ("old_sha256", old_sha256),
             ("new_sha256", new_sha256),
             ("fw_version", fw_version),
+            ("note", note),
         ):
             if value is not None:
                 sets.append(f"{column} = ?")
                 args.append(value)
         if clear_error and error is None:
             sets.append("last_error = NULL")
+        if clear_note and note is None:
+            sets.append("note = NULL")
         if attempt:
             sets.append("attempts = attempts + 1")
         if seen:
@@ -382,7 +443,7 @@ class Ledger:
             r = db.execute(
                 "SELECT state, lease_owner, lease_until FROM units WHERE id = ?", (uid,)
             ).fetchone()
-            if r is None or r[0] in DONE_STATES or not self._lease_free(r[1], r[2], now):
+            if r is None or r[0] in FINAL_STATES or not self._lease_free(r[1], r[2], now):
                 return False
             state = r[0] if r[0] in ("writing", "rebooted", "failed") else "offline"
             db.execute(
@@ -390,3 +451,90 @@ class Ledger:
                 (state, reason, _now_text(), uid),
             )
         return True
+
+
+# ---------------------------------------------------------------------------------------
+# Opening safely
+
+
+def _uri(p: Path, query: str) -> str:
+    return f"file:{quote(str(p.resolve()))}?{query}"
+
+
+def _is_ledger(uri: str) -> bool:
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=30.0)
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {"campaign", "units"} <= tables:
+                return False
+            return db.execute("SELECT 1 FROM campaign WHERE key = 'schema'").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return False
+
+
+def _prove_ledger(p: Path) -> None:
+    """InputError unless ``p`` is a campaign ledger; reads only. ``immutable=1`` reads
+    the file as it is, creating no -wal/-shm beside it; a ledger whose tables are still
+    only in its write-ahead log (a first campaign running) already has those files,
+    and is read through them."""
+    with p.open("rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise InputError(
+                f"{p} is not a campaign ledger (not a SQLite database)", hint=_NOT_A_LEDGER_HINT
+            )
+    if _is_ledger(_uri(p, "immutable=1")):
+        return
+    if p.with_name(p.name + "-wal").exists() and _is_ledger(_uri(p, "mode=ro")):
+        return
+    raise InputError(
+        f"{p} is not a campaign ledger (a SQLite database without a campaign's tables); "
+        "nothing changed",
+        hint=_NOT_A_LEDGER_HINT,
+    )
+
+
+def _open_readonly(p: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(
+            _uri(p, "mode=ro"), uri=True, timeout=30.0, isolation_level=None,
+            check_same_thread=False,
+        )  # fmt: skip
+        db.execute("SELECT 1 FROM units LIMIT 1").fetchall()
+    except sqlite3.DatabaseError as e:
+        raise InputError(f"cannot read the ledger {p} ({e})", hint=_NOT_A_LEDGER_HINT) from e
+    _narrow_side_files(p)  # reading a WAL ledger opens its -wal/-shm
+    return db
+
+
+def _narrow_side_files(p: Path) -> None:
+    for suffix in ("-wal", "-shm"):
+        side = p.with_name(p.name + suffix)
+        if side.exists():
+            with contextlib.suppress(OSError):  # another user's ledger: leave its files be
+                os.chmod(side, 0o600)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Schema 1 -> 2: the units table gains "unused", ``address`` and ``note``; SQLite
+    cannot change a CHECK constraint, so the table is rebuilt in one transaction."""
+    row = db.execute(
+        "SELECT value FROM campaign WHERE key = 'schema'"
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'campaign'").fetchone()
+        else "SELECT NULL WHERE 0"
+    ).fetchone()
+    if row is None or row[0] != "1":
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("ALTER TABLE units RENAME TO units_v1")
+        db.execute(_UNITS)
+        db.execute(f"INSERT INTO units ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM units_v1")
+        db.execute("DROP TABLE units_v1")
+        db.execute("UPDATE campaign SET value = ? WHERE key = 'schema'", (_SCHEMA_VERSION,))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

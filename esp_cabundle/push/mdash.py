@@ -94,6 +94,11 @@ class MdashTransport:
     ) -> None:
         if not api_key:
             raise InputError("the mDash API key is empty")
+        if not all("!" <= c <= "~" for c in api_key):  # Authorization: Bearer KEY
+            raise InputError(
+                "the mDash API key holds characters an HTTP header cannot carry (it is not shown)",
+                hint="one line of visible ASCII, as the Keys tab shows it",
+            )
         self._key = api_key
         self.base_url = base_url
         self._pool = HttpPool(base_url, timeout=timeout, ca_file=ca_file)
@@ -158,8 +163,11 @@ class MdashTransport:
             )
         return [listed[u] for u in self.only]
 
-    def channel(self, unit_id: str) -> _MdashChannel:
+    def channel(self, unit_id: str, address: str | None = None) -> _MdashChannel:
         return _MdashChannel(self, unit_id)
+
+    def notes(self) -> list[str]:
+        return []
 
     def close(self) -> None:
         self._pool.close()

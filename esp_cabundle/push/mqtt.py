@@ -259,8 +259,11 @@ class MqttTransport:
     def units(self) -> list[UnitRef]:
         return [UnitRef(u) for u in self.ids]
 
-    def channel(self, unit_id: str) -> _MqttChannel:
+    def channel(self, unit_id: str, address: str | None = None) -> _MqttChannel:
         return _MqttChannel(self, unit_id)
+
+    def notes(self) -> list[str]:
+        return []
 
     def close(self) -> None:
         self._client.disconnect()

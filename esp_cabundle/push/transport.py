@@ -18,10 +18,12 @@ __all__ = ["Traffic", "Transport", "UnitRef"]
 @dataclass(frozen=True, slots=True)
 class UnitRef:
     """A unit a transport can reach; ``online`` is None when the transport cannot tell
-    without asking the unit."""
+    without asking the unit. ``address`` is where it is reached when that is not its id
+    (a LAN unit's URL; its id is the device id it reports, or the URL until it answers)."""
 
     id: str
     online: bool | None = None
+    address: str | None = None
 
 
 @dataclass
@@ -47,6 +49,12 @@ class Transport(Protocol):
 
     def units(self) -> list[UnitRef]: ...
 
-    def channel(self, unit_id: str) -> RpcChannel: ...
+    def notes(self) -> list[str]:
+        """What the last listing merged or set aside (the same unit at two URLs)."""
+        ...
+
+    def channel(self, unit_id: str, address: str | None = None) -> RpcChannel:
+        """A channel to ``unit_id``, reached at ``address`` when the listing gave one."""
+        ...
 
     def close(self) -> None: ...

@@ -56,10 +56,14 @@ def mdash_unit(uid: str, **kw: Any) -> MdashUnit:
     return MdashUnit(uid, open_image(_image(SPIFFS_IMAGE)), **kw)
 
 
-def full_mongoose_unit(uid: str, **kw: Any) -> MongooseUnit:
-    """A unit whose small LittleFS has room for its CA file but not for a second copy."""
-    image = create_image("littlefs", "mongoose-os", 8 * 4096)
-    image.write("/ca.pem", b"old CA\n" * 64)
+def full_mongoose_unit(
+    uid: str, *, blocks: int = 8, old_ca: bytes = b"old CA\n" * 64, spare: int = 0, **kw: Any
+) -> MongooseUnit:
+    """A unit whose small LittleFS (``blocks`` of 4 KiB) holds ``old_ca`` and is filled up
+    but for ``spare`` 4 KiB files removed again: by default room for its CA file, not for a
+    second copy."""
+    image = create_image("littlefs", "mongoose-os", blocks * 4096)
+    image.write("/ca.pem", old_ca)
     image.write("/conf9.json", b'{"wifi": {"sta": {"pass": "hunter2"}}}')
     filler = 0
     while True:
@@ -68,6 +72,8 @@ def full_mongoose_unit(uid: str, **kw: Any) -> MongooseUnit:
         except Exception:
             break
         filler += 1
+    for n in range(filler - spare, filler):
+        image.remove(f"/fill{n}.bin")
     return MongooseUnit(uid, open_image(image.to_bytes()), **kw)
 
 

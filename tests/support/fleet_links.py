@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,25 @@ __all__ = [
     "MqttUnitHost",
     "free_port",
     "mosquitto_binary",
+    "started",
 ]
+
+
+@contextlib.contextmanager
+def started(factory: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+    """A fixture's ``start``: each call makes a server with ``factory``; every server
+    made is closed on leaving, whatever the test did."""
+    made: list[Any] = []
+
+    def start(*args: Any, **kw: Any) -> Any:
+        made.append(factory(*args, **kw))
+        return made[-1]
+
+    try:
+        yield start
+    finally:
+        for server in made:
+            server.close()
 
 
 def free_port() -> int:

@@ -1,0 +1,202 @@
+"""What ``push`` and ``push status`` print: the summary of a run, a dry run's survey,
+and a ledger. Table cells are cut with an ellipsis; --json and --csv keep every text
+whole."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ..push.ledger import STATES
+from ..text import plural, shorten
+from ..ui import echo, emit_json, format_table
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ..push.campaign import CampaignReport, PushFile
+    from ..push.ledger import UnitRow
+    from ..push.survey import SurveyRow
+
+__all__ = ["render_dry_run", "render_report", "render_status"]
+
+_NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
+_SHOWN = 50
+
+
+def _error_cell(row: Any, width: int) -> str:
+    """A unit's last error for its table row: without the ``unit ID:`` the unit column
+    already says, cut to ``width``."""
+    text = row.last_error or ""
+    return shorten(text.removeprefix(f"unit {row.id}: "), width)
+
+
+def _full_units(rows: list[Any]) -> list[str]:
+    """The way out for units that had no room; --in-place only where the staged copy
+    was what did not fit (a unit already written in place needs space freed)."""
+    full = [r for r in rows if r.state == "failed" and "out of space" in (r.last_error or "")]
+    if not full:
+        return []
+    line = (
+        f"{plural(len(full), 'unit is', 'units are')} out of space: free space on "
+        f"{'it' if len(full) == 1 else 'them'}"
+    )
+    if all("--in-place" in r.last_error for r in full):
+        line += (
+            ", or push again with --in-place (the CA file is written directly, with no "
+            "second copy beside it)"
+        )
+    return [line + "."]
+
+
+def _dates(deadline: datetime | str | None, since: datetime | str | None) -> list[str]:
+    """The forecast of the units' current files, as a campaign found them."""
+
+    def day(d: datetime | str) -> str:
+        return d[:10] if isinstance(d, str) else d.date().isoformat()
+
+    out = []
+    if since is not None:
+        out.append(
+            f"A CA file found on units already fails since {day(since)}: units holding it "
+            "cannot connect through the server it fails, so no push reaches them that way "
+            "(update them on the bench)."
+        )
+    if deadline is not None:
+        out.append(f"The units' current CA stops working on {day(deadline)}.")
+    return out
+
+
+def _unused(rows: list[Any]) -> list[str]:
+    unused = [r for r in rows if r.state == "unused"]
+    if not unused:
+        return []
+    lines = [
+        f"\n{plural(len(unused), 'unit')} whose firmware does not read the file (not "
+        "protected by it):"
+    ]
+    table = [(r.id, r.fw_version or "", shorten(r.note or "", 90)) for r in unused[:_SHOWN]]
+    lines.append(format_table(("unit", "firmware", "why"), table))
+    return lines
+
+
+def render_report(
+    report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
+) -> None:
+    done = sum(1 for r in report.rows if report.is_done(r))
+    if opts["as_json"]:
+        emit_json(
+            {
+                "ledger": str(opts["ledger_path"]),
+                "board": push_file.board,
+                "ca_sha256": push_file.sha256,
+                "ok": report.ok,
+                "interrupted": report.stopped,
+                "passes": report.passes,
+                "deadline": report.deadline.isoformat() if report.deadline else None,
+                "failing_since": (
+                    report.failing_since.isoformat() if report.failing_since else None
+                ),
+                "counts": report.counts(),
+                "notes": list(report.notes),
+                "bytes": traffic,
+                "units": [r.to_dict() for r in report.rows],
+            }
+        )
+        return
+    quiet = opts["quiet"]
+    for text in report.notes:
+        echo(f"Note: {text}.", quiet=quiet)
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
+    echo(f"{done} of {len(report.rows)} units done ({counts or 'none listed'}).", quiet=quiet)
+    for line in _dates(report.deadline, report.failing_since):
+        echo(line, quiet=quiet)
+    if quiet:
+        return
+    left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
+    if left:
+        rows = [(r.id, r.state, r.attempts, _error_cell(r, 70)) for r in left]
+        echo(format_table(("unit", "state", "attempts", "last error"), rows[:_SHOWN]))
+        if len(left) > _SHOWN:
+            echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status")
+        for line in _full_units(left):
+            echo(line)
+    for line in _unused(list(report.rows)):
+        echo(line)
+
+
+def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, Any]) -> None:
+    from ..push.survey import WOULD_FINISH  # deferred: with the survey
+
+    if opts["as_json"]:
+        emit_json(
+            {
+                "dry_run": True,
+                "ca_sha256": push_file.sha256,
+                "would_finish": all(r.state in WOULD_FINISH for r in rows),
+                "units": [r.to_dict() for r in rows],
+            }
+        )
+        return
+    quiet = opts["quiet"]
+    table = [
+        (r.id, r.state, r.fw_version or "", shorten(r.error or r.note or r.current or "", 64))
+        for r in rows
+    ]
+    echo(format_table(("unit", "would", "firmware", "current CA / why"), table), quiet=quiet)
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no units listed"
+    blocked = sum(n for s, n in counts.items() if s not in WOULD_FINISH)
+    verdict = (
+        "a push would finish every unit"
+        if not blocked
+        else f"a push now would leave {plural(blocked, 'unit')} not done (exit 3)"
+    )
+    echo(f"Dry run, nothing written: {summary}; {verdict}.", quiet=quiet)
+
+
+def render_status(
+    meta: dict[str, str],
+    counts: dict[str, int],
+    rows: list[UnitRow],
+    *,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
+    if as_json:
+        emit_json(
+            {
+                "campaign": {k: v for k, v in meta.items() if k != "schema"},
+                "counts": counts,
+                "units": [r.to_dict() for r in rows],
+            }
+        )
+        return
+    if as_csv:
+        columns = list(rows[0].to_dict()) if rows else ["id", "state"]
+        w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r.to_dict())
+        return
+    echo(
+        f"Campaign: board {meta.get('board', '?')}, CA SHA-256 "
+        f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}"
+    )
+    for line in _dates(meta.get("deadline"), meta.get("failing_since")):
+        echo(line)
+    echo(format_table(("state", "units"), [(s, counts.get(s, 0)) for s in STATES]))
+    left = [r for r in rows if r.state in _NOT_DONE]
+    if left:
+        echo(f"\nNot yet updated ({len(left)}):")
+        table = [
+            (r.id, r.state, r.attempts, r.last_seen or "never", _error_cell(r, 60)) for r in left
+        ]
+        echo(format_table(("unit", "state", "attempts", "last seen", "last error"), table))
+        for line in _full_units(left):
+            echo(line)
+    for line in _unused(rows):
+        echo(line)

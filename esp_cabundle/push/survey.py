@@ -1,0 +1,115 @@
+"""A dry run: read every unit's CA file and say what a push would do; write nothing."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..certs import load_certificates
+from ..errors import EspCabundleError, UnitUnreachable
+from .campaign import CampaignOptions, PushFile, UnitEvent, sha256_hex
+from .files import UnitFiles
+from .transport import Transport, UnitRef
+
+__all__ = ["WOULD_FINISH", "SurveyRow", "describe_roots", "survey"]
+
+# The states after which a real run would count the unit done.
+WOULD_FINISH = frozenset({"up-to-date", "would-write"})
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyRow:
+    """What a dry run found on one unit (nothing written anywhere)."""
+
+    id: str
+    transport: str
+    state: str  # "up-to-date", "would-write", "unused", "offline", "failed"
+    fw_version: str | None = None
+    old_sha256: str | None = None
+    error: str | None = None
+    current: str | None = None  # the roots of the unit's current file, by name
+    note: str | None = None  # why a unit is "unused"
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+def describe_roots(data: bytes | None, *, most: int = 3) -> str:
+    """A unit's CA file by the roots it holds: ``DST Root CA X3 only``, ``ISRG Root X1,
+    ISRG Root X2 and 1 more``, ``no CA file``, or why it cannot be read."""
+    if data is None:
+        return "no CA file"
+    try:
+        certs = load_certificates(data, source="the unit's CA file")
+    except EspCabundleError:
+        return f"no certificate readable ({len(data)} bytes)"
+    labels = list(dict.fromkeys(c.label for c in certs))
+    if len(labels) == 1:
+        return f"{labels[0]} only"
+    shown = ", ".join(labels[:most])
+    return shown if len(labels) <= most else f"{shown} and {len(labels) - most} more"
+
+
+def survey(
+    transports: Sequence[Transport],
+    push: PushFile,
+    options: CampaignOptions,
+    *,
+    progress: Callable[[UnitEvent], None] | None = None,
+) -> list[SurveyRow]:
+    """Read every unit's CA file and say what a push would do; writes nothing."""
+    listing = [(t, ref) for t in transports for ref in t.units()]
+    out: dict[str, SurveyRow] = {}
+    queue = deque(listing)
+    lock = threading.Lock()
+
+    def one(t: Transport, ref: UnitRef) -> SurveyRow:
+        if ref.online is False:
+            return SurveyRow(ref.id, t.name, "offline", error=f"{t.name} lists it offline")
+        channel = t.channel(ref.id, ref.address)
+        try:
+            files = UnitFiles(channel, frame_budget=t.frame_budget, timeout=options.timeout)
+            info = files.info()
+            unused = push.not_read_by(info)
+            if unused is not None:
+                return SurveyRow(ref.id, t.name, "unused", info.fw_version, note=unused)
+            current = files.get(push.name)
+        except UnitUnreachable as e:
+            return SurveyRow(ref.id, t.name, "offline", error=e.message)
+        except EspCabundleError as e:
+            return SurveyRow(ref.id, t.name, "failed", error=e.message)
+        finally:
+            channel.close()
+        state = "up-to-date" if current == push.data else "would-write"
+        old = sha256_hex(current) if current is not None else "none"
+        return SurveyRow(
+            ref.id, t.name, state, info.fw_version, old, current=describe_roots(current)
+        )
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                t, ref = queue.popleft()
+            row = one(t, ref)
+            with lock:
+                out.setdefault(ref.id, row)
+            if progress is not None:
+                progress(UnitEvent(ref.id, row.state, row.error or "", final=True))
+
+    n = max(1, min(options.concurrency, len(listing)))
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(n)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    seen: set[str] = set()
+    rows = []
+    for _, ref in listing:
+        if ref.id in out and ref.id not in seen:
+            seen.add(ref.id)
+            rows.append(out[ref.id])
+    return rows

@@ -1,0 +1,84 @@
+"""Secrets this process holds (the mDash API key, the MQTT password), kept out of every
+line it prints or logs.
+
+The commands that read a secret hand it to :func:`remember`; the CLI's error printer,
+the campaign's record of an unexpected error and every log record pass their text
+through :func:`redact`. A secret is replaced wherever it appears as typed or as Python
+shows it inside a ``repr`` (an exception quoting a header value: ``b'Bearer KEY'``),
+and so is each line of a secret that spans lines.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+__all__ = ["MASK", "forget", "known", "redact", "remember"]
+
+MASK = "[redacted]"
+# Shorter pieces would mask ordinary words; a secret that short is refused anyway.
+_MIN_PIECE = 4
+
+_pieces: set[str] = set()
+_lock = threading.Lock()
+_factory_installed = False
+
+
+def remember(secret: str) -> None:
+    """Keep ``secret`` out of everything printed or logged from now on."""
+    forms = {secret, secret.strip()}
+    forms |= {repr(secret)[1:-1], repr(secret.encode("utf-8", "replace"))[2:-1]}
+    forms |= {line.strip() for line in secret.splitlines()}
+    with _lock:
+        _pieces.update(f for f in forms if len(f) >= _MIN_PIECE)
+    _install_log_factory()
+
+
+def forget() -> None:
+    """Forget every secret: a new session in the same process (tests) starts clean."""
+    with _lock:
+        _pieces.clear()
+
+
+def known() -> bool:
+    """Whether any secret is held."""
+    return bool(_pieces)
+
+
+def redact(text: str) -> str:
+    """``text`` with every remembered secret masked (longest first)."""
+    if not _pieces:
+        return text
+    with _lock:
+        pieces = sorted(_pieces, key=len, reverse=True)
+    for piece in pieces:
+        if piece in text:
+            text = text.replace(piece, MASK)
+    return text
+
+
+def _install_log_factory() -> None:
+    """Every log record from now on is masked, its traceback included: the library's
+    loggers have no handler of their own, so Python's last-resort handler would print
+    an exception message holding a secret to stderr."""
+    import logging  # deferred: only once a secret is held (--help never pays for it)
+
+    global _factory_installed
+    with _lock:
+        if _factory_installed:
+            return
+        _factory_installed = True
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed format string: leave it to the handler
+            return record
+        record.msg, record.args = redact(message), None
+        if record.exc_info and record.exc_info[0] is not None:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    logging.setLogRecordFactory(factory)
