@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from support.layouts import load_arduino, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.errors import FlashError
@@ -19,6 +18,7 @@ from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.restore import restore_unit
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.gated import canonical, gated
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.layouts import MONGOOSE_LFS, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.cli import cli
+from esp_cabundle.virtual import VirtualESP32
 
 Start = Callable[..., VirtualESP32]
 
