@@ -23,12 +23,16 @@ from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
-from tests.support.flashing import NEW_CA, flash_mongoose
+from tests.support.flashing import (
+    ARDUINO,
+    MONGOOSE,
+    NEW_CA,
+    assert_updated,
+    flash_mongoose,
+)
 from tests.support.gated import gated, huge
 
 Start = Callable[..., VirtualESP32]
-MONGOOSE = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
-ARDUINO = [(0x290000, 0x3F0000)]
 
 
 @pytest.fixture(autouse=True)
@@ -46,21 +50,6 @@ def ca_file(tmp_path: Path) -> Path:
 
 def snapshot(unit: VirtualESP32) -> bytes:
     return unit.read(0, len(unit.flash))
-
-
-def files(flash: bytes, start: int, end: int) -> dict[str, bytes]:
-    image = open_image(flash[start:end])
-    return {f.path: image.read(f.path) for f in image.files()}
-
-
-def assert_updated(before: bytes, after: bytes, ranges: list[tuple[int, int]]) -> None:
-    """The CA file is new in every range, every other file and byte as it was."""
-    assert dumps.outside_equal(before, after, ranges)
-    for start, end in ranges:
-        old, new = files(before, start, end), files(after, start, end)
-        assert new.pop("/ca.pem") == NEW_CA
-        old.pop("/ca.pem")
-        assert new == old
 
 
 def untouched(unit: VirtualESP32) -> bool:
