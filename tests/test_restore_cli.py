@@ -29,22 +29,14 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def flash(runner: CliRunner, unit: VirtualESP32, board: str, ca: Path, journal: Path) -> None:
-    r = runner.invoke(
-        cli,
-        [
-            "flash",
-            "-p",
-            unit.url,
-            "--board",
-            board,
-            "--bundle",
-            str(ca),
-            "--journal-dir",
-            str(journal),
-        ],
-    )
-    assert r.exit_code == 0, r.output
+def flash(
+    runner: CliRunner, unit: VirtualESP32, board: str, ca: Path, journal: Path, expect: int = 0
+) -> Result:
+    """``flash`` with the CA file ``ca``, ending with exit code ``expect``."""
+    args = ["flash", "-p", unit.url, "--board", board, "--bundle", str(ca)]
+    r = runner.invoke(cli, [*args, "--journal-dir", str(journal)])
+    assert r.exit_code == expect, r.output
+    return r
 
 
 def restore(runner: CliRunner, unit: VirtualESP32, journal: Path, *extra: str) -> Result:
@@ -99,21 +91,8 @@ def test_restore_after_an_interrupted_spiffs_update(
     load_arduino(unit)
     original = unit.read(0, len(unit.flash))
     unit.arm_cut(sector_writes=2)
-    r = runner.invoke(
-        cli,
-        [
-            "flash",
-            "-p",
-            unit.url,
-            "--board",
-            "mdash-arduino",
-            "--bundle",
-            str(write(tmp_path, "ca.pem", CA_1)),
-            "--journal-dir",
-            str(tmp_path),
-        ],
-    )
-    assert r.exit_code == 3 and "run the same command again" in r.stdout
+    r = flash(runner, unit, "mdash-arduino", write(tmp_path, "ca.pem", CA_1), tmp_path, expect=3)
+    assert "run the same command again" in r.stdout
     assert unit.read(0, len(unit.flash)) != original
     r = restore(runner, unit, tmp_path)
     assert r.exit_code == 0, r.output
