@@ -206,6 +206,10 @@ def test_no_room_in_a_full_image_is_refused() -> None:
 # --- CLI ----------------------------------------------------------------------------------
 
 
+# update-dump on the arduino_file fixture's dump
+ARDUINO_DUMP = ["update-dump", "dump.bin", "--board", "mdash-arduino"]
+
+
 @pytest.fixture
 def arduino_file(in_tmp: Path) -> Path:
     p = in_tmp / "dump.bin"
@@ -215,19 +219,7 @@ def arduino_file(in_tmp: Path) -> Path:
 
 
 def test_cli_update_dump(arduino_file: Path, in_tmp: Path, runner: CliRunner) -> None:
-    r = runner.invoke(
-        cli,
-        [
-            "update-dump",
-            "dump.bin",
-            "--board",
-            "mdash-arduino",
-            "--bundle",
-            "new-ca.pem",
-            "-o",
-            "new.bin",
-        ],
-    )
+    r = runner.invoke(cli, [*ARDUINO_DUMP, "--bundle", "new-ca.pem", "-o", "new.bin"])
     assert r.exit_code == 0, r.output
     old, new = arduino_file.read_bytes(), (in_tmp / "new.bin").read_bytes()
     changed = dumps.differing_sectors(old, new)
@@ -370,19 +362,7 @@ def test_cli_missing_dump_file(in_tmp: Path, runner: CliRunner) -> None:
 def test_cli_policy_violation_writes_nothing(
     arduino_file: Path, in_tmp: Path, runner: CliRunner
 ) -> None:
-    r = runner.invoke(
-        cli,
-        [
-            "update-dump",
-            "dump.bin",
-            "--board",
-            "mdash-arduino",
-            "--root",
-            "dst-root-ca-x3",
-            "-o",
-            "o.bin",
-        ],
-    )
+    r = runner.invoke(cli, [*ARDUINO_DUMP, "--root", "dst-root-ca-x3", "-o", "o.bin"])
     assert r.exit_code == 1, r.output
     assert "expired" in r.output
     assert not (in_tmp / "o.bin").exists()
