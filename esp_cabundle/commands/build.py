@@ -17,7 +17,15 @@ from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
 from ..ui import echo, emit_json, format_table, note, stdout_carries_output
 from .ca_source import CaOptions, announce, ca_options
-from .options import at_option, file_option, json_option, output_path, parse_at, quiet_option
+from .options import (
+    at_option,
+    chosen_board,
+    file_option,
+    json_option,
+    output_path,
+    parse_at,
+    quiet_option,
+)
 
 
 @click.command()
@@ -92,7 +100,9 @@ def build(
     Without a config or flags, writes ./ca.pem from the default preset and a
     cabundle.lock that pins the roots' SHA-256 fingerprints. Nothing is written if any
     policy is violated (expired root, root expiring before --service-until, not a CA,
-    over --max-bytes, not parseable by mbedTLS).
+    over --max-bytes, not parseable by mbedTLS). With board: in the config, that board's
+    rules judge the targets and its firmware's connections must accept the CA, as in
+    'check' and 'pack --board'.
 
     \b
     Examples:
@@ -162,6 +172,7 @@ def build(
         config=config,
         targets=ca.extra_targets(),
         check_targets=not ca.no_check,
+        board=chosen_board(None, config),
     )
     announce(result.ca, quiet=quiet, as_json=as_json)
     for board_ca in result.boards:  # image outputs for a board: its rules, its connections

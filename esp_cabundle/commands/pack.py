@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from ..boards import load_board
 from ..config import find_config, leads_outside
 from ..errors import InputError
 from ..fileio import refuse_clobbering, write_atomic
@@ -21,6 +20,7 @@ from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
     board_option,
+    chosen_board,
     fs_type_option,
     json_option,
     lfs_version_options,
@@ -82,9 +82,10 @@ def pack(
 ) -> None:
     """Make a LittleFS or SPIFFS image holding the CA bundle at the profile's CA path
     (/ca.pem), plus any files from a directory, ready to flash at the partition's offset.
-    With --board, the board profile gives every image parameter and its rules judge the
-    CA; explicit --size and --ca-path replace the board's, a contradicting --fs or
-    --profile is an error.
+    With --board (or board: in cabundle.yaml, unless --fs, --profile or --platform
+    describe the image), the board profile gives every image parameter and its rules
+    judge the CA; explicit --size and --ca-path replace the board's, a contradicting
+    --fs or --profile is an error.
 
     The CA is built as 'esp-cabundle build' would (same config, presets, roots and
     policies; no lock file written), or taken from --bundle, and passes the same gate
@@ -105,12 +106,11 @@ def pack(
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
           --from-dir data/ -o spiffs.bin
     """
-    chosen = None
-    if board is not None:
-        chosen = load_board(board)
-    elif fs_type is None or size is None:
+    described = fs_type is not None or profile is not None or platform is not None
+    chosen = chosen_board(board, None if board or described else ca.config())
+    if chosen is None and (fs_type is None or size is None):
         raise InputError(
-            "--fs and --size are required without --board",
+            "--fs and --size are required without --board (or board: in cabundle.yaml)",
             hint="name the units' board (esp-cabundle boards), or give --fs, --profile and --size",
         )
     spec = image_spec(
