@@ -344,7 +344,9 @@ def parse_device_profile(text: str) -> DeviceProfile:
     base = _base_profile(base_text.strip(), text)
     changes: dict[str, object] = {}
     if at:
-        changes["mbedtls"] = mbedtls_version_for(version)
+        changes["mbedtls"] = line = mbedtls_version_for(version)
+        if line != base.mbedtls or not base.description:
+            changes["description"] = _description_on(base, line)
     for o in options:
         if o.strip() not in _OPTIONS:
             raise InputError(
@@ -356,6 +358,18 @@ def parse_device_profile(text: str) -> DeviceProfile:
     if not changes:
         return base
     return replace(base, name=t, **changes)  # type: ignore[arg-type]
+
+
+def _description_on(base: DeviceProfile, line: MbedtlsVersion) -> str:
+    """What a unit with ``base``'s rules and clock on mbedTLS ``line`` is: the registry's
+    words for that combination (``idf-bundle@idf-5.4`` is ``idf5-bundle``), never the
+    platforms of another line."""
+    same = (base.rules, base.clock, line)
+    for p in DEVICE_PROFILES.values():
+        if (p.rules, p.clock, p.mbedtls) == same:
+            return p.description
+    dates = "dates never checked" if base.clock == "none" else f"clock {base.clock}"
+    return f"{base.rules} rules, {dates}, mbedTLS {line}"
 
 
 def _base_profile(t: str, text: str) -> DeviceProfile:
