@@ -38,3 +38,25 @@ def test_device_line_agrees_with_the_verdict(runner: CliRunner) -> None:
     )
     device = next(line for line in r.stdout.splitlines() if line.startswith("Device:"))
     assert "[mbedTLS 3.6]" in r.stdout and "mbedTLS 3.6" in device and "4.4" not in device
+
+
+@pytest.mark.parametrize(
+    ("device", "name"),
+    [
+        ("mbedtls-clock", "MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE"),  # 2.28's ssl.h
+        ("mbedtls3-clock", "MBEDTLS_ERR_SSL_BAD_CERTIFICATE"),  # renamed in 3.0
+    ],
+)
+def test_an_error_code_is_named_as_the_units_mbedtls_names_it(device: str, name: str) -> None:
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from esp_cabundle.verify import TrustSet, verify_chain
+    from tests.support.verify_pki import NOW, mint
+
+    root = mint("Client Root")
+    client = mint("localhost", root, ca=False, eku=[ExtendedKeyUsageOID.CLIENT_AUTH])
+    trust = TrustSet.from_certificates([root.c])
+    v = verify_chain(trust, [client.c], parse_device_profile(device), at=NOW)
+    assert v.error == -0x7A00
+    assert v.error_text == f"-0x7a00 ({name}, 0xffff8600)"
+    assert name in v.explanation
