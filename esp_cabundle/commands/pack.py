@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..config import find_config, leads_outside
-from ..errors import InputError
+from ..errors import ImageError, InputError
 from ..fileio import refuse_clobbering, write_atomic
 from ..fs import get_profile
 from ..fs.edit import collect_dir_files, pack_ca_image
@@ -133,17 +133,25 @@ def pack(
         files = [f for f in files if f[0] != "/" + rel.as_posix()]
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
-    packed = pack_ca_image(
-        spec.fs_type,
-        prof,
-        spec.size,
-        gated,
-        ca_path=spec.ca_path,
-        files=files,
-        timestamp=mtime,
-        platform=spec.platform,
-        disk_version=disk_version,
-    )
+    try:
+        packed = pack_ca_image(
+            spec.fs_type,
+            prof,
+            spec.size,
+            gated,
+            ca_path=spec.ca_path,
+            files=files,
+            timestamp=mtime,
+            platform=spec.platform,
+            disk_version=disk_version,
+        )
+    except ImageError as e:
+        # The file-system layer speaks of editing an image; pack makes a new one.
+        if e.hint and "the image was not changed" in e.hint:
+            e.hint = e.hint.replace(
+                "the image was not changed", f"nothing was written to {printable(str(output))}"
+            )
+        raise
     write_atomic(output, packed.data)
 
     facts = packed.image.describe()
