@@ -35,3 +35,19 @@ def test_messages_say_what_is_true(
     assert words in r.stderr
     assert "the image was not changed" not in r.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+def test_fs_ls_takes_the_size_from_the_dumps_partition_table(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    from tests.support import dumps
+
+    (in_tmp / "dump.bin").write_bytes(dumps.arduino_dump())
+    before = (in_tmp / "dump.bin").read_bytes()
+    r = runner.invoke(cli, ["fs", "ls", "dump.bin", "--offset", "0x290000", "--json"])
+    assert r.exit_code == 0, r.output
+    assert '"size": 1441792' in r.stdout and "/ca.pem" in r.stdout
+    # An offset no entry starts at still asks for --size.
+    r = runner.invoke(cli, ["fs", "ls", "dump.bin", "--offset", "0x291000"])
+    assert r.exit_code == 2 and "give --size" in r.stderr
+    assert (in_tmp / "dump.bin").read_bytes() == before

@@ -68,9 +68,13 @@ class ImageArgs:
                 hint="give the partition's size from its table (e.g. --size 1408K), or "
                 "leave --size out to read it from the bytes",
             )
-        return locate_image(
-            read_input(self.image), offset=self.offset, size=self.size, source=str(self.image)
-        )
+        data = read_input(self.image)
+        size = self.size
+        if size is None and self.offset:
+            # A whole-flash dump's own partition table knows the size at that offset.
+            _, parts = dump_fs_partitions(data)
+            size = next((p.size for p in parts if p.offset == self.offset), None)
+        return locate_image(data, offset=self.offset, size=size, source=str(self.image))
 
     def open(self, region: ImageRegion | None = None) -> FileSystemImage:
         data = (region or self.region()).data
@@ -89,7 +93,11 @@ def image_options(f: F) -> F:
     for option in (
         profile_option(detect=True),
         fs_type_option(required=False),
-        size_option(required=False),
+        size_option(
+            required=False,
+            default="the dump's partition table entry at --offset, else the rest of the "
+            "file (LittleFS: its superblock's)",
+        ),
         offset_option,
         click.argument("image", type=FILE_PATH),
     ):
