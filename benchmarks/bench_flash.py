@@ -44,13 +44,13 @@ sys.path.insert(0, str(ROOT))
 
 from support.gated import gated  # noqa: E402
 from support.layouts import load_arduino, load_mongoose  # noqa: E402
-from support.virtual_esp32 import VirtualESP32  # noqa: E402
 
 from esp_cabundle.boards import Board, load_board  # noqa: E402
 from esp_cabundle.flash.flasher import flash_ca  # noqa: E402
 from esp_cabundle.flash.journal import Journal  # noqa: E402
 from esp_cabundle.flash.offline import update_dump  # noqa: E402
 from esp_cabundle.flash.serial import SerialUnit, open_unit  # noqa: E402
+from esp_cabundle.virtual import VirtualESP32  # noqa: E402
 
 LETSENCRYPT = ROOT / "tests" / "data" / "letsencrypt"
 NEW_CA = b"".join(
@@ -134,7 +134,7 @@ def new_images(load: Callable[[VirtualESP32], None], board: Board) -> dict[int, 
     result = update_dump(dump, board, gated(NEW_CA, board))
     return {
         u.partition.offset: result.flash[u.partition.offset : u.partition.end]
-        for u in result.plan.updates
+        for u in result.plan.changes
     }
 
 

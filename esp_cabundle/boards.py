@@ -234,14 +234,21 @@ class Board:
         fw = load_firmware(self.firmware.name)
         return tuple((c, self.release.trusts[c.name]) for c in fw.connections)
 
-    def fs_partitions(self, table: PartitionTable) -> tuple[Partition, ...]:
-        """The partition(s) of ``table`` holding this board's CA file system."""
+    def file_system(self) -> FsTarget:
+        """Where this board keeps its CA file; InputError for a board whose firmware
+        holds its CA compiled in (there is no file on a unit to replace)."""
         if self.filesystem is None:
             raise InputError(
-                f"board {self.name} keeps its CA in {self.output.form} form, not in a file system",
-                hint="pick a board with a file system (esp-cabundle boards)",
+                f"board {self.name} keeps its CA in {self.output.form} form, not in a file "
+                "system: there is no CA file on its units to replace",
+                hint="ship new firmware built with 'esp-cabundle build' output instead, or "
+                "pick a board with a file system (esp-cabundle boards)",
             )
-        return self.filesystem.select(table)
+        return self.filesystem
+
+    def fs_partitions(self, table: PartitionTable) -> tuple[Partition, ...]:
+        """The partition(s) of ``table`` holding this board's CA file system."""
+        return self.file_system().select(table)
 
     def to_dict(self) -> dict[str, Any]:
         fs = self.filesystem

@@ -72,6 +72,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "esp_cabundle.commands.restore:restore",
         "Put back what 'flash' replaced on a unit, from the local journal.",
     ),
+    "virtual-unit": (
+        "esp_cabundle.commands.virtual_unit:virtual_unit",
+        "Start a virtual ESP32 (a board's layout, or a dump) to rehearse flash and restore on.",
+    ),
     "journal": (
         "esp_cabundle.commands.journal:journal",
         "List or prune the local journal of updates (it holds sectors of units' files).",

@@ -58,12 +58,12 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def virtual_esp32() -> Iterator[Callable[..., Any]]:
-    """Start virtual ESP32 units (support/virtual_esp32.py) on 127.0.0.1; all stop at the end.
+    """Start virtual ESP32 units (esp_cabundle.virtual) on 127.0.0.1; all stop at the end.
 
     ``unit = virtual_esp32("esp32s3", flash_size=8 << 20)``; connect to ``unit.url``.
     A unit whose server thread hit an unexpected exception fails the test.
     """
-    from support.virtual_esp32 import VirtualESP32
+    from esp_cabundle.virtual import VirtualESP32
 
     units: list[VirtualESP32] = []
 

@@ -8,7 +8,6 @@ import contextlib
 import socket
 import ssl
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from esp_cabundle.chains import capture_chain, load_chain_file
 from esp_cabundle.errors import DeviceError
-from tests.support.verify_pki import Minted, mint, tls_server
+from tests.support.verify_pki import Minted, loopback_server, mint, tls_server
 
 
 @pytest.fixture(scope="module")
@@ -63,32 +62,15 @@ def sni_server(by_name: dict[str, list[Minted]]) -> Iterator[tuple[int, list[str
     base = contexts[next(iter(by_name))]
     base.sni_callback = pick  # type: ignore[assignment]
     assert default
-    srv = socket.create_server(("127.0.0.1", 0))
-    srv.settimeout(0.2)
-    stop = threading.Event()
 
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            conn.settimeout(5)
-            with (
-                contextlib.suppress(OSError, ssl.SSLError),
-                base.wrap_socket(conn, server_side=True),
-            ):
-                pass
-            conn.close()
+    def handle(conn: socket.socket) -> bool:
+        conn.settimeout(5)
+        with contextlib.suppress(OSError, ssl.SSLError), base.wrap_socket(conn, server_side=True):
+            pass
+        return False
 
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        yield srv.getsockname()[1], seen
-    finally:
-        stop.set()
-        t.join(5)
-        srv.close()
+    with loopback_server(handle) as port:
+        yield port, seen
 
 
 def test_capture_sends_sni_and_gets_the_named_chain(hierarchy) -> None:
@@ -108,40 +90,19 @@ def test_capture_sends_sni_and_gets_the_named_chain(hierarchy) -> None:
 def raw_server(behaviour: str) -> Iterator[int]:
     """``http``: answers like a web server; ``silent``: accepts and says nothing;
     ``close``: accepts and hangs up; ``garbage``: sends TLS-looking junk."""
-    srv = socket.create_server(("127.0.0.1", 0))
-    srv.settimeout(0.2)
-    stop = threading.Event()
-    conns: list[socket.socket] = []
 
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = srv.accept()
-            except OSError:
-                continue
-            if behaviour == "http":
-                conn.recv(4096)
-                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-                conn.close()
-            elif behaviour == "close":
-                conn.close()
-            elif behaviour == "garbage":
-                conn.recv(4096)
-                conn.sendall(b"\x16\x03\x03\x00\x04\x0b\x00\x00\x09")
-                conn.close()
-            else:
-                conns.append(conn)
+    def handle(conn: socket.socket) -> bool:
+        if behaviour in ("http", "garbage"):
+            conn.recv(4096)
+            conn.sendall(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+                if behaviour == "http"
+                else b"\x16\x03\x03\x00\x04\x0b\x00\x00\x09"
+            )
+        return behaviour == "silent"  # "close" and the others hang up at once
 
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    try:
-        yield srv.getsockname()[1]
-    finally:
-        stop.set()
-        t.join(5)
-        for c in conns:
-            c.close()
-        srv.close()
+    with loopback_server(handle) as port:
+        yield port
 
 
 def _free_port() -> int:

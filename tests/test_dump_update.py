@@ -12,10 +12,14 @@ from click.testing import CliRunner
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ImageError, InputError, PartitionTableError
-from esp_cabundle.flash.offline import read_dump_table, update_dump
+from esp_cabundle.flash.dump import DumpFile
+from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.flash.plan import plan_ca_update
+from esp_cabundle.flash.table import read_table
 from esp_cabundle.fs import open_image
+from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from tests.support import dumps
+from tests.support.dumps import CountingDump
 from tests.support.gated import canonical, gated, huge
 from tests.support.pki import issue
 
@@ -36,7 +40,7 @@ def test_arduino_mdash_update_touches_only_the_spiffs_partition() -> None:
     new = result.flash
     assert dumps.outside_equal(old, new, [(0x290000, 0x3F0000)])
     changed = dumps.differing_sectors(old, new)
-    assert changed and list(result.plan.changed_sectors) == changed
+    assert changed and list(result.plan.sectors) == changed
     assert all(0x290000 <= s < 0x3F0000 for s in changed)
     before = fs_files(old, 0x290000, 0x160000)
     after = fs_files(new, 0x290000, 0x160000)
@@ -46,9 +50,9 @@ def test_arduino_mdash_update_touches_only_the_spiffs_partition() -> None:
     assert set(after) == set(before)
     image = open_image(new[0x290000:0x3F0000])
     assert image.profile.name == "esp-idf"
-    (u,) = result.plan.updates
+    (u,) = result.plan.changes
     assert u.old_ca == before["/ca.pem"]
-    assert u.kept_files == ("/big.dat", "/certs/extra.pem", "/mdash.cfg")
+    assert tuple(f.path for f in u.files) == ("/big.dat", "/certs/extra.pem", "/mdash.cfg")
 
 
 def test_mongoose_update_changes_both_slots_and_keeps_littlefs_2_0() -> None:
@@ -57,7 +61,7 @@ def test_mongoose_update_changes_both_slots_and_keeps_littlefs_2_0() -> None:
     new = result.flash
     ranges = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
     assert dumps.outside_equal(old, new, ranges)
-    assert [u.partition.name for u in result.plan.updates] == ["fs_0", "fs_1"]
+    assert [u.partition.name for u in result.plan.changes] == ["fs_0", "fs_1"]
     for start, end in ranges:
         image = open_image(new[start:end])
         facts = image.describe()
@@ -66,38 +70,32 @@ def test_mongoose_update_changes_both_slots_and_keeps_littlefs_2_0() -> None:
         assert files["/ca.pem"] == NEW_CA
         assert files["/conf9.json"] == (dumps.DATA / "littlefs/src/conf9.json").read_bytes()
         assert "/log.txt" in files
-        assert any(start <= s < end for s in result.plan.changed_sectors)
+        assert any(start <= s < end for s in result.plan.sectors)
     assert any("flash encryption is off" in n for n in result.plan.notes)
 
 
 def test_erased_second_slot_is_skipped() -> None:
     old = dumps.mongoose_dump(fs_1=False)
     result = update_dump(old, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32"))
-    fs_0, fs_1 = result.plan.updates
-    assert fs_1.skipped and not fs_1.changed_sectors
-    assert fs_0.changed_sectors
+    fs_0, fs_1 = result.plan.changes
+    assert fs_1.skipped and not fs_1.sectors
+    assert fs_0.sectors
     assert dumps.outside_equal(old, result.flash, [(0x190000, 0x1D0000)])
     assert any("'fs_1' is erased" in n for n in result.plan.notes)
 
 
-def test_planner_reads_only_table_owner_partitions() -> None:
+def test_planner_reads_only_the_board_partitions() -> None:
     flash = dumps.mongoose_dump()
-    reads: list[tuple[int, int]] = []
-
-    def read(offset: int, size: int) -> bytes:
-        reads.append((offset, size))
-        return flash[offset : offset + size]
-
-    table = read_dump_table(flash)
+    source = CountingDump(flash)
+    table = read_table(DumpFile(flash), offset=None)
     plan = plan_ca_update(
-        read, table, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32")
+        source, table, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32")
     )
-    assert reads == [(0x190000, 0x40000), (0x350000, 0x40000)]
-    writes = plan.sector_writes()
-    assert [o for o, _ in writes] == list(plan.changed_sectors)
-    assert all(len(d) == 0x1000 for _, d in writes)
-    with pytest.raises(ImageError, match="no longer holds the bytes"):
-        plan.apply(dumps.with_random(flash, 0x190000, 0x1000))
+    slots = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
+    ranges = source.reads + source.md5s
+    assert source.reads and all(any(a <= o and o + n <= b for a, b in slots) for o, n in ranges)
+    assert sorted(w.offset for w in plan.writes) == list(plan.sectors)
+    assert all(len(w.new) == len(w.old) == 0x1000 for w in plan.writes)
 
 
 def test_same_ca_changes_nothing_twice() -> None:
@@ -106,6 +104,52 @@ def test_same_ca_changes_nothing_twice() -> None:
     twice = update_dump(once, load_board("mdash-arduino"), gated(NEW_CA, "mdash-arduino"))
     assert fs_files(twice.flash, 0x290000, 0x160000)["/ca.pem"] == NEW_CA
     assert dumps.outside_equal(once, twice.flash, [(0x290000, 0x3F0000)])
+
+
+# --- a cut anywhere: update-dump's plan is the one flash writes to a unit ----------------
+
+
+@pytest.mark.parametrize(
+    ("board", "torn"),
+    [("mongoose-os-esp32", True), ("mdash-arduino", False), ("arduino-esp32-littlefs", True)],
+)
+def test_every_cut_state_of_the_plan_mounts_with_the_old_or_new_ca(board: str, torn: bool) -> None:
+    """LittleFS: a cut anywhere, inside a sector too; SPIFFS: at every sector boundary
+    (a torn SPIFFS block is erased by SPIFFS's own mount: the rerun finishes first)."""
+    old = _dump_for(board)
+    result = update_dump(old, load_board(board), gated(NEW_CA, board))
+    plan = result.plan
+    states = dumps.cut_states(old, plan.writes, torn=torn)
+    assert states[-1][1] == result.flash
+    for c in plan.changes:
+        if not c.writes:
+            continue
+        assert c.power_safe, c.order
+        p = c.partition
+        before = fs_files(old, p.offset, p.size)
+        old_ca = before.pop(c.ca_path)
+        for label, state in states:
+            now = fs_files(state, p.offset, p.size)
+            assert now.pop(c.ca_path, None) in (old_ca, NEW_CA), (p.name, label)
+            assert now == before, (p.name, label)
+
+
+def _dump_for(board: str) -> bytes:
+    if board == "mongoose-os-esp32":
+        return dumps.mongoose_dump()
+    flash = dumps.arduino_dump()
+    if board == "arduino-esp32-littlefs":  # a lived-in LittleFS in the 1408 KiB partition
+        image = LittleFsImage.open(
+            build_littlefs_image(
+                [("/ca.pem", dumps.pem("dst-root-ca-x3.pem")), ("/cfg.json", b"{}" * 300)],
+                size=0x160000,
+                profile="arduino",
+            )
+        )
+        for i in range(30):
+            image.write(f"/log{i % 3}.txt", bytes([i]) * (500 + 97 * i))
+        flash = flash[:0x290000] + image.to_bytes() + flash[0x3F0000:]
+    return flash
 
 
 # --- refusals (library) -------------------------------------------------------------------
@@ -162,6 +206,10 @@ def test_no_room_in_a_full_image_is_refused() -> None:
 # --- CLI ----------------------------------------------------------------------------------
 
 
+# update-dump on the arduino_file fixture's dump
+ARDUINO_DUMP = ["update-dump", "dump.bin", "--board", "mdash-arduino"]
+
+
 @pytest.fixture
 def arduino_file(in_tmp: Path) -> Path:
     p = in_tmp / "dump.bin"
@@ -171,19 +219,7 @@ def arduino_file(in_tmp: Path) -> Path:
 
 
 def test_cli_update_dump(arduino_file: Path, in_tmp: Path, runner: CliRunner) -> None:
-    r = runner.invoke(
-        cli,
-        [
-            "update-dump",
-            "dump.bin",
-            "--board",
-            "mdash-arduino",
-            "--bundle",
-            "new-ca.pem",
-            "-o",
-            "new.bin",
-        ],
-    )
+    r = runner.invoke(cli, [*ARDUINO_DUMP, "--bundle", "new-ca.pem", "-o", "new.bin"])
     assert r.exit_code == 0, r.output
     old, new = arduino_file.read_bytes(), (in_tmp / "new.bin").read_bytes()
     changed = dumps.differing_sectors(old, new)
@@ -215,11 +251,36 @@ def test_cli_update_dump_builds_the_bundle_and_reports_json(
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
     assert [p["name"] for p in doc["partitions"]] == ["fs_0", "fs_1"]
-    assert all(p["action"] == "replaced" for p in doc["partitions"])
+    assert all(p["action"] == "replace" for p in doc["partitions"])
     new = (in_tmp / "out.bin").read_bytes()
     assert doc["changed_sectors"] == dumps.differing_sectors(dumps.mongoose_dump(), new)
     ca = fs_files(new, 0x190000, 0x40000)["/ca.pem"]
     assert b"-----BEGIN CERTIFICATE-----" in ca and ca.count(b"BEGIN CERTIFICATE") == 4
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_a_dump_already_holding_the_ca_is_left_alone(
+    arduino_file: Path, in_tmp: Path, runner: CliRunner, as_json: bool
+) -> None:
+    """Updating a dump that holds exactly the new CA bytes writes no output at all (an
+    output already there is left as it was) and says the dump already holds the roots."""
+    args = ["--board", "mdash-arduino", "--bundle", "new-ca.pem"]
+    first = runner.invoke(cli, ["update-dump", "dump.bin", *args, "-o", "new.bin"])
+    assert first.exit_code == 0, first.output
+    (in_tmp / "previous.bin").write_bytes(b"an earlier output")
+    extra = ["--json"] if as_json else []
+    r = runner.invoke(cli, ["update-dump", "new.bin", *args, "-o", "previous.bin", *extra])
+    assert r.exit_code == 0, r.output
+    assert (in_tmp / "previous.bin").read_bytes() == b"an earlier output"
+    r2 = runner.invoke(cli, ["update-dump", "new.bin", *args, "-o", "again.bin", *extra])
+    assert r2.exit_code == 0 and not (in_tmp / "again.bin").exists()
+    if as_json:
+        doc = json.loads(r.stdout)
+        assert doc["up_to_date"] is True and doc["output"] is None
+        assert doc["changed_sectors"] == [] and doc["partitions"][0]["action"] == "up to date"
+    else:
+        assert "Up to date: new.bin already holds the 3 roots; nothing written" in r.output
+        assert "Wrote" not in r.output
 
 
 REFUSALS = [
@@ -301,19 +362,7 @@ def test_cli_missing_dump_file(in_tmp: Path, runner: CliRunner) -> None:
 def test_cli_policy_violation_writes_nothing(
     arduino_file: Path, in_tmp: Path, runner: CliRunner
 ) -> None:
-    r = runner.invoke(
-        cli,
-        [
-            "update-dump",
-            "dump.bin",
-            "--board",
-            "mdash-arduino",
-            "--root",
-            "dst-root-ca-x3",
-            "-o",
-            "o.bin",
-        ],
-    )
+    r = runner.invoke(cli, [*ARDUINO_DUMP, "--root", "dst-root-ca-x3", "-o", "o.bin"])
     assert r.exit_code == 1, r.output
     assert "expired" in r.output
     assert not (in_tmp / "o.bin").exists()

@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,23 +24,17 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.layouts import load_arduino, load_mongoose
-from support.virtual_esp32 import Pause, VirtualESP32
 
-from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import FlashError, ImageError
 from esp_cabundle.flash.base import Message
-from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
-from tests.support import dumps
-from tests.support.gated import canonical, gated
+from esp_cabundle.virtual import Pause, VirtualESP32
+from tests.support.flashing import NEW_CA, flash_mongoose
 
 Start = Callable[..., VirtualESP32]
-NEW_CA = canonical(  # as the gate writes it
-    dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
-)
 MONGOOSE = {"fs_0": (0x190000, 0x1D0000), "fs_1": (0x350000, 0x390000)}
 ARDUINO = {"spiffs": (0x290000, 0x3F0000)}
 WAIT_S = 60  # generous: the machine is shared; every wait ends as soon as its event comes
@@ -205,6 +200,61 @@ def test_before_the_first_write_stops_at_once_writing_nothing(
     assert ",interrupted," in row and "24:0a:c4:12:34:56" in row
 
 
+class SilentPort:
+    """A ``socket://`` port that accepts and never answers (a unit not in download mode,
+    a bridge with nothing behind it): esptool keeps retrying its SYNC there."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"socket://127.0.0.1:{self.server.getsockname()[1]}"
+        self.received = bytearray()
+        self.lock = threading.Lock()
+        self.first_sync = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            while data := conn.recv(4096):
+                with self.lock:
+                    self.received += data
+                if self.syncs():
+                    self.first_sync.set()
+
+    def syncs(self) -> int:
+        """SYNC commands received (SLIP frame start, request, command 0x08)."""
+        with self.lock:
+            return bytes(self.received).count(b"\xc0\x00\x08")
+
+
+def test_a_stop_while_connecting_ends_at_once_writing_nothing(
+    env: dict[str, str], ca_file: Path, tmp_path: Path
+) -> None:
+    """esptool retries a silent port for seconds, then fails (exit 3): the request ends
+    it at the next attempt instead, as a stop before the first write (130)."""
+    port = SilentPort()
+    log = tmp_path / "station.csv"
+    args = ["flash", "--board", "mongoose-os-esp32", "--bundle", str(ca_file), "--at"]
+    args += ["2026-06-01", "--journal-dir", str(tmp_path / "j"), "--port", port.url]
+    child = Child([*args, "--log", str(log)], env)
+    try:
+        assert port.first_sync.wait(WAIT_S), "esptool never tried to sync"
+        child.signal(signal.SIGINT)
+        child.wait_for("Stopping")
+        sent = port.syncs()
+        code, out, err = child.finish()
+    finally:
+        port.server.close()
+    assert code == 130, err
+    assert "stopped before anything was written" in err and "Traceback" not in err
+    assert "STOPPED" in out and "no answer" not in out + err
+    # at once: esptool's 7 attempts of 5 SYNCs each were not run out
+    assert port.syncs() - sent <= 5 and port.syncs() < 35
+    assert not list((tmp_path / "j").rglob("*.json"))
+    (row,) = log.read_text().splitlines()[1:]
+    assert ",interrupted," in row
+
+
 @pytest.mark.parametrize("held_at", [1, 3])
 def test_mid_write_stops_at_a_sector_boundary_and_says_what_the_unit_holds(
     virtual_esp32: Start,
@@ -237,7 +287,7 @@ def test_mid_write_stops_at_a_sector_boundary_and_says_what_the_unit_holds(
     assert "'esp-cabundle restore --port" in err
     # the rerun finishes it from the journal; restore then puts the original back
     r = runner.invoke(cli, flash_args([unit], "mongoose-os-esp32", ca_file, journal))
-    assert r.exit_code == 0 and "finished the update interrupted" in r.stdout, r.output
+    assert r.exit_code == 0 and "finished the interrupted update: +R10" in r.stdout, r.output
     for name, span in MONGOOSE.items():
         assert mounts_with(unit, span, files_of(original, span)) == "new", name
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
@@ -309,7 +359,7 @@ def test_a_signal_during_the_last_sector_lets_the_update_complete(
     child = Child(flash_args([unit], "mongoose-os-esp32", ca_file, tmp_path / "j"), env)
     code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 0, err
-    assert "Updated and verified: 6 sector(s) written" in out
+    assert out.startswith("OK  ") and out.rstrip().endswith("+R10, -DST Root CA X3"), out
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,9 +434,16 @@ def test_restore_interrupted_then_run_again(
     assert "stopped after 3 of 6 sector(s) of the restore" in err
     assert "partly applied, every file system mounts (fs_0 new, fs_1 old)" in err
     assert "run 'esp-cabundle restore --port" in err and "again" in err
+    # the journal does not call the update complete: the unit is half way back
+    listed = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal)])
+    assert listed.exit_code == 0, listed.output
+    assert " restoring " in listed.output and " complete " not in listed.output
+    assert "1 restore(s) interrupted (run 'restore' again)" in listed.output
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 0, r.output
     assert unit.read(0, len(unit.flash)) == original
+    (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
+    assert entry.status == "restored"
 
 
 # ---------------------------------------------------------------------------------------
@@ -403,15 +460,7 @@ def stopped_on(unit: VirtualESP32, text: str, journal: Path) -> UnitInterrupted:
             cancel.request("test")
 
     with pytest.raises(UnitInterrupted) as stopped:
-        flash_unit(
-            unit.url,
-            load_board("mongoose-os-esp32"),
-            gated(NEW_CA, "mongoose-os-esp32"),
-            journal_dir=journal,
-            connect_attempts=1,
-            progress=progress,
-            cancel=cancel,
-        )
+        flash_mongoose(unit, journal, progress=progress, cancel=cancel)
     return stopped.value
 
 
@@ -431,19 +480,16 @@ def test_a_stop_while_finishing_an_interrupted_update(virtual_esp32: Start, tmp_
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     original = unit.read(0, len(unit.flash))
-    board = load_board("mongoose-os-esp32")
     unit.arm_cut(sector_writes=1)  # the link dies in the 2nd sector, leaving it torn
     with pytest.raises(FlashError):
-        flash_unit(unit.url, board, gated(NEW_CA, board), journal_dir=tmp_path, connect_attempts=1)
+        flash_mongoose(unit, tmp_path)
     i = stopped_on(unit, "finishing the interrupted update: sector", tmp_path).interruption
     # the torn sector may already read as new (the half cut off held only 0xFF)
     assert (i.what, i.written) == ("finishing", 1) and i.total in (4, 5)
     assert "of the interrupted update" in i.describe()
     assert_report_true(unit, i.to_json(), MONGOOSE, original)
     assert i.holds in ("old", "partial")
-    result = flash_unit(
-        unit.url, board, gated(NEW_CA, board), journal_dir=tmp_path, connect_attempts=1
-    )
+    result = flash_mongoose(unit, tmp_path)
     assert [r.action for r in result.resumed] == ["finished"]
     for name, span in MONGOOSE.items():
         assert mounts_with(unit, span, files_of(original, span)) == "new", name

@@ -13,24 +13,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from esp_cabundle.blocks import FlashCache, SectorWrite
 from esp_cabundle.boards import load_board
 from esp_cabundle.errors import FlashError, ImageError, InputError, PartitionTableError
 from esp_cabundle.flash.base import SECTOR_SIZE
 from esp_cabundle.flash.dump import DumpFile
-from esp_cabundle.flash.offline import read_dump_table
-from esp_cabundle.flash.update import (
-    FlashCache,
-    SectorWrite,
-    UnitPlan,
-    plan_unit_update,
-    read_spiffs_partition,
-)
+from esp_cabundle.flash.plan import UpdatePlan, plan_ca_update
+from esp_cabundle.flash.table import read_table
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image, get_spiffs_profile
+from esp_cabundle.fs.spiffs_safe import read_spiffs_region
 from esp_cabundle.gate import GatedCA
-from esp_cabundle.partitions import Partition
+from esp_cabundle.partitions import Partition, PartitionTable
 from tests.support import dumps
+from tests.support.dumps import CountingDump
 from tests.support.gated import canonical, gated, huge
 
 NEW_CA = canonical(
@@ -39,20 +36,8 @@ NEW_CA = canonical(
 KiB = 1024
 
 
-class CountingDump(DumpFile):
-    """A dump that records every read, as a serial link would carry it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data, name="dump")
-        self.reads: list[tuple[int, int]] = []
-
-    def read(self, offset: int, length: int) -> bytes:
-        self.reads.append((offset, length))
-        return super().read(offset, length)
-
-    @property
-    def bytes_read(self) -> int:
-        return sum(n for _, n in self.reads)
+def read_dump_table(flash: bytes) -> PartitionTable:
+    return read_table(DumpFile(flash), offset=None)
 
 
 def files_of(image_bytes: bytes) -> dict[str, bytes]:
@@ -110,10 +95,6 @@ def test_read_or_blank_sends_only_a_digest_for_erased_ranges() -> None:
 # SPIFFS: read by MD5 bisection
 
 
-def _spiffs_partition(offset: int, size: int) -> Partition:
-    return Partition("spiffs", 1, 0x82, offset, size)
-
-
 @pytest.mark.parametrize("profile", ["esp-idf", "mongoose-os"])
 def test_spiffs_sparse_read_is_byte_identical_and_reads_little(profile: str) -> None:
     files = [("/ca.pem", NEW_CA), ("/cfg.json", b"{}" * 50), ("/big.bin", bytes(20000))]
@@ -121,9 +102,7 @@ def test_spiffs_sparse_read_is_byte_identical_and_reads_little(profile: str) -> 
     flash = b"\xff" * 0x10000 + image
     dump = CountingDump(flash)
     cache = FlashCache(dump)
-    got = read_spiffs_partition(
-        cache, _spiffs_partition(0x10000, 0x100000), get_spiffs_profile(profile)
-    )
+    got = read_spiffs_region(cache, 0x10000, 0x100000, get_spiffs_profile(profile))
     assert got == image
     assert dump.bytes_read <= 12 * SECTOR_SIZE  # the blocks holding pages, not 1 MiB
     assert cache.md5s < 60
@@ -137,16 +116,14 @@ def test_spiffs_sparse_read_after_gc_storms_with_scattered_erase_counts() -> Non
     assert image.gc_runs > 0
     data = image.to_bytes()
     dump = CountingDump(data)
-    got = read_spiffs_partition(
-        FlashCache(dump), _spiffs_partition(0, 0x40000), get_spiffs_profile("mongoose-os")
-    )
+    got = read_spiffs_region(FlashCache(dump), 0, 0x40000, get_spiffs_profile("mongoose-os"))
     assert got == data
 
 
 def test_spiffs_sparse_read_of_an_erased_partition_costs_digests_only() -> None:
     dump = CountingDump(b"\xff" * 0x80000)
     cache = FlashCache(dump)
-    got = read_spiffs_partition(cache, _spiffs_partition(0, 0x80000), get_spiffs_profile("esp-idf"))
+    got = read_spiffs_region(cache, 0, 0x80000, get_spiffs_profile("esp-idf"))
     assert got == b"\xff" * 0x80000 and dump.reads == []
 
 
@@ -154,9 +131,9 @@ def test_spiffs_sparse_read_of_an_erased_partition_costs_digests_only() -> None:
 # Plans on the vendor layouts
 
 
-def _plan(flash: bytes, board: str, ca: GatedCA | None = None) -> tuple[UnitPlan, CountingDump]:
+def _plan(flash: bytes, board: str, ca: GatedCA | None = None) -> tuple[UpdatePlan, CountingDump]:
     dump = CountingDump(flash)
-    plan = plan_unit_update(
+    plan = plan_ca_update(
         dump, read_dump_table(flash), load_board(board), ca or gated(NEW_CA, board)
     )
     return plan, dump
@@ -264,31 +241,12 @@ def test_plan_never_writes_outside_its_partition() -> None:
 # Power safety: every torn intermediate state mounts with the old or the new CA file
 
 
-def _torn_states(flash: bytes, writes: tuple[SectorWrite, ...]) -> list[tuple[str, bytes]]:
-    """The flash after a cut before, inside and after each sector write."""
-    states = []
-    done = bytearray(flash)
-    for i, w in enumerate(writes):
-        half = SECTOR_SIZE // 2
-        for name, torn in (
-            ("erased", b"\xff" * SECTOR_SIZE),
-            ("half programmed", w.new[:half] + b"\xff" * half),
-            ("half erased", b"\xff" * half + w.old[half:]),
-        ):
-            state = bytearray(done)
-            state[w.offset : w.offset + SECTOR_SIZE] = torn
-            states.append((f"sector {i} {name}", bytes(state)))
-        done[w.offset : w.offset + SECTOR_SIZE] = w.new
-        states.append((f"after sector {i}", bytes(done)))
-    return states
-
-
-def _assert_power_safe(flash: bytes, plan: UnitPlan) -> None:
+def _assert_power_safe(flash: bytes, plan: UpdatePlan) -> None:
     for c in plan.changes:
         assert c.power_safe, c.order
         p = c.partition
         old = files_of(flash[p.offset : p.end])
-        for label, state in _torn_states(flash, c.writes):
+        for label, state in dumps.cut_states(flash, c.writes, torn=True):
             image = LittleFsImage.open(state[p.offset : p.end])
             now = {f.path: image.read(f.path) for f in image.files()}
             assert now.get(c.ca_path) in (old.get(c.ca_path), c.new_ca), label
@@ -354,7 +312,7 @@ def test_lived_in_littlefs_images_survive_a_cut_anywhere(
     flash = _with_table(flash, part)
     names = ("isrgrootx1.pem", "isrg-root-x2.pem", "2024-r10.pem", "2024-e5.pem")
     ca = b"".join(dumps.pem(n) for n in names[:certs])
-    plan = plan_unit_update(DumpFile(flash), read_dump_table(flash), board, gated(ca, board))
+    plan = plan_ca_update(DumpFile(flash), read_dump_table(flash), board, gated(ca, board))
     assert plan.writes
     _assert_power_safe(flash, plan)
 
@@ -397,12 +355,12 @@ def test_a_read_failing_anywhere_fails_the_plan_never_misleads_it(board: str) ->
     flash = dumps.mongoose_dump() if board == "mongoose-os-esp32" else dumps.arduino_dump()
     table = read_dump_table(flash)
     counter = FailingDump(flash, 1 << 30)
-    plan_unit_update(counter, table, load_board(board), gated(NEW_CA, board))
+    plan_ca_update(counter, table, load_board(board), gated(NEW_CA, board))
     accesses = counter.count
     assert accesses > 1
     for n in range(1, accesses + 1):
         with pytest.raises(FlashError, match="link lost"):
-            plan_unit_update(FailingDump(flash, n), table, load_board(board), gated(NEW_CA, board))
+            plan_ca_update(FailingDump(flash, n), table, load_board(board), gated(NEW_CA, board))
 
 
 # ---------------------------------------------------------------------------------------
@@ -454,11 +412,11 @@ def test_bytes_changed_outside_the_written_sectors_are_caught(tmp_path: Path) ->
 
 @pytest.mark.parametrize("board", ["mongoose-os-esp32", "mdash-arduino"])
 def test_read_back_compares_the_ca_file_and_the_other_files(board: str) -> None:
-    from esp_cabundle.flash.update import reread_problems
+    from esp_cabundle.flash.plan import reread_problems
 
     flash = dumps.mongoose_dump() if board == "mongoose-os-esp32" else dumps.arduino_dump()
     cache = FlashCache(DumpFile(flash))
-    plan = plan_unit_update(cache, read_dump_table(flash), load_board(board), gated(NEW_CA, board))
+    plan = plan_ca_update(cache, read_dump_table(flash), load_board(board), gated(NEW_CA, board))
     c = plan.changes[0]
     as_planned = FlashCache(DumpFile(apply(flash, plan.writes)))
     assert reread_problems(as_planned, c) == []

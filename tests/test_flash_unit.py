@@ -12,24 +12,27 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.layouts import load_arduino, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
+from esp_cabundle.blocks import SectorWrite
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import FlashError
 from esp_cabundle.flash import flasher
+from esp_cabundle.flash.base import JOB, Step
 from esp_cabundle.flash.flasher import flash_unit
-from esp_cabundle.flash.update import SectorWrite
 from esp_cabundle.fs import open_image
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
-from tests.support.gated import canonical, gated, huge
+from tests.support.flashing import (
+    ARDUINO,
+    MONGOOSE,
+    NEW_CA,
+    assert_updated,
+    flash_mongoose,
+)
+from tests.support.gated import gated, huge
 
 Start = Callable[..., VirtualESP32]
-MONGOOSE = [(0x190000, 0x1D0000), (0x350000, 0x390000)]
-ARDUINO = [(0x290000, 0x3F0000)]
-NEW_CA = canonical(
-    dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
-)
 
 
 @pytest.fixture(autouse=True)
@@ -47,21 +50,6 @@ def ca_file(tmp_path: Path) -> Path:
 
 def snapshot(unit: VirtualESP32) -> bytes:
     return unit.read(0, len(unit.flash))
-
-
-def files(flash: bytes, start: int, end: int) -> dict[str, bytes]:
-    image = open_image(flash[start:end])
-    return {f.path: image.read(f.path) for f in image.files()}
-
-
-def assert_updated(before: bytes, after: bytes, ranges: list[tuple[int, int]]) -> None:
-    """The CA file is new in every range, every other file and byte as it was."""
-    assert dumps.outside_equal(before, after, ranges)
-    for start, end in ranges:
-        old, new = files(before, start, end), files(after, start, end)
-        assert new.pop("/ca.pem") == NEW_CA
-        old.pop("/ca.pem")
-        assert new == old
 
 
 def untouched(unit: VirtualESP32) -> bool:
@@ -96,7 +84,11 @@ def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
     before = snapshot(unit)
     r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path / "j"))
     assert r.exit_code == 0, r.output
-    assert "Updated and verified" in r.stdout and "- DST Root CA X3" in r.stdout
+    (line,) = r.stdout.splitlines()  # one line per unit: OK, port, MAC, seconds, roots
+    assert line.startswith(f"OK  {unit.url}  24:0a:c4:12:34:56  ") and line.endswith(
+        " s  +R10, -DST Root CA X3"
+    ), line
+    assert "100%" in r.stderr and "0x1" not in r.stdout  # a bar; no sector addresses
     after = snapshot(unit)
     assert_updated(before, after, MONGOOSE)
     for start, end in MONGOOSE:
@@ -115,9 +107,13 @@ def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
     assert sorted(s["offset"] for p in saved["partitions"] for s in p["sectors"]) == changed
 
     erased = unit.stats.sectors_erased
-    again = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path / "j"))
+    again = runner.invoke(
+        cli, [*flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path / "j"), "--verbose"]
+    )
     assert again.exit_code == 0 and "Already up to date: nothing written." in again.stdout
+    assert again.stdout.splitlines()[0].endswith("up to date: already holds the 3 roots")
     assert unit.stats.sectors_erased == erased and snapshot(unit) == after
+    assert len(list((tmp_path / "j" / "240ac4123456").glob("*.json"))) == 1  # no new entry
 
 
 def test_arduino_mdash_unit_spiffs_updated(virtual_esp32: Start, tmp_path: Path) -> None:
@@ -140,18 +136,39 @@ def test_arduino_mdash_unit_spiffs_updated(virtual_esp32: Start, tmp_path: Path)
     assert open_image(after[0x290000:0x3F0000]).profile.name == "esp-idf"
 
 
+def test_one_progress_for_the_whole_job(virtual_esp32: Start, tmp_path: Path) -> None:
+    """Connecting, reading, writing, verifying: one count whose total is known from the
+    first event on, never going back."""
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    steps: list[Step] = []
+    flash_mongoose(
+        unit, tmp_path, progress=lambda e: steps.append(e) if isinstance(e, Step) else None
+    )
+    assert steps[0] == Step("connecting", 0, JOB) and {s.total for s in steps} == {JOB}
+    done = [s.done for s in steps]
+    assert done == sorted(done) and done[-1] == JOB
+    doing = [s.doing for s in steps]
+    for phase in ("reading partition 'fs_1'", "update: sector 6 of 6", "verifying"):
+        assert phase in doing
+    assert doing.index("reading partition 'fs_1'") < doing.index("verifying")
+
+
 def test_dry_run_reads_only_and_says_what_would_change(
     virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
     unit = virtual_esp32("esp32")
     load_arduino(unit)
-    r = runner.invoke(
-        cli, [*flash_args(unit, "mdash-arduino", ca_file, tmp_path / "j"), "--dry-run"]
-    )
+    args = [*flash_args(unit, "mdash-arduino", ca_file, tmp_path / "j"), "--dry-run"]
+    r = runner.invoke(cli, args)
     assert r.exit_code == 0, r.output
+    (line,) = r.stdout.splitlines()
+    assert line.startswith("DRY RUN") and line.endswith("would change: +R10, -DST Root CA X3")
+    r = runner.invoke(cli, [*args, "--verbose"])  # the details: partitions and sectors
     out = r.stdout
     assert "/ca.pem would be replaced" in out and "Dry run: nothing written." in out
-    assert "+ R10" in out and "sector(s)" in out and "KiB" in out
+    assert "+ R10" in out and "sectors, " in out and "KiB" in out and "order: " in out
+    assert "0x29" in out  # sector addresses
     assert untouched(unit) and not (tmp_path / "j").exists()
     r = runner.invoke(
         cli, [*flash_args(unit, "mdash-arduino", ca_file, tmp_path / "j"), "--dry-run", "--json"]
@@ -177,7 +194,8 @@ def test_wrong_chip(virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_
     unit = virtual_esp32("esp32s3", flash_size=8 << 20)
     load_mongoose(unit)
     r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path))
-    assert r.exit_code == 3 and "ESP32-S3" in r.stderr and "ESP32 was expected" in r.stderr
+    assert r.exit_code == 3 and "ESP32-S3" in r.stdout and "ESP32 was expected" in r.stdout
+    assert r.stdout.startswith(f"FAILED  {unit.url}  ") and "; next: " in r.stdout
     assert untouched(unit)
 
 
@@ -187,7 +205,7 @@ def test_partition_missing(
     unit = virtual_esp32("esp32")
     load_arduino(unit)
     r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path))
-    assert r.exit_code == 2 and "no partition 'fs_0'" in r.stderr
+    assert r.exit_code == 2 and "no partition 'fs_0'" in r.stdout
     assert untouched(unit)
 
 
@@ -200,7 +218,7 @@ def test_file_system_not_mounting_is_never_formatted(
     unit.load(0x350000, noise)
     before = snapshot(unit)
     r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path))
-    assert r.exit_code == 2 and "fs_1" in r.stderr and "nothing formatted" in r.stderr
+    assert r.exit_code == 2 and "fs_1" in r.stdout and "nothing formatted" in r.stdout
     assert untouched(unit) and snapshot(unit) == before
 
 
@@ -217,7 +235,7 @@ def test_flash_encryption_on_the_chip(
         .replace("flash_size: 4MB", "flash_size: 8MB")
     )
     r = runner.invoke(cli, flash_args(unit, str(board), ca_file, tmp_path / "j"))
-    assert r.exit_code == 3 and "flash encryption is on" in r.stderr, r.output
+    assert r.exit_code == 3 and "flash encryption is on" in r.stdout, r.output
     assert untouched(unit)
 
 
@@ -227,7 +245,7 @@ def test_new_content_not_fitting(virtual_esp32: Start, runner: CliRunner, tmp_pa
     big = tmp_path / "big.pem"
     big.write_bytes(huge("mongoose-os-esp32").pem)
     r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", big, tmp_path / "j"))
-    assert r.exit_code == 2 and "does not fit" in r.stderr
+    assert r.exit_code == 2 and "does not fit" in r.stdout
     assert untouched(unit)
 
 
@@ -256,7 +274,7 @@ def test_journal_that_cannot_be_saved_means_no_write(
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the journal directory should go")
     r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, blocker / "journal"))
-    assert r.exit_code == 3 and "cannot write" in r.stderr
+    assert r.exit_code == 3 and "cannot write" in r.stdout
     assert untouched(unit)
 
 
@@ -266,7 +284,7 @@ def test_a_write_outside_the_partition_is_refused(
     """Whatever the planner returned, the flasher checks bounds before the first write."""
     import dataclasses
 
-    real = flasher.plan_unit_update
+    real = flasher.plan_ca_update
 
     def stray_plan(*args: object, **kwargs: object) -> object:
         plan = real(*args, **kwargs)  # type: ignore[arg-type]
@@ -276,17 +294,11 @@ def test_a_write_outside_the_partition_is_refused(
             plan, changes=(dataclasses.replace(c, writes=(*c.writes, nvs)), *plan.changes[1:])
         )
 
-    monkeypatch.setattr(flasher, "plan_unit_update", stray_plan)
+    monkeypatch.setattr(flasher, "plan_ca_update", stray_plan)
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     with pytest.raises(FlashError, match="outside partition 'fs_0'"):
-        flash_unit(
-            unit.url,
-            load_board("mongoose-os-esp32"),
-            gated(NEW_CA, "mongoose-os-esp32"),
-            journal_dir=tmp_path,
-            connect_attempts=1,
-        )
+        flash_mongoose(unit, tmp_path)
     assert untouched(unit)
 
 

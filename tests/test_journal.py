@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from support.layouts import load_arduino, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.journal import Journal, JournalEntry, prune
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 
 Start = Callable[..., VirtualESP32]
@@ -171,6 +171,20 @@ def test_prune_deletes_old_finished_entries_keeps_unfinished_and_recent(
     assert recent.path.exists()
 
 
+def test_a_restore_stopped_part_way_is_kept_and_restorable(tmp_path: Path) -> None:
+    """A ``restoring`` entry is a unit half way back: prune keeps it, restore takes it up."""
+    j = Journal(tmp_path / "j")
+    old_done = _entry(j, MAC, "complete", timedelta(days=50))
+    restoring = _entry(j, MAC, "restoring", timedelta(days=40))
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    done = prune(j, older_than=timedelta(days=30), now=now, dry_run=True)
+    assert [e.id for e in done.removed] == [old_done.id]
+    assert [e.id for e in done.kept_unfinished] == [restoring.id]
+    found = j.restorable(MAC)
+    assert found is not None and found.id == restoring.id
+    assert j.pending(MAC) == []  # not an update for 'flash' to finish
+
+
 def test_prune_command(runner: CliRunner, tmp_path: Path) -> None:
     j = Journal(tmp_path / "j")
     now = datetime.now(timezone.utc)  # the command's clock
@@ -252,7 +266,7 @@ def test_restore_refuses_an_edited_journal_writing_nothing(
     erased = unit.stats.sectors_erased
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 2, r.output
-    assert says in r.stderr
+    assert says in r.stdout
     assert unit.stats.sectors_erased == erased and unit.read(0, len(unit.flash)) == before
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal), "--force"])
     assert r.exit_code == 2 and unit.read(0, len(unit.flash)) == before

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.layouts import MONGOOSE_LFS, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.cli import cli
+from esp_cabundle.virtual import VirtualESP32
 
 Start = Callable[..., VirtualESP32]
 
@@ -58,37 +58,29 @@ def test_quiet_prints_nothing(virtual_esp32: Start, runner: CliRunner, tmp_path:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "connects"),
     [
-        ([], "--partition NAME or --all"),
-        (["--partition", "fs_0", "--all"], "--partition NAME or --all"),
-        (["--partition", "fs_0", "--table-offset", "0x8800"], "not a multiple of 4 KiB"),
-        (["--partition", "fs_0", "--table-offset", "eight"], "not a number"),
-    ],
-)
-def test_usage_errors_connect_to_nothing(
-    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, args: list[str], message: str
-) -> None:
-    unit = mongoose_unit(virtual_esp32)
-    out = tmp_path / "out.bin"
-    r = runner.invoke(cli, ["read", "-p", unit.url, "-o", str(out), *args])
-    assert r.exit_code == 2, r.output
-    assert message in r.stderr
-    assert not out.exists() and unit.stats.connections == 0
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
+        # usage errors: refused before any connection
+        ([], "--partition NAME or --all", False),
+        (["--partition", "fs_0", "--all"], "--partition NAME or --all", False),
+        (["--partition", "fs_0", "--table-offset", "0x8800"], "not a multiple of 4 KiB", False),
+        (["--partition", "fs_0", "--table-offset", "eight"], "not a number", False),
+        # what only the unit's partition table can say
         (
             ["--partition", "spiffs"],
             "no partition named 'spiffs' (the table has nvs, otadata, app_0",
+            True,
         ),
-        (["--partition", "fs_0", "--table-offset", "0x9000"], "no partition table at 0x9000"),
+        (["--partition", "fs_0", "--table-offset", "0x9000"], "no partition table at 0x9000", True),
     ],
 )
-def test_table_errors_write_nothing(
-    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, args: list[str], message: str
+def test_bad_options_write_nothing(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    tmp_path: Path,
+    args: list[str],
+    message: str,
+    connects: bool,
 ) -> None:
     unit = mongoose_unit(virtual_esp32)
     out = tmp_path / "out.bin"
@@ -96,6 +88,7 @@ def test_table_errors_write_nothing(
     assert r.exit_code == 2, r.output
     assert message in r.stderr and "Traceback" not in r.output
     assert not out.exists()
+    assert (unit.stats.connections > 0) is connects
 
 
 def test_link_cut_keeps_the_previous_file(

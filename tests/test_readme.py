@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from support.doc_commands import (
     MDASH_KEY,
+    BackgroundUnits,
     Command,
     FleetStandIns,
     UnitPool,
@@ -75,6 +76,7 @@ def run_in_order(
     scratch: Path,
     ports: Callable[[str], str],
     unavailable: Callable[[str], bool] = lambda text: False,
+    background: BackgroundUnits | None = None,
 ) -> tuple[list[Command], list[Command]]:
     """Run every command; returns (run, skipped)."""
     cwd = scratch
@@ -82,6 +84,9 @@ def run_in_order(
     for cmd in cmds:
         if cmd.network or unavailable(cmd.text):
             skipped.append(cmd)
+            continue
+        if background is not None and background.start(cmd, cwd):
+            ran.append(cmd)
             continue
         if re.match(r"^python3? -m pytest\b", cmd.text):
             run_pytest_line(cmd)
@@ -134,11 +139,16 @@ def test_readme_commands_run_as_shown(
     # push commands reach the mDash stand-in, a mosquitto and LAN units on 127.0.0.1
     monkeypatch.setenv("MDASH_API_KEY", MDASH_KEY)
     fleet = FleetStandIns()
+    units = BackgroundUnits()
     try:
-        ran, skipped = run_in_order(cmds, scratch, lambda t: fleet(pool(t)), fleet.unavailable)
+        ran, skipped = run_in_order(
+            cmds, scratch, lambda t: fleet(pool(units(t))), fleet.unavailable, units
+        )
     finally:
         fleet.close()
+        units.close()
     assert fleet.used >= {"mdash", "rpc"}
+    assert units.started >= 1  # the bench section's rehearsal unit
     assert len(ran) > 40, len(ran)
     # The marks are honest: exactly the lines that need the network are skipped.
     for c in cmds:

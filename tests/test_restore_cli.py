@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from support.layouts import load_arduino, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.journal import Journal, default_journal_dir
 from esp_cabundle.fs import open_image
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.gated import canonical
 
@@ -29,22 +29,14 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
     return path
 
 
-def flash(runner: CliRunner, unit: VirtualESP32, board: str, ca: Path, journal: Path) -> None:
-    r = runner.invoke(
-        cli,
-        [
-            "flash",
-            "-p",
-            unit.url,
-            "--board",
-            board,
-            "--bundle",
-            str(ca),
-            "--journal-dir",
-            str(journal),
-        ],
-    )
-    assert r.exit_code == 0, r.output
+def flash(
+    runner: CliRunner, unit: VirtualESP32, board: str, ca: Path, journal: Path, expect: int = 0
+) -> Result:
+    """``flash`` with the CA file ``ca``, ending with exit code ``expect``."""
+    args = ["flash", "-p", unit.url, "--board", board, "--bundle", str(ca)]
+    r = runner.invoke(cli, [*args, "--journal-dir", str(journal)])
+    assert r.exit_code == expect, r.output
+    return r
 
 
 def restore(runner: CliRunner, unit: VirtualESP32, journal: Path, *extra: str) -> Result:
@@ -68,9 +60,18 @@ def test_restore_undoes_updates_newest_first(
     assert r.exit_code == 0 and "would write" in r.stdout
     assert unit.stats.sectors_erased == erased
 
-    r = restore(runner, unit, journal)
+    r = restore(runner, unit, journal, "--verbose")
     assert r.exit_code == 0, r.output
-    assert "restored fs_0, fs_1 as they were before the update of" in r.stdout
+    line, *details = r.stdout.splitlines()  # the line: OK, port, MAC, seconds, roots back
+    assert line.startswith(f"OK  {unit.url}  24:0a:c4:12:34:56  ")
+    assert "restored fs_0, fs_1 as they were before the update of" in line
+    assert line.endswith(": +ISRG Root X2")  # the second update had dropped it
+    assert any("written back in this order: 0x" in d for d in details)
+    assert "100%" in r.stderr  # the one bar of the job
+    # the job's own steps, never esptool's chatter or a phase bar of unknown size
+    assert "restore: sector 0x" in r.stderr and " (1 of " in r.stderr
+    for raw in ("Write 0x", "0/?", "Compressed ", "Wrote "):
+        assert raw not in r.output
     assert unit.read(0, len(unit.flash)) == after_first
     r = restore(runner, unit, journal, "--json")
     report = json.loads(r.stdout)
@@ -80,7 +81,7 @@ def test_restore_undoes_updates_newest_first(
     assert statuses == ["restored", "restored"]
 
     r = restore(runner, unit, journal)
-    assert r.exit_code == 2 and "holds no update of the unit 24:0a:c4:12:34:56" in r.stderr
+    assert r.exit_code == 2 and "holds no update of the unit 24:0a:c4:12:34:56" in r.stdout
 
 
 def test_restore_after_an_interrupted_spiffs_update(
@@ -90,21 +91,8 @@ def test_restore_after_an_interrupted_spiffs_update(
     load_arduino(unit)
     original = unit.read(0, len(unit.flash))
     unit.arm_cut(sector_writes=2)
-    r = runner.invoke(
-        cli,
-        [
-            "flash",
-            "-p",
-            unit.url,
-            "--board",
-            "mdash-arduino",
-            "--bundle",
-            str(write(tmp_path, "ca.pem", CA_1)),
-            "--journal-dir",
-            str(tmp_path),
-        ],
-    )
-    assert r.exit_code == 3 and "run the same command again" in r.stderr
+    r = flash(runner, unit, "mdash-arduino", write(tmp_path, "ca.pem", CA_1), tmp_path, expect=3)
+    assert "run the same command again" in r.stdout
     assert unit.read(0, len(unit.flash)) != original
     r = restore(runner, unit, tmp_path)
     assert r.exit_code == 0, r.output
@@ -115,21 +103,21 @@ def test_refusals_write_nothing(virtual_esp32: Start, runner: CliRunner, tmp_pat
     unit = virtual_esp32("esp32")
     load_mongoose(unit)
     r = restore(runner, unit, tmp_path / "empty")
-    assert r.exit_code == 2 and "holds no update" in r.stderr
+    assert r.exit_code == 2 and "holds no update" in r.stdout
     flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "ca.pem", CA_1), tmp_path / "j")
     unit.load(0x1A8000, b"\x00\x01\x02")  # the firmware wrote elsewhere in fs_0 since
     changed = unit.read(0, len(unit.flash))
     erased = unit.stats.sectors_erased
     r = restore(runner, unit, tmp_path / "j")
-    assert r.exit_code == 3 and "changed since the update" in r.stderr
-    assert "--force" in r.stderr
+    assert r.exit_code == 3 and "changed since the update" in r.stdout
+    assert r.stdout.startswith("FAILED") and "next: --force writes them anyway" in r.stdout
     assert unit.stats.sectors_erased == erased and unit.read(0, len(unit.flash)) == changed
     s3 = virtual_esp32("esp32s3", flash_size=8 << 20)
     r = runner.invoke(
         cli,
         ["restore", "-p", s3.url, "--board", "mongoose-os-esp32", "--journal-dir", str(tmp_path)],
     )
-    assert r.exit_code == 3 and "ESP32-S3" in r.stderr
+    assert r.exit_code == 3 and "ESP32-S3" in r.stdout
     assert s3.stats.sectors_erased == 0
 
 
@@ -141,7 +129,7 @@ def test_a_damaged_journal_entry_is_named(
     folder.mkdir()
     (folder / "20250101T000000000000Z-abcd.json").write_text("{not json")
     r = restore(runner, unit, tmp_path)
-    assert r.exit_code == 2 and "20250101T000000000000Z-abcd.json" in r.stderr
+    assert r.exit_code == 2 and "20250101T000000000000Z-abcd.json" in r.stdout
 
 
 def test_default_journal_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

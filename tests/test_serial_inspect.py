@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.layouts import MONGOOSE_LFS, MONGOOSE_TABLE, load_arduino, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.reading import inspect_port
+from esp_cabundle.virtual import VirtualESP32
 
 Start = Callable[..., VirtualESP32]
 AT = "2026-01-01"

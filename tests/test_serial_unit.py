@@ -12,12 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.virtual_esp32 import SECTOR, VirtualESP32
 
 from esp_cabundle.errors import DeviceError, FlashError, InputError
 from esp_cabundle.flash.base import Message, Progress, ProgressEvent
 from esp_cabundle.flash.dump import DumpFile
-from esp_cabundle.flash.serial import SerialUnit, _port_error, open_unit
+from esp_cabundle.flash.ports import port_error as _port_error
+from esp_cabundle.flash.serial import SerialUnit, open_unit
+from esp_cabundle.virtual import VirtualESP32
+from esp_cabundle.virtual.protocol import SECTOR
 
 Start = Callable[..., VirtualESP32]
 MiB = 1 << 20

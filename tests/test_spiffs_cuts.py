@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.virtual_esp32 import VirtualESP32
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.errors import FlashError
 from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.flasher import flash_unit
-from esp_cabundle.flash.offline import read_dump_table
-from esp_cabundle.flash.update import UnitPlan, plan_unit_update
+from esp_cabundle.flash.plan import UpdatePlan, plan_ca_update
+from esp_cabundle.flash.table import read_table
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.gated import verbatim
 from tests.test_spiffs_device_writes import lived_in_mongoose
@@ -79,12 +79,13 @@ SCENARIOS = {
 }
 
 
-def plan(flash: bytes, board: str, ca: bytes) -> UnitPlan:
+def plan(flash: bytes, board: str, ca: bytes) -> UpdatePlan:
     gated = verbatim(ca, board)  # the exact bytes cuts.txt's states were made with
-    return plan_unit_update(DumpFile(flash), read_dump_table(flash), load_board(board), gated)
+    dump = DumpFile(flash)
+    return plan_ca_update(dump, read_table(dump, offset=None), load_board(board), gated)
 
 
-def apply(flash: bytes, unit_plan: UnitPlan, count: int | None = None) -> bytes:
+def apply(flash: bytes, unit_plan: UpdatePlan, count: int | None = None) -> bytes:
     out = bytearray(flash)
     for w in unit_plan.writes[:count]:
         assert out[w.offset : w.offset + len(w.old)] == w.old

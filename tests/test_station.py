@@ -4,7 +4,9 @@ the summary, the exit code, and the per-unit log (CSV and JSON lines) say which 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import socket
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -12,8 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.layouts import load_arduino, load_mongoose
-from support.virtual_esp32 import VirtualESP32
 
+from esp_cabundle import __version__
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import DeviceError, InputError, PartitionTableError
 from esp_cabundle.flash.station import (
@@ -26,6 +28,7 @@ from esp_cabundle.flash.station import (
     station_exit_code,
 )
 from esp_cabundle.fs import open_image
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.gated import canonical
 
@@ -74,7 +77,7 @@ def test_four_units_one_wrong_chip(
     r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
     assert r.exit_code == 3, r.output
     out = r.stdout
-    assert "3 of 4 unit(s) succeeded." in out
+    assert "3 of 4 units succeeded." in out
     failed = [line for line in out.splitlines() if "FAILED" in line]
     assert len(failed) == 1 and odd.url in failed[0] and "ESP32-S3" in failed[0]
     for unit in units:
@@ -94,6 +97,17 @@ def test_four_units_one_wrong_chip(
     assert len(good["ca_before"].split()) == 3 and len(good["ca_after"].split()) == 2
     assert int(good["sectors_written"]) >= 2 and int(good["bytes_written"]) > 0
     datetime.fromisoformat(good["time"])
+    # what was shipped, by name and digest, and by which version of the tool
+    assert good["tool_version"] == __version__
+    assert good["bundle"] == str(ca_file)
+    assert good["bundle_sha256"] == hashlib.sha256(NEW_CA).hexdigest()
+    assert good["roots_before"] == "ISRG Root X1; ISRG Root X2; DST Root CA X3"
+    assert good["roots_after"] == "ISRG Root X1; ISRG Root X2"
+    assert "flagged encrypted" in good["notes"]
+    # one line per unit: OK or FAILED, port, MAC, seconds, roots (or what to do next)
+    lines = {line.split()[1]: line for line in out.splitlines() if line.startswith(("OK", "F"))}
+    assert lines[units[0].url].startswith("OK ") and lines[units[0].url].endswith("-DST Root CA X3")
+    assert lines[odd.url].startswith("FAILED ") and "; next: " in lines[odd.url]
 
     # the same command again: the three are up to date, the log grows (no second header)
     r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
@@ -124,10 +138,91 @@ def test_a_cut_link_on_one_unit_json_log_and_summary(
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 4 and set(records[0]) == set(LOG_FIELDS)
     assert sorted(rec["result"] for rec in records) == ["failed", "updated", "updated", "updated"]
-    # plugging it back in and running the same command finishes that unit
-    r = runner.invoke(cli, station_args(units[1:2], ca_file, tmp_path))
-    assert r.exit_code == 0 and "finished the update interrupted" in r.stdout
+    # plugging it back in and running the same command finishes that unit: "resumed",
+    # not "up-to-date", in the log, and the roots it brought in the line
+    r = runner.invoke(cli, station_args(units[1:2], ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == 0 and "finished the interrupted update" in r.stdout
+    assert "-DST Root CA X3" in r.stdout
     assert ca_on(units[1]) == NEW_CA
+    last = json.loads(log.read_text().splitlines()[-1])
+    assert last["result"] == "resumed" and last["mac"] == "24:0a:c4:00:00:01"
+
+
+def test_a_csv_log_with_other_columns_is_refused_before_any_unit(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """Records of this version would not line up under an older header."""
+    units = mongoose_units(virtual_esp32, 1)
+    log = tmp_path / "old.csv"
+    log.write_text("time,port,mac,result\n2025-01-01T00:00:00,/dev/ttyUSB0,aa,updated\n")
+    before = log.read_text()
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == 2 and "other columns" in r.stderr and "new file" in r.stderr
+    assert log.read_text() == before and units[0].stats.connections == 0
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "message"),
+    [
+        ("under a file", 3, "(its directory is a file); no unit was touched"),
+        ("a directory", 2, "is a directory"),
+    ],
+)
+def test_a_log_that_cannot_be_written_is_refused_before_any_unit(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    ca_file: Path,
+    tmp_path: Path,
+    where: str,
+    code: int,
+    message: str,
+) -> None:
+    """A unit flashed and not logged would be lost track of: the log is tried first."""
+    units = mongoose_units(virtual_esp32, 1)
+    before = ca_on(units[0])
+    (tmp_path / "file").write_text("not a directory")
+    (tmp_path / "dir.csv").mkdir()
+    log = tmp_path / "file" / "station.csv" if where == "under a file" else tmp_path / "dir.csv"
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == code, r.output
+    assert message in r.stderr
+    assert units[0].stats.connections == 0 and ca_on(units[0]) == before
+    assert not (tmp_path / "journal").exists()
+
+
+def test_each_failed_unit_keeps_its_own_next_step(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """A station's lines, its JSON and its log each say per unit what to do next, in
+    the same words, whatever else failed beside it."""
+    good, odd, arduino = (
+        virtual_esp32("esp32", mac="24:0a:c4:00:02:00"),
+        virtual_esp32("esp32s3", flash_size=8 << 20, mac="30:ae:a4:00:02:01"),
+        virtual_esp32("esp32", mac="24:0a:c4:00:02:02"),
+    )
+    load_mongoose(good)
+    load_mongoose(odd)
+    load_arduino(arduino)  # no fs_0
+    free = socket.create_server(("127.0.0.1", 0))
+    dead = f"socket://127.0.0.1:{free.getsockname()[1]}"
+    free.close()  # nothing listens there now
+    log = tmp_path / "station.jsonl"
+    args = [*station_args([good, odd, arduino], ca_file, tmp_path), "--port", dead]
+    r = runner.invoke(cli, [*args, "--log", str(log)])
+    assert r.exit_code == 3, r.output
+    lines = {line.split()[1]: line for line in r.stdout.splitlines() if line.startswith("F")}
+    said = {port: line.split("; next: ", 1)[1] for port, line in lines.items()}
+    assert set(said) == {odd.url, arduino.url, dead}
+    assert "choose the board made for this chip" in said[odd.url]
+    assert "--board" in said[arduino.url]
+    assert "start the serial bridge" in said[dead]
+    assert "1 of 4 units succeeded." in r.stdout
+    r = runner.invoke(cli, [*args, "--json"])
+    units = {u["port"]: u for u in json.loads(r.stdout)["units"]}
+    assert {p: units[p]["next"] for p in said} == said and units[good.url]["next"] is None
+    records = {rec["port"]: rec for rec in map(json.loads, log.read_text().splitlines())}
+    for port, step in said.items():
+        assert records[port]["error"].endswith(f"; next: {step}")
 
 
 def test_every_unit_failing_the_same_way_keeps_that_exit_code(

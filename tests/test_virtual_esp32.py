@@ -27,7 +27,9 @@ from esptool.cmds import (
     write_flash,
 )
 from esptool.util import FatalError, NotImplementedInROMError
-from support.virtual_esp32 import SECTOR, VirtualESP32
+
+from esp_cabundle.virtual import VirtualESP32
+from esp_cabundle.virtual.protocol import SECTOR
 
 MiB = 1 << 20
 Start = Callable[..., VirtualESP32]

@@ -64,8 +64,9 @@ def _entry_dict(e: JournalEntry) -> dict[str, Any]:
 @quiet_option
 def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet: bool) -> None:
     """Every journaled update, oldest first: when, which unit, board, status (pending:
-    interrupted, finish it with 'flash'; complete: 'restore' can undo it; restored,
-    cancelled, stale), partitions and sectors. Never the sectors' content.
+    interrupted, finish it with 'flash'; complete: 'restore' can undo it; restoring: a
+    restore was interrupted, run 'restore' again; restored, cancelled, stale),
+    partitions and sectors. Never the sectors' content.
 
     \b
     Examples:
@@ -107,7 +108,10 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
     echo(format_table(headers, rows, indent=2), quiet=quiet)
     units = len({e.mac for e in entries})
     pending = sum(1 for e in entries if e.status == "pending")
+    restoring = sum(1 for e in entries if e.status == "restoring")
     tail = f"; {pending} unfinished (run the same 'flash' again, or 'restore')" if pending else ""
+    if restoring:
+        tail += f"; {restoring} restore(s) interrupted (run 'restore' again)"
     echo(f"{len(entries)} update(s) of {units} unit(s){tail}.", quiet=quiet)
 
 
@@ -171,9 +175,14 @@ def prune_entries(
         quiet=quiet,
     )
     for e in done.kept_unfinished:
+        todo = (
+            "finish undoing it with 'restore'"
+            if e.status == "restoring"
+            else "finish it with the same 'flash' command or undo it with 'restore'"
+        )
         warn(
-            f"kept the unfinished update of {e.mac} from {e.when} ({e.path}): finish it with "
-            "the same 'flash' command or undo it with 'restore'; --unfinished deletes it"
+            f"kept the unfinished update of {e.mac} from {e.when} ({e.path}): {todo}; "
+            "--unfinished deletes it"
         )
 
 

@@ -304,12 +304,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
         raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
     board = _board_for(ctx, opts)
-    if board.filesystem is None:
-        raise InputError(
-            f"board {board.name} keeps its CA in {board.output.form} form, not in a file: "
-            "there is no file on the units to replace",
-            hint="ship new firmware built with 'esp-cabundle build' output instead",
-        )
+    board.file_system()  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
 
     targets, base = connection_targets(opts)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 import click
 
+from ..boards import load_board
+from ..errors import EspCabundleError
+from ..flash.interrupt import UnitInterrupted
+from ..flash.restore import restore_unit
+from ..text import plural
+from ..ui import echo, emit_json
+from ._bench import Line, UnitBars, failure_line, journal_roots, render_lines
 from ._interrupt import interruption_lines, stop_on_signals
 from .options import (
     baud_option,
@@ -34,6 +42,12 @@ if TYPE_CHECKING:
 )
 @baud_option
 @reset_options
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also say which partitions and sectors were written back, and the journal entry.",
+)
 @json_option
 @quiet_option
 def restore(
@@ -45,6 +59,7 @@ def restore(
     baud: int,
     before: str,
     after: str,
+    verbose: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -60,21 +75,23 @@ def restore(
     finish. 'esp-cabundle journal list' shows what the journal holds. With --board, the
     unit's chip is checked against that board first.
 
+    The unit gets one progress bar, then one line: OK or FAILED, the port, the MAC,
+    what was put back (the roots by name, + coming back, - going away) and the seconds
+    it took; a failure says what to do next.
+
     \b
     Examples:
       esp-cabundle restore --port /dev/ttyUSB0
       esp-cabundle restore --port /dev/ttyUSB0 --dry-run
       esp-cabundle restore --port socket://127.0.0.1:5555 --journal-dir journal/ --json
     """
-    from ..boards import load_board
-    from ..flash.interrupt import UnitInterrupted
-    from ..flash.restore import restore_unit
-    from ..ui import echo, emit_json
-    from ._unit import unit_progress
 
     profile = load_board(board) if board is not None else None
-    try:
-        with stop_on_signals() as cancel, unit_progress(quiet=quiet or as_json) as progress:
+    bars = UnitBars([port], shown=not (quiet or as_json), verbose=verbose)
+    t0 = time.monotonic()
+    error: EspCabundleError | None = None
+    with stop_on_signals() as cancel, bars.shown():
+        try:
             result = restore_unit(
                 port,
                 board=profile,
@@ -84,15 +101,26 @@ def restore(
                 baud=baud,
                 reset=cast("ResetMode", before),
                 after=cast("AfterMode", after),
-                progress=progress,
+                progress=bars.progress_for(port),
                 cancel=cancel,
             )
-    except UnitInterrupted as e:
+        except EspCabundleError as e:
+            error = e
+        stopped = isinstance(error, UnitInterrupted)
+        bars.finish(port, "OK" if error is None else "STOPPED" if stopped else "FAILED")
+    if isinstance(error, UnitInterrupted):
         if as_json:
-            emit_json({"port": port, "interrupted": e.interruption.to_json()})
-        for line in interruption_lines(e.interruption):
+            emit_json({"port": port, "interrupted": error.interruption.to_json()})
+        for line in interruption_lines(error.interruption):
             click.echo(line, err=True)
-        click.get_current_context().exit(e.exit_code)
+        click.get_current_context().exit(error.exit_code)
+    if error is not None:
+        if as_json:
+            raise error
+        (line,) = render_lines([failure_line(port, "-", error, time.monotonic() - t0)])
+        click.echo(line, err=quiet)
+        click.get_current_context().exit(error.exit_code)
+    seconds = time.monotonic() - t0
     entry = result.entry
     if as_json:
         emit_json(
@@ -105,26 +133,37 @@ def restore(
                 "partitions": [p.name for p in entry.partitions],
                 "sectors_written": result.sectors_written,
                 "already_original": result.already_original,
+                "roots_back": [name for name, _ in entry.roots_before],
                 "journal": str(entry.path),
             }
         )
         return
     parts = ", ".join(p.name for p in entry.partitions)
+    roots = journal_roots(entry.roots_after, entry.roots_before)  # undone: reversed
+    roots = f": {roots}" if roots else ""
     if result.already_original:
-        echo(
-            f"{result.mac}: {parts} already hold what they held before the update of "
-            f"{entry.when}; nothing written",
-            quiet=quiet,
-        )
+        status = "OK"
+        what = f"{parts} already hold what they held before the update of {entry.when}"
     elif result.dry_run:
-        echo(
-            f"{result.mac}: would write {result.sectors_written} sector(s) back to {parts}, as "
-            f"they were before the update of {entry.when} (board {entry.board})",
-            quiet=quiet,
+        status = "DRY RUN"
+        what = (
+            f"would write {plural(result.sectors_written, 'sector')} back to {parts}, as they were "
+            f"before the update of {entry.when}{roots}"
         )
     else:
-        echo(
-            f"{result.mac}: restored {parts} as they were before the update of {entry.when} "
-            f"({result.sectors_written} sector(s) written, each checked by the unit's MD5)",
-            quiet=quiet,
-        )
+        status = "OK"
+        what = f"restored {parts} as they were before the update of {entry.when}{roots}"
+    (line,) = render_lines([Line(status, result.port, result.mac, what, seconds)])
+    echo(line, quiet=quiet)
+    if verbose:
+        echo(f"  board {entry.board}; journal {entry.path}", quiet=quiet)
+        for p in entry.partitions:
+            sectors = " ".join(f"{s.offset:#x}" for s in reversed(p.sectors))
+            n = plural(len(p.sectors), "sector")
+            echo(f"  {p.name}: {n}, written back in this order: {sectors}", quiet=quiet)
+        if not result.dry_run and not result.already_original:
+            echo(
+                f"  {plural(result.sectors_written, 'sector')} written, each checked by the unit's "
+                "MD5",
+                quiet=quiet,
+            )

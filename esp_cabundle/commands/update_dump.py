@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..boards import load_board
+from ..fileio import write_atomic
+from ..flash.offline import update_dump as run_update
 from ..text import plural
-from .ca_source import CaOptions, ca_options
+from ..ui import echo, emit_json, note
+from ._fsopts import read_input, with_platform
+from ._plan_view import already_holds, change_dict, change_lines
+from .ca_source import CaOptions, announce, ca_options
 from .options import (
     FILE_PATH,
     at_option,
@@ -35,7 +41,10 @@ if TYPE_CHECKING:
     "--output",
     required=True,
     type=output_path(),
-    help="The updated dump to write (written only if every partition updates cleanly).",
+    help=(
+        "The updated dump to write (written only if every partition updates cleanly, and "
+        "not at all when the dump already holds the CA)."
+    ),
 )
 @at_option
 @json_option
@@ -71,32 +80,21 @@ def update_dump(
       esp-cabundle update-dump dump.bin --board arduino-esp32-littlefs --preset letsencrypt \\
           -o new.bin --json
     """
-    from ..boards import load_board
-    from ..errors import InputError
-    from ..fileio import write_atomic
-    from ..flash.offline import update_dump as run_update
-    from ..ui import echo, emit_json, note
-    from ._fsopts import read_input, with_platform
-    from .ca_source import announce
 
     profile = load_board(board)
-    if profile.filesystem is None:
-        raise InputError(
-            f"board {profile.name} keeps its CA in {profile.output.form} form, not in a file "
-            "system: there is nothing to update in a dump",
-            hint="rebuild the firmware with 'esp-cabundle build' output instead",
-        )
+    profile.file_system()
     if platform is not None:
         profile = with_platform(profile, platform)
     flash = read_input(dump)
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     announce(gated, quiet=quiet, as_json=as_json)
     result = run_update(flash, profile, gated, source=str(dump))
-    write_atomic(output, result.flash)
+    if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
+        write_atomic(output, result.flash)
     if as_json:
         emit_json({**_to_dict(result, dump, output), "gate": gated.to_dict()})
         return
-    for line in _render(result, output):
+    for line in _render(result, dump, output):
         echo(line, quiet=quiet)
     for n in result.plan.notes:
         note(f"note: {n}", quiet=quiet)
@@ -106,47 +104,25 @@ def _to_dict(result: DumpUpdate, dump: Path, output: Path) -> dict[str, object]:
     plan = result.plan
     return {
         "input": str(dump),
-        "output": str(output),
+        "output": None if plan.up_to_date else str(output),
+        "up_to_date": plan.up_to_date,
         "board": plan.board.name,
         "partition_table": plan.table.offset,
         "ca_bytes": len(plan.ca_bytes),
-        "partitions": [
-            {
-                "name": u.partition.name,
-                "offset": u.partition.offset,
-                "size": u.partition.size,
-                "file_system": u.fs_type,
-                "profile": u.profile,
-                "ca_path": u.ca_path,
-                "action": "skipped" if u.skipped else ("replaced" if u.old_ca else "created"),
-                "skipped": u.skipped,
-                "kept_files": list(u.kept_files),
-                "changed_sectors": list(u.changed_sectors),
-                "sectors": u.sector_count,
-            }
-            for u in plan.updates
-        ],
-        "changed_sectors": list(plan.changed_sectors),
+        "partitions": [change_dict(c) for c in plan.changes],
+        "changed_sectors": list(plan.sectors),
         "notes": list(plan.notes),
     }
 
 
-def _render(result: DumpUpdate, output: Path) -> list[str]:
+def _render(result: DumpUpdate, dump: Path, output: Path) -> list[str]:
     plan = result.plan
-    lines = []
-    for u in plan.updates:
-        p = u.partition
-        if u.skipped:
-            lines.append(f"{p.name} ({p.offset:#x}): skipped, {u.skipped}")
-            continue
-        verb = "replaced" if u.old_ca else "created"
-        kept = f"; kept {plural(len(u.kept_files), 'other file')}" if u.kept_files else ""
+    lines = [line for c in plan.changes for line in change_lines(c)]
+    if plan.up_to_date:
         lines.append(
-            f"{p.name} ({p.offset:#x}, {u.fs_type} {u.profile}): {u.ca_path} {verb}{kept}; "
-            f"{len(u.changed_sectors)} of {u.sector_count} sectors differ"
+            f"Up to date: {dump} {already_holds(len(plan.ca))}; nothing written ({output} "
+            "neither created nor changed)"
         )
-        if u.changed_sectors:
-            lines.append("  " + " ".join(f"{s:#x}" for s in u.changed_sectors))
-    total = len(plan.changed_sectors)
-    lines.append(f"Wrote {output} (changed: {plural(total, 'sector')} of 4 KiB)")
+    else:
+        lines.append(f"Wrote {output} (changed: {plural(len(plan.sectors), 'sector')} of 4 KiB)")
     return lines

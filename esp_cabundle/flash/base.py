@@ -2,7 +2,8 @@
 
 Everything above this layer (reading a partition, inspecting a unit, the update planner)
 works on a :class:`Flash`: read any range, erase and write whole 4 KiB sectors, take an
-MD5 of a range. The two back ends are :class:`~esp_cabundle.flash.serial.SerialUnit`
+MD5 of a range. A Flash is a :class:`~esp_cabundle.blocks.BlockSource`, which is all
+the planner needs. The two back ends are :class:`~esp_cabundle.flash.serial.SerialUnit`
 (esptool's Python API) and :class:`~esp_cabundle.flash.dump.DumpFile` (a flash dump).
 
 Writes take whole sectors only: NOR flash erases 4 KiB at a time, so a write of part of
@@ -18,20 +19,23 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal
 
+from ..blocks import SECTOR_SIZE
 from ..errors import InputError
 
 __all__ = [
+    "JOB",
     "SECTOR_SIZE",
     "Flash",
     "Message",
     "Progress",
     "ProgressCallback",
     "ProgressEvent",
+    "Step",
+    "say",
     "sector_span",
+    "step",
+    "within",
 ]
-
-# ESP32 SPI NOR flash erase unit (esptool ESPLoader.FLASH_SECTOR_SIZE).
-SECTOR_SIZE = 0x1000
 
 Operation = Literal["connect", "read", "erase", "write", "verify"]
 
@@ -54,8 +58,59 @@ class Message:
     text: str
 
 
-ProgressEvent = Progress | Message
+@dataclass(frozen=True, slots=True)
+class Step:
+    """How far a whole job on a unit is: ``done`` of ``total``, and what it is doing.
+
+    A job reports against :data:`JOB` from its first step to its last, so a progress
+    bar knows its end before it starts; each phase (connecting, reading, writing,
+    verifying) takes a fixed share of it, and reports inside that share through
+    :func:`within`.
+    """
+
+    doing: str
+    done: int
+    total: int
+
+
+# A whole job, in steps: its phases take fixed shares of it (see the flasher).
+JOB = 100
+
+ProgressEvent = Progress | Message | Step
 ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def say(
+    progress: ProgressCallback | None,
+    text: str,
+    level: Literal["info", "note", "warning", "error"] = "info",
+) -> None:
+    """Tell the user something (a line a verbose display shows; warnings always)."""
+    if progress is not None:
+        progress(Message(level, text))
+
+
+def step(progress: ProgressCallback | None, doing: str, done: int = 0, total: int = 1) -> None:
+    """Say how far a job (or a part of it, see :func:`within`) is."""
+    if progress is not None:
+        progress(Step(doing, done, total))
+
+
+def within(progress: ProgressCallback | None, start: int, end: int) -> ProgressCallback | None:
+    """``progress`` for the part of a job from ``start`` to ``end`` of :data:`JOB`: the
+    part's steps, counted against its own total, become steps of the whole job; every
+    other event passes as it is."""
+    if progress is None:
+        return None
+    outer = progress
+
+    def scaled(event: ProgressEvent) -> None:
+        if isinstance(event, Step):
+            share = (end - start) * event.done // max(event.total, 1)
+            event = Step(event.doing, start + min(share, end - start), JOB)
+        outer(event)
+
+    return scaled
 
 
 def sector_span(offset: int, length: int) -> tuple[int, int]:

@@ -8,8 +8,8 @@ works on any :class:`~esp_cabundle.flash.base.Flash` (a dump too, for tests):
    been written, or set aside as stale when the file system changed since or the
    entry does not match the unit's partition table.
 2. The update is planned reading only what the file system needs
-   (:func:`~esp_cabundle.flash.update.plan_unit_update`); already up to date, or
-   ``dry_run``: nothing is written.
+   (:func:`~esp_cabundle.flash.plan.plan_ca_update`); already up to date, or ``dry_run``:
+   nothing is written.
 3. The unit's MD5 of every range the update leaves alone is taken, and the journal entry
    (old and new content of every sector to write, and what the partition mounts with
    after each) is saved. Only then is anything written, sector by sector in the
@@ -27,15 +27,16 @@ back.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import FlashError, InputError
-from .base import SECTOR_SIZE, Flash, ProgressCallback
+from ..blocks import SECTOR_SIZE, FlashCache
+from ..errors import FlashError
+from ..text import printable
+from .base import JOB, Flash, ProgressCallback, say, step, within
 from .interrupt import (
     Cancel,
     GuardedFlash,
@@ -49,8 +50,10 @@ from .interrupt import (
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
-from .update import FlashCache, PartitionChange, UnitPlan, plan_unit_update, read_table_pages
-from .writer import entry_state, refuse_encrypted, say, write_journaled, write_sectors
+from .plan import PartitionChange, UpdatePlan, plan_ca_update, reread_problems
+from .serial import DEFAULT_BAUD, open_unit
+from .table import read_table
+from .writer import entry_state, refuse_encrypted, write_journaled, write_sectors
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -59,61 +62,18 @@ if TYPE_CHECKING:
     from ..partitions import PartitionTable
     from .serial import AfterMode, ResetMode, UnitInfo
 
-__all__ = [
-    "FlashResult",
-    "Resumed",
-    "RootChange",
-    "ca_diff",
-    "flash_ca",
-    "flash_unit",
-]
+__all__ = ["FlashResult", "Resumed", "flash_ca", "flash_unit"]
 
 FlashStatus = Literal["updated", "up to date", "dry run", "resume pending", "interrupted"]
+
+# The shares of a flash job (of JOB): connecting, finishing an interrupted update,
+# reading and planning, working out each sector's outcome and journaling, writing,
+# verifying. Rough shares of the time each takes over a serial link.
+_CONNECT, _PENDING, _PLAN, _JOURNAL, _WRITE, _VERIFY = 15, 20, 50, 60, 92, JOB
 
 
 # ---------------------------------------------------------------------------------------
 # Results
-
-
-@dataclass(frozen=True, slots=True)
-class RootChange:
-    """Roots a CA file gains and loses, by SHA-256 fingerprint."""
-
-    added: tuple[Certificate, ...]
-    removed: tuple[Certificate, ...]
-    kept: int
-    old_unreadable: bool = False
-
-
-def _certs(data: bytes | None) -> tuple[tuple[Certificate, ...], bool]:
-    from ..certs import load_certificates
-    from ..errors import CertificateError
-
-    if not data:
-        return (), False
-    try:
-        return load_certificates(data, source="CA file"), False
-    except CertificateError:
-        return (), True
-
-
-def ca_diff(old: bytes | None, new: bytes) -> RootChange:
-    """What replacing ``old`` (None: no CA file yet) by ``new`` changes, root by root."""
-    before, unreadable = _certs(old)
-    after, _ = _certs(new)
-    old_fp = {c.sha256 for c in before}
-    new_fp = {c.sha256 for c in after}
-    return RootChange(
-        added=tuple(c for c in after if c.sha256 not in old_fp),
-        removed=tuple(c for c in before if c.sha256 not in new_fp),
-        kept=len(old_fp & new_fp),
-        old_unreadable=unreadable,
-    )
-
-
-def fingerprints(data: bytes | None) -> tuple[str, ...]:
-    """SHA-256 fingerprints of the certificates in a CA file (empty if none parse)."""
-    return tuple(c.sha256 for c in _certs(data)[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +94,7 @@ class FlashResult:
     chip: str
     board: str
     status: FlashStatus
-    plan: UnitPlan | None
+    plan: UpdatePlan | None
     resumed: tuple[Resumed, ...] = ()
     sectors_written: int = 0
     bytes_read: int = 0
@@ -150,23 +110,48 @@ class FlashResult:
     @property
     def ca_before(self) -> tuple[str, ...]:
         """Fingerprints of the CA file as found (first partition that has one)."""
-        if self.plan is None:
-            return ()
-        for c in self.plan.changes:
-            if not c.skipped:
-                return fingerprints(c.old_ca)
-        return ()
+        return tuple(c.sha256 for c in self._roots(before=True))
 
     @property
     def ca_after(self) -> tuple[str, ...]:
+        """Fingerprints of the CA file the unit holds now (empty: not one file)."""
+        return tuple(c.sha256 for c in self._roots(before=False))
+
+    @property
+    def roots_before(self) -> tuple[str, ...]:
+        """The roots of the CA file as found, by name."""
+        return tuple(printable(c.label) for c in self._roots(before=True))
+
+    @property
+    def roots_after(self) -> tuple[str, ...]:
+        return tuple(printable(c.label) for c in self._roots(before=False))
+
+    def _roots(self, *, before: bool) -> tuple[Certificate, ...]:
         if self.plan is None:
             return ()
+        found: tuple[Certificate, ...] = ()
+        for c in self.plan.changes:
+            if not c.skipped:
+                found = c.roots.before
+                break
+        if before:
+            return found
         holds = self.interruption.holds if self.interruption is not None else None
         if self.status in ("updated", "up to date") or holds == "new":
-            return fingerprints(self.plan.ca_bytes)
+            return self.plan.ca.certificates
         if holds not in (None, "old"):
             return ()  # partitions differ, or not whole: the interruption says which
-        return self.ca_before
+        return found
+
+    @property
+    def log_result(self) -> str:
+        """The station log's word: updated, up-to-date, resumed (an interrupted update
+        finished, nothing else to write), interrupted, dry-run."""
+        if self.status == "up to date" and any(r.action == "finished" for r in self.resumed):
+            return "resumed"
+        if self.status in ("dry run", "resume pending"):
+            return "dry-run"
+        return self.status.replace(" ", "-")
 
 
 # ---------------------------------------------------------------------------------------
@@ -254,12 +239,20 @@ def flash_ca(
     when ``cancel`` is requested: at once before the first write, else between two
     sectors (its ``result`` is this FlashResult with status "interrupted").
     """
-    ca_bytes = ca.for_board(board)
+    ca.for_board(board)  # a CA gated for another board: refused before anything is written
     journal = journal or Journal()
     guarded = GuardedFlash(flash, cancel or Cancel())
-    table = read_table_pages(FlashCache(guarded), board.table_offset)
+    table = read_table(guarded, offset=board.table_offset)
+    step(progress, "reading the partition table", _CONNECT, JOB)
     try:
-        resumed = _finish_pending(guarded, table, journal, mac, dry_run=dry_run, progress=progress)
+        resumed = _finish_pending(
+            guarded,
+            table,
+            journal,
+            mac,
+            dry_run=dry_run,
+            progress=within(progress, _CONNECT, _PENDING),
+        )
     except UnitInterrupted as e:
         stopped = FlashResult(flash.name, mac, chip, board.name, "interrupted", None, unit=unit)
         raise UnitInterrupted(e.interruption, _interrupted(stopped, e.interruption)) from None
@@ -277,19 +270,21 @@ def flash_ca(
         unit=unit,
     )
     if any(r.action == "would finish" for r in resumed):
+        step(progress, "done", JOB, JOB)
         return result
 
     cache = FlashCache(guarded)
     try:
-        plan = plan_unit_update(cache, table, board, ca, progress=progress)
+        plan = plan_ca_update(cache, table, board, ca, progress=within(progress, _PENDING, _PLAN))
         result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
-        if plan.up_to_date:
-            return result
-        if dry_run:
-            return replace(result, status="dry run")
+        if plan.up_to_date or dry_run:
+            step(progress, "done", JOB, JOB)
+            return result if plan.up_to_date else replace(result, status="dry run")
         plan.check_bounds()
+        step(progress, "working out what the unit holds after each sector", _PLAN, JOB)
         say(progress, "working out what the unit holds after each sector")
         after = sector_outcomes(cache, plan)
+        step(progress, "hashing the ranges the update leaves alone", (_PLAN + _JOURNAL) // 2, JOB)
         say(progress, "hashing the ranges the update leaves alone")
         entry = JournalEntry(
             id=new_entry_id(),
@@ -298,8 +293,10 @@ def flash_ca(
             chip=chip,
             port=flash.name,
             board=board.name,
-            ca_sha256=hashlib.sha256(ca_bytes).hexdigest(),
+            ca_sha256=ca.sha256,
             partitions=tuple(_journal_partition(cache, c, after) for c in plan.changes if c.writes),
+            roots_before=tuple((printable(c.label), c.sha256) for c in _roots_before(plan)),
+            roots_after=tuple((printable(c.label), c.sha256) for c in ca.certificates),
         )
         guarded.check()
     except UnitInterrupted as e:
@@ -313,7 +310,7 @@ def flash_ca(
             writes,
             bounds=[(c.partition.offset, c.partition.end) for c in plan.changes],
             cancel=guarded.cancel,
-            progress=progress,
+            progress=within(progress, _JOURNAL, _WRITE),
             what="update",
             resume_hint=f"reconnect and run the same command again: it finishes the update "
             f"from the journal ({entry.path}); 'esp-cabundle restore' puts the original back",
@@ -341,9 +338,11 @@ def flash_ca(
                 journal=entry,
             )
             raise UnitInterrupted(stop, _interrupted(partial, stop))
+        step(progress, "verifying", _WRITE, JOB)
         say(progress, "verifying")
         _verify_after(guarded, cache, plan, entry)
     entry = journal.set_status(entry, "complete")
+    step(progress, "done", JOB, JOB)
     return replace(
         result,
         status="updated",
@@ -352,6 +351,14 @@ def flash_ca(
         bytes_written=(earlier + len(writes)) * SECTOR_SIZE,
         journal=entry,
     )
+
+
+def _roots_before(plan: UpdatePlan) -> tuple[Certificate, ...]:
+    """The roots the unit's CA file held before the update (its first changed partition)."""
+    for c in plan.changes:
+        if c.writes:
+            return c.roots.before
+    return ()
 
 
 def _interrupted(result: FlashResult, interruption: Interruption) -> FlashResult:
@@ -372,15 +379,13 @@ def _journal_partition(
     )
 
 
-def _verify_after(flash: Flash, cache: FlashCache, plan: UnitPlan, entry: JournalEntry) -> None:
+def _verify_after(flash: Flash, cache: FlashCache, plan: UpdatePlan, entry: JournalEntry) -> None:
     """Untouched ranges hash as before, then the file system is read back.
 
     Read back from what the unit holds, without moving it over the link again: every
     written sector as the unit's MD5 proved it (in :func:`.writer.write_sectors`), every other
     byte as read before and proven unchanged by the unit's MD5 of its range.
     """
-    from .update import reread_problems
-
     moved = [
         (off, n)
         for p in entry.partitions
@@ -431,18 +436,13 @@ def flash_unit(
     or whose flash encryption is on (read from its eFuses: the flash then holds
     ciphertext that cannot be edited over serial). ``on_connect`` hears which unit
     answered (a station logs its MAC even when a later step fails). ``cancel``: see
-    :mod:`.interrupt` (a request while connecting stops as soon as the unit answers).
+    :mod:`.interrupt` (a request while connecting stops at esptool's next attempt).
     """
-    from .serial import DEFAULT_BAUD, open_unit
 
-    if board.filesystem is None:
-        raise InputError(
-            f"board {board.name} keeps its CA in {board.output.form} form, not in a file system: "
-            "there is no CA file on the unit to replace",
-            hint="rebuild the firmware with 'esp-cabundle build' output instead",
-        )
+    board.file_system()
     ca.for_board(board)  # a CA gated for another board fails before connecting
     stop_if_requested(cancel, port)
+    step(progress, "connecting", 0, JOB)
     with open_unit(
         port,
         baud=baud or DEFAULT_BAUD,
@@ -451,6 +451,7 @@ def flash_unit(
         expected_chip=board.chips,
         connect_attempts=connect_attempts,
         progress=progress,
+        stop=lambda: stop_if_requested(cancel, port),
     ) as unit:
         if on_connect is not None:
             on_connect(unit.info)

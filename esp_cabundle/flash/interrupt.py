@@ -12,14 +12,13 @@ on how far the run got:
 Either way :class:`UnitInterrupted` (exit 130) carries an :class:`Interruption`: how many
 sectors were written and what every partition then mounts with. That is not guessed:
 before the first write the planner's order is replayed in memory, sector by sector, and
-each partial state is mounted the way :func:`~esp_cabundle.flash.update.reread_problems`
+each partial state is mounted the way :func:`~esp_cabundle.flash.plan.reread_problems`
 reads a unit back (:func:`sector_outcomes`); the journal keeps the answer with each
 sector, so a rerun or a restore stopped part-way reads it from there too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,11 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..errors import Interrupted
-from .base import SECTOR_SIZE, Flash
+from ..fs.verify import DOES_NOT_MOUNT
+from .base import Flash
+from .plan import PartitionChange, UpdatePlan, reread_problems
 
 if TYPE_CHECKING:
+    from ..blocks import FlashCache
     from .journal import JournalEntry
-    from .update import FlashCache, PartitionChange, UnitPlan
 
 __all__ = [
     "Cancel",
@@ -310,65 +311,20 @@ class GuardedFlash(Flash):
 # What a partition mounts with, sector by sector
 
 
-class _Overlay(Flash):
-    """The flash once some sectors are written: those from memory, every other byte
-    from the cache (fetched from the unit only if never read)."""
-
-    def __init__(self, cache: FlashCache, sectors: Mapping[int, bytes]) -> None:
-        self.cache = cache
-        self.sectors = sectors
-
-    @property
-    def name(self) -> str:
-        return self.cache.flash.name
-
-    @property
-    def size(self) -> int:
-        return self.cache.flash.size
-
-    def read(self, offset: int, length: int) -> bytes:
-        out = bytearray()
-        pos, end = offset, offset + length
-        while pos < end:
-            sector = pos - pos % SECTOR_SIZE
-            stop = min(end, sector + SECTOR_SIZE)
-            if sector in self.sectors:
-                out += self.sectors[sector][pos - sector : stop - sector]
-            else:
-                # up to the next overlaid sector in one cache read
-                while stop < end and stop not in self.sectors:
-                    stop = min(end, stop + SECTOR_SIZE)
-                out += self.cache.read(pos, stop - pos)
-            pos = stop
-        return bytes(out)
-
-    def md5(self, offset: int, length: int) -> str:
-        return hashlib.md5(self.read(offset, length)).hexdigest()
-
-    def erase(self, offset: int, length: int) -> None:
-        raise AssertionError("an overlay is read only")
-
-    def write(self, offset: int, data: bytes) -> None:
-        raise AssertionError("an overlay is read only")
-
-
 def _mounts_with(cache: FlashCache, change: PartitionChange, written: Mapping[int, bytes]) -> Holds:
-    from .update import FlashCache, reread_problems
-
-    view = FlashCache(_Overlay(cache, written))
-    if not reread_problems(view, change):
+    after = list(written.items())
+    if not reread_problems(cache, change, written=after):
         return "new"
     # "old": the CA file as found (None: there was none), every other file as it was
-    as_before = replace(change, new_ca=cast("bytes", change.old_ca))
-    problems = reread_problems(view, as_before)
+    problems = reread_problems(cache, change, written=after, old=True)
     if not problems:
         return "old"
-    if any(p.startswith("the file system does not mount") for p in problems):
+    if any(p.startswith(DOES_NOT_MOUNT) for p in problems):
         return "unmountable"
     return "mixed"
 
 
-def sector_outcomes(cache: FlashCache, plan: UnitPlan) -> dict[int, Holds]:
+def sector_outcomes(cache: FlashCache, plan: UpdatePlan) -> dict[int, Holds]:
     """For every planned sector: what its partition mounts with once it and the sectors
     before it (in the plan's order) are written. Computed in memory before any write."""
     out: dict[int, Holds] = {}

@@ -25,13 +25,15 @@ import contextlib
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InputError, OutputError
-from ..limits import json_shape_reason
+from ..fileio import read_input
+from ..limits import MAX_JOURNAL_INPUT, json_shape_reason, loads_json
 from .base import SECTOR_SIZE
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JOURNAL_FORMAT",
+    "UNFINISHED",
     "Journal",
     "JournalEntry",
     "JournalPartition",
@@ -51,8 +54,12 @@ __all__ = [
 
 JOURNAL_FORMAT = "esp-cabundle-journal/1"
 
-Status = Literal["pending", "complete", "restored", "cancelled", "stale"]
-_STATUSES = ("pending", "complete", "restored", "cancelled", "stale")
+# pending: an update started, not finished; restoring: a restore started, not finished
+# (the unit holds some sectors back, some not: run restore again)
+Status = Literal["pending", "complete", "restoring", "restored", "cancelled", "stale"]
+_STATUSES = ("pending", "complete", "restoring", "restored", "cancelled", "stale")
+# Entries a unit may be half way through: kept by prune unless asked.
+UNFINISHED = ("pending", "restoring")
 _AFTER = ("", "old", "new", "mixed", "unmountable")
 
 
@@ -117,6 +124,10 @@ class JournalEntry:
     status: Status = "pending"
     updated: datetime | None = None
     path: Path | None = None
+    # (name, SHA-256) of the roots the CA file held before and after the update (empty
+    # in journals that predate them)
+    roots_before: tuple[tuple[str, str], ...] = ()
+    roots_after: tuple[tuple[str, str], ...] = ()
 
     @property
     def sectors(self) -> tuple[JournalSector, ...]:
@@ -140,6 +151,10 @@ class JournalEntry:
             "port": self.port,
             "board": self.board,
             "ca_sha256": self.ca_sha256,
+            "roots": {
+                "before": [list(r) for r in self.roots_before],
+                "after": [list(r) for r in self.roots_after],
+            },
             "partitions": [
                 {
                     "name": p.name,
@@ -206,6 +221,8 @@ class JournalEntry:
                 ca_sha256=str(obj["ca_sha256"]),
                 partitions=parts,
                 path=path,
+                roots_before=_roots(obj, "before"),
+                roots_after=_roots(obj, "after"),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise InputError(
@@ -213,6 +230,13 @@ class JournalEntry:
                 path=str(path),
                 hint="move the file away if it is not needed",
             ) from e
+
+
+def _roots(obj: Any, which: str) -> tuple[tuple[str, str], ...]:
+    roots = obj.get("roots", {}).get(which, [])
+    if not isinstance(roots, list):
+        raise ValueError(f"roots {which!r} is not a list")
+    return tuple((str(name), str(fp)) for name, fp in roots)
 
 
 def _utc(when: datetime) -> datetime:
@@ -302,8 +326,6 @@ class Journal:
     def _read(self, path: Path) -> JournalEntry:
         """One saved entry; size and nesting are capped, so an edited or planted file
         cannot exhaust memory or the stack."""
-        from ..fileio import read_input
-        from ..limits import MAX_JOURNAL_INPUT, loads_json
 
         try:
             data = read_input(path, what="journal entry", max_bytes=MAX_JOURNAL_INPUT)
@@ -356,7 +378,7 @@ class Journal:
     def restorable(self, mac: str) -> JournalEntry | None:
         """The newest update of this unit that wrote something and was not undone."""
         for entry in reversed(self.entries(mac)):
-            if entry.status in ("pending", "complete"):
+            if entry.status in ("pending", "complete", "restoring"):
                 return entry
         return None
 
@@ -383,13 +405,14 @@ def prune(
 ) -> Pruned:
     """Delete entries last changed more than ``older_than`` ago (only this unit's with
     ``mac``). Unfinished updates (``pending``: the unit may be half updated) are kept
-    unless ``unfinished``: without their entry neither a rerun nor restore can help."""
+    unless ``unfinished``, and so are restores stopped part-way (``restoring``):
+    without their entry neither a rerun nor restore can help."""
     cutoff = (now or _now()) - older_than
     entries, problems = journal.scan()
     if mac is not None:
         entries = [e for e in entries if e.mac.lower() == mac.lower()]
     old = [e for e in entries if (e.updated or e.created) < cutoff]
-    kept = tuple(e for e in old if e.status == "pending" and not unfinished)
+    kept = tuple(e for e in old if e.status in UNFINISHED and not unfinished)
     removed = tuple(e for e in old if e not in kept)
     if not dry_run:
         for entry in removed:
@@ -421,7 +444,6 @@ def _write_private(path: Path, data: bytes) -> None:
     journal entry holds other files' secrets, and must never be readable by others,
     not even for a moment, whatever the umask.
     """
-    import tempfile
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -8,9 +8,12 @@ flag alone proves nothing (Mongoose OS sets it on every partition): the content
 decides, and a flagged partition whose bytes do not mount is reported as probably
 encrypted, never misread.
 
-:func:`update_dump` is the offline twin of flashing a unit: it plans the CA update with
-:func:`esp_cabundle.flash.plan.plan_ca_update` and returns the new dump, in which only
-the changed sectors of the board's file-system partitions differ.
+:func:`update_dump` is the offline twin of flashing a unit, running the same code: the
+dump is a :class:`~esp_cabundle.flash.dump.DumpFile`, the update is planned by
+:func:`esp_cabundle.flash.plan.plan_ca_update` (power-safe order included) and its
+sectors are written by :func:`~esp_cabundle.flash.writer.write_sectors` into the copy
+in memory, which is then read back; only the changed sectors of the board's file-system
+partitions differ.
 """
 
 from __future__ import annotations
@@ -19,12 +22,18 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..blocks import FlashCache, is_erased
 from ..boards import Board
-from ..certs import Certificate
+from ..certs import Certificate, load_certificates
 from ..errors import CertificateError, ImageError, PartitionTableError
 from ..findings import Finding, Report
-from ..partitions import DEFAULT_TABLE_OFFSET, Partition, PartitionTable, find_partition_table
-from .plan import UpdatePlan, plan_ca_update
+from ..fs import detect_fs_type
+from ..fs.inspect import inspect_image
+from ..partitions import DEFAULT_TABLE_OFFSET, Partition, find_partition_table
+from .dump import DumpFile
+from .plan import UpdatePlan, plan_ca_update, reread_problems
+from .table import read_table
+from .writer import write_sectors
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -34,7 +43,6 @@ __all__ = [
     "EmbeddedCertificate",
     "find_embedded_certificates",
     "inspect_dump",
-    "read_dump_table",
     "update_dump",
 ]
 
@@ -60,20 +68,6 @@ _PEM_RE = re.compile(
 )
 # At most this many embedded certificates are reported per partition.
 _MAX_EMBEDDED = 200
-
-
-def read_dump_table(flash: bytes, *, source: str = "dump") -> PartitionTable:
-    """The dump's partition table (0x8000 first, then any 4 KiB offset); every partition
-    must lie inside the dump."""
-    off = find_partition_table(flash)
-    try:
-        return PartitionTable.from_binary(
-            flash[off : off + 0xC00], offset=off, flash_size=len(flash), source=source
-        )
-    except PartitionTableError as e:
-        raise PartitionTableError(
-            e.message, hint=e.hint or "is the dump complete? esptool read-flash 0 ALL dump.bin"
-        ) from e
 
 
 # ---------------------------------------------------------------------------------------
@@ -102,7 +96,6 @@ def find_embedded_certificates(data: bytes) -> list[EmbeddedCertificate]:
     Library strings such as mbedTLS's own ``-----BEGIN CERTIFICATE-----`` constants do
     not parse and are skipped.
     """
-    from ..certs import load_certificates
 
     found: list[EmbeddedCertificate] = []
     for m in _PEM_RE.finditer(data):
@@ -166,14 +159,8 @@ def _partition_row(p: Partition) -> str:
     return f"{p.type_name}/{p.subtype_name} at {p.offset:#x}, {p.size:#x} bytes{flags}"
 
 
-def _blank(data: bytes) -> bool:
-    return data.count(0xFF) == len(data)
-
-
 def _fs_report(p: Partition, data: bytes, source: str) -> Report | None:
     """A file-system report for the partition, or None when it holds no file system."""
-    from ..fs import detect_fs_type
-    from ..fs.inspect import inspect_image
 
     where = f"{source}:{p.name}"
     try:
@@ -220,7 +207,7 @@ def _raw_report(p: Partition, data: bytes, source: str) -> Report:
     where = f"{source}:{p.name}"
     notes: list[str] = []
     facts = list(_pfacts(p))
-    if _blank(data):
+    if is_erased(data):
         return Report(where, f"{p.type_name} partition '{p.name}'", (), ("erased",), tuple(facts))
     if p.is_app:
         if data[0] == _IMAGE_MAGIC:
@@ -268,9 +255,7 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
         if _table_starts_at(data, DEFAULT_TABLE_OFFSET):
             raise  # a dump whose table is broken: say so rather than fall through
         return None
-    table = PartitionTable.from_binary(
-        data[table_offset : table_offset + 0xC00], offset=table_offset, source=source
-    )
+    table = read_table(DumpFile(data, name=source), offset=table_offset, check_size=False)
     facts: list[tuple[str, str]] = [
         ("size", f"{len(data):#x} bytes ({len(data) >> 10} KiB)"),
         *_bootloader_facts(data),
@@ -291,7 +276,7 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
             continue
         report = _fs_report(p, part, source) if p.is_data else None
         if report is None and p.may_hold_fs:
-            if _blank(part):
+            if is_erased(part):
                 children.append(
                     Report(f"{source}:{p.name}", "empty partition", (), ("erased",), _pfacts(p))
                 )
@@ -332,19 +317,33 @@ class DumpUpdate:
 
 def update_dump(flash: bytes, board: Board, ca: GatedCA, *, source: str = "dump") -> DumpUpdate:
     """Replace the CA file in every file-system partition ``board`` names with ``ca``
-    (gated for ``board``).
+    (gated for ``board``), as ``flash`` would on the unit the dump came from.
 
     Returns the new dump; raises (nothing to write) when a partition is missing or does
-    not mount, or the CA was gated for another board. Bytes outside those partitions are kept byte
-    for byte (checked here).
+    not mount, or the CA was gated for another board. Bytes outside those partitions are
+    kept byte for byte, and the result is read back (both checked here).
     """
-    table = read_dump_table(flash, source=source)
-
-    def read(offset: int, size: int) -> bytes:
-        return flash[offset : offset + size]  # the table check keeps this inside the dump
-
-    plan = plan_ca_update(read, table, board, ca)
-    new = plan.apply(flash)
+    dump = DumpFile(flash, name=source)
+    table = read_table(dump, offset=None)
+    plan = plan_ca_update(dump, table, board, ca)
+    write_sectors(
+        dump,
+        [(w.offset, w.new) for w in plan.writes],
+        bounds=[(c.partition.offset, c.partition.end) for c in plan.changes],
+        cancel=None,
+        progress=None,
+        what="update",
+        resume_hint="this is a bug in esp-cabundle; please report it",
+    )
+    readback = FlashCache(dump)
+    for c in plan.changes:
+        problems = reread_problems(readback, c) if c.writes else []
+        if problems:
+            raise ImageError(
+                f"partition '{c.partition.name}': the updated dump does not hold what was "
+                f"planned ({'; '.join(problems)}); nothing written"
+            )
+    new = dump.data
     _check_untouched(flash, new, plan)
     return DumpUpdate(new, plan)
 
@@ -354,8 +353,8 @@ def _check_untouched(old: bytes, new: bytes, plan: UpdatePlan) -> None:
     if len(old) != len(new):
         raise ImageError("the updated dump changed size; nothing written")
     pos = 0
-    for u in sorted(plan.updates, key=lambda u: u.partition.offset):
-        p = u.partition
+    for c in sorted(plan.changes, key=lambda c: c.partition.offset):
+        p = c.partition
         if old[pos : p.offset] != new[pos : p.offset]:
             raise ImageError(f"bytes before partition '{p.name}' changed; nothing written")
         pos = p.end

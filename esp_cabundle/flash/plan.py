@@ -1,133 +1,316 @@
-"""Planning a CA update on a unit's flash: which partitions, which 4 KiB sectors, what bytes.
+"""Planning a CA update: which partitions, which 4 KiB sectors, in which order, what bytes.
 
-The planner works from a read callback ``(offset, size) -> bytes``, so the same plan
-serves a flash dump file (``update-dump``) and a unit on a serial port (the flasher
-reads only the table and the file-system partitions). For each file-system partition
-the board names it opens the image with the board's profile, replaces the CA file (every
-other file, the file system's format and on-disk version are kept), re-opens the result
-to prove it, and lists the sectors that differ. Nothing is written here.
+One planner serves a unit on a serial port (``flash``, the station) and a flash dump
+(``update-dump``): it works over a :class:`~esp_cabundle.blocks.BlockSource` read
+through a :class:`~esp_cabundle.blocks.FlashCache`, so a unit sends only what the file
+system needs (a dump's reads are free). For each file-system partition the board names
+it opens the file system with the board's profile (:mod:`esp_cabundle.fs.lfs_safe`,
+:mod:`esp_cabundle.fs.spiffs_safe`), replaces the CA file (every other file, the format
+and the on-disk version are kept), proves the result by mounting it, and lists the
+sectors to write in the order that survives a cut: a cut after any of them leaves a file
+system that mounts with the old or the new CA file (``power_safe``; where that cannot be
+had, the order says so and the journal is the safeguard). Nothing is written here.
 
-Refusals are :class:`~esp_cabundle.errors.ImageError` /
-:class:`~esp_cabundle.errors.PartitionTableError` with the partition named: missing
-partition, bytes that do not mount (with a word on flash encryption when the table flags
-the partition). The CA file comes as a :class:`~esp_cabundle.gate.GatedCA`: it was judged
-at the gate and is not judged again here.
+The CA comes as a :class:`~esp_cabundle.gate.GatedCA`: judged at the gate for this
+board, its roots parsed there once; it is not judged or parsed again. The old CA file
+of each partition is parsed once, here, into a :class:`RootChange`.
+
+Refusals, before anything could be written: PartitionTableError (partition missing),
+ImageError (does not mount, never formatted; new content does not fit), InputError (a
+CA gated for another board, every target partition erased).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from ..boards import Board
-from ..errors import ImageError, InputError
-from ..fs.base import ERASE_BLOCK
+from ..blocks import SECTOR_SIZE, BlockSource, FlashCache, Overlay, SectorWrite
+from ..certs import load_certificates
+from ..errors import CertificateError, FlashError, ImageError, InputError
+from ..fs import detect_fs_type
+from ..fs.base import FileInfo, FileSystemImage
+from ..fs.inplace import PartitionEdit, mount_region
+from ..fs.lfs_platforms import check_readable, resolve_platform
+from ..fs.lfs_profiles import LITTLEFS_PROFILES
+from ..fs.lfs_safe import LittleFsEdit
+from ..fs.spiffs_layout import get_spiffs_profile
+from ..fs.spiffs_safe import SpiffsEdit
+from ..fs.verify import Expected, mount_problems
 from ..partitions import Partition, PartitionTable
-from .base import Message, ProgressCallback
+from .base import ProgressCallback, say, step
 
 if TYPE_CHECKING:
+    from ..boards import Board
+    from ..certs import Certificate
     from ..gate import GatedCA
 
 __all__ = [
-    "FlashReader",
-    "PartitionUpdate",
+    "PartitionChange",
+    "RootChange",
+    "SectorWrite",
     "UpdatePlan",
-    "partition_note",
     "plan_ca_update",
-    "refuse_if_all_erased",
+    "reread_problems",
 ]
 
-FlashReader = Callable[[int, int], bytes]
+ERASED = "erased (all 0xFF): no file system to update"
 
 
 @dataclass(frozen=True, slots=True)
-class PartitionUpdate:
-    """One file-system partition: its bytes before and after, and the sectors that differ.
+class RootChange:
+    """The roots a CA file held before and holds after, each file parsed once."""
 
+    before: tuple[Certificate, ...]
+    after: tuple[Certificate, ...]
+    old_unreadable: bool = False  # there was a CA file, and no certificate in it parses
+
+    @classmethod
+    def of(cls, old: bytes | None, new: tuple[Certificate, ...]) -> RootChange:
+
+        if not old:
+            return cls((), new)
+        try:
+            return cls(load_certificates(old, source="CA file"), new)
+        except CertificateError:
+            return cls((), new, old_unreadable=True)
+
+    @property
+    def added(self) -> tuple[Certificate, ...]:
+        old = {c.sha256 for c in self.before}
+        return tuple(c for c in self.after if c.sha256 not in old)
+
+    @property
+    def removed(self) -> tuple[Certificate, ...]:
+        new = {c.sha256 for c in self.after}
+        return tuple(c for c in self.before if c.sha256 not in new)
+
+    @property
+    def kept(self) -> int:
+        return len({c.sha256 for c in self.before} & {c.sha256 for c in self.after})
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionChange:
+    """The CA update of one file-system partition, sectors in the order to write them.
+
+    ``power_safe``: a cut between or inside any of the writes leaves a file system that
+    mounts with the old or the new CA file (LittleFS, when the commit could be placed in
+    the erased half of a metadata pair; SPIFFS, at sector boundaries, when the new file
+    fits without garbage collection). Otherwise the journal is the safeguard.
     ``skipped`` (with a reason) marks an erased partition left alone.
     """
 
     partition: Partition
-    old_image: bytes
-    new_image: bytes
-    changed_sectors: tuple[int, ...]  # absolute flash offsets, ascending
-    fs_type: str = ""
-    profile: str = ""
-    ca_path: str = ""
+    fs_type: str
+    profile: str
+    ca_path: str
+    new_ca: bytes
     old_ca: bytes | None = None
-    kept_files: tuple[str, ...] = ()
-    facts: tuple[tuple[str, str], ...] = ()
-    skipped: str | None = None
-    # SPIFFS: the block writes in power-safe order, (flash offset, 4 KiB, role), each
-    # sector once. Empty: write changed_sectors in ascending order.
-    steps: tuple[tuple[int, bytes, str], ...] = ()
+    files: tuple[FileInfo, ...] = ()  # every other file, kept as it was
+    writes: tuple[SectorWrite, ...] = ()
     power_safe: bool = False
     order: str = ""
+    facts: tuple[tuple[str, str], ...] = ()  # the format, which the update keeps
+    skipped: str | None = None
+    bytes_read: int = 0
+    roots: RootChange = field(default_factory=lambda: RootChange((), ()))
 
     @property
-    def sector_count(self) -> int:
-        return self.partition.size // ERASE_BLOCK
+    def sectors(self) -> tuple[int, ...]:
+        """Sector addresses written, ascending."""
+        return tuple(sorted(w.offset for w in self.writes))
 
-    def sector_writes(self) -> list[tuple[int, bytes]]:
-        """(flash offset, 4 KiB of new bytes) for every changed sector."""
-        base = self.partition.offset
-        return [
-            (off, self.new_image[off - base : off - base + ERASE_BLOCK])
-            for off in self.changed_sectors
-        ]
+    @property
+    def up_to_date(self) -> bool:
+        return self.skipped is None and self.old_ca == self.new_ca
+
+    @property
+    def action(self) -> str:
+        if self.skipped:
+            return "skipped"
+        if self.up_to_date:
+            return "up to date"
+        return "replace" if self.old_ca is not None else "create"
+
+    def untouched(self) -> tuple[tuple[int, int], ...]:
+        """(offset, length) of the partition's ranges no write touches."""
+        out: list[tuple[int, int]] = []
+        pos = self.partition.offset
+        for s in self.sectors:
+            if s > pos:
+                out.append((pos, s - pos))
+            pos = s + SECTOR_SIZE
+        if pos < self.partition.end:
+            out.append((pos, self.partition.end - pos))
+        return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
 class UpdatePlan:
-    """Everything a writer needs; ``updates`` in table order."""
+    """Every partition's change, in table order; ``writes`` in the order they go out."""
 
     board: Board
     table: PartitionTable
-    ca_bytes: bytes
-    updates: tuple[PartitionUpdate, ...]
+    ca: GatedCA
+    changes: tuple[PartitionChange, ...]
     notes: tuple[str, ...] = ()
+    bytes_read: int = 0
+    reads: int = 0
+    md5s: int = 0
 
     @property
-    def changed_sectors(self) -> tuple[int, ...]:
-        return tuple(s for u in self.updates for s in u.changed_sectors)
+    def ca_bytes(self) -> bytes:
+        """What every CA file holds once the plan is applied."""
+        return self.ca.pem
 
-    def sector_writes(self) -> list[tuple[int, bytes]]:
-        return [w for u in self.updates for w in u.sector_writes()]
+    @property
+    def writes(self) -> tuple[SectorWrite, ...]:
+        return tuple(w for c in self.changes for w in c.writes)
 
-    def apply(self, flash: bytes) -> bytes:
-        """``flash`` with the changed sectors replaced; every other byte kept.
+    @property
+    def sectors(self) -> tuple[int, ...]:
+        """Every sector written, ascending."""
+        return tuple(sorted(w.offset for w in self.writes))
 
-        Refuses (ImageError) when ``flash`` does not hold the bytes the plan was made
-        from, so a plan is never applied to a different unit or dump.
+    @property
+    def up_to_date(self) -> bool:
+        return not self.writes
+
+    def check_bounds(self) -> None:
+        """Refuse any write that is not a whole sector inside its own partition.
+
+        The planners never produce one; this is the last check before the flash, so a
+        bug can never reach NVS (keys, calibration) or an app partition.
         """
-        out = bytearray(flash)
-        for u in self.updates:
-            p = u.partition
-            if flash[p.offset : p.end] != u.old_image:
-                raise ImageError(
-                    f"partition {p.describe()} no longer holds the bytes the plan was made "
-                    "from; plan again"
-                )
-            for off, data in u.sector_writes():
-                out[off : off + len(data)] = data
-        return bytes(out)
+        for c in self.changes:
+            p = c.partition
+            for w in c.writes:
+                if (
+                    w.offset % SECTOR_SIZE
+                    or len(w.new) != SECTOR_SIZE
+                    or len(w.old) != SECTOR_SIZE
+                    or not (p.offset <= w.offset and w.offset + SECTOR_SIZE <= p.end)
+                ):
+                    raise FlashError(
+                        f"refusing to write {len(w.new):#x} bytes at {w.offset:#x}: outside "
+                        f"partition {p.describe()}; nothing written",
+                        hint="this is a bug in esp-cabundle; please report it",
+                    )
 
 
-def _blank(data: bytes) -> bool:
-    return data.count(0xFF) == len(data)
+def plan_ca_update(
+    source: BlockSource,
+    table: PartitionTable,
+    board: Board,
+    ca: GatedCA,
+    *,
+    progress: ProgressCallback | None = None,
+) -> UpdatePlan:
+    """Plan replacing the CA file in every file-system partition ``board`` names; see
+    the module. Reads through ``source`` (pass a :class:`FlashCache` to keep what was
+    read, for verifying afterwards)."""
+    cache = source if isinstance(source, FlashCache) else FlashCache(source)
+    ca_bytes = ca.for_board(board)
+    changes: list[PartitionChange] = []
+    notes: list[str] = []
+    parsed: dict[bytes | None, RootChange] = {}  # Mongoose OS: fs_0 and fs_1 hold one CA
+
+    def roots(old: bytes | None) -> RootChange:
+        if old not in parsed:
+            parsed[old] = RootChange.of(old, ca.certificates)
+        return parsed[old]
+
+    partitions = board.fs_partitions(table)
+    for i, p in enumerate(partitions):
+        before = cache.bytes_read
+        step(progress, f"reading partition '{p.name}'", i, len(partitions))
+        say(progress, f"reading partition '{p.name}' ({p.size:#x} bytes at {p.offset:#x})")
+        change = _plan_partition(cache, p, board, ca_bytes, roots)
+        changes.append(replace(change, bytes_read=cache.bytes_read - before))
+        note = _note(p, change.skipped)
+        if note:
+            notes.append(note)
+    if all(c.skipped for c in changes):
+        raise InputError(
+            "every file-system partition the board names is erased: "
+            + ", ".join(f"'{c.partition.name}'" for c in changes)
+            + "; there is no CA file to replace",
+            hint="flash a file-system image first (esp-cabundle pack)",
+        )
+    plan = UpdatePlan(
+        board,
+        table,
+        ca,
+        tuple(changes),
+        tuple(notes),
+        bytes_read=cache.bytes_read,
+        reads=cache.reads,
+        md5s=cache.md5s,
+    )
+    plan.check_bounds()
+    step(progress, "planned", len(partitions), len(partitions))
+    return plan
 
 
-def _mount_failure(p: Partition, data: bytes, board: Board, e: ImageError) -> ImageError:
-    from ..fs import detect_fs_type
+def _open(cache: FlashCache, p: Partition, fs_type: str, profile: str) -> PartitionEdit | None:
+    if fs_type == "littlefs":
+        return LittleFsEdit.open(cache, p.offset, p.size, LITTLEFS_PROFILES[profile])
+    return SpiffsEdit.open(cache, p.offset, p.size, get_spiffs_profile(profile))
 
+
+def _plan_partition(
+    cache: FlashCache,
+    p: Partition,
+    board: Board,
+    ca_bytes: bytes,
+    roots: Callable[[bytes | None], RootChange],
+) -> PartitionChange:
+    fs = board.filesystem
+    assert fs is not None  # fs_partitions refuses boards without a file system
+    base = PartitionChange(p, fs.fs_type, fs.profile, fs.ca_path, ca_bytes)
+    try:
+        edit = _open(cache, p, fs.fs_type, fs.profile)
+        old = edit.read(fs.ca_path) if edit is not None else None
+    except ImageError as e:
+        raise _mount_failure(p, board, cache, e) from e
+    if edit is None:
+        return replace(base, skipped=ERASED)
+    if fs.platform is not None and isinstance(edit, LittleFsEdit):
+        check_readable(
+            edit.disk_version, resolve_platform(fs.platform), f"partition {p.describe()}"
+        )
+    try:
+        planned = edit.replace(fs.ca_path, ca_bytes)
+    except ImageError as e:
+        raise ImageError(
+            f"partition '{p.name}': cannot write {fs.ca_path} ({e.message}); nothing written",
+            hint=e.hint,
+        ) from e
+    return replace(
+        base,
+        old_ca=old,
+        files=edit.others(fs.ca_path),
+        writes=planned.writes,
+        power_safe=planned.power_safe,
+        order=planned.order,
+        facts=tuple(edit.facts.items()),
+        roots=roots(old),
+    )
+
+
+def _mount_failure(p: Partition, board: Board, cache: FlashCache, e: ImageError) -> ImageError:
+    """Say what the partition holds instead, where its bytes were all read (a dump, or
+    a SPIFFS partition), and what the table's ``encrypted`` flag suggests."""
     fs = board.filesystem
     assert fs is not None
-    try:
-        found = detect_fs_type(data)
-    except ImageError:
-        found = None
-    hint = e.hint
+    found: str | None = None
+    if cache.known(p.offset, p.size):
+        try:
+            found = detect_fs_type(cache.read(p.offset, p.size))
+        except ImageError:
+            found = None
     if found is not None and found != fs.fs_type:
         hint = (
             f"the partition holds a {found} file system; pick a board whose file system is "
@@ -136,184 +319,22 @@ def _mount_failure(p: Partition, data: bytes, board: Board, e: ImageError) -> Im
     elif found is None and p.encrypted:
         hint = (
             "the table flags this partition 'encrypted' and its bytes are no file system: "
-            "the chip's flash encryption is probably on, so the dump holds ciphertext and "
-            "cannot be edited offline"
+            "the chip's flash encryption is probably on, so the flash holds ciphertext, "
+            "which cannot be edited"
+        )
+    else:
+        hint = e.hint or (
+            f"is --board {board.name} right for this unit? (esp-cabundle inspect shows what "
+            "it holds)"
         )
     return ImageError(
         f"partition {p.describe()} does not mount as {fs.fs_type} ({fs.profile} profile): "
-        f"{e.message}; nothing written",
-        hint=hint or f"is --board {board.name} right for this unit?",
+        f"{e.message}; nothing written, nothing formatted",
+        hint=hint,
     )
 
 
-def _plan_partition(p: Partition, data: bytes, board: Board, ca_bytes: bytes) -> PartitionUpdate:
-    from ..fs import open_image
-
-    fs = board.filesystem
-    assert fs is not None
-    if len(data) != p.size:
-        raise InputError(f"read {len(data)} bytes of partition '{p.name}', expected {p.size}")
-    if _blank(data):
-        return PartitionUpdate(
-            p,
-            data,
-            data,
-            (),
-            fs_type=fs.fs_type,
-            profile=fs.profile,
-            ca_path=fs.ca_path,
-            skipped="erased (all 0xFF): no file system to update",
-        )
-    try:
-        image = open_image(data, fs_type=fs.fs_type, profile=fs.profile)
-    except ImageError as e:
-        raise _mount_failure(p, data, board, e) from e
-    if fs.platform is not None:
-        from ..fs.lfs_platforms import check_readable, resolve_platform
-
-        version = getattr(image, "disk_version", None)
-        if isinstance(version, int):
-            check_readable(version, resolve_platform(fs.platform), f"partition {p.describe()}")
-    before = {f.path: image.read(f.path) for f in image.files()}
-    facts_before = image.describe()
-    old_ca = before.get(fs.ca_path)
-    steps: tuple[tuple[int, bytes, str], ...] = ()
-    power_safe, order = False, ""
-    try:
-        if fs.fs_type == "spiffs":
-            from ..fs.spiffs_safe import plan_spiffs_replace
-
-            replaced = plan_spiffs_replace(data, fs.profile, fs.ca_path, ca_bytes)
-            new = replaced.image
-            steps = tuple(
-                (p.offset + s.block * len(s.content), s.content, s.role) for s in replaced.steps
-            )
-            power_safe, order = replaced.power_safe, replaced.order
-        else:
-            image.write(fs.ca_path, ca_bytes)
-            new = image.to_bytes()
-    except ImageError as e:
-        raise ImageError(
-            f"partition '{p.name}': cannot write {fs.ca_path} ({e.message}); nothing written",
-            hint=e.hint,
-        ) from e
-    _verify(p, new, before, fs.fs_type, fs.profile, fs.ca_path, ca_bytes, facts_before)
-    changed = tuple(
-        p.offset + i
-        for i in range(0, p.size, ERASE_BLOCK)
-        if new[i : i + ERASE_BLOCK] != data[i : i + ERASE_BLOCK]
-    )
-    facts = tuple((k, v) for k, v in facts_before.items())
-    return PartitionUpdate(
-        partition=p,
-        old_image=data,
-        new_image=new,
-        changed_sectors=changed,
-        fs_type=fs.fs_type,
-        profile=fs.profile,
-        ca_path=fs.ca_path,
-        old_ca=old_ca,
-        kept_files=tuple(sorted(k for k in before if k != fs.ca_path)),
-        facts=facts,
-        steps=steps,
-        power_safe=power_safe,
-        order=order,
-    )
-
-
-# Facts that an edit must not change (the format the firmware mounts).
-_FORMAT_FACTS = ("file system", "profile", "disk version", "block size", "block count", "blocks")
-
-
-def _verify(
-    p: Partition,
-    new: bytes,
-    before: dict[str, bytes],
-    fs_type: str,
-    profile: str,
-    ca_path: str,
-    ca_bytes: bytes,
-    facts_before: dict[str, str],
-) -> None:
-    """Re-open the edited image from its bytes: CA as written, other files unchanged,
-    same file-system format."""
-    from ..fs import open_image
-
-    if len(new) != p.size:
-        raise ImageError(f"partition '{p.name}': the edited image changed size; nothing written")
-    try:
-        check = open_image(new, fs_type=fs_type, profile=profile)
-        after = {f.path: check.read(f.path) for f in check.files()}
-    except ImageError as e:
-        raise ImageError(
-            f"partition '{p.name}': the edited image does not mount ({e.message}); nothing written"
-        ) from e
-    if after.get(ca_path) != ca_bytes:
-        raise ImageError(f"partition '{p.name}': {ca_path} does not read back; nothing written")
-    for path, content in before.items():
-        if path != ca_path and after.get(path) != content:
-            raise ImageError(f"partition '{p.name}': {path} changed; nothing written")
-    extra = set(after) - set(before) - {ca_path}
-    if extra:
-        raise ImageError(f"partition '{p.name}': new files appeared ({', '.join(sorted(extra))})")
-    facts_after = check.describe()
-    for key in _FORMAT_FACTS:
-        if facts_before.get(key) != facts_after.get(key):
-            raise ImageError(
-                f"partition '{p.name}': the edit changed the file system's {key} "
-                f"({facts_before.get(key)} -> {facts_after.get(key)}); nothing written"
-            )
-
-
-def plan_ca_update(
-    read: FlashReader,
-    table: PartitionTable,
-    board: Board,
-    ca: GatedCA,
-    *,
-    progress: ProgressCallback | None = None,
-) -> UpdatePlan:
-    """Plan replacing the CA file in every file-system partition ``board`` names.
-
-    ``ca`` passed the gate for ``board`` (it is not judged again here). Reads only those
-    partitions through ``read``. Raises before anything could be written:
-    PartitionTableError (partition missing), ImageError (does not mount, or an edit that
-    would not verify), InputError (a CA gated for another board, or every target
-    partition erased).
-    """
-    return _plan_gated_bytes(read, table, board, ca.for_board(board), progress=progress)
-
-
-def _plan_gated_bytes(
-    read: FlashReader,
-    table: PartitionTable,
-    board: Board,
-    ca_bytes: bytes,
-    *,
-    progress: ProgressCallback | None = None,
-) -> UpdatePlan:
-    """:func:`plan_ca_update` for the bytes of a GatedCA already checked for ``board``
-    (the unit planner's SPIFFS step); never for bytes from anywhere else."""
-    partitions = board.fs_partitions(table)
-    updates: list[PartitionUpdate] = []
-    notes: list[str] = []
-    for p in partitions:
-        if progress is not None:
-            progress(
-                Message(
-                    "info", f"reading partition '{p.name}' ({p.size:#x} bytes at {p.offset:#x})"
-                )
-            )
-        update = _plan_partition(p, read(p.offset, p.size), board, ca_bytes)
-        note = partition_note(p, update.skipped)
-        if note:
-            notes.append(note)
-        updates.append(update)
-    refuse_if_all_erased([(u.partition, u.skipped) for u in updates])
-    return UpdatePlan(board, table, ca_bytes, tuple(updates), tuple(notes))
-
-
-def partition_note(p: Partition, skipped: str | None) -> str | None:
+def _note(p: Partition, skipped: str | None) -> str | None:
     """What a user should know about a target partition the plan read (or skipped)."""
     if skipped:
         return f"partition '{p.name}' is {skipped}"
@@ -325,13 +346,36 @@ def partition_note(p: Partition, skipped: str | None) -> str | None:
     return None
 
 
-def refuse_if_all_erased(targets: list[tuple[Partition, str | None]]) -> None:
-    """An erased partition is skipped (Mongoose OS's fs_1 before the first OTA); all of
-    them erased means there is no CA file to replace at all."""
-    if all(skipped for _, skipped in targets):
-        raise InputError(
-            "every file-system partition the board names is erased: "
-            + ", ".join(f"'{p.name}'" for p, _ in targets)
-            + "; there is no CA file to replace",
-            hint="flash a file-system image first (esp-cabundle pack)",
+def reread_problems(
+    cache: FlashCache,
+    change: PartitionChange,
+    *,
+    written: Sequence[tuple[int, bytes]] = (),
+    old: bool = False,
+) -> list[str]:
+    """What differs between the plan and the partition read back through ``cache``, with
+    ``written`` (absolute offset, content) laid over it (none: as the unit is now).
+
+    The CA file must hold the new content (``old``: the content it had), every other
+    file must be there with its size, and the format must be the same. Only what the
+    file system reads crosses the link; bytes the cache knows are trusted (the unit's
+    MD5 proved them).
+    """
+    p = change.partition
+    reader = Overlay(cache, size=cache.size, sectors=dict(written)) if written else cache
+
+    def mount() -> FileSystemImage:
+        return mount_region(
+            reader, p.offset, p.size, fs_type=change.fs_type, profile=change.profile
         )
+
+    return mount_problems(
+        mount,
+        Expected(
+            path=change.ca_path,
+            allowed=[change.old_ca if old else change.new_ca],
+            others=change.files,
+            facts=dict(change.facts),
+            what="the CA file it had" if old else "the new CA file",
+        ),
+    )

@@ -20,9 +20,18 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..blocks import erased_md5
 from ..errors import PartitionTableError
-from ..partitions import DEFAULT_TABLE_OFFSET, TABLE_SECTOR, Partition, PartitionTable
+from ..partitions import (
+    DEFAULT_TABLE_OFFSET,
+    TABLE_SECTOR,
+    Partition,
+    PartitionTable,
+)
 from .base import Flash, Progress, ProgressCallback, ProgressEvent
+from .offline import inspect_dump
+from .serial import DEFAULT_BAUD, open_unit
+from .table import read_table
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -36,7 +45,6 @@ __all__ = [
     "read_partition",
     "read_port",
     "read_skipping_blank",
-    "read_table",
     "unit_image",
 ]
 
@@ -45,17 +53,6 @@ __all__ = [
 _CHUNK = 0x10000
 # The bootloader header sits at 0x1000 (ESP32, ESP32-S2) or 0x0 (newer chips).
 _BOOT_REGION = 0x2000
-
-
-def read_table(flash: Flash, *, offset: int = DEFAULT_TABLE_OFFSET) -> PartitionTable:
-    """The partition table at ``offset``; PartitionTableError if there is none or it is bad.
-
-    Every partition must fit in the flash.
-    """
-    data = flash.read(offset, TABLE_SECTOR)
-    return PartitionTable.from_binary(
-        data, offset=offset, flash_size=flash.size, source=f"{flash.name}: partition table"
-    )
 
 
 def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Partition, bytes]:
@@ -69,17 +66,13 @@ def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Part
     return p, read_skipping_blank(flash, p.offset, p.size)
 
 
-def _blank_md5(length: int) -> str:
-    return hashlib.md5(b"\xff" * length).hexdigest()
-
-
 def _blank_runs(flash: Flash, offset: int, length: int) -> list[tuple[int, int, bool]]:
     """(start, size, blank) runs covering the range, judged by the unit's MD5 per chunk."""
     runs: list[tuple[int, int, bool]] = []
     pos, end = offset, offset + length
     while pos < end:
         size = min(_CHUNK - pos % _CHUNK, end - pos)
-        blank = flash.md5(pos, size) == _blank_md5(size)
+        blank = flash.md5(pos, size) == erased_md5(size)
         if runs and runs[-1][2] == blank:
             runs[-1] = (runs[-1][0], runs[-1][1] + size, blank)
         else:
@@ -153,7 +146,6 @@ def inspect_flash(
     source: str | None = None,
 ) -> Report:
     """What :func:`~esp_cabundle.flash.offline.inspect_dump` says about this flash."""
-    from .offline import inspect_dump
 
     src = source or flash.name
     image, _table, skipped = unit_image(flash, table_offset=table_offset, apps=apps)
@@ -198,7 +190,6 @@ def read_port(
     progress: ProgressCallback | None = None,
 ) -> ReadResult:
     """Read one partition (by name) or, with ``partition=None``, the whole flash."""
-    from .serial import DEFAULT_BAUD, open_unit
 
     with open_unit(
         port,
@@ -232,7 +223,6 @@ def inspect_port(
     The report's facts start with what only a live unit can tell: chip, MAC, flash size
     and whether flash encryption is on (then the reads are ciphertext, and a note says so).
     """
-    from .serial import DEFAULT_BAUD, open_unit
 
     offset = table_offset if table_offset is not None else _board_offset(board)
     with open_unit(

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import FlashError, InputError
-from .base import Flash, ProgressCallback
+from ..boards import load_board
+from ..errors import EspCabundleError, FlashError, InputError
+from ..partitions import DEFAULT_TABLE_OFFSET
+from .base import JOB, Flash, ProgressCallback, say, step, within
 from .interrupt import (
     Cancel,
     GuardedFlash,
@@ -26,8 +28,9 @@ from .interrupt import (
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry
-from .update import FlashCache, read_table_pages
-from .writer import entry_state, refuse_encrypted, say, write_journaled
+from .serial import DEFAULT_BAUD, open_unit
+from .table import read_table
+from .writer import entry_state, refuse_encrypted, write_journaled
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -35,6 +38,10 @@ if TYPE_CHECKING:
     from .serial import AfterMode, ResetMode
 
 __all__ = ["RestoreResult", "restore_flash", "restore_unit"]
+
+# The shares of a restore (of JOB): connecting, checking the unit against the journal,
+# then writing the old sectors back.
+_CONNECT, _CHECK = 15, 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +59,6 @@ class RestoreResult:
 def _board_of(entry: JournalEntry) -> Board | None:
     """The board the update was made for, when it is one of ours (a board file given
     by path then is not: its name is all the journal keeps)."""
-    from ..boards import load_board
-    from ..errors import EspCabundleError
 
     try:
         return load_board(entry.board)
@@ -64,7 +69,6 @@ def _board_of(entry: JournalEntry) -> Board | None:
 def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) -> str | None:
     """Why the entry must not be written to this unit: its partitions are not the
     table's, or not the ones the board keeps its file system in."""
-    from ..errors import EspCabundleError
 
     mismatch = entry.table_mismatch(table)
     if mismatch is not None or board is None or board.filesystem is None:
@@ -109,12 +113,12 @@ def restore_flash(
             hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
             "--journal-dir if they were saved elsewhere",
         )
-    from ..partitions import DEFAULT_TABLE_OFFSET
 
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
     board = board or _board_of(entry)
     offset = board.table_offset if board is not None else DEFAULT_TABLE_OFFSET
-    table = read_table_pages(FlashCache(guarded), offset)
+    step(progress, "reading the partition table", _CONNECT, JOB)
+    table = read_table(guarded, offset=offset)
     mismatch = _refusal(entry, table, board)
     if mismatch is not None:
         raise InputError(
@@ -124,6 +128,7 @@ def restore_flash(
             hint="this entry is not from this unit's layout (or was edited); move it out of "
             "the journal",
         )
+    step(progress, "checking what the unit holds", _CONNECT + 5, JOB)
     state = entry_state(guarded, entry)
     if state.stale and not force:
         raise FlashError(
@@ -136,9 +141,13 @@ def restore_flash(
     todo = len(entry.sectors) - state.count("old")
     result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run)
     if dry_run:
+        step(progress, "done", JOB, JOB)
         return result
     if todo:
         say(progress, f"restoring {todo} sector(s) saved on {entry.when}")
+        before = entry.status
+        # from here a stop leaves the unit part-way back: the journal must not say complete
+        entry = journal.set_status(entry, "restoring")
         try:
             write_journaled(
                 guarded,
@@ -146,14 +155,17 @@ def restore_flash(
                 table,
                 state,
                 restoring=True,
-                progress=progress,
+                progress=within(progress, _CHECK, JOB),
                 what="restore",
                 resume_hint="reconnect and run 'esp-cabundle restore' again",
             )
         except UnitInterrupted as e:
+            if not e.interruption.written:  # stopped before its first sector
+                entry = journal.set_status(entry, before)
             partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
             raise UnitInterrupted(e.interruption, partial) from None
     journal.set_status(entry, "restored")
+    step(progress, "done", JOB, JOB)
     return result
 
 
@@ -172,9 +184,9 @@ def restore_unit(
     cancel: Cancel | None = None,
 ) -> RestoreResult:
     """Connect and undo the newest journaled update of the unit (found by its MAC)."""
-    from .serial import DEFAULT_BAUD, open_unit
 
     stop_if_requested(cancel, port, "restore")
+    step(progress, "connecting", 0, JOB)
     with open_unit(
         port,
         baud=baud or DEFAULT_BAUD,
@@ -183,6 +195,7 @@ def restore_unit(
         expected_chip=board.chips if board is not None else None,
         connect_attempts=connect_attempts,
         progress=progress,
+        stop=lambda: stop_if_requested(cancel, port, "restore"),
     ) as unit:
         stop_if_requested(cancel, port, "restore")
         refuse_encrypted(unit, port)

@@ -12,10 +12,9 @@ serial error, and cannot say which sectors reached the unit. Here every block th
 acknowledges is counted, so a lost link is reported with exactly what was done, and every
 write is checked by the unit's own MD5 of the range.
 
-esptool reports through a process-wide logger. While an operation runs, a router is
-installed in its place that sends each thread's messages to that thread's progress
-callback (so several units can work in parallel threads); the previous logger is put
-back when the last operation ends. Nothing esptool says is printed directly.
+esptool reports through a process-wide logger; :mod:`.esptool_log` routes its messages
+to each operation's progress callback, so nothing esptool says is printed directly.
+Opening the port and translating its errors is :mod:`.ports`.
 
 esptool is imported inside the functions only: ``esp-cabundle --help`` and ``build``
 never load it.
@@ -23,13 +22,9 @@ never load it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import re
-import socket
-import sys
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +33,14 @@ from typing import Any, Literal
 
 from ..errors import DeviceError, FlashError
 from .base import SECTOR_SIZE, Flash, Message, Progress, ProgressCallback
+from .esptool_log import esptool_output
+from .ports import (
+    connect_error,
+    is_link_failure,
+    open_rfc2217_port,
+    open_socket_port,
+    port_error,
+)
 
 __all__ = [
     "DEFAULT_BAUD",
@@ -61,12 +64,6 @@ ROM_BAUD = 115200
 # esptool's read_flash accumulates with bytes +=: read in bounded chunks (each still
 # checked by the unit's MD5) to keep that cost linear.
 READ_CHUNK = 0x40000
-
-# esptool FatalError texts that mean the link went quiet, not that the unit refused.
-_SILENT_LINK = re.compile(
-    r"No serial data received|Serial data stream stopped|Packet content transfer stopped|"
-    r"No more data to read from the serial port",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,267 +94,12 @@ def chip_key(name: str) -> str:
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
-# --- esptool's logger, routed per thread -------------------------------------------------
-_route_lock = threading.Lock()
-_route_depth = 0
-_route_saved: Any = None
-_route_local = threading.local()
-_router: Any = None
-
-
-def _make_router() -> Any:
-    from esp_pylib.logger import EspLogBase
-    from rich.text import Text
-
-    def plain(text: str) -> str:
-        try:
-            return Text.from_markup(text).plain
-        except Exception:  # esptool escapes its markup; never fail on a message
-            return text
-
-    class Router(EspLogBase):
-        """esptool's logger while our operations run: each line to its thread's sink."""
-
-        def _sink(self) -> Callable[[Message], None] | None:
-            return getattr(_route_local, "sink", None)
-
-        def _say(self, level: Literal["info", "note", "warning", "error"], text: str) -> None:
-            sink = self._sink()
-            for line in plain(text).splitlines():
-                if line.strip():
-                    logger.debug("esptool %s: %s", level, line)
-                    if sink is not None:
-                        sink(Message(level, line.strip()))
-
-        def print(self, *args: Any, **kwargs: Any) -> None:
-            sink = self._sink()
-            if sink is None and _route_saved is not None:
-                _route_saved.print(*args, **kwargs)
-                return
-            text = str(kwargs.get("sep", " ")).join(str(a) for a in args)
-            text += str(kwargs.get("end", "\n"))
-            pending = getattr(_route_local, "line", "") + text
-            *lines, rest = pending.split("\n")
-            _route_local.line = rest
-            for line in lines:
-                self._say("info", line)
-
-        def note(self, *args: Any) -> None:
-            self._say("note", " ".join(str(a) for a in args))
-
-        def hint(self, *args: Any) -> None:
-            self._say("note", " ".join(str(a) for a in args))
-
-        def debug(self, *args: Any) -> None:
-            logger.debug("esptool: %s", "".join(str(a) for a in args))
-
-        def warn(self, *args: Any, suggestion: str | None = None) -> None:
-            self._say("warning", " ".join(str(a) for a in args))
-
-        def err(self, *args: Any, suggestion: str | None = None) -> None:
-            self._say("error", " ".join(str(a) for a in args))
-
-        def warning(self, message: str, suggestion: str | None = None) -> None:
-            self.warn(message)
-
-        def error(self, message: str, suggestion: str | None = None) -> None:
-            self.err(message)
-
-        def set_verbosity(self, mode: int | str) -> None:
-            pass
-
-        def progress_bar(
-            self,
-            cur_iter: int,
-            total_iters: int,
-            prefix: str = "",
-            suffix: str = "",
-            bar_length: int = 30,
-        ) -> None:
-            pass  # operations report their own Progress events
-
-    return Router()
-
-
-@contextmanager
-def esptool_output(sink: Callable[[Message], None]) -> Iterator[None]:
-    """Route esptool's messages from this thread to ``sink`` for the duration.
-
-    esptool's logger is a process global; the router stays installed while any thread is
-    inside this context and the previous logger comes back when the last one leaves.
-    """
-    global _route_depth, _route_saved, _router
-    import esptool.logger  # noqa: F401 - installs esptool's own logger first
-    from esp_pylib.logger import EspLog
-
-    with _route_lock:
-        if _router is None:
-            _router = _make_router()
-        if _route_depth == 0:
-            _route_saved = EspLog.instance
-            EspLog.instance = _router
-        _route_depth += 1
-    previous = getattr(_route_local, "sink", None)
-    _route_local.sink = sink
-    try:
-        yield
-    finally:
-        _route_local.sink = previous
-        _route_local.line = ""
-        with _route_lock:
-            _route_depth -= 1
-            if _route_depth == 0:
-                EspLog.instance = _route_saved
-                _route_saved = None
-
-
-# --- opening ports -----------------------------------------------------------------------
-def _open_socket_port(url: str) -> Any:
-    """A ``socket://`` port whose ``in_waiting`` tells the truth.
-
-    pyserial's socket handler reports at most one waiting byte, so esptool (which reads
-    ``in_waiting`` bytes at a time) reads a TCP link one byte per call: about 40 KB/s.
-    FIONREAD gives the real count (POSIX); elsewhere the stock behaviour is kept.
-    """
-    from serial.urlhandler.protocol_socket import Serial as SocketSerial
-
-    class CountingSocketSerial(SocketSerial):  # type: ignore[misc]
-        @property
-        def in_waiting(self) -> int:
-            try:
-                import fcntl
-                import termios
-
-                sock: Any = getattr(self, "_socket", None)
-                raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
-                return int.from_bytes(raw, sys.byteorder)
-            except (ImportError, OSError, AttributeError, ValueError):
-                waiting: int = super().in_waiting
-                return waiting
-
-        def close(self) -> None:
-            # pyserial sleeps 0.3 s after closing "in case of quick reconnects"; a unit
-            # session ends here, so close at once.
-            port: Any = self
-            if port.is_open and port._socket is not None:
-                with contextlib.suppress(OSError):
-                    port._socket.shutdown(socket.SHUT_RDWR)
-                port._socket.close()
-                port._socket = None
-            port.is_open = False
-
-    port = CountingSocketSerial()
-    port.port = url
-    port.open()
-    return port
-
-
-def _open_rfc2217_port(url: str) -> Any:
-    """An ``rfc2217://`` port that does not renegotiate the line for a read timeout.
-
-    esptool changes the port's read timeout around most commands; pyserial's RFC 2217
-    client then resends every line setting and sleeps 50 ms waiting for the answers,
-    although the timeout only matters on this side. Here it is just stored.
-    """
-    from serial.rfc2217 import Serial as Rfc2217Serial
-
-    class LocalTimeoutRfc2217Serial(Rfc2217Serial):  # type: ignore[misc]
-        @property
-        def timeout(self) -> float | None:
-            value: float | None = getattr(self, "_timeout", None)
-            return value
-
-        @timeout.setter
-        def timeout(self, value: float | None) -> None:
-            if value is not None and value < 0:
-                raise ValueError(f"Not a valid timeout: {value!r}")
-            port: Any = self
-            port._timeout = value
-
-        def close(self) -> None:
-            # pyserial sleeps 0.3 s after closing "in case of quick reconnects"
-            port: Any = self
-            port.is_open = False
-            if port._socket is not None:
-                with contextlib.suppress(OSError):
-                    port._socket.shutdown(socket.SHUT_RDWR)
-                port._socket.close()
-            if port._thread is not None:
-                port._thread.join(7)
-                port._thread = None
-            port._socket = None
-
-    port = LocalTimeoutRfc2217Serial()
-    port.port = url
-    port.open()
-    return port
-
-
 def _chip_name(name: str) -> str:
     """esptool's spelling of a chip name (``esp32s3`` -> ``ESP32-S3``)."""
     from esptool.targets import CHIP_DEFS
 
     cls = CHIP_DEFS.get(chip_key(name))
     return str(cls.CHIP_NAME) if cls is not None else name
-
-
-def _port_error(port: str, detail: str) -> DeviceError:
-    low = detail.lower()
-    if "connection refused" in low or "errno 111" in low or "errno 61" in low:
-        return DeviceError(
-            f"{port}: nothing is listening there (connection refused)",
-            hint="start the serial bridge (esp_rfc2217_server, ser2net) or check host and port",
-        )
-    if "permission denied" in low or "errno 13" in low or "access is denied" in low:
-        return DeviceError(
-            f"{port}: permission denied",
-            hint="add your user to the 'dialout' group (Arch: 'uucp') and log in again",
-        )
-    if any(s in low for s in ("no such file", "errno 2]", "filenotfounderror", "cannot find")):
-        return DeviceError(
-            f"{port}: no such serial port",
-            hint="check the cable and the port name (Linux /dev/ttyUSB0 or /dev/ttyACM0, "
-            "macOS /dev/cu.*, Windows COM3); list ports: python -m serial.tools.list_ports",
-        )
-    if any(s in low for s in ("busy", "errno 16", "errno 11", "could not exclusively lock")):
-        return DeviceError(
-            f"{port}: the port is in use by another program",
-            hint="close serial monitors (idf.py monitor, screen, the Arduino IDE) and retry",
-        )
-    if "inappropriate ioctl" in low or "errno 25" in low:
-        return DeviceError(f"{port}: not a serial port")
-    return DeviceError(f"{port}: cannot open the port ({detail.strip()})")
-
-
-def _connect_error(port: str, e: Exception) -> DeviceError:
-    text = str(e)
-    if "Could not open" in text:
-        # "Could not open PORT, the port is busy or doesn't exist.\n(pyserial's text)\n"
-        inner = re.search(r"\n\((.*)\)\n", text, re.DOTALL)
-        return _port_error(port, inner.group(1) if inner else text)
-    if "Failed to connect" in text:
-        if "Invalid head of packet" in text or "Wrong boot mode" in text:
-            why = "it sends other data: it is running its firmware, not in download mode"
-        elif "No serial data received" in text:
-            why = "nothing answered"
-        else:
-            why = text.split("\n")[0].split(": ", 1)[-1]
-        return DeviceError(
-            f"{port}: no answer from an ESP bootloader ({why})",
-            hint="put the unit in download mode (hold BOOT/GPIO0 low while pressing "
-            "RESET/EN), check TX/RX wiring, and that no other program uses the port",
-        )
-    if "autodetect" in text:
-        return DeviceError(f"{port}: unsupported chip ({text.splitlines()[0]})")
-    return DeviceError(f"{port}: cannot connect ({text.splitlines()[0]})")
-
-
-def _is_link_failure(e: BaseException) -> bool:
-    import serial
-
-    if isinstance(e, (serial.SerialException, OSError)):
-        return True
-    return bool(_SILENT_LINK.search(str(e)))
 
 
 def open_unit(
@@ -370,6 +112,7 @@ def open_unit(
     stub: bool = True,
     connect_attempts: int | None = None,
     progress: ProgressCallback | None = None,
+    stop: Callable[[], None] | None = None,
 ) -> SerialUnit:
     """Connect to a unit in download mode and make its flash ready to use.
 
@@ -381,6 +124,8 @@ def open_unit(
 
     Raises DeviceError: no such port, permission denied, port busy, nothing listening,
     no answer from the bootloader, chip mismatch, link lost while connecting.
+    ``stop`` is called between esptool's connect attempts and steps; what it raises
+    (a stop requested: nothing has been written) ends the connecting at once.
     """
     return SerialUnit._connect(
         port,
@@ -391,6 +136,7 @@ def open_unit(
         stub=stub,
         connect_attempts=connect_attempts,
         progress=progress,
+        stop=stop,
     )
 
 
@@ -419,6 +165,7 @@ class SerialUnit(Flash):
         stub: bool,
         connect_attempts: int | None,
         progress: ProgressCallback | None,
+        stop: Callable[[], None] | None,
     ) -> SerialUnit:
         import serial
         from esptool.cmds import attach_flash, detect_chip, detect_flash_size, run_stub
@@ -429,17 +176,17 @@ class SerialUnit(Flash):
             if progress is not None:
                 progress(m)
 
-        with esptool_output(sink):
+        with esptool_output(sink, poll=stop):
             sink(Message("info", f"Connecting to {port}"))
             is_socket = port.startswith("socket://")
             is_url = is_socket or port.startswith("rfc2217://")
             target: Any = port
             if is_url:
-                opener = _open_socket_port if is_socket else _open_rfc2217_port
+                opener = open_socket_port if is_socket else open_rfc2217_port
                 try:
                     target = opener(port)
                 except (serial.SerialException, OSError) as e:
-                    raise _port_error(port, str(e)) from e
+                    raise port_error(port, str(e)) from e
             try:
                 esp = detect_chip(
                     port=target,
@@ -452,7 +199,7 @@ class SerialUnit(Flash):
                 if is_url:
                     target.close()
                 if isinstance(e, FatalError):
-                    raise _connect_error(port, e) from e
+                    raise connect_error(port, e) from e
                 if isinstance(e, (serial.SerialException, OSError)):
                     raise DeviceError(f"{port}: link lost while connecting ({e})") from e
                 raise
@@ -504,7 +251,7 @@ class SerialUnit(Flash):
                 if isinstance(e, DeviceError):
                     raise
                 if isinstance(e, (FatalError, serial.SerialException, OSError)):
-                    if _is_link_failure(e):
+                    if is_link_failure(e):
                         raise DeviceError(f"{port}: link lost while {step} ({e})") from e
                     raise DeviceError(f"{port}: failed while {step}: {e}") from e
                 raise
@@ -533,8 +280,15 @@ class SerialUnit(Flash):
     def _output(self) -> Iterator[None]:
         if self._closed:
             raise DeviceError(f"{self.name}: the connection is closed")
-        with esptool_output(self._emit):
+        with esptool_output(self._esptool_said):
             yield
+
+    def _esptool_said(self, message: Message) -> None:
+        """esptool's commentary on an operation ("Compressed 4096 bytes to 83...") stays
+        in the debug log (where the router also puts it): the operations report their
+        own progress. Its warnings and errors are passed on."""
+        if message.level in ("warning", "error"):
+            self._emit(message)
 
     def read(self, offset: int, length: int) -> bytes:
         from esptool.util import NotImplementedInROMError
@@ -676,7 +430,7 @@ class SerialUnit(Flash):
             if self.after == "hard-reset" and not self.name.startswith("socket://"):
                 from esptool.cmds import reset_chip
 
-                with esptool_output(self._emit):
+                with esptool_output(self._esptool_said):
                     reset_chip(self._esp, "hard-reset")
         except Exception as e:  # a dead link must not hide the error that killed it
             logger.debug("reset on close failed: %s", e)
@@ -718,7 +472,7 @@ class SerialUnit(Flash):
 
     def _failure(self, e: BaseException, doing: str, state: str) -> FlashError:
         detail = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if _is_link_failure(e):
+        if is_link_failure(e):
             return FlashError(
                 f"{self.name}: link lost while {doing}" + (f": {state}" if state else ""),
                 hint=f"({detail}) check the cable and power, reconnect and run the command again",

@@ -23,12 +23,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from ..errors import EspCabundleError, FlashError, InputError, Interrupted, OutputError
+from .. import __version__
+from ..errors import (
+    DeviceError,
+    EspCabundleError,
+    FlashError,
+    ImageError,
+    InputError,
+    Interrupted,
+    OutputError,
+    PartitionTableError,
+)
 from .base import ProgressCallback
 from .flasher import FlashResult
 from .interrupt import UnitInterrupted
 
 if TYPE_CHECKING:
+    from ..gate import GatedCA
     from .serial import UnitInfo
 
 __all__ = [
@@ -36,9 +47,11 @@ __all__ = [
     "LogFormat",
     "UnitOutcome",
     "append_log",
+    "check_log",
     "expand_ports",
     "flash_log_record",
     "log_format_for",
+    "next_step",
     "run_parallel",
     "station_exit_code",
 ]
@@ -50,11 +63,16 @@ _GLOB_CHARS = frozenset("*?[")
 
 LOG_FIELDS = (
     "time",
+    "tool_version",
     "port",
     "mac",
     "chip",
     "board",
+    "bundle",
+    "bundle_sha256",
     "partitions",
+    "roots_before",
+    "roots_after",
     "ca_before",
     "ca_after",
     "sectors_written",
@@ -62,7 +80,10 @@ LOG_FIELDS = (
     "bytes_written",
     "result",
     "error",
+    "notes",
 )
+# Lists of names hold spaces: in CSV they are joined with "; ", the others with " ".
+_NAME_FIELDS = frozenset({"roots_before", "roots_after", "notes"})
 
 
 def expand_ports(patterns: Sequence[str]) -> list[str]:
@@ -159,6 +180,19 @@ def run_parallel(
     return [outcomes[p] for p in ports]
 
 
+def next_step(error: EspCabundleError) -> str:
+    """The one thing to do next about a unit that failed or stopped, alike in its line,
+    its JSON and its log record: the error's own advice, else what usually helps for
+    its kind."""
+    if error.hint:
+        return error.hint
+    if isinstance(error, DeviceError):
+        return "check the cable and power, then run the same command again"
+    if isinstance(error, (ImageError, PartitionTableError)):
+        return "check --board, and look at the unit with 'esp-cabundle inspect --port PORT'"
+    return "fix what the message says, then run the same command again"
+
+
 def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
     """0 when every unit succeeded; 130 when any unit stopped on request (Ctrl-C); when
     every unit failed with the same exit code, that code (2 for a bad partition table
@@ -174,26 +208,38 @@ def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
     return 3
 
 
-def flash_log_record(outcome: UnitOutcome[FlashResult], board: str) -> dict[str, Any]:
-    """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome; a
-    unit stopped on request is ``interrupted``, its error what it holds and what next."""
+def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA) -> dict[str, Any]:
+    """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome.
+
+    ``result`` is updated, up-to-date, resumed (an interrupted update finished, nothing
+    else to write), interrupted (the error says what the unit holds and what next),
+    dry-run or failed; the bundle is named with its SHA-256, the roots by name and by
+    fingerprint.
+    """
+
     r = outcome.result
     e = outcome.error
     if isinstance(e, UnitInterrupted) and isinstance(e.result, FlashResult):
         r = e.result
     info = outcome.unit
-    result = r.status.replace(" ", "-") if r is not None else "failed"
+    result = r.log_result if r is not None else "failed"
     error = e.message if e is not None else ""
     if isinstance(e, Interrupted):
         result = "interrupted"
-        error += f"; next: {e.hint}" if e.hint else ""
+    if e is not None:
+        error += f"; next: {next_step(e)}"
     return {
         "time": outcome.started.isoformat(timespec="seconds"),
+        "tool_version": __version__,
         "port": outcome.port,
         "mac": r.mac if r is not None else (info.mac if info is not None else ""),
         "chip": r.chip if r is not None else (info.chip if info is not None else ""),
         "board": board,
+        "bundle": ca.source.removeprefix("file "),
+        "bundle_sha256": ca.sha256,
         "partitions": list(r.partitions) if r is not None else [],
+        "roots_before": list(r.roots_before) if r is not None else [],
+        "roots_after": list(r.roots_after) if r is not None else [],
         "ca_before": list(r.ca_before) if r is not None else [],
         "ca_after": list(r.ca_after) if r is not None else [],
         "sectors_written": r.sectors_written if r is not None else 0,
@@ -201,7 +247,40 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str) -> dict[str,
         "bytes_written": r.bytes_written if r is not None else 0,
         "result": result,
         "error": error,
+        "notes": list(r.plan.notes) if r is not None and r.plan is not None else [],
     }
+
+
+def check_log(path: Path, fmt: LogFormat) -> None:
+    """Refuse, before any unit is touched, a log the records could not go to: one that
+    cannot be opened for appending (OutputError: a unit flashed and not logged is a
+    unit the station loses track of), or a CSV log whose columns are not this version's
+    (InputError: the records would not line up with its header)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as e:
+        # mkdir says "File exists" when a part of the directory is a file
+        why = "its directory is a file" if isinstance(e, FileExistsError) else e.strerror or e
+        raise OutputError(
+            f"{path}: cannot append to the log ({why}); no unit was touched",
+            hint="name a log file in a directory that can be written to",
+        ) from e
+    if fmt != "csv" or path.stat().st_size == 0:
+        return
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(f"cannot read the log ({err})", path=str(path)) from err
+    if tuple(header) != LOG_FIELDS:
+        raise InputError(
+            "this CSV log has other columns than this version of esp-cabundle writes; "
+            "nothing was flashed",
+            path=str(path),
+            hint="log to a new file (the old one stays as it is)",
+        )
 
 
 _log_lock = threading.Lock()
@@ -235,7 +314,9 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
                 for row in rows:
                     writer.writerow(
                         {
-                            k: " ".join(map(str, v)) if isinstance(v, list) else v
+                            k: ("; " if k in _NAME_FIELDS else " ").join(map(str, v))
+                            if isinstance(v, list)
+                            else v
                             for k, v in row.items()
                         }
                     )

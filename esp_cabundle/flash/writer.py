@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import DeviceError, FlashError
-from .base import SECTOR_SIZE, Flash, Message, ProgressCallback
+from .base import SECTOR_SIZE, Flash, ProgressCallback, say, step
 from .interrupt import Interruption, SectorState, UnitInterrupted, holdings
+from .serial import SerialUnit
 
 if TYPE_CHECKING:
     from ..partitions import PartitionTable
@@ -24,16 +25,10 @@ __all__ = [
     "EntryState",
     "entry_state",
     "refuse_encrypted",
-    "say",
     "table_bounds",
     "write_journaled",
     "write_sectors",
 ]
-
-
-def say(progress: ProgressCallback | None, text: str, level: str = "info") -> None:
-    if progress is not None:
-        progress(Message(level, text))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +103,7 @@ def write_sectors(
     for done, (off, data) in enumerate(writes):
         if cancel is not None and cancel.requested:
             return done
+        step(progress, f"{what}: sector {done + 1} of {total}", done, total)
         say(progress, f"{what}: sector {off:#x} ({done + 1} of {total})")
         try:
             flash.write(off, data)
@@ -123,6 +119,7 @@ def write_sectors(
                 f"stopped after {done} of {total} sector(s))",
                 hint=resume_hint,
             )
+    step(progress, what, total, total)
     return total
 
 
@@ -167,7 +164,6 @@ def write_journaled(
 
 
 def refuse_encrypted(unit: object, port: str) -> None:
-    from .serial import SerialUnit
 
     if isinstance(unit, SerialUnit) and unit.security().flash_encryption:
         raise DeviceError(

@@ -12,8 +12,9 @@ from types import MappingProxyType
 
 from ..errors import ImageError
 from .base import ERASE_BLOCK, FileInfo, FileSystemImage, FsProfile, normalize_path
+from .lfs_superblock import is_littlefs
 from .littlefs import LITTLEFS_PROFILES, LittleFsImage
-from .spiffs import SPIFFS_PROFILES, SpiffsImage
+from .spiffs import SPIFFS_PROFILES, SpiffsImage, probe_spiffs
 
 __all__ = [
     "ERASE_BLOCK",
@@ -68,19 +69,11 @@ def detect_fs_type(data: bytes) -> str | None:
     LittleFS: the ``littlefs`` magic at offset 8 of block 0 or 1. SPIFFS: its own
     probe (lookup pages with the profile's magic).
     """
-    from .lfs_superblock import is_littlefs
-
     if is_littlefs(data):
         return "littlefs"
-    from .spiffs import probe_spiffs
-
     if probe_spiffs(data) is not None:
         return "spiffs"
     return None
-
-
-def _blank(data: bytes) -> bool:
-    return data.count(0xFF) == len(data) or data.count(0) == len(data)
 
 
 def open_image(
@@ -109,7 +102,7 @@ def open_image(
         raise ImageError("empty image: no file system in 0 bytes")
     detected = detect_fs_type(data)
     if detected is None:
-        if _blank(data):
+        if data[0] in (0x00, 0xFF) and data.count(data[0]) == len(data):  # erased, or zeroed
             raise ImageError(
                 f"no file system: all {len(data)} bytes are 0x{data[0]:02X} (erased or never "
                 "written)",

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
+from ..blocks.source import SECTOR_SIZE
 from ..errors import ImageError
 from ..text import printable as shown_path
 
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 # ESP32 NOR flash erase granularity; every profile uses 4 KiB logical blocks.
-ERASE_BLOCK = 4096
+ERASE_BLOCK = SECTOR_SIZE
 
 
 def normalize_path(path: str) -> str:
@@ -137,4 +138,9 @@ class FileSystemImage(ABC):
 
     def describe(self) -> dict[str, str]:
         """Facts worth showing in ``inspect`` (type, profile, version, usage)."""
+        return {"file system": self.fs_type, "profile": self.profile.name}
+
+    def format_facts(self) -> dict[str, str]:
+        """What an edit must never change: the format the firmware mounts (cheap: no
+        walk over the files)."""
         return {"file system": self.fs_type, "profile": self.profile.name}

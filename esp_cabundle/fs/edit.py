@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import ImageError, InputError
+from ..errors import ImageError, InputError, PartitionTableError
 from ..fileio import is_temporary_name, read_input
 from ..limits import MAX_PACK_INPUT, check_size
+from ..partitions import find_partition_table, read_partition_table
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
+from .lfs_superblock import find_superblock
+from .littlefs import LittleFsImage
+from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -108,8 +112,6 @@ def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
     """For a whole-flash dump: its partition table's offset and the partitions holding a
     file system (those whose bytes are one, else every fs-subtype data partition);
     (-1, []) when ``container`` has no valid partition table."""
-    from ..errors import PartitionTableError
-    from ..partitions import find_partition_table, read_partition_table
 
     try:
         off = find_partition_table(container)
@@ -140,8 +142,6 @@ def _refuse_whole_dump(container: bytes, source: str) -> None:
 def _size_from_bytes(data: bytes, offset: int, source: str) -> int:
     kind = detect_fs_type(data)
     if kind == "littlefs":
-        from .lfs_superblock import find_superblock
-
         sb = find_superblock(data)
         if sb is not None:
             return sb.fs_bytes
@@ -234,7 +234,6 @@ def edit_image(
 def _set_timestamp(image: FileSystemImage, timestamp: int | None) -> None:
     if timestamp is None:
         return
-    from .littlefs import LittleFsImage
 
     if not isinstance(image, LittleFsImage) or not image.profile.time_attributes:
         raise InputError(
@@ -278,7 +277,6 @@ def pack_image(
     if fs_type == "spiffs" and prof.fs_type == "spiffs":
         # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
         # mounting the built bytes is already the check
-        from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image
 
         _littlefs_only(fs_type, platform, disk_version)
         assert isinstance(prof, SpiffsProfile)

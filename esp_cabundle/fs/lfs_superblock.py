@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import Protocol, overload
 
 from ..errors import ImageError
 from .base import ERASE_BLOCK
@@ -18,6 +19,7 @@ from .lfs_platforms import version_text
 __all__ = [
     "LFS_NAME_MAX",
     "MAGIC",
+    "Bytes",
     "Superblock",
     "check_superblock",
     "find_superblock",
@@ -35,6 +37,18 @@ _TYPE_CCRC = 0x500  # a commit's CRC tag (type2; the low type bit flips the vali
 _SUPERBLOCK_STRUCT = struct.Struct("<6I")  # version, block_size, block_count, name/file/attr max
 # Where block 1 may start when block 0 is unreadable: 4096 first (every ESP32 profile).
 _BLOCK_SIZE_GUESSES = (4096, 128, 256, 512, 1024, 2048, 8192, 16384, 32768, 65536)
+
+
+class Bytes(Protocol):
+    """What the superblock is read from: bytes, or a lazy view of a unit's flash that
+    fetches only the slices asked for."""
+
+    def __len__(self) -> int: ...
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +78,7 @@ def _lfs_crc(crc: int, data: bytes) -> int:
     return zlib.crc32(data, crc ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
 
 
-def _parse_block(data: bytes, block: int, offset: int) -> Superblock | None:
+def _parse_block(data: Bytes, block: int, offset: int) -> Superblock | None:
     """The superblock fields as of the last valid commit of one block of the pair.
 
     A compacted block starts with the ``littlefs`` name tag (the probe Mongoose OS and
@@ -75,7 +89,7 @@ def _parse_block(data: bytes, block: int, offset: int) -> Superblock | None:
     end = len(data)
     if end < offset + 20 or data[offset + 8 : offset + 16] != MAGIC:
         return None
-    (revision,) = struct.unpack_from("<I", data, offset)
+    revision = _revision(data, offset)
     limit = end - offset  # the block size is known once the first struct is read
     crc = _lfs_crc(0xFFFFFFFF, data[offset : offset + 4])
     ptag = 0xFFFFFFFF
@@ -122,42 +136,49 @@ def _parse_block(data: bytes, block: int, offset: int) -> Superblock | None:
     )
 
 
-def is_littlefs(data: bytes) -> bool:
+def is_littlefs(data: Bytes) -> bool:
     """True when block 0 or 1 carries the ``littlefs`` magic at offset 8."""
     if data[8:16] == MAGIC:
         return True
     return any(data[bs + 8 : bs + 16] == MAGIC for bs in _BLOCK_SIZE_GUESSES)
 
 
-def find_superblock(data: bytes) -> Superblock | None:
+def _revision(data: Bytes, offset: int) -> int:
+    return int.from_bytes(data[offset : offset + 4], "little")
+
+
+def find_superblock(data: Bytes, *, block_size: int | None = None) -> Superblock | None:
     """The newest readable superblock entry of blocks 0/1, or None without the magic.
 
+    As littlefs does, the block of the pair with the newer revision is read first and
+    the other only when that one is unreadable, so a lazily read ``data`` (a unit's
+    flash) costs what littlefs itself would read. ``block_size`` (a profile's) says
+    where block 1 is; without it block 0 says, or common sizes are tried.
     Raises :class:`ImageError` when the magic is there but no entry is readable.
     """
-    candidates: list[Superblock] = []
-    first = _parse_block(data, 0, 0)
-    if first is not None:
-        candidates.append(first)
-    sizes = (first.block_size,) if first is not None else _BLOCK_SIZE_GUESSES
+    first: Superblock | None = None
+    if block_size is None:
+        first = _parse_block(data, 0, 0)
+        sizes = (first.block_size,) if first is not None else _BLOCK_SIZE_GUESSES
+    else:
+        sizes = (block_size,)
     for bs in sizes:
-        if 0 < bs <= len(data):
-            second = _parse_block(data, 1, bs)
-            if second is not None and second.block_size == bs:
-                candidates.append(second)
-                break
-    if not candidates:
-        if is_littlefs(data):
-            raise ImageError(
-                "LittleFS image: the superblock after the 'littlefs' magic is unreadable",
-                hint="the image is corrupt; nothing was changed",
-            )
-        return None
-    # littlefs picks the block of the pair with the newer revision (sequence comparison).
-    newest = candidates[0]
-    for c in candidates[1:]:
-        if ((c.revision - newest.revision) & 0xFFFFFFFF) - (1 << 31) < 0:
-            newest = c
-    return newest
+        if not 0 < bs <= len(data):
+            continue
+        pair = [(0, 0), (1, bs)]
+        # littlefs picks the block of the pair with the newer revision (sequence comparison).
+        if ((_revision(data, bs) - _revision(data, 0)) & 0xFFFFFFFF) - (1 << 31) < 0:
+            pair.reverse()
+        for block, offset in pair:
+            sb = first if block == 0 and first is not None else _parse_block(data, block, offset)
+            if sb is not None and (block == 0 or sb.block_size == bs):
+                return sb
+    if is_littlefs(data):
+        raise ImageError(
+            "LittleFS image: the superblock after the 'littlefs' magic is unreadable",
+            hint="the image is corrupt; nothing was changed",
+        )
+    return None
 
 
 def check_superblock(sb: Superblock, size: int) -> None:

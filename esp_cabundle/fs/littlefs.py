@@ -17,13 +17,28 @@ platform version reads in :mod:`.lfs_platforms`.
 
 from __future__ import annotations
 
-import functools
 import struct
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
 from .base import ERASE_BLOCK, FileInfo, FileSystemImage, checked_new_path, normalize_path
+from .lfs_device import (
+    ERR_NAMETOOLONG,
+    ERR_NOATTR,
+    ERR_NOENT,
+    ERR_NOSPC,
+    LFS_TYPE_DIR,
+    BufferStore,
+    Device,
+    Store,
+    StoreBytes,
+    lfs_error_code,
+    lfs_error_name,
+    new_lfs,
+    walk,
+)
 from .lfs_platforms import (
     DISK_VERSION_2_0,
     DISK_VERSION_2_1,
@@ -69,115 +84,13 @@ __all__ = [
     "is_littlefs",
 ]
 
-# lfs.h LittleFSError codes worth a specific message.
-_ERR_NOENT, _ERR_EXIST, _ERR_ISDIR, _ERR_NOTDIR = -2, -17, -21, -20
-_ERR_NOSPC, _ERR_NAMETOOLONG, _ERR_CORRUPT, _ERR_INVAL, _ERR_NOATTR = -28, -36, -84, -22, -61
-
-
-def _lfs_error_code(e: BaseException) -> int | None:
-    code = getattr(e, "code", None)
-    if isinstance(code, int):
-        return code
-    cause = e.__cause__ or e.__context__
-    return _lfs_error_code(cause) if cause is not None else None
-
-
-def _lfs_error_name(code: int | None) -> str:
-    from littlefs import LittleFSError
-
-    if code is None:
-        return "unknown error"
-    try:
-        return f"{code} {LittleFSError.Error(code).name}"
-    except ValueError:
-        return str(code)
-
-
-def _make_context(buffer: bytearray) -> Any:
-    """A littlefs-python context over ``buffer`` without per-call debug formatting."""
-    from littlefs import UserContext
-
-    class _Context(UserContext):
-        def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
-            start = block * cfg.block_size + off
-            return self.buffer[start : start + size]
-
-        def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
-            start = block * cfg.block_size + off
-            self.buffer[start : start + len(data)] = data
-            return 0
-
-        def erase(self, cfg: Any, block: int) -> int:
-            start = block * cfg.block_size
-            self.buffer[start : start + cfg.block_size] = b"\xff" * cfg.block_size
-            return 0
-
-    return _Context(buffer=buffer)
-
-
-def _new_lfs(
-    buffer: bytearray,
-    profile: LittleFsProfile,
-    *,
-    block_count: int,
-    name_max: int = LFS_NAME_MAX,
-    disk_version: int = 0,
-) -> LittleFS:
-    from littlefs import LittleFS
-
-    return LittleFS(
-        **_name_encoding(),
-        context=_make_context(buffer),
-        mount=False,  # never True: littlefs-python formats when that mount fails
-        block_size=profile.block_size,
-        block_count=block_count,
-        read_size=profile.read_size,
-        prog_size=profile.prog_size,
-        cache_size=profile.cache_size,
-        lookahead_size=profile.lookahead_size,
-        block_cycles=profile.block_cycles,
-        name_max=name_max,
-        disk_version=disk_version,  # 0 = the newest littlefs-python knows (2.1)
-    )
-
-
-# littlefs stores names as opaque bytes. Names are read and written as UTF-8 with
-# surrogate escapes, so a name that is not UTF-8 lists (shown as \xNN), reads and is
-# removed like any other instead of failing the whole listing.
-_NAME_CODEC = "esp-cabundle-fsname"
-
-
-def _fsname_codec(name: str) -> Any:
-    import codecs
-
-    if name != _NAME_CODEC.replace("-", "_"):
-        return None
-    return codecs.CodecInfo(
-        name=_NAME_CODEC,
-        encode=lambda text, errors="strict": codecs.utf_8_encode(text, "surrogateescape"),
-        decode=lambda data, errors="strict": codecs.utf_8_decode(data, "surrogateescape", True),
-    )
-
-
-@functools.cache
-def _name_encoding() -> dict[str, str]:
-    """``filename_encoding=`` for littlefs-python releases that take it (older ones
-    decode names as ASCII; their UnicodeError is reported as an ImageError)."""
-    import codecs
-    import inspect
-
-    from littlefs import LittleFS
-
-    if "filename_encoding" not in inspect.signature(LittleFS.__init__).parameters:
-        return {}
-    codecs.register(_fsname_codec)
-    return {"filename_encoding": _NAME_CODEC}
-
 
 class LittleFsImage(FileSystemImage):
-    """A LittleFS image in memory; edits go through littlefs itself.
+    """A LittleFS image; edits go through littlefs itself.
 
-    Every edit either completes or leaves the bytes exactly as before it (the buffer is
+    The bytes live in a store (:mod:`.lfs_device`): a buffer in memory (:meth:`create`,
+    :meth:`open`), or a unit's flash read lazily through an overlay (:meth:`mount`).
+    Every edit either completes or leaves the bytes exactly as before it (the store is
     restored and remounted on failure). Bytes past the file system's last block (an
     image larger than ``block_count`` blocks) are kept untouched.
     """
@@ -187,26 +100,32 @@ class LittleFsImage(FileSystemImage):
     def __init__(
         self,
         *,
-        buffer: bytearray,
+        store: Store,
+        fs_size: int,
         tail: bytes,
-        original: bytes,
+        original: bytes | None,
         profile: LittleFsProfile,
         disk_version: int,
         detection: str,
         candidates: tuple[LittleFsProfile, ...],
         timestamp: int | None = None,
+        metadata_max: int = 0,
     ) -> None:
-        """Use :meth:`create` or :meth:`open`."""
-        self._buf = buffer
+        """Use :meth:`create`, :meth:`open` or :meth:`mount`."""
+        self._store = store
+        self._device = Device(store, profile.block_size)
+        self._fs_size = fs_size
         self._tail = tail
         self._original = original
         self._profile = profile
         self._disk_version = disk_version
+        self._metadata_max = metadata_max
         self.detection = detection
         self.candidates = candidates
         self.timestamp = timestamp
         self._lfs = self._mount()
-        stat = self._lfs.fs_stat()
+        with self._io("reading the superblock"):
+            stat = self._lfs.fs_stat()
         self._block_count: int = stat.block_count
         self._name_max: int = stat.name_max
 
@@ -244,9 +163,9 @@ class LittleFsImage(FileSystemImage):
             raise ImageError(f"LittleFS needs at least 2 blocks; {size} bytes is {blocks}")
         from littlefs import LittleFSError
 
-        buf = bytearray(b"\xff" * size)
-        lfs = _new_lfs(
-            buf,
+        store = BufferStore(bytearray(b"\xff" * size))
+        lfs = new_lfs(
+            Device(store, prof.block_size),
             prof,
             block_count=blocks,
             name_max=prof.name_max,
@@ -257,9 +176,10 @@ class LittleFsImage(FileSystemImage):
         except LittleFSError as e:
             raise ImageError(f"littlefs could not format {size} bytes ({e})") from e
         return cls(
-            buffer=buf,
+            store=store,
+            fs_size=size,
             tail=b"",
-            original=bytes(buf),
+            original=bytes(store.buffer),
             profile=prof,
             disk_version=version,
             detection=f"profile {prof.name} (new image)",
@@ -325,7 +245,8 @@ class LittleFsImage(FileSystemImage):
             chosen = candidates[0]
             detection = f"profile {chosen.name} detected: {why}"
         return cls(
-            buffer=bytearray(data[: sb.fs_bytes]),
+            store=BufferStore(bytearray(data[: sb.fs_bytes])),
+            fs_size=sb.fs_bytes,
             tail=data[sb.fs_bytes :],
             original=data,
             profile=chosen,
@@ -335,24 +256,79 @@ class LittleFsImage(FileSystemImage):
             timestamp=timestamp,
         )
 
+    @classmethod
+    def mount(
+        cls,
+        store: Store,
+        size: int,
+        profile: LittleFsProfile | str,
+        *,
+        platform: LfsPlatform | str | None = None,
+        metadata_max: int = 0,
+        where: str = "the LittleFS image",
+    ) -> LittleFsImage:
+        """Mount the first ``size`` bytes of ``store`` (a partition of a unit's flash,
+        through an overlay) as ``profile``'s platform would; never formats.
+
+        Reads only what the superblock rules and littlefs need. The superblock must
+        suit the partition and the profile, and ``platform`` must mount its version
+        (ImageError otherwise, naming ``where``). ``metadata_max``: see
+        :func:`~.lfs_device.new_lfs`.
+        """
+        prof = resolve_profile(profile)
+        sb = find_superblock(StoreBytes(store, size), block_size=prof.block_size)
+        if sb is None:
+            raise ImageError("no LittleFS file system (no 'littlefs' magic in block 0 or 1)")
+        check_superblock(sb, size)
+        check_profile(prof, sb, size)
+        check_readable(sb.version, resolve_platform_arg(platform), where)
+        return cls(
+            store=store,
+            fs_size=sb.fs_bytes,
+            tail=b"",
+            original=None,
+            profile=prof,
+            disk_version=sb.version,
+            detection=f"profile {prof.name} (given)",
+            candidates=(prof,),
+            metadata_max=metadata_max,
+        )
+
     def _mount(self) -> LittleFS:
         from littlefs import LittleFSError
 
-        lfs = _new_lfs(
-            self._buf,
+        lfs = new_lfs(
+            self._device,
             self._profile,
-            block_count=0,  # from the superblock
-            name_max=LFS_NAME_MAX,
             disk_version=self._disk_version,  # keeps 2.0 images at 2.0
+            metadata_max=self._metadata_max,
         )
         try:
             lfs.mount()
         except LittleFSError as e:
+            self._device.check(e)
             raise ImageError(
-                f"LittleFS image does not mount (littlefs error {_lfs_error_name(e.code)})",
+                f"LittleFS image does not mount (littlefs error {lfs_error_name(e.code)})",
                 hint="the image is corrupt or not LittleFS; it was not formatted or changed",
             ) from e
+        self._device.check()
         return lfs
+
+    @contextmanager
+    def _io(self, what: str) -> Iterator[None]:
+        """Around every littlefs call: a failed store access wins over littlefs' answer,
+        a littlefs error is an ImageError naming ``what``."""
+        from littlefs import LittleFSError
+
+        try:
+            yield
+        except LittleFSError as e:
+            self._device.check(e)
+            raise self._corrupt(what, e) from e
+        except BaseException as e:
+            self._device.check(e)
+            raise
+        self._device.check()
 
     # -- FileSystemImage ------------------------------------------------------------
 
@@ -362,7 +338,7 @@ class LittleFsImage(FileSystemImage):
 
     @property
     def size(self) -> int:
-        return len(self._buf) + len(self._tail)
+        return self._fs_size + len(self._tail)
 
     @property
     def disk_version(self) -> int:
@@ -382,37 +358,12 @@ class LittleFsImage(FileSystemImage):
 
     @property
     def used_blocks(self) -> int:
-        from littlefs import LittleFSError
-
-        try:
+        with self._io("counting the used blocks"):
             return int(self._lfs.used_block_count)
-        except LittleFSError as e:  # a block cycle or bad pointer found while counting
-            raise self._corrupt("counting the used blocks", e) from e
 
     def files(self) -> list[FileInfo]:
-        return sorted(self._walk(), key=lambda f: f.path)
-
-    def _walk(self) -> Iterator[FileInfo]:
-        from littlefs import LittleFSError
-
-        stack = ["/"]
-        seen: set[str] = set()
-        try:
-            while stack:
-                d = stack.pop()
-                if d in seen:  # a corrupt tree could loop
-                    raise ImageError(f"LittleFS directory {d} appears twice: the image is corrupt")
-                seen.add(d)
-                for st in self._lfs.scandir(d):
-                    path = d.rstrip("/") + "/" + st.name
-                    if st.type == 2:  # LFS_TYPE_DIR
-                        stack.append(path)
-                    else:
-                        yield FileInfo(path, st.size)
-        except LittleFSError as e:
-            raise self._corrupt("listing files", e) from e
-        except UnicodeError as e:
-            raise ImageError(f"a file name in the LittleFS image cannot be decoded ({e})") from e
+        with self._io("listing files"):
+            return walk(self._lfs)
 
     def read(self, path: str) -> bytes:
         from littlefs import LittleFSError
@@ -420,16 +371,16 @@ class LittleFsImage(FileSystemImage):
         p = normalize_path(path)
         try:
             st = self._lfs.stat(p)
-            if st.type == 2:
+            if st.type == LFS_TYPE_DIR:
                 raise ImageError(f"{p} is a directory in the LittleFS image, not a file")
             with self._lfs.open(p, "rb") as f:
                 data: bytes = f.read()
-        except LittleFSError as e:
-            if e.code == _ERR_NOENT:
+        except (LittleFSError, FileNotFoundError) as e:
+            self._device.check(e)
+            if isinstance(e, FileNotFoundError) or e.code == ERR_NOENT:
                 raise ImageError(f"no file {p} in the LittleFS image") from e
             raise self._corrupt(f"reading {p}", e) from e
-        except FileNotFoundError as e:
-            raise ImageError(f"no file {p} in the LittleFS image") from e
+        self._device.check()
         if len(data) != st.size:
             raise ImageError(
                 f"{p}: read {len(data)} bytes of {st.size}: the LittleFS image is corrupt"
@@ -448,10 +399,10 @@ class LittleFsImage(FileSystemImage):
                 st = _stat_or_none(lfs, cur)
                 if st is None:
                     lfs.mkdir(cur)
-                elif st.type != 2:
+                elif st.type != LFS_TYPE_DIR:
                     raise ImageError(f"cannot write {p}: {cur} is a file in the LittleFS image")
             st = _stat_or_none(lfs, p)
-            if st is not None and st.type == 2:
+            if st is not None and st.type == LFS_TYPE_DIR:
                 raise ImageError(f"cannot write {p}: it is a directory in the LittleFS image")
             fh = lfs.open(p, "wb", buffering=0)
             try:
@@ -472,16 +423,18 @@ class LittleFsImage(FileSystemImage):
             st = _stat_or_none(lfs, p)
             if st is None:
                 raise ImageError(f"no file {p} in the LittleFS image")
-            if st.type == 2:
+            if st.type == LFS_TYPE_DIR:
                 raise ImageError(f"{p} is a directory in the LittleFS image, not a file")
             lfs.remove(p)
 
         self._edit(f"removing {p}", op)
 
     def to_bytes(self) -> bytes:
-        return bytes(self._buf) + self._tail
+        return self._store.read(0, self._fs_size) + self._tail
 
     def changed_blocks(self) -> list[int]:
+        if self._original is None:
+            raise ImageError("an image mounted from a store has no bytes it was opened with")
         now = self.to_bytes()
         old = self._original
         return [
@@ -506,6 +459,17 @@ class LittleFsImage(FileSystemImage):
             facts["bytes after the file system"] = str(len(self._tail))
         return facts
 
+    def format_facts(self) -> dict[str, str]:
+        """What an edit must never change: the format the firmware mounts (read without
+        walking the file system, unlike :meth:`describe`)."""
+        return {
+            **super().format_facts(),
+            "disk version": version_text(self._disk_version),
+            "block size": str(self.block_size),
+            "block count": str(self._block_count),
+            "name max": str(self._name_max),
+        }
+
     def getattr(self, path: str, attr: str) -> bytes | None:
         """A littlefs user attribute of a file (e.g. ``'t'``), or None if it has none."""
         from littlefs import LittleFSError
@@ -513,11 +477,13 @@ class LittleFsImage(FileSystemImage):
         try:
             value: bytes = self._lfs.getattr(normalize_path(path), attr)
         except LittleFSError as e:
-            if e.code == _ERR_NOATTR:
+            self._device.check(e)
+            if e.code == ERR_NOATTR:
                 return None
-            if e.code == _ERR_NOENT:
+            if e.code == ERR_NOENT:
                 raise ImageError(f"no file {normalize_path(path)} in the LittleFS image") from e
             raise self._corrupt("reading attributes", e) from e
+        self._device.check()
         return value
 
     # -- helpers ----------------------------------------------------------------------
@@ -534,31 +500,34 @@ class LittleFsImage(FileSystemImage):
         return p
 
     def _edit(self, what: str, op: Any) -> None:
-        """Run ``op(lfs)``; on any failure restore the bytes and remount."""
+        """Run ``op(lfs)``; on any failure restore the bytes and remount (a failed store
+        access is raised as it is: the store cannot be trusted to restore)."""
         from littlefs import LittleFSError
 
-        snapshot = bytes(self._buf)
+        snapshot = self._store.snapshot()
         try:
             op(self._lfs)
         except (LittleFSError, OSError, ImageError) as e:
-            self._buf[:] = snapshot
+            self._device.check(e)
+            self._store.restore(snapshot)
             self._lfs = self._mount()
             if isinstance(e, ImageError):
                 raise
-            code = _lfs_error_code(e)
-            if code == _ERR_NOSPC:
+            code = lfs_error_code(e)
+            if code == ERR_NOSPC:
                 raise ImageError(
-                    f"no space left in the LittleFS image {what}",
+                    f"no space left in the LittleFS image {what}: it does not fit",
                     hint="the image was not changed; free space by removing files, or use "
                     "a larger partition",
                 ) from e
-            if code == _ERR_NAMETOOLONG:
+            if code == ERR_NAMETOOLONG:
                 raise ImageError(f"name too long {what} (image allows {self._name_max})") from e
             raise self._corrupt(what, e) from e
+        self._device.check()
 
     def _corrupt(self, what: str, e: BaseException) -> ImageError:
         return ImageError(
-            f"LittleFS error while {what}: {_lfs_error_name(_lfs_error_code(e))}",
+            f"LittleFS error while {what}: {lfs_error_name(lfs_error_code(e))}",
             hint="the image is probably corrupt; it was not changed",
         )
 
@@ -569,7 +538,7 @@ def _stat_or_none(lfs: LittleFS, path: str) -> Any:
     try:
         return lfs.stat(path)
     except LittleFSError as e:
-        if e.code == _ERR_NOENT:
+        if e.code == ERR_NOENT:
             return None
         raise
     except FileNotFoundError:
@@ -580,13 +549,13 @@ def _probe(fs_bytes: bytes, profile: LittleFsProfile) -> tuple[Any, bool]:
     """Mount a throw-away copy accepting any 2.x version: (fs_stat, has 'c' attributes)."""
     from littlefs import LittleFSError
 
-    lfs = _new_lfs(bytearray(fs_bytes), profile, block_count=0, name_max=LFS_NAME_MAX)
+    lfs = new_lfs(Device(BufferStore(bytearray(fs_bytes)), profile.block_size), profile)
     try:
         lfs.mount()
         stat = lfs.fs_stat()
         has_c = False
         for st in lfs.scandir("/"):
-            if st.type != 2:
+            if st.type != LFS_TYPE_DIR:
                 try:
                     lfs.getattr("/" + st.name, "c")
                     has_c = True
@@ -595,7 +564,7 @@ def _probe(fs_bytes: bytes, profile: LittleFsProfile) -> tuple[Any, bool]:
                 break
     except LittleFSError as e:
         raise ImageError(
-            f"LittleFS image does not mount (littlefs error {_lfs_error_name(e.code)})",
+            f"LittleFS image does not mount (littlefs error {lfs_error_name(e.code)})",
             hint="the image is corrupt or not LittleFS; it was not formatted or changed",
         ) from e
     return stat, has_c

@@ -440,6 +440,15 @@ class SpiffsImage(FileSystemImage):
             "deleted pages": str(vol.stats_deleted),
         }
 
+    def format_facts(self) -> dict[str, str]:
+        g = self._vol.g
+        return {
+            **super().format_facts(),
+            "page size": str(g.page_size),
+            "block size": str(g.block_size),
+            "blocks": str(g.block_count),
+        }
+
     # -- extras ------------------------------------------------------------------------------
     def erased_blocks(self) -> list[int]:
         """Blocks SPIFFS's garbage collection erased since opening (all others only had

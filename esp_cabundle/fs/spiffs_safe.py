@@ -31,10 +31,13 @@ first; ``power_safe`` is then False and the journal is the safeguard.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+from ..blocks import FlashCache, Overlay, is_erased
 from ..errors import ImageError
-from .base import normalize_path
+from .base import FileInfo, normalize_path
+from .inplace import NOTHING_TO_WRITE, FileReplacement, PartitionEdit
 from .spiffs import SpiffsImage, get_spiffs_profile
 from .spiffs_engine import FileRecord, SpiffsCorrupt, SpiffsFull, SpiffsVolume
 from .spiffs_layout import (
@@ -46,9 +49,19 @@ from .spiffs_layout import (
     Geometry,
     SpiffsProfile,
 )
+from .verify import Expected, mount_problems
 
-__all__ = ["SpiffsReplace", "SpiffsStep", "plan_spiffs_replace"]
+__all__ = [
+    "SpiffsEdit",
+    "SpiffsReplace",
+    "SpiffsStep",
+    "plan_spiffs_replace",
+    "read_spiffs_region",
+]
 
+# Reading a partition over a slow link: the first MD5 comparisons cover this many blocks
+# (64 KiB) at once.
+_CHUNK_BLOCKS = 16
 # A lookup value no search matches (not free, not deleted, no index flag): hides a free
 # page from the allocator while the new object is written.
 _RESERVED = 0x7FFE
@@ -256,12 +269,17 @@ def _holds(
     allowed: tuple[bytes | None, ...],
     others: dict[str, bytes],
 ) -> bool:
-    try:
-        img = SpiffsImage.open(state, prof)
-        now = {f.path: img.read(f.path) for f in img.files()}
-    except ImageError:
-        return False
-    return now.pop(target, None) in allowed and now == others
+    """The state mounts, ``target`` holds one of ``allowed``, every other file is as it
+    was and nothing else appeared."""
+    return not mount_problems(
+        lambda: SpiffsImage.open(state, prof),
+        Expected(
+            path=target,
+            allowed=allowed,
+            others=[FileInfo(path, len(data)) for path, data in others.items()],
+            contents=others.__getitem__,
+        ),
+    )
 
 
 def _move_page(vol: SpiffsVolume, src: int, dst: int) -> None:
@@ -357,3 +375,127 @@ def _fill_first(old: bytes, new: bytes, bs: int) -> list[SpiffsStep]:
         else:
             rest.append(SpiffsStep(b, n, "rewritten"))
     return fills + rest
+
+
+# ---------------------------------------------------------------------------------------
+# On a unit: read sparsely, plan, order the writes
+
+
+class SpiffsEdit(PartitionEdit):
+    """A SPIFFS partition read through a cache (:func:`read_spiffs_region`): its bytes,
+    its files, and the plan to replace one of them (:func:`plan_spiffs_replace`)."""
+
+    image: SpiffsImage
+
+    def __init__(self, cache: FlashCache, offset: int, data: bytes, profile: SpiffsProfile) -> None:
+        self.data = data
+        self.profile = profile
+        super().__init__(cache, offset, len(data), SpiffsImage.open(data, profile))
+
+    @classmethod
+    def open(
+        cls, cache: FlashCache, offset: int, size: int, profile: SpiffsProfile
+    ) -> SpiffsEdit | None:
+        """The partition's file system; None when it is erased. ImageError when it
+        holds no SPIFFS this profile mounts."""
+        data = read_spiffs_region(cache, offset, size, profile)
+        if is_erased(data):
+            return None
+        return cls(cache, offset, data, profile)
+
+    def replace(self, path: str, content: bytes) -> FileReplacement:
+        if self.read(path) == content:
+            return NOTHING_TO_WRITE
+        planned = plan_spiffs_replace(self.data, self.profile, path, content)
+        problems = mount_problems(
+            lambda: SpiffsImage.open(planned.image, self.profile),
+            Expected(
+                path=path,
+                allowed=[content],
+                others=self.others(path),
+                contents=self.image.read,
+                facts=self.facts,
+            ),
+        )
+        if problems:
+            raise ImageError(f"the edited SPIFFS image does not verify ({'; '.join(problems)})")
+        overlay = Overlay(self.cache, offset=self.offset, size=self.size)
+        bs = self.profile.block_size
+        for step in planned.steps:
+            overlay.write(step.block * bs, step.content, step.role)
+        if overlay.read(0, self.size) != planned.image:
+            raise AssertionError("the SPIFFS steps do not lead to the planned image")
+        return FileReplacement(
+            self._writes(overlay, lambda rel, new, role: role), planned.power_safe, planned.order
+        )
+
+
+def read_spiffs_region(cache: FlashCache, offset: int, size: int, profile: SpiffsProfile) -> bytes:
+    """A SPIFFS partition byte for byte, reading only the blocks that hold something.
+
+    Every block holds a lookup page with the magic, so no range is blank; instead the
+    unit's MD5 of a range is compared with what it would hold empty (all 0xFF, or
+    formatted: the magic, erase count 0xFFFF as spiffsgen leaves it or 0 as SPIFFS's
+    own format writes it, or one seen nearby); a mismatch is halved down to single
+    blocks, which are read. Every byte returned was read or is proven by an MD5.
+    """
+    bs = profile.block_size
+    if size % bs or size < 3 * bs:
+        raise ImageError(
+            f"{size:#x} bytes at {offset:#x} are not a whole number (>= 3) of {bs}-byte "
+            "SPIFFS blocks"
+        )
+    geo = Geometry.of(profile, size)
+    counts: list[int | None] = [None, 0xFFFF, 0]  # None: all 0xFF, no magic
+    out = bytearray(size)
+
+    def empty(bix: int, count: int | None) -> bytes:
+        block = bytearray(b"\xff" * bs)
+        if count is not None:
+            if profile.use_magic:
+                m = geo.magic_addr(bix) - bix * bs
+                block[m : m + 2] = geo.magic(bix).to_bytes(2, "little")
+            e = geo.erase_count_addr(bix) - bix * bs
+            block[e : e + 2] = count.to_bytes(2, "little")
+        return bytes(block)
+
+    def match(a: int, b: int) -> bytes | None:
+        digest = cache.md5(offset + a * bs, (b - a) * bs)
+        for count in counts:
+            guess = b"".join(empty(bix, count) for bix in range(a, b))
+            if hashlib.md5(guess).hexdigest() == digest:
+                return guess
+        return None
+
+    for chunk in range(0, geo.block_count, _CHUNK_BLOCKS):
+        to_read: list[int] = []
+        stack = [(chunk, min(chunk + _CHUNK_BLOCKS, geo.block_count))]
+        while stack:
+            a, b = stack.pop()
+            guess = match(a, b)
+            if guess is not None:
+                out[a * bs : b * bs] = guess
+                cache.confirm(offset + a * bs, guess)
+            elif b - a == 1:
+                to_read.append(a)
+            else:
+                mid = (a + b) // 2
+                stack.extend(((mid, b), (a, mid)))
+        for start, end in _runs(sorted(to_read)):
+            out[start * bs : end * bs] = cache.read(offset + start * bs, (end - start) * bs)
+            for bix in range(start, end):
+                e = geo.erase_count_addr(bix)
+                count = int.from_bytes(out[e : e + 2], "little")
+                if count not in counts:
+                    counts.append(count)
+    return bytes(out)
+
+
+def _runs(blocks: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for b in blocks:
+        if runs and runs[-1][1] == b:
+            runs[-1] = (runs[-1][0], b + 1)
+        else:
+            runs.append((b, b + 1))
+    return runs

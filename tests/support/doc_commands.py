@@ -12,7 +12,10 @@ Commands are taken from the files themselves (```sh blocks, Makefile recipes, CM
 - A trailing ``# exit N`` comment states the expected exit code (default 0); a line
   marked ``# needs network`` is never run.
 - Serial ports (``/dev/ttyUSB0``, ``COM3``) are replaced by the URL of a virtual ESP32
-  (support/virtual_esp32.py) preloaded with the layout the command's board implies.
+  (esp_cabundle.virtual) preloaded with the layout the command's board implies.
+- ``esp-cabundle virtual-unit ... --listen PORT &`` starts that command as a child
+  process listening on a free port (:class:`BackgroundUnits`); the URL it prints takes the
+  place of the one the line names in later commands, and it is stopped at the end.
 """
 
 from __future__ import annotations
@@ -272,6 +275,64 @@ class UnitPool:
     @property
     def used(self) -> int:
         return len(self._units)
+
+
+_VIRTUAL_UNIT = re.compile(r"^esp-cabundle virtual-unit\b(?P<args>[^&]*)&\s*$")
+
+
+class BackgroundUnits:
+    """``esp-cabundle virtual-unit ... &`` lines, run as documented: in the background.
+
+    Each is started as a child process, listening on a free port instead of the one its
+    ``--listen`` names (tests on a shared machine must not collide); the ``socket://``
+    (or ``rfc2217://``) URL it prints replaces the documented one in later commands.
+    """
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen[str]] = []
+        self._urls: dict[str, str] = {}
+
+    def start(self, cmd: Command, cwd: Path) -> bool:
+        """Start ``cmd`` if it is such a line (False: it is not)."""
+        m = _VIRTUAL_UNIT.match(cmd.text.split("#", 1)[0].strip())
+        if m is None:
+            return False
+        argv = shlex.split(m.group("args"))
+        assert "--listen" in argv, f"{cmd.source}: name the port, so later lines can use it"
+        at = argv.index("--listen") + 1
+        host, _, port = argv[at].rpartition(":")
+        scheme = "rfc2217" if "--rfc2217" in argv else "socket"
+        named = f"{scheme}://{host or '127.0.0.1'}:{port}"
+        argv[at] = "0"
+        proc = subprocess.Popen(
+            [str(BIN_DIR / "esp-cabundle"), "virtual-unit", *argv],
+            cwd=cwd,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._procs.append(proc)
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        assert url.startswith(f"{scheme}://"), f"{cmd.source}: printed {url!r}"
+        self._urls[named] = url
+        return True
+
+    def __call__(self, text: str) -> str:
+        for named, url in self._urls.items():
+            text = re.sub(re.escape(named) + r"\b", url, text)
+        return text
+
+    @property
+    def started(self) -> int:
+        return len(self._procs)
+
+    def close(self) -> None:
+        for proc in self._procs:
+            proc.terminate()
+            proc.wait(timeout=COMMAND_TIMEOUT)
+            assert proc.returncode == 0, f"virtual-unit exited {proc.returncode}"
 
 
 def uses_port(text: str) -> bool:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from esp_cabundle.blocks import SECTOR_SIZE, SectorWrite
+from esp_cabundle.flash.dump import DumpFile
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 FLASH_4M = 0x400000
 
@@ -96,3 +99,49 @@ def outside_equal(a: bytes, b: bytes, ranges: list[tuple[int, int]]) -> bool:
 
 def differing_sectors(a: bytes, b: bytes) -> list[int]:
     return [o for o in range(0, len(a), 0x1000) if a[o : o + 0x1000] != b[o : o + 0x1000]]
+
+
+class CountingDump(DumpFile):
+    """A dump that records every read and MD5 (offset, length), as a serial link would
+    carry them."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data, name="dump")
+        self.reads: list[tuple[int, int]] = []
+        self.md5s: list[tuple[int, int]] = []
+
+    def read(self, offset: int, length: int) -> bytes:
+        self.reads.append((offset, length))
+        return super().read(offset, length)
+
+    def md5(self, offset: int, length: int) -> str:
+        self.md5s.append((offset, length))
+        return super().md5(offset, length)
+
+    @property
+    def bytes_read(self) -> int:
+        return sum(n for _, n in self.reads)
+
+
+def cut_states(
+    old: bytes, writes: tuple[SectorWrite, ...], *, torn: bool
+) -> list[tuple[str, bytes]]:
+    """The dump after a cut at every sector boundary of the plan's order, and with
+    ``torn`` inside every sector too (erased, half programmed, half erased)."""
+    states = [("before any write", old)]
+    done = bytearray(old)
+    half = SECTOR_SIZE // 2
+    for i, w in enumerate(writes):
+        if torn:
+            for name, content in (
+                ("erased", b"\xff" * SECTOR_SIZE),
+                ("half programmed", w.new[:half] + b"\xff" * half),
+                ("half erased", b"\xff" * half + w.old[half:]),
+            ):
+                state = bytearray(done)
+                state[w.offset : w.offset + SECTOR_SIZE] = content
+                states.append((f"sector {i} {name}", bytes(state)))
+        assert done[w.offset : w.offset + SECTOR_SIZE] == w.old
+        done[w.offset : w.offset + SECTOR_SIZE] = w.new
+        states.append((f"after sector {i}", bytes(done)))
+    return states

@@ -8,7 +8,7 @@ import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cache
@@ -224,29 +224,50 @@ def tls_server(chain: Sequence[Minted], *, max_version: str = "1.2") -> Iterator
     elif max_version == "1.3":
         ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.load_cert_chain(str(certfile), str(keyfile))
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(8)
+
+    def handle(conn: socket.socket) -> bool:
+        conn.settimeout(5)
+        with (
+            contextlib.suppress(OSError, ssl.SSLError),
+            ctx.wrap_socket(conn, server_side=True) as s,
+            contextlib.suppress(OSError),
+        ):
+            s.recv(1)
+        return False
+
+    try:
+        with loopback_server(handle) as port:
+            yield port
+    finally:
+        for f in (certfile, keyfile):
+            f.unlink()
+        tmp.rmdir()
+
+
+@contextlib.contextmanager
+def loopback_server(handle: Callable[[socket.socket], bool | None]) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 calling ``handle`` with each connection, one at a time,
+    on its own thread; yields the port. A connection is closed after ``handle`` unless
+    it returns True (then it stays open, silent, until the block ends)."""
+    srv = socket.create_server(("127.0.0.1", 0))
     srv.settimeout(0.2)
     stop = threading.Event()
+    kept: list[socket.socket] = []
 
     def run() -> None:
         while not stop.is_set():
             try:
                 conn, _ = srv.accept()
-            except (TimeoutError, OSError):
+            except OSError:  # TimeoutError too: look at ``stop`` again
                 continue
-            conn.settimeout(5)
+            keep = False
             try:
-                with (
-                    ctx.wrap_socket(conn, server_side=True) as s,
-                    contextlib.suppress(OSError),
-                ):
-                    s.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
+                keep = bool(handle(conn))
             finally:
-                conn.close()
+                if keep:
+                    kept.append(conn)
+                else:
+                    conn.close()
 
     t = threading.Thread(target=run, daemon=True)
     t.start()
@@ -254,8 +275,7 @@ def tls_server(chain: Sequence[Minted], *, max_version: str = "1.2") -> Iterator
         yield srv.getsockname()[1]
     finally:
         stop.set()
-        srv.close()  # wakes the accept loop at once
+        srv.close()
         t.join(timeout=5)
-        for f in (certfile, keyfile):
-            f.unlink()
-        tmp.rmdir()
+        for c in kept:
+            c.close()

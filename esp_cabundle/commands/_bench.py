@@ -1,0 +1,205 @@
+"""What a technician sees at the bench, for ``flash`` (one unit or a station) and
+``restore``: one progress bar per unit for the whole job, then one line per unit.
+
+The line says ``OK`` or ``FAILED``, the port, the MAC, how long it took, and what
+changed in root names (``+ISRG Root X2, -DST Root CA X3``); a failure says the one thing
+to do next. The rest (partitions, sector addresses in write order, why that order, the
+ranges the unit's MD5 proved untouched, notes such as "flagged encrypted but...") is
+behind ``--verbose``, and always in ``--json`` and the station log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..flash.base import JOB, Message, ProgressEvent, Step
+from ..flash.interrupt import UnitInterrupted
+from ..flash.station import next_step
+from ..text import printable
+from ._plan_view import already_holds
+
+if TYPE_CHECKING:
+    from ..certs import Certificate
+    from ..errors import EspCabundleError
+    from ..flash.base import ProgressCallback
+    from ..flash.flasher import FlashResult
+    from ..flash.plan import UpdatePlan
+    from ..flash.station import UnitOutcome
+
+__all__ = [
+    "Line",
+    "UnitBars",
+    "failure_line",
+    "flash_line",
+    "journal_roots",
+    "next_step",
+    "render_lines",
+    "root_names",
+]
+
+
+# ---------------------------------------------------------------------------------------
+# One bar per unit
+
+
+class UnitBars:
+    """A progress bar per unit on stderr, each counting the whole job (connecting,
+    reading, writing, verifying) against a total known from the start. ``verbose``
+    prints what the job says as it goes; warnings are always printed."""
+
+    def __init__(self, ports: Sequence[str], *, shown: bool, verbose: bool) -> None:
+        self.verbose = verbose
+        self.bars: Any = None
+        self.tasks: dict[str, Any] = {}
+        if not shown:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, TaskProgressColumn, TextColumn
+        from rich.progress import Progress as Bars
+
+        width = max(len(p) for p in ports)
+        self.bars = Bars(
+            TextColumn("{task.fields[port]}"),
+            BarColumn(bar_width=24),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=Console(stderr=True),
+        )
+        for p in ports:
+            self.tasks[p] = self.bars.add_task("", total=JOB, port=p.ljust(width), status="")
+
+    def progress_for(self, port: str) -> ProgressCallback | None:
+        if self.bars is None:
+            return None
+        from rich.markup import escape
+
+        bars, task, verbose = self.bars, self.tasks[port], self.verbose
+
+        def show(event: ProgressEvent) -> None:
+            if isinstance(event, Step):
+                bars.update(task, completed=event.done, status=escape(event.doing[:50]))
+            elif isinstance(event, Message):
+                if event.level in ("warning", "error"):
+                    bars.console.print(f"{escape(port)}: {event.level}: {escape(event.text)}")
+                elif verbose:
+                    bars.console.print(f"{escape(port)}: {escape(event.text)}", highlight=False)
+
+        return show
+
+    def finish(self, port: str, word: str) -> None:
+        if self.bars is not None:
+            self.bars.update(self.tasks[port], status=word)
+
+    @contextmanager
+    def shown(self) -> Iterator[UnitBars]:
+        if self.bars is None:
+            yield self
+            return
+        with self.bars:
+            yield self
+
+
+# ---------------------------------------------------------------------------------------
+# One line per unit
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One unit's result as a technician reads it."""
+
+    status: str  # OK, FAILED, DRY RUN, STOPPED
+    port: str
+    mac: str
+    what: str
+    seconds: float
+
+
+def render_lines(lines: Sequence[Line]) -> list[str]:
+    """The lines with their columns aligned (a station's units line up); the free text
+    comes last."""
+    status = max(len(x.status) for x in lines)
+    port = max(len(x.port) for x in lines)
+    secs = max(len(f"{x.seconds:.1f}") for x in lines)
+    return [
+        f"{x.status:<{status}}  {x.port:<{port}}  {x.mac:<17}  {x.seconds:>{secs}.1f} s  {x.what}"
+        for x in lines
+    ]
+
+
+def root_names(added: Sequence[str], removed: Sequence[str]) -> str:
+    """``+ISRG Root X2, -DST Root CA X3``: roots by name, added first."""
+    return ", ".join([f"+{printable(n)}" for n in added] + [f"-{printable(n)}" for n in removed])
+
+
+def journal_roots(before: Sequence[tuple[str, str]], after: Sequence[tuple[str, str]]) -> str:
+    """:func:`root_names` of a journaled update, its roots as (name, SHA-256)."""
+    old = {fp: name for name, fp in before}
+    new = {fp: name for name, fp in after}
+    return root_names(
+        [name for fp, name in new.items() if fp not in old],
+        [name for fp, name in old.items() if fp not in new],
+    )
+
+
+def plan_roots(plan: UpdatePlan | None) -> tuple[list[Certificate], list[Certificate]]:
+    """The roots an update adds and removes, over every partition it changes."""
+    added: dict[str, Certificate] = {}
+    removed: dict[str, Certificate] = {}
+    for c in plan.changes if plan is not None else ():
+        if c.skipped or c.up_to_date:
+            continue
+        added.update((x.sha256, x) for x in c.roots.added)
+        removed.update((x.sha256, x) for x in c.roots.removed)
+    return list(added.values()), list(removed.values())
+
+
+def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
+    """A flashed unit in one line."""
+
+    error = outcome.error
+    mac = outcome.unit.mac if outcome.unit is not None else "-"
+    if isinstance(error, UnitInterrupted):
+        i = error.interruption
+        what = f"{_HOLDS[i.holds]}; next: {i.next_step()}"
+        return Line("STOPPED", outcome.port, mac, what, outcome.seconds)
+    r = outcome.result
+    if r is None:
+        assert error is not None
+        return failure_line(outcome.port, mac, error, outcome.seconds)
+    added, removed = plan_roots(r.plan)
+    changed = root_names([c.label for c in added], [c.label for c in removed])
+    finished = [x.entry for x in r.resumed if x.action == "finished"]
+    if r.status == "updated":
+        what = changed or "updated (the same roots, another file)"
+        if finished:
+            what = f"finished the interrupted update, then {what}"
+    elif r.status == "up to date":
+        held = len(r.plan.ca) if r.plan is not None else 0
+        what = f"up to date: {already_holds(held)}"
+        if finished:
+            brought = journal_roots(finished[0].roots_before, finished[-1].roots_after)
+            what = f"finished the interrupted update: {brought or what}"
+    elif r.status == "resume pending":
+        return Line("DRY RUN", r.port, r.mac, _PENDING, outcome.seconds)
+    else:  # dry run
+        return Line("DRY RUN", r.port, r.mac, f"would change: {changed}", outcome.seconds)
+    return Line("OK", r.port, r.mac, what, outcome.seconds)
+
+
+_PENDING = "an interrupted update would be finished first; run without --dry-run"
+_HOLDS = {
+    "old": "unchanged: holds its old CA file",
+    "new": "holds the new CA file",
+    "partial": "partly updated, every file system mounts",
+    "broken": "NOT whole: do not restart it",
+    "unknown": "in an unknown state",
+}
+
+
+def failure_line(port: str, mac: str, error: EspCabundleError, seconds: float) -> Line:
+    """A unit that failed: what went wrong, and the one thing to do next."""
+    message = error.message.removeprefix(f"{port}: ")
+    return Line("FAILED", port, mac, f"{message}; next: {next_step(error)}", seconds)

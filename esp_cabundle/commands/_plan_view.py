@@ -1,0 +1,188 @@
+"""How a CA update reads, for every command that plans one: ``flash`` (a unit, a
+station), ``restore`` and ``update-dump`` render the same
+:class:`~esp_cabundle.flash.plan.PartitionChange` values with these functions, in text
+and as JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..flash.flasher import FlashResult
+from ..flash.interrupt import UnitInterrupted
+from ..flash.station import next_step
+from ..text import plural
+
+if TYPE_CHECKING:
+    from ..flash.plan import PartitionChange, RootChange
+    from ..flash.station import UnitOutcome
+
+__all__ = [
+    "already_holds",
+    "change_dict",
+    "change_lines",
+    "flash_detail_lines",
+    "flash_dict",
+    "roots_lines",
+]
+
+# What the CA file is said to undergo, by the state of the run.
+_VERB = {"dry run": "would be ", "updated": "was ", "interrupted": "was being ", "planned": ""}
+
+
+def already_holds(roots: int) -> str:
+    """What a unit or dump that needs no update holds, said alike by every command."""
+    return f"already holds the {plural(roots, 'root')}"
+
+
+def roots_lines(roots: RootChange) -> list[str]:
+    """One line per root added or removed, then how many were kept."""
+    lines = [f"  + {c.label} ({c.sha256[:16]})" for c in roots.added]
+    lines += [f"  - {c.label} ({c.sha256[:16]})" for c in roots.removed]
+    if roots.old_unreadable:
+        lines.append("  (the old CA file holds no readable certificate)")
+    if roots.kept:
+        lines.append(f"  = {plural(roots.kept, 'root')} kept")
+    return lines
+
+
+def change_lines(change: PartitionChange, status: str = "planned") -> list[str]:
+    """A partition's change in full: what happens to the CA file, roots, sectors in
+    write order, why that order."""
+    p = change.partition
+    head = f"{p.name} ({p.offset:#x}, {change.fs_type} {change.profile}"
+    version = dict(change.facts).get("disk version")
+    head += f", disk {version})" if version else ")"
+    if change.skipped:
+        return [f"{head}: skipped, {change.skipped}"]
+    if change.up_to_date:
+        return [f"{head}: {change.ca_path} already holds this CA file"]
+    action = "replaced" if change.old_ca is not None else "created"
+    kept = f"; kept {plural(len(change.files), 'other file')}" if change.files else ""
+    lines = [f"{head}: {change.ca_path} {_VERB.get(status, 'is ')}{action}{kept}"]
+    lines += roots_lines(change.roots)
+    sectors = " ".join(f"{w.offset:#x}" for w in change.writes)
+    kib = len(change.writes) * 4
+    lines.append(f"  {plural(len(change.writes), 'sector')}, {kib} KiB, in this order: {sectors}")
+    lines.append(f"  order: {change.order}")
+    return lines
+
+
+def change_dict(change: PartitionChange) -> dict[str, Any]:
+    """A partition's change for ``--json``."""
+    return {
+        "name": change.partition.name,
+        "offset": change.partition.offset,
+        "size": change.partition.size,
+        "file_system": change.fs_type,
+        "profile": change.profile,
+        "facts": dict(change.facts),
+        "ca_path": change.ca_path,
+        "action": change.action,
+        "skipped": change.skipped,
+        "roots_added": [{"label": x.label, "sha256": x.sha256} for x in change.roots.added],
+        "roots_removed": [{"label": x.label, "sha256": x.sha256} for x in change.roots.removed],
+        "sectors": [w.offset for w in change.writes],
+        "bytes": len(change.writes) * 4096,
+        "power_safe": change.power_safe,
+        "order": change.order,
+        "kept_files": [f.path for f in change.files],
+        "bytes_read": change.bytes_read,
+    }
+
+
+def flash_detail_lines(result: FlashResult) -> list[str]:
+    """A flashed unit in full (``flash --verbose``): the unit, any interrupted update
+    finished first, every partition's change, the notes, the ranges the unit's MD5
+    proved untouched, and how it ended."""
+    lines = [f"{result.chip} MAC {result.mac}, board {result.board}"]
+    for r in result.resumed:
+        if r.action == "finished":
+            lines.append(
+                f"finished the update interrupted on {r.entry.when} "
+                f"({plural(r.sectors_written, 'sector')} written)"
+            )
+        elif r.action == "would finish":
+            lines.append(
+                f"an update interrupted on {r.entry.when} would be finished first "
+                f"({plural(r.sectors_written, 'sector')} to write); run without --dry-run"
+            )
+        elif r.action == "stale":
+            lines.append(
+                f"an update interrupted on {r.entry.when} no longer matches the unit; left alone"
+            )
+    plan = result.plan
+    if plan is not None:
+        for change in plan.changes:
+            lines += change_lines(change, result.status)
+        lines += [f"note: {n}" for n in plan.notes]
+    if result.journal is not None:
+        for p in result.journal.partitions:
+            ranges = ", ".join(f"{off:#x}+{n:#x}" for off, n, _ in p.untouched)
+            lines.append(f"{p.name}: the unit's MD5 of the ranges left alone, before: {ranges}")
+    if result.status == "up to date":
+        lines.append("Already up to date: nothing written.")
+    elif result.status == "dry run":
+        lines.append("Dry run: nothing written.")
+    elif result.status == "updated":
+        journal = f"; journal {result.journal.path}" if result.journal is not None else ""
+        lines.append(
+            f"Updated and verified: {plural(result.sectors_written, 'sector')} written, file "
+            f"system read back{journal}"
+        )
+    return lines
+
+
+def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
+    """A flashed unit for ``--json``: everything the line and the details say."""
+
+    r = o.result
+    stopped = o.error.interruption if isinstance(o.error, UnitInterrupted) else None
+    if isinstance(o.error, UnitInterrupted) and isinstance(o.error.result, FlashResult):
+        r = o.error.result
+    out: dict[str, Any] = {
+        "port": o.port,
+        "ok": o.ok,
+        "exit_code": o.exit_code,
+        "seconds": round(o.seconds, 3),
+        "error": o.error.message if o.error is not None else None,
+        "next": next_step(o.error) if o.error is not None else None,
+        "mac": r.mac if r is not None else (o.unit.mac if o.unit is not None else None),
+        "chip": r.chip if r is not None else (o.unit.chip if o.unit is not None else None),
+    }
+    if stopped is not None:
+        out["status"] = "interrupted"
+        out["interrupted"] = stopped.to_json()
+    if r is None:
+        return out
+    untouched = {
+        p.name: [{"offset": off, "length": n, "md5": md5} for off, n, md5 in p.untouched]
+        for p in (r.journal.partitions if r.journal is not None else ())
+    }
+    out.update(
+        {
+            "status": r.status,
+            "result": r.log_result,
+            "sectors_written": r.sectors_written,
+            "bytes_read": r.bytes_read,
+            "bytes_written": r.bytes_written,
+            "ca_before": list(r.ca_before),
+            "ca_after": list(r.ca_after),
+            "roots_before": list(r.roots_before),
+            "roots_after": list(r.roots_after),
+            "journal": str(r.journal.path) if r.journal is not None else None,
+            "resumed": [
+                {
+                    "created": x.entry.created.isoformat(),
+                    "action": x.action,
+                    "sectors": x.sectors_written,
+                }
+                for x in r.resumed
+            ],
+            "partitions": [
+                {**change_dict(c), "untouched": untouched.get(c.partition.name, [])}
+                for c in (r.plan.changes if r.plan else ())
+            ],
+            "notes": list(r.plan.notes) if r.plan else [],
+        }
+    )
+    return out

@@ -1,0 +1,173 @@
+"""Opening a unit's port, and saying in plain words why that failed.
+
+Any pyserial port or URL works (``/dev/ttyUSB0``, ``COM3``, ``socket://host:port``,
+``rfc2217://host:port``); the two network handlers are adjusted where pyserial's stock
+ones make esptool slow. The error translations turn pyserial's and esptool's texts into
+what to do next (the dialout group, download mode, a busy port).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import sys
+from typing import Any
+
+from ..errors import DeviceError
+
+__all__ = [
+    "connect_error",
+    "is_link_failure",
+    "open_rfc2217_port",
+    "open_socket_port",
+    "port_error",
+]
+
+# esptool FatalError texts that mean the link went quiet, not that the unit refused.
+_SILENT_LINK = re.compile(
+    r"No serial data received|Serial data stream stopped|Packet content transfer stopped|"
+    r"No more data to read from the serial port",
+)
+
+
+def open_socket_port(url: str) -> Any:
+    """A ``socket://`` port whose ``in_waiting`` tells the truth.
+
+    pyserial's socket handler reports at most one waiting byte, so esptool (which reads
+    ``in_waiting`` bytes at a time) reads a TCP link one byte per call: about 40 KB/s.
+    FIONREAD gives the real count (POSIX); elsewhere the stock behaviour is kept.
+    """
+    from serial.urlhandler.protocol_socket import Serial as SocketSerial
+
+    class CountingSocketSerial(SocketSerial):  # type: ignore[misc]
+        @property
+        def in_waiting(self) -> int:
+            try:
+                # deferred: POSIX only (FIONREAD); elsewhere the stock count is kept
+                import fcntl
+                import termios  # deferred: POSIX only, as fcntl
+
+                sock: Any = getattr(self, "_socket", None)
+                raw = fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0")
+                return int.from_bytes(raw, sys.byteorder)
+            except (ImportError, OSError, AttributeError, ValueError):
+                waiting: int = super().in_waiting
+                return waiting
+
+        def close(self) -> None:
+            port: Any = self
+            if port.is_open:
+                _close_socket(port)
+                port._socket = None
+            port.is_open = False
+
+    return _opened(CountingSocketSerial(), url)
+
+
+def open_rfc2217_port(url: str) -> Any:
+    """An ``rfc2217://`` port that does not renegotiate the line for a read timeout.
+
+    esptool changes the port's read timeout around most commands; pyserial's RFC 2217
+    client then resends every line setting and sleeps 50 ms waiting for the answers,
+    although the timeout only matters on this side. Here it is just stored.
+    """
+    from serial.rfc2217 import Serial as Rfc2217Serial
+
+    class LocalTimeoutRfc2217Serial(Rfc2217Serial):  # type: ignore[misc]
+        @property
+        def timeout(self) -> float | None:
+            value: float | None = getattr(self, "_timeout", None)
+            return value
+
+        @timeout.setter
+        def timeout(self, value: float | None) -> None:
+            if value is not None and value < 0:
+                raise ValueError(f"Not a valid timeout: {value!r}")
+            port: Any = self
+            port._timeout = value
+
+        def close(self) -> None:
+            port: Any = self
+            port.is_open = False
+            _close_socket(port)
+            if port._thread is not None:
+                port._thread.join(7)
+                port._thread = None
+            port._socket = None  # after the reader thread ended: it reads from it
+
+    return _opened(LocalTimeoutRfc2217Serial(), url)
+
+
+def _close_socket(port: Any) -> None:
+    """Close a network port's socket at once: pyserial sleeps 0.3 s after closing "in
+    case of quick reconnects", and a unit session ends here."""
+    if port._socket is not None:
+        with contextlib.suppress(OSError):
+            port._socket.shutdown(socket.SHUT_RDWR)
+        port._socket.close()
+
+
+def _opened(port: Any, url: str) -> Any:
+    port.port = url
+    port.open()
+    return port
+
+
+def port_error(port: str, detail: str) -> DeviceError:
+    low = detail.lower()
+    if "connection refused" in low or "errno 111" in low or "errno 61" in low:
+        return DeviceError(
+            f"{port}: nothing is listening there (connection refused)",
+            hint="start the serial bridge (esp_rfc2217_server, ser2net) or check host and port",
+        )
+    if "permission denied" in low or "errno 13" in low or "access is denied" in low:
+        return DeviceError(
+            f"{port}: permission denied",
+            hint="add your user to the 'dialout' group (Arch: 'uucp') and log in again",
+        )
+    if any(s in low for s in ("no such file", "errno 2]", "filenotfounderror", "cannot find")):
+        return DeviceError(
+            f"{port}: no such serial port",
+            hint="check the cable and the port name (Linux /dev/ttyUSB0 or /dev/ttyACM0, "
+            "macOS /dev/cu.*, Windows COM3); list ports: python -m serial.tools.list_ports",
+        )
+    if any(s in low for s in ("busy", "errno 16", "errno 11", "could not exclusively lock")):
+        return DeviceError(
+            f"{port}: the port is in use by another program",
+            hint="close serial monitors (idf.py monitor, screen, the Arduino IDE) and retry",
+        )
+    if "inappropriate ioctl" in low or "errno 25" in low:
+        return DeviceError(f"{port}: not a serial port")
+    return DeviceError(f"{port}: cannot open the port ({detail.strip()})")
+
+
+def connect_error(port: str, e: Exception) -> DeviceError:
+    text = str(e)
+    if "Could not open" in text:
+        # "Could not open PORT, the port is busy or doesn't exist.\n(pyserial's text)\n"
+        inner = re.search(r"\n\((.*)\)\n", text, re.DOTALL)
+        return port_error(port, inner.group(1) if inner else text)
+    if "Failed to connect" in text:
+        if "Invalid head of packet" in text or "Wrong boot mode" in text:
+            why = "it sends other data: it is running its firmware, not in download mode"
+        elif "No serial data received" in text:
+            why = "nothing answered"
+        else:
+            why = text.split("\n")[0].split(": ", 1)[-1]
+        return DeviceError(
+            f"{port}: no answer from an ESP bootloader ({why})",
+            hint="put the unit in download mode (hold BOOT/GPIO0 low while pressing "
+            "RESET/EN), check TX/RX wiring, and that no other program uses the port",
+        )
+    if "autodetect" in text:
+        return DeviceError(f"{port}: unsupported chip ({text.splitlines()[0]})")
+    return DeviceError(f"{port}: cannot connect ({text.splitlines()[0]})")
+
+
+def is_link_failure(e: BaseException) -> bool:
+    import serial
+
+    if isinstance(e, (serial.SerialException, OSError)):
+        return True
+    return bool(_SILENT_LINK.search(str(e)))

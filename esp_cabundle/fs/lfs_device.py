@@ -1,0 +1,298 @@
+"""littlefs-python glue, written once: the block device littlefs runs on, its set-up from a
+profile, its error codes, and the directory walk.
+
+littlefs never knows where its bytes live (littlefs-python's ``UserContext``): here a
+:class:`Store` holds them, a bytearray for an image in memory (:class:`BufferStore`), or
+an :class:`~esp_cabundle.blocks.Overlay` over a unit's cached flash for an edit planned
+before anything is sent to the unit.
+
+littlefs-python cannot pass an exception through littlefs (it prints it and littlefs sees
+an error, which it may take for a bad block and work around, e.g. by mounting the older
+half of a metadata pair). So a store access that fails (a serial link lost) answers
+erased bytes or an I/O error, and every later one too, and :meth:`Device.check`, called
+after every littlefs operation, raises that failure: nothing littlefs computed from
+such answers is ever used.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import ImageError
+from .base import FileInfo
+from .lfs_superblock import LFS_NAME_MAX
+
+if TYPE_CHECKING:
+    from littlefs import LittleFS
+
+    from .lfs_profiles import LittleFsProfile
+
+__all__ = [
+    "ERR_CORRUPT",
+    "ERR_NAMETOOLONG",
+    "ERR_NOATTR",
+    "ERR_NOENT",
+    "ERR_NOSPC",
+    "BufferStore",
+    "Device",
+    "Store",
+    "StoreBytes",
+    "lfs_error_code",
+    "lfs_error_name",
+    "new_lfs",
+    "walk",
+]
+
+# lfs.h error codes the tool turns into messages.
+ERR_IO, ERR_NOENT, ERR_NOSPC, ERR_NAMETOOLONG = -5, -2, -28, -36
+ERR_CORRUPT, ERR_NOATTR = -84, -61
+LFS_TYPE_DIR = 2
+
+
+class Store(Protocol):
+    """The bytes littlefs works on, addressed from the start of the file system."""
+
+    def read(self, offset: int, length: int) -> bytes: ...
+
+    def prog(self, offset: int, data: bytes) -> None: ...
+
+    def erase(self, offset: int, length: int) -> None: ...
+
+    def snapshot(self) -> object: ...
+
+    def restore(self, snapshot: object) -> None: ...
+
+
+class BufferStore:
+    """An image in memory."""
+
+    def __init__(self, buffer: bytearray) -> None:
+        self.buffer = buffer
+
+    def read(self, offset: int, length: int) -> bytes:
+        return bytes(self.buffer[offset : offset + length])
+
+    def prog(self, offset: int, data: bytes) -> None:
+        self.buffer[offset : offset + len(data)] = data
+
+    def erase(self, offset: int, length: int) -> None:
+        self.buffer[offset : offset + length] = b"\xff" * length
+
+    def snapshot(self) -> object:
+        return bytes(self.buffer)
+
+    def restore(self, snapshot: object) -> None:
+        assert isinstance(snapshot, bytes)
+        self.buffer[:] = snapshot
+
+
+class StoreBytes:
+    """The first ``size`` bytes of a store as bytes-like slices, each read when asked for
+    (the superblock parser reads a unit's flash through it)."""
+
+    def __init__(self, store: Store, size: int) -> None:
+        self.store = store
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, int):
+            return self.store.read(index, 1)[0]
+        start, stop, _ = index.indices(self.size)
+        return self.store.read(start, stop - start) if stop > start else b""
+
+
+class Device:
+    """littlefs' block device over a :class:`Store` (see the module on failures)."""
+
+    def __init__(self, store: Store, block_size: int) -> None:
+        self.store = store
+        self.block_size = block_size
+        self.failure: BaseException | None = None
+
+    def context(self) -> Any:
+        from littlefs import UserContext
+
+        if isinstance(self.store, BufferStore):
+            return _buffer_context(self.store.buffer)
+        device = self
+        bs = self.block_size
+
+        class _Context(UserContext):
+            """No per-call debug formatting (littlefs-python's default logs every call)."""
+
+            def __init__(self) -> None:
+                self.buffer = bytearray()
+                self.in_size = 0
+
+            def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
+                data = device.call(device.store.read, block * bs + off, size)
+                return bytearray(b"\xff" * size if data is None else data)
+
+            def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
+                done = device.call(device.store.prog, block * bs + off, bytes(data))
+                return ERR_IO if done is None else 0
+
+            def erase(self, cfg: Any, block: int) -> int:
+                done = device.call(device.store.erase, block * bs, bs)
+                return ERR_IO if done is None else 0
+
+            def sync(self, cfg: Any) -> int:
+                return 0
+
+        return _Context()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run a store access; None when it failed (the failure is kept, and every later
+        access fails too)."""
+        if self.failure is not None:
+            return None
+        try:
+            result = fn(*args)
+        except Exception as e:
+            self.failure = e
+            return None
+        return True if result is None else result
+
+    def check(self, cause: BaseException | None = None) -> None:
+        """Raise the failure a store access met, if any (littlefs' own result is moot)."""
+        if self.failure is not None:
+            raise self.failure from cause
+
+
+def _buffer_context(buffer: bytearray) -> Any:
+    """littlefs straight on an image in memory: nothing there can fail, and building
+    images is where littlefs calls back most (no per-call debug formatting either)."""
+    from littlefs import UserContext
+
+    class _Context(UserContext):
+        def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
+            start = block * cfg.block_size + off
+            return self.buffer[start : start + size]
+
+        def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
+            start = block * cfg.block_size + off
+            self.buffer[start : start + len(data)] = data
+            return 0
+
+        def erase(self, cfg: Any, block: int) -> int:
+            start = block * cfg.block_size
+            self.buffer[start : start + cfg.block_size] = b"\xff" * cfg.block_size
+            return 0
+
+    return _Context(buffer=buffer)
+
+
+def new_lfs(
+    device: Device,
+    profile: LittleFsProfile,
+    *,
+    block_count: int = 0,
+    name_max: int = LFS_NAME_MAX,
+    disk_version: int = 0,
+    metadata_max: int = 0,
+) -> LittleFS:
+    """littlefs configured as ``profile``'s platform runs it; never mounted here.
+
+    ``block_count`` 0 takes it from the superblock; ``disk_version`` 0 accepts (and
+    writes) the newest littlefs-python knows (2.1), so an existing image is mounted with
+    its own version passed back; ``metadata_max`` below the block size makes littlefs
+    compact a metadata pair sooner (see :mod:`.lfs_safe`).
+    """
+    from littlefs import LittleFS
+
+    return LittleFS(
+        **_name_encoding(),
+        context=device.context(),
+        mount=False,  # never True: littlefs-python formats when that mount fails
+        block_size=profile.block_size,
+        block_count=block_count,
+        read_size=profile.read_size,
+        prog_size=profile.prog_size,
+        cache_size=profile.cache_size,
+        lookahead_size=profile.lookahead_size,
+        block_cycles=profile.block_cycles,
+        name_max=name_max,
+        disk_version=disk_version,
+        metadata_max=metadata_max,
+    )
+
+
+# littlefs stores names as opaque bytes. Names are read and written as UTF-8 with
+# surrogate escapes, so a name that is not UTF-8 lists (shown as \xNN), reads and is
+# removed like any other instead of failing the whole listing.
+_NAME_CODEC = "esp-cabundle-fsname"
+
+
+def _fsname_codec(name: str) -> Any:
+
+    if name != _NAME_CODEC.replace("-", "_"):
+        return None
+    return codecs.CodecInfo(
+        name=_NAME_CODEC,
+        encode=lambda text, errors="strict": codecs.utf_8_encode(text, "surrogateescape"),
+        decode=lambda data, errors="strict": codecs.utf_8_decode(data, "surrogateescape", True),
+    )
+
+
+@functools.cache
+def _name_encoding() -> dict[str, str]:
+    """``filename_encoding=`` for littlefs-python releases that take it (older ones
+    decode names as ASCII; their UnicodeError is reported as an ImageError)."""
+
+    from littlefs import LittleFS
+
+    if "filename_encoding" not in inspect.signature(LittleFS.__init__).parameters:
+        return {}
+    codecs.register(_fsname_codec)
+    return {"filename_encoding": _NAME_CODEC}
+
+
+def lfs_error_code(e: BaseException) -> int | None:
+    """The LFS_ERR_* code behind an exception (littlefs-python wraps some in OSError)."""
+    code = getattr(e, "code", None)
+    if isinstance(code, int):
+        return code
+    cause = e.__cause__ or e.__context__
+    return lfs_error_code(cause) if cause is not None else None
+
+
+def lfs_error_name(code: int | None) -> str:
+    """``-84 ERR_CORRUPT``, as people can look it up in lfs.h."""
+    from littlefs import LittleFSError
+
+    if code is None:
+        return "unknown error"
+    try:
+        return f"{code} {LittleFSError.Error(code).name}"
+    except ValueError:
+        return str(code)
+
+
+def walk(lfs: LittleFS) -> list[FileInfo]:
+    """Every file, sorted by path; directories are followed once (a corrupt tree could
+    loop: ImageError; so is a name that cannot be decoded). littlefs errors propagate."""
+    out: list[FileInfo] = []
+    stack = ["/"]
+    seen: set[str] = set()
+    try:
+        while stack:
+            d = stack.pop()
+            if d in seen:
+                raise ImageError(f"LittleFS directory {d} appears twice: the image is corrupt")
+            seen.add(d)
+            for st in lfs.scandir(d):
+                path = d.rstrip("/") + "/" + st.name
+                if st.type == LFS_TYPE_DIR:
+                    stack.append(path)
+                else:
+                    out.append(FileInfo(path, int(st.size)))
+    except UnicodeError as e:
+        raise ImageError(f"a file name in the LittleFS image cannot be decoded ({e})") from e
+    return sorted(out, key=lambda f: f.path)

@@ -1,0 +1,101 @@
+"""What a virtual unit holds when it is started for a board or from a dump.
+
+For a board: its partition table, and in each of its file-system partitions a file
+system made with the board's profile, as its firmware would have left it: the CA file
+the fleets that went dark shipped with (DST Root CA X3 alone, expired since 2021) and
+the board's settings files, so a rehearsal ``flash`` shows the roots it changes and
+keeps the other files. Everything else is erased (no firmware runs on a virtual unit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..boards import Board
+from ..catalog import Catalog
+from ..errors import InputError
+from ..fs.edit import pack_image
+from .chips import CHIPS, JEDEC_CAPACITY
+
+__all__ = ["UnitImage", "board_image", "dump_image"]
+
+# The CA file a unit starts with: the root mDash and Let's Encrypt fleets relied on.
+SHIPPED_ROOTS = ("dst-root-ca-x3",)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitImage:
+    """A virtual unit's chip, and its flash content (as long as the flash)."""
+
+    chip: str
+    flash: bytes
+
+    @property
+    def flash_size(self) -> int:
+        return len(self.flash)
+
+
+def board_image(board: Board, *, chip: str | None = None) -> UnitImage:
+    """A unit of ``board`` as it left the factory (see the module). InputError for a
+    board without a partition layout or a file system, or a chip or flash size the
+    virtual unit cannot be."""
+
+    fs = board.file_system()
+    if board.layout is None:
+        raise InputError(
+            f"board {board.name} names no partition layout to lay out a unit with",
+            hint="start the unit from a dump of a real one: --dump FILE",
+        )
+    size = _flash_size(board.flash_size, board.name)
+    flash = bytearray(b"\xff" * size)
+    table = board.layout.to_binary()
+    flash[board.table_offset : board.table_offset + len(table)] = table
+    catalog = Catalog.load()
+    ca = "".join(catalog.certificate(catalog.resolve(a)).pem() for a in SHIPPED_ROOTS)
+    files = [(fs.ca_path, ca.encode())]
+    files += [(path, _settings(board.name, path)) for path in fs.config_files]
+    for p in board.fs_partitions(board.layout):
+        image = pack_image(fs.fs_type, fs.profile, p.size, files, platform=fs.platform)
+        flash[p.offset : p.end] = image.data
+    return UnitImage(_chip(chip or board.chips[0]), bytes(flash))
+
+
+def dump_image(data: bytes, *, chip: str = "esp32", name: str = "dump") -> UnitImage:
+    """A unit holding a whole-flash dump (``esptool read-flash 0 ALL``), the rest of
+    its flash erased."""
+    if not data:
+        raise InputError("empty file, not a flash dump", path=name)
+    sizes = sorted(JEDEC_CAPACITY)
+    fits = [s for s in sizes if s >= len(data)]
+    if not fits:
+        raise InputError(
+            f"{len(data):#x} bytes: larger than the largest flash a virtual unit has "
+            f"({sizes[-1] >> 20} MB)",
+            path=name,
+        )
+    return UnitImage(_chip(chip), data + b"\xff" * (fits[0] - len(data)))
+
+
+def _settings(board: str, path: str) -> bytes:
+    """A settings file a unit of ``board`` keeps beside its CA (a stand-in: Wi-Fi
+    credentials and device keys are what a real one holds)."""
+    return (
+        f'{{"device": {{"id": "virtual-{board}"}}, "wifi": {{"ssid": "bench", '
+        f'"pass": "not-a-secret"}}, "file": "{path}"}}\n'
+    ).encode()
+
+
+def _flash_size(size: int, board: str) -> int:
+    if size not in JEDEC_CAPACITY:
+        sizes = ", ".join(f"{s >> 20} MB" for s in sorted(JEDEC_CAPACITY))
+        raise InputError(f"board {board}: a virtual unit has {sizes} of flash, not {size:#x}")
+    return size
+
+
+def _chip(name: str) -> str:
+    key = name.lower().replace("-", "")
+    if key not in CHIPS:
+        raise InputError(
+            f"a virtual unit cannot be an {name}", hint="chips: " + ", ".join(sorted(CHIPS))
+        )
+    return key

@@ -1,0 +1,145 @@
+"""``esp-cabundle virtual-unit``: a virtual ESP32 a user starts from a board's layout or a
+dump, reached by the other commands through the ``socket://`` URL it prints, stopped by
+a signal; and the units it lays out for every board."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.doc_commands import BIN_DIR
+
+from esp_cabundle.boards import list_boards, load_board
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.fs import open_image
+from esp_cabundle.partitions import PartitionTable
+from esp_cabundle.virtual.boards import board_image
+from tests.support import dumps
+from tests.support.gated import canonical
+
+NEW_CA = canonical(
+    dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
+)
+FS_BOARDS = [b.name for b in list_boards() if b.filesystem is not None and b.layout is not None]
+
+
+class Unit:
+    """``esp-cabundle virtual-unit ARGS`` in a child process, its URL read from stdout."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [str(BIN_DIR / "esp-cabundle"), "virtual-unit", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+
+    def stop(self) -> tuple[int, str]:
+        self.proc.send_signal(signal.SIGTERM)
+        _, err = self.proc.communicate(timeout=60)
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def units() -> Iterator[list[Unit]]:
+    started: list[Unit] = []
+    yield started
+    for unit in started:
+        if unit.proc.poll() is None:
+            unit.proc.kill()
+            unit.proc.wait(timeout=60)
+
+
+def flash(runner: CliRunner, url: str, board: str, tmp_path: Path, *extra: str) -> str:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(NEW_CA)
+    r = runner.invoke(
+        cli,
+        [
+            *("flash", "--port", url, "--board", board, "--bundle", str(ca)),
+            *("--journal-dir", str(tmp_path / "journal"), "--at", "2026-06-01", *extra),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def test_a_board_unit_is_flashed_restored_and_stopped(
+    units: list[Unit], runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = Unit("--board", "mongoose-os-esp32", "--mac", "24:0a:c4:aa:bb:cc")
+    units.append(unit)
+    assert unit.url.startswith("socket://127.0.0.1:"), unit.proc.stderr
+    out = flash(runner, unit.url, "mongoose-os-esp32", tmp_path)
+    (line,) = out.splitlines()
+    assert line.startswith(f"OK  {unit.url}  24:0a:c4:aa:bb:cc  ")
+    assert line.endswith("+ISRG Root X1, +ISRG Root X2, +R10, -DST Root CA X3")
+    again = flash(runner, unit.url, "mongoose-os-esp32", tmp_path)
+    assert "up to date: already holds the 3 roots" in again  # the unit kept what was written
+    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(tmp_path / "journal")])
+    assert r.exit_code == 0 and r.stdout.rstrip().endswith(
+        "+DST Root CA X3, -ISRG Root X1, -ISRG Root X2, -R10"
+    ), r.output
+    code, err = unit.stop()
+    assert code == 0 and "stopped: " in err and "sector(s) erased" in err
+
+
+def test_a_dump_unit_holds_the_dump(units: list[Unit], runner: CliRunner, tmp_path: Path) -> None:
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(dumps.arduino_dump())
+    unit = Unit("--dump", str(dump), "--rfc2217")
+    units.append(unit)
+    assert unit.url.startswith("rfc2217://127.0.0.1:")
+    r = runner.invoke(cli, ["read", "-p", unit.url, "--all", "-o", str(tmp_path / "back.bin")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "back.bin").read_bytes() == dump.read_bytes()
+    assert unit.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "give --board NAME or --dump FILE"),
+        (["--board", "mdash", "--dump", "x.bin"], "give --board NAME or --dump FILE"),
+        (["--board", "mdash"], "not in a file system"),
+        (["--board", "mdash-arduino", "--chip", "esp8266"], "cannot be an esp8266"),
+        (["--board", "mdash-arduino", "--listen", "99999"], "not a port"),
+        (["--board", "mdash-arduino", "--mac", "24:0a"], "--mac 24:0a"),
+        (["--dump", "missing.bin"], "missing.bin"),
+    ],
+)
+def test_refusals(in_tmp: Path, runner: CliRunner, args: list[str], message: str) -> None:
+    r = runner.invoke(cli, ["virtual-unit", *args])
+    assert r.exit_code == 2 and message in r.output, r.output
+
+
+@pytest.mark.parametrize("name", FS_BOARDS)
+def test_every_board_unit_holds_its_old_ca_and_settings(name: str) -> None:
+    board = load_board(name)
+    image = board_image(board)
+    fs = board.filesystem
+    assert fs is not None and board.layout is not None
+    assert len(image.flash) == board.flash_size and image.chip in board.chips
+    table = PartitionTable.from_binary(
+        image.flash[board.table_offset : board.table_offset + 0xC00],
+        offset=board.table_offset,
+    )
+    assert table == board.layout
+    for p in board.fs_partitions(table):
+        files = open_image(image.flash[p.offset : p.end], fs_type=fs.fs_type, profile=fs.profile)
+        (root,) = load_certificates(files.read(fs.ca_path))
+        assert root.label == "DST Root CA X3"
+        for path in fs.config_files:
+            assert b"virtual-" + name.encode() in files.read(path)
+
+
+def test_the_help_names_the_command(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["virtual-unit", "--help"])
+    assert r.exit_code == 0 and "esp-cabundle virtual-unit --board" in r.stdout
