@@ -57,3 +57,17 @@ def test_pack_takes_the_image_from_the_config_board(runner: CliRunner, in_tmp: P
         "--json",
     )
     assert code == 0 and '"fs": "littlefs"' in out and '"board": null' in out, err
+
+
+def test_fs_put_gates_the_ca_for_the_config_board(runner: CliRunner, in_tmp: Path) -> None:
+    import shutil
+
+    spiffs = Path(__file__).parent / "data" / "spiffs" / "idf-64k.bin"  # an mDash unit's
+    shutil.copy(spiffs, in_tmp / "fs.bin")
+    (in_tmp / "cabundle.yaml").write_text(DST_ONLY)
+    code, _, _ = run(runner, "build", "--no-lock", "--no-check")
+    assert code == 0
+    before = (in_tmp / "fs.bin").read_bytes()
+    code, _, err = run(runner, "fs", "put", "fs.bin", "ca.pem", "/ca.pem")
+    assert code == 1 and "mdash-arduino" in err and "mdash.net" in err, err
+    assert (in_tmp / "fs.bin").read_bytes() == before
