@@ -75,6 +75,7 @@ def build_bundle(
     config: Config | None = None,
     targets: Sequence[Target] = (),
     check_targets: bool = True,
+    board: Board | None = None,
 ) -> BuildResult:
     """Gate ``spec`` (policies; ``config``'s targets and ``targets``), check the lock, and
     render every output in memory.
@@ -83,7 +84,8 @@ def build_bundle(
     the CA gated again for that board: its rules judge the targets, and its firmware's
     connections that read the CA file must accept it. Boards may differ from one image
     to the next (a fleet of two kinds of units shares one bundle), so each distinct
-    board is gated once.
+    board is gated once. ``board`` (the config's ``board:``) judges the CA itself as
+    ``pack --board`` would: its rules, and its connections that read its CA file.
 
     Raises :class:`PolicyError` (a violation that was not allowed),
     :class:`~esp_cabundle.check.CheckFailed` (a target or a board's connection would
@@ -109,7 +111,7 @@ def build_bundle(
             ca_path=ca_path,
         )
 
-    ca = gate()
+    ca = gate(board)
     per_board: dict[tuple[str, str | None], GatedCA] = {}
     for out in outputs:
         image = out.options.get("image")

@@ -151,7 +151,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "default",
             "Let's Encrypt (X1, X2, Gen Y), Google, Amazon, DigiCert and Sectigo roots valid "
-            "past 2035: most public servers, and a second CA if one switches chains",
+            "until at least 2035-06-04 (ISRG Root X1, the first to expire): most public "
+            "servers, and a second CA if one switches chains",
             (
                 "isrg-root-x1",
                 "isrg-root-x2",

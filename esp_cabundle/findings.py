@@ -12,7 +12,7 @@ from typing import Any
 from .certs import Certificate, load_certificates
 from .sniff import decode_text, sniff_kind
 from .text import plural
-from .verify.parse import parse_notes
+from .verify.parse import parse_notes, unparseable_by
 
 __all__ = [
     "MONGOOSE_MAX_LINE",
@@ -43,6 +43,7 @@ class Finding:
     not_after: datetime | None = None
     is_ca: bool | None = None
     self_signed: bool | None = None
+    unparseable: str | None = None  # the mbedTLS lines that refuse it ("mbedTLS 3.6")
     certificate: Certificate | None = field(default=None, compare=False, repr=False)
 
     @classmethod
@@ -57,6 +58,7 @@ class Finding:
             not_after=cert.not_after,
             is_ca=cert.is_ca,
             self_signed=cert.self_signed,
+            unparseable=unparseable_by(cert.der),
             certificate=cert,
         )
 
@@ -79,7 +81,9 @@ class Report:
 
 
 def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) -> str:
-    """``ok``, ``EXPIRED``, ``not yet valid``, ``expires in N days``, ``no dates``."""
+    """``ok``, ``EXPIRED``, ``not yet valid``, ``expires in N days``, ``no dates``, or
+    ``unparseable by mbedTLS ...`` (a root the device skips is not ok, whatever its
+    dates)."""
     if f.not_after is None:
         return "no dates (bundle)"
     if at > f.not_after:
@@ -89,7 +93,7 @@ def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) ->
     days = (f.not_after - at).days
     if warn_days is not None and days <= warn_days:
         return f"expires in {plural(days, 'day')}"
-    parts = ["ok"]
+    parts = [f"unparseable by {f.unparseable}" if f.unparseable else "ok"]
     if f.is_ca is False:
         parts.append("not a CA")
     elif f.self_signed is False:
@@ -154,6 +158,7 @@ def report_to_dict(r: Report, at: datetime, warn_days: int | None = None) -> dic
                 "days_left": (f.not_after - at).days if f.not_after else None,
                 "is_ca": f.is_ca,
                 "self_signed": f.self_signed,
+                "unparseable_by": f.unparseable,
                 "status": finding_status(f, at, warn_days=warn_days),
             }
             for f in r.findings

@@ -496,6 +496,7 @@ def _summary(
 
     "until" is the earliest date a root that a target's chain ends at expires: devices
     that check dates stop accepting the chain then, and servers move on to other roots.
+    When no device judged checks dates, no date is given (it would read as a cut-off).
     """
     n = len(bundle)
     head = f"{n} root{'s' if n != 1 else ''}"
@@ -519,4 +520,7 @@ def _summary(
     else:
         devices = {r.item.device.name for r in report.results}
         rules = next(iter(devices)) if len(devices) == 1 else "their devices'"
+    if report.results and not any(r.item.device.checks_dates for r in report.results):
+        # No date reads like a cut-off to units that never compare dates.
+        return f"{head}, accepted by {who} under {rules} rules (the device does not check dates)"
     return f"{head}, accepted by {who}{until} under {rules} rules"

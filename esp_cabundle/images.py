@@ -152,6 +152,12 @@ def _profile_for_platform(fs_type: str, platform: str | None) -> str:
     """The profile a LittleFS platform version implies; otherwise it must be given."""
     if platform is not None and fs_type == "littlefs":
         return resolve_platform(platform).profile
+    if platform is not None:
+        raise InputError(
+            f"a platform ({platform}) picks a LittleFS profile only; a {fs_type} image "
+            "needs a profile",
+            hint="give --profile (e.g. esp-idf; 'profile:' in cabundle.yaml), or name the board",
+        )
     raise InputError(
         "the image needs a profile"
         + (" (or a platform, for LittleFS)" if fs_type == "littlefs" else ""),

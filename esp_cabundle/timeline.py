@@ -273,11 +273,13 @@ def failing_since(
         # Failing over the whole period: since the server switched to it, or before.
         prev = periods[index - 1] if index > 0 else None
         if current.start is None:
-            why = (
-                "the chain's newest certificate was issued then"
-                if device.checks_dates
-                else "this device does not check dates: the chain fails whenever it is sent"
-            )
+            born = _chain_born(current.chain)
+            if not device.checks_dates:
+                why = "this device does not check dates: the chain fails whenever it is sent"
+            elif born > floor:  # a certificate issued ahead: no issue date lies before
+                why = f"the chain's newest certificate is not valid before {born.date()}"
+            else:
+                why = "the chain's newest certificate was issued then"
             return FailingSince(floor, why, False)
         if prev is None or prev.end != current.start:
             return FailingSince(

@@ -109,6 +109,23 @@ def test_presets_have_reasons_and_valid_ca_roots(catalog: Catalog) -> None:
     }
 
 
+def test_a_preset_says_true_dates_of_its_roots(catalog: Catalog) -> None:
+    """'valid until at least DATE' is the first expiry among its roots, to the day; no
+    reason claims 'past YEAR' when a root expires that year."""
+    import re
+
+    checked = 0
+    for preset in PRESETS.values():
+        ends = [entry_certificate(catalog.resolve(a)).not_after for a in preset.aliases]
+        m = re.search(r"until at least (\d{4}-\d{2}-\d{2})", preset.reason)
+        if m:
+            assert min(ends).date().isoformat() == m.group(1), preset.name
+            checked += 1
+        past = re.search(r"past (\d{4})", preset.reason)
+        assert past is None or min(ends).year > int(past.group(1)), preset.name
+    assert checked  # the default preset says its date
+
+
 def test_longlife_spans_independent_cas(catalog: Catalog) -> None:
     orgs = set()
     for alias in PRESETS["longlife"].aliases:

@@ -25,6 +25,8 @@ AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
 DATA = Path(__file__).parent / "data"
 SPIFFS = DATA / "spiffs" / "idf-64k.bin"  # an mDash unit's partition: /ca.pem, /mdash.cfg
 
+NO_DATES = " (the device does not check dates)"
+
 
 def utc(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
@@ -64,7 +66,7 @@ def test_a_dst_only_ca_pem_would_cut_mdash_arduino_units_off_mdash_net() -> None
 
 def test_a_good_bundle_names_mdash_net_in_the_summary() -> None:
     ca = gate(DST_PEM + X1_PEM)
-    assert ca.summary == "2 roots, accepted by mdash.net until 2035-06-04 under mdash-arduino rules"
+    assert ca.summary == "2 roots, accepted by mdash.net under mdash-arduino rules" + NO_DATES
     assert ca.report is not None
     (result,) = ca.report.results
     assert result.item.name == "mdash.net" and result.item.device.sets_hostname is False
@@ -133,9 +135,7 @@ def test_pack_for_mdash_arduino(runner: CliRunner, in_tmp: Path) -> None:
     assert not (in_tmp / "fs.bin").exists()
     r = runner.invoke(cli, [*pack, "--preset", "letsencrypt"])  # as README shows it
     assert r.exit_code == 0, r.output
-    assert (
-        "CA: 4 roots, accepted by mdash.net until 2045-09-02 under mdash-arduino rules" in r.output
-    )
+    assert "CA: 4 roots, accepted by mdash.net under mdash-arduino rules" + NO_DATES in r.output
     # a CA file elsewhere in the image is not what the firmware reads for mdash.net
     r = runner.invoke(
         cli,

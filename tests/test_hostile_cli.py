@@ -341,6 +341,8 @@ def test_a_tab_in_a_board_layout(tmp_path: Path, runner: CliRunner) -> None:
         (["-f", "idf-bundle", "--idf-version", "arduino-9.0", "-o", "b.bin"], "Arduino-ESP32 9"),
         (["-o", "a.pem", "-o", "b.pem"], "-o/--output given 2 times"),
         (["-f", "pem", "-o", "x.der"], "-o x.der names a der file, but the output format is pem"),
+        (["-o", "fw.bin"], "pass -f idf-bundle"),
+        (["-f", "pem", "-o", "x509_crt_bundle.bin"], "hint: pass -f idf-bundle"),
     ],
 )
 def test_build_refuses_values_that_cannot_be_meant(
@@ -359,6 +361,16 @@ def test_an_output_name_picks_its_format(
     r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", name])
     assert r.exit_code == 0, r.output
     assert (in_tmp / name).read_bytes().startswith(magic)
+
+
+def test_the_idf_bundle_name_picks_idf_bundle(in_tmp: Path, runner: CliRunner) -> None:
+    from esp_cabundle.formats.idf_bundle import detect_bundle_format
+
+    r = runner.invoke(
+        cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", "x509_crt_bundle.bin"]
+    )
+    assert r.exit_code == 0, r.output
+    assert detect_bundle_format((in_tmp / "x509_crt_bundle.bin").read_bytes()) is not None
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,7 @@ def test_check_from_init_config_fails_for_a_broken_target(runner: CliRunner, in_
     """The config is live: a target whose chain the preset cannot anchor fails build
     (nothing written) and check (exit 1)."""
     code, _, err = run(
-        runner, "init", "--board", "mdash-arduino", "--target", "old.example",
+        runner, "init", "--board", "arduino-esp32-spiffs", "--target", "old.example",
         "--preset", "aws-iot", "--yes", "--at", AT,
     )  # fmt: skip
     assert code == 0, err
@@ -118,6 +118,7 @@ def test_every_board_gives_a_config_that_builds(runner: CliRunner, in_tmp: Path,
     device = cfg.section("device")
     assert (device.rules, device.clock) == (board.verify.rules, board.verify.clock)
     assert f"# Board: {name} " in (in_tmp / "cabundle.yaml").read_text()
+    assert cfg.section("board").name == name  # the board: key build, pack and check take
     code, _, err = run(runner, "build", "--at", AT, "--no-lock")
     assert code == 0, err
     assert cfg.outputs[0].path.is_file()

@@ -43,7 +43,9 @@ def test_json_report_and_expired_gate(runner: CliRunner) -> None:
         ],
     )
     assert r.exit_code == 1
-    (doc,) = json.loads(r.stdout)
+    failed = json.loads(r.stdout)
+    assert failed["ok"] is False and "expired 2021-09-30" in failed["violations"][0]
+    (doc,) = failed["reports"]
     (cert,) = doc["certificates"]
     assert cert["status"] == "EXPIRED" and cert["days_left"] < 0
     assert cert["sha256"].startswith("0687260331a72403")
@@ -90,3 +92,42 @@ def test_roots_command(runner: CliRunner) -> None:
     assert dst["status"].startswith("expired 2021-09-30") and dst["source"] == "package"
     r = runner.invoke(cli, ["roots", "--presets"])
     assert "letsencrypt:" in r.stdout and "isrg-root-ye" in r.stdout
+
+
+def test_a_root_mbedtls_cannot_parse_is_not_ok_and_can_fail_the_gate(tmp_path: Path) -> None:
+    from cryptography import x509 as cx509
+
+    from tests.support import parse_corpus as pc
+    from tests.support.verify_pki import Minted, mint
+
+    root = mint("Parses Root")
+    nc = pc.with_extensions(root, root.key, pc.ext("2.5.29.30", pc.NC, True))
+    path = tmp_path / "ca.pem"
+    path.write_bytes(root.pem + Minted(cx509.load_der_x509_certificate(nc), root.key).pem)
+    before = path.read_bytes()
+    runner = CliRunner()
+    r = runner.invoke(cli, ["inspect", str(path), "--json"])
+    assert r.exit_code == 0, r.stderr
+    statuses = [c["status"] for c in json.loads(r.stdout)[0]["certificates"]]
+    assert statuses == ["ok", "unparseable by mbedTLS 2.28 and 3.6"]
+    r = runner.invoke(cli, ["inspect", str(path), "--fail-on", "unparseable"])
+    assert r.exit_code == 1 and "#2" in r.stderr and "cannot parse it" in r.stderr, r.stderr
+    assert "unparseable by mbedTLS" in r.stdout
+    r = runner.invoke(cli, ["inspect", str(path), "--fail-on", "parse"])
+    assert r.exit_code == 2 and "unparseable" in r.stderr
+    assert path.read_bytes() == before
+
+
+def test_json_of_a_failed_gate_says_not_ok_with_its_violations(tmp_path: Path) -> None:
+    from tests.support.verify_pki import mint
+
+    path = tmp_path / "ca.pem"
+    path.write_bytes(mint("Soon Root").pem)
+    r = CliRunner().invoke(cli, ["inspect", str(path), "--json", "--fail-within", "99999"])
+    assert r.exit_code == 1
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 1 and "failed the gate" in doc["error"]
+    assert len(doc["violations"]) == 1 and "within 99999 days" in doc["violations"][0]
+    assert doc["reports"][0]["certificates"][0]["label"] == "Soon Root"
+    r = CliRunner().invoke(cli, ["inspect", str(path), "--json", "--fail-within", "1"])
+    assert r.exit_code == 0 and isinstance(json.loads(r.stdout), list)

@@ -132,3 +132,26 @@ def test_a_chain_announced_for_later_is_judged_from_its_start(pki: dict[str, Min
     assert tl.first_failure_date == NOW + 10 * DAY
     with pytest.raises(ValueError):
         judge_periods(old_only(pki), (), NOCLOCK, at=NOW)
+
+
+def test_a_leaf_issued_ahead_passes_from_the_day_it_is_valid() -> None:
+    """A leaf valid only from a later date fails now and passes from then; nothing says
+    it was issued before it was."""
+    root = mint("Ahead Root", not_before=NOW - YEAR, not_after=NOW + 10 * YEAR)
+    valid_from = (NOW + 99 * DAY).replace(microsecond=0)
+    leaf = mint("h.example.com", root, ca=False, san="h.example.com",
+                not_before=valid_from, not_after=valid_from + 100 * DAY)  # fmt: skip
+    trust = TrustSet.from_certificates([root.c])
+    periods = (Period(chain(leaf), "ahead"),)
+    tl = judge_periods(trust, periods, CLOCK, at=NOW, until=NOW + YEAR, hostname="h.example.com")
+    assert not tl.start.ok
+    (flip,) = tl.flips
+    assert flip.verdict.ok and flip.date == valid_from and "becomes valid" in flip.causes[0]
+    assert "fails throughout" not in tl.note
+    since = tl.failing_since
+    assert since is not None and since.date <= NOW
+    assert "issued then" not in since.why and valid_from.date().isoformat() in since.why
+    # A horizon that ends before that date says when it would pass.
+    tl = judge_periods(trust, periods, CLOCK, at=NOW, until=NOW + 30 * DAY)
+    assert not tl.flips and "fails throughout" not in tl.note
+    assert f"not valid before {valid_from.date().isoformat()}" in tl.note

@@ -17,7 +17,15 @@ from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
 from ..ui import echo, emit_json, format_table, note, stdout_carries_output
 from .ca_source import CaOptions, announce, ca_options
-from .options import at_option, file_option, json_option, output_path, parse_at, quiet_option
+from .options import (
+    at_option,
+    chosen_board,
+    file_option,
+    json_option,
+    output_path,
+    parse_at,
+    quiet_option,
+)
 
 
 @click.command()
@@ -37,7 +45,7 @@ from .options import at_option, file_option, json_option, output_path, parse_at,
     multiple=True,
     type=output_path(allow_dash=True),
     help="Output path (with a single --format; - for standard output). Without -f, a "
-    ".der, .h/.c or .json name picks that format.",
+    ".der, .h/.c or .json name picks that format, x509_crt_bundle.bin idf-bundle.",
 )
 @click.option(
     "--c-name", default=None, metavar="IDENT", help="Variable name for C output (default s_pem)."
@@ -92,7 +100,9 @@ def build(
     Without a config or flags, writes ./ca.pem from the default preset and a
     cabundle.lock that pins the roots' SHA-256 fingerprints. Nothing is written if any
     policy is violated (expired root, root expiring before --service-until, not a CA,
-    over --max-bytes, not parseable by mbedTLS).
+    over --max-bytes, not parseable by mbedTLS). With board: in the config, that board's
+    rules judge the targets and its firmware's connections must accept the CA, as in
+    'check' and 'pack --board'.
 
     \b
     Examples:
@@ -162,6 +172,7 @@ def build(
         config=config,
         targets=ca.extra_targets(),
         check_targets=not ca.no_check,
+        board=chosen_board(None, config),
     )
     announce(result.ca, quiet=quiet, as_json=as_json)
     for board_ca in result.boards:  # image outputs for a board: its rules, its connections
@@ -230,6 +241,8 @@ def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path 
 
 # Names whose extension says one format only (.crt and .cer hold PEM or DER, .bin many).
 _EXTENSION_FORMATS = {".pem": "pem", ".der": "der", ".h": "c", ".c": "c", ".json": "json"}
+# Names that say one format whole: the file ESP-IDF's bundle code embeds.
+_NAME_FORMATS = {"x509_crt_bundle": "idf-bundle", "x509_crt_bundle.bin": "idf-bundle"}
 
 
 def _with_output_path(
@@ -248,7 +261,19 @@ def _with_output_path(
             "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
         )
     path, out = paths[0], outputs[0]
-    implied = _EXTENSION_FORMATS.get(path.suffix.lower()) if str(path) != "-" else None
+    implied = (
+        _NAME_FORMATS.get(path.name.lower()) or _EXTENSION_FORMATS.get(path.suffix.lower())
+        if str(path) != "-"
+        else None
+    )
+    if implied is None and not explicit and path.suffix.lower() == ".bin":
+        raise InputError(
+            f"-o {path}: a .bin name says a binary output, and no format was given; "
+            "nothing written",
+            hint="pass -f idf-bundle for an ESP-IDF certificate bundle (or -f pem to "
+            "write PEM text there); file-system images are listed under outputs: in "
+            "cabundle.yaml",
+        )
     if implied is None or implied == out.format:
         return (replace(out, path=path),)
     if not explicit:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..boards import load_board
 from ..chains import load_chain_file, parse_host_port
 from ..check import (
     CheckItem,
@@ -38,6 +37,7 @@ from .options import (
     Date,
     at_option,
     board_option,
+    chosen_board,
     config_option,
     file_option,
     json_option,
@@ -163,9 +163,9 @@ def check(
     if report_path is not None:
         _refuse_report_over_inputs(report_path, bundle_path, chain_files, path, config)
 
-    board_profile = _board(board, device)
-    if board_profile is None and device is None and config is not None:
-        board_profile = config.section("board")  # cabundle.yaml's board: (init writes it)
+    if device and board:
+        raise InputError("give --device or --board, not both")
+    board_profile = None if device else chosen_board(board, config)
     profile = parse_device_profile(device) if device else None
     if board_profile is not None:
         profile = board_device(board_profile)
@@ -279,15 +279,6 @@ def _refuse_report_over_inputs(
             for t in config.section("targets", ())
         ]
     refuse_clobbering([("report", report)], inputs)
-
-
-def _board(board: str | None, device: str | None) -> Board | None:
-    if device and board:
-        raise InputError("give --device or --board, not both")
-    if not board:
-        return None
-
-    return load_board(board)
 
 
 def render_report(report: CheckReport) -> str:

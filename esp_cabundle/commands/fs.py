@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..boards import load_board
 from ..errors import InputError
 from ..fileio import refuse_clobbering, write_atomic
 from ..fs import normalize_path, open_image
@@ -32,6 +31,7 @@ from .options import (
     FILE_PATH,
     at_option,
     board_option,
+    chosen_board,
     fs_type_option,
     json_option,
     lfs_version_options,
@@ -45,6 +45,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from ..boards import Board
     from ..fs import FileSystemImage
     from ..fs.edit import EditResult
 
@@ -68,9 +69,13 @@ class ImageArgs:
                 hint="give the partition's size from its table (e.g. --size 1408K), or "
                 "leave --size out to read it from the bytes",
             )
-        return locate_image(
-            read_input(self.image), offset=self.offset, size=self.size, source=str(self.image)
-        )
+        data = read_input(self.image)
+        size = self.size
+        if size is None and self.offset:
+            # A whole-flash dump's own partition table knows the size at that offset.
+            _, parts = dump_fs_partitions(data)
+            size = next((p.size for p in parts if p.offset == self.offset), None)
+        return locate_image(data, offset=self.offset, size=size, source=str(self.image))
 
     def open(self, region: ImageRegion | None = None) -> FileSystemImage:
         data = (region or self.region()).data
@@ -89,7 +94,11 @@ def image_options(f: F) -> F:
     for option in (
         profile_option(detect=True),
         fs_type_option(required=False),
-        size_option(required=False),
+        size_option(
+            required=False,
+            default="the dump's partition table entry at --offset, else the rest of the "
+            "file (LittleFS: its superblock's)",
+        ),
         offset_option,
         click.argument("image", type=FILE_PATH),
     ):
@@ -212,7 +221,8 @@ def put_cmd(
     A DEST that is the CA path (the profile's /ca.pem, or --board's) takes a CA file
     through the same gate as 'build' and 'flash' (policies, private keys, the config's
     targets and --target; written as PEM); other paths take SOURCE's bytes as they are.
-    With --board (the board the image is for) its CA path is gated too, under its rules.
+    With --board (the board the image is for; default: the config's board:) its CA path
+    is gated too, under its rules.
 
     \b
     Examples:
@@ -230,12 +240,11 @@ def put_cmd(
     _refuse_swapped(img.image, source, dest, data)
     target = normalize_path(dest or "/" + source.name)
     gated = None
-    if target in _ca_paths(img, board):
-        config = ca.config()
+    config = ca.config()
+    chosen = chosen_board(board, config)
+    if target in _ca_paths(img, chosen):
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
-        gated = ca.gate(
-            board=load_board(board) if board else None, at=parse_at(at), source=src, ca_path=target
-        )
+        gated = ca.gate(board=chosen, at=parse_at(at), source=src, ca_path=target)
         announce(gated, quiet=quiet, as_json=as_json)
         data = gated.pem
     result = _apply(
@@ -249,11 +258,11 @@ def put_cmd(
     _report(img.image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
 
 
-def _ca_paths(img: ImageArgs, board: str | None) -> set[str]:
+def _ca_paths(img: ImageArgs, board: Board | None) -> set[str]:
     """Where a CA file lives in this image: its profile's CA path, and the board's."""
     paths = {img.open().profile.ca_path}
     if board is not None:
-        fs = load_board(board).filesystem
+        fs = board.filesystem
         if fs is not None:
             paths.add(fs.ca_path)
     return {normalize_path(p) for p in paths}

@@ -12,7 +12,7 @@ from ..errors import InputError, VerdictError
 from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_to_dict
 from ..text import plural, printable
-from ..ui import echo, emit_json, format_table
+from ..ui import echo, emit_json, error_document, format_table
 from ._unit import unit_progress
 from .options import (
     at_option,
@@ -33,10 +33,10 @@ if TYPE_CHECKING:
 @click.option(
     "--fail-on",
     "fail_on",
-    type=click.Choice(["expired", "not-ca"]),
+    type=click.Choice(["expired", "not-ca", "unparseable"]),
     multiple=True,
-    help="Exit 1 if any certificate is expired (or not a CA); also if a root has no "
-    "dates to judge (an ESP-IDF bundle).",
+    help="Exit 1 if any certificate is expired (not a CA; one mbedTLS 2.28 or 3.6 cannot "
+    "parse); with expired, also if a root has no dates to judge (an ESP-IDF bundle).",
 )
 @click.option(
     "--fail-within",
@@ -77,7 +77,11 @@ def inspect(
       esp-cabundle inspect ca.pem
       esp-cabundle inspect src/mDash.c --json
       esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365   # CI gate
+      esp-cabundle inspect ca.pem --fail-on expired --fail-on unparseable
       esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32     # a unit
+
+    With --json, a failed gate prints {"ok": false, "error": ..., "violations": [...],
+    "reports": [...]}; otherwise the list of reports.
 
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
     board and its partition table offset is used.
@@ -93,16 +97,25 @@ def inspect(
         port, board=board, no_apps=no_apps, baud=baud, quiet=quiet or as_json
     )
     reports += [unit] if unit is not None else []
-    if as_json:
-        emit_json([report_to_dict(r, when, fail_within) for r in reports])
+    problems = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
+    failed = (
+        VerdictError(
+            f"{plural(len(problems), 'certificate')} failed the gate", violations=tuple(problems)
+        )
+        if problems
+        else None
+    )
+    docs = [report_to_dict(r, when, fail_within) for r in reports] if as_json else []
+    if failed is not None and as_json:
+        # The failure document every --json command prints, with the reports it judged.
+        emit_json({**error_document(failed, failed.exit_code), "reports": docs})
+    elif as_json:
+        emit_json(docs)
     elif not quiet:
         for r in reports:
             echo(render_report(r, when, fail_within))
-    problems = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
-    if problems:
-        raise VerdictError(
-            f"{plural(len(problems), 'certificate')} failed the gate", violations=tuple(problems)
-        )
+    if failed is not None:
+        raise failed
 
 
 def gate_problems(
@@ -133,6 +146,9 @@ def gate_problems(
                     continue
             if "not-ca" in fail_on and f.is_ca is False:
                 out.append(f"{where}: not a CA certificate")
+                continue
+            if "unparseable" in fail_on and f.unparseable:
+                out.append(f"{where}: {f.unparseable} cannot parse it (see the note)")
     return out
 
 

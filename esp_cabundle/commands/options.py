@@ -36,6 +36,7 @@ __all__ = [
     "at_option",
     "baud_option",
     "board_option",
+    "chosen_board",
     "config_option",
     "disk_version_option",
     "file_option",
@@ -60,6 +61,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 Decorator = Callable[[F], F]
 
 if TYPE_CHECKING:
+    from ..boards import Board
+    from ..config import Config
+
     _ParamType = click.ParamType[Any]
     _Choice = click.Choice[str]
 else:  # click < 8.2 (pyproject allows 8.1) has no generic ParamType or Choice
@@ -267,6 +271,18 @@ def board_option(*, required: bool = False, generic: bool = False) -> Decorator[
         metavar="NAME[@VERSION]|FILE",
         help=_BOARD_HELP + (" 'none': no board, a generic ca.pem." if generic else ""),
     )
+
+
+def chosen_board(board: str | None, config: Config | None) -> Board | None:
+    """``--board``, else the config's ``board:`` (``init --board`` writes it): every
+    command that judges or writes a CA for units takes the board this one way, so
+    ``build``, ``pack`` and ``check`` never disagree about the same cabundle.yaml."""
+    if board:
+        from ..boards import load_board  # deferred: only commands given a board read boards
+
+        return load_board(board)
+    chosen: Board | None = config.section("board") if config is not None else None
+    return chosen
 
 
 _PORT_HELP = "Serial port of the unit, or a socket:// or rfc2217:// URL."

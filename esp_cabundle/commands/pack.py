@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..boards import load_board
 from ..config import find_config, leads_outside
-from ..errors import InputError
+from ..errors import ImageError, InputError
 from ..fileio import refuse_clobbering, write_atomic
 from ..fs import get_profile
 from ..fs.edit import collect_dir_files, pack_ca_image
@@ -21,6 +20,7 @@ from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
     board_option,
+    chosen_board,
     fs_type_option,
     json_option,
     lfs_version_options,
@@ -82,9 +82,10 @@ def pack(
 ) -> None:
     """Make a LittleFS or SPIFFS image holding the CA bundle at the profile's CA path
     (/ca.pem), plus any files from a directory, ready to flash at the partition's offset.
-    With --board, the board profile gives every image parameter and its rules judge the
-    CA; explicit --size and --ca-path replace the board's, a contradicting --fs or
-    --profile is an error.
+    With --board (or board: in cabundle.yaml, unless --fs, --profile or --platform
+    describe the image), the board profile gives every image parameter and its rules
+    judge the CA; explicit --size and --ca-path replace the board's, a contradicting
+    --fs or --profile is an error.
 
     The CA is built as 'esp-cabundle build' would (same config, presets, roots and
     policies; no lock file written), or taken from --bundle, and passes the same gate
@@ -105,12 +106,11 @@ def pack(
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
           --from-dir data/ -o spiffs.bin
     """
-    chosen = None
-    if board is not None:
-        chosen = load_board(board)
-    elif fs_type is None or size is None:
+    described = fs_type is not None or profile is not None or platform is not None
+    chosen = chosen_board(board, None if board or described else ca.config())
+    if chosen is None and (fs_type is None or size is None):
         raise InputError(
-            "--fs and --size are required without --board",
+            "--fs and --size are required without --board (or board: in cabundle.yaml)",
             hint="name the units' board (esp-cabundle boards), or give --fs, --profile and --size",
         )
     spec = image_spec(
@@ -133,17 +133,25 @@ def pack(
         files = [f for f in files if f[0] != "/" + rel.as_posix()]
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
-    packed = pack_ca_image(
-        spec.fs_type,
-        prof,
-        spec.size,
-        gated,
-        ca_path=spec.ca_path,
-        files=files,
-        timestamp=mtime,
-        platform=spec.platform,
-        disk_version=disk_version,
-    )
+    try:
+        packed = pack_ca_image(
+            spec.fs_type,
+            prof,
+            spec.size,
+            gated,
+            ca_path=spec.ca_path,
+            files=files,
+            timestamp=mtime,
+            platform=spec.platform,
+            disk_version=disk_version,
+        )
+    except ImageError as e:
+        # The file-system layer speaks of editing an image; pack makes a new one.
+        if e.hint and "the image was not changed" in e.hint:
+            e.hint = e.hint.replace(
+                "the image was not changed", f"nothing was written to {printable(str(output))}"
+            )
+        raise
     write_atomic(output, packed.data)
 
     facts = packed.image.describe()

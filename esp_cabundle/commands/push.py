@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..boards import load_board
 from ..check import CheckFailed
 from ..dates import now
 from ..errors import InputError
@@ -34,6 +33,7 @@ from .options import (
     Date,
     at_option,
     board_option,
+    chosen_board,
     file_option,
     json_option,
     parse_at,
@@ -250,10 +250,7 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
 
 
 def _board_for(ctx: click.Context, opts: dict[str, Any]) -> Board:
-    if opts["board"]:
-        return load_board(opts["board"])
-    config = project_config(opts)
-    board: Board | None = config.section("board") if config is not None else None
+    board = chosen_board(opts["board"], None if opts["board"] else project_config(opts))
     if board is None:
         raise click.UsageError(
             "--board is required (or board: in cabundle.yaml): it says where the CA file lives",

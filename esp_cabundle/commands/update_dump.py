@@ -73,7 +73,7 @@ def update_dump(
 
     \b
     Examples:
-      esp-cabundle update-dump dump.bin --board mdash-arduino -o new.bin
+      esp-cabundle update-dump dump.bin --board mdash-arduino --preset mdash -o new.bin
       esp-cabundle update-dump dump.bin --board mongoose-os-esp32 --bundle ca.pem -o new.bin
       esp-cabundle update-dump dump.bin --board arduino-esp32-littlefs \\
           --platform arduino-2.0.5 --bundle ca.pem -o new.bin

@@ -47,7 +47,12 @@ def load_cmn_filter(path: str | Path) -> frozenset[str]:
     try:
         data = read_input(p, what="filter CSV", max_bytes=MAX_CSV_INPUT)
     except InputError as e:
-        raise InputError(f"cannot read the filter CSV: {e.message}", hint=e.hint) from e
+        raise InputError(
+            f"cannot read the filter CSV: {e.message}",
+            hint=e.hint
+            or "--idf-filter takes the path of ESP-IDF's cmn_crt_authorities.csv "
+            "(components/mbedtls/esp_crt_bundle/), not on/off",
+        ) from e
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

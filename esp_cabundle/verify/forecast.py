@@ -169,12 +169,22 @@ def forecast(
         if at < c.not_after + SECOND <= until:
             ev = CertEvent("expires", label, c.not_after, c.sha256)
             events.setdefault(c.not_after + SECOND, []).append(ev)
-    instants = sorted(events)
     baseline = verifier.verify(chain, profile, at=at, undated=undated, hostname=hostname)
-    changes: list[Change] = []
     # Compare like with like: the exact verdict at ``at`` may differ from ``baseline``
     # only through rotating certificates, which later instants ignore.
     prev = baseline
+    # A rotating certificate sent before it is valid (a leaf issued ahead): the device
+    # refuses it until then and accepts it from then; its renewals are the server's.
+    early = [c for c in rotating_certs if c.not_before > at]
+    born = max((c.not_before for c in early), default=None)
+    if born is not None and not start.ok and baseline.ok:
+        prev = start
+        for c in early:
+            if c.not_before == born and born <= until:
+                ev = CertEvent("becomes valid", describe_certificate(c), born, c.sha256)
+                events.setdefault(born, []).append(ev)
+    instants = sorted(events)
+    changes: list[Change] = []
     for when in instants:
         v = verifier.verify(chain, profile, at=when, undated=undated, hostname=hostname)
         if v.ok != prev.ok:
@@ -188,6 +198,11 @@ def forecast(
         note = (
             f"No certificate on the trust side expires or appears before "
             f"{until.date().isoformat()} in a way that changes the verdict."
+        )
+    elif born is not None and prev is start:
+        note = (
+            f"A certificate the server sends is not valid before {born.date().isoformat()}, "
+            f"after {until.date().isoformat()}: the chain fails until then."
         )
     else:
         note = "The chain fails throughout; no date makes it pass."

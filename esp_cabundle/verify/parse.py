@@ -87,7 +87,7 @@ from .profiles import MbedtlsVersion
 if TYPE_CHECKING:
     from ..certs import Certificate
 
-__all__ = ["ParseRefusal", "parse_notes", "parse_refusal"]
+__all__ = ["ParseRefusal", "parse_notes", "parse_refusal", "unparseable_by"]
 
 
 class _Parser(_ExtensionParser):
@@ -473,6 +473,13 @@ def _default_reason(code: int) -> str:
 _UNKNOWN_SIG_ALG = -0x262E  # left out of a server's chain, not fatal (ssl_tls.c)
 
 
+def unparseable_by(der: bytes) -> str | None:
+    """Which mbedTLS lines refuse this certificate ("mbedTLS 2.28 and 3.6",
+    "mbedTLS 3.6"), or None when both parse it: ``inspect`` shows it as the status."""
+    refused = [v for v in ("2.28", "3.6") if parse_refusal(der, v) is not None]
+    return f"mbedTLS {' and '.join(refused)}" if refused else None
+
+
 def parse_notes(
     certs: Sequence[Certificate], *, role: Literal["ca-file", "server-chain"]
 ) -> list[str]:
@@ -486,7 +493,7 @@ def parse_notes(
             continue
         lines = sorted({str(r) for r in refusals.values() if r is not None})
         if len(lines) == 1 and all(refusals.values()):
-            who = f"mbedTLS 2.28 and 3.6 cannot parse it ({lines[0]})"
+            who = f"{unparseable_by(c.der)} cannot parse it ({lines[0]})"
         else:
             v = "2.28" if refusals["2.28"] else "3.6"
             other = "3.6" if v == "2.28" else "2.28"

@@ -47,7 +47,7 @@ ERR_X509_CERT_VERIFY_FAILED = -0x2700
 ERR_X509_FATAL_ERROR = -0x3000
 # ssl.h: the server's certificate fails the TLS role checks (keyUsage, extendedKeyUsage,
 # EC curve) after an otherwise good verification (MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE in
-# 2.28, MBEDTLS_ERR_SSL_BAD_CERTIFICATE in 3.6: the same value).
+# 2.28, MBEDTLS_ERR_SSL_BAD_CERTIFICATE in 3.6: the same value, named per line below).
 ERR_SSL_BAD_CERTIFICATE = -0x7A00
 # mbedTLS 3.6.3+: a client that verifies the server without mbedtls_ssl_set_hostname().
 ERR_SSL_VERIFICATION_WITHOUT_HOSTNAME = -0x5D80
@@ -59,6 +59,8 @@ _ERROR_NAMES = {
         "MBEDTLS_ERR_SSL_CERTIFICATE_VERIFICATION_WITHOUT_HOSTNAME"
     ),
 }
+# Names 2.28 gives the same values (mbedtls 2.28 include/mbedtls/ssl.h; 3.0 renamed them).
+_ERROR_NAMES_2 = {ERR_SSL_BAD_CERTIFICATE: "MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE"}
 
 # MBEDTLS_X509_MAX_INTERMEDIATE_CA (mbedtls/config.h default, unchanged by ESP-IDF).
 MAX_INTERMEDIATE_CA = 8
@@ -88,8 +90,9 @@ def flag_names(flags: int) -> tuple[str, ...]:
     return tuple(name for bit, name in _FLAG_NAMES if flags & bit)
 
 
-def error_text(error: int | None) -> str:
-    """``-0x2700 (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, 0xffffd900)``: as devices log it.
+def error_text(error: int | None, mbedtls: MbedtlsVersion = "2.28") -> str:
+    """``-0x2700 (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED, 0xffffd900)``: as devices log it,
+    with the name the unit's mbedTLS line gives the code.
 
     A positive value is ``mbedtls_x509_crt_parse``'s count of refused CA certificates,
     which firmware that treats it as fatal logs negated (mDash 1.2.13: ``err 0xffffffff``).
@@ -101,7 +104,7 @@ def error_text(error: int | None) -> str:
             f"mbedtls_x509_crt_parse returned {error} (certificates refused; logged as "
             f"0x{-error & 0xFFFFFFFF:08x})"
         )
-    name = _ERROR_NAMES.get(error)
+    name = (_ERROR_NAMES_2 if mbedtls == "2.28" else {}).get(error) or _ERROR_NAMES.get(error)
     if name is None:
         text = ParseRefusal(error, "").code_text
         return f"{text}, 0x{error & 0xFFFFFFFF:08x}" + (")" if "(" in text else "")
@@ -344,7 +347,9 @@ def parse_device_profile(text: str) -> DeviceProfile:
     base = _base_profile(base_text.strip(), text)
     changes: dict[str, object] = {}
     if at:
-        changes["mbedtls"] = mbedtls_version_for(version)
+        changes["mbedtls"] = line = mbedtls_version_for(version)
+        if line != base.mbedtls or not base.description:
+            changes["description"] = _description_on(base, line)
     for o in options:
         if o.strip() not in _OPTIONS:
             raise InputError(
@@ -356,6 +361,18 @@ def parse_device_profile(text: str) -> DeviceProfile:
     if not changes:
         return base
     return replace(base, name=t, **changes)  # type: ignore[arg-type]
+
+
+def _description_on(base: DeviceProfile, line: MbedtlsVersion) -> str:
+    """What a unit with ``base``'s rules and clock on mbedTLS ``line`` is: the registry's
+    words for that combination (``idf-bundle@idf-5.4`` is ``idf5-bundle``), never the
+    platforms of another line."""
+    same = (base.rules, base.clock, line)
+    for p in DEVICE_PROFILES.values():
+        if (p.rules, p.clock, p.mbedtls) == same:
+            return p.description
+    dates = "dates never checked" if base.clock == "none" else f"clock {base.clock}"
+    return f"{base.rules} rules, {dates}, mbedTLS {line}"
 
 
 def _base_profile(t: str, text: str) -> DeviceProfile:

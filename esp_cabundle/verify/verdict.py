@@ -78,7 +78,7 @@ class Verdict:
 
     @property
     def error_text(self) -> str:
-        return error_text(self.error)
+        return error_text(self.error, self.profile.mbedtls)
 
     @property
     def trusted_root(self) -> PathStep | None:
