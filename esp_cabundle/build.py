@@ -27,8 +27,8 @@ from .limits import MAX_LOCK_INPUT
 
 if TYPE_CHECKING:
     from .boards import Board
-    from .check import Target
     from .config import Config
+    from .targets import Target
 
 __all__ = ["BuildResult", "build_bundle", "write_build"]
 
@@ -169,13 +169,16 @@ def _inputs(
 ) -> list[tuple[str, Path]]:
     """Every file a build reads: the config, root files, saved chains of its targets,
     and the lock file it checks."""
-    from .check import Target  # deferred: the check and its verifier load only with targets
-
     out: list[tuple[str, Path]] = [("root file", p) for p in spec.files()]
     if config is not None:
         out += [("config", config.path)] if config.path is not None else []
         out += [("file named in the config", p) for p in config.files]
     configured: tuple[Target, ...] = config.section("targets", ()) if config else ()
+    if not targets and not configured:
+        return out
+    # deferred: targets bring the verifier (~30 ms); a build without any pays nothing
+    from .targets import Target
+
     base = config.base_dir if config is not None else Path(".")
     for t in (*targets, *configured):
         if isinstance(t, Target) and (t.chain is not None or t.chain_path(base).exists()):

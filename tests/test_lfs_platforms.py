@@ -146,6 +146,23 @@ def test_refused_edits_change_nothing(kwargs: dict[str, object], match: str) -> 
     assert before == VECTOR
 
 
+def test_the_refusal_names_the_platforms_the_table_says_cannot_mount_2_1() -> None:
+    """Tester's report: it said 'Arduino-ESP32 2.0.x' while 2.0.17 mounts 2.1."""
+    with pytest.raises(ImageError) as e:
+        edit_image(
+            ImageRegion(VECTOR, 0, len(VECTOR)),
+            [FileEdit("put", "/ca.pem", NEW_CA)],
+            disk_version=DISK_VERSION_2_1,
+        )
+    named = e.value.message.split("before 2.6 (")[1].split(")")[0]
+    assert "Arduino-ESP32 < 2.0.17" in named and "2.0.x" not in named
+    for platform in ("arduino-2.0.17", "arduino-3.1.0", "esp_littlefs-1.6.0"):
+        assert resolve_platform(platform).reads_2_1, platform
+    for platform in ("arduino-2.0.16", "esp_littlefs-1.5.5", "mongoose-os", "platformio"):
+        assert not resolve_platform(platform).reads_2_1, platform
+    assert named.count(",") == 3  # one entry per family that has such versions
+
+
 def test_2_1_image_refused_for_a_platform_that_cannot_mount_it() -> None:
     raw = build_littlefs_image(FILES, size=64 * 1024, platform="arduino-3.1.0")
     for platform in ("arduino-2.0.5", "esp_littlefs-1.5.5", "platformio-6.8.0", "arduino"):

@@ -12,9 +12,9 @@ from types import MappingProxyType
 
 from ..errors import ImageError
 from .base import ERASE_BLOCK, FileInfo, FileSystemImage, FsProfile, normalize_path
+from .lfs_profiles import LITTLEFS_PROFILES
 from .lfs_superblock import is_littlefs
-from .littlefs import LITTLEFS_PROFILES, LittleFsImage
-from .spiffs import SPIFFS_PROFILES, SpiffsImage, probe_spiffs
+from .spiffs_layout import SPIFFS_PROFILES
 
 __all__ = [
     "ERASE_BLOCK",
@@ -35,9 +35,6 @@ FS_TYPES = ("littlefs", "spiffs")
 FS_PROFILES: Mapping[str, Mapping[str, FsProfile]] = MappingProxyType(
     {"littlefs": LITTLEFS_PROFILES, "spiffs": SPIFFS_PROFILES}
 )
-_IMAGE_CLASSES: Mapping[str, type[FileSystemImage]] = MappingProxyType(
-    {"littlefs": LittleFsImage, "spiffs": SpiffsImage}
-)
 
 
 def get_profile(fs_type: str, name: str) -> FsProfile:
@@ -56,11 +53,19 @@ def get_profile(fs_type: str, name: str) -> FsProfile:
 
 
 def _image_class(fs_type: str) -> type[FileSystemImage]:
-    if fs_type not in _IMAGE_CLASSES:
-        raise ImageError(
-            f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
-        )
-    return _IMAGE_CLASSES[fs_type]
+    """The image class of ``fs_type``, imported on first use: profiles and detection
+    are all a build that names an image format needs (the two engines cost ~25 ms)."""
+    if fs_type == "littlefs":
+        from .littlefs import LittleFsImage  # deferred: see above
+
+        return LittleFsImage
+    if fs_type == "spiffs":
+        from .spiffs import SpiffsImage  # deferred: see above
+
+        return SpiffsImage
+    raise ImageError(
+        f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
+    )
 
 
 def detect_fs_type(data: bytes) -> str | None:
@@ -69,6 +74,8 @@ def detect_fs_type(data: bytes) -> str | None:
     LittleFS: the ``littlefs`` magic at offset 8 of block 0 or 1. SPIFFS: its own
     probe (lookup pages with the profile's magic).
     """
+    from .spiffs import probe_spiffs  # deferred: as _image_class
+
     if is_littlefs(data):
         return "littlefs"
     if probe_spiffs(data) is not None:
@@ -94,7 +101,7 @@ def open_image(
         if fs_type is not None and fs_type != profile.fs_type:
             raise ImageError(f"profile {profile.name} is for {profile.fs_type}, not {fs_type}")
         fs_type = profile.fs_type
-    if fs_type is not None and fs_type not in _IMAGE_CLASSES:
+    if fs_type is not None and fs_type not in FS_TYPES:
         raise ImageError(
             f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
         )

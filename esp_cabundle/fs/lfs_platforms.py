@@ -290,6 +290,29 @@ def check_readable(version: int, platform: LfsPlatform | None, where: str) -> No
         )
 
 
+# How people call each family, for messages.
+_FAMILY_WORDS = {
+    "esp_littlefs": "esp_littlefs",
+    "arduino": "Arduino-ESP32",
+    "platformio": "PlatformIO's mklittlefs",
+    "mongoose-os": "Mongoose OS",
+}
+
+
+def readers_of_2_0_only() -> str:
+    """The platforms that cannot mount on-disk 2.1, from :data:`PLATFORM_ROWS` (the
+    table README shows): ``esp_littlefs < 1.6, Arduino-ESP32 < 2.0.17, ...``."""
+    parts = []
+    for family in FAMILIES:
+        rows = [r for r in PLATFORM_ROWS if r.family == family]
+        first = next((r for r in rows if r.reads_2_1), None)
+        if first is None:
+            parts.append(_FAMILY_WORDS[family])
+        elif not rows[0].reads_2_1:
+            parts.append(f"{_FAMILY_WORDS[family]} < {'.'.join(map(str, first.low))}")
+    return ", ".join(parts)
+
+
 def refuse_version_change(current: int, requested: int | None, where: str) -> None:
     """An edit keeps the image's version; asking for another one is an error."""
     if requested is None or requested == current:
@@ -297,9 +320,8 @@ def refuse_version_change(current: int, requested: int | None, where: str) -> No
     if current == DISK_VERSION_2_0:
         raise ImageError(
             f"{where} has on-disk version 2.0; esp-cabundle does not upgrade it to 2.1: "
-            "units running littlefs before 2.6 (esp_littlefs < 1.6, Arduino-ESP32 2.0.x, "
-            "PlatformIO's mklittlefs, Mongoose OS) could no longer mount it and may format "
-            "it; nothing was changed",
+            f"units running littlefs before 2.6 ({readers_of_2_0_only()}) could no longer "
+            "mount it and may format it; nothing was changed",
             hint="omit --disk-version to keep 2.0 (firmware with littlefs 2.6+ reads 2.0 "
             "and upgrades it itself on its first write)",
         )
