@@ -78,6 +78,43 @@ def test_bad_input_is_exit_2_and_changes_nothing(
     assert all(u.calls == [] for u in units)
 
 
+# urllib raises ValueError on these (an unclosed '[', a port that is no number, out of
+# range): each must be exit 2 with a JSON error document, the URL's password unshown.
+BAD_URLS = [
+    (["--mqtt", "mqtt://[::1", "--device", "x"], {}, "--mqtt: the host"),
+    (["--mqtt", "mqtt://h:0", "--device", "x"], {}, "--mqtt: the port"),
+    (["--mdash", "http://[::1/api", "--device", "x"], {}, "--mdash: the host"),
+    (["--mdash", "https://u:pw-in-url-1@[::1/api"], {}, "--mdash: the host"),
+    (["--mdash", "http://h:abc/api"], {}, "--mdash: the port"),
+    (["--rpc", "http://[::1/rpc"], {}, "--rpc: the host"),
+    (["--rpc", "http://h/rpc", "--rpc", "ws://h:99999/rpc"], {}, "--rpc (URL 2 of 2): the port"),
+    (
+        ["--device", "x"],
+        {"ESP_CABUNDLE_MQTT": "mqtt://u:pw-in-url-1@[127.0.0.1"},
+        "--mqtt: the host",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "env", "message"), BAD_URLS)
+def test_a_url_urllib_cannot_split_is_exit_2_with_a_json_error(
+    mdash: Any, in_tmp: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    _s, units = mdash
+    write_ca(in_tmp)
+    r = CliRunner().invoke(
+        cli,
+        ["push", *args, "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--json"],
+        env=env,
+    )
+    assert r.exit_code == 2 and not isinstance(r.exception, ValueError), r.output
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 2 and doc["error"].startswith(message)
+    assert "pw-in-url-1" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    assert all(u.calls == [] for u in units)
+
+
 def test_no_api_key_is_exit_2(mdash: Any, in_tmp: Path) -> None:
     s, _units = mdash
     write_ca(in_tmp)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl
 
 import click
 from click.core import ParameterSource
@@ -25,6 +25,7 @@ from ..gate import board_links, link_items
 from ..push.http import LanTransport
 from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
+from ..push.urls import split_url
 from ..redact import remember
 from ..verify import TrustSet
 
@@ -152,10 +153,14 @@ def _device_ids(opts: dict[str, Any]) -> list[str]:
     return out
 
 
+def _split_mdash(url: str) -> SplitResult:
+    return split_url(url, "--mdash", example="https://mdash.net/api/v2")
+
+
 def _check_mdash_url(url: str) -> None:
     """An http(s) URL with no key in it: a key in the URL (user:KEY@ or access_token=)
     would show in the process list, as a password in --mqtt would."""
-    parts = urlsplit(url)
+    parts = _split_mdash(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"--mdash takes an http(s):// URL, not {url!r}")
     query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
@@ -262,7 +267,7 @@ def server_targets(opts: dict[str, Any]) -> list[Target]:
     specs = list(opts["servers"])
     if not specs:
         if opts["mdash_url"] and opts["mdash_url"].startswith("https://"):
-            specs.append(urlsplit(opts["mdash_url"]).hostname or "")
+            specs.append(_split_mdash(opts["mdash_url"]).hostname or "")
         if opts["mqtt_url"] and opts["mqtt_url"].startswith("mqtts://"):
             broker = parse_mqtt_url(opts["mqtt_url"])
             specs.append(f"{broker.host}:{broker.port}")
