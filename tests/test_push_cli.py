@@ -160,6 +160,35 @@ def test_ledger_of_another_campaign_or_not_a_ledger_is_refused(mdash: Any, in_tm
         assert (in_tmp / "junk.db").stat().st_mode & 0o777 == 0o644
 
 
+def test_dry_run_predicts_the_ledgers_refusal_reading_only(mdash: Any, in_tmp: Path) -> None:
+    s, units = mdash
+    write_ca(in_tmp)
+    base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1"]
+    assert invoke(*base, "--bundle", "ca.pem")[0] == 0
+    (in_tmp / "other.pem").write_bytes(ca_bytes("default"))
+    (in_tmp / "junk.db").write_bytes(b"not a database at all" * 100)
+    calls = len(units[0].calls)
+    for ledger, words in ((DEFAULT, "another CA file"), ("junk.db", "not a campaign ledger")):
+        real = invoke(*base, "--bundle", "other.pem", "--ledger", ledger)
+        before = _files(in_tmp)
+        r = CliRunner().invoke(
+            cli, [*base, "--bundle", "other.pem", "--ledger", ledger, "--dry-run", "--json"]
+        )
+        assert real[0] == r.exit_code == 2 and words in real[1], real[1]
+        doc = json.loads(r.stdout)
+        assert doc["ok"] is False and words in doc["error"]
+        assert _files(in_tmp) == before  # nothing written, no side file made
+    assert len(units[0].calls) == calls  # refused before a unit was asked anything
+    # The same CA file: the dry run goes on to survey the units, as before.
+    code, out = invoke(*base, "--bundle", "ca.pem", "--dry-run")
+    assert code == 0 and "another CA file" not in out, out
+    assert _files(in_tmp) == before
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
 def test_gate_refuses_a_ca_that_would_cut_the_units_connection(mdash: Any, in_tmp: Path) -> None:
     """mdash.net sends the short chain (R11 <- ISRG Root X1): a DST-only file would cut
     every unit off, so nothing is written; a file with ISRG Root X1 passes."""
