@@ -140,6 +140,44 @@ def test_api_key_file_is_read(mdash: Any, in_tmp: Path) -> None:
     assert units[0].files()["/ca.pem"] == ca_bytes()
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_a_secret_file_others_can_read_is_warned_about(mdash: Any, in_tmp: Path, mode: int) -> None:
+    s, units = mdash
+    write_ca(in_tmp)
+    for name, text in (("key", KEY), ("pw", "mqtt-pw-1")):
+        (in_tmp / name).write_text(text + "\n")
+        (in_tmp / name).chmod(mode)
+    r = CliRunner().invoke(
+        cli,
+        ["push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
+         "--api-key-file", "key", "--device", "dev1", "--json"],
+        env={"MDASH_API_KEY": None},
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output  # a warning, as ssh gives: the push goes on
+    assert f"mDash API key file key can be read by other users (mode 0{mode:o})" in r.stderr
+    assert "chmod 600 key" in r.stderr and KEY not in r.stdout + r.stderr
+    assert units[0].files()["/ca.pem"] == ca_bytes()
+    # The MQTT password file alike, warned about before the broker is tried.
+    r = CliRunner().invoke(
+        cli,
+        ["push", "--mqtt", "mqtt://fleet@127.0.0.1:9", "--device", "a", "--board",
+         "mdash-arduino", "--bundle", "ca.pem", "--mqtt-password-file", "pw"],
+    )  # fmt: skip
+    assert "MQTT password file pw can be read by other users" in r.stderr
+    assert "mqtt-pw-1" not in r.stdout + r.stderr
+    for name in ("key", "pw"):
+        (in_tmp / name).chmod(0o600)
+    r = CliRunner().invoke(
+        cli,
+        ["push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
+         "--api-key-file", "key", "--device", "dev1", "--mqtt", "mqtt://fleet@127.0.0.1:9",
+         "--mqtt-password-file", "pw", "--dry-run"],
+        env={"MDASH_API_KEY": None},
+    )  # fmt: skip
+    assert "cannot reach the MQTT broker" in r.stderr  # both files were read first
+    assert "warning" not in r.stderr, r.stderr
+
+
 def test_ledger_of_another_campaign_or_not_a_ledger_is_refused(mdash: Any, in_tmp: Path) -> None:
     s, _units = mdash
     write_ca(in_tmp)

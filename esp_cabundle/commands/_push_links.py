@@ -3,7 +3,9 @@ environment or files (never the command line), and the servers the units connect
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -27,6 +29,8 @@ from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
 from ..redact import remember
+from ..text import printable
+from ..ui import warn
 from ..verify import TrustSet
 
 if TYPE_CHECKING:
@@ -93,6 +97,7 @@ def _secret_from(env: str, file: Path | None, what: str, *, header: bool) -> str
     if file is not None:
         raw = read_input(file, what=f"{what} file").decode("utf-8", "replace")
         where = f"the {what} file"
+        _warn_if_open(file, what)
     else:
         raw = os.environ.get(env, "")
         where = f"{env}"
@@ -118,6 +123,19 @@ def _secret_from(env: str, file: Path | None, what: str, *, header: bool) -> str
             hint=f"check what was saved as the {what} (its content is not shown)",
         )
     return text
+
+
+def _warn_if_open(file: Path, what: str) -> None:
+    """Warn, as ssh does for a key, when a secret's file is readable by group or others;
+    a pipe or device (``<(pass show ...)``) has no such mode to mend."""
+    with contextlib.suppress(OSError):  # it was just read: a race at worst, no warning
+        st = os.stat(file)
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+            shown = printable(str(file))
+            warn(
+                f"the {what} file {shown} can be read by other users "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); restrict it: chmod 600 {shown}"
+            )
 
 
 def _device_ids(opts: dict[str, Any]) -> list[str]:
