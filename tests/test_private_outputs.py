@@ -9,7 +9,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -31,13 +31,10 @@ def mode(path: Path) -> int:
 
 
 @pytest.fixture(autouse=True)
-def open_umask() -> Iterator[None]:
+def open_umask(request: pytest.FixtureRequest) -> None:
     """The widest umask: nothing but the writer's own mode keeps others out."""
     old = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(old)
+    request.addfinalizer(lambda: os.umask(old))
 
 
 def test_private_mode_whatever_the_umask_and_on_replacing(tmp_path: Path) -> None:
