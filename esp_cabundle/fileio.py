@@ -19,6 +19,8 @@ from .errors import InputError, OutputError
 from .limits import MAX_FILE_INPUT, check_size
 
 __all__ = [
+    "PRIVATE",
+    "PUBLIC",
     "TEMP_SUFFIX",
     "is_temporary_name",
     "read_input",
@@ -110,10 +112,16 @@ def is_temporary_name(name: str) -> bool:
     return name.endswith(TEMP_SUFFIX) or bool(_LEGACY_TEMP.match(name))
 
 
-def write_atomic(path: str | Path, data: bytes) -> None:
+# Modes of the files written (never narrowed or widened by the umask): PRIVATE for
+# anything holding a unit's flash contents (Wi-Fi passwords, keys in its config files).
+PUBLIC = 0o644
+PRIVATE = 0o600
+
+
+def write_atomic(path: str | Path, data: bytes, *, mode: int = PUBLIC) -> None:
     """Write ``data`` to ``path`` so that a failure leaves the old file (see
     :func:`write_all_atomic`)."""
-    write_all_atomic([(Path(path), data)])
+    write_all_atomic([(Path(path), data)], mode=mode)
 
 
 @dataclass(slots=True)
@@ -151,10 +159,11 @@ def _classify(path: Path, data: bytes) -> _Item:
     return _Item(path, target, data, through=False, existed=True)
 
 
-def _stage(item: _Item) -> None:
+def _stage(item: _Item, mode: int) -> None:
     parent = item.target.parent if str(item.target.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        # mkstemp makes the file 0600, so no other user can open it before its chmod
         fd, item.tmp = tempfile.mkstemp(
             prefix=f".{item.target.name}.", suffix=TEMP_SUFFIX, dir=parent
         )
@@ -171,7 +180,7 @@ def _stage(item: _Item) -> None:
             f.write(item.data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(item.tmp, 0o644)
+        os.chmod(item.tmp, mode)
     except OSError as e:
         raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
 
@@ -214,8 +223,9 @@ def _roll_back(items: list[_Item]) -> None:
                 os.unlink(item.target)
 
 
-def write_all_atomic(items: Iterable[tuple[Path, bytes]]) -> None:
-    """Write several files, all or none.
+def write_all_atomic(items: Iterable[tuple[Path, bytes]], *, mode: int = PUBLIC) -> None:
+    """Write several files, all or none, each a regular file of ``mode`` whatever the
+    umask (:data:`PRIVATE` for a unit's flash contents).
 
     Every file is staged (written and synced under a temporary name beside it), then
     each replaces its file by a rename, the old one kept under a second name until all
@@ -227,7 +237,7 @@ def write_all_atomic(items: Iterable[tuple[Path, bytes]]) -> None:
     try:
         for item in todo:
             if not item.through:
-                _stage(item)
+                _stage(item, mode)
         for item in todo:
             if item.through:
                 continue

@@ -78,6 +78,43 @@ def test_bad_input_is_exit_2_and_changes_nothing(
     assert all(u.calls == [] for u in units)
 
 
+# urllib raises ValueError on these (an unclosed '[', a port that is no number, out of
+# range): each must be exit 2 with a JSON error document, the URL's password unshown.
+BAD_URLS = [
+    (["--mqtt", "mqtt://[::1", "--device", "x"], {}, "--mqtt: the host"),
+    (["--mqtt", "mqtt://h:0", "--device", "x"], {}, "--mqtt: the port"),
+    (["--mdash", "http://[::1/api", "--device", "x"], {}, "--mdash: the host"),
+    (["--mdash", "https://u:pw-in-url-1@[::1/api"], {}, "--mdash: the host"),
+    (["--mdash", "http://h:abc/api"], {}, "--mdash: the port"),
+    (["--rpc", "http://[::1/rpc"], {}, "--rpc: the host"),
+    (["--rpc", "http://h/rpc", "--rpc", "ws://h:99999/rpc"], {}, "--rpc (URL 2 of 2): the port"),
+    (
+        ["--device", "x"],
+        {"ESP_CABUNDLE_MQTT": "mqtt://u:pw-in-url-1@[127.0.0.1"},
+        "--mqtt: the host",
+    ),
+]
+
+
+@pytest.mark.parametrize(("args", "env", "message"), BAD_URLS)
+def test_a_url_urllib_cannot_split_is_exit_2_with_a_json_error(
+    mdash: Any, in_tmp: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    _s, units = mdash
+    write_ca(in_tmp)
+    r = CliRunner().invoke(
+        cli,
+        ["push", *args, "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--json"],
+        env=env,
+    )
+    assert r.exit_code == 2 and not isinstance(r.exception, ValueError), r.output
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 2 and doc["error"].startswith(message)
+    assert "pw-in-url-1" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    assert all(u.calls == [] for u in units)
+
+
 def test_no_api_key_is_exit_2(mdash: Any, in_tmp: Path) -> None:
     s, _units = mdash
     write_ca(in_tmp)
@@ -103,6 +140,44 @@ def test_api_key_file_is_read(mdash: Any, in_tmp: Path) -> None:
     assert units[0].files()["/ca.pem"] == ca_bytes()
 
 
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_a_secret_file_others_can_read_is_warned_about(mdash: Any, in_tmp: Path, mode: int) -> None:
+    s, units = mdash
+    write_ca(in_tmp)
+    for name, text in (("key", KEY), ("pw", "mqtt-pw-1")):
+        (in_tmp / name).write_text(text + "\n")
+        (in_tmp / name).chmod(mode)
+    r = CliRunner().invoke(
+        cli,
+        ["push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
+         "--api-key-file", "key", "--device", "dev1", "--json"],
+        env={"MDASH_API_KEY": None},
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output  # a warning, as ssh gives: the push goes on
+    assert f"mDash API key file key can be read by other users (mode 0{mode:o})" in r.stderr
+    assert "chmod 600 key" in r.stderr and KEY not in r.stdout + r.stderr
+    assert units[0].files()["/ca.pem"] == ca_bytes()
+    # The MQTT password file alike, warned about before the broker is tried.
+    r = CliRunner().invoke(
+        cli,
+        ["push", "--mqtt", "mqtt://fleet@127.0.0.1:9", "--device", "a", "--board",
+         "mdash-arduino", "--bundle", "ca.pem", "--mqtt-password-file", "pw"],
+    )  # fmt: skip
+    assert "MQTT password file pw can be read by other users" in r.stderr
+    assert "mqtt-pw-1" not in r.stdout + r.stderr
+    for name in ("key", "pw"):
+        (in_tmp / name).chmod(0o600)
+    r = CliRunner().invoke(
+        cli,
+        ["push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
+         "--api-key-file", "key", "--device", "dev1", "--mqtt", "mqtt://fleet@127.0.0.1:9",
+         "--mqtt-password-file", "pw", "--dry-run"],
+        env={"MDASH_API_KEY": None},
+    )  # fmt: skip
+    assert "cannot reach the MQTT broker" in r.stderr  # both files were read first
+    assert "warning" not in r.stderr, r.stderr
+
+
 def test_ledger_of_another_campaign_or_not_a_ledger_is_refused(mdash: Any, in_tmp: Path) -> None:
     s, _units = mdash
     write_ca(in_tmp)
@@ -121,6 +196,35 @@ def test_ledger_of_another_campaign_or_not_a_ledger_is_refused(mdash: Any, in_tm
         assert code == 2 and "not a campaign ledger" in out
         assert (in_tmp / "junk.db").read_bytes() == b"not a database at all" * 100
         assert (in_tmp / "junk.db").stat().st_mode & 0o777 == 0o644
+
+
+def test_dry_run_predicts_the_ledgers_refusal_reading_only(mdash: Any, in_tmp: Path) -> None:
+    s, units = mdash
+    write_ca(in_tmp)
+    base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1"]
+    assert invoke(*base, "--bundle", "ca.pem")[0] == 0
+    (in_tmp / "other.pem").write_bytes(ca_bytes("default"))
+    (in_tmp / "junk.db").write_bytes(b"not a database at all" * 100)
+    calls = len(units[0].calls)
+    for ledger, words in ((DEFAULT, "another CA file"), ("junk.db", "not a campaign ledger")):
+        real = invoke(*base, "--bundle", "other.pem", "--ledger", ledger)
+        before = _files(in_tmp)
+        r = CliRunner().invoke(
+            cli, [*base, "--bundle", "other.pem", "--ledger", ledger, "--dry-run", "--json"]
+        )
+        assert real[0] == r.exit_code == 2 and words in real[1], real[1]
+        doc = json.loads(r.stdout)
+        assert doc["ok"] is False and words in doc["error"]
+        assert _files(in_tmp) == before  # nothing written, no side file made
+    assert len(units[0].calls) == calls  # refused before a unit was asked anything
+    # The same CA file: the dry run goes on to survey the units, as before.
+    code, out = invoke(*base, "--bundle", "ca.pem", "--dry-run")
+    assert code == 0 and "another CA file" not in out, out
+    assert _files(in_tmp) == before
+
+
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
 def test_gate_refuses_a_ca_that_would_cut_the_units_connection(mdash: Any, in_tmp: Path) -> None:

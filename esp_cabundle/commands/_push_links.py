@@ -3,13 +3,15 @@ environment or files (never the command line), and the servers the units connect
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl
 
 import click
 from click.core import ParameterSource
@@ -25,7 +27,10 @@ from ..gate import board_links, link_items
 from ..push.http import LanTransport
 from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
+from ..push.urls import split_url
 from ..redact import remember
+from ..text import printable
+from ..ui import warn
 from ..verify import TrustSet
 
 if TYPE_CHECKING:
@@ -92,6 +97,7 @@ def _secret_from(env: str, file: Path | None, what: str, *, header: bool) -> str
     if file is not None:
         raw = read_input(file, what=f"{what} file").decode("utf-8", "replace")
         where = f"the {what} file"
+        _warn_if_open(file, what)
     else:
         raw = os.environ.get(env, "")
         where = f"{env}"
@@ -117,6 +123,19 @@ def _secret_from(env: str, file: Path | None, what: str, *, header: bool) -> str
             hint=f"check what was saved as the {what} (its content is not shown)",
         )
     return text
+
+
+def _warn_if_open(file: Path, what: str) -> None:
+    """Warn, as ssh does for a key, when a secret's file is readable by group or others;
+    a pipe or device (``<(pass show ...)``) has no such mode to mend."""
+    with contextlib.suppress(OSError):  # it was just read: a race at worst, no warning
+        st = os.stat(file)
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o077:
+            shown = printable(str(file))
+            warn(
+                f"the {what} file {shown} can be read by other users "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); restrict it: chmod 600 {shown}"
+            )
 
 
 def _device_ids(opts: dict[str, Any]) -> list[str]:
@@ -152,10 +171,14 @@ def _device_ids(opts: dict[str, Any]) -> list[str]:
     return out
 
 
+def _split_mdash(url: str) -> SplitResult:
+    return split_url(url, "--mdash", example="https://mdash.net/api/v2")
+
+
 def _check_mdash_url(url: str) -> None:
     """An http(s) URL with no key in it: a key in the URL (user:KEY@ or access_token=)
     would show in the process list, as a password in --mqtt would."""
-    parts = urlsplit(url)
+    parts = _split_mdash(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"--mdash takes an http(s):// URL, not {url!r}")
     query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
@@ -262,7 +285,7 @@ def server_targets(opts: dict[str, Any]) -> list[Target]:
     specs = list(opts["servers"])
     if not specs:
         if opts["mdash_url"] and opts["mdash_url"].startswith("https://"):
-            specs.append(urlsplit(opts["mdash_url"]).hostname or "")
+            specs.append(_split_mdash(opts["mdash_url"]).hostname or "")
         if opts["mqtt_url"] and opts["mqtt_url"].startswith("mqtts://"):
             broker = parse_mqtt_url(opts["mqtt_url"])
             specs.append(f"{broker.host}:{broker.port}")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import InputError
-from ..fileio import refuse_clobbering, write_atomic
+from ..fileio import PRIVATE, refuse_clobbering, write_atomic
 from ..fs import normalize_path, open_image
 from ..fs.edit import (
     FileEdit,
@@ -186,7 +186,7 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
         refuse_clobbering([("output", output)], [("image", img.image)])
     data = img.open().read(path)
     if output is not None:
-        write_atomic(output, data)
+        write_atomic(output, data, mode=PRIVATE)  # a unit's file: /conf9.json holds passwords
         return
     click.echo(data, nl=False)  # bytes go to the binary stream unchanged
 
@@ -330,7 +330,7 @@ def _apply(
         disk_version=disk_version,
     )
     if result.changed_blocks:
-        write_atomic(img.image, result.container)
+        write_atomic(img.image, result.container, mode=PRIVATE)  # often a unit's dump
     return result
 
 

@@ -15,7 +15,7 @@ from ..dates import now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
-from ..push.ledger import Ledger
+from ..push.ledger import Ledger, check_ledger
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
@@ -331,6 +331,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         if opts["frame_size"] is not None:
             _check_frame_size(transports, push_file, opts["frame_size"])
         if opts["dry_run"]:
+            # The real run's ledger refusals, read only (no file made, none changed).
+            check_ledger(opts["ledger_path"], ca_sha256=push_file.sha256, board=push_file.board)
             if not _dry_run(transports, push_file, options, opts, quiet=quiet):
                 ctx.exit(3)
             return

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import InputError
-from ..fileio import write_atomic
+from ..fileio import PRIVATE, write_atomic
 from ..flash.reading import read_port
 from ..text import printable
 from ..ui import echo, emit_json
@@ -87,7 +87,7 @@ def read(
             after=after,
             progress=progress,
         )
-    write_atomic(output, result.data)
+    write_atomic(output, result.data, mode=PRIVATE)  # a unit's flash: its Wi-Fi password too
     unit = result.unit
     what = (
         f"partition '{result.partition.name}' ({result.offset:#x}, {len(result.data):#x} bytes)"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..boards import load_board
-from ..fileio import write_atomic
+from ..fileio import PRIVATE, write_atomic
 from ..flash.offline import update_dump as run_update
 from ..text import plural
 from ..ui import echo, emit_json, note
@@ -90,7 +90,7 @@ def update_dump(
     announce(gated, quiet=quiet, as_json=as_json)
     result = run_update(flash, profile, gated, source=str(dump))
     if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
-        write_atomic(output, result.flash)
+        write_atomic(output, result.flash, mode=PRIVATE)  # a unit's flash, secrets and all
     if as_json:
         emit_json({**_to_dict(result, dump, output), "gate": gated.to_dict()})
         return

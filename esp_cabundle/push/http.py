@@ -22,12 +22,12 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..errors import InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
+from .urls import split_url
 
 __all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "tls_context"]
 
@@ -47,8 +47,10 @@ def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
 class HttpPool:
     """Keep-alive HTTP(S) connections to one origin, one per thread."""
 
-    def __init__(self, base_url: str, *, timeout: float, ca_file: str | None = None) -> None:
-        parts = urlsplit(base_url)
+    def __init__(
+        self, base_url: str, *, timeout: float, ca_file: str | None = None, option: str = "URL"
+    ) -> None:
+        parts = split_url(base_url, option, example="https://host/api")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InputError(f"{base_url!r} is not an http:// or https:// URL")
         self.scheme = parts.scheme
@@ -150,7 +152,9 @@ class _HttpChannel:
     def __init__(self, transport: LanTransport, url: str, unit_id: str) -> None:
         self.unit_id = unit_id
         self._t = transport
-        self._pool = HttpPool(url, timeout=transport.timeout, ca_file=transport.ca_file)
+        self._pool = HttpPool(
+            url, timeout=transport.timeout, ca_file=transport.ca_file, option="--rpc"
+        )
 
     def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
         cid = next_call_id()
@@ -262,9 +266,17 @@ class LanTransport:
         ca_file: str | None = None,
         concurrency: int = 8,
     ) -> None:
-        schemes = {urlsplit(u).scheme for u in urls}
-        for u in urls:
-            parts = urlsplit(u)
+        split = [
+            split_url(
+                u,
+                "--rpc",
+                example="http://192.168.1.20/rpc",
+                which=f" (URL {i} of {len(urls)})" if len(urls) > 1 else "",
+            )
+            for i, u in enumerate(urls, 1)
+        ]
+        schemes = {parts.scheme for parts in split}
+        for u, parts in zip(urls, split, strict=True):
             if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
                 raise InputError(
                     f"--rpc {u!r} is not an http://, https://, ws:// or wss:// URL",

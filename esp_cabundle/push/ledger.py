@@ -41,6 +41,7 @@ __all__ = [
     "LeaseLost",
     "Ledger",
     "UnitRow",
+    "check_ledger",
 ]
 
 DEFAULT_LEDGER = "cabundle-campaign.db"
@@ -229,18 +230,7 @@ class Ledger:
         "verified" means "holds this file"."""
         with self._tx() as db:
             have = dict(db.execute("SELECT key, value FROM campaign").fetchall())
-            if "ca_sha256" in have and have["ca_sha256"] != ca_sha256:
-                raise InputError(
-                    f"the ledger {self.path} records a campaign for another CA file "
-                    f"(SHA-256 {have['ca_sha256'][:16]}..., this one is {ca_sha256[:16]}...)",
-                    hint="give --ledger a new file for the new campaign",
-                )
-            if "board" in have and have["board"] != board:
-                raise InputError(
-                    f"the ledger {self.path} records a campaign for board {have['board']}, "
-                    f"not {board}",
-                    hint="give --ledger a new file, or the campaign's --board",
-                )
+            _refuse_another_campaign(self.path, have, ca_sha256=ca_sha256, board=board)
             for key, value in (
                 ("ca_sha256", ca_sha256),
                 ("board", board),
@@ -451,6 +441,44 @@ class Ledger:
                 (state, reason, _now_text(), uid),
             )
         return True
+
+
+def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
+    """Refuse what opening and binding the ledger at ``path`` would (not a file, not a
+    campaign ledger, another campaign's), reading only and making no side file: a dry
+    run predicts the real run's refusal. A missing or empty file passes: a real run
+    makes it its own."""
+    p = Path(path)
+    if p.exists() and not p.is_file():
+        raise InputError(f"{p} is not a file", hint="give --ledger a file path")
+    if not p.is_file() or p.stat().st_size == 0:
+        return
+    _prove_ledger(p)
+    # Without a -wal beside it the file holds every committed row: read it immutable
+    # (no -shm made); with one, a campaign is running and the side files are there.
+    live = p.with_name(p.name + "-wal").exists()
+    db = sqlite3.connect(_uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0)
+    try:
+        have = dict(db.execute("SELECT key, value FROM campaign").fetchall())
+    finally:
+        db.close()
+    _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
+
+
+def _refuse_another_campaign(
+    path: Path, have: dict[str, str], *, ca_sha256: str, board: str
+) -> None:
+    if "ca_sha256" in have and have["ca_sha256"] != ca_sha256:
+        raise InputError(
+            f"the ledger {path} records a campaign for another CA file "
+            f"(SHA-256 {have['ca_sha256'][:16]}..., this one is {ca_sha256[:16]}...)",
+            hint="give --ledger a new file for the new campaign",
+        )
+    if "board" in have and have["board"] != board:
+        raise InputError(
+            f"the ledger {path} records a campaign for board {have['board']}, not {board}",
+            hint="give --ledger a new file, or the campaign's --board",
+        )
 
 
 # ---------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ class MdashTransport:
             )
         self._key = api_key
         self.base_url = base_url
-        self._pool = HttpPool(base_url, timeout=timeout, ca_file=ca_file)
+        self._pool = HttpPool(base_url, timeout=timeout, ca_file=ca_file, option="--mdash")
         self.only = list(dict.fromkeys(devices))
         self.frame_budget = frame_size or MDASH_FRAME_SIZE
         self.traffic = Traffic()

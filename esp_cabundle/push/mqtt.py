@@ -20,13 +20,14 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
 from .http import tls_context
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
+from .urls import split_url
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -57,7 +58,7 @@ class MqttUrl:
 
 def parse_mqtt_url(text: str) -> MqttUrl:
     """``mqtt://[user[:pass]@]host[:port]`` (1883) or ``mqtts://...`` (8883)."""
-    parts = urlsplit(text.strip())
+    parts = split_url(text.strip(), "--mqtt", example="mqtt://broker.local:1883")
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise InputError(
             "--mqtt takes mqtt://[user@]host[:port] or mqtts://[user@]host[:port]",
@@ -65,10 +66,7 @@ def parse_mqtt_url(text: str) -> MqttUrl:
         )
     if parts.path not in ("", "/"):
         raise InputError("--mqtt: a broker URL has no path")
-    try:
-        port = parts.port
-    except ValueError:
-        raise InputError("--mqtt: the port is not a number in 1-65535") from None
+    port = parts.port
     tls = parts.scheme == "mqtts"
     return MqttUrl(
         tls,

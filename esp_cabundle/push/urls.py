@@ -1,0 +1,34 @@
+"""The URLs ``push`` is given (``--mdash``, ``--mqtt``, ``--rpc``), split once.
+
+``urllib.parse`` raises ValueError for an unclosed ``[``, a bracketed host that is no IP
+address, and (on reading ``.port``) a port that is no number or out of range: each is
+an :class:`InputError` naming the option here, never a traceback. The message never
+quotes the URL, which may hold a password (``ESP_CABUNDLE_MQTT``) or a key.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import SplitResult, urlsplit
+
+from ..errors import InputError
+
+__all__ = ["split_url"]
+
+
+def split_url(text: str, option: str, *, example: str, which: str = "") -> SplitResult:
+    """``text`` split, its host and port readable; ``example`` goes in the hint, ``which``
+    tells one of several apart (" (URL 3 of 8)")."""
+    hint = f"e.g. {option} {example}; an IPv6 address goes in brackets: [::1]"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as e:
+        why = (
+            "the port is not a number in 1-65535"
+            if str(e).startswith("Port")
+            else "the host is not understood (a '[' without its ']', or no IP address between them)"
+        )
+        raise InputError(f"{option}{which}: {why}", hint=hint) from None
+    if port == 0:
+        raise InputError(f"{option}{which}: the port is not a number in 1-65535", hint=hint)
+    return parts
