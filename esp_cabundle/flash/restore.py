@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..blocks import FlashCache
 from ..boards import load_board
+from ..certs import load_certificates
 from ..errors import EspCabundleError, FlashError, InputError
+from ..fs.inplace import mount_region
 from ..partitions import DEFAULT_TABLE_OFFSET
+from ..text import plural, printable
 from .base import JOB, Flash, ProgressCallback, say, step, within
 from .interrupt import (
     Cancel,
@@ -86,6 +90,32 @@ def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) ->
     return None
 
 
+def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -> list[str]:
+    """What differs, per partition, between the unit read back and the journal's old CA
+    (empty: each mounts with it). Without a board of ours nothing says how to mount it,
+    and the unit's MD5 of every written sector is all there is to check."""
+
+    fs = board.filesystem if board is not None else None
+    if fs is None:
+        return []
+    want = {fp for _, fp in entry.roots_before}
+    cache = FlashCache(flash)
+    problems = []
+    for p in entry.partitions:
+        try:
+            image = mount_region(cache, p.offset, p.size, fs_type=p.fs_type, profile=fs.profile)
+            data = image.read(fs.ca_path) if image.exists(fs.ca_path) else b""
+            certs = load_certificates(data, source="CA file") if data else ()
+        except EspCabundleError as e:
+            problems.append(f"{p.name} does not read back ({e.message})")
+            continue
+        if entry.roots_before and {c.sha256 for c in certs} != want:
+            names = ", ".join(printable(c.label) for c in certs) or "no root"
+            old = ", ".join(name for name, _ in entry.roots_before)
+            problems.append(f"{p.name} holds {names}, not the old {old}")
+    return problems
+
+
 def restore_flash(
     flash: Flash,
     *,
@@ -136,7 +166,10 @@ def restore_flash(
             + ", ".join(f"{off:#x}+{n:#x}" for off, n in state.changed_ranges)
             + " no longer hash as they did); writing the saved sectors back would corrupt it; "
             "nothing written",
-            hint="--force writes them anyway",
+            hint="if a later update of this unit was journaled elsewhere (flash "
+            "--journal-dir), undo that one first: restore --journal-dir with that journal; "
+            "--force only as a last resort: it writes the saved sectors over what the file "
+            "system holds now, which may leave it unchanged or corrupt it",
         )
     todo = len(entry.sectors) - state.count("old")
     result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run)
@@ -164,6 +197,17 @@ def restore_flash(
                 entry = journal.set_status(entry, before)
             partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
             raise UnitInterrupted(e.interruption, partial) from None
+    problems = _restored_problems(guarded, entry, board)
+    if problems:
+        journal.set_status(entry, "stale")
+        raise FlashError(
+            f"{flash.name}: wrote {plural(todo, 'sector')} back (each checked by the unit's "
+            f"MD5), but the unit does not hold what it held before the update of "
+            f"{entry.when}: {'; '.join(problems)}; the journal entry is marked stale",
+            hint="the file system changed since that update, so its saved sectors no longer "
+            "undo it: inspect the unit (esp-cabundle inspect --port) and flash the CA you "
+            "want (esp-cabundle flash)",
+        )
     journal.set_status(entry, "restored")
     step(progress, "done", JOB, JOB)
     return result
