@@ -207,10 +207,12 @@ def plan_ca_update(
     ca: GatedCA,
     *,
     progress: ProgressCallback | None = None,
+    seen: list[RootChange] | None = None,
 ) -> UpdatePlan:
     """Plan replacing the CA file in every file-system partition ``board`` names; see
     the module. Reads through ``source`` (pass a :class:`FlashCache` to keep what was
-    read, for verifying afterwards)."""
+    read, for verifying afterwards). ``seen`` gets each CA file's roots as soon as it is
+    read: a stop while planning still knows them."""
     cache = source if isinstance(source, FlashCache) else FlashCache(source)
     ca_bytes = ca.for_board(board)
     changes: list[PartitionChange] = []
@@ -220,6 +222,8 @@ def plan_ca_update(
     def roots(old: bytes | None) -> RootChange:
         if old not in parsed:
             parsed[old] = RootChange.of(old, ca.certificates)
+            if seen is not None:
+                seen.append(parsed[old])
         return parsed[old]
 
     partitions = board.fs_partitions(table)

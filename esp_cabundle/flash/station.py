@@ -37,6 +37,7 @@ from ..errors import (
 from .base import ProgressCallback
 from .flasher import FlashResult
 from .interrupt import UnitInterrupted
+from .writer import WriteFailed
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -219,10 +220,10 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
 
     r = outcome.result
     e = outcome.error
-    if isinstance(e, UnitInterrupted) and isinstance(e.result, FlashResult):
-        r = e.result
+    if isinstance(e, (UnitInterrupted, WriteFailed)) and isinstance(e.result, FlashResult):
+        r = e.result  # what is known of a run that stopped or failed part-way
     info = outcome.unit
-    result = r.log_result if r is not None else "failed"
+    result = r.log_result if r is not None and e is None else "failed"
     error = e.message if e is not None else ""
     if isinstance(e, Interrupted):
         result = "interrupted"
