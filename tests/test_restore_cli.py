@@ -80,8 +80,12 @@ def test_restore_undoes_updates_newest_first(
     statuses = [e.status for e in Journal(journal).entries("24:0a:c4:12:34:56")]
     assert statuses == ["restored", "restored"]
 
-    r = restore(runner, unit, journal)
-    assert r.exit_code == 2 and "holds no update of the unit 24:0a:c4:12:34:56" in r.stdout
+    r = restore(runner, unit, journal)  # the journal is right there: all undone
+    assert r.exit_code == 2, r.output
+    assert r.stdout.startswith(f"FAILED  {unit.url}  24:0a:c4:12:34:56  ")
+    assert "every update journaled for 24:0a:c4:12:34:56 in " in r.stdout
+    assert "was already restored; nothing written" in r.stdout
+    assert "journaled on the computer that ran" not in r.stdout
 
 
 def test_restore_after_an_interrupted_spiffs_update(

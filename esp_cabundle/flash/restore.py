@@ -37,9 +37,11 @@ from .table import read_table
 from .writer import entry_state, refuse_encrypted, write_journaled
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..boards import Board
     from ..partitions import PartitionTable
-    from .serial import AfterMode, ResetMode
+    from .serial import AfterMode, ResetMode, UnitInfo
 
 __all__ = ["RestoreResult", "restore_flash", "restore_unit"]
 
@@ -68,6 +70,30 @@ def _board_of(entry: JournalEntry) -> Board | None:
         return load_board(entry.board)
     except EspCabundleError:
         return None
+
+
+def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
+    """The journal holds no update of the unit to undo: none at all (saved elsewhere?),
+    or every one already undone (or never applied)."""
+    done = journal.entries(mac)
+    if not done:
+        return InputError(
+            f"the journal in {journal.directory} holds no update of the unit {mac} to undo",
+            hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
+            "--journal-dir if they were saved elsewhere",
+        )
+    if all(e.status == "restored" for e in done):
+        what = f"every update journaled for {mac} in {journal.directory} was already restored"
+    else:
+        what = (
+            f"no update journaled for {mac} in {journal.directory} is left to undo (each was "
+            "restored, cancelled before writing, or set aside as stale)"
+        )
+    return InputError(
+        f"{what}; nothing written",
+        hint="nothing to do; 'esp-cabundle journal list' shows the entries (an update "
+        "journaled elsewhere: pass --journal-dir)",
+    )
 
 
 def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) -> str | None:
@@ -138,11 +164,7 @@ def restore_flash(
     journal = journal or Journal()
     entry = journal.restorable(mac)
     if entry is None:
-        raise InputError(
-            f"the journal in {journal.directory} holds no update of the unit {mac} to undo",
-            hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
-            "--journal-dir if they were saved elsewhere",
-        )
+        raise _nothing_to_undo(journal, mac)
 
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
     board = board or _board_of(entry)
@@ -226,8 +248,10 @@ def restore_unit(
     connect_attempts: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    on_connect: Callable[[UnitInfo], None] | None = None,
 ) -> RestoreResult:
-    """Connect and undo the newest journaled update of the unit (found by its MAC)."""
+    """Connect and undo the newest journaled update of the unit (found by its MAC);
+    ``on_connect`` hears which unit answered (a failure later still names its MAC)."""
 
     stop_if_requested(cancel, port, "restore")
     step(progress, "connecting", 0, JOB)
@@ -241,6 +265,8 @@ def restore_unit(
         progress=progress,
         stop=lambda: stop_if_requested(cancel, port, "restore"),
     ) as unit:
+        if on_connect is not None:
+            on_connect(unit.info)
         stop_if_requested(cancel, port, "restore")
         refuse_encrypted(unit, port)
         try:
