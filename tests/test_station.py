@@ -295,6 +295,24 @@ def test_run_parallel_isolates_failures_and_bugs() -> None:
     assert sorted(seen) == ["a", "b", "bad", "bug"]
 
 
+@pytest.mark.parametrize(
+    "url", ["socket://127.0.0.1:560*", "socket://127.0.0.1:560?", "rfc2217://h:[12]"]
+)
+def test_a_url_with_glob_characters_is_refused(
+    runner: CliRunner, ca_file: Path, tmp_path: Path, url: str
+) -> None:
+    with pytest.raises(InputError, match="a URL cannot be a glob"):
+        expand_ports([url])
+    r = runner.invoke(cli, station_args([], ca_file, tmp_path, "--port", url))
+    assert r.exit_code == 2 and "a URL cannot be a glob" in r.output, r.output
+    assert "Could not open port" not in r.output
+    out = str(tmp_path / "x.bin")
+    for args in (["restore"], ["inspect"], ["read", "-o", out]):
+        r = runner.invoke(cli, [*args, "--port", url])
+        assert r.exit_code == 2 and "a URL cannot be a glob" in r.output, (args, r.output)
+    assert not (tmp_path / "journal").exists()
+
+
 def test_log_formats(tmp_path: Path) -> None:
     assert log_format_for(tmp_path / "x.CSV", None) == "csv"
     assert log_format_for(tmp_path / "x.log", None) == "jsonl"

@@ -49,6 +49,7 @@ __all__ = [
     "UnitOutcome",
     "append_log",
     "check_log",
+    "check_port",
     "expand_ports",
     "flash_log_record",
     "log_format_for",
@@ -87,15 +88,30 @@ LOG_FIELDS = (
 _NAME_FIELDS = frozenset({"roots_before", "roots_after", "notes"})
 
 
+def check_port(port: str) -> str:
+    """``port`` when it may be opened or globbed; InputError for a URL holding glob
+    characters (pyserial would take ``*`` or ``?`` as part of the host or port, or as
+    its URL options, and fail in words of its own)."""
+    if "://" in port and _GLOB_CHARS & set(port):
+        raise InputError(
+            f"{port!r}: a URL cannot be a glob (* ? [ match device paths only, such as "
+            "/dev/ttyUSB*); nothing was touched",
+            hint="give each unit's URL with its own --port (socket://127.0.0.1:5601 "
+            "--port socket://127.0.0.1:5602 ...)",
+        )
+    return port
+
+
 def expand_ports(patterns: Sequence[str]) -> list[str]:
     """Ports in the order given, globs (``/dev/ttyUSB*``) expanded and sorted, no
     duplicates. URLs (``socket://``, ``rfc2217://``) are taken as they are.
 
-    InputError when a glob matches no port (a station with no unit plugged in).
+    InputError when a glob matches no port (a station with no unit plugged in), or
+    when a URL holds glob characters (:func:`check_port`).
     """
     out: list[str] = []
     for pattern in patterns:
-        if "://" not in pattern and _GLOB_CHARS & set(pattern):
+        if "://" not in check_port(pattern) and _GLOB_CHARS & set(pattern):
             found = sorted(glob.glob(pattern))
             if not found:
                 raise InputError(
