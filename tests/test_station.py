@@ -166,6 +166,7 @@ def test_a_csv_log_with_other_columns_is_refused_before_any_unit(
     [
         ("under a file", 3, "(its directory is a file); no unit was touched"),
         ("a directory", 2, "is a directory"),
+        ("in a missing directory", 2, "does not exist; no unit was touched"),
     ],
 )
 def test_a_log_that_cannot_be_written_is_refused_before_any_unit(
@@ -182,12 +183,18 @@ def test_a_log_that_cannot_be_written_is_refused_before_any_unit(
     before = ca_on(units[0])
     (tmp_path / "file").write_text("not a directory")
     (tmp_path / "dir.csv").mkdir()
-    log = tmp_path / "file" / "station.csv" if where == "under a file" else tmp_path / "dir.csv"
+    log = {
+        "under a file": tmp_path / "file" / "station.csv",
+        "a directory": tmp_path / "dir.csv",
+        "in a missing directory": tmp_path / "missing" / "sub" / "station.csv",
+    }[where]
     r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
     assert r.exit_code == code, r.output
     assert message in r.stderr
     assert units[0].stats.connections == 0 and ca_on(units[0]) == before
-    assert not (tmp_path / "journal").exists()
+    assert not (tmp_path / "journal").exists() and not (tmp_path / "missing").exists()
+    if where == "in a missing directory":
+        assert "create the directory first (mkdir -p " in r.stderr
 
 
 def test_each_failed_unit_keeps_its_own_next_step(
@@ -318,7 +325,7 @@ def test_log_formats(tmp_path: Path) -> None:
     assert log_format_for(tmp_path / "x.log", None) == "jsonl"
     assert log_format_for(tmp_path / "x.csv", "jsonl") == "jsonl"
     record = {k: "" for k in LOG_FIELDS} | {"partitions": ["fs_0", "fs_1"], "result": "ok"}
-    path = tmp_path / "sub" / "log.csv"
+    path = tmp_path / "log.csv"
     append_log(path, [record], "csv")
     append_log(path, [record], "csv")
     lines = path.read_text().splitlines()

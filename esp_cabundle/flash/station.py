@@ -271,18 +271,30 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
 def check_log(path: Path, fmt: LogFormat) -> None:
     """Refuse, before any unit is touched, a log the records could not go to: one that
     cannot be opened for appending (OutputError: a unit flashed and not logged is a
-    unit the station loses track of), or a CSV log whose columns are not this version's
-    (InputError: the records would not line up with its header)."""
+    unit the station loses track of), one in a directory that does not exist
+    (InputError: it is not created, a typo would hide the log), or a CSV log whose
+    columns are not this version's (InputError: the records would not line up)."""
+    folder = path.parent
+    hint = "name a log file in a directory that can be written to"
+    if not folder.is_dir():
+        if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+            raise OutputError(
+                f"{path}: cannot append to the log (its directory is a file); no unit was touched",
+                hint=hint,
+            )
+        # never created here: a typo in the path must not scatter logs in new directories
+        raise InputError(
+            f"{path}: the log's directory {folder} does not exist; no unit was touched",
+            hint=f"create the directory first (mkdir -p {folder}), or log elsewhere",
+        )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8"):
             pass
     except OSError as e:
-        # mkdir says "File exists" when a part of the directory is a file
-        why = "its directory is a file" if isinstance(e, FileExistsError) else e.strerror or e
+        why = e.strerror or e
         raise OutputError(
             f"{path}: cannot append to the log ({why}); no unit was touched",
-            hint="name a log file in a directory that can be written to",
+            hint=hint,
         ) from e
     if fmt != "csv" or path.stat().st_size == 0:
         return
@@ -321,7 +333,6 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
         return
     with _log_lock:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             new = not path.exists() or path.stat().st_size == 0
             buf = io.StringIO()
             if fmt == "csv":
