@@ -83,7 +83,7 @@ def test_a_partly_applied_stop_logs_each_partitions_roots(
 def test_a_stop_after_reading_before_writing_logs_the_roots(
     unit: VirtualESP32, tmp_path: Path
 ) -> None:
-    stopped = record(unit, tmp_path, **cancel_on("reading partition 'fs_1'"))
+    stopped = record(unit, tmp_path, **cancel_on("opening partition 'fs_0'"))
     assert stopped["result"] == "interrupted" and stopped["sectors_written"] == 0
     assert stopped["mac"] == "24:0a:c4:12:34:56"
     assert stopped["roots_before"] == OLD_ROOTS and stopped["roots_after"] == OLD_ROOTS
