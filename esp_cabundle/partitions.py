@@ -325,8 +325,9 @@ class PartitionTable:
             found = data[:2].hex(" ") or "nothing"
             raise PartitionTableError(
                 f"{source}: no partition table at {offset:#x} (found {found}, expected aa 50)",
-                hint="pass the table offset if the firmware moved it "
-                "(CONFIG_PARTITION_TABLE_OFFSET)",
+                hint="if the firmware moved it (CONFIG_PARTITION_TABLE_OFFSET), say where: "
+                "'partition_table: {offset: ...}' in a board file given as --board FILE "
+                "(flash, restore, inspect), or 'read --table-offset'",
             )
         md5 = hashlib.md5()
         parts: list[Partition] = []

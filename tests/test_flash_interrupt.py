@@ -424,7 +424,11 @@ def test_restore_interrupted_then_run_again(
     child = Child(["restore", "-p", unit.url, "--journal-dir", str(journal), "--json"], env)
     code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 130, err
-    stop = json.loads(out)["interrupted"]
+    report = json.loads(out)  # as flash reports a unit: ok, exit_code, error, next
+    assert report["ok"] is False and report["exit_code"] == 130
+    assert report["status"] == "interrupted" and report["mac"] == "24:0a:c4:12:34:56"
+    assert "stopped after 3 of 6 sector(s)" in report["error"] and "again" in report["next"]
+    stop = report["interrupted"]
     assert stop["what"] == "restore" and stop["sectors_written"] == 3
     # fs_1 is back to its original; fs_0 still holds the update's CA (the "new" one)
     said = {p["name"]: p["holds"] for p in stop["partitions"]}
@@ -439,6 +443,14 @@ def test_restore_interrupted_then_run_again(
     assert listed.exit_code == 0, listed.output
     assert " restoring " in listed.output and " complete " not in listed.output
     assert "1 restore(s) interrupted (run 'restore' again)" in listed.output
+    # stopped again, without --json: the STOPPED line on stdout, as flash prints it
+    pause = unit.arm_pause(sector_writes=1)
+    child = Child(["restore", "-p", unit.url, "--journal-dir", str(journal)], env)
+    code, out, err = interrupt_at(child, [pause], signal.SIGINT)
+    assert code == 130, err
+    (line,) = out.splitlines()
+    assert line.startswith(f"STOPPED  {unit.url}  24:0a:c4:12:34:56  ")
+    assert "back to its original CA file; next: run 'esp-cabundle restore --port" in line
     r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 0, r.output
     assert unit.read(0, len(unit.flash)) == original

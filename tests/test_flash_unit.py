@@ -18,9 +18,10 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import FlashError
 from esp_cabundle.flash import flasher
-from esp_cabundle.flash.base import JOB, Step
+from esp_cabundle.flash.base import JOB, Message, Step
 from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.fs import open_image
+from esp_cabundle.limits import human_size
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.flashing import (
@@ -152,6 +153,24 @@ def test_one_progress_for_the_whole_job(virtual_esp32: Start, tmp_path: Path) ->
     for phase in ("reading partition 'fs_1'", "update: sector 6 of 6", "verifying"):
         assert phase in doing
     assert doing.index("reading partition 'fs_1'") < doing.index("verifying")
+
+
+def test_each_partition_says_what_was_read_of_it(virtual_esp32: Start, tmp_path: Path) -> None:
+    """The partition's size is not what crossed the link: the file system reads a few
+    blocks, and the message says how much."""
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    said: list[str] = []
+    result = flash_mongoose(
+        unit, tmp_path, progress=lambda e: said.append(e.text) if isinstance(e, Message) else None
+    )
+    assert result.plan is not None
+    for c in result.plan.changes:
+        p = c.partition
+        assert 0 < c.bytes_read < p.size // 4
+        line = f"opening partition '{p.name}' (256 KiB at {p.offset:#x}); read "
+        assert line + human_size(c.bytes_read) in said, said
+    assert not [text for text in said if "0x40000 bytes" in text]
 
 
 def test_dry_run_reads_only_and_says_what_would_change(

@@ -208,6 +208,31 @@ def test_prune_command(runner: CliRunner, tmp_path: Path) -> None:
     assert pending.path and pending.path.exists()
 
 
+def test_prune_and_list_take_any_spelling_of_a_mac(runner: CliRunner, tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j")
+    now = datetime.now(timezone.utc)
+    base = ["journal", "prune", "--journal-dir", str(j.directory), "--older-than", "30d"]
+    for spelling in ("240AC4123456", "24-0a-c4-12-34-56", "24:0A:C4:12:34:56", "240a.c412.3456"):
+        old = _entry(j, MAC, "complete", timedelta(days=40), now)
+        listing = ["journal", "list", "--journal-dir", str(j.directory), "--json"]
+        r = runner.invoke(cli, [*listing, "--mac", spelling])
+        assert r.exit_code == 0 and len(json.loads(r.stdout)["entries"]) == 1, spelling
+        r = runner.invoke(cli, [*base, "--mac", spelling])
+        assert r.exit_code == 0 and "deleted 1 entry" in r.stdout, (spelling, r.output)
+        assert old.path and not old.path.exists()
+    kept = _entry(j, MAC, "complete", timedelta(days=40), now)
+    for bad in (
+        "zz",
+        "24:0a:c4:12:34",
+        "24:0a-c4:12:34:56",
+        "24:0a:c4:12:34:5g",
+        "2:40a:c4:12:34:56",
+    ):
+        r = runner.invoke(cli, [*base, "--mac", bad])
+        assert r.exit_code == 2 and "is not a MAC address" in r.output, bad
+        assert kept.path and kept.path.exists()
+
+
 # ---------------------------------------------------------------------------------------
 # Edited journals write nothing
 

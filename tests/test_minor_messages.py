@@ -3,12 +3,15 @@ was (not) written."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
+from esp_cabundle.virtual import VirtualESP32
+from tests.support import dumps
 
 
 @pytest.mark.parametrize(
@@ -51,3 +54,18 @@ def test_fs_ls_takes_the_size_from_the_dumps_partition_table(
     r = runner.invoke(cli, ["fs", "ls", "dump.bin", "--offset", "0x291000"])
     assert r.exit_code == 2 and "give --size" in r.stderr
     assert (in_tmp / "dump.bin").read_bytes() == before
+
+
+def test_flash_without_a_partition_table_advises_what_flash_takes(
+    virtual_esp32: Callable[..., VirtualESP32], runner: CliRunner, tmp_path: Path
+) -> None:
+    """flash has no --table-offset: the advice names the board file's
+    partition_table.offset (which flash does take), not an option it lacks."""
+    unit = virtual_esp32("esp32")  # erased: no table at 0x8000
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(dumps.pem("isrgrootx1.pem"))
+    args = ["flash", "-p", unit.url, "--board", "mongoose-os-esp32", "--bundle", str(ca)]
+    r = runner.invoke(cli, [*args, "--journal-dir", str(tmp_path / "j")])
+    assert r.exit_code == 2 and "no partition table at 0x8000" in r.output, r.output
+    assert "partition_table: {offset: ...}' in a board file given as --board FILE" in r.output
+    assert unit.stats.sectors_erased == 0

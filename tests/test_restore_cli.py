@@ -80,8 +80,12 @@ def test_restore_undoes_updates_newest_first(
     statuses = [e.status for e in Journal(journal).entries("24:0a:c4:12:34:56")]
     assert statuses == ["restored", "restored"]
 
-    r = restore(runner, unit, journal)
-    assert r.exit_code == 2 and "holds no update of the unit 24:0a:c4:12:34:56" in r.stdout
+    r = restore(runner, unit, journal)  # the journal is right there: all undone
+    assert r.exit_code == 2, r.output
+    assert r.stdout.startswith(f"FAILED  {unit.url}  24:0a:c4:12:34:56  ")
+    assert "every update journaled for 24:0a:c4:12:34:56 in " in r.stdout
+    assert "was already restored; nothing written" in r.stdout
+    assert "journaled on the computer that ran" not in r.stdout
 
 
 def test_restore_after_an_interrupted_spiffs_update(
@@ -110,7 +114,7 @@ def test_refusals_write_nothing(virtual_esp32: Start, runner: CliRunner, tmp_pat
     erased = unit.stats.sectors_erased
     r = restore(runner, unit, tmp_path / "j")
     assert r.exit_code == 3 and "changed since the update" in r.stdout
-    assert r.stdout.startswith("FAILED") and "next: --force writes them anyway" in r.stdout
+    assert r.stdout.startswith("FAILED") and "--force only as a last resort" in r.stdout
     assert unit.stats.sectors_erased == erased and unit.read(0, len(unit.flash)) == changed
     s3 = virtual_esp32("esp32s3", flash_size=8 << 20)
     r = runner.invoke(
@@ -141,3 +145,27 @@ def test_default_journal_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
     monkeypatch.delenv("ESP_CABUNDLE_JOURNAL")
     monkeypatch.delenv("XDG_STATE_HOME")
     assert default_journal_dir() == Path.home() / ".local" / "state" / "esp-cabundle" / "journal"
+
+
+def test_force_over_a_later_update_reports_what_the_unit_holds(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A later update journaled elsewhere moved the file system on: the first update's
+    saved sectors verify by MD5 once written back, yet the unit mounts with the newer
+    CA. Restore reads the unit back and says so (exit 3), never OK."""
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    first, later = tmp_path / "default", tmp_path / "later"
+    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "1.pem", CA_1), first)
+    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "2.pem", CA_2), later)
+    r = restore(runner, unit, first)
+    assert r.exit_code == 3 and "changed since the update" in r.stdout
+    assert "next: if a later update of this unit was journaled elsewhere" in r.stdout
+    assert "restore --journal-dir" in r.stdout and "--force only as a last resort" in r.stdout
+    r = restore(runner, unit, first, "--force")
+    assert r.exit_code == 3, r.output
+    assert r.stdout.startswith("FAILED") and "does not hold what it held before" in r.stdout
+    assert "fs_0 holds ISRG Root X1, not the old " in r.stdout
+    assert open_image(unit.read(0x350000, 0x40000)).read("/ca.pem") == CA_2
+    (entry,) = Journal(first).entries("24:0a:c4:12:34:56")
+    assert entry.status == "stale"

@@ -118,6 +118,20 @@ def test_board_flash_size_mismatch_is_noted(virtual_esp32: Start) -> None:
     assert "the unit has 8 MB of flash; board mongoose-os-esp32 expects 4 MB" in report.notes
 
 
+def test_a_board_whose_partitions_the_unit_lacks_is_warned(
+    virtual_esp32: Start, runner: CliRunner
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)  # mdash-arduino: one 'spiffs' partition, no fs_0/fs_1
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--board", "mongoose-os-esp32"])
+    assert r.exit_code == 0, r.output
+    (note,) = [line for line in r.stdout.splitlines() if "does not fit this unit" in line]
+    assert "board mongoose-os-esp32 does not fit this unit: " in note and "fs_0" in note
+    assert "'flash --board mongoose-os-esp32' would refuse it" in note
+    report = inspect_port(unit.url, board=load_board("mdash-arduino"), apps=False)
+    assert not [n for n in report.notes if "does not fit" in n]
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -166,6 +166,7 @@ def test_a_csv_log_with_other_columns_is_refused_before_any_unit(
     [
         ("under a file", 3, "(its directory is a file); no unit was touched"),
         ("a directory", 2, "is a directory"),
+        ("in a missing directory", 2, "does not exist; no unit was touched"),
     ],
 )
 def test_a_log_that_cannot_be_written_is_refused_before_any_unit(
@@ -182,12 +183,18 @@ def test_a_log_that_cannot_be_written_is_refused_before_any_unit(
     before = ca_on(units[0])
     (tmp_path / "file").write_text("not a directory")
     (tmp_path / "dir.csv").mkdir()
-    log = tmp_path / "file" / "station.csv" if where == "under a file" else tmp_path / "dir.csv"
+    log = {
+        "under a file": tmp_path / "file" / "station.csv",
+        "a directory": tmp_path / "dir.csv",
+        "in a missing directory": tmp_path / "missing" / "sub" / "station.csv",
+    }[where]
     r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
     assert r.exit_code == code, r.output
     assert message in r.stderr
     assert units[0].stats.connections == 0 and ca_on(units[0]) == before
-    assert not (tmp_path / "journal").exists()
+    assert not (tmp_path / "journal").exists() and not (tmp_path / "missing").exists()
+    if where == "in a missing directory":
+        assert "create the directory first (mkdir -p " in r.stderr
 
 
 def test_each_failed_unit_keeps_its_own_next_step(
@@ -295,12 +302,30 @@ def test_run_parallel_isolates_failures_and_bugs() -> None:
     assert sorted(seen) == ["a", "b", "bad", "bug"]
 
 
+@pytest.mark.parametrize(
+    "url", ["socket://127.0.0.1:560*", "socket://127.0.0.1:560?", "rfc2217://h:[12]"]
+)
+def test_a_url_with_glob_characters_is_refused(
+    runner: CliRunner, ca_file: Path, tmp_path: Path, url: str
+) -> None:
+    with pytest.raises(InputError, match="a URL cannot be a glob"):
+        expand_ports([url])
+    r = runner.invoke(cli, station_args([], ca_file, tmp_path, "--port", url))
+    assert r.exit_code == 2 and "a URL cannot be a glob" in r.output, r.output
+    assert "Could not open port" not in r.output
+    out = str(tmp_path / "x.bin")
+    for args in (["restore"], ["inspect"], ["read", "-o", out]):
+        r = runner.invoke(cli, [*args, "--port", url])
+        assert r.exit_code == 2 and "a URL cannot be a glob" in r.output, (args, r.output)
+    assert not (tmp_path / "journal").exists()
+
+
 def test_log_formats(tmp_path: Path) -> None:
     assert log_format_for(tmp_path / "x.CSV", None) == "csv"
     assert log_format_for(tmp_path / "x.log", None) == "jsonl"
     assert log_format_for(tmp_path / "x.csv", "jsonl") == "jsonl"
     record = {k: "" for k in LOG_FIELDS} | {"partitions": ["fs_0", "fs_1"], "result": "ok"}
-    path = tmp_path / "sub" / "log.csv"
+    path = tmp_path / "log.csv"
     append_log(path, [record], "csv")
     append_log(path, [record], "csv")
     lines = path.read_text().splitlines()

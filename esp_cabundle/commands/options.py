@@ -301,7 +301,16 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
             help=_PORT_HELP + " Repeat it, or give a glob (/dev/ttyUSB*), for several units, "
             "updated in parallel.",
         )
-    return click.option("-p", "--port", required=required, metavar="PORT", help=_PORT_HELP)
+    return click.option(
+        "-p", "--port", required=required, metavar="PORT", help=_PORT_HELP, callback=_one_port
+    )
+
+
+def _one_port(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A URL holding glob characters is refused (exit 2) before anything is opened."""
+    from ..flash.station import check_port  # deferred: the flash package is heavy
+
+    return None if value is None else check_port(value)
 
 
 # esptool's CLI default; 115200 for the sync, then the stub switches to this.

@@ -27,7 +27,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..flash.serial import AfterMode, ResetMode
+    from ..flash.serial import AfterMode, ResetMode, UnitInfo
 
 
 @click.command("restore")
@@ -90,6 +90,7 @@ def restore(
     bars = UnitBars([port], shown=not (quiet or as_json), verbose=verbose)
     t0 = time.monotonic()
     error: EspCabundleError | None = None
+    unit: list[UnitInfo] = []  # the unit that answered: a failure still names its MAC
     with stop_on_signals() as cancel, bars.shown():
         try:
             result = restore_unit(
@@ -103,21 +104,19 @@ def restore(
                 after=cast("AfterMode", after),
                 progress=bars.progress_for(port),
                 cancel=cancel,
+                on_connect=unit.append,
             )
         except EspCabundleError as e:
             error = e
         stopped = isinstance(error, UnitInterrupted)
         bars.finish(port, "OK" if error is None else "STOPPED" if stopped else "FAILED")
+    mac = unit[0].mac if unit else "-"
     if isinstance(error, UnitInterrupted):
-        if as_json:
-            emit_json({"port": port, "interrupted": error.interruption.to_json()})
-        for line in interruption_lines(error.interruption):
-            click.echo(line, err=True)
-        click.get_current_context().exit(error.exit_code)
+        _stopped(error, mac, time.monotonic() - t0, as_json=as_json, quiet=quiet)
     if error is not None:
         if as_json:
             raise error
-        (line,) = render_lines([failure_line(port, "-", error, time.monotonic() - t0)])
+        (line,) = render_lines([failure_line(port, mac, error, time.monotonic() - t0)])
         click.echo(line, err=quiet)
         click.get_current_context().exit(error.exit_code)
     seconds = time.monotonic() - t0
@@ -167,3 +166,41 @@ def restore(
                 "MD5",
                 quiet=quiet,
             )
+
+
+_HOLDS = {
+    "old": "back to its original CA file",
+    "new": "unchanged: holds the CA file of the update",
+    "partial": "partly restored, every file system mounts",
+    "broken": "NOT whole: do not restart it",
+    "unknown": "in an unknown state",
+}
+
+
+def _stopped(
+    error: UnitInterrupted, mac: str, seconds: float, *, as_json: bool, quiet: bool
+) -> None:
+    """A restore stopped on request, said as ``flash`` says it: the STOPPED line (or the
+    JSON with ok, exit_code, error and next), what the unit holds on stderr; exit 130."""
+    stop = error.interruption
+    if as_json:
+        emit_json(
+            {
+                "port": stop.port,
+                "ok": False,
+                "exit_code": error.exit_code,
+                "seconds": round(seconds, 3),
+                "error": error.message,
+                "next": stop.next_step(),
+                "mac": None if mac == "-" else mac,
+                "status": "interrupted",
+                "interrupted": stop.to_json(),
+            }
+        )
+    else:
+        what = f"{_HOLDS[stop.holds]}; next: {stop.next_step()}"
+        (line,) = render_lines([Line("STOPPED", stop.port, mac, what, seconds)])
+        click.echo(line, err=quiet)
+    for text in interruption_lines(stop):
+        click.echo(text, err=True)
+    click.get_current_context().exit(error.exit_code)

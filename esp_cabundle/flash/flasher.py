@@ -50,10 +50,10 @@ from .interrupt import (
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
-from .plan import PartitionChange, UpdatePlan, plan_ca_update, reread_problems
+from .plan import PartitionChange, RootChange, UpdatePlan, plan_ca_update, reread_problems
 from .serial import DEFAULT_BAUD, open_unit
 from .table import read_table
-from .writer import entry_state, refuse_encrypted, write_journaled, write_sectors
+from .writer import WriteFailed, entry_state, refuse_encrypted, write_journaled, write_sectors
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -102,6 +102,8 @@ class FlashResult:
     journal: JournalEntry | None = None
     unit: UnitInfo | None = None
     interruption: Interruption | None = None
+    # the roots read before a stop while planning (no plan then)
+    roots_read: tuple[Certificate, ...] = ()
 
     @property
     def partitions(self) -> tuple[str, ...]:
@@ -110,37 +112,59 @@ class FlashResult:
     @property
     def ca_before(self) -> tuple[str, ...]:
         """Fingerprints of the CA file as found (first partition that has one)."""
-        return tuple(c.sha256 for c in self._roots(before=True))
+        return tuple(fp for _, fp in self._roots(before=True))
 
     @property
     def ca_after(self) -> tuple[str, ...]:
-        """Fingerprints of the CA file the unit holds now (empty: not one file)."""
-        return tuple(c.sha256 for c in self._roots(before=False))
+        """Fingerprints of the CA file the unit holds now; partly applied, each prefixed
+        with its partition (``fs_0:``); empty when not known."""
+        return tuple(fp for _, fp in self._roots(before=False))
 
     @property
     def roots_before(self) -> tuple[str, ...]:
         """The roots of the CA file as found, by name."""
-        return tuple(printable(c.label) for c in self._roots(before=True))
+        return tuple(name for name, _ in self._roots(before=True))
 
     @property
     def roots_after(self) -> tuple[str, ...]:
-        return tuple(printable(c.label) for c in self._roots(before=False))
+        return tuple(name for name, _ in self._roots(before=False))
 
-    def _roots(self, *, before: bool) -> tuple[Certificate, ...]:
-        if self.plan is None:
+    def _found(self) -> tuple[tuple[str, str], ...]:
+        """(name, fingerprint) of the roots the unit held before: those the journal kept
+        for an interrupted update this run finished (the unit held them before it), else
+        those the plan read, else the journal's or those read before a stop."""
+        for r in self.resumed:
+            if r.action in ("finished", "would finish") and r.entry.roots_before:
+                return r.entry.roots_before
+        if self.plan is not None:
+            for c in self.plan.changes:
+                if not c.skipped:
+                    return _named(c.roots.before)
             return ()
-        found: tuple[Certificate, ...] = ()
-        for c in self.plan.changes:
-            if not c.skipped:
-                found = c.roots.before
-                break
+        if self.journal is not None:
+            return self.journal.roots_before
+        return _named(self.roots_read)
+
+    def _roots(self, *, before: bool) -> tuple[tuple[str, str], ...]:
+        found = self._found()
         if before:
             return found
-        holds = self.interruption.holds if self.interruption is not None else None
+        if self.plan is not None:
+            new = _named(self.plan.ca.certificates)
+        else:
+            new = self.journal.roots_after if self.journal is not None else ()
+        stop = self.interruption
+        holds = stop.holds if stop is not None else None
         if self.status in ("updated", "up to date") or holds == "new":
-            return self.plan.ca.certificates
+            return new
+        if stop is not None and holds == "partial":  # every partition mounts, each its own
+            return tuple(
+                (f"{p.name}: {name}", f"{p.name}:{fp}")
+                for p in stop.partitions
+                for name, fp in (new if p.holds == "new" else found)
+            )
         if holds not in (None, "old"):
-            return ()  # partitions differ, or not whole: the interruption says which
+            return ()  # a partition not whole, or not known: the interruption says which
         return found
 
     @property
@@ -156,6 +180,10 @@ class FlashResult:
 
 # ---------------------------------------------------------------------------------------
 # Flashing
+
+
+def _named(certs: tuple[Certificate, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((printable(c.label), c.sha256) for c in certs)
 
 
 def _now() -> datetime:
@@ -274,8 +302,11 @@ def flash_ca(
         return result
 
     cache = FlashCache(guarded)
+    seen: list[RootChange] = []  # the CA files read, should a stop come while planning
     try:
-        plan = plan_ca_update(cache, table, board, ca, progress=within(progress, _PENDING, _PLAN))
+        plan = plan_ca_update(
+            cache, table, board, ca, progress=within(progress, _PENDING, _PLAN), seen=seen
+        )
         result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
         if plan.up_to_date or dry_run:
             step(progress, "done", JOB, JOB)
@@ -295,49 +326,65 @@ def flash_ca(
             board=board.name,
             ca_sha256=ca.sha256,
             partitions=tuple(_journal_partition(cache, c, after) for c in plan.changes if c.writes),
-            roots_before=tuple((printable(c.label), c.sha256) for c in _roots_before(plan)),
-            roots_after=tuple((printable(c.label), c.sha256) for c in ca.certificates),
+            roots_before=_named(_roots_before(plan)),
+            roots_after=_named(ca.certificates),
         )
         guarded.check()
     except UnitInterrupted as e:
         i = replace(e.interruption, earlier=earlier)
+        if result.plan is None and seen:
+            result = replace(result, roots_read=seen[0].before)
         raise UnitInterrupted(i, _interrupted(result, i)) from None
     entry = journal.record(entry)
     writes = [(w.offset, w.new) for w in plan.writes]
-    with guarded.writing():
-        done = write_sectors(
-            guarded,
-            writes,
-            bounds=[(c.partition.offset, c.partition.end) for c in plan.changes],
-            cancel=guarded.cancel,
-            progress=within(progress, _JOURNAL, _WRITE),
-            what="update",
-            resume_hint=f"reconnect and run the same command again: it finishes the update "
-            f"from the journal ({entry.path}); 'esp-cabundle restore' puts the original back",
+
+    def stopped_at(done: int, torn: bool) -> FlashResult:
+        """The report of an update stopped after ``done`` sectors (the next one ``torn``
+        when a failure cut it)."""
+        states: dict[int, SectorState] = {
+            off: "new" if i < done else "other" if i == done and torn else "old"
+            for i, (off, _) in enumerate(writes)
+        }
+        stop = Interruption(
+            flash.name,
+            "update",
+            done,
+            len(writes),
+            holdings(entry, states),
+            entry.path if done or torn else None,
+            earlier=earlier,
         )
+        partial = replace(
+            result,
+            sectors_written=earlier + done,
+            bytes_read=cache.bytes_read,
+            bytes_written=(earlier + done) * SECTOR_SIZE,
+            journal=entry,
+        )
+        return _interrupted(partial, stop)
+
+    with guarded.writing():
+        try:
+            done = write_sectors(
+                guarded,
+                writes,
+                bounds=[(c.partition.offset, c.partition.end) for c in plan.changes],
+                cancel=guarded.cancel,
+                progress=within(progress, _JOURNAL, _WRITE),
+                what="update",
+                resume_hint=f"reconnect and run the same command again: it finishes the "
+                f"update from the journal ({entry.path}); 'esp-cabundle restore' puts the "
+                "original back",
+            )
+        except WriteFailed as e:
+            e.result = stopped_at(e.written, torn=True)
+            raise
         if done < len(writes):
             if done == 0:
                 entry = journal.set_status(entry, "cancelled")
-            states: dict[int, SectorState] = {
-                off: "new" if i < done else "old" for i, (off, _) in enumerate(writes)
-            }
-            stop = Interruption(
-                flash.name,
-                "update",
-                done,
-                len(writes),
-                holdings(entry, states),
-                entry.path if done else None,
-                earlier=earlier,
-            )
-            partial = replace(
-                result,
-                sectors_written=earlier + done,
-                bytes_read=cache.bytes_read,
-                bytes_written=(earlier + done) * SECTOR_SIZE,
-                journal=entry,
-            )
-            raise UnitInterrupted(stop, _interrupted(partial, stop))
+            partial = stopped_at(done, torn=False)
+            assert partial.interruption is not None
+            raise UnitInterrupted(partial.interruption, partial)
         step(progress, "verifying", _WRITE, JOB)
         say(progress, "verifying")
         _verify_after(guarded, cache, plan, entry)

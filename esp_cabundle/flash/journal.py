@@ -25,6 +25,7 @@ import contextlib
 import hashlib
 import json
 import os
+import string
 import tempfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
@@ -49,6 +50,7 @@ __all__ = [
     "Pruned",
     "Status",
     "default_journal_dir",
+    "normal_mac",
     "prune",
 ]
 
@@ -71,6 +73,25 @@ def default_journal_dir() -> Path:
     state = os.environ.get("XDG_STATE_HOME")
     base = Path(state) if state else Path.home() / ".local" / "state"
     return base / "esp-cabundle" / "journal"
+
+
+_MAC_SEPARATORS = (":", "-", ".")
+
+
+def normal_mac(text: str) -> str | None:
+    """``24:0a:c4:12:34:56`` from any common spelling of a MAC (colons, dashes, Cisco
+    dots, none; any case); None when ``text`` is not one."""
+    text = text.strip()
+    used = {c for c in text if c in _MAC_SEPARATORS}
+    digits = "".join(c for c in text if c not in _MAC_SEPARATORS)
+    if len(used) > 1 or len(digits) != 12 or any(c not in string.hexdigits for c in digits):
+        return None
+    if used:
+        groups = text.split(used.pop())
+        if {len(g) for g in groups} not in ({2}, {4}) or len(groups) not in (6, 3):
+            return None
+    digits = digits.lower()
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
 def _md5(data: bytes) -> str:

@@ -38,6 +38,7 @@ from ..fs.lfs_safe import LittleFsEdit
 from ..fs.spiffs_layout import get_spiffs_profile
 from ..fs.spiffs_safe import SpiffsEdit
 from ..fs.verify import Expected, mount_problems
+from ..limits import human_size
 from ..partitions import Partition, PartitionTable
 from .base import ProgressCallback, say, step
 
@@ -207,10 +208,12 @@ def plan_ca_update(
     ca: GatedCA,
     *,
     progress: ProgressCallback | None = None,
+    seen: list[RootChange] | None = None,
 ) -> UpdatePlan:
     """Plan replacing the CA file in every file-system partition ``board`` names; see
     the module. Reads through ``source`` (pass a :class:`FlashCache` to keep what was
-    read, for verifying afterwards)."""
+    read, for verifying afterwards). ``seen`` gets each CA file's roots as soon as it is
+    read: a stop while planning still knows them."""
     cache = source if isinstance(source, FlashCache) else FlashCache(source)
     ca_bytes = ca.for_board(board)
     changes: list[PartitionChange] = []
@@ -220,15 +223,23 @@ def plan_ca_update(
     def roots(old: bytes | None) -> RootChange:
         if old not in parsed:
             parsed[old] = RootChange.of(old, ca.certificates)
+            if seen is not None:
+                seen.append(parsed[old])
         return parsed[old]
 
     partitions = board.fs_partitions(table)
     for i, p in enumerate(partitions):
         before = cache.bytes_read
         step(progress, f"reading partition '{p.name}'", i, len(partitions))
-        say(progress, f"reading partition '{p.name}' ({p.size:#x} bytes at {p.offset:#x})")
         change = _plan_partition(cache, p, board, ca_bytes, roots)
-        changes.append(replace(change, bytes_read=cache.bytes_read - before))
+        read = cache.bytes_read - before
+        # what crossed the link: the file system reads a few blocks, not the partition
+        say(
+            progress,
+            f"opening partition '{p.name}' ({human_size(p.size)} at {p.offset:#x}); "
+            f"read {human_size(read)}",
+        )
+        changes.append(replace(change, bytes_read=read))
         note = _note(p, change.skipped)
         if note:
             notes.append(note)

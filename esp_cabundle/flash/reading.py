@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..blocks import erased_md5
-from ..errors import PartitionTableError
+from ..errors import EspCabundleError, PartitionTableError
 from ..partitions import (
     DEFAULT_TABLE_OFFSET,
     TABLE_SECTOR,
@@ -237,6 +237,7 @@ def inspect_port(
         info = unit.info
         security = unit.security()
         report = inspect_flash(unit, table_offset=offset, apps=apps, source=port)
+        missing = _board_mismatch(unit, board, offset)
     facts: list[tuple[str, str]] = [
         ("unit", f"{info.description}, MAC {info.mac}"),
         ("flash", f"{info.flash_size >> 20} MB (JEDEC id {info.flash_id:#08x})"),
@@ -252,12 +253,34 @@ def inspect_port(
         )
     if board is not None:
         facts.append(("board", board.name))
+        if missing is not None:
+            notes.append(missing)
         if board.flash_size != info.flash_size:
             notes.append(
                 f"the unit has {info.flash_size >> 20} MB of flash; board {board.name} "
                 f"expects {board.flash_size >> 20} MB"
             )
     return dataclasses.replace(report, facts=(*facts, *report.facts), notes=tuple(notes))
+
+
+def _board_mismatch(unit: Flash, board: Board | None, offset: int) -> str | None:
+    """Why ``board`` does not fit the unit's partition table (its file-system
+    partitions missing: flash would refuse it), None when it does or there is no table
+    to judge by (the report says so)."""
+    if board is None or board.filesystem is None:
+        return None
+    try:
+        table = read_table(unit, offset=offset, check_size=False)
+    except PartitionTableError:
+        return None
+    try:
+        board.fs_partitions(table)
+    except EspCabundleError as e:
+        return (
+            f"board {board.name} does not fit this unit: {e.message}; 'flash --board "
+            f"{board.name}' would refuse it (esp-cabundle boards lists the others)"
+        )
+    return None
 
 
 def _board_offset(board: Board | None) -> int:

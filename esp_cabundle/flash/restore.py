@@ -16,9 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..blocks import FlashCache
 from ..boards import load_board
+from ..certs import load_certificates
 from ..errors import EspCabundleError, FlashError, InputError
+from ..fs.inplace import mount_region
 from ..partitions import DEFAULT_TABLE_OFFSET
+from ..text import plural, printable
 from .base import JOB, Flash, ProgressCallback, say, step, within
 from .interrupt import (
     Cancel,
@@ -33,9 +37,11 @@ from .table import read_table
 from .writer import entry_state, refuse_encrypted, write_journaled
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..boards import Board
     from ..partitions import PartitionTable
-    from .serial import AfterMode, ResetMode
+    from .serial import AfterMode, ResetMode, UnitInfo
 
 __all__ = ["RestoreResult", "restore_flash", "restore_unit"]
 
@@ -66,6 +72,30 @@ def _board_of(entry: JournalEntry) -> Board | None:
         return None
 
 
+def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
+    """The journal holds no update of the unit to undo: none at all (saved elsewhere?),
+    or every one already undone (or never applied)."""
+    done = journal.entries(mac)
+    if not done:
+        return InputError(
+            f"the journal in {journal.directory} holds no update of the unit {mac} to undo",
+            hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
+            "--journal-dir if they were saved elsewhere",
+        )
+    if all(e.status == "restored" for e in done):
+        what = f"every update journaled for {mac} in {journal.directory} was already restored"
+    else:
+        what = (
+            f"no update journaled for {mac} in {journal.directory} is left to undo (each was "
+            "restored, cancelled before writing, or set aside as stale)"
+        )
+    return InputError(
+        f"{what}; nothing written",
+        hint="nothing to do; 'esp-cabundle journal list' shows the entries (an update "
+        "journaled elsewhere: pass --journal-dir)",
+    )
+
+
 def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) -> str | None:
     """Why the entry must not be written to this unit: its partitions are not the
     table's, or not the ones the board keeps its file system in."""
@@ -84,6 +114,32 @@ def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) ->
             f"system in (it uses {', '.join(sorted(targets))})"
         )
     return None
+
+
+def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -> list[str]:
+    """What differs, per partition, between the unit read back and the journal's old CA
+    (empty: each mounts with it). Without a board of ours nothing says how to mount it,
+    and the unit's MD5 of every written sector is all there is to check."""
+
+    fs = board.filesystem if board is not None else None
+    if fs is None:
+        return []
+    want = {fp for _, fp in entry.roots_before}
+    cache = FlashCache(flash)
+    problems = []
+    for p in entry.partitions:
+        try:
+            image = mount_region(cache, p.offset, p.size, fs_type=p.fs_type, profile=fs.profile)
+            data = image.read(fs.ca_path) if image.exists(fs.ca_path) else b""
+            certs = load_certificates(data, source="CA file") if data else ()
+        except EspCabundleError as e:
+            problems.append(f"{p.name} does not read back ({e.message})")
+            continue
+        if entry.roots_before and {c.sha256 for c in certs} != want:
+            names = ", ".join(printable(c.label) for c in certs) or "no root"
+            old = ", ".join(name for name, _ in entry.roots_before)
+            problems.append(f"{p.name} holds {names}, not the old {old}")
+    return problems
 
 
 def restore_flash(
@@ -108,11 +164,7 @@ def restore_flash(
     journal = journal or Journal()
     entry = journal.restorable(mac)
     if entry is None:
-        raise InputError(
-            f"the journal in {journal.directory} holds no update of the unit {mac} to undo",
-            hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
-            "--journal-dir if they were saved elsewhere",
-        )
+        raise _nothing_to_undo(journal, mac)
 
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
     board = board or _board_of(entry)
@@ -136,7 +188,10 @@ def restore_flash(
             + ", ".join(f"{off:#x}+{n:#x}" for off, n in state.changed_ranges)
             + " no longer hash as they did); writing the saved sectors back would corrupt it; "
             "nothing written",
-            hint="--force writes them anyway",
+            hint="if a later update of this unit was journaled elsewhere (flash "
+            "--journal-dir), undo that one first: restore --journal-dir with that journal; "
+            "--force only as a last resort: it writes the saved sectors over what the file "
+            "system holds now, which may leave it unchanged or corrupt it",
         )
     todo = len(entry.sectors) - state.count("old")
     result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run)
@@ -164,6 +219,17 @@ def restore_flash(
                 entry = journal.set_status(entry, before)
             partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
             raise UnitInterrupted(e.interruption, partial) from None
+    problems = _restored_problems(guarded, entry, board)
+    if problems:
+        journal.set_status(entry, "stale")
+        raise FlashError(
+            f"{flash.name}: wrote {plural(todo, 'sector')} back (each checked by the unit's "
+            f"MD5), but the unit does not hold what it held before the update of "
+            f"{entry.when}: {'; '.join(problems)}; the journal entry is marked stale",
+            hint="the file system changed since that update, so its saved sectors no longer "
+            "undo it: inspect the unit (esp-cabundle inspect --port) and flash the CA you "
+            "want (esp-cabundle flash)",
+        )
     journal.set_status(entry, "restored")
     step(progress, "done", JOB, JOB)
     return result
@@ -182,8 +248,10 @@ def restore_unit(
     connect_attempts: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
+    on_connect: Callable[[UnitInfo], None] | None = None,
 ) -> RestoreResult:
-    """Connect and undo the newest journaled update of the unit (found by its MAC)."""
+    """Connect and undo the newest journaled update of the unit (found by its MAC);
+    ``on_connect`` hears which unit answered (a failure later still names its MAC)."""
 
     stop_if_requested(cancel, port, "restore")
     step(progress, "connecting", 0, JOB)
@@ -197,6 +265,8 @@ def restore_unit(
         progress=progress,
         stop=lambda: stop_if_requested(cancel, port, "restore"),
     ) as unit:
+        if on_connect is not None:
+            on_connect(unit.info)
         stop_if_requested(cancel, port, "restore")
         refuse_encrypted(unit, port)
         try:

@@ -37,6 +37,7 @@ from ..errors import (
 from .base import ProgressCallback
 from .flasher import FlashResult
 from .interrupt import UnitInterrupted
+from .writer import WriteFailed
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -48,6 +49,7 @@ __all__ = [
     "UnitOutcome",
     "append_log",
     "check_log",
+    "check_port",
     "expand_ports",
     "flash_log_record",
     "log_format_for",
@@ -86,15 +88,30 @@ LOG_FIELDS = (
 _NAME_FIELDS = frozenset({"roots_before", "roots_after", "notes"})
 
 
+def check_port(port: str) -> str:
+    """``port`` when it may be opened or globbed; InputError for a URL holding glob
+    characters (pyserial would take ``*`` or ``?`` as part of the host or port, or as
+    its URL options, and fail in words of its own)."""
+    if "://" in port and _GLOB_CHARS & set(port):
+        raise InputError(
+            f"{port!r}: a URL cannot be a glob (* ? [ match device paths only, such as "
+            "/dev/ttyUSB*); nothing was touched",
+            hint="give each unit's URL with its own --port (socket://127.0.0.1:5601 "
+            "--port socket://127.0.0.1:5602 ...)",
+        )
+    return port
+
+
 def expand_ports(patterns: Sequence[str]) -> list[str]:
     """Ports in the order given, globs (``/dev/ttyUSB*``) expanded and sorted, no
     duplicates. URLs (``socket://``, ``rfc2217://``) are taken as they are.
 
-    InputError when a glob matches no port (a station with no unit plugged in).
+    InputError when a glob matches no port (a station with no unit plugged in), or
+    when a URL holds glob characters (:func:`check_port`).
     """
     out: list[str] = []
     for pattern in patterns:
-        if "://" not in pattern and _GLOB_CHARS & set(pattern):
+        if "://" not in check_port(pattern) and _GLOB_CHARS & set(pattern):
             found = sorted(glob.glob(pattern))
             if not found:
                 raise InputError(
@@ -219,10 +236,10 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
 
     r = outcome.result
     e = outcome.error
-    if isinstance(e, UnitInterrupted) and isinstance(e.result, FlashResult):
-        r = e.result
+    if isinstance(e, (UnitInterrupted, WriteFailed)) and isinstance(e.result, FlashResult):
+        r = e.result  # what is known of a run that stopped or failed part-way
     info = outcome.unit
-    result = r.log_result if r is not None else "failed"
+    result = r.log_result if r is not None and e is None else "failed"
     error = e.message if e is not None else ""
     if isinstance(e, Interrupted):
         result = "interrupted"
@@ -254,18 +271,30 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
 def check_log(path: Path, fmt: LogFormat) -> None:
     """Refuse, before any unit is touched, a log the records could not go to: one that
     cannot be opened for appending (OutputError: a unit flashed and not logged is a
-    unit the station loses track of), or a CSV log whose columns are not this version's
-    (InputError: the records would not line up with its header)."""
+    unit the station loses track of), one in a directory that does not exist
+    (InputError: it is not created, a typo would hide the log), or a CSV log whose
+    columns are not this version's (InputError: the records would not line up)."""
+    folder = path.parent
+    hint = "name a log file in a directory that can be written to"
+    if not folder.is_dir():
+        if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+            raise OutputError(
+                f"{path}: cannot append to the log (its directory is a file); no unit was touched",
+                hint=hint,
+            )
+        # never created here: a typo in the path must not scatter logs in new directories
+        raise InputError(
+            f"{path}: the log's directory {folder} does not exist; no unit was touched",
+            hint=f"create the directory first (mkdir -p {folder}), or log elsewhere",
+        )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8"):
             pass
     except OSError as e:
-        # mkdir says "File exists" when a part of the directory is a file
-        why = "its directory is a file" if isinstance(e, FileExistsError) else e.strerror or e
+        why = e.strerror or e
         raise OutputError(
             f"{path}: cannot append to the log ({why}); no unit was touched",
-            hint="name a log file in a directory that can be written to",
+            hint=hint,
         ) from e
     if fmt != "csv" or path.stat().st_size == 0:
         return
@@ -304,7 +333,6 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
         return
     with _log_lock:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             new = not path.exists() or path.stat().st_size == 0
             buf = io.StringIO()
             if fmt == "csv":

@@ -23,12 +23,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EntryState",
+    "WriteFailed",
     "entry_state",
     "refuse_encrypted",
     "table_bounds",
     "write_journaled",
     "write_sectors",
 ]
+
+
+class WriteFailed(FlashError):
+    """Writing stopped part-way on a failure (a link lost, a sector not reading back):
+    ``written`` sectors of the run were written and checked before. ``result`` is the
+    run's report so far, set by the flasher, so a station log keeps what is known."""
+
+    def __init__(self, message: str, *, written: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.written = written
+        self.result: object = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +121,16 @@ def write_sectors(
             flash.write(off, data)
             digest = flash.md5(off, SECTOR_SIZE)
         except DeviceError as e:
-            raise FlashError(
+            raise WriteFailed(
                 f"{e.message}; {what} stopped after {done} of {total} sector(s)",
+                written=done,
                 hint=resume_hint,
             ) from e
         if digest != hashlib.md5(data).hexdigest():
-            raise FlashError(
+            raise WriteFailed(
                 f"{flash.name}: sector(s) {off:#x} do not read back as written ({what} "
                 f"stopped after {done} of {total} sector(s))",
+                written=done,
                 hint=resume_hint,
             )
     step(progress, what, total, total)
