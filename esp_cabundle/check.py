@@ -258,7 +258,7 @@ def target_items(
             if progress:
                 progress(f"capturing the chain of {t.address} ...")
             try:
-                chain = capture_chain(t.host, t.port, server_name=t.server_name, timeout=timeout)
+                chain = capture_chain(t.host, t.port, server_name=t.sni_name, timeout=timeout)
             except DeviceError as e:
                 if not explain_offline:
                     raise
@@ -331,7 +331,7 @@ def pull_chains(
         assert t.host is not None
         if progress:
             progress(f"capturing the chain of {t.address} ...")
-        chain = capture_chain(t.host, t.port, server_name=t.server_name, timeout=timeout)
+        chain = capture_chain(t.host, t.port, server_name=t.sni_name, timeout=timeout)
         captured.append((t, t.chain_path(base_dir), chain))
     write_all_atomic([(path, chain.to_pem()) for _, path, chain in captured])
     return captured
