@@ -4,6 +4,7 @@ defaults and every refusal (nothing written, an existing file unchanged)."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +49,21 @@ def test_defaults_with_yes_build_as_is(runner: CliRunner, in_tmp: Path) -> None:
     assert code == 0, err
     assert (in_tmp / "ca.pem").read_bytes().count(b"BEGIN CERTIFICATE") == 8
     assert (in_tmp / "cabundle.lock").is_file()
+
+
+@pytest.mark.parametrize("name", ["fleet/my.yaml", "fleet/cabundle.yaml", "my file.yaml"])
+def test_next_steps_run_as_printed(runner: CliRunner, in_tmp: Path, name: str) -> None:
+    """Tester's report: with -o the printed 'build' ignored the file (it built the
+    default preset) and '(cd fleet) esp-cabundle build' is not a shell command."""
+    code, _, err = run(runner, "init", "--yes", "--at", AT, "--board", "esp-idf-bundle", "-o", name)
+    assert code == 0, err
+    steps = [line.strip() for line in err.split("Next:")[1].splitlines() if line.strip()]
+    build = next(s.split("  #")[0] for s in steps if s.startswith("esp-cabundle build"))
+    argv = shlex.split(build)[1:]
+    code, _, err = run(runner, *argv, "--at", AT)
+    assert code == 0, err
+    built = in_tmp / Path(name).parent / "x509_crt_bundle.bin"
+    assert built.is_file() and not (in_tmp / "ca.pem").exists()
 
 
 def test_board_and_target_build_then_check_with_saved_chain(
