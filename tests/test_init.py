@@ -122,6 +122,29 @@ def test_check_from_init_config_fails_for_a_broken_target(runner: CliRunner, in_
     assert code == 1 and "FAIL  old.example" in out
 
 
+def test_check_judges_the_file_build_wrote_where_the_board_puts_it(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """Tester's report: on a board whose output is not ./ca.pem (platformio-esp32 writes
+    data/ca.pem) check judged the config's roots, not the file the units get."""
+    code, _, err = run(
+        runner, "init", "--board", "platformio-esp32", "--target", "old.example", "--yes",
+        "--at", AT,
+    )  # fmt: skip
+    assert code == 0, err
+    (in_tmp / "chains").mkdir()
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "chains" / "old.example.pem")
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 0 and (in_tmp / "data" / "ca.pem").is_file(), err
+    config = in_tmp / "cabundle.yaml"
+    config.write_text(config.read_text().replace("preset: default", "preset: aws-iot"))
+    code, out, _ = run(runner, "check", "--at", AT)  # the units hold data/ca.pem: it passes
+    assert code == 0 and "data/ca.pem" in out, out
+    (in_tmp / "data" / "ca.pem").unlink()  # nothing built: the config's roots are judged
+    code, out, _ = run(runner, "check", "--at", AT)
+    assert code == 1 and "FAIL  old.example" in out, out
+
+
 @pytest.mark.parametrize("name", board_names())
 def test_every_board_gives_a_config_that_builds(runner: CliRunner, in_tmp: Path, name: str) -> None:
     code, _, err = run(runner, "init", "--board", name, "--yes", "--at", AT)
