@@ -95,13 +95,24 @@ def load_trust_set(path: str | Path) -> TrustSet:
     return TrustSet.from_certificates(load_certificates(data, source=str(p)), source=str(p))
 
 
+# The output formats check reads back as a trust set (see load_trust_set).
+_READABLE_OUTPUTS = ("pem", "der", "c", "idf-bundle")
+
+
 def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> TrustSet:
-    """``./ca.pem`` when present, else the bundle the config (or the default preset)
-    resolves to — what ``build`` would write."""
+    """``./ca.pem`` when present, else the file the config's ``build`` wrote (its
+    first CA output that exists: ``data/ca.pem``, ``x509_crt_bundle.bin``...: what
+    the units get, even when the config changed since), else the bundle the config (or
+    the default preset) resolves to — what ``build`` would write."""
     here = cwd or Path.cwd()
     pem = here / "ca.pem"
     if pem.is_file():
         return load_trust_set(pem)
+    if config is not None:
+        for out in config.outputs:
+            built = out.path if out.path.is_absolute() else config.base_dir / out.path
+            if out.format in _READABLE_OUTPUTS and built.is_file():
+                return load_trust_set(built)
     spec = config.spec if config is not None else BundleSpec()
     bundle = resolve_bundle(spec, Catalog.load()).bundle
     where = f"roots resolved from {config.path}" if config and config.path else "default preset"
@@ -258,7 +269,7 @@ def target_items(
             if progress:
                 progress(f"capturing the chain of {t.address} ...")
             try:
-                chain = capture_chain(t.host, t.port, server_name=t.server_name, timeout=timeout)
+                chain = capture_chain(t.host, t.port, server_name=t.sni_name, timeout=timeout)
             except DeviceError as e:
                 if not explain_offline:
                     raise
@@ -331,7 +342,7 @@ def pull_chains(
         assert t.host is not None
         if progress:
             progress(f"capturing the chain of {t.address} ...")
-        chain = capture_chain(t.host, t.port, server_name=t.server_name, timeout=timeout)
+        chain = capture_chain(t.host, t.port, server_name=t.sni_name, timeout=timeout)
         captured.append((t, t.chain_path(base_dir), chain))
     write_all_atomic([(path, chain.to_pem()) for _, path, chain in captured])
     return captured

@@ -57,6 +57,14 @@ class Target:
                 return name
         return self.name if looks_like_hostname(self.name) else None
 
+    @property
+    def sni_name(self) -> str | None:
+        """The server name a capture sends: ``server_name:``, else the ``hostname:`` the
+        unit checks (a unit that sets a hostname sends it as SNI too, so a server that
+        picks its certificate by name answers the unit with that one), else None (the
+        host, unless it is an IP address)."""
+        return self.server_name if self.server_name is not None else self.hostname
+
     def chain_path(self, base_dir: Path) -> Path:
         """Where this target's saved chain lives: the configured path, else
         ``chains/<name>.pem`` beside the config."""

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from esp_cabundle.chains import capture_chain, load_chain_file
+from esp_cabundle.cli import cli
 from esp_cabundle.errors import DeviceError
 from tests.support.verify_pki import Minted, loopback_server, mint, tls_server
 
@@ -84,6 +86,23 @@ def test_capture_sends_sni_and_gets_the_named_chain(hierarchy) -> None:
         assert [c.der for c in chain.certificates] == [other_leaf.der]
         capture_chain("127.0.0.1", port, timeout=5)  # an IP address: no SNI by default
     assert seen == ["broker.example", None]
+
+
+def test_check_sends_the_hostname_as_sni(hierarchy, tmp_path: Path) -> None:
+    """Tester's report: ``check --host IP --hostname NAME`` judged the server's default
+    certificate; a unit that sets NAME sends it as SNI and gets NAME's chain."""
+    h = hierarchy
+    named = mint("broker.example", h["inter"], ca=False, san="broker.example")
+    root = tmp_path / "root.pem"
+    root.write_bytes(h["root"].pem)
+    chains = {"localhost": [h["leaf"], h["inter"]], "broker.example": [named, h["inter"]]}
+    with sni_server(chains) as (port, seen):
+        host = ["--host", f"127.0.0.1:{port}", "--hostname", "broker.example"]
+        args = ["check", "--bundle", str(root), *host, "--device", "mbedtls-clock", "--json"]
+        r = CliRunner().invoke(cli, args)
+    assert seen == ["broker.example"], r.output
+    assert r.exit_code == 0, r.output
+    assert '"ok": true' in r.stdout
 
 
 @contextlib.contextmanager

@@ -119,16 +119,18 @@ def test_put_default_dest_and_json(runner: CliRunner, image: Path, tmp_path: Pat
         o == b * 4096 for b, o in zip(doc["changed_blocks"], doc["changed_offsets"], strict=True)
     )
     assert open_image(image.read_bytes()).read("/extra.pem") == NEW_CA.read_bytes()
+    assert doc["put"] == {"path": "/extra.pem", "bytes": len(NEW_CA.read_bytes())}
 
 
 def test_rm(runner: CliRunner, image: Path) -> None:
-    code, out, _ = run(runner, "rm", str(image), "/log.txt", "conf0.json")
+    code, out, _ = run(runner, "rm", str(image), "/log.txt", "conf0.json", "--json")
     assert code == 0, out
     assert [f.path for f in open_image(image.read_bytes()).files()] == [
         "/big.dat",
         "/ca.pem",
         "/conf9.json",
     ]
+    assert json.loads(out)["removed"] == ["/log.txt", "/conf0.json"]  # what the text names
 
 
 def dump_with(partition: bytes, offset: int = 0x10000, after: int = 0x8000) -> bytes:

@@ -4,6 +4,7 @@ defaults and every refusal (nothing written, an existing file unchanged)."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +49,21 @@ def test_defaults_with_yes_build_as_is(runner: CliRunner, in_tmp: Path) -> None:
     assert code == 0, err
     assert (in_tmp / "ca.pem").read_bytes().count(b"BEGIN CERTIFICATE") == 8
     assert (in_tmp / "cabundle.lock").is_file()
+
+
+@pytest.mark.parametrize("name", ["fleet/my.yaml", "fleet/cabundle.yaml", "my file.yaml"])
+def test_next_steps_run_as_printed(runner: CliRunner, in_tmp: Path, name: str) -> None:
+    """Tester's report: with -o the printed 'build' ignored the file (it built the
+    default preset) and '(cd fleet) esp-cabundle build' is not a shell command."""
+    code, _, err = run(runner, "init", "--yes", "--at", AT, "--board", "esp-idf-bundle", "-o", name)
+    assert code == 0, err
+    steps = [line.strip() for line in err.split("Next:")[1].splitlines() if line.strip()]
+    build = next(s.split("  #")[0] for s in steps if s.startswith("esp-cabundle build"))
+    argv = shlex.split(build)[1:]
+    code, _, err = run(runner, *argv, "--at", AT)
+    assert code == 0, err
+    built = in_tmp / Path(name).parent / "x509_crt_bundle.bin"
+    assert built.is_file() and not (in_tmp / "ca.pem").exists()
 
 
 def test_board_and_target_build_then_check_with_saved_chain(
@@ -104,6 +120,29 @@ def test_check_from_init_config_fails_for_a_broken_target(runner: CliRunner, in_
     assert not (in_tmp / "ca.pem").exists()
     code, out, _ = run(runner, "check", "--at", AT)
     assert code == 1 and "FAIL  old.example" in out
+
+
+def test_check_judges_the_file_build_wrote_where_the_board_puts_it(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """Tester's report: on a board whose output is not ./ca.pem (platformio-esp32 writes
+    data/ca.pem) check judged the config's roots, not the file the units get."""
+    code, _, err = run(
+        runner, "init", "--board", "platformio-esp32", "--target", "old.example", "--yes",
+        "--at", AT,
+    )  # fmt: skip
+    assert code == 0, err
+    (in_tmp / "chains").mkdir()
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "chains" / "old.example.pem")
+    code, _, err = run(runner, "build", "--at", AT)
+    assert code == 0 and (in_tmp / "data" / "ca.pem").is_file(), err
+    config = in_tmp / "cabundle.yaml"
+    config.write_text(config.read_text().replace("preset: default", "preset: aws-iot"))
+    code, out, _ = run(runner, "check", "--at", AT)  # the units hold data/ca.pem: it passes
+    assert code == 0 and "data/ca.pem" in out, out
+    (in_tmp / "data" / "ca.pem").unlink()  # nothing built: the config's roots are judged
+    code, out, _ = run(runner, "check", "--at", AT)
+    assert code == 1 and "FAIL  old.example" in out, out
 
 
 @pytest.mark.parametrize("name", board_names())

@@ -97,6 +97,17 @@ def test_arduino_writes_in_4k_pieces_and_refuses_what_the_unit_refuses() -> None
     assert tight.to_bytes() == state
 
 
+def test_a_file_larger_than_the_image_is_told_in_whole_file_terms() -> None:
+    """Tester's report: a 2 MB file on a 1408K image said 'needs 3 pages' (one of the
+    device's chunks); say what the whole file needs and what the image has."""
+    img = SpiffsImage.open((DATA / "idf-64k.bin").read_bytes())
+    state = img.to_bytes()
+    # 797 = ceil(200,000 / 251 data bytes per 256-byte page); 60 pages free or deleted
+    with pytest.raises(ImageError, match="it needs 797 data pages, the image has 60 free"):
+        img.write("/big.bin", payload(7, 200_000))
+    assert img.to_bytes() == state
+
+
 def test_a_chunk_below_the_page_size_is_refused() -> None:
     img = SpiffsImage.open((DATA / "idf-64k.bin").read_bytes())
     with pytest.raises(ImageError, match="write chunk 128 is below the 256-byte page"):

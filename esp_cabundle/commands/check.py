@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     "--bundle",
     "bundle_path",
     help="Trust set: ca.pem, DER, C source or ESP-IDF x509_crt_bundle "
-    "(default: ./ca.pem, else the config's roots).",
+    "(default: ./ca.pem, else the CA file the config's build wrote, else the config's roots).",
 )
 @click.option(
     "--host",

@@ -254,7 +254,10 @@ def put_cmd(
         platform=platform,
         disk_version=disk_version,
     )
-    extra = {"gate": gated.to_dict() if gated is not None else None}
+    extra = {
+        "put": {"path": target, "bytes": len(data)},
+        "gate": gated.to_dict() if gated is not None else None,
+    }
     _report(img.image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
 
 
@@ -309,7 +312,8 @@ def rm_cmd(
     """
     edits = [FileEdit("rm", p) for p in paths]
     result = _apply(img, edits, platform=platform, disk_version=disk_version)
-    _report(img.image, result, "removed " + ", ".join(paths), as_json, quiet)
+    removed = {"removed": [normalize_path(p) for p in paths]}
+    _report(img.image, result, "removed " + ", ".join(paths), as_json, quiet, removed)
 
 
 def _apply(

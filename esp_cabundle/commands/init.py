@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import shlex
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ import click
 
 from ..boards import load_board
 from ..catalog import PRESETS
+from ..config import CONFIG_NAME
 from ..errors import EspCabundleError, InputError
 from ..init_config import (
     DEFAULT_PRESET,
@@ -148,20 +150,20 @@ def init(
     for w in result.allowed:
         note(f"note: {w}; allowed in the file, as these devices never check dates", quiet=quiet)
     echo(f"Wrote {printable(str(result.path))}", quiet=quiet)
+    # Commands that run as printed from here: the file by -c unless it is the default
+    # ./cabundle.yaml (outputs and chains are relative to the file, wherever run from).
+    conf = "" if output == Path(CONFIG_NAME) else f" -c {shlex.quote(str(output))}"
     steps = []
     if parsed_targets:
-        steps.append("esp-cabundle chains pull        # save the targets' chains (network)")
-    steps.append("esp-cabundle build              # " + ", ".join(p for _, p in result.outputs))
+        steps.append((f"esp-cabundle chains pull{conf}", "save the targets' chains (network)"))
+    steps.append((f"esp-cabundle build{conf}", ", ".join(p for _, p in result.outputs)))
     if parsed_targets:
-        steps.append(f"esp-cabundle check --until {end.date().isoformat()}")
+        steps.append((f"esp-cabundle check{conf} --until {end.date().isoformat()}", ""))
     if not quiet:
         note("Next:")
-        for s in steps:
-            note(
-                f"  {s}"
-                if output.parent == Path(".")
-                else f"  (cd {printable(str(output.parent))}) {s}"
-            )
+        width = max(len(cmd) for cmd, _ in steps)
+        for cmd, why in steps:
+            note(printable(f"  {cmd:<{width}}  # {why}" if why else f"  {cmd}"))
 
 
 def _load_board(name: str) -> Board | None:

@@ -405,7 +405,8 @@ class SpiffsImage(FileSystemImage):
             else:
                 self._vol.create_file(target, data, meta, step or None)
 
-        self._edit(edit, f"writing {normalize_path(path)!r} ({len(data)} bytes)")
+        replaced = -(-existing.size // self._vol.g.data_len) if existing is not None else 0
+        self._edit(edit, f"writing {normalize_path(path)!r} ({len(data)} bytes)", (data, replaced))
 
     def remove(self, path: str) -> None:
         rec = self._record(path)
@@ -472,8 +473,14 @@ class SpiffsImage(FileSystemImage):
         except KeyError:
             raise ImageError(f"no file {p!r} in the SPIFFS image") from None
 
-    def _edit(self, op: Callable[[], None], what: str) -> None:
-        """Run one SPIFFS operation; on any failure put every byte and counter back."""
+    def _edit(
+        self, op: Callable[[], None], what: str, write: tuple[bytes, int] | None = None
+    ) -> None:
+        """Run one SPIFFS operation; on any failure put every byte and counter back.
+
+        ``write``: the file's data and the data pages of the file it replaces, so that a
+        write that does not fit is told in whole-file terms (the engine fails on one of
+        the device's chunks, whose own page count means little to a user)."""
         snap = self._vol.snapshot()
         try:
             op()
@@ -481,8 +488,17 @@ class SpiffsImage(FileSystemImage):
         except SpiffsFull as e:
             self._vol.restore(snap)
             self._refresh()
+            why = str(e)
+            if write is not None:
+                g = self._vol.g
+                need = -(-len(write[0]) // g.data_len)
+                room = self._vol.free_pages + self._vol.stats_deleted + write[1]
+                if need > room:  # else the engine's words: where the device's write stops
+                    why = (
+                        f"it needs {need:,} data pages, the image has {room:,} free or reclaimable"
+                    )
             raise ImageError(
-                f"{what}: no room in the SPIFFS image ({e})",
+                f"{what}: no room in the SPIFFS image ({why})",
                 hint="remove files or use a larger partition",
             ) from e
         except SpiffsCorrupt as e:

@@ -488,6 +488,11 @@ class VolumeState:
         return new_pix
 
     # -- space ------------------------------------------------------------------------
+    @property
+    def free_pages(self) -> int:
+        """Pages free now (not counting deleted pages a garbage collection would free)."""
+        return self._free_pages()
+
     def _free_pages(self) -> int:
         g = self.g
         return g.entries_per_block * (g.block_count - 2) - self.stats_allocated - self.stats_deleted
