@@ -21,6 +21,7 @@ from ..fs.edit import (
     edit_image,
     locate_image,
     looks_like_pem,
+    partition_at,
 )
 from ..gate import CaSource
 from ..text import printable
@@ -73,8 +74,8 @@ class ImageArgs:
         size = self.size
         if size is None and self.offset:
             # A whole-flash dump's own partition table knows the size at that offset.
-            _, parts = dump_fs_partitions(data)
-            size = next((p.size for p in parts if p.offset == self.offset), None)
+            entry = partition_at(data, self.offset)
+            size = entry.size if entry is not None else None
         return locate_image(data, offset=self.offset, size=size, source=str(self.image))
 
     def open(self, region: ImageRegion | None = None) -> FileSystemImage:

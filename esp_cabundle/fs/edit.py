@@ -123,6 +123,17 @@ def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
     return off, mounted or inside
 
 
+def partition_at(container: bytes, offset: int) -> Partition | None:
+    """The entry of a whole-flash dump's partition table that starts at ``offset``
+    (whatever its bytes hold), or None: no table, or no entry there."""
+    try:
+        off = find_partition_table(container)
+        table = read_partition_table(container, offset=off, check_size=False)
+    except PartitionTableError:
+        return None
+    return next((p for p in table if p.offset == offset), None)
+
+
 def _refuse_whole_dump(container: bytes, source: str) -> None:
     """A whole-flash dump given where a file-system image is expected: say so, with the
     partitions to name (nothing else would mount at offset 0)."""
