@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .certs import Certificate
+from .certs import Certificate, certificate_once
 from .errors import CatalogError
 from .known_roots import data_table
 
@@ -249,9 +249,6 @@ class CatalogEntry:
         return self.aliases[0] if self.aliases else None
 
 
-_PARSED: dict[str, Certificate] = {}
-
-
 _DATA = Path(__file__).resolve().parent / "data"
 # Facts of the aliased roots, read once with cryptography and kept here so building from
 # a preset needs no X.509 parsing (tests/test_catalog.py proves the file matches the DER).
@@ -261,14 +258,14 @@ ROOT_METADATA_FILE = _DATA / "root-metadata.json"
 def entry_certificate(entry: CatalogEntry) -> Certificate:
     """An entry's certificate, built once: from the shipped metadata when the root has
     it, else parsed (catalog loads only hash the DER up front)."""
-    cert = _PARSED.get(entry.sha256)
-    if cert is None:
+
+    def make() -> Certificate:
         meta = data_table(ROOT_METADATA_FILE).get(entry.sha256)
-        cert = (
-            Certificate.from_metadata(entry.der, meta) if meta else Certificate.from_der(entry.der)
-        )
-        _PARSED[entry.sha256] = cert
-    return cert
+        if meta:
+            return Certificate.from_metadata(entry.der, meta)
+        return Certificate.from_der(entry.der)
+
+    return certificate_once(entry.sha256, make)
 
 
 def render_root_metadata(catalog: Catalog) -> str:

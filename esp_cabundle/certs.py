@@ -14,7 +14,7 @@ import binascii
 import hashlib
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -100,15 +100,12 @@ class Certificate:
         """
         der = bytes(der)
         fingerprint = sha256_fingerprint(der)
-        done = _PARSED.get(fingerprint)
-        if done is not None:
-            return done  # the same bytes read again (a rendered file read back)
-        meta = known_root(fingerprint)
-        result = cls.from_metadata(der, meta) if meta is not None else cls.parse_der(der)
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        _PARSED[fingerprint] = result
-        return result
+
+        def make() -> Certificate:
+            meta = known_root(fingerprint)
+            return cls.from_metadata(der, meta) if meta is not None else cls.parse_der(der)
+
+        return certificate_once(fingerprint, make)
 
     @classmethod
     def parse_der(cls, der: bytes) -> Certificate:
@@ -309,6 +306,17 @@ _X509: dict[str, x509.Certificate] = {}
 # grow it without end.
 _PARSED: dict[str, Certificate] = {}
 _PARSED_MAX = 4096
+
+
+def certificate_once(sha256: str, make: Callable[[], Certificate]) -> Certificate:
+    """The certificate with fingerprint ``sha256``, made by ``make`` the first time only
+    (every reader and the catalog share this one cache)."""
+    done = _PARSED.get(sha256)
+    if done is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        done = _PARSED[sha256] = make()
+    return done
 
 
 def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:

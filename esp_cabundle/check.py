@@ -109,10 +109,9 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
     if pem.is_file():
         return load_trust_set(pem)
     if config is not None:
-        for out in config.outputs:
-            built = out.path if out.path.is_absolute() else config.base_dir / out.path
-            if out.format in _READABLE_OUTPUTS and built.is_file():
-                return load_trust_set(built)
+        for out in config.outputs:  # their paths already joined to the config's directory
+            if out.format in _READABLE_OUTPUTS and out.path.is_file():
+                return load_trust_set(out.path)
     spec = config.spec if config is not None else BundleSpec()
     bundle = resolve_bundle(spec, Catalog.load()).bundle
     where = f"roots resolved from {config.path}" if config and config.path else "default preset"

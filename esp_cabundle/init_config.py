@@ -359,8 +359,9 @@ def render_config(choices: InitChoices, *, today: datetime) -> tuple[str, tuple[
 
     if board is not None:
         lines += _comment(
-            "The board and the firmware version its units run: check and push take it when "
-            "no --board is given, and judge the firmware's own connections with it."
+            "The board and the firmware version its units run: build, pack, check, push and "
+            "fs put take it when no --board is given, and judge the firmware's own "
+            "connections with it."
         )
         lines += [f"board: {_quote(_board_name(board))}", ""]
     lines += _comment(

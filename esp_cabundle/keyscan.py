@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -210,25 +209,7 @@ def _scan_der(data: bytes) -> tuple[str, int] | None:
 
 
 def find_private_key(data: bytes) -> KeyFinding | None:
-    """The first private key in ``data`` in any encoding this module knows, or None.
-
-    Large inputs are remembered by digest: a writer renders a file, scans it and then
-    reads it back, which scans the same bytes again."""
-    if len(data) < _MEMO_FROM:
-        return _find(data)
-    digest = hashlib.sha256(data).digest()
-    if digest not in _MEMO:
-        if len(_MEMO) >= 8:
-            _MEMO.clear()
-        _MEMO[digest] = _find(data)
-    return _MEMO[digest]
-
-
-_MEMO_FROM = 4096
-_MEMO: dict[bytes, KeyFinding | None] = {}
-
-
-def _find(data: bytes) -> KeyFinding | None:
+    """The first private key in ``data`` in any encoding this module knows, or None."""
     found = _scan_text(data)
     if found is not None:
         return KeyFinding(found[0], found[1], _line_of(data, found[1]))

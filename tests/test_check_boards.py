@@ -78,7 +78,9 @@ def test_when_1_2_16_units_break_in_turn(runner: CliRunner, fleet: Path) -> None
 
 def test_real_mbedtls_agrees_on_both_units() -> None:
     """mbedTLS 2.28 with each unit's CA and the chain mdash.net sent from 2024-06-06."""
-    oracle = pytest.importorskip("tests.support.mbedtls_oracle")
+    oracle = pytest.importorskip(
+        "tests.support.mbedtls_oracle", reason="python-mbedtls is not installed"
+    )
     if not oracle.HAVE_MBEDTLS or not oracle.x509_available():  # pragma: no cover
         pytest.skip("python-mbedtls's libmbedx509 not found")
     from esp_cabundle.certs import load_certificate_file

@@ -109,7 +109,9 @@ def test_the_chains_on_both_sides_of_2024_under_real_mbedtls() -> None:
     """mbedTLS 2.28 itself: with DST Root CA X3 trusted, the long chain builds a path to it
     (only date flags, which a device without a clock never raises) and the short chain
     has no path at all (NOT_TRUSTED, -0x2700)."""
-    oracle = pytest.importorskip("tests.support.mbedtls_oracle")
+    oracle = pytest.importorskip(
+        "tests.support.mbedtls_oracle", reason="python-mbedtls is not installed"
+    )
     if not oracle.HAVE_MBEDTLS or not oracle.x509_available():  # pragma: no cover
         pytest.skip("python-mbedtls's libmbedx509 not found")
 

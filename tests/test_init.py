@@ -123,7 +123,7 @@ def test_check_from_init_config_fails_for_a_broken_target(runner: CliRunner, in_
 
 
 def test_check_judges_the_file_build_wrote_where_the_board_puts_it(
-    runner: CliRunner, in_tmp: Path
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Tester's report: on a board whose output is not ./ca.pem (platformio-esp32 writes
     data/ca.pem) check judged the config's roots, not the file the units get."""
@@ -140,6 +140,11 @@ def test_check_judges_the_file_build_wrote_where_the_board_puts_it(
     config.write_text(config.read_text().replace("preset: default", "preset: aws-iot"))
     code, out, _ = run(runner, "check", "--at", AT)  # the units hold data/ca.pem: it passes
     assert code == 0 and "data/ca.pem" in out, out
+    (in_tmp / "sub").mkdir()  # the same from elsewhere, the config given by -c
+    monkeypatch.chdir(in_tmp / "sub")
+    code, out, _ = run(runner, "check", "-c", "../cabundle.yaml", "--at", AT)
+    assert code == 0 and "data/ca.pem" in out, out
+    monkeypatch.chdir(in_tmp)
     (in_tmp / "data" / "ca.pem").unlink()  # nothing built: the config's roots are judged
     code, out, _ = run(runner, "check", "--at", AT)
     assert code == 1 and "FAIL  old.example" in out, out

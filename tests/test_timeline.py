@@ -69,7 +69,9 @@ def test_a_switch_of_chain_is_a_dated_flip(pki: dict[str, Minted]) -> None:
 
 
 def test_both_sides_of_the_switch_agree_with_real_mbedtls(pki: dict[str, Minted]) -> None:
-    oracle = pytest.importorskip("tests.support.mbedtls_oracle")
+    oracle = pytest.importorskip(
+        "tests.support.mbedtls_oracle", reason="python-mbedtls is not installed"
+    )
     if not oracle.HAVE_MBEDTLS:  # pragma: no cover - CI installs python-mbedtls
         pytest.skip("python-mbedtls is not importable")
     long, short = switch(pki, NOW + 10 * DAY)

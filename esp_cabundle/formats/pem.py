@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..bundle import Bundle
 from ..certs import load_certificates
-from ..errors import CertificateError, PolicyError
+from ..errors import CertificateError, PolicyError, PrivateKeyError
 from ..text import comment_text
 
 __all__ = ["MAX_LINE_BYTES", "render_pem"]
@@ -37,11 +37,12 @@ def _comment(text: str, *, scan: bool) -> str:
     """One ``#`` comment line holding ``text`` escaped; with ``scan``, withheld when, even
     escaped, it reads like a private-key header (a subject naming one after the word that
     opens PEM armour): every reader of the file would refuse it as holding a key."""
-    from ..keyscan import find_private_key  # deferred: the scanner's regexes, ~1 ms
-
     line = _clip(f"# {comment_text(text)}")
-    if scan and find_private_key(line.encode("utf-8")) is not None:
-        return "# (name not shown: it reads like a private-key header)"
+    if scan:
+        from ..keyscan import find_private_key  # deferred: only when a key-like name was seen
+
+        if find_private_key(line.encode("utf-8")) is not None:
+            return "# (name not shown: it reads like a private-key header)"
     return line
 
 
@@ -51,14 +52,12 @@ def render_pem(bundle: Bundle) -> bytes:
     Raises :class:`~esp_cabundle.errors.PolicyError` if the bytes, read back, do not
     hold exactly the bundle's certificates in order (a guard: it cannot happen with the
     escaping above)."""
-    from ..keyscan import find_private_key  # deferred: the scanner's regexes, ~1 ms
-
     data = _render(bundle, scan=False)
-    # One scan of the whole file instead of one per comment line; only a file where the
-    # scanner finds something is rendered again, each comment judged on its own line.
-    if find_private_key(data) is not None:
+    # The read-back scans the whole file for keys once; only a file where it finds one
+    # is rendered again, each comment judged on its own line, and read back again.
+    if _check_round_trip(data, bundle, retry_keys=True):
         data = _render(bundle, scan=True)
-    _check_round_trip(data, bundle)
+        _check_round_trip(data, bundle)
     return data
 
 
@@ -77,13 +76,18 @@ def _render(bundle: Bundle, *, scan: bool) -> bytes:
     return ("\n".join(out)).encode("utf-8")
 
 
-def _check_round_trip(data: bytes, bundle: Bundle) -> None:
+def _check_round_trip(data: bytes, bundle: Bundle, *, retry_keys: bool = False) -> bool:
     """``data`` read back as every reader of the tool reads a CA file must give the
-    bundle's certificates, no more, no fewer, in order."""
+    bundle's certificates, no more, no fewer, in order. With ``retry_keys``, a file
+    refused as holding a private key returns True (render it judging each comment)."""
     if not bundle.entries:
-        return
+        return False
     try:
         back = tuple(c.sha256 for c in load_certificates(data, source="ca.pem as rendered"))
+    except PrivateKeyError as e:
+        if retry_keys:
+            return True
+        back, why = (), e.message
     except CertificateError as e:
         back, why = (), e.message
     else:
@@ -94,3 +98,4 @@ def _check_round_trip(data: bytes, bundle: Bundle) -> None:
             f"{len(bundle.entries)} roots ({why}); nothing written",
             hint="report this: a certificate's name defeated the comment escaping",
         )
+    return False

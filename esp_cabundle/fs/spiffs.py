@@ -405,8 +405,20 @@ class SpiffsImage(FileSystemImage):
             else:
                 self._vol.create_file(target, data, meta, step or None)
 
-        replaced = -(-existing.size // self._vol.g.data_len) if existing is not None else 0
-        self._edit(edit, f"writing {normalize_path(path)!r} ({len(data)} bytes)", (data, replaced))
+        what = f"writing {normalize_path(path)!r} ({len(data)} bytes)"
+        # A file more than the image could ever hold is told in whole-file terms; the
+        # engine would fail on one of the device's chunks, whose page count means little.
+        dl = self._vol.g.data_len
+        need = -(-len(data) // dl)
+        room = self._vol.free_pages + self._vol.stats_deleted
+        room += -(-existing.size // dl) if existing is not None else 0
+        if need > room:
+            raise ImageError(
+                f"{what}: no room in the SPIFFS image (it needs {need:,} data pages, the image "
+                f"has {room:,} free or reclaimable)",
+                hint="remove files or use a larger partition",
+            )
+        self._edit(edit, what)
 
     def remove(self, path: str) -> None:
         rec = self._record(path)
@@ -473,14 +485,8 @@ class SpiffsImage(FileSystemImage):
         except KeyError:
             raise ImageError(f"no file {p!r} in the SPIFFS image") from None
 
-    def _edit(
-        self, op: Callable[[], None], what: str, write: tuple[bytes, int] | None = None
-    ) -> None:
-        """Run one SPIFFS operation; on any failure put every byte and counter back.
-
-        ``write``: the file's data and the data pages of the file it replaces, so that a
-        write that does not fit is told in whole-file terms (the engine fails on one of
-        the device's chunks, whose own page count means little to a user)."""
+    def _edit(self, op: Callable[[], None], what: str) -> None:
+        """Run one SPIFFS operation; on any failure put every byte and counter back."""
         snap = self._vol.snapshot()
         try:
             op()
@@ -488,17 +494,8 @@ class SpiffsImage(FileSystemImage):
         except SpiffsFull as e:
             self._vol.restore(snap)
             self._refresh()
-            why = str(e)
-            if write is not None:
-                g = self._vol.g
-                need = -(-len(write[0]) // g.data_len)
-                room = self._vol.free_pages + self._vol.stats_deleted + write[1]
-                if need > room:  # else the engine's words: where the device's write stops
-                    why = (
-                        f"it needs {need:,} data pages, the image has {room:,} free or reclaimable"
-                    )
             raise ImageError(
-                f"{what}: no room in the SPIFFS image ({why})",
+                f"{what}: no room in the SPIFFS image ({e})",
                 hint="remove files or use a larger partition",
             ) from e
         except SpiffsCorrupt as e:
