@@ -17,7 +17,7 @@ from .firmware import Release, ca_set_info, load_firmware, parse_version, versio
 from .yamlnodes import Node
 
 if TYPE_CHECKING:
-    from .boards import Board, BoardOutput
+    from .board_model import Board, BoardOutput
 
 __all__ = ["BoardFirmware", "firmware_dict", "parse_board_firmware", "release_output"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..certs import load_certificates
 from ..errors import EspCabundleError, UnitUnreachable
-from .campaign import CampaignOptions, PushFile, UnitEvent, sha256_hex
+from .campaign_types import CampaignOptions, PushFile, UnitEvent, sha256_hex
 from .files import UnitFiles
 from .transport import Transport, UnitRef
 

@@ -1,0 +1,256 @@
+"""The board profile's data model: the values a profile may hold and the validated
+profile itself.
+
+Apart from :mod:`.boards`, which reads and validates the YAML, so the types carry no
+parsing and the parser is not buried under them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
+
+from .board_versions import BoardFirmware, firmware_dict
+from .errors import InputError, PartitionTableError
+from .firmware import load_firmware
+from .partitions import Partition, PartitionTable
+from .verify import DeviceProfile
+
+if TYPE_CHECKING:
+    from .firmware import Connection, ConnectionCa, Release
+
+__all__ = [
+    "CHIPS",
+    "CLOCK_MODES",
+    "FLASH_SIZES",
+    "FS_PROFILE_NAMES",
+    "OUTPUT_FORMS",
+    "VERIFY_RULES",
+    "Board",
+    "BoardOutput",
+    "FsTarget",
+    "VerifyProfile",
+]
+
+# The flash sizes esptool knows (--flash-size: 256KB ... 128MB).
+FLASH_SIZES = frozenset(1 << n for n in range(18, 28))
+CHIPS = ("esp32", "esp32s2", "esp32s3", "esp32c2", "esp32c3", "esp32c5", "esp32c6", "esp32h2")
+VERIFY_RULES = ("mbedtls", "idf-bundle", "idf-bundle-cross-signed")
+CLOCK_MODES = ("none", "synced", "unset")
+OUTPUT_FORMS = ("filesystem", "c", "idf-bundle")
+# Profile names of fs/spiffs.py SPIFFS_PROFILES and fs/littlefs.py LITTLEFS_PROFILES,
+# listed here so loading a board never imports littlefs (tests keep them in sync).
+FS_PROFILE_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "spiffs": ("esp-idf", "arduino", "platformio", "mongoose-os"),
+        "littlefs": ("esp-idf", "arduino", "platformio", "mongoose-os"),
+    }
+)
+_OUTPUT_FORMAT = {"filesystem": "pem", "c": "c", "idf-bundle": "idf-bundle"}
+
+
+@dataclass(frozen=True, slots=True)
+class FsTarget:
+    """The file-system partition(s) holding the CA file.
+
+    ``partitions`` names them (each must exist; all are updated); without names, the
+    data partitions of one of ``subtypes`` are taken (``pick``: all, first or last, as
+    the firmware mounts them). ``platform`` (LittleFS) names the platform version the
+    units run (``arduino-2.0.17``): an image it cannot mount is refused.
+    """
+
+    fs_type: str
+    profile: str
+    ca_path: str
+    partitions: tuple[str, ...] = ()
+    subtypes: tuple[str, ...] = ()
+    pick: Literal["all", "first", "last"] = "all"
+    config_files: tuple[str, ...] = ()
+    platform: str | None = None
+
+    def select(self, table: PartitionTable) -> tuple[Partition, ...]:
+        """The partitions of ``table`` this target updates; PartitionTableError if absent."""
+        names = ", ".join(f"'{p.name}'" for p in table) or "none"
+        if self.partitions:
+            found = []
+            for name in self.partitions:
+                p = table.by_name(name)
+                if p is None:
+                    raise PartitionTableError(
+                        f"the partition table has no partition '{name}' (it has {names})",
+                        hint="is this the right --board? the firmware mounts its file "
+                        f"system from '{name}'",
+                    )
+                if not p.is_data:
+                    raise PartitionTableError(
+                        f"partition {p.describe()} is not a data partition; no file system "
+                        "lives there"
+                    )
+                found.append(p)
+            return tuple(found)
+        matches = tuple(
+            p for p in table if p.is_data and any(p.subtype_name == s for s in self.subtypes)
+        )
+        if not matches:
+            raise PartitionTableError(
+                f"the partition table has no data partition of subtype "
+                f"{' or '.join(self.subtypes)} (it has {names})",
+                hint="is this the right --board?",
+            )
+        if self.pick == "first":
+            return matches[:1]
+        if self.pick == "last":
+            return matches[-1:]
+        return matches
+
+
+@dataclass(frozen=True, slots=True)
+class BoardOutput:
+    """What a firmware build consumes: a file in the file system, C source, or a bundle."""
+
+    form: Literal["filesystem", "c", "idf-bundle"]
+    path: str | None = None
+    options: Mapping[str, str | int | bool] = field(default_factory=dict)
+
+    @property
+    def format(self) -> str:
+        """The FORMATS name that renders it (``pem`` for a file-system CA file)."""
+        return _OUTPUT_FORMAT[self.form]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyProfile:
+    """How the device decides: mbedTLS CA list or ESP-IDF bundle callback; its clock; its
+    mbedTLS line (``mbedtls: 3.6`` or a platform version such as ``idf-5.4``); whether
+    its firmware sets the server's hostname; what it does with a partly parsed CA file
+    (``ca_parse: fatal`` for Mongoose-based firmware, ``skip`` for esp-tls/Arduino)."""
+
+    rules: Literal["mbedtls", "idf-bundle", "idf-bundle-cross-signed"]
+    clock: Literal["none", "synced", "unset"]
+    mbedtls: Literal["2.28", "3.6"] | None = None  # None: the rules' own line
+    hostname: bool = True
+    ca_parse: Literal["skip", "fatal"] = "skip"
+
+    @property
+    def line(self) -> Literal["2.28", "3.6"]:
+        """The mbedTLS line: as stated, else ESP-IDF 6.0's for its cross-signed bundle
+        (mbedTLS 4, modelled with 3.6's rules) and 2.28 for the rest."""
+        if self.mbedtls is not None:
+            return self.mbedtls
+        return "3.6" if self.rules == "idf-bundle-cross-signed" else "2.28"
+
+    def device_profile(self, name: str, description: str = "") -> DeviceProfile:
+        return DeviceProfile(
+            self.rules, self.clock, name, description, self.line, self.hostname, self.ca_parse
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"rules": self.rules, "clock": self.clock}
+        if self.mbedtls is not None:
+            out["mbedtls"] = self.mbedtls
+        if not self.hostname:
+            out["hostname"] = False
+        if self.ca_parse != "skip":
+            out["ca_parse"] = self.ca_parse
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A validated board profile; ``version`` and ``release`` are set when the board
+    names its firmware (``mdash-arduino@1.2.13``, or the default version)."""
+
+    name: str
+    description: str
+    framework: str
+    chips: tuple[str, ...]
+    flash_size: int
+    table_offset: int
+    output: BoardOutput
+    verify: VerifyProfile
+    filesystem: FsTarget | None = None
+    layout: PartitionTable | None = None
+    notes: tuple[str, ...] = ()
+    source: str = ""
+    firmware: BoardFirmware | None = None
+    version: str | None = None
+    version_given: bool = False
+    release: Release | None = None
+
+    @property
+    def full_name(self) -> str:
+        """``mdash-arduino@1.2.13`` (the version in use), or the bare name."""
+        return f"{self.name}@{self.version}" if self.version else self.name
+
+    def connection_cas(self) -> tuple[tuple[Connection, ConnectionCa], ...]:
+        """Each connection of the board's firmware and what this version trusts for it."""
+        if self.firmware is None or self.release is None:
+            return ()
+        fw = load_firmware(self.firmware.name)
+        return tuple((c, self.release.trusts[c.name]) for c in fw.connections)
+
+    def file_system(self) -> FsTarget:
+        """Where this board keeps its CA file; InputError for a board whose firmware
+        holds its CA compiled in (there is no file on a unit to replace)."""
+        if self.filesystem is None:
+            raise InputError(
+                f"board {self.name} keeps its CA in {self.output.form} form, not in a file "
+                "system: there is no CA file on its units to replace",
+                hint="ship new firmware built with 'esp-cabundle build' output instead, or "
+                "pick a board with a file system (esp-cabundle boards)",
+            )
+        return self.filesystem
+
+    def fs_partitions(self, table: PartitionTable) -> tuple[Partition, ...]:
+        """The partition(s) of ``table`` holding this board's CA file system."""
+        return self.file_system().select(table)
+
+    def to_dict(self) -> dict[str, Any]:
+        fs = self.filesystem
+        return {
+            "name": self.name,
+            "description": self.description,
+            "framework": self.framework,
+            "chips": list(self.chips),
+            "flash_size": self.flash_size,
+            "partition_table": {
+                "offset": self.table_offset,
+                "layout": [
+                    {
+                        "name": p.name,
+                        "type": p.type_name,
+                        "subtype": p.subtype_name,
+                        "offset": p.offset,
+                        "size": p.size,
+                        "flags": list(p.flag_names),
+                    }
+                    for p in self.layout
+                ]
+                if self.layout
+                else None,
+            },
+            "filesystem": {
+                "type": fs.fs_type,
+                "profile": fs.profile,
+                "ca_path": fs.ca_path,
+                "partitions": list(fs.partitions),
+                "subtypes": list(fs.subtypes),
+                "pick": fs.pick,
+                "config_files": list(fs.config_files),
+                "platform": fs.platform,
+            }
+            if fs
+            else None,
+            "output": {
+                "form": self.output.form,
+                "format": self.output.format,
+                "path": self.output.path,
+                "options": dict(self.output.options),
+            },
+            "verify": self.verify.to_dict(),
+            "notes": list(self.notes),
+            "source": self.source,
+            **firmware_dict(self),
+        }

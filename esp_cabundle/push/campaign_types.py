@@ -1,0 +1,131 @@
+"""What a push campaign takes and gives back: the CA file, the options, progress events
+and the report.
+
+Apart from :mod:`.campaign`, which runs it, so that callers which only describe or render
+a campaign (the survey, the push command's output) need not import the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..gate import GatedCA
+from .files import UnitInfo, device_name
+from .firmware_use import not_read_by
+from .ledger import UnitRow
+
+if TYPE_CHECKING:
+    from ..boards import Board
+
+__all__ = ["CampaignOptions", "CampaignReport", "PushFile", "UnitEvent", "sha256_hex"]
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PushFile:
+    """The CA file a campaign puts on the units: a :class:`~esp_cabundle.gate.GatedCA`
+    gated for the units' board, never raw bytes. It goes to the board's CA path (named as
+    the RPC services take it, e.g. ``ca.pem``), staged first at ``<name>.new``."""
+
+    ca: GatedCA
+    name: str = field(init=False)
+    board: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ca, GatedCA):
+            raise TypeError("a PushFile carries a GatedCA (esp_cabundle.gate.gate_ca), not bytes")
+        board = self.ca.board
+        if board is None or board.filesystem is None:
+            judged = f"board {board.name}, which has no CA file" if board else "no board"
+            raise InputError(
+                f"the CA was gated for {judged}: there is no file on the units to replace",
+                hint="gate it for the board of the units (gate_ca(..., board=...))",
+            )
+        object.__setattr__(self, "name", device_name(board.filesystem.ca_path))
+        object.__setattr__(self, "board", board.name)
+
+    @classmethod
+    def for_board(cls, ca: GatedCA, board: Board) -> PushFile:
+        """The push of ``ca`` to units of ``board``; InputError when it was gated for
+        another board (its rules did not judge it)."""
+        ca.for_board(board)
+        return cls(ca)
+
+    @property
+    def data(self) -> bytes:
+        """The bytes each unit's CA file will hold."""
+        return self.ca.pem
+
+    @property
+    def sha256(self) -> str:
+        return self.ca.sha256
+
+    @property
+    def temp_name(self) -> str:
+        return self.name + ".new"
+
+    def not_read_by(self, info: UnitInfo) -> str | None:
+        """Why a unit reporting ``info`` would not use this file (its firmware release
+        trusts something else), or None."""
+        board = self.ca.board
+        return not_read_by(board, info) if board is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignOptions:
+    concurrency: int = 8
+    timeout: float = 10.0
+    reboot: bool = False
+    reconnect_timeout: float = 120.0
+    watch: bool = False
+    until: datetime | None = None  # watch no later than this (UTC wall clock)
+    poll: float = 60.0
+    # Given an old CA file found on a unit, the date it stops working (the forecast of
+    # the units' connection; a past date: failing since then), or None. A watch without
+    # ``until`` ends at the earliest date still ahead.
+    deadline_for: Callable[[bytes], datetime | None] | None = None
+    in_place: bool = False  # write the CA path directly (no room for a second copy)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitEvent:
+    """Progress: a unit changed state (``final`` when this run is through with it)."""
+
+    unit: str
+    state: str
+    text: str = ""
+    final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignReport:
+    rows: tuple[UnitRow, ...]  # the units listed in this run, in listing order
+    reboot: bool
+    deadline: datetime | None  # the earliest date ahead an old file stops working
+    passes: int
+    stopped: bool = False  # interrupted
+    failing_since: datetime | None = None  # an old file found already fails (since then)
+    notes: tuple[str, ...] = ()  # listings merged (the same unit at two addresses)
+
+    def is_done(self, row: UnitRow) -> bool:
+        return row.state in ("up-to-date", "reconnected") or (
+            row.state == "verified" and not self.reboot
+        )
+
+    @property
+    def ok(self) -> bool:
+        return all(self.is_done(r) for r in self.rows)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r.state] = out.get(r.state, 0) + 1
+        return out
