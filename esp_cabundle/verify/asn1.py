@@ -259,11 +259,12 @@ class _Reader:
         self.p += 1
         return self.get_len(end)
 
-    def expect(self, end: int, tag: int, high: int, reason: str) -> int:
-        """:meth:`get_tag`, a bad tag or length refused as ``high`` plus the ASN.1
+    def expect(self, end: int, tag: int | None, high: int, reason: str) -> int:
+        """:meth:`get_tag` (with ``tag`` None, :meth:`get_len`: the caller checked the tag
+        and stepped over it), a bad tag or length refused as ``high`` plus the ASN.1
         error's low code (how each mbedTLS x509 reader reports it)."""
         try:
-            return self.get_tag(end, tag)
+            return self.get_len(end) if tag is None else self.get_tag(end, tag)
         except _Asn1 as e:
             raise _Refused(high + e.code, reason) from None
 
@@ -439,10 +440,7 @@ class _ParserBase:
                 "a string type mbedTLS does not read",
             )
         r.p += 1
-        try:
-            n = r.get_len(end)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_NAME, e, bad) from None
+        n = r.expect(end, None, X509_INVALID_NAME, bad)
         r.p += n
         if r.p != end:
             raise _Refused(X509_INVALID_NAME + _LENGTH_MISMATCH, bad)

@@ -168,10 +168,7 @@ class _Parser(_ExtensionParser):
         if r.d[r.p] not in (0x82, _INTEGER):
             raise _Refused(X509_INVALID_SERIAL + _UNEXPECTED_TAG, "serial is not an INTEGER")
         r.p += 1
-        try:
-            n = r.get_len(end)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_SERIAL, e, "malformed serial number") from None
+        n = r.expect(end, None, X509_INVALID_SERIAL, "malformed serial number")
         r.p += n
 
     def alg(self, end: int) -> tuple[bytes, int, bytes]:
@@ -270,10 +267,7 @@ class _Parser(_ExtensionParser):
         if tag not in (_UTC_TIME, _GENERALIZED_TIME):
             raise _Refused(X509_INVALID_DATE + _UNEXPECTED_TAG, "date is not a UTC/GeneralizedTime")
         r.p += 1
-        try:
-            n = r.get_len(end)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_DATE, e, "malformed date") from None
+        n = r.expect(end, None, X509_INVALID_DATE, "malformed date")
         text = r.d[r.p : r.p + n]
         r.p += n
         yl = 2 if tag == _UTC_TIME else 4
