@@ -55,6 +55,7 @@ __all__ = [
     "profile_option",
     "quiet_option",
     "reset_options",
+    "seconds_option",
     "size_option",
     "timeout_option",
 ]
@@ -237,14 +238,19 @@ def parse_at(value: datetime | None) -> datetime:
     return value if value is not None else now()
 
 
+def seconds_option(
+    flag: str, *, default: float, help: str, minimum: float = 0.1, maximum: float | None = None
+) -> Decorator[Any]:
+    """A time in seconds, from ``minimum`` up to ``maximum``, its default shown."""
+    return click.option(
+        flag, type=click.FloatRange(minimum, maximum), default=default, show_default=True, help=help
+    )
+
+
 def timeout_option(what: str, *, maximum: float | None = None) -> Decorator[Any]:
     """``--timeout SECONDS`` (10 by default) for what a command waits on."""
-    return click.option(
-        "--timeout",
-        type=click.FloatRange(0.1, maximum),
-        default=10.0,
-        show_default=True,
-        help=f"Seconds to wait for {what}.",
+    return seconds_option(
+        "--timeout", default=10.0, maximum=maximum, help=f"Seconds to wait for {what}."
     )
 
 
