@@ -5,6 +5,10 @@ Pairs (same inputs, same machine, runs interleaved so load hits both alike):
   2. `pack --fs spiffs` of a 1408 KiB image holding that 189 KB file  vs  spiffsgen.py
 Each line prints the median wall time of both, the ratio esp-cabundle / vendor
 (target <= 1.00) and the same ratio of CPU time (user + sys), which load disturbs less.
+A last line prints the floor every esp-cabundle command stands on: the interpreter
+starting and importing click, before any of the tool's code runs. spiffsgen.py's whole
+run is not much more than that floor, while `pack` must also gate the CA (parse every
+root, refuse keys, judge policies, render and read back) and verify the image it built.
 
 The vendor scripts are not shipped: point at an ESP-IDF checkout
     python benchmarks/bench_vendor.py --idf-path ~/esp/esp-idf [--runs N]
@@ -105,6 +109,11 @@ def main() -> int:
             cwd,
             args.runs,
         )  # fmt: skip
+        floor = statistics.median(
+            run_once([py, "-c", "import click"], cwd)[0] for _ in range(args.runs)
+        )
+        bare = statistics.median(run_once([py, "-c", "pass"], cwd)[0] for _ in range(args.runs))
+        print(f"  floor: Python starting {bare:.3f} s, and importing click {floor:.3f} s")
     return 0
 
 
