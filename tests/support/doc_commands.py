@@ -24,6 +24,7 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -34,6 +35,8 @@ from typing import Any
 
 from click.testing import CliRunner
 
+REPO = Path(__file__).resolve().parent.parent.parent
+EXAMPLES = REPO / "examples"
 TODAY = "2026-12-01"
 CLOCK_DIR = Path(__file__).resolve().parent / "clock"
 BIN_DIR = Path(sys.executable).parent
@@ -74,6 +77,13 @@ class Outcome:
 
 # ---------------------------------------------------------------------------------------
 # Extraction
+
+
+def copy_examples(dest: Path) -> Path:
+    """A scratch copy of examples/ (whole: the examples refer to ../chains), leaving out
+    build output, so commands write into the copy and never into the repository."""
+    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns("build", "__pycache__"))
+    return dest
 
 
 def fenced_blocks(markdown: str, lang: str = "sh") -> list[tuple[int, str]]:
