@@ -29,14 +29,8 @@ from esp_cabundle.verify import (
     parse_device_profile,
     verify_chain,
 )
+from tests.support.profiles import CLOCK, IDF, IDF6, IDF_CLOCK, NOCLOCK, UNSET
 from tests.support.verify_pki import DAY, NOW, YEAR, Minted, cross_signed, dn, fresh_key, mint
-
-NOCLOCK = parse_device_profile("mbedtls-noclock")
-CLOCK = parse_device_profile("mbedtls-clock")
-UNSET = parse_device_profile("mbedtls-clock-unset")
-IDF = parse_device_profile("idf-bundle")
-IDF_CLOCK = parse_device_profile("idf-bundle-clock")
-IDF6 = parse_device_profile("idf-bundle-cross-signed")
 
 
 def trust(*m: Minted) -> TrustSet:
