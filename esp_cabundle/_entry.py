@@ -9,6 +9,7 @@ Ctrl-C is ignored: the exit code is the command's, as its output said.
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import sys
 
@@ -33,9 +34,16 @@ def main(argv: list[str] | None = None) -> None:
         # by the commands that stop at a safe point.
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGINT, signal.default_int_handler)
-        from .cli import run  # deferred: click and the commands, under the guard below
+        if argv is None:  # the console script: see cli.hold_collection
+            gc.disable()
+        from . import cli  # deferred: click and the commands, under the guard below
 
-        code = run(argv)
+        if argv is None:
+            cli.hold_collection()
+        try:
+            code = cli.run(argv)
+        finally:
+            cli.release_collection()
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         code = 130

@@ -285,22 +285,30 @@ def write_root_metadata() -> None:
     ROOT_METADATA_FILE.write_text(render_root_metadata(Catalog.load()), encoding="utf-8")
 
 
+_BEGIN = "-----BEGIN CERTIFICATE-----"
+_END = "-----END CERTIFICATE-----"
+_LABEL = '# Label: "'
+
+
 def _pem_blocks(text: str) -> Iterator[tuple[str | None, bytes]]:
-    """(label comment, DER) for each CERTIFICATE block; cheap, no X.509 parsing."""
-    label: str | None = None
-    body: list[str] | None = None
-    for line in text.splitlines():
-        if body is None:
-            m = re.match(r'# Label: "(.*)"', line)
-            if m:
-                label = m.group(1)
-            if line.startswith("-----BEGIN CERTIFICATE-----"):
-                body = []
-        elif line.startswith("-----END CERTIFICATE-----"):
-            yield label, base64.b64decode("".join(body))
-            label, body = None, None
-        else:
-            body.append(line.strip())
+    """(label comment, DER) for each CERTIFICATE block; cheap, no X.509 parsing.
+
+    Reads the package's own stores (certifi's cacert.pem, extra-roots.pem), never user
+    input, so blocks are found by string search rather than a loop over every line."""
+    pos = 0
+    while (begin := text.find(_BEGIN, pos)) >= 0:
+        end = text.find(_END, begin)
+        if end < 0:
+            return
+        head = text[pos:begin]  # since the last block: its last "# Label" line names it
+        i = head.rfind("\n" + _LABEL)
+        start = i + 1 if i >= 0 else (0 if head.startswith(_LABEL) else -1)
+        label = None
+        if start >= 0:
+            line = head[start + len(_LABEL) :].split("\n", 1)[0]
+            label = line.rpartition('"')[0] or None
+        yield label, base64.b64decode(text[begin + len(_BEGIN) : end])
+        pos = end + len(_END)
 
 
 def _certifi_store() -> tuple[Path, str]:

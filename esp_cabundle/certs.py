@@ -477,11 +477,20 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
         pos = end
 
 
-def _refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None:
-    for i, raw in enumerate(text.splitlines(), start=1):
-        m = _BEGIN_RE.search(raw) if "-----" in raw else None  # the guard skips base64 lines
+def _armour_lines(lines: list[str]) -> list[int]:
+    """Indexes of the lines that can hold PEM armour: a line without a run of five dashes
+    is body or commentary (the test runs in C; the loop below then visits these only)."""
+    return [i for i, raw in enumerate(lines) if "-----" in raw]
+
+
+def _refuse_pem_keys(
+    text: str, source: str, line_map: list[int] | None, lines: list[str] | None = None
+) -> None:
+    lines = text.splitlines() if lines is None else lines
+    for i in _armour_lines(lines):
+        m = _BEGIN_RE.search(lines[i])
         if m and "PRIVATE KEY" in m.group(1):
-            line = line_map[i - 1] if line_map else i
+            line = line_map[i] if line_map else i + 1
             raise PrivateKeyError(
                 f"private key block '{m.group(0)}'; refusing the whole input",
                 path=source,
@@ -491,22 +500,29 @@ def _refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None
 
 
 def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterator[Certificate]:
-    # Refuse keys before yielding anything: no partial result ever leaves with a key beside it.
-    _refuse_pem_keys(text, source, line_map)
     lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        m = _BEGIN_RE.search(lines[i]) if "-----" in lines[i] else None
+    # Refuse keys before yielding anything: no partial result ever leaves with a key beside it.
+    _refuse_pem_keys(text, source, line_map, lines)
+    marks = _armour_lines(lines)
+    k = 0
+    while k < len(marks):
+        start = marks[k]
+        m = _BEGIN_RE.search(lines[start])
+        k += 1
         if not m:
-            i += 1
             continue
         label = m.group(1)
-        start = i
-        body: list[str] = []
-        i += 1
         src_line = line_map[start] if line_map else start + 1
-        while i < len(lines) and not ("-----" in lines[i] and _END_RE.search(lines[i])):
-            if "-----" in lines[i] and _BEGIN_RE.search(lines[i]):
+        # The first armour line after BEGIN that ends the block; one that opens another
+        # block first means this one was cut.
+        end = -1
+        while k < len(marks):
+            i = marks[k]
+            k += 1
+            if _END_RE.search(lines[i]):
+                end = i
+                break
+            if _BEGIN_RE.search(lines[i]):
                 raise CertificateError(
                     f"'-----BEGIN {label}-----' has no END line before the next BEGIN "
                     f"(line {line_map[i] if line_map else i + 1})",
@@ -514,29 +530,27 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
                     line=src_line,
                     hint="the block was cut: put back the rest of it and its END line",
                 )
-            body.append(lines[i].strip())
-            i += 1
-        if i >= len(lines):
+        if end < 0:
             raise CertificateError(
                 f"'-----BEGIN {label}-----' has no matching END line", path=source, line=src_line
             )
-        end_label = _END_RE.search(lines[i])
+        end_label = _END_RE.search(lines[end])
         assert end_label is not None
         if end_label.group(1) != label:
             raise CertificateError(
                 f"BEGIN {label} closed by END {end_label.group(1)}", path=source, line=src_line
             )
-        i += 1
         if label not in _CERT_LABELS:
             continue  # CRLs, public keys, requests: not trust anchors, skipped as mbedTLS does
-        if any(":" in b for b in body):
+        body = "".join([raw.strip() for raw in lines[start + 1 : end]])
+        if ":" in body:
             raise CertificateError(
                 "encrypted or header-carrying PEM block is not a plain certificate",
                 path=source,
                 line=src_line,
             )
         try:
-            der = base64.b64decode("".join(body), validate=True)
+            der = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as e:
             raise CertificateError(
                 f"bad base64 in certificate block ({e})", path=source, line=src_line

@@ -8,6 +8,7 @@ once: 0 ok, 1 negative verdict, 2 bad input or usage, 3 device or I/O failure,
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Any
@@ -87,6 +88,26 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+_COLLECTION = {"held": False}
+
+
+def hold_collection() -> None:
+    """Start-up (click, this module, the command's module) makes thousands of objects
+    that live until exit, and the cycle collector would scan them again and again: a
+    tenth of a short command's run. The console script turns collection off before its
+    imports and says so here; :func:`release_collection` ends that."""
+    _COLLECTION["held"] = not gc.isenabled()
+
+
+def release_collection() -> None:
+    """The command is imported: freeze what start-up made (collections skip it from now
+    on) and collect as usual, so long runs (push --watch, stations) reclaim cycles."""
+    if _COLLECTION["held"]:
+        _COLLECTION["held"] = False
+        gc.freeze()
+        gc.enable()
+
+
 class LazyGroup(click.Group):
     """A group that imports a command's module only when that command runs."""
 
@@ -99,6 +120,7 @@ class LazyGroup(click.Group):
             return None
         module, _, attr = target[0].partition(":")
         cmd = getattr(importlib.import_module(module), attr)
+        release_collection()
         assert isinstance(cmd, click.Command)
         _accept_debug(cmd)
         return cmd

@@ -7,10 +7,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import stat
 import sys
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,14 +157,25 @@ def _classify(path: Path, data: bytes) -> _Item:
     return _Item(path, target, data, through=False, existed=True)
 
 
+def _make_temp(parent: Path, name: str) -> tuple[int, str]:
+    """A new file ``.NAME.XXXXXXXX.esp-cabundle-tmp`` beside the target, as
+    ``tempfile.mkstemp`` makes one (exclusive create, mode 0600, so no other user can
+    open it before its chmod) without importing tempfile and random for every write."""
+    for _ in range(100):
+        path = str(parent / f".{name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
+        try:
+            flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            return os.open(path, flags | getattr(os, "O_BINARY", 0), 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {parent}")
+
+
 def _stage(item: _Item, mode: int) -> None:
     parent = item.target.parent if str(item.target.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        # mkstemp makes the file 0600, so no other user can open it before its chmod
-        fd, item.tmp = tempfile.mkstemp(
-            prefix=f".{item.target.name}.", suffix=TEMP_SUFFIX, dir=parent
-        )
+        fd, item.tmp = _make_temp(parent, item.target.name)
     except OSError as e:
         # The file is written beside its target and renamed over it: a directory that
         # takes no new file (/proc, read-only) cannot hold the output.
@@ -193,6 +202,8 @@ def _keep_old(item: _Item) -> None:
     try:
         os.link(item.target, backup)
     except OSError:
+        import shutil  # deferred: only where hard links are refused (FAT, some mounts)
+
         shutil.copy2(item.target, backup)
     item.backup = backup
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, PartitionTableError
-from .fs.lfs_platforms import resolve_platform
 from .sizes import parse_size
 
 if TYPE_CHECKING:
@@ -151,6 +150,9 @@ def _default_partitions(board: Board) -> tuple[Partition, ...]:
 def _profile_for_platform(fs_type: str, platform: str | None) -> str:
     """The profile a LittleFS platform version implies; otherwise it must be given."""
     if platform is not None and fs_type == "littlefs":
+        # deferred: importing fs loads every profile table; builds without images skip it
+        from .fs.lfs_platforms import resolve_platform
+
         return resolve_platform(platform).profile
     if platform is not None:
         raise InputError(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -67,6 +68,9 @@ _KEY_LINES = re.compile(
     rb"putty-user-key-file-\d{1,3}[ \t]{0,8}:|private-lines[ \t]{0,8}:"
     rb"|proc-type:[ \t]{0,8}4,[ \t]{0,8}encrypted|dek-info[ \t]{0,8}:"
 )
+# Every _KEY_LINES alternative holds one of these: a byte search rules most inputs out
+# far faster than the alternation (which has no literal prefix for re to look for).
+_KEY_LINE_WORDS = (b"putty-user-key-file-", b"private-lines", b"proc-type:", b"dek-info")
 # JWK private members are base64url; a "d" with a long value is a private exponent/scalar.
 _JWK = re.compile(rb'"d"[ \t\r\n]{0,8}:[ \t\r\n]{0,8}"[A-Za-z0-9_-]{16}')
 _OPENSSH_MAGIC = b"openssh-key-v1\x00"
@@ -156,6 +160,23 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+def _cannot_open_key(head: bytes) -> bool:
+    """True when base64 that opens with ``head`` (16 characters) can be neither a key's
+    DER, by the tags :func:`der_key_kind` requires, nor OpenSSH's magic. False means
+    "look closer", never "a key"."""
+    raw = base64.b64decode(head)  # 16 characters of a run: valid, 12 bytes
+    if raw[0] != 0x30:
+        return not _OPENSSH_MAGIC.startswith(raw)
+    outer = _tlv(raw, 0)
+    first = _tlv(raw, outer[1]) if outer is not None else None
+    if first is None:
+        return False
+    tag, content = first[0], first[1]
+    if tag == 0x30:  # only an encrypted PKCS#8 key: its AlgorithmIdentifier opens with an OID
+        return content < len(raw) and raw[content] != 0x06
+    return tag != 0x02
+
+
 def _scan_text(data: bytes) -> tuple[str, int] | None:
     low = data.lower()
     for m in _HEADER.finditer(low):
@@ -166,7 +187,7 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
         hi = min(len(data), m.end() + _CONTEXT_SPAN) if hi < 0 else hi
         if _HEADER_CONTEXT.search(low, lo, hi):
             return "PEM private-key header", m.start()
-    line = _KEY_LINES.search(low)
+    line = _KEY_LINES.search(low) if any(w in low for w in _KEY_LINE_WORDS) else None
     if line:
         putty = line.group(0).startswith((b"putty", b"private-lines"))
         return ("PuTTY .ppk key" if putty else "encrypted-PEM key headers"), line.start()
@@ -177,6 +198,8 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     for i, run in enumerate(runs):
         if data[run.start()] not in b"Mb":  # DER SEQUENCE encodes as "M", OpenSSH as "b3Bl"
             continue
+        if _cannot_open_key(data[run.start() : run.start() + 16]):
+            continue  # every certificate's first line: decided from 12 bytes, not 192
         pieces = [data[run.start() : min(run.end(), run.start() + _B64_PREFIX)]]
         size, last = len(pieces[0]), run.end()
         j = i + 1
@@ -198,10 +221,14 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
 
 
 def _scan_der(data: bytes) -> tuple[str, int] | None:
-    for m in _DER_START.finditer(data):
-        kind = der_key_kind(data, m.start())
-        if kind is not None:
-            return f"DER {kind}", m.start()
+    # der_key_kind finds a key only where an INTEGER (0x02) or an OID (0x06) follows the
+    # outer SEQUENCE: bytes holding neither (any text file) hold no DER key, and the
+    # candidate search, which stops at every "0" of base64 text, can be skipped.
+    if b"\x02" in data or b"\x06" in data:
+        for m in _DER_START.finditer(data):
+            kind = der_key_kind(data, m.start())
+            if kind is not None:
+                return f"DER {kind}", m.start()
     pos = data.find(_OPENSSH_MAGIC)
     if pos >= 0:
         return "OpenSSH key", pos
@@ -224,13 +251,27 @@ def find_private_key(data: bytes) -> KeyFinding | None:
     return None
 
 
+# SHA-256 digests of inputs found to hold no key; bounded for long-lived processes.
+_CLEAN: set[bytes] = set()
+_CLEAN_MAX = 64
+
+
 def refuse_private_keys(data: bytes, *, source: str) -> None:
     """Raise :class:`PrivateKeyError` naming ``source`` and where, if ``data`` holds a key.
 
     The message never quotes the key (nor its header line).
     """
+    # A command meets the same bytes more than once (the gate refuses keys before it
+    # tells a finished file from an ESP-IDF bundle, then the loader does): bytes found
+    # clean are remembered by digest, which costs a tenth of a scan.
+    digest = hashlib.sha256(data).digest()
+    if digest in _CLEAN:
+        return
     found = find_private_key(data)
     if found is None:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN.add(digest)
         return
     # A line in the bytes as given also makes the error's file:line prefix.
     line = found.line if found.line and not found.encoding else None

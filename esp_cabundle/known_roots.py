@@ -40,4 +40,10 @@ def data_table(path: Path) -> dict[str, dict[str, Any]]:
 def known_root(sha256: str) -> Mapping[str, Any] | None:
     """The stored facts of a known root (``Certificate.metadata()`` plus ``mbedtls_error``:
     None when mbedTLS parses it), or None."""
-    return data_table(KNOWN_ROOTS_FILE).get(sha256)
+    return _known_table().get(sha256)
+
+
+@functools.cache
+def _known_table() -> dict[str, dict[str, Any]]:
+    """The table itself: a lookup per certificate must not hash a Path each time."""
+    return data_table(KNOWN_ROOTS_FILE)

@@ -10,7 +10,6 @@ tag beyond plain scalars.
 
 from __future__ import annotations
 
-import difflib
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -90,6 +89,8 @@ class Node:
         return m
 
     def key_error(self, key: str, allowed: tuple[str, ...]) -> ConfigError:
+        import difflib  # deferred: only a misspelt key needs it
+
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
         parent = self.path.rsplit(".", 1)[0] if "." in self.path else ""

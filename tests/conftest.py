@@ -79,6 +79,26 @@ def virtual_esp32() -> Iterator[Callable[..., Any]]:
     assert not errors, f"virtual ESP32 server errors: {errors!r}"
 
 
+@pytest.fixture
+def mongoose_unit(virtual_esp32: Callable[..., Any]) -> Any:
+    """A virtual ESP32 holding the Mongoose OS layout (LittleFS 2.0 in fs_0 and fs_1)."""
+    from support.layouts import load_mongoose
+
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    return unit
+
+
+@pytest.fixture
+def arduino_unit(virtual_esp32: Callable[..., Any]) -> Any:
+    """A virtual ESP32 holding the Arduino-ESP32 layout (mDash-style SPIFFS)."""
+    from support.layouts import load_arduino
+
+    unit = virtual_esp32("esp32")
+    load_arduino(unit)
+    return unit
+
+
 @pytest.fixture(scope="session")
 def mosquitto() -> Iterator[Any]:
     """Debian's mosquitto on 127.0.0.1 (a free port, a temporary config), for the

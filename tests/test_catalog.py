@@ -218,3 +218,42 @@ def test_aliases_survive_a_mozilla_store_that_dropped_them(tmp_path: Path) -> No
 
 def _certs_in(block: str, loader: Any) -> tuple[Any, ...]:
     return loader(block.encode()) if "BEGIN CERTIFICATE" in block else ()
+
+
+def test_store_blocks_and_labels_read_as_a_line_by_line_reader_reads_them() -> None:
+    """The catalog finds blocks by string search; a plain line reader (each "# Label"
+    line names the next block) must see the same labels and DER in certifi's store and
+    the package's extra roots."""
+    import base64
+    import re
+
+    import certifi
+
+    from esp_cabundle.catalog import _pem_blocks
+
+    def by_lines(text: str) -> list[tuple[str | None, bytes]]:
+        out, label, body = [], None, None
+        for line in text.splitlines():
+            if body is None:
+                m = re.match(r'# Label: "(.*)"', line)
+                label = m.group(1) if m else label
+                body = [] if line.startswith("-----BEGIN CERTIFICATE-----") else None
+            elif line.startswith("-----END CERTIFICATE-----"):
+                out.append((label or None, base64.b64decode("".join(body))))
+                label, body = None, None
+            else:
+                body.append(line.strip())
+        return out
+
+    extra = Path(__file__).parents[1] / "esp_cabundle" / "data" / "extra-roots.pem"
+    for path in (Path(certifi.where()), extra):
+        text = path.read_text(encoding="utf-8")
+        expected = by_lines(text)
+        assert len(expected) > 5
+        assert list(_pem_blocks(text)) == expected
+    assert list(
+        _pem_blocks(
+            '# Label: "A"\nx\n# Label: "B"\n' + "-----BEGIN CERTIFICATE-----\nMAA=\n"
+            "-----END CERTIFICATE-----\n"
+        )
+    ) == [("B", b"0\x00")]

@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 import yaml
 from support.doc_commands import (
+    EXAMPLES,
+    REPO,
     Command,
     child_env,
     command,
+    copy_examples,
     freeze_clock,
     markdown_commands,
     run_command,
@@ -28,8 +31,6 @@ from support.doc_commands import (
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.config import load_config
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
 EXAMPLE_DIRS = ("make", "esp-idf", "platformio", "mongoose-os", "arduino", "ci")
 
 
@@ -37,9 +38,7 @@ EXAMPLE_DIRS = ("make", "esp-idf", "platformio", "mongoose-os", "arduino", "ci")
 def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of examples/ (the examples refer to ../chains), clock pinned."""
     freeze_clock(monkeypatch)
-    dest = tmp_path / "examples"
-    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns("build", "__pycache__"))
-    return dest
+    return copy_examples(tmp_path / "examples")
 
 
 def run_all(cmds: list[Command], cwd: Path, **kw: Any) -> None:

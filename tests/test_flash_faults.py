@@ -78,56 +78,59 @@ def test_cut_at_every_sector_write_then_rerun_and_restore(
                 assert unit.read(0, len(unit.flash)) == original, (k, tear)
 
 
-def test_cut_while_reading_writes_nothing(virtual_esp32: Start, tmp_path: Path) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    original = unit.read(0, len(unit.flash))
-    unit.arm_cut(bytes_in=9_000)  # just after connecting: during the reads, before any write
+def test_cut_while_reading_writes_nothing(mongoose_unit: VirtualESP32, tmp_path: Path) -> None:
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
+    mongoose_unit.arm_cut(
+        bytes_in=9_000
+    )  # just after connecting: during the reads, before any write
     with pytest.raises(FlashError, match="link lost while reading"):
-        run(unit, "mongoose-os-esp32", tmp_path)
-    assert unit.stats.sectors_erased == 0 and unit.read(0, len(unit.flash)) == original
+        run(mongoose_unit, "mongoose-os-esp32", tmp_path)
+    assert (
+        mongoose_unit.stats.sectors_erased == 0
+        and mongoose_unit.read(0, len(mongoose_unit.flash)) == original
+    )
     assert not list(tmp_path.rglob("*.json"))
-    run(unit, "mongoose-os-esp32", tmp_path)
-    assert_updated(original, unit.read(0, len(unit.flash)), LAYOUTS["mongoose-os-esp32"][1])
+    run(mongoose_unit, "mongoose-os-esp32", tmp_path)
+    assert_updated(
+        original, mongoose_unit.read(0, len(mongoose_unit.flash)), LAYOUTS["mongoose-os-esp32"][1]
+    )
 
 
-def test_cut_again_while_finishing_then_finish(virtual_esp32: Start, tmp_path: Path) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
-    original = unit.read(0, len(unit.flash))
-    unit.arm_cut(sector_writes=1)
+def test_cut_again_while_finishing_then_finish(arduino_unit: VirtualESP32, tmp_path: Path) -> None:
+    original = arduino_unit.read(0, len(arduino_unit.flash))
+    arduino_unit.arm_cut(sector_writes=1)
     with pytest.raises(FlashError):
-        run(unit, "mdash-arduino", tmp_path)
-    unit.arm_cut(sector_writes=1, tear="erase")
+        run(arduino_unit, "mdash-arduino", tmp_path)
+    arduino_unit.arm_cut(sector_writes=1, tear="erase")
     with pytest.raises(FlashError, match="finishing the interrupted update stopped"):
-        run(unit, "mdash-arduino", tmp_path)
-    result = run(unit, "mdash-arduino", tmp_path)
+        run(arduino_unit, "mdash-arduino", tmp_path)
+    result = run(arduino_unit, "mdash-arduino", tmp_path)
     assert [r.action for r in result.resumed] == ["finished"]  # type: ignore[attr-defined]
-    assert_updated(original, unit.read(0, len(unit.flash)), LAYOUTS["mdash-arduino"][1])
+    assert_updated(
+        original, arduino_unit.read(0, len(arduino_unit.flash)), LAYOUTS["mdash-arduino"][1]
+    )
 
 
 def test_interrupted_update_then_the_file_system_changed_is_left_alone(
-    virtual_esp32: Start, tmp_path: Path
+    mongoose_unit: VirtualESP32, tmp_path: Path
 ) -> None:
     """Firmware that ran (and wrote) between the cut and the rerun makes the journal
     stale: nothing is written from it, restore refuses without --force."""
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    unit.arm_cut(sector_writes=0, tear="erase")  # nothing but a blank sector half erased
+    mongoose_unit.arm_cut(sector_writes=0, tear="erase")  # nothing but a blank sector half erased
     with pytest.raises(FlashError):
-        run(unit, "mongoose-os-esp32", tmp_path)
-    unit.arm_cut(sector_writes=1)
+        run(mongoose_unit, "mongoose-os-esp32", tmp_path)
+    mongoose_unit.arm_cut(sector_writes=1)
     with pytest.raises(FlashError):
-        run(unit, "mongoose-os-esp32", tmp_path)  # first entry dropped, second cut
-    unit.load(0x1A0000, b"\x00" * 16)  # a byte in a block the update leaves alone
-    result = run(unit, "mongoose-os-esp32", tmp_path)
+        run(mongoose_unit, "mongoose-os-esp32", tmp_path)  # first entry dropped, second cut
+    mongoose_unit.load(0x1A0000, b"\x00" * 16)  # a byte in a block the update leaves alone
+    result = run(mongoose_unit, "mongoose-os-esp32", tmp_path)
     assert [r.action for r in result.resumed] == ["stale"]  # type: ignore[attr-defined]
     statuses = sorted(
         p.read_text().split('"status": "')[1].split('"')[0] for p in tmp_path.rglob("*.json")
     )
     assert statuses == ["cancelled", "complete", "stale"]
-    unit.load(0x1A0000, b"\x01" * 16)
+    mongoose_unit.load(0x1A0000, b"\x01" * 16)
     with pytest.raises(FlashError, match="changed since the update"):
-        restore_unit(unit.url, journal_dir=tmp_path, connect_attempts=1)
-    forced = restore_unit(unit.url, journal_dir=tmp_path, connect_attempts=1, force=True)
+        restore_unit(mongoose_unit.url, journal_dir=tmp_path, connect_attempts=1)
+    forced = restore_unit(mongoose_unit.url, journal_dir=tmp_path, connect_attempts=1, force=True)
     assert forced.sectors_written > 0

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support.layouts import load_arduino, load_mongoose
+from support.layouts import load_mongoose
 
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import FlashError, ImageError
@@ -176,15 +176,17 @@ def assert_report_true(
 
 
 def test_before_the_first_write_stops_at_once_writing_nothing(
-    virtual_esp32: Start, env: dict[str, str], ca_file: Path, tmp_path: Path
+    mongoose_unit: VirtualESP32, env: dict[str, str], ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    original = unit.read(0, len(unit.flash))
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
     log = tmp_path / "station.csv"
-    pause = unit.arm_pause(command="READ_FLASH")  # the partition table, the first read
+    pause = mongoose_unit.arm_pause(command="READ_FLASH")  # the partition table, the first read
     child = Child(
-        [*flash_args([unit], "mongoose-os-esp32", ca_file, tmp_path / "j"), "--log", str(log)],
+        [
+            *flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, tmp_path / "j"),
+            "--log",
+            str(log),
+        ],
         env,
     )
     code, _out, err = interrupt_at(child, [pause], signal.SIGINT)
@@ -193,8 +195,14 @@ def test_before_the_first_write_stops_at_once_writing_nothing(
     assert "run the same command again to update the unit" in err
     assert "Traceback" not in err
     # at once: the read in flight was the last thing done
-    assert unit.stats.commands["READ_FLASH"] == 1 and unit.stats.commands["SPI_FLASH_MD5"] == 0
-    assert unit.stats.sectors_erased == 0 and unit.read(0, len(unit.flash)) == original
+    assert (
+        mongoose_unit.stats.commands["READ_FLASH"] == 1
+        and mongoose_unit.stats.commands["SPI_FLASH_MD5"] == 0
+    )
+    assert (
+        mongoose_unit.stats.sectors_erased == 0
+        and mongoose_unit.read(0, len(mongoose_unit.flash)) == original
+    )
     assert not list((tmp_path / "j").rglob("*.json"))
     (row,) = log.read_text().splitlines()[1:]
     assert ",interrupted," in row and "24:0a:c4:12:34:56" in row
@@ -257,7 +265,7 @@ def test_a_stop_while_connecting_ends_at_once_writing_nothing(
 
 @pytest.mark.parametrize("held_at", [1, 3])
 def test_mid_write_stops_at_a_sector_boundary_and_says_what_the_unit_holds(
-    virtual_esp32: Start,
+    mongoose_unit: VirtualESP32,
     runner: CliRunner,
     env: dict[str, str],
     ca_file: Path,
@@ -267,50 +275,52 @@ def test_mid_write_stops_at_a_sector_boundary_and_says_what_the_unit_holds(
     """Mongoose OS: fs_0's sectors (data, data, commit), then fs_1's. Held in the 2nd
     sector, the unit stops after it: both slots mount with the old CA file. Held in the
     4th (fs_0 done), fs_0 is new and fs_1 old: partly applied, both mount."""
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    original = unit.read(0, len(unit.flash))
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
     journal = tmp_path / "j"
-    pause = unit.arm_pause(sector_writes=held_at)
-    child = Child([*flash_args([unit], "mongoose-os-esp32", ca_file, journal), "--json"], env)
+    pause = mongoose_unit.arm_pause(sector_writes=held_at)
+    child = Child(
+        [*flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, journal), "--json"], env
+    )
     code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 130, err
-    assert unit.stats.sectors_programmed == held_at + 1  # the sector in flight, then stop
+    assert mongoose_unit.stats.sectors_programmed == held_at + 1  # the sector in flight, then stop
     (u,) = json.loads(out)["units"]
     stop = u["interrupted"]
     assert u["status"] == "interrupted" and stop["sectors_written"] == held_at + 1
     assert stop["what"] == "update" and stop["sectors_total"] == 6
-    assert_report_true(unit, stop, MONGOOSE, original)
+    assert_report_true(mongoose_unit, stop, MONGOOSE, original)
     assert stop["holds"] == ("old" if held_at < 2 else "partial")
     assert f"stopped after {held_at + 1} of 6 sector(s) of the update" in err
     assert "run the same command again to finish the update" in err
     assert "'esp-cabundle restore --port" in err
     # the rerun finishes it from the journal; restore then puts the original back
-    r = runner.invoke(cli, flash_args([unit], "mongoose-os-esp32", ca_file, journal))
+    r = runner.invoke(cli, flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, journal))
     assert r.exit_code == 0 and "finished the interrupted update: +R10" in r.stdout, r.output
     for name, span in MONGOOSE.items():
-        assert mounts_with(unit, span, files_of(original, span)) == "new", name
-    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
+        assert mounts_with(mongoose_unit, span, files_of(original, span)) == "new", name
+    r = runner.invoke(cli, ["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 0, r.output
-    assert unit.read(0, len(unit.flash)) == original
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
 
 
 def test_spiffs_mid_write_reports_the_state_it_leaves(
-    virtual_esp32: Start, runner: CliRunner, env: dict[str, str], ca_file: Path, tmp_path: Path
+    arduino_unit: VirtualESP32,
+    runner: CliRunner,
+    env: dict[str, str],
+    ca_file: Path,
+    tmp_path: Path,
 ) -> None:
     """Whatever the SPIFFS order leaves between two sectors, the report says it (checked
     against the unit), in words too, and the rerun completes it."""
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
-    original = unit.read(0, len(unit.flash))
+    original = arduino_unit.read(0, len(arduino_unit.flash))
     journal = tmp_path / "j"
-    pause = unit.arm_pause(sector_writes=0)
-    child = Child([*flash_args([unit], "mdash-arduino", ca_file, journal), "--json"], env)
+    pause = arduino_unit.arm_pause(sector_writes=0)
+    child = Child([*flash_args([arduino_unit], "mdash-arduino", ca_file, journal), "--json"], env)
     code, out, err = interrupt_at(child, [pause], signal.SIGTERM)
     assert code == 130, err
-    assert unit.stats.sectors_programmed == 1
+    assert arduino_unit.stats.sectors_programmed == 1
     (u,) = json.loads(out)["units"]
-    assert_report_true(unit, u["interrupted"], ARDUINO, original)
+    assert_report_true(arduino_unit, u["interrupted"], ARDUINO, original)
     holds = u["interrupted"]["partitions"][0]["holds"]
     words = {
         "unmountable": "NOT whole: 'spiffs' does not mount; do not restart the unit",
@@ -318,45 +328,46 @@ def test_spiffs_mid_write_reports_the_state_it_leaves(
         "new": "the unit mounts with the new CA file",
     }
     assert words[holds] in err
-    r = runner.invoke(cli, flash_args([unit], "mdash-arduino", ca_file, journal))
+    r = runner.invoke(cli, flash_args([arduino_unit], "mdash-arduino", ca_file, journal))
     assert r.exit_code == 0, r.output
-    assert mounts_with(unit, ARDUINO["spiffs"], files_of(original, ARDUINO["spiffs"])) == "new"
+    assert (
+        mounts_with(arduino_unit, ARDUINO["spiffs"], files_of(original, ARDUINO["spiffs"])) == "new"
+    )
 
 
 def test_a_second_ctrl_c_does_not_cut_the_sector_in_flight(
-    virtual_esp32: Start, env: dict[str, str], ca_file: Path, tmp_path: Path
+    mongoose_unit: VirtualESP32, env: dict[str, str], ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    original = unit.read(0, len(unit.flash))
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
     journal = tmp_path / "j"
-    pause = unit.arm_pause(sector_writes=2)  # fs_0's metadata commit
-    child = Child(flash_args([unit], "mongoose-os-esp32", ca_file, journal), env)
+    pause = mongoose_unit.arm_pause(sector_writes=2)  # fs_0's metadata commit
+    child = Child(flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, journal), env)
     code, _out, err = interrupt_at(child, [pause], signal.SIGINT, signal.SIGINT)
     assert code == 130, err
     assert "Still stopping" in err and "Traceback" not in err
-    assert unit.stats.sectors_programmed == 3
+    assert mongoose_unit.stats.sectors_programmed == 3
     # every journaled sector holds exactly its old or its new content: none torn
     (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
     assert entry.status == "pending"
     states = [
-        "new" if unit.read(s.offset, 4096) == s.new else "old" if unit.read(s.offset, 4096) == s.old
+        "new" if mongoose_unit.read(s.offset, 4096) == s.new
+        else "old" if mongoose_unit.read(s.offset, 4096) == s.old
         else "torn"
         for s in entry.sectors
     ]  # fmt: skip
     assert states == ["new"] * 3 + ["old"] * 3
-    assert mounts_with(unit, MONGOOSE["fs_0"], files_of(original, MONGOOSE["fs_0"])) == "new"
+    assert (
+        mounts_with(mongoose_unit, MONGOOSE["fs_0"], files_of(original, MONGOOSE["fs_0"])) == "new"
+    )
     assert "partly applied, every file system mounts (fs_0 new, fs_1 old)" in err
 
 
 def test_a_signal_during_the_last_sector_lets_the_update_complete(
-    virtual_esp32: Start, env: dict[str, str], ca_file: Path, tmp_path: Path
+    mongoose_unit: VirtualESP32, env: dict[str, str], ca_file: Path, tmp_path: Path
 ) -> None:
     """Nothing is left to stop: the unit is updated and verified, and says so (exit 0)."""
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    pause = unit.arm_pause(sector_writes=5)
-    child = Child(flash_args([unit], "mongoose-os-esp32", ca_file, tmp_path / "j"), env)
+    pause = mongoose_unit.arm_pause(sector_writes=5)
+    child = Child(flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, tmp_path / "j"), env)
     code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 0, err
     assert out.startswith("OK  ") and out.rstrip().endswith("+R10, -DST Root CA X3"), out
@@ -411,17 +422,21 @@ def test_station_every_unit_reaches_a_safe_point_and_gets_its_row_and_line(
 
 
 def test_restore_interrupted_then_run_again(
-    virtual_esp32: Start, runner: CliRunner, env: dict[str, str], ca_file: Path, tmp_path: Path
+    mongoose_unit: VirtualESP32,
+    runner: CliRunner,
+    env: dict[str, str],
+    ca_file: Path,
+    tmp_path: Path,
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    original = unit.read(0, len(unit.flash))
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
     journal = tmp_path / "j"
-    r = runner.invoke(cli, flash_args([unit], "mongoose-os-esp32", ca_file, journal))
+    r = runner.invoke(cli, flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, journal))
     assert r.exit_code == 0, r.output
     # restore writes fs_1's 3 sectors back first (the reverse order); hold it in its 3rd
-    pause = unit.arm_pause(sector_writes=2)
-    child = Child(["restore", "-p", unit.url, "--journal-dir", str(journal), "--json"], env)
+    pause = mongoose_unit.arm_pause(sector_writes=2)
+    child = Child(
+        ["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal), "--json"], env
+    )
     code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 130, err
     report = json.loads(out)  # as flash reports a unit: ok, exit_code, error, next
@@ -434,7 +449,7 @@ def test_restore_interrupted_then_run_again(
     said = {p["name"]: p["holds"] for p in stop["partitions"]}
     assert said == {"fs_0": "new", "fs_1": "old"}
     for name, span in MONGOOSE.items():
-        assert mounts_with(unit, span, files_of(original, span)) == said[name], name
+        assert mounts_with(mongoose_unit, span, files_of(original, span)) == said[name], name
     assert "stopped after 3 of 6 sector(s) of the restore" in err
     assert "partly applied, every file system mounts (fs_0 new, fs_1 old)" in err
     assert "run 'esp-cabundle restore --port" in err and "again" in err
@@ -444,16 +459,16 @@ def test_restore_interrupted_then_run_again(
     assert " restoring " in listed.output and " complete " not in listed.output
     assert "1 restore(s) interrupted (run 'restore' again)" in listed.output
     # stopped again, without --json: the STOPPED line on stdout, as flash prints it
-    pause = unit.arm_pause(sector_writes=1)
-    child = Child(["restore", "-p", unit.url, "--journal-dir", str(journal)], env)
+    pause = mongoose_unit.arm_pause(sector_writes=1)
+    child = Child(["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)], env)
     code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 130, err
     (line,) = out.splitlines()
-    assert line.startswith(f"STOPPED  {unit.url}  24:0a:c4:12:34:56  ")
+    assert line.startswith(f"STOPPED  {mongoose_unit.url}  24:0a:c4:12:34:56  ")
     assert "back to its original CA file; next: run 'esp-cabundle restore --port" in line
-    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
+    r = runner.invoke(cli, ["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 0, r.output
-    assert unit.read(0, len(unit.flash)) == original
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
     (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
     assert entry.status == "restored"
 
@@ -477,34 +492,35 @@ def stopped_on(unit: VirtualESP32, text: str, journal: Path) -> UnitInterrupted:
 
 
 def test_a_stop_while_planning_writes_nothing_and_journals_nothing(
-    virtual_esp32: Start, tmp_path: Path
+    mongoose_unit: VirtualESP32, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    original = unit.read(0, len(unit.flash))
-    stopped = stopped_on(unit, "hashing the ranges the update leaves alone", tmp_path)
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
+    stopped = stopped_on(mongoose_unit, "hashing the ranges the update leaves alone", tmp_path)
     assert stopped.exit_code == 130 and stopped.interruption.written == 0
-    assert unit.stats.sectors_erased == 0 and unit.read(0, len(unit.flash)) == original
+    assert (
+        mongoose_unit.stats.sectors_erased == 0
+        and mongoose_unit.read(0, len(mongoose_unit.flash)) == original
+    )
     assert not list(tmp_path.rglob("*.json"))
 
 
-def test_a_stop_while_finishing_an_interrupted_update(virtual_esp32: Start, tmp_path: Path) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    original = unit.read(0, len(unit.flash))
-    unit.arm_cut(sector_writes=1)  # the link dies in the 2nd sector, leaving it torn
+def test_a_stop_while_finishing_an_interrupted_update(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
+    mongoose_unit.arm_cut(sector_writes=1)  # the link dies in the 2nd sector, leaving it torn
     with pytest.raises(FlashError):
-        flash_mongoose(unit, tmp_path)
-    i = stopped_on(unit, "finishing the interrupted update: sector", tmp_path).interruption
+        flash_mongoose(mongoose_unit, tmp_path)
+    i = stopped_on(mongoose_unit, "finishing the interrupted update: sector", tmp_path).interruption
     # the torn sector may already read as new (the half cut off held only 0xFF)
     assert (i.what, i.written) == ("finishing", 1) and i.total in (4, 5)
     assert "of the interrupted update" in i.describe()
-    assert_report_true(unit, i.to_json(), MONGOOSE, original)
+    assert_report_true(mongoose_unit, i.to_json(), MONGOOSE, original)
     assert i.holds in ("old", "partial")
-    result = flash_mongoose(unit, tmp_path)
+    result = flash_mongoose(mongoose_unit, tmp_path)
     assert [r.action for r in result.resumed] == ["finished"]
     for name, span in MONGOOSE.items():
-        assert mounts_with(unit, span, files_of(original, span)) == "new", name
+        assert mounts_with(mongoose_unit, span, files_of(original, span)) == "new", name
 
 
 @pytest.mark.parametrize("whole", [True, False])

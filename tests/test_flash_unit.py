@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.layouts import load_arduino, load_mongoose
+from support.layouts import load_mongoose
 
 from esp_cabundle.blocks import SectorWrite
 from esp_cabundle.boards import load_board
@@ -78,19 +78,17 @@ def flash_args(unit: VirtualESP32, board: str, ca_file: Path, journal: Path) -> 
 
 
 def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+    mongoose_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    before = snapshot(unit)
-    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path / "j"))
+    before = snapshot(mongoose_unit)
+    r = runner.invoke(cli, flash_args(mongoose_unit, "mongoose-os-esp32", ca_file, tmp_path / "j"))
     assert r.exit_code == 0, r.output
     (line,) = r.stdout.splitlines()  # one line per unit: OK, port, MAC, seconds, roots
-    assert line.startswith(f"OK  {unit.url}  24:0a:c4:12:34:56  ") and line.endswith(
+    assert line.startswith(f"OK  {mongoose_unit.url}  24:0a:c4:12:34:56  ") and line.endswith(
         " s  +R10, -DST Root CA X3"
     ), line
     assert "100%" in r.stderr and "0x1" not in r.stdout  # a bar; no sector addresses
-    after = snapshot(unit)
+    after = snapshot(mongoose_unit)
     assert_updated(before, after, MONGOOSE)
     for start, end in MONGOOSE:
         facts = open_image(after[start:end]).describe()
@@ -100,51 +98,47 @@ def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
     ]
     per_slot = [sum(1 for s in changed if a <= s < b) for a, b in MONGOOSE]
     assert all(1 <= n <= 6 for n in per_slot)
-    assert unit.stats.sectors_erased == len(changed)  # nothing rewritten needlessly
+    assert mongoose_unit.stats.sectors_erased == len(changed)  # nothing rewritten needlessly
     # the journal holds the update, complete
     (entry,) = (tmp_path / "j" / "240ac4123456").glob("*.json")
     saved = json.loads(entry.read_text())
     assert saved["status"] == "complete" and saved["board"] == "mongoose-os-esp32"
     assert sorted(s["offset"] for p in saved["partitions"] for s in p["sectors"]) == changed
 
-    erased = unit.stats.sectors_erased
+    erased = mongoose_unit.stats.sectors_erased
     again = runner.invoke(
-        cli, [*flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path / "j"), "--verbose"]
+        cli, [*flash_args(mongoose_unit, "mongoose-os-esp32", ca_file, tmp_path / "j"), "--verbose"]
     )
     assert again.exit_code == 0 and "Already up to date: nothing written." in again.stdout
     assert again.stdout.splitlines()[0].endswith("up to date: already holds the 3 roots")
-    assert unit.stats.sectors_erased == erased and snapshot(unit) == after
+    assert mongoose_unit.stats.sectors_erased == erased and snapshot(mongoose_unit) == after
     assert len(list((tmp_path / "j" / "240ac4123456").glob("*.json"))) == 1  # no new entry
 
 
-def test_arduino_mdash_unit_spiffs_updated(virtual_esp32: Start, tmp_path: Path) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
-    before = snapshot(unit)
+def test_arduino_mdash_unit_spiffs_updated(arduino_unit: VirtualESP32, tmp_path: Path) -> None:
+    before = snapshot(arduino_unit)
     result = flash_unit(
-        unit.url,
+        arduino_unit.url,
         load_board("mdash-arduino"),
         gated(NEW_CA, "mdash-arduino"),
         journal_dir=tmp_path,
         connect_attempts=1,
     )
     assert result.status == "updated" and result.partitions == ("spiffs",)
-    after = snapshot(unit)
+    after = snapshot(arduino_unit)
     assert_updated(before, after, ARDUINO)
-    assert result.sectors_written == unit.stats.sectors_erased <= 6
+    assert result.sectors_written == arduino_unit.stats.sectors_erased <= 6
     assert result.bytes_read < 64 * 1024  # of a 1408 KiB partition
     assert result.ca_after != result.ca_before and len(result.ca_after) == 3
     assert open_image(after[0x290000:0x3F0000]).profile.name == "esp-idf"
 
 
-def test_one_progress_for_the_whole_job(virtual_esp32: Start, tmp_path: Path) -> None:
+def test_one_progress_for_the_whole_job(mongoose_unit: VirtualESP32, tmp_path: Path) -> None:
     """Connecting, reading, writing, verifying: one count whose total is known from the
     first event on, never going back."""
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
     steps: list[Step] = []
     flash_mongoose(
-        unit, tmp_path, progress=lambda e: steps.append(e) if isinstance(e, Step) else None
+        mongoose_unit, tmp_path, progress=lambda e: steps.append(e) if isinstance(e, Step) else None
     )
     assert steps[0] == Step("connecting", 0, JOB) and {s.total for s in steps} == {JOB}
     done = [s.done for s in steps]
@@ -155,14 +149,16 @@ def test_one_progress_for_the_whole_job(virtual_esp32: Start, tmp_path: Path) ->
     assert doing.index("reading partition 'fs_1'") < doing.index("verifying")
 
 
-def test_each_partition_says_what_was_read_of_it(virtual_esp32: Start, tmp_path: Path) -> None:
+def test_each_partition_says_what_was_read_of_it(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
     """The partition's size is not what crossed the link: the file system reads a few
     blocks, and the message says how much."""
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
     said: list[str] = []
     result = flash_mongoose(
-        unit, tmp_path, progress=lambda e: said.append(e.text) if isinstance(e, Message) else None
+        mongoose_unit,
+        tmp_path,
+        progress=lambda e: said.append(e.text) if isinstance(e, Message) else None,
     )
     assert result.plan is not None
     for c in result.plan.changes:
@@ -174,11 +170,9 @@ def test_each_partition_says_what_was_read_of_it(virtual_esp32: Start, tmp_path:
 
 
 def test_dry_run_reads_only_and_says_what_would_change(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+    arduino_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
-    args = [*flash_args(unit, "mdash-arduino", ca_file, tmp_path / "j"), "--dry-run"]
+    args = [*flash_args(arduino_unit, "mdash-arduino", ca_file, tmp_path / "j"), "--dry-run"]
     r = runner.invoke(cli, args)
     assert r.exit_code == 0, r.output
     (line,) = r.stdout.splitlines()
@@ -188,9 +182,14 @@ def test_dry_run_reads_only_and_says_what_would_change(
     assert "/ca.pem would be replaced" in out and "Dry run: nothing written." in out
     assert "+ R10" in out and "sectors, " in out and "KiB" in out and "order: " in out
     assert "0x29" in out  # sector addresses
-    assert untouched(unit) and not (tmp_path / "j").exists()
+    assert untouched(arduino_unit) and not (tmp_path / "j").exists()
     r = runner.invoke(
-        cli, [*flash_args(unit, "mdash-arduino", ca_file, tmp_path / "j"), "--dry-run", "--json"]
+        cli,
+        [
+            *flash_args(arduino_unit, "mdash-arduino", ca_file, tmp_path / "j"),
+            "--dry-run",
+            "--json",
+        ],
     )
     report = json.loads(r.stdout)
     (u,) = report["units"]
@@ -202,7 +201,7 @@ def test_dry_run_reads_only_and_says_what_would_change(
         and part["bytes"] == 4096 * len(part["sectors"])
     )
     assert [x["label"] for x in part["roots_added"]] == ["R10"]
-    assert untouched(unit)
+    assert untouched(arduino_unit)
 
 
 # ---------------------------------------------------------------------------------------
@@ -219,26 +218,22 @@ def test_wrong_chip(virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_
 
 
 def test_partition_missing(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+    arduino_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
-    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path))
+    r = runner.invoke(cli, flash_args(arduino_unit, "mongoose-os-esp32", ca_file, tmp_path))
     assert r.exit_code == 2 and "no partition 'fs_0'" in r.stdout
-    assert untouched(unit)
+    assert untouched(arduino_unit)
 
 
 def test_file_system_not_mounting_is_never_formatted(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+    mongoose_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
     noise = dumps.with_random(b"\xff" * 0x40000, 0, 0x40000)
-    unit.load(0x350000, noise)
-    before = snapshot(unit)
-    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, tmp_path))
+    mongoose_unit.load(0x350000, noise)
+    before = snapshot(mongoose_unit)
+    r = runner.invoke(cli, flash_args(mongoose_unit, "mongoose-os-esp32", ca_file, tmp_path))
     assert r.exit_code == 2 and "fs_1" in r.stdout and "nothing formatted" in r.stdout
-    assert untouched(unit) and snapshot(unit) == before
+    assert untouched(mongoose_unit) and snapshot(mongoose_unit) == before
 
 
 def test_flash_encryption_on_the_chip(
@@ -258,14 +253,14 @@ def test_flash_encryption_on_the_chip(
     assert untouched(unit)
 
 
-def test_new_content_not_fitting(virtual_esp32: Start, runner: CliRunner, tmp_path: Path) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
+def test_new_content_not_fitting(
+    mongoose_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
+) -> None:
     big = tmp_path / "big.pem"
     big.write_bytes(huge("mongoose-os-esp32").pem)
-    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", big, tmp_path / "j"))
+    r = runner.invoke(cli, flash_args(mongoose_unit, "mongoose-os-esp32", big, tmp_path / "j"))
     assert r.exit_code == 2 and "does not fit" in r.stdout
-    assert untouched(unit)
+    assert untouched(mongoose_unit)
 
 
 def test_board_without_file_system_and_bad_options_fail_before_connecting(
@@ -286,15 +281,15 @@ def test_board_without_file_system_and_bad_options_fail_before_connecting(
 
 
 def test_journal_that_cannot_be_saved_means_no_write(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+    mongoose_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the journal directory should go")
-    r = runner.invoke(cli, flash_args(unit, "mongoose-os-esp32", ca_file, blocker / "journal"))
+    r = runner.invoke(
+        cli, flash_args(mongoose_unit, "mongoose-os-esp32", ca_file, blocker / "journal")
+    )
     assert r.exit_code == 3 and "cannot write" in r.stdout
-    assert untouched(unit)
+    assert untouched(mongoose_unit)
 
 
 def test_a_write_outside_the_partition_is_refused(

@@ -3,6 +3,7 @@ resolves, judged once; the key scanner finds every key encoding and nothing else
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from esp_cabundle.check import CheckFailed, Target
 from esp_cabundle.config import OutputSpec
 from esp_cabundle.errors import CertificateError, InputError, PolicyError, PrivateKeyError
 from esp_cabundle.gate import CaSource, GatedCA, gate_ca, parse_target
-from esp_cabundle.keyscan import find_private_key, refuse_private_keys
+from esp_cabundle.keyscan import _cannot_open_key, find_private_key, refuse_private_keys
 from tests.support import dumps
 from tests.support.gate_cases import X1_PEM, cases
 from tests.support.verify_pki import mint, pooled_key
@@ -250,6 +251,37 @@ def test_every_key_encoding_is_found() -> None:
         found[name] = finding is not None
     assert [n for n, ok in found.items() if not ok] == []
     assert len(found) >= 30
+
+
+def test_the_quick_skip_passes_every_key_and_skips_certificates() -> None:
+    """The 12-byte look at a base64 run that opens with "M" or "b" may only skip what
+    cannot be a key: every key's DER (and OpenSSH's magic) is looked at closer."""
+    for name, data in _all_key_encodings().items():
+        der = data if name.endswith("-der") or name == "pkcs12" else None
+        if der is None:
+            continue
+        assert not _cannot_open_key(base64.b64encode(der)[:16]), name
+    openssh = pooled_key("ed25519", 3).private_bytes(
+        ser.Encoding.PEM, ser.PrivateFormat.OpenSSH, ser.NoEncryption()
+    )
+    assert not _cannot_open_key(openssh.splitlines()[1][:16])
+    store = Path(certifi.where()).read_bytes()
+    lines = store.splitlines()
+    firsts = [lines[i + 1] for i, ln in enumerate(lines) if ln.startswith(b"-----BEGIN")]
+    assert len(firsts) > 100
+    assert all(_cannot_open_key(ln[:16]) for ln in firsts)
+
+
+def test_clean_inputs_are_remembered_but_never_hide_a_key() -> None:
+    refuse_private_keys(X1_PEM, source="ca.pem")
+    refuse_private_keys(X1_PEM, source="ca.pem")  # remembered: the same bytes, clean
+    key = pooled_key("ec256", 3).private_bytes(
+        ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()
+    )
+    with pytest.raises(PrivateKeyError):
+        refuse_private_keys(X1_PEM + key, source="ca.pem")
+    with pytest.raises(PrivateKeyError):  # a finding is never remembered as clean
+        refuse_private_keys(X1_PEM + key, source="ca.pem")
 
 
 def test_where_and_never_what() -> None:

@@ -103,3 +103,45 @@ def test_an_interrupt_inside_the_command_is_130(
     assert cli_module.run(["build", "--no-lock"]) == 130
     assert capsys.readouterr().err.strip().endswith("Interrupted.")
     assert list(in_tmp.iterdir()) == []
+
+
+_GC_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: print("gc", gc.isenabled(), gc.get_freeze_count() > 0))
+sys.argv = ["esp-cabundle", *sys.argv[1:]]
+from esp_cabundle._entry import main
+main()
+"""
+
+
+@pytest.mark.parametrize(
+    "args", [["build", "--preset", "default", "-f", "pem", "-o", "ca.pem"], ["--help"]]
+)
+def test_the_console_script_collects_again_once_started(tmp_path: Path, args: list[str]) -> None:
+    """Collection is off only while click and the command load (their objects frozen
+    after): the command itself, however long it runs, collects cycles as usual."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE, *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "gc True True"
+
+
+def test_collection_is_released_when_the_command_is_imported() -> None:
+    import gc
+
+    gc.disable()
+    try:
+        cli_module.hold_collection()
+        assert not gc.isenabled()
+        cli_module.cli.get_command(click.Context(cli_module.cli), "build")
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()

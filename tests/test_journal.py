@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from support.layouts import load_arduino, load_mongoose
 
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.journal import Journal, JournalEntry, prune
@@ -61,13 +60,12 @@ def the_entry(journal: Path) -> Path:
 
 
 def test_folders_0700_files_0600_whatever_the_umask(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path, umask_000: None
+    arduino_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path, umask_000: None
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)  # mdash.cfg: the device token sits next to ca.pem
+    # mdash.cfg: the device token sits next to ca.pem
     journal = tmp_path / "state" / "journal"
     parent_mode = mode(tmp_path)
-    r = flash(runner, unit, "mdash-arduino", ca_file, journal)
+    r = flash(runner, arduino_unit, "mdash-arduino", ca_file, journal)
     assert r.exit_code == 0, r.output
     entry = the_entry(journal)
     assert mode(tmp_path / "state") == mode(journal) == mode(entry.parent) == 0o700
@@ -75,19 +73,17 @@ def test_folders_0700_files_0600_whatever_the_umask(
     assert mode(tmp_path) == parent_mode  # an existing parent is left as it was
     assert not [p for p in entry.parent.iterdir() if p.name.startswith(".")]  # no temp left
     # rewritten on every status change: still 0600
-    assert flash(runner, unit, "mdash-arduino", ca_file, journal).exit_code == 0
+    assert flash(runner, arduino_unit, "mdash-arduino", ca_file, journal).exit_code == 0
     assert mode(entry) == 0o600
 
 
 def test_an_older_world_readable_unit_folder_is_made_private(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path, umask_000: None
+    mongoose_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path, umask_000: None
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
     folder = tmp_path / "j" / "240ac4123456"
     folder.mkdir(parents=True, mode=0o755)
     os.chmod(folder, 0o755)
-    r = flash(runner, unit, "mongoose-os-esp32", ca_file, tmp_path / "j")
+    r = flash(runner, mongoose_unit, "mongoose-os-esp32", ca_file, tmp_path / "j")
     assert r.exit_code == 0, r.output
     assert mode(folder) == 0o700 and mode(the_entry(tmp_path / "j")) == 0o600
 
@@ -119,12 +115,10 @@ def _entry(
 
 
 def test_list_shows_every_update_never_its_content(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+    arduino_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
     journal = tmp_path / "j"
-    assert flash(runner, unit, "mdash-arduino", ca_file, journal).exit_code == 0
+    assert flash(runner, arduino_unit, "mdash-arduino", ca_file, journal).exit_code == 0
     saved = json.loads(the_entry(journal).read_text())
     secrets = [s["old"][:40] for p in saved["partitions"] for s in p["sectors"]]
     r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal)])
@@ -135,7 +129,7 @@ def test_list_shows_every_update_never_its_content(
     (e,) = json.loads(r.stdout)["entries"]
     assert e["mac"] == MAC and e["status"] == "complete" and e["partitions"] == ["spiffs"]
     assert e["sectors"] == len(saved["partitions"][0]["sectors"])
-    for out in (r.stdout, flash(runner, unit, "mdash-arduino", ca_file, journal).output):
+    for out in (r.stdout, flash(runner, arduino_unit, "mdash-arduino", ca_file, journal).output):
         assert not any(s in out for s in secrets)
     r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(tmp_path / "none")])
     assert r.exit_code == 0 and "no journaled update" in r.stdout
@@ -275,40 +269,41 @@ def _other_partition(obj: dict[str, object]) -> None:
     ],
 )
 def test_restore_refuses_an_edited_journal_writing_nothing(
-    virtual_esp32: Start,
+    arduino_unit: VirtualESP32,
     runner: CliRunner,
     ca_file: Path,
     tmp_path: Path,
     edit: Callable[[dict[str, object]], None],
     says: str,
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
     journal = tmp_path / "j"
-    assert flash(runner, unit, "mdash-arduino", ca_file, journal).exit_code == 0
+    assert flash(runner, arduino_unit, "mdash-arduino", ca_file, journal).exit_code == 0
     _edit(the_entry(journal), edit)
-    before = unit.read(0, len(unit.flash))
-    erased = unit.stats.sectors_erased
-    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal)])
+    before = arduino_unit.read(0, len(arduino_unit.flash))
+    erased = arduino_unit.stats.sectors_erased
+    r = runner.invoke(cli, ["restore", "-p", arduino_unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 2, r.output
     assert says in r.stdout
-    assert unit.stats.sectors_erased == erased and unit.read(0, len(unit.flash)) == before
-    r = runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", str(journal), "--force"])
-    assert r.exit_code == 2 and unit.read(0, len(unit.flash)) == before
+    assert (
+        arduino_unit.stats.sectors_erased == erased
+        and arduino_unit.read(0, len(arduino_unit.flash)) == before
+    )
+    r = runner.invoke(
+        cli, ["restore", "-p", arduino_unit.url, "--journal-dir", str(journal), "--force"]
+    )
+    assert r.exit_code == 2 and arduino_unit.read(0, len(arduino_unit.flash)) == before
 
 
 def test_an_edited_unfinished_entry_is_not_finished_by_a_rerun(
-    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+    arduino_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
     journal = tmp_path / "j"
-    unit.arm_cut(sector_writes=1)
-    assert flash(runner, unit, "mdash-arduino", ca_file, journal).exit_code == 3
+    arduino_unit.arm_cut(sector_writes=1)
+    assert flash(runner, arduino_unit, "mdash-arduino", ca_file, journal).exit_code == 3
     _edit(the_entry(journal), _into_bootloader)
-    boot = unit.read(0x1000, 0x7000)
-    r = flash(runner, unit, "mdash-arduino", ca_file, journal)
+    boot = arduino_unit.read(0x1000, 0x7000)
+    r = flash(runner, arduino_unit, "mdash-arduino", ca_file, journal)
     assert "no longer matches the unit" in r.output and "names partition 'spiffs'" in r.output
-    assert unit.read(0x1000, 0x7000) == boot
+    assert arduino_unit.read(0x1000, 0x7000) == boot
     statuses = [e.status for e in Journal(journal).entries(MAC)]
     assert "stale" in statuses

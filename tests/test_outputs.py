@@ -217,3 +217,22 @@ def test_pack_from_dir_skips_what_a_killed_run_left(in_tmp: Path, runner: CliRun
     assert r.exit_code == 0, r.output
     files = [f.path for f in open_image((in_tmp / "fs.bin").read_bytes()).files()]
     assert files == ["/ca.pem", "/conf9.json"]
+
+
+def test_staged_files_are_new_private_and_named_as_temporary(tmp_path: Path) -> None:
+    """The staging file is made exclusively with mode 0600 whatever the umask (no other
+    user can open it before its final chmod), under a name the tool knows as its own."""
+    from esp_cabundle.fileio import _make_temp
+
+    old = os.umask(0)
+    try:
+        made = [_make_temp(tmp_path, "ca.pem") for _ in range(3)]
+    finally:
+        os.umask(old)
+    for fd, path in made:
+        os.close(fd)
+        assert Path(path).parent == tmp_path
+        assert is_temporary_name(Path(path).name)
+        assert Path(path).name.startswith(".ca.pem.")
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert len({p for _, p in made}) == 3

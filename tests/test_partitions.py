@@ -186,6 +186,16 @@ def _rehash(entries: bytes) -> bytes:
     return data + b"\xff" * (TABLE_MAX_LENGTH - len(data))
 
 
+def _entry(kind: int, subtype: int, offset: int, size: int, name: bytes, flags: int = 0) -> bytes:
+    """One 32-byte table entry as ESP-IDF's gen_esp32part.py packs it."""
+    return struct.pack("<2sBBLL16sL", b"\xaa\x50", kind, subtype, offset, size, name, flags)
+
+
+def _with_entry(entries: bytes, index: int, entry: bytes) -> bytes:
+    """The table with entry ``index`` replaced, its MD5 made right again."""
+    return _rehash(entries[: 0x20 * index] + entry + entries[0x20 * (index + 1) :])
+
+
 def test_binary_errors() -> None:
     binary = golden("arduino-default")[1]
     with pytest.raises(PartitionTableError, match=r"no partition table at 0x8000 .*found ff ff"):
@@ -203,24 +213,16 @@ def test_binary_errors() -> None:
         PartitionTable.from_binary(no_end)
     entries = binary[:0xC0]
     # overlapping and misaligned entries with a valid MD5: refused with the entry's name
-    overlap = (
-        entries[:0x20]
-        + struct.pack("<2sBBLL16sL", b"\xaa\x50", 1, 0, 0xA000, 0x2000, b"otadata", 0)
-        + entries[0x40:]
-    )
+    overlap = _with_entry(entries, 1, _entry(1, 0, 0xA000, 0x2000, b"otadata"))
     with pytest.raises(PartitionTableError, match=r"'otadata'.*overlaps 'nvs'"):
-        PartitionTable.from_binary(_rehash(overlap))
-    misaligned = (
-        entries[:0x40]
-        + struct.pack("<2sBBLL16sL", b"\xaa\x50", 0, 0x10, 0x18000, 0x140000, b"app0", 0)
-        + entries[0x60:]
-    )
+        PartitionTable.from_binary(overlap)
+    misaligned = _with_entry(entries, 2, _entry(0, 0x10, 0x18000, 0x140000, b"app0"))
     with pytest.raises(PartitionTableError, match=r"'app0'.*not aligned to 0x10000"):
-        PartitionTable.from_binary(_rehash(misaligned))
+        PartitionTable.from_binary(misaligned)
 
 
 def test_unknown_flag_bits_are_kept() -> None:
-    entry = struct.pack("<2sBBLL16sL", b"\xaa\x50", 1, 2, 0x9000, 0x4000, b"nvs", 0x101)
+    entry = _entry(1, 2, 0x9000, 0x4000, b"nvs", 0x101)
     t = PartitionTable.from_binary(_rehash(entry))
     assert t.partitions[0].encrypted and t.partitions[0].extra_flags == 0x100
     assert t.to_binary() == _rehash(entry)

@@ -22,12 +22,15 @@ from typing import Any
 
 import pytest
 from support.doc_commands import (
+    EXAMPLES,
     MDASH_KEY,
+    REPO,
     BackgroundUnits,
     Command,
     FleetStandIns,
     UnitPool,
     command,
+    copy_examples,
     fenced_blocks,
     freeze_clock,
     markdown_commands,
@@ -37,17 +40,16 @@ from support.doc_commands import (
 
 from esp_cabundle.config import parse_config
 
-REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
 # What a network step would leave behind: (path in the scratch directory, stand-in).
 NETWORK_STANDINS = {
-    "fleet/chains/mdash.net.pem": REPO / "examples" / "chains" / "letsencrypt-2024-short.pem",
+    "fleet/chains/mdash.net.pem": EXAMPLES / "chains" / "letsencrypt-2024-short.pem",
 }
 _CD = re.compile(r"^(?:(?P<before>.*?)\s*&&\s*)?cd (?P<dir>\S+)$")
 
 
 def prepare(scratch: Path) -> None:
-    shutil.copytree(REPO / "examples", scratch / "examples", ignore=shutil.ignore_patterns("build"))
+    copy_examples(scratch / "examples")
     for rel, src in NETWORK_STANDINS.items():
         (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, scratch / rel)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from support.layouts import load_arduino, load_mongoose
+from support.layouts import load_mongoose
 
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.journal import Journal, default_journal_dir
@@ -44,26 +44,24 @@ def restore(runner: CliRunner, unit: VirtualESP32, journal: Path, *extra: str) -
 
 
 def test_restore_undoes_updates_newest_first(
-    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+    mongoose_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
-    original = unit.read(0, len(unit.flash))
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
     journal = tmp_path / "journal"
-    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "1.pem", CA_1), journal)
-    after_first = unit.read(0, len(unit.flash))
-    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "2.pem", CA_2), journal)
-    assert open_image(unit.read(0x350000, 0x40000)).read("/ca.pem") == CA_2
+    flash(runner, mongoose_unit, "mongoose-os-esp32", write(tmp_path, "1.pem", CA_1), journal)
+    after_first = mongoose_unit.read(0, len(mongoose_unit.flash))
+    flash(runner, mongoose_unit, "mongoose-os-esp32", write(tmp_path, "2.pem", CA_2), journal)
+    assert open_image(mongoose_unit.read(0x350000, 0x40000)).read("/ca.pem") == CA_2
 
-    erased = unit.stats.sectors_erased
-    r = restore(runner, unit, journal, "--dry-run")
+    erased = mongoose_unit.stats.sectors_erased
+    r = restore(runner, mongoose_unit, journal, "--dry-run")
     assert r.exit_code == 0 and "would write" in r.stdout
-    assert unit.stats.sectors_erased == erased
+    assert mongoose_unit.stats.sectors_erased == erased
 
-    r = restore(runner, unit, journal, "--verbose")
+    r = restore(runner, mongoose_unit, journal, "--verbose")
     assert r.exit_code == 0, r.output
     line, *details = r.stdout.splitlines()  # the line: OK, port, MAC, seconds, roots back
-    assert line.startswith(f"OK  {unit.url}  24:0a:c4:12:34:56  ")
+    assert line.startswith(f"OK  {mongoose_unit.url}  24:0a:c4:12:34:56  ")
     assert "restored fs_0, fs_1 as they were before the update of" in line
     assert line.endswith(": +ISRG Root X2")  # the second update had dropped it
     assert any("written back in this order: 0x" in d for d in details)
@@ -72,35 +70,35 @@ def test_restore_undoes_updates_newest_first(
     assert "restore: sector 0x" in r.stderr and " (1 of " in r.stderr
     for raw in ("Write 0x", "0/?", "Compressed ", "Wrote "):
         assert raw not in r.output
-    assert unit.read(0, len(unit.flash)) == after_first
-    r = restore(runner, unit, journal, "--json")
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == after_first
+    r = restore(runner, mongoose_unit, journal, "--json")
     report = json.loads(r.stdout)
     assert report["sectors_written"] > 0 and report["partitions"] == ["fs_0", "fs_1"]
-    assert unit.read(0, len(unit.flash)) == original
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
     statuses = [e.status for e in Journal(journal).entries("24:0a:c4:12:34:56")]
     assert statuses == ["restored", "restored"]
 
-    r = restore(runner, unit, journal)  # the journal is right there: all undone
+    r = restore(runner, mongoose_unit, journal)  # the journal is right there: all undone
     assert r.exit_code == 2, r.output
-    assert r.stdout.startswith(f"FAILED  {unit.url}  24:0a:c4:12:34:56  ")
+    assert r.stdout.startswith(f"FAILED  {mongoose_unit.url}  24:0a:c4:12:34:56  ")
     assert "every update journaled for 24:0a:c4:12:34:56 in " in r.stdout
     assert "was already restored; nothing written" in r.stdout
     assert "journaled on the computer that ran" not in r.stdout
 
 
 def test_restore_after_an_interrupted_spiffs_update(
-    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+    arduino_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
 ) -> None:
-    unit = virtual_esp32("esp32")
-    load_arduino(unit)
-    original = unit.read(0, len(unit.flash))
-    unit.arm_cut(sector_writes=2)
-    r = flash(runner, unit, "mdash-arduino", write(tmp_path, "ca.pem", CA_1), tmp_path, expect=3)
+    original = arduino_unit.read(0, len(arduino_unit.flash))
+    arduino_unit.arm_cut(sector_writes=2)
+    r = flash(
+        runner, arduino_unit, "mdash-arduino", write(tmp_path, "ca.pem", CA_1), tmp_path, expect=3
+    )
     assert "run the same command again" in r.stdout
-    assert unit.read(0, len(unit.flash)) != original
-    r = restore(runner, unit, tmp_path)
+    assert arduino_unit.read(0, len(arduino_unit.flash)) != original
+    r = restore(runner, arduino_unit, tmp_path)
     assert r.exit_code == 0, r.output
-    assert unit.read(0, len(unit.flash)) == original
+    assert arduino_unit.read(0, len(arduino_unit.flash)) == original
 
 
 def test_refusals_write_nothing(virtual_esp32: Start, runner: CliRunner, tmp_path: Path) -> None:
@@ -148,24 +146,22 @@ def test_default_journal_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 
 
 def test_force_over_a_later_update_reports_what_the_unit_holds(
-    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+    mongoose_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
 ) -> None:
     """A later update journaled elsewhere moved the file system on: the first update's
     saved sectors verify by MD5 once written back, yet the unit mounts with the newer
     CA. Restore reads the unit back and says so (exit 3), never OK."""
-    unit = virtual_esp32("esp32")
-    load_mongoose(unit)
     first, later = tmp_path / "default", tmp_path / "later"
-    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "1.pem", CA_1), first)
-    flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "2.pem", CA_2), later)
-    r = restore(runner, unit, first)
+    flash(runner, mongoose_unit, "mongoose-os-esp32", write(tmp_path, "1.pem", CA_1), first)
+    flash(runner, mongoose_unit, "mongoose-os-esp32", write(tmp_path, "2.pem", CA_2), later)
+    r = restore(runner, mongoose_unit, first)
     assert r.exit_code == 3 and "changed since the update" in r.stdout
     assert "next: if a later update of this unit was journaled elsewhere" in r.stdout
     assert "restore --journal-dir" in r.stdout and "--force only as a last resort" in r.stdout
-    r = restore(runner, unit, first, "--force")
+    r = restore(runner, mongoose_unit, first, "--force")
     assert r.exit_code == 3, r.output
     assert r.stdout.startswith("FAILED") and "does not hold what it held before" in r.stdout
     assert "fs_0 holds ISRG Root X1, not the old " in r.stdout
-    assert open_image(unit.read(0x350000, 0x40000)).read("/ca.pem") == CA_2
+    assert open_image(mongoose_unit.read(0x350000, 0x40000)).read("/ca.pem") == CA_2
     (entry,) = Journal(first).entries("24:0a:c4:12:34:56")
     assert entry.status == "stale"

@@ -15,12 +15,9 @@ from esp_cabundle.verify import (
     EXPIRED,
     NOT_TRUSTED,
     TrustSet,
-    parse_device_profile,
 )
+from tests.support.profiles import CLOCK, NOCLOCK
 from tests.support.verify_pki import DAY, NOW, YEAR, Minted, mint
-
-NOCLOCK = parse_device_profile("mbedtls-noclock")
-CLOCK = parse_device_profile("mbedtls-clock")
 
 
 @pytest.fixture(scope="module")

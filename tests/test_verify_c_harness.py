@@ -15,12 +15,12 @@ from esp_cabundle.verify import (
     ERR_X509_FATAL_ERROR,
     TrustSet,
     flag_names,
-    parse_device_profile,
     parse_refusal,
     verify_chain,
 )
 from tests.support import c_harness
 from tests.support import parse_corpus as pc
+from tests.support.profiles import CLOCK, IDF_CLOCK
 from tests.support.verify_pki import NOW, Minted, mint, tls_server
 from tests.support.verify_scenarios import (
     Scenario,
@@ -35,8 +35,6 @@ if isinstance(HARNESS, str):  # pragma: no cover - .ci/run installs gcc and libm
     pytest.skip(f"C harness unavailable: {HARNESS}", allow_module_level=True)
 H: c_harness.Harness = HARNESS
 
-CLOCK = parse_device_profile("mbedtls-clock")
-IDF_CLOCK = parse_device_profile("idf-bundle-clock")
 SCENARIOS = [*named_scenarios(), *device_scenarios(), *random_scenarios(10, seed=7)]
 
 

@@ -31,12 +31,9 @@ from esp_cabundle.verify import (
     verify_chain,
 )
 from tests.support import parse_corpus as pc
+from tests.support.profiles import CLOCK, CLOCK3, IDF, IDF5
 from tests.support.verify_pki import NOW, Minted, fresh_key, mint
 
-CLOCK = parse_device_profile("mbedtls-clock")
-CLOCK3 = parse_device_profile("mbedtls3-clock")
-IDF = parse_device_profile("idf-bundle")
-IDF5 = parse_device_profile("idf5-bundle")
 DATA = Path(__file__).parent / "data"
 
 

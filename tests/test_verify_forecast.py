@@ -13,15 +13,11 @@ from esp_cabundle.errors import InputError
 from esp_cabundle.verify import (
     TrustSet,
     forecast,
-    parse_device_profile,
     verify_chain,
 )
+from tests.support.profiles import CLOCK, IDF_CLOCK, NOCLOCK, UNSET
 from tests.support.verify_pki import fresh_key, mint
 
-CLOCK = parse_device_profile("mbedtls-clock")
-NOCLOCK = parse_device_profile("mbedtls-noclock")
-UNSET = parse_device_profile("mbedtls-clock-unset")
-IDF_CLOCK = parse_device_profile("idf-bundle-clock")
 BASE = datetime(2030, 1, 1, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
 

@@ -21,15 +21,11 @@ from esp_cabundle.verify import (
     parse_device_profile,
     verify_chain,
 )
+from tests.support.profiles import CLOCK, IDF, IDF6, NOCLOCK
 from tests.support.verify_pki import mint
 
 DATA = Path(__file__).parent / "data"
 LE = DATA / "letsencrypt"
-
-NOCLOCK = parse_device_profile("mbedtls-noclock")
-CLOCK = parse_device_profile("mbedtls-clock")
-IDF = parse_device_profile("idf-bundle")
-IDF6 = parse_device_profile("idf-bundle-cross-signed")
 
 
 def d(text: str) -> datetime:

@@ -12,9 +12,9 @@ from esp_cabundle.verify import (
     ERR_X509_FATAL_ERROR,
     TrustSet,
     flag_names,
-    parse_device_profile,
     verify_chain,
 )
+from tests.support.profiles import CLOCK, IDF_CLOCK
 from tests.support.verify_scenarios import (
     Scenario,
     der,
@@ -29,7 +29,6 @@ mbedtls_oracle = pytest.importorskip(
 if not mbedtls_oracle.HAVE_MBEDTLS:  # pragma: no cover - CI installs python-mbedtls
     pytest.skip("python-mbedtls is not importable", allow_module_level=True)
 
-CLOCK = parse_device_profile("mbedtls-clock")
 SCENARIOS = [*named_scenarios(), *random_scenarios(14)]
 # Parsing, names, key usage, 3.6-only rules (judged here under 2.28), order: the device
 # scenarios run through a real handshake; the flag-level tests keep to chains that parse.
@@ -77,9 +76,6 @@ def test_the_family_covers_every_outcome() -> None:
         seen.add("ok" if v.ok else "fatal" if v.fatal else "fail")
         seen.update(v.flag_names)
     assert {"ok", "fail", "fatal", "NOT_TRUSTED", "EXPIRED", "FUTURE", "BAD_MD", "BAD_KEY"} <= seen
-
-
-IDF_CLOCK = parse_device_profile("idf-bundle-clock")
 
 
 @pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.name)

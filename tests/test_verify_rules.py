@@ -29,14 +29,8 @@ from esp_cabundle.verify import (
     parse_device_profile,
     verify_chain,
 )
-from tests.support.verify_pki import DAY, NOW, YEAR, Minted, dn, fresh_key, mint
-
-NOCLOCK = parse_device_profile("mbedtls-noclock")
-CLOCK = parse_device_profile("mbedtls-clock")
-UNSET = parse_device_profile("mbedtls-clock-unset")
-IDF = parse_device_profile("idf-bundle")
-IDF_CLOCK = parse_device_profile("idf-bundle-clock")
-IDF6 = parse_device_profile("idf-bundle-cross-signed")
+from tests.support.profiles import CLOCK, IDF, IDF6, IDF_CLOCK, NOCLOCK, UNSET
+from tests.support.verify_pki import DAY, NOW, YEAR, Minted, cross_signed, dn, fresh_key, mint
 
 
 def trust(*m: Minted) -> TrustSet:
@@ -149,10 +143,7 @@ def test_path_records_sources_and_positions() -> None:
 
 
 def test_trusted_parent_is_preferred_over_the_sent_one() -> None:
-    old = mint("Old Root")
-    new_key = fresh_key()
-    new = mint("New Root", key=new_key)
-    cross = mint("New Root", old, key=new_key)
+    new, cross = cross_signed(mint("Old Root"))
     inter = mint("Sub CA", new)
     v = verify_chain(trust(new), chain(leaf(inter), inter, cross), CLOCK, at=NOW)
     assert [s.source for s in v.path] == ["chain", "chain", "trust"]
@@ -334,10 +325,7 @@ def test_idf_bundle_binary_search_finds_one_entry_per_subject() -> None:
 
 
 def test_idf_cross_signed_mode_trusts_the_bundle_at_every_step() -> None:
-    dst = mint("Old Root")
-    new_key = fresh_key()
-    x1 = mint("New Root", key=new_key)
-    x1_by_old = mint("New Root", dst, key=new_key)
+    x1, x1_by_old = cross_signed(mint("Old Root"))
     r3 = mint("Issuing CA", x1, path_length=0)
     sent = chain(leaf(r3), r3, x1_by_old)
     assert not verify_chain(trust(x1), sent, IDF, at=NOW).ok
@@ -346,7 +334,7 @@ def test_idf_cross_signed_mode_trusts_the_bundle_at_every_step() -> None:
     v = verify_chain(trust(mint("Nobody")), sent, IDF6, at=NOW)
     assert not v.ok and v.error == ERR_X509_FATAL_ERROR
     # The bundle keeps no dates: an expired root file still anchors, even with a clock.
-    old_x1 = mint("New Root", key=new_key, not_before=NOW - 3 * YEAR, not_after=NOW - DAY)
+    old_x1 = mint("New Root", key=x1.key, not_before=NOW - 3 * YEAR, not_after=NOW - DAY)
     idf6_clock = parse_device_profile("idf-bundle-cross-signed-clock")
     assert verify_chain(trust(old_x1), sent, idf6_clock, at=NOW).ok
     assert not verify_chain(trust(old_x1), sent, CLOCK, at=NOW).ok
@@ -354,9 +342,7 @@ def test_idf_cross_signed_mode_trusts_the_bundle_at_every_step() -> None:
 
 def test_explanation_lists_a_small_bundle_and_what_it_signs() -> None:
     dst = mint("Old Root")
-    new_key = fresh_key()
-    new = mint("New Root", key=new_key)
-    cross = mint("New Root", dst, key=new_key)
+    new, cross = cross_signed(dst)
     inter = mint("Sub", new, path_length=0)
     v = verify_chain(trust(dst), chain(inter), NOCLOCK, at=NOW)
     assert "the bundle holds only Old Root, which signs no certificate" in v.explanation

@@ -24,16 +24,20 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 from click.testing import CliRunner
 
+REPO = Path(__file__).resolve().parent.parent.parent
+EXAMPLES = REPO / "examples"
 TODAY = "2026-12-01"
 CLOCK_DIR = Path(__file__).resolve().parent / "clock"
 BIN_DIR = Path(sys.executable).parent
@@ -74,6 +78,13 @@ class Outcome:
 
 # ---------------------------------------------------------------------------------------
 # Extraction
+
+
+def copy_examples(dest: Path) -> Path:
+    """A scratch copy of examples/ (whole: the examples refer to ../chains), leaving out
+    build output, so commands write into the copy and never into the repository."""
+    shutil.copytree(EXAMPLES, dest, ignore=shutil.ignore_patterns("build", "__pycache__"))
+    return dest
 
 
 def fenced_blocks(markdown: str, lang: str = "sh") -> list[tuple[int, str]]:
@@ -131,7 +142,10 @@ def markdown_commands(path: Path, *, label: str | None = None) -> list[Command]:
 
 def freeze_clock(monkeypatch: Any, today: str = TODAY) -> datetime:
     """Make ``esp_cabundle.dates.now`` (and every module's imported copy) return
-    ``today``, 00:00 UTC."""
+    ``today``, 00:00 UTC.
+
+    A module first imported while an earlier test's clock was frozen holds that test's
+    fake for good (monkeypatch restores only what it set): it is replaced too."""
     import esp_cabundle.dates as dates
 
     when = datetime.fromisoformat(today).replace(tzinfo=timezone.utc)
@@ -140,10 +154,12 @@ def freeze_clock(monkeypatch: Any, today: str = TODAY) -> datetime:
     def fake() -> datetime:
         return when
 
+    fake.frozen_clock = True  # type: ignore[attr-defined]
     for name, mod in list(sys.modules.items()):
         if name == "esp_cabundle" or name.startswith("esp_cabundle."):
             for attr, value in list(vars(mod).items()):
-                if value is original:
+                stale = isinstance(value, FunctionType) and getattr(value, "frozen_clock", 0)
+                if value is original or stale is True:
                     monkeypatch.setattr(mod, attr, fake)
     return when
 

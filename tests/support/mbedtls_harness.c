@@ -117,26 +117,35 @@ static const char *name_arg(const char *name)
     return strcmp(name, "-") == 0 ? NULL : name;
 }
 
+/* Parse the chain as sent, verify it against ca (through f_vrfy when not NULL) and print
+   "parse RC" when it does not parse, else "RC FLAGS". */
+static void verify_chain(mbedtls_x509_crt *ca, const char *name, int n, char **files,
+                         int (*f_vrfy)(void *, mbedtls_x509_crt *, int, uint32_t *))
+{
+    mbedtls_x509_crt chain;
+    mbedtls_x509_crt_init(&chain);
+    int rc = parse_chain(&chain, n, files);
+    if (rc != 0) {
+        printf("parse %d\n", rc);
+    } else {
+        uint32_t flags = 0;
+        rc = mbedtls_x509_crt_verify(&chain, ca, NULL, name_arg(name), &flags, f_vrfy, NULL);
+        printf("%d %u\n", rc, (unsigned) flags);
+    }
+    mbedtls_x509_crt_free(&chain);
+}
+
 static int cmd_verify(const char *ca_path, const char *name, int n, char **files)
 {
-    mbedtls_x509_crt ca, chain;
+    mbedtls_x509_crt ca;
     mbedtls_x509_crt_init(&ca);
-    mbedtls_x509_crt_init(&chain);
     int rc = mbedtls_x509_crt_parse_file(&ca, ca_path);
     if (rc < 0) {
         printf("ca %d\n", rc);
         return 0;
     }
-    rc = parse_chain(&chain, n, files);
-    if (rc != 0) {
-        printf("parse %d\n", rc);
-        return 0;
-    }
-    uint32_t flags = 0;
-    rc = mbedtls_x509_crt_verify(&chain, &ca, NULL, name_arg(name), &flags, NULL, NULL);
-    printf("%d %u\n", rc, (unsigned) flags);
+    verify_chain(&ca, name, n, files, NULL);
     mbedtls_x509_crt_free(&ca);
-    mbedtls_x509_crt_free(&chain);
     return 0;
 }
 
@@ -230,18 +239,9 @@ static int cmd_verify_bundle(const char *fmt, const char *path, const char *name
     size_t len;
     unsigned char *bundle = read_file(path, &len);
     load_bundle(fmt, bundle, len);
-    mbedtls_x509_crt dummy, chain;
+    mbedtls_x509_crt dummy;
     mbedtls_x509_crt_init(&dummy); /* ESP-IDF's zeroed s_dummy_crt */
-    mbedtls_x509_crt_init(&chain);
-    int rc = parse_chain(&chain, n, files);
-    if (rc != 0) {
-        printf("parse %d\n", rc);
-        return 0;
-    }
-    uint32_t flags = 0;
-    rc = mbedtls_x509_crt_verify(&chain, &dummy, NULL, name_arg(name), &flags, bundle_cb, NULL);
-    printf("%d %u\n", rc, (unsigned) flags);
-    mbedtls_x509_crt_free(&chain);
+    verify_chain(&dummy, name, n, files, bundle_cb);
     free(bundle);
     return 0;
 }

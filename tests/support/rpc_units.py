@@ -206,6 +206,24 @@ class SimUnit:
         self.image.remove(self._path(src))
         return True
 
+    def _remove_named(self, name: Any, unnamed: _Error, absent: _Error) -> None:
+        """FS.Remove as both firmwares check it, each raising its own errors."""
+        if not isinstance(name, str):
+            raise unnamed
+        if self._read(name) is None:
+            raise absent
+        self.image.remove(self._path(name))
+
+    def _rename_named(
+        self, p: dict[str, Any], unnamed: _Error, failed: Callable[[str, str], _Error]
+    ) -> None:
+        """FS.Rename as both firmwares check it; a failed rename raises ``failed(src, dst)``."""
+        src, dst = p.get("src"), p.get("dst")
+        if not isinstance(src, str) or not isinstance(dst, str):
+            raise unnamed
+        if not self._rename(src, dst):
+            raise failed(src, dst)
+
     def _uptime(self) -> int:
         return int(time.monotonic() - self._booted)
 
@@ -260,17 +278,13 @@ class MongooseUnit(SimUnit):
                 raise _Error(500, "failed to write data")
             return None
         if method == "FS.Rename":
-            if not isinstance(p.get("src"), str) or not isinstance(p.get("dst"), str):
-                raise _Error(400, "src and dst are required")
-            if not self._rename(p["src"], p["dst"]):
-                raise _Error(500, "rename failed")
+            failed = _Error(500, "rename failed")
+            self._rename_named(p, _Error(400, "src and dst are required"), lambda s, d: failed)
             return None
         if method == "FS.Remove":
-            if not isinstance(name, str):
-                raise _Error(400, "filename is required")
-            if self._read(name) is None:
-                raise _Error(500, "remove failed")
-            self.image.remove(self._path(name))
+            self._remove_named(
+                name, _Error(400, "filename is required"), _Error(500, "remove failed")
+            )
             return None
         if method in ("FS.List", "FS.ListExt"):
             files = self.image.files()
@@ -331,17 +345,14 @@ class MdashUnit(SimUnit):
                 raise _Error(500, f"fwrite(/spiffs/{name}) {len(data)}, errno 28")
             return {"filename": name, "written": len(data)}
         if method == "FS.Rename":
-            if not isinstance(p.get("src"), str) or not isinstance(p.get("dst"), str):
-                raise _Error(500, "src and dst missing")
-            if not self._rename(p["src"], p["dst"]):
-                raise _Error(500, f"rename(/spiffs/{p['src']}, /spiffs/{p['src']}) failed: 2")
+            self._rename_named(
+                p,
+                _Error(500, "src and dst missing"),
+                lambda src, _dst: _Error(500, f"rename(/spiffs/{src}, /spiffs/{src}) failed: 2"),
+            )
             return True
         if method == "FS.Remove":
-            if not isinstance(name, str):
-                raise _Error(500, "filename required")
-            if self._read(name) is None:
-                raise _Error(500, "")
-            self.image.remove(self._path(name))
+            self._remove_named(name, _Error(500, "filename required"), _Error(500, ""))
             return True
         if method == "FS.List":
             return [f.path.lstrip("/") for f in self.image.files()]

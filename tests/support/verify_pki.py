@@ -90,6 +90,13 @@ class Minted:
         )
 
 
+def cross_signed(old: Minted, subject: str = "New Root") -> tuple[Minted, Minted]:
+    """A new self-signed root and the same root (subject and key) signed by ``old``: the
+    cross-sign a CA sends so devices trusting only ``old`` still reach it."""
+    key = fresh_key()
+    return mint(subject, key=key), mint(subject, old, key=key)
+
+
 def mint(
     subject: str | x509.Name,
     issuer: Minted | None = None,
