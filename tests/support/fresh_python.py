@@ -22,12 +22,12 @@ def run_command_without(
     entry: Literal["console script", "python -m"] = "console script",
 ) -> subprocess.CompletedProcess[str]:
     """``esp-cabundle *argv`` in a child interpreter started through ``entry``; the child
-    exits non-zero (its stderr says why) unless the command exits 0 and no module of the
-    ``heavy`` packages was imported."""
+    exits non-zero (its stderr says why) unless the command exits 0 and imported none of
+    the ``heavy`` packages or modules, nor anything below them."""
     code = (
         f"import sys\nsys.argv = ['esp-cabundle', *{argv!r}]\ntry:\n{_ENTRIES[entry]}"
         "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        f"loaded = [m for m in sys.modules if m.split('.')[0] in {heavy!r}]\n"
+        f"loaded = [m for m in sys.modules for h in {heavy!r} if (m + '.').startswith(h + '.')]\n"
         "assert not loaded, loaded\n"
     )
     return subprocess.run(
