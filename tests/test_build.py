@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.fresh_python import run_command_without
 from support.pki import NOW, issue
 
 from esp_cabundle.build import build_bundle
@@ -324,15 +325,8 @@ def test_debug_shows_a_traceback_before_or_after_the_command(
 
 
 def test_python_m_smoke_and_fast_path_imports(tmp_path: Path) -> None:
-    code = (
-        "import sys, runpy; sys.argv=['esp-cabundle','--help'];\n"
-        "try:\n    runpy.run_module('esp_cabundle', run_name='__main__')\n"
-        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "bad = [m for m in ('esptool', 'littlefs', 'serial', 'mbedtls', 'paho', 'websockets',\n"
-        "       'sqlite3') if m in sys.modules]\n"
-        "assert not bad, bad\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    heavy = ("esptool", "littlefs", "serial", "mbedtls", "paho", "websockets", "sqlite3")
+    r = run_command_without(["--help"], heavy, tmp_path, entry="python -m")
     assert r.returncode == 0, r.stderr
     assert "Commands:" in r.stdout
     r = subprocess.run(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.fresh_python import run_command_without
 
 from esp_cabundle.catalog import (
     ALIASES,
@@ -172,19 +173,8 @@ def test_shipped_root_metadata_matches_the_certificates(catalog: Catalog) -> Non
 
 
 def test_preset_build_needs_no_x509_parsing(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    code = (
-        "import sys\n"
-        "from esp_cabundle.cli import main\n"
-        "sys.argv = ['esp-cabundle', 'build', '-q', '-f', 'pem', '-f', 'c']\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in "
-        "('cryptography', 'esptool', 'littlefs', 'mbedtls', 'yaml')]\n"
-        "assert not heavy, heavy\n"
-    )
-    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    heavy = ("cryptography", "esptool", "littlefs", "mbedtls", "yaml")
+    r = run_command_without(["build", "-q", "-f", "pem", "-f", "c"], heavy, tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "ca.pem").is_file() and (tmp_path / "ca_pem.h").is_file()
 

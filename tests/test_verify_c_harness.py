@@ -5,18 +5,17 @@ real TLS client handshake for the checks only the TLS layer makes (key usage).""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from esp_cabundle.certs import Certificate
 from esp_cabundle.formats.idf_bundle import render_idf_bundle
 from esp_cabundle.verify import (
     ERR_X509_FATAL_ERROR,
-    TrustSet,
+    DeviceProfile,
+    Verdict,
     flag_names,
     parse_refusal,
-    verify_chain,
 )
 from tests.support import c_harness
 from tests.support import parse_corpus as pc
@@ -24,9 +23,12 @@ from tests.support.profiles import CLOCK, IDF_CLOCK
 from tests.support.verify_pki import NOW, Minted, mint, tls_server
 from tests.support.verify_scenarios import (
     Scenario,
+    assert_x509_agrees,
+    certificates,
     der,
     device_scenarios,
     named_scenarios,
+    our_verdict,
     random_scenarios,
 )
 
@@ -36,10 +38,6 @@ if isinstance(HARNESS, str):  # pragma: no cover - .ci/run installs gcc and libm
 H: c_harness.Harness = HARNESS
 
 SCENARIOS = [*named_scenarios(), *device_scenarios(), *random_scenarios(10, seed=7)]
-
-
-def _certs(items: list[Minted | bytes]) -> list[Certificate]:
-    return [Certificate.from_der(der(m)) for m in items]
 
 
 def _pem(items: list[Minted | bytes]) -> bytes:
@@ -53,14 +51,8 @@ def _pem(items: list[Minted | bytes]) -> bytes:
     return "".join(out).encode()
 
 
-def _ours(s: Scenario, profile=CLOCK, at=NOW):  # type: ignore[no-untyped-def]
-    return verify_chain(
-        TrustSet.from_certificates(_certs(s.trust)),
-        _certs(s.chain),
-        profile,
-        at=at,
-        hostname=s.hostname,
-    )
+def _ours(s: Scenario, profile: DeviceProfile = CLOCK, at: datetime = NOW) -> Verdict:
+    return our_verdict(s.trust, s.chain, profile, at=at, hostname=s.hostname)
 
 
 def test_harness_is_debian_228() -> None:
@@ -128,20 +120,13 @@ def test_ca_list_verdicts_agree(s: Scenario) -> None:
 
 @pytest.mark.parametrize("s", SCENARIOS, ids=lambda s: s.name)
 def test_idf_bundle_verdicts_agree(s: Scenario) -> None:
-    trust = _certs(s.trust)
+    trust = certificates(s.trust)
     bundle = render_idf_bundle(trust, bundle_format="v2", max_certs=None)
     v = _ours(s, IDF_CLOCK)
     stage, rc, flags = H.verify_bundle(
         "v2", bundle, [der(m) for m in s.chain], name=s.hostname, at=NOW
     )
-    if stage == "parse":
-        assert v.stage == "chain-parse" and v.error == rc, v.explanation
-        return
-    assert (rc == 0) == (v.ok or v.stage == "tls"), f"{s.name}: {rc:#x} vs {v.explanation}"
-    if rc == ERR_X509_FATAL_ERROR:
-        assert v.error == ERR_X509_FATAL_ERROR, v.explanation
-    else:
-        assert flags == v.flags & ~0x1800, f"{s.name}: {flag_names(flags)} vs {v.flag_names}"
+    assert_x509_agrees(v, stage, rc, flags, s.name)
 
 
 def test_one_second_resolution_under_faketime() -> None:

@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from esp_cabundle.certs import Certificate
 from esp_cabundle.dates import now
-from esp_cabundle.verify import (
-    ERR_X509_FATAL_ERROR,
-    TrustSet,
-    flag_names,
-    verify_chain,
-)
+from esp_cabundle.verify import ERR_X509_FATAL_ERROR, Verdict, flag_names
 from tests.support.profiles import CLOCK, IDF_CLOCK
 from tests.support.verify_scenarios import (
     Scenario,
+    certificates,
     der,
     device_scenarios,
     named_scenarios,
+    our_verdict,
     random_scenarios,
 )
 
@@ -35,13 +31,8 @@ SCENARIOS = [*named_scenarios(), *random_scenarios(14)]
 HANDSHAKES = [*SCENARIOS, *device_scenarios()]
 
 
-def _c(items: list) -> list[Certificate]:  # type: ignore[type-arg]
-    return [Certificate.from_der(der(m)) for m in items]
-
-
-def ours(s: Scenario, *, hostname: str | None = None):  # type: ignore[no-untyped-def]
-    trust = TrustSet.from_certificates(_c(s.trust))
-    return verify_chain(trust, _c(s.chain), CLOCK, at=now(), hostname=hostname)
+def ours(s: Scenario, *, hostname: str | None = None) -> Verdict:
+    return our_verdict(s.trust, s.chain, CLOCK, at=now(), hostname=hostname)
 
 
 @pytest.mark.parametrize("s", HANDSHAKES, ids=lambda s: s.name)
@@ -84,9 +75,8 @@ def test_idf_bundle_rules_agree_with_mbedtls_and_the_bundle_callback(s: Scenario
     callback written from ESP-IDF's; our ``idf-bundle`` verdict must match."""
     if not mbedtls_oracle.x509_available():
         pytest.skip("python-mbedtls's libmbedx509 not found for ctypes")
-    trust = TrustSet.from_certificates(_c(s.trust))
-    v = verify_chain(trust, _c(s.chain), IDF_CLOCK, at=now())
-    bundle = [(c.subject_der, c.spki_der) for c in _c(s.trust)]
+    v = our_verdict(s.trust, s.chain, IDF_CLOCK, at=now(), hostname=None)
+    bundle = [(c.subject_der, c.spki_der) for c in certificates(s.trust)]
     ret, flags = mbedtls_oracle.x509_verify_idf_bundle(bundle, [der(m) for m in s.chain])
     assert (ret == 0) == v.ok, f"{s.name}: mbedTLS {ret:#x}, ours: {v.explanation}"
     if ret == ERR_X509_FATAL_ERROR:

@@ -206,12 +206,19 @@ class SimUnit:
         self.image.remove(self._path(src))
         return True
 
-    def _remove_named(self, name: Any, unnamed: _Error, absent: _Error) -> None:
-        """FS.Remove as both firmwares check it, each raising its own errors."""
+    def _read_named(self, name: Any, unnamed: _Error, absent: _Error) -> bytes:
+        """A named file's bytes as both firmwares check FS.Get and FS.Remove, each raising
+        its own errors."""
         if not isinstance(name, str):
             raise unnamed
-        if self._read(name) is None:
+        data = self._read(name)
+        if data is None:
             raise absent
+        return data
+
+    def _remove_named(self, name: Any, unnamed: _Error, absent: _Error) -> None:
+        """FS.Remove as both firmwares check it, each raising its own errors."""
+        self._read_named(name, unnamed, absent)
         self.image.remove(self._path(name))
 
     def _rename_named(
@@ -260,11 +267,11 @@ class MongooseUnit(SimUnit):
             raise _Error(404, f"No handler for {method}")
         name = p.get("filename")
         if method == "FS.Get":
-            if not isinstance(name, str):
-                raise _Error(400, "filename is required")
-            data = self._read(name)
-            if data is None:
-                raise _Error(400, f'failed to open file "{name}"')
+            data = self._read_named(
+                name,
+                _Error(400, "filename is required"),
+                _Error(400, f'failed to open file "{name}"'),
+            )
             offset = min(int(p.get("offset", 0)), len(data))
             n = int(p.get("len", -1))
             if n < 0 or offset + n > len(data):
@@ -323,11 +330,9 @@ class MdashUnit(SimUnit):
             raise _Error(-32601, f"{method} not found")
         name = p.get("filename")
         if method == "FS.Get":
-            if not isinstance(name, str):
-                raise _Error(500, "filename required")
-            data = self._read(name)
-            if data is None:
-                raise _Error(500, f"fopen(/spiffs/{name}): 2")
+            data = self._read_named(
+                name, _Error(500, "filename required"), _Error(500, f"fopen(/spiffs/{name}): 2")
+            )
             offset, n = int(p.get("offset", 0)), int(p.get("len", 512))
             chunk = data[offset : offset + n]
             left = len(data) - (len(chunk) + offset)

@@ -5,13 +5,24 @@ the agreement test asks real mbedTLS, the rule tests state it themselves."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from esp_cabundle.certs import Certificate
+from esp_cabundle.verify import (
+    ERR_X509_FATAL_ERROR,
+    DeviceProfile,
+    TrustSet,
+    Verdict,
+    flag_names,
+    verify_chain,
+)
 
 from . import parse_corpus as pc
 from .verify_pki import DAY, NOW, YEAR, Minted, dn, fresh_key, mint
@@ -27,6 +38,38 @@ class Scenario:
 
 def der(m: Minted | bytes) -> bytes:
     return m if isinstance(m, bytes) else m.der
+
+
+def certificates(items: Iterable[Minted | bytes]) -> list[Certificate]:
+    return [Certificate.from_der(der(m)) for m in items]
+
+
+def our_verdict(
+    trust: Iterable[Minted | bytes],
+    chain: Iterable[Minted | bytes],
+    profile: DeviceProfile,
+    *,
+    at: datetime,
+    hostname: str | None,
+) -> Verdict:
+    """The tool's verdict on a chain as sent, which the agreement tests hold against
+    real mbedTLS's answer."""
+    trust_set = TrustSet.from_certificates(certificates(trust))
+    return verify_chain(trust_set, certificates(chain), profile, at=at, hostname=hostname)
+
+
+def assert_x509_agrees(v: Verdict, stage: str, rc: int, flags: int, label: str) -> None:
+    """A harness's answer (the stage it stopped at, its return code, the verification
+    flags) against our verdict. KEY_USAGE/EXT_KEY_USAGE flags (0x1800) come from the TLS
+    layer, not from x509 verification, so they are left out of the comparison."""
+    if stage == "parse":
+        assert v.stage == "chain-parse" and v.error == rc, v.explanation
+        return
+    assert (rc == 0) == (v.ok or v.stage == "tls"), f"{label}: {rc:#x} vs {v.explanation}"
+    if rc == ERR_X509_FATAL_ERROR:
+        assert v.error == ERR_X509_FATAL_ERROR, v.explanation
+    else:
+        assert flags == v.flags & ~0x1800, f"{label}: {flag_names(flags)} vs {v.flag_names}"
 
 
 def _edited(der_bytes: bytes, like: Minted) -> Minted:
