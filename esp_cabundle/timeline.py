@@ -160,6 +160,32 @@ def _in_window(periods: Sequence[Period], begin: datetime, end: datetime) -> lis
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class _Judge:
+    """What every forecast of one timeline shares: the trust, the device, the name the
+    unit connects to (None: not judged) and a verifier prepared for that trust."""
+
+    trust: TrustSet
+    device: DeviceProfile
+    hostname: str | None
+    verifier: Verifier | None
+
+    def forecast(
+        self, period: Period, at: datetime, until: datetime, *, rotate_issuing: bool = True
+    ) -> Forecast:
+        """The forecast of the chain ``period`` sends, from ``at`` until ``until``."""
+        return forecast(
+            self.trust,
+            period.chain.certificates,
+            self.device,
+            at=at,
+            until=until,
+            rotate_issuing=rotate_issuing,
+            hostname=self.hostname,
+            verifier=self.verifier,
+        )
+
+
 def judge_periods(
     trust: TrustSet,
     periods: Sequence[Period],
@@ -179,6 +205,7 @@ def judge_periods(
     """
     if not periods:
         raise ValueError("judge_periods needs at least one period")
+    judge = _Judge(trust, device, hostname, verifier)
     begin = at
     if not any(p.covers(at) for p in periods):
         later = [p.start for p in periods if p.start is not None and p.start > at]
@@ -192,9 +219,7 @@ def judge_periods(
         e = end if p.end is None or p.end - _SECOND > end else p.end - _SECOND
         if e < s:
             continue
-        fc = forecast(
-            trust, p.chain.certificates, device, at=s, until=e, hostname=hostname, verifier=verifier
-        )
+        fc = judge.forecast(p, s, e)
         if segments and fc.start.ok != _last_ok(segments[-1].forecast):
             cause = f"servers switch to {p.name or p.chain.source}"
             if p.description:
@@ -206,25 +231,11 @@ def judge_periods(
             )
         segments.append(Segment(p, fc))
     if not segments:  # ``at`` falls in a gap: judge the period that comes next
-        p = periods[0]
-        segments.append(
-            Segment(
-                p,
-                forecast(
-                    trust,
-                    p.chain.certificates,
-                    device,
-                    at=begin,
-                    until=end,
-                    hostname=hostname,
-                    verifier=verifier,
-                ),
-            )
-        )
+        segments.append(Segment(periods[0], judge.forecast(periods[0], begin, end)))
     sent_from = begin if begin > at else None
     if segments[0].forecast.start.ok or sent_from is not None:
         return Timeline(tuple(segments), tuple(flips), None, sent_from)
-    since = failing_since(trust, periods, device, at=begin, hostname=hostname, verifier=verifier)
+    since = _failing_since(judge, periods, begin)
     return Timeline(tuple(segments), tuple(flips), since)
 
 
@@ -245,22 +256,17 @@ def failing_since(
     """When the failure in effect at ``at`` began: the last flip to failing before
     ``at`` (every certificate date counting), or the day servers switched to the failing
     chain, or, failing throughout, the earliest instant the chain can have been sent."""
+    return _failing_since(_Judge(trust, device, hostname, verifier), periods, at)
+
+
+def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> FailingSince:
     current = next((p for p in periods if p.covers(at)), periods[0])
     index = list(periods).index(current)
     when = at
     while True:
         floor = current.start if current.start is not None else _chain_born(current.chain)
         floor = min(floor, when)
-        fc = forecast(
-            trust,
-            current.chain.certificates,
-            device,
-            at=floor,
-            until=when,
-            rotate_issuing=False,
-            hostname=hostname,
-            verifier=verifier,
-        )
+        fc = judge.forecast(current, floor, when, rotate_issuing=False)
         states = [(floor, fc.start.ok, "")] + [
             (c.date, c.verdict.ok, "; ".join(str(e) for e in c.events)) for c in fc.changes
         ]
@@ -274,7 +280,7 @@ def failing_since(
         prev = periods[index - 1] if index > 0 else None
         if current.start is None:
             born = _chain_born(current.chain)
-            if not device.checks_dates:
+            if not judge.device.checks_dates:
                 why = "this device does not check dates: the chain fails whenever it is sent"
             elif born > floor:  # a certificate issued ahead: no issue date lies before
                 why = f"the chain's newest certificate is not valid before {born.date()}"
@@ -286,15 +292,7 @@ def failing_since(
                 floor, f"servers sent {current.name or 'this chain'} from then", False
             )
         before = current.start - _SECOND
-        prev_fc = forecast(
-            trust,
-            prev.chain.certificates,
-            device,
-            at=before,
-            until=before,
-            hostname=hostname,
-            verifier=verifier,
-        )
+        prev_fc = judge.forecast(prev, before, before)
         if prev_fc.start.ok:
             return FailingSince(
                 current.start, f"servers switched to {current.name or 'this chain'}", True

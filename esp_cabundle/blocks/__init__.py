@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .cache import PAGE, FlashCache
 from .overlay import Overlay, SectorWrite
-from .source import ERASED, SECTOR_SIZE, BlockSource, erased_md5, is_erased
+from .source import ERASED, SECTOR_SIZE, BlockSource, SourceView, erased_md5, is_erased
 
 __all__ = [
     "ERASED",
@@ -25,6 +25,7 @@ __all__ = [
     "FlashCache",
     "Overlay",
     "SectorWrite",
+    "SourceView",
     "erased_md5",
     "is_erased",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 
-from .source import SECTOR_SIZE, BlockSource, erased_md5
+from .source import SECTOR_SIZE, BlockSource, SourceView, erased_md5
 
 __all__ = ["PAGE", "FlashCache"]
 
@@ -22,7 +22,7 @@ PAGE = 256
 _PAGES_PER_SECTOR = SECTOR_SIZE // PAGE
 
 
-class FlashCache:
+class FlashCache(SourceView):
     """A :class:`~.source.BlockSource` fetched on demand, 256 bytes at a time, and kept.
 
     Every byte handed out was read from the source (or, via :meth:`confirm`, proven
@@ -39,14 +39,6 @@ class FlashCache:
         self.bytes_read = 0
         self.reads = 0
         self.md5s = 0
-
-    @property
-    def name(self) -> str:
-        return self.source.name
-
-    @property
-    def size(self) -> int:
-        return self.source.size
 
     # -- what is known -------------------------------------------------------------------
     def known(self, offset: int, length: int) -> bool:

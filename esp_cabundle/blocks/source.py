@@ -6,7 +6,7 @@ import hashlib
 from functools import lru_cache
 from typing import Protocol
 
-__all__ = ["ERASED", "SECTOR_SIZE", "BlockSource", "erased_md5", "is_erased"]
+__all__ = ["ERASED", "SECTOR_SIZE", "BlockSource", "SourceView", "erased_md5", "is_erased"]
 
 # ESP32 SPI NOR flash erase unit (esptool ESPLoader.FLASH_SECTOR_SIZE).
 SECTOR_SIZE = 0x1000
@@ -38,6 +38,21 @@ class BlockSource(Protocol):
     def md5(self, offset: int, length: int) -> str:
         """Lower-case hex MD5 of a range."""
         ...
+
+
+class SourceView:
+    """Stands in front of ``source`` (a cache, a guard): what it reads is the source's
+    bytes, so where they are and how many are the source's too."""
+
+    source: BlockSource
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def size(self) -> int:
+        return self.source.size
 
 
 def is_erased(data: bytes | bytearray) -> bool:

@@ -29,20 +29,19 @@ from ._plan_view import flash_detail_lines, flash_dict
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
-    baud_option,
     board_option,
     file_option,
     journal_dir_option,
     json_option,
+    link_options,
     parse_at,
     port_option,
     quiet_option,
-    reset_options,
 )
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
-    from ..flash.serial import AfterMode, ResetMode
+    from ..flash.serial import Link
     from ..flash.station import UnitOutcome
 
 
@@ -63,8 +62,7 @@ if TYPE_CHECKING:
     type=click.Choice(["csv", "jsonl"]),
     help="Log format (default: csv for *.csv, JSON lines otherwise).",
 )
-@baud_option
-@reset_options
+@link_options
 @click.option(
     "-v",
     "--verbose",
@@ -83,9 +81,7 @@ def flash(
     journal_dir: Path | None,
     log_file: Path | None,
     log_format: str | None,
-    baud: int,
-    before: str,
-    after: str,
+    link: Link,
     verbose: bool,
     as_json: bool,
     quiet: bool,
@@ -155,12 +151,10 @@ def flash(
                 gated,
                 journal_dir=journal_dir,
                 dry_run=dry_run,
-                baud=baud,
-                reset=cast("ResetMode", before),
-                after=cast("AfterMode", after),
                 progress=progress,
                 on_connect=on_connect,
                 cancel=cancel,
+                **link,
             )
 
         with bars.shown():

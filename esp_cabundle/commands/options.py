@@ -13,11 +13,12 @@ Short flags mean one thing everywhere: ``-b`` is ``--baud`` (as in esptool), ``-
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -44,6 +45,7 @@ __all__ = [
     "journal_dir_option",
     "json_option",
     "lfs_version_options",
+    "link_options",
     "mtime_option",
     "offset_option",
     "output_path",
@@ -53,6 +55,7 @@ __all__ = [
     "profile_option",
     "quiet_option",
     "reset_options",
+    "seconds_option",
     "size_option",
     "timeout_option",
 ]
@@ -63,6 +66,7 @@ Decorator = Callable[[F], F]
 if TYPE_CHECKING:
     from ..boards import Board
     from ..config import Config
+    from ..flash.serial import Link
 
     _ParamType = click.ParamType[Any]
     _Choice = click.Choice[str]
@@ -234,14 +238,19 @@ def parse_at(value: datetime | None) -> datetime:
     return value if value is not None else now()
 
 
+def seconds_option(
+    flag: str, *, default: float, help: str, minimum: float = 0.1, maximum: float | None = None
+) -> Decorator[Any]:
+    """A time in seconds, from ``minimum`` up to ``maximum``, its default shown."""
+    return click.option(
+        flag, type=click.FloatRange(minimum, maximum), default=default, show_default=True, help=help
+    )
+
+
 def timeout_option(what: str, *, maximum: float | None = None) -> Decorator[Any]:
     """``--timeout SECONDS`` (10 by default) for what a command waits on."""
-    return click.option(
-        "--timeout",
-        type=click.FloatRange(0.1, maximum),
-        default=10.0,
-        show_default=True,
-        help=f"Seconds to wait for {what}.",
+    return seconds_option(
+        "--timeout", default=10.0, maximum=maximum, help=f"Seconds to wait for {what}."
     )
 
 
@@ -341,6 +350,19 @@ reset_options = _compose(
         help="What to do when done: restart the firmware, or stay in the loader.",
     ),
 )
+
+
+def link_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--baud, --before and --after, handed to the command as one ``link``
+    (:class:`~esp_cabundle.flash.serial.Link`) that it passes on to the unit's function."""
+
+    @functools.wraps(f)
+    def command(*args: Any, baud: int, before: str, after: str, **kwargs: Any) -> Any:
+        link = {"baud": baud, "reset": before, "after": after}
+        return f(*args, link=cast("Link", link), **kwargs)
+
+    return baud_option(reset_options(command))
+
 
 journal_dir_option = click.option(
     "--journal-dir",

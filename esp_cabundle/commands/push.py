@@ -38,6 +38,7 @@ from .options import (
     json_option,
     parse_at,
     quiet_option,
+    seconds_option,
     timeout_option,
 )
 
@@ -154,11 +155,11 @@ def _ledger_option(f: Any) -> Any:
     "one cut off mid-write holds a partial file until the next run finishes it).",
 )
 @click.option("--reboot", is_flag=True, help="Reboot each updated unit and wait for it to return.")
-@click.option(
+@seconds_option(
     "--reconnect-timeout",
-    type=click.FloatRange(1, 3600),
+    minimum=1,
+    maximum=3600,
     default=120.0,
-    show_default=True,
     help="Seconds to wait for a rebooted unit to answer again.",
 )
 @click.option(
@@ -174,13 +175,7 @@ def _ledger_option(f: Any) -> Any:
     help="With --watch: watch through this date (UTC; a date-time: until then). Default: "
     "the date the units' current CA stops working, when the forecast knows it.",
 )
-@click.option(
-    "--poll",
-    type=click.FloatRange(0.1, 86400),
-    default=60.0,
-    show_default=True,
-    help="Seconds between passes with --watch.",
-)
+@seconds_option("--poll", maximum=86400, default=60.0, help="Seconds between passes with --watch.")
 @click.option(
     "--dry-run",
     is_flag=True,

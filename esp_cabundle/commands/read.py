@@ -15,16 +15,15 @@ from ..ui import echo, emit_json
 from ._unit import unit_progress
 from .options import (
     Size,
-    baud_option,
     json_option,
+    link_options,
     output_path,
     port_option,
     quiet_option,
-    reset_options,
 )
 
 if TYPE_CHECKING:
-    from ..flash.serial import AfterMode, ResetMode
+    from ..flash.serial import Link
 
 
 @click.command("read")
@@ -46,8 +45,7 @@ if TYPE_CHECKING:
     metavar="OFFSET",
     help="Where the partition table is (CONFIG_PARTITION_TABLE_OFFSET).",
 )
-@baud_option
-@reset_options
+@link_options
 @json_option
 @quiet_option
 def read(
@@ -56,9 +54,7 @@ def read(
     whole: bool,
     output: Path,
     table_offset: int,
-    baud: int,
-    before: ResetMode,
-    after: AfterMode,
+    link: Link,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -82,10 +78,8 @@ def read(
             port,
             partition=partition,
             table_offset=table_offset,
-            baud=baud,
-            reset=before,
-            after=after,
             progress=progress,
+            **link,
         )
     write_atomic(output, result.data, mode=PRIVATE)  # a unit's flash: its Wi-Fi password too
     unit = result.unit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,17 +17,16 @@ from ..ui import echo, emit_json
 from ._bench import Line, UnitBars, failure_line, journal_roots, render_lines
 from ._interrupt import interruption_lines, stop_on_signals
 from .options import (
-    baud_option,
     board_option,
     journal_dir_option,
     json_option,
+    link_options,
     port_option,
     quiet_option,
-    reset_options,
 )
 
 if TYPE_CHECKING:
-    from ..flash.serial import AfterMode, ResetMode, UnitInfo
+    from ..flash.serial import Link, UnitInfo
 
 
 @click.command("restore")
@@ -40,8 +39,7 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Write the saved sectors back even though the file system changed since the update.",
 )
-@baud_option
-@reset_options
+@link_options
 @click.option(
     "-v",
     "--verbose",
@@ -56,9 +54,7 @@ def restore(
     journal_dir: Path | None,
     dry_run: bool,
     force: bool,
-    baud: int,
-    before: str,
-    after: str,
+    link: Link,
     verbose: bool,
     as_json: bool,
     quiet: bool,
@@ -99,12 +95,10 @@ def restore(
                 journal_dir=journal_dir,
                 dry_run=dry_run,
                 force=force,
-                baud=baud,
-                reset=cast("ResetMode", before),
-                after=cast("AfterMode", after),
                 progress=bars.progress_for(port),
                 cancel=cancel,
                 on_connect=unit.append,
+                **link,
             )
         except EspCabundleError as e:
             error = e

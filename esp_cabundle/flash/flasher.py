@@ -51,16 +51,18 @@ from .interrupt import (
 )
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
 from .plan import PartitionChange, RootChange, UpdatePlan, plan_ca_update, reread_problems
-from .serial import DEFAULT_BAUD, open_unit
+from .serial import open_unit
 from .table import read_table
 from .writer import WriteFailed, entry_state, refuse_encrypted, write_journaled, write_sectors
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..boards import Board
     from ..certs import Certificate
     from ..gate import GatedCA
     from ..partitions import PartitionTable
-    from .serial import AfterMode, ResetMode, UnitInfo
+    from .serial import Link, UnitInfo
 
 __all__ = ["FlashResult", "Resumed", "flash_ca", "flash_unit"]
 
@@ -468,13 +470,10 @@ def flash_unit(
     *,
     journal_dir: Path | str | None = None,
     dry_run: bool = False,
-    baud: int | None = None,
-    reset: ResetMode = "default-reset",
-    after: AfterMode = "hard-reset",
-    connect_attempts: int | None = None,
     progress: ProgressCallback | None = None,
     on_connect: Callable[[UnitInfo], None] | None = None,
     cancel: Cancel | None = None,
+    **link: Unpack[Link],
 ) -> FlashResult:
     """Connect to the unit on ``port`` and replace its CA file with ``ca``, gated for
     ``board`` (see :func:`flash_ca`).
@@ -484,6 +483,7 @@ def flash_unit(
     ciphertext that cannot be edited over serial). ``on_connect`` hears which unit
     answered (a station logs its MAC even when a later step fails). ``cancel``: see
     :mod:`.interrupt` (a request while connecting stops at esptool's next attempt).
+    ``link``: how to reach the unit (see :func:`.serial.open_unit`).
     """
 
     board.file_system()
@@ -492,13 +492,10 @@ def flash_unit(
     step(progress, "connecting", 0, JOB)
     with open_unit(
         port,
-        baud=baud or DEFAULT_BAUD,
-        reset=reset,
-        after=after,
         expected_chip=board.chips,
-        connect_attempts=connect_attempts,
         progress=progress,
         stop=lambda: stop_if_requested(cancel, port),
+        **link,
     ) as unit:
         if on_connect is not None:
             on_connect(unit.info)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from ..blocks import SourceView
 from ..errors import Interrupted
 from ..fs.verify import DOES_NOT_MOUNT
 from .base import Flash
@@ -253,7 +254,7 @@ def stop_if_requested(
 # Reads that stop at once
 
 
-class GuardedFlash(Flash):
+class GuardedFlash(SourceView, Flash):
     """``flash`` whose reads and MD5s raise :class:`UnitInterrupted` once a stop is
     requested, until :meth:`start_writing`. From then on nothing here stops anything:
     reads serve verification, and only the writer decides, between sectors."""
@@ -261,18 +262,10 @@ class GuardedFlash(Flash):
     def __init__(
         self, flash: Flash, cancel: Cancel, *, what: Literal["update", "restore"] = "update"
     ) -> None:
-        self.inner = flash
+        self.source: Flash = flash
         self.cancel = cancel
         self.what: Literal["update", "restore"] = what
         self._writing = False
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    @property
-    def size(self) -> int:
-        return self.inner.size
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -293,18 +286,18 @@ class GuardedFlash(Flash):
         while len(out) < length:
             self.check()
             n = min(_READ_PIECE, length - len(out))
-            out += self.inner.read(offset + len(out), n)
+            out += self.source.read(offset + len(out), n)
         return bytes(out)
 
     def md5(self, offset: int, length: int) -> str:
         self.check()
-        return self.inner.md5(offset, length)
+        return self.source.md5(offset, length)
 
     def erase(self, offset: int, length: int) -> None:
-        self.inner.erase(offset, length)
+        self.source.erase(offset, length)
 
     def write(self, offset: int, data: bytes) -> None:
-        self.inner.write(offset, data)
+        self.source.write(offset, data)
 
 
 # ---------------------------------------------------------------------------------------

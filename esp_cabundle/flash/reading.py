@@ -30,13 +30,15 @@ from ..partitions import (
 )
 from .base import Flash, Progress, ProgressCallback, ProgressEvent
 from .offline import inspect_dump
-from .serial import DEFAULT_BAUD, open_unit
+from .serial import open_unit
 from .table import read_table
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ..boards import Board
     from ..inspect import Report
-    from .serial import AfterMode, ResetMode, UnitInfo
+    from .serial import Link, UnitInfo
 
 __all__ = [
     "ReadResult",
@@ -183,22 +185,13 @@ def read_port(
     *,
     partition: str | None = None,
     table_offset: int = DEFAULT_TABLE_OFFSET,
-    baud: int | None = None,
-    reset: ResetMode = "default-reset",
-    after: AfterMode = "hard-reset",
-    connect_attempts: int | None = None,
     progress: ProgressCallback | None = None,
+    **link: Unpack[Link],
 ) -> ReadResult:
-    """Read one partition (by name) or, with ``partition=None``, the whole flash."""
+    """Read one partition (by name) or, with ``partition=None``, the whole flash;
+    ``link``: how to reach the unit (see :func:`.serial.open_unit`)."""
 
-    with open_unit(
-        port,
-        baud=baud or DEFAULT_BAUD,
-        reset=reset,
-        after=after,
-        connect_attempts=connect_attempts,
-        progress=progress,
-    ) as unit:
+    with open_unit(port, progress=progress, **link) as unit:
         if partition is None:
             return ReadResult(unit.info, 0, read_skipping_blank(unit, 0, unit.size))
         table = read_table(unit, offset=table_offset)
@@ -212,11 +205,8 @@ def inspect_port(
     board: Board | None = None,
     apps: bool = True,
     table_offset: int | None = None,
-    baud: int | None = None,
-    reset: ResetMode = "default-reset",
-    after: AfterMode = "hard-reset",
-    connect_attempts: int | None = None,
     progress: ProgressCallback | None = None,
+    **link: Unpack[Link],
 ) -> Report:
     """Connect, check the chip against ``board``, and report as ``inspect`` does a dump.
 
@@ -225,15 +215,8 @@ def inspect_port(
     """
 
     offset = table_offset if table_offset is not None else _board_offset(board)
-    with open_unit(
-        port,
-        baud=baud or DEFAULT_BAUD,
-        reset=reset,
-        after=after,
-        expected_chip=board.chips if board is not None else None,
-        connect_attempts=connect_attempts,
-        progress=progress,
-    ) as unit:
+    chips = board.chips if board is not None else None
+    with open_unit(port, expected_chip=chips, progress=progress, **link) as unit:
         info = unit.info
         security = unit.security()
         report = inspect_flash(unit, table_offset=offset, apps=apps, source=port)

@@ -32,16 +32,18 @@ from .interrupt import (
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry
-from .serial import DEFAULT_BAUD, open_unit
+from .serial import open_unit
 from .table import read_table
 from .writer import entry_state, refuse_encrypted, write_journaled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from typing_extensions import Unpack
+
     from ..boards import Board
     from ..partitions import PartitionTable
-    from .serial import AfterMode, ResetMode, UnitInfo
+    from .serial import Link, UnitInfo
 
 __all__ = ["RestoreResult", "restore_flash", "restore_unit"]
 
@@ -242,28 +244,23 @@ def restore_unit(
     journal_dir: Path | str | None = None,
     dry_run: bool = False,
     force: bool = False,
-    baud: int | None = None,
-    reset: ResetMode = "default-reset",
-    after: AfterMode = "hard-reset",
-    connect_attempts: int | None = None,
     progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
     on_connect: Callable[[UnitInfo], None] | None = None,
+    **link: Unpack[Link],
 ) -> RestoreResult:
     """Connect and undo the newest journaled update of the unit (found by its MAC);
-    ``on_connect`` hears which unit answered (a failure later still names its MAC)."""
+    ``on_connect`` hears which unit answered (a failure later still names its MAC);
+    ``link``: how to reach the unit (see :func:`.serial.open_unit`)."""
 
     stop_if_requested(cancel, port, "restore")
     step(progress, "connecting", 0, JOB)
     with open_unit(
         port,
-        baud=baud or DEFAULT_BAUD,
-        reset=reset,
-        after=after,
         expected_chip=board.chips if board is not None else None,
-        connect_attempts=connect_attempts,
         progress=progress,
         stop=lambda: stop_if_requested(cancel, port, "restore"),
+        **link,
     ) as unit:
         if on_connect is not None:
             on_connect(unit.info)

@@ -29,7 +29,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from ..errors import DeviceError, FlashError
 from .base import SECTOR_SIZE, Flash, Message, Progress, ProgressCallback
@@ -44,6 +44,7 @@ from .ports import (
 
 __all__ = [
     "DEFAULT_BAUD",
+    "Link",
     "ResetMode",
     "SecurityInfo",
     "SerialUnit",
@@ -57,6 +58,18 @@ logger = logging.getLogger(__name__)
 
 ResetMode = Literal["default-reset", "usb-reset", "no-reset"]
 AfterMode = Literal["hard-reset", "no-reset"]
+
+
+class Link(TypedDict, total=False):
+    """How to reach a unit and how to leave it, as :func:`open_unit` takes them: the
+    functions that connect on a caller's behalf (read, inspect, flash, restore) take
+    these keywords and pass them on as they are."""
+
+    baud: int | None
+    reset: ResetMode
+    after: AfterMode
+    connect_attempts: int | None
+
 
 # esptool's CLI default; ROM bootloaders sync at 115200 and the stub then switches.
 DEFAULT_BAUD = 460800
@@ -105,7 +118,7 @@ def _chip_name(name: str) -> str:
 def open_unit(
     port: str,
     *,
-    baud: int = DEFAULT_BAUD,
+    baud: int | None = None,
     reset: ResetMode = "default-reset",
     after: AfterMode = "hard-reset",
     expected_chip: str | tuple[str, ...] | None = None,
@@ -116,7 +129,8 @@ def open_unit(
 ) -> SerialUnit:
     """Connect to a unit in download mode and make its flash ready to use.
 
-    ``reset`` is how to put it in download mode (esptool's ``--before``; over
+    ``baud`` is the rate after connecting (None: :data:`DEFAULT_BAUD`); ``reset`` is
+    how to put it in download mode (esptool's ``--before``; over
     ``socket://`` no reset is possible and "no-reset" is used); ``after`` is what
     :meth:`SerialUnit.close` does (``hard-reset`` runs the firmware again).
     ``expected_chip`` (one name or several, any spelling: ``ESP32-S3``, ``esp32s3``)
@@ -129,7 +143,7 @@ def open_unit(
     """
     return SerialUnit._connect(
         port,
-        baud=baud,
+        baud=baud or DEFAULT_BAUD,
         reset=reset,
         after=after,
         expected_chip=expected_chip,

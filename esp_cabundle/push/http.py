@@ -145,20 +145,32 @@ def link_error(unit: str, method: str, e: BaseException, timeout: float) -> Unit
     return UnitUnreachable(f"unit {unit}: {text}")
 
 
-class _HttpChannel:
+class _LanChannel:
+    """What a unit's channel over HTTP and over WebSocket share: Mongoose OS's frame
+    shape, the caller's id, and the transport that counts the traffic."""
+
     shape: FrameShape = "args"
     src: str | None = _SRC
 
-    def __init__(self, transport: LanTransport, url: str, unit_id: str) -> None:
+    def __init__(self, transport: LanTransport, unit_id: str) -> None:
         self.unit_id = unit_id
         self._t = transport
+
+    def _frame(self, method: str, params: Mapping[str, Any]) -> tuple[int, bytes]:
+        """A new call id and the request frame that carries it."""
+        cid = next_call_id()
+        return cid, request_frame(cid, method, params, shape=self.shape, src=self.src)
+
+
+class _HttpChannel(_LanChannel):
+    def __init__(self, transport: LanTransport, url: str, unit_id: str) -> None:
+        super().__init__(transport, unit_id)
         self._pool = HttpPool(
             url, timeout=transport.timeout, ca_file=transport.ca_file, option="--rpc"
         )
 
     def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
-        cid = next_call_id()
-        frame = request_frame(cid, method, params, shape=self.shape, src=self.src)
+        cid, frame = self._frame(method, params)
         try:
             status, body = self._pool.request("POST", "", body=frame, timeout=timeout)
         except (OSError, http.client.HTTPException) as e:
@@ -176,14 +188,10 @@ class _HttpChannel:
         self._pool.close()
 
 
-class _WsChannel:
-    shape: FrameShape = "args"
-    src: str | None = _SRC
-
+class _WsChannel(_LanChannel):
     def __init__(self, transport: LanTransport, url: str, unit_id: str) -> None:
-        self.unit_id = unit_id
+        super().__init__(transport, unit_id)
         self.url = url
-        self._t = transport
         self._ws: Any = None
         self._stack = contextlib.ExitStack()
 
@@ -214,8 +222,7 @@ class _WsChannel:
         from websockets.exceptions import ConnectionClosed
 
         ws = self._socket(timeout)
-        cid = next_call_id()
-        frame = request_frame(cid, method, params, shape=self.shape, src=self.src)
+        cid, frame = self._frame(method, params)
         deadline = time.monotonic() + timeout
         try:
             ws.send(frame.decode())

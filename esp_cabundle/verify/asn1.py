@@ -259,6 +259,15 @@ class _Reader:
         self.p += 1
         return self.get_len(end)
 
+    def expect(self, end: int, tag: int | None, high: int, reason: str) -> int:
+        """:meth:`get_tag` (with ``tag`` None, :meth:`get_len`: the caller checked the tag
+        and stepped over it), a bad tag or length refused as ``high`` plus the ASN.1
+        error's low code (how each mbedTLS x509 reader reports it)."""
+        try:
+            return self.get_len(end) if tag is None else self.get_tag(end, tag)
+        except _Asn1 as e:
+            raise _Refused(high + e.code, reason) from None
+
     def get_bool(self, end: int) -> bool:
         n = self.get_tag(end, _BOOLEAN)
         if n != 1:
@@ -401,10 +410,7 @@ class _ParserBase:
         r = self.r
         bad = f"malformed {which} name"
         while True:
-            try:
-                n = r.get_tag(end, _SET)
-            except _Asn1 as e:
-                raise self.fail(X509_INVALID_NAME, e, bad) from None
+            n = r.expect(end, _SET, X509_INVALID_NAME, bad)
             end_set = r.p + n
             while True:
                 self.attr(end_set, which)
@@ -417,17 +423,11 @@ class _ParserBase:
         """``x509_get_attr_type_value``."""
         r = self.r
         bad = f"malformed {which} name"
-        try:
-            n = r.get_tag(end, _SEQUENCE)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_NAME, e, bad) from None
+        n = r.expect(end, _SEQUENCE, X509_INVALID_NAME, bad)
         end = r.p + n
         if end - r.p < 1:
             raise _Refused(X509_INVALID_NAME + _OUT_OF_DATA, bad)
-        try:
-            n = r.get_tag(end, _OID)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_NAME, e, bad) from None
+        n = r.expect(end, _OID, X509_INVALID_NAME, bad)
         oid = r.d[r.p : r.p + n]
         r.p += n
         if end - r.p < 1:
@@ -440,10 +440,7 @@ class _ParserBase:
                 "a string type mbedTLS does not read",
             )
         r.p += 1
-        try:
-            n = r.get_len(end)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_NAME, e, bad) from None
+        n = r.expect(end, None, X509_INVALID_NAME, bad)
         r.p += n
         if r.p != end:
             raise _Refused(X509_INVALID_NAME + _LENGTH_MISMATCH, bad)

@@ -6,21 +6,14 @@ import functools
 import ipaddress
 
 from ..certs import Certificate
+from ..pubkeys import read_tlv_header
 
 
 def read_tlv(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, start of content, end of content) of the DER element at ``pos``."""
-    if pos + 2 > len(data):
-        raise ValueError("truncated")
-    tag = data[pos]
-    first = data[pos + 1]
-    if first < 0x80:
-        start, length = pos + 2, first
-    else:
-        n = first & 0x7F
-        if n == 0 or n > 4 or pos + 2 + n > len(data):
-            raise ValueError("bad length")
-        start, length = pos + 2 + n, int.from_bytes(data[pos + 2 : pos + 2 + n], "big")
+    """(tag, start of content, end of content) of the DER element at ``pos``, whose
+    content must be there too."""
+    tag, header, length = read_tlv_header(data, pos)
+    start = pos + header
     if start + length > len(data):
         raise ValueError("truncated")
     return tag, start, start + length

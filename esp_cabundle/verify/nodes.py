@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TypedDict
 
 from ..catalog import Catalog
 from ..certs import Certificate
@@ -34,6 +35,30 @@ class Node:
     ec_curve: str | None  # cryptography's curve name (secp256r1, brainpoolP256r1, ...)
     cert: Certificate | None
     anchor: TrustAnchor | None = None
+
+
+class CaFacts(TypedDict):
+    """The dates and CA fields of a :class:`Node`."""
+
+    not_before: datetime | None
+    not_after: datetime | None
+    version: int
+    is_ca: bool
+    max_pathlen: int
+    can_sign_certs: bool
+
+
+# A CA that has only a name and a key, as mbedTLS sees it: CA bit set, version 3, no key
+# usage, no path length and no dates (ESP-IDF 6.0 builds exactly such a certificate for
+# CROSS_SIGNED_VERIFY).
+KEYONLY_CA: CaFacts = {
+    "not_before": None,
+    "not_after": None,
+    "version": 3,
+    "is_ca": True,
+    "max_pathlen": 0,
+    "can_sign_certs": True,
+}
 
 
 @functools.lru_cache(maxsize=4096)
@@ -88,9 +113,8 @@ def _replace_anchor(node: Node, anchor: TrustAnchor) -> Node:
 
 @functools.lru_cache(maxsize=4096)
 def keyonly_node(anchor: TrustAnchor) -> Node:
-    """A bundle entry as mbedTLS would see a CA that has only a name and a key: CA bit
-    set, version 3, no key usage, no path length and no dates (ESP-IDF 6.0 builds exactly
-    such a certificate for CROSS_SIGNED_VERIFY)."""
+    """A bundle entry as mbedTLS would see a CA that has only a name and a key
+    (:data:`KEYONLY_CA`)."""
     key = load_spki(anchor.spki_der)
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -101,12 +125,7 @@ def keyonly_node(anchor: TrustAnchor) -> Node:
         subject_key=name_key(anchor.subject_der),
         issuer_key=name_key(anchor.subject_der),
         spki_der=anchor.spki_der,
-        not_before=None,
-        not_after=None,
-        version=3,
-        is_ca=True,
-        max_pathlen=0,
-        can_sign_certs=True,
+        **KEYONLY_CA,
         sig_md=None,
         sig_pk=None,
         rsa_bits=key.key_size if isinstance(key, rsa.RSAPublicKey) else None,

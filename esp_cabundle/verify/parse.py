@@ -98,10 +98,7 @@ class _Parser(_ExtensionParser):
         except _Asn1:
             raise _Refused(X509_INVALID_FORMAT, "not a DER certificate") from None
         crt_end = r.p + n
-        try:
-            n = r.get_tag(crt_end, _SEQUENCE)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_FORMAT, e, "no TBSCertificate") from None
+        n = r.expect(crt_end, _SEQUENCE, X509_INVALID_FORMAT, "no TBSCertificate")
         end = r.p + n
         version = self.version(end)
         self.serial(end)
@@ -110,16 +107,10 @@ class _Parser(_ExtensionParser):
             raise _Refused(X509_UNKNOWN_VERSION, f"X.509 version {version + 1}")
         version += 1
         self.sig_alg(sig_oid, sig_tag, sig_params)
-        try:
-            n = r.get_tag(end, _SEQUENCE)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_FORMAT, e, "issuer is not a SEQUENCE") from None
+        n = r.expect(end, _SEQUENCE, X509_INVALID_FORMAT, "issuer is not a SEQUENCE")
         self.name(r.p + n, "issuer")
         self.dates(end)
-        try:
-            n = r.get_tag(end, _SEQUENCE)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_FORMAT, e, "subject is not a SEQUENCE") from None
+        n = r.expect(end, _SEQUENCE, X509_INVALID_FORMAT, "subject is not a SEQUENCE")
         if n:
             self.name(r.p + n, "subject")
         self.public_key(end)
@@ -177,10 +168,7 @@ class _Parser(_ExtensionParser):
         if r.d[r.p] not in (0x82, _INTEGER):
             raise _Refused(X509_INVALID_SERIAL + _UNEXPECTED_TAG, "serial is not an INTEGER")
         r.p += 1
-        try:
-            n = r.get_len(end)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_SERIAL, e, "malformed serial number") from None
+        n = r.expect(end, None, X509_INVALID_SERIAL, "malformed serial number")
         r.p += n
 
     def alg(self, end: int) -> tuple[bytes, int, bytes]:
@@ -204,10 +192,7 @@ class _Parser(_ExtensionParser):
     def pss_params(self, tag: int, params: bytes) -> None:
         """``mbedtls_x509_get_rsassa_pss_params``."""
         bad = "malformed RSASSA-PSS parameters"
-        if tag != _SEQUENCE:
-            raise _Refused(X509_INVALID_ALG + _UNEXPECTED_TAG, bad)
-        r = _Reader(params)
-        end = len(params)
+        r, end = _param_sequence(tag, params, bad)
         if r.p == end:
             return
         for field in (0, 1, 2, 3):
@@ -249,25 +234,16 @@ class _Parser(_ExtensionParser):
     def hash_alg(self, tag: int, params: bytes) -> None:
         """``x509_get_hash_alg`` (the MGF1 hash)."""
         bad = "malformed RSASSA-PSS parameters (MGF1 hash)"
-        if tag != _SEQUENCE:
-            raise _Refused(X509_INVALID_ALG + _UNEXPECTED_TAG, bad)
-        r = _Reader(params)
-        end = len(params)
+        r, end = _param_sequence(tag, params, bad)
         if r.p >= end:
             raise _Refused(X509_INVALID_ALG + _OUT_OF_DATA, bad)
-        try:
-            n = r.get_tag(end, _OID)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_ALG, e, bad) from None
+        n = r.expect(end, _OID, X509_INVALID_ALG, bad)
         if params[r.p : r.p + n] not in self.md_algs:
             raise _Refused(X509_INVALID_ALG + _OID_NOT_FOUND, bad)
         r.p += n
         if r.p == end:
             return
-        try:
-            n = r.get_tag(end, _NULL)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_ALG, e, bad) from None
+        n = r.expect(end, _NULL, X509_INVALID_ALG, bad)
         if n != 0:
             raise _Refused(X509_INVALID_ALG, bad)
         if r.p != end:
@@ -275,10 +251,7 @@ class _Parser(_ExtensionParser):
 
     def dates(self, end: int) -> None:
         r = self.r
-        try:
-            n = r.get_tag(end, _SEQUENCE)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_DATE, e, "malformed validity") from None
+        n = r.expect(end, _SEQUENCE, X509_INVALID_DATE, "malformed validity")
         vend = r.p + n
         self.time(vend)
         self.time(vend)
@@ -294,10 +267,7 @@ class _Parser(_ExtensionParser):
         if tag not in (_UTC_TIME, _GENERALIZED_TIME):
             raise _Refused(X509_INVALID_DATE + _UNEXPECTED_TAG, "date is not a UTC/GeneralizedTime")
         r.p += 1
-        try:
-            n = r.get_len(end)
-        except _Asn1 as e:
-            raise self.fail(X509_INVALID_DATE, e, "malformed date") from None
+        n = r.expect(end, None, X509_INVALID_DATE, "malformed date")
         text = r.d[r.p : r.p + n]
         r.p += n
         yl = 2 if tag == _UTC_TIME else 4
@@ -325,10 +295,7 @@ class _Parser(_ExtensionParser):
     # -- mbedtls_pk_parse_subpubkey ----------------------------------------------------
     def public_key(self, end: int) -> None:
         r = self.r
-        try:
-            n = r.get_tag(end, _SEQUENCE)
-        except _Asn1 as e:
-            raise self.fail(PK_KEY_INVALID_FORMAT, e, "malformed public key") from None
+        n = r.expect(end, _SEQUENCE, PK_KEY_INVALID_FORMAT, "malformed public key")
         end = r.p + n
         try:
             oid, ptag, params = r.get_alg(end)
@@ -463,6 +430,14 @@ def parse_refusal(der: bytes, version: MbedtlsVersion = "2.28") -> ParseRefusal 
     except IndexError:  # read past a buffer: mbedTLS would report running out of data
         return ParseRefusal(X509_INVALID_FORMAT + _OUT_OF_DATA, "truncated certificate", version)
     return None
+
+
+def _param_sequence(tag: int, params: bytes, bad: str) -> tuple[_Reader, int]:
+    """RSASSA-PSS parameters and the MGF1 hash in them are each a SEQUENCE (as both
+    mbedTLS readers require first): a reader over its content, and where it ends."""
+    if tag != _SEQUENCE:
+        raise _Refused(X509_INVALID_ALG + _UNEXPECTED_TAG, bad)
+    return _Reader(params), len(params)
 
 
 def _default_reason(code: int) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from ..certs import Certificate
 from ..errors import InputError
 from .asn1 import ParseRefusal
-from .nodes import Node, node_for_anchor, node_for_certificate, sig_good
+from .nodes import KEYONLY_CA, Node, node_for_anchor, node_for_certificate, sig_good
 from .parse import parse_refusal
 from .profiles import (
     BAD_KEY,
@@ -218,12 +218,7 @@ def _synthetic_root(entry: Node, child: Node) -> Node:
         subject_key=child.issuer_key,
         issuer_der=child.issuer_der,
         issuer_key=child.issuer_key,
-        not_before=None,
-        not_after=None,
-        version=3,
-        is_ca=True,
-        max_pathlen=0,
-        can_sign_certs=True,
+        **KEYONLY_CA,
     )
 
 

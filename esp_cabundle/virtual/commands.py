@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
+from collections.abc import Callable
 
 from .chips import JEDEC_CAPACITY, SFDP, ChipProfile
 from .link import Fault, LinkCut, LinkStats, Pause, WriteSession
@@ -105,31 +106,39 @@ class Commands:
         self._reply(op, payload=b"\x00" * payload_len, status=stub_code if self._stub else rom_code)
 
     def _dispatch(self, op: int, data: bytes, chk: int) -> None:
-        handler = {
-            SYNC: self._sync,
-            READ_REG: self._read_reg,
-            WRITE_REG: self._write_reg,
-            GET_SECURITY_INFO: self._security_info,
-            MEM_BEGIN: self._mem_begin,
-            MEM_DATA: self._mem_data,
-            MEM_END: self._mem_end,
-            SPI_ATTACH: self._ack,
-            SPI_SET_PARAMS: self._spi_set_params,
-            FLASH_BEGIN: self._flash_begin,
-            FLASH_DEFL_BEGIN: self._flash_begin,
-            FLASH_DATA: self._flash_data,
-            FLASH_DEFL_DATA: self._flash_data,
-            FLASH_END: self._flash_end,
-            FLASH_DEFL_END: self._flash_end,
-            SPI_FLASH_MD5: self._md5,
-            READ_FLASH: self._read_flash,
-            READ_FLASH_SLOW: self._read_flash_slow,
-            ERASE_REGION: self._erase_region,
-            ERASE_FLASH: self._erase_flash,
-            CHANGE_BAUDRATE: self._change_baud,
-        }.get(op)
-        if handler is None:
+        # op: (handler, the data length it takes (None: the handler judges), which loader
+        # answers it (None: both)). The other loader does not know the command; data of
+        # another length is refused before the handler runs.
+        known: dict[int, tuple[Callable[[int, bytes, int], None], int | None, str | None]] = {
+            SYNC: (self._sync, None, None),
+            READ_REG: (self._read_reg, 4, None),
+            WRITE_REG: (self._write_reg, None, None),
+            GET_SECURITY_INFO: (self._security_info, None, None),
+            MEM_BEGIN: (self._mem_begin, 16, None),
+            MEM_DATA: (self._mem_data, None, None),
+            MEM_END: (self._mem_end, 8, None),
+            SPI_ATTACH: (self._ack, None, None),
+            SPI_SET_PARAMS: (self._spi_set_params, 24, None),
+            FLASH_BEGIN: (self._flash_begin, None, None),
+            FLASH_DEFL_BEGIN: (self._flash_begin, None, None),
+            FLASH_DATA: (self._flash_data, None, None),
+            FLASH_DEFL_DATA: (self._flash_data, None, None),
+            FLASH_END: (self._flash_end, 4, None),
+            FLASH_DEFL_END: (self._flash_end, 4, None),
+            SPI_FLASH_MD5: (self._md5, 16, None),
+            READ_FLASH: (self._read_flash, 16, "stub"),
+            READ_FLASH_SLOW: (self._read_flash_slow, 8, "rom"),
+            ERASE_REGION: (self._erase_region, 8, "stub"),
+            ERASE_FLASH: (self._erase_flash, None, "stub"),
+            CHANGE_BAUDRATE: (self._change_baud, 8, None),
+        }
+        entry = known.get(op)
+        if entry is None or entry[2] == ("rom" if self._stub else "stub"):
             self._fail(op, ROM_INVALID_MSG, STUB_NOT_IMPLEMENTED)
+            return
+        handler, length, _loader = entry
+        if length is not None and len(data) != length:
+            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
             return
         handler(op, data, chk)
 
@@ -145,9 +154,6 @@ class Commands:
 
     # registers and the SPI controller
     def _read_reg(self, op: int, data: bytes, chk: int) -> None:
-        if len(data) != 4:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         (addr,) = struct.unpack("<I", data)
         self._reply(op, value=self._regs.get(addr, 0))
 
@@ -198,9 +204,6 @@ class Commands:
 
     # RAM download (the stub)
     def _mem_begin(self, op: int, data: bytes, chk: int) -> None:
-        if len(data) != 16:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         _size, blocks, _block_size, _offset = struct.unpack("<IIII", data)
         self._mem_expected = blocks
         self._mem_seq = 0
@@ -219,9 +222,6 @@ class Commands:
         self._reply(op)
 
     def _mem_end(self, op: int, data: bytes, chk: int) -> None:
-        if len(data) != 8:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         no_entry, entry = struct.unpack("<II", data)
         self._reply(op)
         if not no_entry and entry and not self._stub:
@@ -233,9 +233,6 @@ class Commands:
         return len(self.flash) if self._stub else min(self._rom_flash_size, len(self.flash))
 
     def _spi_set_params(self, op: int, data: bytes, chk: int) -> None:
-        if len(data) != 24:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         _id, total, _block, _sector, _page, _mask = struct.unpack("<IIIIII", data)
         self._rom_flash_size = total
         self._reply(op)
@@ -313,9 +310,6 @@ class Commands:
 
     def _flash_end(self, op: int, data: bytes, chk: int) -> None:
         s = self._write
-        if len(data) != 4:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         (stay,) = struct.unpack("<I", data)
         if self._stub and s is not None and s.written < s.size:
             self._fail(op, ROM_RESULT_WRONG, STUB_NOT_ENOUGH_DATA)
@@ -378,9 +372,6 @@ class Commands:
         self.flash[addr : addr + n] = (old & int.from_bytes(data, "little")).to_bytes(n, "little")
 
     def _md5(self, op: int, data: bytes, chk: int) -> None:
-        if len(data) != 16:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         addr, size, _, _ = struct.unpack("<IIII", data)
         if addr + size > self._limit():
             self._fail(op, ROM_FLASH_READ, STUB_FAILED_SPI_OP, 16 if self._stub else 32)
@@ -390,12 +381,6 @@ class Commands:
         self._reply(op, payload=payload)
 
     def _read_flash(self, op: int, data: bytes, chk: int) -> None:
-        if not self._stub:
-            self._fail(op, ROM_INVALID_MSG, STUB_NOT_IMPLEMENTED)
-            return
-        if len(data) != 16:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         offset, length, packet, max_unacked = struct.unpack("<IIII", data)
         if offset + length > len(self.flash) or packet == 0:
             self._fail(op, ROM_FLASH_READ, STUB_FAILED_SPI_OP)
@@ -415,12 +400,6 @@ class Commands:
         self._send_frame(hashlib.md5(content).digest())
 
     def _read_flash_slow(self, op: int, data: bytes, chk: int) -> None:
-        if self._stub:
-            self._fail(op, ROM_INVALID_MSG, STUB_NOT_IMPLEMENTED)
-            return
-        if len(data) != 8:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         offset, length = struct.unpack("<II", data)
         if length > 64 or offset + length > self._limit():
             self._fail(op, ROM_FLASH_READ, STUB_FAILED_SPI_OP, 64)
@@ -429,12 +408,6 @@ class Commands:
         self._reply(op, payload=block + b"\xff" * (64 - len(block)))
 
     def _erase_region(self, op: int, data: bytes, chk: int) -> None:
-        if not self._stub:
-            self._fail(op, ROM_INVALID_MSG, STUB_NOT_IMPLEMENTED)
-            return
-        if len(data) != 8:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         offset, size = struct.unpack("<II", data)
         if offset % SECTOR or size % SECTOR:
             self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
@@ -447,17 +420,11 @@ class Commands:
         self._reply(op)
 
     def _erase_flash(self, op: int, data: bytes, chk: int) -> None:
-        if not self._stub:
-            self._fail(op, ROM_INVALID_MSG, STUB_NOT_IMPLEMENTED)
-            return
         for sector in range(0, len(self.flash), SECTOR):
             self._erase_sector(sector)
         self._reply(op)
 
     def _change_baud(self, op: int, data: bytes, chk: int) -> None:
-        if len(data) != 8:
-            self._fail(op, ROM_INVALID_MSG, STUB_BAD_DATA_LEN)
-            return
         new, _old = struct.unpack("<II", data)
         self._reply(op)
         if new:
