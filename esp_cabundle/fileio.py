@@ -21,7 +21,7 @@ __all__ = [
     "PUBLIC",
     "TEMP_SUFFIX",
     "is_temporary_name",
-    "private_if_hidden",
+    "kept_from_others",
     "read_input",
     "refuse_clobbering",
     "write_all_atomic",
@@ -119,10 +119,13 @@ PUBLIC = 0o644
 PRIVATE = 0o600
 
 
-def private_if_hidden(modes: Iterable[int]) -> int:
-    """PRIVATE when any of ``modes`` (st_mode of the files an output is made of) denies
-    others reading, else PUBLIC: an image packing a 0600 config is as secret as it."""
-    return PRIVATE if any(not m & stat.S_IROTH for m in modes) else PUBLIC
+def kept_from_others(path: str | Path) -> bool:
+    """True when ``path`` exists and users other than its owner and group may not read
+    it: whatever holds its bytes is to be written :data:`PRIVATE`."""
+    try:
+        return not os.stat(path).st_mode & stat.S_IROTH
+    except OSError:
+        return False
 
 
 def _kept_narrow(mode: int, existing: int | None) -> int:
