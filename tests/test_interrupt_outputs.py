@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.fresh_python import REPO, entry_started
 
 from esp_cabundle.fileio import TEMP_SUFFIX, write_all_atomic
-
-REPO = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------------------------------
 # An interrupt at every step of a write, in process
@@ -106,23 +105,7 @@ _OUTPUTS = (
 
 
 def _build(cwd: Path) -> subprocess.Popen[str]:
-    """``esp-cabundle build -q`` in ``cwd``, returned once the entry point is imported
-    (before that, a signal meets the interpreter's own start-up)."""
-    code = (
-        "import os\nfrom esp_cabundle._entry import main\nos.write(1, b'R\\n')\n"
-        "main(['build', '-q'])\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    p = subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert p.stdout is not None and p.stdout.readline() == "R\n"
-    return p
+    return entry_started(["build", "-q"], cwd)
 
 
 def _outputs(d: Path) -> dict[str, bytes]:
