@@ -183,7 +183,10 @@ def _check_mdash_url(url: str) -> None:
         raise InputError(f"--mdash takes an http(s):// URL, not {url!r}")
     query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
     if parts.username is not None or parts.password is not None or "access_token" in query:
-        for piece in (parts.username, parts.password, parts.query):
+        # A name beside a password is a user name, masked nowhere (a common word such as
+        # "user" would be masked in every message); alone before the @ it is the key.
+        name = parts.username if parts.password is None else None
+        for piece in (name, parts.password, parts.query):
             if piece:
                 remember(piece)
         raise InputError(
