@@ -65,3 +65,26 @@ def test_where_the_loop_stops_and_which_blocks_fail() -> None:
     bad = read_as_mbedtls(VARIANTS["indented-body"])
     assert len(bad.ders) == 2 and [b.error for b in bad.pem_failures] == [-0x112C]
     assert not read_as_mbedtls(VARIANTS["utf16"]).pem
+
+
+def test_inspect_fails_the_parse_gate_for_roots_the_device_never_loads(
+    tmp_path: object,
+) -> None:
+    """`inspect --fail-on unparseable` (the CI gate) fails a file whose second root mbedTLS
+    never reaches, and names why; a file it reads as written passes."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from esp_cabundle.cli import cli
+
+    d = Path(str(tmp_path))
+    (d / "stop.pem").write_bytes(VARIANTS["two-spaces-after-begin"])
+    (d / "plain.pem").write_bytes(VARIANTS["plain"])
+    r = CliRunner().invoke(cli, ["inspect", str(d / "stop.pem"), "--fail-on", "unparseable"])
+    assert r.exit_code == 1
+    out = " ".join(r.output.split())
+    assert "mbedTLS stops reading the file at this BEGIN" in out
+    assert "unparseable by mbedTLS (not loaded from this file)" in out
+    r = CliRunner().invoke(cli, ["inspect", str(d / "plain.pem"), "--fail-on", "unparseable"])
+    assert r.exit_code == 0, r.output

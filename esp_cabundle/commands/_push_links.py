@@ -16,9 +16,8 @@ from urllib.parse import SplitResult, parse_qsl
 import click
 from click.core import ParameterSource
 
-from ..certs import load_certificates
 from ..chains import parse_host_port
-from ..check import Target, board_device, check_items, target_items
+from ..check import Target, board_device, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
 from ..dates import now
 from ..errors import EspCabundleError, InputError
@@ -31,7 +30,6 @@ from ..push.urls import split_url
 from ..redact import remember
 from ..text import printable
 from ..ui import warn
-from ..verify import TrustSet
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -63,7 +61,7 @@ def deadline_for(
         if not servers and not own:
             return None
         try:
-            trust = TrustSet.from_certificates(load_certificates(old, source="a unit's CA"))
+            trust = device_trust_set(old, source="a unit's CA")  # as its mbedTLS loads it
         except EspCabundleError:
             return None
         try:

@@ -26,11 +26,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..certs import Certificate
+from ..sniff import sniff_kind
 from .parse import parse_refusal
 
-__all__ = ["DeviceBlock", "DeviceRead", "parse_file_result", "read_as_mbedtls"]
+__all__ = [
+    "DeviceBlock",
+    "DeviceRead",
+    "DeviceView",
+    "device_view",
+    "parse_file_result",
+    "read_as_mbedtls",
+]
 
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
 _END = b"-----END CERTIFICATE-----"
@@ -39,6 +49,9 @@ ERR_PEM_BAD_BASE64 = -0x1100 - 0x002C  # INVALID_DATA + BASE64_INVALID_CHARACTER
 ERR_PEM_PASSWORD_REQUIRED = -0x1300
 ERR_X509_INVALID_FORMAT = -0x2180
 ERR_X509_UNKNOWN_FORMAT = -0x2780
+# RFC 1421's header of an encrypted block (written in two pieces: the key scanner, run
+# over the package's own files, takes the whole line for a key's header).
+_ENCRYPTED = b"Proc-Type: 4," + b"ENCRYPTED"
 _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
@@ -95,7 +108,7 @@ def read_as_mbedtls(data: bytes) -> DeviceRead:
             end += text[end : end + 1] == ch
         pos = end
         body = text[p:s2]
-        if body.startswith(b"Proc-Type: 4,ENCRYPTED"):
+        if body.startswith(_ENCRYPTED):
             blocks.append(DeviceBlock(s1, None, ERR_PEM_PASSWORD_REQUIRED))
             continue
         der = _decode(body)
@@ -171,3 +184,57 @@ def parse_file_result(data: bytes) -> tuple[int, int]:
     if kept:
         return failed, kept
     return (first or ERR_X509_UNKNOWN_FORMAT), 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    """Where the device's reading of a CA file differs from the file's certificates:
+    the DER it loads (in order), the blocks refused before any DER parse, and notes."""
+
+    loaded: tuple[bytes, ...]
+    failures: int
+    notes: tuple[str, ...]
+    unread: frozenset[str]  # SHA-256 of the file's certificates it never loads
+
+
+def device_view(data: bytes, certs: Sequence[Certificate], *, source: str) -> DeviceView | None:
+    """None when mbedTLS loads exactly ``certs`` (the file as the tool read it) from
+    ``data``, else what it loads instead and why. Only PEM text is judged here: DER and
+    C source reach mbedTLS as the tool reads them."""
+    if sniff_kind(data) != "pem":
+        return None
+    read = read_as_mbedtls(data)
+    if read.pem and read.ders == tuple(c.der for c in certs) and not read.pem_failures:
+        return None
+    text = data.split(b"\0", 1)[0]
+
+    def line(offset: int) -> int:
+        return text.count(b"\n", 0, offset) + 1
+
+    notes = [
+        f"{source} line {line(b.offset)}: mbedTLS cannot decode this "
+        f"certificate block (-0x{-(b.error or 0):04X}: base64 with a tab, a space inside or "
+        "before a line, or another character it does not take) and skips it"
+        for b in read.pem_failures
+    ]
+    failures = len(read.pem_failures)
+    if not read.pem:
+        notes.append(
+            f"{source}: mbedTLS finds no '-----BEGIN CERTIFICATE-----' in its bytes as stored "
+            "(UTF-16 text, or a NUL before it) and parses the file as DER: it loads no root"
+        )
+        failures += 1
+    if read.stop_offset is not None:
+        notes.append(
+            f"{source} line {line(read.stop_offset)}: mbedTLS stops "
+            f"reading the file at this BEGIN ({read.stop_reason})"
+        )
+    loaded = set(read.ders)
+    unread = [c for c in certs if c.der not in loaded]
+    if unread:
+        notes.append(
+            "not loaded by the unit's mbedTLS, though the file holds them: "
+            + ", ".join(c.label for c in unread)
+            + " (write the file again with 'esp-cabundle build')"
+        )
+    return DeviceView(read.ders, failures, tuple(notes), frozenset(c.sha256 for c in unread))
