@@ -393,6 +393,10 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
 
         scan = scan_c(text)
         pem_text, line_map = strings_to_text(scan)
+        # The bytes the literals compile to ("\x30\x82..." spells a DER key in escapes).
+        compiled = pem_text.encode("latin-1", errors="replace")
+        if compiled != data:
+            refuse_private_keys(compiled, source=f"{source} (its string literals, compiled)")
         try:
             certs = list(_load_pem_text(pem_text, source, line_map))
         except CertificateError as e:
@@ -446,6 +450,8 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
     while pos < len(data):
         if data[pos] in (0x00, 0xFF) and all(b == data[pos] for b in data[pos:]):
             break  # padding after the last certificate (flash images, C arrays)
+        if pos and not data[pos:].strip():
+            break  # a line end an editor or `echo >>` left (mbedTLS ignores what follows)
         try:
             tag, hdr, length = _read_tlv_header(data, pos)
         except ValueError as e:

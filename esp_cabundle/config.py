@@ -157,7 +157,7 @@ def parse_config(text: str, *, path: Path) -> Config:
     roots = tuple(n.as_str() for n in m["roots"].as_list()) if "roots" in m else ()
     excludes = tuple(n.as_str() for n in m["exclude"].as_list()) if "exclude" in m else ()
     service_until = m["service_until"].as_date() if "service_until" in m else None
-    max_bytes = m["max_bytes"].as_int(minimum=1) if "max_bytes" in m else None
+    max_bytes = m["max_bytes"].as_size(minimum=1) if "max_bytes" in m else None
     allow = (
         frozenset(n.as_choice(POLICY_NAMES) for n in m["allow"].as_list())
         if "allow" in m

@@ -66,11 +66,19 @@ _CONTEXT_SPAN = 96
 # PuTTY .ppk lines, and the RFC 1421 headers of an encrypted traditional OpenSSL key.
 _KEY_LINES = re.compile(
     rb"putty-user-key-file-\d{1,3}[ \t]{0,8}:|private-lines[ \t]{0,8}:"
+    # OpenSSL's text dump: "Private-Key: (256 bit)", "ED25519 Private-Key:" then "priv:"
+    rb"|private-key:[ \t]{0,8}(?:\(\d|\r?\n[ \t]{0,8}priv:)"
     rb"|proc-type:[ \t]{0,8}4,[ \t]{0,8}encrypted|dek-info[ \t]{0,8}:"
 )
 # Every _KEY_LINES alternative holds one of these: a byte search rules most inputs out
 # far faster than the alternation (which has no literal prefix for re to look for).
-_KEY_LINE_WORDS = (b"putty-user-key-file-", b"private-lines", b"proc-type:", b"dek-info")
+_KEY_LINE_WORDS = (
+    b"putty-user-key-file-",
+    b"private-lines",
+    b"private-key:",
+    b"proc-type:",
+    b"dek-info",
+)
 # JWK private members are base64url; a "d" with a long value is a private exponent/scalar.
 _JWK = re.compile(rb'"d"[ \t\r\n]{0,8}:[ \t\r\n]{0,8}"[A-Za-z0-9_-]{16}')
 _OPENSSH_MAGIC = b"openssh-key-v1\x00"
@@ -189,7 +197,10 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
             return "PEM private-key header", m.start()
     line = _KEY_LINES.search(low) if any(w in low for w in _KEY_LINE_WORDS) else None
     if line:
-        putty = line.group(0).startswith((b"putty", b"private-lines"))
+        word = line.group(0)
+        if word.startswith(b"private-key"):
+            return "OpenSSL key text dump", line.start()
+        putty = word.startswith((b"putty", b"private-lines"))
         return ("PuTTY .ppk key" if putty else "encrypted-PEM key headers"), line.start()
     jwk = _JWK.search(data)
     if jwk:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .dates import as_datetime
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .fileio import read_input
 from .limits import (
     MAX_NUMBER_DIGITS,
@@ -53,6 +53,20 @@ class Node:
         if minimum is not None and self.value < minimum:
             raise self.error(f"must be at least {minimum}, got {self.value}")
         return self.value
+
+    def as_size(self, *, minimum: int | None = None) -> int:
+        """A byte count written as the flags take it: ``16384``, ``0x4000``, ``16K``."""
+        if not isinstance(self.value, str):
+            return self.as_int(minimum=minimum)
+        from .sizes import parse_size  # deferred: only a size written as text
+
+        try:
+            size = parse_size(self.value, what="the size")
+        except InputError as e:
+            raise self.error(e.reason) from None
+        if minimum is not None and size < minimum:
+            raise self.error(f"must be at least {minimum}, got {size}")
+        return size
 
     def as_bool(self) -> bool:
         if not isinstance(self.value, bool):

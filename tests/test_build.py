@@ -263,7 +263,7 @@ def test_config_outputs_are_relative_to_the_config(runner: CliRunner, in_tmp: Pa
     ("text", "line", "message"),
     [
         ("preset: letsencrypt\nrootz: [x]\n", 2, "unknown key 'rootz'"),
-        ("preset: letsencrypt\nmax_bytes: lots\n", 2, "expected an integer"),
+        ("preset: letsencrypt\nmax_bytes: lots\n", 2, "is not a number"),
         ("preset: nope\n", 1, "'nope' is not one of"),
         ("service_until: someday\n", 1, "expected a date"),
         ("outputs:\n  - format: pem\n    colour: red\n", 3, "unknown key 'colour'"),

@@ -190,3 +190,11 @@ def test_blocks_sharing_a_line_are_all_read() -> None:
     # an END without a block open (a comment quoting it) is not a block
     quoted = b"# each ends with -----END CERTIFICATE-----\n" + a.pem
     assert [c.der for c in load_certificates(quoted)] == [a.der]
+
+
+def test_a_line_end_after_der_is_not_corruption() -> None:
+    a = issue("Der Newline Root")
+    assert [c.der for c in load_certificates(a.der + b"\n", source="ca.der")] == [a.der]
+    assert [c.der for c in load_certificates(a.der + b"\r\n  \n", source="ca.der")] == [a.der]
+    with pytest.raises(CertificateError, match="corrupt DER"):
+        load_certificates(a.der + b"\nxx", source="ca.der")

@@ -118,3 +118,22 @@ def test_unreachable_target_without_saved_chain_says_the_next_step(
     if command == "build":
         r = CliRunner().invoke(cli, ["build", "--no-check"])
         assert r.exit_code == 0 and (tmp_path / "ca.pem").is_file()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"), [("16384", 16384), ("16K", 16384), ("0x4000", 16384), ("16KiB", 16384)]
+)
+def test_max_bytes_reads_sizes_as_the_flag_does(tmp_path: Path, text: str, expected: int) -> None:
+    """README: sizes read alike in every flag and file; `max_bytes: 16K` was refused
+    while `--max-bytes 16K` was taken."""
+    p = tmp_path / "cabundle.yaml"
+    config = parse_config(f"preset: default\nmax_bytes: {text}\n", path=p)
+    assert config.spec.policy.max_bytes == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "0", "-4K", "true"])
+def test_a_bad_max_bytes_names_its_line(tmp_path: Path, text: str) -> None:
+    p = tmp_path / "cabundle.yaml"
+    with pytest.raises(ConfigError) as e:
+        parse_config(f"preset: default\nmax_bytes: {text}\n", path=p)
+    assert "max_bytes" in str(e.value) and e.value.line == 2

@@ -314,3 +314,36 @@ def test_no_false_positives_on_certificates_images_dumps_and_sources() -> None:
     assert find_private_key(dumps.mongoose_dump()) is None
     assert find_private_key(mint("Self-signed v1-like root").der * 3) is None
     assert find_private_key(b"# no private key here\n" + X1_PEM) is None
+
+
+def test_openssl_text_dumps_and_escaped_c_strings_of_keys_are_refused() -> None:
+    """A tester's finds: `openssl pkey -text -noout` output pasted after the roots, and
+    a DER key spelled in "\\x.." escapes inside a C string beside s_pem."""
+    dumps = [
+        b"Private-Key: (256 bit)\npriv:\n    1f:2e:3d\npub:\n    04:aa\nASN1 OID: prime256v1\n",
+        b"ED25519 Private-Key:\npriv:\n    a1:b2:c3\npub:\n    d4:e5\n",
+        b"RSA Private-Key: (2048 bit, 2 primes)\nmodulus:\n    00:c3\n",
+    ]
+    for text in dumps:
+        with pytest.raises(PrivateKeyError, match="OpenSSL key text dump"):
+            refuse_private_keys(X1_PEM + text, source="ca.pem")
+    der = pooled_key("ec256", 3).private_bytes(
+        ser.Encoding.DER, ser.PrivateFormat.PKCS8, ser.NoEncryption()
+    )
+    escaped = "".join(f"\\x{b:02x}" for b in der)
+    pem_lines = X1_PEM.decode().strip().splitlines()
+    c_src = (
+        "static const char s_pem[] =\n"
+        + "".join(f'  "{ln}\\n"\n' for ln in pem_lines)
+        + ";\n"
+        + f'static const char s_key[] = "{escaped}";\n'
+    )
+    from esp_cabundle.certs import load_certificates
+
+    with pytest.raises(PrivateKeyError):
+        load_certificates(c_src.encode(), source="certs.c")
+    # the same file without the key still reads as the root it holds
+    clean = c_src.split("static const char s_key")[0]
+    assert len(load_certificates(clean.encode(), source="certs.c")) == 1
+    # an ordinary text about keys is not a dump
+    assert find_private_key(b"# Private-Key handling: see docs\n" + X1_PEM) is None

@@ -378,3 +378,17 @@ def test_boards_name_their_line_and_mdash_1213_refuses_a_partly_parsed_file() ->
     inter = mint("M CA", root)
     v = verify_chain(trust(root, nc), [_c(leaf(inter)), _c(inter)], mdash, at=NOW)
     assert (v.ok, v.stage) == (False, "ca-parse") and "TLS setup fails" in v.explanation
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [("idf-9.0", "ESP-IDF idf-9.0 is not modelled"), ("arduino-7.0", "Arduino-ESP32"),
+     ("5.4", "mbedTLS 5.4 is not modelled")],
+)  # fmt: skip
+def test_versions_nobody_modelled_are_refused_with_the_way_on(version: str, message: str) -> None:
+    """A release past the newest known (ESP-IDF 6, Arduino-ESP32 3) may ship an mbedTLS
+    line the tool does not model: refused, not silently judged as 3.6; the hint says
+    where a board's own version goes."""
+    with pytest.raises(InputError, match=message) as e:
+        mbedtls_version_for(version)
+    assert "esp-idf-bundle@5.4" in (e.value.hint or "")

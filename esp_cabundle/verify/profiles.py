@@ -304,15 +304,26 @@ def mbedtls_version_for(version: str) -> MbedtlsVersion:
             hint="give 2.28 or 3.6, an ESP-IDF version (idf-5.4) or arduino-3.2.0",
         )
     kind, major = m.group(1), int(m.group(2))
-    if kind in ("idf", "esp-idf"):
+    # Releases known to exist: a later major may ship an mbedTLS line nobody modelled.
+    if kind in ("idf", "esp-idf") and 3 <= major <= _NEWEST_IDF_MAJOR:
         return "3.6" if major >= 5 else "2.28"
-    if kind == "arduino":
+    if kind == "arduino" and 1 <= major <= _NEWEST_ARDUINO_MAJOR:
         return "3.6" if major >= 3 else "2.28"
-    if major in (2, 3):
+    if kind in (None, "mbedtls") and major in (2, 3):
         return "3.6" if major == 3 else "2.28"
-    raise InputError(
-        f"mbedTLS {version} is not modelled", hint="modelled lines: 2.28 (2.x) and 3.6 (3.x)"
+    what = {"idf": "ESP-IDF", "esp-idf": "ESP-IDF", "arduino": "Arduino-ESP32"}.get(
+        kind or "", "mbedTLS"
     )
+    raise InputError(
+        f"{what} {version} is not modelled",
+        hint="give 2.28 or 3.6 (mbedTLS), an ESP-IDF version (idf-5.4: 3.x-6.x) or "
+        "arduino-3.2.0 (1.x-3.x); a board version goes after the board's name "
+        "(esp-idf-bundle@5.4)",
+    )
+
+
+_NEWEST_IDF_MAJOR = 6
+_NEWEST_ARDUINO_MAJOR = 3
 
 
 def profile_spec(profile: DeviceProfile) -> str:
