@@ -4,6 +4,12 @@ Kept apart from :mod:`esp_cabundle.cli` so that Ctrl-C while click and the comma
 still being imported (the first tenths of a second) ends as any other interrupt does:
 "Interrupted." and exit 130, never a traceback. Once the command has finished, a late
 Ctrl-C is ignored: the exit code is the command's, as its output said.
+
+SIGTERM (a CI job cancelled, ``timeout``, a service manager) is Ctrl-C here: the
+default would end the process on the spot, leaving staged files and half-replaced
+output sets; as a KeyboardInterrupt it unwinds through the same clean-up. Commands
+that write to units install their own handlers for both while they run
+(:func:`~esp_cabundle.commands._interrupt.stop_on_signals`) and put these back after.
 """
 
 from __future__ import annotations
@@ -12,8 +18,12 @@ import contextlib
 import gc
 import signal
 import sys
+from typing import Any
 
 __all__ = ["main"]
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _before_main(signum: int, frame: object) -> None:
@@ -22,18 +32,24 @@ def _before_main(signum: int, frame: object) -> None:
     raise SystemExit(130)
 
 
+def _handle(handler: Any) -> None:
+    """``handler`` for SIGINT and SIGTERM (ValueError: not the main thread, as when a
+    test calls main() from a worker: leave them be)."""
+    with contextlib.suppress(ValueError, OSError):
+        for sig in _SIGNALS:
+            signal.signal(sig, handler)
+
+
 # Installed on import, because the console script imports this module and only then
 # calls main(): a signal in between must not print the interpreter's traceback.
-with contextlib.suppress(ValueError, OSError):  # not the main thread: leave it be
-    signal.signal(signal.SIGINT, _before_main)
+_handle(_before_main)
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
         # From here on an interrupt is an ordinary KeyboardInterrupt, caught below and
-        # by the commands that stop at a safe point.
-        with contextlib.suppress(ValueError, OSError):
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+        # by the commands that stop at a safe point; SIGTERM too.
+        _handle(signal.default_int_handler)
         if argv is None:  # the console script: see cli.hold_collection
             gc.disable()
         from . import cli  # deferred: click and the commands, under the guard below
@@ -48,7 +64,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("Interrupted.\n")
         code = 130
     # Done (or stopped): a signal from now on must not turn the outcome into another.
-    # (ValueError: not the main thread, as when a test calls main() from a worker.)
-    with contextlib.suppress(ValueError, OSError):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _handle(signal.SIG_IGN)
     sys.exit(code)

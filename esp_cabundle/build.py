@@ -19,7 +19,7 @@ from .catalog import Catalog
 from .config import OutputSpec
 from .dates import now
 from .errors import InputError
-from .fileio import read_input, refuse_clobbering, write_all_atomic
+from .fileio import PRIVATE, PUBLIC, Output, read_input, refuse_clobbering, write_all_atomic
 from .formats import FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .images import IMAGE_FORMATS, ImageOutput, render_image_output
@@ -28,6 +28,7 @@ from .limits import MAX_LOCK_INPUT
 if TYPE_CHECKING:
     from .boards import Board
     from .config import Config
+    from .fs.edit import PackedImage
     from .targets import Target
 
 __all__ = ["BuildResult", "build_bundle", "write_build"]
@@ -46,6 +47,7 @@ class BuildResult:
     lock_path: Path | None
     extra: dict[str, object] = field(default_factory=dict)
     boards: tuple[GatedCA, ...] = ()
+    private: frozenset[Path] = frozenset()  # images packing a file kept from others
 
     @property
     def bundle(self) -> Bundle:
@@ -130,11 +132,15 @@ def build_bundle(
         data = read_input(lock_path, what="lock file", max_bytes=MAX_LOCK_INPUT)
         Lock.from_bytes(data, path=str(lock_path)).check(bundle, path=str(lock_path))
     rendered: list[tuple[OutputSpec, bytes]] = []
+    private: set[Path] = set()
     for out in outputs:
         if out.format not in FORMATS:
             raise InputError(f"unknown output format '{out.format}'")
         if out.format in IMAGE_FORMATS:
-            data = _image(ca, out, per_board)
+            packed = _image(ca, out, per_board)
+            data = packed.data
+            if packed.private:
+                private.add(out.path)
         else:
             data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
         rendered.append((out, data))
@@ -144,12 +150,13 @@ def build_bundle(
         lock=lock,
         lock_path=None if locked else lock_path,
         boards=tuple(per_board.values()),
+        private=frozenset(private),
     )
 
 
 def _image(
     ca: GatedCA, out: OutputSpec, per_board: Mapping[tuple[str, str | None], GatedCA]
-) -> bytes:
+) -> PackedImage:
     """A file-system image output, holding the CA this build gated (for its board, when
     it names one)."""
     image = out.options.get("image")
@@ -161,7 +168,7 @@ def _image(
         )
     if image.board is not None:
         ca = per_board[(image.board.full_name, image.spec.ca_path)]
-    return render_image_output(ca, image).data
+    return render_image_output(ca, image)
 
 
 def _inputs(
@@ -197,8 +204,11 @@ def _refuse_clobbering(
 
 def write_build(result: BuildResult) -> list[Path]:
     """Write every output (and the lock file) atomically; returns the paths written."""
-    items = [(out.path, data) for out, data in result.outputs]
+    items: list[Output] = [
+        (out.path, data, PRIVATE if out.path in result.private else PUBLIC)
+        for out, data in result.outputs
+    ]
     if result.lock_path is not None:
         items.append((result.lock_path, result.lock.to_bytes()))
     write_all_atomic(items)
-    return [p for p, _ in items]
+    return [item[0] for item in items]

@@ -9,7 +9,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ __all__ = [
     "PUBLIC",
     "TEMP_SUFFIX",
     "is_temporary_name",
+    "kept_from_others",
     "read_input",
     "refuse_clobbering",
     "write_all_atomic",
@@ -111,9 +112,27 @@ def is_temporary_name(name: str) -> bool:
 
 
 # Modes of the files written (never narrowed or widened by the umask): PRIVATE for
-# anything holding a unit's flash contents (Wi-Fi passwords, keys in its config files).
+# anything holding a unit's flash contents (Wi-Fi passwords, keys in its config files)
+# or a file that was itself kept from others. A file replaced keeps what it denied to
+# group and others: an output never becomes readable by more users than it was.
 PUBLIC = 0o644
 PRIVATE = 0o600
+
+
+def kept_from_others(path: str | Path) -> bool:
+    """True when ``path`` exists and users other than its owner and group may not read
+    it: whatever holds its bytes is to be written :data:`PRIVATE`."""
+    try:
+        return not os.stat(path).st_mode & stat.S_IROTH
+    except OSError:
+        return False
+
+
+def _kept_narrow(mode: int, existing: int | None) -> int:
+    """``mode``, without the group and other bits the replaced file did not grant."""
+    if existing is None:
+        return mode
+    return mode & (stat.S_IMODE(existing) | 0o700)
 
 
 def write_atomic(path: str | Path, data: bytes, *, mode: int = PUBLIC) -> None:
@@ -132,6 +151,7 @@ class _Item:
     backup: str | None = None
     existed: bool = False
     committed: bool = False
+    old_mode: int | None = None  # the replaced file's st_mode
 
 
 def _classify(path: Path, data: bytes) -> _Item:
@@ -154,19 +174,22 @@ def _classify(path: Path, data: bytes) -> _Item:
             f"{path}: is a block device or socket, not a file; nothing written",
             hint="write to a file, then copy it there if that is really meant",
         )
-    return _Item(path, target, data, through=False, existed=True)
+    return _Item(path, target, data, through=False, existed=True, old_mode=st.st_mode)
 
 
-def _make_temp(parent: Path, name: str) -> tuple[int, str]:
+def _make_temp(item: _Item, parent: Path) -> int:
     """A new file ``.NAME.XXXXXXXX.esp-cabundle-tmp`` beside the target, as
     ``tempfile.mkstemp`` makes one (exclusive create, mode 0600, so no other user can
-    open it before its chmod) without importing tempfile and random for every write."""
+    open it before its chmod) without importing tempfile and random for every write.
+    Its name is in ``item.tmp`` before it exists, so an interrupt between the two still
+    leaves it to be removed."""
     for _ in range(100):
-        path = str(parent / f".{name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
+        item.tmp = str(parent / f".{item.target.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
         try:
             flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-            return os.open(path, flags | getattr(os, "O_BINARY", 0), 0o600), path
+            return os.open(item.tmp, flags | getattr(os, "O_BINARY", 0), 0o600)
         except FileExistsError:
+            item.tmp = None  # someone else's: never removed
             continue
     raise FileExistsError(f"no free temporary name in {parent}")
 
@@ -175,7 +198,8 @@ def _stage(item: _Item, mode: int) -> None:
     parent = item.target.parent if str(item.target.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        fd, item.tmp = _make_temp(parent, item.target.name)
+        fd = _make_temp(item, parent)
+        tmp = str(item.tmp)
     except OSError as e:
         # The file is written beside its target and renamed over it: a directory that
         # takes no new file (/proc, read-only) cannot hold the output.
@@ -189,7 +213,7 @@ def _stage(item: _Item, mode: int) -> None:
             f.write(item.data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(item.tmp, mode)
+        os.chmod(tmp, _kept_narrow(mode, item.old_mode))
     except OSError as e:
         raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
 
@@ -199,13 +223,13 @@ def _keep_old(item: _Item) -> None:
     if not item.existed:
         return
     backup = f"{item.tmp}.old{TEMP_SUFFIX}"
+    item.backup = backup  # named first: an interrupt right after the link still removes it
     try:
         os.link(item.target, backup)
     except OSError:
         import shutil  # deferred: only where hard links are refused (FAT, some mounts)
 
         shutil.copy2(item.target, backup)
-    item.backup = backup
 
 
 def _write_through(item: _Item) -> None:
@@ -226,52 +250,77 @@ def _roll_back(items: list[_Item]) -> None:
     for item in reversed(items):
         if not item.committed:
             continue
+        # The backup's name is left for _discard: a rename onto the same file (the new
+        # one not yet in place) does nothing and keeps it.
         with contextlib.suppress(OSError):
             if item.backup is not None:
                 os.replace(item.backup, item.target)
-                item.backup = None
             else:
                 os.unlink(item.target)
 
 
-def write_all_atomic(items: Iterable[tuple[Path, bytes]], *, mode: int = PUBLIC) -> None:
-    """Write several files, all or none, each a regular file of ``mode`` whatever the
-    umask (:data:`PRIVATE` for a unit's flash contents).
+Output = tuple[Path, bytes] | tuple[Path, bytes, int]  # path, bytes[, its own mode]
+
+
+def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> None:
+    """Write several files, all or none, each a regular file of ``mode`` (or the item's
+    own) whatever the umask (:data:`PRIVATE` for a unit's flash contents), narrowed to
+    what a file replaced allowed group and others.
 
     Every file is staged (written and synced under a temporary name beside it), then
     each replaces its file by a rename, the old one kept under a second name until all
-    are in place: if a rename fails, the files already replaced are put back. A symlink
-    is followed and its target replaced; standard output (``-``), character devices
-    (``/dev/null``) and FIFOs are written through, after the renames, never replaced.
+    are in place: if a rename fails, or an interrupt (Ctrl-C, SIGTERM) arrives, the files
+    already replaced are put back and no temporary file is left. A symlink is followed
+    and its target replaced; standard output (``-``), character devices (``/dev/null``)
+    and FIFOs are written through, after the renames, never replaced.
     """
-    todo = [_classify(Path(p), data) for p, data in items]
+    outs = list(items)
+    todo = [_classify(Path(out[0]), out[1]) for out in outs]
+    modes = [out[2] if len(out) == 3 else mode for out in outs]
     try:
-        for item in todo:
+        for item, item_mode in zip(todo, modes, strict=True):
             if not item.through:
-                _stage(item, mode)
+                _stage(item, item_mode)
         for item in todo:
             if item.through:
                 continue
             assert item.tmp is not None
             try:
                 _keep_old(item)
+                # Marked first: an interrupt right after the rename still puts it back.
+                item.committed = True
                 os.replace(item.tmp, item.target)
             except OSError as e:
+                item.committed = False
                 raise OutputError(
                     f"{item.named}: cannot write ({e.strerror or e}); "
                     "every other output was left as it was"
                 ) from e
             item.tmp = None
-            item.committed = True
         for item in todo:
             if item.through:
                 _write_through(item)
     except BaseException:
-        _roll_back(todo)
+        _again_if_interrupted(_roll_back, todo)
         raise
     finally:
-        for item in todo:
-            for name in (item.tmp, item.backup):
-                if name is not None:
-                    with contextlib.suppress(OSError):
-                        os.unlink(name)
+        _again_if_interrupted(_discard, todo)
+
+
+def _again_if_interrupted(step: Callable[[list[_Item]], None], todo: list[_Item]) -> None:
+    """``step`` done whole even when an interrupt lands in it (a signal arriving while
+    the files are being put back or removed): it is done again, then the interrupt
+    goes on. Both steps may be repeated: what is already done is skipped."""
+    try:
+        step(todo)
+    except BaseException:
+        step(todo)
+        raise
+
+
+def _discard(todo: list[_Item]) -> None:
+    for item in todo:
+        for name in (item.tmp, item.backup):
+            if name is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(name)

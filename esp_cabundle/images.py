@@ -12,7 +12,7 @@ error, as an image the firmware cannot mount would be.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -211,9 +211,11 @@ def _opt(options: Mapping[str, Any], key: str) -> str | None:
 
 def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
     """The image holding the gated CA (and ``from_dir``'s files), mounted again and read
-    back before it is returned. An output that names a board takes only a CA gated for
-    that board (InputError otherwise): its rules and connections judged it."""
+    back before it is returned; ``private`` when a file packed was kept from others. An
+    output that names a board takes only a CA gated for that board (InputError
+    otherwise): its rules and connections judged it."""
     from .fs.edit import (  # deferred: images are made only on demand
+        DirFiles,
         collect_dir_files,
         pack_ca_image,
     )
@@ -221,13 +223,14 @@ def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
     if output.board is not None:
         ca.for_board(output.board)
     spec = output.spec
-    files = collect_dir_files(output.from_dir) if output.from_dir is not None else []
-    return pack_ca_image(
+    files = collect_dir_files(output.from_dir) if output.from_dir is not None else DirFiles()
+    packed = pack_ca_image(
         spec.fs_type,
         spec.profile,
         spec.size,
         ca,
         ca_path=spec.ca_path,
-        files=files,
+        files=files.files,
         platform=spec.platform,
     )
+    return replace(packed, private=files.private)

@@ -14,10 +14,9 @@ from pathlib import Path
 
 import click
 import pytest
+from support.fresh_python import REPO, entry_started, python_child
 
 from esp_cabundle import cli as cli_module
-
-REPO = Path(__file__).resolve().parent.parent
 
 _BOOM = """
 import sys
@@ -32,39 +31,23 @@ main(["build", "--no-lock"])
 """
 
 
-def _python(code: str, cwd: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, "-c", code],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_an_interrupt_while_importing_is_interrupted_not_a_traceback(tmp_path: Path) -> None:
-    p = _python(_BOOM, tmp_path)
+    p = python_child(_BOOM, tmp_path)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
     assert err == "Interrupted.\n"
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
-def test_a_real_sigint_at_start_up(tmp_path: Path, delay: float) -> None:
+def test_a_real_sigint_at_start_up(tmp_path: Path, delay: float, sig: signal.Signals) -> None:
     """The signal comes once the entry point runs (a line on stdout says so), then after
     ``delay``: whatever it hits, the outcome is 130 and "Interrupted.", or a finished
     build (exit 0, ca.pem whole) that a late signal leaves as it was."""
-    code = (
-        "import os\nfrom esp_cabundle._entry import main\nos.write(1, b'R\\n')\n"
-        "main(['build', '--no-lock', '-q'])\n"
-    )
-    p = _python(code, tmp_path)
-    assert p.stdout is not None and p.stdout.readline() == "R\n"
+    p = entry_started(["build", "--no-lock", "-q"], tmp_path)
     time.sleep(delay)
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)  # SIGTERM (a cancelled CI job) is Ctrl-C here
     _, err = p.communicate(timeout=60)
     assert "Traceback" not in err, err
     if p.returncode == 130:

@@ -222,11 +222,14 @@ def test_pack_from_dir_skips_what_a_killed_run_left(in_tmp: Path, runner: CliRun
 def test_staged_files_are_new_private_and_named_as_temporary(tmp_path: Path) -> None:
     """The staging file is made exclusively with mode 0600 whatever the umask (no other
     user can open it before its final chmod), under a name the tool knows as its own."""
-    from esp_cabundle.fileio import _make_temp
+    from esp_cabundle.fileio import _Item, _make_temp
 
     old = os.umask(0)
+    made = []
     try:
-        made = [_make_temp(tmp_path, "ca.pem") for _ in range(3)]
+        for _ in range(3):
+            item = _Item(tmp_path / "ca.pem", tmp_path / "ca.pem", b"", through=False)
+            made.append((_make_temp(item, tmp_path), str(item.tmp)))
     finally:
         os.umask(old)
     for fd, path in made:

@@ -1,7 +1,8 @@
 """Outputs holding a unit's flash contents (a dump, a partition, a file out of one: a
 Mongoose OS /conf9.json holds the Wi-Fi password) are 0600 whatever the umask, an older
-0644 file replaced included; images made from a CA alone stay 0644; devices and FIFOs
-are written through, their modes untouched."""
+0644 file replaced included; so are images packing a file others may not read; images
+made from a CA alone stay 0644; a file replaced is never made readable by more users
+than it was; devices and FIFOs are written through, their modes untouched."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from click.testing import CliRunner
 from support.layouts import load_mongoose
 
 from esp_cabundle.cli import cli
-from esp_cabundle.fileio import PRIVATE, write_atomic
+from esp_cabundle.fileio import PRIVATE, PUBLIC, write_atomic
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 
@@ -104,3 +105,93 @@ def test_images_made_from_a_ca_alone_stay_public(in_tmp: Path, runner: CliRunner
     )
     assert r.exit_code == 0, r.output
     assert mode(in_tmp / "fs.bin") == 0o644
+
+
+def _data_dir(root: Path, conf_mode: int) -> Path:
+    data = root / "data"
+    data.mkdir()
+    (data / "conf9.json").write_text('{"wifi": {"sta": {"pass": "hunter2"}}}')
+    (data / "conf9.json").chmod(conf_mode)
+    (data / "index.html").write_text("<p>hi</p>")
+    (data / "index.html").chmod(0o644)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("conf_mode", "image_mode"), [(0o600, 0o600), (0o640, 0o600), (0o644, 0o644)]
+)
+def test_pack_from_dir_is_as_private_as_what_it_packs(
+    in_tmp: Path, runner: CliRunner, conf_mode: int, image_mode: int
+) -> None:
+    """An image holding a file others may not read is written 0600, as ``fs put`` of
+    that file into an image is; one of public files only stays 0644."""
+    _data_dir(in_tmp, conf_mode)
+    args = ["pack", "--fs", "littlefs", "--profile", "mongoose-os", "--size", "256K"]
+    r = runner.invoke(
+        cli, [*args, "--bundle", str(NEW_CA), "--from-dir", "data", "-o", "fs.bin", "-q"]
+    )
+    assert r.exit_code == 0, r.output
+    assert mode(in_tmp / "fs.bin") == image_mode
+
+
+def test_pack_of_a_private_ca_file_is_private(in_tmp: Path, runner: CliRunner) -> None:
+    shutil.copyfile(NEW_CA, in_tmp / "ca.pem")
+    (in_tmp / "ca.pem").chmod(0o600)
+    args = ["pack", "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "-o", "fs.bin", "-q"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert mode(in_tmp / "fs.bin") == 0o600
+
+
+def test_build_image_output_from_a_private_dir_is_private(in_tmp: Path, runner: CliRunner) -> None:
+    _data_dir(in_tmp, 0o600)
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\n"
+        "outputs:\n"
+        "  - {format: pem, path: ca.pem}\n"
+        "  - {format: littlefs, path: fs.bin, profile: mongoose-os, size: 256K,"
+        " from_dir: data}\n"
+        "  - {format: spiffs, path: spiffs.bin, board: mdash-arduino}\n"
+    )
+    r = runner.invoke(cli, ["build", "-q"])
+    assert r.exit_code == 0, r.output
+    assert mode(in_tmp / "fs.bin") == 0o600
+    assert mode(in_tmp / "ca.pem") == mode(in_tmp / "spiffs.bin") == 0o644
+
+
+@pytest.mark.parametrize(
+    ("before", "wanted", "after"),
+    [
+        (0o640, PUBLIC, 0o640),
+        (0o600, PUBLIC, 0o600),
+        (0o604, PUBLIC, 0o604),
+        (0o644, PRIVATE, 0o600),
+        (0o664, PUBLIC, 0o644),
+        (0o755, PUBLIC, 0o644),
+        (0o400, PUBLIC, 0o600),
+    ],
+)
+def test_a_replaced_file_is_never_opened_wider(
+    tmp_path: Path, before: int, wanted: int, after: int
+) -> None:
+    """What the old file denied group and others stays denied; nothing is granted that
+    the wanted mode does not grant; the owner keeps reading and writing its output."""
+    p = tmp_path / "ca.pem"
+    p.write_bytes(b"old")
+    p.chmod(before)
+    write_atomic(p, b"new", mode=wanted)
+    assert mode(p) == after and p.read_bytes() == b"new"
+
+
+def test_build_keeps_a_narrower_mode_of_the_file_it_replaces(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    r = runner.invoke(cli, ["build", "--preset", "default", "-o", "ca.pem", "--no-lock", "-q"])
+    assert r.exit_code == 0, r.output
+    before = (in_tmp / "ca.pem").read_bytes()
+    (in_tmp / "ca.pem").chmod(0o640)
+    args = ["build", "--preset", "letsencrypt", "-o", "ca.pem", "--no-lock", "-q"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert mode(in_tmp / "ca.pem") == 0o640
+    assert (in_tmp / "ca.pem").read_bytes() != before  # replaced, not left alone

@@ -10,9 +10,9 @@ import click
 
 from ..config import leads_outside
 from ..errors import ImageError, InputError
-from ..fileio import refuse_clobbering, write_atomic
+from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
 from ..fs import get_profile
-from ..fs.edit import collect_dir_files, pack_ca_image
+from ..fs.edit import DirFiles, collect_dir_files, pack_ca_image
 from ..images import image_spec
 from ..text import printable
 from ..ui import echo, emit_json, format_table
@@ -123,11 +123,11 @@ def pack(
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
     refuse_clobbering([("image", output)], ca.input_files(chosen))
-    files = collect_dir_files(from_dir) if from_dir is not None else []
+    files = collect_dir_files(from_dir) if from_dir is not None else DirFiles()
     if from_dir is not None and leads_outside(from_dir, output) is None:
         # The image from an earlier run, inside --from-dir: never packed into the next.
         rel = Path(os.path.relpath(os.path.realpath(output), os.path.realpath(from_dir)))
-        files = [f for f in files if f[0] != "/" + rel.as_posix()]
+        files = files.without("/" + rel.as_posix())
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
     try:
@@ -137,7 +137,7 @@ def pack(
             spec.size,
             gated,
             ca_path=spec.ca_path,
-            files=files,
+            files=files.files,
             timestamp=mtime,
             platform=spec.platform,
             disk_version=disk_version,
@@ -149,7 +149,9 @@ def pack(
                 "the image was not changed", f"nothing was written to {printable(str(output))}"
             )
         raise
-    write_atomic(output, packed.data)
+    # As secret as what went in: a 0600 conf9.json (or CA file) makes a 0600 image.
+    hidden = files.private or (ca.bundle_file is not None and kept_from_others(ca.bundle_file))
+    write_atomic(output, packed.data, mode=PRIVATE if hidden else PUBLIC)
 
     facts = packed.image.describe()
     if as_json:

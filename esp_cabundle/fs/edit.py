@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
-from ..fileio import is_temporary_name, read_input
+from ..fileio import is_temporary_name, kept_from_others, read_input
 from ..limits import MAX_PACK_INPUT, check_size
 from ..partitions import find_partition_table, read_partition_table
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..partitions import Partition
 
 __all__ = [
+    "DirFiles",
     "EditResult",
     "FileEdit",
     "ImageRegion",
@@ -261,6 +262,7 @@ class PackedImage:
     data: bytes
     image: FileSystemImage
     files: tuple[tuple[str, int], ...]  # (path, size)
+    private: bool = False  # holds a file kept from others: write it PRIVATE
 
 
 def pack_image(
@@ -349,15 +351,33 @@ def pack_ca_image(
 IGNORED_NAMES = frozenset({".DS_Store", ".git", ".gitignore", ".gitmodules"})
 
 
-def collect_dir_files(directory: str | Path) -> list[tuple[str, bytes]]:
-    """Every regular file under ``directory`` as (image path, bytes), sorted by path so
-    the image is reproducible; temporary files of an interrupted write are skipped. What
-    is read is capped (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each file and all
-    together): no partition holds more."""
+@dataclass(frozen=True, slots=True)
+class DirFiles:
+    """The files ``--from-dir`` packs, as (image path, bytes), and those among them the
+    user kept from other users (a 0600 ``conf9.json`` holding a Wi-Fi password): an
+    image holding one is written PRIVATE, as secret as its source."""
+
+    files: tuple[tuple[str, bytes], ...] = ()
+    hidden: frozenset[str] = frozenset()
+
+    @property
+    def private(self) -> bool:
+        return bool(self.hidden)
+
+    def without(self, path: str) -> DirFiles:
+        return DirFiles(tuple(f for f in self.files if f[0] != path), self.hidden - {path})
+
+
+def collect_dir_files(directory: str | Path) -> DirFiles:
+    """Every regular file under ``directory`` (image paths relative to it), sorted by
+    path so the image is reproducible; temporary files of an interrupted write are
+    skipped. What is read is capped (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each
+    file and all together): no partition holds more."""
     root = Path(directory)
     if not root.is_dir():
         raise InputError("not a directory", path=str(root))
     out: list[tuple[str, bytes]] = []
+    hidden: set[str] = set()
     total = 0
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root)
@@ -369,5 +389,7 @@ def collect_dir_files(directory: str | Path) -> list[tuple[str, bytes]]:
         total += len(data)
         check_size(total, MAX_PACK_INPUT, what="--from-dir input", path=str(root))
         out.append(("/" + rel.as_posix(), data))
+        if kept_from_others(p):
+            hidden.add(out[-1][0])
     out.sort(key=lambda item: item[0])
-    return out
+    return DirFiles(tuple(out), frozenset(hidden))

@@ -3,6 +3,7 @@ process has imported everything already, so only a child shows what a user pays 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,30 @@ def run_command_without(
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=120
     )
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def python_child(code: str, cwd: Path) -> subprocess.Popen[str]:
+    """``python -c code`` in ``cwd``, importing this checkout, its pipes open."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def entry_started(argv: list[str], cwd: Path) -> subprocess.Popen[str]:
+    """``esp-cabundle *argv`` through its entry point, returned once that is imported
+    (its handlers set): a signal sent before would meet the interpreter's start-up."""
+    code = (
+        f"import os\nfrom esp_cabundle._entry import main\nos.write(1, b'R\\n')\nmain({argv!r})\n"
+    )
+    p = python_child(code, cwd)
+    assert p.stdout is not None and p.stdout.readline() == "R\n"
+    return p
