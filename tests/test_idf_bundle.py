@@ -263,9 +263,7 @@ def test_build_filter_reads_crlf_curl_file_and_keeps_other_files_whole(
     assert roots == filtered | small and not small <= filtered
 
 
-def test_build_filter_refuses_cacrt_all_not_in_curl_format(
-    in_tmp: Path, runner: CliRunner
-) -> None:
+def test_build_filter_refuses_cacrt_all_not_in_curl_format(in_tmp: Path, runner: CliRunner) -> None:
     """gen_crt_bundle.py would keep none of a cacrt_all.pem without name lines."""
     (in_tmp / "cacrt_all.pem").write_bytes((INPUT / "small.pem").read_bytes())
     code, output = _filter_build(
