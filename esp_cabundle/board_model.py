@@ -7,7 +7,7 @@ parsing and the parser is not buried under them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -90,9 +90,7 @@ class FsTarget:
                     )
                 found.append(p)
             return tuple(found)
-        matches = tuple(
-            p for p in table if p.is_data and any(p.subtype_name == s for s in self.subtypes)
-        )
+        matches = self.candidates(table)
         if not matches:
             raise PartitionTableError(
                 f"the partition table has no data partition of subtype "
@@ -104,6 +102,12 @@ class FsTarget:
         if self.pick == "last":
             return matches[-1:]
         return matches
+
+    def candidates(self, table: PartitionTable) -> tuple[Partition, ...]:
+        """The data partitions of ``table`` of one of ``subtypes``, in table order."""
+        return tuple(
+            p for p in table if p.is_data and any(p.subtype_name == s for s in self.subtypes)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +208,33 @@ class Board:
         return self.filesystem
 
     def fs_partitions(self, table: PartitionTable) -> tuple[Partition, ...]:
-        """The partition(s) of ``table`` holding this board's CA file system."""
-        return self.file_system().select(table)
+        """The partition(s) of ``table`` holding this board's CA file system.
+
+        A board that picks one of several partitions by subtype (``pick: first`` or
+        ``last``) is refused when the table holds another one its layout does not
+        describe: that is a unit of another firmware (Mongoose OS keeps fs_0 and fs_1,
+        both subtype spiffs), and updating only the one picked would leave the other
+        holding the old CA.
+        """
+        fs = self.file_system()
+        chosen = fs.select(table)
+        if fs.partitions or fs.pick == "all":
+            return chosen
+        described = {p.name for p in self.layout} if self.layout is not None else set()
+        found = fs.candidates(table)
+        others = [p for p in found if p not in chosen and p.name not in described]
+        if others:
+            own = fs.select(self.layout) if self.layout is not None else ()
+            layout = f" (its layout has {_names(own)})" if own else ""
+            raise PartitionTableError(
+                f"the partition table has {len(found)} file-system partitions "
+                f"({_names(found)}); board {self.name} takes only the {fs.pick} of them"
+                f"{layout}, so it would update '{chosen[0].name}' and leave {_names(others)} "
+                "holding the old CA",
+                hint="is this the right --board? pick the board of the unit's firmware "
+                "(esp-cabundle boards), or one that names every partition it mounts",
+            )
+        return chosen
 
     def to_dict(self) -> dict[str, Any]:
         fs = self.filesystem
@@ -254,3 +283,7 @@ class Board:
             "source": self.source,
             **firmware_dict(self),
         }
+
+
+def _names(parts: Sequence[Partition]) -> str:
+    return ", ".join(f"'{p.name}'" for p in parts)

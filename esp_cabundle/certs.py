@@ -350,7 +350,7 @@ def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
 # Loading
 
 _BEGIN_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----")
-_END_RE = re.compile(r"-----END ([A-Z0-9 ]+)-----")
+_ARMOUR_RE = re.compile(r"-----(BEGIN|END) ([A-Z0-9 ]+)-----")
 _CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
 
 
@@ -477,96 +477,91 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
         pos = end
 
 
-def _armour_lines(lines: list[str]) -> list[int]:
-    """Indexes of the lines that can hold PEM armour: a line without a run of five dashes
-    is body or commentary (the test runs in C; the loop below then visits these only)."""
-    return [i for i, raw in enumerate(lines) if "-----" in raw]
-
-
-def _refuse_pem_keys(
-    text: str, source: str, line_map: list[int] | None, lines: list[str] | None = None
-) -> None:
-    lines = text.splitlines() if lines is None else lines
-    for i in _armour_lines(lines):
-        m = _BEGIN_RE.search(lines[i])
-        if m and "PRIVATE KEY" in m.group(1):
-            line = line_map[i] if line_map else i + 1
+def _refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None:
+    for m in _BEGIN_RE.finditer(text):
+        if "PRIVATE KEY" in m.group(1):
             raise PrivateKeyError(
                 f"private key block '{m.group(0)}'; refusing the whole input",
                 path=source,
-                line=line,
+                line=_line_at(text, m.start(), line_map),
                 hint="a CA bundle must hold only public certificates; remove the key",
             )
 
 
+def _line_at(text: str, pos: int, line_map: list[int] | None) -> int:
+    """The 1-based line of ``pos`` as ``splitlines`` counts lines (errors only: O(pos))."""
+    index = len((text[:pos] + "x").splitlines()) - 1
+    return line_map[min(index, len(line_map) - 1)] if line_map else index + 1
+
+
 def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterator[Certificate]:
-    lines = text.splitlines()
+    """Every certificate block, found by its armour wherever it stands as mbedTLS finds
+    it (``strstr``): one block's END and the next one's BEGIN may share a line."""
     # Refuse keys before yielding anything: no partial result ever leaves with a key beside it.
-    _refuse_pem_keys(text, source, line_map, lines)
-    marks = _armour_lines(lines)
+    _refuse_pem_keys(text, source, line_map)
+    marks = list(_ARMOUR_RE.finditer(text))
     k = 0
     while k < len(marks):
-        start = marks[k]
-        m = _BEGIN_RE.search(lines[start])
+        begin = marks[k]
         k += 1
-        if not m:
-            continue
-        label = m.group(1)
-        src_line = line_map[start] if line_map else start + 1
-        # The first armour line after BEGIN that ends the block; one that opens another
-        # block first means this one was cut.
-        end = -1
-        while k < len(marks):
-            i = marks[k]
-            k += 1
-            if _END_RE.search(lines[i]):
-                end = i
-                break
-            if _BEGIN_RE.search(lines[i]):
-                raise CertificateError(
-                    f"'-----BEGIN {label}-----' has no END line before the next BEGIN "
-                    f"(line {line_map[i] if line_map else i + 1})",
-                    path=source,
-                    line=src_line,
-                    hint="the block was cut: put back the rest of it and its END line",
-                )
-        if end < 0:
+        if begin.group(1) != "BEGIN":
+            continue  # an END with no block open: text between blocks
+        label = begin.group(2)
+        if k == len(marks):
             raise CertificateError(
-                f"'-----BEGIN {label}-----' has no matching END line", path=source, line=src_line
+                f"'-----BEGIN {label}-----' has no matching END line",
+                path=source,
+                line=_line_at(text, begin.start(), line_map),
             )
-        end_label = _END_RE.search(lines[end])
-        assert end_label is not None
-        if end_label.group(1) != label:
+        end = marks[k]
+        k += 1
+        if end.group(1) == "BEGIN":
             raise CertificateError(
-                f"BEGIN {label} closed by END {end_label.group(1)}", path=source, line=src_line
+                f"'-----BEGIN {label}-----' has no END line before the next BEGIN "
+                f"(line {_line_at(text, end.start(), line_map)})",
+                path=source,
+                line=_line_at(text, begin.start(), line_map),
+                hint="the block was cut: put back the rest of it and its END line",
+            )
+        if end.group(2) != label:
+            raise CertificateError(
+                f"BEGIN {label} closed by END {end.group(2)}",
+                path=source,
+                line=_line_at(text, begin.start(), line_map),
             )
         if label not in _CERT_LABELS:
             continue  # CRLs, public keys, requests: not trust anchors, skipped as mbedTLS does
-        body = "".join([raw.strip() for raw in lines[start + 1 : end]])
+        body = "".join([raw.strip() for raw in text[begin.end() : end.start()].splitlines()])
         if ":" in body:
             raise CertificateError(
                 "encrypted or header-carrying PEM block is not a plain certificate",
                 path=source,
-                line=src_line,
+                line=_line_at(text, begin.start(), line_map),
             )
         try:
             der = base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as e:
             raise CertificateError(
-                f"bad base64 in certificate block ({e})", path=source, line=src_line
+                f"bad base64 in certificate block ({e})",
+                path=source,
+                line=_line_at(text, begin.start(), line_map),
             ) from e
         if label == "TRUSTED CERTIFICATE":
             try:
                 _tag, hdr, length = _read_tlv_header(der, 0)
             except ValueError as e:
                 raise CertificateError(
-                    "corrupt TRUSTED CERTIFICATE", path=source, line=src_line
+                    "corrupt TRUSTED CERTIFICATE",
+                    path=source,
+                    line=_line_at(text, begin.start(), line_map),
                 ) from e
             der = der[: hdr + length]
         try:
             yield Certificate.from_der(der)
         except CertificateError as e:
-            raise CertificateError(e.message, path=source, line=src_line) from e
+            raise CertificateError(
+                e.message, path=source, line=_line_at(text, begin.start(), line_map)
+            ) from e
 
 
 def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:

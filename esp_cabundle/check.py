@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 
 from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
-from .certs import load_certificates
+from .certs import Certificate, load_certificates
 from .chains import (
     DEFAULT_TIMEOUT,
     ServerChain,
     capture_chain,
     load_chain_file,
 )
-from .errors import DeviceError, InputError, VerdictError
+from .errors import CertificateError, DeviceError, InputError, VerdictError
 from .fileio import read_input, write_all_atomic
 from .firmware import ca_set_info, load_ca_set, load_firmware
 from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
@@ -42,11 +42,13 @@ from .timeline import Period, Timeline, judge_periods
 from .verify import (
     DEFAULT_DEVICE,
     DeviceProfile,
+    TrustAnchor,
     TrustSet,
     Verifier,
     mbedtls_version_for,
     parse_device_profile,
 )
+from .verify.pem_read import device_view
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -66,6 +68,7 @@ __all__ = [
     "chain_file_name",
     "check_items",
     "default_trust_set",
+    "device_trust_set",
     "load_trust_set",
     "looks_like_hostname",
     "parse_device",
@@ -100,7 +103,33 @@ def load_trust_set(path: str | Path) -> TrustSet:
     if fmt is not None:
         bundle = parse_idf_bundle(data, bundle_format=fmt, source=str(p))
         return TrustSet.from_key_entries(bundle.roots, source=f"{p} (ESP-IDF bundle {fmt})")
-    return TrustSet.from_certificates(load_certificates(data, source=str(p)), source=str(p))
+    return device_trust_set(data, source=str(p))
+
+
+def device_trust_set(data: bytes, *, source: str) -> TrustSet:
+    """A CA file's roots as the unit's mbedTLS loads them (:mod:`.verify.pem_read`).
+
+    The file is first read as the tool reads any input (keys refused, errors named). A
+    PEM file that mbedTLS reads differently (a block it cannot decode, a BEGIN it stops
+    at, a label it does not know) is then judged by what mbedTLS loads, with notes
+    saying what differs; a file it reads as written is judged as read."""
+    certs = load_certificates(data, source=source)
+    view = device_view(data, certs, source=source)
+    if view is None:
+        return TrustSet.from_certificates(certs, source=source)
+    loaded: list[Certificate] = []
+    failures = view.failures
+    for der in view.loaded:
+        try:
+            loaded.append(Certificate.from_der(der))
+        except CertificateError:
+            failures += 1  # the DER parse refuses it too: one more failed block
+    return TrustSet(
+        tuple(TrustAnchor.from_certificate(c) for c in loaded),
+        source,
+        file_failures=failures,
+        notes=view.notes,
+    )
 
 
 # The output formats check reads back as a trust set (see load_trust_set).
@@ -485,7 +514,7 @@ def check_items(
 
     verifier = Verifier(trust)
     results = []
-    out_notes = list(notes)
+    out_notes = [*trust.notes, *notes]
     later = []
     for item in items:
         first = item.schedule()[0].start

@@ -5,7 +5,7 @@ a plain certificate file (PEM, DER, C source) that every richer reader falls bac
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from .certs import Certificate, load_certificates
 from .sniff import decode_text, sniff_kind
 from .text import plural
 from .verify.parse import parse_notes, unparseable_by
+from .verify.pem_read import device_view
 
 __all__ = [
     "MONGOOSE_MAX_LINE",
@@ -117,12 +118,16 @@ def _pem_notes(data: bytes) -> list[str]:
 def certificate_file_report(data: bytes, source: str) -> Report:
     """Report on PEM, DER or C source (UTF-8 or UTF-16 text)."""
     certs = load_certificates(data, source=source)
+    view = device_view(data, certs, source=source)  # the bytes as the unit's mbedTLS sees them
     data, converted = decode_text(data, source=source)
     kind = sniff_kind(data)
     findings = []
     for i, c in enumerate(certs, start=1):
-        findings.append(Finding.from_certificate(c, f"#{i}"))
-    notes: list[str] = []
+        f = Finding.from_certificate(c, f"#{i}")
+        if view is not None and c.sha256 in view.unread:
+            f = replace(f, unparseable=f.unparseable or "mbedTLS (not loaded from this file)")
+        findings.append(f)
+    notes: list[str] = list(view.notes) if view is not None else []
     if kind == "pem":
         notes += _pem_notes(data)
     elif kind in ("c-strings", "c-array"):

@@ -106,8 +106,51 @@ def test_partition_selection_against_real_tables() -> None:
     two = PartitionTable.from_csv(
         "nvs, data, nvs, , 16K\na, data, spiffs, , 64K\nb, data, littlefs, , 64K\n"
     )
-    assert [p.name for p in load_board("platformio-esp32").fs_partitions(two)] == ["b"]
     assert [p.name for p in load_board("esp-idf-spiffs").fs_partitions(two)] == ["a"]
+    # one more file-system partition than its layout names: refused, not one of them picked
+    with pytest.raises(PartitionTableError, match=r"takes only the last of them") as e:
+        load_board("platformio-esp32").fs_partitions(two)
+    assert "update 'b' and leave 'a' holding the old CA" in e.value.message
+    named = PartitionTable.from_csv(
+        "nvs, data, nvs, , 16K\nspiffs, data, spiffs, , 64K\nb, data, littlefs, , 64K\n"
+    )
+    assert [p.name for p in load_board("platformio-esp32").fs_partitions(named)] == ["b"]
+    custom = PartitionTable.from_csv("nvs, data, nvs, , 16K\nlittlefs, data, littlefs, , 64K\n")
+    assert [p.name for p in load_board("platformio-esp32").fs_partitions(custom)] == ["littlefs"]
+
+
+@pytest.mark.parametrize(
+    ("board", "pick", "kept"),
+    [
+        ("platformio-esp32", "last", "fs_0"),
+        ("platformio-esp32-spiffs", "last", "fs_0"),
+        ("esp-idf-spiffs", "first", "fs_1"),
+    ],
+)
+def test_a_board_picking_one_refuses_a_mongoose_table(board: str, pick: str, kept: str) -> None:
+    with pytest.raises(PartitionTableError) as e:
+        load_board(board).fs_partitions(table("mongoose-os-esp32"))
+    assert f"2 file-system partitions ('fs_0', 'fs_1'); board {board} takes only the {pick}" in (
+        e.value.message
+    )
+    assert f"leave '{kept}' holding the old CA" in e.value.message
+    assert e.value.hint is not None and "is this the right --board?" in e.value.hint
+
+
+def test_every_board_matches_its_own_layout_and_the_shipped_tables() -> None:
+    """The refusal of unknown file-system partitions never refuses a board's own
+    layout, nor the vendor tables the board is made for."""
+    own = {
+        "arduino-default": ["mdash-arduino", "arduino-esp32-spiffs", "arduino-esp32-littlefs"],
+        "mongoose-os-esp32": ["mongoose-os-esp32", "mongoose-os-esp32-spiffs"],
+        "idf-littlefs": ["esp-idf-littlefs"],
+    }
+    for name, boards in own.items():
+        for b in boards:
+            assert load_board(b).fs_partitions(table(name)), (name, b)
+    for b in list_boards():
+        if b.layout is not None and b.filesystem is not None:
+            assert b.fs_partitions(PartitionTable.from_binary(b.layout.to_binary())), b.name
 
 
 def test_selection_errors_name_the_missing_partition() -> None:

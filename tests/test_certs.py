@@ -172,3 +172,21 @@ def test_pem_roundtrip_is_64_columns() -> None:
     body = pem.splitlines()[1:-1]
     assert all(len(line) == 64 for line in body[:-1]) and 0 < len(body[-1]) <= 64
     assert load_certificates(pem.encode()) == (x1(),)
+
+
+def test_blocks_sharing_a_line_are_all_read() -> None:
+    """One block's END and the next one's BEGIN on one line (armour glued together, or a
+    JSON-escaped PEM with literal newlines in its lines): mbedTLS finds every block by its
+    armour, and so must the reader (it used to take such a line as an END only, silently
+    dropping every second certificate)."""
+    a, b = issue("Glued Root A"), issue("Glued Root B")
+    glued = a.pem.rstrip(b"\n") + b.pem
+    certs = load_certificates(glued, source="glued.pem")
+    assert [c.der for c in certs] == [a.der, b.der]
+    three = a.pem.rstrip(b"\n") + b.pem.rstrip(b"\n") + a.pem
+    assert len(load_certificates(three, source="three.pem")) == 3
+    # text before the first block and after the last one stays commentary
+    assert len(load_certificates(b"# roots\n" + glued + b"# end\n")) == 2
+    # an END without a block open (a comment quoting it) is not a block
+    quoted = b"# each ends with -----END CERTIFICATE-----\n" + a.pem
+    assert [c.der for c in load_certificates(quoted)] == [a.der]

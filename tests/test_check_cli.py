@@ -291,3 +291,51 @@ def test_idf_bundle_file_as_trust_set(runner: CliRunner, le_files: Path) -> None
     assert code == 0 and "ESP-IDF bundle v2" in out and "(5 roots)" in out
     code, out, _ = run(runner, "check", "--bundle", "bundle.bin", "--chain", "short.pem")
     assert code == 0 and "Note: the trust set is an ESP-IDF bundle" in out
+
+
+# --- the CA file as the unit's mbedTLS reads it (verify/pem_read) ---------------------
+
+
+def test_glued_blocks_are_all_trusted(runner: CliRunner, le_files: Path) -> None:
+    """DST's END and X1's BEGIN on one line: mbedTLS loads both, and so does check (it
+    used to judge with DST alone and fail the R11 chain)."""
+    glued = (le_files / "dst.pem").read_bytes().rstrip(b"\n") + (le_files / "x1.pem").read_bytes()
+    (le_files / "glued.pem").write_bytes(glued)
+    code, out, err = run(
+        runner, "check", "--bundle", "glued.pem", "--chain", "short.pem", "--device",
+        "mbedtls-noclock", "--at", "2024-07-01",
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert "(2 roots)" in out and "Note:" not in out
+
+
+def test_a_block_mbedtls_never_reaches_is_not_trusted(runner: CliRunner, le_files: Path) -> None:
+    """Two spaces after X1's BEGIN: mbedTLS stops there, so the unit holds DST only; the
+    tool's own reader takes X1, but the verdict is the unit's, with a note saying why."""
+    x1 = (le_files / "x1.pem").read_bytes()
+    x1 = x1.replace(b"-----BEGIN CERTIFICATE-----\n", b"-----BEGIN CERTIFICATE-----  \n")
+    (le_files / "stop.pem").write_bytes((le_files / "dst.pem").read_bytes() + x1)
+    code, out, _ = run(
+        runner, "check", "--bundle", "stop.pem", "--chain", "short.pem", "--device",
+        "mbedtls-noclock", "--at", "2024-07-01",
+    )  # fmt: skip
+    assert code == 1
+    assert "(1 root)" in out and "FAIL short.pem" in out
+    assert "mbedTLS stops reading the file at this BEGIN" in out
+    assert "not loaded by the unit's mbedTLS, though the file holds them: ISRG Root X1" in out
+
+
+def test_a_block_mbedtls_cannot_decode_fails_a_fatal_parse(
+    runner: CliRunner, le_files: Path
+) -> None:
+    """DST's base64 lines indented: mbedTLS skips that block (-0x112C) and keeps X1. A
+    firmware that takes any parse failure as fatal (mDash 1.2.13) loads nothing."""
+    dst = (le_files / "dst.pem").read_bytes().split(b"\n")
+    dst = [ln if ln.startswith(b"-----") or not ln else b"  " + ln for ln in dst]
+    (le_files / "indent.pem").write_bytes(b"\n".join(dst) + (le_files / "x1.pem").read_bytes())
+    args = ["check", "--bundle", "indent.pem", "--chain", "short.pem", "--at", "2024-07-01"]
+    code, out, _ = run(runner, *args, "--device", "mbedtls-noclock")
+    assert code == 0, out
+    assert "cannot decode this certificate block (-0x112C" in out
+    code, out, _ = run(runner, *args, "--device", "mbedtls-noclock+fatal-ca-parse")
+    assert code == 1 and "FAIL short.pem" in out

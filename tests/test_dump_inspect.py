@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,27 @@ def test_cli_inspect_dump_json(tmp_path: Path, runner: CliRunner) -> None:
     assert [c["label"] for c in ca["certificates"]][-1] == "DST Root CA X3"
     r = runner.invoke(cli, ["inspect", str(p), "--fail-on", "expired"])
     assert r.exit_code == 1 and "DST Root CA X3" in r.output
+
+
+def _reports(r: Report) -> list[Report]:
+    return [r, *(d for c in r.children for d in _reports(c))]
+
+
+@pytest.mark.parametrize("make", [dumps.arduino_dump, dumps.mongoose_dump])
+def test_every_fact_is_said_once(
+    tmp_path: Path, runner: CliRunner, make: Callable[[], bytes]
+) -> None:
+    """SPIFFS counts its files among its own facts; the report does not count them again."""
+    report = inspect_bytes(make(), source="dump.bin")
+    for r in _reports(report):
+        keys = [k for k, _ in r.facts]
+        assert len(keys) == len(set(keys)), (r.source, keys)
+    p = tmp_path / "dump.bin"
+    p.write_bytes(make())
+    r = runner.invoke(cli, ["inspect", str(p), "--at", "2026-01-01"])
+    assert r.exit_code == 0, r.output
+    fs = child(report, "spiffs" if make is dumps.arduino_dump else "fs_0")
+    block = r.stdout.split(f"{fs.source}: ", 1)[1].split(f"{fs.source}:/", 1)[0]
+    files = sum(1 for k, _ in fs.facts if k.startswith("file /"))
+    assert files and block.count("    files: ") == 1, block
+    assert f"    files: {files}\n" in block

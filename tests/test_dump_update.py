@@ -321,7 +321,7 @@ def _run(
     [
         ("encrypted", "mongoose-os-esp32", "flash encryption is probably on"),
         ("garbage", "mdash-arduino", "does not mount as spiffs"),
-        ("truncated", "mdash-arduino", "beyond the"),
+        ("truncated", "mdash-arduino", "the dump looks truncated"),
         ("no-table", "mdash-arduino", "no partition table"),
         ("bad-md5", "mdash-arduino", "MD5 mismatch"),
         ("key", "mdash-arduino", "private key"),
@@ -350,6 +350,38 @@ def test_cli_error_paths_write_nothing(
     assert code == 2, output
     assert message in output
     assert not (in_tmp / "o.bin").exists()
+
+
+@pytest.mark.parametrize("size", [3_000_000, 0x300000, 0x3F8000])
+def test_cli_truncated_dump_names_the_partition_cut_off(
+    in_tmp: Path, runner: CliRunner, size: int
+) -> None:
+    """``head -c 3000000 dump.bin``: which partition is cut, why, and what to do."""
+    code, output = _run(runner, dumps.arduino_dump()[:size], "mdash-arduino", in_tmp)
+    assert code == 2, output
+    first = "spiffs" if size < 0x3F0000 else "coredump"
+    end = 0x3F0000 if first == "spiffs" else 0x400000
+    assert f"partition '{first}' ends at {end:#x}, beyond the {size:#x}-byte dump" in output
+    assert "the dump looks truncated" in output and "nothing written" in output
+    assert "esp-cabundle read --port PORT --all" in output
+    assert ("(and 1 more after it)" in output) == (first == "spiffs")
+    assert "goes beyond" not in output and not (in_tmp / "o.bin").exists()
+
+
+def test_cli_dump_cut_inside_its_table(in_tmp: Path, runner: CliRunner) -> None:
+    code, output = _run(runner, dumps.arduino_dump()[:0x8040], "mdash-arduino", in_tmp)
+    assert code == 2, output
+    assert "partition table at 0x8000 is cut short" in output and "nothing written" in output
+    assert "read the whole flash again" in output
+    assert "goes beyond" not in output and not (in_tmp / "o.bin").exists()
+
+
+def test_trailing_bytes_after_a_whole_dump_are_kept() -> None:
+    """A dump that holds every partition is updated whatever its length."""
+    flash = dumps.arduino_dump() + b"xyz"
+    result = update_dump(flash, load_board("mdash-arduino"), gated(NEW_CA, "mdash-arduino"))
+    assert len(result.flash) == len(flash) and result.flash[-3:] == b"xyz"
+    assert result.plan.sectors and result.flash != flash
 
 
 def test_cli_missing_dump_file(in_tmp: Path, runner: CliRunner) -> None:

@@ -421,17 +421,23 @@ def test_station_every_unit_reaches_a_safe_point_and_gets_its_row_and_line(
         assert mounts_with(unit, MONGOOSE["fs_1"], files_of(original, MONGOOSE["fs_1"])) == "new"
 
 
+@pytest.fixture
+def flashed(mongoose_unit: VirtualESP32, ca_file: Path, tmp_path: Path) -> tuple[bytes, Path]:
+    """The Mongoose OS unit updated with NEW_CA: its flash before, and the journal."""
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
+    journal = tmp_path / "j"
+    r = CliRunner().invoke(cli, flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, journal))
+    assert r.exit_code == 0, r.output
+    return original, journal
+
+
 def test_restore_interrupted_then_run_again(
     mongoose_unit: VirtualESP32,
     runner: CliRunner,
     env: dict[str, str],
-    ca_file: Path,
-    tmp_path: Path,
+    flashed: tuple[bytes, Path],
 ) -> None:
-    original = mongoose_unit.read(0, len(mongoose_unit.flash))
-    journal = tmp_path / "j"
-    r = runner.invoke(cli, flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, journal))
-    assert r.exit_code == 0, r.output
+    original, journal = flashed
     # restore writes fs_1's 3 sectors back first (the reverse order); hold it in its 3rd
     pause = mongoose_unit.arm_pause(sector_writes=2)
     child = Child(
@@ -546,3 +552,50 @@ def test_a_unit_stopped_not_whole_is_not_restarted(
     assert i.written == 2 and i.holds == ("old" if whole else "broken")
     assert unit.stats.boots == (["download", "app"] if whole else ["download"])
     assert ("left in its bootloader, not restarted" in str(stopped)) is not whole
+
+
+def test_a_signal_after_the_last_restored_sector_lets_the_restore_complete(
+    mongoose_unit: VirtualESP32,
+    runner: CliRunner,
+    env: dict[str, str],
+    flashed: tuple[bytes, Path],
+) -> None:
+    """As for flash: a restore already writing its last sector finishes it and reads the
+    unit back; the stop request is not taken for a unit that does not read back."""
+    original, journal = flashed
+    pause = mongoose_unit.arm_pause(sector_writes=5)  # the 6th and last sector written back
+    child = Child(["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)], env)
+    code, out, err = interrupt_at(child, [pause], signal.SIGTERM)
+    assert code == 0, err
+    assert out.startswith(f"OK  {mongoose_unit.url}") and "restored fs_0, fs_1" in out, out
+    assert "does not read back" not in out + err
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
+    (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
+    assert entry.status == "restored"
+
+
+def test_a_signal_while_reading_back_a_unit_already_restored_leaves_the_entry_restorable(
+    mongoose_unit: VirtualESP32,
+    runner: CliRunner,
+    env: dict[str, str],
+    flashed: tuple[bytes, Path],
+) -> None:
+    """Nothing to write (the unit already holds the old sectors, as after a restore killed
+    before it could record itself): a stop while it reads the unit back ends at once
+    (exit 130), and the entry stays for the rerun, which finds the old CA and marks it done."""
+    original, journal = flashed
+    mongoose_unit.load(0, original)  # the saved sectors are back; the journal says complete
+    # the partition table is the 1st read; the 2nd opens a file system to read it back
+    pause = mongoose_unit.arm_pause(command="READ_FLASH", nth=2)
+    child = Child(["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)], env)
+    code, out, err = interrupt_at(child, [pause], signal.SIGINT)
+    assert code == 130, err
+    assert out.startswith(f"STOPPED  {mongoose_unit.url}"), out
+    assert "does not read back" not in out + err and "stale" not in out + err
+    (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
+    assert entry.status == "complete"
+    r = runner.invoke(cli, ["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)])
+    assert r.exit_code == 0 and "already hold what they held before" in r.output, r.output
+    (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
+    assert entry.status == "restored"
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original

@@ -225,6 +225,19 @@ def test_partition_missing(
     assert untouched(arduino_unit)
 
 
+@pytest.mark.parametrize("board", ["platformio-esp32", "esp-idf-spiffs"])
+def test_a_board_picking_one_of_the_units_file_systems_is_refused(
+    mongoose_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path, board: str
+) -> None:
+    """PlatformIO's profile would mount Mongoose OS's fs_1 and leave fs_0 behind."""
+    args = [*flash_args(mongoose_unit, board, ca_file, tmp_path / "j"), "--dry-run"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "2 file-system partitions ('fs_0', 'fs_1')" in r.stdout
+    assert f"board {board} takes only the" in r.stdout and "holding the old CA" in r.stdout
+    assert untouched(mongoose_unit) and not (tmp_path / "j").exists()
+
+
 def test_file_system_not_mounting_is_never_formatted(
     mongoose_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
+from tests.support import dumps
 
 DATA = Path(__file__).parent / "data"
 R10 = DATA / "letsencrypt" / "2024-r10.pem"
@@ -113,6 +115,49 @@ def test_fs_cat_over_its_image(built: Path, runner: CliRunner) -> None:
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     _refused(runner, ["fs", "cat", "fs.bin", "/ca.pem", "-o", "fs.bin"], built, "image fs.bin")
+
+
+@pytest.fixture
+def dumped(built: Path) -> Path:
+    """A whole-flash dump of an mDash Arduino unit, the ca.pem built beside it."""
+    (built / "dump.bin").write_bytes(dumps.arduino_dump())
+    return built
+
+
+def test_update_dump_over_its_dump(dumped: Path, runner: CliRunner) -> None:
+    """The backup of the unit's flash must survive a mistyped -o."""
+    base = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "ca.pem"]
+    _refused(runner, [*base, "-o", "dump.bin"], dumped, "output dump.bin", "dump dump.bin")
+    _refused(runner, [*base, "-o", "./dump.bin", "--json"], dumped, "dump dump.bin")
+    os.symlink("dump.bin", dumped / "link.bin")
+    _refused(runner, [*base, "-o", "link.bin"], dumped, "dump dump.bin")
+
+
+def test_update_dump_over_its_ca_config_or_board(dumped: Path, runner: CliRunner) -> None:
+    base = ["update-dump", "dump.bin", "--board", "mdash-arduino"]
+    _refused(runner, [*base, "--bundle", "ca.pem", "-o", "ca.pem"], dumped, "CA file ca.pem")
+    (dumped / "my.yaml").write_text("preset: letsencrypt\n")
+    _refused(runner, [*base, "-c", "my.yaml", "-o", "my.yaml"], dumped, "config my.yaml")
+    (dumped / "x1.pem").write_bytes(X1.read_bytes())
+    _refused(runner, [*base, "--root", "x1.pem", "-o", "x1.pem"], dumped, "root file x1.pem")
+    board = dumped / "mdash-arduino.yaml"
+    board.write_bytes(Path(load_board("mdash-arduino").source).read_bytes())
+    args = ["update-dump", "dump.bin", "--board", "mdash-arduino.yaml", "--bundle", "ca.pem"]
+    _refused(runner, [*args, "-o", "mdash-arduino.yaml"], dumped, "board file")
+
+
+def test_pack_image_over_its_board_file(built: Path, runner: CliRunner) -> None:
+    board = built / "mdash-arduino.yaml"
+    board.write_bytes(Path(load_board("mdash-arduino").source).read_bytes())
+    args = ["pack", "--board", "mdash-arduino.yaml", "--bundle", "ca.pem"]
+    _refused(runner, [*args, "-o", "mdash-arduino.yaml"], built, "board file")
+
+
+def test_init_force_over_its_board_file(in_tmp: Path, runner: CliRunner) -> None:
+    board = in_tmp / "mdash-arduino.yaml"
+    board.write_bytes(Path(load_board("mdash-arduino").source).read_bytes())
+    args = ["init", "--board", "mdash-arduino.yaml", "--yes", "--force"]
+    _refused(runner, [*args, "-o", "mdash-arduino.yaml"], in_tmp, "board file")
 
 
 # ---------------------------------------------------------------------------------------

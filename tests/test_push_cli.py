@@ -79,7 +79,8 @@ def test_bad_input_is_exit_2_and_changes_nothing(
 
 
 # urllib raises ValueError on these (an unclosed '[', a port that is no number, out of
-# range): each must be exit 2 with a JSON error document, the URL's password unshown.
+# range) or keeps a host with a space: each must be exit 2 with a JSON error document,
+# the URL's password unshown.
 BAD_URLS = [
     (["--mqtt", "mqtt://[::1", "--device", "x"], {}, "--mqtt: the host"),
     (["--mqtt", "mqtt://h:0", "--device", "x"], {}, "--mqtt: the port"),
@@ -88,6 +89,10 @@ BAD_URLS = [
     (["--mdash", "http://h:abc/api"], {}, "--mdash: the port"),
     (["--rpc", "http://[::1/rpc"], {}, "--rpc: the host"),
     (["--rpc", "http://h/rpc", "--rpc", "ws://h:99999/rpc"], {}, "--rpc (URL 2 of 2): the port"),
+    # a host urllib keeps but no resolver could find (it used to be looked up: exit 3)
+    (["--mqtt", "mqtt:// 127.0.0.1", "--device", "x"], {}, "--mqtt: the host holds a space"),
+    (["--mdash", "http://exa mple/api", "--device", "x"], {}, "--mdash: the host holds"),
+    (["--rpc", "http://h/rpc", "--rpc", "ws://a|b/rpc"], {}, "--rpc (URL 2 of 2): the host"),
     (
         ["--device", "x"],
         {"ESP_CABUNDLE_MQTT": "mqtt://u:pw-in-url-1@[127.0.0.1"},

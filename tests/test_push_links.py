@@ -143,6 +143,22 @@ def test_lan_units_over_http_and_websocket(tmp_path: Path, scheme: str) -> None:
             s.close()
 
 
+def test_lan_units_of_both_protocols_are_recorded_as_reached(tmp_path: Path) -> None:
+    """One --rpc transport with an http:// and a ws:// unit: each ledger row names the
+    protocol its unit was reached by (the transport used to name them all "http")."""
+    units = [mongoose_unit("lan-h"), mongoose_unit("lan-w")]
+    servers = [LanUnitServer(u) for u in units]
+    try:
+        urls = [servers[0].http_url, servers[1].ws_url]
+        code, out = run(tmp_path, "--rpc", urls[0], "--rpc", urls[1], board="mongoose-os-esp32")
+        assert code == 0, out
+        with Ledger(tmp_path / "c.db") as led:
+            assert {r.id: r.transport for r in led.rows()} == {"lan-h": "http", "lan-w": "ws"}
+    finally:
+        for s in servers:
+            s.close()
+
+
 def test_lan_unit_that_drops_is_offline_then_finished(tmp_path: Path) -> None:
     unit = mongoose_unit("lan-c", drop_after=3, back_after=0.3)
     server = LanUnitServer(unit)

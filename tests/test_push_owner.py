@@ -177,6 +177,8 @@ def test_a_key_in_the_mdash_url_is_refused(stand_in: Any, tmp_path: Path, url: s
     assert code == 2 and "visible in the process list" in out, out
     assert "URLKEY99" not in out and unit.calls == [] and s.requests == []
     assert not (tmp_path / "c.db").exists()
+    # the message reads as written: only the key is masked, never the word "user"
+    assert "(user:KEY@ or ?access_token=)" in out, out
 
 
 # --- retries and the end of a watch (item 3) -----------------------------------------

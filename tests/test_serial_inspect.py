@@ -151,6 +151,27 @@ def test_option_errors(
     assert unit.stats.connections == 0
 
 
+@pytest.mark.parametrize(
+    ("link", "code", "boots"),
+    [
+        (["--after", "no-reset"], 0, ["download"]),  # left in its loader, not restarted
+        (["--before", "no-reset"], 3, []),  # running firmware, not reset: no loader
+    ],
+)
+def test_reset_options_reach_the_unit(
+    virtual_esp32: Start, runner: CliRunner, link: list[str], code: int, boots: list[str]
+) -> None:
+    """--before and --after, as read, flash and restore take them (over rfc2217, where
+    the reset lines travel)."""
+    unit = virtual_esp32("esp32", transport="rfc2217", mode="app")
+    load_mongoose(unit)
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--no-apps", "-b", "921600", *link])
+    assert r.exit_code == code, r.output
+    assert unit.stats.boots == boots
+    if code:
+        assert "not in download mode" in r.stderr
+
+
 def test_unit_without_a_partition_table(virtual_esp32: Start, runner: CliRunner) -> None:
     unit = virtual_esp32("esp32")
     r = runner.invoke(cli, ["inspect", "--port", unit.url])

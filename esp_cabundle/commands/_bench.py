@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..flash.base import JOB, Message, ProgressEvent, Step
+from ..flash.flasher import ca_words
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import next_step
 from ..text import printable
@@ -172,9 +173,12 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
     added, removed = plan_roots(r.plan)
     changed = root_names([c.label for c in added], [c.label for c in removed])
     finished = [x.entry for x in r.resumed if x.action == "finished"]
+    other = _other_ca(r)
     if r.status == "updated":
         what = changed or "updated (the same roots, another file)"
-        if finished:
+        if other:
+            what = f"finished the interrupted update of another CA ({other}), then wrote {what}"
+        elif finished:
             what = f"finished the interrupted update, then {what}"
     elif r.status == "up to date":
         held = len(r.plan.ca) if r.plan is not None else 0
@@ -183,13 +187,31 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
             brought = journal_roots(finished[0].roots_before, finished[-1].roots_after)
             what = f"finished the interrupted update: {brought or what}"
     elif r.status == "resume pending":
-        return Line("DRY RUN", r.port, r.mac, _PENDING, outcome.seconds)
+        pending = _PENDING
+        if other:
+            pending = (
+                f"an interrupted update of another CA ({other}) would be finished first, then "
+                f"this one written; run without --dry-run"
+            )
+        return Line("DRY RUN", r.port, r.mac, pending, outcome.seconds)
     else:  # dry run
         return Line("DRY RUN", r.port, r.mac, f"would change: {changed}", outcome.seconds)
     return Line("OK", r.port, r.mac, what, outcome.seconds)
 
 
 _PENDING = "an interrupted update would be finished first; run without --dry-run"
+
+
+def _other_ca(r: FlashResult) -> str:
+    """Both CAs, when an interrupted update this run finished (or would) carried another
+    CA than the one it flashes: ``SHA-256 ..., 3 roots: ...; this one SHA-256 ...``."""
+    for x in r.resumed:
+        if x.action in ("finished", "would finish") and x.other_ca:
+            old = ca_words(x.entry.ca_sha256, x.entry.roots_after)
+            return f"{old}; this one {ca_words(*x.this_ca)}"
+    return ""
+
+
 _HOLDS = {
     "old": "unchanged: holds its old CA file",
     "new": "holds the new CA file",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..flash.flasher import FlashResult
+from ..flash.flasher import FlashResult, ca_words
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import next_step
 from ..text import plural
@@ -96,15 +96,20 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
     proved untouched, and how it ended."""
     lines = [f"{result.chip} MAC {result.mac}, board {result.board}"]
     for r in result.resumed:
+        other = (
+            f"; it carried another CA ({ca_words(r.entry.ca_sha256, r.entry.roots_after)})"
+            if r.other_ca
+            else ""
+        )
         if r.action == "finished":
             lines.append(
                 f"finished the update interrupted on {r.entry.when} "
-                f"({plural(r.sectors_written, 'sector')} written)"
+                f"({plural(r.sectors_written, 'sector')} written){other}"
             )
         elif r.action == "would finish":
             lines.append(
                 f"an update interrupted on {r.entry.when} would be finished first "
-                f"({plural(r.sectors_written, 'sector')} to write); run without --dry-run"
+                f"({plural(r.sectors_written, 'sector')} to write){other}; run without --dry-run"
             )
         elif r.action == "stale":
             lines.append(
@@ -175,6 +180,8 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
                     "created": x.entry.created.isoformat(),
                     "action": x.action,
                     "sectors": x.sectors_written,
+                    "ca_sha256": x.entry.ca_sha256,
+                    "other_ca": x.other_ca,
                 }
                 for x in r.resumed
             ],

@@ -16,9 +16,8 @@ from urllib.parse import SplitResult, parse_qsl
 import click
 from click.core import ParameterSource
 
-from ..certs import load_certificates
 from ..chains import parse_host_port
-from ..check import Target, board_device, check_items, target_items
+from ..check import Target, board_device, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
 from ..dates import now
 from ..errors import EspCabundleError, InputError
@@ -31,7 +30,6 @@ from ..push.urls import split_url
 from ..redact import remember
 from ..text import printable
 from ..ui import warn
-from ..verify import TrustSet
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -63,7 +61,7 @@ def deadline_for(
         if not servers and not own:
             return None
         try:
-            trust = TrustSet.from_certificates(load_certificates(old, source="a unit's CA"))
+            trust = device_trust_set(old, source="a unit's CA")  # as its mbedTLS loads it
         except EspCabundleError:
             return None
         try:
@@ -183,7 +181,10 @@ def _check_mdash_url(url: str) -> None:
         raise InputError(f"--mdash takes an http(s):// URL, not {url!r}")
     query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
     if parts.username is not None or parts.password is not None or "access_token" in query:
-        for piece in (parts.username, parts.password, parts.query):
+        # A name beside a password is a user name, masked nowhere (a common word such as
+        # "user" would be masked in every message); alone before the @ it is the key.
+        name = parts.username if parts.password is None else None
+        for piece in (name, parts.password, parts.query):
             if piece:
                 remember(piece)
         raise InputError(

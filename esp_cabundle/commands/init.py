@@ -15,6 +15,7 @@ from ..boards import load_board
 from ..catalog import PRESETS
 from ..config import CONFIG_NAME
 from ..errors import EspCabundleError, InputError
+from ..fileio import refuse_clobbering
 from ..init_config import (
     DEFAULT_PRESET,
     DEFAULT_SERVICE_YEARS,
@@ -111,6 +112,8 @@ def init(
     ask = not yes
 
     chosen_board = _load_board(board) if board is not None else None
+    if chosen_board is not None:  # --force replaces a config, never the board file read
+        refuse_clobbering([("config", output)], [("board file", Path(chosen_board.source))])
     if board is None and ask:
         chosen_board = _prompt_board()
 

@@ -16,15 +16,16 @@ from ..ui import echo, emit_json, error_document, format_table
 from ._unit import unit_progress
 from .options import (
     at_option,
-    baud_option,
     board_option,
     json_option,
+    link_options,
     parse_at,
     port_option,
     quiet_option,
 )
 
 if TYPE_CHECKING:
+    from ..flash.serial import Link
     from ..inspect import Report
 
 
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     help="With --port: skip app partitions (faster; certificates compiled into the "
     "firmware are then not reported).",
 )
-@baud_option
+@link_options
 @at_option
 @json_option
 @quiet_option
@@ -64,7 +65,7 @@ def inspect(
     port: str | None,
     board: str | None,
     no_apps: bool,
-    baud: int,
+    link: Link,
     at: datetime | None,
     as_json: bool,
     quiet: bool,
@@ -94,7 +95,7 @@ def inspect(
     reports = [inspect_path(p) for p in paths]
 
     unit = inspect_port_report(
-        port, board=board, no_apps=no_apps, baud=baud, quiet=quiet or as_json
+        port, board=board, no_apps=no_apps, link=link, quiet=quiet or as_json
     )
     reports += [unit] if unit is not None else []
     problems = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
@@ -188,13 +189,14 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
 
 
 def inspect_port_report(
-    port: str | None, *, board: str | None, no_apps: bool, baud: int, quiet: bool
+    port: str | None, *, board: str | None, no_apps: bool, link: Link, quiet: bool
 ) -> Report | None:
-    """The report for ``inspect --port`` (None without --port; --board needs --port)."""
+    """The report for ``inspect --port`` (None without --port; --board needs --port);
+    ``link``: -b, --before and --after, as every command that talks to a unit takes them."""
     if port is None:
         if board is not None or no_apps:
             raise InputError("--board and --no-apps go with --port (a unit to read)")
         return None
     profile = load_board(board) if board is not None else None
     with unit_progress(quiet=quiet) as progress:
-        return inspect_port(port, board=profile, apps=not no_apps, baud=baud, progress=progress)
+        return inspect_port(port, board=profile, apps=not no_apps, progress=progress, **link)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..config import find_config, leads_outside
+from ..config import leads_outside
 from ..errors import ImageError, InputError
 from ..fileio import refuse_clobbering, write_atomic
 from ..fs import get_profile
@@ -122,10 +122,7 @@ def pack(
             f"--mtime: {spec.fs_type} profile {prof.name} keeps no time attributes",
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
-    inputs = [("CA file", ca.bundle_file)] if ca.bundle_file is not None else []
-    config_path = ca.config_path or find_config()
-    inputs += [("config", config_path)] if config_path is not None else []
-    refuse_clobbering([("image", output)], inputs)
+    refuse_clobbering([("image", output)], ca.input_files(chosen))
     files = collect_dir_files(from_dir) if from_dir is not None else []
     if from_dir is not None and leads_outside(from_dir, output) is None:
         # The image from an earlier run, inside --from-dir: never packed into the next.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..boards import load_board
-from ..fileio import PRIVATE, write_atomic
+from ..fileio import PRIVATE, refuse_clobbering, write_atomic
 from ..flash.offline import update_dump as run_update
 from ..text import plural
 from ..ui import echo, emit_json, note
@@ -85,6 +85,7 @@ def update_dump(
     profile.file_system()
     if platform is not None:
         profile = with_platform(profile, platform)
+    refuse_clobbering([("output", output)], [("dump", dump), *ca.input_files(profile)])
     flash = read_input(dump)
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     announce(gated, quiet=quiet, as_json=as_json)

@@ -42,6 +42,7 @@ from .interrupt import (
     GuardedFlash,
     Holds,
     Interruption,
+    PartitionHolding,
     SectorState,
     UnitInterrupted,
     holdings,
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
     from ..partitions import PartitionTable
     from .serial import Link, UnitInfo
 
-__all__ = ["FlashResult", "Resumed", "flash_ca", "flash_unit"]
+__all__ = ["FlashResult", "Resumed", "ca_words", "flash_ca", "flash_unit"]
 
 FlashStatus = Literal["updated", "up to date", "dry run", "resume pending", "interrupted"]
 
@@ -78,13 +79,50 @@ _CONNECT, _PENDING, _PLAN, _JOURNAL, _WRITE, _VERIFY = 15, 20, 50, 60, 92, JOB
 # Results
 
 
+Roots = tuple[tuple[str, str], ...]  # (name, SHA-256) of each root of a CA file
+
+
 @dataclass(frozen=True, slots=True)
 class Resumed:
-    """What became of an interrupted update found in the journal."""
+    """What became of an interrupted update found in the journal: ``held``, what each of
+    its partitions mounted with when this run found it; ``this_ca``, the SHA-256 and
+    roots of the CA this run flashes (the interrupted update may have carried another)."""
 
     entry: JournalEntry
     action: Literal["finished", "dropped", "stale", "would finish"]
     sectors_written: int = 0
+    held: tuple[PartitionHolding, ...] = ()
+    this_ca: tuple[str, Roots] = ("", ())
+
+    @property
+    def other_ca(self) -> bool:
+        """The interrupted update carried another CA than the one this run flashes."""
+        return bool(self.this_ca[0]) and self.entry.ca_sha256 != self.this_ca[0]
+
+    def roots_found(self) -> Roots:
+        """The roots the unit held when this run found it: each partition's (``fs_0:
+        ...``) when they differ, as a partly applied unit is described. A partition whose
+        state the journal cannot tell (a sector torn by a cut) counts as holding the roots
+        it held before the interrupted update; one left without a usable CA file, none."""
+        per: list[tuple[str, Roots]] = []
+        for p in self.held:
+            if p.holds == "new":
+                per.append((p.name, self.entry.roots_after))
+            elif p.holds in ("mixed", "unmountable"):
+                per.append((p.name, ()))
+            else:
+                per.append((p.name, self.entry.roots_before))
+        if len({roots for _, roots in per}) <= 1:
+            return per[0][1] if per else self.entry.roots_before
+        return tuple((f"{name}: {n}", f"{name}:{fp}") for name, roots in per for n, fp in roots)
+
+
+def ca_words(sha256: str, roots: Roots) -> str:
+    """A CA named for people: its SHA-256 prefix and its roots (``SHA-256 1a2b3c4d5e6f,
+    3 roots: ISRG Root X1, ...``)."""
+    names = ", ".join(name for name, _ in roots)
+    count = f"{len(roots)} root" + ("" if len(roots) == 1 else "s")
+    return f"SHA-256 {sha256[:12]}, {count}: {names}" if roots else f"SHA-256 {sha256[:12]}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +169,14 @@ class FlashResult:
     def roots_after(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self._roots(before=False))
 
-    def _found(self) -> tuple[tuple[str, str], ...]:
-        """(name, fingerprint) of the roots the unit held before: those the journal kept
-        for an interrupted update this run finished (the unit held them before it), else
-        those the plan read, else the journal's or those read before a stop."""
+    def _found(self) -> Roots:
+        """(name, fingerprint) of the roots the unit held when this run started: for an
+        interrupted update this run finished, what its journal says each partition then
+        held (:meth:`Resumed.roots_found`), else those the plan read, else the journal's
+        or those read before a stop."""
         for r in self.resumed:
             if r.action in ("finished", "would finish") and r.entry.roots_before:
-                return r.entry.roots_before
+                return r.roots_found()
         if self.plan is not None:
             for c in self.plan.changes:
                 if not c.skipped:
@@ -147,7 +186,7 @@ class FlashResult:
             return self.journal.roots_before
         return _named(self.roots_read)
 
-    def _roots(self, *, before: bool) -> tuple[tuple[str, str], ...]:
+    def _roots(self, *, before: bool) -> Roots:
         found = self._found()
         if before:
             return found
@@ -163,17 +202,26 @@ class FlashResult:
             return tuple(
                 (f"{p.name}: {name}", f"{p.name}:{fp}")
                 for p in stop.partitions
-                for name, fp in (new if p.holds == "new" else found)
+                for name, fp in (new if p.holds == "new" else self._planned_from(p.name, found))
             )
         if holds not in (None, "old"):
             return ()  # a partition not whole, or not known: the interruption says which
         return found
 
+    def _planned_from(self, partition: str, found: Roots) -> Roots:
+        """The roots a partition held when this update was planned (after finishing an
+        interrupted one); ``found`` without a plan."""
+        for c in self.plan.changes if self.plan is not None else ():
+            if c.partition.name == partition and not c.skipped:
+                return _named(c.roots.before)
+        return found
+
     @property
     def log_result(self) -> str:
         """The station log's word: updated, up-to-date, resumed (an interrupted update
-        finished, nothing else to write), interrupted, dry-run."""
-        if self.status == "up to date" and any(r.action == "finished" for r in self.resumed):
+        finished, whatever was written after it), interrupted, dry-run."""
+        finished = any(r.action == "finished" for r in self.resumed)
+        if self.status in ("updated", "up to date") and finished:
             return "resumed"
         if self.status in ("dry run", "resume pending"):
             return "dry-run"
@@ -184,7 +232,7 @@ class FlashResult:
 # Flashing
 
 
-def _named(certs: tuple[Certificate, ...]) -> tuple[tuple[str, str], ...]:
+def _named(certs: tuple[Certificate, ...]) -> Roots:
     return tuple((printable(c.label), c.sha256) for c in certs)
 
 
@@ -198,10 +246,17 @@ def _finish_pending(
     journal: Journal,
     mac: str,
     *,
+    ca: GatedCA,
     dry_run: bool,
     progress: ProgressCallback | None,
 ) -> list[Resumed]:
-    """Finish (or set aside) every unfinished update the journal holds for this unit."""
+    """Finish (or set aside) every unfinished update the journal holds for this unit.
+
+    One that carried another CA than ``ca`` is finished all the same (and said so):
+    every state on the way is then one an update passed through and journaled, so
+    ``restore`` undoes this run, then that one, each landing on a whole unit.
+    """
+    this_ca = (ca.sha256, _named(ca.certificates))
     out: list[Resumed] = []
     for entry in journal.pending(mac):
         mismatch = entry.table_mismatch(table)
@@ -224,8 +279,17 @@ def _finish_pending(
                 journal.set_status(entry, "cancelled")
             out.append(Resumed(entry, "dropped"))
             continue
+        found = Resumed(entry, "would finish", todo, holdings(entry, state.sectors), this_ca)
+        if found.other_ca:
+            say(
+                progress,
+                f"the update interrupted on {entry.when} carried another CA "
+                f"({ca_words(entry.ca_sha256, entry.roots_after)}) than this one "
+                f"({ca_words(*this_ca)}): it is finished first, then this one written",
+                "warning",
+            )
         if dry_run:
-            out.append(Resumed(entry, "would finish", todo))
+            out.append(found)
             continue
         say(
             progress,
@@ -242,7 +306,7 @@ def _finish_pending(
             resume_hint="reconnect and run the same command again: it finishes from the journal",
         )
         journal.set_status(entry, "complete")
-        out.append(Resumed(entry, "finished", todo))
+        out.append(replace(found, action="finished"))
     return out
 
 
@@ -280,6 +344,7 @@ def flash_ca(
             table,
             journal,
             mac,
+            ca=ca,
             dry_run=dry_run,
             progress=within(progress, _CONNECT, _PENDING),
         )

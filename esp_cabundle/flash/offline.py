@@ -29,7 +29,12 @@ from ..errors import CertificateError, ImageError, PartitionTableError
 from ..findings import Finding, Report
 from ..fs import detect_fs_type
 from ..fs.inspect import inspect_image
-from ..partitions import DEFAULT_TABLE_OFFSET, Partition, find_partition_table
+from ..partitions import (
+    DEFAULT_TABLE_OFFSET,
+    Partition,
+    find_partition_table,
+    read_partition_table,
+)
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
 from .table import read_table
@@ -241,6 +246,10 @@ def _table_starts_at(data: bytes, offset: int) -> bool:
     return True
 
 
+def _beyond(p: Partition, size: int) -> str:
+    return f"partition '{p.name}' ends at {p.end:#x}, beyond the {size:#x}-byte dump"
+
+
 def inspect_dump(data: bytes, source: str) -> Report | None:
     """INSPECTORS entry: a Report for a whole-flash dump, None when ``data`` is not one.
 
@@ -266,10 +275,7 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
     for p in table:
         facts.append((f"partition {p.name}", _partition_row(p)))
         if p.end > len(data):
-            notes.append(
-                f"partition '{p.name}' ends at {p.end:#x}, beyond the {len(data):#x}-byte dump "
-                "(not inspected)"
-            )
+            notes.append(f"{_beyond(p, len(data))} (not inspected)")
             continue
         part = data[p.offset : p.end]
         if p.is_data and p.subtype_name in ("ota", "phy"):
@@ -324,7 +330,7 @@ def update_dump(flash: bytes, board: Board, ca: GatedCA, *, source: str = "dump"
     kept byte for byte, and the result is read back (both checked here).
     """
     dump = DumpFile(flash, name=source)
-    table = read_table(dump, offset=None)
+    table = read_table(dump, offset=_complete_dump_table(flash, source))
     plan = plan_ca_update(dump, table, board, ca)
     write_sectors(
         dump,
@@ -346,6 +352,29 @@ def update_dump(flash: bytes, board: Board, ca: GatedCA, *, source: str = "dump"
     new = dump.data
     _check_untouched(flash, new, plan)
     return DumpUpdate(new, plan)
+
+
+def _complete_dump_table(flash: bytes, source: str) -> int:
+    """Where the table of ``flash`` is, once every partition it lists is known to lie
+    inside the dump: a dump cut short (a read or a copy that stopped) is refused, naming
+    the partition it cuts off, before any page of it is read."""
+    try:
+        table = read_partition_table(flash, check_size=False)
+    except PartitionTableError as e:
+        raise PartitionTableError(
+            f"{source}: {e.message}; nothing written",
+            hint=e.hint or "is the dump complete? esp-cabundle read --port PORT --all -o dump.bin",
+        ) from e
+    cut = [p for p in table if p.end > len(flash)]
+    if cut:
+        more = f" (and {len(cut) - 1} more after it)" if len(cut) > 1 else ""
+        raise PartitionTableError(
+            f"{source}: {_beyond(cut[0], len(flash))}{more}: the dump looks truncated, not "
+            "a whole flash; nothing written",
+            hint="read the whole flash again (esp-cabundle read --port PORT --all -o dump.bin, "
+            "or esptool read-flash 0 ALL dump.bin), then update that dump",
+        )
+    return table.offset
 
 
 def _check_untouched(old: bytes, new: bytes, plan: UpdatePlan) -> None:

@@ -7,7 +7,9 @@ and one the board keeps its file system in (the sectors were already checked to 
 inside it when the entry was read). The
 sectors go back in the reverse of the update's (power-safe) order, so each state on
 the way is one the update itself passed through; a stop request is obeyed at once
-before the first write, between two sectors after it (see :mod:`.interrupt`).
+before the first write, between two sectors after it (see :mod:`.interrupt`). Once the
+last sector is back the unit is read back whatever is asked, as ``flash`` verifies; with
+nothing to write a stop while reading back ends the run, the entry left as it was.
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -
             image = mount_region(cache, p.offset, p.size, fs_type=p.fs_type, profile=fs.profile)
             data = image.read(fs.ca_path) if image.exists(fs.ca_path) else b""
             certs = load_certificates(data, source="CA file") if data else ()
+        except UnitInterrupted:
+            raise  # a stop requested while reading: says nothing of what the unit holds
         except EspCabundleError as e:
             problems.append(f"{p.name} does not read back ({e.message})")
             continue
@@ -221,7 +225,13 @@ def restore_flash(
                 entry = journal.set_status(entry, before)
             partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
             raise UnitInterrupted(e.interruption, partial) from None
-    problems = _restored_problems(guarded, entry, board)
+    if todo:
+        # every sector is back (each checked by the unit's MD5): as a flash whose last
+        # sector was written, the read-back completes; a stop now is not a failed one
+        with guarded.writing():
+            problems = _restored_problems(guarded, entry, board)
+    else:  # nothing written: a stop while reading back ends here, the entry left as it is
+        problems = _restored_problems(guarded, entry, board)
     if problems:
         journal.set_status(entry, "stale")
         raise FlashError(

@@ -228,10 +228,10 @@ def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
 def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA) -> dict[str, Any]:
     """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome.
 
-    ``result`` is updated, up-to-date, resumed (an interrupted update finished, nothing
-    else to write), interrupted (the error says what the unit holds and what next),
-    dry-run or failed; the bundle is named with its SHA-256, the roots by name and by
-    fingerprint.
+    ``result`` is updated, up-to-date, resumed (an interrupted update finished, then
+    this CA written if it was another), interrupted (the error says what the unit holds
+    and what next), dry-run or failed; the bundle is named with its SHA-256, the roots
+    by name and by fingerprint (before: as the unit held them when the run started).
     """
 
     r = outcome.result

@@ -32,9 +32,11 @@ def inspect_image(data: bytes, source: str) -> Report | None:
         return None
     image = open_image(data, fs_type=fs_type)
     files = image.files()
-    facts = list(image.describe().items())
+    described = image.describe()
+    facts = list(described.items())
     facts.append(("image size", f"{image.size} bytes"))
-    facts.append(("files", str(len(files))))
+    if "files" not in described:  # SPIFFS counts its files among its own facts
+        facts.append(("files", str(len(files))))
     notes: list[str] = []
     children: list[Report] = []
     for f in files:

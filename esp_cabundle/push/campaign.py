@@ -462,7 +462,7 @@ def run_campaign(
     ids: list[str] = []
     while True:
         listing = run.listing()
-        ledger.enroll((ref.id, t.name, ref.address) for t, ref in listing)
+        ledger.enroll((ref.id, ref.transport(t.name), ref.address) for t, ref in listing)
         for _, ref in listing:
             if ref.id not in ids:
                 ids.append(ref.id)

@@ -323,7 +323,8 @@ class LanTransport:
                 )
                 continue
             self._address[uid] = url
-            out[uid] = UnitRef(uid, None, url)
+            via = "ws" if url.lower().startswith(("ws://", "wss://")) else "http"
+            out[uid] = UnitRef(uid, None, url, via=via)
         return list(out.values())
 
     def notes(self) -> list[str]:

@@ -66,27 +66,26 @@ def survey(
     lock = threading.Lock()
 
     def one(t: Transport, ref: UnitRef) -> SurveyRow:
+        via = ref.transport(t.name)
         if ref.online is False:
-            return SurveyRow(ref.id, t.name, "offline", error=f"{t.name} lists it offline")
+            return SurveyRow(ref.id, via, "offline", error=f"{t.name} lists it offline")
         channel = t.channel(ref.id, ref.address)
         try:
             files = UnitFiles(channel, frame_budget=t.frame_budget, timeout=options.timeout)
             info = files.info()
             unused = push.not_read_by(info)
             if unused is not None:
-                return SurveyRow(ref.id, t.name, "unused", info.fw_version, note=unused)
+                return SurveyRow(ref.id, via, "unused", info.fw_version, note=unused)
             current = files.get(push.name)
         except UnitUnreachable as e:
-            return SurveyRow(ref.id, t.name, "offline", error=e.message)
+            return SurveyRow(ref.id, via, "offline", error=e.message)
         except EspCabundleError as e:
-            return SurveyRow(ref.id, t.name, "failed", error=e.message)
+            return SurveyRow(ref.id, via, "failed", error=e.message)
         finally:
             channel.close()
         state = "up-to-date" if current == push.data else "would-write"
         old = sha256_hex(current) if current is not None else "none"
-        return SurveyRow(
-            ref.id, t.name, state, info.fw_version, old, current=describe_roots(current)
-        )
+        return SurveyRow(ref.id, via, state, info.fw_version, old, current=describe_roots(current))
 
     def worker() -> None:
         while True:

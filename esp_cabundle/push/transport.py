@@ -24,6 +24,13 @@ class UnitRef:
     id: str
     online: bool | None = None
     address: str | None = None
+    # The protocol this unit is reached by, where one transport speaks more than one
+    # (``--rpc`` takes http:// and ws:// URLs side by side); None: the transport's name.
+    via: str | None = None
+
+    def transport(self, transport_name: str) -> str:
+        """What the ledger and reports call the way this unit is reached."""
+        return self.via or transport_name
 
 
 @dataclass

@@ -31,4 +31,15 @@ def split_url(text: str, option: str, *, example: str, which: str = "") -> Split
         raise InputError(f"{option}{which}: {why}", hint=hint) from None
     if port == 0:
         raise InputError(f"{option}{which}: the port is not a number in 1-65535", hint=hint)
+    host = parts.hostname or ""
+    if any(c.isspace() or not c.isprintable() or c in _NOT_IN_HOSTS for c in host):
+        # urlsplit keeps " 127.0.0.1" as the host; the resolver would then fail (exit 3)
+        raise InputError(
+            f"{option}{which}: the host holds a space or a character no host name has",
+            hint=hint,
+        )
     return parts
+
+
+# Characters RFC 3986 allows in no part of a host (reg-name, IP literal).
+_NOT_IN_HOSTS = frozenset('"<>\\^`{|}')

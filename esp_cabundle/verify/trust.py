@@ -66,6 +66,11 @@ class TrustSet:
     # this stored order (sorted or not). Otherwise a bundle made from them is sorted the
     # way gen_crt_bundle.py sorts (stable, by DER subject).
     stored_bundle: bool = False
+    # A CA file read as the device's mbedTLS reads it (verify/pem_read): blocks it
+    # refused before any DER parse (bad base64, an empty block), which count as failures
+    # of ``mbedtls_x509_crt_parse``, and what it loads differently from the file's text.
+    file_failures: int = 0
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_certificates(cls, certs: Iterable[Certificate], *, source: str = "") -> TrustSet:

@@ -180,8 +180,9 @@ class Verifier:
         hostname: str | None,
     ) -> Verdict | None:
         """Stages 1-3: the CA file, the server's certificates, the hostname rule."""
-        if profile.rules == "mbedtls" and profile.ca_parse == "fatal" and index.skipped:
-            return _early(profile, at, now, hostname, "ca-parse", len(index.skipped), index)
+        failed = len(index.skipped) + index.trust.file_failures
+        if profile.rules == "mbedtls" and profile.ca_parse == "fatal" and failed:
+            return _early(profile, at, now, hostname, "ca-parse", failed, index)
         for i, n in enumerate(nodes):
             assert n.cert is not None
             refusal = parse_refusal(n.cert.der, profile.mbedtls)

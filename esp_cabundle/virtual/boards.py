@@ -78,7 +78,12 @@ def dump_image(data: bytes, *, chip: str = "esp32", name: str = "dump") -> UnitI
 
 def _settings(board: str, path: str) -> bytes:
     """A settings file a unit of ``board`` keeps beside its CA (a stand-in: Wi-Fi
-    credentials and device keys are what a real one holds)."""
+    credentials and device keys are what a real one holds), in its firmware's form:
+    mDash's ``mdash.cfg`` holds ``name value`` lines, Mongoose OS's ``conf9.json`` JSON."""
+    if path.endswith(".cfg"):
+        return (
+            f"device.id virtual-{board}\nwifi.sta.ssid bench\nwifi.sta.pass not-a-secret\n"
+        ).encode()
     return (
         f'{{"device": {{"id": "virtual-{board}"}}, "wifi": {{"ssid": "bench", '
         f'"pass": "not-a-secret"}}, "file": "{path}"}}\n'
