@@ -58,10 +58,22 @@ class BundleEntry:
     provenance: str
     status: str
     requested_as: str
+    # Its name lines in a curl-format root file (ESP-IDF's cacrt_all.pem), read only for
+    # --idf-filter: None for a catalog root or a file not in curl's format.
+    listed_as: frozenset[str] | None = None
 
     @property
     def sha256(self) -> str:
         return self.certificate.sha256
+
+    def kept_by(self, names: frozenset[str]) -> bool:
+        """Whether ESP-IDF's ``cmn_crt_authorities.csv`` filter keeps this root, by
+        gen_crt_bundle.py's rule: an entry of a curl-format file by its name line; any
+        other file whole (it adds custom certificate files unfiltered); a catalog root,
+        which it has no counterpart for, by its Mozilla label."""
+        if self.listed_as is not None:
+            return bool(self.listed_as & names)
+        return self.source == "file" or self.label in names
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +195,11 @@ def _looks_like_path(spec: str, base_dir: Path) -> Path | None:
 
 
 def file_entries(
-    certs: Sequence[Certificate], catalog: Catalog, *, requested_as: str
+    certs: Sequence[Certificate],
+    catalog: Catalog,
+    *,
+    requested_as: str,
+    curl: dict[str, frozenset[str]] | None = None,
 ) -> list[BundleEntry]:
     """Certificates read from a file, named as the catalog knows them (so a ``ca.pem``
     that ``build`` wrote resolves to the same entries, and renders to the same bytes)."""
@@ -199,6 +215,7 @@ def file_entries(
                 provenance=f"file {requested_as}",
                 status=known.status if known else "from file",
                 requested_as=requested_as,
+                listed_as=None if curl is None else curl.get(c.sha256, frozenset()),
             )
         )
     return out
@@ -207,18 +224,26 @@ def file_entries(
 def read_certificate_file(path: Path, *, name: str) -> tuple[Certificate, ...]:
     """A root file's certificates (key material in any encoding refused, as every reader
     refuses it: :func:`~esp_cabundle.certs.load_certificates`)."""
-    data = read_input(
+    return load_certificates(_root_file_bytes(path), source=name)
+
+
+def _root_file_bytes(path: Path) -> bytes:
+    return read_input(
         path, what="certificate file", error=CertificateError, max_bytes=MAX_CERT_INPUT
     )
-    return load_certificates(data, source=name)
 
 
-def _resolve_one(spec: str, catalog: Catalog, base_dir: Path) -> list[BundleEntry]:
+def _resolve_one(
+    spec: str, catalog: Catalog, base_dir: Path, *, curl: bool = False
+) -> list[BundleEntry]:
+    """``curl``: also read a file's curl name lines, for the ESP-IDF filter."""
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
         if path is not None:
-            certs = read_certificate_file(path, name=str(path))
-            return file_entries(certs, catalog, requested_as=spec)
+            if not curl:
+                certs = read_certificate_file(path, name=str(path))
+                return file_entries(certs, catalog, requested_as=spec)
+            return _curl_file_entries(path, catalog, requested_as=spec)
     entry = catalog.resolve(spec)
     return [
         BundleEntry(
@@ -233,6 +258,26 @@ def _resolve_one(spec: str, catalog: Catalog, base_dir: Path) -> list[BundleEntr
     ]
 
 
+def _curl_file_entries(path: Path, catalog: Catalog, *, requested_as: str) -> list[BundleEntry]:
+    """A root file's entries with their curl name lines. gen_crt_bundle.py filters only
+    a file named cacrt_all.pem, and keeps nothing of one not in curl's format: refused
+    here, rather than an empty or unfiltered bundle."""
+    from .formats.idf_filter import curl_names  # deferred: for --idf-filter only
+
+    data = _root_file_bytes(path)
+    certs = load_certificates(data, source=str(path))
+    names = curl_names(data, source=str(path))
+    if names is None and path.name == "cacrt_all.pem":
+        raise InputError(
+            "no curl-format entries (a name line underlined with '====' above each "
+            "certificate): ESP-IDF's filter would keep none of it",
+            path=str(path),
+            hint="give ESP-IDF's components/mbedtls/esp_crt_bundle/cacrt_all.pem, or "
+            "rename the file: other files are kept whole, as gen_crt_bundle.py keeps them",
+        )
+    return file_entries(certs, catalog, requested_as=requested_as, curl=names)
+
+
 def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
     """Turn a spec into an ordered bundle: presets first, then extra roots, minus excludes."""
     notes: list[str] = []
@@ -241,8 +286,9 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
         preset = catalog.preset(name)
         for alias in preset.aliases:
             wanted.extend(_resolve_one(alias, catalog, spec.base_dir))
+    curl = spec.only_labels is not None
     for r in spec.roots:
-        wanted.extend(_resolve_one(r, catalog, spec.base_dir))
+        wanted.extend(_resolve_one(r, catalog, spec.base_dir, curl=curl))
 
     excluded: set[str] = set()
     for x in spec.excludes:
@@ -262,7 +308,7 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
         seen.add(e.sha256)
         entries.append(e)
     if spec.only_labels is not None:
-        kept = [e for e in entries if e.label in spec.only_labels]
+        kept = [e for e in entries if e.kept_by(spec.only_labels)]
         notes.append(f"label filter kept {len(kept)} of {plural(len(entries), 'root')}")
         entries = kept
     if not entries:

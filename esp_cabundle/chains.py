@@ -57,6 +57,8 @@ class ServerChain:
     captured_at: datetime | None = None
     protocol: str | None = None
     notes: tuple[str, ...] = ()
+    # The SNI name sent, when not the host (a capture from an address for a named server).
+    server_name: str | None = None
 
     def __post_init__(self) -> None:
         if not self.certificates:
@@ -77,6 +79,8 @@ class ServerChain:
         if self.host is not None:
             host = f"[{self.host}]" if ":" in self.host else self.host
             lines.append(f"# server: {host}:{self.port or DEFAULT_PORT}")
+        if self.server_name is not None:
+            lines.append(f"# server name: {comment_text(self.server_name)}")
         if self.captured_at is not None:
             when = self.captured_at.strftime("%Y-%m-%dT%H:%M:%SZ")
             lines.append(
@@ -95,6 +99,7 @@ class ServerChain:
 
 _CAPTURED_RE = re.compile(r"^#\s*captured:\s*(\S+)", re.M)
 _SERVER_RE = re.compile(r"^#\s*server:\s*(\S+)", re.M)
+_SERVER_NAME_RE = re.compile(r"^#\s*server name:\s*(\S+)\s*$", re.M)
 
 
 def load_chain_file(path: str | Path) -> ServerChain:
@@ -124,7 +129,10 @@ def load_chain_file(path: str | Path) -> ServerChain:
             host, port = parse_host_port(src.group(1))
         except InputError:
             host, port = None, None
-    return ServerChain(tuple(certs), str(p), host, port, captured)
+    sni = _SERVER_NAME_RE.search(text)
+    return ServerChain(
+        tuple(certs), str(p), host, port, captured, server_name=sni.group(1) if sni else None
+    )
 
 
 def _check_order(certs: Sequence[Certificate], source: str) -> None:
@@ -422,7 +430,7 @@ def capture_chain(
         ) from e
     except OSError as e:
         raise DeviceError(f"{where}: connection failed ({e.strerror or e})") from e
-    return _to_chain(ders, where, host, port, captured_at, version, ())
+    return _to_chain(ders, where, host, port, captured_at, version, (), sni)
 
 
 def _to_chain(
@@ -433,6 +441,7 @@ def _to_chain(
     captured_at: datetime,
     version: str,
     notes: tuple[str, ...],
+    sni: str | None,
 ) -> ServerChain:
     if not ders:
         raise DeviceError(f"{where}: the server sent an empty certificate list")
@@ -442,7 +451,8 @@ def _to_chain(
             certs.append(Certificate.from_der(der))
         except CertificateError as e:
             raise DeviceError(f"{where}: certificate {i} sent by the server: {e.message}") from e
-    return ServerChain(tuple(certs), where, host, port, captured_at, version, notes)
+    server_name = sni if sni and sni != host else None
+    return ServerChain(tuple(certs), where, host, port, captured_at, version, notes, server_name)
 
 
 def _can_capture_tls13() -> bool:
@@ -473,4 +483,5 @@ def _capture_tls13(
     der_encoding = getattr(getattr(ssl, "_ssl", None), "ENCODING_DER", 2)
     ders = [c if isinstance(c, bytes) else c.public_bytes(der_encoding) for c in chain]
     note = f"server refused TLS 1.2 ({alert}): an mbedTLS 2.x unit cannot connect"
-    return _to_chain(ders, where, host, port, _now().replace(microsecond=0), version, (note,))
+    when = _now().replace(microsecond=0)
+    return _to_chain(ders, where, host, port, when, version, (note,), sni)

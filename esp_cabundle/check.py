@@ -30,7 +30,14 @@ from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 from .limits import MAX_CERT_INPUT
 from .roadmaps import load_roadmap, roadmap_server
 from .sniff import sniff_kind
-from .targets import CHAINS_DIR, Target, looks_like_hostname, parse_device, parse_targets
+from .targets import (
+    CHAINS_DIR,
+    Target,
+    chain_file_name,
+    looks_like_hostname,
+    parse_device,
+    parse_targets,
+)
 from .timeline import Period, Timeline, judge_periods
 from .verify import (
     DEFAULT_DEVICE,
@@ -58,6 +65,7 @@ __all__ = [
     "board_device",
     "board_server_items",
     "board_trust",
+    "chain_file_name",
     "check_items",
     "default_trust_set",
     "device_trust_set",
@@ -314,7 +322,7 @@ def target_items(
         else:  # pragma: no cover - a target has a host or a chain (parse_targets)
             raise InputError(f"target '{t.name}' has neither a host nor a saved chain")
         items.append(
-            CheckItem(t.name, chain, device or t.device or fallback, hostname=t.verify_name)
+            CheckItem(t.name, chain, device or t.device or fallback, hostname=t.verify_name(chain))
         )
     return items
 

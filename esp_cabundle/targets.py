@@ -19,14 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .chains import DEFAULT_PORT, is_ip_address, parse_host_port
+from .chains import DEFAULT_PORT, ServerChain, is_ip_address, parse_host_port
 from .errors import InputError
 from .verify import DeviceProfile, parse_device_profile
 
 if TYPE_CHECKING:
     from .yamlnodes import Node
 
-__all__ = ["CHAINS_DIR", "Target", "looks_like_hostname", "parse_device", "parse_targets"]
+__all__ = [
+    "CHAINS_DIR",
+    "Target",
+    "chain_file_name",
+    "looks_like_hostname",
+    "name_from_file_stem",
+    "parse_device",
+    "parse_targets",
+]
 
 CHAINS_DIR = "chains"
 
@@ -47,15 +55,15 @@ class Target:
     def address(self) -> str | None:
         return f"{self.host}:{self.port}" if self.host else None
 
-    @property
-    def verify_name(self) -> str | None:
+    def verify_name(self, chain: ServerChain | None = None) -> str | None:
         """The name the unit checks the server's certificate against: ``hostname:``,
-        else the SNI name, the host, or a target named like a host (a saved chain
-        named after its server)."""
+        else the SNI name, the host, the server its saved ``chain`` records, or a
+        target named like a server (see :func:`name_from_file_stem`)."""
         for name in (self.hostname, self.server_name, self.host):
             if name:
                 return name
-        return self.name if looks_like_hostname(self.name) else None
+        recorded = _recorded_name(chain) if chain is not None else None
+        return recorded or name_from_file_stem(self.name)
 
     @property
     def sni_name(self) -> str | None:
@@ -85,6 +93,50 @@ def looks_like_hostname(text: str) -> bool:
     if is_ip_address(text):
         return True
     return bool(re.fullmatch(r"(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z0-9-]{1,63}", text))
+
+
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_HOST_PORT_STEM = re.compile(r"(.+)_([0-9]{1,5})")
+
+
+def _plausible_dns_name(text: str) -> bool:
+    """Dotted, the last label alphabetic, no label all digits or dashes: ``mdash.net``
+    is a server's name, ``chain.2024-06`` and ``ca.v2`` are not."""
+    labels = text.split(".")
+    return (
+        len(text) <= 253
+        and len(labels) >= 2
+        and re.fullmatch(r"[A-Za-z]{2,63}", labels[-1]) is not None
+        and all(_DNS_LABEL.fullmatch(x) and not x.replace("-", "").isdigit() for x in labels)
+    )
+
+
+def name_from_file_stem(stem: str) -> str | None:
+    """The server a chain file's name says it holds, or None (the name is then not
+    judged): ``mdash.net``, an IP address, or ``HOST_PORT`` as ``chains pull`` names a
+    target with a port (``localhost_8443``). A file name is a guess, so only a stem that
+    reads as a server's name counts: not ``chain.2024-06`` or ``server``."""
+    m = _HOST_PORT_STEM.fullmatch(stem)
+    if m and int(m.group(2)) <= 65535:
+        host = m.group(1)
+        if host == "localhost" or is_ip_address(host) or _plausible_dns_name(host):
+            return host
+    return stem if is_ip_address(stem) or _plausible_dns_name(stem) else None
+
+
+def _recorded_name(chain: ServerChain) -> str | None:
+    """The server a saved chain's header records (``# server name:``, else the host of
+    ``# server:``), as ``chains pull`` and ``chains show -o`` write it."""
+    for name in (chain.server_name, chain.host):
+        if name and (name == "localhost" or looks_like_hostname(name)):
+            return name
+    return None
+
+
+def chain_file_name(path: Path, chain: ServerChain) -> str | None:
+    """The name a unit checks, for a chain file given alone (``check --chain``): what the
+    file records, else what its name says (:func:`name_from_file_stem`), else None."""
+    return _recorded_name(chain) or name_from_file_stem(path.stem)
 
 
 def parse_targets(node: Node) -> tuple[Target, ...]:

@@ -227,6 +227,53 @@ def test_build_reproduces_cmn_bundle_from_the_cli(in_tmp: Path, runner: CliRunne
     assert (in_tmp / "x509_crt_bundle.bin").read_bytes() == (DATA / "cmn.v1.bin").read_bytes()
 
 
+def _filter_build(runner: CliRunner, *roots: str, csv: str) -> tuple[int, str]:
+    args = ["build", "--idf-filter", csv, "--allow", "expired", "--no-lock", "-f", "idf-bundle"]
+    for r in roots:
+        args += ["--root", r]
+    result = runner.invoke(cli, [*args, "-o", "b.bin"])
+    return result.exit_code, result.output
+
+
+def test_build_filter_matches_gen_crt_bundle_2026(in_tmp: Path, runner: CliRunner) -> None:
+    """ESP-IDF matches the CSV against curl's name line, not the certificate's name:
+    Go Daddy Class 2 CA, Starfield Class 2 CA and Comodo AAA Services root differ."""
+    csv = str(INPUT / "cmn_crt_authorities-2026-07.csv")
+    code, output = _filter_build(runner, str(INPUT / "cacrt_all-2026-07.pem"), csv=csv)
+    assert code == 0, output
+    golden = (DATA / "cmn-2026-07.v2.bin").read_bytes()
+    assert (in_tmp / "b.bin").read_bytes() == golden
+    assert len(parse_idf_bundle(golden).roots) == 43
+
+
+def test_build_filter_reads_crlf_curl_file_and_keeps_other_files_whole(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """gen_crt_bundle.py reads text mode (CRLF is a line end) and adds a custom
+    certificate file (not cacrt_all.pem) unfiltered, beside the filtered list."""
+    crlf = (INPUT / "cacrt_all-2026-07.pem").read_bytes().replace(b"\n", b"\r\n")
+    (in_tmp / "crlf.pem").write_bytes(crlf)
+    extra = INPUT / "small.pem"
+    csv = str(INPUT / "cmn_crt_authorities-2026-07.csv")
+    code, output = _filter_build(runner, "crlf.pem", str(extra), csv=csv)
+    assert code == 0, output
+    roots = set(parse_idf_bundle((in_tmp / "b.bin").read_bytes()).roots)
+    filtered = set(parse_idf_bundle((DATA / "cmn-2026-07.v2.bin").read_bytes()).roots)
+    small = {BundleRoot.from_certificate(c) for c in load_certificate_file(extra)}
+    assert roots == filtered | small and not small <= filtered
+
+
+def test_build_filter_refuses_cacrt_all_not_in_curl_format(in_tmp: Path, runner: CliRunner) -> None:
+    """gen_crt_bundle.py would keep none of a cacrt_all.pem without name lines."""
+    (in_tmp / "cacrt_all.pem").write_bytes((INPUT / "small.pem").read_bytes())
+    code, output = _filter_build(
+        runner, "cacrt_all.pem", csv=str(INPUT / "cmn_crt_authorities-2026-07.csv")
+    )
+    assert code == 2, output
+    assert "no curl-format entries" in output and "rename the file" in output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cacrt_all.pem"]
+
+
 def test_build_idf_bundle_from_config(in_tmp: Path, runner: CliRunner) -> None:
     (in_tmp / "cmn.csv").write_bytes((INPUT / "cmn_crt_authorities.csv").read_bytes())
     (in_tmp / "cabundle.yaml").write_text(

@@ -18,10 +18,10 @@ from ..check import (
     board_device,
     board_server_items,
     board_trust,
+    chain_file_name,
     check_items,
     default_trust_set,
     load_trust_set,
-    looks_like_hostname,
     roadmap_items,
     target_items,
 )
@@ -182,8 +182,9 @@ def check(
     items: list[CheckItem] = []
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     for f in chain_files:
-        named = f.stem if looks_like_hostname(f.stem) else None
-        items.append(CheckItem(f.name, load_chain_file(f), default, hostname=hostname or named))
+        chain = load_chain_file(f)
+        named = hostname or chain_file_name(f, chain)
+        items.append(CheckItem(f.name, chain, default, hostname=named))
     if hosts:
         targets = []
         for h in hosts:

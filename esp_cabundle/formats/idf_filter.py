@@ -15,6 +15,7 @@ from ..yamlnodes import Node
 
 __all__ = [
     "config_idf_filter",
+    "curl_names",
     "filter_curl_bundle",
     "load_cmn_filter",
     "parse_cmn_filter",
@@ -95,7 +96,11 @@ def _curl_entries(text: str) -> list[tuple[str, str]]:
 
 
 def read_curl_bundle(text: str, *, source: str = "cacert.pem") -> list[tuple[str, Certificate]]:
-    """(name line, certificate) for each entry of a curl-format bundle (``cacrt_all.pem``)."""
+    """(name line, certificate) for each entry of a curl-format bundle (``cacrt_all.pem``).
+
+    Line ends are read as gen_crt_bundle.py's ``open(..., 'r')`` reads them (universal
+    newlines), so a CRLF copy of the file keeps its entries."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     out: list[tuple[str, Certificate]] = []
     for name, block in _curl_entries(text):
         certs = load_certificates(block.encode("utf-8"), source=f"{source} ({name})")
@@ -109,3 +114,18 @@ def filter_curl_bundle(
     """The certificates whose name line is in ``names``, in file order (what
     gen_crt_bundle.py ``--filter`` keeps from ``cacrt_all.pem``)."""
     return [c for name, c in read_curl_bundle(text, source=source) if name in names]
+
+
+def curl_names(data: bytes, *, source: str) -> dict[str, frozenset[str]] | None:
+    """SHA-256 -> the name lines a certificate sits under in a curl-format file, which is
+    what ``gen_crt_bundle.py --filter`` matches; None when the file has no such entry
+    (not in curl's format). A certificate outside every entry maps to no name."""
+    if b"\n=" not in data and b"\r=" not in data:  # no underlined name line: not curl's
+        return None
+    entries = read_curl_bundle(data.decode("utf-8", errors="replace"), source=source)
+    if not entries:
+        return None
+    out: dict[str, set[str]] = {}
+    for name, cert in entries:
+        out.setdefault(cert.sha256, set()).add(name)
+    return {fp: frozenset(n) for fp, n in out.items()}

@@ -88,8 +88,8 @@ def ca_parse_notes(outcome: Outcome, chain: Sequence[Node], index: TrustIndex) -
 def name_notes(v: Verdict, leaf: Node) -> list[str]:
     if v.name_status == "not-judged":
         return [
-            "The server's name was not judged: no hostname was given (--hostname, or a "
-            "target's host)."
+            "The server's name was not judged: no hostname was given (--hostname, a "
+            "target's host, or a chain file that records its server or is named after it)."
         ]
     if v.name_status == "no-leaf":
         return [
