@@ -290,6 +290,22 @@ _END = "-----END CERTIFICATE-----"
 _LABEL = '# Label: "'
 
 
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))")
+
+
+def _unescape_label(label: str) -> str:
+    """certifi writes a label's characters outside ASCII as Python escapes ("F\\u0151tan
+    \\xfas\\xedtv\\xe1ny"): shown as the name it is (Főtanúsítvány)."""
+    if "\\" not in label:
+        return label
+
+    def one(m: re.Match[str]) -> str:
+        code = int(next(g for g in m.groups() if g), 16)
+        return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else m.group(0)
+
+    return _ESCAPE.sub(one, label)
+
+
 def _pem_blocks(text: str) -> Iterator[tuple[str | None, bytes]]:
     """(label comment, DER) for each CERTIFICATE block; cheap, no X.509 parsing.
 
@@ -306,7 +322,7 @@ def _pem_blocks(text: str) -> Iterator[tuple[str | None, bytes]]:
         label = None
         if start >= 0:
             line = head[start + len(_LABEL) :].split("\n", 1)[0]
-            label = line.rpartition('"')[0] or None
+            label = _unescape_label(line.rpartition('"')[0]) or None
         yield label, base64.b64decode(text[begin + len(_BEGIN) : end])
         pos = end + len(_END)
 

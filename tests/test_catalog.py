@@ -229,7 +229,9 @@ def test_store_blocks_and_labels_read_as_a_line_by_line_reader_reads_them() -> N
                 label = m.group(1) if m else label
                 body = [] if line.startswith("-----BEGIN CERTIFICATE-----") else None
             elif line.startswith("-----END CERTIFICATE-----"):
-                out.append((label or None, base64.b64decode("".join(body))))
+                # certifi escapes non-ASCII as Python does: the catalog shows the name
+                name = label.encode("ascii").decode("unicode_escape") if label else None
+                out.append((name or None, base64.b64decode("".join(body))))
                 label, body = None, None
             else:
                 body.append(line.strip())
@@ -247,3 +249,8 @@ def test_store_blocks_and_labels_read_as_a_line_by_line_reader_reads_them() -> N
             "-----END CERTIFICATE-----\n"
         )
     ) == [("B", b"0\x00")]
+    escaped = '# Label: "NetLock Arany (Class Gold) F\\u0151tan\\xfas\\xedtv\\xe1ny"\n'
+    block = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"
+    assert list(_pem_blocks(escaped + block)) == [
+        ("NetLock Arany (Class Gold) F\u0151tan\u00fas\u00edtv\u00e1ny", b"0\x00")
+    ]
