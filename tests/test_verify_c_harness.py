@@ -32,10 +32,7 @@ from tests.support.verify_scenarios import (
     random_scenarios,
 )
 
-HARNESS = c_harness.debian()
-if isinstance(HARNESS, str):  # pragma: no cover - .ci/run installs gcc and libmbedtls-dev
-    pytest.skip(f"C harness unavailable: {HARNESS}", allow_module_level=True)
-H: c_harness.Harness = HARNESS
+H = c_harness.debian_or_skip(module=True)
 
 SCENARIOS = [*named_scenarios(), *device_scenarios(), *random_scenarios(10, seed=7)]
 
