@@ -39,6 +39,7 @@ VARIANTS: dict[str, bytes] = {
     "nul-inside": A + b"\0" + B,
     "utf16": (A + B).decode().encode("utf-16"),
     "garbage-base64": A + B.replace(b"\nMII", b"\nM!I", 1) + C,
+    "extra-digit": A + B.replace(b"\n-----END", b"Q\n-----END", 1) + C,
 }
 
 

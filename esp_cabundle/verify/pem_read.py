@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ ERR_X509_UNKNOWN_FORMAT = -0x2780
 # RFC 1421's header of an encrypted block (written in two pieces: the key scanner, run
 # over the package's own files, takes the whole line for a key's header).
 _ENCRYPTED = b"Proc-Type: 4," + b"ENCRYPTED"
+_BASE64_BODY = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
 _B64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 
 
@@ -127,6 +129,14 @@ def _decode(body: bytes) -> bytes | int:
     """``mbedtls_base64_decode`` of a block's body: its bytes, or the PEM error code."""
     if not body:
         return ERR_PEM_INVALID_DATA
+    if b" " not in body:
+        # Without spaces the rules come down to: line ends are LF or CRLF, and the rest
+        # is base64 with at most two '=' at the end (what the loop below checks byte by
+        # byte, as mbedTLS does, for bodies that hold spaces).
+        joined = body.replace(b"\r\n", b"").replace(b"\n", b"")
+        if _BASE64_BODY.fullmatch(joined) is None:
+            return ERR_PEM_BAD_BASE64
+        return _bytes_of(joined)
     digits = bytearray()
     equals = 0
     i, n = 0, len(body)
@@ -154,10 +164,18 @@ def _decode(body: bytes) -> bytes | int:
             return ERR_PEM_BAD_BASE64
         digits.append(c)
         i += 1
+    return _bytes_of(bytes(digits))
+
+
+def _bytes_of(digits: bytes) -> bytes | int:
+    """Base64 digits (checked) as bytes. A last group of one digit carries no whole byte:
+    mbedTLS drops it (Debian's 2.28 keeps such a certificate), and so is it dropped here."""
+    if len(digits) % 4 == 1:
+        digits = digits[:-1]
     if not digits:
         return b""
     try:
-        return base64.b64decode(bytes(digits) + b"=" * (-len(digits) % 4))
+        return base64.b64decode(digits + b"=" * (-len(digits) % 4))
     except (binascii.Error, ValueError):
         return ERR_PEM_BAD_BASE64
 
