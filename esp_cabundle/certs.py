@@ -513,27 +513,30 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
         if begin.group(1) != "BEGIN":
             continue  # an END with no block open: text between blocks
         label = begin.group(2)
+
+        def at(m: re.Match[str] = begin) -> int:  # the block's line, for errors only
+            return _line_at(text, m.start(), line_map)
+
         if k == len(marks):
             raise CertificateError(
                 f"'-----BEGIN {label}-----' has no matching END line",
                 path=source,
-                line=_line_at(text, begin.start(), line_map),
+                line=at(),
             )
         end = marks[k]
         k += 1
         if end.group(1) == "BEGIN":
             raise CertificateError(
-                f"'-----BEGIN {label}-----' has no END line before the next BEGIN "
-                f"(line {_line_at(text, end.start(), line_map)})",
+                f"'-----BEGIN {label}-----' has no END line before the next BEGIN (line {at(end)})",
                 path=source,
-                line=_line_at(text, begin.start(), line_map),
+                line=at(),
                 hint="the block was cut: put back the rest of it and its END line",
             )
         if end.group(2) != label:
             raise CertificateError(
                 f"BEGIN {label} closed by END {end.group(2)}",
                 path=source,
-                line=_line_at(text, begin.start(), line_map),
+                line=at(),
             )
         if label not in _CERT_LABELS:
             continue  # CRLs, public keys, requests: not trust anchors, skipped as mbedTLS does
@@ -542,7 +545,7 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
             raise CertificateError(
                 "encrypted or header-carrying PEM block is not a plain certificate",
                 path=source,
-                line=_line_at(text, begin.start(), line_map),
+                line=at(),
             )
         try:
             der = base64.b64decode(body, validate=True)
@@ -550,7 +553,7 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
             raise CertificateError(
                 f"bad base64 in certificate block ({e})",
                 path=source,
-                line=_line_at(text, begin.start(), line_map),
+                line=at(),
             ) from e
         if label == "TRUSTED CERTIFICATE":
             try:
@@ -559,15 +562,13 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
                 raise CertificateError(
                     "corrupt TRUSTED CERTIFICATE",
                     path=source,
-                    line=_line_at(text, begin.start(), line_map),
+                    line=at(),
                 ) from e
             der = der[: hdr + length]
         try:
             yield Certificate.from_der(der)
         except CertificateError as e:
-            raise CertificateError(
-                e.message, path=source, line=_line_at(text, begin.start(), line_map)
-            ) from e
+            raise CertificateError(e.message, path=source, line=at()) from e
 
 
 def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:

@@ -34,7 +34,6 @@ from .targets import (
     CHAINS_DIR,
     Target,
     chain_file_name,
-    looks_like_hostname,
     parse_device,
     parse_targets,
 )
@@ -70,7 +69,6 @@ __all__ = [
     "default_trust_set",
     "device_trust_set",
     "load_trust_set",
-    "looks_like_hostname",
     "parse_device",
     "parse_targets",
     "pull_chains",

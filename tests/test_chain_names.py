@@ -122,3 +122,11 @@ def test_gate_target_chain_file_uses_the_recorded_server(runner: CliRunner, in_t
                             "--target", "evil.example.pem"])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert (in_tmp / "out.pem").exists()
+    # the same chain whose header names another server: judged against that name
+    saved = (in_tmp / "saved.2024-06.pem").read_text()
+    assert f"localhost:{port}" in saved
+    (in_tmp / "moved.pem").write_text(saved.replace(f"localhost:{port}", f"other.example:{port}"))
+    r = runner.invoke(cli, ["build", "--root", "root.pem", "--no-lock", "-o", "out2.pem",
+                            "--target", "moved.pem"])  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert not (in_tmp / "out2.pem").exists()

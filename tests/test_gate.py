@@ -272,9 +272,18 @@ def test_the_quick_skip_passes_every_key_and_skips_certificates() -> None:
     assert all(_cannot_open_key(ln[:16]) for ln in firsts)
 
 
-def test_clean_inputs_are_remembered_but_never_hide_a_key() -> None:
-    refuse_private_keys(X1_PEM, source="ca.pem")
-    refuse_private_keys(X1_PEM, source="ca.pem")  # remembered: the same bytes, clean
+def test_clean_inputs_are_remembered_but_never_hide_a_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from esp_cabundle import keyscan
+
+    scans: list[int] = []
+    real = keyscan.find_private_key
+    monkeypatch.setattr(keyscan, "find_private_key", lambda d: scans.append(len(d)) or real(d))
+    fresh = X1_PEM + b"# scanned once\n"
+    refuse_private_keys(fresh, source="ca.pem")
+    refuse_private_keys(fresh, source="ca.pem")  # remembered: the same bytes, clean
+    assert scans == [len(fresh)]
     key = pooled_key("ec256", 3).private_bytes(
         ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()
     )

@@ -77,6 +77,6 @@ def test_building_an_idf_bundle_from_esp_idf_lists_parses_no_certificate(tmp_pat
         src = DATA / "idf-bundle" / "input" / name
         build = ["build", "-q", "-f", "idf-bundle", "--root", str(src), "--allow", "expired"]
         heavy = ("cryptography.x509", "mbedtls", "esp_cabundle.verify.parse")
-        r = run_command_without([*build, "--no-lock", "-o", "out.bin"], heavy, tmp_path)
+        r = run_command_without([*build, "--no-lock", "-o", f"{name}.bin"], heavy, tmp_path)
         assert r.returncode == 0, f"{name}: {r.stderr}"
-        assert (tmp_path / "out.bin").stat().st_size > 10_000
+        assert (tmp_path / f"{name}.bin").stat().st_size > 10_000

@@ -249,3 +249,13 @@ def test_an_mdash_device_list_over_its_cap_is_refused_unread(
     code, out = run(tmp_path, "--mdash", s.url)
     assert code == 3 and "answered more than 200 bytes: refused unread" in out, out
     assert not (tmp_path / "c.db").exists()
+
+
+def test_a_websocket_url_in_capitals_is_a_websocket_unit() -> None:
+    """urlsplit reads a scheme in any case; so do the ledger's name and the channel (an
+    upper-case WS:// unit was listed as ws, then opened over HTTP and refused)."""
+    from esp_cabundle.push.http import LanTransport, _HttpChannel, _WsChannel
+
+    t = LanTransport(["WS://127.0.0.1:1/rpc", "http://127.0.0.1:2/rpc"], timeout=1)
+    assert isinstance(t.channel("a", "WS://127.0.0.1:1/rpc"), _WsChannel)
+    assert isinstance(t.channel("b", "http://127.0.0.1:2/rpc"), _HttpChannel)

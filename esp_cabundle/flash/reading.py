@@ -146,11 +146,12 @@ def inspect_flash(
     table_offset: int = DEFAULT_TABLE_OFFSET,
     apps: bool = True,
     source: str | None = None,
-) -> Report:
-    """What :func:`~esp_cabundle.flash.offline.inspect_dump` says about this flash."""
+) -> tuple[Report, PartitionTable]:
+    """What :func:`~esp_cabundle.flash.offline.inspect_dump` says about this flash, and
+    the partition table it was read by."""
 
     src = source or flash.name
-    image, _table, skipped = unit_image(flash, table_offset=table_offset, apps=apps)
+    image, table, skipped = unit_image(flash, table_offset=table_offset, apps=apps)
     report = inspect_dump(image, src)
     if report is None:  # cannot happen once read_table succeeded; keep the error clear
         raise PartitionTableError(f"{src}: no partition table found at {table_offset:#x}")
@@ -163,7 +164,7 @@ def inspect_flash(
             for c in report.children
         )
         report = dataclasses.replace(report, children=children)
-    return report
+    return report, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +220,8 @@ def inspect_port(
     with open_unit(port, expected_chip=chips, progress=progress, **link) as unit:
         info = unit.info
         security = unit.security()
-        report = inspect_flash(unit, table_offset=offset, apps=apps, source=port)
-        missing = _board_mismatch(unit, board, offset)
+        report, table = inspect_flash(unit, table_offset=offset, apps=apps, source=port)
+    missing = _board_mismatch(table, board)
     facts: list[tuple[str, str]] = [
         ("unit", f"{info.description}, MAC {info.mac}"),
         ("flash", f"{info.flash_size >> 20} MB (JEDEC id {info.flash_id:#08x})"),
@@ -246,15 +247,10 @@ def inspect_port(
     return dataclasses.replace(report, facts=(*facts, *report.facts), notes=tuple(notes))
 
 
-def _board_mismatch(unit: Flash, board: Board | None, offset: int) -> str | None:
+def _board_mismatch(table: PartitionTable, board: Board | None) -> str | None:
     """Why ``board`` does not fit the unit's partition table (its file-system
-    partitions missing: flash would refuse it), None when it does or there is no table
-    to judge by (the report says so)."""
+    partitions missing: flash would refuse it), None when it does."""
     if board is None or board.filesystem is None:
-        return None
-    try:
-        table = read_table(unit, offset=offset, check_size=False)
-    except PartitionTableError:
         return None
     try:
         board.fs_partitions(table)

@@ -14,6 +14,7 @@ nothing to write a stop while reading back ends the run, the entry left as it wa
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -225,12 +226,10 @@ def restore_flash(
                 entry = journal.set_status(entry, before)
             partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
             raise UnitInterrupted(e.interruption, partial) from None
-    if todo:
-        # every sector is back (each checked by the unit's MD5): as a flash whose last
-        # sector was written, the read-back completes; a stop now is not a failed one
-        with guarded.writing():
-            problems = _restored_problems(guarded, entry, board)
-    else:  # nothing written: a stop while reading back ends here, the entry left as it is
+    # Every sector back (each checked by the unit's MD5): as for a flash whose last sector
+    # was written, the read-back completes and a stop now is no failure. Nothing written:
+    # a stop while reading back ends the run here, the entry left as it is.
+    with guarded.writing() if todo else contextlib.nullcontext():
         problems = _restored_problems(guarded, entry, board)
     if problems:
         journal.set_status(entry, "stale")

@@ -82,7 +82,7 @@ def _curl_entries(text: str) -> list[tuple[str, str]]:
     i = 0
     while i + 1 < len(lines):
         name, rule = lines[i], lines[i + 1]
-        if not name or not rule or rule.strip("=") or "\r" in rule:
+        if not name or not rule or rule.strip("="):
             i += 1
             continue
         j = i + 1

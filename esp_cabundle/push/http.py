@@ -292,6 +292,8 @@ class LanTransport:
             if parts.username or parts.password:
                 raise InputError(f"--rpc {parts.hostname}: credentials in URLs are not supported")
         self.name = "ws" if schemes <= {"ws", "wss"} else "http"
+        # The scheme as urlsplit reads it (any case): WS:// is a WebSocket URL too.
+        self._ws_urls = {u for u, p in zip(urls, split, strict=True) if p.scheme in ("ws", "wss")}
         self.urls = list(dict.fromkeys(urls))
         self.timeout = timeout
         self.frame_budget = frame_size or MONGOOSE_FRAME_SIZE
@@ -323,8 +325,7 @@ class LanTransport:
                 )
                 continue
             self._address[uid] = url
-            via = "ws" if url.lower().startswith(("ws://", "wss://")) else "http"
-            out[uid] = UnitRef(uid, None, url, via=via)
+            out[uid] = UnitRef(uid, None, url, via="ws" if url in self._ws_urls else "http")
         return list(out.values())
 
     def notes(self) -> list[str]:
@@ -354,7 +355,7 @@ class LanTransport:
         return self._channel_at(unit_id, address or self.address_of(unit_id))
 
     def _channel_at(self, unit_id: str, url: str) -> _HttpChannel | _WsChannel:
-        if url.startswith(("ws:", "wss:")):
+        if url in self._ws_urls:
             return _WsChannel(self, url, unit_id)
         return _HttpChannel(self, url, unit_id)
 

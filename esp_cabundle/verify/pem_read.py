@@ -48,7 +48,6 @@ _END = b"-----END CERTIFICATE-----"
 ERR_PEM_INVALID_DATA = -0x1100
 ERR_PEM_BAD_BASE64 = -0x1100 - 0x002C  # INVALID_DATA + BASE64_INVALID_CHARACTER
 ERR_PEM_PASSWORD_REQUIRED = -0x1300
-ERR_X509_INVALID_FORMAT = -0x2180
 ERR_X509_UNKNOWN_FORMAT = -0x2780
 # RFC 1421's header of an encrypted block (written in two pieces: the key scanner, run
 # over the package's own files, takes the whole line for a key's header).
@@ -98,12 +97,12 @@ def read_as_mbedtls(data: bytes) -> DeviceRead:
         s2 = text.find(_END, pos)
         if s2 < 0 or s2 <= s1:
             why = "no END armour follows it" if s2 < 0 else "an END armour stands before it"
-            return _stopped(blocks, s1, why)
+            return DeviceRead(tuple(blocks), s1, why)
         p = s1 + len(_BEGIN)
         p += text[p : p + 1] == b" "
         p += text[p : p + 1] == b"\r"
         if text[p : p + 1] != b"\n":
-            return _stopped(blocks, s1, "its BEGIN armour is not followed by a line end")
+            return DeviceRead(tuple(blocks), s1, "its BEGIN armour is not followed by a line end")
         p += 1
         end = s2 + len(_END)
         for ch in (b" ", b"\r", b"\n"):
@@ -119,10 +118,6 @@ def read_as_mbedtls(data: bytes) -> DeviceRead:
         else:
             blocks.append(DeviceBlock(s1, der))
     return DeviceRead(tuple(blocks))
-
-
-def _stopped(blocks: list[DeviceBlock], offset: int, why: str) -> DeviceRead:
-    return DeviceRead(tuple(blocks), offset, why)
 
 
 def _decode(body: bytes) -> bytes | int:
