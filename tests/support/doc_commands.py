@@ -410,8 +410,9 @@ class FleetStandIns:
 
     def _mqtt_url(self) -> str:
         if self._broker is None:
+            from esp_cabundle.virtual.rpc_links import MqttUnitHost
             from support.fleet import mongoose_unit
-            from support.fleet_links import Mosquitto, MqttUnitHost
+            from support.fleet_links import Mosquitto
 
             self._broker = Mosquitto().__enter__()
             units = [mongoose_unit(u) for u in MQTT_UNITS]
@@ -420,8 +421,8 @@ class FleetStandIns:
 
     def _lan_server(self) -> Any:
         if self._lan is None:
+            from esp_cabundle.virtual.rpc_links import LanUnitServer
             from support.fleet import mongoose_unit
-            from support.fleet_links import LanUnitServer
 
             self._lan = LanUnitServer(mongoose_unit("lan-unit"))
         return self._lan
