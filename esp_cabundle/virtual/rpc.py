@@ -257,7 +257,8 @@ class MongooseUnit(SimUnit):
     """A Mongoose OS unit (rpc-service-fs, rpc-common)."""
 
     shape = "args"
-    fw_version: str = "2.20.0"
+    fw_version: str = "2.20.0"  # the application's
+    mg_version: str = "2.20.0"  # Mongoose OS's
 
     def envelope(self, req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"id": req.get("id"), "src": self.unit_id}
@@ -312,7 +313,7 @@ class MongooseUnit(SimUnit):
                 "app": "demo",
                 "fw_version": self.fw_version,
                 "fw_id": "20240101-000000",
-                "mg_version": "2.20.0",
+                "mg_version": self.mg_version,
                 "arch": "esp32",
                 "uptime": self._uptime(),
             }

@@ -27,7 +27,14 @@ from typing import Any
 from ..errors import DeviceError, InputError
 from .rpc import SimUnit
 
-__all__ = ["MAX_FRAME_BYTES", "JsonHandler", "LanUnitServer", "LoopbackServer", "MqttUnitHost"]
+__all__ = [
+    "MAX_FRAME_BYTES",
+    "JsonHandler",
+    "LanUnitServer",
+    "LoopbackServer",
+    "MqttUnitHost",
+    "url_host",
+]
 
 # Twice push's largest --frame-size: a request beyond it is refused unread.
 MAX_FRAME_BYTES = 2 << 20
@@ -214,13 +221,13 @@ class LanUnitServer:
     def http_url(self) -> str:
         assert self.http is not None, "HTTP is not served"
         host, port = self.http.server_address[:2]
-        return f"http://{_url_host(str(host))}:{port}/rpc"
+        return f"http://{url_host(str(host))}:{port}/rpc"
 
     @property
     def ws_url(self) -> str:
         assert self.ws is not None, "WebSocket is not served"
         host, port = self.ws.socket.getsockname()[:2]
-        return f"ws://{_url_host(str(host))}:{port}/rpc"
+        return f"ws://{url_host(str(host))}:{port}/rpc"
 
     def close(self) -> None:
         if self.http is not None:
@@ -230,5 +237,6 @@ class LanUnitServer:
             self.ws.shutdown()
 
 
-def _url_host(host: str) -> str:
+def url_host(host: str) -> str:
+    """``host`` as a URL names it: an IPv6 address in brackets."""
     return f"[{host}]" if ":" in host else host
