@@ -14,7 +14,7 @@ import click
 
 from ..boards import Board, load_board
 from ..certs import load_certificates
-from ..errors import InputError
+from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, read_input, refuse_clobbering, write_atomic
 from ..fs import open_image
 from ..push.urls import split_url
@@ -165,10 +165,15 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
     if opts.fs_image is None:
         origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"
         return board_fs_image(board, ca=ca), origin
-    image = open_image(read_input(opts.fs_image, what="file-system image"))
-    if ca is not None:
-        image.write(ca_path, ca)
-        return image.to_bytes(), f"from {opts.ca_file}"
+    try:
+        image = open_image(read_input(opts.fs_image, what="file-system image"))
+        if ca is not None:
+            image.write(ca_path, ca)
+            return image.to_bytes(), f"from {opts.ca_file}"
+    except ImageError as e:
+        if e.path is not None:
+            raise
+        raise ImageError(e.reason, path=str(opts.fs_image), hint=e.hint) from None
     if not image.exists(ca_path):
         raise InputError(
             f"the image holds no {ca_path}: not a unit of board {board.name}?",
