@@ -9,14 +9,13 @@ from __future__ import annotations
 import shlex
 import signal
 import socket
-import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support.doc_commands import BIN_DIR, child_env
+from support.doc_commands import UnitProcess
 from support.fleet import LFS_IMAGE, ca_bytes, write_ca
 from support.fleet_links import free_port
 
@@ -27,39 +26,8 @@ from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.virtual.boards import board_fs_image
 from tests.support import dumps
 
+Start = Callable[..., UnitProcess]  # the start_unit fixture
 OLD_CA = dumps.pem("isrgrootx1.pem")  # the unit's CA file before the push
-
-
-class Unit:
-    """``esp-cabundle virtual-unit --rpc ...`` in a child process; ``line`` is the first
-    line it prints: push's options to reach it."""
-
-    def __init__(self, cwd: Path, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [str(BIN_DIR / "esp-cabundle"), "virtual-unit", *args],
-            cwd=cwd,
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.line = self.proc.stdout.readline().strip()
-
-    def stop(self, sig: int = signal.SIGINT) -> tuple[int, str]:
-        self.proc.send_signal(sig)
-        _, err = self.proc.communicate(timeout=60)
-        return self.proc.returncode, err
-
-
-@pytest.fixture
-def units() -> Iterator[list[Unit]]:
-    started: list[Unit] = []
-    yield started
-    for unit in started:
-        if unit.proc.poll() is None:
-            unit.proc.kill()
-            unit.proc.wait(timeout=60)
 
 
 def push(tmp_path: Path, line: str, *extra: str, ledger: str = "c.db") -> tuple[int, str]:
@@ -77,19 +45,18 @@ def files(image: bytes) -> dict[str, bytes]:
 
 
 def test_push_over_mqtt_through_mosquitto(
-    mosquitto: Any, units: list[Unit], tmp_path: Path
+    mosquitto: Any, start_unit: Start, tmp_path: Path
 ) -> None:
     """The user's broker, a unit holding the CA file they give; push reaches it with the
     line it printed, the file changes, Ctrl-C stops it (exit 0) and --save-fs writes its
     file system: the new CA, every other file as the board's factory one."""
     (tmp_path / "old-ca.pem").write_bytes(OLD_CA)
     out = tmp_path / "dev-1.bin"
-    unit = Unit(
-        tmp_path,
+    unit = start_unit(
         *("--rpc", mosquitto.url, "--id", "dev-1", "--ca-file", "old-ca.pem"),
         *("--save-fs", str(out)),
+        cwd=tmp_path,
     )
-    units.append(unit)
     assert unit.line == f"--mqtt {mosquitto.url} --device dev-1"
     code, text = push(tmp_path, unit.line, "--dry-run")
     assert code == 0 and "dev-1  would-write" in text and "ISRG Root X1 only" in text, text
@@ -98,7 +65,7 @@ def test_push_over_mqtt_through_mosquitto(
     assert code == 0, text
     with Ledger(tmp_path / "c.db") as led:
         assert {r.id: r.state for r in led.rows()} == {"dev-1": "verified"}
-    code, err = unit.stop()
+    code, err = unit.stop(signal.SIGINT)
     assert code == 0, err
     assert "stopped dev-1: " in err and "/ca.pem changed" in err, err
     after = files(out.read_bytes())
@@ -110,17 +77,15 @@ def test_push_over_mqtt_through_mosquitto(
     assert (tmp_path / "old-ca.pem").read_bytes() == OLD_CA  # its input, untouched
 
 
-def test_push_over_http_from_an_image(units: list[Unit], tmp_path: Path) -> None:
+def test_push_over_http_from_an_image(start_unit: Start, tmp_path: Path) -> None:
     """A unit started from a real Mongoose OS LittleFS image, reached over HTTP; SIGTERM
     stops it; the image given is left as it was, the one saved holds the new CA and
     every other file of the original."""
     image = tmp_path / "fs.bin"
     image.write_bytes(LFS_IMAGE.read_bytes())
     out = tmp_path / "after.bin"
-    unit = Unit(
-        tmp_path, "--rpc", "http://127.0.0.1:0", "--fs-image", "fs.bin", "--save-fs", "after.bin"
-    )
-    units.append(unit)
+    args = ("--rpc", "http://127.0.0.1:0", "--fs-image", "fs.bin", "--save-fs", "after.bin")
+    unit = start_unit(*args, cwd=tmp_path)
     assert unit.line.startswith("--rpc http://127.0.0.1:") and unit.line.endswith("/rpc")
     code, text = push(tmp_path, unit.line)
     assert code == 0, text
@@ -133,12 +98,11 @@ def test_push_over_http_from_an_image(units: list[Unit], tmp_path: Path) -> None
     assert after == before
 
 
-def test_several_units_over_websocket_write_nothing(units: list[Unit], tmp_path: Path) -> None:
+def test_several_units_over_websocket_write_nothing(start_unit: Start, tmp_path: Path) -> None:
     """Two ids over WebSocket, one port each; both are updated (push's ledger knows them by
     the ids their Sys.GetInfo reports); without --save-fs nothing but push's own files
     appears."""
-    unit = Unit(tmp_path, "--rpc", "ws://127.0.0.1:0", "--id", "a", "--id", "b")
-    units.append(unit)
+    unit = start_unit("--rpc", "ws://127.0.0.1:0", "--id", "a", "--id", "b", cwd=tmp_path)
     urls = shlex.split(unit.line)[1::2]
     assert len(urls) == 2 and all(u.startswith("ws://127.0.0.1:") for u in urls), unit.line
     code, text = push(tmp_path, unit.line)
@@ -147,7 +111,7 @@ def test_several_units_over_websocket_write_nothing(units: list[Unit], tmp_path:
     assert code == 0 and "2 up-to-date" in text, text
     with Ledger(tmp_path / "again.db") as led:
         assert {r.id: r.state for r in led.rows()} == {"a": "up-to-date", "b": "up-to-date"}
-    code, err = unit.stop()
+    code, err = unit.stop(signal.SIGINT)
     assert code == 0, err
     assert err.count("/ca.pem changed") == 2, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again.db", "c.db", "ca.pem"]
@@ -168,15 +132,15 @@ def two_free_ports() -> int:
     raise AssertionError("no two consecutive free ports")
 
 
-def test_http_ports_count_up_from_the_port_given(units: list[Unit], tmp_path: Path) -> None:
+def test_http_ports_count_up_from_the_port_given(start_unit: Start, tmp_path: Path) -> None:
     port = two_free_ports()
-    unit = Unit(tmp_path, "--rpc", f"http://127.0.0.1:{port}", "--id", "x", "--id", "y")
-    units.append(unit)
+    args = ("--rpc", f"http://127.0.0.1:{port}", "--id", "x", "--id", "y")
+    unit = start_unit(*args, cwd=tmp_path)
     urls = [f"http://127.0.0.1:{port + n}/rpc" for n in range(2)]
     assert unit.line == " ".join(f"--rpc {u}" for u in urls)
     code, text = push(tmp_path, unit.line)
     assert code == 0 and "2 verified" in text, text
-    assert unit.stop()[0] == 0
+    assert unit.stop(signal.SIGINT)[0] == 0
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -299,6 +300,38 @@ class UnitPool:
 _VIRTUAL_UNIT = re.compile(r"^esp-cabundle virtual-unit\b(?P<args>[^&]*)&\s*$")
 
 
+class UnitProcess:
+    """``esp-cabundle virtual-unit ARGS`` in a child process; ``line`` is the first line
+    it prints (the URL --port takes; with --rpc, push's options to reach it)."""
+
+    def __init__(self, *args: str, cwd: Path | None = None, stderr: int = subprocess.PIPE):
+        self.proc = subprocess.Popen(
+            [str(BIN_DIR / "esp-cabundle"), "virtual-unit", *args],
+            cwd=cwd,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.line = self.proc.stdout.readline().strip()
+
+    @property
+    def url(self) -> str:
+        return self.line
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        """Send ``sig``; its exit code and what it printed on stderr."""
+        self.proc.send_signal(sig)
+        _, err = self.proc.communicate(timeout=COMMAND_TIMEOUT)
+        return self.proc.returncode, err or ""
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=COMMAND_TIMEOUT)
+
+
 class BackgroundUnits:
     """``esp-cabundle virtual-unit ... &`` lines, run as documented: in the background.
 
@@ -352,17 +385,9 @@ class BackgroundUnits:
 
     def _spawn(self, argv: list[str], cwd: Path) -> str:
         """Start ``virtual-unit ARGV``; the first line it prints."""
-        proc = subprocess.Popen(
-            [str(BIN_DIR / "esp-cabundle"), "virtual-unit", *argv],
-            cwd=cwd,
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self._procs.append(proc)
-        assert proc.stdout is not None
-        return proc.stdout.readline().strip()
+        unit = UnitProcess(*argv, cwd=cwd, stderr=subprocess.DEVNULL)
+        self._procs.append(unit.proc)
+        return unit.line
 
     def __call__(self, text: str) -> str:
         for named, url in self._urls.items():
