@@ -68,6 +68,16 @@ def _dates(deadline: datetime | str | None, since: datetime | str | None) -> lis
     return out
 
 
+def _unused_clause(states: list[str]) -> str:
+    """What the summary line adds for units whose firmware does not read the file: they
+    leave nothing to do (exit 0), but the file does not protect them."""
+    n = states.count("unused")
+    if not n:
+        return ""
+    them = "it" if n == 1 else "them"
+    return f"; {n} unused: no push changes {them}, and the file does not protect {them}"
+
+
 def _unused(rows: list[Any]) -> list[str]:
     unused = [r for r in rows if r.state == "unused"]
     if not unused:
@@ -109,7 +119,11 @@ def render_report(
     for text in report.notes:
         echo(f"Note: {text}.", quiet=quiet)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
-    echo(f"{done} of {len(report.rows)} units done ({counts or 'none listed'}).", quiet=quiet)
+    unused = _unused_clause([r.state for r in report.rows])
+    echo(
+        f"{done} of {len(report.rows)} units done ({counts or 'none listed'}){unused}.",
+        quiet=quiet,
+    )
     for line in _dates(report.deadline, report.failing_since):
         echo(line, quiet=quiet)
     if quiet:
@@ -155,7 +169,8 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         if not blocked
         else f"a push now would leave {plural(blocked, 'unit')} not done (exit 3)"
     )
-    echo(f"Dry run, nothing written: {summary}; {verdict}.", quiet=quiet)
+    unused = _unused_clause([r.state for r in rows])
+    echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet)
 
 
 def render_status(
