@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..push.ledger import STATES
-from ..text import plural, shorten
+from ..text import plural, shorten, some
 from ..ui import echo, emit_json, format_table
 
 if TYPE_CHECKING:
@@ -66,6 +66,23 @@ def _dates(deadline: datetime | str | None, since: datetime | str | None) -> lis
     if deadline is not None:
         out.append(f"The units' current CA stops working on {day(deadline)}.")
     return out
+
+
+def _never_answered(rows: list[Any], said: str = "never answered") -> list[str]:
+    """MQTT units that have not answered (a ledger's rows: never): a broker lists no
+    units, so an id that no unit has looks like a unit that is off."""
+    ids = [
+        r.id
+        for r in rows
+        if r.transport == "mqtt" and r.state == "offline" and getattr(r, "last_seen", None) is None
+    ]
+    if not ids:
+        return []
+    return [
+        f"{plural(len(ids), 'unit')} {said} over MQTT ({some(ids)}): a broker keeps "
+        "no list of units, so an id no unit has looks like a unit that is off; check each "
+        "id against the units' device.id, or keep watching for them (--watch)."
+    ]
 
 
 def _unused_clause(states: list[str]) -> str:
@@ -134,7 +151,7 @@ def render_report(
         echo(format_table(("unit", "state", "attempts", "last error"), rows[:_SHOWN]))
         if len(left) > _SHOWN:
             echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status")
-        for line in _full_units(left):
+        for line in _full_units(left) + _never_answered(left):
             echo(line)
     for line in _unused(list(report.rows)):
         echo(line)
@@ -171,6 +188,8 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
     )
     unused = _unused_clause([r.state for r in rows])
     echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet)
+    for line in _never_answered(rows, "did not answer"):
+        echo(line, quiet=quiet)
 
 
 def render_status(
