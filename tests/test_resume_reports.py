@@ -184,6 +184,29 @@ def test_restore_of_a_torn_update_says_what_it_found(
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
 
 
+def test_a_torn_spiffs_partition_is_not_known(
+    arduino_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
+) -> None:
+    """SPIFFS: no claim that a torn partition held either CA file (SPIFFS's own mount
+    erases a block whose magic is torn); the journal's two root lists are named."""
+    journal = tmp_path / "j"
+    arduino_unit.arm_cut(sector_writes=2)  # the 3rd of 4 sectors erased, half programmed
+    args = ["flash", "-p", arduino_unit.url, "--board", "mdash-arduino", "--bundle"]
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(NEW_CA)
+    args += [str(ca), "--journal-dir", str(journal), "--at", "2026-06-01", "--json"]
+    assert runner.invoke(cli, args).exit_code == 3
+    (u,) = json.loads(invoke(runner, args).stdout)["units"]
+    assert u["roots_before"] == ["torn by a cut: what it held is not known"]
+    assert u["ca_before"] == ["torn"]
+    ((f,),) = (x["found"] for x in u["resumed"])
+    assert (f["name"], f["held"], f["roots"], f["done"]) == ("spiffs", "torn", None, "resumed")
+    assert f["description"] == (
+        "spiffs: torn by a cut: what it held is not known (the journal says: before "
+        f"{', '.join(OLD_ROOTS)}; after {', '.join(NEW_ROOTS)}); resumed (2 of 4 sectors)"
+    )
+
+
 @pytest.mark.parametrize("board", ["mongoose-os-esp32", "arduino-esp32-littlefs"])
 def test_a_restore_torn_anywhere_mounts_with_the_old_or_the_new_ca(board: str) -> None:
     """What "torn: the CA file from before the update or the update's" rests on, for a
@@ -277,6 +300,34 @@ def test_verbose_lists_every_partition(
         f"    fs_1: held the CA file from before the update ({old}); rewritten (3 of 3 sectors)\n"
         in r.stdout
     )
+
+
+def test_restore_lists_every_partition_with_what_it_held_and_wrote_back(
+    mongoose_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
+) -> None:
+    """Stopped with fs_0 done and fs_1's first sector written (fs_1 still old): fs_0
+    is written back whole, fs_1 only the one sector, and R10 is said to go from fs_0."""
+    original = mongoose_unit.read(0, len(mongoose_unit.flash))
+    journal = tmp_path / "j"
+    with pytest.raises(UnitInterrupted):
+        flash_mongoose(mongoose_unit, journal, **stop_when(lambda text: "(4 of 6)" in text))
+    assert held(mongoose_unit) == {"fs_0": NEW_ROOTS, "fs_1": OLD_ROOTS}
+    dry = invoke(runner, restore_args(mongoose_unit, journal, "--dry-run", "--verbose"))
+    assert dry.stdout.splitlines()[0].endswith(": +DST Root CA X3, -R10")
+    old = ", ".join(OLD_ROOTS)
+    assert (
+        f"  fs_1: held the CA file from before the update ({old}); to be partly written back "
+        "(1 of 3 sectors)\n    to be written back in this order: 0x380000\n"
+    ) in dry.stdout
+    r = invoke(runner, restore_args(mongoose_unit, journal, "--json"))
+    fs_0, fs_1 = json.loads(r.stdout)["found"]
+    assert (fs_0["held"], fs_0["done"], fs_0["sectors_to_write"]) == ("new", "written back", 3)
+    assert (fs_1["held"], fs_1["done"], fs_1["sectors_to_write"]) == (
+        "old",
+        "partly written back",
+        1,
+    )
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
 
 
 # ---------------------------------------------------------------------------------------

@@ -112,7 +112,9 @@ class FlashResult:
 
     @property
     def ca_before(self) -> tuple[str, ...]:
-        """Fingerprints of the CA file as found (first partition that has one)."""
+        """Fingerprints of the CA file as found; when the partitions differ, each
+        prefixed with its partition (``fs_0:``), and one whose roots are not known (a
+        sector torn by a cut) listed as ``fs_0:torn``."""
         return tuple(fp for _, fp in self._roots(before=True))
 
     @property
@@ -123,7 +125,8 @@ class FlashResult:
 
     @property
     def roots_before(self) -> tuple[str, ...]:
-        """The roots of the CA file as found, by name."""
+        """The roots of the CA file as found, by name (as :attr:`ca_before`; a partition
+        whose roots are not known says what is: ``fs_0: torn by a cut: held ...``)."""
         return tuple(name for name, _ in self._roots(before=True))
 
     @property

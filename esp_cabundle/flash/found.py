@@ -11,8 +11,9 @@ is said only as far as that tells:
 * one sector torn, those before it new and those after it old (a cut inside a sector,
   updating or restoring): on LittleFS the CA file from before the update or the
   update's, as every such state of the tool's orders mounts with one or the other
-  (``tests/test_flash_plan.py`` and ``tests/test_resume_reports.py`` mount them all);
-  on SPIFFS not known (its own mount erases a block whose magic is torn);
+  (``tests/test_flash_plan.py``, ``test_dump_update.py`` and ``test_resume_reports.py``
+  mount them all); on SPIFFS not known (its own mount erases a block whose magic is
+  torn);
 * anything else: not known.
 
 A partition not known is said so, with the two root lists the journal holds for it,
@@ -111,8 +112,8 @@ class PartitionFound:
 
     @property
     def listed(self) -> Roots:
-        """:attr:`roots` for a root list; not known, one entry saying so instead
-        (``torn: the CA file from before the update or the update's``, ``torn``)."""
+        """:attr:`roots` for a root list; not known, one entry saying what is instead
+        (``torn by a cut: held the CA file from before ...``, ``torn``)."""
         roots = self.roots
         return roots if roots is not None else ((self.not_known(), self.held),)
 
@@ -140,7 +141,7 @@ class PartitionFound:
         if self.holds == "old":
             return f"held the CA file from before the update ({_names(self.before)})"
         if self.holds == "mixed":
-            return "mounted with neither CA file whole"
+            return "mounted with neither CA file (or lost another file)"
         if self.holds == "unmountable":
             return "did not mount"
         journal = f"the journal says: before {_names(self.before)}; after {_names(self.after)}"
