@@ -29,6 +29,7 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.commands._bench import flash_line
+from esp_cabundle.commands._plan_view import flash_detail_lines, flash_dict
 from esp_cabundle.errors import EspCabundleError, FlashError
 from esp_cabundle.flash.base import Message
 from esp_cabundle.flash.flasher import FlashResult, flash_unit
@@ -40,7 +41,7 @@ from esp_cabundle.fs import open_image
 from esp_cabundle.text import printable
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
-from tests.support.flashing import NEW_CA, flash_mongoose
+from tests.support.flashing import NEW_CA, flash_mongoose, sector_states
 from tests.support.gated import canonical, gated
 from tests.test_dump_update import _dump_for
 
@@ -96,13 +97,7 @@ def cut_tearing(unit: VirtualESP32, journal: Path, sector: int) -> None:
     with pytest.raises(FlashError, match="link lost"):
         flash_mongoose(unit, journal)
     (entry,) = Journal(journal).entries(MAC)
-    states = [
-        "new" if unit.read(s.offset, 4096) == s.new
-        else "old" if unit.read(s.offset, 4096) == s.old
-        else "torn"
-        for s in entry.sectors
-    ]  # fmt: skip
-    assert states == ["new"] * sector + ["torn"] + ["old"] * (5 - sector)
+    assert sector_states(unit, entry) == ["new"] * sector + ["torn"] + ["old"] * (5 - sector)
 
 
 # ---------------------------------------------------------------------------------------
@@ -388,13 +383,21 @@ def test_stopped_after_finishing_another_cas_update_reports_what_the_unit_holds(
     # every sector this run wrote is counted, those finishing the earlier update too
     assert rec["sectors_written"] == unit.stats.sectors_programmed - 4
     if error is None:  # asked during the last sector: it completes
-        assert rec["result"] == "resumed" and now == {"fs_0": ["ISRG Root X1"]} | {
-            "fs_1": ["ISRG Root X1"]
-        }
+        assert rec["result"] == "resumed"
+        assert now == {"fs_0": ["ISRG Root X1"], "fs_1": ["ISRG Root X1"]}
         return
     assert rec["result"] == "interrupted"
     line = flash_line(outcome).what
     assert "unchanged" not in line and "unchanged" not in error.message, line
+    if step == "finishing":  # the details and the JSON say where it stopped, per partition
+        details = flash_detail_lines(result)
+        assert any(
+            d.startswith("stopped while finishing the update interrupted on") for d in details
+        )
+        assert "  fs_1: held the CA file from before the update" in "\n".join(details)
+        (x,) = flash_dict(outcome)["resumed"]
+        assert x["action"] == "stopped" and [f["name"] for f in x["found"]] == ["fs_0", "fs_1"]
+        assert [f["done"] for f in x["found"]] == ["untouched", "resumed"]
     if step in ("planning", "journaling"):
         assert line.startswith("finished the interrupted update first: holds its CA file")
         assert error.message.endswith(
