@@ -28,9 +28,7 @@ DATA = Path(__file__).parent / "data"
 KEYS = DATA / "private-keys"
 PKCS7 = DATA / "pkcs7"
 PASSWORD = b"test-only"
-KEY_FILES = sorted(
-    p.name for p in KEYS.iterdir() if p.suffix in (".p12", ".der", ".p7", ".p7s")
-)
+KEY_FILES = sorted(p.name for p in KEYS.iterdir() if p.suffix in (".p12", ".der", ".p7", ".p7s"))
 BER_FILES = [n for n in KEY_FILES if (KEYS / n).read_bytes()[1] == 0x80]
 
 
@@ -121,13 +119,17 @@ def test_every_vector_is_refused_in_every_form(name: str) -> None:
         assert base64.b64encode(data)[40:72].decode() not in message
 
 
+def _kind(data: bytes) -> str | None:
+    found = find_private_key(data)
+    return found.kind if found is not None else None
+
+
 def test_kinds_name_the_encoding() -> None:
-    kinds = {n: find_private_key(_key(n)) for n in BER_FILES}
-    assert all(f is not None for f in kinds.values())
-    assert kinds["test-only-nss-pk12util.p12"].kind == "BER PKCS#12 key store"  # type: ignore[union-attr]
-    assert kinds["test-only-ber-sec1.der"].kind == "BER SEC1 EC"  # type: ignore[union-attr]
-    wrapped = find_private_key(X1_PEM + base64.encodebytes(_key("test-only-cms-data-of-key-ber.p7")))
-    assert wrapped is not None and wrapped.kind == "base64 PKCS#8 in a PKCS#7/CMS ContentInfo"
+    assert _kind(_key("test-only-nss-pk12util.p12")) == "BER PKCS#12 key store"
+    assert _kind(_key("test-only-ber-sec1.der")) == "BER SEC1 EC"
+    assert _kind(_key("test-only-ec-sec1.der")) == "DER SEC1 EC"
+    wrapped = X1_PEM + base64.encodebytes(_key("test-only-cms-data-of-key-ber.p7"))
+    assert _kind(wrapped) == "base64 PKCS#8 in a PKCS#7/CMS ContentInfo"
 
 
 def test_the_quick_look_at_a_base64_run_passes_every_vector() -> None:
