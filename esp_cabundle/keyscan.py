@@ -17,6 +17,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
 - the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one
   of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
   (headerless PEM bodies, C string literals);
+- Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
+  magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
 - all of the above again with NUL bytes removed, which turns UTF-16 and UTF-32 text
   holding ASCII into ASCII.
@@ -114,6 +116,13 @@ _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's hea
 
 _PKCS5 = bytes.fromhex("2a864886f70d0105")  # 1.2.840.113549.1.5 (PBES1/PBES2)
 _PKCS12_PBE = bytes.fromhex("2a864886f70d010c01")  # 1.2.840.113549.1.12.1
+# Java key stores (keytool -storetype JKS / JCEKS): a private-key entry is an
+# EncryptedPrivateKeyInfo under Sun's KeyProtector (1.3.6.1.4.1.42.2.17.1.1) or
+# PBEWithMD5AndTripleDES (1.3.6.1.4.1.42.2.19.1); the file opens with a magic number,
+# a version, an entry count, then each entry's tag (1: private key, 2: certificate).
+_JAVA_PBE = (bytes.fromhex("2b060104012a02110101"), bytes.fromhex("2b060104012a021301"))
+_JAVA_MAGIC = {b"\xfe\xed\xfe\xed": "JKS", b"\xce\xce\xce\xce": "JCEKS"}
+_JAVA_B64 = (b"/u3+7", b"zs7Oz")  # the magic numbers' first 30 bits in base64
 _PKCS7 = bytes.fromhex("2a864886f70d0107")  # 1.2.840.113549.1.7: PKCS#7/CMS content types
 _PKCS7_DATA = _PKCS7 + b"\x01"
 _PKCS7_SIGNED = _PKCS7 + b"\x02"
@@ -252,8 +261,12 @@ def der_key_kind(
         return None
     tag, c, n = first
     if tag == 0x30:  # EncryptedPrivateKeyInfo: { AlgorithmIdentifier { PBE OID }, OCTET STRING }
-        pbe = _oid_at(buf, c, (_PKCS5, _PKCS12_PBE))
-        return "encrypted PKCS#8" if pbe and _next_tag(buf, start) in (None, 0x04, 0x24) else None
+        if not _oid_at(buf, c, (_PKCS5, _PKCS12_PBE, *_JAVA_PBE)):
+            return None
+        if _next_tag(buf, start) not in (None, 0x04, 0x24):
+            return None
+        java = _oid_at(buf, c, _JAVA_PBE)
+        return "encrypted key of a Java key store" if java else "encrypted PKCS#8"
     if tag == 0x06:  # a ContentInfo
         return None if _wrapped else _content_info_key(buf, pos, truncated)
     if tag != 0x02 or n != 1 or c >= len(buf) or buf[c] > 3:
@@ -292,13 +305,22 @@ def _line_of(data: bytes, offset: int) -> int:
     return data.count(b"\n", 0, offset) + 1
 
 
+def _java_store_kind(raw: bytes) -> str | None:
+    """A Java key store whose first entry is a private key (a trust store's are
+    certificates); the raw bytes are found by the key entry's algorithm instead."""
+    store = _JAVA_MAGIC.get(raw[:4])
+    if store is None or raw[12:16] != b"\x00\x00\x00\x01":
+        return None
+    return f"Java key store ({store})"
+
+
 def _cannot_open_key(head: bytes) -> bool:
     """True when base64 that opens with ``head`` (16 characters) can be neither a key's
-    DER, by the tags :func:`der_key_kind` requires, nor OpenSSH's magic. False means
+    DER, by the tags :func:`der_key_kind` requires, nor OpenSSH's or Java's magic. False means
     "look closer", never "a key"."""
     raw = base64.b64decode(head)  # 16 characters of a run: valid, 12 bytes
     if raw[0] != 0x30:
-        return not _OPENSSH_MAGIC.startswith(raw)
+        return not (_OPENSSH_MAGIC.startswith(raw) or raw[:4] in _JAVA_MAGIC)
     outer = _tlv(raw, 0)
     first = _tlv(raw, outer[1]) if outer is not None else None
     if first is None:
@@ -339,9 +361,14 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
         return 'JWK "d" member', jwk.start()
     runs = list(_B64_RUN.finditer(data))
     for i, run in enumerate(runs):
-        if data[run.start()] not in b"Mb":  # DER SEQUENCE encodes as "M", OpenSSH as "b3Bl"
+        # DER SEQUENCE encodes as "M", OpenSSH as "b3Bl", a JKS as "/u3+7", a JCEKS as "zs7Oz"
+        first = data[run.start()]
+        if first not in b"Mb/z":
             continue
-        if _cannot_open_key(data[run.start() : run.start() + 16]):
+        head = data[run.start() : run.start() + 16]
+        if first in b"/z" and not head.startswith(_JAVA_B64):
+            continue
+        if _cannot_open_key(head):
             continue  # every certificate's first line: decided from 12 bytes, not 192
         pieces = [data[run.start() : min(run.end(), run.start() + _B64_PREFIX)]]
         size, last = len(pieces[0]), run.end()
@@ -357,7 +384,7 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
             continue
         if raw.startswith(_OPENSSH_MAGIC):
             return "base64 OpenSSH key", run.start()
-        kind = der_key_kind(raw, truncated=True)
+        kind = _java_store_kind(raw) or der_key_kind(raw, truncated=True)
         if kind is not None:
             return f"base64 {kind}", run.start()
     return None

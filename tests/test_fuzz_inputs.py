@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from support import dumps
 from support.fuzzing import BER_TOKENS, ML_DSA_65_SPKI, Mutator, cert_with_spki, pem_of, timed
-from support.gate_cases import X1_PEM, ber_cases
+from support.gate_cases import X1_PEM, stored_key_cases
 
 from esp_cabundle.errors import EspCabundleError
 
@@ -74,7 +74,7 @@ def _ber_key_seeds() -> list[bytes]:
     and PEM with a comment about keys."""
     keys = DATA / "private-keys"
     return [
-        *(data for data, _ in ber_cases().values()),
+        *(data for data, _ in stored_key_cases().values()),
         (keys / "test-only-ber-dsa-pkcs8.der").read_bytes(),
         (keys / "test-only-cms-signed-key-ber.p7s").read_bytes(),
         b"# ---- never add a private key ----\n" + X1_PEM,

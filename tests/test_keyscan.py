@@ -28,7 +28,8 @@ DATA = Path(__file__).parent / "data"
 KEYS = DATA / "private-keys"
 PKCS7 = DATA / "pkcs7"
 PASSWORD = b"test-only"
-KEY_FILES = sorted(p.name for p in KEYS.iterdir() if p.suffix in (".p12", ".der", ".p7", ".p7s"))
+KEY_SUFFIXES = (".p12", ".der", ".p7", ".p7s", ".jks", ".jceks")
+KEY_FILES = sorted(p.name for p in KEYS.iterdir() if p.suffix in KEY_SUFFIXES)
 BER_FILES = [n for n in KEY_FILES if (KEYS / n).read_bytes()[1] == 0x80]
 
 
@@ -146,6 +147,19 @@ def test_ber_certificate_containers_are_not_keys(name: str) -> None:
         assert find_private_key(text) is None, form
 
 
+def test_java_key_stores_are_keys_and_trust_stores_are_not() -> None:
+    """keytool's JKS and JCEKS stores with a key entry are found in every form (raw: by
+    the entry's Sun algorithm; base64: by the magic and the first entry's tag); a JKS
+    trust store (certificates only) is not."""
+    assert _kind(_key("test-only-keytool.jks")) == "DER encrypted key of a Java key store"
+    jceks = X1_PEM + base64.encodebytes(_key("test-only-keytool.jceks"))
+    assert _kind(jceks) == "base64 Java key store (JCEKS)"
+    trust = (DATA / "java" / "isrgrootx1-truststore.jks").read_bytes()
+    assert trust.startswith(b"\xfe\xed\xfe\xed")
+    for form, text in _forms(trust).items():
+        assert find_private_key(text) is None, form
+
+
 def test_an_encrypted_data_is_not_read_as_a_key() -> None:
     """A bare PKCS#7 EncryptedData opens like PKCS#8 (INTEGER 0, SEQUENCE opening with
     an OID); its content type, not a key algorithm, tells it apart, even when the base64
@@ -166,7 +180,7 @@ def test_no_key_verdict_without_an_integer_or_oid_tag() -> None:
     verdict at any offset, whole or as a truncated prefix."""
     for name in KEY_FILES:
         data = _key(name)
-        assert der_key_kind(data) is not None, name
+        assert der_key_kind(data) is not None or data[0] != 0x30, name
         stripped = data.replace(b"\x02", b"\x04").replace(b"\x06", b"\x04")
         for pos in range(len(stripped)):
             assert der_key_kind(stripped, pos) is None, (name, pos)

@@ -69,9 +69,10 @@ def c_escaped(pem: bytes, data: bytes) -> bytes:
     return c_source(pem) + f'static const char s_key[] = "{escaped}";\n'.encode()
 
 
-def ber_cases() -> dict[str, tuple[bytes, bytes]]:
-    """Indefinite-length key containers in each shape a CA file may carry them: (bytes,
-    a piece of key material the error must never print; b"" where the form is binary)."""
+def stored_key_cases() -> dict[str, tuple[bytes, bytes]]:
+    """Indefinite-length (BER) key containers and a Java key store, in each shape a CA
+    file may carry them: (bytes, a piece of key material the error must never print; b""
+    where the form is binary)."""
     nss = (KEYS / "test-only-nss-pk12util.p12").read_bytes()  # NSS's pk12util wrote it
     pkcs8 = (KEYS / "test-only-ber-pkcs8.der").read_bytes()
     wrapped = (KEYS / "test-only-cms-data-of-key-ber.p7").read_bytes()  # openssl cms -stream
@@ -89,6 +90,7 @@ def ber_cases() -> dict[str, tuple[bytes, bytes]]:
         "ber-pkcs8-base64-after-pem": b64(pkcs8),
         "ber-pkcs8-c-array": (c_source(X1_PEM, key=pkcs8), b""),
         "ber-cms-wrapped-pkcs8-base64": b64(wrapped),
+        "jks-base64-after-pem": b64((KEYS / "test-only-keytool.jks").read_bytes()),
     }
 
 
@@ -159,8 +161,9 @@ def cases() -> dict[str, Case]:
         "headerless-base64": key(X1_PEM + body + b"\n"),
         "putty": key(X1_PEM + putty),
         "jwk": key(X1_PEM + jwk.encode() + b"\n", d[:32]),
-        # keys and key stores in BER (indefinite lengths), as NSS and OpenSSL -stream write
-        **{name: key(data, piece) for name, (data, piece) in ber_cases().items()},
+        # keys and key stores in BER (indefinite lengths), as NSS and OpenSSL -stream write,
+        # and keytool's JKS
+        **{name: key(data, piece) for name, (data, piece) in stored_key_cases().items()},
         # certificates a device must not get
         "dst-only-expired": Case(DST_PEM, 1, "DST Root CA X3 expired on 2021-09-30"),
         "self-signed-leaf": Case(leaf.pem, 1, "is not a CA certificate"),
