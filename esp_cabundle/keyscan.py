@@ -17,6 +17,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
 - the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one
   of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
   (headerless PEM bodies, C string literals);
+- the same structures spelt as C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``)
+  anywhere in text, a file read as PEM included;
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -113,6 +115,13 @@ _DER_START = re.compile(
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]{16,}")
 _B64_GAP = 8  # bytes between two pieces of one base64 body: a line end, C quotes, "\n"
 _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's header
+# Bytes spelt in C, "\x30\x82..." in a string or "0x30, 0x82, ..." in an array, wherever
+# they stand (a file read as PEM may end with C pasted from firmware): each run opening
+# with a SEQUENCE's "30" is decoded whole and searched as DER. One token per byte, so the
+# repetition is linear; each run is read once.
+_C_HEX_RUN = re.compile(rb"(?:(?:\\x|0x)[0-9a-f]{2}[\s,]{0,12})+")
+_C_HEX_BYTE = re.compile(rb"(?:\\x|0x)([0-9a-f]{2})")
+_C_ARRAY_30 = re.compile(rb"\s{0,12}0x30")
 
 _PKCS5 = bytes.fromhex("2a864886f70d0105")  # 1.2.840.113549.1.5 (PBES1/PBES2)
 _PKCS12_PBE = bytes.fromhex("2a864886f70d010c01")  # 1.2.840.113549.1.12.1
@@ -387,6 +396,37 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
         kind = _java_store_kind(raw) or der_key_kind(raw, truncated=True)
         if kind is not None:
             return f"base64 {kind}", run.start()
+    return _scan_c_hex(low)
+
+
+def _scan_c_hex(low: bytes) -> tuple[str, int] | None:
+    """A DER or BER key spelt as C hex bytes (see _C_HEX_RUN) in the lower-cased text.
+    Runs start at "\\x30", or at "0x30" after "{" or "," (a SEQUENCE's first byte in
+    an array): found from those rare bytes by memchr-speed finds (a search for the four
+    characters is 3x slower on base64, where "0" and "x" abound)."""
+    starts = []
+    for mark in (b"\\", b",", b"{"):
+        i = low.find(mark)
+        while i >= 0:
+            if mark == b"\\":
+                if low.startswith(b"\\x30", i):
+                    starts.append(i)
+            else:
+                m = _C_ARRAY_30.match(low, i + 1)
+                if m is not None:
+                    starts.append(m.end() - 4)
+            i = low.find(mark, i + 1)
+    done = 0
+    for start in sorted(starts):
+        if start < done:
+            continue  # inside a run already searched
+        run = _C_HEX_RUN.match(low, start)
+        assert run is not None  # the start itself is a token
+        raw = bytes.fromhex(b"".join(_C_HEX_BYTE.findall(low, start, run.end())).decode())
+        found = _scan_der(raw)
+        if found is not None:
+            return f"{found[0]} spelt as C hex bytes", start
+        done = run.end()
     return None
 
 

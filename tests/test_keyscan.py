@@ -105,6 +105,10 @@ def _forms(data: bytes) -> dict[str, bytes]:
         "c escapes": c_escaped(X1_PEM, data),
         "c array": c_source(b"", key=data),
         "c array after s_pem": c_source(X1_PEM, key=data),
+        # C pasted into a file read as PEM: the literals are not compiled, the scan reads them
+        "c escapes after pem": X1_PEM + c_escaped(b"", data),
+        "c array after pem": X1_PEM + c_source(b"", key=data),
+        "c array in capitals after pem": X1_PEM + c_source(b"", key=data).upper(),
         "utf-16 base64": (X1_PEM + base64.encodebytes(data)).decode().encode("utf-16"),
     }
 
@@ -292,12 +296,14 @@ def test_build_reads_a_commented_ca_pem(in_tmp: Path, runner: CliRunner) -> None
         b"MIACAQAwgAYBAD",  # base64 of the first
         b"MIAGCSqGSIb3DQEHAqCAMIACAQExgDCA",  # base64 of a signed-data ContentInfo's head
         b"\x00\x00" * 7 + b"\x30\x80",
+        b"0x30, ",  # one C hex run, decoded and searched once
+        b"\\x30 {,",  # a run at every mark
     ],
 )
 def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
-    """Every candidate costs bounded work (_WALK elements at most): the scan of 2 MiB
+    """Every candidate costs bounded work (_WALK elements at most): the scan of 1 MiB
     of BER headers ends (speed: benchmarks/bench_keyscan.py)."""
-    data = (unit * ((2 << 20) // len(unit) + 1))[: 2 << 20]
+    data = (unit * ((1 << 20) // len(unit) + 1))[: 1 << 20]
     find_private_key(data)
     find_private_key(data + b"\n" + base64.encodebytes(data[:4096]))
 
