@@ -19,12 +19,8 @@ from typing import TYPE_CHECKING, Literal
 from ..errors import ImageError, InputError, PartitionTableError
 from ..fileio import is_temporary_name, kept_from_others, read_input
 from ..limits import MAX_PACK_INPUT, check_size
-from ..partitions import find_partition_table, read_partition_table
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
-from .lfs_superblock import find_superblock
-from .littlefs import LittleFsImage
-from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -113,6 +109,7 @@ def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
     """For a whole-flash dump: its partition table's offset and the partitions holding a
     file system (those whose bytes are one, else every fs-subtype data partition);
     (-1, []) when ``container`` has no valid partition table."""
+    from ..partitions import find_partition_table, read_partition_table  # deferred: dumps only
 
     try:
         off = find_partition_table(container)
@@ -127,6 +124,8 @@ def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
 def partition_at(container: bytes, offset: int) -> Partition | None:
     """The entry of a whole-flash dump's partition table that starts at ``offset``
     (whatever its bytes hold), or None: no table, or no entry there."""
+    from ..partitions import find_partition_table, read_partition_table  # deferred: as above
+
     try:
         off = find_partition_table(container)
         table = read_partition_table(container, offset=off, check_size=False)
@@ -154,6 +153,8 @@ def _refuse_whole_dump(container: bytes, source: str) -> None:
 def _size_from_bytes(data: bytes, offset: int, source: str) -> int:
     kind = detect_fs_type(data)
     if kind == "littlefs":
+        from .lfs_superblock import find_superblock  # deferred: LittleFS only
+
         sb = find_superblock(data)
         if sb is not None:
             return sb.fs_bytes
@@ -246,6 +247,7 @@ def edit_image(
 def _set_timestamp(image: FileSystemImage, timestamp: int | None) -> None:
     if timestamp is None:
         return
+    from .littlefs import LittleFsImage  # deferred: LittleFS only
 
     if not isinstance(image, LittleFsImage) or not image.profile.time_attributes:
         raise InputError(
@@ -290,6 +292,7 @@ def pack_image(
     if fs_type == "spiffs" and prof.fs_type == "spiffs":
         # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
         # mounting the built bytes is already the check
+        from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image  # deferred: SPIFFS
 
         _littlefs_only(fs_type, platform, disk_version)
         assert isinstance(prof, SpiffsProfile)
