@@ -48,6 +48,9 @@ class BuildResult:
     extra: dict[str, object] = field(default_factory=dict)
     boards: tuple[GatedCA, ...] = ()
     private: frozenset[Path] = frozenset()  # images packing a file kept from others
+    # Image outputs' from_dir: entries left out (and why), files holding a private key.
+    dir_notes: tuple[str, ...] = ()
+    dir_warnings: tuple[str, ...] = ()
 
     @property
     def bundle(self) -> Bundle:
@@ -133,6 +136,8 @@ def build_bundle(
         Lock.from_bytes(data, path=str(lock_path)).check(bundle, path=str(lock_path))
     rendered: list[tuple[OutputSpec, bytes]] = []
     private: set[Path] = set()
+    dir_notes: list[str] = []
+    dir_warnings: list[str] = []
     for out in outputs:
         if out.format not in FORMATS:
             raise InputError(f"unknown output format '{out.format}'")
@@ -141,6 +146,8 @@ def build_bundle(
             data = packed.data
             if packed.private:
                 private.add(out.path)
+            dir_notes += [n for n in packed.notes if n not in dir_notes]
+            dir_warnings += [w for w in packed.warnings if w not in dir_warnings]
         else:
             data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
         rendered.append((out, data))
@@ -151,6 +158,8 @@ def build_bundle(
         lock_path=None if locked else lock_path,
         boards=tuple(per_board.values()),
         private=frozenset(private),
+        dir_notes=tuple(dir_notes),
+        dir_warnings=tuple(dir_warnings),
     )
 
 
