@@ -19,7 +19,15 @@ from .catalog import Catalog
 from .config import OutputSpec
 from .dates import now
 from .errors import InputError
-from .fileio import PRIVATE, PUBLIC, Output, read_input, refuse_clobbering, write_all_atomic
+from .fileio import (
+    PRIVATE,
+    PUBLIC,
+    Output,
+    is_named,
+    read_input,
+    refuse_clobbering,
+    write_all_atomic,
+)
 from .formats import FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .images import IMAGE_FORMATS, ImageOutput, render_image_output
@@ -127,7 +135,7 @@ def build_bundle(
     bundle = ca.bundle
     lock = Lock.from_bundle(bundle)
     if locked:
-        if lock_path is None or not lock_path.is_file():
+        if lock_path is None or not is_named(lock_path):
             raise InputError(
                 f"--locked needs a lock file, and {lock_path or LOCK_NAME} does not exist",
                 hint="run 'esp-cabundle build' once without --locked and commit cabundle.lock",

@@ -74,20 +74,21 @@ def read_input(
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise error(
-                f"is a symbolic link that loops ({e.strerror}), not a {what}", path=str(p)
+                f"is a symbolic link that loops ({e.strerror}): no {what} to read", path=str(p)
             ) from e
         raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
 
 
-def is_named(path: str | Path) -> bool:
+def is_named(path: str | Path, *, directory: bool = True) -> bool:
     """True when something is at ``path`` itself (``os.lstat``), even a symlink leading
     nowhere or in a loop: ``Path.exists`` says False for those, and a reader that asks
-    it says "does not exist" where :func:`read_input` would name the real reason."""
+    it says "does not exist" where :func:`read_input` would name the real reason.
+    ``directory=False``: a directory (or a link to one) does not count."""
     try:
         os.lstat(path)
     except (OSError, ValueError):
         return False
-    return True
+    return directory or not os.path.isdir(path)
 
 
 _KINDS = (

@@ -120,6 +120,8 @@ def loads_json(
     nesting capped, every failure ``error`` naming the file (never RecursionError or
     UnicodeDecodeError)."""
     check_size(len(data), cap, what=what, path=path, error=error)
+    if not data and path is not None:
+        raise error(f"empty file, not a {what}", path=path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -66,6 +66,12 @@ def locate_image(
     superblock; a SPIFFS partition's cannot be known from its bytes and must be given.
     """
     total = len(container)
+    if not total:
+        raise InputError(
+            "empty file, not a file-system image or flash dump",
+            path=source,
+            hint="give a partition image or a whole-flash dump",
+        )
     if offset < 0 or offset % ERASE_BLOCK:
         raise InputError(
             f"offset 0x{offset:X} is not a multiple of 0x{ERASE_BLOCK:X}",
