@@ -233,3 +233,24 @@ def test_build_follow_symlinks_must_be_a_boolean(in_tmp: Path, runner: CliRunner
     r = runner.invoke(cli, ["build", "--no-lock"])
     assert r.exit_code == 2 and "follow_symlinks: expected true or false" in r.stderr
     assert not (in_tmp / "fs.bin").exists()
+
+
+def test_the_walk_is_bounded(
+    in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Links to sibling directories repeat trees (each a copy in the image): the walk
+    stops at a cap on entries, far above any partition's file count, nothing written."""
+    import esp_cabundle.fs.dirfiles as dirfiles
+
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    d = in_tmp / "data"
+    (d / "a").mkdir(parents=True)
+    (d / "a" / "f.txt").write_text("x\n")
+    for name in "bcdefg":  # each level links to the one before twice: 2**6 copies
+        (d / name).mkdir()
+        (d / name / "x").symlink_to(f"../{chr(ord(name) - 1)}")
+        (d / name / "y").symlink_to(f"../{chr(ord(name) - 1)}")
+    monkeypatch.setattr(dirfiles, "MAX_DIR_ENTRIES", 100)
+    code, _, err = pack(runner, "--from-dir", "data", "-o", "fs.bin")
+    assert code == 2 and "data: more than 100 entries to walk; nothing written" in err, err
+    assert not (in_tmp / "fs.bin").exists()

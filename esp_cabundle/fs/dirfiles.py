@@ -96,13 +96,18 @@ class _Walk:
             self.entry(path / name, f"{image_dir}{name}", ancestors)
 
     def entry(self, p: Path, image_path: str, ancestors: frozenset[str]) -> None:
-        st = os.lstat(p)
-        link = stat.S_ISLNK(st.st_mode)
-        if link:
-            target = self.link_target(p)
-            if target is None:
-                return
-            st = os.stat(target)
+        try:
+            st = os.lstat(p)
+            link = stat.S_ISLNK(st.st_mode)
+            if link:
+                target = self.link_target(p)
+                if target is None:
+                    return
+                st = os.stat(target)
+        except OSError as e:  # gone or changed while the directory was walked
+            raise InputError(
+                f"cannot read ({e.strerror or e}); nothing written", path=str(p)
+            ) from e
         if stat.S_ISDIR(st.st_mode):
             real = os.path.realpath(p)
             if real in ancestors:
