@@ -254,3 +254,17 @@ def test_the_walk_is_bounded(
     code, _, err = pack(runner, "--from-dir", "data", "-o", "fs.bin")
     assert code == 2 and "data: more than 100 entries to walk; nothing written" in err, err
     assert not (in_tmp / "fs.bin").exists()
+
+
+def test_vcs_and_finder_files_are_left_out_as_mklittlefs_does(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    d = in_tmp / "data"
+    (d / ".git" / "objects").mkdir(parents=True)
+    (d / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    for name in (".gitignore", ".gitmodules", ".DS_Store", "index.html"):
+        (d / name).write_text("x\n")
+    code, _, err = pack(runner, "--from-dir", "data", "-o", "fs.bin")
+    assert code == 0, err
+    assert image_files(in_tmp / "fs.bin") == ["/ca.pem", "/index.html"]
