@@ -222,9 +222,8 @@ def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
     back before it is returned; ``private`` when a file packed was kept from others. An
     output that names a board takes only a CA gated for that board (InputError
     otherwise): its rules and connections judged it."""
-    # deferred: images are made only on demand
-    from .fs.dirfiles import DirFiles, collect_dir_files
-    from .fs.edit import pack_ca_image
+    from .fs.dirfiles import DirFiles, collect_dir_files  # deferred: images made on demand
+    from .fs.edit import pack_ca_image  # deferred: as above
 
     if output.board is not None:
         ca.for_board(output.board)
