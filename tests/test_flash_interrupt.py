@@ -32,7 +32,7 @@ from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import Pause, VirtualESP32
-from tests.support.flashing import NEW_CA, flash_mongoose
+from tests.support.flashing import NEW_CA, flash_mongoose, sector_states
 
 Start = Callable[..., VirtualESP32]
 MONGOOSE = {"fs_0": (0x190000, 0x1D0000), "fs_1": (0x350000, 0x390000)}
@@ -349,13 +349,7 @@ def test_a_second_ctrl_c_does_not_cut_the_sector_in_flight(
     # every journaled sector holds exactly its old or its new content: none torn
     (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
     assert entry.status == "pending"
-    states = [
-        "new" if mongoose_unit.read(s.offset, 4096) == s.new
-        else "old" if mongoose_unit.read(s.offset, 4096) == s.old
-        else "torn"
-        for s in entry.sectors
-    ]  # fmt: skip
-    assert states == ["new"] * 3 + ["old"] * 3
+    assert sector_states(mongoose_unit, entry) == ["new"] * 3 + ["old"] * 3
     assert (
         mounts_with(mongoose_unit, MONGOOSE["fs_0"], files_of(original, MONGOOSE["fs_0"])) == "new"
     )

@@ -10,11 +10,12 @@ import click
 
 from ..boards import load_board
 from ..errors import EspCabundleError
+from ..flash.found import per_partition
 from ..flash.interrupt import UnitInterrupted
-from ..flash.restore import restore_unit
+from ..flash.restore import AlreadyRestored, restore_unit
 from ..text import plural
 from ..ui import echo, emit_json
-from ._bench import Line, UnitBars, failure_line, journal_roots, render_lines
+from ._bench import Line, UnitBars, failure_line, found_change, render_lines
 from ._interrupt import interruption_lines, stop_on_signals
 from .options import (
     board_option,
@@ -61,7 +62,8 @@ def restore(
 ) -> None:
     """Undo the newest update 'esp-cabundle flash' journaled for this unit (found by its
     MAC): every sector it wrote gets its saved original content back, so the partition
-    is byte for byte what it was. Run it again to undo the update before that.
+    is byte for byte what it was. Run it again to undo the update before that; once
+    every update journaled for the unit is undone it says so and exits 0, writing nothing.
 
     Nothing is written when the file system changed since that update (the ranges the
     update left alone no longer hash the same), unless --force, nor when the journal
@@ -103,10 +105,15 @@ def restore(
         except EspCabundleError as e:
             error = e
         stopped = isinstance(error, UnitInterrupted)
-        bars.finish(port, "OK" if error is None else "STOPPED" if stopped else "FAILED")
+        done = error is None or isinstance(error, AlreadyRestored)
+        bars.finish(port, "OK" if done else "STOPPED" if stopped else "FAILED")
     mac = unit[0].mac if unit else "-"
     if isinstance(error, UnitInterrupted):
         _stopped(error, mac, time.monotonic() - t0, as_json=as_json, quiet=quiet)
+    if isinstance(error, AlreadyRestored):
+        seconds = time.monotonic() - t0
+        _nothing_to_do(error, port, mac, seconds, dry_run=dry_run, as_json=as_json, quiet=quiet)
+        return
     if error is not None:
         if as_json:
             raise error
@@ -115,6 +122,7 @@ def restore(
         click.get_current_context().exit(error.exit_code)
     seconds = time.monotonic() - t0
     entry = result.entry
+    back = [(p.name, entry.roots_of(p)) for p in entry.partitions]
     if as_json:
         emit_json(
             {
@@ -126,14 +134,16 @@ def restore(
                 "partitions": [p.name for p in entry.partitions],
                 "sectors_written": result.sectors_written,
                 "already_original": result.already_original,
-                "roots_back": [name for name, _ in entry.roots_before],
+                "roots_back": [name for name, _ in per_partition(back)],
+                "found": [f.to_json(planned=result.dry_run) for f in result.found],
                 "journal": str(entry.path),
             }
         )
         return
     parts = ", ".join(p.name for p in entry.partitions)
-    roots = journal_roots(entry.roots_after, entry.roots_before)  # undone: reversed
-    roots = f": {roots}" if roots else ""
+    # from what each partition held when found, not what the journal says the update did
+    change, torn = found_change(result.found)
+    roots = (f": {change}" if change else "") + torn
     if result.already_original:
         status = "OK"
         what = f"{parts} already hold what they held before the update of {entry.when}"
@@ -150,16 +160,46 @@ def restore(
     echo(line, quiet=quiet)
     if verbose:
         echo(f"  board {entry.board}; journal {entry.path}", quiet=quiet)
-        for p in entry.partitions:
-            sectors = " ".join(f"{s.offset:#x}" for s in reversed(p.sectors))
-            n = plural(len(p.sectors), "sector")
-            echo(f"  {p.name}: {n}, written back in this order: {sectors}", quiet=quiet)
+        for f in result.found:  # what each held when found, and the sectors written back
+            echo(f"  {f.describe(planned=result.dry_run)}", quiet=quiet)
+            if f.writes:
+                order = " ".join(f"{off:#x}" for off in f.writes)
+                verb = "to be written" if result.dry_run else "written"
+                echo(f"    {verb} back in this order: {order}", quiet=quiet)
         if not result.dry_run and not result.already_original:
             echo(
                 f"  {plural(result.sectors_written, 'sector')} written, each checked by the unit's "
                 "MD5",
                 quiet=quiet,
             )
+
+
+def _nothing_to_do(
+    done: AlreadyRestored,
+    port: str,
+    mac: str,
+    seconds: float,
+    *,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Every journaled update of the unit already undone: no failure (exit 0), so a
+    station's script may run restore again; nothing was written."""
+    if as_json:
+        emit_json(
+            {
+                "port": port,
+                "mac": None if mac == "-" else mac,
+                "dry_run": dry_run,
+                "already_restored": True,
+                "sectors_written": 0,
+                "message": done.message,
+            }
+        )
+        return
+    (line,) = render_lines([Line("OK", port, mac, done.message, seconds)])
+    echo(line, quiet=quiet)
 
 
 _HOLDS = {

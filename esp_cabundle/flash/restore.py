@@ -27,6 +27,7 @@ from ..fs.inplace import mount_region
 from ..partitions import DEFAULT_TABLE_OFFSET
 from ..text import plural, printable
 from .base import JOB, Flash, ProgressCallback, say, step, within
+from .found import PartitionFound, partitions_found
 from .interrupt import (
     Cancel,
     GuardedFlash,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from ..partitions import PartitionTable
     from .serial import Link, UnitInfo
 
-__all__ = ["RestoreResult", "restore_flash", "restore_unit"]
+__all__ = ["AlreadyRestored", "RestoreResult", "restore_flash", "restore_unit"]
 
 # The shares of a restore (of JOB): connecting, checking the unit against the journal,
 # then writing the old sectors back.
@@ -57,7 +58,9 @@ _CONNECT, _CHECK = 15, 30
 
 @dataclass(frozen=True, slots=True)
 class RestoreResult:
-    """A journaled update undone (or, with ``dry_run``, what undoing it would write)."""
+    """A journaled update undone (or, with ``dry_run``, what undoing it would write);
+    ``found``: what each of its partitions held when the restore found it, and the
+    sectors it writes back there."""
 
     port: str
     mac: str
@@ -65,6 +68,7 @@ class RestoreResult:
     sectors_written: int
     already_original: bool
     dry_run: bool = False
+    found: tuple[PartitionFound, ...] = ()
 
 
 def _board_of(entry: JournalEntry) -> Board | None:
@@ -77,9 +81,17 @@ def _board_of(entry: JournalEntry) -> Board | None:
         return None
 
 
+class AlreadyRestored(InputError):
+    """Every update journaled for the unit was already undone (or cancelled before it
+    wrote): nothing to do. An InputError for callers of :func:`restore_flash`; the
+    ``restore`` command reports it as done (exit 0), so a rerun of a station's script
+    passes."""
+
+
 def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
     """The journal holds no update of the unit to undo: none at all (saved elsewhere?),
-    or every one already undone (or never applied)."""
+    every one already undone or never applied (:class:`AlreadyRestored`), or one set
+    aside as stale."""
     done = journal.entries(mac)
     if not done:
         return InputError(
@@ -87,15 +99,19 @@ def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
             hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
             "--journal-dir if they were saved elsewhere",
         )
-    if all(e.status == "restored" for e in done):
-        what = f"every update journaled for {mac} in {journal.directory} was already restored"
-    else:
-        what = (
-            f"no update journaled for {mac} in {journal.directory} is left to undo (each was "
-            "restored, cancelled before writing, or set aside as stale)"
+    states = {e.status for e in done}
+    if states <= {"restored", "cancelled"}:
+        undone = {
+            frozenset({"restored"}): "already restored",
+            frozenset({"cancelled"}): "cancelled before writing",
+        }.get(frozenset(states), "already restored or cancelled before writing")
+        return AlreadyRestored(
+            f"every update journaled for {mac} in {journal.directory} was {undone}; nothing to do",
+            hint="'esp-cabundle journal list' shows the entries",
         )
     return InputError(
-        f"{what}; nothing written",
+        f"no update journaled for {mac} in {journal.directory} is left to undo (each was "
+        "restored, cancelled before writing, or set aside as stale); nothing written",
         hint="nothing to do; 'esp-cabundle journal list' shows the entries (an update "
         "journaled elsewhere: pass --journal-dir)",
     )
@@ -129,10 +145,10 @@ def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -
     fs = board.filesystem if board is not None else None
     if fs is None:
         return []
-    want = {fp for _, fp in entry.roots_before}
     cache = FlashCache(flash)
     problems = []
     for p in entry.partitions:
+        before = entry.roots_of(p)  # the slots of a unit may have held different CA files
         try:
             image = mount_region(cache, p.offset, p.size, fs_type=p.fs_type, profile=fs.profile)
             data = image.read(fs.ca_path) if image.exists(fs.ca_path) else b""
@@ -142,9 +158,9 @@ def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -
         except EspCabundleError as e:
             problems.append(f"{p.name} does not read back ({e.message})")
             continue
-        if entry.roots_before and {c.sha256 for c in certs} != want:
+        if before and {c.sha256 for c in certs} != {fp for _, fp in before}:
             names = ", ".join(printable(c.label) for c in certs) or "no root"
-            old = ", ".join(name for name, _ in entry.roots_before)
+            old = ", ".join(name for name, _ in before)
             problems.append(f"{p.name} holds {names}, not the old {old}")
     return problems
 
@@ -201,7 +217,8 @@ def restore_flash(
             "system holds now, which may leave it unchanged or corrupt it",
         )
     todo = len(entry.sectors) - state.count("old")
-    result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run)
+    found = partitions_found(entry, state.sectors, restoring=True)
+    result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run, found)
     if dry_run:
         step(progress, "done", JOB, JOB)
         return result
@@ -224,7 +241,9 @@ def restore_flash(
         except UnitInterrupted as e:
             if not e.interruption.written:  # stopped before its first sector
                 entry = journal.set_status(entry, before)
-            partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
+            partial = RestoreResult(
+                flash.name, mac, entry, e.interruption.written, False, found=found
+            )
             raise UnitInterrupted(e.interruption, partial) from None
     # Every sector back (each checked by the unit's MD5): as for a flash whose last sector
     # was written, the read-back completes and a stop now is no failure. Nothing written:
