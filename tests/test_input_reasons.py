@@ -120,8 +120,9 @@ def test_a_symlink_loop_is_named_as_one_by_every_reader(
             [*PACK[:1], "--board", "./board.yaml", "--bundle", "../ca.pem", "-o", "o.bin"],
         ),
         ("cfg/loop", ["build", "--root", "loop", "-o", "out.pem"]),
+        ("cfg/ca.pem", ["check", "--chain", "../ca.pem"]),
     ],
-    ids=["config", "lock", "idf_filter", "chain", "board", "root-without-slash"],
+    ids=["config", "lock", "idf_filter", "chain", "board", "root-without-slash", "check-ca"],
 )
 def test_a_symlink_loop_where_a_config_names_a_file(
     files: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch, setup: str, args: list[str]
