@@ -489,6 +489,11 @@ def find_partition_table(flash: bytes, *, preferred: int = DEFAULT_TABLE_OFFSET)
     4 KiB offset whose bytes parse as a valid table. Raises PartitionTableError when none
     does.
     """
+    if not flash:
+        raise PartitionTableError(
+            "empty file, not a flash dump (no partition table)",
+            hint="a whole-flash dump: esp-cabundle read --port PORT --all -o dump.bin",
+        )
     candidates = [preferred] + [
         o for o in range(0, len(flash) - ENTRY_SIZE + 1, TABLE_SECTOR) if o != preferred
     ]

@@ -1,4 +1,5 @@
-"""Offline work on file-system images: pack a new one, edit one in place.
+"""Offline work on file-system images: pack a new one, edit one in place (the files
+a directory gives to pack: :mod:`.dirfiles`).
 
 :func:`pack_ca_image` makes a new image holding a gated CA and other files (``esp-cabundle
 pack``); :func:`pack_image` any files.
@@ -13,12 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
-from ..fileio import is_temporary_name, kept_from_others, read_input
-from ..limits import MAX_PACK_INPUT, check_size
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
 
@@ -27,12 +25,10 @@ if TYPE_CHECKING:
     from ..partitions import Partition
 
 __all__ = [
-    "DirFiles",
     "EditResult",
     "FileEdit",
     "ImageRegion",
     "PackedImage",
-    "collect_dir_files",
     "dump_fs_partitions",
     "edit_image",
     "locate_image",
@@ -70,6 +66,12 @@ def locate_image(
     superblock; a SPIFFS partition's cannot be known from its bytes and must be given.
     """
     total = len(container)
+    if not total:
+        raise InputError(
+            "empty file, not a file-system image or flash dump",
+            path=source,
+            hint="give a partition image or a whole-flash dump",
+        )
     if offset < 0 or offset % ERASE_BLOCK:
         raise InputError(
             f"offset 0x{offset:X} is not a multiple of 0x{ERASE_BLOCK:X}",
@@ -265,6 +267,8 @@ class PackedImage:
     image: FileSystemImage
     files: tuple[tuple[str, int], ...]  # (path, size)
     private: bool = False  # holds a file kept from others: write it PRIVATE
+    notes: tuple[str, ...] = ()  # packed from a directory: entries left out, and why
+    warnings: tuple[str, ...] = ()  # ... and files holding a private key
 
 
 def pack_image(
@@ -348,51 +352,3 @@ def pack_ca_image(
         platform=platform,
         disk_version=disk_version,
     )
-
-
-# Never packed from a directory (mklittlefs skips the same names unless told otherwise).
-IGNORED_NAMES = frozenset({".DS_Store", ".git", ".gitignore", ".gitmodules"})
-
-
-@dataclass(frozen=True, slots=True)
-class DirFiles:
-    """The files ``--from-dir`` packs, as (image path, bytes), and those among them the
-    user kept from other users (a 0600 ``conf9.json`` holding a Wi-Fi password): an
-    image holding one is written PRIVATE, as secret as its source."""
-
-    files: tuple[tuple[str, bytes], ...] = ()
-    hidden: frozenset[str] = frozenset()
-
-    @property
-    def private(self) -> bool:
-        return bool(self.hidden)
-
-    def without(self, path: str) -> DirFiles:
-        return DirFiles(tuple(f for f in self.files if f[0] != path), self.hidden - {path})
-
-
-def collect_dir_files(directory: str | Path) -> DirFiles:
-    """Every regular file under ``directory`` (image paths relative to it), sorted by
-    path so the image is reproducible; temporary files of an interrupted write are
-    skipped. What is read is capped (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each
-    file and all together): no partition holds more."""
-    root = Path(directory)
-    if not root.is_dir():
-        raise InputError("not a directory", path=str(root))
-    out: list[tuple[str, bytes]] = []
-    hidden: set[str] = set()
-    total = 0
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if any(part in IGNORED_NAMES for part in rel.parts) or not p.is_file():
-            continue
-        if is_temporary_name(p.name):  # left behind by a run that was killed mid-write
-            continue
-        data = read_input(p, what="packed file", max_bytes=MAX_PACK_INPUT)
-        total += len(data)
-        check_size(total, MAX_PACK_INPUT, what="--from-dir input", path=str(root))
-        out.append(("/" + rel.as_posix(), data))
-        if kept_from_others(p):
-            hidden.add(out[-1][0])
-    out.sort(key=lambda item: item[0])
-    return DirFiles(tuple(out), frozenset(hidden))
