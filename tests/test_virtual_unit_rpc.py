@@ -151,6 +151,15 @@ def busy_port() -> Iterator[int]:
         yield int(s.getsockname()[1])
 
 
+def test_only_key_pem() -> bytes:
+    """A private key made now (the repository holds none): what --ca-file must refuse."""
+    from cryptography.hazmat.primitives import serialization as ser
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+
+
 def closed_port() -> int:
     return free_port()  # bound, then closed: nothing listens there
 
@@ -185,10 +194,7 @@ def test_bad_inputs_are_refused_and_nothing_is_written(
     args: list[str], code: int, message: str, in_tmp: Path
 ) -> None:
     (in_tmp / "notes.txt").write_text("not a certificate\n")
-    (in_tmp / "key.pem").write_text(
-        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-        "AAAAAAAA\n-----END PRIVATE KEY-----\n"
-    )
+    (in_tmp / "key.pem").write_bytes(test_only_key_pem())
     empty = open_image(board_fs_image(load_board("mongoose-os-esp32")))
     empty.remove("/ca.pem")
     (in_tmp / "empty-fs.bin").write_bytes(empty.to_bytes())
