@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from ..errors import ImageError, InputError, PartitionTableError
 from ..fileio import is_temporary_name, kept_from_others, read_input
 from ..limits import MAX_PACK_INPUT, check_size
-from ..partitions import find_partition_table, read_partition_table
+from ..partitions import read_partition_table
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
 from .lfs_superblock import find_superblock
@@ -115,21 +115,19 @@ def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
     (-1, []) when ``container`` has no valid partition table."""
 
     try:
-        off = find_partition_table(container)
-        table = read_partition_table(container, offset=off, check_size=False)
+        table = read_partition_table(container, check_size=False)
     except PartitionTableError:
         return -1, []
     inside = [p for p in table if p.may_hold_fs and p.offset + p.size <= len(container)]
     mounted = [p for p in inside if detect_fs_type(container[p.offset : p.offset + p.size])]
-    return off, mounted or inside
+    return table.offset, mounted or inside
 
 
 def partition_at(container: bytes, offset: int) -> Partition | None:
     """The entry of a whole-flash dump's partition table that starts at ``offset``
     (whatever its bytes hold), or None: no table, or no entry there."""
     try:
-        off = find_partition_table(container)
-        table = read_partition_table(container, offset=off, check_size=False)
+        table = read_partition_table(container, check_size=False)
     except PartitionTableError:
         return None
     return next((p for p in table if p.offset == offset), None)
