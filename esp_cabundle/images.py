@@ -209,11 +209,14 @@ def _opt(options: Mapping[str, Any], key: str) -> str | None:
     return None if v is None else str(v)
 
 
-def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
+def render_image_output(
+    ca: GatedCA, output: ImageOutput, *, path: Path | None = None
+) -> PackedImage:
     """The image holding the gated CA (and ``from_dir``'s files), mounted again and read
     back before it is returned; ``private`` when a file packed was kept from others. An
     output that names a board takes only a CA gated for that board (InputError
-    otherwise): its rules and connections judged it."""
+    otherwise): its rules and connections judged it. ``path``: where the image goes;
+    inside ``from_dir``, an earlier image there is not packed into this one."""
     from .fs.edit import (  # deferred: images are made only on demand
         DirFiles,
         collect_dir_files,
@@ -223,7 +226,11 @@ def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
     if output.board is not None:
         ca.for_board(output.board)
     spec = output.spec
-    files = collect_dir_files(output.from_dir) if output.from_dir is not None else DirFiles()
+    files = (
+        collect_dir_files(output.from_dir, output=path)
+        if output.from_dir is not None
+        else DirFiles()
+    )
     packed = pack_ca_image(
         spec.fs_type,
         spec.profile,

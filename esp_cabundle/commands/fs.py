@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import InputError
-from ..fileio import PRIVATE, refuse_clobbering, write_atomic
+from ..fileio import PRIVATE, refuse_clobbering, same_file, write_atomic
 from ..fs import normalize_path, open_image
 from ..fs.edit import (
     FileEdit,
@@ -236,6 +236,13 @@ def put_cmd(
         raise InputError(
             f"DEST '{dest}' names no file" + (" (it ends with '/')" if dest.strip() else ""),
             hint=f"give the file's path in the image, e.g. /{source.name}, or leave DEST out",
+        )
+    if same_file(img.image, source):
+        # The image's own bytes would become a file inside it: a slip, never meant.
+        link = "" if str(img.image) == str(source) else f" (the same file as {img.image})"
+        raise InputError(
+            f"SOURCE {source} is the image itself{link}; nothing written",
+            hint=f"name the file to put into {img.image}: esp-cabundle fs put {img.image} ca.pem",
         )
     data = read_input(source)
     _refuse_swapped(img.image, source, dest, data)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from ..config import leads_outside
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
 from ..fs import get_profile
@@ -123,11 +121,7 @@ def pack(
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
     refuse_clobbering([("image", output)], ca.input_files(chosen))
-    files = collect_dir_files(from_dir) if from_dir is not None else DirFiles()
-    if from_dir is not None and leads_outside(from_dir, output) is None:
-        # The image from an earlier run, inside --from-dir: never packed into the next.
-        rel = Path(os.path.relpath(os.path.realpath(output), os.path.realpath(from_dir)))
-        files = files.without("/" + rel.as_posix())
+    files = collect_dir_files(from_dir, output=output) if from_dir is not None else DirFiles()
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
     try:

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
-from ..fileio import is_temporary_name, kept_from_others, read_input
+from ..fileio import (
+    is_temporary_name,
+    kept_from_others,
+    read_input,
+    refuse_clobbering,
+    same_file,
+)
 from ..limits import MAX_PACK_INPUT, check_size
 from ..partitions import read_partition_table
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
@@ -362,15 +368,18 @@ class DirFiles:
     def private(self) -> bool:
         return bool(self.hidden)
 
-    def without(self, path: str) -> DirFiles:
-        return DirFiles(tuple(f for f in self.files if f[0] != path), self.hidden - {path})
 
-
-def collect_dir_files(directory: str | Path) -> DirFiles:
+def collect_dir_files(directory: str | Path, *, output: Path | None = None) -> DirFiles:
     """Every regular file under ``directory`` (image paths relative to it), sorted by
     path so the image is reproducible; temporary files of an interrupted write are
     skipped. What is read is capped (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each
-    file and all together): no partition holds more."""
+    file and all together): no partition holds more.
+
+    ``output``: the image being made. Found in the tree (by its name, a symlink or a hard
+    link) it is left out when it holds a file system (an earlier run's image is never
+    packed into the next) and refused when it does not: writing the image there would
+    destroy a file meant to be packed (``-o data/conf9.json``).
+    """
     root = Path(directory)
     if not root.is_dir():
         raise InputError("not a directory", path=str(root))
@@ -384,6 +393,10 @@ def collect_dir_files(directory: str | Path) -> DirFiles:
         if is_temporary_name(p.name):  # left behind by a run that was killed mid-write
             continue
         data = read_input(p, what="packed file", max_bytes=MAX_PACK_INPUT)
+        if output is not None and same_file(p, output):
+            if _holds_fs(data):
+                continue
+            refuse_clobbering([("image", output)], [("packed file", p)])
         total += len(data)
         check_size(total, MAX_PACK_INPUT, what="--from-dir input", path=str(root))
         out.append(("/" + rel.as_posix(), data))
@@ -391,3 +404,11 @@ def collect_dir_files(directory: str | Path) -> DirFiles:
             hidden.add(out[-1][0])
     out.sort(key=lambda item: item[0])
     return DirFiles(tuple(out), frozenset(hidden))
+
+
+def _holds_fs(data: bytes) -> bool:
+    """The bytes are (or look like) a file-system image."""
+    try:
+        return detect_fs_type(data) is not None
+    except ImageError:
+        return True
