@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, OutputError
-from .limits import MAX_FILE_INPUT, check_size
+from .limits import MAX_FILE_INPUT, check_size, human_size
 
 __all__ = [
     "PRIVATE",
@@ -37,20 +37,39 @@ def read_input(
     error: type[InputError] = InputError,
     hint: str | None = None,
     max_bytes: int | None = None,
+    devices: bool = True,
 ) -> bytes:
     """A user-named input's bytes; every failure is ``error`` naming the file.
 
     ``what`` says what the file was meant to be ("chain file", "bundle file"), so the
     message reads "no such chain file" rather than a bare OSError. Nothing beyond
     ``max_bytes`` (default :data:`~.limits.MAX_FILE_INPUT`) is read: a larger file is
-    refused, a device or pipe that never ends included.
+    refused, a pipe that never ends included. ``devices=False`` (dumps and images):
+    a character device is refused before it is opened, as /dev/zero never ends, a
+    serial port never answers (and opening one may reset the unit on it).
     """
     cap = MAX_FILE_INPUT if max_bytes is None else max_bytes
     p = Path(path)
     try:
+        if not devices and stat.S_ISCHR(os.stat(p).st_mode):
+            raise error(
+                f"is a character device (a serial port, /dev/zero ...), not a {what}",
+                path=str(p),
+                hint="a unit is read with --port PORT (esp-cabundle read --port PORT --all "
+                "-o dump.bin saves its flash); another command's output can come through "
+                "a pipe",
+            )
         with p.open("rb") as f:
-            check_size(os.fstat(f.fileno()).st_size, cap, what=what, path=str(p), error=error)
+            st = os.fstat(f.fileno())
+            check_size(st.st_size, cap, what=what, path=str(p), error=error)
             data = f.read(cap + 1)
+        if len(data) > cap and not stat.S_ISREG(st.st_mode):
+            raise error(
+                f"{what} is over the {human_size(cap)} limit for {what}s (reading stopped "
+                "there: a pipe or device gives no size)",
+                path=str(p),
+                hint="is this the right file? inputs this large are refused without parsing",
+            )
         check_size(len(data), cap, what=what, path=str(p), error=error)
         return data
     except FileNotFoundError as e:

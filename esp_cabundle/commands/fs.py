@@ -70,7 +70,7 @@ class ImageArgs:
                 hint="give the partition's size from its table (e.g. --size 1408K), or "
                 "leave --size out to read it from the bytes",
             )
-        data = read_input(self.image)
+        data = read_input(self.image, devices=False)
         size = self.size
         if size is None and self.offset:
             # A whole-flash dump's own partition table knows the size at that offset.
@@ -282,7 +282,7 @@ def _ca_paths(img: ImageArgs, board: Board | None) -> set[str]:
 def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) -> None:
     """``fs put ca.pem dump.bin``: the CA file where the image goes. Say the right order
     (and, for a whole-flash dump, the partition's --offset/--size)."""
-    if looks_like_pem(data) or not looks_like_pem(read_input(image)):
+    if looks_like_pem(data) or not looks_like_pem(read_input(image, devices=False)):
         return
     right = f"esp-cabundle fs put {source} {image}" + (f" {dest}" if dest else "")
     _, parts = dump_fs_partitions(data)

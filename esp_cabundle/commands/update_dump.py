@@ -90,7 +90,7 @@ def update_dump(
     # A dump cut short is refused before the CA is gated, and the gate's line is shown
     # only once the update is known to apply: no line that looks like success comes
     # before an error.
-    whole = WholeDump.parse(read_input(dump), source=str(dump))
+    whole = WholeDump.parse(read_input(dump, devices=False), source=str(dump))
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     result = run_update(whole, profile, gated)
     announce(gated, quiet=quiet, as_json=as_json)
