@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..errors import EspCabundleError
     from ..flash.base import ProgressCallback
     from ..flash.flasher import FlashResult
+    from ..flash.interrupt import Interruption
     from ..flash.plan import UpdatePlan
     from ..flash.station import UnitOutcome
 
@@ -39,6 +40,7 @@ __all__ = [
     "next_step",
     "render_lines",
     "root_names",
+    "stopped_line",
 ]
 
 
@@ -163,9 +165,7 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
     error = outcome.error
     mac = outcome.unit.mac if outcome.unit is not None else "-"
     if isinstance(error, UnitInterrupted):
-        i = error.interruption
-        what = f"{_HOLDS[i.holds]}; next: {i.next_step()}"
-        return Line("STOPPED", outcome.port, mac, what, outcome.seconds)
+        return stopped_line(outcome.port, mac, error.interruption, outcome.seconds)
     r = outcome.result
     if r is None:
         assert error is not None
@@ -212,6 +212,7 @@ def _other_ca(r: FlashResult) -> str:
     return ""
 
 
+# What a stopped unit holds, in the words of the job stopped (Interruption.holds).
 _HOLDS = {
     "old": "unchanged: holds its old CA file",
     "new": "holds the new CA file",
@@ -219,6 +220,19 @@ _HOLDS = {
     "broken": "NOT whole: do not restart it",
     "unknown": "in an unknown state",
 }
+_RESTORE_HOLDS = {
+    **_HOLDS,
+    "old": "back to its original CA file",
+    "new": "unchanged: holds the CA file of the update",
+    "partial": "partly restored, every file system mounts",
+}
+
+
+def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Line:
+    """A unit stopped on request (``flash`` or ``restore``): what it holds now, and the
+    one thing to do next."""
+    holds = (_RESTORE_HOLDS if stop.what == "restore" else _HOLDS)[stop.holds]
+    return Line("STOPPED", port, mac, f"{holds}; next: {stop.next_step()}", seconds)
 
 
 def failure_line(port: str, mac: str, error: EspCabundleError, seconds: float) -> Line:
