@@ -307,6 +307,23 @@ def test_build_errors_write_nothing(
     assert list(in_tmp.iterdir()) == []
 
 
+def test_build_keeps_a_root_given_twice_once_where_gen_crt_bundle_keeps_both(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """README's one difference from gen_crt_bundle.py: the exact same root twice is one
+    entry, with a note; a cross-sign (same subject and key, other certificate) stays."""
+    certs = inputs("duplicates")
+    unique = list({c.sha256: c for c in certs}.values())
+    assert len(unique) < len(certs)
+    args = ["build", "--root", str(INPUT / "duplicates.pem"), "--allow", "expired"]
+    result = runner.invoke(cli, [*args, "--no-lock", "-f", "idf-bundle", "-o", "b.bin"])
+    assert result.exit_code == 0, result.output
+    assert "duplicate dropped: ISRG Root X1" in result.output
+    ours = (in_tmp / "b.bin").read_bytes()
+    assert ours == render_idf_bundle(unique, bundle_format="v2")
+    assert ours != (DATA / "duplicates.v2.bin").read_bytes()  # gen_crt_bundle.py's: both
+
+
 def test_filter_that_keeps_nothing_is_an_error(in_tmp: Path, runner: CliRunner) -> None:
     (in_tmp / "f.csv").write_text("Owner,Common Name or Certificate Name\nNobody,No Such Root\n")
     result = runner.invoke(

@@ -14,6 +14,7 @@ from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import DISK_VERSION_2_0, LittleFsImage
 from esp_cabundle.sizes import parse_size
+from tests.support.fresh_python import run_command_without
 from tests.support.gated import canonical
 
 LE = Path(__file__).parent / "data" / "letsencrypt"
@@ -307,3 +308,25 @@ def test_pack_from_dir_reads_within_its_cap(
     code, text = pack(runner, *args, "--from-dir", str(src), "-o", str(out))
     assert code == 2 and "--from-dir input is 1,200 bytes, over the 1 KiB limit" in text, text
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("fs_type", "profile", "other"),
+    [
+        # a SPIFFS pack loads neither LittleFS's modules nor littlefs-python
+        ("spiffs", "esp-idf", ("littlefs", "esp_cabundle.fs.littlefs", "esp_cabundle.fs.lfs_")),
+        # and a LittleFS pack none of SPIFFS's engine
+        ("littlefs", "esp-idf", ("esp_cabundle.fs.spiffs",)),
+    ],
+)
+def test_pack_imports_only_its_file_system(
+    tmp_path: Path, fs_type: str, profile: str, other: tuple[str, ...]
+) -> None:
+    (tmp_path / "ca.pem").write_bytes(X1.read_bytes())
+    # no partition table is read for a new image either
+    heavy = (*other, "esp_cabundle.partitions", "esp_cabundle.flash", "esptool")
+    argv = ["pack", "-q", "--fs", fs_type, "--profile", profile, "--size", "64K"]
+    argv += ["--bundle", "ca.pem", "--at", AT, "-o", "fs.bin"]
+    r = run_command_without(argv, heavy, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert open_image((tmp_path / "fs.bin").read_bytes()).fs_type == fs_type

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol, overload
 
 from ..blocks.source import SECTOR_SIZE
 from ..errors import ImageError
@@ -22,16 +22,44 @@ from ..text import printable as shown_path
 
 __all__ = [
     "ERASE_BLOCK",
+    "Bytes",
     "FileInfo",
     "FileSystemImage",
     "FsProfile",
     "checked_new_path",
+    "is_littlefs",
     "normalize_path",
     "shown_path",
 ]
 
 # ESP32 NOR flash erase granularity; every profile uses 4 KiB logical blocks.
 ERASE_BLOCK = SECTOR_SIZE
+
+
+class Bytes(Protocol):
+    """What a file system is told apart or read from: bytes, or a lazy view of a unit's
+    flash that fetches only the slices asked for."""
+
+    def __len__(self) -> int: ...
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
+
+
+# LittleFS's magic, and where block 1 may start when block 0 is unreadable (4096 first:
+# every ESP32 profile). Here rather than in lfs_superblock, so that telling the two file
+# systems apart does not import LittleFS's modules.
+LFS_MAGIC = b"littlefs"
+LFS_BLOCK_SIZE_GUESSES = (4096, 128, 256, 512, 1024, 2048, 8192, 16384, 32768, 65536)
+
+
+def is_littlefs(data: Bytes) -> bool:
+    """True when block 0 or 1 carries the ``littlefs`` magic at offset 8."""
+    if data[8:16] == LFS_MAGIC:
+        return True
+    return any(data[bs + 8 : bs + 16] == LFS_MAGIC for bs in LFS_BLOCK_SIZE_GUESSES)
 
 
 def normalize_path(path: str) -> str:

@@ -25,12 +25,8 @@ from ..fileio import (
     same_file,
 )
 from ..limits import MAX_PACK_INPUT, check_size
-from ..partitions import read_partition_table
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
-from .lfs_superblock import find_superblock
-from .littlefs import LittleFsImage
-from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -119,6 +115,7 @@ def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
     """For a whole-flash dump: its partition table's offset and the partitions holding a
     file system (those whose bytes are one, else every fs-subtype data partition);
     (-1, []) when ``container`` has no valid partition table."""
+    from ..partitions import read_partition_table  # deferred: dumps only
 
     try:
         table = read_partition_table(container, check_size=False)
@@ -132,6 +129,8 @@ def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
 def partition_at(container: bytes, offset: int) -> Partition | None:
     """The entry of a whole-flash dump's partition table that starts at ``offset``
     (whatever its bytes hold), or None: no table, or no entry there."""
+    from ..partitions import read_partition_table  # deferred: as above
+
     try:
         table = read_partition_table(container, check_size=False)
     except PartitionTableError:
@@ -158,6 +157,8 @@ def _refuse_whole_dump(container: bytes, source: str) -> None:
 def _size_from_bytes(data: bytes, offset: int, source: str) -> int:
     kind = detect_fs_type(data)
     if kind == "littlefs":
+        from .lfs_superblock import find_superblock  # deferred: LittleFS only
+
         sb = find_superblock(data)
         if sb is not None:
             return sb.fs_bytes
@@ -250,6 +251,7 @@ def edit_image(
 def _set_timestamp(image: FileSystemImage, timestamp: int | None) -> None:
     if timestamp is None:
         return
+    from .littlefs import LittleFsImage  # deferred: LittleFS only
 
     if not isinstance(image, LittleFsImage) or not image.profile.time_attributes:
         raise InputError(
@@ -294,6 +296,7 @@ def pack_image(
     if fs_type == "spiffs" and prof.fs_type == "spiffs":
         # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
         # mounting the built bytes is already the check
+        from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image  # deferred: SPIFFS
 
         _littlefs_only(fs_type, platform, disk_version)
         assert isinstance(prof, SpiffsProfile)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Protocol, overload
 
 from ..errors import ImageError
-from .base import ERASE_BLOCK
+from .base import ERASE_BLOCK, Bytes, is_littlefs
+from .base import LFS_BLOCK_SIZE_GUESSES as _BLOCK_SIZE_GUESSES
+from .base import LFS_MAGIC as MAGIC
 from .lfs_platforms import version_text
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "is_littlefs",
 ]
 
-MAGIC = b"littlefs"
 # littlefs' own compile-time limit (LFS_NAME_MAX); mounting with it accepts any image,
 # after which littlefs enforces the superblock's (possibly smaller) name_max.
 LFS_NAME_MAX = 255
@@ -35,20 +35,6 @@ _TYPE_SUPERBLOCK = 0x0FF
 _TYPE_INLINESTRUCT = 0x201
 _TYPE_CCRC = 0x500  # a commit's CRC tag (type2; the low type bit flips the valid bit)
 _SUPERBLOCK_STRUCT = struct.Struct("<6I")  # version, block_size, block_count, name/file/attr max
-# Where block 1 may start when block 0 is unreadable: 4096 first (every ESP32 profile).
-_BLOCK_SIZE_GUESSES = (4096, 128, 256, 512, 1024, 2048, 8192, 16384, 32768, 65536)
-
-
-class Bytes(Protocol):
-    """What the superblock is read from: bytes, or a lazy view of a unit's flash that
-    fetches only the slices asked for."""
-
-    def __len__(self) -> int: ...
-
-    @overload
-    def __getitem__(self, index: int) -> int: ...
-    @overload
-    def __getitem__(self, index: slice) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,13 +120,6 @@ def _parse_block(data: Bytes, block: int, offset: int) -> Superblock | None:
     return Superblock(
         version, block_size, block_count, name_max, file_max, attr_max, block, revision
     )
-
-
-def is_littlefs(data: Bytes) -> bool:
-    """True when block 0 or 1 carries the ``littlefs`` magic at offset 8."""
-    if data[8:16] == MAGIC:
-        return True
-    return any(data[bs + 8 : bs + 16] == MAGIC for bs in _BLOCK_SIZE_GUESSES)
 
 
 def _revision(data: Bytes, offset: int) -> int:
