@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+from click.core import ParameterSource
 
 from ..dates import now, parse_when
 from ..errors import InputError
@@ -357,8 +358,6 @@ def given_options(ctx: click.Context, *names: str) -> list[str]:
     """The options among ``names`` (parameter names) the user set, as --help shows them
     (``-b/--baud``): an option that only means something with another one is refused
     when given without it, never silently ignored; defaults do not count."""
-    from click.core import ParameterSource
-
     flags = {p.name: "/".join(p.opts) for p in ctx.command.params}
     return [
         flags[n]
