@@ -5,8 +5,9 @@ safe to show."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-__all__ = ["comment_text", "plural", "printable", "shorten"]
+__all__ = ["comment_text", "plural", "printable", "shorten", "some"]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -31,6 +32,13 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def some(items: Sequence[str], most: int = 5) -> str:
+    """``a, b, c and 2 more``: the first ``most`` items, made safe to show, and how
+    many more there are (a list of thousands of units stays one line)."""
+    shown = ", ".join(printable(i) for i in items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 def shorten(text: str, width: int) -> str:

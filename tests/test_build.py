@@ -176,6 +176,27 @@ def test_locked_fails_after_selection_changes(runner: CliRunner, in_tmp: Path) -
     assert err.rstrip().splitlines()[-1].startswith("  hint: run 'esp-cabundle build'")
 
 
+def test_a_committed_service_until_fails_build_once_it_passes(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README (Gate CI on it): a service_until: date in a committed cabundle.yaml turns
+    every build into exit 2 once the date passes, saying where to move it; nothing is
+    written."""
+    from support.doc_commands import freeze_clock
+
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nservice_until: 2030-01-01\n")
+    freeze_clock(monkeypatch, "2029-12-31")
+    assert run(runner, "build")[0] == 0
+    before = {p.name: p.read_bytes() for p in in_tmp.iterdir()}
+    freeze_clock(monkeypatch, "2030-01-01")
+    for args in (("build",), ("build", "--locked")):
+        code, _, err = run(runner, *args)
+        assert code == 2, err
+        assert "end of service 2030-01-01 is not after the date judged (2030-01-01)" in err
+        assert "service_until: in cabundle.yaml" in err
+        assert {p.name: p.read_bytes() for p in in_tmp.iterdir()} == before
+
+
 def test_locked_without_lock_file_is_usage_error(runner: CliRunner, in_tmp: Path) -> None:
     code, _, err = run(runner, "build", "--locked")
     assert code == 2 and "needs a lock file" in err

@@ -11,6 +11,7 @@ import stat
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -177,6 +178,34 @@ def test_a_restore_stopped_part_way_is_kept_and_restorable(tmp_path: Path) -> No
     found = j.restorable(MAC)
     assert found is not None and found.id == restoring.id
     assert j.pending(MAC) == []  # not an update for 'flash' to finish
+
+
+@pytest.mark.parametrize(
+    "statuses,said,nothing_to_do",
+    [
+        (("restored", "restored"), "was already restored; nothing to do", True),
+        (("cancelled",), "was cancelled before writing; nothing to do", True),
+        (("restored", "cancelled"), "already restored or cancelled before writing", True),
+        (("restored", "stale"), "or set aside as stale); nothing written", False),
+    ],
+)
+def test_nothing_left_to_restore_is_told_from_a_refusal(
+    tmp_path: Path, statuses: tuple[str, ...], said: str, nothing_to_do: bool
+) -> None:
+    """Every update undone (or never written) is nothing to do, which ``restore``
+    reports as done; a stale entry left over is a refusal. Neither touches the unit."""
+    from esp_cabundle.errors import InputError
+    from esp_cabundle.flash.restore import AlreadyRestored, restore_flash
+
+    j = Journal(tmp_path / "j")
+    for n, status in enumerate(statuses):
+        _entry(j, MAC, status, timedelta(days=10 - n))
+    untouched: Any = object()  # any use of the unit fails the test
+    with pytest.raises(InputError) as e:
+        restore_flash(untouched, mac=MAC, journal=j)
+    assert said in e.value.message
+    assert isinstance(e.value, AlreadyRestored) is nothing_to_do
+    assert [x.status for x in j.entries(MAC)] == list(statuses)
 
 
 def test_prune_command(runner: CliRunner, tmp_path: Path) -> None:

@@ -103,6 +103,24 @@ def test_mdash_offline_unknown_and_5xx(stand_in: Any, tmp_path: Path) -> None:
     assert units[1].calls == []  # listed offline: not even asked
 
 
+def test_an_id_mdash_does_not_list_is_a_usage_error(stand_in: Any, tmp_path: Path) -> None:
+    """A --device id the account does not list: exit 2 naming the devices it does list,
+    the closest id for a typo, and how to list them all; no unit touched, no ledger."""
+    units = [mdash_unit(f"unit-{n:02}") for n in range(7)]
+    s = stand_in(units)
+    code, out = run(tmp_path, "--mdash", s.url, "--device", "unit-01", "--device", "unit-1")
+    assert code == 2, out
+    assert "mDash lists no device unit-1: the account lists 7 devices: unit-00, " in out
+    assert "unit-04 and 2 more; did you mean unit-01?" in out
+    assert "without them, push --dry-run lists every device of the account" in out
+    assert "units done" not in out and not (tmp_path / "c.db").exists()
+    assert all(u.calls == [] for u in units)
+    empty = stand_in([])
+    code, out = run(tmp_path, "--mdash", empty.url, "--device", "unit-01")
+    assert code == 2 and "the account lists no device at all" in out, out
+    assert not (tmp_path / "c.db").exists()
+
+
 def test_mdash_transient_5xx_leaves_unit_to_retry(stand_in: Any, tmp_path: Path) -> None:
     unit = mdash_unit("dev1")
     s = stand_in([unit])

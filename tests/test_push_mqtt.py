@@ -236,6 +236,30 @@ def test_dry_run_reads_only(mosquitto: Any, host: Any, tmp_path: Path) -> None:
     assert not (tmp_path / "campaign.db").exists() and units[0].count("FS.Put") == 0
 
 
+def test_an_id_no_unit_answers_to_is_named(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    """A broker keeps no list of units: an id no unit has (a typo) cannot be told from a
+    unit that is off, so it stays "offline" (exit 3), and the output names every unit
+    that never answered and says to check its id; one seen before is not named."""
+    a, full, ghost = ids(3)
+    units = [mongoose_unit(a), full_mongoose_unit(full), mongoose_unit(ghost)]
+    h = host(units[:2])  # nothing answers to the third id
+    code, out, _ = push(mosquitto, tmp_path, units, "--dry-run")
+    assert code == 3 and f"1 unit did not answer over MQTT ({ghost}): a broker" in out, out
+    assert not (tmp_path / "campaign.db").exists()
+    code, out, _ = push(mosquitto, tmp_path, units)
+    assert code == 3 and f"1 unit never answered over MQTT ({ghost}): a broker" in out, out
+    assert "check each id against the units' device.id" in out
+    assert {r.id: r.state for r in rows(tmp_path).values()} == {
+        a: "verified",
+        full: "failed",
+        ghost: "offline",
+    }
+    h.close()  # the full unit, seen before, is off now: not named
+    code, out, _ = push(mosquitto, tmp_path, units)
+    assert code == 3 and rows(tmp_path)[full].state == "offline"
+    assert f"1 unit never answered over MQTT ({ghost})" in out and f"({full}" not in out
+
+
 def test_frames_without_src_are_dropped_by_units(mosquitto: Any, host: Any) -> None:
     """The simulated units drop requests without ``src``, as rpc-mqtt does."""
     import paho.mqtt.client as mqtt

@@ -5,6 +5,8 @@ known by their device id (issue 16, issue 12 section 5)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import sqlite3
@@ -351,7 +353,7 @@ def test_a_schema_1_ledger_is_read_and_carried_on(stand_in: Any, tmp_path: Path)
     assert json.loads(r.output)["units"][0]["address"] is None
     s = stand_in([mdash_unit("dev1", fw_version="1.2.16-Arduino")])
     code, _ = push(tmp_path, "--mdash", s.url)
-    assert code == 3  # the 1.2.16 unit does not read the file
+    assert code == 0  # the 1.2.16 unit does not read the file: nothing to do
     led = rows(tmp_path)
     assert led["dev9"].attempts == 3 and led["dev1"].state == "unused"
     with Ledger(old) as ledger:
@@ -391,12 +393,12 @@ def test_units_whose_firmware_ignores_the_file_are_told_apart(
     )
     s = stand_in([old, new])
     code, out = push(tmp_path, "--mdash", s.url, "--dry-run", "--json")
-    assert code == 3
+    assert code == 0
     survey = {u["id"]: u for u in json.loads(out[out.index("{") :])["units"]}
     assert survey["new"]["state"] == "unused" and survey["old"]["state"] == "would-write"
     code, out = push(tmp_path, "--mdash", s.url, "--board", "mdash-arduino@1.2.13")
-    assert code == 3, out
-    assert "1 of 2 units done (1 unused, 1 verified)" in out
+    assert code == 0, out
+    assert "1 of 2 units done (1 unused, 1 verified); 1 unused: no push changes it" in out
     assert "whose firmware does not read the file" in out
     led = rows(tmp_path)
     assert led["old"].state == "verified" and led["new"].state == "unused"
@@ -406,6 +408,46 @@ def test_units_whose_firmware_ignores_the_file_are_told_apart(
     assert_updated(old, ca_bytes())
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(tmp_path / "c.db")])
     assert "unused       1" in r.output and "mDash 1.2.16 does not read" in r.output
+
+
+def test_a_fleet_with_unused_units_can_finish(stand_in: Any, tmp_path: Path) -> None:
+    """A state no push can change must not fail every run: a mixed fleet whose other
+    units are done exits 0 (dry run, plain run, --watch, the same again), while every
+    output still lists the unused unit and why; status, --json and CSV agree."""
+    a, b = mdash_unit("dev-a"), mdash_unit("dev-b", fw_version="1.2.16-Arduino")
+    s = stand_in([a, b])
+    code, out = push(tmp_path, "--mdash", s.url, "--dry-run")
+    assert code == 0, out
+    assert "a push would finish every unit; 1 unused: no push changes it" in out
+    assert "not done" not in out and "mDash 1.2.16 does not read" in out
+    code, out = push(tmp_path, "--mdash", s.url, "--dry-run", "--json")
+    doc = json.loads(out[out.index("{") :])
+    assert code == 0 and doc["would_finish"] is True
+    assert [u["state"] for u in doc["units"]] == ["would-write", "unused"]
+    assert not (tmp_path / "c.db").exists()  # the dry runs wrote nothing
+    for extra in ((), (), ("--watch", "--poll", "1")):  # the second run: nothing left
+        code, out = push(tmp_path, "--mdash", s.url, *extra)
+        assert code == 0, out
+        assert "1 of 2 units done" in out and "1 unused: no push changes it" in out
+        assert "dev-b  1.2.16-Arduino  mDash 1.2.16 does not read /spiffs/ca.pem" in out
+    code, out = push(tmp_path, "--mdash", s.url, "--json")
+    doc = json.loads(out[out.index("{") :])
+    assert code == 0 and doc["ok"] is True and doc["counts"] == {"unused": 1, "verified": 1}
+    assert b.count("FS.Put") == 0 and b.count("FS.Get") == 0
+    assert_updated(a, ca_bytes())
+    ledger = str(tmp_path / "c.db")
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger])
+    assert r.exit_code == 0 and "Not yet updated" not in r.output, r.output
+    assert "unused       1" in r.output and "dev-b  1.2.16-Arduino  mDash 1.2.16" in r.output
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger, "--json"])
+    doc = json.loads(r.output)
+    assert r.exit_code == 0 and doc["counts"]["unused"] == 1 and doc["counts"]["verified"] == 1
+    unused = next(u for u in doc["units"] if u["id"] == "dev-b")
+    assert unused["state"] == "unused" and "does not read" in unused["note"]
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger, "--csv"])
+    table = {row["id"]: row for row in csv.DictReader(io.StringIO(r.output))}
+    assert r.exit_code == 0 and table["dev-b"]["state"] == "unused"
+    assert table["dev-b"]["note"] == unused["note"] and table["dev-a"]["state"] == "verified"
 
 
 # --- next steps, device files (items 11, 13) --------------------------------------------

@@ -78,12 +78,23 @@ def test_restore_undoes_updates_newest_first(
     statuses = [e.status for e in Journal(journal).entries("24:0a:c4:12:34:56")]
     assert statuses == ["restored", "restored"]
 
-    r = restore(runner, mongoose_unit, journal)  # the journal is right there: all undone
-    assert r.exit_code == 2, r.output
-    assert r.stdout.startswith(f"FAILED  {mongoose_unit.url}  24:0a:c4:12:34:56  ")
+    # All undone: nothing to do is no failure (a station's script may run it again).
+    erased = mongoose_unit.stats.sectors_erased
+    r = restore(runner, mongoose_unit, journal)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith(f"OK  {mongoose_unit.url}  24:0a:c4:12:34:56  ")
     assert "every update journaled for 24:0a:c4:12:34:56 in " in r.stdout
-    assert "was already restored; nothing written" in r.stdout
-    assert "journaled on the computer that ran" not in r.stdout
+    assert r.stdout.rstrip().endswith("was already restored; nothing to do")
+    assert "FAILED" not in r.output and "journaled on the computer that ran" not in r.stdout
+    r = restore(runner, mongoose_unit, journal, "--json")
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.stdout)
+    assert report["already_restored"] is True and report["sectors_written"] == 0
+    assert report["mac"] == "24:0a:c4:12:34:56" and "ok" not in report
+    assert report["message"].endswith("was already restored; nothing to do")
+    assert mongoose_unit.stats.sectors_erased == erased
+    assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
+    assert [e.status for e in Journal(journal).entries("24:0a:c4:12:34:56")] == statuses
 
 
 def test_restore_after_an_interrupted_spiffs_update(

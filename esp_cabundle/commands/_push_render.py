@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..push.ledger import STATES
-from ..text import plural, shorten
+from ..text import plural, shorten, some
 from ..ui import echo, emit_json, format_table
 
 if TYPE_CHECKING:
@@ -68,6 +68,33 @@ def _dates(deadline: datetime | str | None, since: datetime | str | None) -> lis
     return out
 
 
+def _never_answered(rows: list[Any], said: str = "never answered") -> list[str]:
+    """MQTT units that have not answered (a ledger's rows: never): a broker lists no
+    units, so an id that no unit has looks like a unit that is off."""
+    ids = [
+        r.id
+        for r in rows
+        if r.transport == "mqtt" and r.state == "offline" and getattr(r, "last_seen", None) is None
+    ]
+    if not ids:
+        return []
+    return [
+        f"{plural(len(ids), 'unit')} {said} over MQTT ({some(ids)}): a broker keeps "
+        "no list of units, so an id no unit has looks like a unit that is off; check each "
+        "id against the units' device.id, or keep watching for them (--watch)."
+    ]
+
+
+def _unused_clause(states: list[str]) -> str:
+    """What the summary line adds for units whose firmware does not read the file: they
+    leave nothing to do (exit 0), but the file does not protect them."""
+    n = states.count("unused")
+    if not n:
+        return ""
+    them = "it" if n == 1 else "them"
+    return f"; {n} unused: no push changes {them}, and the file does not protect {them}"
+
+
 def _unused(rows: list[Any]) -> list[str]:
     unused = [r for r in rows if r.state == "unused"]
     if not unused:
@@ -109,7 +136,11 @@ def render_report(
     for text in report.notes:
         echo(f"Note: {text}.", quiet=quiet)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
-    echo(f"{done} of {len(report.rows)} units done ({counts or 'none listed'}).", quiet=quiet)
+    unused = _unused_clause([r.state for r in report.rows])
+    echo(
+        f"{done} of {len(report.rows)} units done ({counts or 'none listed'}){unused}.",
+        quiet=quiet,
+    )
     for line in _dates(report.deadline, report.failing_since):
         echo(line, quiet=quiet)
     if quiet:
@@ -120,7 +151,7 @@ def render_report(
         echo(format_table(("unit", "state", "attempts", "last error"), rows[:_SHOWN]))
         if len(left) > _SHOWN:
             echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status")
-        for line in _full_units(left):
+        for line in _full_units(left) + _never_answered(left):
             echo(line)
     for line in _unused(list(report.rows)):
         echo(line)
@@ -155,7 +186,10 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         if not blocked
         else f"a push now would leave {plural(blocked, 'unit')} not done (exit 3)"
     )
-    echo(f"Dry run, nothing written: {summary}; {verdict}.", quiet=quiet)
+    unused = _unused_clause([r.state for r in rows])
+    echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet)
+    for line in _never_answered(rows, "did not answer"):
+        echo(line, quiet=quiet)
 
 
 def render_status(

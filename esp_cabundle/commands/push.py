@@ -180,7 +180,8 @@ def _ledger_option(f: Any) -> Any:
     "--dry-run",
     is_flag=True,
     help="Read every unit's CA file and say what a push would do; write nothing. Exits "
-    "as a real run would: 0 only when every unit would end verified or up to date.",
+    "as a real run would: 0 only when every unit would end verified, up to date or "
+    "unused.",
 )
 @json_option
 @quiet_option
@@ -195,9 +196,10 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
     Per unit: read its CA file (identical: up to date); write ca.pem.new in frames that
     fit the unit, read it back and compare SHA-256, rename it onto the CA path, read
     that back; with --reboot, reboot and wait for the unit to come back. A unit whose
-    firmware does not read the file (mDash 1.2.16) is recorded "unused", not written.
-    --board defaults to the config's board:. Exit 0 when every listed unit is verified
-    or up to date, else 3.
+    firmware does not read the file (mDash 1.2.16) is recorded "unused", not written,
+    and listed as not protected by it. --board defaults to the config's board:. Exit 0
+    when every listed unit is verified, up to date or unused (no push can change it),
+    else 3.
 
     \b
     Examples:

@@ -11,7 +11,7 @@ import click
 from ..boards import load_board
 from ..errors import EspCabundleError
 from ..flash.interrupt import UnitInterrupted
-from ..flash.restore import restore_unit
+from ..flash.restore import AlreadyRestored, restore_unit
 from ..text import plural
 from ..ui import echo, emit_json
 from ._bench import Line, UnitBars, failure_line, journal_roots, render_lines, stopped_line
@@ -61,7 +61,8 @@ def restore(
 ) -> None:
     """Undo the newest update 'esp-cabundle flash' journaled for this unit (found by its
     MAC): every sector it wrote gets its saved original content back, so the partition
-    is byte for byte what it was. Run it again to undo the update before that.
+    is byte for byte what it was. Run it again to undo the update before that; once
+    every update journaled for the unit is undone it says so and exits 0, writing nothing.
 
     Nothing is written when the file system changed since that update (the ranges the
     update left alone no longer hash the same), unless --force, nor when the journal
@@ -103,10 +104,15 @@ def restore(
         except EspCabundleError as e:
             error = e
         stopped = isinstance(error, UnitInterrupted)
-        bars.finish(port, "OK" if error is None else "STOPPED" if stopped else "FAILED")
+        done = error is None or isinstance(error, AlreadyRestored)
+        bars.finish(port, "OK" if done else "STOPPED" if stopped else "FAILED")
     mac = unit[0].mac if unit else "-"
     if isinstance(error, UnitInterrupted):
         _stopped(error, mac, time.monotonic() - t0, as_json=as_json, quiet=quiet)
+    if isinstance(error, AlreadyRestored):
+        seconds = time.monotonic() - t0
+        _nothing_to_do(error, port, mac, seconds, dry_run=dry_run, as_json=as_json, quiet=quiet)
+        return
     if error is not None:
         if as_json:
             raise error
@@ -160,6 +166,34 @@ def restore(
                 "MD5",
                 quiet=quiet,
             )
+
+
+def _nothing_to_do(
+    done: AlreadyRestored,
+    port: str,
+    mac: str,
+    seconds: float,
+    *,
+    dry_run: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Every journaled update of the unit already undone: no failure (exit 0), so a
+    station's script may run restore again; nothing was written."""
+    if as_json:
+        emit_json(
+            {
+                "port": port,
+                "mac": None if mac == "-" else mac,
+                "dry_run": dry_run,
+                "already_restored": True,
+                "sectors_written": 0,
+                "message": done.message,
+            }
+        )
+        return
+    (line,) = render_lines([Line("OK", port, mac, done.message, seconds)])
+    echo(line, quiet=quiet)
 
 
 def _stopped(

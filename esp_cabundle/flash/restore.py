@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from ..partitions import PartitionTable
     from .serial import Link, UnitInfo
 
-__all__ = ["RestoreResult", "restore_flash", "restore_unit"]
+__all__ = ["AlreadyRestored", "RestoreResult", "restore_flash", "restore_unit"]
 
 # The shares of a restore (of JOB): connecting, checking the unit against the journal,
 # then writing the old sectors back.
@@ -77,9 +77,17 @@ def _board_of(entry: JournalEntry) -> Board | None:
         return None
 
 
+class AlreadyRestored(InputError):
+    """Every update journaled for the unit was already undone (or cancelled before it
+    wrote): nothing to do. An InputError for callers of :func:`restore_flash`; the
+    ``restore`` command reports it as done (exit 0), so a rerun of a station's script
+    passes."""
+
+
 def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
     """The journal holds no update of the unit to undo: none at all (saved elsewhere?),
-    or every one already undone (or never applied)."""
+    every one already undone or never applied (:class:`AlreadyRestored`), or one set
+    aside as stale."""
     done = journal.entries(mac)
     if not done:
         return InputError(
@@ -87,15 +95,19 @@ def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
             hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
             "--journal-dir if they were saved elsewhere",
         )
-    if all(e.status == "restored" for e in done):
-        what = f"every update journaled for {mac} in {journal.directory} was already restored"
-    else:
-        what = (
-            f"no update journaled for {mac} in {journal.directory} is left to undo (each was "
-            "restored, cancelled before writing, or set aside as stale)"
+    states = {e.status for e in done}
+    if states <= {"restored", "cancelled"}:
+        undone = {
+            frozenset({"restored"}): "already restored",
+            frozenset({"cancelled"}): "cancelled before writing",
+        }.get(frozenset(states), "already restored or cancelled before writing")
+        return AlreadyRestored(
+            f"every update journaled for {mac} in {journal.directory} was {undone}; nothing to do",
+            hint="'esp-cabundle journal list' shows the entries",
         )
     return InputError(
-        f"{what}; nothing written",
+        f"no update journaled for {mac} in {journal.directory} is left to undo (each was "
+        "restored, cancelled before writing, or set aside as stale); nothing written",
         hint="nothing to do; 'esp-cabundle journal list' shows the entries (an update "
         "journaled elsewhere: pass --journal-dir)",
     )

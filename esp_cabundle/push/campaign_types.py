@@ -116,13 +116,17 @@ class CampaignReport:
     notes: tuple[str, ...] = ()  # listings merged (the same unit at two addresses)
 
     def is_done(self, row: UnitRow) -> bool:
+        """The unit holds the file (with ``reboot``: and came back with it)."""
         return row.state in ("up-to-date", "reconnected") or (
             row.state == "verified" and not self.reboot
         )
 
     @property
     def ok(self) -> bool:
-        return all(self.is_done(r) for r in self.rows)
+        """Nothing left for a push to do: every unit done or ``unused``. An unused unit's
+        firmware does not read the file, which no run can change (a campaign that counted
+        it would fail forever); renderers list it apart, as not protected."""
+        return all(self.is_done(r) or r.state == "unused" for r in self.rows)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

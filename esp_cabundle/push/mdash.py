@@ -23,6 +23,7 @@ The key is sent only in the header, never in a URL, so it cannot reach a log lin
 
 from __future__ import annotations
 
+import difflib
 import http.client
 import json
 from collections.abc import Mapping, Sequence
@@ -31,6 +32,7 @@ from urllib.parse import quote
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
 from ..limits import human_size
+from ..text import plural, some
 from .http import HttpPool, json_body, link_error
 from .rpc import MAX_ANSWER_BYTES, FrameShape, answer_error, load_answer
 from .transport import Traffic, UnitRef
@@ -42,6 +44,23 @@ DEFAULT_MDASH_URL = "https://mdash.net/api/v2"
 MDASH_FRAME_SIZE = 4096
 # GET /devices lists every device of the account (about 1 KiB each): room for ~30,000.
 MAX_LISTING_BYTES = 32 << 20
+
+
+def _not_listed(unknown: Sequence[str], listed: Sequence[str]) -> InputError:
+    """Ids given that the account does not list: a usage error naming the devices it
+    does list (and the closest id, for a typo), before any unit or ledger is touched."""
+    if listed:
+        has = f"the account lists {plural(len(listed), 'device')}: {some(listed)}"
+    else:
+        has = "the account lists no device at all (is it the account's key?)"
+    near = [m for u in unknown[:5] for m in difflib.get_close_matches(u, listed, 1, 0.8)]
+    if near:
+        has += f"; did you mean {some(near)}?"
+    return InputError(
+        f"mDash lists no device {some(unknown)}: {has}",
+        hint="check the ids given with --device/--devices; without them, push --dry-run "
+        "lists every device of the account (its firmware and CA file; nothing written)",
+    )
 
 
 class _MdashChannel:
@@ -156,11 +175,7 @@ class MdashTransport:
             return list(listed.values())
         unknown = [u for u in self.only if u not in listed]
         if unknown:
-            raise InputError(
-                f"mDash lists no device {', '.join(unknown[:5])}"
-                + (f" (and {len(unknown) - 5} more)" if len(unknown) > 5 else ""),
-                hint="check the ids given with --device/--devices against the dashboard",
-            )
+            raise _not_listed(unknown, list(listed))
         return [listed[u] for u in self.only]
 
     def channel(self, unit_id: str, address: str | None = None) -> _MdashChannel:

@@ -15,8 +15,9 @@ from .transport import Transport, UnitRef
 
 __all__ = ["WOULD_FINISH", "SurveyRow", "describe_roots", "survey"]
 
-# The states after which a real run would count the unit done.
-WOULD_FINISH = frozenset({"up-to-date", "would-write"})
+# The states after which a real run would leave nothing to do ("unused": the firmware
+# does not read the file, which no run changes; see CampaignReport.ok).
+WOULD_FINISH = frozenset({"up-to-date", "would-write", "unused"})
 
 
 @dataclass(frozen=True, slots=True)
