@@ -33,7 +33,7 @@ from esp_cabundle.flash.interrupt import Cancel, Interruption, UnitInterrupted
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import Pause, VirtualESP32
-from tests.support.flashing import NEW_CA, flash_mongoose
+from tests.support.flashing import NEW_CA, flash_mongoose, sector_states
 
 Start = Callable[..., VirtualESP32]
 MONGOOSE = {"fs_0": (0x190000, 0x1D0000), "fs_1": (0x350000, 0x390000)}
@@ -350,13 +350,7 @@ def test_a_second_ctrl_c_does_not_cut_the_sector_in_flight(
     # every journaled sector holds exactly its old or its new content: none torn
     (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
     assert entry.status == "pending"
-    states = [
-        "new" if mongoose_unit.read(s.offset, 4096) == s.new
-        else "old" if mongoose_unit.read(s.offset, 4096) == s.old
-        else "torn"
-        for s in entry.sectors
-    ]  # fmt: skip
-    assert states == ["new"] * 3 + ["old"] * 3
+    assert sector_states(mongoose_unit, entry) == ["new"] * 3 + ["old"] * 3
     assert (
         mounts_with(mongoose_unit, MONGOOSE["fs_0"], files_of(original, MONGOOSE["fs_0"])) == "new"
     )
@@ -603,18 +597,19 @@ def test_a_signal_while_reading_back_a_unit_already_restored_leaves_the_entry_re
 
 
 @pytest.mark.parametrize(
-    ("what", "holds"),
+    ("what", "earlier", "holds"),
     [
-        ("update", "unchanged: holds its old CA file"),
-        ("finishing", "unchanged: holds its old CA file"),
-        ("restore", "back to its original CA file"),
+        ("update", 0, "unchanged: holds its old CA file"),
+        ("update", 3, "finished the interrupted update first: holds its CA file"),
+        ("finishing", 0, "unchanged: holds its old CA file"),
+        ("restore", 0, "back to its original CA file"),
     ],
 )
 def test_flash_and_restore_say_stopped_in_one_line_shape(
-    what: Literal["update", "finishing", "restore"], holds: str
+    what: Literal["update", "finishing", "restore"], earlier: int, holds: str
 ) -> None:
     """One helper renders both commands' STOPPED line, in the words of the job stopped."""
-    stop = Interruption("/dev/ttyUSB0", what, 0, 0)
+    stop = Interruption("/dev/ttyUSB0", what, 0, 0, earlier=earlier)
     (line,) = render_lines([stopped_line("/dev/ttyUSB0", "24:0a:c4:12:34:56", stop, 1.25)])
     assert line == (
         f"STOPPED  /dev/ttyUSB0  24:0a:c4:12:34:56  1.2 s  {holds}; next: {stop.next_step()}"

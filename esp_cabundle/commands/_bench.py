@@ -10,13 +10,13 @@ behind ``--verbose``, and always in ``--json`` and the station log.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..flash.base import JOB, Message, ProgressEvent, Step
-from ..flash.flasher import ca_words
+from ..flash.found import ca_words
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import next_step
 from ..text import printable
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..errors import EspCabundleError
     from ..flash.base import ProgressCallback
     from ..flash.flasher import FlashResult
+    from ..flash.found import PartitionFound, Roots
     from ..flash.interrupt import Interruption
     from ..flash.plan import UpdatePlan
     from ..flash.station import UnitOutcome
@@ -36,7 +37,7 @@ __all__ = [
     "UnitBars",
     "failure_line",
     "flash_line",
-    "journal_roots",
+    "found_change",
     "next_step",
     "render_lines",
     "root_names",
@@ -137,14 +138,31 @@ def root_names(added: Sequence[str], removed: Sequence[str]) -> str:
     return ", ".join([f"+{printable(n)}" for n in added] + [f"-{printable(n)}" for n in removed])
 
 
-def journal_roots(before: Sequence[tuple[str, str]], after: Sequence[tuple[str, str]]) -> str:
-    """:func:`root_names` of a journaled update, its roots as (name, SHA-256)."""
-    old = {fp: name for name, fp in before}
-    new = {fp: name for name, fp in after}
-    return root_names(
-        [name for fp, name in new.items() if fp not in old],
-        [name for fp, name in old.items() if fp not in new],
+def roots_change(changes: Iterable[tuple[Roots, Roots]]) -> str:
+    """:func:`root_names` of CA files changed from one root list to another, each root
+    (name, SHA-256) named once over them all (every partition a run wrote)."""
+    added: dict[str, str] = {}
+    removed: dict[str, str] = {}
+    for before, after in changes:
+        old = {fp: name for name, fp in before}
+        new = {fp: name for name, fp in after}
+        added.update((fp, name) for fp, name in new.items() if fp not in old)
+        removed.update((fp, name) for fp, name in old.items() if fp not in new)
+    return root_names(list(added.values()), list(removed.values()))
+
+
+def found_change(found: Sequence[PartitionFound], goal: Roots | None = None) -> tuple[str, str]:
+    """What a run that finished (or undid) a journaled update changed, from what each
+    partition it wrote held when found to ``goal`` (restoring: each one's roots from
+    before the update): ``+R10, -DST Root CA X3``; and, in brackets, each partition
+    whose roots were not known, saying what is (``(fs_0 torn by a cut: held ...)``)."""
+    change = roots_change(
+        (f.roots, f.before if goal is None else goal)
+        for f in found
+        if f.todo and f.roots is not None
     )
+    unknown = "; ".join(f"{f.name} {f.not_known()}" for f in found if f.todo and f.roots is None)
+    return change, f" ({unknown})" if unknown else ""
 
 
 def plan_roots(plan: UpdatePlan | None) -> tuple[list[Certificate], list[Certificate]]:
@@ -172,20 +190,25 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
         return failure_line(outcome.port, mac, error, outcome.seconds)
     added, removed = plan_roots(r.plan)
     changed = root_names([c.label for c in added], [c.label for c in removed])
-    finished = [x.entry for x in r.resumed if x.action == "finished"]
+    finished = [x for x in r.resumed if x.action == "finished"]
+    # from what the first interrupted update found to what the last one finished left
+    brought, torn = ("", "")
+    if finished:
+        brought, torn = found_change(finished[0].found, finished[-1].entry.roots_after)
     other = _other_ca(r)
     if r.status == "updated":
         what = changed or "updated (the same roots, another file)"
         if other:
-            what = f"finished the interrupted update of another CA ({other}), then wrote {what}"
+            what = (
+                f"finished the interrupted update of another CA ({other}){torn}, then wrote {what}"
+            )
         elif finished:
-            what = f"finished the interrupted update, then {what}"
+            what = f"finished the interrupted update{torn}, then {what}"
     elif r.status == "up to date":
         held = len(r.plan.ca) if r.plan is not None else 0
         what = f"up to date: {already_holds(held)}"
         if finished:
-            brought = journal_roots(finished[0].roots_before, finished[-1].roots_after)
-            what = f"finished the interrupted update: {brought or what}"
+            what = f"finished the interrupted update: {brought or what}{torn}"
     elif r.status == "resume pending":
         pending = _PENDING
         if other:
@@ -232,6 +255,8 @@ def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Lin
     """A unit stopped on request (``flash`` or ``restore``): what it holds now, and the
     one thing to do next."""
     holds = (_RESTORE_HOLDS if stop.what == "restore" else _HOLDS)[stop.holds]
+    if stop.earlier and stop.what == "update" and stop.holds == "old":
+        holds = "finished the interrupted update first: holds its CA file"
     return Line("STOPPED", port, mac, f"{holds}; next: {stop.next_step()}", seconds)
 
 

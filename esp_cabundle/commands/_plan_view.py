@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..flash.flasher import FlashResult, ca_words
+from ..flash.flasher import FlashResult
+from ..flash.found import ca_words
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import next_step
 from ..text import plural
@@ -106,6 +107,12 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
                 f"finished the update interrupted on {r.entry.when} "
                 f"({plural(r.sectors_written, 'sector')} written){other}"
             )
+        elif r.action == "stopped":
+            lines.append(
+                f"stopped while finishing the update interrupted on {r.entry.when} "
+                f"({r.sectors_written} of {plural(sum(f.todo for f in r.found), 'sector')} "
+                f"written){other}"
+            )
         elif r.action == "would finish":
             lines.append(
                 f"an update interrupted on {r.entry.when} would be finished first "
@@ -115,6 +122,9 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
             lines.append(
                 f"an update interrupted on {r.entry.when} no longer matches the unit; left alone"
             )
+        # every partition of that update: what it held when found, and what was written
+        planned = r.action != "finished"
+        lines += [f"  {f.describe(planned=planned)}" for f in r.found]
     plan = result.plan
     if plan is not None:
         for change in plan.changes:
@@ -182,6 +192,7 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
                     "sectors": x.sectors_written,
                     "ca_sha256": x.entry.ca_sha256,
                     "other_ca": x.other_ca,
+                    "found": [f.to_json(planned=x.action != "finished") for f in x.found],
                 }
                 for x in r.resumed
             ],

@@ -10,11 +10,12 @@ import click
 
 from ..boards import load_board
 from ..errors import EspCabundleError
+from ..flash.found import per_partition
 from ..flash.interrupt import UnitInterrupted
 from ..flash.restore import AlreadyRestored, restore_unit
 from ..text import plural
 from ..ui import echo, emit_json
-from ._bench import Line, UnitBars, failure_line, journal_roots, render_lines, stopped_line
+from ._bench import Line, UnitBars, failure_line, found_change, render_lines, stopped_line
 from ._interrupt import interruption_lines, stop_on_signals
 from .options import (
     board_option,
@@ -121,6 +122,7 @@ def restore(
         click.get_current_context().exit(error.exit_code)
     seconds = time.monotonic() - t0
     entry = result.entry
+    back = [(p.name, entry.roots_of(p)) for p in entry.partitions]
     if as_json:
         emit_json(
             {
@@ -132,14 +134,16 @@ def restore(
                 "partitions": [p.name for p in entry.partitions],
                 "sectors_written": result.sectors_written,
                 "already_original": result.already_original,
-                "roots_back": [name for name, _ in entry.roots_before],
+                "roots_back": [name for name, _ in per_partition(back)],
+                "found": [f.to_json(planned=result.dry_run) for f in result.found],
                 "journal": str(entry.path),
             }
         )
         return
     parts = ", ".join(p.name for p in entry.partitions)
-    roots = journal_roots(entry.roots_after, entry.roots_before)  # undone: reversed
-    roots = f": {roots}" if roots else ""
+    # from what each partition held when found, not what the journal says the update did
+    change, torn = found_change(result.found)
+    roots = (f": {change}" if change else "") + torn
     if result.already_original:
         status = "OK"
         what = f"{parts} already hold what they held before the update of {entry.when}"
@@ -156,10 +160,12 @@ def restore(
     echo(line, quiet=quiet)
     if verbose:
         echo(f"  board {entry.board}; journal {entry.path}", quiet=quiet)
-        for p in entry.partitions:
-            sectors = " ".join(f"{s.offset:#x}" for s in reversed(p.sectors))
-            n = plural(len(p.sectors), "sector")
-            echo(f"  {p.name}: {n}, written back in this order: {sectors}", quiet=quiet)
+        for f in result.found:  # what each held when found, and the sectors written back
+            echo(f"  {f.describe(planned=result.dry_run)}", quiet=quiet)
+            if f.writes:
+                order = " ".join(f"{off:#x}" for off in f.writes)
+                verb = "to be written" if result.dry_run else "written"
+                echo(f"    {verb} back in this order: {order}", quiet=quiet)
         if not result.dry_run and not result.already_original:
             echo(
                 f"  {plural(result.sectors_written, 'sector')} written, each checked by the unit's "

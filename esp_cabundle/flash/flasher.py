@@ -35,14 +35,21 @@ from typing import TYPE_CHECKING, Literal
 
 from ..blocks import SECTOR_SIZE, FlashCache
 from ..errors import FlashError
-from ..text import printable
 from .base import JOB, Flash, ProgressCallback, say, step, within
+from .found import (
+    Resumed,
+    Roots,
+    ca_words,
+    named,
+    partitions_found,
+    per_partition,
+    roots_after_stop,
+)
 from .interrupt import (
     Cancel,
     GuardedFlash,
     Holds,
     Interruption,
-    PartitionHolding,
     SectorState,
     UnitInterrupted,
     holdings,
@@ -79,52 +86,6 @@ _CONNECT, _PENDING, _PLAN, _JOURNAL, _WRITE, _VERIFY = 15, 20, 50, 60, 92, JOB
 # Results
 
 
-Roots = tuple[tuple[str, str], ...]  # (name, SHA-256) of each root of a CA file
-
-
-@dataclass(frozen=True, slots=True)
-class Resumed:
-    """What became of an interrupted update found in the journal: ``held``, what each of
-    its partitions mounted with when this run found it; ``this_ca``, the SHA-256 and
-    roots of the CA this run flashes (the interrupted update may have carried another)."""
-
-    entry: JournalEntry
-    action: Literal["finished", "dropped", "stale", "would finish"]
-    sectors_written: int = 0
-    held: tuple[PartitionHolding, ...] = ()
-    this_ca: tuple[str, Roots] = ("", ())
-
-    @property
-    def other_ca(self) -> bool:
-        """The interrupted update carried another CA than the one this run flashes."""
-        return bool(self.this_ca[0]) and self.entry.ca_sha256 != self.this_ca[0]
-
-    def roots_found(self) -> Roots:
-        """The roots the unit held when this run found it: each partition's (``fs_0:
-        ...``) when they differ, as a partly applied unit is described. A partition whose
-        state the journal cannot tell (a sector torn by a cut) counts as holding the roots
-        it held before the interrupted update; one left without a usable CA file, none."""
-        per: list[tuple[str, Roots]] = []
-        for p in self.held:
-            if p.holds == "new":
-                per.append((p.name, self.entry.roots_after))
-            elif p.holds in ("mixed", "unmountable"):
-                per.append((p.name, ()))
-            else:
-                per.append((p.name, self.entry.roots_before))
-        if len({roots for _, roots in per}) <= 1:
-            return per[0][1] if per else self.entry.roots_before
-        return tuple((f"{name}: {n}", f"{name}:{fp}") for name, roots in per for n, fp in roots)
-
-
-def ca_words(sha256: str, roots: Roots) -> str:
-    """A CA named for people: its SHA-256 prefix and its roots (``SHA-256 1a2b3c4d5e6f,
-    3 roots: ISRG Root X1, ...``)."""
-    names = ", ".join(name for name, _ in roots)
-    count = f"{len(roots)} root" + ("" if len(roots) == 1 else "s")
-    return f"SHA-256 {sha256[:12]}, {count}: {names}" if roots else f"SHA-256 {sha256[:12]}"
-
-
 @dataclass(frozen=True, slots=True)
 class FlashResult:
     """One unit's update. ``sectors_written`` includes sectors of finished earlier runs."""
@@ -151,7 +112,9 @@ class FlashResult:
 
     @property
     def ca_before(self) -> tuple[str, ...]:
-        """Fingerprints of the CA file as found (first partition that has one)."""
+        """Fingerprints of the CA file as found; when the partitions differ, each
+        prefixed with its partition (``fs_0:``), and one whose roots are not known (a
+        sector torn by a cut) listed as ``fs_0:torn``."""
         return tuple(fp for _, fp in self._roots(before=True))
 
     @property
@@ -162,7 +125,8 @@ class FlashResult:
 
     @property
     def roots_before(self) -> tuple[str, ...]:
-        """The roots of the CA file as found, by name."""
+        """The roots of the CA file as found, by name (as :attr:`ca_before`; a partition
+        whose roots are not known says what is: ``fs_0: torn by a cut: held ...``)."""
         return tuple(name for name, _ in self._roots(before=True))
 
     @property
@@ -171,50 +135,68 @@ class FlashResult:
 
     def _found(self) -> Roots:
         """(name, fingerprint) of the roots the unit held when this run started: for an
-        interrupted update this run finished, what its journal says each partition then
-        held (:meth:`Resumed.roots_found`), else those the plan read, else the journal's
-        or those read before a stop."""
+        interrupted update this run finished (or was finishing), what each partition then
+        held as far as the journal tells (:meth:`Resumed.roots_found`), else those the
+        plan read, else the journal's or those read before a stop."""
         for r in self.resumed:
-            if r.action in ("finished", "would finish") and r.entry.roots_before:
+            if r.action in ("finished", "would finish", "stopped") and r.entry.roots_before:
                 return r.roots_found()
         if self.plan is not None:
-            for c in self.plan.changes:
-                if not c.skipped:
-                    return _named(c.roots.before)
-            return ()
+            return self._planned()
         if self.journal is not None:
             return self.journal.roots_before
-        return _named(self.roots_read)
+        return named(self.roots_read)
+
+    def _planned(self, partition: str | None = None) -> Roots:
+        """The roots each partition (or only ``partition``) held when this update was
+        planned, after any interrupted one was finished."""
+        changes = self.plan.changes if self.plan is not None else ()
+        return per_partition(
+            [
+                (c.partition.name, named(c.roots.before))
+                for c in changes
+                if not c.skipped and partition in (None, c.partition.name)
+            ]
+        )
+
+    def _settled(self) -> Roots:
+        """The roots the unit held when this run's own update began: as planned; not
+        planned yet, as found, every partition of an interrupted update this run
+        finished holding that update's CA."""
+        if self.plan is not None:
+            return self._planned()
+        per: dict[str, Roots] = {}
+        for r in self.resumed:
+            if not per and r.found:
+                per = {f.name: f.listed for f in r.found}
+            if r.action == "finished":
+                per.update((p.name, r.entry.roots_after) for p in r.entry.partitions)
+        return per_partition(list(per.items())) if per else self._found()
 
     def _roots(self, *, before: bool) -> Roots:
-        found = self._found()
         if before:
-            return found
+            return self._found()
+        stop = self.interruption
+        if stop is not None and stop.what == "finishing":
+            stopped = [r for r in self.resumed if r.action == "stopped"]
+            return roots_after_stop(stopped[0], stop) if stopped else ()
         if self.plan is not None:
-            new = _named(self.plan.ca.certificates)
+            new = named(self.plan.ca.certificates)
         else:
             new = self.journal.roots_after if self.journal is not None else ()
-        stop = self.interruption
         holds = stop.holds if stop is not None else None
         if self.status in ("updated", "up to date") or holds == "new":
             return new
         if stop is not None and holds == "partial":  # every partition mounts, each its own
-            return tuple(
-                (f"{p.name}: {name}", f"{p.name}:{fp}")
-                for p in stop.partitions
-                for name, fp in (new if p.holds == "new" else self._planned_from(p.name, found))
+            return per_partition(
+                [
+                    (p.name, new if p.holds == "new" else self._planned(p.name))
+                    for p in stop.partitions
+                ]
             )
         if holds not in (None, "old"):
             return ()  # a partition not whole, or not known: the interruption says which
-        return found
-
-    def _planned_from(self, partition: str, found: Roots) -> Roots:
-        """The roots a partition held when this update was planned (after finishing an
-        interrupted one); ``found`` without a plan."""
-        for c in self.plan.changes if self.plan is not None else ():
-            if c.partition.name == partition and not c.skipped:
-                return _named(c.roots.before)
-        return found
+        return self._settled()
 
     @property
     def log_result(self) -> str:
@@ -232,10 +214,6 @@ class FlashResult:
 # Flashing
 
 
-def _named(certs: tuple[Certificate, ...]) -> Roots:
-    return tuple((printable(c.label), c.sha256) for c in certs)
-
-
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -249,15 +227,16 @@ def _finish_pending(
     ca: GatedCA,
     dry_run: bool,
     progress: ProgressCallback | None,
-) -> list[Resumed]:
-    """Finish (or set aside) every unfinished update the journal holds for this unit.
+    out: list[Resumed],
+) -> None:
+    """Finish (or set aside) every unfinished update the journal holds for this unit,
+    each said in ``out`` as it is dealt with (one stopped part-way too, as "stopped").
 
     One that carried another CA than ``ca`` is finished all the same (and said so):
     every state on the way is then one an update passed through and journaled, so
     ``restore`` undoes this run, then that one, each landing on a whole unit.
     """
-    this_ca = (ca.sha256, _named(ca.certificates))
-    out: list[Resumed] = []
+    this_ca = (ca.sha256, named(ca.certificates))
     for entry in journal.pending(mac):
         mismatch = entry.table_mismatch(table)
         state = entry_state(flash, entry) if mismatch is None else None
@@ -279,7 +258,9 @@ def _finish_pending(
                 journal.set_status(entry, "cancelled")
             out.append(Resumed(entry, "dropped"))
             continue
-        found = Resumed(entry, "would finish", todo, holdings(entry, state.sectors), this_ca)
+        found = Resumed(
+            entry, "would finish", todo, partitions_found(entry, state.sectors), this_ca
+        )
         if found.other_ca:
             say(
                 progress,
@@ -295,19 +276,23 @@ def _finish_pending(
             progress,
             f"finishing the update interrupted on {entry.when}: {todo} sector(s) to write",
         )
-        write_journaled(
-            flash,
-            entry,
-            table,
-            state,
-            restoring=False,
-            progress=progress,
-            what="finishing the interrupted update",
-            resume_hint="reconnect and run the same command again: it finishes from the journal",
-        )
+        try:
+            write_journaled(
+                flash,
+                entry,
+                table,
+                state,
+                restoring=False,
+                progress=progress,
+                what="finishing the interrupted update",
+                resume_hint="reconnect and run the same command again: it finishes from the "
+                "journal",
+            )
+        except UnitInterrupted as e:
+            out.append(replace(found, action="stopped", sectors_written=e.interruption.written))
+            raise
         journal.set_status(entry, "complete")
         out.append(replace(found, action="finished"))
-    return out
 
 
 def flash_ca(
@@ -338,8 +323,9 @@ def flash_ca(
     guarded = GuardedFlash(flash, cancel or Cancel())
     table = read_table(guarded, offset=board.table_offset)
     step(progress, "reading the partition table", _CONNECT, JOB)
+    resumed: list[Resumed] = []
     try:
-        resumed = _finish_pending(
+        _finish_pending(
             guarded,
             table,
             journal,
@@ -347,10 +333,25 @@ def flash_ca(
             ca=ca,
             dry_run=dry_run,
             progress=within(progress, _CONNECT, _PENDING),
+            out=resumed,
         )
     except UnitInterrupted as e:
-        stopped = FlashResult(flash.name, mac, chip, board.name, "interrupted", None, unit=unit)
-        raise UnitInterrupted(e.interruption, _interrupted(stopped, e.interruption)) from None
+        # what was found and written so far: the log and the report keep it
+        done = sum(r.sectors_written for r in resumed if r.action in ("finished", "stopped"))
+        i = replace(e.interruption, earlier=done - e.interruption.written)
+        stopped = FlashResult(
+            flash.name,
+            mac,
+            chip,
+            board.name,
+            "interrupted",
+            None,
+            resumed=tuple(resumed),
+            sectors_written=done,
+            bytes_written=done * SECTOR_SIZE,
+            unit=unit,
+        )
+        raise UnitInterrupted(i, _interrupted(stopped, i)) from None
     earlier = sum(r.sectors_written for r in resumed if r.action == "finished")
     result = FlashResult(
         port=flash.name,
@@ -393,8 +394,8 @@ def flash_ca(
             board=board.name,
             ca_sha256=ca.sha256,
             partitions=tuple(_journal_partition(cache, c, after) for c in plan.changes if c.writes),
-            roots_before=_named(_roots_before(plan)),
-            roots_after=_named(ca.certificates),
+            roots_before=named(_roots_before(plan)),
+            roots_after=named(ca.certificates),
         )
         guarded.check()
     except UnitInterrupted as e:
@@ -490,6 +491,7 @@ def _journal_partition(
         fs_type=c.fs_type,
         sectors=tuple(JournalSector(w.offset, w.old, w.new, after[w.offset]) for w in c.writes),
         untouched=tuple((off, n, cache.digest(off, n)) for off, n in c.untouched()),
+        roots_before=named(c.roots.before),
     )
 
 

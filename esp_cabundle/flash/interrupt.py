@@ -136,11 +136,17 @@ class Interruption:
                 f"stopped after {self.written} of {self.total} sector(s) of the "
                 f"{_NOUN[self.what]}, at a sector boundary"
             )
+        # this run finished an earlier interrupted update first: "old" is what that left
+        finished = self.earlier and self.what == "update"
         if not self.partitions:
+            if finished:
+                return f"{head}: the unit holds the CA file of the interrupted update it finished"
             return f"{head}: the unit is unchanged, holding the CA file it had"
         holds = self.holds
         if self.what == "restore":
             old, new = "its original (pre-update) CA file", "the CA file of the update"
+        elif finished:
+            old, new = "the CA file of the interrupted update it finished", "the new CA file"
         else:
             old, new = "its old CA file", "the new CA file"
         if holds == "old":
@@ -148,7 +154,7 @@ class Interruption:
             if self.written and self.what != "restore":
                 tail += " (what was written is not in use yet)"
             elif self.written == 0 and self.what == "update":
-                tail = f"the unit holds {old}, unchanged"
+                tail = f"the unit holds {old}" + ("" if finished else ", unchanged")
         elif holds == "new":
             tail = f"the unit mounts with {new}"
         elif holds == "partial":

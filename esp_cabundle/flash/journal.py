@@ -120,7 +120,10 @@ class JournalSector:
 
 @dataclass(frozen=True, slots=True)
 class JournalPartition:
-    """The sectors of one partition in write order, and the ranges left untouched."""
+    """The sectors of one partition in write order, the ranges left untouched, and the
+    roots its CA file held before the update: two slots (Mongoose OS's fs_0 and fs_1
+    after an OTA) may hold different ones (None in journals that predate them: the
+    entry's :attr:`JournalEntry.roots_before` then stands for every partition)."""
 
     name: str
     offset: int
@@ -128,6 +131,7 @@ class JournalPartition:
     fs_type: str
     sectors: tuple[JournalSector, ...]
     untouched: tuple[tuple[int, int, str], ...]  # (offset, length, unit MD5 before)
+    roots_before: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +149,15 @@ class JournalEntry:
     status: Status = "pending"
     updated: datetime | None = None
     path: Path | None = None
-    # (name, SHA-256) of the roots the CA file held before and after the update (empty
-    # in journals that predate them)
+    # (name, SHA-256) of the roots the CA file held before (its first partition's) and
+    # after the update (empty in journals that predate them)
     roots_before: tuple[tuple[str, str], ...] = ()
     roots_after: tuple[tuple[str, str], ...] = ()
+
+    def roots_of(self, partition: JournalPartition) -> tuple[tuple[str, str], ...]:
+        """The roots ``partition`` held before the update, as far as the journal says."""
+        known = partition.roots_before
+        return known if known is not None else self.roots_before
 
     @property
     def sectors(self) -> tuple[JournalSector, ...]:
@@ -183,6 +192,11 @@ class JournalEntry:
                     "size": p.size,
                     "fs_type": p.fs_type,
                     "untouched": [list(u) for u in p.untouched],
+                    **(
+                        {"roots_before": [list(r) for r in p.roots_before]}
+                        if p.roots_before is not None
+                        else {}
+                    ),
                     "sectors": [
                         {
                             "offset": s.offset,
@@ -254,9 +268,12 @@ class JournalEntry:
 
 
 def _roots(obj: Any, which: str) -> tuple[tuple[str, str], ...]:
-    roots = obj.get("roots", {}).get(which, [])
+    return _root_list(obj.get("roots", {}).get(which, []), f"roots {which!r}")
+
+
+def _root_list(roots: Any, what: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(roots, list):
-        raise ValueError(f"roots {which!r} is not a list")
+        raise ValueError(f"{what} is not a list")
     return tuple((str(name), str(fp)) for name, fp in roots)
 
 
@@ -294,7 +311,9 @@ def _partition_from_json(p: Any) -> JournalPartition:
     for o, n, _ in untouched:
         if not offset <= o <= o + n <= end:
             raise ValueError(f"range {o:#x}+{n:#x} is outside partition '{name}'")
-    return JournalPartition(name, offset, size, str(p["fs_type"]), tuple(sectors), untouched)
+    raw = p.get("roots_before")
+    roots = None if raw is None else _root_list(raw, f"the roots before of partition '{name}'")
+    return JournalPartition(name, offset, size, str(p["fs_type"]), tuple(sectors), untouched, roots)
 
 
 def _int(value: Any) -> int:

@@ -27,6 +27,7 @@ from ..fs.inplace import mount_region
 from ..partitions import DEFAULT_TABLE_OFFSET
 from ..text import plural, printable
 from .base import JOB, Flash, ProgressCallback, say, step, within
+from .found import PartitionFound, partitions_found
 from .interrupt import (
     Cancel,
     GuardedFlash,
@@ -57,7 +58,9 @@ _CONNECT, _CHECK = 15, 30
 
 @dataclass(frozen=True, slots=True)
 class RestoreResult:
-    """A journaled update undone (or, with ``dry_run``, what undoing it would write)."""
+    """A journaled update undone (or, with ``dry_run``, what undoing it would write);
+    ``found``: what each of its partitions held when the restore found it, and the
+    sectors it writes back there."""
 
     port: str
     mac: str
@@ -65,6 +68,7 @@ class RestoreResult:
     sectors_written: int
     already_original: bool
     dry_run: bool = False
+    found: tuple[PartitionFound, ...] = ()
 
 
 def _board_of(entry: JournalEntry) -> Board | None:
@@ -141,10 +145,10 @@ def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -
     fs = board.filesystem if board is not None else None
     if fs is None:
         return []
-    want = {fp for _, fp in entry.roots_before}
     cache = FlashCache(flash)
     problems = []
     for p in entry.partitions:
+        before = entry.roots_of(p)  # the slots of a unit may have held different CA files
         try:
             image = mount_region(cache, p.offset, p.size, fs_type=p.fs_type, profile=fs.profile)
             data = image.read(fs.ca_path) if image.exists(fs.ca_path) else b""
@@ -154,9 +158,9 @@ def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -
         except EspCabundleError as e:
             problems.append(f"{p.name} does not read back ({e.message})")
             continue
-        if entry.roots_before and {c.sha256 for c in certs} != want:
+        if before and {c.sha256 for c in certs} != {fp for _, fp in before}:
             names = ", ".join(printable(c.label) for c in certs) or "no root"
-            old = ", ".join(name for name, _ in entry.roots_before)
+            old = ", ".join(name for name, _ in before)
             problems.append(f"{p.name} holds {names}, not the old {old}")
     return problems
 
@@ -213,7 +217,8 @@ def restore_flash(
             "system holds now, which may leave it unchanged or corrupt it",
         )
     todo = len(entry.sectors) - state.count("old")
-    result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run)
+    found = partitions_found(entry, state.sectors, restoring=True)
+    result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run, found)
     if dry_run:
         step(progress, "done", JOB, JOB)
         return result
@@ -236,7 +241,9 @@ def restore_flash(
         except UnitInterrupted as e:
             if not e.interruption.written:  # stopped before its first sector
                 entry = journal.set_status(entry, before)
-            partial = RestoreResult(flash.name, mac, entry, e.interruption.written, False)
+            partial = RestoreResult(
+                flash.name, mac, entry, e.interruption.written, False, found=found
+            )
             raise UnitInterrupted(e.interruption, partial) from None
     # Every sector back (each checked by the unit's MD5): as for a flash whose last sector
     # was written, the read-back completes and a stop now is no failure. Nothing written:

@@ -7,6 +7,7 @@ from typing import Any
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.flash.flasher import FlashResult, flash_unit
+from esp_cabundle.flash.journal import JournalEntry
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
@@ -36,6 +37,15 @@ def assert_updated(before: bytes, after: bytes, ranges: list[tuple[int, int]]) -
         assert new.pop("/ca.pem") == NEW_CA
         old.pop("/ca.pem")
         assert new == old
+
+
+def sector_states(unit: VirtualESP32, entry: JournalEntry) -> list[str]:
+    """Each journaled sector as the unit holds it: "new", "old", or "torn" (neither)."""
+    out = []
+    for s in entry.sectors:
+        now = unit.read(s.offset, len(s.new))
+        out.append("new" if now == s.new else "old" if now == s.old else "torn")
+    return out
 
 
 def flash_mongoose(unit: VirtualESP32, journal: Path, **options: Any) -> FlashResult:

@@ -1,0 +1,245 @@
+"""What a unit held, partition by partition, when a run found a journaled update on it,
+and what the run wrote to each: ``flash`` finishing an interrupted update, ``restore``
+putting the original back.
+
+Both start from the unit's MD5 of every journaled sector: each holds its old content,
+its new one, or neither (a cut inside it tore it). Nothing more is read, so a partition
+is said only as far as that tells:
+
+* its new sectors a prefix of the update's order (as every stop between two sectors
+  leaves them): what the journal recorded it mounts with then, so the roots it held;
+* one sector torn, those before it new and those after it old (a cut inside a sector,
+  updating or restoring): on LittleFS the CA file from before the update or the
+  update's, as every such state of the tool's orders mounts with one or the other
+  (``tests/test_flash_plan.py``, ``test_dump_update.py`` and ``test_resume_reports.py``
+  mount them all); on SPIFFS not known (its own mount erases a block whose magic is
+  torn);
+* anything else: not known.
+
+A partition not known is said so, with the two root lists the journal holds for it,
+never with one of them as if it were what the partition held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from ..text import plural, printable
+from .interrupt import Holds, SectorState, holdings
+
+if TYPE_CHECKING:
+    from ..certs import Certificate
+    from .interrupt import Interruption
+    from .journal import JournalEntry
+
+__all__ = [
+    "PartitionFound",
+    "Resumed",
+    "Roots",
+    "ca_words",
+    "named",
+    "partitions_found",
+    "per_partition",
+    "roots_after_stop",
+]
+
+Roots = tuple[tuple[str, str], ...]  # (name, SHA-256) of each root of a CA file
+Done = Literal["untouched", "resumed", "rewritten", "partly written back", "written back"]
+
+
+def named(certs: Iterable[Certificate]) -> Roots:
+    return tuple((printable(c.label), c.sha256) for c in certs)
+
+
+def ca_words(sha256: str, roots: Roots) -> str:
+    """A CA named for people: its SHA-256 prefix and its roots (``SHA-256 1a2b3c4d5e6f,
+    3 roots: ISRG Root X1, ...``)."""
+    names = ", ".join(name for name, _ in roots)
+    count = f"{len(roots)} root" + ("" if len(roots) == 1 else "s")
+    return f"SHA-256 {sha256[:12]}, {count}: {names}" if roots else f"SHA-256 {sha256[:12]}"
+
+
+def per_partition(per: Sequence[tuple[str, Roots]]) -> Roots:
+    """One root list for several partitions: as it is when each holds the same, else
+    every root prefixed with its partition (``fs_0: ISRG Root X1``, ``fs_0:<SHA-256>``)."""
+    if len({roots for _, roots in per}) <= 1:
+        return per[0][1] if per else ()
+    return tuple((f"{name}: {n}", f"{name}:{fp}") for name, roots in per for n, fp in roots)
+
+
+def _names(roots: Roots) -> str:
+    return ", ".join(name for name, _ in roots) or "no root"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionFound:
+    """One partition of a journaled update as a run found it, and what the run writes
+    there: ``todo`` of its ``sectors`` (their new content when finishing the update,
+    their old one when ``restoring``). ``before`` and ``after``: the journal's roots of
+    its CA file before the update and after it."""
+
+    name: str
+    fs_type: str
+    holds: Holds
+    torn: bool  # one sector neither old nor new, at a cut of the order (see the module)
+    sectors: int
+    writes: tuple[int, ...]  # the sectors the run writes there, in the order it writes them
+    before: Roots
+    after: Roots
+    restoring: bool = False
+
+    @property
+    def todo(self) -> int:
+        return len(self.writes)
+
+    @property
+    def held(self) -> str:
+        """old, new, mixed (mounts with neither CA file), unmountable, torn or unknown."""
+        return "torn" if self.torn and self.holds == "unknown" else self.holds
+
+    @property
+    def roots(self) -> Roots | None:
+        """The roots it held; None when that is not known."""
+        if self.holds == "new":
+            return self.after
+        if self.holds == "old":
+            return self.before
+        if self.holds in ("mixed", "unmountable"):
+            return ()
+        return None
+
+    @property
+    def listed(self) -> Roots:
+        """:attr:`roots` for a root list; not known, one entry saying what is instead
+        (``torn by a cut: held the CA file from before ...``, ``torn``)."""
+        roots = self.roots
+        return roots if roots is not None else ((self.not_known(), self.held),)
+
+    def not_known(self) -> str:
+        """What is known of a partition whose roots are not (empty when they are)."""
+        if self.roots is not None:
+            return ""
+        if self.held == "torn" and self.fs_type == "littlefs":
+            return "torn by a cut: held the CA file from before the update or the update's"
+        torn = "torn by a cut: " if self.held == "torn" else ""
+        return f"{torn}what it held is not known"
+
+    @property
+    def done(self) -> Done:
+        if not self.todo:
+            return "untouched"
+        if self.restoring:
+            return "written back" if self.todo == self.sectors else "partly written back"
+        return "rewritten" if self.todo == self.sectors else "resumed"
+
+    def held_words(self) -> str:
+        """What it held, in words."""
+        if self.holds == "new":
+            return f"held the update's CA file ({_names(self.after)})"
+        if self.holds == "old":
+            return f"held the CA file from before the update ({_names(self.before)})"
+        if self.holds == "mixed":
+            return "mounted with neither CA file (or lost another file)"
+        if self.holds == "unmountable":
+            return "did not mount"
+        journal = f"the journal says: before {_names(self.before)}; after {_names(self.after)}"
+        return f"{self.not_known()} ({journal})"
+
+    def describe(self, *, planned: bool = False) -> str:
+        """``fs_1: held ... (...); rewritten (3 of 3 sectors)``; ``planned``: not written yet."""
+        if not self.todo:
+            return f"{self.name}: {self.held_words()}; untouched"
+        to_be = "to be " if planned else ""
+        count = f"{self.todo} of {plural(self.sectors, 'sector')}"
+        return f"{self.name}: {self.held_words()}; {to_be}{self.done} ({count})"
+
+    def to_json(self, *, planned: bool = False) -> dict[str, Any]:
+        roots = self.roots
+        return {
+            "name": self.name,
+            "held": self.held,
+            "roots": None if roots is None else [name for name, _ in roots],
+            "journal_roots": {
+                "before": [name for name, _ in self.before],
+                "after": [name for name, _ in self.after],
+            },
+            "sectors": self.sectors,
+            "sectors_to_write": self.todo,
+            "done": self.done,
+            "description": self.describe(planned=planned),
+        }
+
+
+def _torn_at_cut(seq: Sequence[SectorState]) -> bool:
+    """One sector neither old nor new, every one before it new, every one after it old."""
+    if seq.count("other") != 1:
+        return False
+    k = seq.index("other")
+    return all(s == "new" for s in seq[:k]) and all(s == "old" for s in seq[k + 1 :])
+
+
+def partitions_found(
+    entry: JournalEntry, states: Mapping[int, SectorState], *, restoring: bool = False
+) -> tuple[PartitionFound, ...]:
+    """Every partition of ``entry`` with its sectors in ``states`` (see the module)."""
+    goal: SectorState = "old" if restoring else "new"
+    out = []
+    for p, h in zip(entry.partitions, holdings(entry, states), strict=True):
+        seq = [states.get(s.offset, "other") for s in p.sectors]
+        order = reversed(p.sectors) if restoring else iter(p.sectors)
+        out.append(
+            PartitionFound(
+                name=p.name,
+                fs_type=p.fs_type,
+                holds=h.holds,
+                torn=_torn_at_cut(seq),
+                sectors=len(seq),
+                writes=tuple(s.offset for s in order if states.get(s.offset, "other") != goal),
+                before=entry.roots_of(p),
+                after=entry.roots_after,
+                restoring=restoring,
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """What became of an interrupted update found in the journal: ``found``, what each of
+    its partitions held when this run found it and what it wrote there (``stopped``: a
+    stop request came while finishing it); ``this_ca``, the SHA-256 and roots of the CA
+    this run flashes (the interrupted update may have carried another)."""
+
+    entry: JournalEntry
+    action: Literal["finished", "dropped", "stale", "would finish", "stopped"]
+    sectors_written: int = 0
+    found: tuple[PartitionFound, ...] = ()
+    this_ca: tuple[str, Roots] = ("", ())
+
+    @property
+    def other_ca(self) -> bool:
+        """The interrupted update carried another CA than the one this run flashes."""
+        return bool(self.this_ca[0]) and self.entry.ca_sha256 != self.this_ca[0]
+
+    def roots_found(self) -> Roots:
+        """The roots the unit held when this run found it, each partition's (``fs_0:
+        ...``) when they differ; a partition whose roots are not known (a sector torn by
+        a cut) says so, and one left without a usable CA file lists none."""
+        if not self.found:
+            return self.entry.roots_before
+        return per_partition([(f.name, f.listed) for f in self.found])
+
+
+def roots_after_stop(resumed: Resumed, stop: Interruption) -> Roots:
+    """What each partition of ``resumed``'s update holds once finishing it was stopped
+    (a sector torn by a cut is torn still until it is written)."""
+    found = {f.name: f for f in resumed.found}
+    per = []
+    for h in stop.partitions:
+        f = found.get(h.name)
+        if f is not None:
+            now = replace(f, holds=h.holds, torn=f.torn and h.holds == "unknown")
+            per.append((h.name, now.listed))
+    return per_partition(per)
