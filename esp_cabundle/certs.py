@@ -573,6 +573,7 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
 
 def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:
     from .c_literals import scan_c  # deferred: C source only
+    from .keyscan import refuse_private_keys  # deferred: as above
 
     scan = scan_c(text)
     if scan.bad_arrays:
@@ -580,6 +581,11 @@ def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate
         raise CertificateError(
             f"byte array holds a value out of range ({why})", path=source, line=line
         )
+    for array in scan.arrays:
+        # The bytes each array compiles to ({0x30, 0x80, ...} spells a BER key in hex):
+        # every key shape the scanner knows, anywhere in the array, before any is read.
+        where = f"{source}:{array.line} (its byte array, compiled)"
+        refuse_private_keys(array.data, source=where)
     certs: list[Certificate] = []
     for array in scan.arrays:
         data = array.data.rstrip(b"\0")

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support import dumps
-from support.fuzzing import ML_DSA_65_SPKI, Mutator, cert_with_spki, pem_of, timed
+from support.fuzzing import BER_TOKENS, ML_DSA_65_SPKI, Mutator, cert_with_spki, pem_of, timed
+from support.gate_cases import X1_PEM, stored_key_cases
 
 from esp_cabundle.errors import EspCabundleError
 
@@ -65,6 +66,19 @@ def _c_seeds() -> list[bytes]:
     der = dumps.der("isrg-root-x2.pem")
     array = "const unsigned char ca[] = {" + ", ".join(f"0x{b:02x}" for b in der) + ", '\\0'};\n"
     return [(DATA / "mdash" / "mDash-1.2.16-s_pem.c").read_bytes()[:20000], array.encode()]
+
+
+def _ber_key_seeds() -> list[bytes]:
+    """Keys and key stores in BER, in the forms a CA file carries them (raw, base64 after
+    PEM, C escapes and arrays), a DSA key whose AlgorithmIdentifier is 8 elements long,
+    and PEM with a comment about keys."""
+    keys = DATA / "private-keys"
+    return [
+        *(data for data, _ in stored_key_cases().values()),
+        (keys / "test-only-ber-dsa-pkcs8.der").read_bytes(),
+        (keys / "test-only-cms-signed-key-ber.p7s").read_bytes(),
+        b"# ---- never add a private key ----\n" + X1_PEM,
+    ]
 
 
 def _idf_seeds() -> list[bytes]:
@@ -150,10 +164,27 @@ def _certs(data: bytes) -> Any:
         ("pem", _pem_seeds, 2000),
         ("der", _der_seeds, 2000),
         ("c", _c_seeds, 1500),
+        ("ber-keys", _ber_key_seeds, 1500),
     ],
 )
 def test_fuzz_certificate_files(kind: str, seeds: Callable[[], list[bytes]], count: int) -> None:
     _fuzz(kind, seeds(), count, _certs, seed=11)
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_key_scan_on_ber() -> None:
+    """The scanner alone on BER shapes mutated with BER tokens: each call ends within
+    the limit without raising, and the fast path's premise holds on every variant
+    (without 0x02 and 0x06 bytes no offset opens a DER or BER key)."""
+    from esp_cabundle.keyscan import der_key_kind, find_private_key
+
+    mutator = Mutator(21, tokens=BER_TOKENS)
+    seeds = _ber_key_seeds()
+    for data in [*seeds, *mutator.variants(seeds, 1500)]:
+        _check_call("key-scan", data, lambda data=data: find_private_key(data))  # type: ignore[misc]
+        stripped = data.replace(b"\x02", b"\x04").replace(b"\x06", b"\x04")
+        starts = [i for i, b in enumerate(stripped) if b == 0x30]
+        assert all(der_key_kind(stripped, i) is None for i in starts)
 
 
 @pytest.mark.timeout(120)

@@ -303,8 +303,15 @@ def test_where_and_never_what() -> None:
     assert cases()["header-nbsp"].secret.decode() not in str(e.value)
 
 
+KEY_VECTORS = REPO / "tests" / "data" / "private-keys"  # test-only keys, to be found
+
+
 def _all_shipped_and_test_files() -> list[Path]:
-    files = [p for p in (REPO / "tests" / "data").rglob("*") if p.is_file()]
+    files = [
+        p
+        for p in (REPO / "tests" / "data").rglob("*")
+        if p.is_file() and KEY_VECTORS not in p.parents
+    ]
     files += [p for p in (REPO / "examples").rglob("*") if p.is_file()]
     files += [p for p in (REPO / "esp_cabundle").rglob("*") if p.is_file() and p.suffix != ".pyc"]
     return [*files, Path(certifi.where())]
@@ -319,6 +326,9 @@ def test_no_false_positives_on_certificates_images_dumps_and_sources() -> None:
         if finding is not None:
             hits[str(p.relative_to(REPO)) if REPO in p.parents else str(p)] = finding
     assert hits == {}
+    vectors = [p for p in KEY_VECTORS.iterdir() if p.suffix not in (".md", ".pem")]
+    assert len(vectors) >= 15
+    assert [p.name for p in vectors if find_private_key(p.read_bytes()) is None] == []
     assert find_private_key(dumps.arduino_dump()) is None
     assert find_private_key(dumps.mongoose_dump()) is None
     assert find_private_key(mint("Self-signed v1-like root").der * 3) is None

@@ -61,8 +61,13 @@ def test_render_pem_keeps_every_root_whatever_its_name() -> None:
     assert len(_comments(pem)) == 8
 
 
+# An encrypted traditional PEM key's RFC 1421 header line: still a key header once the
+# name is escaped (dash runs are written as \x2d, so armour never survives escaping).
+KEY_LINE_NAME = "DEK-Info: AES-128-CBC"
+
+
 def test_a_name_reading_like_a_key_header_is_withheld() -> None:
-    cert = _named("BEGIN PRIVATE KEY")
+    cert = _named(KEY_LINE_NAME)
     pem = render_pem(_bundle(cert))
     assert b"reads like a private-key header" in pem
     assert [c.sha256 for c in load_certificates(pem)] == [cert.sha256]  # no key refusal
@@ -72,9 +77,20 @@ def test_only_the_name_reading_like_a_key_header_is_withheld() -> None:
     """The file is scanned whole first; once the scanner finds something, each comment is
     judged on its own, so the other roots keep their names."""
     x1 = load_certificates(X1.read_bytes())[0]
-    pem = render_pem(_bundle(x1, _named("BEGIN PRIVATE KEY"), _named("Plain Root")))
+    pem = render_pem(_bundle(x1, _named(KEY_LINE_NAME), _named("Plain Root")))
     assert pem.count(b"reads like a private-key header") == 2  # its label and subject
     assert b"# ISRG Root X1" in pem and b"# Plain Root" in pem
+
+
+@pytest.mark.parametrize("name", ["BEGIN PRIVATE KEY", "-----BEGIN PRIVATE KEY-----"])
+def test_a_name_no_reader_takes_for_armour_is_shown(name: str) -> None:
+    """Without dashes (or with them escaped) BEGIN PRIVATE KEY is no armour to any PEM
+    reader, so the name is shown as it is (escaped), not withheld."""
+    cert = _named(name)
+    pem = render_pem(_bundle(cert))
+    assert b"reads like a private-key header" not in pem
+    assert f"# {comment_text(name)}\n".encode() in pem
+    assert [c.sha256 for c in load_certificates(pem)] == [cert.sha256]
 
 
 def test_rendered_bytes_are_read_back(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,7 @@ from esp_cabundle.pubkeys import der_tlv, encode_oid
 from .verify_pki import Minted, mint
 
 __all__ = [
+    "BER_TOKENS",
     "ML_DSA_65_SPKI",
     "Mutator",
     "bad_ec_point_spki",
@@ -137,11 +138,30 @@ _TOKENS: Sequence[bytes] = (
 )
 
 
-class Mutator:
-    """Variants of seed inputs from one seeded ``random.Random``: reproducible runs."""
+# BER's indefinite-length pieces (X.690 8.1.3.6) and the heads of key containers: the key
+# scanner's fuzz inserts these.
+BER_TOKENS: Sequence[bytes] = (
+    b"\x30\x80",
+    b"\x00\x00",
+    b"\x24\x80\x04\x01",
+    b"\xa0\x80",
+    b"\x30\x80\x02\x01\x03\x30\x80",
+    b"\x30\x80\x02\x01\x00\x30\x80\x06",
+    b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x01",
+    b"MIAC",
+    b"MIAGCSqGSIb3DQEHAaCAJIAE",
+    b"-----BEGIN PRIVATE KEY-----\n",
+    b"# ---- never add a private key ----\n",
+)
 
-    def __init__(self, seed: int) -> None:
+
+class Mutator:
+    """Variants of seed inputs from one seeded ``random.Random``: reproducible runs.
+    ``tokens``: what the insert operation picks from (default: every parser's)."""
+
+    def __init__(self, seed: int, tokens: Sequence[bytes] = _TOKENS) -> None:
         self.rng = random.Random(seed)
+        self.tokens = tokens
 
     def mutate(self, data: bytes, *, rounds: int | None = None) -> bytes:
         rng = self.rng
@@ -157,7 +177,7 @@ class Mutator:
             elif op == 2:
                 del buf[pos:]
             elif op == 3:
-                buf[pos:pos] = rng.choice(_TOKENS)
+                buf[pos:pos] = rng.choice(self.tokens)
             elif op == 4 and n:
                 end = min(n, pos + rng.randint(1, 64))
                 buf[pos:pos] = buf[pos:end] * rng.randint(1, 16)

@@ -4,7 +4,8 @@ Every case is a file a user might hand ``--bundle`` (or ``--root``, or ``fs put`
 in each encoding that was copied onto units, the expired DST-only ``ca.pem`` behind the
 2024 outage, a self-signed leaf, a root mbedTLS 2.28 cannot parse, an ESP-IDF bundle,
 and the inputs that are fine once converted (mDash's ``s_pem`` C source, DER). Keys are
-minted per session, never stored.
+minted per session, except the indefinite-length (BER) key stores and keys, which are
+test-only vectors in ``tests/data/private-keys`` (its README says how each was made).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ X1_PEM = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
 DST_PEM = (DATA / "letsencrypt" / "dst-root-ca-x3.pem").read_bytes()
 S_PEM_C = DATA / "mdash" / "mDash-1.2.16-s_pem.c"
 IDF_BUNDLE = DATA / "idf-bundle" / "small.v2.bin"
+KEYS = DATA / "private-keys"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,51 @@ def _body(pem: bytes) -> bytes:
 
 def _relabel(body: bytes, begin: bytes, end: bytes) -> bytes:
     return begin + b"\n" + body + b"\n" + end + b"\n"
+
+
+def c_source(pem: bytes, **arrays: bytes) -> bytes:
+    """C source as firmware holds a CA: ``pem`` in string literals (mDash's ``s_pem``),
+    and each of ``arrays`` as a byte array in hex (``{0x30, 0x80, ...}``)."""
+    lines = "".join(f'  "{line}\\n"\n' for line in pem.decode().strip().splitlines())
+    out = f"static const char s_pem[] =\n{lines};\n" if pem else ""
+    for name, data in arrays.items():
+        out += f"const unsigned char {name}[] = {{" + ", ".join(f"0x{b:02x}" for b in data)
+        out += "};\n"
+    return out.encode()
+
+
+def c_escaped(pem: bytes, data: bytes) -> bytes:
+    """``pem``'s C source with ``data`` beside it in a string literal of "\\x.." escapes."""
+    escaped = "".join(f"\\x{b:02x}" for b in data)
+    return c_source(pem) + f'static const char s_key[] = "{escaped}";\n'.encode()
+
+
+def stored_key_cases() -> dict[str, tuple[bytes, bytes]]:
+    """Indefinite-length (BER) key containers and a Java key store, in each shape a CA
+    file may carry them: (bytes, a piece of key material the error must never print; b""
+    where the form is binary)."""
+    nss = (KEYS / "test-only-nss-pk12util.p12").read_bytes()  # NSS's pk12util wrote it
+    pkcs8 = (KEYS / "test-only-ber-pkcs8.der").read_bytes()
+    wrapped = (KEYS / "test-only-cms-data-of-key-ber.p7").read_bytes()  # openssl cms -stream
+
+    def b64(data: bytes) -> tuple[bytes, bytes]:
+        text = base64.encodebytes(data)  # 76-column lines, as `base64` writes them
+        return X1_PEM + text, text.splitlines()[1][:32]
+
+    return {
+        "ber-pkcs12": (nss, b""),
+        "ber-pkcs12-after-pem": (X1_PEM + nss, b""),
+        "ber-pkcs12-base64-after-pem": b64(nss),
+        "ber-pkcs12-c-escapes": (c_escaped(X1_PEM, nss), b""),
+        "ber-pkcs12-c-array": (c_source(b"", ca=_X1_DER, key=nss), b""),
+        "ber-pkcs8-base64-after-pem": b64(pkcs8),
+        "ber-pkcs8-c-array": (c_source(X1_PEM, key=pkcs8), b""),
+        "ber-cms-wrapped-pkcs8-base64": b64(wrapped),
+        "jks-base64-after-pem": b64((KEYS / "test-only-keytool.jks").read_bytes()),
+    }
+
+
+_X1_DER = base64.b64decode(_body(X1_PEM))
 
 
 @cache
@@ -114,6 +161,9 @@ def cases() -> dict[str, Case]:
         "headerless-base64": key(X1_PEM + body + b"\n"),
         "putty": key(X1_PEM + putty),
         "jwk": key(X1_PEM + jwk.encode() + b"\n", d[:32]),
+        # keys and key stores in BER (indefinite lengths), as NSS and OpenSSL -stream write,
+        # and keytool's JKS
+        **{name: key(data, piece) for name, (data, piece) in stored_key_cases().items()},
         # certificates a device must not get
         "dst-only-expired": Case(DST_PEM, 1, "DST Root CA X3 expired on 2021-09-30"),
         "self-signed-leaf": Case(leaf.pem, 1, "is not a CA certificate"),
