@@ -19,7 +19,15 @@ from .catalog import Catalog
 from .config import OutputSpec
 from .dates import now
 from .errors import InputError
-from .fileio import PRIVATE, PUBLIC, Output, read_input, refuse_clobbering, write_all_atomic
+from .fileio import (
+    PRIVATE,
+    PUBLIC,
+    Output,
+    is_named,
+    read_input,
+    refuse_clobbering,
+    write_all_atomic,
+)
 from .formats import FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .images import IMAGE_FORMATS, ImageOutput, render_image_output
@@ -48,6 +56,9 @@ class BuildResult:
     extra: dict[str, object] = field(default_factory=dict)
     boards: tuple[GatedCA, ...] = ()
     private: frozenset[Path] = frozenset()  # images packing a file kept from others
+    # Image outputs' from_dir: entries left out (and why), files holding a private key.
+    dir_notes: tuple[str, ...] = ()
+    dir_warnings: tuple[str, ...] = ()
 
     @property
     def bundle(self) -> Bundle:
@@ -124,7 +135,7 @@ def build_bundle(
     bundle = ca.bundle
     lock = Lock.from_bundle(bundle)
     if locked:
-        if lock_path is None or not lock_path.is_file():
+        if lock_path is None or not is_named(lock_path):
             raise InputError(
                 f"--locked needs a lock file, and {lock_path or LOCK_NAME} does not exist",
                 hint="run 'esp-cabundle build' once without --locked and commit cabundle.lock",
@@ -133,6 +144,8 @@ def build_bundle(
         Lock.from_bytes(data, path=str(lock_path)).check(bundle, path=str(lock_path))
     rendered: list[tuple[OutputSpec, bytes]] = []
     private: set[Path] = set()
+    dir_notes: list[str] = []
+    dir_warnings: list[str] = []
     for out in outputs:
         if out.format not in FORMATS:
             raise InputError(f"unknown output format '{out.format}'")
@@ -141,6 +154,8 @@ def build_bundle(
             data = packed.data
             if packed.private:
                 private.add(out.path)
+            dir_notes += [n for n in packed.notes if n not in dir_notes]
+            dir_warnings += [w for w in packed.warnings if w not in dir_warnings]
         else:
             data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
         rendered.append((out, data))
@@ -151,6 +166,8 @@ def build_bundle(
         lock_path=None if locked else lock_path,
         boards=tuple(per_board.values()),
         private=frozenset(private),
+        dir_notes=tuple(dir_notes),
+        dir_warnings=tuple(dir_warnings),
     )
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .catalog import ALIASES, DEFAULT_PRESET, Catalog, entry_certificate, normalize_fingerprint
 from .certs import Certificate, load_certificates
 from .errors import CatalogError, CertificateError, InputError, LockMismatchError
-from .fileio import read_input
+from .fileio import is_named, read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_shape_reason, loads_json
 from .text import plural
@@ -185,7 +185,7 @@ def _looks_like_path(spec: str, base_dir: Path) -> Path | None:
     p = Path(spec)
     if not p.is_absolute():
         p = base_dir / p
-    if p.exists():
+    if is_named(p):  # a link leading nowhere too: reading it says so
         return p
     if any(ch in spec for ch in "/\\") or spec.endswith(
         (".pem", ".crt", ".cer", ".der", ".h", ".c")

@@ -375,6 +375,12 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     check_size(
         len(data), MAX_CERT_INPUT, what="certificate file", path=source, error=CertificateError
     )
+    if not data:
+        raise CertificateError(
+            "empty file, no certificate found (expected PEM, DER, or C source holding "
+            "certificates)",
+            path=source,
+        )
     refuse_private_keys(data, source=source)
     data, _ = decode_text(data, source=source)
     kind = sniff_kind(data)

@@ -24,7 +24,7 @@ from .chains import (
     load_chain_file,
 )
 from .errors import CertificateError, DeviceError, InputError, VerdictError
-from .fileio import read_input, write_all_atomic
+from .fileio import is_named, read_input, write_all_atomic
 from .firmware import ca_set_info, load_ca_set, load_firmware
 from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 from .limits import MAX_CERT_INPUT
@@ -141,11 +141,11 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
     the default preset) resolves to — what ``build`` would write."""
     here = cwd or Path.cwd()
     pem = here / "ca.pem"
-    if pem.is_file():
+    if is_named(pem, directory=False):  # a link leading nowhere too: reading it says so
         return load_trust_set(pem)
     if config is not None:
         for out in config.outputs:  # their paths already joined to the config's directory
-            if out.format in _READABLE_OUTPUTS and out.path.is_file():
+            if out.format in _READABLE_OUTPUTS and is_named(out.path, directory=False):
                 return load_trust_set(out.path)
     spec = config.spec if config is not None else BundleSpec()
     bundle = resolve_bundle(spec, Catalog.load()).bundle
@@ -297,7 +297,7 @@ def target_items(
                 chain = load_chain_file(path)
             except InputError as e:
                 raise InputError(f"target '{t.name}': {e.message}", hint=e.hint) from e
-        elif path.is_file():
+        elif is_named(path, directory=False):
             chain = load_chain_file(path)
         elif t.host and live:
             if progress:

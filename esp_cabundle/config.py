@@ -20,6 +20,7 @@ from typing import Any
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .errors import InputError
+from .fileio import is_named
 from .formats import FORMATS
 from .images import IMAGE_FORMATS, image_output
 from .yamlnodes import Node, compose_yaml, read_yaml_text, to_nodes
@@ -100,7 +101,7 @@ def leads_outside(base: Path, path: Path) -> str | None:
 def find_config(start: Path | None = None) -> Path | None:
     """``cabundle.yaml`` in the working directory, if there is one."""
     p = (start or Path.cwd()) / CONFIG_NAME
-    return p if p.is_file() else None
+    return p if is_named(p, directory=False) else None
 
 
 def load_config(path: str | Path) -> Config:

@@ -5,6 +5,7 @@ and symlinks are never replaced by a regular file."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
@@ -20,6 +21,8 @@ __all__ = [
     "PRIVATE",
     "PUBLIC",
     "TEMP_SUFFIX",
+    "file_kind",
+    "is_named",
     "is_temporary_name",
     "kept_from_others",
     "read_input",
@@ -37,16 +40,20 @@ def read_input(
     error: type[InputError] = InputError,
     hint: str | None = None,
     max_bytes: int | None = None,
+    regular_only: bool = False,
     devices: bool = True,
 ) -> bytes:
-    """A user-named input's bytes; every failure is ``error`` naming the file.
+    """A user-named input's bytes; every failure is ``error`` naming the file and why.
 
     ``what`` says what the file was meant to be ("chain file", "bundle file"), so the
-    message reads "no such chain file" rather than a bare OSError. Nothing beyond
-    ``max_bytes`` (default :data:`~.limits.MAX_FILE_INPUT`) is read: a larger file is
-    refused, a pipe that never ends included. ``devices=False`` (dumps and images):
-    a character device is refused before it is opened, as /dev/zero never ends, a
-    serial port never answers (and opening one may reset the unit on it).
+    message reads "no such chain file" rather than a bare OSError; a symlink that leads
+    nowhere, or in a loop, is said to be one. Nothing beyond ``max_bytes`` (default
+    :data:`~.limits.MAX_FILE_INPUT`) is read: a larger file is refused, a device or pipe
+    that never ends included. ``regular_only``: anything but a regular file is refused
+    once opened without blocking (a FIFO with no writer would hang the read).
+    ``devices=False`` (dumps and images): a character device is refused before it is
+    opened, as /dev/zero never ends, a serial port never answers (and opening one may
+    reset the unit on it); a pipe is still read.
     """
     cap = MAX_FILE_INPUT if max_bytes is None else max_bytes
     p = Path(path)
@@ -59,8 +66,12 @@ def read_input(
                 "-o dump.bin saves its flash); another command's output can come through "
                 "a pipe",
             )
-        with p.open("rb") as f:
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+        fd = os.open(p, flags | (getattr(os, "O_NONBLOCK", 0) if regular_only else 0))
+        with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
+            if regular_only and not stat.S_ISREG(st.st_mode):
+                raise error(f"is {file_kind(st.st_mode)}, not a regular {what}", path=str(p))
             check_size(st.st_size, cap, what=what, path=str(p), error=error)
             data = f.read(cap + 1)
         if len(data) > cap and not stat.S_ISREG(st.st_mode):
@@ -73,11 +84,47 @@ def read_input(
         check_size(len(data), cap, what=what, path=str(p), error=error)
         return data
     except FileNotFoundError as e:
+        if p.is_symlink():
+            raise error(
+                f"is a symbolic link to '{os.readlink(p)}', which does not exist", path=str(p)
+            ) from e
         raise error(f"no such {what}", path=str(p), hint=hint) from e
     except IsADirectoryError as e:
         raise error(f"is a directory, expected a {what}", path=str(p)) from e
     except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise error(
+                f"is a symbolic link that loops ({e.strerror}): no {what} to read", path=str(p)
+            ) from e
         raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
+
+
+def is_named(path: str | Path, *, directory: bool = True) -> bool:
+    """True when something is at ``path`` itself (``os.lstat``), even a symlink leading
+    nowhere or in a loop: ``Path.exists`` says False for those, and a reader that asks
+    it says "does not exist" where :func:`read_input` would name the real reason.
+    ``directory=False``: a directory (or a link to one) does not count."""
+    try:
+        os.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return directory or not os.path.isdir(path)
+
+
+_KINDS = (
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, as messages say it: "a FIFO (named pipe)", "a socket"."""
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:

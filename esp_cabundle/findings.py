@@ -28,6 +28,12 @@ __all__ = [
 MONGOOSE_MAX_LINE = 127
 
 
+# ``unparseable`` of a certificate the unit's mbedTLS would parse, in a file it reads
+# none from as stored (UTF-16 text, a NUL before the PEM header): kept as the JSON's
+# ``unparseable_by``; sentences use Finding.refusal.
+NOT_LOADED = "mbedTLS (not loaded from this file)"
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One trust anchor or certificate found, with what is known of it.
@@ -46,6 +52,14 @@ class Finding:
     self_signed: bool | None = None
     unparseable: str | None = None  # the mbedTLS lines that refuse it ("mbedTLS 3.6")
     certificate: Certificate | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def refusal(self) -> str | None:
+        """Why the unit's mbedTLS goes without it, as a sentence's predicate: "mbedTLS
+        3.6 cannot parse it", or that the file as stored gives it no certificate."""
+        if self.unparseable == NOT_LOADED:
+            return "the unit's mbedTLS does not load it from this file as stored"
+        return f"{self.unparseable} cannot parse it" if self.unparseable else None
 
     @classmethod
     def from_certificate(cls, cert: Certificate, location: str) -> Finding:
@@ -94,7 +108,11 @@ def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) ->
     days = (f.not_after - at).days
     if warn_days is not None and days <= warn_days:
         return f"expires in {plural(days, 'day')}"
-    parts = [f"unparseable by {f.unparseable}" if f.unparseable else "ok"]
+    parts = ["ok"]
+    if f.unparseable == NOT_LOADED:
+        parts = ["not loaded by mbedTLS from this file"]
+    elif f.unparseable:
+        parts = [f"unparseable by {f.unparseable}"]
     if f.is_ca is False:
         parts.append("not a CA")
     elif f.self_signed is False:
@@ -125,7 +143,7 @@ def certificate_file_report(data: bytes, source: str) -> Report:
     for i, c in enumerate(certs, start=1):
         f = Finding.from_certificate(c, f"#{i}")
         if view is not None and c.sha256 in view.unread:
-            f = replace(f, unparseable=f.unparseable or "mbedTLS (not loaded from this file)")
+            f = replace(f, unparseable=f.unparseable or NOT_LOADED)
         findings.append(f)
     notes: list[str] = list(view.notes) if view is not None else []
     if kind == "pem":

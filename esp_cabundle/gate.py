@@ -51,7 +51,7 @@ from .bundle import (
 from .catalog import Catalog
 from .certs import load_certificates, sniff_kind
 from .errors import InputError, PolicyError
-from .fileio import read_input
+from .fileio import is_named, read_input
 from .formats.pem import render_pem
 from .sniff import decode_text
 
@@ -343,7 +343,7 @@ def parse_target(text: str) -> Target:
     from .check import Target  # deferred: as above
 
     p = Path(text)
-    if p.is_file():
+    if is_named(p, directory=False):  # a link leading nowhere too: reading it says so
         return Target(name=p.stem, chain=p)
     host, port = parse_host_port(text)
     return Target(name=host if port == DEFAULT_PORT else f"{host}:{port}", host=host, port=port)

@@ -38,7 +38,7 @@ __all__ = [
 # Output formats that are file-system images (``outputs:`` entries, ``pack --fs``).
 IMAGE_FORMATS = ("littlefs", "spiffs")
 # What an image entry of ``outputs:`` may say beside format and path.
-IMAGE_OPTIONS = ("board", "profile", "size", "platform", "ca_path", "from_dir")
+IMAGE_OPTIONS = ("board", "profile", "size", "platform", "ca_path", "from_dir", "follow_symlinks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,11 +172,13 @@ def _profile_for_platform(fs_type: str, platform: str | None) -> str:
 class ImageOutput:
     """An image entry of ``outputs:``: its parameters, a directory whose files go in
     beside the CA file (``from_dir``, relative to the config), and the board it names,
-    whose rules the CA must pass for this image (``build`` gates it for that board)."""
+    whose rules the CA must pass for this image (``build`` gates it for that board);
+    ``follow_symlinks`` as ``pack --follow-symlinks``."""
 
     spec: ImageSpec
     from_dir: Path | None = None
     board: Board | None = field(default=None, compare=False)
+    follow_symlinks: bool = False
 
 
 def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageOutput:
@@ -201,7 +203,13 @@ def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageO
         platform=_opt(options, "platform"),
     )
     from_dir = _opt(options, "from_dir")
-    return ImageOutput(spec, base_dir / from_dir if from_dir is not None else None, board)
+    follow = options.get("follow_symlinks", False)
+    if not isinstance(follow, bool):
+        raise InputError("follow_symlinks: expected true or false")
+    if follow and from_dir is None:
+        raise InputError("follow_symlinks applies to from_dir's links; give from_dir too")
+    where = base_dir / from_dir if from_dir is not None else None
+    return ImageOutput(spec, where, board, follow)
 
 
 def _opt(options: Mapping[str, Any], key: str) -> str | None:
@@ -217,17 +225,14 @@ def render_image_output(
     output that names a board takes only a CA gated for that board (InputError
     otherwise): its rules and connections judged it. ``path``: where the image goes;
     inside ``from_dir``, an earlier image there is not packed into this one."""
-    from .fs.edit import (  # deferred: images are made only on demand
-        DirFiles,
-        collect_dir_files,
-        pack_ca_image,
-    )
+    from .fs.dirfiles import DirFiles, collect_dir_files  # deferred: images made on demand
+    from .fs.edit import pack_ca_image  # deferred: as above
 
     if output.board is not None:
         ca.for_board(output.board)
     spec = output.spec
     files = (
-        collect_dir_files(output.from_dir, output=path)
+        collect_dir_files(output.from_dir, follow_symlinks=output.follow_symlinks, output=path)
         if output.from_dir is not None
         else DirFiles()
     )
@@ -240,4 +245,4 @@ def render_image_output(
         files=files.files,
         platform=spec.platform,
     )
-    return replace(packed, private=files.private)
+    return replace(packed, private=files.private, notes=files.notes, warnings=files.warnings)

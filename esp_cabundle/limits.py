@@ -16,6 +16,7 @@ from .errors import InputError
 __all__ = [
     "MAX_CERT_INPUT",
     "MAX_CSV_INPUT",
+    "MAX_DIR_ENTRIES",
     "MAX_FILE_INPUT",
     "MAX_JOURNAL_INPUT",
     "MAX_JSON_DEPTH",
@@ -39,6 +40,9 @@ MAX_FILE_INPUT = 256 * MiB
 # The files ``pack --from-dir`` puts in an image, each and all together: no partition is
 # larger than the largest ESP32 flash.
 MAX_PACK_INPUT = 128 * MiB
+# Entries ``pack --from-dir`` walks (symlinked directories may repeat a tree): far more
+# files than any partition holds.
+MAX_DIR_ENTRIES = 100_000
 # PEM, DER or C source holding certificates.
 MAX_CERT_INPUT = 4 * MiB
 # cabundle.yaml and board profiles.
@@ -116,6 +120,8 @@ def loads_json(
     nesting capped, every failure ``error`` naming the file (never RecursionError or
     UnicodeDecodeError)."""
     check_size(len(data), cap, what=what, path=path, error=error)
+    if not data and path is not None:
+        raise error(f"empty file, not a {what}", path=path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -495,6 +495,11 @@ def find_partition_table(flash: bytes, *, preferred: int = DEFAULT_TABLE_OFFSET)
 def _search_table(flash: bytes, preferred: int) -> PartitionTable:
     """The first valid table at ``preferred`` or a 4 KiB offset, parsed once: the search
     parses it, and that parse is the table returned."""
+    if not flash:
+        raise PartitionTableError(
+            "empty file, not a flash dump (no partition table)",
+            hint="a whole-flash dump: esp-cabundle read --port PORT --all -o dump.bin",
+        )
     candidates = [preferred] + [
         o for o in range(0, len(flash) - ENTRY_SIZE + 1, TABLE_SECTOR) if o != preferred
     ]

@@ -39,7 +39,8 @@ class Node:
         self.key_line = line  # for mapping values: the line of their key
 
     def error(self, message: str, *, hint: str | None = None) -> ConfigError:
-        return ConfigError(f"{self.path}: {message}", path=self.where, line=self.line, hint=hint)
+        where = f"{self.path}: " if self.path else ""  # "": the whole document
+        return ConfigError(where + message, path=self.where, line=self.line, hint=hint)
 
     # --- typed accessors -------------------------------------------------------------
     def as_str(self) -> str:
@@ -93,6 +94,14 @@ class Node:
         return [self]
 
     def as_mapping(self, allowed: tuple[str, ...] | None = None) -> dict[str, Node]:
+        if not isinstance(self.value, dict) and not self.path:
+            hint = [f"its keys: {', '.join(allowed)}"] if allowed else []
+            if isinstance(self.value, list):
+                hint.append("write 'key: value' lines, not '- ' list items")
+            raise self.error(
+                "the top level must be a mapping ('key: value' lines), got " + _kind(self.value),
+                hint="; ".join(hint) or None,
+            )
         if not isinstance(self.value, dict):
             raise self.error(f"expected a mapping, got {_kind(self.value)}")
         m: dict[str, Node] = self.value

@@ -302,9 +302,9 @@ def test_pack_from_dir_reads_within_its_cap(
     (src / "huge.bin").unlink()
     (src / "a.bin").write_bytes(b"a" * 600)
     (src / "b.bin").write_bytes(b"b" * 600)
-    import esp_cabundle.fs.edit as edit
+    import esp_cabundle.fs.dirfiles as dirfiles
 
-    monkeypatch.setattr(edit, "MAX_PACK_INPUT", 1024)
+    monkeypatch.setattr(dirfiles, "MAX_PACK_INPUT", 1024)
     code, text = pack(runner, *args, "--from-dir", str(src), "-o", str(out))
     assert code == 2 and "--from-dir input is 1,200 bytes, over the 1 KiB limit" in text, text
     assert not out.exists()

@@ -83,6 +83,7 @@ def test_inspect_fails_the_parse_gate_for_roots_the_device_never_loads(
     assert r.exit_code == 1
     out = " ".join(r.output.split())
     assert "mbedTLS stops reading the file at this BEGIN" in out
-    assert "unparseable by mbedTLS (not loaded from this file)" in out
+    assert "not loaded by mbedTLS from this file" in out
+    assert "the unit's mbedTLS does not load it from this file as stored (see the note)" in out
     r = CliRunner().invoke(cli, ["inspect", str(d / "plain.pem"), "--fail-on", "unparseable"])
     assert r.exit_code == 0, r.output

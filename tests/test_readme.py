@@ -24,7 +24,9 @@ import pytest
 from support.doc_commands import (
     EXAMPLES,
     MDASH_KEY,
+    NETWORK_MARK,
     REPO,
+    TODAY,
     BackgroundUnits,
     Command,
     FleetStandIns,
@@ -273,3 +275,53 @@ def test_unit_pool_substitutes_ports() -> None:
         "127.0.0.1:5004 --board mdash-arduino"
     )
     assert len({kw["mac"] for kw in started}) == len(started) == 4
+
+
+def _how_blocks_run() -> str:
+    """README's own account of how its ``sh`` blocks are run (above the guide)."""
+    text = README.read_text()
+    start = text.index("The rest of this page is a guide")
+    return " ".join(text[start : text.index("\n## ", start)].split())
+
+
+def test_readme_says_how_its_blocks_run_as_this_test_runs_them() -> None:
+    """Each way run_in_order and its helpers depart from running a line literally is in
+    README's account, with what this test puts in place of the network (the date, the
+    stand-in files, the mDash key variable); and each file that a ``--port`` line saves
+    and a later line reads is named there with that line, so a reader without a unit
+    knows that line depends on one."""
+    said = _how_blocks_run()
+    for words in (
+        f"clock at {TODAY}",
+        "`# exit N`",
+        f"`# {NETWORK_MARK}`",
+        *(f"`{rel}`" for rel in NETWORK_STANDINS),
+        "`/dev/ttyUSB0`, `COM3`",
+        "`'/dev/ttyUSB*'` is two ports",
+        "`fs_0`/`fs_1`",
+        "the unit last used on that port",
+        "`esp-cabundle virtual-unit ... &`",
+        "`--mdash`",
+        "`MDASH_API_KEY`",
+        "`mqtt://`",
+        "where mosquitto is not installed",
+        "`--rpc`",
+        "`python -m pytest` lines are collected, not run",
+        "[Troubleshooting](#troubleshooting)",
+    ):
+        assert words in said, words
+    made: dict[str, str] = {}
+    for c in markdown_commands(README):
+        if c.network:
+            continue
+        argv = shlex.split(c.text, comments=True)
+        outs = {argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("-o", "--output")}
+        if uses_port(c.text):
+            made.update(dict.fromkeys(outs, " ".join(argv[1:])))
+            continue
+        for a in argv:
+            if a in made:
+                assert f"`{argv[1]} {a}" in said, f"{c.source}: `{c.text}` is not explained"
+                assert f"`{made[a]}`" in said, f"{c.source}: {made[a]} is not named"
+        for out in outs:
+            made.pop(out, None)

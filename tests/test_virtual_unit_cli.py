@@ -4,6 +4,7 @@ a signal; and the units it lays out for every board."""
 
 from __future__ import annotations
 
+import random
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -118,6 +119,36 @@ def test_a_dump_unit_holds_the_dump(units: list[Unit], runner: CliRunner, tmp_pa
 def test_refusals(in_tmp: Path, runner: CliRunner, args: list[str], message: str) -> None:
     r = runner.invoke(cli, ["virtual-unit", *args])
     assert r.exit_code == 2 and message in r.output, r.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            random.Random(5000).randbytes(5000),
+            "rand.bin: not a whole-flash dump: no partition table in the 0x1388-byte image",
+        ),
+        (bytes(0x9000), "not a whole-flash dump: no partition table in the 0x9000-byte image"),
+        (
+            dumps.arduino_dump()[:0x200000],
+            "not a whole-flash dump: partition table at 0x8000: partition 'app1'",
+        ),
+        (b"", "rand.bin: empty file, not a flash dump"),
+    ],
+    ids=["random", "zeros", "cut-short", "empty"],
+)
+@pytest.mark.timeout(60)
+def test_a_file_that_is_no_flash_dump_starts_no_unit(
+    in_tmp: Path, runner: CliRunner, content: bytes, message: str
+) -> None:
+    """inspect and update-dump refuse these files (no partition table, or partitions
+    beyond the end): a unit holding one would be no unit at all."""
+    (in_tmp / "rand.bin").write_bytes(content)
+    r = runner.invoke(cli, ["virtual-unit", "--dump", "rand.bin"])
+    assert r.exit_code == 2 and message in r.stderr, r.output
+    assert "no unit started" in r.stderr or not content
+    assert "socket://" not in r.stdout
+    assert (in_tmp / "rand.bin").read_bytes() == content
 
 
 @pytest.mark.parametrize("name", FS_BOARDS)

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
-from ..ui import echo, emit_json, format_table, note, stdout_carries_output
+from ..ui import echo, emit_json, format_table, note, stdout_carries_output, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
@@ -177,6 +177,11 @@ def build(
     announce(result.ca, quiet=quiet, as_json=as_json)
     for board_ca in result.boards:  # image outputs for a board: its rules, its connections
         announce(board_ca, quiet=quiet, as_json=as_json, images_of=board_ca.board)
+    if not as_json:
+        for n in result.dir_notes:
+            note(f"note: {printable(n)}", quiet=quiet)
+        for w in result.dir_warnings:
+            warn(printable(w))
     written = [] if dry_run else write_build(result)
 
     if as_json:
@@ -189,7 +194,8 @@ def build(
                     for o, d in result.outputs
                 ],
                 "lock": str(result.lock_path) if result.lock_path else None,
-                "notes": list(result.notes),
+                "notes": [*result.notes, *result.dir_notes],
+                "warnings": list(result.dir_warnings),
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
                 "written": [str(p) for p in written],
                 "gate": result.ca.to_dict(),

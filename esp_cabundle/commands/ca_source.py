@@ -23,6 +23,7 @@ import click
 from ..bundle import POLICY_NAMES, BundleSpec
 from ..config import find_config, load_config
 from ..errors import InputError
+from ..fileio import is_named
 from ..gate import SKIP_HINT, CaSource, gate_ca, parse_target
 from ..text import printable
 from ..ui import note
@@ -265,4 +266,4 @@ def announce(
 def _cwd_relative(spec: str) -> str:
     """A flag naming an existing file is taken relative to the working directory."""
     p = Path(spec)
-    return str(p.resolve()) if not p.is_absolute() and p.exists() else spec
+    return str(p.absolute()) if not p.is_absolute() and is_named(p) else spec

@@ -151,8 +151,8 @@ def gate_problems(
             if "not-ca" in fail_on and f.is_ca is False:
                 out.append(f"{where}: not a CA certificate")
                 continue
-            if "unparseable" in fail_on and f.unparseable:
-                out.append(f"{where}: {f.unparseable} cannot parse it (see the note)")
+            if "unparseable" in fail_on and f.refusal:
+                out.append(f"{where}: {f.refusal} (see the note)")
     return out
 
 

@@ -10,10 +10,11 @@ import click
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
 from ..fs import get_profile
-from ..fs.edit import DirFiles, collect_dir_files, pack_ca_image
+from ..fs.dirfiles import DirFiles, collect_dir_files
+from ..fs.edit import pack_ca_image
 from ..images import image_spec
 from ..text import printable
-from ..ui import echo, emit_json, format_table
+from ..ui import echo, emit_json, format_table, note, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
@@ -42,7 +43,15 @@ from .options import (
     "from_dir",
     type=click.Path(path_type=Path),
     metavar="DIR",
-    help="Also put every file under DIR (paths relative to DIR).",
+    help="Also put every file under DIR (paths relative to DIR). FIFOs, sockets, devices "
+    "and symlinks leading nowhere are left out with a note; a symlink leading outside DIR "
+    "is refused.",
+)
+@click.option(
+    "--follow-symlinks",
+    "follow_symlinks",
+    is_flag=True,
+    help="With --from-dir: pack what symlinks leading outside DIR lead to.",
 )
 @ca_options()
 @click.option(
@@ -70,6 +79,7 @@ def pack(
     disk_version: int | None,
     size: int | None,
     from_dir: Path | None,
+    follow_symlinks: bool,
     ca: CaOptions,
     ca_path: str | None,
     mtime: int | None,
@@ -91,6 +101,11 @@ def pack(
     which CA: --bundle, --preset, --root or a cabundle.yaml (no silent default). The
     image is mounted again and every file read back before it is written; on any error
     nothing is written.
+
+    Of --from-dir, what cannot be a file on a unit (FIFOs, sockets, devices) and
+    symlinks leading nowhere or in a loop are left out, each with a note; a symlink
+    leading outside DIR is an error unless --follow-symlinks. A file holding a private
+    key is packed with a warning (every unit gets that key) and the image written 0600.
 
     \b
     Examples:
@@ -121,9 +136,20 @@ def pack(
             hint="use it with the littlefs esp-idf, arduino or platformio profiles",
         )
     refuse_clobbering([("image", output)], ca.input_files(chosen))
-    files = collect_dir_files(from_dir, output=output) if from_dir is not None else DirFiles()
+    if follow_symlinks and from_dir is None:
+        raise InputError("--follow-symlinks applies to --from-dir's links; give --from-dir DIR")
+    files = (
+        collect_dir_files(from_dir, follow_symlinks=follow_symlinks, output=output)
+        if from_dir is not None
+        else DirFiles()
+    )
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
+    if not as_json:
+        for n in files.notes:
+            note(f"note: {printable(n)}", quiet=quiet)
+        for w in files.warnings:
+            warn(printable(w))
     try:
         packed = pack_ca_image(
             spec.fs_type,
@@ -162,6 +188,8 @@ def pack(
                 ],
                 "facts": facts,
                 "files": [{"path": p, "size": n} for p, n in packed.files],
+                "notes": list(files.notes),
+                "warnings": list(files.warnings),
                 "gate": gated.to_dict(),
             }
         )

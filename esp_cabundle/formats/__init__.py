@@ -100,7 +100,15 @@ FORMATS: dict[str, OutputFormat] = {
                 f"{fs}.bin",
                 f"{fs} image holding the CA file (board: NAME, or profile and size)",
                 _image,
-                ("board", "profile", "size", "platform", "ca_path", "from_dir"),
+                (
+                    "board",
+                    "profile",
+                    "size",
+                    "platform",
+                    "ca_path",
+                    "from_dir",
+                    "follow_symlinks",
+                ),
             )
             for fs in ("littlefs", "spiffs")
         ),

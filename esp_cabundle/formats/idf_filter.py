@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..certs import Certificate, load_certificates
 from ..errors import InputError
-from ..fileio import read_input
+from ..fileio import is_named, read_input
 from ..limits import MAX_CSV_INPUT
 from ..yamlnodes import Node
 
@@ -68,7 +68,7 @@ def config_idf_filter(node: Node) -> frozenset[str]:
     p = Path(value)
     if not p.is_absolute():
         p = Path(node.where).parent / p
-    if not p.is_file():
+    if not is_named(p):  # a link leading nowhere, a directory: reading it says so
         raise node.error(f"no such file: {p}")
     return load_cmn_filter(p)
 

@@ -1,4 +1,5 @@
-"""Offline work on file-system images: pack a new one, edit one in place.
+"""Offline work on file-system images: pack a new one, edit one in place (the files
+a directory gives to pack: :mod:`.dirfiles`).
 
 :func:`pack_ca_image` makes a new image holding a gated CA and other files (``esp-cabundle
 pack``); :func:`pack_image` any files.
@@ -13,18 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
-from ..fileio import (
-    is_temporary_name,
-    kept_from_others,
-    read_input,
-    refuse_clobbering,
-    same_file,
-)
-from ..limits import MAX_PACK_INPUT, check_size
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
 
@@ -33,12 +25,10 @@ if TYPE_CHECKING:
     from ..partitions import Partition
 
 __all__ = [
-    "DirFiles",
     "EditResult",
     "FileEdit",
     "ImageRegion",
     "PackedImage",
-    "collect_dir_files",
     "dump_fs_partitions",
     "edit_image",
     "locate_image",
@@ -76,6 +66,12 @@ def locate_image(
     superblock; a SPIFFS partition's cannot be known from its bytes and must be given.
     """
     total = len(container)
+    if not total:
+        raise InputError(
+            "empty file, not a file-system image or flash dump",
+            path=source,
+            hint="give a partition image or a whole-flash dump",
+        )
     if offset < 0 or offset % ERASE_BLOCK:
         raise InputError(
             f"offset 0x{offset:X} is not a multiple of 0x{ERASE_BLOCK:X}",
@@ -269,6 +265,8 @@ class PackedImage:
     image: FileSystemImage
     files: tuple[tuple[str, int], ...]  # (path, size)
     private: bool = False  # holds a file kept from others: write it PRIVATE
+    notes: tuple[str, ...] = ()  # packed from a directory: entries left out, and why
+    warnings: tuple[str, ...] = ()  # ... and files holding a private key
 
 
 def pack_image(
@@ -352,66 +350,3 @@ def pack_ca_image(
         platform=platform,
         disk_version=disk_version,
     )
-
-
-# Never packed from a directory (mklittlefs skips the same names unless told otherwise).
-IGNORED_NAMES = frozenset({".DS_Store", ".git", ".gitignore", ".gitmodules"})
-
-
-@dataclass(frozen=True, slots=True)
-class DirFiles:
-    """The files ``--from-dir`` packs, as (image path, bytes), and those among them the
-    user kept from other users (a 0600 ``conf9.json`` holding a Wi-Fi password): an
-    image holding one is written PRIVATE, as secret as its source."""
-
-    files: tuple[tuple[str, bytes], ...] = ()
-    hidden: frozenset[str] = frozenset()
-
-    @property
-    def private(self) -> bool:
-        return bool(self.hidden)
-
-
-def collect_dir_files(directory: str | Path, *, output: Path | None = None) -> DirFiles:
-    """Every regular file under ``directory`` (image paths relative to it), sorted by
-    path so the image is reproducible; temporary files of an interrupted write are
-    skipped. What is read is capped (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each
-    file and all together): no partition holds more.
-
-    ``output``: the image being made. Found in the tree (by its name, a symlink or a hard
-    link) it is left out when it holds a file system (an earlier run's image is never
-    packed into the next) and refused when it does not: writing the image there would
-    destroy a file meant to be packed (``-o data/conf9.json``).
-    """
-    root = Path(directory)
-    if not root.is_dir():
-        raise InputError("not a directory", path=str(root))
-    out: list[tuple[str, bytes]] = []
-    hidden: set[str] = set()
-    total = 0
-    for p in sorted(root.rglob("*")):
-        rel = p.relative_to(root)
-        if any(part in IGNORED_NAMES for part in rel.parts) or not p.is_file():
-            continue
-        if is_temporary_name(p.name):  # left behind by a run that was killed mid-write
-            continue
-        data = read_input(p, what="packed file", max_bytes=MAX_PACK_INPUT)
-        if output is not None and same_file(p, output):
-            if _holds_fs(data):
-                continue
-            refuse_clobbering([("image", output)], [("packed file", p)])
-        total += len(data)
-        check_size(total, MAX_PACK_INPUT, what="--from-dir input", path=str(root))
-        out.append(("/" + rel.as_posix(), data))
-        if kept_from_others(p):
-            hidden.add(out[-1][0])
-    out.sort(key=lambda item: item[0])
-    return DirFiles(tuple(out), frozenset(hidden))
-
-
-def _holds_fs(data: bytes) -> bool:
-    """The bytes are (or look like) a file-system image."""
-    try:
-        return detect_fs_type(data) is not None
-    except ImageError:
-        return True

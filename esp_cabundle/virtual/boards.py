@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from ..boards import Board
 from ..catalog import Catalog
-from ..errors import InputError
+from ..errors import InputError, PartitionTableError
 from ..fs.edit import pack_image
+from ..partitions import read_partition_table
 from .chips import CHIPS, JEDEC_CAPACITY
 
 __all__ = ["UnitImage", "board_image", "dump_image"]
@@ -62,7 +63,10 @@ def board_image(board: Board, *, chip: str | None = None) -> UnitImage:
 
 def dump_image(data: bytes, *, chip: str = "esp32", name: str = "dump") -> UnitImage:
     """A unit holding a whole-flash dump (``esptool read-flash 0 ALL``), the rest of
-    its flash erased."""
+    its flash erased. InputError for what no unit could hold: an empty file, one larger
+    than any flash, or bytes without a valid partition table listing only partitions
+    inside them (the check ``update-dump`` makes: ``inspect`` and ``update-dump`` would
+    refuse the file, and ``flash`` would find no table on the unit)."""
     if not data:
         raise InputError("empty file, not a flash dump", path=name)
     sizes = sorted(JEDEC_CAPACITY)
@@ -73,6 +77,16 @@ def dump_image(data: bytes, *, chip: str = "esp32", name: str = "dump") -> UnitI
             f"({sizes[-1] >> 20} MB)",
             path=name,
         )
+    try:
+        read_partition_table(data)
+    except PartitionTableError as e:
+        raise InputError(
+            f"not a whole-flash dump: {e.reason}; no unit started",
+            path=name,
+            hint="start it from a whole-flash dump (esp-cabundle read --port PORT --all "
+            "-o dump.bin, or esptool read-flash 0 ALL dump.bin), or lay it out for a "
+            "board: --board NAME",
+        ) from e
     return UnitImage(_chip(chip), data + b"\xff" * (fits[0] - len(data)))
 
 

@@ -1,0 +1,200 @@
+"""The files ``pack --from-dir`` (and an image output's ``from_dir:``) put in an image.
+
+Every entry of the directory is accounted for: regular files are packed; what cannot be
+a file on a unit (a FIFO, a socket, a device) and a symlink that leads nowhere or in a
+loop is left out with a note naming it; a symlink that leads outside the directory is
+refused unless links are followed explicitly, so a file from elsewhere on the machine (a
+private key one level up) never lands in a fleet image unasked. mklittlefs follows
+every link to a file wherever it leads and skips the rest with a line on stderr;
+ESP-IDF's spiffsgen.py follows links to directories only with ``--follow-symlinks`` and
+opens every other entry, a FIFO included (it hangs). Nothing here opens a FIFO.
+
+A file holding a private key is packed (a unit may need its own client key for mTLS)
+with a warning naming it, never its bytes: the same key goes to every unit flashed
+with the image, and the image is written as privately as a 0600 file in the directory.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ImageError, InputError
+from ..fileio import (
+    file_kind,
+    is_temporary_name,
+    kept_from_others,
+    read_input,
+    refuse_clobbering,
+    same_file,
+)
+from ..keyscan import find_private_key
+from ..limits import MAX_DIR_ENTRIES, MAX_PACK_INPUT, check_size
+from . import detect_fs_type
+
+__all__ = ["IGNORED_NAMES", "DirFiles", "collect_dir_files"]
+
+# Never packed from a directory (mklittlefs skips the same names unless told otherwise).
+IGNORED_NAMES = frozenset({".DS_Store", ".git", ".gitignore", ".gitmodules"})
+
+FOLLOW_HINT = (
+    "copy the file into the directory, or follow links explicitly: pack --follow-symlinks "
+    "(an outputs: entry: follow_symlinks: true)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DirFiles:
+    """The files to pack, as (image path, bytes); those the user kept from other users
+    (a 0600 ``conf9.json`` holding a Wi-Fi password) or holding a private key, for which
+    the image is written PRIVATE; ``notes``: each entry left out and why; ``warnings``:
+    each file holding a private key (where in it, never the key)."""
+
+    files: tuple[tuple[str, bytes], ...] = ()
+    hidden: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def private(self) -> bool:
+        return bool(self.hidden)
+
+
+@dataclass(slots=True)
+class _Walk:
+    root: Path
+    real_root: str
+    follow: bool
+    output: Path | None
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    hidden: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    total: int = 0
+    entries: int = 0
+
+    def directory(self, path: Path, image_dir: str, ancestors: frozenset[str]) -> None:
+        try:
+            with os.scandir(path) as it:
+                names = sorted(e.name for e in it)
+        except OSError as e:
+            raise InputError(
+                f"cannot list the directory ({e.strerror or e}); nothing written", path=str(path)
+            ) from e
+        for name in names:
+            if name in IGNORED_NAMES or is_temporary_name(name):
+                continue  # temporary: left behind by a run that was killed mid-write
+            self.entries += 1
+            if self.entries > MAX_DIR_ENTRIES:
+                raise InputError(
+                    f"more than {MAX_DIR_ENTRIES:,} entries to walk; nothing written",
+                    path=str(self.root),
+                    hint="no partition holds that many files: is this the right directory?",
+                )
+            self.entry(path / name, f"{image_dir}{name}", ancestors)
+
+    def entry(self, p: Path, image_path: str, ancestors: frozenset[str]) -> None:
+        try:
+            st = os.lstat(p)
+            link = stat.S_ISLNK(st.st_mode)
+            if link:
+                target = self.link_target(p)
+                if target is None:
+                    return
+                st = os.stat(target)
+        except OSError as e:  # gone or changed while the directory was walked
+            raise InputError(
+                f"cannot read ({e.strerror or e}); nothing written", path=str(p)
+            ) from e
+        if stat.S_ISDIR(st.st_mode):
+            real = os.path.realpath(p)
+            if real in ancestors:
+                self.notes.append(f"{p}: a symbolic link to {real}, a directory it is in; left out")
+                return
+            self.directory(p, image_path + "/", ancestors | {real})
+        elif stat.S_ISREG(st.st_mode):
+            self.read(p, image_path)
+        else:
+            what = file_kind(st.st_mode)
+            via = " (where its symbolic link leads)" if link else ""
+            self.notes.append(f"{p}: {what}{via}, not a regular file; left out")
+
+    def link_target(self, p: Path) -> str | None:
+        """Where the link ``p`` leads, or None (noted) when it leads nowhere; InputError
+        when it leads outside the directory and links are not followed."""
+        try:
+            real = os.path.realpath(p, strict=True)
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                why = f"a symbolic link that loops ({e.strerror})"
+            elif e.errno == errno.ENOENT:
+                why = f"a symbolic link to '{os.readlink(p)}', which does not exist"
+            else:
+                why = f"a symbolic link that cannot be followed ({e.strerror or e})"
+            self.notes.append(f"{p}: {why}; left out")
+            return None
+        if not self.follow and os.path.commonpath([self.real_root, real]) != self.real_root:
+            raise InputError(
+                f"a symbolic link that leads outside the directory {self.root}, to {real}; "
+                "nothing written",
+                path=str(p),
+                hint=FOLLOW_HINT,
+            )
+        return real
+
+    def read(self, p: Path, image_path: str) -> None:
+        data = read_input(p, what="packed file", max_bytes=MAX_PACK_INPUT, regular_only=True)
+        if self.output is not None and same_file(p, self.output):
+            if not _holds_fs(data):  # -o data/conf9.json: the file to pack would be lost
+                refuse_clobbering([("image", self.output)], [("packed file", p)])
+            self.notes.append(f"{p}: the image this run writes (an earlier one); left out")
+            return
+        self.total += len(data)
+        check_size(self.total, MAX_PACK_INPUT, what="--from-dir input", path=str(self.root))
+        self.files.append((image_path, data))
+        if kept_from_others(p):
+            self.hidden.add(image_path)
+        key = find_private_key(data)
+        if key is not None:
+            self.hidden.add(image_path)
+            self.warnings.append(
+                f"{p} holds a private key, {key.kind} at {key.where()}: packed as "
+                f"{image_path}, it goes to every unit flashed with this image; the image is "
+                "written 0600"
+            )
+
+
+def _holds_fs(data: bytes) -> bool:
+    """The bytes are (or look like) a file-system image."""
+    try:
+        return detect_fs_type(data) is not None
+    except ImageError:
+        return True
+
+
+def collect_dir_files(
+    directory: str | Path, *, follow_symlinks: bool = False, output: Path | None = None
+) -> DirFiles:
+    """Every regular file under ``directory`` (image paths relative to it), sorted by
+    path so the image is reproducible; see the module for what is left out, refused or
+    warned about. ``follow_symlinks`` packs what links outside the directory lead to
+    (a link to a directory it is in is still left out). What is read is capped
+    (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each file and all together): no
+    partition holds more.
+
+    ``output``: the image being made. Found in the tree (by its name, a followed link or
+    a hard link) it is left out when it holds a file system (an earlier run's image is
+    never packed into the next) and refused when it does not: writing the image there
+    would destroy a file meant to be packed (``-o data/conf9.json``).
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise InputError("not a directory", path=str(root))
+    real_root = os.path.realpath(root)
+    walk = _Walk(root, real_root, follow_symlinks, output)
+    walk.directory(root, "/", frozenset({real_root}))
+    files = sorted(walk.files, key=lambda item: item[0])
+    return DirFiles(tuple(files), frozenset(walk.hidden), tuple(walk.notes), tuple(walk.warnings))
