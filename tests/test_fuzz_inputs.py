@@ -21,6 +21,7 @@ from click.testing import CliRunner
 from support import dumps
 from support.fuzzing import BER_TOKENS, ML_DSA_65_SPKI, Mutator, cert_with_spki, pem_of, timed
 from support.gate_cases import X1_PEM, stored_key_cases
+from support.key_vectors import key_vectors
 
 from esp_cabundle.errors import EspCabundleError
 
@@ -72,11 +73,10 @@ def _ber_key_seeds() -> list[bytes]:
     """Keys and key stores in BER, in the forms a CA file carries them (raw, base64 after
     PEM, C escapes and arrays), a DSA key whose AlgorithmIdentifier is 8 elements long,
     and PEM with a comment about keys."""
-    keys = DATA / "private-keys"
     return [
         *(data for data, _ in stored_key_cases().values()),
-        (keys / "test-only-ber-dsa-pkcs8.der").read_bytes(),
-        (keys / "test-only-cms-signed-key-ber.p7s").read_bytes(),
+        key_vectors()["test-only-ber-dsa-pkcs8.der"],
+        key_vectors()["test-only-cms-signed-key-ber.p7s"],
         b"# ---- never add a private key ----\n" + X1_PEM,
     ]
 

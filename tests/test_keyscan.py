@@ -7,6 +7,7 @@ is prose, not armour."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import shutil
 import subprocess
 import warnings
@@ -23,18 +24,29 @@ from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import _cannot_open_key, der_key_kind, find_private_key
 from tests.support.ber import VECTORS, make_vectors, to_ber
 from tests.support.gate_cases import X1_PEM, c_escaped, c_source
+from tests.support.key_vectors import KEYS, PASSWORD, STORED, key_vectors, mask
 
 DATA = Path(__file__).parent / "data"
-KEYS = DATA / "private-keys"
 PKCS7 = DATA / "pkcs7"
-PASSWORD = b"test-only"
-KEY_SUFFIXES = (".p12", ".der", ".p7", ".p7s", ".jks", ".jceks")
-KEY_FILES = sorted(p.name for p in KEYS.iterdir() if p.suffix in KEY_SUFFIXES)
-BER_FILES = [n for n in KEY_FILES if (KEYS / n).read_bytes()[1] == 0x80]
+# Names only: the vectors themselves are made (or unmasked) once per session.
+KEY_FILES = sorted(
+    [
+        "test-only-ec-pkcs8.der",
+        "test-only-ec-sec1.der",
+        "test-only-ec-pkcs8-encrypted.der",
+        "test-only-rsa-pkcs1.der",
+        "test-only-dsa-pkcs8.der",
+        "test-only-der.p12",
+        "test-only-cms-data-of-key-ber.p7",
+        "test-only-cms-signed-key-ber.p7s",
+        *VECTORS,
+        *STORED,
+    ]
+)
 
 
 def _key(name: str) -> bytes:
-    return (KEYS / name).read_bytes()
+    return key_vectors()[name]
 
 
 # ---------------------------------------------------------------------------------------
@@ -42,20 +54,49 @@ def _key(name: str) -> bytes:
 
 
 def test_the_vectors_cover_every_shape() -> None:
+    assert sorted(key_vectors()) == KEY_FILES
     # NSS's pk12util writes the whole PFX with indefinite lengths (a real writer)
     assert _key("test-only-nss-pk12util.p12").startswith(bytes.fromhex("3080020103308006092a"))
-    assert len(BER_FILES) >= 10
-    # OpenSSL's cms -stream wraps what it is given in an indefinite-length ContentInfo
-    assert _key("test-only-cms-data-of-key-ber.p7").startswith(bytes.fromhex("308006092a"))
+    assert len([n for n in KEY_FILES if _key(n)[1] == 0x80]) >= 10
+    # OpenSSL's cms -stream wraps what it is given in an indefinite-length ContentInfo,
+    # the content a constructed OCTET STRING (24 80) holding the key
+    data = _key("test-only-cms-data-of-key-ber.p7")
+    assert data.startswith(bytes.fromhex("308006092a864886f70d010701a080248004"))
+    assert _key("test-only-ec-pkcs8.der") in data
+    signed = _key("test-only-cms-signed-key-ber.p7s")
+    assert signed.startswith(bytes.fromhex("308006092a864886f70d010702a0803080"))
+    assert bytes.fromhex("06092a864886f70d010701a0802480") + data[17:] in signed
 
 
 def test_re_encoded_vectors_are_what_the_script_makes() -> None:
-    made = make_vectors(KEYS)
+    made = make_vectors(key_vectors())
     assert sorted(made) == sorted(VECTORS)
     for name, data in made.items():
         assert _key(name) == data, name
         assert data != _key(VECTORS[name][0])  # re-encoded, not copied
     assert to_ber(_key("test-only-ec-pkcs8.der"), depths=()) == _key("test-only-ec-pkcs8.der")
+
+
+def test_stored_tool_output_is_masked_and_opens_in_memory() -> None:
+    """NSS's and keytool's bytes are stored masked (no scanner finds a key on disk) and
+    unmask to what the tools wrote (README in tests/data/private-keys: sha256 of each)."""
+    readme = (KEYS / "README.md").read_text()
+    assert sorted(p.name for p in KEYS.iterdir()) == sorted(
+        ["README.md", "test-only-cert.pem", *STORED.values()]
+    )
+    for name, masked in STORED.items():
+        on_disk = (KEYS / masked).read_bytes()
+        assert find_private_key(on_disk) is None, masked
+        assert mask(on_disk) == _key(name) != on_disk
+        assert hashlib.sha256(_key(name)).hexdigest() in readme, name
+    assert _key("test-only-keytool.jks").startswith(b"\xfe\xed\xfe\xed")
+    assert _key("test-only-keytool.jceks").startswith(b"\xce\xce\xce\xce")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # cryptography fell back to BER
+        key, cert, _ = pkcs12.load_key_and_certificates(
+            _key("test-only-nss-pk12util.p12"), PASSWORD
+        )
+    assert key is not None and cert is not None
 
 
 @pytest.mark.parametrize("name", [n for n in KEY_FILES if n.endswith(".p12")])
@@ -78,7 +119,7 @@ def test_every_key_vector_opens_with_openssl(name: str) -> None:
     would not): BER keys are keys to a real reader."""
     assert OPENSSL is not None
     r = subprocess.run(
-        [OPENSSL, "pkey", "-inform", "DER", "-noout", "-passin", "pass:test-only"],
+        [OPENSSL, "pkey", "-inform", "DER", "-noout", "-passin", f"pass:{PASSWORD.decode()}"],
         input=_key(name),
         capture_output=True,
         timeout=30,

@@ -4,8 +4,9 @@ Every case is a file a user might hand ``--bundle`` (or ``--root``, or ``fs put`
 in each encoding that was copied onto units, the expired DST-only ``ca.pem`` behind the
 2024 outage, a self-signed leaf, a root mbedTLS 2.28 cannot parse, an ESP-IDF bundle,
 and the inputs that are fine once converted (mDash's ``s_pem`` C source, DER). Keys are
-minted per session, except the indefinite-length (BER) key stores and keys, which are
-test-only vectors in ``tests/data/private-keys`` (its README says how each was made).
+minted per session, the indefinite-length (BER) key stores and keys too
+(``key_vectors.py``), except what only NSS and keytool write, stored masked in
+``tests/data/private-keys`` (its README says how each was made).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization as ser
 
+from .key_vectors import key_vectors
 from .verify_pki import mint, pooled_key
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -25,7 +27,6 @@ X1_PEM = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
 DST_PEM = (DATA / "letsencrypt" / "dst-root-ca-x3.pem").read_bytes()
 S_PEM_C = DATA / "mdash" / "mDash-1.2.16-s_pem.c"
 IDF_BUNDLE = DATA / "idf-bundle" / "small.v2.bin"
-KEYS = DATA / "private-keys"
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,10 @@ def stored_key_cases() -> dict[str, tuple[bytes, bytes]]:
     """Indefinite-length (BER) key containers and a Java key store, in each shape a CA
     file may carry them: (bytes, a piece of key material the error must never print; b""
     where the form is binary)."""
-    nss = (KEYS / "test-only-nss-pk12util.p12").read_bytes()  # NSS's pk12util wrote it
-    pkcs8 = (KEYS / "test-only-ber-pkcs8.der").read_bytes()
-    wrapped = (KEYS / "test-only-cms-data-of-key-ber.p7").read_bytes()  # openssl cms -stream
+    vectors = key_vectors()
+    nss = vectors["test-only-nss-pk12util.p12"]  # NSS's pk12util wrote it
+    pkcs8 = vectors["test-only-ber-pkcs8.der"]
+    wrapped = vectors["test-only-cms-data-of-key-ber.p7"]  # as openssl cms -stream writes
 
     def b64(data: bytes) -> tuple[bytes, bytes]:
         text = base64.encodebytes(data)  # 76-column lines, as `base64` writes them
@@ -90,7 +92,7 @@ def stored_key_cases() -> dict[str, tuple[bytes, bytes]]:
         "ber-pkcs8-base64-after-pem": b64(pkcs8),
         "ber-pkcs8-c-array": (c_source(X1_PEM, key=pkcs8), b""),
         "ber-cms-wrapped-pkcs8-base64": b64(wrapped),
-        "jks-base64-after-pem": b64((KEYS / "test-only-keytool.jks").read_bytes()),
+        "jks-base64-after-pem": b64(vectors["test-only-keytool.jks"]),
     }
 
 

@@ -1,0 +1,107 @@
+"""The key scanner's test-only private keys, made at test time or unmasked in memory.
+
+Why: the repository holds no private key in any readable encoding (a secret scanner's
+or our own rule), yet the scanner's tests need keys in every encoding a CA file may carry.
+Whatever ``cryptography`` can write is made here once per session: DER is canonical, so
+its PKCS#8, SEC1, PKCS#1 and PKCS#12 have the shapes OpenSSL 3.0 writes (compared with
+``openssl asn1parse`` against OpenSSL's own files before they were deleted: the same
+elements at the same depths; cryptography's encrypted PKCS#8 names AES-256-CBC where
+``openssl pkcs8 -v2 aes-128-cbc`` names AES-128-CBC, and its PKCS#12 iterates 20000
+times to OpenSSL's 2048). BER forms come from :mod:`.ber`; CMS-wrapped keys are
+cryptography's PKCS#7 signing and a hand-built data ContentInfo, re-encoded as ``openssl
+cms -stream`` writes them (the data one byte for byte). What only a tool outside Python
+writes (NSS's BER PKCS#12, keytool's JKS and JCEKS) is stored XOR-masked in
+``tests/data/private-keys`` (README there) and unmasked only in memory by :func:`stored`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization as ser
+from cryptography.hazmat.primitives.asymmetric import dsa
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+
+from .ber import _header, make_vectors, stream
+from .verify_pki import mint, pooled_key
+
+__all__ = ["KEYS", "MASK_LABEL", "PASSWORD", "STORED", "key_vectors", "mask", "stored"]
+
+KEYS = Path(__file__).resolve().parent.parent / "data" / "private-keys"
+PASSWORD = b"test-only"
+MASK_LABEL = b"esp-cabundle test-only key vector mask"
+# Vector name -> the masked file holding what the real tool wrote.
+STORED = {
+    "test-only-nss-pk12util.p12": "test-only-nss-pk12util.p12.masked",
+    "test-only-keytool.jks": "test-only-keytool.jks.masked",
+    "test-only-keytool.jceks": "test-only-keytool.jceks.masked",
+}
+_ID_DATA = bytes.fromhex("06092a864886f70d010701")
+
+
+def mask(data: bytes) -> bytes:
+    """``data`` XOR SHA-256 in counter mode: block i is SHA-256(MASK_LABEL || i as 8
+    big-endian bytes). Its own inverse: it masks and unmasks."""
+    blocks = (len(data) + 31) // 32
+    stream_ = b"".join(
+        hashlib.sha256(MASK_LABEL + i.to_bytes(8, "big")).digest() for i in range(blocks)
+    )
+    return bytes(a ^ b for a, b in zip(data, stream_, strict=False))
+
+
+def stored(name: str) -> bytes:
+    """The bytes a real tool wrote for vector ``name`` (a key of :data:`STORED`)."""
+    return mask((KEYS / STORED[name]).read_bytes())
+
+
+def _data_content_info(content: bytes) -> bytes:
+    octets = _header(0x04, len(content)) + content
+    body = _ID_DATA + _header(0xA0, len(octets)) + octets
+    return _header(0x30, len(body)) + body
+
+
+@cache
+def key_vectors() -> dict[str, bytes]:
+    """Every test-only key vector by name: the DER keys and PKCS#12 cryptography writes,
+    their BER re-encodings, the CMS-wrapped key, and the real tools' stores."""
+    ec = pooled_key("ec256", 59)
+    rsa = pooled_key("rsa2048", 59)
+    dsa_key = dsa.generate_private_key(1024)
+    cert = mint("esp-cabundle test-only key, never a real key", key=ec).cert
+    plain = ser.NoEncryption()
+    encrypted = ser.BestAvailableEncryption(PASSWORD)
+    pkcs8 = ec.private_bytes(ser.Encoding.DER, ser.PrivateFormat.PKCS8, plain)
+    der = {
+        "test-only-ec-pkcs8.der": pkcs8,
+        "test-only-ec-sec1.der": ec.private_bytes(
+            ser.Encoding.DER, ser.PrivateFormat.TraditionalOpenSSL, plain
+        ),
+        "test-only-ec-pkcs8-encrypted.der": ec.private_bytes(
+            ser.Encoding.DER, ser.PrivateFormat.PKCS8, encrypted
+        ),
+        "test-only-rsa-pkcs1.der": rsa.private_bytes(
+            ser.Encoding.DER, ser.PrivateFormat.TraditionalOpenSSL, plain
+        ),
+        "test-only-dsa-pkcs8.der": dsa_key.private_bytes(
+            ser.Encoding.DER, ser.PrivateFormat.PKCS8, plain
+        ),
+        "test-only-der.p12": pkcs12.serialize_key_and_certificates(
+            b"test-only", ec, cert, None, encrypted
+        ),
+    }
+    signed = (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(pkcs8)
+        .add_signer(cert, ec, hashes.SHA256())
+        .sign(ser.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+    )
+    return {
+        **der,
+        **make_vectors(der),
+        "test-only-cms-data-of-key-ber.p7": stream(_data_content_info(pkcs8)),
+        "test-only-cms-signed-key-ber.p7s": stream(signed),
+        **{name: stored(name) for name in STORED},
+    }
