@@ -185,7 +185,7 @@ def _image(
         )
     if image.board is not None:
         ca = per_board[(image.board.full_name, image.spec.ca_path)]
-    return render_image_output(ca, image)
+    return render_image_output(ca, image, path=out.path)
 
 
 def _inputs(

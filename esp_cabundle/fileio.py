@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, OutputError
-from .limits import MAX_FILE_INPUT, check_size
+from .limits import MAX_FILE_INPUT, check_size, human_size
 
 __all__ = [
     "PRIVATE",
@@ -27,6 +27,7 @@ __all__ = [
     "kept_from_others",
     "read_input",
     "refuse_clobbering",
+    "same_file",
     "write_all_atomic",
     "write_atomic",
 ]
@@ -40,6 +41,7 @@ def read_input(
     hint: str | None = None,
     max_bytes: int | None = None,
     regular_only: bool = False,
+    devices: bool = True,
 ) -> bytes:
     """A user-named input's bytes; every failure is ``error`` naming the file and why.
 
@@ -49,10 +51,21 @@ def read_input(
     :data:`~.limits.MAX_FILE_INPUT`) is read: a larger file is refused, a device or pipe
     that never ends included. ``regular_only``: anything but a regular file is refused
     once opened without blocking (a FIFO with no writer would hang the read).
+    ``devices=False`` (dumps and images): a character device is refused before it is
+    opened, as /dev/zero never ends, a serial port never answers (and opening one may
+    reset the unit on it); a pipe is still read.
     """
     cap = MAX_FILE_INPUT if max_bytes is None else max_bytes
     p = Path(path)
     try:
+        if not devices and stat.S_ISCHR(os.stat(p).st_mode):
+            raise error(
+                f"is a character device (a serial port, /dev/zero ...), not a {what}",
+                path=str(p),
+                hint="a unit is read with --port PORT (esp-cabundle read --port PORT --all "
+                "-o dump.bin saves its flash); another command's output can come through "
+                "a pipe",
+            )
         flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
         fd = os.open(p, flags | (getattr(os, "O_NONBLOCK", 0) if regular_only else 0))
         with os.fdopen(fd, "rb") as f:
@@ -61,6 +74,13 @@ def read_input(
                 raise error(f"is {file_kind(st.st_mode)}, not a regular {what}", path=str(p))
             check_size(st.st_size, cap, what=what, path=str(p), error=error)
             data = f.read(cap + 1)
+        if len(data) > cap and not stat.S_ISREG(st.st_mode):
+            raise error(
+                f"{what} is over the {human_size(cap)} limit for {what}s (reading stopped "
+                "there: a pipe or device gives no size)",
+                path=str(p),
+                hint="is this the right file? inputs this large are refused without parsing",
+            )
         check_size(len(data), cap, what=what, path=str(p), error=error)
         return data
     except FileNotFoundError as e:
@@ -107,10 +127,20 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
-def _written_over(path: Path) -> str | None:
-    """The file writing ``path`` would replace, as a canonical path (symlinks followed,
-    as the writer follows them); None when nothing is replaced: standard output, a
-    character device or a FIFO (written through)."""
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True when ``a`` and ``b`` are one existing file: the same path, a symlink to it,
+    or a hard link (``os.stat``'s st_dev and st_ino agree)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _written_over(path: Path) -> str | tuple[int, int] | None:
+    """The file writing ``path`` would replace: an existing file as its st_dev/st_ino
+    (however it is named: symlinks followed, as the writer follows them, hard links
+    too), one to be made as its canonical path; None when nothing is replaced:
+    standard output, a character device or a FIFO (written through)."""
     if str(path) == "-":
         return None
     real = os.path.realpath(path)
@@ -120,17 +150,17 @@ def _written_over(path: Path) -> str | None:
         return real
     if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
         return None
-    return real
+    return st.st_dev, st.st_ino
 
 
 def refuse_clobbering(
     outputs: Iterable[tuple[str, Path]], inputs: Iterable[tuple[str, Path]] = ()
 ) -> None:
     """Raise :class:`InputError` before anything is written when an output would replace
-    a file the command reads, or another output: ``(what, path)`` pairs, compared once
-    symlinks are resolved (``build -o cabundle.lock``, an output ``path: cabundle.yaml``,
-    ``check --report ca.pem`` reading ``ca.pem``)."""
-    taken: dict[str, str] = {}
+    a file the command reads, or another output: ``(what, path)`` pairs, compared as
+    files, not names (symlinks and hard links too: ``build -o cabundle.lock``, an output
+    ``path: cabundle.yaml``, ``check --report ca.pem`` reading ``ca.pem``)."""
+    taken: dict[str | tuple[int, int], str] = {}
     for what, path in inputs:
         key = _written_over(path)
         if key is not None:

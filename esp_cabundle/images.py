@@ -217,11 +217,14 @@ def _opt(options: Mapping[str, Any], key: str) -> str | None:
     return None if v is None else str(v)
 
 
-def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
+def render_image_output(
+    ca: GatedCA, output: ImageOutput, *, path: Path | None = None
+) -> PackedImage:
     """The image holding the gated CA (and ``from_dir``'s files), mounted again and read
     back before it is returned; ``private`` when a file packed was kept from others. An
     output that names a board takes only a CA gated for that board (InputError
-    otherwise): its rules and connections judged it."""
+    otherwise): its rules and connections judged it. ``path``: where the image goes;
+    inside ``from_dir``, an earlier image there is not packed into this one."""
     from .fs.dirfiles import DirFiles, collect_dir_files  # deferred: images made on demand
     from .fs.edit import pack_ca_image  # deferred: as above
 
@@ -229,7 +232,7 @@ def render_image_output(ca: GatedCA, output: ImageOutput) -> PackedImage:
         ca.for_board(output.board)
     spec = output.spec
     files = (
-        collect_dir_files(output.from_dir, follow_symlinks=output.follow_symlinks)
+        collect_dir_files(output.from_dir, follow_symlinks=output.follow_symlinks, output=path)
         if output.from_dir is not None
         else DirFiles()
     )

@@ -489,6 +489,12 @@ def find_partition_table(flash: bytes, *, preferred: int = DEFAULT_TABLE_OFFSET)
     4 KiB offset whose bytes parse as a valid table. Raises PartitionTableError when none
     does.
     """
+    return _search_table(flash, preferred).offset
+
+
+def _search_table(flash: bytes, preferred: int) -> PartitionTable:
+    """The first valid table at ``preferred`` or a 4 KiB offset, parsed once: the search
+    parses it, and that parse is the table returned."""
     if not flash:
         raise PartitionTableError(
             "empty file, not a flash dump (no partition table)",
@@ -502,11 +508,9 @@ def find_partition_table(flash: bytes, *, preferred: int = DEFAULT_TABLE_OFFSET)
         if flash[off : off + 2] != _MAGIC:
             continue
         try:
-            PartitionTable.from_binary(flash[off : off + TABLE_MAX_LENGTH], offset=off)
+            return PartitionTable.from_binary(flash[off : off + TABLE_MAX_LENGTH], offset=off)
         except PartitionTableError as e:
             first_error = first_error or e
-            continue
-        return off
     if first_error is not None:
         raise PartitionTableError(
             f"no valid partition table in the {len(flash):#x}-byte image: {first_error.message}",
@@ -521,14 +525,24 @@ def find_partition_table(flash: bytes, *, preferred: int = DEFAULT_TABLE_OFFSET)
 def read_partition_table(
     flash: bytes, *, offset: int | None = None, check_size: bool = True
 ) -> PartitionTable:
-    """The table of a whole-flash image, found at ``offset`` or by :func:`find_partition_table`.
+    """The table of a whole-flash image, at ``offset`` or found as
+    :func:`find_partition_table` finds it (parsed once either way).
 
     With ``check_size`` every partition must lie inside the image.
     """
-    off = find_partition_table(flash) if offset is None else offset
+    if offset is None:
+        table = _search_table(flash, DEFAULT_TABLE_OFFSET)
+        if check_size:
+            try:
+                table.check_fits(len(flash))
+            except PartitionTableError as e:
+                raise PartitionTableError(
+                    f"partition table at {table.offset:#x}: {e.message}", hint=e.hint
+                ) from e
+        return table
     return PartitionTable.from_binary(
-        flash[off : off + TABLE_MAX_LENGTH],
-        offset=off,
+        flash[offset : offset + TABLE_MAX_LENGTH],
+        offset=offset,
         flash_size=len(flash) if check_size else None,
         source="partition table",
     )

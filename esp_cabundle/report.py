@@ -457,8 +457,7 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
         f'<p class="summary"><span class="{"pass" if report.ok else "fail"}">'
         f"{passed} pass, {failed} fail</span> (checked {span}; devices: "
         f"{escape(', '.join(devices))}).</p>",
-        f'<p class="summary">Trust set: {escape(report.trust.source or "bundle")} '
-        f"({plural(len(report.trust), 'root')}).</p>",
+        f'<p class="summary">Trust set: {escape(report.trust.describe())}.</p>',
         '<section id="timeline">',
         "<h2>Timeline</h2>",
         _svg(report, window_end, window_label),

@@ -6,6 +6,7 @@ read it; they break in turn when the Gen Y cross-sign expires."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle.boards import list_boards, load_board
+from esp_cabundle.check import board_trust
 from esp_cabundle.cli import cli
-from esp_cabundle.firmware import load_ca_set
+from esp_cabundle.errors import InputError
+from esp_cabundle.firmware import load_ca_set, load_firmware
+from esp_cabundle.verify import TrustSet
 
 DATA = Path(__file__).parent / "data"
 LE = DATA / "letsencrypt"
@@ -285,3 +290,53 @@ def test_a_bad_board_key_in_the_config_names_its_line(runner: CliRunner, in_tmp:
     r = runner.invoke(cli, ["check", "--roadmap", "letsencrypt"])
     assert r.exit_code == 2 and "cabundle.yaml" in r.stderr and ":2" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
+
+
+def _versioned_boards() -> list[str]:
+    """Every shipped board at every firmware release it runs."""
+    specs = []
+    for board in list_boards():
+        if board.firmware is None:
+            continue
+        for release in load_firmware(board.firmware.name).releases:
+            spec = f"{board.name}@{release.version}"
+            try:
+                load_board(spec)
+            except InputError:
+                continue  # a release of that firmware this board does not run
+            specs.append(spec)
+    return specs
+
+
+_COUNT = re.compile(r"\((\d+) (?:roots?|certificates?)\b")
+
+
+@pytest.mark.parametrize("spec", _versioned_boards())
+def test_every_boards_trust_set_says_its_count_once(spec: str) -> None:
+    """A CA set's title may carry its count ("... (152 roots)"): said once, and true."""
+
+    def no_fallback() -> TrustSet:
+        raise AssertionError(f"{spec}: a versioned board judges its firmware's own CA")
+
+    trust, _ = board_trust(load_board(spec), None, fallback=no_fallback)
+    assert _COUNT.findall(trust.describe()) == [str(len(trust))], trust.describe()
+
+
+def test_the_trust_set_line_and_report_say_the_count_once(runner: CliRunner, fleet: Path) -> None:
+    args = ["check", "--board", "esp-idf-bundle@5.4", "--chain", "short.pem"]
+    r = runner.invoke(cli, [*args, "--report", "r.html"])
+    assert r.exit_code == 0, r.output
+    (line,) = [s for s in r.stdout.splitlines() if s.startswith("Trust set:")]
+    assert line == (
+        "Trust set: ESP-IDF v5.4.x default certificate bundle (152 roots) (firmware CA set "
+        "esp-idf-v5.4-full)"
+    )
+    html = (fleet / "r.html").read_text()
+    assert (
+        '<p class="summary">Trust set: ESP-IDF v5.4.x default certificate bundle (152 roots) '
+        "(firmware CA set esp-idf-v5.4-full).</p>" in html
+    )
+    r = runner.invoke(cli, ["check", "--board", "mdash-arduino@1.2.13", "--chain", "short.pem"])
+    assert "Trust set: DST Root CA X3 (firmware CA set mdash-dst-root-ca-x3) (1 root)\n" in (
+        r.stdout
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,11 +14,12 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ImageError, InputError, PartitionTableError
 from esp_cabundle.flash.dump import DumpFile
-from esp_cabundle.flash.offline import update_dump
+from esp_cabundle.flash.offline import WholeDump, update_dump
 from esp_cabundle.flash.plan import plan_ca_update
 from esp_cabundle.flash.table import read_table
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
+from esp_cabundle.partitions import PartitionTable
 from tests.support import dumps
 from tests.support.dumps import CountingDump
 from tests.support.gated import canonical, gated, huge
@@ -87,7 +89,7 @@ def test_erased_second_slot_is_skipped() -> None:
 def test_planner_reads_only_the_board_partitions() -> None:
     flash = dumps.mongoose_dump()
     source = CountingDump(flash)
-    table = read_table(DumpFile(flash), offset=None)
+    table = read_table(DumpFile(flash))
     plan = plan_ca_update(
         source, table, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32")
     )
@@ -349,6 +351,7 @@ def test_cli_error_paths_write_nothing(
     code, output = _run(runner, flash, board, in_tmp, bundle)
     assert code == 2, output
     assert message in output
+    assert "CA: " not in output  # no line that reads as success before the error
     assert not (in_tmp / "o.bin").exists()
 
 
@@ -366,6 +369,38 @@ def test_cli_truncated_dump_names_the_partition_cut_off(
     assert "esp-cabundle read --port PORT --all" in output
     assert ("(and 1 more after it)" in output) == (first == "spiffs")
     assert "goes beyond" not in output and not (in_tmp / "o.bin").exists()
+
+
+def test_cli_truncated_dump_is_refused_before_the_ca_is_gated(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """An expired root (a gate failure, exit 1) with a cut dump: the dump is what is
+    wrong first, and nothing about the CA is said."""
+    (in_tmp / "d.bin").write_bytes(dumps.arduino_dump()[:0x300000])
+    args = ["d.bin", "--board", "mdash-arduino", "--root", "dst-root-ca-x3", "-o", "o.bin"]
+    r = runner.invoke(cli, ["update-dump", *args])
+    assert r.exit_code == 2, r.output
+    assert "the dump looks truncated" in r.output
+    assert "expired" not in r.output and "CA: " not in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["d.bin"]
+
+
+def test_update_dump_parses_the_table_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses: list[int] = []
+    parse = PartitionTable.from_binary
+
+    def counting(cls: type[PartitionTable], data: bytes, **kw: Any) -> PartitionTable:
+        parses.append(kw.get("offset", -1))
+        return parse(data, **kw)
+
+    monkeypatch.setattr(PartitionTable, "from_binary", classmethod(counting))
+    flash = dumps.arduino_dump()
+    whole = WholeDump.parse(flash, source="d.bin")
+    assert parses == [0x8000] and whole.table.offset == 0x8000
+    update_dump(whole, load_board("mdash-arduino"), gated(NEW_CA, "mdash-arduino"))
+    assert parses == [0x8000]  # the checked table is the one the update plans with
+    update_dump(flash, load_board("mdash-arduino"), gated(NEW_CA, "mdash-arduino"))
+    assert parses == [0x8000, 0x8000]
 
 
 def test_cli_dump_cut_inside_its_table(in_tmp: Path, runner: CliRunner) -> None:

@@ -19,16 +19,17 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from click.testing import CliRunner
 from support.layouts import load_mongoose
 
 from esp_cabundle.cli import cli
+from esp_cabundle.commands._bench import render_lines, stopped_line
 from esp_cabundle.errors import FlashError, ImageError
 from esp_cabundle.flash.base import Message
-from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
+from esp_cabundle.flash.interrupt import Cancel, Interruption, UnitInterrupted
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import Pause, VirtualESP32
@@ -593,3 +594,23 @@ def test_a_signal_while_reading_back_a_unit_already_restored_leaves_the_entry_re
     (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
     assert entry.status == "restored"
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
+
+
+@pytest.mark.parametrize(
+    ("what", "earlier", "holds"),
+    [
+        ("update", 0, "unchanged: holds its old CA file"),
+        ("update", 3, "finished the interrupted update first: holds its CA file"),
+        ("finishing", 0, "unchanged: holds its old CA file"),
+        ("restore", 0, "back to its original CA file"),
+    ],
+)
+def test_flash_and_restore_say_stopped_in_one_line_shape(
+    what: Literal["update", "finishing", "restore"], earlier: int, holds: str
+) -> None:
+    """One helper renders both commands' STOPPED line, in the words of the job stopped."""
+    stop = Interruption("/dev/ttyUSB0", what, 0, 0, earlier=earlier)
+    (line,) = render_lines([stopped_line("/dev/ttyUSB0", "24:0a:c4:12:34:56", stop, 1.25)])
+    assert line == (
+        f"STOPPED  /dev/ttyUSB0  24:0a:c4:12:34:56  1.2 s  {holds}; next: {stop.next_step()}"
+    )

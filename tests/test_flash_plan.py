@@ -37,7 +37,7 @@ KiB = 1024
 
 
 def read_dump_table(flash: bytes) -> PartitionTable:
-    return read_table(DumpFile(flash), offset=None)
+    return read_table(DumpFile(flash))
 
 
 def files_of(image_bytes: bytes) -> dict[str, bytes]:

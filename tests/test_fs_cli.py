@@ -213,6 +213,14 @@ ERRORS = [
     (["ls", "{ca}"], "PEM text (certificates), not a file-system image"),
     (["put", "{ca}", "{image}", "/ca.pem"], "the arguments look swapped"),
     (["put", "{ca}", "{image}"], "image comes first: esp-cabundle fs put {image} {ca}"),
+    # the image put into itself: by its name, a symlink or a hard link
+    (["put", "{image}", "{image}", "/x.bin"], "SOURCE {image} is the image itself; nothing"),
+    (["put", "{image}", "{image}", "/ca.pem"], "SOURCE {image} is the image itself; nothing"),
+    (["put", "{image}", "{sym}"], "SOURCE {sym} is the image itself (the same file as {image})"),
+    (["put", "{sym}", "{image}"], "SOURCE {image} is the image itself (the same file as {sym})"),
+    (["put", "{image}", "{hard}", "/x"], "SOURCE {hard} is the image itself (the same file as"),
+    (["cat", "{image}", "/log.txt", "-o", "{hard}"], "would replace the image {image}"),
+    (["cat", "{image}", "/log.txt", "-o", "{sym}"], "would replace the image {image}"),
 ]
 
 
@@ -224,6 +232,8 @@ def test_errors_leave_image_unchanged(
     big.write_bytes(bytes(range(256)) * 1024)
     blank = tmp_path / "blank.bin"
     blank.write_bytes(b"\xff" * 65536)
+    (tmp_path / "sym.bin").symlink_to(image)
+    (tmp_path / "hard.bin").hardlink_to(image)
     subst = {
         "image": str(image),
         "big": str(big),
@@ -232,6 +242,8 @@ def test_errors_leave_image_unchanged(
         "bad": str(_corrupt(tmp_path)),
         "v21": str(_v21(tmp_path)),
         "blank": str(blank),
+        "sym": str(tmp_path / "sym.bin"),
+        "hard": str(tmp_path / "hard.bin"),
     }
     args = [a.format(**subst) for a in args]
     message = message.format(**subst)

@@ -93,18 +93,80 @@ def test_pack_image_over_its_ca(built: Path, runner: CliRunner) -> None:
     _refused(runner, [*base, "--bundle", "ca.pem", "-o", "ca.pem"], built, "CA file ca.pem")
 
 
+PACK = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K", "--bundle", "ca.pem"]
+
+
+def _packed(image: Path) -> list[str]:
+    return [f.path for f in open_image(image.read_bytes()).files()]
+
+
 def test_pack_never_packs_its_own_image(built: Path, runner: CliRunner) -> None:
     """An image written inside --from-dir is left out of the next image made from it."""
     (built / "data").mkdir()
     (built / "data" / "conf.json").write_text("{}")
-    (built / "data" / "fs.bin").write_bytes(b"an image from an earlier run")
-    args = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K",
-            "--bundle", "ca.pem", "--from-dir", "data", "-o", "data/fs.bin"]  # fmt: skip
-    for _ in range(2):
-        r = runner.invoke(cli, args)
+    for _ in range(2):  # the second run finds the first one's image in the tree
+        r = runner.invoke(cli, [*PACK, "--from-dir", "data", "-o", "data/fs.bin"])
         assert r.exit_code == 0, r.output
-        files = [f.path for f in open_image((built / "data" / "fs.bin").read_bytes()).files()]
-        assert files == ["/ca.pem", "/conf.json"]
+        assert _packed(built / "data" / "fs.bin") == ["/ca.pem", "/conf.json"]
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_pack_never_packs_its_own_image_through_a_link(
+    built: Path, runner: CliRunner, link: str
+) -> None:
+    """The image written outside the tree, a link to it inside: the same file, left out
+    with a note (a symbolic link leading out is followed only when asked)."""
+    (built / "data").mkdir()
+    (built / "data" / "conf.json").write_text("{}")
+    args = [*PACK, "--from-dir", "data", "-o", "fs.bin"]
+    assert runner.invoke(cli, args).exit_code == 0
+    inside = built / "data" / "fs-link.bin"
+    if link == "symlink":
+        inside.symlink_to(built / "fs.bin")
+        args.append("--follow-symlinks")
+    else:
+        inside.hardlink_to(built / "fs.bin")
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "data/fs-link.bin: the image this run writes (an earlier one); left out" in r.stderr
+    assert _packed(built / "fs.bin") == ["/ca.pem", "/conf.json"]
+
+
+def test_pack_image_over_a_file_it_packs(built: Path, runner: CliRunner) -> None:
+    """``-o data/conf.json`` (meant: -o fs.bin): the file to pack is not destroyed."""
+    (built / "data").mkdir()
+    (built / "data" / "conf.json").write_text('{"wifi": "secret"}')
+    (built / "data" / "sub").mkdir()
+    (built / "data" / "sub" / "x.txt").write_text("x")
+    os.symlink("../conf.json", built / "data" / "sub" / "link.json")
+    for out in ("data/conf.json", "data/sub/link.json", "data/sub/x.txt"):
+        _refused(runner, [*PACK, "--from-dir", "data", "-o", out], built, "would replace")
+    _refused(
+        runner,
+        [*PACK, "--from-dir", "data", "-o", "data/conf.json"],
+        built,
+        "the image data/conf.json would replace the packed file data/conf.json",
+    )
+
+
+def test_build_never_packs_its_own_image(in_tmp: Path, runner: CliRunner) -> None:
+    """An ``outputs:`` image inside its own from_dir: the next build leaves it out (it
+    once packed it, and a full partition then failed with 'no space')."""
+    (in_tmp / "data").mkdir()
+    (in_tmp / "data" / "conf.json").write_text("{}")
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: data/fs.bin, "
+        "board: mongoose-os-esp32, from_dir: data}\n"
+    )
+    for _ in range(2):
+        r = runner.invoke(cli, ["build", "-q"])
+        assert r.exit_code == 0, r.output
+        assert _packed(in_tmp / "data" / "fs.bin") == ["/ca.pem", "/conf.json"]
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: data/conf.json, "
+        "board: mongoose-os-esp32, from_dir: data}\n"
+    )
+    _refused(runner, ["build"], in_tmp, "would replace the packed file")
 
 
 def test_fs_cat_over_its_image(built: Path, runner: CliRunner) -> None:
@@ -131,6 +193,8 @@ def test_update_dump_over_its_dump(dumped: Path, runner: CliRunner) -> None:
     _refused(runner, [*base, "-o", "./dump.bin", "--json"], dumped, "dump dump.bin")
     os.symlink("dump.bin", dumped / "link.bin")
     _refused(runner, [*base, "-o", "link.bin"], dumped, "dump dump.bin")
+    os.link("dump.bin", dumped / "hard.bin")  # a hard link: the same file, another name
+    _refused(runner, [*base, "-o", "hard.bin"], dumped, "dump dump.bin")
 
 
 def test_update_dump_over_its_ca_config_or_board(dumped: Path, runner: CliRunner) -> None:

@@ -205,7 +205,7 @@ def test_pack_overwrites_atomically(runner: CliRunner, tmp_path: Path) -> None:
     out.write_bytes(b"old")
     code, text = pack(
         runner, "--fs", "littlefs", "--profile", "esp-idf", "--size", "8K",
-        "--bundle", str(X1), "--from-dir", str(tmp_path), "-o", str(out),
+        "--bundle", str(X1), "-o", str(out),
     )  # fmt: skip
     assert code == 2 and "no space" in text
     assert out.read_bytes() == b"old"

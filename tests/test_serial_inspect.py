@@ -135,7 +135,21 @@ def test_a_board_whose_partitions_the_unit_lacks_is_warned(
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["PEM", "--board", "mongoose-os-esp32"], 2, "--board and --no-apps go with --port"),
+        (["PEM", "--board", "mongoose-os-esp32"], 2, "Error: --board needs --port: "),
+        (["PEM", "--no-apps"], 2, "Error: --no-apps needs --port: "),
+        # the serial link's options, even at their default values: a forgotten --port
+        (["PEM", "-b", "115200"], 2, "Error: -b/--baud needs --port: it says how to read"),
+        (["PEM", "--baud", "460800"], 2, "Error: -b/--baud needs --port: "),
+        (["PEM", "--before", "no-reset"], 2, "Error: --before needs --port: "),
+        (["PEM", "--after", "no-reset"], 2, "Error: --after needs --port: "),
+        (["--after", "no-reset"], 2, "Error: --after needs --port: "),
+        (
+            ["PEM", "--board", "mdash-arduino", "-b", "115200", "--after", "no-reset"],
+            2,
+            "--board, -b/--baud, --after need --port: they say how to read a unit, and "
+            "without --port no unit is read\n  hint: add --port PORT to read a unit, or leave "
+            "--board, -b/--baud, --after out to inspect files only",
+        ),
         (["--port", "PORT", "--board", "no-such-board"], 2, "unknown board 'no-such-board'"),
     ],
 )
@@ -148,7 +162,7 @@ def test_option_errors(
     r = runner.invoke(cli, ["inspect", *[values.get(a, a) for a in args]])
     assert r.exit_code == code, r.output
     assert message in r.stderr
-    assert unit.stats.connections == 0
+    assert r.stdout == "" and unit.stats.connections == 0
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,7 @@ SCENARIOS = {
 def plan(flash: bytes, board: str, ca: bytes) -> UpdatePlan:
     gated = verbatim(ca, board)  # the exact bytes cuts.txt's states were made with
     dump = DumpFile(flash)
-    return plan_ca_update(dump, read_table(dump, offset=None), load_board(board), gated)
+    return plan_ca_update(dump, read_table(dump), load_board(board), gated)
 
 
 def apply(flash: bytes, unit_plan: UpdatePlan, count: int | None = None) -> bytes:

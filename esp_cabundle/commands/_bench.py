@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
     from ..flash.flasher import FlashResult
     from ..flash.found import PartitionFound, Roots
+    from ..flash.interrupt import Interruption
     from ..flash.plan import UpdatePlan
     from ..flash.station import UnitOutcome
 
@@ -40,6 +41,7 @@ __all__ = [
     "next_step",
     "render_lines",
     "root_names",
+    "stopped_line",
 ]
 
 
@@ -181,12 +183,7 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
     error = outcome.error
     mac = outcome.unit.mac if outcome.unit is not None else "-"
     if isinstance(error, UnitInterrupted):
-        i = error.interruption
-        holds = _HOLDS[i.holds]
-        if i.earlier and i.what == "update" and i.holds == "old":
-            holds = "finished the interrupted update first: holds its CA file"
-        what = f"{holds}; next: {i.next_step()}"
-        return Line("STOPPED", outcome.port, mac, what, outcome.seconds)
+        return stopped_line(outcome.port, mac, error.interruption, outcome.seconds)
     r = outcome.result
     if r is None:
         assert error is not None
@@ -238,6 +235,7 @@ def _other_ca(r: FlashResult) -> str:
     return ""
 
 
+# What a stopped unit holds, in the words of the job stopped (Interruption.holds).
 _HOLDS = {
     "old": "unchanged: holds its old CA file",
     "new": "holds the new CA file",
@@ -245,6 +243,21 @@ _HOLDS = {
     "broken": "NOT whole: do not restart it",
     "unknown": "in an unknown state",
 }
+_RESTORE_HOLDS = {
+    **_HOLDS,
+    "old": "back to its original CA file",
+    "new": "unchanged: holds the CA file of the update",
+    "partial": "partly restored, every file system mounts",
+}
+
+
+def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Line:
+    """A unit stopped on request (``flash`` or ``restore``): what it holds now, and the
+    one thing to do next."""
+    holds = (_RESTORE_HOLDS if stop.what == "restore" else _HOLDS)[stop.holds]
+    if stop.earlier and stop.what == "update" and stop.holds == "old":
+        holds = "finished the interrupted update first: holds its CA file"
+    return Line("STOPPED", port, mac, f"{holds}; next: {stop.next_step()}", seconds)
 
 
 def failure_line(port: str, mac: str, error: EspCabundleError, seconds: float) -> Line:

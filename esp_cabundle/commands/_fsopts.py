@@ -15,9 +15,10 @@ if TYPE_CHECKING:
     from ..boards import Board
 
 
-def read_input(path: Path) -> bytes:
-    """An input file's bytes, with the tool's errors rather than a traceback."""
-    return _read(path)
+def read_input(path: Path, *, devices: bool = True) -> bytes:
+    """An input file's bytes, with the tool's errors rather than a traceback;
+    ``devices=False`` for an image or a dump (see :func:`esp_cabundle.fileio.read_input`)."""
+    return _read(path, devices=devices)
 
 
 def with_platform(board: Board, platform: str) -> Board:

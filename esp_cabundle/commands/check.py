@@ -29,7 +29,7 @@ from ..config import find_config, load_config
 from ..errors import InputError, VerdictError
 from ..fileio import refuse_clobbering
 from ..report import write_html_report
-from ..text import plural, printable
+from ..text import printable
 from ..ui import echo, emit_json, note
 from ..verify import DEFAULT_DEVICE, parse_device_profile
 from .options import (
@@ -283,8 +283,7 @@ def _refuse_report_over_inputs(
 
 
 def render_report(report: CheckReport) -> str:
-    trust = report.trust
-    lines = [f"Trust set: {printable(trust.source or 'bundle')} ({plural(len(trust), 'root')})"]
+    lines = [f"Trust set: {printable(report.trust.describe())}"]
     span = f"at {report.at.date().isoformat()}"
     if report.until:
         span += f", forecast until {report.until.date().isoformat()}"

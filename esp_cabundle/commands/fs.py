@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import InputError
-from ..fileio import PRIVATE, refuse_clobbering, write_atomic
+from ..fileio import PRIVATE, refuse_clobbering, same_file, write_atomic
 from ..fs import normalize_path, open_image
 from ..fs.edit import (
     FileEdit,
@@ -70,7 +70,7 @@ class ImageArgs:
                 hint="give the partition's size from its table (e.g. --size 1408K), or "
                 "leave --size out to read it from the bytes",
             )
-        data = read_input(self.image)
+        data = read_input(self.image, devices=False)
         size = self.size
         if size is None and self.offset:
             # A whole-flash dump's own partition table knows the size at that offset.
@@ -237,6 +237,13 @@ def put_cmd(
             f"DEST '{dest}' names no file" + (" (it ends with '/')" if dest.strip() else ""),
             hint=f"give the file's path in the image, e.g. /{source.name}, or leave DEST out",
         )
+    if same_file(img.image, source):
+        # The image's own bytes would become a file inside it: a slip, never meant.
+        link = "" if str(img.image) == str(source) else f" (the same file as {img.image})"
+        raise InputError(
+            f"SOURCE {source} is the image itself{link}; nothing written",
+            hint=f"name the file to put into {img.image}: esp-cabundle fs put {img.image} ca.pem",
+        )
     data = read_input(source)
     _refuse_swapped(img.image, source, dest, data)
     target = normalize_path(dest or "/" + source.name)
@@ -275,7 +282,7 @@ def _ca_paths(img: ImageArgs, board: Board | None) -> set[str]:
 def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) -> None:
     """``fs put ca.pem dump.bin``: the CA file where the image goes. Say the right order
     (and, for a whole-flash dump, the partition's --offset/--size)."""
-    if looks_like_pem(data) or not looks_like_pem(read_input(image)):
+    if looks_like_pem(data) or not looks_like_pem(read_input(image, devices=False)):
         return
     right = f"esp-cabundle fs put {source} {image}" + (f" {dest}" if dest else "")
     _, parts = dump_fs_partitions(data)

@@ -17,6 +17,7 @@ from ._unit import unit_progress
 from .options import (
     at_option,
     board_option,
+    given_options,
     json_option,
     link_options,
     parse_at,
@@ -87,6 +88,8 @@ def inspect(
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
     board and its partition table offset is used.
     """
+    if port is None:
+        _refuse_unit_options_without_port()
     if not paths and port is None:
         raise InputError(
             "nothing to inspect", hint="give one or more files: esp-cabundle inspect ca.pem"
@@ -188,14 +191,28 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
     return "\n".join(lines)
 
 
+def _refuse_unit_options_without_port() -> None:
+    """--board, --no-apps and the serial link's options say how to read a unit: without
+    --port there is none, and ignoring them would hide a forgotten --port."""
+    stray = given_options(
+        click.get_current_context(), "board", "no_apps", "baud", "before", "after"
+    )
+    if stray:
+        named = ", ".join(stray)
+        raise InputError(
+            f"{named} {'needs' if len(stray) == 1 else 'need'} --port: "
+            f"{'it says' if len(stray) == 1 else 'they say'} how to read a unit, and without "
+            "--port no unit is read",
+            hint=f"add --port PORT to read a unit, or leave {named} out to inspect files only",
+        )
+
+
 def inspect_port_report(
     port: str | None, *, board: str | None, no_apps: bool, link: Link, quiet: bool
 ) -> Report | None:
-    """The report for ``inspect --port`` (None without --port; --board needs --port);
-    ``link``: -b, --before and --after, as every command that talks to a unit takes them."""
+    """The report for ``inspect --port`` (None without --port); ``link``: -b, --before
+    and --after, as every command that talks to a unit takes them."""
     if port is None:
-        if board is not None or no_apps:
-            raise InputError("--board and --no-apps go with --port (a unit to read)")
         return None
     profile = load_board(board) if board is not None else None
     with unit_progress(quiet=quiet) as progress:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
+from click.core import ParameterSource
 
 from ..dates import now, parse_when
 from ..errors import InputError
@@ -42,6 +43,7 @@ __all__ = [
     "disk_version_option",
     "file_option",
     "fs_type_option",
+    "given_options",
     "journal_dir_option",
     "json_option",
     "lfs_version_options",
@@ -350,6 +352,18 @@ reset_options = _compose(
         help="What to do when done: restart the firmware, or stay in the loader.",
     ),
 )
+
+
+def given_options(ctx: click.Context, *names: str) -> list[str]:
+    """The options among ``names`` (parameter names) the user set, as --help shows them
+    (``-b/--baud``): an option that only means something with another one is refused
+    when given without it, never silently ignored; defaults do not count."""
+    flags = {p.name: "/".join(p.opts) for p in ctx.command.params}
+    return [
+        flags[n]
+        for n in names
+        if ctx.get_parameter_source(n) not in (None, ParameterSource.DEFAULT)
+    ]
 
 
 def link_options(f: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from ..config import leads_outside
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
 from ..fs import get_profile
@@ -141,14 +139,10 @@ def pack(
     if follow_symlinks and from_dir is None:
         raise InputError("--follow-symlinks applies to --from-dir's links; give --from-dir DIR")
     files = (
-        collect_dir_files(from_dir, follow_symlinks=follow_symlinks)
+        collect_dir_files(from_dir, follow_symlinks=follow_symlinks, output=output)
         if from_dir is not None
         else DirFiles()
     )
-    if from_dir is not None and leads_outside(from_dir, output) is None:
-        # The image from an earlier run, inside --from-dir: never packed into the next.
-        rel = Path(os.path.relpath(os.path.realpath(output), os.path.realpath(from_dir)))
-        files = files.without("/" + rel.as_posix())
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
     if not as_json:

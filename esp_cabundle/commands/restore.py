@@ -15,7 +15,7 @@ from ..flash.interrupt import UnitInterrupted
 from ..flash.restore import AlreadyRestored, restore_unit
 from ..text import plural
 from ..ui import echo, emit_json
-from ._bench import Line, UnitBars, failure_line, found_change, render_lines
+from ._bench import Line, UnitBars, failure_line, found_change, render_lines, stopped_line
 from ._interrupt import interruption_lines, stop_on_signals
 from .options import (
     board_option,
@@ -202,15 +202,6 @@ def _nothing_to_do(
     echo(line, quiet=quiet)
 
 
-_HOLDS = {
-    "old": "back to its original CA file",
-    "new": "unchanged: holds the CA file of the update",
-    "partial": "partly restored, every file system mounts",
-    "broken": "NOT whole: do not restart it",
-    "unknown": "in an unknown state",
-}
-
-
 def _stopped(
     error: UnitInterrupted, mac: str, seconds: float, *, as_json: bool, quiet: bool
 ) -> None:
@@ -232,8 +223,7 @@ def _stopped(
             }
         )
     else:
-        what = f"{_HOLDS[stop.holds]}; next: {stop.next_step()}"
-        (line,) = render_lines([Line("STOPPED", stop.port, mac, what, seconds)])
+        (line,) = render_lines([stopped_line(stop.port, mac, stop, seconds)])
         click.echo(line, err=quiet)
     for text in interruption_lines(stop):
         click.echo(text, err=True)

@@ -10,6 +10,7 @@ import click
 
 from ..boards import load_board
 from ..fileio import PRIVATE, refuse_clobbering, write_atomic
+from ..flash.offline import WholeDump
 from ..flash.offline import update_dump as run_update
 from ..text import plural
 from ..ui import echo, emit_json, note
@@ -86,10 +87,13 @@ def update_dump(
     if platform is not None:
         profile = with_platform(profile, platform)
     refuse_clobbering([("output", output)], [("dump", dump), *ca.input_files(profile)])
-    flash = read_input(dump)
+    # A dump cut short is refused before the CA is gated, and the gate's line is shown
+    # only once the update is known to apply: no line that looks like success comes
+    # before an error.
+    whole = WholeDump.parse(read_input(dump, devices=False), source=str(dump))
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
+    result = run_update(whole, profile, gated)
     announce(gated, quiet=quiet, as_json=as_json)
-    result = run_update(flash, profile, gated, source=str(dump))
     if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
         write_atomic(output, result.flash, mode=PRIVATE)  # a unit's flash, secrets and all
     if as_json:

@@ -167,7 +167,9 @@ def virtual_unit(
     else:
         assert dump is not None
         image = dump_image(
-            read_input(dump, what="flash dump"), chip=chip or "esp32", name=str(dump)
+            read_input(dump, what="flash dump", devices=False),
+            chip=chip or "esp32",
+            name=str(dump),
         )
         what = f"dump {dump}"
     try:

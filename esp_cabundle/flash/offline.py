@@ -32,12 +32,11 @@ from ..fs.inspect import inspect_image
 from ..partitions import (
     DEFAULT_TABLE_OFFSET,
     Partition,
-    find_partition_table,
+    PartitionTable,
     read_partition_table,
 )
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
-from .table import read_table
 from .writer import write_sectors
 
 if TYPE_CHECKING:
@@ -46,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DumpUpdate",
     "EmbeddedCertificate",
+    "WholeDump",
     "find_embedded_certificates",
     "inspect_dump",
     "update_dump",
@@ -259,16 +259,15 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
     if len(data) < _MIN_DUMP:
         return None
     try:
-        table_offset = find_partition_table(data)
+        table = read_partition_table(data, check_size=False)
     except PartitionTableError:
         if _table_starts_at(data, DEFAULT_TABLE_OFFSET):
             raise  # a dump whose table is broken: say so rather than fall through
         return None
-    table = read_table(DumpFile(data, name=source), offset=table_offset, check_size=False)
     facts: list[tuple[str, str]] = [
         ("size", f"{len(data):#x} bytes ({len(data) >> 10} KiB)"),
         *_bootloader_facts(data),
-        ("partition table", f"at {table_offset:#x}, {len(table)} partitions"),
+        ("partition table", f"at {table.offset:#x}, {len(table)} partitions"),
     ]
     notes: list[str] = []
     children: list[Report] = []
@@ -314,6 +313,43 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
 
 
 @dataclass(frozen=True, slots=True)
+class WholeDump:
+    """A whole-flash dump known to be complete, and its partition table (parsed once).
+
+    :meth:`parse` is the check ``update-dump`` runs before it gates the CA: a dump cut
+    short (a read or a copy that stopped) is refused, naming the partition it cuts off,
+    before anything else is said or done.
+    """
+
+    flash: bytes
+    table: PartitionTable
+    source: str = "dump"
+
+    @classmethod
+    def parse(cls, flash: bytes, *, source: str = "dump") -> WholeDump:
+        """PartitionTableError when ``flash`` has no valid table or a partition it lists
+        ends beyond the dump."""
+        try:
+            table = read_partition_table(flash, check_size=False)
+        except PartitionTableError as e:
+            raise PartitionTableError(
+                f"{source}: {e.message}; nothing written",
+                hint=e.hint
+                or "is the dump complete? esp-cabundle read --port PORT --all -o dump.bin",
+            ) from e
+        cut = [p for p in table if p.end > len(flash)]
+        if cut:
+            more = f" (and {len(cut) - 1} more after it)" if len(cut) > 1 else ""
+            raise PartitionTableError(
+                f"{source}: {_beyond(cut[0], len(flash))}{more}: the dump looks truncated, "
+                "not a whole flash; nothing written",
+                hint="read the whole flash again (esp-cabundle read --port PORT --all -o "
+                "dump.bin, or esptool read-flash 0 ALL dump.bin), then update that dump",
+            )
+        return cls(flash, table, source)
+
+
+@dataclass(frozen=True, slots=True)
 class DumpUpdate:
     """The new dump and the plan it came from."""
 
@@ -321,17 +357,21 @@ class DumpUpdate:
     plan: UpdatePlan
 
 
-def update_dump(flash: bytes, board: Board, ca: GatedCA, *, source: str = "dump") -> DumpUpdate:
+def update_dump(
+    flash: bytes | WholeDump, board: Board, ca: GatedCA, *, source: str = "dump"
+) -> DumpUpdate:
     """Replace the CA file in every file-system partition ``board`` names with ``ca``
     (gated for ``board``), as ``flash`` would on the unit the dump came from.
 
-    Returns the new dump; raises (nothing to write) when a partition is missing or does
-    not mount, or the CA was gated for another board. Bytes outside those partitions are
-    kept byte for byte, and the result is read back (both checked here).
+    ``flash``: the dump's bytes (named ``source`` in messages), or a :class:`WholeDump`
+    already checked. Returns the new dump; raises (nothing to write) when the dump is
+    cut short, a partition is missing or does not mount, or the CA was gated for another
+    board. Bytes outside those partitions are kept byte for byte, and the result is read
+    back (both checked here).
     """
-    dump = DumpFile(flash, name=source)
-    table = read_table(dump, offset=_complete_dump_table(flash, source))
-    plan = plan_ca_update(dump, table, board, ca)
+    whole = flash if isinstance(flash, WholeDump) else WholeDump.parse(flash, source=source)
+    dump = DumpFile(whole.flash, name=whole.source)
+    plan = plan_ca_update(dump, whole.table, board, ca)
     write_sectors(
         dump,
         [(w.offset, w.new) for w in plan.writes],
@@ -350,31 +390,8 @@ def update_dump(flash: bytes, board: Board, ca: GatedCA, *, source: str = "dump"
                 f"planned ({'; '.join(problems)}); nothing written"
             )
     new = dump.data
-    _check_untouched(flash, new, plan)
+    _check_untouched(whole.flash, new, plan)
     return DumpUpdate(new, plan)
-
-
-def _complete_dump_table(flash: bytes, source: str) -> int:
-    """Where the table of ``flash`` is, once every partition it lists is known to lie
-    inside the dump: a dump cut short (a read or a copy that stopped) is refused, naming
-    the partition it cuts off, before any page of it is read."""
-    try:
-        table = read_partition_table(flash, check_size=False)
-    except PartitionTableError as e:
-        raise PartitionTableError(
-            f"{source}: {e.message}; nothing written",
-            hint=e.hint or "is the dump complete? esp-cabundle read --port PORT --all -o dump.bin",
-        ) from e
-    cut = [p for p in table if p.end > len(flash)]
-    if cut:
-        more = f" (and {len(cut) - 1} more after it)" if len(cut) > 1 else ""
-        raise PartitionTableError(
-            f"{source}: {_beyond(cut[0], len(flash))}{more}: the dump looks truncated, not "
-            "a whole flash; nothing written",
-            hint="read the whole flash again (esp-cabundle read --port PORT --all -o dump.bin, "
-            "or esptool read-flash 0 ALL dump.bin), then update that dump",
-        )
-    return table.offset
 
 
 def _check_untouched(old: bytes, new: bytes, plan: UpdatePlan) -> None:

@@ -22,10 +22,18 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
-from ..fileio import file_kind, is_temporary_name, kept_from_others, read_input
+from ..errors import ImageError, InputError
+from ..fileio import (
+    file_kind,
+    is_temporary_name,
+    kept_from_others,
+    read_input,
+    refuse_clobbering,
+    same_file,
+)
 from ..keyscan import find_private_key
 from ..limits import MAX_DIR_ENTRIES, MAX_PACK_INPUT, check_size
+from . import detect_fs_type
 
 __all__ = ["IGNORED_NAMES", "DirFiles", "collect_dir_files"]
 
@@ -54,20 +62,13 @@ class DirFiles:
     def private(self) -> bool:
         return bool(self.hidden)
 
-    def without(self, path: str) -> DirFiles:
-        return DirFiles(
-            tuple(f for f in self.files if f[0] != path),
-            self.hidden - {path},
-            self.notes,
-            self.warnings,
-        )
-
 
 @dataclass(slots=True)
 class _Walk:
     root: Path
     real_root: str
     follow: bool
+    output: Path | None
     files: list[tuple[str, bytes]] = field(default_factory=list)
     hidden: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
@@ -146,6 +147,11 @@ class _Walk:
 
     def read(self, p: Path, image_path: str) -> None:
         data = read_input(p, what="packed file", max_bytes=MAX_PACK_INPUT, regular_only=True)
+        if self.output is not None and same_file(p, self.output):
+            if not _holds_fs(data):  # -o data/conf9.json: the file to pack would be lost
+                refuse_clobbering([("image", self.output)], [("packed file", p)])
+            self.notes.append(f"{p}: the image this run writes (an earlier one); left out")
+            return
         self.total += len(data)
         check_size(self.total, MAX_PACK_INPUT, what="--from-dir input", path=str(self.root))
         self.files.append((image_path, data))
@@ -161,18 +167,34 @@ class _Walk:
             )
 
 
-def collect_dir_files(directory: str | Path, *, follow_symlinks: bool = False) -> DirFiles:
+def _holds_fs(data: bytes) -> bool:
+    """The bytes are (or look like) a file-system image."""
+    try:
+        return detect_fs_type(data) is not None
+    except ImageError:
+        return True
+
+
+def collect_dir_files(
+    directory: str | Path, *, follow_symlinks: bool = False, output: Path | None = None
+) -> DirFiles:
     """Every regular file under ``directory`` (image paths relative to it), sorted by
     path so the image is reproducible; see the module for what is left out, refused or
     warned about. ``follow_symlinks`` packs what links outside the directory lead to
     (a link to a directory it is in is still left out). What is read is capped
     (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each file and all together): no
-    partition holds more."""
+    partition holds more.
+
+    ``output``: the image being made. Found in the tree (by its name, a followed link or
+    a hard link) it is left out when it holds a file system (an earlier run's image is
+    never packed into the next) and refused when it does not: writing the image there
+    would destroy a file meant to be packed (``-o data/conf9.json``).
+    """
     root = Path(directory)
     if not root.is_dir():
         raise InputError("not a directory", path=str(root))
     real_root = os.path.realpath(root)
-    walk = _Walk(root, real_root, follow_symlinks)
+    walk = _Walk(root, real_root, follow_symlinks, output)
     walk.directory(root, "/", frozenset({real_root}))
     files = sorted(walk.files, key=lambda item: item[0])
     return DirFiles(tuple(files), frozenset(walk.hidden), tuple(walk.notes), tuple(walk.warnings))

@@ -111,26 +111,24 @@ def dump_fs_partitions(container: bytes) -> tuple[int, list[Partition]]:
     """For a whole-flash dump: its partition table's offset and the partitions holding a
     file system (those whose bytes are one, else every fs-subtype data partition);
     (-1, []) when ``container`` has no valid partition table."""
-    from ..partitions import find_partition_table, read_partition_table  # deferred: dumps only
+    from ..partitions import read_partition_table  # deferred: dumps only
 
     try:
-        off = find_partition_table(container)
-        table = read_partition_table(container, offset=off, check_size=False)
+        table = read_partition_table(container, check_size=False)
     except PartitionTableError:
         return -1, []
     inside = [p for p in table if p.may_hold_fs and p.offset + p.size <= len(container)]
     mounted = [p for p in inside if detect_fs_type(container[p.offset : p.offset + p.size])]
-    return off, mounted or inside
+    return table.offset, mounted or inside
 
 
 def partition_at(container: bytes, offset: int) -> Partition | None:
     """The entry of a whole-flash dump's partition table that starts at ``offset``
     (whatever its bytes hold), or None: no table, or no entry there."""
-    from ..partitions import find_partition_table, read_partition_table  # deferred: as above
+    from ..partitions import read_partition_table  # deferred: as above
 
     try:
-        off = find_partition_table(container)
-        table = read_partition_table(container, offset=off, check_size=False)
+        table = read_partition_table(container, check_size=False)
     except PartitionTableError:
         return None
     return next((p for p in table if p.offset == offset), None)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from ..certs import Certificate
+from ..text import plural
 from .names import name_label
 
 if TYPE_CHECKING:
@@ -93,3 +95,13 @@ class TrustSet:
     @property
     def has_dates(self) -> bool:
         return all(a.certificate is not None for a in self.anchors)
+
+    def describe(self) -> str:
+        """``SOURCE (N roots)``, the count said once: a shipped CA set's title already
+        says it ("... default certificate bundle (152 roots)", "... fs/ca.pem (11
+        certificates, no ISRG Root X1)"); a title whose count is not this set's gets the
+        real one after it."""
+        source = self.source or "bundle"
+        if re.search(rf"\({len(self)} (?:roots?|certificates?)\b", source):
+            return source
+        return f"{source} ({plural(len(self), 'root')})"

@@ -1,0 +1,109 @@
+"""Dumps and images named as devices or pipes: a character device (/dev/zero, a serial
+port) is refused before it is opened, in bounded time and memory; a pipe carrying a real
+dump is read as the dump; a pipe that never ends stops at the read cap. Each refusal is
+exit 2, says what the path is, and writes nothing."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle import fileio
+from esp_cabundle.cli import cli
+from tests.support import dumps
+
+CHAR_DEVICE = "is a character device (a serial port, /dev/zero ...), not a "
+
+
+@pytest.fixture
+def serial_port() -> Iterator[str]:
+    """A pseudo-terminal: a tty that, like a serial port, never ends and may never
+    answer (reading it would block for ever)."""
+    master, slave = os.openpty()
+    try:
+        yield os.ttyname(slave)
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
+COMMANDS = [
+    ["inspect", "{dev}"],
+    ["inspect", "ca.pem", "{dev}"],
+    ["fs", "ls", "{dev}"],
+    ["fs", "put", "{dev}", "ca.pem"],
+    ["update-dump", "{dev}", "--board", "mdash-arduino", "--bundle", "ca.pem", "-o", "o.bin"],
+    ["virtual-unit", "--dump", "{dev}", "--listen", "127.0.0.1:0"],
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "tty"])
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_a_character_device_is_refused_unread(
+    in_tmp: Path, runner: CliRunner, serial_port: str, device: str, command: list[str]
+) -> None:
+    (in_tmp / "ca.pem").write_bytes(dumps.pem("isrgrootx1.pem"))
+    dev = serial_port if device == "tty" else device
+    r = runner.invoke(cli, [a.format(dev=dev) for a in command])
+    assert r.exit_code == 2, r.output
+    assert f"Error: {dev}: {CHAR_DEVICE}" in r.stderr
+    assert "a unit is read with --port PORT" in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def _feed(fifo: Path, data: bytes | None) -> threading.Thread:
+    """A writer into ``fifo``: ``data`` once, or (None) zeros until the reader leaves."""
+
+    def write() -> None:
+        with fifo.open("wb") as f:
+            try:
+                if data is not None:
+                    f.write(data)
+                    return
+                block = bytes(1 << 16)
+                while True:
+                    f.write(block)
+            except BrokenPipeError:
+                pass  # the reader stopped: what a bounded read does
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.timeout(60)
+def test_a_pipe_carrying_a_dump_is_inspected(in_tmp: Path, runner: CliRunner) -> None:
+    """``esp-cabundle inspect <(esptool ... read-flash ...)`` keeps working."""
+    fifo = in_tmp / "dump.fifo"
+    os.mkfifo(fifo)
+    writer = _feed(fifo, dumps.arduino_dump())
+    r = runner.invoke(cli, ["inspect", str(fifo)])
+    writer.join(timeout=30)
+    assert r.exit_code == 0, r.output
+    assert f"{fifo}: flash dump" in r.stdout and "partition table: at 0x8000" in r.stdout
+
+
+@pytest.mark.timeout(60)
+def test_a_pipe_that_never_ends_stops_at_the_cap(
+    in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cap bounds a pipe as it bounds a file (lowered here to keep the test small)."""
+    monkeypatch.setattr(fileio, "MAX_FILE_INPUT", 1 << 20)
+    fifo = in_tmp / "zeros.fifo"
+    os.mkfifo(fifo)
+    writer = _feed(fifo, None)
+    r = runner.invoke(cli, ["inspect", str(fifo)])
+    writer.join(timeout=30)
+    assert not writer.is_alive()
+    assert r.exit_code == 2, r.output
+    assert (
+        f"{fifo}: file is over the 1 MiB limit for files (reading stopped there: a pipe or "
+        "device gives no size)" in r.stderr
+    )
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["zeros.fifo"]
