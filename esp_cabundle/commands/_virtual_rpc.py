@@ -166,7 +166,7 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
         origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"
         return board_fs_image(board, ca=ca), origin
     try:
-        image = open_image(read_input(opts.fs_image, what="file-system image"))
+        image = open_image(read_input(opts.fs_image, what="file-system image", devices=False))
         if ca is not None:
             image.write(ca_path, ca)
             return image.to_bytes(), f"from {opts.ca_file}"
