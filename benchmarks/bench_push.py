@@ -27,8 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from support.fleet_links import Mosquitto, MqttUnitHost  # noqa: E402
-from support.rpc_units import MongooseUnit  # noqa: E402
+from support.fleet_links import Mosquitto  # noqa: E402
 
 from esp_cabundle.boards import load_board  # noqa: E402
 from esp_cabundle.bundle import BundleSpec  # noqa: E402
@@ -38,6 +37,8 @@ from esp_cabundle.gate import CaSource, gate_ca  # noqa: E402
 from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign  # noqa: E402
 from esp_cabundle.push.ledger import Ledger  # noqa: E402
 from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url  # noqa: E402
+from esp_cabundle.virtual.rpc import MongooseUnit  # noqa: E402
+from esp_cabundle.virtual.rpc_links import MqttUnitHost  # noqa: E402
 
 LFS = ROOT / "tests" / "data" / "serial" / "mongoose-lfs20-256k.bin"
 

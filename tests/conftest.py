@@ -40,6 +40,17 @@ def stand_in(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture
+def start_unit() -> Iterator[Any]:
+    """``start_unit(*args, cwd=None)``: ``esp-cabundle virtual-unit ARGS`` as a child
+    process (support.doc_commands.UnitProcess); any left running is killed after the test."""
+    from support.doc_commands import UnitProcess
+    from support.fleet_links import started
+
+    with started(UnitProcess) as start:
+        yield start
+
+
+@pytest.fixture
 def data_dir() -> Path:
     return DATA
 

@@ -12,16 +12,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, mdash_unit, mongoose_unit, write_ca
-from support.fleet_links import (
-    LanUnitServer,
-    Mosquitto,
-    MqttUnitHost,
-    mosquitto_binary,
-)
+from support.fleet_links import Mosquitto, mosquitto_binary
 from support.gated import canonical
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
+from esp_cabundle.virtual.rpc_links import LanUnitServer, MqttUnitHost
 
 KEY = "mdash-key-0c1d2e3f4a5b"
 

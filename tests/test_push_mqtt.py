@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, full_mongoose_unit, mongoose_unit, write_ca
-from support.fleet_links import MqttUnitHost
-from support.rpc_units import SimUnit
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
+from esp_cabundle.virtual.rpc import SimUnit
+from esp_cabundle.virtual.rpc_links import MqttUnitHost
 
 _n = iter(range(1 << 30))
 

@@ -25,11 +25,12 @@ from support.fleet import (
     mongoose_unit,
     write_ca,
 )
-from support.fleet_links import LanUnitServer, started
-from support.rpc_units import MongooseUnit
+from support.fleet_links import started
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
+from esp_cabundle.virtual.rpc import MongooseUnit
+from esp_cabundle.virtual.rpc_links import LanUnitServer
 
 KEY = "owner-key-7f3a9c2e"
 

@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, mdash_unit, mongoose_unit, write_ca
-from support.fleet_links import MdashStandIn, Mosquitto, MqttUnitHost, mosquitto_binary
+from support.fleet_links import MdashStandIn, Mosquitto, mosquitto_binary
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import STATES, Ledger
+from esp_cabundle.virtual.rpc_links import MqttUnitHost
 
 _n = iter(range(1 << 30))
 

@@ -5,14 +5,12 @@ a signal; and the units it lays out for every board."""
 from __future__ import annotations
 
 import random
-import signal
-import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from support.doc_commands import BIN_DIR
+from support.doc_commands import UnitProcess
 
 from esp_cabundle.boards import list_boards, load_board
 from esp_cabundle.certs import load_certificates
@@ -27,35 +25,6 @@ NEW_CA = canonical(
     dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
 )
 FS_BOARDS = [b.name for b in list_boards() if b.filesystem is not None and b.layout is not None]
-
-
-class Unit:
-    """``esp-cabundle virtual-unit ARGS`` in a child process, its URL read from stdout."""
-
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [str(BIN_DIR / "esp-cabundle"), "virtual-unit", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-
-    def stop(self) -> tuple[int, str]:
-        self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=60)
-        return self.proc.returncode, err
-
-
-@pytest.fixture
-def units() -> Iterator[list[Unit]]:
-    started: list[Unit] = []
-    yield started
-    for unit in started:
-        if unit.proc.poll() is None:
-            unit.proc.kill()
-            unit.proc.wait(timeout=60)
 
 
 def flash(runner: CliRunner, url: str, board: str, tmp_path: Path, *extra: str) -> str:
@@ -73,10 +42,9 @@ def flash(runner: CliRunner, url: str, board: str, tmp_path: Path, *extra: str) 
 
 
 def test_a_board_unit_is_flashed_restored_and_stopped(
-    units: list[Unit], runner: CliRunner, tmp_path: Path
+    start_unit: Callable[..., UnitProcess], runner: CliRunner, tmp_path: Path
 ) -> None:
-    unit = Unit("--board", "mongoose-os-esp32", "--mac", "24:0a:c4:aa:bb:cc")
-    units.append(unit)
+    unit = start_unit("--board", "mongoose-os-esp32", "--mac", "24:0a:c4:aa:bb:cc")
     assert unit.url.startswith("socket://127.0.0.1:"), unit.proc.stderr
     out = flash(runner, unit.url, "mongoose-os-esp32", tmp_path)
     (line,) = out.splitlines()
@@ -92,11 +60,12 @@ def test_a_board_unit_is_flashed_restored_and_stopped(
     assert code == 0 and "stopped: " in err and "sector(s) erased" in err
 
 
-def test_a_dump_unit_holds_the_dump(units: list[Unit], runner: CliRunner, tmp_path: Path) -> None:
+def test_a_dump_unit_holds_the_dump(
+    start_unit: Callable[..., UnitProcess], runner: CliRunner, tmp_path: Path
+) -> None:
     dump = tmp_path / "dump.bin"
     dump.write_bytes(dumps.arduino_dump())
-    unit = Unit("--dump", str(dump), "--rfc2217")
-    units.append(unit)
+    unit = start_unit("--dump", str(dump), "--rfc2217")
     assert unit.url.startswith("rfc2217://127.0.0.1:")
     r = runner.invoke(cli, ["read", "-p", unit.url, "--all", "-o", str(tmp_path / "back.bin")])
     assert r.exit_code == 0, r.output

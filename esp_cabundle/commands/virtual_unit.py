@@ -1,4 +1,6 @@
-"""``esp-cabundle virtual-unit``: a virtual ESP32 to rehearse on, or to test scripts with."""
+"""``esp-cabundle virtual-unit``: a virtual ESP32 to rehearse on, or to test scripts with:
+in download mode for the bench commands, or (``--rpc``) a Mongoose OS unit in the field
+for ``push``."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import threading
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from ..boards import load_board
 from ..errors import InputError
@@ -14,9 +17,25 @@ from ..fileio import read_input
 from ..ui import note
 from ..virtual import VirtualESP32
 from ..virtual.boards import board_image, dump_image
-from .options import board_option, file_option
+from ._virtual_rpc import DEFAULT_ID, RpcOptions, serve_rpc_units
+from .options import board_option, file_option, output_path
 
 __all__ = ["virtual_unit"]
+
+# Options of one kind of unit only (parameter name: flag).
+_SERIAL_ONLY = {
+    "dump": "--dump",
+    "chip": "--chip",
+    "mac": "--mac",
+    "listen": "--listen",
+    "rfc2217": "--rfc2217",
+}
+_FIELD_ONLY = {
+    "ids": "--id",
+    "ca_file": "--ca-file",
+    "fs_image": "--fs-image",
+    "save_fs": "--save-fs",
+}
 
 
 @click.command("virtual-unit")
@@ -52,13 +71,52 @@ __all__ = ["virtual_unit"]
     help="Serve rfc2217:// (reset lines travel, as through esp_rfc2217_server) instead of "
     "a raw socket://.",
 )
+@click.option(
+    "--rpc",
+    metavar="URL",
+    help="Be a Mongoose OS unit in the field instead, for 'push': mqtt://HOST[:PORT] answers "
+    "through the broker there (run one: mosquitto), http://HOST:PORT or ws://HOST:PORT "
+    "serves /rpc there (port 0: any free one). It prints push's options to reach it.",
+)
+@click.option(
+    "--id",
+    "ids",
+    multiple=True,
+    metavar="ID",
+    help=f"With --rpc: the unit's device id (default {DEFAULT_ID}); repeat for several "
+    "units (over HTTP or WebSocket one port each, counting up from PORT).",
+)
+@file_option(
+    "--ca-file",
+    help="With --rpc: the CA file the unit starts with (default: DST Root CA X3, as the "
+    "units that went dark shipped).",
+)
+@file_option(
+    "--fs-image",
+    help="With --rpc: start from this LittleFS or SPIFFS image (e.g. 'esp-cabundle read "
+    "--partition fs_0' of a real unit) instead of the board's factory file system.",
+)
+@click.option(
+    "--save-fs",
+    type=output_path(),
+    metavar="FILE",
+    help="With --rpc and one --id: when stopped, write the unit's file system here (mode "
+    "0600). Nothing else is ever written.",
+)
+@click.pass_context
 def virtual_unit(
+    ctx: click.Context,
     board: str | None,
     dump: Path | None,
     chip: str | None,
     mac: str,
     listen: str,
     rfc2217: bool,
+    rpc: str | None,
+    ids: tuple[str, ...],
+    ca_file: Path | None,
+    fs_image: Path | None,
+    save_fs: Path | None,
 ) -> None:
     """Start a virtual ESP32 in download mode and print its port URL; Ctrl-C stops it.
 
@@ -67,13 +125,38 @@ def virtual_unit(
     on a unit: rehearse a station's run, or test the scripts around it, before touching
     real units. Nothing it holds outlives it.
 
+    With --rpc it is instead a Mongoose OS unit in the field (--board, default
+    mongoose-os-esp32, gives its file system): it answers the RPC that 'push' sends
+    over MQTT, HTTP or WebSocket, from a file system held in memory.
+
     \b
     Examples:
       esp-cabundle virtual-unit --board mdash-arduino
       esp-cabundle virtual-unit --board mongoose-os-esp32 --listen 5555 --mac 24:0a:c4:00:00:01
       esp-cabundle virtual-unit --dump dump.bin --chip esp32 --rfc2217
+      esp-cabundle virtual-unit --rpc mqtt://127.0.0.1:1883 --id dev-1 --ca-file old-ca.pem
+      esp-cabundle virtual-unit --rpc http://127.0.0.1:8080 --id dev-2 --save-fs dev-2.bin
     """
 
+    given = [
+        flag
+        for name, flag in (*_SERIAL_ONLY.items(), *_FIELD_ONLY.items())
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    ]
+    if rpc is not None:
+        serial = [g for g in given if g in _SERIAL_ONLY.values()]
+        if serial:
+            raise InputError(
+                f"{serial[0]} is for a unit in download mode; with --rpc the URL says where "
+                "it answers",
+                hint="--fs-image FILE starts it from a file system (esp-cabundle read --partition)",
+            )
+        opts = RpcOptions(rpc, ids, board, ca_file, fs_image, save_fs)
+        serve_rpc_units(opts, wait_for_signal)
+        return
+    field = [g for g in given if g in _FIELD_ONLY.values()]
+    if field:
+        raise InputError(f"{field[0]} is for a unit in the field: give --rpc URL with it")
     if (board is None) == (dump is None):
         raise InputError("give --board NAME or --dump FILE: what the unit holds")
     host, port = _listen(listen)
@@ -103,6 +186,25 @@ def virtual_unit(
         unit.start(host=host, port=port)
     except OSError as e:
         raise InputError(f"cannot listen on {host}:{port} ({e.strerror or e})") from e
+    try:
+        click.echo(unit.url)  # the first line: what --port takes
+        note(
+            f"virtual {unit.chip.name} ({what}, MAC {mac}) in download mode at {unit.url}; "
+            "Ctrl-C stops it"
+        )
+        wait_for_signal()
+    finally:
+        unit.stop()
+    s = unit.stats
+    note(
+        f"stopped: {s.connections} connection(s), {s.sectors_erased} sector(s) erased, "
+        f"{s.sectors_programmed} programmed"
+    )
+
+
+def wait_for_signal() -> None:
+    """Return once SIGINT (Ctrl-C) or SIGTERM arrives: the way a virtual unit is stopped,
+    so it returns normally (exit 0) and reports what it saw."""
     stop = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
@@ -110,22 +212,11 @@ def virtual_unit(
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        click.echo(unit.url)  # the first line: what --port takes
-        note(
-            f"virtual {unit.chip.name} ({what}, MAC {mac}) in download mode at {unit.url}; "
-            "Ctrl-C stops it"
-        )
         while not stop.wait(0.2):
             pass
     finally:
-        unit.stop()
         for sig, old in previous.items():
             signal.signal(sig, old)
-    s = unit.stats
-    note(
-        f"stopped: {s.connections} connection(s), {s.sectors_erased} sector(s) erased, "
-        f"{s.sectors_programmed} programmed"
-    )
 
 
 def _listen(text: str) -> tuple[str, int]:

@@ -15,9 +15,12 @@ from ..errors import InputError
 __all__ = ["split_url"]
 
 
-def split_url(text: str, option: str, *, example: str, which: str = "") -> SplitResult:
+def split_url(
+    text: str, option: str, *, example: str, which: str = "", any_port: bool = False
+) -> SplitResult:
     """``text`` split, its host and port readable; ``example`` goes in the hint, ``which``
-    tells one of several apart (" (URL 3 of 8)")."""
+    tells one of several apart (" (URL 3 of 8)"); ``any_port``: port 0 (listen on any
+    free one) is allowed."""
     hint = f"e.g. {option} {example}; an IPv6 address goes in brackets: [::1]"
     try:
         parts = urlsplit(text)
@@ -29,7 +32,7 @@ def split_url(text: str, option: str, *, example: str, which: str = "") -> Split
             else "the host is not understood (a '[' without its ']', or no IP address between them)"
         )
         raise InputError(f"{option}{which}: {why}", hint=hint) from None
-    if port == 0:
+    if port == 0 and not any_port:
         raise InputError(f"{option}{which}: the port is not a number in 1-65535", hint=hint)
     host = parts.hostname or ""
     if any(c.isspace() or not c.isprintable() or c in _NOT_IN_HOSTS for c in host):

@@ -5,6 +5,7 @@ system made with the board's profile, as its firmware would have left it: the CA
 the fleets that went dark shipped with (DST Root CA X3 alone, expired since 2021) and
 the board's settings files, so a rehearsal ``flash`` shows the roots it changes and
 keeps the other files. Everything else is erased (no firmware runs on a virtual unit).
+A unit in the field (``virtual-unit --rpc``) holds that file system alone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..fs.edit import pack_image
 from ..partitions import read_partition_table
 from .chips import CHIPS, JEDEC_CAPACITY
 
-__all__ = ["UnitImage", "board_image", "dump_image"]
+__all__ = ["UnitImage", "board_fs_image", "board_image", "dump_image"]
 
 # The CA file a unit starts with: the root mDash and Let's Encrypt fleets relied on.
 SHIPPED_ROOTS = ("dst-root-ca-x3",)
@@ -41,7 +42,7 @@ def board_image(board: Board, *, chip: str | None = None) -> UnitImage:
     board without a partition layout or a file system, or a chip or flash size the
     virtual unit cannot be."""
 
-    fs = board.file_system()
+    board.file_system()  # InputError for a board without one
     if board.layout is None:
         raise InputError(
             f"board {board.name} names no partition layout to lay out a unit with",
@@ -51,14 +52,27 @@ def board_image(board: Board, *, chip: str | None = None) -> UnitImage:
     flash = bytearray(b"\xff" * size)
     table = board.layout.to_binary()
     flash[board.table_offset : board.table_offset + len(table)] = table
-    catalog = Catalog.load()
-    ca = "".join(catalog.certificate(catalog.resolve(a)).pem() for a in SHIPPED_ROOTS)
-    files = [(fs.ca_path, ca.encode())]
-    files += [(path, _settings(board.name, path)) for path in fs.config_files]
     for p in board.fs_partitions(board.layout):
-        image = pack_image(fs.fs_type, fs.profile, p.size, files, platform=fs.platform)
-        flash[p.offset : p.end] = image.data
+        flash[p.offset : p.end] = board_fs_image(board, p.size)
     return UnitImage(_chip(chip or board.chips[0]), bytes(flash))
+
+
+def board_fs_image(board: Board, size: int | None = None, *, ca: bytes | None = None) -> bytes:
+    """The file system a unit of ``board`` leaves the factory with (see the module),
+    ``size`` bytes (default: its first file-system partition's), holding ``ca`` as its
+    CA file instead of the shipped one when given."""
+    fs = board.file_system()
+    if size is None:
+        parts = board.fs_partitions(board.layout) if board.layout is not None else ()
+        if not parts:
+            raise InputError(f"board {board.name} names no file-system partition to size one by")
+        size = parts[0].size
+    if ca is None:
+        catalog = Catalog.load()
+        ca = "".join(catalog.certificate(catalog.resolve(a)).pem() for a in SHIPPED_ROOTS).encode()
+    files = [(fs.ca_path, ca)]
+    files += [(path, _settings(board.name, path)) for path in fs.config_files]
+    return pack_image(fs.fs_type, fs.profile, size, files, platform=fs.platform).data
 
 
 def dump_image(data: bytes, *, chip: str = "esp32", name: str = "dump") -> UnitImage:

@@ -15,7 +15,9 @@ Commands are taken from the files themselves (```sh blocks, Makefile recipes, CM
   (esp_cabundle.virtual) preloaded with the layout the command's board implies.
 - ``esp-cabundle virtual-unit ... --listen PORT &`` starts that command as a child
   process listening on a free port (:class:`BackgroundUnits`); the URL it prints takes the
-  place of the one the line names in later commands, and it is stopped at the end.
+  place of the one the line names in later commands, and it is stopped at the end. So
+  does ``virtual-unit --rpc http://127.0.0.1:PORT &`` (or ``ws://``); ``--rpc mqtt://...``
+  answers through the broker the ``push`` lines reach (:class:`FleetStandIns`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -33,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from types import FunctionType
 from typing import Any
+from urllib.parse import urlsplit
 
 from click.testing import CliRunner
 
@@ -296,17 +300,52 @@ class UnitPool:
 _VIRTUAL_UNIT = re.compile(r"^esp-cabundle virtual-unit\b(?P<args>[^&]*)&\s*$")
 
 
+class UnitProcess:
+    """``esp-cabundle virtual-unit ARGS`` in a child process; ``line`` is the first line
+    it prints (the URL --port takes; with --rpc, push's options to reach it)."""
+
+    def __init__(self, *args: str, cwd: Path | None = None, stderr: int = subprocess.PIPE):
+        self.proc = subprocess.Popen(
+            [str(BIN_DIR / "esp-cabundle"), "virtual-unit", *args],
+            cwd=cwd,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.line = self.proc.stdout.readline().strip()
+
+    @property
+    def url(self) -> str:
+        return self.line
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        """Send ``sig``; its exit code and what it printed on stderr."""
+        self.proc.send_signal(sig)
+        _, err = self.proc.communicate(timeout=COMMAND_TIMEOUT)
+        return self.proc.returncode, err or ""
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=COMMAND_TIMEOUT)
+
+
 class BackgroundUnits:
     """``esp-cabundle virtual-unit ... &`` lines, run as documented: in the background.
 
     Each is started as a child process, listening on a free port instead of the one its
-    ``--listen`` names (tests on a shared machine must not collide); the ``socket://``
-    (or ``rfc2217://``) URL it prints replaces the documented one in later commands.
+    ``--listen`` (or ``--rpc http://HOST:PORT``, ``ws://``) names (tests on a shared
+    machine must not collide); the URL it prints replaces the documented one in later
+    commands. A ``--rpc mqtt://...`` unit is pointed at ``broker(url)`` instead, the broker
+    the ``push`` lines are pointed at.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, broker: Callable[[str], str] | None = None) -> None:
         self._procs: list[subprocess.Popen[str]] = []
         self._urls: dict[str, str] = {}
+        self._broker = broker
 
     def start(self, cmd: Command, cwd: Path) -> bool:
         """Start ``cmd`` if it is such a line (False: it is not)."""
@@ -314,26 +353,41 @@ class BackgroundUnits:
         if m is None:
             return False
         argv = shlex.split(m.group("args"))
+        if "--rpc" in argv:
+            self._start_rpc(cmd, argv, cwd)
+            return True
         assert "--listen" in argv, f"{cmd.source}: name the port, so later lines can use it"
         at = argv.index("--listen") + 1
         host, _, port = argv[at].rpartition(":")
         scheme = "rfc2217" if "--rfc2217" in argv else "socket"
         named = f"{scheme}://{host or '127.0.0.1'}:{port}"
         argv[at] = "0"
-        proc = subprocess.Popen(
-            [str(BIN_DIR / "esp-cabundle"), "virtual-unit", *argv],
-            cwd=cwd,
-            env=child_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self._procs.append(proc)
-        assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+        url = self._spawn(argv, cwd)
         assert url.startswith(f"{scheme}://"), f"{cmd.source}: printed {url!r}"
         self._urls[named] = url
         return True
+
+    def _start_rpc(self, cmd: Command, argv: list[str], cwd: Path) -> None:
+        at = argv.index("--rpc") + 1
+        parts = urlsplit(argv[at])
+        if parts.scheme == "mqtt":
+            assert self._broker is not None, f"{cmd.source}: no broker to point the unit at"
+            argv[at] = self._broker(argv[at])
+            line = self._spawn(argv, cwd)
+            assert line.startswith("--mqtt mqtt://"), f"{cmd.source}: printed {line!r}"
+            return
+        argv[at] = f"{parts.scheme}://{parts.hostname}:0"
+        line = self._spawn(argv, cwd)
+        urls = shlex.split(line)[1::2]
+        assert urls and line.startswith(f"--rpc {parts.scheme}://"), f"{cmd.source}: {line!r}"
+        for n, url in enumerate(urls):
+            self._urls[f"{parts.scheme}://{parts.hostname}:{(parts.port or 80) + n}/rpc"] = url
+
+    def _spawn(self, argv: list[str], cwd: Path) -> str:
+        """Start ``virtual-unit ARGV``; the first line it prints."""
+        unit = UnitProcess(*argv, cwd=cwd, stderr=subprocess.DEVNULL)
+        self._procs.append(unit.proc)
+        return unit.line
 
     def __call__(self, text: str) -> str:
         for named, url in self._urls.items():
@@ -372,7 +426,9 @@ class FleetStandIns:
       gate still checks the units' connection to mdash.net from ``chains/mdash.net.pem``;
     - ``mqtt://HOST[:PORT]`` becomes a mosquitto on 127.0.0.1 serving Mongoose OS units
       ``esp32-0001``-``esp32-0003`` (:meth:`unavailable` says when mosquitto is missing);
-    - ``--rpc URL`` reaches one Mongoose OS unit on 127.0.0.1 over HTTP or WebSocket.
+    - ``--rpc URL`` reaches one Mongoose OS unit on 127.0.0.1 over HTTP or WebSocket,
+      unless the URL is on 127.0.0.1 already: a background ``virtual-unit --rpc`` of the
+      README serves it.
     """
 
     def __init__(self) -> None:
@@ -394,11 +450,15 @@ class FleetStandIns:
         if _MQTT_RE.search(text):
             text = _MQTT_RE.sub(self._mqtt_url(), text)
         m = _RPC_RE.search(text)
-        if m:
+        if m and urlsplit(m.group("url")).hostname != "127.0.0.1":
             lan = self._lan_server()
             url = lan.ws_url if m.group("url").startswith("ws") else lan.http_url
             text = text[: m.start("url")] + url + text[m.end("url") :]
         return text
+
+    def broker(self, url: str) -> str:
+        """The broker ``push`` lines naming ``url`` reach instead."""
+        return _MQTT_RE.sub(self._mqtt_url(), url)
 
     def _mdash_url(self) -> str:
         if self._mdash is None:
@@ -410,8 +470,9 @@ class FleetStandIns:
 
     def _mqtt_url(self) -> str:
         if self._broker is None:
+            from esp_cabundle.virtual.rpc_links import MqttUnitHost
             from support.fleet import mongoose_unit
-            from support.fleet_links import Mosquitto, MqttUnitHost
+            from support.fleet_links import Mosquitto
 
             self._broker = Mosquitto().__enter__()
             units = [mongoose_unit(u) for u in MQTT_UNITS]
@@ -420,8 +481,8 @@ class FleetStandIns:
 
     def _lan_server(self) -> Any:
         if self._lan is None:
+            from esp_cabundle.virtual.rpc_links import LanUnitServer
             from support.fleet import mongoose_unit
-            from support.fleet_links import LanUnitServer
 
             self._lan = LanUnitServer(mongoose_unit("lan-unit"))
         return self._lan

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from esp_cabundle.fs import create_image, open_image
-
-from .rpc_units import MdashUnit, MongooseUnit, SimUnit
+from esp_cabundle.virtual.rpc import MdashUnit, MongooseUnit, SimUnit
 
 __all__ = [
     "LFS_IMAGE",

@@ -3,11 +3,8 @@
 - :class:`Mosquitto`: Debian's real broker, started on a free port with a temporary
   config (optionally a password file or a TLS listener); :func:`mosquitto_binary` says
   where it is (None: tests skip with that reason).
-- :class:`MqttUnitHost`: serves simulated units over MQTT as ``mongoose-os-libs/
-  rpc-mqtt`` does: subscribes ``<id>/rpc`` (QoS 1), drops requests without ``src``,
-  publishes each answer to ``<src>/rpc``.
-- :class:`LanUnitServer`: one unit's ``/rpc`` over HTTP (a frame per POST) and
-  WebSocket (a frame per text message), as ``rpc-common``'s ``mgos_rpc_http_handler``.
+- The units' own links (MQTT; HTTP and WebSocket) are the package's:
+  ``esp_cabundle.virtual.rpc_links``, what ``virtual-unit --rpc`` serves with.
 - :class:`MdashStandIn`: the documented subset of mDash's REST API (``GET
   /api/v2/devices`` with online state, ``POST /api/v2/devices/:id/rpc/:func``; Bearer
   or ``access_token`` auth: 401 without; 404 for an unknown device; ``fail_next``
@@ -17,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
 import os
 import shutil
@@ -27,18 +23,16 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .rpc_units import SimUnit
+from esp_cabundle.virtual.rpc import SimUnit
+from esp_cabundle.virtual.rpc_links import JsonHandler, LoopbackServer
 
 __all__ = [
-    "LanUnitServer",
     "MdashStandIn",
     "Mosquitto",
-    "MqttUnitHost",
     "free_port",
     "mosquitto_binary",
     "started",
@@ -155,129 +149,6 @@ class Mosquitto:
         return ("127.0.0.1", self.port)
 
 
-class MqttUnitHost:
-    """Simulated units answering over MQTT (one client serving them all)."""
-
-    def __init__(self, port: int, units: Iterable[SimUnit], *, workers: int = 8) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        self.units = {u.unit_id: u for u in units}
-        self.dropped_without_src = 0
-        self._pool = ThreadPoolExecutor(workers)
-        self._busy: dict[str, threading.Lock] = {u: threading.Lock() for u in self.units}
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"units-{port}-{id(self)}")
-        self.client.max_inflight_messages_set(0)
-        ready = threading.Event()
-        self.client.on_connect = lambda c, *a: (
-            c.subscribe([(f"{uid}/rpc", 1) for uid in self.units]),
-        )
-        self.client.on_subscribe = lambda *a: ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        if not ready.wait(10):
-            raise RuntimeError("the unit host did not subscribe")
-
-    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        uid = msg.topic[: -len("/rpc")]
-        unit = self.units.get(uid)
-        if unit is not None:
-            self._pool.submit(self._serve, unit, bytes(msg.payload))
-
-    def _serve(self, unit: SimUnit, payload: bytes) -> None:
-        try:
-            src = json.loads(payload).get("src")
-        except (ValueError, AttributeError):
-            src = None
-        if not src:
-            self.dropped_without_src += 1  # rpc-mqtt: "Drop frame without src"
-            return
-        with self._busy[unit.unit_id]:
-            answer = unit.handle(payload)
-        if answer is not None:
-            self.client.publish(f"{src}/rpc", answer, qos=1)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-class _Quiet(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def body(self) -> bytes:
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class LanUnitServer:
-    """One unit's ``/rpc`` on 127.0.0.1, over HTTP and (on another port) WebSocket."""
-
-    def __init__(self, unit: SimUnit) -> None:
-        self.unit = unit
-        self._lock = threading.Lock()
-        outer = self
-
-        class Handler(_Quiet):
-            def do_POST(self) -> None:
-                frame = self.body()
-                if self.path != "/rpc":
-                    self.reply(404, b"")
-                    return
-                with outer._lock:
-                    answer = outer.unit.handle(frame)
-                if answer is None:  # offline: the connection just dies
-                    self.close_connection = True
-                    with contextlib.suppress(OSError):
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.reply(200, answer)
-
-        self.http = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-        from websockets.sync.server import serve
-
-        def ws_handler(ws: Any) -> None:
-            for message in ws:
-                data = message.encode() if isinstance(message, str) else message
-                with self._lock:
-                    answer = self.unit.handle(data)
-                if answer is not None:
-                    ws.send(answer.decode())
-
-        self.ws = serve(ws_handler, "127.0.0.1", 0)
-        threading.Thread(target=self.ws.serve_forever, daemon=True).start()
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.http.server_address[1]}/rpc"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.ws.socket.getsockname()[1]}/rpc"
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-        self.ws.shutdown()
-
-
 class MdashStandIn:
     """mDash's REST API on 127.0.0.1 in front of simulated mDash units."""
 
@@ -291,21 +162,21 @@ class MdashStandIn:
         self._ids = iter(range(1, 1 << 30))
         outer = self
 
-        class Handler(_Quiet):
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 outer.serve(self, "GET")
 
             def do_POST(self) -> None:
                 outer.serve(self, "POST")
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
+        self.server = LoopbackServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/api/v2"
 
-    def _auth(self, h: _Quiet, query: dict[str, list[str]]) -> str | None:
+    def _auth(self, h: JsonHandler, query: dict[str, list[str]]) -> str | None:
         header = h.headers.get("Authorization", "")
         if header == f"Bearer {self.api_key}":
             return "bearer"
@@ -313,9 +184,11 @@ class MdashStandIn:
             return "access_token"
         return None
 
-    def serve(self, h: _Quiet, verb: str) -> None:
+    def serve(self, h: JsonHandler, verb: str) -> None:
         parts = urlsplit(h.path)
         body = h.body() if verb == "POST" else b""
+        if body is None:
+            return
         auth = self._auth(h, parse_qs(parts.query))
         self.requests.append((verb, parts.path, auth or "none"))
         if auth is None:

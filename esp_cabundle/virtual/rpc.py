@@ -1,6 +1,8 @@
-"""Simulated units in the field: the RPC file services of Mongoose OS and mDash on top
-of the project's own LittleFS and SPIFFS images, so every result can be mounted and
-checked file by file.
+"""Virtual units in the field: the RPC file services of Mongoose OS and mDash on top
+of the project's own LittleFS and SPIFFS images, held in memory, so every result can be
+mounted and checked file by file. ``esp-cabundle virtual-unit --rpc`` serves one to
+rehearse ``push`` on (:mod:`.rpc_links` carries the frames); the test suite pushes to
+fleets of them.
 
 One simulator per frame shape, each faithful to the public source it names:
 
@@ -23,8 +25,12 @@ answer of 3 MiB),
 ``silent`` (never answers), ``corrupt_writes`` (the first N puts store a flipped bit),
 and ``Sys.Reboot`` (offline for ``reboot_time`` seconds, uptime restarts).
 
+Faults are for the test suite; a unit started by ``virtual-unit`` has none.
+
 Not faithful: no RAM limits, no frame-size limit of its own (the tests check frame
-sizes from the recorded calls), no file-system timing, one request at a time per unit.
+sizes from the recorded calls), no file-system timing, one request at a time per unit,
+and parameters of the wrong type get a generic 400 (the firmware's JSON scanner reads
+them its own way).
 """
 
 from __future__ import annotations
@@ -153,6 +159,8 @@ class SimUnit:
                 body: dict[str, Any] = {"result": result}
             except _Error as e:
                 body = {"error": {"code": e.code, "message": e.message}}
+            except (TypeError, ValueError, OverflowError):  # "offset": "x", "len": 1e999
+                body = {"error": {"code": 400, "message": "invalid parameters"}}
             answer = self.envelope(req, body)
             if method == "Sys.Reboot":
                 self.online_at = time.monotonic() + self.reboot_time
@@ -249,7 +257,8 @@ class MongooseUnit(SimUnit):
     """A Mongoose OS unit (rpc-service-fs, rpc-common)."""
 
     shape = "args"
-    fw_version: str = "2.20.0"
+    fw_version: str = "2.20.0"  # the application's
+    mg_version: str = "2.20.0"  # Mongoose OS's
 
     def envelope(self, req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"id": req.get("id"), "src": self.unit_id}
@@ -304,7 +313,7 @@ class MongooseUnit(SimUnit):
                 "app": "demo",
                 "fw_version": self.fw_version,
                 "fw_id": "20240101-000000",
-                "mg_version": "2.20.0",
+                "mg_version": self.mg_version,
                 "arch": "esp32",
                 "uptime": self._uptime(),
             }

@@ -1,0 +1,209 @@
+"""``virtual-unit --rpc``: Mongoose OS units in the field, held in memory, for ``push`` to
+reach over MQTT (through the user's broker), HTTP or WebSocket; the one file it may
+write is the one ``--save-fs`` names, once it stops."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..boards import Board, load_board
+from ..certs import load_certificates
+from ..errors import ImageError, InputError
+from ..fileio import PRIVATE, read_input, refuse_clobbering, write_atomic
+from ..fs import open_image
+from ..push.urls import split_url
+from ..text import plural
+from ..ui import note
+from ..virtual.boards import board_fs_image
+from ..virtual.rpc import MongooseUnit
+from ..virtual.rpc_links import LanUnitServer, MqttUnitHost, url_host
+
+__all__ = ["DEFAULT_ID", "RpcOptions", "serve_rpc_units"]
+
+DEFAULT_BOARD = "mongoose-os-esp32"
+DEFAULT_ID = "esp32-virtual"
+_EXAMPLE = "mqtt://127.0.0.1:1883 or http://127.0.0.1:8080"
+_SCHEMES = {"mqtt": 1883, "http": 80, "ws": 80}
+_NOT_IN_IDS = frozenset("/#+")  # MQTT topic separators and wildcards
+
+
+@dataclass(frozen=True, slots=True)
+class RpcOptions:
+    url: str
+    ids: tuple[str, ...]
+    board: str | None
+    ca_file: Path | None
+    fs_image: Path | None
+    save_fs: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    scheme: str
+    host: str
+    port: int
+
+
+def serve_rpc_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
+    """Start the units, print push's options for them, ``wait()`` for the stop signal,
+    then report what changed on each (and save its file system when asked)."""
+    where = _parse_url(opts.url)
+    ids = _check_ids(opts.ids or (DEFAULT_ID,))
+    if opts.save_fs is not None:
+        _check_output(opts, ids)
+    board = load_board(opts.board or DEFAULT_BOARD)
+    _check_board(board)
+    ca_path = board.file_system().ca_path
+    image, origin = _initial_image(board, opts)
+    version = board.version or (board.firmware.default if board.firmware else "2.20.0")
+    units = [MongooseUnit(uid, open_image(image), mg_version=version) for uid in ids]
+    before = {u.unit_id: u.image.read(ca_path) for u in units}
+    name = board.full_name if board.version_given else board.name
+    servers, line, how = _start(where, units)
+    try:
+        click.echo(line)  # the first line: push's options to reach the units
+        note(
+            f"virtual Mongoose OS unit{'s' if len(ids) > 1 else ''} {', '.join(ids)} "
+            f"(board {name}; {ca_path}: {origin}) answering RPC {how}; "
+            f"Ctrl-C stops it\n  push to it: esp-cabundle push {line} --board "
+            f"{name} --bundle ca.pem"
+        )
+        wait()
+    finally:
+        for server in servers:
+            server.close()
+    for unit in units:
+        now = unit.image.read(ca_path) if unit.image.exists(ca_path) else None
+        note(f"stopped {unit.unit_id}: {_change(ca_path, before[unit.unit_id], now, unit)}")
+    if opts.save_fs is not None:
+        write_atomic(opts.save_fs, units[0].image_bytes(), mode=PRIVATE)
+        note(f"wrote {units[0].unit_id}'s file system to {opts.save_fs}")
+
+
+def _change(path: str, old: bytes, new: bytes | None, unit: MongooseUnit) -> str:
+    calls = plural(len(unit.calls), "RPC call")
+    if new is None:
+        return f"{calls}; {path} removed"
+    if new == old:
+        return f"{calls}; {path} unchanged"
+    digest = hashlib.sha256(new).hexdigest()
+    return f"{calls}; {path} changed: {len(new)} bytes, SHA-256 {digest[:16]}..."
+
+
+def _parse_url(text: str) -> _Where:
+    parts = split_url(text, "--rpc", example=_EXAMPLE, any_port=True)
+    scheme = parts.scheme.lower()
+    if scheme not in _SCHEMES:
+        raise InputError(
+            f"--rpc: a virtual unit serves mqtt://, http:// or ws://, not {scheme or 'no'}://",
+            hint=f"e.g. --rpc {_EXAMPLE} (no TLS: it listens on this machine)",
+        )
+    if not parts.hostname:
+        raise InputError("--rpc: the URL names no host", hint=f"e.g. --rpc {_EXAMPLE}")
+    if parts.username or parts.password:
+        raise InputError(
+            "--rpc: a broker or server that asks for a user and password is not supported",
+            hint="use a broker that lets clients from this machine in anonymously",
+        )
+    allowed = ("", "/") if scheme == "mqtt" else ("", "/", "/rpc")
+    if parts.path not in allowed or parts.query or parts.fragment:
+        serves = "the broker's <id>/rpc topic" if scheme == "mqtt" else "/rpc"
+        raise InputError(f"--rpc: give no path: the unit serves {serves}")
+    port = parts.port if parts.port is not None else _SCHEMES[scheme]
+    if scheme == "mqtt" and port == 0:
+        raise InputError("--rpc: port 0 names no broker", hint="the broker's port: 1883")
+    return _Where(scheme, parts.hostname, port)
+
+
+def _check_ids(ids: Sequence[str]) -> tuple[str, ...]:
+    for uid in ids:
+        bad = not uid or len(uid) > 128 or any(c in _NOT_IN_IDS for c in uid)
+        if bad or any(c.isspace() or not c.isprintable() for c in uid):
+            raise InputError(
+                f"--id {uid!r}: not a device id (1 to 128 printable characters, no space, "
+                "'/', '#' or '+')"
+            )
+    if len(set(ids)) != len(ids):
+        raise InputError("--id: the same device id is given twice")
+    return tuple(ids)
+
+
+def _check_output(opts: RpcOptions, ids: tuple[str, ...]) -> None:
+    assert opts.save_fs is not None
+    if len(ids) > 1:
+        raise InputError("--save-fs keeps one unit's file system: give one --id with it")
+    inputs = [(n, p) for n, p in (("--fs-image", opts.fs_image), ("--ca-file", opts.ca_file)) if p]
+    refuse_clobbering([("--save-fs", opts.save_fs)], inputs)
+    parent = opts.save_fs.parent
+    if not parent.is_dir():
+        raise InputError("no such directory to write the file system to", path=str(parent))
+
+
+def _check_board(board: Board) -> None:
+    name = board.firmware.name if board.firmware else None
+    if name != "mongoose-os":
+        raise InputError(
+            f"--rpc serves Mongoose OS RPC; board {board.name} runs "
+            f"{name or 'no firmware the tool knows'}",
+            hint="a Mongoose OS board: --board mongoose-os-esp32 or mongoose-os-esp32-spiffs",
+        )
+
+
+def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
+    """The file system every unit starts with, and where its CA file came from."""
+    ca_path = board.file_system().ca_path
+    ca = None
+    if opts.ca_file is not None:
+        ca = read_input(opts.ca_file, what="CA file")
+        load_certificates(ca, source=str(opts.ca_file))  # a CA file, and no private key
+    if opts.fs_image is None:
+        origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"
+        return board_fs_image(board, ca=ca), origin
+    try:
+        image = open_image(read_input(opts.fs_image, what="file-system image", devices=False))
+        if ca is not None:
+            image.write(ca_path, ca)
+            return image.to_bytes(), f"from {opts.ca_file}"
+    except ImageError as e:
+        if e.path is not None:
+            raise
+        raise ImageError(e.reason, path=str(opts.fs_image), hint=e.hint) from None
+    if not image.exists(ca_path):
+        raise InputError(
+            f"the image holds no {ca_path}: not a unit of board {board.name}?",
+            path=str(opts.fs_image),
+            hint="give the CA file it should hold with --ca-file, or the unit's --board",
+        )
+    return image.to_bytes(), f"as in {opts.fs_image}"
+
+
+def _start(where: _Where, units: list[MongooseUnit]) -> tuple[list[Any], str, str]:
+    """The servers, push's options to reach the units, and how they answer."""
+    if where.scheme == "mqtt":
+        host = MqttUnitHost(where.port, units, host=where.host)
+        devices = " ".join(f"--device {u.unit_id}" for u in units)
+        url = f"mqtt://{url_host(where.host)}:{where.port}"
+        return [host], f"--mqtt {url} {devices}", f"over MQTT through the broker at {url}"
+    if where.port and where.port + len(units) - 1 > 65535:
+        raise InputError(f"--rpc: {len(units)} units need ports {where.port} and up, past 65535")
+    servers: list[LanUnitServer] = []
+    try:
+        for n, unit in enumerate(units):
+            port = where.port + n if where.port else 0
+            if where.scheme == "ws":
+                servers.append(LanUnitServer(unit, host=where.host, http_port=None, ws_port=port))
+            else:
+                servers.append(LanUnitServer(unit, host=where.host, ws_port=None, http_port=port))
+    except BaseException:
+        for s in servers:
+            s.close()
+        raise
+    urls = [s.ws_url if where.scheme == "ws" else s.http_url for s in servers]
+    kind = "WebSocket" if where.scheme == "ws" else "HTTP"
+    return servers, " ".join(f"--rpc {u}" for u in urls), f"over {kind} at {', '.join(urls)}"
