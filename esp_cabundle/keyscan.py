@@ -128,14 +128,21 @@ _C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{2}"
 # Soundness of searching runs from their "30" bytes only: a key's DER or BER opens with
 # a SEQUENCE, 0x30, and _scan_der finds a key at any offset of a run's bytes. The search
 # tries every "\\x30" and "0x30" not inside a run already matched; a run is maximal (a
-# separator holds no token), so one holding the key's first byte runs to its last
-# (tests/test_keyscan.py::test_c_hex_runs_start_only_at_0x30). The work stays in re: its
-# search looks only at "\\" and "0" bytes (the pattern's first-byte set).
+# separator holds no token), so one holding the key's first byte runs to its last. Runs
+# of fewer than _C_HEX_MIN bytes are not decoded: the smallest structure der_key_kind
+# takes for a key has 7 (SEC1: 30 05 02 01 01 24 80; every other shape needs more).
+# tests/test_keyscan.py::test_c_hex_runs_start_only_at_0x30 checks both. The work stays
+# in re: the pattern opens with the literal "x30", found by re's fast scan for its first
+# byte, and looks back for the "\\" or "0" before it (a "[\\0]" first-byte set was 6x
+# slower: "0" abounds in base64).
 # re keeps a backtracking entry per repetition of a group: a run is matched _C_HEX_CHUNK
 # tokens at a time (8 MiB of "0x30, " as one match held 336 MiB).
+_C_HEX_MIN = 7
 _C_HEX_CHUNK = 1024
 _C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"){0,48}" + _C_HEX_TOKEN + rb")"
-_C_HEX_RUN = re.compile(rb"(?:\\x|0x)30" + _C_HEX_MORE + rb"{0,%d}" % _C_HEX_CHUNK)
+_C_HEX_RUN = re.compile(
+    rb"x30(?<=[\\0]x30)" + _C_HEX_MORE + rb"{%d,%d}" % (_C_HEX_MIN - 1, _C_HEX_CHUNK)
+)
 _C_HEX_RUN_MORE = re.compile(_C_HEX_MORE + rb"{1,%d}" % _C_HEX_CHUNK)
 _C_COMMENT_RE = re.compile(_C_COMMENT)
 _C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"'
@@ -429,13 +436,14 @@ def _scan_c_hex(low: bytes) -> tuple[str, int] | None:
     """A DER or BER key spelt as C hex bytes (see _C_HEX_RUN) in the lower-cased text."""
     pos = 0
     while (run := _C_HEX_RUN.search(low, pos)) is not None:
-        pieces, pos = [run.group()], run.end()
+        start = run.start() - 1  # the "\\" or "0" before "x30"
+        pieces, pos = [low[start : run.end()]], run.end()
         while (more := _C_HEX_RUN_MORE.match(low, pos)) is not None:
             pieces.append(more.group())
             pos = more.end()
         found = _scan_der(_c_hex_bytes(b"".join(pieces)))
         if found is not None:
-            return f"{found[0]} spelt as C hex bytes", run.start()
+            return f"{found[0]} spelt as C hex bytes", start
     return None
 
 

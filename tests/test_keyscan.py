@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import random
 import shutil
 import subprocess
@@ -361,6 +362,15 @@ def test_c_hex_runs_start_only_at_0x30() -> None:
             found = find_private_key(text)
             # another SEQUENCE around a key may still be one: only "no 0x30 at the key" counts
             assert found is None or text.find(b"30", found.offset) < text.find(b"31"), layout
+    # the smallest structure der_key_kind calls a key: 7 bytes, the shortest run decoded
+    tiny = bytes.fromhex("30050201012480")
+    assert der_key_kind(tiny) == "SEC1 EC"
+    for layout, text in _c_layouts(tiny).items():
+        assert find_private_key(text) is not None, layout
+    alphabet = bytes.fromhex("0001020304050630318081a024")
+    for size in range(2, 7):
+        for rest in itertools.product(alphabet, repeat=size - 1):
+            assert der_key_kind(b"\x30" + bytes(rest)) is None, rest
     # a run is matched 1024 tokens at a time: a key across the seam is found
     seam = b"\x30" + b"\x01" * 1000 + key
     assert find_private_key(c_string_lines(seam)) is not None
@@ -402,6 +412,7 @@ def test_build_reads_a_commented_ca_pem(in_tmp: Path, runner: CliRunner) -> None
         b"\\x30 {,",  # a run at every mark
         b'"\\x30\\x82" \n',  # one run over every literal
         b"\\x30 x",  # a run of one byte at every sixth
+        b"x30",  # "0x30" at every third byte, runs of one byte
         b",/* */0x30 ",  # a start after a comment, a run of one byte
         b"/* \\x30 0x30 // */ ",  # comments that never close as separators
         b",",
