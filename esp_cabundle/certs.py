@@ -393,13 +393,16 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
             "ESP-IDF bundle or a flash dump",
         )
     if kind == "der":
-        return tuple(load_der_sequence(data, source))
+        return tuple(_load_der_sequence(data, source))
     text = data.decode("utf-8", errors="replace")
     if kind in ("c-strings", "c-array"):
         from .certs_c import load_c_source  # deferred: C source only
 
-        return _nonempty(load_c_source(text, data, kind, source), source)
-    return _nonempty(list(load_pem_text(text, source, None)), source)
+        if kind == "c-array":
+            _refuse_pem_keys(text, source, None)
+        certs = load_c_source(text, data, kind, source, pem=_load_pem_text, der=_load_der_sequence)
+        return _nonempty(certs, source)
+    return _nonempty(list(_load_pem_text(text, source, None)), source)
 
 
 def _nonempty(certs: list[Certificate], source: str) -> tuple[Certificate, ...]:
@@ -421,7 +424,7 @@ def _der_is_private_key(element: bytes) -> bool:
     return len(element) > hdr and element[hdr] == 0x02
 
 
-def load_der_sequence(data: bytes, source: str, line: int | None = None) -> Iterator[Certificate]:
+def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Iterator[Certificate]:
     pos = 0
     while pos < len(data):
         if data[pos] in (0x00, 0xFF) and all(b == data[pos] for b in data[pos:]):
@@ -459,7 +462,7 @@ def load_der_sequence(data: bytes, source: str, line: int | None = None) -> Iter
         pos = end
 
 
-def refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None:
+def _refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None:
     for m in _BEGIN_RE.finditer(text):
         if "PRIVATE KEY" in m.group(1):
             raise PrivateKeyError(
@@ -476,11 +479,11 @@ def _line_at(text: str, pos: int, line_map: list[int] | None) -> int:
     return line_map[min(index, len(line_map) - 1)] if line_map else index + 1
 
 
-def load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterator[Certificate]:
+def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterator[Certificate]:
     """Every certificate block, found by its armour wherever it stands as mbedTLS finds
     it (``strstr``): one block's END and the next one's BEGIN may share a line."""
     # Refuse keys before yielding anything: no partial result ever leaves with a key beside it.
-    refuse_pem_keys(text, source, line_map)
+    _refuse_pem_keys(text, source, line_map)
     marks = list(_ARMOUR_RE.finditer(text))
     k = 0
     while k < len(marks):

@@ -10,25 +10,31 @@ are scanned for private keys before any certificate is read: ``"\\x30\\x82..."``
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from .c_literals import scan_c, strings_to_text
-from .certs import load_der_sequence, load_pem_text, refuse_pem_keys
 from .errors import CertificateError
 from .keyscan import refuse_private_keys
 
 if TYPE_CHECKING:
     from .certs import Certificate
 
+# certs' readers, passed in (certs imports this module): PEM text with its line map, and
+# concatenated DER with the line of the array holding it.
+PemReader = Callable[[str, str, "list[int] | None"], Iterator["Certificate"]]
+DerReader = Callable[[bytes, str, "int | None"], Iterator["Certificate"]]
+
 __all__ = ["load_c_source"]
 
 
-def load_c_source(text: str, data: bytes, kind: str, source: str) -> list[Certificate]:
+def load_c_source(
+    text: str, data: bytes, kind: str, source: str, *, pem: PemReader, der: DerReader
+) -> list[Certificate]:
     """Every certificate in C source ``text`` (decoded from ``data``), ``kind`` being
     what :func:`.sniff.sniff_kind` said ("c-strings" or "c-array"); possibly none."""
     if kind == "c-array":
-        refuse_pem_keys(text, source, None)
-        return _load_c_arrays(text, source, require=True)
+        return _load_c_arrays(text, source, pem, der, require=True)
     scan = scan_c(text)
     pem_text, line_map = strings_to_text(scan)
     # The bytes the literals compile to ("\x30\x82..." spells a DER key in escapes).
@@ -36,7 +42,7 @@ def load_c_source(text: str, data: bytes, kind: str, source: str) -> list[Certif
     if compiled != data:
         refuse_private_keys(compiled, source=f"{source} (its string literals, compiled)")
     try:
-        certs = list(load_pem_text(pem_text, source, line_map))
+        certs = list(pem(pem_text, source, line_map))
     except CertificateError as e:
         if not scan.unknown_escapes:
             raise
@@ -49,7 +55,7 @@ def load_c_source(text: str, data: bytes, kind: str, source: str) -> list[Certif
             hint="write the literal as the PEM line it stands for",
         ) from e
     # Arrays may sit beside strings in the same file.
-    certs += _load_c_arrays(text, source, require=False)
+    certs += _load_c_arrays(text, source, pem, der, require=False)
     if not certs and scan.disabled_literals:
         raise CertificateError(
             "no certificate found: its PEM text is in string literals inside '#if 0' "
@@ -60,7 +66,9 @@ def load_c_source(text: str, data: bytes, kind: str, source: str) -> list[Certif
     return certs
 
 
-def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:
+def _load_c_arrays(
+    text: str, source: str, pem: PemReader, der: DerReader, *, require: bool
+) -> list[Certificate]:
     scan = scan_c(text)
     if scan.bad_arrays:
         line, why = scan.bad_arrays[0]
@@ -76,12 +84,12 @@ def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate
     for array in scan.arrays:
         data = array.data.rstrip(b"\0")
         if data[:1] == b"\x30":
-            certs.extend(load_der_sequence(array.data, source, array.line))
+            certs.extend(der(array.data, source, array.line))
         elif b"-----BEGIN" in data:
             # PEM text spelled out as bytes ({0x2d, 0x2d, ..., '\\0'}): errors point at the array.
-            pem = data.decode("utf-8", errors="replace")
-            line_map = [array.line] * (len(pem.splitlines()) + 1)
-            certs.extend(load_pem_text(pem, source, line_map))
+            pem_text = data.decode("utf-8", errors="replace")
+            line_map = [array.line] * (len(pem_text.splitlines()) + 1)
+            certs.extend(pem(pem_text, source, line_map))
     if require and not certs:
         raise CertificateError("no certificate found in the C byte arrays", path=source)
     return certs
