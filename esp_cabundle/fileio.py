@@ -22,6 +22,7 @@ __all__ = [
     "PUBLIC",
     "TEMP_SUFFIX",
     "file_kind",
+    "is_found",
     "is_named",
     "is_temporary_name",
     "kept_from_others",
@@ -109,6 +110,27 @@ def is_named(path: str | Path, *, directory: bool = True) -> bool:
     except (OSError, ValueError):
         return False
     return directory or not os.path.isdir(path)
+
+
+def is_found(path: str | Path, *, what: str, hint: str) -> bool:
+    """:func:`is_named` (``directory=False``) for a file a command reads without being
+    told to (``./ca.pem``, ``./cabundle.yaml``, ``chains/NAME.pem``), refusing a FIFO, a
+    socket or a device there (``what``, ``hint``: the refusal's words) before anything
+    opens it. Opening a FIFO with no writer hangs; ignoring one would silently judge or
+    build from something else than the file the user keeps under that name."""
+    if not is_named(path, directory=False):
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # a link leading nowhere or in a loop: reading it says so
+        return True
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"is {file_kind(mode)}, not a {what}; nothing was read from it",
+            path=str(path),
+            hint=hint,
+        )
+    return True
 
 
 _KINDS = (
