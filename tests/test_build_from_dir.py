@@ -41,7 +41,8 @@ def test_a_pem_output_in_from_dir_is_not_packed(in_tmp: Path, runner: CliRunner,
     notes = _build_twice(
         in_tmp,
         runner,
-        f"  - {{format: pem, path: data/{name}}}\n  - {{format: littlefs, path: fs.bin, {IMAGE}}}\n",
+        f"  - {{format: pem, path: data/{name}}}\n"
+        f"  - {{format: littlefs, path: fs.bin, {IMAGE}}}\n",
     )
     files = _files(in_tmp / "fs.bin")
     assert sorted(files) == ["/ca.pem", "/conf.json"]
