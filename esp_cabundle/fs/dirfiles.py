@@ -61,11 +61,16 @@ class DirFiles:
 
     @property
     def private(self) -> bool:
+        """The image must be written 0600: it carries a file (or key) its owner kept from
+        other users, and an image is as readable as any of its files."""
         return bool(self.hidden)
 
 
 @dataclass(slots=True)
 class _Walk:
+    """One walk's state, so the recursion shares the entry count and byte total that
+    bound it, and every note is collected in the order the entries were met."""
+
     root: Path
     real_root: str
     follow: bool
@@ -174,7 +179,10 @@ class _Walk:
 
 
 def _holds_fs(data: bytes) -> bool:
-    """The bytes are (or look like) a file-system image."""
+    """The bytes are (or look like) a file-system image: only such a file at the output's
+    path is an earlier image to leave out; any other file there is one to pack, and
+    writing the image over it would lose it. A damaged image counts: it is no user's
+    file either."""
     try:
         return detect_fs_type(data) is not None
     except ImageError:
