@@ -146,11 +146,14 @@ def build_bundle(
     private: set[Path] = set()
     dir_notes: list[str] = []
     dir_warnings: list[str] = []
+    written = [(f"{out.format} output", out.path) for out in outputs]
+    written += [("lock file", lock_path)] if lock_path is not None else []
     for out in outputs:
         if out.format not in FORMATS:
             raise InputError(f"unknown output format '{out.format}'")
         if out.format in IMAGE_FORMATS:
-            packed = _image(ca, out, per_board)
+            others = [(what, p) for what, p in written if p != out.path]
+            packed = _image(ca, out, per_board, others)
             data = packed.data
             if packed.private:
                 private.add(out.path)
@@ -172,10 +175,14 @@ def build_bundle(
 
 
 def _image(
-    ca: GatedCA, out: OutputSpec, per_board: Mapping[tuple[str, str | None], GatedCA]
+    ca: GatedCA,
+    out: OutputSpec,
+    per_board: Mapping[tuple[str, str | None], GatedCA],
+    others: Sequence[tuple[str, Path]],
 ) -> PackedImage:
     """A file-system image output, holding the CA this build gated (for its board, when
-    it names one)."""
+    it names one); ``others``, the build's other outputs and lock file, are never packed
+    from its ``from_dir``: what is there is the last run's."""
     image = out.options.get("image")
     if not isinstance(image, ImageOutput):
         raise InputError(
@@ -185,7 +192,7 @@ def _image(
         )
     if image.board is not None:
         ca = per_board[(image.board.full_name, image.spec.ca_path)]
-    return render_image_output(ca, image, path=out.path)
+    return render_image_output(ca, image, path=out.path, others=others)
 
 
 def _inputs(

@@ -24,7 +24,7 @@ from .chains import (
     load_chain_file,
 )
 from .errors import CertificateError, DeviceError, InputError, VerdictError
-from .fileio import is_named, read_input, write_all_atomic
+from .fileio import is_found, read_input, write_all_atomic
 from .firmware import ca_set_info, load_ca_set, load_firmware
 from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 from .limits import MAX_CERT_INPUT
@@ -141,11 +141,15 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
     the default preset) resolves to — what ``build`` would write."""
     here = cwd or Path.cwd()
     pem = here / "ca.pem"
-    if is_named(pem, directory=False):  # a link leading nowhere too: reading it says so
+    hint = "check judges ./ca.pem when present: remove or rename it, or name one with --bundle"
+    if is_found(pem, what="bundle file", hint=hint):  # a link leading nowhere: reading says so
         return load_trust_set(pem)
     if config is not None:
+        hint = "check judges the file the config's build wrote: remove it, or use --bundle"
         for out in config.outputs:  # their paths already joined to the config's directory
-            if out.format in _READABLE_OUTPUTS and is_named(out.path, directory=False):
+            if out.format in _READABLE_OUTPUTS and is_found(
+                out.path, what=f"{out.format} output", hint=hint
+            ):
                 return load_trust_set(out.path)
     spec = config.spec if config is not None else BundleSpec()
     bundle = resolve_bundle(spec, Catalog.load()).bundle
@@ -297,7 +301,11 @@ def target_items(
                 chain = load_chain_file(path)
             except InputError as e:
                 raise InputError(f"target '{t.name}': {e.message}", hint=e.hint) from e
-        elif is_named(path, directory=False):
+        elif is_found(
+            path,
+            what=f"saved chain of target '{t.name}'",
+            hint="a target's saved chain is read when present: remove it to capture one live",
+        ):
             chain = load_chain_file(path)
         elif t.host and live:
             if progress:

@@ -20,7 +20,7 @@ from typing import Any
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .errors import InputError
-from .fileio import is_named
+from .fileio import is_found
 from .formats import FORMATS
 from .images import IMAGE_FORMATS, image_output
 from .yamlnodes import Node, compose_yaml, read_yaml_text, to_nodes
@@ -99,9 +99,11 @@ def leads_outside(base: Path, path: Path) -> str | None:
 
 
 def find_config(start: Path | None = None) -> Path | None:
-    """``cabundle.yaml`` in the working directory, if there is one."""
+    """``cabundle.yaml`` in the working directory, if there is one (a FIFO or device
+    there is refused, never opened)."""
     p = (start or Path.cwd()) / CONFIG_NAME
-    return p if is_named(p, directory=False) else None
+    hint = f"{CONFIG_NAME} here is read as the config: remove or rename it, or name one with -c"
+    return p if is_found(p, what="config file", hint=hint) else None
 
 
 def load_config(path: str | Path) -> Config:

@@ -22,6 +22,7 @@ __all__ = [
     "PUBLIC",
     "TEMP_SUFFIX",
     "file_kind",
+    "is_found",
     "is_named",
     "is_temporary_name",
     "kept_from_others",
@@ -60,7 +61,7 @@ def read_input(
     try:
         if not devices and stat.S_ISCHR(os.stat(p).st_mode):
             raise error(
-                f"is a character device (a serial port, /dev/zero ...), not a {what}",
+                f"is a character device (a serial port, /dev/zero ...), not {_a(what)}",
                 path=str(p),
                 hint="a unit is read with --port PORT (esp-cabundle read --port PORT --all "
                 "-o dump.bin saves its flash); another command's output can come through "
@@ -90,13 +91,18 @@ def read_input(
             ) from e
         raise error(f"no such {what}", path=str(p), hint=hint) from e
     except IsADirectoryError as e:
-        raise error(f"is a directory, expected a {what}", path=str(p)) from e
+        raise error(f"is a directory, expected {_a(what)}", path=str(p)) from e
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise error(
                 f"is a symbolic link that loops ({e.strerror}): no {what} to read", path=str(p)
             ) from e
         raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
+
+
+def _a(noun: str) -> str:
+    """``noun`` with its article, for messages whose noun the caller picks ("an image")."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def is_named(path: str | Path, *, directory: bool = True) -> bool:
@@ -109,6 +115,27 @@ def is_named(path: str | Path, *, directory: bool = True) -> bool:
     except (OSError, ValueError):
         return False
     return directory or not os.path.isdir(path)
+
+
+def is_found(path: str | Path, *, what: str, hint: str) -> bool:
+    """:func:`is_named` (``directory=False``) for a file a command reads without being
+    told to (``./ca.pem``, ``./cabundle.yaml``, ``chains/NAME.pem``), refusing a FIFO, a
+    socket or a device there (``what``, ``hint``: the refusal's words) before anything
+    opens it. Opening a FIFO with no writer hangs; ignoring one would silently judge or
+    build from something else than the file the user keeps under that name."""
+    if not is_named(path, directory=False):
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # a link leading nowhere or in a loop: reading it says so
+        return True
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"is {file_kind(mode)}, not {_a(what)}; nothing was read from it",
+            path=str(path),
+            hint=hint,
+        )
+    return True
 
 
 _KINDS = (

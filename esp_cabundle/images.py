@@ -11,7 +11,7 @@ error, as an image the firmware cannot mount would be.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -218,13 +218,19 @@ def _opt(options: Mapping[str, Any], key: str) -> str | None:
 
 
 def render_image_output(
-    ca: GatedCA, output: ImageOutput, *, path: Path | None = None
+    ca: GatedCA,
+    output: ImageOutput,
+    *,
+    path: Path | None = None,
+    others: Sequence[tuple[str, Path]] = (),
 ) -> PackedImage:
     """The image holding the gated CA (and ``from_dir``'s files), mounted again and read
     back before it is returned; ``private`` when a file packed was kept from others. An
     output that names a board takes only a CA gated for that board (InputError
     otherwise): its rules and connections judged it. ``path``: where the image goes;
-    inside ``from_dir``, an earlier image there is not packed into this one."""
+    inside ``from_dir``, an earlier image there is not packed into this one; ``others``:
+    (what, path) of every other file the run writes, none packed from ``from_dir``
+    (each there is the last run's)."""
     from .fs.dirfiles import DirFiles, collect_dir_files  # deferred: images made on demand
     from .fs.edit import pack_ca_image  # deferred: as above
 
@@ -232,7 +238,9 @@ def render_image_output(
         ca.for_board(output.board)
     spec = output.spec
     files = (
-        collect_dir_files(output.from_dir, follow_symlinks=output.follow_symlinks, output=path)
+        collect_dir_files(
+            output.from_dir, follow_symlinks=output.follow_symlinks, output=path, others=others
+        )
         if output.from_dir is not None
         else DirFiles()
     )
@@ -244,5 +252,6 @@ def render_image_output(
         ca_path=spec.ca_path,
         files=files.files,
         platform=spec.platform,
+        ca_path_option="ca_path:",
     )
     return replace(packed, private=files.private, notes=files.notes, warnings=files.warnings)

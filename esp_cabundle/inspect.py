@@ -167,4 +167,4 @@ def describe_unknown(data: bytes) -> tuple[str, str | None] | None:
 def inspect_path(path: str | Path) -> Report:
     """A Report for the file at ``path``: a pipe is read (up to the cap), a character
     device refused unread (a serial port is a unit: ``inspect --port``)."""
-    return inspect_bytes(read_input(path, devices=False), source=str(path))
+    return inspect_bytes(read_input(path, what="image or CA file", devices=False), source=str(path))

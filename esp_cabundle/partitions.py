@@ -44,7 +44,6 @@ __all__ = [
     "TYPES",
     "Partition",
     "PartitionTable",
-    "find_partition_table",
     "parse_size",
     "read_partition_table",
 ]
@@ -482,19 +481,10 @@ def _human(n: int) -> str:
 # Finding the table in a flash dump
 
 
-def find_partition_table(flash: bytes, *, preferred: int = DEFAULT_TABLE_OFFSET) -> int:
-    """Offset of the partition table in a whole-flash image.
-
-    Tries ``preferred`` (0x8000, the default of every framework) first, then every other
-    4 KiB offset whose bytes parse as a valid table. Raises PartitionTableError when none
-    does.
-    """
-    return _search_table(flash, preferred).offset
-
-
 def _search_table(flash: bytes, preferred: int) -> PartitionTable:
-    """The first valid table at ``preferred`` or a 4 KiB offset, parsed once: the search
-    parses it, and that parse is the table returned."""
+    """The first valid table at ``preferred`` (0x8000, the default of every framework),
+    else at any 4 KiB offset (``CONFIG_PARTITION_TABLE_OFFSET`` moves it), parsed once:
+    the search parses it, and that parse is the table returned."""
     if not flash:
         raise PartitionTableError(
             "empty file, not a flash dump (no partition table)",
@@ -525,8 +515,8 @@ def _search_table(flash: bytes, preferred: int) -> PartitionTable:
 def read_partition_table(
     flash: bytes, *, offset: int | None = None, check_size: bool = True
 ) -> PartitionTable:
-    """The table of a whole-flash image, at ``offset`` or found as
-    :func:`find_partition_table` finds it (parsed once either way).
+    """The table of a whole-flash image, at ``offset`` or, without one, searched for
+    (0x8000 first, then every 4 KiB offset; PartitionTableError when none parses).
 
     With ``check_size`` every partition must lie inside the image.
     """

@@ -17,7 +17,7 @@ from esp_cabundle import fileio
 from esp_cabundle.cli import cli
 from tests.support import dumps
 
-CHAR_DEVICE = "is a character device (a serial port, /dev/zero ...), not a "
+CHAR_DEVICE = "is a character device (a serial port, /dev/zero ...), not "
 
 
 @pytest.fixture
@@ -32,27 +32,36 @@ def serial_port() -> Iterator[str]:
         os.close(master)
 
 
+# Each command names what it wanted, as virtual-unit always did (reviewer's item 3).
 COMMANDS = [
-    ["inspect", "{dev}"],
-    ["inspect", "ca.pem", "{dev}"],
-    ["fs", "ls", "{dev}"],
-    ["fs", "put", "{dev}", "ca.pem"],
-    ["update-dump", "{dev}", "--board", "mdash-arduino", "--bundle", "ca.pem", "-o", "o.bin"],
-    ["virtual-unit", "--dump", "{dev}", "--listen", "127.0.0.1:0"],
+    (["inspect", "{dev}"], "an image or CA file"),
+    (["inspect", "ca.pem", "{dev}"], "an image or CA file"),
+    (["fs", "ls", "{dev}"], "a file-system image"),
+    (["fs", "put", "{dev}", "ca.pem"], "a file-system image"),
+    (
+        ["update-dump", "{dev}", "--board", "mdash-arduino", "--bundle", "ca.pem", "-o", "o.bin"],
+        "a flash dump",
+    ),
+    (["virtual-unit", "--dump", "{dev}", "--listen", "127.0.0.1:0"], "a flash dump"),
 ]
 
 
 @pytest.mark.timeout(30)
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "tty"])
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[:2]))
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c[0][:2]))
 def test_a_character_device_is_refused_unread(
-    in_tmp: Path, runner: CliRunner, serial_port: str, device: str, command: list[str]
+    in_tmp: Path,
+    runner: CliRunner,
+    serial_port: str,
+    device: str,
+    command: tuple[list[str], str],
 ) -> None:
     (in_tmp / "ca.pem").write_bytes(dumps.pem("isrgrootx1.pem"))
     dev = serial_port if device == "tty" else device
-    r = runner.invoke(cli, [a.format(dev=dev) for a in command])
+    args, wanted = command
+    r = runner.invoke(cli, [a.format(dev=dev) for a in args])
     assert r.exit_code == 2, r.output
-    assert f"Error: {dev}: {CHAR_DEVICE}" in r.stderr
+    assert f"Error: {dev}: {CHAR_DEVICE}{wanted}\n" in r.stderr
     assert "a unit is read with --port PORT" in r.stderr
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
@@ -103,7 +112,7 @@ def test_a_pipe_that_never_ends_stops_at_the_cap(
     assert not writer.is_alive()
     assert r.exit_code == 2, r.output
     assert (
-        f"{fifo}: file is over the 1 MiB limit for files (reading stopped there: a pipe or "
-        "device gives no size)" in r.stderr
+        f"{fifo}: image or CA file is over the 1 MiB limit for image or CA files (reading "
+        "stopped there: a pipe or device gives no size)" in r.stderr
     )
     assert sorted(p.name for p in in_tmp.iterdir()) == ["zeros.fifo"]

@@ -143,7 +143,7 @@ def test_output_names_are_shown_escaped(in_tmp: Path, runner: CliRunner, name: s
 def test_error_messages_are_escaped(in_tmp: Path, runner: CliRunner) -> None:
     r = runner.invoke(cli, ["inspect", "nope\nx\x1b[2J.pem"])
     assert r.exit_code == 2
-    assert r.stderr.splitlines()[0] == "Error: nope\\nx\\x1b[2J.pem: no such file"
+    assert r.stderr.splitlines()[0] == "Error: nope\\nx\\x1b[2J.pem: no such image or CA file"
 
 
 def test_journal_list_escapes_a_board_field(tmp_path: Path, runner: CliRunner) -> None:

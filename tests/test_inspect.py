@@ -75,7 +75,7 @@ def test_long_lines_warn_about_mongoose_fgets(runner: CliRunner, in_tmp: Path) -
 
 def test_missing_file_and_no_args(runner: CliRunner, in_tmp: Path) -> None:
     r = runner.invoke(cli, ["inspect", "nope.pem"])
-    assert r.exit_code == 2 and "nope.pem: no such file" in r.stderr
+    assert r.exit_code == 2 and "nope.pem: no such image or CA file" in r.stderr
     r = runner.invoke(cli, ["inspect"])
     assert r.exit_code == 2 and "nothing to inspect" in r.stderr
 

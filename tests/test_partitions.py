@@ -19,7 +19,6 @@ from esp_cabundle.partitions import (
     TABLE_MAX_LENGTH,
     Partition,
     PartitionTable,
-    find_partition_table,
     parse_size,
     read_partition_table,
 )
@@ -237,24 +236,24 @@ def test_find_partition_table_in_a_dump() -> None:
     binary = golden("arduino-default")[1]
     flash = bytearray(b"\xff" * 0x400000)
     flash[0x8000 : 0x8000 + len(binary)] = binary
-    assert find_partition_table(bytes(flash)) == DEFAULT_TABLE_OFFSET
+    assert read_partition_table(bytes(flash), check_size=False).offset == DEFAULT_TABLE_OFFSET
     t = read_partition_table(bytes(flash))
     assert t.by_name("spiffs") == Partition("spiffs", 1, 0x82, 0x290000, 0x160000)
     # a table moved to 0xa000 (CONFIG_PARTITION_TABLE_OFFSET) is found by scanning
     moved = PartitionTable.from_csv("nvs, data, nvs, , 16K\n", offset=0xA000).to_binary()
     flash2 = bytearray(b"\xff" * 0x100000)
     flash2[0xA000 : 0xA000 + len(moved)] = moved
-    assert find_partition_table(bytes(flash2)) == 0xA000
+    assert read_partition_table(bytes(flash2), check_size=False).offset == 0xA000
     assert read_partition_table(bytes(flash2)).partitions[0].offset == 0xB000
 
 
 def test_find_partition_table_errors() -> None:
     with pytest.raises(PartitionTableError, match="no partition table"):
-        find_partition_table(b"\xff" * 0x20000)
+        read_partition_table(b"\xff" * 0x20000, check_size=False)
     broken = bytearray(b"\xff" * 0x20000)
     broken[0x8000:0x8002] = b"\xaa\x50"
     with pytest.raises(PartitionTableError, match="no valid partition table"):
-        find_partition_table(bytes(broken))
+        read_partition_table(bytes(broken), check_size=False)
     # a dump that stops before the last partition ends
     binary = golden("arduino-default")[1]
     short = bytearray(b"\xff" * 0x200000)

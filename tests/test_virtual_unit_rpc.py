@@ -151,7 +151,7 @@ def busy_port() -> Iterator[int]:
         yield int(s.getsockname()[1])
 
 
-def test_only_key_pem() -> bytes:
+def a_test_only_key_pem() -> bytes:
     """A private key made now (the repository holds none): what --ca-file must refuse."""
     from cryptography.hazmat.primitives import serialization as ser
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -194,7 +194,7 @@ def test_bad_inputs_are_refused_and_nothing_is_written(
     args: list[str], code: int, message: str, in_tmp: Path
 ) -> None:
     (in_tmp / "notes.txt").write_text("not a certificate\n")
-    (in_tmp / "key.pem").write_bytes(test_only_key_pem())
+    (in_tmp / "key.pem").write_bytes(a_test_only_key_pem())
     empty = open_image(board_fs_image(load_board("mongoose-os-esp32")))
     empty.remove("/ca.pem")
     (in_tmp / "empty-fs.bin").write_bytes(empty.to_bytes())

@@ -4,21 +4,13 @@ their options are in :mod:`.options`."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
-from ..fileio import read_input as _read
 from ..fs.lfs_platforms import resolve_platform
 
 if TYPE_CHECKING:
     from ..boards import Board
-
-
-def read_input(path: Path, *, devices: bool = True) -> bytes:
-    """An input file's bytes, with the tool's errors rather than a traceback;
-    ``devices=False`` for an image or a dump (see :func:`esp_cabundle.fileio.read_input`)."""
-    return _read(path, devices=devices)
 
 
 def with_platform(board: Board, platform: str) -> Board:

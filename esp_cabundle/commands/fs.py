@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import InputError
-from ..fileio import PRIVATE, refuse_clobbering, same_file, write_atomic
+from ..fileio import PRIVATE, read_input, refuse_clobbering, same_file, write_atomic
 from ..fs import normalize_path, open_image
 from ..fs.edit import (
     FileEdit,
@@ -26,7 +26,6 @@ from ..fs.edit import (
 from ..gate import CaSource
 from ..text import printable
 from ..ui import echo, emit_json, format_table
-from ._fsopts import read_input
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     FILE_PATH,
@@ -70,7 +69,7 @@ class ImageArgs:
                 hint="give the partition's size from its table (e.g. --size 1408K), or "
                 "leave --size out to read it from the bytes",
             )
-        data = read_input(self.image, devices=False)
+        data = read_input(self.image, what="file-system image", devices=False)
         size = self.size
         if size is None and self.offset:
             # A whole-flash dump's own partition table knows the size at that offset.
@@ -282,7 +281,9 @@ def _ca_paths(img: ImageArgs, board: Board | None) -> set[str]:
 def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) -> None:
     """``fs put ca.pem dump.bin``: the CA file where the image goes. Say the right order
     (and, for a whole-flash dump, the partition's --offset/--size)."""
-    if looks_like_pem(data) or not looks_like_pem(read_input(image, devices=False)):
+    if looks_like_pem(data):
+        return
+    if not looks_like_pem(read_input(image, what="file-system image", devices=False)):
         return
     right = f"esp-cabundle fs put {source} {image}" + (f" {dest}" if dest else "")
     _, parts = dump_fs_partitions(data)

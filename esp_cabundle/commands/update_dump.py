@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 import click
 
 from ..boards import load_board
-from ..fileio import PRIVATE, refuse_clobbering, write_atomic
+from ..fileio import PRIVATE, read_input, refuse_clobbering, write_atomic
 from ..flash.offline import WholeDump
 from ..flash.offline import update_dump as run_update
 from ..text import plural
 from ..ui import echo, emit_json, note
-from ._fsopts import read_input, with_platform
+from ._fsopts import with_platform
 from ._plan_view import already_holds, change_dict, change_lines
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
@@ -90,7 +90,7 @@ def update_dump(
     # A dump cut short is refused before the CA is gated, and the gate's line is shown
     # only once the update is known to apply: no line that looks like success comes
     # before an error.
-    whole = WholeDump.parse(read_input(dump, devices=False), source=str(dump))
+    whole = WholeDump.parse(read_input(dump, what="flash dump", devices=False), source=str(dump))
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     result = run_update(whole, profile, gated)
     announce(gated, quiet=quiet, as_json=as_json)

@@ -92,6 +92,8 @@ class PartitionFound:
 
     @property
     def todo(self) -> int:
+        """Sectors this run writes here: a resumed update rewrites only those not yet
+        new, so a technician sees how much of the partition a cut left to do."""
         return len(self.writes)
 
     @property
@@ -128,6 +130,8 @@ class PartitionFound:
 
     @property
     def done(self) -> Done:
+        """The run's one word for this partition (untouched, rewritten, resumed, written
+        back): the summary and ``--json`` say the same, so a script never parses prose."""
         if not self.todo:
             return "untouched"
         if self.restoring:

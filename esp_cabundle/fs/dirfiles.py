@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,15 +61,21 @@ class DirFiles:
 
     @property
     def private(self) -> bool:
+        """The image must be written 0600: it carries a file (or key) its owner kept from
+        other users, and an image is as readable as any of its files."""
         return bool(self.hidden)
 
 
 @dataclass(slots=True)
 class _Walk:
+    """One walk's state, so the recursion shares the entry count and byte total that
+    bound it, and every note is collected in the order the entries were met."""
+
     root: Path
     real_root: str
     follow: bool
     output: Path | None
+    others: tuple[tuple[str, Path], ...] = ()
     files: list[tuple[str, bytes]] = field(default_factory=list)
     hidden: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
@@ -146,6 +153,10 @@ class _Walk:
         return real
 
     def read(self, p: Path, image_path: str) -> None:
+        other = next((what for what, o in self.others if same_file(p, o)), None)
+        if other is not None:  # build's ca.pem in from_dir: the last run's, not this one's
+            self.notes.append(f"{p}: the {other} of this run (as the last run left it); left out")
+            return
         data = read_input(p, what="packed file", max_bytes=MAX_PACK_INPUT, regular_only=True)
         if self.output is not None and same_file(p, self.output):
             if not _holds_fs(data):  # -o data/conf9.json: the file to pack would be lost
@@ -168,7 +179,10 @@ class _Walk:
 
 
 def _holds_fs(data: bytes) -> bool:
-    """The bytes are (or look like) a file-system image."""
+    """The bytes are (or look like) a file-system image: only such a file at the output's
+    path is an earlier image to leave out; any other file there is one to pack, and
+    writing the image over it would lose it. A damaged image counts: it is no user's
+    file either."""
     try:
         return detect_fs_type(data) is not None
     except ImageError:
@@ -176,7 +190,11 @@ def _holds_fs(data: bytes) -> bool:
 
 
 def collect_dir_files(
-    directory: str | Path, *, follow_symlinks: bool = False, output: Path | None = None
+    directory: str | Path,
+    *,
+    follow_symlinks: bool = False,
+    output: Path | None = None,
+    others: Sequence[tuple[str, Path]] = (),
 ) -> DirFiles:
     """Every regular file under ``directory`` (image paths relative to it), sorted by
     path so the image is reproducible; see the module for what is left out, refused or
@@ -188,13 +206,16 @@ def collect_dir_files(
     ``output``: the image being made. Found in the tree (by its name, a followed link or
     a hard link) it is left out when it holds a file system (an earlier run's image is
     never packed into the next) and refused when it does not: writing the image there
-    would destroy a file meant to be packed (``-o data/conf9.json``).
+    would destroy a file meant to be packed (``-o data/conf9.json``). ``others``: (what,
+    path) of every other file the same run writes (``build``'s other outputs, its lock
+    file), left out with a note wherever found: what is there is the last run's, and
+    packing it would make the image depend on which run came before.
     """
     root = Path(directory)
     if not root.is_dir():
         raise InputError("not a directory", path=str(root))
     real_root = os.path.realpath(root)
-    walk = _Walk(root, real_root, follow_symlinks, output)
+    walk = _Walk(root, real_root, follow_symlinks, output, tuple(others))
     walk.directory(root, "/", frozenset({real_root}))
     files = sorted(walk.files, key=lambda item: item[0])
     return DirFiles(tuple(files), frozenset(walk.hidden), tuple(walk.notes), tuple(walk.warnings))

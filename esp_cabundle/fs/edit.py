@@ -330,16 +330,20 @@ def pack_ca_image(
     timestamp: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
+    ca_path_option: str = "--ca-path",
 ) -> PackedImage:
     """A new image holding a gated CA at ``ca_path`` (default: the profile's), then
-    ``files``; see :func:`pack_image`. The CA is written as the gate rendered it."""
+    ``files``; see :func:`pack_image`. The CA is written as the gate rendered it.
+    ``ca_path_option``: how the caller's user sets ``ca_path`` (a flag or a config key),
+    for the hint when a file would replace the bundle."""
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
     target = normalize_path(ca_path or prof.ca_path)
     for path, _ in files:
         if normalize_path(path) == target:
             raise InputError(
                 f"a file to pack, {normalize_path(path)}, would replace the bundle at {target}",
-                hint="remove it from the directory, or put the bundle elsewhere with --ca-path",
+                hint="remove it from the directory, or put the bundle elsewhere with "
+                f"{ca_path_option}",
             )
     return pack_image(
         fs_type,

@@ -1,0 +1,93 @@
+"""Files a command reads without being told to (``./ca.pem``, ``./cabundle.yaml``, the
+config's outputs, ``chains/NAME.pem``) are refused, never opened, when they are a FIFO,
+a socket or a device (reviewer's item 2): opening a FIFO with no writer hung ``check``
+and ``build``. Refused rather than ignored, as a link leading nowhere is: ignoring one
+would judge or build from another bundle than the one kept under that name. Each case
+runs in a child process with a time bound, so a hang fails the test instead of the run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+CHAIN = DATA / "letsencrypt" / "2024-r10.pem"
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "esp_cabundle", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+
+
+def _special(path: Path, kind: str) -> None:
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    else:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.bind(str(path))
+
+
+KINDS = {
+    "fifo": "a FIFO (named pipe)",
+    "device": "a character device",
+    "socket": "a socket",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_check_refuses_a_special_ca_pem(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "chain.pem").write_bytes(CHAIN.read_bytes())
+    _special(tmp_path / "ca.pem", kind)
+    r = _run(tmp_path, "check", "--chain", "chain.pem")
+    assert r.returncode == 2, r.stderr
+    assert f"{tmp_path}/ca.pem: is {KINDS[kind]}, not a bundle file" in r.stderr
+    assert "--bundle" in r.stderr
+
+
+@pytest.mark.parametrize("command", [["build", "--preset", "letsencrypt", "-o", "ca.pem"],
+                                     ["check", "--chain", "chain.pem"]])  # fmt: skip
+def test_a_fifo_config_is_refused(tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "chain.pem").write_bytes(CHAIN.read_bytes())
+    os.mkfifo(tmp_path / "cabundle.yaml")
+    r = _run(tmp_path, *command)
+    assert r.returncode == 2, r.stderr
+    assert f"{tmp_path}/cabundle.yaml: is a FIFO (named pipe), not a config file" in r.stderr
+    assert "-c" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cabundle.yaml", "chain.pem"]
+
+
+def test_check_refuses_a_fifo_where_the_config_s_output_is(tmp_path: Path) -> None:
+    (tmp_path / "chain.pem").write_bytes(CHAIN.read_bytes())
+    (tmp_path / "data").mkdir()
+    os.mkfifo(tmp_path / "data" / "ca.pem")
+    (tmp_path / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: pem, path: data/ca.pem}\n"
+    )
+    r = _run(tmp_path, "check", "--chain", "chain.pem")
+    assert r.returncode == 2, r.stderr
+    assert "data/ca.pem: is a FIFO (named pipe), not a pem output" in r.stderr
+
+
+def test_a_fifo_saved_chain_is_refused_not_captured(tmp_path: Path) -> None:
+    """A config's target with a FIFO at chains/NAME.pem: refused before any capture."""
+    (tmp_path / "chains").mkdir()
+    os.mkfifo(tmp_path / "chains" / "web.pem")
+    (tmp_path / "cabundle.yaml").write_text(
+        "preset: letsencrypt\ntargets:\n  - {name: web, host: 127.0.0.1, port: 9}\n"
+    )
+    r = _run(tmp_path, "check")
+    assert r.returncode == 2, r.stderr
+    assert "chains/web.pem: is a FIFO (named pipe), not a saved chain of target 'web'" in r.stderr
