@@ -2,11 +2,12 @@
 
 Scans inputs built to make a careless scanner slow (header words on every line, base64
 runs that open like DER, DER SEQUENCE headers back to back, BER headers of indefinite
-length whose AlgorithmIdentifier never ends, C hex bytes opening like DER,
-NUL-interleaved text that takes the UTF-16 pass, random bytes) at 1, 2, 4 and 8 MiB, and
-a real 228 KiB Mozilla store (certifi's, the median and best of 50 scans). Prints MB/s
-per input and size, and the time ratio from 1 to 8 MiB (linear: about 8; quadratic would
-be about 64).
+length whose AlgorithmIdentifier never ends, C hex bytes opening like DER in arrays, in
+string literals and in runs of one byte, text full of the commas and backslashes C hex
+is written with (CSV, JSON), NUL-interleaved text that takes the UTF-16 pass, random
+bytes) at 1, 2, 4 and 8 MiB, and a real 228 KiB Mozilla store (certifi's, the median and
+best of 50 scans). Prints MB/s per input and size, and the time ratio from 1 to 8 MiB
+(linear: about 8; quadratic would be about 64).
 
 Run:
     python benchmarks/bench_keyscan.py
@@ -40,6 +41,13 @@ INPUTS: dict[str, Callable[[int], bytes]] = {
     "BER PKCS#8 heads, endless": _fill(b"\x30\x80\x02\x01\x00\x30\x80\x06\x01\x00"),
     "BER PKCS#12 heads": _fill(b"\x30\x80\x02\x01\x03\x30\x80"),
     "C hex runs opening with 0x30": _fill(b"{0x30, 0x82, 0x02, 0x02,\n"),
+    "C string literals opening with \\x30": _fill(b'"\\x30\\x82\\x02\\x02"\n'),
+    "C hex runs of one byte": _fill(b"x30"),  # "0x30" every third byte, each its own run
+    # the bytes C hex is written with, in ordinary text
+    "commas": _fill(b","),
+    "backslashes": _fill(b"\\"),
+    "CSV": _fill(b"id,name,value,flag\n17,alpha,0.5,true\n"),
+    "JSON-like": _fill(b'{"a": 1, "b": [2, 3], "c": {"d": "e"}},\n'),
     "UTF-16 of PEM text": _fill("MIIBIjANBgkqhkiG9w0BAQEFAAOC\n".encode("utf-16-le")),
     "random bytes": os.urandom,
 }

@@ -3,8 +3,9 @@
 ``load_certificates`` sniffs PEM (with any text between blocks, CRLF, curl labels,
 Mongoose OS ``Subject:`` comments), DER (one or several concatenated), and C source
 (mDash-style string literals one per PEM line, one literal with ``\\n`` escapes, or byte
-arrays ``{0x30, 0x82, ...}``). A private key anywhere in the input is refused with the
-file and line, so a key can never travel into a bundle that is shipped to devices.
+arrays ``{0x30, 0x82, ...}``, read by :mod:`.certs_c`). A private key anywhere in the
+input is refused with the file and line, so a key can never travel into a bundle that
+is shipped to devices.
 """
 
 from __future__ import annotations
@@ -394,41 +395,13 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     if kind == "der":
         return tuple(_load_der_sequence(data, source))
     text = data.decode("utf-8", errors="replace")
-    if kind == "c-strings":
-        from .c_literals import scan_c, strings_to_text  # deferred: C source only
+    if kind in ("c-strings", "c-array"):
+        from .certs_c import load_c_source  # deferred: C source only
 
-        scan = scan_c(text)
-        pem_text, line_map = strings_to_text(scan)
-        # The bytes the literals compile to ("\x30\x82..." spells a DER key in escapes).
-        compiled = pem_text.encode("latin-1", errors="replace")
-        if compiled != data:
-            refuse_private_keys(compiled, source=f"{source} (its string literals, compiled)")
-        try:
-            certs = list(_load_pem_text(pem_text, source, line_map))
-        except CertificateError as e:
-            if not scan.unknown_escapes:
-                raise
-            line, ch = scan.unknown_escapes[0]
-            raise CertificateError(
-                f"{e.reason}; line {line} has '\\{ch}', an escape C does not define (a "
-                f"compiler warns and keeps '{ch}')",
-                path=source,
-                line=e.line,
-                hint="write the literal as the PEM line it stands for",
-            ) from e
-        # Arrays may sit beside strings in the same file.
-        certs += _load_c_arrays(text, source, require=False)
-        if not certs and scan.disabled_literals:
-            raise CertificateError(
-                "no certificate found: its PEM text is in string literals inside '#if 0' "
-                f"blocks ({scan.disabled_literals} literals), which the firmware is not "
-                "built with",
-                path=source,
-            )
+        if kind == "c-array":
+            _refuse_pem_keys(text, source, None)
+        certs = load_c_source(text, data, kind, source, pem=_load_pem_text, der=_load_der_sequence)
         return _nonempty(certs, source)
-    if kind == "c-array":
-        _refuse_pem_keys(text, source, None)
-        return _nonempty(_load_c_arrays(text, source, require=True), source)
     return _nonempty(list(_load_pem_text(text, source, None)), source)
 
 
@@ -575,36 +548,6 @@ def _load_pem_text(text: str, source: str, line_map: list[int] | None) -> Iterat
             yield Certificate.from_der(der)
         except CertificateError as e:
             raise CertificateError(e.message, path=source, line=at()) from e
-
-
-def _load_c_arrays(text: str, source: str, *, require: bool) -> list[Certificate]:
-    from .c_literals import scan_c  # deferred: C source only
-    from .keyscan import refuse_private_keys  # deferred: as above
-
-    scan = scan_c(text)
-    if scan.bad_arrays:
-        line, why = scan.bad_arrays[0]
-        raise CertificateError(
-            f"byte array holds a value out of range ({why})", path=source, line=line
-        )
-    for array in scan.arrays:
-        # The bytes each array compiles to ({0x30, 0x80, ...} spells a BER key in hex):
-        # every key shape the scanner knows, anywhere in the array, before any is read.
-        where = f"{source}:{array.line} (its byte array, compiled)"
-        refuse_private_keys(array.data, source=where)
-    certs: list[Certificate] = []
-    for array in scan.arrays:
-        data = array.data.rstrip(b"\0")
-        if data[:1] == b"\x30":
-            certs.extend(_load_der_sequence(array.data, source, array.line))
-        elif b"-----BEGIN" in data:
-            # PEM text spelled out as bytes ({0x2d, 0x2d, ..., '\\0'}): errors point at the array.
-            pem = data.decode("utf-8", errors="replace")
-            line_map = [array.line] * (len(pem.splitlines()) + 1)
-            certs.extend(_load_pem_text(pem, source, line_map))
-    if require and not certs:
-        raise CertificateError("no certificate found in the C byte arrays", path=source)
-    return certs
 
 
 def utc(dt: datetime) -> datetime:

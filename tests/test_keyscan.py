@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
+import random
 import shutil
 import subprocess
+import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from esp_cabundle.cli import cli
 from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import _cannot_open_key, der_key_kind, find_private_key
 from tests.support.ber import VECTORS, make_vectors, to_ber
-from tests.support.gate_cases import X1_PEM, c_escaped, c_source
+from tests.support.gate_cases import X1_PEM, c_escaped, c_source, c_string_lines
 from tests.support.key_vectors import KEYS, PASSWORD, STORED, key_vectors, mask
 
 DATA = Path(__file__).parent / "data"
@@ -311,6 +314,74 @@ def test_prose_in_a_c_file_is_read_and_armour_in_one_refused() -> None:
         load_certificates(b"/* -----BEGIN EC PRIVATE KEY----- */\n" + src, source="certs.c")
 
 
+# ---------------------------------------------------------------------------------------
+# C hex bytes laid out as firmware writes them
+
+
+def _c_layouts(data: bytes) -> dict[str, bytes]:
+    """``data`` in C hex bytes split over lines, quotes, comments and deep indents."""
+    head, tail = data[:20], data[20:]
+    hexes = [f"0x{b:02X}".encode() for b in data]
+    return {
+        "literal a line": c_string_lines(data),
+        "literal a line, deep indent": c_string_lines(data, per=12, indent=40),
+        "literals one line": c_string_lines(data).replace(b'"\n', b'" '),
+        "comments between literals": c_string_lines(head)[:-2]
+        + b" /* the key */ // DER\n"
+        + c_string_lines(tail).split(b"=\n", 1)[1],
+        "array, comment first": b"const uint8_t k[] = { /* seq */ " + b", ".join(hexes) + b"};",
+        "array, line comments": b"{ // key\n  "
+        + b",\n  ".join(h + (b" // a byte" if i % 9 == 0 else b"") for i, h in enumerate(hexes))
+        + b"\n};",
+    }
+
+
+@pytest.mark.parametrize("name", KEY_FILES)
+def test_a_key_split_over_c_string_literals_is_found(name: str) -> None:
+    """pack --from-dir and build from_dir: call find_private_key on a secrets.h as it is."""
+    data = _key(name)
+    for layout, text in _c_layouts(data).items():
+        found = find_private_key(text)
+        assert found is not None and "spelt as C hex bytes" in found.kind, (layout, found)
+        assert text[found.offset : found.offset + 4].lower() in (b"\\x30", b"0x30"), layout
+
+
+def test_c_hex_runs_start_only_at_0x30() -> None:
+    """The scan decodes runs from their "30" bytes only (_C_HEX_START): sound because a
+    key opens with a SEQUENCE and a run is searched at every offset. A key after any
+    bytes in the same run, or after a run broken off just before it, is found; the same
+    bytes with the SEQUENCE's 0x30 changed are not a key."""
+    key = _key("test-only-ec-sec1.der")
+    rng = random.Random(1)
+    for _ in range(40):
+        before = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+        after = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+        for layout, text in _c_layouts(before + key + after).items():
+            assert find_private_key(text) is not None, (layout, before.hex())
+        for layout, text in _c_layouts(before + b"\x31" + key[1:] + after).items():
+            found = find_private_key(text)
+            # another SEQUENCE around a key may still be one: only "no 0x30 at the key" counts
+            assert found is None or text.find(b"30", found.offset) < text.find(b"31"), layout
+    # the smallest structure der_key_kind calls a key: 7 bytes, the shortest run decoded
+    tiny = bytes.fromhex("30050201012480")
+    assert der_key_kind(tiny) == "SEC1 EC"
+    for layout, text in _c_layouts(tiny).items():
+        assert find_private_key(text) is not None, layout
+    alphabet = bytes.fromhex("0001020304050630318081a024")
+    for size in range(2, 7):
+        for rest in itertools.product(alphabet, repeat=size - 1):
+            assert der_key_kind(b"\x30" + bytes(rest)) is None, rest
+    # a run is matched 1024 tokens at a time: a key across the seam is found
+    seam = b"\x30" + b"\x01" * 1000 + key
+    assert find_private_key(c_string_lines(seam)) is not None
+    assert find_private_key(b", ".join(f"0x{b:02x}".encode() for b in seam)) is not None
+    array = ", ".join(f"0x{b:02x}" for b in key)
+    # separators too long to join: the second array's run is searched from its own "0x30"
+    for gap in (", " + " " * 11, ",\n" + " " * 50, " ;\n{"):
+        text = ("{0x30, 0x01" + gap + array + "}").encode()
+        assert find_private_key(text) is not None, gap
+
+
 def test_build_reads_a_commented_ca_pem(in_tmp: Path, runner: CliRunner) -> None:
     (in_tmp / "mine.pem").write_bytes(b"# ---- never add a private key ----\n" + X1_PEM)
     r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
@@ -339,6 +410,13 @@ def test_build_reads_a_commented_ca_pem(in_tmp: Path, runner: CliRunner) -> None
         b"\x00\x00" * 7 + b"\x30\x80",
         b"0x30, ",  # one C hex run, decoded and searched once
         b"\\x30 {,",  # a run at every mark
+        b'"\\x30\\x82" \n',  # one run over every literal
+        b"\\x30 x",  # a run of one byte at every sixth
+        b"x30",  # "0x30" at every third byte, runs of one byte
+        b",/* */0x30 ",  # a start after a comment, a run of one byte
+        b"/* \\x30 0x30 // */ ",  # comments that never close as separators
+        b",",
+        b"\\",
     ],
 )
 def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
@@ -347,6 +425,20 @@ def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
     data = (unit * ((1 << 20) // len(unit) + 1))[: 1 << 20]
     find_private_key(data)
     find_private_key(data + b"\n" + base64.encodebytes(data[:4096]))
+
+
+@pytest.mark.parametrize("unit", [b"0x30, ", b'"\\x30\\x82\\x02\\x02"\n'])
+def test_one_long_c_hex_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
+    """re keeps an entry per repetition of a group while it matches: 1 MiB of one run
+    matched whole held 56 MiB; matched in chunks, a few times the input."""
+    data = (unit * ((1 << 20) // len(unit) + 1))[: 1 << 20]
+    tracemalloc.start()
+    try:
+        assert find_private_key(data) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(data), peak
 
 
 def test_certifi_store_stays_clean() -> None:

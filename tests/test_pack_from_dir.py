@@ -21,6 +21,8 @@ from esp_cabundle.errors import InputError
 from esp_cabundle.fileio import read_input
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.dirfiles import collect_dir_files
+from tests.support.gate_cases import c_string_lines
+from tests.support.key_vectors import key_vectors
 
 DATA = Path(__file__).parent / "data"
 CA = DATA / "letsencrypt" / "isrgrootx1.pem"
@@ -147,6 +149,23 @@ def test_a_key_file_inside_the_directory_is_warned_about(in_tmp: Path, runner: C
     # -q hides notes, never a warning
     code, out, err = pack(runner, "--from-dir", "data", "-o", "fs.bin", "-q")
     assert code == 0 and out == "" and "warning: data/client.key holds a private key" in err
+
+
+def test_a_key_in_c_string_literals_is_warned_about(in_tmp: Path, runner: CliRunner) -> None:
+    """A secrets.h laid out as firmware writes one: a key generated now, in string
+    literals of "\\x.." escapes a line each (no readable key is stored in the repository)."""
+    key = key_vectors()["test-only-ec-sec1.der"]
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    (in_tmp / "data").mkdir()
+    (in_tmp / "data" / "secrets.h").write_bytes(b"#pragma once\n" + c_string_lines(key))
+    code, out, err = pack(runner, "--from-dir", "data", "-o", "fs.bin")
+    assert code == 0, err
+    assert (
+        "warning: data/secrets.h holds a private key, DER SEC1 EC spelt as C hex bytes at "
+        "line 3" in err
+    )
+    assert stat.S_IMODE((in_tmp / "fs.bin").stat().st_mode) == 0o600
+    assert key[8:24].hex() not in out + err
 
 
 def test_a_link_to_a_directory_it_is_in_is_left_out(in_tmp: Path, runner: CliRunner) -> None:

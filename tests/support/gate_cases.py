@@ -70,6 +70,16 @@ def c_escaped(pem: bytes, data: bytes) -> bytes:
     return c_source(pem) + f'static const char s_key[] = "{escaped}";\n'.encode()
 
 
+def c_string_lines(data: bytes, *, per: int = 16, indent: int = 4) -> bytes:
+    """``data`` as firmware headers write a key: a ``secrets.h`` array initialised by
+    adjacent string literals of "\\x.." escapes, ``per`` bytes a line."""
+    lines = [
+        " " * indent + '"' + "".join(f"\\x{b:02x}" for b in data[i : i + per]) + '"'
+        for i in range(0, len(data), per)
+    ]
+    return ("static const char client_key[] =\n" + "\n".join(lines) + ";\n").encode()
+
+
 def stored_key_cases() -> dict[str, tuple[bytes, bytes]]:
     """Indefinite-length (BER) key containers and a Java key store, in each shape a CA
     file may carry them: (bytes, a piece of key material the error must never print; b""
