@@ -273,3 +273,30 @@ def test_a_websocket_url_in_capitals_is_a_websocket_unit() -> None:
     t = LanTransport(["WS://127.0.0.1:1/rpc", "http://127.0.0.1:2/rpc"], timeout=1)
     assert isinstance(t.channel("a", "WS://127.0.0.1:1/rpc"), _WsChannel)
     assert isinstance(t.channel("b", "http://127.0.0.1:2/rpc"), _HttpChannel)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_bytes(b""), "empty file, not a CA file"),
+        (lambda p: p.write_text("not a certificate\n"), "OpenSSL reads no CA certificate"),
+        (lambda p: p.symlink_to(p.name), "is a symbolic link that loops"),
+        (lambda p: None, "no such CA file"),
+        (lambda p: __import__("os").mkfifo(p), "is a FIFO (named pipe)"),
+    ],
+    ids=["empty", "no-certificate", "loop", "missing", "fifo"],
+)
+def test_a_tls_ca_file_tls_cannot_use_is_refused_before_any_link(
+    tmp_path: Path, make: Any, message: str
+) -> None:
+    """--tls-ca is read as every input is, then loaded as TLS will load it: exit 2 naming
+    the file, before any link opens or any ledger is made (it was a traceback)."""
+    ca = tmp_path / "broker-ca.pem"
+    make(ca)
+    code, out = run(
+        tmp_path, "--rpc", "https://127.0.0.1:9/rpc", "--tls-ca", str(ca), board="mongoose-os-esp32"
+    )
+    assert code == 2, out
+    assert message in out and "broker-ca.pem" in out
+    assert "Traceback" not in out
+    assert not (tmp_path / "c.db").exists()

@@ -23,7 +23,7 @@ from ..dates import now
 from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
-from ..push.http import LanTransport
+from ..push.http import LanTransport, tls_context
 from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
@@ -197,8 +197,19 @@ def _check_mdash_url(url: str) -> None:
         raise InputError("--mdash takes the API's base URL, without a query or fragment")
 
 
+def _tls_ca(path: Path | None) -> str | None:
+    """``--tls-ca``, checked before any link opens: read as every input is (a missing
+    file, a loop, a FIFO or an empty file named as such), then loaded as TLS will."""
+    if path is None:
+        return None
+    if not read_input(path, what="CA file", regular_only=True):
+        raise InputError("empty file, not a CA file", path=str(path))
+    tls_context(str(path))
+    return str(path)
+
+
 def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]:
-    ca_file = str(opts["tls_ca"]) if opts["tls_ca"] else None
+    ca_file = _tls_ca(opts["tls_ca"])
     ids = _device_ids(opts)
     out: list[Transport] = []
     try:

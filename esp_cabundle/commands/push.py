@@ -109,11 +109,9 @@ def _ledger_option(f: Any) -> Any:
 @file_option(
     "--mqtt-password-file", help="Read the MQTT password from this file (or set MQTT_PASSWORD)."
 )
-@click.option(
+@file_option(
     "--tls-ca",
     "tls_ca",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    metavar="FILE",
     help="Verify the broker or server (mqtts://, https://, wss://) with this CA file "
     "instead of the system's roots.",
 )

@@ -39,9 +39,18 @@ _SRC = "esp-cabundle"
 
 
 def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
-    """A verifying TLS context: ``ca_file`` when given, else the system's roots."""
-    ctx = ssl.create_default_context(cafile=ca_file)
-    return ctx
+    """A verifying TLS context: ``ca_file`` when given, else the system's roots. A file
+    OpenSSL finds no certificate in is the user's input error (exit 2), named, never a
+    traceback from deep inside the first connection."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except ssl.SSLError as e:
+        reason = e.reason or str(e)
+        raise InputError(
+            f"--tls-ca: OpenSSL reads no CA certificate from it ({reason})",
+            path=ca_file,
+            hint="give the PEM file of the CA that signed the broker's or server's certificate",
+        ) from None
 
 
 class HttpPool:
