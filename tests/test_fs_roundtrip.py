@@ -9,13 +9,14 @@ A failed edit (no space) must leave the bytes exactly as they were.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from esp_cabundle.errors import ImageError
-from esp_cabundle.fs import FS_PROFILES, create_image, open_image
+from esp_cabundle.fs import FS_PROFILES, create_image, get_profile, open_image
 from esp_cabundle.fs.edit import pack_image
 
 ALL_PROFILES = [(fs, name) for fs in ("littlefs", "spiffs") for name in FS_PROFILES[fs]]
@@ -144,3 +145,18 @@ def test_full_image_refuses_and_keeps_bytes(fs_type: str, profile: str) -> None:
     assert written >= 2
     model = {f"/f{i}": blob for i in range(written)}
     assert_holds(img.to_bytes(), fs_type, profile, model)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: open_image(b"\xff" * 4096, fs_type="fat"),
+        lambda: create_image("fat", "esp-idf", 4096),
+        lambda: get_profile("fat", "esp-idf"),
+    ],
+    ids=["open", "create", "profile"],
+)
+def test_an_unknown_file_system_is_named_with_the_known_ones(call: Any) -> None:
+    with pytest.raises(ImageError, match="unknown file system 'fat'") as e:
+        call()
+    assert e.value.hint == "file systems: littlefs, spiffs"

@@ -33,6 +33,12 @@ __all__ = [
 FS_TYPES = ("littlefs", "spiffs")
 
 
+def _unknown_fs(fs_type: str) -> ImageError:
+    return ImageError(
+        f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
+    )
+
+
 def profiles_of(fs_type: str) -> Mapping[str, FsProfile]:
     """Every profile of ``fs_type`` by name, its table imported on first use."""
     if fs_type == "littlefs":
@@ -43,9 +49,7 @@ def profiles_of(fs_type: str) -> Mapping[str, FsProfile]:
         from .spiffs_layout import SPIFFS_PROFILES  # deferred: as above
 
         return SPIFFS_PROFILES
-    raise ImageError(
-        f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
-    )
+    raise _unknown_fs(fs_type)
 
 
 def __getattr__(name: str) -> Mapping[str, Mapping[str, FsProfile]]:
@@ -77,9 +81,7 @@ def _image_class(fs_type: str) -> type[FileSystemImage]:
         from .spiffs import SpiffsImage  # deferred: see above
 
         return SpiffsImage
-    raise ImageError(
-        f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
-    )
+    raise _unknown_fs(fs_type)
 
 
 def detect_fs_type(data: bytes) -> str | None:
@@ -116,9 +118,7 @@ def open_image(
             raise ImageError(f"profile {profile.name} is for {profile.fs_type}, not {fs_type}")
         fs_type = profile.fs_type
     if fs_type is not None and fs_type not in FS_TYPES:
-        raise ImageError(
-            f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
-        )
+        raise _unknown_fs(fs_type)
     if not data:
         raise ImageError("empty image: no file system in 0 bytes")
     detected = detect_fs_type(data)
