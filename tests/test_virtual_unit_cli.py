@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.doc_commands import UnitProcess
+from support.fresh_python import run_command_without
 
 from esp_cabundle.boards import list_boards, load_board
 from esp_cabundle.certs import load_certificates
@@ -143,3 +144,11 @@ def test_every_board_unit_holds_its_old_ca_and_settings(name: str) -> None:
 def test_the_help_names_the_command(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["virtual-unit", "--help"])
     assert r.exit_code == 0 and "esp-cabundle virtual-unit --board" in r.stdout
+
+
+def test_the_serial_unit_loads_none_of_the_rpc_servers(tmp_path: Path) -> None:
+    """--rpc's HTTP/WebSocket/MQTT servers (http.server, a thread pool, paho) load only
+    for --rpc: the serial unit's start-up stays as it was."""
+    heavy = ("esp_cabundle.virtual.rpc_links", "http.server", "paho", "websockets")
+    r = run_command_without(["virtual-unit", "--help"], heavy, tmp_path)
+    assert r.returncode == 0, r.stderr

@@ -22,7 +22,6 @@ from ..text import plural
 from ..ui import note
 from ..virtual.boards import board_fs_image
 from ..virtual.rpc import MongooseUnit
-from ..virtual.rpc_links import LanUnitServer, MqttUnitHost, url_host
 
 __all__ = ["DEFAULT_ID", "RpcOptions", "serve_rpc_units"]
 
@@ -185,6 +184,9 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
 
 def _start(where: _Where, units: list[MongooseUnit]) -> tuple[list[Any], str, str]:
     """The servers, push's options to reach the units, and how they answer."""
+    # deferred: http.server and the thread pool are for --rpc only, not the serial unit
+    from ..virtual.rpc_links import LanUnitServer, MqttUnitHost, url_host
+
     if where.scheme == "mqtt":
         host = MqttUnitHost(where.port, units, host=where.host)
         devices = " ".join(f"--device {u.unit_id}" for u in units)
