@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -32,11 +33,30 @@ from pathlib import Path
 GEN_CRT = Path("components/mbedtls/esp_crt_bundle/gen_crt_bundle.py")
 CACRT = Path("components/mbedtls/esp_crt_bundle/cacrt_all.pem")
 SPIFFSGEN = Path("components/spiffs/spiffsgen.py")
+VERSION_CMAKE = Path("tools/cmake/version.cmake")
 
 
 # As installed packages run: with their bytecode (pip compiles it at install). A shell
 # that sets PYTHONDONTWRITEBYTECODE would otherwise recompile every module on each run.
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def idf_version(idf: Path) -> str:
+    """The checkout's ESP-IDF version as its build reads it, or "unknown".
+
+    The figures depend on it: spiffsgen.py on ESP-IDF master after v6.0 (2026) imports
+    esp_pylib's logger, which adds ~80 ms to every run, while every release up to
+    v6.0.x imports only the standard library."""
+    try:
+        text = (idf / VERSION_CMAKE).read_text(encoding="utf-8")
+    except OSError:
+        return "unknown"
+    parts = [
+        m.group(1)
+        for key in ("MAJOR", "MINOR", "PATCH")
+        if (m := re.search(rf"IDF_VERSION_{key}\s+(\d+)", text))
+    ]
+    return ".".join(parts) if len(parts) == 3 else "unknown"
 
 
 def run_once(cmd: list[str], cwd: Path) -> tuple[float, float]:
@@ -93,7 +113,10 @@ def main() -> int:
         (cwd / "data").mkdir()
         shutil.copy(Path(idf) / CACRT, cwd / "data" / "ca.pem")
         size = (cwd / "cacrt_all.pem").stat().st_size
-        print(f"median of {args.runs} interleaved runs, Python {sys.version.split()[0]}")
+        print(
+            f"median of {args.runs} interleaved runs, Python {sys.version.split()[0]}, "
+            f"vendor scripts of ESP-IDF {idf_version(Path(idf))}"
+        )
         pair(
             "build -f idf-bundle from cacrt_all.pem  vs  gen_crt_bundle.py",
             [*tool, "build", "-q", "-f", "idf-bundle", "--idf-version", "5.0", "--root",
