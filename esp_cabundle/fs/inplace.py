@@ -21,7 +21,7 @@ from ..blocks.overlay import Reader
 from ..errors import ImageError
 from .base import FileInfo, FileSystemImage, normalize_path
 from .littlefs import LittleFsImage
-from .spiffs import SpiffsImage
+from .spiffs import SpiffsImage, get_spiffs_profile
 
 __all__ = ["FileReplacement", "PartitionEdit", "mount_region"]
 
@@ -88,9 +88,16 @@ def mount_region(
 ) -> FileSystemImage:
     """The file system in ``size`` bytes of ``reader`` from ``offset`` on, mounted as the
     ``profile``'s firmware would: LittleFS reads only what littlefs reads, SPIFFS the
-    whole region. ImageError when it does not mount; never formats."""
+    whole region, but from a unit (a :class:`FlashCache`) only the blocks its MD5s say
+    hold something (a restore's read-back of a 1.4 MB partition is then a few sectors,
+    not the partition). ImageError when it does not mount; never formats."""
     if fs_type == "littlefs":
         return LittleFsImage.mount(Overlay(reader, offset=offset, size=size), size, profile)
     if fs_type == "spiffs":
+        if isinstance(reader, FlashCache):
+            from .spiffs_safe import read_spiffs_region  # deferred: it imports this module
+
+            data = read_spiffs_region(reader, offset, size, get_spiffs_profile(profile))
+            return SpiffsImage.open(data, profile)
         return SpiffsImage.open(reader.read(offset, size), profile)
     raise ImageError(f"unknown file system {fs_type!r}")
