@@ -492,3 +492,18 @@ def test_an_entry_whose_partition_roots_are_not_a_list_is_refused_writing_nothin
     assert "the roots before of partition 'fs_1' is not a list" in r.output
     assert mongoose_unit.stats.sectors_erased == erased
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == before
+
+
+@pytest.mark.parametrize(("word", "whole"), [("OK", True), ("DRY RUN", True), ("FAILED", False)])
+def test_a_bar_ends_whole_only_when_the_job_did(word: str, whole: bool) -> None:
+    """A restore with nothing to do ended OK at 0%: "0% OK" reads as a stall."""
+    from esp_cabundle.commands._bench import UnitBars
+    from esp_cabundle.flash.base import JOB
+
+    bars = UnitBars(["socket://u"], shown=True, verbose=False)
+    task = bars.tasks["socket://u"]
+    bars.bars.update(task, completed=JOB // 3)
+    bars.finish("socket://u", word)
+    (shown,) = bars.bars.tasks
+    assert shown.fields["status"] == word
+    assert shown.completed == (JOB if whole else JOB // 3)

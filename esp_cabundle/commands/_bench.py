@@ -94,8 +94,11 @@ class UnitBars:
         return show
 
     def finish(self, port: str, word: str) -> None:
+        """End a unit's bar with its status word; a job that ended OK (or as a dry run)
+        is whole even when it had nothing to do, and shows 100%, never "0% OK"."""
         if self.bars is not None:
-            self.bars.update(self.tasks[port], status=word)
+            done = {"completed": JOB} if word in ("OK", "DRY RUN") else {}
+            self.bars.update(self.tasks[port], status=word, **done)
 
     @contextmanager
     def shown(self) -> Iterator[UnitBars]:
