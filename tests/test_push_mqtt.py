@@ -248,7 +248,7 @@ def test_an_id_no_unit_answers_to_is_named(mosquitto: Any, host: Any, tmp_path: 
     assert not (tmp_path / "campaign.db").exists()
     code, out, _ = push(mosquitto, tmp_path, units)
     assert code == 3 and f"1 unit never answered over MQTT ({ghost}): a broker" in out, out
-    assert "check each id against the units' device.id" in out
+    assert "check each id against the units' device.id, or keep watching for them (--watch)" in out
     assert {r.id: r.state for r in rows(tmp_path).values()} == {
         a: "verified",
         full: "failed",
@@ -258,6 +258,11 @@ def test_an_id_no_unit_answers_to_is_named(mosquitto: Any, host: Any, tmp_path: 
     code, out, _ = push(mosquitto, tmp_path, units)
     assert code == 3 and rows(tmp_path)[full].state == "offline"
     assert f"1 unit never answered over MQTT ({ghost})" in out and f"({full}" not in out
+    # a run that watched already is not told to watch
+    until = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+    code, out, _ = push(mosquitto, tmp_path, units, "--watch", "--poll", "0.3", "--until", until)
+    assert code == 3 and f"1 unit never answered over MQTT ({ghost})" in out, out
+    assert "or run the same --watch again later." in out and "(--watch)" not in out
 
 
 def test_frames_without_src_are_dropped_by_units(mosquitto: Any, host: Any) -> None:

@@ -68,9 +68,12 @@ def _dates(deadline: datetime | str | None, since: datetime | str | None) -> lis
     return out
 
 
-def _never_answered(rows: list[Any], said: str = "never answered") -> list[str]:
+def _never_answered(
+    rows: list[Any], said: str = "never answered", *, watching: bool = False
+) -> list[str]:
     """MQTT units that have not answered (a ledger's rows: never): a broker lists no
-    units, so an id that no unit has looks like a unit that is off."""
+    units, so an id that no unit has looks like a unit that is off. ``watching``: the
+    run already watched (--watch), so the advice is to run it again, not to add it."""
     ids = [
         r.id
         for r in rows
@@ -81,7 +84,8 @@ def _never_answered(rows: list[Any], said: str = "never answered") -> list[str]:
     return [
         f"{plural(len(ids), 'unit')} {said} over MQTT ({some(ids)}): a broker keeps "
         "no list of units, so an id no unit has looks like a unit that is off; check each "
-        "id against the units' device.id, or keep watching for them (--watch)."
+        "id against the units' device.id, or "
+        + ("run the same --watch again later." if watching else "keep watching for them (--watch).")
     ]
 
 
@@ -151,7 +155,7 @@ def render_report(
         echo(format_table(("unit", "state", "attempts", "last error"), rows[:_SHOWN]))
         if len(left) > _SHOWN:
             echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status")
-        for line in _full_units(left) + _never_answered(left):
+        for line in _full_units(left) + _never_answered(left, watching=bool(opts.get("watch"))):
             echo(line)
     for line in _unused(list(report.rows)):
         echo(line)
