@@ -614,3 +614,18 @@ def test_flash_and_restore_say_stopped_in_one_line_shape(
     assert line == (
         f"STOPPED  /dev/ttyUSB0  24:0a:c4:12:34:56  1.2 s  {holds}; next: {stop.next_step()}"
     )
+
+
+def test_a_stop_before_the_first_write_says_unchanged_in_one_sentence() -> None:
+    """Stopped before the plan knew the partitions, or after it but before the first
+    write: the unit is the same either way, and so are the words."""
+    from esp_cabundle.flash.interrupt import PartitionHolding
+
+    before_plan = Interruption("/dev/ttyUSB0", "update", 0, 0)
+    planned = Interruption(
+        "/dev/ttyUSB0", "update", 0, 5, partitions=(PartitionHolding("fs", "old", 0, 5),)
+    )
+    said = {before_plan.describe(), planned.describe()}
+    assert said == {
+        "stopped before anything was written: the unit is unchanged, holding the CA file it had"
+    }

@@ -58,6 +58,9 @@ SectorState = Literal["old", "new", "other"]
 # for one of them (16 KiB: about 0.35 s at 460800 baud).
 _READ_PIECE = 0x4000
 
+# What a stop before the first write of an update says, whatever was known by then.
+_UNCHANGED = "the unit is unchanged, holding the CA file it had"
+
 
 class Cancel:
     """A request to stop, set from outside (a signal handler, another thread), polled by
@@ -141,7 +144,7 @@ class Interruption:
         if not self.partitions:
             if finished:
                 return f"{head}: the unit holds the CA file of the interrupted update it finished"
-            return f"{head}: the unit is unchanged, holding the CA file it had"
+            return f"{head}: {_UNCHANGED}"
         holds = self.holds
         if self.what == "restore":
             old, new = "its original (pre-update) CA file", "the CA file of the update"
@@ -154,7 +157,8 @@ class Interruption:
             if self.written and self.what != "restore":
                 tail += " (what was written is not in use yet)"
             elif self.written == 0 and self.what == "update":
-                tail = f"the unit holds {old}" + ("" if finished else ", unchanged")
+                # in the words of a stop before any partition was known: one sentence
+                tail = f"the unit holds {old}" if finished else _UNCHANGED
         elif holds == "new":
             tail = f"the unit mounts with {new}"
         elif holds == "partial":
