@@ -22,6 +22,7 @@ from ..errors import ImageError
 from .base import FileInfo, FileSystemImage, normalize_path
 from .littlefs import LittleFsImage
 from .spiffs import SpiffsImage, get_spiffs_profile
+from .spiffs_region import read_spiffs_region
 
 __all__ = ["FileReplacement", "PartitionEdit", "mount_region"]
 
@@ -95,8 +96,6 @@ def mount_region(
         return LittleFsImage.mount(Overlay(reader, offset=offset, size=size), size, profile)
     if fs_type == "spiffs":
         if isinstance(reader, FlashCache):
-            from .spiffs_safe import read_spiffs_region  # deferred: it imports this module
-
             data = read_spiffs_region(reader, offset, size, get_spiffs_profile(profile))
             return SpiffsImage.open(data, profile)
         return SpiffsImage.open(reader.read(offset, size), profile)
