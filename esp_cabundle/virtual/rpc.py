@@ -27,6 +27,10 @@ and ``Sys.Reboot`` (offline for ``reboot_time`` seconds, uptime restarts).
 
 Faults are for the test suite; a unit started by ``virtual-unit`` has none.
 
+Every call answered is counted; the call log keeps the last :data:`CALL_LOG_SIZE`
+(``max_calls``), each with its parameters cut to a bounded size, so a unit serving for
+days, or flooded, holds a bounded log.
+
 Not faithful: no RAM limits, no frame-size limit of its own (the tests check frame
 sizes from the recorded calls), no file-system timing, one request at a time per unit,
 and parameters of the wrong type get a generic 400 (the firmware's JSON scanner reads
@@ -48,14 +52,42 @@ from typing import Any
 from esp_cabundle.errors import ImageError
 from esp_cabundle.fs import FileSystemImage, open_image
 
-__all__ = ["Call", "MdashUnit", "MongooseUnit", "SimUnit"]
+__all__ = ["CALL_LOG_SIZE", "Call", "MdashUnit", "MongooseUnit", "SimUnit"]
+
+# Calls a unit's log keeps (the last ones; older ones are only counted): a push to one
+# unit takes a few dozen.
+CALL_LOG_SIZE = 1000
+# A logged call's parameters: at most this many, strings and names up to this long.
+_LOGGED_PARAMS = 16
+_LOGGED_TEXT = 256
 
 
 @dataclass
 class Call:
+    """One call answered, as the log keeps it: ``params`` cut by :func:`_logged`."""
+
     method: str
     params: dict[str, Any]
     size: int  # bytes of the request frame
+
+
+def _logged(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` as the call log keeps them: numbers, booleans and short strings as
+    sent, a long string or a nested value by its size, at most :data:`_LOGGED_PARAMS`:
+    a call costs the log a few KB at most, whatever the frame held."""
+    out: dict[str, Any] = {}
+    for n, (key, value) in enumerate(params.items()):
+        if n == _LOGGED_PARAMS:
+            out["..."] = f"<{len(params) - n} more>"
+            break
+        if isinstance(value, str) and len(value) > _LOGGED_TEXT:
+            value = f"<{len(value)} characters>"
+        elif isinstance(value, (dict, list)):
+            value = f"<{'object' if isinstance(value, dict) else 'array'} of {len(value)}>"
+        elif isinstance(value, int) and value.bit_length() > 64:
+            value = f"<a number of {value.bit_length()} bits>"
+        out[key[:_LOGGED_TEXT]] = value
+    return out
 
 
 class _Error(Exception):
@@ -84,7 +116,9 @@ class SimUnit:
     has_rename: bool = True
     # called as hook(method, params, "before"|"after") around each handled request
     hook: Callable[[str, dict[str, Any], str], None] | None = None
-    calls: list[Call] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # the last max_calls answered
+    max_calls: int = CALL_LOG_SIZE
+    calls_dropped: int = 0  # answered, then let go from the log
     boots: int = 1
     _booted: float = field(default_factory=time.monotonic)
     _answered: int = 0
@@ -92,7 +126,17 @@ class SimUnit:
 
     shape = "args"
 
+    def __post_init__(self) -> None:
+        if self.max_calls < 0:
+            raise ValueError(f"max_calls {self.max_calls}: not a number of calls")
+
     # -- state --------------------------------------------------------------------------
+
+    @property
+    def calls_total(self) -> int:
+        """Every call answered, the log's and those it let go."""
+        with self._lock:
+            return len(self.calls) + self.calls_dropped
 
     @property
     def online(self) -> bool:
@@ -110,9 +154,13 @@ class SimUnit:
             return self.image.to_bytes()
 
     def count(self, method: str, **match: Any) -> int:
+        """Calls of ``method`` in the log whose parameters match (a snapshot: units keep
+        answering while a test counts)."""
+        with self._lock:
+            calls = list(self.calls)
         return sum(
             1
-            for c in self.calls
+            for c in calls
             if c.method == method and all(c.params.get(k) == v for k, v in match.items())
         )
 
@@ -142,7 +190,11 @@ class SimUnit:
         if self.hook is not None:
             self.hook(method, params, "before")
         with self._lock:
-            self.calls.append(Call(method, params, len(frame)))
+            self.calls.append(Call(method, _logged(params), len(frame)))
+            if len(self.calls) > self.max_calls:
+                gone = len(self.calls) - self.max_calls
+                del self.calls[:gone]
+                self.calls_dropped += gone
             self._answered += 1
             if self.malformed:
                 return b'{"id":' + str(req.get("id")).encode() + b',"result":{"data":"Zm9v'
