@@ -26,6 +26,7 @@ from .fileio import (
     is_named,
     read_input,
     refuse_clobbering,
+    refuse_special,
     write_all_atomic,
 )
 from .formats import FORMATS, render
@@ -42,6 +43,10 @@ if TYPE_CHECKING:
 __all__ = ["BuildResult", "build_bundle", "write_build"]
 
 LOCK_NAME = "cabundle.lock"
+_LOCK_HINT = (
+    "build reads and writes cabundle.lock as a regular file: move this away (or build "
+    "with --no-lock)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +107,12 @@ def build_bundle(
 
     Raises :class:`PolicyError` (a violation that was not allowed),
     :class:`~esp_cabundle.check.CheckFailed` (a target or a board's connection would
-    refuse the bundle) or :class:`LockMismatchError` (``locked`` and the roots differ)
+    refuse the bundle), :class:`LockMismatchError` (``locked`` and the roots differ) or
+    :class:`InputError` (a FIFO, device, directory or looping symlink at ``lock_path``)
     before any byte is written.
     """
+    if lock_path is not None:  # first: nothing is gated or read before the refusal
+        refuse_special(lock_path, what="lock file", hint=_LOCK_HINT)
     inputs = _inputs(spec, config, targets)
     if locked and lock_path is not None:
         inputs.append(("lock file", lock_path))
@@ -140,7 +148,7 @@ def build_bundle(
                 f"--locked needs a lock file, and {lock_path or LOCK_NAME} does not exist",
                 hint="run 'esp-cabundle build' once without --locked and commit cabundle.lock",
             )
-        data = read_input(lock_path, what="lock file", max_bytes=MAX_LOCK_INPUT)
+        data = read_input(lock_path, what="lock file", max_bytes=MAX_LOCK_INPUT, regular_only=True)
         Lock.from_bytes(data, path=str(lock_path)).check(bundle, path=str(lock_path))
     rendered: list[tuple[OutputSpec, bytes]] = []
     private: set[Path] = set()
@@ -233,6 +241,8 @@ def write_build(result: BuildResult) -> list[Path]:
         for out, data in result.outputs
     ]
     if result.lock_path is not None:
+        # Again: a FIFO made there since build_bundle would be written through (blocking).
+        refuse_special(result.lock_path, what="lock file", hint=_LOCK_HINT)
         items.append((result.lock_path, result.lock.to_bytes()))
     write_all_atomic(items)
     return [item[0] for item in items]

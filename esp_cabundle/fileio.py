@@ -28,6 +28,7 @@ __all__ = [
     "kept_from_others",
     "read_input",
     "refuse_clobbering",
+    "refuse_special",
     "same_file",
     "write_all_atomic",
     "write_atomic",
@@ -136,6 +137,34 @@ def is_found(path: str | Path, *, what: str, hint: str) -> bool:
             hint=hint,
         )
     return True
+
+
+def refuse_special(path: str | Path, *, what: str, hint: str) -> None:
+    """Refuse anything but a regular file (or nothing) at ``path``, a file a command
+    reads and writes without being told to (``cabundle.lock`` beside the config), before
+    anything opens it: a FIFO blocks a reader or a writer until another process opens
+    its other end (forever), a device or socket would take or give something else than
+    the file, a symbolic link that loops leads to no file. Nothing there, or a link
+    leading nowhere (writing makes its target), passes."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InputError(
+                f"is a symbolic link that loops ({e.strerror}), not {_a(what)}; nothing was "
+                "read or written",
+                path=str(path),
+                hint=hint,
+            ) from e
+        return  # not searchable: reading or writing it says why
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"is {file_kind(mode)}, not {_a(what)}; nothing was read or written",
+            path=str(path),
+            hint=hint,
+        )
 
 
 _KINDS = (

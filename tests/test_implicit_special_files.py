@@ -91,3 +91,84 @@ def test_a_fifo_saved_chain_is_refused_not_captured(tmp_path: Path) -> None:
     r = _run(tmp_path, "check")
     assert r.returncode == 2, r.stderr
     assert "chains/web.pem: is a FIFO (named pipe), not a saved chain of target 'web'" in r.stderr
+
+
+# cabundle.lock: build reads it (--locked) and writes it beside the config without being
+# told to; a FIFO there blocked build forever (written through, or read with no writer).
+LOCK_KINDS = {
+    **KINDS,
+    "loop": "a symbolic link that loops (Too many levels of symbolic links)",
+    "directory": "a directory",
+}
+
+
+def _special_lock(path: Path, kind: str) -> None:
+    if kind == "loop":
+        path.symlink_to(path.name)
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        _special(path, kind)
+
+
+def _listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("flags", [[], ["--locked"], ["--dry-run"]], ids=["write", "locked", "dry"])
+@pytest.mark.parametrize("kind", sorted(LOCK_KINDS))
+def test_build_refuses_a_special_lock_file(tmp_path: Path, kind: str, flags: list[str]) -> None:
+    """Refused at once (exit 2, the path and what it is named), whether build would write
+    the lock, read it (--locked) or only say it would (--dry-run); nothing written. The
+    child's timeout turns a regression (a hang) into a failure."""
+    _special_lock(tmp_path / "cabundle.lock", kind)
+    before = _listing(tmp_path)
+    r = _run(tmp_path, "build", "--preset", "letsencrypt", *flags)
+    assert r.returncode == 2, r.stderr
+    assert f"cabundle.lock: is {LOCK_KINDS[kind]}, not a lock file; nothing was" in r.stderr
+    assert "--no-lock" in r.stderr and "Traceback" not in r.stderr
+    assert _listing(tmp_path) == before
+
+
+def test_build_refuses_a_fifo_lock_beside_a_config_elsewhere(tmp_path: Path) -> None:
+    """The lock beside ``-c sub/cabundle.yaml`` is sub/cabundle.lock: that one is checked."""
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "cabundle.yaml").write_text("preset: letsencrypt\n")
+    os.mkfifo(sub / "cabundle.lock")
+    before = _listing(tmp_path)
+    r = _run(tmp_path, "build", "-c", "sub/cabundle.yaml")
+    assert r.returncode == 2, r.stderr
+    assert "sub/cabundle.lock: is a FIFO (named pipe), not a lock file" in r.stderr
+    assert _listing(tmp_path) == before
+
+
+def test_no_lock_leaves_a_fifo_lock_alone(tmp_path: Path) -> None:
+    """--no-lock neither reads nor writes the lock: the FIFO is no obstacle, and stays."""
+    os.mkfifo(tmp_path / "cabundle.lock")
+    r = _run(tmp_path, "build", "--preset", "letsencrypt", "--no-lock")
+    assert r.returncode == 0, r.stderr
+    assert _listing(tmp_path) == ["ca.pem", "cabundle.lock"]
+    assert (tmp_path / "cabundle.lock").is_fifo()
+
+
+def test_write_build_refuses_a_fifo_made_after_the_build(tmp_path: Path) -> None:
+    """A Python caller that builds, then writes later: a FIFO made at the lock path in
+    between is refused by write_build too (it would be written through, blocking)."""
+    from esp_cabundle.build import build_bundle, write_build
+    from esp_cabundle.bundle import BundleSpec
+    from esp_cabundle.config import OutputSpec
+    from esp_cabundle.errors import InputError
+
+    lock = tmp_path / "cabundle.lock"
+    spec = BundleSpec(presets=("letsencrypt",))
+    result = build_bundle(spec, (OutputSpec("pem", tmp_path / "ca.pem"),), lock_path=lock)
+    os.mkfifo(lock)
+    reader = os.open(lock, os.O_RDONLY | os.O_NONBLOCK)  # a regression writes, not hangs
+    try:
+        with pytest.raises(InputError, match="is a FIFO"):
+            write_build(result)
+        assert os.read(reader, 1) == b""  # nothing came through
+    finally:
+        os.close(reader)
+    assert _listing(tmp_path) == ["cabundle.lock"]

@@ -149,6 +149,7 @@ def test_the_help_names_the_command(runner: CliRunner) -> None:
 def test_the_serial_unit_loads_none_of_the_rpc_servers(tmp_path: Path) -> None:
     """--rpc's HTTP/WebSocket/MQTT servers (http.server, a thread pool, paho) load only
     for --rpc: the serial unit's start-up stays as it was."""
-    heavy = ("esp_cabundle.virtual.rpc_links", "http.server", "paho", "websockets")
+    heavy = ("esp_cabundle.virtual.rpc_links", "esp_cabundle.virtual.rpc_http", "http.server")
+    heavy += ("paho", "websockets")
     r = run_command_without(["virtual-unit", "--help"], heavy, tmp_path)
     assert r.returncode == 0, r.stderr

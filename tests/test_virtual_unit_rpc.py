@@ -228,3 +228,41 @@ def test_a_missing_broker_is_a_device_error(in_tmp: Path) -> None:
     assert f"no MQTT broker answers at 127.0.0.1:{port}" in r.stderr, r.stderr
     assert "mosquitto -p 1883" in r.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+def test_the_stop_line_says_the_call_log_was_bounded(
+    monkeypatch: pytest.MonkeyPatch, in_tmp: Path
+) -> None:
+    """A unit that answered more calls than its log keeps says so when it stops (every
+    call counted, the log's bound named), and how many invalid frames it refused."""
+    import functools
+    import urllib.error
+    import urllib.request
+
+    import esp_cabundle.commands._virtual_rpc as virtual_rpc
+    import esp_cabundle.commands.virtual_unit as virtual_unit
+    from esp_cabundle.virtual.rpc import MongooseUnit
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/rpc"
+
+    def call(body: bytes) -> int:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, body), timeout=10) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    def wait() -> None:  # instead of Ctrl-C: a few requests, then stop
+        assert [call(b'{"id": %d, "method": "FS.List"}' % n) for n in range(5)] == [200] * 5
+        assert call(b"not a frame") == 400
+
+    monkeypatch.setattr(virtual_rpc, "MongooseUnit", functools.partial(MongooseUnit, max_calls=3))
+    monkeypatch.setattr(virtual_unit, "wait_for_signal", wait)
+    r = CliRunner().invoke(cli, ["virtual-unit", "--rpc", f"http://127.0.0.1:{port}"])
+    assert r.exit_code == 0, r.output
+    assert (
+        "stopped esp32-virtual: 5 RPC calls (its call log kept the last 3), "
+        "1 invalid frame refused; /ca.pem unchanged"
+    ) in r.stderr, r.stderr
+    assert list(in_tmp.iterdir()) == []

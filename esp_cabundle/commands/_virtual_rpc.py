@@ -86,7 +86,11 @@ def serve_rpc_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
 
 
 def _change(path: str, old: bytes, new: bytes | None, unit: MongooseUnit) -> str:
-    calls = plural(len(unit.calls), "RPC call")
+    calls = plural(unit.calls_total, "RPC call")
+    if unit.calls_dropped:  # a unit that served long, or was flooded: its log is bounded
+        calls += f" (its call log kept the last {len(unit.calls)})"
+    if unit.invalid_frames:
+        calls += f", {plural(unit.invalid_frames, 'invalid frame')} refused"
     if new is None:
         return f"{calls}; {path} removed"
     if new == old:

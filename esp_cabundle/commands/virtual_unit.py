@@ -127,7 +127,10 @@ def virtual_unit(
 
     With --rpc it is instead a Mongoose OS unit in the field (--board, default
     mongoose-os-esp32, gives its file system): it answers the RPC that 'push' sends
-    over MQTT, HTTP or WebSocket, from a file system held in memory.
+    over MQTT, HTTP or WebSocket, from a file system held in memory, and refuses
+    malformed or oversized requests as the firmware does. Stopped, it says per unit
+    how many calls it answered (its call log keeps only the last 1000) and whether its
+    CA file changed.
 
     \b
     Examples:

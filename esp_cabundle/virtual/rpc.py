@@ -27,10 +27,21 @@ and ``Sys.Reboot`` (offline for ``reboot_time`` seconds, uptime restarts).
 
 Faults are for the test suite; a unit started by ``virtual-unit`` has none.
 
-Not faithful: no RAM limits, no frame-size limit of its own (the tests check frame
-sizes from the recorded calls), no file-system timing, one request at a time per unit,
-and parameters of the wrong type get a generic 400 (the firmware's JSON scanner reads
-them its own way).
+A frame rpc-common refuses (``mg_rpc_parse_frame``, ``mg_rpc_handle_frame``: "INVALID
+FRAME") raises :class:`InvalidFrame`, and each link does what its channel does with it
+(:mod:`.rpc_links`); a frame without a method is an answer to a request of the unit's:
+one without an id is invalid, any other is ignored (no answer). An mDash unit's frames
+come whole from mDash's relay, which builds them; the same rules are applied.
+
+Every call answered is counted; the call log keeps the last :data:`CALL_LOG_SIZE`
+(``max_calls``), each with its parameters cut to a bounded size, so a unit serving for
+days, or flooded, holds a bounded log.
+
+Not faithful: no RAM limits (a frame is refused over :data:`MAX_FRAME_BYTES`, where the
+firmware would run out of memory first; the tests check frame sizes from the recorded
+calls), no file-system timing, one request at a time per unit, ``dst`` is not checked,
+and the JSON is read strictly (UTF-8, at most 32 levels deep), where frozen's scanner
+is laxer: parameters of the wrong type get a generic 400.
 """
 
 from __future__ import annotations
@@ -45,17 +56,69 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from esp_cabundle.errors import ImageError
+from esp_cabundle.errors import ImageError, InputError
 from esp_cabundle.fs import FileSystemImage, open_image
+from esp_cabundle.limits import loads_json
 
-__all__ = ["Call", "MdashUnit", "MongooseUnit", "SimUnit"]
+__all__ = [
+    "CALL_LOG_SIZE",
+    "MAX_FRAME_BYTES",
+    "Call",
+    "InvalidFrame",
+    "MdashUnit",
+    "MongooseUnit",
+    "SimUnit",
+]
+
+# Twice push's largest --frame-size: a request beyond it is refused unread (a unit's RAM,
+# about 150 KB free, would have run out long before).
+MAX_FRAME_BYTES = 2 << 20
+# Calls a unit's log keeps (the last ones; older ones are only counted): a push to one
+# unit takes a few dozen.
+CALL_LOG_SIZE = 1000
+# A logged call's parameters: at most this many, strings and names up to this long.
+_LOGGED_PARAMS = 16
+_LOGGED_TEXT = 256
+# The keys rpc-common's mg_rpc_parse_frame scans for; a frame with none is invalid.
+_FRAME_KEYS = frozenset(
+    ("v", "id", "src", "dst", "tag", "method", "args", "params", "auth", "result", "error")
+)
+_MDASH_RAM_FREE = 150_000  # what Sys.GetInfo reports; a larger FS.Get buffer is "OOM"
 
 
 @dataclass
 class Call:
+    """One call answered, as the log keeps it: ``params`` cut by :func:`_logged`."""
+
     method: str
     params: dict[str, Any]
     size: int  # bytes of the request frame
+
+
+class InvalidFrame(ValueError):
+    """A frame rpc-common refuses ("INVALID FRAME", ``mg_rpc_ev_handler``): no JSON
+    object, none of a frame's keys, an ``id`` neither number nor string, or an answer
+    without an id. Over HTTP the unit answers 400 "Invalid request" and closes, over
+    WebSocket it drops the connection, over MQTT it only logs it."""
+
+
+def _logged(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` as the call log keeps them: numbers, booleans and short strings as
+    sent, a long string or a nested value by its size, at most :data:`_LOGGED_PARAMS`:
+    a call costs the log a few KB at most, whatever the frame held."""
+    out: dict[str, Any] = {}
+    for n, (key, value) in enumerate(params.items()):
+        if n == _LOGGED_PARAMS:
+            out["..."] = f"<{len(params) - n} more>"
+            break
+        if isinstance(value, str) and len(value) > _LOGGED_TEXT:
+            value = f"<{len(value)} characters>"
+        elif isinstance(value, (dict, list)):
+            value = f"<{'object' if isinstance(value, dict) else 'array'} of {len(value)}>"
+        elif isinstance(value, int) and value.bit_length() > 64:
+            value = f"<a number of {value.bit_length()} bits>"
+        out[key[:_LOGGED_TEXT]] = value
+    return out
 
 
 class _Error(Exception):
@@ -84,7 +147,10 @@ class SimUnit:
     has_rename: bool = True
     # called as hook(method, params, "before"|"after") around each handled request
     hook: Callable[[str, dict[str, Any], str], None] | None = None
-    calls: list[Call] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)  # the last max_calls answered
+    max_calls: int = CALL_LOG_SIZE
+    calls_dropped: int = 0  # answered, then let go from the log
+    invalid_frames: int = 0  # refused as rpc-common's "INVALID FRAME"
     boots: int = 1
     _booted: float = field(default_factory=time.monotonic)
     _answered: int = 0
@@ -92,7 +158,17 @@ class SimUnit:
 
     shape = "args"
 
+    def __post_init__(self) -> None:
+        if self.max_calls < 0:
+            raise ValueError(f"max_calls {self.max_calls}: not a number of calls")
+
     # -- state --------------------------------------------------------------------------
+
+    @property
+    def calls_total(self) -> int:
+        """Every call answered, the log's and those it let go."""
+        with self._lock:
+            return len(self.calls) + self.calls_dropped
 
     @property
     def online(self) -> bool:
@@ -110,16 +186,22 @@ class SimUnit:
             return self.image.to_bytes()
 
     def count(self, method: str, **match: Any) -> int:
+        """Calls of ``method`` in the log whose parameters match (a snapshot: units keep
+        answering while a test counts)."""
+        with self._lock:
+            calls = list(self.calls)
         return sum(
             1
-            for c in self.calls
+            for c in calls
             if c.method == method and all(c.params.get(k) == v for k, v in match.items())
         )
 
     # -- one frame ----------------------------------------------------------------------
 
     def handle(self, frame: bytes) -> bytes | None:
-        """The answer to one request frame, or None when the unit does not answer."""
+        """The answer to one request frame, or None when the unit gives none (offline,
+        or an answer frame it did not ask for). Raises :class:`InvalidFrame` for a frame
+        rpc-common refuses."""
         if not self.online:
             return None
         if self.drop_after is not None and self._answered >= self.drop_after:
@@ -129,20 +211,27 @@ class SimUnit:
         if self.delay:
             time.sleep(self.delay)
         try:
-            req = json.loads(frame)
-        except ValueError:
-            return None
-        if not isinstance(req, dict) or "method" not in req:
+            req = self._request(frame)
+        except InvalidFrame:
+            with self._lock:
+                self.invalid_frames += 1
+            raise
+        if req.get("method", "") == "":  # mg_rpc_handle_response: not asked for, ignored
             return None
         params = req.get(self.shape)
         if not isinstance(params, dict):
             params = req.get("params") if self.shape == "args" else None
         params = params if isinstance(params, dict) else {}
-        method = str(req["method"])
+        m = req["method"]  # frozen's %T: a method that is no string reads as its JSON
+        method = m if isinstance(m, str) else json.dumps(m, separators=(",", ":"))
         if self.hook is not None:
             self.hook(method, params, "before")
         with self._lock:
-            self.calls.append(Call(method, params, len(frame)))
+            self.calls.append(Call(method, _logged(params), len(frame)))
+            if len(self.calls) > self.max_calls:
+                gone = len(self.calls) - self.max_calls
+                del self.calls[:gone]
+                self.calls_dropped += gone
             self._answered += 1
             if self.malformed:
                 return b'{"id":' + str(req.get("id")).encode() + b',"result":{"data":"Zm9v'
@@ -169,6 +258,22 @@ class SimUnit:
         if self.hook is not None:
             self.hook(method, params, "after")
         return json.dumps(answer).encode()
+
+    def _request(self, frame: bytes) -> dict[str, Any]:
+        """The frame as rpc-common's ``mg_rpc_parse_frame`` and ``mg_rpc_handle_frame``
+        accept it, or :class:`InvalidFrame`."""
+        try:
+            req = loads_json(frame, what="frame", path=None, cap=MAX_FRAME_BYTES)
+        except InputError as e:
+            raise InvalidFrame(e.reason) from None
+        if not isinstance(req, dict) or not _FRAME_KEYS & req.keys():
+            raise InvalidFrame("not a JSON object holding any of a frame's keys")
+        rid = req.get("id")
+        if "id" in req and (isinstance(rid, bool) or not isinstance(rid, (int, float, str))):
+            raise InvalidFrame("an id that is neither a number nor a string")
+        if req.get("method", "") == "" and rid in (None, ""):
+            raise InvalidFrame("an answer frame without an id")  # "Response without an ID"
+        return req
 
     def envelope(self, req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         return {"id": req.get("id"), **body}
@@ -276,6 +381,10 @@ class MongooseUnit(SimUnit):
             raise _Error(404, f"No handler for {method}")
         name = p.get("filename")
         if method == "FS.Get":
+            if not isinstance(name, str):
+                raise _Error(400, "filename is required")
+            if int(p.get("offset", 0)) < 0:
+                raise _Error(400, "illegal offset")
             data = self._read_named(
                 name,
                 _Error(400, "filename is required"),
@@ -339,11 +448,16 @@ class MdashUnit(SimUnit):
             raise _Error(-32601, f"{method} not found")
         name = p.get("filename")
         if method == "FS.Get":
+            if not isinstance(name, str):
+                raise _Error(500, "filename required")
+            offset, n = int(p.get("offset", 0)), int(p.get("len", 512))
+            if not 0 <= n <= _MDASH_RAM_FREE:
+                raise _Error(500, "OOM")  # malloc(len) fails
             data = self._read_named(
                 name, _Error(500, "filename required"), _Error(500, f"fopen(/spiffs/{name}): 2")
             )
-            offset, n = int(p.get("offset", 0)), int(p.get("len", 512))
-            chunk = data[offset : offset + n]
+            start = max(offset, 0)  # fseek to a negative offset fails: read from the start
+            chunk = data[start : start + n]
             left = len(data) - (len(chunk) + offset)
             return {
                 "filename": name,
@@ -377,7 +491,7 @@ class MdashUnit(SimUnit):
                 "fw_id": "20210506-101010",
                 "app": "mdash-demo",
                 "uptime": self._uptime(),
-                "ram_free": 150000,
+                "ram_free": _MDASH_RAM_FREE,
                 "reboot_reason": "power on",
                 "id": "a1b2c3d4e5f60708",
                 "public_key": "",

@@ -4,10 +4,24 @@ own RPC libraries serve them:
 - :class:`MqttUnitHost`: units answering over MQTT as ``mongoose-os-libs/rpc-mqtt``
   does: subscribes ``<id>/rpc`` (QoS 1) through a broker, drops requests without
   ``src`` ("Drop frame without src", ``mgos_rpc_mqtt_sub_handler``), publishes each
-  answer to ``<src>/rpc``. One paho-mqtt client serves them all.
-- :class:`LanUnitServer`: one unit's ``/rpc`` over HTTP (a frame per POST) and over
-  WebSocket (a frame per text message), as ``rpc-common``'s ``mgos_rpc_http_handler``
-  and ``rpc-ws``; each on its own port (a real unit serves both on port 80).
+  answer to ``<src>/rpc``; an invalid frame is only logged (the channel is persistent).
+  One paho-mqtt client serves them all.
+- :class:`LanUnitServer`: one unit's ``/rpc`` over HTTP (a frame per request:
+  :mod:`.rpc_http` says how each kind of request is answered) and over WebSocket (a
+  frame per message, as ``rpc-ws``'s inbound channel takes it: a frame rpc-common
+  refuses drops the connection at once, no close frame, ``mg_rpc_channel_ws_ch_close``;
+  a message over :data:`~.rpc.MAX_FRAME_BYTES` ends it too, websockets sending close
+  code 1009 first); each on its own port (a real unit serves both on port 80). At most
+  :data:`MAX_CONNECTIONS` connections at once, over both: one more is reset when
+  accepted, as lwIP has no socket left for it.
+
+Not faithful (the simulator's own guards): a connection without a whole request for
+:data:`IDLE_TIMEOUT` is closed (a unit would hold it until TCP gives up); an MQTT frame
+over :data:`~.rpc.MAX_FRAME_BYTES` is dropped (a unit would lose its broker
+connection), and at most a few frames per worker wait to be served (the host then reads
+no more: the broker holds the rest). What each link refused is counted by reason
+(``refused``), and a handler that failed is recorded in ``errors`` (the tests insist it
+stays empty).
 
 Failures to reach a broker are :class:`DeviceError` (exit 3); a port that cannot be
 listened on is an :class:`InputError` (exit 2), as for the serial virtual unit.
@@ -16,18 +30,22 @@ listened on is an :class:`InputError` (exit 2), as for the serial virtual unit.
 from __future__ import annotations
 
 import contextlib
-import http.server
-import json
+import logging
 import socket
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..errors import DeviceError, InputError
-from .rpc import SimUnit
+from ..limits import loads_json
+from .rpc import MAX_FRAME_BYTES, InvalidFrame, SimUnit
+from .rpc_http import SERVER_HEADER, JsonHandler, LoopbackServer, UnitHttpServer, reset_connection
 
 __all__ = [
+    "IDLE_TIMEOUT",
+    "MAX_CONNECTIONS",
     "MAX_FRAME_BYTES",
     "JsonHandler",
     "LanUnitServer",
@@ -36,12 +54,40 @@ __all__ = [
     "url_host",
 ]
 
-# Twice push's largest --frame-size: a request beyond it is refused unread.
-MAX_FRAME_BYTES = 2 << 20
+# ESP-IDF's default CONFIG_LWIP_MAX_SOCKETS is 10 (Mongoose OS keeps it): the listening
+# socket and the unit's own links take the rest. lwip_accept finds no socket for one more.
+MAX_CONNECTIONS = 8
+# The simulator's own guard (see the module's "Not faithful").
+IDLE_TIMEOUT = 60.0
+_MQTT_BACKLOG = 4  # frames waiting per worker before the MQTT host reads no more
+_MAX_ERRORS = 20  # errors recorded (more are counted)
 _BROKER_HINT = "start a broker (mosquitto -p 1883), or name the one you run: --rpc mqtt://HOST:PORT"
+_LOG = logging.getLogger(__name__)
+_LOG.addHandler(logging.NullHandler())  # a hostile client's handshake is no stderr noise
 
 
-class MqttUnitHost:
+class _Refusals:
+    """What a link refused, by reason, and the handler failures it met (bounded)."""
+
+    def __init__(self) -> None:
+        self.refused: Counter[str] = Counter()
+        self.errors: list[str] = []
+        self.error_count = 0
+        self._lock = threading.Lock()
+
+    def refuse(self, reason: str) -> None:
+        with self._lock:
+            self.refused[reason] += 1
+
+    def failed(self, e: BaseException) -> None:
+        with self._lock:
+            self.error_count += 1
+            if len(self.errors) < _MAX_ERRORS:
+                self.errors.append(f"{type(e).__name__}: {e}")
+        _LOG.debug("virtual unit link handler failed", exc_info=e)
+
+
+class MqttUnitHost(_Refusals):
     """Units answering over MQTT through the broker at ``host:port``."""
 
     def __init__(
@@ -56,9 +102,14 @@ class MqttUnitHost:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
+        super().__init__()
         self.units = {u.unit_id: u for u in units}
         self.dropped_without_src = 0
+        self._closing = False
         self._pool = ThreadPoolExecutor(workers)
+        self._slots = threading.Semaphore(workers * _MQTT_BACKLOG)
+        self.waiting = self.most_waiting = 0  # frames taken in, not yet served (and the most)
+        self._waiting_lock = threading.Lock()
         self._busy: dict[str, threading.Lock] = {u: threading.Lock() for u in self.units}
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"units-{port}-{id(self)}")
         self.client.max_inflight_messages_set(0)
@@ -90,62 +141,61 @@ class MqttUnitHost:
             raise DeviceError(f"the MQTT broker at {where} {why}", hint=_BROKER_HINT)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        uid = msg.topic[: -len("/rpc")]
-        unit = self.units.get(uid)
-        if unit is not None:
+        unit = self.units.get(msg.topic[: -len("/rpc")])
+        if unit is None:
+            return
+        if len(msg.payload) > MAX_FRAME_BYTES:
+            self.refuse("frame too large")
+            return
+        # Waits (and so reads no more from the broker) while the workers are behind: the
+        # frames waiting, and the memory they hold, stay bounded however fast they come.
+        while not self._slots.acquire(timeout=0.5):
+            if self._closing:
+                return
+        with self._waiting_lock:
+            self.waiting += 1
+            self.most_waiting = max(self.most_waiting, self.waiting)
+        try:
             self._pool.submit(self._serve, unit, bytes(msg.payload))
+        except RuntimeError:  # the pool is shut down: the host is closing
+            self._served()
+
+    def _served(self) -> None:
+        with self._waiting_lock:
+            self.waiting -= 1
+        self._slots.release()
 
     def _serve(self, unit: SimUnit, payload: bytes) -> None:
         try:
-            src = json.loads(payload).get("src")
-        except (ValueError, AttributeError):
-            src = None
+            self._answer(unit, payload)
+        except Exception as e:
+            self.failed(e)
+        finally:
+            self._served()
+
+    def _answer(self, unit: SimUnit, payload: bytes) -> None:
+        try:
+            frame = loads_json(payload, what="frame", path=None, cap=MAX_FRAME_BYTES)
+        except InputError:
+            frame = None
+        src = frame.get("src") if isinstance(frame, dict) else None
         if not src or not isinstance(src, str):
             self.dropped_without_src += 1  # rpc-mqtt: "Drop frame without src"
             return
         with self._busy[unit.unit_id]:
-            answer = unit.handle(payload)
+            try:
+                answer = unit.handle(payload)
+            except InvalidFrame:
+                self.refuse("invalid frame")  # a persistent channel: only logged
+                return
         if answer is not None:
             self.client.publish(f"{src}/rpc", answer, qos=1)
 
     def close(self) -> None:
+        self._closing = True
         self.client.disconnect()
         self.client.loop_stop()
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-class JsonHandler(http.server.BaseHTTPRequestHandler):
-    """A request handler that logs nothing and answers JSON."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def reply(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def body(self) -> bytes | None:
-        """The request's body; None (413 sent, connection closed) when it declares more
-        than :data:`MAX_FRAME_BYTES` or a length that is no number."""
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_FRAME_BYTES:
-            self.close_connection = True
-            self.reply(413, b'{"error":{"code":413,"message":"request too large"}}')
-            return None
-        return self.rfile.read(length)
-
-
-class LoopbackServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
 
 
 def _listen_error(host: str, port: int, e: OSError) -> InputError:
@@ -155,9 +205,10 @@ def _listen_error(host: str, port: int, e: OSError) -> InputError:
     )
 
 
-class LanUnitServer:
+class LanUnitServer(_Refusals):
     """One unit's ``/rpc`` on ``host``, over HTTP on ``http_port`` and WebSocket on
-    ``ws_port`` (0: any free port; None: not served)."""
+    ``ws_port`` (0: any free port; None: not served). At most ``max_connections`` at
+    once, over both; each closed after ``idle_timeout`` seconds without a whole request."""
 
     def __init__(
         self,
@@ -166,14 +217,21 @@ class LanUnitServer:
         host: str = "127.0.0.1",
         http_port: int | None = 0,
         ws_port: int | None = 0,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
+        super().__init__()
         self.unit = unit
-        self._lock = threading.Lock()
-        self.http: LoopbackServer | None = None
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.unit_lock = threading.Lock()  # one request at a time reaches the unit
+        self._open = 0
+        self._open_lock = threading.Lock()
+        self.http: UnitHttpServer | None = None
         self.ws: Any = None
         if http_port is not None:
             try:
-                self.http = LoopbackServer((host, http_port), self._http_handler())
+                self.http = UnitHttpServer((host, http_port), self)
             except OSError as e:
                 raise _listen_error(host, http_port, e) from None
             threading.Thread(target=self.http.serve_forever, daemon=True).start()
@@ -181,41 +239,94 @@ class LanUnitServer:
             from websockets.sync.server import serve
 
             try:
-                self.ws = serve(self._ws_handler, host, ws_port, max_size=MAX_FRAME_BYTES)
+                self.ws = serve(
+                    self._ws_handler,
+                    host,
+                    ws_port,
+                    max_size=MAX_FRAME_BYTES,
+                    max_queue=2,  # frames read ahead: one request at a time is served
+                    compression=None,  # mongoose negotiates no permessage-deflate
+                    ping_interval=None,  # nor pings its clients
+                    server_header=SERVER_HEADER,
+                    logger=_LOG,
+                )
             except OSError as e:
                 self.close()
                 raise _listen_error(host, ws_port, e) from None
+            self.ws.handler = self._gated(self.ws.handler)
             threading.Thread(target=self.ws.serve_forever, daemon=True).start()
 
-    def _http_handler(self) -> type[JsonHandler]:
-        outer = self
+    # -- connections ----------------------------------------------------------------------
 
-        class Handler(JsonHandler):
-            def do_POST(self) -> None:
-                frame = self.body()
-                if frame is None:
-                    return
-                if self.path != "/rpc":
-                    self.reply(404, b"")
-                    return
-                with outer._lock:
-                    answer = outer.unit.handle(frame)
-                if answer is None:  # offline: the connection just dies
-                    self.close_connection = True
-                    with contextlib.suppress(OSError):
-                        self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.reply(200, answer)
+    def admit(self) -> bool:
+        """Take a connection slot; False (and counted) when all are taken."""
+        with self._open_lock:
+            if self._open >= self.max_connections:
+                admitted = False
+            else:
+                self._open += 1
+                admitted = True
+        if not admitted:
+            self.refuse("too many connections")
+        return admitted
 
-        return Handler
+    def release(self) -> None:
+        with self._open_lock:
+            self._open -= 1
+
+    @property
+    def open_connections(self) -> int:
+        with self._open_lock:
+            return self._open
+
+    def _gated(self, inner: Any) -> Any:
+        """websockets' per-connection handler (its own thread), behind the slot count."""
+
+        def handler(sock: socket.socket, addr: Any) -> None:
+            if not self.admit():
+                reset_connection(sock)
+                threads = getattr(self.ws, "handler_threads", None)  # websockets >= 16
+                if threads is not None:  # registered by serve_forever, left to the handler
+                    with self.ws.lock:
+                        threads.discard(threading.current_thread())
+                return
+            try:
+                inner(sock, addr)
+            finally:
+                self.release()
+
+        return handler
+
+    # -- WebSocket ------------------------------------------------------------------------
 
     def _ws_handler(self, ws: Any) -> None:
-        for message in ws:
-            data = message.encode() if isinstance(message, str) else message
-            with self._lock:
-                answer = self.unit.handle(data)
-            if answer is not None:
-                ws.send(answer.decode())
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            while True:
+                try:
+                    message = ws.recv(timeout=self.idle_timeout)
+                except TimeoutError:
+                    self.refuse("idle")
+                    _drop(ws)
+                    return
+                data = message.encode() if isinstance(message, str) else message
+                try:
+                    with self.unit_lock:
+                        answer = self.unit.handle(data)
+                except InvalidFrame:
+                    self.refuse("invalid frame")
+                    _drop(ws)  # mg_rpc_channel_ws_ch_close: MG_F_CLOSE_IMMEDIATELY
+                    return
+                if answer is not None:
+                    ws.send(answer.decode())
+        except ConnectionClosed:
+            pass
+        except Exception as e:
+            self.failed(e)
+            _drop(ws)
+
+    # -- addresses ------------------------------------------------------------------------
 
     @property
     def http_url(self) -> str:
@@ -235,6 +346,12 @@ class LanUnitServer:
             self.http.server_close()
         if self.ws is not None:
             self.ws.shutdown()
+
+
+def _drop(ws: Any) -> None:
+    """End a WebSocket connection at once, with no close frame."""
+    with contextlib.suppress(OSError):
+        ws.socket.shutdown(socket.SHUT_RDWR)
 
 
 def url_host(host: str) -> str:

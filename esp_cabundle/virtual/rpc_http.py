@@ -1,0 +1,292 @@
+"""One virtual unit's ``/rpc`` over HTTP as a Mongoose OS unit serves it: mongoose
+6.18's request parser (the version ``mongoose-os-libs/mongoose`` builds), rpc-common's
+``mgos_rpc_http_handler`` and ``mg_rpc_channel_http``. :class:`~.rpc_links.LanUnitServer`
+serves it; :class:`LoopbackServer` and :class:`JsonHandler` also serve the test suite's
+mDash stand-in.
+
+What the unit does with a request, and so what this does:
+
+- A frame: the answer, ``200``, with rpc-common's headers (``Content-Type:
+  application/json``, CORS), the frame and CRLF. ``Connection: keep-alive`` only to a
+  request that asked for it (``is_keepalive``), ``close`` otherwise, and then closed.
+- A frame rpc-common refuses (:class:`~.rpc.InvalidFrame`), an empty body among them
+  (any method reaches the handler: a GET brings none): ``400 Bad Request``,
+  ``text/plain`` body "Invalid request", ``Connection: close``, then closed
+  (``mg_rpc_channel_http_ch_close``, ``mg_http_send_error``).
+- A request line or headers mongoose cannot parse, or that reach
+  :data:`MAX_HEAD_BYTES` unfinished: closed unanswered ("invalid request",
+  ``MG_F_CLOSE_IMMEDIATELY``). So is a body over :data:`~.rpc.MAX_FRAME_BYTES` (the
+  unit's RAM runs out first; mongoose then reads nothing more and drops the link), a
+  POST without ``Content-Length`` (its body runs to the end of the connection, so no
+  answer can follow; chunked bodies included) and a ``Content-Length`` that is no
+  number.
+- A connection beyond the unit's slots (``max_connections``) is reset when accepted.
+
+Not faithful (the simulator's own guards): a request not whole within
+``idle_timeout`` of its connection's last one is closed (a unit would wait until TCP
+gives up); paths other than ``/rpc`` get ``mg_http_send_error``'s 404 (a unit serves
+``/rpc/METHOD`` as a REST call, other paths from its file system); an answer frame it
+did not ask for closes the connection (a unit sends nothing and keeps it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import io
+import socket
+import struct
+import sys
+import threading
+import time
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from .rpc import MAX_FRAME_BYTES, InvalidFrame, SimUnit
+
+__all__ = [
+    "MAX_HEAD_BYTES",
+    "SERVER_HEADER",
+    "JsonHandler",
+    "Lan",
+    "LoopbackServer",
+    "UnitHttpServer",
+    "reset_connection",
+]
+
+# mongoose-os-libs/mongoose mos.yml: MG_MAX_HTTP_REQUEST_SIZE. A request whose line and
+# headers reach this size unfinished is "invalid request": closed unanswered.
+MAX_HEAD_BYTES = 3072
+SERVER_HEADER = "Mongoose/6.18"  # mg_send_response_line: "Server: %s", mg_version_header
+
+
+class Lan(Protocol):
+    """What the HTTP side needs of the server it belongs to (its slots, its counts)."""
+
+    unit: SimUnit
+    unit_lock: threading.Lock
+    idle_timeout: float
+
+    def admit(self) -> bool: ...
+
+    def release(self) -> None: ...
+
+    def refuse(self, reason: str) -> None: ...
+
+    def failed(self, e: BaseException) -> None: ...
+
+
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """A request handler that logs nothing and answers JSON (the mDash stand-in's)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def reply(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def body(self) -> bytes | None:
+        """The request's body; None (413 sent, connection closed) when it declares more
+        than :data:`MAX_FRAME_BYTES` or a length that is no number."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_FRAME_BYTES:
+            self.close_connection = True
+            self.reply(413, b'{"error":{"code":413,"message":"request too large"}}')
+            return None
+        return self.rfile.read(length)
+
+
+class LoopbackServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def reset_connection(sock: socket.socket) -> None:
+    """Close ``sock`` with a reset, as lwIP aborts a connection it has no socket for."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+class UnitHttpServer(LoopbackServer):
+    """The HTTP side of a :class:`~.rpc_links.LanUnitServer`: connections counted against
+    its slots."""
+
+    def __init__(self, address: tuple[str, int], lan: Lan) -> None:
+        self.lan = lan
+        super().__init__(address, _UnitHttpHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.lan.admit():
+            reset_connection(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.lan.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.lan.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        e = sys.exc_info()[1]
+        if e is not None:
+            self.lan.failed(e)
+
+
+class _UnitHttpHandler(http.server.BaseHTTPRequestHandler):
+    """``/rpc`` as mongoose 6.18 parses a request and rpc-common answers it."""
+
+    protocol_version = "HTTP/1.1"
+    server: UnitHttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.lan.idle_timeout)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """mongoose answers no request it cannot parse: it closes the connection."""
+        self.server.lan.refuse("unparsed request")
+        self.close_connection = True
+
+    def handle_expect_100(self) -> bool:
+        return True  # mongoose sends no "100 Continue": the client waits, then sends
+
+    def handle_one_request(self) -> None:
+        self.close_connection = True  # unless a whole request asking to keep it comes
+        try:
+            self._one_request(time.monotonic() + self.server.lan.idle_timeout)
+        except TimeoutError:  # silent, or too slow with its request
+            self.server.lan.refuse("idle")
+            self.close_connection = True
+        except OSError:  # reset, broken pipe
+            self.close_connection = True
+
+    def _one_request(self, deadline: float) -> None:
+        head = self._read_head(deadline)
+        if head is None:
+            return
+        line, _, headers = head.lstrip().partition(b"\n")  # mongoose skips leading space
+        self.raw_requestline = line + b"\n"
+        stream, self.rfile = self.rfile, io.BytesIO(headers)
+        try:
+            parsed = self.parse_request()
+        finally:
+            self.rfile = stream
+        if not parsed or self.request_version == "HTTP/0.9":  # no version: mongoose misreads
+            if parsed:
+                self.server.lan.refuse("unparsed request")
+            self.close_connection = True
+            return
+        frame = self._read_body(deadline)
+        if frame is None:
+            self.close_connection = True
+            return
+        if urlsplit(self.path).path not in ("/rpc", "/rpc/"):
+            self._error(404, b"Not Found")
+            return
+        try:
+            with self.server.lan.unit_lock:
+                answer = self.server.lan.unit.handle(frame)
+        except InvalidFrame:
+            self.server.lan.refuse("invalid frame")
+            self._error(400, b"Invalid request")
+            return
+        if answer is None:  # offline, or nothing to answer: the connection just dies
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._answer(answer)
+
+    def _left(self, deadline: float) -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not come in time")
+        self.connection.settimeout(left)
+        return left
+
+    def _read_head(self, deadline: float) -> bytes | None:
+        """The request line and headers, up to the blank line; None when the client
+        closed, or when :data:`MAX_HEAD_BYTES` came without their end (refused)."""
+        head = b""
+        while True:
+            self._left(deadline)
+            line = self.rfile.readline(MAX_HEAD_BYTES - len(head))
+            if not line:
+                return None  # closed (between requests, or mid-head: either way, gone)
+            head += line
+            if line in (b"\r\n", b"\n") and head != line:
+                return head
+            if len(head) >= MAX_HEAD_BYTES:
+                self.server.lan.refuse("request head too large")
+                return None
+
+    def _read_body(self, deadline: float) -> bytes | None:
+        """The body mongoose would hand to the handler; None for one it never would."""
+        length = self.headers.get("Content-Length")
+        if length is None:
+            if self.command in ("POST", "PUT"):  # runs to the end of the connection
+                self.server.lan.refuse("no length")
+                return None
+            return b""
+        digits = length.strip(" \t")
+        if not (digits.isascii() and digits.isdigit()):  # not "³", not "-1"
+            self.server.lan.refuse("bad length")
+            return None
+        if len(digits) > 9 or int(digits) > MAX_FRAME_BYTES:
+            self.server.lan.refuse("body too large")
+            return None
+        want, parts = int(digits), []
+        while want:
+            self._left(deadline)
+            part = self.rfile.read1(min(want, 1 << 16))
+            if not part:
+                return None
+            parts.append(part)
+            want -= len(part)
+        return b"".join(parts)
+
+    def _answer(self, frame: bytes) -> None:
+        """mg_rpc_channel_http_send_frame: its headers, the frame and CRLF; the connection
+        kept only when the request asked (``is_keepalive``)."""
+        keep = self.headers.get("Connection", "").strip().lower() == "keep-alive"
+        body = frame + b"\r\n"
+        self.send_response_only(200)
+        self.send_header("Server", SERVER_HEADER)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Headers", "*")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "keep-alive" if keep else "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.wfile.flush()
+
+    def _error(self, status: int, reason: bytes) -> None:
+        """mg_http_send_error: the reason as plain text, then closed."""
+        self.send_response_only(status)
+        self.send_header("Server", SERVER_HEADER)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(reason)))
+        self.end_headers()
+        self.wfile.write(reason)
+        self.wfile.flush()
