@@ -19,7 +19,7 @@ from click.core import ParameterSource
 from ..chains import parse_host_port
 from ..check import Target, board_device, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
-from ..dates import now
+from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
@@ -69,7 +69,9 @@ def deadline_for(
         except EspCabundleError:
             items = []  # no saved chain: the roadmaps still tell
         start = now()
-        report = check_items(trust, [*items, *own], at=start, until=start + timedelta(days=7305))
+        report = check_items(
+            trust, [*items, *own], at=start, until=clamped(start, timedelta(days=7305))
+        )
         dates = []
         for r in report.results:
             tl = r.timeline

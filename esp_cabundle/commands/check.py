@@ -26,6 +26,7 @@ from ..check import (
     target_items,
 )
 from ..config import find_config, load_config
+from ..dates import clamped
 from ..errors import InputError, VerdictError
 from ..fileio import refuse_clobbering
 from ..report import write_html_report
@@ -340,7 +341,7 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str
         for f in tl.flips:
             out.extend(wrap.wrap(f.describe()))
             if f.chain_change and r.item.renewal_days:
-                by = (f.when + timedelta(days=r.item.renewal_days)).date().isoformat()
+                by = clamped(f.when, timedelta(days=r.item.renewal_days)).date().isoformat()
                 out.extend(
                     wrap.wrap(f"  (a server takes the new chain when it renews: all have by {by})")
                 )

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..check import CheckFailed
-from ..dates import now
+from ..dates import clamped, now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
@@ -68,7 +68,8 @@ class _Until(Date):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         when = super().convert(value, param, ctx)
         if isinstance(value, str) and _DATE_ONLY.match(value):
-            when = when.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            day = when.replace(hour=0, minute=0, second=0, microsecond=0)
+            when = clamped(day, timedelta(days=1))  # 9999-12-31: to the calendar's end
         return when
 
 
