@@ -36,6 +36,7 @@ from ..verify import DEFAULT_DEVICE, parse_device_profile
 from .options import (
     FILE_PATH,
     Date,
+    Name,
     at_option,
     board_option,
     chosen_board,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
 @click.option(
     "--host",
     "hosts",
+    type=Name("server"),
     multiple=True,
     metavar="HOST[:PORT]",
     help="Capture a server's chain live (port 443 unless given; repeatable).",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--device",
+    type=Name("device profile"),
     metavar="PROFILE",
     help="Device profile: mbedtls-noclock, mbedtls-clock, idf-bundle, ... or RULES:CLOCK.",
 )
@@ -98,6 +101,7 @@ if TYPE_CHECKING:
 @click.option(
     "--roadmap",
     "roadmaps",
+    type=Name("roadmap"),
     multiple=True,
     metavar="NAME",
     help="Also check a CA's announced chains as what-ifs (e.g. letsencrypt).",

@@ -34,6 +34,7 @@ __all__ = [
     "Age",
     "Date",
     "DiskVersion",
+    "Name",
     "Size",
     "at_option",
     "baud_option",
@@ -179,6 +180,34 @@ class _OutputPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+class Name(_ParamType):
+    """A name or address the user types (a port, a board, a partition, a URL): never
+    empty or blank, which would otherwise fall through to a default (``--board ''``
+    the config's board), name the current directory, or reach a unit as a port that
+    does not exist (a device failure, exit 3, for a typing slip)."""
+
+    def __init__(self, what: str) -> None:
+        self.name = what
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(f"an empty value names no {self.what}", param, ctx)
+        return value
+
+
+class _DirPath(click.Path):
+    """A directory a command keeps its state in: never empty (``''`` would be ``.``)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no directory", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class _FilePath(click.Path):
     """A file a command reads or keeps: never empty (``''`` would be the directory
     ``.``); its other errors are the tool's own, when it is opened."""
@@ -278,6 +307,7 @@ def board_option(*, required: bool = False, generic: bool = False) -> Decorator[
     ca.pem)."""
     return click.option(
         "--board",
+        type=Name("board"),
         required=required,
         metavar="NAME[@VERSION]|FILE",
         help=_BOARD_HELP + (" 'none': no board, a generic ca.pem." if generic else ""),
@@ -306,6 +336,7 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
             "-p",
             "--port",
             "ports",
+            type=Name("port"),
             multiple=True,
             required=required,
             metavar="PORT",
@@ -313,7 +344,13 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
             "updated in parallel.",
         )
     return click.option(
-        "-p", "--port", required=required, metavar="PORT", help=_PORT_HELP, callback=_one_port
+        "-p",
+        "--port",
+        type=Name("port"),
+        required=required,
+        metavar="PORT",
+        help=_PORT_HELP,
+        callback=_one_port,
     )
 
 
@@ -380,7 +417,7 @@ def link_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 journal_dir_option = click.option(
     "--journal-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_DirPath(),
     metavar="DIR",
     help="The journal of updates, for resuming and 'restore' (default: "
     "$ESP_CABUNDLE_JOURNAL, else $XDG_STATE_HOME/esp-cabundle/journal or "

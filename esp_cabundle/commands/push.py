@@ -31,6 +31,7 @@ from .ca_source import ca_options
 from .options import (
     FILE_PATH,
     Date,
+    Name,
     at_option,
     board_option,
     chosen_board,
@@ -89,6 +90,7 @@ def _ledger_option(f: Any) -> Any:
 @click.option(
     "--mdash",
     "mdash_url",
+    type=Name("mDash URL"),
     is_flag=False,
     flag_value=_MDASH_DEFAULT,
     default=None,
@@ -102,6 +104,7 @@ def _ledger_option(f: Any) -> Any:
 @click.option(
     "--mqtt",
     "mqtt_url",
+    type=Name("broker"),
     envvar="ESP_CABUNDLE_MQTT",
     metavar="URL",
     help="Mongoose OS RPC over MQTT: mqtt://[user@]host[:port] or mqtts://... (also from "
@@ -116,11 +119,19 @@ def _ledger_option(f: Any) -> Any:
     help="Verify the broker or server (mqtts://, https://, wss://) with this CA file "
     "instead of the system's roots.",
 )
-@click.option("--device", "devices", multiple=True, metavar="ID", help="A unit's device id.")
+@click.option(
+    "--device",
+    "devices",
+    type=Name("device id"),
+    multiple=True,
+    metavar="ID",
+    help="A unit's device id.",
+)
 @file_option("--devices", "devices_file", help="A file of device ids, one per line (# comments).")
 @click.option(
     "--rpc",
     "rpc_urls",
+    type=Name("unit"),
     multiple=True,
     metavar="URL",
     help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
@@ -131,6 +142,7 @@ def _ledger_option(f: Any) -> Any:
 @click.option(
     "--server",
     "servers",
+    type=Name("server"),
     multiple=True,
     metavar="HOST[:PORT]",
     help="The server the units' connection goes to, checked against the new CA (default: "

@@ -18,7 +18,7 @@ from ..ui import note
 from ..virtual import VirtualESP32
 from ..virtual.boards import board_image, dump_image
 from ._virtual_rpc import DEFAULT_ID, RpcOptions, serve_rpc_units
-from .options import board_option, file_option, output_path
+from .options import Name, board_option, file_option, output_path
 
 __all__ = ["virtual_unit"]
 
@@ -48,6 +48,7 @@ _FIELD_ONLY = {
 )
 @click.option(
     "--chip",
+    type=Name("chip"),
     metavar="CHIP",
     help="The chip it says it is (esp32, esp32s3, esp32c3; default: the board's, or esp32).",
 )
@@ -73,6 +74,7 @@ _FIELD_ONLY = {
 )
 @click.option(
     "--rpc",
+    type=Name("URL"),
     metavar="URL",
     help="Be a Mongoose OS unit in the field instead, for 'push': mqtt://HOST[:PORT] answers "
     "through the broker there (run one: mosquitto), http://HOST:PORT or ws://HOST:PORT "
@@ -81,6 +83,7 @@ _FIELD_ONLY = {
 @click.option(
     "--id",
     "ids",
+    type=Name("device id"),
     multiple=True,
     metavar="ID",
     help=f"With --rpc: the unit's device id (default {DEFAULT_ID}); repeat for several "
