@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "connection_targets",
     "deadline_for",
+    "device_ids",
     "open_transports",
     "project_config",
     "server_targets",
@@ -138,9 +139,10 @@ def _warn_if_open(file: Path, what: str) -> None:
             )
 
 
-def _device_ids(opts: dict[str, Any]) -> list[str]:
+def device_ids(opts: dict[str, Any]) -> list[str]:
     """``--device`` ids and those of ``--devices FILE`` (UTF-8, a BOM ignored, one per
-    line, ``#`` comments); an id with a control character or a space is refused."""
+    line, ``#`` comments); an id with a control character or a space is refused, and so
+    is a file that lists none (an export that came out empty is a slip, not "no units")."""
     ids = [(d, "--device") for d in opts["devices"]]
     if opts["devices_file"] is not None:
         path = opts["devices_file"]
@@ -151,10 +153,17 @@ def _device_ids(opts: dict[str, Any]) -> list[str]:
             raise InputError(
                 f"the devices file is not UTF-8 text (byte {e.start})", path=str(path)
             ) from None
+        listed = len(ids)
         for n, line in enumerate(text.splitlines(), 1):
             line = line.split("#", 1)[0].strip()
             if line:
                 ids.append((line, f"{path}:{n}"))
+        if len(ids) == listed:
+            raise InputError(
+                f"{path} lists no unit ids"
+                + (" (it is empty)" if not text.strip() else " (only comments and blank lines)"),
+                hint="one device id per line (the units' device.id); # starts a comment",
+            )
     out = []
     for uid, where in ids:
         uid = uid.strip()
@@ -210,9 +219,9 @@ def _tls_ca(path: Path | None) -> str | None:
     return str(path)
 
 
-def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]:
+def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) -> list[Transport]:
+    """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`)."""
     ca_file = _tls_ca(opts["tls_ca"])
-    ids = _device_ids(opts)
     out: list[Transport] = []
     try:
         if opts["mdash_url"]:

@@ -21,6 +21,7 @@ from ._interrupt import stop_on_signals
 from ._push_links import (
     connection_targets,
     deadline_for,
+    device_ids,
     open_transports,
     project_config,
     server_targets,
@@ -314,6 +315,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     board = _board_for(ctx, opts)
     board.file_system()  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
+    ids = device_ids(opts)  # a bad --devices file is said before the CA is judged
 
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
@@ -332,7 +334,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     quiet = opts["quiet"] or opts["as_json"]
 
     note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
-    transports = open_transports(ctx, opts)
+    transports = open_transports(ctx, opts, ids)
     try:
         for t in transports:
             t.units()  # credentials and device ids are checked before any ledger exists
