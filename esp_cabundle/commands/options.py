@@ -34,8 +34,11 @@ __all__ = [
     "Age",
     "Date",
     "DiskVersion",
+    "Mac",
     "Name",
+    "Seconds",
     "Size",
+    "Whole",
     "at_option",
     "baud_option",
     "board_option",
@@ -125,6 +128,55 @@ class Size(_ParamType):
                 ctx,
             )
         return n
+
+
+class Whole(click.IntRange):
+    """A whole number within a range; what is no number is refused in the option's own
+    words (``'abc' is not a baud rate: ...``), not click's "not a valid integer range"."""
+
+    def __init__(self, min: int | None = None, max: int | None = None, *, what: str) -> None:
+        super().__init__(min, max)
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            try:
+                int(value)
+            except ValueError:
+                self.fail(f"{value!r} is not {self.what}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Seconds(click.FloatRange):
+    """A time in seconds within a range, refused as such when it is no number."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a number of seconds (e.g. 10 or 2.5)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Mac(_ParamType):
+    """A MAC address in any common spelling (colons, dashes, dots or none, any case),
+    as ``24:0a:c4:12:34:56``."""
+
+    name = "mac"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..flash.journal import normal_mac  # deferred: the flash package is heavy
+
+        mac = normal_mac(str(value))
+        if mac is None:
+            self.fail(
+                f"{value!r} is not a MAC address: give 6 bytes as 12 hex digits, e.g. "
+                "24:0a:c4:12:34:56, 24-0A-C4-12-34-56 or 240ac4123456",
+                param,
+                ctx,
+            )
+        return mac
 
 
 class Date(_ParamType):
@@ -274,7 +326,7 @@ def seconds_option(
 ) -> Decorator[Any]:
     """A time in seconds, from ``minimum`` up to ``maximum``, its default shown."""
     return click.option(
-        flag, type=click.FloatRange(minimum, maximum), default=default, show_default=True, help=help
+        flag, type=Seconds(minimum, maximum), default=default, show_default=True, help=help
     )
 
 
@@ -367,7 +419,11 @@ DEFAULT_BAUD = 460800
 baud_option = click.option(
     "-b",
     "--baud",
-    type=click.IntRange(min=9600),
+    type=Whole(
+        9600,
+        what="a baud rate: a whole number of bits per second, 9600 or more (e.g. 115200, "
+        "460800, 921600)",
+    ),
     default=DEFAULT_BAUD,
     show_default=True,
     help="Baud rate after connecting (the sync runs at 115200).",
@@ -514,7 +570,7 @@ lfs_version_options = _compose(platform_option, disk_version_option)
 
 mtime_option = click.option(
     "--mtime",
-    type=click.IntRange(min=0, max=0xFFFFFFFF),
+    type=Whole(0, 0xFFFFFFFF, what="a time: whole seconds since 1970-01-01 UTC"),
     metavar="EPOCH",
     help="LittleFS: set the file's time attributes ('t', mklittlefs' 'c') to EPOCH where "
     "the profile keeps them.",

@@ -33,6 +33,7 @@ from .options import (
     FILE_PATH,
     Date,
     Name,
+    Whole,
     at_option,
     board_option,
     chosen_board,
@@ -150,11 +151,16 @@ def _ledger_option(f: Any) -> Any:
     "the mDash host, or the mqtts:// broker). Its chain is read from chains/HOST.pem.",
 )
 @_ledger_option
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--concurrency",
+    type=Whole(1, 256, what="a number of units at a time"),
+    default=8,
+    show_default=True,
+)
 @timeout_option("each answer", maximum=600)
 @click.option(
     "--frame-size",
-    type=click.IntRange(256, 1 << 20),
+    type=Whole(256, 1 << 20, what="a number of bytes"),
     metavar="BYTES",
     help="The units' frame budget (default: 3072 over MQTT, 4096 otherwise); one too "
     "small for a frame of file data is refused before any unit is touched.",

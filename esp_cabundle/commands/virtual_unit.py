@@ -18,7 +18,7 @@ from ..ui import note
 from ..virtual import VirtualESP32
 from ..virtual.boards import board_image, dump_image
 from ._virtual_rpc import DEFAULT_ID, RpcOptions, serve_rpc_units
-from .options import Name, board_option, file_option, output_path
+from .options import Mac, Name, board_option, file_option, output_path
 
 __all__ = ["virtual_unit"]
 
@@ -54,6 +54,7 @@ _FIELD_ONLY = {
 )
 @click.option(
     "--mac",
+    type=Mac(),
     default="24:0a:c4:12:34:56",
     show_default=True,
     metavar="MAC",
@@ -182,8 +183,8 @@ def virtual_unit(
             mac=mac,
             transport="rfc2217" if rfc2217 else "socket",
         )
-    except ValueError as e:
-        raise InputError(f"--mac {mac}: {e}") from e
+    except ValueError as e:  # options are checked as they are read: a bug if it comes here
+        raise InputError(f"cannot start a virtual unit: {e}") from e
     unit.load(0, image.flash)
     try:
         unit.start(host=host, port=port)
