@@ -194,8 +194,10 @@ class Date(_ParamType):
             self.fail(str(e), param, ctx)
 
 
-_AGE = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
-_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}  # seconds
+# Older than any entry can be, yet far from where "now minus the age" leaves the calendar.
+MAX_AGE = timedelta(days=36500)
 
 
 class Age(_ParamType):
@@ -213,7 +215,19 @@ class Age(_ParamType):
                 param,
                 ctx,
             )
-        return timedelta(**{_AGE_UNITS[m.group(2)]: int(m.group(1))})
+        digits = m.group(1).lstrip("0") or "0"
+        # Compared as digits first: int() of a thousand-digit number is refused by Python.
+        seconds = int(digits) * _AGE_UNITS[m.group(2)] if len(digits) <= 12 else None
+        if seconds is None or seconds > MAX_AGE.total_seconds():
+            shown = m.group(0).strip()
+            shown = shown if len(shown) <= 24 else f"{shown[:12]}...{shown[-4:]}"
+            self.fail(
+                f"{shown!r} is too large an age: at most {MAX_AGE.days}d (100 years; no "
+                "entry is older)",
+                param,
+                ctx,
+            )
+        return timedelta(seconds=seconds)
 
 
 class _OutputPath(click.Path):
