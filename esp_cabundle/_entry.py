@@ -10,6 +10,10 @@ default would end the process on the spot, leaving staged files and half-replace
 output sets; as a KeyboardInterrupt it unwinds through the same clean-up. Commands
 that write to units install their own handlers for both while they run
 (:func:`~esp_cabundle.commands._interrupt.stop_on_signals`) and put these back after.
+
+A reader of stdout or stderr that leaves early (``| head -1``) neither stops the work
+nor changes the exit code (:mod:`esp_cabundle._pipes`), except 141 when the command's
+output itself was going to stdout and was cut short.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import gc
 import signal
 import sys
 from typing import Any
+
+from . import _pipes
 
 __all__ = ["main"]
 
@@ -46,6 +52,8 @@ _handle(_before_main)
 
 
 def main(argv: list[str] | None = None) -> None:
+    if argv is None:  # the console script's own streams (a test's capture is left be)
+        _pipes.guard_streams()
     try:
         # From here on an interrupt is an ordinary KeyboardInterrupt, caught below and
         # by the commands that stop at a safe point; SIGTERM too.
@@ -65,4 +73,6 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     # Done (or stopped): a signal from now on must not turn the outcome into another.
     _handle(signal.SIG_IGN)
+    if code == 0 and _pipes.output_cut():
+        code = 141  # as SIGPIPE would have ended it: the output is incomplete
     sys.exit(code)

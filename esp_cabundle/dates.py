@@ -1,12 +1,23 @@
-"""Dates as users type them and as certificates carry them (always UTC)."""
+"""Dates as users type them and as certificates carry them (always UTC).
+
+A certificate may say it never expires (RFC 5280 4.1.2.5: ``99991231235959Z``) and a
+user may give 9999-12-31 as the end of service: date arithmetic that steps past it
+(the instant after an expiry, the next day, a year later) goes through :func:`shifted`
+or :func:`clamped`, never a bare ``+``, so the calendar's end is an answer, not an
+OverflowError.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from .errors import InputError
 
-__all__ = ["as_datetime", "now", "parse_when"]
+__all__ = ["FIRST", "LAST", "add_years", "as_datetime", "clamped", "now", "parse_when", "shifted"]
+
+# The first and last instants a datetime can hold, in UTC.
+FIRST = datetime.min.replace(tzinfo=timezone.utc)
+LAST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def now() -> datetime:
@@ -20,6 +31,37 @@ def as_datetime(value: date | datetime) -> datetime:
     return datetime.combine(value, time(0, 0), tzinfo=timezone.utc)
 
 
+def shifted(when: datetime, delta: timedelta) -> datetime | None:
+    """``when + delta``, or None when that lies outside the calendar (after 9999-12-31
+    or before year 1): an instant no horizon can reach."""
+    try:
+        return when + delta
+    except OverflowError:
+        return None
+
+
+def clamped(when: datetime, delta: timedelta) -> datetime:
+    """``when + delta``, held at the calendar's first or last instant."""
+    moved = shifted(when, delta)
+    if moved is not None:
+        return moved
+    return LAST if delta > timedelta(0) else FIRST
+
+
+def add_years(when: datetime, years: int) -> datetime:
+    """The same day ``years`` later (28 February for 29 February in a common year), held
+    at the calendar's end."""
+    year = when.year + years
+    if year > LAST.year:
+        return LAST
+    if year < FIRST.year:
+        return FIRST
+    try:
+        return when.replace(year=year)
+    except ValueError:  # 29 February
+        return when.replace(year=year, day=28)
+
+
 def parse_when(text: str, *, what: str = "date") -> datetime:
     """``2032-09-02``, ``2032-09-02T12:00:00``, ``now`` or ``today`` -> aware UTC datetime."""
     t = text.strip()
@@ -28,8 +70,14 @@ def parse_when(text: str, *, what: str = "date") -> datetime:
     try:
         if len(t) == 10:
             return as_datetime(date.fromisoformat(t))
-        return as_datetime(datetime.fromisoformat(t.replace("Z", "+00:00")))
+        when = as_datetime(datetime.fromisoformat(t.replace("Z", "+00:00")))
     except ValueError as e:
         raise InputError(
             f"bad {what} '{text}': expected YYYY-MM-DD (or an ISO date-time, or 'now')"
         ) from e
+    try:
+        return when.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in the year 10000 in UTC
+        raise InputError(
+            f"bad {what} '{text}': in UTC it falls outside the years 1 to 9999"
+        ) from None

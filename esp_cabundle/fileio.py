@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._pipes import output_to_stdout
 from .errors import InputError, OutputError
 from .limits import MAX_FILE_INPUT, check_size, human_size
 
@@ -368,6 +369,7 @@ def _keep_old(item: _Item) -> None:
 def _write_through(item: _Item) -> None:
     try:
         if str(item.target) == "-":
+            output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
             out = sys.stdout.buffer
             out.write(item.data)
             out.flush()

@@ -27,7 +27,7 @@ from .catalog import PRESETS, Catalog
 from .chains import parse_host_port
 from .check import board_device as device_of
 from .config import CONFIG_NAME, parse_config
-from .dates import as_datetime, parse_when
+from .dates import add_years, as_datetime, parse_when
 from .errors import ConfigError, InputError
 from .fileio import write_atomic
 from .verify import parse_device_profile
@@ -134,13 +134,6 @@ def parse_target(text: str) -> tuple[str, int]:
     return host, port
 
 
-def _add_years(day: datetime, years: int) -> datetime:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
 def parse_service_life(text: str, *, today: datetime) -> datetime:
     """A service life as users give it: a number of years from ``today`` (``5``) or the
     end date itself (``2031-06-30``). It must end after ``today``."""
@@ -153,7 +146,7 @@ def parse_service_life(text: str, *, today: datetime) -> datetime:
                 f"service life of {years} years is out of range 1-{MAX_SERVICE_YEARS}",
                 hint="give years (e.g. 10) or the end date (YYYY-MM-DD)",
             )
-        return _add_years(start, years)
+        return add_years(start, years)
     end = as_datetime(parse_when(t, what="service end date").date())
     if end <= start:
         raise InputError(

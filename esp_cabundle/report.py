@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import MAXYEAR, MINYEAR, datetime, timezone
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .dates import LAST
 from .fileio import write_atomic
 from .text import plural
 from .verify import describe_certificate
@@ -44,6 +45,12 @@ _BAR = 12
 _GROUP_GAP = 10
 # Bars that began long ago would squeeze the years that matter; clip the axis there.
 _MAX_YEARS_BACK = 12
+# Likewise ends far ahead (a root valid until 9999, service until 9999-12-31): the
+# axis stops this long after the last verdict change; what runs on is drawn to its edge.
+_MAX_YEARS_AHEAD = 50
+# Year labels at most this many; grid lines every year up to 100 years, else per label.
+_MAX_YEAR_LABELS = 20
+_YEAR_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 _CSS = """
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1b1b1b;
@@ -157,26 +164,37 @@ def _groups(report: CheckReport) -> list[_Group]:
     return groups
 
 
+def _year(year: int) -> datetime:
+    """1 January of ``year``, held within the calendar (years 1 to 9999)."""
+    return datetime(min(max(year, MINYEAR), MAXYEAR), 1, 1, tzinfo=timezone.utc)
+
+
 def _axis(
     report: CheckReport, groups: Sequence[_Group], window_end: datetime | None
 ) -> tuple[datetime, datetime]:
+    """Whole years from the earliest start (at most _MAX_YEARS_BACK before the date
+    checked) to the latest end (at most _MAX_YEARS_AHEAD after the last verdict change),
+    at least 3 years, within the years 1 to 9999."""
     at = _midnight(report.at)
     starts = [b.not_before for g in groups for b in g.bars if b.not_before is not None]
-    ends = [b.not_after for g in groups for b in g.bars if b.not_after is not None]
-    ends += [d for d in (report.until, window_end) if d is not None]
+    events = [at]
     for r in report.results:
-        ends += [f.date for f in r.timeline.flips]
-        ends += [r.timeline.start.at]
+        events += [f.date for f in r.timeline.flips]
+        events += [r.timeline.start.at]
         if r.timeline.failing_since is not None:
             starts.append(r.timeline.failing_since.date)
-    lo = min([at, *starts])
-    floor = at.replace(year=at.year - _MAX_YEARS_BACK, month=1, day=1)
-    lo = max(lo, floor).replace(month=1, day=1)
-    hi = max([at, *ends])
-    hi = datetime(hi.year + 1, 1, 1, tzinfo=timezone.utc)
-    if hi - lo < timedelta(days=3 * 365):
-        hi = hi.replace(year=lo.year + 3)
-    return lo.replace(hour=0, minute=0, second=0, microsecond=0), hi
+    ends = [b.not_after for g in groups for b in g.bars if b.not_after is not None]
+    ends += [d for d in (report.until, window_end) if d is not None]
+    lo = max(min([at, *starts]), _year(at.year - _MAX_YEARS_BACK))
+    last = max(events)
+    hi = max(last, min(max([last, *ends]), _year(last.year + _MAX_YEARS_AHEAD)))
+    first, end = lo.year, hi.year + 1  # the axis ends on 1 January after ``hi``
+    if end - first < 3:
+        end = min(first + 3, MAXYEAR + 1)
+        first = end - 3
+    if end > MAXYEAR:  # no 1 January 10000: the axis ends with the calendar
+        return _year(first), LAST
+    return _year(first), _year(end)
 
 
 class _Scale:
@@ -228,8 +246,9 @@ def _svg(report: CheckReport, window_end: datetime | None, window_label: str) ->
         )
     # Year grid and labels.
     span_years = hi.year - lo.year
-    step = 1 if span_years <= 20 else 2 if span_years <= 40 else 5
-    for year in range(lo.year, hi.year + 1):
+    step = next(s for s in _YEAR_STEPS if span_years <= s * _MAX_YEAR_LABELS)
+    grid = 1 if span_years <= 100 else step
+    for year in range(lo.year, hi.year + 1, grid):
         x = sc.x(datetime(year, 1, 1, tzinfo=timezone.utc))
         out.append(f'<line class="tick" x1="{x}" y1="{plot_top}" x2="{x}" y2="{plot_bottom}"/>')
         if (year - lo.year) % step == 0:
@@ -305,16 +324,27 @@ def _short(text: str, n: int) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _clipped(b: _Bar, sc: _Scale, y: int) -> tuple[str, str]:
-    """For a bar that starts before the axis: a marker at the axis start and a note."""
-    if b.not_before is None or b.not_before >= sc.lo:
-        return "", ""
-    x = sc.x0
-    mark = (
-        f'<path class="clipped-mark" d="M{x + 7} {y + 2} L{x + 2} {y + _BAR / 2} '
-        f'L{x + 7} {y + _BAR - 2} Z"/>'
-    )
-    return mark, f" (starts {_day(b.not_before)}, before the axis)"
+def _clipped(b: _Bar, sc: _Scale, y: int) -> tuple[str, str, str | None]:
+    """For a bar that starts before the axis or ends after it: a marker at that end of
+    the axis, a note, and the ``data-clipped`` value ("start", "end" or both)."""
+    marks, notes, sides = [], [], []
+    if b.not_before is not None and b.not_before < sc.lo:
+        x = sc.x0
+        marks.append(
+            f'<path class="clipped-mark" d="M{x + 7} {y + 2} L{x + 2} {y + _BAR / 2} '
+            f'L{x + 7} {y + _BAR - 2} Z"/>'
+        )
+        notes.append(f" (starts {_day(b.not_before)}, before the axis)")
+        sides.append("start")
+    if b.not_after is not None and b.not_after > sc.hi:
+        x = sc.x1
+        marks.append(
+            f'<path class="clipped-mark" d="M{x - 7} {y + 2} L{x - 2} {y + _BAR / 2} '
+            f'L{x - 7} {y + _BAR - 2} Z"/>'
+        )
+        notes.append(f" (runs past the axis, to {_day(b.not_after)})")
+        sides.append("end")
+    return "".join(marks), "".join(notes), " ".join(sides) or None
 
 
 def _bar(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
@@ -331,15 +361,14 @@ def _bar(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
     x_a, x_b = sc.x(b.not_before), sc.x(b.not_after)
     width = max(round(x_b - x_a, 1), 1.0)
     note = " (renewed by the server)" if b.renewed else ""
-    mark, clip_note = _clipped(b, sc, y)
-    if mark:
-        classes += " clipped-start"
+    mark, clip_note, clipped = _clipped(b, sc, y)
+    classes += "".join(f" clipped-{side}" for side in (clipped or "").split())
     data = _attrs(
         data_label=b.label,
         data_sha256=b.sha256,
         data_not_before=_day(b.not_before),
         data_not_after=_day(b.not_after),
-        data_clipped="start" if mark else None,
+        data_clipped=clipped,
     )
     return (
         label
@@ -358,15 +387,16 @@ def _sent(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
     assert b.not_before is not None
     end = b.not_after or hi
     x_a, x_b = sc.x(b.not_before), sc.x(end)
-    mark, clip_note = _clipped(b, sc, y)
+    mark, clip_note, clipped = _clipped(b, sc, y)
     until = f" until {_day(b.not_after)}" if b.not_after else " (no end announced)"
+    classes = "".join(f" clipped-{side}" for side in (clipped or "").split())
     out = [
         f'<text x="20" y="{y + 10}">{escape(_short(b.label, 46))}</text>',
-        f'<rect class="bar sent{" clipped-start" if mark else ""}" x="{x_a}" y="{y}" '
+        f'<rect class="bar sent{classes}" x="{x_a}" y="{y}" '
         f'width="{max(round(x_b - x_a, 1), 1.0)}" height="{_BAR}"'
         f"{_attrs(data_step=b.label.removeprefix('sends '), data_from=_day(b.not_before))}"
         f"{_attrs(data_to=_day(b.not_after) if b.not_after else None)}"
-        f"{_attrs(data_clipped='start' if mark else None)}>"
+        f"{_attrs(data_clipped=clipped)}>"
         f"<title>{escape(b.label)} from {_day(b.not_before)}{until}{clip_note}</title></rect>",
         mark,
     ]
@@ -375,7 +405,7 @@ def _sent(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
             f'<line class="sent-start" x1="{x_a}" y1="{y - 3}" x2="{x_a}" y2="{y + _BAR + 3}"'
             f"{_attrs(data_date=_day(b.not_before))}/>"
         )
-    if b.not_after is not None:
+    if b.not_after is not None and b.not_after <= sc.hi:
         out.append(
             f'<line class="sent-stop" x1="{x_b}" y1="{y - 3}" x2="{x_b}" y2="{y + _BAR + 3}"'
             f"{_attrs(data_date=_day(b.not_after))}/>"
@@ -475,7 +505,7 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
         '<li><span class="swatch" style="background:#1a7f37"></span>verdict flips to pass</li>',
         '<li><span class="swatch" style="background:repeating-linear-gradient(90deg,#c62828 0 4px,'
         '#fff 4px 7px)"></span>where a failure in effect at the date checked began</li>',
-        "<li>◀ on a bar: it starts before the axis</li>",
+        "<li>◀ on a bar: it starts before the axis; ▶: it runs past the axis</li>",
         "</ul>",
         "</section>",
         '<section id="verdicts">',

@@ -19,6 +19,7 @@ from importlib import resources
 from .certs import Certificate, load_certificates
 from .chains import ServerChain
 from .compat import Traversable
+from .dates import clamped
 from .errors import ConfigError, InputError
 from .yamlnodes import Node, compose_nodes
 
@@ -85,7 +86,7 @@ class Roadmap:
     def switched_by(self, when: datetime) -> datetime | None:
         """The date by which every server has renewed onto a chain announced for
         ``when`` (None when the roadmap does not say how long certificates last)."""
-        return when + timedelta(days=self.renewal_days) if self.renewal_days else None
+        return clamped(when, timedelta(days=self.renewal_days)) if self.renewal_days else None
 
 
 def _root() -> Traversable:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .chains import ServerChain
+from .dates import clamped
 from .verify import CertEvent, DeviceProfile, Forecast, TrustSet, Verdict, Verifier, forecast
 
 __all__ = ["FailingSince", "Flip", "Period", "Segment", "Timeline", "judge_periods"]
@@ -216,7 +217,8 @@ def judge_periods(
     flips: list[Flip] = []
     for p in _in_window(periods, begin, end):
         s = begin if p.start is None or p.start < begin else p.start
-        e = end if p.end is None or p.end - _SECOND > end else p.end - _SECOND
+        last = clamped(p.end, -_SECOND) if p.end is not None else None
+        e = end if last is None or last > end else last
         if e < s:
             continue
         fc = judge.forecast(p, s, e)
@@ -291,7 +293,7 @@ def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> Fa
             return FailingSince(
                 floor, f"servers sent {current.name or 'this chain'} from then", False
             )
-        before = current.start - _SECOND
+        before = clamped(current.start, -_SECOND)
         prev_fc = judge.forecast(prev, before, before)
         if prev_fc.start.ok:
             return FailingSince(

@@ -52,6 +52,26 @@ def test_dst_bundle_long_chain_passes_short_fails(runner: CliRunner, le_files: P
     assert "Error: 1 of 2 chains would fail" in err
 
 
+def test_a_chain_given_twice_is_judged_once(runner: CliRunner, le_files: Path) -> None:
+    (le_files / "same.pem").symlink_to("short.pem")
+    base = ["check", "--bundle", "dst.pem", "--device", "mbedtls-noclock", "--at", "2024-07-01"]
+    code, out, err = run(runner, *base, "--chain", "long.pem", "--chain", "long.pem",
+                         "--chain", "./long.pem")  # fmt: skip
+    assert code == 0 and "1 pass, 0 fail" in out, out
+    assert out.count("PASS long.pem") == 1
+    assert out.count("Note: --chain long.pem is given twice: judged once.") == 2
+    code, out, err = run(runner, *base, "--chain", "short.pem", "--chain", "same.pem", "--json")
+    doc = json.loads(out)
+    assert code == 1 and len(doc["results"]) == 1 and "1 of 1 chain would fail" in err
+    assert doc["notes"] == ["--chain same.pem is the same file as --chain short.pem: judged once"]
+    code, out, _ = run(runner, "check", "--bundle", "x1.pem", "--at", "2024-07-01",
+                       "--roadmap", "letsencrypt", "--roadmap", "letsencrypt")  # fmt: skip
+    _, once, _ = run(runner, "check", "--bundle", "x1.pem", "--at", "2024-07-01",
+                     "--roadmap", "letsencrypt")  # fmt: skip
+    assert "--roadmap letsencrypt is given twice: judged once" in out
+    assert out.count("PASS") == once.count("PASS") and out.count("FAIL") == once.count("FAIL")
+
+
 def test_clock_device_fails_after_the_dst_expiry(runner: CliRunner, le_files: Path) -> None:
     code, out, _ = run(
         runner, "check", "--bundle", "dst.pem", "--chain", "long.pem", "--device",
@@ -157,6 +177,11 @@ def test_live_host(runner: CliRunner, in_tmp: Path) -> None:
                              f"127.0.0.1:{port}", "--hostname", "localhost")  # fmt: skip
         assert code == 0, out + err
         assert f"PASS 127.0.0.1:{port}" in out and "name localhost checked" in out
+        code, out, err = run(runner, "check", "--bundle", "good.pem", "--host",
+                             f"127.0.0.1:{port}", "--host", f"127.0.0.1:{port}", "--hostname",
+                             "localhost")  # fmt: skip
+        assert code == 0 and "1 pass, 0 fail" in out, out + err
+        assert f"--host 127.0.0.1:{port} is given twice: judged once" in out
         # Without --hostname the device checks the host it dials: the leaf is for localhost.
         code, out, _ = run(runner, "check", "--bundle", "good.pem", "--host", f"127.0.0.1:{port}")
         assert code == 1 and "CN_MISMATCH" in out and "name 127.0.0.1 does not match" in out

@@ -226,6 +226,14 @@ def test_prune_command(runner: CliRunner, tmp_path: Path) -> None:
     for bad in ("30", "3x", "-1d", ""):
         r = runner.invoke(cli, [*base, "--older-than", bad])
         assert r.exit_code == 2 and "is not an age" in r.output, bad
+    # An age, but too large: said so (it was "not an age", or an OverflowError)
+    for big in ("99999999d", "999999d", "999999w", "36501d", "5215w", "9" * 5000 + "m"):
+        r = runner.invoke(cli, [*base, "--older-than", big])
+        assert r.exit_code == 2 and "is too large an age: at most 36500d" in r.output, big
+        assert len(r.output) < 400 and "Traceback" not in r.output
+    r = runner.invoke(cli, [*base, "--older-than", "36500d", "--dry-run"])
+    assert r.exit_code == 0 and "older than 36500 days" in r.stdout
+    assert prune(j, older_than=timedelta.max, dry_run=True).removed == ()  # before year 1
     r = runner.invoke(cli, ["journal", "prune", "--journal-dir", str(j.directory)])
     assert r.exit_code == 2 and "--older-than" in r.output
     assert pending.path and pending.path.exists()

@@ -122,3 +122,30 @@ def test_max_bytes_takes_a_size(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "budget of 1024 bytes" in r.output and not out.exists()
     r = CliRunner().invoke(cli, [*args, "--max-bytes", "64KiB"])
     assert r.exit_code == 0, r.output
+
+
+def test_a_number_option_says_what_number_it_wants() -> None:
+    """Every numeric option refuses a word in its own terms, never in click's ("'abc' is
+    not a valid integer range") or Python's."""
+    numeric = [
+        (path, opt)
+        for path, opt in all_options()
+        if isinstance(opt.type, (click.types.IntParamType, click.types.FloatParamType))
+    ]
+    assert {o.name for _, o in numeric} >= {"baud", "concurrency", "timeout", "fail_within"}
+    for path, opt in numeric:
+        with pytest.raises(click.BadParameter) as e:
+            opt.type.convert("abc", opt, None)
+        text = e.value.message
+        assert text.startswith("'abc' is not a") and "valid" not in text, (path, opt.name, text)
+
+
+def test_a_baud_rate_that_is_no_number(tmp_path: Path) -> None:
+    for value, said in (("abc", "'abc' is not a baud rate: a whole number of bits per second"),
+                        ("5", "5 is not in the range x>=9600")):  # fmt: skip
+        r = CliRunner().invoke(
+            cli, ["flash", "-b", value, "-p", "socket://127.0.0.1:9", "--board", "mdash-arduino",
+                  "--preset", "default", "--journal-dir", str(tmp_path / "j")]
+        )  # fmt: skip
+        assert r.exit_code == 2 and said in r.output, r.output
+        assert "CA:" not in r.output and not (tmp_path / "j").exists()

@@ -149,6 +149,9 @@ ERRORS = [
     (["--size", "abc"], "is not a size"),
     (["--size", "1000"], "not a positive multiple"),
     (["--size", "4K"], "at least 2 blocks"),
+    (["--fs", "spiffs", "--size", "1000"], "SPIFFS image size 1000 is not a positive multiple"),
+    (["--fs", "spiffs", "--size", "8K"], "SPIFFS needs at least 3 blocks"),
+    (["--profile", "mongoose-os", "--disk-version", "2.1"], "mounts only 2.0"),
     (["--size", "16K", "--from-dir", "{big}"], "no space"),
     (["--from-dir", "{missing}"], "not a directory"),
     (["--from-dir", "{with_ca}"], "would replace the bundle"),
@@ -192,6 +195,17 @@ def test_pack_errors_leave_no_output(
     assert "Traceback" not in text
     assert not out.exists()
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+    # What the CA has no part in is said alone, before the CA is judged (no gate line).
+    if not any(w in message for w in ("no space", "replace the bundle", "private", "polic")):
+        assert "CA:" not in text, text
+
+
+def test_pack_without_a_profile_says_so_before_the_gate(runner: CliRunner, tmp_path: Path) -> None:
+    for size in ("1408K", "1000"):
+        code, text = pack(runner, "--fs", "littlefs", "--size", size, "--bundle", str(X1),
+                          "-o", str(tmp_path / "x.bin"))  # fmt: skip
+        assert code == 2 and "the image needs a profile" in text and "CA:" not in text, text
+        assert not (tmp_path / "x.bin").exists()
 
 
 def test_pack_requires_fs_profile_size_output(runner: CliRunner, tmp_path: Path) -> None:

@@ -59,6 +59,15 @@ def invoke(*argv: str, env: Mapping[str, str | None] | None = None) -> tuple[int
         (["--rpc", "http://u:p@x/rpc", "--board", "mongoose-os-esp32"], "credentials"),
         (["--rpc", "http://x/rpc", "--device", "a", "--board", "mongoose-os-esp32"], "name units"),
         (["--mdash", "URL", "--board", "mdash-arduino", "--devices", "nope.txt"], "no such"),
+        # an empty --devices file is named, not taken for "no --devices given"
+        (
+            ["--mqtt", "mqtt://127.0.0.1:9", "--board", "mdash-arduino", "--devices", "empty"],
+            "empty lists no unit ids (it is empty)",
+        ),
+        (
+            ["--mdash", "URL", "--board", "mdash-arduino", "--devices", "empty", "--device", "a"],
+            "empty lists no unit ids",
+        ),
         (["--mdash", "URL", "--board", "mdash-arduino", "--api-key-file", "empty"], "empty"),
         (["--mdash", "URL", "--board", "no-such-board"], "board"),
         (["--mdash", "URL", "--board", "mdash-arduino", "--until", "soon"], "--until"),
@@ -76,6 +85,18 @@ def test_bad_input_is_exit_2_and_changes_nothing(
     assert "Traceback" not in out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "empty"]
     assert all(u.calls == [] for u in units)
+
+
+def test_a_devices_file_of_comments_only_is_refused_before_the_ca_is_judged(
+    in_tmp: Path,
+) -> None:
+    write_ca(in_tmp)
+    (in_tmp / "units.txt").write_text("# units of batch 7\n\n   \n")
+    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:9", "--devices", "units.txt",
+                       "--board", "mdash-arduino", "--bundle", "ca.pem")  # fmt: skip
+    assert code == 2 and "units.txt lists no unit ids (only comments and blank lines)" in out
+    assert "CA:" not in out and "--mqtt needs" not in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "units.txt"]
 
 
 # urllib raises ValueError on these (an unclosed '[', a port that is no number, out of

@@ -80,15 +80,19 @@ def test_a_dump_unit_holds_the_dump(
         ([], "give --board NAME or --dump FILE"),
         (["--board", "mdash", "--dump", "x.bin"], "give --board NAME or --dump FILE"),
         (["--board", "mdash"], "not in a file system"),
-        (["--board", "mdash-arduino", "--chip", "esp8266"], "cannot be an esp8266"),
+        (["--board", "mdash-arduino", "--chip", "esp8266"], "cannot be a chip 'esp8266'"),
         (["--board", "mdash-arduino", "--listen", "99999"], "not a port"),
-        (["--board", "mdash-arduino", "--mac", "24:0a"], "--mac 24:0a"),
+        (["--board", "mdash-arduino", "--mac", "24:0a"], "'24:0a' is not a MAC address"),
+        # Python's own words (fromhex() positions) never reach the user
+        (["--dump", "dump.bin", "--mac", "zz"], "'zz' is not a MAC address: give 6 bytes"),
+        (["--board", "mdash-arduino", "--mac", "24:0a:c4:12:34:56:78"], "not a MAC address"),
         (["--dump", "missing.bin"], "missing.bin"),
     ],
 )
 def test_refusals(in_tmp: Path, runner: CliRunner, args: list[str], message: str) -> None:
     r = runner.invoke(cli, ["virtual-unit", *args])
     assert r.exit_code == 2 and message in r.output, r.output
+    assert "fromhex" not in r.output and "mac must be" not in r.output
 
 
 @pytest.mark.parametrize(

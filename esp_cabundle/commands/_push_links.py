@@ -19,7 +19,7 @@ from click.core import ParameterSource
 from ..chains import parse_host_port
 from ..check import Target, board_device, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
-from ..dates import now
+from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "connection_targets",
     "deadline_for",
+    "device_ids",
     "open_transports",
     "project_config",
     "server_targets",
@@ -69,7 +70,9 @@ def deadline_for(
         except EspCabundleError:
             items = []  # no saved chain: the roadmaps still tell
         start = now()
-        report = check_items(trust, [*items, *own], at=start, until=start + timedelta(days=7305))
+        report = check_items(
+            trust, [*items, *own], at=start, until=clamped(start, timedelta(days=7305))
+        )
         dates = []
         for r in report.results:
             tl = r.timeline
@@ -136,9 +139,10 @@ def _warn_if_open(file: Path, what: str) -> None:
             )
 
 
-def _device_ids(opts: dict[str, Any]) -> list[str]:
+def device_ids(opts: dict[str, Any]) -> list[str]:
     """``--device`` ids and those of ``--devices FILE`` (UTF-8, a BOM ignored, one per
-    line, ``#`` comments); an id with a control character or a space is refused."""
+    line, ``#`` comments); an id with a control character or a space is refused, and so
+    is a file that lists none (an export that came out empty is a slip, not "no units")."""
     ids = [(d, "--device") for d in opts["devices"]]
     if opts["devices_file"] is not None:
         path = opts["devices_file"]
@@ -149,10 +153,17 @@ def _device_ids(opts: dict[str, Any]) -> list[str]:
             raise InputError(
                 f"the devices file is not UTF-8 text (byte {e.start})", path=str(path)
             ) from None
+        listed = len(ids)
         for n, line in enumerate(text.splitlines(), 1):
             line = line.split("#", 1)[0].strip()
             if line:
                 ids.append((line, f"{path}:{n}"))
+        if len(ids) == listed:
+            raise InputError(
+                f"{path} lists no unit ids"
+                + (" (it is empty)" if not text.strip() else " (only comments and blank lines)"),
+                hint="one device id per line (the units' device.id); # starts a comment",
+            )
     out = []
     for uid, where in ids:
         uid = uid.strip()
@@ -208,9 +219,9 @@ def _tls_ca(path: Path | None) -> str | None:
     return str(path)
 
 
-def open_transports(ctx: click.Context, opts: dict[str, Any]) -> list[Transport]:
+def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) -> list[Transport]:
+    """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`)."""
     ca_file = _tls_ca(opts["tls_ca"])
-    ids = _device_ids(opts)
     out: list[Transport] = []
     try:
         if opts["mdash_url"]:

@@ -27,7 +27,7 @@ from ..fileio import is_named
 from ..gate import SKIP_HINT, CaSource, gate_ca, parse_target
 from ..text import printable
 from ..ui import note
-from .options import Date, Size, config_option, file_option
+from .options import Date, Name, Size, config_option, file_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -50,6 +50,7 @@ _BUILD = (
     click.option(
         "--preset",
         "presets",
+        type=Name("preset"),
         multiple=True,
         metavar="NAME",
         help="Start from a preset (repeatable; replaces the config's preset).",
@@ -57,6 +58,7 @@ _BUILD = (
     click.option(
         "--root",
         "roots",
+        type=Name("root"),
         multiple=True,
         metavar="ALIAS|SHA256|FILE",
         help="Add a root by alias, SHA-256 fingerprint or certificate file (repeatable).",
@@ -64,6 +66,7 @@ _BUILD = (
     click.option(
         "--exclude",
         "excludes",
+        type=Name("root"),
         multiple=True,
         metavar="ALIAS|SHA256|FILE",
         help="Drop a root from the selection (repeatable).",
@@ -93,6 +96,7 @@ _GATE = (
     click.option(
         "--target",
         "targets",
+        type=Name("server"),
         multiple=True,
         metavar="HOST[:PORT]|CHAIN",
         help="Also require this server to accept the CA: HOST[:PORT] (its chain saved under "

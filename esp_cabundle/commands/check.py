@@ -26,8 +26,9 @@ from ..check import (
     target_items,
 )
 from ..config import find_config, load_config
+from ..dates import clamped
 from ..errors import InputError, VerdictError
-from ..fileio import refuse_clobbering
+from ..fileio import refuse_clobbering, same_file
 from ..report import write_html_report
 from ..text import printable
 from ..ui import echo, emit_json, note
@@ -35,6 +36,7 @@ from ..verify import DEFAULT_DEVICE, parse_device_profile
 from .options import (
     FILE_PATH,
     Date,
+    Name,
     at_option,
     board_option,
     chosen_board,
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
 @click.option(
     "--host",
     "hosts",
+    type=Name("server"),
     multiple=True,
     metavar="HOST[:PORT]",
     help="Capture a server's chain live (port 443 unless given; repeatable).",
@@ -84,6 +87,7 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--device",
+    type=Name("device profile"),
     metavar="PROFILE",
     help="Device profile: mbedtls-noclock, mbedtls-clock, idf-bundle, ... or RULES:CLOCK.",
 )
@@ -97,6 +101,7 @@ if TYPE_CHECKING:
 @click.option(
     "--roadmap",
     "roadmaps",
+    type=Name("roadmap"),
     multiple=True,
     metavar="NAME",
     help="Also check a CA's announced chains as what-ifs (e.g. letsencrypt).",
@@ -156,6 +161,7 @@ def check(
             f"--hostname '{hostname}' is not a server name",
             hint="give the name the device checks, e.g. --hostname mdash.net",
         )
+    chain_files, hosts, roadmaps, repeated = _each_once(chain_files, hosts, roadmaps)
     when = parse_at(at)
     horizon = until
     path = config_path or find_config()
@@ -224,7 +230,7 @@ def check(
             hint="give --chain FILE, --host HOST[:PORT] or --roadmap NAME, "
             "or list targets: in cabundle.yaml",
         )
-    report = check_items(trust, items, at=when, until=horizon, notes=notes)
+    report = check_items(trust, items, at=when, until=horizon, notes=(*repeated, *notes))
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
         service_until = config.spec.policy.service_until if config is not None else None
         write_html_report(report_path, report, service_until=service_until)
@@ -238,6 +244,34 @@ def check(
             f"{n} of {len(report.results)} chain{'s' if len(report.results) != 1 else ''} "
             f"would fail{' within the horizon' if horizon else ''}"
         )
+
+
+def _each_once(
+    chain_files: tuple[Path, ...], hosts: tuple[str, ...], roadmaps: tuple[str, ...]
+) -> tuple[tuple[Path, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Each chain file, server and roadmap once, and a note for each given again: judged
+    twice, one chain would count as two passes (or two failures)."""
+    notes: list[str] = []
+    files: list[Path] = []
+    for f in chain_files:
+        twin = next((g for g in files if g == f or same_file(g, f)), None)
+        if twin is None:
+            files.append(f)
+        else:
+            again = "given twice" if twin == f else f"the same file as --chain {twin}"
+            notes.append(f"--chain {f} is {again}: judged once")
+    servers: dict[tuple[str, int], str] = {}
+    for h in hosts:
+        host, port = parse_host_port(h)
+        key = (host.lower().rstrip("."), port)
+        if key in servers:
+            again = "given twice" if h == servers[key] else f"the server of --host {servers[key]}"
+            notes.append(f"--host {h} is {again}: judged once")
+        else:
+            servers[key] = h
+    names = tuple(dict.fromkeys(roadmaps))
+    notes += [f"--roadmap {n} is given twice: judged once" for n in names if roadmaps.count(n) > 1]
+    return tuple(files), tuple(servers.values()), names, tuple(notes)
 
 
 def _snapshot_notes(board: Board, config: Config | None, own: list[CheckItem]) -> tuple[str, ...]:
@@ -340,7 +374,7 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str
         for f in tl.flips:
             out.extend(wrap.wrap(f.describe()))
             if f.chain_change and r.item.renewal_days:
-                by = (f.when + timedelta(days=r.item.renewal_days)).date().isoformat()
+                by = clamped(f.when, timedelta(days=r.item.renewal_days)).date().isoformat()
                 out.extend(
                     wrap.wrap(f"  (a server takes the new chain when it renews: all have by {by})")
                 )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .._pipes import output_to_stdout
 from ..errors import InputError
 from ..fileio import PRIVATE, read_input, refuse_clobbering, same_file, write_atomic
 from ..fs import normalize_path, open_image
@@ -188,6 +189,7 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
     if output is not None:
         write_atomic(output, data, mode=PRIVATE)  # a unit's file: /conf9.json holds passwords
         return
+    output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
     click.echo(data, nl=False)  # bytes go to the binary stream unchanged
 
 

@@ -27,7 +27,16 @@ from ..init_config import (
 )
 from ..text import printable
 from ..ui import echo, emit_json, note, warn
-from .options import at_option, board_option, json_option, output_path, parse_at, quiet_option
+from .options import (
+    Name,
+    Whole,
+    at_option,
+    board_option,
+    json_option,
+    output_path,
+    parse_at,
+    quiet_option,
+)
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -40,6 +49,7 @@ T = TypeVar("T")
 @click.option(
     "--preset",
     "presets",
+    type=Name("preset"),
     multiple=True,
     metavar="NAME",
     help="Root preset (repeatable; default: default).",
@@ -47,13 +57,14 @@ T = TypeVar("T")
 @click.option(
     "--target",
     "targets",
+    type=Name("server"),
     multiple=True,
     metavar="HOST[:PORT]",
     help="A server the devices connect to (repeatable; port 443 unless given).",
 )
 @click.option(
     "--service-years",
-    type=click.IntRange(1, 50),
+    type=Whole(1, 50, what="a number of years"),
     metavar="N",
     help="Service life in years from today (default: 5).",
 )

@@ -15,6 +15,7 @@ from ..text import plural, printable
 from ..ui import echo, emit_json, error_document, format_table
 from ._unit import unit_progress
 from .options import (
+    Whole,
     at_option,
     board_option,
     given_options,
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 @click.option(
     "--fail-within",
     "fail_within",
-    type=click.IntRange(min=0),
+    type=Whole(0, what="a number of days"),
     metavar="DAYS",
     help="Exit 1 if any certificate expires within DAYS days.",
 )

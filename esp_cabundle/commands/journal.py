@@ -9,36 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..flash.journal import Journal, normal_mac, prune
+from ..flash.journal import Journal, prune
 from ..text import printable
 from ..ui import echo, emit_json, format_table, warn
-from .options import Age, journal_dir_option, json_option, quiet_option
+from .options import Age, Mac, journal_dir_option, json_option, quiet_option
 
 if TYPE_CHECKING:
     from ..flash.journal import JournalEntry
 
 
-def _mac(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Any common spelling of a MAC (colons, dashes, dots or none, any case) as the
-    journal writes it; anything else is refused, not taken as matching nothing."""
-    if value is None:
-        return None
-    mac = normal_mac(value)
-    if mac is None:
-        raise click.BadParameter(
-            f"{value!r} is not a MAC address: give 12 hex digits, e.g. 24:0a:c4:12:34:56, "
-            "24-0A-C4-12-34-56 or 240ac4123456",
-            ctx,
-            param,
-        )
-    return mac
-
-
 def _mac_option(f: Any) -> Any:
+    """Any common spelling of a MAC, as the journal writes it; anything else is refused,
+    not taken as matching nothing."""
     return click.option(
         "--mac",
+        type=Mac(),
         metavar="MAC",
-        callback=_mac,
         help="Only this unit's updates (24:0a:c4:..., dashes or no separators too).",
     )(f)
 

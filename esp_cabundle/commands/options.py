@@ -34,7 +34,11 @@ __all__ = [
     "Age",
     "Date",
     "DiskVersion",
+    "Mac",
+    "Name",
+    "Seconds",
     "Size",
+    "Whole",
     "at_option",
     "baud_option",
     "board_option",
@@ -126,6 +130,55 @@ class Size(_ParamType):
         return n
 
 
+class Whole(click.IntRange):
+    """A whole number within a range; what is no number is refused in the option's own
+    words (``'abc' is not a baud rate: ...``), not click's "not a valid integer range"."""
+
+    def __init__(self, min: int | None = None, max: int | None = None, *, what: str) -> None:
+        super().__init__(min, max)
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            try:
+                int(value)
+            except ValueError:
+                self.fail(f"{value!r} is not {self.what}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Seconds(click.FloatRange):
+    """A time in seconds within a range, refused as such when it is no number."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                self.fail(f"{value!r} is not a number of seconds (e.g. 10 or 2.5)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Mac(_ParamType):
+    """A MAC address in any common spelling (colons, dashes, dots or none, any case),
+    as ``24:0a:c4:12:34:56``."""
+
+    name = "mac"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ..flash.journal import normal_mac  # deferred: the flash package is heavy
+
+        mac = normal_mac(str(value))
+        if mac is None:
+            self.fail(
+                f"{value!r} is not a MAC address: give 6 bytes as 12 hex digits, e.g. "
+                "24:0a:c4:12:34:56, 24-0A-C4-12-34-56 or 240ac4123456",
+                param,
+                ctx,
+            )
+        return mac
+
+
 class Date(_ParamType):
     """``2032-09-02``, an ISO date-time, ``now`` or ``today``: an aware UTC datetime."""
 
@@ -141,8 +194,10 @@ class Date(_ParamType):
             self.fail(str(e), param, ctx)
 
 
-_AGE = re.compile(r"^\s*(\d{1,6})\s*([mhdw])\s*$")
-_AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}  # seconds
+# Older than any entry can be, yet far from where "now minus the age" leaves the calendar.
+MAX_AGE = timedelta(days=36500)
 
 
 class Age(_ParamType):
@@ -160,7 +215,19 @@ class Age(_ParamType):
                 param,
                 ctx,
             )
-        return timedelta(**{_AGE_UNITS[m.group(2)]: int(m.group(1))})
+        digits = m.group(1).lstrip("0") or "0"
+        # Compared as digits first: int() of a thousand-digit number is refused by Python.
+        seconds = int(digits) * _AGE_UNITS[m.group(2)] if len(digits) <= 12 else None
+        if seconds is None or seconds > MAX_AGE.total_seconds():
+            shown = m.group(0).strip()
+            shown = shown if len(shown) <= 24 else f"{shown[:12]}...{shown[-4:]}"
+            self.fail(
+                f"{shown!r} is too large an age: at most {MAX_AGE.days}d (100 years; no "
+                "entry is older)",
+                param,
+                ctx,
+            )
+        return timedelta(seconds=seconds)
 
 
 class _OutputPath(click.Path):
@@ -176,6 +243,34 @@ class _OutputPath(click.Path):
                 self.fail("an empty path names no file", param, ctx)
             if value == "-" and not self.allow_dash:
                 self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class Name(_ParamType):
+    """A name or address the user types (a port, a board, a partition, a URL): never
+    empty or blank, which would otherwise fall through to a default (``--board ''``
+    the config's board), name the current directory, or reach a unit as a port that
+    does not exist (a device failure, exit 3, for a typing slip)."""
+
+    def __init__(self, what: str) -> None:
+        self.name = what
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(f"an empty value names no {self.what}", param, ctx)
+        return value
+
+
+class _DirPath(click.Path):
+    """A directory a command keeps its state in: never empty (``''`` would be ``.``)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no directory", param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -245,7 +340,7 @@ def seconds_option(
 ) -> Decorator[Any]:
     """A time in seconds, from ``minimum`` up to ``maximum``, its default shown."""
     return click.option(
-        flag, type=click.FloatRange(minimum, maximum), default=default, show_default=True, help=help
+        flag, type=Seconds(minimum, maximum), default=default, show_default=True, help=help
     )
 
 
@@ -278,6 +373,7 @@ def board_option(*, required: bool = False, generic: bool = False) -> Decorator[
     ca.pem)."""
     return click.option(
         "--board",
+        type=Name("board"),
         required=required,
         metavar="NAME[@VERSION]|FILE",
         help=_BOARD_HELP + (" 'none': no board, a generic ca.pem." if generic else ""),
@@ -306,6 +402,7 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
             "-p",
             "--port",
             "ports",
+            type=Name("port"),
             multiple=True,
             required=required,
             metavar="PORT",
@@ -313,7 +410,13 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
             "updated in parallel.",
         )
     return click.option(
-        "-p", "--port", required=required, metavar="PORT", help=_PORT_HELP, callback=_one_port
+        "-p",
+        "--port",
+        type=Name("port"),
+        required=required,
+        metavar="PORT",
+        help=_PORT_HELP,
+        callback=_one_port,
     )
 
 
@@ -330,7 +433,11 @@ DEFAULT_BAUD = 460800
 baud_option = click.option(
     "-b",
     "--baud",
-    type=click.IntRange(min=9600),
+    type=Whole(
+        9600,
+        what="a baud rate: a whole number of bits per second, 9600 or more (e.g. 115200, "
+        "460800, 921600)",
+    ),
     default=DEFAULT_BAUD,
     show_default=True,
     help="Baud rate after connecting (the sync runs at 115200).",
@@ -380,7 +487,7 @@ def link_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 journal_dir_option = click.option(
     "--journal-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_DirPath(),
     metavar="DIR",
     help="The journal of updates, for resuming and 'restore' (default: "
     "$ESP_CABUNDLE_JOURNAL, else $XDG_STATE_HOME/esp-cabundle/journal or "
@@ -477,7 +584,7 @@ lfs_version_options = _compose(platform_option, disk_version_option)
 
 mtime_option = click.option(
     "--mtime",
-    type=click.IntRange(min=0, max=0xFFFFFFFF),
+    type=Whole(0, 0xFFFFFFFF, what="a time: whole seconds since 1970-01-01 UTC"),
     metavar="EPOCH",
     help="LittleFS: set the file's time attributes ('t', mklittlefs' 'c') to EPOCH where "
     "the profile keeps them.",

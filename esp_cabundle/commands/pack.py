@@ -9,7 +9,7 @@ import click
 
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
-from ..fs import get_profile
+from ..fs import check_new_image, get_profile
 from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..fs.edit import pack_ca_image
 from ..images import image_spec
@@ -130,6 +130,10 @@ def pack(
         chosen, fs_type=fs_type, profile=profile, size=size, ca_path=ca_path, platform=platform
     )
     prof = get_profile(spec.fs_type, spec.profile)
+    # A size or on-disk version the image cannot have is said before the CA is judged.
+    check_new_image(
+        spec.fs_type, prof, spec.size, platform=spec.platform, disk_version=disk_version
+    )
     if mtime is not None and not getattr(prof, "time_attributes", ()):
         raise InputError(
             f"--mtime: {spec.fs_type} profile {prof.name} keeps no time attributes",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..check import CheckFailed
-from ..dates import now
+from ..dates import clamped, now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
@@ -21,6 +21,7 @@ from ._interrupt import stop_on_signals
 from ._push_links import (
     connection_targets,
     deadline_for,
+    device_ids,
     open_transports,
     project_config,
     server_targets,
@@ -31,6 +32,8 @@ from .ca_source import ca_options
 from .options import (
     FILE_PATH,
     Date,
+    Name,
+    Whole,
     at_option,
     board_option,
     chosen_board,
@@ -68,7 +71,8 @@ class _Until(Date):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         when = super().convert(value, param, ctx)
         if isinstance(value, str) and _DATE_ONLY.match(value):
-            when = when.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            day = when.replace(hour=0, minute=0, second=0, microsecond=0)
+            when = clamped(day, timedelta(days=1))  # 9999-12-31: to the calendar's end
         return when
 
 
@@ -88,6 +92,7 @@ def _ledger_option(f: Any) -> Any:
 @click.option(
     "--mdash",
     "mdash_url",
+    type=Name("mDash URL"),
     is_flag=False,
     flag_value=_MDASH_DEFAULT,
     default=None,
@@ -101,6 +106,7 @@ def _ledger_option(f: Any) -> Any:
 @click.option(
     "--mqtt",
     "mqtt_url",
+    type=Name("broker"),
     envvar="ESP_CABUNDLE_MQTT",
     metavar="URL",
     help="Mongoose OS RPC over MQTT: mqtt://[user@]host[:port] or mqtts://... (also from "
@@ -115,11 +121,19 @@ def _ledger_option(f: Any) -> Any:
     help="Verify the broker or server (mqtts://, https://, wss://) with this CA file "
     "instead of the system's roots.",
 )
-@click.option("--device", "devices", multiple=True, metavar="ID", help="A unit's device id.")
+@click.option(
+    "--device",
+    "devices",
+    type=Name("device id"),
+    multiple=True,
+    metavar="ID",
+    help="A unit's device id.",
+)
 @file_option("--devices", "devices_file", help="A file of device ids, one per line (# comments).")
 @click.option(
     "--rpc",
     "rpc_urls",
+    type=Name("unit"),
     multiple=True,
     metavar="URL",
     help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
@@ -130,17 +144,23 @@ def _ledger_option(f: Any) -> Any:
 @click.option(
     "--server",
     "servers",
+    type=Name("server"),
     multiple=True,
     metavar="HOST[:PORT]",
     help="The server the units' connection goes to, checked against the new CA (default: "
     "the mDash host, or the mqtts:// broker). Its chain is read from chains/HOST.pem.",
 )
 @_ledger_option
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True)
+@click.option(
+    "--concurrency",
+    type=Whole(1, 256, what="a number of units at a time"),
+    default=8,
+    show_default=True,
+)
 @timeout_option("each answer", maximum=600)
 @click.option(
     "--frame-size",
-    type=click.IntRange(256, 1 << 20),
+    type=Whole(256, 1 << 20, what="a number of bytes"),
     metavar="BYTES",
     help="The units' frame budget (default: 3072 over MQTT, 4096 otherwise); one too "
     "small for a frame of file data is refused before any unit is touched.",
@@ -301,6 +321,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     board = _board_for(ctx, opts)
     board.file_system()  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
+    ids = device_ids(opts)  # a bad --devices file is said before the CA is judged
 
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
@@ -319,7 +340,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     quiet = opts["quiet"] or opts["as_json"]
 
     note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
-    transports = open_transports(ctx, opts)
+    transports = open_transports(ctx, opts, ids)
     try:
         for t in transports:
             t.units()  # credentials and device ids are checked before any ledger exists

@@ -14,6 +14,7 @@ from ..text import printable
 from ..ui import echo, emit_json
 from ._unit import unit_progress
 from .options import (
+    Name,
     Size,
     json_option,
     link_options,
@@ -28,7 +29,12 @@ if TYPE_CHECKING:
 
 @click.command("read")
 @port_option()
-@click.option("--partition", metavar="NAME", help="Read this partition (by its table name).")
+@click.option(
+    "--partition",
+    type=Name("partition"),
+    metavar="NAME",
+    help="Read this partition (by its table name).",
+)
 @click.option("--all", "whole", is_flag=True, help="Read the whole flash.")
 @click.option(
     "-o",

@@ -18,7 +18,7 @@ from ..ui import note
 from ..virtual import VirtualESP32
 from ..virtual.boards import board_image, dump_image
 from ._virtual_rpc import DEFAULT_ID, RpcOptions, serve_rpc_units
-from .options import board_option, file_option, output_path
+from .options import Mac, Name, board_option, file_option, output_path
 
 __all__ = ["virtual_unit"]
 
@@ -48,11 +48,13 @@ _FIELD_ONLY = {
 )
 @click.option(
     "--chip",
+    type=Name("chip"),
     metavar="CHIP",
     help="The chip it says it is (esp32, esp32s3, esp32c3; default: the board's, or esp32).",
 )
 @click.option(
     "--mac",
+    type=Mac(),
     default="24:0a:c4:12:34:56",
     show_default=True,
     metavar="MAC",
@@ -73,6 +75,7 @@ _FIELD_ONLY = {
 )
 @click.option(
     "--rpc",
+    type=Name("URL"),
     metavar="URL",
     help="Be a Mongoose OS unit in the field instead, for 'push': mqtt://HOST[:PORT] answers "
     "through the broker there (run one: mosquitto), http://HOST:PORT or ws://HOST:PORT "
@@ -81,6 +84,7 @@ _FIELD_ONLY = {
 @click.option(
     "--id",
     "ids",
+    type=Name("device id"),
     multiple=True,
     metavar="ID",
     help=f"With --rpc: the unit's device id (default {DEFAULT_ID}); repeat for several "
@@ -182,8 +186,8 @@ def virtual_unit(
             mac=mac,
             transport="rfc2217" if rfc2217 else "socket",
         )
-    except ValueError as e:
-        raise InputError(f"--mac {mac}: {e}") from e
+    except ValueError as e:  # options are checked as they are read: a bug if it comes here
+        raise InputError(f"cannot start a virtual unit: {e}") from e
     unit.load(0, image.flash)
     try:
         unit.start(host=host, port=port)

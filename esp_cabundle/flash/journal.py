@@ -32,6 +32,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..dates import FIRST
 from ..errors import InputError, OutputError
 from ..fileio import read_input
 from ..limits import MAX_JOURNAL_INPUT, json_shape_reason, loads_json
@@ -447,7 +448,10 @@ def prune(
     ``mac``). Unfinished updates (``pending``: the unit may be half updated) are kept
     unless ``unfinished``, and so are restores stopped part-way (``restoring``):
     without their entry neither a rerun nor restore can help."""
-    cutoff = (now or _now()) - older_than
+    try:
+        cutoff = (now or _now()) - older_than
+    except OverflowError:  # reaching before year 1: no entry is older
+        cutoff = FIRST
     entries, problems = journal.scan()
     if mac is not None:
         entries = [e for e in entries if e.mac.lower() == mac.lower()]

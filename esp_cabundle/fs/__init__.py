@@ -22,6 +22,7 @@ __all__ = [
     "FileInfo",
     "FileSystemImage",
     "FsProfile",
+    "check_new_image",
     "create_image",
     "detect_fs_type",
     "get_profile",
@@ -172,6 +173,30 @@ def _littlefs_only(fs_type: str, platform: str | None, disk_version: int | None)
             f"{what} applies to LittleFS images, not {fs_type}",
             hint=f"omit {what} for {fs_type}",
         )
+
+
+def check_new_image(
+    fs_type: str,
+    profile: FsProfile | str,
+    size: int,
+    *,
+    platform: str | None = None,
+    disk_version: int | None = None,
+) -> None:
+    """What :func:`create_image` would refuse (a profile of another file system, a size
+    no whole number of blocks, an on-disk version the platform cannot read), raised
+    without making the image: a command says it before judging or building anything."""
+    prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
+    if prof.fs_type != fs_type:
+        raise ImageError(f"profile {prof.name} is for {prof.fs_type}, not {fs_type}")
+    _littlefs_only(fs_type, platform, disk_version)
+    if fs_type == "littlefs":
+        from .lfs_profiles import LittleFsProfile, new_image_geometry  # deferred: as above
+
+        assert isinstance(prof, LittleFsProfile)
+        new_image_geometry(size, prof, platform=platform, disk_version=disk_version)
+    else:
+        _image_class(fs_type).check_new(size, prof)  # type: ignore[attr-defined]
 
 
 def create_image(

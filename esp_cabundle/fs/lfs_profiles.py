@@ -17,6 +17,7 @@ from .lfs_platforms import (
     DISK_VERSION_2_0,
     DISK_VERSION_2_1,
     LfsPlatform,
+    choose_disk_version,
     resolve_platform,
     version_text,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "LittleFsProfile",
     "check_profile",
     "detect_littlefs_profiles",
+    "new_image_geometry",
     "profile_for",
     "resolve_platform_arg",
     "resolve_profile",
@@ -243,3 +245,30 @@ def resolve_profile(profile: LittleFsProfile | str) -> LittleFsProfile:
             f"unknown LittleFS profile {profile!r}",
             hint="profiles: " + ", ".join(LITTLEFS_PROFILES),
         ) from None
+
+
+def new_image_geometry(
+    size: int,
+    profile: LittleFsProfile | str | None = None,
+    *,
+    platform: LfsPlatform | str | None = None,
+    disk_version: int | None = None,
+) -> tuple[LittleFsProfile, int, int]:
+    """The profile, on-disk version and block count of a new image of ``size`` bytes,
+    or the ImageError that refuses it, without making anything (so a command can say
+    it before any other work)."""
+    plat = resolve_platform_arg(platform)
+    prof = profile_for(profile, plat)
+    version = choose_disk_version(
+        prof.disk_version, plat, disk_version, exact_2_0=prof.exact_block_count
+    )
+    if size <= 0 or size % prof.block_size:
+        raise ImageError(
+            f"LittleFS image size {size} is not a positive multiple of the "
+            f"{prof.block_size}-byte block",
+            hint="give the partition size, e.g. 256K or 0x40000",
+        )
+    blocks = size // prof.block_size
+    if blocks < 2:
+        raise ImageError(f"LittleFS needs at least 2 blocks; {size} bytes is {blocks}")
+    return prof, version, blocks

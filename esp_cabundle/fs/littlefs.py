@@ -44,7 +44,6 @@ from .lfs_platforms import (
     DISK_VERSION_2_1,
     LfsPlatform,
     check_readable,
-    choose_disk_version,
     refuse_version_change,
     version_text,
 )
@@ -53,6 +52,7 @@ from .lfs_profiles import (
     LittleFsProfile,
     check_profile,
     detect_littlefs_profiles,
+    new_image_geometry,
     profile_for,
     resolve_platform_arg,
     resolve_profile,
@@ -147,20 +147,9 @@ class LittleFsImage(FileSystemImage):
         profile cannot read it), else the ``platform``'s (2.1 only when every reader of
         that platform version reads it), else the profile's (2.0).
         """
-        plat = resolve_platform_arg(platform)
-        prof = profile_for(profile, plat)
-        version = choose_disk_version(
-            prof.disk_version, plat, disk_version, exact_2_0=prof.exact_block_count
+        prof, version, blocks = new_image_geometry(
+            size, profile, platform=platform, disk_version=disk_version
         )
-        if size <= 0 or size % prof.block_size:
-            raise ImageError(
-                f"LittleFS image size {size} is not a positive multiple of the "
-                f"{prof.block_size}-byte block",
-                hint="give the partition size, e.g. 256K or 0x40000",
-            )
-        blocks = size // prof.block_size
-        if blocks < 2:
-            raise ImageError(f"LittleFS needs at least 2 blocks; {size} bytes is {blocks}")
         from littlefs import LittleFSError
 
         store = BufferStore(bytearray(b"\xff" * size))

@@ -288,6 +288,11 @@ class SpiffsImage(FileSystemImage):
 
     # -- construction --------------------------------------------------------------------
     @classmethod
+    def check_new(cls, size: int, profile: SpiffsProfile | str = "esp-idf") -> None:
+        """:meth:`create`'s ImageError for a bad size, without making anything."""
+        _check_size(size, get_spiffs_profile(profile))
+
+    @classmethod
     def create(cls, size: int, profile: SpiffsProfile | str = "esp-idf") -> SpiffsImage:
         """An empty image as the platform's tool makes it (see :func:`build_spiffs_image`)."""
         prof = get_spiffs_profile(profile)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from ..certs import Certificate
+from ..dates import shifted
 from ..errors import InputError
 from .nodes import describe_certificate
 from .path import chain_nodes
@@ -166,9 +167,12 @@ def forecast(
         if at < c.not_before <= until:
             ev = CertEvent("becomes valid", label, c.not_before, c.sha256)
             events.setdefault(c.not_before, []).append(ev)
-        if at < c.not_after + SECOND <= until:
+        # A certificate valid through 9999-12-31T23:59:59 (RFC 5280's "no expiry")
+        # never leaves its window: no instant after it exists.
+        gone = shifted(c.not_after, SECOND)
+        if gone is not None and at < gone <= until:
             ev = CertEvent("expires", label, c.not_after, c.sha256)
-            events.setdefault(c.not_after + SECOND, []).append(ev)
+            events.setdefault(gone, []).append(ev)
     baseline = verifier.verify(chain, profile, at=at, undated=undated, hostname=hostname)
     # Compare like with like: the exact verdict at ``at`` may differ from ``baseline``
     # only through rotating certificates, which later instants ignore.

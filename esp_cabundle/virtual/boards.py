@@ -129,6 +129,6 @@ def _chip(name: str) -> str:
     key = name.lower().replace("-", "")
     if key not in CHIPS:
         raise InputError(
-            f"a virtual unit cannot be an {name}", hint="chips: " + ", ".join(sorted(CHIPS))
+            f"a virtual unit cannot be a chip {name!r}", hint="chips: " + ", ".join(sorted(CHIPS))
         )
     return key
