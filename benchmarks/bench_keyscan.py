@@ -1,12 +1,13 @@
 """keyscan: the private-key scan every write path runs is linear in its input.
 
-Scans inputs built to make a careless scanner slow (header words on every line, base64
-runs that open like DER, DER SEQUENCE headers back to back, BER headers of indefinite
-length whose AlgorithmIdentifier never ends, C hex bytes opening like DER in arrays, in
-string literals and in runs of one byte, text full of the commas and backslashes C hex
-is written with (CSV, JSON), NUL-interleaved text that takes the UTF-16 pass, random
-bytes) at 1, 2, 4 and 8 MiB, and a real 228 KiB Mozilla store (certifi's, the median and
-best of 50 scans). Prints MB/s per input and size, and the time ratio from 1 to 8 MiB
+Scans inputs built to make a careless scanner slow (header words on every line, with
+and without a "begin" or "end" before them, base64 runs that open like DER, DER SEQUENCE
+headers back to back, BER headers of indefinite length whose AlgorithmIdentifier never
+ends, C hex bytes opening like DER in arrays, in string literals and in runs of one
+byte, text full of the commas and backslashes C hex is written with (CSV, JSON),
+NUL-interleaved text that takes the UTF-16 pass, random bytes) at 1, 2, 4 and 8 MiB, and
+a real 228 KiB Mozilla store (certifi's, the median and best of 50 scans). Prints MB/s
+per input and size, and the time ratio from 1 to 8 MiB
 (linear: about 8; quadratic would be about 64).
 
 Run:
@@ -34,6 +35,8 @@ def _fill(unit: bytes) -> Callable[[int], bytes]:
 
 INPUTS: dict[str, Callable[[int], bytes]] = {
     "'private key' without context": _fill(b"private key, "),
+    "'private key' on every line": _fill(b"# this file holds no private key\n"),
+    "'end' and two words before it": _fill(b"# the end of a private key\n"),
     "'-----begin' and 'private' near": _fill(b"-----begin private\n"),
     "base64 runs opening like DER": _fill(b"MIIFazCCA1OgAwIBAgIRAIIQz7DSQONZRGPgu2OCiwAw\n"),
     "DER SEQUENCE headers": _fill(b"\x30\x82\x02\x02\x02\x01"),

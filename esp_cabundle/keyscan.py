@@ -63,11 +63,6 @@ class KeyFinding:
         return text
 
 
-# A header label: "private" and "key" with up to 8 separator bytes (spaces, dashes, NUL,
-# the two bytes of a UTF-8 NBSP) between them, any case.
-# These run over the bytes lower-cased once (ASCII only, as IGNORECASE on bytes is, and
-# the same length, so offsets hold): IGNORECASE makes re up to 8x slower.
-_HEADER = re.compile(rb"private[^a-z0-9\n]{0,8}key(?![a-z0-9])")
 # Armour is what a PEM reader finds: "-----BEGIN " + label + "-----". mbedTLS 2.28
 # (pem.c: strstr of the exact header, anywhere in a line), OpenSSL (pem_lib.c: a line
 # opening with "-----BEGIN "), cryptography (the pem crate) and OpenSSH read five dashes,
@@ -80,13 +75,30 @@ _HEADER = re.compile(rb"private[^a-z0-9\n]{0,8}key(?![a-z0-9])")
 # stand right before the label, and dashes must run before the BEGIN or after the label.
 # Prose about keys ("# ---- never add a private key ----", "# ---- END OF CERTIFICATES
 # (no private key follows) ----") has no BEGIN or END right before the label.
+#
+# The label is "private" and "key" with up to 8 separator bytes (spaces, dashes, NUL, the
+# two bytes of a UTF-8 NBSP) between them. Before it: dashes (three, then up to 8
+# separators), "begin" or "end" as a word, 1 to 8 separators, and at most two words each
+# followed by 1 to 8 separators. After it, if no dashes were before: at most one word
+# and separators, then three dashes.
+#
+# These run over the bytes lower-cased once (ASCII only, as IGNORECASE on bytes is, and
+# the same length, so offsets hold): IGNORECASE makes re up to 8x slower. What comes
+# before the label is matched spelt backwards over the reversed text, so that each label
+# is found by the literal "yek" (re's fast search for a literal prefix; a lookbehind
+# first would make it try every byte) and looks a few bytes ahead for the rest, in C:
+# per label in Python, text with "private key" on every line scanned at 1 MB/s.
 _SEP = rb"[\x00\t\x0b\x0c\r \xa0\xc2_-]"
-_ARMOUR_BEFORE = re.compile(
-    rb"(-{3}" + _SEP + rb"{0,8})?(?<![a-z0-9])(?:begin|end)" + _SEP + rb"{1,8}"
-    rb"(?:[a-z0-9][a-z0-9.]{0,15}" + _SEP + rb"{1,8}){0,2}\Z"
+_BEGIN_BACKWARDS = (
+    rb"(?:" + _SEP + rb"{1,8}[a-z0-9.]{0,15}[a-z0-9]){0,2}" + _SEP + rb"{1,8}(?:nigeb|dne)"
+    rb"(?![a-z0-9])"
 )
+_LABEL_BACKWARDS = re.compile(
+    rb"yek(?<![a-z0-9]yek)[^a-z0-9\n]{0,8}etavirp(?=" + _BEGIN_BACKWARDS + rb")"
+)
+# Dashes before the "begin" or "end" (any way _BEGIN_BACKWARDS matches), after a label.
+_DASHES_BACKWARDS = re.compile(_BEGIN_BACKWARDS + _SEP + rb"{0,8}-{3}")
 _ARMOUR_AFTER = re.compile(rb"(?:" + _SEP + rb"{1,8}[a-z0-9]{1,16})?" + _SEP + rb"{0,8}-{3}")
-_BEFORE_SPAN = 96  # dashes, BEGIN and two label words with their separators, at most
 # PuTTY .ppk lines, and the RFC 1421 headers of an encrypted traditional OpenSSL key.
 _KEY_LINES = re.compile(
     rb"putty-user-key-file-\d{1,3}[ \t]{0,8}:|private-lines[ \t]{0,8}:"
@@ -113,6 +125,14 @@ _DER_START = re.compile(
     re.DOTALL,
 )
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]{16,}")
+# A run opening as a key's base64 can ("M", "b", "/", "z"; see _scan_base64): found by
+# that first character, a base64 one never before it (a run at the very start of the
+# input is looked at apart). re skips fast to a byte of a small set; a pattern opening
+# with the run's characters is tried at every letter of every word (n*n/2 steps for a
+# word of n letters), one opening with the byte before the run at every comma.
+_B64_KEY_RUN = re.compile(
+    rb"[Mbz/](?<=[\x00-\x2a\x2c-\x2e\x3a-\x40\x5b-\x60\x7b-\xff][Mbz/])[A-Za-z0-9+/]{15,}"
+)
 _B64_GAP = 8  # bytes between two pieces of one base64 body: a line end, C quotes, "\n"
 _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's header
 # Bytes spelt in C, "\\x30\\x82..." in a string or "0x30, 0x82, ..." in an array, wherever
@@ -366,22 +386,21 @@ def _cannot_open_key(head: bytes) -> bool:
     return tag != 0x02
 
 
-def _is_armour(low: bytes, start: int, end: int) -> bool:
-    """Whether the label ``low[start:end]`` ("private ... key") stands in PEM armour, as
-    _ARMOUR_BEFORE says; looks at most _BEFORE_SPAN bytes back on its line (bounded)."""
-    nl = low.rfind(b"\n", max(0, start - _BEFORE_SPAN), start)
-    lo = nl + 1 if nl >= 0 else max(0, start - _BEFORE_SPAN)
-    before = _ARMOUR_BEFORE.search(low, lo, start)
-    if before is None:
-        return False
-    return before.group(1) is not None or _ARMOUR_AFTER.match(low, end) is not None
+def _find_armour(low: bytes) -> int | None:
+    """Where the first "private key" label in PEM armour starts (see _LABEL_BACKWARDS),
+    or None; ``low`` is the input lower-cased."""
+    rev, size, first = low[::-1], len(low), None
+    for m in _LABEL_BACKWARDS.finditer(rev):  # the last label first
+        if _DASHES_BACKWARDS.match(rev, m.end()) or _ARMOUR_AFTER.match(low, size - m.start()):
+            first = size - m.end()
+    return first
 
 
 def _scan_text(data: bytes) -> tuple[str, int] | None:
     low = data.lower()
-    for m in _HEADER.finditer(low):
-        if _is_armour(low, m.start(), m.end()):
-            return "PEM private-key header", m.start()
+    armour = _find_armour(low)
+    if armour is not None:
+        return "PEM private-key header", armour
     line = _KEY_LINES.search(low) if any(w in low for w in _KEY_LINE_WORDS) else None
     if line:
         word = line.group(0)
@@ -392,35 +411,43 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    runs = list(_B64_RUN.finditer(data))
-    for i, run in enumerate(runs):
+    return _scan_base64(data) or _scan_c_hex(low)
+
+
+def _scan_base64(data: bytes) -> tuple[str, int] | None:
+    """A key's DER (or OpenSSH's or Java's magic) at the start of a run of base64, its
+    first _B64_PREFIX characters decoded with the runs that follow it within _B64_GAP
+    bytes (the lines of a headerless PEM body, a C string literal a line)."""
+    first_run = _B64_RUN.match(data) if data[:1] in b"Mbz/" else None
+    spans = [first_run.span()] if first_run else []
+    spans += [m.span() for m in _B64_KEY_RUN.finditer(data)]
+    for start, end in spans:
         # DER SEQUENCE encodes as "M", OpenSSH as "b3Bl", a JKS as "/u3+7", a JCEKS as "zs7Oz"
-        first = data[run.start()]
-        if first not in b"Mb/z":
-            continue
-        head = data[run.start() : run.start() + 16]
-        if first in b"/z" and not head.startswith(_JAVA_B64):
+        head = data[start : start + 16]
+        if head[0] in b"/z" and not head.startswith(_JAVA_B64):
             continue
         if _cannot_open_key(head):
             continue  # every certificate's first line: decided from 12 bytes, not 192
-        pieces = [data[run.start() : min(run.end(), run.start() + _B64_PREFIX)]]
-        size, last = len(pieces[0]), run.end()
-        j = i + 1
-        while j < len(runs) and size < _B64_PREFIX and runs[j].start() - last <= _B64_GAP:
-            nxt = runs[j]
+        pieces = [data[start : min(end, start + _B64_PREFIX)]]
+        size, last = len(pieces[0]), end
+        while size < _B64_PREFIX:
+            # the next run (a search from the end of one finds the next one whole)
+            nxt = _B64_RUN.search(data, last, last + _B64_GAP + _B64_PREFIX)
+            if nxt is None or nxt.start() - last > _B64_GAP:
+                break
             pieces.append(data[nxt.start() : min(nxt.end(), nxt.start() + _B64_PREFIX - size)])
-            size, last, j = size + len(pieces[-1]), nxt.end(), j + 1
+            size, last = size + len(pieces[-1]), nxt.end()
         text = b"".join(pieces)[:_B64_PREFIX]
         try:
             raw = base64.b64decode(text[: len(text) // 4 * 4])
         except (binascii.Error, ValueError):
             continue
         if raw.startswith(_OPENSSH_MAGIC):
-            return "base64 OpenSSH key", run.start()
+            return "base64 OpenSSH key", start
         kind = _java_store_kind(raw) or der_key_kind(raw, truncated=True)
         if kind is not None:
-            return f"base64 {kind}", run.start()
-    return _scan_c_hex(low)
+            return f"base64 {kind}", start
+    return None
 
 
 def _c_hex_bytes(run: bytes) -> bytes:
