@@ -17,8 +17,9 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
 - the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one
   of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
   (headerless PEM bodies, C string literals);
-- the same structures spelt as C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``)
-  anywhere in text, a file read as PEM included;
+- the same structures spelt in hex anywhere in text, a file read as PEM included
+  (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``), the
+  dumps of xxd, hexdump and od, and bare hex (``308204a4...``, ``30:82:04:a4:...``);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -40,6 +41,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import PrivateKeyError
+from .keyscan_hex import find_c_hex, find_hex_text
 
 __all__ = ["KeyFinding", "find_private_key", "refuse_private_keys"]
 
@@ -135,38 +137,6 @@ _B64_KEY_RUN = re.compile(
 )
 _B64_GAP = 8  # bytes between two pieces of one base64 body: a line end, C quotes, "\n"
 _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's header
-# Bytes spelt in C, "\\x30\\x82..." in a string or "0x30, 0x82, ..." in an array, wherever
-# they stand (a file read as PEM may end with C pasted from firmware): each run opening
-# with a SEQUENCE's "30" is decoded whole and searched as DER. Between two bytes: commas,
-# white space, the quotes of adjacent string literals (a key is usually written one
-# literal a line, "\\x30\\x82..." then "\\x02\\x01..."), and C comments of one line
-# holding no "\\x" or "0x" (a byte in a comment is no separator). Each separator piece
-# opens with a byte no other piece nor a byte token opens with, and each is bounded, so a
-# run is matched without backtracking beyond one separator; each run is read once.
-_C_COMMENT = rb"/\*(?:[^*\\0]|[\\0](?!x)){0,120}\*/|//(?:[^\n\\0]|[\\0](?!x)){0,120}\n"
-_C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{2}"
-# Soundness of searching runs from their "30" bytes only: a key's DER or BER opens with
-# a SEQUENCE, 0x30, and _scan_der finds a key at any offset of a run's bytes. The search
-# tries every "\\x30" and "0x30" not inside a run already matched; a run is maximal (a
-# separator holds no token), so one holding the key's first byte runs to its last. Runs
-# of fewer than _C_HEX_MIN bytes are not decoded: the smallest structure der_key_kind
-# takes for a key has 7 (SEC1: 30 05 02 01 01 24 80; every other shape needs more).
-# tests/test_keyscan.py::test_c_hex_runs_start_only_at_0x30 checks both. The work stays
-# in re: the pattern opens with the literal "x30", found by re's fast scan for its first
-# byte, and looks back for the "\\" or "0" before it (a "[\\0]" first-byte set was 6x
-# slower: "0" abounds in base64).
-# re keeps a backtracking entry per repetition of a group: a run is matched _C_HEX_CHUNK
-# tokens at a time (8 MiB of "0x30, " as one match held 336 MiB).
-_C_HEX_MIN = 7
-_C_HEX_CHUNK = 1024
-_C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"){0,48}" + _C_HEX_TOKEN + rb")"
-_C_HEX_RUN = re.compile(
-    rb"x30(?<=[\\0]x30)" + _C_HEX_MORE + rb"{%d,%d}" % (_C_HEX_MIN - 1, _C_HEX_CHUNK)
-)
-_C_HEX_RUN_MORE = re.compile(_C_HEX_MORE + rb"{1,%d}" % _C_HEX_CHUNK)
-_C_COMMENT_RE = re.compile(_C_COMMENT)
-_C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"'
-
 _PKCS5 = bytes.fromhex("2a864886f70d0105")  # 1.2.840.113549.1.5 (PBES1/PBES2)
 _PKCS12_PBE = bytes.fromhex("2a864886f70d010c01")  # 1.2.840.113549.1.12.1
 # Java key stores (keytool -storetype JKS / JCEKS): a private-key entry is an
@@ -411,7 +381,7 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    return _scan_base64(data) or _scan_c_hex(low)
+    return _scan_base64(data) or find_c_hex(low, _scan_der) or find_hex_text(low, _scan_der)
 
 
 def _scan_base64(data: bytes) -> tuple[str, int] | None:
@@ -447,30 +417,6 @@ def _scan_base64(data: bytes) -> tuple[str, int] | None:
         kind = _java_store_kind(raw) or der_key_kind(raw, truncated=True)
         if kind is not None:
             return f"base64 {kind}", start
-    return None
-
-
-def _c_hex_bytes(run: bytes) -> bytes:
-    """The bytes a run of C hex tokens (lower case) spells, decoded at C speed: after
-    comments go, every "x" is a token's (hex digits hold none, separators neither)."""
-    if b"/" in run:
-        run = _C_COMMENT_RE.sub(b"", run)
-    digits = run.replace(b"\\x", b"").replace(b"0x", b"").translate(None, _C_HEX_SEPARATORS)
-    return bytes.fromhex(digits.decode("ascii"))
-
-
-def _scan_c_hex(low: bytes) -> tuple[str, int] | None:
-    """A DER or BER key spelt as C hex bytes (see _C_HEX_RUN) in the lower-cased text."""
-    pos = 0
-    while (run := _C_HEX_RUN.search(low, pos)) is not None:
-        start = run.start() - 1  # the "\\" or "0" before "x30"
-        pieces, pos = [low[start : run.end()]], run.end()
-        while (more := _C_HEX_RUN_MORE.match(low, pos)) is not None:
-            pieces.append(more.group())
-            pos = more.end()
-        found = _scan_der(_c_hex_bytes(b"".join(pieces)))
-        if found is not None:
-            return f"{found[0]} spelt as C hex bytes", start
     return None
 
 
