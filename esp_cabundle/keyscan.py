@@ -14,6 +14,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   AlgorithmIdentifier, OCTET STRING``), SEC1 EC (``INTEGER 1, OCTET STRING``), encrypted
   PKCS#8 (PKCS#5/PKCS#12 PBE algorithms) and PKCS#12 stores (RFC 8017 A.1.2, RFC 5958,
   RFC 5915, RFC 5208 6, RFC 7292 4), in definite or indefinite lengths (X.690 8.1.3.6);
+  a PKCS#12 store's bags are counted (:mod:`.pkcs12`): one of certificates only in the
+  clear holds no key, one with encrypted parts may;
 - the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one
   of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
   (headerless PEM bodies, C string literals);
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 
 from .errors import PrivateKeyError
 from .keyscan_hex import find_c_hex, find_hex_text
+from .pkcs12 import PKCS12_HINT, read_pfx
 
 __all__ = ["KeyFinding", "find_private_key", "refuse_private_keys"]
 
@@ -159,6 +162,12 @@ _PKCS7_SIGNED = _PKCS7 + b"\x02"
 # format in BER too (tests/data/private-keys/README.md).
 _INDEFINITE = -1
 _WALK = 16  # elements one walk to the end of an indefinite-length element may visit
+# A PFX (der_key_kind's PKCS#12 store) is walked for its bags (:mod:`.pkcs12`): one with
+# certificates only is no key. A scan walks at most _PFX_WALKS stores (each walk is
+# bounded, but a store's bags are far more than _WALK elements); any more are key stores.
+_PKCS12_STORE = "PKCS#12 key store"
+_PKCS12_SEALED = "PKCS#12 store, no key bag in the clear"
+_PFX_WALKS = 4
 
 
 def _tlv(buf: bytes, pos: int) -> tuple[int, int, int] | None:
@@ -308,7 +317,7 @@ def der_key_kind(
         return None
     oid = buf[alg[1] : alg[1] + alg[2]]
     if version == 3:
-        return "PKCS#12 key store" if oid.startswith(_PKCS7) else None
+        return _PKCS12_STORE if oid.startswith(_PKCS7) else None
     if version <= 1 and not oid.startswith(_PKCS7):
         # The OCTET STRING after the AlgorithmIdentifier; a v1 certificate's TBS with a
         # small serial has its issuer Name there, and a PKCS#7/CMS EncryptedData its
@@ -427,14 +436,31 @@ def _scan_der(data: bytes) -> tuple[str, int] | None:
     # BER key, and the candidate search, which stops at every "0" of base64 text, can be
     # skipped (tests/test_keyscan.py checks every vector with those bytes replaced).
     if b"\x02" in data or b"\x06" in data:
+        walks = 0
         for m in _DER_START.finditer(data):
             kind = der_key_kind(data, m.start())
+            if kind == _PKCS12_STORE and walks < _PFX_WALKS:
+                walks += 1
+                kind = _pkcs12_kind(data, m.start())
             if kind is not None:
                 encoding = "BER" if data[m.start() + 1] == 0x80 else "DER"
                 return f"{encoding} {kind}", m.start()
     pos = data.find(_OPENSSH_MAGIC)
     if pos >= 0:
         return "OpenSSH key", pos
+    return None
+
+
+def _pkcs12_kind(data: bytes, pos: int) -> str | None:
+    """What the PKCS#12 store at ``pos`` is as a finding: a key store if a key bag is in
+    the clear (or it cannot be walked), a store that may hold one in its encrypted part,
+    or None for certificates only (a CA source the loaders refuse as PKCS#12)."""
+    pfx = read_pfx(data, pos)
+    if pfx is None or pfx.keys:
+        return _PKCS12_STORE
+    if pfx.sealed:
+        parts = "part" if pfx.sealed == 1 else "parts"
+        return f"{_PKCS12_SEALED}, {pfx.sealed} encrypted {parts}"
     return None
 
 
@@ -478,6 +504,15 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
         return
     # A line in the bytes as given also makes the error's file:line prefix.
     line = found.line if found.line and not found.encoding else None
+    if _PKCS12_SEALED in found.kind:
+        raise PrivateKeyError(
+            f"{found.kind} at {found.where()}: a private key may be in what only the "
+            "store's password opens, and PKCS#12 is not a supported CA source; refusing "
+            "the whole input",
+            path=source,
+            line=line,
+            hint=PKCS12_HINT,
+        )
     raise PrivateKeyError(
         f"private key material ({found.kind}) at {found.where()}; refusing the whole input",
         path=source,
