@@ -1,11 +1,13 @@
 """keyscan: the private-key scan every write path runs is linear in its input.
 
-Scans inputs built to make a careless scanner slow (header words on every line, base64
-runs that open like DER, DER SEQUENCE headers back to back, BER headers of indefinite
-length whose AlgorithmIdentifier never ends, C hex bytes opening like DER in arrays, in
-string literals and in runs of one byte, text full of the commas and backslashes C hex
-is written with (CSV, JSON), NUL-interleaved text that takes the UTF-16 pass, random
-bytes) at 1, 2, 4 and 8 MiB, and a real 228 KiB Mozilla store (certifi's, the median and
+Scans inputs built to make a careless scanner slow (header words on every line, with
+and without a "begin" or "end" before them, base64 runs that open like DER, DER SEQUENCE
+headers back to back, BER headers of indefinite length whose AlgorithmIdentifier never
+ends, C hex bytes opening like DER in arrays, in string literals and in runs of one
+byte, text full of the commas and backslashes C hex is written with (CSV, JSON), hex
+dump lines and bare hex opening like DER, words of hex digits, NUL-interleaved text that
+takes the UTF-16 pass, random bytes) at 1, 2, 4 and 8 MiB, and a real 228 KiB Mozilla
+store (certifi's, with serial numbers and fingerprints in its comments; the median and
 best of 50 scans). Prints MB/s per input and size, and the time ratio from 1 to 8 MiB
 (linear: about 8; quadratic would be about 64).
 
@@ -34,6 +36,8 @@ def _fill(unit: bytes) -> Callable[[int], bytes]:
 
 INPUTS: dict[str, Callable[[int], bytes]] = {
     "'private key' without context": _fill(b"private key, "),
+    "'private key' on every line": _fill(b"# this file holds no private key\n"),
+    "'end' and two words before it": _fill(b"# the end of a private key\n"),
     "'-----begin' and 'private' near": _fill(b"-----begin private\n"),
     "base64 runs opening like DER": _fill(b"MIIFazCCA1OgAwIBAgIRAIIQz7DSQONZRGPgu2OCiwAw\n"),
     "DER SEQUENCE headers": _fill(b"\x30\x82\x02\x02\x02\x01"),
@@ -48,6 +52,11 @@ INPUTS: dict[str, Callable[[int], bytes]] = {
     "backslashes": _fill(b"\\"),
     "CSV": _fill(b"id,name,value,flag\n17,alpha,0.5,true\n"),
     "JSON-like": _fill(b'{"a": 1, "b": [2, 3], "c": {"d": "e"}},\n'),
+    "xxd lines opening like DER": _fill(b"00000000: 3082 0202 0201  0.....\n"),
+    "hexdump -C lines": _fill(b"00000000  30 82 02 02 02 01  |0.....|\n"),
+    "bare hex, colons": _fill(b"30:82:02:02:"),
+    "bare hex, one string": _fill(b"3082020202"),
+    "words of hex digits": _fill(b"ab cd ef 0x deadbeef 1234567890123\n"),
     "UTF-16 of PEM text": _fill("MIIBIjANBgkqhkiG9w0BAQEFAAOC\n".encode("utf-16-le")),
     "random bytes": os.urandom,
 }

@@ -25,6 +25,7 @@ from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, check_size
+from .pkcs12 import PKCS12_HINT, read_pfx
 from .pubkeys import key_facts as _key_facts
 from .pubkeys import read_tlv_header as _read_tlv_header
 from .sniff import decode_text, looks_binary, sniff_kind
@@ -431,6 +432,8 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
             break  # padding after the last certificate (flash images, C arrays)
         if pos and not data[pos:].strip():
             break  # a line end an editor or `echo >>` left (mbedTLS ignores what follows)
+        if data[pos + 1 : pos + 2] == b"\x80":
+            _refuse_pkcs12(data, pos, source, line)  # BER: NSS's, Bouncy Castle's stores
         try:
             tag, hdr, length = _read_tlv_header(data, pos)
         except ValueError as e:
@@ -446,6 +449,7 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
             )
         element = data[pos:end]
         if _der_is_private_key(element):
+            _refuse_pkcs12(data, pos, source, line)
             where = f"byte offset {pos}" if line is None else f"byte offset {pos} of this array"
             raise PrivateKeyError(
                 f"private key (DER) at {where}; refusing to read further",
@@ -460,6 +464,24 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
                 f"at byte offset {pos}: {e.message}", path=source, line=line
             ) from e
         pos = end
+
+
+def _refuse_pkcs12(data: bytes, pos: int, source: str, line: int | None) -> None:
+    """Name a PKCS#12 store of certificates only for what it is: no key (the key scan,
+    run first, refuses a store with one, or one that may hide one encrypted), yet no CA
+    source this tool reads."""
+    pfx = read_pfx(data, pos)
+    if pfx is None or pfx.keys or pfx.sealed:
+        return
+    where = "" if pos == 0 and pfx.end == len(data) else f" at byte offset {pos}"
+    count = f"{pfx.certificates} certificate{'' if pfx.certificates == 1 else 's'}"
+    raise CertificateError(
+        f"a PKCS#12 store{where} holding {count} and no private key: PKCS#12 is not a "
+        "supported CA source",
+        path=source,
+        line=line,
+        hint=PKCS12_HINT,
+    )
 
 
 def _refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None:

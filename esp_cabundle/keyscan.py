@@ -14,11 +14,14 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   AlgorithmIdentifier, OCTET STRING``), SEC1 EC (``INTEGER 1, OCTET STRING``), encrypted
   PKCS#8 (PKCS#5/PKCS#12 PBE algorithms) and PKCS#12 stores (RFC 8017 A.1.2, RFC 5958,
   RFC 5915, RFC 5208 6, RFC 7292 4), in definite or indefinite lengths (X.690 8.1.3.6);
+  a PKCS#12 store's bags are counted (:mod:`.pkcs12`): one of certificates only in the
+  clear holds no key, one with encrypted parts may;
 - the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one
   of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
   (headerless PEM bodies, C string literals);
-- the same structures spelt as C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``)
-  anywhere in text, a file read as PEM included;
+- the same structures spelt in hex anywhere in text, a file read as PEM included
+  (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``), the
+  dumps of xxd, hexdump and od, and bare hex (``308204a4...``, ``30:82:04:a4:...``);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -40,6 +43,8 @@ import re
 from dataclasses import dataclass
 
 from .errors import PrivateKeyError
+from .keyscan_hex import find_c_hex, find_hex_text
+from .pkcs12 import PKCS12_HINT, read_pfx
 
 __all__ = ["KeyFinding", "find_private_key", "refuse_private_keys"]
 
@@ -63,11 +68,6 @@ class KeyFinding:
         return text
 
 
-# A header label: "private" and "key" with up to 8 separator bytes (spaces, dashes, NUL,
-# the two bytes of a UTF-8 NBSP) between them, any case.
-# These run over the bytes lower-cased once (ASCII only, as IGNORECASE on bytes is, and
-# the same length, so offsets hold): IGNORECASE makes re up to 8x slower.
-_HEADER = re.compile(rb"private[^a-z0-9\n]{0,8}key(?![a-z0-9])")
 # Armour is what a PEM reader finds: "-----BEGIN " + label + "-----". mbedTLS 2.28
 # (pem.c: strstr of the exact header, anywhere in a line), OpenSSL (pem_lib.c: a line
 # opening with "-----BEGIN "), cryptography (the pem crate) and OpenSSH read five dashes,
@@ -80,13 +80,30 @@ _HEADER = re.compile(rb"private[^a-z0-9\n]{0,8}key(?![a-z0-9])")
 # stand right before the label, and dashes must run before the BEGIN or after the label.
 # Prose about keys ("# ---- never add a private key ----", "# ---- END OF CERTIFICATES
 # (no private key follows) ----") has no BEGIN or END right before the label.
+#
+# The label is "private" and "key" with up to 8 separator bytes (spaces, dashes, NUL, the
+# two bytes of a UTF-8 NBSP) between them. Before it: dashes (three, then up to 8
+# separators), "begin" or "end" as a word, 1 to 8 separators, and at most two words each
+# followed by 1 to 8 separators. After it, if no dashes were before: at most one word
+# and separators, then three dashes.
+#
+# These run over the bytes lower-cased once (ASCII only, as IGNORECASE on bytes is, and
+# the same length, so offsets hold): IGNORECASE makes re up to 8x slower. What comes
+# before the label is matched spelt backwards over the reversed text, so that each label
+# is found by the literal "yek" (re's fast search for a literal prefix; a lookbehind
+# first would make it try every byte) and looks a few bytes ahead for the rest, in C:
+# per label in Python, text with "private key" on every line scanned at 1 MB/s.
 _SEP = rb"[\x00\t\x0b\x0c\r \xa0\xc2_-]"
-_ARMOUR_BEFORE = re.compile(
-    rb"(-{3}" + _SEP + rb"{0,8})?(?<![a-z0-9])(?:begin|end)" + _SEP + rb"{1,8}"
-    rb"(?:[a-z0-9][a-z0-9.]{0,15}" + _SEP + rb"{1,8}){0,2}\Z"
+_BEGIN_BACKWARDS = (
+    rb"(?:" + _SEP + rb"{1,8}[a-z0-9.]{0,15}[a-z0-9]){0,2}" + _SEP + rb"{1,8}(?:nigeb|dne)"
+    rb"(?![a-z0-9])"
 )
+_LABEL_BACKWARDS = re.compile(
+    rb"yek(?<![a-z0-9]yek)[^a-z0-9\n]{0,8}etavirp(?=" + _BEGIN_BACKWARDS + rb")"
+)
+# Dashes before the "begin" or "end" (any way _BEGIN_BACKWARDS matches), after a label.
+_DASHES_BACKWARDS = re.compile(_BEGIN_BACKWARDS + _SEP + rb"{0,8}-{3}")
 _ARMOUR_AFTER = re.compile(rb"(?:" + _SEP + rb"{1,8}[a-z0-9]{1,16})?" + _SEP + rb"{0,8}-{3}")
-_BEFORE_SPAN = 96  # dashes, BEGIN and two label words with their separators, at most
 # PuTTY .ppk lines, and the RFC 1421 headers of an encrypted traditional OpenSSL key.
 _KEY_LINES = re.compile(
     rb"putty-user-key-file-\d{1,3}[ \t]{0,8}:|private-lines[ \t]{0,8}:"
@@ -113,40 +130,16 @@ _DER_START = re.compile(
     re.DOTALL,
 )
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]{16,}")
+# A run opening as a key's base64 can ("M", "b", "/", "z"; see _scan_base64): found by
+# that first character, a base64 one never before it (a run at the very start of the
+# input is looked at apart). re skips fast to a byte of a small set; a pattern opening
+# with the run's characters is tried at every letter of every word (n*n/2 steps for a
+# word of n letters), one opening with the byte before the run at every comma.
+_B64_KEY_RUN = re.compile(
+    rb"[Mbz/](?<=[\x00-\x2a\x2c-\x2e\x3a-\x40\x5b-\x60\x7b-\xff][Mbz/])[A-Za-z0-9+/]{15,}"
+)
 _B64_GAP = 8  # bytes between two pieces of one base64 body: a line end, C quotes, "\n"
 _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's header
-# Bytes spelt in C, "\\x30\\x82..." in a string or "0x30, 0x82, ..." in an array, wherever
-# they stand (a file read as PEM may end with C pasted from firmware): each run opening
-# with a SEQUENCE's "30" is decoded whole and searched as DER. Between two bytes: commas,
-# white space, the quotes of adjacent string literals (a key is usually written one
-# literal a line, "\\x30\\x82..." then "\\x02\\x01..."), and C comments of one line
-# holding no "\\x" or "0x" (a byte in a comment is no separator). Each separator piece
-# opens with a byte no other piece nor a byte token opens with, and each is bounded, so a
-# run is matched without backtracking beyond one separator; each run is read once.
-_C_COMMENT = rb"/\*(?:[^*\\0]|[\\0](?!x)){0,120}\*/|//(?:[^\n\\0]|[\\0](?!x)){0,120}\n"
-_C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{2}"
-# Soundness of searching runs from their "30" bytes only: a key's DER or BER opens with
-# a SEQUENCE, 0x30, and _scan_der finds a key at any offset of a run's bytes. The search
-# tries every "\\x30" and "0x30" not inside a run already matched; a run is maximal (a
-# separator holds no token), so one holding the key's first byte runs to its last. Runs
-# of fewer than _C_HEX_MIN bytes are not decoded: the smallest structure der_key_kind
-# takes for a key has 7 (SEC1: 30 05 02 01 01 24 80; every other shape needs more).
-# tests/test_keyscan.py::test_c_hex_runs_start_only_at_0x30 checks both. The work stays
-# in re: the pattern opens with the literal "x30", found by re's fast scan for its first
-# byte, and looks back for the "\\" or "0" before it (a "[\\0]" first-byte set was 6x
-# slower: "0" abounds in base64).
-# re keeps a backtracking entry per repetition of a group: a run is matched _C_HEX_CHUNK
-# tokens at a time (8 MiB of "0x30, " as one match held 336 MiB).
-_C_HEX_MIN = 7
-_C_HEX_CHUNK = 1024
-_C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"){0,48}" + _C_HEX_TOKEN + rb")"
-_C_HEX_RUN = re.compile(
-    rb"x30(?<=[\\0]x30)" + _C_HEX_MORE + rb"{%d,%d}" % (_C_HEX_MIN - 1, _C_HEX_CHUNK)
-)
-_C_HEX_RUN_MORE = re.compile(_C_HEX_MORE + rb"{1,%d}" % _C_HEX_CHUNK)
-_C_COMMENT_RE = re.compile(_C_COMMENT)
-_C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"'
-
 _PKCS5 = bytes.fromhex("2a864886f70d0105")  # 1.2.840.113549.1.5 (PBES1/PBES2)
 _PKCS12_PBE = bytes.fromhex("2a864886f70d010c01")  # 1.2.840.113549.1.12.1
 # Java key stores (keytool -storetype JKS / JCEKS): a private-key entry is an
@@ -169,6 +162,12 @@ _PKCS7_SIGNED = _PKCS7 + b"\x02"
 # format in BER too (tests/data/private-keys/README.md).
 _INDEFINITE = -1
 _WALK = 16  # elements one walk to the end of an indefinite-length element may visit
+# A PFX (der_key_kind's PKCS#12 store) is walked for its bags (:mod:`.pkcs12`): one with
+# certificates only is no key. A scan walks at most _PFX_WALKS stores (each walk is
+# bounded, but a store's bags are far more than _WALK elements); any more are key stores.
+_PKCS12_STORE = "PKCS#12 key store"
+_PKCS12_SEALED = "PKCS#12 store, no key bag in the clear"
+_PFX_WALKS = 4
 
 
 def _tlv(buf: bytes, pos: int) -> tuple[int, int, int] | None:
@@ -318,7 +317,7 @@ def der_key_kind(
         return None
     oid = buf[alg[1] : alg[1] + alg[2]]
     if version == 3:
-        return "PKCS#12 key store" if oid.startswith(_PKCS7) else None
+        return _PKCS12_STORE if oid.startswith(_PKCS7) else None
     if version <= 1 and not oid.startswith(_PKCS7):
         # The OCTET STRING after the AlgorithmIdentifier; a v1 certificate's TBS with a
         # small serial has its issuer Name there, and a PKCS#7/CMS EncryptedData its
@@ -366,22 +365,21 @@ def _cannot_open_key(head: bytes) -> bool:
     return tag != 0x02
 
 
-def _is_armour(low: bytes, start: int, end: int) -> bool:
-    """Whether the label ``low[start:end]`` ("private ... key") stands in PEM armour, as
-    _ARMOUR_BEFORE says; looks at most _BEFORE_SPAN bytes back on its line (bounded)."""
-    nl = low.rfind(b"\n", max(0, start - _BEFORE_SPAN), start)
-    lo = nl + 1 if nl >= 0 else max(0, start - _BEFORE_SPAN)
-    before = _ARMOUR_BEFORE.search(low, lo, start)
-    if before is None:
-        return False
-    return before.group(1) is not None or _ARMOUR_AFTER.match(low, end) is not None
+def _find_armour(low: bytes) -> int | None:
+    """Where the first "private key" label in PEM armour starts (see _LABEL_BACKWARDS),
+    or None; ``low`` is the input lower-cased."""
+    rev, size, first = low[::-1], len(low), None
+    for m in _LABEL_BACKWARDS.finditer(rev):  # the last label first
+        if _DASHES_BACKWARDS.match(rev, m.end()) or _ARMOUR_AFTER.match(low, size - m.start()):
+            first = size - m.end()
+    return first
 
 
 def _scan_text(data: bytes) -> tuple[str, int] | None:
     low = data.lower()
-    for m in _HEADER.finditer(low):
-        if _is_armour(low, m.start(), m.end()):
-            return "PEM private-key header", m.start()
+    armour = _find_armour(low)
+    if armour is not None:
+        return "PEM private-key header", armour
     line = _KEY_LINES.search(low) if any(w in low for w in _KEY_LINE_WORDS) else None
     if line:
         word = line.group(0)
@@ -392,58 +390,42 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    runs = list(_B64_RUN.finditer(data))
-    for i, run in enumerate(runs):
+    return _scan_base64(data) or find_c_hex(low, _scan_der) or find_hex_text(low, _scan_der)
+
+
+def _scan_base64(data: bytes) -> tuple[str, int] | None:
+    """A key's DER (or OpenSSH's or Java's magic) at the start of a run of base64, its
+    first _B64_PREFIX characters decoded with the runs that follow it within _B64_GAP
+    bytes (the lines of a headerless PEM body, a C string literal a line)."""
+    first_run = _B64_RUN.match(data) if data[:1] in b"Mbz/" else None
+    spans = [first_run.span()] if first_run else []
+    spans += [m.span() for m in _B64_KEY_RUN.finditer(data)]
+    for start, end in spans:
         # DER SEQUENCE encodes as "M", OpenSSH as "b3Bl", a JKS as "/u3+7", a JCEKS as "zs7Oz"
-        first = data[run.start()]
-        if first not in b"Mb/z":
-            continue
-        head = data[run.start() : run.start() + 16]
-        if first in b"/z" and not head.startswith(_JAVA_B64):
+        head = data[start : start + 16]
+        if head[0] in b"/z" and not head.startswith(_JAVA_B64):
             continue
         if _cannot_open_key(head):
             continue  # every certificate's first line: decided from 12 bytes, not 192
-        pieces = [data[run.start() : min(run.end(), run.start() + _B64_PREFIX)]]
-        size, last = len(pieces[0]), run.end()
-        j = i + 1
-        while j < len(runs) and size < _B64_PREFIX and runs[j].start() - last <= _B64_GAP:
-            nxt = runs[j]
+        pieces = [data[start : min(end, start + _B64_PREFIX)]]
+        size, last = len(pieces[0]), end
+        while size < _B64_PREFIX:
+            # the next run (a search from the end of one finds the next one whole)
+            nxt = _B64_RUN.search(data, last, last + _B64_GAP + _B64_PREFIX)
+            if nxt is None or nxt.start() - last > _B64_GAP:
+                break
             pieces.append(data[nxt.start() : min(nxt.end(), nxt.start() + _B64_PREFIX - size)])
-            size, last, j = size + len(pieces[-1]), nxt.end(), j + 1
+            size, last = size + len(pieces[-1]), nxt.end()
         text = b"".join(pieces)[:_B64_PREFIX]
         try:
             raw = base64.b64decode(text[: len(text) // 4 * 4])
         except (binascii.Error, ValueError):
             continue
         if raw.startswith(_OPENSSH_MAGIC):
-            return "base64 OpenSSH key", run.start()
+            return "base64 OpenSSH key", start
         kind = _java_store_kind(raw) or der_key_kind(raw, truncated=True)
         if kind is not None:
-            return f"base64 {kind}", run.start()
-    return _scan_c_hex(low)
-
-
-def _c_hex_bytes(run: bytes) -> bytes:
-    """The bytes a run of C hex tokens (lower case) spells, decoded at C speed: after
-    comments go, every "x" is a token's (hex digits hold none, separators neither)."""
-    if b"/" in run:
-        run = _C_COMMENT_RE.sub(b"", run)
-    digits = run.replace(b"\\x", b"").replace(b"0x", b"").translate(None, _C_HEX_SEPARATORS)
-    return bytes.fromhex(digits.decode("ascii"))
-
-
-def _scan_c_hex(low: bytes) -> tuple[str, int] | None:
-    """A DER or BER key spelt as C hex bytes (see _C_HEX_RUN) in the lower-cased text."""
-    pos = 0
-    while (run := _C_HEX_RUN.search(low, pos)) is not None:
-        start = run.start() - 1  # the "\\" or "0" before "x30"
-        pieces, pos = [low[start : run.end()]], run.end()
-        while (more := _C_HEX_RUN_MORE.match(low, pos)) is not None:
-            pieces.append(more.group())
-            pos = more.end()
-        found = _scan_der(_c_hex_bytes(b"".join(pieces)))
-        if found is not None:
-            return f"{found[0]} spelt as C hex bytes", start
+            return f"base64 {kind}", start
     return None
 
 
@@ -454,14 +436,31 @@ def _scan_der(data: bytes) -> tuple[str, int] | None:
     # BER key, and the candidate search, which stops at every "0" of base64 text, can be
     # skipped (tests/test_keyscan.py checks every vector with those bytes replaced).
     if b"\x02" in data or b"\x06" in data:
+        walks = 0
         for m in _DER_START.finditer(data):
             kind = der_key_kind(data, m.start())
+            if kind == _PKCS12_STORE and walks < _PFX_WALKS:
+                walks += 1
+                kind = _pkcs12_kind(data, m.start())
             if kind is not None:
                 encoding = "BER" if data[m.start() + 1] == 0x80 else "DER"
                 return f"{encoding} {kind}", m.start()
     pos = data.find(_OPENSSH_MAGIC)
     if pos >= 0:
         return "OpenSSH key", pos
+    return None
+
+
+def _pkcs12_kind(data: bytes, pos: int) -> str | None:
+    """What the PKCS#12 store at ``pos`` is as a finding: a key store if a key bag is in
+    the clear (or it cannot be walked), a store that may hold one in its encrypted part,
+    or None for certificates only (a CA source the loaders refuse as PKCS#12)."""
+    pfx = read_pfx(data, pos)
+    if pfx is None or pfx.keys:
+        return _PKCS12_STORE
+    if pfx.sealed:
+        parts = "part" if pfx.sealed == 1 else "parts"
+        return f"{_PKCS12_SEALED}, {pfx.sealed} encrypted {parts}"
     return None
 
 
@@ -505,6 +504,15 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
         return
     # A line in the bytes as given also makes the error's file:line prefix.
     line = found.line if found.line and not found.encoding else None
+    if _PKCS12_SEALED in found.kind:
+        raise PrivateKeyError(
+            f"{found.kind} at {found.where()}: a private key may be in what only the "
+            "store's password opens, and PKCS#12 is not a supported CA source; refusing "
+            "the whole input",
+            path=source,
+            line=line,
+            hint=PKCS12_HINT,
+        )
     raise PrivateKeyError(
         f"private key material ({found.kind}) at {found.where()}; refusing the whole input",
         path=source,

@@ -1,0 +1,310 @@
+"""Private keys spelt in hexadecimal text, for :mod:`.keyscan`.
+
+A DER or BER key pasted into a CA source as hex text is the key all the same. The shapes:
+
+- C hex bytes: ``"\\x30\\x82..."`` in string literals, ``0x30, 0x82, ...`` in arrays
+  (:func:`find_c_hex`);
+- hex dumps with offsets (:func:`find_hex_text`, first pass): ``xxd`` (any ``-g``
+  grouping, ``-e``'s little-endian groups), ``hexdump -C``, ``od -tx1``, ``hexdump`` and
+  ``od -x`` (16-bit words, little-endian), PowerShell's ``Format-Hex``; their offsets
+  and text columns are not bytes;
+- bare hex (second pass): a continuous string (``308204a40201...``, ``xxd -p``) and bytes
+  apart by spaces or colons (``30:82:04:a4``, as OpenSSL prints; ``od -An -tx1``), over
+  lines and the quotes, commas or comment marks around their ends.
+
+Each run of hex is decoded whole and given to the caller's DER scan (keyscan's
+``_scan_der``), which finds a key at any offset of it; a certificate, a fingerprint or a
+serial number in hex is no key to it. All patterns run over the text lower-cased.
+
+Speed: a pattern opening with a set of characters (hex digits) is tried by re at every
+byte (about 100 ms a MiB of PEM). Hex is found instead from markers, substrings that
+``bytes.find`` looks for in a copy of the text with every byte replaced by its class
+(:data:`_CLASSES`: hex digit, other letter, blank, colon, line end, other): a dump line
+has an offset of six digits or more before a blank or a colon, a run four bytes in a
+row on a line. Each marker costs bounded work around it and each run is read once, so
+the scan is linear; a run of hex with fewer than four bytes a line is not looked for.
+"""
+
+from __future__ import annotations
+
+import binascii
+import bisect
+import re
+from array import array
+from collections.abc import Callable
+
+__all__ = ["ScanDer", "find_c_hex", "find_hex_text"]
+
+# keyscan's DER scan: (kind, offset) of the first key in some bytes, or None.
+ScanDer = Callable[[bytes], tuple[str, int] | None]
+
+# Bytes spelt in C, "\\x30\\x82..." in a string or "0x30, 0x82, ..." in an array, wherever
+# they stand (a file read as PEM may end with C pasted from firmware): each run opening
+# with a SEQUENCE's "30" is decoded whole and searched as DER. Between two bytes: commas,
+# white space, the quotes of adjacent string literals (a key is usually written one
+# literal a line, "\\x30\\x82..." then "\\x02\\x01..."), and C comments of one line
+# holding no "\\x" or "0x" (a byte in a comment is no separator). Each separator piece
+# opens with a byte no other piece nor a byte token opens with, and each is bounded, so a
+# run is matched without backtracking beyond one separator; each run is read once.
+_C_COMMENT = rb"/\*(?:[^*\\0]|[\\0](?!x)){0,120}\*/|//(?:[^\n\\0]|[\\0](?!x)){0,120}\n"
+_C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{2}"
+# Soundness of searching runs from their "30" bytes only: a key's DER or BER opens with
+# a SEQUENCE, 0x30, and _scan_der finds a key at any offset of a run's bytes. The search
+# tries every "\\x30" and "0x30" not inside a run already matched; a run is maximal (a
+# separator holds no token), so one holding the key's first byte runs to its last. Runs
+# of fewer than _MIN_BYTES bytes are not decoded: the smallest structure der_key_kind
+# takes for a key has 7 (SEC1: 30 05, 02 01 01, 24 80; every other shape needs more).
+# tests/test_keyscan.py::test_c_hex_runs_start_only_at_0x30 checks both. The work stays
+# in re: the pattern opens with the literal "x30", found by re's fast scan for its first
+# byte, and looks back for the "\\" or "0" before it (a "[\\0]" first-byte set was 6x
+# slower: "0" abounds in base64).
+# re keeps a backtracking entry per repetition of a group: a run is matched _CHUNK
+# tokens at a time (8 MiB of "0x30, " as one match held 336 MiB).
+_MIN_BYTES = 7
+_CHUNK = 1024
+_C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"){0,48}" + _C_HEX_TOKEN + rb")"
+_C_HEX_RUN = re.compile(rb"x30(?<=[\\0]x30)" + _C_HEX_MORE + rb"{%d,%d}" % (_MIN_BYTES - 1, _CHUNK))
+_C_HEX_RUN_MORE = re.compile(_C_HEX_MORE + rb"{1,%d}" % _CHUNK)
+_C_COMMENT_RE = re.compile(_C_COMMENT)
+_C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"'
+
+
+def _c_hex_bytes(run: bytes) -> bytes:
+    """The bytes a run of C hex tokens (lower case) spells, decoded at C speed: after
+    comments go, every "x" is a token's (hex digits hold none, separators neither)."""
+    if b"/" in run:
+        run = _C_COMMENT_RE.sub(b"", run)
+    digits = run.replace(b"\\x", b"").replace(b"0x", b"").translate(None, _C_HEX_SEPARATORS)
+    return bytes.fromhex(digits.decode("ascii"))
+
+
+def find_c_hex(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    """A DER or BER key spelt as C hex bytes (see _C_HEX_RUN) in the lower-cased text."""
+    pos = 0
+    while (run := _C_HEX_RUN.search(low, pos)) is not None:
+        start = run.start() - 1  # the "\\" or "0" before "x30"
+        pieces, pos = [low[start : run.end()]], run.end()
+        while (more := _C_HEX_RUN_MORE.match(low, pos)) is not None:
+            pieces.append(more.group())
+            pos = more.end()
+        found = scan_der(_c_hex_bytes(b"".join(pieces)))
+        if found is not None:
+            return f"{found[0]} spelt as C hex bytes", start
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# Hex dumps and bare hex
+
+_HEX_DIGITS = b"0123456789abcdef"
+# Each byte's class: "h" a hex digit, "x" another letter, " " a blank, ":" and "\n"
+# themselves, "." anything else (the text is lower-cased first).
+_CLASSES = bytes(
+    b"h"[0]
+    if c in _HEX_DIGITS
+    else b"x"[0]
+    if 0x67 <= c <= 0x7A
+    else c
+    if c in b" :\n"
+    else b" "[0]
+    if c == 0x09
+    else b"."[0]
+    for c in range(256)
+)
+_NOT_HEX = bytes(c for c in range(256) if c not in _HEX_DIGITS)
+_DIGITS = re.compile(rb"[0-9a-f]+")
+# Where a dump line's offset ends (six digits or more, then a blank or a colon), and
+# where bare hex has four bytes in a row apart by blanks or colons, or six continuous
+# (four would be found in base64 once every 40 lines, and each costs a search).
+_DUMP_MARKS = (b"hhhhhh:", b"hhhhhh ")
+_RUN_MARKS = (b"h" * 12, b"hh hh hh hh", b"hh:hh:hh:hh")
+_DUMP_OFFSET_REACH = 40  # a dump line's offset ends this near its line's start, at most
+
+# A dump line: a comment mark before it if pasted into a comment, an offset, then either
+# - xxd (offset, colon) or Format-Hex (offset, three blanks): groups one blank apart,
+#   then a text column two blanks on; xxd -e aligns a last group shorter than the others
+#   to the right ("6e6d6c6b   71706f", or alone on its line): the "tail", read for
+#   little-endian groups only;
+# - hexdump -C, hexdump, od: groups one or two blanks apart, then hexdump -C's text
+#   column between bars.
+# Groups are 1 to 16 bytes (a line with an odd number of digits is no dump's); every
+# repetition is bounded, and groups and blanks cannot run into each other, so a line is
+# matched with backtracking of one group at most.
+_GROUP = rb"[0-9a-f]{2,32}"
+_DUMP_LINE = re.compile(
+    rb"(?:[ \t]{0,8}(?:[#;!>%*]|//|--)[ \t]{0,4})?[0-9a-f]{6,16}(?:"
+    rb"(?::[ ]|[ ]{3})(?P<xxd>(?:" + _GROUP + rb"(?:[ ]" + _GROUP + rb"){0,255})?)"
+    rb"(?:[ ]{1,32}(?P<tail>[0-9a-f]{2,30})(?=[ ]{2}))?(?:[ ]{2}[^\n]{0,512})?"
+    rb"|[ ]{1,2}(?P<od>" + _GROUP + rb"(?:[ ]{1,2}" + _GROUP + rb"){0,255})[ ]*"
+    rb"(?:\|[^\n]{0,512})?"
+    rb")\r?(?=\n|\Z)"
+)
+# Bare hex: bytes of two digits, between two of them up to two blanks or colons, or a
+# line end with bytes that are neither letters nor digits around it, up to 8 before (a
+# closing quote, OpenSSL's trailing colon) and 16 after (indentation, an opening quote,
+# "# " or " * " of a comment). Matched _CHUNK bytes at a time, as C hex is.
+_RUN_SEP = rb"(?:[ \t:]{0,2}|[^\n0-9a-z]{0,8}\n[^\n0-9a-z]{0,16})"
+_HEX_RUN = re.compile(rb"[0-9a-f]{2}(?:" + _RUN_SEP + rb"[0-9a-f]{2}){%d,%d}" % (6, _CHUNK))
+_HEX_RUN_MORE = re.compile(rb"(?:" + _RUN_SEP + rb"[0-9a-f]{2}){1,%d}" % _CHUNK)
+_RUN_LEAD = 512  # how far before a marker its run is looked for, at most
+# Seven bytes with the widest separators between them: a search for the runs opening
+# before a marker's end looks this far beyond it.
+_RUN_SPAN = 2 * _MIN_BYTES + (_MIN_BYTES - 1) * (8 + 1 + 16)
+
+
+class _Marks:
+    """The next occurrence of each marker at or after a position: each is looked for
+    again only once passed, so every marker's searches cover the text once."""
+
+    def __init__(self, classes: bytes, marks: tuple[bytes, ...]) -> None:
+        self.classes, self.marks = classes, marks
+        self.at = [classes.find(m) for m in marks]
+
+    def next(self, pos: int) -> tuple[int, int]:
+        """Where the first marker at or after ``pos`` is and its length; (-1, 0) if none."""
+        first = (-1, 0)
+        for i, mark in enumerate(self.marks):
+            at = self.at[i]
+            if 0 <= at < pos:
+                at = self.at[i] = self.classes.find(mark, pos)
+            if at >= 0 and (first[0] < 0 or at < first[0]):
+                first = (at, len(mark))
+        return first
+
+
+def find_hex_text(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    """A DER or BER key in a hex dump or bare hex in the lower-cased text: its kind and
+    where the hex of its first byte is."""
+    classes = low.translate(_CLASSES)
+    return _find_dumps(low, classes, scan_der) or _find_runs(low, classes, scan_der)
+
+
+def _find_dumps(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    marks, pos = _Marks(classes, _DUMP_MARKS), 0
+    while (at := marks.next(pos)[0]) >= 0:
+        nl = classes.rfind(b"\n", max(0, at - _DUMP_OFFSET_REACH), at)
+        if nl < 0 and at > _DUMP_OFFSET_REACH:
+            pos = at + 1  # too far into its line to end an offset
+            continue
+        found, pos = _read_dump(low, nl + 1, scan_der)
+        if found is not None:
+            return found
+        pos = max(pos, at + 1)
+    return None
+
+
+def _read_dump(low: bytes, start: int, scan_der: ScanDer) -> tuple[tuple[str, int] | None, int]:
+    """Scan the dump whose first line starts at ``start``: lines of one kind (xxd or
+    od) in a row. Returns what was found, and where the dump ends."""
+    digits = bytearray()
+    lines = array("q")  # for each line: where its groups start, and the bytes before it
+    kind, pos, tail, group = "", start, b"", 0
+    while (line := _DUMP_LINE.match(low, pos)) is not None:
+        this = "xxd" if line.group("xxd") is not None else "od"
+        if kind not in ("", this):
+            break
+        area = line.group(this).translate(None, b" ")
+        if len(area) % 2:
+            break
+        kind, tail = this, line.group("tail") or b""
+        group = group or len(line.group(this).split(b" ", 1)[0]) // 2
+        lines.extend((line.start(this), len(digits) // 2))
+        digits += area
+        pos = line.end() + 1
+    if not lines:
+        return None, start
+    data = binascii.unhexlify(digits)
+    del digits
+    variants = [(data, "")]
+    if group > 1:  # hexdump and od -x print 16-bit words, xxd -e its groups, little-endian
+        swapped = _swap(data, group) + binascii.unhexlify(tail[: len(tail) // 2 * 2])[::-1]
+        variants.append((swapped, f", its {8 * group}-bit groups little-endian"))
+    for decoded, how in variants:
+        found = scan_der(decoded) if len(decoded) >= _MIN_BYTES else None
+        if found is not None:
+            where = _dump_position(low, lines, found[1], exact=not how)
+            return (f"{found[0]} in a hex dump{how}", where), pos
+    return None, pos
+
+
+def _swap(data: bytes, group: int) -> bytes:
+    """``data`` with the bytes of each ``group`` reversed (a tail shorter than a group
+    is dropped), by slices at C speed."""
+    size = len(data) // group * group
+    out = bytearray(size)
+    for i in range(group):
+        out[i::group] = data[group - 1 - i : size : group]
+    return bytes(out)
+
+
+def _dump_position(low: bytes, lines: array[int], byte: int, *, exact: bool) -> int:
+    """Where the hex of byte ``byte`` of the dump is (``exact``), or where the groups of
+    its line start (little-endian groups: the byte's digits are inside one)."""
+    i = bisect.bisect_right(lines[1::2], byte) - 1
+    where = lines[2 * i]
+    if not exact:
+        return where
+    end = low.find(b"\n", where)
+    return _digit_position(low, where, end if end >= 0 else len(low), 2 * (byte - lines[2 * i + 1]))
+
+
+def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    marks, pos = _Marks(classes, _RUN_MARKS), 0
+    while (marked := marks.next(pos))[0] >= 0:
+        # The run holding the marker opens before the marker's end: at it, or before it
+        # (the tail of a word, a line of fewer bytes). It is looked for from after the
+        # last other letter before the marker, within _RUN_LEAD, to where its seventh
+        # byte can be; so is every run opening before the marker's end.
+        at, end = marked[0], marked[0] + marked[1]
+        lead = max(pos, at - _RUN_LEAD)
+        letter = classes.rfind(b"x", lead, at)
+        start = letter + 1 if letter >= 0 else lead
+        # Runs hold no other letters: with no "30" (a SEQUENCE) before the next one,
+        # none here can hold a key (a fingerprint or a serial number in a comment).
+        letter = classes.find(b"x", end, end + _RUN_LEAD)
+        if letter >= 0 and low.find(b"30", start, letter) < 0:
+            pos = letter
+            continue
+        while (run := _HEX_RUN.search(low, start, end + _RUN_SPAN)) is not None:
+            found, start = _scan_run(low, run.start(), run.end(), scan_der)
+            if found is not None:
+                return found
+            if start >= end:
+                break  # a run opening later holds a marker of its own
+        pos = max(start, end)
+    return None
+
+
+def _scan_run(
+    low: bytes, start: int, end: int, scan_der: ScanDer
+) -> tuple[tuple[str, int] | None, int]:
+    """Scan the run of bare hex whose first chunk is ``low[start:end]``. Returns what
+    was found, and where the run ends."""
+    while (more := _HEX_RUN_MORE.match(low, end)) is not None:
+        end = more.end()
+    if low.find(b"30", start, end) < 0:
+        return None, end  # no SEQUENCE: a fingerprint, a serial number
+    digits = low[start:end].translate(None, _NOT_HEX)
+    variants = [digits]
+    first = _DIGITS.match(low, start)
+    if first is not None and (first.end() - start) % 2:
+        # Hex opening with an odd number of digits before a blank or a line end (the
+        # tail of a word before it, its last digit left after the run): read from its
+        # second digit too.
+        variants.append(digits[1:] + low[end : end + 1].translate(None, _NOT_HEX))
+    for shift, variant in enumerate(variants):
+        usable = variant[: len(variant) // 2 * 2]
+        found = scan_der(binascii.unhexlify(usable))
+        if found is not None:
+            where = _digit_position(low, start, end + shift, 2 * found[1] + shift)
+            return (f"{found[0]} spelt in hex", where), end
+    return None, end
+
+
+def _digit_position(low: bytes, start: int, end: int, index: int) -> int:
+    """Where the ``index``-th hex digit of ``low[start:end]`` is."""
+    for m in _DIGITS.finditer(low, start, end):
+        if index < m.end() - m.start():
+            return m.start() + index
+        index -= m.end() - m.start()
+    return start

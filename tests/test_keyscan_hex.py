@@ -1,0 +1,191 @@
+"""Private keys pasted as hex text: dumps (xxd, hexdump, od) and bare hex (one string,
+OpenSSL's colons, in C literals and comments) are refused wherever they stand in a CA
+source, naming the file and the line; hex of certificates, fingerprints and serial
+numbers is read past; hostile hex is scanned in bounded time and memory."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+import subprocess
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import PrivateKeyError
+from esp_cabundle.keyscan import _scan_der, find_private_key
+from tests.support.gate_cases import X1_PEM, c_source
+from tests.support.hex_text import TOOLS, hex_forms
+from tests.support.key_vectors import key_vectors
+
+DATA = Path(__file__).parent / "data"
+# DER keys and key stores (not the CMS wrappers: their key is inside a ContentInfo the
+# hex forms read the same way, and the vectors' count keeps the test short)
+NAMES = sorted(n for n in key_vectors() if not n.endswith((".p7", ".p7s")))
+X1_DER = load_certificates(X1_PEM)[0].der
+
+
+@pytest.mark.parametrize("tool", sorted(TOOLS))
+def test_the_dumps_are_what_the_tools_print(tool: str) -> None:
+    """The forms below are the tools' own output, byte for byte, where a tool is here."""
+    command, make = TOOLS[tool]
+    if shutil.which(command[0]) is None:
+        pytest.skip(f"needs {command[0]}")
+    rng = random.Random(1)
+    for data in [rng.randbytes(n) for n in (1, 15, 17, 31, 33)] + [key_vectors()[n] for n in NAMES]:
+        out = subprocess.run(command, input=data, capture_output=True, check=True, timeout=30)
+        assert out.stdout == make(data), (tool, len(data))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_key_in_hex_is_refused_in_every_form(name: str) -> None:
+    """In a PEM bundle (after its roots and comments), the finding names the line
+    holding the hex of the key's first byte; the message holds none of the key."""
+    key = key_vectors()[name]
+    head = X1_PEM + b"# the device key, for the record:\n"
+    for form, text in hex_forms(key).items():
+        with pytest.raises(PrivateKeyError, match="private key material") as e:
+            load_certificates(head + text, source="ca.pem")
+        found = find_private_key(head + text)
+        assert found is not None, form
+        assert "hex" in found.kind, (form, found.kind)
+        assert str(e.value).startswith(f"ca.pem:{found.line}: "), (form, str(e.value))
+        assert key.hex()[40:60] not in str(e.value).lower()
+        # the offset (and so the line) is the hex of the key's first byte; in a dump of
+        # little-endian groups, the first group of its line
+        first = key[_der_offset(key)]
+        spelt = (head + text)[found.offset :].lower()
+        if "little-endian" in found.kind:
+            assert f"{first:02x}".encode() in spelt.split(b"\n", 1)[0], form
+        else:
+            assert spelt.startswith(f"{first:02x}".encode()), (form, spelt[:20])
+
+
+def _der_offset(key: bytes) -> int:
+    found = _scan_der(key)
+    assert found is not None
+    return found[1]
+
+
+def test_the_finding_points_at_the_keys_first_byte() -> None:
+    """After other bytes in the same dump or string, the finding is the key's first byte
+    (its line's groups for little-endian groups), not the dump's first."""
+    key = key_vectors()["test-only-ec-pkcs8.der"]
+    for form, text in hex_forms(X1_DER + key).items():
+        found = find_private_key(text)
+        assert found is not None, form
+        low = text.lower()
+        cert = low.find(X1_DER[:4].hex(":" if b":" in low else " ").encode()[:5])
+        assert found.offset > max(cert, 0) + 10, (form, found)
+        if "little-endian" not in found.kind:
+            assert low[found.offset : found.offset + 2] == b"30", (form, found)
+    found = find_private_key(b"x\n" + key.hex(":").encode())
+    assert found is not None and (found.line, found.offset) == (2, 2)
+
+
+def test_a_key_in_hex_in_a_c_file_is_refused() -> None:
+    """A comment or a string literal beside mDash's s_pem: the C loader refuses it."""
+    key = key_vectors()["test-only-rsa-pkcs1.der"]
+    forms = hex_forms(key)
+    for form in ("c literals", "c comment", "one string", "xxd"):
+        src = c_source(X1_PEM) + b"\n" + forms[form]
+        with pytest.raises(PrivateKeyError, match=r"hex"):
+            load_certificates(src, source="certs.c")
+
+
+def test_build_refuses_a_pasted_dump_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
+    key = key_vectors()["test-only-ec-sec1.der"]
+    dump = TOOLS["xxd"][1](key)
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + b"# pasted by mistake:\n" + dump)
+    r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    line = X1_PEM.count(b"\n") + 2
+    assert f"mine.pem:{line}: private key material (DER SEC1 EC in a hex dump)" in r.output
+    assert not (in_tmp / "ca.pem").exists()
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.pem"]
+
+
+# ---------------------------------------------------------------------------------------
+# Hex that holds no key
+
+
+def _no_key_data() -> dict[str, bytes]:
+    pkcs7 = {p.name: p.read_bytes() for p in (DATA / "pkcs7").iterdir()}
+    trust = (DATA / "java" / "isrgrootx1-truststore.jks").read_bytes()
+    noise = random.Random(2).randbytes(4096)
+    return {"ISRG Root X1": X1_DER, "truststore.jks": trust, **pkcs7, "random": noise}
+
+
+@pytest.mark.parametrize("name", sorted(_no_key_data()))
+def test_hex_of_certificates_is_no_key(name: str) -> None:
+    data = _no_key_data()[name]
+    for form, text in hex_forms(data).items():
+        assert find_private_key(X1_PEM + text) is None, (name, form)
+
+
+def test_fingerprints_serials_and_bundles_are_read() -> None:
+    """certifi's comments (serials in decimal, MD5, SHA-1 and SHA-256 fingerprints),
+    ESP-IDF's cacrt_all.pem, fingerprints OpenSSL prints; the bundle loads whole."""
+    store = Path(__import__("certifi").where()).read_bytes()
+    assert len(re.findall(rb"# SHA256 Fingerprint: (?:[0-9a-f]{2}:){31}", store)) > 100
+    idf = (DATA / "idf-bundle" / "input" / "cacrt_all.pem").read_bytes()
+    rng = random.Random(3)
+    fingerprints = b"".join(
+        f"# SHA256 Fingerprint={rng.randbytes(32).hex(':').upper()}\n".encode()
+        + f"# sha1 {rng.randbytes(20).hex()}\n".encode()
+        for _ in range(200)
+    )
+    for text in (store, idf, fingerprints + X1_PEM):
+        assert find_private_key(text) is None
+    assert len(load_certificates(fingerprints + X1_PEM, source="ca.pem")) == 1
+
+
+# ---------------------------------------------------------------------------------------
+# Bounded on hostile input
+
+
+def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "unit",
+    [
+        b"30 82 02 02 ",  # one run, its bytes apart by blanks
+        b"3082020202",  # one continuous run
+        b"30:",
+        b"3082 0201 \n",
+        b"00000000: 3082 0201  0.\n",  # xxd lines, one dump
+        b"00000000  30 82 02 02  |0...|\n",
+        b"aaaaaa ",  # a dump's marker, no dump
+        b"0000000: ",
+        b"deadbeef-",  # markers of runs too short to decode
+        b"ab cd ef 01 x",
+        b"30 82\n# ",  # a run over comment lines
+        b"1234567890123",
+    ],
+)
+def test_hostile_hex_is_scanned_in_bounded_time(unit: bytes) -> None:
+    """Each marker costs bounded work and each run is read once (speed:
+    benchmarks/bench_keyscan.py)."""
+    data = _fill(unit)
+    assert find_private_key(data) is None
+    assert find_private_key(data + b"\n" + data[:4096]) is None
+
+
+@pytest.mark.parametrize("unit", [b"30 ", b"3082", b"00000000: 3082 0201  0.\n"])
+def test_one_long_hex_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
+    data = _fill(unit)
+    tracemalloc.start()
+    try:
+        assert find_private_key(data) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(data), peak
