@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
+from os import listdir as os_listdir
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,26 @@ def _no_secrets_carried_over() -> Iterator[None]:
     from esp_cabundle.redact import forget
 
     forget()
+
+
+# What the test tools themselves keep where pytest runs (hypothesis's example database).
+_TOOL_DIRS = {".hypothesis", ".pytest_cache", "__pycache__"}
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_in_the_working_directory() -> Iterator[None]:
+    """A test writes only under its own temporary directories: a command run without
+    ``-o`` or a chdir lands its default outputs (ca.pem, cabundle.lock) where pytest
+    runs, a checkout. Such a test fails, naming the files, which are removed."""
+    cwd = Path.cwd()
+    before = set(os_listdir(cwd))
+    yield
+    stray = sorted(set(os_listdir(cwd)) - before - _TOOL_DIRS)
+    for name in stray:
+        path = cwd / name
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+    assert not stray, f"the test left {', '.join(stray)} in the working directory"
 
 
 @pytest.fixture
