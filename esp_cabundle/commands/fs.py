@@ -245,11 +245,13 @@ def put_cmd(
         )
     data = read_input(source)
     _refuse_swapped(img.image, source, dest, data)
-    target = normalize_path(dest or "/" + source.name)
+    region = img.region()
+    fs_image = img.open(region)
+    target = fs_image.checked_path(dest or "/" + source.name)
     gated = None
     config = ca.config()
     chosen = chosen_board(board, config)
-    if target in _ca_paths(img, chosen):
+    if target in _ca_paths(fs_image, chosen):
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
         gated = ca.gate(board=chosen, at=parse_at(at), source=src, ca_path=target)
         announce(gated, quiet=quiet, as_json=as_json)
@@ -257,6 +259,7 @@ def put_cmd(
     result = _apply(
         img,
         [FileEdit("put", target, data)],
+        region=region,
         mtime=mtime,
         platform=platform,
         disk_version=disk_version,
@@ -268,9 +271,9 @@ def put_cmd(
     _report(img.image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
 
 
-def _ca_paths(img: ImageArgs, board: Board | None) -> set[str]:
+def _ca_paths(image: FileSystemImage, board: Board | None) -> set[str]:
     """Where a CA file lives in this image: its profile's CA path, and the board's."""
-    paths = {img.open().profile.ca_path}
+    paths = {image.profile.ca_path}
     if board is not None:
         fs = board.filesystem
         if fs is not None:
@@ -319,22 +322,25 @@ def rm_cmd(
       esp-cabundle fs rm fs.bin /old-ca.pem
       esp-cabundle fs rm dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
     """
-    edits = [FileEdit("rm", p) for p in paths]
-    result = _apply(img, edits, platform=platform, disk_version=disk_version)
-    removed = {"removed": [normalize_path(p) for p in paths]}
-    _report(img.image, result, "removed " + ", ".join(paths), as_json, quiet, removed)
+    region = img.region()
+    names = [img.open(region).checked_path(p, new=False) for p in paths]
+    edits = [FileEdit("rm", p) for p in names]
+    result = _apply(img, edits, region=region, platform=platform, disk_version=disk_version)
+    shown = ", ".join(printable(p) for p in names)
+    _report(img.image, result, f"removed {shown}", as_json, quiet, {"removed": names})
 
 
 def _apply(
     img: ImageArgs,
     edits: list[FileEdit],
     *,
+    region: ImageRegion,
     mtime: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
 ) -> EditResult:
     result = edit_image(
-        img.region(),
+        region,
         edits,
         fs_type=img.fs_type,
         profile=img.profile,
