@@ -1,6 +1,7 @@
 """Reading inputs with clear errors; writing outputs so that a failure never leaves a
-partial one behind, a set of outputs is replaced all or none, and device nodes, FIFOs
-and symlinks are never replaced by a regular file."""
+partial one behind, a set of outputs is replaced all or none, device nodes, FIFOs and
+symlinks are never replaced by a regular file, and a file that already holds exactly
+the bytes to write is left untouched."""
 
 from __future__ import annotations
 
@@ -239,10 +240,11 @@ def _kept_narrow(mode: int, existing: int | None) -> int:
     return mode & (stat.S_IMODE(existing) | 0o700)
 
 
-def write_atomic(path: str | Path, data: bytes, *, mode: int = PUBLIC) -> None:
+def write_atomic(path: str | Path, data: bytes, *, mode: int = PUBLIC) -> bool:
     """Write ``data`` to ``path`` so that a failure leaves the old file (see
-    :func:`write_all_atomic`)."""
-    write_all_atomic([(Path(path), data)], mode=mode)
+    :func:`write_all_atomic`); False when the file already held exactly that and was
+    left untouched."""
+    return not write_all_atomic([(Path(path), data)], mode=mode)
 
 
 @dataclass(slots=True)
@@ -256,6 +258,7 @@ class _Item:
     existed: bool = False
     committed: bool = False
     old_mode: int | None = None  # the replaced file's st_mode
+    unchanged: bool = False  # already holds exactly these bytes and mode: left untouched
 
 
 def _classify(path: Path, data: bytes) -> _Item:
@@ -279,6 +282,32 @@ def _classify(path: Path, data: bytes) -> _Item:
             hint="write to a file, then copy it there if that is really meant",
         )
     return _Item(path, target, data, through=False, existed=True, old_mode=st.st_mode)
+
+
+def _already_holds(item: _Item, mode: int) -> bool:
+    """True when the regular file ``item`` would replace already holds exactly its bytes
+    and would keep its mode: rewriting it would only give it a new inode and mtime, and
+    make rebuild again everything that depends on it (``make``, CMake, PlatformIO).
+    Read in chunks, no more than the new bytes and one more; a file that cannot be read
+    is replaced as before."""
+    if item.through or not item.existed or item.old_mode is None:
+        return False
+    if stat.S_IMODE(item.old_mode) != _kept_narrow(mode, item.old_mode):
+        return False
+    want = memoryview(item.data)
+    try:
+        with open(item.target, "rb") as f:
+            if os.fstat(f.fileno()).st_size != len(want):
+                return False
+            at = 0
+            while at < len(want):
+                chunk = f.read(min(1 << 20, len(want) - at))
+                if not chunk or chunk != want[at : at + len(chunk)]:
+                    return False
+                at += len(chunk)
+            return f.read(1) == b""
+    except OSError:
+        return False
 
 
 def _make_temp(item: _Item, parent: Path) -> int:
@@ -366,10 +395,12 @@ def _roll_back(items: list[_Item]) -> None:
 Output = tuple[Path, bytes] | tuple[Path, bytes, int]  # path, bytes[, its own mode]
 
 
-def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> None:
+def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Path, ...]:
     """Write several files, all or none, each a regular file of ``mode`` (or the item's
     own) whatever the umask (:data:`PRIVATE` for a unit's flash contents), narrowed to
-    what a file replaced allowed group and others.
+    what a file replaced allowed group and others. Returns the paths (as given) left
+    untouched because their regular file already held exactly those bytes with that
+    mode: same inode, same mtime, so a build system does not rebuild what includes them.
 
     Every file is staged (written and synced under a temporary name beside it), then
     each replaces its file by a rename, the old one kept under a second name until all
@@ -381,12 +412,14 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> None:
     outs = list(items)
     todo = [_classify(Path(out[0]), out[1]) for out in outs]
     modes = [out[2] if len(out) == 3 else mode for out in outs]
+    for item, item_mode in zip(todo, modes, strict=True):
+        item.unchanged = _already_holds(item, item_mode)
     try:
         for item, item_mode in zip(todo, modes, strict=True):
-            if not item.through:
+            if not item.through and not item.unchanged:
                 _stage(item, item_mode)
         for item in todo:
-            if item.through:
+            if item.through or item.unchanged:
                 continue
             assert item.tmp is not None
             try:
@@ -409,6 +442,7 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> None:
         raise
     finally:
         _again_if_interrupted(_discard, todo)
+    return tuple(item.named for item in todo if item.unchanged)
 
 
 def _again_if_interrupted(step: Callable[[list[_Item]], None], todo: list[_Item]) -> None:
