@@ -12,7 +12,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError, OutputError
@@ -29,6 +29,7 @@ __all__ = [
     "kept_from_others",
     "read_input",
     "refuse_clobbering",
+    "refuse_missing_folder",
     "same_file",
     "write_all_atomic",
     "write_atomic",
@@ -155,6 +156,27 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
+def refuse_missing_folder(path: Path, *, what: str, hint: str) -> None:
+    """A record that grows run after run (``flash --log``, ``push --ledger``) goes only
+    into a directory that exists: unlike an output, whose missing parents are made, its
+    directory is never created, since a typo in the path would leave the records where
+    nobody looks. InputError when the directory does not exist, OutputError when a
+    file stands where it should be; checked before any unit is touched."""
+    folder = path.parent
+    if folder.is_dir():
+        return
+    if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+        raise OutputError(
+            f"{path}: cannot write the {what} (its directory is a file); no unit was touched",
+            hint=hint,
+        )
+    raise InputError(
+        f"{path}: the {what}'s directory {folder} does not exist; no unit was touched",
+        hint=f"create the directory first (mkdir -p {folder}), or give another path "
+        f"(the {what}'s directory is never created: a typo would hide the records)",
+    )
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """True when ``a`` and ``b`` are one existing file: the same path, a symlink to it,
     or a hard link (``os.stat``'s st_dev and st_ino agree)."""
@@ -259,6 +281,7 @@ class _Item:
     committed: bool = False
     old_mode: int | None = None  # the replaced file's st_mode
     unchanged: bool = False  # already holds exactly these bytes and mode: left untouched
+    made_dirs: list[Path] = field(default_factory=list)  # missing parents it created
 
 
 def _classify(path: Path, data: bytes) -> _Item:
@@ -327,10 +350,29 @@ def _make_temp(item: _Item, parent: Path) -> int:
     raise FileExistsError(f"no free temporary name in {parent}")
 
 
+def _make_parents(item: _Item, parent: Path) -> None:
+    """Create the missing directories above an output (``build -o build/ca.pem``, an
+    output ``path: data/ca.pem``), each recorded in ``item`` before it exists so a run
+    that fails removes them again."""
+    missing: list[Path] = []
+    p = parent
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        item.made_dirs.append(d)
+        try:
+            os.mkdir(d)
+        except OSError as e:
+            item.made_dirs.remove(d)  # not made here (or made meanwhile by someone else)
+            if not isinstance(e, FileExistsError):
+                raise
+
+
 def _stage(item: _Item, mode: int) -> None:
     parent = item.target.parent if str(item.target.parent) else Path(".")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        _make_parents(item, parent)
         fd = _make_temp(item, parent)
         tmp = str(item.tmp)
     except OSError as e:
@@ -402,6 +444,7 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
     untouched because their regular file already held exactly those bytes with that
     mode: same inode, same mtime, so a build system does not rebuild what includes them.
 
+    Missing parent directories are created (and removed again if the run fails).
     Every file is staged (written and synced under a temporary name beside it), then
     each replaces its file by a rename, the old one kept under a second name until all
     are in place: if a rename fails, or an interrupt (Ctrl-C, SIGTERM) arrives, the files
@@ -414,6 +457,7 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
     modes = [out[2] if len(out) == 3 else mode for out in outs]
     for item, item_mode in zip(todo, modes, strict=True):
         item.unchanged = _already_holds(item, item_mode)
+    failed = False
     try:
         for item, item_mode in zip(todo, modes, strict=True):
             if not item.through and not item.unchanged:
@@ -438,10 +482,13 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
             if item.through:
                 _write_through(item)
     except BaseException:
+        failed = True
         _again_if_interrupted(_roll_back, todo)
         raise
     finally:
         _again_if_interrupted(_discard, todo)
+        if failed:
+            _again_if_interrupted(_remove_made_dirs, todo)
     return tuple(item.named for item in todo if item.unchanged)
 
 
@@ -454,6 +501,15 @@ def _again_if_interrupted(step: Callable[[list[_Item]], None], todo: list[_Item]
     except BaseException:
         step(todo)
         raise
+
+
+def _remove_made_dirs(todo: list[_Item]) -> None:
+    """The directories a failed run made, deepest first; one no longer empty (someone
+    else's file landed there) stays."""
+    made = {d for item in todo for d in item.made_dirs}
+    for d in sorted(made, key=lambda d: len(d.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(d)
 
 
 def _discard(todo: list[_Item]) -> None:

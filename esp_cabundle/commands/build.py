@@ -44,8 +44,9 @@ from .options import (
     "output_paths",
     multiple=True,
     type=output_path(allow_dash=True),
-    help="Output path (with a single --format; - for standard output). Without -f, a "
-    ".der, .h/.c or .json name picks that format, x509_crt_bundle.bin idf-bundle.",
+    help="Output path (with a single --format; - for standard output; missing "
+    "directories are made). Without -f, a .der, .h/.c or .json name picks that format, "
+    "x509_crt_bundle.bin idf-bundle.",
 )
 @click.option(
     "--c-name", default=None, metavar="IDENT", help="Variable name for C output (default s_pem)."

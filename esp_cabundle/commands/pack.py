@@ -66,7 +66,7 @@ from .options import (
     "--output",
     required=True,
     type=output_path(),
-    help="Image file to write.",
+    help="Image file to write (missing directories are made).",
 )
 @at_option
 @json_option

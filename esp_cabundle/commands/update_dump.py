@@ -98,9 +98,7 @@ def update_dump(
     if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
         kept = not write_atomic(output, result.flash, mode=PRIVATE)  # secrets and all
     if as_json:
-        emit_json(
-            {**_to_dict(result, dump, output), "unchanged": kept, "gate": gated.to_dict()}
-        )
+        emit_json({**_to_dict(result, dump, output), "unchanged": kept, "gate": gated.to_dict()})
         return
     for line in _render(result, dump, output, kept=kept):
         echo(line, quiet=quiet)
