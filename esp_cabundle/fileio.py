@@ -319,8 +319,11 @@ def _already_holds(item: _Item, mode: int) -> bool:
         return False
     want = memoryview(item.data)
     try:
-        with open(item.target, "rb") as f:
-            if os.fstat(f.fileno()).st_size != len(want):
+        # without blocking: a FIFO put there since it was classified is not waited on
+        fd = os.open(item.target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size != len(want):
                 return False
             at = 0
             while at < len(want):
