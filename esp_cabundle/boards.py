@@ -36,10 +36,11 @@ from .board_versions import BoardFirmware, parse_board_firmware, release_output
 from .errors import ConfigError, ImageError, InputError, PartitionTableError
 from .firmware import load_firmware, parse_version, version_ranges
 from .formats.idf_bundle import choose_bundle_format
-from .fs.base import checked_new_path
+from .fs.base import checked_path
 from .fs.lfs_platforms import resolve_platform
 from .partitions import DEFAULT_TABLE_OFFSET, PartitionTable
 from .sizes import parse_size
+from .text import printable
 from .verify import mbedtls_version_for
 from .yamlnodes import Node, compose_nodes, read_yaml_text
 
@@ -207,11 +208,13 @@ def _str_list(node: Node) -> tuple[str, ...]:
 
 
 def _path_in_fs(node: Node) -> str:
-    s = node.as_str().strip()
-    if not s.startswith("/") or s.endswith("/") or "//" in s:
-        raise node.error(f"'{s}' is not an absolute file path in the file system (e.g. /ca.pem)")
+    s = node.as_str()
+    if not s.startswith("/") or s.endswith("/"):
+        raise node.error(
+            f"'{printable(s)}' is not an absolute file path in the file system (e.g. /ca.pem)"
+        )
     try:
-        return checked_new_path(s, "board's file system")
+        return checked_path(s, "board's file system")
     except ImageError as e:
         raise node.error(e.message, hint=e.hint) from e
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .fs.edit import PackedImage
     from .targets import Target
 
-__all__ = ["BuildResult", "build_bundle", "write_build"]
+__all__ = ["BuildResult", "WrittenOutputs", "build_bundle", "write_build"]
 
 LOCK_NAME = "cabundle.lock"
 _LOCK_HINT = (
@@ -234,8 +234,19 @@ def _refuse_clobbering(
     refuse_clobbering(paths, inputs)
 
 
-def write_build(result: BuildResult) -> list[Path]:
-    """Write every output (and the lock file) atomically; returns the paths written."""
+@dataclass(frozen=True, slots=True)
+class WrittenOutputs:
+    """What :func:`write_build` did with each output and the lock file: ``written``, or
+    left ``unchanged`` because the file already held exactly those bytes (same inode
+    and mtime, so ``make`` does not rebuild the firmware that includes it)."""
+
+    written: tuple[Path, ...] = ()
+    unchanged: tuple[Path, ...] = ()
+
+
+def write_build(result: BuildResult) -> WrittenOutputs:
+    """Write every output (and the lock file) atomically, all or none, leaving a file
+    that already holds exactly its bytes untouched."""
     items: list[Output] = [
         (out.path, data, PRIVATE if out.path in result.private else PUBLIC)
         for out, data in result.outputs
@@ -244,5 +255,6 @@ def write_build(result: BuildResult) -> list[Path]:
         # Again: a FIFO made there since build_bundle would be written through (blocking).
         refuse_special(result.lock_path, what="lock file", hint=_LOCK_HINT)
         items.append((result.lock_path, result.lock.to_bytes()))
-    write_all_atomic(items)
-    return [item[0] for item in items]
+    kept = write_all_atomic(items)
+    paths = [item[0] for item in items]
+    return WrittenOutputs(written=tuple(p for p in paths if p not in kept), unchanged=tuple(kept))

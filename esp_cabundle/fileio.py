@@ -1,6 +1,7 @@
 """Reading inputs with clear errors; writing outputs so that a failure never leaves a
-partial one behind, a set of outputs is replaced all or none, and device nodes, FIFOs
-and symlinks are never replaced by a regular file."""
+partial one behind, a set of outputs is replaced all or none, device nodes, FIFOs and
+symlinks are never replaced by a regular file, and a file that already holds exactly
+the bytes to write is left untouched."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import re
 import stat
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._pipes import output_to_stdout
@@ -29,6 +30,7 @@ __all__ = [
     "kept_from_others",
     "read_input",
     "refuse_clobbering",
+    "refuse_missing_folder",
     "refuse_special",
     "same_file",
     "write_all_atomic",
@@ -184,6 +186,27 @@ def file_kind(mode: int) -> str:
     return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
+def refuse_missing_folder(path: Path, *, what: str, hint: str) -> None:
+    """A record that grows run after run (``flash --log``, ``push --ledger``) goes only
+    into a directory that exists: unlike an output, whose missing parents are made, its
+    directory is never created, since a typo in the path would leave the records where
+    nobody looks. InputError when the directory does not exist, OutputError when a
+    file stands where it should be; checked before any unit is touched."""
+    folder = path.parent
+    if folder.is_dir():
+        return
+    if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
+        raise OutputError(
+            f"{path}: cannot write the {what} (its directory is a file); no unit was touched",
+            hint=hint,
+        )
+    raise InputError(
+        f"{path}: the {what}'s directory {folder} does not exist; no unit was touched",
+        hint=f"create the directory first (mkdir -p {folder}), or give another path "
+        f"(the {what}'s directory is never created: a typo would hide the records)",
+    )
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """True when ``a`` and ``b`` are one existing file: the same path, a symlink to it,
     or a hard link (``os.stat``'s st_dev and st_ino agree)."""
@@ -269,10 +292,11 @@ def _kept_narrow(mode: int, existing: int | None) -> int:
     return mode & (stat.S_IMODE(existing) | 0o700)
 
 
-def write_atomic(path: str | Path, data: bytes, *, mode: int = PUBLIC) -> None:
+def write_atomic(path: str | Path, data: bytes, *, mode: int = PUBLIC) -> bool:
     """Write ``data`` to ``path`` so that a failure leaves the old file (see
-    :func:`write_all_atomic`)."""
-    write_all_atomic([(Path(path), data)], mode=mode)
+    :func:`write_all_atomic`); False when the file already held exactly that and was
+    left untouched."""
+    return not write_all_atomic([(Path(path), data)], mode=mode)
 
 
 @dataclass(slots=True)
@@ -286,6 +310,8 @@ class _Item:
     existed: bool = False
     committed: bool = False
     old_mode: int | None = None  # the replaced file's st_mode
+    unchanged: bool = False  # already holds exactly these bytes and mode: left untouched
+    made_dirs: list[Path] = field(default_factory=list)  # missing parents it created
 
 
 def _classify(path: Path, data: bytes) -> _Item:
@@ -311,6 +337,35 @@ def _classify(path: Path, data: bytes) -> _Item:
     return _Item(path, target, data, through=False, existed=True, old_mode=st.st_mode)
 
 
+def _already_holds(item: _Item, mode: int) -> bool:
+    """True when the regular file ``item`` would replace already holds exactly its bytes
+    and would keep its mode: rewriting it would only give it a new inode and mtime, and
+    make rebuild again everything that depends on it (``make``, CMake, PlatformIO).
+    Read in chunks, no more than the new bytes and one more; a file that cannot be read
+    is replaced as before."""
+    if item.through or not item.existed or item.old_mode is None:
+        return False
+    if stat.S_IMODE(item.old_mode) != _kept_narrow(mode, item.old_mode):
+        return False
+    want = memoryview(item.data)
+    try:
+        # without blocking: a FIFO put there since it was classified is not waited on
+        fd = os.open(item.target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode) or st.st_size != len(want):
+                return False
+            at = 0
+            while at < len(want):
+                chunk = f.read(min(1 << 20, len(want) - at))
+                if not chunk or chunk != want[at : at + len(chunk)]:
+                    return False
+                at += len(chunk)
+            return f.read(1) == b""
+    except OSError:
+        return False
+
+
 def _make_temp(item: _Item, parent: Path) -> int:
     """A new file ``.NAME.XXXXXXXX.esp-cabundle-tmp`` beside the target, as
     ``tempfile.mkstemp`` makes one (exclusive create, mode 0600, so no other user can
@@ -328,10 +383,29 @@ def _make_temp(item: _Item, parent: Path) -> int:
     raise FileExistsError(f"no free temporary name in {parent}")
 
 
+def _make_parents(item: _Item, parent: Path) -> None:
+    """Create the missing directories above an output (``build -o build/ca.pem``, an
+    output ``path: data/ca.pem``), each recorded in ``item`` before it exists so a run
+    that fails removes them again."""
+    missing: list[Path] = []
+    p = parent
+    while not os.path.lexists(p) and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        item.made_dirs.append(d)
+        try:
+            os.mkdir(d)
+        except OSError as e:
+            item.made_dirs.remove(d)  # not made here (or made meanwhile by someone else)
+            if not isinstance(e, FileExistsError):
+                raise
+
+
 def _stage(item: _Item, mode: int) -> None:
     parent = item.target.parent if str(item.target.parent) else Path(".")
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        _make_parents(item, parent)
         fd = _make_temp(item, parent)
         tmp = str(item.tmp)
     except OSError as e:
@@ -397,11 +471,14 @@ def _roll_back(items: list[_Item]) -> None:
 Output = tuple[Path, bytes] | tuple[Path, bytes, int]  # path, bytes[, its own mode]
 
 
-def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> None:
+def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Path, ...]:
     """Write several files, all or none, each a regular file of ``mode`` (or the item's
     own) whatever the umask (:data:`PRIVATE` for a unit's flash contents), narrowed to
-    what a file replaced allowed group and others.
+    what a file replaced allowed group and others. Returns the paths (as given) left
+    untouched because their regular file already held exactly those bytes with that
+    mode: same inode, same mtime, so a build system does not rebuild what includes them.
 
+    Missing parent directories are created (and removed again if the run fails).
     Every file is staged (written and synced under a temporary name beside it), then
     each replaces its file by a rename, the old one kept under a second name until all
     are in place: if a rename fails, or an interrupt (Ctrl-C, SIGTERM) arrives, the files
@@ -412,12 +489,15 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> None:
     outs = list(items)
     todo = [_classify(Path(out[0]), out[1]) for out in outs]
     modes = [out[2] if len(out) == 3 else mode for out in outs]
+    for item, item_mode in zip(todo, modes, strict=True):
+        item.unchanged = _already_holds(item, item_mode)
+    failed = False
     try:
         for item, item_mode in zip(todo, modes, strict=True):
-            if not item.through:
+            if not item.through and not item.unchanged:
                 _stage(item, item_mode)
         for item in todo:
-            if item.through:
+            if item.through or item.unchanged:
                 continue
             assert item.tmp is not None
             try:
@@ -436,10 +516,14 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> None:
             if item.through:
                 _write_through(item)
     except BaseException:
+        failed = True
         _again_if_interrupted(_roll_back, todo)
         raise
     finally:
         _again_if_interrupted(_discard, todo)
+        if failed:
+            _again_if_interrupted(_remove_made_dirs, todo)
+    return tuple(item.named for item in todo if item.unchanged)
 
 
 def _again_if_interrupted(step: Callable[[list[_Item]], None], todo: list[_Item]) -> None:
@@ -451,6 +535,15 @@ def _again_if_interrupted(step: Callable[[list[_Item]], None], todo: list[_Item]
     except BaseException:
         step(todo)
         raise
+
+
+def _remove_made_dirs(todo: list[_Item]) -> None:
+    """The directories a failed run made, deepest first; one no longer empty (someone
+    else's file landed there) stays."""
+    made = {d for item in todo for d in item.made_dirs}
+    for d in sorted(made, key=lambda d: len(d.parts), reverse=True):
+        with contextlib.suppress(OSError):
+            os.rmdir(d)
 
 
 def _discard(todo: list[_Item]) -> None:

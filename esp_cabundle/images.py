@@ -62,6 +62,11 @@ class ImageSpec:
             )
         if self.size <= 0:
             raise InputError(f"image size {self.size} is not positive")
+        if self.ca_path is not None:
+            from .fs.base import FS_NAMES, checked_path  # deferred: images only
+
+            # before any gate or pack: '//ca.pem' is refused, never taken for /ca.pem
+            checked_path(self.ca_path, f"{FS_NAMES[self.fs_type]} image's CA file")
 
     @property
     def where(self) -> str:

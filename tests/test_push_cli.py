@@ -489,3 +489,21 @@ def test_a_push_file_carries_a_ca_gated_for_the_units_board() -> None:
     push = PushFile.for_board(gated(pem, "mdash-arduino"), load_board("mdash-arduino"))
     assert (push.name, push.temp_name, push.board) == ("ca.pem", "ca.pem.new", "mdash-arduino")
     assert push.data == gated(pem).pem and push.sha256 == push.ca.sha256
+
+
+def test_a_ledger_in_a_missing_directory_is_refused_before_any_unit(
+    mdash: Any, in_tmp: Path
+) -> None:
+    """As flash --log: the ledger's directory is never made (a typo would hide the
+    campaign's records); a dry run predicts the refusal. Exit 2, nothing made."""
+    s, units = mdash
+    write_ca(in_tmp)
+    base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1"]
+    calls = len(units[0].calls)
+    for extra in ([], ["--dry-run"]):
+        code, out = invoke(*base, "--bundle", "ca.pem", "--ledger", "nodir/sub/c.db", *extra)
+        assert code == 2, out
+        assert "the ledger's directory nodir/sub does not exist; no unit was touched" in out
+        assert "mkdir -p nodir/sub" in out
+    assert len(units[0].calls) == calls
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..build import LOCK_NAME, build_bundle, write_build
+from ..build import LOCK_NAME, WrittenOutputs, build_bundle, write_build
 from ..config import Config, OutputSpec, leads_outside, outputs_outside
 from ..errors import InputError
 from ..formats import FORMATS
@@ -44,8 +44,9 @@ from .options import (
     "output_paths",
     multiple=True,
     type=output_path(allow_dash=True),
-    help="Output path (with a single --format; - for standard output). Without -f, a "
-    ".der, .h/.c or .json name picks that format, x509_crt_bundle.bin idf-bundle.",
+    help="Output path (with a single --format; - for standard output; missing "
+    "directories are made). Without -f, a .der, .h/.c or .json name picks that format, "
+    "x509_crt_bundle.bin idf-bundle.",
 )
 @click.option(
     "--c-name", default=None, metavar="IDENT", help="Variable name for C output (default s_pem)."
@@ -182,7 +183,7 @@ def build(
             note(f"note: {printable(n)}", quiet=quiet)
         for w in result.dir_warnings:
             warn(printable(w))
-    written = [] if dry_run else write_build(result)
+    done = WrittenOutputs() if dry_run else write_build(result)
 
     if as_json:
         doc = bundle_to_dict(result.bundle)
@@ -197,7 +198,8 @@ def build(
                 "notes": [*result.notes, *result.dir_notes],
                 "warnings": list(result.dir_warnings),
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
-                "written": [str(p) for p in written],
+                "written": [str(p) for p in done.written],
+                "unchanged": [str(p) for p in done.unchanged],
                 "gate": result.ca.to_dict(),
                 "board_gates": [g.to_dict() for g in result.boards],
             }
@@ -222,11 +224,18 @@ def build(
         for e in result.bundle.entries
     ]
     say(format_table(("root", "key", "not after", "sha256", "source"), rows, indent=2), quiet=quiet)
-    verb = "Would write" if dry_run else "Wrote"
-    parts = [f"{o.path} ({len(d):,} bytes)" for o, d in result.outputs]
+    sizes = {o.path: f"{o.path} ({len(d):,} bytes)" for o, d in result.outputs}
     if result.lock_path is not None:
-        parts.append(str(result.lock_path))
-    say(f"{verb} {printable(', '.join(parts))}", quiet=quiet)
+        sizes[result.lock_path] = str(result.lock_path)
+    if dry_run:
+        say(f"Would write {printable(', '.join(sizes.values()))}", quiet=quiet)
+        return
+    if done.written:
+        say(f"Wrote {printable(', '.join(sizes[p] for p in done.written))}", quiet=quiet)
+    if done.unchanged:
+        # left as they were (same inode and mtime): make rebuilds nothing that includes them
+        kept = ", ".join(sizes[p] for p in done.unchanged)
+        say(f"unchanged: {printable(kept)} (already these bytes; not rewritten)", quiet=quiet)
 
 
 def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path | None) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,9 +14,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .._pipes import output_to_stdout
-from ..errors import InputError
+from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, read_input, refuse_clobbering, same_file, write_atomic
 from ..fs import normalize_path, open_image
+from ..fs.base import FS_NAMES
+from ..fs.dirfiles import private_key_warning
 from ..fs.edit import (
     FileEdit,
     ImageRegion,
@@ -26,7 +30,7 @@ from ..fs.edit import (
 )
 from ..gate import CaSource
 from ..text import printable
-from ..ui import echo, emit_json, format_table
+from ..ui import echo, emit_json, format_table, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     FILE_PATH,
@@ -63,14 +67,18 @@ class ImageArgs:
     fs_type: str | None = None
     profile: str | None = None
 
-    def region(self) -> ImageRegion:
+    def read(self) -> bytes:
+        return read_input(self.image, what="file-system image", devices=False)
+
+    def region(self, data: bytes | None = None) -> ImageRegion:
+        """Where the file system sits in IMAGE's bytes (``data``: already read)."""
         if self.size == 0:
             raise InputError(
                 "--size 0 names no partition",
                 hint="give the partition's size from its table (e.g. --size 1408K), or "
                 "leave --size out to read it from the bytes",
             )
-        data = read_input(self.image, what="file-system image", devices=False)
+        data = self.read() if data is None else data
         size = self.size
         if size is None and self.offset:
             # A whole-flash dump's own partition table knows the size at that offset.
@@ -224,7 +232,8 @@ def put_cmd(
     through the same gate as 'build' and 'flash' (policies, private keys, the config's
     targets and --target; written as PEM); other paths take SOURCE's bytes as they are.
     With --board (the board the image is for; default: the config's board:) its CA path
-    is gated too, under its rules.
+    is gated too, under its rules. A file holding a private key goes in with a warning,
+    as with 'pack --from-dir'; a SOURCE larger than the whole image is refused unread.
 
     \b
     Examples:
@@ -245,34 +254,44 @@ def put_cmd(
             f"SOURCE {source} is the image itself{link}; nothing written",
             hint=f"name the file to put into {img.image}: esp-cabundle fs put {img.image} ca.pem",
         )
-    data = read_input(source)
-    _refuse_swapped(img.image, source, dest, data)
-    target = normalize_path(dest or "/" + source.name)
+    image_bytes = img.read()
+    _refuse_swapped(img.image, source, dest, image_bytes)
+    region = img.region(image_bytes)
+    fs_image = img.open(region)
+    target = fs_image.checked_path(dest or "/" + source.name)
+    data = _read_source(source, region.size, fs_image.fs_type)
     gated = None
+    key: str | None = None  # the warning for a private key put in the image
     config = ca.config()
     chosen = chosen_board(board, config)
-    if target in _ca_paths(img, chosen):
+    if target in _ca_paths(fs_image, chosen):
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
         gated = ca.gate(board=chosen, at=parse_at(at), source=src, ca_path=target)
         announce(gated, quiet=quiet, as_json=as_json)
         data = gated.pem
+    else:  # as pack --from-dir warns: every unit flashed with the image gets the key
+        key = private_key_warning(source, data, target)
     result = _apply(
         img,
         [FileEdit("put", target, data)],
+        region=region,
         mtime=mtime,
         platform=platform,
         disk_version=disk_version,
     )
+    if key is not None and not as_json:
+        warn(printable(key))
     extra = {
         "put": {"path": target, "bytes": len(data)},
         "gate": gated.to_dict() if gated is not None else None,
+        "warnings": [key] if key is not None else [],
     }
     _report(img.image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
 
 
-def _ca_paths(img: ImageArgs, board: Board | None) -> set[str]:
+def _ca_paths(image: FileSystemImage, board: Board | None) -> set[str]:
     """Where a CA file lives in this image: its profile's CA path, and the board's."""
-    paths = {img.open().profile.ca_path}
+    paths = {image.profile.ca_path}
     if board is not None:
         fs = board.filesystem
         if fs is not None:
@@ -280,12 +299,30 @@ def _ca_paths(img: ImageArgs, board: Board | None) -> set[str]:
     return {normalize_path(p) for p in paths}
 
 
-def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) -> None:
+def _read_source(source: Path, capacity: int, fs_type: str) -> bytes:
+    """SOURCE's bytes, never more than the image's whole size: a regular file larger
+    than that is refused before a byte of it is read (a 130 MB file for a 256 KiB
+    image), a pipe once it has given more."""
+    try:
+        st = os.stat(source)
+    except OSError:
+        st = None  # read_input says why (missing, a link leading nowhere ...)
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > capacity:
+        raise ImageError(
+            f"{source} is {st.st_size:,} bytes, more than the whole {FS_NAMES[fs_type]} "
+            f"image ({capacity:,} bytes): it cannot fit; nothing written",
+            hint="put a smaller file, or use a larger partition; the image was not changed",
+        )
+    return read_input(source, max_bytes=capacity)
+
+
+def _refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: bytes) -> None:
     """``fs put ca.pem dump.bin``: the CA file where the image goes. Say the right order
     (and, for a whole-flash dump, the partition's --offset/--size)."""
-    if looks_like_pem(data):
+    if not looks_like_pem(image_bytes):
         return
-    if not looks_like_pem(read_input(image, what="file-system image", devices=False)):
+    data = read_input(source)
+    if looks_like_pem(data):
         return
     right = f"esp-cabundle fs put {source} {image}" + (f" {dest}" if dest else "")
     _, parts = dump_fs_partitions(data)
@@ -304,6 +341,7 @@ def _refuse_swapped(image: Path, source: Path, dest: str | None, data: bytes) ->
 @image_options
 @lfs_version_options
 @click.argument("paths", nargs=-1, required=True)
+@board_option()
 @json_option
 @quiet_option
 def rm_cmd(
@@ -311,32 +349,56 @@ def rm_cmd(
     platform: str | None,
     disk_version: int | None,
     paths: tuple[str, ...],
+    board: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Remove files from the image (all or none) and print the blocks that changed.
+    Removing the CA file (the profile's /ca.pem, or --board's CA path) is done with a
+    warning: units flashed with the image cannot verify their servers without it.
 
     \b
     Examples:
       esp-cabundle fs rm fs.bin /old-ca.pem
       esp-cabundle fs rm dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
     """
-    edits = [FileEdit("rm", p) for p in paths]
-    result = _apply(img, edits, platform=platform, disk_version=disk_version)
-    removed = {"removed": [normalize_path(p) for p in paths]}
-    _report(img.image, result, "removed " + ", ".join(paths), as_json, quiet, removed)
+    region = img.region()
+    fs_image = img.open(region)
+    names = [fs_image.checked_path(p, new=False) for p in paths]
+    chosen = chosen_board(board, None)
+    warnings = [_ca_removed(img.image, p) for p in names if p in _ca_paths(fs_image, chosen)]
+    edits = [FileEdit("rm", p) for p in names]
+    result = _apply(img, edits, region=region, platform=platform, disk_version=disk_version)
+    if not as_json:
+        for w in warnings:
+            warn(printable(w))
+    shown = ", ".join(printable(p) for p in names)
+    extra = {"removed": names, "warnings": warnings}
+    _report(img.image, result, f"removed {shown}", as_json, quiet, extra)
+
+
+def _ca_removed(image: Path, path: str) -> str:
+    """The warning for removing the CA file: a unit flashed with the image keeps no CA
+    to verify its servers with, and one whose servers it cannot reach cannot be fixed
+    over the air. Said, not refused: putting a new one back is the next step."""
+    return (
+        f"{path} is the CA file the firmware reads: units flashed with {image} have no CA "
+        f"file and cannot verify their servers until one is put back "
+        f"(esp-cabundle fs put {image} ca.pem {path})"
+    )
 
 
 def _apply(
     img: ImageArgs,
     edits: list[FileEdit],
     *,
+    region: ImageRegion,
     mtime: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
 ) -> EditResult:
     result = edit_image(
-        img.region(),
+        region,
         edits,
         fs_type=img.fs_type,
         profile=img.profile,

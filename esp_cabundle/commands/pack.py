@@ -66,7 +66,7 @@ from .options import (
     "--output",
     required=True,
     type=output_path(),
-    help="Image file to write.",
+    help="Image file to write (missing directories are made).",
 )
 @at_option
 @json_option
@@ -175,7 +175,8 @@ def pack(
         raise
     # As secret as what went in: a 0600 conf9.json (or CA file) makes a 0600 image.
     hidden = files.private or (ca.bundle_file is not None and kept_from_others(ca.bundle_file))
-    write_atomic(output, packed.data, mode=PRIVATE if hidden else PUBLIC)
+    # An image already holding these bytes is left untouched (same inode and mtime).
+    unchanged = not write_atomic(output, packed.data, mode=PRIVATE if hidden else PUBLIC)
 
     facts = packed.image.describe()
     if as_json:
@@ -184,6 +185,7 @@ def pack(
                 "ok": True,
                 "output": str(output),
                 "bytes": len(packed.data),
+                "unchanged": unchanged,
                 "fs": spec.fs_type,
                 "profile": prof.name,
                 "board": spec.board,
@@ -199,8 +201,11 @@ def pack(
         )
         return
     extra = f", disk {facts['disk version']}" if "disk version" in facts else ""
+    verb = "unchanged: " if unchanged else "Wrote "
     echo(
-        f"Wrote {printable(str(output))} ({len(packed.data):,} bytes): {spec.fs_type}, profile "
+        f"{verb}{printable(str(output))} ({len(packed.data):,} bytes"
+        + (", already these bytes; not rewritten" if unchanged else "")
+        + f"): {spec.fs_type}, profile "
         f"{prof.name}{extra}" + (f"; board {spec.board}'s {spec.where}" if spec.where else ""),
         quiet=quiet,
     )

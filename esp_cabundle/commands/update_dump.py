@@ -94,12 +94,13 @@ def update_dump(
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     result = run_update(whole, profile, gated)
     announce(gated, quiet=quiet, as_json=as_json)
+    kept = False  # -o already held the updated dump: left untouched
     if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
-        write_atomic(output, result.flash, mode=PRIVATE)  # a unit's flash, secrets and all
+        kept = not write_atomic(output, result.flash, mode=PRIVATE)  # secrets and all
     if as_json:
-        emit_json({**_to_dict(result, dump, output), "gate": gated.to_dict()})
+        emit_json({**_to_dict(result, dump, output), "unchanged": kept, "gate": gated.to_dict()})
         return
-    for line in _render(result, dump, output):
+    for line in _render(result, dump, output, kept=kept):
         echo(line, quiet=quiet)
     for n in result.plan.notes:
         note(f"note: {n}", quiet=quiet)
@@ -120,7 +121,7 @@ def _to_dict(result: DumpUpdate, dump: Path, output: Path) -> dict[str, object]:
     }
 
 
-def _render(result: DumpUpdate, dump: Path, output: Path) -> list[str]:
+def _render(result: DumpUpdate, dump: Path, output: Path, *, kept: bool) -> list[str]:
     plan = result.plan
     lines = [line for c in plan.changes for line in change_lines(c)]
     if plan.up_to_date:
@@ -129,5 +130,8 @@ def _render(result: DumpUpdate, dump: Path, output: Path) -> list[str]:
             "neither created nor changed)"
         )
     else:
-        lines.append(f"Wrote {output} (changed: {plural(len(plan.sectors), 'sector')} of 4 KiB)")
+        verb = "unchanged: " if kept else "Wrote "
+        already = "already the updated dump; " if kept else ""
+        changed = plural(len(plan.sectors), "sector")
+        lines.append(f"{verb}{output} ({already}changed: {changed} of 4 KiB)")
     return lines

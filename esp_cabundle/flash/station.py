@@ -34,6 +34,7 @@ from ..errors import (
     OutputError,
     PartitionTableError,
 )
+from ..fileio import refuse_missing_folder
 from .base import ProgressCallback
 from .flasher import FlashResult
 from .interrupt import UnitInterrupted
@@ -274,19 +275,8 @@ def check_log(path: Path, fmt: LogFormat) -> None:
     unit the station loses track of), one in a directory that does not exist
     (InputError: it is not created, a typo would hide the log), or a CSV log whose
     columns are not this version's (InputError: the records would not line up)."""
-    folder = path.parent
     hint = "name a log file in a directory that can be written to"
-    if not folder.is_dir():
-        if any(p.exists() and not p.is_dir() for p in (folder, *folder.parents)):
-            raise OutputError(
-                f"{path}: cannot append to the log (its directory is a file); no unit was touched",
-                hint=hint,
-            )
-        # never created here: a typo in the path must not scatter logs in new directories
-        raise InputError(
-            f"{path}: the log's directory {folder} does not exist; no unit was touched",
-            hint=f"create the directory first (mkdir -p {folder}), or log elsewhere",
-        )
+    refuse_missing_folder(path, what="log", hint=hint)
     try:
         with path.open("a", encoding="utf-8"):
             pass

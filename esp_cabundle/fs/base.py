@@ -22,11 +22,13 @@ from ..text import printable as shown_path
 
 __all__ = [
     "ERASE_BLOCK",
+    "FS_NAMES",
     "Bytes",
     "FileInfo",
     "FileSystemImage",
     "FsProfile",
     "checked_new_path",
+    "checked_path",
     "is_littlefs",
     "normalize_path",
     "shown_path",
@@ -63,42 +65,49 @@ def is_littlefs(data: Bytes) -> bool:
 
 
 def normalize_path(path: str) -> str:
-    """``ca.pem`` / ``/ca.pem`` / ``//ca.pem`` -> ``/ca.pem``. Nothing else changes: a
-    name ``/ca.pem\r`` stays itself (a new file by that name is refused by
-    :func:`checked_new_path`), never silently another file's."""
-    p = "/" + path.lstrip("/")
+    """``ca.pem`` -> ``/ca.pem``: the leading ``/`` a firmware path has, added to a bare
+    name. Nothing else changes: ``//ca.pem`` or ``/ca.pem\r`` stays itself (refused by
+    :func:`checked_path`), never silently another file's name."""
+    return path if path.startswith("/") else "/" + path
+
+
+FS_NAMES = {"spiffs": "SPIFFS", "littlefs": "LittleFS"}
+
+
+def checked_path(path: str, fs_name: str, *, new: bool = True) -> str:
+    """The one check of a file name a user or a file gives (``fs put``/``rm``/``cat``,
+    ``pack --ca-path``, ``ca_path:`` of an image output or a board): the normalized
+    path, or ImageError. Refused always: a NUL, and an empty (``//ca.pem``, ``/a//b``),
+    ``.`` or ``..`` part, which littlefs resolves to another file and SPIFFS stores
+    verbatim. ``new`` (a file to create) refuses too what no firmware should be handed:
+    control characters (a newline splits listings and logs) and a part that starts or
+    ends with a space; a lookup of such a name just finds no file. A name is never
+    trimmed or collapsed into another."""
+    what = f"invalid file name '{shown_path(path)}' for the {fs_name}"
+    if "\0" in path:
+        raise ImageError(f"{what}: it holds a NUL byte")
+    p = normalize_path(path)
+    parts = p[1:].split("/")
+    if new and any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in p):
+        raise ImageError(
+            f"{what}: it holds a control character", hint="use printable characters only"
+        )
+    if new and any(part != part.strip() for part in parts):
+        raise ImageError(
+            f"{what}: a part starts or ends with a space",
+            hint="remove the spaces around the name (a name is never trimmed silently)",
+        )
+    if any(part in ("", ".", "..") for part in parts):
+        raise ImageError(
+            f"{what}: empty, '.' and '..' parts are not allowed",
+            hint="give the absolute path the firmware opens, with single slashes, e.g. /ca.pem",
+        )
     return p
 
 
 def checked_new_path(path: str, fs_name: str) -> str:
-    """The normalized path for a file to create; ImageError for one no firmware should
-    be handed: NUL or control characters (a newline splits listings and logs), empty,
-    ``.`` or ``..`` components (SPIFFS would store ``/a/../b`` verbatim; littlefs would
-    resolve it elsewhere)."""
-    if "\0" in path:
-        raise ImageError(
-            f"invalid file name '{shown_path(path)}' for the {fs_name} image: it holds a NUL byte"
-        )
-    p = normalize_path(path)
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in p):
-        raise ImageError(
-            f"invalid file name '{shown_path(p)}' for the {fs_name} image: it holds a control "
-            "character",
-            hint="use printable characters only",
-        )
-    if any(part != part.strip() for part in p[1:].split("/")):
-        raise ImageError(
-            f"invalid file name '{shown_path(path)}' for the {fs_name} image: a part starts "
-            "or ends with a space",
-            hint="remove the spaces around the name (a name is never trimmed silently)",
-        )
-    if p == "/" or any(part in ("", ".", "..") for part in p[1:].split("/")):
-        raise ImageError(
-            f"invalid file name '{shown_path(path)}' for the {fs_name} image: empty, '.' and "
-            "'..' parts are not allowed",
-            hint="give the absolute path the firmware opens, e.g. /ca.pem",
-        )
-    return p
+    """:func:`checked_path` of a file to create in a ``fs_name`` image."""
+    return checked_path(path, f"{fs_name} image")
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,8 +170,12 @@ class FileSystemImage(ABC):
         """Indices of 4 KiB blocks that differ from the bytes the image was opened with."""
 
     def exists(self, path: str) -> bool:
-        p = normalize_path(path)
+        p = self.checked_path(path, new=False)
         return any(f.path == p for f in self.files())
+
+    def checked_path(self, path: str, *, new: bool = True) -> str:
+        """:func:`checked_path` naming this image's file system in its error."""
+        return checked_path(path, f"{FS_NAMES[self.fs_type]} image", new=new)
 
     def describe(self) -> dict[str, str]:
         """Facts worth showing in ``inspect`` (type, profile, version, usage)."""

@@ -36,7 +36,7 @@ from ..keyscan import find_private_key
 from ..limits import MAX_DIR_ENTRIES, MAX_PACK_INPUT, check_size
 from . import detect_fs_type
 
-__all__ = ["IGNORED_NAMES", "DirFiles", "collect_dir_files"]
+__all__ = ["IGNORED_NAMES", "DirFiles", "collect_dir_files", "private_key_warning"]
 
 # Never packed from a directory (mklittlefs skips the same names unless told otherwise).
 IGNORED_NAMES = frozenset({".DS_Store", ".git", ".gitignore", ".gitmodules"})
@@ -168,14 +168,26 @@ class _Walk:
         self.files.append((image_path, data))
         if kept_from_others(p):
             self.hidden.add(image_path)
-        key = find_private_key(data)
-        if key is not None:
+        warning = private_key_warning(p, data, image_path)
+        if warning is not None:
             self.hidden.add(image_path)
-            self.warnings.append(
-                f"{p} holds a private key, {key.kind} at {key.where()}: packed as "
-                f"{image_path}, it goes to every unit flashed with this image; the image is "
-                "written 0600"
-            )
+            self.warnings.append(warning)
+
+
+def private_key_warning(source: str | Path, data: bytes, image_path: str) -> str | None:
+    """The warning for a file holding a private key that goes into an image at
+    ``image_path`` (``pack --from-dir``, ``fs put``), naming where the key is in it,
+    never the key; None when it holds none. Packed anyway (a unit may need its own
+    client key), but every unit flashed with the image gets that key, and the image is
+    written 0600."""
+    key = find_private_key(data)
+    if key is None:
+        return None
+    return (
+        f"{source} holds a private key, {key.kind} at {key.where()}: packed as "
+        f"{image_path}, it goes to every unit flashed with this image; the image is "
+        "written 0600"
+    )
 
 
 def _holds_fs(data: bytes) -> bool:

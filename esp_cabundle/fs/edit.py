@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
-from .base import ERASE_BLOCK, FileSystemImage, FsProfile, normalize_path
+from .base import ERASE_BLOCK, FS_NAMES, FileSystemImage, FsProfile, checked_path, normalize_path
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -337,7 +337,7 @@ def pack_ca_image(
     ``ca_path_option``: how the caller's user sets ``ca_path`` (a flag or a config key),
     for the hint when a file would replace the bundle."""
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
-    target = normalize_path(ca_path or prof.ca_path)
+    target = checked_path(ca_path or prof.ca_path, f"{FS_NAMES[prof.fs_type]} image's CA file")
     for path, _ in files:
         if normalize_path(path) == target:
             raise InputError(

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
-from .base import ERASE_BLOCK, FileInfo, FileSystemImage, checked_new_path, normalize_path
+from .base import ERASE_BLOCK, FileInfo, FileSystemImage
 from .lfs_device import (
     ERR_NAMETOOLONG,
     ERR_NOATTR,
@@ -357,7 +357,7 @@ class LittleFsImage(FileSystemImage):
     def read(self, path: str) -> bytes:
         from littlefs import LittleFSError
 
-        p = normalize_path(path)
+        p = self.checked_path(path, new=False)  # littlefs would resolve //, . and ..
         try:
             st = self._lfs.stat(p)
             if st.type == LFS_TYPE_DIR:
@@ -406,7 +406,7 @@ class LittleFsImage(FileSystemImage):
         self._edit(f"writing {p} ({len(data)} bytes)", op)
 
     def remove(self, path: str) -> None:
-        p = normalize_path(path)
+        p = self.checked_path(path, new=False)
 
         def op(lfs: LittleFS) -> None:
             st = _stat_or_none(lfs, p)
@@ -463,14 +463,15 @@ class LittleFsImage(FileSystemImage):
         """A littlefs user attribute of a file (e.g. ``'t'``), or None if it has none."""
         from littlefs import LittleFSError
 
+        p = self.checked_path(path, new=False)
         try:
-            value: bytes = self._lfs.getattr(normalize_path(path), attr)
+            value: bytes = self._lfs.getattr(p, attr)
         except LittleFSError as e:
             self._device.check(e)
             if e.code == ERR_NOATTR:
                 return None
             if e.code == ERR_NOENT:
-                raise ImageError(f"no file {normalize_path(path)} in the LittleFS image") from e
+                raise ImageError(f"no file {p} in the LittleFS image") from e
             raise self._corrupt("reading attributes", e) from e
         self._device.check()
         return value
@@ -478,7 +479,7 @@ class LittleFsImage(FileSystemImage):
     # -- helpers ----------------------------------------------------------------------
 
     def _checked_path(self, path: str) -> str:
-        p = checked_new_path(path, "LittleFS")
+        p = self.checked_path(path)
         for part in p.strip("/").split("/"):
             n = len(part.encode("utf-8", "surrogateescape"))
             if n > self._name_max:

@@ -484,7 +484,7 @@ class SpiffsImage(FileSystemImage):
 
     # -- helpers -------------------------------------------------------------------------------
     def _record(self, path: str) -> FileRecord:
-        p = normalize_path(path)
+        p = self.checked_path(path, new=False)
         try:
             return self._files[p]
         except KeyError:

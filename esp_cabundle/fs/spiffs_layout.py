@@ -118,8 +118,8 @@ class SpiffsProfile(FsProfile):
         return self.obj_name_len - 1
 
     def stored_name(self, path: str) -> str:
-        """``/ca.pem`` -> the name as this platform stores it on disk."""
-        return self.name_prefix + path.strip().lstrip("/")
+        """``/ca.pem`` (a checked path) -> the name as this platform stores it on disk."""
+        return self.name_prefix + path.removeprefix("/")
 
 
 def lookup_pages(page_size: int, block_size: int) -> int:

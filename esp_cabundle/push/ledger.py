@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 from ..dates import now
 from ..errors import InputError, OutputError
+from ..fileio import refuse_missing_folder
 
 __all__ = [
     "DEFAULT_LEDGER",
@@ -93,6 +94,7 @@ _V1_COLUMNS = (
     "first_seen, last_seen, updated_at, done_at, lease_owner, lease_until"
 )
 _NOT_A_LEDGER_HINT = "give --ledger a new file name, or the ledger a campaign wrote"
+_FOLDER_HINT = "give --ledger a file in a directory that can be written to"
 
 
 class LeaseLost(Exception):
@@ -172,6 +174,7 @@ class Ledger:
             raise InputError(f"{p} is not a campaign ledger (empty)", hint=_NOT_A_LEDGER_HINT)
         if self.readonly:
             return _open_readonly(p)
+        refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
         try:
             fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(fd)
@@ -451,6 +454,7 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     p = Path(path)
     if p.exists() and not p.is_file():
         raise InputError(f"{p} is not a file", hint="give --ledger a file path")
+    refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
     if not p.is_file() or p.stat().st_size == 0:
         return
     _prove_ledger(p)

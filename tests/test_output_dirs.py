@@ -1,0 +1,92 @@
+"""Where outputs go when their directory is missing: an output (``build -o
+build/ca.pem``, a config's ``path: data/ca.pem``, ``pack -o``) gets its missing
+parents made, as README says and the PlatformIO example relies on, and a run that
+fails removes the directories it made. Records that grow run after run (``flash --log``,
+``push --ledger``) are never given a new directory: a typo would hide them (exit 2)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import InputError, OutputError
+from esp_cabundle.fileio import refuse_missing_folder, write_all_atomic
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_build_makes_the_missing_parents_of_its_outputs(in_tmp: Path, runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "-o", "nodir/sub/ca.pem"])
+    assert r.exit_code == 0, r.output
+    assert (in_tmp / "nodir" / "sub" / "ca.pem").is_file()
+    (in_tmp / "proj").mkdir()
+    (in_tmp / "proj" / "cabundle.yaml").write_text(
+        "preset: letsencrypt\n"
+        "outputs:\n"
+        "  - {format: pem, path: data/ca.pem}\n"
+        "  - {format: c, path: include/ca_pem.h, name: ca_pem, style: array}\n"
+        "  - {format: littlefs, path: build/fs.bin, profile: esp-idf, size: 64K}\n"
+    )
+    r = runner.invoke(cli, ["build", "-c", "proj/cabundle.yaml"])
+    assert r.exit_code == 0, r.output
+    for name in ("data/ca.pem", "include/ca_pem.h", "build/fs.bin", "cabundle.lock"):
+        assert (in_tmp / "proj" / name).is_file(), name
+
+
+def test_pack_makes_the_missing_parents_of_its_image(in_tmp: Path, runner: CliRunner) -> None:
+    r = runner.invoke(
+        cli,
+        ["pack", "--fs", "spiffs", "--profile", "esp-idf", "--size", "64K",
+         "--preset", "letsencrypt", "-o", "out/images/fs.bin"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (in_tmp / "out" / "images" / "fs.bin").is_file()
+
+
+def test_a_failed_build_removes_the_directories_it_made(in_tmp: Path, runner: CliRunner) -> None:
+    """The second output cannot be written (no file can be made in /proc): the first is
+    not left behind, nor the directories made for it."""
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\n"
+        "outputs:\n"
+        "  - {format: pem, path: data/new/ca.pem}\n"
+        "  - {format: c, path: /proc/ca_pem.h}\n"
+    )
+    before = _tree(in_tmp)
+    r = runner.invoke(cli, ["build", "--allow-outside"])
+    assert r.exit_code == 3, r.output
+    assert "/proc/ca_pem.h: cannot write" in r.stderr and "Traceback" not in r.output
+    assert _tree(in_tmp) == before
+
+
+def test_a_failed_set_keeps_a_directory_someone_else_filled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made, kept = tmp_path / "a" / "b", tmp_path / "a"
+    real_replace = os.replace
+
+    def replace(src: str, dst: str | Path) -> None:
+        (kept / "theirs.txt").write_text("not ours")  # lands while the run is under way
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OutputError, match="cannot write"):
+        write_all_atomic([(made / "ca.pem", b"ca")])
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert not made.exists() and _tree(tmp_path) == ["a", "a/theirs.txt"]
+
+
+def test_a_record_folder_is_never_made(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"the ledger's directory .* does not exist"):
+        refuse_missing_folder(tmp_path / "no" / "c.db", what="ledger", hint="h")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputError, match="its directory is a file"):
+        refuse_missing_folder(tmp_path / "file" / "c.db", what="ledger", hint="h")
+    refuse_missing_folder(tmp_path / "c.db", what="ledger", hint="h")
+    assert _tree(tmp_path) == ["file"]
