@@ -300,7 +300,10 @@ def target_items(
             try:
                 chain = load_chain_file(path)
             except InputError as e:
-                raise InputError(f"target '{t.name}': {e.message}", hint=e.hint) from e
+                message = f"target '{t.name}': {e.message}"
+                if t.chain_origin is not None:
+                    raise t.chain_origin.error(message, hint=e.hint) from e
+                raise InputError(message, hint=e.hint) from e
         elif is_found(
             path,
             what=f"saved chain of target '{t.name}'",
