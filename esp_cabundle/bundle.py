@@ -29,7 +29,7 @@ from .errors import CatalogError, CertificateError, InputError, LockMismatchErro
 from .fileio import is_named, read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_shape_reason, loads_json
-from .text import plural
+from .text import plural, some
 from .yamlnodes import Origin
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ __all__ = [
     "Resolution",
     "Violation",
     "check_policies",
+    "duplicate_notes",
     "file_entries",
     "mbedtls_parse_error",
     "read_certificate_file",
@@ -309,6 +310,22 @@ def _curl_file_entries(path: Path, catalog: Catalog, *, requested_as: str) -> li
     return file_entries(certs, catalog, requested_as=requested_as, curl=names)
 
 
+def duplicate_notes(dropped: Sequence[BundleEntry], *, requested: bool = False) -> list[str]:
+    """One note per root given more than once, however often (a file repeating one root
+    3,000 times is one line, with the count); ``requested``: with the names it was
+    asked for by."""
+    copies: dict[str, list[BundleEntry]] = {}
+    for e in dropped:
+        copies.setdefault(e.sha256, []).append(e)
+    notes = []
+    for same in copies.values():
+        count = [f"{len(same):,} extra copies"] if len(same) > 1 else []
+        names = some([f"'{n}'" for n in dict.fromkeys(e.requested_as for e in same)], 3)
+        said = ", ".join([*count, *([f"requested as {names}"] if requested else [])])
+        notes.append(f"duplicate dropped: {same[0].label}" + (f" ({said})" if said else ""))
+    return notes
+
+
 def _nth(origins: tuple[Origin, ...], i: int) -> Origin | None:
     return origins[i] if i < len(origins) else None
 
@@ -337,14 +354,16 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
 
     seen: set[str] = set()
     entries: list[BundleEntry] = []
+    dropped: list[BundleEntry] = []
     for e in wanted:
         if e.sha256 in excluded:
             continue
         if e.sha256 in seen:
-            notes.append(f"duplicate dropped: {e.label} (requested as '{e.requested_as}')")
+            dropped.append(e)
             continue
         seen.add(e.sha256)
         entries.append(e)
+    notes += duplicate_notes(dropped, requested=True)
     if spec.only_labels is not None:
         kept = [e for e in entries if e.kept_by(spec.only_labels)]
         notes.append(f"label filter kept {len(kept)} of {plural(len(entries), 'root')}")
