@@ -131,3 +131,20 @@ def test_json_of_a_failed_gate_says_not_ok_with_its_violations(tmp_path: Path) -
     assert doc["reports"][0]["certificates"][0]["label"] == "Soon Root"
     r = CliRunner().invoke(cli, ["inspect", str(path), "--json", "--fail-within", "1"])
     assert r.exit_code == 0 and isinstance(json.loads(r.stdout), list)
+
+
+def test_the_gate_counts_what_failed_and_what_cannot_be_judged(runner: CliRunner) -> None:
+    """An ESP-IDF bundle's undated roots are one violation, said as N roots that cannot
+    be judged, not '1 certificate failed' (tester's report, item 5); expired
+    certificates beside it are counted as certificates."""
+    bundle = str(Path(__file__).parent / "data" / "idf-bundle" / "small.v1.bin")
+    r = runner.invoke(cli, ["inspect", bundle, "--fail-within", "365"])
+    assert r.exit_code == 1
+    first = r.stderr.splitlines()[0]
+    assert first == "Error: 5 roots with no dates: expiry cannot be judged", r.stderr
+    args = ["inspect", str(LE / "dst-root-ca-x3.pem"), bundle, "--fail-on", "expired"]
+    r = runner.invoke(cli, [*args, "--at", "2026-01-01"])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[0] == (
+        "Error: 1 certificate failed the gate; 5 roots with no dates: expiry cannot be judged"
+    )
