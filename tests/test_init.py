@@ -232,7 +232,7 @@ def test_refuses_to_overwrite_without_force(runner: CliRunner, in_tmp: Path) -> 
         (["--board", "mdash-arduinoo"], "unknown board 'mdash-arduinoo'"),
         (["--target", "mdash.net:99999"], "bad port '99999'"),
         (["--target", "no such host"], "bad target 'no such host'"),
-        (["--target", "exa_mple..com"], "is not a host name"),
+        (["--target", "exa_mple..com"], "not a valid host name"),
         (["--target", "a.example", "--target", "a.example:443"], "given twice"),
         (["--service-until", "2031-02-30"], "bad service end date '2031-02-30'"),
         (["--service-until", "2025-01-01"], "service end 2025-01-01 is not after today"),
