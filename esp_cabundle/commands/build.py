@@ -15,7 +15,15 @@ from ..errors import InputError
 from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
-from ..ui import echo, emit_json, format_table, note, stdout_carries_output, warn
+from ..ui import (
+    echo,
+    emit_json,
+    format_table,
+    note,
+    shown_path,
+    stdout_carries_output,
+    warn,
+)
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
@@ -223,10 +231,10 @@ def build(
     ]
     say(format_table(("root", "key", "not after", "sha256", "source"), rows, indent=2), quiet=quiet)
     verb = "Would write" if dry_run else "Wrote"
-    parts = [f"{o.path} ({len(d):,} bytes)" for o, d in result.outputs]
+    parts = [f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs]
     if result.lock_path is not None:
-        parts.append(str(result.lock_path))
-    say(f"{verb} {printable(', '.join(parts))}", quiet=quiet)
+        parts.append(shown_path(result.lock_path))
+    say(f"{verb} {', '.join(parts)}", quiet=quiet)
 
 
 def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path | None) -> None:

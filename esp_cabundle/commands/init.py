@@ -26,7 +26,7 @@ from ..init_config import (
     write_config,
 )
 from ..text import printable
-from ..ui import echo, emit_json, note, warn
+from ..ui import echo, emit_json, note, shown_path, warn
 from .options import at_option, board_option, json_option, output_path, parse_at, quiet_option
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def init(
         warn(f"{w} (build will refuse it: see the comment above service_until)")
     for w in result.allowed:
         note(f"note: {w}; allowed in the file, as these devices never check dates", quiet=quiet)
-    echo(f"Wrote {printable(str(result.path))}", quiet=quiet)
+    echo(f"Wrote {shown_path(result.path)}", quiet=quiet)
     # Commands that run as printed from here: the file by -c unless it is the default
     # ./cabundle.yaml (outputs and chains are relative to the file, wherever run from).
     conf = "" if output == Path(CONFIG_NAME) else f" -c {shlex.quote(str(output))}"
