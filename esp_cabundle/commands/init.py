@@ -117,10 +117,8 @@ def init(
     if board is None and ask:
         chosen_board = _prompt_board()
 
-    if not presets:
-        presets = (_prompt_preset(DEFAULT_PRESET),) if ask else (DEFAULT_PRESET,)
-    else:
-        _check_presets(presets)
+    if presets:
+        _check_presets(presets)  # before asking anything
 
     parsed_targets = tuple(parse_target(t) for t in targets)
     if not targets and ask:
@@ -142,6 +140,10 @@ def init(
         )
     else:
         end = parse_service_life(str(DEFAULT_SERVICE_YEARS), today=today)
+
+    # The preset last, as README says: chosen knowing the servers and the service life.
+    if not presets:
+        presets = (_prompt_preset(DEFAULT_PRESET),) if ask else (DEFAULT_PRESET,)
 
     choices = InitChoices(chosen_board, tuple(presets), parsed_targets, end)
     result = write_config(choices, path=output, today=today, force=force)
