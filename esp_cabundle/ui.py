@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +98,15 @@ def warn(text: str) -> None:
     click.echo(click.style("warning: ", fg="yellow") + _lines(text), err=True)
 
 
-def emit_json(obj: Any, *, err: bool = False) -> None:
-    """``obj`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
+def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
+    """``doc`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
     output such as ``-o -``). The CLI then knows a report was printed, and does not add
-    an error document after it."""
+    an error document after it.
+
+    Every command prints one object with ``ok`` first: a document that does not say
+    (a command that succeeded) gets ``"ok": true``; one whose verdict can be negative
+    says ``ok`` itself (check, push, flash), and an error is :func:`error_document`."""
+    obj = dict(doc) if "ok" in doc else {"ok": True, **doc}
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.find_root().ensure_object(dict)["json_printed"] = True

@@ -108,7 +108,7 @@ def test_a_root_mbedtls_cannot_parse_is_not_ok_and_can_fail_the_gate(tmp_path: P
     runner = CliRunner()
     r = runner.invoke(cli, ["inspect", str(path), "--json"])
     assert r.exit_code == 0, r.stderr
-    statuses = [c["status"] for c in json.loads(r.stdout)[0]["certificates"]]
+    statuses = [c["status"] for c in json.loads(r.stdout)["reports"][0]["certificates"]]
     assert statuses == ["ok", "unparseable by mbedTLS 2.28 and 3.6"]
     r = runner.invoke(cli, ["inspect", str(path), "--fail-on", "unparseable"])
     assert r.exit_code == 1 and "#2" in r.stderr and "cannot parse it" in r.stderr, r.stderr
@@ -130,7 +130,8 @@ def test_json_of_a_failed_gate_says_not_ok_with_its_violations(tmp_path: Path) -
     assert len(doc["violations"]) == 1 and "within 99999 days" in doc["violations"][0]
     assert doc["reports"][0]["certificates"][0]["label"] == "Soon Root"
     r = CliRunner().invoke(cli, ["inspect", str(path), "--json", "--fail-within", "1"])
-    assert r.exit_code == 0 and isinstance(json.loads(r.stdout), list)
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and doc["ok"] is True and isinstance(doc["reports"], list)
 
 
 def test_the_gate_counts_what_failed_and_what_cannot_be_judged(runner: CliRunner) -> None:

@@ -161,11 +161,13 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
     from ..push.survey import WOULD_FINISH  # deferred: with the survey
 
     if opts["as_json"]:
+        would_finish = all(r.state in WOULD_FINISH for r in rows)
         emit_json(
             {
+                "ok": would_finish,  # exit 3 when a real run would not finish
                 "dry_run": True,
                 "ca_sha256": push_file.sha256,
-                "would_finish": all(r.state in WOULD_FINISH for r in rows),
+                "would_finish": would_finish,
                 "units": [r.to_dict() for r in rows],
             }
         )

@@ -83,15 +83,17 @@ def pull(
     saved = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
     if as_json:
         emit_json(
-            [
-                {
-                    "target": t.name,
-                    "path": str(p),
-                    "captured_at": c.captured_at.isoformat() if c.captured_at else None,
-                    "chain": [x.label for x in c.certificates],
-                }
-                for t, p, c in saved
-            ]
+            {
+                "chains": [
+                    {
+                        "target": t.name,
+                        "path": str(p),
+                        "captured_at": c.captured_at.isoformat() if c.captured_at else None,
+                        "chain": [x.label for x in c.certificates],
+                    }
+                    for t, p, c in saved
+                ]
+            }
         )
         return
     for t, p, c in saved:

@@ -84,8 +84,8 @@ def inspect(
       esp-cabundle inspect ca.pem --fail-on expired --fail-on unparseable
       esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32     # a unit
 
-    With --json, a failed gate prints {"ok": false, "error": ..., "violations": [...],
-    "reports": [...]}; otherwise the list of reports.
+    With --json: {"ok": true, "reports": [...]}, one report per input; a failed gate
+    prints {"ok": false, "error": ..., "violations": [...], "reports": [...]}.
 
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
     board and its partition table offset is used.
@@ -110,7 +110,7 @@ def inspect(
         # The failure document every --json command prints, with the reports it judged.
         emit_json({**error_document(failed, failed.exit_code), "reports": docs})
     elif as_json:
-        emit_json(docs)
+        emit_json({"reports": docs})
     elif not quiet:
         for r in reports:
             echo(render_report(r, when, fail_within))

@@ -40,9 +40,10 @@ def roots(
     catalog = Catalog.load()
     if show_presets:
         if as_json:
-            emit_json(
-                {p.name: {"reason": p.reason, "roots": list(p.aliases)} for p in PRESETS.values()}
-            )
+            presets = {
+                p.name: {"reason": p.reason, "roots": list(p.aliases)} for p in PRESETS.values()
+            }
+            emit_json({"presets": presets})
             return
         for p in PRESETS.values():
             echo(f"{p.name}: {p.reason}")
