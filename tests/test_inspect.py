@@ -94,6 +94,19 @@ def test_roots_command(runner: CliRunner) -> None:
     assert "letsencrypt:" in r.stdout and "isrg-root-ye" in r.stdout
 
 
+def test_a_search_that_finds_no_root_exits_1(runner: CliRunner) -> None:
+    """As grep does (tester's report, item 10), and --help says so."""
+    r = runner.invoke(cli, ["roots", "zzzz"])
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr.startswith("Error: no root matches 'zzzz'\n  hint: ")
+    r = runner.invoke(cli, ["roots", "zzzz", "--json"])
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1 and doc["ok"] is False and doc["exit_code"] == 1
+    assert runner.invoke(cli, ["roots", "isrg-root-x1"]).exit_code == 0
+    help_text = " ".join(runner.invoke(cli, ["roots", "--help"]).stdout.split())
+    assert "matches no root exits 1" in help_text
+
+
 def test_a_root_mbedtls_cannot_parse_is_not_ok_and_can_fail_the_gate(tmp_path: Path) -> None:
     from cryptography import x509 as cx509
 
