@@ -318,7 +318,8 @@ def _cli_check(runner: CliRunner, args: list[str], workdir: Path, kind: str) -> 
 
 
 @pytest.mark.timeout(300)
-def test_fuzz_through_the_cli(tmp_path: Path) -> None:
+def test_fuzz_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # build without a config writes cabundle.lock here
     runner = CliRunner()
     mutator = Mutator(21)
     kinds = {
