@@ -16,13 +16,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .catalog import ALIASES, DEFAULT_PRESET, Catalog, entry_certificate, normalize_fingerprint
+from .catalog import (
+    ALIASES,
+    DEFAULT_PRESET,
+    Catalog,
+    CatalogEntry,
+    entry_certificate,
+    normalize_fingerprint,
+)
 from .certs import Certificate, load_certificates
 from .errors import CatalogError, CertificateError, InputError, LockMismatchError
 from .fileio import is_named, read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_shape_reason, loads_json
-from .text import plural
+from .text import plural, some
+from .yamlnodes import Origin
 
 if TYPE_CHECKING:
     from .verify.profiles import MbedtlsVersion
@@ -37,6 +45,7 @@ __all__ = [
     "Resolution",
     "Violation",
     "check_policies",
+    "duplicate_notes",
     "file_entries",
     "mbedtls_parse_error",
     "read_certificate_file",
@@ -147,6 +156,9 @@ class BundleSpec:
     base_dir: Path = Path(".")
     # Keep only roots whose Mozilla/curl label is listed (ESP-IDF's cmn_crt_authorities.csv).
     only_labels: frozenset[str] | None = None
+    # Where a config wrote roots[i] and excludes[i] (flags add theirs after, with none).
+    root_origins: tuple[Origin, ...] = ()
+    exclude_origins: tuple[Origin, ...] = ()
 
     @property
     def effective_presets(self) -> tuple[str, ...]:
@@ -233,18 +245,38 @@ def _root_file_bytes(path: Path) -> bytes:
     )
 
 
-def _resolve_one(
-    spec: str, catalog: Catalog, base_dir: Path, *, curl: bool = False
-) -> list[BundleEntry]:
-    """``curl``: also read a file's curl name lines, for the ESP-IDF filter."""
+def _root_file_or_entry(spec: str, catalog: Catalog, base_dir: Path) -> Path | CatalogEntry:
+    """What a root or exclude value names: a file, else an alias or fingerprint."""
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
         if path is not None:
-            if not curl:
-                certs = read_certificate_file(path, name=str(path))
-                return file_entries(certs, catalog, requested_as=spec)
-            return _curl_file_entries(path, catalog, requested_as=spec)
-    entry = catalog.resolve(spec)
+            return path
+    return catalog.resolve(spec)
+
+
+def _resolve_one(
+    spec: str,
+    catalog: Catalog,
+    base_dir: Path,
+    *,
+    curl: bool = False,
+    origin: Origin | None = None,
+) -> list[BundleEntry]:
+    """``curl``: also read a file's curl name lines, for the ESP-IDF filter. ``origin``:
+    the config line that wrote ``spec``, named by an error about the value itself (no
+    such alias, fingerprint or file); an error inside a file names that file."""
+    try:
+        found = _root_file_or_entry(spec, catalog, base_dir)
+    except InputError as e:
+        if origin is None:
+            raise
+        raise origin.error(e.reason, hint=e.hint) from e
+    if isinstance(found, Path):
+        if not curl:
+            certs = read_certificate_file(found, name=str(found))
+            return file_entries(certs, catalog, requested_as=spec)
+        return _curl_file_entries(found, catalog, requested_as=spec)
+    entry = found
     return [
         BundleEntry(
             certificate=entry_certificate(entry),
@@ -278,6 +310,26 @@ def _curl_file_entries(path: Path, catalog: Catalog, *, requested_as: str) -> li
     return file_entries(certs, catalog, requested_as=requested_as, curl=names)
 
 
+def duplicate_notes(dropped: Sequence[BundleEntry], *, requested: bool = False) -> list[str]:
+    """One note per root given more than once, however often (a file repeating one root
+    3,000 times is one line, with the count); ``requested``: with the names it was
+    asked for by."""
+    copies: dict[str, list[BundleEntry]] = {}
+    for e in dropped:
+        copies.setdefault(e.sha256, []).append(e)
+    notes = []
+    for same in copies.values():
+        count = [f"{len(same):,} extra copies"] if len(same) > 1 else []
+        names = some([f"'{n}'" for n in dict.fromkeys(e.requested_as for e in same)], 3)
+        said = ", ".join([*count, *([f"requested as {names}"] if requested else [])])
+        notes.append(f"duplicate dropped: {same[0].label}" + (f" ({said})" if said else ""))
+    return notes
+
+
+def _nth(origins: tuple[Origin, ...], i: int) -> Origin | None:
+    return origins[i] if i < len(origins) else None
+
+
 def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
     """Turn a spec into an ordered bundle: presets first, then extra roots, minus excludes."""
     notes: list[str] = []
@@ -287,26 +339,31 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
         for alias in preset.aliases:
             wanted.extend(_resolve_one(alias, catalog, spec.base_dir))
     curl = spec.only_labels is not None
-    for r in spec.roots:
-        wanted.extend(_resolve_one(r, catalog, spec.base_dir, curl=curl))
+    for i, r in enumerate(spec.roots):
+        origin = _nth(spec.root_origins, i)
+        wanted.extend(_resolve_one(r, catalog, spec.base_dir, curl=curl, origin=origin))
 
     excluded: set[str] = set()
-    for x in spec.excludes:
-        fps = {e.sha256 for e in _resolve_one(x, catalog, spec.base_dir)}
+    for i, x in enumerate(spec.excludes):
+        origin = _nth(spec.exclude_origins, i)
+        fps = {e.sha256 for e in _resolve_one(x, catalog, spec.base_dir, origin=origin)}
         if not fps & {e.sha256 for e in wanted}:
-            notes.append(f"exclude '{x}' matched no selected root")
+            where = f"{origin.path}:{origin.line}: " if origin is not None else ""
+            notes.append(f"{where}exclude '{x}' matched no selected root")
         excluded |= fps
 
     seen: set[str] = set()
     entries: list[BundleEntry] = []
+    dropped: list[BundleEntry] = []
     for e in wanted:
         if e.sha256 in excluded:
             continue
         if e.sha256 in seen:
-            notes.append(f"duplicate dropped: {e.label} (requested as '{e.requested_as}')")
+            dropped.append(e)
             continue
         seen.add(e.sha256)
         entries.append(e)
+    notes += duplicate_notes(dropped, requested=True)
     if spec.only_labels is not None:
         kept = [e for e in entries if e.kept_by(spec.only_labels)]
         notes.append(f"label filter kept {len(kept)} of {plural(len(entries), 'root')}")

@@ -199,6 +199,14 @@ def parse_host_port(text: str, *, default_port: int = DEFAULT_PORT) -> tuple[str
         port = int(port_text)
     if not host:
         raise InputError(f"bad host '{text}'", hint="give HOST or HOST:PORT, e.g. mdash.net:443")
+    if not is_ip_address(host):
+        try:
+            host.encode("idna")  # what connecting does first: refused here, not there
+        except UnicodeError as e:
+            raise InputError(
+                f"bad host '{text}': not a valid host name",
+                hint="each dot-separated part of a name is 1 to 63 letters, digits or '-'",
+            ) from e
     return host, port
 
 
@@ -395,6 +403,8 @@ def capture_chain(
         raise DeviceError(f"{where}: no connection within {timeout:g} s") from e
     except OSError as e:
         raise DeviceError(f"{where}: cannot connect ({e.strerror or e})") from e
+    except UnicodeError as e:  # the name's IDNA encoding: parse_host_port refuses it first
+        raise InputError(f"bad host '{host}': not a valid host name") from e
     captured_at = _now().replace(microsecond=0)
     try:
         with sock:

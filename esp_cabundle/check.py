@@ -300,7 +300,10 @@ def target_items(
             try:
                 chain = load_chain_file(path)
             except InputError as e:
-                raise InputError(f"target '{t.name}': {e.message}", hint=e.hint) from e
+                message = f"target '{t.name}': {e.message}"
+                if t.chain_origin is not None:
+                    raise t.chain_origin.error(message, hint=e.hint) from e
+                raise InputError(message, hint=e.hint) from e
         elif is_found(
             path,
             what=f"saved chain of target '{t.name}'",
@@ -497,6 +500,26 @@ class CheckReport:
         }
 
 
+def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem]) -> None:
+    """A device that checks dates against a CA list (mbedTLS rules) refuses an expired
+    root; an ESP-IDF bundle holds no dates, so whether its roots expire cannot be
+    judged, and a check that cannot judge does not pass (as ``inspect --fail-within``
+    refuses it). An ESP-IDF device's own rules never date a bundle root: judged."""
+    if trust.has_dates:
+        return
+    dated = [i for i in items if i.device.rules == "mbedtls" and i.device.checks_dates]
+    if dated:
+        devices = sorted({i.device.name for i in dated})
+        raise VerdictError(
+            f"expiry cannot be judged: {trust.source or 'the trust set'} keeps names and "
+            f"keys only, no dates, and {', '.join(devices)} "
+            f"{'checks' if len(devices) == 1 else 'check'} the roots' dates",
+            violations=tuple(f"{i.name} ({i.device.name})" for i in dated),
+            hint="check the ca.pem it was built from (--bundle ca.pem); a device verifying "
+            "with the bundle itself is --device idf-bundle (or idf-bundle-clock)",
+        )
+
+
 def check_items(
     trust: TrustSet,
     items: Sequence[CheckItem],
@@ -518,6 +541,7 @@ def check_items(
             hint="the horizon must end after the date checked",
         )
 
+    _refuse_undated_expiry(trust, items)
     verifier = Verifier(trust)
     results = []
     out_notes = [*trust.notes, *notes]

@@ -157,8 +157,10 @@ def parse_config(text: str, *, path: Path) -> Config:
     presets: tuple[str, ...] = ()
     if "preset" in m:
         presets = tuple(n.as_choice(tuple(PRESETS)) for n in m["preset"].as_list())
-    roots = tuple(n.as_str() for n in m["roots"].as_list()) if "roots" in m else ()
-    excludes = tuple(n.as_str() for n in m["exclude"].as_list()) if "exclude" in m else ()
+    root_nodes = m["roots"].as_list() if "roots" in m else []
+    exclude_nodes = m["exclude"].as_list() if "exclude" in m else []
+    roots = tuple(n.as_str() for n in root_nodes)
+    excludes = tuple(n.as_str() for n in exclude_nodes)
     service_until = m["service_until"].as_date() if "service_until" in m else None
     max_bytes = m["max_bytes"].as_size(minimum=1) if "max_bytes" in m else None
     allow = (
@@ -167,7 +169,15 @@ def parse_config(text: str, *, path: Path) -> Config:
         else frozenset()
     )
     policy = Policy(service_until=service_until, max_bytes=max_bytes, allow=allow)
-    spec = BundleSpec(presets, roots, excludes, policy, base_dir)
+    spec = BundleSpec(
+        presets,
+        roots,
+        excludes,
+        policy,
+        base_dir,
+        root_origins=tuple(n.origin() for n in root_nodes),
+        exclude_origins=tuple(n.origin() for n in exclude_nodes),
+    )
 
     outputs: list[OutputSpec] = []
     if "outputs" in m:
@@ -188,9 +198,22 @@ def parse_config(text: str, *, path: Path) -> Config:
                 Path(om["path"].as_str()) if "path" in om else Path(FORMATS[fmt].default_path)
             )
             options = {k: v.as_plain() for k, v in om.items() if k not in ("format", "path")}
+            check = FORMATS[fmt].check
             for k, v in options.items():
+                if check is not None:
+                    try:
+                        check(k, v, options)
+                    except InputError as e:
+                        raise om[k].error(e.reason, hint=e.hint) from e
                 if not isinstance(v, str | int | bool):
-                    raise om[k].error("expected a scalar value")
+                    got = (
+                        "a list"
+                        if isinstance(v, list)
+                        else "a mapping"
+                        if isinstance(v, dict)
+                        else repr(v)
+                    )
+                    raise om[k].error(f"expected text, a whole number or true/false, got {got}")
             if fmt in IMAGE_FORMATS:
                 options["image"] = _image_output(n, fmt, options, base_dir)
             outputs.append(OutputSpec(fmt, base_dir / out_path, options))

@@ -4,6 +4,7 @@ a plain certificate file (PEM, DER, C source) that every richer reader falls bac
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -155,11 +156,11 @@ def certificate_file_report(data: bytes, source: str) -> Report:
     notes += parse_notes(certs, role="ca-file")
     if converted:
         notes.append(f"read as {converted}: devices read UTF-8 (or ASCII) PEM only")
-    seen: set[str] = set()
-    for c in certs:
-        if c.sha256 in seen:
-            notes.append(f"{c.label} appears more than once")
-        seen.add(c.sha256)
+    # One line per root however often it repeats (3,000 copies are one note).
+    times = Counter(c.sha256 for c in certs)
+    for sha256, label in {c.sha256: c.label for c in certs}.items():
+        if times[sha256] > 1:
+            notes.append(f"{label} appears {times[sha256]:,} times")
     return Report(source, kind, tuple(findings), tuple(notes))
 
 

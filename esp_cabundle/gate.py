@@ -45,6 +45,7 @@ from .bundle import (
     Policy,
     Violation,
     check_policies,
+    duplicate_notes,
     file_entries,
     resolve_bundle,
 )
@@ -293,14 +294,15 @@ def _resolve_file(
     certs = load_certificates(data, source=name)
     entries = file_entries(certs, catalog, requested_as=name)
     seen: set[str] = set()
-    kept, notes = [], []
+    kept, dropped = [], []
     for entry in entries:
         if entry.sha256 in seen:
-            notes.append(f"duplicate dropped: {entry.label}")
+            dropped.append(entry)
             continue
         seen.add(entry.sha256)
         kept.append(entry)
-    return Bundle(tuple(kept), catalog.mozilla_version), tuple(notes), converted
+    notes = tuple(duplicate_notes(dropped))
+    return Bundle(tuple(kept), catalog.mozilla_version), notes, converted
 
 
 def _describe_spec(spec: BundleSpec) -> str:

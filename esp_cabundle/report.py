@@ -18,17 +18,17 @@ tools can read the page.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, datetime, timezone
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
 from .dates import LAST
 from .fileio import write_atomic
-from .text import plural
+from .text import plural, printable
 from .verify import describe_certificate
 
 if TYPE_CHECKING:
@@ -108,6 +108,14 @@ class _Group:
     title: str
     bars: tuple[_Bar, ...]
     result: ItemResult | None = None
+
+
+def _h(text: str, quote: bool = True) -> str:
+    """``text`` for the page: control characters (C0, C1: ESC starting a terminal
+    sequence, a NUL, a newline) and other non-printing ones written as ``\\x1b``-style
+    escapes, as terminal output shows them (:func:`~esp_cabundle.text.printable`), then
+    HTML-escaped. Subjects and names come from certificates anyone can make."""
+    return html.escape(printable(text), quote=quote)
 
 
 def _day(dt: datetime) -> str:
@@ -211,7 +219,7 @@ class _Scale:
 
 def _attrs(**kw: object) -> str:
     return "".join(
-        f' {k.rstrip("_").replace("_", "-")}="{escape(str(v), quote=True)}"'
+        f' {k.rstrip("_").replace("_", "-")}="{_h(str(v), quote=True)}"'
         for k, v in kw.items()
         if v is not None
     )
@@ -219,7 +227,7 @@ def _attrs(**kw: object) -> str:
 
 def _mark_label(x: float, y: float, text: str, cls: str = "mark-label") -> str:
     tx, anchor = _text_at(x, text, 10)
-    return f'<text class="{cls}" x="{tx}" y="{y}" text-anchor="{anchor}">{escape(text)}</text>'
+    return f'<text class="{cls}" x="{tx}" y="{y}" text-anchor="{anchor}">{_h(text)}</text>'
 
 
 def _svg(report: CheckReport, window_end: datetime | None, window_label: str) -> str:
@@ -242,7 +250,7 @@ def _svg(report: CheckReport, window_end: datetime | None, window_label: str) ->
             f'<rect class="service-life" x="{x_a}" y="{plot_top}" width="{round(x_b - x_a, 1)}" '
             f'height="{plot_bottom - plot_top}"'
             f"{_attrs(data_from=_day(at), data_to=_day(window_end))}>"
-            f"<title>{escape(window_label)}: {_day(at)} to {_day(window_end)}</title></rect>"
+            f"<title>{_h(window_label)}: {_day(at)} to {_day(window_end)}</title></rect>"
         )
     # Year grid and labels.
     span_years = hi.year - lo.year
@@ -259,7 +267,7 @@ def _svg(report: CheckReport, window_end: datetime | None, window_label: str) ->
     y = _TOP
     for g in groups:
         group_top = y
-        out.append(f'<text class="group" x="8" y="{y + 14}">{escape(_short(g.title, 48))}</text>')
+        out.append(f'<text class="group" x="8" y="{y + 14}">{_h(_short(g.title, 48))}</text>')
         y += _ROW
         for b in g.bars:
             out.append(_bar(b, sc, y, hi) if b.kind != "sent" else _sent(b, sc, y, hi))
@@ -294,7 +302,7 @@ def _marks(g: _Group, sc: _Scale, top: int, bottom: int) -> list[str]:
         )
         out.append(
             f'<line class="flip {state}" x1="{x}" y1="{top + 2}" x2="{x}" y2="{bottom - 2}"'
-            f"{data}><title>{escape(g.title)}: {state}s from {_day(f.date)} ({escape(why)})"
+            f"{data}><title>{_h(g.title)}: {state}s from {_day(f.date)} ({_h(why)})"
             "</title></line>"
         )
         word = "fails" if state == "fail" else "passes"
@@ -304,7 +312,7 @@ def _marks(g: _Group, sc: _Scale, top: int, bottom: int) -> list[str]:
         out.append(
             f'<line class="flip fail" x1="{x}" y1="{top + 2}" x2="{x}" y2="{bottom - 2}"'
             f"{_attrs(data_target=g.title, data_date=_day(tl.sent_from), data_ok='false')}"
-            f"{_attrs(data_chain_change='true')}><title>{escape(g.title)}: fails from "
+            f"{_attrs(data_chain_change='true')}><title>{_h(g.title)}: fails from "
             f"{_day(tl.sent_from)}, when servers start sending it</title></line>"
         )
         out.append(_mark_label(x, top + 12, f"fails {_day(tl.sent_from)}"))
@@ -314,7 +322,7 @@ def _marks(g: _Group, sc: _Scale, top: int, bottom: int) -> list[str]:
         out.append(
             f'<line class="failing-since" x1="{x}" y1="{top + 2}" x2="{x}" y2="{bottom - 2}"'
             f"{_attrs(data_target=g.title, data_date=_day(since.date))}>"
-            f"<title>{escape(g.title)}: {escape(since.describe())}</title></line>"
+            f"<title>{_h(g.title)}: {_h(since.describe())}</title></line>"
         )
         out.append(_mark_label(x, top + 12, f"failing since {_day(since.date)}"))
     return out
@@ -348,7 +356,7 @@ def _clipped(b: _Bar, sc: _Scale, y: int) -> tuple[str, str, str | None]:
 
 
 def _bar(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
-    label = f'<text x="20" y="{y + 10}">{escape(_short(b.label, 46))}</text>'
+    label = f'<text x="20" y="{y + 10}">{_h(_short(b.label, 46))}</text>'
     classes = f"bar {b.kind}" + (" renewed" if b.renewed else "")
     if b.not_before is None or b.not_after is None:
         # An ESP-IDF bundle entry: a name and a key, no dates; it anchors forever.
@@ -356,7 +364,7 @@ def _bar(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
             f'<rect class="{classes} undated" x="{sc.x0}" y="{y}" '
             f'width="{round(sc.x1 - sc.x0, 1)}" height="{_BAR}"'
             f"{_attrs(data_label=b.label, data_sha256=b.sha256)}>"
-            f"<title>{escape(b.label)}: no dates (ESP-IDF bundle entry)</title></rect>"
+            f"<title>{_h(b.label)}: no dates (ESP-IDF bundle entry)</title></rect>"
         )
     x_a, x_b = sc.x(b.not_before), sc.x(b.not_after)
     width = max(round(x_b - x_a, 1), 1.0)
@@ -375,7 +383,7 @@ def _bar(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
         + (
             f'<rect class="{classes}" x="{x_a}" y="{y}" width="{width}" height="{_BAR}" rx="2"'
             f"{data}>"
-            f"<title>{escape(b.label)}: {_day(b.not_before)} to {_day(b.not_after)}{note}"
+            f"<title>{_h(b.label)}: {_day(b.not_before)} to {_day(b.not_after)}{note}"
             f"{clip_note}</title></rect>"
         )
         + mark
@@ -391,13 +399,13 @@ def _sent(b: _Bar, sc: _Scale, y: int, hi: datetime) -> str:
     until = f" until {_day(b.not_after)}" if b.not_after else " (no end announced)"
     classes = "".join(f" clipped-{side}" for side in (clipped or "").split())
     out = [
-        f'<text x="20" y="{y + 10}">{escape(_short(b.label, 46))}</text>',
+        f'<text x="20" y="{y + 10}">{_h(_short(b.label, 46))}</text>',
         f'<rect class="bar sent{classes}" x="{x_a}" y="{y}" '
         f'width="{max(round(x_b - x_a, 1), 1.0)}" height="{_BAR}"'
         f"{_attrs(data_step=b.label.removeprefix('sends '), data_from=_day(b.not_before))}"
         f"{_attrs(data_to=_day(b.not_after) if b.not_after else None)}"
         f"{_attrs(data_clipped=clipped)}>"
-        f"<title>{escape(b.label)} from {_day(b.not_before)}{until}{clip_note}</title></rect>",
+        f"<title>{_h(b.label)} from {_day(b.not_before)}{until}{clip_note}</title></rect>",
         mark,
     ]
     if b.not_before >= sc.lo:
@@ -450,12 +458,12 @@ def _verdict_rows(report: CheckReport) -> list[str]:
         )
         rows.append(
             f"<tr{data}>"
-            f"<td>{escape(r.item.name)}</td>"
-            f'<td class="nowrap">{escape(r.item.device.name)}</td>'
+            f"<td>{_h(r.item.name)}</td>"
+            f'<td class="nowrap">{_h(r.item.device.name)}</td>'
             f'<td class="{state}">{state.upper()}</td>'
-            f"<td>{_day(v.at)}: {escape(start_text)}</td>"
-            f'<td class="nowrap">{escape(failure)}</td>'
-            f'<td class="why">{escape(what_if + why)}</td>'
+            f"<td>{_day(v.at)}: {_h(start_text)}</td>"
+            f'<td class="nowrap">{_h(failure)}</td>'
+            f'<td class="why">{_h(what_if + why)}</td>'
             "</tr>"
         )
     return rows
@@ -479,15 +487,15 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title>",
+        f"<title>{_h(title)}</title>",
         f"<style>\n{_CSS}\n</style>",
         "</head>",
         "<body>",
         "<h1>Will devices accept their servers?</h1>",
         f'<p class="summary"><span class="{"pass" if report.ok else "fail"}">'
         f"{passed} pass, {failed} fail</span> (checked {span}; devices: "
-        f"{escape(', '.join(devices))}).</p>",
-        f'<p class="summary">Trust set: {escape(report.trust.describe())}.</p>',
+        f"{_h(', '.join(devices))}).</p>",
+        f'<p class="summary">Trust set: {_h(report.trust.describe())}.</p>',
         '<section id="timeline">',
         "<h2>Timeline</h2>",
         _svg(report, window_end, window_label),
@@ -522,10 +530,10 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
     notes = list(report.notes)
     if notes:
         parts += ['<section id="notes">', "<h2>Notes</h2>", "<ul>"]
-        parts += [f"<li>{escape(n)}</li>" for n in notes]
+        parts += [f"<li>{_h(n)}</li>" for n in notes]
         parts += ["</ul>", "</section>"]
     parts += [
-        f"<footer>esp-cabundle {escape(__version__)}: check {escape(span)}.</footer>",
+        f"<footer>esp-cabundle {_h(__version__)}: check {_h(span)}.</footer>",
         "</body>",
         "</html>",
     ]

@@ -24,7 +24,7 @@ from .errors import InputError
 from .verify import DeviceProfile, parse_device_profile
 
 if TYPE_CHECKING:
-    from .yamlnodes import Node
+    from .yamlnodes import Node, Origin
 
 __all__ = [
     "CHAINS_DIR",
@@ -50,6 +50,8 @@ class Target:
     device: DeviceProfile | None = None
     server_name: str | None = None
     hostname: str | None = None
+    # Where a config wrote ``chain:``, for an error reading that file.
+    chain_origin: Origin | None = None
 
     @property
     def address(self) -> str | None:
@@ -159,6 +161,11 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
                 raise m["host"].error(
                     f"'{host}' is not a host name", hint="give the port with 'port:'"
                 )
+            if host is not None:
+                try:
+                    parse_host_port(host)
+                except InputError as e:
+                    raise m["host"].error(e.message, hint=e.hint) from e
             port = m["port"].as_int(minimum=1) if "port" in m else DEFAULT_PORT
             if port > 65535:
                 raise m["port"].error(f"port {port} is out of range 1-65535")
@@ -178,7 +185,8 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
                     name = chain.stem
             server_name = m["server_name"].as_str() if "server_name" in m else None
             hostname = m["hostname"].as_str() if "hostname" in m else None
-            target = Target(str(name), host, port, chain, device, server_name, hostname)
+            origin = m["chain"].origin() if "chain" in m else None
+            target = Target(str(name), host, port, chain, device, server_name, hostname, origin)
         if target.name in seen:
             raise n.error(
                 f"duplicate target '{target.name}' (also item {seen[target.name] + 1})",

@@ -9,8 +9,10 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -24,6 +26,7 @@ __all__ = [
     "format_table",
     "note",
     "safe_streams",
+    "shown_path",
     "stdout_carries_output",
     "warn",
 ]
@@ -64,6 +67,22 @@ def _lines(text: str) -> str:
     return "\n".join(printable(line) for line in text.split("\n"))
 
 
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A file the command wrote or read, as the user would type it: relative to the
+    working directory when it lies below it (a config found there, or given as an
+    absolute path, makes its outputs' paths absolute), else as it is; ``-`` is standard
+    output. Made :func:`~esp_cabundle.text.printable`."""
+    text = os.fspath(path)
+    if text == "-":
+        return "standard output"
+    p = Path(text)
+    if p.is_absolute():
+        with contextlib.suppress(OSError, ValueError):  # no working directory; not below
+            below = p.relative_to(Path.cwd())
+            text = str(below) if below.parts else text
+    return printable(text)
+
+
 def echo(text: str = "", *, quiet: bool = False) -> None:
     if not quiet:
         click.echo(_lines(text))
@@ -79,10 +98,15 @@ def warn(text: str) -> None:
     click.echo(click.style("warning: ", fg="yellow") + _lines(text), err=True)
 
 
-def emit_json(obj: Any, *, err: bool = False) -> None:
-    """``obj`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
+def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
+    """``doc`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
     output such as ``-o -``). The CLI then knows a report was printed, and does not add
-    an error document after it."""
+    an error document after it.
+
+    Every command prints one object with ``ok`` first: a document that does not say
+    (a command that succeeded) gets ``"ok": true``; one whose verdict can be negative
+    says ``ok`` itself (check, push, flash), and an error is :func:`error_document`."""
+    obj = dict(doc) if "ok" in doc else {"ok": True, **doc}
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.find_root().ensure_object(dict)["json_printed"] = True

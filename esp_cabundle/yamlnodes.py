@@ -10,6 +10,7 @@ tag beyond plain scalars.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,21 @@ from .limits import (
     check_size,
 )
 
-__all__ = ["Node", "compose_nodes", "compose_yaml", "read_yaml_text", "to_nodes"]
+__all__ = ["Node", "Origin", "compose_nodes", "compose_yaml", "read_yaml_text", "to_nodes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a config wrote a value (``roots[1]`` on line 3 of ``cabundle.yaml``), kept
+    with the value so an error found only when it is used (a root not in the catalog, a
+    chain file missing) names that line."""
+
+    path: str
+    line: int
+    key: str
+
+    def error(self, message: str, *, hint: str | None = None) -> ConfigError:
+        return ConfigError(f"{self.key}: {message}", path=self.path, line=self.line, hint=hint)
 
 
 class Node:
@@ -41,6 +56,10 @@ class Node:
     def error(self, message: str, *, hint: str | None = None) -> ConfigError:
         where = f"{self.path}: " if self.path else ""  # "": the whole document
         return ConfigError(where + message, path=self.where, line=self.line, hint=hint)
+
+    def origin(self) -> Origin:
+        """Where this value was written, for an error found when it is used."""
+        return Origin(self.where, self.line, self.path)
 
     # --- typed accessors -------------------------------------------------------------
     def as_str(self) -> str:

@@ -373,3 +373,28 @@ def test_unknown_mapping_key_is_reported_at_its_own_line(runner: CliRunner, in_t
     code, _, err = run(runner, "build")
     assert code == 2 and "cabundle.yaml:2: unknown key 'outputz'" in err
     assert "did you mean 'outputs'" in err
+
+
+def test_a_root_repeated_thousands_of_times_is_one_note_with_a_count(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """Tester's report, item 4: one line per distinct root, not one per copy, in build
+    (a root file), the gate of a finished file (pack --bundle) and inspect."""
+    root = issue("My Test Root")
+    (in_tmp / "big.pem").write_bytes(root.pem * 3000)
+    r = runner.invoke(cli, ["build", "--root", "big.pem", "--root", "isrg-root-x1",
+                            "--preset", "letsencrypt", "--no-lock"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    dup = [line for line in r.stderr.splitlines() if "duplicate dropped" in line]
+    assert dup == [
+        f"note: duplicate dropped: {root.certificate.label} (2,999 extra copies, requested "
+        f"as '{in_tmp / 'big.pem'}')",
+        "note: duplicate dropped: ISRG Root X1 (requested as 'isrg-root-x1')",
+    ]
+    r = runner.invoke(cli, ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size",
+                            "256K", "--bundle", "big.pem", "-o", "fs.bin"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert r.output.count("duplicate dropped") == 1 and "(2,999 extra copies)" in r.output
+    r = runner.invoke(cli, ["inspect", "big.pem"])
+    notes = [line for line in r.output.splitlines() if "note:" in line]
+    assert notes == [f"  note: {root.certificate.label} appears 3,000 times"]

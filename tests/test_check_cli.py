@@ -219,7 +219,7 @@ def test_pull_then_check_offline(runner: CliRunner, in_tmp: Path) -> None:
         code, out, err = run(runner, "chains", "pull")
         assert code == 0, err
     saved = in_tmp / "chains" / "local.pem"
-    assert f"local: localhost <- Pull CA -> {saved}" in out
+    assert "local: localhost <- Pull CA -> chains/local.pem" in out  # as typed from here
     chain = load_chain_file(saved)
     assert [c.der for c in chain.certificates] == [leaf.der, inter.der]
     assert chain.captured_at is not None and "# captured: " in saved.read_text()
@@ -314,8 +314,43 @@ def test_idf_bundle_file_as_trust_set(runner: CliRunner, le_files: Path) -> None
     code, out, _ = run(runner, "check", "--bundle", "bundle.bin", "--chain", "long.pem",
                        "--device", "idf-bundle-clock", "--at", "2023-01-01")  # fmt: skip
     assert code == 0 and "ESP-IDF bundle v2" in out and "(5 roots)" in out
-    code, out, _ = run(runner, "check", "--bundle", "bundle.bin", "--chain", "short.pem")
+    code, out, _ = run(runner, "check", "--bundle", "bundle.bin", "--chain", "short.pem",
+                       "--device", "mbedtls-noclock")  # fmt: skip
     assert code == 0 and "Note: the trust set is an ESP-IDF bundle" in out
+
+
+EXAMPLE_CHAINS = Path(__file__).resolve().parent.parent / "examples" / "chains"
+
+
+@pytest.mark.parametrize(
+    "device", [[], ["--device", "mbedtls-clock"], ["--device", "mbedtls3-clock"]]
+)
+def test_an_idf_bundle_under_clock_rules_is_not_judged_a_pass(
+    runner: CliRunner, in_tmp: Path, device: list[str]
+) -> None:
+    """The bundle holds no dates, so ISRG Root X1's expiry (2035-06-04) is unknown to a
+    device that checks dates: no PASS over a horizon past it, but exit 1 saying expiry
+    cannot be judged, as inspect --fail-within says (tester's report, item 3); no report
+    is written."""
+    code, _, err = run(runner, "build", "--preset", "default", "-f", "idf-bundle", "-o",
+                       "b.bin", "--no-lock")  # fmt: skip
+    assert code == 0, err
+    chain = str(EXAMPLE_CHAINS / "letsencrypt-2024-short.pem")
+    args = ["check", "--bundle", "b.bin", *device, "--chain", chain, "--until", "2040-01-01"]
+    code, out, err = run(runner, *args, "--report", "r.html")
+    assert code == 1, out + err
+    assert "PASS" not in out and "expiry cannot be judged" in err
+    assert "hint: check the ca.pem it was built from" in err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["b.bin"]
+    code, out, _ = run(runner, *args, "--json")
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False and "expiry cannot be judged" in doc["error"]
+    code, _, _ = run(runner, "inspect", "b.bin", "--fail-within", "365")
+    assert code == 1  # the same verdict as the gate's
+    # Under an ESP-IDF device's own rules a bundle root is never dated: judged.
+    idf = ["--device", "idf-bundle-clock", "--chain", chain, "--until", "2040-01-01"]
+    code, out, err = run(runner, "check", "--bundle", "b.bin", *idf)
+    assert code == 0 and "1 pass" in out, out + err
 
 
 # --- the CA file as the unit's mbedTLS reads it (verify/pem_read) ---------------------

@@ -164,7 +164,7 @@ def test_cli_inspect_dump_json(tmp_path: Path, runner: CliRunner) -> None:
     p.write_bytes(dumps.arduino_dump())
     r = runner.invoke(cli, ["inspect", str(p), "--json"])
     assert r.exit_code == 0, r.output
-    doc = json.loads(r.output)[0]
+    doc = json.loads(r.output)["reports"][0]
     assert doc["kind"] == "flash dump"
     spiffs = next(c for c in doc["children"] if c["source"].endswith(":spiffs"))
     ca = next(c for c in spiffs["children"] if c["source"].endswith("/ca.pem"))

@@ -83,7 +83,7 @@ def test_inspect_command(runner: CliRunner) -> None:
     assert "littlefs image" in r.output and "file /log.txt: 60 bytes" in r.output
     assert ":/ca.pem: pem" in r.output
     r = runner.invoke(cli, ["inspect", str(VECTOR), "--json", "--at", "2026-01-01"])
-    doc = json.loads(r.stdout)
+    doc = json.loads(r.stdout)["reports"]
     assert doc[0]["kind"] == "littlefs image"
     assert doc[0]["facts"]["disk version"] == "2.0"
     assert len(doc[0]["children"]) == 1 and doc[0]["children"][0]["certificates"]

@@ -425,7 +425,7 @@ def test_non_utf8_names_print_escaped_under_strict_encodings(
         assert b"Traceback" not in proc.stderr
         out = proc.stdout.decode("ascii", "replace")
         if "--json" in args:
-            sources = [r["source"] for r in json.loads(proc.stdout)[0]["children"]]
+            sources = [r["source"] for r in json.loads(proc.stdout)["reports"][0]["children"]]
             assert f"{image}:/\udcff\udcfe.pem" in sources
         else:
             assert "\\xff\\xfe.pem" in out

@@ -173,11 +173,11 @@ def test_interactive_answers_with_retries(runner: CliRunner, in_tmp: Path) -> No
         [
             "mdash-arduin",  # typo: suggested, asked again
             "mongoose-os-esp32",
-            "letsencrypt",
             "bad host!, mdash.net",  # refused, asked again
             "mdash.net, broker.example:8883",
             "2020-01-01",  # in the past: asked again
             "2032-12-31",
+            "letsencrypt",
         ]
     )
     code, _, err = run(runner, "init", "--at", AT, input=answers + "\n")
@@ -190,6 +190,23 @@ def test_interactive_answers_with_retries(runner: CliRunner, in_tmp: Path) -> No
     assert [t.name for t in cfg.section("targets")] == ["mdash.net", "broker.example:8883"]
     assert cfg.spec.policy.service_until == datetime(2032, 12, 31, tzinfo=timezone.utc)
     assert "# Board: mongoose-os-esp32 " in (in_tmp / "cabundle.yaml").read_text()
+
+
+# How each question starts, and the words README's "Start a project" names it by.
+QUESTIONS = {"Board": "board", "Servers": "servers", "Service life": "service life",
+             "Root preset": "root preset"}  # fmt: skip
+
+
+def test_questions_come_in_the_order_readme_gives(runner: CliRunner, in_tmp: Path) -> None:
+    """README: init 'asks for the board, the servers ..., their service life and a root
+    preset'; the prompts ask in that order (tester's report, item 7)."""
+    code, _, err = run(runner, "init", "--at", AT, input="none\n\n5\ndefault\n")
+    assert code == 0, err
+    asked = sorted(QUESTIONS, key=err.index)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    sentence = readme[readme.index("`init` asks for") :].split("\n\n")[0]
+    said = sorted(QUESTIONS, key=lambda q: sentence.index(QUESTIONS[q]))
+    assert asked == said == list(QUESTIONS)
 
 
 def test_flags_skip_their_questions(runner: CliRunner, in_tmp: Path) -> None:
@@ -232,7 +249,7 @@ def test_refuses_to_overwrite_without_force(runner: CliRunner, in_tmp: Path) -> 
         (["--board", "mdash-arduinoo"], "unknown board 'mdash-arduinoo'"),
         (["--target", "mdash.net:99999"], "bad port '99999'"),
         (["--target", "no such host"], "bad target 'no such host'"),
-        (["--target", "exa_mple..com"], "is not a host name"),
+        (["--target", "exa_mple..com"], "not a valid host name"),
         (["--target", "a.example", "--target", "a.example:443"], "given twice"),
         (["--service-until", "2031-02-30"], "bad service end date '2031-02-30'"),
         (["--service-until", "2025-01-01"], "service end 2025-01-01 is not after today"),

@@ -94,6 +94,19 @@ def test_roots_command(runner: CliRunner) -> None:
     assert "letsencrypt:" in r.stdout and "isrg-root-ye" in r.stdout
 
 
+def test_a_search_that_finds_no_root_exits_1(runner: CliRunner) -> None:
+    """As grep does (tester's report, item 10), and --help says so."""
+    r = runner.invoke(cli, ["roots", "zzzz"])
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr.startswith("Error: no root matches 'zzzz'\n  hint: ")
+    r = runner.invoke(cli, ["roots", "zzzz", "--json"])
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1 and doc["ok"] is False and doc["exit_code"] == 1
+    assert runner.invoke(cli, ["roots", "isrg-root-x1"]).exit_code == 0
+    help_text = " ".join(runner.invoke(cli, ["roots", "--help"]).stdout.split())
+    assert "matches no root exits 1" in help_text
+
+
 def test_a_root_mbedtls_cannot_parse_is_not_ok_and_can_fail_the_gate(tmp_path: Path) -> None:
     from cryptography import x509 as cx509
 
@@ -108,7 +121,7 @@ def test_a_root_mbedtls_cannot_parse_is_not_ok_and_can_fail_the_gate(tmp_path: P
     runner = CliRunner()
     r = runner.invoke(cli, ["inspect", str(path), "--json"])
     assert r.exit_code == 0, r.stderr
-    statuses = [c["status"] for c in json.loads(r.stdout)[0]["certificates"]]
+    statuses = [c["status"] for c in json.loads(r.stdout)["reports"][0]["certificates"]]
     assert statuses == ["ok", "unparseable by mbedTLS 2.28 and 3.6"]
     r = runner.invoke(cli, ["inspect", str(path), "--fail-on", "unparseable"])
     assert r.exit_code == 1 and "#2" in r.stderr and "cannot parse it" in r.stderr, r.stderr
@@ -130,4 +143,22 @@ def test_json_of_a_failed_gate_says_not_ok_with_its_violations(tmp_path: Path) -
     assert len(doc["violations"]) == 1 and "within 99999 days" in doc["violations"][0]
     assert doc["reports"][0]["certificates"][0]["label"] == "Soon Root"
     r = CliRunner().invoke(cli, ["inspect", str(path), "--json", "--fail-within", "1"])
-    assert r.exit_code == 0 and isinstance(json.loads(r.stdout), list)
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and doc["ok"] is True and isinstance(doc["reports"], list)
+
+
+def test_the_gate_counts_what_failed_and_what_cannot_be_judged(runner: CliRunner) -> None:
+    """An ESP-IDF bundle's undated roots are one violation, said as N roots that cannot
+    be judged, not '1 certificate failed' (tester's report, item 5); expired
+    certificates beside it are counted as certificates."""
+    bundle = str(Path(__file__).parent / "data" / "idf-bundle" / "small.v1.bin")
+    r = runner.invoke(cli, ["inspect", bundle, "--fail-within", "365"])
+    assert r.exit_code == 1
+    first = r.stderr.splitlines()[0]
+    assert first == "Error: 5 roots with no dates: expiry cannot be judged", r.stderr
+    args = ["inspect", str(LE / "dst-root-ca-x3.pem"), bundle, "--fail-on", "expired"]
+    r = runner.invoke(cli, [*args, "--at", "2026-01-01"])
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[0] == (
+        "Error: 1 certificate failed the gate; 5 roots with no dates: expiry cannot be judged"
+    )

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import OutputError
@@ -83,7 +83,7 @@ def test_build_to_dev_null_and_stdout(in_tmp: Path, runner: CliRunner) -> None:
     r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", "-"])
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("# ISRG Root X1") and "Wrote" not in r.stdout
-    assert "Wrote - (" in r.stderr  # the report moves to stderr
+    assert "Wrote standard output (" in r.stderr  # the report moves to stderr
     assert sorted(p.name for p in in_tmp.iterdir()) == []
 
 
@@ -239,3 +239,55 @@ def test_staged_files_are_new_private_and_named_as_temporary(tmp_path: Path) -> 
         assert Path(path).name.startswith(".ca.pem.")
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert len({p for _, p in made}) == 3
+
+
+def _fresh(folder: Path) -> None:
+    """No outputs yet: a build writes them (the same bytes again are left unchanged)."""
+    for name in ("ca.pem", "cabundle.lock"):
+        (folder / name).unlink(missing_ok=True)
+
+
+def _wrote(r: Result) -> str:
+    (line,) = [x for x in r.output.splitlines() if x.startswith("Wrote")]
+    return str(line)
+
+
+def test_written_paths_are_shown_as_typed_relative_to_the_working_directory(
+    in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tester's report, item 6: a config found in the working directory (or named by an
+    absolute path) gives the same line as -c cabundle.yaml; one below is shown from here;
+    one elsewhere whole; -o - is standard output, not '-'."""
+    fleet = in_tmp / "fleet"
+    fleet.mkdir()
+    (fleet / "cabundle.yaml").write_text("preset: letsencrypt\noutputs: [pem]\n")
+    monkeypatch.chdir(fleet)
+    for args in ([], ["-c", "cabundle.yaml"], ["-c", str(fleet / "cabundle.yaml")]):
+        _fresh(fleet)
+        r = runner.invoke(cli, ["build", *args])
+        assert r.exit_code == 0, r.output
+        assert _wrote(r).startswith("Wrote ca.pem (") and _wrote(r).endswith("), cabundle.lock")
+    r = runner.invoke(cli, ["build"])  # the same bytes again: named as typed, not rewritten
+    (kept,) = [x for x in r.output.splitlines() if x.startswith("unchanged: ")]
+    assert kept.startswith("unchanged: ca.pem (") and ", cabundle.lock (already" in kept, kept
+    r = runner.invoke(cli, ["build", "-o", "-"])
+    assert any(x.startswith("Wrote standard output (") for x in r.stderr.splitlines()), r.stderr
+    r = runner.invoke(cli, ["init", "--yes", "-o", str(fleet / "new.yaml")])
+    assert _wrote(r) == "Wrote new.yaml"
+    monkeypatch.chdir(in_tmp)
+    for config in ("fleet/cabundle.yaml", str(fleet / "cabundle.yaml")):
+        _fresh(fleet)
+        r = runner.invoke(cli, ["build", "-c", config])
+        assert _wrote(r).startswith("Wrote fleet/ca.pem (")
+        assert _wrote(r).endswith("), fleet/cabundle.lock")
+    # elsewhere: not below the working directory, shown whole
+    other = in_tmp.parent / f"{in_tmp.name}-elsewhere.pem"
+    try:
+        r = runner.invoke(cli, ["build", "--no-lock", "-o", str(other), "--preset", "mdash"])
+        assert _wrote(r).startswith(f"Wrote {other} (")
+    finally:
+        other.unlink(missing_ok=True)
+    r = runner.invoke(cli, ["pack", "--board", "mdash-arduino", "--preset", "letsencrypt",
+                            "-o", str(in_tmp / "fs.bin")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert _wrote(r).startswith("Wrote fs.bin (")

@@ -407,6 +407,32 @@ def test_status_counts_and_units_not_reached(mdash: Any, in_tmp: Path) -> None:
     assert code == 2 and "no campaign ledger" in out and not (in_tmp / "missing.db").exists()
 
 
+def test_status_names_the_units_of_each_state_bounded(tmp_path: Path) -> None:
+    """README's rehearsal says "dev-1 and dev-2 verified": status names each state's
+    units, the first ten by id and how many more (tester's report, item 8)."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp_path / "c.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+        ledger.enroll((f"dev-{i:02}", "mqtt", None) for i in range(25))
+        for i in range(2, 14):
+            assert ledger.claim(f"dev-{i:02}", ["pending"]) is not None
+            ledger.record(f"dev-{i:02}", state="verified")
+            ledger.release(f"dev-{i:02}")
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(path)])
+    assert r.exit_code == 0, r.output
+    ten = ", ".join(f"dev-{i:02}" for i in range(2, 12))
+    lines = r.output.splitlines()
+    assert f"verified     12     {ten} and 2 more" in lines
+    pending = [x for x in lines if x.startswith("pending ")]
+    assert pending == [
+        "pending      13     dev-00, dev-01, dev-14, dev-15, dev-16, dev-17, dev-18, dev-19, "
+        "dev-20, dev-21 and 3 more"
+    ]
+    assert "failed       0" in r.output
+
+
 def test_answers_are_bounded_and_checked() -> None:
     with pytest.raises(UnitRpcError, match="over the"):
         parse_answer(b" " * (MAX_ANSWER_BYTES + 1), unit="u", method="FS.Get")

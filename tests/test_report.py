@@ -335,3 +335,36 @@ def test_labels_near_the_edges_turn_inward() -> None:
             assert x >= 0 and x + n * 6.6 <= width, t.text
         elif anchor == "end":
             assert x - n * 6.6 >= 0 and x <= width, t.text
+
+
+# C0 and C1 controls but the newline between the page's own lines, and DEL.
+_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def test_control_characters_in_names_never_reach_the_page(runner: CliRunner, in_tmp: Path) -> None:
+    """A root, intermediate and target named with ESC (a terminal colour sequence), a
+    C1 control, BEL and a newline: the page shows them escaped, as the terminal does,
+    and holds no raw control character anywhere (tester's report: 0x1b in the page)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from support.pki import issue
+
+    def cn(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    root = issue(cn("Evil\x1b[31mRoot\x85C1\x07"))
+    inter = issue(cn("Evil\nInter\x9b2J"), issuer=root)
+    leaf = issue(cn("evil.example"), issuer=inter, ca=False, san="evil.example")
+    (in_tmp / "evilb.pem").write_bytes(root.pem)
+    (in_tmp / "a\x1b[2Jchain.pem").write_bytes(leaf.pem + inter.pem)
+    r = runner.invoke(
+        cli,
+        ["check", "--bundle", "evilb.pem", "--chain", "a\x1b[2Jchain.pem",
+         "--device", "mbedtls-clock", "--until", "2040-01-01", "--report", "evil.html"],
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output  # the root expires before 2040
+    page = (in_tmp / "evil.html").read_text(encoding="utf-8")
+    assert not _CONTROLS.findall(page)
+    assert "Evil\\x1b[31mRoot\\x85C1\\x07" in page  # shown, escaped
+    assert "Evil\\nInter\\x9b2J" in page and "a\\x1b[2Jchain.pem" in page
+    parse(page)  # still well-formed for a parser

@@ -28,7 +28,7 @@ def as_source(doc: Any, source: str) -> Any:
 def inspect_json(runner: CliRunner, *args: str) -> dict[str, Any]:
     r = runner.invoke(cli, ["inspect", *args, "--json", "--at", AT])
     assert r.exit_code == 0, r.output
-    docs = json.loads(r.stdout)
+    docs = json.loads(r.stdout)["reports"]
     assert len(docs) == 1
     doc: dict[str, Any] = docs[0]
     return doc

@@ -165,11 +165,13 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
     from ..push.survey import WOULD_FINISH  # deferred: with the survey
 
     if opts["as_json"]:
+        would_finish = all(r.state in WOULD_FINISH for r in rows)
         emit_json(
             {
+                "ok": would_finish,  # exit 3 when a real run would not finish
                 "dry_run": True,
                 "ca_sha256": push_file.sha256,
-                "would_finish": all(r.state in WOULD_FINISH for r in rows),
+                "would_finish": would_finish,
                 "units": [r.to_dict() for r in rows],
             }
         )
@@ -194,6 +196,18 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
     echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet)
     for line in _never_answered(rows, "did not answer"):
         echo(line, quiet=quiet)
+
+
+# Unit ids named per state in ``push status``: a fleet's thousands stay one line each.
+_IDS_PER_STATE = 10
+
+
+def _per_state(counts: dict[str, int], rows: list[UnitRow]) -> list[tuple[str, int, str]]:
+    """Each state, its count, and its first units by id ("and N more")."""
+    ids: dict[str, list[str]] = {}
+    for r in rows:
+        ids.setdefault(r.state, []).append(r.id)
+    return [(s, counts.get(s, 0), some(ids.get(s, []), _IDS_PER_STATE)) for s in STATES]
 
 
 def render_status(
@@ -226,7 +240,7 @@ def render_status(
     )
     for line in _dates(meta.get("deadline"), meta.get("failing_since")):
         echo(line)
-    echo(format_table(("state", "units"), [(s, counts.get(s, 0)) for s in STATES]))
+    echo(format_table(("state", "units", "which"), _per_state(counts, rows)))
     left = [r for r in rows if r.state in _NOT_DONE]
     if left:
         echo(f"\nNot yet updated ({len(left)}):")

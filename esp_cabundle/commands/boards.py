@@ -48,7 +48,7 @@ def boards(args: tuple[str, ...], as_json: bool) -> None:
     if name is None:
         all_boards = list_boards()
         if as_json:
-            emit_json([b.to_dict() for b in all_boards])
+            emit_json({"boards": [b.to_dict() for b in all_boards]})
             return
         rows = [
             (

@@ -15,7 +15,15 @@ from ..errors import InputError
 from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
-from ..ui import echo, emit_json, format_table, note, stdout_carries_output, warn
+from ..ui import (
+    echo,
+    emit_json,
+    format_table,
+    note,
+    shown_path,
+    stdout_carries_output,
+    warn,
+)
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
@@ -224,18 +232,18 @@ def build(
         for e in result.bundle.entries
     ]
     say(format_table(("root", "key", "not after", "sha256", "source"), rows, indent=2), quiet=quiet)
-    sizes = {o.path: f"{o.path} ({len(d):,} bytes)" for o, d in result.outputs}
+    sizes = {o.path: f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs}
     if result.lock_path is not None:
-        sizes[result.lock_path] = str(result.lock_path)
+        sizes[result.lock_path] = shown_path(result.lock_path)
     if dry_run:
-        say(f"Would write {printable(', '.join(sizes.values()))}", quiet=quiet)
+        say(f"Would write {', '.join(sizes.values())}", quiet=quiet)
         return
     if done.written:
-        say(f"Wrote {printable(', '.join(sizes[p] for p in done.written))}", quiet=quiet)
+        say(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet)
     if done.unchanged:
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
         kept = ", ".join(sizes[p] for p in done.unchanged)
-        say(f"unchanged: {printable(kept)} (already these bytes; not rewritten)", quiet=quiet)
+        say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet)
 
 
 def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path | None) -> None:

@@ -12,7 +12,7 @@ from ..config import CONFIG_NAME, find_config, load_config
 from ..errors import InputError
 from ..fileio import refuse_clobbering, write_atomic
 from ..text import printable
-from ..ui import echo, emit_json, format_table, note
+from ..ui import echo, emit_json, format_table, note, shown_path
 from ..verify.parse import parse_notes
 from .options import (
     FILE_PATH,
@@ -83,20 +83,23 @@ def pull(
     saved = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
     if as_json:
         emit_json(
-            [
-                {
-                    "target": t.name,
-                    "path": str(p),
-                    "captured_at": c.captured_at.isoformat() if c.captured_at else None,
-                    "chain": [x.label for x in c.certificates],
-                }
-                for t, p, c in saved
-            ]
+            {
+                "chains": [
+                    {
+                        "target": t.name,
+                        "path": str(p),
+                        "captured_at": c.captured_at.isoformat() if c.captured_at else None,
+                        "chain": [x.label for x in c.certificates],
+                    }
+                    for t, p, c in saved
+                ]
+            }
         )
         return
     for t, p, c in saved:
         echo(
-            printable(f"{t.name}: {' <- '.join(x.label for x in c.certificates)} -> {p}"),
+            printable(f"{t.name}: {' <- '.join(x.label for x in c.certificates)} -> ")
+            + shown_path(p),
             quiet=quiet,
         )
 
@@ -188,4 +191,4 @@ def show(
     ]
     echo(format_table(("#", "subject", "issuer", "not after", "key", "sha256"), rows), quiet=quiet)
     if output is not None:
-        echo(f"Saved {printable(str(output))}", quiet=quiet)
+        echo(f"Saved {shown_path(output)}", quiet=quiet)

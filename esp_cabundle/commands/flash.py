@@ -167,6 +167,7 @@ def flash(
     if as_json:
         emit_json(
             {
+                "ok": code == 0,
                 "board": profile.name,
                 "dry_run": dry_run,
                 "exit_code": code,

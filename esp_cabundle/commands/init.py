@@ -26,7 +26,7 @@ from ..init_config import (
     write_config,
 )
 from ..text import printable
-from ..ui import echo, emit_json, note, warn
+from ..ui import echo, emit_json, note, shown_path, warn
 from .options import (
     Name,
     Whole,
@@ -128,10 +128,8 @@ def init(
     if board is None and ask:
         chosen_board = _prompt_board()
 
-    if not presets:
-        presets = (_prompt_preset(DEFAULT_PRESET),) if ask else (DEFAULT_PRESET,)
-    else:
-        _check_presets(presets)
+    if presets:
+        _check_presets(presets)  # before asking anything
 
     parsed_targets = tuple(parse_target(t) for t in targets)
     if not targets and ask:
@@ -154,6 +152,10 @@ def init(
     else:
         end = parse_service_life(str(DEFAULT_SERVICE_YEARS), today=today)
 
+    # The preset last, as README says: chosen knowing the servers and the service life.
+    if not presets:
+        presets = (_prompt_preset(DEFAULT_PRESET),) if ask else (DEFAULT_PRESET,)
+
     choices = InitChoices(chosen_board, tuple(presets), parsed_targets, end)
     result = write_config(choices, path=output, today=today, force=force)
     if as_json:
@@ -163,7 +165,7 @@ def init(
         warn(f"{w} (build will refuse it: see the comment above service_until)")
     for w in result.allowed:
         note(f"note: {w}; allowed in the file, as these devices never check dates", quiet=quiet)
-    echo(f"Wrote {printable(str(result.path))}", quiet=quiet)
+    echo(f"Wrote {shown_path(result.path)}", quiet=quiet)
     # Commands that run as printed from here: the file by -c unless it is the default
     # ./cabundle.yaml (outputs and chains are relative to the file, wherever run from).
     conf = "" if output == Path(CONFIG_NAME) else f" -c {shlex.quote(str(output))}"

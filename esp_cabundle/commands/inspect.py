@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from ..findings import Finding
     from ..flash.serial import Link
     from ..inspect import Report
 
@@ -83,8 +85,8 @@ def inspect(
       esp-cabundle inspect ca.pem --fail-on expired --fail-on unparseable
       esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32     # a unit
 
-    With --json, a failed gate prints {"ok": false, "error": ..., "violations": [...],
-    "reports": [...]}; otherwise the list of reports.
+    With --json: {"ok": true, "reports": [...]}, one report per input; a failed gate
+    prints {"ok": false, "error": ..., "violations": [...], "reports": [...]}.
 
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
     board and its partition table offset is used.
@@ -102,20 +104,14 @@ def inspect(
         port, board=board, no_apps=no_apps, link=link, quiet=quiet or as_json
     )
     reports += [unit] if unit is not None else []
-    problems = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
-    failed = (
-        VerdictError(
-            f"{plural(len(problems), 'certificate')} failed the gate", violations=tuple(problems)
-        )
-        if problems
-        else None
-    )
+    gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
+    failed = VerdictError(gate.headline, violations=gate.problems) if gate.problems else None
     docs = [report_to_dict(r, when, fail_within) for r in reports] if as_json else []
     if failed is not None and as_json:
         # The failure document every --json command prints, with the reports it judged.
         emit_json({**error_document(failed, failed.exit_code), "reports": docs})
     elif as_json:
-        emit_json(docs)
+        emit_json({"reports": docs})
     elif not quiet:
         for r in reports:
             echo(render_report(r, when, fail_within))
@@ -123,38 +119,64 @@ def inspect(
         raise failed
 
 
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """What ``--fail-on``/``--fail-within`` found: a line per problem, and what they
+    count: certificates that failed, and roots whose expiry cannot be judged (one line
+    says how many an ESP-IDF bundle has)."""
+
+    problems: tuple[str, ...] = ()
+    failed: int = 0
+    undated: int = 0
+
+    @property
+    def headline(self) -> str:
+        parts = []
+        if self.failed:
+            parts.append(f"{plural(self.failed, 'certificate')} failed the gate")
+        if self.undated:
+            parts.append(f"{plural(self.undated, 'root')} with no dates: expiry cannot be judged")
+        return "; ".join(parts)
+
+
 def gate_problems(
     reports: list[Report], at: datetime, *, fail_on: tuple[str, ...], fail_within: int | None
-) -> list[str]:
+) -> GateResult:
     out = []
+    failed = undated_total = 0
     by_date = "expired" in fail_on or fail_within is not None
     for r in reports:
         undated = [f for f in r.all_findings() if f.not_after is None]
         if by_date and undated:
             # A gate that cannot judge does not pass: an ESP-IDF bundle keeps no dates.
+            undated_total += len(undated)
             out.append(
                 f"{r.source}: {plural(len(undated), 'root')} with no dates (an ESP-IDF bundle "
                 "keeps names and keys only): expiry cannot be judged; gate the ca.pem it "
                 "was built from"
             )
         for f in r.all_findings():
-            where = f"{r.source} {f.location} {f.label}"
-            if f.not_after is not None:
-                if "expired" in fail_on and at > f.not_after:
-                    out.append(f"{where}: expired {f.not_after.date().isoformat()}")
-                    continue
-                if fail_within is not None and (f.not_after - at).days <= fail_within:
-                    out.append(
-                        f"{where}: expires {f.not_after.date().isoformat()} "
-                        f"(within {plural(fail_within, 'day')})"
-                    )
-                    continue
-            if "not-ca" in fail_on and f.is_ca is False:
-                out.append(f"{where}: not a CA certificate")
-                continue
-            if "unparseable" in fail_on and f.refusal:
-                out.append(f"{where}: {f.refusal} (see the note)")
-    return out
+            problem = _problem(f, at, fail_on=fail_on, fail_within=fail_within)
+            if problem is not None:
+                failed += 1
+                out.append(f"{r.source} {f.location} {f.label}: {problem}")
+    return GateResult(tuple(out), failed, undated_total)
+
+
+def _problem(
+    f: Finding, at: datetime, *, fail_on: tuple[str, ...], fail_within: int | None
+) -> str | None:
+    """Why one certificate fails the gate (the first reason), or None."""
+    if f.not_after is not None:
+        if "expired" in fail_on and at > f.not_after:
+            return f"expired {f.not_after.date().isoformat()}"
+        if fail_within is not None and (f.not_after - at).days <= fail_within:
+            return f"expires {f.not_after.date().isoformat()} (within {plural(fail_within, 'day')})"
+    if "not-ca" in fail_on and f.is_ca is False:
+        return "not a CA certificate"
+    if "unparseable" in fail_on and f.refusal:
+        return f"{f.refusal} (see the note)"
+    return None
 
 
 def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 0) -> str:

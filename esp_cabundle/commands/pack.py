@@ -14,7 +14,7 @@ from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..fs.edit import pack_ca_image
 from ..images import image_spec
 from ..text import printable
-from ..ui import echo, emit_json, format_table, note, warn
+from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
@@ -203,7 +203,7 @@ def pack(
     extra = f", disk {facts['disk version']}" if "disk version" in facts else ""
     verb = "unchanged: " if unchanged else "Wrote "
     echo(
-        f"{verb}{printable(str(output))} ({len(packed.data):,} bytes"
+        f"{verb}{shown_path(output)} ({len(packed.data):,} bytes"
         + (", already these bytes; not rewritten" if unchanged else "")
         + f"): {spec.fs_type}, profile "
         f"{prof.name}{extra}" + (f"; board {spec.board}'s {spec.where}" if spec.where else ""),

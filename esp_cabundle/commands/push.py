@@ -432,7 +432,8 @@ def _dry_run(
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Every unit as CSV on stdout.")
 def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
-    """Show a campaign's ledger: units per state, and the units not reached yet.
+    """Show a campaign's ledger: units per state (the first ten of each by id, and how
+    many more), and the units not reached yet.
 
     \b
     Examples:

@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..fileio import PRIVATE, write_atomic
 from ..flash.reading import read_port
 from ..text import printable
-from ..ui import echo, emit_json
+from ..ui import echo, emit_json, shown_path
 from ._unit import unit_progress
 from .options import (
     Name,
@@ -111,7 +111,8 @@ def read(
         )
     else:
         echo(
-            printable(f"Read {what} from {unit.description}, MAC {unit.mac} into {output}"),
+            printable(f"Read {what} from {unit.description}, MAC {unit.mac} into ")
+            + shown_path(output),
             quiet=quiet,
         )
         echo(f"MD5 {result.md5}", quiet=quiet)

@@ -7,7 +7,8 @@ from datetime import datetime
 import click
 
 from ..catalog import PRESETS, Catalog, entry_certificate, entry_status
-from ..text import plural, printable
+from ..errors import VerdictError
+from ..text import plural
 from ..ui import echo, emit_json, format_table
 from .options import at_option, json_option, parse_at
 
@@ -26,7 +27,8 @@ def roots(
     """List or search the root catalog: alias, subject, expiry, key, source, status.
 
     Without QUERY, lists the roots that have an alias (use --all for the whole Mozilla
-    store). QUERY matches aliases, names, subjects and fingerprints.
+    store). QUERY matches aliases, names, subjects and fingerprints; a QUERY that
+    matches no root exits 1, as grep does (with --json: {"ok": false, ...}).
 
     \b
     Examples:
@@ -40,9 +42,10 @@ def roots(
     catalog = Catalog.load()
     if show_presets:
         if as_json:
-            emit_json(
-                {p.name: {"reason": p.reason, "roots": list(p.aliases)} for p in PRESETS.values()}
-            )
+            presets = {
+                p.name: {"reason": p.reason, "roots": list(p.aliases)} for p in PRESETS.values()
+            }
+            emit_json({"presets": presets})
             return
         for p in PRESETS.values():
             echo(f"{p.name}: {p.reason}")
@@ -52,6 +55,12 @@ def roots(
     if not query and not show_all:
         entries = [e for e in entries if e.aliases]
     entries.sort(key=lambda e: (e.alias is None, e.alias or "", e.label))
+    if query and not entries:  # a search that finds nothing says so in its exit code
+        raise VerdictError(
+            f"no root matches '{query}'",
+            hint="QUERY matches aliases, names, subjects and fingerprints; "
+            "'esp-cabundle roots --all' lists every root",
+        )
     if as_json:
         out = []
         for e in entries:
@@ -71,9 +80,6 @@ def roots(
                 }
             )
         emit_json({"certifi": catalog.mozilla_version, "roots": out})
-        return
-    if not entries:
-        echo(f"no root matches '{printable(query or '')}'")
         return
     rows = []
     for e in entries:

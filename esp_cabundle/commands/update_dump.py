@@ -13,7 +13,7 @@ from ..fileio import PRIVATE, read_input, refuse_clobbering, write_atomic
 from ..flash.offline import WholeDump
 from ..flash.offline import update_dump as run_update
 from ..text import plural
-from ..ui import echo, emit_json, note
+from ..ui import echo, emit_json, note, shown_path
 from ._fsopts import with_platform
 from ._plan_view import already_holds, change_dict, change_lines
 from .ca_source import CaOptions, announce, ca_options
@@ -126,12 +126,12 @@ def _render(result: DumpUpdate, dump: Path, output: Path, *, kept: bool) -> list
     lines = [line for c in plan.changes for line in change_lines(c)]
     if plan.up_to_date:
         lines.append(
-            f"Up to date: {dump} {already_holds(len(plan.ca))}; nothing written ({output} "
-            "neither created nor changed)"
+            f"Up to date: {dump} {already_holds(len(plan.ca))}; nothing written "
+            f"({shown_path(output)} neither created nor changed)"
         )
     else:
         verb = "unchanged: " if kept else "Wrote "
         already = "already the updated dump; " if kept else ""
         changed = plural(len(plan.sectors), "sector")
-        lines.append(f"{verb}{output} ({already}changed: {changed} of 4 KiB)")
+        lines.append(f"{verb}{shown_path(output)} ({already}changed: {changed} of 4 KiB)")
     return lines

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..bundle import Bundle
 from ..errors import InputError
-from .c_source import render_c_source
+from .c_source import check_c_option, render_c_source
 from .der import render_der
 from .manifest import render_manifest
 from .pem import render_pem
@@ -29,6 +29,9 @@ class OutputFormat:
     description: str
     renderer: Callable[..., bytes]
     options: tuple[str, ...] = field(default=())
+    # Judges one option's value (given the output's other options) when the config is
+    # read, so a bad one is an error at its line rather than when rendering.
+    check: Callable[[str, Any, Mapping[str, Any]], None] | None = None
 
 
 def _pem(bundle: Bundle, **_: Any) -> bytes:
@@ -41,6 +44,16 @@ def _der(bundle: Bundle, **_: Any) -> bytes:
 
 def _c(bundle: Bundle, *, name: str = "s_pem", style: str = "s_pem", **_: Any) -> bytes:
     return render_c_source(bundle, name=name, style=style)
+
+
+def _check_c(key: str, value: Any, _options: Mapping[str, Any]) -> None:
+    check_c_option(key, value)
+
+
+def _check_idf_bundle(key: str, value: Any, options: Mapping[str, Any]) -> None:
+    from .idf_bundle import check_bundle_option  # deferred: as for rendering
+
+    check_bundle_option(key, value, options)
 
 
 def _json(bundle: Bundle, **_: Any) -> bytes:
@@ -83,6 +96,7 @@ FORMATS: dict[str, OutputFormat] = {
             "C source: mDash-style s_pem string, or const char array",
             _c,
             ("name", "style"),
+            _check_c,
         ),
         OutputFormat("json", "cabundle.json", "JSON manifest of the roots", _json),
         OutputFormat(
@@ -91,6 +105,7 @@ FORMATS: dict[str, OutputFormat] = {
             "ESP-IDF certificate bundle (v1: IDF 4.x-5.3, v2: IDF 5.4+)",
             _idf_bundle,
             ("idf_version", "bundle_format", "max_certs"),
+            _check_idf_bundle,
         ),
         # Parameters from a board (board: NAME) or given (profile, size, ...); see
         # esp_cabundle.images.IMAGE_OPTIONS, which must match.

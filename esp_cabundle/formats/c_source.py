@@ -14,7 +14,7 @@ from ..bundle import Bundle
 from ..errors import InputError
 from ..text import comment_text, plural
 
-__all__ = ["C_KEYWORDS", "C_STYLES", "render_c_source"]
+__all__ = ["C_KEYWORDS", "C_STYLES", "check_c_option", "render_c_source"]
 
 C_STYLES = ("s_pem", "array")
 # C23's keywords (and C11's spellings of them), which no variable may be named.
@@ -92,15 +92,23 @@ def _literal_lines(bundle: Bundle) -> list[str]:
     return lines
 
 
+def check_c_option(key: str, value: object) -> None:
+    """The C output's ``name`` (a C identifier) and ``style`` (``s_pem``, ``array``),
+    as a config or a flag gives them; InputError otherwise."""
+    if key == "name":
+        if not isinstance(value, str) or not _IDENT.match(value) or value in C_KEYWORDS:
+            what = "a C keyword" if value in C_KEYWORDS else "not a valid C identifier"
+            raise InputError(
+                f"'{value}' is {what}; it cannot name the CA variable",
+                hint="e.g. --c-name s_pem or ca_pem",
+            )
+    elif key == "style" and value not in C_STYLES:
+        raise InputError(f"unknown C style '{value}'", hint=f"styles: {', '.join(C_STYLES)}")
+
+
 def render_c_source(bundle: Bundle, *, name: str = "s_pem", style: str = "s_pem") -> bytes:
-    if not _IDENT.match(name) or name in C_KEYWORDS:
-        what = "a C keyword" if name in C_KEYWORDS else "not a valid C identifier"
-        raise InputError(
-            f"'{name}' is {what}; it cannot name the CA variable",
-            hint="e.g. --c-name s_pem or ca_pem",
-        )
-    if style not in C_STYLES:
-        raise InputError(f"unknown C style '{style}'", hint=f"styles: {', '.join(C_STYLES)}")
+    check_c_option("name", name)
+    check_c_option("style", style)
     lines = _literal_lines(bundle)
     if style == "s_pem":
         body = "\n".join(lines)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -40,6 +40,7 @@ __all__ = [
     "BundleRoot",
     "IdfBundle",
     "bundle_format_for",
+    "check_bundle_option",
     "choose_bundle_format",
     "detect_bundle_format",
     "diagnose_bundle",
@@ -416,6 +417,31 @@ def choose_bundle_format(
     return by_version or DEFAULT_BUNDLE_FORMAT
 
 
+def check_bundle_option(key: str, value: object, options: Mapping[str, object]) -> None:
+    """One option of the ``idf-bundle`` output as a config gives it (``bundle_format``
+    judged with its ``idf_version``); InputError otherwise."""
+    if key == "idf_version":
+        if isinstance(value, float):  # YAML reads 5.4 as a number, and 5.10 as 5.1
+            raise InputError(
+                f"write the version as text: '{value}' (quoted), not the number {value}",
+                hint=f"idf_version: '{value}'",
+            )
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise InputError(f"expected a version such as '5.4', got {value!r}")
+        bundle_format_for(str(value))
+    elif key == "bundle_format":
+        version = options.get("idf_version")
+        valid = isinstance(version, str | int) and not isinstance(version, bool)
+        choose_bundle_format(
+            idf_version=str(version) if valid else None,
+            bundle_format=value if isinstance(value, str) else repr(value),
+        )
+    elif key == "max_certs" and (
+        isinstance(value, bool) or not isinstance(value, int) or value < 1
+    ):
+        raise InputError(f"max_certs must be a positive number, got {value!r}")
+
+
 def render_bundle_output(
     certs: Iterable[Certificate],
     *,
@@ -424,7 +450,7 @@ def render_bundle_output(
     max_certs: int | None = DEFAULT_MAX_CERTS,
 ) -> bytes:
     """The ``idf-bundle`` output format: layout chosen by :func:`choose_bundle_format`."""
-    if max_certs is not None and (isinstance(max_certs, bool) or int(max_certs) < 1):
-        raise InputError(f"max_certs must be a positive number, got {max_certs!r}")
+    if max_certs is not None:
+        check_bundle_option("max_certs", max_certs, {})
     fmt = choose_bundle_format(idf_version=idf_version, bundle_format=bundle_format)
     return render_idf_bundle(certs, bundle_format=fmt, max_certs=max_certs)
