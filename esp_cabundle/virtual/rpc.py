@@ -287,8 +287,13 @@ class SimUnit:
         return "/" + name.lstrip("/")
 
     def _read(self, name: str) -> bytes | None:
+        """The file's bytes, None when there is none; a name no file can have (``/``, a
+        ``//`` or ``..`` part) is no file, as the firmware's ``fopen`` fails on it."""
         p = self._path(name)
-        return self.image.read(p) if self.image.exists(p) else None
+        try:
+            return self.image.read(p) if self.image.exists(p) else None
+        except ImageError:
+            return None
 
     def _write(self, name: str, data: bytes, *, append: bool) -> bool:
         """fopen "wb"/"ab" then fwrite: the truncation happens even when the write fails."""
@@ -310,9 +315,9 @@ class SimUnit:
         data = self._read(src)
         if data is None:
             return False
-        if self.image.exists(self._path(dst)):
-            self.image.remove(self._path(dst))  # SPIFFS: remove first; LittleFS: replace
         try:
+            if self.image.exists(self._path(dst)):
+                self.image.remove(self._path(dst))  # SPIFFS: remove first; LittleFS: replace
             self.image.write(self._path(dst), data)
         except ImageError:
             return False
