@@ -170,23 +170,40 @@ class LazyGroup(click.Group):
             ctx.exit(1)
 
 
+def _report_interrupt_json(code: int, *, err: bool) -> None:
+    """The ``--json`` document of an interrupt. An interrupt that cut an import short can
+    leave a module half made for the rest of the process (CPython 3.13's ``pathlib``
+    package: re-importing it then raises NameError), so when importing the reporter
+    fails, the same document is written from a fixed text instead of a traceback."""
+    try:
+        from .ui import emit_json, error_document  # deferred: the error path only
+    except Exception:
+        stream = sys.stderr if err else sys.stdout
+        stream.write(
+            '{\n  "ok": false,\n  "error": "interrupted",\n  "kind": "KeyboardInterrupt",\n'
+            f'  "exit_code": {int(code)},\n  "violations": [],\n  "hint": null\n}}\n'
+        )
+        return
+    emit_json({**error_document(KeyboardInterrupt(), code), "error": "interrupted"}, err=err)
+
+
 def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
     """``Error: ...`` on stderr, every line of it :func:`~esp_cabundle.text.printable`
     (file names, subjects and device fields are escaped, whichever message carries
     them), and under ``--json`` one JSON document saying the same, unless the command
     already printed its report."""
-    from .text import printable  # deferred: the error path only
-    from .ui import emit_json, error_document  # deferred: as above
-
     obj = ctx.obj or {}
     if isinstance(e, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
-        if obj.get("json") and not obj.get("json_printed"):
-            emit_json(
-                {**error_document(e, code), "error": "interrupted"},
-                err=bool(obj.get("stdout_taken")),
-            )
+        # Cut before the command parsed its options (while it was being imported), the
+        # command line says whether a script waits for a document, as for usage errors.
+        wants = obj.get("json") or "--json" in obj.get("argv", ())
+        if wants and not obj.get("json_printed"):
+            _report_interrupt_json(code, err=bool(obj.get("stdout_taken")))
         return
+    from .text import printable  # deferred: the error path only
+    from .ui import emit_json, error_document  # deferred: as above
+
     assert isinstance(e, EspCabundleError)
     # Every line masked: a secret (push's API key) never reaches the terminal or a log.
     click.echo(redact(f"Error: {printable(e.message)}"), err=True)
@@ -262,7 +279,8 @@ def run(argv: list[str] | None = None) -> int:
     """Run the CLI; return its exit code. Click's usage errors are shown as click shows
     them (exit 2); Ctrl-C anywhere, parsing the arguments included, is "Interrupted."
     and 130, whichever click version converts it to ``Abort``."""
-    state: dict[str, Any] = {}
+    args = sys.argv[1:] if argv is None else argv
+    state: dict[str, Any] = {"argv": tuple(args)}
     try:
         rv = cli.main(args=argv, prog_name="esp-cabundle", standalone_mode=False, obj=state)
     except click.exceptions.Abort as e:
@@ -272,7 +290,6 @@ def run(argv: list[str] | None = None) -> int:
         return 1
     except click.ClickException as e:
         e.show()
-        args = sys.argv[1:] if argv is None else argv
         if "--json" in args and not state.get("json_printed"):  # usage errors too
             from .ui import emit_json, error_document  # deferred: the error path only
 

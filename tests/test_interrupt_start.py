@@ -5,6 +5,7 @@ exit code."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,6 +38,56 @@ def test_an_interrupt_while_importing_is_interrupted_not_a_traceback(tmp_path: P
     assert p.returncode == 130, err
     assert err == "Interrupted.\n"
     assert list(tmp_path.iterdir()) == []
+
+
+# An interrupt that cuts an import short can leave a module half made for the rest of the
+# process: on CPython 3.13, ``pathlib`` is a package, and once an interrupt stops it
+# between its submodules, importing it again raises NameError ('_abc' is not defined).
+# CI met it from a real SIGINT; here the cut is placed on purpose, and the reporter's own
+# modules fail as such a half-made import would make them fail.
+_HALF_MADE = """
+import sys
+class Cut:
+    cut = False
+    def find_spec(self, name, path=None, target=None):
+        if name == {cut!r} and not Cut.cut:
+            Cut.cut = True
+            raise KeyboardInterrupt
+        if Cut.cut and name in ("esp_cabundle.ui", "esp_cabundle.text"):
+            raise NameError("name '_abc' is not defined")
+        return None
+sys.meta_path.insert(0, Cut())
+from esp_cabundle._entry import main
+main({argv!r})
+"""
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_an_interrupt_that_leaves_an_import_half_made_is_still_interrupted(
+    tmp_path: Path, json_flag: list[str]
+) -> None:
+    code = _HALF_MADE.format(cut="esp_cabundle.commands.build", argv=["build", *json_flag])
+    p = python_child(code, tmp_path)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err == "Interrupted.\n"
+    if json_flag:
+        doc = json.loads(out)
+        assert doc["ok"] is False and doc["error"] == "interrupted" and doc["exit_code"] == 130
+    else:
+        assert out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="pathlib is a package from 3.13 on")
+def test_an_interrupt_inside_pathlib_on_3_13(tmp_path: Path) -> None:
+    """The case CI met, with CPython's own pathlib: cut between its two submodules."""
+    code = _HALF_MADE.format(cut="pathlib._local", argv=["build", "--json"])
+    p = python_child(code, tmp_path)
+    out, err = p.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert p.returncode == 130, err
+    assert json.loads(out)["error"] == "interrupted"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
