@@ -322,9 +322,7 @@ def test_idf_bundle_file_as_trust_set(runner: CliRunner, le_files: Path) -> None
 EXAMPLE_CHAINS = Path(__file__).resolve().parent.parent / "examples" / "chains"
 
 
-@pytest.mark.parametrize(
-    "device", [[], ["--device", "mbedtls-clock"], ["--device", "mbedtls3-clock"]]
-)
+@pytest.mark.parametrize("device", [["--device", "mbedtls-clock"], ["--device", "mbedtls3-clock"]])
 def test_an_idf_bundle_under_clock_rules_is_not_judged_a_pass(
     runner: CliRunner, in_tmp: Path, device: list[str]
 ) -> None:
@@ -351,6 +349,29 @@ def test_an_idf_bundle_under_clock_rules_is_not_judged_a_pass(
     idf = ["--device", "idf-bundle-clock", "--chain", chain, "--until", "2040-01-01"]
     code, out, err = run(runner, "check", "--bundle", "b.bin", *idf)
     assert code == 0 and "1 pass" in out, out + err
+
+
+def test_an_idf_bundle_with_no_device_named_is_judged_as_the_bundle_code_reads_it(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """Only ESP-IDF's bundle code reads a bundle, so with no --device (nor board, nor a
+    config's device:) check judges it as idf-bundle-clock, and says so; it used to take
+    the CA-list default (mbedtls-clock) and end "expiry cannot be judged"."""
+    code, _, err = run(runner, "build", "--preset", "default", "-f", "idf-bundle", "-o",
+                       "b.bin", "--no-lock")  # fmt: skip
+    assert code == 0, err
+    chain = str(EXAMPLE_CHAINS / "letsencrypt-2024-short.pem")
+    code, out, err = run(runner, "check", "--bundle", "b.bin", "--chain", chain)
+    assert code == 0 and "1 pass" in out, out + err
+    assert "judged as idf-bundle-clock (no --device given" in out
+    code, out, _ = run(runner, "check", "--bundle", "b.bin", "--chain", chain, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] is True
+    assert doc["results"][0]["verdict"]["device"] == "idf-bundle-clock", doc["results"][0]
+    # A config's device: is a device named: the bundle is judged as that device.
+    (in_tmp / "cabundle.yaml").write_text("preset: default\ndevice: mbedtls-clock\n")
+    code, _, err = run(runner, "check", "--bundle", "b.bin", "--chain", chain)
+    assert code == 1 and "expiry cannot be judged" in err
 
 
 # --- the CA file as the unit's mbedTLS reads it (verify/pem_read) ---------------------

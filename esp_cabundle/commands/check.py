@@ -32,7 +32,7 @@ from ..fileio import refuse_clobbering, same_file
 from ..report import write_html_report
 from ..text import printable
 from ..ui import echo, emit_json, note
-from ..verify import DEFAULT_DEVICE, parse_device_profile
+from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
 from .options import (
     FILE_PATH,
     Date,
@@ -176,7 +176,6 @@ def check(
     if board_profile is not None:
         profile = board_device(board_profile)
     default = profile or (config.section("device") if config else None)
-    default = default or parse_device_profile(DEFAULT_DEVICE)
     notes: tuple[str, ...] = ()
     if board_profile is not None:
         trust, notes = board_trust(
@@ -184,6 +183,15 @@ def check(
         )
     else:
         trust = load_trust_set(bundle_path) if bundle_path else default_trust_set(config)
+    if default is None and not trust.has_dates:
+        # An ESP-IDF bundle is read by the ESP-IDF bundle code, never by a device that
+        # loads a CA list: with no device named, judge it as the device that uses it.
+        default = parse_device_profile(BUNDLE_DEVICE)
+        notes += (
+            f"the trust set is an ESP-IDF bundle: judged as {BUNDLE_DEVICE} (no --device "
+            "given; --device idf5-bundle-clock for ESP-IDF 5.x, idf-bundle for no clock)",
+        )
+    default = default or parse_device_profile(DEFAULT_DEVICE)
 
     items: list[CheckItem] = []
     progress = None if (quiet or as_json) else (lambda msg: note(msg))

@@ -276,6 +276,8 @@ DEVICE_PROFILES: dict[str, DeviceProfile] = {
 # The stricter reading of the common case: an mbedTLS CA list on a unit that knows the
 # date. Fleets without a clock say so with --device mbedtls-noclock or a board profile.
 DEFAULT_DEVICE = "mbedtls-clock"
+# The same for a trust set that is an ESP-IDF bundle, which only the bundle code reads.
+BUNDLE_DEVICE = "idf-bundle-clock"
 
 _OPTIONS = {"no-hostname": ("sets_hostname", False), "fatal-ca-parse": ("ca_parse", "fatal")}
 _PROFILE_HINT = (
