@@ -280,6 +280,23 @@ def test_config_outputs_are_relative_to_the_config(runner: CliRunner, in_tmp: Pa
     assert (proj / "cabundle.lock").is_file()
 
 
+def test_a_config_without_outputs_writes_ca_pem_beside_it(runner: CliRunner, in_tmp: Path) -> None:
+    """Its lock goes beside it and its paths are read from there: so does the default
+    output (it used to be ./ca.pem, with fleet/cabundle.lock)."""
+    fleet = in_tmp / "fleet"
+    fleet.mkdir()
+    (fleet / "cabundle.yaml").write_text("preset: letsencrypt\n")
+    code, out, err = run(runner, "build", "-c", "fleet/cabundle.yaml")
+    assert code == 0, out + err
+    assert sorted(p.name for p in fleet.iterdir()) == ["ca.pem", "cabundle.lock", "cabundle.yaml"]
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["fleet"]
+    assert "Wrote fleet/ca.pem (" in out
+    # -o is a command-line path: from the working directory, as typed.
+    code, out, err = run(runner, "build", "-c", "fleet/cabundle.yaml", "-o", "here.pem")
+    assert code == 0, out + err
+    assert (in_tmp / "here.pem").read_bytes() == (fleet / "ca.pem").read_bytes()
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [

@@ -107,7 +107,8 @@ def build(
     """Build a curated CA bundle from named roots and write it in the formats firmware uses.
 
     Without a config or flags, writes ./ca.pem from the default preset and a
-    cabundle.lock that pins the roots' SHA-256 fingerprints. Nothing is written if any
+    cabundle.lock that pins the roots' SHA-256 fingerprints (with -c FILE and no outputs
+    in it, both beside FILE). Nothing is written if any
     policy is violated (expired root, root expiring before --service-until, not a CA,
     over --max-bytes, not parseable by mbedTLS). With board: in the config, that board's
     rules judge the targets and its firmware's connections must accept the CA, as in
@@ -142,7 +143,9 @@ def build(
             )
         outputs = tuple(OutputSpec(f, Path(FORMATS[f].default_path)) for f in formats)
     if not outputs:
-        outputs = (OutputSpec("pem", Path("ca.pem")),)
+        # A config's default output goes beside it, as its lock does and as the paths
+        # inside it are read: `-c fleet/cabundle.yaml` writes fleet/ca.pem.
+        outputs = (OutputSpec("pem", _config_dir(config) / "ca.pem"),)
     if output_paths:
         asked = bool(formats) or (config is not None and bool(config.outputs))
         outputs = _with_output_path(outputs, output_paths, explicit=asked)
@@ -168,8 +171,7 @@ def build(
     to_stdout = any(str(o.path) == "-" for o in outputs)
     if to_stdout:
         stdout_carries_output()  # the report, and a --json error, go to stderr
-    lock_dir = config.path.parent if config is not None and config.path else Path(".")
-    lock_path = lock_dir / LOCK_NAME
+    lock_path = _config_dir(config) / LOCK_NAME
     if config is not None and not allow_outside:
         _refuse_outside(config, outputs, lock_path if not (no_lock and not locked) else None)
     result = build_bundle(
@@ -244,6 +246,11 @@ def build(
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
         kept = ", ".join(sizes[p] for p in done.unchanged)
         say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet)
+
+
+def _config_dir(config: Config | None) -> Path:
+    """Where a config's own files go (its lock, its default output): beside it, as typed."""
+    return config.path.parent if config is not None and config.path else Path(".")
 
 
 def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path | None) -> None:
