@@ -17,6 +17,8 @@ DATA = TESTS / "data"
 if str(TESTS.parent) not in sys.path:
     sys.path.insert(0, str(TESTS.parent))
 
+pytest_plugins = ["support.shards"]  # --shard K/N, for CI's other Python versions
+
 
 @pytest.fixture(autouse=True)
 def _no_secrets_carried_over() -> Iterator[None]:

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# What differs between interpreters: run on every CI Python (tests/support/shards.py).
+pytestmark = pytest.mark.every_python
+
 DATA = Path(__file__).resolve().parent / "data"
 LE = DATA / "letsencrypt"
 CLI = [sys.executable, "-m", "esp_cabundle"]

@@ -19,6 +19,9 @@ from tests.support.verify_scenarios import (
     random_scenarios,
 )
 
+# What differs between interpreters: run on every CI Python (tests/support/shards.py).
+pytestmark = pytest.mark.every_python
+
 mbedtls_oracle = pytest.importorskip(
     "tests.support.mbedtls_oracle", reason="python-mbedtls is not installed"
 )

@@ -1,0 +1,74 @@
+"""``--shard K/N`` (tests/support/shards.py), which CI's other Python versions run: the
+parts together are the whole suite, no test is in two of them, and the every_python
+modules are in all."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.shards import parse_shard, shard_of
+
+SUPPORT = Path(__file__).resolve().parent
+
+
+def _collect(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "support.shards", "-p", "no:cacheprovider",
+         "--collect-only", "-q", "--rootdir", str(folder), str(folder), *args],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env={"PYTHONPATH": str(SUPPORT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )  # fmt: skip
+
+
+def _ids(r: subprocess.CompletedProcess[str]) -> set[str]:
+    assert r.returncode == 0, r.stdout + r.stderr
+    return {line for line in r.stdout.splitlines() if "::" in line}
+
+
+def test_the_parts_make_the_whole_suite_once(tmp_path: Path) -> None:
+    for i in range(12):
+        (tmp_path / f"test_m{i}.py").write_text(
+            "".join(f"def test_{j}():\n    pass\n" for j in range(3))
+        )
+    (tmp_path / "test_start.py").write_text(
+        "import pytest\npytestmark = pytest.mark.every_python\ndef test_s():\n    pass\n"
+    )
+    whole = _ids(_collect(tmp_path))
+    assert len(whole) == 37
+    parts = [_ids(_collect(tmp_path, "--shard", f"{k}/3")) for k in (1, 2, 3)]
+    every = {i for i in whole if i.startswith("test_start.py")}
+    assert every and all(every <= p for p in parts)
+    rest = [p - every for p in parts]
+    assert set().union(*rest) == whole - every
+    assert sum(len(p) for p in rest) == len(whole - every)  # no test in two parts
+    assert all(rest), "a part with no module of its own"
+    # A module's tests stay together (one module's fixtures set up once).
+    for p in rest:
+        modules = {i.split("::")[0] for i in p}
+        assert all(all(i in p for i in whole if i.startswith(m + "::")) for m in modules)
+
+
+@pytest.mark.parametrize("bad", ["0/3", "4/3", "3", "a/b", "1/0", "-1/2"])
+def test_a_bad_part_is_a_usage_error(tmp_path: Path, bad: str) -> None:
+    (tmp_path / "test_x.py").write_text("def test_x():\n    pass\n")
+    r = _collect(tmp_path, f"--shard={bad}")
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "--shard wants K/N with 1 <= K <= N" in r.stderr
+    with pytest.raises(pytest.UsageError):
+        parse_shard(bad)
+
+
+def test_a_module_is_in_the_same_part_on_every_machine() -> None:
+    """A stable hash of the path as written from the tests folder, not Python's own
+    (which is salted per process)."""
+    assert shard_of("tests/test_build.py", 3) == shard_of("tests\\test_build.py", 3)
+    # CRC-32 of the path: the same in every process (str hashes are not, PYTHONHASHSEED).
+    names = ("build", "pack", "check_cli", "push_mqtt")
+    assert [shard_of(f"tests/test_{n}.py", 3) for n in names] == [1, 2, 2, 1]
+    assert {shard_of(f"tests/test_{i}.py", 3) for i in range(30)} == {1, 2, 3}
