@@ -19,6 +19,9 @@ from support.fresh_python import REPO, entry_started, python_child
 
 from esp_cabundle import cli as cli_module
 
+# What differs between interpreters: run on every CI Python (tests/support/shards.py).
+pytestmark = pytest.mark.every_python
+
 _BOOM = """
 import sys
 class Boom:
@@ -144,9 +147,6 @@ import atexit, gc, sys
 atexit.register(lambda: print("gc", gc.isenabled(), gc.get_freeze_count() > 0))
 sys.argv = ["esp-cabundle", *sys.argv[1:]]
 from esp_cabundle._entry import main
-
-# What differs between interpreters: run on every CI Python (tests/support/shards.py).
-pytestmark = pytest.mark.every_python
 main()
 """
 

@@ -15,6 +15,9 @@ from click.testing import CliRunner
 from esp_cabundle.certs import Certificate
 from esp_cabundle.cli import cli
 
+# What differs between interpreters: run on every CI Python (tests/support/shards.py).
+pytestmark = pytest.mark.every_python
+
 PACKAGE = Path(__file__).resolve().parent.parent / "esp_cabundle"
 
 # Names removed in Python 3.14 (deprecated in 3.12): importlib.abc.Traversable and
@@ -58,9 +61,6 @@ def test_importing_every_module_warns_nothing_of_ours() -> None:
     code = r"""
 import importlib, json, pkgutil, warnings, sys
 import esp_cabundle
-
-# What differs between interpreters: run on every CI Python (tests/support/shards.py).
-pytestmark = pytest.mark.every_python
 seen = []
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
