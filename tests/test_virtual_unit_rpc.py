@@ -183,6 +183,24 @@ BAD = [
     (["--rpc", "http://127.0.0.1:0", "--ca-file", "key.pem"], 2, "private key"),
     (["--rpc", "http://127.0.0.1:0", "--fs-image", "notes.txt"], 2, "notes.txt: neither"),
     (["--rpc", "http://127.0.0.1:0", "--fs-image", "empty-fs.bin"], 2, "holds no /ca.pem"),
+    # An image the board's firmware would not mount (Mongoose OS would format it).
+    (
+        ["--rpc", "http://127.0.0.1:0", "--fs-image", "idf-fs.bin"],
+        2,
+        "board mongoose-os-esp32's firmware mounts littlefs (mongoose-os profile)",
+    ),
+    (
+        [
+            "--rpc",
+            "http://127.0.0.1:0",
+            "--board",
+            "mongoose-os-esp32-spiffs",
+            "--fs-image",
+            "idf-fs.bin",
+        ],
+        2,
+        "this is a SPIFFS image of profile esp-idf, not mongoose-os",
+    ),
     (["--rpc", "http://127.0.0.1:0", "--id", "a", "--id", "b"], 2, "one --id with it"),
     (["--rpc", "http://127.0.0.1:0", "--save-fs", "nodir/o.bin"], 2, "no such directory"),
     (["--rpc", "ws://127.0.0.1:0", "--fs-image", "fs.bin"], 2, "would replace the --fs-image"),
@@ -199,6 +217,7 @@ def test_bad_inputs_are_refused_and_nothing_is_written(
     empty.remove("/ca.pem")
     (in_tmp / "empty-fs.bin").write_bytes(empty.to_bytes())
     (in_tmp / "fs.bin").write_bytes(LFS_IMAGE.read_bytes())
+    (in_tmp / "idf-fs.bin").write_bytes(board_fs_image(load_board("esp-idf-spiffs"), 0x40000))
     if "--save-fs" not in args and "--board" not in args:
         args = [*args, "--save-fs", "fs.bin" if "--fs-image" in args else "o.bin"]
     listing = sorted(p.name for p in in_tmp.iterdir())

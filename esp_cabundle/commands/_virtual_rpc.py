@@ -58,7 +58,8 @@ def serve_rpc_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
         _check_output(opts, ids)
     board = load_board(opts.board or DEFAULT_BOARD)
     _check_board(board)
-    ca_path = board.file_system().ca_path
+    target = board.file_system()
+    ca_path = target.ca_path
     image, origin = _initial_image(board, opts)
     version = board.version or (board.firmware.default if board.firmware else "2.20.0")
     units = [MongooseUnit(uid, open_image(image), mg_version=version) for uid in ids]
@@ -160,7 +161,8 @@ def _check_board(board: Board) -> None:
 
 def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
     """The file system every unit starts with, and where its CA file came from."""
-    ca_path = board.file_system().ca_path
+    target = board.file_system()
+    ca_path = target.ca_path
     ca = None
     if opts.ca_file is not None:
         ca = read_input(opts.ca_file, what="CA file")
@@ -168,8 +170,25 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
     if opts.fs_image is None:
         origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"
         return board_fs_image(board, ca=ca), origin
+    data = read_input(opts.fs_image, what="file-system image", devices=False)
     try:
-        image = open_image(read_input(opts.fs_image, what="file-system image", devices=False))
+        open_image(data)  # a file system at all (its errors say what the bytes are)
+    except ImageError as e:
+        raise ImageError(e.reason, path=str(opts.fs_image), hint=e.hint) from None
+    try:
+        # As the board's firmware mounts it: its file system and profile, or nothing.
+        image = open_image(
+            data, fs_type=target.fs_type, profile=target.profile, platform=target.platform
+        )
+    except ImageError as e:
+        raise ImageError(
+            f"board {board.name}'s firmware mounts {target.fs_type} ({target.profile} "
+            f"profile), and this image does not mount so: {e.reason}",
+            path=str(opts.fs_image),
+            hint="give the --board whose units made it (esp-cabundle fs ls IMAGE shows what "
+            "it is), or an image 'esp-cabundle read --partition' took from such a unit",
+        ) from None
+    try:
         if ca is not None:
             image.write(ca_path, ca)
             return image.to_bytes(), f"from {opts.ca_file}"

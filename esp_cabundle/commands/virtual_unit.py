@@ -98,7 +98,8 @@ _FIELD_ONLY = {
 @file_option(
     "--fs-image",
     help="With --rpc: start from this LittleFS or SPIFFS image (e.g. 'esp-cabundle read "
-    "--partition fs_0' of a real unit) instead of the board's factory file system.",
+    "--partition fs_0' of a real unit) instead of the board's factory file system; one "
+    "the board's firmware would not mount (another file system or profile) is refused.",
 )
 @click.option(
     "--save-fs",
