@@ -28,6 +28,10 @@ _route_saved: Any = None
 _route_local = threading.local()
 _router: Any = None
 
+# What esptool says of every socket:// or rfc2217:// port, which has no USB identity: two
+# warnings (one naming no device) that tell a user nothing. Kept in the debug log only.
+_URL_PORT_NOISE = ("Failed to get VID/PID of a device on", "Cannot resolve VID/PID for '")
+
 
 def _make_router() -> Any:
     from esp_pylib.logger import EspLogBase
@@ -47,7 +51,11 @@ def _make_router() -> Any:
 
         def _say(self, level: Literal["info", "note", "warning", "error"], text: str) -> None:
             sink = self._sink()
-            for line in plain(text).splitlines():
+            text = plain(text)
+            if text.lstrip().startswith(_URL_PORT_NOISE):
+                logger.debug("esptool %s: %s", level, text)
+                return
+            for line in text.splitlines():
                 if line.strip():
                     logger.debug("esptool %s: %s", level, line)
                     if sink is not None:
