@@ -89,6 +89,7 @@ def build_bundle(
     catalog: Catalog | None = None,
     at: datetime | None = None,
     lock_path: Path | None = None,
+    kept_lock: Path | None = None,
     locked: bool = False,
     config: Config | None = None,
     targets: Sequence[Target] = (),
@@ -109,13 +110,16 @@ def build_bundle(
     :class:`~esp_cabundle.check.CheckFailed` (a target or a board's connection would
     refuse the bundle), :class:`LockMismatchError` (``locked`` and the roots differ) or
     :class:`InputError` (a FIFO, device, directory or looping symlink at ``lock_path``)
-    before any byte is written.
+    before any byte is written. ``kept_lock`` is the project's lock that ``--no-lock``
+    leaves as it is: no output may replace it (nor become it where none exists yet).
     """
     if lock_path is not None:  # first: nothing is gated or read before the refusal
         refuse_special(lock_path, what="lock file", hint=_LOCK_HINT)
     inputs = _inputs(spec, config, targets)
     if locked and lock_path is not None:
         inputs.append(("lock file", lock_path))
+    if kept_lock is not None:
+        inputs.append(("lock file", kept_lock))
     _refuse_clobbering(outputs, None if locked else lock_path, inputs)
     catalog = catalog or Catalog.load()
     source = CaSource.build(spec, config=config)

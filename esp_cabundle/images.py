@@ -33,6 +33,7 @@ __all__ = [
     "image_output",
     "image_spec",
     "render_image_output",
+    "size_mismatch",
 ]
 
 # Output formats that are file-system images (``outputs:`` entries, ``pack --fs``).
@@ -139,6 +140,23 @@ def image_spec(
         platform or fs.platform,
         board.name,
         parts,
+    )
+
+
+def size_mismatch(board: Board | None, spec: ImageSpec) -> str | None:
+    """A note when a size given for ``board``'s image fits none of its default table's
+    file-system partitions: flashed there, the image is read with the partition's size,
+    does not mount, and a unit that formats on a failed mount loses every file."""
+    if board is None or spec.partitions:
+        return None
+    parts = _default_partitions(board)
+    if not parts:
+        return None
+    size = f"{spec.size // 1024} KiB" if spec.size % 1024 == 0 else f"{spec.size:,} bytes"
+    theirs = ", ".join(f"{p.name}: {p.size // 1024} KiB at {p.offset:#x}" for p in parts)
+    return (
+        f"the image is {size}, not the size of board {board.name}'s file-system partition "
+        f"({theirs}); flash it only to a {size} partition of your own table"
     )
 
 

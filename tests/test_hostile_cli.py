@@ -390,6 +390,27 @@ def test_empty_or_spaced_values(
     assert list(in_tmp.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "--preset", "letsencrypt", "--no-lock", "-o", "out/"],
+        ["build", "--preset", "letsencrypt", "--no-lock", "-o", "out/."],
+        ["pack", "--fs", "spiffs", "--profile", "esp-idf", "--size", "64K", "-o", "out/"],
+        ["check", "--roadmap", "letsencrypt", "--report", "out/"],
+        ["flash", "-p", "socket://127.0.0.1:1", "--board", "mdash-arduino", "--log", "out/"],
+    ],
+)
+def test_a_path_that_names_a_directory_is_no_file(
+    in_tmp: Path, runner: CliRunner, args: list[str]
+) -> None:
+    """``-o out/`` (no such directory yet) wrote a file called ``out``, and ``--log logs/``
+    a log called ``logs``: pathlib drops the trailing slash. Refused, nothing written."""
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "names a directory, not a file" in r.stderr
+    assert list(in_tmp.iterdir()) == []
+
+
 @pytest.mark.parametrize(("dest", "words"), [("", "names no file"), ("/ca.pem/", "ends with '/'")])
 def test_fs_put_needs_a_file_name(in_tmp: Path, runner: CliRunner, dest: str, words: str) -> None:
     image = in_tmp / "fs.bin"

@@ -50,6 +50,20 @@ def test_build_output_over_the_lock(built: Path, runner: CliRunner) -> None:
     _refused(runner, ["build", "--locked", "-o", "cabundle.lock"], built, "lock file")
 
 
+def test_no_lock_build_output_over_the_lock(built: Path, runner: CliRunner) -> None:
+    """--no-lock leaves the project's lock as it is: an output may not replace it either
+    (it wrote the PEM over cabundle.lock, exit 0, and the next --locked build failed)."""
+    _refused(runner, ["build", "--no-lock", "-o", "cabundle.lock"], built, "lock file")
+
+
+def test_no_lock_build_output_where_a_lock_would_go(in_tmp: Path, runner: CliRunner) -> None:
+    """Nor is a PEM made the project's lock where none exists yet: the next build reads it."""
+    _refused(
+        runner, ["build", "--preset", "letsencrypt", "--no-lock", "-o", "cabundle.lock"], in_tmp
+    )
+    assert not (in_tmp / "cabundle.lock").exists()
+
+
 @pytest.mark.parametrize("path", ["cabundle.lock", "cabundle.yaml", "./sub/../cabundle.yaml"])
 def test_config_output_over_the_config_or_lock(built: Path, runner: CliRunner, path: str) -> None:
     (built / "sub").mkdir()

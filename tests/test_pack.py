@@ -276,6 +276,26 @@ def test_pack_board_json_and_overrides(runner: CliRunner, tmp_path: Path) -> Non
     )  # fmt: skip
     assert doc["partitions"] == []  # 1408K is not the board's default partition
     assert open_image(out.read_bytes()).read("/certs/ca.pem") == X1_PEM
+    # ... and a note says so: flashed at 0x291000, a 1408 KiB image does not mount.
+    assert doc["notes"] == [
+        "the image is 1408 KiB, not the size of board mdash-arduino's file-system partition "
+        "(spiffs: 1468 KiB at 0x291000); flash it only to a 1408 KiB partition of your own table"
+    ]
+    r = runner.invoke(
+        cli, ["pack", "--board", "mdash-arduino", "--size", "1408K", "--bundle", str(X1),
+              "--at", AT, "-o", str(out)],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "note: the image is 1408 KiB, not the size of board mdash-arduino's" in r.stderr
+
+
+def test_pack_board_size_of_its_partition_has_no_note(runner: CliRunner, tmp_path: Path) -> None:
+    r = runner.invoke(
+        cli, ["pack", "--board", "mdash-arduino", "--size", "0x16F000", "--bundle", str(X1),
+              "--at", AT, "-o", str(tmp_path / "fs.bin"), "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["notes"] == []
 
 
 @pytest.mark.parametrize(

@@ -295,6 +295,9 @@ def test_verbose_lists_every_partition(
         f"    fs_1: held the CA file from before the update ({old}); rewritten (3 of 3 sectors)\n"
         in r.stdout
     )
+    # 3 sectors were written: the run does not end saying nothing was
+    assert "Up to date once the interrupted update was finished: nothing more written." in r.stdout
+    assert "Already up to date: nothing written." not in r.stdout
 
 
 def test_restore_lists_every_partition_with_what_it_held_and_wrote_back(

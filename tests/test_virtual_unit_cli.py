@@ -78,7 +78,7 @@ def test_a_dump_unit_holds_the_dump(
     ("args", "message"),
     [
         ([], "give --board NAME or --dump FILE"),
-        (["--board", "mdash", "--dump", "x.bin"], "give --board NAME or --dump FILE"),
+        (["--board", "mdash", "--dump", "x.bin"], "give --board NAME or --dump FILE, not both"),
         (["--board", "mdash"], "not in a file system"),
         (["--board", "mdash-arduino", "--chip", "esp8266"], "cannot be a chip 'esp8266'"),
         (["--board", "mdash-arduino", "--listen", "99999"], "not a port"),

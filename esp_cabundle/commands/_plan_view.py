@@ -134,7 +134,10 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
         for p in result.journal.partitions:
             ranges = ", ".join(f"{off:#x}+{n:#x}" for off, n, _ in p.untouched)
             lines.append(f"{p.name}: the unit's MD5 of the ranges left alone, before: {ranges}")
-    if result.status == "up to date":
+    if result.status == "up to date" and any(r.action == "finished" for r in result.resumed):
+        # the sectors above were written: only this run's own update had nothing left
+        lines.append("Up to date once the interrupted update was finished: nothing more written.")
+    elif result.status == "up to date":
         lines.append("Already up to date: nothing written.")
     elif result.status == "dry run":
         lines.append("Dry run: nothing written.")

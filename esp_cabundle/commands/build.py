@@ -179,6 +179,7 @@ def build(
         outputs,
         at=when,
         lock_path=None if (no_lock and not locked) else lock_path,
+        kept_lock=lock_path if (no_lock and not locked) else None,
         locked=locked,
         config=config,
         targets=ca.extra_targets(),

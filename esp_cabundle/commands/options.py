@@ -14,6 +14,7 @@ Short flags mean one thing everywhere: ``-b`` is ``--baud`` (as in esptool), ``-
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -230,6 +231,24 @@ class Age(_ParamType):
         return timedelta(seconds=seconds)
 
 
+def _names_a_directory(value: str) -> bool:
+    """True for ``build/``, ``logs/.`` or ``..``: a path whose last part names a
+    directory. pathlib drops the trailing ``/`` and ``.``, so ``-o build/`` (no such
+    directory yet) would otherwise write a file called ``build``."""
+    seps = os.sep + (os.altsep or "")
+    last = value.rstrip(seps)
+    for sep in seps:
+        last = last.rsplit(sep, 1)[-1]
+    return value.endswith(tuple(seps)) or last in (".", "..")
+
+
+def _refuse_directory(
+    kind: click.Path, value: Any, param: click.Parameter | None, ctx: Any
+) -> None:
+    if isinstance(value, str) and value != "-" and _names_a_directory(value):
+        kind.fail(f"{value!r} names a directory, not a file: name the file itself", param, ctx)
+
+
 class _OutputPath(click.Path):
     """A file to write: never empty (``-o ''`` names no file), ``-`` only where the
     command can write to standard output."""
@@ -243,6 +262,7 @@ class _OutputPath(click.Path):
                 self.fail("an empty path names no file", param, ctx)
             if value == "-" and not self.allow_dash:
                 self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
+        _refuse_directory(self, value, param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -284,6 +304,7 @@ class _FilePath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path names no file", param, ctx)
+        _refuse_directory(self, value, param, ctx)
         return super().convert(value, param, ctx)
 
 

@@ -12,7 +12,7 @@ from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write
 from ..fs import check_new_image, get_profile
 from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..fs.edit import pack_ca_image
-from ..images import image_spec
+from ..images import image_spec, size_mismatch
 from ..text import printable
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from .ca_source import CaOptions, announce, ca_options
@@ -149,8 +149,10 @@ def pack(
     )
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
+    mismatch = size_mismatch(chosen, spec)
+    notes = [*files.notes, *([mismatch] if mismatch else [])]
     if not as_json:
-        for n in files.notes:
+        for n in notes:
             note(f"note: {printable(n)}", quiet=quiet)
         for w in files.warnings:
             warn(printable(w))
@@ -194,7 +196,7 @@ def pack(
                 ],
                 "facts": facts,
                 "files": [{"path": p, "size": n} for p, n in packed.files],
-                "notes": list(files.notes),
+                "notes": notes,
                 "warnings": list(files.warnings),
                 "gate": gated.to_dict(),
             }

@@ -165,7 +165,12 @@ def virtual_unit(
     field = [g for g in given if g in _FIELD_ONLY.values()]
     if field:
         raise InputError(f"{field[0]} is for a unit in the field: give --rpc URL with it")
-    if (board is None) == (dump is None):
+    if board is not None and dump is not None:
+        raise InputError(
+            "give --board NAME or --dump FILE, not both: the unit holds the board's "
+            "factory layout or the dump, never one over the other"
+        )
+    if board is None and dump is None:
         raise InputError("give --board NAME or --dump FILE: what the unit holds")
     host, port = _listen(listen)
     profile = load_board(board) if board is not None else None
