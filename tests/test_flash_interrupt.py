@@ -597,19 +597,32 @@ def test_a_signal_while_reading_back_a_unit_already_restored_leaves_the_entry_re
 
 
 @pytest.mark.parametrize(
-    ("what", "earlier", "holds"),
+    ("what", "earlier", "written", "holds"),
     [
-        ("update", 0, "unchanged: holds its old CA file"),
-        ("update", 3, "finished the interrupted update first: holds its CA file"),
-        ("finishing", 0, "unchanged: holds its old CA file"),
-        ("restore", 0, "back to its original CA file"),
+        ("update", 0, 0, "unchanged: holds its old CA file"),
+        ("update", 3, 0, "finished the interrupted update first: holds its CA file"),
+        ("finishing", 0, 0, "unchanged: holds its old CA file"),
+        ("restore", 0, 0, "back to its original CA file"),
+        # sectors written but not in use yet: the CA file is as it was, the flash is not
+        ("update", 0, 3, "holds its old CA file (3 of 5 sector(s) written, not in use yet)"),
+        (
+            "restore",
+            0,
+            2,
+            "holds the CA file of the update (2 of 5 sector(s) written, not in use yet)",
+        ),
     ],
 )
 def test_flash_and_restore_say_stopped_in_one_line_shape(
-    what: Literal["update", "finishing", "restore"], earlier: int, holds: str
+    what: Literal["update", "finishing", "restore"], earlier: int, written: int, holds: str
 ) -> None:
     """One helper renders both commands' STOPPED line, in the words of the job stopped."""
-    stop = Interruption("/dev/ttyUSB0", what, 0, 0, earlier=earlier)
+    from esp_cabundle.flash.interrupt import PartitionHolding
+
+    parts: tuple[PartitionHolding, ...] = ()
+    if written:  # what the partition mounts with is still what it was before this run
+        parts = (PartitionHolding("fs_0", "old" if what == "update" else "new", written, 5),)
+    stop = Interruption("/dev/ttyUSB0", what, written, 5 if written else 0, parts, earlier=earlier)
     (line,) = render_lines([stopped_line("/dev/ttyUSB0", "24:0a:c4:12:34:56", stop, 1.25)])
     assert line == (
         f"STOPPED  /dev/ttyUSB0  24:0a:c4:12:34:56  1.2 s  {holds}; next: {stop.next_step()}"

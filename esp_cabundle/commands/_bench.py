@@ -260,6 +260,13 @@ def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Lin
     holds = (_RESTORE_HOLDS if stop.what == "restore" else _HOLDS)[stop.holds]
     if stop.earlier and stop.what == "update" and stop.holds == "old":
         holds = "finished the interrupted update first: holds its CA file"
+    elif stop.written and holds.startswith("unchanged: "):
+        # Sectors were written, though not in use yet: the CA file is as it was, the
+        # flash is not, and the journal knows which sectors.
+        holds = (
+            f"{holds.removeprefix('unchanged: ')} ({stop.written} of {stop.total} sector(s) "
+            "written, not in use yet)"
+        )
     return Line("STOPPED", port, mac, f"{holds}; next: {stop.next_step()}", seconds)
 
 
