@@ -281,8 +281,23 @@ def test_expand_ports_globs_and_urls(tmp_path: Path) -> None:
         [str(tmp_path / "ttyUSB*"), "socket://127.0.0.1:1", str(tmp_path / "ttyUSB0")]
     )
     assert got == [str(tmp_path / "ttyUSB0"), str(tmp_path / "ttyUSB1"), "socket://127.0.0.1:1"]
-    with pytest.raises(InputError, match="no serial port matches"):
+    with pytest.raises(DeviceError, match=r"no serial port matches .*: no unit is plugged in"):
         expand_ports([str(tmp_path / "ttyXYZ*")])
+
+
+def test_flash_with_a_glob_matching_no_port_says_so_first(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Exit 3, as for a port that does not exist, and before the CA's verdict: no unit is
+    plugged in, whatever the CA; nothing is written (the log neither)."""
+    log = tmp_path / "station.csv"
+    pattern = str(tmp_path / "ttyUSB*")
+    r = runner.invoke(cli, ["flash", "-p", pattern, "--board", "mdash-arduino", "--preset",
+                            "letsencrypt", "--log", str(log)])  # fmt: skip
+    assert r.exit_code == 3, r.output
+    assert r.stderr.startswith(f"Error: no serial port matches '{pattern}'"), r.stderr
+    assert "CA:" not in r.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_run_parallel_isolates_failures_and_bugs() -> None:

@@ -126,12 +126,15 @@ def flash(
 
     profile = load_board(board)
     profile.file_system()
-    gated = ca.gate(board=profile, at=parse_at(at), command="flash")
-    announce(gated, quiet=quiet, as_json=as_json)
+    when = parse_at(at)
+    # The station's own inputs first: a glob with no unit behind it, or a log that cannot
+    # be appended to, is said before the CA's verdict, and before any unit is touched.
     units = expand_ports(ports)
     fmt = log_format_for(log_file, cast("Any", log_format)) if log_file is not None else None
     if log_file is not None and fmt is not None:
-        check_log(log_file, fmt)  # before any unit is touched
+        check_log(log_file, fmt)
+    gated = ca.gate(board=profile, at=when, command="flash")
+    announce(gated, quiet=quiet, as_json=as_json)
 
     bars = UnitBars(units, shown=not (quiet or as_json), verbose=verbose)
 

@@ -107,16 +107,17 @@ def expand_ports(patterns: Sequence[str]) -> list[str]:
     """Ports in the order given, globs (``/dev/ttyUSB*``) expanded and sorted, no
     duplicates. URLs (``socket://``, ``rfc2217://``) are taken as they are.
 
-    InputError when a glob matches no port (a station with no unit plugged in), or
-    when a URL holds glob characters (:func:`check_port`).
+    DeviceError (exit 3, as for a port that does not exist) when a glob matches no
+    port: a station with no unit plugged in; InputError when a URL holds glob
+    characters (:func:`check_port`).
     """
     out: list[str] = []
     for pattern in patterns:
         if "://" not in check_port(pattern) and _GLOB_CHARS & set(pattern):
             found = sorted(glob.glob(pattern))
             if not found:
-                raise InputError(
-                    f"no serial port matches {pattern!r}",
+                raise DeviceError(
+                    f"no serial port matches {pattern!r}: no unit is plugged in there",
                     hint="check the cables; list ports: python -m serial.tools.list_ports",
                 )
         else:
