@@ -180,6 +180,13 @@ def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
             names = board_names()
             close = difflib.get_close_matches(text_name, names, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"boards: {', '.join(names)}"
+            if Path(text_name).is_file():  # a file, but no board file: say which it is
+                raise ConfigError(
+                    f"unknown board '{text_name}': a file of that name is here, but a board "
+                    "file is YAML named *.yaml or *.yml",
+                    hint=f"a board's name ({', '.join(names[:3])}, ...: esp-cabundle "
+                    "boards), or a board YAML file",
+                )
             raise ConfigError(f"unknown board '{text_name}'", hint=hint)
     text = read_yaml_text(p, what="board file")
     return parse_board(text, source=str(p), expected_name=p.stem if is_path else text_name)

@@ -304,3 +304,14 @@ def test_cli_unknown_board(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["boards", "mdash-ardiuno"])
     assert r.exit_code == 2
     assert "unknown board 'mdash-ardiuno'" in r.output and "mdash-arduino" in r.output
+
+
+def test_a_file_given_as_a_board_is_named_as_no_board_file(runner: CliRunner, in_tmp: Path) -> None:
+    """``--board ca.pem`` (a file here, not YAML) says a board file is YAML, rather than
+    only 'unknown board'; nothing is written."""
+    (in_tmp / "ca.pem").write_text("not a board\n")
+    r = runner.invoke(cli, ["pack", "--board", "ca.pem", "--preset", "letsencrypt", "-o", "x"])
+    assert r.exit_code == 2, r.output
+    assert "unknown board 'ca.pem': a file of that name is here" in r.stderr
+    assert "a board file is YAML named *.yaml or *.yml" in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
