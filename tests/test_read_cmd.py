@@ -31,6 +31,17 @@ def test_read_a_partition(virtual_esp32: Start, runner: CliRunner, tmp_path: Pat
     assert out.read_bytes() == MONGOOSE_LFS.read_bytes()
     assert "Read partition 'fs_0' (0x190000, 0x40000 bytes) from ESP32-D0WD-V3" in r.stdout
     assert hashlib.md5(MONGOOSE_LFS.read_bytes()).hexdigest() in r.stdout
+    assert "unchanged" not in r.stdout
+    # The same bytes again: the file is left as it was (make sees nothing new), and said so.
+    before = out.stat()
+    args = ["read", "--port", unit.url, "--partition", "fs_0", "-o", str(out)]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "(unchanged: it already held these bytes; not rewritten)" in r.stdout
+    after = out.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    r = runner.invoke(cli, [*args, "--json"])
+    assert json.loads(r.stdout)["unchanged"] is True
 
 
 def test_read_all_skips_what_the_unit_says_is_erased(

@@ -87,7 +87,8 @@ def read(
             progress=progress,
             **link,
         )
-    write_atomic(output, result.data, mode=PRIVATE)  # a unit's flash: its Wi-Fi password too
+    # a unit's flash: its Wi-Fi password too; the same bytes again leave the file as it was
+    written = write_atomic(output, result.data, mode=PRIVATE)
     unit = result.unit
     what = (
         f"partition '{result.partition.name}' ({result.offset:#x}, {len(result.data):#x} bytes)"
@@ -107,12 +108,15 @@ def read(
                 "size": len(result.data),
                 "md5": result.md5,
                 "output": str(output),
+                "unchanged": not written,
             }
         )
     else:
+        into = shown_path(output)
+        if not written:  # as build and pack say it: make sees no new file
+            into += " (unchanged: it already held these bytes; not rewritten)"
         echo(
-            printable(f"Read {what} from {unit.description}, MAC {unit.mac} into ")
-            + shown_path(output),
+            printable(f"Read {what} from {unit.description}, MAC {unit.mac} into ") + into,
             quiet=quiet,
         )
         echo(f"MD5 {result.md5}", quiet=quiet)
