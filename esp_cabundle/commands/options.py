@@ -14,11 +14,9 @@ Short flags mean one thing everywhere: ``-b`` is ``--baud`` (as in esptool), ``-
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
@@ -27,6 +25,7 @@ from click.core import ParameterSource
 from ..dates import now, parse_when
 from ..errors import InputError
 from ..sizes import parse_size
+from ._paths import FILE_PATH, DirPath, output_path
 
 __all__ = [
     "DEFAULT_BAUD",
@@ -231,41 +230,6 @@ class Age(_ParamType):
         return timedelta(seconds=seconds)
 
 
-def _names_a_directory(value: str) -> bool:
-    """True for ``build/``, ``logs/.`` or ``..``: a path whose last part names a
-    directory. pathlib drops the trailing ``/`` and ``.``, so ``-o build/`` (no such
-    directory yet) would otherwise write a file called ``build``."""
-    seps = os.sep + (os.altsep or "")
-    last = value.rstrip(seps)
-    for sep in seps:
-        last = last.rsplit(sep, 1)[-1]
-    return value.endswith(tuple(seps)) or last in (".", "..")
-
-
-def _refuse_directory(
-    kind: click.Path, value: Any, param: click.Parameter | None, ctx: Any
-) -> None:
-    if isinstance(value, str) and value != "-" and _names_a_directory(value):
-        kind.fail(f"{value!r} names a directory, not a file: name the file itself", param, ctx)
-
-
-class _OutputPath(click.Path):
-    """A file to write: never empty (``-o ''`` names no file), ``-`` only where the
-    command can write to standard output."""
-
-    def __init__(self, *, allow_dash: bool) -> None:
-        super().__init__(dir_okay=False, path_type=Path, allow_dash=allow_dash)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                self.fail("an empty path names no file", param, ctx)
-            if value == "-" and not self.allow_dash:
-                self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
-        _refuse_directory(self, value, param, ctx)
-        return super().convert(value, param, ctx)
-
-
 class Name(_ParamType):
     """A name or address the user types (a port, a board, a partition, a URL): never
     empty or blank, which would otherwise fall through to a default (``--board ''``
@@ -282,43 +246,9 @@ class Name(_ParamType):
         return value
 
 
-class _DirPath(click.Path):
-    """A directory a command keeps its state in: never empty (``''`` would be ``.``)."""
-
-    def __init__(self) -> None:
-        super().__init__(file_okay=False, path_type=Path)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not value.strip():
-            self.fail("an empty path names no directory", param, ctx)
-        return super().convert(value, param, ctx)
-
-
-class _FilePath(click.Path):
-    """A file a command reads or keeps: never empty (``''`` would be the directory
-    ``.``); its other errors are the tool's own, when it is opened."""
-
-    def __init__(self) -> None:
-        super().__init__(dir_okay=False, path_type=Path)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not value.strip():
-            self.fail("an empty path names no file", param, ctx)
-        _refuse_directory(self, value, param, ctx)
-        return super().convert(value, param, ctx)
-
-
-FILE_PATH = _FilePath()
-
-
 def file_option(*decls: str, help: str, metavar: str = "FILE", **attrs: Any) -> Decorator[Any]:
     """An option naming a file: ``--devices FILE``."""
     return click.option(*decls, type=FILE_PATH, metavar=metavar, help=help, **attrs)
-
-
-def output_path(*, allow_dash: bool = False) -> click.Path:
-    """The type of every ``-o``/``--output`` option (and other files a command writes)."""
-    return _OutputPath(allow_dash=allow_dash)
 
 
 # ---------------------------------------------------------------------------------------
@@ -508,7 +438,7 @@ def link_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 journal_dir_option = click.option(
     "--journal-dir",
-    type=_DirPath(),
+    type=DirPath(),
     metavar="DIR",
     help="The journal of updates, for resuming and 'restore' (default: "
     "$ESP_CABUNDLE_JOURNAL, else $XDG_STATE_HOME/esp-cabundle/journal or "

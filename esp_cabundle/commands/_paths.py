@@ -1,0 +1,83 @@
+"""The path types of every option naming a file or directory, so that one check holds
+for all of them: never empty (``''`` would be the directory ``.``), never a name that
+ends as a directory (``-o build/``: pathlib drops the slash and the command would write
+a file called ``build``), ``-`` only where a command can write to standard output."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["FILE_PATH", "DirPath", "output_path"]
+
+
+def _names_a_directory(value: str) -> bool:
+    """True for ``build/``, ``logs/.`` or ``..``: a path whose last part names a
+    directory. pathlib drops the trailing ``/`` and ``.``, so ``-o build/`` (no such
+    directory yet) would otherwise write a file called ``build``."""
+    seps = os.sep + (os.altsep or "")
+    last = value.rstrip(seps)
+    for sep in seps:
+        last = last.rsplit(sep, 1)[-1]
+    return value.endswith(tuple(seps)) or last in (".", "..")
+
+
+def _refuse_directory(
+    kind: click.Path, value: Any, param: click.Parameter | None, ctx: Any
+) -> None:
+    if isinstance(value, str) and value != "-" and _names_a_directory(value):
+        kind.fail(f"{value!r} names a directory, not a file: name the file itself", param, ctx)
+
+
+class _OutputPath(click.Path):
+    """A file to write: never empty (``-o ''`` names no file), ``-`` only where the
+    command can write to standard output."""
+
+    def __init__(self, *, allow_dash: bool) -> None:
+        super().__init__(dir_okay=False, path_type=Path, allow_dash=allow_dash)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                self.fail("an empty path names no file", param, ctx)
+            if value == "-" and not self.allow_dash:
+                self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
+        _refuse_directory(self, value, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class DirPath(click.Path):
+    """A directory a command keeps its state in: never empty (``''`` would be ``.``)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no directory", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class _FilePath(click.Path):
+    """A file a command reads or keeps: never empty (``''`` would be the directory
+    ``.``); its other errors are the tool's own, when it is opened."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path names no file", param, ctx)
+        _refuse_directory(self, value, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+FILE_PATH = _FilePath()
+
+
+def output_path(*, allow_dash: bool = False) -> click.Path:
+    """The type of every ``-o``/``--output`` option (and other files a command writes)."""
+    return _OutputPath(allow_dash=allow_dash)
