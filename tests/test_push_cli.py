@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from support.fleet import ca_bytes, mdash_unit, write_ca
 from support.fleet_links import MdashStandIn
 
-from esp_cabundle.cli import cli
+from esp_cabundle.cli import cli, run
 from esp_cabundle.errors import UnitRpcError
 from esp_cabundle.push.files import UnitFiles
 from esp_cabundle.push.rpc import MAX_ANSWER_BYTES, parse_answer
@@ -533,3 +533,29 @@ def test_a_ledger_in_a_missing_directory_is_refused_before_any_unit(
         assert "mkdir -p nodir/sub" in out
     assert len(units[0].calls) == calls
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_options_before_status_are_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``push --ledger lan.db status`` read ./cabundle-campaign.db (another campaign, or
+    "no campaign ledger") and ``push --json status`` printed text: push's options before
+    the subcommand were silently dropped."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp_path / "lan.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+    before = path.read_bytes()
+    code, out = invoke("push", "--ledger", str(path), "status")
+    assert code == 2 and "--ledger given before 'status'" in out, out
+    assert "push status --ledger FILE" in out
+    code = run(["push", "--json", "--ledger", str(path), "status"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 2 and doc["ok"] is False and "--ledger, --json" in doc["error"]
+    assert path.read_bytes() == before
+    # the same options after 'status' work; ESP_CABUNDLE_MQTT (push's --mqtt from the
+    # environment) is not an option typed before it
+    code, out = invoke("push", "status", "--ledger", str(path), "--json",
+                       env={"ESP_CABUNDLE_MQTT": "mqtt://127.0.0.1:9"})  # fmt: skip
+    assert code == 0 and json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from ..check import CheckFailed
 from ..dates import clamped, now
@@ -228,8 +229,28 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
       esp-cabundle push status --csv
     """
     if ctx.invoked_subcommand is not None:
+        _refuse_options_before(ctx, ctx.invoked_subcommand)
         return
     _run(ctx, **opts)
+
+
+def _refuse_options_before(ctx: click.Context, sub: str) -> None:
+    """``push --ledger lan.db status`` would read ./cabundle-campaign.db, another
+    campaign or none, and ``push --json status`` print text: push's own options are not
+    the subcommand's, so one typed before it is refused rather than silently dropped
+    (ESP_CABUNDLE_MQTT, an environment value, is not typed here)."""
+    given = [
+        p.opts[0]
+        for p in ctx.command.params
+        if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)} given before '{sub}': options there are push's own, not "
+            f"{sub}'s, and would be ignored; put them after it "
+            f"(esp-cabundle push {sub} --ledger FILE --json)",
+            ctx=ctx,
+        )
 
 
 # ---------------------------------------------------------------------------------------
