@@ -559,3 +559,26 @@ def test_options_before_status_are_refused_not_ignored(
     code, out = invoke("push", "status", "--ledger", str(path), "--json",
                        env={"ESP_CABUNDLE_MQTT": "mqtt://127.0.0.1:9"})  # fmt: skip
     assert code == 0 and json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"
+
+
+def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> None:
+    """``push status`` reads only, yet opening the WAL ledger mode=ro made a -wal and a
+    32 KiB -shm beside it, left there after it exited."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp_path / "c.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+        ledger.enroll([("dev-1", "mqtt", None)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"]
+    before = path.read_bytes()
+    for extra in ([], ["--json"], ["--csv"]):
+        code, out = invoke("push", "status", "--ledger", str(path), *extra)
+        assert code == 0 and "dev-1" in out
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"], extra
+    assert path.read_bytes() == before
+    # a campaign running beside it (its -wal there) is read through its side files
+    with Ledger(path) as ledger:
+        ledger.enroll([("dev-2", "mqtt", None)])
+        code, out = invoke("push", "status", "--ledger", str(path), "--csv")
+        assert code == 0 and "dev-2" in out
