@@ -520,6 +520,14 @@ def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem]) -> None:
         )
 
 
+def _day_or_instant(when: datetime, other: datetime) -> str:
+    """The day, or the instant when ``other`` falls on the same day: ``--until
+    2026-12-02`` run that afternoon read "--until 2026-12-02 is before 2026-12-02"."""
+    if when.date() != other.date():
+        return when.date().isoformat()
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def check_items(
     trust: TrustSet,
     items: Sequence[CheckItem],
@@ -537,8 +545,9 @@ def check_items(
     """
     if until is not None and until < at:
         raise InputError(
-            f"--until {until.date().isoformat()} is before {at.date().isoformat()}",
-            hint="the horizon must end after the date checked",
+            f"--until {_day_or_instant(until, at)} is before the date checked, "
+            f"{_day_or_instant(at, until)}",
+            hint="the horizon must end after the date checked (a date is its midnight, UTC)",
         )
 
     _refuse_undated_expiry(trust, items)
