@@ -582,3 +582,25 @@ def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> N
         ledger.enroll([("dev-2", "mqtt", None)])
         code, out = invoke("push", "status", "--ledger", str(path), "--csv")
         assert code == 0 and "dev-2" in out
+
+
+def test_a_broker_in_the_environment_is_set_aside_for_typed_links(mdash: Any, in_tmp: Path) -> None:
+    """README puts a password URL in ESP_CABUNDLE_MQTT; kept in the shell, it made
+    ``push --mdash --device dev1`` reach dev1 over that broker too (here: none there,
+    exit 3), and ``push --rpc`` fail with "--mqtt needs the units' ids"."""
+    s, units = mdash
+    write_ca(in_tmp)
+    env = {"ESP_CABUNDLE_MQTT": "mqtt://127.0.0.1:9"}
+    code, out = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle",
+                       "ca.pem", "--device", "dev1", env=env)  # fmt: skip
+    assert code == 0, out
+    assert "ESP_CABUNDLE_MQTT is set, but the units are reached with --mdash" in out
+    assert units[0].files()["/ca.pem"] == ca_bytes()
+    code, out = invoke("push", "--rpc", "http://127.0.0.1:9/rpc", "--board",
+                       "mongoose-os-esp32", "--bundle", "ca.pem", "--timeout", "0.5",
+                       "--ledger", "lan.db", env=env)  # fmt: skip
+    assert code == 3 and "--mqtt needs" not in out and "127.0.0.1:9/rpc" in out, out
+    # alone, the environment's broker is push's --mqtt
+    code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
+                       "--device", "dev1", "--ledger", "mq.db", env=env)  # fmt: skip
+    assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out

@@ -337,6 +337,7 @@ def _check_frame_size(transports: list[Transport], push_file: PushFile, given: i
 
 
 def _run(ctx: click.Context, **opts: Any) -> None:
+    _set_aside_environment_broker(ctx, opts)
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
         raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
     board = _board_for(ctx, opts)
@@ -383,6 +384,23 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         ctx.exit(130)
     if not report.ok:
         ctx.exit(3)
+
+
+def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> None:
+    """ESP_CABUNDLE_MQTT stands in for a typed --mqtt, where a password may be given: kept
+    in a shell's environment, it made every ``push --rpc`` and ``push --mdash`` also reach
+    units through the broker ("--mqtt needs the units' ids", or each --device asked over
+    both). A run that names its units' links on the command line uses those alone."""
+    typed = opts["mdash_url"] or opts["rpc_urls"]
+    source = ctx.get_parameter_source("mqtt_url")
+    if opts["mqtt_url"] and typed and source is ParameterSource.ENVIRONMENT:
+        opts["mqtt_url"] = None
+        note(
+            "ESP_CABUNDLE_MQTT is set, but the units are reached with "
+            f"{'--mdash' if opts['mdash_url'] else '--rpc'}: its broker is not used "
+            "(give --mqtt too to reach units through it as well)",
+            quiet=opts["quiet"] or opts["as_json"],
+        )
 
 
 def _campaign(
