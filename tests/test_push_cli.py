@@ -117,7 +117,7 @@ BAD_URLS = [
     (
         ["--device", "x"],
         {"ESP_CABUNDLE_MQTT": "mqtt://u:pw-in-url-1@[127.0.0.1"},
-        "--mqtt: the host",
+        "ESP_CABUNDLE_MQTT: the host",
     ),
 ]
 
@@ -604,3 +604,23 @@ def test_a_broker_in_the_environment_is_set_aside_for_typed_links(mdash: Any, in
     code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
                        "--device", "dev1", "--ledger", "mq.db", env=env)  # fmt: skip
     assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mqtt://u:pw-9@127.0.0.1:1/x", "ESP_CABUNDLE_MQTT: a broker URL has no path"),
+        ("mqtts://u:pw-9@127.0.0.1:99999", "ESP_CABUNDLE_MQTT: the port is not a number"),
+        ("garbage:pw-9", "ESP_CABUNDLE_MQTT takes mqtt://"),
+    ],
+)
+def test_a_bad_broker_url_in_the_environment_is_named_so(in_tmp: Path, url: str, said: str) -> None:
+    """A bad ESP_CABUNDLE_MQTT said "--mqtt: ..." to a user who typed no --mqtt."""
+    write_ca(in_tmp)
+    code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
+                       "--device", "dev1", env={"ESP_CABUNDLE_MQTT": url})  # fmt: skip
+    assert code == 2 and said in out and "pw-9" not in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:1/x", "--board", "mongoose-os-esp32",
+                       "--bundle", "ca.pem", "--device", "dev1")  # fmt: skip
+    assert code == 2 and "--mqtt: a broker URL has no path" in out

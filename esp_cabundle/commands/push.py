@@ -20,6 +20,7 @@ from ..push.ledger import Ledger, check_ledger
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
+    broker_url,
     connection_targets,
     deadline_for,
     device_ids,
@@ -401,6 +402,8 @@ def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> N
             "(give --mqtt too to reach units through it as well)",
             quiet=opts["quiet"] or opts["as_json"],
         )
+    if opts["mqtt_url"] and source is ParameterSource.ENVIRONMENT:
+        broker_url(opts["mqtt_url"], from_env=True)  # a bad one is named as the variable
 
 
 def _campaign(
