@@ -624,3 +624,27 @@ def test_a_bad_broker_url_in_the_environment_is_named_so(in_tmp: Path, url: str,
     code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:1/x", "--board", "mongoose-os-esp32",
                        "--bundle", "ca.pem", "--device", "dev1")  # fmt: skip
     assert code == 2 and "--mqtt: a broker URL has no path" in out
+
+
+def test_link_failures_are_said_in_the_systems_words(tmp_path: Path) -> None:
+    """A LAN unit whose host does not resolve was "link lost during Sys.GetInfo
+    (gaierror)", and mDash refusing the connection "ConnectionRefusedError"."""
+    import socket
+
+    from esp_cabundle.errors import DeviceError
+    from esp_cabundle.push.http import link_error
+    from esp_cabundle.push.mdash import MdashTransport
+
+    gai = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    said = str(link_error("http://lamp.local/rpc", "Sys.GetInfo", gai, 10.0))
+    assert said == "unit http://lamp.local/rpc: host not found (Name or service not known)"
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    said = str(link_error("u1", "FS.Put", reset, 10.0))
+    assert said == "unit u1: link lost during FS.Put (Connection reset by peer)"
+    t = MdashTransport("k", base_url="http://127.0.0.1:1/api/v2", timeout=2.0)
+    try:
+        with pytest.raises(DeviceError) as err:
+            t.units()
+    finally:
+        t.close()
+    assert err.value.message == "cannot reach mDash at http://127.0.0.1:1: Connection refused"
