@@ -71,6 +71,15 @@ def invoke(*argv: str, env: Mapping[str, str | None] | None = None) -> tuple[int
         (["--mdash", "URL", "--board", "mdash-arduino", "--api-key-file", "empty"], "empty"),
         (["--mdash", "URL", "--board", "no-such-board"], "board"),
         (["--mdash", "URL", "--board", "mdash-arduino", "--until", "soon"], "--until"),
+        # a mode's option without the mode: one pass (exit 3) was not what was asked
+        (
+            ["--mdash", "URL", "--board", "mdash-arduino", "--poll", "300"],
+            "--poll only applies with --watch",
+        ),
+        (
+            ["--mdash", "URL", "--board", "mdash-arduino", "--reconnect-timeout", "300"],
+            "--reconnect-timeout only applies with --reboot",
+        ),
     ],
 )
 def test_bad_input_is_exit_2_and_changes_nothing(

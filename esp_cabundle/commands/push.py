@@ -297,6 +297,12 @@ def _board_for(ctx: click.Context, opts: dict[str, Any]) -> Board:
 
 
 def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
+    # Like --until, an option of a mode not asked for is refused, not silently ignored:
+    # `push --poll 300` made one pass and exited 3 to a user who meant to watch.
+    for name, flag, mode in (("poll", "--poll", "--watch"),
+                             ("reconnect_timeout", "--reconnect-timeout", "--reboot")):  # fmt: skip
+        if not opts[mode.lstrip("-")] and _typed(ctx, name):
+            raise click.UsageError(f"{flag} only applies with {mode}", ctx)
     until: datetime | None = opts["until"]
     if until is None:
         return None
@@ -311,6 +317,10 @@ def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
             ctx,
         )
     return until
+
+
+def _typed(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
 
 
 def _check_frame_size(transports: list[Transport], push_file: PushFile, given: int) -> None:
