@@ -66,6 +66,7 @@ __all__ = [
     "board_trust",
     "chain_file_name",
     "check_items",
+    "default_bundle_path",
     "default_trust_set",
     "device_trust_set",
     "load_trust_set",
@@ -134,14 +135,23 @@ def device_trust_set(data: bytes, *, source: str) -> TrustSet:
 _READABLE_OUTPUTS = ("pem", "der", "c", "idf-bundle")
 
 
+def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Path:
+    """The ``ca.pem`` a check without ``--bundle`` reads first: beside the config, where
+    ``build -c`` writes it (``-c fleet/cabundle.yaml`` judged a stray ./ca.pem instead of
+    fleet/ca.pem), else in the working directory."""
+    if config is not None and config.path is not None:
+        return config.path.parent / "ca.pem"
+    return (cwd or Path.cwd()) / "ca.pem"
+
+
 def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> TrustSet:
-    """``./ca.pem`` when present, else the file the config's ``build`` wrote (its
-    first CA output that exists: ``data/ca.pem``, ``x509_crt_bundle.bin``...: what
-    the units get, even when the config changed since), else the bundle the config (or
-    the default preset) resolves to — what ``build`` would write."""
-    here = cwd or Path.cwd()
-    pem = here / "ca.pem"
-    hint = "check judges ./ca.pem when present: remove or rename it, or name one with --bundle"
+    """The ``ca.pem`` beside the config (``./ca.pem`` without one) when present, else
+    the file the config's ``build`` wrote (its first CA output that exists:
+    ``data/ca.pem``, ``x509_crt_bundle.bin``...: what the units get, even when the config
+    changed since), else the bundle the config (or the default preset) resolves to —
+    what ``build`` would write."""
+    pem = default_bundle_path(config, cwd=cwd)
+    hint = f"check judges {pem} when present: remove or rename it, or name one with --bundle"
     if is_found(pem, what="bundle file", hint=hint):  # a link leading nowhere: reading says so
         return load_trust_set(pem)
     if config is not None:
