@@ -66,6 +66,7 @@ __all__ = [
     "board_trust",
     "chain_file_name",
     "check_items",
+    "default_bundle_path",
     "default_trust_set",
     "device_trust_set",
     "load_trust_set",
@@ -134,14 +135,23 @@ def device_trust_set(data: bytes, *, source: str) -> TrustSet:
 _READABLE_OUTPUTS = ("pem", "der", "c", "idf-bundle")
 
 
+def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Path:
+    """The ``ca.pem`` a check without ``--bundle`` reads first: beside the config, where
+    ``build -c`` writes it (``-c fleet/cabundle.yaml`` judged a stray ./ca.pem instead of
+    fleet/ca.pem), else in the working directory."""
+    if config is not None and config.path is not None:
+        return config.path.parent / "ca.pem"
+    return (cwd or Path.cwd()) / "ca.pem"
+
+
 def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> TrustSet:
-    """``./ca.pem`` when present, else the file the config's ``build`` wrote (its
-    first CA output that exists: ``data/ca.pem``, ``x509_crt_bundle.bin``...: what
-    the units get, even when the config changed since), else the bundle the config (or
-    the default preset) resolves to — what ``build`` would write."""
-    here = cwd or Path.cwd()
-    pem = here / "ca.pem"
-    hint = "check judges ./ca.pem when present: remove or rename it, or name one with --bundle"
+    """The ``ca.pem`` beside the config (``./ca.pem`` without one) when present, else
+    the file the config's ``build`` wrote (its first CA output that exists:
+    ``data/ca.pem``, ``x509_crt_bundle.bin``...: what the units get, even when the config
+    changed since), else the bundle the config (or the default preset) resolves to —
+    what ``build`` would write."""
+    pem = default_bundle_path(config, cwd=cwd)
+    hint = f"check judges {pem} when present: remove or rename it, or name one with --bundle"
     if is_found(pem, what="bundle file", hint=hint):  # a link leading nowhere: reading says so
         return load_trust_set(pem)
     if config is not None:
@@ -520,6 +530,14 @@ def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem]) -> None:
         )
 
 
+def _day_or_instant(when: datetime, other: datetime) -> str:
+    """The day, or the instant when ``other`` falls on the same day: ``--until
+    2026-12-02`` run that afternoon read "--until 2026-12-02 is before 2026-12-02"."""
+    if when.date() != other.date():
+        return when.date().isoformat()
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def check_items(
     trust: TrustSet,
     items: Sequence[CheckItem],
@@ -537,8 +555,9 @@ def check_items(
     """
     if until is not None and until < at:
         raise InputError(
-            f"--until {until.date().isoformat()} is before {at.date().isoformat()}",
-            hint="the horizon must end after the date checked",
+            f"--until {_day_or_instant(until, at)} is before the date checked, "
+            f"{_day_or_instant(at, until)}",
+            hint="the horizon must end after the date checked (a date is its midnight, UTC)",
         )
 
     _refuse_undated_expiry(trust, items)

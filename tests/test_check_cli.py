@@ -420,3 +420,16 @@ def test_a_block_mbedtls_cannot_decode_fails_a_fatal_parse(
     assert "cannot decode this certificate block (-0x112C" in out
     code, out, _ = run(runner, *args, "--device", "mbedtls-noclock+fatal-ca-parse")
     assert code == 1 and "FAIL short.pem" in out
+
+
+def test_until_the_day_checked_names_the_times(runner: CliRunner, le_files: Path) -> None:
+    """``--until`` today, run in the afternoon, said "--until 2026-12-02 is before
+    2026-12-02": a date is its midnight, the date checked is now."""
+    args = ["--chain", "short.pem", "--at", "2026-12-02T15:30:00", "--until", "2026-12-02"]
+    code, out, err = run(runner, "check", *args)
+    assert code == 2, out + err
+    said = "--until 2026-12-02 00:00:00 UTC is before the date checked, 2026-12-02 15:30:00 UTC"
+    assert said in err, err
+    code, out, err = run(runner, "check", "--chain", "short.pem", "--at", "2030-01-01",
+                         "--until", "2029-01-01")  # fmt: skip
+    assert code == 2 and "--until 2029-01-01 is before the date checked, 2030-01-01" in err

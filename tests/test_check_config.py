@@ -137,3 +137,36 @@ def test_a_bad_max_bytes_names_its_line(tmp_path: Path, text: str) -> None:
     with pytest.raises(ConfigError) as e:
         parse_config(f"preset: default\nmax_bytes: {text}\n", path=p)
     assert "max_bytes" in str(e.value) and e.value.line == 2
+
+
+def test_check_with_a_config_elsewhere_judges_the_ca_pem_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README runs ``check -c fleet/cabundle.yaml`` where an earlier step left a
+    ./ca.pem: check judged that stray file, while ``build -c`` writes fleet/ca.pem."""
+    from click.testing import CliRunner
+
+    from esp_cabundle.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fleet").mkdir()
+    (tmp_path / "fleet" / "cabundle.yaml").write_text("preset: letsencrypt\n")
+    runner = CliRunner()
+    r = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["build", "-c", "fleet/cabundle.yaml"])
+    assert r.exit_code == 0 and (tmp_path / "fleet" / "ca.pem").is_file(), r.output
+    chain = str(Path(__file__).parent.parent / "examples/chains/letsencrypt-gen-y-rsa.pem")
+    r = runner.invoke(cli, ["check", "-c", "fleet/cabundle.yaml", "--chain", chain, "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    trust = json.loads(r.stdout)["trust"]
+    assert trust == {"source": "fleet/ca.pem", "roots": 4}
+    # without a config, ./ca.pem as before; --bundle names any
+    r = runner.invoke(cli, ["check", "--chain", chain, "--json"])
+    assert json.loads(r.stdout)["trust"]["roots"] == 1
+    # --report may not replace the file judged, wherever it is
+    r = runner.invoke(cli, ["check", "-c", "fleet/cabundle.yaml", "--chain", chain,
+                            "--report", "fleet/ca.pem"])  # fmt: skip
+    assert r.exit_code == 2 and "would replace the bundle fleet/ca.pem" in r.stderr, r.output

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from support.fleet import ca_bytes, mdash_unit, write_ca
 from support.fleet_links import MdashStandIn
 
-from esp_cabundle.cli import cli
+from esp_cabundle.cli import cli, run
 from esp_cabundle.errors import UnitRpcError
 from esp_cabundle.push.files import UnitFiles
 from esp_cabundle.push.rpc import MAX_ANSWER_BYTES, parse_answer
@@ -71,6 +71,15 @@ def invoke(*argv: str, env: Mapping[str, str | None] | None = None) -> tuple[int
         (["--mdash", "URL", "--board", "mdash-arduino", "--api-key-file", "empty"], "empty"),
         (["--mdash", "URL", "--board", "no-such-board"], "board"),
         (["--mdash", "URL", "--board", "mdash-arduino", "--until", "soon"], "--until"),
+        # a mode's option without the mode: one pass (exit 3) was not what was asked
+        (
+            ["--mdash", "URL", "--board", "mdash-arduino", "--poll", "300"],
+            "--poll only applies with --watch",
+        ),
+        (
+            ["--mdash", "URL", "--board", "mdash-arduino", "--reconnect-timeout", "300"],
+            "--reconnect-timeout only applies with --reboot",
+        ),
     ],
 )
 def test_bad_input_is_exit_2_and_changes_nothing(
@@ -117,7 +126,7 @@ BAD_URLS = [
     (
         ["--device", "x"],
         {"ESP_CABUNDLE_MQTT": "mqtt://u:pw-in-url-1@[127.0.0.1"},
-        "--mqtt: the host",
+        "ESP_CABUNDLE_MQTT: the host",
     ),
 ]
 
@@ -533,3 +542,118 @@ def test_a_ledger_in_a_missing_directory_is_refused_before_any_unit(
         assert "mkdir -p nodir/sub" in out
     assert len(units[0].calls) == calls
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_options_before_status_are_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``push --ledger lan.db status`` read ./cabundle-campaign.db (another campaign, or
+    "no campaign ledger") and ``push --json status`` printed text: push's options before
+    the subcommand were silently dropped."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp_path / "lan.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+    before = path.read_bytes()
+    code, out = invoke("push", "--ledger", str(path), "status")
+    assert code == 2 and "--ledger given before 'status'" in out, out
+    assert "push status --ledger FILE" in out
+    code = run(["push", "--json", "--ledger", str(path), "status"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 2 and doc["ok"] is False and "--ledger, --json" in doc["error"]
+    assert path.read_bytes() == before
+    # the same options after 'status' work; ESP_CABUNDLE_MQTT (push's --mqtt from the
+    # environment) is not an option typed before it
+    code, out = invoke("push", "status", "--ledger", str(path), "--json",
+                       env={"ESP_CABUNDLE_MQTT": "mqtt://127.0.0.1:9"})  # fmt: skip
+    assert code == 0 and json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"
+
+
+def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> None:
+    """``push status`` reads only, yet opening the WAL ledger mode=ro made a -wal and a
+    32 KiB -shm beside it, left there after it exited."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp_path / "c.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+        ledger.enroll([("dev-1", "mqtt", None)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"]
+    before = path.read_bytes()
+    for extra in ([], ["--json"], ["--csv"]):
+        code, out = invoke("push", "status", "--ledger", str(path), *extra)
+        assert code == 0 and "dev-1" in out
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"], extra
+    assert path.read_bytes() == before
+    # a campaign running beside it (its -wal there) is read through its side files
+    with Ledger(path) as ledger:
+        ledger.enroll([("dev-2", "mqtt", None)])
+        code, out = invoke("push", "status", "--ledger", str(path), "--csv")
+        assert code == 0 and "dev-2" in out
+
+
+def test_a_broker_in_the_environment_is_set_aside_for_typed_links(mdash: Any, in_tmp: Path) -> None:
+    """README puts a password URL in ESP_CABUNDLE_MQTT; kept in the shell, it made
+    ``push --mdash --device dev1`` reach dev1 over that broker too (here: none there,
+    exit 3), and ``push --rpc`` fail with "--mqtt needs the units' ids"."""
+    s, units = mdash
+    write_ca(in_tmp)
+    env = {"ESP_CABUNDLE_MQTT": "mqtt://127.0.0.1:9"}
+    code, out = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle",
+                       "ca.pem", "--device", "dev1", env=env)  # fmt: skip
+    assert code == 0, out
+    assert "ESP_CABUNDLE_MQTT is set, but the units are reached with --mdash" in out
+    assert units[0].files()["/ca.pem"] == ca_bytes()
+    code, out = invoke("push", "--rpc", "http://127.0.0.1:9/rpc", "--board",
+                       "mongoose-os-esp32", "--bundle", "ca.pem", "--timeout", "0.5",
+                       "--ledger", "lan.db", env=env)  # fmt: skip
+    assert code == 3 and "--mqtt needs" not in out and "127.0.0.1:9/rpc" in out, out
+    # alone, the environment's broker is push's --mqtt
+    code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
+                       "--device", "dev1", "--ledger", "mq.db", env=env)  # fmt: skip
+    assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("mqtt://u:pw-9@127.0.0.1:1/x", "ESP_CABUNDLE_MQTT: a broker URL has no path"),
+        ("mqtts://u:pw-9@127.0.0.1:99999", "ESP_CABUNDLE_MQTT: the port is not a number"),
+        ("garbage:pw-9", "ESP_CABUNDLE_MQTT takes mqtt://"),
+    ],
+)
+def test_a_bad_broker_url_in_the_environment_is_named_so(in_tmp: Path, url: str, said: str) -> None:
+    """A bad ESP_CABUNDLE_MQTT said "--mqtt: ..." to a user who typed no --mqtt."""
+    write_ca(in_tmp)
+    code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
+                       "--device", "dev1", env={"ESP_CABUNDLE_MQTT": url})  # fmt: skip
+    assert code == 2 and said in out and "pw-9" not in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:1/x", "--board", "mongoose-os-esp32",
+                       "--bundle", "ca.pem", "--device", "dev1")  # fmt: skip
+    assert code == 2 and "--mqtt: a broker URL has no path" in out
+
+
+def test_link_failures_are_said_in_the_systems_words(tmp_path: Path) -> None:
+    """A LAN unit whose host does not resolve was "link lost during Sys.GetInfo
+    (gaierror)", and mDash refusing the connection "ConnectionRefusedError"."""
+    import socket
+
+    from esp_cabundle.errors import DeviceError
+    from esp_cabundle.push.http import link_error
+    from esp_cabundle.push.mdash import MdashTransport
+
+    gai = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    said = str(link_error("http://lamp.local/rpc", "Sys.GetInfo", gai, 10.0))
+    assert said == "unit http://lamp.local/rpc: host not found (Name or service not known)"
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    said = str(link_error("u1", "FS.Put", reset, 10.0))
+    assert said == "unit u1: link lost during FS.Put (Connection reset by peer)"
+    t = MdashTransport("k", base_url="http://127.0.0.1:1/api/v2", timeout=2.0)
+    try:
+        with pytest.raises(DeviceError) as err:
+            t.units()
+    finally:
+        t.close()
+    assert err.value.message == "cannot reach mDash at http://127.0.0.1:1: Connection refused"

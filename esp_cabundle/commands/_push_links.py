@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     from ..boards import Board
     from ..check import Target
     from ..config import Config
+    from ..push.mqtt import MqttUrl
     from ..push.transport import Transport
 
 __all__ = [
+    "broker_url",
     "connection_targets",
     "deadline_for",
     "device_ids",
@@ -219,6 +221,19 @@ def _tls_ca(path: Path | None) -> str | None:
     return str(path)
 
 
+def broker_url(text: str, *, from_env: bool) -> MqttUrl:
+    """The broker URL; a bad one from the environment is named as such (it said
+    "--mqtt: ..." to a user who never typed --mqtt)."""
+    try:
+        return parse_mqtt_url(text)
+    except InputError as e:
+        if from_env and e.message.startswith("--mqtt"):
+            raise InputError(
+                "ESP_CABUNDLE_MQTT" + e.message.removeprefix("--mqtt"), hint=e.hint
+            ) from None
+        raise
+
+
 def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) -> list[Transport]:
     """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`)."""
     ca_file = _tls_ca(opts["tls_ca"])
@@ -243,8 +258,8 @@ def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) ->
                 )
             )
         if opts["mqtt_url"]:
-            url = parse_mqtt_url(opts["mqtt_url"])
             from_env = ctx.get_parameter_source("mqtt_url") == ParameterSource.ENVIRONMENT
+            url = broker_url(opts["mqtt_url"], from_env=from_env)
             if url.password is not None:
                 remember(url.password)
                 if not url.password.isprintable():

@@ -20,6 +20,7 @@ from ..check import (
     board_trust,
     chain_file_name,
     check_items,
+    default_bundle_path,
     default_trust_set,
     load_trust_set,
     roadmap_items,
@@ -61,7 +62,8 @@ if TYPE_CHECKING:
     "--bundle",
     "bundle_path",
     help="Trust set: ca.pem, DER, C source or ESP-IDF x509_crt_bundle "
-    "(default: ./ca.pem, else the CA file the config's build wrote, else the config's roots).",
+    "(default: the ca.pem beside the config, ./ca.pem without one; else the CA file the "
+    "config's build wrote, else the config's roots).",
 )
 @click.option(
     "--host",
@@ -311,7 +313,7 @@ def _refuse_report_over_inputs(
 ) -> None:
     """``--report`` must not replace a file the check reads (its trust set, a chain,
     the config or a target's saved chain)."""
-    default = Path("ca.pem")  # the trust set when there is no --bundle
+    default = default_bundle_path(config)  # the trust set when there is no --bundle
     inputs = [("bundle", bundle)] if bundle is not None else []
     inputs += [("bundle", default)] if bundle is None and default.is_file() else []
     inputs += [("chain file", c) for c in chains]

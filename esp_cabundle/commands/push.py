@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from click.core import ParameterSource
 
 from ..check import CheckFailed
 from ..dates import clamped, now
@@ -19,6 +20,7 @@ from ..push.ledger import Ledger, check_ledger
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
+    broker_url,
     connection_targets,
     deadline_for,
     device_ids,
@@ -228,8 +230,28 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
       esp-cabundle push status --csv
     """
     if ctx.invoked_subcommand is not None:
+        _refuse_options_before(ctx, ctx.invoked_subcommand)
         return
     _run(ctx, **opts)
+
+
+def _refuse_options_before(ctx: click.Context, sub: str) -> None:
+    """``push --ledger lan.db status`` would read ./cabundle-campaign.db, another
+    campaign or none, and ``push --json status`` print text: push's own options are not
+    the subcommand's, so one typed before it is refused rather than silently dropped
+    (ESP_CABUNDLE_MQTT, an environment value, is not typed here)."""
+    given = [
+        p.opts[0]
+        for p in ctx.command.params
+        if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise click.UsageError(
+            f"{', '.join(given)} given before '{sub}': options there are push's own, not "
+            f"{sub}'s, and would be ignored; put them after it "
+            f"(esp-cabundle push {sub} --ledger FILE --json)",
+            ctx=ctx,
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -275,6 +297,12 @@ def _board_for(ctx: click.Context, opts: dict[str, Any]) -> Board:
 
 
 def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
+    # Like --until, an option of a mode not asked for is refused, not silently ignored:
+    # `push --poll 300` made one pass and exited 3 to a user who meant to watch.
+    for name, flag, mode in (("poll", "--poll", "--watch"),
+                             ("reconnect_timeout", "--reconnect-timeout", "--reboot")):  # fmt: skip
+        if not opts[mode.lstrip("-")] and _typed(ctx, name):
+            raise click.UsageError(f"{flag} only applies with {mode}", ctx)
     until: datetime | None = opts["until"]
     if until is None:
         return None
@@ -289,6 +317,10 @@ def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
             ctx,
         )
     return until
+
+
+def _typed(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
 
 
 def _check_frame_size(transports: list[Transport], push_file: PushFile, given: int) -> None:
@@ -316,6 +348,7 @@ def _check_frame_size(transports: list[Transport], push_file: PushFile, given: i
 
 
 def _run(ctx: click.Context, **opts: Any) -> None:
+    _set_aside_environment_broker(ctx, opts)
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
         raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
     board = _board_for(ctx, opts)
@@ -362,6 +395,25 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         ctx.exit(130)
     if not report.ok:
         ctx.exit(3)
+
+
+def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> None:
+    """ESP_CABUNDLE_MQTT stands in for a typed --mqtt, where a password may be given: kept
+    in a shell's environment, it made every ``push --rpc`` and ``push --mdash`` also reach
+    units through the broker ("--mqtt needs the units' ids", or each --device asked over
+    both). A run that names its units' links on the command line uses those alone."""
+    typed = opts["mdash_url"] or opts["rpc_urls"]
+    source = ctx.get_parameter_source("mqtt_url")
+    if opts["mqtt_url"] and typed and source is ParameterSource.ENVIRONMENT:
+        opts["mqtt_url"] = None
+        note(
+            "ESP_CABUNDLE_MQTT is set, but the units are reached with "
+            f"{'--mdash' if opts['mdash_url'] else '--rpc'}: its broker is not used "
+            "(give --mqtt too to reach units through it as well)",
+            quiet=opts["quiet"] or opts["as_json"],
+        )
+    if opts["mqtt_url"] and source is ParameterSource.ENVIRONMENT:
+        broker_url(opts["mqtt_url"], from_env=True)  # a bad one is named as the variable
 
 
 def _campaign(

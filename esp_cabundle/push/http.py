@@ -141,6 +141,11 @@ class HttpPool:
         self._drop()
 
 
+def _os_reason(e: BaseException) -> str:
+    """The system's words for a socket failure, else the exception's name."""
+    return getattr(e, "strerror", None) or type(e).__name__
+
+
 def link_error(unit: str, method: str, e: BaseException, timeout: float) -> UnitUnreachable:
     """The UnitUnreachable a socket-level failure stands for (never with credentials)."""
     if isinstance(e, (socket.timeout, TimeoutError)):
@@ -149,8 +154,10 @@ def link_error(unit: str, method: str, e: BaseException, timeout: float) -> Unit
         text = "connection refused"
     elif isinstance(e, ssl.SSLError):
         text = f"TLS failed ({e.reason or type(e).__name__})"
+    elif isinstance(e, socket.gaierror):  # said "link lost during Sys.GetInfo (gaierror)"
+        text = f"host not found ({e.strerror or 'its name does not resolve'})"
     else:
-        text = f"link lost during {method} ({type(e).__name__})"
+        text = f"link lost during {method} ({_os_reason(e)})"
     return UnitUnreachable(f"unit {unit}: {text}")
 
 

@@ -529,10 +529,13 @@ def _prove_ledger(p: Path) -> None:
 
 
 def _open_readonly(p: Path) -> sqlite3.Connection:
+    """Without a -wal beside it (no campaign running) the file holds every row: read it
+    immutable, so ``push status`` leaves no -wal/-shm behind; with one, through them."""
+    live = p.with_name(p.name + "-wal").exists()
     try:
         db = sqlite3.connect(
-            _uri(p, "mode=ro"), uri=True, timeout=30.0, isolation_level=None,
-            check_same_thread=False,
+            _uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0,
+            isolation_level=None, check_same_thread=False,
         )  # fmt: skip
         db.execute("SELECT 1 FROM units LIMIT 1").fetchall()
     except sqlite3.DatabaseError as e:

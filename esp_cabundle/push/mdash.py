@@ -154,7 +154,8 @@ class MdashTransport:
             status, data = self.request("GET", "/devices", max_bytes=MAX_LISTING_BYTES)
         except (OSError, http.client.HTTPException) as e:
             raise DeviceError(
-                f"cannot reach mDash at {self._pool.origin}: {type(e).__name__}",
+                f"cannot reach mDash at {self._pool.origin}: "
+                f"{getattr(e, 'strerror', None) or type(e).__name__}",
                 hint="check the --mdash URL and the network",
             ) from None
         if len(data) > MAX_LISTING_BYTES:
