@@ -254,6 +254,12 @@ def test_an_id_no_unit_answers_to_is_named(mosquitto: Any, host: Any, tmp_path: 
         full: "failed",
         ghost: "offline",
     }
+    # --json carries the same advice in its notes, the dry run's too
+    code, out, _ = push(mosquitto, tmp_path, units, "--json")
+    (note,) = [n for n in json.loads(out)["notes"] if "over MQTT" in n]
+    assert code == 3 and note.startswith(f"1 unit never answered over MQTT ({ghost})"), note
+    code, out, _ = push(mosquitto, tmp_path, units, "--dry-run", "--json")
+    assert json.loads(out)["notes"][0].startswith(f"1 unit did not answer over MQTT ({ghost})")
     h.close()  # the full unit, seen before, is off now: not named
     code, out, _ = push(mosquitto, tmp_path, units)
     assert code == 3 and rows(tmp_path)[full].state == "offline"

@@ -116,6 +116,8 @@ def render_report(
     report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
 ) -> None:
     done = sum(1 for r in report.rows if report.is_done(r))
+    left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
+    silent = _never_answered(left, watching=bool(opts.get("watch")))
     if opts["as_json"]:
         emit_json(
             {
@@ -130,7 +132,7 @@ def render_report(
                     report.failing_since.isoformat() if report.failing_since else None
                 ),
                 "counts": report.counts(),
-                "notes": list(report.notes),
+                "notes": [*report.notes, *silent],  # the advice the text gives, too
                 "bytes": traffic,
                 "units": [r.to_dict() for r in report.rows],
             }
@@ -149,13 +151,12 @@ def render_report(
         echo(line, quiet=quiet)
     if quiet:
         return
-    left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
     if left:
         rows = [(r.id, r.state, r.attempts, _error_cell(r, 70)) for r in left]
         echo(format_table(("unit", "state", "attempts", "last error"), rows[:_SHOWN]))
         if len(left) > _SHOWN:
             echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status")
-        for line in _full_units(left) + _never_answered(left, watching=bool(opts.get("watch"))):
+        for line in _full_units(left) + silent:
             echo(line)
     for line in _unused(list(report.rows)):
         echo(line)
@@ -164,6 +165,7 @@ def render_report(
 def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, Any]) -> None:
     from ..push.survey import WOULD_FINISH  # deferred: with the survey
 
+    silent = _never_answered(rows, "did not answer")
     if opts["as_json"]:
         would_finish = all(r.state in WOULD_FINISH for r in rows)
         emit_json(
@@ -172,6 +174,7 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
                 "dry_run": True,
                 "ca_sha256": push_file.sha256,
                 "would_finish": would_finish,
+                "notes": silent,
                 "units": [r.to_dict() for r in rows],
             }
         )
@@ -194,7 +197,7 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
     )
     unused = _unused_clause([r.state for r in rows])
     echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet)
-    for line in _never_answered(rows, "did not answer"):
+    for line in silent:
         echo(line, quiet=quiet)
 
 
