@@ -657,3 +657,15 @@ def test_link_failures_are_said_in_the_systems_words(tmp_path: Path) -> None:
     finally:
         t.close()
     assert err.value.message == "cannot reach mDash at http://127.0.0.1:1: Connection refused"
+    # A server that accepts the connection and never answers: how long it waited.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        port = silent.getsockname()[1]
+        t = MdashTransport("k", base_url=f"http://127.0.0.1:{port}/api/v2", timeout=0.5)
+        try:
+            with pytest.raises(DeviceError) as err:
+                t.units()
+        finally:
+            t.close()
+    assert err.value.message == f"cannot reach mDash at http://127.0.0.1:{port}: no answer in 0.5 s"

@@ -153,9 +153,12 @@ class MdashTransport:
         try:
             status, data = self.request("GET", "/devices", max_bytes=MAX_LISTING_BYTES)
         except (OSError, http.client.HTTPException) as e:
+            if isinstance(e, TimeoutError):  # socket.timeout too: connected, then silence
+                why = f"no answer in {self._pool.timeout:g} s"
+            else:
+                why = getattr(e, "strerror", None) or type(e).__name__
             raise DeviceError(
-                f"cannot reach mDash at {self._pool.origin}: "
-                f"{getattr(e, 'strerror', None) or type(e).__name__}",
+                f"cannot reach mDash at {self._pool.origin}: {why}",
                 hint="check the --mdash URL and the network",
             ) from None
         if len(data) > MAX_LISTING_BYTES:
