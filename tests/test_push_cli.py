@@ -586,6 +586,10 @@ def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> N
         assert code == 0 and "dev-1" in out
         assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"], extra
     assert path.read_bytes() == before
+    # --json and --csv both: one of them would be dropped silently, so neither is printed
+    code, out = invoke("push", "status", "--ledger", str(path), "--json", "--csv")
+    assert code == 2 and "give --json or --csv, not both" in out, out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"]
     # a campaign running beside it (its -wal there) is read through its side files
     with Ledger(path) as ledger:
         ledger.enroll([("dev-2", "mqtt", None)])

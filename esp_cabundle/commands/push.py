@@ -493,6 +493,8 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
       esp-cabundle push status --ledger campaign.db --json
       esp-cabundle push status --csv > units.csv
     """
+    if as_json and as_csv:
+        raise InputError("give --json or --csv, not both: stdout carries one of them")
     if not ledger_path.is_file():
         raise InputError(f"no campaign ledger at {ledger_path}", hint="give --ledger FILE")
     with Ledger(ledger_path, readonly=True) as ledger:  # read only: writes nothing
