@@ -266,9 +266,13 @@ def test_an_id_no_unit_answers_to_is_named(mosquitto: Any, host: Any, tmp_path: 
     assert f"1 unit never answered over MQTT ({ghost})" in out and f"({full}" not in out
     # a run that watched already is not told to watch
     until = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
-    code, out, _ = push(mosquitto, tmp_path, units, "--watch", "--poll", "0.3", "--until", until)
+    code, out, err = push(mosquitto, tmp_path, units, "--watch", "--poll", "0.3", "--until", until)
     assert code == 3 and f"1 unit never answered over MQTT ({ghost})" in out, out
     assert "or run the same --watch again later." in out and "(--watch)" not in out
+    # said before it starts, and why it ended
+    assert "Watching: a pass every 0.3 s until every unit is done, or through " in err
+    assert "UTC (--until); Ctrl-C stops it" in err
+    assert f"Stopped watching at {until[:10]} {until[11:16]} UTC, the end set for the" in out
 
 
 def test_frames_without_src_are_dropped_by_units(mosquitto: Any, host: Any) -> None:

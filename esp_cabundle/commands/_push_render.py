@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
 from ..push.ledger import STATES
@@ -132,6 +133,7 @@ def render_report(
                     report.failing_since.isoformat() if report.failing_since else None
                 ),
                 "counts": report.counts(),
+                "watch_ended": (report.watch_ended.isoformat() if report.watch_ended else None),
                 "notes": [*report.notes, *silent],  # the advice the text gives, too
                 "bytes": traffic,
                 "units": [r.to_dict() for r in report.rows],
@@ -149,6 +151,10 @@ def render_report(
     )
     for line in _dates(report.deadline, report.failing_since):
         echo(line, quiet=quiet)
+    if report.watch_ended is not None:  # it ran out of time, not of units
+        when = report.watch_ended.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+        echo(f"Stopped watching at {when} UTC, the end set for the watch, with units not done.",
+             quiet=quiet)  # fmt: skip
     if quiet:
         return
     if left:

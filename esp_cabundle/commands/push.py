@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -385,6 +385,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
             if not _dry_run(transports, push_file, options, opts, quiet=quiet):
                 ctx.exit(3)
             return
+        if opts["watch"]:
+            note(_watch_plan(until, opts["poll"]), quiet=quiet)
         report = _campaign(transports, push_file, options, opts["ledger_path"], quiet=quiet)
     finally:
         for t in transports:
@@ -395,6 +397,19 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         ctx.exit(130)
     if not report.ok:
         ctx.exit(3)
+
+
+def _watch_plan(until: datetime | None, poll: float) -> str:
+    """What --watch will do and when it stops, said before it starts: it may run for days."""
+    end = (
+        f"through {until.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC (--until)"
+        if until is not None
+        else "until the units' current CA stops working, when the first pass learns that date"
+    )
+    return (
+        f"Watching: a pass every {poll:g} s until every unit is done, or {end}; "
+        "Ctrl-C stops it (units in hand are finished first)"
+    )
 
 
 def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> None:

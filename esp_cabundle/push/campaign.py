@@ -460,6 +460,7 @@ def run_campaign(
         run.failing_since = datetime.fromisoformat(meta["failing_since"])
     passes = 0
     ids: list[str] = []
+    ended: datetime | None = None
     while True:
         listing = run.listing()
         ledger.enroll((ref.id, ref.transport(t.name), ref.address) for t, ref in listing)
@@ -478,6 +479,7 @@ def run_campaign(
             break
         end = options.until or run.deadline
         if end is not None and _now_utc() >= end:
+            ended = end
             break
         wait = options.poll
         if end is not None:
@@ -492,4 +494,5 @@ def run_campaign(
         run.stop.is_set(),
         run.failing_since,
         tuple(run.notes),
+        ended,
     )

@@ -114,6 +114,7 @@ class CampaignReport:
     stopped: bool = False  # interrupted
     failing_since: datetime | None = None  # an old file found already fails (since then)
     notes: tuple[str, ...] = ()  # listings merged (the same unit at two addresses)
+    watch_ended: datetime | None = None  # a watch stopped by its end (--until, deadline)
 
     def is_done(self, row: UnitRow) -> bool:
         """The unit holds the file (with ``reboot``: and came back with it)."""
