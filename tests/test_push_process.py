@@ -255,3 +255,49 @@ def test_signal_stops_after_the_units_in_hand(
     for u in units:
         held = u.files()["/ca.pem"]
         assert held in (mongoose_unit("x").files()["/ca.pem"], ca_bytes())
+
+
+def test_a_third_signal_quits_at_once_and_the_next_run_finishes(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """A unit that does not answer holds a stopping push for its whole --timeout (120 s
+    with --reboot): the second Ctrl-C says a third quits at once, and the third does,
+    exit 130, leaving the ledger as a kill would; the same command then finishes."""
+    ghost, *units = fleet(3)
+    host(units)  # nothing answers to the ghost's id
+    args = argv(mosquitto, tmp_path, [ghost, *units], "--concurrency", "1", "-q")
+    p = spawn([*args, "--timeout", "60"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (tmp_path / "c.db").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)  # asking the ghost now, for up to 60 s
+    assert p.stderr is not None
+    stderr = p.stderr
+
+    def line_starting(head: str) -> str:
+        for _ in range(50):  # the CA line and the progress come first
+            line = stderr.readline()
+            if head in line or not line:
+                return line[line.index(head) :] if head in line else line
+        return ""
+
+    p.send_signal(signal.SIGINT)
+    assert line_starting("Stopping (SIGINT)")
+    p.send_signal(signal.SIGINT)
+    line = line_starting("Still stopping (SIGINT)")
+    assert line and "Once more quits at once." in line, line
+    started = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    _out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert time.monotonic() - started < 10  # not the ghost's 60 s
+    assert "Quitting now (SIGINT)" in err and "Traceback" not in err
+    # The next run (the ghost still silent) does the units that answer.
+    r = subprocess.run([sys.executable, "-m", "esp_cabundle", *args], capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 3, r.stderr
+    with Ledger(tmp_path / "c.db") as led:
+        states = {row.id: row.state for row in led.rows()}
+    assert states == {ghost.unit_id: "offline", **{u.unit_id: "verified" for u in units}}
+    for u in units:
+        assert_updated(u, ca_bytes())

@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -47,8 +47,27 @@ _FIRST_TEXT = (
 _REPEAT_TEXT = "waiting for the sector being written to finish (a unit is never left mid-sector)."
 
 
+QUIT_NOTICE = "Quitting now"
+
+
+def _quit_now(name: str, text: str) -> None:
+    """End the process at once, as a power cut or SIGKILL would: only for commands whose
+    units and records are proven to survive that (push: tests/test_push_process.py)."""
+    _notice(f"{QUIT_NOTICE} ({name}): {text}")
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError, RuntimeError):
+            stream.flush()
+    os._exit(130)
+
+
 @contextmanager
-def stop_on_signals(*, first: str = _FIRST_TEXT, repeat: str = _REPEAT_TEXT) -> Iterator[Cancel]:
+def stop_on_signals(
+    *,
+    first: str = _FIRST_TEXT,
+    repeat: str = _REPEAT_TEXT,
+    quit_on: int | None = None,
+    quit_text: str = "",
+) -> Iterator[Cancel]:
     """A token that SIGINT and SIGTERM set while the block runs (handlers restored after).
 
     The first signal asks every unit to stop: at once if it has written nothing yet,
@@ -59,6 +78,10 @@ def stop_on_signals(*, first: str = _FIRST_TEXT, repeat: str = _REPEAT_TEXT) -> 
     half erased. The wait is one sector (a fraction of a second), or esptool's own
     timeout when the link is dead. SIGKILL still ends the process at once; the journal
     then lets the same command finish the update.
+
+    ``quit_on``: the signal of that number ends the process at once (exit 130), for a
+    command whose every state survives a kill (push: a unit's staging file, the
+    ledger's transactions); the signal before it says so.
     """
     cancel = Cancel()
     if threading.current_thread() is not threading.main_thread():
@@ -67,10 +90,14 @@ def stop_on_signals(*, first: str = _FIRST_TEXT, repeat: str = _REPEAT_TEXT) -> 
 
     def handler(signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if cancel.request(name) == 1:
-            _notice(f"{FIRST_NOTICE} ({name}): {first}")
+        n = cancel.request(name)
+        if quit_on is not None and n >= quit_on:
+            _quit_now(name, quit_text)
+        again = " Once more quits at once." if quit_on is not None and n == quit_on - 1 else ""
+        if n == 1:
+            _notice(f"{FIRST_NOTICE} ({name}): {first}{again}")
         else:
-            _notice(f"{REPEAT_NOTICE} ({name}): {repeat}")
+            _notice(f"{REPEAT_NOTICE} ({name}): {repeat}{again}")
 
     previous: dict[signal.Signals, Any] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -58,6 +58,14 @@ if TYPE_CHECKING:
 DEFAULT_LEDGER = "cabundle-campaign.db"
 _MDASH_DEFAULT = "https://mdash.net/api/v2"  # push.mdash.DEFAULT_MDASH_URL, without importing it
 _STOPPING = "no new unit is started; the units in hand are finished and recorded first."
+_QUITTING = (
+    "units in hand are left as a power cut leaves them (each still holds its old CA file "
+    "or the new one); run the same command again to finish them."
+)
+_QUITTING_IN_PLACE = (
+    "units in hand are left as a power cut leaves them: with --in-place, one cut off "
+    "mid-write holds a partial CA file; run the same command again now to finish them."
+)
 _DATE_ONLY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|today)\s*$", re.I)
 _PUSH_SKIP_HINT = (
     "push never skips this check (--no-check is refused): list the server under targets: "
@@ -461,7 +469,15 @@ def _campaign(
 
         # Ctrl-C / SIGTERM: no unit is taken any more; every unit in hand is finished
         # and recorded, then the run stops (exit 130).
-        with stop_on_signals(first=_STOPPING, repeat=_STOPPING) as cancel:
+        # A third Ctrl-C quits at once: a unit cut off mid-write keeps its old CA file
+        # (the new one goes to a staging file first) and the ledger its last committed
+        # state, as after kill -9, which the next run finishes.
+        with stop_on_signals(
+            first=_STOPPING,
+            repeat=_STOPPING,
+            quit_on=3,
+            quit_text=_QUITTING_IN_PLACE if options.in_place else _QUITTING,
+        ) as cancel:
             threading.Thread(target=work, daemon=True).start()
             while not finished.wait(0.2):
                 if cancel.requested:
