@@ -570,6 +570,27 @@ def test_options_before_status_are_refused_not_ignored(
     assert code == 0 and json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"
 
 
+def test_debug_before_status_is_not_refused(tmp_path: Path) -> None:
+    """--debug means the same before or after a command (cli._accept_debug): it is no
+    option of push's that status would drop, so ``push --debug status`` reads the ledger."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp_path / "lan.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+    code, out = invoke("push", "--debug", "status", "--ledger", str(path), "--json")
+    assert code == 0, out
+    assert json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"
+
+
+def test_an_option_status_has_not_got_is_not_told_to_move_after_it() -> None:
+    """``push --mdash URL status`` was told to put --mdash after 'status', which has no
+    --mdash: the refusal names what status takes."""
+    code, out = invoke("push", "--mdash", "https://mdash.example/api", "status")
+    assert code == 2 and "--mdash given before 'status'" in out, out
+    assert "status takes --ledger, --json, --csv" in out
+
+
 def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> None:
     """``push status`` reads only, yet opening the WAL ledger mode=ro made a -wal and a
     32 KiB -shm beside it, left there after it exited."""
