@@ -618,6 +618,38 @@ def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> N
         assert code == 0 and "dev-2" in out
 
 
+def test_status_through_a_symlink_reads_the_running_campaign(tmp_path: Path) -> None:
+    """SQLite keeps a ledger's -wal/-shm beside the file a symlink leads to: looked for
+    beside the link, none was found, so a running campaign's ledger was read immutable,
+    without its log (its new rows missing; a first campaign's "not a campaign ledger"),
+    and its side files were never narrowed to 0600."""
+    import os
+    import stat
+
+    from esp_cabundle.push.ledger import Ledger
+
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "link.db"
+    link.symlink_to(tmp_path / "real" / "c.db")
+    old = os.umask(0o022)
+    try:
+        with Ledger(link) as ledger:  # a first campaign: its tables only in its -wal
+            ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+            ledger.enroll([("dev-1", "mqtt", None)])
+            code, out = invoke("push", "status", "--ledger", str(link), "--csv")
+            assert code == 0 and "dev-1" in out, out
+            for name in ("c.db-wal", "c.db-shm"):
+                mode = (tmp_path / "real" / name).stat().st_mode
+                assert stat.S_IMODE(mode) == 0o600, name
+        with Ledger(link) as ledger:  # a later run: its new rows only in the -wal
+            ledger.enroll([("dev-2", "mqtt", None)])
+            code, out = invoke("push", "status", "--ledger", str(link), "--csv")
+            assert code == 0 and "dev-1" in out and "dev-2" in out, out
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.db", "real"]
+
+
 def test_a_broker_in_the_environment_is_set_aside_for_typed_links(mdash: Any, in_tmp: Path) -> None:
     """README puts a password URL in ESP_CABUNDLE_MQTT; kept in the shell, it made
     ``push --mdash --device dev1`` reach dev1 over that broker too (here: none there,
