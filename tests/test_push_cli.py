@@ -570,6 +570,27 @@ def test_options_before_status_are_refused_not_ignored(
     assert code == 0 and json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"
 
 
+def test_debug_before_status_is_not_refused(tmp_path: Path) -> None:
+    """--debug means the same before or after a command (cli._accept_debug): it is no
+    option of push's that status would drop, so ``push --debug status`` reads the ledger."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp_path / "lan.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+    code, out = invoke("push", "--debug", "status", "--ledger", str(path), "--json")
+    assert code == 0, out
+    assert json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"
+
+
+def test_an_option_status_has_not_got_is_not_told_to_move_after_it() -> None:
+    """``push --mdash URL status`` was told to put --mdash after 'status', which has no
+    --mdash: the refusal names what status takes."""
+    code, out = invoke("push", "--mdash", "https://mdash.example/api", "status")
+    assert code == 2 and "--mdash given before 'status'" in out, out
+    assert "status takes --ledger, --json, --csv" in out
+
+
 def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> None:
     """``push status`` reads only, yet opening the WAL ledger mode=ro made a -wal and a
     32 KiB -shm beside it, left there after it exited."""
@@ -595,6 +616,38 @@ def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> N
         ledger.enroll([("dev-2", "mqtt", None)])
         code, out = invoke("push", "status", "--ledger", str(path), "--csv")
         assert code == 0 and "dev-2" in out
+
+
+def test_status_through_a_symlink_reads_the_running_campaign(tmp_path: Path) -> None:
+    """SQLite keeps a ledger's -wal/-shm beside the file a symlink leads to: looked for
+    beside the link, none was found, so a running campaign's ledger was read immutable,
+    without its log (its new rows missing; a first campaign's "not a campaign ledger"),
+    and its side files were never narrowed to 0600."""
+    import os
+    import stat
+
+    from esp_cabundle.push.ledger import Ledger
+
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "link.db"
+    link.symlink_to(tmp_path / "real" / "c.db")
+    old = os.umask(0o022)
+    try:
+        with Ledger(link) as ledger:  # a first campaign: its tables only in its -wal
+            ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+            ledger.enroll([("dev-1", "mqtt", None)])
+            code, out = invoke("push", "status", "--ledger", str(link), "--csv")
+            assert code == 0 and "dev-1" in out, out
+            for name in ("c.db-wal", "c.db-shm"):
+                mode = (tmp_path / "real" / name).stat().st_mode
+                assert stat.S_IMODE(mode) == 0o600, name
+        with Ledger(link) as ledger:  # a later run: its new rows only in the -wal
+            ledger.enroll([("dev-2", "mqtt", None)])
+            code, out = invoke("push", "status", "--ledger", str(link), "--csv")
+            assert code == 0 and "dev-1" in out and "dev-2" in out, out
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.db", "real"]
 
 
 def test_a_broker_in_the_environment_is_set_aside_for_typed_links(mdash: Any, in_tmp: Path) -> None:

@@ -372,3 +372,29 @@ def test_board_without_auto_reset_circuit(virtual_esp32: Start) -> None:
     with pytest.raises(DeviceError, match="not in download mode"):
         connect(unit)
     assert unit.stats.boots == []
+
+
+def test_a_real_port_keeps_its_no_vid_pid_warning() -> None:
+    """Only a URL port's VID/PID warnings are noise: about a /dev/ or COM port (a udev
+    alias pyserial does not list, a device hidden from a container) the same words say
+    the unit gets the standard reset sequence, and they still reach the user."""
+    from esp_pylib.logger import EspLog
+
+    from esp_cabundle.flash.esptool_log import esptool_output
+
+    said: list[Message] = []
+    real = (
+        "Failed to get VID/PID of a device on /dev/serial/by-id/usb-x: Cannot resolve "
+        "VID/PID for '/dev/serial/by-id/usb-x': not listed by pyserial. Using standard "
+        "reset sequence."
+    )
+    url = (
+        "Failed to get VID/PID of a device on socket://127.0.0.1:9: Cannot resolve VID/PID "
+        "for 'socket://127.0.0.1:9': only COM* and absolute device paths are supported "
+        "(pyserial URL handlers have no USB identity). Using standard reset sequence."
+    )
+    with esptool_output(said.append):
+        EspLog.instance.note(url)
+        EspLog.instance.note("Cannot resolve VID/PID for 'rfc2217://h:1': only COM*")
+        EspLog.instance.note(real)
+    assert [m.text for m in said] == [real]

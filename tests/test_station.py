@@ -300,6 +300,25 @@ def test_flash_with_a_glob_matching_no_port_says_so_first(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["station.csv", "station.jsonl"])
+def test_a_ca_refused_after_the_log_is_checked_leaves_no_log(
+    runner: CliRunner, tmp_path: Path, name: str
+) -> None:
+    """The log is checked before the CA's gate: proving it can be appended to made an
+    empty log that a refused CA ("nothing written", exit 1) left behind."""
+    log = tmp_path / name
+    args = ["flash", "-p", "socket://127.0.0.1:1", "--board", "mdash-arduino", "--preset",
+            "letsencrypt", "--at", "2060-01-01", "--log"]  # fmt: skip
+    r = runner.invoke(cli, [*args, str(log)])
+    assert r.exit_code == 1, r.output
+    assert "expired on 2035-06-04" in r.stderr
+    assert list(tmp_path.iterdir()) == []
+    # a log that is there already is kept as it was
+    log.write_text("")
+    r = runner.invoke(cli, [*args, str(log)])
+    assert r.exit_code == 1 and log.read_text() == "", r.output
+
+
 def test_run_parallel_isolates_failures_and_bugs() -> None:
     def job(port: str, progress: object, on_connect: object) -> str:
         if port == "bad":

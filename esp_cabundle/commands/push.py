@@ -251,13 +251,23 @@ def _refuse_options_before(ctx: click.Context, sub: str) -> None:
     given = [
         p.opts[0]
         for p in ctx.command.params
-        if p.name and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
+        # --debug means the same wherever it is typed (cli._accept_debug), here too
+        if p.name not in (None, "debug")
+        and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
     ]
     if given:
+        # Name what the subcommand takes: "put them after it" told `push --mdash URL
+        # status` to move an option status has not got.
+        cmd = ctx.command.get_command(ctx, sub) if isinstance(ctx.command, click.Group) else None
+        takes = [
+            p.opts[0]
+            for p in (cmd.params if cmd else ())
+            if isinstance(p, click.Option) and p.name not in (None, "debug") and p.opts
+        ]
         raise click.UsageError(
             f"{', '.join(given)} given before '{sub}': options there are push's own, not "
-            f"{sub}'s, and would be ignored; put them after it "
-            f"(esp-cabundle push {sub} --ledger FILE --json)",
+            f"{sub}'s, and would be ignored; {sub} takes {', '.join(takes) or 'none'}, "
+            f"after it (esp-cabundle push {sub} --ledger FILE --json)",
             ctx=ctx,
         )
 

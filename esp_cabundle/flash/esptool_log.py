@@ -33,6 +33,18 @@ _router: Any = None
 _URL_PORT_NOISE = ("Failed to get VID/PID of a device on", "Cannot resolve VID/PID for '")
 
 
+def _url_port_noise(text: str) -> bool:
+    """One of those warnings, about a URL port. The same warning about a /dev/ or COM
+    port (a udev alias pyserial does not list, a device hidden from a container) says
+    the unit gets the standard reset sequence, which a USB-JTAG chip may not answer."""
+    head = text.lstrip()
+    for prefix in _URL_PORT_NOISE:
+        if head.startswith(prefix):
+            port = head[len(prefix) :].split()
+            return bool(port) and "://" in port[0]
+    return False
+
+
 def _make_router() -> Any:
     from esp_pylib.logger import EspLogBase
     from rich.text import Text
@@ -52,7 +64,7 @@ def _make_router() -> Any:
         def _say(self, level: Literal["info", "note", "warning", "error"], text: str) -> None:
             sink = self._sink()
             text = plain(text)
-            if text.lstrip().startswith(_URL_PORT_NOISE):
+            if _url_port_noise(text):
                 logger.debug("esptool %s: %s", level, text)
                 return
             for line in text.splitlines():

@@ -279,8 +279,16 @@ def check_log(path: Path, fmt: LogFormat) -> None:
     hint = "name a log file in a directory that can be written to"
     refuse_missing_folder(path, what="log", hint=hint)
     try:
-        with path.open("a", encoding="utf-8"):
-            pass
+        try:  # a log made only to prove it can be is removed: the CA's gate comes after,
+            # and a refused CA leaves nothing behind ("nothing written")
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            with path.open("a", encoding="utf-8"):
+                pass
+        else:
+            if path.stat().st_size == 0:  # another station's records are never removed
+                path.unlink()
+            return
     except OSError as e:
         why = e.strerror or e
         raise OutputError(

@@ -460,7 +460,7 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     _prove_ledger(p)
     # Without a -wal beside it the file holds every committed row: read it immutable
     # (no -shm made); with one, a campaign is running and the side files are there.
-    live = p.with_name(p.name + "-wal").exists()
+    live = _side(p, "-wal").exists()
     db = sqlite3.connect(_uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0)
     try:
         have = dict(db.execute("SELECT key, value FROM campaign").fetchall())
@@ -493,6 +493,14 @@ def _uri(p: Path, query: str) -> str:
     return f"file:{quote(str(p.resolve()))}?{query}"
 
 
+def _side(p: Path, suffix: str) -> Path:
+    """The ledger's -wal or -shm where SQLite keeps it: beside the file a symlink leads
+    to (SQLite follows it), not beside the link, where none is ever found: a running
+    campaign's ledger was then read immutable, without its write-ahead log."""
+    real = p.resolve()
+    return real.with_name(real.name + suffix)
+
+
 def _is_ledger(uri: str) -> bool:
     try:
         db = sqlite3.connect(uri, uri=True, timeout=30.0)
@@ -519,7 +527,7 @@ def _prove_ledger(p: Path) -> None:
             )
     if _is_ledger(_uri(p, "immutable=1")):
         return
-    if p.with_name(p.name + "-wal").exists() and _is_ledger(_uri(p, "mode=ro")):
+    if _side(p, "-wal").exists() and _is_ledger(_uri(p, "mode=ro")):
         return
     raise InputError(
         f"{p} is not a campaign ledger (a SQLite database without a campaign's tables); "
@@ -531,7 +539,7 @@ def _prove_ledger(p: Path) -> None:
 def _open_readonly(p: Path) -> sqlite3.Connection:
     """Without a -wal beside it (no campaign running) the file holds every row: read it
     immutable, so ``push status`` leaves no -wal/-shm behind; with one, through them."""
-    live = p.with_name(p.name + "-wal").exists()
+    live = _side(p, "-wal").exists()
     try:
         db = sqlite3.connect(
             _uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0,
@@ -546,7 +554,7 @@ def _open_readonly(p: Path) -> sqlite3.Connection:
 
 def _narrow_side_files(p: Path) -> None:
     for suffix in ("-wal", "-shm"):
-        side = p.with_name(p.name + suffix)
+        side = _side(p, suffix)
         if side.exists():
             with contextlib.suppress(OSError):  # another user's ledger: leave its files be
                 os.chmod(side, 0o600)
