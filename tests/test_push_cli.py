@@ -726,3 +726,34 @@ def test_link_failures_are_said_in_the_systems_words(tmp_path: Path) -> None:
         finally:
             t.close()
     assert err.value.message == f"cannot reach mDash at http://127.0.0.1:{port}: no answer in 0.5 s"
+
+
+def test_status_reads_again_when_a_campaign_writes_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished ledger is read immutable (no side files made); a campaign that starts
+    and checkpoints between status's queries changes the file under that read, which is
+    then done again, through the log: status shows the unit it enrolled."""
+    from esp_cabundle.push import ledger as ledger_module
+    from esp_cabundle.push.ledger import Ledger, read_status
+
+    path = tmp_path / "c.db"
+    with Ledger(path) as led:
+        led.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+        led.enroll([("dev-1", "mqtt", None)])
+    rows = ledger_module.Ledger.rows
+    writes = []
+
+    def rows_while_a_campaign_writes(self: Any, *a: Any, **kw: Any) -> Any:
+        got = rows(self, *a, **kw)
+        if not writes:  # once: another process enrolls a unit and checkpoints
+            writes.append(1)
+            with Ledger(path) as other:
+                other.enroll([("dev-2", "mqtt", None)])
+                other._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return got
+
+    monkeypatch.setattr(ledger_module.Ledger, "rows", rows_while_a_campaign_writes)
+    _meta, counts, got = read_status(path)
+    assert writes and sorted(r.id for r in got) == ["dev-1", "dev-2"]
+    assert sum(counts.values()) == 2

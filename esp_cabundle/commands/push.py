@@ -16,7 +16,7 @@ from ..dates import clamped, now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
-from ..push.ledger import Ledger, check_ledger
+from ..push.ledger import Ledger, check_ledger, read_status
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
@@ -538,6 +538,5 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
         raise InputError("give --json or --csv, not both: stdout carries one of them")
     if not ledger_path.is_file():
         raise InputError(f"no campaign ledger at {ledger_path}", hint="give --ledger FILE")
-    with Ledger(ledger_path, readonly=True) as ledger:  # read only: writes nothing
-        meta, counts, rows = ledger.meta(), ledger.counts(), ledger.rows()
+    meta, counts, rows = read_status(ledger_path)  # read only: writes nothing
     render_status(meta, counts, rows, as_json=as_json, as_csv=as_csv)

@@ -43,6 +43,7 @@ __all__ = [
     "Ledger",
     "UnitRow",
     "check_ledger",
+    "read_status",
 ]
 
 DEFAULT_LEDGER = "cabundle-campaign.db"
@@ -550,6 +551,30 @@ def _open_readonly(p: Path) -> sqlite3.Connection:
         raise InputError(f"cannot read the ledger {p} ({e})", hint=_NOT_A_LEDGER_HINT) from e
     _narrow_side_files(p)  # reading a WAL ledger opens its -wal/-shm
     return db
+
+
+def read_status(p: Path, *, tries: int = 3) -> tuple[dict[str, str], dict[str, int], list[UnitRow]]:
+    """A ledger's meta, counts and rows for ``push status``, read only. A campaign that
+    starts or checkpoints while they are read (the file opened immutable, or its pages
+    moved) changes the file's size, time or log: then it is read again, through its log."""
+    real = p.resolve()
+
+    def stamp() -> tuple[int, int, bool]:
+        st = real.stat()
+        return st.st_size, st.st_mtime_ns, _side(p, "-wal").exists()
+
+    for attempt in range(tries):
+        before = stamp()
+        try:
+            with Ledger(p, readonly=True) as ledger:
+                got = ledger.meta(), ledger.counts(), ledger.rows()
+        except sqlite3.DatabaseError:  # pages moved under an immutable read
+            if attempt + 1 == tries:
+                raise
+            continue
+        if stamp() == before:
+            return got
+    return got  # a campaign checkpointing throughout: its last read, each query whole
 
 
 def _narrow_side_files(p: Path) -> None:
