@@ -422,7 +422,7 @@ def _watch_plan(until: datetime | None, poll: float) -> str:
     end = (
         f"through {until.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC (--until)"
         if until is not None
-        else "until the units' current CA stops working, when the first pass learns that date"
+        else "until the day the units' current CA stops working, if a pass learns one"
     )
     return (
         f"Watching: a pass every {poll:g} s until every unit is done, or {end}; "
@@ -442,7 +442,8 @@ def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> N
         note(
             "ESP_CABUNDLE_MQTT is set, but the units are reached with "
             f"{'--mdash' if opts['mdash_url'] else '--rpc'}: its broker is not used "
-            "(give --mqtt too to reach units through it as well)",
+            "(give --mqtt too to reach units through it as well, its password in "
+            "MQTT_PASSWORD)",
             quiet=opts["quiet"] or opts["as_json"],
         )
     if opts["mqtt_url"] and source is ParameterSource.ENVIRONMENT:
