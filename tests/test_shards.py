@@ -65,7 +65,7 @@ def test_a_bad_part_is_a_usage_error(tmp_path: Path, bad: str) -> None:
 
 
 def test_a_module_is_in_the_same_part_on_every_machine() -> None:
-    """A stable hash of the path as written from the tests folder, not Python's own
+    """A stable hash of the path as the test id writes it (tests/test_x.py), not Python's own
     (which is salted per process)."""
     assert shard_of("tests/test_build.py", 3) == shard_of("tests\\test_build.py", 3)
     # CRC-32 of the path: the same in every process (str hashes are not, PYTHONHASHSEED).

@@ -39,7 +39,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def shard_of(module_path: str, parts: int) -> int:
-    """The 1-based part a module belongs to (its path relative to the tests folder)."""
+    """The 1-based part a module belongs to, by its path as the test id writes it (from
+    the rootdir: ``tests/test_x.py``)."""
     return zlib.crc32(module_path.replace("\\", "/").encode()) % parts + 1
 
 
