@@ -30,9 +30,11 @@ __all__ = [
     "SECTIONS",
     "Config",
     "OutputSpec",
+    "config_above",
     "find_config",
     "leads_outside",
     "load_config",
+    "not_read_hint",
     "outputs_outside",
     "parse_config",
 ]
@@ -104,6 +106,32 @@ def find_config(start: Path | None = None) -> Path | None:
     p = (start or Path.cwd()) / CONFIG_NAME
     hint = f"{CONFIG_NAME} here is read as the config: remove or rename it, or name one with -c"
     return p if is_found(p, what="config file", hint=hint) else None
+
+
+def config_above(start: Path | None = None) -> Path | None:
+    """The nearest ``cabundle.yaml`` in a directory above ``start`` (the working
+    directory), up to the top of its git repository: a command run from a project's
+    subdirectory (``src/``, ``build/``) does not read it, and says so rather than
+    silently build or judge something else."""
+    here = (start or Path.cwd()).absolute()
+    if (here / ".git").exists():
+        return None
+    for parent in here.parents:
+        if (parent / CONFIG_NAME).is_file():
+            return parent / CONFIG_NAME
+        if (parent / ".git").exists():
+            return None
+    return None
+
+
+def not_read_hint(start: Path | None = None) -> str | None:
+    """When there is no ``./cabundle.yaml`` but a directory above holds one: the words
+    that say it is not read, and how to use it."""
+    above = config_above(start)
+    if above is None:
+        return None
+    shown = os.path.relpath(above, start or Path.cwd())
+    return f"{shown} is not read from here: run from {above.parent}, or pass -c {shown}"
 
 
 def load_config(path: str | Path) -> Config:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from ..build import LOCK_NAME, WrittenOutputs, build_bundle, write_build
-from ..config import Config, OutputSpec, leads_outside, outputs_outside
+from ..config import Config, OutputSpec, leads_outside, not_read_hint, outputs_outside
 from ..errors import InputError
 from ..formats import FORMATS
 from ..formats.manifest import bundle_to_dict
@@ -126,6 +126,10 @@ def build(
     when = parse_at(at)
     config = ca.config()
     spec = ca.spec(config)
+    # Run from a project's subdirectory, a plain build would make the default preset's
+    # ca.pem and lock here: say that the project's config is not read.
+    missed = not_read_hint() if config is None and not (ca.presets or ca.roots) else None
+    warnings = [f"no cabundle.yaml here, building the default preset; {missed}"] if missed else []
     labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:
         from ..formats.idf_filter import load_cmn_filter  # deferred: csv, for this flag only
@@ -192,7 +196,7 @@ def build(
     if not as_json:
         for n in result.dir_notes:
             note(f"note: {printable(n)}", quiet=quiet)
-        for w in result.dir_warnings:
+        for w in (*warnings, *result.dir_warnings):
             warn(printable(w))
     done = WrittenOutputs() if dry_run else write_build(result)
 
@@ -207,7 +211,7 @@ def build(
                 ],
                 "lock": str(result.lock_path) if result.lock_path else None,
                 "notes": [*result.notes, *result.dir_notes],
-                "warnings": list(result.dir_warnings),
+                "warnings": [*warnings, *result.dir_warnings],
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
                 "written": [str(p) for p in done.written],
                 "unchanged": [str(p) for p in done.unchanged],
