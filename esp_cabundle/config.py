@@ -21,7 +21,7 @@ from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .errors import InputError
 from .fileio import is_found
-from .formats import FORMATS
+from .formats import FORMATS, implied_format
 from .images import IMAGE_FORMATS, image_output
 from .yamlnodes import Node, compose_yaml, read_yaml_text, to_nodes
 
@@ -225,6 +225,13 @@ def parse_config(text: str, *, path: Path) -> Config:
             out_path = (
                 Path(om["path"].as_str()) if "path" in om else Path(FORMATS[fmt].default_path)
             )
+            implied = implied_format(out_path)
+            if implied is not None and implied != fmt:
+                raise om["path"].error(
+                    f"'{out_path}' names a {implied} file, but the output format is {fmt}",
+                    hint=f"write format: {implied}, or name the file for {fmt} "
+                    f"(e.g. {Path(FORMATS[fmt].default_path).name})",
+                )
             options = {k: v.as_plain() for k, v in om.items() if k not in ("format", "path")}
             check = FORMATS[fmt].check
             for k, v in options.items():

@@ -167,7 +167,7 @@ def test_build_never_packs_its_own_image(in_tmp: Path, runner: CliRunner) -> Non
     """An ``outputs:`` image inside its own from_dir: the next build leaves it out (it
     once packed it, and a full partition then failed with 'no space')."""
     (in_tmp / "data").mkdir()
-    (in_tmp / "data" / "conf.json").write_text("{}")
+    (in_tmp / "data" / "conf.cfg").write_text("{}")
     (in_tmp / "cabundle.yaml").write_text(
         "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: data/fs.bin, "
         "board: mongoose-os-esp32, from_dir: data}\n"
@@ -175,9 +175,9 @@ def test_build_never_packs_its_own_image(in_tmp: Path, runner: CliRunner) -> Non
     for _ in range(2):
         r = runner.invoke(cli, ["build", "-q"])
         assert r.exit_code == 0, r.output
-        assert _packed(in_tmp / "data" / "fs.bin") == ["/ca.pem", "/conf.json"]
+        assert _packed(in_tmp / "data" / "fs.bin") == ["/ca.pem", "/conf.cfg"]
     (in_tmp / "cabundle.yaml").write_text(
-        "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: data/conf.json, "
+        "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: data/conf.cfg, "
         "board: mongoose-os-esp32, from_dir: data}\n"
     )
     _refused(runner, ["build"], in_tmp, "would replace the packed file")

@@ -12,7 +12,7 @@ import click
 from ..build import LOCK_NAME, WrittenOutputs, build_bundle, write_build
 from ..config import Config, OutputSpec, leads_outside, not_read_hint, outputs_outside
 from ..errors import InputError
-from ..formats import FORMATS
+from ..formats import FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
 from ..ui import (
@@ -274,12 +274,6 @@ def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path 
         )
 
 
-# Names whose extension says one format only (.crt and .cer hold PEM or DER, .bin many).
-_EXTENSION_FORMATS = {".pem": "pem", ".der": "der", ".h": "c", ".c": "c", ".json": "json"}
-# Names that say one format whole: the file ESP-IDF's bundle code embeds.
-_NAME_FORMATS = {"x509_crt_bundle": "idf-bundle", "x509_crt_bundle.bin": "idf-bundle"}
-
-
 def _with_output_path(
     outputs: tuple[OutputSpec, ...], paths: tuple[Path, ...], *, explicit: bool
 ) -> tuple[OutputSpec, ...]:
@@ -296,11 +290,7 @@ def _with_output_path(
             "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
         )
     path, out = paths[0], outputs[0]
-    implied = (
-        _NAME_FORMATS.get(path.name.lower()) or _EXTENSION_FORMATS.get(path.suffix.lower())
-        if str(path) != "-"
-        else None
-    )
+    implied = implied_format(path) if str(path) != "-" else None
     if implied is None and not explicit and path.suffix.lower() == ".bin":
         raise InputError(
             f"-o {path}: a .bin name says a binary output, and no format was given; "
