@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from ..build import LOCK_NAME, WrittenOutputs, build_bundle, write_build
+from ..build import LOCK_NAME, build_bundle, dry_run_build, write_build
 from ..config import Config, OutputSpec, leads_outside, not_read_hint, outputs_outside
 from ..errors import InputError
 from ..formats import FORMATS, implied_format
@@ -198,7 +198,7 @@ def build(
             note(f"note: {printable(n)}", quiet=quiet)
         for w in (*warnings, *result.dir_warnings):
             warn(printable(w))
-    done = WrittenOutputs() if dry_run else write_build(result)
+    done = dry_run_build(result) if dry_run else write_build(result)
 
     if as_json:
         doc = bundle_to_dict(result.bundle)
@@ -213,7 +213,9 @@ def build(
                 "notes": [*result.notes, *result.dir_notes],
                 "warnings": [*warnings, *result.dir_warnings],
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
-                "written": [str(p) for p in done.written],
+                # a dry run writes nothing: what it would write is under would_write
+                "written": [] if dry_run else [str(p) for p in done.written],
+                "would_write": [str(p) for p in done.written] if dry_run else [],
                 "unchanged": [str(p) for p in done.unchanged],
                 "gate": result.ca.to_dict(),
                 "board_gates": [g.to_dict() for g in result.boards],
@@ -242,10 +244,9 @@ def build(
     sizes = {o.path: f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs}
     if result.lock_path is not None:
         sizes[result.lock_path] = shown_path(result.lock_path)
-    if dry_run:
-        say(f"Would write {', '.join(sizes.values())}", quiet=quiet)
-        return
-    if done.written:
+    if dry_run and done.written:
+        say(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet)
+    elif done.written:
         say(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet)
     if done.unchanged:
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
