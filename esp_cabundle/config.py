@@ -196,7 +196,12 @@ def parse_config(text: str, *, path: Path) -> Config:
         if "allow" in m
         else frozenset()
     )
-    policy = Policy(service_until=service_until, max_bytes=max_bytes, allow=allow)
+    policy = Policy(
+        service_until=service_until,
+        max_bytes=max_bytes,
+        allow=allow,
+        service_until_origin=m["service_until"].origin() if "service_until" in m else None,
+    )
     spec = BundleSpec(
         presets,
         roots,

@@ -158,7 +158,7 @@ class CaOptions:
             )
         policy = spec.policy
         if self.service_until:
-            policy = replace(policy, service_until=self.service_until)
+            policy = replace(policy, service_until=self.service_until, service_until_origin=None)
         if self.max_bytes:
             policy = replace(policy, max_bytes=self.max_bytes)
         if self.allow:
