@@ -171,6 +171,21 @@ def parse_board_key(node: Node) -> Any:
         raise node.error(e.message, hint=e.hint) from e
 
 
+_LOCK_NAME = "cabundle.lock"  # build.LOCK_NAME, which imports this module
+
+
+def _own_path(node: Node, path: Path, shown: Path, taken: dict[str, str]) -> None:
+    """An output's path must not be the config's, the lock's or an earlier output's:
+    an error at its line, rather than a refusal naming only the files."""
+    key = os.path.realpath(path)
+    if key in taken:
+        raise node.error(
+            f"'{shown}' is {taken[key]}: no two files can share a path; nothing written",
+            hint="give this output another path",
+        )
+    taken[key] = f"already the path of {node.path.removesuffix('.path')}"
+
+
 def parse_config(text: str, *, path: Path) -> Config:
     """Validate a config text; every error carries the file and line."""
     where = str(path)
@@ -213,12 +228,20 @@ def parse_config(text: str, *, path: Path) -> Config:
     )
 
     outputs: list[OutputSpec] = []
+    # Paths already taken, symlinks followed: the config itself, its lock, each earlier
+    # output (a hard link to one is refused later, when the files are compared).
+    taken = {
+        os.path.realpath(path): "the config itself",
+        os.path.realpath(base_dir / _LOCK_NAME): "the lock file build writes",
+    }
     if "outputs" in m:
         for n in m["outputs"].as_list():
             if isinstance(n.value, str):
                 fmt = n.as_choice(tuple(FORMATS))
                 if fmt in IMAGE_FORMATS:
                     raise n.error(_IMAGE_NEEDS, hint=_IMAGE_HINT)
+                default = Path(FORMATS[fmt].default_path)
+                _own_path(n, base_dir / default, default, taken)
                 outputs.append(OutputSpec(fmt, base_dir / FORMATS[fmt].default_path))
                 continue
             om = n.as_mapping()
@@ -256,6 +279,7 @@ def parse_config(text: str, *, path: Path) -> Config:
                     raise om[k].error(f"expected text, a whole number or true/false, got {got}")
             if fmt in IMAGE_FORMATS:
                 options["image"] = _image_output(n, fmt, options, base_dir)
+            _own_path(om.get("path", n), base_dir / out_path, out_path, taken)
             outputs.append(OutputSpec(fmt, base_dir / out_path, options))
 
     present = {key for key in SECTIONS if key in m}

@@ -70,7 +70,23 @@ def test_config_output_over_the_config_or_lock(built: Path, runner: CliRunner, p
     (built / "cabundle.yaml").write_text(
         f"preset: letsencrypt\noutputs:\n  - {{format: pem, path: {path}}}\n"
     )
-    _refused(runner, ["build"], built, "would replace the")
+    # an error at the output's line (it named only the files)
+    _refused(runner, ["build"], built, "cabundle.yaml:3: outputs[0].path: ", "share a path")
+
+
+@pytest.mark.parametrize(
+    ("outputs", "line", "words"),
+    [
+        ("  - {format: pem, path: ca.pem}\n  - {format: pem, path: ./ca.pem}\n", 4, "outputs[1]"),
+        ("  - {format: pem}\n  - pem\n", 4, "outputs[1]: 'ca.pem' is already the path of"),
+        ("  - {format: c, path: inc/a.h}\n  - {format: c, path: inc/../inc/a.h}\n", 4, "[0]"),
+    ],
+)
+def test_two_config_outputs_on_one_path_is_an_error_at_the_second(
+    built: Path, runner: CliRunner, outputs: str, line: int, words: str
+) -> None:
+    (built / "cabundle.yaml").write_text(f"preset: letsencrypt\noutputs:\n{outputs}")
+    _refused(runner, ["build"], built, f"cabundle.yaml:{line}: ", words, "share a path")
 
 
 def test_output_over_the_named_config(built: Path, runner: CliRunner) -> None:
