@@ -23,6 +23,7 @@ from .fileio import (
     PRIVATE,
     PUBLIC,
     Output,
+    already_holds,
     is_named,
     read_input,
     refuse_clobbering,
@@ -248,17 +249,34 @@ class WrittenOutputs:
     unchanged: tuple[Path, ...] = ()
 
 
-def write_build(result: BuildResult) -> WrittenOutputs:
-    """Write every output (and the lock file) atomically, all or none, leaving a file
-    that already holds exactly its bytes untouched."""
-    items: list[Output] = [
+def _items(result: BuildResult) -> list[tuple[Path, bytes, int]]:
+    """Every output and the lock file, with the bytes and mode each gets."""
+    items = [
         (out.path, data, PRIVATE if out.path in result.private else PUBLIC)
         for out, data in result.outputs
     ]
     if result.lock_path is not None:
+        items.append((result.lock_path, result.lock.to_bytes(), PUBLIC))
+    return items
+
+
+def dry_run_build(result: BuildResult) -> WrittenOutputs:
+    """What :func:`write_build` would do, writing nothing: ``written`` lists what it
+    would write, ``unchanged`` what already holds exactly its bytes."""
+    items = _items(result)
+    kept = [p for p, data, mode in items if already_holds(p, data, mode=mode)]
+    return WrittenOutputs(
+        written=tuple(p for p, _, _ in items if p not in kept), unchanged=tuple(kept)
+    )
+
+
+def write_build(result: BuildResult) -> WrittenOutputs:
+    """Write every output (and the lock file) atomically, all or none, leaving a file
+    that already holds exactly its bytes untouched."""
+    if result.lock_path is not None:
         # Again: a FIFO made there since build_bundle would be written through (blocking).
         refuse_special(result.lock_path, what="lock file", hint=_LOCK_HINT)
-        items.append((result.lock_path, result.lock.to_bytes()))
+    items: list[Output] = list(_items(result))
     kept = write_all_atomic(items)
     paths = [item[0] for item in items]
     return WrittenOutputs(written=tuple(p for p in paths if p not in kept), unchanged=tuple(kept))

@@ -129,6 +129,9 @@ class Policy:
     service_until: datetime | None = None
     max_bytes: int | None = None
     allow: frozenset[str] = frozenset()
+    # Where cabundle.yaml wrote service_until (None: a flag, or not given): the error
+    # when that day has come names the line CI must change.
+    service_until_origin: Origin | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.allow) - set(POLICY_NAMES)
@@ -414,12 +417,17 @@ def check_policies(
     An end of service that is not after ``at`` is refused (InputError): every root would
     pass that check, so a typo (2020 for 2030) would silently turn it off."""
     if policy.service_until is not None and policy.service_until <= at:
-        raise InputError(
+        message = (
             f"the devices' end of service {policy.service_until.date().isoformat()} is not "
-            f"after the date judged ({at.date().isoformat()}): no root could fail that check",
-            hint="give the date the devices must work until (--service-until, or "
-            "service_until: in cabundle.yaml), or leave it out",
+            f"after the date judged ({at.date().isoformat()}): no root could fail that check"
         )
+        hint = (
+            "give the date the devices must work until (--service-until, or "
+            "service_until: in cabundle.yaml), or leave it out"
+        )
+        if policy.service_until_origin is not None:
+            raise policy.service_until_origin.error(message, hint=hint)
+        raise InputError(message, hint=hint)
     out: list[Violation] = []
 
     def add(name: str, subject: str, message: str) -> None:

@@ -21,7 +21,7 @@ from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .errors import InputError
 from .fileio import is_found
-from .formats import FORMATS
+from .formats import FORMATS, implied_format
 from .images import IMAGE_FORMATS, image_output
 from .yamlnodes import Node, compose_yaml, read_yaml_text, to_nodes
 
@@ -30,9 +30,11 @@ __all__ = [
     "SECTIONS",
     "Config",
     "OutputSpec",
+    "config_above",
     "find_config",
     "leads_outside",
     "load_config",
+    "not_read_hint",
     "outputs_outside",
     "parse_config",
 ]
@@ -106,6 +108,32 @@ def find_config(start: Path | None = None) -> Path | None:
     return p if is_found(p, what="config file", hint=hint) else None
 
 
+def config_above(start: Path | None = None) -> Path | None:
+    """The nearest ``cabundle.yaml`` in a directory above ``start`` (the working
+    directory), up to the top of its git repository: a command run from a project's
+    subdirectory (``src/``, ``build/``) does not read it, and says so rather than
+    silently build or judge something else."""
+    here = (start or Path.cwd()).absolute()
+    if (here / ".git").exists():
+        return None
+    for parent in here.parents:
+        if (parent / CONFIG_NAME).is_file():
+            return parent / CONFIG_NAME
+        if (parent / ".git").exists():
+            return None
+    return None
+
+
+def not_read_hint(start: Path | None = None) -> str | None:
+    """When there is no ``./cabundle.yaml`` but a directory above holds one: the words
+    that say it is not read, and how to use it."""
+    above = config_above(start)
+    if above is None:
+        return None
+    shown = os.path.relpath(above, start or Path.cwd())
+    return f"{shown} is not read from here: run from {above.parent}, or pass -c {shown}"
+
+
 def load_config(path: str | Path) -> Config:
     p = Path(path)
     return parse_config(read_yaml_text(p, what="config file"), path=p)
@@ -143,6 +171,21 @@ def parse_board_key(node: Node) -> Any:
         raise node.error(e.message, hint=e.hint) from e
 
 
+_LOCK_NAME = "cabundle.lock"  # build.LOCK_NAME, which imports this module
+
+
+def _own_path(node: Node, path: Path, shown: Path, taken: dict[str, str]) -> None:
+    """An output's path must not be the config's, the lock's or an earlier output's:
+    an error at its line, rather than a refusal naming only the files."""
+    key = os.path.realpath(path)
+    if key in taken:
+        raise node.error(
+            f"'{shown}' is {taken[key]}: no two files can share a path; nothing written",
+            hint="give this output another path",
+        )
+    taken[key] = f"already the path of {node.path.removesuffix('.path')}"
+
+
 def parse_config(text: str, *, path: Path) -> Config:
     """Validate a config text; every error carries the file and line."""
     where = str(path)
@@ -168,7 +211,12 @@ def parse_config(text: str, *, path: Path) -> Config:
         if "allow" in m
         else frozenset()
     )
-    policy = Policy(service_until=service_until, max_bytes=max_bytes, allow=allow)
+    policy = Policy(
+        service_until=service_until,
+        max_bytes=max_bytes,
+        allow=allow,
+        service_until_origin=m["service_until"].origin() if "service_until" in m else None,
+    )
     spec = BundleSpec(
         presets,
         roots,
@@ -180,12 +228,20 @@ def parse_config(text: str, *, path: Path) -> Config:
     )
 
     outputs: list[OutputSpec] = []
+    # Paths already taken, symlinks followed: the config itself, its lock, each earlier
+    # output (a hard link to one is refused later, when the files are compared).
+    taken = {
+        os.path.realpath(path): "the config itself",
+        os.path.realpath(base_dir / _LOCK_NAME): "the lock file build writes",
+    }
     if "outputs" in m:
         for n in m["outputs"].as_list():
             if isinstance(n.value, str):
                 fmt = n.as_choice(tuple(FORMATS))
                 if fmt in IMAGE_FORMATS:
                     raise n.error(_IMAGE_NEEDS, hint=_IMAGE_HINT)
+                default = Path(FORMATS[fmt].default_path)
+                _own_path(n, base_dir / default, default, taken)
                 outputs.append(OutputSpec(fmt, base_dir / FORMATS[fmt].default_path))
                 continue
             om = n.as_mapping()
@@ -197,6 +253,13 @@ def parse_config(text: str, *, path: Path) -> Config:
             out_path = (
                 Path(om["path"].as_str()) if "path" in om else Path(FORMATS[fmt].default_path)
             )
+            implied = implied_format(out_path)
+            if implied is not None and implied != fmt:
+                raise om["path"].error(
+                    f"'{out_path}' names a {implied} file, but the output format is {fmt}",
+                    hint=f"write format: {implied}, or name the file for {fmt} "
+                    f"(e.g. {Path(FORMATS[fmt].default_path).name})",
+                )
             options = {k: v.as_plain() for k, v in om.items() if k not in ("format", "path")}
             check = FORMATS[fmt].check
             for k, v in options.items():
@@ -216,6 +279,7 @@ def parse_config(text: str, *, path: Path) -> Config:
                     raise om[k].error(f"expected text, a whole number or true/false, got {got}")
             if fmt in IMAGE_FORMATS:
                 options["image"] = _image_output(n, fmt, options, base_dir)
+            _own_path(om.get("path", n), base_dir / out_path, out_path, taken)
             outputs.append(OutputSpec(fmt, base_dir / out_path, options))
 
     present = {key for key in SECTIONS if key in m}

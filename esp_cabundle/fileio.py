@@ -23,6 +23,7 @@ __all__ = [
     "PRIVATE",
     "PUBLIC",
     "TEMP_SUFFIX",
+    "already_holds",
     "file_kind",
     "is_found",
     "is_named",
@@ -290,6 +291,17 @@ def _kept_narrow(mode: int, existing: int | None) -> int:
     if existing is None:
         return mode
     return mode & (stat.S_IMODE(existing) | 0o700)
+
+
+def already_holds(path: Path, data: bytes, *, mode: int = PUBLIC) -> bool:
+    """True when :func:`write_all_atomic` would leave ``path`` untouched (it already holds
+    ``data`` with that mode), so ``--dry-run`` says ``unchanged`` rather than "would
+    write"; a path it could not write is not judged here (False)."""
+    try:
+        item = _classify(path, data)
+    except OutputError:
+        return False
+    return _already_holds(item, mode)
 
 
 def write_atomic(path: str | Path, data: bytes, *, mode: int = PUBLIC) -> bool:

@@ -194,7 +194,12 @@ def test_a_committed_service_until_fails_build_once_it_passes(
         assert code == 2, err
         assert "end of service 2030-01-01 is not after the date judged (2030-01-01)" in err
         assert "service_until: in cabundle.yaml" in err
+        # the line CI must change: the committed file's, at the key
+        assert err.startswith(f"Error: {in_tmp / 'cabundle.yaml'}:2: service_until: "), err
         assert {p.name: p.read_bytes() for p in in_tmp.iterdir()} == before
+    # a flag's date names no line of the config
+    code, _, err = run(runner, "build", "--service-until", "2020-01-01", "--dry-run")
+    assert code == 2 and err.startswith("Error: the devices' end of service 2020-01-01"), err
 
 
 def test_locked_without_lock_file_is_usage_error(runner: CliRunner, in_tmp: Path) -> None:

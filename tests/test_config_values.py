@@ -50,6 +50,18 @@ FP = "0123456789abcdef" * 4  # a well-formed SHA-256 no catalog root has
         ),
         ("outputs:\n  - {format: spiffs, board: nosuch}\n", 2, "unknown board 'nosuch'"),
         ("outputs:\n  - {format: pem, path: x.pem}\n  - {format: der, path: []}\n", 3, "path:"),
+        (
+            "outputs:\n  - {format: pem, path: ca.pem}\n  - format: der\n    path: ca2.pem\n",
+            4,
+            "outputs[1].path: 'ca2.pem' names a pem file, but the output format is der",
+        ),
+        ("outputs:\n  - {format: pem, path: inc/ca_pem.h}\n", 2, "names a c file, but the"),
+        ("outputs:\n  - {format: c, path: ca.pem}\n", 2, "names a pem file, but the output"),
+        (
+            "outputs:\n  - {format: spiffs, path: data/ca.pem, board: mdash-arduino}\n",
+            2,
+            "'data/ca.pem' names a pem file, but the output format is spiffs",
+        ),
     ],
 )
 def test_a_bad_value_is_an_error_at_its_line(

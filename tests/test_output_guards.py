@@ -70,7 +70,23 @@ def test_config_output_over_the_config_or_lock(built: Path, runner: CliRunner, p
     (built / "cabundle.yaml").write_text(
         f"preset: letsencrypt\noutputs:\n  - {{format: pem, path: {path}}}\n"
     )
-    _refused(runner, ["build"], built, "would replace the")
+    # an error at the output's line (it named only the files)
+    _refused(runner, ["build"], built, "cabundle.yaml:3: outputs[0].path: ", "share a path")
+
+
+@pytest.mark.parametrize(
+    ("outputs", "line", "words"),
+    [
+        ("  - {format: pem, path: ca.pem}\n  - {format: pem, path: ./ca.pem}\n", 4, "outputs[1]"),
+        ("  - {format: pem}\n  - pem\n", 4, "outputs[1]: 'ca.pem' is already the path of"),
+        ("  - {format: c, path: inc/a.h}\n  - {format: c, path: inc/../inc/a.h}\n", 4, "[0]"),
+    ],
+)
+def test_two_config_outputs_on_one_path_is_an_error_at_the_second(
+    built: Path, runner: CliRunner, outputs: str, line: int, words: str
+) -> None:
+    (built / "cabundle.yaml").write_text(f"preset: letsencrypt\noutputs:\n{outputs}")
+    _refused(runner, ["build"], built, f"cabundle.yaml:{line}: ", words, "share a path")
 
 
 def test_output_over_the_named_config(built: Path, runner: CliRunner) -> None:
@@ -167,7 +183,7 @@ def test_build_never_packs_its_own_image(in_tmp: Path, runner: CliRunner) -> Non
     """An ``outputs:`` image inside its own from_dir: the next build leaves it out (it
     once packed it, and a full partition then failed with 'no space')."""
     (in_tmp / "data").mkdir()
-    (in_tmp / "data" / "conf.json").write_text("{}")
+    (in_tmp / "data" / "conf.cfg").write_text("{}")
     (in_tmp / "cabundle.yaml").write_text(
         "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: data/fs.bin, "
         "board: mongoose-os-esp32, from_dir: data}\n"
@@ -175,9 +191,9 @@ def test_build_never_packs_its_own_image(in_tmp: Path, runner: CliRunner) -> Non
     for _ in range(2):
         r = runner.invoke(cli, ["build", "-q"])
         assert r.exit_code == 0, r.output
-        assert _packed(in_tmp / "data" / "fs.bin") == ["/ca.pem", "/conf.json"]
+        assert _packed(in_tmp / "data" / "fs.bin") == ["/ca.pem", "/conf.cfg"]
     (in_tmp / "cabundle.yaml").write_text(
-        "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: data/conf.json, "
+        "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: data/conf.cfg, "
         "board: mongoose-os-esp32, from_dir: data}\n"
     )
     _refused(runner, ["build"], in_tmp, "would replace the packed file")

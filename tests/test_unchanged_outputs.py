@@ -172,6 +172,39 @@ def test_build_replaces_only_the_output_that_changed(in_tmp: Path, runner: CliRu
     assert _ident(pem) == kept and b"const char ca_pem[]" in header.read_bytes()
 
 
+def test_dry_run_says_which_outputs_would_be_left_unchanged(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """A dry run after a build said "Would write" every file, though a build would
+    rewrite none of them: it says which would change, and --json lists them apart."""
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\n"
+        "outputs:\n"
+        "  - {format: pem, path: data/ca.pem}\n"
+        "  - {format: c, path: include/ca_pem.h, name: ca_pem, style: array}\n"
+    )
+    assert runner.invoke(cli, ["build"]).exit_code == 0
+    header = in_tmp / "include" / "ca_pem.h"
+    stamps = _aged(header, b"// edited by hand\n")
+    r = runner.invoke(cli, ["build", "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "Would write include/ca_pem.h (" in r.output
+    assert "unchanged: data/ca.pem (6,054 bytes), cabundle.lock (already" in r.output
+    assert "Would write data/ca.pem" not in r.output and "lock, " not in r.output
+    r = runner.invoke(cli, ["build", "--dry-run", "--json"])
+    doc = json.loads(r.output)
+    names = {
+        k: [os.path.relpath(p, in_tmp) for p in doc[k]]
+        for k in ("written", "would_write", "unchanged")
+    }
+    assert names == {
+        "written": [],
+        "would_write": ["include/ca_pem.h"],
+        "unchanged": ["data/ca.pem", "cabundle.lock"],
+    }
+    assert header.read_bytes() == b"// edited by hand\n" and _ident(header) == stamps
+
+
 def test_pack_twice_leaves_the_image_alone(in_tmp: Path, runner: CliRunner) -> None:
     args = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K",
             "--preset", "letsencrypt", "-o", "fs.bin"]  # fmt: skip

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from ..build import LOCK_NAME, WrittenOutputs, build_bundle, write_build
-from ..config import Config, OutputSpec, leads_outside, outputs_outside
+from ..build import LOCK_NAME, build_bundle, dry_run_build, write_build
+from ..config import Config, OutputSpec, leads_outside, not_read_hint, outputs_outside
 from ..errors import InputError
-from ..formats import FORMATS
+from ..formats import FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
 from ..ui import (
@@ -126,6 +126,10 @@ def build(
     when = parse_at(at)
     config = ca.config()
     spec = ca.spec(config)
+    # Run from a project's subdirectory, a plain build would make the default preset's
+    # ca.pem and lock here: say that the project's config is not read.
+    missed = not_read_hint() if config is None and not (ca.presets or ca.roots) else None
+    warnings = [f"no cabundle.yaml here, building the default preset; {missed}"] if missed else []
     labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:
         from ..formats.idf_filter import load_cmn_filter  # deferred: csv, for this flag only
@@ -192,9 +196,9 @@ def build(
     if not as_json:
         for n in result.dir_notes:
             note(f"note: {printable(n)}", quiet=quiet)
-        for w in result.dir_warnings:
+        for w in (*warnings, *result.dir_warnings):
             warn(printable(w))
-    done = WrittenOutputs() if dry_run else write_build(result)
+    done = dry_run_build(result) if dry_run else write_build(result)
 
     if as_json:
         doc = bundle_to_dict(result.bundle)
@@ -207,9 +211,11 @@ def build(
                 ],
                 "lock": str(result.lock_path) if result.lock_path else None,
                 "notes": [*result.notes, *result.dir_notes],
-                "warnings": list(result.dir_warnings),
+                "warnings": [*warnings, *result.dir_warnings],
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
-                "written": [str(p) for p in done.written],
+                # a dry run writes nothing: what it would write is under would_write
+                "written": [] if dry_run else [str(p) for p in done.written],
+                "would_write": [str(p) for p in done.written] if dry_run else [],
                 "unchanged": [str(p) for p in done.unchanged],
                 "gate": result.ca.to_dict(),
                 "board_gates": [g.to_dict() for g in result.boards],
@@ -238,10 +244,9 @@ def build(
     sizes = {o.path: f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs}
     if result.lock_path is not None:
         sizes[result.lock_path] = shown_path(result.lock_path)
-    if dry_run:
-        say(f"Would write {', '.join(sizes.values())}", quiet=quiet)
-        return
-    if done.written:
+    if dry_run and done.written:
+        say(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet)
+    elif done.written:
         say(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet)
     if done.unchanged:
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
@@ -270,12 +275,6 @@ def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path 
         )
 
 
-# Names whose extension says one format only (.crt and .cer hold PEM or DER, .bin many).
-_EXTENSION_FORMATS = {".pem": "pem", ".der": "der", ".h": "c", ".c": "c", ".json": "json"}
-# Names that say one format whole: the file ESP-IDF's bundle code embeds.
-_NAME_FORMATS = {"x509_crt_bundle": "idf-bundle", "x509_crt_bundle.bin": "idf-bundle"}
-
-
 def _with_output_path(
     outputs: tuple[OutputSpec, ...], paths: tuple[Path, ...], *, explicit: bool
 ) -> tuple[OutputSpec, ...]:
@@ -292,11 +291,7 @@ def _with_output_path(
             "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
         )
     path, out = paths[0], outputs[0]
-    implied = (
-        _NAME_FORMATS.get(path.name.lower()) or _EXTENSION_FORMATS.get(path.suffix.lower())
-        if str(path) != "-"
-        else None
-    )
+    implied = implied_format(path) if str(path) != "-" else None
     if implied is None and not explicit and path.suffix.lower() == ".bin":
         raise InputError(
             f"-o {path}: a .bin name says a binary output, and no format was given; "

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..bundle import POLICY_NAMES, BundleSpec
-from ..config import find_config, load_config
+from ..config import find_config, load_config, not_read_hint
 from ..errors import InputError
 from ..fileio import is_named
 from ..gate import SKIP_HINT, CaSource, gate_ca, parse_target
@@ -158,7 +158,7 @@ class CaOptions:
             )
         policy = spec.policy
         if self.service_until:
-            policy = replace(policy, service_until=self.service_until)
+            policy = replace(policy, service_until=self.service_until, service_until_origin=None)
         if self.max_bytes:
             policy = replace(policy, max_bytes=self.max_bytes)
         if self.allow:
@@ -182,7 +182,8 @@ class CaOptions:
             raise InputError(
                 f"no CA given: '{command}' puts a CA on devices and needs --bundle FILE, "
                 "--preset NAME or --root ROOT (or a cabundle.yaml)",
-                hint="e.g. --preset default, or run 'esp-cabundle build' and pass --bundle ca.pem",
+                hint=not_read_hint()
+                or "e.g. --preset default, or run 'esp-cabundle build' and pass --bundle ca.pem",
             )
         return CaSource.build(spec, config=config)
 

@@ -8,7 +8,7 @@ import click
 
 from ..chains import capture_chain, load_chain_file, parse_host_port
 from ..check import pull_chains
-from ..config import CONFIG_NAME, find_config, load_config
+from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
 from ..errors import InputError
 from ..fileio import refuse_clobbering, write_atomic
 from ..text import printable
@@ -65,7 +65,8 @@ def pull(
     path = config_path or find_config()
     if path is None:
         raise InputError(
-            f"no {CONFIG_NAME} here", hint="list targets: in cabundle.yaml, or use -c FILE"
+            f"no {CONFIG_NAME} here",
+            hint=not_read_hint() or "list targets: in cabundle.yaml, or use -c FILE",
         )
     config = load_config(path)
     targets = tuple(config.section("targets", ()))

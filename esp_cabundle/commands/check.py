@@ -26,7 +26,7 @@ from ..check import (
     roadmap_items,
     target_items,
 )
-from ..config import find_config, load_config
+from ..config import find_config, load_config, not_read_hint
 from ..dates import clamped
 from ..errors import InputError, VerdictError
 from ..fileio import refuse_clobbering, same_file
@@ -235,8 +235,9 @@ def check(
         notes += _snapshot_notes(board_profile, config, own)
         items += own
     if not items:
+        missed = not_read_hint() if path is None else None
         raise InputError(
-            "nothing to check",
+            "nothing to check" + (f": no cabundle.yaml here ({missed})" if missed else ""),
             hint="give --chain FILE, --host HOST[:PORT] or --roadmap NAME, "
             "or list targets: in cabundle.yaml",
         )

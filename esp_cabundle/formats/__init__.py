@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from ..bundle import Bundle
@@ -17,7 +18,7 @@ from .der import render_der
 from .manifest import render_manifest
 from .pem import render_pem
 
-__all__ = ["FORMATS", "OutputFormat", "render"]
+__all__ = ["FORMATS", "OutputFormat", "implied_format", "render"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +135,16 @@ FORMATS: dict[str, OutputFormat] = {
 def render(fmt: str, bundle: Bundle, options: Mapping[str, Any] | None = None) -> bytes:
     """Render ``bundle`` in format ``fmt``; options not used by the format are ignored."""
     return FORMATS[fmt].renderer(bundle, **dict(options or {}))
+
+
+# Names whose extension says one format only (.crt and .cer hold PEM or DER, .bin many).
+_EXTENSION_FORMATS = {".pem": "pem", ".der": "der", ".h": "c", ".c": "c", ".json": "json"}
+# Names that say one format whole: the file ESP-IDF's bundle code embeds.
+_NAME_FORMATS = {"x509_crt_bundle": "idf-bundle", "x509_crt_bundle.bin": "idf-bundle"}
+
+
+def implied_format(path: PurePath) -> str | None:
+    """The one format a file name says (``ca.der``: der, ``ca_pem.h``: c), or None when
+    it says none: ``build -o`` takes it, and an output whose format contradicts it
+    (PEM text in ``ca_pem.h`` that a firmware build then compiles) is refused."""
+    return _NAME_FORMATS.get(path.name.lower()) or _EXTENSION_FORMATS.get(path.suffix.lower())
