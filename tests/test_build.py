@@ -134,6 +134,46 @@ def test_c_array_variant_compiles_shape() -> None:
     assert load_certificates(text.encode()) == certs
 
 
+def test_c_array_is_definitions_include_it_once_and_declare_it_elsewhere(tmp_path: Path) -> None:
+    """What README says of the array form, compiled and linked with gcc: included in two
+    C files the link fails ("multiple definition"); included in one, with ``extern``
+    declarations in the other, it links and the string is the PEM."""
+    import shutil
+
+    from esp_cabundle.bundle import Bundle
+    from esp_cabundle.formats.c_source import render_c_source
+
+    if shutil.which("gcc") is None:
+        pytest.skip("needs gcc")
+    certs = load_certificate_file(LE / "isrgrootx1.pem")
+    (tmp_path / "ca_pem.h").write_bytes(
+        render_c_source(Bundle.from_certificates(certs), name="ca_pem", style="array")
+    )
+    (tmp_path / "a.c").write_text(
+        '#include <stdio.h>\n#include "ca_pem.h"\nint other(void);\n'
+        'int main(void) { printf("%zu %d\\n", ca_pem_len, other()); return 0; }\n'
+    )
+    (tmp_path / "twice.c").write_text('#include "ca_pem.h"\nint other(void) { return 1; }\n')
+    (tmp_path / "extern.c").write_text(
+        "#include <stddef.h>\nextern const char ca_pem[];\nextern const size_t ca_pem_len;\n"
+        "int other(void) { return ca_pem[ca_pem_len - 1] == 0; }\n"
+    )
+
+    def link(second: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["gcc", "-o", "prog", "a.c", second], cwd=tmp_path, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+
+    twice = link("twice.c")
+    assert twice.returncode != 0 and "multiple definition" in twice.stderr, twice.stderr
+    once = link("extern.c")
+    assert once.returncode == 0, once.stderr
+    run = subprocess.run([str(tmp_path / "prog")], capture_output=True, text=True, timeout=30)
+    size = len(certs[0].pem()) + 1  # the PEM text and its NUL
+    assert run.stdout.split() == [str(size), "1"], run.stdout
+
+
 # --- CLI ------------------------------------------------------------------------------
 
 
