@@ -246,7 +246,10 @@ def check(
         service_until = config.spec.policy.service_until if config is not None else None
         write_html_report(report_path, report, service_until=service_until)
     if as_json:
-        emit_json(report.to_dict())
+        doc = report.to_dict()
+        if report_path is not None:  # where the HTML went, for the CI step that keeps it
+            doc["report"] = str(report_path)
+        emit_json(doc)
     elif not quiet:
         echo(render_report(report))
     if not report.ok:
