@@ -21,7 +21,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   (headerless PEM bodies, C string literals);
 - the same structures spelt in hex anywhere in text, a file read as PEM included
   (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``), the
-  dumps of xxd, hexdump and od, and bare hex (``308204a4...``, ``30:82:04:a4:...``);
+  dumps of xxd, hexdump and od (bytes, or little-endian words as ``od -x`` prints them),
+  and bare hex (``308204a4...``, ``30:82:04:a4:...``, ``od -An -x``'s words);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
