@@ -23,6 +23,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``), the
   dumps of xxd, hexdump and od (bytes, or little-endian words as ``od -x`` prints them),
   and bare hex (``308204a4...``, ``30:82:04:a4:...``, ``od -An -x``'s words);
+- the same structures spelt as decimal bytes (:mod:`.keyscan_dec`): C arrays
+  (``{48, 130, ...}``), Python, JavaScript and Java lists, ``od -tu1`` and ``od -td1``;
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -44,6 +46,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import PrivateKeyError
+from .keyscan_dec import find_decimal
 from .keyscan_hex import find_c_hex, find_hex_text
 from .pkcs12 import PKCS12_HINT, read_pfx
 
@@ -391,7 +394,12 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    return _scan_base64(data) or find_c_hex(low, _scan_der) or find_hex_text(low, _scan_der)
+    return (
+        _scan_base64(data)
+        or find_c_hex(low, _scan_der)
+        or find_hex_text(low, _scan_der)
+        or find_decimal(data, _scan_der)
+    )
 
 
 def _scan_base64(data: bytes) -> tuple[str, int] | None:
