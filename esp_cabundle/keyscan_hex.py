@@ -118,14 +118,15 @@ _DIGITS = re.compile(rb"[0-9a-f]+")
 # where bare hex has four bytes in a row apart by blanks or colons, or six continuous
 # (four would be found in base64 once every 40 lines, and each costs a search).
 _DUMP_MARKS = (b"hhhhhh:", b"hhhhhh ")
-_RUN_MARKS = (
-    b"h" * 12,
-    b"hh hh hh hh",
-    b"hh:hh:hh:hh",
-    # od -An -tx2 (-x) and -tx4: words after a blank, not after an offset (od -x, whose
-    # dump is read whole as one) nor after a colon (xxd's groups, read as its dump)
-    re.compile(rb" hhhh hhhh hhhh(?<![:h] hhhh hhhh hhhh)"),
-    re.compile(rb" hhhhhhhh hhhhhhhh(?<![:h] hhhhhhhh hhhhhhhh)"),
+_RUN_MARKS = (b"h" * 12, b"hh hh hh hh", b"hh:hh:hh:hh")
+# od -An -tx2 (-x) and -tx4: three words of 4 digits or two of 8 after a blank, not after
+# an offset (od -x, whose dump is read whole as one) nor after a colon (xxd's groups, read
+# as its dump). One pattern: one search over text that holds none (half the time).
+_WORD_MARKS = (
+    re.compile(
+        rb" hhhh(?:hhhh hhhhhhhh(?!h)(?<![:h] hhhhhhhh hhhhhhhh)"
+        rb"| hhhh hhhh(?!h)(?<![:h] hhhh hhhh hhhh))"
+    ),
 )
 _DUMP_OFFSET_REACH = 40  # a dump line's offset ends this near its line's start, at most
 
@@ -134,19 +135,17 @@ _DUMP_OFFSET_REACH = 40  # a dump line's offset ends this near its line's start,
 #   then a text column two blanks on; xxd -e aligns a last group shorter than the others
 #   to the right ("6e6d6c6b   71706f", or alone on its line): the "tail", read for
 #   little-endian groups only;
-# - hexdump -x: 16-bit words four blanks apart (and four after the offset);
-# - hexdump -C, hexdump, od: groups one or two blanks apart, then hexdump -C's text
-#   column between bars.
+# - hexdump -C, hexdump, od: groups one or two blanks apart (hexdump -x: four), then
+#   hexdump -C's text column between bars.
 # Groups are 1 to 16 bytes (a line with an odd number of digits is no dump's); every
 # repetition is bounded, and groups and blanks cannot run into each other, so a line is
 # matched with backtracking of one group at most.
 _GROUP = rb"[0-9a-f]{2,32}"
 _DUMP_LINE = re.compile(
     rb"(?:[ \t]{0,8}(?:[#;!>%*]|//|--)[ \t]{0,4})?[0-9a-f]{6,16}(?:"
-    rb"[ ]{4}(?P<wide>[0-9a-f]{4}(?:[ ]{4}[0-9a-f]{4}){0,15})[ ]*"
-    rb"|(?::[ ]|[ ]{3})(?P<xxd>(?:" + _GROUP + rb"(?:[ ]" + _GROUP + rb"){0,255})?)"
+    rb"(?::[ ]|[ ]{3}(?![ ]))(?P<xxd>(?:" + _GROUP + rb"(?:[ ]" + _GROUP + rb"){0,255})?)"
     rb"(?:[ ]{1,32}(?P<tail>[0-9a-f]{2,30})(?=[ ]{2}))?(?:[ ]{2}[^\n]{0,512})?"
-    rb"|[ ]{1,2}(?P<od>" + _GROUP + rb"(?:[ ]{1,2}" + _GROUP + rb"){0,255})[ ]*"
+    rb"|[ ]{1,4}(?P<od>" + _GROUP + rb"(?:[ ]{1,4}" + _GROUP + rb"){0,255})[ ]*"
     rb"(?:\|[^\n]{0,512})?"
     rb")\r?(?=\n|\Z)"
 )
@@ -157,7 +156,13 @@ _DUMP_LINE = re.compile(
 _RUN_SEP = rb"(?:[ \t:]{0,2}|[^\n0-9a-z]{0,8}\n[^\n0-9a-z]{0,16})"
 _HEX_RUN = re.compile(rb"[0-9a-f]{2}(?:" + _RUN_SEP + rb"[0-9a-f]{2}){%d,%d}" % (6, _CHUNK))
 _HEX_RUN_MORE = re.compile(rb"(?:" + _RUN_SEP + rb"[0-9a-f]{2}){1,%d}" % _CHUNK)
-_WORD_WIDTHS = (4, 8, 16)  # digits of a word that od -An -tx2, -tx4 and -tx8 print
+# Two words of od -An -tx2 (-x), -tx4 or -tx8 (4, 8 or 16 digits), their first opening
+# within _WORD_REACH - 34 bytes of a run's start.
+_WORD_PAIR = re.compile(
+    rb"(?<![0-9a-f])(?:[0-9a-f]{4} [0-9a-f]{4}|[0-9a-f]{8} [0-9a-f]{8}"
+    rb"|[0-9a-f]{16} [0-9a-f]{16})(?![0-9a-f])"
+)
+_WORD_REACH = 64 + 34
 _RUN_LEAD = 512  # how far before a marker its run is looked for, at most
 # Seven bytes with the widest separators between them: a search for the runs opening
 # before a marker's end looks this far beyond it.
@@ -165,29 +170,33 @@ _RUN_SPAN = 2 * _MIN_BYTES + (_MIN_BYTES - 1) * (8 + 1 + 16)
 
 
 class _Marks:
-    """The next occurrence of each marker (a substring, or a pattern whose match opens
-    with a literal, which re looks for as fast) at or after a position: each is looked
-    for again only once passed, so every marker's searches cover the text once."""
+    """The next occurrence of each marker at or after a position: each is looked for
+    again only once passed, so every marker's searches cover the text once. A marker is
+    a substring, or a pattern whose match opens with a literal (which re looks for as
+    fast as ``bytes.find``)."""
 
-    def __init__(self, classes: bytes, marks: tuple[bytes | re.Pattern[bytes], ...]) -> None:
-        self.classes, self.marks = classes, marks
-        self.at = [self._find(m, 0) for m in marks]
-
-    def _find(self, mark: bytes | re.Pattern[bytes], pos: int) -> tuple[int, int]:
-        if isinstance(mark, bytes):
-            return self.classes.find(mark, pos), len(mark)
-        m = mark.search(self.classes, pos)
-        return (m.start(), m.end() - m.start()) if m is not None else (-1, 0)
+    def __init__(
+        self, classes: bytes, marks: tuple[bytes, ...], patterns: tuple[re.Pattern[bytes], ...] = ()
+    ) -> None:
+        self.classes, self.marks, self.patterns = classes, marks, patterns
+        self.at = [classes.find(m) for m in marks]
+        self.matched = [p.search(classes) for p in patterns]
 
     def next(self, pos: int) -> tuple[int, int]:
         """Where the first marker at or after ``pos`` is and its length; (-1, 0) if none."""
         first = (-1, 0)
         for i, mark in enumerate(self.marks):
             at = self.at[i]
-            if 0 <= at[0] < pos:
-                at = self.at[i] = self._find(mark, pos)
-            if at[0] >= 0 and (first[0] < 0 or at[0] < first[0]):
-                first = at
+            if 0 <= at < pos:
+                at = self.at[i] = self.classes.find(mark, pos)
+            if at >= 0 and (first[0] < 0 or at < first[0]):
+                first = (at, len(mark))
+        for i, pattern in enumerate(self.patterns):
+            m = self.matched[i]
+            if m is not None and m.start() < pos:
+                m = self.matched[i] = pattern.search(self.classes, pos)
+            if m is not None and (first[0] < 0 or m.start() < first[0]):
+                first = (m.start(), m.end() - m.start())
         return first
 
 
@@ -219,7 +228,7 @@ def _read_dump(low: bytes, start: int, scan_der: ScanDer) -> tuple[tuple[str, in
     lines = array("q")  # for each line: where its groups start, and the bytes before it
     kind, pos, tail, group = "", start, b"", 0
     while (line := _DUMP_LINE.match(low, pos)) is not None:
-        this = next(name for name in ("wide", "xxd", "od") if line.group(name) is not None)
+        this = "xxd" if line.group("xxd") is not None else "od"
         if kind not in ("", this):
             break
         area = line.group(this).translate(None, b" ")
@@ -268,7 +277,7 @@ def _dump_position(low: bytes, lines: array[int], byte: int, *, exact: bool) -> 
 
 
 def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
-    marks, pos = _Marks(classes, _RUN_MARKS), 0
+    marks, pos = _Marks(classes, _RUN_MARKS, _WORD_MARKS), 0
     while (marked := marks.next(pos))[0] >= 0:
         # The run holding the marker opens before the marker's end: at it, or before it
         # (the tail of a word, a line of fewer bytes). It is looked for from after the
@@ -332,24 +341,12 @@ def _scan_run(
 
 
 def _first_word(low: bytes, start: int, end: int) -> tuple[int, int] | None:
-    """Where the run's words start and their width in digits, if one of its first three
-    pieces of hex is a word (4, 8 or 16 digits) with a blank and a word of the same width
-    after it (od's words; xxd's offset ends with a colon, a word before the run, such as
-    the "ed" of "pasted:", is no word)."""
-    pieces = _DIGITS.finditer(low, start, end)
-    previous = None
-    for _, piece in zip(range(4), pieces, strict=False):
-        if previous is not None:
-            width = previous.end() - previous.start()
-            if (
-                width in _WORD_WIDTHS
-                and piece.end() - piece.start() == width
-                and piece.start() == previous.end() + 1
-                and low[previous.end()] == 0x20
-            ):
-                return previous.start(), width
-        previous = piece
-    return None
+    """Where the run's words start and their width in digits, if a word (4, 8 or 16
+    digits) with a blank and a word of the same width after it opens near the run's
+    start (od's words; a piece of hex before them, such as the "ed" of "pasted:", is
+    passed over; xxd's offset ends with a colon)."""
+    m = _WORD_PAIR.search(low, start, min(end, start + _WORD_REACH))
+    return (m.start(), m.group().index(b" ")) if m is not None else None
 
 
 def _digit_position(low: bytes, start: int, end: int, index: int) -> int:
