@@ -5,11 +5,12 @@ and without a "begin" or "end" before them, base64 runs that open like DER, DER 
 headers back to back, BER headers of indefinite length whose AlgorithmIdentifier never
 ends, C hex bytes opening like DER in arrays, in string literals and in runs of one
 byte, text full of the commas and backslashes C hex is written with (CSV, JSON), hex
-dump lines and bare hex opening like DER, words of hex digits, NUL-interleaved text that
-takes the UTF-16 pass, random bytes) at 1, 2, 4 and 8 MiB, and a real 228 KiB Mozilla
-store (certifi's, with serial numbers and fingerprints in its comments; the median and
-best of 50 scans). Prints MB/s per input and size, and the time ratio from 1 to 8 MiB
-(linear: about 8; quadratic would be about 64).
+dump lines, bare hex and od's words opening like DER, words of hex digits, decimal byte
+lists opening like DER (one run, and runs of seven bytes each decoded alone), tables of
+numbers, NUL-interleaved text that takes the UTF-16 pass, random bytes) at 1, 2, 4 and
+8 MiB, and a real 228 KiB Mozilla store (certifi's, with serial numbers and fingerprints
+in its comments; the median and best of 50 scans). Prints MB/s per input and size, and
+the time ratio from 1 to 8 MiB (linear: about 8; quadratic would be about 64).
 
 Run:
     python benchmarks/bench_keyscan.py
@@ -57,6 +58,10 @@ INPUTS: dict[str, Callable[[int], bytes]] = {
     "bare hex, colons": _fill(b"30:82:02:02:"),
     "bare hex, one string": _fill(b"3082020202"),
     "words of hex digits": _fill(b"ab cd ef 0x deadbeef 1234567890123\n"),
+    "od -An -x words opening like DER": _fill(b" 8230 0202 0102 0000\n"),
+    "decimal bytes opening like DER": _fill(b"{48, 130, 2, 2, 2, 1,\n"),
+    "decimal runs of seven bytes": _fill(b"48,1,2,3,4,5,6;"),  # each decoded alone
+    "numbers": _fill(b"48, 1048, 255, 3, 65535, -7, 2026\n"),
     "UTF-16 of PEM text": _fill("MIIBIjANBgkqhkiG9w0BAQEFAAOC\n".encode("utf-16-le")),
     "random bytes": os.urandom,
 }

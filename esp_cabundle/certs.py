@@ -25,7 +25,7 @@ from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, check_size
-from .pkcs12 import PKCS12_HINT, read_pfx
+from .pkcs12 import PKCS12_B64_HINT, PKCS12_HINT, Pfx, read_pfx
 from .pubkeys import key_facts as _key_facts
 from .pubkeys import read_tlv_header as _read_tlv_header
 from .sniff import decode_text, looks_binary, sniff_kind
@@ -395,6 +395,7 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
         )
     if kind == "der":
         return tuple(_load_der_sequence(data, source))
+    _refuse_base64_pkcs12(data, source)
     text = data.decode("utf-8", errors="replace")
     if kind in ("c-strings", "c-array"):
         from .certs_c import load_c_source  # deferred: C source only
@@ -474,13 +475,26 @@ def _refuse_pkcs12(data: bytes, pos: int, source: str, line: int | None) -> None
     if pfx is None or pfx.keys or pfx.sealed:
         return
     where = "" if pos == 0 and pfx.end == len(data) else f" at byte offset {pos}"
+    raise CertificateError(_pkcs12_message(pfx, where), path=source, line=line, hint=PKCS12_HINT)
+
+
+def _refuse_base64_pkcs12(data: bytes, source: str) -> None:
+    """The same for a store in base64 (``base64 FILE.p12``) in text, read whole."""
+    from .keyscan import base64_pfx  # deferred, as in load_certificates
+
+    found = base64_pfx(data)
+    if found is None or found[1].keys or found[1].sealed:
+        return  # none, or what the key scan refused
+    line = data.count(b"\n", 0, found[0]) + 1
+    message = _pkcs12_message(found[1], " in base64")
+    raise CertificateError(message, path=source, line=line, hint=PKCS12_B64_HINT)
+
+
+def _pkcs12_message(pfx: Pfx, where: str) -> str:
     count = f"{pfx.certificates} certificate{'' if pfx.certificates == 1 else 's'}"
-    raise CertificateError(
+    return (
         f"a PKCS#12 store{where} holding {count} and no private key: PKCS#12 is not a "
-        "supported CA source",
-        path=source,
-        line=line,
-        hint=PKCS12_HINT,
+        "supported CA source"
     )
 
 

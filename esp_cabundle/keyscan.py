@@ -18,10 +18,14 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   clear holds no key, one with encrypted parts may;
 - the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one
   of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
-  (headerless PEM bodies, C string literals);
+  (headerless PEM bodies, C string literals); a PKCS#12 store there is decoded whole
+  (``base64 FILE.p12``) and its bags counted as in DER;
 - the same structures spelt in hex anywhere in text, a file read as PEM included
   (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``), the
-  dumps of xxd, hexdump and od, and bare hex (``308204a4...``, ``30:82:04:a4:...``);
+  dumps of xxd, hexdump and od (bytes, or little-endian words as ``od -x`` prints them),
+  and bare hex (``308204a4...``, ``30:82:04:a4:...``, ``od -An -x``'s words);
+- the same structures spelt as decimal bytes (:mod:`.keyscan_dec`): C arrays
+  (``{48, 130, ...}``), Python, JavaScript and Java lists, ``od -tu1`` and ``od -td1``;
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -40,13 +44,15 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import PrivateKeyError
+from .keyscan_dec import find_decimal
 from .keyscan_hex import find_c_hex, find_hex_text
-from .pkcs12 import PKCS12_HINT, read_pfx
+from .pkcs12 import PKCS12_B64_HINT, PKCS12_HINT, Pfx, read_pfx
 
-__all__ = ["KeyFinding", "find_private_key", "refuse_private_keys"]
+__all__ = ["KeyFinding", "base64_pfx", "find_private_key", "refuse_private_keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +146,9 @@ _B64_KEY_RUN = re.compile(
 )
 _B64_GAP = 8  # bytes between two pieces of one base64 body: a line end, C quotes, "\n"
 _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's header
+# The lines after a run that may open a PKCS#12 store, matched 1024 at a time (re keeps
+# an entry per repetition of a group).
+_B64_LINES = re.compile(rb"(?:\r?\n[A-Za-z0-9+/]+){1,1024}")
 _PKCS5 = bytes.fromhex("2a864886f70d0105")  # 1.2.840.113549.1.5 (PBES1/PBES2)
 _PKCS12_PBE = bytes.fromhex("2a864886f70d010c01")  # 1.2.840.113549.1.12.1
 # Java key stores (keytool -storetype JKS / JCEKS): a private-key entry is an
@@ -168,6 +177,10 @@ _WALK = 16  # elements one walk to the end of an indefinite-length element may v
 _PKCS12_STORE = "PKCS#12 key store"
 _PKCS12_SEALED = "PKCS#12 store, no key bag in the clear"
 _PFX_WALKS = 4
+# A PFX's "version 3" (02 01 03) in base64, after the SEQUENCE's length in each form it
+# can take (LL or 80, 81 LL, 82 LL LL, 83 LL LL LL) and the authSafe's 30: "MHkC AQMw",
+# "MIH/ AgED", "MIL/ /wIB AzCC", "MIP/ //8C AQMw".
+_PFX_VERSION_B64 = (b"AQMw", b"AgED", b"IBAz")
 
 
 def _tlv(buf: bytes, pos: int) -> tuple[int, int, int] | None:
@@ -390,13 +403,19 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    return _scan_base64(data) or find_c_hex(low, _scan_der) or find_hex_text(low, _scan_der)
+    return (
+        _scan_base64(data)
+        or find_c_hex(low, _scan_der)
+        or find_hex_text(low, _scan_der)
+        or find_decimal(data, _scan_der)
+    )
 
 
-def _scan_base64(data: bytes) -> tuple[str, int] | None:
-    """A key's DER (or OpenSSH's or Java's magic) at the start of a run of base64, its
-    first _B64_PREFIX characters decoded with the runs that follow it within _B64_GAP
-    bytes (the lines of a headerless PEM body, a C string literal a line)."""
+def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+    """Each run of base64 that may open a key's DER (or OpenSSH's or Java's magic): where
+    it starts and ends, and its first _B64_PREFIX characters decoded with the runs that
+    follow it within _B64_GAP bytes (the lines of a headerless PEM body, a C string
+    literal a line)."""
     first_run = _B64_RUN.match(data) if data[:1] in b"Mbz/" else None
     spans = [first_run.span()] if first_run else []
     spans += [m.span() for m in _B64_KEY_RUN.finditer(data)]
@@ -421,11 +440,53 @@ def _scan_base64(data: bytes) -> tuple[str, int] | None:
             raw = base64.b64decode(text[: len(text) // 4 * 4])
         except (binascii.Error, ValueError):
             continue
+        yield start, end, raw
+
+
+def _b64_lines(data: bytes, start: int, end: int) -> bytes:
+    """What the base64 from ``data[start:end]`` (a run) on spells, with the lines that
+    follow it as ``base64 FILE`` and ``openssl base64`` write them (LF or CRLF, padding
+    optional): a PKCS#12 store is read whole, not from its first _B64_PREFIX characters.
+    Linear in the lines; a scan decodes at most _PFX_WALKS bodies."""
+    while (more := _B64_LINES.match(data, end)) is not None:
+        end = more.end()
+    text = data[start:end].translate(None, b"\r\n")
+    text = text[: len(text) - (len(text) % 4 == 1)]  # a lone last character spells no byte
+    return base64.b64decode(text + b"=" * (-len(text) % 4))
+
+
+def _scan_base64(data: bytes) -> tuple[str, int] | None:
+    """A key's DER (or OpenSSH's or Java's magic) at the start of a run of base64
+    (:func:`_b64_heads`); a PKCS#12 store's bags are counted (:func:`_pkcs12_kind`)."""
+    walks = 0
+    for start, end, raw in _b64_heads(data):
         if raw.startswith(_OPENSSH_MAGIC):
             return "base64 OpenSSH key", start
         kind = _java_store_kind(raw) or der_key_kind(raw, truncated=True)
+        if kind == _PKCS12_STORE and walks < _PFX_WALKS:
+            walks += 1
+            kind = _pkcs12_kind(_b64_lines(data, start, end), 0)
         if kind is not None:
             return f"base64 {kind}", start
+    return None
+
+
+def base64_pfx(data: bytes) -> tuple[int, Pfx] | None:
+    """The first PKCS#12 store in base64 in ``data`` (see :func:`_b64_lines`) and where
+    its base64 starts, or None; at most _PFX_WALKS candidates are walked. For the
+    loaders: a store of certificates only is no key, yet no CA source."""
+    if not any(version in data for version in _PFX_VERSION_B64):
+        return None  # a PEM bundle: a fifth of the time of the search
+    walks = 0
+    for start, end, raw in _b64_heads(data):
+        if der_key_kind(raw, truncated=True) != _PKCS12_STORE:
+            continue
+        pfx = read_pfx(_b64_lines(data, start, end))
+        if pfx is not None:
+            return start, pfx
+        walks += 1
+        if walks >= _PFX_WALKS:
+            break
     return None
 
 
@@ -511,7 +572,7 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
             "the whole input",
             path=source,
             line=line,
-            hint=PKCS12_HINT,
+            hint=PKCS12_B64_HINT if found.kind.startswith("base64") else PKCS12_HINT,
         )
     raise PrivateKeyError(
         f"private key material ({found.kind}) at {found.where()}; refusing the whole input",

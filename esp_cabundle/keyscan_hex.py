@@ -5,12 +5,13 @@ A DER or BER key pasted into a CA source as hex text is the key all the same. Th
 - C hex bytes: ``"\\x30\\x82..."`` in string literals, ``0x30, 0x82, ...`` in arrays
   (:func:`find_c_hex`);
 - hex dumps with offsets (:func:`find_hex_text`, first pass): ``xxd`` (any ``-g``
-  grouping, ``-e``'s little-endian groups), ``hexdump -C``, ``od -tx1``, ``hexdump`` and
-  ``od -x`` (16-bit words, little-endian), PowerShell's ``Format-Hex``; their offsets
-  and text columns are not bytes;
+  grouping, ``-e``'s little-endian groups), ``hexdump -C``, ``od -tx1``, ``hexdump``,
+  ``hexdump -x`` and ``od -x`` (16-bit words, little-endian; ``od -tx4``, ``-tx8``: 32
+  and 64), PowerShell's ``Format-Hex``; their offsets and text columns are not bytes;
 - bare hex (second pass): a continuous string (``308204a40201...``, ``xxd -p``) and bytes
   apart by spaces or colons (``30:82:04:a4``, as OpenSSL prints; ``od -An -tx1``), over
-  lines and the quotes, commas or comment marks around their ends.
+  lines and the quotes, commas or comment marks around their ends; words of 2, 4 or 8
+  bytes (``od -An -x``, ``-tx2``, ``-tx4``, ``-tx8``) are read little-endian too.
 
 Each run of hex is decoded whole and given to the caller's DER scan (keyscan's
 ``_scan_der``), which finds a key at any offset of it; a certificate, a fingerprint or a
@@ -118,6 +119,15 @@ _DIGITS = re.compile(rb"[0-9a-f]+")
 # (four would be found in base64 once every 40 lines, and each costs a search).
 _DUMP_MARKS = (b"hhhhhh:", b"hhhhhh ")
 _RUN_MARKS = (b"h" * 12, b"hh hh hh hh", b"hh:hh:hh:hh")
+# od -An -tx2 (-x) and -tx4: three words of 4 digits or two of 8 after a blank, not after
+# an offset (od -x, whose dump is read whole as one) nor after a colon (xxd's groups, read
+# as its dump). One pattern: one search over text that holds none (half the time).
+_WORD_MARKS = (
+    re.compile(
+        rb" hhhh(?:hhhh hhhhhhhh(?!h)(?<![:h] hhhhhhhh hhhhhhhh)"
+        rb"| hhhh hhhh(?!h)(?<![:h] hhhh hhhh hhhh))"
+    ),
+)
 _DUMP_OFFSET_REACH = 40  # a dump line's offset ends this near its line's start, at most
 
 # A dump line: a comment mark before it if pasted into a comment, an offset, then either
@@ -125,17 +135,17 @@ _DUMP_OFFSET_REACH = 40  # a dump line's offset ends this near its line's start,
 #   then a text column two blanks on; xxd -e aligns a last group shorter than the others
 #   to the right ("6e6d6c6b   71706f", or alone on its line): the "tail", read for
 #   little-endian groups only;
-# - hexdump -C, hexdump, od: groups one or two blanks apart, then hexdump -C's text
-#   column between bars.
+# - hexdump -C, hexdump, od: groups one or two blanks apart (hexdump -x: four), then
+#   hexdump -C's text column between bars.
 # Groups are 1 to 16 bytes (a line with an odd number of digits is no dump's); every
 # repetition is bounded, and groups and blanks cannot run into each other, so a line is
 # matched with backtracking of one group at most.
 _GROUP = rb"[0-9a-f]{2,32}"
 _DUMP_LINE = re.compile(
     rb"(?:[ \t]{0,8}(?:[#;!>%*]|//|--)[ \t]{0,4})?[0-9a-f]{6,16}(?:"
-    rb"(?::[ ]|[ ]{3})(?P<xxd>(?:" + _GROUP + rb"(?:[ ]" + _GROUP + rb"){0,255})?)"
+    rb"(?::[ ]|[ ]{3}(?![ ]))(?P<xxd>(?:" + _GROUP + rb"(?:[ ]" + _GROUP + rb"){0,255})?)"
     rb"(?:[ ]{1,32}(?P<tail>[0-9a-f]{2,30})(?=[ ]{2}))?(?:[ ]{2}[^\n]{0,512})?"
-    rb"|[ ]{1,2}(?P<od>" + _GROUP + rb"(?:[ ]{1,2}" + _GROUP + rb"){0,255})[ ]*"
+    rb"|[ ]{1,4}(?P<od>" + _GROUP + rb"(?:[ ]{1,4}" + _GROUP + rb"){0,255})[ ]*"
     rb"(?:\|[^\n]{0,512})?"
     rb")\r?(?=\n|\Z)"
 )
@@ -146,6 +156,13 @@ _DUMP_LINE = re.compile(
 _RUN_SEP = rb"(?:[ \t:]{0,2}|[^\n0-9a-z]{0,8}\n[^\n0-9a-z]{0,16})"
 _HEX_RUN = re.compile(rb"[0-9a-f]{2}(?:" + _RUN_SEP + rb"[0-9a-f]{2}){%d,%d}" % (6, _CHUNK))
 _HEX_RUN_MORE = re.compile(rb"(?:" + _RUN_SEP + rb"[0-9a-f]{2}){1,%d}" % _CHUNK)
+# Two words of od -An -tx2 (-x), -tx4 or -tx8 (4, 8 or 16 digits), their first opening
+# within _WORD_REACH - 34 bytes of a run's start.
+_WORD_PAIR = re.compile(
+    rb"(?<![0-9a-f])(?:[0-9a-f]{4} [0-9a-f]{4}|[0-9a-f]{8} [0-9a-f]{8}"
+    rb"|[0-9a-f]{16} [0-9a-f]{16})(?![0-9a-f])"
+)
+_WORD_REACH = 64 + 34
 _RUN_LEAD = 512  # how far before a marker its run is looked for, at most
 # Seven bytes with the widest separators between them: a search for the runs opening
 # before a marker's end looks this far beyond it.
@@ -154,11 +171,16 @@ _RUN_SPAN = 2 * _MIN_BYTES + (_MIN_BYTES - 1) * (8 + 1 + 16)
 
 class _Marks:
     """The next occurrence of each marker at or after a position: each is looked for
-    again only once passed, so every marker's searches cover the text once."""
+    again only once passed, so every marker's searches cover the text once. A marker is
+    a substring, or a pattern whose match opens with a literal (which re looks for as
+    fast as ``bytes.find``)."""
 
-    def __init__(self, classes: bytes, marks: tuple[bytes, ...]) -> None:
-        self.classes, self.marks = classes, marks
+    def __init__(
+        self, classes: bytes, marks: tuple[bytes, ...], patterns: tuple[re.Pattern[bytes], ...] = ()
+    ) -> None:
+        self.classes, self.marks, self.patterns = classes, marks, patterns
         self.at = [classes.find(m) for m in marks]
+        self.matched = [p.search(classes) for p in patterns]
 
     def next(self, pos: int) -> tuple[int, int]:
         """Where the first marker at or after ``pos`` is and its length; (-1, 0) if none."""
@@ -169,6 +191,12 @@ class _Marks:
                 at = self.at[i] = self.classes.find(mark, pos)
             if at >= 0 and (first[0] < 0 or at < first[0]):
                 first = (at, len(mark))
+        for i, pattern in enumerate(self.patterns):
+            m = self.matched[i]
+            if m is not None and m.start() < pos:
+                m = self.matched[i] = pattern.search(self.classes, pos)
+            if m is not None and (first[0] < 0 or m.start() < first[0]):
+                first = (m.start(), m.end() - m.start())
         return first
 
 
@@ -249,7 +277,7 @@ def _dump_position(low: bytes, lines: array[int], byte: int, *, exact: bool) -> 
 
 
 def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
-    marks, pos = _Marks(classes, _RUN_MARKS), 0
+    marks, pos = _Marks(classes, _RUN_MARKS, _WORD_MARKS), 0
     while (marked := marks.next(pos))[0] >= 0:
         # The run holding the marker opens before the marker's end: at it, or before it
         # (the tail of a word, a line of fewer bytes). It is looked for from after the
@@ -285,20 +313,40 @@ def _scan_run(
     if low.find(b"30", start, end) < 0:
         return None, end  # no SEQUENCE: a fingerprint, a serial number
     digits = low[start:end].translate(None, _NOT_HEX)
-    variants = [digits]
+    variants = [(start, digits, 0, 1)]  # (where its digits start, digits, shift, group)
     first = _DIGITS.match(low, start)
     if first is not None and (first.end() - start) % 2:
         # Hex opening with an odd number of digits before a blank or a line end (the
         # tail of a word before it, its last digit left after the run): read from its
         # second digit too.
-        variants.append(digits[1:] + low[end : end + 1].translate(None, _NOT_HEX))
-    for shift, variant in enumerate(variants):
-        usable = variant[: len(variant) // 2 * 2]
-        found = scan_der(binascii.unhexlify(usable))
-        if found is not None:
-            where = _digit_position(low, start, end + shift, 2 * found[1] + shift)
-            return (f"{found[0]} spelt in hex", where), end
+        variants.append((start, digits[1:] + low[end : end + 1].translate(None, _NOT_HEX), 1, 1))
+    words = _first_word(low, start, end)
+    if words is not None:
+        # Words of 2, 4 or 8 bytes: od -An -tx2 (-x), -tx4, -tx8 print them little-endian.
+        at, width = words
+        variants.append((at, low[at:end].translate(None, _NOT_HEX), 0, width // 2))
+    for at, variant, shift, group in variants:
+        data = binascii.unhexlify(variant[: len(variant) // 2 * 2])
+        found = scan_der(_swap(data, group) if group > 1 else data)
+        if found is None:
+            continue
+        if group > 1:  # the first digit of the word holding the key's first byte
+            index = 2 * (found[1] - found[1] % group)
+            how = f", its {8 * group}-bit words little-endian"
+        else:
+            index, how = 2 * found[1] + shift, ""
+        where = _digit_position(low, at, end + shift, index)
+        return (f"{found[0]} spelt in hex{how}", where), end
     return None, end
+
+
+def _first_word(low: bytes, start: int, end: int) -> tuple[int, int] | None:
+    """Where the run's words start and their width in digits, if a word (4, 8 or 16
+    digits) with a blank and a word of the same width after it opens near the run's
+    start (od's words; a piece of hex before them, such as the "ed" of "pasted:", is
+    passed over; xxd's offset ends with a colon)."""
+    m = _WORD_PAIR.search(low, start, min(end, start + _WORD_REACH))
+    return (m.start(), m.group().index(b" ")) if m is not None else None
 
 
 def _digit_position(low: bytes, start: int, end: int, index: int) -> int:

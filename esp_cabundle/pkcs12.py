@@ -17,12 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PKCS12_HINT", "Pfx", "read_pfx"]
+__all__ = ["PKCS12_B64_HINT", "PKCS12_HINT", "Pfx", "read_pfx"]
 
 # What every refusal of a PKCS#12 store as a CA source says to do instead.
 PKCS12_HINT = (
     "export its certificates as PEM (openssl pkcs12 -in FILE -nokeys -out ca.pem) and give "
     "that file"
+)
+# The same for a store in base64 (base64 FILE.p12 > FILE.b64): openssl pkcs12 reads DER.
+PKCS12_B64_HINT = (
+    "decode it (base64 -d FILE > store.p12), export its certificates as PEM (openssl pkcs12 "
+    "-in store.p12 -nokeys -out ca.pem) and give that file"
 )
 
 _PKCS7 = bytes.fromhex("2a864886f70d0107")  # 1.2.840.113549.1.7

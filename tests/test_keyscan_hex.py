@@ -110,6 +110,70 @@ def test_build_refuses_a_pasted_dump_and_writes_nothing(in_tmp: Path, runner: Cl
     assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.pem"]
 
 
+# od and hexdump print 16-, 32- and 64-bit words little-endian: the key's bytes swapped
+# in each word. With offsets (od -x, hexdump) and without (od -An), and hexdump -x.
+WORD_DUMPS = [
+    ["od", "-x"],
+    ["od", "-An", "-x"],
+    ["od", "-An", "-tx2"],
+    ["od", "-An", "-tx4"],
+    ["od", "-An", "-tx8"],
+    ["od", "-An", "-tx2", "-w8"],
+    ["hexdump"],
+    ["hexdump", "-x"],
+]
+
+
+def _tool(command: list[str], data: bytes) -> bytes:
+    if shutil.which(command[0]) is None:
+        pytest.skip(f"needs {command[0]}")
+    return subprocess.run(command, input=data, capture_output=True, check=True, timeout=30).stdout
+
+
+@pytest.mark.parametrize("command", WORD_DUMPS, ids=" ".join)
+def test_a_key_in_a_word_dump_is_refused(command: list[str]) -> None:
+    """The real tools' output for keys made now (EC PKCS#8, SEC1 of odd length, RSA),
+    alone, in a PEM comment and after the roots: refused naming the line of the word
+    that holds the key's first byte."""
+    for name in ("test-only-ec-pkcs8.der", "test-only-ec-sec1.der", "test-only-rsa-pkcs1.der"):
+        key = key_vectors()[name]
+        dump = _tool(command, key)
+        commented = b"".join(b"# " + line + b"\n" for line in dump.splitlines())
+        for text in (dump, X1_PEM + dump, X1_PEM + b"# pasted:\n" + commented):
+            found = find_private_key(text)
+            assert found is not None and "little-endian" in found.kind, (name, found)
+            assert found.line == text[: text.index(dump.split(b"\n", 1)[0][-20:])].count(b"\n") + 1
+            with pytest.raises(PrivateKeyError, match="private key material") as e:
+                load_certificates(text, source="ca.pem")
+            assert str(e.value).startswith(f"ca.pem:{found.line}: "), str(e.value)
+
+
+@pytest.mark.parametrize("command", WORD_DUMPS, ids=" ".join)
+def test_certificates_in_a_word_dump_are_no_key(command: list[str]) -> None:
+    """The same tools' words of certificate DER (one root, a chain of two, a PKCS#7 of
+    certificates) are no key: the bundle around them loads."""
+    p7b = (DATA / "pkcs7" / "x1-certs.p7b").read_bytes()
+    for data in (X1_DER, X1_DER + X1_DER, p7b):
+        dump = _tool(command, data)
+        assert find_private_key(X1_PEM + dump) is None
+        commented = b"".join(b"# " + line + b"\n" for line in dump.splitlines())
+        assert len(load_certificates(X1_PEM + commented, source="ca.pem")) == 1
+
+
+def test_build_refuses_an_od_word_dump_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
+    key = key_vectors()["test-only-ec-pkcs8.der"]
+    dump = _tool(["od", "-An", "-x"], key)
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + dump)
+    r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    line = X1_PEM.count(b"\n") + 1
+    assert (
+        f"mine.pem:{line}: private key material (DER PKCS#8 spelt in hex, its 16-bit words "
+        "little-endian)" in r.output
+    )
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.pem"]
+
+
 # ---------------------------------------------------------------------------------------
 # Hex that holds no key
 
@@ -169,6 +233,9 @@ def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
         b"ab cd ef 01 x",
         b"30 82\n# ",  # a run over comment lines
         b"1234567890123",
+        b" 8230 0201 0102\n",  # od -An -x words opening like DER, one run
+        b"02823082 01000201 ",  # od -An -tx4
+        b"0000000    8230    0201\n",  # hexdump -x lines
     ],
 )
 def test_hostile_hex_is_scanned_in_bounded_time(unit: bytes) -> None:
@@ -179,7 +246,9 @@ def test_hostile_hex_is_scanned_in_bounded_time(unit: bytes) -> None:
     assert find_private_key(data + b"\n" + data[:4096]) is None
 
 
-@pytest.mark.parametrize("unit", [b"30 ", b"3082", b"00000000: 3082 0201  0.\n"])
+@pytest.mark.parametrize(
+    "unit", [b"30 ", b"3082", b"00000000: 3082 0201  0.\n", b" 8230 0201", b"0000000    8230"]
+)
 def test_one_long_hex_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
     data = _fill(unit)
     tracemalloc.start()

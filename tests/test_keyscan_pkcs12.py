@@ -1,7 +1,8 @@
 """PKCS#12 stores: one holding a key (a key bag or a shrouded key bag in the clear) is key
 material; one whose encrypted part may hold a key is refused as that, saying why; one
 of certificates only holds no key, and is refused as a CA source the tool does not
-read, saying what to do. Bags are counted in DER and BER, within bounds."""
+read, saying what to do. Bags are counted in DER and BER, raw or in base64 (decoded
+whole, not from its first bytes), within bounds."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import CertificateError, PrivateKeyError
 from esp_cabundle.gate import CaSource, gate_ca
-from esp_cabundle.keyscan import find_private_key
+from esp_cabundle.keyscan import _cannot_open_key, base64_pfx, find_private_key
 from esp_cabundle.pkcs12 import Pfx, read_pfx
 from esp_cabundle.pubkeys import der_tlv
 from tests.support.ber import to_ber
@@ -166,9 +167,9 @@ def test_a_store_of_certificates_is_no_key_in_any_form() -> None:
     assert find_private_key(X1_PEM + c_source(b"", store=plain)) is None
     for form, text in hex_forms(plain).items():
         assert find_private_key(X1_PEM + text) is None, form
-    # in base64 only its first bytes are decoded: a key store, for all the scan can tell
-    found = find_private_key(X1_PEM + base64.encodebytes(plain))
-    assert found is not None and found.kind == "base64 PKCS#12 key store"
+    for form, text in _base64_forms(plain).items():  # read whole, not its first bytes
+        assert find_private_key(text) is None, form
+        assert find_private_key(X1_PEM + text) is None, form
 
 
 def test_a_store_that_may_hide_a_key_is_refused_saying_so() -> None:
@@ -236,6 +237,110 @@ def test_write_paths_refuse_a_store_and_write_nothing(
 
 
 # ---------------------------------------------------------------------------------------
+# In base64 (base64 FILE.p12 > FILE.b64): the same verdicts as the raw store
+
+B64_HINT = "decode it (base64 -d FILE > store.p12)"
+
+
+def _base64_forms(data: bytes) -> dict[str, bytes]:
+    """``data`` as ``base64`` (76 columns), ``openssl base64`` (64), ``base64 -w0``, with
+    CRLF, and with its padding cut; the real tools' output where they are here."""
+    one = base64.b64encode(data)
+    forms = {
+        "76 columns": base64.encodebytes(data),
+        "64 columns": b"".join(one[i : i + 64] + b"\n" for i in range(0, len(one), 64)),
+        "one line": one + b"\n",
+        "no line end": one,
+        "crlf": base64.encodebytes(data).replace(b"\n", b"\r\n"),
+        "no padding": one.rstrip(b"="),
+    }
+    for command in (["base64"], ["openssl", "base64"]):
+        if shutil.which(command[0]) is not None:
+            run = subprocess.run(command, input=data, capture_output=True, check=True, timeout=60)
+            forms[" ".join(command)] = run.stdout
+    return forms
+
+
+def test_a_base64_store_of_certificates_is_refused_as_the_raw_one() -> None:
+    """Not as a key store, nor read as text without certificates: as a PKCS#12 store
+    holding certificates, naming the line its base64 starts on and how to decode it."""
+    plain = _stores()["plain"]
+    for data in (plain, to_ber(plain)):
+        for form, text in _base64_forms(data).items():
+            for before, line in ((b"", 1), (X1_PEM, X1_PEM.count(b"\n") + 1)):
+                with pytest.raises(CertificateError) as e:
+                    load_certificates(before + text, source="roots.b64")
+                assert not isinstance(e.value, PrivateKeyError), form
+                assert str(e.value).splitlines()[0] == (
+                    f"roots.b64:{line}: a PKCS#12 store in base64 holding 1 certificate and "
+                    "no private key: PKCS#12 is not a supported CA source"
+                ), form
+                assert B64_HINT in (e.value.hint or "")
+                assert "-nokeys -out ca.pem" in (e.value.hint or "")
+    two = pkcs12.serialize_key_and_certificates(None, None, None, [X1, X1], ser.NoEncryption())
+    with pytest.raises(CertificateError, match="holding 2 certificates and no private key"):
+        load_certificates(base64.encodebytes(two), source="roots.b64")
+
+
+def test_a_base64_store_that_may_hide_a_key_is_refused_saying_so() -> None:
+    sealed = _stores()["sealed"]
+    for form, text in _base64_forms(sealed).items():
+        found = find_private_key(text)
+        assert found is not None, form
+        assert found.kind == "base64 PKCS#12 store, no key bag in the clear, 1 encrypted part"
+        with pytest.raises(PrivateKeyError) as e:
+            load_certificates(text, source="roots.b64")
+        assert str(e.value).splitlines()[0] == (
+            f"roots.b64:1: {found.kind} at line 1 (byte offset 0): a private key may be in "
+            "what only the store's password opens, and PKCS#12 is not a supported CA "
+            "source; refusing the whole input"
+        )
+        assert B64_HINT in (e.value.hint or "") and "exposed" not in (e.value.hint or "")
+
+
+def test_a_base64_store_with_a_key_is_a_key_store() -> None:
+    stores = [STORES[n][0] for n in ("a key bag", "a shrouded key bag", "a nested key bag")]
+    stores += [key_vectors()[n] for n in ("test-only-der.p12", "test-only-nss-pk12util.p12")]
+    for store in stores:
+        for form, text in _base64_forms(store).items():
+            found = find_private_key(X1_PEM + text)
+            assert found is not None and found.kind == "base64 PKCS#12 key store", form
+            with pytest.raises(PrivateKeyError, match="treat it as exposed"):
+                load_certificates(X1_PEM + text, source="roots.b64")
+
+
+def test_base64_stores_in_every_length_form_are_found() -> None:
+    """_PFX_VERSION_B64 (the loaders' quick look) holds every form's "version 3": the
+    outer SEQUENCE's length in 1 (short, or BER's 80), 2, 3 and 4 bytes."""
+    small = _pfx(_data(_safe(_bag(CRL_BAG))))
+    stores = {
+        "79": small,
+        "80": to_ber(small),
+        "81": _pfx(_data(_safe(_bag(CRL_BAG), _bag(CRL_BAG)))),
+        "82": _stores()["plain"],
+        "83": _pfx(_data(_safe(*[_bag(CERT_BAG)] * 50))),
+    }
+    for length, store in stores.items():
+        assert store[1:2].hex() == length
+        found = base64_pfx(X1_PEM + base64.encodebytes(store))
+        assert found is not None and found[0] == len(X1_PEM), length
+        assert not _cannot_open_key(base64.b64encode(store)[:16]), length
+
+
+@pytest.mark.parametrize("name", ["plain", "sealed"])
+def test_write_paths_refuse_a_base64_store_and_write_nothing(
+    name: str, in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "roots.b64").write_bytes(base64.encodebytes(_stores()[name]))
+    says = "no private key" if name == "plain" else "no key bag in the clear"
+    r = runner.invoke(cli, ["build", "--root", "./roots.b64", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    assert says in r.output and "not a supported CA source" in r.output
+    assert "base64 -d" in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["roots.b64"]
+
+
+# ---------------------------------------------------------------------------------------
 # Bounded
 
 
@@ -258,6 +363,26 @@ def test_a_scan_walks_four_stores_at_most() -> None:
         "DER PKCS#12 key store",
         4 * len(plain),
     )
+    # in base64, each walk decodes a body whole: four at most, then key stores
+    body = base64.encodebytes(plain)
+    assert find_private_key(b"\n".join([body] * 4)) is None
+    found = find_private_key(b"\n".join([body] * 5))
+    assert found is not None and (found.kind, found.offset) == (
+        "base64 PKCS#12 key store",
+        4 * (len(body) + 1),
+    )
+
+
+@pytest.mark.timeout(60)
+def test_long_base64_bodies_after_store_heads_are_read_in_bounded_time() -> None:
+    """A head like a PFX's before 8 MiB of base64 lines: at most four bodies are decoded
+    whole, each once; the scan stays linear."""
+    head = base64.b64encode(_stores()["plain"][:48])
+    lines = (b"QUFB" * 19 + b"\n") * ((8 << 20) // 77)
+    for data in (head + b"\n" + lines, (head + b"\n" + lines[: 1 << 16]) * 100):
+        found, _error, seconds = timed(lambda data=data: find_private_key(data))  # type: ignore[misc]
+        assert found is not None and found.kind == "base64 PKCS#12 key store"
+        assert seconds < 10.0, seconds
 
 
 @pytest.mark.timeout(120)

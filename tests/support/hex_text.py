@@ -53,9 +53,10 @@ def hexdump_c(data: bytes) -> bytes:
     return "".join(line + "\n" for line in lines).encode()
 
 
-def _words(chunk: bytes) -> list[str]:
-    padded = chunk + b"\x00" * (len(chunk) % 2)
-    return [f"{padded[i + 1]:02x}{padded[i]:02x}" for i in range(0, len(padded), 2)]
+def _words(chunk: bytes, size: int = 2) -> list[str]:
+    """Words of ``size`` bytes, little-endian, the last one padded with zeros (as od)."""
+    padded = chunk + b"\x00" * (-len(chunk) % size)
+    return [padded[i : i + size][::-1].hex() for i in range(0, len(padded), size)]
 
 
 def hexdump(data: bytes) -> bytes:
@@ -70,12 +71,25 @@ def hexdump(data: bytes) -> bytes:
     return "".join(line + "\n" for line in lines).encode()
 
 
-def od(data: bytes, *, offsets: str = "o", words: bool = False) -> bytes:
-    """``od -tx1`` (``-x`` with ``words``), offsets ``o`` octal, ``x`` hex, ``n`` none."""
+def hexdump_x(data: bytes) -> bytes:
+    """``hexdump -x``: 16-bit words four blanks apart, the last line padded with blanks."""
+    if not data:
+        return b""
+    lines = []
+    for off in range(0, len(data), 16):
+        area = "".join(f"    {w}" for w in _words(data[off : off + 16]))
+        lines.append(f"{off:07x}{area:<64}")
+    lines.append(f"{len(data):07x}")
+    return "".join(line + "\n" for line in lines).encode()
+
+
+def od(data: bytes, *, offsets: str = "o", words: bool = False, size: int = 2) -> bytes:
+    """``od -tx1`` (``-x``, or ``-tx<size>``, with ``words``), offsets ``o`` octal, ``x``
+    hex, ``n`` none (``-An``)."""
     lines = []
     for off in range(0, len(data), 16):
         chunk = data[off : off + 16]
-        area = "".join(" " + w for w in _words(chunk)) if words else chunk.hex(" ", 1)
+        area = "".join(" " + w for w in _words(chunk, size)) if words else chunk.hex(" ", 1)
         area = area if words else " " + area
         lines.append({"o": f"{off:07o}", "x": f"{off:06x}", "n": ""}[offsets] + area)
     if offsets != "n":
@@ -102,6 +116,10 @@ TOOLS: dict[str, tuple[list[str], Callable[[bytes], bytes]]] = {
     "od -An -tx1": (["od", "-An", "-tx1"], lambda d: od(d, offsets="n")),
     "od -Ax -tx1": (["od", "-Ax", "-tx1"], lambda d: od(d, offsets="x")),
     "od -x": (["od", "-x"], lambda d: od(d, words=True)),
+    "hexdump -x": (["hexdump", "-x"], hexdump_x),
+    "od -An -x": (["od", "-An", "-x"], lambda d: od(d, offsets="n", words=True)),
+    "od -An -tx4": (["od", "-An", "-tx4"], lambda d: od(d, offsets="n", words=True, size=4)),
+    "od -An -tx8": (["od", "-An", "-tx8"], lambda d: od(d, offsets="n", words=True, size=8)),
 }
 
 

@@ -1,0 +1,235 @@
+"""Private keys spelt as decimal bytes (C arrays, Python, JavaScript and Java lists, od
+-tu1 and -td1) are refused wherever they stand, naming the file and the line; the same
+forms of certificates are CA data, not keys; hostile numbers are scanned in bounded time
+and memory."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import PrivateKeyError
+from esp_cabundle.keyscan import _scan_der, find_private_key
+from tests.support.gate_cases import X1_PEM
+from tests.support.key_vectors import key_vectors
+
+DATA = Path(__file__).parent / "data"
+# DER keys and key stores, made at test time (the CMS wrappers' keys sit inside a
+# ContentInfo, which the DER scan reads the same way whatever the spelling)
+NAMES = sorted(n for n in key_vectors() if not n.endswith((".p7", ".p7s")))
+X1_DER = load_certificates(X1_PEM)[0].der
+OD = [
+    ["od", "-An", "-tu1"],
+    ["od", "-tu1"],
+    ["od", "-td1"],
+    ["od", "-An", "-td1"],
+    ["od", "-Ax", "-tu1"],
+    ["od", "-An", "-tu1", "-w12"],
+]
+
+
+def _signed(data: bytes) -> list[int]:
+    return [b - 256 if b > 127 else b for b in data]
+
+
+def _rows(values: list[int], per: int, indent: str = "    ") -> str:
+    return "".join(
+        indent + ", ".join(map(str, values[i : i + per])) + ",\n"
+        for i in range(0, len(values), per)
+    )
+
+
+def decimal_forms(data: bytes) -> dict[str, bytes]:
+    """``data`` as decimal bytes, as firmware sources and scripts write it (od's forms:
+    :func:`od_forms`)."""
+    values = list(data)
+    commented = "".join(
+        f"    /* {i:#06x} */ " + ", ".join(map(str, values[i : i + 8])) + ", // row\n"
+        for i in range(0, len(values), 8)
+    )
+    return {
+        "c array one line": f"const uint8_t key[] = {{{', '.join(map(str, values))}}};\n".encode(),
+        "c array rows": f"static const unsigned char key[] = {{\n{_rows(values, 16)}}};\n".encode(),
+        "c array with comments": f"const uint8_t key[] = {{\n{commented}}};\n".encode(),
+        "python list": f"KEY = bytes([\n{_rows(values, 12)}])\n".encode(),
+        "python list no blanks": f"KEY=[{','.join(map(str, values))}]\n".encode(),
+        "javascript": f"const key = new Uint8Array([{', '.join(map(str, values))}]);\n".encode(),
+        "json": f'{{"key": [{", ".join(map(str, values))}]}}\n'.encode(),
+        "java signed": f"byte[] key = {{{', '.join(map(str, _signed(data)))}}};\n".encode(),
+        "pem comment": b"".join(
+            b"# " + row.encode() + b"\n" for row in _rows(values, 16, "").splitlines()
+        ),
+    }
+
+
+def od_forms(data: bytes) -> dict[str, bytes]:
+    """What the real od prints for ``data`` (skips the test without od)."""
+    if shutil.which("od") is None:
+        pytest.skip("needs od")
+    out = {}
+    for command in OD:
+        run = subprocess.run(command, input=data, capture_output=True, check=True, timeout=30)
+        out[" ".join(command)] = run.stdout
+        if command == OD[0]:  # pasted into a PEM file's comment lines
+            lines = run.stdout.splitlines()
+            out["od -An -tu1 in a comment"] = b"".join(b"#" + line + b"\n" for line in lines)
+    return out
+
+
+def _all_forms(data: bytes) -> dict[str, bytes]:
+    return {**decimal_forms(data), **od_forms(data)}
+
+
+def _der_offset(key: bytes) -> int:
+    found = _scan_der(key)
+    assert found is not None
+    return found[1]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_key_in_decimal_is_refused_in_every_form(name: str) -> None:
+    """After the roots of a PEM bundle: refused naming the line of the number of the
+    key's first byte; the message holds none of the key."""
+    key = key_vectors()[name]
+    head = X1_PEM + b"# the device key, for the record:\n"
+    first = str(key[_der_offset(key)]).encode()
+    for form, text in _all_forms(key).items():
+        for data in (text, head + text):
+            found = find_private_key(data)
+            assert found is not None and "decimal" in found.kind, (form, found)
+            assert data[found.offset :].startswith(first), (form, data[found.offset :][:10])
+        with pytest.raises(PrivateKeyError, match="private key material") as e:
+            load_certificates(head + text, source="ca.pem")
+        found = find_private_key(head + text)
+        assert found is not None
+        assert str(e.value).startswith(f"ca.pem:{found.line}: "), (form, str(e.value))
+        assert ", ".join(map(str, key[20:30])) not in str(e.value)
+
+
+def test_a_key_after_other_bytes_in_the_same_run_is_found() -> None:
+    """Runs are decoded from openings like a SEQUENCE's only: a key after any bytes in
+    the same run, or after a run broken off just before it, is found; the same bytes
+    with the key's 48 changed are not a key."""
+    key = key_vectors()["test-only-ec-sec1.der"]
+    rng = random.Random(4)
+    for _ in range(40):
+        before = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+        after = bytes(rng.randrange(256) for _ in range(rng.randrange(40)))
+        for form, text in decimal_forms(before + key + after).items():
+            assert find_private_key(text) is not None, (form, before.hex())
+        for form, text in decimal_forms(before + b"\x31" + key[1:] + after).items():
+            found = find_private_key(text)
+            # a SEQUENCE around the key may still be one: only "no 48 at the key" counts
+            assert found is None or found.offset < text.find(b"49, "), form
+    # a run is matched 1024 numbers at a time: a key across the seam is found
+    seam = b"\x30\x01\x02" + b"\x01" * 1000 + key
+    for text in decimal_forms(seam).values():
+        assert find_private_key(text) is not None
+    listed = ", ".join(map(str, key))
+    # separators too long to join, a number no byte is: the key's run is searched alone
+    for gap in (", " + " " * 50, " ;\n{", ", 256, ", ", 0x30, ", ", -129, "):
+        text = ("{48, 1, 2, 3, 4, 5, 6, 7" + gap + listed + "}").encode()
+        assert find_private_key(text) is not None, gap
+
+
+def _no_key_data() -> dict[str, bytes]:
+    pkcs7 = {p.name: p.read_bytes() for p in (DATA / "pkcs7").iterdir() if p.suffix != ".md"}
+    trust = (DATA / "java" / "isrgrootx1-truststore.jks").read_bytes()
+    noise = random.Random(5).randbytes(4096)
+    return {"ISRG Root X1": X1_DER, "truststore.jks": trust, **pkcs7, "random": noise}
+
+
+@pytest.mark.parametrize("name", sorted(_no_key_data()))
+def test_certificates_in_decimal_are_no_key(name: str) -> None:
+    data = _no_key_data()[name]
+    for form, text in _all_forms(data).items():
+        assert find_private_key(text) is None, (name, form)
+        assert find_private_key(X1_PEM + text) is None, (name, form)
+
+
+def test_a_decimal_c_array_of_a_certificate_loads() -> None:
+    """Firmware writes CA certificates as decimal C arrays too: the C loader reads them."""
+    src = decimal_forms(X1_DER)["c array rows"]
+    assert [c.der for c in load_certificates(src, source="ca.c")] == [X1_DER]
+
+
+def test_numbers_that_are_no_bytes_are_read() -> None:
+    """Tables of numbers, ports, years, versions and od's 16-bit words hold no key."""
+    rng = random.Random(6)
+    table = "\n".join(", ".join(str(rng.randrange(300)) for _ in range(20)) for _ in range(500))
+    words = subprocess.run(
+        ["od", "-An", "-tu2"], input=X1_DER, capture_output=True, check=True, timeout=30
+    ).stdout
+    for text in (
+        table.encode(),
+        b"ports = [48, 130, 4, 164, 2, 1, 0, 443, 8080]\n" * 100,
+        b"48, 2, 1, 0, 2, 1, 0\n",  # a SEQUENCE of 2 bytes: nothing a key can be
+        b"v1.48, 130, 4, 164, 2, 1, 0, 2, 130, 1, 1, 0\n",
+        words,
+    ):
+        assert find_private_key(X1_PEM + text) is None
+
+
+def test_build_refuses_a_decimal_key_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
+    key = key_vectors()["test-only-ec-sec1.der"]
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + decimal_forms(key)["pem comment"])
+    r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    line = X1_PEM.count(b"\n") + 1
+    assert f"mine.pem:{line}: private key material (DER SEC1 EC spelt as decimal bytes)" in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.pem"]
+    (in_tmp / "keys.c").write_bytes(decimal_forms(key)["c array rows"])
+    r = runner.invoke(cli, ["inspect", "keys.c"])
+    assert r.exit_code == 2 and "keys.c:2: private key material" in r.output, r.output
+
+
+# ---------------------------------------------------------------------------------------
+# Bounded on hostile input
+
+
+def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "unit",
+    [
+        b"48, ",  # one run, decoded and searched once
+        b"48, 130, 1, 1, 2, 1, 0, ",
+        b"48,1,2,3,4,5,6;",  # a run of seven bytes at every fifteenth
+        b"48,1,2,3,4,5;",  # openings too short to decode
+        b"48, 1, 2 /* 3 */ ",
+        b"48 /* never closes ",
+        b"48, 1, 2 // x\n",
+        b"\n0000000  48   1   2",
+        b"48, -126, -1, -1, 2, ",
+        b"148, 248, 480, ",
+        b"48, " + b" " * 60,  # separators too long
+        b"4848",
+    ],
+)
+def test_hostile_numbers_are_scanned_in_bounded_time(unit: bytes) -> None:
+    data = _fill(unit)
+    assert find_private_key(data) is None
+    assert find_private_key(data + b"\n" + data[:4096]) is None
+
+
+@pytest.mark.parametrize("unit", [b"48, ", b"48,130,1,1,2,1,0,", b"48 -1 "])
+def test_one_long_decimal_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
+    data = _fill(unit)
+    tracemalloc.start()
+    try:
+        assert find_private_key(data) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(data), peak
