@@ -19,7 +19,7 @@ from esp_cabundle.cli import cli
 from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import _scan_der, find_private_key
 from tests.support.gate_cases import X1_PEM
-from tests.support.key_vectors import key_vectors
+from tests.support.key_vectors import key_vectors, no_key_data
 
 DATA = Path(__file__).parent / "data"
 # DER keys and key stores, made at test time (the CMS wrappers' keys sit inside a
@@ -141,10 +141,7 @@ def test_a_key_after_other_bytes_in_the_same_run_is_found() -> None:
 
 
 def _no_key_data() -> dict[str, bytes]:
-    pkcs7 = {p.name: p.read_bytes() for p in (DATA / "pkcs7").iterdir() if p.suffix != ".md"}
-    trust = (DATA / "java" / "isrgrootx1-truststore.jks").read_bytes()
-    noise = random.Random(5).randbytes(4096)
-    return {"ISRG Root X1": X1_DER, "truststore.jks": trust, **pkcs7, "random": noise}
+    return no_key_data(5)
 
 
 @pytest.mark.parametrize("name", sorted(_no_key_data()))

@@ -21,7 +21,7 @@ from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import _scan_der, find_private_key
 from tests.support.gate_cases import X1_PEM, c_source
 from tests.support.hex_text import TOOLS, hex_forms
-from tests.support.key_vectors import key_vectors
+from tests.support.key_vectors import key_vectors, no_key_data
 
 DATA = Path(__file__).parent / "data"
 # DER keys and key stores (not the CMS wrappers: their key is inside a ContentInfo the
@@ -179,10 +179,7 @@ def test_build_refuses_an_od_word_dump_and_writes_nothing(in_tmp: Path, runner: 
 
 
 def _no_key_data() -> dict[str, bytes]:
-    pkcs7 = {p.name: p.read_bytes() for p in (DATA / "pkcs7").iterdir()}
-    trust = (DATA / "java" / "isrgrootx1-truststore.jks").read_bytes()
-    noise = random.Random(2).randbytes(4096)
-    return {"ISRG Root X1": X1_DER, "truststore.jks": trust, **pkcs7, "random": noise}
+    return no_key_data(2)
 
 
 @pytest.mark.parametrize("name", sorted(_no_key_data()))

@@ -105,3 +105,21 @@ def key_vectors() -> dict[str, bytes]:
         "test-only-cms-signed-key-ber.p7s": stream(signed),
         **{name: stored(name) for name in STORED},
     }
+
+
+def no_key_data(seed: int) -> dict[str, bytes]:
+    """DER and binary data that hold no private key, for the tests that every encoding
+    the scanner reads (hex dumps, decimal bytes) leaves them be: a root certificate, the
+    CMS/PKCS#7 vectors, a Java trust store and random bytes (``seed``)."""
+    import random
+
+    from esp_cabundle.certs import load_certificates
+
+    from .gate_cases import X1_PEM
+
+    data = KEYS.parent
+    pkcs7 = {p.name: p.read_bytes() for p in (data / "pkcs7").iterdir() if p.suffix != ".md"}
+    trust = (data / "java" / "isrgrootx1-truststore.jks").read_bytes()
+    noise = random.Random(seed).randbytes(4096)
+    x1 = load_certificates(X1_PEM)[0].der
+    return {"ISRG Root X1": x1, "truststore.jks": trust, **pkcs7, "random": noise}
