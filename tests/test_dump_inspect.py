@@ -195,3 +195,23 @@ def test_every_fact_is_said_once(
     files = sum(1 for k, _ in fs.facts if k.startswith("file /"))
     assert files and block.count("    files: ") == 1, block
     assert f"    files: {files}\n" in block
+
+
+def test_gate_names_the_file_in_the_dump(tmp_path: Path, runner: CliRunner) -> None:
+    """fs_0 and fs_1 hold the same CA file: each failure names its partition and file,
+    not twice the same 'dump.bin #3' (new user's report)."""
+    p = tmp_path / "dump.bin"
+    p.write_bytes(dumps.mongoose_dump())
+    r = runner.invoke(cli, ["inspect", str(p), "--fail-on", "expired", "--json"])
+    assert r.exit_code == 1
+    violations = json.loads(r.stdout)["violations"]
+    assert [v.split(" #")[0] for v in violations] == [f"{p}:fs_0:/ca.pem", f"{p}:fs_1:/ca.pem"]
+
+
+def test_fail_within_calls_an_expired_root_expired(tmp_path: Path, runner: CliRunner) -> None:
+    p = tmp_path / "dump.bin"
+    p.write_bytes(dumps.arduino_dump())
+    r = runner.invoke(cli, ["inspect", str(p), "--fail-within", "365", "--at", "2026-12-01"])
+    assert r.exit_code == 1
+    assert "DST Root CA X3: expired 2021-09-30" in r.stderr
+    assert "within 365 days" not in r.stderr

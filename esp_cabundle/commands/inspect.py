@@ -28,6 +28,8 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ..findings import Finding
     from ..flash.serial import Link
     from ..inspect import Report
@@ -145,22 +147,32 @@ def gate_problems(
     out = []
     failed = undated_total = 0
     by_date = "expired" in fail_on or fail_within is not None
-    for r in reports:
-        undated = [f for f in r.all_findings() if f.not_after is None]
+    for r in (each for top in reports for each in _with_findings(top)):
+        undated = [f for f in r.findings if f.not_after is None]
         if by_date and undated:
             # A gate that cannot judge does not pass: an ESP-IDF bundle keeps no dates.
             undated_total += len(undated)
             out.append(
-                f"{r.source}: {plural(len(undated), 'root')} with no dates (an ESP-IDF bundle "
-                "keeps names and keys only): expiry cannot be judged; gate the ca.pem it "
-                "was built from"
+                f"{r.source}: {plural(len(undated), 'root')} with no dates (an "
+                "ESP-IDF bundle keeps names and keys only): expiry cannot be judged; gate "
+                "the ca.pem it was built from"
             )
-        for f in r.all_findings():
+        for f in r.findings:
             problem = _problem(f, at, fail_on=fail_on, fail_within=fail_within)
             if problem is not None:
                 failed += 1
                 out.append(f"{r.source} {f.location} {f.label}: {problem}")
     return GateResult(tuple(out), failed, undated_total)
+
+
+def _with_findings(r: Report) -> Iterator[Report]:
+    """``r`` and the reports nested in it that hold certificates: a problem is named by
+    the file it is in (``dump.bin:fs_1:/ca.pem #3``), since a dump's two slots may hold
+    the same certificate at the same place."""
+    if r.findings:
+        yield r
+    for c in r.children:
+        yield from _with_findings(c)
 
 
 def _problem(
@@ -169,6 +181,8 @@ def _problem(
     """Why one certificate fails the gate (the first reason), or None."""
     if f.not_after is not None:
         if "expired" in fail_on and at > f.not_after:
+            return f"expired {f.not_after.date().isoformat()}"
+        if fail_within is not None and at > f.not_after:
             return f"expired {f.not_after.date().isoformat()}"
         if fail_within is not None and (f.not_after - at).days <= fail_within:
             return f"expires {f.not_after.date().isoformat()} (within {plural(fail_within, 'day')})"
