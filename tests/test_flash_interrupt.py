@@ -458,7 +458,7 @@ def test_restore_interrupted_then_run_again(
     listed = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal)])
     assert listed.exit_code == 0, listed.output
     assert " restoring " in listed.output and " complete " not in listed.output
-    assert "1 restore(s) interrupted (run 'restore' again)" in listed.output
+    assert "1 restore interrupted (run 'restore' again)" in listed.output
     # stopped again, without --json: the STOPPED line on stdout, as flash prints it
     pause = mongoose_unit.arm_pause(sector_writes=1)
     child = Child(["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)], env)

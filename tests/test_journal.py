@@ -125,7 +125,7 @@ def test_list_shows_every_update_never_its_content(
     r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal)])
     assert r.exit_code == 0, r.output
     assert MAC in r.stdout and "mdash-arduino" in r.stdout and "complete" in r.stdout
-    assert "1 update(s) of 1 unit(s)." in r.stdout
+    assert "1 update of 1 unit." in r.stdout
     r = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal), "--json"])
     (e,) = json.loads(r.stdout)["entries"]
     assert e["mac"] == MAC and e["status"] == "complete" and e["partitions"] == ["spiffs"]

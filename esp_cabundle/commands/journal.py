@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..flash.journal import Journal, prune
-from ..text import printable
+from ..text import plural, printable
 from ..ui import echo, emit_json, format_table, warn
 from .options import Age, Mac, journal_dir_option, json_option, quiet_option
 
@@ -118,8 +118,8 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
     restoring = sum(1 for e in entries if e.status == "restoring")
     tail = f"; {pending} unfinished (run the same 'flash' again, or 'restore')" if pending else ""
     if restoring:
-        tail += f"; {restoring} restore(s) interrupted (run 'restore' again)"
-    echo(f"{len(entries)} update(s) of {units} unit(s){tail}.", quiet=quiet)
+        tail += f"; {plural(restoring, 'restore')} interrupted (run 'restore' again)"
+    echo(f"{plural(len(entries), 'update')} of {plural(units, 'unit')}{tail}.", quiet=quiet)
 
 
 @journal.command("prune")
@@ -177,7 +177,7 @@ def prune_entries(
         warn(f"{p} (left alone)")
     verb = "would delete" if dry_run else "deleted"
     echo(
-        f"{j.directory}: {verb} {len(done.removed)} entr{'y' if len(done.removed) == 1 else 'ies'} "
+        f"{printable(str(j.directory))}: {verb} {plural(len(done.removed), 'entry', 'entries')} "
         f"older than {_age_text(older_than)}; kept {done.kept_recent} newer.",
         quiet=quiet,
     )
