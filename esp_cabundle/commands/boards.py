@@ -30,9 +30,9 @@ def boards(args: tuple[str, ...], as_json: bool) -> None:
     Examples:
       esp-cabundle boards
       esp-cabundle boards mongoose-os-esp32
-      esp-cabundle boards show mdash@1.2.16      # mdash.net: its built-in ISRG Root X1
+      esp-cabundle boards show mdash@1.2.16   # its built-in ISRG Root X1
       esp-cabundle boards mdash-arduino@1.2.13 --json
-      esp-cabundle boards ./my-board.yaml        # check a profile of your own
+      esp-cabundle boards ./my-board.yaml     # check a profile of your own
     """
     words = list(args)
     if words and words[0] == "show":

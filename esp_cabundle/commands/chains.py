@@ -31,14 +31,14 @@ def chains() -> None:
 
     \b
     Examples:
-      esp-cabundle chains pull                       # every target in cabundle.yaml
+      esp-cabundle chains pull            # every target in cabundle.yaml
       esp-cabundle chains show --host mdash.net
       esp-cabundle chains show --host broker.example.com:8883 -o chains/broker.pem
       esp-cabundle chains show chains/mdash.net.pem --json
     """
 
 
-@chains.command()
+@chains.command(short_help="Capture every target's chain and save it under chains/ (network).")
 @config_option
 @click.option(
     "--target", "names", multiple=True, metavar="NAME", help="Pull only this target (repeatable)."
@@ -105,7 +105,9 @@ def pull(
         )
 
 
-@chains.command()
+@chains.command(
+    short_help="Show a chain, saved (FILE) or live (--host), certificate by certificate."
+)
 @click.argument("file", required=False, type=FILE_PATH)
 @click.option("--host", metavar="HOST[:PORT]", help="Capture live (port 443 unless given).")
 @click.option("--server-name", metavar="NAME", help="SNI to send (default: the host name).")
@@ -132,7 +134,8 @@ def show(
     \b
     Examples:
       esp-cabundle chains show --host mdash.net
-      esp-cabundle chains show --host 192.0.2.10:8883 --server-name broker.local -o b.pem
+      esp-cabundle chains show --host 192.0.2.10:8883 --server-name broker.local \\
+          -o b.pem
       esp-cabundle chains show chains/mdash.net.pem
     """
     if (file is None) == (host is None):

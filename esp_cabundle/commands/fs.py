@@ -189,7 +189,8 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
     \b
     Examples:
       esp-cabundle fs cat fs.bin /ca.pem
-      esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K -o conf9.json
+      esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K \\
+          -o conf9.json
     """
     if output is not None:
         refuse_clobbering([("output", output)], [("image", img.image)])
@@ -201,7 +202,7 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
     click.echo(data, nl=False)  # bytes go to the binary stream unchanged
 
 
-@fs.command("put")
+@fs.command("put", short_help="Write a file into the image; print the 4 KiB blocks that changed.")
 @image_options
 @lfs_version_options
 @click.argument("source", type=FILE_PATH)
@@ -337,7 +338,7 @@ def _refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: by
     )
 
 
-@fs.command("rm")
+@fs.command("rm", short_help="Remove files from the image; print the 4 KiB blocks that changed.")
 @image_options
 @lfs_version_options
 @click.argument("paths", nargs=-1, required=True)

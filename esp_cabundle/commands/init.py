@@ -107,7 +107,8 @@ def init(
     \b
     Examples:
       esp-cabundle init                                  # asks
-      esp-cabundle init --board mdash-arduino --target mdash.net --service-years 8 --yes
+      esp-cabundle init --board mdash-arduino --target mdash.net \\
+          --service-years 8 --yes
       esp-cabundle init --board mongoose-os-esp32 --target mqtt.example.com:8883 \\
           --service-until 2032-12-31 --preset letsencrypt --yes
       esp-cabundle init --yes -o fleet/cabundle.yaml --force

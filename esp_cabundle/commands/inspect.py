@@ -83,9 +83,9 @@ def inspect(
     Examples:
       esp-cabundle inspect ca.pem
       esp-cabundle inspect src/mDash.c --json
-      esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365   # CI gate
+      esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365  # CI
       esp-cabundle inspect ca.pem --fail-on expired --fail-on unparseable
-      esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32     # a unit
+      esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32  # a unit
 
     With --json: {"ok": true, "reports": [...]}, one report per input; a failed gate
     prints {"ok": false, "error": ..., "violations": [...], "reports": [...]}.

@@ -64,7 +64,7 @@ def _entry_dict(e: JournalEntry) -> dict[str, Any]:
     }
 
 
-@journal.command("list")
+@journal.command("list", short_help="Every journaled update: when, unit, board, status, sectors.")
 @journal_dir_option
 @_mac_option
 @json_option

@@ -521,7 +521,7 @@ def _dry_run(
 # push status
 
 
-@push.command("status")
+@push.command("status", short_help="Show a campaign's ledger: units per state, and each unit.")
 @_ledger_option
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Every unit as CSV on stdout.")
