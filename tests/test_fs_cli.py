@@ -294,3 +294,32 @@ def test_every_fs_subcommand_has_examples(runner: CliRunner) -> None:
         r = runner.invoke(cli, ["fs", sub, "--help"])
         assert r.exit_code == 0
         assert "Examples:" in r.output and f"esp-cabundle fs {sub}" in r.output
+
+
+def test_a_slice_off_the_dumps_partitions_names_them(runner: CliRunner, tmp_path: Path) -> None:
+    """An --offset no file-system partition starts at (the help's 0x290000 on a dump
+    whose table says otherwise): the error says where the dump's own table puts them."""
+    from tests.support import dumps
+
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(dumps.mongoose_dump())
+    for extra in (["--size", "256K"], []):
+        code, out, _ = run(runner, "ls", str(dump), "--offset", "0x10000", *extra)
+        assert code == 2, out
+        assert "fs_0: --offset 0x190000 --size 0x40000" in out, out
+        assert "fs_1: --offset 0x350000 --size 0x40000" in out, out
+    code, out, _ = run(runner, "ls", str(dump), "--offset", "0x190000")
+    assert code == 0 and "the file-system partitions" not in out, out
+
+
+def test_removing_the_ca_from_a_dump_says_how_to_put_it_back(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    from tests.support import dumps
+
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(dumps.mongoose_dump())
+    code, out, _ = run(runner, "rm", str(dump), "/ca.pem", "--offset", "0x350000")
+    assert code == 0, out
+    again = f"esp-cabundle fs put {dump} ca.pem /ca.pem --offset 0x350000 --size 0x40000"
+    assert again in out, out

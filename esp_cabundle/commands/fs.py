@@ -87,8 +87,30 @@ class ImageArgs:
         return locate_image(data, offset=self.offset, size=size, source=str(self.image))
 
     def open(self, region: ImageRegion | None = None) -> FileSystemImage:
-        data = (region or self.region()).data
-        return open_image(data, fs_type=self.fs_type, profile=self.profile)
+        region = region or self.region()
+        try:
+            return open_image(region.data, fs_type=self.fs_type, profile=self.profile)
+        except (ImageError, InputError) as e:
+            e.hint = _with_table_hint(e.hint, region, str(self.image))
+            raise
+
+    def where(self, region: ImageRegion) -> str:
+        """The --offset/--size that name ``region`` again (nothing for a whole image)."""
+        return f" --offset {region.offset:#x} --size {region.size:#x}" if region.offset else ""
+
+
+def _with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | None:
+    """``hint`` plus, for a slice of a whole-flash dump that is none of its file-system
+    partitions (the help's 0x290000 on a dump whose table puts SPIFFS at 0x291000),
+    where the dump's own table puts them: the next command to type."""
+    if not region.offset:
+        return hint
+    _, parts = dump_fs_partitions(region.container)
+    if not parts or any((p.offset, p.size) == (region.offset, region.size) for p in parts):
+        return hint
+    named = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
+    table = f"the file-system partitions of {printable(image)}'s table: {named}"
+    return f"{hint}; {table}" if hint else table
 
 
 def image_options(f: F) -> F:
@@ -367,7 +389,8 @@ def rm_cmd(
     fs_image = img.open(region)
     names = [fs_image.checked_path(p, new=False) for p in paths]
     chosen = chosen_board(board, None)
-    warnings = [_ca_removed(img.image, p) for p in names if p in _ca_paths(fs_image, chosen)]
+    ca_paths = _ca_paths(fs_image, chosen)
+    warnings = [_ca_removed(img.image, p, img.where(region)) for p in names if p in ca_paths]
     edits = [FileEdit("rm", p) for p in names]
     result = _apply(img, edits, region=region, platform=platform, disk_version=disk_version)
     if not as_json:
@@ -378,14 +401,14 @@ def rm_cmd(
     _report(img.image, result, f"removed {shown}", as_json, quiet, extra)
 
 
-def _ca_removed(image: Path, path: str) -> str:
+def _ca_removed(image: Path, path: str, where: str) -> str:
     """The warning for removing the CA file: a unit flashed with the image keeps no CA
     to verify its servers with, and one whose servers it cannot reach cannot be fixed
     over the air. Said, not refused: putting a new one back is the next step."""
     return (
         f"{path} is the CA file the firmware reads: units flashed with {image} have no CA "
         f"file and cannot verify their servers until one is put back "
-        f"(esp-cabundle fs put {image} ca.pem {path})"
+        f"(esp-cabundle fs put {image} ca.pem {path}{where})"
     )
 
 
