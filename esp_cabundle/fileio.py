@@ -94,6 +94,9 @@ def read_input(
             raise error(
                 f"is a symbolic link to '{os.readlink(p)}', which does not exist", path=str(p)
             ) from e
+        if str(path) == "-" and hint is None:
+            # '-' for standard input, as other tools take it: say the name that works.
+            hint = "'-' is read as a file name here; read standard input as /dev/stdin"
         raise error(f"no such {what}", path=str(p), hint=hint) from e
     except IsADirectoryError as e:
         raise error(f"is a directory, expected {_a(what)}", path=str(p)) from e

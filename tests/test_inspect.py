@@ -162,3 +162,11 @@ def test_the_gate_counts_what_failed_and_what_cannot_be_judged(runner: CliRunner
     assert r.stderr.splitlines()[0] == (
         "Error: 1 certificate failed the gate; 5 roots with no dates: expiry cannot be judged"
     )
+
+
+def test_dash_says_how_to_read_standard_input(runner: CliRunner, in_tmp: Path) -> None:
+    """'... | esp-cabundle inspect -': '-' is no file here; the error says /dev/stdin,
+    which is (a bare 'no such image or CA file' left the user guessing)."""
+    r = runner.invoke(cli, ["inspect", "-"], input="x")
+    assert r.exit_code == 2
+    assert "/dev/stdin" in r.stderr
