@@ -107,6 +107,19 @@ def test_a_search_that_finds_no_root_exits_1(runner: CliRunner) -> None:
     assert "matches no root exits 1" in help_text
 
 
+def test_presets_query_picks_presets(runner: CliRunner) -> None:
+    """'roots --presets QUERY' listed every preset, QUERY unread (new user's report): it
+    picks the preset named, or those holding a matching root; none is exit 1."""
+    r = runner.invoke(cli, ["roots", "--presets", "aws-iot", "--json"])
+    assert r.exit_code == 0 and list(json.loads(r.stdout)["presets"]) == ["aws-iot"]
+    r = runner.invoke(cli, ["roots", "--presets", "starfield", "--json"])
+    assert list(json.loads(r.stdout)["presets"]) == ["aws-iot"]
+    r = runner.invoke(cli, ["roots", "--presets", "zzzz"])
+    assert r.exit_code == 1 and r.stdout == "" and "no preset" in r.stderr
+    r = runner.invoke(cli, ["roots", "--presets", "--all"])
+    assert r.exit_code == 2 and r.stdout == ""
+
+
 def test_a_root_mbedtls_cannot_parse_is_not_ok_and_can_fail_the_gate(tmp_path: Path) -> None:
     from cryptography import x509 as cx509
 

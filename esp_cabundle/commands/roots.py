@@ -6,8 +6,8 @@ from datetime import datetime
 
 import click
 
-from ..catalog import PRESETS, Catalog, entry_certificate, entry_status
-from ..errors import VerdictError
+from ..catalog import PRESETS, Catalog, Preset, entry_certificate, entry_status
+from ..errors import InputError, VerdictError
 from ..text import plural
 from ..ui import echo, emit_json, format_table
 from .options import at_option, json_option, parse_at
@@ -28,7 +28,8 @@ def roots(
 
     Without QUERY, lists the roots that have an alias (use --all for the whole Mozilla
     store). QUERY matches aliases, names, subjects and fingerprints; a QUERY that
-    matches no root exits 1, as grep does (with --json: {"ok": false, ...}).
+    matches no root exits 1, as grep does (with --json: {"ok": false, ...}). With
+    --presets, QUERY picks the preset of that name, or those holding a root it matches.
 
     \b
     Examples:
@@ -36,18 +37,23 @@ def roots(
       esp-cabundle roots isrg
       esp-cabundle roots 96bcec06
       esp-cabundle roots --presets
+      esp-cabundle roots --presets aws-iot
       esp-cabundle roots --all --json
     """
     when = parse_at(at)
     catalog = Catalog.load()
     if show_presets:
+        if show_all:
+            raise InputError(
+                "--all lists roots, --presets the presets: give one of them",
+                hint="esp-cabundle roots --presets, or esp-cabundle roots --all",
+            )
+        chosen = _presets_matching(catalog, query)
         if as_json:
-            presets = {
-                p.name: {"reason": p.reason, "roots": list(p.aliases)} for p in PRESETS.values()
-            }
+            presets = {p.name: {"reason": p.reason, "roots": list(p.aliases)} for p in chosen}
             emit_json({"presets": presets})
             return
-        for p in PRESETS.values():
+        for p in chosen:
             echo(f"{p.name}: {p.reason}")
             echo(f"  roots: {', '.join(p.aliases)}")
         return
@@ -100,3 +106,21 @@ def roots(
         f"\n{plural(len(rows), 'root')}; Mozilla store from certifi {catalog.mozilla_version}. "
         "Use an alias or the full SHA-256 with 'build --root'."
     )
+
+
+def _presets_matching(catalog: Catalog, query: str | None) -> list[Preset]:
+    """The presets named ``query``, or holding a root it matches (as ``roots QUERY``
+    does): ``roots --presets isrg`` lists the presets with an ISRG root, where it once
+    listed every preset as if no QUERY had been given. None: exit 1, as a search."""
+    if not query:
+        return list(PRESETS.values())
+    if query in PRESETS:
+        return [PRESETS[query]]
+    found = {a for e in catalog.search(query) for a in e.aliases}
+    chosen = [p for p in PRESETS.values() if found & set(p.aliases)]
+    if not chosen:
+        raise VerdictError(
+            f"no preset is named '{query}' or holds a root it matches",
+            hint=f"presets: {', '.join(PRESETS)}; 'esp-cabundle roots --presets' lists them all",
+        )
+    return chosen
