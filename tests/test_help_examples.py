@@ -59,6 +59,16 @@ def test_group_help_lists_each_command_whole(runner: CliRunner, group: str) -> N
         ["journal"],
         ["journal", "list"],
         ["journal", "prune"],
+        ["build"],
+        ["check"],
+        ["pack"],
+        ["flash"],
+        ["restore"],
+        ["read"],
+        ["update-dump"],
+        ["virtual-unit"],
+        ["push"],
+        ["push", "status"],
     ],
 )
 def test_help_fits_80_columns(runner: CliRunner, command: list[str]) -> None:

@@ -151,11 +151,14 @@ def check(
 
     \b
     Examples:
-      esp-cabundle check --bundle ca.pem --chain chains/mdash.pem --device mbedtls-noclock
+      esp-cabundle check --bundle ca.pem --chain chains/mdash.pem \\
+          --device mbedtls-noclock
       esp-cabundle check --host mqtt.example.com:8883 --until 2035-01-01
       esp-cabundle check --bundle ca.pem --roadmap letsencrypt --until 2036-01-01
-      esp-cabundle check --board mdash-arduino --json      # targets from cabundle.yaml
-      esp-cabundle check --board mdash@1.2.16 --until 2036-01-01   # its s_pem vs mdash.net
+      esp-cabundle check --board mdash-arduino \\
+          --json      # targets from cabundle.yaml
+      esp-cabundle check --board mdash@1.2.16 \\
+          --until 2036-01-01   # its s_pem vs mdash.net
       esp-cabundle check --until 2035-01-01 --report forecast.html
     """
     if hostname is not None and not _SERVER_NAME.fullmatch(hostname):

@@ -118,10 +118,12 @@ def flash(
 
     \b
     Examples:
-      esp-cabundle flash --port /dev/ttyUSB0 --board mdash-arduino --preset letsencrypt
-      esp-cabundle flash -p /dev/ttyUSB0 --board mongoose-os-esp32 --bundle ca.pem --dry-run
-      esp-cabundle flash -p '/dev/ttyUSB*' --board mongoose-os-esp32 --bundle ca.pem \\
-          --log station.csv
+      esp-cabundle flash --port /dev/ttyUSB0 --board mdash-arduino \\
+          --preset letsencrypt
+      esp-cabundle flash -p /dev/ttyUSB0 --board mongoose-os-esp32 \\
+          --bundle ca.pem --dry-run
+      esp-cabundle flash -p '/dev/ttyUSB*' --board mongoose-os-esp32 \\
+          --bundle ca.pem --log station.csv
     """
 
     profile = load_board(board)

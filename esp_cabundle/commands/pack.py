@@ -110,14 +110,14 @@ def pack(
     \b
     Examples:
       esp-cabundle pack --board mdash-arduino --bundle ca.pem -o spiffs.bin
-      esp-cabundle pack --fs littlefs --profile esp-idf --size 256K --preset default \\
-          -o littlefs.bin
+      esp-cabundle pack --fs littlefs --profile esp-idf --size 256K \\
+          --preset default -o littlefs.bin
       esp-cabundle pack --fs littlefs --profile mongoose-os --size 256K \\
           --bundle ca.pem --from-dir fs/ -o fs.bin
       esp-cabundle pack --fs littlefs --platform arduino-2.0.17 --size 1408K \\
           --bundle ca.pem -o lfs.bin
-      esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K --preset letsencrypt \\
-          --from-dir data/ -o spiffs.bin
+      esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K \\
+          --preset letsencrypt --from-dir data/ -o spiffs.bin
     """
     described = fs_type is not None or profile is not None or platform is not None
     chosen = chosen_board(board, None if board or described else ca.config())

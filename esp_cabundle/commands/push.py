@@ -220,7 +220,6 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
     --watch) until every unit is done. --board says where the CA file lives on the units
     (and whose rules judge the CA).
 
-    \b
     Per unit: read its CA file (identical: up to date); write ca.pem.new in frames that
     fit the unit, read it back and compare SHA-256, rename it onto the CA path, read
     that back; with --reboot, reboot and wait for the unit to come back. A unit whose
@@ -231,10 +230,12 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
 
     \b
     Examples:
-      MDASH_API_KEY=... esp-cabundle push --mdash --board mdash-arduino --bundle ca.pem
+      MDASH_API_KEY=... esp-cabundle push --mdash --board mdash-arduino \\
+          --bundle ca.pem
       esp-cabundle push --mqtt mqtt://broker.local --devices units.txt \\
           --board mongoose-os-esp32 --bundle ca.pem --watch --until 2026-12-31
-      esp-cabundle push --rpc http://192.168.1.20/rpc --board mongoose-os-esp32 --bundle ca.pem
+      esp-cabundle push --rpc http://192.168.1.20/rpc \\
+          --board mongoose-os-esp32 --bundle ca.pem
       esp-cabundle push status --csv
     """
     if ctx.invoked_subcommand is not None:

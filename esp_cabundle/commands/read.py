@@ -72,7 +72,8 @@ def read(
     Examples:
       esp-cabundle read --port /dev/ttyUSB0 --partition spiffs -o spiffs.bin
       esp-cabundle read --port /dev/ttyUSB0 --all -o dump.bin
-      esp-cabundle read --port socket://127.0.0.1:5555 --partition fs_0 -o fs_0.bin -q
+      esp-cabundle read --port socket://127.0.0.1:5555 --partition fs_0 \\
+          -o fs_0.bin -q
     """
     if (partition is None) == (not whole):
         raise InputError(

@@ -81,7 +81,8 @@ def restore(
     Examples:
       esp-cabundle restore --port /dev/ttyUSB0
       esp-cabundle restore --port /dev/ttyUSB0 --dry-run
-      esp-cabundle restore --port socket://127.0.0.1:5555 --journal-dir journal/ --json
+      esp-cabundle restore --port socket://127.0.0.1:5555 \\
+          --journal-dir journal/ --json
     """
 
     profile = load_board(board) if board is not None else None

@@ -74,12 +74,14 @@ def update_dump(
 
     \b
     Examples:
-      esp-cabundle update-dump dump.bin --board mdash-arduino --preset mdash -o new.bin
-      esp-cabundle update-dump dump.bin --board mongoose-os-esp32 --bundle ca.pem -o new.bin
+      esp-cabundle update-dump dump.bin --board mdash-arduino \\
+          --preset mdash -o new.bin
+      esp-cabundle update-dump dump.bin --board mongoose-os-esp32 \\
+          --bundle ca.pem -o new.bin
       esp-cabundle update-dump dump.bin --board arduino-esp32-littlefs \\
           --platform arduino-2.0.5 --bundle ca.pem -o new.bin
-      esp-cabundle update-dump dump.bin --board arduino-esp32-littlefs --preset letsencrypt \\
-          -o new.bin --json
+      esp-cabundle update-dump dump.bin --board arduino-esp32-littlefs \\
+          --preset letsencrypt -o new.bin --json
     """
 
     profile = load_board(board)

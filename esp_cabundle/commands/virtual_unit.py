@@ -140,10 +140,13 @@ def virtual_unit(
     \b
     Examples:
       esp-cabundle virtual-unit --board mdash-arduino
-      esp-cabundle virtual-unit --board mongoose-os-esp32 --listen 5555 --mac 24:0a:c4:00:00:01
+      esp-cabundle virtual-unit --board mongoose-os-esp32 --listen 5555 \\
+          --mac 24:0a:c4:00:00:01
       esp-cabundle virtual-unit --dump dump.bin --chip esp32 --rfc2217
-      esp-cabundle virtual-unit --rpc mqtt://127.0.0.1:1883 --id dev-1 --ca-file old-ca.pem
-      esp-cabundle virtual-unit --rpc http://127.0.0.1:8080 --id dev-2 --save-fs dev-2.bin
+      esp-cabundle virtual-unit --rpc mqtt://127.0.0.1:1883 --id dev-1 \\
+          --ca-file old-ca.pem
+      esp-cabundle virtual-unit --rpc http://127.0.0.1:8080 --id dev-2 \\
+          --save-fs dev-2.bin
     """
 
     given = [
