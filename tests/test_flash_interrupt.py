@@ -291,7 +291,7 @@ def test_mid_write_stops_at_a_sector_boundary_and_says_what_the_unit_holds(
     assert stop["what"] == "update" and stop["sectors_total"] == 6
     assert_report_true(mongoose_unit, stop, MONGOOSE, original)
     assert stop["holds"] == ("old" if held_at < 2 else "partial")
-    assert f"stopped after {held_at + 1} of 6 sector(s) of the update" in err
+    assert f"stopped after {held_at + 1} of 6 sectors of the update" in err
     assert "run the same command again to finish the update" in err
     assert "'esp-cabundle restore --port" in err
     # the rerun finishes it from the journal; restore then puts the original back
@@ -443,7 +443,7 @@ def test_restore_interrupted_then_run_again(
     report = json.loads(out)  # as flash reports a unit: ok, exit_code, error, next
     assert report["ok"] is False and report["exit_code"] == 130
     assert report["status"] == "interrupted" and report["mac"] == "24:0a:c4:12:34:56"
-    assert "stopped after 3 of 6 sector(s)" in report["error"] and "again" in report["next"]
+    assert "stopped after 3 of 6 sectors" in report["error"] and "again" in report["next"]
     stop = report["interrupted"]
     assert stop["what"] == "restore" and stop["sectors_written"] == 3
     # fs_1 is back to its original; fs_0 still holds the update's CA (the "new" one)
@@ -451,7 +451,7 @@ def test_restore_interrupted_then_run_again(
     assert said == {"fs_0": "new", "fs_1": "old"}
     for name, span in MONGOOSE.items():
         assert mounts_with(mongoose_unit, span, files_of(original, span)) == said[name], name
-    assert "stopped after 3 of 6 sector(s) of the restore" in err
+    assert "stopped after 3 of 6 sectors of the restore" in err
     assert "partly applied, every file system mounts (fs_0 new, fs_1 old)" in err
     assert "run 'esp-cabundle restore --port" in err and "again" in err
     # the journal does not call the update complete: the unit is half way back
@@ -604,12 +604,12 @@ def test_a_signal_while_reading_back_a_unit_already_restored_leaves_the_entry_re
         ("finishing", 0, 0, "unchanged: holds its old CA file"),
         ("restore", 0, 0, "back to its original CA file"),
         # sectors written but not in use yet: the CA file is as it was, the flash is not
-        ("update", 0, 3, "holds its old CA file (3 of 5 sector(s) written, not in use yet)"),
+        ("update", 0, 3, "holds its old CA file (3 of 5 sectors written, not in use yet)"),
         (
             "restore",
             0,
             2,
-            "holds the CA file of the update (2 of 5 sector(s) written, not in use yet)",
+            "holds the CA file of the update (2 of 5 sectors written, not in use yet)",
         ),
     ],
 )

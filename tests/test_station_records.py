@@ -65,7 +65,7 @@ def test_a_cut_link_keeps_sectors_and_roots_and_the_rerun_logs_the_old_roots(
 ) -> None:
     unit.arm_cut(sector_writes=1)
     cut = record(unit, tmp_path)
-    assert cut["result"] == "failed" and "stopped after 1 of 6 sector(s)" in cut["error"]
+    assert cut["result"] == "failed" and "stopped after 1 of 6 sectors" in cut["error"]
     assert cut["sectors_written"] == 1 and cut["bytes_written"] == 4096
     assert cut["roots_before"] == OLD_ROOTS and len(cut["ca_before"]) == 3
     assert cut["partitions"] == ["fs_0", "fs_1"] and cut["mac"] == "24:0a:c4:12:34:56"

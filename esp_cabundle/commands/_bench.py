@@ -19,7 +19,7 @@ from ..flash.base import JOB, Message, ProgressEvent, Step
 from ..flash.found import ca_words
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import next_step
-from ..text import printable
+from ..text import plural, printable
 from ._plan_view import already_holds
 
 if TYPE_CHECKING:
@@ -264,8 +264,8 @@ def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Lin
         # Sectors were written, though not in use yet: the CA file is as it was, the
         # flash is not, and the journal knows which sectors.
         holds = (
-            f"{holds.removeprefix('unchanged: ')} ({stop.written} of {stop.total} sector(s) "
-            "written, not in use yet)"
+            f"{holds.removeprefix('unchanged: ')} ({stop.written} of "
+            f"{plural(stop.total, 'sector')} written, not in use yet)"
         )
     return Line("STOPPED", port, mac, f"{holds}; next: {stop.next_step()}", seconds)
 

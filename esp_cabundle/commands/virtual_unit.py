@@ -14,6 +14,7 @@ from click.core import ParameterSource
 from ..boards import load_board
 from ..errors import InputError
 from ..fileio import read_input
+from ..text import plural
 from ..ui import note
 from ..virtual import VirtualESP32
 from ..virtual.boards import board_image, dump_image
@@ -213,7 +214,8 @@ def virtual_unit(
         unit.stop()
     s = unit.stats
     note(
-        f"stopped: {s.connections} connection(s), {s.sectors_erased} sector(s) erased, "
+        f"stopped: {plural(s.connections, 'connection')}, "
+        f"{plural(s.sectors_erased, 'sector')} erased, "
         f"{s.sectors_programmed} programmed"
     )
 

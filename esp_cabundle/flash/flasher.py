@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..blocks import SECTOR_SIZE, FlashCache
 from ..errors import FlashError
+from ..text import plural
 from .base import JOB, Flash, ProgressCallback, say, step, within
 from .found import (
     Resumed,
@@ -274,7 +275,7 @@ def _finish_pending(
             continue
         say(
             progress,
-            f"finishing the update interrupted on {entry.when}: {todo} sector(s) to write",
+            f"finishing the update interrupted on {entry.when}: {plural(todo, 'sector')} to write",
         )
         try:
             write_journaled(

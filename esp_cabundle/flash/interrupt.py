@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 from ..blocks import SourceView
 from ..errors import Interrupted
 from ..fs.verify import DOES_NOT_MOUNT
+from ..text import plural
 from .base import Flash
 from .plan import PartitionChange, UpdatePlan, reread_problems
 
@@ -131,12 +132,13 @@ class Interruption:
             head = "stopped before anything was written"
             if self.earlier:
                 head = (
-                    f"finished the earlier interrupted update ({self.earlier} sector(s)), then "
-                    "stopped before writing anything of this one"
+                    "finished the earlier interrupted update "
+                    f"({plural(self.earlier, 'sector')}), then stopped before writing "
+                    "anything of this one"
                 )
         else:
             head = (
-                f"stopped after {self.written} of {self.total} sector(s) of the "
+                f"stopped after {self.written} of {plural(self.total, 'sector')} of the "
                 f"{_NOUN[self.what]}, at a sector boundary"
             )
         # this run finished an earlier interrupted update first: "old" is what that left

@@ -223,7 +223,7 @@ def restore_flash(
         step(progress, "done", JOB, JOB)
         return result
     if todo:
-        say(progress, f"restoring {todo} sector(s) saved on {entry.when}")
+        say(progress, f"restoring {plural(todo, 'sector')} saved on {entry.when}")
         before = entry.status
         # from here a stop leaves the unit part-way back: the journal must not say complete
         entry = journal.set_status(entry, "restoring")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import DeviceError, FlashError
+from ..text import plural
 from .base import SECTOR_SIZE, Flash, ProgressCallback, say, step
 from .interrupt import Interruption, SectorState, UnitInterrupted, holdings
 from .serial import SerialUnit
@@ -122,14 +123,14 @@ def write_sectors(
             digest = flash.md5(off, SECTOR_SIZE)
         except DeviceError as e:
             raise WriteFailed(
-                f"{e.message}; {what} stopped after {done} of {total} sector(s)",
+                f"{e.message}; {what} stopped after {done} of {plural(total, 'sector')}",
                 written=done,
                 hint=resume_hint,
             ) from e
         if digest != hashlib.md5(data).hexdigest():
             raise WriteFailed(
-                f"{flash.name}: sector(s) {off:#x} do not read back as written ({what} "
-                f"stopped after {done} of {total} sector(s))",
+                f"{flash.name}: the write at {off:#x} does not read back as written ({what} "
+                f"stopped after {done} of {plural(total, 'sector')})",
                 written=done,
                 hint=resume_hint,
             )
