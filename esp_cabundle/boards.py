@@ -345,7 +345,7 @@ def _parse_fs(node: Node) -> FsTarget:
         tuple(n.as_choice(_FS_SUBTYPES) for n in m["subtype"].as_list()) if "subtype" in m else ()
     )
     if not partitions and not subtypes:
-        raise node.error("name the partition(s) ('partitions') or their 'subtype'")
+        raise node.error("name the partitions ('partitions') or their 'subtype'")
     if len(set(partitions)) != len(partitions):
         raise m["partitions"].error("a partition is listed twice")
     pick = m["pick"].as_choice(_PICKS) if "pick" in m else "all"

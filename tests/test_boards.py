@@ -217,7 +217,7 @@ BAD = [
     ("  clock: none", "  clock: ntp", 18, "verify.clock: 'ntp' is not one of"),
     ("  clock: none", "  clock: none\n  colour: red", 19, "unknown key 'colour'"),
     ("verify:", "verfy:", 16, "unknown key 'verfy'"),
-    ("  partitions: [fs]", "  pick: last", 10, "name the partition(s)"),
+    ("  partitions: [fs]", "  pick: last", 10, "name the partitions"),
     ("  form: filesystem", "  form: filesystem\n  name: s_pem", 16, "unknown key 'name'"),
 ]
 
