@@ -255,9 +255,9 @@ def test_names_and_paths() -> None:
         img.read("/certs")
     with pytest.raises(ImageError, match="directory"):
         img.remove("/certs")
-    with pytest.raises(ImageError, match="no file /missing"):
+    with pytest.raises(ImageError, match="no file '/missing'"):
         img.read("missing")
-    with pytest.raises(ImageError, match="no file /missing"):
+    with pytest.raises(ImageError, match="no file '/missing'"):
         img.remove("/missing")
     img.remove("/certs/extra.pem")
     assert img.files() == []

@@ -23,6 +23,7 @@ from ..text import printable as shown_path
 __all__ = [
     "ERASE_BLOCK",
     "FS_NAMES",
+    "NO_FILE_HINT",
     "Bytes",
     "FileInfo",
     "FileSystemImage",
@@ -36,6 +37,8 @@ __all__ = [
 
 # ESP32 NOR flash erase granularity; every profile uses 4 KiB logical blocks.
 ERASE_BLOCK = SECTOR_SIZE
+# What a read of a missing file adds: where to see what the image holds.
+NO_FILE_HINT = "list the files the image holds: esp-cabundle fs ls IMAGE"
 
 
 class Bytes(Protocol):

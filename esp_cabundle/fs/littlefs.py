@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
-from .base import ERASE_BLOCK, FileInfo, FileSystemImage
+from .base import ERASE_BLOCK, NO_FILE_HINT, FileInfo, FileSystemImage
 from .lfs_device import (
     ERR_NAMETOOLONG,
     ERR_NOATTR,
@@ -367,7 +367,7 @@ class LittleFsImage(FileSystemImage):
         except (LittleFSError, FileNotFoundError) as e:
             self._device.check(e)
             if isinstance(e, FileNotFoundError) or e.code == ERR_NOENT:
-                raise ImageError(f"no file {p} in the LittleFS image") from e
+                raise ImageError(f"no file {p!r} in the LittleFS image", hint=NO_FILE_HINT) from e
             raise self._corrupt(f"reading {p}", e) from e
         self._device.check()
         if len(data) != st.size:
@@ -411,7 +411,7 @@ class LittleFsImage(FileSystemImage):
         def op(lfs: LittleFS) -> None:
             st = _stat_or_none(lfs, p)
             if st is None:
-                raise ImageError(f"no file {p} in the LittleFS image")
+                raise ImageError(f"no file {p!r} in the LittleFS image", hint=NO_FILE_HINT)
             if st.type == LFS_TYPE_DIR:
                 raise ImageError(f"{p} is a directory in the LittleFS image, not a file")
             lfs.remove(p)
@@ -471,7 +471,7 @@ class LittleFsImage(FileSystemImage):
             if e.code == ERR_NOATTR:
                 return None
             if e.code == ERR_NOENT:
-                raise ImageError(f"no file {p} in the LittleFS image") from e
+                raise ImageError(f"no file {p!r} in the LittleFS image", hint=NO_FILE_HINT) from e
             raise self._corrupt("reading attributes", e) from e
         self._device.check()
         return value

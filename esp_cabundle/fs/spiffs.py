@@ -20,7 +20,14 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from ..errors import ImageError
-from .base import ERASE_BLOCK, FileInfo, FileSystemImage, checked_new_path, normalize_path
+from .base import (
+    ERASE_BLOCK,
+    NO_FILE_HINT,
+    FileInfo,
+    FileSystemImage,
+    checked_new_path,
+    normalize_path,
+)
 from .spiffs_engine import FileRecord, SpiffsCorrupt, SpiffsFull, SpiffsVolume
 from .spiffs_layout import (
     INDEX_HEADER_LEN,
@@ -488,7 +495,7 @@ class SpiffsImage(FileSystemImage):
         try:
             return self._files[p]
         except KeyError:
-            raise ImageError(f"no file {p!r} in the SPIFFS image") from None
+            raise ImageError(f"no file {p!r} in the SPIFFS image", hint=NO_FILE_HINT) from None
 
     def _edit(self, op: Callable[[], None], what: str) -> None:
         """Run one SPIFFS operation; on any failure put every byte and counter back."""
