@@ -362,6 +362,14 @@ class LittleFsImage(FileSystemImage):
             st = self._lfs.stat(p)
             if st.type == LFS_TYPE_DIR:
                 raise ImageError(f"{p} is a directory in the LittleFS image, not a file")
+            if st.size > self._fs_size:
+                # littlefs-python's read() allocates the stored size up front: a damaged
+                # size of 2 GiB took 8 GB of memory and half a minute to be refused.
+                raise ImageError(
+                    f"{p}: its stored size ({st.size:,} bytes) is more than the whole "
+                    f"file system ({self._fs_size:,} bytes): the LittleFS image is corrupt",
+                    hint="the image was not changed",
+                )
             with self._lfs.open(p, "rb") as f:
                 data: bytes = f.read()
         except (LittleFSError, FileNotFoundError) as e:
