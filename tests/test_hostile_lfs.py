@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from support.lfs_meta import with_file_sizes
+from support.lfs_meta import with_dirs_at, with_file_sizes
 
 from esp_cabundle.errors import ImageError
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.fs.lfs_device import MAX_DEPTH
 
 DATA = Path(__file__).parent / "data"
 CA = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
@@ -64,3 +65,53 @@ def test_a_stored_size_over_the_file_system_via_the_cli(tmp_path: Path, args: li
     assert "/ca.pem: its stored size (2,147,483,647 bytes) is more than the whole" in r.stderr
     assert time.monotonic() - start < 10
     assert (tmp_path / "fs.bin").read_bytes() == data
+
+
+def _looping_image(size: int = SIZE) -> bytes:
+    """/d, a directory whose entry points at the root pair: /d/d/d/... never ends, and
+    every level is a new path."""
+    files = [("/ca.pem", CA), ("/d/x.pem", b"x")]
+    return with_dirs_at(pack_image("littlefs", "esp-idf", size, files).data, (0, 1))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fs", "ls", "fs.bin"],
+        ["inspect", "fs.bin"],
+        ["fs", "put", "fs.bin", "ca.pem", "/new.pem"],
+        ["fs", "rm", "fs.bin", "/ca.pem"],
+    ],
+    ids=["ls", "inspect", "put", "rm"],
+)
+def test_a_directory_loop_via_the_cli_in_bounded_time(tmp_path: Path, args: list[str]) -> None:
+    """4 MiB: 512 directories could exist; the loop is stopped long before (it hung,
+    in littlefs' C code: a child process, so a regression fails instead of hanging)."""
+    data = _looping_image(4 << 20)
+    (tmp_path / "fs.bin").write_bytes(data)
+    (tmp_path / "ca.pem").write_bytes(CA)
+    start = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "esp_cabundle", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=_limited,
+        timeout=20,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "LittleFS directories loop (nested more than 256 deep" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert time.monotonic() - start < 5
+    assert (tmp_path / "fs.bin").read_bytes() == data
+
+
+def test_directories_as_deep_as_the_walk_goes_and_no_deeper() -> None:
+    """What an image may hold here, it lists: 256 levels are put and read back, 257
+    are refused when put."""
+    deep = "/a" * MAX_DEPTH + "/f"
+    image = open_image(pack_image("littlefs", "esp-idf", 4 << 20, [(deep, b"x")]).data)
+    assert [f.path for f in image.files()] == [deep]
+    with pytest.raises(ImageError, match="directories nested 257 deep; images are kept to 256"):
+        image.write("/a" * (MAX_DEPTH + 1) + "/f", b"x")

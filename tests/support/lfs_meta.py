@@ -70,3 +70,25 @@ def with_file_sizes(image: bytes, size: int, block_size: int = 4096) -> bytes:
         out[b * block_size : (b + 1) * block_size] = block
     assert hits, "no CTZ file in the root pair"
     return bytes(out)
+
+
+TYPE_DIRSTRUCT = 0x200
+
+
+def with_dirs_at(image: bytes, pair: tuple[int, int], block_size: int = 4096) -> bytes:
+    """``image`` with every directory entry in the root pair pointing at metadata pair
+    ``pair`` ((0, 1): the root itself, a directory that contains itself)."""
+    out = bytearray(image)
+    hits = 0
+    for b in (0, 1):
+        block = bytearray(out[b * block_size : (b + 1) * block_size])
+        found = commits(block)
+        for c in found:
+            for off, kind, _tid, _size in c.tags:
+                if kind == TYPE_DIRSTRUCT:
+                    struct.pack_into("<II", block, off + 4, *pair)
+                    hits += 1
+        recrc(block, found)
+        out[b * block_size : (b + 1) * block_size] = block
+    assert hits, "no directory in the root pair"
+    return bytes(out)
