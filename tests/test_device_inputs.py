@@ -116,3 +116,25 @@ def test_a_pipe_that_never_ends_stops_at_the_cap(
         "stopped there: a pipe or device gives no size)" in r.stderr
     )
     assert sorted(p.name for p in in_tmp.iterdir()) == ["zeros.fifo"]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "args", [["fs", "put", "{fifo}", "ca.pem", "/ca.pem"], ["fs", "rm", "{fifo}", "/ca.pem"]]
+)
+def test_an_image_to_edit_in_place_that_is_a_fifo_is_refused_unopened(
+    in_tmp: Path, runner: CliRunner, args: list[str]
+) -> None:
+    """``fs put``/``fs rm`` write IMAGE back where it was read: a FIFO would hang, before
+    the read with no writer, after it until a reader came. Refused before it is opened;
+    reading one (``fs ls <(...)``) still works."""
+    (in_tmp / "ca.pem").write_bytes(dumps.pem("isrgrootx1.pem"))
+    fifo = in_tmp / "fs.fifo"
+    os.mkfifo(fifo)
+    r = runner.invoke(cli, [a.format(fifo=fifo) for a in args])
+    assert r.exit_code == 2, r.output
+    assert (
+        f"Error: {fifo}: is a FIFO (named pipe), not a file-system image to edit in place; "
+        "nothing was read or written" in r.stderr
+    )
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "fs.fifo"]

@@ -15,7 +15,14 @@ import click
 
 from .._pipes import output_to_stdout
 from ..errors import ImageError, InputError
-from ..fileio import PRIVATE, read_input, refuse_clobbering, same_file, write_atomic
+from ..fileio import (
+    PRIVATE,
+    read_input,
+    refuse_clobbering,
+    refuse_special,
+    same_file,
+    write_atomic,
+)
 from ..fs import normalize_path, open_image
 from ..fs.base import FS_NAMES
 from ..fs.dirfiles import private_key_warning
@@ -69,6 +76,24 @@ class ImageArgs:
 
     def read(self) -> bytes:
         return read_input(self.image, what="file-system image", devices=False)
+
+    def refuse_unwritable(self) -> None:
+        """``put``/``rm`` edit IMAGE in place, so it must be a regular file: a FIFO would
+        be drained by the read and then block the write-back until some reader came,
+        a socket or block device cannot take the image back. Refused before it is opened
+        (a character device is left to :meth:`read`, which refuses it unopened too)."""
+        try:
+            mode = os.stat(self.image).st_mode
+        except OSError:
+            return  # missing, a link leading nowhere or in a loop: read() says which
+        if stat.S_ISCHR(mode):
+            return
+        refuse_special(
+            self.image,
+            what="file-system image to edit in place",
+            hint="save the image to a file first (esp-cabundle read ... -o fs.bin), edit "
+            "that, then flash it",
+        )
 
     def region(self, data: bytes | None = None) -> ImageRegion:
         """Where the file system sits in IMAGE's bytes (``data``: already read)."""
@@ -277,6 +302,7 @@ def put_cmd(
             f"SOURCE {source} is the image itself{link}; nothing written",
             hint=f"name the file to put into {img.image}: esp-cabundle fs put {img.image} ca.pem",
         )
+    img.refuse_unwritable()
     image_bytes = img.read()
     _refuse_swapped(img.image, source, dest, image_bytes)
     region = img.region(image_bytes)
@@ -385,6 +411,7 @@ def rm_cmd(
       esp-cabundle fs rm fs.bin /old-ca.pem
       esp-cabundle fs rm dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
     """
+    img.refuse_unwritable()
     region = img.region()
     fs_image = img.open(region)
     names = [fs_image.checked_path(p, new=False) for p in paths]

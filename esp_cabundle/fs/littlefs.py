@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
+from ..text import printable
 from .base import ERASE_BLOCK, NO_FILE_HINT, FileInfo, FileSystemImage
 from .lfs_device import (
     ERR_NAMETOOLONG,
@@ -30,6 +31,7 @@ from .lfs_device import (
     ERR_NOENT,
     ERR_NOSPC,
     LFS_TYPE_DIR,
+    MAX_DEPTH,
     BufferStore,
     Device,
     Store,
@@ -352,7 +354,7 @@ class LittleFsImage(FileSystemImage):
 
     def files(self) -> list[FileInfo]:
         with self._io("listing files"):
-            return walk(self._lfs)
+            return walk(self._lfs, self.block_count)
 
     def read(self, path: str) -> bytes:
         from littlefs import LittleFSError
@@ -362,6 +364,14 @@ class LittleFsImage(FileSystemImage):
             st = self._lfs.stat(p)
             if st.type == LFS_TYPE_DIR:
                 raise ImageError(f"{p} is a directory in the LittleFS image, not a file")
+            if st.size > self._fs_size:
+                # littlefs-python's read() allocates the stored size up front: a damaged
+                # size of 2 GiB took 8 GB of memory and half a minute to be refused.
+                raise ImageError(
+                    f"{p}: its stored size ({st.size:,} bytes) is more than the whole "
+                    f"file system ({self._fs_size:,} bytes): the LittleFS image is corrupt",
+                    hint="the image was not changed",
+                )
             with self._lfs.open(p, "rb") as f:
                 data: bytes = f.read()
         except (LittleFSError, FileNotFoundError) as e:
@@ -480,6 +490,12 @@ class LittleFsImage(FileSystemImage):
 
     def _checked_path(self, path: str) -> str:
         p = self.checked_path(path)
+        if p.count("/") - 1 > MAX_DEPTH:
+            raise ImageError(
+                f"{printable(p[:120])}...: directories nested {p.count('/') - 1} deep; "
+                f"images are kept to {MAX_DEPTH} (deeper is read as a loop)",
+                hint="use a shallower path; the image was not changed",
+            )
         for part in p.strip("/").split("/"):
             n = len(part.encode("utf-8", "surrogateescape"))
             if n > self._name_max:

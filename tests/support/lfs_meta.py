@@ -1,0 +1,94 @@
+"""Rewriting LittleFS metadata in place, with valid CRCs, to make images whose
+structure lies (a file size, a pointer) while every commit still checks out; the
+damage littlefs itself cannot see, so what the tool does with it is what is tested.
+
+Layout (littlefs SPEC.md): a metadata block is a revision count, then commits; each
+tag is big-endian and XORed with the previous one (the first with 0xffffffff), and
+a commit ends in a CRC tag whose CRC-32 (init 0xffffffff, no final XOR) covers the
+commit from its first byte (the block's, for the first commit)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+TYPE_CTZSTRUCT = 0x202
+
+
+@dataclass
+class Commit:
+    start: int
+    crc_at: int  # offset of the CRC tag
+    tags: list[tuple[int, int, int, int]] = field(default_factory=list)  # off, type, id, size
+
+
+def commits(block: bytes | bytearray) -> list[Commit]:
+    """The commits of one metadata block that check out, in order."""
+    off, ptag, start = 4, 0xFFFFFFFF, 0
+    out: list[Commit] = []
+    tags: list[tuple[int, int, int, int]] = []
+    while off + 4 <= len(block):
+        tag = struct.unpack_from(">I", block, off)[0] ^ ptag
+        if tag & 0x80000000:
+            break
+        kind, tid, size = (tag >> 20) & 0x7FF, (tag >> 10) & 0x3FF, tag & 0x3FF
+        size = 0 if size == 0x3FF else size
+        if kind & 0x700 == 0x500:  # CRC
+            stored = struct.unpack_from("<I", block, off + 4)[0]
+            if stored != zlib.crc32(bytes(block[start : off + 4])) ^ 0xFFFFFFFF:
+                break
+            out.append(Commit(start, off, tags))
+            tags, ptag = [], tag ^ ((kind & 1) << 31)
+            off = start = off + 4 + size
+            continue
+        tags.append((off, kind, tid, size))
+        ptag, off = tag, off + 4 + size
+    return out
+
+
+def recrc(block: bytearray, found: list[Commit]) -> None:
+    for c in found:
+        crc = zlib.crc32(bytes(block[c.start : c.crc_at + 4])) ^ 0xFFFFFFFF
+        struct.pack_into("<I", block, c.crc_at + 4, crc)
+
+
+def with_file_sizes(image: bytes, size: int, block_size: int = 4096) -> bytes:
+    """``image`` with every CTZ (non-inline) file's stored size in the root pair set to
+    ``size``, CRCs made valid again."""
+    out = bytearray(image)
+    hits = 0
+    for b in (0, 1):
+        block = bytearray(out[b * block_size : (b + 1) * block_size])
+        found = commits(block)
+        for c in found:
+            for off, kind, _tid, _size in c.tags:
+                if kind == TYPE_CTZSTRUCT:
+                    struct.pack_into("<I", block, off + 8, size)
+                    hits += 1
+        recrc(block, found)
+        out[b * block_size : (b + 1) * block_size] = block
+    assert hits, "no CTZ file in the root pair"
+    return bytes(out)
+
+
+TYPE_DIRSTRUCT = 0x200
+
+
+def with_dirs_at(image: bytes, pair: tuple[int, int], block_size: int = 4096) -> bytes:
+    """``image`` with every directory entry in the root pair pointing at metadata pair
+    ``pair`` ((0, 1): the root itself, a directory that contains itself)."""
+    out = bytearray(image)
+    hits = 0
+    for b in (0, 1):
+        block = bytearray(out[b * block_size : (b + 1) * block_size])
+        found = commits(block)
+        for c in found:
+            for off, kind, _tid, _size in c.tags:
+                if kind == TYPE_DIRSTRUCT:
+                    struct.pack_into("<II", block, off + 4, *pair)
+                    hits += 1
+        recrc(block, found)
+        out[b * block_size : (b + 1) * block_size] = block
+    assert hits, "no directory in the root pair"
+    return bytes(out)

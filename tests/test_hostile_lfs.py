@@ -1,0 +1,117 @@
+"""LittleFS images whose metadata lies while every CRC checks out: refused in bounded
+time and memory, exit 2, the image unchanged."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support.lfs_meta import with_dirs_at, with_file_sizes
+
+from esp_cabundle.errors import ImageError
+from esp_cabundle.fs import open_image
+from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.fs.lfs_device import MAX_DEPTH
+
+DATA = Path(__file__).parent / "data"
+CA = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
+SIZE = 64 * 1024
+
+
+def _huge_file_image(size: int = 0x7FFFFFFF) -> bytes:
+    """/ca.pem stored as ``size`` bytes (default littlefs' file_max: it still mounts)."""
+    image = pack_image("littlefs", "esp-idf", SIZE, [("/ca.pem", CA)]).data
+    return with_file_sizes(image, size)
+
+
+def _limited() -> None:
+    """The child may use 1 GiB: a read of the stored 2 GiB size fails instead of
+    taking the machine's memory (it took 8 GB and 34 s)."""
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_a_stored_size_over_the_file_system_is_refused_unread() -> None:
+    image = open_image(_huge_file_image(4 << 20))  # 4 MiB: a failure here stays cheap
+    assert [(f.path, f.size) for f in image.files()] == [("/ca.pem", 4 << 20)]
+    with pytest.raises(ImageError, match="more than the whole file system"):
+        image.read("/ca.pem")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "args",
+    [["fs", "cat", "fs.bin", "/ca.pem"], ["fs", "put", "fs.bin", "ca.pem", "/ca.pem"]],
+    ids=["cat", "put"],
+)
+def test_a_stored_size_over_the_file_system_via_the_cli(tmp_path: Path, args: list[str]) -> None:
+    data = _huge_file_image()
+    (tmp_path / "fs.bin").write_bytes(data)
+    (tmp_path / "ca.pem").write_bytes(CA)
+    start = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "esp_cabundle", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=_limited,
+        timeout=50,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "/ca.pem: its stored size (2,147,483,647 bytes) is more than the whole" in r.stderr
+    assert time.monotonic() - start < 10
+    assert (tmp_path / "fs.bin").read_bytes() == data
+
+
+def _looping_image(size: int = SIZE) -> bytes:
+    """/d, a directory whose entry points at the root pair: /d/d/d/... never ends, and
+    every level is a new path."""
+    files = [("/ca.pem", CA), ("/d/x.pem", b"x")]
+    return with_dirs_at(pack_image("littlefs", "esp-idf", size, files).data, (0, 1))
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["fs", "ls", "fs.bin"],
+        ["inspect", "fs.bin"],
+        ["fs", "put", "fs.bin", "ca.pem", "/new.pem"],
+        ["fs", "rm", "fs.bin", "/ca.pem"],
+    ],
+    ids=["ls", "inspect", "put", "rm"],
+)
+def test_a_directory_loop_via_the_cli_in_bounded_time(tmp_path: Path, args: list[str]) -> None:
+    """4 MiB: 512 directories could exist; the loop is stopped long before (it hung,
+    in littlefs' C code: a child process, so a regression fails instead of hanging)."""
+    data = _looping_image(4 << 20)
+    (tmp_path / "fs.bin").write_bytes(data)
+    (tmp_path / "ca.pem").write_bytes(CA)
+    start = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "esp_cabundle", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        preexec_fn=_limited,
+        timeout=20,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "LittleFS directories loop (nested more than 256 deep" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert time.monotonic() - start < 5
+    assert (tmp_path / "fs.bin").read_bytes() == data
+
+
+def test_directories_as_deep_as_the_walk_goes_and_no_deeper() -> None:
+    """What an image may hold here, it lists: 256 levels are put and read back, 257
+    are refused when put."""
+    deep = "/a" * MAX_DEPTH + "/f"
+    image = open_image(pack_image("littlefs", "esp-idf", 4 << 20, [(deep, b"x")]).data)
+    assert [f.path for f in image.files()] == [deep]
+    with pytest.raises(ImageError, match="directories nested 257 deep; images are kept to 256"):
+        image.write("/a" * (MAX_DEPTH + 1) + "/f", b"x")
