@@ -69,10 +69,21 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             cli.release_collection()
     except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
         code = 130
-    # Done (or stopped): a signal from now on must not turn the outcome into another.
-    _handle(signal.SIG_IGN)
+        escaped = True
+    else:
+        escaped = False
+    # Done (or stopped): a signal from now on must not turn the outcome into another. One
+    # that lands while the handlers are being set (a second Ctrl-C, `timeout` then
+    # `kill`) is the interpreter's KeyboardInterrupt for one more moment: caught too.
+    for _ in range(len(_SIGNALS) + 1):
+        try:
+            _handle(signal.SIG_IGN)
+            break
+        except KeyboardInterrupt:
+            continue  # after the command's end: its outcome stands, as said above
+    if escaped:
+        sys.stderr.write("Interrupted.\n")
     if code == 0 and _pipes.output_cut():
         code = 141  # as SIGPIPE would have ended it: the output is incomplete
     sys.exit(code)

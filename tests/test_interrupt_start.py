@@ -182,3 +182,34 @@ def test_collection_is_released_when_the_command_is_imported() -> None:
     finally:
         gc.enable()
         gc.unfreeze()
+
+
+_LATE = """
+import signal, sys
+real = signal.signal
+calls = []
+def late(sig, handler):
+    calls.append(handler)
+    if handler is signal.SIG_IGN and calls.count(signal.SIG_IGN) == 1:
+        raise KeyboardInterrupt  # a second signal, landing while the handlers are set
+    return real(sig, handler)
+signal.signal = late
+from esp_cabundle._entry import main
+main({argv!r})
+"""
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"), [(["build", "--no-lock", "-q"], 0), (["build", "--nope"], 2)]
+)
+def test_a_signal_while_the_handlers_are_reset_changes_nothing(
+    tmp_path: Path, argv: list[str], code: int
+) -> None:
+    """After the command has ended, the handlers are set to ignore signals; one landing
+    in between (a second Ctrl-C, `timeout` then `kill`) used to escape as a traceback.
+    The command's own exit code and words stand."""
+    p = python_child(_LATE.format(argv=argv), tmp_path)
+    _, err = p.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert p.returncode == code, err
+    assert "Interrupted" not in err
