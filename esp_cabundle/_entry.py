@@ -51,6 +51,21 @@ def _handle(handler: Any) -> None:
 _handle(_before_main)
 
 
+def _cut_by_interrupt(e: BaseException) -> bool:
+    """Whether ``e`` is an interrupt in another exception's clothes: Ctrl-C inside a
+    class body being made (a dataclass field's ``__set_name__``, while a command is
+    imported) reaches us as CPython 3.11's "RuntimeError: Error calling __set_name__",
+    caused by the KeyboardInterrupt."""
+    seen: set[int] = set()
+    cause: BaseException | None = e
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     if argv is None:  # the console script's own streams (a test's capture is left be)
         _pipes.guard_streams()
@@ -69,6 +84,11 @@ def main(argv: list[str] | None = None) -> None:
         finally:
             cli.release_collection()
     except KeyboardInterrupt:
+        code = 130
+        escaped = True
+    except Exception as e:
+        if not _cut_by_interrupt(e):
+            raise
         code = 130
         escaped = True
     else:

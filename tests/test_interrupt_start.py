@@ -213,3 +213,39 @@ def test_a_signal_while_the_handlers_are_reset_changes_nothing(
     assert "Traceback" not in err, err
     assert p.returncode == code, err
     assert "Interrupted" not in err
+
+
+# CPython 3.11 makes a KeyboardInterrupt raised inside a class body's __set_name__ (a
+# dataclass field of a module being imported) into "RuntimeError: Error calling
+# __set_name__", caused by it: CI met it from a real SIGINT. Here it is made on purpose.
+_CLOTHED = """
+import sys
+class Clothed:
+    def find_spec(self, name, path=None, target=None):
+        if name == "esp_cabundle.commands.build":
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as k:
+                raise RuntimeError("Error calling __set_name__ on 'Field'") from k
+        return None
+sys.meta_path.insert(0, Clothed())
+from esp_cabundle._entry import main
+main(["build", "--no-lock"])
+"""
+
+
+def test_an_interrupt_wrapped_in_another_exception_is_still_interrupted(tmp_path: Path) -> None:
+    p = python_child(_CLOTHED, tmp_path)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err == "Interrupted.\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bug_is_not_taken_for_an_interrupt(tmp_path: Path) -> None:
+    """Only an exception caused by an interrupt is one: a plain error keeps its traceback."""
+    code = _CLOTHED.replace("raise KeyboardInterrupt", "raise ValueError('a bug')")
+    code = code.replace("except KeyboardInterrupt as k", "except ValueError as k")
+    p = python_child(code, tmp_path)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and "Traceback" in err and "Interrupted" not in err, err
