@@ -51,6 +51,20 @@ def _handle(handler: Any) -> None:
 _handle(_before_main)
 
 
+def _quiet_interrupts(hook: Any) -> Any:
+    """``sys.unraisablehook`` that drops a KeyboardInterrupt raised where none can be
+    caught (a weakref callback of the import machinery, a ``__del__``): Ctrl-C landing
+    there is lost whatever we do, and Python would print "Exception ignored in ...",
+    a traceback, over a command that then ends as it would have. Other reports pass."""
+
+    def quiet(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return
+        hook(unraisable)
+
+    return quiet
+
+
 def _cut_by_interrupt(e: BaseException) -> bool:
     """Whether ``e`` is an interrupt in another exception's clothes: Ctrl-C inside a
     class body being made (a dataclass field's ``__set_name__``, while a command is
@@ -69,6 +83,8 @@ def _cut_by_interrupt(e: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> None:
     if argv is None:  # the console script's own streams (a test's capture is left be)
         _pipes.guard_streams()
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _quiet_interrupts(previous_hook)
     try:
         # From here on an interrupt is an ordinary KeyboardInterrupt, caught below and
         # by the commands that stop at a safe point; SIGTERM too.
@@ -102,6 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             break
         except KeyboardInterrupt:
             continue  # after the command's end: its outcome stands, as said above
+    sys.unraisablehook = previous_hook
     if escaped:
         sys.stderr.write("Interrupted.\n")
     if code == 0 and _pipes.output_cut():
