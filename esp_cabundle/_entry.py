@@ -50,6 +50,16 @@ def _handle(handler: Any) -> None:
 # calls main(): a signal in between must not print the interpreter's traceback.
 _handle(_before_main)
 
+# Whether a signal is a KeyboardInterrupt now (the command runs) or nothing (it ended).
+# A flag, not a swap of handlers: clearing it is one store, with no call in between
+# where the interpreter runs a handler (a second Ctrl-C, `timeout` then `kill`).
+_ARMED = [False]
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    if _ARMED[0]:
+        raise KeyboardInterrupt
+
 
 def _quiet_interrupts(hook: Any) -> Any:
     """``sys.unraisablehook`` that drops a KeyboardInterrupt raised where none can be
@@ -85,10 +95,12 @@ def main(argv: list[str] | None = None) -> None:
         _pipes.guard_streams()
     previous_hook = sys.unraisablehook
     sys.unraisablehook = _quiet_interrupts(previous_hook)
+    escaped = False
     try:
         # From here on an interrupt is an ordinary KeyboardInterrupt, caught below and
         # by the commands that stop at a safe point; SIGTERM too.
-        _handle(signal.default_int_handler)
+        _ARMED[0] = True
+        _handle(_interrupt)
         if argv is None:  # the console script: see cli.hold_collection
             gc.disable()
         from . import cli  # deferred: click and the commands, under the guard below
@@ -97,27 +109,21 @@ def main(argv: list[str] | None = None) -> None:
             cli.hold_collection()
         try:
             code = cli.run(argv)
+            _ARMED[0] = False  # its outcome is known: no signal changes it from here on
         finally:
             cli.release_collection()
     except KeyboardInterrupt:
-        code = 130
-        escaped = True
+        _ARMED[0] = False
+        code, escaped = 130, True
     except Exception as e:
+        _ARMED[0] = False
         if not _cut_by_interrupt(e):
             raise
-        code = 130
-        escaped = True
-    else:
-        escaped = False
-    # Done (or stopped): a signal from now on must not turn the outcome into another. One
-    # that lands while the handlers are being set (a second Ctrl-C, `timeout` then
-    # `kill`) is the interpreter's KeyboardInterrupt for one more moment: caught too.
-    for _ in range(len(_SIGNALS) + 1):
-        try:
-            _handle(signal.SIG_IGN)
-            break
-        except KeyboardInterrupt:
-            continue  # after the command's end: its outcome stands, as said above
+        code, escaped = 130, True
+    _ARMED[0] = False
+    # And ignored outright for the rest of the process: at exit the interpreter puts a
+    # Python-level handler back to the default, which would let a late signal kill it.
+    _handle(signal.SIG_IGN)
     sys.unraisablehook = previous_hook
     if escaped:
         sys.stderr.write("Interrupted.\n")
