@@ -17,7 +17,6 @@ process on this host is taken over at once.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import sqlite3
@@ -28,11 +27,18 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from ..dates import now
 from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
+from .ledger_files import (
+    NOT_A_LEDGER_HINT,
+    narrow_side_files,
+    open_readonly,
+    prove_ledger,
+    side,
+    uri,
+)
 
 __all__ = [
     "DEFAULT_LEDGER",
@@ -94,7 +100,6 @@ _V1_COLUMNS = (
     "id, transport, state, attempts, last_error, old_sha256, new_sha256, fw_version, "
     "first_seen, last_seen, updated_at, done_at, lease_owner, lease_until"
 )
-_NOT_A_LEDGER_HINT = "give --ledger a new file name, or the ledger a campaign wrote"
 _FOLDER_HINT = "give --ledger a file in a directory that can be written to"
 
 
@@ -170,11 +175,11 @@ class Ledger:
             raise InputError(f"{p} is not a file", hint="give --ledger a file path")
         existing = p.is_file() and p.stat().st_size > 0
         if existing:
-            _prove_ledger(p)
+            prove_ledger(p)
         elif self.readonly:
-            raise InputError(f"{p} is not a campaign ledger (empty)", hint=_NOT_A_LEDGER_HINT)
+            raise InputError(f"{p} is not a campaign ledger (empty)", hint=NOT_A_LEDGER_HINT)
         if self.readonly:
-            return _open_readonly(p)
+            return open_readonly(p)
         refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
         try:
             fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
@@ -193,8 +198,8 @@ class Ledger:
                 (_SCHEMA_VERSION,),
             )
         except sqlite3.DatabaseError as e:
-            raise InputError(f"{p} is not a campaign ledger ({e})", hint=_NOT_A_LEDGER_HINT) from e
-        _narrow_side_files(p)
+            raise InputError(f"{p} is not a campaign ledger ({e})", hint=NOT_A_LEDGER_HINT) from e
+        narrow_side_files(p)
         return db
 
     def close(self) -> None:
@@ -458,11 +463,11 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
     if not p.is_file() or p.stat().st_size == 0:
         return
-    _prove_ledger(p)
+    prove_ledger(p)
     # Without a -wal beside it the file holds every committed row: read it immutable
     # (no -shm made); with one, a campaign is running and the side files are there.
-    live = _side(p, "-wal").exists()
-    db = sqlite3.connect(_uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0)
+    live = side(p, "-wal").exists()
+    db = sqlite3.connect(uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0)
     try:
         have = dict(db.execute("SELECT key, value FROM campaign").fetchall())
     finally:
@@ -490,69 +495,6 @@ def _refuse_another_campaign(
 # Opening safely
 
 
-def _uri(p: Path, query: str) -> str:
-    return f"file:{quote(str(p.resolve()))}?{query}"
-
-
-def _side(p: Path, suffix: str) -> Path:
-    """The ledger's -wal or -shm where SQLite keeps it: beside the file a symlink leads
-    to (SQLite follows it), not beside the link, where none is ever found: a running
-    campaign's ledger was then read immutable, without its write-ahead log."""
-    real = p.resolve()
-    return real.with_name(real.name + suffix)
-
-
-def _is_ledger(uri: str) -> bool:
-    try:
-        db = sqlite3.connect(uri, uri=True, timeout=30.0)
-        try:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not {"campaign", "units"} <= tables:
-                return False
-            return db.execute("SELECT 1 FROM campaign WHERE key = 'schema'").fetchone() is not None
-        finally:
-            db.close()
-    except sqlite3.DatabaseError:
-        return False
-
-
-def _prove_ledger(p: Path) -> None:
-    """InputError unless ``p`` is a campaign ledger; reads only. ``immutable=1`` reads
-    the file as it is, creating no -wal/-shm beside it; a ledger whose tables are still
-    only in its write-ahead log (a first campaign running) already has those files,
-    and is read through them."""
-    with p.open("rb") as f:
-        if f.read(16) != b"SQLite format 3\x00":
-            raise InputError(
-                f"{p} is not a campaign ledger (not a SQLite database)", hint=_NOT_A_LEDGER_HINT
-            )
-    if _is_ledger(_uri(p, "immutable=1")):
-        return
-    if _side(p, "-wal").exists() and _is_ledger(_uri(p, "mode=ro")):
-        return
-    raise InputError(
-        f"{p} is not a campaign ledger (a SQLite database without a campaign's tables); "
-        "nothing changed",
-        hint=_NOT_A_LEDGER_HINT,
-    )
-
-
-def _open_readonly(p: Path) -> sqlite3.Connection:
-    """Without a -wal beside it (no campaign running) the file holds every row: read it
-    immutable, so ``push status`` leaves no -wal/-shm behind; with one, through them."""
-    live = _side(p, "-wal").exists()
-    try:
-        db = sqlite3.connect(
-            _uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0,
-            isolation_level=None, check_same_thread=False,
-        )  # fmt: skip
-        db.execute("SELECT 1 FROM units LIMIT 1").fetchall()
-    except sqlite3.DatabaseError as e:
-        raise InputError(f"cannot read the ledger {p} ({e})", hint=_NOT_A_LEDGER_HINT) from e
-    _narrow_side_files(p)  # reading a WAL ledger opens its -wal/-shm
-    return db
-
-
 def read_status(p: Path, *, tries: int = 3) -> tuple[dict[str, str], dict[str, int], list[UnitRow]]:
     """A ledger's meta, counts and rows for ``push status``, read only. A campaign that
     starts or checkpoints while they are read (the file opened immutable, or its pages
@@ -561,7 +503,7 @@ def read_status(p: Path, *, tries: int = 3) -> tuple[dict[str, str], dict[str, i
 
     def stamp() -> tuple[int, int, bool]:
         st = real.stat()
-        return st.st_size, st.st_mtime_ns, _side(p, "-wal").exists()
+        return st.st_size, st.st_mtime_ns, side(p, "-wal").exists()
 
     for attempt in range(tries):
         before = stamp()
@@ -575,14 +517,6 @@ def read_status(p: Path, *, tries: int = 3) -> tuple[dict[str, str], dict[str, i
         if stamp() == before:
             return got
     return got  # a campaign checkpointing throughout: its last read, each query whole
-
-
-def _narrow_side_files(p: Path) -> None:
-    for suffix in ("-wal", "-shm"):
-        side = _side(p, suffix)
-        if side.exists():
-            with contextlib.suppress(OSError):  # another user's ledger: leave its files be
-                os.chmod(side, 0o600)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
