@@ -65,6 +65,7 @@ class BuildResult:
     # Image outputs' from_dir: entries left out (and why), files holding a private key.
     dir_notes: tuple[str, ...] = ()
     dir_warnings: tuple[str, ...] = ()
+    inputs: tuple[Path, ...] = ()  # every file read, for a dependency file
 
     @property
     def bundle(self) -> Bundle:
@@ -119,6 +120,7 @@ def build_bundle(
     inputs = _inputs(spec, config, targets)
     if locked and lock_path is not None:
         inputs.append(("lock file", lock_path))
+    read = [p for _, p in inputs]
     if kept_lock is not None:
         inputs.append(("lock file", kept_lock))
     _refuse_clobbering(outputs, None if locked else lock_path, inputs)
@@ -170,6 +172,7 @@ def build_bundle(
             data = packed.data
             if packed.private:
                 private.add(out.path)
+            read += _packed_from(out, packed)
             dir_notes += [n for n in packed.notes if n not in dir_notes]
             dir_warnings += [w for w in packed.warnings if w not in dir_warnings]
         else:
@@ -184,7 +187,28 @@ def build_bundle(
         private=frozenset(private),
         dir_notes=tuple(dir_notes),
         dir_warnings=tuple(dir_warnings),
+        inputs=_read_too(read, catalog, (board, *(b.board for b in per_board.values()))),
     )
+
+
+def _packed_from(out: OutputSpec, packed: PackedImage) -> list[Path]:
+    """The host files an image output packed from its ``from_dir``, and the directory
+    itself (a file added there changes its listing)."""
+    image = out.options.get("image")
+    if not isinstance(image, ImageOutput) or image.from_dir is None:
+        return []
+    found = [image.from_dir / name.lstrip("/") for name, _ in packed.files]
+    return [image.from_dir, *(p for p in found if p.is_file())]
+
+
+def _read_too(
+    read: list[Path], catalog: Catalog, boards: Sequence[Board | None]
+) -> tuple[Path, ...]:
+    """``read`` and what else the build read that no option names: the Mozilla store,
+    and the board files."""
+    more = [catalog.store] if catalog.store is not None else []
+    more += [Path(b.source) for b in boards if b is not None and Path(b.source).is_file()]
+    return tuple(dict.fromkeys([*read, *more]))
 
 
 def _image(
@@ -260,23 +284,28 @@ def _items(result: BuildResult) -> list[tuple[Path, bytes, int]]:
     return items
 
 
-def dry_run_build(result: BuildResult) -> WrittenOutputs:
+def dry_run_build(
+    result: BuildResult, extra: Sequence[tuple[Path, bytes, int]] = ()
+) -> WrittenOutputs:
     """What :func:`write_build` would do, writing nothing: ``written`` lists what it
     would write, ``unchanged`` what already holds exactly its bytes."""
-    items = _items(result)
+    items = [*_items(result), *extra]
     kept = [p for p, data, mode in items if already_holds(p, data, mode=mode)]
     return WrittenOutputs(
         written=tuple(p for p, _, _ in items if p not in kept), unchanged=tuple(kept)
     )
 
 
-def write_build(result: BuildResult) -> WrittenOutputs:
-    """Write every output (and the lock file) atomically, all or none, leaving a file
-    that already holds exactly its bytes untouched."""
+def write_build(
+    result: BuildResult, extra: Sequence[tuple[Path, bytes, int]] = ()
+) -> WrittenOutputs:
+    """Write every output (and the lock file, and ``extra``: a dependency file)
+    atomically, all or none, leaving a file that already holds exactly its bytes
+    untouched."""
     if result.lock_path is not None:
         # Again: a FIFO made there since build_bundle would be written through (blocking).
         refuse_special(result.lock_path, what="lock file", hint=_LOCK_HINT)
-    items: list[Output] = list(_items(result))
+    items: list[Output] = [*_items(result), *extra]
     kept = write_all_atomic(items)
     paths = [item[0] for item in items]
     return WrittenOutputs(written=tuple(p for p in paths if p not in kept), unchanged=tuple(kept))

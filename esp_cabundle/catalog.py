@@ -360,11 +360,18 @@ class Catalog:
     parses only the handful of roots it uses.
     """
 
-    def __init__(self, entries: Iterable[CatalogEntry], *, mozilla_version: str) -> None:
+    def __init__(
+        self,
+        entries: Iterable[CatalogEntry],
+        *,
+        mozilla_version: str,
+        store: Path | None = None,
+    ) -> None:
         self._entries: dict[str, CatalogEntry] = {}
         for e in entries:
             self._entries.setdefault(e.sha256, e)
         self.mozilla_version = mozilla_version
+        self.store = store  # the Mozilla store file read (certifi's cacert.pem), if any
 
     @classmethod
     def load(
@@ -426,7 +433,7 @@ class Catalog:
                     der=base64.b64decode(meta["der"]),
                 )
             )
-        return cls(entries, mozilla_version=version)
+        return cls(entries, mozilla_version=version, store=Path(pem_path))
 
     def __len__(self) -> int:
         return len(self._entries)

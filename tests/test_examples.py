@@ -226,6 +226,7 @@ def cmake_commands(path: Path, config: Path) -> list[Command]:
         m = re.search(r"COMMAND \$\{ESP_CABUNDLE\} (.*)$", line)
         if m:
             args = m.group(1).replace("${config}", str(config))
+            args = args.replace("${depfile}", str(config.parent / "build" / "cabundle.d"))
             out.append(command(f"esp-cabundle {args}", f"{path.name}:{n}"))
     return out
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 
-from ..build import LOCK_NAME, build_bundle, dry_run_build, write_build
+from ..build import LOCK_NAME, BuildResult, build_bundle, dry_run_build, write_build
 from ..config import Config, OutputSpec, leads_outside, not_read_hint, outputs_outside
+from ..depfile import render_depfile
 from ..errors import InputError
+from ..fileio import PUBLIC, same_file
 from ..formats import FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
@@ -81,6 +83,12 @@ from .options import (
 @click.option("--no-lock", is_flag=True, help="Do not write cabundle.lock.")
 @click.option("--dry-run", is_flag=True, help="Resolve and check, but write nothing.")
 @click.option(
+    "--depfile",
+    type=output_path(),
+    help="Also write a make/Ninja dependency file: the outputs, then every file the "
+    "build read (config, chains, root files, board, Mozilla store).",
+)
+@click.option(
     "--allow-outside",
     is_flag=True,
     help="Let the config's outputs be written outside its directory (absolute or '..').",
@@ -99,6 +107,7 @@ def build(
     locked: bool,
     no_lock: bool,
     dry_run: bool,
+    depfile: Path | None,
     allow_outside: bool,
     at: datetime | None,
     as_json: bool,
@@ -122,6 +131,7 @@ def build(
       esp-cabundle build -c cabundle.yaml --locked        # CI: fail on drift
       esp-cabundle build --service-until 2036-01-01 --max-bytes 16384
       esp-cabundle build -f idf-bundle --idf-version 5.4 -o x509_crt_bundle.bin
+      esp-cabundle build -c cabundle.yaml --depfile build/cabundle.d
     """
     when = parse_at(at)
     config = ca.config()
@@ -198,7 +208,8 @@ def build(
             note(f"note: {printable(n)}", quiet=quiet)
         for w in (*warnings, *result.dir_warnings):
             warn(printable(w))
-    done = dry_run_build(result) if dry_run else write_build(result)
+    extra = _depfile(depfile, result, idf_filter)
+    done = dry_run_build(result, extra) if dry_run else write_build(result, extra)
 
     if as_json:
         doc = bundle_to_dict(result.bundle)
@@ -244,6 +255,7 @@ def build(
     sizes = {o.path: f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs}
     if result.lock_path is not None:
         sizes[result.lock_path] = shown_path(result.lock_path)
+    sizes.update({p: shown_path(p) for p, _, _ in extra})
     if dry_run and done.written:
         say(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet)
     elif done.written:
@@ -252,6 +264,25 @@ def build(
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
         kept = ", ".join(sizes[p] for p in done.unchanged)
         say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet)
+
+
+def _depfile(
+    path: Path | None, result: BuildResult, idf_filter: Path | None
+) -> list[tuple[Path, bytes, int]]:
+    """The dependency file ``--depfile`` asks for, written with the outputs (all or
+    none). Its targets are the files written (the lock too); with every output on
+    standard output, the dependency file itself."""
+    if path is None:
+        return []
+    outs = [o.path for o, _ in result.outputs if str(o.path) != "-"]
+    outs += [result.lock_path] if result.lock_path is not None else []
+    if any(same_file(path, p) or path == p for p in (*outs, *result.inputs)):
+        raise InputError(
+            f"--depfile {path} names a file the build reads or writes; nothing written",
+            hint="name a file of its own, e.g. build/cabundle.d",
+        )
+    inputs = [*result.inputs, *([idf_filter] if idf_filter is not None else [])]
+    return [(path, render_depfile(outs or [path], inputs), PUBLIC)]
 
 
 def _config_dir(config: Config | None) -> Path:

@@ -6,7 +6,8 @@
 #
 # cabundle_generate runs before project() so the files exist when ESP-IDF's mbedtls
 # component reads CONFIG_MBEDTLS_CUSTOM_CERTIFICATE_BUNDLE_PATH; CMake re-runs it when
-# cabundle.yaml changes. cabundle_target makes a target other steps can DEPEND on (e.g.
+# cabundle.yaml, or any file the build read (a saved chain, a root file...), changes.
+# cabundle_target makes a target other steps can DEPEND on (e.g.
 # spiffs_create_partition_image). A refused bundle (policy, lock, a target that would
 # reject it) stops the build with esp-cabundle's own message.
 
@@ -16,13 +17,33 @@ if(NOT ESP_CABUNDLE)
 endif()
 
 function(cabundle_generate config)
+  set(depfile ${CMAKE_BINARY_DIR}/cabundle.d)
   execute_process(
-    COMMAND ${ESP_CABUNDLE} build -c ${config} --quiet
+    COMMAND ${ESP_CABUNDLE} build -c ${config} --quiet --depfile ${depfile}
     RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "esp-cabundle build -c ${config} failed (exit ${rc})")
   endif()
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${config})
+  # Configure again when any file the build read changes (the depfile lists them, one
+  # per line after the outputs, in make's escaping): not only cabundle.yaml but the
+  # saved chains of its targets, root files, a board file and the Mozilla store.
+  file(READ ${depfile} text)
+  string(REPLACE " \\\n" "\n" text "${text}")       # the continued lines, ended
+  string(FIND "${text}" "\n" eol)                   # the outputs' line: skip it
+  math(EXPR eol "${eol} + 1")
+  string(SUBSTRING "${text}" ${eol} -1 text)
+  string(REPLACE "\n" ";" lines "${text}")
+  set(inputs ${config})
+  foreach(line IN LISTS lines)
+    string(STRIP "${line}" line)
+    string(REPLACE "\\ " " " line "${line}")
+    string(REPLACE "\\#" "#" line "${line}")
+    string(REPLACE "$$" "$" line "${line}")
+    if(line)
+      list(APPEND inputs "${line}")
+    endif()
+  endforeach()
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${inputs})
 endfunction()
 
 function(cabundle_target name config)

@@ -1,0 +1,141 @@
+"""``build --depfile``: every file a build read, as make, Ninja and CMake read
+dependencies, so a change to a saved chain or a root file (not only to cabundle.yaml)
+builds again; and cabundle.cmake configures again when one changes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.doc_commands import child_env, copy_examples, freeze_clock
+
+from esp_cabundle.catalog import Catalog
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.depfile import render_depfile
+from esp_cabundle.errors import InputError
+
+ALLOW = ("--allow", "expires-before-service-end")  # extra.der: Root YR's cross-sign, to 2032
+
+
+def _rule(text: str) -> tuple[list[str], list[str]]:
+    """(targets, inputs) of a depfile, unescaped as make reads it."""
+    joined = text.replace("\\\n", " ")
+    head, _, tail = joined.partition(": ")
+
+    def words(s: str) -> list[str]:
+        out = re.findall(r"(?:\\.|[^\s\\])+", s)
+        return [re.sub(r"\\(.)", r"\1", w).replace("$$", "$") for w in out]
+
+    return words(head), words(tail)
+
+
+def test_render_escapes_as_make_reads_and_never_depends_on_a_target(tmp_path: Path) -> None:
+    out = tmp_path / "out dir" / "ca.pem"
+    odd = tmp_path / "a $HOME #1.pem"
+    text = render_depfile([out, out], [odd, out, odd, tmp_path / "x.yaml"]).decode()
+    assert "out\\ dir" in text and "a\\ $$HOME\\ \\#1.pem" in text
+    targets, inputs = _rule(text)
+    assert targets == [str(out)]
+    assert inputs == [str(odd), str(tmp_path / "x.yaml")]
+
+
+def test_a_line_break_in_a_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="line break"):
+        render_depfile([tmp_path / "ca.pem"], [tmp_path / "bad\nname.pem"])
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """examples/esp-idf (a target with a saved chain), plus a root given as a file and a
+    SPIFFS image packing a directory; run from inside it."""
+    freeze_clock(monkeypatch)
+    d = copy_examples(tmp_path / "examples") / "esp-idf"
+    (d / "roots").mkdir()
+    cert = load_certificates((d.parent / "chains" / "letsencrypt-gen-y-rsa.pem").read_bytes())
+    (d / "roots" / "extra.der").write_bytes(cert[-1].der)
+    (d / "data").mkdir()
+    (d / "data" / "conf.json").write_text("{}")
+    cfg = d / "cabundle.yaml"
+    text = cfg.read_text().replace("preset: default", "preset: default\nroots: [roots/extra.der]")
+    text += "  - {format: spiffs, path: spiffs.bin, profile: esp-idf, size: 64K, from_dir: data}\n"
+    cfg.write_text(text)
+    monkeypatch.chdir(d)
+    return d
+
+
+def test_build_lists_every_file_it_read(project: Path) -> None:
+    r = CliRunner().invoke(cli, ["build", *ALLOW, "--depfile", "deps/ca.d"])
+    assert r.exit_code == 0, r.output
+    targets, inputs = _rule((project / "deps" / "ca.d").read_text())
+    assert targets == [
+        str(project / p) for p in ("certs/ca.pem", "fs/ca.pem", "spiffs.bin", "cabundle.lock")
+    ]
+    store = Catalog.load().store
+    assert inputs == [
+        str(project / "roots" / "extra.der"),
+        str(project / "cabundle.yaml"),
+        str(project.parent / "chains" / "letsencrypt-gen-y-rsa.pem"),
+        str(project / "data"),
+        str(project / "data" / "conf.json"),
+        str(store),
+    ]
+
+
+def test_dry_run_names_the_depfile_and_writes_nothing(project: Path) -> None:
+    before = sorted(p for p in project.rglob("*"))
+    r = CliRunner().invoke(cli, ["build", *ALLOW, "--dry-run", "--json", "--depfile", "ca.d"])
+    assert r.exit_code == 0, r.output
+    assert str(Path("ca.d")) in json.loads(r.stdout)["would_write"]
+    assert sorted(p for p in project.rglob("*")) == before
+
+
+@pytest.mark.parametrize("name", ["cabundle.yaml", "certs/ca.pem", "cabundle.lock"])
+def test_a_depfile_on_a_file_the_build_uses_is_refused(project: Path, name: str) -> None:
+    (project / "certs").mkdir(exist_ok=True)
+    (project / "certs" / "ca.pem").write_text("old")
+    (project / "cabundle.lock").write_text("old lock")
+    kept = {p: p.read_bytes() for p in project.rglob("*") if p.is_file()}
+    r = CliRunner().invoke(cli, ["build", *ALLOW, "--depfile", name])
+    assert r.exit_code == 2, r.output
+    assert "names a file the build reads or writes; nothing written" in r.stderr
+    assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == kept
+
+
+def test_a_refused_build_writes_no_depfile(project: Path) -> None:
+    r = CliRunner().invoke(cli, ["build", "--depfile", "ca.d"])  # extra.der ends in 2032
+    assert r.exit_code == 1, r.output
+    assert not (project / "ca.d").exists() and not (project / "certs").exists()
+
+
+@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
+def test_cmake_configures_again_when_a_saved_chain_changes(tmp_path: Path) -> None:
+    """cabundle_generate runs at configure time: a chain saved again (chains pull) must
+    run it again, or the firmware keeps a CA judged against the old chain."""
+    d = copy_examples(tmp_path / "examples") / "esp-idf"
+    (d / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.16)\n"
+        "include(${CMAKE_CURRENT_LIST_DIR}/cabundle.cmake)\n"
+        "cabundle_generate(${CMAKE_CURRENT_LIST_DIR}/cabundle.yaml)\n"
+        "project(depfile_test NONE)\n"
+        "add_custom_target(app ALL COMMAND ${CMAKE_COMMAND} -E echo app)\n"
+    )
+    build, env = tmp_path / "b", child_env()
+
+    def cmake(*args: str) -> str:
+        p = subprocess.run(
+            ["cmake", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert p.returncode == 0, p.stdout + p.stderr
+        return p.stdout + p.stderr
+
+    cmake("-S", str(d), "-B", str(build))
+    assert "Configuring done" not in cmake("--build", str(build))  # nothing changed
+    chain = d.parent / "chains" / "letsencrypt-gen-y-rsa.pem"
+    chain.write_bytes(chain.read_bytes() + b"\n")
+    assert "Configuring done" in cmake("--build", str(build))
