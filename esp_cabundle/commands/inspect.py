@@ -12,7 +12,7 @@ from ..boards import load_board
 from ..errors import InputError, VerdictError
 from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_to_dict
-from ..text import plural, printable
+from ..text import fact_line, plural, printable
 from ..ui import echo, emit_json, error_document, format_table
 from ._unit import unit_progress
 from .options import (
@@ -198,7 +198,7 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
     total = sum(1 for _ in r.all_findings())
     lines = [f"{pad}{printable(r.source)}: {r.kind}, {plural(total, 'certificate')}"]
     for k, v in r.facts:
-        lines.append(f"{pad}  {printable(k)}: {printable(v)}")
+        lines.append(f"{pad}  {fact_line(k, v)}")
     if r.findings:
         rows = []
         for f in r.findings:
