@@ -41,10 +41,14 @@ def some(items: Sequence[str], most: int = 5) -> str:
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
-def shorten(text: str, width: int) -> str:
+def shorten(text: str, width: int, ellipsis: str = "\u2026") -> str:
     """``text`` cut to ``width`` characters for a table cell, an ellipsis saying so (the
     whole text stays in --json and --csv)."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "\u2026"
+    if len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return ellipsis[:width]
+    return text[: width - len(ellipsis)] + ellipsis
 
 
 # Facts (inspect, fs ls) that are sizes in bytes, though their name does not say so; a

@@ -11,16 +11,28 @@ from ..boards import list_boards, load_board
 from ..errors import InputError
 from ..firmware import ca_set_info, load_firmware
 from ..formats.idf_bundle import choose_bundle_format
-from ..ui import echo, emit_json, format_table
-from .options import json_option
+from ..ui import Column, echo, emit_json, format_table, table_width
+from .options import json_option, wide_option
 
 if TYPE_CHECKING:
     from ..boards import Board
 
 
+# The board's name (what --board and 'boards show' take) stays whole; the rest is cut,
+# and chips, then verify, left out on a narrow terminal ('boards show' has it all).
+_BOARD_COLUMNS = (
+    "board",
+    Column("chips", cut=True, least=14, hide=2),
+    Column("CA", cut=True, least=20),
+    Column("verify", cut=True, least=19, hide=1),
+    Column("firmware versions", cut=True),
+)
+
+
 @click.command()
 @click.argument("args", nargs=-1, metavar="[show] [NAME[@VERSION]|FILE]")
 @json_option
+@wide_option
 def boards(args: tuple[str, ...], as_json: bool) -> None:
     """List the board profiles and their firmware versions, or show one: where its CA
     lives (partition, file system, path, or C / ESP-IDF bundle output), how its devices
@@ -60,7 +72,7 @@ def boards(args: tuple[str, ...], as_json: bool) -> None:
             )
             for b in all_boards
         ]
-        echo(format_table(("board", "chips", "CA", "verify", "firmware versions"), rows))
+        echo(format_table(_BOARD_COLUMNS, rows, width=table_width()))
         echo("\nShow one with: esp-cabundle boards show NAME[@VERSION]")
         return
     board = load_board(name)
