@@ -33,6 +33,7 @@ __all__ = [
     "stdout_carries_output",
     "table_width",
     "warn",
+    "wrap_width",
 ]
 
 
@@ -194,6 +195,13 @@ def table_width(*, err: bool = False) -> int | None:
     except (AttributeError, ValueError, OSError):
         return None
     return width if width > 0 else None
+
+
+def wrap_width(most: int, *, err: bool = False) -> int:
+    """Where prose is wrapped: at ``most`` characters (a comfortable line), or at the
+    width :func:`table_width` gives when it is narrower."""
+    width = table_width(err=err)
+    return most if width is None else max(20, min(most, width))
 
 
 def _ellipsis(err: bool) -> str:

@@ -17,6 +17,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle import ui
 from esp_cabundle.cli import cli
 from esp_cabundle.flash.journal import Journal, JournalEntry
 from esp_cabundle.ui import Column, format_table, table_width
@@ -125,7 +126,8 @@ def test_width_is_columns_else_the_terminal_else_whole_rows(
     monkeypatch.setenv("COLUMNS", "72")
     assert table_width() == 72
     with click.Context(click.Command("x"), obj={"wide": True}):
-        assert table_width() is None
+        assert table_width() is None and ui.wrap_width(88) == 88
+    assert ui.wrap_width(88) == 72
 
 
 # ---------------------------------------------------------------------------------------
@@ -224,6 +226,14 @@ def test_roots_fits_80_columns_and_says_what_it_left_out() -> None:
     assert widest(text) <= 80 and "(source: left out to fit;" in text
 
 
+def test_boards_show_wraps_its_prose_to_the_terminal() -> None:
+    for board in ("mdash-arduino@1.2.13", "esp-idf-bundle@5.4", "mongoose-os-esp32"):
+        narrow, wide = run("boards", "show", board, columns=80), run("boards", "show", board)
+        long = [line for line in narrow.splitlines() if len(line) > 80]
+        assert all(" " not in line.strip() for line in long), long  # a path alone may pass
+        assert widest(wide) > 80 and narrow.split() == wide.split()  # only wrapped
+
+
 def test_json_is_the_same_at_any_width(journal: Path, bundle: Path) -> None:
     for name, (argv, _, _) in tables(journal, bundle).items():
         if name == "build":
@@ -232,3 +242,19 @@ def test_json_is_the_same_at_any_width(journal: Path, bundle: Path) -> None:
         assert docs[0] == docs[1] == docs[2], name
     build = [json.loads(run("build", "-o", str(bundle), "--json", columns=c)) for c in (None, 80)]
     assert build[0]["roots"] == build[1]["roots"]
+
+
+def test_check_wraps_its_verdicts_to_the_terminal(in_tmp: Path) -> None:
+    le = REPO / "tests" / "data" / "letsencrypt"
+    (in_tmp / "dst.pem").write_bytes((le / "dst-root-ca-x3.pem").read_bytes())
+    (in_tmp / "short.pem").write_bytes((le / "2024-r11.pem").read_bytes())
+    argv = ["check", "--bundle", "dst.pem", "--chain", "short.pem", "--device"]
+    argv += ["mbedtls-noclock", "--at", "2024-07-01"]
+    texts = {}
+    for columns in (None, 80):
+        env = {"COLUMNS": str(columns)} if columns else {}
+        r = CliRunner().invoke(cli, argv, env=env)
+        assert r.exit_code == 1, r.output
+        texts[columns] = r.stdout
+    assert widest(texts[80]) <= 80 < widest(texts[None]) <= 96  # 96: its own line length
+    assert " ".join(texts[80].split()) == " ".join(texts[None].split())  # only wrapped

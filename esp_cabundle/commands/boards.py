@@ -11,7 +11,7 @@ from ..boards import list_boards, load_board
 from ..errors import InputError
 from ..firmware import ca_set_info, load_firmware
 from ..formats.idf_bundle import choose_bundle_format
-from ..ui import Column, echo, emit_json, format_table, table_width
+from ..ui import Column, echo, emit_json, format_table, table_width, wrap_width
 from .options import json_option, wide_option
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def boards(args: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         emit_json(board.to_dict())
         return
-    echo(render_board(board))
+    echo(render_board(board, width=wrap_width(88)))
 
 
 def _versions(b: Board) -> str:
@@ -114,13 +114,14 @@ def _opt(b: Board, key: str) -> str | None:
     return None if v is None else str(v)
 
 
-def render_board(b: Board) -> str:
+def render_board(b: Board, *, width: int = 88) -> str:
+    """``boards show``: prose wrapped at ``width`` (the terminal's, when narrower)."""
     lines = [f"{b.full_name}: {b.framework}" if b.framework else b.full_name]
     if b.description:
         lines.append(
             textwrap.fill(
                 b.description,
-                88,
+                width,
                 initial_indent="  ",
                 subsequent_indent="  ",
                 break_on_hyphens=False,
@@ -144,7 +145,7 @@ def render_board(b: Board) -> str:
         out += ", " + ", ".join(f"{k}={v}" for k, v in b.output.options.items())
     lines.append(out + ")")
     lines.append(f"  verify: rules {b.verify.rules}, clock {b.verify.clock}")
-    lines.extend(_render_firmware(b))
+    lines.extend(_render_firmware(b, width))
     if b.layout is not None:
         fs_names = {p.name for p in b.fs_partitions(b.layout)} if fs is not None else set()
         rows = [
@@ -166,10 +167,21 @@ def render_board(b: Board) -> str:
     for n in b.notes:
         lines.append(f"  note: {n}")
     lines.append(f"  profile file: {b.source}")
-    return "\n".join(lines)
+    return "\n".join(out for line in lines for out in _wrapped(line, width))
 
 
-def _render_firmware(b: Board) -> list[str]:
+def _wrapped(line: str, width: int) -> list[str]:
+    """``line`` wrapped at ``width``, what follows indented under its text; a path or
+    another long word is never broken, and a table (several lines) is left as it is."""
+    if "\n" in line or len(line) <= width:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+    return textwrap.wrap(
+        line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+
+
+def _render_firmware(b: Board, width: int) -> list[str]:
     """The firmware version and what each of its connections trusts."""
     if b.firmware is None or b.release is None:
         return []
@@ -182,7 +194,7 @@ def _render_firmware(b: Board) -> list[str]:
     if release.version != b.version or release.date or release.source:
         dated = f", {release.date.date().isoformat()}" if release.date else ""
         lines.append(f"    release {release.version}{dated}: {release.source}")
-    wrap = textwrap.TextWrapper(88, initial_indent="      ", subsequent_indent="      ")
+    wrap = textwrap.TextWrapper(width, initial_indent="      ", subsequent_indent="      ")
     for conn, ca in b.connection_cas():
         ca_set = ca_set_info(ca.ca_set)
         host = f" ({conn.host})" if conn.host and conn.host != conn.name else ""
