@@ -87,7 +87,7 @@ class Report:
     kind: str
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()
-    facts: tuple[tuple[str, str], ...] = ()
+    facts: tuple[tuple[str, str | int], ...] = ()  # numbers as numbers (--json)
     children: tuple[Report, ...] = ()
 
     def all_findings(self) -> Iterable[Finding]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["comment_text", "plural", "printable", "shorten", "some"]
+__all__ = ["comment_text", "fact_line", "plural", "printable", "shorten", "some"]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -41,10 +41,33 @@ def some(items: Sequence[str], most: int = 5) -> str:
     return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
-def shorten(text: str, width: int) -> str:
+def shorten(text: str, width: int, ellipsis: str = "\u2026") -> str:
     """``text`` cut to ``width`` characters for a table cell, an ellipsis saying so (the
     whole text stays in --json and --csv)."""
-    return text if len(text) <= width else text[: max(0, width - 1)] + "\u2026"
+    if len(text) <= width:
+        return text
+    if width <= len(ellipsis):
+        return ellipsis[:width]
+    return text[: width - len(ellipsis)] + ellipsis
+
+
+# Facts (inspect, fs ls) that are sizes in bytes, though their name does not say so; a
+# file's size is ``file /ca.pem``.
+_SIZE_FACTS = frozenset({"page size", "block size", "image size"})
+# SPIFFS's "blocks" (its --json key from the start) reads as LittleFS's "block count".
+_FACT_LABELS = {"blocks": "block count"}
+
+
+def fact_line(key: str, value: str | int) -> str:
+    """``block count: 64``, ``image size: 262,144 bytes``: a report's fact as text shows
+    it, the same for every file system and command: numbers grouped by thousands, as
+    sizes are everywhere else, and ``bytes`` after a size whose name does not say so.
+    Made :func:`printable`."""
+    label = _FACT_LABELS.get(key, key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return printable(f"{label}: {value}")
+    unit = " bytes" if key in _SIZE_FACTS or key.startswith("file ") else ""
+    return printable(f"{label}: {value:,}{unit}")
 
 
 # Three dashes or more: what PEM armour ("-----BEGIN", "----END") and key headers start

@@ -11,15 +11,18 @@ import contextlib
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .text import printable
+from .text import printable, shorten
 
 __all__ = [
+    "Column",
     "echo",
     "emit_json",
     "error_document",
@@ -28,7 +31,9 @@ __all__ = [
     "safe_streams",
     "shown_path",
     "stdout_carries_output",
+    "table_width",
     "warn",
+    "wrap_width",
 ]
 
 
@@ -143,21 +148,140 @@ def error_document(e: Any, exit_code: int) -> dict[str, Any]:
     }
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: int = 0) -> str:
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A table column and how it gives way when the table is wider than the room.
+
+    ``cut``: its cells may be shortened with an ellipsis, down to ``least`` characters
+    (never below its header's width). ``hide`` > 0: the column may be left out when the
+    table still does not fit once every cut column is at its least, the highest ``hide``
+    first. A column neither cut nor hidden (a plain header) is shown whole: identifiers a
+    user copies back (aliases, fingerprints, MACs, ports, unit ids, paths) are never cut.
+    ``split``: a cell listing items (unit ids) is cut after its last whole item.
+    """
+
+    header: str
+    cut: bool = False
+    least: int = 0
+    hide: int = 0
+    split: str = ""
+
+
+def _cut(text: str, width: int, ellipsis: str, split: str) -> str:
+    """``text`` cut to ``width`` with ``ellipsis``; with ``split``, after the last
+    whole item that fits (``dev-1, dev-2, …``), never through one."""
+    if len(text) <= width or not split:
+        return shorten(text, width, ellipsis)
+    room = width - len(ellipsis)  # where the last separator kept must end
+    end = text.rfind(split, 0, room) if room > 0 else -1
+    return text[: end + len(split)] + ellipsis if end > 0 else ellipsis[:width]
+
+
+def table_width(*, err: bool = False) -> int | None:
+    """How many columns a table may take on stdout (``err``: stderr): COLUMNS when it
+    is set, as git and man honour it; else the terminal's width when the stream is a
+    terminal; else None, whole rows, as ls and ps give a pipe. None too with --wide."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and (ctx.find_root().obj or {}).get("wide"):
+        return None
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    stream = sys.stderr if err else sys.stdout
+    try:
+        if not stream.isatty():
+            return None
+        width = os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        return None
+    return width if width > 0 else None
+
+
+def wrap_width(most: int, *, err: bool = False) -> int:
+    """Where prose is wrapped: at ``most`` characters (a comfortable line), or at the
+    width :func:`table_width` gives when it is narrower."""
+    width = table_width(err=err)
+    return most if width is None else max(20, min(most, width))
+
+
+def _ellipsis(err: bool) -> str:
+    """``…``, or ``...`` where the stream's encoding lacks it (it would be escaped as a
+    6-character ``\\u2026`` that breaks the columns)."""
+    stream = sys.stderr if err else sys.stdout
+    try:
+        "\u2026".encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return "..."
+    return "\u2026"
+
+
+def _fit(
+    cols: Sequence[Column], heads: Sequence[str], natural: Sequence[int], room: int | None
+) -> tuple[list[int], list[int]]:
+    """The columns shown and each column's width so the table fits ``room``: cut
+    columns shrink, the widest first, to their least; then hideable ones go."""
+    shown = list(range(len(cols)))
+    if room is None:
+        return shown, list(natural)
+    hideable = sorted((i for i, c in enumerate(cols) if c.hide), key=lambda i: -cols[i].hide)
+    while True:
+        widths = list(natural)
+        floor = [
+            min(natural[i], max(len(heads[i]), c.least, 1)) if c.cut else natural[i]
+            for i, c in enumerate(cols)
+        ]
+        excess = sum(widths[i] for i in shown) + 2 * (len(shown) - 1) - room
+        while excess > 0:
+            cuttable = [i for i in shown if widths[i] > floor[i]]
+            if not cuttable:
+                break
+            widest = max(cuttable, key=lambda i: widths[i])
+            widths[widest] -= 1
+            excess -= 1
+        if excess <= 0 or not hideable:
+            return shown, widths
+        shown.remove(hideable.pop(0))
+
+
+def format_table(
+    headers: Sequence[str | Column],
+    rows: Sequence[Sequence[Any]],
+    *,
+    indent: int = 0,
+    width: int | None = None,
+    err: bool = False,
+) -> str:
     """Columns padded to their widest cell; the last column is never padded. Cells are
     shown :func:`~esp_cabundle.text.printable`: a newline or an escape sequence in a name
-    from a certificate, a device or a file never breaks or forges a row."""
-    cells = [[printable(str(h)) for h in headers]] + [[printable(str(c)) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    from a certificate, a device or a file never breaks or forges a row.
+
+    ``width`` (see :func:`table_width`): the table is made to fit it, as each
+    :class:`Column` allows (cut with an ellipsis, then hidden; a line saying which
+    columns were left out ends the table); None keeps every row whole. ``err``: the
+    table goes to stderr (the ellipsis it can carry)."""
+    cols = [h if isinstance(h, Column) else Column(h) for h in headers]
+    heads = [printable(c.header) for c in cols]
+    cells = [[printable(str(c)) for c in r] for r in rows]
+    natural = [max([len(heads[i])] + [len(r[i]) for r in cells]) for i in range(len(cols))]
+    shown, widths = _fit(cols, heads, natural, None if width is None else width - indent)
+    dots = _ellipsis(err)
     pad = " " * indent
     lines = []
-    for n, r in enumerate(cells):
-        parts = [c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]
+    for n, r in enumerate([heads, *cells]):
+        parts = []
+        for k, i in enumerate(shown):
+            c = _cut(r[i], widths[i], dots, cols[i].split) if len(r[i]) > widths[i] else r[i]
+            parts.append(c if k == len(shown) - 1 else c.ljust(widths[i]))
         lines.append(pad + "  ".join(parts).rstrip())
         if n == 0:
             # An unheaded column (a marker such as "<- CA file system") gets no rule.
-            rule = ["-" * w if h else "" for h, w in zip(headers, widths, strict=True)]
+            rule = ["-" * widths[i] if heads[i] else "" for i in shown]
             lines.append(pad + "  ".join(rule).rstrip())
+    hidden = [heads[i] for i in range(len(cols)) if i not in shown]
+    if hidden:
+        said = f"({', '.join(hidden)}: left out to fit; --wide shows every column)"
+        room = max(20, (width or 0) - indent)
+        lines.extend(pad + line for line in textwrap.wrap(said, room, break_on_hyphens=False))
     return "\n".join(lines)
 
 

@@ -30,6 +30,14 @@ def _no_secrets_carried_over() -> Iterator[None]:
     forget()
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_width_carried_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables fit COLUMNS when it is set (esp_cabundle.ui.table_width): a COLUMNS the
+    shell running pytest exported would cut the cells tests look for. A test that
+    wants a width sets it."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 # What the test tools themselves keep where pytest runs (hypothesis's example database).
 _TOOL_DIRS = {".hypothesis", ".pytest_cache", "__pycache__"}
 

@@ -92,7 +92,7 @@ def test_mongoose_unit_both_slots_updated_littlefs_stays_2_0(
     assert_updated(before, after, MONGOOSE)
     for start, end in MONGOOSE:
         facts = open_image(after[start:end]).describe()
-        assert facts["disk version"] == "2.0" and facts["block count"] == "64"
+        assert facts["disk version"] == "2.0" and facts["block count"] == 64
     changed = [
         s for s in range(0, len(before), 0x1000) if before[s : s + 0x1000] != after[s : s + 0x1000]
     ]

@@ -23,10 +23,10 @@ def test_littlefs_vector_report() -> None:
     assert report is not None
     assert report.kind == "littlefs image"
     facts = dict(report.facts)
-    assert facts["files"] == "5"
+    assert facts["files"] == 5
     for name in ("big.dat", "ca.pem", "conf0.json", "conf9.json", "log.txt"):
         assert f"file /{name}" in facts
-    assert facts["file /log.txt"] == "60 bytes"
+    assert facts["file /log.txt"] == 60
     assert [c.source for c in report.children] == ["fs.bin:/ca.pem"]
     expected = load_certificates((SRC / "ca.pem").read_bytes())
     assert [f.sha256 for f in report.children[0].findings] == [c.sha256 for c in expected]

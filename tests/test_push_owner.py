@@ -522,15 +522,22 @@ def test_a_lan_unit_is_one_row_by_its_device_id(lan: Any, tmp_path: Path) -> Non
 # --- tables (items 16/17) ---------------------------------------------------------------
 
 
-def test_long_errors_are_cut_with_an_ellipsis_and_kept_whole_in_json(
+def test_long_errors_are_cut_to_the_terminal_and_kept_whole_in_json(
     stand_in: Any, tmp_path: Path
 ) -> None:
+    """Cut with an ellipsis to fit the terminal (COLUMNS); whole on a pipe, as ls and
+    ps keep rows, with --wide, and in --json."""
     s = stand_in([mdash_unit("bad", malformed=True)])
-    code, out = push(tmp_path, "--mdash", s.url)
+    code, out = push(tmp_path, "--mdash", s.url, COLUMNS="80")
     assert code == 3 and "\u2026" in out
     full = rows(tmp_path)["bad"].last_error
     assert len(full) > 70
-    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(tmp_path / "c.db")])
-    assert "\u2026" in r.output and full not in r.output
-    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(tmp_path / "c.db"), "--json"])
+    status = ["push", "status", "--ledger", str(tmp_path / "c.db")]
+    r = CliRunner().invoke(cli, status, env={"COLUMNS": "80"})
+    assert "\u2026" in r.output and full.removeprefix("unit bad: ") not in r.output
+    assert all(len(line) <= 80 for line in r.output.splitlines() if "\u2026" in line)
+    for args, env in ((status, {}), ([*status, "--wide"], {"COLUMNS": "80"})):
+        r = CliRunner().invoke(cli, args, env=env)
+        assert "\u2026" not in r.output and full.removeprefix("unit bad: ") in r.output
+    r = CliRunner().invoke(cli, [*status, "--json"], env={"COLUMNS": "80"})
     assert json.loads(r.output)["units"][0]["last_error"] == full

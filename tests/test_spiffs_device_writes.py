@@ -63,7 +63,7 @@ def lived_in_mongoose() -> SpiffsImage:
 def test_a_lived_in_mongoose_partition_takes_a_26k_ca_file() -> None:
     img = lived_in_mongoose()
     facts = img.describe()
-    assert (facts["used bytes"], facts["deleted pages"]) == ("32630", "782")
+    assert (facts["used bytes"], facts["deleted pages"]) == (32630, 782)
     state = img.to_bytes()
     with pytest.raises(ImageError, match="needs 108 pages after garbage collection"):
         SpiffsImage.open(state).write("ca.pem", payload(99, 26800), chunk=0)

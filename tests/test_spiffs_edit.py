@@ -93,7 +93,7 @@ def test_replaced_pages_are_marked_deleted_in_lookup_and_header() -> None:
         assert flags & 0x80 == 0 and flags & 0x01 == 0  # DELET and USED cleared
     # the new header went to the first free page, block 10
     assert struct.unpack_from("<H", out, 10 * BLOCK)[0] == 0x8001  # same object id
-    assert SpiffsImage.open(out).describe()["deleted pages"] == "17"
+    assert SpiffsImage.open(out).describe()["deleted pages"] == 17
 
 
 def test_a_new_file_gets_a_fresh_object_id_like_spiffs() -> None:
@@ -123,7 +123,7 @@ def test_remove_deletes_every_page_of_a_multi_index_file() -> None:
     out = img.to_bytes()
     again = SpiffsImage.open(out)
     assert [f.path for f in again.files()] == ["/ca.pem", "/certs/extra.pem", "/mdash.cfg"]
-    assert again.describe()["deleted pages"] == "122"  # 120 data + 2 index pages
+    assert again.describe()["deleted pages"] == 122  # 120 data + 2 index pages
     assert only_bits_cleared(vector("idf-64k.bin"), out, list(range(16)))
 
 

@@ -62,9 +62,9 @@ def test_reads_every_file_of_the_vendor_images(name: str) -> None:
 
 def test_describe_reports_what_esp_spiffs_info_would() -> None:
     facts = SpiffsImage.open(vector("idf-64k.bin")).describe()
-    assert facts["profile"] == "esp-idf" and facts["blocks"] == "16" and facts["files"] == "4"
+    assert facts["profile"] == "esp-idf" and facts["blocks"] == 16 and facts["files"] == 4
     # SPIFFS_info: (blocks - 2) * 15 pages + 1 emergency page, 251 bytes each; used = 150 pages
-    assert (facts["total bytes"], facts["used bytes"]) == (str(211 * 251), str(150 * 251))
+    assert (facts["total bytes"], facts["used bytes"]) == (211 * 251, 150 * 251)
 
 
 def test_meta_bytes_follow_each_platform() -> None:
@@ -110,7 +110,7 @@ def test_mkspiffs_emulation_moves_a_multi_index_header_like_spiffs() -> None:
     for img in (image, built):
         lookup = struct.unpack_from("<15H", img, 4096)  # block 1
         assert lookup[4] == 0  # the deleted first header of big.dat
-        assert SpiffsImage.open(img).describe()["deleted pages"] == "1"
+        assert SpiffsImage.open(img).describe()["deleted pages"] == 1
 
 
 @pytest.mark.parametrize("name", sorted(VECTORS))

@@ -1,6 +1,6 @@
 """What ``push`` and ``push status`` print: the summary of a run, a dry run's survey,
-and a ledger. Table cells are cut with an ellipsis; --json and --csv keep every text
-whole."""
+and a ledger. Table cells are cut with an ellipsis to fit the terminal (unit ids never
+are); --wide, --json and --csv keep every text whole."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from datetime import timezone
 from typing import TYPE_CHECKING, Any
 
 from ..push.ledger import STATES
-from ..text import plural, shorten, some
-from ..ui import echo, emit_json, format_table
+from ..text import plural, some
+from ..ui import Column, echo, emit_json, format_table, table_width
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -26,11 +26,18 @@ _NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
 _SHOWN = 50
 
 
-def _error_cell(row: Any, width: int) -> str:
+def _error_cell(row: Any) -> str:
     """A unit's last error for its table row: without the ``unit ID:`` the unit column
-    already says, cut to ``width``."""
+    already says."""
     text = row.last_error or ""
-    return shorten(text.removeprefix(f"unit {row.id}: "), width)
+    return text.removeprefix(f"unit {row.id}: ")
+
+
+# A unit's id and state stay whole on a narrow terminal; texts are cut, and the columns
+# that matter least left out.
+_WHY = Column("why", cut=True, least=12)
+_ERROR = Column("last error", cut=True, least=12)
+_FIRMWARE = Column("firmware", cut=True, least=8, hide=1)
 
 
 def _full_units(rows: list[Any]) -> list[str]:
@@ -108,8 +115,8 @@ def _unused(rows: list[Any]) -> list[str]:
         f"\n{plural(len(unused), 'unit')} whose firmware does not read the file (not "
         "protected by it):"
     ]
-    table = [(r.id, r.fw_version or "", shorten(r.note or "", 90)) for r in unused[:_SHOWN]]
-    lines.append(format_table(("unit", "firmware", "why"), table))
+    table = [(r.id, r.fw_version or "", r.note or "") for r in unused[:_SHOWN]]
+    lines.append(format_table(("unit", _FIRMWARE, _WHY), table, width=table_width()))
     return lines
 
 
@@ -158,8 +165,9 @@ def render_report(
     if quiet:
         return
     if left:
-        rows = [(r.id, r.state, r.attempts, _error_cell(r, 70)) for r in left]
-        echo(format_table(("unit", "state", "attempts", "last error"), rows[:_SHOWN]))
+        rows = [(r.id, r.state, r.attempts, _error_cell(r)) for r in left]
+        headers = ("unit", "state", Column("attempts", hide=1), _ERROR)
+        echo(format_table(headers, rows[:_SHOWN], width=table_width()))
         if len(left) > _SHOWN:
             echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status")
         for line in _full_units(left) + silent:
@@ -187,10 +195,10 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         return
     quiet = opts["quiet"]
     table = [
-        (r.id, r.state, r.fw_version or "", shorten(r.error or r.note or r.current or "", 64))
-        for r in rows
+        (r.id, r.state, r.fw_version or "", r.error or r.note or r.current or "") for r in rows
     ]
-    echo(format_table(("unit", "would", "firmware", "current CA / why"), table), quiet=quiet)
+    headers = ("unit", "would", _FIRMWARE, Column("current CA / why", cut=True, least=16))
+    echo(format_table(headers, table, width=table_width()), quiet=quiet)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.state] = counts.get(r.state, 0) + 1
@@ -249,14 +257,14 @@ def render_status(
     )
     for line in _dates(meta.get("deadline"), meta.get("failing_since")):
         echo(line)
-    echo(format_table(("state", "units", "which"), _per_state(counts, rows)))
+    which = Column("which", cut=True, least=12, split=", ")
+    echo(format_table(("state", "units", which), _per_state(counts, rows), width=table_width()))
     left = [r for r in rows if r.state in _NOT_DONE]
     if left:
         echo(f"\nNot yet updated ({len(left)}):")
-        table = [
-            (r.id, r.state, r.attempts, r.last_seen or "never", _error_cell(r, 60)) for r in left
-        ]
-        echo(format_table(("unit", "state", "attempts", "last seen", "last error"), table))
+        table = [(r.id, r.state, r.attempts, r.last_seen or "never", _error_cell(r)) for r in left]
+        headers = ("unit", "state", Column("attempts", hide=2), Column("last seen", hide=1), _ERROR)
+        echo(format_table(headers, table, width=table_width()))
         for line in _full_units(left):
             echo(line)
     for line in _unused(rows):

@@ -11,16 +11,28 @@ from ..boards import list_boards, load_board
 from ..errors import InputError
 from ..firmware import ca_set_info, load_firmware
 from ..formats.idf_bundle import choose_bundle_format
-from ..ui import echo, emit_json, format_table
-from .options import json_option
+from ..ui import Column, echo, emit_json, format_table, table_width, wrap_width
+from .options import json_option, wide_option
 
 if TYPE_CHECKING:
     from ..boards import Board
 
 
+# The board's name (what --board and 'boards show' take) stays whole; the rest is cut,
+# and chips, then verify, left out on a narrow terminal ('boards show' has it all).
+_BOARD_COLUMNS = (
+    "board",
+    Column("chips", cut=True, least=14, hide=2),
+    Column("CA", cut=True, least=20),
+    Column("verify", cut=True, least=19, hide=1),
+    Column("firmware versions", cut=True),
+)
+
+
 @click.command()
 @click.argument("args", nargs=-1, metavar="[show] [NAME[@VERSION]|FILE]")
 @json_option
+@wide_option
 def boards(args: tuple[str, ...], as_json: bool) -> None:
     """List the board profiles and their firmware versions, or show one: where its CA
     lives (partition, file system, path, or C / ESP-IDF bundle output), how its devices
@@ -60,14 +72,14 @@ def boards(args: tuple[str, ...], as_json: bool) -> None:
             )
             for b in all_boards
         ]
-        echo(format_table(("board", "chips", "CA", "verify", "firmware versions"), rows))
+        echo(format_table(_BOARD_COLUMNS, rows, width=table_width()))
         echo("\nShow one with: esp-cabundle boards show NAME[@VERSION]")
         return
     board = load_board(name)
     if as_json:
         emit_json(board.to_dict())
         return
-    echo(render_board(board))
+    echo(render_board(board, width=wrap_width(88)))
 
 
 def _versions(b: Board) -> str:
@@ -102,13 +114,14 @@ def _opt(b: Board, key: str) -> str | None:
     return None if v is None else str(v)
 
 
-def render_board(b: Board) -> str:
+def render_board(b: Board, *, width: int = 88) -> str:
+    """``boards show``: prose wrapped at ``width`` (the terminal's, when narrower)."""
     lines = [f"{b.full_name}: {b.framework}" if b.framework else b.full_name]
     if b.description:
         lines.append(
             textwrap.fill(
                 b.description,
-                88,
+                width,
                 initial_indent="  ",
                 subsequent_indent="  ",
                 break_on_hyphens=False,
@@ -132,7 +145,7 @@ def render_board(b: Board) -> str:
         out += ", " + ", ".join(f"{k}={v}" for k, v in b.output.options.items())
     lines.append(out + ")")
     lines.append(f"  verify: rules {b.verify.rules}, clock {b.verify.clock}")
-    lines.extend(_render_firmware(b))
+    lines.extend(_render_firmware(b, width))
     if b.layout is not None:
         fs_names = {p.name for p in b.fs_partitions(b.layout)} if fs is not None else set()
         rows = [
@@ -154,10 +167,21 @@ def render_board(b: Board) -> str:
     for n in b.notes:
         lines.append(f"  note: {n}")
     lines.append(f"  profile file: {b.source}")
-    return "\n".join(lines)
+    return "\n".join(out for line in lines for out in _wrapped(line, width))
 
 
-def _render_firmware(b: Board) -> list[str]:
+def _wrapped(line: str, width: int) -> list[str]:
+    """``line`` wrapped at ``width``, what follows indented under its text; a path or
+    another long word is never broken, and a table (several lines) is left as it is."""
+    if "\n" in line or len(line) <= width:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+    return textwrap.wrap(
+        line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
+
+
+def _render_firmware(b: Board, width: int) -> list[str]:
     """The firmware version and what each of its connections trusts."""
     if b.firmware is None or b.release is None:
         return []
@@ -170,7 +194,7 @@ def _render_firmware(b: Board) -> list[str]:
     if release.version != b.version or release.date or release.source:
         dated = f", {release.date.date().isoformat()}" if release.date else ""
         lines.append(f"    release {release.version}{dated}: {release.source}")
-    wrap = textwrap.TextWrapper(88, initial_indent="      ", subsequent_indent="      ")
+    wrap = textwrap.TextWrapper(width, initial_indent="      ", subsequent_indent="      ")
     for conn, ca in b.connection_cas():
         ca_set = ca_set_info(ca.ca_set)
         host = f" ({conn.host})" if conn.host and conn.host != conn.name else ""

@@ -18,12 +18,14 @@ from ..formats import FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable
 from ..ui import (
+    Column,
     echo,
     emit_json,
     format_table,
     note,
     shown_path,
     stdout_carries_output,
+    table_width,
     warn,
 )
 from .ca_source import CaOptions, announce, ca_options
@@ -35,6 +37,16 @@ from .options import (
     output_path,
     parse_at,
     quiet_option,
+    wide_option,
+)
+
+# Expiry and fingerprint stay; on a narrow terminal names are cut, the source left out.
+_ROOT_COLUMNS = (
+    Column("root", cut=True, least=16),
+    "key",
+    "not after",
+    "sha256",
+    Column("source", hide=1),
 )
 
 
@@ -95,6 +107,7 @@ from .options import (
 )
 @at_option
 @json_option
+@wide_option
 @quiet_option
 def build(
     ca: CaOptions,
@@ -243,7 +256,7 @@ def build(
     )
     rows = [
         (
-            e.label[:44],
+            e.label,
             e.certificate.key_description,
             e.certificate.not_after.date().isoformat(),
             e.certificate.sha256[:16],
@@ -251,7 +264,10 @@ def build(
         )
         for e in result.bundle.entries
     ]
-    say(format_table(("root", "key", "not after", "sha256", "source"), rows, indent=2), quiet=quiet)
+    table = format_table(
+        _ROOT_COLUMNS, rows, indent=2, width=table_width(err=to_stdout), err=to_stdout
+    )
+    say(table, quiet=quiet)
     sizes = {o.path: f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs}
     if result.lock_path is not None:
         sizes[result.lock_path] = shown_path(result.lock_path)

@@ -12,7 +12,7 @@ from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
 from ..errors import InputError
 from ..fileio import refuse_clobbering, write_atomic
 from ..text import printable
-from ..ui import echo, emit_json, format_table, note, shown_path
+from ..ui import Column, echo, emit_json, format_table, note, shown_path, table_width
 from ..verify.parse import parse_notes
 from .options import (
     FILE_PATH,
@@ -21,6 +21,7 @@ from .options import (
     output_path,
     quiet_option,
     timeout_option,
+    wide_option,
 )
 
 
@@ -105,6 +106,18 @@ def pull(
         )
 
 
+# Position, expiry and fingerprint stay; on a narrow terminal names are cut, and the key
+# left out.
+_CHAIN_COLUMNS = (
+    "#",
+    Column("subject", cut=True, least=12),
+    Column("issuer", cut=True, least=12),
+    "not after",
+    Column("key", hide=1),
+    "sha256",
+)
+
+
 @chains.command(
     short_help="Show a chain, saved (FILE) or live (--host), certificate by certificate."
 )
@@ -119,6 +132,7 @@ def pull(
 )
 @timeout_option("the server")
 @json_option
+@wide_option
 @quiet_option
 def show(
     file: Path | None,
@@ -185,14 +199,14 @@ def show(
     rows = [
         (
             str(i),
-            c.label[:36],
-            c.issuer_label[:36],
+            c.label,
+            c.issuer_label,
             c.not_after.date().isoformat(),
             c.key_description,
             c.sha256[:16],
         )
         for i, c in enumerate(chain.certificates)
     ]
-    echo(format_table(("#", "subject", "issuer", "not after", "key", "sha256"), rows), quiet=quiet)
+    echo(format_table(_CHAIN_COLUMNS, rows, width=table_width()), quiet=quiet)
     if output is not None:
         echo(f"Saved {shown_path(output)}", quiet=quiet)

@@ -32,7 +32,7 @@ from ..errors import InputError, VerdictError
 from ..fileio import refuse_clobbering, same_file
 from ..report import write_html_report
 from ..text import printable
-from ..ui import echo, emit_json, note
+from ..ui import echo, emit_json, note, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
 from .options import (
     FILE_PATH,
@@ -254,7 +254,7 @@ def check(
             doc["report"] = str(report_path)
         emit_json(doc)
     elif not quiet:
-        echo(render_report(report))
+        echo(render_report(report, width=wrap_width(96)))
     if not report.ok:
         n = len(report.failures)
         raise VerdictError(
@@ -333,7 +333,8 @@ def _refuse_report_over_inputs(
     refuse_clobbering([("report", report)], inputs)
 
 
-def render_report(report: CheckReport) -> str:
+def render_report(report: CheckReport, *, width: int = 96) -> str:
+    """The verdicts as text, wrapped at ``width`` (the terminal's, when narrower)."""
     lines = [f"Trust set: {printable(report.trust.describe())}"]
     span = f"at {report.at.date().isoformat()}"
     if report.until:
@@ -344,10 +345,12 @@ def render_report(report: CheckReport) -> str:
     if len(devices) == 1:
         d = next(iter(devices.values()))
         text = f"Device: {d.name}" + (f" — {d.description}" if d.description else "")
-        lines.extend(textwrap.wrap(text, width=96, subsequent_indent="  "))
+        lines.extend(textwrap.wrap(text, width=width, subsequent_indent="  "))
     for r in report.results:
         lines.append("")
-        lines.extend(_render_item(r, show_device=len(devices) > 1, horizon=bool(report.until)))
+        lines.extend(
+            _render_item(r, show_device=len(devices) > 1, horizon=bool(report.until), width=width)
+        )
     lines.append("")
     failed = len(report.failures)
     lines.append(
@@ -357,14 +360,14 @@ def render_report(report: CheckReport) -> str:
     return "\n".join(lines)
 
 
-def _render_item(r: ItemResult, *, show_device: bool, horizon: bool) -> list[str]:
+def _render_item(r: ItemResult, *, show_device: bool, horizon: bool, width: int) -> list[str]:
     tl = r.timeline
     v = tl.start
     head = f"{'PASS' if r.ok else 'FAIL'}  {printable(r.item.name)}"
     if show_device:
         head += f"  [{r.item.device.name}]"
     out = [head]
-    wrap = textwrap.TextWrapper(width=96, initial_indent="      ", subsequent_indent="        ")
+    wrap = textwrap.TextWrapper(width=width, initial_indent="      ", subsequent_indent="        ")
     if r.item.what_if:
         out.extend(wrap.wrap(f"server: {r.item.what_if}"))
     if len(r.item.periods) > 1 or (r.item.periods and r.item.periods[0].start):

@@ -36,7 +36,7 @@ from ..fs.edit import (
     partition_at,
 )
 from ..gate import CaSource
-from ..text import printable
+from ..text import fact_line, printable
 from ..ui import echo, emit_json, format_table, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
@@ -216,7 +216,7 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     )
     for k, v in facts.items():
         if k != "file system":
-            echo(printable(f"  {k}: {v}"), quiet=quiet)
+            echo(f"  {fact_line(k, v)}", quiet=quiet)
     rows = [(printable(f.path), f"{f.size:,}") for f in files]
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 

@@ -12,8 +12,8 @@ from ..boards import load_board
 from ..errors import InputError, VerdictError
 from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_to_dict
-from ..text import plural, printable
-from ..ui import echo, emit_json, error_document, format_table
+from ..text import fact_line, plural, printable
+from ..ui import Column, echo, emit_json, error_document, format_table, table_width
 from ._unit import unit_progress
 from .options import (
     Whole,
@@ -25,6 +25,7 @@ from .options import (
     parse_at,
     port_option,
     quiet_option,
+    wide_option,
 )
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
 @link_options
 @at_option
 @json_option
+@wide_option
 @quiet_option
 def inspect(
     paths: tuple[str, ...],
@@ -193,12 +195,25 @@ def _problem(
     return None
 
 
+# Where the certificate is, its expiry, fingerprint and status stay; on a narrow terminal
+# subjects and statuses are cut, then days and key left out.
+_CERT_COLUMNS = (
+    "#",
+    Column("subject", cut=True, least=12),
+    "not after",
+    Column("days", hide=1),
+    Column("key", hide=2),
+    "sha256",
+    Column("status", cut=True, least=13),
+)
+
+
 def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 0) -> str:
     pad = " " * indent
     total = sum(1 for _ in r.all_findings())
     lines = [f"{pad}{printable(r.source)}: {r.kind}, {plural(total, 'certificate')}"]
     for k, v in r.facts:
-        lines.append(f"{pad}  {printable(k)}: {printable(v)}")
+        lines.append(f"{pad}  {fact_line(k, v)}")
     if r.findings:
         rows = []
         for f in r.findings:
@@ -206,7 +221,7 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
             rows.append(
                 (
                     f.location,
-                    printable(f.label)[:40],
+                    f.label,
                     f.not_after.date().isoformat() if f.not_after else "-",
                     days,
                     f.key,
@@ -214,13 +229,7 @@ def render_report(r: Report, at: datetime, warn_days: int | None, indent: int = 
                     finding_status(f, at, warn_days=warn_days),
                 )
             )
-        lines.append(
-            format_table(
-                ("#", "subject", "not after", "days", "key", "sha256", "status"),
-                rows,
-                indent=indent + 2,
-            )
-        )
+        lines.append(format_table(_CERT_COLUMNS, rows, indent=indent + 2, width=table_width()))
     for n in r.notes:
         lines.append(f"{pad}  note: {printable(n)}")
     for c in r.children:

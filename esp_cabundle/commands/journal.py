@@ -11,8 +11,8 @@ import click
 
 from ..flash.journal import Journal, prune
 from ..text import plural, printable
-from ..ui import echo, emit_json, format_table, warn
-from .options import Age, Mac, journal_dir_option, json_option, quiet_option
+from ..ui import Column, echo, emit_json, format_table, table_width, warn
+from .options import Age, Mac, journal_dir_option, json_option, quiet_option, wide_option
 
 if TYPE_CHECKING:
     from ..flash.journal import JournalEntry
@@ -64,10 +64,24 @@ def _entry_dict(e: JournalEntry) -> dict[str, Any]:
     }
 
 
+# When, which unit (its MAC) and board stay whole; on a narrow terminal the entry's file
+# name (never cut: a name to find in the folder), then sectors and partitions, go.
+_ENTRY_COLUMNS = (
+    "created (UTC)",
+    "MAC",
+    "board",
+    "status",
+    Column("partitions", cut=True, hide=1),
+    Column("sectors", hide=2),
+    Column("file", hide=3),
+)
+
+
 @journal.command("list", short_help="Every journaled update: when, unit, board, status, sectors.")
 @journal_dir_option
 @_mac_option
 @json_option
+@wide_option
 @quiet_option
 def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet: bool) -> None:
     """Every journaled update, oldest first: when, which unit, board, status (pending:
@@ -111,8 +125,7 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
         for e in entries
     ]
     echo(f"{printable(str(j.directory))}:", quiet=quiet)
-    headers = ("created (UTC)", "MAC", "board", "status", "partitions", "sectors", "file")
-    echo(format_table(headers, rows, indent=2), quiet=quiet)
+    echo(format_table(_ENTRY_COLUMNS, rows, indent=2, width=table_width()), quiet=quiet)
     units = len({e.mac for e in entries})
     pending = sum(1 for e in entries if e.status == "pending")
     restoring = sum(1 for e in entries if e.status == "restoring")

@@ -64,6 +64,7 @@ __all__ = [
     "seconds_option",
     "size_option",
     "timeout_option",
+    "wide_option",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -272,6 +273,22 @@ json_option = click.option(
     help='Print a JSON report on stdout (on failure: {"ok": false, "error": ...}).',
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+
+
+def _remember_wide(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Note ``--wide`` where :func:`~esp_cabundle.ui.table_width` looks: every table
+    the command prints keeps whole rows."""
+    if value:
+        ctx.find_root().ensure_object(dict)["wide"] = True
+
+
+wide_option = click.option(
+    "--wide",
+    is_flag=True,
+    expose_value=False,
+    callback=_remember_wide,
+    help="Keep table rows whole instead of fitting them to the terminal.",
+)
 at_option = click.option(
     "--at",
     "at",

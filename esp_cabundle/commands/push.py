@@ -45,6 +45,7 @@ from .options import (
     quiet_option,
     seconds_option,
     timeout_option,
+    wide_option,
 )
 
 if TYPE_CHECKING:
@@ -212,6 +213,7 @@ def _ledger_option(f: Any) -> Any:
     "unused.",
 )
 @json_option
+@wide_option
 @quiet_option
 @click.pass_context
 def push(ctx: click.Context, /, **opts: Any) -> None:
@@ -526,6 +528,7 @@ def _dry_run(
 @_ledger_option
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Every unit as CSV on stdout.")
+@wide_option
 def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
     """Show a campaign's ledger: units per state (the first ten of each by id, and how
     many more), and the units not reached yet.

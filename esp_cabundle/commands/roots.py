@@ -9,8 +9,20 @@ import click
 from ..catalog import PRESETS, Catalog, Preset, entry_certificate, entry_status
 from ..errors import InputError, VerdictError
 from ..text import plural
-from ..ui import echo, emit_json, format_table
-from .options import at_option, json_option, parse_at
+from ..ui import Column, echo, emit_json, format_table, table_width
+from .options import at_option, json_option, parse_at, wide_option
+
+# On a narrow terminal the alias and the fingerprint (what 'build --root' and a search
+# take) stay whole; names and statuses are cut, and source, key, then status left out.
+_ROOT_COLUMNS = (
+    "alias",
+    Column("name", cut=True, least=12),
+    "not after",
+    Column("key", hide=2),
+    "sha256",
+    Column("source", hide=3),
+    Column("status", cut=True, least=10, hide=1),
+)
 
 
 @click.command()
@@ -21,6 +33,7 @@ from .options import at_option, json_option, parse_at
 )
 @at_option
 @json_option
+@wide_option
 def roots(
     query: str | None, show_presets: bool, show_all: bool, at: datetime | None, as_json: bool
 ) -> None:
@@ -98,14 +111,12 @@ def roots(
                 c.key_description,
                 e.sha256[:16],
                 e.source,
-                entry_status(e, when),  # the last column: never cut, never padded
+                entry_status(e, when),
             )
         )
-    echo(format_table(("alias", "name", "not after", "key", "sha256", "source", "status"), rows))
-    echo(
-        f"\n{plural(len(rows), 'root')}; Mozilla store from certifi {catalog.mozilla_version}. "
-        "Use an alias or the full SHA-256 with 'build --root'."
-    )
+    echo(format_table(_ROOT_COLUMNS, rows, width=table_width()))
+    echo(f"\n{plural(len(rows), 'root')}; Mozilla store from certifi {catalog.mozilla_version}.")
+    echo("Use an alias or the full SHA-256 with 'build --root'.")
 
 
 def _presets_matching(catalog: Catalog, query: str | None) -> list[Preset]:

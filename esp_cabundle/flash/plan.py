@@ -113,7 +113,7 @@ class PartitionChange:
     writes: tuple[SectorWrite, ...] = ()
     power_safe: bool = False
     order: str = ""
-    facts: tuple[tuple[str, str], ...] = ()  # the format, which the update keeps
+    facts: tuple[tuple[str, str | int], ...] = ()  # the format, which the update keeps
     skipped: str | None = None
     bytes_read: int = 0
     roots: RootChange = field(default_factory=lambda: RootChange((), ()))

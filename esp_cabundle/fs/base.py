@@ -180,11 +180,13 @@ class FileSystemImage(ABC):
         """:func:`checked_path` naming this image's file system in its error."""
         return checked_path(path, f"{FS_NAMES[self.fs_type]} image", new=new)
 
-    def describe(self) -> dict[str, str]:
-        """Facts worth showing in ``inspect`` (type, profile, version, usage)."""
+    def describe(self) -> dict[str, str | int]:
+        """Facts worth showing in ``inspect`` and ``fs ls`` (type, profile, version,
+        usage): numbers as numbers, for --json; :func:`~esp_cabundle.text.fact_line`
+        words them."""
         return {"file system": self.fs_type, "profile": self.profile.name}
 
-    def format_facts(self) -> dict[str, str]:
+    def format_facts(self) -> dict[str, str | int]:
         """What an edit must never change: the format the firmware mounts (cheap: no
         walk over the files)."""
         return {"file system": self.fs_type, "profile": self.profile.name}

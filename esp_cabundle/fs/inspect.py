@@ -32,15 +32,11 @@ def inspect_image(data: bytes, source: str) -> Report | None:
         return None
     image = open_image(data, fs_type=fs_type)
     files = image.files()
-    described = image.describe()
-    facts = list(described.items())
-    facts.append(("image size", f"{image.size} bytes"))
-    if "files" not in described:  # SPIFFS counts its files among its own facts
-        facts.append(("files", str(len(files))))
+    facts = [*image.describe().items(), ("image size", image.size)]
     notes: list[str] = []
     children: list[Report] = []
     for f in files:
-        facts.append((f"file {f.path}", f"{f.size} bytes"))
+        facts.append((f"file {f.path}", f.size))
         content = image.read(f.path)
         named_cert = f.path.lower().endswith(CERT_SUFFIXES)
         if not content:

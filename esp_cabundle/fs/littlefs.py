@@ -442,31 +442,32 @@ class LittleFsImage(FileSystemImage):
             if now[i : i + ERASE_BLOCK] != old[i : i + ERASE_BLOCK]
         ]
 
-    def describe(self) -> dict[str, str]:
+    def describe(self) -> dict[str, str | int]:
         facts = super().describe()
         facts.update(
             {
                 "detection": self.detection,
                 "disk version": version_text(self._disk_version),
-                "block size": str(self.block_size),
-                "block count": str(self._block_count),
-                "blocks used": str(self.used_blocks),
-                "name max": str(self._name_max),
+                "block size": self.block_size,
+                "block count": self._block_count,
+                "blocks used": self.used_blocks,
+                "files": len(self.files()),  # as SPIFFS counts them
+                "name max": self._name_max,
             }
         )
         if self._tail:
-            facts["bytes after the file system"] = str(len(self._tail))
+            facts["bytes after the file system"] = len(self._tail)
         return facts
 
-    def format_facts(self) -> dict[str, str]:
+    def format_facts(self) -> dict[str, str | int]:
         """What an edit must never change: the format the firmware mounts (read without
         walking the file system, unlike :meth:`describe`)."""
         return {
             **super().format_facts(),
             "disk version": version_text(self._disk_version),
-            "block size": str(self.block_size),
-            "block count": str(self._block_count),
-            "name max": str(self._name_max),
+            "block size": self.block_size,
+            "block count": self._block_count,
+            "name max": self._name_max,
         }
 
     def getattr(self, path: str, attr: str) -> bytes | None:

@@ -447,7 +447,7 @@ class SpiffsImage(FileSystemImage):
             if buf[i : i + ERASE_BLOCK] != orig[i : i + ERASE_BLOCK]
         ]
 
-    def describe(self) -> dict[str, str]:
+    def describe(self) -> dict[str, str | int]:
         """Geometry and usage; ``total``/``used`` are what ``esp_spiffs_info()`` reports
         on the device (SPIFFS_info: two spare blocks excluded, deleted pages not used)."""
         g = self._vol.g
@@ -456,22 +456,22 @@ class SpiffsImage(FileSystemImage):
         return {
             "file system": "spiffs",
             "profile": self.profile.name,
-            "page size": str(g.page_size),
-            "block size": str(g.block_size),
-            "blocks": str(g.block_count),
-            "files": str(len(self._files)),
-            "total bytes": str(total),
-            "used bytes": str(vol.stats_allocated * g.data_len),
-            "deleted pages": str(vol.stats_deleted),
+            "page size": g.page_size,
+            "block size": g.block_size,
+            "blocks": g.block_count,
+            "files": len(self._files),
+            "total bytes": total,
+            "used bytes": vol.stats_allocated * g.data_len,
+            "deleted pages": vol.stats_deleted,
         }
 
-    def format_facts(self) -> dict[str, str]:
+    def format_facts(self) -> dict[str, str | int]:
         g = self._vol.g
         return {
             **super().format_facts(),
-            "page size": str(g.page_size),
-            "block size": str(g.block_size),
-            "blocks": str(g.block_count),
+            "page size": g.page_size,
+            "block size": g.block_size,
+            "blocks": g.block_count,
         }
 
     # -- extras ------------------------------------------------------------------------------

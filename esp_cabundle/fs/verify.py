@@ -36,7 +36,7 @@ class Expected:
     allowed: Sequence[bytes | None]
     others: Sequence[FileInfo]
     contents: Callable[[str], bytes] | None = None
-    facts: Mapping[str, str] = field(default_factory=dict)
+    facts: Mapping[str, str | int] = field(default_factory=dict)
     what: str = "the new CA file"
 
     def problems(self, image: FileSystemImage) -> list[str]:
