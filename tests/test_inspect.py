@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -92,6 +93,22 @@ def test_roots_command(runner: CliRunner) -> None:
     assert dst["status"].startswith("expired 2021-09-30") and dst["source"] == "package"
     r = runner.invoke(cli, ["roots", "--presets"])
     assert "letsencrypt:" in r.stdout and "isrg-root-ye" in r.stdout
+
+
+def test_the_roots_footer_says_where_the_whole_fingerprint_is(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """The table shows 16 hex digits; its last line sends the user to one that has all
+    64, and a root given by that fingerprint builds."""
+    r = runner.invoke(cli, ["roots", "--all", "certum"])
+    assert "(roots QUERY --json)" in r.stdout.splitlines()[-1]
+    (row,) = [line for line in r.stdout.splitlines() if "Certum Trusted Network CA 2" in line]
+    (short,) = re.findall(r"\b[0-9a-f]{16}\b", row)
+    doc = json.loads(runner.invoke(cli, ["roots", "--json", "--all", short]).stdout)
+    (root,) = doc["roots"]
+    assert len(root["sha256"]) == 64 and root["sha256"].startswith(short)
+    built = runner.invoke(cli, ["build", "--root", root["sha256"], "-f", "pem", "-o", "-", "-q"])
+    assert built.exit_code == 0 and "Certum Trusted Network CA 2" in built.stdout
 
 
 def test_a_search_that_finds_no_root_exits_1(runner: CliRunner) -> None:

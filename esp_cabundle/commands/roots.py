@@ -116,7 +116,8 @@ def roots(
         )
     echo(format_table(_ROOT_COLUMNS, rows, width=table_width()))
     echo(f"\n{plural(len(rows), 'root')}; Mozilla store from certifi {catalog.mozilla_version}.")
-    echo("Use an alias or the full SHA-256 with 'build --root'.")
+    # The table shows 16 of the 64 hex digits: say where the whole fingerprint is.
+    echo("Use an alias, or the full SHA-256 (roots QUERY --json), with 'build --root'.")
 
 
 def _presets_matching(catalog: Catalog, query: str | None) -> list[Preset]:
