@@ -172,6 +172,20 @@ def test_make_target_itself(scratch: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_takes_the_tool_and_the_service_end_from_its_command_line(scratch: Path) -> None:
+    """examples/make/README.md: ESP_CABUNDLE and SERVICE_UNTIL can be overridden."""
+    p = subprocess.run(
+        ["make", "-n", "cabundle-check", "ESP_CABUNDLE=/opt/x/esp-cabundle",
+         "SERVICE_UNTIL=2031-03-31"],
+        cwd=scratch / "make", env=child_env(), capture_output=True, text=True, timeout=60,
+        check=True,
+    )  # fmt: skip
+    lines = p.stdout.splitlines()
+    assert lines and all(line.startswith("/opt/x/esp-cabundle ") for line in lines), lines
+    assert any("--until 2031-03-31" in line for line in lines), lines
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_check_fails_when_the_selection_drifts_from_the_lock(scratch: Path) -> None:
     """The gate cannot pass on drift: a root added to cabundle.yaml (and not yet in the
     committed lock) fails 'make cabundle-check', which leaves lock and outputs alone."""
