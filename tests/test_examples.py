@@ -493,6 +493,10 @@ def test_ci_workflow_passes_today(scratch: Path) -> None:
     run_all(markdown_commands(d / "README.md"), d)
     doc = yaml.safe_load((d / "cabundle.yml").read_text())
     assert doc[True]["schedule"]  # 'on:' is YAML 1.1's True
+    # README: a server that changes its chain fails the gate within a week
+    (cron,) = [entry["cron"] for entry in doc[True]["schedule"]]
+    _minute, _hour, day, month, weekday = cron.split()
+    assert (day, month) == ("*", "*") and re.fullmatch(r"[0-6]", weekday), cron
 
 
 # The workflow's install line: the package from its git repository, pinned to a tag.
