@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,43 @@ def test_longlife_spans_independent_cas(catalog: Catalog) -> None:
         cert = entry_certificate(catalog.resolve(alias))
         orgs.add(cert.subject.split("O=")[1].split(",")[0] if "O=" in cert.subject else cert.label)
     assert len(orgs) >= 5
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+# How README's "Which roots should my devices trust?" names the default preset's roots.
+DEFAULT_AS_README_NAMES_THEM = {
+    "isrg-root-x1": "X1",
+    "isrg-root-x2": "X2",
+    "isrg-root-yr": "YR",
+    "isrg-root-ye": "YE",
+    "gts-root-r1": "GTS R1",
+    "amazon-root-ca-1": "Amazon Root CA 1",
+    "digicert-global-root-g2": "DigiCert Global Root G2",
+    "usertrust-rsa": "USERTrust RSA",
+}
+
+
+def test_readme_lists_the_presets_and_the_default_preset_s_roots() -> None:
+    text = " ".join(README.read_text().split("\nPresets: ", 1)[1].split(".")[0].split())
+    assert re.findall(r"`([a-z-]+)`", text) == list(PRESETS)
+    default = text.split("(", 1)[1].split(")", 1)[0]
+    assert list(PRESETS["default"].aliases) == list(DEFAULT_AS_README_NAMES_THEM)
+    shown = [n.strip() for n in default.replace("Let's Encrypt ", "").replace("/", ", ").split(",")]
+    assert shown == list(DEFAULT_AS_README_NAMES_THEM.values())
+
+
+def test_preset_roots_are_as_small_as_readme_says(catalog: Catalog) -> None:
+    """README: 0.7 to 2.1 KB each in PEM, EC roots under 1 KB, RSA 4096 ones about 2 KB."""
+    sizes: dict[str, list[int]] = {}
+    for preset in PRESETS.values():
+        for alias in preset.aliases:
+            cert = catalog.certificate(catalog.resolve(alias))
+            sizes.setdefault(cert.key_description.split()[0], []).append(len(cert.pem()))
+            if cert.key_description == "RSA 4096":
+                assert 1800 <= len(cert.pem()) <= 2100, alias
+    every = [n for s in sizes.values() for n in s]
+    assert min(every) >= 650 and max(every) <= 2100
+    assert max(sizes["EC"]) < 1000
 
 
 def test_search(catalog: Catalog) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
@@ -71,3 +72,21 @@ def test_fs_put_gates_the_ca_for_the_config_board(runner: CliRunner, in_tmp: Pat
     code, _, err = run(runner, "fs", "put", "fs.bin", "ca.pem", "/ca.pem")
     assert code == 1 and "mdash-arduino" in err and "mdash.net" in err, err
     assert (in_tmp / "fs.bin").read_bytes() == before
+
+
+def test_push_takes_the_config_board_flash_and_update_dump_want_it_named(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README (Start a project): push takes the config's board: as build does (the CA is
+    refused under mdash-arduino's rules before any unit is reached); flash and
+    update-dump want --board named, whatever the config says."""
+    (in_tmp / "cabundle.yaml").write_text(DST_ONLY)
+    monkeypatch.setenv("MDASH_API_KEY", "key")
+    code, _, err = run(runner, "push", "--mdash", "http://127.0.0.1:9")  # never reached
+    assert code == 1 and "mdash.net" in err and "nothing written" in err, err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]  # no ledger
+    (in_tmp / "dump.bin").write_bytes(b"\xff" * 0x10000)
+    for argv in (["update-dump", "dump.bin", "-o", "new.bin"], ["flash", "-p", "/dev/null"]):
+        code, _, err = run(runner, *argv)
+        assert code == 2 and "Missing option '--board'" in err, (argv, err)
+    assert not (in_tmp / "new.bin").exists()

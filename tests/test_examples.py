@@ -172,6 +172,20 @@ def test_make_target_itself(scratch: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_takes_the_tool_and_the_service_end_from_its_command_line(scratch: Path) -> None:
+    """examples/make/README.md: ESP_CABUNDLE and SERVICE_UNTIL can be overridden."""
+    p = subprocess.run(
+        ["make", "-n", "cabundle-check", "ESP_CABUNDLE=/opt/x/esp-cabundle",
+         "SERVICE_UNTIL=2031-03-31"],
+        cwd=scratch / "make", env=child_env(), capture_output=True, text=True, timeout=60,
+        check=True,
+    )  # fmt: skip
+    lines = p.stdout.splitlines()
+    assert lines and all(line.startswith("/opt/x/esp-cabundle ") for line in lines), lines
+    assert any("--until 2031-03-31" in line for line in lines), lines
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 def test_make_check_fails_when_the_selection_drifts_from_the_lock(scratch: Path) -> None:
     """The gate cannot pass on drift: a root added to cabundle.yaml (and not yet in the
     committed lock) fails 'make cabundle-check', which leaves lock and outputs alone."""
@@ -349,6 +363,11 @@ def test_platformio_hook_runs_its_commands(
 
     image = open_image((d / "littlefs.bin").read_bytes(), fs_type="littlefs")
     assert image.read("/ca.pem") == (d / "data" / "ca.pem").read_bytes()
+    # README: mklittlefs' parameters for the default table's 1408 KiB partition
+    facts = image.describe()
+    assert (facts["block size"], facts["disk version"]) == ("4096", "2.0"), facts
+    assert image.size == 1408 * 1024
+    assert "platformio" in [p.name for p in image.candidates]  # as mklittlefs writes
 
 
 def test_platformio_hook_stops_the_build_on_a_refused_bundle(
@@ -474,6 +493,10 @@ def test_ci_workflow_passes_today(scratch: Path) -> None:
     run_all(markdown_commands(d / "README.md"), d)
     doc = yaml.safe_load((d / "cabundle.yml").read_text())
     assert doc[True]["schedule"]  # 'on:' is YAML 1.1's True
+    # README: a server that changes its chain fails the gate within a week
+    (cron,) = [entry["cron"] for entry in doc[True]["schedule"]]
+    _minute, _hour, day, month, weekday = cron.split()
+    assert (day, month) == ("*", "*") and re.fullmatch(r"[0-6]", weekday), cron
 
 
 # The workflow's install line: the package from its git repository, pinned to a tag.

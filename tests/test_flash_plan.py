@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from esp_cabundle.blocks import FlashCache, SectorWrite
 from esp_cabundle.boards import load_board
+from esp_cabundle.bundle import BundleSpec
 from esp_cabundle.errors import FlashError, ImageError, InputError, PartitionTableError
 from esp_cabundle.flash.base import SECTOR_SIZE
 from esp_cabundle.flash.dump import DumpFile
@@ -24,11 +25,12 @@ from esp_cabundle.fs import open_image
 from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from esp_cabundle.fs.spiffs import SpiffsImage, build_spiffs_image, get_spiffs_profile
 from esp_cabundle.fs.spiffs_safe import read_spiffs_region
-from esp_cabundle.gate import GatedCA
+from esp_cabundle.gate import CaSource, GatedCA, gate_ca
 from esp_cabundle.partitions import Partition, PartitionTable
+from esp_cabundle.virtual.boards import board_image
 from tests.support import dumps
 from tests.support.dumps import CountingDump
-from tests.support.gated import canonical, gated, huge
+from tests.support.gated import AT, canonical, gated, huge
 
 NEW_CA = canonical(
     dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
@@ -202,6 +204,26 @@ def test_up_to_date_plans_nothing() -> None:
     new = apply(flash, plan.writes)
     again, _ = _plan(new, "mongoose-os-esp32")
     assert again.up_to_date and all(c.up_to_date for c in again.changes)
+
+
+@pytest.mark.parametrize(
+    "board", ["mdash-arduino", "mongoose-os-esp32", "mongoose-os-esp32-spiffs", "platformio-esp32"]
+)
+@pytest.mark.parametrize(("preset", "sectors"), [("letsencrypt", 3), ("default", 5)])
+def test_a_unit_with_free_space_takes_a_sector_per_4k_of_ca_and_one_more(
+    board: str, preset: str, sectors: int
+) -> None:
+    """README (Update units on the bench): on a unit as it left the factory, `flash`
+    writes one sector per 4 KiB of the new CA file and one more, on SPIFFS and LittleFS
+    alike: 3 for the letsencrypt preset (6 KB), 5 for the default preset (13.5 KB)."""
+    profile = load_board(board)
+    flash = board_image(profile).flash
+    ca = gate_ca(CaSource.build(BundleSpec(presets=(preset,))), board=profile, at=AT)
+    assert len(ca.pem) // 1000 == {"letsencrypt": 6, "default": 13}[preset]
+    plan, _ = _plan(flash, board, ca)
+    assert plan.changes and all(c.action == "replace" for c in plan.changes)
+    assert [len(c.writes) for c in plan.changes] == [sectors] * len(plan.changes)
+    assert sectors == -(-len(ca.pem) // SECTOR_SIZE) + 1
 
 
 # ---------------------------------------------------------------------------------------

@@ -149,3 +149,26 @@ def test_a_baud_rate_that_is_no_number(tmp_path: Path) -> None:
         )  # fmt: skip
         assert r.exit_code == 2 and said in r.output, r.output
         assert "CA:" not in r.output and not (tmp_path / "j").exists()
+
+
+def test_every_command_that_talks_to_a_unit_takes_the_same_link_options() -> None:
+    """README (Reading a unit): inspect --port, read, flash and restore take the same
+    -p/--port, -b/--baud (460800 by default, as in esptool), --before and --after."""
+    by_command: dict[str, dict[str, click.Option]] = defaultdict(dict)
+    for path, opt in all_options():
+        for flag in opt.opts:
+            by_command[path][flag] = opt
+    for command in ("inspect", "read", "flash", "restore"):
+        opts = by_command[command]
+        assert opts["-p"] is opts["--port"] and opts["-b"] is opts["--baud"], command
+        assert opts["--baud"].default == 460800, command
+        assert {"--before", "--after"} <= set(opts), command
+    units = {path for path, flags in by_command.items() if "--port" in flags}
+    assert units == {"inspect", "read", "flash", "restore"}
+
+
+def test_push_watches_every_60_s_8_units_at_a_time_by_default() -> None:
+    """README (Watching a campaign): every --poll seconds (60), --concurrency units at a
+    time (8)."""
+    push = {opt.name: opt for path, opt in all_options() if path == "push"}
+    assert (push["poll"].default, push["concurrency"].default) == (60, 8)

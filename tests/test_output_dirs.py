@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,8 @@ from click.testing import CliRunner
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import InputError, OutputError
 from esp_cabundle.fileio import refuse_missing_folder, write_all_atomic
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def _tree(root: Path) -> list[str]:
@@ -47,6 +50,31 @@ def test_pack_makes_the_missing_parents_of_its_image(in_tmp: Path, runner: CliRu
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert (in_tmp / "out" / "images" / "fs.bin").is_file()
+
+
+def test_every_command_writing_with_o_makes_the_missing_parents(
+    in_tmp: Path, runner: CliRunner, mongoose_unit: Any
+) -> None:
+    """README: as for build, the parents of every file a command writes with -o
+    (update-dump, read, fs cat, chains show) and of check --report are made."""
+    from support.dumps import mongoose_dump
+
+    chain = EXAMPLES / "chains" / "letsencrypt-2024-short.pem"
+    (in_tmp / "dump.bin").write_bytes(mongoose_dump())
+    runs = [
+        ["build", "--preset", "letsencrypt", "--no-lock", "-o", "ca.pem"],
+        ["update-dump", "dump.bin", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
+         "-o", "u/1/new.bin"],
+        ["read", "--port", mongoose_unit.url, "--partition", "fs_0", "-o", "r/1/fs_0.bin"],
+        ["fs", "cat", "r/1/fs_0.bin", "/conf9.json", "-o", "c/1/conf9.json"],
+        ["chains", "show", str(chain), "-o", "s/1/chain.pem"],
+        ["check", "--bundle", "ca.pem", "--chain", str(chain), "--report", "k/1/r.html"],
+    ]  # fmt: skip
+    for argv in runs:
+        r = runner.invoke(cli, argv)
+        assert r.exit_code == 0, (argv, r.output)
+    for made in ("u/1/new.bin", "r/1/fs_0.bin", "c/1/conf9.json", "s/1/chain.pem", "k/1/r.html"):
+        assert (in_tmp / made).is_file() and (in_tmp / made).stat().st_size, made
 
 
 def test_a_failed_build_removes_the_directories_it_made(in_tmp: Path, runner: CliRunner) -> None:

@@ -273,6 +273,13 @@ def test_an_id_no_unit_answers_to_is_named(mosquitto: Any, host: Any, tmp_path: 
     assert "Watching: a pass every 0.3 s until every unit is done, or through " in err
     assert "UTC (--until); Ctrl-C stops it" in err
     assert f"Stopped watching at {until[:10]} {until[11:16]} UTC, the end set for the" in out
+    # --json says it as watch_ended (README: Watching a campaign)
+    until = (datetime.now(timezone.utc) + timedelta(seconds=1)).isoformat()
+    code, out, _ = push(
+        mosquitto, tmp_path, units, "--watch", "--poll", "0.3", "--until", until, "--json"
+    )
+    doc = json.loads(out)
+    assert code == 3 and doc["watch_ended"][:16] == until[:16], doc["watch_ended"]
 
 
 def test_frames_without_src_are_dropped_by_units(mosquitto: Any, host: Any) -> None:

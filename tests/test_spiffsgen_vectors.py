@@ -5,6 +5,7 @@ empty files, whose spiffsgen form SPIFFS on the device cannot write to."""
 from __future__ import annotations
 
 import gzip
+import re
 import struct
 from pathlib import Path
 
@@ -49,6 +50,19 @@ def test_the_vectors_cover_what_the_issue_names() -> None:
     pages = [-(-len(d) // 251) for c in CASES for _, d in case_files(c)]
     assert max(pages) > 2 * 103 and any(p == 103 for p in pages)  # several index pages
     assert any(not d for c in CASES for _, d in case_files(c))  # empty files
+
+
+def test_readme_counts_the_vectors_as_they_are() -> None:
+    """README: "tested against images spiffsgen made for 15 file sets, 64 KiB to 3 MiB"."""
+    readme = " ".join((DATA.parents[2] / "README.md").read_text().split())
+    m = re.search(r"spiffsgen made for (\d+) file sets, (\d+) KiB to (\d+) MiB", readme)
+    assert m, "README no longer says how many spiffsgen vectors there are"
+    sizes = [len(spiffsgen_image(c)) for c in CASES]
+    assert (len(CASES), min(sizes), max(sizes)) == (
+        int(m[1]),
+        int(m[2]) * 1024,
+        int(m[3]) * 1024 * 1024,
+    )
 
 
 @pytest.mark.parametrize("case", CASES)
