@@ -365,7 +365,7 @@ def test_platformio_hook_runs_its_commands(
     assert image.read("/ca.pem") == (d / "data" / "ca.pem").read_bytes()
     # README: mklittlefs' parameters for the default table's 1408 KiB partition
     facts = image.describe()
-    assert (facts["block size"], facts["disk version"]) == ("4096", "2.0"), facts
+    assert (facts["block size"], facts["disk version"]) == (4096, "2.0"), facts
     assert image.size == 1408 * 1024
     assert "platformio" in [p.name for p in image.candidates]  # as mklittlefs writes
 
