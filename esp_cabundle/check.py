@@ -24,7 +24,7 @@ from .chains import (
     load_chain_file,
 )
 from .errors import CertificateError, DeviceError, InputError, VerdictError
-from .fileio import is_found, read_input, write_all_atomic
+from .fileio import is_found, read_input
 from .firmware import ca_set_info, load_ca_set, load_firmware
 from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
 from .limits import MAX_CERT_INPUT
@@ -72,7 +72,6 @@ __all__ = [
     "load_trust_set",
     "parse_device",
     "parse_targets",
-    "pull_chains",
     "roadmap_items",
     "target_items",
 ]
@@ -375,32 +374,6 @@ def roadmap_items(
             )
         )
     return items
-
-
-def pull_chains(
-    targets: Sequence[Target],
-    base_dir: Path,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    progress: Progress | None = None,
-) -> list[tuple[Target, Path, ServerChain]]:
-    """Capture every target's chain and save each as PEM (leaf first, capture date in a
-    comment). All captures happen before anything is written: one unreachable server
-    leaves every saved chain as it was."""
-    live = [t for t in targets if t.host]
-    if not live:
-        raise InputError(
-            "no target with a host to pull from", hint="add 'targets:' with hosts to cabundle.yaml"
-        )
-    captured = []
-    for t in live:
-        assert t.host is not None
-        if progress:
-            progress(f"capturing the chain of {t.address} ...")
-        chain = capture_chain(t.host, t.port, server_name=t.sni_name, timeout=timeout)
-        captured.append((t, t.chain_path(base_dir), chain))
-    write_all_atomic([(path, chain.to_pem()) for _, path, chain in captured])
-    return captured
 
 
 # ---------------------------------------------------------------------------------------

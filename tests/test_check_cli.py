@@ -233,25 +233,6 @@ def test_pull_then_check_offline(runner: CliRunner, in_tmp: Path) -> None:
     assert code == 1 and json.loads(out)["results"][0]["verdict"]["flag_names"] == ["NOT_TRUSTED"]
 
 
-def test_pull_writes_nothing_when_one_server_fails(runner: CliRunner, in_tmp: Path) -> None:
-    leaf = mint("localhost", ca=False)
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    dead = s.getsockname()[1]
-    s.close()
-    with tls_server([leaf]) as port:
-        _config(
-            in_tmp / "cabundle.yaml",
-            port,
-            extra=f"  - name: dead\n    host: 127.0.0.1\n    port: {dead}\n",
-        )
-        code, _, err = run(runner, "chains", "pull", "--timeout", "2")
-    assert code == 3 and "connection refused" in err
-    assert not (in_tmp / "chains").exists()
-
-
 def test_pull_errors(runner: CliRunner, in_tmp: Path) -> None:
     code, _, err = run(runner, "chains", "pull")
     assert code == 2 and "no cabundle.yaml" in err

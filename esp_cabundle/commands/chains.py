@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
 
 from ..chains import capture_chain, load_chain_file, parse_host_port
-from ..check import pull_chains
+from ..chains_pull import PullFailed, pull_chains
 from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
 from ..errors import InputError
 from ..fileio import refuse_clobbering, write_atomic
@@ -54,8 +55,12 @@ def pull(
     quiet: bool,
 ) -> None:
     """Capture every configured target's chain and save it under chains/ (one PEM per
-    target, leaf first, with the capture date in a comment). Nothing is saved unless
-    every server answered.
+    target, leaf first, with the capture date in a comment).
+
+    Every target is tried: one that cannot be reached does not stop the others. The
+    chains captured are saved; a target that failed keeps its saved chain as it was,
+    and is named with its reason. Exit 0 when every target was captured, else 3 (or,
+    when every target failed the same way, that failure's code). Ctrl-C saves nothing.
 
     \b
     Examples:
@@ -79,30 +84,29 @@ def pull(
                 path=str(path),
                 hint=f"targets: {', '.join(known) or '(none)'}",
             )
-        targets = tuple(known[n] for n in names)
+        targets = tuple(known[n] for n in dict.fromkeys(names))
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
-    saved = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
+    results = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
+    again = "esp-cabundle chains pull" + (f" -c {shlex.quote(str(path))}" if config_path else "")
+    failed = PullFailed.from_results(results, again=again)
     if as_json:
+        # The per-target report first; the error that follows adds no second document.
+        code = failed.exit_code if failed else 0
         emit_json(
             {
-                "chains": [
-                    {
-                        "target": t.name,
-                        "path": str(p),
-                        "captured_at": c.captured_at.isoformat() if c.captured_at else None,
-                        "chain": [x.label for x in c.certificates],
-                    }
-                    for t, p, c in saved
-                ]
+                "ok": failed is None,
+                "exit_code": code,
+                "chains": [r.to_dict() for r in results],
+                "failed": [r.target.name for r in results if not r.ok],
             }
         )
-        return
-    for t, p, c in saved:
-        echo(
-            printable(f"{t.name}: {' <- '.join(x.label for x in c.certificates)} -> ")
-            + shown_path(p),
-            quiet=quiet,
-        )
+    else:
+        for r in results:
+            if r.chain is not None:
+                labels = " <- ".join(x.label for x in r.chain.certificates)
+                echo(printable(f"{r.target.name}: {labels} -> ") + shown_path(r.path), quiet=quiet)
+    if failed is not None:
+        raise failed
 
 
 @chains.command(
