@@ -96,10 +96,13 @@ class Report:
             yield from c.all_findings()
 
 
-def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) -> str:
+def finding_status(
+    f: Finding, at: datetime, *, warn_days: int | None = None, sent_first: bool = False
+) -> str:
     """``ok``, ``EXPIRED``, ``not yet valid``, ``expires in N days``, ``no dates``, or
     ``unparseable by mbedTLS ...`` (a root the device skips is not ok, whatever its
-    dates)."""
+    dates). ``sent_first``: the first certificate of a server's chain, whose not being
+    a CA is expected (``leaf``), not a fault as in a CA file."""
     if f.not_after is None:
         return "no dates (bundle)"
     if at > f.not_after:
@@ -115,7 +118,7 @@ def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) ->
     elif f.unparseable:
         parts = [f"unparseable by {f.unparseable}"]
     if f.is_ca is False:
-        parts.append("not a CA")
+        parts.append("leaf" if sent_first else "not a CA")
     elif f.self_signed is False:
         parts.append("intermediate")
     return ", ".join(parts)

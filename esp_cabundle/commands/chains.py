@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -12,14 +13,17 @@ from ..chains_pull import PullFailed, pull_chains
 from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
 from ..errors import InputError
 from ..fileio import refuse_clobbering, write_atomic
+from ..findings import Finding, finding_status
 from ..text import printable
 from ..ui import echo, emit_json, format_table, note, shown_path
 from ..verify.parse import parse_notes
 from .options import (
     FILE_PATH,
+    at_option,
     config_option,
     json_option,
     output_path,
+    parse_at,
     quiet_option,
     timeout_option,
 )
@@ -122,6 +126,7 @@ def pull(
     help="Save the captured chain as PEM.",
 )
 @timeout_option("the server")
+@at_option
 @json_option
 @quiet_option
 def show(
@@ -130,17 +135,21 @@ def show(
     server_name: str | None,
     output: Path | None,
     timeout: float,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Show a chain (saved FILE or live --host) certificate by certificate, as sent.
+    """Show a chain (saved FILE or live --host) certificate by certificate, as sent,
+    numbered from #1 (the server's own certificate) as 'inspect' numbers them: subject,
+    issuer, not-after, days left, key, fingerprint and status (EXPIRED, not yet valid,
+    unparseable by mbedTLS ...) as of today or --at.
 
     \b
     Examples:
       esp-cabundle chains show --host mdash.net
       esp-cabundle chains show --host 192.0.2.10:8883 --server-name broker.local \\
           -o b.pem
-      esp-cabundle chains show chains/mdash.net.pem
+      esp-cabundle chains show chains/mdash.net.pem --at 2027-01-01
     """
     if (file is None) == (host is None):
         raise InputError("give a chain FILE or --host HOST[:PORT] (one of them)")
@@ -155,48 +164,61 @@ def show(
     if output is not None:
         write_atomic(output, chain.to_pem())
 
+    when = parse_at(at)
     notes = [*chain.notes, *parse_notes(chain.certificates, role="server-chain")]
+    findings = [
+        Finding.from_certificate(c, f"#{i}") for i, c in enumerate(chain.certificates, start=1)
+    ]
     if as_json:
         emit_json(
             {
                 "source": chain.source,
                 "captured_at": chain.captured_at.isoformat() if chain.captured_at else None,
                 "protocol": chain.protocol,
+                "at": when.isoformat(),
                 "notes": notes,
                 "certificates": [
                     {
-                        "position": i,
+                        "position": i,  # in the list as sent, from 0
+                        "location": f.location,
                         "subject": c.subject,
                         "issuer": c.issuer,
                         "not_before": c.not_before.isoformat(),
                         "not_after": c.not_after.isoformat(),
+                        "days_left": (c.not_after - when).days,
                         "ca": c.is_ca,
                         "key": c.key_description,
                         "sha256": c.sha256,
+                        "unparseable_by": f.unparseable,
+                        "status": finding_status(f, when, sent_first=i == 0),
                     }
-                    for i, c in enumerate(chain.certificates)
+                    for i, (c, f) in enumerate(zip(chain.certificates, findings, strict=True))
                 ],
                 "saved": str(output) if output else None,
             }
         )
         return
-    when = f", captured {chain.captured_at.isoformat()}" if chain.captured_at else ""
+    captured = f", captured {chain.captured_at.isoformat()}" if chain.captured_at else ""
     echo(
-        f"{chain.source}{when}" + (f" over {chain.protocol}" if chain.protocol else ""), quiet=quiet
+        f"{chain.source}{captured}" + (f" over {chain.protocol}" if chain.protocol else ""),
+        quiet=quiet,
     )
     for n in notes:
         echo(f"note: {printable(n)}", quiet=quiet)
     rows = [
         (
-            str(i),
+            f.location,
             c.label[:36],
             c.issuer_label[:36],
             c.not_after.date().isoformat(),
+            str((c.not_after - when).days),
             c.key_description,
             c.sha256[:16],
+            finding_status(f, when, sent_first=i == 0),
         )
-        for i, c in enumerate(chain.certificates)
+        for i, (c, f) in enumerate(zip(chain.certificates, findings, strict=True))
     ]
-    echo(format_table(("#", "subject", "issuer", "not after", "key", "sha256"), rows), quiet=quiet)
+    headers = ("#", "subject", "issuer", "not after", "days", "key", "sha256", "status")
+    echo(format_table(headers, rows), quiet=quiet)
     if output is not None:
         echo(f"Saved {shown_path(output)}", quiet=quiet)
