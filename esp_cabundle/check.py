@@ -26,7 +26,7 @@ from .chains import (
 from .errors import CertificateError, DeviceError, InputError, VerdictError
 from .fileio import is_found, read_input
 from .firmware import ca_set_info, load_ca_set, load_firmware
-from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
+from .formats.idf_bundle import read_idf_bundle
 from .limits import MAX_CERT_INPUT
 from .roadmaps import load_roadmap, roadmap_server
 from .sniff import sniff_kind
@@ -97,10 +97,11 @@ def load_trust_set(path: str | Path) -> TrustSet:
     p = Path(path)
 
     data = read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT)
-    fmt = detect_bundle_format(data)
-    if fmt is not None:
-        bundle = parse_idf_bundle(data, bundle_format=fmt, source=str(p))
-        return TrustSet.from_key_entries(bundle.roots, source=f"{p} (ESP-IDF bundle {fmt})")
+    bundle = read_idf_bundle(data)
+    if bundle is not None:
+        return TrustSet.from_key_entries(
+            bundle.roots, source=f"{p} (ESP-IDF bundle {bundle.format})"
+        )
     return device_trust_set(data, source=str(p))
 
 

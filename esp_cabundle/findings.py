@@ -22,6 +22,8 @@ __all__ = [
     "Report",
     "certificate_file_report",
     "finding_status",
+    "finding_to_dict",
+    "report_document",
     "report_to_dict",
 ]
 
@@ -168,27 +170,43 @@ def certificate_file_report(data: bytes, source: str) -> Report:
 
 
 def report_to_dict(r: Report, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    """``r`` as the JSON ``inspect`` prints, in lists."""
     return {
-        "source": r.source,
-        "kind": r.kind,
-        "facts": dict(r.facts),
-        "notes": list(r.notes),
-        "certificates": [
-            {
-                "location": f.location,
-                "label": f.label,
-                "subject": f.subject,
-                "key": f.key,
-                "sha256": f.sha256,
-                "not_before": f.not_before.isoformat() if f.not_before else None,
-                "not_after": f.not_after.isoformat() if f.not_after else None,
-                "days_left": (f.not_after - at).days if f.not_after else None,
-                "is_ca": f.is_ca,
-                "self_signed": f.self_signed,
-                "unparseable_by": f.unparseable,
-                "status": finding_status(f, at, warn_days=warn_days),
-            }
-            for f in r.findings
-        ],
+        **_report_fields(r),
+        "certificates": [finding_to_dict(f, at, warn_days) for f in r.findings],
         "children": [report_to_dict(c, at, warn_days) for c in r.children],
+    }
+
+
+def report_document(r: Report, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    """:func:`report_to_dict` with each certificate's object made as the JSON is
+    written (``certificates`` and ``children`` are iterators, for
+    :func:`~esp_cabundle.ui.emit_json`): a 400,000-root bundle never has them all in
+    memory at once."""
+    return {
+        **_report_fields(r),
+        "certificates": (finding_to_dict(f, at, warn_days) for f in r.findings),
+        "children": (report_document(c, at, warn_days) for c in r.children),
+    }
+
+
+def _report_fields(r: Report) -> dict[str, Any]:
+    return {"source": r.source, "kind": r.kind, "facts": dict(r.facts), "notes": list(r.notes)}
+
+
+def finding_to_dict(f: Finding, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    """One certificate of a report, as JSON."""
+    return {
+        "location": f.location,
+        "label": f.label,
+        "subject": f.subject,
+        "key": f.key,
+        "sha256": f.sha256,
+        "not_before": f.not_before.isoformat() if f.not_before else None,
+        "not_after": f.not_after.isoformat() if f.not_after else None,
+        "days_left": (f.not_after - at).days if f.not_after else None,
+        "is_ca": f.is_ca,
+        "self_signed": f.self_signed,
+        "unparseable_by": f.unparseable,
+        "status": finding_status(f, at, warn_days=warn_days),
     }
