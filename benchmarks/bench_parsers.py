@@ -4,7 +4,10 @@ The inputs of issue 11 §6: a C byte array ending in a char literal (the old pat
 backtracked exponentially: 24 items 9 s, 28 over a minute), a C file of 300,000 string
 literals (45 s before), C byte arrays from 1 MB to the 4 MiB cap (time should grow in
 proportion), a 15 MB array (refused by the cap without parsing; 1.45 GB before), a
-billion-laughs YAML, a 256 KiB YAML list, a 100,000-deep lock file. Run:
+billion-laughs YAML, a 256 KiB YAML list, a 100,000-deep lock file; and ``inspect`` of a
+well-formed ESP-IDF v2 bundle of 400,000 tiny roots (4 MB, under the 4 MiB cap), its
+report, its table (summed up past 1,000 rows; --all) and its streamed --json (before:
+the whole command took 6.7-9.5 s and 336 MB as text, 10 s and 1.18 GB with --json). Run:
     python benchmarks/bench_parsers.py
 """
 
@@ -12,6 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
+import struct
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -48,6 +54,51 @@ def _array(n: int, tail: str = "") -> bytes:
     return ("const unsigned char a[] = {" + "0x41, " * n + tail + "};\n").encode()
 
 
+def _v2_bundle(names: list[bytes]) -> bytes:
+    """An ESP-IDF v2 bundle of these DER names, each with an empty key (the tiniest root)."""
+    entries = [struct.pack("<HH", len(n), 0) + n for n in names]
+    offsets = itertools.accumulate((len(e) for e in entries[:-1]), initial=4 * len(entries))
+    return struct.pack(f"<{len(entries)}L", *offsets) + b"".join(entries)
+
+
+def _cn(text: str) -> bytes:
+    value = text.encode()
+    atv = b"\x30" + bytes([7 + len(value)]) + b"\x06\x03\x55\x04\x03\x0c" + bytes([len(value)])
+    rdn = b"\x31" + bytes([len(atv) + len(value)]) + atv + value
+    return b"\x30" + bytes([len(rdn)]) + rdn
+
+
+def _bundles() -> None:
+    from esp_cabundle.commands.inspect import render_report
+    from esp_cabundle.dates import now
+    from esp_cabundle.inspect import inspect_bytes, report_document
+    from esp_cabundle.ui import emit_json
+
+    def json_out(data: bytes) -> None:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            emit_json({"reports": [report_document(inspect_bytes(data, source="b"), now())]})
+        sys.stdout.flush()
+
+    same = _v2_bundle([b"\x30\x00"] * 400_000)  # one empty name, 400,000 times
+    alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    names = (_cn("".join(t)) for t in itertools.product(alnum, repeat=3))
+    distinct = _v2_bundle(sorted(itertools.islice(names, 170_000)))  # 170,000 names
+    for label, data in (("400,000 same roots", same), ("170,000 distinct roots", distinct)):
+        print(f"ESP-IDF bundle, {label}:")
+        measure("report", len(data), lambda d=data: inspect_bytes(d, source="b"))
+        measure(
+            "table (summed up)",
+            len(data),
+            lambda d=data: render_report(inspect_bytes(d, source="b"), now(), None),
+        )
+        measure(
+            "table --all",
+            len(data),
+            lambda d=data: render_report(inspect_bytes(d, source="b"), now(), None, every_row=True),
+        )
+        measure("--json (streamed)", len(data), lambda d=data: json_out(d))
+
+
 def main() -> None:
     from esp_cabundle.bundle import Lock
     from esp_cabundle.certs import load_certificates
@@ -76,6 +127,8 @@ def main() -> None:
     measure("256 KiB YAML list", len(text), lambda: parse_config(text, path=Path("c.yaml")))
     deep = b"[" * 100_000 + b"]" * 100_000
     measure("100,000-deep lock file", len(deep), lambda: Lock.from_bytes(deep))
+
+    _bundles()
 
 
 if __name__ == "__main__":

@@ -88,9 +88,9 @@ class ServerChain:
             )
         for note in self.notes:
             lines.append(f"# note: {comment_text(note)}"[:120])
-        for i, c in enumerate(self.certificates):
+        for i, c in enumerate(self.certificates, start=1):  # numbered as chains show lists them
             lines.append(
-                f"# {i}: {comment_text(c.label)[:40]} <- {comment_text(c.issuer_label)[:40]}, "
+                f"# #{i}: {comment_text(c.label)[:40]} <- {comment_text(c.issuer_label)[:40]}, "
                 f"until {c.not_after.date().isoformat()}"
             )
         text = "\n".join(lines) + "\n" + "".join(c.pem() for c in self.certificates)

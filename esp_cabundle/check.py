@@ -24,9 +24,9 @@ from .chains import (
     load_chain_file,
 )
 from .errors import CertificateError, DeviceError, InputError, VerdictError
-from .fileio import is_found, read_input, write_all_atomic
+from .fileio import is_found, read_input
 from .firmware import ca_set_info, load_ca_set, load_firmware
-from .formats.idf_bundle import detect_bundle_format, parse_idf_bundle
+from .formats.idf_bundle import read_idf_bundle
 from .limits import MAX_CERT_INPUT
 from .roadmaps import load_roadmap, roadmap_server
 from .sniff import sniff_kind
@@ -72,7 +72,6 @@ __all__ = [
     "load_trust_set",
     "parse_device",
     "parse_targets",
-    "pull_chains",
     "roadmap_items",
     "target_items",
 ]
@@ -98,10 +97,11 @@ def load_trust_set(path: str | Path) -> TrustSet:
     p = Path(path)
 
     data = read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT)
-    fmt = detect_bundle_format(data)
-    if fmt is not None:
-        bundle = parse_idf_bundle(data, bundle_format=fmt, source=str(p))
-        return TrustSet.from_key_entries(bundle.roots, source=f"{p} (ESP-IDF bundle {fmt})")
+    bundle = read_idf_bundle(data)
+    if bundle is not None:
+        return TrustSet.from_key_entries(
+            bundle.roots, source=f"{p} (ESP-IDF bundle {bundle.format})"
+        )
     return device_trust_set(data, source=str(p))
 
 
@@ -375,32 +375,6 @@ def roadmap_items(
             )
         )
     return items
-
-
-def pull_chains(
-    targets: Sequence[Target],
-    base_dir: Path,
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    progress: Progress | None = None,
-) -> list[tuple[Target, Path, ServerChain]]:
-    """Capture every target's chain and save each as PEM (leaf first, capture date in a
-    comment). All captures happen before anything is written: one unreachable server
-    leaves every saved chain as it was."""
-    live = [t for t in targets if t.host]
-    if not live:
-        raise InputError(
-            "no target with a host to pull from", hint="add 'targets:' with hosts to cabundle.yaml"
-        )
-    captured = []
-    for t in live:
-        assert t.host is not None
-        if progress:
-            progress(f"capturing the chain of {t.address} ...")
-        chain = capture_chain(t.host, t.port, server_name=t.sni_name, timeout=timeout)
-        captured.append((t, t.chain_path(base_dir), chain))
-    write_all_atomic([(path, chain.to_pem()) for _, path, chain in captured])
-    return captured
 
 
 # ---------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ __all__ = [
     "Report",
     "certificate_file_report",
     "finding_status",
+    "finding_to_dict",
+    "report_document",
     "report_to_dict",
 ]
 
@@ -96,10 +98,13 @@ class Report:
             yield from c.all_findings()
 
 
-def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) -> str:
+def finding_status(
+    f: Finding, at: datetime, *, warn_days: int | None = None, sent_first: bool = False
+) -> str:
     """``ok``, ``EXPIRED``, ``not yet valid``, ``expires in N days``, ``no dates``, or
     ``unparseable by mbedTLS ...`` (a root the device skips is not ok, whatever its
-    dates)."""
+    dates). ``sent_first``: the first certificate of a server's chain, whose not being
+    a CA is expected (``leaf``), not a fault as in a CA file."""
     if f.not_after is None:
         return "no dates (bundle)"
     if at > f.not_after:
@@ -115,7 +120,7 @@ def finding_status(f: Finding, at: datetime, *, warn_days: int | None = None) ->
     elif f.unparseable:
         parts = [f"unparseable by {f.unparseable}"]
     if f.is_ca is False:
-        parts.append("not a CA")
+        parts.append("leaf" if sent_first else "not a CA")
     elif f.self_signed is False:
         parts.append("intermediate")
     return ", ".join(parts)
@@ -165,27 +170,43 @@ def certificate_file_report(data: bytes, source: str) -> Report:
 
 
 def report_to_dict(r: Report, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    """``r`` as the JSON ``inspect`` prints, in lists."""
     return {
-        "source": r.source,
-        "kind": r.kind,
-        "facts": dict(r.facts),
-        "notes": list(r.notes),
-        "certificates": [
-            {
-                "location": f.location,
-                "label": f.label,
-                "subject": f.subject,
-                "key": f.key,
-                "sha256": f.sha256,
-                "not_before": f.not_before.isoformat() if f.not_before else None,
-                "not_after": f.not_after.isoformat() if f.not_after else None,
-                "days_left": (f.not_after - at).days if f.not_after else None,
-                "is_ca": f.is_ca,
-                "self_signed": f.self_signed,
-                "unparseable_by": f.unparseable,
-                "status": finding_status(f, at, warn_days=warn_days),
-            }
-            for f in r.findings
-        ],
+        **_report_fields(r),
+        "certificates": [finding_to_dict(f, at, warn_days) for f in r.findings],
         "children": [report_to_dict(c, at, warn_days) for c in r.children],
+    }
+
+
+def report_document(r: Report, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    """:func:`report_to_dict` with each certificate's object made as the JSON is
+    written (``certificates`` and ``children`` are iterators, for
+    :func:`~esp_cabundle.ui.emit_json`): a 400,000-root bundle never has them all in
+    memory at once."""
+    return {
+        **_report_fields(r),
+        "certificates": (finding_to_dict(f, at, warn_days) for f in r.findings),
+        "children": (report_document(c, at, warn_days) for c in r.children),
+    }
+
+
+def _report_fields(r: Report) -> dict[str, Any]:
+    return {"source": r.source, "kind": r.kind, "facts": dict(r.facts), "notes": list(r.notes)}
+
+
+def finding_to_dict(f: Finding, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    """One certificate of a report, as JSON."""
+    return {
+        "location": f.location,
+        "label": f.label,
+        "subject": f.subject,
+        "key": f.key,
+        "sha256": f.sha256,
+        "not_before": f.not_before.isoformat() if f.not_before else None,
+        "not_after": f.not_after.isoformat() if f.not_after else None,
+        "days_left": (f.not_after - at).days if f.not_after else None,
+        "is_ca": f.is_ca,
+        "self_signed": f.self_signed,
+        "unparseable_by": f.unparseable,
+        "status": finding_status(f, at, warn_days=warn_days),
     }

@@ -19,19 +19,21 @@ from .findings import (
     Report,
     certificate_file_report,
     finding_status,
+    report_document,
     report_to_dict,
 )
 from .flash.offline import inspect_dump
 from .formats.idf_bundle import (
     DEFAULT_MAX_CERTS,
     FORMAT_DESCRIPTIONS,
-    detect_bundle_format,
     diagnose_bundle,
-    parse_idf_bundle,
     parse_subject,
+    read_idf_bundle,
+    starts_like_bundle,
 )
 from .fs.inspect import inspect_image
 from .keyscan import refuse_private_keys
+from .limits import MAX_CERT_INPUT, check_size
 from .sniff import decode_text, looks_binary, sniff_kind
 
 __all__ = [
@@ -44,37 +46,74 @@ __all__ = [
     "inspect_bytes",
     "inspect_idf_bundle",
     "inspect_path",
+    "report_document",
     "report_to_dict",
 ]
 
 
+# Notes of one kind a report lists before it counts the rest (a hostile bundle can hold
+# 100,000 subjects stored twice).
+_MOST_NOTES = 5
+
+
 def inspect_idf_bundle(data: bytes, source: str) -> Report | None:
-    """A Report for an ESP-IDF bundle file, or None when ``data`` is not one."""
-    fmt = detect_bundle_format(data)
-    if fmt is None:
+    """A Report for an ESP-IDF bundle file, or None when ``data`` is not one.
+
+    A bundle is a certificate file: one over their 4 MiB cap is refused unwalked. Under
+    it, 400,000 tiny roots fit: each distinct stored name and key is read once (repeats
+    share the text), and names that do not read are one note."""
+    if len(data) > MAX_CERT_INPUT:  # certificate files' cap, before any walk
+        if starts_like_bundle(data) is not None:
+            check_size(len(data), MAX_CERT_INPUT, what="ESP-IDF certificate bundle", path=source)
         return None
-    bundle = parse_idf_bundle(data, bundle_format=fmt, source=source)
+    bundle = read_idf_bundle(data)
+    if bundle is None:
+        return None
+    fmt = bundle.format
     findings = []
     notes = [
         "an ESP-IDF bundle stores only each root's subject and public key: it holds no "
         "dates (an expired root still anchors) and no fingerprints"
     ]
+    names: dict[bytes, tuple[str, str, bool]] = {}  # (subject, label, readable)
+    keys: dict[bytes, str] = {}
+    unreadable: list[str] = []  # the first few locations
+    unreadable_count = 0
     for i, r in enumerate(bundle.roots, start=1):
-        try:
-            subject, label = parse_subject(r.subject_der)
-        except ImageError:
-            subject, label = f"(unreadable name {r.subject_der[:8].hex()}...)", "(unreadable)"
-            notes.append(f"#{i}: the stored subject is not a readable DER name")
-        findings.append(Finding(f"#{i}", label, subject, r.key_description()))
+        name = names.get(r.subject_der)
+        if name is None:
+            try:
+                name = (*parse_subject(r.subject_der), True)
+            except ImageError:
+                name = (f"(unreadable name {r.subject_der[:8].hex()}...)", "(unreadable)", False)
+            names[r.subject_der] = name
+        if r.spki_der not in keys:
+            keys[r.spki_der] = r.key_description()
+        if not name[2]:
+            unreadable_count += 1
+            if len(unreadable) < _MOST_NOTES:
+                unreadable.append(f"#{i}")
+        findings.append(Finding(f"#{i}", name[1], name[0], keys[r.spki_der]))
+    if unreadable_count:
+        more = unreadable_count - len(unreadable)
+        listed = ", ".join(unreadable) + (f" and {more:,} more" if more else "")
+        subjects = "subject is" if unreadable_count == 1 else "subjects are"
+        notes.append(f"{listed}: the stored {subjects} not a readable DER name")
     if not bundle.is_sorted:
         notes.append(
             "roots are not sorted by DER subject: the device's binary search will miss "
             "issuers (rebuild it with esp-cabundle or gen_crt_bundle.py)"
         )
-    for subj in bundle.duplicate_subjects():
+    twice = bundle.duplicate_subjects()
+    for subj in twice[:_MOST_NOTES]:
         notes.append(
             f"subject {_safe_subject(subj)} is stored with different keys; the device tries "
             "only the one its binary search lands on"
+        )
+    if len(twice) > _MOST_NOTES:
+        notes.append(
+            f"{len(twice) - _MOST_NOTES:,} more subjects are stored with different keys "
+            "(--json lists every root)"
         )
     if len(bundle.roots) > DEFAULT_MAX_CERTS:
         notes.append(

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,6 +116,9 @@ def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
     if ctx is not None:
         ctx.find_root().ensure_object(dict)["json_printed"] = True
     stream = sys.stderr if err else sys.stdout
+    if _streamed(obj):
+        _emit_streamed(obj, stream, err=err)
+        return
     text = json.dumps(obj, indent=2, ensure_ascii=False, default=str)
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
@@ -125,6 +128,119 @@ def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
         # the JSON valid where escaping by the stream would not.
         text = json.dumps(obj, indent=2, ensure_ascii=True, default=str)
     click.echo(text, err=err)
+
+
+def _streamed(value: Any) -> bool:
+    """Whether ``value`` holds an iterator (a list made as it is written)."""
+    kind = type(value)
+    if kind in _PLAIN:  # the common case first: asked for every value of a report
+        return False
+    if kind is dict:
+        values: Iterable[Any] = value.values()
+    elif kind is list or kind is tuple:
+        values = value
+    elif isinstance(value, Iterator):
+        return True
+    elif isinstance(value, Mapping):
+        values = value.values()
+    elif isinstance(value, list | tuple):
+        values = value
+    else:
+        return False
+    return any(type(v) not in _PLAIN and _streamed(v) for v in values)
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _emit_streamed(obj: Mapping[str, Any], stream: Any, *, err: bool) -> None:
+    """``obj`` as :func:`emit_json` writes it (the same text as ``json.dumps(...,
+    indent=2)``), its iterators taken as lists, written in pieces as it is made: a
+    report of 400,000 certificates never exists whole, as objects or as text. A
+    character the stream cannot carry is written as a JSON ``\\u`` escape (only string
+    literals hold non-ASCII characters)."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    piece: list[str] = []
+    size = 0
+    for chunk in _json_chunks(obj, 0):
+        piece.append(chunk)
+        size += len(chunk)
+        if size >= 1 << 16:
+            click.echo(_carried("".join(piece), encoding), nl=False, err=err)
+            piece, size = [], 0
+    click.echo(_carried("".join(piece), encoding), err=err)
+
+
+def _json_chunks(value: Any, level: int) -> Iterator[str]:
+    """The pieces of ``json.dumps(value, indent=2, ensure_ascii=False, default=str)``,
+    any iterator in ``value`` written as a list."""
+    if not _streamed(value):  # made whole: one call, its lines moved to this level
+        text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        yield text.replace("\n", "\n" + "  " * level) if level else text
+        return
+    inner = "\n" + "  " * (level + 1)
+    if isinstance(value, Mapping):
+        sep = "{" + inner
+        for k, v in value.items():
+            key = k if isinstance(k, str) else json.dumps(k)
+            yield sep + json.dumps(key, ensure_ascii=False) + ": "
+            yield from _json_chunks(v, level + 1)
+            sep = "," + inner
+        yield "{}" if sep.startswith("{") else "\n" + "  " * level + "}"
+    elif isinstance(value, list | tuple | Iterator):
+        yield from _list_chunks(value, level)
+
+
+def _list_chunks(items: Iterable[Any], level: int) -> Iterator[str]:
+    """A list's pieces; runs of items with no iterator in them are made a few hundred
+    at a time (one ``json.dumps`` each, not one per item: 400,000 calls took seconds)."""
+    pad = "  " * level
+    opened = False
+    batch: list[Any] = []
+
+    def flush() -> str:
+        nonlocal opened
+        text = json.dumps(batch, indent=2, ensure_ascii=False, default=str)
+        batch.clear()
+        # "[\n  a,\n  b\n]" -> "  a,\n  b", each line moved to this level.
+        start = ("," if opened else "[") + "\n"
+        opened = True
+        return start + pad + text[2:-2].replace("\n", "\n" + pad)
+
+    for v in items:
+        if not _streamed(v):
+            batch.append(v)
+            if len(batch) >= 256:
+                yield flush()
+            continue
+        if batch:
+            yield flush()
+        yield ("," if opened else "[") + "\n" + pad + "  "
+        opened = True
+        yield from _json_chunks(v, level + 1)
+    if batch:
+        yield flush()
+    yield "\n" + pad + "]" if opened else "[]"
+
+
+def _carried(text: str, encoding: str) -> str:
+    """``text`` with each character ``encoding`` lacks (a lone surrogate from a name that
+    is not UTF-8) as a JSON ``\\u`` escape, as ``ensure_ascii`` would write it."""
+    try:
+        text.encode(encoding)
+        return text
+    except UnicodeEncodeError:
+        pass
+    except LookupError:
+        encoding = "ascii"
+    out = []
+    for ch in text:
+        try:
+            ch.encode(encoding)
+            out.append(ch)
+        except UnicodeEncodeError:
+            out.append(json.dumps(ch)[1:-1])
+    return "".join(out)
 
 
 def stdout_carries_output() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -223,6 +224,7 @@ def test_pull_then_check_offline(runner: CliRunner, in_tmp: Path) -> None:
     chain = load_chain_file(saved)
     assert [c.der for c in chain.certificates] == [leaf.der, inter.der]
     assert chain.captured_at is not None and "# captured: " in saved.read_text()
+    assert "# #1: localhost <- Pull CA" in saved.read_text()  # numbered as chains show does
     # The server is gone: the saved chain is used.
     code, out, err = run(runner, "check")
     assert code == 0, out + err
@@ -231,25 +233,6 @@ def test_pull_then_check_offline(runner: CliRunner, in_tmp: Path) -> None:
     r = runner.invoke(cli, ["check", "--json"])
     code, out = r.exit_code, r.stdout
     assert code == 1 and json.loads(out)["results"][0]["verdict"]["flag_names"] == ["NOT_TRUSTED"]
-
-
-def test_pull_writes_nothing_when_one_server_fails(runner: CliRunner, in_tmp: Path) -> None:
-    leaf = mint("localhost", ca=False)
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    dead = s.getsockname()[1]
-    s.close()
-    with tls_server([leaf]) as port:
-        _config(
-            in_tmp / "cabundle.yaml",
-            port,
-            extra=f"  - name: dead\n    host: 127.0.0.1\n    port: {dead}\n",
-        )
-        code, _, err = run(runner, "chains", "pull", "--timeout", "2")
-    assert code == 3 and "connection refused" in err
-    assert not (in_tmp / "chains").exists()
 
 
 def test_pull_errors(runner: CliRunner, in_tmp: Path) -> None:
@@ -273,6 +256,38 @@ def test_chains_show(runner: CliRunner, in_tmp: Path) -> None:
     assert [c["subject"] for c in doc["certificates"]] == ["CN=localhost", "CN=Show Root"]
     code, _, err = run(runner, "chains", "show")
     assert code == 2 and "one of them" in err
+
+
+def test_chains_show_numbers_and_judges_as_inspect_does(runner: CliRunner, in_tmp: Path) -> None:
+    """#1 is the server's own certificate, as inspect numbers a file; each row says its
+    days left and status (EXPIRED, not yet valid) today or at --at."""
+    root = mint("Judged Root")
+    inter = mint("Judged CA", root, not_before=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    leaf = mint("old.example", inter, ca=False,
+                not_before=datetime(2020, 1, 1, tzinfo=timezone.utc),
+                not_after=datetime(2021, 1, 1, tzinfo=timezone.utc))  # fmt: skip
+    (in_tmp / "chain.pem").write_bytes(leaf.pem + inter.pem)
+    r = runner.invoke(cli, ["chains", "show", "chain.pem"])
+    assert r.exit_code == 0, r.output
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith("#")]
+    assert rows[0][:3] == ["#", "subject", "issuer"] and rows[0][-1] == "status"
+    assert [row[0] for row in rows[1:]] == ["#1", "#2"]
+    assert rows[1][1] == "old.example" and rows[1][-1] == "EXPIRED"
+    assert rows[2][-2:] == ["ok,", "intermediate"]
+    inspected = runner.invoke(cli, ["inspect", "chain.pem"]).stdout
+    assert "#1  old.example" in inspected and "EXPIRED" in inspected  # the same words
+    r = runner.invoke(cli, ["chains", "show", "chain.pem", "--at", "2020-06-01"])
+    first = next(line for line in r.stdout.splitlines() if line.startswith("#1 "))
+    assert " 2021-01-01  214 " in first and first.endswith("ok, leaf"), r.stdout
+    assert r.stdout.count("ok, leaf") == 1 and "ok, intermediate" in r.stdout
+    r = runner.invoke(cli, ["chains", "show", "chain.pem", "--at", "2019-06-01", "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["at"].startswith("2019-06-01")
+    assert [(c["position"], c["location"], c["status"]) for c in doc["certificates"]] == [
+        (0, "#1", "not yet valid"),
+        (1, "#2", "not yet valid"),
+    ]
+    assert doc["certificates"][0]["days_left"] == 580
 
 
 def test_build_refuses_a_bundle_that_breaks_a_target(runner: CliRunner, in_tmp: Path) -> None:

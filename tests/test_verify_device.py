@@ -162,6 +162,7 @@ def test_inspect_and_chains_show_say_the_same(tmp_path: Path) -> None:
     (tmp_path / "chain.pem").write_bytes(pem)
     out = CliRunner().invoke(cli, ["chains", "show", str(tmp_path / "chain.pem")]).output
     assert "cannot parse it (-0x2562" in out and "ends the handshake there with -0x2562" in out
+    assert "note: #2 Same Root: " in out  # numbered as the table below it, and inspect
 
 
 # ---------------------------------------------------------------------------------------

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import shlex
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from ..chains import capture_chain, load_chain_file, parse_host_port
-from ..check import pull_chains
+from ..chains_pull import PullFailed, pull_chains
 from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
 from ..errors import InputError
 from ..fileio import refuse_clobbering, write_atomic
+from ..findings import Finding, finding_status
 from ..text import printable
 from ..ui import Column, echo, emit_json, format_table, note, shown_path, table_width
 from ..verify.parse import parse_notes
 from .options import (
     FILE_PATH,
+    at_option,
     config_option,
     json_option,
     output_path,
+    parse_at,
     quiet_option,
     timeout_option,
     wide_option,
@@ -55,8 +60,12 @@ def pull(
     quiet: bool,
 ) -> None:
     """Capture every configured target's chain and save it under chains/ (one PEM per
-    target, leaf first, with the capture date in a comment). Nothing is saved unless
-    every server answered.
+    target, leaf first, with the capture date in a comment).
+
+    Every target is tried: one that cannot be reached does not stop the others. The
+    chains captured are saved; a target that failed keeps its saved chain as it was,
+    and is named with its reason. Exit 0 when every target was captured, else 3 (or,
+    when every target failed the same way, that failure's code). Ctrl-C saves nothing.
 
     \b
     Examples:
@@ -80,30 +89,29 @@ def pull(
                 path=str(path),
                 hint=f"targets: {', '.join(known) or '(none)'}",
             )
-        targets = tuple(known[n] for n in names)
+        targets = tuple(known[n] for n in dict.fromkeys(names))
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
-    saved = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
+    results = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
+    again = "esp-cabundle chains pull" + (f" -c {shlex.quote(str(path))}" if config_path else "")
+    failed = PullFailed.from_results(results, again=again)
     if as_json:
+        # The per-target report first; the error that follows adds no second document.
+        code = failed.exit_code if failed else 0
         emit_json(
             {
-                "chains": [
-                    {
-                        "target": t.name,
-                        "path": str(p),
-                        "captured_at": c.captured_at.isoformat() if c.captured_at else None,
-                        "chain": [x.label for x in c.certificates],
-                    }
-                    for t, p, c in saved
-                ]
+                "ok": failed is None,
+                "exit_code": code,
+                "chains": [r.to_dict() for r in results],
+                "failed": [r.target.name for r in results if not r.ok],
             }
         )
-        return
-    for t, p, c in saved:
-        echo(
-            printable(f"{t.name}: {' <- '.join(x.label for x in c.certificates)} -> ")
-            + shown_path(p),
-            quiet=quiet,
-        )
+    else:
+        for r in results:
+            if r.chain is not None:
+                labels = " <- ".join(x.label for x in r.chain.certificates)
+                echo(printable(f"{r.target.name}: {labels} -> ") + shown_path(r.path), quiet=quiet)
+    if failed is not None:
+        raise failed
 
 
 # Position, expiry and fingerprint stay; on a narrow terminal names are cut, and the key
@@ -113,8 +121,10 @@ _CHAIN_COLUMNS = (
     Column("subject", cut=True, least=12),
     Column("issuer", cut=True, least=12),
     "not after",
-    Column("key", hide=1),
+    Column("days", hide=1),
+    Column("key", hide=2),
     "sha256",
+    Column("status", cut=True, least=13),
 )
 
 
@@ -131,6 +141,7 @@ _CHAIN_COLUMNS = (
     help="Save the captured chain as PEM.",
 )
 @timeout_option("the server")
+@at_option
 @json_option
 @wide_option
 @quiet_option
@@ -140,17 +151,21 @@ def show(
     server_name: str | None,
     output: Path | None,
     timeout: float,
+    at: datetime | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Show a chain (saved FILE or live --host) certificate by certificate, as sent.
+    """Show a chain (saved FILE or live --host) certificate by certificate, as sent,
+    numbered from #1 (the server's own certificate) as 'inspect' numbers them: subject,
+    issuer, not-after, days left, key, fingerprint and status (EXPIRED, not yet valid,
+    unparseable by mbedTLS ...) as of today or --at.
 
     \b
     Examples:
       esp-cabundle chains show --host mdash.net
       esp-cabundle chains show --host 192.0.2.10:8883 --server-name broker.local \\
           -o b.pem
-      esp-cabundle chains show chains/mdash.net.pem
+      esp-cabundle chains show chains/mdash.net.pem --at 2027-01-01
     """
     if (file is None) == (host is None):
         raise InputError("give a chain FILE or --host HOST[:PORT] (one of them)")
@@ -165,47 +180,59 @@ def show(
     if output is not None:
         write_atomic(output, chain.to_pem())
 
+    when = parse_at(at)
     notes = [*chain.notes, *parse_notes(chain.certificates, role="server-chain")]
+    findings = [
+        Finding.from_certificate(c, f"#{i}") for i, c in enumerate(chain.certificates, start=1)
+    ]
     if as_json:
         emit_json(
             {
                 "source": chain.source,
                 "captured_at": chain.captured_at.isoformat() if chain.captured_at else None,
                 "protocol": chain.protocol,
+                "at": when.isoformat(),
                 "notes": notes,
                 "certificates": [
                     {
-                        "position": i,
+                        "position": i,  # in the list as sent, from 0
+                        "location": f.location,
                         "subject": c.subject,
                         "issuer": c.issuer,
                         "not_before": c.not_before.isoformat(),
                         "not_after": c.not_after.isoformat(),
+                        "days_left": (c.not_after - when).days,
                         "ca": c.is_ca,
                         "key": c.key_description,
                         "sha256": c.sha256,
+                        "unparseable_by": f.unparseable,
+                        "status": finding_status(f, when, sent_first=i == 0),
                     }
-                    for i, c in enumerate(chain.certificates)
+                    for i, (c, f) in enumerate(zip(chain.certificates, findings, strict=True))
                 ],
                 "saved": str(output) if output else None,
             }
         )
         return
-    when = f", captured {chain.captured_at.isoformat()}" if chain.captured_at else ""
+    captured = f", captured {chain.captured_at.isoformat()}" if chain.captured_at else ""
     echo(
-        f"{chain.source}{when}" + (f" over {chain.protocol}" if chain.protocol else ""), quiet=quiet
+        f"{chain.source}{captured}" + (f" over {chain.protocol}" if chain.protocol else ""),
+        quiet=quiet,
     )
     for n in notes:
         echo(f"note: {printable(n)}", quiet=quiet)
     rows = [
         (
-            str(i),
+            f.location,
             c.label,
             c.issuer_label,
             c.not_after.date().isoformat(),
+            str((c.not_after - when).days),
             c.key_description,
             c.sha256[:16],
+            finding_status(f, when, sent_first=i == 0),
         )
-        for i, c in enumerate(chain.certificates)
+        for i, (c, f) in enumerate(zip(chain.certificates, findings, strict=True))
     ]
     echo(format_table(_CHAIN_COLUMNS, rows, width=table_width()), quiet=quiet)
     if output is not None:

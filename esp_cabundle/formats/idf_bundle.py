@@ -46,8 +46,10 @@ __all__ = [
     "diagnose_bundle",
     "parse_idf_bundle",
     "parse_subject",
+    "read_idf_bundle",
     "render_bundle_output",
     "render_idf_bundle",
+    "starts_like_bundle",
 ]
 
 BundleFormat = Literal["v1", "v2"]
@@ -160,10 +162,13 @@ class IdfBundle:
 
     def duplicate_subjects(self) -> list[bytes]:
         """Subjects stored more than once with different keys (only one is found)."""
-        seen: dict[bytes, set[bytes]] = {}
+        # A first key per subject, not a set of keys: 400,000 sets took 86 MB.
+        first: dict[bytes, bytes] = {}
+        twice: set[bytes] = set()
         for r in self.roots:
-            seen.setdefault(r.subject_der, set()).add(r.spki_der)
-        return [s for s, keys in seen.items() if len(keys) > 1]
+            if first.setdefault(r.subject_der, r.spki_der) != r.spki_der:
+                twice.add(r.subject_der)
+        return [s for s in first if s in twice]
 
 
 def _sorted_roots(certs: Iterable[Certificate]) -> list[BundleRoot]:
@@ -268,16 +273,58 @@ def _walk_v2(data: bytes) -> list[BundleRoot]:
     return roots
 
 
-def detect_bundle_format(data: bytes) -> BundleFormat | None:
-    """``v1``/``v2`` when ``data`` is exactly a well-formed bundle of that layout, else None."""
+def read_idf_bundle(data: bytes) -> IdfBundle | None:
+    """The bundle when ``data`` is exactly a well-formed one (either layout), else None:
+    one walk over the roots, where detecting then parsing would take two."""
     for fmt, walk in (("v2", _walk_v2), ("v1", _walk_v1)):
         try:
             roots = walk(data)
         except ImageError:
             continue
         if roots and all(_looks_like_name(r.subject_der) for r in roots):
-            return fmt  # type: ignore[return-value]
+            return IdfBundle(fmt, tuple(roots), len(data))  # type: ignore[arg-type]
     return None
+
+
+def detect_bundle_format(data: bytes) -> BundleFormat | None:
+    """``v1``/``v2`` when ``data`` is exactly a well-formed bundle of that layout, else None."""
+    bundle = read_idf_bundle(data)
+    return bundle.format if bundle is not None else None
+
+
+def starts_like_bundle(data: bytes, *, roots: int = 16) -> BundleFormat | None:
+    """The layout ``data`` starts as: its first ``roots`` entries where that layout puts
+    them, each a DER name. Not a whole walk: enough to refuse a bundle over the size cap
+    (256 MiB would be 27 million roots) before reading it."""
+    for fmt in BUNDLE_FORMATS[::-1]:  # v2 first, as the walks try them
+        try:
+            if _starts_as(data, fmt, roots):
+                return fmt
+        except (ImageError, struct.error):
+            continue
+    return None
+
+
+def _starts_as(data: bytes, fmt: BundleFormat, roots: int) -> bool:
+    if fmt == "v2":
+        (first,) = struct.unpack_from("<L", data, 0)
+        if first == 0 or first % 4 or first >= len(data):
+            return False
+        offsets = struct.unpack_from(f"<{min(first // 4, roots)}L", data, 0)
+        for i, off in enumerate(offsets):
+            root, end = _root_at(data, off, i, fmt)
+            if not _looks_like_name(root.subject_der):
+                return False
+            if i + 1 < len(offsets) and end != offsets[i + 1]:
+                return False
+        return True
+    count: int = struct.unpack_from(">H", data, 0)[0]
+    pos = 2
+    for i in range(min(count, roots)):
+        root, pos = _root_at(data, pos, i, fmt)
+        if not _looks_like_name(root.subject_der):
+            return False
+    return count > 0
 
 
 def diagnose_bundle(data: bytes) -> str | None:

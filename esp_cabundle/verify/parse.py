@@ -473,7 +473,7 @@ def parse_notes(
             v = "2.28" if refusals["2.28"] else "3.6"
             other = "3.6" if v == "2.28" else "2.28"
             who = f"mbedTLS {v} cannot parse it ({refusals[v]}); {other} can"
-        where = f"#{i + 1} {c.label}" if role == "ca-file" else f"position {i} {c.label}"
+        where = f"#{i + 1} {c.label}"  # numbered as inspect and chains show list them
         if role == "ca-file":
             what = (
                 "mbedtls_x509_crt_parse skips it and keeps the other certificates, returning "
