@@ -364,6 +364,7 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
         "-p",
         "--port",
         type=Name("port"),
+        multiple=True,  # so that a second --port is refused, not silently taken instead
         required=required,
         metavar="PORT",
         help=_PORT_HELP,
@@ -371,11 +372,12 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
     )
 
 
-def _one_port(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A URL holding glob characters is refused (exit 2) before anything is opened."""
-    from ..flash.station import check_port  # deferred: the flash package is heavy
+def _one_port(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | None:
+    """The one unit's port: a repeated --port, a glob matching several ports or a URL
+    holding glob characters is refused (exit 2) before anything is opened."""
+    from ..flash.station import one_port  # deferred: the flash package is heavy
 
-    return None if value is None else check_port(value)
+    return one_port(value, command=ctx.info_name or "this command") if value else None
 
 
 # esptool's CLI default; 115200 for the sync, then the stub switches to this.

@@ -55,6 +55,7 @@ __all__ = [
     "flash_log_record",
     "log_format_for",
     "next_step",
+    "one_port",
     "run_parallel",
     "station_exit_code",
 ]
@@ -89,18 +90,44 @@ LOG_FIELDS = (
 _NAME_FIELDS = frozenset({"roots_before", "roots_after", "notes"})
 
 
-def check_port(port: str) -> str:
+def check_port(port: str, *, several: bool = True) -> str:
     """``port`` when it may be opened or globbed; InputError for a URL holding glob
     characters (pyserial would take ``*`` or ``?`` as part of the host or port, or as
-    its URL options, and fail in words of its own)."""
+    its URL options, and fail in words of its own). ``several``: the command takes
+    several ports, so the hint may say to repeat --port."""
     if "://" in port and _GLOB_CHARS & set(port):
         raise InputError(
             f"{port!r}: a URL cannot be a glob (* ? [ match device paths only, such as "
             "/dev/ttyUSB*); nothing was touched",
             hint="give each unit's URL with its own --port (socket://127.0.0.1:5601 "
-            "--port socket://127.0.0.1:5602 ...)",
+            "--port socket://127.0.0.1:5602 ...)"
+            if several
+            else "give the one unit's URL (socket://127.0.0.1:5601)",
         )
     return port
+
+
+def one_port(given: Sequence[str], *, command: str) -> str:
+    """The one port of a command that reaches one unit (``restore``, ``read``,
+    ``inspect``). A repeated --port, or a glob matching several ports, is refused
+    (InputError, exit 2) before anything is opened: taking the last one would skip the
+    others while the run says OK. A glob matching one port is that port."""
+    for port in given:
+        check_port(port, several=False)
+    ports = expand_ports(given)
+    if len(ports) > 1:
+        listed = ", ".join(ports)
+        said = (
+            f"--port given {len(given)} times ({listed})"
+            if len(given) > 1
+            else f"--port {given[0]!r} matches {len(ports)} ports ({listed})"
+        )
+        raise InputError(
+            f"{said}: '{command}' reaches one unit at a time; nothing was touched",
+            hint=f"run 'esp-cabundle {command} --port PORT' once for each of {listed} "
+            "(only 'flash' takes several ports at once)",
+        )
+    return ports[0]
 
 
 def expand_ports(patterns: Sequence[str]) -> list[str]:
