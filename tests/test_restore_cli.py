@@ -173,6 +173,10 @@ def test_one_unit_commands_refuse_several_ports(
         assert f"--port given 2 times ({units[0].url}, {units[1].url})" in r.output
         assert f"'{args[0]}' reaches one unit at a time; nothing was touched" in r.output
         assert "only 'flash' takes several ports" in r.output
+    r = runner.invoke(cli, ["restore", *both, "--json"])  # a script still gets its document
+    doc = json.loads(r.stdout)
+    assert r.exit_code == doc["exit_code"] == 2 and doc["ok"] is False
+    assert "reaches one unit at a time" in doc["error"] and "only 'flash'" in doc["hint"]
     assert [unit.read(0, len(unit.flash)) for unit in units] == held
     assert [unit.stats.sectors_erased for unit in units] == erased
     assert not out.exists()

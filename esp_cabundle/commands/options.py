@@ -269,6 +269,8 @@ json_option = click.option(
     "as_json",
     is_flag=True,
     callback=_remember_json,
+    # first, so an error another option's callback raises (--port) is a JSON document too
+    is_eager=True,
     help='Print a JSON report on stdout (on failure: {"ok": false, "error": ...}).',
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
