@@ -414,6 +414,11 @@ def test_status_counts_and_units_not_reached(mdash: Any, in_tmp: Path) -> None:
     assert [(r["id"], r["state"]) for r in table] == [("dev1", "verified"), ("dev2", "offline")]
     code, out = invoke("push", "status", "--ledger", "missing.db")
     assert code == 2 and "no campaign ledger" in out and not (in_tmp / "missing.db").exists()
+    # --ledger was given: the hint is to check it, not to give it
+    assert "check the path" in out and "give --ledger" not in out, out
+    (in_tmp / "cabundle-campaign.db").unlink()
+    code, out = invoke("push", "status")
+    assert code == 2 and "give the ledger of the campaign with --ledger FILE" in out, out
 
 
 def test_status_names_the_units_of_each_state_bounded(tmp_path: Path) -> None:
