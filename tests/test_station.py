@@ -66,6 +66,28 @@ def station_args(
     return args
 
 
+def test_two_ports_with_one_mac_are_warned_of(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """Two virtual units started without --mac share the default MAC; the journal keeps
+    updates per MAC, and 'restore' on the first then marked the second's update undone
+    while the second still held the new CA. The station's run says so, naming both."""
+    twins = [virtual_esp32("esp32", mac="24:0a:c4:12:34:56") for _ in range(2)]
+    other = virtual_esp32("esp32", mac="24:0a:c4:00:00:07")
+    for unit in (*twins, other):
+        load_mongoose(unit)
+    r = runner.invoke(cli, station_args([*twins, other], ca_file, tmp_path))
+    assert r.exit_code == 0, r.output
+    warned = [line for line in r.stderr.splitlines() if "the same MAC" in line]
+    assert warned == [
+        f"warning: {twins[0].url} and {twins[1].url} answered with the same MAC "
+        "24:0a:c4:12:34:56: the journal keeps updates per MAC, so 'restore' cannot tell "
+        "these units apart; give each virtual unit its own --mac (on real units, a cloned MAC)"
+    ]
+    r = runner.invoke(cli, station_args(mongoose_units(virtual_esp32, 2), ca_file, tmp_path))
+    assert r.exit_code == 0 and "the same MAC" not in r.output, r.output
+
+
 def test_four_units_one_wrong_chip(
     virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:

@@ -57,6 +57,7 @@ __all__ = [
     "next_step",
     "one_port",
     "run_parallel",
+    "shared_macs",
     "station_exit_code",
 ]
 
@@ -237,6 +238,24 @@ def next_step(error: EspCabundleError) -> str:
     if isinstance(error, (ImageError, PartitionTableError)):
         return "check --board, and look at the unit with 'esp-cabundle inspect --port PORT'"
     return "fix what the message says, then run the same command again"
+
+
+def shared_macs(outcomes: Sequence[UnitOutcome[Any]]) -> list[str]:
+    """A warning per MAC that answered on more than one port in one run. The journal
+    keeps a unit's updates under its MAC, so 'restore' could not tell those units
+    apart: on one it may undo, or mark undone, the update of the other (virtual units
+    all start with one default MAC)."""
+    ports: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.unit is not None:
+            ports.setdefault(o.unit.mac, []).append(o.port)
+    return [
+        f"warning: {' and '.join(named)} answered with the same MAC {mac}: the journal keeps "
+        "updates per MAC, so 'restore' cannot tell these units apart; give each virtual "
+        "unit its own --mac (on real units, a cloned MAC)"
+        for mac, named in ports.items()
+        if len(named) > 1
+    ]
 
 
 def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
