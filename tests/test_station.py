@@ -88,6 +88,20 @@ def test_two_ports_with_one_mac_are_warned_of(
     assert r.exit_code == 0 and "the same MAC" not in r.output, r.output
 
 
+def test_verbose_messages_keep_one_line_each_in_a_captured_log(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """stderr captured to a file or a pipe is 80 columns to rich: a message was cut
+    mid-value ("MAC" at the end of one line, the address on the next), so grep for a
+    unit's MAC in a station's log missed it."""
+    (unit,) = mongoose_units(virtual_esp32, 1)
+    r = runner.invoke(cli, station_args([unit], ca_file, tmp_path, "--verbose"))
+    assert r.exit_code == 0, r.output
+    connected = [line for line in r.stderr.splitlines() if ": Connected: " in line]
+    assert len(connected) == 1 and len(connected[0]) > 80, r.stderr
+    assert connected[0].startswith(f"{unit.url}: ") and "MAC 24:0a:c4:00:00:00" in connected[0]
+
+
 def test_four_units_one_wrong_chip(
     virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
