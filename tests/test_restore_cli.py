@@ -109,6 +109,8 @@ def test_restore_after_an_interrupted_spiffs_update(
     assert arduino_unit.read(0, len(arduino_unit.flash)) != original
     r = restore(runner, arduino_unit, tmp_path)
     assert r.exit_code == 0, r.output
+    # one partition reads as one ("restored spiffs as they were" before)
+    assert "restored spiffs as it was before the update of" in r.stdout, r.stdout
     assert arduino_unit.read(0, len(arduino_unit.flash)) == original
 
 
@@ -122,6 +124,8 @@ def test_restore_reads_back_a_spiffs_unit_without_reading_its_partition(
     sent = arduino_unit.stats.bytes_out
     r = restore(runner, arduino_unit, tmp_path)
     assert r.exit_code == 0, r.output
+    # one partition reads as one ("restored spiffs as they were" before)
+    assert "restored spiffs as it was before the update of" in r.stdout, r.stdout
     assert arduino_unit.read(0, len(arduino_unit.flash)) == original
     assert arduino_unit.stats.bytes_out - sent < 128 * 1024, arduino_unit.stats.bytes_out - sent
 
