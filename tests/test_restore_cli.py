@@ -56,6 +56,7 @@ def test_restore_undoes_updates_newest_first(
     erased = mongoose_unit.stats.sectors_erased
     r = restore(runner, mongoose_unit, journal, "--dry-run")
     assert r.exit_code == 0 and "would write" in r.stdout
+    assert "100% DRY RUN" in r.stderr and "OK" not in r.stderr, r.stderr  # bar as line
     assert mongoose_unit.stats.sectors_erased == erased
 
     r = restore(runner, mongoose_unit, journal, "--verbose")

@@ -107,7 +107,8 @@ def restore(
             error = e
         stopped = isinstance(error, UnitInterrupted)
         done = error is None or isinstance(error, AlreadyRestored)
-        bars.finish(port, "OK" if done else "STOPPED" if stopped else "FAILED")
+        ended = "DRY RUN" if dry_run and error is None else "OK"  # as its line says
+        bars.finish(port, ended if done else "STOPPED" if stopped else "FAILED")
     mac = unit[0].mac if unit else "-"
     if isinstance(error, UnitInterrupted):
         _stopped(error, mac, time.monotonic() - t0, as_json=as_json, quiet=quiet)
