@@ -53,6 +53,18 @@ def test_dst_bundle_long_chain_passes_short_fails(runner: CliRunner, le_files: P
     assert "Error: 1 of 2 chains would fail" in err
 
 
+def test_forecast_is_pointed_at_until(runner: CliRunner, le_files: Path) -> None:
+    """The command list says "check ... (forecast)"; --forecast got "Did you mean
+    '--host'?". It names --until, with or without a date after it."""
+    for extra in ([], ["2035-01-01"]):
+        r = runner.invoke(
+            cli, ["check", "--bundle", str(le_files / "dst.pem"), "--forecast", *extra]
+        )
+        assert r.exit_code == 2, r.output
+        assert "--until DATE" in r.output and "--host" not in r.output, r.output
+    assert "--forecast" not in runner.invoke(cli, ["check", "--help"]).output
+
+
 def test_a_chain_given_twice_is_judged_once(runner: CliRunner, le_files: Path) -> None:
     (le_files / "same.pem").symlink_to("short.pem")
     base = ["check", "--bundle", "dst.pem", "--device", "mbedtls-noclock", "--at", "2024-07-01"]

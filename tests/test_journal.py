@@ -227,10 +227,19 @@ def test_prune_command(runner: CliRunner, tmp_path: Path) -> None:
         r = runner.invoke(cli, [*base, "--older-than", bad])
         assert r.exit_code == 2 and "is not an age" in r.output, bad
     # An age, but too large: said so (it was "not an age", or an OverflowError)
-    for big in ("99999999d", "999999d", "999999w", "36501d", "5215w", "9" * 5000 + "m"):
+    for big in ("99999999d", "999999d", "999999w", "36501d", "5215w", "9" * 5000 + "min"):
         r = runner.invoke(cli, [*base, "--older-than", big])
         assert r.exit_code == 2 and "is too large an age: at most 36500d" in r.output, big
         assert len(r.output) < 400 and "Traceback" not in r.output
+    # 'm' is minutes to some and months to others: asked, never guessed (nothing deleted)
+    for vague in ("6m", "6M", "6mo", "1y", "6 months", "9" * 5000 + "m"):
+        r = runner.invoke(cli, [*base, "--older-than", vague])
+        assert r.exit_code == 2 and "minutes, months or years?" in r.output, vague
+        assert len(r.output) < 500, vague
+    assert "6min, or 180d for 6 months" in runner.invoke(cli, [*base, "--older-than", "6m"]).output
+    assert pending.path and pending.path.exists()
+    r = runner.invoke(cli, [*base, "--older-than", "90min", "--dry-run"])
+    assert r.exit_code == 0 and "older than 90 minutes" in r.stdout, r.output
     r = runner.invoke(cli, [*base, "--older-than", "36500d", "--dry-run"])
     assert r.exit_code == 0 and "older than 36500 days" in r.stdout
     assert prune(j, older_than=timedelta.max, dry_run=True).removed == ()  # before year 1

@@ -136,7 +136,7 @@ def test_unit_commands(mongoose_unit: VirtualESP32, in_tmp: Path) -> None:
     assert flash["exit_code"] == 0
     assert len(run("journal list", "--journal-dir", journal)["entries"]) == 1
     run("restore", "-p", port, "--journal-dir", journal)
-    run("journal prune", "--journal-dir", journal, "--older-than", "0m")
+    run("journal prune", "--journal-dir", journal, "--older-than", "0min")
 
 
 KEY = "k3y-for-json-shapes"

@@ -38,6 +38,15 @@ def all_options() -> list[tuple[str, click.Option]]:
     return found
 
 
+def test_every_shown_option_says_what_it_does() -> None:
+    """push's --concurrency was listed with its default and range and no word of what
+    it counts; every option --help shows has its own help text."""
+    bare = [
+        f"{path} {opt.opts[-1]}" for path, opt in all_options() if not opt.hidden and not opt.help
+    ]
+    assert bare == []
+
+
 def test_a_short_flag_means_one_long_flag_everywhere() -> None:
     meaning: dict[str, set[str]] = defaultdict(set)
     for _, opt in all_options():

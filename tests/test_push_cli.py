@@ -414,6 +414,11 @@ def test_status_counts_and_units_not_reached(mdash: Any, in_tmp: Path) -> None:
     assert [(r["id"], r["state"]) for r in table] == [("dev1", "verified"), ("dev2", "offline")]
     code, out = invoke("push", "status", "--ledger", "missing.db")
     assert code == 2 and "no campaign ledger" in out and not (in_tmp / "missing.db").exists()
+    # --ledger was given: the hint is to check it, not to give it
+    assert "check the path" in out and "give --ledger" not in out, out
+    (in_tmp / "cabundle-campaign.db").unlink()
+    code, out = invoke("push", "status")
+    assert code == 2 and "give the ledger of the campaign with --ledger FILE" in out, out
 
 
 def test_status_names_the_units_of_each_state_bounded(tmp_path: Path) -> None:
@@ -568,6 +573,24 @@ def test_options_before_status_are_refused_not_ignored(
     code, out = invoke("push", "status", "--ledger", str(path), "--json",
                        env={"ESP_CABUNDLE_MQTT": "mqtt://127.0.0.1:9"})  # fmt: skip
     assert code == 0 and json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"
+
+
+def test_status_dates_a_failing_ca_file_as_at_least_since(tmp_path: Path) -> None:
+    """A failure found from a saved chain starts at that chain's first day (2026-05-13
+    for a Gen Y chain saved then), not the day the units went dark (2024-06-06), and
+    the units holding it may well have been reached over another link: status said
+    "already fails since 2026-05-13 ... no push reaches them" beside units it verified."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp_path / "c.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
+        ledger.set_meta("failing_since", "2026-05-13T00:00:00+00:00")
+    code, out = invoke("push", "status", "--ledger", str(path))
+    assert code == 0, out
+    assert "at least since 2026-05-13" in out and "already fails since" not in out, out
+    assert "a push that travels through it cannot reach them" in out
+    assert "no push reaches them" not in out
 
 
 def test_debug_before_status_is_not_refused(tmp_path: Path) -> None:

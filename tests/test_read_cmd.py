@@ -44,6 +44,38 @@ def test_read_a_partition(virtual_esp32: Start, runner: CliRunner, tmp_path: Pat
     assert json.loads(r.stdout)["unchanged"] is True
 
 
+def test_a_file_holding_other_bytes_is_kept_without_force(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A technician reading unit after unit into dump.bin replaced each unit's backup
+    with the next one's, silently. Other bytes at -o are kept (exit 2) unless --force;
+    an empty file, or the same bytes again, go ahead as before."""
+    unit = mongoose_unit(virtual_esp32)
+    other = virtual_esp32("esp32", mac="24:0a:c4:00:00:09")
+    load_mongoose(other)
+    other.load(0x190000, b"\x00" * 16)  # this unit's fs_0 differs
+    out = tmp_path / "fs_0.bin"
+    args = ["read", "--partition", "fs_0", "-o", str(out)]
+    r = runner.invoke(cli, [*args, "--port", unit.url])
+    assert r.exit_code == 0, r.output
+    backup = out.read_bytes()
+    before = out.stat()
+    r = runner.invoke(cli, [*args, "--port", other.url])
+    assert r.exit_code == 2, r.output
+    assert "already holds other bytes (262,144): not replaced" in r.stderr
+    assert "-o dump-240ac4000009.bin" in r.stderr and "--force" in r.stderr
+    assert out.read_bytes() == backup and out.stat().st_mtime_ns == before.st_mtime_ns
+    assert [p.name for p in tmp_path.iterdir()] == ["fs_0.bin"]  # no temporary file left
+    r = runner.invoke(cli, [*args, "--port", other.url, "--json"])
+    assert r.exit_code == 2 and json.loads(r.stdout)["ok"] is False
+    r = runner.invoke(cli, [*args, "--port", other.url, "--force"])
+    assert r.exit_code == 0 and out.read_bytes() == other.read(0x190000, 0x40000), r.output
+    empty = tmp_path / "empty.bin"
+    empty.touch()
+    r = runner.invoke(cli, ["read", "--partition", "fs_0", "-o", str(empty), "-p", unit.url])
+    assert r.exit_code == 0 and empty.read_bytes() == backup, r.output
+
+
 def test_read_all_skips_what_the_unit_says_is_erased(
     virtual_esp32: Start, runner: CliRunner, tmp_path: Path
 ) -> None:

@@ -56,6 +56,7 @@ def test_restore_undoes_updates_newest_first(
     erased = mongoose_unit.stats.sectors_erased
     r = restore(runner, mongoose_unit, journal, "--dry-run")
     assert r.exit_code == 0 and "would write" in r.stdout
+    assert "100% DRY RUN" in r.stderr and "OK" not in r.stderr, r.stderr  # bar as line
     assert mongoose_unit.stats.sectors_erased == erased
 
     r = restore(runner, mongoose_unit, journal, "--verbose")
@@ -109,6 +110,8 @@ def test_restore_after_an_interrupted_spiffs_update(
     assert arduino_unit.read(0, len(arduino_unit.flash)) != original
     r = restore(runner, arduino_unit, tmp_path)
     assert r.exit_code == 0, r.output
+    # one partition reads as one ("restored spiffs as they were" before)
+    assert "restored spiffs as it was before the update of" in r.stdout, r.stdout
     assert arduino_unit.read(0, len(arduino_unit.flash)) == original
 
 
@@ -122,6 +125,8 @@ def test_restore_reads_back_a_spiffs_unit_without_reading_its_partition(
     sent = arduino_unit.stats.bytes_out
     r = restore(runner, arduino_unit, tmp_path)
     assert r.exit_code == 0, r.output
+    # one partition reads as one ("restored spiffs as they were" before)
+    assert "restored spiffs as it was before the update of" in r.stdout, r.stdout
     assert arduino_unit.read(0, len(arduino_unit.flash)) == original
     assert arduino_unit.stats.bytes_out - sent < 128 * 1024, arduino_unit.stats.bytes_out - sent
 
@@ -146,6 +151,54 @@ def test_refusals_write_nothing(virtual_esp32: Start, runner: CliRunner, tmp_pat
     )
     assert r.exit_code == 3 and "ESP32-S3" in r.stdout
     assert s3.stats.sectors_erased == 0
+
+
+def test_one_unit_commands_refuse_several_ports(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """restore, read and inspect reach one unit: a second --port (or a glob matching two
+    ports) is refused before anything is opened, never taken instead of the first while
+    the run says OK with the other unit left as it was."""
+    journal = tmp_path / "j"
+    units = [virtual_esp32("esp32", mac=f"24:0a:c4:00:00:0{i}") for i in (1, 2)]
+    for unit in units:
+        load_mongoose(unit)
+        flash(runner, unit, "mongoose-os-esp32", write(tmp_path, "ca.pem", CA_1), journal)
+    held = [unit.read(0, len(unit.flash)) for unit in units]
+    erased = [unit.stats.sectors_erased for unit in units]
+    both = ["-p", units[0].url, "-p", units[1].url]
+    out = tmp_path / "dump.bin"
+    for args in (
+        ["restore", *both, "--journal-dir", str(journal)],
+        ["read", *both, "--all", "-o", str(out)],
+        ["inspect", *both],
+    ):
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert f"--port given 2 times ({units[0].url}, {units[1].url})" in r.output
+        assert f"'{args[0]}' reaches one unit at a time; nothing was touched" in r.output
+        assert "only 'flash' takes several ports" in r.output
+    r = runner.invoke(cli, ["restore", *both, "--json"])  # a script still gets its document
+    doc = json.loads(r.stdout)
+    assert r.exit_code == doc["exit_code"] == 2 and doc["ok"] is False
+    assert "reaches one unit at a time" in doc["error"] and "only 'flash'" in doc["hint"]
+    assert [unit.read(0, len(unit.flash)) for unit in units] == held
+    assert [unit.stats.sectors_erased for unit in units] == erased
+    assert not out.exists()
+    statuses = [
+        e.status
+        for u in ("24:0a:c4:00:00:01", "24:0a:c4:00:00:02")
+        for e in Journal(journal).entries(u)
+    ]
+    assert statuses == ["complete", "complete"]
+    # a glob naming two device paths is as two ports; a URL glob's hint names one URL
+    for name in ("ttyTEST0", "ttyTEST1"):
+        (tmp_path / name).touch()
+    r = runner.invoke(cli, ["restore", "-p", str(tmp_path / "ttyTEST*")])
+    assert r.exit_code == 2 and "matches 2 ports" in r.output, r.output
+    r = runner.invoke(cli, ["restore", "-p", "socket://127.0.0.1:560*"])
+    assert r.exit_code == 2 and "give the one unit's URL" in r.output, r.output
+    assert "--port socket://127.0.0.1:5602" not in r.output
 
 
 def test_a_damaged_journal_entry_is_named(

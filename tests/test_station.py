@@ -66,6 +66,42 @@ def station_args(
     return args
 
 
+def test_two_ports_with_one_mac_are_warned_of(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """Two virtual units started without --mac share the default MAC; the journal keeps
+    updates per MAC, and 'restore' on the first then marked the second's update undone
+    while the second still held the new CA. The station's run says so, naming both."""
+    twins = [virtual_esp32("esp32", mac="24:0a:c4:12:34:56") for _ in range(2)]
+    other = virtual_esp32("esp32", mac="24:0a:c4:00:00:07")
+    for unit in (*twins, other):
+        load_mongoose(unit)
+    r = runner.invoke(cli, station_args([*twins, other], ca_file, tmp_path))
+    assert r.exit_code == 0, r.output
+    warned = [line for line in r.stderr.splitlines() if "the same MAC" in line]
+    assert warned == [
+        f"warning: {twins[0].url} and {twins[1].url} answered with the same MAC "
+        "24:0a:c4:12:34:56: the journal keeps updates per MAC, so 'restore' cannot tell "
+        "these units apart; give each virtual unit its own --mac (on real units, a cloned MAC)"
+    ]
+    r = runner.invoke(cli, station_args(mongoose_units(virtual_esp32, 2), ca_file, tmp_path))
+    assert r.exit_code == 0 and "the same MAC" not in r.output, r.output
+
+
+def test_verbose_messages_keep_one_line_each_in_a_captured_log(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """stderr captured to a file or a pipe is 80 columns to rich: a message was cut
+    mid-value ("MAC" at the end of one line, the address on the next), so grep for a
+    unit's MAC in a station's log missed it."""
+    (unit,) = mongoose_units(virtual_esp32, 1)
+    r = runner.invoke(cli, station_args([unit], ca_file, tmp_path, "--verbose"))
+    assert r.exit_code == 0, r.output
+    connected = [line for line in r.stderr.splitlines() if ": Connected: " in line]
+    assert len(connected) == 1 and len(connected[0]) > 80, r.stderr
+    assert connected[0].startswith(f"{unit.url}: ") and "MAC 24:0a:c4:00:00:00" in connected[0]
+
+
 def test_four_units_one_wrong_chip(
     virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
@@ -135,6 +171,9 @@ def test_a_cut_link_on_one_unit_json_log_and_summary(
     ]
     broken = report["units"][1]
     assert "link lost" in broken["error"] and broken["mac"] == "24:0a:c4:00:00:01"
+    # its next step names the port to restore, as a stopped unit's does
+    restore = f"'esp-cabundle restore --port {units[1].url}' puts the original back"
+    assert restore in json.dumps(broken), broken
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 4 and set(records[0]) == set(LOG_FIELDS)
     assert sorted(rec["result"] for rec in records) == ["failed", "updated", "updated", "updated"]

@@ -86,10 +86,17 @@ class UnitBars:
             if isinstance(event, Step):
                 bars.update(task, completed=event.done, status=escape(event.doing[:50]))
             elif isinstance(event, Message):
+                # soft_wrap: a line is never cut at the console's width (80 columns when
+                # stderr is a file or a pipe), so a station's captured log keeps each
+                # message, its MAC or sector, on one line for grep
                 if event.level in ("warning", "error"):
-                    bars.console.print(f"{escape(port)}: {event.level}: {escape(event.text)}")
+                    bars.console.print(
+                        f"{escape(port)}: {event.level}: {escape(event.text)}", soft_wrap=True
+                    )
                 elif verbose:
-                    bars.console.print(f"{escape(port)}: {escape(event.text)}", highlight=False)
+                    bars.console.print(
+                        f"{escape(port)}: {escape(event.text)}", highlight=False, soft_wrap=True
+                    )
 
         return show
 

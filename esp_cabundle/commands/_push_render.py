@@ -66,10 +66,14 @@ def _dates(deadline: datetime | str | None, since: datetime | str | None) -> lis
 
     out = []
     if since is not None:
+        # "at least": from a saved chain the date is only the first day that chain was
+        # judged (its certificates' start), not when the units' connection broke; and
+        # the units it names were reached by this push, so only a push that travels
+        # through that server misses them
         out.append(
-            f"A CA file found on units already fails since {day(since)}: units holding it "
-            "cannot connect through the server it fails, so no push reaches them that way "
-            "(update them on the bench)."
+            f"A CA file found on units fails the server their connection goes to, at least "
+            f"since {day(since)}: units holding it cannot connect to that server, so a push "
+            "that travels through it cannot reach them (update those on the bench)."
         )
     if deadline is not None:
         out.append(f"The units' current CA stops working on {day(deadline)}.")

@@ -57,6 +57,17 @@ if TYPE_CHECKING:
     from ..timeline import Period
 
 
+def _no_forecast_flag(ctx: click.Context, param: click.Parameter, given: bool) -> None:
+    """``--forecast``, as the command list's "(forecast)" invites: click's guess for it
+    was --host. The forecast is --until's horizon."""
+    if given:
+        raise click.UsageError(
+            "check has no --forecast: give the horizon to forecast to as --until DATE "
+            "(e.g. --until 2035-01-01, the devices' end of service)",
+            ctx,
+        )
+
+
 @click.command()
 @file_option(
     "--bundle",
@@ -99,6 +110,14 @@ if TYPE_CHECKING:
     type=Date(),
     metavar="DATE",
     help="Forecast: find the first date before DATE at which a verdict flips.",
+)
+@click.option(
+    "--forecast",
+    is_flag=True,
+    hidden=True,
+    expose_value=False,
+    callback=_no_forecast_flag,
+    help="Not an option: the forecast is --until DATE.",
 )
 @click.option(
     "--roadmap",

@@ -19,6 +19,7 @@ from ..flash.station import (
     flash_log_record,
     log_format_for,
     run_parallel,
+    shared_macs,
     station_exit_code,
 )
 from ..text import plural
@@ -165,6 +166,8 @@ def flash(
         with bars.shown():
             outcomes = run_parallel(units, job, progress_for=bars.progress_for, on_done=done)
     code = station_exit_code(outcomes)
+    for line in shared_macs(outcomes):
+        click.echo(line, err=True)
     for o in outcomes:  # every unit stopped on request says so, whatever the output mode
         if isinstance(o.error, UnitInterrupted):
             for line in interruption_lines(o.error.interruption):

@@ -142,7 +142,7 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
     type=Age(),
     required=True,
     metavar="AGE",
-    help="Delete entries last changed longer ago than this (30d, 12h, 2w).",
+    help="Delete entries last changed longer ago than this (30d, 12h, 2w, 90min).",
 )
 @click.option(
     "--unfinished",

@@ -195,14 +195,17 @@ class Date(_ParamType):
             self.fail(str(e), param, ctx)
 
 
-_AGE = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
-_AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}  # seconds
+_AGE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
+_AGE_UNITS = {"min": 60, "h": 3600, "d": 86400, "w": 604800}  # seconds
+# Read as minutes by one user and as months by the next: a prune that deletes what was
+# meant to be kept cannot be undone, so these ask which.
+_AMBIGUOUS_AGE = frozenset({"m", "mo", "mon", "month", "months", "y", "yr", "year", "years"})
 # Older than any entry can be, yet far from where "now minus the age" leaves the calendar.
 MAX_AGE = timedelta(days=36500)
 
 
 class Age(_ParamType):
-    """``30d``, ``12h``, ``2w``, ``90m``: a duration with its unit, as a timedelta."""
+    """``30d``, ``12h``, ``2w``, ``90min``: a duration with its unit, as a timedelta."""
 
     name = "age"
 
@@ -210,18 +213,28 @@ class Age(_ParamType):
         if isinstance(value, timedelta):
             return value
         m = _AGE.match(str(value))
-        if m is None:
+        unit = m.group(2).lower() if m is not None else ""
+        if m is None or (unit not in _AGE_UNITS and unit not in _AMBIGUOUS_AGE):
             self.fail(
-                f"{value!r} is not an age: a number and a unit, m, h, d or w (e.g. 30d)",
+                f"{value!r} is not an age: a number and a unit, min, h, d or w (e.g. 30d)",
                 param,
                 ctx,
             )
         digits = m.group(1).lstrip("0") or "0"
+        shown = m.group(0).strip()
+        shown = shown if len(shown) <= 24 else f"{shown[:12]}...{shown[-4:]}"
+        if unit in _AMBIGUOUS_AGE:
+            n = int(digits) if len(digits) <= 6 else None
+            example = f": {n}min, or {n * 30}d for {n} months" if n is not None else ""
+            self.fail(
+                f"{shown!r}: is '{m.group(2)}' minutes, months or years? Give the age in "
+                f"min, h, d or w{example}",
+                param,
+                ctx,
+            )
         # Compared as digits first: int() of a thousand-digit number is refused by Python.
-        seconds = int(digits) * _AGE_UNITS[m.group(2)] if len(digits) <= 12 else None
+        seconds = int(digits) * _AGE_UNITS[unit] if len(digits) <= 12 else None
         if seconds is None or seconds > MAX_AGE.total_seconds():
-            shown = m.group(0).strip()
-            shown = shown if len(shown) <= 24 else f"{shown[:12]}...{shown[-4:]}"
             self.fail(
                 f"{shown!r} is too large an age: at most {MAX_AGE.days}d (100 years; no "
                 "entry is older)",
@@ -270,6 +283,8 @@ json_option = click.option(
     "as_json",
     is_flag=True,
     callback=_remember_json,
+    # first, so an error another option's callback raises (--port) is a JSON document too
+    is_eager=True,
     help='Print a JSON report on stdout (on failure: {"ok": false, "error": ...}).',
 )
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
@@ -381,6 +396,7 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
         "-p",
         "--port",
         type=Name("port"),
+        multiple=True,  # so that a second --port is refused, not silently taken instead
         required=required,
         metavar="PORT",
         help=_PORT_HELP,
@@ -388,11 +404,12 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
     )
 
 
-def _one_port(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """A URL holding glob characters is refused (exit 2) before anything is opened."""
-    from ..flash.station import check_port  # deferred: the flash package is heavy
+def _one_port(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | None:
+    """The one unit's port: a repeated --port, a glob matching several ports or a URL
+    holding glob characters is refused (exit 2) before anything is opened."""
+    from ..flash.station import one_port  # deferred: the flash package is heavy
 
-    return None if value is None else check_port(value)
+    return one_port(value, command=ctx.info_name or "this command") if value else None
 
 
 # esptool's CLI default; 115200 for the sync, then the stub switches to this.

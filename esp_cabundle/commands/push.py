@@ -167,6 +167,7 @@ def _ledger_option(f: Any) -> Any:
     type=Whole(1, 256, what="a number of units at a time"),
     default=8,
     show_default=True,
+    help="How many units are worked on at the same time.",
 )
 @timeout_option("each answer", maximum=600)
 @click.option(
@@ -542,6 +543,15 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
     if as_json and as_csv:
         raise InputError("give --json or --csv, not both: stdout carries one of them")
     if not ledger_path.is_file():
-        raise InputError(f"no campaign ledger at {ledger_path}", hint="give --ledger FILE")
+        given = click.get_current_context().get_parameter_source("ledger_path")
+        raise InputError(
+            f"no campaign ledger at {ledger_path}",
+            # the hint to name one was wrong when one was named: then the path is
+            hint="check the path: a ledger is the file a 'push --ledger FILE' run wrote "
+            "(status never makes one)"
+            if given is not ParameterSource.DEFAULT
+            else f"give the ledger of the campaign with --ledger FILE (push writes "
+            f"{DEFAULT_LEDGER} in the directory it runs in unless --ledger names another)",
+        )
     meta, counts, rows = read_status(ledger_path)  # read only: writes nothing
     render_status(meta, counts, rows, as_json=as_json, as_csv=as_csv)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,12 @@ if TYPE_CHECKING:
     help="File to write (replaced atomically, only after a complete read).",
 )
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an -o file that holds other bytes (by default it is kept: it may be "
+    "another unit's backup).",
+)
+@click.option(
     "--table-offset",
     type=Size(name="offset", align=0x1000),
     default="0x8000",
@@ -59,6 +66,7 @@ def read(
     partition: str | None,
     whole: bool,
     output: Path,
+    force: bool,
     table_offset: int,
     link: Link,
     as_json: bool,
@@ -66,7 +74,8 @@ def read(
 ) -> None:
     """Read a partition or the whole flash of a unit into a file: a backup, or a dump for
     ``update-dump`` and ``inspect``. Erased ranges are found with the unit's MD5 and not
-    transferred; the file is byte-identical to a full read.
+    transferred; the file is byte-identical to a full read. An -o file that holds other
+    bytes (another unit's backup, an image) is kept, exit 2, unless --force.
 
     \b
     Examples:
@@ -88,6 +97,8 @@ def read(
             progress=progress,
             **link,
         )
+    if not force:
+        _keep_other_bytes(output, result.data, mac=result.unit.mac)
     # a unit's flash: its Wi-Fi password too; the same bytes again leave the file as it was
     written = write_atomic(output, result.data, mode=PRIVATE)
     unit = result.unit
@@ -121,3 +132,28 @@ def read(
             quiet=quiet,
         )
         echo(f"MD5 {result.md5}", quiet=quiet)
+
+
+def _keep_other_bytes(output: Path, data: bytes, *, mac: str) -> None:
+    """InputError when ``output`` is a file holding other bytes: a backup (of another
+    unit, or of this one before an update) replaced by the next read is a unit that can
+    no longer be put back. An empty file, the same bytes, a device or FIFO go ahead."""
+    try:
+        st = output.stat()
+    except OSError:
+        return  # nothing there (or nothing reachable): write_atomic says what is wrong
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return
+    try:
+        same = st.st_size == len(data) and output.read_bytes() == data
+    except OSError:
+        same = False  # unreadable: not known to be the same, so not replaced
+    if same:
+        return
+    raise InputError(
+        f"{printable(str(output))} already holds other bytes ({st.st_size:,}): not replaced, "
+        "so the backup it may be (another unit's, or this one's before an update) is kept; "
+        "this read was not saved",
+        hint=f"give another -o (one file per unit: -o dump-{mac.replace(':', '')}.bin), or "
+        "add --force to replace it",
+    )

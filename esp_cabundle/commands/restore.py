@@ -107,7 +107,8 @@ def restore(
             error = e
         stopped = isinstance(error, UnitInterrupted)
         done = error is None or isinstance(error, AlreadyRestored)
-        bars.finish(port, "OK" if done else "STOPPED" if stopped else "FAILED")
+        ended = "DRY RUN" if dry_run and error is None else "OK"  # as its line says
+        bars.finish(port, ended if done else "STOPPED" if stopped else "FAILED")
     mac = unit[0].mac if unit else "-"
     if isinstance(error, UnitInterrupted):
         _stopped(error, mac, time.monotonic() - t0, as_json=as_json, quiet=quiet)
@@ -145,18 +146,21 @@ def restore(
     # from what each partition held when found, not what the journal says the update did
     change, torn = found_change(result.found)
     roots = (f": {change}" if change else "") + torn
+    # one partition (mdash-arduino's spiffs) is "it", Mongoose OS's fs_0 and fs_1 "they"
+    one = len(entry.partitions) == 1
+    were, holds = ("it was", "holds what it") if one else ("they were", "hold what they")
     if result.already_original:
         status = "OK"
-        what = f"{parts} already hold what they held before the update of {entry.when}"
+        what = f"{parts} already {holds} held before the update of {entry.when}"
     elif result.dry_run:
         status = "DRY RUN"
         what = (
-            f"would write {plural(result.sectors_written, 'sector')} back to {parts}, as they were "
+            f"would write {plural(result.sectors_written, 'sector')} back to {parts}, as {were} "
             f"before the update of {entry.when}{roots}"
         )
     else:
         status = "OK"
-        what = f"restored {parts} as they were before the update of {entry.when}{roots}"
+        what = f"restored {parts} as {were} before the update of {entry.when}{roots}"
     (line,) = render_lines([Line(status, result.port, result.mac, what, seconds)])
     echo(line, quiet=quiet)
     if verbose:

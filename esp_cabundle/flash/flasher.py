@@ -442,8 +442,8 @@ def flash_ca(
                 progress=within(progress, _JOURNAL, _WRITE),
                 what="update",
                 resume_hint=f"reconnect and run the same command again: it finishes the "
-                f"update from the journal ({entry.path}); 'esp-cabundle restore' puts the "
-                "original back",
+                f"update from the journal ({entry.path}); 'esp-cabundle restore --port "
+                f"{flash.name}' puts the original back",
             )
         except WriteFailed as e:
             e.result = stopped_at(e.written, torn=True)

@@ -55,7 +55,9 @@ __all__ = [
     "flash_log_record",
     "log_format_for",
     "next_step",
+    "one_port",
     "run_parallel",
+    "shared_macs",
     "station_exit_code",
 ]
 
@@ -89,18 +91,44 @@ LOG_FIELDS = (
 _NAME_FIELDS = frozenset({"roots_before", "roots_after", "notes"})
 
 
-def check_port(port: str) -> str:
+def check_port(port: str, *, several: bool = True) -> str:
     """``port`` when it may be opened or globbed; InputError for a URL holding glob
     characters (pyserial would take ``*`` or ``?`` as part of the host or port, or as
-    its URL options, and fail in words of its own)."""
+    its URL options, and fail in words of its own). ``several``: the command takes
+    several ports, so the hint may say to repeat --port."""
     if "://" in port and _GLOB_CHARS & set(port):
         raise InputError(
             f"{port!r}: a URL cannot be a glob (* ? [ match device paths only, such as "
             "/dev/ttyUSB*); nothing was touched",
             hint="give each unit's URL with its own --port (socket://127.0.0.1:5601 "
-            "--port socket://127.0.0.1:5602 ...)",
+            "--port socket://127.0.0.1:5602 ...)"
+            if several
+            else "give the one unit's URL (socket://127.0.0.1:5601)",
         )
     return port
+
+
+def one_port(given: Sequence[str], *, command: str) -> str:
+    """The one port of a command that reaches one unit (``restore``, ``read``,
+    ``inspect``). A repeated --port, or a glob matching several ports, is refused
+    (InputError, exit 2) before anything is opened: taking the last one would skip the
+    others while the run says OK. A glob matching one port is that port."""
+    for port in given:
+        check_port(port, several=False)
+    ports = expand_ports(given)
+    if len(ports) > 1:
+        listed = ", ".join(ports)
+        said = (
+            f"--port given {len(given)} times ({listed})"
+            if len(given) > 1
+            else f"--port {given[0]!r} matches {len(ports)} ports ({listed})"
+        )
+        raise InputError(
+            f"{said}: '{command}' reaches one unit at a time; nothing was touched",
+            hint=f"run 'esp-cabundle {command} --port PORT' once for each of {listed} "
+            "(only 'flash' takes several ports at once)",
+        )
+    return ports[0]
 
 
 def expand_ports(patterns: Sequence[str]) -> list[str]:
@@ -210,6 +238,24 @@ def next_step(error: EspCabundleError) -> str:
     if isinstance(error, (ImageError, PartitionTableError)):
         return "check --board, and look at the unit with 'esp-cabundle inspect --port PORT'"
     return "fix what the message says, then run the same command again"
+
+
+def shared_macs(outcomes: Sequence[UnitOutcome[Any]]) -> list[str]:
+    """A warning per MAC that answered on more than one port in one run. The journal
+    keeps a unit's updates under its MAC, so 'restore' could not tell those units
+    apart: on one it may undo, or mark undone, the update of the other (virtual units
+    all start with one default MAC)."""
+    ports: dict[str, list[str]] = {}
+    for o in outcomes:
+        if o.unit is not None:
+            ports.setdefault(o.unit.mac, []).append(o.port)
+    return [
+        f"warning: {' and '.join(named)} answered with the same MAC {mac}: the journal keeps "
+        "updates per MAC, so 'restore' cannot tell these units apart; give each virtual "
+        "unit its own --mac (on real units, a cloned MAC)"
+        for mac, named in ports.items()
+        if len(named) > 1
+    ]
 
 
 def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
