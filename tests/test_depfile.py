@@ -5,6 +5,7 @@ builds again; and cabundle.cmake configures again when one changes."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.doc_commands import child_env, copy_examples, freeze_clock
+from support.verify_pki import mint
 
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.certs import load_certificates
@@ -44,6 +46,19 @@ def test_render_escapes_as_make_reads_and_never_depends_on_a_target(tmp_path: Pa
     targets, inputs = _rule(text)
     assert targets == [str(out)]
     assert inputs == [str(odd), str(tmp_path / "x.yaml")]
+
+
+def test_a_name_that_is_not_utf8_is_written_as_its_bytes(in_tmp: Path) -> None:
+    """As make and Ninja open files: the bytes of the name, not a traceback."""
+    name = os.fsdecode(b"r\xff\xe9 1.pem")
+    (in_tmp / name).write_bytes(mint("Odd Root").pem)
+    # --no-lock: cabundle.lock cannot hold such a name yet (a traceback of its own)
+    argv = ["build", "--root", name, "--allow", "not-ca", "--no-lock", "--depfile", "d.d"]
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 0, r.output
+    data = (in_tmp / "d.d").read_bytes()
+    assert b"/r\xff\xe9\\ 1.pem \\\n" in data
+    assert _rule(os.fsdecode(data))[1][0] == str(in_tmp / name)
 
 
 def test_a_line_break_in_a_name_is_refused(tmp_path: Path) -> None:
