@@ -97,6 +97,8 @@ def build_bundle(
     targets: Sequence[Target] = (),
     check_targets: bool = True,
     board: Board | None = None,
+    also_read: Sequence[tuple[str, Path]] = (),
+    also_written: Sequence[tuple[str, Path]] = (),
 ) -> BuildResult:
     """Gate ``spec`` (policies; ``config``'s targets and ``targets``), check the lock, and
     render every output in memory.
@@ -114,10 +116,15 @@ def build_bundle(
     :class:`InputError` (a FIFO, device, directory or looping symlink at ``lock_path``)
     before any byte is written. ``kept_lock`` is the project's lock that ``--no-lock``
     leaves as it is: no output may replace it (nor become it where none exists yet).
+    ``also_read``: ``(what, path)`` of other files the caller read for this build (a
+    label filter): no output may replace one, and they are among the result's
+    ``inputs``. ``also_written``: files the caller writes beside the outputs (the last
+    run's dependency file): an image's ``from_dir`` never packs them, as it never packs
+    the outputs.
     """
     if lock_path is not None:  # first: nothing is gated or read before the refusal
         refuse_special(lock_path, what="lock file", hint=_LOCK_HINT)
-    inputs = _inputs(spec, config, targets)
+    inputs = [*_inputs(spec, config, targets), *also_read]
     if locked and lock_path is not None:
         inputs.append(("lock file", lock_path))
     read = [p for _, p in inputs]
@@ -163,6 +170,7 @@ def build_bundle(
     dir_warnings: list[str] = []
     written = [(f"{out.format} output", out.path) for out in outputs]
     written += [("lock file", lock_path)] if lock_path is not None else []
+    written += also_written
     for out in outputs:
         if out.format not in FORMATS:
             raise InputError(f"unknown output format '{out.format}'")

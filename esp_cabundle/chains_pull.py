@@ -8,6 +8,7 @@ A target that failed keeps its saved chain as it was.
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -75,10 +76,16 @@ class PullFailed(EspCabundleError):
 
     @classmethod
     def from_results(
-        cls, results: Sequence[PullResult], *, again: str = "esp-cabundle chains pull"
+        cls,
+        results: Sequence[PullResult],
+        *,
+        again: str = "esp-cabundle chains pull",
+        chosen: bool = False,
     ) -> PullFailed | None:
         """The error to end a pull with, or None when every target was captured;
-        ``again`` is the command to run again (its hint adds the targets that failed)."""
+        ``again`` is the command to run again: its hint adds the targets that failed,
+        unless none was captured of targets the user did not pick (``chosen``: picked
+        with ``--target``, which running ``again`` alone would not repeat)."""
         failed = [r for r in results if not r.ok]
         if not failed:
             return None
@@ -90,7 +97,7 @@ class PullFailed(EspCabundleError):
             )
         else:
             head = f"no target could be captured ({len(results)} tried); nothing was saved"
-        if saved:  # retry only the targets that failed
+        if saved or chosen:  # retry only the targets that failed
             again += "".join(f" --target {shlex.quote(r.target.name)}" for r in failed)
         return cls(
             head,
@@ -139,6 +146,7 @@ def pull_chains(
         raise InputError(
             "no target with a host to pull from", hint="add 'targets:' with hosts to cabundle.yaml"
         )
+    _refuse_shared_files(live, base_dir)
     results = []
     for t in live:
         assert t.host is not None
@@ -155,3 +163,19 @@ def pull_chains(
         results.append(PullResult(t, path, chain=chain))
     write_all_atomic([(r.path, r.chain.to_pem()) for r in results if r.chain is not None])
     return results
+
+
+def _refuse_shared_files(targets: Sequence[Target], base_dir: Path) -> None:
+    """Two servers' chains cannot be saved in one file (``a b`` and ``a_b`` both save to
+    ``chains/a_b.pem``; two targets may name one ``chain:``): the last written would
+    stand for both, and ``check`` judge one server by the other's chain."""
+    seen: dict[str, Target] = {}
+    for t in targets:
+        path = t.chain_path(base_dir)
+        first = seen.setdefault(os.path.realpath(path), t)
+        if (first.host, first.port, first.sni_name) != (t.host, t.port, t.sni_name):
+            raise InputError(
+                f"targets '{first.name}' and '{t.name}' would both save their chain to "
+                f"{path}; nothing captured",
+                hint="give one of them its own 'chain:' path or 'name:' in the config",
+            )

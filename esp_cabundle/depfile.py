@@ -14,7 +14,10 @@ from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["render_depfile"]
+__all__ = ["MAX_DEPFILE", "is_depfile", "render_depfile"]
+
+# Past this, a file is not one this module wrote (a build reads a few hundred files).
+MAX_DEPFILE = 1 << 20
 
 
 def _escape(path: Path) -> str:
@@ -38,4 +41,16 @@ def render_depfile(targets: Iterable[Path], inputs: Iterable[Path]) -> bytes:
     deps = [p for p in dict.fromkeys(os.path.abspath(i) for i in inputs) if p not in set(tgts)]
     head = " ".join(_escape(Path(t)) for t in tgts) + ":"
     lines = [head, *(f"  {_escape(Path(p))}" for p in deps)]
-    return (" \\\n".join(lines) + "\n").encode()
+    # A name that is not UTF-8 is written as its bytes, as make and Ninja open files.
+    return os.fsencode(" \\\n".join(lines) + "\n")
+
+
+def is_depfile(data: bytes) -> bool:
+    """Whether ``data`` reads as :func:`render_depfile` writes: a ``targets:`` line, then
+    only indented inputs. An earlier run's dependency file in a ``from_dir`` is left out
+    of the image as the outputs are; a file of the user's at that path is not one."""
+    lines = os.fsdecode(data).split(" \\\n")
+    head, *deps = (line.removesuffix("\n") for line in lines)
+    if not data.endswith(b"\n") or not head.endswith(":") or "\n" in head:
+        return False
+    return all(line.startswith("  ") and "\n" not in line for line in deps)

@@ -115,7 +115,7 @@ def test_a_failed_write_loses_no_saved_chain(
     with tls_server([leaf, inter]) as port:
         _config(in_tmp / "cabundle.yaml", {"one": port, "two": port})
         r = runner.invoke(cli, ["chains", "pull", "--timeout", "2"])
-    assert r.exit_code != 0 and "two.pem" in r.stderr, r.output
+    assert r.exit_code == 3 and "two.pem: is a directory; nothing written" in r.stderr, r.output
     assert (in_tmp / "chains" / "one.pem").read_bytes() == b"old one\n"
     assert sorted(p.name for p in (in_tmp / "chains").iterdir()) == ["one.pem", "two.pem"]
 
@@ -134,3 +134,46 @@ def test_exit_codes_follow_the_station_rule() -> None:
     assert PullFailed.from_results([]) is None
     with pytest.raises(ValueError):
         PullResult(t, Path("x"))  # neither a chain nor an error
+
+
+def test_targets_saving_to_one_file_are_refused_before_any_capture(
+    runner: CliRunner, in_tmp: Path, chain: tuple[Minted, Minted]
+) -> None:
+    """'a b' and 'a_b' both save to chains/a_b.pem: one server's chain would stand for
+    the other's, each reported as saved."""
+    leaf, inter = chain
+    with tls_server([leaf, inter]) as one, tls_server([inter]) as two:
+        (in_tmp / "cabundle.yaml").write_text(
+            "targets:\n"
+            f"  - {{name: a b, host: 127.0.0.1, port: {one}}}\n"
+            f"  - {{name: a_b, host: 127.0.0.1, port: {two}}}\n"
+        )
+        r = runner.invoke(cli, ["chains", "pull", "--timeout", "2"])
+    assert r.exit_code == 2, r.output
+    assert "targets 'a b' and 'a_b' would both save their chain to" in r.stderr
+    assert "capturing" not in r.stderr and not (in_tmp / "chains").exists()
+
+
+def test_targets_of_one_server_may_share_their_saved_chain(
+    runner: CliRunner, in_tmp: Path, chain: tuple[Minted, Minted]
+) -> None:
+    leaf, inter = chain
+    with tls_server([leaf, inter]) as port:
+        (in_tmp / "cabundle.yaml").write_text(
+            "targets:\n"
+            f"  - {{name: old, host: 127.0.0.1, port: {port}, chain: chains/s.pem}}\n"
+            f"  - {{name: new, host: 127.0.0.1, port: {port}, chain: chains/s.pem,"
+            " device: mbedtls-clock}\n"
+        )
+        r = runner.invoke(cli, ["chains", "pull", "--timeout", "2"])
+    assert r.exit_code == 0, r.output
+    assert load_chain_file(in_tmp / "chains" / "s.pem").leaf.der == leaf.der
+
+
+def test_the_retry_hint_keeps_the_targets_asked_for(runner: CliRunner, in_tmp: Path) -> None:
+    """'chains pull --target b' failing says to pull b again, not every target."""
+    _config(in_tmp / "cabundle.yaml", {"a": _free_port(), "b": _free_port()})
+    r = runner.invoke(cli, ["chains", "pull", "--timeout", "2", "--target", "b"])
+    assert r.exit_code == 3, r.output
+    assert "once it answers: esp-cabundle chains pull --target b\n" in r.stderr
+    assert "- a: " not in r.stderr

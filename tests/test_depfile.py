@@ -5,6 +5,7 @@ builds again; and cabundle.cmake configures again when one changes."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,12 +14,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.doc_commands import child_env, copy_examples, freeze_clock
+from support.verify_pki import mint
 
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.depfile import render_depfile
 from esp_cabundle.errors import InputError
+from esp_cabundle.fs import open_image
 
 ALLOW = ("--allow", "expires-before-service-end")  # extra.der: Root YR's cross-sign, to 2032
 
@@ -43,6 +46,19 @@ def test_render_escapes_as_make_reads_and_never_depends_on_a_target(tmp_path: Pa
     targets, inputs = _rule(text)
     assert targets == [str(out)]
     assert inputs == [str(odd), str(tmp_path / "x.yaml")]
+
+
+def test_a_name_that_is_not_utf8_is_written_as_its_bytes(in_tmp: Path) -> None:
+    """As make and Ninja open files: the bytes of the name, not a traceback."""
+    name = os.fsdecode(b"r\xff\xe9 1.pem")
+    (in_tmp / name).write_bytes(mint("Odd Root").pem)
+    # --no-lock: cabundle.lock cannot hold such a name yet (a traceback of its own)
+    argv = ["build", "--root", name, "--allow", "not-ca", "--no-lock", "--depfile", "d.d"]
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 0, r.output
+    data = (in_tmp / "d.d").read_bytes()
+    assert b"/r\xff\xe9\\ 1.pem \\\n" in data
+    assert _rule(os.fsdecode(data))[1][0] == str(in_tmp / name)
 
 
 def test_a_line_break_in_a_name_is_refused(tmp_path: Path) -> None:
@@ -105,6 +121,48 @@ def test_a_depfile_on_a_file_the_build_uses_is_refused(project: Path, name: str)
     assert r.exit_code == 2, r.output
     assert "names a file the build reads or writes; nothing written" in r.stderr
     assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == kept
+
+
+@pytest.mark.parametrize("name", ["x/../certs/ca.pem", "x/../cabundle.lock"])
+def test_a_depfile_naming_an_output_yet_to_be_made_another_way_is_refused(
+    project: Path, name: str
+) -> None:
+    """Compared as files, not names: before an output exists, x/../certs/ca.pem is it,
+    and the dependency file written over it would be all the bundle there is."""
+    (project / "cabundle.lock").unlink()  # a first build: no output exists yet
+    r = CliRunner().invoke(cli, ["build", *ALLOW, "--depfile", name])
+    assert r.exit_code == 2, r.output
+    assert "names a file the build reads or writes; nothing written" in r.stderr
+    assert not (project / "certs").exists() and not (project / "cabundle.lock").exists()
+
+
+def test_the_label_filter_is_an_input_no_file_may_replace(project: Path) -> None:
+    csv = project / "authorities.csv"
+    csv.write_text("Owner,Common Name or Certificate Name\nISRG,ISRG Root X1\n")
+    kept = csv.read_bytes()
+    base = ["build", *ALLOW, "--idf-filter", str(csv.name), "-f", "idf-bundle"]
+    for more in (["-o", "b.bin", "--depfile", csv.name], ["-o", csv.name]):
+        r = CliRunner().invoke(cli, [*base, *more])
+        assert r.exit_code == 2, r.output
+        assert "nothing written" in r.stderr and csv.read_bytes() == kept
+        assert not (project / "b.bin").exists()
+    r = CliRunner().invoke(cli, [*base, "-o", "b.bin", "--depfile", "ca.d"])
+    assert r.exit_code == 0, r.output
+    assert str(csv) in _rule((project / "ca.d").read_text())[1]
+
+
+def test_a_depfile_in_from_dir_is_left_out_of_the_image_as_outputs_are(project: Path) -> None:
+    """The second build must not pack the first one's dependency file (and then refuse
+    it as a file it reads); a file of the user's there is still never replaced."""
+    for _ in range(2):
+        r = CliRunner().invoke(cli, ["build", *ALLOW, "--depfile", "data/ca.d"])
+        assert r.exit_code == 0, r.output
+    image = open_image((project / "spiffs.bin").read_bytes())
+    assert sorted(f.path for f in image.files()) == ["/ca.pem", "/conf.json"]
+    assert "data/ca.d: the dependency file of this run" in r.stderr
+    r = CliRunner().invoke(cli, ["build", *ALLOW, "--depfile", "data/conf.json"])
+    assert r.exit_code == 2 and "names a file the build reads" in r.stderr, r.output
+    assert (project / "data" / "conf.json").read_text() == "{}"
 
 
 def test_a_refused_build_writes_no_depfile(project: Path) -> None:

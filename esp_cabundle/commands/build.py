@@ -11,7 +11,7 @@ import click
 
 from ..build import LOCK_NAME, BuildResult, build_bundle, dry_run_build, write_build
 from ..config import Config, OutputSpec, leads_outside, not_read_hint, outputs_outside
-from ..depfile import render_depfile
+from ..depfile import MAX_DEPFILE, is_depfile, render_depfile
 from ..errors import InputError
 from ..fileio import PUBLIC, same_file
 from ..formats import FORMATS, implied_format
@@ -212,6 +212,8 @@ def build(
         targets=ca.extra_targets(),
         check_targets=not ca.no_check,
         board=chosen_board(None, config),
+        also_read=[("label filter", idf_filter)] if idf_filter is not None else (),
+        also_written=[("dependency file", depfile)] if depfile and _last_depfile(depfile) else (),
     )
     announce(result.ca, quiet=quiet, as_json=as_json)
     for board_ca in result.boards:  # image outputs for a board: its rules, its connections
@@ -221,7 +223,7 @@ def build(
             note(f"note: {printable(n)}", quiet=quiet)
         for w in (*warnings, *result.dir_warnings):
             warn(printable(w))
-    extra = _depfile(depfile, result, idf_filter)
+    extra = _depfile(depfile, result)
     done = dry_run_build(result, extra) if dry_run else write_build(result, extra)
 
     if as_json:
@@ -282,9 +284,7 @@ def build(
         say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet)
 
 
-def _depfile(
-    path: Path | None, result: BuildResult, idf_filter: Path | None
-) -> list[tuple[Path, bytes, int]]:
+def _depfile(path: Path | None, result: BuildResult) -> list[tuple[Path, bytes, int]]:
     """The dependency file ``--depfile`` asks for, written with the outputs (all or
     none). Its targets are the files written (the lock too); with every output on
     standard output, the dependency file itself."""
@@ -292,13 +292,25 @@ def _depfile(
         return []
     outs = [o.path for o, _ in result.outputs if str(o.path) != "-"]
     outs += [result.lock_path] if result.lock_path is not None else []
-    if any(same_file(path, p) or path == p for p in (*outs, *result.inputs)):
+    # As files, not names: build/../ca.pem is build's ca.pem before either exists.
+    real = os.path.realpath(path)
+    if any(same_file(path, p) or os.path.realpath(p) == real for p in (*outs, *result.inputs)):
         raise InputError(
             f"--depfile {path} names a file the build reads or writes; nothing written",
             hint="name a file of its own, e.g. build/cabundle.d",
         )
-    inputs = [*result.inputs, *([idf_filter] if idf_filter is not None else [])]
-    return [(path, render_depfile(outs or [path], inputs), PUBLIC)]
+    return [(path, render_depfile(outs or [path], result.inputs), PUBLIC)]
+
+
+def _last_depfile(path: Path) -> bool:
+    """Whether ``path`` holds a dependency file (an earlier run's): in a ``from_dir``,
+    it is left out of the image as the outputs are. Any other file there is packed, and
+    so refused as a file the build reads."""
+    try:
+        small = path.is_file() and path.stat().st_size <= MAX_DEPFILE
+        return small and is_depfile(path.read_bytes())
+    except OSError:
+        return False
 
 
 def _config_dir(config: Config | None) -> Path:

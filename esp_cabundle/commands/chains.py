@@ -93,7 +93,7 @@ def pull(
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     results = pull_chains(targets, config.base_dir, timeout=timeout, progress=progress)
     again = "esp-cabundle chains pull" + (f" -c {shlex.quote(str(path))}" if config_path else "")
-    failed = PullFailed.from_results(results, again=again)
+    failed = PullFailed.from_results(results, again=again, chosen=bool(names))
     if as_json:
         # The per-target report first; the error that follows adds no second document.
         code = failed.exit_code if failed else 0
