@@ -127,7 +127,7 @@ def build_bundle(
     inputs = [*_inputs(spec, config, targets), *also_read]
     if locked and lock_path is not None:
         inputs.append(("lock file", lock_path))
-    read = [p for _, p in inputs]
+    read = [p for _, p in inputs] + _chain_dirs(config, targets)
     if kept_lock is not None:
         inputs.append(("lock file", kept_lock))
     _refuse_clobbering(outputs, None if locked else lock_path, inputs)
@@ -206,7 +206,10 @@ def _packed_from(out: OutputSpec, packed: PackedImage) -> list[Path]:
     if not isinstance(image, ImageOutput) or image.from_dir is None:
         return []
     found = [image.from_dir / name.lstrip("/") for name, _ in packed.files]
-    return [image.from_dir, *(p for p in found if p.is_file())]
+    files = [p for p in found if p.is_file()]
+    # Every directory a packed file is in: a file added beside it changes that listing.
+    dirs = {d: None for p in files for d in reversed(p.parents) if image.from_dir in d.parents}
+    return [image.from_dir, *dirs, *files]
 
 
 def _read_too(
@@ -260,6 +263,23 @@ def _inputs(
         if isinstance(t, Target) and (t.chain is not None or t.chain_path(base).exists()):
             out.append((f"saved chain of target '{t.name}'", t.chain_path(base)))
     return out
+
+
+def _chain_dirs(config: Config | None, targets: Sequence[Target]) -> list[Path]:
+    """The directories where a target's chain will be saved (``chains pull``) and is not
+    yet: a dependency file lists them, so the first chain saved there builds again."""
+    configured: tuple[Target, ...] = config.section("targets", ()) if config else ()
+    if not targets and not configured:
+        return []
+    from .targets import Target  # deferred: as in _inputs
+
+    base = config.base_dir if config is not None else Path(".")
+    missing = [
+        t.chain_path(base)
+        for t in (*targets, *configured)
+        if isinstance(t, Target) and t.chain is None and not t.chain_path(base).exists()
+    ]
+    return [p.parent for p in missing if p.parent.is_dir()]
 
 
 def _refuse_clobbering(

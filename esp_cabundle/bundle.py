@@ -510,7 +510,10 @@ class Lock:
                 for fp, label, src in zip(self.fingerprints, self.labels, self.sources, strict=True)
             ],
         }
-        return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        # A root file's name that is not UTF-8 (kept by Python as lone surrogates) is
+        # written as a JSON \udcXX escape, which reads back as the same name.
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return text.encode("utf-8", "backslashreplace")
 
     @classmethod
     def from_bytes(cls, data: bytes, *, path: str = "cabundle.lock") -> Lock:

@@ -22,8 +22,11 @@ MAX_DEPFILE = 1 << 20
 
 def _escape(path: Path) -> str:
     """A path as GNU make and Ninja read it in a rule: ``$`` doubled, space and ``#``
-    escaped. A newline cannot be written in a rule at all."""
-    text = os.path.abspath(path)
+    escaped. A newline cannot be written in a rule at all. The path stays as it was
+    named (relative to where the build ran, or absolute), as gcc's -MD writes it: make
+    matches a rule's target by its name, so ``build/ca.pem`` must not become
+    ``/home/.../build/ca.pem``."""
+    text = os.fspath(path)
     if "\n" in text or "\r" in text:
         raise InputError(
             "a line break in a file name cannot be written to a dependency file",
@@ -33,14 +36,22 @@ def _escape(path: Path) -> str:
     return text.replace("$", "$$").replace("#", "\\#").replace(" ", "\\ ")
 
 
+def _unique(paths: Iterable[Path]) -> dict[str, Path]:
+    """Each file once, under the name it was first given, keyed by where it is."""
+    out: dict[str, Path] = {}
+    for p in paths:
+        out.setdefault(os.path.abspath(p), Path(p))
+    return out
+
+
 def render_depfile(targets: Iterable[Path], inputs: Iterable[Path]) -> bytes:
     """``targets: inputs`` with one input per line; inputs that are also targets (an
-    existing output compared before it is rewritten) and repeats are left out, so the
-    rule never depends on itself."""
-    tgts = list(dict.fromkeys(os.path.abspath(t) for t in targets))
-    deps = [p for p in dict.fromkeys(os.path.abspath(i) for i in inputs) if p not in set(tgts)]
-    head = " ".join(_escape(Path(t)) for t in tgts) + ":"
-    lines = [head, *(f"  {_escape(Path(p))}" for p in deps)]
+    existing output compared before it is rewritten) and repeats (the same file by two
+    names) are left out, so the rule never depends on itself."""
+    tgts, deps = _unique(targets), _unique(inputs)
+    head = " ".join(_escape(t) for t in tgts.values()) + ":"
+    kept = [p for key, p in deps.items() if key not in tgts]
+    lines = [head, *(f"  {_escape(p)}" for p in kept)]
     # A name that is not UTF-8 is written as its bytes, as make and Ninja open files.
     return os.fsencode(" \\\n".join(lines) + "\n")
 

@@ -27,13 +27,15 @@ ALLOW = ("--allow", "expires-before-service-end")  # extra.der: Root YR's cross-
 
 
 def _rule(text: str) -> tuple[list[str], list[str]]:
-    """(targets, inputs) of a depfile, unescaped as make reads it."""
+    """(targets, inputs) of a depfile, unescaped as make reads it, each made absolute
+    (a name relative to where the build ran, which is where this reads it)."""
     joined = text.replace("\\\n", " ")
     head, _, tail = joined.partition(": ")
 
     def words(s: str) -> list[str]:
         out = re.findall(r"(?:\\.|[^\s\\])+", s)
-        return [re.sub(r"\\(.)", r"\1", w).replace("$$", "$") for w in out]
+        words = [re.sub(r"\\(.)", r"\1", w).replace("$$", "$") for w in out]
+        return [os.path.abspath(w) for w in words]
 
     return words(head), words(tail)
 
@@ -52,13 +54,16 @@ def test_a_name_that_is_not_utf8_is_written_as_its_bytes(in_tmp: Path) -> None:
     """As make and Ninja open files: the bytes of the name, not a traceback."""
     name = os.fsdecode(b"r\xff\xe9 1.pem")
     (in_tmp / name).write_bytes(mint("Odd Root").pem)
-    # --no-lock: cabundle.lock cannot hold such a name yet (a traceback of its own)
-    argv = ["build", "--root", name, "--allow", "not-ca", "--no-lock", "--depfile", "d.d"]
+    argv = ["build", "--root", name, "--allow", "not-ca", "--depfile", "d.d"]
     r = CliRunner().invoke(cli, argv)
     assert r.exit_code == 0, r.output
     data = (in_tmp / "d.d").read_bytes()
     assert b"/r\xff\xe9\\ 1.pem \\\n" in data
     assert _rule(os.fsdecode(data))[1][0] == str(in_tmp / name)
+    # The lock holds the name too (it was a traceback): as a JSON escape, read back whole.
+    assert "\\udcff\\udce9 1.pem" in (in_tmp / "cabundle.lock").read_text(encoding="utf-8")
+    r = CliRunner().invoke(cli, [*argv[:-2], "--locked"])
+    assert r.exit_code == 0, r.output
 
 
 def test_a_line_break_in_a_name_is_refused(tmp_path: Path) -> None:
@@ -197,3 +202,43 @@ def test_cmake_configures_again_when_a_saved_chain_changes(tmp_path: Path) -> No
     chain = d.parent / "chains" / "letsencrypt-gen-y-rsa.pem"
     chain.write_bytes(chain.read_bytes() + b"\n")
     assert "Configuring done" in cmake("--build", str(build))
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_sees_the_inputs_of_the_outputs_as_they_were_named(in_tmp: Path) -> None:
+    """make matches a rule by its target's name: a depfile naming /abs/ca.pem adds no
+    input to the Makefile's ca.pem. Named as given, a root file touched makes ca.pem
+    out of date (make -q: 1), and nothing touched leaves it up to date (0)."""
+    (in_tmp / "root.pem").write_bytes(mint("Make Root").pem)
+    argv = ["build", "--root", "root.pem", "--allow", "not-ca", "--depfile", "ca.d"]
+    assert CliRunner().invoke(cli, argv).exit_code == 0
+    assert (in_tmp / "ca.d").read_text().startswith("ca.pem cabundle.lock: \\\n")
+    (in_tmp / "Makefile").write_text("ca.pem:\n\t@echo build again\n-include ca.d\n")
+
+    def question() -> int:
+        return subprocess.run(["make", "-q", "ca.pem"], cwd=in_tmp, check=False).returncode
+
+    assert question() == 0
+    later = (in_tmp / "ca.pem").stat().st_mtime + 60
+    os.utime(in_tmp / "root.pem", (later, later))
+    assert question() == 1
+
+
+def test_a_chains_folder_waiting_for_a_chain_and_from_dir_folders_are_listed(
+    project: Path,
+) -> None:
+    """A target with no chain saved yet: its first ``chains pull`` adds a file to
+    chains/, which must build again; so must a file added in a folder of from_dir."""
+    cfg = project / "cabundle.yaml"
+    cfg.write_text(
+        cfg.read_text().replace("targets:\n", "targets:\n  - {name: new, host: n.test}\n")
+    )
+    (project / "chains").mkdir()
+    (project / "data" / "sub").mkdir()
+    (project / "data" / "sub" / "x.json").write_text("{}")
+    r = CliRunner().invoke(cli, ["build", *ALLOW, "--no-check", "--depfile", "ca.d"])
+    assert r.exit_code == 0, r.output
+    inputs = _rule((project / "ca.d").read_text())[1]
+    assert str(project / "chains") in inputs
+    assert str(project / "data" / "sub") in inputs
+    assert str(project / "data" / "sub" / "x.json") in inputs
