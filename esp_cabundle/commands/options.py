@@ -215,8 +215,10 @@ class Age(_ParamType):
         m = _AGE.match(str(value))
         unit = m.group(2).lower() if m is not None else ""
         if m is None or (unit not in _AGE_UNITS and unit not in _AMBIGUOUS_AGE):
+            text = str(value)  # a pasted screenful is not said back whole
+            text = text if len(text) <= 24 else f"{text[:12]}...{text[-4:]}"
             self.fail(
-                f"{value!r} is not an age: a number and a unit, min, h, d or w (e.g. 30d)",
+                f"{text!r} is not an age: a number and a unit, min, h, d or w (e.g. 30d)",
                 param,
                 ctx,
             )
