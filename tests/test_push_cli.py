@@ -780,3 +780,16 @@ def test_status_reads_again_when_a_campaign_writes_meanwhile(
     _meta, counts, got = read_status(path)
     assert writes and sorted(r.id for r in got) == ["dev-1", "dev-2"]
     assert sum(counts.values()) == 2
+
+
+def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
+    """The refusal is the run's first word: before, the CA's verdict came first, and a
+    CA that failed its gate hid that the URL would be refused anyway."""
+    write_ca(in_tmp)
+    argv = ["push", "--mqtt", "mqtt://u:pw@127.0.0.1:9", "--board", "mdash-arduino"]
+    code, out = invoke(*argv, "--device", "a")
+    assert code == 2 and "visible in the process list" in out, out
+    assert "CA:" not in out and "pw" not in out.replace("MQTT_PASSWORD", ""), out
+    (in_tmp / "ca.pem").write_text("not a certificate\n")  # a CA the gate refuses
+    code, out = invoke(*argv, "--device", "a")
+    assert code == 2 and "visible in the process list" in out, out

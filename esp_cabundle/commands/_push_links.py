@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "broker_url",
+    "checked_broker_url",
     "connection_targets",
     "deadline_for",
     "device_ids",
@@ -234,6 +235,28 @@ def broker_url(text: str, *, from_env: bool) -> MqttUrl:
         raise
 
 
+def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
+    """``--mqtt`` (or ESP_CABUNDLE_MQTT) parsed, its password kept out of every message,
+    and refused where the process list shows it: ``push`` asks this before it judges the
+    CA, so a refused URL is the run's first word, not a verdict followed by an error."""
+    from_env = ctx.get_parameter_source("mqtt_url") == ParameterSource.ENVIRONMENT
+    url = broker_url(opts["mqtt_url"], from_env=from_env)
+    if url.password is not None:
+        remember(url.password)
+        if not url.password.isprintable():
+            raise InputError(
+                "the MQTT password in the URL holds control characters",
+                hint="check ESP_CABUNDLE_MQTT (its content is not shown)",
+            )
+    if url.password is not None and not from_env:
+        raise InputError(
+            "--mqtt: a password in the URL on the command line is visible in the process list",
+            hint="give it in MQTT_PASSWORD or --mqtt-password-file, or the whole URL "
+            "in ESP_CABUNDLE_MQTT",
+        )
+    return url
+
+
 def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) -> list[Transport]:
     """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`)."""
     ca_file = _tls_ca(opts["tls_ca"])
@@ -258,22 +281,7 @@ def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) ->
                 )
             )
         if opts["mqtt_url"]:
-            from_env = ctx.get_parameter_source("mqtt_url") == ParameterSource.ENVIRONMENT
-            url = broker_url(opts["mqtt_url"], from_env=from_env)
-            if url.password is not None:
-                remember(url.password)
-                if not url.password.isprintable():
-                    raise InputError(
-                        "the MQTT password in the URL holds control characters",
-                        hint="check ESP_CABUNDLE_MQTT (its content is not shown)",
-                    )
-            if url.password is not None and not from_env:
-                raise InputError(
-                    "--mqtt: a password in the URL on the command line is visible in the "
-                    "process list",
-                    hint="give it in MQTT_PASSWORD or --mqtt-password-file, or the whole URL "
-                    "in ESP_CABUNDLE_MQTT",
-                )
+            url = checked_broker_url(ctx, opts)
             password = _secret_from(
                 "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
             )

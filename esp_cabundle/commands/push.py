@@ -21,6 +21,7 @@ from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
     broker_url,
+    checked_broker_url,
     connection_targets,
     deadline_for,
     device_ids,
@@ -373,6 +374,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     _set_aside_environment_broker(ctx, opts)
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
         raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
+    if opts["mqtt_url"]:
+        checked_broker_url(ctx, opts)  # a password in argv is refused before the verdict
     board = _board_for(ctx, opts)
     board.file_system()  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
