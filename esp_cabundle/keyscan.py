@@ -21,9 +21,10 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   (headerless PEM bodies, C string literals); a PKCS#12 store there is decoded whole
   (``base64 FILE.p12``) and its bags counted as in DER;
 - the same structures spelt in hex anywhere in text, a file read as PEM included
-  (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``), the
-  dumps of xxd, hexdump and od (bytes, or little-endian words as ``od -x`` prints them),
-  and bare hex (``308204a4...``, ``30:82:04:a4:...``, ``od -An -x``'s words);
+  (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``,
+  ``0x4``, ``0x30u``, ``(uint8_t)0x30``), the dumps of xxd, hexdump and od (bytes, or
+  little-endian words as ``od -x`` prints them), and bare hex (``308204a4...``,
+  ``30:82:04:a4:...``, ``od -An -x``'s words);
 - the same structures spelt as decimal bytes (:mod:`.keyscan_dec`): C arrays
   (``{48, 130, ...}``), Python, JavaScript and Java lists, ``od -tu1`` and ``od -td1``;
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their

@@ -2,8 +2,9 @@
 
 A DER or BER key pasted into a CA source as hex text is the key all the same. The shapes:
 
-- C hex bytes: ``"\\x30\\x82..."`` in string literals, ``0x30, 0x82, ...`` in arrays
-  (:func:`find_c_hex`);
+- C hex bytes: ``"\\x30\\x82..."`` in string literals, ``0x30, 0x82, ...`` in arrays,
+  with one digit (``0x4``, as Python's ``hex()`` writes), an integer suffix (``0x30u``)
+  or a cast (``(uint8_t)0x30``, Java's ``(byte)0x82``) (:func:`find_c_hex`);
 - hex dumps with offsets (:func:`find_hex_text`, first pass): ``xxd`` (any ``-g``
   grouping, ``-e``'s little-endian groups), ``hexdump -C``, ``od -tx1``, ``hexdump``,
   ``hexdump -x`` and ``od -x`` (16-bit words, little-endian; ``od -tx4``, ``-tx8``: 32
@@ -48,7 +49,20 @@ ScanDer = Callable[[bytes], tuple[str, int] | None]
 # opens with a byte no other piece nor a byte token opens with, and each is bounded, so a
 # run is matched without backtracking beyond one separator; each run is read once.
 _C_COMMENT = rb"/\*(?:[^*\\0]|[\\0](?!x)){0,120}\*/|//(?:[^\n\\0]|[\\0](?!x)){0,120}\n"
-_C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{2}"
+# C's integer suffixes (C11 6.4.4.1: u, l, ll, in either order; "0x30UL"; any three of
+# their letters or none, a set re matches fastest), and a cast to a byte type before a
+# number ("(uint8_t)0x30"; Java writes "(byte)0x82" for every byte above 0x7f), lower
+# case; keyscan_dec reads them in any case. A cast opens with "(", which no other
+# separator piece nor a number opens with.
+C_SUFFIX = rb"[ul]{0,3}"
+C_CAST = (
+    rb"\([ \t]{0,4}(?:(?:const|unsigned|signed)[ \t]{1,4}){0,2}"
+    rb"(?:char|u?int8_t|u?int8|[su]8|byte|uchar|guint8|gchar)[ \t]{0,4}\)"
+)
+# "\\x" or "0x", one or two digits (Python's hex() writes "0x4"), a suffix. One pattern
+# for both, as fast as the two digits alone were: a string's "\\x30u" (0x30, then "u")
+# is read as 0x30 alone.
+_C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{1,2}" + C_SUFFIX
 # Soundness of searching runs from their "30" bytes only: a key's DER or BER opens with
 # a SEQUENCE, 0x30, and _scan_der finds a key at any offset of a run's bytes. The search
 # tries every "\\x30" and "0x30" not inside a run already matched; a run is maximal (a
@@ -63,20 +77,39 @@ _C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{2}"
 # tokens at a time (8 MiB of "0x30, " as one match held 336 MiB).
 _MIN_BYTES = 7
 _CHUNK = 1024
-_C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"){0,48}" + _C_HEX_TOKEN + rb")"
-_C_HEX_RUN = re.compile(rb"x30(?<=[\\0]x30)" + _C_HEX_MORE + rb"{%d,%d}" % (_MIN_BYTES - 1, _CHUNK))
+_C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"|" + C_CAST + rb"){0,48}" + _C_HEX_TOKEN + rb")"
+
+
+def _c_hex_opening(byte: bytes, more: int) -> bytes:
+    """A run opening with ``byte`` (two hex digits) spelt in C, and ``more`` bytes; the
+    "x" before it is the caller's."""
+    opening = byte + rb"(?<=[\\0]x" + byte + rb")" + C_SUFFIX
+    return opening + _C_HEX_MORE + rb"{%d,%d}" % (more, _CHUNK)
+
+
+_C_HEX_RUN = re.compile(rb"x" + _c_hex_opening(b"30", _MIN_BYTES - 1))
 _C_HEX_RUN_MORE = re.compile(_C_HEX_MORE + rb"{1,%d}" % _CHUNK)
 _C_COMMENT_RE = re.compile(_C_COMMENT)
-_C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"'
+_C_CAST_RE = re.compile(C_CAST)
+_C_HEX_DIGITS = re.compile(rb"(?:\\x|0x)([0-9a-f]{2}|[0-9a-f](?!x))")
+# Separators, and the letters of suffixes (once comments and casts are gone, the only
+# "u" and "l" left)
+_C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"ul'
 
 
 def _c_hex_bytes(run: bytes) -> bytes:
     """The bytes a run of C hex tokens (lower case) spells, decoded at C speed: after
-    comments go, every "x" is a token's (hex digits hold none, separators neither)."""
+    comments and casts go, every "x" is a token's (hex digits hold none, separators
+    neither); each of two digits unless one has one (``0x4``)."""
     if b"/" in run:
         run = _C_COMMENT_RE.sub(b"", run)
+    if b"(" in run:
+        run = _C_CAST_RE.sub(b"", run)
     digits = run.replace(b"\\x", b"").replace(b"0x", b"").translate(None, _C_HEX_SEPARATORS)
-    return bytes.fromhex(digits.decode("ascii"))
+    if len(digits) == 2 * run.count(b"x"):
+        return bytes.fromhex(digits.decode("ascii"))
+    # a token of one digit ("0x4"; "0x50x79", no C, is two): token by token
+    return bytes(int(d, 16) for d in _C_HEX_DIGITS.findall(run))
 
 
 def find_c_hex(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
@@ -84,11 +117,13 @@ def find_c_hex(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     pos = 0
     while (run := _C_HEX_RUN.search(low, pos)) is not None:
         start = run.start() - 1  # the "\\" or "0" before "x30"
-        pieces, pos = [low[start : run.end()]], run.end()
+        # decoded a chunk at a time (each holds its comments and casts whole): what a
+        # chunk's decoding makes (re.sub's pieces) stays small
+        out, pos = bytearray(_c_hex_bytes(low[start : run.end()])), run.end()
         while (more := _C_HEX_RUN_MORE.match(low, pos)) is not None:
-            pieces.append(more.group())
+            out += _c_hex_bytes(more.group())
             pos = more.end()
-        found = scan_der(_c_hex_bytes(b"".join(pieces)))
+        found = scan_der(bytes(out))
         if found is not None:
             return f"{found[0]} spelt as C hex bytes", start
     return None
