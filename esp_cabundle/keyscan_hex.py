@@ -198,6 +198,9 @@ _WORD_PAIR = re.compile(
     rb"|[0-9a-f]{16} [0-9a-f]{16})(?![0-9a-f])"
 )
 _WORD_REACH = 64 + 34
+# A piece of hex of an odd number of digits (3 to 17), or of 18 or more (re keeps an entry
+# per repetition of a group: the odd count of a longer piece is not looked for).
+_ODD_OR_LONG = re.compile(rb"(?<![0-9a-f])(?:[0-9a-f]{2}){1,8}[0-9a-f](?![0-9a-f])|[0-9a-f]{18}")
 _RUN_LEAD = 512  # how far before a marker its run is looked for, at most
 # Seven bytes with the widest separators between them: a search for the runs opening
 # before a marker's end looks this far beyond it.
@@ -349,11 +352,11 @@ def _scan_run(
         return None, end  # no SEQUENCE: a fingerprint, a serial number
     digits = low[start:end].translate(None, _NOT_HEX)
     variants = [(start, digits, 0, 1)]  # (where its digits start, digits, shift, group)
-    first = _DIGITS.match(low, start)
-    if first is not None and (first.end() - start) % 2:
-        # Hex opening with an odd number of digits before a blank or a line end (the
-        # tail of a word before it, its last digit left after the run): read from its
-        # second digit too.
+    if _ODD_OR_LONG.search(low, start, end) is not None:
+        # A piece of an odd number of digits (the tail of a word before the hex, on its
+        # line or the line before: "pasted:" ends in "ed"; the run's last digit is left
+        # after it) puts what follows it out of step: read from the second digit too. A
+        # piece of 18 digits or more is taken for an odd one (the check stays bounded).
         variants.append((start, digits[1:] + low[end : end + 1].translate(None, _NOT_HEX), 1, 1))
     words = _first_word(low, start, end)
     if words is not None:

@@ -98,6 +98,19 @@ def test_a_key_in_hex_in_a_c_file_is_refused() -> None:
             load_certificates(src, source="certs.c")
 
 
+def test_hex_out_of_step_after_an_odd_piece_is_read_from_its_second_digit() -> None:
+    """Hex whose run opens with a word of even digits but holds a piece of odd ones (a
+    label on the line before ending in hex digits, "pasted:", then "deadbeefabc" and the
+    key): read from its second digit too, wherever the odd piece is."""
+    key = key_vectors()["test-only-ec-pkcs8.der"]
+    for head in (b"# pasted:\n", b"# added:\n", b"abc def\n", b"# pasted: abc "):
+        for text in (b"deadbeefabc" + key.hex().encode(), b"abc\n" + key.hex().encode()):
+            data = X1_PEM + head + text
+            found = find_private_key(data)
+            assert found is not None and found.kind == "DER PKCS#8 spelt in hex", (head, text)
+            assert data[found.offset : found.offset + 4] == b"3081", (head, text)
+
+
 def test_build_refuses_a_pasted_dump_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
     key = key_vectors()["test-only-ec-sec1.der"]
     dump = TOOLS["xxd"][1](key)
