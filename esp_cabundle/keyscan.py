@@ -20,8 +20,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
   (headerless PEM bodies, C string literals); a PKCS#12 store there is decoded whole
   (``base64 FILE.p12``) and its bags counted as in DER;
-- the same structures spelt in hex anywhere in text, a file read as PEM included
-  (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``,
+- the same structures and magic spelt in hex anywhere in text, a file read as PEM
+  included (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``,
   ``0x4``, ``0x30u``, ``(uint8_t)0x30``), the dumps of xxd, hexdump and od (bytes, or
   little-endian words as ``od -x`` prints them), and bare hex (``308204a4...``,
   ``30:82:04:a4:...``, ``od -An -x``'s words);

@@ -69,13 +69,16 @@ _C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{1,2}" + C_SUFFIX
 # separator holds no token), so one holding the key's first byte runs to its last. Runs
 # of fewer than _MIN_BYTES bytes are not decoded: the smallest structure der_key_kind
 # takes for a key has 7 (SEC1: 30 05, 02 01 01, 24 80; every other shape needs more).
+# OpenSSH's key format opens with the magic "openssh-key-v1\\0" (no DER): a run is
+# decoded from its first byte, 0x6f, too, if it holds the 15 bytes of it.
 # tests/test_keyscan.py::test_c_hex_runs_start_only_at_0x30 checks both. The work stays
-# in re: the pattern opens with the literal "x30", found by re's fast scan for its first
+# in re: the pattern opens with the literal "x", found by re's fast scan for its first
 # byte, and looks back for the "\\" or "0" before it (a "[\\0]" first-byte set was 6x
 # slower: "0" abounds in base64).
 # re keeps a backtracking entry per repetition of a group: a run is matched _CHUNK
 # tokens at a time (8 MiB of "0x30, " as one match held 336 MiB).
 _MIN_BYTES = 7
+_OPENSSH_BYTES = 15
 _CHUNK = 1024
 _C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"|" + C_CAST + rb"){0,48}" + _C_HEX_TOKEN + rb")"
 
@@ -87,7 +90,15 @@ def _c_hex_opening(byte: bytes, more: int) -> bytes:
     return opening + _C_HEX_MORE + rb"{%d,%d}" % (more, _CHUNK)
 
 
-_C_HEX_RUN = re.compile(rb"x" + _c_hex_opening(b"30", _MIN_BYTES - 1))
+# One search for both openings: re looks for their "x" as fast as for "x30".
+_C_HEX_RUN = re.compile(
+    rb"x(?:"
+    + _c_hex_opening(b"30", _MIN_BYTES - 1)
+    + rb"|"
+    + _c_hex_opening(b"6f", _OPENSSH_BYTES - 1)
+    + rb")"
+)
+_C_HEX_TOKEN_RE = re.compile(_C_HEX_TOKEN)
 _C_HEX_RUN_MORE = re.compile(_C_HEX_MORE + rb"{1,%d}" % _CHUNK)
 _C_COMMENT_RE = re.compile(_C_COMMENT)
 _C_CAST_RE = re.compile(C_CAST)
@@ -113,10 +124,11 @@ def _c_hex_bytes(run: bytes) -> bytes:
 
 
 def find_c_hex(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
-    """A DER or BER key spelt as C hex bytes (see _C_HEX_RUN) in the lower-cased text."""
+    """A DER or BER key (or OpenSSH's) spelt as C hex bytes (see _C_HEX_RUN) in the
+    lower-cased text."""
     pos = 0
     while (run := _C_HEX_RUN.search(low, pos)) is not None:
-        start = run.start() - 1  # the "\\" or "0" before "x30"
+        start = run.start() - 1  # the "\\" or "0" before "x30" or "x6f"
         # decoded a chunk at a time (each holds its comments and casts whole): what a
         # chunk's decoding makes (re.sub's pieces) stays small
         out, pos = bytearray(_c_hex_bytes(low[start : run.end()])), run.end()
@@ -125,8 +137,18 @@ def find_c_hex(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
             pos = more.end()
         found = scan_der(bytes(out))
         if found is not None:
-            return f"{found[0]} spelt as C hex bytes", start
+            return f"{found[0]} spelt as C hex bytes", _token_position(low, start, found[1])
     return None
+
+
+def _token_position(low: bytes, start: int, index: int) -> int:
+    """Where the ``index``-th byte of the run opening at ``start`` is spelt (comments
+    and casts hold no "\\x" nor "0x"; an error's line only: linear in the run)."""
+    for m in _C_HEX_TOKEN_RE.finditer(low, start):
+        if not index:
+            return m.start()
+        index -= 1
+    return start
 
 
 # ---------------------------------------------------------------------------------------
@@ -325,10 +347,11 @@ def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int]
         lead = max(pos, at - _RUN_LEAD)
         letter = classes.rfind(b"x", lead, at)
         start = letter + 1 if letter >= 0 else lead
-        # Runs hold no other letters: with no "30" (a SEQUENCE) before the next one,
-        # none here can hold a key (a fingerprint or a serial number in a comment).
+        # Runs hold no other letters: with no "30" (a SEQUENCE) nor "6f" (OpenSSH's
+        # magic) before the next one, none here can hold a key (a fingerprint or a
+        # serial number in a comment).
         letter = classes.find(b"x", end, end + _RUN_LEAD)
-        if letter >= 0 and low.find(b"30", start, letter) < 0:
+        if letter >= 0 and not _may_open_key(low, start, letter):
             pos = letter
             continue
         while (run := _HEX_RUN.search(low, start, end + _RUN_SPAN)) is not None:
@@ -348,8 +371,8 @@ def _scan_run(
     was found, and where the run ends."""
     while (more := _HEX_RUN_MORE.match(low, end)) is not None:
         end = more.end()
-    if low.find(b"30", start, end) < 0:
-        return None, end  # no SEQUENCE: a fingerprint, a serial number
+    if not _may_open_key(low, start, end):
+        return None, end  # a fingerprint, a serial number
     digits = low[start:end].translate(None, _NOT_HEX)
     variants = [(start, digits, 0, 1)]  # (where its digits start, digits, shift, group)
     if _ODD_OR_LONG.search(low, start, end) is not None:
@@ -376,6 +399,13 @@ def _scan_run(
         where = _digit_position(low, at, end + shift, index)
         return (f"{found[0]} spelt in hex{how}", where), end
     return None, end
+
+
+def _may_open_key(low: bytes, start: int, end: int) -> bool:
+    """Whether hex in ``low[start:end]`` may hold a key: a DER one holds a SEQUENCE's
+    "30", OpenSSH's opens with "6f" (in words too: od -x prints "706f"). Either found
+    across two bytes ("a3 05" is no "30", "a305" looks like one) costs a decode, no more."""
+    return low.find(b"30", start, end) >= 0 or low.find(b"6f", start, end) >= 0
 
 
 def _first_word(low: bytes, start: int, end: int) -> tuple[int, int] | None:

@@ -445,6 +445,9 @@ def test_build_reads_a_commented_ca_pem(in_tmp: Path, runner: CliRunner) -> None
         b"(uint8_t)",
         b"0x30, (byte) (char) ",  # casts that cast nothing
         b"0x3, 0x8, ",  # one digit
+        b"0x6f, ",  # OpenSSH's magic's first byte, a run from each
+        b"\\x6f x",
+        b"x6f",
     ],
 )
 def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
@@ -456,7 +459,7 @@ def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    "unit", [b"0x30, ", b'"\\x30\\x82\\x02\\x02"\n', b"(uint8_t)0x30ul, ", b"0x3, "]
+    "unit", [b"0x30, ", b'"\\x30\\x82\\x02\\x02"\n', b"(uint8_t)0x30ul, ", b"0x6f, 0x3, "]
 )
 def test_one_long_c_hex_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
     """re keeps an entry per repetition of a group while it matches: 1 MiB of one run
