@@ -25,9 +25,9 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   ``0x4``, ``0x30u``, ``(uint8_t)0x30``), the dumps of xxd, hexdump and od (bytes, or
   little-endian words as ``od -x`` prints them), and bare hex (``308204a4...``,
   ``30:82:04:a4:...``, ``od -An -x``'s words);
-- the same structures spelt as decimal or octal bytes (:mod:`.keyscan_dec`): C arrays
-  (``{48, 130, ...}``, ``{060, 0202, ...}``, suffixes and casts too), Python, JavaScript
-  and Java lists, ``od -tu1``, ``od -td1``, ``od -b``;
+- the same structures and magic spelt as decimal or octal bytes (:mod:`.keyscan_dec`): C
+  arrays (``{48, 130, ...}``, ``{060, 0202, ...}``, suffixes and casts too), Python,
+  JavaScript and Java lists, ``od -tu1``, ``od -td1``, ``od -b``;
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;

@@ -10,7 +10,7 @@ casts (``(uint8_t)48``, Java's ``(byte)-126``). In octal: a C array of octal con
 such numbers that opens like a DER or BER SEQUENCE (see _DEC_RUN and _OCT_RUN) and gives
 its bytes to the caller's DER scan (keyscan's ``_scan_der``), which tells a key from a
 certificate as it does for hex: a certificate, a list of ports or a table of numbers is
-no key to it.
+no key to it. OpenSSH's magic, ``openssh-key-v1\\0`` in decimal or octal, is a key too.
 """
 
 from __future__ import annotations
@@ -80,6 +80,24 @@ _OCT_RUN = re.compile(
     + _more(_MIN_BYTES - 1, _CHUNK, _OCT)
 )  # fmt: skip
 _OCT_MORE = re.compile(_more(1, _CHUNK, _OCT))
+# OpenSSH's key format opens with its magic, no DER: its 15 bytes in a row are a key.
+_OPENSSH_MAGIC = b"openssh-key-v1\x00"
+
+
+def _magic(first: bytes, base: int) -> re.Pattern[bytes]:
+    """The magic's bytes in ``base`` (octal: C's leading zero or od -b's padding), the
+    first one (``first``) a number of its own."""
+    rest = b"".join(
+        _SEP + (b"%d" % b if base == 10 else rb"0{0,3}" + b"%o" % b) + rb"(?![0-9])" + _SUFFIX
+        for b in _OPENSSH_MAGIC[1:]
+    )
+    return re.compile(first + _SUFFIX + rest)
+
+
+_OPENSSH_RUNS = (
+    ("decimal", _magic(rb"111(?<![0-9A-Za-z._-]111)", 10)),
+    ("octal", _magic(rb"157(?<![1-9A-Za-z._-]157)(?<![0-9A-Za-z._-]0157)", 8)),
+)
 _COMMENT_RE = re.compile(_COMMENT)
 _OFFSET_RE = re.compile(_OFFSET)
 _CAST_RE = re.compile(_CAST)
@@ -110,8 +128,12 @@ def _dec_bytes(run: bytes, base: int) -> bytes:
 
 
 def find_decimal(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
-    """A DER or BER key spelt as decimal or octal bytes in ``data``: its kind, and where
-    the number of its first byte is."""
+    """A DER or BER key spelt as decimal or octal bytes in ``data``, or OpenSSH's magic:
+    its kind, and where the number of its first byte is."""
+    for name, spelt in _OPENSSH_RUNS:
+        magic = spelt.search(data)
+        if magic is not None:
+            return f"OpenSSH key spelt as {name} bytes", magic.start()
     return _find_runs(data, scan_der, 10) or _find_runs(data, scan_der, 8)
 
 

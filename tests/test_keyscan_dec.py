@@ -1,8 +1,8 @@
 """Private keys spelt as decimal bytes (C arrays, with suffixes and casts too, Python,
 JavaScript and Java lists, od -tu1 and -td1) or octal bytes (C arrays of octal
-constants, od -b, hexdump -b) are refused wherever they stand, naming the file and the
-line; the same forms of certificates are CA data, not keys; hostile numbers are scanned
-in bounded time and memory."""
+constants, od -b, hexdump -b), and OpenSSH's magic in either, are refused wherever they
+stand, naming the file and the line; the same forms of certificates are CA data, not
+keys; hostile numbers are scanned in bounded time and memory."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from esp_cabundle.cli import cli
 from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import _scan_der, find_private_key
 from tests.support.gate_cases import X1_PEM
-from tests.support.key_vectors import key_vectors, no_key_data
+from tests.support.key_vectors import key_vectors, no_key_data, openssh_key
 
 DATA = Path(__file__).parent / "data"
 # DER keys and key stores, made at test time (the CMS wrappers' keys sit inside a
@@ -247,6 +247,28 @@ def test_c_arrays_of_a_certificate_in_octal_or_suffixed_load() -> None:
         assert find_private_key(decimal_forms(X1_DER)[form]) is None, form
 
 
+def test_an_openssh_key_in_decimal_or_octal_is_refused() -> None:
+    """Its magic, openssh-key-v1 and a NUL, in every decimal and octal form (no DER in
+    it: the magic alone makes it a key), is found where its first number is."""
+    key = openssh_key()
+    octal = octal_forms(key)
+    forms = {**_all_forms(key), **octal}
+    for form, text in forms.items():
+        for data in (text, X1_PEM + text):
+            found = find_private_key(data)
+            assert found is not None, form
+            spelt = "octal" if form in octal else "decimal"
+            assert found.kind == f"OpenSSH key spelt as {spelt} bytes", (form, found.kind)
+            number = data[found.offset :].split(b",")[0].split()[0].rstrip(b"uU")
+            assert number.lstrip(b"0") in (b"111", b"157"), (form, number)
+        with pytest.raises(PrivateKeyError, match=r"private key material \(OpenSSH key"):
+            load_certificates(X1_PEM + text, source="ca.pem")
+    # the magic cut short, or one byte of it wrong, is no key
+    magic = list(b"openssh-key-v1\x00")
+    for values in (magic[:-1], [*magic[:5], 116, *magic[6:]]):
+        assert find_private_key(", ".join(map(str, values)).encode()) is None
+
+
 def test_build_refuses_a_decimal_key_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
     key = key_vectors()["test-only-ec-sec1.der"]
     (in_tmp / "mine.pem").write_bytes(X1_PEM + decimal_forms(key)["pem comment"])
@@ -292,6 +314,8 @@ def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
         b"060 202 001 001 002 001 000\n0000020 ",
         b"060,01,02,03,04,05;",  # openings too short to decode
         b"0060 ",
+        b"111, 112, 101, 110, 115, 115, 104, 45, ",  # most of OpenSSH's magic
+        b"0157 0160 0145 0156 0163 0163 0150 055 ",
     ],
 )
 def test_hostile_numbers_are_scanned_in_bounded_time(unit: bytes) -> None:
