@@ -25,9 +25,10 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   ``0x4``, ``0x30u``, ``(uint8_t)0x30``), the dumps of xxd, hexdump and od (bytes, or
   little-endian words as ``od -x`` prints them), and bare hex (``308204a4...``,
   ``30:82:04:a4:...``, ``od -An -x``'s words);
-- the same structures and magic spelt as decimal or octal bytes (:mod:`.keyscan_dec`): C
-  arrays (``{48, 130, ...}``, ``{060, 0202, ...}``, suffixes and casts too), Python,
-  JavaScript and Java lists, ``od -tu1``, ``od -td1``, ``od -b``;
+- spelt as decimal or octal bytes (:mod:`.keyscan_dec`): C arrays (``{48, 130, ...}``,
+  ``{060, 0202, ...}``, suffixes and casts too), Python, JavaScript and Java lists,
+  ``od -tu1``, ``od -td1``, ``od -b``; as decimal 16-bit words (:mod:`.keyscan_words`):
+  ``od -tu2``, ``od -td2``, ``hexdump -d``;
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -52,6 +53,7 @@ from dataclasses import dataclass
 from .errors import PrivateKeyError
 from .keyscan_dec import find_decimal
 from .keyscan_hex import find_c_hex, find_hex_text
+from .keyscan_words import find_words
 from .pkcs12 import PKCS12_B64_HINT, PKCS12_HINT, Pfx, read_pfx
 
 __all__ = ["KeyFinding", "base64_pfx", "find_private_key", "refuse_private_keys"]
@@ -410,6 +412,7 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
         or find_c_hex(low, _scan_der)
         or find_hex_text(low, _scan_der)
         or find_decimal(data, _scan_der)
+        or find_words(data, _scan_der)
     )
 
 
