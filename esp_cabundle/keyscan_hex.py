@@ -220,9 +220,9 @@ _WORD_PAIR = re.compile(
     rb"|[0-9a-f]{16} [0-9a-f]{16})(?![0-9a-f])"
 )
 _WORD_REACH = 64 + 34
-# A piece of hex of an odd number of digits (3 to 17), or of 18 or more (re keeps an entry
-# per repetition of a group: the odd count of a longer piece is not looked for).
-_ODD_OR_LONG = re.compile(rb"(?<![0-9a-f])(?:[0-9a-f]{2}){1,8}[0-9a-f](?![0-9a-f])|[0-9a-f]{18}")
+# A piece of hex this long is a string (xxd -p, one string), no dump's word (16 digits at
+# most): what is before a key in it may be of an odd number of digits.
+_LONG_PIECE = b"h" * 18
 _RUN_LEAD = 512  # how far before a marker its run is looked for, at most
 # Seven bytes with the widest separators between them: a search for the runs opening
 # before a marker's end looks this far beyond it.
@@ -355,7 +355,7 @@ def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int]
             pos = letter
             continue
         while (run := _HEX_RUN.search(low, start, end + _RUN_SPAN)) is not None:
-            found, start = _scan_run(low, run.start(), run.end(), scan_der)
+            found, start = _scan_run(low, classes, run.start(), run.end(), scan_der)
             if found is not None:
                 return found
             if start >= end:
@@ -365,21 +365,22 @@ def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int]
 
 
 def _scan_run(
-    low: bytes, start: int, end: int, scan_der: ScanDer
+    low: bytes, classes: bytes, start: int, end: int, scan_der: ScanDer
 ) -> tuple[tuple[str, int] | None, int]:
-    """Scan the run of bare hex whose first chunk is ``low[start:end]``. Returns what
-    was found, and where the run ends."""
+    """Scan the run of bare hex whose first chunk is ``low[start:end]`` (``classes``:
+    its classes, see _CLASSES). Returns what was found, and where the run ends."""
     while (more := _HEX_RUN_MORE.match(low, end)) is not None:
         end = more.end()
     if not _may_open_key(low, start, end):
         return None, end  # a fingerprint, a serial number
     digits = low[start:end].translate(None, _NOT_HEX)
     variants = [(start, digits, 0, 1)]  # (where its digits start, digits, shift, group)
-    if _ODD_OR_LONG.search(low, start, end) is not None:
-        # A piece of an odd number of digits (the tail of a word before the hex, on its
-        # line or the line before: "pasted:" ends in "ed"; the run's last digit is left
-        # after it) puts what follows it out of step: read from the second digit too. A
-        # piece of 18 digits or more is taken for an odd one (the check stays bounded).
+    if classes[end : end + 1] == b"h" or classes.find(_LONG_PIECE, start, end) >= 0:
+        # Digits before a key in its piece, of an odd number (the tail of a word before
+        # the hex, on its line or the line before: "pasted:" ends in "ed"), put it out
+        # of step: read from the second digit too. A run matches whole pairs, so an odd
+        # piece in it is its last, one digit left after it, or one long enough to hold
+        # such digits and a key (found by bytes.find, not a pattern tried at each byte).
         variants.append((start, digits[1:] + low[end : end + 1].translate(None, _NOT_HEX), 1, 1))
     words = _first_word(low, start, end)
     if words is not None:
