@@ -4,13 +4,15 @@ Scans inputs built to make a careless scanner slow (header words on every line, 
 and without a "begin" or "end" before them, base64 runs that open like DER, DER SEQUENCE
 headers back to back, BER headers of indefinite length whose AlgorithmIdentifier never
 ends, C hex bytes opening like DER in arrays, in string literals and in runs of one
-byte, text full of the commas and backslashes C hex is written with (CSV, JSON), hex
-dump lines, bare hex and od's words opening like DER, words of hex digits, decimal byte
-lists opening like DER (one run, and runs of seven bytes each decoded alone), tables of
-numbers, NUL-interleaved text that takes the UTF-16 pass, random bytes) at 1, 2, 4 and
-8 MiB, and a real 228 KiB Mozilla store (certifi's, with serial numbers and fingerprints
-in its comments; the median and best of 50 scans). Prints MB/s per input and size, and
-the time ratio from 1 to 8 MiB (linear: about 8; quadratic would be about 64).
+byte, with suffixes and casts, text full of the commas and backslashes C hex is written
+with (CSV, JSON), hex dump lines, bare hex and od's words opening like DER, words of hex
+digits, decimal and octal byte lists opening like DER (one run, and runs of seven bytes
+each decoded alone), od's and hexdump's decimal words opening like DER, tables of
+numbers, base64 in C string literals, NUL-interleaved text that takes the UTF-16 pass,
+random bytes) at 1, 2, 4 and 8 MiB, and a real 228 KiB Mozilla store (certifi's, with
+serial numbers and fingerprints in its comments; the median and best of 50 scans).
+Prints MB/s per input and size, and the time ratio from 1 to 8 MiB (linear: about 8;
+quadratic would be about 64).
 
 Run:
     python benchmarks/bench_keyscan.py
@@ -48,6 +50,7 @@ INPUTS: dict[str, Callable[[int], bytes]] = {
     "C hex runs opening with 0x30": _fill(b"{0x30, 0x82, 0x02, 0x02,\n"),
     "C string literals opening with \\x30": _fill(b'"\\x30\\x82\\x02\\x02"\n'),
     "C hex runs of one byte": _fill(b"x30"),  # "0x30" every third byte, each its own run
+    "C hex with suffixes and casts": _fill(b"{(uint8_t)0x30u, 0x82u, 0x2, 0x2,\n"),
     # the bytes C hex is written with, in ordinary text
     "commas": _fill(b","),
     "backslashes": _fill(b"\\"),
@@ -61,7 +64,12 @@ INPUTS: dict[str, Callable[[int], bytes]] = {
     "od -An -x words opening like DER": _fill(b" 8230 0202 0102 0000\n"),
     "decimal bytes opening like DER": _fill(b"{48, 130, 2, 2, 2, 1,\n"),
     "decimal runs of seven bytes": _fill(b"48,1,2,3,4,5,6;"),  # each decoded alone
+    "decimal bytes with casts": _fill(b"{(uint8_t)48U, 130U, 2U, 2U, 2U, 1U,\n"),
+    "octal bytes opening like DER": _fill(b"{060, 0202, 02, 02, 02, 01,\n"),
+    "od -tu2 words opening like DER": _fill(b" 33328   514     2  4096\n"),
+    "hexdump -d lines": _fill(b"0000000   33328   00514   00002   04096\n"),
     "numbers": _fill(b"48, 1048, 255, 3, 65535, -7, 2026\n"),
+    "base64 in C string literals": _fill(b'  "MIIFazCCA1OgAwIBAgIRAIIQz7DSQONZRGPgu2OCiwAw\\n"\n'),
     "UTF-16 of PEM text": _fill("MIIBIjANBgkqhkiG9w0BAQEFAAOC\n".encode("utf-16-le")),
     "random bytes": os.urandom,
 }

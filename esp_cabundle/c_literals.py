@@ -49,7 +49,11 @@ _INT_CONST = r"0[xX][0-9a-fA-F]+|[0-9]+"
 # pattern repeated over the whole list (the old optional comma made that exponential).
 _ITEM_AT = re.compile(rf"\s*(?:(?P<int>{_INT_CONST})|(?P<chr>{_CHAR_CONST}))[uUlL]*\s*(?P<sep>,?)")
 _BLANK_TO_END = re.compile(r"\s*\Z")
-_ARRAY_HINT = re.compile(r"\{\s*(?:0[xX][0-9a-fA-F]+|[0-9]{1,3}|'(?:[^'\\\n]|\\[^\n]{1,4})')\s*,")
+# The first item as _ITEM_AT reads it: "0060" (octal, zero-padded) and "0x30u" (a suffix)
+# open a byte array too.
+_ARRAY_HINT = re.compile(
+    r"\{\s*(?:(?:0[xX][0-9a-fA-F]+|[0-9]{1,4})[uUlL]{0,3}|'(?:[^'\\\n]|\\[^\n]{1,4})')\s*,"
+)
 
 
 def unescape_c(raw: str) -> str:

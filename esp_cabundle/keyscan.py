@@ -19,13 +19,16 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
 - the same structures, a PKCS#7/CMS data or signed-data ContentInfo whose content is one
   of them, and OpenSSH's ``openssh-key-v1`` magic, at the start of every run of base64
   (headerless PEM bodies, C string literals); a PKCS#12 store there is decoded whole
-  (``base64 FILE.p12``) and its bags counted as in DER;
-- the same structures spelt in hex anywhere in text, a file read as PEM included
-  (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``), the
-  dumps of xxd, hexdump and od (bytes, or little-endian words as ``od -x`` prints them),
-  and bare hex (``308204a4...``, ``30:82:04:a4:...``, ``od -An -x``'s words);
-- the same structures spelt as decimal bytes (:mod:`.keyscan_dec`): C arrays
-  (``{48, 130, ...}``), Python, JavaScript and Java lists, ``od -tu1`` and ``od -td1``;
+  (``base64 FILE.p12``, one C literal a line too) and its bags counted as in DER;
+- the same structures and magic spelt in hex anywhere in text, a file read as PEM
+  included (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``,
+  ``0x4``, ``0x30u``, ``(uint8_t)0x30``), the dumps of xxd, hexdump and od (bytes, or
+  little-endian words as ``od -x`` prints them), and bare hex (``308204a4...``,
+  ``30:82:04:a4:...``, ``od -An -x``'s words);
+- spelt as decimal or octal bytes (:mod:`.keyscan_dec`): C arrays (``{48, 130, ...}``,
+  ``{060, 0202, ...}``, suffixes and casts too), Python, JavaScript and Java lists,
+  ``od -tu1``, ``od -td1``, ``od -b``; as decimal 16-bit words (:mod:`.keyscan_words`):
+  ``od -tu2``, ``od -td2``, ``hexdump -d``;
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -50,6 +53,7 @@ from dataclasses import dataclass
 from .errors import PrivateKeyError
 from .keyscan_dec import find_decimal
 from .keyscan_hex import find_c_hex, find_hex_text
+from .keyscan_words import find_words
 from .pkcs12 import PKCS12_B64_HINT, PKCS12_HINT, Pfx, read_pfx
 
 __all__ = ["KeyFinding", "base64_pfx", "find_private_key", "refuse_private_keys"]
@@ -147,8 +151,14 @@ _B64_KEY_RUN = re.compile(
 _B64_GAP = 8  # bytes between two pieces of one base64 body: a line end, C quotes, "\n"
 _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's header
 # The lines after a run that may open a PKCS#12 store, matched 1024 at a time (re keeps
-# an entry per repetition of a group).
-_B64_LINES = re.compile(rb"(?:\r?\n[A-Za-z0-9+/]+){1,1024}")
+# an entry per repetition of a group): after a line end, a "\\n" in a C or JSON string,
+# or the end of a C string literal and the opening of the next ('\\n"', a "\\" if in a
+# macro, then '  "'); what is between is dropped.
+_B64_LINES = re.compile(
+    rb'(?:(?:\r?\n|(?:\\r)?(?:\\n)?"[ \t]{0,64}\\?\r?\n[ \t]{0,64}"|(?:\\r)?\\n)'
+    rb"[A-Za-z0-9+/]+){1,1024}"
+)
+_B64_JOINS = b'\r\n\t "\\'
 _PKCS5 = bytes.fromhex("2a864886f70d0105")  # 1.2.840.113549.1.5 (PBES1/PBES2)
 _PKCS12_PBE = bytes.fromhex("2a864886f70d010c01")  # 1.2.840.113549.1.12.1
 # Java key stores (keytool -storetype JKS / JCEKS): a private-key entry is an
@@ -408,6 +418,7 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
         or find_c_hex(low, _scan_der)
         or find_hex_text(low, _scan_der)
         or find_decimal(data, _scan_der)
+        or find_words(data, _scan_der)
     )
 
 
@@ -450,7 +461,10 @@ def _b64_lines(data: bytes, start: int, end: int) -> bytes:
     Linear in the lines; a scan decodes at most _PFX_WALKS bodies."""
     while (more := _B64_LINES.match(data, end)) is not None:
         end = more.end()
-    text = data[start:end].translate(None, b"\r\n")
+    text = data[start:end]
+    if b"\\" in text:
+        text = text.replace(b"\\n", b"").replace(b"\\r", b"")
+    text = text.translate(None, _B64_JOINS)
     text = text[: len(text) - (len(text) % 4 == 1)]  # a lone last character spells no byte
     return base64.b64decode(text + b"=" * (-len(text) % 4))
 

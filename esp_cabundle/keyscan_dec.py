@@ -1,70 +1,126 @@
-"""Private keys spelt as decimal bytes, for :mod:`.keyscan`.
+"""Private keys spelt as decimal or octal bytes, for :mod:`.keyscan`.
 
 Firmware sources hold keys as decimal byte lists as often as hex ones: a C array
 ``{48, 130, 4, 164, 2, 1, 0, ...}``, a Python or JavaScript list ``[48, 130, ...]``, a
 Java ``byte[]`` (signed: ``48, -126, 4, -92, ...``), ``od -An -tu1`` or ``od -td1``
-output (with or without offsets). :func:`find_decimal` decodes each run of such numbers
-that opens like a DER or BER SEQUENCE (see _DEC_RUN) and gives its bytes to the caller's
-DER scan (keyscan's ``_scan_der``), which tells a key from a certificate as it does for
-hex: a certificate, a list of ports or a table of numbers is no key to it.
+output (with or without offsets); numbers may carry C's integer suffixes (``48U``) and
+casts (``(uint8_t)48``, Java's ``(byte)-126``). In octal: a C array of octal constants
+(``{060, 0202, 02, ...}``: C reads a leading 0 as octal; ``0060`` too) and ``od -b`` or
+``hexdump -b`` output (``060 202 002 ...``). :func:`find_decimal` decodes each run of
+such numbers that opens like a DER or BER SEQUENCE (see _DEC_RUN and _OCT_RUN) and gives
+its bytes to the caller's DER scan (keyscan's ``_scan_der``), which tells a key from a
+certificate as it does for hex: a certificate, a list of ports or a table of numbers is
+no key to it. OpenSSH's magic, ``openssh-key-v1\\0`` in decimal or octal, is a key too.
 """
 
 from __future__ import annotations
 
 import re
 
-from .keyscan_hex import ScanDer
+from .keyscan_hex import C_CAST, C_SUFFIX, ScanDer
 
 __all__ = ["find_decimal"]
 
+_SUFFIX = C_SUFFIX.replace(b"ul", b"uUlL")
+_CAST = rb"(?i:" + C_CAST + rb")"
 # A byte: 0 to 255 without leading zeros (C reads 010 as octal), or -128 to -1 (signed
-# bytes: Java, od -td1); never a piece of a longer number.
-_NUM = (
+# bytes: Java, od -td1); never a piece of a longer number; a C suffix may follow.
+_BYTE = (
     rb"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9][0-9]|[0-9]"
     rb"|-(?:12[0-8]|1[01][0-9]|[1-9][0-9]|[1-9]))(?![0-9])"
 )
+_NUM = _BYTE + _SUFFIX
+# An octal byte: C's (a 0, then up to three digits: 0, 02, 060, 0060, 0377) or od -b's
+# (three digits: 002, 060, 202, 377); either is its digits read in base 8.
+_OCT = rb"(?:0(?:[0-3][0-7]{2}|[0-7]{1,2})?|[1-3][0-7]{2})(?![0-9])" + _SUFFIX
 # Between two bytes: blanks, commas, line ends, the "#" or " * " of a comment line, C
-# comments of one line, and the offset that opens an od line ("\n0000020 "). Each piece
-# opens with a byte that no other piece nor a byte opens with (the offset's "\n" is
-# tried before the lone "\n": one step back at most), and each is bounded, so a run is
-# matched without backtracking beyond one separator; each run is read once.
+# comments of one line, casts, and the offset that opens an od line ("\n0000020 ", in a
+# comment line "\n# 0000020 "). Each piece opens with a byte that no other piece nor a
+# byte opens with (the offset's "\n" is tried before the lone "\n": one step back at
+# most), and each is bounded, so a run is matched without backtracking beyond one
+# separator; each run is read once.
 _COMMENT = rb"/\*[^*\n]{0,120}\*/|//[^\n]{0,120}\n"
-_OFFSET = rb"\n[0-9a-fA-F]{6,16}(?=[ \t])"
-_SEP = rb"(?:" + _OFFSET + rb"|[ \t\r\n\x0b\x0c,#*]|" + _COMMENT + rb"){1,48}"
+_OFFSET = rb"\n[ \t]{0,8}(?:[#*;][ \t]{0,4})?[0-9a-fA-F]{6,16}(?=[ \t])"
+_SEP = rb"(?:" + _OFFSET + rb"|[ \t\r\n\x0b\x0c,#*]|" + _COMMENT + rb"|" + _CAST + rb"){1,48}"
+
+
+def _more(low: int, high: int, number: bytes = _NUM) -> bytes:
+    """``low`` to ``high`` more numbers, each after a separator."""
+    return rb"(?:" + _SEP + number + rb"){%d,%d}" % (low, high)
+
+
 # A DER or BER SEQUENCE opening with an INTEGER or a SEQUENCE, as keyscan's _DER_START:
 # 48, a length (0 to 128, 128 being BER's indefinite one; or 129, 130, 131 and that many
 # bytes of it; signed: -128, -127, -126, -125), then 2 or 48. Soundness of decoding runs
 # from such openings only: a key opens so, and the DER scan finds a key at any offset of
 # a run; a run is maximal, so one holding a key's first byte holds it whole, and an
 # opening that is no run's start is searched from again (tests/test_keyscan_dec.py).
-_LENGTH = (
-    rb"(?:12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9]|-128"
-    rb"|(?:129|-127)" + _SEP + _NUM + rb"|(?:130|-126)(?:" + _SEP + _NUM + rb"){2}"
-    rb"|(?:131|-125)(?:" + _SEP + _NUM + rb"){3})(?![0-9])"
+_LENGTH = b"|".join(
+    [
+        rb"(?:12[0-8]|1[01][0-9]|[1-9][0-9]|[0-9]|-128)(?![0-9])" + _SUFFIX,
+        rb"(?:129|-127)" + _SUFFIX + _more(1, 1),
+        rb"(?:130|-126)" + _SUFFIX + _more(2, 2),
+        rb"(?:131|-125)" + _SUFFIX + _more(3, 3),
+    ]
 )
 # The literal "48" first: re finds it by its fast literal search; the look back keeps it
 # a number of its own (not "148", "-48", "0x48", "v1.48").
 _CHUNK = 1024  # bytes a match at most: re keeps an entry per repetition of a group
 _DEC_RUN = re.compile(
-    rb"48(?<![0-9A-Za-z._-]48)" + _SEP + _LENGTH + _SEP + rb"(?:2|48)(?![0-9])"
-    rb"(?:" + _SEP + _NUM + rb"){4,%d}" % _CHUNK
+    rb"48(?<![0-9A-Za-z._-]48)" + _SUFFIX + _SEP + rb"(?:" + _LENGTH + rb")" + _SEP
+    + rb"(?:2|48)(?![0-9])" + _SUFFIX + _more(4, _CHUNK)
+)  # fmt: skip
+_DEC_MORE = re.compile(_more(1, _CHUNK))
+# In octal, the literal "060" (a SEQUENCE's 0x30) and six more bytes, as C hex runs open
+# (keyscan_hex): "060" is rare in text, where "48" is not. The look backs keep "060" and
+# "0060" numbers of their own (not "1060", "x060", "00060").
+_MIN_BYTES = 7
+_OCT_RUN = re.compile(
+    rb"060(?<![1-9A-Za-z._-]060)(?<![0-9A-Za-z._-]0060)(?![0-9])" + _SUFFIX
+    + _more(_MIN_BYTES - 1, _CHUNK, _OCT)
+)  # fmt: skip
+_OCT_MORE = re.compile(_more(1, _CHUNK, _OCT))
+# OpenSSH's key format opens with its magic, no DER: its 15 bytes in a row are a key.
+_OPENSSH_MAGIC = b"openssh-key-v1\x00"
+
+
+def _magic(first: bytes, base: int) -> re.Pattern[bytes]:
+    """The magic's bytes in ``base`` (octal: C's leading zero or od -b's padding), the
+    first one (``first``) a number of its own."""
+    rest = b"".join(
+        _SEP + (b"%d" % b if base == 10 else rb"0{0,3}" + b"%o" % b) + rb"(?![0-9])" + _SUFFIX
+        for b in _OPENSSH_MAGIC[1:]
+    )
+    return re.compile(first + _SUFFIX + rest)
+
+
+_OPENSSH_RUNS = (
+    ("decimal", _magic(rb"111(?<![0-9A-Za-z._-]111)", 10)),
+    ("octal", _magic(rb"157(?<![1-9A-Za-z._-]157)(?<![0-9A-Za-z._-]0157)", 8)),
 )
-_DEC_MORE = re.compile(rb"(?:" + _SEP + _NUM + rb"){1,%d}" % _CHUNK)
 _COMMENT_RE = re.compile(_COMMENT)
 _OFFSET_RE = re.compile(_OFFSET)
-_PIECE_RE = re.compile(rb"(?:" + _COMMENT + rb"|" + _OFFSET + rb")|(?P<num>" + _NUM + rb")")
+_CAST_RE = re.compile(_CAST)
+_PIECES = rb"(?:" + _COMMENT + rb"|" + _OFFSET + rb"|" + _CAST + rb")"
+_PIECE_RE = {
+    10: re.compile(_PIECES + rb"|(?P<num>" + _BYTE + rb")"),
+    8: re.compile(_PIECES + rb"|(?<![0-9])(?P<num>" + _OCT + rb")"),
+}
 # Every byte but digits and "-" becomes a blank: what is left splits into the numbers.
 _TO_BLANKS = bytes(c if c in b"0123456789-" else 0x20 for c in range(256))
 
 
-def _dec_bytes(run: bytes) -> bytes:
+def _dec_bytes(run: bytes, base: int) -> bytes:
     """The bytes a piece of a run spells (it opens and ends at a separator or a number:
-    its comments and offsets are whole)."""
+    its comments, casts and offsets are whole)."""
     if b"/" in run:
         run = _COMMENT_RE.sub(b" ", run)
+    if b"(" in run:
+        run = _CAST_RE.sub(b" ", run)
     if b"\n" in run:
         run = _OFFSET_RE.sub(b" ", run)
-    values = list(map(int, run.translate(_TO_BLANKS).split()))
+    words = run.translate(_TO_BLANKS).split()
+    values = list(map(int, words)) if base == 10 else [int(w, 8) for w in words]
     try:
         return bytes(values)
     except ValueError:  # signed bytes
@@ -72,27 +128,39 @@ def _dec_bytes(run: bytes) -> bytes:
 
 
 def find_decimal(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
-    """A DER or BER key spelt as decimal bytes in ``data``: its kind, and where the
-    number of its first byte is."""
+    """A DER or BER key spelt as decimal or octal bytes in ``data``, or OpenSSH's magic:
+    its kind, and where the number of its first byte is."""
+    for name, spelt in _OPENSSH_RUNS:
+        magic = spelt.search(data)
+        if magic is not None:
+            return f"OpenSSH key spelt as {name} bytes", magic.start()
+    return _find_runs(data, scan_der, 10) or _find_runs(data, scan_der, 8)
+
+
+def _find_runs(data: bytes, scan_der: ScanDer, base: int) -> tuple[str, int] | None:
+    run_re, more_re = (_DEC_RUN, _DEC_MORE) if base == 10 else (_OCT_RUN, _OCT_MORE)
     pos = 0  # (no "48 in data" first: re's search for its literal is 3x as fast)
-    while (run := _DEC_RUN.search(data, pos)) is not None:
-        out = bytearray(_dec_bytes(run.group()))
+    while (run := run_re.search(data, pos)) is not None:
+        out = bytearray(_dec_bytes(run.group(), base))
         pos = run.end()
-        while (more := _DEC_MORE.match(data, pos)) is not None:
-            out += _dec_bytes(more.group())
+        while (more := more_re.match(data, pos)) is not None:
+            out += _dec_bytes(more.group(), base)
             pos = more.end()
         found = scan_der(bytes(out))
         if found is not None:
-            return f"{found[0]} spelt as decimal bytes", _number_position(
-                data, run.start(), found[1]
-            )
+            spelt = "decimal" if base == 10 else "octal"
+            start = run.start()
+            if base == 8 and data[start - 1 : start] == b"0":
+                start -= 1  # "0060": the run's match opens at its "060"
+            where = _number_position(data, start, found[1], base)
+            return f"{found[0]} spelt as {spelt} bytes", where
     return None
 
 
-def _number_position(data: bytes, start: int, index: int) -> int:
+def _number_position(data: bytes, start: int, index: int, base: int) -> int:
     """Where the ``index``-th number of the run opening at ``start`` is (an error's
     line only: linear in the run)."""
-    for m in _PIECE_RE.finditer(data, start):
+    for m in _PIECE_RE[base].finditer(data, start):
         if m.group("num") is not None:
             if not index:
                 return m.start()

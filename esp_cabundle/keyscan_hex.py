@@ -2,8 +2,9 @@
 
 A DER or BER key pasted into a CA source as hex text is the key all the same. The shapes:
 
-- C hex bytes: ``"\\x30\\x82..."`` in string literals, ``0x30, 0x82, ...`` in arrays
-  (:func:`find_c_hex`);
+- C hex bytes: ``"\\x30\\x82..."`` in string literals, ``0x30, 0x82, ...`` in arrays,
+  with one digit (``0x4``, as Python's ``hex()`` writes), an integer suffix (``0x30u``)
+  or a cast (``(uint8_t)0x30``, Java's ``(byte)0x82``) (:func:`find_c_hex`);
 - hex dumps with offsets (:func:`find_hex_text`, first pass): ``xxd`` (any ``-g``
   grouping, ``-e``'s little-endian groups), ``hexdump -C``, ``od -tx1``, ``hexdump``,
   ``hexdump -x`` and ``od -x`` (16-bit words, little-endian; ``od -tx4``, ``-tx8``: 32
@@ -48,50 +49,106 @@ ScanDer = Callable[[bytes], tuple[str, int] | None]
 # opens with a byte no other piece nor a byte token opens with, and each is bounded, so a
 # run is matched without backtracking beyond one separator; each run is read once.
 _C_COMMENT = rb"/\*(?:[^*\\0]|[\\0](?!x)){0,120}\*/|//(?:[^\n\\0]|[\\0](?!x)){0,120}\n"
-_C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{2}"
+# C's integer suffixes (C11 6.4.4.1: u, l, ll, in either order; "0x30UL"; any three of
+# their letters or none, a set re matches fastest), and a cast to a byte type before a
+# number ("(uint8_t)0x30"; Java writes "(byte)0x82" for every byte above 0x7f), lower
+# case; keyscan_dec reads them in any case. A cast opens with "(", which no other
+# separator piece nor a number opens with.
+C_SUFFIX = rb"[ul]{0,3}"
+C_CAST = (
+    rb"\([ \t]{0,4}(?:(?:const|unsigned|signed)[ \t]{1,4}){0,2}"
+    rb"(?:char|u?int8_t|u?int8|[su]8|byte|uchar|guint8|gchar)[ \t]{0,4}\)"
+)
+# "\\x" or "0x", one or two digits (Python's hex() writes "0x4"), a suffix. One pattern
+# for both, as fast as the two digits alone were: a string's "\\x30u" (0x30, then "u")
+# is read as 0x30 alone.
+_C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{1,2}" + C_SUFFIX
 # Soundness of searching runs from their "30" bytes only: a key's DER or BER opens with
 # a SEQUENCE, 0x30, and _scan_der finds a key at any offset of a run's bytes. The search
 # tries every "\\x30" and "0x30" not inside a run already matched; a run is maximal (a
 # separator holds no token), so one holding the key's first byte runs to its last. Runs
 # of fewer than _MIN_BYTES bytes are not decoded: the smallest structure der_key_kind
 # takes for a key has 7 (SEC1: 30 05, 02 01 01, 24 80; every other shape needs more).
+# OpenSSH's key format opens with the magic "openssh-key-v1\\0" (no DER): a run is
+# decoded from its first byte, 0x6f, too, if it holds the 15 bytes of it.
 # tests/test_keyscan.py::test_c_hex_runs_start_only_at_0x30 checks both. The work stays
-# in re: the pattern opens with the literal "x30", found by re's fast scan for its first
+# in re: the pattern opens with the literal "x", found by re's fast scan for its first
 # byte, and looks back for the "\\" or "0" before it (a "[\\0]" first-byte set was 6x
 # slower: "0" abounds in base64).
 # re keeps a backtracking entry per repetition of a group: a run is matched _CHUNK
 # tokens at a time (8 MiB of "0x30, " as one match held 336 MiB).
 _MIN_BYTES = 7
+_OPENSSH_BYTES = 15
 _CHUNK = 1024
-_C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"){0,48}" + _C_HEX_TOKEN + rb")"
-_C_HEX_RUN = re.compile(rb"x30(?<=[\\0]x30)" + _C_HEX_MORE + rb"{%d,%d}" % (_MIN_BYTES - 1, _CHUNK))
+_C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"|" + C_CAST + rb"){0,48}" + _C_HEX_TOKEN + rb")"
+
+
+def _c_hex_opening(byte: bytes, more: int) -> bytes:
+    """A run opening with ``byte`` (two hex digits) spelt in C, and ``more`` bytes; the
+    "x" before it is the caller's."""
+    opening = byte + rb"(?<=[\\0]x" + byte + rb")" + C_SUFFIX
+    return opening + _C_HEX_MORE + rb"{%d,%d}" % (more, _CHUNK)
+
+
+# One search for both openings: re looks for their "x" as fast as for "x30".
+_C_HEX_RUN = re.compile(
+    rb"x(?:"
+    + _c_hex_opening(b"30", _MIN_BYTES - 1)
+    + rb"|"
+    + _c_hex_opening(b"6f", _OPENSSH_BYTES - 1)
+    + rb")"
+)
+_C_HEX_TOKEN_RE = re.compile(_C_HEX_TOKEN)
 _C_HEX_RUN_MORE = re.compile(_C_HEX_MORE + rb"{1,%d}" % _CHUNK)
 _C_COMMENT_RE = re.compile(_C_COMMENT)
-_C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"'
+_C_CAST_RE = re.compile(C_CAST)
+_C_HEX_DIGITS = re.compile(rb"(?:\\x|0x)([0-9a-f]{2}|[0-9a-f](?!x))")
+# Separators, and the letters of suffixes (once comments and casts are gone, the only
+# "u" and "l" left)
+_C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"ul'
 
 
 def _c_hex_bytes(run: bytes) -> bytes:
     """The bytes a run of C hex tokens (lower case) spells, decoded at C speed: after
-    comments go, every "x" is a token's (hex digits hold none, separators neither)."""
+    comments and casts go, every "x" is a token's (hex digits hold none, separators
+    neither); each of two digits unless one has one (``0x4``)."""
     if b"/" in run:
         run = _C_COMMENT_RE.sub(b"", run)
+    if b"(" in run:
+        run = _C_CAST_RE.sub(b"", run)
     digits = run.replace(b"\\x", b"").replace(b"0x", b"").translate(None, _C_HEX_SEPARATORS)
-    return bytes.fromhex(digits.decode("ascii"))
+    if len(digits) == 2 * run.count(b"x"):
+        return bytes.fromhex(digits.decode("ascii"))
+    # a token of one digit ("0x4"; "0x50x79", no C, is two): token by token
+    return bytes(int(d, 16) for d in _C_HEX_DIGITS.findall(run))
 
 
 def find_c_hex(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
-    """A DER or BER key spelt as C hex bytes (see _C_HEX_RUN) in the lower-cased text."""
+    """A DER or BER key (or OpenSSH's) spelt as C hex bytes (see _C_HEX_RUN) in the
+    lower-cased text."""
     pos = 0
     while (run := _C_HEX_RUN.search(low, pos)) is not None:
-        start = run.start() - 1  # the "\\" or "0" before "x30"
-        pieces, pos = [low[start : run.end()]], run.end()
+        start = run.start() - 1  # the "\\" or "0" before "x30" or "x6f"
+        # decoded a chunk at a time (each holds its comments and casts whole): what a
+        # chunk's decoding makes (re.sub's pieces) stays small
+        out, pos = bytearray(_c_hex_bytes(low[start : run.end()])), run.end()
         while (more := _C_HEX_RUN_MORE.match(low, pos)) is not None:
-            pieces.append(more.group())
+            out += _c_hex_bytes(more.group())
             pos = more.end()
-        found = scan_der(_c_hex_bytes(b"".join(pieces)))
+        found = scan_der(bytes(out))
         if found is not None:
-            return f"{found[0]} spelt as C hex bytes", start
+            return f"{found[0]} spelt as C hex bytes", _token_position(low, start, found[1])
     return None
+
+
+def _token_position(low: bytes, start: int, index: int) -> int:
+    """Where the ``index``-th byte of the run opening at ``start`` is spelt (comments
+    and casts hold no "\\x" nor "0x"; an error's line only: linear in the run)."""
+    for m in _C_HEX_TOKEN_RE.finditer(low, start):
+        if not index:
+            return m.start()
+        index -= 1
+    return start
 
 
 # ---------------------------------------------------------------------------------------
@@ -163,6 +220,9 @@ _WORD_PAIR = re.compile(
     rb"|[0-9a-f]{16} [0-9a-f]{16})(?![0-9a-f])"
 )
 _WORD_REACH = 64 + 34
+# A piece of hex this long is a string (xxd -p, one string), no dump's word (16 digits at
+# most): what is before a key in it may be of an odd number of digits.
+_LONG_PIECE = b"h" * 18
 _RUN_LEAD = 512  # how far before a marker its run is looked for, at most
 # Seven bytes with the widest separators between them: a search for the runs opening
 # before a marker's end looks this far beyond it.
@@ -287,14 +347,15 @@ def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int]
         lead = max(pos, at - _RUN_LEAD)
         letter = classes.rfind(b"x", lead, at)
         start = letter + 1 if letter >= 0 else lead
-        # Runs hold no other letters: with no "30" (a SEQUENCE) before the next one,
-        # none here can hold a key (a fingerprint or a serial number in a comment).
+        # Runs hold no other letters: with no "30" (a SEQUENCE) nor "6f" (OpenSSH's
+        # magic) before the next one, none here can hold a key (a fingerprint or a
+        # serial number in a comment).
         letter = classes.find(b"x", end, end + _RUN_LEAD)
-        if letter >= 0 and low.find(b"30", start, letter) < 0:
+        if letter >= 0 and not _may_open_key(low, start, letter):
             pos = letter
             continue
         while (run := _HEX_RUN.search(low, start, end + _RUN_SPAN)) is not None:
-            found, start = _scan_run(low, run.start(), run.end(), scan_der)
+            found, start = _scan_run(low, classes, run.start(), run.end(), scan_der)
             if found is not None:
                 return found
             if start >= end:
@@ -304,21 +365,22 @@ def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int]
 
 
 def _scan_run(
-    low: bytes, start: int, end: int, scan_der: ScanDer
+    low: bytes, classes: bytes, start: int, end: int, scan_der: ScanDer
 ) -> tuple[tuple[str, int] | None, int]:
-    """Scan the run of bare hex whose first chunk is ``low[start:end]``. Returns what
-    was found, and where the run ends."""
+    """Scan the run of bare hex whose first chunk is ``low[start:end]`` (``classes``:
+    its classes, see _CLASSES). Returns what was found, and where the run ends."""
     while (more := _HEX_RUN_MORE.match(low, end)) is not None:
         end = more.end()
-    if low.find(b"30", start, end) < 0:
-        return None, end  # no SEQUENCE: a fingerprint, a serial number
+    if not _may_open_key(low, start, end):
+        return None, end  # a fingerprint, a serial number
     digits = low[start:end].translate(None, _NOT_HEX)
     variants = [(start, digits, 0, 1)]  # (where its digits start, digits, shift, group)
-    first = _DIGITS.match(low, start)
-    if first is not None and (first.end() - start) % 2:
-        # Hex opening with an odd number of digits before a blank or a line end (the
-        # tail of a word before it, its last digit left after the run): read from its
-        # second digit too.
+    if classes[end : end + 1] == b"h" or classes.find(_LONG_PIECE, start, end) >= 0:
+        # Digits before a key in its piece, of an odd number (the tail of a word before
+        # the hex, on its line or the line before: "pasted:" ends in "ed"), put it out
+        # of step: read from the second digit too. A run matches whole pairs, so an odd
+        # piece in it is its last, one digit left after it, or one long enough to hold
+        # such digits and a key (found by bytes.find, not a pattern tried at each byte).
         variants.append((start, digits[1:] + low[end : end + 1].translate(None, _NOT_HEX), 1, 1))
     words = _first_word(low, start, end)
     if words is not None:
@@ -338,6 +400,13 @@ def _scan_run(
         where = _digit_position(low, at, end + shift, index)
         return (f"{found[0]} spelt in hex{how}", where), end
     return None, end
+
+
+def _may_open_key(low: bytes, start: int, end: int) -> bool:
+    """Whether hex in ``low[start:end]`` may hold a key: a DER one holds a SEQUENCE's
+    "30", OpenSSH's opens with "6f" (in words too: od -x prints "706f"). Either found
+    across two bytes ("a3 05" is no "30", "a305" looks like one) costs a decode, no more."""
+    return low.find(b"30", start, end) >= 0 or low.find(b"6f", start, end) >= 0
 
 
 def _first_word(low: bytes, start: int, end: int) -> tuple[int, int] | None:

@@ -19,7 +19,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support import dumps
-from support.fuzzing import BER_TOKENS, ML_DSA_65_SPKI, Mutator, cert_with_spki, pem_of, timed
+from support.fuzzing import (
+    BER_TOKENS,
+    ML_DSA_65_SPKI,
+    NUMBER_TOKENS,
+    Mutator,
+    cert_with_spki,
+    pem_of,
+    timed,
+)
 from support.gate_cases import X1_PEM, stored_key_cases
 from support.key_vectors import key_vectors
 
@@ -185,6 +193,45 @@ def test_fuzz_key_scan_on_ber() -> None:
         stripped = data.replace(b"\x02", b"\x04").replace(b"\x06", b"\x04")
         starts = [i for i, b in enumerate(stripped) if b == 0x30]
         assert all(der_key_kind(stripped, i) is None for i in starts)
+
+
+def _number_key_seeds() -> list[bytes]:
+    """Keys, a store and certificates spelt in the numbers the scanner reads: C arrays
+    with suffixes, casts, one-digit and octal bytes, od's decimal words, OpenSSH's magic
+    in decimal, and a PKCS#12 store's base64 in C string literals."""
+    import base64
+    import subprocess
+
+    from support.key_vectors import openssh_key
+
+    key = key_vectors()["test-only-ec-pkcs8.der"]
+    x1 = dumps.der("isrgrootx1.pem")
+    b64 = base64.encodebytes(key_vectors()["test-only-der.p12"]).decode().splitlines()
+    words = subprocess.run(["od", "-tu2"], input=key, capture_output=True, check=True).stdout
+    return [
+        ("{" + ", ".join(f"(uint8_t)0x{b:02x}UL" for b in key) + "};\n").encode(),
+        ("{" + ", ".join(hex(b) for b in x1[:300]) + "};\n").encode(),
+        ("{" + ", ".join(f"0{b:o}u" for b in key) + "};\n").encode(),
+        (
+            "byte[] k = {" + ", ".join(f"(byte) {b - 256 if b > 127 else b}" for b in key) + "};"
+        ).encode(),
+        words,
+        X1_PEM + b"".join(b"# " + line + b"\n" for line in words.splitlines()),
+        ", ".join(map(str, openssh_key()[:40])).encode(),
+        ("const char *p12 =\n" + "".join(f'  "{line}\\n"\n' for line in b64) + ";\n").encode(),
+    ]
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_key_scan_on_numbers() -> None:
+    """The scanner alone on keys in C numbers, od's words and base64 in C literals,
+    mutated with the pieces of those: each call ends within the limit without raising."""
+    from esp_cabundle.keyscan import find_private_key
+
+    mutator = Mutator(23, tokens=NUMBER_TOKENS)
+    seeds = _number_key_seeds()
+    for data in [*seeds, *mutator.variants(seeds, 1500)]:
+        _check_call("key-scan", data, lambda data=data: find_private_key(data))  # type: ignore[misc]
 
 
 @pytest.mark.timeout(120)

@@ -333,6 +333,14 @@ def _c_layouts(data: bytes) -> dict[str, bytes]:
         "array, line comments": b"{ // key\n  "
         + b",\n  ".join(h + (b" // a byte" if i % 9 == 0 else b"") for i, h in enumerate(hexes))
         + b"\n};",
+        # C's integer suffixes, casts to a byte type (Java casts every byte above 0x7f),
+        # and one digit where one is enough (Python's hex(), printf's "%#x")
+        "array, suffixes": b"const uint8_t k[] = {" + b", ".join(h + b"UL" for h in hexes) + b"};",
+        "array, casts": b"{" + b", ".join(f"(uint8_t)0x{b:02x}u".encode() for b in data) + b"}",
+        "java casts": b"new byte[] {"
+        + b", ".join(f"(byte) 0x{b:02x}".encode() for b in data)
+        + b"}",
+        "python hex()": b"KEY = bytes([" + b", ".join(hex(b).encode() for b in data) + b"])",
     }
 
 
@@ -382,6 +390,21 @@ def test_c_hex_runs_start_only_at_0x30() -> None:
         assert find_private_key(text) is not None, gap
 
 
+def test_c_hex_layouts_of_certificates_are_no_key_and_load() -> None:
+    """The same layouts of certificates, a PKCS#7 and random bytes hold no key; the
+    arrays the C loader reads (suffixes, one-digit bytes) load as certificates."""
+    x1 = load_certificates(X1_PEM)[0].der
+    rng = random.Random(9)
+    for data in (x1, x1 + x1, (PKCS7 / "x1-certs.p7b").read_bytes(), rng.randbytes(4096)):
+        for layout, text in _c_layouts(data).items():
+            assert find_private_key(text) is None, layout
+            assert find_private_key(X1_PEM + text) is None, layout
+    for layout in ("array, suffixes", "python hex()"):
+        src = _c_layouts(x1)[layout].replace(b"KEY = bytes([", b"const uint8_t k[] = {")
+        src = src.replace(b"])", b"};")
+        assert [c.der for c in load_certificates(src, source="ca.c")] == [x1], layout
+
+
 def test_build_reads_a_commented_ca_pem(in_tmp: Path, runner: CliRunner) -> None:
     (in_tmp / "mine.pem").write_bytes(b"# ---- never add a private key ----\n" + X1_PEM)
     r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
@@ -417,6 +440,14 @@ def test_build_reads_a_commented_ca_pem(in_tmp: Path, runner: CliRunner) -> None
         b"/* \\x30 0x30 // */ ",  # comments that never close as separators
         b",",
         b"\\",
+        b"0x30u, ",  # one run of suffixed bytes
+        b"(uint8_t)0x30, ",  # of cast bytes
+        b"(uint8_t)",
+        b"0x30, (byte) (char) ",  # casts that cast nothing
+        b"0x3, 0x8, ",  # one digit
+        b"0x6f, ",  # OpenSSH's magic's first byte, a run from each
+        b"\\x6f x",
+        b"x6f",
     ],
 )
 def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
@@ -427,7 +458,9 @@ def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
     find_private_key(data + b"\n" + base64.encodebytes(data[:4096]))
 
 
-@pytest.mark.parametrize("unit", [b"0x30, ", b'"\\x30\\x82\\x02\\x02"\n'])
+@pytest.mark.parametrize(
+    "unit", [b"0x30, ", b'"\\x30\\x82\\x02\\x02"\n', b"(uint8_t)0x30ul, ", b"0x6f, 0x3, "]
+)
 def test_one_long_c_hex_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
     """re keeps an entry per repetition of a group while it matches: 1 MiB of one run
     matched whole held 56 MiB; matched in chunks, a few times the input."""

@@ -1,7 +1,8 @@
-"""Private keys spelt as decimal bytes (C arrays, Python, JavaScript and Java lists, od
--tu1 and -td1) are refused wherever they stand, naming the file and the line; the same
-forms of certificates are CA data, not keys; hostile numbers are scanned in bounded time
-and memory."""
+"""Private keys spelt as decimal bytes (C arrays, with suffixes and casts too, Python,
+JavaScript and Java lists, od -tu1 and -td1) or octal bytes (C arrays of octal
+constants, od -b, hexdump -b), and OpenSSH's magic in either, are refused wherever they
+stand, naming the file and the line; the same forms of certificates are CA data, not
+keys; hostile numbers are scanned in bounded time and memory."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import random
 import shutil
 import subprocess
 import tracemalloc
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from esp_cabundle.cli import cli
 from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import _scan_der, find_private_key
 from tests.support.gate_cases import X1_PEM
-from tests.support.key_vectors import key_vectors, no_key_data
+from tests.support.key_vectors import key_vectors, no_key_data, openssh_key
 
 DATA = Path(__file__).parent / "data"
 # DER keys and key stores, made at test time (the CMS wrappers' keys sit inside a
@@ -40,7 +42,7 @@ def _signed(data: bytes) -> list[int]:
     return [b - 256 if b > 127 else b for b in data]
 
 
-def _rows(values: list[int], per: int, indent: str = "    ") -> str:
+def _rows(values: Sequence[object], per: int, indent: str = "    ") -> str:
     return "".join(
         indent + ", ".join(map(str, values[i : i + per])) + ",\n"
         for i in range(0, len(values), per)
@@ -64,6 +66,10 @@ def decimal_forms(data: bytes) -> dict[str, bytes]:
         "javascript": f"const key = new Uint8Array([{', '.join(map(str, values))}]);\n".encode(),
         "json": f'{{"key": [{", ".join(map(str, values))}]}}\n'.encode(),
         "java signed": f"byte[] key = {{{', '.join(map(str, _signed(data)))}}};\n".encode(),
+        # C's integer suffixes and casts to a byte type; Java casts each signed byte
+        "c array suffixed": f"uint8_t k[] = {{{', '.join(f'{v}U' for v in values)}}};".encode(),
+        "c array cast": f"uint8_t k[] = {{{', '.join(f'(uint8_t){v}' for v in values)}}};".encode(),
+        "java cast": f"byte[] k = {{{', '.join(f'(byte) {v}' for v in _signed(data))}}};".encode(),
         "pem comment": b"".join(
             b"# " + row.encode() + b"\n" for row in _rows(values, 16, "").splitlines()
         ),
@@ -86,6 +92,33 @@ def od_forms(data: bytes) -> dict[str, bytes]:
 
 def _all_forms(data: bytes) -> dict[str, bytes]:
     return {**decimal_forms(data), **od_forms(data)}
+
+
+# od and hexdump print bytes in octal too: three digits, no leading 0 ("060 202")
+OD_OCTAL = [["od", "-b"], ["od", "-An", "-b"], ["od", "-An", "-to1"], ["hexdump", "-b"]]
+
+
+def octal_forms(data: bytes) -> dict[str, bytes]:
+    """``data`` in octal as C writes it (a leading 0: ``printf("0%o")``, ``"%#04o"``,
+    with suffixes) and as the real od and hexdump print it (skips without them)."""
+    c_octal = [f"0{v:o}" for v in data]
+    forms = {
+        "c array": f"static const unsigned char k[] = {{{', '.join(c_octal)}}};\n".encode(),
+        "c array padded": f"char k[] = {{\n{_rows([f'0{v:03o}' for v in data], 12)}}};".encode(),
+        "c array %#o": f"char k[]={{{','.join(f'0{v:o}' if v else '0' for v in data)}}};".encode(),
+        "c array suffixed": f"uint8_t k[] = {{{', '.join(o + 'u' for o in c_octal)}}};\n".encode(),
+    }
+    for command in OD_OCTAL:
+        forms[" ".join(command)] = _od(command, data)
+    commented = b"".join(b"# " + line + b"\n" for line in forms["od -b"].splitlines())
+    forms["od -b in a comment"] = commented
+    return forms
+
+
+def _od(command: list[str], data: bytes) -> bytes:
+    if shutil.which(command[0]) is None:
+        pytest.skip(f"needs {command[0]}")
+    return subprocess.run(command, input=data, capture_output=True, check=True, timeout=30).stdout
 
 
 def _der_offset(key: bytes) -> int:
@@ -175,6 +208,67 @@ def test_numbers_that_are_no_bytes_are_read() -> None:
         assert find_private_key(X1_PEM + text) is None
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_a_key_in_octal_is_refused_in_every_form(name: str) -> None:
+    """C's octal constants and od's octal bytes, after the roots of a PEM bundle:
+    refused naming the line of the number of the key's first byte."""
+    key = key_vectors()[name]
+    head = X1_PEM + b"# the device key, for the record:\n"
+    first = key[_der_offset(key)]
+    for form, text in octal_forms(key).items():
+        for data in (text, head + text):
+            found = find_private_key(data)
+            assert found is not None and "spelt as octal bytes" in found.kind, (form, found)
+            number = data[found.offset :].split(b",")[0].split()[0].rstrip(b"uU")
+            assert int(number, 8) == first, (form, number)
+        with pytest.raises(PrivateKeyError, match="private key material") as e:
+            load_certificates(head + text, source="ca.pem")
+        found = find_private_key(head + text)
+        assert found is not None
+        assert str(e.value).startswith(f"ca.pem:{found.line}: "), (form, str(e.value))
+
+
+@pytest.mark.parametrize("name", sorted(_no_key_data_names := ["ISRG Root X1", "random"]))
+def test_certificates_in_octal_are_no_key(name: str) -> None:
+    data = no_key_data(5)[name]
+    for form, text in octal_forms(data).items():
+        assert find_private_key(X1_PEM + text) is None, (name, form)
+
+
+def test_c_arrays_of_a_certificate_in_octal_or_suffixed_load() -> None:
+    """The C loader reads octal constants and suffixes as a compiler does; a cast it does
+    not read (a C array of casts is refused as such), but the key scan lets it be."""
+    for form in ("c array", "c array padded", "c array suffixed"):
+        src = octal_forms(X1_DER)[form]
+        assert [c.der for c in load_certificates(src, source="ca.c")] == [X1_DER], form
+    src = decimal_forms(X1_DER)["c array suffixed"]
+    assert [c.der for c in load_certificates(src, source="ca.c")] == [X1_DER]
+    for form in ("c array cast", "java cast"):
+        assert find_private_key(decimal_forms(X1_DER)[form]) is None, form
+
+
+def test_an_openssh_key_in_decimal_or_octal_is_refused() -> None:
+    """Its magic, openssh-key-v1 and a NUL, in every decimal and octal form (no DER in
+    it: the magic alone makes it a key), is found where its first number is."""
+    key = openssh_key()
+    octal = octal_forms(key)
+    forms = {**_all_forms(key), **octal}
+    for form, text in forms.items():
+        for data in (text, X1_PEM + text):
+            found = find_private_key(data)
+            assert found is not None, form
+            spelt = "octal" if form in octal else "decimal"
+            assert found.kind == f"OpenSSH key spelt as {spelt} bytes", (form, found.kind)
+            number = data[found.offset :].split(b",")[0].split()[0].rstrip(b"uU")
+            assert number.lstrip(b"0") in (b"111", b"157"), (form, number)
+        with pytest.raises(PrivateKeyError, match=r"private key material \(OpenSSH key"):
+            load_certificates(X1_PEM + text, source="ca.pem")
+    # the magic cut short, or one byte of it wrong, is no key
+    magic = list(b"openssh-key-v1\x00")
+    for values in (magic[:-1], [*magic[:5], 116, *magic[6:]]):
+        assert find_private_key(", ".join(map(str, values)).encode()) is None
+
+
 def test_build_refuses_a_decimal_key_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
     key = key_vectors()["test-only-ec-sec1.der"]
     (in_tmp / "mine.pem").write_bytes(X1_PEM + decimal_forms(key)["pem comment"])
@@ -212,6 +306,16 @@ def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
         b"148, 248, 480, ",
         b"48, " + b" " * 60,  # separators too long
         b"4848",
+        b"48U, 130U, 1U, 1U, 2U, 1U, 0U, ",  # suffixes and casts
+        b"(uint8_t)48, (uint8_t)",
+        b"48, (byte) (char) (uint8_t) ",
+        b"(unsigned char",
+        b"060, 0202, 01, 01, 02, 01, 0, ",  # octal
+        b"060 202 001 001 002 001 000\n0000020 ",
+        b"060,01,02,03,04,05;",  # openings too short to decode
+        b"0060 ",
+        b"111, 112, 101, 110, 115, 115, 104, 45, ",  # most of OpenSSH's magic
+        b"0157 0160 0145 0156 0163 0163 0150 055 ",
     ],
 )
 def test_hostile_numbers_are_scanned_in_bounded_time(unit: bytes) -> None:
@@ -220,7 +324,10 @@ def test_hostile_numbers_are_scanned_in_bounded_time(unit: bytes) -> None:
     assert find_private_key(data + b"\n" + data[:4096]) is None
 
 
-@pytest.mark.parametrize("unit", [b"48, ", b"48,130,1,1,2,1,0,", b"48 -1 "])
+@pytest.mark.parametrize(
+    "unit",
+    [b"48, ", b"48,130,1,1,2,1,0,", b"48 -1 ", b"(uint8_t)48U, ", b"060, ", b"0060 0202 "],
+)
 def test_one_long_decimal_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
     data = _fill(unit)
     tracemalloc.start()

@@ -19,9 +19,9 @@ from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import _scan_der, find_private_key
-from tests.support.gate_cases import X1_PEM, c_source
+from tests.support.gate_cases import X1_PEM, c_escaped, c_source
 from tests.support.hex_text import TOOLS, hex_forms
-from tests.support.key_vectors import key_vectors, no_key_data
+from tests.support.key_vectors import key_vectors, no_key_data, openssh_key
 
 DATA = Path(__file__).parent / "data"
 # DER keys and key stores (not the CMS wrappers: their key is inside a ContentInfo the
@@ -96,6 +96,38 @@ def test_a_key_in_hex_in_a_c_file_is_refused() -> None:
         src = c_source(X1_PEM) + b"\n" + forms[form]
         with pytest.raises(PrivateKeyError, match=r"hex"):
             load_certificates(src, source="certs.c")
+
+
+def test_hex_out_of_step_after_an_odd_piece_is_read_from_its_second_digit() -> None:
+    """Hex whose run opens with a word of even digits but holds a piece of odd ones (a
+    label on the line before ending in hex digits, "pasted:", then "deadbeefabc" and the
+    key): read from its second digit too, wherever the odd piece is."""
+    key = key_vectors()["test-only-ec-pkcs8.der"]
+    for head in (b"# pasted:\n", b"# added:\n", b"abc def\n", b"# pasted: abc "):
+        for text in (b"deadbeefabc" + key.hex().encode(), b"abc\n" + key.hex().encode()):
+            data = X1_PEM + head + text
+            found = find_private_key(data)
+            assert found is not None and found.kind == "DER PKCS#8 spelt in hex", (head, text)
+            assert data[found.offset : found.offset + 4] == b"3081", (head, text)
+
+
+def test_an_openssh_key_in_hex_is_refused_in_every_form() -> None:
+    """OpenSSH's format is no DER: its magic (openssh-key-v1, a NUL) marks it. The key
+    holds no 0x30 byte (key_vectors.openssh_key), so only the magic can find it, in
+    every dump, bare hex with blanks or colons, and C arrays and strings."""
+    key = openssh_key()
+    forms = {
+        **hex_forms(key),
+        "c array": c_source(b"", key=key),
+        "c escapes": c_escaped(X1_PEM, key),
+        "python hex()": ("KEY = [" + ", ".join(hex(b) for b in key) + "]").encode(),
+    }
+    for form, text in forms.items():
+        for data in (text, X1_PEM + b"# pasted:\n" + text):
+            found = find_private_key(data)
+            assert found is not None and found.kind.startswith("OpenSSH key"), (form, found)
+        with pytest.raises(PrivateKeyError, match=r"private key material \(OpenSSH key"):
+            load_certificates(X1_PEM + text, source="ca.pem")
 
 
 def test_build_refuses_a_pasted_dump_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
@@ -233,6 +265,8 @@ def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
         b" 8230 0201 0102\n",  # od -An -x words opening like DER, one run
         b"02823082 01000201 ",  # od -An -tx4
         b"0000000    8230    0201\n",  # hexdump -x lines
+        b"6f 70 65 6e ",  # bare hex opening like OpenSSH's magic, one run
+        b"6f 70 x",  # runs too short, each holding a "6f"
     ],
 )
 def test_hostile_hex_is_scanned_in_bounded_time(unit: bytes) -> None:

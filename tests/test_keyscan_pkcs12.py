@@ -327,6 +327,58 @@ def test_base64_stores_in_every_length_form_are_found() -> None:
         assert not _cannot_open_key(base64.b64encode(store)[:16]), length
 
 
+def _c_literal_forms(data: bytes) -> dict[str, bytes]:
+    """``data``'s base64 in string literals, as firmware and scripts hold a store: one
+    literal a line (with "\\n" or without, indented deep, CRLF, in a macro, Python's
+    parenthesised literals), one literal of lines joined by "\\n", JSON."""
+    one = base64.b64encode(data).decode()
+    lines = [one[i : i + 64] for i in range(0, len(one), 64)]
+    b76 = base64.encodebytes(data).decode().splitlines()
+    forms = {
+        "a literal a line": "static const char p12[] =\n" + "".join(f'  "{x}"\n' for x in lines),
+        "a literal a line, \\n": "const char *p12 =\n" + "".join(f'  "{x}\\n"\n' for x in b76),
+        "deep indent": "const char p12[] =\n" + "".join(f'{" " * 40}"{x}\\n"\n' for x in lines),
+        "crlf": "const char p12[] =\r\n" + "".join(f'    "{x}\\r\\n"\r\n' for x in lines),
+        "macro": "#define P12 \\\n" + "".join(f'    "{x}\\n" \\\n' for x in lines),
+        "python": "P12 = (\n" + "".join(f'    "{x}"\n' for x in lines) + ")",
+        "one literal": 'const char *p12 = "' + "\\n".join(b76) + '\\n";',
+        "json": '{"p12": "' + "\\n".join(lines) + '"}',
+    }
+    return {name: (text + ";\n").encode() for name, text in forms.items()}
+
+
+def test_a_base64_store_in_string_literals_is_judged_as_the_raw_one() -> None:
+    """A store's base64 split over C string literals is read whole, as the raw base64:
+    certificates only is no key (a PKCS#12 store holding certificates, not a CA source),
+    an encrypted part may hide one, a key bag is a key store; not a "key store" for a
+    body cut at the first literal's end. In a C file beside s_pem or alone."""
+    plain, sealed = _stores()["plain"], _stores()["sealed"]
+    key_store = key_vectors()["test-only-der.p12"]
+    for form, text in _c_literal_forms(plain).items():
+        for before in (b"", c_source(X1_PEM)):
+            data = before + text
+            assert find_private_key(data) is None, form
+            line = data[: data.index(base64.b64encode(plain)[:16])].count(b"\n") + 1
+            with pytest.raises(CertificateError) as e:
+                load_certificates(data, source="roots.c")
+            assert not isinstance(e.value, PrivateKeyError), form
+            assert str(e.value).splitlines()[0] == (
+                f"roots.c:{line}: a PKCS#12 store in base64 holding 1 certificate and no "
+                "private key: PKCS#12 is not a supported CA source"
+            ), form
+    for form, text in _c_literal_forms(sealed).items():
+        found = find_private_key(c_source(X1_PEM) + text)
+        assert found is not None, form
+        assert found.kind == "base64 PKCS#12 store, no key bag in the clear, 1 encrypted part"
+        with pytest.raises(PrivateKeyError, match="a private key may be in what only"):
+            load_certificates(text, source="roots.c")
+    for form, text in _c_literal_forms(key_store).items():
+        found = find_private_key(c_source(X1_PEM) + text)
+        assert found is not None and found.kind == "base64 PKCS#12 key store", form
+        with pytest.raises(PrivateKeyError, match="treat it as exposed"):
+            load_certificates(text, source="roots.c")
+
+
 @pytest.mark.parametrize("name", ["plain", "sealed"])
 def test_write_paths_refuse_a_base64_store_and_write_nothing(
     name: str, in_tmp: Path, runner: CliRunner
@@ -379,7 +431,13 @@ def test_long_base64_bodies_after_store_heads_are_read_in_bounded_time() -> None
     whole, each once; the scan stays linear."""
     head = base64.b64encode(_stores()["plain"][:48])
     lines = (b"QUFB" * 19 + b"\n") * ((8 << 20) // 77)
-    for data in (head + b"\n" + lines, (head + b"\n" + lines[: 1 << 16]) * 100):
+    literals = (b'  "' + b"QUFB" * 19 + b'\\n"\n') * ((8 << 20) // 82)  # C literals
+    for data in (
+        head + b"\n" + lines,
+        (head + b"\n" + lines[: 1 << 16]) * 100,
+        b'"' + head + b'"\n' + literals,
+        (b'"' + head + b'"\n' + literals[: 1 << 16]) * 100,
+    ):
         found, _error, seconds = timed(lambda data=data: find_private_key(data))  # type: ignore[misc]
         assert found is not None and found.kind == "base64 PKCS#12 key store"
         assert seconds < 10.0, seconds

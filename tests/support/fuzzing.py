@@ -26,6 +26,7 @@ from .verify_pki import Minted, mint
 __all__ = [
     "BER_TOKENS",
     "ML_DSA_65_SPKI",
+    "NUMBER_TOKENS",
     "Mutator",
     "bad_ec_point_spki",
     "cert_with_spki",
@@ -152,6 +153,27 @@ BER_TOKENS: Sequence[bytes] = (
     b"MIAGCSqGSIb3DQEHAaCAJIAE",
     b"-----BEGIN PRIVATE KEY-----\n",
     b"# ---- never add a private key ----\n",
+)
+
+
+# The pieces of numbers the key scanner reads in C and in od's and hexdump's dumps.
+NUMBER_TOKENS: Sequence[bytes] = (
+    b"0x",
+    b"0x4",
+    b"u",
+    b"UL",
+    b"(uint8_t)",
+    b"(byte) ",
+    b"060, ",
+    b"0060 ",
+    b"48U, ",
+    b"-",
+    b"\n0000020 ",
+    b"\n# ",
+    b"33072   ",
+    b"111, 112, 101, 110, ",
+    b'\\n"\n  "',
+    b"MIIC",
 )
 
 

@@ -16,19 +16,29 @@ writes (NSS's BER PKCS#12, keytool's JKS and JCEKS) is stored XOR-masked in
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from functools import cache
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization as ser
-from cryptography.hazmat.primitives.asymmetric import dsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ed25519
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from .ber import _header, make_vectors, stream
 from .verify_pki import mint, pooled_key
 
-__all__ = ["KEYS", "MASK_LABEL", "PASSWORD", "STORED", "key_vectors", "mask", "stored"]
+__all__ = [
+    "KEYS",
+    "MASK_LABEL",
+    "PASSWORD",
+    "STORED",
+    "key_vectors",
+    "mask",
+    "openssh_key",
+    "stored",
+]
 
 KEYS = Path(__file__).resolve().parent.parent / "data" / "private-keys"
 PASSWORD = b"test-only"
@@ -105,6 +115,20 @@ def key_vectors() -> dict[str, bytes]:
         "test-only-cms-signed-key-ber.p7s": stream(signed),
         **{name: stored(name) for name in STORED},
     }
+
+
+@cache
+def openssh_key() -> bytes:
+    """The binary of an OpenSSH private key (``openssh-key-v1\\0``, no DER) that
+    cryptography writes for an Ed25519 key made now: the base64 between the armour of
+    ``ssh-keygen``'s format, decoded. One without a 0x30 byte, so nothing in it opens
+    like DER: only the magic makes it a key to the scanner."""
+    while True:
+        key = ed25519.Ed25519PrivateKey.generate()
+        pem = key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.OpenSSH, ser.NoEncryption())
+        blob = base64.b64decode(b"".join(pem.splitlines()[1:-1]))
+        if b"\x30" not in blob:  # half of them
+            return blob
 
 
 def no_key_data(seed: int) -> dict[str, bytes]:

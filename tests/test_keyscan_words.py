@@ -1,0 +1,185 @@
+"""Private keys in decimal 16-bit words (od -tu2, od -td2, hexdump -d, as the real tools
+print them) are refused wherever they stand, naming the file and the line of the word
+holding the key's first byte; the same dumps of certificates are no key; hostile words
+are scanned in bounded time and memory."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import PrivateKeyError
+from esp_cabundle.keyscan import _scan_der, find_private_key
+from tests.support.gate_cases import X1_PEM
+from tests.support.key_vectors import key_vectors, no_key_data, openssh_key
+
+# od and hexdump print 16-bit words in the host's byte order: little-endian here (the
+# test below checks it), with offsets or without, signed or not, 8 words a line, 4 or 1
+# (-v: one word a line repeats often, and od would print "*" for lines repeating the one
+# before, which no reader of a dump can undo).
+WORD_DUMPS = [
+    ["od", "-An", "-tu2"],
+    ["od", "-tu2"],
+    ["od", "-Ad", "-tu2"],
+    ["od", "-td2"],
+    ["od", "-An", "-td2"],
+    ["od", "-An", "-tu2", "-w8"],
+    ["od", "-v", "-tu2", "-w2"],
+    ["hexdump", "-d"],
+]
+# DER keys and key stores, and an OpenSSH key (its magic, no DER)
+NAMES = sorted(n for n in key_vectors() if not n.endswith((".p7", ".p7s")))
+
+
+def _key(name: str) -> bytes:
+    return openssh_key() if name == "openssh" else key_vectors()[name]
+
+
+def _tool(command: list[str], data: bytes) -> bytes:
+    if shutil.which(command[0]) is None:
+        pytest.skip(f"needs {command[0]}")
+    return subprocess.run(command, input=data, capture_output=True, check=True, timeout=30).stdout
+
+
+def _commented(dump: bytes, mark: bytes = b"# ") -> bytes:
+    return b"".join(mark + line + b"\n" for line in dump.splitlines())
+
+
+def _first_byte_offset(key: bytes) -> int:
+    found = _scan_der(key)
+    assert found is not None
+    return found[1]
+
+
+def test_the_dumps_are_little_endian_words() -> None:
+    assert _tool(["od", "-An", "-tu2"], b"\x30\x82").split() == [b"33328"]
+    assert _tool(["hexdump", "-d"], b"\x30\x82").split()[1] == b"33328"
+
+
+@pytest.mark.parametrize("command", WORD_DUMPS, ids=" ".join)
+@pytest.mark.parametrize("name", [*NAMES, "openssh"])
+def test_a_key_in_decimal_words_is_refused(command: list[str], name: str) -> None:
+    """Alone, after the roots of a PEM bundle, in its comment lines and after other
+    bytes (the key at an odd offset, its first byte the high half of a word): refused
+    naming the line of the word that holds the key's first byte; no key in the message."""
+    key = _key(name)
+    for before in (b"", b"\x01"):
+        dump = _tool(command, before + key)
+        first = _first_byte_offset(before + key)
+        for text in (dump, X1_PEM + dump, X1_PEM + b"# pasted:\n" + _commented(dump)):
+            found = find_private_key(text)
+            assert found is not None, (name, before)
+            assert "spelt as decimal 16-bit words, little-endian" in found.kind, found.kind
+            # the word at the finding holds the key's first byte
+            word = int(text[found.offset :].split()[0]) & 0xFFFF
+            assert word.to_bytes(2, "little")[first % 2] == (before + key)[first], found
+            with pytest.raises(PrivateKeyError, match="private key material") as e:
+                load_certificates(text, source="ca.pem")
+            assert str(e.value).startswith(f"ca.pem:{found.line}: "), str(e.value)
+            assert b" ".join(dump.split()[4:8]) not in str(e.value).encode()
+
+
+def test_the_kind_names_the_key_and_the_words() -> None:
+    for name, kind in (
+        ("test-only-ec-pkcs8.der", "DER PKCS#8"),
+        ("test-only-rsa-pkcs1.der", "DER PKCS#1 RSA or DSA"),
+        ("test-only-nss-pk12util.p12", "BER PKCS#12 key store"),
+        ("openssh", "OpenSSH key"),
+    ):
+        found = find_private_key(_tool(["od", "-An", "-tu2"], _key(name)))
+        assert found is not None
+        assert found.kind == f"{kind} spelt as decimal 16-bit words, little-endian"
+
+
+@pytest.mark.parametrize("command", WORD_DUMPS, ids=" ".join)
+def test_certificates_in_decimal_words_are_no_key(command: list[str]) -> None:
+    """The same tools' words of certificates, PKCS#7 stores of them, a Java trust store
+    and random bytes: no key; a bundle with the dump in its comments loads."""
+    for name, data in no_key_data(8).items():
+        dump = _tool(command, data)
+        assert find_private_key(dump) is None, name
+        assert find_private_key(X1_PEM + dump) is None, name
+        commented = X1_PEM + _commented(dump)
+        assert find_private_key(commented) is None, name
+        assert len(load_certificates(commented, source="ca.pem")) == 1
+
+
+def test_words_that_are_no_dump_are_read() -> None:
+    """Tables of numbers, years, ports, and words broken by a letter hold no key (an RSA
+    key: nothing inside it is a key of its own, as a PKCS#8 EC key's SEC1 one is)."""
+    key = key_vectors()["test-only-rsa-pkcs1.der"]
+    words = _tool(["od", "-An", "-tu2"], key).split()
+    for text in (
+        b"# years: 2021 2024 2026 2032 2035 2040\n" * 50,
+        b"ports 443 8080 8443 1883 8883\n" * 50,
+        b" ".join(words[:3]) + b" x " + b" ".join(words[3:]),  # the key's header broken
+        b" ".join(words[1:]),  # the word holding its first byte cut off
+    ):
+        assert find_private_key(X1_PEM + text) is None, text[:40]
+
+
+def test_build_refuses_a_decimal_word_dump_and_writes_nothing(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    key = key_vectors()["test-only-ec-pkcs8.der"]
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + _tool(["hexdump", "-d"], key))
+    r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    line = X1_PEM.count(b"\n") + 1
+    assert (
+        f"mine.pem:{line}: private key material (DER PKCS#8 spelt as decimal 16-bit "
+        "words, little-endian)" in r.output
+    )
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.pem"]
+
+
+# ---------------------------------------------------------------------------------------
+# Bounded on hostile input
+
+
+def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "unit",
+    [
+        b"33328 ",  # one run, decoded and searched once
+        b" 33328   514     2  4096\n",  # od -An -tu2 lines opening like DER
+        b"0000000 33328   514     2  4096\n",  # with offsets
+        b"0000000   33328   00514   00002   04096\n",  # hexdump -d
+        b"-32208 -1 ",
+        b"123 45 67 x",  # markers, runs too short to decode
+        b"123 45 67\n",  # one run over the lines
+        b"1234 ",
+        b"123\n# ",  # a run over comment lines
+        b"1234567 ",  # offsets, no words
+        b"12345678901234567890\n",
+        b"99999 ",
+        b"123" + b" " * 60,  # separators too long
+    ],
+)
+def test_hostile_words_are_scanned_in_bounded_time(unit: bytes) -> None:
+    data = _fill(unit)
+    assert find_private_key(data) is None
+    assert find_private_key(data + b"\n" + data[:4096]) is None
+
+
+@pytest.mark.parametrize("unit", [b"33328 ", b" 33328   514     2  4096\n", b"-1234\n"])
+def test_one_long_word_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
+    data = _fill(unit)
+    tracemalloc.start()
+    try:
+        assert find_private_key(data) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * len(data), peak
