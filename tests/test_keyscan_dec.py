@@ -267,6 +267,13 @@ def test_an_openssh_key_in_decimal_or_octal_is_refused() -> None:
     magic = list(b"openssh-key-v1\x00")
     for values in (magic[:-1], [*magic[:5], 116, *magic[6:]]):
         assert find_private_key(", ".join(map(str, values)).encode()) is None
+    # the magic right after a number that opens it too ("111, 111, 112, ..."), in both
+    # bases: the opening tried first is not the key's, the next one is
+    for text, base in ((", ".join(map(str, [111, *magic])), "decimal"),
+                       (" ".join(f"{v:03o}" for v in [111, *magic]), "octal")):  # fmt: skip
+        found = find_private_key(text.encode())
+        assert found is not None and found.kind == f"OpenSSH key spelt as {base} bytes", text
+        assert found.offset == 5 if base == "decimal" else found.offset == 4, found
 
 
 def test_build_refuses_a_decimal_key_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
