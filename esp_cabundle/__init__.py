@@ -1,8 +1,24 @@
 """esp-cabundle: the CA bundle that keeps ESP32 fleets able to reach their servers.
 
-The library mirrors the CLI: ``build_bundle`` (``esp-cabundle build``),
-``load_certificates`` (what ``inspect`` reads), the root ``Catalog`` and its presets, and
-``gate_ca``: the one gate a CA passes before any write (``GatedCA`` is what writers take).
+The library mirrors the CLI; README.md's "From Python" shows each step. Every name here
+is imported from ``esp_cabundle`` itself (the modules behind them are not an API):
+
+- the CA: ``gate_ca(CaSource.build(BundleSpec(...)), board=..., at=...)`` gives a
+  ``GatedCA`` (``.pem``: what the units get), the one gate every write path passes
+  (policies, private keys, the targets and the board's rules); ``build_bundle`` and
+  ``write_build`` are ``esp-cabundle build`` (``OutputSpec`` per file, written all or
+  none); ``load_board`` gives a ``Board``.
+- judging: ``verify_chain`` / ``forecast`` with a ``TrustSet``, a chain
+  (``load_chain_file``) and a ``DeviceProfile`` (``Board.device_profile()``,
+  ``parse_device_profile``); ``Target`` makes the gate judge a saved chain.
+- images and dumps: ``pack_ca`` (``esp-cabundle pack``), ``open_image``,
+  ``read_partition_table``, ``update_dump``; ``inspect_path`` / ``inspect_bytes``.
+- errors: every one raised on purpose is an ``EspCabundleError`` with ``message``,
+  ``hint`` and the CLI's ``exit_code``; ``InputError`` adds ``path`` and ``line``,
+  ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``.
+
+Nothing here prints or exits, and nothing is written but by the functions that say so
+(``write_build``; ``flash_unit`` keeps a journal). Naive datetimes are read as UTC.
 Heavy parts (esptool, littlefs) are imported only by the modules that need them.
 """
 
@@ -20,6 +36,7 @@ from .errors import (
     FlashError,
     ImageError,
     InputError,
+    Interrupted,
     LockMismatchError,
     OutputError,
     PartitionTableError,
@@ -41,28 +58,40 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from typing import Any
 
+    from .blocks import BlockSource
     from .boards import Board, list_boards, load_board
-    from .build import build_bundle, write_build
+    from .build import BuildResult, WrittenOutputs, build_bundle, write_build
     from .bundle import Bundle, BundleSpec, Lock, Policy
     from .catalog import ALIASES, PRESETS, Catalog
     from .certs import Certificate, load_certificate_file, load_certificates
-    from .chains import capture_chain, load_chain_file
-    from .check import check_items, load_trust_set
-    from .config import load_config
+    from .chains import ServerChain, capture_chain, load_chain_file
+    from .check import CheckFailed, CheckItem, CheckReport, check_items, load_trust_set
+    from .config import Config, OutputSpec, load_config
+    from .findings import Report
     from .flash.dump import DumpFile
-    from .flash.flasher import flash_unit
-    from .flash.offline import update_dump
-    from .flash.plan import plan_ca_update
-    from .flash.restore import restore_unit
-    from .flash.serial import open_unit
-    from .fs import create_image, open_image
+    from .flash.flasher import FlashResult, flash_unit
+    from .flash.offline import DumpUpdate, update_dump
+    from .flash.plan import UpdatePlan, plan_ca_update
+    from .flash.restore import RestoreResult, restore_unit
+    from .flash.serial import SerialUnit, open_unit
+    from .fs import FileSystemImage, create_image, open_image
+    from .fs.edit import PackedImage
     from .gate import CaSource, GatedCA, gate_ca
+    from .images import pack_ca
     from .inspect import inspect_bytes, inspect_path
-    from .partitions import Partition, PartitionTable
-    from .push.campaign import CampaignOptions, PushFile, run_campaign
+    from .partitions import Partition, PartitionTable, read_partition_table
+    from .push.campaign import (
+        CampaignOptions,
+        CampaignReport,
+        PushFile,
+        run_campaign,
+    )
     from .push.ledger import Ledger
+    from .push.transport import Transport
+    from .targets import Target
     from .verify import (
         DeviceProfile,
+        Forecast,
         TrustSet,
         Verdict,
         forecast,
@@ -85,78 +114,117 @@ _LAZY: dict[str, str] = {
     "Lock": "bundle",
     "build_bundle": "build",
     "write_build": "build",
+    "BuildResult": "build",
+    "WrittenOutputs": "build",
     "load_config": "config",
+    "Config": "config",
+    "OutputSpec": "config",
     "inspect_path": "inspect",
     "inspect_bytes": "inspect",
+    "Report": "findings",
     "verify_chain": "verify",
     "forecast": "verify",
+    "Forecast": "verify",
     "DeviceProfile": "verify",
     "parse_device_profile": "verify",
     "TrustSet": "verify",
     "Verdict": "verify",
     "capture_chain": "chains",
     "load_chain_file": "chains",
+    "ServerChain": "chains",
+    "Target": "targets",
     "check_items": "check",
     "load_trust_set": "check",
+    "CheckFailed": "check",
+    "CheckItem": "check",
+    "CheckReport": "check",
     "open_image": "fs",
     "create_image": "fs",
+    "FileSystemImage": "fs",
+    "PackedImage": "fs.edit",
+    "pack_ca": "images",
     "PartitionTable": "partitions",
     "Partition": "partitions",
+    "read_partition_table": "partitions",
     "load_board": "boards",
     "list_boards": "boards",
     "Board": "boards",
+    "BlockSource": "blocks",
     "plan_ca_update": "flash.plan",
+    "UpdatePlan": "flash.plan",
     "update_dump": "flash.offline",
+    "DumpUpdate": "flash.offline",
     "open_unit": "flash.serial",
+    "SerialUnit": "flash.serial",
     "flash_unit": "flash.flasher",
+    "FlashResult": "flash.flasher",
     "restore_unit": "flash.restore",
+    "RestoreResult": "flash.restore",
     "DumpFile": "flash.dump",
     "CaSource": "gate",
     "GatedCA": "gate",
     "gate_ca": "gate",
     "run_campaign": "push.campaign",
     "CampaignOptions": "push.campaign",
+    "CampaignReport": "push.campaign",
     "PushFile": "push.campaign",
     "Ledger": "push.ledger",
+    "Transport": "push.transport",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'esp_cabundle' has no attribute {name!r}")
+if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name is their error, not Any
 
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> Any:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'esp_cabundle' has no attribute {name!r}")
+
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+        globals()[name] = value
+        return value
 
 
 __all__ = [
     "ALIASES",
     "PRESETS",
     "AuthError",
+    "BlockSource",
     "Board",
+    "BuildResult",
     "Bundle",
     "BundleSpec",
     "CaSource",
     "CampaignOptions",
+    "CampaignReport",
     "Catalog",
     "CatalogError",
     "Certificate",
     "CertificateError",
+    "CheckFailed",
+    "CheckItem",
+    "CheckReport",
+    "Config",
     "ConfigError",
     "DeviceError",
     "DeviceProfile",
     "DumpFile",
+    "DumpUpdate",
     "EspCabundleError",
+    "FileSystemImage",
     "FlashError",
+    "FlashResult",
+    "Forecast",
     "GatedCA",
     "ImageError",
     "InputError",
+    "Interrupted",
     "Ledger",
     "Lock",
     "LockMismatchError",
     "OutputError",
+    "OutputSpec",
+    "PackedImage",
     "Partition",
     "PartitionTable",
     "PartitionTableError",
@@ -165,11 +233,19 @@ __all__ = [
     "PrivateKeyError",
     "PushError",
     "PushFile",
+    "Report",
+    "RestoreResult",
+    "SerialUnit",
+    "ServerChain",
+    "Target",
+    "Transport",
     "TrustSet",
     "UnitRpcError",
     "UnitUnreachable",
+    "UpdatePlan",
     "Verdict",
     "VerdictError",
+    "WrittenOutputs",
     "__version__",
     "build_bundle",
     "capture_chain",
@@ -189,8 +265,10 @@ __all__ = [
     "load_trust_set",
     "open_image",
     "open_unit",
+    "pack_ca",
     "parse_device_profile",
     "plan_ca_update",
+    "read_partition_table",
     "restore_unit",
     "run_campaign",
     "update_dump",

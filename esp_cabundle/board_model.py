@@ -8,7 +8,7 @@ parsing and the parser is not buried under them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,7 +16,7 @@ from .board_versions import BoardFirmware, firmware_dict
 from .errors import InputError, PartitionTableError
 from .firmware import load_firmware
 from .partitions import Partition, PartitionTable
-from .verify import DeviceProfile
+from .verify import DeviceProfile, mbedtls_version_for
 
 if TYPE_CHECKING:
     from .firmware import Connection, ConnectionCa, Release
@@ -146,6 +146,8 @@ class VerifyProfile:
         return "3.6" if self.rules == "idf-bundle-cross-signed" else "2.28"
 
     def device_profile(self, name: str, description: str = "") -> DeviceProfile:
+        """These rules alone as a profile named ``name``; a board's own profile, with
+        what its firmware version changes, is :meth:`Board.device_profile`."""
         return DeviceProfile(
             self.rules, self.clock, name, description, self.line, self.hostname, self.ca_parse
         )
@@ -187,6 +189,22 @@ class Board:
     def full_name(self) -> str:
         """``mdash-arduino@1.2.13`` (the version in use), or the bare name."""
         return f"{self.name}@{self.version}" if self.version else self.name
+
+    def device_profile(self) -> DeviceProfile:
+        """How this board's units verify a server (``verify_chain(..., profile)``): its
+        rules and clock, with what its firmware version does: the mbedTLS line of an
+        ESP-IDF release, and whether the client sets the server's name (mDash
+        1.2.12-1.2.14 never do: ``+no-hostname``)."""
+        profile = self.verify.device_profile(f"board {self.full_name}", self.description)
+        firmware = self.firmware
+        idf = firmware is not None and firmware.name == "esp-idf"
+        if self.verify.mbedtls is None and idf and self.version:
+            # An ESP-IDF release names its mbedTLS line (4.4: 2.28, 5.x: 3.x).
+            profile = replace(profile, mbedtls=mbedtls_version_for(f"idf-{self.version}"))
+        sets = {ca.hostname for _, ca in self.connection_cas() if ca.hostname is not None}
+        if len(sets) == 1:  # every connection of this release agrees
+            profile = replace(profile, sets_hostname=sets.pop())
+        return profile
 
     def connection_cas(self) -> tuple[tuple[Connection, ConnectionCa], ...]:
         """Each connection of the board's firmware and what this version trusts for it."""

@@ -9,7 +9,7 @@ writes every output and the lock file, all or nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +32,7 @@ from .fileio import (
 )
 from .formats import FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
-from .images import IMAGE_FORMATS, ImageOutput, render_image_output
+from .images import IMAGE_FORMATS, ImageOutput, image_output, render_image_output
 from .limits import MAX_LOCK_INPUT
 
 if TYPE_CHECKING:
@@ -124,6 +124,7 @@ def build_bundle(
     """
     if lock_path is not None:  # first: nothing is gated or read before the refusal
         refuse_special(lock_path, what="lock file", hint=_LOCK_HINT)
+    outputs = tuple(_with_image(out) for out in outputs)
     inputs = [*_inputs(spec, config, targets), *also_read]
     if locked and lock_path is not None:
         inputs.append(("lock file", lock_path))
@@ -133,7 +134,7 @@ def build_bundle(
     _refuse_clobbering(outputs, None if locked else lock_path, inputs)
     catalog = catalog or Catalog.load()
     source = CaSource.build(spec, config=config)
-    when = at or now()
+    when = at or now()  # a naive one is UTC: gate_ca reads it so
 
     def gate(board: Board | None = None, ca_path: str | None = None) -> GatedCA:
         return gate_ca(
@@ -197,6 +198,17 @@ def build_bundle(
         dir_warnings=tuple(dir_warnings),
         inputs=_read_too(read, catalog, (board, *(b.board for b in per_board.values()))),
     )
+
+
+def _with_image(out: OutputSpec) -> OutputSpec:
+    """An image output made in Python (``OutputSpec("spiffs", path, {"board": NAME})``)
+    resolved as the config loader resolves an ``outputs:`` entry, its ``from_dir``
+    relative to the working directory. One with no parameters at all is left for
+    :func:`_image` to refuse."""
+    if out.format not in IMAGE_FORMATS or "image" in out.options or not out.options:
+        return out
+    image = image_output(out.format, out.options, Path("."))
+    return replace(out, options={**out.options, "image": image})
 
 
 def _packed_from(out: OutputSpec, packed: PackedImage) -> list[Path]:

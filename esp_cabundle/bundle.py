@@ -25,6 +25,7 @@ from .catalog import (
     normalize_fingerprint,
 )
 from .certs import Certificate, load_certificates
+from .dates import as_datetime
 from .errors import CatalogError, CertificateError, InputError, LockMismatchError
 from .fileio import is_named, read_input
 from .known_roots import known_root
@@ -124,7 +125,8 @@ class Bundle:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """What a bundle must satisfy; each rule can be relaxed by name (see POLICY_NAMES)."""
+    """What a bundle must satisfy; each rule can be relaxed by name (see POLICY_NAMES).
+    A naive ``service_until`` is UTC, as a date in cabundle.yaml is."""
 
     service_until: datetime | None = None
     max_bytes: int | None = None
@@ -134,6 +136,8 @@ class Policy:
     service_until_origin: Origin | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
+        if self.service_until is not None:  # compared with aware certificate dates
+            object.__setattr__(self, "service_until", as_datetime(self.service_until))
         unknown = set(self.allow) - set(POLICY_NAMES)
         if unknown:
             raise InputError(

@@ -70,7 +70,7 @@ class Certificate:
     copies of the same root from different files are the same value.
     """
 
-    der: bytes
+    der: bytes = field(repr=False)  # kilobytes: a verdict's repr would be mostly DER
     subject: str = field(compare=False)
     issuer: str = field(compare=False)
     subject_der: bytes = field(compare=False, repr=False)

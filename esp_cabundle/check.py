@@ -23,6 +23,7 @@ from .chains import (
     capture_chain,
     load_chain_file,
 )
+from .dates import as_datetime
 from .errors import CertificateError, DeviceError, InputError, VerdictError
 from .fileio import is_found, read_input
 from .firmware import ca_set_info, load_ca_set, load_firmware
@@ -44,7 +45,6 @@ from .verify import (
     TrustAnchor,
     TrustSet,
     Verifier,
-    mbedtls_version_for,
     parse_device_profile,
 )
 from .verify.pem_read import device_view
@@ -172,20 +172,8 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
 
 
 def board_device(board: Board) -> DeviceProfile:
-    """The device profile of a board (its verification rules and clock), with what its
-    firmware version does: the mbedTLS line of an ESP-IDF release, and whether the
-    client sets the server's name (mDash 1.2.12-1.2.14 never do: ``+no-hostname``)."""
-    profile = board.verify.device_profile(f"board {board.full_name}", board.description)
-    firmware = board.firmware
-    idf = firmware is not None and firmware.name == "esp-idf"
-    if board.verify.mbedtls is None and idf and board.version:
-        # An ESP-IDF release names its mbedTLS line (4.4: 2.28, 5.x: 3.x).
-
-        profile = replace(profile, mbedtls=mbedtls_version_for(f"idf-{board.version}"))
-    sets = {ca.hostname for _, ca in board.connection_cas() if ca.hostname is not None}
-    if len(sets) == 1:  # every connection of this release agrees
-        profile = replace(profile, sets_hostname=sets.pop())
-    return profile
+    """The device profile of a board: :meth:`~esp_cabundle.boards.Board.device_profile`."""
+    return board.device_profile()
 
 
 def board_trust(
@@ -526,7 +514,10 @@ def check_items(
 
     A roadmap server that sends its first chain only after ``at`` is judged from then;
     with a horizon, one that starts after it is left out (and named in the notes).
+    Naive datetimes are UTC.
     """
+    at = as_datetime(at)
+    until = as_datetime(until) if until is not None else None
     if until is not None and until < at:
         raise InputError(
             f"--until {_day_or_instant(until, at)} is before the date checked, "

@@ -48,11 +48,37 @@ SECTIONS = ("idf_filter", "targets", "device", "board")
 
 @dataclass(frozen=True, slots=True)
 class OutputSpec:
-    """One output file: format, path (relative to the config's directory) and options."""
+    """One output file: format, path (relative to the config's directory) and options.
+
+    ``options`` are the keys an ``outputs:`` entry of cabundle.yaml may give beside
+    ``format`` and ``path`` (``{"name": "s_pem"}``, ``{"board": "mdash-arduino"}``); a
+    spec made in Python is checked as the config loader checks one (which does it first,
+    to name the line): an unknown format or option, or a bad value, is an InputError
+    rather than ignored.
+    """
 
     format: str
     path: Path
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        fmt = FORMATS.get(self.format)
+        if fmt is None:
+            raise InputError(
+                f"unknown output format '{self.format}'", hint=f"formats: {', '.join(FORMATS)}"
+            )
+        # "image": an image entry's parameters, resolved by the config loader
+        allowed = (*fmt.options, "image") if self.format in IMAGE_FORMATS else fmt.options
+        unknown = sorted(str(k) for k in self.options if k not in allowed)
+        if unknown:
+            known = f"options: {', '.join(fmt.options)}" if fmt.options else "it takes none"
+            raise InputError(
+                f"{self.format} output: unknown option {', '.join(map(repr, unknown))}",
+                hint=known,
+            )
+        if fmt.check is not None:
+            for key, value in self.options.items():
+                fmt.check(key, value, self.options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +161,8 @@ def not_read_hint(start: Path | None = None) -> str | None:
 
 
 def load_config(path: str | Path) -> Config:
+    """The config file at ``path`` (``cabundle.yaml``), validated; its paths are relative
+    to its directory. ConfigError names the file and line of a bad key or value."""
     p = Path(path)
     return parse_config(read_yaml_text(p, what="config file"), path=p)
 

@@ -51,6 +51,7 @@ from .bundle import (
 )
 from .catalog import Catalog
 from .certs import load_certificates, sniff_kind
+from .dates import as_datetime
 from .errors import InputError, PolicyError
 from .fileio import is_named, read_input
 from .formats.pem import render_pem
@@ -100,6 +101,14 @@ class CaSource:
     config: Config | None = None
     file_name: str | None = None
     file_data: bytes | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # A name without bytes was a build of the default preset, the file never read.
+        if (self.file_name is None) != (self.file_data is None):
+            raise InputError(
+                "a finished CA file needs both its name and its bytes",
+                hint="use CaSource.from_file(path) or CaSource.finished(name, data)",
+            )
 
     @classmethod
     def build(cls, spec: BundleSpec, *, config: Config | None = None) -> CaSource:
@@ -170,9 +179,11 @@ class GatedCA:
             mine = self.board and (self.board.full_name if versions else self.board.name)
             target = board.full_name if versions else board.name
             judged = f"board {mine}" if mine else "no board"
+            named = board.full_name if board.version_given else board.name
             raise InputError(
                 f"the CA was checked under the rules of {judged}, not of {target}",
-                hint=f"gate it for the board it goes on (gate_ca(..., board={target!r}))",
+                hint="gate it for the board it goes on "
+                f"(gate_ca(..., board=load_board({named!r})))",
             )
         return self.pem
 
@@ -217,8 +228,10 @@ def gate_ca(
     :class:`~esp_cabundle.errors.PrivateKeyError`,
     :class:`~esp_cabundle.errors.CertificateError` or InputError (unusable input),
     :class:`~esp_cabundle.errors.PolicyError` (a policy not allowed),
-    :class:`~esp_cabundle.check.CheckFailed` (a target would refuse it).
+    :class:`~esp_cabundle.check.CheckFailed` (a target would refuse it). A naive ``at``
+    is UTC.
     """
+    at = as_datetime(at)
     catalog = catalog or Catalog.load()
     spec = source.spec
     converted: str | None = None

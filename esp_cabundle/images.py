@@ -32,6 +32,7 @@ __all__ = [
     "ImageSpec",
     "image_output",
     "image_spec",
+    "pack_ca",
     "render_image_output",
     "size_mismatch",
 ]
@@ -278,3 +279,54 @@ def render_image_output(
         ca_path_option="ca_path:",
     )
     return replace(packed, private=files.private, notes=files.notes, warnings=files.warnings)
+
+
+def pack_ca(
+    ca: GatedCA,
+    *,
+    board: Board | None = None,
+    fs_type: str | None = None,
+    profile: str | None = None,
+    size: int | None = None,
+    ca_path: str | None = None,
+    platform: str | None = None,
+    disk_version: int | None = None,
+    files: Sequence[tuple[str, bytes]] = (),
+    timestamp: int | None = None,
+) -> PackedImage:
+    """``esp-cabundle pack`` as a library call: a new image holding ``ca`` at the board's
+    CA path (then ``files``, as ``(path, bytes)``), mounted again and read back, in memory.
+
+    With ``board`` its profile gives every parameter (``size`` and ``ca_path`` may
+    replace its own; a contradicting ``fs_type`` or ``profile`` is an InputError), and
+    ``ca`` must have been gated for that board (``gate_ca(..., board=board)``): its rules
+    judged the CA. Without one, ``fs_type`` and ``size`` are required. The result's
+    ``notes`` say when ``size`` fits none of the board's default partitions. Raises
+    InputError or ImageError (nothing made); writing ``.data`` is the caller's.
+    """
+    from .fs import check_new_image, get_profile  # deferred: images made on demand
+    from .fs.edit import pack_ca_image  # deferred: as above
+
+    spec = image_spec(
+        board, fs_type=fs_type, profile=profile, size=size, ca_path=ca_path, platform=platform
+    )
+    if board is not None:
+        ca.for_board(board)
+    prof = get_profile(spec.fs_type, spec.profile)
+    check_new_image(
+        spec.fs_type, prof, spec.size, platform=spec.platform, disk_version=disk_version
+    )
+    packed = pack_ca_image(
+        spec.fs_type,
+        prof,
+        spec.size,
+        ca,
+        ca_path=spec.ca_path,
+        files=files,
+        timestamp=timestamp,
+        platform=spec.platform,
+        disk_version=disk_version,
+        ca_path_option="ca_path",
+    )
+    mismatch = size_mismatch(board, spec)
+    return replace(packed, notes=(mismatch,)) if mismatch else packed

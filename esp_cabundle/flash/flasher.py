@@ -551,7 +551,10 @@ def flash_unit(
     ciphertext that cannot be edited over serial). ``on_connect`` hears which unit
     answered (a station logs its MAC even when a later step fails). ``cancel``: see
     :mod:`.interrupt` (a request while connecting stops at esptool's next attempt).
-    ``link``: how to reach the unit (see :func:`.serial.open_unit`).
+    ``link``: how to reach the unit (see :func:`.serial.open_unit`). Before writing, the
+    sectors it replaces are saved in a journal under ``journal_dir`` (None:
+    ``$ESP_CABUNDLE_JOURNAL``, else ``$XDG_STATE_HOME/esp-cabundle/journal``, else
+    ``~/.local/state/esp-cabundle/journal``), which :func:`restore_unit` reads.
     """
 
     board.file_system()

@@ -81,6 +81,11 @@ class PushFile:
 
 @dataclass(frozen=True, slots=True)
 class CampaignOptions:
+    """How :func:`~esp_cabundle.push.campaign.run_campaign` runs: ``concurrency`` units
+    at once, each call within ``timeout`` seconds; with ``reboot``, a verified unit is
+    rebooted and must answer again within ``reconnect_timeout``; with ``watch``, passes
+    repeat every ``poll`` seconds (units come online over weeks) until ``until``."""
+
     concurrency: int = 8
     timeout: float = 10.0
     reboot: bool = False

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from ..certs import Certificate
-from ..dates import shifted
+from ..dates import as_datetime, shifted
 from ..errors import InputError
 from .nodes import describe_certificate
 from .path import chain_nodes
@@ -124,8 +124,9 @@ def forecast(
     instants ignore the leaf's and issuing intermediates' dates: servers renew those, and
     what a bundle owner needs to know is when the trust side breaks (roots, cross-signs).
     ``hostname`` is the name the unit connects to (None: not judged); ``verifier`` reuses
-    one prepared for ``trust`` across many chains.
+    one prepared for ``trust`` across many chains. Naive datetimes are UTC.
     """
+    at, until = as_datetime(at), as_datetime(until)
     if until < at:
         raise InputError(
             f"--until {until.date().isoformat()} is before --at {at.date().isoformat()}"

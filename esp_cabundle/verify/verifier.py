@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ..certs import Certificate
+from ..dates import as_datetime
 from .asn1 import ParseRefusal
 from .explain import explain, explain_early
 from .names import hostname_matches
@@ -57,8 +58,8 @@ def verify_chain(
 ) -> Verdict:
     """What a unit with ``trust`` and ``profile`` decides at ``at`` for ``chain`` (the
     certificates in the order the server sends them, leaf first), connecting to
-    ``hostname`` (None: the name is not judged)."""
-    return Verifier(trust).verify(chain, profile, at=at, hostname=hostname)
+    ``hostname`` (None: the name is not judged). A naive ``at`` is UTC."""
+    return Verifier(trust).verify(chain, profile, at=as_datetime(at), hostname=hostname)
 
 
 class Verifier:
