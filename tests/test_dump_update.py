@@ -254,6 +254,8 @@ def test_cli_update_dump_builds_the_bundle_and_reports_json(
     doc = json.loads(r.stdout)
     assert [p["name"] for p in doc["partitions"]] == ["fs_0", "fs_1"]
     assert all(p["action"] == "replace" for p in doc["partitions"])
+    # the image's facts hold numbers as numbers, as README says (they were strings)
+    assert all(p["facts"]["block size"] == 4096 for p in doc["partitions"]), doc["partitions"]
     new = (in_tmp / "out.bin").read_bytes()
     assert doc["changed_sectors"] == dumps.differing_sectors(dumps.mongoose_dump(), new)
     ca = fs_files(new, 0x190000, 0x40000)["/ca.pem"]
