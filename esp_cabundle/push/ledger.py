@@ -88,9 +88,8 @@ CREATE TABLE IF NOT EXISTS units (
     note TEXT
 );
 """
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);" + _UNITS
-)
+_CAMPAIGN = "CREATE TABLE IF NOT EXISTS campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+_SCHEMA = _CAMPAIGN + _UNITS
 _COLUMNS = (
     "id, transport, state, attempts, last_error, old_sha256, new_sha256, fw_version, "
     "first_seen, last_seen, updated_at, done_at, address, note"
@@ -101,6 +100,26 @@ _V1_COLUMNS = (
     "first_seen, last_seen, updated_at, done_at, lease_owner, lease_until"
 )
 _FOLDER_HINT = "give --ledger a file in a directory that can be written to"
+
+
+def _kept(create: str) -> str:
+    """A CREATE statement as SQLite keeps it in sqlite_master (IF NOT EXISTS dropped)."""
+    return create.strip().removesuffix(";").replace(" IF NOT EXISTS", "", 1)
+
+
+# Every table a campaign has written, as SQLite keeps it: schema 2, and schema 1's units
+# (before "unused", address and note). A ledger holding anything else is not one.
+_TABLES = {
+    "campaign": frozenset({_kept(_CAMPAIGN)}),
+    "units": frozenset(
+        {
+            _kept(_UNITS),
+            _kept(
+                _UNITS.replace(", 'unused'", "").replace(",\n    address TEXT,\n    note TEXT", "")
+            ),
+        }
+    ),
+}
 
 
 class LeaseLost(Exception):
@@ -175,7 +194,7 @@ class Ledger:
             raise InputError(f"{p} is not a file", hint="give --ledger a file path")
         existing = p.is_file() and p.stat().st_size > 0
         if existing:
-            prove_ledger(p)
+            prove_ledger(p, _TABLES)
         elif self.readonly:
             raise InputError(f"{p} is not a campaign ledger (empty)", hint=NOT_A_LEDGER_HINT)
         if self.readonly:
@@ -463,7 +482,7 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
     if not p.is_file() or p.stat().st_size == 0:
         return
-    prove_ledger(p)
+    prove_ledger(p, _TABLES)
     # Without a -wal beside it the file holds every committed row: read it immutable
     # (no -shm made); with one, a campaign is running and the side files are there.
     live = side(p, "-wal").exists()
