@@ -18,6 +18,7 @@ __all__ = [
     "MAX_CSV_INPUT",
     "MAX_DIR_ENTRIES",
     "MAX_FILE_INPUT",
+    "MAX_IDF_BUNDLE_ROOTS",
     "MAX_JOURNAL_INPUT",
     "MAX_JSON_DEPTH",
     "MAX_LOCK_INPUT",
@@ -45,6 +46,10 @@ MAX_PACK_INPUT = 128 * MiB
 MAX_DIR_ENTRIES = 100_000
 # PEM, DER or C source holding certificates.
 MAX_CERT_INPUT = 4 * MiB
+# Roots an ESP-IDF bundle lists: ESP-IDF refuses more than
+# CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS (200 by default) and Mozilla's store holds
+# about 150; a count word claiming more made inspect build millions of roots.
+MAX_IDF_BUNDLE_ROOTS = 4096
 # cabundle.yaml and board profiles.
 MAX_YAML_INPUT = 256 * KiB
 MAX_YAML_DEPTH = 32
