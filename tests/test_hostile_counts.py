@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import struct
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from support.pki import issue
+from support.verify_pki import NOW, fresh_key
 
+from esp_cabundle.chains import load_chain_file
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import EspCabundleError, InputError
 from esp_cabundle.formats.idf_bundle import BundleRoot, parse_idf_bundle, render_idf_bundle
 from esp_cabundle.inspect import inspect_bytes
-from esp_cabundle.limits import MAX_IDF_BUNDLE_ROOTS
+from esp_cabundle.limits import MAX_CHAIN_CERTS, MAX_FORECAST_INSTANTS, MAX_IDF_BUNDLE_ROOTS
+from esp_cabundle.verify import TrustSet, forecast, parse_device_profile, verify_chain
 
 DATA = Path(__file__).parent / "data"
+DEVICE = parse_device_profile("mbedtls-clock")
 _EMPTY_NAME = b"\x30\x00"  # a DER Name with no RDN: what _looks_like_name accepts
 
 
@@ -67,3 +74,61 @@ def test_no_bundle_is_written_that_could_not_be_read(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(idf_bundle, "_sorted_roots", lambda certs: roots)
     with pytest.raises(InputError, match="v1 bundle would list 4,097 roots, over the 4,096"):
         render_idf_bundle([], bundle_format="v1", max_certs=None)
+
+
+# --- server chains and forecasts -------------------------------------------------------
+
+
+def _same_named_roots(n: int, key: object) -> list[Any]:
+    """``n`` roots named "Same" with one key, each valid for an hour, an hour apart:
+    every one a candidate parent, each date an instant for a forecast, each a flip."""
+    start = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    return [
+        issue(
+            "Same",
+            key=key,
+            not_before=start + timedelta(hours=2 * i),
+            not_after=start + timedelta(hours=2 * i + 1),
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_a_chain_longer_than_any_server_sends_is_refused(in_tmp: Path, runner: CliRunner) -> None:
+    """8,001 same-named intermediates took 7 s to judge once and over 10 min to forecast
+    (every date an instant, every instant a walk over all of them)."""
+    e5 = (DATA / "letsencrypt" / "2024-e5.pem").read_bytes()
+    (in_tmp / "chain.pem").write_bytes(e5 * (MAX_CHAIN_CERTS + 1))
+    (in_tmp / "ok.pem").write_bytes(e5 * MAX_CHAIN_CERTS)
+    assert len(load_chain_file(in_tmp / "ok.pem").certificates) == MAX_CHAIN_CERTS
+    with pytest.raises(InputError, match="chain of 101 certificates, over the 100"):
+        load_chain_file(in_tmp / "chain.pem")
+    for argv in (
+        ["check", "--chain", "chain.pem", "--bundle", "ok.pem", "--until", "2030-01-01"],
+        ["chains", "show", "chain.pem"],
+    ):
+        r = runner.invoke(cli, argv)
+        assert r.exit_code == 2 and "chain.pem: a server chain of 101 certificates" in r.output
+    certs = load_chain_file(in_tmp / "ok.pem").certificates
+    trust = TrustSet.from_certificates(list(certs[:1]), source="t")
+    with pytest.raises(InputError, match="over the 100"):
+        verify_chain(trust, [*certs, certs[0]], DEVICE, at=NOW)
+
+
+@pytest.mark.timeout(60)
+def test_a_forecast_over_too_many_dates_is_refused(in_tmp: Path, runner: CliRunner) -> None:
+    roots = _same_named_roots(MAX_FORECAST_INSTANTS // 2 + 1, key=fresh_key("ec256"))
+    leaf = issue("leaf.example", issuer=roots[0], ca=False, san="leaf.example")
+    (in_tmp / "roots.pem").write_bytes(b"".join(r.pem for r in roots))
+    (in_tmp / "leaf.pem").write_bytes(leaf.pem)
+    args = ["check", "--bundle", "roots.pem", "--chain", "leaf.pem", "--at", "2029-12-01"]
+    r = runner.invoke(cli, [*args, "--until", "2031-01-01", "--device", "mbedtls-clock"])
+    assert r.exit_code == 2, r.output
+    assert "would judge the chain at 258 dates" in r.output and "over the 256" in r.output
+    r = runner.invoke(cli, [*args, "--device", "mbedtls-clock"])  # one instant: judged
+    assert r.exit_code == 1 and "Traceback" not in r.output
+    trust = TrustSet.from_certificates([x.certificate for x in roots[:-1]], source="t")
+    when = datetime(2029, 12, 1, tzinfo=timezone.utc)
+    fc = forecast(trust, [leaf.certificate], DEVICE, at=when, until=when + timedelta(days=400))
+    assert len(fc.changes) == 2 * (len(roots) - 1)  # at the limit: every flip found
