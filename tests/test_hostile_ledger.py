@@ -106,3 +106,45 @@ def test_sqlite_statistics_do_not_make_it_foreign(stand_in: Any, tmp_path: Path)
     _alter(ledger, "ANALYZE")
     code, out = _push(tmp_path, s.url)
     assert code == 0, out
+
+
+def _damage_page_holding(ledger: Path, text: bytes) -> None:
+    """Break the b-tree page that holds ``text`` (its page-type byte), as a disk error or
+    a copy taken mid-write leaves a page: SQLite then says 'database disk image is
+    malformed' when it reads there."""
+    data = bytearray(ledger.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    data[data.index(text) // page_size * page_size] = 0x00
+    ledger.write_bytes(bytes(data))
+
+
+@pytest.mark.timeout(60)
+def test_a_damaged_ledger_is_exit_2_in_words(stand_in: Any, tmp_path: Path) -> None:
+    """It ended in a traceback (sqlite3.DatabaseError), exit 1, for push and status."""
+    s, ledger = _campaign(stand_in, tmp_path)
+    _damage_page_holding(ledger, b"dev1")
+    before = ledger.read_bytes()
+    code, out = _push(tmp_path, s.url)
+    assert code == 2 and "the ledger" in out and "is damaged (database disk image" in out, out
+    assert "Traceback" not in out and "restore it from a copy" in out
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(ledger)])
+    assert r.exit_code == 2 and "is damaged" in r.output and "Traceback" not in r.output
+    assert ledger.read_bytes() == before
+
+
+@pytest.mark.timeout(60)
+def test_the_ledger_failing_under_a_unit_ends_the_run_in_words(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker thread that met the ledger's failure died with a thread traceback and
+    the run went on as if the unit had not been listed."""
+    from esp_cabundle.push.ledger_files import LedgerDamaged
+
+    s, _ = _campaign(stand_in, tmp_path)
+
+    def claim(self: Ledger, uid: str, states: Any) -> None:
+        raise LedgerDamaged(f"the ledger {self.path} is damaged (database disk image is malformed)")
+
+    monkeypatch.setattr(Ledger, "claim", claim)
+    code, out = _push(tmp_path, s.url, "--reboot")  # a verified unit is worked on again
+    assert code == 2 and "is damaged" in out and "Exception in thread" not in out, out

@@ -1,22 +1,50 @@
 """The ledger's file as SQLite keeps it, read without writing: proving a file is a
-campaign ledger before anything opens it for writing, reading one read-only, and the
--wal/-shm files beside it (where a symlinked ledger's really are). Apart from
-:mod:`.ledger`, which writes."""
+campaign ledger before anything opens it for writing, reading one read-only, the
+-wal/-shm files beside it (where a symlinked ledger's really are), and SQLite's failures
+on it in the tool's words. Apart from :mod:`.ledger`, which writes."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import sqlite3
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..text import printable
 
 NOT_A_LEDGER_HINT = "give --ledger a new file name, or the ledger a campaign wrote"
 _NO_TABLES = "a SQLite database without a campaign's tables"
+
+
+_DAMAGED_HINT = (
+    "restore it from a copy, or give --ledger a new file (units that hold the CA file "
+    "already are found up to date)"
+)
+
+
+class LedgerDamaged(InputError):
+    """SQLite found a page of the ledger's file damaged (a disk error, a copy cut short)."""
+
+
+@contextlib.contextmanager
+def sqlite_errors(p: Path) -> Iterator[None]:
+    """SQLite's failures on the ledger ``p`` as the tool's errors, never a traceback: a
+    file SQLite cannot lock or write (busy past the timeout, a full or failing disk) is
+    an I/O failure (exit 3), any other a damaged file (exit 2)."""
+    try:
+        yield
+    except sqlite3.OperationalError as e:
+        if str(e).startswith("Could not decode"):  # text that is not UTF-8: a damaged row
+            raise LedgerDamaged(f"the ledger {p} is damaged ({e})", hint=_DAMAGED_HINT) from e
+        raise OutputError(
+            f"the ledger {p}: {e}",
+            hint="another process may hold it, or its disk be full or failing; run again",
+        ) from e
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
+        raise LedgerDamaged(f"the ledger {p} is damaged ({e})", hint=_DAMAGED_HINT) from e
 
 
 def uri(p: Path, query: str) -> str:
@@ -55,7 +83,7 @@ def ledger_problem(uri: str, tables: Mapping[str, Collection[str]]) -> str | Non
             return None
         finally:
             db.close()
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, UnicodeDecodeError):  # a schema that does not read
         return _NO_TABLES
 
 
