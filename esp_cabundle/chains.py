@@ -27,7 +27,7 @@ from .certs import Certificate, load_certificates
 from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
 from .fileio import read_input
-from .limits import MAX_CERT_INPUT
+from .limits import MAX_CERT_INPUT, check_chain_length
 from .text import comment_text
 
 __all__ = [
@@ -65,6 +65,7 @@ class ServerChain:
             raise CertificateError(
                 "a server chain needs at least one certificate", path=self.source
             )
+        check_chain_length(len(self.certificates), path=self.source, error=CertificateError)
 
     @property
     def leaf(self) -> Certificate:

@@ -15,9 +15,12 @@ from .errors import InputError
 
 __all__ = [
     "MAX_CERT_INPUT",
+    "MAX_CHAIN_CERTS",
     "MAX_CSV_INPUT",
     "MAX_DIR_ENTRIES",
     "MAX_FILE_INPUT",
+    "MAX_FORECAST_INSTANTS",
+    "MAX_IDF_BUNDLE_ROOTS",
     "MAX_JOURNAL_INPUT",
     "MAX_JSON_DEPTH",
     "MAX_LOCK_INPUT",
@@ -26,6 +29,7 @@ __all__ = [
     "MAX_YAML_ALIASED",
     "MAX_YAML_DEPTH",
     "MAX_YAML_INPUT",
+    "check_chain_length",
     "check_size",
     "human_size",
     "json_shape_reason",
@@ -45,6 +49,19 @@ MAX_PACK_INPUT = 128 * MiB
 MAX_DIR_ENTRIES = 100_000
 # PEM, DER or C source holding certificates.
 MAX_CERT_INPUT = 4 * MiB
+# Certificates in one server chain: a server sends its leaf and a few issuers, and an
+# ESP32's mbedTLS takes the whole Certificate message in one 16 KiB buffer (ESP-IDF's
+# default CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN), where no more than about 100 fit.
+MAX_CHAIN_CERTS = 100
+# Dates at which a forecast judges one chain again (a certificate of the chain, or a
+# trusted parent by name, entering or leaving its validity): real chains and CA files
+# give a few dozen. Each judgement walks the chain and the trusted candidates, so
+# thousands of same-named certificates made the forecast quadratic (8,000: over 10 min).
+MAX_FORECAST_INSTANTS = 256
+# Roots an ESP-IDF bundle lists: ESP-IDF refuses more than
+# CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS (200 by default) and Mozilla's store holds
+# about 150; a count word claiming more made inspect build millions of roots.
+MAX_IDF_BUNDLE_ROOTS = 4096
 # cabundle.yaml and board profiles.
 MAX_YAML_INPUT = 256 * KiB
 MAX_YAML_DEPTH = 32
@@ -85,6 +102,21 @@ def check_size(
             f"{what} is {human_size(size)}, over the {human_size(cap)} limit for {what}s",
             path=path,
             hint="is this the right file? inputs this large are refused without parsing",
+        )
+
+
+def check_chain_length(
+    count: int, *, path: str | None = None, error: type[InputError] = InputError
+) -> None:
+    """Refuse a server chain longer than any server sends, before judging it (each
+    judgement costs time in proportion to its length, a forecast far more)."""
+    if count > MAX_CHAIN_CERTS:
+        raise error(
+            f"a server chain of {count:,} certificates, over the {MAX_CHAIN_CERTS} a chain "
+            "may hold here",
+            path=path,
+            hint="a server sends its leaf and a few issuers (an ESP32 reads them in one "
+            "16 KiB message); give a trust set with --bundle, a server's chain with --chain",
         )
 
 

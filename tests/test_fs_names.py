@@ -134,3 +134,61 @@ def test_a_board_ca_path_is_taken_as_written(value: str, words: str) -> None:
     assert "ca_path: /ca.pem" in text
     with pytest.raises(ConfigError, match=words):
         parse_board(text.replace("ca_path: /ca.pem", f"ca_path: {value}"), source="b.yaml")
+
+
+# --- names SPIFFS firmware made: found as listed -----------------------------------------
+
+# SPIFFS keeps a name verbatim; firmware that opened "/spiffs//b" or "/spiffs/x/../b"
+# stored these. Same length as "/big.dat" or shorter, so they patch in place.
+FIRMWARE_NAMES = ["//b.dat", "/x/../b", "/a/./b", "/a/b/"]
+
+
+def _renamed(image: bytes, old: bytes, new: str, start: int = 0) -> bytes:
+    at = image.index(old + b"\0", start)
+    patched = bytearray(image)
+    patched[at : at + len(old) + 1] = new.encode().ljust(len(old) + 1, b"\0")
+    return bytes(patched)
+
+
+@pytest.mark.parametrize("name", FIRMWARE_NAMES)
+def test_a_spiffs_name_firmware_made_is_read_listed_and_removed(
+    in_tmp: Path, runner: CliRunner, name: str
+) -> None:
+    """Before, inspect of such an image failed on the name ("'..' parts are not
+    allowed ... give the absolute path the firmware opens"), and so did update-dump and
+    flash of the unit's CA file, though the user had named no file at all."""
+    from esp_cabundle.inspect import inspect_bytes
+
+    pem = (Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem").read_bytes()
+    files = [("/ca.pem", pem), ("/big.dat", b"kept" * 500)]
+    data = _renamed(pack_image("spiffs", "esp-idf", 64 * 1024, files).data, b"/big.dat", name)
+    img = open_image(data)
+    assert [f.path for f in img.files()] == sorted(["/ca.pem", name])
+    assert img.read(name) == b"kept" * 500 and img.exists(name)
+    report = inspect_bytes(data, source="fs.bin")
+    assert len(report.children) == 1 and (f"file {name}", "2000 bytes") in report.facts
+    (in_tmp / "fs.bin").write_bytes(data)
+    r = runner.invoke(cli, ["fs", "cat", "fs.bin", name])
+    assert r.exit_code == 0 and r.stdout_bytes == b"kept" * 500
+    (in_tmp / "new.txt").write_bytes(b"new")
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "new.txt", name])  # never made here
+    assert r.exit_code == 2 and (in_tmp / "fs.bin").read_bytes() == data
+    r = runner.invoke(cli, ["fs", "rm", "fs.bin", name])
+    assert r.exit_code == 0, r.output
+    assert [f.path for f in open_image((in_tmp / "fs.bin").read_bytes()).files()] == ["/ca.pem"]
+    r = runner.invoke(cli, ["fs", "rm", "fs.bin", name])  # gone: the name is checked again
+    assert r.exit_code == 2 and EMPTY_PARTS in r.output
+
+
+@pytest.mark.parametrize("name", FIRMWARE_NAMES[:2])
+def test_update_dump_keeps_such_a_file(in_tmp: Path, runner: CliRunner, name: str) -> None:
+    from tests.support import dumps
+
+    flash = _renamed(dumps.arduino_dump(), b"/big.dat", name, 0x290000)
+    (in_tmp / "dump.bin").write_bytes(flash)
+    args = ["update-dump", "dump.bin", "--board", "mdash-arduino", "--preset", "mdash"]
+    r = runner.invoke(cli, [*args, "-o", "new.bin"])
+    assert r.exit_code == 0, r.output
+    new = open_image((in_tmp / "new.bin").read_bytes()[0x290000:0x3F0000])
+    old = open_image(flash[0x290000:0x3F0000])
+    assert new.read(name) == old.read(name) and new.read("/ca.pem") != old.read("/ca.pem")

@@ -342,6 +342,54 @@ def test_fuzz_journal(tmp_path: Path) -> None:
     _fuzz("journal", [_journal_seed()], 400, read, seed=20)
 
 
+def _ledger_seed(tmp: Path) -> bytes:
+    """A campaign's ledger: 40 units, some failed with an error text (WAL folded in)."""
+    from esp_cabundle.push.ledger import Ledger
+
+    path = tmp / "seed.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="a" * 64, board="mdash-arduino", ca_path="/ca.pem")
+        ledger.enroll([(f"dev{i}", "mdash", None) for i in range(40)])
+        for i in range(0, 40, 3):
+            ledger.claim(f"dev{i}", ["pending"])
+            ledger.record(f"dev{i}", state="failed", error="no answer " * 30)
+            ledger.release(f"dev{i}")
+    return path.read_bytes()
+
+
+@pytest.mark.timeout(120)
+def test_fuzz_campaign_ledger(tmp_path: Path) -> None:
+    """A ledger file damaged anywhere (a page, the schema, a row's text): ``push status``,
+    ``push --dry-run``'s check and a campaign's writes each end in a result or exit 2."""
+    from esp_cabundle.push.ledger import Ledger, check_ledger, read_status
+
+    ledger = tmp_path / "c.db"
+
+    def fresh(data: bytes) -> None:
+        for side in tmp_path.glob("c.db-*"):
+            side.unlink()
+        ledger.write_bytes(data)
+
+    def campaign() -> Any:
+        with Ledger(ledger) as led:
+            led.enroll([("devX", "mdash", None), ("dev3", "mdash", None)])
+            if led.claim("dev3", ["failed", "pending"]) is not None:
+                led.record("dev3", state="verified", new_sha256="b" * 64)
+                led.release("dev3")
+            return led.rows(), led.counts(), led.meta()
+
+    calls: list[Callable[[], Any]] = [
+        lambda: read_status(ledger),
+        lambda: check_ledger(ledger, ca_sha256="a" * 64, board="mdash-arduino"),
+        campaign,
+    ]
+    seed = _ledger_seed(tmp_path)
+    for data in [seed, *Mutator(22).variants([seed], 400)]:
+        for call in calls:
+            fresh(data)
+            _check_call("ledger", data, call)
+
+
 # ---------------------------------------------------------------------------------------
 # CLI pass: exit codes, no traceback, nothing left behind
 

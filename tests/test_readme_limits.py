@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from esp_cabundle import limits
+from esp_cabundle.formats.idf_bundle import DEFAULT_MAX_CERTS
 from esp_cabundle.limits import human_size
 from esp_cabundle.push.mdash import MAX_LISTING_BYTES
 from esp_cabundle.push.rpc import MAX_ANSWER_BYTES
@@ -43,6 +44,12 @@ def test_every_limit_readme_lists_is_the_one_in_force() -> None:
     depth = f"nesting {limits.MAX_JSON_DEPTH} levels"
     expected = {
         "certificate files": [human_size(limits.MAX_CERT_INPUT)],
+        "a server chain": [f"{limits.MAX_CHAIN_CERTS} certificates"],
+        "a forecast": [f"{limits.MAX_FORECAST_INSTANTS} dates"],
+        "an ESP-IDF `x509_crt_bundle`": [
+            f"{limits.MAX_IDF_BUNDLE_ROOTS:,} roots",
+            f"takes {DEFAULT_MAX_CERTS} unless",
+        ],
         "`cabundle.yaml`, board profiles": [
             human_size(limits.MAX_YAML_INPUT),
             f"nesting {limits.MAX_YAML_DEPTH} levels",

@@ -35,6 +35,7 @@ from ..partitions import (
     PartitionTable,
     read_partition_table,
 )
+from ..text import plural
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
 from .writer import write_sectors
@@ -267,7 +268,7 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
     facts: list[tuple[str, str]] = [
         ("size", f"{len(data):#x} bytes ({len(data) >> 10} KiB)"),
         *_bootloader_facts(data),
-        ("partition table", f"at {table.offset:#x}, {len(table)} partitions"),
+        ("partition table", f"at {table.offset:#x}, {plural(len(table), 'partition')}"),
     ]
     notes: list[str] = []
     children: list[Report] = []

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..certs import Certificate
 from ..errors import ImageError, InputError
+from ..limits import MAX_IDF_BUNDLE_ROOTS
 from ..pubkeys import der_tlv, describe_key, spki_algorithm
 from ..text import plural
 
@@ -201,6 +202,9 @@ def render_idf_bundle(
             hint="select fewer roots, or raise the limit (max_certs / --idf-max-certs) to "
             "match CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS",
         )
+    too_many = _over_the_cap(len(roots), bundle_format)
+    if too_many:
+        raise InputError(too_many.replace(" lists", " would list", 1))
     for r in roots:
         if len(r.subject_der) > 0xFFFF or len(r.spki_der) > 0xFFFF:
             raise InputError("a root's subject or key exceeds 65535 bytes")
@@ -237,10 +241,23 @@ def _root_at(data: bytes, pos: int, i: int, fmt: BundleFormat) -> tuple[BundleRo
     return BundleRoot(data[pos + 4 : pos + 4 + name_len], data[pos + 4 + name_len : end]), end
 
 
+def _over_the_cap(count: int, fmt: BundleFormat) -> str | None:
+    if count <= MAX_IDF_BUNDLE_ROOTS:
+        return None
+    return (
+        f"{fmt} bundle lists {count:,} roots, over the {MAX_IDF_BUNDLE_ROOTS:,} an ESP-IDF "
+        f"bundle may hold here (ESP-IDF takes {DEFAULT_MAX_CERTS} unless "
+        "CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS is raised)"
+    )
+
+
 def _walk_v1(data: bytes) -> list[BundleRoot]:
     if len(data) < 2:
         raise ImageError("too short for a v1 bundle (no count)")
     (count,) = struct.unpack_from(">H", data, 0)
+    too_many = _over_the_cap(count, "v1")
+    if too_many:
+        raise ImageError(too_many)
     pos = 2
     roots = []
     for i in range(count):
@@ -260,6 +277,9 @@ def _walk_v2(data: bytes) -> list[BundleRoot]:
     if first == 0 or first % 4 or first >= len(data):
         raise ImageError(f"v2 bundle: first offset {first:#x} is not a valid table size")
     count = first // 4
+    too_many = _over_the_cap(count, "v2")
+    if too_many:
+        raise ImageError(too_many)
     offsets = struct.unpack_from(f"<{count}L", data, 0)
     roots = []
     for i, off in enumerate(offsets):
@@ -347,6 +367,9 @@ def diagnose_bundle(data: bytes) -> str | None:
             continue
         if not _looks_like_name(root.subject_der):
             continue
+        too_many = _over_the_cap(declared, fmt)  # type: ignore[arg-type]
+        if too_many:
+            return f"an ESP-IDF certificate bundle ({fmt}) too large to read: {too_many}"
         try:
             walk(data)
         except ImageError as e:

@@ -139,14 +139,52 @@ def _refuse_whole_dump(container: bytes, source: str) -> None:
     partitions to name (nothing else would mount at offset 0)."""
     off, parts = dump_fs_partitions(container)
     if off < 0:
+        _refuse_broken_dump(container, source)
         return
     where = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
     raise InputError(
         f"a whole-flash dump (partition table at {off:#x}), not a file-system image",
         path=source,
-        hint=f"name its file-system partition: {where}"
-        if parts
-        else "its partition table lists no file-system partition",
+        hint=f"name its file-system partition: {where}" if parts else _no_fs_hint(container),
+    )
+
+
+def _refuse_broken_dump(container: bytes, source: str) -> None:
+    """Bytes with a well-formed first partition entry at 0x8000 (where every framework
+    puts the table) whose table does not read: a dump, said so with the table's fault,
+    rather than 'neither LittleFS nor SPIFFS'."""
+    from ..partitions import DEFAULT_TABLE_OFFSET as AT  # deferred: dumps only
+    from ..partitions import Partition, PartitionTable
+
+    try:
+        Partition.from_binary(container[AT : AT + 32])
+    except PartitionTableError:
+        return  # two stray bytes that read aa 50, or none
+    try:
+        PartitionTable.from_binary(container[AT:], offset=AT)
+    except PartitionTableError as e:
+        raise InputError(
+            f"a whole-flash dump whose partition table does not read: {e.message}",
+            path=source,
+            hint="give the file-system partition's --offset and --size (from the "
+            "firmware's partitions.csv)",
+        ) from e
+
+
+def _no_fs_hint(container: bytes) -> str:
+    """Why a dump offers no file-system partition: none listed, or each one listed ends
+    past the end of the file (a dump cut short, or a table from another flash)."""
+    from ..partitions import read_partition_table  # deferred: dumps only
+
+    table = read_partition_table(container, check_size=False)
+    cut = [p for p in table if p.may_hold_fs and p.end > len(container)]
+    if not cut:
+        return "its partition table lists no file-system partition"
+    where = ", ".join(f"{p.name} ({p.offset:#x}-{p.end - 1:#x})" for p in cut)
+    ends = "partition ends" if len(cut) == 1 else "partitions end"
+    return (
+        f"its file-system {ends} past the end of the {len(container):#x}-byte file: {where}; "
+        "is the dump cut short (esp-cabundle read --all), or the table another flash's?"
     )
 
 
@@ -230,9 +268,10 @@ def edit_image(
     final: dict[str, bytes | None] = {}
     for e in edits:
         final[normalize_path(e.path)] = e.data if e.action == "put" else None
+    listed = {f.path for f in check.files()}
     for path, want in final.items():
         if want is None:
-            if check.exists(path):
+            if path in listed:  # (a SPIFFS name such as '/a/../b' no lookup takes)
                 raise ImageError(f"{path} is still listed after removing it; nothing written")
         elif check.read(path) != want:
             raise ImageError(f"{path} does not read back as written; nothing written")

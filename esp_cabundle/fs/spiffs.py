@@ -489,6 +489,15 @@ class SpiffsImage(FileSystemImage):
         """A file's raw meta bytes (ESP-IDF: mtime; Mongoose OS: file_meta)."""
         return self._record(path).meta
 
+    def checked_path(self, path: str, *, new: bool = True) -> str:
+        """As for any image, except that a file the image holds is found by its name
+        exactly as listed, whatever its parts: SPIFFS keeps names verbatim, and firmware
+        may have made '/a/../b' or '//b' (fopen of "/spiffs//b"). Refusing them made
+        inspect, update-dump and flash fail on the whole image. New names are checked."""
+        if not new and path in self._files:
+            return path
+        return super().checked_path(path, new=new)
+
     # -- helpers -------------------------------------------------------------------------------
     def _record(self, path: str) -> FileRecord:
         p = self.checked_path(path, new=False)

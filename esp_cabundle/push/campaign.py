@@ -147,15 +147,19 @@ class _Run:
                 continue
             queue.append((t, ref))
         lock = threading.Lock()
+        failed: list[BaseException] = []
 
         def worker() -> None:
-            while not self.stop.is_set():
-                with lock:
-                    if not queue:
-                        return
-                    t, ref = queue.popleft()
-                state = self.work_on(t, ref)
-                self.schedule(ref.id, failed=state == "failed")
+            try:
+                while not self.stop.is_set() and not failed:
+                    with lock:
+                        if not queue:
+                            return
+                        t, ref = queue.popleft()
+                    state = self.work_on(t, ref)
+                    self.schedule(ref.id, failed=state == "failed")
+            except BaseException as e:  # the ledger failing (a damaged page): end the pass
+                failed.append(e)
 
         n = max(1, min(self.options.concurrency, len(queue)))
         threads = [threading.Thread(target=worker, daemon=True) for _ in range(n)]
@@ -163,6 +167,8 @@ class _Run:
             th.start()
         for th in threads:
             th.join()
+        if failed:
+            raise failed[0]
 
     def schedule(self, uid: str, *, failed: bool) -> None:
         """A failed unit waits before its next try: ``poll``, then twice as long each

@@ -33,10 +33,12 @@ from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
 from .ledger_files import (
     NOT_A_LEDGER_HINT,
+    LedgerDamaged,
     narrow_side_files,
     open_readonly,
     prove_ledger,
     side,
+    sqlite_errors,
     uri,
 )
 
@@ -88,9 +90,8 @@ CREATE TABLE IF NOT EXISTS units (
     note TEXT
 );
 """
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);" + _UNITS
-)
+_CAMPAIGN = "CREATE TABLE IF NOT EXISTS campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+_SCHEMA = _CAMPAIGN + _UNITS
 _COLUMNS = (
     "id, transport, state, attempts, last_error, old_sha256, new_sha256, fw_version, "
     "first_seen, last_seen, updated_at, done_at, address, note"
@@ -101,6 +102,26 @@ _V1_COLUMNS = (
     "first_seen, last_seen, updated_at, done_at, lease_owner, lease_until"
 )
 _FOLDER_HINT = "give --ledger a file in a directory that can be written to"
+
+
+def _kept(create: str) -> str:
+    """A CREATE statement as SQLite keeps it in sqlite_master (IF NOT EXISTS dropped)."""
+    return create.strip().removesuffix(";").replace(" IF NOT EXISTS", "", 1)
+
+
+# Every table a campaign has written, as SQLite keeps it: schema 2, and schema 1's units
+# (before "unused", address and note). A ledger holding anything else is not one.
+_TABLES = {
+    "campaign": frozenset({_kept(_CAMPAIGN)}),
+    "units": frozenset(
+        {
+            _kept(_UNITS),
+            _kept(
+                _UNITS.replace(", 'unused'", "").replace(",\n    address TEXT,\n    note TEXT", "")
+            ),
+        }
+    ),
+}
 
 
 class LeaseLost(Exception):
@@ -175,7 +196,7 @@ class Ledger:
             raise InputError(f"{p} is not a file", hint="give --ledger a file path")
         existing = p.is_file() and p.stat().st_size > 0
         if existing:
-            prove_ledger(p)
+            prove_ledger(p, _TABLES)
         elif self.readonly:
             raise InputError(f"{p} is not a campaign ledger (empty)", hint=NOT_A_LEDGER_HINT)
         if self.readonly:
@@ -215,7 +236,7 @@ class Ledger:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction (the write lock is taken at BEGIN)."""
-        with self._lock:
+        with self._lock, sqlite_errors(self.path):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -227,7 +248,7 @@ class Ledger:
     # -- campaign facts -----------------------------------------------------------------
 
     def meta(self) -> dict[str, str]:
-        with self._lock:
+        with self._lock, sqlite_errors(self.path):
             return dict(self._db.execute("SELECT key, value FROM campaign").fetchall())
 
     def set_meta(self, key: str, value: str) -> None:
@@ -267,7 +288,7 @@ class Ledger:
 
     def known_at(self, address: str) -> str | None:
         """The id of the unit last reached at ``address`` (a LAN unit's URL), if any."""
-        with self._lock:
+        with self._lock, sqlite_errors(self.path):
             r = self._db.execute(
                 "SELECT id FROM units WHERE address = ? AND id != ? "
                 "ORDER BY updated_at DESC LIMIT 1",
@@ -298,7 +319,7 @@ class Ledger:
 
     def rows(self, ids: Sequence[str] | None = None) -> list[UnitRow]:
         """Rows in ``ids`` order (all rows, by id, when None)."""
-        with self._lock:
+        with self._lock, sqlite_errors(self.path):
             have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
             # A schema-1 ledger read by ``push status`` has no address or note yet.
             cols = ", ".join(c if c in have else "NULL" for c in _COLUMNS.split(", "))
@@ -315,7 +336,7 @@ class Ledger:
         return rows[0] if rows else None
 
     def counts(self) -> dict[str, int]:
-        with self._lock:
+        with self._lock, sqlite_errors(self.path):
             got = dict(self._db.execute("SELECT state, COUNT(*) FROM units GROUP BY state"))
         return {s: int(got.get(s, 0)) for s in STATES}
 
@@ -423,7 +444,7 @@ class Ledger:
     def held_elsewhere(self, ids: Sequence[str]) -> list[str]:
         """Of ``ids``, the units another live process holds a lease on now."""
         now = time.time()
-        with self._lock:
+        with self._lock, sqlite_errors(self.path):
             leased = self._db.execute(
                 "SELECT id, lease_owner, lease_until FROM units WHERE lease_owner IS NOT NULL"
             ).fetchall()
@@ -463,13 +484,14 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
     if not p.is_file() or p.stat().st_size == 0:
         return
-    prove_ledger(p)
+    prove_ledger(p, _TABLES)
     # Without a -wal beside it the file holds every committed row: read it immutable
     # (no -shm made); with one, a campaign is running and the side files are there.
     live = side(p, "-wal").exists()
     db = sqlite3.connect(uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0)
     try:
-        have = dict(db.execute("SELECT key, value FROM campaign").fetchall())
+        with sqlite_errors(p):
+            have = dict(db.execute("SELECT key, value FROM campaign").fetchall())
     finally:
         db.close()
     _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
@@ -510,7 +532,7 @@ def read_status(p: Path, *, tries: int = 3) -> tuple[dict[str, str], dict[str, i
         try:
             with Ledger(p, readonly=True) as ledger:
                 got = ledger.meta(), ledger.counts(), ledger.rows()
-        except sqlite3.DatabaseError:  # pages moved under an immutable read
+        except LedgerDamaged:  # pages moved under an immutable read
             if attempt + 1 == tries:
                 raise
             continue

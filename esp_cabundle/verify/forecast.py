@@ -10,6 +10,7 @@ from typing import Literal
 from ..certs import Certificate
 from ..dates import as_datetime, shifted
 from ..errors import InputError
+from ..limits import MAX_FORECAST_INSTANTS
 from .nodes import describe_certificate
 from .path import chain_nodes
 from .profiles import SECOND, DeviceProfile
@@ -188,6 +189,13 @@ def forecast(
             if c.not_before == born and born <= until:
                 ev = CertEvent("becomes valid", describe_certificate(c), born, c.sha256)
                 events.setdefault(born, []).append(ev)
+    if len(events) > MAX_FORECAST_INSTANTS:
+        raise InputError(
+            f"the forecast would judge the chain at {len(events):,} dates (certificates "
+            f"entering or leaving their validity), over the {MAX_FORECAST_INSTANTS} it judges",
+            hint="a real chain and CA file give a few dozen: do the chain or the CA file "
+            "hold many certificates with one name?",
+        )
     instants = sorted(events)
     changes: list[Change] = []
     for when in instants:

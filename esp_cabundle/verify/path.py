@@ -8,6 +8,7 @@ from datetime import datetime
 
 from ..certs import Certificate
 from ..errors import InputError
+from ..limits import check_chain_length
 from .asn1 import ParseRefusal
 from .nodes import KEYONLY_CA, Node, node_for_anchor, node_for_certificate, sig_good
 from .parse import parse_refusal
@@ -260,4 +261,5 @@ def ee_flags(leaf: Node, profile: DeviceProfile) -> int:
 def chain_nodes(chain: Sequence[Certificate]) -> list[Node]:
     if not chain:
         raise InputError("the server chain is empty", hint="a chain starts with the leaf")
+    check_chain_length(len(chain))
     return [node_for_certificate(c) for c in chain]
