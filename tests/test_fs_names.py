@@ -166,7 +166,7 @@ def test_a_spiffs_name_firmware_made_is_read_listed_and_removed(
     assert [f.path for f in img.files()] == sorted(["/ca.pem", name])
     assert img.read(name) == b"kept" * 500 and img.exists(name)
     report = inspect_bytes(data, source="fs.bin")
-    assert len(report.children) == 1 and (f"file {name}", "2000 bytes") in report.facts
+    assert len(report.children) == 1 and (f"file {name}", 2000) in report.facts
     (in_tmp / "fs.bin").write_bytes(data)
     r = runner.invoke(cli, ["fs", "cat", "fs.bin", name])
     assert r.exit_code == 0 and r.stdout_bytes == b"kept" * 500

@@ -154,7 +154,7 @@ def _refuse_broken_dump(container: bytes, source: str) -> None:
     puts the table) whose table does not read: a dump, said so with the table's fault,
     rather than 'neither LittleFS nor SPIFFS'."""
     from ..partitions import DEFAULT_TABLE_OFFSET as AT  # deferred: dumps only
-    from ..partitions import Partition, PartitionTable
+    from ..partitions import Partition, PartitionTable  # deferred: as above
 
     try:
         Partition.from_binary(container[AT : AT + 32])
