@@ -18,6 +18,7 @@ from pathlib import Path
 from ._pipes import output_to_stdout
 from .errors import InputError, OutputError
 from .limits import MAX_FILE_INPUT, check_size, human_size
+from .text import plural_noun
 
 __all__ = [
     "PRIVATE",
@@ -82,8 +83,8 @@ def read_input(
             data = f.read(cap + 1)
         if len(data) > cap and not stat.S_ISREG(st.st_mode):
             raise error(
-                f"{what} is over the {human_size(cap)} limit for {what}s (reading stopped "
-                "there: a pipe or device gives no size)",
+                f"{what} is over the {human_size(cap)} limit for {plural_noun(what)} "
+                "(reading stopped there: a pipe or device gives no size)",
                 path=str(p),
                 hint="is this the right file? inputs this large are refused without parsing",
             )

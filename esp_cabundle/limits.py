@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from .errors import InputError
+from .text import plural_noun
 
 __all__ = [
     "MAX_CERT_INPUT",
@@ -99,7 +100,8 @@ def check_size(
     """Refuse an input over ``cap`` before any parsing starts."""
     if size > cap:
         raise error(
-            f"{what} is {human_size(size)}, over the {human_size(cap)} limit for {what}s",
+            f"{what} is {human_size(size)}, over the {human_size(cap)} limit for "
+            f"{plural_noun(what)}",
             path=path,
             hint="is this the right file? inputs this large are refused without parsing",
         )

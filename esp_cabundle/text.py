@@ -15,6 +15,14 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
     return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
 
 
+def plural_noun(noun: str) -> str:
+    """``journal entry`` -> ``journal entries``, ``lock file`` -> ``lock files``: the
+    plural of a noun the caller names, as errors say it ("the limit for journal entries")."""
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
 def printable(text: str) -> str:
     """``text`` with what must not reach a terminal or an ASCII-only stream escaped:
     bytes that were not UTF-8 (surrogate escapes) as ``\\xNN``, control and other

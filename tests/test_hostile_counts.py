@@ -67,6 +67,21 @@ def test_a_bundle_at_the_limit_reads() -> None:
     assert len(bundle.roots) == MAX_IDF_BUNDLE_ROOTS
 
 
+def test_a_whole_bundle_with_an_empty_entry_is_named(in_tmp: Path, runner: CliRunner) -> None:
+    """A bundle whose layout is whole but whose last entry has an empty name (and key):
+    inspect said "binary data ... not an ESP-IDF bundle"."""
+    good = (DATA / "idf-bundle" / "small.v2.bin").read_bytes()
+    roots = [(r.subject_der, r.spki_der) for r in parse_idf_bundle(good).roots] + [(b"", b"")]
+    entries = [struct.pack("<HH", len(n), len(k)) + n + k for n, k in roots]
+    offsets = [4 * len(entries) + sum(len(e) for e in entries[:i]) for i in range(len(entries))]
+    (in_tmp / "b.bin").write_bytes(struct.pack(f"<{len(offsets)}L", *offsets) + b"".join(entries))
+    r = runner.invoke(cli, ["inspect", "b.bin"])
+    assert r.exit_code == 2, r.output
+    assert "an ESP-IDF certificate bundle (v2) with 1 root of 6 whose stored name is no DER" in (
+        r.output
+    )
+
+
 def test_no_bundle_is_written_that_could_not_be_read(monkeypatch: pytest.MonkeyPatch) -> None:
     from esp_cabundle.formats import idf_bundle
 

@@ -366,10 +366,13 @@ class Journal:
 
     def _read(self, path: Path) -> JournalEntry:
         """One saved entry; size and nesting are capped, so an edited or planted file
-        cannot exhaust memory or the stack."""
+        cannot exhaust memory or the stack, and only a regular file is read (a FIFO
+        named like an entry hung journal list, prune, flash and restore)."""
 
         try:
-            data = read_input(path, what="journal entry", max_bytes=MAX_JOURNAL_INPUT)
+            data = read_input(
+                path, what="journal entry", max_bytes=MAX_JOURNAL_INPUT, regular_only=True
+            )
             obj = loads_json(data, what="journal entry", path=str(path), cap=MAX_JOURNAL_INPUT)
         except InputError as e:
             raise InputError(

@@ -349,8 +349,9 @@ def _starts_as(data: bytes, fmt: BundleFormat, roots: int) -> bool:
 
 def diagnose_bundle(data: bytes) -> str | None:
     """Why ``data``, which starts like an ESP-IDF bundle (its first root is a DER name
-    where a layout puts it), is not a whole one: cut short, padded, or damaged, with the
-    counts. None when it does not start like a bundle, or is a whole one."""
+    where a layout puts it), is not a whole one: cut short, padded, damaged, too large,
+    or with an entry whose name is none, with the counts. None when it does not start
+    like a bundle, or is a whole one."""
     for fmt, walk in (("v2", _walk_v2), ("v1", _walk_v1)):
         if len(data) < 8:
             return None
@@ -371,11 +372,18 @@ def diagnose_bundle(data: bytes) -> str | None:
         if too_many:
             return f"an ESP-IDF certificate bundle ({fmt}) too large to read: {too_many}"
         try:
-            walk(data)
+            roots = walk(data)
         except ImageError as e:
             return (
                 f"an ESP-IDF certificate bundle ({fmt}) that is cut short, padded or damaged: "
                 f"it lists {plural(declared, 'root')} in {len(data):,} bytes; {e.message}"
+            )
+        unnamed = [i for i, r in enumerate(roots) if not _looks_like_name(r.subject_der)]
+        if unnamed:  # whole, but an entry no gen_crt_bundle.py writes (an empty name ...)
+            return (
+                f"an ESP-IDF certificate bundle ({fmt}) with {plural(len(unnamed), 'root')} "
+                f"of {len(roots)} whose stored name is no DER name (first: root {unnamed[0]}, "
+                f"{len(roots[unnamed[0]].subject_der)} bytes)"
             )
     return None
 

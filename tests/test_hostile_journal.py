@@ -1,0 +1,53 @@
+"""A journal folder holding what no update wrote: a FIFO or a device named like an entry.
+``journal list`` and ``prune`` hung on a FIFO (its read waited for a writer), and so did
+``flash`` and ``restore``, which read the unit's entries first."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import InputError
+from esp_cabundle.flash.journal import Journal
+from esp_cabundle.limits import check_size
+from esp_cabundle.text import plural_noun
+
+MAC = "30:ae:a4:00:11:22"
+ENTRY = "20260101T000000000000Z-abcd1234.json"
+
+
+def _special(folder: Path, kind: str) -> Path:
+    unit = folder / MAC.replace(":", "")
+    unit.mkdir(parents=True)
+    path = unit / ENTRY
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    return path
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("kind", "words"), [("fifo", "FIFO"), ("device", "character device")])
+def test_an_entry_that_is_no_file_is_named_not_read(
+    tmp_path: Path, runner: CliRunner, kind: str, words: str
+) -> None:
+    path = _special(tmp_path / "journal", kind)
+    for argv in (["list"], ["prune", "--older-than", "1d"]):
+        r = runner.invoke(cli, ["journal", *argv, "--journal-dir", str(tmp_path / "journal")])
+        assert r.exit_code == 0, r.output
+        assert f"cannot read this journal entry: {path}: is a {words}" in r.output
+    with pytest.raises(InputError, match=f"is a {words}.*not a regular journal entry"):
+        Journal(tmp_path / "journal").entries(MAC)
+    assert path.exists()  # left where it is
+
+
+def test_limits_name_their_noun_in_the_plural() -> None:
+    assert plural_noun("journal entry") == "journal entries"
+    assert plural_noun("lock file") == "lock files" and plural_noun("key") == "keys"
+    with pytest.raises(InputError, match=r"over the 64 MiB limit for journal entries\n"):
+        check_size((64 << 20) + 1, 64 << 20, what="journal entry")
