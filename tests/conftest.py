@@ -17,7 +17,10 @@ DATA = TESTS / "data"
 if str(TESTS.parent) not in sys.path:
     sys.path.insert(0, str(TESTS.parent))
 
-pytest_plugins = ["support.shards"]  # --shard K/N, for CI's other Python versions
+pytest_plugins = [
+    "support.shards",  # --shard K/N, for CI's other Python versions
+    "support.no_skips",  # ESP_CABUNDLE_NO_SKIPS=1 (CI): a skipped test fails the run
+]
 
 
 @pytest.fixture(autouse=True)
