@@ -12,7 +12,6 @@ import itertools
 import random
 import shutil
 import subprocess
-import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import certifi
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import pkcs12
+from support.scan_bounds import clean_scan_peak, fill
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -453,7 +453,7 @@ def test_build_reads_a_commented_ca_pem(in_tmp: Path, runner: CliRunner) -> None
 def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
     """Every candidate costs bounded work (_WALK elements at most): the scan of 1 MiB
     of BER headers ends (speed: benchmarks/bench_keyscan.py)."""
-    data = (unit * ((1 << 20) // len(unit) + 1))[: 1 << 20]
+    data = fill(unit, 1 << 20)
     find_private_key(data)
     find_private_key(data + b"\n" + base64.encodebytes(data[:4096]))
 
@@ -464,13 +464,8 @@ def test_hostile_ber_is_scanned_in_bounded_time(unit: bytes) -> None:
 def test_one_long_c_hex_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
     """re keeps an entry per repetition of a group while it matches: 1 MiB of one run
     matched whole held 56 MiB; matched in chunks, a few times the input."""
-    data = (unit * ((1 << 20) // len(unit) + 1))[: 1 << 20]
-    tracemalloc.start()
-    try:
-        assert find_private_key(data) is None
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    data = fill(unit, 1 << 20)
+    peak = clean_scan_peak(data)
     assert peak < 8 * len(data), peak
 
 

@@ -9,11 +9,11 @@ import random
 import re
 import shutil
 import subprocess
-import tracemalloc
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.scan_bounds import clean_scan_peak, fill
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -242,10 +242,6 @@ def test_fingerprints_serials_and_bundles_are_read() -> None:
 # Bounded on hostile input
 
 
-def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
-    return (unit * (size // len(unit) + 1))[:size]
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     "unit",
@@ -272,7 +268,7 @@ def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
 def test_hostile_hex_is_scanned_in_bounded_time(unit: bytes) -> None:
     """Each marker costs bounded work and each run is read once (speed:
     benchmarks/bench_keyscan.py)."""
-    data = _fill(unit)
+    data = fill(unit)
     assert find_private_key(data) is None
     assert find_private_key(data + b"\n" + data[:4096]) is None
 
@@ -281,11 +277,6 @@ def test_hostile_hex_is_scanned_in_bounded_time(unit: bytes) -> None:
     "unit", [b"30 ", b"3082", b"00000000: 3082 0201  0.\n", b" 8230 0201", b"0000000    8230"]
 )
 def test_one_long_hex_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
-    data = _fill(unit)
-    tracemalloc.start()
-    try:
-        assert find_private_key(data) is None
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    data = fill(unit)
+    peak = clean_scan_peak(data)
     assert peak < 8 * len(data), peak

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import tracemalloc
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.scan_bounds import clean_scan_peak, fill
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -144,10 +144,6 @@ def test_build_refuses_a_decimal_word_dump_and_writes_nothing(
 # Bounded on hostile input
 
 
-def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
-    return (unit * (size // len(unit) + 1))[:size]
-
-
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(
     "unit",
@@ -168,18 +164,13 @@ def _fill(unit: bytes, size: int = 1 << 19) -> bytes:
     ],
 )
 def test_hostile_words_are_scanned_in_bounded_time(unit: bytes) -> None:
-    data = _fill(unit)
+    data = fill(unit)
     assert find_private_key(data) is None
     assert find_private_key(data + b"\n" + data[:4096]) is None
 
 
 @pytest.mark.parametrize("unit", [b"33328 ", b" 33328   514     2  4096\n", b"-1234\n"])
 def test_one_long_word_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
-    data = _fill(unit)
-    tracemalloc.start()
-    try:
-        assert find_private_key(data) is None
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    data = fill(unit)
+    peak = clean_scan_peak(data)
     assert peak < 8 * len(data), peak
