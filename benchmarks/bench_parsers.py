@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import struct
 import sys
 import time
 import tracemalloc
@@ -27,6 +26,10 @@ from typing import Any
 from esp_cabundle.errors import EspCabundleError
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.bundles import cn, v2_bundle  # noqa: E402  (tests' hand-made bundles)
+
 ISRG = (ROOT / "tests" / "data" / "letsencrypt" / "isrgrootx1.pem").read_text()
 
 
@@ -56,16 +59,7 @@ def _array(n: int, tail: str = "") -> bytes:
 
 def _v2_bundle(names: list[bytes]) -> bytes:
     """An ESP-IDF v2 bundle of these DER names, each with an empty key (the tiniest root)."""
-    entries = [struct.pack("<HH", len(n), 0) + n for n in names]
-    offsets = itertools.accumulate((len(e) for e in entries[:-1]), initial=4 * len(entries))
-    return struct.pack(f"<{len(entries)}L", *offsets) + b"".join(entries)
-
-
-def _cn(text: str) -> bytes:
-    value = text.encode()
-    atv = b"\x30" + bytes([7 + len(value)]) + b"\x06\x03\x55\x04\x03\x0c" + bytes([len(value)])
-    rdn = b"\x31" + bytes([len(atv) + len(value)]) + atv + value
-    return b"\x30" + bytes([len(rdn)]) + rdn
+    return v2_bundle([(n, b"") for n in names])
 
 
 def _bundles() -> None:
@@ -81,7 +75,7 @@ def _bundles() -> None:
 
     same = _v2_bundle([b"\x30\x00"] * 400_000)  # one empty name, 400,000 times
     alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-    names = (_cn("".join(t)) for t in itertools.product(alnum, repeat=3))
+    names = (cn("".join(t)) for t in itertools.product(alnum, repeat=3))
     distinct = _v2_bundle(sorted(itertools.islice(names, 170_000)))  # 170,000 names
     for label, data in (("400,000 same roots", same), ("170,000 distinct roots", distinct)):
         print(f"ESP-IDF bundle, {label}:")

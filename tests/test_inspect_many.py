@@ -17,6 +17,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from support.bundles import cn, v2_bundle
 
 from esp_cabundle.cli import cli
 from esp_cabundle.commands.inspect import EDGE_ROWS, SUMMARY_PAST
@@ -25,24 +26,6 @@ from esp_cabundle.formats.idf_bundle import starts_like_bundle
 from esp_cabundle.inspect import inspect_path, report_to_dict
 from esp_cabundle.ui import emit_json
 from tests.support.verify_pki import mint
-
-
-def v2_bundle(entries: list[tuple[bytes, bytes]]) -> bytes:
-    """An ESP-IDF v2 bundle of (DER name, key) entries, as stored (offset table first)."""
-    body = [struct.pack("<HH", len(n), len(k)) + n + k for n, k in entries]
-    offsets, pos = [], 4 * len(body)
-    for b in body:
-        offsets.append(pos)
-        pos += len(b)
-    return struct.pack(f"<{len(body)}L", *offsets) + b"".join(body)
-
-
-def cn(text: str) -> bytes:
-    """A DER Name holding one commonName (UTF8String)."""
-    value = text.encode()
-    atv = b"\x30" + bytes([7 + len(value)]) + b"\x06\x03\x55\x04\x03\x0c" + bytes([len(value)])
-    rdn = b"\x31" + bytes([len(atv) + len(value)]) + atv + value
-    return b"\x30" + bytes([len(rdn)]) + rdn
 
 
 def tiny_bundle(n: int) -> bytes:

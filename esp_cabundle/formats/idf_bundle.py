@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -45,6 +45,7 @@ __all__ = [
     "choose_bundle_format",
     "detect_bundle_format",
     "diagnose_bundle",
+    "pack_roots",
     "parse_idf_bundle",
     "parse_subject",
     "read_idf_bundle",
@@ -205,6 +206,14 @@ def render_idf_bundle(
     too_many = _over_the_cap(len(roots), bundle_format)
     if too_many:
         raise InputError(too_many.replace(" lists", " would list", 1))
+    return pack_roots(roots, bundle_format)
+
+
+def pack_roots(roots: Sequence[BundleRoot], bundle_format: BundleFormat) -> bytes:
+    """``roots`` in ``bundle_format``'s layout, in the order given: the bytes alone,
+    with only the layout's own limits (field sizes). :func:`render_idf_bundle` sorts
+    and counts them as the device needs; a test or benchmark making a bundle the device
+    would refuse calls this."""
     for r in roots:
         if len(r.subject_der) > 0xFFFF or len(r.spki_der) > 0xFFFF:
             raise InputError("a root's subject or key exceeds 65535 bytes")
