@@ -30,7 +30,7 @@ from .fileio import (
     refuse_special,
     write_all_atomic,
 )
-from .formats import FORMATS, render
+from .formats import render
 from .gate import CaSource, GatedCA, gate_ca
 from .images import IMAGE_FORMATS, ImageOutput, image_output, render_image_output
 from .limits import MAX_LOCK_INPUT
@@ -172,9 +172,7 @@ def build_bundle(
     written = [(f"{out.format} output", out.path) for out in outputs]
     written += [("lock file", lock_path)] if lock_path is not None else []
     written += also_written
-    for out in outputs:
-        if out.format not in FORMATS:
-            raise InputError(f"unknown output format '{out.format}'")
+    for out in outputs:  # each format known: OutputSpec refuses others when made
         if out.format in IMAGE_FORMATS:
             others = [(what, p) for what, p in written if p != out.path]
             packed = _image(ca, out, per_board, others)
@@ -264,34 +262,33 @@ def _inputs(
     if config is not None:
         out += [("config", config.path)] if config.path is not None else []
         out += [("file named in the config", p) for p in config.files]
-    configured: tuple[Target, ...] = config.section("targets", ()) if config else ()
-    if not targets and not configured:
-        return out
-    # deferred: targets bring the verifier (~30 ms); a build without any pays nothing
-    from .targets import Target
-
-    base = config.base_dir if config is not None else Path(".")
-    for t in (*targets, *configured):
-        if isinstance(t, Target) and (t.chain is not None or t.chain_path(base).exists()):
-            out.append((f"saved chain of target '{t.name}'", t.chain_path(base)))
+    for t, chain in _target_chains(config, targets):
+        if t.chain is not None or chain.exists():
+            out.append((f"saved chain of target '{t.name}'", chain))
     return out
 
 
 def _chain_dirs(config: Config | None, targets: Sequence[Target]) -> list[Path]:
     """The directories where a target's chain will be saved (``chains pull``) and is not
     yet: a dependency file lists them, so the first chain saved there builds again."""
+    return [
+        chain.parent
+        for t, chain in _target_chains(config, targets)
+        if t.chain is None and not chain.exists() and chain.parent.is_dir()
+    ]
+
+
+def _target_chains(config: Config | None, targets: Sequence[Target]) -> list[tuple[Target, Path]]:
+    """Each target of the build (``targets``, then the config's) and where its chain is
+    saved, or would be."""
     configured: tuple[Target, ...] = config.section("targets", ()) if config else ()
     if not targets and not configured:
         return []
-    from .targets import Target  # deferred: as in _inputs
+    # deferred: targets bring the verifier (~30 ms); a build without any pays nothing
+    from .targets import Target
 
     base = config.base_dir if config is not None else Path(".")
-    missing = [
-        t.chain_path(base)
-        for t in (*targets, *configured)
-        if isinstance(t, Target) and t.chain is None and not t.chain_path(base).exists()
-    ]
-    return [p.parent for p in missing if p.parent.is_dir()]
+    return [(t, t.chain_path(base)) for t in (*targets, *configured) if isinstance(t, Target)]
 
 
 def _refuse_clobbering(

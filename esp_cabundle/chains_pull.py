@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .chains import DEFAULT_TIMEOUT, ServerChain, capture_chain
-from .errors import DeviceError, EspCabundleError, InputError
+from .errors import EspCabundleError, InputError, combined_exit_code
 from .fileio import write_all_atomic
 from .targets import Target
 from .text import plural
@@ -111,18 +111,6 @@ def _failure_line(r: PullResult) -> str:
     assert r.error is not None
     line = f"{r.target.name}: {r.error.message}"
     return f"{line}; {r.error.hint}" if r.error.hint else line
-
-
-def combined_exit_code(codes: Iterable[int]) -> int:
-    """The exit code of a command that did several independent jobs: 0 when every one
-    succeeded; when every one failed with the same code, that code (2 for bad input
-    everywhere); otherwise 3 (some need attention), as ``flash`` does for a station."""
-    codes = list(codes)
-    if all(c == 0 for c in codes):
-        return 0
-    if all(c != 0 for c in codes) and len(set(codes)) == 1:
-        return codes[0]
-    return DeviceError.exit_code
 
 
 def pull_chains(

@@ -6,6 +6,8 @@ without a traceback and map it to an exit code in one place (see ``exit_code``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "AuthError",
     "CatalogError",
@@ -26,6 +28,7 @@ __all__ = [
     "UnitRpcError",
     "UnitUnreachable",
     "VerdictError",
+    "combined_exit_code",
 ]
 
 
@@ -159,3 +162,16 @@ class UnitRpcError(PushError):
 
 class AuthError(InputError):
     """A fleet service refused the credentials given (exit 2: fix the key or password)."""
+
+
+def combined_exit_code(codes: Iterable[int]) -> int:
+    """The exit code of a command that did several independent jobs (units of a flash
+    station, targets of ``chains pull``): 0 when every one succeeded; when every one
+    failed with the same code, that code (2 for bad input everywhere); otherwise 3
+    (some need attention)."""
+    codes = list(codes)
+    if all(c == 0 for c in codes):
+        return 0
+    if len(set(codes)) == 1:
+        return codes[0]
+    return DeviceError.exit_code

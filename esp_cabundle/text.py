@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["comment_text", "fact_line", "plural", "printable", "shorten", "some"]
+__all__ = ["comment_text", "fact_line", "plural", "plural_noun", "printable", "shorten", "some"]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import sys
-import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -397,6 +396,8 @@ def format_table(
     if hidden:
         said = f"({', '.join(hidden)}: left out to fit; --wide shows every column)"
         room = max(20, (width or 0) - indent)
+        import textwrap  # deferred: only a table that had to leave columns out
+
         lines.extend(pad + line for line in textwrap.wrap(said, room, break_on_hyphens=False))
     return "\n".join(lines)
 

@@ -204,6 +204,11 @@ _AMBIGUOUS_AGE = frozenset({"m", "mo", "mon", "month", "months", "y", "yr", "yea
 MAX_AGE = timedelta(days=36500)
 
 
+def _shown(text: str) -> str:
+    """A value said back in an error, a pasted screenful cut to its two ends."""
+    return text if len(text) <= 24 else f"{text[:12]}...{text[-4:]}"
+
+
 class Age(_ParamType):
     """``30d``, ``12h``, ``2w``, ``90min``: a duration with its unit, as a timedelta."""
 
@@ -215,16 +220,14 @@ class Age(_ParamType):
         m = _AGE.match(str(value))
         unit = m.group(2).lower() if m is not None else ""
         if m is None or (unit not in _AGE_UNITS and unit not in _AMBIGUOUS_AGE):
-            text = str(value)  # a pasted screenful is not said back whole
-            text = text if len(text) <= 24 else f"{text[:12]}...{text[-4:]}"
             self.fail(
-                f"{text!r} is not an age: a number and a unit, min, h, d or w (e.g. 30d)",
+                f"{_shown(str(value))!r} is not an age: a number and a unit, min, h, d or w "
+                "(e.g. 30d)",
                 param,
                 ctx,
             )
         digits = m.group(1).lstrip("0") or "0"
-        shown = m.group(0).strip()
-        shown = shown if len(shown) <= 24 else f"{shown[:12]}...{shown[-4:]}"
+        shown = _shown(m.group(0).strip())
         if unit in _AMBIGUOUS_AGE:
             n = int(digits) if len(digits) <= 6 else None
             example = f": {n}min, or {n * 30}d for {n} months" if n is not None else ""

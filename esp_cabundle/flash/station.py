@@ -33,6 +33,7 @@ from ..errors import (
     Interrupted,
     OutputError,
     PartitionTableError,
+    combined_exit_code,
 )
 from ..fileio import refuse_missing_folder
 from .base import ProgressCallback
@@ -263,14 +264,9 @@ def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
     every unit failed with the same exit code, that code (2 for a bad partition table
     everywhere, 3 for lost links everywhere); any other failure 3 (some units need
     attention)."""
-    codes = [o.exit_code for o in outcomes]
     if any(isinstance(o.error, Interrupted) for o in outcomes):
         return Interrupted.exit_code
-    if not codes or all(c == 0 for c in codes):
-        return 0
-    if all(c != 0 for c in codes) and len(set(codes)) == 1:
-        return codes[0]
-    return 3
+    return combined_exit_code(o.exit_code for o in outcomes)
 
 
 def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA) -> dict[str, Any]:

@@ -402,17 +402,17 @@ def parse_idf_bundle(
 ) -> IdfBundle:
     """Read a bundle (layout auto-detected unless given); ImageError when malformed."""
     if bundle_format is None:
-        fmt = detect_bundle_format(data)
-        if fmt is None:
-            errors = []
-            for name, walk in (("v2", _walk_v2), ("v1", _walk_v1)):
-                try:
-                    walk(data)
-                    errors.append(f"{name}: entries are not DER names")
-                except ImageError as e:
-                    errors.append(e.message)
-            raise ImageError(f"{source}: not an ESP-IDF certificate bundle ({'; '.join(errors)})")
-        bundle_format = fmt
+        found = read_idf_bundle(data)  # one walk: the bundle itself, when it reads
+        if found is not None:
+            return found
+        errors = []
+        for name, walk in (("v2", _walk_v2), ("v1", _walk_v1)):
+            try:
+                walk(data)
+                errors.append(f"{name}: entries are not DER names")
+            except ImageError as e:
+                errors.append(e.message)
+        raise ImageError(f"{source}: not an ESP-IDF certificate bundle ({'; '.join(errors)})")
     walk = _walk_v1 if bundle_format == "v1" else _walk_v2
     try:
         roots = walk(data)
