@@ -15,7 +15,8 @@ is imported from ``esp_cabundle`` itself (the modules behind them are not an API
   ``read_partition_table``, ``update_dump``; ``inspect_path`` / ``inspect_bytes``.
 - errors: every one raised on purpose is an ``EspCabundleError`` with ``message``,
   ``hint`` and the CLI's ``exit_code``; ``InputError`` adds ``path`` and ``line``,
-  ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``.
+  ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``; a
+  ``CheckFailed`` from the gate also carries its ``report`` (every target's verdict).
 
 Nothing here prints or exits, and nothing is written but by the functions that say so
 (``write_build``; ``flash_unit`` keeps a journal). Naive datetimes are read as UTC.

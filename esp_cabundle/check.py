@@ -80,11 +80,21 @@ Progress = Callable[[str], None]
 
 
 class CheckFailed(VerdictError):
-    """One or more targets would not accept the bundle (exit 1)."""
+    """One or more targets would not accept the bundle (exit 1). ``report`` is the whole
+    verdict (each target's chain and reason, for a library caller to act on), and
+    ``violations`` its failures as the CLI prints them."""
 
-    def __init__(self, message: str, *, violations: tuple[str, ...], hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        violations: tuple[str, ...],
+        hint: str | None = None,
+        report: CheckReport | None = None,
+    ):
         super().__init__(message, hint=hint)
         self.violations = violations
+        self.report = report
 
 
 # ---------------------------------------------------------------------------------------

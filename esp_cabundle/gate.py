@@ -496,6 +496,7 @@ def _refusal(
         f"the CA would {' and '.join(parts)}; nothing written",
         violations=report.failure_lines(),
         hint=f"{hint}, or pass --no-check to write anyway",
+        report=report,
     )
 
 

@@ -302,6 +302,7 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
             "to: pushing it would cut the connection it travels on; nothing written",
             violations=e.violations,
             hint="add the roots that server chains to (esp-cabundle check shows which)",
+            report=e.report,
         ) from e
 
 
