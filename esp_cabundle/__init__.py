@@ -8,9 +8,10 @@ is imported from ``esp_cabundle`` itself (the modules behind them are not an API
   (policies, private keys, the targets and the board's rules); ``build_bundle`` and
   ``write_build`` are ``esp-cabundle build`` (``OutputSpec`` per file, written all or
   none); ``load_board`` gives a ``Board``.
-- judging: ``verify_chain`` / ``forecast`` with a ``TrustSet``, a chain
-  (``load_chain_file``) and a ``DeviceProfile`` (``Board.device_profile()``,
-  ``parse_device_profile``); ``Target`` makes the gate judge a saved chain.
+- judging: ``verify_chain`` / ``forecast`` with a ``TrustSet`` (``load_trust_set``,
+  ``trust_set_from_bytes``), a chain (``load_chain_file``) and a ``DeviceProfile``
+  (``Board.device_profile()``, ``parse_device_profile``); ``Target`` makes the gate
+  judge a saved chain.
 - images and dumps: ``pack_ca`` (``esp-cabundle pack``), ``open_image``,
   ``read_partition_table``, ``update_dump``; ``inspect_path`` / ``inspect_bytes``.
 - errors: every one raised on purpose is an ``EspCabundleError`` with ``message``,
@@ -66,7 +67,14 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .catalog import ALIASES, PRESETS, Catalog
     from .certs import Certificate, load_certificate_file, load_certificates
     from .chains import ServerChain, capture_chain, load_chain_file
-    from .check import CheckFailed, CheckItem, CheckReport, check_items, load_trust_set
+    from .check import (
+        CheckFailed,
+        CheckItem,
+        CheckReport,
+        check_items,
+        load_trust_set,
+        trust_set_from_bytes,
+    )
     from .config import Config, OutputSpec, load_config
     from .findings import Report
     from .flash.dump import DumpFile
@@ -136,6 +144,7 @@ _LAZY: dict[str, str] = {
     "Target": "targets",
     "check_items": "check",
     "load_trust_set": "check",
+    "trust_set_from_bytes": "check",
     "CheckFailed": "check",
     "CheckItem": "check",
     "CheckReport": "check",
@@ -272,6 +281,7 @@ __all__ = [
     "read_partition_table",
     "restore_unit",
     "run_campaign",
+    "trust_set_from_bytes",
     "update_dump",
     "verify_chain",
     "write_build",
