@@ -13,7 +13,8 @@ is imported from ``esp_cabundle`` itself (the modules behind them are not an API
   (``Board.device_profile()``, ``parse_device_profile``); ``Target`` makes the gate
   judge a saved chain.
 - images and dumps: ``pack_ca`` (``esp-cabundle pack``), ``open_image``,
-  ``read_partition_table``, ``update_dump``; ``inspect_path`` / ``inspect_bytes``.
+  ``read_partition_table``, ``update_dump``; ``inspect_path`` / ``inspect_bytes`` give
+  a ``Report`` (``.to_dict(at)`` is what ``inspect --json`` prints).
 - errors: every one raised on purpose is an ``EspCabundleError`` with ``message``,
   ``hint`` and the CLI's ``exit_code``; ``InputError`` adds ``path`` and ``line``,
   ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``; a
