@@ -12,6 +12,8 @@ is imported from ``esp_cabundle`` itself (the modules behind them are not an API
   ``trust_set_from_bytes``), a chain (``load_chain_file``) and a ``DeviceProfile``
   (``Board.device_profile()``, ``parse_device_profile``); ``Target`` makes the gate
   judge a saved chain.
+- push: ``run_campaign`` over ``MqttTransport.from_url(url, ids)`` or
+  ``MdashTransport(api_key)``, recorded in a ``Ledger`` (``esp-cabundle push``).
 - images and dumps: ``pack_ca`` (``esp-cabundle pack``), ``open_image``,
   ``read_partition_table``, ``update_dump``; ``inspect_path`` / ``inspect_bytes`` give
   a ``Report`` (``.to_dict(at)`` is what ``inspect --json`` prints).
@@ -97,6 +99,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
         run_campaign,
     )
     from .push.ledger import Ledger
+    from .push.mdash import MdashTransport
+    from .push.mqtt import MqttTransport
     from .push.transport import Transport
     from .targets import Target
     from .verify import (
@@ -180,6 +184,8 @@ _LAZY: dict[str, str] = {
     "CampaignReport": "push.campaign",
     "PushFile": "push.campaign",
     "Ledger": "push.ledger",
+    "MdashTransport": "push.mdash",
+    "MqttTransport": "push.mqtt",
     "Transport": "push.transport",
 }
 
@@ -233,6 +239,8 @@ __all__ = [
     "Ledger",
     "Lock",
     "LockMismatchError",
+    "MdashTransport",
+    "MqttTransport",
     "OutputError",
     "OutputSpec",
     "PackedImage",
