@@ -17,7 +17,7 @@ import click
 from click.core import ParameterSource
 
 from ..chains import parse_host_port
-from ..check import Target, board_device, check_items, device_trust_set, target_items
+from ..check import Target, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
 from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
@@ -58,7 +58,7 @@ def deadline_for(
     the file pushed, the chains their server sends over time (its roadmap: mdash.net's
     change of 2024-06-06). The first failure within 20 years; a date already past when
     the file fails now (since then); None when it never fails or cannot be told."""
-    device = board_device(board)
+    device = board.device_profile()
     own = link_items(board, board_links(board))
 
     def deadline(old: bytes) -> datetime | None:
