@@ -61,7 +61,6 @@ __all__ = [
     "CheckReport",
     "ItemResult",
     "Target",
-    "board_device",
     "board_server_items",
     "board_trust",
     "chain_file_name",
@@ -186,11 +185,6 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
 
 # ---------------------------------------------------------------------------------------
 # Boards: the firmware's own CA, per version
-
-
-def board_device(board: Board) -> DeviceProfile:
-    """The device profile of a board: :meth:`~esp_cabundle.boards.Board.device_profile`."""
-    return board.device_profile()
 
 
 def board_trust(

@@ -231,7 +231,7 @@ def test_a_certificate_repr_leaves_out_its_der() -> None:
 
 def test_a_board_gives_its_device_profile() -> None:
     """How a board's units verify, with what their firmware version does: the profile
-    ``check --board`` judges with, now a method (it was check.board_device only)."""
+    ``check --board`` judges with, a method of Board."""
     mdash = load_board("mdash-arduino@1.2.13").device_profile()
     assert (mdash.rules, mdash.clock, mdash.sets_hostname, mdash.ca_parse) == (
         "mbedtls",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -63,3 +64,25 @@ def test_json_facts_are_numbers_under_their_old_keys(fs: str) -> None:
     assert {k: report["facts"][k] for k in facts} == facts
     assert report["facts"]["image size"] == 262144
     assert report["facts"]["file /big.dat"] == 30000
+
+
+def test_a_littlefs_image_is_walked_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``fs ls`` and ``inspect`` listed the files, then describe() walked the image
+    again to count them; the count is still the listing's length."""
+    from esp_cabundle.fs import littlefs
+
+    walks: list[int] = []
+    real_walk = littlefs.walk
+
+    def counting_walk(*args: Any, **kwargs: Any) -> Any:
+        walks.append(1)
+        return real_walk(*args, **kwargs)
+
+    monkeypatch.setattr(littlefs, "walk", counting_walk)
+    image = str(IMAGES["littlefs"])
+    for argv in (["fs", "ls", image, "--json"], ["inspect", image]):
+        walks.clear()
+        run(*argv)
+        assert len(walks) == 1, argv
+    doc = json.loads(run("fs", "ls", image, "--json"))
+    assert doc["facts"]["files"] == len(doc["files"]) > 0

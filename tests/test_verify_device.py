@@ -368,11 +368,10 @@ def test_a_board_names_its_mbedtls_line_and_habits(tmp_path: Path) -> None:
 
 def test_boards_name_their_line_and_mdash_1213_refuses_a_partly_parsed_file() -> None:
     from esp_cabundle.boards import load_board
-    from esp_cabundle.check import board_device
 
-    assert board_device(load_board("esp-idf-bundle@4.4")).mbedtls == "2.28"
-    assert board_device(load_board("esp-idf-bundle@5.4")).mbedtls == "3.6"
-    mdash = board_device(load_board("mdash-arduino@1.2.13"))
+    assert load_board("esp-idf-bundle@4.4").device_profile().mbedtls == "2.28"
+    assert load_board("esp-idf-bundle@5.4").device_profile().mbedtls == "3.6"
+    mdash = load_board("mdash-arduino@1.2.13").device_profile()
     assert (mdash.mbedtls, mdash.ca_parse) == ("2.28", "fatal")
     root = mint("M Root")
     nc = pc.with_extensions(root, root.key, pc.ext("2.5.29.30", pc.NC, True))

@@ -17,7 +17,7 @@ import click
 from click.core import ParameterSource
 
 from ..chains import parse_host_port
-from ..check import Target, board_device, check_items, device_trust_set, target_items
+from ..check import Target, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
 from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from ..push.transport import Transport
 
 __all__ = [
-    "broker_url",
     "checked_broker_url",
     "connection_targets",
     "deadline_for",
@@ -58,7 +57,7 @@ def deadline_for(
     the file pushed, the chains their server sends over time (its roadmap: mdash.net's
     change of 2024-06-06). The first failure within 20 years; a date already past when
     the file fails now (since then); None when it never fails or cannot be told."""
-    device = board_device(board)
+    device = board.device_profile()
     own = link_items(board, board_links(board))
 
     def deadline(old: bytes) -> datetime | None:
@@ -222,7 +221,7 @@ def _tls_ca(path: Path | None) -> str | None:
     return str(path)
 
 
-def broker_url(text: str, *, from_env: bool) -> MqttUrl:
+def _broker_url(text: str, *, from_env: bool) -> MqttUrl:
     """The broker URL; a bad one from the environment is named as such (it said
     "--mqtt: ..." to a user who never typed --mqtt)."""
     try:
@@ -240,7 +239,7 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
     and refused where the process list shows it: ``push`` asks this before it judges the
     CA, so a refused URL is the run's first word, not a verdict followed by an error."""
     from_env = ctx.get_parameter_source("mqtt_url") == ParameterSource.ENVIRONMENT
-    url = broker_url(opts["mqtt_url"], from_env=from_env)
+    url = _broker_url(opts["mqtt_url"], from_env=from_env)
     if url.password is not None:
         remember(url.password)
         if not url.password.isprintable():
@@ -257,8 +256,11 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
     return url
 
 
-def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) -> list[Transport]:
-    """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`)."""
+def open_transports(
+    opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
+) -> list[Transport]:
+    """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`), the
+    broker's as :func:`checked_broker_url` parsed ``--mqtt`` (None: no --mqtt)."""
     ca_file = _tls_ca(opts["tls_ca"])
     out: list[Transport] = []
     try:
@@ -280,8 +282,8 @@ def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) ->
                     ca_file=ca_file,
                 )
             )
-        if opts["mqtt_url"]:
-            url = checked_broker_url(ctx, opts)
+        if broker is not None:
+            url = broker
             password = _secret_from(
                 "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
             )
@@ -313,27 +315,27 @@ def project_config(opts: dict[str, Any]) -> Config | None:
     return load_config(path) if path else None
 
 
-def connection_targets(opts: dict[str, Any]) -> tuple[list[Target], Path]:
+def connection_targets(opts: dict[str, Any], broker: MqttUrl | None) -> tuple[list[Target], Path]:
     """The servers the units connect to, and where their saved chains live: the link's
     own server (``--server``, else the mDash host or the ``mqtts://`` broker) and the
     config's ``targets:`` (``-c`` or ./cabundle.yaml), chains beside the config."""
     config = project_config(opts)
     base = config.base_dir if config is not None else Path.cwd()
-    targets = server_targets(opts)
+    targets = server_targets(opts, broker)
     names = {t.name for t in targets}
     if config is not None:
         targets += [t for t in config.section("targets", ()) if t.name not in names]
     return targets, base
 
 
-def server_targets(opts: dict[str, Any]) -> list[Target]:
-    """The servers the units' connection goes through, from the link options."""
+def server_targets(opts: dict[str, Any], broker: MqttUrl | None) -> list[Target]:
+    """The servers the units' connection goes through, from the link options and the
+    parsed ``--mqtt`` (an ``MQTTS://`` broker is a TLS one too)."""
     specs = list(opts["servers"])
     if not specs:
         if opts["mdash_url"] and opts["mdash_url"].startswith("https://"):
             specs.append(_split_mdash(opts["mdash_url"]).hostname or "")
-        if opts["mqtt_url"] and opts["mqtt_url"].startswith("mqtts://"):
-            broker = parse_mqtt_url(opts["mqtt_url"])
+        if broker is not None and broker.tls:
             specs.append(f"{broker.host}:{broker.port}")
     out = []
     for spec in specs:

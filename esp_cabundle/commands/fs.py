@@ -195,7 +195,7 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     region = img.region()
     fs_image = img.open(region)
     files = fs_image.files()
-    facts = fs_image.describe()
+    facts = fs_image.describe(files)
     if as_json:
         emit_json(
             {

@@ -20,7 +20,6 @@ from ..push.ledger import Ledger, check_ledger, read_status
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
-    broker_url,
     checked_broker_url,
     connection_targets,
     deadline_for,
@@ -375,15 +374,15 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     _set_aside_environment_broker(ctx, opts)
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
         raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
-    if opts["mqtt_url"]:
-        checked_broker_url(ctx, opts)  # a password in argv is refused before the verdict
+    # Parsed once, here: a password in argv is refused before the verdict.
+    broker = checked_broker_url(ctx, opts) if opts["mqtt_url"] else None
     board = _board_for(ctx, opts)
     board.file_system()  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
     ids = device_ids(opts)  # a bad --devices file is said before the CA is judged
 
-    targets, base = connection_targets(opts)
-    gated = _gated_ca(board, server_targets(opts), opts)
+    targets, base = connection_targets(opts, broker)
+    gated = _gated_ca(board, server_targets(opts, broker), opts)
     push_file = PushFile.for_board(gated, board)
     options = CampaignOptions(
         concurrency=opts["concurrency"],
@@ -399,7 +398,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     quiet = opts["quiet"] or opts["as_json"]
 
     note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
-    transports = open_transports(ctx, opts, ids)
+    transports = open_transports(opts, ids, broker)
     try:
         for t in transports:
             t.units()  # credentials and device ids are checked before any ledger exists
@@ -454,8 +453,6 @@ def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> N
             "MQTT_PASSWORD)",
             quiet=opts["quiet"] or opts["as_json"],
         )
-    if opts["mqtt_url"] and source is ParameterSource.ENVIRONMENT:
-        broker_url(opts["mqtt_url"], from_env=True)  # a bad one is named as the variable
 
 
 def _campaign(

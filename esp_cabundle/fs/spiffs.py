@@ -447,7 +447,7 @@ class SpiffsImage(FileSystemImage):
             if buf[i : i + ERASE_BLOCK] != orig[i : i + ERASE_BLOCK]
         ]
 
-    def describe(self) -> dict[str, str | int]:
+    def describe(self, files: list[FileInfo] | None = None) -> dict[str, str | int]:
         """Geometry and usage; ``total``/``used`` are what ``esp_spiffs_info()`` reports
         on the device (SPIFFS_info: two spare blocks excluded, deleted pages not used)."""
         g = self._vol.g
