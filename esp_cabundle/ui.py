@@ -105,7 +105,8 @@ def warn(text: str) -> None:
 def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
     """``doc`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
     output such as ``-o -``). The CLI then knows a report was printed, and does not add
-    an error document after it.
+    an error document after it; nor, when the report says ``"ok": false``, the
+    ``Error:`` lines (the document said the failure).
 
     Every command prints one object with ``ok`` first: a document that does not say
     (a command that succeeded) gets ``"ok": true``; one whose verdict can be negative
@@ -113,7 +114,9 @@ def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
     obj = dict(doc) if "ok" in doc else {"ok": True, **doc}
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
-        ctx.find_root().ensure_object(dict)["json_printed"] = True
+        state = ctx.find_root().ensure_object(dict)
+        state["json_printed"] = True
+        state["json_failed"] = obj["ok"] is False
     stream = sys.stderr if err else sys.stdout
     if _streamed(obj):
         _emit_streamed(obj, stream, err=err)
