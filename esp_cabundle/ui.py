@@ -25,6 +25,7 @@ __all__ = [
     "echo",
     "emit_json",
     "error_document",
+    "fit_lines",
     "format_table",
     "note",
     "safe_streams",
@@ -87,15 +88,47 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     return printable(text)
 
 
-def echo(text: str = "", *, quiet: bool = False) -> None:
+def echo(text: str = "", *, quiet: bool = False, wrap: bool = False) -> None:
+    """``text`` on stdout; ``wrap``: prose, its long lines wrapped (:func:`fit_lines`)."""
     if not quiet:
-        click.echo(_lines(text))
+        click.echo(fit_lines(_lines(text), table_width()) if wrap else _lines(text))
 
 
-def note(text: str, *, quiet: bool = False) -> None:
+def note(text: str, *, quiet: bool = False, wrap: bool = False) -> None:
     """Secondary information on stderr, so stdout stays clean for pipes."""
     if not quiet:
-        click.echo(_lines(text), err=True)
+        shown = fit_lines(_lines(text), table_width(err=True)) if wrap else _lines(text)
+        click.echo(shown, err=True)
+
+
+def fit_lines(text: str, width: int | None, *, hang: int | None = None) -> str:
+    """``text`` with each line wider than ``width`` (:func:`table_width`; None: every
+    line whole, as tables keep rows on a pipe) wrapped at its spaces, never through a
+    word: a path or a fingerprint stays whole to be copied. Continuation lines are
+    indented ``hang`` columns (default: the line's own indent and two more)."""
+    if width is None or all(len(line) <= width for line in text.split("\n")):
+        return text
+    import textwrap  # deferred: only a line wider than the terminal (start-up cost)
+
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = line[: len(line) - len(line.lstrip(" "))]
+        more = " " * (len(lead) + 2 if hang is None else hang)
+        if len(more) > width // 2:  # a hang that leaves too little room: a short one
+            more = lead + "  "
+        pieces = textwrap.wrap(
+            line[len(lead) :],
+            width,
+            initial_indent=lead,
+            subsequent_indent=more,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out.extend(pieces or [line])
+    return "\n".join(out)
 
 
 def warn(text: str) -> None:
