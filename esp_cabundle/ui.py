@@ -18,10 +18,11 @@ from typing import Any
 
 import click
 
-from .text import printable, shorten
+from .text import printable
 
 __all__ = [
     "Column",
+    "display_width",
     "echo",
     "emit_json",
     "error_document",
@@ -318,13 +319,48 @@ class Column:
     split: str = ""
 
 
+def display_width(text: str) -> int:
+    """The terminal columns ``text`` takes: an East Asian wide or fullwidth character
+    (CJK) two, a combining mark none, any other one. ``len`` would misalign a table
+    holding a Japanese or Chinese certificate name."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    import unicodedata  # deferred: only text with non-ASCII characters (start-up cost)
+
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _start_within(text: str, columns: int) -> str:
+    """The longest start of ``text`` that takes at most ``columns`` columns (a wide
+    character that would straddle the edge is left out; combining marks stay with the
+    character they follow)."""
+    if text.isascii():
+        return text[:columns]
+    used = 0
+    for i, ch in enumerate(text):
+        used += _char_width(ch)
+        if used > columns:
+            return text[:i]
+    return text
+
+
 def _cut(text: str, width: int, ellipsis: str, split: str) -> str:
-    """``text`` cut to ``width`` with ``ellipsis``; with ``split``, after the last
-    whole item that fits (``dev-1, dev-2, …``), never through one."""
-    if len(text) <= width or not split:
-        return shorten(text, width, ellipsis)
-    room = width - len(ellipsis)  # where the last separator kept must end
-    end = text.rfind(split, 0, room) if room > 0 else -1
+    """``text`` cut to ``width`` columns with ``ellipsis``; with ``split``, after the
+    last whole item that fits (``dev-1, dev-2, …``), never through one."""
+    if display_width(text) <= width:
+        return text
+    if width <= len(ellipsis):  # both ellipses take a column per character
+        return ellipsis[:width]
+    kept = _start_within(text, width - len(ellipsis))
+    if not split:
+        return kept + ellipsis
+    end = kept.rfind(split)  # the last separator that ends within the room
     return text[: end + len(split)] + ellipsis if end > 0 else ellipsis[:width]
 
 
@@ -378,7 +414,7 @@ def _fit(
     while True:
         widths = list(natural)
         floor = [
-            min(natural[i], max(len(heads[i]), c.least, 1)) if c.cut else natural[i]
+            min(natural[i], max(display_width(heads[i]), c.least, 1)) if c.cut else natural[i]
             for i, c in enumerate(cols)
         ]
         excess = sum(widths[i] for i in shown) + 2 * (len(shown) - 1) - room
@@ -413,7 +449,8 @@ def format_table(
     cols = [h if isinstance(h, Column) else Column(h) for h in headers]
     heads = [printable(c.header) for c in cols]
     cells = [[printable(str(c)) for c in r] for r in rows]
-    natural = [max([len(heads[i])] + [len(r[i]) for r in cells]) for i in range(len(cols))]
+    sizes = [[display_width(c) for c in r] for r in [heads, *cells]]
+    natural = [max(r[i] for r in sizes) for i in range(len(cols))]
     shown, widths = _fit(cols, heads, natural, None if width is None else width - indent)
     dots = _ellipsis(err)
     pad = " " * indent
@@ -421,8 +458,12 @@ def format_table(
     for n, r in enumerate([heads, *cells]):
         parts = []
         for k, i in enumerate(shown):
-            c = _cut(r[i], widths[i], dots, cols[i].split) if len(r[i]) > widths[i] else r[i]
-            parts.append(c if k == len(shown) - 1 else c.ljust(widths[i]))
+            c, size = r[i], sizes[n][i]
+            if size > widths[i]:
+                c = _cut(c, widths[i], dots, cols[i].split)
+                size = display_width(c)
+            # Padded by columns, not characters: a CJK name takes two per character.
+            parts.append(c if k == len(shown) - 1 else c + " " * (widths[i] - size))
         lines.append(pad + "  ".join(parts).rstrip())
         if n == 0:
             # An unheaded column (a marker such as "<- CA file system") gets no rule.
