@@ -139,7 +139,8 @@ def test_unparseable_server_certificate_ends_the_handshake() -> None:
     for profile in (CLOCK, IDF, CLOCK3):
         v = verify_chain(trust(root), [_c(leaf(inter)), _c(bad)], profile, at=NOW)
         assert (v.ok, v.stage, v.error, v.path) == (False, "chain-parse", -0x2562, ())
-        assert "position 1" in v.explanation and "handshake ends there" in v.explanation
+        # The second sent, numbered as chains show lists it (JSON's position is 1).
+        assert "(#2 as sent)" in v.explanation and "handshake ends there" in v.explanation
 
 
 def test_unknown_signature_algorithm_in_chain_is_left_out() -> None:
@@ -148,7 +149,7 @@ def test_unknown_signature_algorithm_in_chain_is_left_out() -> None:
     stray = mint("Ed Stray", key=fresh_key("ed25519"))
     v = verify_chain(trust(root), [_c(leaf(inter)), _c(stray), _c(inter)], CLOCK, at=NOW)
     assert v.ok and [s.position for s in v.path] == [0, 2, None]
-    assert "leaves out 'Ed Stray'" in v.explanation
+    assert "leaves out 'Ed Stray' (#2 as sent)" in v.explanation
 
 
 def test_inspect_and_chains_show_say_the_same(tmp_path: Path) -> None:
@@ -307,7 +308,8 @@ def test_explanations_name_order_pathlen_and_dead_ends() -> None:
     chain = [_c(leaf(below)), _c(below), _c(dead), _c(good)]
     v = verify_chain(trust(anchor), chain, CLOCK, at=NOW)
     assert "never goes back to try another issuer" in v.explanation
-    assert "position 3" in v.explanation
+    assert "'Mid' issued by 'Unknown CA' (#3 as sent)" in v.explanation
+    assert "'Mid' issued by 'Anchor Root' (#4 as sent)" in v.explanation
 
 
 # ---------------------------------------------------------------------------------------

@@ -153,19 +153,20 @@ def render_report(
         return
     quiet = opts["quiet"]
     for text in report.notes:
-        echo(f"Note: {text}.", quiet=quiet)
+        echo(f"Note: {text}.", quiet=quiet, wrap=True)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
     unused = _unused_clause([r.state for r in report.rows])
     echo(
         f"{done} of {len(report.rows)} units done ({counts or 'none listed'}){unused}.",
         quiet=quiet,
+        wrap=True,
     )
     for line in _dates(report.deadline, report.failing_since):
-        echo(line, quiet=quiet)
+        echo(line, quiet=quiet, wrap=True)
     if report.watch_ended is not None:  # it ran out of time, not of units
         when = report.watch_ended.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
         echo(f"Stopped watching at {when} UTC, the end set for the watch, with units not done.",
-             quiet=quiet)  # fmt: skip
+             quiet=quiet, wrap=True)  # fmt: skip
     if quiet:
         return
     if left:
@@ -173,11 +174,11 @@ def render_report(
         headers = ("unit", "state", Column("attempts", hide=1), _ERROR)
         echo(format_table(headers, rows[:_SHOWN], width=table_width()))
         if len(left) > _SHOWN:
-            echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status")
+            echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status", wrap=True)
         for line in _full_units(left) + silent:
-            echo(line)
+            echo(line, wrap=True)
     for line in _unused(list(report.rows)):
-        echo(line)
+        echo(line, wrap=True)
 
 
 def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, Any]) -> None:
@@ -214,9 +215,9 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         else f"a push now would leave {plural(blocked, 'unit')} not done (exit 3)"
     )
     unused = _unused_clause([r.state for r in rows])
-    echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet)
+    echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet, wrap=True)
     for line in silent:
-        echo(line, quiet=quiet)
+        echo(line, quiet=quiet, wrap=True)
 
 
 # Unit ids named per state in ``push status``: a fleet's thousands stay one line each.
@@ -257,10 +258,11 @@ def render_status(
         return
     echo(
         f"Campaign: board {meta.get('board', '?')}, CA SHA-256 "
-        f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}"
+        f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}",
+        wrap=True,
     )
     for line in _dates(meta.get("deadline"), meta.get("failing_since")):
-        echo(line)
+        echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
     echo(format_table(("state", "units", which), _per_state(counts, rows), width=table_width()))
     left = [r for r in rows if r.state in _NOT_DONE]
@@ -270,6 +272,6 @@ def render_status(
         headers = ("unit", "state", Column("attempts", hide=2), Column("last seen", hide=1), _ERROR)
         echo(format_table(headers, table, width=table_width()))
         for line in _full_units(left):
-            echo(line)
+            echo(line, wrap=True)
     for line in _unused(rows):
-        echo(line)
+        echo(line, wrap=True)

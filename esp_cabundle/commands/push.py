@@ -397,7 +397,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     )
     quiet = opts["quiet"] or opts["as_json"]
 
-    note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
+    note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet, wrap=True)
     transports = open_transports(opts, ids, broker)
     try:
         for t in transports:
@@ -411,7 +411,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
                 ctx.exit(3)
             return
         if opts["watch"]:
-            note(_watch_plan(until, opts["poll"]), quiet=quiet)
+            note(_watch_plan(until, opts["poll"]), quiet=quiet, wrap=True)
         report = _campaign(transports, push_file, options, opts["ledger_path"], quiet=quiet)
     finally:
         for t in transports:
@@ -452,6 +452,7 @@ def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> N
             "(give --mqtt too to reach units through it as well, its password in "
             "MQTT_PASSWORD)",
             quiet=opts["quiet"] or opts["as_json"],
+            wrap=True,
         )
 
 
