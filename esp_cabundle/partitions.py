@@ -487,8 +487,8 @@ def _human(n: int) -> str:
 # that fails this fails to parse; one that passes is parsed in full.
 _WELL_FORMED = re.compile(rb"(?:(?:\xaa\x50|\xeb\xeb).{30})*?\xff{32}", re.DOTALL)
 # Well-formed tables that fail to parse are parsed at most this many times in one search
-# (about 0.3 ms each): a real dump holds one table, a crafted one may hold a sector-full
-# in every sector (a 256 MiB dump took a minute).
+# (about 0.3 ms each): a real dump holds one table, a crafted one may hold one in every
+# sector (a 256 MiB dump took a minute).
 _MAX_PARSES = 64
 
 
