@@ -22,13 +22,12 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   (``base64 FILE.p12``, one C literal a line too) and its bags counted as in DER;
 - the same structures and magic spelt in hex anywhere in text, a file read as PEM
   included (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``,
-  ``0x4``, ``0x30u``, ``(uint8_t)0x30``), the dumps of xxd, hexdump and od (bytes, or
-  little-endian words as ``od -x`` prints them), and bare hex (``308204a4...``,
-  ``30:82:04:a4:...``, ``od -An -x``'s words);
+  ``(uint8_t)0x30``; OpenSSH's magic as a string's text), the dumps of xxd, hexdump, od
+  (bytes, or words as ``od -x`` prints them), bare hex (``308204a4...``, ``30:82:...``);
 - spelt as decimal or octal bytes (:mod:`.keyscan_dec`): C arrays (``{48, 130, ...}``,
   ``{060, 0202, ...}``, suffixes and casts too), Python, JavaScript and Java lists,
-  ``od -tu1``, ``od -td1``, ``od -b``; as decimal 16-bit words (:mod:`.keyscan_words`):
-  ``od -tu2``, ``od -td2``, ``hexdump -d``;
+  ``od -tu1``, ``od -td1``, ``od -b``; as od's and hexdump's words (:mod:`.keyscan_words`):
+  decimal of 16, 32, 64 bits, octal (``od``, ``hexdump -o``), in either byte order;
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
