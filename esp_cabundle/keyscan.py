@@ -53,7 +53,7 @@ from .errors import PrivateKeyError
 from .keyscan_dec import find_decimal
 from .keyscan_hex import find_c_hex, find_hex_text
 from .keyscan_words import find_words
-from .pkcs12 import PKCS12_B64_HINT, PKCS12_HINT, Pfx, read_pfx
+from .pkcs12 import Pfx, pkcs12_hint, read_pfx
 
 __all__ = ["KeyFinding", "base64_pfx", "find_private_key", "refuse_private_keys"]
 
@@ -576,7 +576,7 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
             _CLEAN.clear()
         _CLEAN.add(digest)
         return
-    # A line in the bytes as given also makes the error's file:line prefix.
+    # A line in the bytes as given makes the error's file:line prefix (its offset: a hint's).
     line = found.line if found.line and not found.encoding else None
     if _PKCS12_SEALED in found.kind:
         raise PrivateKeyError(
@@ -585,7 +585,7 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
             "the whole input",
             path=source,
             line=line,
-            hint=PKCS12_B64_HINT if found.kind.startswith("base64") else PKCS12_HINT,
+            hint=pkcs12_hint(data, line and found.offset, base64=found.kind.startswith("base64")),
         )
     raise PrivateKeyError(
         f"private key material ({found.kind}) at {found.where()}; refusing the whole input",
