@@ -28,6 +28,8 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   ``{060, 0202, ...}``, suffixes and casts too), Python, JavaScript and Java lists,
   ``od -tu1``, ``od -td1``, ``od -b``; as od's and hexdump's words (:mod:`.keyscan_words`):
   decimal of 16, 32, 64 bits, octal (``od``, ``hexdump -o``), in either byte order;
+  dumps squeezed (a lone ``*`` for repeated lines) read with the lines it stands for
+  (:mod:`.keyscan_dumps`);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -50,9 +52,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import PrivateKeyError
-from .keyscan_dec import find_decimal
-from .keyscan_hex import find_c_hex, find_hex_text
-from .keyscan_words import find_words
+from .keyscan_dumps import find_dumps
+from .keyscan_hex import find_c_hex
 from .pkcs12 import Pfx, pkcs12_hint, read_pfx
 
 __all__ = ["KeyFinding", "base64_pfx", "find_private_key", "refuse_private_keys"]
@@ -412,13 +413,7 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    return (
-        _scan_base64(data)
-        or find_c_hex(low, _scan_der)
-        or find_hex_text(low, _scan_der)
-        or find_decimal(data, _scan_der)
-        or find_words(data, _scan_der)
-    )
+    return _scan_base64(data) or find_c_hex(low, _scan_der) or find_dumps(data, low, _scan_der)
 
 
 def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:

@@ -99,12 +99,15 @@ _C_HEX_RUN = lazy_re(
 )
 _C_HEX_TOKEN_RE = lazy_re(_C_HEX_TOKEN)
 # OpenSSH's magic as the text of a string literal holding a key file's bytes: C's
-# "openssh-key-v1\\0\\0\\0\\0\\4none...", "\\000" or "\\x00" for its NUL, Python's
-# repr, JSON's "\\u0000"; the escape must end there ("\\01" is no NUL). The text
-# without the escape is prose about the format, no key.
+# "openssh-key-v1\\0\\0\\0\\0\\4none...", "\\000" or "\\x00" for a NUL, Python's repr,
+# JSON's "\\u0000". The magic's NUL, the cipher name's length (00 00 00 then 4 for
+# "none", 10 for "aes256-ctr": "\\n" in a repr) and the name's first letters: the magic
+# alone is what a scanner's source or prose about the format holds, no key.
 _OPENSSH_TEXT_LEAD = b"openssh-key-v1\\"
+_NUL_ESCAPE = rb"(?:\\0{1,3}(?![0-7])|\\x0{1,2}(?![0-9a-f])|\\u0000)"
 _OPENSSH_TEXT = lazy_re(
-    re.escape(_OPENSSH_TEXT_LEAD) + rb"(?:0{1,3}(?![0-7])|x0{1,2}(?![0-9a-f])|u0000)"
+    rb"openssh-key-v1" + _NUL_ESCAPE + rb"{4}"
+    rb"(?:\\[0-7]{1,3}|\\x[0-9a-f]{1,2}|\\u00[0-9a-f]{2}|\\[nrtvf])[a-z][a-z0-9-]{2}"
 )
 _C_HEX_RUN_MORE = lazy_re(_C_HEX_MORE + rb"{1,%d}" % _CHUNK)
 _C_COMMENT_RE = lazy_re(_C_COMMENT)

@@ -173,6 +173,8 @@ def test_openssh_in_prose_or_with_a_byte_other_than_nul_is_no_key() -> None:
     for text in (
         b"# keys in the openssh-key-v1 format are refused\n",
         b'const char *magic = "openssh-key-v1";\n',
+        b'_OPENSSH_MAGIC = b"openssh-key-v1\\x00"\n',  # the magic alone: a scanner's source
+        b'"openssh-key-v1\\0\\0\\0\\0"\n',  # no cipher name after it
         b'"openssh-key-v1\\01"\n',  # byte 1
         b'"openssh-key-v1\\x001"\n',  # C reads \\x001 as byte 1
         b'"openssh-key-v1\\n"\n',
