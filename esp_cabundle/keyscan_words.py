@@ -15,10 +15,10 @@ words of a certificate are no key to it.
 Speed, as for bare hex (:mod:`.keyscan_hex`): a pattern opening with a digit would be
 tried at every digit of base64. A run is found instead from markers in a copy of the
 text with each byte replaced by its class (digit, blank, line end, "-", other): a number
-of three digits or more, then a blank or a line end and another word. One of the first
-two words holding a key's bytes is such a number: 0x30 with a length of 5 or more beside
-it makes 1328 or more in either byte order, and the smallest key der_key_kind takes is
-7 bytes (two words of 32 or 64 bits, four of 16). A run is looked for from after the last
+of three digits or more, then a blank or a line end and three more words. One of the
+first two words holding a key's bytes is such a number (0x30 with a length of 5 or more
+beside it makes 1328 or more in either byte order), with three more of the key's words
+after it (see _MIN_WORDS). A run is looked for from after the last
 byte of another class before the marker (within RUN_LEAD), so it is decoded from that
 word or before (one word a line, ``od -w2``, too); each run is read once and each marker
 costs bounded work, so the scan is linear.
@@ -45,7 +45,11 @@ _WORD = rb"-?[0-9]{1,20}(?=[ \t\r\n]|\Z)"
 _LINE_OPENING = rb"\n(?:[ \t]{0,8}(?:[#;!>%*]|//)[ \t]{0,4})?(?:[0-9a-fA-F]{6,16}(?=[ \t]))?"
 _SEP = rb"[ \t\r]{0,48}(?:" + _LINE_OPENING + rb"[ \t]{0,24})?"
 _CHUNK = 1024  # words a match at most: re keeps an entry per repetition of a group
-_MIN_WORDS = 2  # 7 bytes, the smallest key der_key_kind takes, in 64-bit words
+# Words in a run, at least: 7 bytes, the smallest key der_key_kind takes, span four
+# 16-bit words; in 32- or 64-bit words, every key a tool writes spans four too (the
+# smallest, an Ed25519 PKCS#8 key, has 48 bytes; an OpenSSH one far more). Fewer would
+# make every "3082 0202 0201" of an xxd line a run, twice as slow.
+_MIN_WORDS = 4
 _RUN = lazy_re(_WORD + rb"(?:" + _SEP + _WORD + rb"){%d,%d}" % (_MIN_WORDS - 1, _CHUNK))
 _MORE = lazy_re(rb"(?:" + _SEP + _WORD + rb"){1,%d}" % _CHUNK)
 # The words from one on, as many as a run's first: where none of them can open a run.
@@ -70,8 +74,8 @@ _CLASSES = bytes(
     else b"."[0]
     for c in range(256)
 )
-# A marker: three digits ending a number, then the separator and word a run's first two
-# words have, in their classes (a separator's "\t", "\r", comment marks and hex digits
+# A marker: three digits ending a number, then the separators and words a run's first
+# four words have, in their classes (a separator's "\t", "\r", comment marks and hex digits
 # are " ", " ", "." and "." or "d" there). Run by re from the literal "ddd", in C.
 _CLASS_SEP = rb"[ ]{0,48}(?:\n(?:[ ]{0,8}\.{1,2}[ ]{0,4})?(?:[d.]{6,16}(?= ))?[ ]{0,24})?"
 _CLASS_WORD = rb"-?d{1,20}(?=[ \n]|\Z)"
@@ -97,9 +101,16 @@ class _Words:
         word at ``start`` sees the blank before it)."""
         tokens = _TOKEN().findall(data, start, end)
         numbers = list(map(int, tokens))
-        if numbers:
-            self.low, self.high = min(self.low, *numbers), max(self.high, *numbers)
-        self.values.extend(n & _MASK for n in numbers)
+        if not numbers:
+            return
+        low, high = min(numbers), max(numbers)
+        self.low, self.high = min(self.low, low), max(self.high, high)
+        if self.low < -(1 << 63) or self.high > _MASK:
+            self.values = array("Q")  # no word holds it: no decimal format (twenty 9s)
+        elif low >= 0:
+            self.values.extend(numbers)
+        else:
+            self.values.extend([n & _MASK for n in numbers])
         if self.octal is not None:
             if all(map(_OCTAL_WORD, tokens)):
                 self.octal.extend(int(t, 8) for t in tokens)
@@ -117,7 +128,12 @@ class _Words:
         if width:
             code = {2: "H", 4: "I", 8: "Q"}[width]
             mask = (1 << (8 * width)) - 1
-            words = self.values if width == 8 else array(code, (v & mask for v in self.values))
+            if width == 8:
+                words = self.values
+            elif self.low >= 0:  # each fits: converted in C
+                words = array(code, self.values)
+            else:  # signed: each masked, one at a time (no list of them all)
+                words = array(code, (v & mask for v in self.values))
             formats.append((words, width, "decimal"))
         if self.octal is not None:
             formats.append((self.octal, 2, "octal"))

@@ -316,6 +316,8 @@ def test_fingerprints_serials_and_bundles_are_read() -> None:
         b"0000000    8230    0201\n",  # hexdump -x lines
         b"6f 70 65 6e ",  # bare hex opening like OpenSSH's magic, one run
         b"6f 70 x",  # runs too short, each holding a "6f"
+        b'"openssh-key-v1\\0\\0\\0\\0"\n',  # OpenSSH's magic as text, no cipher name
+        b"openssh-key-v1\\",
     ],
 )
 def test_hostile_hex_is_scanned_in_bounded_time(unit: bytes) -> None:

@@ -225,6 +225,8 @@ def test_build_refuses_a_decimal_word_dump_and_writes_nothing(
         b"-1543208400 ",
         b"0000000  6196954198115123760 18212655126143289784\n",  # od -tu8
         b"123456789012345678901 ",  # too long for a word
+        b"99999999999999999999 ",  # twenty digits, above any 64-bit word
+        b"-99999999999999999999\n",
         b"123" + b" " * 60,  # separators too long
     ],
 )
