@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from support.scan_bounds import clean_scan_peak, fill
 
 from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
 from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import find_private_key
 from esp_cabundle.keyscan_dumps import _EXPAND_MAX, _SQUEEZES_MAX, expand_squeezed
@@ -87,6 +90,24 @@ def test_the_finding_points_at_the_key_or_its_star() -> None:
     assert found is not None and "squeezed" in found.kind
     line = (X1_PEM + dump).splitlines()[found.line - 1]
     assert line.split()[-1] == b"111" or line == b"*", line  # "o" of the magic
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        (["od", "-tu1", "-w1"], "OpenSSH key spelt as decimal bytes, its squeezed lines expanded"),
+        (["od"], "OpenSSH key spelt as octal 16-bit words, little-endian"),
+    ],
+)
+def test_build_refuses_a_dump_and_writes_nothing(
+    in_tmp: Path, runner: CliRunner, command: list[str], kind: str
+) -> None:
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + _tool(command, openssh_key()))
+    r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    line = X1_PEM.count(b"\n") + 1
+    assert f"mine.pem:{line}: private key material ({kind})" in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.pem"]
 
 
 @pytest.mark.parametrize("command", SQUEEZING, ids=" ".join)
