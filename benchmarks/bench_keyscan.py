@@ -7,10 +7,12 @@ ends, C hex bytes opening like DER in arrays, in string literals and in runs of 
 byte, with suffixes and casts, text full of the commas and backslashes C hex is written
 with (CSV, JSON), hex dump lines, bare hex and od's words opening like DER, words of hex
 digits, decimal and octal byte lists opening like DER (one run, and runs of seven bytes
-each decoded alone), od's and hexdump's decimal words opening like DER, tables of
-numbers, base64 in C string literals, NUL-interleaved text that takes the UTF-16 pass,
-random bytes) at 1, 2, 4 and 8 MiB, and a real 228 KiB Mozilla store (certifi's, with
-serial numbers and fingerprints in its comments; the median and best of 50 scans).
+each decoded alone), od's and hexdump's decimal and octal words opening like DER,
+squeezed dumps (a "*" for repeated lines, expanded or too far to), OpenSSH's magic as
+C text, tables of numbers, base64 in C string literals, NUL-interleaved text that takes
+the UTF-16 pass, random bytes) at 1, 2, 4 and 8 MiB, and a real 228 KiB Mozilla store
+(certifi's, with serial numbers and fingerprints in its comments; the median and best of
+50 scans).
 Prints MB/s per input and size, and the time ratio from 1 to 8 MiB (linear: about 8;
 quadratic would be about 64).
 
@@ -68,6 +70,12 @@ INPUTS: dict[str, Callable[[int], bytes]] = {
     "octal bytes opening like DER": _fill(b"{060, 0202, 02, 02, 02, 01,\n"),
     "od -tu2 words opening like DER": _fill(b" 33328   514     2  4096\n"),
     "hexdump -d lines": _fill(b"0000000   33328   00514   00002   04096\n"),
+    "od's octal words opening like DER": _fill(b"0000000 101060 001002 000402 010000\n"),
+    "od -tu4 words opening like DER": _fill(b"0000000 2751758896 1442840834 2859977144\n"),
+    "od -tu8 words": _fill(b"0000000  6196954198115123760 18212655126143289784\n"),
+    "squeezed od lines, '*' expanded": _fill(b"0000000 048\n0000001 048\n*\n0000010 002\n"),
+    "squeezed od lines, '*' too far": _fill(b"0000000 060\n0000001 060\n*\n7777777777 060\n"),
+    "OpenSSH's magic as C text": _fill(b'"openssh-key-v1\\0\\0\\0\\0"\n'),
     "numbers": _fill(b"48, 1048, 255, 3, 65535, -7, 2026\n"),
     "base64 in C string literals": _fill(b'  "MIIFazCCA1OgAwIBAgIRAIIQz7DSQONZRGPgu2OCiwAw\\n"\n'),
     "UTF-16 of PEM text": _fill("MIIBIjANBgkqhkiG9w0BAQEFAAOC\n".encode("utf-16-le")),

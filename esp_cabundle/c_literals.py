@@ -45,14 +45,22 @@ _SIMPLE = {
 _BRACES = re.compile(r"\{([^{}]*)\}")
 _CHAR_CONST = r"'(?:[^'\\\n]|\\(?:x[0-9a-fA-F]+|[0-7]{1,3}|.))'"
 _INT_CONST = r"0[xX][0-9a-fA-F]+|[0-9]+"
+# A cast before an item, as code generators write arrays ("(uint8_t)0x30", "(unsigned
+# char) 48", Java's "(byte)0x82"): qualifiers and one type name, each bounded. The value
+# is the constant's; one out of a byte's range is refused as without the cast.
+_CAST = r"\(\s*(?:(?:const|volatile|unsigned|signed)\s+){0,3}[A-Za-z_]\w{0,31}\s*\)\s*"
 # One item and its comma, matched where the previous one ended: a loop over items, never a
 # pattern repeated over the whole list (the old optional comma made that exponential).
-_ITEM_AT = re.compile(rf"\s*(?:(?P<int>{_INT_CONST})|(?P<chr>{_CHAR_CONST}))[uUlL]*\s*(?P<sep>,?)")
+_ITEM_AT = re.compile(
+    rf"\s*(?:{_CAST})?(?:(?P<int>{_INT_CONST})|(?P<chr>{_CHAR_CONST}))[uUlL]*\s*(?P<sep>,?)"
+)
 _BLANK_TO_END = re.compile(r"\s*\Z")
-# The first item as _ITEM_AT reads it: "0060" (octal, zero-padded) and "0x30u" (a suffix)
-# open a byte array too.
+# The first item as _ITEM_AT reads it: "0060" (octal, zero-padded), "0x30u" (a suffix)
+# and "(uint8_t)0x30" (a cast) open a byte array too.
 _ARRAY_HINT = re.compile(
-    r"\{\s*(?:(?:0[xX][0-9a-fA-F]+|[0-9]{1,4})[uUlL]{0,3}|'(?:[^'\\\n]|\\[^\n]{1,4})')\s*,"
+    r"\{\s*(?:"
+    + _CAST
+    + r")?(?:(?:0[xX][0-9a-fA-F]+|[0-9]{1,4})[uUlL]{0,3}|'(?:[^'\\\n]|\\[^\n]{1,4})')\s*,"
 )
 
 

@@ -25,7 +25,7 @@ from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, check_size
-from .pkcs12 import PKCS12_B64_HINT, PKCS12_HINT, Pfx, read_pfx
+from .pkcs12 import PKCS12_HINT, Pfx, pkcs12_hint, read_pfx
 from .pubkeys import key_facts as _key_facts
 from .pubkeys import read_tlv_header as _read_tlv_header
 from .sniff import decode_text, looks_binary, sniff_kind
@@ -487,7 +487,8 @@ def _refuse_base64_pkcs12(data: bytes, source: str) -> None:
         return  # none, or what the key scan refused
     line = data.count(b"\n", 0, found[0]) + 1
     message = _pkcs12_message(found[1], " in base64")
-    raise CertificateError(message, path=source, line=line, hint=PKCS12_B64_HINT)
+    hint = pkcs12_hint(data, found[0], base64=True)
+    raise CertificateError(message, path=source, line=line, hint=hint)
 
 
 def _pkcs12_message(pfx: Pfx, where: str) -> str:

@@ -22,13 +22,14 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   (``base64 FILE.p12``, one C literal a line too) and its bags counted as in DER;
 - the same structures and magic spelt in hex anywhere in text, a file read as PEM
   included (:mod:`.keyscan_hex`): C hex bytes (``"\\x30\\x80..."``, ``{0x30, 0x80, ...}``,
-  ``0x4``, ``0x30u``, ``(uint8_t)0x30``), the dumps of xxd, hexdump and od (bytes, or
-  little-endian words as ``od -x`` prints them), and bare hex (``308204a4...``,
-  ``30:82:04:a4:...``, ``od -An -x``'s words);
+  ``(uint8_t)0x30``; OpenSSH's magic as a string's text), the dumps of xxd, hexdump, od
+  (bytes, or words as ``od -x`` prints them), bare hex (``308204a4...``, ``30:82:...``);
 - spelt as decimal or octal bytes (:mod:`.keyscan_dec`): C arrays (``{48, 130, ...}``,
   ``{060, 0202, ...}``, suffixes and casts too), Python, JavaScript and Java lists,
-  ``od -tu1``, ``od -td1``, ``od -b``; as decimal 16-bit words (:mod:`.keyscan_words`):
-  ``od -tu2``, ``od -td2``, ``hexdump -d``;
+  ``od -tu1``, ``od -td1``, ``od -b``; as od's and hexdump's words (:mod:`.keyscan_words`):
+  decimal of 16, 32, 64 bits, octal (``od``, ``hexdump -o``), in either byte order;
+  dumps squeezed (a lone ``*`` for repeated lines) read with the lines it stands for
+  (:mod:`.keyscan_dumps`);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
@@ -51,10 +52,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .errors import PrivateKeyError
-from .keyscan_dec import find_decimal
-from .keyscan_hex import find_c_hex, find_hex_text
-from .keyscan_words import find_words
-from .pkcs12 import PKCS12_B64_HINT, PKCS12_HINT, Pfx, read_pfx
+from .keyscan_dumps import find_dumps
+from .keyscan_hex import find_c_hex
+from .pkcs12 import Pfx, pkcs12_hint, read_pfx
 
 __all__ = ["KeyFinding", "base64_pfx", "find_private_key", "refuse_private_keys"]
 
@@ -413,13 +413,7 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    return (
-        _scan_base64(data)
-        or find_c_hex(low, _scan_der)
-        or find_hex_text(low, _scan_der)
-        or find_decimal(data, _scan_der)
-        or find_words(data, _scan_der)
-    )
+    return _scan_base64(data) or find_c_hex(low, _scan_der) or find_dumps(data, low, _scan_der)
 
 
 def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:
@@ -577,7 +571,7 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
             _CLEAN.clear()
         _CLEAN.add(digest)
         return
-    # A line in the bytes as given also makes the error's file:line prefix.
+    # A line in the bytes as given makes the error's file:line prefix (its offset: a hint's).
     line = found.line if found.line and not found.encoding else None
     if _PKCS12_SEALED in found.kind:
         raise PrivateKeyError(
@@ -586,7 +580,7 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
             "the whole input",
             path=source,
             line=line,
-            hint=PKCS12_B64_HINT if found.kind.startswith("base64") else PKCS12_HINT,
+            hint=pkcs12_hint(data, line and found.offset, base64=found.kind.startswith("base64")),
         )
     raise PrivateKeyError(
         f"private key material ({found.kind}) at {found.where()}; refusing the whole input",

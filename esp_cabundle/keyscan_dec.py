@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 
-from .keyscan_hex import C_CAST, C_SUFFIX, ScanDer
+from .keyscan_common import MIN_BYTES, ScanDer, lazy_re, nth_position
+from .keyscan_hex import C_CAST, C_SUFFIX
 
 __all__ = ["find_decimal"]
 
@@ -66,49 +67,44 @@ _LENGTH = b"|".join(
 # The literal "48" first: re finds it by its fast literal search; the look back keeps it
 # a number of its own (not "148", "-48", "0x48", "v1.48").
 _CHUNK = 1024  # bytes a match at most: re keeps an entry per repetition of a group
-_DEC_RUN = re.compile(
-    rb"48(?<![0-9A-Za-z._-]48)" + _SUFFIX + _SEP + rb"(?:" + _LENGTH + rb")" + _SEP
+_DEC_LEAD = rb"48(?<![0-9A-Za-z._-]48)"
+_DEC_RUN = lazy_re(
+    _DEC_LEAD + _SUFFIX + _SEP + rb"(?:" + _LENGTH + rb")" + _SEP
     + rb"(?:2|48)(?![0-9])" + _SUFFIX + _more(4, _CHUNK)
 )  # fmt: skip
-_DEC_MORE = re.compile(_more(1, _CHUNK))
+_DEC_MORE = lazy_re(_more(1, _CHUNK))
 # In octal, the literal "060" (a SEQUENCE's 0x30) and six more bytes, as C hex runs open
 # (keyscan_hex): "060" is rare in text, where "48" is not. The look backs keep "060" and
 # "0060" numbers of their own (not "1060", "x060", "00060").
-_MIN_BYTES = 7
-_OCT_RUN = re.compile(
-    rb"060(?<![1-9A-Za-z._-]060)(?<![0-9A-Za-z._-]0060)(?![0-9])" + _SUFFIX
-    + _more(_MIN_BYTES - 1, _CHUNK, _OCT)
-)  # fmt: skip
-_OCT_MORE = re.compile(_more(1, _CHUNK, _OCT))
+_OCT_LEAD = rb"060(?<![1-9A-Za-z._-]060)(?<![0-9A-Za-z._-]0060)(?![0-9])"
+_OCT_RUN = lazy_re(_OCT_LEAD + _SUFFIX + _more(MIN_BYTES - 1, _CHUNK, _OCT))
+_OCT_MORE = lazy_re(_more(1, _CHUNK, _OCT))
 # OpenSSH's key format opens with its magic, no DER: its 15 bytes in a row are a key.
 _OPENSSH_MAGIC = b"openssh-key-v1\x00"
-
-
 # A number that may open the magic (a number of its own, as the runs' look backs keep
 # theirs), then as many more as the magic has bytes; each such run is decoded as the
 # DER runs are and compared. One repeated group, not the magic spelt out number by
 # number: that pattern took re 7 ms to compile on every start-up.
-_OPENSSH_RUNS = (
-    (
-        "decimal",
-        10,
-        re.compile(rb"111(?<![0-9A-Za-z._-]111)" + _SUFFIX + _more(14, 14)),
-    ),
-    (
-        "octal",
-        8,
-        re.compile(
-            rb"157(?<![1-9A-Za-z._-]157)(?<![0-9A-Za-z._-]0157)" + _SUFFIX + _more(14, 14, _OCT)
-        ),
-    ),
+_SSH_DEC_LEAD = rb"111(?<![0-9A-Za-z._-]111)"
+_SSH_OCT_LEAD = rb"157(?<![1-9A-Za-z._-]157)(?<![0-9A-Za-z._-]0157)"
+_OPENSSH_DEC = lazy_re(_SSH_DEC_LEAD + _SUFFIX + _more(14, 14))
+_OPENSSH_OCT = lazy_re(_SSH_OCT_LEAD + _SUFFIX + _more(14, 14, _OCT))
+# Every run above opens with its lead, a suffix and a separator's first byte: a search
+# for these (each literal first, cheap to compile, matching no PEM) finds where the first
+# run can be; the runs' patterns, which took re 4 ms to compile, are compiled only then.
+# Four searches, not one of the four as alternatives: re finds a literal at C speed, the
+# alternation's first characters (digits) at every digit of base64, 3x as slow.
+_SEP_FIRST = rb"[uUlL]{0,3}[\n \t\r\x0b\x0c,#*/(]"
+_LEADS = tuple(
+    re.compile(lead + _SEP_FIRST) for lead in (_DEC_LEAD, _OCT_LEAD, _SSH_DEC_LEAD, _SSH_OCT_LEAD)
 )
-_COMMENT_RE = re.compile(_COMMENT)
-_OFFSET_RE = re.compile(_OFFSET)
-_CAST_RE = re.compile(_CAST)
+_COMMENT_RE = lazy_re(_COMMENT)
+_OFFSET_RE = lazy_re(_OFFSET)
+_CAST_RE = lazy_re(_CAST)
 _PIECES = rb"(?:" + _COMMENT + rb"|" + _OFFSET + rb"|" + _CAST + rb")"
 _PIECE_RE = {
-    10: re.compile(_PIECES + rb"|(?P<num>" + _BYTE + rb")"),
-    8: re.compile(_PIECES + rb"|(?<![0-9])(?P<num>" + _OCT + rb")"),
+    10: lazy_re(_PIECES + rb"|(?P<num>" + _BYTE + rb")"),
+    8: lazy_re(_PIECES + rb"|(?<![0-9])(?P<num>" + _OCT + rb")"),
 }
 # Every byte but digits and "-" becomes a blank: what is left splits into the numbers.
 _TO_BLANKS = bytes(c if c in b"0123456789-" else 0x20 for c in range(256))
@@ -118,11 +114,11 @@ def _dec_bytes(run: bytes, base: int) -> bytes:
     """The bytes a piece of a run spells (it opens and ends at a separator or a number:
     its comments, casts and offsets are whole)."""
     if b"/" in run:
-        run = _COMMENT_RE.sub(b" ", run)
+        run = _COMMENT_RE().sub(b" ", run)
     if b"(" in run:
-        run = _CAST_RE.sub(b" ", run)
+        run = _CAST_RE().sub(b" ", run)
     if b"\n" in run:
-        run = _OFFSET_RE.sub(b" ", run)
+        run = _OFFSET_RE().sub(b" ", run)
     words = run.translate(_TO_BLANKS).split()
     values = list(map(int, words)) if base == 10 else [int(w, 8) for w in words]
     try:
@@ -134,18 +130,22 @@ def _dec_bytes(run: bytes, base: int) -> bytes:
 def find_decimal(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     """A DER or BER key spelt as decimal or octal bytes in ``data``, or OpenSSH's magic:
     its kind, and where the number of its first byte is."""
-    for name, base, spelt in _OPENSSH_RUNS:
-        pos = 0  # each opening tried, overlapping: "111, 111, 112, ..." holds it at its 2nd
+    leads = [m.start() for m in (lead.search(data) for lead in _LEADS) if m is not None]
+    if not leads:
+        return None  # no run can open (every PEM bundle): nothing more to compile
+    first = min(leads)
+    for name, base, spelt in (("decimal", 10, _OPENSSH_DEC()), ("octal", 8, _OPENSSH_OCT())):
+        pos = first  # each opening tried, overlapping: "111, 111, 112, ..." holds it at its 2nd
         while (run := spelt.search(data, pos)) is not None:
             if _dec_bytes(run.group(), base) == _OPENSSH_MAGIC:
                 return f"OpenSSH key spelt as {name} bytes", run.start()
             pos = run.start() + 1
-    return _find_runs(data, scan_der, 10) or _find_runs(data, scan_der, 8)
+    return _find_runs(data, first, scan_der, 10) or _find_runs(data, first, scan_der, 8)
 
 
-def _find_runs(data: bytes, scan_der: ScanDer, base: int) -> tuple[str, int] | None:
-    run_re, more_re = (_DEC_RUN, _DEC_MORE) if base == 10 else (_OCT_RUN, _OCT_MORE)
-    pos = 0  # (no "48 in data" first: re's search for its literal is 3x as fast)
+def _find_runs(data: bytes, pos: int, scan_der: ScanDer, base: int) -> tuple[str, int] | None:
+    run_re, more_re = (_DEC_RUN(), _DEC_MORE()) if base == 10 else (_OCT_RUN(), _OCT_MORE())
+    # (no "48 in data" first: re's search for its literal is 3x as fast)
     while (run := run_re.search(data, pos)) is not None:
         out = bytearray(_dec_bytes(run.group(), base))
         pos = run.end()
@@ -158,17 +158,6 @@ def _find_runs(data: bytes, scan_der: ScanDer, base: int) -> tuple[str, int] | N
             start = run.start()
             if base == 8 and data[start - 1 : start] == b"0":
                 start -= 1  # "0060": the run's match opens at its "060"
-            where = _number_position(data, start, found[1], base)
+            where = nth_position(_PIECE_RE[base](), data, start, found[1])
             return f"{found[0]} spelt as {spelt} bytes", where
     return None
-
-
-def _number_position(data: bytes, start: int, index: int, base: int) -> int:
-    """Where the ``index``-th number of the run opening at ``start`` is (an error's
-    line only: linear in the run)."""
-    for m in _PIECE_RE[base].finditer(data, start):
-        if m.group("num") is not None:
-            if not index:
-                return m.start()
-            index -= 1
-    return start

@@ -33,12 +33,10 @@ import binascii
 import bisect
 import re
 from array import array
-from collections.abc import Callable
 
-__all__ = ["ScanDer", "find_c_hex", "find_hex_text"]
+from .keyscan_common import MIN_BYTES, RUN_LEAD, ScanDer, lazy_re, nth_position
 
-# keyscan's DER scan: (kind, offset) of the first key in some bytes, or None.
-ScanDer = Callable[[bytes], tuple[str, int] | None]
+__all__ = ["find_c_hex", "find_hex_text"]
 
 # Bytes spelt in C, "\\x30\\x82..." in a string or "0x30, 0x82, ..." in an array, wherever
 # they stand (a file read as PEM may end with C pasted from firmware): each run opening
@@ -67,8 +65,7 @@ _C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{1,2}" + C_SUFFIX
 # a SEQUENCE, 0x30, and _scan_der finds a key at any offset of a run's bytes. The search
 # tries every "\\x30" and "0x30" not inside a run already matched; a run is maximal (a
 # separator holds no token), so one holding the key's first byte runs to its last. Runs
-# of fewer than _MIN_BYTES bytes are not decoded: the smallest structure der_key_kind
-# takes for a key has 7 (SEC1: 30 05, 02 01 01, 24 80; every other shape needs more).
+# of fewer than MIN_BYTES bytes are not decoded.
 # OpenSSH's key format opens with the magic "openssh-key-v1\\0" (no DER): a run is
 # decoded from its first byte, 0x6f, too, if it holds the 15 bytes of it.
 # tests/test_keyscan.py::test_c_hex_runs_start_only_at_0x30 checks both. The work stays
@@ -77,7 +74,6 @@ _C_HEX_TOKEN = rb"(?:\\x|0x)[0-9a-f]{1,2}" + C_SUFFIX
 # slower: "0" abounds in base64).
 # re keeps a backtracking entry per repetition of a group: a run is matched _CHUNK
 # tokens at a time (8 MiB of "0x30, " as one match held 336 MiB).
-_MIN_BYTES = 7
 _OPENSSH_BYTES = 15
 _CHUNK = 1024
 _C_HEX_MORE = rb"(?:(?:[\s,\"]|" + _C_COMMENT + rb"|" + C_CAST + rb"){0,48}" + _C_HEX_TOKEN + rb")"
@@ -90,19 +86,33 @@ def _c_hex_opening(byte: bytes, more: int) -> bytes:
     return opening + _C_HEX_MORE + rb"{%d,%d}" % (more, _CHUNK)
 
 
-# One search for both openings: re looks for their "x" as fast as for "x30".
-_C_HEX_RUN = re.compile(
+# One search for both openings: re looks for their "x" as fast as for "x30". Compiled
+# only once their first token is found (_C_HEX_LEAD, a pattern cheap to compile): the
+# whole took re 0.5 ms, at every start-up.
+_C_HEX_LEAD = re.compile(rb"x(?:30|6f)(?<=[\\0]x..)")
+_C_HEX_RUN = lazy_re(
     rb"x(?:"
-    + _c_hex_opening(b"30", _MIN_BYTES - 1)
+    + _c_hex_opening(b"30", MIN_BYTES - 1)
     + rb"|"
     + _c_hex_opening(b"6f", _OPENSSH_BYTES - 1)
     + rb")"
 )
-_C_HEX_TOKEN_RE = re.compile(_C_HEX_TOKEN)
-_C_HEX_RUN_MORE = re.compile(_C_HEX_MORE + rb"{1,%d}" % _CHUNK)
-_C_COMMENT_RE = re.compile(_C_COMMENT)
-_C_CAST_RE = re.compile(C_CAST)
-_C_HEX_DIGITS = re.compile(rb"(?:\\x|0x)([0-9a-f]{2}|[0-9a-f](?!x))")
+_C_HEX_TOKEN_RE = lazy_re(_C_HEX_TOKEN)
+# OpenSSH's magic as the text of a string literal holding a key file's bytes: C's
+# "openssh-key-v1\\0\\0\\0\\0\\4none...", "\\000" or "\\x00" for a NUL, Python's repr,
+# JSON's "\\u0000". The magic's NUL, the cipher name's length (00 00 00 then 4 for
+# "none", 10 for "aes256-ctr": "\\n" in a repr) and the name's first letters: the magic
+# alone is what a scanner's source or prose about the format holds, no key.
+_OPENSSH_TEXT_LEAD = b"openssh-key-v1\\"
+_NUL_ESCAPE = rb"(?:\\0{1,3}(?![0-7])|\\x0{1,2}(?![0-9a-f])|\\u0000)"
+_OPENSSH_TEXT = lazy_re(
+    rb"openssh-key-v1" + _NUL_ESCAPE + rb"{4}"
+    rb"(?:\\[0-7]{1,3}|\\x[0-9a-f]{1,2}|\\u00[0-9a-f]{2}|\\[nrtvf])[a-z][a-z0-9-]{2}"
+)
+_C_HEX_RUN_MORE = lazy_re(_C_HEX_MORE + rb"{1,%d}" % _CHUNK)
+_C_COMMENT_RE = lazy_re(_C_COMMENT)
+_C_CAST_RE = lazy_re(C_CAST)
+_C_HEX_DIGITS = lazy_re(rb"(?:\\x|0x)([0-9a-f]{2}|[0-9a-f](?!x))")
 # Separators, and the letters of suffixes (once comments and casts are gone, the only
 # "u" and "l" left)
 _C_HEX_SEPARATORS = b' \t\n\r\x0b\x0c,"ul'
@@ -113,42 +123,39 @@ def _c_hex_bytes(run: bytes) -> bytes:
     comments and casts go, every "x" is a token's (hex digits hold none, separators
     neither); each of two digits unless one has one (``0x4``)."""
     if b"/" in run:
-        run = _C_COMMENT_RE.sub(b"", run)
+        run = _C_COMMENT_RE().sub(b"", run)
     if b"(" in run:
-        run = _C_CAST_RE.sub(b"", run)
+        run = _C_CAST_RE().sub(b"", run)
     digits = run.replace(b"\\x", b"").replace(b"0x", b"").translate(None, _C_HEX_SEPARATORS)
     if len(digits) == 2 * run.count(b"x"):
         return bytes.fromhex(digits.decode("ascii"))
     # a token of one digit ("0x4"; "0x50x79", no C, is two): token by token
-    return bytes(int(d, 16) for d in _C_HEX_DIGITS.findall(run))
+    return bytes(int(d, 16) for d in _C_HEX_DIGITS().findall(run))
 
 
 def find_c_hex(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     """A DER or BER key (or OpenSSH's) spelt as C hex bytes (see _C_HEX_RUN) in the
-    lower-cased text."""
-    pos = 0
-    while (run := _C_HEX_RUN.search(low, pos)) is not None:
+    lower-cased text, or OpenSSH's magic in a string literal."""
+    if _OPENSSH_TEXT_LEAD in low and (magic := _OPENSSH_TEXT().search(low)) is not None:
+        return "OpenSSH key magic in a string literal", magic.start()
+    lead = _C_HEX_LEAD.search(low)
+    if lead is None:
+        return None
+    pos, run_re = lead.start(), _C_HEX_RUN()
+    while (run := run_re.search(low, pos)) is not None:
         start = run.start() - 1  # the "\\" or "0" before "x30" or "x6f"
         # decoded a chunk at a time (each holds its comments and casts whole): what a
         # chunk's decoding makes (re.sub's pieces) stays small
         out, pos = bytearray(_c_hex_bytes(low[start : run.end()])), run.end()
-        while (more := _C_HEX_RUN_MORE.match(low, pos)) is not None:
+        while (more := _C_HEX_RUN_MORE().match(low, pos)) is not None:
             out += _c_hex_bytes(more.group())
             pos = more.end()
         found = scan_der(bytes(out))
         if found is not None:
-            return f"{found[0]} spelt as C hex bytes", _token_position(low, start, found[1])
+            return f"{found[0]} spelt as C hex bytes", nth_position(
+                _C_HEX_TOKEN_RE(), low, start, found[1]
+            )
     return None
-
-
-def _token_position(low: bytes, start: int, index: int) -> int:
-    """Where the ``index``-th byte of the run opening at ``start`` is spelt (comments
-    and casts hold no "\\x" nor "0x"; an error's line only: linear in the run)."""
-    for m in _C_HEX_TOKEN_RE.finditer(low, start):
-        if not index:
-            return m.start()
-        index -= 1
-    return start
 
 
 # ---------------------------------------------------------------------------------------
@@ -170,7 +177,7 @@ _CLASSES = bytes(
     for c in range(256)
 )
 _NOT_HEX = bytes(c for c in range(256) if c not in _HEX_DIGITS)
-_DIGITS = re.compile(rb"[0-9a-f]+")
+_DIGITS = lazy_re(rb"[0-9a-f]+")
 # Where a dump line's offset ends (six digits or more, then a blank or a colon), and
 # where bare hex has four bytes in a row apart by blanks or colons, or six continuous
 # (four would be found in base64 once every 40 lines, and each costs a search).
@@ -198,7 +205,7 @@ _DUMP_OFFSET_REACH = 40  # a dump line's offset ends this near its line's start,
 # repetition is bounded, and groups and blanks cannot run into each other, so a line is
 # matched with backtracking of one group at most.
 _GROUP = rb"[0-9a-f]{2,32}"
-_DUMP_LINE = re.compile(
+_DUMP_LINE = lazy_re(
     rb"(?:[ \t]{0,8}(?:[#;!>%*]|//|--)[ \t]{0,4})?[0-9a-f]{6,16}(?:"
     rb"(?::[ ]|[ ]{3}(?![ ]))(?P<xxd>(?:" + _GROUP + rb"(?:[ ]" + _GROUP + rb"){0,255})?)"
     rb"(?:[ ]{1,32}(?P<tail>[0-9a-f]{2,30})(?=[ ]{2}))?(?:[ ]{2}[^\n]{0,512})?"
@@ -211,11 +218,11 @@ _DUMP_LINE = re.compile(
 # closing quote, OpenSSL's trailing colon) and 16 after (indentation, an opening quote,
 # "# " or " * " of a comment). Matched _CHUNK bytes at a time, as C hex is.
 _RUN_SEP = rb"(?:[ \t:]{0,2}|[^\n0-9a-z]{0,8}\n[^\n0-9a-z]{0,16})"
-_HEX_RUN = re.compile(rb"[0-9a-f]{2}(?:" + _RUN_SEP + rb"[0-9a-f]{2}){%d,%d}" % (6, _CHUNK))
-_HEX_RUN_MORE = re.compile(rb"(?:" + _RUN_SEP + rb"[0-9a-f]{2}){1,%d}" % _CHUNK)
+_HEX_RUN = lazy_re(rb"[0-9a-f]{2}(?:" + _RUN_SEP + rb"[0-9a-f]{2}){%d,%d}" % (6, _CHUNK))
+_HEX_RUN_MORE = lazy_re(rb"(?:" + _RUN_SEP + rb"[0-9a-f]{2}){1,%d}" % _CHUNK)
 # Two words of od -An -tx2 (-x), -tx4 or -tx8 (4, 8 or 16 digits), their first opening
 # within _WORD_REACH - 34 bytes of a run's start.
-_WORD_PAIR = re.compile(
+_WORD_PAIR = lazy_re(
     rb"(?<![0-9a-f])(?:[0-9a-f]{4} [0-9a-f]{4}|[0-9a-f]{8} [0-9a-f]{8}"
     rb"|[0-9a-f]{16} [0-9a-f]{16})(?![0-9a-f])"
 )
@@ -223,10 +230,9 @@ _WORD_REACH = 64 + 34
 # A piece of hex this long is a string (xxd -p, one string), no dump's word (16 digits at
 # most): what is before a key in it may be of an odd number of digits.
 _LONG_PIECE = b"h" * 18
-_RUN_LEAD = 512  # how far before a marker its run is looked for, at most
 # Seven bytes with the widest separators between them: a search for the runs opening
 # before a marker's end looks this far beyond it.
-_RUN_SPAN = 2 * _MIN_BYTES + (_MIN_BYTES - 1) * (8 + 1 + 16)
+_RUN_SPAN = 2 * MIN_BYTES + (MIN_BYTES - 1) * (8 + 1 + 16)
 
 
 class _Marks:
@@ -287,7 +293,7 @@ def _read_dump(low: bytes, start: int, scan_der: ScanDer) -> tuple[tuple[str, in
     digits = bytearray()
     lines = array("q")  # for each line: where its groups start, and the bytes before it
     kind, pos, tail, group = "", start, b"", 0
-    while (line := _DUMP_LINE.match(low, pos)) is not None:
+    while (line := _DUMP_LINE().match(low, pos)) is not None:
         this = "xxd" if line.group("xxd") is not None else "od"
         if kind not in ("", this):
             break
@@ -308,7 +314,7 @@ def _read_dump(low: bytes, start: int, scan_der: ScanDer) -> tuple[tuple[str, in
         swapped = _swap(data, group) + binascii.unhexlify(tail[: len(tail) // 2 * 2])[::-1]
         variants.append((swapped, f", its {8 * group}-bit groups little-endian"))
     for decoded, how in variants:
-        found = scan_der(decoded) if len(decoded) >= _MIN_BYTES else None
+        found = scan_der(decoded) if len(decoded) >= MIN_BYTES else None
         if found is not None:
             where = _dump_position(low, lines, found[1], exact=not how)
             return (f"{found[0]} in a hex dump{how}", where), pos
@@ -341,20 +347,20 @@ def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int]
     while (marked := marks.next(pos))[0] >= 0:
         # The run holding the marker opens before the marker's end: at it, or before it
         # (the tail of a word, a line of fewer bytes). It is looked for from after the
-        # last other letter before the marker, within _RUN_LEAD, to where its seventh
+        # last other letter before the marker, within RUN_LEAD, to where its seventh
         # byte can be; so is every run opening before the marker's end.
         at, end = marked[0], marked[0] + marked[1]
-        lead = max(pos, at - _RUN_LEAD)
+        lead = max(pos, at - RUN_LEAD)
         letter = classes.rfind(b"x", lead, at)
         start = letter + 1 if letter >= 0 else lead
         # Runs hold no other letters: with no "30" (a SEQUENCE) nor "6f" (OpenSSH's
         # magic) before the next one, none here can hold a key (a fingerprint or a
         # serial number in a comment).
-        letter = classes.find(b"x", end, end + _RUN_LEAD)
+        letter = classes.find(b"x", end, end + RUN_LEAD)
         if letter >= 0 and not _may_open_key(low, start, letter):
             pos = letter
             continue
-        while (run := _HEX_RUN.search(low, start, end + _RUN_SPAN)) is not None:
+        while (run := _HEX_RUN().search(low, start, end + _RUN_SPAN)) is not None:
             found, start = _scan_run(low, classes, run.start(), run.end(), scan_der)
             if found is not None:
                 return found
@@ -369,7 +375,7 @@ def _scan_run(
 ) -> tuple[tuple[str, int] | None, int]:
     """Scan the run of bare hex whose first chunk is ``low[start:end]`` (``classes``:
     its classes, see _CLASSES). Returns what was found, and where the run ends."""
-    while (more := _HEX_RUN_MORE.match(low, end)) is not None:
+    while (more := _HEX_RUN_MORE().match(low, end)) is not None:
         end = more.end()
     if not _may_open_key(low, start, end):
         return None, end  # a fingerprint, a serial number
@@ -414,13 +420,13 @@ def _first_word(low: bytes, start: int, end: int) -> tuple[int, int] | None:
     digits) with a blank and a word of the same width after it opens near the run's
     start (od's words; a piece of hex before them, such as the "ed" of "pasted:", is
     passed over; xxd's offset ends with a colon)."""
-    m = _WORD_PAIR.search(low, start, min(end, start + _WORD_REACH))
+    m = _WORD_PAIR().search(low, start, min(end, start + _WORD_REACH))
     return (m.start(), m.group().index(b" ")) if m is not None else None
 
 
 def _digit_position(low: bytes, start: int, end: int, index: int) -> int:
     """Where the ``index``-th hex digit of ``low[start:end]`` is."""
-    for m in _DIGITS.finditer(low, start, end):
+    for m in _DIGITS().finditer(low, start, end):
         if index < m.end() - m.start():
             return m.start() + index
         index -= m.end() - m.start()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PKCS12_B64_HINT", "PKCS12_HINT", "Pfx", "read_pfx"]
+__all__ = ["PKCS12_HINT", "Pfx", "pkcs12_hint", "read_pfx"]
 
 # What every refusal of a PKCS#12 store as a CA source says to do instead.
 PKCS12_HINT = (
@@ -29,6 +29,25 @@ PKCS12_B64_HINT = (
     "decode it (base64 -d FILE > store.p12), export its certificates as PEM (openssl pkcs12 "
     "-in store.p12 -nokeys -out ca.pem) and give that file"
 )
+# The same for base64 in string literals (C source, JSON): base64 -d cannot read the file.
+PKCS12_LITERAL_HINT = (
+    "copy its base64 out of the string literals into store.b64 (what is between the "
+    "quotes, without the \\n escapes), decode it (base64 -d store.b64 > store.p12), "
+    "export its certificates as PEM (openssl pkcs12 -in store.p12 -nokeys -out ca.pem) "
+    "and give that file"
+)
+
+
+def pkcs12_hint(data: bytes, pos: int | None, *, base64: bool) -> str:
+    """What to do with the PKCS#12 store found at ``pos`` of ``data`` (None: where is
+    not known in ``data``, as for a finding in its UTF-16 text): its DER, its base64 as
+    a file, or its base64 inside a string literal (opening right after a quote)."""
+    if not base64:
+        return PKCS12_HINT
+    if pos is not None and pos > 0 and data[pos - 1 : pos] == b'"':
+        return PKCS12_LITERAL_HINT
+    return PKCS12_B64_HINT
+
 
 _PKCS7 = bytes.fromhex("2a864886f70d0107")  # 1.2.840.113549.1.7
 _DATA = _PKCS7 + b"\x01"

@@ -98,6 +98,29 @@ def test_c_byte_array() -> None:
     assert load_certificates(src.encode()) == (x1(),)
 
 
+@pytest.mark.parametrize(
+    "item",
+    ["(uint8_t)0x{b:02x}", "(unsigned char) {b}", "(const uint8_t)0{b:o}", "( byte )0x{b:02X}u"],
+)
+def test_c_byte_array_with_casts(item: str) -> None:
+    """Code generators cast each item; a compound literal's array reads as any other."""
+    der = x1().der
+    body = ", ".join(item.format(b=b) for b in der)
+    for src in (
+        f"static const uint8_t root_der[] = {{\n  {body}\n}};\n",
+        f"const unsigned char *root_der = (const unsigned char[]){{{body}}};\n",
+    ):
+        assert sniff_kind(src.encode()) == "c-array"
+        assert load_certificates(src.encode(), source="roots.c") == (x1(),)
+
+
+def test_c_byte_array_with_casts_out_of_range_is_refused() -> None:
+    body = ", ".join(f"(uint8_t)0x{b:02x}" for b in x1().der[:-1])
+    src = f"const uint8_t ca[] = {{{body}, (uint16_t)0x1ff}};\n"
+    with pytest.raises(CertificateError, match="does not fit in a byte"):
+        load_certificates(src.encode(), source="roots.c")
+
+
 def test_c_two_arrays() -> None:
     a, b = x1(), load_certificate_file(LE / "isrg-root-x2.pem")[0]
     arr = lambda n, d: f"const uint8_t {n}[] = {{{', '.join(hex(x) for x in d)}}};\n"  # noqa: E731

@@ -130,6 +130,59 @@ def test_an_openssh_key_in_hex_is_refused_in_every_form() -> None:
             load_certificates(X1_PEM + text, source="ca.pem")
 
 
+def _c_string(data: bytes, octal: bool) -> str:
+    """``data`` as a C string literal's body: printable ASCII as itself, other bytes as
+    octal escapes (the shortest unless a digit follows: "\\0\\0\\0\\4none") or "\\x.."."""
+    out = []
+    for i, b in enumerate(data):
+        if 0x20 <= b < 0x7F and b not in b'"\\?':
+            out.append(chr(b))
+        elif octal:
+            digit_next = data[i + 1 : i + 2].isdigit()
+            out.append(f"\\{b:03o}" if digit_next else f"\\{b:o}")
+        else:
+            out.append(f"\\x{b:02x}")
+    return "".join(out)
+
+
+def test_an_openssh_key_as_c_string_text_is_refused() -> None:
+    """A key file's bytes written as the text of a string literal (the magic in ASCII,
+    its NUL an escape): C with octal or hex escapes, Python's repr; in a C file and in a
+    file read as PEM. The escapes hold no "\\x30" run, the text no base64 of a key:
+    only the magic marks it."""
+    key = openssh_key()
+    for form in (
+        f'static const char key[] = "{_c_string(key, octal=True)}";\n',
+        f'static const char key[] = "{_c_string(key, octal=False)}";\n',
+        f"KEY = {key!r}\n",
+        '{"key": "'
+        + key.decode("latin-1").encode("unicode_escape").decode().replace("\\x00", "\\u0000")
+        + '"}\n',
+    ):
+        text = form.encode()
+        for data in (text, X1_PEM + b"# pasted:\n" + text):
+            found = find_private_key(data)
+            assert found is not None, form[:60]
+            assert found.kind == "OpenSSH key magic in a string literal", found
+            assert data[found.offset :].startswith(b"openssh-key-v1\\")
+        with pytest.raises(PrivateKeyError, match=r"\(OpenSSH key magic in a string literal\)"):
+            load_certificates(X1_PEM + text, source="ca.pem")
+
+
+def test_openssh_in_prose_or_with_a_byte_other_than_nul_is_no_key() -> None:
+    for text in (
+        b"# keys in the openssh-key-v1 format are refused\n",
+        b'const char *magic = "openssh-key-v1";\n',
+        b'_OPENSSH_MAGIC = b"openssh-key-v1\\x00"\n',  # the magic alone: a scanner's source
+        b'"openssh-key-v1\\0\\0\\0\\0"\n',  # no cipher name after it
+        b'"openssh-key-v1\\01"\n',  # byte 1
+        b'"openssh-key-v1\\x001"\n',  # C reads \\x001 as byte 1
+        b'"openssh-key-v1\\n"\n',
+    ):
+        assert find_private_key(X1_PEM + text) is None, text
+        assert len(load_certificates(X1_PEM + text, source="ca.pem")) == 1
+
+
 def test_build_refuses_a_pasted_dump_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
     key = key_vectors()["test-only-ec-sec1.der"]
     dump = TOOLS["xxd"][1](key)
@@ -263,6 +316,8 @@ def test_fingerprints_serials_and_bundles_are_read() -> None:
         b"0000000    8230    0201\n",  # hexdump -x lines
         b"6f 70 65 6e ",  # bare hex opening like OpenSSH's magic, one run
         b"6f 70 x",  # runs too short, each holding a "6f"
+        b'"openssh-key-v1\\0\\0\\0\\0"\n',  # OpenSSH's magic as text, no cipher name
+        b"openssh-key-v1\\",
     ],
 )
 def test_hostile_hex_is_scanned_in_bounded_time(unit: bytes) -> None:

@@ -347,6 +347,13 @@ def _c_literal_forms(data: bytes) -> dict[str, bytes]:
     return {name: (text + ";\n").encode() for name, text in forms.items()}
 
 
+def _assert_literal_hint(hint: str | None) -> None:
+    """The hint for base64 in string literals: base64 -d cannot read a C file."""
+    assert hint is not None and B64_HINT not in hint, hint
+    assert "copy its base64 out of the string literals into store.b64" in hint
+    assert "base64 -d store.b64 > store.p12" in hint and "-nokeys -out ca.pem" in hint
+
+
 def test_a_base64_store_in_string_literals_is_judged_as_the_raw_one() -> None:
     """A store's base64 split over C string literals is read whole, as the raw base64:
     certificates only is no key (a PKCS#12 store holding certificates, not a CA source),
@@ -366,12 +373,14 @@ def test_a_base64_store_in_string_literals_is_judged_as_the_raw_one() -> None:
                 f"roots.c:{line}: a PKCS#12 store in base64 holding 1 certificate and no "
                 "private key: PKCS#12 is not a supported CA source"
             ), form
+            _assert_literal_hint(e.value.hint)
     for form, text in _c_literal_forms(sealed).items():
         found = find_private_key(c_source(X1_PEM) + text)
         assert found is not None, form
         assert found.kind == "base64 PKCS#12 store, no key bag in the clear, 1 encrypted part"
-        with pytest.raises(PrivateKeyError, match="a private key may be in what only"):
+        with pytest.raises(PrivateKeyError, match="a private key may be in what only") as k:
             load_certificates(text, source="roots.c")
+        _assert_literal_hint(k.value.hint)
     for form, text in _c_literal_forms(key_store).items():
         found = find_private_key(c_source(X1_PEM) + text)
         assert found is not None and found.kind == "base64 PKCS#12 key store", form

@@ -1,13 +1,15 @@
-"""Private keys in decimal 16-bit words (od -tu2, od -td2, hexdump -d, as the real tools
-print them) are refused wherever they stand, naming the file and the line of the word
-holding the key's first byte; the same dumps of certificates are no key; hostile words
-are scanned in bounded time and memory."""
+"""Private keys in decimal 16-, 32- and 64-bit words (od -tu2, od -td2, hexdump -d, od
+-tu4, od -tu8 ...) and octal 16-bit words (od, od -o, hexdump -o), as the real tools print
+them on little- and big-endian hosts, are refused wherever they stand, naming the file
+and the line of the word holding the key's first byte; the same dumps of certificates
+are no key; hostile words are scanned in bounded time and memory."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from click.testing import CliRunner
@@ -20,20 +22,31 @@ from esp_cabundle.keyscan import _scan_der, find_private_key
 from tests.support.gate_cases import X1_PEM
 from tests.support.key_vectors import key_vectors, no_key_data, openssh_key
 
-# od and hexdump print 16-bit words in the host's byte order: little-endian here (the
-# test below checks it), with offsets or without, signed or not, 8 words a line, 4 or 1
-# (-v: one word a line repeats often, and od would print "*" for lines repeating the one
-# before, which no reader of a dump can undo).
+# od and hexdump print words in the host's byte order: little-endian here (the test below
+# checks it), with offsets or without, signed or not, 8 words a line, 4 or 1 (-v: one
+# word a line repeats often, and od would print "*" for lines repeating the one before).
+# Each with how it spells a word: base and width in bytes.
 WORD_DUMPS = [
-    ["od", "-An", "-tu2"],
-    ["od", "-tu2"],
-    ["od", "-Ad", "-tu2"],
-    ["od", "-td2"],
-    ["od", "-An", "-td2"],
-    ["od", "-An", "-tu2", "-w8"],
-    ["od", "-v", "-tu2", "-w2"],
-    ["hexdump", "-d"],
+    (["od", "-An", "-tu2"], 10, 2),
+    (["od", "-tu2"], 10, 2),
+    (["od", "-Ad", "-tu2"], 10, 2),
+    (["od", "-td2"], 10, 2),
+    (["od", "-An", "-td2"], 10, 2),
+    (["od", "-An", "-tu2", "-w8"], 10, 2),
+    (["od", "-v", "-tu2", "-w2"], 10, 2),
+    (["hexdump", "-d"], 10, 2),
+    (["od", "-v"], 8, 2),  # od's default: octal words
+    (["od", "-o"], 8, 2),
+    (["od", "-An", "-o", "-w4"], 8, 2),
+    (["hexdump", "-o"], 8, 2),
+    (["od", "-tu4"], 10, 4),
+    (["od", "-An", "-td4"], 10, 4),
+    (["od", "-v", "-Ad", "-tu4", "-w4"], 10, 4),
+    (["od", "-tu8"], 10, 8),
+    (["od", "-An", "-td8"], 10, 8),
+    (["od", "-v", "-An", "-tu8", "-w8"], 10, 8),
 ]
+IDS = [" ".join(c) for c, _, _ in WORD_DUMPS]
 # DER keys and key stores, and an OpenSSH key (its magic, no DER)
 NAMES = sorted(n for n in key_vectors() if not n.endswith((".p7", ".p7s")))
 
@@ -58,28 +71,69 @@ def _first_byte_offset(key: bytes) -> int:
     return found[1]
 
 
+def _big_endian(data: bytes, width: int) -> bytes:
+    """What makes the tools print ``data``'s words as a big-endian host would: each
+    word's bytes swapped (``data`` padded with zeros to whole words, as od pads)."""
+    data += bytes(-len(data) % width)
+    return b"".join(data[i : i + width][::-1] for i in range(0, len(data), width))
+
+
 def test_the_dumps_are_little_endian_words() -> None:
     assert _tool(["od", "-An", "-tu2"], b"\x30\x82").split() == [b"33328"]
     assert _tool(["hexdump", "-d"], b"\x30\x82").split()[1] == b"33328"
+    assert _tool(["od", "-An"], b"\x30\x82").split() == [b"101060"]  # 0x8230 in octal
+    assert _tool(["hexdump", "-o"], b"\x30\x82").split()[1] == b"101060"
+    assert _tool(["od", "-An", "-tu4"], b"\x30\x82\x04\xa4").split() == [b"2751758896"]
+    word = _tool(["od", "-An", "-tu8"], b"\x30\x82\x04\xa4\x02\x01\x00\x02").split()
+    assert word == [b"%d" % int.from_bytes(b"\x30\x82\x04\xa4\x02\x01\x00\x02", "little")]
 
 
-@pytest.mark.parametrize("command", WORD_DUMPS, ids=" ".join)
+@pytest.mark.parametrize(("command", "base", "width"), WORD_DUMPS, ids=IDS)
 @pytest.mark.parametrize("name", [*NAMES, "openssh"])
-def test_a_key_in_decimal_words_is_refused(command: list[str], name: str) -> None:
+def test_a_key_in_words_is_refused(command: list[str], base: int, width: int, name: str) -> None:
     """Alone, after the roots of a PEM bundle, in its comment lines and after other
-    bytes (the key at an odd offset, its first byte the high half of a word): refused
-    naming the line of the word that holds the key's first byte; no key in the message."""
-    key = _key(name)
-    for before in (b"", b"\x01"):
-        dump = _tool(command, before + key)
-        first = _first_byte_offset(before + key)
+    bytes (the key at an odd offset, its first byte inside a word): refused naming the
+    line of the word that holds the key's first byte; no key in the message."""
+    _refused(command, base, width, _key(name), "little")
+
+
+# On a big-endian host: one command of each base and width
+BIG_ENDIAN_DUMPS = [
+    (["od", "-An", "-tu2"], 10, 2),
+    (["hexdump", "-d"], 10, 2),
+    (["od"], 8, 2),
+    (["hexdump", "-o"], 8, 2),
+    (["od", "-td4"], 10, 4),
+    (["od", "-An", "-tu8"], 10, 8),
+]
+
+
+@pytest.mark.parametrize(
+    ("command", "base", "width"), BIG_ENDIAN_DUMPS, ids=[" ".join(c[0]) for c in BIG_ENDIAN_DUMPS]
+)
+@pytest.mark.parametrize("name", ["test-only-ec-pkcs8.der", "test-only-rsa-pkcs1.der", "openssh"])
+def test_a_key_in_big_endian_words_is_refused(
+    command: list[str], base: int, width: int, name: str
+) -> None:
+    _refused(command, base, width, _key(name), "big")
+
+
+def _refused(
+    command: list[str], base: int, width: int, key: bytes, order: Literal["little", "big"]
+) -> None:
+    spelt = "decimal" if base == 10 else "octal"
+    for before in (b"", b"\x01", b"\x01\x02\x03"):
+        data = before + key
+        dump = _tool(command, _big_endian(data, width) if order == "big" else data)
+        first = _first_byte_offset(data)
         for text in (dump, X1_PEM + dump, X1_PEM + b"# pasted:\n" + _commented(dump)):
             found = find_private_key(text)
-            assert found is not None, (name, before)
-            assert "spelt as decimal 16-bit words, little-endian" in found.kind, found.kind
+            assert found is not None, before
+            how = f"spelt as {spelt} {8 * width}-bit words, {order}-endian"
+            assert how in found.kind, found.kind
             # the word at the finding holds the key's first byte
-            word = int(text[found.offset :].split()[0]) & 0xFFFF
-            assert word.to_bytes(2, "little")[first % 2] == (before + key)[first], found
+            word = int(text[found.offset :].split()[0], base) % (1 << (8 * width))
+            assert word.to_bytes(width, order)[first % width] == data[first], found
             with pytest.raises(PrivateKeyError, match="private key material") as e:
                 load_certificates(text, source="ca.pem")
             assert str(e.value).startswith(f"ca.pem:{found.line}: "), str(e.value)
@@ -98,12 +152,16 @@ def test_the_kind_names_the_key_and_the_words() -> None:
         assert found.kind == f"{kind} spelt as decimal 16-bit words, little-endian"
 
 
-@pytest.mark.parametrize("command", WORD_DUMPS, ids=" ".join)
-def test_certificates_in_decimal_words_are_no_key(command: list[str]) -> None:
+@pytest.mark.parametrize(("command", "base", "width"), WORD_DUMPS, ids=IDS)
+@pytest.mark.parametrize("order", ["little", "big"])
+def test_certificates_in_words_are_no_key(
+    command: list[str], base: int, width: int, order: str
+) -> None:
     """The same tools' words of certificates, PKCS#7 stores of them, a Java trust store
-    and random bytes: no key; a bundle with the dump in its comments loads."""
+    and random bytes, as either host prints them: no key; a bundle with the dump in its
+    comments loads."""
     for name, data in no_key_data(8).items():
-        dump = _tool(command, data)
+        dump = _tool(command, _big_endian(data, width) if order == "big" else data)
         assert find_private_key(dump) is None, name
         assert find_private_key(X1_PEM + dump) is None, name
         commented = X1_PEM + _commented(dump)
@@ -158,8 +216,17 @@ def test_build_refuses_a_decimal_word_dump_and_writes_nothing(
         b"1234 ",
         b"123\n# ",  # a run over comment lines
         b"1234567 ",  # offsets, no words
-        b"12345678901234567890\n",
+        b"12345678901234567890\n",  # 64-bit words, one a line
         b"99999 ",
+        b"101060 ",  # od's octal words
+        b"0000000 101060 002004 000402\n",
+        b"0000000  101060  002004\n",  # hexdump -o
+        b" 2751758896 1442840834\n",  # od -tu4
+        b"-1543208400 ",
+        b"0000000  6196954198115123760 18212655126143289784\n",  # od -tu8
+        b"123456789012345678901 ",  # too long for a word
+        b"99999999999999999999 ",  # twenty digits, above any 64-bit word
+        b"-99999999999999999999\n",
         b"123" + b" " * 60,  # separators too long
     ],
 )
@@ -169,7 +236,17 @@ def test_hostile_words_are_scanned_in_bounded_time(unit: bytes) -> None:
     assert find_private_key(data + b"\n" + data[:4096]) is None
 
 
-@pytest.mark.parametrize("unit", [b"33328 ", b" 33328   514     2  4096\n", b"-1234\n"])
+@pytest.mark.parametrize(
+    "unit",
+    [
+        b"33328 ",
+        b" 33328   514     2  4096\n",
+        b"-1234\n",
+        b"101060 ",
+        b"2751758896 ",
+        b"18446744073709551615 ",
+    ],
+)
 def test_one_long_word_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
     data = fill(unit)
     peak = clean_scan_peak(data)

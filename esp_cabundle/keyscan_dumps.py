@@ -1,0 +1,163 @@
+"""Keys spelt as text (hex, decimal or octal bytes, words), squeezed dumps too: for keyscan.
+
+od, hexdump and ``xxd -a`` print a line repeating the one before it as a lone ``*`` (od
+and hexdump unless ``-v``), the next line's offset telling how many lines it stands for
+(``od -tu1 -w1`` of "openssh": 0000003 110, 0000004 115, ``*``, 0000006 104).
+A key whose bytes hold such a repeat (with ``-w1`` any two equal bytes in a row, such as
+the "ss" of OpenSSH's magic) is in no run the scanners read, so a text holding a lone
+``*`` after a line with an offset is scanned again with each such ``*`` replaced by the
+line before it as many times as the offsets say (:func:`expand_squeezed`): where the
+two lines before the ``*`` are one line's width apart and the gap to the next offset is
+a whole number of lines. Offsets are read in hex if a letter or xxd's colon says so,
+else in octal (od's), hex (hexdump's) and decimal (``od -Ad``) in turn, each base that
+expands the text otherwise giving one more scan. Bounded: each ``*`` stands for at most
+the lines up to the next offset, a line copied is at most _LINE_MAX bytes, and all
+copies of a scan together at most _EXPAND_MAX bytes.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from .keyscan_common import ScanDer, lazy_re
+from .keyscan_dec import find_decimal
+from .keyscan_hex import find_hex_text
+from .keyscan_words import find_words
+
+__all__ = ["expand_squeezed", "find_dumps"]
+
+_LINE_MAX = 1024  # longer lines are no dump's (od -w256 -tx1 writes 800 bytes a line)
+# A dump line's offset: six to sixteen hex digits after any comment mark, then xxd's
+# colon, a blank or the line's end (od's last line, the offset alone).
+_OFFSET = rb"[ \t]{0,8}(?:(?:[#;!>%*]|//|--)[ \t]{0,4})?(?P<off>[0-9a-fA-F]{6,16})"
+_OFFSET_LINE = lazy_re(_OFFSET + rb"(?P<end>:|[ \t]|\r?$)")
+# A lone "*" (in a comment line too: "# *") after a line opening with an offset: found in
+# C, so a text of lone "*"s or C comments costs no step in Python. Each match ends at its
+# "*" line's end and consumes the line before: the search is linear.
+_SQUEEZE = lazy_re(
+    rb"(?m)^(?P<line>" + _OFFSET + rb"[: \t][^\n]{0,%d}\n)" % _LINE_MAX
+    + rb"(?P<star>[ \t]{0,8}(?:(?:[#;!>%]|//)[ \t]{0,4})?\*[ \t]*\r?)$"
+)  # fmt: skip
+_STAR_MAX = 1 << 14  # bytes of copies one "*" stands for, at most: no key repeats more
+_EXPAND_MAX = 1 << 17  # bytes all copies in a text add, at most
+_SQUEEZES_MAX = 4096  # "*"s expanded in a text, at most (a key's od -w1 has one in 256 bytes)
+_BASES = (8, 16, 10)
+
+
+# A "*" that may be expanded: its line's span (its "\n" included), where the line before
+# it (which it repeats) starts, and how many times it stands for that line with the
+# offsets read in each of _BASES (0: not in that base). A tuple, not a NamedTuple: that
+# would import typing at start-up.
+_Squeeze = tuple[int, int, int, tuple[int, ...]]
+
+
+def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    """A key in hex dumps or bare hex (``low``: ``data`` lower-cased), decimal or octal
+    bytes or words; in the text with its squeezed lines expanded if none without, the
+    offsets read in each base that tells another expansion."""
+    found = _find(data, low, scan_der)
+    if found is not None or b"*" not in data:
+        return found
+    squeezes = _squeezes(data)
+    seen: list[_Marks] = []
+    for base in _BASES if squeezes else ():
+        expanded = expand_squeezed(data, base, squeezes)
+        if expanded is None or expanded[1] in seen:
+            continue
+        text, marks = expanded
+        seen.append(marks)
+        found = _find(text, text.lower(), scan_der)
+        if found is not None:
+            return f"{found[0]}, its squeezed lines expanded", _original(marks, found[1])
+    return None
+
+
+def _find(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    return (
+        find_hex_text(low, scan_der) or find_decimal(data, scan_der) or find_words(data, scan_der)
+    )
+
+
+# For each expansion: where its copies start and end in the expanded text, where its "*"
+# is in the original and where the line after it starts.
+_Marks = list[tuple[int, int, int, int]]
+
+
+def _original(marks: _Marks, pos: int) -> int:
+    """Where offset ``pos`` of the expanded text is in the original: a copied line is
+    at its ``*``."""
+    i = bisect.bisect_right([m[0] for m in marks], pos) - 1
+    if i < 0:
+        return pos
+    _, end, star, after = marks[i]
+    return star if pos < end else after + pos - end
+
+
+def _squeezes(data: bytes) -> list[_Squeeze]:
+    """Every "*" after a line with an offset, between two more lines with offsets, that
+    stands for a whole number of lines in some base; as many as _EXPAND_MAX can expand
+    (each adds its line once at least)."""
+    out: list[_Squeeze] = []
+    budget = 0
+    for m in _SQUEEZE().finditer(data):
+        start = m.start("star")
+        before = m.start() - 1  # the "\n" ending the line before the copied one
+        after = data.find(b"\n", m.end() + 1, m.end() + 2 + _LINE_MAX)
+        earlier = None
+        if before > 0:
+            earlier_start = data.rfind(b"\n", max(0, before - _LINE_MAX), before) + 1
+            earlier = _OFFSET_LINE().match(data, earlier_start, before)
+        here = _OFFSET_LINE().match(data, m.start(), start)
+        nxt = _OFFSET_LINE().match(data, m.end() + 1, after if after >= 0 else len(data))
+        if earlier is None or here is None or nxt is None:
+            continue  # one line before: its width unknown; no offset after: how far unknown
+        offsets = (earlier.group("off"), here.group("off"), nxt.group("off"))
+        hexadecimal = here.group("end") == b":" or any(not o.isdigit() for o in offsets)
+        counts = tuple(0 if hexadecimal and b != 16 else _count(offsets, b) for b in _BASES)
+        if any(counts):
+            out.append((start, m.end() + 1, m.start(), counts))
+            budget += start - m.start()
+            if budget > _EXPAND_MAX or len(out) >= _SQUEEZES_MAX:
+                break
+    return out
+
+
+def expand_squeezed(
+    data: bytes, base: int, squeezes: list[_Squeeze] | None = None
+) -> tuple[bytes, _Marks] | None:
+    """``data`` with each lone ``*`` after a dump line replaced by copies of that line
+    (see the module's docstring), its offsets read in ``base`` (hex ones always in 16),
+    and the expansions' marks for :func:`_original`; None if there is none to expand."""
+    out = bytearray()
+    view = memoryview(data)
+    marks: _Marks = []
+    last = budget = 0
+    which = _BASES.index(base)
+    for start, end, line_start, counts in _squeezes(data) if squeezes is None else squeezes:
+        count = counts[which]
+        copies = (start - line_start) * count
+        if not count or copies > _STAR_MAX:
+            continue  # left as it is: a break in the dump, as before
+        if budget + copies > _EXPAND_MAX:
+            break
+        out += view[last:start]
+        marks.append((len(out), len(out) + copies, start, end))
+        out += data[line_start:start] * count  # _STAR_MAX at most
+        last = end  # the "*" line's "\n" too: each copy ends with its own
+        budget += copies
+    if not marks:
+        return None
+    out += view[last:]
+    return bytes(out), marks
+
+
+def _count(offsets: tuple[bytes, bytes, bytes], base: int) -> int:
+    """How many lines a "*" stands for, its offsets (of the two lines before it and of
+    the line after) read in ``base``; 0 unless the two lines before it are one line's
+    width apart and the next offset is a whole number of lines past them."""
+    try:
+        first, here, nxt = (int(o, base) for o in offsets)
+    except ValueError:  # 8 or 9 in octal
+        return 0
+    width, gap = here - first, nxt - here
+    return gap // width - 1 if width > 0 and gap > width and gap % width == 0 else 0

@@ -1,0 +1,172 @@
+"""Squeezed dumps: od, hexdump and xxd -a print a lone "*" for lines repeating the one
+before; a key whose bytes hold such a repeat is refused all the same (the "*" expanded
+as the offsets say), the same dumps of certificates are no key, and hostile squeezes are
+expanded within bounds."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.scan_bounds import clean_scan_peak, fill
+
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import PrivateKeyError
+from esp_cabundle.keyscan import find_private_key
+from esp_cabundle.keyscan_dumps import _EXPAND_MAX, _SQUEEZES_MAX, expand_squeezed
+from tests.support.gate_cases import X1_PEM
+from tests.support.key_vectors import key_vectors, no_key_data, openssh_key
+
+# Without -v: each prints "*" for a repeated line. One byte or word a line makes repeats
+# inside keys (OpenSSH's magic holds "ss", its lengths "\0\0\0"; DER "01 01").
+SQUEEZING = [
+    ["od", "-tu1", "-w1"],
+    ["od", "-Ad", "-tu1", "-w1"],  # decimal offsets
+    ["od", "-b", "-w1"],
+    ["od", "-tx1", "-w1"],
+    ["od", "-Ax", "-tx1", "-w1"],
+    ["od", "-tu2", "-w2"],
+    ["od", "-w2"],  # octal words
+    ["od", "-x", "-w2"],
+    ["xxd", "-a", "-c1"],
+    ["hexdump", "-e", '"%07.7_ax " 1/1 "%02x" "\\n"'],
+]
+KEYS = ["test-only-ec-pkcs8.der", "test-only-rsa-pkcs1.der", "test-only-der.p12", "openssh"]
+
+
+def _key(name: str) -> bytes:
+    return openssh_key() if name == "openssh" else key_vectors()[name]
+
+
+def _tool(command: list[str], data: bytes) -> bytes:
+    if shutil.which(command[0]) is None:
+        pytest.skip(f"needs {command[0]}")
+    return subprocess.run(command, input=data, capture_output=True, check=True, timeout=30).stdout
+
+
+@pytest.mark.parametrize("command", SQUEEZING, ids=" ".join)
+@pytest.mark.parametrize("name", KEYS)
+def test_a_key_in_a_squeezed_dump_is_refused(command: list[str], name: str) -> None:
+    """Alone, after a PEM bundle's roots, with zeros around it (more "*"s) and in comment
+    lines: refused, naming a line of the dump; the message holds no key."""
+    key = _key(name)
+    for data in (key, bytes(64) + key + bytes(64)):
+        dump = _tool(command, data)
+        assert data is key or b"\n*\n" in dump  # the form under test
+        commented = b"".join(b"# " + line + b"\n" for line in dump.splitlines())
+        for text in (dump, X1_PEM + dump, X1_PEM + b"# pasted:\n" + commented):
+            found = find_private_key(text)
+            assert found is not None, (name, data[:2])
+            with pytest.raises(PrivateKeyError, match="private key material") as e:
+                load_certificates(text, source="ca.pem")
+            assert str(e.value).startswith(f"ca.pem:{found.line}: "), str(e.value)
+            assert 0 < found.line <= text.count(b"\n") + 1
+
+
+# a byte a line, and a "*" for any repeat (xxd -a squeezes lines of zeros only)
+BYTE_A_LINE = [c for c in SQUEEZING if "-w2" not in c and c[0] != "xxd"]
+
+
+@pytest.mark.parametrize("command", BYTE_A_LINE, ids=" ".join)
+def test_an_openssh_key_is_found_only_with_its_stars_expanded(command: list[str]) -> None:
+    """A byte a line: the "ss" of the magic is a "*", and the key holds no 0x30 byte
+    (key_vectors.openssh_key): only the magic, read across the "*", makes it a key."""
+    dump = _tool(command, openssh_key())
+    assert b"\n*\n" in dump
+    found = find_private_key(X1_PEM + dump)
+    assert found is not None, command
+    assert found.kind.startswith("OpenSSH key") and "its squeezed lines expanded" in found.kind
+
+
+def test_the_finding_points_at_the_key_or_its_star() -> None:
+    """The line named holds the key's first byte, or is the "*" standing for it."""
+    key = openssh_key()
+    dump = _tool(["od", "-tu1", "-w1"], bytes(8) + key)
+    found = find_private_key(X1_PEM + dump)
+    assert found is not None and "squeezed" in found.kind
+    line = (X1_PEM + dump).splitlines()[found.line - 1]
+    assert line.split()[-1] == b"111" or line == b"*", line  # "o" of the magic
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        (["od", "-tu1", "-w1"], "OpenSSH key spelt as decimal bytes, its squeezed lines expanded"),
+        (["od"], "OpenSSH key spelt as octal 16-bit words, little-endian"),
+    ],
+)
+def test_build_refuses_a_dump_and_writes_nothing(
+    in_tmp: Path, runner: CliRunner, command: list[str], kind: str
+) -> None:
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + _tool(command, openssh_key()))
+    r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    line = X1_PEM.count(b"\n") + 1
+    assert f"mine.pem:{line}: private key material ({kind})" in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.pem"]
+
+
+@pytest.mark.parametrize("command", SQUEEZING, ids=" ".join)
+def test_certificates_in_a_squeezed_dump_are_no_key(command: list[str]) -> None:
+    for name, data in no_key_data(8).items():
+        for padded in (data, bytes(100) + data + bytes(100)):
+            dump = _tool(command, padded)
+            assert find_private_key(dump) is None, name
+            assert find_private_key(X1_PEM + dump) is None, name
+            assert len(load_certificates(X1_PEM + dump, source="ca.pem")) == 1
+
+
+def test_a_star_is_expanded_only_with_offsets_that_tell_how_far() -> None:
+    line = b"0000001 048\n"
+    for text in (
+        b"0000000 048\n*\n0000020 002\n",  # one line before: its width unknown
+        b"048\n048\n*\n002\n",  # no offsets (od -An)
+        b"0000000 048\n0000001 048\n*\n0000001 002\n",  # the next offset not past it
+        b"0000000 048\n0000002 048\n*\n0000005 002\n",  # not a whole number of lines
+        b"/*\n * comment\n *\n */\n",  # a C comment's lone " *"
+    ):
+        assert expand_squeezed(text, 8) is None, text
+    expanded = expand_squeezed(b"0000000 048\n" + line + b"*\n0000004 002\n", 8)
+    assert expanded is not None
+    assert expanded[0] == b"0000000 048\n" + line * 3 + b"0000004 002\n"
+
+
+def test_the_expansion_is_bounded() -> None:
+    """A "*" standing for 2**60 lines is left as it is (a break in the dump); a text of
+    many "*"s each standing for a few: copies stop at _EXPAND_MAX, or _SQUEEZES_MAX "*"s."""
+    huge = b"0000000 048\n0000001 048\n*\n7777777777777777 002\n"
+    assert expand_squeezed(huge, 8) is None
+    few = b"0000000 048\n0000001 048\n*\n0000010 002\n"
+    expanded = expand_squeezed(few, 8)
+    assert expanded is not None and expanded[0].count(b"0000001 048\n") == 7
+    for size in (1 << 16, 1 << 20):  # copies of fewer "*"s than _SQUEEZES_MAX, of more
+        many = fill(few, size)
+        expanded = expand_squeezed(many, 8)
+        assert expanded is not None
+        assert len(many) < len(expanded[0]) <= len(many) + _EXPAND_MAX
+        assert len(expanded[1]) <= _SQUEEZES_MAX
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "unit",
+    [
+        b"0000000 048\n0000001 048\n*\n7777777777777777 002\n",
+        b"0000000 048\n0000001 048\n*\n0000010 002\n",  # expanded, 3 bases
+        b"0000000 060\n0000001 060\n*\n0000010 060\n",
+        b"0000000 000\n0000001 000\n*\n",
+        b"*\n",
+        b"0000000 30 82\n*\n",
+        b"00000000: 3082\n00000002: 3082\n*\n00000010: 0201\n",
+        b"0000000 " + b"1 " * 600 + b"\n0000001 1\n*\n0000777 1\n",  # long lines
+    ],
+)
+def test_hostile_squeezes_are_scanned_in_bounded_time_and_memory(unit: bytes) -> None:
+    data = fill(unit)
+    assert find_private_key(data) is None
+    # a scan of the expanded text (as every scan, 8 bytes a byte at most) and its copies
+    assert clean_scan_peak(data) < 10 * (len(data) + _EXPAND_MAX)
