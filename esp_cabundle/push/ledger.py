@@ -4,8 +4,11 @@ A campaign runs for weeks; the ledger is what survives between runs. It is a SQL
 database in WAL mode (the standard library's ``sqlite3``), file mode 0600, holding for
 each unit its state, attempts, last error, the SHA-256 of the CA file found and of the
 one written, its firmware version and timestamps. It never holds a key, a password or
-a file's content. A unit reached by address (a LAN unit's URL) is keyed by the device id
-it reports, with the URL kept as its ``address``.
+a file's content. ``first_seen`` is when the unit first answered: the column (NOT NULL
+since schema 1) holds the time it was listed until then, and every read shows None for
+a unit that never answered (``last_seen`` unset), so no schema change was needed. A
+unit reached by address (a LAN unit's URL) is keyed by the device id it reports, with
+the URL kept as its ``address``.
 
 Every state change is one committed transaction, so a run killed at any instant
 (``kill -9``) leaves a consistent ledger: the next run reads each unit's state and
@@ -102,6 +105,9 @@ _V1_COLUMNS = (
     "first_seen, last_seen, updated_at, done_at, lease_owner, lease_until"
 )
 _FOLDER_HINT = "give --ledger a file in a directory that can be written to"
+# Columns read through an expression: first_seen holds the listing time until the unit
+# first answers (the column is NOT NULL), which is no sighting.
+_READ_AS = {"first_seen": "CASE WHEN last_seen IS NULL THEN NULL ELSE first_seen END"}
 
 
 def _kept(create: str) -> str:
@@ -140,7 +146,7 @@ class UnitRow:
     old_sha256: str | None
     new_sha256: str | None
     fw_version: str | None
-    first_seen: str
+    first_seen: str | None  # when it first answered; None: never has
     last_seen: str | None
     updated_at: str
     done_at: str | None
@@ -322,7 +328,9 @@ class Ledger:
         with self._lock, sqlite_errors(self.path):
             have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
             # A schema-1 ledger read by ``push status`` has no address or note yet.
-            cols = ", ".join(c if c in have else "NULL" for c in _COLUMNS.split(", "))
+            cols = ", ".join(
+                _READ_AS.get(c, c) if c in have else "NULL" for c in _COLUMNS.split(", ")
+            )
             found = {
                 r[0]: UnitRow(*r)
                 for r in self._db.execute(f"SELECT {cols} FROM units ORDER BY id").fetchall()
@@ -428,8 +436,10 @@ class Ledger:
         if attempt:
             sets.append("attempts = attempts + 1")
         if seen:
+            # SET reads the row as it was: a unit's first answer sets first_seen.
+            sets.append("first_seen = CASE WHEN last_seen IS NULL THEN ? ELSE first_seen END")
             sets.append("last_seen = ?")
-            args.append(now)
+            args.extend((now, now))
         if state is not None:
             sets.append("done_at = ?")
             args.append(now if state in DONE_STATES else None)
