@@ -30,13 +30,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..dates import now
 from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
 from .ledger_files import (
     NOT_A_LEDGER_HINT,
-    LedgerDamaged,
     narrow_side_files,
     open_readonly,
     prove_ledger,
@@ -54,7 +54,6 @@ __all__ = [
     "Ledger",
     "UnitRow",
     "check_ledger",
-    "read_status",
 ]
 
 DEFAULT_LEDGER = "cabundle-campaign.db"
@@ -323,14 +322,23 @@ class Ledger:
                 )
         return True
 
-    def rows(self, ids: Sequence[str] | None = None) -> list[UnitRow]:
-        """Rows in ``ids`` order (all rows, by id, when None)."""
+    def unit_columns(self) -> str:
+        """The SELECT list of a :class:`UnitRow`, as this ledger's units table has them."""
         with self._lock, sqlite_errors(self.path):
             have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
-            # A schema-1 ledger read by ``push status`` has no address or note yet.
-            cols = ", ".join(
-                _READ_AS.get(c, c) if c in have else "NULL" for c in _COLUMNS.split(", ")
-            )
+        # A schema-1 ledger read by ``push status`` has no address or note yet.
+        return ", ".join(_READ_AS.get(c, c) if c in have else "NULL" for c in _COLUMNS.split(", "))
+
+    def select(self, sql: str, args: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
+        """A read query's rows one at a time: ``push status`` on a fleet of millions holds
+        only what it shows."""
+        with self._lock, sqlite_errors(self.path):
+            yield from self._db.execute(sql, args)
+
+    def rows(self, ids: Sequence[str] | None = None) -> list[UnitRow]:
+        """Rows in ``ids`` order (all rows, by id, when None)."""
+        cols = self.unit_columns()
+        with self._lock, sqlite_errors(self.path):
             found = {
                 r[0]: UnitRow(*r)
                 for r in self._db.execute(f"SELECT {cols} FROM units ORDER BY id").fetchall()
@@ -521,34 +529,6 @@ def _refuse_another_campaign(
             f"the ledger {path} records a campaign for board {have['board']}, not {board}",
             hint="give --ledger a new file, or the campaign's --board",
         )
-
-
-# ---------------------------------------------------------------------------------------
-# Opening safely
-
-
-def read_status(p: Path, *, tries: int = 3) -> tuple[dict[str, str], dict[str, int], list[UnitRow]]:
-    """A ledger's meta, counts and rows for ``push status``, read only. A campaign that
-    starts or checkpoints while they are read (the file opened immutable, or its pages
-    moved) changes the file's size, time or log: then it is read again, through its log."""
-    real = p.resolve()
-
-    def stamp() -> tuple[int, int, bool]:
-        st = real.stat()
-        return st.st_size, st.st_mtime_ns, side(p, "-wal").exists()
-
-    for attempt in range(tries):
-        before = stamp()
-        try:
-            with Ledger(p, readonly=True) as ledger:
-                got = ledger.meta(), ledger.counts(), ledger.rows()
-        except LedgerDamaged:  # pages moved under an immutable read
-            if attempt + 1 == tries:
-                raise
-            continue
-        if stamp() == before:
-            return got
-    return got  # a campaign checkpointing throughout: its last read, each query whole
 
 
 def _migrate(db: sqlite3.Connection) -> None:
