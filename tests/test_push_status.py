@@ -190,3 +190,24 @@ def test_status_reads_a_large_ledger_without_holding_it(
     assert doc["counts"]["pending"] == len(pending) and doc["counts"]["verified"] == 13
     table = list(csv.DictReader(io.StringIO(_status("--ledger", str(path), "--csv"))))
     assert [t["id"] for t in table] == [u["id"] for u in whole]
+
+
+def test_a_file_that_cannot_be_judged_is_unknown_not_none(in_tmp: Path) -> None:
+    """ "none" says the forecast found no failure within 20 years; a file it could not
+    judge (no server for that board's connection, a file mbedTLS would not load) is
+    "unknown", though for --watch both are no deadline."""
+    from support.doc_commands import freeze_clock
+
+    from esp_cabundle.boards import load_board
+    from esp_cabundle.commands._push_links import CaForecast
+
+    dst = (REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem").read_bytes()
+    with pytest.MonkeyPatch.context() as mp:
+        freeze_clock(mp, "2026-12-01")
+        judge = CaForecast(load_board(BOARD), [], in_tmp)
+        assert judge.go_dark(dst).startswith("2024-06-06")  # failing since then
+        assert judge.go_dark(ca_bytes()) == "none" and judge.deadline(ca_bytes()) is None
+        assert judge.go_dark(b"not a certificate\n") == "unknown"
+        # mDash 1.2.16 never reads the file: nothing pushed to it decides its connection
+        idle = CaForecast(load_board("mdash@1.2.16"), [], in_tmp)
+        assert idle.go_dark(dst) == "unknown" and idle.deadline(dst) is None

@@ -21,10 +21,10 @@ from ..push.ledger_status import read_status
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
+    CaForecast,
     broker_url,
     checked_broker_url,
     connection_targets,
-    deadline_for,
     device_ids,
     open_transports,
     project_config,
@@ -391,6 +391,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     targets, base = connection_targets(opts)
     gated = _gated_ca(board, server_targets(opts), opts)
     push_file = PushFile.for_board(gated, board)
+    forecast = CaForecast(board, targets, base)  # each CA file met judged once
     options = CampaignOptions(
         concurrency=opts["concurrency"],
         timeout=opts["timeout"],
@@ -399,7 +400,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         watch=opts["watch"],
         until=until,
         poll=opts["poll"],
-        deadline_for=deadline_for(board, targets, base),
+        deadline_for=forecast.deadline,
+        go_dark_for=forecast.go_dark,
         in_place=opts["in_place"],
     )
     quiet = opts["quiet"] or opts["as_json"]

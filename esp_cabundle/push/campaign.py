@@ -42,7 +42,7 @@ from ..redact import redact
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .files import UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
-from .ledger_status import DARK_KEY, NONE_FOUND
+from .ledger_status import DARK_KEY
 from .rpc import is_unknown_method
 from .transport import Transport, UnitRef
 
@@ -416,7 +416,7 @@ class _Run:
                 return
             self._deadlines[key] = None
         when = self.options.deadline_for(old)
-        self.record_date(key, when)
+        self.record_date(key, old, when)
         with self._lock:
             self._deadlines[key] = when
             if when is None:
@@ -429,9 +429,15 @@ class _Run:
                 self.deadline = when
                 self.ledger.set_meta("deadline", when.isoformat())
 
-    def record_date(self, sha256: str, when: datetime | None) -> None:
-        """Keep the date a CA file goes dark for ``push status``'s per-unit dates."""
-        self.ledger.set_meta(DARK_KEY + sha256, NONE_FOUND if when is None else when.isoformat())
+    def record_date(self, sha256: str, data: bytes, when: datetime | None) -> None:
+        """Keep the date a CA file goes dark, for ``push status``'s per-unit dates."""
+        if self.options.go_dark_for is not None:
+            value = self.options.go_dark_for(data)
+        elif when is not None:
+            value = when.isoformat()
+        else:
+            return  # never, or not judged: unknown
+        self.ledger.set_meta(DARK_KEY + sha256, value)
 
 
 def out_of_space(e: UnitRpcError) -> bool:
@@ -476,9 +482,10 @@ def run_campaign(
     while True:
         listing = run.listing()
         ledger.enroll((ref.id, ref.transport(t.name), ref.address) for t, ref in listing)
-        if not passes and options.deadline_for is not None:
+        if not passes and (options.go_dark_for or options.deadline_for) is not None:
             # The file updated units hold: its date too (once the rows read whole).
-            run.record_date(push.sha256, options.deadline_for(push.data))
+            when = None if options.deadline_for is None else options.deadline_for(push.data)
+            run.record_date(push.sha256, push.data, when)
         for _, ref in listing:
             if ref.id not in ids:
                 ids.append(ref.id)
