@@ -325,12 +325,11 @@ def render_status_units(ledger: Ledger, *, as_json: bool) -> None:
         return
     units = unit_dicts(ledger)
     first = next(units, None)
-    columns = list(first) if first else ["id", "state"]
-    w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-    w.writeheader()
-    if first is not None:
-        w.writerow(first)
-        w.writerows(units)
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(list(first) if first else ["id", "state"])
+    if first is not None:  # every unit's keys are the first's, in that order
+        w.writerow(first.values())
+        w.writerows(u.values() for u in units)
 
 
 def print_status_units(path: Path, *, as_json: bool) -> None:

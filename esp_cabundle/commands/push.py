@@ -552,8 +552,8 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool, show_all: bool) -> No
     """Show a campaign's ledger: units per state (the first ten of each by id, and how
     many more), the day each unit's current CA file stops accepting the campaign's
     servers ("goes dark": a date, "since" a date when it already fails, "none found"
-    within the forecast's 20 years, or "unknown": its file never read, or recorded by
-    an older release), and the units not updated yet.
+    within the forecast's 20 years, or "unknown": its file never read or not judged,
+    or recorded by an older release), and the units not updated yet.
 
     \b
     Examples:
