@@ -7,7 +7,10 @@ proportion), a 15 MB array (refused by the cap without parsing; 1.45 GB before),
 billion-laughs YAML, a 256 KiB YAML list, a 100,000-deep lock file; and ``inspect`` of a
 well-formed ESP-IDF v2 bundle of 400,000 tiny roots (4 MB, under the 4 MiB cap), its
 report, its table (summed up past 1,000 rows; --all) and its streamed --json (before:
-the whole command took 6.7-9.5 s and 336 MB as text, 10 s and 1.18 GB with --json). Run:
+the whole command took 6.7-9.5 s and 336 MB as text, 10 s and 1.18 GB with --json); the
+partition-table search over 256 MiB dumps whose every sector starts like a table
+(before: every one parsed, about a minute each; now bytes.find, a structural check and
+at most 64 full parses) and over a 16 MiB dump with a moved table. Run:
     python benchmarks/bench_parsers.py
 """
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import struct
 import sys
 import time
 import tracemalloc
@@ -93,6 +97,24 @@ def _bundles() -> None:
         measure("--json (streamed)", len(data), lambda d=data: json_out(d))
 
 
+def _dumps() -> None:
+    from esp_cabundle.partitions import PartitionTable, read_partition_table
+
+    def entry(i: int, offset: int) -> bytes:
+        name = f"p{i}".encode().ljust(16, b"\0")
+        return struct.pack("<2sBBLL16sL", b"\xaa\x50", 1, 0x82, offset, 0x1000, name, 0)
+
+    unended = b"".join(entry(i, 0x100000 + i * 0x1000) for i in range(128))
+    overlapping = b"".join(entry(i, 0x100000) for i in range(95)).ljust(0x1000, b"\xff")
+    print("Flash dumps (partition-table search):")
+    for label, sector in (("tables without an end", unended), ("overlapping tables", overlapping)):
+        data = sector * (256 << 8)
+        measure(f"256 MiB of {label}", len(data), lambda d=data: read_partition_table(d))
+    moved = PartitionTable.from_csv("nvs, data, nvs, , 16K\n", offset=0xF00000).to_binary()
+    data = bytes(0xF00000) + moved + b"\xff" * (0x100000 - len(moved))
+    measure("16 MiB, table at 0xf00000", len(data), lambda: read_partition_table(data))
+
+
 def main() -> None:
     from esp_cabundle.bundle import Lock
     from esp_cabundle.certs import load_certificates
@@ -122,6 +144,7 @@ def main() -> None:
     deep = b"[" * 100_000 + b"]" * 100_000
     measure("100,000-deep lock file", len(deep), lambda: Lock.from_bytes(deep))
 
+    _dumps()
     _bundles()
 
 

@@ -8,14 +8,19 @@ is imported from ``esp_cabundle`` itself (the modules behind them are not an API
   (policies, private keys, the targets and the board's rules); ``build_bundle`` and
   ``write_build`` are ``esp-cabundle build`` (``OutputSpec`` per file, written all or
   none); ``load_board`` gives a ``Board``.
-- judging: ``verify_chain`` / ``forecast`` with a ``TrustSet``, a chain
-  (``load_chain_file``) and a ``DeviceProfile`` (``Board.device_profile()``,
-  ``parse_device_profile``); ``Target`` makes the gate judge a saved chain.
+- judging: ``verify_chain`` / ``forecast`` with a ``TrustSet`` (``load_trust_set``,
+  ``trust_set_from_bytes``), a chain (``load_chain_file``) and a ``DeviceProfile``
+  (``Board.device_profile()``, ``parse_device_profile``); ``Target`` makes the gate
+  judge a saved chain.
+- push: ``run_campaign`` over ``MqttTransport.from_url(url, ids)`` or
+  ``MdashTransport(api_key)``, recorded in a ``Ledger`` (``esp-cabundle push``).
 - images and dumps: ``pack_ca`` (``esp-cabundle pack``), ``open_image``,
-  ``read_partition_table``, ``update_dump``; ``inspect_path`` / ``inspect_bytes``.
+  ``read_partition_table``, ``update_dump``; ``inspect_path`` / ``inspect_bytes`` give
+  a ``Report`` (``.to_dict(at)`` is what ``inspect --json`` prints).
 - errors: every one raised on purpose is an ``EspCabundleError`` with ``message``,
   ``hint`` and the CLI's ``exit_code``; ``InputError`` adds ``path`` and ``line``,
-  ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``.
+  ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``; a
+  ``CheckFailed`` from the gate also carries its ``report`` (every target's verdict).
 
 Nothing here prints or exits, and nothing is written but by the functions that say so
 (``write_build``; ``flash_unit`` keeps a journal). Naive datetimes are read as UTC.
@@ -65,7 +70,14 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .catalog import ALIASES, PRESETS, Catalog
     from .certs import Certificate, load_certificate_file, load_certificates
     from .chains import ServerChain, capture_chain, load_chain_file
-    from .check import CheckFailed, CheckItem, CheckReport, check_items, load_trust_set
+    from .check import (
+        CheckFailed,
+        CheckItem,
+        CheckReport,
+        check_items,
+        load_trust_set,
+        trust_set_from_bytes,
+    )
     from .config import Config, OutputSpec, load_config
     from .findings import Report
     from .flash.dump import DumpFile
@@ -87,6 +99,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
         run_campaign,
     )
     from .push.ledger import Ledger
+    from .push.mdash import MdashTransport
+    from .push.mqtt import MqttTransport
     from .push.transport import Transport
     from .targets import Target
     from .verify import (
@@ -135,6 +149,7 @@ _LAZY: dict[str, str] = {
     "Target": "targets",
     "check_items": "check",
     "load_trust_set": "check",
+    "trust_set_from_bytes": "check",
     "CheckFailed": "check",
     "CheckItem": "check",
     "CheckReport": "check",
@@ -169,6 +184,8 @@ _LAZY: dict[str, str] = {
     "CampaignReport": "push.campaign",
     "PushFile": "push.campaign",
     "Ledger": "push.ledger",
+    "MdashTransport": "push.mdash",
+    "MqttTransport": "push.mqtt",
     "Transport": "push.transport",
 }
 
@@ -222,6 +239,8 @@ __all__ = [
     "Ledger",
     "Lock",
     "LockMismatchError",
+    "MdashTransport",
+    "MqttTransport",
     "OutputError",
     "OutputSpec",
     "PackedImage",
@@ -271,6 +290,7 @@ __all__ = [
     "read_partition_table",
     "restore_unit",
     "run_campaign",
+    "trust_set_from_bytes",
     "update_dump",
     "verify_chain",
     "write_build",

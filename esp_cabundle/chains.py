@@ -157,8 +157,8 @@ def _check_order(certs: Sequence[Certificate], source: str) -> None:
     for i, c in enumerate(certs[1:], start=1):
         if certs[0].subject_der == c.issuer_der and c.subject_der != certs[0].subject_der:
             raise InputError(
-                f"the chain is given root first: certificate 0 ({certs[0].label}) issued "
-                f"certificate {i} ({c.label})",
+                f"the chain is given root first: certificate #1 ({certs[0].label}) issued "
+                f"certificate #{i + 1} ({c.label})",
                 path=source,
                 hint="reverse the order: a server sends its leaf first, then each issuer",
             )
@@ -166,8 +166,8 @@ def _check_order(certs: Sequence[Certificate], source: str) -> None:
         for i, c in enumerate(certs[1:], start=1):
             if not c.is_ca:
                 raise InputError(
-                    f"the chain is not leaf first: certificate {i} ({c.label}) is the leaf, "
-                    f"but certificate 0 ({certs[0].label}) is a CA",
+                    f"the chain is not leaf first: certificate #{i + 1} ({c.label}) is the "
+                    f"leaf, but certificate #1 ({certs[0].label}) is a CA",
                     path=source,
                     hint="list the certificates in the order the server sends them, leaf first",
                 )
@@ -461,7 +461,9 @@ def _to_chain(
         try:
             certs.append(Certificate.from_der(der))
         except CertificateError as e:
-            raise DeviceError(f"{where}: certificate {i} sent by the server: {e.message}") from e
+            raise DeviceError(
+                f"{where}: certificate #{i + 1} sent by the server: {e.message}"
+            ) from e
     server_name = sni if sni and sni != host else None
     return ServerChain(tuple(certs), where, host, port, captured_at, version, notes, server_name)
 

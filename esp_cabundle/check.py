@@ -28,7 +28,7 @@ from .errors import CertificateError, DeviceError, InputError, VerdictError
 from .fileio import is_found, read_input
 from .firmware import ca_set_info, load_ca_set, load_firmware
 from .formats.idf_bundle import read_idf_bundle
-from .limits import MAX_CERT_INPUT
+from .limits import MAX_CERT_INPUT, check_size
 from .roadmaps import load_roadmap, roadmap_server
 from .sniff import sniff_kind
 from .targets import (
@@ -61,7 +61,6 @@ __all__ = [
     "CheckReport",
     "ItemResult",
     "Target",
-    "board_device",
     "board_server_items",
     "board_trust",
     "chain_file_name",
@@ -80,11 +79,21 @@ Progress = Callable[[str], None]
 
 
 class CheckFailed(VerdictError):
-    """One or more targets would not accept the bundle (exit 1)."""
+    """One or more targets would not accept the bundle (exit 1). ``report`` is the whole
+    verdict (each target's chain and reason, for a library caller to act on), and
+    ``violations`` its failures as the CLI prints them."""
 
-    def __init__(self, message: str, *, violations: tuple[str, ...], hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        violations: tuple[str, ...],
+        hint: str | None = None,
+        report: CheckReport | None = None,
+    ):
         super().__init__(message, hint=hint)
         self.violations = violations
+        self.report = report
 
 
 # ---------------------------------------------------------------------------------------
@@ -95,14 +104,21 @@ def load_trust_set(path: str | Path) -> TrustSet:
     """A CA file of any shape the tool reads (PEM, DER, C source) or an ESP-IDF
     ``x509_crt_bundle`` (v1 or v2: anchors with a name and a key, no dates)."""
     p = Path(path)
+    return trust_set_from_bytes(
+        read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT), source=str(p)
+    )
 
-    data = read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT)
+
+def trust_set_from_bytes(data: bytes, *, source: str = "CA file") -> TrustSet:
+    """:func:`load_trust_set` for bytes already in hand (read off a unit, out of an
+    image, from a firmware's C string); ``source`` is what errors and verdicts call it."""
+    check_size(len(data), MAX_CERT_INPUT, what="bundle file", path=source)
     bundle = read_idf_bundle(data)
     if bundle is not None:
         return TrustSet.from_key_entries(
-            bundle.roots, source=f"{p} (ESP-IDF bundle {bundle.format})"
+            bundle.roots, source=f"{source} (ESP-IDF bundle {bundle.format})"
         )
-    return device_trust_set(data, source=str(p))
+    return device_trust_set(data, source=source)
 
 
 def device_trust_set(data: bytes, *, source: str) -> TrustSet:
@@ -169,11 +185,6 @@ def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> Trus
 
 # ---------------------------------------------------------------------------------------
 # Boards: the firmware's own CA, per version
-
-
-def board_device(board: Board) -> DeviceProfile:
-    """The device profile of a board: :meth:`~esp_cabundle.boards.Board.device_profile`."""
-    return board.device_profile()
 
 
 def board_trust(

@@ -190,8 +190,10 @@ def _report_interrupt_json(code: int, *, err: bool) -> None:
 def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
     """``Error: ...`` on stderr, every line of it :func:`~esp_cabundle.text.printable`
     (file names, subjects and device fields are escaped, whichever message carries
-    them), and under ``--json`` one JSON document saying the same, unless the command
-    already printed its report."""
+    them). Under ``--json`` the failure is said once, by a JSON document (a script
+    reads it, a person its ``error`` and ``hint``): the error document, or the report
+    the command printed when it says ``"ok": false`` (check's, inspect's failed gate).
+    Only a report that said ``"ok": true`` before the command failed gets the lines."""
     obj = ctx.obj or {}
     if isinstance(e, KeyboardInterrupt):
         click.echo("Interrupted.", err=True)
@@ -205,6 +207,15 @@ def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
     from .ui import emit_json, error_document  # deferred: as above
 
     assert isinstance(e, EspCabundleError)
+    if obj.get("json") and obj.get("json_printed") and obj.get("json_failed"):
+        return
+    if obj.get("json") and not obj.get("json_printed"):
+        doc = error_document(e, code)
+        doc["error"] = redact(doc["error"])
+        doc["hint"] = redact(doc["hint"]) if doc["hint"] else doc["hint"]
+        doc["violations"] = [redact(v) for v in doc["violations"]]
+        emit_json(doc, err=bool(obj.get("stdout_taken")))
+        return
     # Every line masked: a secret (push's API key) never reaches the terminal or a log.
     click.echo(redact(f"Error: {printable(e.message)}"), err=True)
     # A lock diff's lines carry their own +/- marks; other lists get a bullet.
@@ -213,12 +224,6 @@ def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
         click.echo(redact(f"  {bullet}{printable(str(v))}"), err=True)
     if e.hint:
         click.echo(redact(f"  hint: {printable(e.hint)}"), err=True)
-    if obj.get("json") and not obj.get("json_printed"):
-        doc = error_document(e, code)
-        doc["error"] = redact(doc["error"])
-        doc["hint"] = redact(doc["hint"]) if doc["hint"] else doc["hint"]
-        doc["violations"] = [redact(v) for v in doc["violations"]]
-        emit_json(doc, err=bool(obj.get("stdout_taken")))
 
 
 def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -289,11 +294,16 @@ def run(argv: list[str] | None = None) -> int:
         click.echo("Aborted!", err=True)  # end of input at a prompt
         return 1
     except click.ClickException as e:
-        e.show()
-        if "--json" in args and not state.get("json_printed"):  # usage errors too
+        if "--json" in args and not state.get("json_printed"):  # usage errors too, once
             from .ui import emit_json, error_document  # deferred: the error path only
 
-            emit_json({**error_document(e, e.exit_code), "error": e.format_message()})
+            doc = {**error_document(e, e.exit_code), "error": e.format_message()}
+            if isinstance(e, click.UsageError) and e.ctx is not None and doc["hint"] is None:
+                # What click's own report adds below the usage line.
+                doc["hint"] = f"Try '{e.ctx.command_path} --help' for help."
+            emit_json(doc)
+        else:
+            e.show()
         return e.exit_code
     except KeyboardInterrupt:
         # After the command finished its work and said so, Ctrl-C changes nothing.

@@ -97,6 +97,11 @@ class Report:
         for c in self.children:
             yield from c.all_findings()
 
+    def to_dict(self, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+        """The report as ``inspect --json`` prints it (one of its ``reports``), each
+        certificate's status judged at ``at``: a library caller's JSON is the CLI's."""
+        return report_to_dict(self, at, warn_days)
+
 
 def finding_status(
     f: Finding, at: datetime, *, warn_days: int | None = None, sent_first: bool = False

@@ -416,9 +416,9 @@ def link_items(board: Board, links: BoardLinks) -> list[CheckItem]:
     """The chains the servers of ``links.judged`` send over time (their roadmaps), each
     judged under ``board``'s rules with what that connection sets (the server name)."""
     # deferred: the check and its verifier (~20 ms) load only when there are links
-    from .check import board_device, board_server_items
+    from .check import board_server_items
 
-    device = board_device(board)
+    device = board.device_profile()
     own: list[CheckItem] = []
     for conn, ca in links.judged:
         dev = device if ca.hostname is None else replace(device, sets_hostname=ca.hostname)
@@ -445,12 +445,12 @@ def _judge_targets(
     if not targets and not links.judged:
         return None
     # deferred: the check and its verifier (~20 ms) load only when there are targets
-    from .check import board_device, check_items, target_items
+    from .check import check_items, target_items
     from .verify import TrustSet  # deferred: as above
 
     base = config.base_dir if config is not None else Path(".")
     default = config.section("device") if config is not None else None
-    device = board_device(board) if board is not None else None
+    device = board.device_profile() if board is not None else None
     items = target_items(
         targets,
         base,
@@ -496,6 +496,7 @@ def _refusal(
         f"the CA would {' and '.join(parts)}; nothing written",
         violations=report.failure_lines(),
         hint=f"{hint}, or pass --no-check to write anyway",
+        report=report,
     )
 
 

@@ -21,6 +21,7 @@ from .sizes import parse_size
 
 if TYPE_CHECKING:
     from .boards import Board
+    from .fs.base import FsProfile
     from .fs.edit import PackedImage
     from .gate import GatedCA
     from .partitions import Partition
@@ -30,8 +31,10 @@ __all__ = [
     "IMAGE_OPTIONS",
     "ImageOutput",
     "ImageSpec",
+    "NewImage",
     "image_output",
     "image_spec",
+    "new_image",
     "pack_ca",
     "render_image_output",
     "size_mismatch",
@@ -281,6 +284,62 @@ def render_image_output(
     return replace(packed, private=files.private, notes=files.notes, warnings=files.warnings)
 
 
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    """An image to make, checked as the file-system layer would check it (``profile``
+    resolved, a size or on-disk version it cannot have refused): ``pack`` says so before
+    the CA is judged, then packs it the same way :func:`pack_ca` does. ``mismatch``:
+    :func:`size_mismatch`'s note, for the caller to say and the result to carry."""
+
+    spec: ImageSpec
+    profile: FsProfile
+    disk_version: int | None = None
+    mismatch: str | None = None
+
+    def pack(
+        self,
+        ca: GatedCA,
+        *,
+        files: Sequence[tuple[str, bytes]] = (),
+        timestamp: int | None = None,
+        ca_path_option: str = "ca_path",
+    ) -> PackedImage:
+        """The image holding ``ca`` (then ``files``), mounted again and read back;
+        ``ca_path_option`` names how the caller's user moves the CA file, for the hint
+        when a file would replace it."""
+        from .fs.edit import pack_ca_image  # deferred: images made on demand
+
+        spec = self.spec
+        packed = pack_ca_image(
+            spec.fs_type,
+            self.profile,
+            spec.size,
+            ca,
+            ca_path=spec.ca_path,
+            files=files,
+            timestamp=timestamp,
+            platform=spec.platform,
+            disk_version=self.disk_version,
+            ca_path_option=ca_path_option,
+        )
+        return replace(packed, notes=(self.mismatch,)) if self.mismatch else packed
+
+
+def new_image(
+    spec: ImageSpec, board: Board | None = None, *, disk_version: int | None = None
+) -> NewImage:
+    """``spec`` (made for ``board``, if any) checked for making: ImageError for a profile
+    of another file system, a size no whole number of blocks, an on-disk version its
+    platform cannot read; nothing is made yet."""
+    from .fs import check_new_image, get_profile  # deferred: images made on demand
+
+    prof = get_profile(spec.fs_type, spec.profile)
+    check_new_image(
+        spec.fs_type, prof, spec.size, platform=spec.platform, disk_version=disk_version
+    )
+    return NewImage(spec, prof, disk_version, size_mismatch(board, spec))
+
+
 def pack_ca(
     ca: GatedCA,
     *,
@@ -304,29 +363,10 @@ def pack_ca(
     ``notes`` say when ``size`` fits none of the board's default partitions. Raises
     InputError or ImageError (nothing made); writing ``.data`` is the caller's.
     """
-    from .fs import check_new_image, get_profile  # deferred: images made on demand
-    from .fs.edit import pack_ca_image  # deferred: as above
-
     spec = image_spec(
         board, fs_type=fs_type, profile=profile, size=size, ca_path=ca_path, platform=platform
     )
     if board is not None:
         ca.for_board(board)
-    prof = get_profile(spec.fs_type, spec.profile)
-    check_new_image(
-        spec.fs_type, prof, spec.size, platform=spec.platform, disk_version=disk_version
-    )
-    packed = pack_ca_image(
-        spec.fs_type,
-        prof,
-        spec.size,
-        ca,
-        ca_path=spec.ca_path,
-        files=files,
-        timestamp=timestamp,
-        platform=spec.platform,
-        disk_version=disk_version,
-        ca_path_option="ca_path",
-    )
-    mismatch = size_mismatch(board, spec)
-    return replace(packed, notes=(mismatch,)) if mismatch else packed
+    image = new_image(spec, board, disk_version=disk_version)
+    return image.pack(ca, files=files, timestamp=timestamp)

@@ -25,7 +25,6 @@ from .boards import list_boards
 from .bundle import BundleSpec, Policy, check_policies, resolve_bundle
 from .catalog import PRESETS, Catalog
 from .chains import parse_host_port
-from .check import board_device as device_of
 from .config import CONFIG_NAME, parse_config
 from .dates import add_years, as_datetime, parse_when
 from .errors import ConfigError, InputError
@@ -160,7 +159,7 @@ def board_device(board: Board) -> str:
     """The ``device:`` value that states a board's verification rules: a registry name
     when one matches (``mbedtls-noclock``), else ``RULES:CLOCK``, with the board's
     mbedTLS line and ``+options``."""
-    return profile_spec(device_of(board))
+    return profile_spec(board.device_profile())
 
 
 # ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ than guessed at.
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -481,22 +482,57 @@ def _human(n: int) -> str:
 # Finding the table in a flash dump
 
 
+# What from_binary needs before it can accept a table: 32-byte entries starting aa 50
+# (or eb eb, the MD5 entry) up to an end marker, all within TABLE_MAX_LENGTH. A sector
+# that fails this fails to parse; one that passes is parsed in full.
+_WELL_FORMED = re.compile(rb"(?:(?:\xaa\x50|\xeb\xeb).{30})*?\xff{32}", re.DOTALL)
+# Well-formed tables that fail to parse are parsed at most this many times in one search
+# (about 0.3 ms each): a real dump holds one table, a crafted one may hold one in every
+# sector (a 256 MiB dump took a minute).
+_MAX_PARSES = 64
+
+
+def _magic_sectors(flash: bytes, preferred: int) -> Iterator[int]:
+    """``preferred`` if it starts with the magic, then every other 4 KiB offset that
+    does, in order (bytes.find skips the sectors that do not)."""
+    if flash.startswith(_MAGIC, preferred):
+        yield preferred
+    at = 0
+    while (found := flash.find(_MAGIC, at, len(flash) - ENTRY_SIZE + 2)) >= 0:
+        if found % TABLE_SECTOR:
+            at = found - found % TABLE_SECTOR + TABLE_SECTOR
+            continue
+        if found != preferred:
+            yield found
+        at = found + TABLE_SECTOR
+
+
 def _search_table(flash: bytes, preferred: int) -> PartitionTable:
     """The first valid table at ``preferred`` (0x8000, the default of every framework),
     else at any 4 KiB offset (``CONFIG_PARTITION_TABLE_OFFSET`` moves it), parsed once:
-    the search parses it, and that parse is the table returned."""
+    the search parses it, and that parse is the table returned. After the first table
+    that fails (whose error is the one reported) only well-formed ones are parsed, and
+    at most :data:`_MAX_PARSES` of them."""
     if not flash:
         raise PartitionTableError(
             "empty file, not a flash dump (no partition table)",
             hint="a whole-flash dump: esp-cabundle read --port PORT --all -o dump.bin",
         )
-    candidates = [preferred] + [
-        o for o in range(0, len(flash) - ENTRY_SIZE + 1, TABLE_SECTOR) if o != preferred
-    ]
     first_error: PartitionTableError | None = None
-    for off in candidates:
-        if flash[off : off + 2] != _MAGIC:
+    parses = 0
+    for off in _magic_sectors(flash, preferred):
+        if first_error is not None and not _WELL_FORMED.match(flash, off, off + TABLE_MAX_LENGTH):
             continue
+        if parses == _MAX_PARSES:
+            assert first_error is not None  # only failed parses are counted
+            raise PartitionTableError(
+                f"no valid partition table in the {len(flash):#x}-byte image: "
+                f"{first_error.message}; {_MAX_PARSES - 1} more sectors that look like "
+                f"tables do not parse either, and the search stops at {off:#x}",
+                hint="say where the table is: 'read --table-offset', or "
+                "'partition_table: {offset: ...}' in a board file given as --board FILE",
+            )
+        parses += 1
         try:
             return PartitionTable.from_binary(flash[off : off + TABLE_MAX_LENGTH], offset=off)
         except PartitionTableError as e:
@@ -516,7 +552,8 @@ def read_partition_table(
     flash: bytes, *, offset: int | None = None, check_size: bool = True
 ) -> PartitionTable:
     """The table of a whole-flash image, at ``offset`` or, without one, searched for
-    (0x8000 first, then every 4 KiB offset; PartitionTableError when none parses).
+    (0x8000 first, then every 4 KiB offset, giving up after 64 table-like sectors that
+    do not parse; PartitionTableError when none parses).
 
     With ``check_size`` every partition must lie inside the image.
     """

@@ -62,8 +62,6 @@ def shorten(text: str, width: int, ellipsis: str = "\u2026") -> str:
 # Facts (inspect, fs ls) that are sizes in bytes, though their name does not say so; a
 # file's size is ``file /ca.pem``.
 _SIZE_FACTS = frozenset({"page size", "block size", "image size"})
-# SPIFFS's "blocks" (its --json key from the start) reads as LittleFS's "block count".
-_FACT_LABELS = {"blocks": "block count"}
 
 
 def fact_line(key: str, value: str | int) -> str:
@@ -71,11 +69,10 @@ def fact_line(key: str, value: str | int) -> str:
     it, the same for every file system and command: numbers grouped by thousands, as
     sizes are everywhere else, and ``bytes`` after a size whose name does not say so.
     Made :func:`printable`."""
-    label = _FACT_LABELS.get(key, key)
     if isinstance(value, bool) or not isinstance(value, int):
-        return printable(f"{label}: {value}")
+        return printable(f"{key}: {value}")
     unit = " bytes" if key in _SIZE_FACTS or key.startswith("file ") else ""
-    return printable(f"{label}: {value:,}{unit}")
+    return printable(f"{key}: {value:,}{unit}")
 
 
 # Three dashes or more: what PEM armour ("-----BEGIN", "----END") and key headers start

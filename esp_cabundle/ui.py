@@ -18,13 +18,15 @@ from typing import Any
 
 import click
 
-from .text import printable, shorten
+from .text import printable
 
 __all__ = [
     "Column",
+    "display_width",
     "echo",
     "emit_json",
     "error_document",
+    "fit_lines",
     "format_table",
     "note",
     "safe_streams",
@@ -87,15 +89,47 @@ def shown_path(path: str | os.PathLike[str]) -> str:
     return printable(text)
 
 
-def echo(text: str = "", *, quiet: bool = False) -> None:
+def echo(text: str = "", *, quiet: bool = False, wrap: bool = False) -> None:
+    """``text`` on stdout; ``wrap``: prose, its long lines wrapped (:func:`fit_lines`)."""
     if not quiet:
-        click.echo(_lines(text))
+        click.echo(fit_lines(_lines(text), table_width()) if wrap else _lines(text))
 
 
-def note(text: str, *, quiet: bool = False) -> None:
+def note(text: str, *, quiet: bool = False, wrap: bool = False) -> None:
     """Secondary information on stderr, so stdout stays clean for pipes."""
     if not quiet:
-        click.echo(_lines(text), err=True)
+        shown = fit_lines(_lines(text), table_width(err=True)) if wrap else _lines(text)
+        click.echo(shown, err=True)
+
+
+def fit_lines(text: str, width: int | None, *, hang: int | None = None) -> str:
+    """``text`` with each line wider than ``width`` (:func:`table_width`; None: every
+    line whole, as tables keep rows on a pipe) wrapped at its spaces, never through a
+    word: a path or a fingerprint stays whole to be copied. Continuation lines are
+    indented ``hang`` columns (default: the line's own indent and two more)."""
+    if width is None or all(len(line) <= width for line in text.split("\n")):
+        return text
+    import textwrap  # deferred: only a line wider than the terminal (start-up cost)
+
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = line[: len(line) - len(line.lstrip(" "))]
+        more = " " * (len(lead) + 2 if hang is None else hang)
+        if len(more) > width // 2:  # a hang that leaves too little room: a short one
+            more = lead + "  "
+        pieces = textwrap.wrap(
+            line[len(lead) :],
+            width,
+            initial_indent=lead,
+            subsequent_indent=more,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out.extend(pieces or [line])
+    return "\n".join(out)
 
 
 def warn(text: str) -> None:
@@ -105,7 +139,8 @@ def warn(text: str) -> None:
 def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
     """``doc`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
     output such as ``-o -``). The CLI then knows a report was printed, and does not add
-    an error document after it.
+    an error document after it; nor, when the report says ``"ok": false``, the
+    ``Error:`` lines (the document said the failure).
 
     Every command prints one object with ``ok`` first: a document that does not say
     (a command that succeeded) gets ``"ok": true``; one whose verdict can be negative
@@ -113,7 +148,9 @@ def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
     obj = dict(doc) if "ok" in doc else {"ok": True, **doc}
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
-        ctx.find_root().ensure_object(dict)["json_printed"] = True
+        state = ctx.find_root().ensure_object(dict)
+        state["json_printed"] = True
+        state["json_failed"] = obj["ok"] is False
     stream = sys.stderr if err else sys.stdout
     if _streamed(obj):
         _emit_streamed(obj, stream, err=err)
@@ -321,13 +358,48 @@ class Column:
     split: str = ""
 
 
+def display_width(text: str) -> int:
+    """The terminal columns ``text`` takes: an East Asian wide or fullwidth character
+    (CJK) two, a combining mark none, any other one. ``len`` would misalign a table
+    holding a Japanese or Chinese certificate name."""
+    if text.isascii():
+        return len(text)
+    return sum(_char_width(ch) for ch in text)
+
+
+def _char_width(ch: str) -> int:
+    import unicodedata  # deferred: only text with non-ASCII characters (start-up cost)
+
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def _start_within(text: str, columns: int) -> str:
+    """The longest start of ``text`` that takes at most ``columns`` columns (a wide
+    character that would straddle the edge is left out; combining marks stay with the
+    character they follow)."""
+    if text.isascii():
+        return text[:columns]
+    used = 0
+    for i, ch in enumerate(text):
+        used += _char_width(ch)
+        if used > columns:
+            return text[:i]
+    return text
+
+
 def _cut(text: str, width: int, ellipsis: str, split: str) -> str:
-    """``text`` cut to ``width`` with ``ellipsis``; with ``split``, after the last
-    whole item that fits (``dev-1, dev-2, …``), never through one."""
-    if len(text) <= width or not split:
-        return shorten(text, width, ellipsis)
-    room = width - len(ellipsis)  # where the last separator kept must end
-    end = text.rfind(split, 0, room) if room > 0 else -1
+    """``text`` cut to ``width`` columns with ``ellipsis``; with ``split``, after the
+    last whole item that fits (``dev-1, dev-2, …``), never through one."""
+    if display_width(text) <= width:
+        return text
+    if width <= len(ellipsis):  # both ellipses take a column per character
+        return ellipsis[:width]
+    kept = _start_within(text, width - len(ellipsis))
+    if not split:
+        return kept + ellipsis
+    end = kept.rfind(split)  # the last separator that ends within the room
     return text[: end + len(split)] + ellipsis if end > 0 else ellipsis[:width]
 
 
@@ -381,7 +453,7 @@ def _fit(
     while True:
         widths = list(natural)
         floor = [
-            min(natural[i], max(len(heads[i]), c.least, 1)) if c.cut else natural[i]
+            min(natural[i], max(display_width(heads[i]), c.least, 1)) if c.cut else natural[i]
             for i, c in enumerate(cols)
         ]
         excess = sum(widths[i] for i in shown) + 2 * (len(shown) - 1) - room
@@ -416,7 +488,8 @@ def format_table(
     cols = [h if isinstance(h, Column) else Column(h) for h in headers]
     heads = [printable(c.header) for c in cols]
     cells = [[printable(str(c)) for c in r] for r in rows]
-    natural = [max([len(heads[i])] + [len(r[i]) for r in cells]) for i in range(len(cols))]
+    sizes = [[display_width(c) for c in r] for r in [heads, *cells]]
+    natural = [max(r[i] for r in sizes) for i in range(len(cols))]
     shown, widths = _fit(cols, heads, natural, None if width is None else width - indent)
     dots = _ellipsis(err)
     pad = " " * indent
@@ -424,8 +497,12 @@ def format_table(
     for n, r in enumerate([heads, *cells]):
         parts = []
         for k, i in enumerate(shown):
-            c = _cut(r[i], widths[i], dots, cols[i].split) if len(r[i]) > widths[i] else r[i]
-            parts.append(c if k == len(shown) - 1 else c.ljust(widths[i]))
+            c, size = r[i], sizes[n][i]
+            if size > widths[i]:
+                c = _cut(c, widths[i], dots, cols[i].split)
+                size = display_width(c)
+            # Padded by columns, not characters: a CJK name takes two per character.
+            parts.append(c if k == len(shown) - 1 else c + " " * (widths[i] - size))
         lines.append(pad + "  ".join(parts).rstrip())
         if n == 0:
             # An unheaded column (a marker such as "<- CA file system") gets no rule.

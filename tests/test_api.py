@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from esp_cabundle import load_board
+from tests.support.key_vectors import key_vectors
 
 REPO = Path(__file__).resolve().parent.parent
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -230,7 +231,7 @@ def test_a_certificate_repr_leaves_out_its_der() -> None:
 
 def test_a_board_gives_its_device_profile() -> None:
     """How a board's units verify, with what their firmware version does: the profile
-    ``check --board`` judges with, now a method (it was check.board_device only)."""
+    ``check --board`` judges with, a method of Board."""
     mdash = load_board("mdash-arduino@1.2.13").device_profile()
     assert (mdash.rules, mdash.clock, mdash.sets_hostname, mdash.ca_parse) == (
         "mbedtls",
@@ -239,3 +240,22 @@ def test_a_board_gives_its_device_profile() -> None:
         "fatal",
     )
     assert load_board("esp-idf-bundle@5.4").device_profile().mbedtls == "3.6"
+
+
+def test_a_trust_set_from_bytes_is_the_file_s() -> None:
+    """Bytes already in hand (read off a unit, out of an image) judge as their file does:
+    a PEM bundle and an ESP-IDF bundle alike; a key or an oversized input is refused."""
+    import esp_cabundle as ecb
+    from esp_cabundle.limits import MAX_CERT_INPUT
+
+    data = REPO / "tests" / "data"
+    for path in (data / "idf-bundle" / "input" / "small.pem", data / "idf-bundle" / "small.v2.bin"):
+        from_file = ecb.load_trust_set(path)
+        from_bytes = ecb.trust_set_from_bytes(path.read_bytes(), source=str(path))
+        assert from_bytes == from_file and len(from_bytes.anchors) > 1
+    key = key_vectors()["test-only-ec-pkcs8.der"]
+    with pytest.raises(ecb.PrivateKeyError):
+        ecb.trust_set_from_bytes(key, source="unit's ca.pem")
+    with pytest.raises(ecb.InputError, match="over the") as e:
+        ecb.trust_set_from_bytes(b"\n" * (MAX_CERT_INPUT + 1), source="dump")
+    assert e.value.path == "dump"

@@ -227,11 +227,10 @@ def test_mdash_before_1_2_15_never_sets_a_hostname(
     mdash.yaml, ``hostname: false``): a server certificate for another name still
     passes; 1.2.15/1.2.16 pass mdash.net's name, so the same leaf fails CN_MISMATCH."""
     from esp_cabundle.boards import load_board
-    from esp_cabundle.check import board_device
     from esp_cabundle.verify.profiles import profile_spec
     from tests.support.verify_pki import NOW, mint
 
-    device = board_device(load_board(board))
+    device = load_board(board).device_profile()
     assert device.sets_hostname is sets_name
     assert ("+no-hostname" in profile_spec(device)) is not sets_name  # init's device: line
     root = mint("Fleet Root")

@@ -75,7 +75,8 @@ def test_a_chain_given_twice_is_judged_once(runner: CliRunner, le_files: Path) -
     assert out.count("Note: --chain long.pem is given twice: judged once.") == 2
     code, out, err = run(runner, *base, "--chain", "short.pem", "--chain", "same.pem", "--json")
     doc = json.loads(out)
-    assert code == 1 and len(doc["results"]) == 1 and "1 of 1 chain would fail" in err
+    # The failure is said by the document alone (tests/test_json_errors.py).
+    assert code == 1 and len(doc["results"]) == 1 and "would fail" not in err
     assert doc["notes"] == ["--chain same.pem is the same file as --chain short.pem: judged once"]
     code, out, _ = run(runner, "check", "--bundle", "x1.pem", "--at", "2024-07-01",
                        "--roadmap", "letsencrypt", "--roadmap", "letsencrypt")  # fmt: skip

@@ -289,6 +289,26 @@ def test_pack_board_json_and_overrides(runner: CliRunner, tmp_path: Path) -> Non
     assert "note: the image is 1408 KiB, not the size of board mdash-arduino's" in r.stderr
 
 
+def test_pack_and_pack_ca_make_the_same_image(runner: CliRunner, tmp_path: Path) -> None:
+    """The command is the library call plus its messages: same bytes, same note."""
+    from datetime import datetime, timezone
+
+    from esp_cabundle import CaSource, gate_ca, load_board, pack_ca
+
+    out = tmp_path / "fs.bin"
+    r = runner.invoke(
+        cli, ["pack", "--board", "mdash-arduino", "--size", "1408K", "--bundle", str(X1),
+              "--ca-path", "/certs/ca.pem", "--at", AT, "-o", str(out), "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    board = load_board("mdash-arduino")
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    ca = gate_ca(CaSource.from_file(X1), board=board, at=at, ca_path="/certs/ca.pem")
+    packed = pack_ca(ca, board=board, size=1408 * 1024, ca_path="/certs/ca.pem")
+    assert out.read_bytes() == packed.data
+    assert json.loads(r.stdout)["notes"] == list(packed.notes)
+
+
 def test_pack_board_size_of_its_partition_has_no_note(runner: CliRunner, tmp_path: Path) -> None:
     r = runner.invoke(
         cli, ["pack", "--board", "mdash-arduino", "--size", "0x16F000", "--bundle", str(X1),

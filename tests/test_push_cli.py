@@ -20,6 +20,7 @@ from support.fleet_links import MdashStandIn
 from esp_cabundle.cli import cli, run
 from esp_cabundle.errors import UnitRpcError
 from esp_cabundle.push.files import UnitFiles
+from esp_cabundle.push.mqtt import parse_mqtt_url
 from esp_cabundle.push.rpc import MAX_ANSWER_BYTES, parse_answer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -713,6 +714,43 @@ def test_a_bad_broker_url_in_the_environment_is_named_so(in_tmp: Path, url: str,
     code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:1/x", "--board", "mongoose-os-esp32",
                        "--bundle", "ca.pem", "--device", "dev1")  # fmt: skip
     assert code == 2 and "--mqtt: a broker URL has no path" in out
+
+
+@pytest.mark.parametrize("from_env", [False, True])
+def test_the_broker_url_is_parsed_once(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, from_env: bool
+) -> None:
+    """--mqtt was parsed when checked for a password and again when the link opened (a
+    third time from ESP_CABUNDLE_MQTT; an mqtts:// one for the gate's targets too)."""
+    from esp_cabundle.commands import _push_links
+
+    parsed: list[str] = []
+
+    def counting(text: str) -> Any:
+        parsed.append(text)
+        return parse_mqtt_url(text)
+
+    monkeypatch.setattr(_push_links, "parse_mqtt_url", counting)
+    write_ca(in_tmp)
+    url = "mqtt://127.0.0.1:9"
+    link = {"ESP_CABUNDLE_MQTT": url} if from_env else {}
+    args = [] if from_env else ["--mqtt", url]
+    code, out = invoke("push", *args, "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
+                       "--device", "dev1", "--ledger", "mq.db", env=link)  # fmt: skip
+    assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out
+    assert parsed == [url]
+
+
+def test_a_tls_broker_named_in_capitals_is_a_server_the_units_connect_to() -> None:
+    """The gate's targets took a broker as TLS by ``startswith("mqtts://")``, the link
+    by its parsed scheme: ``MQTTS://`` was a TLS link whose broker was never judged."""
+    from esp_cabundle.commands._push_links import server_targets
+
+    opts: dict[str, Any] = {"servers": (), "mdash_url": None}
+    for url in ("mqtts://broker.example", "MQTTS://broker.example", " mqtts://broker.example"):
+        (target,) = server_targets(opts, parse_mqtt_url(url))
+        assert (target.host, target.port) == ("broker.example", 8883), url
+    assert server_targets(opts, parse_mqtt_url("mqtt://broker.example")) == []
 
 
 def test_link_failures_are_said_in_the_systems_words(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, full_mongoose_unit, mongoose_unit, write_ca
+from support.gated import AT
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
@@ -369,3 +370,28 @@ def test_a_hostile_unit_fails_alone(
     reason = "nests deeper than 32 levels" if hostile == "nested" else "byte limit"
     assert reason in (led[bad].last_error or ""), led[bad].last_error
     assert_updated(units[1], ca_bytes())
+
+
+def test_a_campaign_from_the_public_library_names(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """A fleet script needs nothing but ``esp_cabundle``'s own names (README: From
+    Python): the broker link, the gated file, the ledger and the campaign."""
+    import esp_cabundle as ecb
+
+    a, b = ids(2)
+    units = [mongoose_unit(a), mongoose_unit(b)]
+    host(units)
+    board = ecb.load_board("mongoose-os-esp32")
+    gated = ecb.gate_ca(ecb.CaSource.finished("ca.pem", ca_bytes()), board=board, at=AT)
+    transport = ecb.MqttTransport.from_url(mosquitto.url, [a, b])
+    try:
+        with ecb.Ledger(tmp_path / "campaign.db") as ledger:
+            report = ecb.run_campaign(
+                [transport], ecb.PushFile(gated), ledger, ecb.CampaignOptions(timeout=2)
+            )
+    finally:
+        transport.close()
+    assert report.ok and {r.id: r.state for r in report.rows} == {a: "verified", b: "verified"}
+    for u in units:
+        assert_updated(u, gated.pem)

@@ -333,15 +333,11 @@ def test_status_reads_a_ledger_without_writing_it(stand_in: Any, tmp_path: Path)
 def test_a_schema_1_ledger_is_read_and_carried_on(stand_in: Any, tmp_path: Path) -> None:
     """Ledgers written before "unused", addresses and notes: status reads them as they
     are; the next push rebuilds the table in place, keeping every row."""
-    from esp_cabundle.push import ledger as ledger_mod
+    from support.ledger_schemas import SCHEMA_1
 
     old = tmp_path / "c.db"
     db = sqlite3.connect(old)
-    db.executescript(
-        ledger_mod._SCHEMA.replace(", 'unused'", "").replace(
-            ",\n    address TEXT,\n    note TEXT", ""
-        )
-    )
+    db.executescript(SCHEMA_1)
     db.execute("INSERT INTO campaign VALUES ('schema', '1')")
     db.execute(
         "INSERT INTO units (id, transport, state, attempts, first_seen, updated_at) "

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -42,6 +45,41 @@ def test_read_a_partition(virtual_esp32: Start, runner: CliRunner, tmp_path: Pat
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     r = runner.invoke(cli, [*args, "--json"])
     assert json.loads(r.stdout)["unchanged"] is True
+
+
+def test_the_same_backup_read_again_is_compared_once(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file at -o was read whole to see it held no other bytes, then again by the
+    atomic write to see it need not be rewritten: a 16 MiB backup read twice per run.
+    A file of a wider mode holding the same bytes is still narrowed to 0600."""
+    unit = mongoose_unit(virtual_esp32)
+    out = tmp_path / "fs_0.bin"
+    args = ["read", "--port", unit.url, "--partition", "fs_0", "-o", str(out)]
+    assert runner.invoke(cli, args).exit_code == 0
+    reads: list[str] = []
+    real_open, real_read_bytes = os.open, Path.read_bytes
+
+    def counting_open(path: Any, flags: int, *a: Any, **k: Any) -> int:
+        if Path(path) == out and not flags & (os.O_WRONLY | os.O_RDWR):
+            reads.append("os.open")
+        return real_open(path, flags, *a, **k)
+
+    def counting_read_bytes(self: Path) -> bytes:
+        if self == out:
+            reads.append("read_bytes")
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(os, "open", counting_open)
+    monkeypatch.setattr(Path, "read_bytes", counting_read_bytes)
+    for mode in (0o600, 0o644):
+        out.chmod(mode)
+        reads.clear()
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 0, r.output
+        assert len(reads) == 1, reads
+        assert ("unchanged" in r.stdout) is (mode == 0o600)
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
 def test_a_file_holding_other_bytes_is_kept_without_force(

@@ -62,7 +62,7 @@ def test_reads_every_file_of_the_vendor_images(name: str) -> None:
 
 def test_describe_reports_what_esp_spiffs_info_would() -> None:
     facts = SpiffsImage.open(vector("idf-64k.bin")).describe()
-    assert facts["profile"] == "esp-idf" and facts["blocks"] == 16 and facts["files"] == 4
+    assert facts["profile"] == "esp-idf" and facts["block count"] == 16 and facts["files"] == 4
     # SPIFFS_info: (blocks - 2) * 15 pages + 1 emergency page, 251 bytes each; used = 150 pages
     assert (facts["total bytes"], facts["used bytes"]) == (211 * 251, 150 * 251)
 

@@ -139,7 +139,8 @@ def test_unparseable_server_certificate_ends_the_handshake() -> None:
     for profile in (CLOCK, IDF, CLOCK3):
         v = verify_chain(trust(root), [_c(leaf(inter)), _c(bad)], profile, at=NOW)
         assert (v.ok, v.stage, v.error, v.path) == (False, "chain-parse", -0x2562, ())
-        assert "position 1" in v.explanation and "handshake ends there" in v.explanation
+        # The second sent, numbered as chains show lists it (JSON's position is 1).
+        assert "(#2 as sent)" in v.explanation and "handshake ends there" in v.explanation
 
 
 def test_unknown_signature_algorithm_in_chain_is_left_out() -> None:
@@ -148,7 +149,7 @@ def test_unknown_signature_algorithm_in_chain_is_left_out() -> None:
     stray = mint("Ed Stray", key=fresh_key("ed25519"))
     v = verify_chain(trust(root), [_c(leaf(inter)), _c(stray), _c(inter)], CLOCK, at=NOW)
     assert v.ok and [s.position for s in v.path] == [0, 2, None]
-    assert "leaves out 'Ed Stray'" in v.explanation
+    assert "leaves out 'Ed Stray' (#2 as sent)" in v.explanation
 
 
 def test_inspect_and_chains_show_say_the_same(tmp_path: Path) -> None:
@@ -307,7 +308,8 @@ def test_explanations_name_order_pathlen_and_dead_ends() -> None:
     chain = [_c(leaf(below)), _c(below), _c(dead), _c(good)]
     v = verify_chain(trust(anchor), chain, CLOCK, at=NOW)
     assert "never goes back to try another issuer" in v.explanation
-    assert "position 3" in v.explanation
+    assert "'Mid' issued by 'Unknown CA' (#3 as sent)" in v.explanation
+    assert "'Mid' issued by 'Anchor Root' (#4 as sent)" in v.explanation
 
 
 # ---------------------------------------------------------------------------------------
@@ -368,11 +370,10 @@ def test_a_board_names_its_mbedtls_line_and_habits(tmp_path: Path) -> None:
 
 def test_boards_name_their_line_and_mdash_1213_refuses_a_partly_parsed_file() -> None:
     from esp_cabundle.boards import load_board
-    from esp_cabundle.check import board_device
 
-    assert board_device(load_board("esp-idf-bundle@4.4")).mbedtls == "2.28"
-    assert board_device(load_board("esp-idf-bundle@5.4")).mbedtls == "3.6"
-    mdash = board_device(load_board("mdash-arduino@1.2.13"))
+    assert load_board("esp-idf-bundle@4.4").device_profile().mbedtls == "2.28"
+    assert load_board("esp-idf-bundle@5.4").device_profile().mbedtls == "3.6"
+    mdash = load_board("mdash-arduino@1.2.13").device_profile()
     assert (mdash.mbedtls, mdash.ca_parse) == ("2.28", "fatal")
     root = mint("M Root")
     nc = pc.with_extensions(root, root.key, pc.ext("2.5.29.30", pc.NC, True))

@@ -20,6 +20,7 @@ from ..flash.found import ca_words
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import next_step
 from ..text import plural, printable
+from ..ui import fit_lines
 from ._plan_view import already_holds
 
 if TYPE_CHECKING:
@@ -131,16 +132,18 @@ class Line:
     seconds: float
 
 
-def render_lines(lines: Sequence[Line]) -> list[str]:
+def render_lines(lines: Sequence[Line], *, width: int | None = None) -> list[str]:
     """The lines with their columns aligned (a station's units line up); the free text
-    comes last."""
+    comes last, wrapped to ``width`` (:func:`~esp_cabundle.ui.table_width`) under its
+    own column."""
     status = max(len(x.status) for x in lines)
     port = max(len(x.port) for x in lines)
     secs = max(len(f"{x.seconds:.1f}") for x in lines)
-    return [
-        f"{x.status:<{status}}  {x.port:<{port}}  {x.mac:<17}  {x.seconds:>{secs}.1f} s  {x.what}"
-        for x in lines
-    ]
+    out = []
+    for x in lines:
+        head = f"{x.status:<{status}}  {x.port:<{port}}  {x.mac:<17}  {x.seconds:>{secs}.1f} s  "
+        out.append(fit_lines(head + x.what, width, hang=len(head)))
+    return out
 
 
 def root_names(added: Sequence[str], removed: Sequence[str]) -> str:

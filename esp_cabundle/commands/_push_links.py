@@ -18,7 +18,7 @@ import click
 from click.core import ParameterSource
 
 from ..chains import parse_host_port
-from ..check import Target, board_device, check_items, device_trust_set, target_items
+from ..check import Target, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
 from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CaForecast",
-    "broker_url",
     "checked_broker_url",
     "connection_targets",
     "deadline_for",
@@ -62,7 +61,7 @@ class CaForecast:
 
     def __init__(self, board: Board, servers: list[Target], base: Path) -> None:
         self.board, self.servers, self.base = board, servers, base
-        self._device = board_device(board)
+        self._device = board.device_profile()
         self._own = link_items(board, board_links(board))
         self._judged: dict[bytes, tuple[bool, datetime | None]] = {}
 
@@ -253,7 +252,7 @@ def _tls_ca(path: Path | None) -> str | None:
     return str(path)
 
 
-def broker_url(text: str, *, from_env: bool) -> MqttUrl:
+def _broker_url(text: str, *, from_env: bool) -> MqttUrl:
     """The broker URL; a bad one from the environment is named as such (it said
     "--mqtt: ..." to a user who never typed --mqtt)."""
     try:
@@ -271,7 +270,7 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
     and refused where the process list shows it: ``push`` asks this before it judges the
     CA, so a refused URL is the run's first word, not a verdict followed by an error."""
     from_env = ctx.get_parameter_source("mqtt_url") == ParameterSource.ENVIRONMENT
-    url = broker_url(opts["mqtt_url"], from_env=from_env)
+    url = _broker_url(opts["mqtt_url"], from_env=from_env)
     if url.password is not None:
         remember(url.password)
         if not url.password.isprintable():
@@ -288,8 +287,11 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
     return url
 
 
-def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) -> list[Transport]:
-    """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`)."""
+def open_transports(
+    opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
+) -> list[Transport]:
+    """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`), the
+    broker's as :func:`checked_broker_url` parsed ``--mqtt`` (None: no --mqtt)."""
     ca_file = _tls_ca(opts["tls_ca"])
     out: list[Transport] = []
     try:
@@ -311,8 +313,8 @@ def open_transports(ctx: click.Context, opts: dict[str, Any], ids: list[str]) ->
                     ca_file=ca_file,
                 )
             )
-        if opts["mqtt_url"]:
-            url = checked_broker_url(ctx, opts)
+        if broker is not None:
+            url = broker
             password = _secret_from(
                 "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
             )
@@ -344,27 +346,27 @@ def project_config(opts: dict[str, Any]) -> Config | None:
     return load_config(path) if path else None
 
 
-def connection_targets(opts: dict[str, Any]) -> tuple[list[Target], Path]:
+def connection_targets(opts: dict[str, Any], broker: MqttUrl | None) -> tuple[list[Target], Path]:
     """The servers the units connect to, and where their saved chains live: the link's
     own server (``--server``, else the mDash host or the ``mqtts://`` broker) and the
     config's ``targets:`` (``-c`` or ./cabundle.yaml), chains beside the config."""
     config = project_config(opts)
     base = config.base_dir if config is not None else Path.cwd()
-    targets = server_targets(opts)
+    targets = server_targets(opts, broker)
     names = {t.name for t in targets}
     if config is not None:
         targets += [t for t in config.section("targets", ()) if t.name not in names]
     return targets, base
 
 
-def server_targets(opts: dict[str, Any]) -> list[Target]:
-    """The servers the units' connection goes through, from the link options."""
+def server_targets(opts: dict[str, Any], broker: MqttUrl | None) -> list[Target]:
+    """The servers the units' connection goes through, from the link options and the
+    parsed ``--mqtt`` (an ``MQTTS://`` broker is a TLS one too)."""
     specs = list(opts["servers"])
     if not specs:
         if opts["mdash_url"] and opts["mdash_url"].startswith("https://"):
             specs.append(_split_mdash(opts["mdash_url"]).hostname or "")
-        if opts["mqtt_url"] and opts["mqtt_url"].startswith("mqtts://"):
-            broker = parse_mqtt_url(opts["mqtt_url"])
+        if broker is not None and broker.tls:
             specs.append(f"{broker.host}:{broker.port}")
     out = []
     for spec in specs:

@@ -180,19 +180,20 @@ def render_report(
         return
     quiet = opts["quiet"]
     for text in report.notes:
-        echo(f"Note: {text}.", quiet=quiet)
+        echo(f"Note: {text}.", quiet=quiet, wrap=True)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
     unused = _unused_clause([r.state for r in report.rows])
     echo(
         f"{done} of {len(report.rows)} units done ({counts or 'none listed'}){unused}.",
         quiet=quiet,
+        wrap=True,
     )
     for line in _dates(report.deadline, report.failing_since):
-        echo(line, quiet=quiet)
+        echo(line, quiet=quiet, wrap=True)
     if report.watch_ended is not None:  # it ran out of time, not of units
         when = report.watch_ended.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
         echo(f"Stopped watching at {when} UTC, the end set for the watch, with units not done.",
-             quiet=quiet)  # fmt: skip
+             quiet=quiet, wrap=True)  # fmt: skip
     if quiet:
         return
     if left:
@@ -200,11 +201,11 @@ def render_report(
         headers = ("unit", "state", Column("attempts", hide=1), _ERROR)
         echo(format_table(headers, rows[:SHOWN], width=table_width()))
         if len(left) > SHOWN:
-            echo(f"... and {len(left) - SHOWN} more: esp-cabundle push status")
+            echo(f"... and {len(left) - SHOWN} more: esp-cabundle push status", wrap=True)
         for line in _full_units(left) + silent:
-            echo(line)
+            echo(line, wrap=True)
     for line in _unused(list(report.rows)):
-        echo(line)
+        echo(line, wrap=True)
 
 
 def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, Any]) -> None:
@@ -241,9 +242,9 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         else f"a push now would leave {plural(blocked, 'unit')} not done (exit 3)"
     )
     unused = _unused_clause([r.state for r in rows])
-    echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet)
+    echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet, wrap=True)
     for line in silent:
-        echo(line, quiet=quiet)
+        echo(line, quiet=quiet, wrap=True)
 
 
 def _per_state(view: StatusView) -> list[tuple[str, int, str]]:
@@ -281,14 +282,15 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
     meta, counts = view.meta, view.counts
     echo(
         f"Campaign: board {meta.get('board', '?')}, CA SHA-256 "
-        f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}"
+        f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}",
+        wrap=True,
     )
     for line in _dates(meta.get("deadline"), meta.get("failing_since")):
-        echo(line)
+        echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
     echo(format_table(("state", "units", which), _per_state(view), width=table_width()))
     for line in _dark_summary(view.dark):
-        echo(line)
+        echo(line, wrap=True)
     left = sum(counts.get(s, 0) for s in NOT_DONE)
     if left:
         echo(f"\nNot yet updated ({left}):")
@@ -302,12 +304,15 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
         )  # fmt: skip
         echo(format_table(headers, table, width=table_width()))
         if left > len(view.left):
-            echo(f"... and {left - len(view.left)} more: --all lists them, --csv every unit")
+            echo(
+                f"... and {left - len(view.left)} more: --all lists them, --csv every unit",
+                wrap=True,
+            )
         for line in _full_line(view.out_of_space, view.in_place_would_do):
-            echo(line)
+            echo(line, wrap=True)
     shown = None if show_all else SHOWN
     for line in _unused(view.unused, counts.get("unused", 0), shown):
-        echo(line)
+        echo(line, wrap=True)
 
 
 def render_status_units(ledger: Ledger, *, as_json: bool) -> None:

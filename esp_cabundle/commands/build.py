@@ -275,13 +275,13 @@ def build(
         sizes[result.lock_path] = shown_path(result.lock_path)
     sizes.update({p: shown_path(p) for p, _, _ in extra})
     if dry_run and done.written:
-        say(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet)
+        say(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
     elif done.written:
-        say(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet)
+        say(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
     if done.unchanged:
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
         kept = ", ".join(sizes[p] for p in done.unchanged)
-        say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet)
+        say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet, wrap=True)
 
 
 def _depfile(path: Path | None, result: BuildResult) -> list[tuple[Path, bytes, int]]:

@@ -257,15 +257,15 @@ def announce(
     shown :func:`~esp_cabundle.text.printable`."""
     quiet = quiet or as_json
     if images_of is not None:
-        note(f"CA in {images_of.name} images: {printable(ca.summary)}", quiet=quiet)
+        note(f"CA in {images_of.name} images: {printable(ca.summary)}", quiet=quiet, wrap=True)
         for n in ca.notes:
-            note(f"note: {printable(n)}", quiet=quiet)
+            note(f"note: {printable(n)}", quiet=quiet, wrap=True)
         return
-    note(f"CA: {printable(ca.summary)}", quiet=quiet)
+    note(f"CA: {printable(ca.summary)}", quiet=quiet, wrap=True)
     for n in ca.notes:
-        note(f"note: {printable(n)}", quiet=quiet)
+        note(f"note: {printable(n)}", quiet=quiet, wrap=True)
     for v in ca.violations:
-        note(f"allowed: {printable(v.message)}", quiet=quiet)
+        note(f"allowed: {printable(v.message)}", quiet=quiet, wrap=True)
 
 
 def _cwd_relative(spec: str) -> str:

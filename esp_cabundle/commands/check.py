@@ -15,7 +15,6 @@ from ..chains import load_chain_file, parse_host_port
 from ..check import (
     CheckItem,
     Target,
-    board_device,
     board_server_items,
     board_trust,
     chain_file_name,
@@ -198,7 +197,7 @@ def check(
     board_profile = None if device else chosen_board(board, config)
     profile = parse_device_profile(device) if device else None
     if board_profile is not None:
-        profile = board_device(board_profile)
+        profile = board_profile.device_profile()
     default = profile or (config.section("device") if config else None)
     notes: tuple[str, ...] = ()
     if board_profile is not None:

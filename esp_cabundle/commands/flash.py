@@ -23,7 +23,7 @@ from ..flash.station import (
     station_exit_code,
 )
 from ..text import plural
-from ..ui import echo, emit_json
+from ..ui import echo, emit_json, table_width
 from ._bench import UnitBars, flash_line, render_lines
 from ._interrupt import interruption_lines, stop_on_signals
 from ._plan_view import flash_detail_lines, flash_dict
@@ -193,7 +193,7 @@ def _render(outcomes: list[UnitOutcome[FlashResult]], *, verbose: bool, quiet: b
     """A line per unit (with --quiet only the units that did not succeed, on stderr),
     each followed by its details with --verbose; a summary for a station."""
 
-    lines = render_lines([flash_line(o) for o in outcomes])
+    lines = render_lines([flash_line(o) for o in outcomes], width=table_width(err=quiet))
     for o, line in zip(outcomes, lines, strict=True):
         if quiet and o.ok:
             continue
@@ -206,4 +206,4 @@ def _render(outcomes: list[UnitOutcome[FlashResult]], *, verbose: bool, quiet: b
         ok = sum(1 for o in outcomes if o.ok)
         stopped = sum(1 for o in outcomes if isinstance(o.error, UnitInterrupted))
         tail = f"; {stopped} interrupted" if stopped else ""
-        echo(f"{ok} of {plural(len(outcomes), 'unit')} succeeded{tail}.", quiet=quiet)
+        echo(f"{ok} of {plural(len(outcomes), 'unit')} succeeded{tail}.", quiet=quiet, wrap=True)

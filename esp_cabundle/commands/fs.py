@@ -195,7 +195,7 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     region = img.region()
     fs_image = img.open(region)
     files = fs_image.files()
-    facts = fs_image.describe()
+    facts = fs_image.describe(files)
     if as_json:
         emit_json(
             {
@@ -213,10 +213,11 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     echo(
         f"{printable(str(img.image))}{where}: {fs_image.fs_type} image, {region.size:,} bytes",
         quiet=quiet,
+        wrap=True,
     )
     for k, v in facts.items():
         if k != "file system":
-            echo(f"  {fact_line(k, v)}", quiet=quiet)
+            echo(f"  {fact_line(k, v)}", quiet=quiet, wrap=True)
     rows = [(printable(f.path), f"{f.size:,}") for f in files]
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 

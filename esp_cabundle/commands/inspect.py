@@ -14,7 +14,7 @@ from ..errors import InputError, VerdictError
 from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_document
 from ..text import fact_line, plural, printable
-from ..ui import Column, echo, emit_json, error_document, format_table, table_width
+from ..ui import Column, echo, emit_json, error_document, fit_lines, format_table, table_width
 from ._unit import unit_progress
 from .options import (
     Whole,
@@ -235,10 +235,11 @@ def render_report(
     """``r`` as text; an input of more than :data:`SUMMARY_PAST` certificates as its
     first and last :data:`EDGE_ROWS` rows and a count by status, unless ``every_row``."""
     pad = " " * indent
+    width = table_width()
     total = sum(1 for _ in r.all_findings())
     lines = [f"{pad}{printable(r.source)}: {r.kind}, {plural(total, 'certificate')}"]
     for k, v in r.facts:
-        lines.append(f"{pad}  {fact_line(k, v)}")
+        lines.append(fit_lines(f"{pad}  {fact_line(k, v)}", width))
     if r.findings:
         n = len(r.findings)
         summary = n > SUMMARY_PAST and not every_row
@@ -246,16 +247,18 @@ def render_report(
         rows = [_row(f, at, warn_days) for f in shown]
         if summary:
             rows.insert(EDGE_ROWS, ("...",) + ("",) * 6)
-        lines.append(format_table(_CERT_COLUMNS, rows, indent=indent + 2, width=table_width()))
+        lines.append(format_table(_CERT_COLUMNS, rows, indent=indent + 2, width=width))
         if summary:
-            lines.append(
+            not_listed = (
                 f"{pad}  {n - 2 * EDGE_ROWS:,} of {n:,} certificates not listed (between "
                 f"{shown[EDGE_ROWS - 1].location} and {shown[EDGE_ROWS].location}): --all "
                 "lists every one, --json gives them all"
             )
-            lines.append(f"{pad}  by status: {_status_counts(r.findings, at, warn_days)}")
+            lines.append(fit_lines(not_listed, width))
+            by_status = f"{pad}  by status: {_status_counts(r.findings, at, warn_days)}"
+            lines.append(fit_lines(by_status, width))
     for note in r.notes:
-        lines.append(f"{pad}  note: {printable(note)}")
+        lines.append(fit_lines(f"{pad}  note: {printable(note)}", width))
     for c in r.children:
         lines.append(render_report(c, at, warn_days, indent + 2, every_row=every_row))
     return "\n".join(lines)

@@ -9,10 +9,8 @@ import click
 
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
-from ..fs import check_new_image, get_profile
 from ..fs.dirfiles import DirFiles, collect_dir_files
-from ..fs.edit import pack_ca_image
-from ..images import image_spec, size_mismatch
+from ..images import image_spec, new_image
 from ..text import printable
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from .ca_source import CaOptions, announce, ca_options
@@ -129,11 +127,9 @@ def pack(
     spec = image_spec(
         chosen, fs_type=fs_type, profile=profile, size=size, ca_path=ca_path, platform=platform
     )
-    prof = get_profile(spec.fs_type, spec.profile)
     # A size or on-disk version the image cannot have is said before the CA is judged.
-    check_new_image(
-        spec.fs_type, prof, spec.size, platform=spec.platform, disk_version=disk_version
-    )
+    image = new_image(spec, chosen, disk_version=disk_version)
+    prof = image.profile
     if mtime is not None and not getattr(prof, "time_attributes", ()):
         raise InputError(
             f"--mtime: {spec.fs_type} profile {prof.name} keeps no time attributes",
@@ -149,25 +145,14 @@ def pack(
     )
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
-    mismatch = size_mismatch(chosen, spec)
-    notes = [*files.notes, *([mismatch] if mismatch else [])]
+    notes = [*files.notes, *([image.mismatch] if image.mismatch else [])]
     if not as_json:
         for n in notes:
             note(f"note: {printable(n)}", quiet=quiet)
         for w in files.warnings:
             warn(printable(w))
     try:
-        packed = pack_ca_image(
-            spec.fs_type,
-            prof,
-            spec.size,
-            gated,
-            ca_path=spec.ca_path,
-            files=files.files,
-            timestamp=mtime,
-            platform=spec.platform,
-            disk_version=disk_version,
-        )
+        packed = image.pack(gated, files=files.files, timestamp=mtime, ca_path_option="--ca-path")
     except ImageError as e:
         # The file-system layer speaks of editing an image; pack makes a new one.
         if e.hint and "the image was not changed" in e.hint:

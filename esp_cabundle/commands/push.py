@@ -22,7 +22,6 @@ from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
     CaForecast,
-    broker_url,
     checked_broker_url,
     connection_targets,
     device_ids,
@@ -309,6 +308,7 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
             "to: pushing it would cut the connection it travels on; nothing written",
             violations=e.violations,
             hint="add the roots that server chains to (esp-cabundle check shows which)",
+            report=e.report,
         ) from e
 
 
@@ -381,15 +381,15 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     _set_aside_environment_broker(ctx, opts)
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
         raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
-    if opts["mqtt_url"]:
-        checked_broker_url(ctx, opts)  # a password in argv is refused before the verdict
+    # Parsed once, here: a password in argv is refused before the verdict.
+    broker = checked_broker_url(ctx, opts) if opts["mqtt_url"] else None
     board = _board_for(ctx, opts)
     board.file_system()  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
     ids = device_ids(opts)  # a bad --devices file is said before the CA is judged
 
-    targets, base = connection_targets(opts)
-    gated = _gated_ca(board, server_targets(opts), opts)
+    targets, base = connection_targets(opts, broker)
+    gated = _gated_ca(board, server_targets(opts, broker), opts)
     push_file = PushFile.for_board(gated, board)
     forecast = CaForecast(board, targets, base)  # each CA file met judged once
     options = CampaignOptions(
@@ -406,8 +406,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     )
     quiet = opts["quiet"] or opts["as_json"]
 
-    note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet)
-    transports = open_transports(ctx, opts, ids)
+    note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet, wrap=True)
+    transports = open_transports(opts, ids, broker)
     try:
         for t in transports:
             t.units()  # credentials and device ids are checked before any ledger exists
@@ -420,7 +420,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
                 ctx.exit(3)
             return
         if opts["watch"]:
-            note(_watch_plan(until, opts["poll"]), quiet=quiet)
+            note(_watch_plan(until, opts["poll"]), quiet=quiet, wrap=True)
         report = _campaign(transports, push_file, options, opts["ledger_path"], quiet=quiet)
     finally:
         for t in transports:
@@ -461,9 +461,8 @@ def _set_aside_environment_broker(ctx: click.Context, opts: dict[str, Any]) -> N
             "(give --mqtt too to reach units through it as well, its password in "
             "MQTT_PASSWORD)",
             quiet=opts["quiet"] or opts["as_json"],
+            wrap=True,
         )
-    if opts["mqtt_url"] and source is ParameterSource.ENVIRONMENT:
-        broker_url(opts["mqtt_url"], from_env=True)  # a bad one is named as the variable
 
 
 def _campaign(

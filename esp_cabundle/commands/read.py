@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import InputError
-from ..fileio import PRIVATE, write_atomic
+from ..fileio import PRIVATE, already_holds, write_atomic
 from ..flash.reading import read_port
 from ..text import printable
 from ..ui import echo, emit_json, shown_path
@@ -97,10 +97,7 @@ def read(
             progress=progress,
             **link,
         )
-    if not force:
-        _keep_other_bytes(output, result.data, mac=result.unit.mac)
-    # a unit's flash: its Wi-Fi password too; the same bytes again leave the file as it was
-    written = write_atomic(output, result.data, mode=PRIVATE)
+    written = _save(output, result.data, mac=result.unit.mac, force=force)
     unit = result.unit
     what = (
         f"partition '{result.partition.name}' ({result.offset:#x}, {len(result.data):#x} bytes)"
@@ -132,6 +129,18 @@ def read(
             quiet=quiet,
         )
         echo(f"MD5 {result.md5}", quiet=quiet)
+
+
+def _save(output: Path, data: bytes, *, mac: str, force: bool) -> bool:
+    """Write the unit's bytes to ``output`` (PRIVATE: a unit's flash holds its Wi-Fi
+    password too); False when it already held them, left as it was. Without ``force``,
+    a file holding other bytes is kept (:func:`_keep_other_bytes`); the same backup read
+    again is then compared once, not again by ``write_atomic``."""
+    if not force:
+        if already_holds(output, data, mode=PRIVATE):
+            return False
+        _keep_other_bytes(output, data, mac=mac)
+    return write_atomic(output, data, mode=PRIVATE)
 
 
 def _keep_other_bytes(output: Path, data: bytes, *, mac: str) -> None:

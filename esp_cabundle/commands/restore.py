@@ -14,7 +14,7 @@ from ..flash.found import per_partition
 from ..flash.interrupt import UnitInterrupted
 from ..flash.restore import AlreadyRestored, restore_unit
 from ..text import plural
-from ..ui import echo, emit_json
+from ..ui import echo, emit_json, table_width
 from ._bench import Line, UnitBars, failure_line, found_change, render_lines, stopped_line
 from ._interrupt import interruption_lines, stop_on_signals
 from .options import (
@@ -119,7 +119,8 @@ def restore(
     if error is not None:
         if as_json:
             raise error
-        (line,) = render_lines([failure_line(port, mac, error, time.monotonic() - t0)])
+        failed = failure_line(port, mac, error, time.monotonic() - t0)
+        (line,) = render_lines([failed], width=table_width(err=quiet))
         click.echo(line, err=quiet)
         click.get_current_context().exit(error.exit_code)
     seconds = time.monotonic() - t0
@@ -161,7 +162,9 @@ def restore(
     else:
         status = "OK"
         what = f"restored {parts} as {were} before the update of {entry.when}{roots}"
-    (line,) = render_lines([Line(status, result.port, result.mac, what, seconds)])
+    (line,) = render_lines(
+        [Line(status, result.port, result.mac, what, seconds)], width=table_width()
+    )
     echo(line, quiet=quiet)
     if verbose:
         echo(f"  board {entry.board}; journal {entry.path}", quiet=quiet)
@@ -203,7 +206,7 @@ def _nothing_to_do(
             }
         )
         return
-    (line,) = render_lines([Line("OK", port, mac, done.message, seconds)])
+    (line,) = render_lines([Line("OK", port, mac, done.message, seconds)], width=table_width())
     echo(line, quiet=quiet)
 
 
@@ -228,7 +231,8 @@ def _stopped(
             }
         )
     else:
-        (line,) = render_lines([stopped_line(stop.port, mac, stop, seconds)])
+        stopped = stopped_line(stop.port, mac, stop, seconds)
+        (line,) = render_lines([stopped], width=table_width(err=quiet))
         click.echo(line, err=quiet)
     for text in interruption_lines(stop):
         click.echo(text, err=True)

@@ -180,10 +180,11 @@ class FileSystemImage(ABC):
         """:func:`checked_path` naming this image's file system in its error."""
         return checked_path(path, f"{FS_NAMES[self.fs_type]} image", new=new)
 
-    def describe(self) -> dict[str, str | int]:
+    def describe(self, files: list[FileInfo] | None = None) -> dict[str, str | int]:
         """Facts worth showing in ``inspect`` and ``fs ls`` (type, profile, version,
         usage): numbers as numbers, for --json; :func:`~esp_cabundle.text.fact_line`
-        words them."""
+        words them. ``files``: :meth:`files` when the caller has it already, so a
+        LittleFS image is not walked a second time to count them."""
         return {"file system": self.fs_type, "profile": self.profile.name}
 
     def format_facts(self) -> dict[str, str | int]:

@@ -32,7 +32,7 @@ def inspect_image(data: bytes, source: str) -> Report | None:
         return None
     image = open_image(data, fs_type=fs_type)
     files = image.files()
-    facts = [*image.describe().items(), ("image size", image.size)]
+    facts = [*image.describe(files).items(), ("image size", image.size)]
     notes: list[str] = []
     children: list[Report] = []
     for f in files:

@@ -442,7 +442,7 @@ class LittleFsImage(FileSystemImage):
             if now[i : i + ERASE_BLOCK] != old[i : i + ERASE_BLOCK]
         ]
 
-    def describe(self) -> dict[str, str | int]:
+    def describe(self, files: list[FileInfo] | None = None) -> dict[str, str | int]:
         facts = super().describe()
         facts.update(
             {
@@ -451,7 +451,7 @@ class LittleFsImage(FileSystemImage):
                 "block size": self.block_size,
                 "block count": self._block_count,
                 "blocks used": self.used_blocks,
-                "files": len(self.files()),  # as SPIFFS counts them
+                "files": len(self.files() if files is None else files),  # as SPIFFS counts
                 "name max": self._name_max,
             }
         )

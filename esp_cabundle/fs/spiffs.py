@@ -447,7 +447,7 @@ class SpiffsImage(FileSystemImage):
             if buf[i : i + ERASE_BLOCK] != orig[i : i + ERASE_BLOCK]
         ]
 
-    def describe(self) -> dict[str, str | int]:
+    def describe(self, files: list[FileInfo] | None = None) -> dict[str, str | int]:
         """Geometry and usage; ``total``/``used`` are what ``esp_spiffs_info()`` reports
         on the device (SPIFFS_info: two spare blocks excluded, deleted pages not used)."""
         g = self._vol.g
@@ -458,7 +458,7 @@ class SpiffsImage(FileSystemImage):
             "profile": self.profile.name,
             "page size": g.page_size,
             "block size": g.block_size,
-            "blocks": g.block_count,
+            "block count": g.block_count,  # LittleFS's key (was "blocks")
             "files": len(self._files),
             "total bytes": total,
             "used bytes": vol.stats_allocated * g.data_len,
@@ -471,7 +471,7 @@ class SpiffsImage(FileSystemImage):
             **super().format_facts(),
             "page size": g.page_size,
             "block size": g.block_size,
-            "blocks": g.block_count,
+            "block count": g.block_count,  # LittleFS's key (was "blocks")
         }
 
     # -- extras ------------------------------------------------------------------------------

@@ -8,7 +8,17 @@ match the device's byte for byte, because the firmware mounts what we leave behi
 
 from __future__ import annotations
 
-from .spiffs_layout import FLAG_DELET, IX_FLAG, OBJ_ID_DELETED, OBJ_ID_FREE, PAGE_FREE, U16
+import heapq
+
+from .spiffs_layout import (
+    FLAG_DELET,
+    IX_FLAG,
+    OBJ_ID_DELETED,
+    OBJ_ID_FREE,
+    PAGE_FREE,
+    U16,
+    Geometry,
+)
 from .spiffs_volume import NotFound, SpiffsCorrupt, SpiffsFull, VolumeState
 
 # SPIFFS_GC_HEUR_W_DELET / _USED / _ERASE_AGE: the same defaults in ESP-IDF and Mongoose OS.
@@ -20,6 +30,10 @@ _GC_W_ERASE_AGE = 50
 class SpiffsGc(VolumeState):
     """The collector as a base of :class:`.spiffs_engine.SpiffsVolume`: it needs only the
     volume state and page primitives, not the file operations."""
+
+    def __init__(self, buf: bytearray, geo: Geometry) -> None:
+        super().__init__(buf, geo)
+        self._victims: _Victims | None = None
 
     def _gc_check(self, length: int) -> None:
         """spiffs_gc_check: make room for ``length`` bytes, cleaning blocks if needed."""
@@ -59,31 +73,15 @@ class SpiffsGc(VolumeState):
             raise SpiffsFull(f"needs {needed} pages after garbage collection")
 
     def _gc_find_candidate(self, crammed: bool) -> int:
-        """spiffs_gc_find_candidate: the first block with the best score."""
-        g = self.g
-        epb = g.entries_per_block
-        best, best_score = 0, None
-        for b in range(g.block_count):
-            deleted = used = 0
-            for oid in self.lu[b * epb : (b + 1) * epb]:
-                if oid == OBJ_ID_FREE:
-                    break  # SPIFFS fills blocks in order: the rest is free too
-                if oid == OBJ_ID_DELETED:
-                    deleted += 1
-                else:
-                    used += 1
-            ec = self._u16(g.erase_count_addr(b))
-            if self.max_erase_count > ec:
-                age = self.max_erase_count - ec
-            else:
-                age = (OBJ_ID_FREE - (ec - self.max_erase_count)) & 0xFFFF
-            score = deleted * _GC_W_DELETED + used * _GC_W_USED
-            score += 0 if crammed else age * _GC_W_ERASE_AGE
-            if g.profile.gc_flavour == "mongoose" and deleted == 0:
-                score = g.pages_per_block * _GC_W_USED  # cleaning it frees nothing
-            if best_score is None or score > best_score:
-                best, best_score = b, score
-        return best
+        """spiffs_gc_find_candidate: the first block with the best score.
+
+        Scores come from counts kept per block (see :class:`_Victims`): scanning every
+        block's lookup entries for each 256-byte append made big writes into nearly
+        full large images quadratic.
+        """
+        if self._victims is None:
+            self._victims = _Victims(self)
+        return self._victims.best(self, crammed)
 
     def _gc_erase_page_stats(self, bix: int) -> None:
         epb = self.g.entries_per_block
@@ -170,3 +168,123 @@ class SpiffsGc(VolumeState):
                     self._object_event(gc_oid, gc_ospix, new, 0, deleted=False)
             else:
                 state = "done"
+
+
+# The erase-age bonus of a block whose erase count is not below the volume's maximum:
+# its age is 0xFFFF - (count - max) where the others' is max - count.
+_WRAP_BONUS = _GC_W_ERASE_AGE * OBJ_ID_FREE
+
+
+class _Victims:
+    """spiffs_gc_find_candidate's scores, kept per block between collections.
+
+    A block's score is ``5*deleted - used + 50*age`` (deleted and used counted up to its
+    first free lookup entry, as SPIFFS counts them). With ``M`` the volume's maximum
+    erase count, ``age`` is ``M - count`` or, for a count at or above ``M``,
+    ``0xFFFF - (count - M)``: so the score is ``50*M + key`` with ``key = 5*deleted -
+    used - 50*count`` (plus ``50*0xFFFF`` for the second kind), and the order of blocks
+    within each kind does not depend on ``M``. Heaps of keys per kind (and of ``5*deleted
+    - used`` for a crammed volume, whose score has no age; and of the Mongoose OS blocks
+    without deleted pages, which all score the same) give the best block in log time.
+    Entries are invalidated lazily by a per-block stamp; only blocks the volume marked
+    changed, and those whose kind changed with ``M``, are counted again. Ties go to the
+    lowest block, as in SPIFFS's scan.
+    """
+
+    def __init__(self, vol: VolumeState) -> None:
+        g = vol.g
+        self.epb = g.entries_per_block
+        self.mongoose = g.profile.gc_flavour == "mongoose"
+        self.flat = g.pages_per_block * _GC_W_USED  # Mongoose: a block with nothing to free
+        n = g.block_count
+        self.stamp = [0] * n
+        self.count = [0] * n  # erase count as last read
+        self.by_count: dict[int, set[int]] = {}
+        self.plain: list[tuple[int, int, int]] = []  # (-(5d - u), block, stamp)
+        self.low: list[tuple[int, int, int]] = []  # (-key, block, stamp): count < M
+        self.high: list[tuple[int, int, int]] = []  # count >= M
+        self.flats: list[tuple[int, int]] = []  # (block, stamp)
+        self.max_seen = vol.max_erase_count
+
+    def _rescan_all(self, vol: VolumeState) -> None:
+        self.plain, self.low, self.high, self.flats = [], [], [], []
+        self.by_count = {}
+        for b in range(len(self.stamp)):
+            self._rescan(vol, b, heap=False)
+        for h in (self.plain, self.low, self.high):
+            heapq.heapify(h)
+        heapq.heapify(self.flats)
+
+    def _rescan(self, vol: VolumeState, b: int, *, heap: bool = True) -> None:
+        """Count block ``b`` again and file it under a fresh stamp (``heap``: in heap
+        order; a full rescan appends and heapifies once)."""
+        epb = self.epb
+        block = vol.lu[b * epb : (b + 1) * epb]
+        if OBJ_ID_FREE in block:  # SPIFFS stops counting at a block's first free entry
+            block = block[: block.index(OBJ_ID_FREE)]
+        deleted = block.count(OBJ_ID_DELETED)
+        used = len(block) - deleted
+        old = self.count[b]
+        ec = vol._u16(vol.g.erase_count_addr(b))
+        if b in self.by_count.get(old, ()):
+            self.by_count[old].discard(b)
+        self.by_count.setdefault(ec, set()).add(b)
+        self.count[b] = ec
+        self.stamp[b] = s = self.stamp[b] + 1
+        if self.mongoose and deleted == 0:
+            if heap:
+                heapq.heappush(self.flats, (b, s))
+            else:
+                self.flats.append((b, s))
+            return
+        base = deleted * _GC_W_DELETED + used * _GC_W_USED
+        key = base - _GC_W_ERASE_AGE * ec
+        aged = self.high if ec >= vol.max_erase_count else self.low
+        for h, entry in ((self.plain, (-base, b, s)), (aged, (-key, b, s))):
+            if heap:
+                heapq.heappush(h, entry)
+            else:
+                h.append(entry)
+
+    def _refresh(self, vol: VolumeState) -> None:
+        m = vol.max_erase_count
+        n = len(self.stamp)
+        heaped = len(self.plain) + len(self.low) + len(self.high) + len(self.flats)
+        if vol.lu_reset or not self.max_seen <= m <= self.max_seen + n or heaped > 6 * n:
+            vol.lu_reset = False
+            vol.lu_dirty.clear()
+            self._rescan_all(vol)
+        else:
+            # blocks whose count was at or above the old maximum and is now below it
+            moved = {b for c in range(self.max_seen, m) for b in self.by_count.get(c, ())}
+            for b in vol.lu_dirty | moved:
+                self._rescan(vol, b)
+            vol.lu_dirty.clear()
+        self.max_seen = m
+
+    def _top(self, heap: list[tuple[int, int, int]]) -> tuple[int, int] | None:
+        """(score part, block) of the heap's best live entry, dropping stale ones."""
+        stamp = self.stamp
+        while heap and stamp[heap[0][1]] != heap[0][2]:
+            heapq.heappop(heap)
+        return (-heap[0][0], heap[0][1]) if heap else None
+
+    def best(self, vol: VolumeState, crammed: bool) -> int:
+        self._refresh(vol)
+        found: list[tuple[int, int]] = []  # (score, -block)
+        stamp = self.stamp
+        while self.flats and stamp[self.flats[0][0]] != self.flats[0][1]:
+            heapq.heappop(self.flats)
+        if self.flats:
+            found.append((self.flat, -self.flats[0][0]))
+        if crammed:
+            top = self._top(self.plain)
+            if top is not None:
+                found.append((top[0], -top[1]))
+        else:
+            age = _GC_W_ERASE_AGE * vol.max_erase_count
+            for heap, bonus in ((self.low, 0), (self.high, _WRAP_BONUS)):
+                top = self._top(heap)
+                if top is not None:
+                    found.append((top[0] + age + bonus, -top[1]))
+        return -max(found)[1]

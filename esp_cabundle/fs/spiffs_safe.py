@@ -141,11 +141,11 @@ def _transaction(
         if vol.lu[e] == OBJ_ID_FREE
     ]
     for e in masked:
-        vol.lu[e] = _RESERVED
+        vol.poke_lu(e, _RESERVED)
     try:
         new_hdr = vol.create_file(name, content, meta)
         for e in masked:
-            vol.lu[e] = OBJ_ID_FREE
+            vol.poke_lu(e, OBJ_ID_FREE)
         if vol.gc_runs or vol.erased:
             return None
         if record is not None:
@@ -297,7 +297,7 @@ def _set_entry(vol: SpiffsVolume, pix: int, obj_id: int) -> None:
     entry = g.entry(pix)
     b, e = divmod(entry, g.entries_per_block)
     U16.pack_into(vol.buf, b * g.block_size + 2 * e, obj_id)
-    vol.lu[entry] = obj_id
+    vol.poke_lu(entry, obj_id)
 
 
 def _block(data: bytes, b: int, bs: int) -> bytes:

@@ -90,6 +90,10 @@ class VolumeState:
         self.erased: set[int] = set()  # blocks erased since mount (by GC or format)
         self.unerased: int | None = None  # an aborted-erase block SPIFFS's mount would wipe
         self.gc_runs = 0
+        # Blocks whose lookup entries or erase count changed since the garbage
+        # collector last scored them; ``lu_reset``: score every block again.
+        self.lu_dirty: set[int] = set()
+        self.lu_reset = True
 
     # -- mount ---------------------------------------------------------------------------
     def mount(self) -> None:
@@ -101,6 +105,7 @@ class VolumeState:
         for b in range(g.block_count):
             lu.extend(struct.unpack_from(fmt, self.buf, b * g.block_size))
         self.lu = lu
+        self.lu_reset = True
         self.unerased = None
         if g.profile.use_magic:
             bad = [b for b in range(g.block_count) if self._u16(g.magic_addr(b)) != g.magic(b)]
@@ -168,6 +173,7 @@ class VolumeState:
     def restore(self, snap: Snapshot) -> None:
         self.buf[:] = snap.buf
         self.lu = list(snap.lu)
+        self.lu_reset = True
         (
             self.free_blocks,
             self.stats_allocated,
@@ -215,6 +221,13 @@ class VolumeState:
         b, e = divmod(entry, g.entries_per_block)
         self._program(b * g.block_size + 2 * e, U16.pack(obj_id))
         self.lu[entry] &= obj_id
+        self.lu_dirty.add(b)
+
+    def poke_lu(self, entry: int, value: int) -> None:
+        """Set a lookup entry in RAM only (a planner's reservation or its own rewrite),
+        telling the garbage collector's kept counts."""
+        self.lu[entry] = value
+        self.lu_dirty.add(entry // self.g.entries_per_block)
 
     def _erase_block(self, bix: int) -> None:
         g = self.g
@@ -222,6 +235,7 @@ class VolumeState:
         self.buf[start : start + g.block_size] = b"\xff" * g.block_size
         epb = g.entries_per_block
         self.lu[bix * epb : (bix + 1) * epb] = [OBJ_ID_FREE] * epb
+        self.lu_dirty.add(bix)
         self.free_blocks += 1
         self._program(g.erase_count_addr(bix), U16.pack(self.max_erase_count))
         if g.profile.use_magic:

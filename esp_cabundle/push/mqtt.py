@@ -136,6 +136,19 @@ class MqttTransport:
         self._lock = threading.Lock()
         self._client = self._connect(ca_file)
 
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        device_ids: Sequence[str],
+        *,
+        ca_file: str | None = None,
+        frame_size: int | None = None,
+    ) -> MqttTransport:
+        """The broker at ``url`` (``mqtt://``, ``mqtts://``, as ``push --mqtt`` takes it,
+        a password included: a script's URL is not on a command line)."""
+        return cls(parse_mqtt_url(url), device_ids, ca_file=ca_file, frame_size=frame_size)
+
     # -- connection ---------------------------------------------------------------------
 
     def _connect(self, ca_file: str | None) -> mqtt.Client:

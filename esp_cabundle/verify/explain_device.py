@@ -38,7 +38,7 @@ def explain_early(v: Verdict, where: object) -> str:
         n = nodes[i]
         refusal = n.cert and _refusal(n, v.profile.mbedtls)
         return (
-            f"The server sends {_q(n.label)} (position {i}), which {lib} cannot parse: "
+            f"The server sends {_q(n.label)} (#{i + 1} as sent), which {lib} cannot parse: "
             f"{refusal}. The handshake ends there (ssl_parse_certificate_chain): the "
             f"unit logs {v.error_text}. The server must send certificates this library "
             "can read; no CA file can fix this."
@@ -60,7 +60,7 @@ def chain_parse_notes(
 ) -> list[str]:
     """Server certificates mbedTLS leaves out (an unknown signature algorithm)."""
     return [
-        f"mbedTLS leaves out {_q(sent[i].label)} (position {i}): {r.reason}; it carries on "
+        f"mbedTLS leaves out {_q(sent[i].label)} (#{i + 1} as sent): {r.reason}; it carries on "
         "without it."
         for i, r in skipped
     ]
@@ -145,9 +145,9 @@ def path_notes(
                 issuer = name_label(it.node.issuer_der)
                 out.append(
                     f"The device took {_q(it.node.label)} issued by {_q(issuer)} "
-                    f"(position {_pos(it.node, sent)}), which leads nowhere; the server also "
+                    f"(#{_pos(it.node, sent)} as sent), which leads nowhere; the server also "
                     f"sends {_q(other.label)} issued by {_q(name_label(other.issuer_der))} "
-                    f"(position {_pos(other, sent)}), which the bundle would anchor, but "
+                    f"(#{_pos(other, sent)} as sent), which the bundle would anchor, but "
                     "mbedTLS never goes back to try another issuer: send only the usable "
                     "one, or send it first."
                 )
@@ -156,4 +156,6 @@ def path_notes(
 
 
 def _pos(node: Node, sent: Sequence[Node]) -> int:
-    return next((i for i, n in enumerate(sent) if n is node), -1)
+    """``node``'s number in the list the server sent, counted from 1 as ``chains show``
+    and ``inspect`` number certificates (JSON's ``position`` counts from 0)."""
+    return next((i for i, n in enumerate(sent, start=1) if n is node), 0)
