@@ -9,14 +9,24 @@ unit process mounts every unit's image anew and checks it file by file.
 
 Prints: units per second (wall clock of the campaign, listing to last record), bytes of
 RPC frames per unit (both ways, base64 included), the ledger's size, and how many units
-were verified. Goal: >= 50 units/s and every unit verified. Run:
-    python benchmarks/bench_push.py [--units 1000] [--concurrency 64]
+were verified. Goal: >= 50 units/s and every unit verified.
+
+Then ``push status`` of a ledger of ``--status-units`` units (2,000,000: a large
+fleet's campaign, 10% verified, some failed): wall time and peak memory (the process's
+max RSS) of the text, of ``--json`` and of ``--csv``, each written to /dev/null. Goal:
+each under 200 MB, the text under 10 s (it took 32 s and 1.5 GB when status held every
+row; --json then held the whole document: about 10 GB). Run:
+    python benchmarks/bench_push.py [--units 1000] [--concurrency 64] [--status-units N]
+    python benchmarks/bench_push.py --status-only
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,11 +76,75 @@ def serve(port: int, n: int, ready: Any, done: Any, result: Any, ca: bytes) -> N
     result.put(ok)
 
 
+def make_ledger(path: Path, n: int) -> None:
+    """An ``n``-unit ledger as a campaign leaves it: 10% verified, 1% failed out of
+    space, the rest offline (made in its own process, whose memory is not the figure's)."""
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="ca.pem")
+        ledger.set_meta("goes_dark:" + "cd" * 32, "2027-06-06T00:00:00+00:00")
+        ledger.enroll((f"esp32-{i:08d}", "mqtt", None) for i in range(n))
+    db = sqlite3.connect(path)
+    with db:
+        db.execute(
+            "UPDATE units SET state = CASE WHEN rowid % 10 = 0 THEN 'verified' "
+            "WHEN rowid % 100 = 1 THEN 'failed' ELSE 'offline' END, "
+            "old_sha256 = ?, new_sha256 = ?, last_seen = updated_at, "
+            "last_error = CASE WHEN rowid % 100 = 1 THEN 'unit x: out of space' END",
+            ("cd" * 32, "ab" * 32),
+        )
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def status_run(path: Path, extra: list[str]) -> tuple[float, float, int]:
+    """Seconds, peak RSS (MB) and exit code of ``push status`` with ``extra``, to /dev/null."""
+    argv = [sys.executable, "-m", "esp_cabundle", "push", "status", "--ledger", str(path)]
+    t0 = time.perf_counter()
+    with open(os.devnull, "w") as sink:
+        proc = subprocess.Popen([*argv, *extra], stdout=sink, cwd=path.parent)
+        _, status, usage = os.wait4(proc.pid, 0)
+    return time.perf_counter() - t0, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def status_figures(n: int) -> None:
+    """``push status`` of an ``n``-unit ledger: seconds and peak RSS per output, beside
+    those of a 10-unit ledger (Python and the CLI's imports)."""
+    ctx = mp.get_context("spawn")
+    with tempfile.TemporaryDirectory() as tmp:
+        small, path = Path(tmp) / "small.db", Path(tmp) / "fleet.db"
+        t0 = time.perf_counter()
+        for p, k in ((small, 10), (path, n)):
+            proc = ctx.Process(target=make_ledger, args=(p, k))
+            proc.start()
+            proc.join()
+        size = path.stat().st_size
+        print(f"\npush status of {n:,} units (ledger {size / 2**20:,.0f} MiB, made in "
+              f"{time.perf_counter() - t0:.0f} s):")  # fmt: skip
+        for extra in ([], ["--json"], ["--csv"]):
+            _, base, _ = status_run(small, extra)
+            elapsed, rss, code = status_run(path, extra)
+            limit = 10 if not extra else None  # every unit written: seconds per unit
+            ok = rss < 200 and code == 0 and (limit is None or elapsed < limit)
+            name = " ".join(extra) or "(text)"
+            goal = f"< {limit} s, < 200 MB" if limit else "< 200 MB"
+            print(f"  status {name:8} {elapsed:5.1f} s, peak {rss:4.0f} MB ({base:.0f} MB for "
+                  f"10 units), exit {code}; goal {goal}: {'met' if ok else 'NOT met'}")  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--units", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--status-units", type=int, default=2_000_000)
+    ap.add_argument("--status-only", action="store_true", help="only the push status figure")
     args = ap.parse_args()
+    if not args.status_only:
+        campaign(args)
+    if args.status_units:
+        status_figures(args.status_units)
+
+
+def campaign(args: argparse.Namespace) -> None:
     spec = BundleSpec(presets=("letsencrypt",), roots=("amazon-root-ca-1", "amazon-root-ca-3"))
     push = PushFile(gate_ca(CaSource.build(spec), board=load_board("mongoose-os-esp32"), at=now()))
     ca = push.data

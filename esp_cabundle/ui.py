@@ -236,10 +236,15 @@ def _list_chunks(items: Iterable[Any], level: int) -> Iterator[str]:
 
     def flush() -> str:
         nonlocal opened
+        start = ("," if opened else "[") + "\n"
+        flat = _flat_items(batch, pad + "  ")
+        if flat is not None:
+            batch.clear()
+            opened = True
+            return start + flat
         text = json.dumps(batch, indent=2, ensure_ascii=False, default=str)
         batch.clear()
         # "[\n  a,\n  b\n]" -> "  a,\n  b", each line moved to this level.
-        start = ("," if opened else "[") + "\n"
         opened = True
         return start + pad + text[2:-2].replace("\n", "\n" + pad)
 
@@ -257,6 +262,40 @@ def _list_chunks(items: Iterable[Any], level: int) -> Iterator[str]:
     if batch:
         yield flush()
     yield "\n" + pad + "]" if opened else "[]"
+
+
+def _flat_items(items: list[Any], pad: str) -> str | None:
+    """``items`` as ``json.dumps(items, indent=2)`` writes them inside its list, each at
+    ``pad``, when every one is a flat object of text, whole numbers, booleans and nulls
+    (a ledger's units): written here with the C string encoder json.dumps uses, as its
+    indented output takes the pure-Python encoder (2 million units: 60 s, not 27 s). None
+    for any other item."""
+    out = []
+    inner = ",\n" + pad + "  "
+    for item in items:
+        if type(item) is not dict:
+            return None
+        parts = []
+        for k, v in item.items():
+            kind = type(v)
+            if type(k) is not str:
+                return None
+            if kind is str:
+                text = _json_str(v)
+            elif kind is int:
+                text = int.__repr__(v)
+            elif v is None:
+                text = "null"
+            elif kind is bool:
+                text = "true" if v else "false"
+            else:
+                return None
+            parts.append(_json_str(k) + ": " + text)
+        out.append("{\n" + pad + "  " + inner.join(parts) + "\n" + pad + "}" if parts else "{}")
+    return pad + (",\n" + pad).join(out)
+
+
+_json_str = json.encoder.encode_basestring  # json.dumps's for ensure_ascii=False (C)
 
 
 def _carried(text: str, encoding: str) -> str:

@@ -361,7 +361,8 @@ def _ledger_seed(tmp: Path) -> bytes:
 def test_fuzz_campaign_ledger(tmp_path: Path) -> None:
     """A ledger file damaged anywhere (a page, the schema, a row's text): ``push status``,
     ``push --dry-run``'s check and a campaign's writes each end in a result or exit 2."""
-    from esp_cabundle.push.ledger import Ledger, check_ledger, read_status
+    from esp_cabundle.push.ledger import Ledger, check_ledger
+    from esp_cabundle.push.ledger_status import read_consistently, read_status, unit_dicts
 
     ledger = tmp_path / "c.db"
 
@@ -380,6 +381,7 @@ def test_fuzz_campaign_ledger(tmp_path: Path) -> None:
 
     calls: list[Callable[[], Any]] = [
         lambda: read_status(ledger),
+        lambda: read_consistently(ledger, lambda led: list(unit_dicts(led))),
         lambda: check_ledger(ledger, ca_sha256="a" * 64, board="mdash-arduino"),
         campaign,
     ]

@@ -135,11 +135,19 @@ def _emitted(doc: dict[str, Any], encoding: str = "utf-8") -> str:
     return stream.getvalue()
 
 
+@pytest.mark.parametrize("flat", [False, True], ids=["nested", "flat"])
 @pytest.mark.parametrize("size", [0, 1, 255, 256, 257, 600])
-def test_a_streamed_document_is_the_same_text(size: int) -> None:
+def test_a_streamed_document_is_the_same_text(size: int, flat: bool) -> None:
+    """``flat``: objects of text, numbers, booleans and nulls only (a ledger's units),
+    which are written without json.dumps's pure-Python indenting encoder."""
+
     def items() -> Iterator[dict[str, Any]]:
         for i in range(size):
-            yield {"i": i, "name": "Zoë ☃", "none": None, "nested": {"a": [1, {}]}, "e": []}
+            if flat:
+                yield {"i": i, "name": 'Zoë ☃ "q" \\ \x1b', "none": None, "yes": i % 2 == 0,
+                       "big": -(10**30), "": ""} if i % 7 else {}  # fmt: skip
+            else:
+                yield {"i": i, "name": "Zoë ☃", "none": None, "nested": {"a": [1, {}]}, "e": []}
 
     def doc(lazy: bool) -> dict[str, Any]:
         rows = items() if lazy else list(items())

@@ -796,17 +796,18 @@ def test_status_reads_again_when_a_campaign_writes_meanwhile(
     and checkpoints between status's queries changes the file under that read, which is
     then done again, through the log: status shows the unit it enrolled."""
     from esp_cabundle.push import ledger as ledger_module
-    from esp_cabundle.push.ledger import Ledger, read_status
+    from esp_cabundle.push.ledger import Ledger
+    from esp_cabundle.push.ledger_status import read_status
 
     path = tmp_path / "c.db"
     with Ledger(path) as led:
         led.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
         led.enroll([("dev-1", "mqtt", None)])
-    rows = ledger_module.Ledger.rows
+    meta = ledger_module.Ledger.meta
     writes = []
 
-    def rows_while_a_campaign_writes(self: Any, *a: Any, **kw: Any) -> Any:
-        got = rows(self, *a, **kw)
+    def meta_while_a_campaign_writes(self: Any, *a: Any, **kw: Any) -> Any:
+        got = meta(self, *a, **kw)
         if not writes:  # once: another process enrolls a unit and checkpoints
             writes.append(1)
             with Ledger(path) as other:
@@ -814,10 +815,10 @@ def test_status_reads_again_when_a_campaign_writes_meanwhile(
                 other._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return got
 
-    monkeypatch.setattr(ledger_module.Ledger, "rows", rows_while_a_campaign_writes)
-    _meta, counts, got = read_status(path)
-    assert writes and sorted(r.id for r in got) == ["dev-1", "dev-2"]
-    assert sum(counts.values()) == 2
+    monkeypatch.setattr(ledger_module.Ledger, "meta", meta_while_a_campaign_writes)
+    view = read_status(path)
+    assert writes and [r.id for r, _ in view.left] == ["dev-1", "dev-2"]
+    assert sum(view.counts.values()) == 2
 
 
 def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:

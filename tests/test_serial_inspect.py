@@ -54,6 +54,8 @@ def test_unit_reported_as_its_dump(
     from_unit = inspect_json(
         runner, "--port", unit.url, *(["--board", board] if board else []), "--baud", "921600"
     )
+    # a live unit is said to be one, not a "flash dump" (its JSON kind, and the text)
+    assert (from_unit.pop("kind"), from_dump.pop("kind")) == ("unit", "flash dump")
     facts = from_unit["facts"]
     assert facts["unit"] == "ESP32-D0WD-V3 (revision v3.0), MAC 24:0a:c4:12:34:56"
     assert facts["flash encryption (eFuse)"] == "off"
@@ -78,9 +80,10 @@ def test_human_report_matches_the_dumps(
     assert a.exit_code == b.exit_code == 0
     unit_lines = tuple(f"  {k}: " for k in UNIT_FACTS)
     lines = [x for x in b.stdout.splitlines() if not x.startswith(unit_lines)]
+    assert lines[0].startswith(f"{unit.url}: unit, ")
     assert "\n".join(lines).replace(unit.url, "SRC") == a.stdout.rstrip("\n").replace(
         str(dump), "SRC"
-    )
+    ).replace("SRC: flash dump, ", "SRC: unit, ", 1)
     assert "Read" in b.stderr  # progress bars went to stderr
 
 

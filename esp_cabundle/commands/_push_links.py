@@ -9,6 +9,7 @@ import stat
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, parse_qsl
@@ -24,6 +25,7 @@ from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
 from ..push.http import LanTransport, tls_context
+from ..push.ledger_status import NONE_FOUND, UNKNOWN
 from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from ..push.transport import Transport
 
 __all__ = [
+    "CaForecast",
     "checked_broker_url",
     "connection_targets",
     "deadline_for",
@@ -49,31 +52,41 @@ __all__ = [
 ]
 
 
-def deadline_for(
-    board: Board, servers: list[Target], base: Path
-) -> Callable[[bytes], datetime | None]:
+class CaForecast:
     """When a unit's current CA file stops accepting the servers its connection goes to:
     the saved chains of ``servers`` and, for the board's firmware connections that read
     the file pushed, the chains their server sends over time (its roadmap: mdash.net's
     change of 2024-06-06). The first failure within 20 years; a date already past when
-    the file fails now (since then); None when it never fails or cannot be told."""
-    device = board.device_profile()
-    own = link_items(board, board_links(board))
+    the file fails now (since then). Each file is judged once."""
 
-    def deadline(old: bytes) -> datetime | None:
-        if not servers and not own:
-            return None
+    def __init__(self, board: Board, servers: list[Target], base: Path) -> None:
+        self.board, self.servers, self.base = board, servers, base
+        self._device = board.device_profile()
+        self._own = link_items(board, board_links(board))
+        self._judged: dict[bytes, tuple[bool, datetime | None]] = {}
+
+    def judge(self, old: bytes) -> tuple[bool, datetime | None]:
+        """(whether it could be judged, the date); not judged: no server to judge it
+        against, or a file its mbedTLS would not load."""
+        key = sha256(old).digest()
+        if key not in self._judged:
+            self._judged[key] = self._judge(old)
+        return self._judged[key]
+
+    def _judge(self, old: bytes) -> tuple[bool, datetime | None]:
+        if not self.servers and not self._own:
+            return False, None
         try:
             trust = device_trust_set(old, source="a unit's CA")  # as its mbedTLS loads it
         except EspCabundleError:
-            return None
+            return False, None
         try:
-            items = target_items(servers, base, default_device=device, live=False)
+            items = target_items(self.servers, self.base, default_device=self._device, live=False)
         except EspCabundleError:
             items = []  # no saved chain: the roadmaps still tell
         start = now()
         report = check_items(
-            trust, [*items, *own], at=start, until=clamped(start, timedelta(days=7305))
+            trust, [*items, *self._own], at=start, until=clamped(start, timedelta(days=7305))
         )
         dates = []
         for r in report.results:
@@ -82,9 +95,27 @@ def deadline_for(
                 dates.append(tl.failing_since.date if tl.failing_since else start)
             elif tl.first_failure_date is not None:
                 dates.append(tl.first_failure_date)
-        return min(dates) if dates else None
+        return True, min(dates) if dates else None
 
-    return deadline
+    def deadline(self, old: bytes) -> datetime | None:
+        """The date, or None: it never fails, or cannot be told (see :meth:`judge`)."""
+        return self.judge(old)[1]
+
+    def go_dark(self, old: bytes) -> str:
+        """The date as ``push status`` keeps it: ISO, "none" (no failure within 20
+        years) or "unknown" (not judged)."""
+        judged, when = self.judge(old)
+        if not judged:
+            return UNKNOWN
+        return NONE_FOUND if when is None else when.isoformat()
+
+
+def deadline_for(
+    board: Board, servers: list[Target], base: Path
+) -> Callable[[bytes], datetime | None]:
+    """:meth:`CaForecast.deadline`: a date, a past one when the file fails now, None
+    when it never fails or cannot be told."""
+    return CaForecast(board, servers, base).deadline
 
 
 # An API key or password as an HTTP header or MQTT login carries it: visible ASCII

@@ -4,26 +4,46 @@ are); --wide, --json and --csv keep every text whole."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import sys
+import tempfile
 from datetime import timezone
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..push.ledger import STATES
+from ..push.ledger_status import (
+    IDS_PER_STATE,
+    NONE_FOUND,
+    NOT_DONE,
+    UNKNOWN,
+    is_past,
+    read_consistently,
+    summary,
+    unit_dicts,
+)
 from ..text import plural, some
 from ..ui import Column, echo, emit_json, format_table, table_width
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from ..push.campaign import CampaignReport, PushFile
-    from ..push.ledger import UnitRow
+    from ..push.ledger import Ledger
+    from ..push.ledger_status import StatusView
     from ..push.survey import SurveyRow
 
-__all__ = ["render_dry_run", "render_report", "render_status"]
+__all__ = [
+    "SHOWN",
+    "print_status_units",
+    "render_dry_run",
+    "render_report",
+    "render_status",
+    "render_status_units",
+]
 
-_NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
-_SHOWN = 50
+SHOWN = 50
 
 
 def _error_cell(row: Any) -> str:
@@ -44,13 +64,18 @@ def _full_units(rows: list[Any]) -> list[str]:
     """The way out for units that had no room; --in-place only where the staged copy
     was what did not fit (a unit already written in place needs space freed)."""
     full = [r for r in rows if r.state == "failed" and "out of space" in (r.last_error or "")]
+    return _full_line(len(full), all("--in-place" in r.last_error for r in full))
+
+
+def _full_line(full: int, in_place_would_do: bool) -> list[str]:
+    """:func:`_full_units` from counts (``push status`` counts them in SQL)."""
     if not full:
         return []
     line = (
-        f"{plural(len(full), 'unit is', 'units are')} out of space: free space on "
-        f"{'it' if len(full) == 1 else 'them'}"
+        f"{plural(full, 'unit is', 'units are')} out of space: free space on "
+        f"{'it' if full == 1 else 'them'}"
     )
-    if all("--in-place" in r.last_error for r in full):
+    if in_place_would_do:
         line += (
             ", or push again with --in-place (the CA file is written directly, with no "
             "second copy beside it)"
@@ -111,15 +136,17 @@ def _unused_clause(states: list[str]) -> str:
     return f"; {n} unused: no push changes {them}, and the file does not protect {them}"
 
 
-def _unused(rows: list[Any]) -> list[str]:
+def _unused(rows: list[Any], count: int | None = None, shown: int | None = SHOWN) -> list[str]:
+    """The units ``unused`` among ``rows`` (``count`` of them in all), the first
+    ``shown`` (None: all) in a table."""
     unused = [r for r in rows if r.state == "unused"]
-    if not unused:
+    count = len(unused) if count is None else count
+    if not count:
         return []
     lines = [
-        f"\n{plural(len(unused), 'unit')} whose firmware does not read the file (not "
-        "protected by it):"
+        f"\n{plural(count, 'unit')} whose firmware does not read the file (not protected by it):"
     ]
-    table = [(r.id, r.fw_version or "", r.note or "") for r in unused[:_SHOWN]]
+    table = [(r.id, r.fw_version or "", r.note or "") for r in unused[:shown]]
     lines.append(format_table(("unit", _FIRMWARE, _WHY), table, width=table_width()))
     return lines
 
@@ -172,9 +199,9 @@ def render_report(
     if left:
         rows = [(r.id, r.state, r.attempts, _error_cell(r)) for r in left]
         headers = ("unit", "state", Column("attempts", hide=1), _ERROR)
-        echo(format_table(headers, rows[:_SHOWN], width=table_width()))
-        if len(left) > _SHOWN:
-            echo(f"... and {len(left) - _SHOWN} more: esp-cabundle push status", wrap=True)
+        echo(format_table(headers, rows[:SHOWN], width=table_width()))
+        if len(left) > SHOWN:
+            echo(f"... and {len(left) - SHOWN} more: esp-cabundle push status", wrap=True)
         for line in _full_units(left) + silent:
             echo(line, wrap=True)
     for line in _unused(list(report.rows)):
@@ -220,42 +247,39 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         echo(line, quiet=quiet, wrap=True)
 
 
-# Unit ids named per state in ``push status``: a fleet's thousands stay one line each.
-_IDS_PER_STATE = 10
-
-
-def _per_state(counts: dict[str, int], rows: list[UnitRow]) -> list[tuple[str, int, str]]:
+def _per_state(view: StatusView) -> list[tuple[str, int, str]]:
     """Each state, its count, and its first units by id ("and N more")."""
-    ids: dict[str, list[str]] = {}
-    for r in rows:
-        ids.setdefault(r.state, []).append(r.id)
-    return [(s, counts.get(s, 0), some(ids.get(s, []), _IDS_PER_STATE)) for s in STATES]
+    out = []
+    for s in STATES:
+        n, ids = view.counts.get(s, 0), view.first_ids.get(s, [])
+        more = f" and {n - len(ids)} more" if n > len(ids) else ""
+        out.append((s, n, some(ids, IDS_PER_STATE) + more))
+    return out
 
 
-def render_status(
-    meta: dict[str, str],
-    counts: dict[str, int],
-    rows: list[UnitRow],
-    *,
-    as_json: bool,
-    as_csv: bool,
-) -> None:
-    if as_json:
-        emit_json(
-            {
-                "campaign": {k: v for k, v in meta.items() if k != "schema"},
-                "counts": counts,
-                "units": [r.to_dict() for r in rows],
-            }
-        )
-        return
-    if as_csv:
-        columns = list(rows[0].to_dict()) if rows else ["id", "state"]
-        w = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow(r.to_dict())
-        return
+def _dark_cell(value: str) -> str:
+    """A go-dark date as a table shows it: the day, "since" the day when it passed."""
+    if value == NONE_FOUND:
+        return "none found"  # no failure within the forecast (20 years)
+    if value == UNKNOWN:
+        return value
+    return f"since {value[:10]}" if is_past(value) else value[:10]
+
+
+def _dark_summary(dark: dict[str, int]) -> list[str]:
+    """Units per day their current CA stops accepting the campaign's servers."""
+    if not dark:
+        return []
+    rows = [(_dark_cell(v), n) for v, n in dark.items()]
+    return [
+        "\nCurrent CA goes dark (each unit's file, against the campaign's servers):",
+        format_table(("goes dark", "units"), rows, width=table_width()),
+    ]
+
+
+def render_status(view: StatusView, *, show_all: bool) -> None:
+    """``push status`` as text, from :func:`~esp_cabundle.push.ledger_status.read_status`."""
+    meta, counts = view.meta, view.counts
     echo(
         f"Campaign: board {meta.get('board', '?')}, CA SHA-256 "
         f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}",
@@ -264,14 +288,76 @@ def render_status(
     for line in _dates(meta.get("deadline"), meta.get("failing_since")):
         echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
-    echo(format_table(("state", "units", which), _per_state(counts, rows), width=table_width()))
-    left = [r for r in rows if r.state in _NOT_DONE]
-    if left:
-        echo(f"\nNot yet updated ({len(left)}):")
-        table = [(r.id, r.state, r.attempts, r.last_seen or "never", _error_cell(r)) for r in left]
-        headers = ("unit", "state", Column("attempts", hide=2), Column("last seen", hide=1), _ERROR)
-        echo(format_table(headers, table, width=table_width()))
-        for line in _full_units(left):
-            echo(line, wrap=True)
-    for line in _unused(rows):
+    echo(format_table(("state", "units", which), _per_state(view), width=table_width()))
+    for line in _dark_summary(view.dark):
         echo(line, wrap=True)
+    left = sum(counts.get(s, 0) for s in NOT_DONE)
+    if left:
+        echo(f"\nNot yet updated ({left}):")
+        table = [
+            (r.id, r.state, r.attempts, r.last_seen or "never", _dark_cell(d), _error_cell(r))
+            for r, d in view.left
+        ]
+        headers = (
+            "unit", "state", Column("attempts", hide=3), Column("last seen", hide=2),
+            Column("goes dark", hide=1), _ERROR,
+        )  # fmt: skip
+        echo(format_table(headers, table, width=table_width()))
+        if left > len(view.left):
+            echo(
+                f"... and {left - len(view.left)} more: --all lists them, --csv every unit",
+                wrap=True,
+            )
+        for line in _full_line(view.out_of_space, view.in_place_would_do):
+            echo(line, wrap=True)
+    shown = None if show_all else SHOWN
+    for line in _unused(view.unused, counts.get("unused", 0), shown):
+        echo(line, wrap=True)
+
+
+def render_status_units(ledger: Ledger, *, as_json: bool) -> None:
+    """``push status --json`` or ``--csv``: every unit, written as it is read."""
+    if as_json:
+        meta, counts, dark = summary(ledger)
+        emit_json(
+            {
+                "campaign": {k: v for k, v in meta.items() if k != "schema"},
+                "counts": counts,
+                "goes_dark": dark,
+                "units": unit_dicts(ledger),
+            }
+        )
+        return
+    units = unit_dicts(ledger)
+    first = next(units, None)
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(list(first) if first else ["id", "state"])
+    if first is not None:  # every unit's keys are the first's, in that order
+        w.writerow(first.values())
+        w.writerows(u.values() for u in units)
+
+
+def print_status_units(path: Path, *, as_json: bool) -> None:
+    """:func:`render_status_units` of the ledger at ``path``, written to a spool file
+    (on disk past 8 MiB) as it is read and copied to stdout once the read proved whole:
+    a read done again after a campaign moved the file's pages is printed once."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+
+    def spooled(ledger: Ledger) -> IO[str]:
+        # closed by the caller once copied (or here, when the read fails)
+        spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=8 << 20, mode="w+", encoding=encoding, newline=""
+        )
+        try:
+            with contextlib.redirect_stdout(spool):
+                render_status_units(ledger, as_json=as_json)
+        except BaseException:
+            spool.close()
+            raise
+        return cast("IO[str]", spool)
+
+    with read_consistently(path, spooled) as spool:
+        spool.seek(0)
+        while chunk := spool.read(1 << 16):
+            sys.stdout.write(chunk)
+    sys.stdout.flush()

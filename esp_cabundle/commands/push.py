@@ -16,19 +16,26 @@ from ..dates import clamped, now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
-from ..push.ledger import Ledger, check_ledger, read_status
+from ..push.ledger import Ledger, check_ledger
+from ..push.ledger_status import read_status
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
+    CaForecast,
     checked_broker_url,
     connection_targets,
-    deadline_for,
     device_ids,
     open_transports,
     project_config,
     server_targets,
 )
-from ._push_render import render_dry_run, render_report, render_status
+from ._push_render import (
+    SHOWN,
+    print_status_units,
+    render_dry_run,
+    render_report,
+    render_status,
+)
 from ._unit import units_progress
 from .ca_source import ca_options
 from .options import (
@@ -384,6 +391,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     targets, base = connection_targets(opts, broker)
     gated = _gated_ca(board, server_targets(opts, broker), opts)
     push_file = PushFile.for_board(gated, board)
+    forecast = CaForecast(board, targets, base)  # each CA file met judged once
     options = CampaignOptions(
         concurrency=opts["concurrency"],
         timeout=opts["timeout"],
@@ -392,7 +400,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         watch=opts["watch"],
         until=until,
         poll=opts["poll"],
-        deadline_for=deadline_for(board, targets, base),
+        deadline_for=forecast.deadline,
+        go_dark_for=forecast.go_dark,
         in_place=opts["in_place"],
     )
     quiet = opts["quiet"] or opts["as_json"]
@@ -531,10 +540,19 @@ def _dry_run(
 @_ledger_option
 @json_option
 @click.option("--csv", "as_csv", is_flag=True, help="Every unit as CSV on stdout.")
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help=f"List every unit not yet updated or unused (default: the first {SHOWN} of each).",
+)
 @wide_option
-def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
+def status(ledger_path: Path, as_json: bool, as_csv: bool, show_all: bool) -> None:
     """Show a campaign's ledger: units per state (the first ten of each by id, and how
-    many more), and the units not reached yet.
+    many more), the day each unit's current CA file stops accepting the campaign's
+    servers ("goes dark": a date, "since" a date when it already fails, "none found"
+    within the forecast's 20 years, or "unknown": its file never read or not judged,
+    or recorded by an older release), and the units not updated yet.
 
     \b
     Examples:
@@ -555,5 +573,8 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool) -> None:
             else f"give the ledger of the campaign with --ledger FILE (push writes "
             f"{DEFAULT_LEDGER} in the directory it runs in unless --ledger names another)",
         )
-    meta, counts, rows = read_status(ledger_path)  # read only: writes nothing
-    render_status(meta, counts, rows, as_json=as_json, as_csv=as_csv)
+    # read only: writes nothing; a fleet of millions is read in bounded memory
+    if as_json or as_csv:
+        print_status_units(ledger_path, as_json=as_json)
+        return
+    render_status(read_status(ledger_path, shown=None if show_all else SHOWN), show_all=show_all)

@@ -209,7 +209,8 @@ def inspect_port(
     progress: ProgressCallback | None = None,
     **link: Unpack[Link],
 ) -> Report:
-    """Connect, check the chip against ``board``, and report as ``inspect`` does a dump.
+    """Connect, check the chip against ``board``, and report as ``inspect`` does a dump,
+    of kind ``unit``.
 
     The report's facts start with what only a live unit can tell: chip, MAC, flash size
     and whether flash encryption is on (then the reads are ciphertext, and a note says so).
@@ -244,7 +245,10 @@ def inspect_port(
                 f"the unit has {info.flash_size >> 20} MB of flash; board {board.name} "
                 f"expects {board.flash_size >> 20} MB"
             )
-    return dataclasses.replace(report, facts=(*facts, *report.facts), notes=tuple(notes))
+    # A live unit, not a file: JSON consumers told "flash dump" looked for one on disk.
+    return dataclasses.replace(
+        report, kind="unit", facts=(*facts, *report.facts), notes=tuple(notes)
+    )
 
 
 def _board_mismatch(table: PartitionTable, board: Board | None) -> str | None:

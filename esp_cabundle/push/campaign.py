@@ -42,6 +42,7 @@ from ..redact import redact
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .files import UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
+from .ledger_status import DARK_KEY
 from .rpc import is_unknown_method
 from .transport import Transport, UnitRef
 
@@ -415,6 +416,7 @@ class _Run:
                 return
             self._deadlines[key] = None
         when = self.options.deadline_for(old)
+        self.record_date(key, old, when)
         with self._lock:
             self._deadlines[key] = when
             if when is None:
@@ -426,6 +428,16 @@ class _Run:
             elif self.deadline is None or when < self.deadline:
                 self.deadline = when
                 self.ledger.set_meta("deadline", when.isoformat())
+
+    def record_date(self, sha256: str, data: bytes, when: datetime | None) -> None:
+        """Keep the date a CA file goes dark, for ``push status``'s per-unit dates."""
+        if self.options.go_dark_for is not None:
+            value = self.options.go_dark_for(data)
+        elif when is not None:
+            value = when.isoformat()
+        else:
+            return  # never, or not judged: unknown
+        self.ledger.set_meta(DARK_KEY + sha256, value)
 
 
 def out_of_space(e: UnitRpcError) -> bool:
@@ -470,6 +482,10 @@ def run_campaign(
     while True:
         listing = run.listing()
         ledger.enroll((ref.id, ref.transport(t.name), ref.address) for t, ref in listing)
+        if not passes and (options.go_dark_for or options.deadline_for) is not None:
+            # The file updated units hold: its date too (once the rows read whole).
+            when = None if options.deadline_for is None else options.deadline_for(push.data)
+            run.record_date(push.sha256, push.data, when)
         for _, ref in listing:
             if ref.id not in ids:
                 ids.append(ref.id)

@@ -97,6 +97,10 @@ class CampaignOptions:
     # the units' connection; a past date: failing since then), or None. A watch without
     # ``until`` ends at the earliest date still ahead.
     deadline_for: Callable[[bytes], datetime | None] | None = None
+    # Given a CA file, its go-dark date as ``push status`` shows it: ISO, "none" (no
+    # failure within the forecast) or "unknown" (not judged). Without it, only the dates
+    # ``deadline_for`` gives are kept (its None says neither).
+    go_dark_for: Callable[[bytes], str] | None = None
     in_place: bool = False  # write the CA path directly (no room for a second copy)
 
 

@@ -4,8 +4,11 @@ A campaign runs for weeks; the ledger is what survives between runs. It is a SQL
 database in WAL mode (the standard library's ``sqlite3``), file mode 0600, holding for
 each unit its state, attempts, last error, the SHA-256 of the CA file found and of the
 one written, its firmware version and timestamps. It never holds a key, a password or
-a file's content. A unit reached by address (a LAN unit's URL) is keyed by the device id
-it reports, with the URL kept as its ``address``.
+a file's content. ``first_seen`` is when the unit first answered: the column (NOT NULL
+since schema 1) holds the time it was listed until then, and every read shows None for
+a unit that never answered (``last_seen`` unset), so no schema change was needed. A
+unit reached by address (a LAN unit's URL) is keyed by the device id it reports, with
+the URL kept as its ``address``.
 
 Every state change is one committed transaction, so a run killed at any instant
 (``kill -9``) leaves a consistent ledger: the next run reads each unit's state and
@@ -27,13 +30,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..dates import now
 from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
 from .ledger_files import (
     NOT_A_LEDGER_HINT,
-    LedgerDamaged,
     narrow_side_files,
     open_readonly,
     prove_ledger,
@@ -51,7 +54,6 @@ __all__ = [
     "Ledger",
     "UnitRow",
     "check_ledger",
-    "read_status",
 ]
 
 DEFAULT_LEDGER = "cabundle-campaign.db"
@@ -102,6 +104,9 @@ _V1_COLUMNS = (
     "first_seen, last_seen, updated_at, done_at, lease_owner, lease_until"
 )
 _FOLDER_HINT = "give --ledger a file in a directory that can be written to"
+# Columns read through an expression: first_seen holds the listing time until the unit
+# first answers (the column is NOT NULL), which is no sighting.
+_READ_AS = {"first_seen": "CASE WHEN last_seen IS NULL THEN NULL ELSE first_seen END"}
 
 
 def _kept(create: str) -> str:
@@ -142,7 +147,7 @@ class UnitRow:
     old_sha256: str | None
     new_sha256: str | None
     fw_version: str | None
-    first_seen: str
+    first_seen: str | None  # when it first answered; None: never has
     last_seen: str | None
     updated_at: str
     done_at: str | None
@@ -319,12 +324,23 @@ class Ledger:
                 )
         return True
 
-    def rows(self, ids: Sequence[str] | None = None) -> list[UnitRow]:
-        """Rows in ``ids`` order (all rows, by id, when None)."""
+    def unit_columns(self) -> str:
+        """The SELECT list of a :class:`UnitRow`, as this ledger's units table has them."""
         with self._lock, sqlite_errors(self.path):
             have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
-            # A schema-1 ledger read by ``push status`` has no address or note yet.
-            cols = ", ".join(c if c in have else "NULL" for c in _COLUMNS.split(", "))
+        # A schema-1 ledger read by ``push status`` has no address or note yet.
+        return ", ".join(_READ_AS.get(c, c) if c in have else "NULL" for c in _COLUMNS.split(", "))
+
+    def select(self, sql: str, args: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
+        """A read query's rows one at a time: ``push status`` on a fleet of millions holds
+        only what it shows."""
+        with self._lock, sqlite_errors(self.path):
+            yield from self._db.execute(sql, args)
+
+    def rows(self, ids: Sequence[str] | None = None) -> list[UnitRow]:
+        """Rows in ``ids`` order (all rows, by id, when None)."""
+        cols = self.unit_columns()
+        with self._lock, sqlite_errors(self.path):
             found = {
                 r[0]: UnitRow(*r)
                 for r in self._db.execute(f"SELECT {cols} FROM units ORDER BY id").fetchall()
@@ -430,8 +446,10 @@ class Ledger:
         if attempt:
             sets.append("attempts = attempts + 1")
         if seen:
+            # SET reads the row as it was: a unit's first answer sets first_seen.
+            sets.append("first_seen = CASE WHEN last_seen IS NULL THEN ? ELSE first_seen END")
             sets.append("last_seen = ?")
-            args.append(now)
+            args.extend((now, now))
         if state is not None:
             sets.append("done_at = ?")
             args.append(now if state in DONE_STATES else None)
@@ -513,34 +531,6 @@ def _refuse_another_campaign(
             f"the ledger {path} records a campaign for board {have['board']}, not {board}",
             hint="give --ledger a new file, or the campaign's --board",
         )
-
-
-# ---------------------------------------------------------------------------------------
-# Opening safely
-
-
-def read_status(p: Path, *, tries: int = 3) -> tuple[dict[str, str], dict[str, int], list[UnitRow]]:
-    """A ledger's meta, counts and rows for ``push status``, read only. A campaign that
-    starts or checkpoints while they are read (the file opened immutable, or its pages
-    moved) changes the file's size, time or log: then it is read again, through its log."""
-    real = p.resolve()
-
-    def stamp() -> tuple[int, int, bool]:
-        st = real.stat()
-        return st.st_size, st.st_mtime_ns, side(p, "-wal").exists()
-
-    for attempt in range(tries):
-        before = stamp()
-        try:
-            with Ledger(p, readonly=True) as ledger:
-                got = ledger.meta(), ledger.counts(), ledger.rows()
-        except LedgerDamaged:  # pages moved under an immutable read
-            if attempt + 1 == tries:
-                raise
-            continue
-        if stamp() == before:
-            return got
-    return got  # a campaign checkpointing throughout: its last read, each query whole
 
 
 def _migrate(db: sqlite3.Connection) -> None:
