@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from support.fresh_python import run_command_without
 from support.pki import NOW, issue
+from support.tools import need
 
 from esp_cabundle.build import build_bundle
 from esp_cabundle.bundle import BundleSpec, Lock, Policy
@@ -138,13 +139,11 @@ def test_c_array_is_definitions_include_it_once_and_declare_it_elsewhere(tmp_pat
     """What README says of the array form, compiled and linked with gcc: included in two
     C files the link fails ("multiple definition"); included in one, with ``extern``
     declarations in the other, it links and the string is the PEM."""
-    import shutil
 
     from esp_cabundle.bundle import Bundle
     from esp_cabundle.formats.c_source import render_c_source
 
-    if shutil.which("gcc") is None:
-        pytest.skip("needs gcc")
+    need("gcc")
     certs = load_certificate_file(LE / "isrgrootx1.pem")
     (tmp_path / "ca_pem.h").write_bytes(
         render_c_source(Bundle.from_certificates(certs), name="ca_pem", style="array")

@@ -7,7 +7,6 @@ keys; hostile numbers are scanned in bounded time and memory."""
 from __future__ import annotations
 
 import random
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.scan_bounds import clean_scan_peak, fill
+from support.tools import need, run_tool
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -78,8 +78,7 @@ def decimal_forms(data: bytes) -> dict[str, bytes]:
 
 def od_forms(data: bytes) -> dict[str, bytes]:
     """What the real od prints for ``data`` (skips the test without od)."""
-    if shutil.which("od") is None:
-        pytest.skip("needs od")
+    need("od")
     out = {}
     for command in OD:
         run = subprocess.run(command, input=data, capture_output=True, check=True, timeout=30)
@@ -109,16 +108,10 @@ def octal_forms(data: bytes) -> dict[str, bytes]:
         "c array suffixed": f"uint8_t k[] = {{{', '.join(o + 'u' for o in c_octal)}}};\n".encode(),
     }
     for command in OD_OCTAL:
-        forms[" ".join(command)] = _od(command, data)
+        forms[" ".join(command)] = run_tool(command, data)
     commented = b"".join(b"# " + line + b"\n" for line in forms["od -b"].splitlines())
     forms["od -b in a comment"] = commented
     return forms
-
-
-def _od(command: list[str], data: bytes) -> bytes:
-    if shutil.which(command[0]) is None:
-        pytest.skip(f"needs {command[0]}")
-    return subprocess.run(command, input=data, capture_output=True, check=True, timeout=30).stdout
 
 
 def _der_offset(key: bytes) -> int:

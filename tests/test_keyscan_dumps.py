@@ -5,13 +5,12 @@ expanded within bounds."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from support.scan_bounds import clean_scan_peak, fill
+from support.tools import run_tool
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -42,12 +41,6 @@ def _key(name: str) -> bytes:
     return openssh_key() if name == "openssh" else key_vectors()[name]
 
 
-def _tool(command: list[str], data: bytes) -> bytes:
-    if shutil.which(command[0]) is None:
-        pytest.skip(f"needs {command[0]}")
-    return subprocess.run(command, input=data, capture_output=True, check=True, timeout=30).stdout
-
-
 @pytest.mark.parametrize("command", SQUEEZING, ids=" ".join)
 @pytest.mark.parametrize("name", KEYS)
 def test_a_key_in_a_squeezed_dump_is_refused(command: list[str], name: str) -> None:
@@ -55,7 +48,7 @@ def test_a_key_in_a_squeezed_dump_is_refused(command: list[str], name: str) -> N
     lines: refused, naming a line of the dump; the message holds no key."""
     key = _key(name)
     for data in (key, bytes(64) + key + bytes(64)):
-        dump = _tool(command, data)
+        dump = run_tool(command, data)
         assert data is key or b"\n*\n" in dump  # the form under test
         commented = b"".join(b"# " + line + b"\n" for line in dump.splitlines())
         for text in (dump, X1_PEM + dump, X1_PEM + b"# pasted:\n" + commented):
@@ -75,7 +68,7 @@ BYTE_A_LINE = [c for c in SQUEEZING if "-w2" not in c and c[0] != "xxd"]
 def test_an_openssh_key_is_found_only_with_its_stars_expanded(command: list[str]) -> None:
     """A byte a line: the "ss" of the magic is a "*", and the key holds no 0x30 byte
     (key_vectors.openssh_key): only the magic, read across the "*", makes it a key."""
-    dump = _tool(command, openssh_key())
+    dump = run_tool(command, openssh_key())
     assert b"\n*\n" in dump
     found = find_private_key(X1_PEM + dump)
     assert found is not None, command
@@ -85,7 +78,7 @@ def test_an_openssh_key_is_found_only_with_its_stars_expanded(command: list[str]
 def test_the_finding_points_at_the_key_or_its_star() -> None:
     """The line named holds the key's first byte, or is the "*" standing for it."""
     key = openssh_key()
-    dump = _tool(["od", "-tu1", "-w1"], bytes(8) + key)
+    dump = run_tool(["od", "-tu1", "-w1"], bytes(8) + key)
     found = find_private_key(X1_PEM + dump)
     assert found is not None and "squeezed" in found.kind
     line = (X1_PEM + dump).splitlines()[found.line - 1]
@@ -102,7 +95,7 @@ def test_the_finding_points_at_the_key_or_its_star() -> None:
 def test_build_refuses_a_dump_and_writes_nothing(
     in_tmp: Path, runner: CliRunner, command: list[str], kind: str
 ) -> None:
-    (in_tmp / "mine.pem").write_bytes(X1_PEM + _tool(command, openssh_key()))
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + run_tool(command, openssh_key()))
     r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
     assert r.exit_code == 2, r.output
     line = X1_PEM.count(b"\n") + 1
@@ -114,7 +107,7 @@ def test_build_refuses_a_dump_and_writes_nothing(
 def test_certificates_in_a_squeezed_dump_are_no_key(command: list[str]) -> None:
     for name, data in no_key_data(8).items():
         for padded in (data, bytes(100) + data + bytes(100)):
-            dump = _tool(command, padded)
+            dump = run_tool(command, padded)
             assert find_private_key(dump) is None, name
             assert find_private_key(X1_PEM + dump) is None, name
             assert len(load_certificates(X1_PEM + dump, source="ca.pem")) == 1

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from support.scan_bounds import clean_scan_peak, fill
+from support.tools import need, run_tool
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -34,8 +34,7 @@ X1_DER = load_certificates(X1_PEM)[0].der
 def test_the_dumps_are_what_the_tools_print(tool: str) -> None:
     """The forms below are the tools' own output, byte for byte, where a tool is here."""
     command, make = TOOLS[tool]
-    if shutil.which(command[0]) is None:
-        pytest.skip(f"needs {command[0]}")
+    need(command[0])
     rng = random.Random(1)
     for data in [rng.randbytes(n) for n in (1, 15, 17, 31, 33)] + [key_vectors()[n] for n in NAMES]:
         out = subprocess.run(command, input=data, capture_output=True, check=True, timeout=30)
@@ -209,12 +208,6 @@ WORD_DUMPS = [
 ]
 
 
-def _tool(command: list[str], data: bytes) -> bytes:
-    if shutil.which(command[0]) is None:
-        pytest.skip(f"needs {command[0]}")
-    return subprocess.run(command, input=data, capture_output=True, check=True, timeout=30).stdout
-
-
 @pytest.mark.parametrize("command", WORD_DUMPS, ids=" ".join)
 def test_a_key_in_a_word_dump_is_refused(command: list[str]) -> None:
     """The real tools' output for keys made now (EC PKCS#8, SEC1 of odd length, RSA),
@@ -222,7 +215,7 @@ def test_a_key_in_a_word_dump_is_refused(command: list[str]) -> None:
     that holds the key's first byte."""
     for name in ("test-only-ec-pkcs8.der", "test-only-ec-sec1.der", "test-only-rsa-pkcs1.der"):
         key = key_vectors()[name]
-        dump = _tool(command, key)
+        dump = run_tool(command, key)
         commented = b"".join(b"# " + line + b"\n" for line in dump.splitlines())
         for text in (dump, X1_PEM + dump, X1_PEM + b"# pasted:\n" + commented):
             found = find_private_key(text)
@@ -239,7 +232,7 @@ def test_certificates_in_a_word_dump_are_no_key(command: list[str]) -> None:
     certificates) are no key: the bundle around them loads."""
     p7b = (DATA / "pkcs7" / "x1-certs.p7b").read_bytes()
     for data in (X1_DER, X1_DER + X1_DER, p7b):
-        dump = _tool(command, data)
+        dump = run_tool(command, data)
         assert find_private_key(X1_PEM + dump) is None
         commented = b"".join(b"# " + line + b"\n" for line in dump.splitlines())
         assert len(load_certificates(X1_PEM + commented, source="ca.pem")) == 1
@@ -247,7 +240,7 @@ def test_certificates_in_a_word_dump_are_no_key(command: list[str]) -> None:
 
 def test_build_refuses_an_od_word_dump_and_writes_nothing(in_tmp: Path, runner: CliRunner) -> None:
     key = key_vectors()["test-only-ec-pkcs8.der"]
-    dump = _tool(["od", "-An", "-x"], key)
+    dump = run_tool(["od", "-An", "-x"], key)
     (in_tmp / "mine.pem").write_bytes(X1_PEM + dump)
     r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
     assert r.exit_code == 2, r.output

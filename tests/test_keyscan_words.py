@@ -6,14 +6,13 @@ are no key; hostile words are scanned in bounded time and memory."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Literal
 
 import pytest
 from click.testing import CliRunner
 from support.scan_bounds import clean_scan_peak, fill
+from support.tools import run_tool
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -55,12 +54,6 @@ def _key(name: str) -> bytes:
     return openssh_key() if name == "openssh" else key_vectors()[name]
 
 
-def _tool(command: list[str], data: bytes) -> bytes:
-    if shutil.which(command[0]) is None:
-        pytest.skip(f"needs {command[0]}")
-    return subprocess.run(command, input=data, capture_output=True, check=True, timeout=30).stdout
-
-
 def _commented(dump: bytes, mark: bytes = b"# ") -> bytes:
     return b"".join(mark + line + b"\n" for line in dump.splitlines())
 
@@ -79,12 +72,12 @@ def _big_endian(data: bytes, width: int) -> bytes:
 
 
 def test_the_dumps_are_little_endian_words() -> None:
-    assert _tool(["od", "-An", "-tu2"], b"\x30\x82").split() == [b"33328"]
-    assert _tool(["hexdump", "-d"], b"\x30\x82").split()[1] == b"33328"
-    assert _tool(["od", "-An"], b"\x30\x82").split() == [b"101060"]  # 0x8230 in octal
-    assert _tool(["hexdump", "-o"], b"\x30\x82").split()[1] == b"101060"
-    assert _tool(["od", "-An", "-tu4"], b"\x30\x82\x04\xa4").split() == [b"2751758896"]
-    word = _tool(["od", "-An", "-tu8"], b"\x30\x82\x04\xa4\x02\x01\x00\x02").split()
+    assert run_tool(["od", "-An", "-tu2"], b"\x30\x82").split() == [b"33328"]
+    assert run_tool(["hexdump", "-d"], b"\x30\x82").split()[1] == b"33328"
+    assert run_tool(["od", "-An"], b"\x30\x82").split() == [b"101060"]  # 0x8230 in octal
+    assert run_tool(["hexdump", "-o"], b"\x30\x82").split()[1] == b"101060"
+    assert run_tool(["od", "-An", "-tu4"], b"\x30\x82\x04\xa4").split() == [b"2751758896"]
+    word = run_tool(["od", "-An", "-tu8"], b"\x30\x82\x04\xa4\x02\x01\x00\x02").split()
     assert word == [b"%d" % int.from_bytes(b"\x30\x82\x04\xa4\x02\x01\x00\x02", "little")]
 
 
@@ -124,7 +117,7 @@ def _refused(
     spelt = "decimal" if base == 10 else "octal"
     for before in (b"", b"\x01", b"\x01\x02\x03"):
         data = before + key
-        dump = _tool(command, _big_endian(data, width) if order == "big" else data)
+        dump = run_tool(command, _big_endian(data, width) if order == "big" else data)
         first = _first_byte_offset(data)
         for text in (dump, X1_PEM + dump, X1_PEM + b"# pasted:\n" + _commented(dump)):
             found = find_private_key(text)
@@ -147,7 +140,7 @@ def test_the_kind_names_the_key_and_the_words() -> None:
         ("test-only-nss-pk12util.p12", "BER PKCS#12 key store"),
         ("openssh", "OpenSSH key"),
     ):
-        found = find_private_key(_tool(["od", "-An", "-tu2"], _key(name)))
+        found = find_private_key(run_tool(["od", "-An", "-tu2"], _key(name)))
         assert found is not None
         assert found.kind == f"{kind} spelt as decimal 16-bit words, little-endian"
 
@@ -161,7 +154,7 @@ def test_certificates_in_words_are_no_key(
     and random bytes, as either host prints them: no key; a bundle with the dump in its
     comments loads."""
     for name, data in no_key_data(8).items():
-        dump = _tool(command, _big_endian(data, width) if order == "big" else data)
+        dump = run_tool(command, _big_endian(data, width) if order == "big" else data)
         assert find_private_key(dump) is None, name
         assert find_private_key(X1_PEM + dump) is None, name
         commented = X1_PEM + _commented(dump)
@@ -173,7 +166,7 @@ def test_words_that_are_no_dump_are_read() -> None:
     """Tables of numbers, years, ports, and words broken by a letter hold no key (an RSA
     key: nothing inside it is a key of its own, as a PKCS#8 EC key's SEC1 one is)."""
     key = key_vectors()["test-only-rsa-pkcs1.der"]
-    words = _tool(["od", "-An", "-tu2"], key).split()
+    words = run_tool(["od", "-An", "-tu2"], key).split()
     for text in (
         b"# years: 2021 2024 2026 2032 2035 2040\n" * 50,
         b"ports 443 8080 8443 1883 8883\n" * 50,
@@ -187,7 +180,7 @@ def test_build_refuses_a_decimal_word_dump_and_writes_nothing(
     in_tmp: Path, runner: CliRunner
 ) -> None:
     key = key_vectors()["test-only-ec-pkcs8.der"]
-    (in_tmp / "mine.pem").write_bytes(X1_PEM + _tool(["hexdump", "-d"], key))
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + run_tool(["hexdump", "-d"], key))
     r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
     assert r.exit_code == 2, r.output
     line = X1_PEM.count(b"\n") + 1
