@@ -96,6 +96,7 @@ def build_bundle(
     config: Config | None = None,
     targets: Sequence[Target] = (),
     check_targets: bool = True,
+    skip_option: str = "check_targets=False",
     board: Board | None = None,
     also_read: Sequence[tuple[str, Path]] = (),
     also_written: Sequence[tuple[str, Path]] = (),
@@ -120,7 +121,8 @@ def build_bundle(
     label filter): no output may replace one, and they are among the result's
     ``inputs``. ``also_written``: files the caller writes beside the outputs (the last
     run's dependency file): an image's ``from_dir`` never packs them, as it never packs
-    the outputs.
+    the outputs. ``skip_option``: how the caller's user skips the target check, for the
+    hints (see :func:`~esp_cabundle.gate.gate_ca`).
     """
     if lock_path is not None:  # first: nothing is gated or read before the refusal
         refuse_special(lock_path, what="lock file", hint=_LOCK_HINT)
@@ -143,6 +145,7 @@ def build_bundle(
             at=when,
             targets=targets,
             check_targets=check_targets,
+            skip_option=skip_option,
             catalog=catalog,
             ca_path=ca_path,
         )

@@ -66,7 +66,6 @@ if TYPE_CHECKING:
     from .firmware import Connection, ConnectionCa
 
 __all__ = [
-    "SKIP_HINT",
     "BoardLinks",
     "CaSource",
     "GatedCA",
@@ -79,8 +78,6 @@ __all__ = [
 # GatedCA values carry a MAC of their content under this per-process key: only gate_ca
 # knows it, so neither a direct constructor call nor dataclasses.replace() makes one.
 _SEAL_KEY = os.urandom(32)
-
-SKIP_HINT = "or pass --no-check to write without judging the targets"
 
 # What a finished file was, when the device needs it converted.
 _CONVERTED = {"der": "DER", "c-strings": "C source", "c-array": "C source"}
@@ -215,7 +212,8 @@ def gate_ca(
     check_targets: bool = True,
     catalog: Catalog | None = None,
     ca_path: str | None = None,
-    skip_hint: str = SKIP_HINT,
+    skip_option: str = "check_targets=False",
+    skip_hint: str | None = None,
 ) -> GatedCA:
     """Resolve, render and judge a CA for writing; see the module for every step.
 
@@ -223,8 +221,9 @@ def gate_ca(
     unit connects to), and so are the ``board``'s connections that read the file written
     at ``ca_path`` of its file system (default: the board's CA path).
     ``check_targets=False`` skips every target and connection (``--no-check``); policies
-    still apply. ``skip_hint`` ends the hint when a target's chain is missing (the
-    caller's way on without it). Raises before anything could be written:
+    still apply. ``skip_option`` is how the caller's user asks for that (a parameter, a
+    flag), for the hints and the summary; ``skip_hint`` ends the hint when a target's
+    chain is missing (default: pass ``skip_option``). Raises before anything could be written:
     :class:`~esp_cabundle.errors.PrivateKeyError`,
     :class:`~esp_cabundle.errors.CertificateError` or InputError (unusable input),
     :class:`~esp_cabundle.errors.PolicyError` (a policy not allowed),
@@ -256,11 +255,14 @@ def gate_ca(
         spec.policy,
         at,
         links if check_targets else BoardLinks(),
-        skip_hint,
+        skip_option,
+        skip_hint or f"or pass {skip_option} to write without judging the targets",
     )
     notes += links.notes
     labels = tuple(e.label for e in bundle.entries)
-    summary = _summary(bundle, report, board, converted, checked=check_targets)
+    summary = _summary(
+        bundle, report, board, converted, skipped_by=None if check_targets else skip_option
+    )
     return GatedCA(
         pem=pem,
         certificates=bundle.certificates,
@@ -435,7 +437,8 @@ def _judge_targets(
     policy: Policy,
     at: datetime,
     links: BoardLinks,
-    skip_hint: str = "",
+    skip_option: str,
+    skip_hint: str,
 ) -> CheckReport | None:
     """Every target must accept ``bundle`` now and until the end of service; under the
     board's rules when there is a board (it is what the CA goes on), else each target's
@@ -463,12 +466,16 @@ def _judge_targets(
     trust = TrustSet.from_bundle(bundle, source="the CA to be written")
     report = check_items(trust, [*items, *own], at=at, until=until)
     if not report.ok:
-        raise _refusal(report, own, links, board)
+        raise _refusal(report, own, links, board, skip_option)
     return report
 
 
 def _refusal(
-    report: CheckReport, own: Sequence[CheckItem], links: BoardLinks, board: Board | None
+    report: CheckReport,
+    own: Sequence[CheckItem],
+    links: BoardLinks,
+    board: Board | None,
+    skip_option: str,
 ) -> CheckFailed:
     """The error for a CA that a target, or the board's own connection, would refuse:
     a technician reads which server the units would lose, and why."""
@@ -495,7 +502,7 @@ def _refusal(
     return CheckFailed(
         f"the CA would {' and '.join(parts)}; nothing written",
         violations=report.failure_lines(),
-        hint=f"{hint}, or pass --no-check to write anyway",
+        hint=f"{hint}, or pass {skip_option} to write anyway",
         report=report,
     )
 
@@ -506,7 +513,7 @@ def _summary(
     board: Board | None,
     converted: str | None,
     *,
-    checked: bool,
+    skipped_by: str | None,
 ) -> str:
     """``8 roots, accepted by mdash.net until 2035-06-04 under mdash-arduino rules``.
 
@@ -518,8 +525,8 @@ def _summary(
     head = f"{n} root{'s' if n != 1 else ''}"
     if converted:
         head += f" (converted from {converted})"
-    if not checked:
-        return f"{head}; targets not checked (--no-check)"
+    if skipped_by is not None:
+        return f"{head}; targets not checked ({skipped_by})"
     if report is None:
         return f"{head}; no targets to judge"
     names = list(dict.fromkeys(r.item.name for r in report.results))

@@ -10,6 +10,7 @@ import codecs
 import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -106,30 +107,45 @@ def fit_lines(text: str, width: int | None, *, hang: int | None = None) -> str:
     """``text`` with each line wider than ``width`` (:func:`table_width`; None: every
     line whole, as tables keep rows on a pipe) wrapped at its spaces, never through a
     word: a path or a fingerprint stays whole to be copied. Continuation lines are
-    indented ``hang`` columns (default: the line's own indent and two more)."""
-    if width is None or all(len(line) <= width for line in text.split("\n")):
+    indented ``hang`` columns (default: the line's own indent and two more). Widths are
+    :func:`display_width`'s, as tables measure them: a CJK name takes two columns a
+    character."""
+    if width is None or all(display_width(line) <= width for line in text.split("\n")):
         return text
-    import textwrap  # deferred: only a line wider than the terminal (start-up cost)
-
     out = []
     for line in text.split("\n"):
-        if len(line) <= width:
+        if display_width(line) <= width:
             out.append(line)
             continue
         lead = line[: len(line) - len(line.lstrip(" "))]
         more = " " * (len(lead) + 2 if hang is None else hang)
         if len(more) > width // 2:  # a hang that leaves too little room: a short one
             more = lead + "  "
-        pieces = textwrap.wrap(
-            line[len(lead) :],
-            width,
-            initial_indent=lead,
-            subsequent_indent=more,
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
-        out.extend(pieces or [line])
+        out.extend(_wrapped(line[len(lead) :], width, lead, more) or [line])
     return "\n".join(out)
+
+
+def _wrapped(text: str, width: int, first: str, more: str) -> list[str]:
+    """``text`` in lines of at most ``width`` display columns (a word wider stays whole
+    on its own), the first after ``first``, the rest after ``more``: textwrap's greedy
+    fill, which counts characters. Spaces between words stay; at a break they go."""
+    lines: list[str] = []
+    lead, words, used = first, "", len(first)
+    for space, word in _SPACED_WORD.findall(text):
+        w = display_width(word)
+        if words and used + len(space) + w > width:
+            lines.append(lead + words)
+            lead, words, used = more, "", len(more)
+        if words:
+            words, used = words + space, used + len(space)
+        words, used = words + word, used + w
+    if words:
+        lines.append(lead + words)
+    return lines
+
+
+_SPACED_WORD = re.compile(r"( *)([^ ]+)")
+"""A word and the spaces before it: the chunks prose wraps between."""
 
 
 def warn(text: str) -> None:

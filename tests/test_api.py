@@ -169,6 +169,18 @@ def test_pack_ca_takes_a_ca_gated_for_its_board() -> None:
     assert not pack_ca(ca, board=board).notes
 
 
+def test_pack_ca_that_does_not_fit_says_nothing_was_written_not_unchanged() -> None:
+    """The file-system layer's "the image was not changed" suits an edit in place; a
+    new image never existed, so the library says nothing was written."""
+    from esp_cabundle import BundleSpec, CaSource, ImageError, gate_ca, pack_ca
+
+    ca = gate_ca(CaSource.build(BundleSpec(presets=("default",))), at=AT)
+    with pytest.raises(ImageError, match="does not fit") as e:
+        pack_ca(ca, fs_type="littlefs", profile="esp-idf", size=0x2000)
+    hint = e.value.hint or ""
+    assert "nothing was written" in hint and "was not changed" not in hint
+
+
 def test_naive_datetimes_are_utc() -> None:
     """A naive ``datetime`` raised TypeError deep inside (comparing it with a
     certificate's aware dates); it means UTC, as a date in cabundle.yaml does."""

@@ -19,11 +19,17 @@ from esp_cabundle.build import build_bundle
 from esp_cabundle.bundle import BundleSpec, Policy
 from esp_cabundle.check import CheckFailed, Target
 from esp_cabundle.config import OutputSpec
-from esp_cabundle.errors import CertificateError, InputError, PolicyError, PrivateKeyError
+from esp_cabundle.errors import (
+    CertificateError,
+    EspCabundleError,
+    InputError,
+    PolicyError,
+    PrivateKeyError,
+)
 from esp_cabundle.gate import CaSource, GatedCA, gate_ca, parse_target
 from esp_cabundle.keyscan import _cannot_open_key, find_private_key, refuse_private_keys
 from tests.support import dumps
-from tests.support.gate_cases import X1_PEM, cases
+from tests.support.gate_cases import DST_PEM, X1_PEM, cases
 from tests.support.key_vectors import key_vectors
 from tests.support.verify_pki import mint, pooled_key
 
@@ -178,8 +184,33 @@ def test_summary_names_targets_the_date_and_the_rules() -> None:
     many = [Target(f"t{i}", chain=CHAINS / "letsencrypt-2024-short.pem") for i in range(4)]
     assert "accepted by 4 targets until" in _gate(X1_PEM, targets=many).summary
     assert _gate(X1_PEM, targets=many, check_targets=False).summary == (
-        "1 root; targets not checked (--no-check)"
+        "1 root; targets not checked (check_targets=False)"
     )
+
+
+def test_the_gate_speaks_its_callers_term_for_skipping_the_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Python caller is told of check_targets=False, never of the CLI's --no-check
+    (which the CLI, passing skip_option, still names: test_check_config, test_gate_paths)."""
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as s:  # a loopback port nothing listens on: the capture fails
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    offline = parse_target(f"127.0.0.1:{port}")
+    for skip, says in ((None, "check_targets=False"), ("--no-check", "--no-check")):
+        kw = {"skip_option": skip} if skip else {}
+        with pytest.raises(EspCabundleError, match="has no saved chain") as e:
+            _gate(X1_PEM, targets=[offline], **kw)
+        assert f"or pass {says} to write without judging the targets" in (e.value.hint or "")
+        assert ("--no-check" in str(e.value)) == (skip is not None)
+        with pytest.raises(CheckFailed) as refused:
+            dst = CaSource.finished("ca.pem", DST_PEM, policy=Policy(allow=frozenset({"expired"})))
+            gate_ca(dst, board=load_board("mdash-arduino"), at=AT, **kw)  # type: ignore[arg-type]
+        assert f"or pass {says} to write anyway" in (refused.value.hint or "")
+        assert ("--no-check" in str(refused.value)) == (skip is not None)
 
 
 def test_a_target_the_ca_cannot_serve_fails_the_gate() -> None:

@@ -57,7 +57,8 @@ def test_a_dst_only_ca_pem_would_cut_mdash_arduino_units_off_mdash_net() -> None
     (why,) = e.value.violations
     assert why.startswith("mdash.net: -0x2700 (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
     assert "already failing since 2024-06-06" in why and "ISRG Root X1" in why
-    assert "keep the root the chain ends at" in str(e.value) and "--no-check" in str(e.value)
+    assert "keep the root the chain ends at" in str(e.value)
+    assert "or pass check_targets=False to write anyway" in str(e.value)
     # a library caller gets the whole verdict, not only the lines the CLI prints
     report = e.value.report
     assert report is not None and report.failure_lines() == e.value.violations
@@ -65,7 +66,7 @@ def test_a_dst_only_ca_pem_would_cut_mdash_arduino_units_off_mdash_net() -> None
     assert failed.item.name == "mdash.net" and not failed.ok
     # --no-check skips the board's connections as it skips targets; policies still apply
     skipped = gate(DST_PEM, check_targets=False)
-    assert skipped.summary == "1 root; targets not checked (--no-check)"
+    assert skipped.summary == "1 root; targets not checked (check_targets=False)"
     assert skipped.report is None
 
 

@@ -19,6 +19,7 @@ from esp_cabundle.formats.idf_bundle import (
     bundle_format_for,
     choose_bundle_format,
     detect_bundle_format,
+    diagnose_bundle,
     parse_idf_bundle,
     render_idf_bundle,
 )
@@ -156,14 +157,18 @@ def test_inspect_says_no_dates_and_lists_keys() -> None:
     assert dict(report.facts)["roots"] == "5"
 
 
+def _v1_bytes(roots: list[BundleRoot]) -> bytes:
+    body = b"".join(
+        struct.pack(">HH", len(r.subject_der), len(r.spki_der)) + r.subject_der + r.spki_der
+        for r in roots
+    )
+    return struct.pack(">H", len(roots)) + body
+
+
 def test_inspect_flags_unsorted_bundle() -> None:
     data = render_idf_bundle(inputs("small"), bundle_format="v1")
     roots = parse_idf_bundle(data).roots
-    body = b"".join(
-        struct.pack(">HH", len(r.subject_der), len(r.spki_der)) + r.subject_der + r.spki_der
-        for r in reversed(roots)
-    )
-    report = inspect_idf_bundle(struct.pack(">H", len(roots)) + body, "x.bin")
+    report = inspect_idf_bundle(_v1_bytes(list(reversed(roots))), "x.bin")
     assert report is not None
     assert any("not sorted" in n for n in report.notes)
 
@@ -178,6 +183,23 @@ def test_non_bundles_are_not_claimed() -> None:
     truncated = (DATA / "small.v2.bin").read_bytes()[:-1]
     with pytest.raises(ImageError):
         parse_idf_bundle(truncated, bundle_format="v2")
+
+
+def test_damage_names_the_root_from_1_as_inspect_lists_it() -> None:
+    # inspect lists a bundle's roots as #1..#5 (and check counts from #1): an error about
+    # the fifth root says "root #5", not "root 4".
+    v1 = (DATA / "small.v1.bin").read_bytes()
+    with pytest.raises(ImageError, match=r"v1 bundle: root #5 at byte \d+ runs past the end"):
+        parse_idf_bundle(v1[:-1], bundle_format="v1")
+    v2 = bytearray((DATA / "small.v2.bin").read_bytes())
+    third = struct.unpack_from("<L", v2, 8)[0]
+    struct.pack_into("<L", v2, 8, third + 1)  # root #2 no longer ends where #3 starts
+    with pytest.raises(ImageError, match=r"v2 bundle: root #2 ends at byte"):
+        parse_idf_bundle(bytes(v2), bundle_format="v2")
+    roots = list(parse_idf_bundle(v1).roots)
+    roots[2] = BundleRoot(b"\x04" + roots[2].subject_der[1:], roots[2].spki_der)
+    why = diagnose_bundle(_v1_bytes(roots))
+    assert why is not None and "(first: root #3," in why
 
 
 @settings(max_examples=300, deadline=None)

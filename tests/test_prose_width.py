@@ -16,7 +16,7 @@ from support.fleet_links import MdashStandIn
 
 from esp_cabundle.cli import cli
 from esp_cabundle.commands.inspect import SUMMARY_PAST
-from esp_cabundle.ui import fit_lines
+from esp_cabundle.ui import display_width, fit_lines
 from esp_cabundle.virtual import VirtualESP32
 
 KEY = "k3y-for-prose-width"
@@ -46,6 +46,18 @@ def test_fit_lines_wraps_only_what_is_too_wide_and_never_cuts_a_word() -> None:
     assert fit_lines(text, None) == text and fit_lines(text, 200) == text
     hung = fit_lines("OK  port  " + "word " * 20, 40, hang=10).splitlines()
     assert all(line.startswith(" " * 10) for line in hung[1:]) and len(hung) > 1
+
+
+def test_fit_lines_measures_columns_as_tables_do_so_a_cjk_name_fits() -> None:
+    # Each of these characters takes two columns: counted as one, a line of 40 of them
+    # was left whole at width 40 and ran to 80 columns.
+    name = "中国金融认证中心根证书"  # "China Financial Certification Authority root certificate"
+    text = f"  note: {name} {name} {name} {name} expires before service-until"
+    out = fit_lines(text, 40).splitlines()
+    assert len(out) > 1 and all(display_width(line) <= 40 for line in out), out
+    assert " ".join(out).split() == text.split()
+    accented = "Autorite\u0301 " * 6  # a combining accent takes no column
+    assert fit_lines(accented.strip(), 55) == accented.strip()  # 59 characters, 53 columns
 
 
 def test_build_unchanged_and_wrote(in_tmp: Path) -> None:

@@ -211,6 +211,7 @@ def build(
         config=config,
         targets=ca.extra_targets(),
         check_targets=not ca.no_check,
+        skip_option="--no-check",
         board=chosen_board(None, config),
         also_read=[("label filter", idf_filter)] if idf_filter is not None else (),
         also_written=[("dependency file", depfile)] if depfile and _last_depfile(depfile) else (),

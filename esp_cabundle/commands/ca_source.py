@@ -24,7 +24,7 @@ from ..bundle import POLICY_NAMES, BundleSpec
 from ..config import find_config, load_config, not_read_hint
 from ..errors import InputError
 from ..fileio import is_named
-from ..gate import SKIP_HINT, CaSource, gate_ca, parse_target
+from ..gate import CaSource, gate_ca, parse_target
 from ..text import printable
 from ..ui import note
 from .options import Date, Name, Size, config_option, file_option
@@ -223,7 +223,8 @@ class CaOptions:
             targets=[*self.extra_targets(), *targets],
             check_targets=not self.no_check,
             ca_path=ca_path,
-            skip_hint=skip_hint if skip_hint is not None else SKIP_HINT,
+            skip_option="--no-check",
+            skip_hint=skip_hint,
         )
 
 

@@ -10,6 +10,7 @@ import click
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
 from ..fs.dirfiles import DirFiles, collect_dir_files
+from ..fs.edit import NEW_UNWRITTEN
 from ..images import image_spec, new_image
 from ..text import printable
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
@@ -154,11 +155,9 @@ def pack(
     try:
         packed = image.pack(gated, files=files.files, timestamp=mtime, ca_path_option="--ca-path")
     except ImageError as e:
-        # The file-system layer speaks of editing an image; pack makes a new one.
-        if e.hint and "the image was not changed" in e.hint:
-            e.hint = e.hint.replace(
-                "the image was not changed", f"nothing was written to {printable(str(output))}"
-            )
+        # The library says nothing was written; the CLI knows where it would have gone.
+        if e.hint:
+            e.hint = e.hint.replace(NEW_UNWRITTEN, f"{NEW_UNWRITTEN} to {printable(str(output))}")
         raise
     # As secret as what went in: a 0600 conf9.json (or CA file) makes a 0600 image.
     hidden = files.private or (ca.bundle_file is not None and kept_from_others(ca.bundle_file))

@@ -239,14 +239,15 @@ def pack_roots(roots: Sequence[BundleRoot], bundle_format: BundleFormat) -> byte
 
 
 def _root_at(data: bytes, pos: int, i: int, fmt: BundleFormat) -> tuple[BundleRoot, int]:
-    """Root ``i`` of a ``fmt`` bundle at byte ``pos`` (u16 name length, u16 key length,
-    name, key; big-endian in v1, little-endian in v2), and the byte after it."""
+    """Root ``i`` (from 0) of a ``fmt`` bundle at byte ``pos`` (u16 name length, u16 key
+    length, name, key; big-endian in v1, little-endian in v2), and the byte after it.
+    Messages number roots from #1, as inspect and check list them."""
     if pos + 4 > len(data):
-        raise ImageError(f"{fmt} bundle: root {i} header at byte {pos} is past the end")
+        raise ImageError(f"{fmt} bundle: root #{i + 1} header at byte {pos} is past the end")
     name_len, key_len = struct.unpack_from(">HH" if fmt == "v1" else "<HH", data, pos)
     end = pos + 4 + name_len + key_len
     if end > len(data):
-        raise ImageError(f"{fmt} bundle: root {i} at byte {pos} runs past the end")
+        raise ImageError(f"{fmt} bundle: root #{i + 1} at byte {pos} runs past the end")
     return BundleRoot(data[pos + 4 : pos + 4 + name_len], data[pos + 4 + name_len : end]), end
 
 
@@ -296,7 +297,8 @@ def _walk_v2(data: bytes) -> list[BundleRoot]:
         expected_next = offsets[i + 1] if i + 1 < count else len(data)
         if end != expected_next:
             raise ImageError(
-                f"v2 bundle: root {i} ends at byte {end}, but the next starts at {expected_next}"
+                f"v2 bundle: root #{i + 1} ends at byte {end}, "
+                f"but the next starts at {expected_next}"
             )
         roots.append(root)
     return roots
@@ -391,7 +393,7 @@ def diagnose_bundle(data: bytes) -> str | None:
         if unnamed:  # whole, but an entry no gen_crt_bundle.py writes (an empty name ...)
             return (
                 f"an ESP-IDF certificate bundle ({fmt}) with {plural(len(unnamed), 'root')} "
-                f"of {len(roots)} whose stored name is no DER name (first: root {unnamed[0]}, "
+                f"of {len(roots)} whose stored name is no DER name (first: root #{unnamed[0] + 1}, "
                 f"{len(roots[unnamed[0]].subject_der)} bytes)"
             )
     return None

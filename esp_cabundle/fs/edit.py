@@ -308,6 +308,12 @@ class PackedImage:
     warnings: tuple[str, ...] = ()  # ... and files holding a private key
 
 
+EDITED_UNCHANGED = "the image was not changed"
+"""The file-system layer's word, in a hint, that an edit left the image as it was."""
+NEW_UNWRITTEN = "nothing was written"
+"""Its word instead when the image is being made new: there was none to change."""
+
+
 def pack_image(
     fs_type: str,
     profile: FsProfile | str,
@@ -328,29 +334,35 @@ def pack_image(
             raise InputError(f"{p} is given twice", hint="each file may appear once")
         seen.add(p)
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
-    image: FileSystemImage
-    check: FileSystemImage
-    if fs_type == "spiffs" and prof.fs_type == "spiffs":
-        # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
-        # mounting the built bytes is already the check
-        from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image  # deferred: SPIFFS
+    try:
+        image: FileSystemImage
+        check: FileSystemImage
+        if fs_type == "spiffs" and prof.fs_type == "spiffs":
+            # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
+            # mounting the built bytes is already the check
+            from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image  # deferred: SPIFFS
 
-        _littlefs_only(fs_type, platform, disk_version)
-        assert isinstance(prof, SpiffsProfile)
-        image = SpiffsImage.open(build_spiffs_image(files, size=size, profile=prof), prof)
-        _set_timestamp(image, timestamp)
-        data = image.to_bytes()
-        check = image
-    else:
-        image = create_image(fs_type, prof, size, platform=platform, disk_version=disk_version)
-        _set_timestamp(image, timestamp)
-        for path, data in files:
-            image.write(path, data)
-        data = image.to_bytes()
-        check = open_image(data, fs_type=fs_type, profile=image.profile)
-    for path, content in files:
-        if check.read(path) != content:
-            raise ImageError(f"{normalize_path(path)} does not read back from the new image")
+            _littlefs_only(fs_type, platform, disk_version)
+            assert isinstance(prof, SpiffsProfile)
+            image = SpiffsImage.open(build_spiffs_image(files, size=size, profile=prof), prof)
+            _set_timestamp(image, timestamp)
+            data = image.to_bytes()
+            check = image
+        else:
+            image = create_image(fs_type, prof, size, platform=platform, disk_version=disk_version)
+            _set_timestamp(image, timestamp)
+            for path, data in files:
+                image.write(path, data)
+            data = image.to_bytes()
+            check = open_image(data, fs_type=fs_type, profile=image.profile)
+        for path, content in files:
+            if check.read(path) != content:
+                raise ImageError(f"{normalize_path(path)} does not read back from the new image")
+    except ImageError as e:
+        # The file-system layer's hints speak of an image being edited; this one never was.
+        if e.hint:
+            e.hint = e.hint.replace(EDITED_UNCHANGED, NEW_UNWRITTEN)
+        raise
     return PackedImage(
         data=data,
         image=image,
