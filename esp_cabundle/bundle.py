@@ -31,10 +31,10 @@ from .fileio import is_named, read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_shape_reason, loads_json
 from .text import plural, some
-from .yamlnodes import Origin
 
 if TYPE_CHECKING:
     from .verify.profiles import MbedtlsVersion
+    from .yamlnodes import Origin
 
 __all__ = [
     "POLICY_NAMES",
