@@ -27,7 +27,8 @@ IMAGE_FORMATS = ("littlefs", "spiffs")
 IMAGE_OPTIONS = ("board", "profile", "size", "platform", "ca_path", "from_dir", "follow_symlinks")
 
 
-@dataclass(frozen=True, slots=True)
+# Never compared nor printed: no __eq__/__repr__ to generate at start-up (~0.15 ms).
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class OutputFormat:
     """A named output: how to render it and where it goes by default."""
 
