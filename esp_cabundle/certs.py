@@ -484,11 +484,12 @@ def _refuse_pkcs12(data: bytes, pos: int, source: str, line: int | None) -> None
 def _refuse_base64_pkcs12(data: bytes, source: str) -> None:
     """The same for a store in base64 (``base64 FILE.p12``) in text, read whole."""
     from .keyscan import base64_pfx  # deferred, as in load_certificates
-    from .pkcs12 import pkcs12_hint  # deferred: as in _refuse_pkcs12
 
     found = base64_pfx(data)
     if found is None or found[1].keys or found[1].sealed:
         return  # none, or what the key scan refused
+    from .pkcs12 import pkcs12_hint  # deferred: as in _refuse_pkcs12
+
     line = data.count(b"\n", 0, found[0]) + 1
     message = _pkcs12_message(found[1], " in base64")
     hint = pkcs12_hint(data, found[0], base64=True)
