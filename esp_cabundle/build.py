@@ -30,15 +30,15 @@ from .fileio import (
     refuse_special,
     write_all_atomic,
 )
-from .formats import render
+from .formats import IMAGE_FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
-from .images import IMAGE_FORMATS, ImageOutput, image_output, render_image_output
 from .limits import MAX_LOCK_INPUT
 
 if TYPE_CHECKING:
     from .boards import Board
     from .config import Config
     from .fs.edit import PackedImage
+    from .images import ImageOutput
     from .targets import Target
 
 __all__ = ["BuildResult", "WrittenOutputs", "build_bundle", "write_build"]
@@ -153,8 +153,8 @@ def build_bundle(
     ca = gate(board)
     per_board: dict[tuple[str, str | None], GatedCA] = {}
     for out in outputs:
-        image = out.options.get("image")
-        if isinstance(image, ImageOutput) and image.board is not None:
+        image = _image_of(out)
+        if image is not None and image.board is not None:
             key = (image.board.full_name, image.spec.ca_path)
             if key not in per_board:
                 per_board[key] = gate(image.board, image.spec.ca_path)
@@ -201,6 +201,17 @@ def build_bundle(
     )
 
 
+def _image_of(out: OutputSpec) -> ImageOutput | None:
+    """The image parameters an image output carries, if any: only image formats do
+    (OutputSpec refuses an ``image`` option on the others)."""
+    if out.format not in IMAGE_FORMATS:
+        return None
+    from .images import ImageOutput  # deferred: only builds with an image output
+
+    image = out.options.get("image")
+    return image if isinstance(image, ImageOutput) else None
+
+
 def _with_image(out: OutputSpec) -> OutputSpec:
     """An image output made in Python (``OutputSpec("spiffs", path, {"board": NAME})``)
     resolved as the config loader resolves an ``outputs:`` entry, its ``from_dir``
@@ -208,6 +219,8 @@ def _with_image(out: OutputSpec) -> OutputSpec:
     :func:`_image` to refuse."""
     if out.format not in IMAGE_FORMATS or "image" in out.options or not out.options:
         return out
+    from .images import image_output  # deferred: only builds with an image output
+
     image = image_output(out.format, out.options, Path("."))
     return replace(out, options={**out.options, "image": image})
 
@@ -215,8 +228,8 @@ def _with_image(out: OutputSpec) -> OutputSpec:
 def _packed_from(out: OutputSpec, packed: PackedImage) -> list[Path]:
     """The host files an image output packed from its ``from_dir``, and the directory
     itself (a file added there changes its listing)."""
-    image = out.options.get("image")
-    if not isinstance(image, ImageOutput) or image.from_dir is None:
+    image = _image_of(out)
+    if image is None or image.from_dir is None:
         return []
     found = [image.from_dir / name.lstrip("/") for name, _ in packed.files]
     files = [p for p in found if p.is_file()]
@@ -244,8 +257,10 @@ def _image(
     """A file-system image output, holding the CA this build gated (for its board, when
     it names one); ``others``, the build's other outputs and lock file, are never packed
     from its ``from_dir``: what is there is the last run's."""
-    image = out.options.get("image")
-    if not isinstance(image, ImageOutput):
+    from .images import render_image_output  # deferred: as in _image_of
+
+    image = _image_of(out)
+    if image is None:
         raise InputError(
             f"the {out.format} output needs its image's parameters",
             hint=f"list it under outputs: in cabundle.yaml, e.g. {{format: {out.format}, "

@@ -136,7 +136,8 @@ EXTRA_ROOTS: dict[str, tuple[str, str]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+# Never compared nor printed: no __eq__/__repr__ to generate at start-up (~0.15 ms).
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Preset:
     """A named, reasoned selection of roots."""
 

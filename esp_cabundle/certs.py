@@ -25,13 +25,14 @@ from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, check_size
-from .pkcs12 import PKCS12_HINT, Pfx, pkcs12_hint, read_pfx
 from .pubkeys import key_facts as _key_facts
 from .pubkeys import read_tlv_header as _read_tlv_header
 from .sniff import decode_text, looks_binary, sniff_kind
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+    from .pkcs12 import Pfx
 
 __all__ = [
     "Certificate",
@@ -471,6 +472,8 @@ def _refuse_pkcs12(data: bytes, pos: int, source: str, line: int | None) -> None
     """Name a PKCS#12 store of certificates only for what it is: no key (the key scan,
     run first, refuses a store with one, or one that may hide one encrypted), yet no CA
     source this tool reads."""
+    from .pkcs12 import PKCS12_HINT, read_pfx  # deferred: only input holding a PKCS#12 store
+
     pfx = read_pfx(data, pos)
     if pfx is None or pfx.keys or pfx.sealed:
         return
@@ -485,6 +488,8 @@ def _refuse_base64_pkcs12(data: bytes, source: str) -> None:
     found = base64_pfx(data)
     if found is None or found[1].keys or found[1].sealed:
         return  # none, or what the key scan refused
+    from .pkcs12 import pkcs12_hint  # deferred: as in _refuse_pkcs12
+
     line = data.count(b"\n", 0, found[0]) + 1
     message = _pkcs12_message(found[1], " in base64")
     hint = pkcs12_hint(data, found[0], base64=True)

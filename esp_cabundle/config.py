@@ -15,15 +15,16 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .errors import InputError
 from .fileio import is_found
-from .formats import FORMATS, implied_format
-from .images import IMAGE_FORMATS, image_output
-from .yamlnodes import Node, compose_yaml, read_yaml_text, to_nodes
+from .formats import FORMATS, IMAGE_FORMATS, implied_format
+
+if TYPE_CHECKING:
+    from .yamlnodes import Node
 
 __all__ = [
     "CONFIG_NAME",
@@ -105,6 +106,8 @@ _IMAGE_HINT = "e.g. {format: spiffs, path: spiffs.bin, board: mdash-arduino}"
 def _image_output(n: Node, fmt: str, options: dict[str, Any], base_dir: Path) -> Any:
     """An image entry's parameters, resolved now so a wrong board or size is an error at
     the entry's line (see :mod:`esp_cabundle.images`)."""
+    from .images import image_output  # deferred: only configs with an image output
+
     try:
         return image_output(fmt, options, base_dir)
     except InputError as e:
@@ -163,6 +166,8 @@ def not_read_hint(start: Path | None = None) -> str | None:
 def load_config(path: str | Path) -> Config:
     """The config file at ``path`` (``cabundle.yaml``), validated; its paths are relative
     to its directory. ConfigError names the file and line of a bad key or value."""
+    from .yamlnodes import read_yaml_text  # deferred: only runs that have a config file
+
     p = Path(path)
     return parse_config(read_yaml_text(p, what="config file"), path=p)
 
@@ -216,6 +221,8 @@ def _own_path(node: Node, path: Path, shown: Path, taken: dict[str, str]) -> Non
 
 def parse_config(text: str, *, path: Path) -> Config:
     """Validate a config text; every error carries the file and line."""
+    from .yamlnodes import compose_yaml, to_nodes  # deferred: as in load_config
+
     where = str(path)
     root = compose_yaml(text, where)
     base_dir = path.parent if str(path.parent) else Path(".")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, PartitionTableError
+from .formats import IMAGE_FORMATS, IMAGE_OPTIONS
 from .sizes import parse_size
 
 if TYPE_CHECKING:
@@ -39,11 +40,6 @@ __all__ = [
     "render_image_output",
     "size_mismatch",
 ]
-
-# Output formats that are file-system images (``outputs:`` entries, ``pack --fs``).
-IMAGE_FORMATS = ("littlefs", "spiffs")
-# What an image entry of ``outputs:`` may say beside format and path.
-IMAGE_OPTIONS = ("board", "profile", "size", "platform", "ca_path", "from_dir", "follow_symlinks")
 
 
 @dataclass(frozen=True, slots=True)

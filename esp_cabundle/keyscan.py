@@ -50,11 +50,14 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .errors import PrivateKeyError
 from .keyscan_dumps import find_dumps
 from .keyscan_hex import find_c_hex
-from .pkcs12 import Pfx, pkcs12_hint, read_pfx
+
+if TYPE_CHECKING:
+    from .pkcs12 import Pfx
 
 __all__ = ["KeyFinding", "base64_pfx", "find_private_key", "refuse_private_keys"]
 
@@ -489,6 +492,8 @@ def base64_pfx(data: bytes) -> tuple[int, Pfx] | None:
     for start, end, raw in _b64_heads(data):
         if der_key_kind(raw, truncated=True) != _PKCS12_STORE:
             continue
+        from .pkcs12 import read_pfx  # deferred: only text holding a PKCS#12 store's base64
+
         pfx = read_pfx(_b64_lines(data, start, end))
         if pfx is not None:
             return start, pfx
@@ -524,6 +529,8 @@ def _pkcs12_kind(data: bytes, pos: int) -> str | None:
     """What the PKCS#12 store at ``pos`` is as a finding: a key store if a key bag is in
     the clear (or it cannot be walked), a store that may hold one in its encrypted part,
     or None for certificates only (a CA source the loaders refuse as PKCS#12)."""
+    from .pkcs12 import read_pfx  # deferred: only bytes that start a PKCS#12 store
+
     pfx = read_pfx(data, pos)
     if pfx is None or pfx.keys:
         return _PKCS12_STORE
@@ -574,6 +581,8 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
     # A line in the bytes as given makes the error's file:line prefix (its offset: a hint's).
     line = found.line if found.line and not found.encoding else None
     if _PKCS12_SEALED in found.kind:
+        from .pkcs12 import pkcs12_hint  # deferred: as in _pkcs12_kind
+
         raise PrivateKeyError(
             f"{found.kind} at {found.where()}: a private key may be in what only the "
             "store's password opens, and PKCS#12 is not a supported CA source; refusing "

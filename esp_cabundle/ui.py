@@ -355,7 +355,8 @@ def error_document(e: Any, exit_code: int) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True, slots=True)
+# Never compared nor printed: no __eq__/__repr__ to generate at start-up (~0.15 ms).
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Column:
     """A table column and how it gives way when the table is wider than the room.
 

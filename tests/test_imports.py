@@ -8,6 +8,8 @@ those under ``if TYPE_CHECKING:`` (type names only, never executed).
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,3 +204,41 @@ def test_heavy_packages_are_never_imported_at_module_top() -> None:
                 found.append(f"{module}: {top}")
     # A maintainer's tool, and the LAN transport of 'push': neither is on a start-up path.
     assert found == ["esp_cabundle.known_roots_gen: certifi", "esp_cabundle.push.http: ssl"]
+
+
+# What a plain ``build`` (no config file, no image output, a PEM file of roots) must not
+# import: each costs start-up (benchmarks/bench_vendor.py races ESP-IDF's own script)
+# and is needed only by inputs or outputs that this build does not have.
+BUILD_NEVER_IMPORTS = (
+    "esp_cabundle.yamlnodes",  # a config file
+    "esp_cabundle.images",  # an image output
+    "esp_cabundle.pkcs12",  # a PKCS#12 store in the input
+    "esp_cabundle.fs",
+    "yaml",
+)
+
+_BUILD_AND_LIST_MODULES = """
+import sys
+from esp_cabundle.cli import run
+code = run(sys.argv[1:])
+print(code)
+print("\\n".join(sorted(sys.modules)))
+"""
+
+
+def test_a_plain_build_imports_no_module_it_does_not_need(tmp_path: Path) -> None:
+    roots = PACKAGE.parent / "tests" / "data" / "idf-bundle" / "input" / "cacrt_all.pem"
+    args = ["build", "-q", "-f", "idf-bundle", "--idf-version", "5.0", "--root", str(roots)]
+    args += ["--allow", "expired", "-o", "ours.bin"]
+    r = subprocess.run(
+        [sys.executable, "-c", _BUILD_AND_LIST_MODULES, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    code, *modules = r.stdout.splitlines()
+    assert code == "0", r.stderr
+    assert (tmp_path / "ours.bin").stat().st_size > 0
+    assert "esp_cabundle.formats.idf_bundle" in modules  # the list is the build's
+    assert [m for m in BUILD_NEVER_IMPORTS if m in modules] == []

@@ -36,7 +36,8 @@ class SectorWrite:
     role: str = ""  # "new data", "metadata commit", ... (why it comes where it does)
 
 
-@dataclass
+# Never compared nor printed: no __eq__/__repr__ to generate at start-up (~0.15 ms).
+@dataclass(eq=False, repr=False)
 class _State:
     sectors: dict[int, bytearray] = field(default_factory=dict)  # relative offset -> 4 KiB
     roles: dict[int, str] = field(default_factory=dict)

@@ -18,10 +18,17 @@ from .der import render_der
 from .manifest import render_manifest
 from .pem import render_pem
 
-__all__ = ["FORMATS", "OutputFormat", "implied_format", "render"]
+__all__ = ["FORMATS", "IMAGE_FORMATS", "IMAGE_OPTIONS", "OutputFormat", "implied_format", "render"]
+
+# Output formats that are file-system images (``outputs:`` entries, ``pack --fs``); here,
+# not in esp_cabundle.images, so that a build without images never imports that module.
+IMAGE_FORMATS = ("littlefs", "spiffs")
+# What an image entry of ``outputs:`` may say beside format and path.
+IMAGE_OPTIONS = ("board", "profile", "size", "platform", "ca_path", "from_dir", "follow_symlinks")
 
 
-@dataclass(frozen=True, slots=True)
+# Never compared nor printed: no __eq__/__repr__ to generate at start-up (~0.15 ms).
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class OutputFormat:
     """A named output: how to render it and where it goes by default."""
 
@@ -108,25 +115,16 @@ FORMATS: dict[str, OutputFormat] = {
             ("idf_version", "bundle_format", "max_certs"),
             _check_idf_bundle,
         ),
-        # Parameters from a board (board: NAME) or given (profile, size, ...); see
-        # esp_cabundle.images.IMAGE_OPTIONS, which must match.
+        # Parameters from a board (board: NAME) or given (profile, size, ...).
         *(
             OutputFormat(
                 fs,
                 f"{fs}.bin",
                 f"{fs} image holding the CA file (board: NAME, or profile and size)",
                 _image,
-                (
-                    "board",
-                    "profile",
-                    "size",
-                    "platform",
-                    "ca_path",
-                    "from_dir",
-                    "follow_symlinks",
-                ),
+                IMAGE_OPTIONS,
             )
-            for fs in ("littlefs", "spiffs")
+            for fs in IMAGE_FORMATS
         ),
     )
 }
