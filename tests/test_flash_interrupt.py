@@ -10,12 +10,8 @@ the unit's flash, mounted here; a rerun finishes the update and restore undoes i
 from __future__ import annotations
 
 import json
-import os
-import queue
 import signal
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -32,84 +28,20 @@ from esp_cabundle.flash.base import Message
 from esp_cabundle.flash.interrupt import Cancel, Interruption, UnitInterrupted
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
-from esp_cabundle.virtual import Pause, VirtualESP32
+from esp_cabundle.virtual import VirtualESP32
+from tests.support.children import WAIT_S, Child, child_env, interrupt_at
 from tests.support.flashing import NEW_CA, flash_mongoose, sector_states
 
 Start = Callable[..., VirtualESP32]
 MONGOOSE = {"fs_0": (0x190000, 0x1D0000), "fs_1": (0x350000, 0x390000)}
 ARDUINO = {"spiffs": (0x290000, 0x3F0000)}
-WAIT_S = 60  # generous: the machine is shared; every wait ends as soon as its event comes
 
 pytestmark = pytest.mark.timeout(300)
 
 
-class Child:
-    """``python -m esp_cabundle ARGS``; its stderr read line by line as it comes."""
-
-    def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "esp_cabundle", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.err: list[str] = []
-        self.out: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read_err, daemon=True),
-            threading.Thread(target=self._read_out, daemon=True),
-        ]
-        for t in self._readers:
-            t.start()
-
-    def _read_err(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _read_out(self) -> None:
-        assert self.proc.stdout is not None
-        self.out.append(self.proc.stdout.read())
-
-    def wait_for(self, text: str) -> str:
-        """The first stderr line holding ``text`` (fails if the child ends first)."""
-        while True:
-            try:
-                line = self.lines.get(timeout=WAIT_S)
-            except queue.Empty:
-                pytest.fail(f"no {text!r} on stderr in {WAIT_S}s; so far: {''.join(self.err)}")
-            if line is None:
-                pytest.fail(f"the child ended without {text!r}: {''.join(self.err)}")
-            self.err.append(line)
-            if text in line:
-                return line
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def finish(self) -> tuple[int, str, str]:
-        code = self.proc.wait(timeout=WAIT_S)
-        for t in self._readers:
-            t.join(timeout=WAIT_S)
-        while (line := self.lines.get(timeout=WAIT_S)) is not None:
-            self.err.append(line)
-        return code, "".join(self.out), "".join(self.err)
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e["ESP_CABUNDLE_JOURNAL"] = str(tmp_path / "default-journal")
-    e["COLUMNS"] = "200"
-    # A unit held still waits for the others of a station: esptool's own config file
-    # (ESPTOOL_CFGFILE) lifts its 3 s reply timeout so it is not taken for a dead one.
-    cfg = tmp_path / "esptool.cfg"
-    cfg.write_text("[esptool]\ntimeout = 120\n")
-    e["ESPTOOL_CFGFILE"] = str(cfg)
-    return e
+    return child_env(tmp_path)
 
 
 @pytest.fixture
@@ -125,19 +57,6 @@ def flash_args(units: list[VirtualESP32], board: str, ca: Path, journal: Path) -
     for unit in units:
         args += ["--port", unit.url]
     return args
-
-
-def interrupt_at(child: Child, pauses: list[Pause], *signals: int) -> tuple[int, str, str]:
-    """Once every unit is held: send the signals (each acknowledged by the child), let
-    the units go, and wait for the child to end."""
-    for pause in pauses:
-        assert pause.reached.wait(WAIT_S), "a unit never reached its pause"
-    for n, sig in enumerate(signals):
-        child.signal(sig)
-        child.wait_for("Stopping" if n == 0 else "Still stopping")
-    for pause in pauses:
-        pause.release()
-    return child.finish()
 
 
 def mounts_with(unit: VirtualESP32, span: tuple[int, int], old: dict[str, bytes]) -> str:
@@ -440,7 +359,9 @@ def test_restore_interrupted_then_run_again(
     )
     code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 130, err
-    report = json.loads(out)  # as flash reports a unit: ok, exit_code, error, next
+    doc = json.loads(out)  # as flash reports a station and its units
+    assert doc["ok"] is False and doc["exit_code"] == 130
+    (report,) = doc["units"]  # ok, exit_code, error, next, as flash's
     assert report["ok"] is False and report["exit_code"] == 130
     assert report["status"] == "interrupted" and report["mac"] == "24:0a:c4:12:34:56"
     assert "stopped after 3 of 6 sectors" in report["error"] and "again" in report["next"]

@@ -39,7 +39,7 @@ SHAPES: dict[str, set[str]] = {
     "push --dry-run": {"would_finish", "units"},
     "push status": {"counts", "units"},
     "read": {"md5", "size"},
-    "restore": {"sectors_written"},
+    "restore": {"units", "exit_code"},
     "roots": {"roots"},
     "roots --presets": {"presets"},
     "update-dump": {"gate"},
@@ -135,7 +135,8 @@ def test_unit_commands(mongoose_unit: VirtualESP32, in_tmp: Path) -> None:
                 "--journal-dir", journal)  # fmt: skip
     assert flash["exit_code"] == 0
     assert len(run("journal list", "--journal-dir", journal)["entries"]) == 1
-    run("restore", "-p", port, "--journal-dir", journal)
+    restored = run("restore", "-p", port, "--journal-dir", journal)
+    assert [u["sectors_written"] > 0 for u in restored["units"]] == [True]
     run("journal prune", "--journal-dir", journal, "--older-than", "0min")
 
 

@@ -73,7 +73,7 @@ def test_restore_undoes_updates_newest_first(
         assert raw not in r.output
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == after_first
     r = restore(runner, mongoose_unit, journal, "--json")
-    report = json.loads(r.stdout)
+    (report,) = json.loads(r.stdout)["units"]  # a station's document, as flash's
     assert report["sectors_written"] > 0 and report["partitions"] == ["fs_0", "fs_1"]
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
     statuses = [e.status for e in Journal(journal).entries("24:0a:c4:12:34:56")]
@@ -89,7 +89,7 @@ def test_restore_undoes_updates_newest_first(
     assert "FAILED" not in r.output and "journaled on the computer that ran" not in r.stdout
     r = restore(runner, mongoose_unit, journal, "--json")
     assert r.exit_code == 0, r.output
-    report = json.loads(r.stdout)
+    (report,) = json.loads(r.stdout)["units"]
     assert report["already_restored"] is True and report["sectors_written"] == 0
     assert report["mac"] == "24:0a:c4:12:34:56" and report["ok"] is True  # no failure
     assert report["message"].endswith("was already restored; nothing to do")
@@ -156,9 +156,10 @@ def test_refusals_write_nothing(virtual_esp32: Start, runner: CliRunner, tmp_pat
 def test_one_unit_commands_refuse_several_ports(
     virtual_esp32: Start, runner: CliRunner, tmp_path: Path
 ) -> None:
-    """restore, read and inspect reach one unit: a second --port (or a glob matching two
-    ports) is refused before anything is opened, never taken instead of the first while
-    the run says OK with the other unit left as it was."""
+    """read and inspect reach one unit: a second --port (or a glob matching two ports)
+    is refused before anything is opened, never taken instead of the first while the
+    run says OK with the other unit left as it was (restore takes several:
+    tests/test_restore_ports.py)."""
     journal = tmp_path / "j"
     units = [virtual_esp32("esp32", mac=f"24:0a:c4:00:00:0{i}") for i in (1, 2)]
     for unit in units:
@@ -169,7 +170,6 @@ def test_one_unit_commands_refuse_several_ports(
     both = ["-p", units[0].url, "-p", units[1].url]
     out = tmp_path / "dump.bin"
     for args in (
-        ["restore", *both, "--journal-dir", str(journal)],
         ["read", *both, "--all", "-o", str(out)],
         ["inspect", *both],
     ):
@@ -177,8 +177,8 @@ def test_one_unit_commands_refuse_several_ports(
         assert r.exit_code == 2, (args, r.output)
         assert f"--port given 2 times ({units[0].url}, {units[1].url})" in r.output
         assert f"'{args[0]}' reaches one unit at a time; nothing was touched" in r.output
-        assert "only 'flash' takes several ports" in r.output
-    r = runner.invoke(cli, ["restore", *both, "--json"])  # a script still gets its document
+        assert "only 'flash' and 'restore' take several ports" in r.output
+    r = runner.invoke(cli, ["inspect", *both, "--json"])  # a script still gets its document
     doc = json.loads(r.stdout)
     assert r.exit_code == doc["exit_code"] == 2 and doc["ok"] is False
     assert "reaches one unit at a time" in doc["error"] and "only 'flash'" in doc["hint"]
@@ -194,11 +194,15 @@ def test_one_unit_commands_refuse_several_ports(
     # a glob naming two device paths is as two ports; a URL glob's hint names one URL
     for name in ("ttyTEST0", "ttyTEST1"):
         (tmp_path / name).touch()
-    r = runner.invoke(cli, ["restore", "-p", str(tmp_path / "ttyTEST*")])
+    r = runner.invoke(cli, ["inspect", "-p", str(tmp_path / "ttyTEST*")])
     assert r.exit_code == 2 and "matches 2 ports" in r.output, r.output
-    r = runner.invoke(cli, ["restore", "-p", "socket://127.0.0.1:560*"])
+    r = runner.invoke(cli, ["inspect", "-p", "socket://127.0.0.1:560*"])
     assert r.exit_code == 2 and "give the one unit's URL" in r.output, r.output
     assert "--port socket://127.0.0.1:5602" not in r.output
+    # restore takes several ports: its hint names each unit's URL with its own --port
+    r = runner.invoke(cli, ["restore", "-p", "socket://127.0.0.1:560*"])
+    assert r.exit_code == 2 and "a URL cannot be a glob" in r.output, r.output
+    assert "--port socket://127.0.0.1:5602" in r.output
 
 
 def test_a_damaged_journal_entry_is_named(

@@ -171,7 +171,7 @@ def test_restore_of_a_torn_update_says_what_it_found(
     assert "    to be written back in this order: 0x190000 0x1c1000 0x1c0000" in dry.stdout
     assert dry.stdout.count("back in this order") == 1
     r = invoke(runner, restore_args(mongoose_unit, journal, "--json"))
-    report = json.loads(r.stdout)
+    (report,) = json.loads(r.stdout)["units"]
     fs_0, fs_1 = report["found"]
     assert (fs_0["held"], fs_0["done"], fs_0["sectors_to_write"]) == ("torn", "written back", 3)
     assert (fs_1["held"], fs_1["done"], fs_1["sectors_to_write"]) == ("old", "untouched", 0)
@@ -318,7 +318,7 @@ def test_restore_lists_every_partition_with_what_it_held_and_wrote_back(
         "(1 of 3 sectors)\n    to be written back in this order: 0x380000\n"
     ) in dry.stdout
     r = invoke(runner, restore_args(mongoose_unit, journal, "--json"))
-    fs_0, fs_1 = json.loads(r.stdout)["found"]
+    fs_0, fs_1 = json.loads(r.stdout)["units"][0]["found"]
     assert (fs_0["held"], fs_0["done"], fs_0["sectors_to_write"]) == ("new", "written back", 3)
     assert (fs_1["held"], fs_1["done"], fs_1["sectors_to_write"]) == (
         "old",
@@ -444,7 +444,7 @@ def test_each_slot_is_reported_and_restored_with_its_own_roots(
         ["ISRG Root X1"],
     ]
     r = invoke(runner, restore_args(unit, journal, "--json"))
-    assert json.loads(r.stdout)["roots_back"] == u["roots_before"]
+    assert json.loads(r.stdout)["units"][0]["roots_back"] == u["roots_before"]
     assert unit.read(0, len(unit.flash)) == original
     (entry,) = Journal(journal).entries(MAC)
     assert entry.status == "restored"
@@ -472,7 +472,7 @@ def test_a_journal_without_partition_roots_stands_on_the_entrys(
     (entry,) = Journal(journal).entries(MAC)
     assert all(p.roots_before is None for p in entry.partitions)
     r = invoke(runner, restore_args(mongoose_unit, journal, "--json"))
-    fs_0, fs_1 = json.loads(r.stdout)["found"]
+    fs_0, fs_1 = json.loads(r.stdout)["units"][0]["found"]
     assert (fs_0["held"], fs_0["roots"], fs_1["roots"]) == ("new", NEW_ROOTS, OLD_ROOTS)
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
 

@@ -24,6 +24,7 @@ __all__ = [
     "flash_detail_lines",
     "flash_dict",
     "roots_lines",
+    "unit_dict",
 ]
 
 # What the CA file is said to undergo, by the state of the run.
@@ -150,13 +151,11 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
     return lines
 
 
-def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
-    """A flashed unit for ``--json``: everything the line and the details say."""
+def unit_dict(o: UnitOutcome[Any]) -> dict[str, Any]:
+    """What ``--json`` says of every unit of a station, whatever its job (``flash``,
+    ``restore``): the port, ok, exit code, seconds, the error and the next step, the unit
+    that answered, and what a unit stopped on request holds."""
 
-    r = o.result
-    stopped = o.error.interruption if isinstance(o.error, UnitInterrupted) else None
-    if isinstance(o.error, UnitInterrupted) and isinstance(o.error.result, FlashResult):
-        r = o.error.result
     out: dict[str, Any] = {
         "port": o.port,
         "ok": o.ok,
@@ -164,14 +163,25 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
         "seconds": round(o.seconds, 3),
         "error": o.error.message if o.error is not None else None,
         "next": next_step(o.error) if o.error is not None else None,
-        "mac": r.mac if r is not None else (o.unit.mac if o.unit is not None else None),
-        "chip": r.chip if r is not None else (o.unit.chip if o.unit is not None else None),
+        "mac": o.unit.mac if o.unit is not None else None,
+        "chip": o.unit.chip if o.unit is not None else None,
     }
-    if stopped is not None:
+    if isinstance(o.error, UnitInterrupted):
         out["status"] = "interrupted"
-        out["interrupted"] = stopped.to_json()
+        out["interrupted"] = o.error.interruption.to_json()
+    return out
+
+
+def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
+    """A flashed unit for ``--json``: everything the line and the details say."""
+
+    r = o.result
+    if isinstance(o.error, UnitInterrupted) and isinstance(o.error.result, FlashResult):
+        r = o.error.result
+    out = unit_dict(o)
     if r is None:
         return out
+    out.update({"mac": r.mac, "chip": r.chip})  # known to the run, even before on_connect
     untouched = {
         p.name: [{"offset": off, "length": n, "md5": md5} for off, n, md5 in p.untouched]
         for p in (r.journal.partitions if r.journal is not None else ())

@@ -12,21 +12,10 @@ import click
 from ..boards import load_board
 from ..flash.flasher import FlashResult, flash_unit
 from ..flash.interrupt import UnitInterrupted
-from ..flash.station import (
-    append_log,
-    check_log,
-    expand_ports,
-    flash_log_record,
-    log_format_for,
-    run_parallel,
-    shared_macs,
-    station_exit_code,
-)
-from ..text import plural
-from ..ui import echo, emit_json, table_width
-from ._bench import UnitBars, flash_line, render_lines
-from ._interrupt import interruption_lines, stop_on_signals
+from ..flash.station import append_log, check_log, expand_ports, flash_log_record, log_format_for
+from ._bench import flash_line
 from ._plan_view import flash_detail_lines, flash_dict
+from ._station import report_station, run_station
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
@@ -42,6 +31,7 @@ from .options import (
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
+    from ..flash.interrupt import Cancel
     from ..flash.serial import Link
     from ..flash.station import UnitOutcome
 
@@ -139,71 +129,50 @@ def flash(
     gated = ca.gate(board=profile, at=when, command="flash")
     announce(gated, quiet=quiet, as_json=as_json)
 
-    bars = UnitBars(units, shown=not (quiet or as_json), verbose=verbose)
-
-    def done(outcome: UnitOutcome[FlashResult]) -> None:
-        bars.finish(outcome.port, flash_line(outcome).status)
+    def logged(outcome: UnitOutcome[FlashResult]) -> None:
         if log_file is not None and fmt is not None:
             append_log(log_file, [flash_log_record(outcome, profile.name, gated)], fmt)
 
-    with stop_on_signals() as cancel:
-
-        def job(
-            port: str, progress: ProgressCallback | None, on_connect: Callable[..., None]
-        ) -> Any:
-            return flash_unit(
-                port,
-                profile,
-                gated,
-                journal_dir=journal_dir,
-                dry_run=dry_run,
-                progress=progress,
-                on_connect=on_connect,
-                cancel=cancel,
-                **link,
-            )
-
-        with bars.shown():
-            outcomes = run_parallel(units, job, progress_for=bars.progress_for, on_done=done)
-    code = station_exit_code(outcomes)
-    for line in shared_macs(outcomes):
-        click.echo(line, err=True)
-    for o in outcomes:  # every unit stopped on request says so, whatever the output mode
-        if isinstance(o.error, UnitInterrupted):
-            for line in interruption_lines(o.error.interruption):
-                click.echo(line, err=True)
-    if as_json:
-        emit_json(
-            {
-                "ok": code == 0,
-                "board": profile.name,
-                "dry_run": dry_run,
-                "exit_code": code,
-                "gate": gated.to_dict(),
-                "units": [flash_dict(o) for o in outcomes],
-            }
+    def job(
+        port: str,
+        progress: ProgressCallback | None,
+        on_connect: Callable[..., None],
+        cancel: Cancel,
+    ) -> FlashResult:
+        return flash_unit(
+            port,
+            profile,
+            gated,
+            journal_dir=journal_dir,
+            dry_run=dry_run,
+            progress=progress,
+            on_connect=on_connect,
+            cancel=cancel,
+            **link,
         )
-    else:
-        _render(outcomes, verbose=verbose, quiet=quiet)
-    if code:
-        click.get_current_context().exit(code)
 
+    outcomes = run_station(
+        units, job, line=flash_line, shown=not (quiet or as_json), verbose=verbose, on_done=logged
+    )
 
-def _render(outcomes: list[UnitOutcome[FlashResult]], *, verbose: bool, quiet: bool) -> None:
-    """A line per unit (with --quiet only the units that did not succeed, on stderr),
-    each followed by its details with --verbose; a summary for a station."""
-
-    lines = render_lines([flash_line(o) for o in outcomes], width=table_width(err=quiet))
-    for o, line in zip(outcomes, lines, strict=True):
-        if quiet and o.ok:
-            continue
-        click.echo(line, err=quiet)
+    def details(o: UnitOutcome[FlashResult]) -> list[str]:
         result = o.error.result if isinstance(o.error, UnitInterrupted) else o.result
-        if verbose and isinstance(result, FlashResult):
-            for detail in flash_detail_lines(result):
-                echo(f"  {detail}")
-    if len(outcomes) > 1:
-        ok = sum(1 for o in outcomes if o.ok)
-        stopped = sum(1 for o in outcomes if isinstance(o.error, UnitInterrupted))
-        tail = f"; {stopped} interrupted" if stopped else ""
-        echo(f"{ok} of {plural(len(outcomes), 'unit')} succeeded{tail}.", quiet=quiet, wrap=True)
+        return flash_detail_lines(result) if verbose and isinstance(result, FlashResult) else []
+
+    def document(code: int) -> dict[str, Any]:
+        return {
+            "ok": code == 0,
+            "board": profile.name,
+            "dry_run": dry_run,
+            "exit_code": code,
+            "gate": gated.to_dict(),
+            "units": [flash_dict(o) for o in outcomes],
+        }
+
+    report_station(
+        outcomes,
+        line=flash_line,
+        details=details,
+        json_doc=document if as_json else None,
+        quiet=quiet,
+    )

@@ -383,8 +383,11 @@ def chosen_board(board: str | None, config: Config | None) -> Board | None:
 _PORT_HELP = "Serial port of the unit, or a socket:// or rfc2217:// URL."
 
 
-def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[Any]:
-    """``-p/--port PORT``; ``multiple``: repeatable, and globs name several units."""
+def port_option(
+    *, required: bool = True, multiple: bool = False, doing: str = "updated"
+) -> Decorator[Any]:
+    """``-p/--port PORT``; ``multiple``: repeatable, and globs name several units (each
+    ``doing`` in parallel, as its help says)."""
     if multiple:
         return click.option(
             "-p",
@@ -395,7 +398,7 @@ def port_option(*, required: bool = True, multiple: bool = False) -> Decorator[A
             required=required,
             metavar="PORT",
             help=_PORT_HELP + " Repeat it, or give a glob (/dev/ttyUSB*), for several units, "
-            "updated in parallel.",
+            f"{doing} in parallel.",
         )
     return click.option(
         "-p",

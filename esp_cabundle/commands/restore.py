@@ -1,22 +1,24 @@
-"""``esp-cabundle restore``: put back what a journaled ``flash`` replaced on a unit."""
+"""``esp-cabundle restore``: put back what a journaled ``flash`` replaced, on one unit or
+many at once."""
 
 from __future__ import annotations
 
-import time
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..boards import load_board
-from ..errors import EspCabundleError
+from ..errors import InputError
 from ..flash.found import per_partition
 from ..flash.interrupt import UnitInterrupted
-from ..flash.restore import AlreadyRestored, restore_unit
+from ..flash.restore import AlreadyRestored, RestoreResult, restore_unit
+from ..flash.station import expand_ports
 from ..text import plural
-from ..ui import echo, emit_json, table_width
-from ._bench import Line, UnitBars, failure_line, found_change, render_lines, stopped_line
-from ._interrupt import interruption_lines, stop_on_signals
+from ._bench import Line, failure_line, found_change, stopped_line
+from ._plan_view import unit_dict
+from ._station import report_station, run_station
 from .options import (
     board_option,
     journal_dir_option,
@@ -27,11 +29,20 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..flash.base import ProgressCallback
+    from ..flash.interrupt import Cancel
     from ..flash.serial import Link, UnitInfo
+    from ..flash.station import UnitOutcome
+
+# What a unit's job gives: the update undone (or what undoing it would write), or the
+# unit's every journaled update already undone, which is no failure.
+Undone = RestoreResult | AlreadyRestored
 
 
 @click.command("restore")
-@port_option()
+@port_option(multiple=True, doing="restored")
 @board_option()
 @journal_dir_option
 @click.option("--dry-run", is_flag=True, help="Say what would be written back; write nothing.")
@@ -50,7 +61,7 @@ if TYPE_CHECKING:
 @json_option
 @quiet_option
 def restore(
-    port: str,
+    ports: tuple[str, ...],
     board: str | None,
     journal_dir: Path | None,
     dry_run: bool,
@@ -60,7 +71,7 @@ def restore(
     as_json: bool,
     quiet: bool,
 ) -> None:
-    """Undo the newest update 'esp-cabundle flash' journaled for this unit (found by its
+    """Undo the newest update 'esp-cabundle flash' journaled for each unit (found by its
     MAC): every sector it wrote gets its saved original content back, so the partition
     is byte for byte what it was. Run it again to undo the update before that; once
     every update journaled for the unit is undone it says so and exits 0, writing nothing.
@@ -73,167 +84,186 @@ def restore(
     finish. 'esp-cabundle journal list' shows what the journal holds. With --board, the
     unit's chip is checked against that board first.
 
-    The unit gets one progress bar, then one line: OK or FAILED, the port, the MAC,
+    Each unit gets one progress bar, then one line: OK or FAILED, the port, the MAC,
     what was put back (the roots by name, + coming back, - going away) and the seconds
     it took; a failure says what to do next.
+
+    Several --port options (or a glob) restore units in parallel, as 'flash' updates
+    them: a line each and a summary; one unit's failure does not stop the others; exit
+    0 when every unit succeeded, 130 when Ctrl-C stopped any, else 3 (or, when every
+    unit failed the same way, that failure's code). Two ports answering with the same
+    MAC share its journal entries: the second is refused, nothing written to it.
+    --json gives a document with every unit, as 'flash --json' does.
 
     \b
     Examples:
       esp-cabundle restore --port /dev/ttyUSB0
       esp-cabundle restore --port /dev/ttyUSB0 --dry-run
+      esp-cabundle restore -p '/dev/ttyUSB*' --journal-dir journal/
       esp-cabundle restore --port socket://127.0.0.1:5555 \\
-          --journal-dir journal/ --json
+          --port socket://127.0.0.1:5556 --journal-dir journal/ --json
     """
 
     profile = load_board(board) if board is not None else None
-    bars = UnitBars([port], shown=not (quiet or as_json), verbose=verbose)
-    t0 = time.monotonic()
-    error: EspCabundleError | None = None
-    unit: list[UnitInfo] = []  # the unit that answered: a failure still names its MAC
-    with stop_on_signals() as cancel, bars.shown():
+    units = expand_ports(ports)
+    answered: dict[str, str] = {}  # MAC -> the port it first answered on, this run
+    lock = threading.Lock()
+
+    def job(
+        port: str,
+        progress: ProgressCallback | None,
+        on_connect: Callable[[UnitInfo], None],
+        cancel: Cancel,
+    ) -> Undone:
+        def connected(info: UnitInfo) -> None:
+            on_connect(info)
+            with lock:
+                first = answered.setdefault(info.mac, port)
+            if first != port:
+                raise _same_mac(port, first, info.mac)
+
         try:
-            result = restore_unit(
+            return restore_unit(
                 port,
                 board=profile,
                 journal_dir=journal_dir,
                 dry_run=dry_run,
                 force=force,
-                progress=bars.progress_for(port),
+                progress=progress,
                 cancel=cancel,
-                on_connect=unit.append,
+                on_connect=connected,
                 **link,
             )
-        except EspCabundleError as e:
-            error = e
-        stopped = isinstance(error, UnitInterrupted)
-        done = error is None or isinstance(error, AlreadyRestored)
-        ended = "DRY RUN" if dry_run and error is None else "OK"  # as its line says
-        bars.finish(port, ended if done else "STOPPED" if stopped else "FAILED")
-    mac = unit[0].mac if unit else "-"
-    if isinstance(error, UnitInterrupted):
-        _stopped(error, mac, time.monotonic() - t0, as_json=as_json, quiet=quiet)
-    if isinstance(error, AlreadyRestored):
-        seconds = time.monotonic() - t0
-        _nothing_to_do(error, port, mac, seconds, dry_run=dry_run, as_json=as_json, quiet=quiet)
-        return
-    if error is not None:
-        if as_json:
-            raise error
-        failed = failure_line(port, mac, error, time.monotonic() - t0)
-        (line,) = render_lines([failed], width=table_width(err=quiet))
-        click.echo(line, err=quiet)
-        click.get_current_context().exit(error.exit_code)
-    seconds = time.monotonic() - t0
-    entry = result.entry
-    back = [(p.name, entry.roots_of(p)) for p in entry.partitions]
-    if as_json:
-        emit_json(
-            {
-                "port": result.port,
-                "mac": result.mac,
-                "dry_run": result.dry_run,
-                "update": entry.when,
-                "board": entry.board,
-                "partitions": [p.name for p in entry.partitions],
-                "sectors_written": result.sectors_written,
-                "already_original": result.already_original,
-                "roots_back": [name for name, _ in per_partition(back)],
-                "found": [f.to_json(planned=result.dry_run) for f in result.found],
-                "journal": str(entry.path),
-            }
-        )
-        return
+        except AlreadyRestored as done:
+            return done
+
+    outcomes = run_station(
+        units, job, line=restore_line, shown=not (quiet or as_json), verbose=verbose
+    )
+
+    def details(o: UnitOutcome[Undone]) -> list[str]:
+        return restore_details(o.result) if verbose and isinstance(o.result, RestoreResult) else []
+
+    def document(code: int) -> dict[str, Any]:
+        return {
+            "ok": code == 0,
+            "board": profile.name if profile is not None else None,
+            "dry_run": dry_run,
+            "exit_code": code,
+            "units": [restore_dict(o, dry_run=dry_run) for o in outcomes],
+        }
+
+    report_station(
+        outcomes,
+        line=restore_line,
+        details=details,
+        json_doc=document if as_json else None,
+        quiet=quiet,
+    )
+
+
+def _same_mac(port: str, first: str, mac: str) -> InputError:
+    """A unit answering with the MAC of another port of the run: both would undo the
+    same journal entry, one with the other's saved sectors; refused before writing."""
+    return InputError(
+        f"{port}: answered with the MAC {mac}, as {first} did in this run: the journal "
+        "keeps updates per MAC, so these units cannot be told apart; nothing written here",
+        hint=f"restore this unit in a run of its own, once {first} is done (virtual units: "
+        "give each its own --mac)",
+    )
+
+
+def restore_line(o: UnitOutcome[Undone]) -> Line:
+    """A unit's restore in one line: what was put back, from what each partition held
+    when found (not what the journal says the update did)."""
+
+    mac = o.unit.mac if o.unit is not None else "-"
+    if isinstance(o.error, UnitInterrupted):
+        return stopped_line(o.port, mac, o.error.interruption, o.seconds)
+    r = o.result
+    if r is None:
+        assert o.error is not None
+        return failure_line(o.port, mac, o.error, o.seconds)
+    if isinstance(r, AlreadyRestored):  # every update undone: no failure (exit 0)
+        return Line("OK", o.port, mac, r.message, o.seconds)
+    entry = r.entry
     parts = ", ".join(p.name for p in entry.partitions)
-    # from what each partition held when found, not what the journal says the update did
-    change, torn = found_change(result.found)
+    change, torn = found_change(r.found)
     roots = (f": {change}" if change else "") + torn
     # one partition (mdash-arduino's spiffs) is "it", Mongoose OS's fs_0 and fs_1 "they"
     one = len(entry.partitions) == 1
     were, holds = ("it was", "holds what it") if one else ("they were", "hold what they")
-    if result.already_original:
-        status = "OK"
-        what = f"{parts} already {holds} held before the update of {entry.when}"
-    elif result.dry_run:
-        status = "DRY RUN"
+    if r.already_original:
+        return Line(
+            "OK",
+            r.port,
+            r.mac,
+            f"{parts} already {holds} held before the update of {entry.when}",
+            o.seconds,
+        )
+    if r.dry_run:
         what = (
-            f"would write {plural(result.sectors_written, 'sector')} back to {parts}, as {were} "
+            f"would write {plural(r.sectors_written, 'sector')} back to {parts}, as {were} "
             f"before the update of {entry.when}{roots}"
         )
-    else:
-        status = "OK"
-        what = f"restored {parts} as {were} before the update of {entry.when}{roots}"
-    (line,) = render_lines(
-        [Line(status, result.port, result.mac, what, seconds)], width=table_width()
-    )
-    echo(line, quiet=quiet)
-    if verbose:
-        echo(f"  board {entry.board}; journal {entry.path}", quiet=quiet)
-        for f in result.found:  # what each held when found, and the sectors written back
-            echo(f"  {f.describe(planned=result.dry_run)}", quiet=quiet)
-            if f.writes:
-                order = " ".join(f"{off:#x}" for off in f.writes)
-                verb = "to be written" if result.dry_run else "written"
-                echo(f"    {verb} back in this order: {order}", quiet=quiet)
-        if not result.dry_run and not result.already_original:
-            echo(
-                f"  {plural(result.sectors_written, 'sector')} written, each checked by the unit's "
-                "MD5",
-                quiet=quiet,
-            )
+        return Line("DRY RUN", r.port, r.mac, what, o.seconds)
+    what = f"restored {parts} as {were} before the update of {entry.when}{roots}"
+    return Line("OK", r.port, r.mac, what, o.seconds)
 
 
-def _nothing_to_do(
-    done: AlreadyRestored,
-    port: str,
-    mac: str,
-    seconds: float,
-    *,
-    dry_run: bool,
-    as_json: bool,
-    quiet: bool,
-) -> None:
-    """Every journaled update of the unit already undone: no failure (exit 0), so a
-    station's script may run restore again; nothing was written."""
-    if as_json:
-        emit_json(
+def restore_details(r: RestoreResult) -> list[str]:
+    """--verbose: the journal entry, what each partition held when found, and the
+    sectors written back in their order."""
+
+    entry = r.entry
+    out = [f"board {entry.board}; journal {entry.path}"]
+    for f in r.found:
+        out.append(f.describe(planned=r.dry_run))
+        if f.writes:
+            order = " ".join(f"{off:#x}" for off in f.writes)
+            verb = "to be written" if r.dry_run else "written"
+            out.append(f"  {verb} back in this order: {order}")
+    if not r.dry_run and not r.already_original:
+        out.append(f"{plural(r.sectors_written, 'sector')} written, each checked by the unit's MD5")
+    return out
+
+
+def restore_dict(o: UnitOutcome[Undone], *, dry_run: bool) -> dict[str, Any]:
+    """A unit's restore for ``--json``: what every station unit says (:func:`unit_dict`),
+    then what was (or would be) put back, or that nothing was left to undo."""
+
+    out = unit_dict(o)
+    r = o.result
+    if isinstance(r, AlreadyRestored):
+        out.update(
             {
-                "port": port,
-                "mac": None if mac == "-" else mac,
+                "status": "already restored",
                 "dry_run": dry_run,
                 "already_restored": True,
                 "sectors_written": 0,
-                "message": done.message,
+                "message": r.message,
             }
         )
-        return
-    (line,) = render_lines([Line("OK", port, mac, done.message, seconds)], width=table_width())
-    echo(line, quiet=quiet)
-
-
-def _stopped(
-    error: UnitInterrupted, mac: str, seconds: float, *, as_json: bool, quiet: bool
-) -> None:
-    """A restore stopped on request, said as ``flash`` says it: the STOPPED line (or the
-    JSON with ok, exit_code, error and next), what the unit holds on stderr; exit 130."""
-    stop = error.interruption
-    if as_json:
-        emit_json(
+    elif r is not None:
+        entry = r.entry
+        back = [(p.name, entry.roots_of(p)) for p in entry.partitions]
+        status = (
+            "dry run" if r.dry_run else "already original" if r.already_original else "restored"
+        )
+        out.update(
             {
-                "port": stop.port,
-                "ok": False,
-                "exit_code": error.exit_code,
-                "seconds": round(seconds, 3),
-                "error": error.message,
-                "next": stop.next_step(),
-                "mac": None if mac == "-" else mac,
-                "status": "interrupted",
-                "interrupted": stop.to_json(),
+                "status": status,
+                "dry_run": r.dry_run,
+                "update": entry.when,
+                "board": entry.board,
+                "partitions": [p.name for p in entry.partitions],
+                "sectors_written": r.sectors_written,
+                "already_original": r.already_original,
+                "roots_back": [name for name, _ in per_partition(back)],
+                "found": [f.to_json(planned=r.dry_run) for f in r.found],
+                "journal": str(entry.path),
             }
         )
-    else:
-        stopped = stopped_line(stop.port, mac, stop, seconds)
-        (line,) = render_lines([stopped], width=table_width(err=quiet))
-        click.echo(line, err=quiet)
-    for text in interruption_lines(stop):
-        click.echo(text, err=True)
-    click.get_current_context().exit(error.exit_code)
+    elif o.error is not None and not isinstance(o.error, UnitInterrupted):
+        out["status"] = "failed"
+    return out

@@ -110,10 +110,10 @@ def check_port(port: str, *, several: bool = True) -> str:
 
 
 def one_port(given: Sequence[str], *, command: str) -> str:
-    """The one port of a command that reaches one unit (``restore``, ``read``,
-    ``inspect``). A repeated --port, or a glob matching several ports, is refused
-    (InputError, exit 2) before anything is opened: taking the last one would skip the
-    others while the run says OK. A glob matching one port is that port."""
+    """The one port of a command that reaches one unit (``read``, ``inspect``). A
+    repeated --port, or a glob matching several ports, is refused (InputError, exit 2)
+    before anything is opened: taking the last one would skip the others while the run
+    says OK. A glob matching one port is that port."""
     for port in given:
         check_port(port, several=False)
     ports = expand_ports(given)
@@ -127,7 +127,7 @@ def one_port(given: Sequence[str], *, command: str) -> str:
         raise InputError(
             f"{said}: '{command}' reaches one unit at a time; nothing was touched",
             hint=f"run 'esp-cabundle {command} --port PORT' once for each of {listed} "
-            "(only 'flash' takes several ports at once)",
+            "(only 'flash' and 'restore' take several ports at once)",
         )
     return ports[0]
 

@@ -1,0 +1,105 @@
+"""A job run on many units at once, seen at the bench alike by ``flash`` and ``restore``:
+a bar per unit, Ctrl-C asking every unit to stop at a safe point, then a line per unit
+(or the JSON), a summary for a station, and the exit code of the whole run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..flash.interrupt import UnitInterrupted
+from ..flash.station import run_parallel, shared_macs, station_exit_code
+from ..text import plural
+from ..ui import echo, emit_json, table_width
+from ._bench import UnitBars, render_lines
+from ._interrupt import interruption_lines, stop_on_signals
+
+if TYPE_CHECKING:
+    from ..flash.base import ProgressCallback
+    from ..flash.interrupt import Cancel
+    from ..flash.serial import UnitInfo
+    from ..flash.station import UnitOutcome
+    from ._bench import Line
+
+__all__ = ["report_station", "run_station"]
+
+R = TypeVar("R")
+# job(port, progress, on_connect, cancel): one unit's whole job
+Job = Callable[
+    [str, "ProgressCallback | None", "Callable[[UnitInfo], None]", "Cancel"],
+    R,
+]
+
+
+def run_station(
+    ports: Sequence[str],
+    job: Job[R],
+    *,
+    line: Callable[[UnitOutcome[R]], Line],
+    shown: bool,
+    verbose: bool,
+    on_done: Callable[[UnitOutcome[R]], None] | None = None,
+) -> list[UnitOutcome[R]]:
+    """``job`` on every port in parallel, each unit with its bar, ended by the status
+    word of its ``line``; SIGINT and SIGTERM ask every unit to stop (see
+    :func:`._interrupt.stop_on_signals`). ``on_done`` hears each unit as it ends."""
+
+    bars = UnitBars(ports, shown=shown, verbose=verbose)
+
+    def done(outcome: UnitOutcome[R]) -> None:
+        bars.finish(outcome.port, line(outcome).status)
+        if on_done is not None:
+            on_done(outcome)
+
+    with stop_on_signals() as cancel, bars.shown():
+        return run_parallel(
+            ports,
+            lambda port, progress, on_connect: job(port, progress, on_connect, cancel),
+            progress_for=bars.progress_for,
+            on_done=done,
+        )
+
+
+def report_station(
+    outcomes: Sequence[UnitOutcome[R]],
+    *,
+    line: Callable[[UnitOutcome[R]], Line],
+    details: Callable[[UnitOutcome[R]], list[str]] | None,
+    json_doc: Callable[[int], dict[str, Any]] | None,
+    quiet: bool,
+) -> None:
+    """Say how the run went, and exit with its code (:func:`station_exit_code`).
+
+    On stderr whatever the output mode: MACs that answered on two ports, and what each
+    unit stopped on request holds. Then the document ``json_doc(exit_code)``, or a line
+    per unit (with ``quiet`` only the units that did not succeed, on stderr), each
+    followed by its ``details``, and a summary when there are several units."""
+
+    code = station_exit_code(outcomes)
+    for text in shared_macs(outcomes):
+        click.echo(text, err=True)
+    for o in outcomes:
+        if isinstance(o.error, UnitInterrupted):
+            for text in interruption_lines(o.error.interruption):
+                click.echo(text, err=True)
+    if json_doc is not None:
+        emit_json(json_doc(code))
+    else:
+        lines = render_lines([line(o) for o in outcomes], width=table_width(err=quiet))
+        for o, text in zip(outcomes, lines, strict=True):
+            if quiet and o.ok:
+                continue
+            click.echo(text, err=quiet)
+            for detail in details(o) if details is not None else ():
+                echo(f"  {detail}")
+        if len(outcomes) > 1:
+            ok = sum(1 for o in outcomes if o.ok)
+            stopped = sum(1 for o in outcomes if isinstance(o.error, UnitInterrupted))
+            tail = f"; {stopped} interrupted" if stopped else ""
+            echo(
+                f"{ok} of {plural(len(outcomes), 'unit')} succeeded{tail}.", quiet=quiet, wrap=True
+            )
+    if code:
+        click.get_current_context().exit(code)
