@@ -523,7 +523,8 @@ def test_a_signal_while_reading_back_a_unit_already_restored_leaves_the_entry_re
         ("update", 0, 0, "unchanged: holds its old CA file"),
         ("update", 3, 0, "finished the interrupted update first: holds its CA file"),
         ("finishing", 0, 0, "unchanged: holds its old CA file"),
-        ("restore", 0, 0, "back to its original CA file"),
+        # before its first write a restore has changed nothing: the update's CA is there
+        ("restore", 0, 0, "unchanged: nothing was written back"),
         # sectors written but not in use yet: the CA file is as it was, the flash is not
         ("update", 0, 3, "holds its old CA file (3 of 5 sectors written, not in use yet)"),
         (

@@ -268,7 +268,11 @@ def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Lin
     """A unit stopped on request (``flash`` or ``restore``): what it holds now, and the
     one thing to do next."""
     holds = (_RESTORE_HOLDS if stop.what == "restore" else _HOLDS)[stop.holds]
-    if stop.earlier and stop.what == "update" and stop.holds == "old":
+    if stop.what == "restore" and not stop.written and stop.holds == "old":
+        # Nothing written back (before the plan: no partition to call "old"): the unit
+        # holds what it held before this run, not its original CA file.
+        holds = "unchanged: nothing was written back"
+    elif stop.earlier and stop.what == "update" and stop.holds == "old":
         holds = "finished the interrupted update first: holds its CA file"
     elif stop.written and holds.startswith("unchanged: "):
         # Sectors were written, though not in use yet: the CA file is as it was, the
