@@ -221,7 +221,13 @@ class VolumeState:
             self.span_dirty.add(pix)
         if off + n > ps:  # (SPIFFS programs within one page; this is only to be sure)
             self.span_dirty.update(range(pix, -(-(addr + n) // ps)))
-        old = self.buf[addr : addr + n]
+        buf = self.buf
+        if n == 1:  # a flags byte (finalize, delete): a third of the calls, kept cheap
+            buf[addr] = byte = buf[addr] & data[0]
+            if exact and byte != data[0]:
+                raise SpiffsCorrupt(f"page at offset {addr:#x} cannot be rewritten in place")
+            return
+        old = buf[addr : addr + n]
         if old.count(0xFF) == n:
             self.buf[addr : addr + n] = data
             return
