@@ -8,7 +8,7 @@ Speed: benchmarks/bench_spiffs.py."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from support.spiffs_gc_cases import CASES, Case, payload, replay
@@ -52,10 +52,12 @@ def walk_search(vol: VolumeState, oid: int, spix: int) -> int:
     raise NotFound
 
 
-def answer(search: object, vol: VolumeState, oid: int, spix: int) -> tuple[int | None, int]:
+def answer(
+    search: Callable[[VolumeState, int, int], int], vol: VolumeState, oid: int, spix: int
+) -> tuple[int | None, int]:
     """(page or None for NotFound, cursor after) of one search."""
     try:
-        pix: int | None = search(vol, oid, spix)  # type: ignore[operator]
+        pix: int | None = search(vol, oid, spix)
     except NotFound:
         pix = None
     return pix, vol.cursor
