@@ -31,6 +31,7 @@ from .spiffs_layout import (
     U32,
     Geometry,
 )
+from .spiffs_spans import SpanIndex
 
 __all__ = ["NotFound", "SpiffsCorrupt", "SpiffsFull", "VolumeState"]
 
@@ -94,6 +95,10 @@ class VolumeState:
         # collector last scored them; ``lu_reset``: score every block again.
         self.lu_dirty: set[int] = set()
         self.lu_reset = True
+        # Index pages by (id, span) for _find_id_and_span, built on its first search;
+        # ``span_dirty``: pages whose lookup entry or header changed since.
+        self.spans: SpanIndex | None = None
+        self.span_dirty: set[int] = set()
 
     # -- mount ---------------------------------------------------------------------------
     def mount(self) -> None:
@@ -106,6 +111,8 @@ class VolumeState:
             lu.extend(struct.unpack_from(fmt, self.buf, b * g.block_size))
         self.lu = lu
         self.lu_reset = True
+        self.spans = None
+        self.span_dirty.clear()
         self.unerased = None
         if g.profile.use_magic:
             bad = [b for b in range(g.block_count) if self._u16(g.magic_addr(b)) != g.magic(b)]
@@ -174,6 +181,8 @@ class VolumeState:
         self.buf[:] = snap.buf
         self.lu = list(snap.lu)
         self.lu_reset = True
+        self.spans = None
+        self.span_dirty.clear()
         (
             self.free_blocks,
             self.stats_allocated,
@@ -206,7 +215,19 @@ class VolumeState:
         SPIFFS would silently store something else, so we stop instead.
         """
         n = len(data)
-        old = self.buf[addr : addr + n]
+        ps = self.g.page_size
+        pix, off = divmod(addr, ps)
+        if off < 4:  # a page header's id or span may change
+            self.span_dirty.add(pix)
+        if off + n > ps:  # (SPIFFS programs within one page; this is only to be sure)
+            self.span_dirty.update(range(pix, -(-(addr + n) // ps)))
+        buf = self.buf
+        if n == 1:  # a flags byte (finalize, delete): a third of the calls, kept cheap
+            buf[addr] = byte = buf[addr] & data[0]
+            if exact and byte != data[0]:
+                raise SpiffsCorrupt(f"page at offset {addr:#x} cannot be rewritten in place")
+            return
+        old = buf[addr : addr + n]
         if old.count(0xFF) == n:
             self.buf[addr : addr + n] = data
             return
@@ -222,12 +243,14 @@ class VolumeState:
         self._program(b * g.block_size + 2 * e, U16.pack(obj_id))
         self.lu[entry] &= obj_id
         self.lu_dirty.add(b)
+        self.span_dirty.add(b * g.pages_per_block + g.lu_pages + e)
 
     def poke_lu(self, entry: int, value: int) -> None:
         """Set a lookup entry in RAM only (a planner's reservation or its own rewrite),
         telling the garbage collector's kept counts."""
         self.lu[entry] = value
         self.lu_dirty.add(entry // self.g.entries_per_block)
+        self.span_dirty.add(self.g.pix(entry))
 
     def _erase_block(self, bix: int) -> None:
         g = self.g
@@ -295,7 +318,22 @@ class VolumeState:
         raise SpiffsFull("no free page")
 
     def _find_id_and_span(self, oid: int, spix: int) -> int:
-        """spiffs_obj_lu_find_id_and_span: a live page of (id, span), from the cursor."""
+        """spiffs_obj_lu_find_id_and_span: a live page of (id, span), from the cursor.
+
+        Index pages (the only ones SPIFFS searches for) are found through the kept
+        :class:`.SpanIndex` instead of reading every header of the object's id.
+        """
+        if oid & IX_FLAG and oid != OBJ_ID_FREE and self.lu:
+            if self.spans is None:
+                self.spans = SpanIndex(self.lu, self._header, self.g)
+            else:
+                self.spans.file(self.lu, self.span_dirty)
+            self.span_dirty.clear()
+            entry = self.spans.find(self.lu, oid, spix, self.cursor)
+            if entry is None:
+                raise NotFound
+            self.cursor = entry
+            return self.g.pix(entry)
         g = self.g
         for entry in self._entries_with(oid, self.cursor):
             pix = g.pix(entry)
