@@ -24,6 +24,7 @@ from click.core import ParameterSource
 
 from ..dates import now, parse_when
 from ..errors import InputError
+from ..limits import MAX_FILE_INPUT, human_size
 from ..sizes import parse_size
 from ._paths import FILE_PATH, DirPath, output_path
 
@@ -100,12 +101,15 @@ def _compose(*options: Callable[[Any], Any]) -> Callable[[F], F]:
 class Size(_ParamType):
     """A size or an offset in bytes, as :func:`esp_cabundle.sizes.parse_size` reads it
     (``262144``, ``0x40000``, ``256K``, ``256KiB``, ``1M``); at least ``minimum``, and a
-    multiple of ``align`` when given."""
+    multiple of ``align`` when given. At most :data:`~esp_cabundle.limits.MAX_FILE_INPUT`
+    (256 MiB, twice the largest ESP32 flash): a larger image is none the tool could read
+    back, and making one (``pack --size 0x100000000``) took minutes before failing."""
 
     def __init__(self, *, name: str = "size", minimum: int = 0, align: int | None = None):
         self.name = name
         self.minimum = minimum
         self.align = align
+        self.maximum = MAX_FILE_INPUT
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -122,6 +126,13 @@ class Size(_ParamType):
                 )
         if n < self.minimum:
             self.fail(f"{value} is below {self.minimum}", param, ctx)
+        if n > self.maximum:
+            self.fail(
+                f"{value} ({human_size(n)}) is larger than any ESP32 flash; the most "
+                f"esp-cabundle takes is {human_size(self.maximum)} ({self.maximum:#x})",
+                param,
+                ctx,
+            )
         if self.align and n % self.align:
             self.fail(
                 f"{value} is not a multiple of {self.align // 1024} KiB ({self.align:#x})",
