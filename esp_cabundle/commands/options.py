@@ -26,6 +26,7 @@ from ..dates import now, parse_when
 from ..errors import InputError
 from ..limits import MAX_FILE_INPUT, human_size
 from ..sizes import parse_size
+from ..text import plural
 from ._paths import FILE_PATH, DirPath, output_path
 
 __all__ = [
@@ -211,6 +212,8 @@ _AGE_UNITS = {"min": 60, "h": 3600, "d": 86400, "w": 604800}  # seconds
 # Read as minutes by one user and as months by the next: a prune that deletes what was
 # meant to be kept cannot be undone, so these ask which.
 _AMBIGUOUS_AGE = frozenset({"m", "mo", "mon", "month", "months", "y", "yr", "year", "years"})
+_YEARS = frozenset({"y", "yr", "year", "years"})
+_MONTHS = frozenset({"mo", "mon", "month", "months"})
 # Older than any entry can be, yet far from where "now minus the age" leaves the calendar.
 MAX_AGE = timedelta(days=36500)
 
@@ -218,6 +221,23 @@ MAX_AGE = timedelta(days=36500)
 def _shown(text: str) -> str:
     """A value said back in an error, a pasted screenful cut to its two ends."""
     return text if len(text) <= 24 else f"{text[:12]}...{text[-4:]}"
+
+
+def _ambiguous_age(shown: str, unit: str, digits: str) -> str:
+    """The refusal of an age in months or years (their length varies) or in 'm' (minutes
+    to some, months to others), with the age to give instead: 2y -> 730d."""
+    n = int(digits) if len(digits) <= 6 else None
+    if unit.lower() in _YEARS:
+        ask = f"{shown!r}: years vary in length;"
+        example = f": {n * 365}d for {plural(n, 'year')}" if n is not None else ""
+    elif unit.lower() in _MONTHS:
+        ask = f"{shown!r}: months vary in length;"
+        example = f": {n * 30}d for {plural(n, 'month')}" if n is not None else ""
+    else:
+        ask = f"{shown!r}: is '{unit}' minutes or months?"
+        example = f": {n}min, or {n * 30}d for {plural(n, 'month')}" if n is not None else ""
+    give = "Give" if ask.endswith("?") else "give"
+    return f"{ask} {give} the age in min, h, d or w{example}"
 
 
 class Age(_ParamType):
@@ -240,14 +260,7 @@ class Age(_ParamType):
         digits = m.group(1).lstrip("0") or "0"
         shown = _shown(m.group(0).strip())
         if unit in _AMBIGUOUS_AGE:
-            n = int(digits) if len(digits) <= 6 else None
-            example = f": {n}min, or {n * 30}d for {n} months" if n is not None else ""
-            self.fail(
-                f"{shown!r}: is '{m.group(2)}' minutes, months or years? Give the age in "
-                f"min, h, d or w{example}",
-                param,
-                ctx,
-            )
+            self.fail(_ambiguous_age(shown, m.group(2), digits), param, ctx)
         # Compared as digits first: int() of a thousand-digit number is refused by Python.
         seconds = int(digits) * _AGE_UNITS[unit] if len(digits) <= 12 else None
         if seconds is None or seconds > MAX_AGE.total_seconds():
