@@ -125,12 +125,20 @@ def is_named(path: str | Path, *, directory: bool = True) -> bool:
     return directory or not os.path.isdir(path)
 
 
-def is_found(path: str | Path, *, what: str, hint: str) -> bool:
+def is_found(path: str | Path, *, what: str, hint: str, refuse_directory: bool = False) -> bool:
     """:func:`is_named` (``directory=False``) for a file a command reads without being
     told to (``./ca.pem``, ``./cabundle.yaml``, ``chains/NAME.pem``), refusing a FIFO, a
     socket or a device there (``what``, ``hint``: the refusal's words) before anything
     opens it. Opening a FIFO with no writer hangs; ignoring one would silently judge or
-    build from something else than the file the user keeps under that name."""
+    build from something else than the file the user keeps under that name.
+    ``refuse_directory``: a directory there is refused too (``./cabundle.yaml``, whose
+    name says what it is meant to be), not passed over."""
+    if refuse_directory and os.path.isdir(path):
+        raise InputError(
+            f"is a directory, not {_a(what)}; nothing was read from it",
+            path=str(path),
+            hint=hint,
+        )
     if not is_named(path, directory=False):
         return False
     try:

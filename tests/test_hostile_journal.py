@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -51,3 +52,25 @@ def test_limits_name_their_noun_in_the_plural() -> None:
     assert plural_noun("lock file") == "lock files" and plural_noun("key") == "keys"
     with pytest.raises(InputError, match=r"over the 64 MiB limit for journal entries\n"):
         check_size((64 << 20) + 1, 64 << 20, what="journal entry")
+
+
+def test_a_journal_of_only_unreadable_entries_says_how_many(
+    tmp_path: Path, runner: CliRunner
+) -> None:
+    """'no journaled update' alone hid entries that were there but could not be read;
+    --json names each in the same words, whatever was wrong with it."""
+    unit = tmp_path / "journal" / "240ac4123456"
+    unit.mkdir(parents=True)
+    files = {"a.json": "garbage\n", "b.json": '{"format": "x"}\n', "c.json": "[1]\n"}
+    for name, text in files.items():
+        (unit / name).write_text(text)
+    base = ["journal", "list", "--journal-dir", str(tmp_path / "journal")]
+    r = runner.invoke(cli, base)
+    assert r.exit_code == 0, r.output
+    assert "no journaled update (3 unreadable entries, warned of above)" in r.stdout
+    r = runner.invoke(cli, [*base, "--json"])
+    unreadable = json.loads(r.stdout)["unreadable"]
+    assert [u.split(": ")[:2] for u in unreadable] == [
+        ["cannot read this journal entry", str(unit / name)] for name in sorted(files)
+    ]
+    assert {p.name: p.read_text() for p in unit.iterdir()} == files

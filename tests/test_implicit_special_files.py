@@ -69,6 +69,22 @@ def test_a_fifo_config_is_refused(tmp_path: Path, command: list[str]) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cabundle.yaml", "chain.pem"]
 
 
+@pytest.mark.parametrize("command", [["build", "--dry-run"],
+                                     ["build", "--preset", "letsencrypt", "-o", "ca.pem"],
+                                     ["check", "--chain", "chain.pem"]])  # fmt: skip
+def test_a_directory_named_like_the_config_is_refused(tmp_path: Path, command: list[str]) -> None:
+    """A directory ./cabundle.yaml was passed over: 'build --dry-run' built the default
+    preset, where -c cabundle.yaml said "is a directory"."""
+    (tmp_path / "chain.pem").write_bytes(CHAIN.read_bytes())
+    (tmp_path / "cabundle.yaml").mkdir()
+    r = _run(tmp_path, *command)
+    assert r.returncode == 2, r.stderr
+    assert f"{tmp_path}/cabundle.yaml: is a directory, not a config file" in r.stderr
+    assert "name one with -c" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cabundle.yaml", "chain.pem"]
+    assert list((tmp_path / "cabundle.yaml").iterdir()) == []
+
+
 def test_check_refuses_a_fifo_where_the_config_s_output_is(tmp_path: Path) -> None:
     (tmp_path / "chain.pem").write_bytes(CHAIN.read_bytes())
     (tmp_path / "data").mkdir()

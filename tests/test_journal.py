@@ -233,11 +233,22 @@ def test_prune_command(runner: CliRunner, tmp_path: Path) -> None:
         assert r.exit_code == 2 and "is too large an age: at most 36500d" in r.output, big
         assert len(r.output) < 400 and "Traceback" not in r.output
     # 'm' is minutes to some and months to others: asked, never guessed (nothing deleted)
-    for vague in ("6m", "6M", "6mo", "1y", "6 months", "9" * 5000 + "m"):
+    # months and years vary in length: refused, with the days to give for that unit
+    for vague, advice in [
+        ("6m", "is 'm' minutes or months? Give the age in min, h, d or w: 6min, or 180d "
+         "for 6 months"),
+        ("6M", "is 'M' minutes or months?"),
+        ("1m", "1min, or 30d for 1 month"),
+        ("6mo", "months vary in length; give the age in min, h, d or w: 180d for 6 months"),
+        ("6 months", "180d for 6 months"),
+        ("1y", "years vary in length; give the age in min, h, d or w: 365d for 1 year"),
+        ("2y", "730d for 2 years"),
+        ("2 years", "730d for 2 years"),
+        ("9" * 5000 + "m", "is 'm' minutes or months? Give the age in min, h, d or w"),
+    ]:  # fmt: skip
         r = runner.invoke(cli, [*base, "--older-than", vague])
-        assert r.exit_code == 2 and "minutes, months or years?" in r.output, vague
+        assert r.exit_code == 2 and advice in r.output, (vague, r.output)
         assert len(r.output) < 500, vague
-    assert "6min, or 180d for 6 months" in runner.invoke(cli, [*base, "--older-than", "6m"]).output
     assert pending.path and pending.path.exists()
     r = runner.invoke(cli, [*base, "--older-than", "90min", "--dry-run"])
     assert r.exit_code == 0 and "older than 90 minutes" in r.stdout, r.output

@@ -111,6 +111,26 @@ def test_offsets_are_aligned_where_asked() -> None:
         offset.convert("eight", None, None)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["pack", "--fs", "littlefs", "--size", "0x100000000"],
+        ["pack", "--fs", "spiffs", "--size", "300M"],
+        ["fs", "ls", "--size", "0x10001000"],
+        ["read", "-p", "socket://127.0.0.1:9", "--table-offset", "0x100000000"],
+    ],
+)
+def test_a_size_beyond_any_esp32_flash_is_refused_at_once(args: list[str], tmp_path: Path) -> None:
+    """``pack --size 0x100000000`` made a 4 GiB image for minutes: every --size and
+    offset stops at the tool's image cap, in the option's parsing, before any work."""
+    out = tmp_path / "x.bin"
+    r = CliRunner().invoke(cli, [*args, "-o", str(out)] if args[0] == "pack" else args)
+    assert r.exit_code == 2, r.output
+    assert "is larger than any ESP32 flash; the most esp-cabundle takes is 256 MiB" in r.output
+    assert list(tmp_path.iterdir()) == []
+    assert Size().convert("256M", None, None) == 256 << 20
+
+
 def test_disk_versions_are_littlefs_numbers() -> None:
     assert DiskVersion().convert("2.0", None, None) == DISK_VERSION_2_0
     assert DiskVersion().convert("2.1", None, None) == DISK_VERSION_2_1

@@ -155,8 +155,10 @@ def test_no_such_port() -> None:
 def test_not_a_serial_port(tmp_path: Path) -> None:
     f = tmp_path / "plain-file"
     f.write_bytes(b"")
-    with pytest.raises(DeviceError, match="not a serial port"):
+    with pytest.raises(InputError, match="not a serial port") as e:
         open_unit(str(f))
+    assert e.value.exit_code == 2  # the user named a file, not a port: bad input
+    assert "/dev/ttyUSB0" in (e.value.hint or "") and "socket://" in (e.value.hint or "")
 
 
 @pytest.mark.parametrize(

@@ -200,6 +200,72 @@ def test_a_csv_log_with_other_columns_is_refused_before_any_unit(
     assert log.read_text() == before and units[0].stats.connections == 0
 
 
+@pytest.mark.parametrize("log_name", ["ca.pem", "link.pem", "mongoose-os-esp32.yaml"])
+def test_a_log_that_is_an_input_of_the_command_is_refused(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path, log_name: str
+) -> None:
+    """A record appended to the bundle being flashed (or a link to it, or the board
+    file) would corrupt it: refused before any unit, the file unchanged."""
+    units = mongoose_units(virtual_esp32, 1)
+    (tmp_path / "link.pem").symlink_to(ca_file)
+    board = tmp_path / "mongoose-os-esp32.yaml"
+    board.write_text((Path(__file__).parents[1] / "boards" / board.name).read_text())
+    args = station_args(units, ca_file, tmp_path, "--log", str(tmp_path / log_name))
+    args[args.index("mongoose-os-esp32")] = str(board)
+    before = {p: p.read_bytes() for p in (ca_file, board)}
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "this command reads" in r.stderr and "no unit was touched" in r.stderr, r.stderr
+    assert {p: p.read_bytes() for p in before} == before
+    assert units[0].stats.connections == 0 and not (tmp_path / "journal").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("g.bin", bytes(range(256)) * 4, "JSON-lines"),
+        ("notes.txt", b"buy milk\n", "JSON-lines"),
+        ("other.jsonl", b'{"name": "not a station record"}\n', "JSON-lines"),
+        ("sheet.csv", b"name,price\nmilk,1\n", "CSV"),
+        ("blob.csv", b"\xff\xfe\x00binary", "CSV"),
+    ],
+)
+def test_appending_to_a_file_that_is_not_a_log_is_refused(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    ca_file: Path,
+    tmp_path: Path,
+    name: str,
+    content: bytes,
+    kind: str,
+) -> None:
+    """Only a log of the chosen kind (CSV with our header, JSON lines of our records)
+    is appended to; another file stays as it is, and no unit is touched."""
+    units = mongoose_units(virtual_esp32, 1)
+    log = tmp_path / name
+    log.write_bytes(content)
+    r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
+    assert r.exit_code == 2, r.output
+    assert f"is not a {kind} log written by esp-cabundle flash" in r.stderr, r.stderr
+    assert "give --log a new file" in r.stderr
+    assert log.read_bytes() == content and units[0].stats.connections == 0
+
+
+def test_a_json_lines_log_is_appended_to_run_after_run(
+    virtual_esp32: Start, runner: CliRunner, ca_file: Path, tmp_path: Path
+) -> None:
+    """The check for a foreign file lets the station's own log grow."""
+    log = tmp_path / "station.log"
+    for _ in range(2):
+        units = mongoose_units(virtual_esp32, 1)
+        r = runner.invoke(cli, station_args(units, ca_file, tmp_path, "--log", str(log)))
+        assert r.exit_code == 0, r.output
+    assert [json.loads(line)["result"] for line in log.read_text().splitlines()] == [
+        "updated",
+        "updated",
+    ]
+
+
 @pytest.mark.parametrize(
     ("where", "code", "message"),
     [

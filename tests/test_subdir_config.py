@@ -60,6 +60,12 @@ def test_check_and_chains_pull_and_pack_name_the_config_above(
     pack = runner.invoke(cli, ["pack", "--board", "mdash-arduino", "-o", "x.bin"])
     assert pack.exit_code == 2
     assert "hint: ../cabundle.yaml is not read from here" in pack.stderr
+    # without --board, the board: of the config above is what is missed: said too
+    pack = runner.invoke(cli, ["pack", "-o", "x.bin"])
+    assert pack.exit_code == 2
+    assert "--fs and --size are required without --board" in pack.stderr
+    assert "no cabundle.yaml here (../cabundle.yaml is not read from here" in pack.stderr
+    assert f"run from {project}, or pass -c ../cabundle.yaml" in pack.stderr
     assert sorted(p.name for p in Path.cwd().iterdir()) == []
 
 

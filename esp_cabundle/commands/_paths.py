@@ -37,7 +37,7 @@ class _OutputPath(click.Path):
     command can write to standard output."""
 
     def __init__(self, *, allow_dash: bool) -> None:
-        super().__init__(dir_okay=False, path_type=Path, allow_dash=allow_dash)
+        super().__init__(dir_okay=False, path_type=Path, allow_dash=allow_dash, readable=False)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str):
@@ -63,10 +63,12 @@ class DirPath(click.Path):
 
 class _FilePath(click.Path):
     """A file a command reads or keeps: never empty (``''`` would be the directory
-    ``.``); its other errors are the tool's own, when it is opened."""
+    ``.``); its other errors are the tool's own, when it is opened (``readable=False``:
+    click's "File 'x' is not readable." came with a usage banner, where the tool's
+    readers say "cannot read ... (Permission denied)", exit 2)."""
 
     def __init__(self) -> None:
-        super().__init__(dir_okay=False, path_type=Path)
+        super().__init__(dir_okay=False, path_type=Path, readable=False)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from ..boards import load_board
+from ..errors import InputError
+from ..fileio import same_file
 from ..flash.flasher import FlashResult, flash_unit
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import append_log, check_log, expand_ports, flash_log_record, log_format_for
@@ -125,6 +127,7 @@ def flash(
     units = expand_ports(ports)
     fmt = log_format_for(log_file, cast("Any", log_format)) if log_file is not None else None
     if log_file is not None and fmt is not None:
+        _refuse_logging_into_inputs(log_file, ca.input_files(profile))
         check_log(log_file, fmt)
     gated = ca.gate(board=profile, at=when, command="flash")
     announce(gated, quiet=quiet, as_json=as_json)
@@ -176,3 +179,15 @@ def flash(
         json_doc=document if as_json else None,
         quiet=quiet,
     )
+
+
+def _refuse_logging_into_inputs(log_file: Path, inputs: list[tuple[str, Path]]) -> None:
+    """A record appended to the CA file, the config or the board file would corrupt it
+    (compared as files: a symlink or hard link to the bundle is the bundle)."""
+    for what, path in inputs:
+        if same_file(log_file, path):
+            raise InputError(
+                f"--log {log_file} is the {what} {path} this command reads: a record "
+                "appended to it would corrupt it; nothing written, no unit was touched",
+                hint="give --log a file of its own (e.g. station.csv)",
+            )

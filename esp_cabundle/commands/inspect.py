@@ -45,7 +45,8 @@ EDGE_ROWS = 10
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+# readable=False: an unreadable file is said by the tool's reader, without a usage banner
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str, readable=False))
 @click.option(
     "--fail-on",
     "fail_on",

@@ -109,8 +109,10 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
         return
     for p in problems:
         warn(str(p))
+    unreadable = plural(len(problems), "unreadable entry", "unreadable entries")
+    unread = f" ({unreadable}, warned of above)" if problems else ""
     if not entries:
-        echo(f"{printable(str(j.directory))}: no journaled update", quiet=quiet)
+        echo(f"{printable(str(j.directory))}: no journaled update{unread}", quiet=quiet)
         return
     rows = [
         (
@@ -132,6 +134,8 @@ def list_entries(journal_dir: Path | None, mac: str | None, as_json: bool, quiet
     tail = f"; {pending} unfinished (run the same 'flash' again, or 'restore')" if pending else ""
     if restoring:
         tail += f"; {plural(restoring, 'restore')} interrupted (run 'restore' again)"
+    if problems:
+        tail += f"; {unreadable}, warned of above"
     echo(f"{plural(len(entries), 'update')} of {plural(units, 'unit')}{tail}.", quiet=quiet)
 
 

@@ -24,7 +24,9 @@ from click.core import ParameterSource
 
 from ..dates import now, parse_when
 from ..errors import InputError
+from ..limits import MAX_FILE_INPUT, human_size
 from ..sizes import parse_size
+from ..text import plural
 from ._paths import FILE_PATH, DirPath, output_path
 
 __all__ = [
@@ -100,12 +102,15 @@ def _compose(*options: Callable[[Any], Any]) -> Callable[[F], F]:
 class Size(_ParamType):
     """A size or an offset in bytes, as :func:`esp_cabundle.sizes.parse_size` reads it
     (``262144``, ``0x40000``, ``256K``, ``256KiB``, ``1M``); at least ``minimum``, and a
-    multiple of ``align`` when given."""
+    multiple of ``align`` when given. At most :data:`~esp_cabundle.limits.MAX_FILE_INPUT`
+    (256 MiB, twice the largest ESP32 flash): a larger image is none the tool could read
+    back, and making one (``pack --size 0x100000000``) took minutes before failing."""
 
     def __init__(self, *, name: str = "size", minimum: int = 0, align: int | None = None):
         self.name = name
         self.minimum = minimum
         self.align = align
+        self.maximum = MAX_FILE_INPUT
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -122,6 +127,13 @@ class Size(_ParamType):
                 )
         if n < self.minimum:
             self.fail(f"{value} is below {self.minimum}", param, ctx)
+        if n > self.maximum:
+            self.fail(
+                f"{value} ({human_size(n)}) is larger than any ESP32 flash; the most "
+                f"esp-cabundle takes is {human_size(self.maximum)} ({self.maximum:#x})",
+                param,
+                ctx,
+            )
         if self.align and n % self.align:
             self.fail(
                 f"{value} is not a multiple of {self.align // 1024} KiB ({self.align:#x})",
@@ -200,6 +212,8 @@ _AGE_UNITS = {"min": 60, "h": 3600, "d": 86400, "w": 604800}  # seconds
 # Read as minutes by one user and as months by the next: a prune that deletes what was
 # meant to be kept cannot be undone, so these ask which.
 _AMBIGUOUS_AGE = frozenset({"m", "mo", "mon", "month", "months", "y", "yr", "year", "years"})
+_YEARS = frozenset({"y", "yr", "year", "years"})
+_MONTHS = frozenset({"mo", "mon", "month", "months"})
 # Older than any entry can be, yet far from where "now minus the age" leaves the calendar.
 MAX_AGE = timedelta(days=36500)
 
@@ -207,6 +221,23 @@ MAX_AGE = timedelta(days=36500)
 def _shown(text: str) -> str:
     """A value said back in an error, a pasted screenful cut to its two ends."""
     return text if len(text) <= 24 else f"{text[:12]}...{text[-4:]}"
+
+
+def _ambiguous_age(shown: str, unit: str, digits: str) -> str:
+    """The refusal of an age in months or years (their length varies) or in 'm' (minutes
+    to some, months to others), with the age to give instead: 2y -> 730d."""
+    n = int(digits) if len(digits) <= 6 else None
+    if unit.lower() in _YEARS:
+        ask = f"{shown!r}: years vary in length;"
+        example = f": {n * 365}d for {plural(n, 'year')}" if n is not None else ""
+    elif unit.lower() in _MONTHS:
+        ask = f"{shown!r}: months vary in length;"
+        example = f": {n * 30}d for {plural(n, 'month')}" if n is not None else ""
+    else:
+        ask = f"{shown!r}: is '{unit}' minutes or months?"
+        example = f": {n}min, or {n * 30}d for {plural(n, 'month')}" if n is not None else ""
+    give = "Give" if ask.endswith("?") else "give"
+    return f"{ask} {give} the age in min, h, d or w{example}"
 
 
 class Age(_ParamType):
@@ -229,14 +260,7 @@ class Age(_ParamType):
         digits = m.group(1).lstrip("0") or "0"
         shown = _shown(m.group(0).strip())
         if unit in _AMBIGUOUS_AGE:
-            n = int(digits) if len(digits) <= 6 else None
-            example = f": {n}min, or {n * 30}d for {n} months" if n is not None else ""
-            self.fail(
-                f"{shown!r}: is '{m.group(2)}' minutes, months or years? Give the age in "
-                f"min, h, d or w{example}",
-                param,
-                ctx,
-            )
+            self.fail(_ambiguous_age(shown, m.group(2), digits), param, ctx)
         # Compared as digits first: int() of a thousand-digit number is refused by Python.
         seconds = int(digits) * _AGE_UNITS[unit] if len(digits) <= 12 else None
         if seconds is None or seconds > MAX_AGE.total_seconds():

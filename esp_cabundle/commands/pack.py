@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..config import not_read_hint
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
 from ..fs.dirfiles import DirFiles, collect_dir_files
@@ -121,8 +122,11 @@ def pack(
     described = fs_type is not None or profile is not None or platform is not None
     chosen = chosen_board(board, None if board or described else ca.config())
     if chosen is None and (fs_type is None or size is None):
+        # run from a project's subdirectory, the board: of the config above is not read
+        missed = None if described or ca.config() is not None else not_read_hint()
         raise InputError(
-            "--fs and --size are required without --board (or board: in cabundle.yaml)",
+            "--fs and --size are required without --board (or board: in cabundle.yaml)"
+            + (f": no cabundle.yaml here ({missed})" if missed else ""),
             hint="name the units' board (esp-cabundle boards), or give --fs, --profile and --size",
         )
     spec = image_spec(

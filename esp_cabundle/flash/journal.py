@@ -374,12 +374,14 @@ class Journal:
                 path, what="journal entry", max_bytes=MAX_JOURNAL_INPUT, regular_only=True
             )
             obj = loads_json(data, what="journal entry", path=str(path), cap=MAX_JOURNAL_INPUT)
+            # in the same words whether the bytes or the fields are wrong ('journal list
+            # --json' lists these messages side by side)
+            return JournalEntry.from_json(obj, path=path)
         except InputError as e:
             raise InputError(
                 f"cannot read this journal entry: {e.message}",
                 hint="move the file away if it is not needed",
             ) from e
-        return JournalEntry.from_json(obj, path=path)
 
     def entries(self, mac: str) -> list[JournalEntry]:
         """Every saved update of this unit, oldest first."""

@@ -14,7 +14,7 @@ import socket
 import sys
 from typing import Any
 
-from ..errors import DeviceError
+from ..errors import DeviceError, EspCabundleError, InputError
 
 __all__ = [
     "connect_error",
@@ -114,7 +114,9 @@ def _opened(port: Any, url: str) -> Any:
     return port
 
 
-def port_error(port: str, detail: str) -> DeviceError:
+def port_error(port: str, detail: str) -> EspCabundleError:
+    """What opening ``port`` failed on, in words; a path that is no serial port at all
+    (a file, /dev/null) is the user's input (exit 2), the rest the device's (exit 3)."""
     low = detail.lower()
     if "connection refused" in low or "errno 111" in low or "errno 61" in low:
         return DeviceError(
@@ -138,11 +140,16 @@ def port_error(port: str, detail: str) -> DeviceError:
             hint="close serial monitors (idf.py monitor, screen, the Arduino IDE) and retry",
         )
     if "inappropriate ioctl" in low or "errno 25" in low:
-        return DeviceError(f"{port}: not a serial port")
+        return InputError(
+            f"{port}: not a serial port",
+            hint="name the unit's port (Linux /dev/ttyUSB0 or /dev/ttyACM0, macOS /dev/cu.*, "
+            "Windows COM3) or a socket:// or rfc2217:// URL; list ports: "
+            "python -m serial.tools.list_ports",
+        )
     return DeviceError(f"{port}: cannot open the port ({detail.strip()})")
 
 
-def connect_error(port: str, e: Exception) -> DeviceError:
+def connect_error(port: str, e: Exception) -> EspCabundleError:
     text = str(e)
     if "Could not open" in text:
         # "Could not open PORT, the port is busy or doesn't exist.\n(pyserial's text)\n"

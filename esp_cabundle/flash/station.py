@@ -337,13 +337,18 @@ def check_log(path: Path, fmt: LogFormat) -> None:
             f"{path}: cannot append to the log ({why}); no unit was touched",
             hint=hint,
         ) from e
-    if fmt != "csv" or path.stat().st_size == 0:
+    if path.stat().st_size == 0:
+        return
+    if fmt == "jsonl":
+        _refuse_foreign_jsonl(path)
         return
     try:
         with path.open(encoding="utf-8", newline="") as f:
             header = next(csv.reader(f), [])
     except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError(f"cannot read the log ({err})", path=str(path)) from err
+        raise _not_a_log(path, "CSV") from err
+    if LOG_FIELDS[0] not in header or "result" not in header:
+        raise _not_a_log(path, "CSV")
     if tuple(header) != LOG_FIELDS:
         raise InputError(
             "this CSV log has other columns than this version of esp-cabundle writes; "
@@ -351,6 +356,34 @@ def check_log(path: Path, fmt: LogFormat) -> None:
             path=str(path),
             hint="log to a new file (the old one stays as it is)",
         )
+
+
+# The fields every record has had since logs existed: a JSON-lines file whose first
+# line lacks one is some other file, not a station log.
+_JSONL_KEYS = ("time", "port", "result")
+
+
+def _refuse_foreign_jsonl(path: Path) -> None:
+    """InputError unless the first line of ``path`` is one of our JSON records: appending
+    to another file (the bundle being flashed, a firmware image) would corrupt it. Only
+    the first line is read, a station's log may be large."""
+    try:
+        with path.open("rb") as f:
+            first = f.readline(1 << 20)
+        record = json.loads(first.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise _not_a_log(path, "JSON-lines") from err
+    if not isinstance(record, dict) or not all(k in record for k in _JSONL_KEYS):
+        raise _not_a_log(path, "JSON-lines")
+
+
+def _not_a_log(path: Path, kind: str) -> InputError:
+    return InputError(
+        f"{path} is not a {kind} log written by esp-cabundle flash; nothing was "
+        "appended and no unit was touched",
+        hint="give --log a new file, or a log an earlier 'flash --log' wrote "
+        "(--log-format picks csv or jsonl; the default follows the name: *.csv is CSV)",
+    )
 
 
 _log_lock = threading.Lock()
