@@ -60,8 +60,8 @@ def shorten(text: str, width: int, ellipsis: str = "\u2026") -> str:
 
 
 # Facts (inspect, fs ls) that are sizes in bytes, though their name does not say so; a
-# file's size is ``file /ca.pem``.
-_SIZE_FACTS = frozenset({"page size", "block size", "image size"})
+# file's size is ``file /ca.pem``; an ESP-IDF bundle's is ``size``.
+_SIZE_FACTS = frozenset({"page size", "block size", "image size", "size"})
 
 
 def fact_line(key: str, value: str | int) -> str:
