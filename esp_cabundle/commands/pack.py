@@ -12,7 +12,7 @@ from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write
 from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..fs.edit import NEW_UNWRITTEN
 from ..images import image_spec, new_image
-from ..text import printable
+from ..text import printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
@@ -197,7 +197,7 @@ def pack(
     )
     echo(
         format_table(
-            ("path", "bytes"), [(printable(p), f"{n:,}") for p, n in packed.files], indent=2
+            ("path", "bytes"), [(printable_name(p), f"{n:,}") for p, n in packed.files], indent=2
         ),
         quiet=quiet,
     )

@@ -18,7 +18,7 @@ from typing import ClassVar, Protocol, overload
 
 from ..blocks.source import SECTOR_SIZE
 from ..errors import ImageError
-from ..text import printable as shown_path
+from ..text import printable_name as shown_path
 
 __all__ = [
     "ERASE_BLOCK",
