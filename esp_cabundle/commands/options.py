@@ -24,7 +24,7 @@ from click.core import ParameterSource
 
 from ..dates import now, parse_when
 from ..errors import InputError
-from ..sizes import parse_size
+from ..sizes import parse_size, size_problem
 from ._paths import FILE_PATH, DirPath, output_path
 
 __all__ = [
@@ -116,7 +116,7 @@ class Size(_ParamType):
             except InputError:
                 self.fail(
                     f"{value!r} is not {'an' if self.name[0] in 'aeiou' else 'a'} {self.name}: "
-                    "not a number (e.g. 262144, 0x40000, 256K, 256KiB, 4M)",
+                    f"{size_problem(str(value))}",
                     param,
                     ctx,
                 )
