@@ -116,7 +116,10 @@ class ImageArgs:
         try:
             return open_image(region.data, fs_type=self.fs_type, profile=self.profile)
         except (ImageError, InputError) as e:
-            e.hint = _with_table_hint(e.hint, region, str(self.image))
+            hint = _with_table_hint(e.hint, region, str(self.image))
+            if e.path is None:  # "neither LittleFS nor SPIFFS found": say in which file
+                raise type(e)(e.reason, path=printable(str(self.image)), hint=hint) from e
+            e.hint = hint
             raise
 
     def where(self, region: ImageRegion) -> str:
