@@ -123,8 +123,8 @@ def inspect_idf_bundle(data: bytes, source: str) -> Report | None:
         )
     facts = (
         ("format", FORMAT_DESCRIPTIONS[fmt]),
-        ("roots", str(len(bundle.roots))),
-        ("size", f"{len(data)} bytes"),
+        ("roots", len(bundle.roots)),  # numbers as numbers, as an image's facts
+        ("size", len(data)),
     )
     return Report(source, f"idf-bundle-{fmt}", tuple(findings), tuple(notes), facts)
 

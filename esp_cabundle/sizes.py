@@ -14,11 +14,31 @@ import re
 from .errors import InputError
 from .limits import MAX_NUMBER_DIGITS
 
-__all__ = ["parse_size"]
+__all__ = ["SIZE_FORMS", "parse_size", "size_problem"]
 
 # A suffix after the number: k, kb, kib, m, mb, mib (any case), optionally after a space.
 _SUFFIX = re.compile(r"\s*([km])(i?b)?$", re.IGNORECASE)
 _MULTIPLIERS = {"k": 1 << 10, "m": 1 << 20}
+# A number with a unit this parser does not take (1G, 4T, 16B) or a fraction (1.5K).
+_OTHER_UNIT = re.compile(r"^[0-9.]+\s*([a-z]+)$", re.IGNORECASE)
+_FRACTION = re.compile(r"^[0-9]*\.[0-9]+\s*([km](i?b)?)?$", re.IGNORECASE)
+SIZE_FORMS = "e.g. 262144, 0x40000, 256K, 256KiB, 4M"
+"""The forms a size takes, as errors show them."""
+
+
+def size_problem(text: str) -> str:
+    """Why ``text`` is not a size, in words: a fraction, a unit other than K and M, or
+    not a number at all (what :func:`parse_size` refuses, said so the user can fix it)."""
+    t = text.strip()
+    if _FRACTION.match(t):
+        return f"a size is a whole number of bytes, not a fraction ({SIZE_FORMS})"
+    unit = _OTHER_UNIT.match(t)
+    if unit and not _SUFFIX.search(t) and not t.lower().startswith("0x"):
+        return (
+            f"'{unit.group(1)}' is no unit here: the units are K and M (KB, KiB, MB, MiB: "
+            f"1024 and 1024*1024 bytes), or none for bytes ({SIZE_FORMS})"
+        )
+    return f"not a number ({SIZE_FORMS})"
 
 
 def parse_size(text: str, *, what: str = "size", error: type[InputError] = InputError) -> int:
@@ -38,6 +58,6 @@ def parse_size(text: str, *, what: str = "size", error: type[InputError] = Input
     try:
         return int(t.strip(), 0) * multiplier
     except ValueError as e:
-        raise error(
-            f"{what} '{text.strip()}' is not a number (use 0x10000, 65536, 64K or 1M)"
-        ) from e
+        problem = size_problem(text)
+        sep = " is " if problem.startswith("not a number") else ": "
+        raise error(f"{what} '{text.strip()}'{sep}{problem}") from e

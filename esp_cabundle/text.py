@@ -7,7 +7,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["comment_text", "fact_line", "plural", "plural_noun", "printable", "shorten", "some"]
+__all__ = [
+    "comment_text",
+    "fact_line",
+    "plural",
+    "plural_noun",
+    "printable",
+    "printable_name",
+    "shorten",
+    "some",
+]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
@@ -42,6 +51,14 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+def printable_name(name: str) -> str:
+    """A file name inside an image, :func:`printable` with its backslashes doubled: a
+    name may hold a real CR, shown ``\\r``, or a backslash and an ``r``, shown
+    ``\\\\r``, and the two must not look the same. (Host paths keep :func:`printable`:
+    on Windows their backslashes are separators, not escapes.)"""
+    return printable(name.replace("\\", "\\\\"))
+
+
 def some(items: Sequence[str], most: int = 5) -> str:
     """``a, b, c and 2 more``: the first ``most`` items, made safe to show, and how
     many more there are (a list of thousands of units stays one line)."""
@@ -60,8 +77,8 @@ def shorten(text: str, width: int, ellipsis: str = "\u2026") -> str:
 
 
 # Facts (inspect, fs ls) that are sizes in bytes, though their name does not say so; a
-# file's size is ``file /ca.pem``.
-_SIZE_FACTS = frozenset({"page size", "block size", "image size"})
+# file's size is ``file /ca.pem``; an ESP-IDF bundle's is ``size``.
+_SIZE_FACTS = frozenset({"page size", "block size", "image size", "size"})
 
 
 def fact_line(key: str, value: str | int) -> str:
@@ -69,6 +86,8 @@ def fact_line(key: str, value: str | int) -> str:
     it, the same for every file system and command: numbers grouped by thousands, as
     sizes are everywhere else, and ``bytes`` after a size whose name does not say so.
     Made :func:`printable`."""
+    if key.startswith("file "):  # a file's size: its name is one inside the image
+        key = "file " + printable_name(key[5:])
     if isinstance(value, bool) or not isinstance(value, int):
         return printable(f"{key}: {value}")
     unit = " bytes" if key in _SIZE_FACTS or key.startswith("file ") else ""

@@ -323,3 +323,12 @@ def test_removing_the_ca_from_a_dump_says_how_to_put_it_back(
     assert code == 0, out
     again = f"esp-cabundle fs put {dump} ca.pem /ca.pem --offset 0x350000 --size 0x40000"
     assert again in out, out
+
+
+def test_fs_ls_on_bytes_holding_no_file_system_names_the_file(tmp_path: Path) -> None:
+    """``fs ls garbage.bin``: the error says which file holds no file system."""
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    result = CliRunner().invoke(cli, ["fs", "ls", str(garbage)])
+    assert result.exit_code == 2, result.output
+    assert f"Error: {garbage}: neither LittleFS" in result.output, result.output

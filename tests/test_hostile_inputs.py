@@ -496,3 +496,26 @@ def test_chain_file_over_the_cap_is_refused_unread(tmp_path: Path) -> None:
         f.truncate((4 << 20) + 1)
     with pytest.raises(InputError, match="over the 4 MiB limit"):
         load_chain_file(big)
+
+
+@pytest.mark.parametrize("fs_type", ["spiffs", "littlefs"])
+def test_a_backslash_in_a_name_is_escaped_so_escapes_stay_unambiguous(
+    tmp_path: Path, runner: CliRunner, fs_type: str
+) -> None:
+    """``/x\\u2028y`` (a backslash, then ``u2028``) and ``/x<U+2028>y`` are two files:
+    text shows them apart (the backslash doubled), --json keeps both real names."""
+    real, literal = "/x\u2028y", "/x\\u2028y"
+    image = tmp_path / "fs.bin"
+    image.write_bytes(
+        pack_image(fs_type, "esp-idf", 64 * 1024, [(real, b"a"), (literal, b"b")]).data
+    )
+    result = runner.invoke(cli, ["fs", "ls", str(image)])
+    assert result.exit_code == 0, result.output
+    assert "/x\\u2028y " in result.output and "/x\\\\u2028y " in result.output
+    result = runner.invoke(cli, ["inspect", str(image)])
+    assert "file /x\\u2028y: 1 bytes" in result.output
+    assert "file /x\\\\u2028y: 1 bytes" in result.output
+    result = runner.invoke(cli, ["fs", "ls", str(image), "--json"])
+    assert {f["path"] for f in json.loads(result.stdout)["files"]} == {real, literal}
+    result = runner.invoke(cli, ["fs", "rm", str(image), literal])
+    assert result.exit_code == 0 and "removed /x\\\\u2028y;" in result.output, result.output

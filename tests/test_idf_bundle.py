@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -154,7 +155,24 @@ def test_inspect_says_no_dates_and_lists_keys() -> None:
     assert report.findings[3].key == "RSA 4096" and report.findings[4].key == "EC P-384"
     assert all(f.not_after is None for f in report.findings)
     assert any("no dates" in n for n in report.notes)
-    assert dict(report.facts)["roots"] == "5"
+    assert dict(report.facts)["roots"] == 5
+
+
+def test_inspect_bundle_facts_are_numbers_in_json_and_grouped_in_text(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """A bundle's facts follow an image's: numbers in --json, sizes grouped by thousands
+    with ``bytes`` in text."""
+    data = (DATA / "small.v1.bin").read_bytes()
+    assert len(data) >= 1000  # so the text shows a thousands separator
+    (in_tmp / "b.bin").write_bytes(data)
+    result = runner.invoke(cli, ["inspect", "b.bin", "--json"])
+    assert result.exit_code == 0, result.output
+    (report,) = json.loads(result.stdout)["reports"]
+    assert report["facts"]["roots"] == 5 and report["facts"]["size"] == len(data)
+    result = runner.invoke(cli, ["inspect", "b.bin"])
+    assert result.exit_code == 0, result.output
+    assert f"size: {len(data):,} bytes" in result.output and "roots: 5\n" in result.output
 
 
 def _v1_bytes(roots: list[BundleRoot]) -> bytes:

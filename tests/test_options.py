@@ -3,6 +3,7 @@ one parser for sizes, offsets and dates."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -100,6 +101,27 @@ def test_a_bad_size_is_a_clear_error(text: str) -> None:
         parse_size(text)
     with pytest.raises(click.BadParameter, match="is not a size"):
         Size().convert(text, None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("1G", "'G' is no unit here: the units are K and M"),
+        ("4 TB", "'TB' is no unit here: the units are K and M"),
+        ("1.5K", "a whole number of bytes, not a fraction"),
+        ("0.5", "a whole number of bytes, not a fraction"),
+        ("lots", "not a number"),
+    ],
+)
+def test_a_bad_size_says_which_units_are_taken_and_that_fractions_are_not(
+    text: str, why: str
+) -> None:
+    """``1G`` or ``1.5K`` is not "not a number": the error names the units there are
+    and says a size is whole, from the CLI's type and from the parser."""
+    with pytest.raises(click.BadParameter, match=re.escape(why)):
+        Size().convert(text, None, None)
+    with pytest.raises(InputError, match=re.escape(why)):
+        parse_size(text)
 
 
 def test_offsets_are_aligned_where_asked() -> None:

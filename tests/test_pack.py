@@ -163,6 +163,26 @@ ERRORS = [
 ]
 
 
+def test_a_new_image_too_small_is_not_told_to_remove_files(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A new image has no files to remove: the hint says a larger partition (--size) or
+    fewer files, from the library and from the command."""
+    from esp_cabundle.errors import ImageError
+    from esp_cabundle.fs.edit import pack_image
+
+    with pytest.raises(ImageError) as info:
+        pack_image("littlefs", "esp-idf", 8192, [("/ca.pem", bytes(6000))])
+    assert info.value.hint and "pack fewer files" in info.value.hint
+    assert "removing files" not in info.value.hint
+    out = tmp_path / "x.bin"
+    args = ["--fs", "littlefs", "--profile", "esp-idf", "--size", "8K"]
+    code, text = pack(runner, *args, "--preset", "letsencrypt", "-o", str(out))
+    assert code == 2 and "no space left" in text, text
+    assert "use a larger partition (--size), or pack fewer files" in text
+    assert "removing files" not in text and not out.exists()
+
+
 @pytest.mark.parametrize(("args", "message"), ERRORS)
 def test_pack_errors_leave_no_output(
     runner: CliRunner, tmp_path: Path, args: list[str], message: str

@@ -147,7 +147,7 @@ CSV_ERRORS = [
     ("a, data, nvss, , 4K\n", "unknown subtype 'nvss'"),
     ("a, app, , , 64K\n", "needs a subtype"),
     ("a, data, nvs, , \n", "has no size"),
-    ("a, data, nvs, , 12Q\n", "size '12Q' is not a number"),
+    ("a, data, nvs, , 12Q\n", "size '12Q': 'Q' is no unit here"),
     ("a, data, nvs, , 4K, secret\n", "unknown flag 'secret'"),
     ("a, data, nvs, , 4K\na, data, phy, , 4K\n", "two partitions are named 'a'"),
     ("averyveryverylongname, data, nvs, , 4K\n", "at most 16 fit"),

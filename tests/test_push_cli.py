@@ -109,6 +109,24 @@ def test_a_devices_file_of_comments_only_is_refused_before_the_ca_is_judged(
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "units.txt"]
 
 
+@pytest.mark.parametrize("flag", ["--device", "--devices"])
+def test_a_bad_device_id_gets_a_hint_for_where_it_came_from(in_tmp: Path, flag: str) -> None:
+    """``--device 'dev 1'`` is told what an id may hold and to repeat --device, not
+    "one id per line" (which is about --devices FILE, and said for it)."""
+    write_ca(in_tmp)
+    (in_tmp / "units.txt").write_text("dev 1\n")
+    value = "dev 1" if flag == "--device" else "units.txt"
+    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:9", flag, value,
+                       "--board", "mdash-arduino", "--bundle", "ca.pem")  # fmt: skip
+    assert code == 2 and "'dev 1' is not a device id (it holds ' ')" in out, out
+    assert "printable characters without spaces, at most 128" in out
+    if flag == "--device":
+        assert "one device id per line" not in out and "give --device once per unit" in out
+    else:
+        assert "units.txt:1:" in out and "one device id per line" in out
+    assert sorted(p.name for p in in_tmp.iterdir()) == sorted(["ca.pem", "units.txt"])
+
+
 # urllib raises ValueError on these (an unclosed '[', a port that is no number, out of
 # range) or keeps a host with a space: each must be exit 2 with a JSON error document,
 # the URL's password unshown.

@@ -375,6 +375,8 @@ def test_a_frame_size_too_small_is_refused_up_front(stand_in: Any, tmp_path: Pat
     (tmp_path / "ca.pem").write_bytes(ca)
     code, out = push(tmp_path, "--mdash", s.url, "--frame-size", "256")
     assert code == 2 and "--frame-size 256 leaves no room" in out, out
+    # It says why the minimum is what it is, and that it depends on this device id.
+    assert "the request's envelope" in out and "for this device id it needs at least" in out
     assert unit.calls == [] and not (tmp_path / "c.db").exists()
     need = int(out.split("needs at least ")[1].split()[0])
     code, out = push(tmp_path, "--mdash", s.url, "--frame-size", str(need - 1))
@@ -382,6 +384,14 @@ def test_a_frame_size_too_small_is_refused_up_front(stand_in: Any, tmp_path: Pat
     code, out = push(tmp_path, "--mdash", s.url, "--frame-size", str(need))
     assert code == 0, out  # the minimum named is the real one: it works
     assert_updated(unit, ca)
+
+
+def test_frame_size_help_says_the_envelope_sets_the_minimum() -> None:
+    """Help shows a lower bound of 256 but the real one depends on the device id: the
+    help says so, so a refused 256 is no surprise."""
+    out = " ".join(CliRunner().invoke(cli, ["push", "--help"], terminal_width=200).output.split())
+    assert "[256<=x<=1048576]" in out
+    assert "also holds the request's envelope" in out and "depends on the device id" in out
 
 
 # --- firmware that does not read the file (item 10) ------------------------------------

@@ -203,11 +203,15 @@ def device_ids(opts: dict[str, Any]) -> list[str]:
         bad = next((c for c in uid if not c.isprintable() or c.isspace()), None)
         if not uid or bad is not None or len(uid) > 128:
             shown = repr(uid)[1:-1][:60]
+            rule = "printable characters without spaces, at most 128"
             raise InputError(
                 f"{where}: '{shown}' is not a device id"
-                + (f" (it holds {bad!r})" if bad is not None else ""),
-                hint="one device id per line: the units' device.id, no spaces or control "
-                "characters",
+                + (f" (it holds {bad!r})" if bad is not None else "")
+                + (f" ({len(uid)} characters)" if len(uid) > 128 else ""),
+                # The hint fits where the id came from: a flag takes one, a file one a line.
+                hint=f"--device takes one unit's device.id: {rule}; give --device once per unit"
+                if where == "--device"
+                else f"one device id per line: the units' device.id, {rule}",
             )
         out.append(uid)
     return out

@@ -36,7 +36,7 @@ from ..fs.edit import (
     partition_at,
 )
 from ..gate import CaSource
-from ..text import fact_line, printable
+from ..text import fact_line, printable, printable_name
 from ..ui import echo, emit_json, format_table, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
@@ -116,7 +116,10 @@ class ImageArgs:
         try:
             return open_image(region.data, fs_type=self.fs_type, profile=self.profile)
         except (ImageError, InputError) as e:
-            e.hint = _with_table_hint(e.hint, region, str(self.image))
+            hint = _with_table_hint(e.hint, region, str(self.image))
+            if e.path is None:  # "neither LittleFS nor SPIFFS found": say in which file
+                raise type(e)(e.reason, path=printable(str(self.image)), hint=hint) from e
+            e.hint = hint
             raise
 
     def where(self, region: ImageRegion) -> str:
@@ -218,7 +221,7 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     for k, v in facts.items():
         if k != "file system":
             echo(f"  {fact_line(k, v)}", quiet=quiet, wrap=True)
-    rows = [(printable(f.path), f"{f.size:,}") for f in files]
+    rows = [(printable_name(f.path), f"{f.size:,}") for f in files]
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 
 
@@ -336,7 +339,14 @@ def put_cmd(
         "gate": gated.to_dict() if gated is not None else None,
         "warnings": [key] if key is not None else [],
     }
-    _report(img.image, result, f"put {target} ({len(data):,} bytes)", as_json, quiet, extra)
+    _report(
+        img.image,
+        result,
+        f"put {printable_name(target)} ({len(data):,} bytes)",
+        as_json,
+        quiet,
+        extra,
+    )
 
 
 def _ca_paths(image: FileSystemImage, board: Board | None) -> set[str]:
@@ -424,7 +434,7 @@ def rm_cmd(
     if not as_json:
         for w in warnings:
             warn(printable(w))
-    shown = ", ".join(printable(p) for p in names)
+    shown = ", ".join(printable_name(p) for p in names)
     extra = {"removed": names, "warnings": warnings}
     _report(img.image, result, f"removed {shown}", as_json, quiet, extra)
 

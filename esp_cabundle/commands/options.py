@@ -25,7 +25,7 @@ from click.core import ParameterSource
 from ..dates import now, parse_when
 from ..errors import InputError
 from ..limits import MAX_FILE_INPUT, human_size
-from ..sizes import parse_size
+from ..sizes import parse_size, size_problem
 from ..text import plural
 from ._paths import FILE_PATH, DirPath, output_path
 
@@ -121,7 +121,7 @@ class Size(_ParamType):
             except InputError:
                 self.fail(
                     f"{value!r} is not {'an' if self.name[0] in 'aeiou' else 'a'} {self.name}: "
-                    "not a number (e.g. 262144, 0x40000, 256K, 256KiB, 4M)",
+                    f"{size_problem(str(value))}",
                     param,
                     ctx,
                 )

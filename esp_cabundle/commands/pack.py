@@ -11,9 +11,9 @@ from ..config import not_read_hint
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
 from ..fs.dirfiles import DirFiles, collect_dir_files
-from ..fs.edit import NEW_UNWRITTEN
+from ..fs.edit import NEW_TOO_SMALL, NEW_UNWRITTEN
 from ..images import image_spec, new_image
-from ..text import printable
+from ..text import printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
@@ -162,6 +162,8 @@ def pack(
         # The library says nothing was written; the CLI knows where it would have gone.
         if e.hint:
             e.hint = e.hint.replace(NEW_UNWRITTEN, f"{NEW_UNWRITTEN} to {printable(str(output))}")
+            larger = NEW_TOO_SMALL.replace("partition", "partition (--size)", 1)
+            e.hint = e.hint.replace(NEW_TOO_SMALL, larger)
         raise
     # As secret as what went in: a 0600 conf9.json (or CA file) makes a 0600 image.
     hidden = files.private or (ca.bundle_file is not None and kept_from_others(ca.bundle_file))
@@ -201,7 +203,7 @@ def pack(
     )
     echo(
         format_table(
-            ("path", "bytes"), [(printable(p), f"{n:,}") for p, n in packed.files], indent=2
+            ("path", "bytes"), [(printable_name(p), f"{n:,}") for p, n in packed.files], indent=2
         ),
         quiet=quiet,
     )

@@ -181,8 +181,10 @@ def _ledger_option(f: Any) -> Any:
     "--frame-size",
     type=Whole(256, 1 << 20, what="a number of bytes"),
     metavar="BYTES",
-    help="The units' frame budget (default: 3072 over MQTT, 4096 otherwise); one too "
-    "small for a frame of file data is refused before any unit is touched.",
+    help="The units' frame budget (default: 3072 over MQTT, 4096 otherwise). Each frame "
+    "also holds the request's envelope (method, file name, the unit's id, over MQTT the "
+    "reply topic), so the smallest that works depends on the device id and is often more "
+    "than 256; one too small is refused, naming that minimum, before any unit is touched.",
 )
 @click.option(
     "--in-place",
@@ -371,7 +373,9 @@ def _check_frame_size(transports: list[Transport], push_file: PushFile, given: i
     if worst > given:
         raise InputError(
             f"--frame-size {given} leaves no room for file data in the frames to unit "
-            f"{unit}: it needs at least {worst} bytes",
+            f"{unit}: each frame also holds the request's envelope (method, file name "
+            f"{push_file.temp_name}, the unit's id), so for this device id it needs at "
+            f"least {worst} bytes",
             hint=f"give --frame-size {worst} or more (Mongoose OS rpc.max_frame_size is 4096, "
             "mqtt.recv_mbuf_limit 3072)",
         )

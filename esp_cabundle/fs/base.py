@@ -18,10 +18,11 @@ from typing import ClassVar, Protocol, overload
 
 from ..blocks.source import SECTOR_SIZE
 from ..errors import ImageError
-from ..text import printable as shown_path
+from ..text import printable_name as shown_path
 
 __all__ = [
     "ERASE_BLOCK",
+    "FREE_SPACE_HINT",
     "FS_NAMES",
     "NO_FILE_HINT",
     "Bytes",
@@ -39,6 +40,9 @@ __all__ = [
 ERASE_BLOCK = SECTOR_SIZE
 # What a read of a missing file adds: where to see what the image holds.
 NO_FILE_HINT = "list the files the image holds: esp-cabundle fs ls IMAGE"
+# What an edit that ran out of room suggests (pack_image rewords it: a new image has no
+# files to remove).
+FREE_SPACE_HINT = "free space by removing files, or use a larger partition"
 
 
 class Bytes(Protocol):

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
-from .base import ERASE_BLOCK, FS_NAMES, FileSystemImage, FsProfile, checked_path, normalize_path
+from .base import (
+    ERASE_BLOCK,
+    FREE_SPACE_HINT,
+    FS_NAMES,
+    FileSystemImage,
+    FsProfile,
+    checked_path,
+    normalize_path,
+)
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -312,6 +320,9 @@ EDITED_UNCHANGED = "the image was not changed"
 """The file-system layer's word, in a hint, that an edit left the image as it was."""
 NEW_UNWRITTEN = "nothing was written"
 """Its word instead when the image is being made new: there was none to change."""
+NEW_TOO_SMALL = "use a larger partition, or pack fewer files"
+"""Its advice instead of freeing space when a new image is too small: it has no files to
+remove but those being packed."""
 
 
 def pack_image(
@@ -362,6 +373,7 @@ def pack_image(
         # The file-system layer's hints speak of an image being edited; this one never was.
         if e.hint:
             e.hint = e.hint.replace(EDITED_UNCHANGED, NEW_UNWRITTEN)
+            e.hint = e.hint.replace(FREE_SPACE_HINT, NEW_TOO_SMALL)
         raise
     return PackedImage(
         data=data,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import CertificateError, PrivateKeyError
 from ..findings import Report, certificate_file_report
+from ..text import printable_name
 from . import detect_fs_type, open_image
 
 __all__ = ["inspect_image"]
@@ -37,19 +38,20 @@ def inspect_image(data: bytes, source: str) -> Report | None:
     children: list[Report] = []
     for f in files:
         facts.append((f"file {f.path}", f.size))
+        name = printable_name(f.path)  # notes are text: a backslash shown doubled
         content = image.read(f.path)
         named_cert = f.path.lower().endswith(CERT_SUFFIXES)
         if not content:
             if named_cert:
-                notes.append(f"{f.path} is empty")
+                notes.append(f"{name} is empty")
             continue
         try:
             children.append(certificate_file_report(content, f"{source}:{f.path}"))
         except PrivateKeyError:
-            notes.append(f"{f.path} holds a private key (not shown)")
+            notes.append(f"{name} holds a private key (not shown)")
         except CertificateError as e:
             if named_cert:
-                notes.append(f"{f.path}: no certificate could be read ({e.message})")
+                notes.append(f"{name}: no certificate could be read ({e.message})")
     if not children:
         notes.append("no file in the image holds certificates")
     return Report(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
 from ..text import printable
-from .base import ERASE_BLOCK, NO_FILE_HINT, FileInfo, FileSystemImage
+from .base import ERASE_BLOCK, FREE_SPACE_HINT, NO_FILE_HINT, FileInfo, FileSystemImage
 from .lfs_device import (
     ERR_NAMETOOLONG,
     ERR_NOATTR,
@@ -524,8 +524,7 @@ class LittleFsImage(FileSystemImage):
             if code == ERR_NOSPC:
                 raise ImageError(
                     f"no space left in the LittleFS image {what}: it does not fit",
-                    hint="the image was not changed; free space by removing files, or use "
-                    "a larger partition",
+                    hint=f"the image was not changed; {FREE_SPACE_HINT}",
                 ) from e
             if code == ERR_NAMETOOLONG:
                 raise ImageError(f"name too long {what} (image allows {self._name_max})") from e
