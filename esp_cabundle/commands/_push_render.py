@@ -4,8 +4,9 @@ are); --wide, --json and --csv keep every text whole."""
 
 from __future__ import annotations
 
-import contextlib
 import csv
+import io
+import json
 import sys
 import tempfile
 from datetime import timezone
@@ -16,14 +17,25 @@ from ..push.ledger_status import (
     IDS_PER_STATE,
     NONE_FOUND,
     NOT_DONE,
+    UNIT_KEYS,
     UNKNOWN,
+    UnitTally,
+    campaign_facts,
     is_past,
     read_consistently,
-    summary,
-    unit_dicts,
+    unit_batches,
 )
 from ..text import plural, some
-from ..ui import Column, echo, emit_json, format_table, table_width
+from ..ui import (
+    Column,
+    echo,
+    emit_json,
+    format_table,
+    json_carried,
+    json_object_items,
+    json_printed,
+    table_width,
+)
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -40,7 +52,6 @@ __all__ = [
     "render_dry_run",
     "render_report",
     "render_status",
-    "render_status_units",
 ]
 
 SHOWN = 50
@@ -315,49 +326,64 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
         echo(line, wrap=True)
 
 
-def render_status_units(ledger: Ledger, *, as_json: bool) -> None:
-    """``push status --json`` or ``--csv``: every unit, written as it is read."""
-    if as_json:
-        meta, counts, dark = summary(ledger)
-        emit_json(
-            {
-                "campaign": {k: v for k, v in meta.items() if k != "schema"},
-                "counts": counts,
-                "goes_dark": dark,
-                "units": unit_dicts(ledger),
-            }
-        )
-        return
-    units = unit_dicts(ledger)
-    first = next(units, None)
-    w = csv.writer(sys.stdout, lineterminator="\n")
-    w.writerow(list(first) if first else ["id", "state"])
-    if first is not None:  # every unit's keys are the first's, in that order
-        w.writerow(first.values())
-        w.writerows(u.values() for u in units)
+def _write_units(ledger: Ledger, out: IO[str], *, as_json: bool) -> tuple[str, str]:
+    """Every unit of ``ledger`` to ``out`` as it is read, a batch at a time: the CSV
+    whole, or the items of ``--json``'s "units" list; then the text that goes before
+    and after them (the JSON document's head holds the counts, taken as the units went
+    by: the ledger is read once)."""
+    encoding = getattr(out, "encoding", None) or "utf-8"
+    tally, sep = UnitTally(), ""
+    w = csv.writer(out, lineterminator="\n")
+    for batch in unit_batches(ledger):
+        if as_json:
+            tally.add(batch)
+            out.write(sep + json_carried(json_object_items(batch, UNIT_KEYS, 1), encoding))
+            sep = ",\n"
+            continue
+        if not sep:
+            w.writerow(UNIT_KEYS)
+            sep = "\n"
+        buf = io.StringIO()  # one write per batch: the spool's write is Python's own
+        csv.writer(buf, lineterminator="\n").writerows(batch)
+        out.write(buf.getvalue())
+    if not as_json:
+        if not sep:
+            w.writerow(["id", "state"])
+        return "", ""
+    doc = {"ok": True, "campaign": campaign_facts(ledger), "counts": tally.counts(),
+           "goes_dark": tally.dark(), "units": []}  # fmt: skip
+    head = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    head = json_carried(head, encoding)
+    if not sep:
+        return head + "\n", ""
+    return head.removesuffix("[]\n}") + "[\n", "\n  ]\n}\n"
 
 
 def print_status_units(path: Path, *, as_json: bool) -> None:
-    """:func:`render_status_units` of the ledger at ``path``, written to a spool file
-    (on disk past 8 MiB) as it is read and copied to stdout once the read proved whole:
-    a read done again after a campaign moved the file's pages is printed once."""
+    """``push status --json`` or ``--csv``: every unit, written to a spool file (on disk
+    past 8 MiB) as it is read and copied to stdout once the read proved whole: a read
+    done again after a campaign moved the file's pages is printed once."""
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
 
-    def spooled(ledger: Ledger) -> IO[str]:
+    def spooled(ledger: Ledger) -> tuple[IO[str], str, str]:
         # closed by the caller once copied (or here, when the read fails)
         spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
             max_size=8 << 20, mode="w+", encoding=encoding, newline=""
         )
         try:
-            with contextlib.redirect_stdout(spool):
-                render_status_units(ledger, as_json=as_json)
+            head, tail = _write_units(ledger, cast("IO[str]", spool), as_json=as_json)
         except BaseException:
             spool.close()
             raise
-        return cast("IO[str]", spool)
+        return cast("IO[str]", spool), head, tail
 
-    with read_consistently(path, spooled) as spool:
+    spool, head, tail = read_consistently(path, spooled)
+    with spool:
+        sys.stdout.write(head)
         spool.seek(0)
-        while chunk := spool.read(1 << 16):
+        while chunk := spool.read(1 << 20):
             sys.stdout.write(chunk)
+        sys.stdout.write(tail)
     sys.stdout.flush()
+    if as_json:
+        json_printed()

@@ -337,6 +337,16 @@ class Ledger:
         with self._lock, sqlite_errors(self.path):
             yield from self._db.execute(sql, args)
 
+    def select_batches(
+        self, sql: str, args: Sequence[object] = (), size: int = 1024
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """A read query's rows ``size`` at a time: ``push status --json``/``--csv`` write
+        millions of rows, where one generator step per row costs seconds."""
+        with self._lock, sqlite_errors(self.path):
+            cur = self._db.execute(sql, args)
+            while batch := cur.fetchmany(size):
+                yield batch
+
     def rows(self, ids: Sequence[str] | None = None) -> list[UnitRow]:
         """Rows in ``ids`` order (all rows, by id, when None)."""
         cols = self.unit_columns()
