@@ -171,23 +171,35 @@ DATES_IN_SQL = 64  # go-dark dates looked up by SQL (one CASE per row); more: by
 _STATE_DARK = itemgetter(UNIT_KEYS.index("state"), len(UNIT_KEYS) - 1)
 
 
-def unit_batches(ledger: Ledger, size: int = 1024) -> Iterator[list[tuple[Any, ...]]]:
+def unit_batches(
+    ledger: Ledger, size: int = 1024, *, as_text: bool = False
+) -> Iterator[list[tuple[Any, ...]]]:
     """Every unit by id as ``--json`` and ``--csv`` give it (the values of UNIT_KEYS),
     ``size`` rows at a time, read as they are written. A campaign meets a few CA files:
-    SQL names each unit's date, so a row needs no Python of its own (2 million did)."""
+    SQL names each unit's date, so a row needs no Python of its own (2 million did).
+    ``as_text``: each cell as ``csv.writer`` writes it where SQLite says it alike (NULL
+    as "", a whole number in decimal); a float or blob left as it is."""
     _, dates = _split_meta(ledger.meta())
     known = {k: v for k, v in dates.items() if k}  # as dark_value: no file held, unknown
-    cols = ledger.unit_columns()
+    cols = ledger.unit_exprs()
+    if as_text:
+        cols = [f"ifnull({_as_text(c) if c == 'attempts' else c}, '')" for c in cols]
     if len(known) > DATES_IN_SQL:  # a CASE that long is slower than a dict
-        sql = f"SELECT {cols}, {_HELD} FROM units ORDER BY id"
+        sql = f"SELECT {', '.join(cols)}, {_HELD} FROM units ORDER BY id"
         for batch in ledger.select_batches(sql, (), size):
             yield [(*r[:-1], dark_value(dates, r[-1])) for r in batch]
         return
     whens = " ".join("WHEN ? THEN ?" for _ in known)
     dark = f"CASE {_HELD} {whens} ELSE ? END" if known else "?"
     args = [*(x for pair in known.items() for x in pair), UNKNOWN]
-    sql = f"SELECT {cols}, {dark} FROM units ORDER BY id"
+    sql = f"SELECT {', '.join(cols)}, {dark} FROM units ORDER BY id"
     yield from ledger.select_batches(sql, args, size)
+
+
+def _as_text(col: str) -> str:
+    """The number column: an integer as text (SQLite's decimal is Python's); a float is
+    not (SQLite writes 1e100 as 1.0e+100)."""
+    return f"CASE typeof({col}) WHEN 'integer' THEN CAST({col} AS TEXT) ELSE {col} END"
 
 
 class UnitTally:
