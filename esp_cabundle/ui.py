@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import json
 import os
 import sys
@@ -190,8 +191,7 @@ def json_object_items(rows: Sequence[Sequence[Any]], keys: Sequence[str], level:
         f"{pad}  {json.dumps(k, ensure_ascii=False).replace('%', '%%')}: %s" for k in keys
     )
     item = f"{pad}{{\n{lines}\n{pad}}}"
-    # '[[v, v],\n[v, v]]' written as '[[v\nv]\n[v\nv]]': a value's text never ends in "]"
-    values = _ROW_VALUES.encode(rows)[2:-2].replace("]\n[", "\n").split("\n")
+    values = _ROW_VALUES.encode(list(itertools.chain.from_iterable(rows)))[1:-1].split("\n")
     return ",\n".join([item] * len(rows)) % tuple(values)
 
 

@@ -33,7 +33,7 @@ def _status(path: Path, *argv: str) -> bytes:
     return r.stdout_bytes
 
 
-def _ledger(path: Path, dates: dict[str, str]) -> None:
+def _ledger(path: Path, dates: dict[str, str], *, odd_cells: bool = True) -> None:
     """Units in every state, with the cells a hand-edited or damaged ledger may hold: a
     float, a huge and a negative number, text in a number column, a blob, empty text."""
     with Ledger(path) as ledger:
@@ -44,18 +44,24 @@ def _ledger(path: Path, dates: dict[str, str]) -> None:
     db = sqlite3.connect(path)
     with db:
         db.execute(
-            "UPDATE units SET state = (SELECT value FROM json_each(?) WHERE key = rowid % ?), "
+            "UPDATE units SET "
+            "state = (SELECT value FROM json_each(?) WHERE key = units.rowid % ?), "
             "old_sha256 = CASE rowid % 3 WHEN 0 THEN ? WHEN 1 THEN 'none' ELSE ? END, "
             "new_sha256 = ?, last_seen = CASE WHEN rowid % 2 THEN updated_at END",
             (json.dumps(STATES), len(STATES), OLD, "ef" * 32, NEW),
         )
+        # Each id above its one reason to be quoted or escaped; cells on plain ids. A float
+        # or a blob: the batch holding one is written by csv.writer whole.
+        odd = [("attempts", 1.5, "quo\"te"), ("attempts", 1e100, "\u00e9t\u00e9"),
+               ("fw_version", b"\x00\xff", "\U0001f600")]  # fmt: skip
         cells = [
-            ("attempts", 1.5), ("attempts", 2**62), ("attempts", -3), ("attempts", "7x"),
-            ("attempts", 1e100), ("fw_version", b"\x00\xff"), ("last_error", ""),
-            ("last_error", 'unit x: a, b "c"\nd\\e'), ("note", "caf\u00e9, \x1f"),
-            ("address", "http://10.0.0.1/"),
+            ("attempts", 2**62, "plain-1"), ("attempts", -3, "new\nline"),
+            ("attempts", "7x", "cr\rchar"), ("last_error", "", "com,ma"),
+            ("last_error", 'unit x: a, b "c"\nd\\e', " lead space"),
+            ("note", "caf\u00e9, \x1f", ""), ("address", "http://10.0.0.1/", "del\x7f"),
+            *(odd if odd_cells else []),
         ]  # fmt: skip
-        for (column, value), uid in zip(cells, IDS, strict=False):
+        for column, value, uid in cells:
             db.execute(f"UPDATE units SET {column} = ? WHERE id = ?", (value, uid))
     db.close()
 
@@ -93,17 +99,19 @@ def _expected(path: Path) -> tuple[bytes, bytes]:
     return text.encode(), out.getvalue().encode()
 
 
+@pytest.mark.parametrize("odd_cells", [True, False])
 @pytest.mark.parametrize("dated", [0, 1, 3, 80])
 def test_json_and_csv_are_the_documents_written_whole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dated: int
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dated: int, odd_cells: bool
 ) -> None:
     """Every unit's cells as json.dumps/csv.writer write them; the go-dark dates looked
     up in SQL for a campaign's few CA files, and in Python for a ledger holding many."""
     monkeypatch.setattr(ledger_status, "DATES_IN_SQL", 4)
+    monkeypatch.setattr(ledger_status, "UNIT_BATCH", 1)  # each cell's way tried alone
     days = ["2027-06-06T00:00:00+00:00", "2024-01-01T00:00:00+00:00", "none"]
     shas = [OLD, NEW, "ef" * 32] + [f"{i:064x}" for i in range(dated)]
     path = tmp_path / "c.db"
-    _ledger(path, {sha: days[i % 3] for i, sha in enumerate(shas[:dated])})
+    _ledger(path, {sha: days[i % 3] for i, sha in enumerate(shas[:dated])}, odd_cells=odd_cells)
     before = path.read_bytes()
     text, table = _expected(path)
     assert _status(path, "--json") == text

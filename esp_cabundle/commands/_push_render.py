@@ -374,7 +374,7 @@ def _write_csv(ledger: Ledger, out: IO[bytes], encoding: str) -> None:
         if (
             text.count(",") != (width - 1) * len(batch)
             or text.count("\n") != len(batch)
-            or any(c in text for c in '"\r\x00')
+            or any(c in text for c in '"\r\x00')  # CR, NUL: bare in 3.11, quoted later?
         ):
             buf = io.StringIO()
             csv.writer(buf, lineterminator="\n").writerows(batch)

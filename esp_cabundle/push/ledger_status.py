@@ -35,6 +35,7 @@ __all__ = [
     "DARK_KEY",
     "DATES_IN_SQL",
     "NONE_FOUND",
+    "UNIT_BATCH",
     "UNIT_KEYS",
     "UNKNOWN",
     "StatusView",
@@ -167,21 +168,20 @@ def _tally(
 
 # A unit's keys in --json and --csv: UnitRow's, then the day its current CA goes dark.
 UNIT_KEYS = (*(f.name for f in fields(UnitRow)), "goes_dark")
+UNIT_BATCH = 1024  # rows read, encoded and written at a time
 DATES_IN_SQL = 64  # go-dark dates looked up by SQL (one CASE per row); more: by Python
 _STATE_DARK = itemgetter(UNIT_KEYS.index("state"), len(UNIT_KEYS) - 1)
 
 
-def unit_batches(
-    ledger: Ledger, size: int = 1024, *, as_text: bool = False
-) -> Iterator[list[tuple[Any, ...]]]:
+def unit_batches(ledger: Ledger, *, as_text: bool = False) -> Iterator[list[tuple[Any, ...]]]:
     """Every unit by id as ``--json`` and ``--csv`` give it (the values of UNIT_KEYS),
-    ``size`` rows at a time, read as they are written. A campaign meets a few CA files:
+    UNIT_BATCH rows at a time, read as they are written. A campaign meets a few CA files:
     SQL names each unit's date, so a row needs no Python of its own (2 million did).
     ``as_text``: each cell as ``csv.writer`` writes it where SQLite says it alike (NULL
     as "", a whole number in decimal); a float or blob left as it is."""
     _, dates = _split_meta(ledger.meta())
     known = {k: v for k, v in dates.items() if k}  # as dark_value: no file held, unknown
-    cols = ledger.unit_exprs()
+    cols, size = ledger.unit_exprs(), UNIT_BATCH
     if as_text:
         cols = [f"ifnull({_as_text(c) if c == 'attempts' else c}, '')" for c in cols]
     if len(known) > DATES_IN_SQL:  # a CASE that long is slower than a dict
