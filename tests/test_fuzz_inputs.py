@@ -362,7 +362,7 @@ def test_fuzz_campaign_ledger(tmp_path: Path) -> None:
     """A ledger file damaged anywhere (a page, the schema, a row's text): ``push status``,
     ``push --dry-run``'s check and a campaign's writes each end in a result or exit 2."""
     from esp_cabundle.push.ledger import Ledger, check_ledger
-    from esp_cabundle.push.ledger_status import read_consistently, read_status, unit_dicts
+    from esp_cabundle.push.ledger_status import read_consistently, read_status, unit_batches
 
     ledger = tmp_path / "c.db"
 
@@ -381,7 +381,7 @@ def test_fuzz_campaign_ledger(tmp_path: Path) -> None:
 
     calls: list[Callable[[], Any]] = [
         lambda: read_status(ledger),
-        lambda: read_consistently(ledger, lambda led: list(unit_dicts(led))),
+        lambda: read_consistently(ledger, lambda led: list(unit_batches(led))),
         lambda: check_ledger(ledger, ca_sha256="a" * 64, board="mdash-arduino"),
         campaign,
     ]

@@ -326,16 +326,30 @@ class Ledger:
 
     def unit_columns(self) -> str:
         """The SELECT list of a :class:`UnitRow`, as this ledger's units table has them."""
+        return ", ".join(self.unit_exprs())
+
+    def unit_exprs(self) -> list[str]:
+        """:meth:`unit_columns`, an expression per field."""
         with self._lock, sqlite_errors(self.path):
             have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
         # A schema-1 ledger read by ``push status`` has no address or note yet.
-        return ", ".join(_READ_AS.get(c, c) if c in have else "NULL" for c in _COLUMNS.split(", "))
+        return [_READ_AS.get(c, c) if c in have else "NULL" for c in _COLUMNS.split(", ")]
 
     def select(self, sql: str, args: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
         """A read query's rows one at a time: ``push status`` on a fleet of millions holds
         only what it shows."""
         with self._lock, sqlite_errors(self.path):
             yield from self._db.execute(sql, args)
+
+    def select_batches(
+        self, sql: str, args: Sequence[object] = (), size: int = 1024
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """A read query's rows ``size`` at a time: ``push status --json``/``--csv`` write
+        millions of rows, where one generator step per row costs seconds."""
+        with self._lock, sqlite_errors(self.path):
+            cur = self._db.execute(sql, args)
+            while batch := cur.fetchmany(size):
+                yield batch
 
     def rows(self, ids: Sequence[str] | None = None) -> list[UnitRow]:
         """Rows in ``ids`` order (all rows, by id, when None)."""
