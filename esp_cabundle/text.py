@@ -90,7 +90,8 @@ def fact_line(key: str, value: str | int) -> str:
         key = "file " + printable_name(key[5:])
     if isinstance(value, bool) or not isinstance(value, int):
         return printable(f"{key}: {value}")
-    unit = " bytes" if key in _SIZE_FACTS or key.startswith("file ") else ""
+    unit = " byte" if value == 1 else " bytes"
+    unit = unit if key in _SIZE_FACTS or key.startswith("file ") else ""
     return printable(f"{key}: {value:,}{unit}")
 
 

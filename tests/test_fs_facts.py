@@ -88,3 +88,13 @@ def test_a_littlefs_image_is_walked_once(monkeypatch: pytest.MonkeyPatch) -> Non
         assert len(walks) == 1, argv
     doc = json.loads(run("fs", "ls", image, "--json"))
     assert doc["facts"]["files"] == len(doc["files"]) > 0
+
+
+def test_a_one_byte_size_is_said_in_the_singular() -> None:
+    """``file /x: 1 byte``, not ``1 bytes``; other sizes keep the plural."""
+    from esp_cabundle.text import fact_line
+
+    assert fact_line("file /x", 1) == "file /x: 1 byte"
+    assert fact_line("file /x", 0) == "file /x: 0 bytes"
+    assert fact_line("file /x", 2048) == "file /x: 2,048 bytes"
+    assert fact_line("block count", 1) == "block count: 1"
