@@ -513,8 +513,8 @@ def test_a_backslash_in_a_name_is_escaped_so_escapes_stay_unambiguous(
     assert result.exit_code == 0, result.output
     assert "/x\\u2028y " in result.output and "/x\\\\u2028y " in result.output
     result = runner.invoke(cli, ["inspect", str(image)])
-    assert "file /x\\u2028y: 1 bytes" in result.output
-    assert "file /x\\\\u2028y: 1 bytes" in result.output
+    assert "file /x\\u2028y: 1 byte\n" in result.output
+    assert "file /x\\\\u2028y: 1 byte\n" in result.output
     result = runner.invoke(cli, ["fs", "ls", str(image), "--json"])
     assert {f["path"] for f in json.loads(result.stdout)["files"]} == {real, literal}
     result = runner.invoke(cli, ["fs", "rm", str(image), literal])
