@@ -10,6 +10,7 @@ import itertools
 import json
 import sys
 import tempfile
+from collections.abc import Iterable, Sequence
 from datetime import timezone
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -358,6 +359,24 @@ def _json_bytes(text: str, encoding: str) -> bytes:
         return json_carried(text, encoding).encode(encoding)
 
 
+def csv_rows(rows: Iterable[Sequence[object]]) -> str:
+    """``rows`` as Python 3.11's ``csv.writer`` writes them, on 3.10 too: there a NUL in
+    a cell (a unit's hostile reply) raised "need to escape", and the whole status with
+    it; 3.11 writes NUL as it is. On 3.10 a NUL stands in as a character no cell holds."""
+    rows = [list(r) for r in rows]
+    buf = io.StringIO()
+    try:
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        return buf.getvalue()
+    except csv.Error:
+        cells = "".join(c for r in rows for c in r if isinstance(c, str))
+        mark = next(chr(n) for n in range(0xE000, 0x110000) if chr(n) not in cells)
+        held = [[c.replace("\x00", mark) if isinstance(c, str) else c for c in r] for r in rows]
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(held)
+        return buf.getvalue().replace(mark, "\x00")
+
+
 def _write_csv(ledger: Ledger, out: IO[bytes], encoding: str) -> None:
     """The units as ``csv.writer`` writes them. A batch whose cells hold no comma, quote,
     line break or NUL (nothing csv quotes) is joined as it is, in C: csv.writer took 4 s
@@ -376,9 +395,7 @@ def _write_csv(ledger: Ledger, out: IO[bytes], encoding: str) -> None:
             or text.count("\n") != len(batch)
             or any(c in text for c in '"\r\x00')  # CR, NUL: bare in 3.11, quoted later?
         ):
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="\n").writerows(batch)
-            text = buf.getvalue()
+            text = csv_rows(batch)
         out.write(text.encode(encoding))
     if first:  # a ledger with no unit
         out.write(b"id,state\n")
