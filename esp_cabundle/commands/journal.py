@@ -12,7 +12,8 @@ import click
 from ..flash.journal import Journal, prune
 from ..text import plural, printable
 from ..ui import Column, echo, emit_json, format_table, table_width, warn
-from .options import Age, Mac, journal_dir_option, json_option, quiet_option, wide_option
+from ._age import Age
+from .options import Mac, journal_dir_option, json_option, quiet_option, wide_option
 
 if TYPE_CHECKING:
     from ..flash.journal import JournalEntry

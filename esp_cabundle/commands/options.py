@@ -14,9 +14,8 @@ Short flags mean one thing everywhere: ``-b`` is ``--baud`` (as in esptool), ``-
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
@@ -26,14 +25,12 @@ from ..dates import now, parse_when
 from ..errors import InputError
 from ..limits import MAX_FILE_INPUT, human_size
 from ..sizes import parse_size, size_problem
-from ..text import plural
 from ._paths import FILE_PATH, DirPath, output_path
 
 __all__ = [
     "DEFAULT_BAUD",
     "FILE_PATH",
     "FS_TYPES",
-    "Age",
     "Date",
     "DiskVersion",
     "Mac",
@@ -205,72 +202,6 @@ class Date(_ParamType):
             return parse_when(str(value), what=f"{flag} date")
         except InputError as e:
             self.fail(str(e), param, ctx)
-
-
-_AGE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
-_AGE_UNITS = {"min": 60, "h": 3600, "d": 86400, "w": 604800}  # seconds
-# Read as minutes by one user and as months by the next: a prune that deletes what was
-# meant to be kept cannot be undone, so these ask which.
-_AMBIGUOUS_AGE = frozenset({"m", "mo", "mon", "month", "months", "y", "yr", "year", "years"})
-_YEARS = frozenset({"y", "yr", "year", "years"})
-_MONTHS = frozenset({"mo", "mon", "month", "months"})
-# Older than any entry can be, yet far from where "now minus the age" leaves the calendar.
-MAX_AGE = timedelta(days=36500)
-
-
-def _shown(text: str) -> str:
-    """A value said back in an error, a pasted screenful cut to its two ends."""
-    return text if len(text) <= 24 else f"{text[:12]}...{text[-4:]}"
-
-
-def _ambiguous_age(shown: str, unit: str, digits: str) -> str:
-    """The refusal of an age in months or years (their length varies) or in 'm' (minutes
-    to some, months to others), with the age to give instead: 2y -> 730d."""
-    n = int(digits) if len(digits) <= 6 else None
-    if unit.lower() in _YEARS:
-        ask = f"{shown!r}: years vary in length;"
-        example = f": {n * 365}d for {plural(n, 'year')}" if n is not None else ""
-    elif unit.lower() in _MONTHS:
-        ask = f"{shown!r}: months vary in length;"
-        example = f": {n * 30}d for {plural(n, 'month')}" if n is not None else ""
-    else:
-        ask = f"{shown!r}: is '{unit}' minutes or months?"
-        example = f": {n}min, or {n * 30}d for {plural(n, 'month')}" if n is not None else ""
-    give = "Give" if ask.endswith("?") else "give"
-    return f"{ask} {give} the age in min, h, d or w{example}"
-
-
-class Age(_ParamType):
-    """``30d``, ``12h``, ``2w``, ``90min``: a duration with its unit, as a timedelta."""
-
-    name = "age"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, timedelta):
-            return value
-        m = _AGE.match(str(value))
-        unit = m.group(2).lower() if m is not None else ""
-        if m is None or (unit not in _AGE_UNITS and unit not in _AMBIGUOUS_AGE):
-            self.fail(
-                f"{_shown(str(value))!r} is not an age: a number and a unit, min, h, d or w "
-                "(e.g. 30d)",
-                param,
-                ctx,
-            )
-        digits = m.group(1).lstrip("0") or "0"
-        shown = _shown(m.group(0).strip())
-        if unit in _AMBIGUOUS_AGE:
-            self.fail(_ambiguous_age(shown, m.group(2), digits), param, ctx)
-        # Compared as digits first: int() of a thousand-digit number is refused by Python.
-        seconds = int(digits) * _AGE_UNITS[unit] if len(digits) <= 12 else None
-        if seconds is None or seconds > MAX_AGE.total_seconds():
-            self.fail(
-                f"{shown!r} is too large an age: at most {MAX_AGE.days}d (100 years; no "
-                "entry is older)",
-                param,
-                ctx,
-            )
-        return timedelta(seconds=seconds)
 
 
 class Name(_ParamType):
