@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .bundle import Bundle, BundleSpec, Lock, Violation
 from .catalog import Catalog
+from .clobber import refuse_clobbering
 from .config import OutputSpec
 from .dates import now
 from .errors import InputError
@@ -26,7 +27,6 @@ from .fileio import (
     already_holds,
     is_named,
     read_input,
-    refuse_clobbering,
     refuse_special,
     write_all_atomic,
 )

@@ -14,8 +14,9 @@ import click
 
 from ..boards import Board, load_board
 from ..certs import load_certificates
+from ..clobber import refuse_clobbering
 from ..errors import ImageError, InputError
-from ..fileio import PRIVATE, read_input, refuse_clobbering, write_atomic
+from ..fileio import PRIVATE, read_input, write_atomic
 from ..fs import open_image
 from ..push.urls import split_url
 from ..text import plural

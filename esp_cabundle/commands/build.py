@@ -10,10 +10,11 @@ from pathlib import Path
 import click
 
 from ..build import LOCK_NAME, BuildResult, build_bundle, dry_run_build, write_build
+from ..clobber import same_file
 from ..config import Config, OutputSpec, leads_outside, not_read_hint, outputs_outside
 from ..depfile import MAX_DEPFILE, is_depfile, render_depfile
 from ..errors import InputError
-from ..fileio import PUBLIC, same_file
+from ..fileio import PUBLIC
 from ..formats import FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
 from ..text import plural, printable

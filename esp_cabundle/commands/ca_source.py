@@ -190,7 +190,7 @@ class CaOptions:
 
     def input_files(self, board: Board | None = None) -> list[tuple[str, Path]]:
         """The files these flags (and ``board``'s profile) name, as
-        :func:`~esp_cabundle.fileio.refuse_clobbering` takes them: no output may
+        :func:`~esp_cabundle.clobber.refuse_clobbering` takes them: no output may
         replace the CA file, the config, a root file or the board file it was made from."""
         out = [("CA file", self.bundle_file)] if self.bundle_file is not None else []
         config = self.config_path or find_config()

@@ -10,9 +10,10 @@ import click
 
 from ..chains import capture_chain, load_chain_file, parse_host_port
 from ..chains_pull import PullFailed, pull_chains
+from ..clobber import refuse_clobbering
 from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
 from ..errors import InputError
-from ..fileio import refuse_clobbering, write_atomic
+from ..fileio import write_atomic
 from ..findings import Finding, finding_status
 from ..text import printable
 from ..ui import Column, echo, emit_json, format_table, note, shown_path, table_width

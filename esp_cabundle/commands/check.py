@@ -25,10 +25,10 @@ from ..check import (
     roadmap_items,
     target_items,
 )
+from ..clobber import refuse_clobbering, same_file
 from ..config import find_config, load_config, not_read_hint
 from ..dates import clamped
 from ..errors import InputError, VerdictError
-from ..fileio import refuse_clobbering, same_file
 from ..report import write_html_report
 from ..text import printable
 from ..ui import echo, emit_json, note, wrap_width

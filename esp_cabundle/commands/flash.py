@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from ..boards import load_board
+from ..clobber import same_file
 from ..errors import InputError
-from ..fileio import same_file
 from ..flash.flasher import FlashResult, flash_unit
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import append_log, check_log, expand_ports, flash_log_record, log_format_for

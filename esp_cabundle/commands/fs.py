@@ -14,15 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .._pipes import output_to_stdout
+from ..clobber import refuse_clobbering, same_file
 from ..errors import ImageError, InputError
-from ..fileio import (
-    PRIVATE,
-    read_input,
-    refuse_clobbering,
-    refuse_special,
-    same_file,
-    write_atomic,
-)
+from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
 from ..fs import normalize_path, open_image
 from ..fs.base import FS_NAMES
 from ..fs.dirfiles import private_key_warning

@@ -13,9 +13,9 @@ import click
 
 from ..boards import load_board
 from ..catalog import PRESETS
+from ..clobber import refuse_clobbering
 from ..config import CONFIG_NAME
 from ..errors import EspCabundleError, InputError
-from ..fileio import refuse_clobbering
 from ..init_config import (
     DEFAULT_PRESET,
     DEFAULT_SERVICE_YEARS,

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
+from ..clobber import refuse_clobbering
 from ..config import not_read_hint
 from ..errors import ImageError, InputError
-from ..fileio import PRIVATE, PUBLIC, kept_from_others, refuse_clobbering, write_atomic
+from ..fileio import PRIVATE, PUBLIC, kept_from_others, write_atomic
 from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..fs.edit import NEW_TOO_SMALL, NEW_UNWRITTEN
 from ..images import image_spec, new_image

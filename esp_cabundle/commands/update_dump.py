@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ..boards import load_board
-from ..fileio import PRIVATE, read_input, refuse_clobbering, write_atomic
+from ..clobber import refuse_clobbering
+from ..fileio import PRIVATE, read_input, write_atomic
 from ..flash.offline import WholeDump
 from ..flash.offline import update_dump as run_update
 from ..text import plural

@@ -23,15 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..clobber import refuse_clobbering, same_file
 from ..errors import ImageError, InputError
-from ..fileio import (
-    file_kind,
-    is_temporary_name,
-    kept_from_others,
-    read_input,
-    refuse_clobbering,
-    same_file,
-)
+from ..fileio import file_kind, is_temporary_name, kept_from_others, read_input
 from ..keyscan import find_private_key
 from ..limits import MAX_DIR_ENTRIES, MAX_PACK_INPUT, check_size
 from . import detect_fs_type
