@@ -4,9 +4,13 @@ file-by-file check of a unit's image after a campaign."""
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
 from esp_cabundle.fs import create_image, open_image
 from esp_cabundle.virtual.rpc import MdashUnit, MongooseUnit, SimUnit
 
@@ -16,6 +20,7 @@ __all__ = [
     "assert_updated",
     "ca_bytes",
     "full_mongoose_unit",
+    "invoke",
     "mdash_unit",
     "mongoose_unit",
     "write_ca",
@@ -45,6 +50,15 @@ def write_ca(directory: Path, preset: str = "letsencrypt") -> Path:
     p = directory / "ca.pem"
     p.write_bytes(ca_bytes(preset))
     return p
+
+
+def invoke(*argv: str, env: Mapping[str, str | None] | None = None) -> tuple[int, str]:
+    """``esp-cabundle ARGV`` in this process: its exit code and all it printed. An
+    exception other than click's exit is raised, so a crash is no mere exit code."""
+    r = CliRunner().invoke(cli, list(argv), env=env)
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout + r.stderr
 
 
 def mongoose_unit(uid: str, **kw: Any) -> MongooseUnit:
