@@ -102,6 +102,15 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of examples/ (the examples refer to ../chains), clock pinned."""
+    from support.doc_commands import copy_examples, freeze_clock
+
+    freeze_clock(monkeypatch)
+    return copy_examples(tmp_path / "examples")
+
+
+@pytest.fixture
 def virtual_esp32() -> Iterator[Callable[..., Any]]:
     """Start virtual ESP32 units (esp_cabundle.virtual) on 127.0.0.1; all stop at the end.
 

@@ -1,18 +1,17 @@
 """examples/: every esp-cabundle invocation they contain runs, taken from the files
 themselves (Makefile recipes, CMake COMMAND lines, the PlatformIO hook's COMMANDS, the
 workflow's run: steps, each README's ```sh blocks), in a scratch copy, offline, with the
-clock pinned; plus the real tools where they exist (make, cmake, a C++ compiler)."""
+clock pinned; plus the real tools where they exist (make, cmake, a C++ compiler). The CI
+workflow's steps are run in test_examples_ci."""
 
 from __future__ import annotations
 
 import ast
 import re
 import runpy
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -22,9 +21,8 @@ from support.doc_commands import (
     Command,
     child_env,
     command,
-    copy_examples,
-    freeze_clock,
     markdown_commands,
+    run_all,
     run_command,
 )
 
@@ -32,21 +30,6 @@ from esp_cabundle.certs import load_certificates
 from esp_cabundle.config import load_config
 
 EXAMPLE_DIRS = ("make", "esp-idf", "platformio", "mongoose-os", "arduino", "ci")
-
-
-@pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of examples/ (the examples refer to ../chains), clock pinned."""
-    freeze_clock(monkeypatch)
-    return copy_examples(tmp_path / "examples")
-
-
-def run_all(cmds: list[Command], cwd: Path, **kw: Any) -> None:
-    assert cmds, "no command found: did the file change shape?"
-    for cmd in cmds:
-        assert not cmd.network, f"{cmd.source}: examples must run offline"
-        out = run_command(cmd, cwd, **kw)
-        assert out.code == cmd.expect, out.describe(cmd)
 
 
 def test_every_example_has_a_readme_and_a_config() -> None:
@@ -463,147 +446,6 @@ def test_arduino_header_and_sketch(scratch: Path, tmp_path: Path) -> None:
     assert p.returncode == 0, p.stderr
 
 
-# --- CI -----------------------------------------------------------------------------------
-
-
-def workflow_commands(path: Path) -> list[Command]:
-    """The esp-cabundle ``run:`` steps, in order; steps that need the network are
-    skipped, and must say so in their name."""
-    doc = yaml.safe_load(path.read_text())
-    (job,) = doc["jobs"].values()
-    cmds = []
-    for i, step in enumerate(job["steps"], start=1):
-        run = step.get("run", "")
-        if not run.startswith("esp-cabundle"):
-            continue
-        if "chains pull" in run:
-            assert "needs network" in step.get("name", "")
-            assert step.get("if") == "github.event_name == 'schedule'"
-            continue
-        cmds.append(command(run.strip(), f"{path.name}: step {i}"))
-    return cmds
-
-
-def test_ci_workflow_passes_today(scratch: Path) -> None:
-    d = scratch / "ci"
-    cmds = workflow_commands(d / "cabundle.yml")
-    assert [c.argv[1] for c in cmds] == ["build", "inspect", "check"]
-    run_all(cmds, d)
-    assert "timeline-svg" in (d / "forecast.html").read_text()
-    run_all(markdown_commands(d / "README.md"), d)
-    doc = yaml.safe_load((d / "cabundle.yml").read_text())
-    assert doc[True]["schedule"]  # 'on:' is YAML 1.1's True
-    # README: a server that changes its chain fails the gate within a week
-    (cron,) = [entry["cron"] for entry in doc[True]["schedule"]]
-    _minute, _hour, day, month, weekday = cron.split()
-    assert (day, month) == ("*", "*") and re.fullmatch(r"[0-6]", weekday), cron
-
-
-# The workflow's install line: the package from its git repository, pinned to a tag.
-_INSTALL = re.compile(
-    r'^pip install "esp-cabundle @ (?P<url>git\+https://github\.com/YOUR-ORG/esp-cabundle)'
-    r'@(?P<ref>v[\w.]+)"$'
-)
-
-
-@pytest.mark.timeout(300)
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
-def test_ci_install_line_installs_the_package(tmp_path: Path, scratch: Path) -> None:
-    """The workflow's pip line, its placeholder repository swapped for this checkout
-    (git+file at HEAD), installs a working esp-cabundle into a fresh venv, offline: a real
-    git clone and wheel build, so a file missing from the wheel fails here."""
-    import sys
-    import sysconfig
-
-    doc = yaml.safe_load((scratch / "ci" / "cabundle.yml").read_text())
-    (job,) = doc["jobs"].values()
-    (line,) = [s["run"] for s in job["steps"] if s.get("run", "").startswith("pip install")]
-    m = _INSTALL.match(line.strip())
-    assert m, line
-    (version,) = re.findall(r'^version = "(.+)"$', (REPO / "pyproject.toml").read_text(), re.M)
-    assert m.group("ref") == f"v{version}"  # pinned to the release it documents
-    if not (REPO / ".git").exists():
-        pytest.skip("not a git checkout: nothing to install from")
-    head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=30,
-        check=True,
-    ).stdout.strip()  # fmt: skip
-    local = line.strip().replace(
-        f"{m.group('url')}@{m.group('ref')}", f"git+file://localhost{REPO.as_posix()}@{head}"
-    )
-    assert local != line.strip()
-    # A fresh venv that borrows this environment's packages (the dependencies and the
-    # build backend) through a .pth file, so nothing is fetched; --ignore-installed, as
-    # esp-cabundle itself may be among them.
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
-                   timeout=60)  # fmt: skip
-    vpy = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    purelib = subprocess.run(
-        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, timeout=30, check=True,
-    ).stdout.strip()  # fmt: skip
-    outer = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (Path(purelib) / "outer.pth").write_text("\n".join(sorted(outer)) + "\n")
-    argv = shlex.split(local)
-    assert argv[:2] == ["pip", "install"]
-    p = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(vpy), "install", "--quiet", "--no-deps",
-         "--no-build-isolation", "--no-index", "--ignore-installed", *argv[2:]],
-        capture_output=True, text=True, timeout=240, check=False,
-    )  # fmt: skip
-    assert p.returncode == 0, p.stdout + p.stderr
-    where = subprocess.run(
-        [str(vpy), "-c", "import esp_cabundle; print(esp_cabundle.__file__)"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=30, check=True,
-    ).stdout.strip()  # fmt: skip
-    assert Path(where).is_relative_to(venv), where  # the installed copy, not this checkout
-    # The installed command runs the workflow's first gate step, offline.
-    exe = venv / "bin" / "esp-cabundle"
-    d = scratch / "ci"
-    (d / "ca.pem").unlink(missing_ok=True)
-    p = subprocess.run(
-        [str(exe), "build", "--locked", "--no-check"], cwd=d, env=child_env(),
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert len(load_certificates((d / "ca.pem").read_bytes())) == 5
-
-
-def _first_failure(cmds: list[Command], cwd: Path) -> tuple[int, int] | None:
-    for i, c in enumerate(cmds):
-        out = run_command(c, cwd)
-        if out.code != 0:
-            return i, out.code
-    return None
-
-
-def test_ci_workflow_fails_when_a_root_is_about_to_expire(
-    scratch: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    freeze_clock(monkeypatch, "2034-09-01")  # ISRG Root X1 expires 2035-06-04
-    d = scratch / "ci"
-    cmds = workflow_commands(d / "cabundle.yml")
-    assert _first_failure(cmds, d) == (1, 1)  # the inspect step, exit 1
-
-
-def test_ci_workflow_fails_when_a_target_would_be_refused(scratch: Path) -> None:
-    from support.pki import issue
-
-    d = scratch / "ci"
-    other = issue("Some Other Root")
-    leaf = issue("mdash.net", issuer=other, ca=False, san="mdash.net")
-    (d / "chains" / "mdash.net.pem").write_bytes(leaf.pem)
-    cmds = workflow_commands(d / "cabundle.yml")
-    assert _first_failure(cmds, d) == (2, 1)  # the check step, exit 1
-    out = run_command(cmds[2], d)
-    assert out.code == 1 and "FAIL  mdash.net" in out.stdout
-    assert "timeline-svg" in (d / "forecast.html").read_text()
-    # Without --no-check, build would have refused to write ca.pem for the same reason.
-    out = run_command(command("esp-cabundle build --locked", "t"), d)
-    assert out.code == 1 and "would break 1 target" in out.stderr
-
-
 # --- every README in examples/ ------------------------------------------------------------
 
 
@@ -624,7 +466,7 @@ def test_every_example_file_is_read_by_a_test() -> None:
     assert Path("examples/make/Makefile") in files
     for f in files:
         if "chains" not in f.parts and f.name not in read_by_tests:
-            pytest.fail(f"{f}: not read by tests/test_examples.py")
+            pytest.fail(f"{f}: not read by tests/test_examples*.py")
 
 
 def test_chains_readme(scratch: Path) -> None:

@@ -16,33 +16,13 @@ from support.doc_commands import (
     REPO,
     Command,
     command,
-    copy_examples,
-    freeze_clock,
     markdown_commands,
+    run_all,
     run_command,
-)
-
-from tests.test_examples import (
-    EXAMPLE_DIRS,
-    cmake_commands,
-    makefile_commands,
     workflow_commands,
 )
 
-
-@pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of examples/ (the examples refer to ../chains), clock pinned."""
-    freeze_clock(monkeypatch)
-    return copy_examples(tmp_path / "examples")
-
-
-def _run(cmds: list[Command], cwd: Path) -> None:
-    assert cmds, "no command found: did the file change shape?"
-    for cmd in cmds:
-        assert not cmd.network, f"{cmd.source}: examples must run offline"
-        out = run_command(cmd, cwd)
-        assert out.code == cmd.expect, out.describe(cmd)
+from tests.test_examples import EXAMPLE_DIRS, cmake_commands, makefile_commands
 
 
 def _hook_commands(d: Path) -> list[Command]:
@@ -92,7 +72,7 @@ def test_building_an_example_leaves_only_ignored_files(scratch: Path, name: str)
 
         (d / "dump.bin").write_bytes(mongoose_dump())
     before = _files(d)
-    _run(_build_commands(name, d), d)
+    run_all(_build_commands(name, d), d)
     after = _files(d)
     made = sorted(f for f in after if f not in before or after[f] != before[f])
     assert made, "the example's commands wrote nothing: did they change shape?"

@@ -38,6 +38,7 @@ from types import FunctionType
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
 from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -246,6 +247,34 @@ def run_command(
     if is_plain_cli(text):
         return run_cli(shlex.split(text, comments=True)[1:], cwd)
     return run_shell(text, cwd, env or child_env())
+
+
+def run_all(cmds: list[Command], cwd: Path, **kw: Any) -> None:
+    """Run an example's commands in order, each offline and exiting as it says it will;
+    none found means the file changed shape under the reader that took them."""
+    assert cmds, "no command found: did the file change shape?"
+    for cmd in cmds:
+        assert not cmd.network, f"{cmd.source}: examples must run offline"
+        out = run_command(cmd, cwd, **kw)
+        assert out.code == cmd.expect, out.describe(cmd)
+
+
+def workflow_commands(path: Path) -> list[Command]:
+    """The esp-cabundle ``run:`` steps, in order; steps that need the network are
+    skipped, and must say so in their name."""
+    doc = yaml.safe_load(path.read_text())
+    (job,) = doc["jobs"].values()
+    cmds = []
+    for i, step in enumerate(job["steps"], start=1):
+        run = step.get("run", "")
+        if not run.startswith("esp-cabundle"):
+            continue
+        if "chains pull" in run:
+            assert "needs network" in step.get("name", "")
+            assert step.get("if") == "github.event_name == 'schedule'"
+            continue
+        cmds.append(command(run.strip(), f"{path.name}: step {i}"))
+    return cmds
 
 
 class UnitPool:
