@@ -33,6 +33,7 @@ from .fileio import (
 from .formats import IMAGE_FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .limits import MAX_LOCK_INPUT
+from .spelling import PYTHON, Spelling
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -45,8 +46,7 @@ __all__ = ["BuildResult", "WrittenOutputs", "build_bundle", "write_build"]
 
 LOCK_NAME = "cabundle.lock"
 _LOCK_HINT = (
-    "build reads and writes cabundle.lock as a regular file: move this away (or build "
-    "with --no-lock)"
+    "build reads and writes cabundle.lock as a regular file: move this away (or build with {})"
 )
 
 
@@ -96,7 +96,7 @@ def build_bundle(
     config: Config | None = None,
     targets: Sequence[Target] = (),
     check_targets: bool = True,
-    skip_option: str = "check_targets=False",
+    spelling: Spelling = PYTHON,
     board: Board | None = None,
     also_read: Sequence[tuple[str, Path]] = (),
     also_written: Sequence[tuple[str, Path]] = (),
@@ -121,11 +121,11 @@ def build_bundle(
     label filter): no output may replace one, and they are among the result's
     ``inputs``. ``also_written``: files the caller writes beside the outputs (the last
     run's dependency file): an image's ``from_dir`` never packs them, as it never packs
-    the outputs. ``skip_option``: how the caller's user skips the target check, for the
-    hints (see :func:`~esp_cabundle.gate.gate_ca`).
+    the outputs. ``spelling``: how the caller's user names the options the hints point
+    to (see :mod:`~esp_cabundle.spelling`).
     """
     if lock_path is not None:  # first: nothing is gated or read before the refusal
-        refuse_special(lock_path, what="lock file", hint=_LOCK_HINT)
+        refuse_special(lock_path, what="lock file", hint=_LOCK_HINT.format(spelling.no_lock))
     outputs = tuple(_with_image(out) for out in outputs)
     inputs = [*_inputs(spec, config, targets), *also_read]
     if locked and lock_path is not None:
@@ -145,7 +145,7 @@ def build_bundle(
             at=when,
             targets=targets,
             check_targets=check_targets,
-            skip_option=skip_option,
+            spelling=spelling,
             catalog=catalog,
             ca_path=ca_path,
         )
@@ -163,11 +163,12 @@ def build_bundle(
     if locked:
         if lock_path is None or not is_named(lock_path):
             raise InputError(
-                f"--locked needs a lock file, and {lock_path or LOCK_NAME} does not exist",
-                hint="run 'esp-cabundle build' once without --locked and commit cabundle.lock",
+                f"{spelling.locked} needs a lock file, and {lock_path or LOCK_NAME} does not exist",
+                hint=f"{spelling.build} once without {spelling.locked} and commit cabundle.lock",
             )
         data = read_input(lock_path, what="lock file", max_bytes=MAX_LOCK_INPUT, regular_only=True)
-        Lock.from_bytes(data, path=str(lock_path)).check(bundle, path=str(lock_path))
+        lock_file = Lock.from_bytes(data, path=str(lock_path), spelling=spelling)
+        lock_file.check(bundle, path=str(lock_path), spelling=spelling)
     rendered: list[tuple[OutputSpec, bytes]] = []
     private: set[Path] = set()
     dir_notes: list[str] = []
@@ -352,14 +353,18 @@ def dry_run_build(
 
 
 def write_build(
-    result: BuildResult, extra: Sequence[tuple[Path, bytes, int]] = ()
+    result: BuildResult,
+    extra: Sequence[tuple[Path, bytes, int]] = (),
+    *,
+    spelling: Spelling = PYTHON,
 ) -> WrittenOutputs:
     """Write every output (and the lock file, and ``extra``: a dependency file)
     atomically, all or none, leaving a file that already holds exactly its bytes
-    untouched."""
+    untouched; ``spelling`` as for :func:`build_bundle`."""
     if result.lock_path is not None:
         # Again: a FIFO made there since build_bundle would be written through (blocking).
-        refuse_special(result.lock_path, what="lock file", hint=_LOCK_HINT)
+        hint = _LOCK_HINT.format(spelling.no_lock)
+        refuse_special(result.lock_path, what="lock file", hint=hint)
     items: list[Output] = [*_items(result), *extra]
     kept = write_all_atomic(items)
     paths = [item[0] for item in items]

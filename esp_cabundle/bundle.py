@@ -30,6 +30,7 @@ from .errors import CatalogError, CertificateError, InputError, LockMismatchErro
 from .fileio import is_named, read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_shape_reason, loads_json
+from .spelling import PYTHON, Spelling
 from .text import plural, some
 
 if TYPE_CHECKING:
@@ -416,6 +417,7 @@ def check_policies(
     at: datetime,
     rendered_size: int | None = None,
     check_mbedtls: bool = True,
+    spelling: Spelling = PYTHON,
 ) -> list[Violation]:
     """Every policy each root breaks, marked ``allowed`` where the user relaxed it.
 
@@ -427,7 +429,7 @@ def check_policies(
             f"after the date judged ({at.date().isoformat()}): no root could fail that check"
         )
         hint = (
-            "give the date the devices must work until (--service-until, or "
+            f"give the date the devices must work until ({spelling.service_until}, or "
             "service_until: in cabundle.yaml), or leave it out"
         )
         if policy.service_until_origin is not None:
@@ -521,9 +523,13 @@ class Lock:
         return text.encode("utf-8", "backslashreplace")
 
     @classmethod
-    def from_bytes(cls, data: bytes, *, path: str = "cabundle.lock") -> Lock:
+    def from_bytes(
+        cls, data: bytes, *, path: str = "cabundle.lock", spelling: Spelling = PYTHON
+    ) -> Lock:
+        """The lock in ``data``; ``spelling``: how the hints name a build (see
+        :mod:`~esp_cabundle.spelling`)."""
         doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
-        hint = "run 'esp-cabundle build' without --locked to write it again; review the diff"
+        hint = f"{spelling.build} without {spelling.locked} to write it again; review the diff"
         if not isinstance(doc, dict):
             raise InputError(
                 f"corrupt lock file: a JSON {type(doc).__name__}, not the object with "
@@ -558,8 +564,11 @@ class Lock:
             seen[fp] = n
         return cls(fps, labels, sources, str(doc.get("certifi", "unknown")))
 
-    def check(self, bundle: Bundle, *, path: str = "cabundle.lock") -> None:
-        """Raise :class:`LockMismatchError` unless ``bundle`` holds exactly the pinned roots."""
+    def check(
+        self, bundle: Bundle, *, path: str = "cabundle.lock", spelling: Spelling = PYTHON
+    ) -> None:
+        """Raise :class:`LockMismatchError` unless ``bundle`` holds exactly the pinned roots;
+        ``spelling`` as for :meth:`from_bytes`."""
         if bundle.fingerprints == self.fingerprints:
             return
         pinned = dict(zip(self.fingerprints, self.labels, strict=True))
@@ -570,5 +579,5 @@ class Lock:
         raise LockMismatchError(
             f"the resolved roots differ from {path}",
             violations=tuple(lines),
-            hint="run 'esp-cabundle build' without --locked to update the lock; review the diff",
+            hint=f"{spelling.build} without {spelling.locked} to update the lock; review the diff",
         )

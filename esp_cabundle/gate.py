@@ -56,6 +56,7 @@ from .errors import InputError, PolicyError
 from .fileio import is_named, read_input
 from .formats.pem import render_pem
 from .sniff import decode_text
+from .spelling import PYTHON, Spelling
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -212,7 +213,7 @@ def gate_ca(
     check_targets: bool = True,
     catalog: Catalog | None = None,
     ca_path: str | None = None,
-    skip_option: str = "check_targets=False",
+    spelling: Spelling = PYTHON,
     skip_hint: str | None = None,
 ) -> GatedCA:
     """Resolve, render and judge a CA for writing; see the module for every step.
@@ -221,9 +222,10 @@ def gate_ca(
     unit connects to), and so are the ``board``'s connections that read the file written
     at ``ca_path`` of its file system (default: the board's CA path).
     ``check_targets=False`` skips every target and connection (``--no-check``); policies
-    still apply. ``skip_option`` is how the caller's user asks for that (a parameter, a
-    flag), for the hints and the summary; ``skip_hint`` ends the hint when a target's
-    chain is missing (default: pass ``skip_option``). Raises before anything could be written:
+    still apply. ``spelling``: how the caller's user names the options the hints and the
+    summary point to (see :mod:`~esp_cabundle.spelling`); ``skip_hint`` ends the hint
+    when a target's chain is missing (default: pass ``spelling.no_check``). Raises
+    before anything could be written:
     :class:`~esp_cabundle.errors.PrivateKeyError`,
     :class:`~esp_cabundle.errors.CertificateError` or InputError (unusable input),
     :class:`~esp_cabundle.errors.PolicyError` (a policy not allowed),
@@ -236,7 +238,7 @@ def gate_ca(
     converted: str | None = None
     if source.file_data is not None:
         bundle, notes, converted = _resolve_file(
-            source.file_name or "CA file", source.file_data, catalog
+            source.file_name or "CA file", source.file_data, catalog, spelling
         )
         origin = f"file {source.file_name}"
     else:
@@ -244,7 +246,9 @@ def gate_ca(
         bundle, notes = resolution.bundle, resolution.notes
         origin = _describe_spec(spec)
     pem = render_pem(bundle)
-    violations = _judge_policies(bundle, spec.policy, at=at, size=len(pem), origin=origin)
+    violations = _judge_policies(
+        bundle, spec.policy, at=at, size=len(pem), origin=origin, spelling=spelling
+    )
     all_targets = _targets(source.config, targets) if check_targets else ()
     links = board_links(board, ca_path) if board is not None else BoardLinks()
     report = _judge_targets(
@@ -255,13 +259,13 @@ def gate_ca(
         spec.policy,
         at,
         links if check_targets else BoardLinks(),
-        skip_option,
-        skip_hint or f"or pass {skip_option} to write without judging the targets",
+        spelling.no_check,
+        skip_hint or f"or pass {spelling.no_check} to write without judging the targets",
     )
     notes += links.notes
     labels = tuple(e.label for e in bundle.entries)
     summary = _summary(
-        bundle, report, board, converted, skipped_by=None if check_targets else skip_option
+        bundle, report, board, converted, skipped_by=None if check_targets else spelling.no_check
     )
     return GatedCA(
         pem=pem,
@@ -287,7 +291,7 @@ def gate_ca(
 
 
 def _resolve_file(
-    name: str, data: bytes, catalog: Catalog
+    name: str, data: bytes, catalog: Catalog, spelling: Spelling
 ) -> tuple[Bundle, tuple[str, ...], str | None]:
     """A finished CA file's certificates as a bundle, and what it was converted from."""
     # deferred: a finished file only (--bundle); a build from presets never reads one
@@ -301,7 +305,7 @@ def _resolve_file(
             f"an ESP-IDF certificate bundle ({fmt}) holds names and keys, not certificates: "
             "it cannot become the CA file a device reads",
             path=name,
-            hint="give the ca.pem it was made from, or build one with --preset/--root",
+            hint=f"give the ca.pem it was made from, or build one with {spelling.selection}",
         )
     data, converted = decode_text(data, source=name)
     kind = sniff_kind(data)
@@ -337,17 +341,17 @@ def _describe_spec(spec: BundleSpec) -> str:
 
 
 def _judge_policies(
-    bundle: Bundle, policy: Policy, *, at: datetime, size: int, origin: str
+    bundle: Bundle, policy: Policy, *, at: datetime, size: int, origin: str, spelling: Spelling
 ) -> list[Violation]:
-    violations = check_policies(bundle, policy, at=at, rendered_size=size)
+    violations = check_policies(bundle, policy, at=at, rendered_size=size, spelling=spelling)
     blocking = [v for v in violations if not v.allowed]
     if blocking:
         raise PolicyError(
             f"{len(blocking)} polic{'y' if len(blocking) == 1 else 'ies'} violated by the CA "
             f"from {origin}; nothing written",
             violations=tuple(v.message for v in blocking),
-            hint="fix the selection, or relax a rule with --allow "
-            + ",".join(sorted({v.policy for v in blocking})),
+            hint="fix the selection, or relax a rule with "
+            + spelling.allow.format(",".join(sorted({v.policy for v in blocking}))),
         )
     return violations
 

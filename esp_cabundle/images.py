@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import InputError, PartitionTableError
 from .formats import IMAGE_FORMATS, IMAGE_OPTIONS
 from .sizes import parse_size
+from .spelling import PYTHON, Spelling
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -83,9 +84,11 @@ def image_spec(
     size: int | None = None,
     ca_path: str | None = None,
     platform: str | None = None,
+    spelling: Spelling = PYTHON,
 ) -> ImageSpec:
     """The image parameters: the board's, with ``size``/``ca_path``/``platform`` given
-    replacing them; without a board every one but the CA path must be given."""
+    replacing them; without a board every one but the CA path must be given.
+    ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
     if board is None:
         if fs_type is None or size is None:
             missing = " and ".join(
@@ -96,7 +99,7 @@ def image_spec(
                 hint="name a board (its profile knows them) or give the file system and size",
             )
         if profile is None:
-            profile = _profile_for_platform(fs_type, platform)
+            profile = _profile_for_platform(fs_type, platform, spelling)
         return ImageSpec(fs_type, profile, size, ca_path, platform)
     fs = board.filesystem
     if fs is None:
@@ -170,7 +173,7 @@ def _default_partitions(board: Board) -> tuple[Partition, ...]:
         return ()
 
 
-def _profile_for_platform(fs_type: str, platform: str | None) -> str:
+def _profile_for_platform(fs_type: str, platform: str | None, spelling: Spelling) -> str:
     """The profile a LittleFS platform version implies; otherwise it must be given."""
     if platform is not None and fs_type == "littlefs":
         # deferred: importing fs loads every profile table; builds without images skip it
@@ -181,13 +184,14 @@ def _profile_for_platform(fs_type: str, platform: str | None) -> str:
         raise InputError(
             f"a platform ({platform}) picks a LittleFS profile only; a {fs_type} image "
             "needs a profile",
-            hint="give --profile (e.g. esp-idf; 'profile:' in cabundle.yaml), or name the board",
+            hint=f"give {spelling.profile} (e.g. esp-idf; 'profile:' in cabundle.yaml), or name "
+            "the board",
         )
     raise InputError(
         "the image needs a profile"
         + (" (or a platform, for LittleFS)" if fs_type == "littlefs" else ""),
-        hint="give the profile (--profile; 'profile:' in cabundle.yaml), e.g. esp-idf, or "
-        "name the board",
+        hint=f"give the profile ({spelling.profile}; 'profile:' in cabundle.yaml), e.g. esp-idf, "
+        "or name the board",
     )
 
 
@@ -202,6 +206,12 @@ class ImageOutput:
     from_dir: Path | None = None
     board: Board | None = field(default=None, compare=False)
     follow_symlinks: bool = False
+
+
+# An image entry of cabundle.yaml is changed by its keys (``ca_path:``). Its profile hint
+# still names the CLI flag beside the key, as before: the config is loaded with no
+# spelling of its caller's (load_config would have to take one).
+_CONFIG_SPELLING = replace(PYTHON, profile="--profile", ca_path="ca_path:")
 
 
 def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageOutput:
@@ -224,6 +234,7 @@ def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageO
         size=size,
         ca_path=_opt(options, "ca_path"),
         platform=_opt(options, "platform"),
+        spelling=_CONFIG_SPELLING,
     )
     from_dir = _opt(options, "from_dir")
     follow = options.get("follow_symlinks", False)
@@ -275,7 +286,7 @@ def render_image_output(
         ca_path=spec.ca_path,
         files=files.files,
         platform=spec.platform,
-        ca_path_option="ca_path:",
+        spelling=_CONFIG_SPELLING,
     )
     return replace(packed, private=files.private, notes=files.notes, warnings=files.warnings)
 
@@ -298,11 +309,11 @@ class NewImage:
         *,
         files: Sequence[tuple[str, bytes]] = (),
         timestamp: int | None = None,
-        ca_path_option: str = "ca_path",
+        spelling: Spelling = PYTHON,
     ) -> PackedImage:
         """The image holding ``ca`` (then ``files``), mounted again and read back;
-        ``ca_path_option`` names how the caller's user moves the CA file, for the hint
-        when a file would replace it."""
+        ``spelling`` names how the caller's user moves the CA file, for the hint when a
+        file would replace it."""
         from .fs.edit import pack_ca_image  # deferred: images made on demand
 
         spec = self.spec
@@ -316,7 +327,7 @@ class NewImage:
             timestamp=timestamp,
             platform=spec.platform,
             disk_version=self.disk_version,
-            ca_path_option=ca_path_option,
+            spelling=spelling,
         )
         return replace(packed, notes=(self.mismatch,)) if self.mismatch else packed
 

@@ -31,6 +31,7 @@ from ..ui import (
 )
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
+    CLI_SPELLING,
     at_option,
     chosen_board,
     file_option,
@@ -212,7 +213,7 @@ def build(
         config=config,
         targets=ca.extra_targets(),
         check_targets=not ca.no_check,
-        skip_option="--no-check",
+        spelling=CLI_SPELLING,
         board=chosen_board(None, config),
         also_read=[("label filter", idf_filter)] if idf_filter is not None else (),
         also_written=[("dependency file", depfile)] if depfile and _last_depfile(depfile) else (),
@@ -226,7 +227,11 @@ def build(
         for w in (*warnings, *result.dir_warnings):
             warn(printable(w))
     extra = _depfile(depfile, result)
-    done = dry_run_build(result, extra) if dry_run else write_build(result, extra)
+    done = (
+        dry_run_build(result, extra)
+        if dry_run
+        else write_build(result, extra, spelling=CLI_SPELLING)
+    )
 
     if as_json:
         doc = bundle_to_dict(result.bundle)

@@ -27,7 +27,7 @@ from ..fileio import is_named
 from ..gate import CaSource, gate_ca, parse_target
 from ..text import printable
 from ..ui import note
-from .options import Date, Name, Size, config_option, file_option
+from .options import CLI_SPELLING, Date, Name, Size, config_option, file_option
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -224,7 +224,7 @@ class CaOptions:
             targets=[*self.extra_targets(), *targets],
             check_targets=not self.no_check,
             ca_path=ca_path,
-            skip_option="--no-check",
+            spelling=CLI_SPELLING,
             skip_hint=skip_hint,
         )
 

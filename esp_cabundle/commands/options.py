@@ -25,9 +25,11 @@ from ..dates import now, parse_when
 from ..errors import InputError
 from ..limits import MAX_FILE_INPUT, human_size
 from ..sizes import parse_size, size_problem
+from ..spelling import Spelling
 from ._paths import FILE_PATH, DirPath, output_path
 
 __all__ = [
+    "CLI_SPELLING",
     "DEFAULT_BAUD",
     "FILE_PATH",
     "FS_TYPES",
@@ -67,6 +69,22 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The flags the library's hints name when the CLI calls it (a script is told of the
+# parameters instead: esp_cabundle.spelling.PYTHON).
+CLI_SPELLING = Spelling(
+    no_check="--no-check",
+    allow="--allow {}",
+    service_until="--service-until",
+    selection="--preset/--root",
+    build="run 'esp-cabundle build'",
+    locked="--locked",
+    no_lock="--no-lock",
+    profile="--profile",
+    ca_path="--ca-path",
+    offset="--offset",
+    size="--size",
+)
 Decorator = Callable[[F], F]
 
 if TYPE_CHECKING:

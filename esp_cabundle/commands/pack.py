@@ -18,6 +18,7 @@ from ..text import printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
+    CLI_SPELLING,
     at_option,
     board_option,
     chosen_board,
@@ -131,7 +132,13 @@ def pack(
             hint="name the units' board (esp-cabundle boards), or give --fs, --profile and --size",
         )
     spec = image_spec(
-        chosen, fs_type=fs_type, profile=profile, size=size, ca_path=ca_path, platform=platform
+        chosen,
+        fs_type=fs_type,
+        profile=profile,
+        size=size,
+        ca_path=ca_path,
+        platform=platform,
+        spelling=CLI_SPELLING,
     )
     # A size or on-disk version the image cannot have is said before the CA is judged.
     image = new_image(spec, chosen, disk_version=disk_version)
@@ -158,7 +165,7 @@ def pack(
         for w in files.warnings:
             warn(printable(w))
     try:
-        packed = image.pack(gated, files=files.files, timestamp=mtime, ca_path_option="--ca-path")
+        packed = image.pack(gated, files=files.files, timestamp=mtime, spelling=CLI_SPELLING)
     except ImageError as e:
         # The library says nothing was written; the CLI knows where it would have gone.
         if e.hint:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
+from ..spelling import PYTHON, Spelling
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import (
     ERASE_BLOCK,
@@ -393,12 +394,12 @@ def pack_ca_image(
     timestamp: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
-    ca_path_option: str = "--ca-path",
+    spelling: Spelling = PYTHON,
 ) -> PackedImage:
     """A new image holding a gated CA at ``ca_path`` (default: the profile's), then
     ``files``; see :func:`pack_image`. The CA is written as the gate rendered it.
-    ``ca_path_option``: how the caller's user sets ``ca_path`` (a flag or a config key),
-    for the hint when a file would replace the bundle."""
+    ``spelling``: how the caller's user sets ``ca_path`` (a parameter, a flag or a config
+    key), for the hint when a file would replace the bundle."""
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
     target = checked_path(ca_path or prof.ca_path, f"{FS_NAMES[prof.fs_type]} image's CA file")
     for path, _ in files:
@@ -406,7 +407,7 @@ def pack_ca_image(
             raise InputError(
                 f"a file to pack, {normalize_path(path)}, would replace the bundle at {target}",
                 hint="remove it from the directory, or put the bundle elsewhere with "
-                f"{ca_path_option}",
+                f"{spelling.ca_path}",
             )
     return pack_image(
         fs_type,

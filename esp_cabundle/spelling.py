@@ -1,0 +1,48 @@
+"""How the caller's user names the options that a library hint points to.
+
+An error's hint says what to change. A script calling the library changes a parameter
+(``locked=True``, ``check_targets=False``); a CLI user changes a flag (``--locked``,
+``--no-check``). The functions whose hints name an option take ``spelling`` (default
+:data:`PYTHON`: the library's own parameters and fields); the CLI passes its own
+spelling (``esp_cabundle.commands.options.CLI_SPELLING``), so its messages name its
+flags while a script is never told of a flag it cannot pass. One value carries every
+option, so a call passes it on whole rather than one name per hint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PYTHON", "Spelling"]
+
+
+@dataclass(frozen=True, slots=True)
+class Spelling:
+    """Each option as the caller's user writes it; ``{}`` marks where a value goes."""
+
+    no_check: str  # judge no target or connection
+    allow: str  # relax the policies named in {} (comma-separated)
+    service_until: str  # the devices' end of service
+    selection: str  # build a CA from presets and roots
+    build: str  # run a build (the phrase before "without <locked>")
+    locked: str  # require the lock file's roots
+    no_lock: str  # build without reading or writing the lock file
+    profile: str  # a file-system image's profile
+    ca_path: str  # where an image holds the CA file
+    offset: str  # where a partition starts in a file
+    size: str  # a partition's size
+
+
+PYTHON = Spelling(
+    no_check="check_targets=False",
+    allow="Policy(allow=...) naming {}",
+    service_until="Policy(service_until=...)",
+    selection="BundleSpec(presets=..., roots=...)",
+    build="build (build_bundle, write_build)",
+    locked="locked=True",
+    no_lock="lock_path=None",
+    profile="profile=",
+    ca_path="ca_path=",
+    offset="offset=",
+    size="size=",
+)
