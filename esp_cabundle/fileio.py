@@ -123,15 +123,14 @@ def is_named(path: str | Path, *, directory: bool = True) -> bool:
     return directory or not os.path.isdir(path)
 
 
-def is_found(path: str | Path, *, what: str, hint: str, refuse_directory: bool = False) -> bool:
+def is_found(path: str | Path, *, what: str, hint: str) -> bool:
     """:func:`is_named` (``directory=False``) for a file a command reads without being
     told to (``./ca.pem``, ``./cabundle.yaml``, ``chains/NAME.pem``), refusing a FIFO, a
-    socket or a device there (``what``, ``hint``: the refusal's words) before anything
-    opens it. Opening a FIFO with no writer hangs; ignoring one would silently judge or
-    build from something else than the file the user keeps under that name.
-    ``refuse_directory``: a directory there is refused too (``./cabundle.yaml``, whose
-    name says what it is meant to be), not passed over."""
-    if refuse_directory and os.path.isdir(path):
+    socket, a device or a directory there (``what``, ``hint``: the refusal's words)
+    before anything opens it. Opening a FIFO with no writer hangs; passing over one, or
+    a directory, would silently judge or build from something else than the file the
+    user keeps under that name (whose name says what it is meant to be)."""
+    if os.path.isdir(path):
         raise InputError(
             f"is a directory, not {_a(what)}; nothing was read from it",
             path=str(path),
