@@ -320,6 +320,8 @@ def _classify(path: Path, data: bytes) -> _Item:
         st = os.stat(target)
     except FileNotFoundError:
         return _Item(path, target, data, through=False)
+    except NotADirectoryError as e:  # ro/sub/ca.pem with ro a file: say which part
+        raise _no_directory(path, target.parent, e) from e
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
     if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
@@ -396,7 +398,27 @@ def _make_parents(item: _Item, parent: Path) -> None:
         except OSError as e:
             item.made_dirs.remove(d)  # not made here (or made meanwhile by someone else)
             if not isinstance(e, FileExistsError):
-                raise
+                raise _no_directory(item.named, d, e) from e
+
+
+def _no_directory(named: Path, folder: Path, e: OSError) -> OutputError:
+    """Why ``named``'s directory ``folder`` cannot be made, naming the part at fault
+    ("cannot create directory ro/sub: ro is not writable", not ``ro/sub`` alone)."""
+    down = [*reversed(folder.parents), folder]  # from the top
+    at = next((i for i, p in enumerate(down) if p.exists() and not p.is_dir()), None)
+    if at is not None:  # a file where a directory of the path should be
+        blocker = down[at]
+        why = f"{blocker} is {file_kind(os.stat(blocker).st_mode)}, not a directory"
+        hint: str | None = f"move {blocker} away, or write somewhere else"
+        what = f"create directory {down[at + 1]}" if at + 1 < len(down) else f"write into {blocker}"
+    else:
+        what = f"create directory {folder}"
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = f"{folder.parent} is not writable ({e.strerror or e})"
+            hint = "write to a directory where files can be created"
+        else:
+            why, hint = str(e.strerror or e), None
+    return OutputError(f"{named}: cannot {what}: {why}; nothing written", hint=hint)
 
 
 def _stage(item: _Item, mode: int) -> None:
