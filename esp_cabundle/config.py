@@ -134,7 +134,7 @@ def find_config(start: Path | None = None) -> Path | None:
     device there is refused, never opened: passing over it built the default preset)."""
     p = (start or Path.cwd()) / CONFIG_NAME
     hint = f"{CONFIG_NAME} here is read as the config: remove or rename it, or name one with -c"
-    return p if is_found(p, what="config file", hint=hint, refuse_directory=True) else None
+    return p if is_found(p, what="config file", hint=hint) else None
 
 
 def config_above(start: Path | None = None) -> Path | None:

@@ -123,15 +123,14 @@ def is_named(path: str | Path, *, directory: bool = True) -> bool:
     return directory or not os.path.isdir(path)
 
 
-def is_found(path: str | Path, *, what: str, hint: str, refuse_directory: bool = False) -> bool:
+def is_found(path: str | Path, *, what: str, hint: str) -> bool:
     """:func:`is_named` (``directory=False``) for a file a command reads without being
     told to (``./ca.pem``, ``./cabundle.yaml``, ``chains/NAME.pem``), refusing a FIFO, a
-    socket or a device there (``what``, ``hint``: the refusal's words) before anything
-    opens it. Opening a FIFO with no writer hangs; ignoring one would silently judge or
-    build from something else than the file the user keeps under that name.
-    ``refuse_directory``: a directory there is refused too (``./cabundle.yaml``, whose
-    name says what it is meant to be), not passed over."""
-    if refuse_directory and os.path.isdir(path):
+    socket, a device or a directory there (``what``, ``hint``: the refusal's words)
+    before anything opens it. Opening a FIFO with no writer hangs; passing over one, or
+    a directory, would silently judge or build from something else than the file the
+    user keeps under that name (whose name says what it is meant to be)."""
+    if os.path.isdir(path):
         raise InputError(
             f"is a directory, not {_a(what)}; nothing was read from it",
             path=str(path),
@@ -321,6 +320,8 @@ def _classify(path: Path, data: bytes) -> _Item:
         st = os.stat(target)
     except FileNotFoundError:
         return _Item(path, target, data, through=False)
+    except NotADirectoryError as e:  # ro/sub/ca.pem with ro a file: say which part
+        raise _no_directory(path, target.parent, e) from e
     except OSError as e:
         raise OutputError(f"{path}: cannot write ({e.strerror or e})") from e
     if stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode):
@@ -397,7 +398,27 @@ def _make_parents(item: _Item, parent: Path) -> None:
         except OSError as e:
             item.made_dirs.remove(d)  # not made here (or made meanwhile by someone else)
             if not isinstance(e, FileExistsError):
-                raise
+                raise _no_directory(item.named, d, e) from e
+
+
+def _no_directory(named: Path, folder: Path, e: OSError) -> OutputError:
+    """Why ``named``'s directory ``folder`` cannot be made, naming the part at fault
+    ("cannot create directory ro/sub: ro is not writable", not ``ro/sub`` alone)."""
+    down = [*reversed(folder.parents), folder]  # from the top
+    at = next((i for i, p in enumerate(down) if p.exists() and not p.is_dir()), None)
+    if at is not None:  # a file where a directory of the path should be
+        blocker = down[at]
+        why = f"{blocker} is {file_kind(os.stat(blocker).st_mode)}, not a directory"
+        hint: str | None = f"move {blocker} away, or write somewhere else"
+        what = f"create directory {down[at + 1]}" if at + 1 < len(down) else f"write into {blocker}"
+    else:
+        what = f"create directory {folder}"
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            why = f"{folder.parent} is not writable ({e.strerror or e})"
+            hint = "write to a directory where files can be created"
+        else:
+            why, hint = str(e.strerror or e), None
+    return OutputError(f"{named}: cannot {what}: {why}; nothing written", hint=hint)
 
 
 def _stage(item: _Item, mode: int) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -459,3 +461,63 @@ def test_a_root_repeated_thousands_of_times_is_one_note_with_a_count(
     r = runner.invoke(cli, ["inspect", "big.pem"])
     notes = [line for line in r.output.splitlines() if "note:" in line]
     assert notes == [f"  note: {root.certificate.label} appears 3,000 times"]
+
+
+def _listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("output", "words"),
+    [
+        ("ro/sub/ca.pem", "cannot create directory ro/sub: ro is a regular file, not a directory"),
+        ("ro/a/b/ca.pem", "cannot create directory ro/a: ro is a regular file, not a directory"),
+        ("ro/ca.pem", "cannot write into ro: ro is a regular file, not a directory"),
+    ],
+)
+def test_output_under_a_file_names_the_file_in_the_way(
+    in_tmp: Path, runner: CliRunner, output: str, words: str
+) -> None:
+    """``-o ro/sub/ca.pem`` with ``ro`` a file said "cannot write (Not a directory)" of
+    the output: it names the directory that cannot be made and the file in its way
+    (root hits this case too, unlike a read-only directory); nothing is written."""
+    (in_tmp / "ro").write_text("a file\n")
+    code, _, err = run(runner, "build", "--preset", "letsencrypt", "-o", output)
+    assert code == 3, err
+    assert f"Error: {output}: {words}; nothing written" in err, err
+    assert "move ro away" in err
+    assert _listing(in_tmp) == ["ro"] and (in_tmp / "ro").read_text() == "a file\n"
+
+
+def test_an_unwritable_parent_is_named(
+    in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A directory that cannot be made in ``ro`` (read-only): the error names ``ro`` and
+    why, not ``ro/sub`` alone. mkdir is made to fail as it would for a user (root may
+    write in a read-only directory); the real case is run below when not root."""
+    (in_tmp / "ro").mkdir()
+
+    def refuse(path: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr("esp_cabundle.fileio.os.mkdir", refuse)
+    code, _, err = run(runner, "build", "--preset", "letsencrypt", "-o", "ro/sub/ca.pem")
+    assert code == 3, err
+    assert "ro/sub/ca.pem: cannot create directory ro/sub: ro is not writable" in err, err
+    assert "(Permission denied); nothing written" in err
+    assert _listing(in_tmp) == ["ro"]
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0,
+    reason="root writes in a read-only directory (the file case above runs as root too)",
+)
+def test_a_read_only_parent_is_named(in_tmp: Path, runner: CliRunner) -> None:
+    (in_tmp / "ro").mkdir(mode=0o555)
+    try:
+        code, _, err = run(runner, "build", "--preset", "letsencrypt", "-o", "ro/sub/ca.pem")
+    finally:
+        (in_tmp / "ro").chmod(0o755)
+    assert code == 3, err
+    assert "cannot create directory ro/sub: ro is not writable (Permission denied)" in err
+    assert _listing(in_tmp) == ["ro"]

@@ -332,3 +332,30 @@ def test_fs_ls_on_bytes_holding_no_file_system_names_the_file(tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["fs", "ls", str(garbage)])
     assert result.exit_code == 2, result.output
     assert f"Error: {garbage}: neither LittleFS" in result.output, result.output
+
+
+@pytest.mark.parametrize("command", ["cat", "rm"])
+def test_a_missing_file_s_hint_names_the_image_given(
+    runner: CliRunner, tmp_path: Path, command: str
+) -> None:
+    """The hint said ``esp-cabundle fs ls IMAGE``, the placeholder: it names the image
+    the user gave, quoted for a shell, with the options that found its file system."""
+    spaced = tmp_path / "my dir" / "fs.bin"
+    spaced.parent.mkdir()
+    shutil.copyfile(VECTOR, spaced)
+    dump = tmp_path / "dump.bin"
+    dump.write_bytes(dump_with(VECTOR.read_bytes()))
+    spiffs = tmp_path / "sp.bin"
+    shutil.copyfile(SPIFFS, spiffs)
+    cases = [
+        ([str(spaced)], f"esp-cabundle fs ls '{spaced}'\n"),
+        ([str(dump), "--offset", "0x10000"], f"fs ls {dump} --offset 0x10000 --size 0x40000\n"),
+        ([str(spiffs), "--fs", "spiffs"], f"esp-cabundle fs ls {spiffs} --fs spiffs\n"),
+    ]
+    for args, hint in cases:
+        before = {p: p.read_bytes() for p in (spaced, dump, spiffs)}
+        code, out, _ = run(runner, command, args[0], "/nope", *args[1:])
+        assert code == 2, out
+        assert "no file '/nope'" in out and hint in out, out
+        assert "IMAGE" not in out
+        assert {p: p.read_bytes() for p in before} == before

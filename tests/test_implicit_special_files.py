@@ -85,6 +85,32 @@ def test_a_directory_named_like_the_config_is_refused(tmp_path: Path, command: l
     assert list((tmp_path / "cabundle.yaml").iterdir()) == []
 
 
+def test_a_directory_named_ca_pem_is_refused(tmp_path: Path) -> None:
+    """A directory ./ca.pem was passed over as if absent ('check' judged the default
+    preset instead), where a directory ./cabundle.yaml was refused: refused alike."""
+    (tmp_path / "chain.pem").write_bytes(CHAIN.read_bytes())
+    (tmp_path / "ca.pem").mkdir()
+    r = _run(tmp_path, "check", "--chain", "chain.pem")
+    assert r.returncode == 2, r.stderr
+    assert f"{tmp_path}/ca.pem: is a directory, not a bundle file" in r.stderr
+    assert "--bundle" in r.stderr and "Traceback" not in r.stderr
+    assert _listing(tmp_path) == ["ca.pem", "chain.pem"]
+
+
+def test_a_directory_saved_chain_is_refused_not_captured(tmp_path: Path) -> None:
+    """A directory at chains/NAME.pem was passed over and the chain captured live."""
+    (tmp_path / "chains" / "web.pem").mkdir(parents=True)
+    (tmp_path / "cabundle.yaml").write_text(
+        "preset: letsencrypt\ntargets:\n  - {name: web, host: 127.0.0.1, port: 9}\n"
+    )
+    before = _listing(tmp_path)
+    r = _run(tmp_path, "check")
+    assert r.returncode == 2, r.stderr
+    assert "chains/web.pem: is a directory, not a saved chain of target 'web'" in r.stderr
+    assert "capturing" not in r.stderr and "Traceback" not in r.stderr
+    assert _listing(tmp_path) == before
+
+
 def test_check_refuses_a_fifo_where_the_config_s_output_is(tmp_path: Path) -> None:
     (tmp_path / "chain.pem").write_bytes(CHAIN.read_bytes())
     (tmp_path / "data").mkdir()

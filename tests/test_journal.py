@@ -365,3 +365,57 @@ def test_an_edited_unfinished_entry_is_not_finished_by_a_rerun(
     assert arduino_unit.read(0x1000, 0x7000) == boot
     statuses = [e.status for e in Journal(journal).entries(MAC)]
     assert "stale" in statuses
+
+
+JOURNAL_COMMANDS = [
+    ["journal", "list"],
+    ["journal", "prune", "--older-than", "1d"],
+    ["restore", "-p", "socket://127.0.0.1:9"],  # refused before the port is opened
+]
+
+
+def _as_journal(tmp_path: Path, kind: str) -> tuple[str, str]:
+    """A --journal-dir that cannot be the journal, and what the error says of it."""
+    (tmp_path / "file").write_text("not a journal\n")
+    (tmp_path / "loop").symlink_to("loop")
+    return {
+        "file": ("file", "file: is a regular file, not a journal directory; nothing was"),
+        "under-file": ("file/j", "file/j: cannot read the journal directory (Not a directory)"),
+        "loop": ("loop", "loop: cannot read the journal directory (Too many levels of sym"),
+    }[kind]
+
+
+@pytest.mark.parametrize("command", JOURNAL_COMMANDS, ids=lambda c: c[-1])
+@pytest.mark.parametrize("kind", ["file", "under-file", "loop"])
+def test_journal_dir_errors_are_the_tool_s_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], kind: str
+) -> None:
+    """--journal-dir gave click's "Invalid value ... Directory 'x' is a file." under a
+    usage banner (a file under it or a loop passed as an empty journal): now the tool's
+    own words, as its readers say them, exit 2, nothing changed."""
+    monkeypatch.chdir(tmp_path)
+    value, words = _as_journal(tmp_path, kind)
+    before = sorted(os.listdir(tmp_path))
+    r = CliRunner().invoke(cli, [*command, "--journal-dir", value])
+    assert r.exit_code == 2, r.output
+    assert f"Error: {words}" in r.stderr, r.stderr
+    assert "--journal-dir" in r.stderr  # the hint names the option
+    for click_words in ("Usage:", "Invalid value", "Traceback"):
+        assert click_words not in r.output
+    assert sorted(os.listdir(tmp_path)) == before
+    assert (tmp_path / "file").read_text() == "not a journal\n"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads any directory"
+)
+def test_an_unreadable_journal_dir_is_said_in_the_tool_s_words(tmp_path: Path) -> None:
+    journal = tmp_path / "j"
+    journal.mkdir(mode=0)
+    try:
+        r = CliRunner().invoke(cli, ["journal", "list", "--journal-dir", str(journal)])
+    finally:
+        journal.chmod(0o700)
+    assert r.exit_code == 2, r.output
+    assert f"{journal}: cannot read the journal directory (Permission denied)" in r.stderr
+    assert "Usage:" not in r.output

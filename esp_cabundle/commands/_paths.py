@@ -5,11 +5,16 @@ a file called ``build``), ``-`` only where a command can write to standard outpu
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import click
+
+from ..errors import InputError
+from ..fileio import file_kind
 
 __all__ = ["FILE_PATH", "DirPath", "output_path"]
 
@@ -50,15 +55,46 @@ class _OutputPath(click.Path):
 
 
 class DirPath(click.Path):
-    """A directory a command keeps its state in: never empty (``''`` would be ``.``)."""
+    """A directory a command keeps its state in (``what``: its name in errors): never
+    empty (``''`` would be ``.``). Anything but a directory there, or one that cannot be
+    read, is refused in the tool's own words, as its readers say them, exit 2 (click's
+    "Directory 'x' is a file." came with a usage banner); a missing one is made when
+    first written."""
 
-    def __init__(self) -> None:
-        super().__init__(file_okay=False, path_type=Path)
+    def __init__(self, what: str) -> None:
+        super().__init__(path_type=Path, readable=False)
+        self.what = what
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path names no directory", param, ctx)
-        return super().convert(value, param, ctx)
+        path = super().convert(value, param, ctx)
+        _refuse_unusable_directory(os.fsdecode(path), self.what, param)
+        return path
+
+
+def _refuse_unusable_directory(path: str, what: str, param: click.Parameter | None) -> None:
+    """InputError unless ``path`` is a readable directory, or nothing (not yet made)."""
+    flag = param.opts[0] if param is not None and param.opts else "the option"
+    hint = f"name a directory (it is made when first needed) with {flag}, or leave it out"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:  # a file where a directory of the path should be, a loop
+        raise InputError(
+            f"cannot read the {what} ({e.strerror or e})", path=str(path), hint=hint
+        ) from e
+    if not stat.S_ISDIR(mode):
+        raise InputError(
+            f"is {file_kind(mode)}, not a {what}; nothing was read or written",
+            path=str(path),
+            hint=hint,
+        )
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise InputError(
+            f"cannot read the {what} ({os.strerror(errno.EACCES)})", path=str(path), hint=hint
+        )
 
 
 class _FilePath(click.Path):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import shlex
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +20,7 @@ from ..clobber import refuse_clobbering, same_file
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
 from ..fs import normalize_path, open_image
-from ..fs.base import FS_NAMES
+from ..fs.base import FS_NAMES, NO_FILE_HINT
 from ..fs.dirfiles import private_key_warning
 from ..fs.edit import (
     FileEdit,
@@ -119,6 +121,25 @@ class ImageArgs:
     def where(self, region: ImageRegion) -> str:
         """The --offset/--size that name ``region`` again (nothing for a whole image)."""
         return f" --offset {region.offset:#x} --size {region.size:#x}" if region.offset else ""
+
+    @contextlib.contextmanager
+    def naming_image(self, region: ImageRegion) -> Iterator[None]:
+        """A file not in the image: its hint's ``fs ls IMAGE`` becomes the command to
+        type, this IMAGE (quoted for a shell) and the options that found its file
+        system, not the placeholder."""
+        try:
+            yield
+        except ImageError as e:
+            if e.hint == NO_FILE_HINT:
+                e.hint = NO_FILE_HINT.replace("IMAGE", self.ls_args(region))
+            raise
+
+    def ls_args(self, region: ImageRegion) -> str:
+        """``fs ls``'s arguments naming this file system again, as a shell reads them."""
+        args = shlex.quote(str(self.image)) + self.where(region)
+        args += f" --fs {self.fs_type}" if self.fs_type else ""
+        args += f" --profile {shlex.quote(self.profile)}" if self.profile else ""
+        return printable(args)
 
 
 def _with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | None:
@@ -239,7 +260,9 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
     """
     if output is not None:
         refuse_clobbering([("output", output)], [("image", img.image)])
-    data = img.open().read(path)
+    region = img.region()
+    with img.naming_image(region):
+        data = img.open(region).read(path)
     if output is not None:
         write_atomic(output, data, mode=PRIVATE)  # a unit's file: /conf9.json holds passwords
         return
@@ -424,7 +447,8 @@ def rm_cmd(
     ca_paths = _ca_paths(fs_image, chosen)
     warnings = [_ca_removed(img.image, p, img.where(region)) for p in names if p in ca_paths]
     edits = [FileEdit("rm", p) for p in names]
-    result = _apply(img, edits, region=region, platform=platform, disk_version=disk_version)
+    with img.naming_image(region):
+        result = _apply(img, edits, region=region, platform=platform, disk_version=disk_version)
     if not as_json:
         for w in warnings:
             warn(printable(w))

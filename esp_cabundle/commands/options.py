@@ -453,7 +453,7 @@ def link_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 journal_dir_option = click.option(
     "--journal-dir",
-    type=DirPath(),
+    type=DirPath("journal directory"),
     metavar="DIR",
     help="The journal of updates, for resuming and 'restore' (default: "
     "$ESP_CABUNDLE_JOURNAL, else $XDG_STATE_HOME/esp-cabundle/journal or "
