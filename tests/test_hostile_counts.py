@@ -50,7 +50,7 @@ def test_a_bundle_listing_too_many_roots_is_refused_quickly(
 ) -> None:
     """A 4 MB v2 bundle of 400,000 empty entries took 17 s and 327 MB in inspect (40 MB:
     150 s, 3 GB): every entry became a root, a subject and a key description."""
-    start = time.monotonic()
+    start = time.process_time()  # CPU, not wall time: a loaded CI machine slows the clock
     with pytest.raises(EspCabundleError, match=f"{fmt} bundle lists {count} roots, over the 4,096"):
         inspect_bytes(data, source="b.bin")
     with pytest.raises(EspCabundleError, match="over the 4,096"):
@@ -59,7 +59,7 @@ def test_a_bundle_listing_too_many_roots_is_refused_quickly(
     r = runner.invoke(cli, ["inspect", "b.bin"])
     assert r.exit_code == 2 and f"ESP-IDF certificate bundle ({fmt}) too large to read" in r.output
     assert "Traceback" not in r.output
-    assert time.monotonic() - start < 20
+    assert time.process_time() - start < 20
 
 
 def test_a_bundle_at_the_limit_reads() -> None:

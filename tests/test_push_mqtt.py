@@ -168,14 +168,29 @@ def test_watch_ends_when_every_unit_is_done(mosquitto: Any, host: Any, tmp_path:
     assert rows(tmp_path)[uid].state == "verified"
 
 
-def test_until_a_date_means_through_that_day(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+def test_until_a_date_means_through_that_day(
+    mosquitto: Any, host: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``--watch --until TODAY`` watches through today (it used to end at today's
     midnight, already past: one pass); the unit that comes online a second later is
-    updated."""
+    updated. The command's clock reads today 12:00 (and runs on): on the real clock, a
+    run started in the last seconds of a UTC day ended its watch at midnight, before the
+    unit came online, or found --until already past."""
+    import esp_cabundle.commands.push as push_command
+    import esp_cabundle.push.campaign as campaign
+
+    start = time.monotonic()
+    noon = datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0)
+
+    def clock() -> datetime:
+        return noon + timedelta(seconds=time.monotonic() - start)
+
+    monkeypatch.setattr(push_command, "now", clock)
+    monkeypatch.setattr(campaign, "_now_utc", clock)
     (uid,) = ids(1)
     unit = mongoose_unit(uid, online_at=time.monotonic() + 1.0)
     host([unit])
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = noon.date().isoformat()
     code, out, _ = push(mosquitto, tmp_path, [unit], "--watch", "--poll", "0.3", "--until", today)
     assert code == 0, out
     assert rows(tmp_path)[uid].state == "verified"
