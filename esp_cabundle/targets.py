@@ -186,7 +186,12 @@ def parse_target(text: str) -> Target:
     )
     if not text.strip() or any(c.isspace() or ord(c) < 32 for c in text.strip()):
         raise bad
-    host, port = parse_host_port(text)
+    try:
+        host, port = parse_host_port(text)
+    except InputError as e:
+        if e.message.startswith("bad port"):  # a host, with a port out of range: say that
+            raise
+        raise bad from e
     if not (is_ip_address(host) or _HOST_NAME.fullmatch(host)):
         raise bad
     return Target(name=host if port == DEFAULT_PORT else f"{host}:{port}", host=host, port=port)

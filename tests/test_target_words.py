@@ -62,7 +62,9 @@ def test_the_same_words_as_check_chain(in_tmp: Path, runner: CliRunner) -> None:
     assert check.output.splitlines()[:2] == build.output.splitlines()[:2], build.output
 
 
-@pytest.mark.parametrize("word", ["my host", "bad_host!x", "mdash.net:443 x", "-dash.example"])
+@pytest.mark.parametrize(
+    "word", ["my host", "bad_host!x", "mdash.net:443 x", "-dash.example", "a..b", "[::1"]
+)
 def test_a_value_that_is_no_host_name_is_refused_up_front(
     in_tmp: Path, runner: CliRunner, word: str
 ) -> None:
