@@ -265,7 +265,8 @@ def _image(
         raise InputError(
             f"the {out.format} output needs its image's parameters",
             hint=f"list it under outputs: in cabundle.yaml, e.g. {{format: {out.format}, "
-            "path: fs.bin, board: NAME}",
+            f"path: fs.bin, board: NAME}}; for a one-off image, 'esp-cabundle pack --fs "
+            f"{out.format} --profile NAME --size SIZE -o fs.bin' (or pack --board NAME)",
         )
     if image.board is not None:
         ca = per_board[(image.board.full_name, image.spec.ca_path)]

@@ -53,7 +53,7 @@ from .catalog import Catalog
 from .certs import load_certificates, sniff_kind
 from .dates import as_datetime
 from .errors import InputError, PolicyError
-from .fileio import is_named, read_input
+from .fileio import read_input
 from .formats.pem import render_pem
 from .sniff import decode_text
 from .spelling import PYTHON, Spelling
@@ -357,17 +357,11 @@ def _judge_policies(
 
 
 def parse_target(text: str) -> Target:
-    """A ``--target``: a saved chain file, or ``HOST[:PORT]`` (its chain saved under
-    ``chains/`` beside the config, else captured live)."""
+    """A ``--target``: :func:`.targets.parse_target` (the one rule for file or host)."""
     # deferred: the check and its verifier (~20 ms) load only when there are targets
-    from .chains import DEFAULT_PORT, parse_host_port
-    from .check import Target  # deferred: as above
+    from .targets import parse_target as parse
 
-    p = Path(text)
-    if is_named(p, directory=False):  # a link leading nowhere too: reading it says so
-        return Target(name=p.stem, chain=p)
-    host, port = parse_host_port(text)
-    return Target(name=host if port == DEFAULT_PORT else f"{host}:{port}", host=host, port=port)
+    return parse(text)
 
 
 def _targets(config: Config | None, extra: Sequence[Target]) -> tuple[Target, ...]:

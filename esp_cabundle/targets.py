@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from .chains import DEFAULT_PORT, ServerChain, is_ip_address, parse_host_port
 from .errors import InputError
+from .fileio import is_named
 from .verify import DeviceProfile, parse_device_profile
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "looks_like_hostname",
     "name_from_file_stem",
     "parse_device",
+    "parse_target",
     "parse_targets",
 ]
 
@@ -139,6 +141,60 @@ def chain_file_name(path: Path, chain: ServerChain) -> str | None:
     """The name a unit checks, for a chain file given alone (``check --chain``): what the
     file records, else what its name says (:func:`name_from_file_stem`), else None."""
     return _recorded_name(chain) or name_from_file_stem(path.stem)
+
+
+# A ``--target`` is a chain file when something is at that path, when it reads as a path
+# (a '/' or '\\' that is not in a URL, or a leading '.' or '~'), or when it ends in a
+# certificate file's suffix: no top-level domain is pem, crt, cer, der, p7b or p7c, so
+# ``nosuch.pem`` is a missing file, never a host to dial. Anything else must be a host
+# name or IP address (``HOST[:PORT]``, or a URL): refused here otherwise, before any DNS.
+CHAIN_FILE_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c")
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.I)
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(?:\.[A-Za-z0-9_-]{1,63})*\.?"
+)
+_CHAIN_HINT = "save one with 'esp-cabundle chains pull' or export it leaf first as PEM"
+
+
+def _names_chain_file(text: str) -> bool:
+    if is_named(text, directory=False):  # a link leading nowhere too: reading it says so
+        return True
+    if _URL.match(text):
+        return False
+    return (
+        "/" in text
+        or "\\" in text
+        or text.startswith((".", "~"))
+        or text.lower().endswith(CHAIN_FILE_SUFFIXES)
+    )
+
+
+def parse_target(text: str) -> Target:
+    """A ``--target``: a saved chain file, or ``HOST[:PORT]`` (its chain saved under
+    ``chains/`` beside the config, else captured live). A missing chain file or a value
+    that is no host name is refused here, so nothing is dialled for a typo."""
+    if _names_chain_file(text):
+        p = Path(text).expanduser()
+        if not is_named(p):
+            # The words 'check --chain' uses for the same file (load_chain_file).
+            raise InputError("no such chain file", path=text, hint=_CHAIN_HINT)
+        return Target(name=p.stem, chain=p)
+    bad = InputError(
+        f"bad target '{text}': not a host name or IP address, and no chain file is there",
+        hint="give HOST[:PORT] (e.g. mdash.net:443) or a chain file's path "
+        "(e.g. chains/server.pem)",
+    )
+    if not text.strip() or any(c.isspace() or ord(c) < 32 for c in text.strip()):
+        raise bad
+    try:
+        host, port = parse_host_port(text)
+    except InputError as e:
+        if e.message.startswith("bad port"):  # a host, with a port out of range: say that
+            raise
+        raise bad from e
+    if not (is_ip_address(host) or _HOST_NAME.fullmatch(host)):
+        raise bad
+    return Target(name=host if port == DEFAULT_PORT else f"{host}:{port}", host=host, port=port)
 
 
 def parse_targets(node: Node) -> tuple[Target, ...]:

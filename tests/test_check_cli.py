@@ -93,8 +93,14 @@ def test_clock_device_fails_after_the_dst_expiry(runner: CliRunner, le_files: Pa
     )  # fmt: skip
     assert code == 1
     doc = json.loads(out)
+    assert (doc["ok"], doc["exit_code"]) == (False, code)  # as flash --json says it
     (result,) = doc["results"]
     assert result["verdict"]["ok"] is True and result["ok"] is False
+    code, out, _ = run(
+        runner, "check", "--bundle", "dst.pem", "--chain", "long.pem", "--device",
+        "mbedtls-clock", "--at", "2021-06-01", "--json",
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["exit_code"] == 0, out
     change = result["changes"][0]
     assert change["date"] == "2021-09-30" and change["events"] == ["DST Root CA X3 expires"]
     assert change["verdict"]["flag_names"] == ["EXPIRED"]

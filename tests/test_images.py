@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,27 @@ def test_bad_image_outputs_name_file_and_line(
     code, out = _build(runner)
     assert code == 2 and "cabundle.yaml:3:" in out and message in out, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+@pytest.mark.parametrize("fs", ["spiffs", "littlefs"])
+def test_an_image_format_on_the_command_line_points_at_pack(
+    runner: CliRunner, in_tmp: Path, fs: str
+) -> None:
+    """``build -f spiffs -o x.bin`` has no image parameters: the hint names the config's
+    outputs: and the one-off command, and that command works as given."""
+    code, out = _build(runner, "--preset", "letsencrypt", "-f", fs, "-o", "x.bin")
+    assert code == 2 and "needs its image's parameters" in out, out
+    assert list(in_tmp.iterdir()) == []
+    m = re.search(r"'esp-cabundle (pack [^']*)'", out)
+    assert m is not None and f"--fs {fs}" in m.group(1), out
+    args = m.group(1).replace("NAME", "esp-idf").replace("SIZE", "64K").split()
+    r = runner.invoke(cli, [*args, "--preset", "letsencrypt"])
+    assert r.exit_code == 0, r.output
+    assert open_image((in_tmp / "fs.bin").read_bytes(), fs_type=fs).read("/ca.pem")
+
+
+def test_a_bin_name_without_a_format_points_at_pack(runner: CliRunner, in_tmp: Path) -> None:
+    code, out = _build(runner, "--preset", "letsencrypt", "-o", "ca.bin")
+    assert code == 2 and "under outputs: in cabundle.yaml" in out, out
+    assert "'esp-cabundle pack --fs littlefs|spiffs'" in out
+    assert list(in_tmp.iterdir()) == []

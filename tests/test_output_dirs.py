@@ -118,3 +118,35 @@ def test_a_record_folder_is_never_made(tmp_path: Path) -> None:
         refuse_missing_folder(tmp_path / "file" / "c.db", what="ledger", hint="h")
     refuse_missing_folder(tmp_path / "c.db", what="ledger", hint="h")
     assert _tree(tmp_path) == ["file"]
+
+
+PACK = ["pack", "--fs", "spiffs", "--profile", "esp-idf", "--size", "64K"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["build", "--preset", "letsencrypt", "--no-lock", "-o", "out"],
+        ["build", "--preset", "letsencrypt", "--no-lock", "-o", "ca.pem", "--depfile", "out"],
+        [*PACK, "--preset", "letsencrypt", "-o", "out"],
+        ["check", "--roadmap", "letsencrypt", "--report", "out"],
+        ["flash", "-p", "socket://127.0.0.1:1", "--board", "mdash-arduino", "--log", "out"],
+        ["update-dump", "dump.bin", "--board", "mdash-arduino", "-o", "out"],
+        ["read", "--port", "socket://127.0.0.1:1", "--all", "-o", "out"],
+        ["fs", "cat", "fs.bin", "/ca.pem", "-o", "out"],
+        ["chains", "show", "chain.pem", "-o", "out"],
+        ["init", "--board", "mdash-arduino", "--yes", "-o", "out"],
+    ],
+)
+def test_an_existing_directory_is_no_output_file(
+    in_tmp: Path, runner: CliRunner, args: list[str]
+) -> None:
+    """``-o out`` where out is a directory: the tool's refusal, as for ``-o out/``
+    (click said "File 'out' is a directory."), exit 2, nothing written there."""
+    (in_tmp / "out").mkdir()
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "'out' names a directory, not a file: name the file itself" in r.stderr, r.output
+    assert "is a directory." not in r.stderr
+    assert [p.name for p in in_tmp.iterdir()] == ["out"]
+    assert list((in_tmp / "out").iterdir()) == []

@@ -270,7 +270,7 @@ def test_a_json_lines_log_is_appended_to_run_after_run(
     ("where", "code", "message"),
     [
         ("under a file", 3, "(its directory is a file); no unit was touched"),
-        ("a directory", 2, "is a directory"),
+        ("a directory", 2, "names a directory, not a file"),
         ("in a missing directory", 2, "does not exist; no unit was touched"),
     ],
 )

@@ -33,7 +33,13 @@ def _names_a_directory(value: str) -> bool:
 def _refuse_directory(
     kind: click.Path, value: Any, param: click.Parameter | None, ctx: Any
 ) -> None:
-    if isinstance(value, str) and value != "-" and _names_a_directory(value):
+    # An existing directory named without its slash (``-o out``) gets the same words:
+    # click's own "File 'out' is a directory." came with a usage banner instead.
+    if (
+        isinstance(value, str)
+        and value != "-"
+        and (_names_a_directory(value) or os.path.isdir(value))
+    ):
         kind.fail(f"{value!r} names a directory, not a file: name the file itself", param, ctx)
 
 

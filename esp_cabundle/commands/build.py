@@ -364,7 +364,7 @@ def _with_output_path(
             "nothing written",
             hint="pass -f idf-bundle for an ESP-IDF certificate bundle (or -f pem to "
             "write PEM text there); file-system images are listed under outputs: in "
-            "cabundle.yaml",
+            "cabundle.yaml, or made once with 'esp-cabundle pack --fs littlefs|spiffs'",
         )
     if implied is None or implied == out.format:
         return (replace(out, path=path),)

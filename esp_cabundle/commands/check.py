@@ -268,6 +268,8 @@ def check(
         write_html_report(report_path, report, service_until=service_until)
     if as_json:
         doc = report.to_dict()
+        # The code this run exits with, as flash --json and every failure document say it.
+        doc["exit_code"] = 0 if report.ok else VerdictError.exit_code
         if report_path is not None:  # where the HTML went, for the CI step that keeps it
             doc["report"] = str(report_path)
         emit_json(doc)

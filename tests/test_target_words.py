@@ -1,0 +1,103 @@
+"""``--target HOST[:PORT]`` or ``--target CHAIN-FILE``: one rule tells them apart (the
+tryout's findings). A path, a name with a certificate file's suffix or a missing file is
+a chain file, refused as "no such chain file" like ``check --chain``; a value that is no
+host name is refused too; either before any DNS look-up, and nothing is written."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import InputError
+from esp_cabundle.gate import parse_target
+
+REPO = Path(__file__).resolve().parent.parent
+CHAIN_2024 = REPO / "examples" / "chains" / "letsencrypt-2024-short.pem"
+PACK = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K", "-o", "fs.bin"]
+
+
+@pytest.fixture(autouse=True)
+def _no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A look-up or connection fails the test loudly: no test here passes by dialling."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"network reached: {args}")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.mark.parametrize(
+    "word",
+    [
+        "examples/chains/nosuch.pem",  # cut at the first '/' and dialled as 'examples'
+        "nosuch.pem",  # taken as a host, with the hint 'chains/nosuch.pem.pem'
+        "NOSUCH.CRT",
+        "my chain.pem",
+        "./nosuch.pem",  # was refused as a bad host
+        "nosuch/dir/chain",
+    ],
+)
+@pytest.mark.parametrize("command", [["build", "--no-lock", "--dry-run"], PACK])
+def test_a_missing_chain_file_is_said_to_be_one(
+    in_tmp: Path, runner: CliRunner, word: str, command: list[str]
+) -> None:
+    r = runner.invoke(cli, [*command, "--preset", "letsencrypt", "--target", word])
+    assert r.exit_code == 2, r.output
+    assert f"{word}: no such chain file" in r.output
+    assert "chains pull" in r.output  # the hint 'check --chain' gives
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_the_same_words_as_check_chain(in_tmp: Path, runner: CliRunner) -> None:
+    word = "examples/chains/nosuch.pem"
+    check = runner.invoke(cli, ["check", "--chain", word])
+    build = runner.invoke(cli, ["build", "--no-lock", "--dry-run", "--target", word])
+    assert check.exit_code == build.exit_code == 2
+    assert check.output.splitlines()[:2] == build.output.splitlines()[:2], build.output
+
+
+@pytest.mark.parametrize(
+    "word", ["my host", "bad_host!x", "mdash.net:443 x", "-dash.example", "a..b", "[::1"]
+)
+def test_a_value_that_is_no_host_name_is_refused_up_front(
+    in_tmp: Path, runner: CliRunner, word: str
+) -> None:
+    r = runner.invoke(cli, ["build", "--no-lock", "-o", "ca.pem", "--target", word])
+    assert r.exit_code == 2, r.output
+    assert f"bad target '{word}': not a host name or IP address, and no chain file" in r.output
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_an_existing_file_is_a_chain_whatever_its_name(in_tmp: Path) -> None:
+    (in_tmp / "broker").write_bytes(CHAIN_2024.read_bytes())
+    (in_tmp / "with space.pem").write_bytes(CHAIN_2024.read_bytes())
+    assert parse_target("broker").chain == Path("broker")
+    assert parse_target("with space.pem").chain == Path("with space.pem")
+
+
+@pytest.mark.parametrize(
+    ("word", "host", "port"),
+    [
+        ("mdash.net", "mdash.net", 443),
+        ("mqtt.example.com:8883", "mqtt.example.com", 8883),
+        ("localhost:8443", "localhost", 8443),
+        ("[::1]:8443", "::1", 8443),
+        ("https://mdash.net/path", "mdash.net", 443),
+        ("192.0.2.1", "192.0.2.1", 443),
+    ],
+)
+def test_host_names_stay_hosts(in_tmp: Path, word: str, host: str, port: int) -> None:
+    t = parse_target(word)
+    assert (t.host, t.port, t.chain) == (host, port, None)
+
+
+def test_the_library_refuses_the_same(in_tmp: Path) -> None:
+    with pytest.raises(InputError) as e:
+        parse_target("nosuch.pem")
+    assert (e.value.path, e.value.reason) == ("nosuch.pem", "no such chain file")
