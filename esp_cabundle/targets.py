@@ -159,6 +159,10 @@ _CHAIN_HINT = "save one with 'esp-cabundle chains pull' or export it leaf first 
 def _names_chain_file(text: str) -> bool:
     if is_named(text, directory=False):  # a link leading nowhere too: reading it says so
         return True
+    return _looks_like_a_path(text)
+
+
+def _looks_like_a_path(text: str) -> bool:
     if _URL.match(text):
         return False
     return (
@@ -179,22 +183,32 @@ def parse_target(text: str) -> Target:
             # The words 'check --chain' uses for the same file (load_chain_file).
             raise InputError("no such chain file", path=text, hint=_CHAIN_HINT)
         return Target(name=p.stem, chain=p)
-    bad = InputError(
-        f"bad target '{text}': not a host name or IP address, and no chain file is there",
-        hint="give HOST[:PORT] (e.g. mdash.net:443) or a chain file's path "
-        "(e.g. chains/server.pem)",
-    )
-    if not text.strip() or any(c.isspace() or ord(c) < 32 for c in text.strip()):
-        raise bad
     try:
-        host, port = parse_host_port(text)
+        host, port = _host_and_port(text)
     except InputError as e:
         if e.message.startswith("bad port"):  # a host, with a port out of range: say that
             raise
-        raise bad from e
+        raise InputError(
+            f"bad target '{text}': not a host name or IP address, and no chain file is there",
+            hint="give HOST[:PORT] (e.g. mdash.net:443) or a chain file's path "
+            "(e.g. chains/server.pem)",
+        ) from e
+    return Target(name=host if port == DEFAULT_PORT else f"{host}:{port}", host=host, port=port)
+
+
+def _host_and_port(text: str) -> tuple[str, int]:
+    """``HOST[:PORT]`` whose host is a host name or an IP address: a name with a space or
+    a path's ``/`` in it would be sent to DNS (and a typo dialled) if not refused here."""
+    bad = InputError(f"'{text}' is not a host name or IP address")
+    if not text.strip() or any(c.isspace() or ord(c) < 32 for c in text.strip()):
+        raise bad
+    host, port = parse_host_port(text)  # its 'bad port ...' stands as it is
     if not (is_ip_address(host) or _HOST_NAME.fullmatch(host)):
         raise bad
-    return Target(name=host if port == DEFAULT_PORT else f"{host}:{port}", host=host, port=port)
+    return host, port
+
+
+_HOST_HINT = "give a host name or an IP address, e.g. mdash.net or mdash.net:8443"
 
 
 def parse_targets(node: Node) -> tuple[Target, ...]:
@@ -204,10 +218,16 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
     seen: dict[str, int] = {}
     for n in node.as_list():
         if isinstance(n.value, str):
+            text = n.as_str()
+            if _looks_like_a_path(text):
+                raise n.error(
+                    f"'{text}' looks like a chain file: a target written as text is HOST[:PORT]",
+                    hint=f"a saved chain is a mapping: '- chain: {text}'",
+                )
             try:
-                bare_host, port = parse_host_port(n.as_str())
+                bare_host, port = _host_and_port(text)
             except InputError as e:
-                raise n.error(e.message, hint=e.hint) from e
+                raise n.error(e.message, hint=e.hint or _HOST_HINT) from e
             label = bare_host if port == DEFAULT_PORT else f"{bare_host}:{port}"
             target = Target(name=label, host=bare_host, port=port)
         else:
@@ -219,9 +239,9 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
                 )
             if host is not None:
                 try:
-                    parse_host_port(host)
+                    _host_and_port(host)
                 except InputError as e:
-                    raise m["host"].error(e.message, hint=e.hint) from e
+                    raise m["host"].error(e.message, hint=e.hint or _HOST_HINT) from e
             port = m["port"].as_int(minimum=1) if "port" in m else DEFAULT_PORT
             if port > 65535:
                 raise m["port"].error(f"port {port} is out of range 1-65535")

@@ -101,3 +101,28 @@ def test_the_library_refuses_the_same(in_tmp: Path) -> None:
     with pytest.raises(InputError) as e:
         parse_target("nosuch.pem")
     assert (e.value.path, e.value.reason) == ("nosuch.pem", "no such chain file")
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        ('"examples/chains/nosuch.pem"', "looks like a chain file: a target written as text"),
+        ('"nosuch.pem"', "looks like a chain file: a target written as text"),
+        ('"my host"', "'my host' is not a host name or IP address"),
+        ('{host: "my host"}', "'my host' is not a host name or IP address"),
+        ('"a..b"', "bad host 'a..b'"),
+    ],
+)
+def test_cabundle_yaml_targets_follow_the_same_rule(
+    in_tmp: Path, runner: CliRunner, entry: str, said: str
+) -> None:
+    """A ``targets:`` string was cut at its first '/' (or sent whole, spaces and all) and
+    dialled; it is HOST[:PORT], and a path there is told to be a ``chain:`` mapping."""
+    text = f"roots:\n  - isrg-root-x1\ntargets:\n  - {entry}\n"
+    (in_tmp / "cabundle.yaml").write_text(text)
+    r = runner.invoke(cli, ["build", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    assert "cabundle.yaml:4: targets[0]" in r.output and said in r.output, r.output
+    if "chain file" in said:
+        assert f"a saved chain is a mapping: '- chain: {entry.strip(chr(34))}'" in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
