@@ -29,6 +29,7 @@ from .config import CONFIG_NAME, parse_config
 from .dates import add_years, as_datetime, parse_when
 from .errors import ConfigError, InputError
 from .fileio import write_atomic
+from .targets import looks_like_a_path
 from .verify import parse_device_profile
 from .verify.profiles import profile_spec
 
@@ -121,6 +122,11 @@ def parse_target(text: str) -> tuple[str, int]:
     t = text.strip()
     if not t or any(c.isspace() for c in t):
         raise InputError(f"bad target '{text}'", hint="give HOST or HOST:PORT, e.g. mdash.net")
+    if looks_like_a_path(t):  # parse_host_port would keep 'examples' of examples/x.pem
+        raise InputError(
+            f"bad target '{text}': init takes servers (HOST[:PORT]), not chain files",
+            hint="add a saved chain to cabundle.yaml's targets: as '- chain: PATH'",
+        )
     host, port = parse_host_port(t)
     try:
         ipaddress.ip_address(host)

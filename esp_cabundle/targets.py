@@ -31,6 +31,7 @@ __all__ = [
     "CHAINS_DIR",
     "Target",
     "chain_file_name",
+    "looks_like_a_path",
     "looks_like_hostname",
     "name_from_file_stem",
     "parse_device",
@@ -159,10 +160,12 @@ _CHAIN_HINT = "save one with 'esp-cabundle chains pull' or export it leaf first 
 def _names_chain_file(text: str) -> bool:
     if is_named(text, directory=False):  # a link leading nowhere too: reading it says so
         return True
-    return _looks_like_a_path(text)
+    return looks_like_a_path(text)
 
 
-def _looks_like_a_path(text: str) -> bool:
+def looks_like_a_path(text: str) -> bool:
+    """A path's shape (a '/', a leading '.' or '~', a certificate file's suffix: no
+    top-level domain is '.pem'), which a host name never has, whether or not it exists."""
     if _URL.match(text):
         return False
     return (
@@ -219,7 +222,7 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
     for n in node.as_list():
         if isinstance(n.value, str):
             text = n.as_str()
-            if _looks_like_a_path(text):
+            if looks_like_a_path(text):
                 raise n.error(
                     f"'{text}' looks like a chain file: a target written as text is HOST[:PORT]",
                     hint=f"a saved chain is a mapping: '- chain: {text}'",

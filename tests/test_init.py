@@ -249,6 +249,9 @@ def test_refuses_to_overwrite_without_force(runner: CliRunner, in_tmp: Path) -> 
         (["--board", "mdash-arduinoo"], "unknown board 'mdash-arduinoo'"),
         (["--target", "mdash.net:99999"], "bad port '99999'"),
         (["--target", "no such host"], "bad target 'no such host'"),
+        # parse_host_port cut these at '/' and init wrote the target 'examples'
+        (["--target", "examples/chains/x.pem"], "init takes servers (HOST[:PORT]), not chain"),
+        (["--target", "x.pem"], "init takes servers (HOST[:PORT]), not chain files"),
         (["--target", "exa_mple..com"], "not a valid host name"),
         (["--target", "a.example", "--target", "a.example:443"], "given twice"),
         (["--service-until", "2031-02-30"], "bad service end date '2031-02-30'"),
