@@ -19,6 +19,7 @@ from . import __version__
 from .errors import EspCabundleError, LockMismatchError
 from .redact import known as known_secrets
 from .redact import redact
+from .text import closest
 
 __all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
 
@@ -135,9 +136,7 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else None
         if name is not None and name not in COMMANDS and not name.startswith("-"):
-            import difflib  # deferred: only for a mistyped command
-
-            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            close = closest(name, COMMANDS, most=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise click.UsageError(f"No such command '{name}'.{hint}", ctx)
         return super().resolve_command(ctx, args)
