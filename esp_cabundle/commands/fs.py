@@ -289,9 +289,11 @@ def put_cmd(
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
     if dest is not None and (not dest.strip() or dest.endswith("/")):
+        folder = dest.strip().strip("/")  # the folder meant: the example keeps it
+        example = f"/{folder}/{source.name}" if folder else f"/{source.name}"
         raise InputError(
             f"DEST '{dest}' names no file" + (" (it ends with '/')" if dest.strip() else ""),
-            hint=f"give the file's path in the image, e.g. /{source.name}, or leave DEST out",
+            hint=f"give the file's path in the image, e.g. {example}, or leave DEST out",
         )
     if same_file(img.image, source):
         # The image's own bytes would become a file inside it: a slip, never meant.
