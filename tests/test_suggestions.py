@@ -4,6 +4,7 @@ error's own hint kept after it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,13 +15,14 @@ from support.layouts import load_mongoose
 
 from esp_cabundle.board_model import FsTarget
 from esp_cabundle.catalog import Catalog
-from esp_cabundle.cli import cli
+from esp_cabundle.cli import cli, run
 from esp_cabundle.errors import CatalogError, InputError, PartitionTableError
 from esp_cabundle.partitions import PartitionTable
 from esp_cabundle.roadmaps import load_roadmap
 from esp_cabundle.text import closest, suggest
 from tests.support import dumps
 
+DATA = Path(__file__).parent / "data"
 ROOTS_HINT = "run 'esp-cabundle roots QUERY' to find a root's alias or fingerprint"
 
 
@@ -114,3 +116,44 @@ def test_board_partition_typo_suggests_and_keeps_its_hint() -> None:
         "did you mean 'fs_0'? is this the right --board? the firmware mounts its file "
         "system from 'fs0'"
     )
+
+
+# --- an option typed in the wrong place is told where it goes -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--json", "build"], "--json goes after the command: esp-cabundle build --json"),
+        (["--json", "push", "status"], "goes after the command: esp-cabundle push status --json"),
+        (["--port", "x", "flash"], "--port goes after the command: esp-cabundle flash --port"),
+        (["--json"], "--json goes after a command: esp-cabundle build --json"),
+    ],
+)
+def test_a_command_option_before_the_command(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert run(args) == 2
+    out, err = capsys.readouterr()
+    said = json.loads(out)["error"] if "--json" in args else err
+    assert message in said and "--version" not in said, said
+    assert list(in_tmp.iterdir()) == []  # nothing built
+
+
+def test_an_option_no_command_has_keeps_clicks_words(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["--jsn", "build"])
+    assert r.exit_code == 2 and "No such option '--jsn'" in r.stderr, r.output
+
+
+def test_fs_cat_json_says_cat_prints_bytes(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp / "fs.bin").write_bytes((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())
+    assert run(["fs", "cat", "fs.bin", "/conf0.json", "--json", "-o", "c.json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert (
+        doc["ok"] is False
+        and "fs cat has no --json: it prints the file's exact bytes" in (doc["error"])
+    )
+    assert "'esp-cabundle fs ls IMAGE --json'" in doc["error"] and "--fs" not in doc["error"]
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["fs.bin"]

@@ -228,7 +228,10 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     type=output_path(allow_dash=True),
     help="Write the file here instead of standard output.",
 )
-def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
+# Hidden: every other command has --json, so it is tried here; click would say "Did you
+# mean '--fs'?". cat's output is the file's exact bytes: say so, and where JSON is.
+@click.option("--json", "as_json", is_flag=True, hidden=True)
+def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> None:
     """Print one file of an image (its exact bytes) or save it with -o.
 
     \b
@@ -237,6 +240,11 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
       esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K \\
           -o conf9.json
     """
+    if as_json:
+        raise click.UsageError(
+            "fs cat has no --json: it prints the file's exact bytes (or saves them with -o); "
+            "'esp-cabundle fs ls IMAGE --json' lists the files as JSON"
+        )
     if output is not None:
         refuse_clobbering([("output", output)], [("image", img.image)])
     data = img.open().read(path)
