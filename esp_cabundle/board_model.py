@@ -16,6 +16,7 @@ from .board_versions import BoardFirmware, firmware_dict
 from .errors import InputError, PartitionTableError
 from .firmware import load_firmware
 from .partitions import Partition, PartitionTable
+from .text import suggest
 from .verify import DeviceProfile, mbedtls_version_for
 
 if TYPE_CHECKING:
@@ -80,8 +81,12 @@ class FsTarget:
                 if p is None:
                     raise PartitionTableError(
                         f"the partition table has no partition '{name}' (it has {names})",
-                        hint="is this the right --board? the firmware mounts its file "
-                        f"system from '{name}'",
+                        hint=suggest(
+                            name,
+                            (q.name for q in table),
+                            "is this the right --board? the firmware mounts its file "
+                            f"system from '{name}'",
+                        ),
                     )
                 if not p.is_data:
                     raise PartitionTableError(

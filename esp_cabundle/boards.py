@@ -13,7 +13,6 @@ types a profile loads into are in :mod:`.board_model` (re-exported here).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import replace
 from importlib import resources
@@ -40,7 +39,7 @@ from .fs.base import checked_path
 from .fs.lfs_platforms import resolve_platform
 from .partitions import DEFAULT_TABLE_OFFSET, PartitionTable
 from .sizes import parse_size
-from .text import printable
+from .text import printable, suggest
 from .verify import mbedtls_version_for
 from .yamlnodes import Node, compose_nodes, read_yaml_text
 
@@ -178,8 +177,7 @@ def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
         p = boards_dir() / f"{text_name}.yaml"
         if not p.is_file():
             names = board_names()
-            close = difflib.get_close_matches(text_name, names, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"boards: {', '.join(names)}"
+            hint = suggest(text_name, names) or f"boards: {', '.join(names)}"
             if Path(text_name).is_file():  # a file, but no board file: say which it is
                 raise ConfigError(
                     f"unknown board '{text_name}': a file of that name is here, but a board "

@@ -22,6 +22,7 @@ from pathlib import Path
 from .certs import Certificate, certificate_once
 from .errors import CatalogError
 from .known_roots import data_table
+from .text import suggest
 
 __all__ = [
     "ALIASES",
@@ -459,7 +460,11 @@ class Catalog:
             hint = (
                 f"did you mean {', '.join(close[:5])}?"
                 if close
-                else "run 'esp-cabundle roots QUERY' to find a root's alias or fingerprint"
+                else suggest(
+                    key,
+                    ALIASES,
+                    "run 'esp-cabundle roots QUERY' to find a root's alias or fingerprint",
+                )
             )
             raise CatalogError(f"unknown root '{spec}' (not an alias or SHA-256)", hint=hint)
         entry = self._entries.get(fp)
@@ -475,7 +480,8 @@ class Catalog:
         p = PRESETS.get(name)
         if p is None:
             raise CatalogError(
-                f"unknown preset '{name}'", hint=f"known presets: {', '.join(sorted(PRESETS))}"
+                f"unknown preset '{name}'",
+                hint=suggest(name, PRESETS, f"known presets: {', '.join(sorted(PRESETS))}"),
             )
         return p
 

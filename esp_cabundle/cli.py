@@ -19,6 +19,7 @@ from . import __version__
 from .errors import EspCabundleError, LockMismatchError
 from .redact import known as known_secrets
 from .redact import redact
+from .text import closest
 
 __all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
 
@@ -130,14 +131,40 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as e:
+            raise self._misplaced(ctx, args, e) from None
+
+    def _misplaced(
+        self, ctx: click.Context, args: list[str], e: click.NoSuchOption
+    ) -> click.NoSuchOption:
+        """``esp-cabundle --json build``: an option of the command typed before it. Click
+        would offer the nearest top-level option ('--version'); say where it goes."""
+        at = next((i for i, a in enumerate(args) if a in COMMANDS), None)
+        if at is None:  # no command typed: every command but virtual-unit has --json
+            if e.option_name != "--json":
+                return e
+            message = "--json goes after a command: esp-cabundle build --json"
+            return click.NoSuchOption(e.option_name, message=message, ctx=ctx)
+        name, cmd = args[at], self.get_command(ctx, args[at])
+        sub = next((a for a in args[at + 1 :] if not a.startswith("-")), None)
+        if isinstance(cmd, click.Group) and sub is not None and sub in cmd.commands:
+            name, cmd = f"{name} {sub}", cmd.commands[sub]
+        shown = [p for p in cmd.params if not getattr(p, "hidden", False)] if cmd else []
+        opts = {o for p in shown for o in p.opts}
+        if e.option_name not in opts:
+            return e
+        message = f"{e.option_name} goes after the command: esp-cabundle {name} {e.option_name}"
+        return click.NoSuchOption(e.option_name, message=message, ctx=ctx)
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else None
         if name is not None and name not in COMMANDS and not name.startswith("-"):
-            import difflib  # deferred: only for a mistyped command
-
-            close = difflib.get_close_matches(name, list(COMMANDS), n=1)
+            close = closest(name, COMMANDS, most=1)
             hint = f" Did you mean '{close[0]}'?" if close else ""
             raise click.UsageError(f"No such command '{name}'.{hint}", ctx)
         return super().resolve_command(ctx, args)

@@ -30,6 +30,7 @@ from .dates import add_years, as_datetime, parse_when
 from .errors import ConfigError, InputError
 from .fileio import write_atomic
 from .targets import looks_like_a_path
+from .text import suggest
 from .verify import parse_device_profile
 from .verify.profiles import profile_spec
 
@@ -75,7 +76,10 @@ class InitChoices:
             raise InputError("choose at least one preset", hint=f"presets: {', '.join(PRESETS)}")
         for p in self.presets:
             if p not in PRESETS:
-                raise InputError(f"unknown preset '{p}'", hint=f"presets: {', '.join(PRESETS)}")
+                raise InputError(
+                    f"unknown preset '{p}'",
+                    hint=suggest(p, PRESETS, f"presets: {', '.join(PRESETS)}"),
+                )
         seen = set()
         for host, port in self.targets:
             if (host, port) in seen:

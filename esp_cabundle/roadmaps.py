@@ -21,6 +21,7 @@ from .chains import ServerChain
 from .compat import Traversable
 from .dates import clamped
 from .errors import ConfigError, InputError
+from .text import suggest
 from .yamlnodes import Node, compose_nodes
 
 __all__ = [
@@ -102,7 +103,9 @@ def load_roadmap(name: str) -> Roadmap:
     """A shipped roadmap; :class:`InputError` names the known ones."""
     names = roadmap_names()
     if name not in names:
-        raise InputError(f"unknown roadmap '{name}'", hint=f"roadmaps: {', '.join(names)}")
+        raise InputError(
+            f"unknown roadmap '{name}'", hint=suggest(name, names, f"roadmaps: {', '.join(names)}")
+        )
     text = (_root() / f"{name}.yaml").read_text(encoding="utf-8")
     return parse_roadmap(text, folder=_root() / name, source=f"roadmaps/{name}.yaml")
 

@@ -5,9 +5,10 @@ safe to show."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "closest",
     "comment_text",
     "fact_line",
     "plural",
@@ -16,6 +17,7 @@ __all__ = [
     "printable_name",
     "shorten",
     "some",
+    "suggest",
 ]
 
 
@@ -108,3 +110,43 @@ def comment_text(text: str) -> str:
     other PEM reader."""
     safe = printable(text)
     return _DASHES.sub(lambda m: "\\x2d" * len(m.group(0)), safe)
+
+
+# Characters a reader takes for one another in a name copied by eye (lower case).
+_LOOKALIKE = str.maketrans("lio", "110")
+
+
+def closest(word: str, choices: Iterable[str], *, most: int = 4) -> tuple[str, ...]:
+    """The choices nearest a mistyped ``word`` (case ignored), in the choices' order; all
+    of those tied for nearest, so ``amazon-root-ca-l`` offers -1 to -4 rather than one
+    picked by sort order, unless one differs only by a look-alike (l for 1). Empty when
+    nothing is near (difflib's usual 0.6 cutoff)."""
+    import difflib  # deferred: only a mistyped name needs it
+
+    key, names = word.strip().lower(), list(dict.fromkeys(choices))
+    same = [c for c in names if c.lower().translate(_LOOKALIKE) == key.translate(_LOOKALIKE)]
+    if same:  # l for 1, o for 0: one answer, not every name one character away
+        return tuple(same[:most])
+    best, found = 0.6, list[str]()
+    for c in names:
+        m = difflib.SequenceMatcher(None, key, c.lower())
+        if m.real_quick_ratio() < best or m.quick_ratio() < best:
+            continue
+        r = m.ratio()
+        if r > best:
+            best, found = r, [c]
+        elif r == best:
+            found.append(c)
+    return tuple(found[:most])
+
+
+def suggest(word: str, choices: Iterable[str], hint: str | None = None) -> str | None:
+    """``did you mean 'x'?`` for a mistyped name, put before the ``hint`` the error
+    already gives (which stays): the one wording every unknown name (board, root,
+    preset, roadmap, partition, config key) uses. ``hint`` alone when nothing is near."""
+    near = closest(word, choices)
+    if not near:
+        return hint
+    names = [f"'{n}'" for n in near]
+    said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+    return f"did you mean {said}?" + (f" {hint}" if hint else "")

@@ -25,6 +25,7 @@ from .limits import (
     MAX_YAML_INPUT,
     check_size,
 )
+from .text import suggest
 
 __all__ = ["Node", "Origin", "compose_nodes", "compose_yaml", "read_yaml_text", "to_nodes"]
 
@@ -131,10 +132,7 @@ class Node:
         return m
 
     def key_error(self, key: str, allowed: tuple[str, ...]) -> ConfigError:
-        import difflib  # deferred: only a misspelt key needs it
-
-        close = difflib.get_close_matches(key, allowed, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
+        hint = suggest(key, allowed) or f"known keys: {', '.join(allowed)}"
         parent = self.path.rsplit(".", 1)[0] if "." in self.path else ""
         where = f"in {parent}: " if parent and parent != key else ""
         return ConfigError(

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
+from tests.support import dumps
 
 AT = "2026-11-27"
 DST_ONLY = "board: mdash-arduino\nroots: [dst-root-ca-x3]\nallow: [expired]\n"
@@ -88,5 +89,28 @@ def test_push_takes_the_config_board_flash_and_update_dump_want_it_named(
     (in_tmp / "dump.bin").write_bytes(b"\xff" * 0x10000)
     for argv in (["update-dump", "dump.bin", "-o", "new.bin"], ["flash", "-p", "/dev/null"]):
         code, _, err = run(runner, *argv)
-        assert code == 2 and "Missing option '--board'" in err, (argv, err)
+        assert code == 2 and "--board is required: it says where the CA file lives" in err
+        assert f"({argv[0]} takes no board: from cabundle.yaml)" in err, (argv, err)
     assert not (in_tmp / "new.bin").exists()
+
+
+# --- commands that write a CA for a board say why they need one --------------------------
+
+NO_BOARD = "--board is required: it says where the CA file lives ({} takes no board: from"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["update-dump", "dump.bin", "--bundle", "ca.pem", "-o", "n.bin"],
+        ["flash", "--port", "socket://127.0.0.1:9", "--bundle", "ca.pem"],
+    ],
+)
+def test_board_required_says_why(in_tmp: Path, runner: CliRunner, args: list[str]) -> None:
+    (in_tmp / "dump.bin").write_bytes(dumps.arduino_dump())
+    r = runner.invoke(cli, ["build", "--preset", "mdash", "-o", "ca.pem", "-q"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert NO_BOARD.format(args[0]) in r.stderr and "Missing option" not in r.stderr
+    assert not (in_tmp / "n.bin").exists()

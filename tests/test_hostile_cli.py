@@ -411,15 +411,26 @@ def test_a_path_that_names_a_directory_is_no_file(
     assert list(in_tmp.iterdir()) == []
 
 
-@pytest.mark.parametrize(("dest", "words"), [("", "names no file"), ("/ca.pem/", "ends with '/'")])
-def test_fs_put_needs_a_file_name(in_tmp: Path, runner: CliRunner, dest: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("dest", "words", "example"),
+    [
+        ("", "names no file", "/hello wörld.txt"),
+        ("/ca.pem/", "ends with '/'", "/ca.pem/hello wörld.txt"),
+        # The folder given is kept: the example is where the user meant the file to go.
+        ("/dir/", "ends with '/'", "/dir/hello wörld.txt"),
+    ],
+)
+def test_fs_put_needs_a_file_name(
+    in_tmp: Path, runner: CliRunner, dest: str, words: str, example: str
+) -> None:
     image = in_tmp / "fs.bin"
     image.write_bytes((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())
-    (in_tmp / "h.txt").write_text("hello")
+    (in_tmp / "hello wörld.txt").write_text("hello")
     before = image.read_bytes()
-    r = runner.invoke(cli, ["fs", "put", "fs.bin", "h.txt", dest])
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "hello wörld.txt", dest])
     assert r.exit_code == 2, r.output
     assert words in r.stderr
+    assert f"e.g. {example}, or leave DEST out" in r.stderr, r.stderr
     assert image.read_bytes() == before
 
 

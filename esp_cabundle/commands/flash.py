@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from ..boards import load_board
 from ..clobber import same_file
 from ..errors import InputError
 from ..flash.flasher import FlashResult, flash_unit
@@ -29,6 +28,7 @@ from .options import (
     parse_at,
     port_option,
     quiet_option,
+    required_board,
 )
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 @quiet_option
 def flash(
     ports: tuple[str, ...],
-    board: str,
+    board: str | None,
     ca: CaOptions,
     at: datetime | None,
     dry_run: bool,
@@ -119,7 +119,7 @@ def flash(
           --bundle ca.pem --log station.csv
     """
 
-    profile = load_board(board)
+    profile = required_board(board, None, command="flash")
     profile.file_system()
     when = parse_at(at)
     # The station's own inputs first: a glob with no unit behind it, or a log that cannot

@@ -249,7 +249,10 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     type=output_path(allow_dash=True),
     help="Write the file here instead of standard output.",
 )
-def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
+# Hidden: every other command has --json, so it is tried here; click would say "Did you
+# mean '--fs'?". cat's output is the file's exact bytes: say so, and where JSON is.
+@click.option("--json", "as_json", is_flag=True, hidden=True)
+def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> None:
     """Print one file of an image (its exact bytes) or save it with -o.
 
     \b
@@ -258,6 +261,11 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None) -> None:
       esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K \\
           -o conf9.json
     """
+    if as_json:
+        raise click.UsageError(
+            "fs cat has no --json: it prints the file's exact bytes (or saves them with -o); "
+            "'esp-cabundle fs ls IMAGE --json' lists the files as JSON"
+        )
     if output is not None:
         refuse_clobbering([("output", output)], [("image", img.image)])
     region = img.region()
@@ -312,9 +320,11 @@ def put_cmd(
       esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
     """
     if dest is not None and (not dest.strip() or dest.endswith("/")):
+        folder = dest.strip().strip("/")  # the folder meant: the example keeps it
+        example = f"/{folder}/{source.name}" if folder else f"/{source.name}"
         raise InputError(
             f"DEST '{dest}' names no file" + (" (it ends with '/')" if dest.strip() else ""),
-            hint=f"give the file's path in the image, e.g. /{source.name}, or leave DEST out",
+            hint=f"give the file's path in the image, e.g. {example}, or leave DEST out",
         )
     if same_file(img.image, source):
         # The image's own bytes would become a file inside it: a slip, never meant.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import shlex
 from collections.abc import Callable
 from datetime import datetime
@@ -25,7 +24,7 @@ from ..init_config import (
     parse_target,
     write_config,
 )
-from ..text import printable
+from ..text import printable, suggest
 from ..ui import echo, emit_json, note, shown_path, warn
 from .options import (
     Name,
@@ -192,9 +191,8 @@ def _load_board(name: str) -> Board | None:
 def _check_presets(presets: tuple[str, ...]) -> None:
     for p in presets:
         if p not in PRESETS:
-            close = difflib.get_close_matches(p, list(PRESETS), n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise InputError(f"unknown preset '{p}'", hint=hint + f"presets: {', '.join(PRESETS)}")
+            hint = suggest(p, PRESETS, f"presets: {', '.join(PRESETS)}")
+            raise InputError(f"unknown preset '{p}'", hint=hint)
 
 
 def _prompt(text: str, convert: Callable[[str], T], *, default: str) -> T:

@@ -61,6 +61,7 @@ __all__ = [
     "port_option",
     "profile_option",
     "quiet_option",
+    "required_board",
     "reset_options",
     "seconds_option",
     "size_option",
@@ -331,13 +332,15 @@ _BOARD_HELP = (
 
 def board_option(*, required: bool = False, generic: bool = False) -> Decorator[Any]:
     """``--board NAME[@VERSION]|FILE``; ``generic``: ``none`` names no board (a generic
-    ca.pem)."""
+    ca.pem). ``required`` only says so in the help: :func:`required_board` refuses its
+    absence, saying why a board is needed (click's own error would not)."""
     return click.option(
         "--board",
         type=Name("board"),
-        required=required,
         metavar="NAME[@VERSION]|FILE",
-        help=_BOARD_HELP + (" 'none': no board, a generic ca.pem." if generic else ""),
+        help=_BOARD_HELP
+        + (" 'none': no board, a generic ca.pem." if generic else "")
+        + (" Required: it says where the CA file lives." if required else ""),
     )
 
 
@@ -350,6 +353,24 @@ def chosen_board(board: str | None, config: Config | None) -> Board | None:
 
         return load_board(board)
     chosen: Board | None = config.section("board") if config is not None else None
+    return chosen
+
+
+def required_board(
+    board: str | None, config: Callable[[], Config | None] | None, *, command: str
+) -> Board:
+    """:func:`chosen_board` for a command that writes the CA into units or dumps, where
+    no board is no answer: a usage error that says why one is needed, the same for each.
+    ``config`` (read only when ``--board`` is absent) is None for the commands that take
+    no ``board:`` from cabundle.yaml (README: flash and update-dump want it named)."""
+    chosen = chosen_board(board, None if board or config is None else config())
+    if chosen is None:
+        why = "it says where the CA file lives"
+        raise click.UsageError(
+            f"--board is required (or board: in cabundle.yaml): {why}"
+            if config is not None
+            else f"--board is required: {why} ({command} takes no board: from cabundle.yaml)"
+        )
     return chosen
 
 

@@ -45,11 +45,11 @@ from .options import (
     Whole,
     at_option,
     board_option,
-    chosen_board,
     file_option,
     json_option,
     parse_at,
     quiet_option,
+    required_board,
     seconds_option,
     timeout_option,
     wide_option,
@@ -319,13 +319,11 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
 
 
 def _board_for(ctx: click.Context, opts: dict[str, Any]) -> Board:
-    board = chosen_board(opts["board"], None if opts["board"] else project_config(opts))
-    if board is None:
-        raise click.UsageError(
-            "--board is required (or board: in cabundle.yaml): it says where the CA file lives",
-            ctx,
-        )
-    return board
+    try:
+        return required_board(opts["board"], lambda: project_config(opts), command="push")
+    except click.UsageError as e:
+        e.ctx = ctx  # the usage line of push's subcommand, as before
+        raise
 
 
 def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:

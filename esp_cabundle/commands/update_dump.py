@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..boards import load_board
 from ..clobber import refuse_clobbering
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..flash.offline import WholeDump
@@ -27,6 +26,7 @@ from .options import (
     parse_at,
     platform_option,
     quiet_option,
+    required_board,
 )
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 @quiet_option
 def update_dump(
     dump: Path,
-    board: str,
+    board: str | None,
     platform: str | None,
     ca: CaOptions,
     output: Path,
@@ -85,7 +85,7 @@ def update_dump(
           --preset letsencrypt -o new.bin --json
     """
 
-    profile = load_board(board)
+    profile = required_board(board, None, command="update-dump")
     profile.file_system()
     if platform is not None:
         profile = with_platform(profile, platform)

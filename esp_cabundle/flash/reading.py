@@ -28,6 +28,7 @@ from ..partitions import (
     Partition,
     PartitionTable,
 )
+from ..text import suggest
 from .base import Flash, Progress, ProgressCallback, ProgressEvent
 from .offline import inspect_dump
 from .serial import open_unit
@@ -63,7 +64,8 @@ def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Part
     if p is None:
         names = ", ".join(q.name for q in table) or "none"
         raise PartitionTableError(
-            f"{flash.name}: no partition named '{name}' (the table has {names})"
+            f"{flash.name}: no partition named '{name}' (the table has {names})",
+            hint=suggest(name, (q.name for q in table)),
         )
     return p, read_skipping_blank(flash, p.offset, p.size)
 

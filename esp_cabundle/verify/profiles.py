@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal, get_args
 
 from ..errors import InputError
+from ..text import suggest
 from .asn1 import ParseRefusal
 
 EXPIRED = 0x01
@@ -395,6 +395,6 @@ def _base_profile(t: str, text: str) -> DeviceProfile:
     if sep and rules in RULES and clock in CLOCKS:
         return DeviceProfile(rules, clock, t)  # type: ignore[arg-type]
 
-    close = difflib.get_close_matches(t, list(DEVICE_PROFILES), n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
-    raise InputError(f"unknown device profile '{text}'", hint=hint + _PROFILE_HINT)
+    raise InputError(
+        f"unknown device profile '{text}'", hint=suggest(t, DEVICE_PROFILES, _PROFILE_HINT)
+    )

@@ -1,0 +1,159 @@
+"""A mistyped name gets "did you mean" wherever a name is looked up (roots, presets,
+roadmaps, partitions), in the one wording boards and config keys already used, with the
+error's own hint kept after it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.layouts import load_mongoose
+
+from esp_cabundle.board_model import FsTarget
+from esp_cabundle.catalog import Catalog
+from esp_cabundle.cli import cli, run
+from esp_cabundle.errors import CatalogError, InputError, PartitionTableError
+from esp_cabundle.partitions import PartitionTable
+from esp_cabundle.roadmaps import load_roadmap
+from esp_cabundle.text import closest, suggest
+from tests.support import dumps
+
+DATA = Path(__file__).parent / "data"
+ROOTS_HINT = "run 'esp-cabundle roots QUERY' to find a root's alias or fingerprint"
+
+
+def test_suggest_keeps_the_hint_and_offers_only_what_is_near() -> None:
+    assert suggest("letsencrpyt", ["aws-iot", "letsencrypt"], "presets: x") == (
+        "did you mean 'letsencrypt'? presets: x"
+    )
+    assert suggest("zzzz", ["aws-iot", "letsencrypt"], "presets: x") == "presets: x"
+    assert suggest("zzzz", ["aws-iot"]) is None
+    # A look-alike (l for 1) is the answer; otherwise every name tied for nearest.
+    four = [f"amazon-root-ca-{n}" for n in range(1, 5)]
+    assert closest("amazon-root-ca-l", four) == ("amazon-root-ca-1",)
+    assert closest("amazon-root-ca-7", four) == tuple(four)
+    assert suggest("SPIFS", ["nvs", "spiffs"]) == "did you mean 'spiffs'?"
+
+
+def test_library_root_and_preset_errors_suggest() -> None:
+    catalog = Catalog.load()
+    with pytest.raises(CatalogError) as e:
+        catalog.resolve("isrg-rot-x1")
+    assert e.value.hint == f"did you mean 'isrg-root-x1'? {ROOTS_HINT}"
+    with pytest.raises(CatalogError) as e:
+        catalog.preset("letsencrpyt")
+    assert e.value.hint is not None
+    assert e.value.hint.startswith("did you mean 'letsencrypt'? known presets: ")
+    with pytest.raises(InputError) as i:
+        load_roadmap("letsencrpyt")
+    assert i.value.hint == "did you mean 'letsencrypt'? roadmaps: letsencrypt"
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (
+            ["build", "--root", "isrg-rot-x1", "-o", "ca.pem"],
+            "unknown root 'isrg-rot-x1'",
+            f"did you mean 'isrg-root-x1'? {ROOTS_HINT}",
+        ),
+        (
+            ["build", "--preset", "letsencrpyt", "-o", "ca.pem"],
+            "unknown preset 'letsencrpyt'",
+            "did you mean 'letsencrypt'? known presets: aws-iot, ",
+        ),
+        (
+            ["check", "--bundle", "ca.pem", "--roadmap", "letsencrpyt"],
+            "unknown roadmap 'letsencrpyt'",
+            "did you mean 'letsencrypt'? roadmaps: letsencrypt",
+        ),
+    ],
+)
+def test_cli_names_suggest(
+    in_tmp: Path, runner: CliRunner, args: list[str], message: str, hint: str
+) -> None:
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "-o", "ca.pem", "-q"])
+    assert r.exit_code == 0, r.output
+    before = sorted(p.name for p in in_tmp.iterdir())
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and f"hint: {hint}" in r.stderr, r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == before  # nothing written
+
+
+def test_config_root_typo_suggests(in_tmp: Path, runner: CliRunner) -> None:
+    (in_tmp / "cabundle.yaml").write_text("roots: [amazon-root-ca-l]\n", encoding="utf-8")
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2, r.output
+    assert "cabundle.yaml:1: roots[0]: unknown root 'amazon-root-ca-l'" in r.stderr
+    assert f"hint: did you mean 'amazon-root-ca-1'? {ROOTS_HINT}" in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+def test_read_partition_typo_suggests(
+    virtual_esp32: Callable[..., Any], runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    out = tmp_path / "fs.bin"
+    r = runner.invoke(cli, ["read", "-p", unit.url, "--partition", "fs0", "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    assert "no partition named 'fs0' (the table has nvs" in r.stderr
+    assert "hint: did you mean 'fs_0'?" in r.stderr
+    assert not out.exists()
+
+
+def test_board_partition_typo_suggests_and_keeps_its_hint() -> None:
+    table = PartitionTable.from_binary(dumps.table("mongoose-os-esp32"))
+    target = FsTarget("littlefs", "mongoose-os", "/ca.pem", partitions=("fs0",))
+    with pytest.raises(PartitionTableError) as e:
+        target.select(table)
+    assert e.value.hint == (
+        "did you mean 'fs_0'? is this the right --board? the firmware mounts its file "
+        "system from 'fs0'"
+    )
+
+
+# --- an option typed in the wrong place is told where it goes -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--json", "build"], "--json goes after the command: esp-cabundle build --json"),
+        (["--json", "push", "status"], "goes after the command: esp-cabundle push status --json"),
+        (["--port", "x", "flash"], "--port goes after the command: esp-cabundle flash --port"),
+        (["--json"], "--json goes after a command: esp-cabundle build --json"),
+    ],
+)
+def test_a_command_option_before_the_command(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert run(args) == 2
+    out, err = capsys.readouterr()
+    said = json.loads(out)["error"] if "--json" in args else err
+    assert message in said and "--version" not in said, said
+    assert list(in_tmp.iterdir()) == []  # nothing built
+
+
+def test_an_option_no_command_has_keeps_clicks_words(runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["--jsn", "build"])
+    assert r.exit_code == 2 and "No such option '--jsn'" in r.stderr, r.output
+
+
+def test_fs_cat_json_says_cat_prints_bytes(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp / "fs.bin").write_bytes((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())
+    assert run(["fs", "cat", "fs.bin", "/conf0.json", "--json", "-o", "c.json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert (
+        doc["ok"] is False
+        and "fs cat has no --json: it prints the file's exact bytes" in (doc["error"])
+    )
+    assert "'esp-cabundle fs ls IMAGE --json'" in doc["error"] and "--fs" not in doc["error"]
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["fs.bin"]
