@@ -410,3 +410,26 @@ def test_a_campaign_from_the_public_library_names(
     assert report.ok and {r.id: r.state for r in report.rows} == {a: "verified", b: "verified"}
     for u in units:
         assert_updated(u, gated.pem)
+
+
+def test_status_says_why_every_date_is_unknown(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    """A plain mqtt:// broker and no --server: nothing to judge the units' files against,
+    so each is "unknown"; status said only "unknown 2", now it says why and what to give."""
+    from esp_cabundle.commands._push_render import _dark_summary
+
+    units = [mongoose_unit(u) for u in ids(2)]
+    host(units)
+    code, out, err = push(mosquitto, tmp_path, units)
+    assert code == 0, out + err
+    with Ledger(tmp_path / "campaign.db") as kept:
+        assert kept.meta()["judged_against"] == "nothing"
+    ledger = str(tmp_path / "campaign.db")
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger])
+    assert r.exit_code == 0, r.output
+    assert "unknown: the campaign named no server to judge the units' files against" in r.stdout
+    assert "--server HOST" in r.stdout
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger, "--json"])
+    assert json.loads(r.stdout)["campaign"]["judged_against"] == "nothing"
+    # a campaign judged against a server (or an old ledger, which never said) keeps its table
+    for against in ("mdash.net", None):
+        assert not any("no server" in line for line in _dark_summary({"unknown": 2}, against))

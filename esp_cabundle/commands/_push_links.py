@@ -25,7 +25,7 @@ from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
 from ..push.http import LanTransport, tls_context
-from ..push.ledger_status import NONE_FOUND, UNKNOWN
+from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
@@ -64,6 +64,13 @@ class CaForecast:
         self._device = board.device_profile()
         self._own = link_items(board, board_links(board))
         self._judged: dict[bytes, tuple[bool, datetime | None]] = {}
+
+    @property
+    def judged_against(self) -> str:
+        """What the dates are judged against, as ``push status`` tells it: the servers'
+        names and the board's own connections, or "nothing" (every date is unknown)."""
+        names = [t.name for t in self.servers] + [item.name for item in self._own]
+        return ", ".join(dict.fromkeys(names)) or NOTHING_JUDGED
 
     def judge(self, old: bytes) -> tuple[bool, datetime | None]:
         """(whether it could be judged, the date); not judged: no server to judge it

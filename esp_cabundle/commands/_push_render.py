@@ -17,8 +17,10 @@ from typing import IO, TYPE_CHECKING, Any, cast
 from ..push.ledger import STATES
 from ..push.ledger_status import (
     IDS_PER_STATE,
+    JUDGED_KEY,
     NONE_FOUND,
     NOT_DONE,
+    NOTHING_JUDGED,
     UNIT_KEYS,
     UNKNOWN,
     UnitTally,
@@ -279,15 +281,23 @@ def _dark_cell(value: str) -> str:
     return f"since {value[:10]}" if is_past(value) else value[:10]
 
 
-def _dark_summary(dark: dict[str, int]) -> list[str]:
-    """Units per day their current CA stops accepting the campaign's servers."""
+def _dark_summary(dark: dict[str, int], judged_against: str | None) -> list[str]:
+    """Units per day their current CA stops accepting the campaign's servers; when the
+    run named none (a plain mqtt:// broker, no --server), why every date is unknown."""
     if not dark:
         return []
     rows = [(_dark_cell(v), n) for v, n in dark.items()]
-    return [
+    out = [
         "\nCurrent CA goes dark (each unit's file, against the campaign's servers):",
         format_table(("goes dark", "units"), rows, width=table_width()),
     ]
+    if UNKNOWN in dark and judged_against == NOTHING_JUDGED:
+        out.append(
+            "unknown: the campaign named no server to judge the units' files against; "
+            "push again with --server HOST (its chain in chains/HOST.pem), or list "
+            "targets: in cabundle.yaml"
+        )
+    return out
 
 
 def render_status(view: StatusView, *, show_all: bool) -> None:
@@ -302,7 +312,7 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
         echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
     echo(format_table(("state", "units", which), _per_state(view), width=table_width()))
-    for line in _dark_summary(view.dark):
+    for line in _dark_summary(view.dark, meta.get(JUDGED_KEY)):
         echo(line, wrap=True)
     left = sum(counts.get(s, 0) for s in NOT_DONE)
     if left:

@@ -404,6 +404,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         poll=opts["poll"],
         deadline_for=forecast.deadline,
         go_dark_for=forecast.go_dark,
+        judged_against=forecast.judged_against,
         in_place=opts["in_place"],
     )
     quiet = opts["quiet"] or opts["as_json"]

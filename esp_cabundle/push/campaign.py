@@ -42,7 +42,7 @@ from ..redact import redact
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .files import UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
-from .ledger_status import DARK_KEY
+from .ledger_status import DARK_KEY, JUDGED_KEY
 from .rpc import is_unknown_method
 from .transport import Transport, UnitRef
 
@@ -468,6 +468,8 @@ def run_campaign(
     """
     run = _Run(transports, push, ledger, options, progress, stop or threading.Event())
     ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
+    if options.judged_against is not None:
+        ledger.set_meta(JUDGED_KEY, options.judged_against)
     meta = ledger.meta()
     if meta.get("deadline"):
         known = datetime.fromisoformat(meta["deadline"])

@@ -101,6 +101,9 @@ class CampaignOptions:
     # failure within the forecast) or "unknown" (not judged). Without it, only the dates
     # ``deadline_for`` gives are kept (its None says neither).
     go_dark_for: Callable[[bytes], str] | None = None
+    # What ``go_dark_for`` judges against (servers' names, or "nothing"), kept in the
+    # ledger so ``push status`` can say why a date is unknown.
+    judged_against: str | None = None
     in_place: bool = False  # write the CA path directly (no room for a second copy)
 
 

@@ -34,7 +34,9 @@ from .ledger_files import LedgerDamaged, side
 __all__ = [
     "DARK_KEY",
     "DATES_IN_SQL",
+    "JUDGED_KEY",
     "NONE_FOUND",
+    "NOTHING_JUDGED",
     "UNIT_BATCH",
     "UNIT_KEYS",
     "UNKNOWN",
@@ -51,6 +53,10 @@ __all__ = [
 DARK_KEY = "goes_dark:"  # + a CA file's SHA-256, in the campaign table
 NONE_FOUND = "none"
 UNKNOWN = "unknown"
+# What the last run judged the go-dark dates against (CampaignOptions.judged_against):
+# the servers' names, or NOTHING_JUDGED, when every date is unknown for want of a server.
+JUDGED_KEY = "judged_against"
+NOTHING_JUDGED = "nothing"
 NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
 IDS_PER_STATE = 10  # unit ids named per state: a fleet's thousands stay one line each
 
