@@ -67,7 +67,9 @@ def _json_commands() -> set[str]:
     found = set()
 
     def walk(cmd: click.Command, path: list[str]) -> None:
-        if any("--json" in p.opts for p in cmd.params if isinstance(p, click.Option)):
+        # a hidden --json only refuses (fs cat: its output is the file's bytes)
+        opts = [p for p in cmd.params if isinstance(p, click.Option) and not p.hidden]
+        if any("--json" in p.opts for p in opts):
             found.add(" ".join(path))
         if isinstance(cmd, click.Group):
             for name in cmd.list_commands(ctx):
