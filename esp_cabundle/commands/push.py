@@ -75,6 +75,7 @@ _QUITTING_IN_PLACE = (
     "mid-write holds a partial CA file; run the same command again now to finish them."
 )
 _DATE_ONLY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|today)\s*$", re.I)
+_RAW = f"{__name__}.typed"  # ctx.meta: option name -> the text typed
 _PUSH_SKIP_HINT = (
     "push never skips this check (--no-check is refused): list the server under targets: "
     "in cabundle.yaml for 'chains pull', or name the server the units really use with "
@@ -88,6 +89,8 @@ class _Until(Date):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         when = super().convert(value, param, ctx)
+        if isinstance(value, str) and ctx is not None and param is not None and param.name:
+            ctx.meta.setdefault(_RAW, {})[param.name] = value.strip()  # for the messages
         if isinstance(value, str) and _DATE_ONLY.match(value):
             day = when.replace(hour=0, minute=0, second=0, microsecond=0)
             when = clamped(day, timedelta(days=1))  # 9999-12-31: to the calendar's end
@@ -157,7 +160,7 @@ def _ledger_option(f: Any) -> Any:
     help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
 )
 @board_option()
-@ca_options()
+@ca_options(no_check=False)
 @at_option
 @click.option(
     "--server",
@@ -295,7 +298,12 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
     never cut the connection it travels on, so --no-check is refused)."""
     ca: CaOptions = opts["ca"]
     if ca.no_check:
-        raise click.UsageError("push never skips the check of the servers units connect to")
+        raise InputError(
+            "push never skips the check of the servers units connect to (--no-check is refused)",
+            hint="units reached through a connection the new CA file breaks would be lost (no "
+            "push could reach them again); add the roots that server chains to "
+            "(esp-cabundle check shows which)",
+        )
     try:
         return ca.gate(
             board=board,
@@ -342,11 +350,31 @@ def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
         )
     if until <= now():
         raise click.UsageError(
-            f"--until {until.isoformat(timespec='seconds')} is already past: give a later "
-            "date (a date means through the end of that day, UTC)",
+            f"--until {_as_typed(ctx, 'until')} is already past{_day_end(ctx, 'until')}: "
+            "give a later date",
             ctx,
         )
     return until
+
+
+def _as_typed(ctx: click.Context, name: str) -> str:
+    """An option's value as the user wrote it (the last one given, click keeps it);
+    the parsed date said "2026-01-02T00:00:00+00:00" for a typed 2026-01-01."""
+    raw = _raw(ctx, name)
+    if raw is not None:
+        return raw
+    value = ctx.params[name]
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+
+
+def _day_end(ctx: click.Context, name: str) -> str:
+    raw = _raw(ctx, name)
+    return " (through the end of that day, UTC)" if raw and _DATE_ONLY.match(raw) else ""
+
+
+def _raw(ctx: click.Context, name: str) -> str | None:
+    raw = ctx.meta.get(_RAW, {}).get(name)
+    return raw if isinstance(raw, str) else None
 
 
 def _typed(ctx: click.Context, name: str) -> bool:
