@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from ..check import CheckFailed
-from ..dates import clamped, now
+from ..dates import now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
@@ -36,11 +35,11 @@ from ._push_render import (
     render_report,
     render_status,
 )
+from ._push_until import Until, as_typed, day_end
 from ._unit import units_progress
 from .ca_source import ca_options
 from .options import (
     FILE_PATH,
-    Date,
     Name,
     Whole,
     at_option,
@@ -74,27 +73,11 @@ _QUITTING_IN_PLACE = (
     "units in hand are left as a power cut leaves them: with --in-place, one cut off "
     "mid-write holds a partial CA file; run the same command again now to finish them."
 )
-_DATE_ONLY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|today)\s*$", re.I)
-_RAW = f"{__name__}.typed"  # ctx.meta: option name -> the text typed
 _PUSH_SKIP_HINT = (
     "push never skips this check (--no-check is refused): list the server under targets: "
     "in cabundle.yaml for 'chains pull', or name the server the units really use with "
     "--server HOST[:PORT]"
 )
-
-
-class _Until(Date):
-    """``--until``: a date means through the end of that day (UTC); a date-time is
-    taken as given."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        when = super().convert(value, param, ctx)
-        if isinstance(value, str) and ctx is not None and param is not None and param.name:
-            ctx.meta.setdefault(_RAW, {})[param.name] = value.strip()  # for the messages
-        if isinstance(value, str) and _DATE_ONLY.match(value):
-            day = when.replace(hour=0, minute=0, second=0, microsecond=0)
-            when = clamped(day, timedelta(days=1))  # 9999-12-31: to the calendar's end
-        return when
 
 
 def _ledger_option(f: Any) -> Any:
@@ -212,7 +195,7 @@ def _ledger_option(f: Any) -> Any:
 )
 @click.option(
     "--until",
-    type=_Until(),
+    type=Until(),
     metavar="DATE",
     help="With --watch: watch through this date (UTC; a date-time: until then). Default: "
     "the date the units' current CA stops working, when the forecast knows it.",
@@ -350,31 +333,11 @@ def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
         )
     if until <= now():
         raise click.UsageError(
-            f"--until {_as_typed(ctx, 'until')} is already past{_day_end(ctx, 'until')}: "
+            f"--until {as_typed(ctx, 'until')} is already past{day_end(ctx, 'until')}: "
             "give a later date",
             ctx,
         )
     return until
-
-
-def _as_typed(ctx: click.Context, name: str) -> str:
-    """An option's value as the user wrote it (the last one given, click keeps it);
-    the parsed date said "2026-01-02T00:00:00+00:00" for a typed 2026-01-01."""
-    raw = _raw(ctx, name)
-    if raw is not None:
-        return raw
-    value = ctx.params[name]
-    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
-
-
-def _day_end(ctx: click.Context, name: str) -> str:
-    raw = _raw(ctx, name)
-    return " (through the end of that day, UTC)" if raw and _DATE_ONLY.match(raw) else ""
-
-
-def _raw(ctx: click.Context, name: str) -> str | None:
-    raw = ctx.meta.get(_RAW, {}).get(name)
-    return raw if isinstance(raw, str) else None
 
 
 def _typed(ctx: click.Context, name: str) -> bool:
