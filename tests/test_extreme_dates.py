@@ -127,10 +127,10 @@ def test_date_steps_hold_at_the_calendars_ends() -> None:
 
 
 def test_push_watches_through_the_calendars_last_day() -> None:
-    from esp_cabundle.commands.push import _Until
+    from esp_cabundle.commands._push_until import Until
 
-    assert _Until().convert("9999-12-31", None, None) == LAST
-    assert _Until().convert("2030-01-01", None, None) == datetime(2030, 1, 2, tzinfo=UTC)
+    assert Until().convert("9999-12-31", None, None) == LAST
+    assert Until().convert("2030-01-01", None, None) == datetime(2030, 1, 2, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------------------------------

@@ -139,6 +139,8 @@ def test_unit_commands(mongoose_unit: VirtualESP32, in_tmp: Path) -> None:
     assert len(run("journal list", "--journal-dir", journal)["entries"]) == 1
     restored = run("restore", "-p", port, "--journal-dir", journal)
     assert [u["sectors_written"] > 0 for u in restored["units"]] == [True]
+    # no --board: the board of the update undone, as the unit says it (it was null)
+    assert restored["board"] == restored["units"][0]["board"] == "mongoose-os-esp32"
     run("journal prune", "--journal-dir", journal, "--older-than", "0min")
 
 

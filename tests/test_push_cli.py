@@ -350,6 +350,44 @@ def test_a_broker_in_the_environment_is_set_aside_for_typed_links(mdash: Any, in
     code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
                        "--device", "dev1", "--ledger", "mq.db", env=env)  # fmt: skip
     assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out
+    # the hint names where the URL came from: no --mqtt was typed
+    assert "check the host and port in ESP_CABUNDLE_MQTT" in out and "--mqtt host" not in out
+    code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--device",
+                       "dev1", "--ledger", "mq.db", "--mqtt", "mqtt://127.0.0.1:9")  # fmt: skip
+    assert code == 3 and "check the host and port in --mqtt" in out, out
+
+
+def test_no_check_is_hidden_from_push_and_refused_with_the_reason(in_tmp: Path) -> None:
+    """push's help offered --no-check, which push always refuses with a bare usage
+    error: it is hidden there (build still shows it), and the refusal says why."""
+    write_ca(in_tmp)
+    _, text = invoke("push", "--help")
+    assert "--no-check" not in text and "--until" in text
+    _, text = invoke("build", "--help")
+    assert "--no-check" in text
+    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board",
+                       "mdash-arduino", "--bundle", "ca.pem", "--no-check")  # fmt: skip
+    assert code == 2 and "(--no-check is refused)" in out, out
+    assert "hint: units reached through a connection the new CA file breaks would be lost" in out
+    assert "cannot reach the MQTT broker" not in out  # refused before any unit is tried
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+@pytest.mark.parametrize(
+    ("until", "said"),
+    [
+        ("2026-01-01", "--until 2026-01-01 is already past (through the end of that day, UTC)"),
+        ("2026-01-01T05:00", "--until 2026-01-01T05:00 is already past: give a later date"),
+    ],
+)
+def test_a_past_until_is_said_as_typed(in_tmp: Path, until: str, said: str) -> None:
+    """It said "--until 2026-01-02T00:00:00+00:00" for a typed 2026-01-01."""
+    write_ca(in_tmp)
+    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board",
+                       "mdash-arduino", "--bundle", "ca.pem", "--watch",
+                       "--until", until)  # fmt: skip
+    assert code == 2 and said in out, out
+    assert "+00:00" not in out and sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
 @pytest.mark.parametrize(

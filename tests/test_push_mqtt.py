@@ -194,11 +194,11 @@ def test_until_a_date_means_through_that_day(
     code, out, _ = push(mosquitto, tmp_path, [unit], "--watch", "--poll", "0.3", "--until", today)
     assert code == 0, out
     assert rows(tmp_path)[uid].state == "verified"
-    from esp_cabundle.commands.push import _Until
+    from esp_cabundle.commands._push_until import Until
 
-    end = _Until().convert("2027-06-30", None, None)
+    end = Until().convert("2027-06-30", None, None)
     assert end == datetime(2027, 7, 1, tzinfo=timezone.utc)  # the whole of 30 June
-    assert _Until().convert("2027-06-30T12:00:00Z", None, None).hour == 12
+    assert Until().convert("2027-06-30T12:00:00Z", None, None).hour == 12
 
 
 @pytest.mark.parametrize(

@@ -145,3 +145,21 @@ def test_many_units_are_written_in_many_batches(tmp_path: Path) -> None:
     text, table = _expected(path)
     assert _status(path, "--json") == text
     assert _status(path, "--csv") == table
+
+
+def test_a_failing_file_found_is_not_said_to_cut_units_this_push_reached() -> None:
+    """After a push that reached and verified its units through their link, it said
+    units holding the file "cannot" be reached: the units it was found on were reached;
+    only units never reached may be cut off (and then: update them on the bench)."""
+    from datetime import datetime, timezone
+
+    from esp_cabundle.commands._push_render import _dates
+
+    since = datetime(2024, 3, 13, tzinfo=timezone.utc)
+    for given in (since, since.isoformat()):  # a run's report, push status's ledger
+        (line,) = _dates(None, given)
+        assert "at least since 2024-03-13" in line and "cannot" not in line
+        assert "these units were reached" in line and "bench" not in line
+        (line,) = _dates(None, given, unreached=2)
+        assert "these units were reached" in line
+        assert "2 units not reached may hold it too" in line and "on the bench" in line

@@ -267,13 +267,14 @@ def _broker_url(text: str, *, from_env: bool) -> MqttUrl:
     """The broker URL; a bad one from the environment is named as such (it said
     "--mqtt: ..." to a user who never typed --mqtt)."""
     try:
-        return parse_mqtt_url(text)
+        url = parse_mqtt_url(text)
     except InputError as e:
         if from_env and e.message.startswith("--mqtt"):
             raise InputError(
                 "ESP_CABUNDLE_MQTT" + e.message.removeprefix("--mqtt"), hint=e.hint
             ) from None
         raise
+    return replace(url, given_in="ESP_CABUNDLE_MQTT") if from_env else url
 
 
 def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:

@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 SHOWN = 50
+_UNREACHED = ("offline", "pending")  # states of units whose file was never read
 
 
 def _error_cell(row: Any) -> str:
@@ -98,8 +99,11 @@ def _full_line(full: int, in_place_would_do: bool) -> list[str]:
     return [line + "."]
 
 
-def _dates(deadline: datetime | str | None, since: datetime | str | None) -> list[str]:
-    """The forecast of the units' current files, as a campaign found them."""
+def _dates(
+    deadline: datetime | str | None, since: datetime | str | None, unreached: int = 0
+) -> list[str]:
+    """The forecast of the units' current files, as a campaign found them; ``unreached``:
+    units whose file was never read (offline, pending)."""
 
     def day(d: datetime | str) -> str:
         return d[:10] if isinstance(d, str) else d.date().isoformat()
@@ -107,14 +111,21 @@ def _dates(deadline: datetime | str | None, since: datetime | str | None) -> lis
     out = []
     if since is not None:
         # "at least": from a saved chain the date is only the first day that chain was
-        # judged (its certificates' start), not when the units' connection broke; and
-        # the units it names were reached by this push, so only a push that travels
-        # through that server misses them
-        out.append(
-            f"A CA file found on units fails the server their connection goes to, at least "
-            f"since {day(since)}: units holding it cannot connect to that server, so a push "
-            "that travels through it cannot reach them (update those on the bench)."
+        # judged (its certificates' start), not when the units' connection broke. The
+        # units it was found on were reached (their file was read): it said they
+        # "cannot" be reached right after this push had reached them.
+        line = (
+            f"A CA file found on units fails a server the campaign judged it against, at "
+            f"least since {day(since)}: a unit that connects to that server with it could "
+            "not; these units were reached, so the link this push used does not depend on it."
         )
+        if unreached:
+            line += (
+                f" {plural(unreached, 'unit')} not reached may hold it too: one whose link "
+                "goes through that server cannot be reached by a push through it (update "
+                "those on the bench)."
+            )
+        out.append(line)
     if deadline is not None:
         out.append(f"The units' current CA stops working on {day(deadline)}.")
     return out
@@ -203,7 +214,8 @@ def render_report(
         quiet=quiet,
         wrap=True,
     )
-    for line in _dates(report.deadline, report.failing_since):
+    unreached = sum(r.state in _UNREACHED for r in report.rows)
+    for line in _dates(report.deadline, report.failing_since, unreached):
         echo(line, quiet=quiet, wrap=True)
     if report.watch_ended is not None:  # it ran out of time, not of units
         when = report.watch_ended.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
@@ -308,7 +320,8 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
         f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}",
         wrap=True,
     )
-    for line in _dates(meta.get("deadline"), meta.get("failing_since")):
+    unreached = sum(counts.get(s, 0) for s in _UNREACHED)
+    for line in _dates(meta.get("deadline"), meta.get("failing_since"), unreached):
         echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
     echo(format_table(("state", "units", which), _per_state(view), width=table_width()))

@@ -102,13 +102,21 @@ _GATE = (
         help="Also require this server to accept the CA: HOST[:PORT] (its chain saved under "
         "chains/, else captured live) or a saved chain file (repeatable).",
     ),
-    click.option(
+)
+
+
+def _no_check(offered: bool) -> Callable[[F], F]:
+    """``--no-check``; not ``offered`` (``push``, which refuses it): hidden from the
+    help, still parsed so that typing it gets the refusal and its reason."""
+    return click.option(
         "--no-check",
         is_flag=True,
+        hidden=not offered,
         help="Write even if a target, or a connection of the board's firmware that reads "
         "the file, would refuse the CA (the policies still apply).",
-    ),
-)
+    )
+
+
 _KEYS = (
     "bundle_file",
     "config_path",
@@ -229,13 +237,22 @@ class CaOptions:
         )
 
 
-def ca_options(*, bundle: bool = True, build: bool = True) -> Callable[[F], F]:
+def ca_options(
+    *, bundle: bool = True, build: bool = True, no_check: bool = True
+) -> Callable[[F], F]:
     """Add the CA flags to a command; it receives them as one ``ca: CaOptions``.
 
     ``bundle``: offer ``--bundle FILE``; ``build``: offer ``--preset``, ``--root`` and
-    ``--exclude``. ``-c`` and the gate's flags are always there.
+    ``--exclude``. ``-c`` and the gate's flags are always there; ``no_check``: show
+    ``--no-check`` in the help (a command that refuses it hides it).
     """
-    options = (*((_BUNDLE,) if bundle else ()), config_option, *(_BUILD if build else ()), *_GATE)
+    options = (
+        *((_BUNDLE,) if bundle else ()),
+        config_option,
+        *(_BUILD if build else ()),
+        *_GATE,
+        _no_check(no_check),
+    )
 
     def decorate(f: F) -> F:
         @functools.wraps(f)

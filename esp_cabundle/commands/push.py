@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +11,7 @@ import click
 from click.core import ParameterSource
 
 from ..check import CheckFailed
-from ..dates import clamped, now
+from ..dates import now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
@@ -36,11 +35,11 @@ from ._push_render import (
     render_report,
     render_status,
 )
+from ._push_until import Until, as_typed, day_end
 from ._unit import units_progress
 from .ca_source import ca_options
 from .options import (
     FILE_PATH,
-    Date,
     Name,
     Whole,
     at_option,
@@ -74,24 +73,11 @@ _QUITTING_IN_PLACE = (
     "units in hand are left as a power cut leaves them: with --in-place, one cut off "
     "mid-write holds a partial CA file; run the same command again now to finish them."
 )
-_DATE_ONLY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|today)\s*$", re.I)
 _PUSH_SKIP_HINT = (
     "push never skips this check (--no-check is refused): list the server under targets: "
     "in cabundle.yaml for 'chains pull', or name the server the units really use with "
     "--server HOST[:PORT]"
 )
-
-
-class _Until(Date):
-    """``--until``: a date means through the end of that day (UTC); a date-time is
-    taken as given."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        when = super().convert(value, param, ctx)
-        if isinstance(value, str) and _DATE_ONLY.match(value):
-            day = when.replace(hour=0, minute=0, second=0, microsecond=0)
-            when = clamped(day, timedelta(days=1))  # 9999-12-31: to the calendar's end
-        return when
 
 
 def _ledger_option(f: Any) -> Any:
@@ -157,7 +143,7 @@ def _ledger_option(f: Any) -> Any:
     help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
 )
 @board_option()
-@ca_options()
+@ca_options(no_check=False)
 @at_option
 @click.option(
     "--server",
@@ -209,7 +195,7 @@ def _ledger_option(f: Any) -> Any:
 )
 @click.option(
     "--until",
-    type=_Until(),
+    type=Until(),
     metavar="DATE",
     help="With --watch: watch through this date (UTC; a date-time: until then). Default: "
     "the date the units' current CA stops working, when the forecast knows it.",
@@ -295,7 +281,12 @@ def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gate
     never cut the connection it travels on, so --no-check is refused)."""
     ca: CaOptions = opts["ca"]
     if ca.no_check:
-        raise click.UsageError("push never skips the check of the servers units connect to")
+        raise InputError(
+            "push never skips the check of the servers units connect to (--no-check is refused)",
+            hint="units reached through a connection the new CA file breaks would be lost (no "
+            "push could reach them again); add the roots that server chains to "
+            "(esp-cabundle check shows which)",
+        )
     try:
         return ca.gate(
             board=board,
@@ -342,8 +333,8 @@ def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
         )
     if until <= now():
         raise click.UsageError(
-            f"--until {until.isoformat(timespec='seconds')} is already past: give a later "
-            "date (a date means through the end of that day, UTC)",
+            f"--until {as_typed(ctx, 'until')} is already past{day_end(ctx, 'until')}: "
+            "give a later date",
             ctx,
         )
     return until

@@ -145,12 +145,17 @@ def restore(
         return restore_details(o.result) if verbose and isinstance(o.result, RestoreResult) else []
 
     def document(code: int) -> dict[str, Any]:
+        docs = [restore_dict(o, dry_run=dry_run) for o in outcomes]
+        # Without --board, the board the units' updates were made for, when they share
+        # one: it said null beside units that each named theirs.
+        boards = {d["board"] for d in docs if d.get("board")}
+        board = profile.name if profile is not None else boards.pop() if len(boards) == 1 else None
         return {
             "ok": code == 0,
-            "board": profile.name if profile is not None else None,
+            "board": board,
             "dry_run": dry_run,
             "exit_code": code,
-            "units": [restore_dict(o, dry_run=dry_run) for o in outcomes],
+            "units": docs,
         }
 
     report_station(

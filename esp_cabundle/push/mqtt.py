@@ -50,6 +50,9 @@ class MqttUrl:
     port: int
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    # Where the URL was given, for the hints: a user who set ESP_CABUNDLE_MQTT and
+    # typed no --mqtt was told to "check the --mqtt host and port".
+    given_in: str = field(default="--mqtt", compare=False)
 
     def __str__(self) -> str:
         user = f"{self.username}@" if self.username else ""
@@ -188,7 +191,7 @@ class MqttTransport:
         except OSError as e:
             raise DeviceError(
                 f"cannot reach the MQTT broker {self.url}: {e.strerror or type(e).__name__}",
-                hint="check the --mqtt host and port",
+                hint=f"check the host and port in {self.url.given_in}",
             ) from None
         client.loop_start()
         ready = connected.wait(_CONNECT_TIMEOUT)
