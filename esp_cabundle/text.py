@@ -102,6 +102,11 @@ def fact_line(key: str, value: str | int) -> str:
 _DASHES = re.compile(r"-{3,}")
 
 
+def byte_count(n: int) -> str:
+    """``6,054 bytes``, ``1 byte``: a size in messages, grouped as sizes are everywhere."""
+    return f"{n:,} byte" if n == 1 else f"{n:,} bytes"
+
+
 def comment_text(text: str) -> str:
     """``text`` (a certificate's subject or label) made safe for a comment line in a PEM
     file: :func:`printable` (no newline can end the comment, no escape sequence reaches a

@@ -6,6 +6,7 @@ brings back the original flash byte for byte."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -134,3 +135,29 @@ def test_interrupted_update_then_the_file_system_changed_is_left_alone(
         restore_unit(mongoose_unit.url, journal_dir=tmp_path, connect_attempts=1)
     forced = restore_unit(mongoose_unit.url, journal_dir=tmp_path, connect_attempts=1, force=True)
     assert forced.sectors_written > 0
+
+
+def test_cut_while_hashing_says_why_and_that_nothing_was_written(
+    arduino_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    """A link lost on an MD5 while planning: the cause in the message (not in the advice),
+    "nothing written", no journal entry, and the unit as it was."""
+    original = arduino_unit.read(0, len(arduino_unit.flash))
+    pause = arduino_unit.arm_pause(command="SPI_FLASH_MD5")
+
+    def cut() -> None:
+        assert pause.reached.wait(20)
+        arduino_unit.arm_cut(bytes_out=0)
+        pause.release()
+
+    cutter = threading.Thread(target=cut, daemon=True)
+    cutter.start()
+    with pytest.raises(FlashError) as failed:
+        run(arduino_unit, "mdash-arduino", tmp_path)
+    cutter.join(5)
+    e = failed.value
+    assert "link lost while hashing" in e.message and "disconnected" in e.message
+    assert e.message.endswith("; nothing was written, the unit is unchanged")
+    assert e.hint == "check the cable and power, reconnect and run the command again"
+    assert arduino_unit.read(0, len(arduino_unit.flash)) == original
+    assert not list(tmp_path.rglob("*.json"))

@@ -426,3 +426,22 @@ def test_an_unreadable_journal_dir_is_said_in_the_tool_s_words(
     assert r.exit_code == 2, r.output
     assert f"{journal}: cannot read the journal directory (Permission denied)" in r.stderr
     assert "Usage:" not in r.output
+
+
+def test_prune_says_the_age_back_in_its_own_unit(runner: CliRunner, tmp_path: Path) -> None:
+    """'0d' is "0 days" (not "0 seconds"), '3w' "3 weeks", '14d' "14 days" (not "2 weeks");
+    seconds are refused with the age to give, and nothing is deleted."""
+    j = Journal(tmp_path / "j")
+    now = datetime.now(timezone.utc)
+    done = _entry(j, MAC, "complete", timedelta(days=1), now)
+    base = ["journal", "prune", "--journal-dir", str(j.directory)]
+    for given, said in [("0d", "0 days"), ("3w", "3 weeks"), ("14d", "14 days"), ("1h", "1 hour")]:
+        r = runner.invoke(cli, [*base, "--older-than", given, "--dry-run"])
+        assert r.exit_code == 0 and f"older than {said};" in r.stdout, (given, r.output)
+    r = runner.invoke(cli, [*base, "--older-than", "0s"])
+    assert r.exit_code == 2 and "'0s': seconds are finer than a journal needs" in r.output
+    assert "0d for every entry" in r.output
+    assert done.path and done.path.exists()
+    r = runner.invoke(cli, [*base, "--older-than", "0d"])
+    assert r.exit_code == 0 and "deleted 1 entry older than 0 days" in r.stdout
+    assert not done.path.exists()

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 else:  # click < 8.2 (pyproject allows 8.1) has no generic ParamType
     _ParamType = click.ParamType
 
-__all__ = ["MAX_AGE", "Age"]
+__all__ = ["MAX_AGE", "Age", "GivenAge", "age_text"]
 
 
 _AGE = re.compile(r"^\s*(\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 _AGE_UNITS = {"min": 60, "h": 3600, "d": 86400, "w": 604800}  # seconds
+_UNIT_WORDS = {"min": "minute", "h": "hour", "d": "day", "w": "week"}
+_SECONDS = frozenset({"s", "sec", "secs", "second", "seconds"})
 # Read as minutes by one user and as months by the next: a prune that deletes what was
 # meant to be kept cannot be undone, so these ask which.
 _AMBIGUOUS_AGE = frozenset({"m", "mo", "mon", "month", "months", "y", "yr", "year", "years"})
@@ -53,6 +55,24 @@ def _ambiguous_age(shown: str, unit: str, digits: str) -> str:
     return f"{ask} {give} the age in min, h, d or w{example}"
 
 
+class GivenAge(timedelta):
+    """An age as given: said back in its own unit ("0 days", "3 weeks"), not as the
+    seconds it comes to, so the user recognises what they typed."""
+
+    text: str
+
+
+def age_text(age: timedelta) -> str:
+    """``3 weeks`` for ``3w``; an age not from :class:`Age` in its largest whole unit."""
+    if isinstance(age, GivenAge):
+        return age.text
+    seconds = int(age.total_seconds())
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds and seconds % size == 0:
+            return plural(seconds // size, unit)
+    return plural(seconds, "second")
+
+
 class Age(_ParamType):
     """``30d``, ``12h``, ``2w``, ``90min``: a duration with its unit, as a timedelta."""
 
@@ -63,6 +83,13 @@ class Age(_ParamType):
             return value
         m = _AGE.match(str(value))
         unit = m.group(2).lower() if m is not None else ""
+        if m is not None and unit in _SECONDS:
+            self.fail(
+                f"{_shown(m.group(0).strip())!r}: seconds are finer than a journal needs; give "
+                "the age in min, h, d or w (0d for every entry that is not unfinished)",
+                param,
+                ctx,
+            )
         if m is None or (unit not in _AGE_UNITS and unit not in _AMBIGUOUS_AGE):
             self.fail(
                 f"{_shown(str(value))!r} is not an age: a number and a unit, min, h, d or w "
@@ -83,4 +110,6 @@ class Age(_ParamType):
                 param,
                 ctx,
             )
-        return timedelta(seconds=seconds)
+        age = GivenAge(seconds=seconds)
+        age.text = plural(int(digits), _UNIT_WORDS[unit])
+        return age

@@ -19,7 +19,7 @@ from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..fs import open_image
 from ..push.urls import split_url
-from ..text import plural
+from ..text import byte_count, plural
 from ..ui import note
 from ..virtual.boards import board_fs_image
 from ..virtual.rpc import MongooseUnit
@@ -98,7 +98,7 @@ def _change(path: str, old: bytes, new: bytes | None, unit: MongooseUnit) -> str
     if new == old:
         return f"{calls}; {path} unchanged"
     digest = hashlib.sha256(new).hexdigest()
-    return f"{calls}; {path} changed: {len(new)} bytes, SHA-256 {digest[:16]}..."
+    return f"{calls}; {path} changed: {byte_count(len(new))}, SHA-256 {digest[:16]}..."
 
 
 def _parse_url(text: str) -> _Where:

@@ -12,7 +12,7 @@ import click
 from ..flash.journal import Journal, prune
 from ..text import plural, printable
 from ..ui import Column, echo, emit_json, format_table, table_width, warn
-from ._age import Age
+from ._age import Age, age_text
 from .options import Mac, journal_dir_option, json_option, quiet_option, wide_option
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def prune_entries(
     verb = "would delete" if dry_run else "deleted"
     echo(
         f"{printable(str(j.directory))}: {verb} {plural(len(done.removed), 'entry', 'entries')} "
-        f"older than {_age_text(older_than)}; kept {done.kept_recent} newer.",
+        f"older than {age_text(older_than)}; kept {done.kept_recent} newer.",
         quiet=quiet,
     )
     for e in done.kept_unfinished:
@@ -209,12 +209,3 @@ def prune_entries(
             f"kept the unfinished update of {e.mac} from {e.when} ({e.path}): {todo}; "
             "--unfinished deletes it"
         )
-
-
-def _age_text(age: timedelta) -> str:
-    seconds = int(age.total_seconds())
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds and seconds % size == 0:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"

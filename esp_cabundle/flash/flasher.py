@@ -404,6 +404,11 @@ def flash_ca(
         if result.plan is None and seen:
             result = replace(result, roots_read=seen[0].before)
         raise UnitInterrupted(i, _interrupted(result, i)) from None
+    except FlashError as e:
+        # Before the journal and the first write: say so, the unit is as it was.
+        if "nothing was written" not in e.message:
+            e.message += "; nothing was written, the unit is unchanged"
+        raise
     entry = journal.record(entry)
     writes = [(w.offset, w.new) for w in plan.writes]
 

@@ -487,9 +487,12 @@ class SerialUnit(Flash):
     def _failure(self, e: BaseException, doing: str, state: str) -> FlashError:
         detail = str(e).splitlines()[0] if str(e) else type(e).__name__
         if is_link_failure(e):
+            # The cause belongs with what failed; the hint stays the one thing to do.
             return FlashError(
-                f"{self.name}: link lost while {doing}" + (f": {state}" if state else ""),
-                hint=f"({detail}) check the cable and power, reconnect and run the command again",
+                f"{self.name}: link lost while {doing}"
+                + (f": {state}" if state else "")
+                + f" ({detail})",
+                hint="check the cable and power, reconnect and run the command again",
             )
         return FlashError(f"{self.name}: failed while {doing}: {detail}")
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
 from ..spelling import PYTHON, Spelling
+from ..text import byte_count
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import (
     ERASE_BLOCK,
@@ -89,7 +90,7 @@ def locate_image(
         )
     if offset >= total:
         raise InputError(
-            f"offset 0x{offset:X} is past the end of the file ({total} bytes)", path=source
+            f"offset 0x{offset:X} is past the end of the file ({byte_count(total)})", path=source
         )
     if offset == 0 and size is None and detect_fs_type(container) is None:
         if looks_like_pem(container):
@@ -103,7 +104,8 @@ def locate_image(
         size = total if offset == 0 else _size_from_bytes(container[offset:], offset, source)
     if size <= 0 or offset + size > total:
         raise InputError(
-            f"partition 0x{offset:X}+0x{size:X} runs past the end of the file ({total} bytes)",
+            f"partition 0x{offset:X}+0x{size:X} runs past the end of the file "
+            f"({byte_count(total)})",
             path=source,
             hint="check --offset and --size against the partition table",
         )

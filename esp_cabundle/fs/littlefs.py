@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
-from ..text import printable
+from ..text import byte_count, printable
 from .base import ERASE_BLOCK, FREE_SPACE_HINT, NO_FILE_HINT, FileInfo, FileSystemImage
 from .lfs_device import (
     ERR_NAMETOOLONG,
@@ -413,7 +413,7 @@ class LittleFsImage(FileSystemImage):
                 for attr in self._profile.time_attributes:
                     lfs.setattr(p, attr, stamp)
 
-        self._edit(f"writing {p} ({len(data)} bytes)", op)
+        self._edit(f"writing {p} ({byte_count(len(data))})", op)
 
     def remove(self, path: str) -> None:
         p = self.checked_path(path, new=False)

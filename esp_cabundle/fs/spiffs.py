@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from ..errors import ImageError
+from ..text import byte_count
 from .base import (
     ERASE_BLOCK,
     NO_FILE_HINT,
@@ -151,7 +152,7 @@ def _mkspiffs(files: list[tuple[bytes, bytes]], geo: Geometry) -> bytes:
             vol.create_file(name, data, meta)
         except SpiffsFull as e:
             raise ImageError(
-                f"{_api_path(name)!r} ({len(data)} bytes) does not fit in a "
+                f"{_api_path(name)!r} ({byte_count(len(data))}) does not fit in a "
                 f"{geo.block_count * geo.block_size}-byte SPIFFS image: {e}",
                 hint="use a larger partition or fewer files",
             ) from e
@@ -417,7 +418,7 @@ class SpiffsImage(FileSystemImage):
             else:
                 self._vol.create_file(target, data, meta, step or None)
 
-        what = f"writing {normalize_path(path)!r} ({len(data)} bytes)"
+        what = f"writing {normalize_path(path)!r} ({byte_count(len(data))})"
         # A file more than the image could ever hold is told in whole-file terms; the
         # engine would fail on one of the device's chunks, whose page count means little.
         dl = self._vol.g.data_len

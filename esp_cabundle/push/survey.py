@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ..certs import load_certificates
 from ..errors import EspCabundleError, UnitUnreachable
+from ..text import byte_count
 from .campaign_types import CampaignOptions, PushFile, UnitEvent, sha256_hex
 from .files import UnitFiles
 from .transport import Transport, UnitRef
@@ -45,7 +46,7 @@ def describe_roots(data: bytes | None, *, most: int = 3) -> str:
     try:
         certs = load_certificates(data, source="the unit's CA file")
     except EspCabundleError:
-        return f"no certificate readable ({len(data)} bytes)"
+        return f"no certificate readable ({byte_count(len(data))})"
     labels = list(dict.fromkeys(c.label for c in certs))
     if len(labels) == 1:
         return f"{labels[0]} only"
