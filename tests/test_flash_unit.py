@@ -296,13 +296,22 @@ def test_board_without_file_system_and_bad_options_fail_before_connecting(
 def test_journal_that_cannot_be_saved_means_no_write(
     mongoose_unit: VirtualESP32, runner: CliRunner, ca_file: Path, tmp_path: Path
 ) -> None:
+    """A directory the journal cannot be made in, found only when it is written (a link
+    to nowhere looks like a directory not yet made): nothing is written to the unit. A
+    file in the journal directory's path is refused before the unit is opened."""
+    dangling = tmp_path / "journal"
+    dangling.symlink_to(tmp_path / "gone" / "journal")
+    r = runner.invoke(cli, flash_args(mongoose_unit, "mongoose-os-esp32", ca_file, dangling))
+    assert r.exit_code == 3 and "cannot write" in r.stdout, r.output
+    assert untouched(mongoose_unit)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the journal directory should go")
+    connections = mongoose_unit.stats.connections
     r = runner.invoke(
         cli, flash_args(mongoose_unit, "mongoose-os-esp32", ca_file, blocker / "journal")
     )
-    assert r.exit_code == 3 and "cannot write" in r.stdout
-    assert untouched(mongoose_unit)
+    assert r.exit_code == 2 and "cannot read the journal directory" in r.stderr, r.output
+    assert untouched(mongoose_unit) and mongoose_unit.stats.connections == connections
 
 
 def test_a_write_outside_the_partition_is_refused(

@@ -468,8 +468,6 @@ def run_campaign(
     """
     run = _Run(transports, push, ledger, options, progress, stop or threading.Event())
     ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
-    if options.judged_against is not None:
-        ledger.set_meta(JUDGED_KEY, options.judged_against)
     meta = ledger.meta()
     if meta.get("deadline"):
         known = datetime.fromisoformat(meta["deadline"])
@@ -488,6 +486,8 @@ def run_campaign(
             # The file updated units hold: its date too (once the rows read whole).
             when = None if options.deadline_for is None else options.deadline_for(push.data)
             run.record_date(push.sha256, push.data, when)
+        if not passes and options.judged_against is not None:  # as the dates: rows read
+            ledger.set_meta(JUDGED_KEY, options.judged_against)
         for _, ref in listing:
             if ref.id not in ids:
                 ids.append(ref.id)
