@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .errors import InputError
-from .text import plural_noun
+from .text import byte_count, plural_noun
 
 __all__ = [
     "MAX_CERT_INPUT",
@@ -86,7 +86,7 @@ def human_size(n: int) -> str:
         return f"{n // MiB} MiB"
     if n >= KiB and n % KiB == 0:
         return f"{n // KiB} KiB"
-    return f"{n:,} bytes"
+    return byte_count(n)
 
 
 def check_size(

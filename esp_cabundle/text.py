@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 __all__ = [
+    "byte_count",
     "closest",
     "comment_text",
     "fact_line",
