@@ -208,10 +208,16 @@ class ImageOutput:
     follow_symlinks: bool = False
 
 
-# An image entry of cabundle.yaml is changed by its keys (``ca_path:``). Its profile hint
-# still names the CLI flag beside the key, as before: the config is loaded with no
-# spelling of its caller's (load_config would have to take one).
-_CONFIG_SPELLING = replace(PYTHON, profile="--profile", ca_path="ca_path:")
+# An image entry of cabundle.yaml is changed by its keys (``ca_path:``). Its profile and
+# platform hints still name the CLI flags beside the key, as before: the config is loaded
+# with no spelling of its caller's (load_config would have to take one).
+_CONFIG_SPELLING = replace(
+    PYTHON,
+    profile="--profile",
+    ca_path="ca_path:",
+    platform="--platform",
+    disk_version="--disk-version",
+)
 
 
 def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageOutput:
@@ -333,16 +339,26 @@ class NewImage:
 
 
 def new_image(
-    spec: ImageSpec, board: Board | None = None, *, disk_version: int | None = None
+    spec: ImageSpec,
+    board: Board | None = None,
+    *,
+    disk_version: int | None = None,
+    spelling: Spelling = PYTHON,
 ) -> NewImage:
     """``spec`` (made for ``board``, if any) checked for making: ImageError for a profile
     of another file system, a size no whole number of blocks, an on-disk version its
-    platform cannot read; nothing is made yet."""
+    platform cannot read; nothing is made yet. ``spelling``: how the hints name the
+    options (see :mod:`~esp_cabundle.spelling`)."""
     from .fs import check_new_image, get_profile  # deferred: images made on demand
 
     prof = get_profile(spec.fs_type, spec.profile)
     check_new_image(
-        spec.fs_type, prof, spec.size, platform=spec.platform, disk_version=disk_version
+        spec.fs_type,
+        prof,
+        spec.size,
+        platform=spec.platform,
+        disk_version=disk_version,
+        spelling=spelling,
     )
     return NewImage(spec, prof, disk_version, size_mismatch(board, spec))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PYTHON", "Spelling"]
+__all__ = ["PYTHON", "Spelling", "set_to"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,13 @@ class Spelling:
     ca_path: str  # where an image holds the CA file
     offset: str  # where a partition starts in a file
     size: str  # a partition's size
+    # fs, flash, formats
+    fs_type: str  # which file system an image holds
+    platform: str  # the LittleFS platform version the units run
+    disk_version: str  # a LittleFS image's on-disk version
+    board: str  # the board a unit runs (its partitions, its file system)
+    pack: str  # make a new image
+    repack: str  # make a new image of the on-disk version in {}
 
 
 PYTHON = Spelling(
@@ -45,4 +52,21 @@ PYTHON = Spelling(
     ca_path="ca_path=",
     offset="offset=",
     size="size=",
+    # fs, flash, formats
+    fs_type="fs_type=",
+    platform="platform=",
+    disk_version="disk_version=",
+    board="board",
+    pack="pack_ca",
+    repack="make a new image with pack_ca or pack_image (disk_version= for {})",
 )
+
+
+def set_to(option: str, value: str | int) -> str:
+    """``option`` given ``value`` as its user writes it: a flag and a word
+    (``--profile esp-idf``), or a parameter and a Python literal (``profile='esp-idf'``);
+    a number (an offset, a size) in hex either way."""
+    text = f"{value:#x}" if isinstance(value, int) else value
+    if not option.endswith("="):
+        return f"{option} {text}"
+    return option + (text if isinstance(value, int) else repr(text))

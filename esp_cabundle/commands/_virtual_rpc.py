@@ -23,6 +23,7 @@ from ..text import byte_count, plural
 from ..ui import note
 from ..virtual.boards import board_fs_image
 from ..virtual.rpc import MongooseUnit
+from .options import CLI_SPELLING
 
 __all__ = ["DEFAULT_ID", "RpcOptions", "serve_rpc_units"]
 
@@ -173,13 +174,18 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
         return board_fs_image(board, ca=ca), origin
     data = read_input(opts.fs_image, what="file-system image", devices=False)
     try:
-        open_image(data)  # a file system at all (its errors say what the bytes are)
+        # a file system at all (its errors say what the bytes are)
+        open_image(data, spelling=CLI_SPELLING)
     except ImageError as e:
         raise ImageError(e.reason, path=str(opts.fs_image), hint=e.hint) from None
     try:
         # As the board's firmware mounts it: its file system and profile, or nothing.
         image = open_image(
-            data, fs_type=target.fs_type, profile=target.profile, platform=target.platform
+            data,
+            fs_type=target.fs_type,
+            profile=target.profile,
+            platform=target.platform,
+            spelling=CLI_SPELLING,
         )
     except ImageError as e:
         raise ImageError(

@@ -36,6 +36,7 @@ from ..text import fact_line, printable, printable_name
 from ..ui import echo, emit_json, format_table, warn
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
+    CLI_SPELLING,
     FILE_PATH,
     at_option,
     board_option,
@@ -105,12 +106,16 @@ class ImageArgs:
             # A whole-flash dump's own partition table knows the size at that offset.
             entry = partition_at(data, self.offset)
             size = entry.size if entry is not None else None
-        return locate_image(data, offset=self.offset, size=size, source=str(self.image))
+        return locate_image(
+            data, offset=self.offset, size=size, source=str(self.image), spelling=CLI_SPELLING
+        )
 
     def open(self, region: ImageRegion | None = None) -> FileSystemImage:
         region = region or self.region()
         try:
-            return open_image(region.data, fs_type=self.fs_type, profile=self.profile)
+            return open_image(
+                region.data, fs_type=self.fs_type, profile=self.profile, spelling=CLI_SPELLING
+            )
         except (ImageError, InputError) as e:
             hint = _with_table_hint(e.hint, region, str(self.image))
             if e.path is None:  # "neither LittleFS nor SPIFFS found": say in which file
@@ -495,6 +500,7 @@ def _apply(
         timestamp=mtime,
         platform=platform,
         disk_version=disk_version,
+        spelling=CLI_SPELLING,
     )
     if result.changed_blocks:
         write_atomic(img.image, result.container, mode=PRIVATE)  # often a unit's dump

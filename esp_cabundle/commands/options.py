@@ -85,6 +85,13 @@ CLI_SPELLING = Spelling(
     ca_path="--ca-path",
     offset="--offset",
     size="--size",
+    # fs, flash, formats
+    fs_type="--fs",
+    platform="--platform",
+    disk_version="--disk-version",
+    board="--board",
+    pack="'esp-cabundle pack'",
+    repack="make a new image with 'esp-cabundle pack --disk-version {}'",
 )
 Decorator = Callable[[F], F]
 

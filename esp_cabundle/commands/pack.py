@@ -141,7 +141,7 @@ def pack(
         spelling=CLI_SPELLING,
     )
     # A size or on-disk version the image cannot have is said before the CA is judged.
-    image = new_image(spec, chosen, disk_version=disk_version)
+    image = new_image(spec, chosen, disk_version=disk_version, spelling=CLI_SPELLING)
     prof = image.profile
     if mtime is not None and not getattr(prof, "time_attributes", ()):
         raise InputError(

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from ..errors import ImageError
+from ..spelling import PYTHON, Spelling, set_to
 from .base import ERASE_BLOCK, FileInfo, FileSystemImage, FsProfile, is_littlefs, normalize_path
 
 __all__ = [
@@ -107,12 +108,14 @@ def open_image(
     profile: FsProfile | str | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
+    spelling: Spelling = PYTHON,
 ) -> FileSystemImage:
     """Open an existing image, detecting the file system (and profile) from its bytes.
 
     An explicit ``fs_type`` or ``profile`` that the bytes contradict is an ImageError;
     nothing is ever formatted. ``platform`` and ``disk_version`` (LittleFS only) refuse
-    an image the platform cannot mount or whose on-disk version differs.
+    an image the platform cannot mount or whose on-disk version differs. ``spelling``:
+    how the hints name the options (see :mod:`~esp_cabundle.spelling`).
     """
     if isinstance(profile, FsProfile):
         if fs_type is not None and fs_type != profile.fs_type:
@@ -128,20 +131,21 @@ def open_image(
             raise ImageError(
                 f"no file system: all {len(data)} bytes are 0x{data[0]:02X} (erased or never "
                 "written)",
-                hint="make one with 'esp-cabundle pack', or check --offset",
+                hint=f"make one with {spelling.pack}, or check {spelling.offset}",
             )
         if fs_type is None:
             raise ImageError(
                 "neither LittleFS (no 'littlefs' magic at offset 8 of block 0 or 1) nor "
                 "SPIFFS (no block with the magic of a SPIFFS profile) found",
                 hint=_spiffs_hint(data)
-                or "check the file and --offset; a partition must start at the file system",
+                or f"check the file and {spelling.offset}; a partition must start at the file "
+                "system",
             )
         detected = fs_type  # let that file system say precisely what is wrong
     elif fs_type is not None and fs_type != detected:
         raise ImageError(
             f"the bytes are a {detected} image, not {fs_type}",
-            hint=f"omit --fs, or give --fs {detected}",
+            hint=f"omit {spelling.fs_type}, or give {set_to(spelling.fs_type, detected)}",
         )
     prof: FsProfile | None = None
     if isinstance(profile, str):
@@ -149,8 +153,8 @@ def open_image(
     elif profile is not None:
         prof = profile
     cls = _image_class(detected)
-    _littlefs_only(detected, platform, disk_version)
-    lfs_options = {"platform": platform, "disk_version": disk_version}
+    _littlefs_only(detected, platform, disk_version, spelling)
+    lfs_options = {"platform": platform, "disk_version": disk_version, "spelling": spelling}
     extra = lfs_options if detected == "littlefs" else {}
     image = cls.open(data, prof, **extra)  # type: ignore[attr-defined]
     assert isinstance(image, FileSystemImage)
@@ -166,9 +170,11 @@ def _spiffs_hint(data: bytes) -> str | None:
     return None
 
 
-def _littlefs_only(fs_type: str, platform: str | None, disk_version: int | None) -> None:
+def _littlefs_only(
+    fs_type: str, platform: str | None, disk_version: int | None, spelling: Spelling
+) -> None:
     if fs_type != "littlefs" and (platform is not None or disk_version is not None):
-        what = "--platform" if platform is not None else "--disk-version"
+        what = spelling.platform if platform is not None else spelling.disk_version
         raise ImageError(
             f"{what} applies to LittleFS images, not {fs_type}",
             hint=f"omit {what} for {fs_type}",
@@ -182,19 +188,23 @@ def check_new_image(
     *,
     platform: str | None = None,
     disk_version: int | None = None,
+    spelling: Spelling = PYTHON,
 ) -> None:
     """What :func:`create_image` would refuse (a profile of another file system, a size
     no whole number of blocks, an on-disk version the platform cannot read), raised
-    without making the image: a command says it before judging or building anything."""
+    without making the image: a command says it before judging or building anything.
+    ``spelling`` as for :func:`open_image`."""
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
     if prof.fs_type != fs_type:
         raise ImageError(f"profile {prof.name} is for {prof.fs_type}, not {fs_type}")
-    _littlefs_only(fs_type, platform, disk_version)
+    _littlefs_only(fs_type, platform, disk_version, spelling)
     if fs_type == "littlefs":
         from .lfs_profiles import LittleFsProfile, new_image_geometry  # deferred: as above
 
         assert isinstance(prof, LittleFsProfile)
-        new_image_geometry(size, prof, platform=platform, disk_version=disk_version)
+        new_image_geometry(
+            size, prof, platform=platform, disk_version=disk_version, spelling=spelling
+        )
     else:
         _image_class(fs_type).check_new(size, prof)  # type: ignore[attr-defined]
 
@@ -206,16 +216,17 @@ def create_image(
     *,
     platform: str | None = None,
     disk_version: int | None = None,
+    spelling: Spelling = PYTHON,
 ) -> FileSystemImage:
     """A new, empty image of ``size`` bytes for ``profile`` of ``fs_type``; LittleFS
     takes the on-disk version from ``disk_version`` or ``platform`` (see
-    :mod:`.lfs_platforms`)."""
+    :mod:`.lfs_platforms`); ``spelling`` as for :func:`open_image`."""
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
     if prof.fs_type != fs_type:
         raise ImageError(f"profile {prof.name} is for {prof.fs_type}, not {fs_type}")
-    _littlefs_only(fs_type, platform, disk_version)
+    _littlefs_only(fs_type, platform, disk_version, spelling)
     cls = _image_class(fs_type)
-    lfs_options = {"platform": platform, "disk_version": disk_version}
+    lfs_options = {"platform": platform, "disk_version": disk_version, "spelling": spelling}
     extra = lfs_options if fs_type == "littlefs" else {}
     image = cls.create(size, prof, **extra)  # type: ignore[attr-defined]
     assert isinstance(image, FileSystemImage)

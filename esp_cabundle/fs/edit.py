@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
-from ..spelling import PYTHON, Spelling
+from ..spelling import PYTHON, Spelling, set_to
 from ..text import byte_count
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import (
@@ -68,12 +68,19 @@ class ImageRegion:
 
 
 def locate_image(
-    container: bytes, *, offset: int = 0, size: int | None = None, source: str = "<image>"
+    container: bytes,
+    *,
+    offset: int = 0,
+    size: int | None = None,
+    source: str = "<image>",
+    spelling: Spelling = PYTHON,
 ) -> ImageRegion:
     """The image region: the whole input, or ``size`` bytes at ``offset`` of a dump.
 
     Without ``size`` at a non-zero offset, a LittleFS partition's size comes from its
     superblock; a SPIFFS partition's cannot be known from its bytes and must be given.
+    ``spelling``: how the hints name ``offset`` and ``size`` (see
+    :mod:`~esp_cabundle.spelling`).
     """
     total = len(container)
     if not total:
@@ -99,15 +106,17 @@ def locate_image(
                 path=source,
                 hint="give a partition image or a whole-flash dump",
             )
-        _refuse_whole_dump(container, source)
+        _refuse_whole_dump(container, source, spelling)
     if size is None:
-        size = total if offset == 0 else _size_from_bytes(container[offset:], offset, source)
+        size = (
+            total if offset == 0 else _size_from_bytes(container[offset:], offset, source, spelling)
+        )
     if size <= 0 or offset + size > total:
         raise InputError(
             f"partition 0x{offset:X}+0x{size:X} runs past the end of the file "
             f"({byte_count(total)})",
             path=source,
-            hint="check --offset and --size against the partition table",
+            hint=f"check {spelling.offset} and {spelling.size} against the partition table",
         )
     return ImageRegion(container, offset, size)
 
@@ -145,14 +154,17 @@ def partition_at(container: bytes, offset: int) -> Partition | None:
     return next((p for p in table if p.offset == offset), None)
 
 
-def _refuse_whole_dump(container: bytes, source: str) -> None:
+def _refuse_whole_dump(container: bytes, source: str, spelling: Spelling) -> None:
     """A whole-flash dump given where a file-system image is expected: say so, with the
     partitions to name (nothing else would mount at offset 0)."""
     off, parts = dump_fs_partitions(container)
     if off < 0:
-        _refuse_broken_dump(container, source)
+        _refuse_broken_dump(container, source, spelling)
         return
-    where = "; ".join(f"{p.name}: --offset {p.offset:#x} --size {p.size:#x}" for p in parts)
+    where = "; ".join(
+        f"{p.name}: {set_to(spelling.offset, p.offset)} {set_to(spelling.size, p.size)}"
+        for p in parts
+    )
     raise InputError(
         f"a whole-flash dump (partition table at {off:#x}), not a file-system image",
         path=source,
@@ -160,7 +172,7 @@ def _refuse_whole_dump(container: bytes, source: str) -> None:
     )
 
 
-def _refuse_broken_dump(container: bytes, source: str) -> None:
+def _refuse_broken_dump(container: bytes, source: str, spelling: Spelling) -> None:
     """Bytes with a well-formed first partition entry at 0x8000 (where every framework
     puts the table) whose table does not read: a dump, said so with the table's fault,
     rather than 'neither LittleFS nor SPIFFS'."""
@@ -177,8 +189,8 @@ def _refuse_broken_dump(container: bytes, source: str) -> None:
         raise InputError(
             f"a whole-flash dump whose partition table does not read: {e.message}",
             path=source,
-            hint="give the file-system partition's --offset and --size (from the "
-            "firmware's partitions.csv)",
+            hint=f"give the file-system partition's {spelling.offset} and {spelling.size} "
+            "(from the firmware's partitions.csv)",
         ) from e
 
 
@@ -199,7 +211,7 @@ def _no_fs_hint(container: bytes) -> str:
     )
 
 
-def _size_from_bytes(data: bytes, offset: int, source: str) -> int:
+def _size_from_bytes(data: bytes, offset: int, source: str, spelling: Spelling) -> int:
     kind = detect_fs_type(data)
     if kind == "littlefs":
         from .lfs_superblock import find_superblock  # deferred: LittleFS only
@@ -210,7 +222,7 @@ def _size_from_bytes(data: bytes, offset: int, source: str) -> int:
     raise InputError(
         f"the size of the partition at 0x{offset:X} cannot be read from its bytes",
         path=source,
-        hint="give --size (the partition's size from the partition table)",
+        hint=f"give {spelling.size} (the partition's size from the partition table)",
     )
 
 
@@ -251,6 +263,7 @@ def edit_image(
     timestamp: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
+    spelling: Spelling = PYTHON,
 ) -> EditResult:
     """Apply ``edits`` in order and verify them on a fresh mount of the result.
 
@@ -258,6 +271,7 @@ def edit_image(
     ``timestamp`` sets the time attributes of written files where the (LittleFS)
     profile keeps them. The LittleFS on-disk version never changes: an image
     ``platform`` cannot mount, or a ``disk_version`` other than the image's, is refused.
+    ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`).
     """
     image = open_image(
         region.data,
@@ -265,6 +279,7 @@ def edit_image(
         profile=profile,
         platform=platform,
         disk_version=disk_version,
+        spelling=spelling,
     )
     _set_timestamp(image, timestamp)
     for e in edits:
@@ -337,10 +352,12 @@ def pack_image(
     timestamp: int | None = None,
     platform: str | None = None,
     disk_version: int | None = None,
+    spelling: Spelling = PYTHON,
 ) -> PackedImage:
     """A new image of ``size`` bytes holding ``files`` (written in order), verified by
     mounting it again. ``timestamp`` sets LittleFS time attributes where the profile
-    keeps them; ``platform``/``disk_version`` choose LittleFS's on-disk version."""
+    keeps them; ``platform``/``disk_version`` choose LittleFS's on-disk version;
+    ``spelling`` as for :func:`edit_image`."""
     seen: set[str] = set()
     for path, _ in files:
         p = normalize_path(path)
@@ -356,14 +373,16 @@ def pack_image(
             # mounting the built bytes is already the check
             from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image  # deferred: SPIFFS
 
-            _littlefs_only(fs_type, platform, disk_version)
+            _littlefs_only(fs_type, platform, disk_version, spelling)
             assert isinstance(prof, SpiffsProfile)
             image = SpiffsImage.open(build_spiffs_image(files, size=size, profile=prof), prof)
             _set_timestamp(image, timestamp)
             data = image.to_bytes()
             check = image
         else:
-            image = create_image(fs_type, prof, size, platform=platform, disk_version=disk_version)
+            image = create_image(
+                fs_type, prof, size, platform=platform, disk_version=disk_version, spelling=spelling
+            )
             _set_timestamp(image, timestamp)
             for path, data in files:
                 image.write(path, data)
@@ -419,4 +438,5 @@ def pack_ca_image(
         timestamp=timestamp,
         platform=platform,
         disk_version=disk_version,
+        spelling=spelling,
     )

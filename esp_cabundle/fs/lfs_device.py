@@ -45,6 +45,7 @@ __all__ = [
     "lfs_error_code",
     "lfs_error_name",
     "new_lfs",
+    "probe_lfs",
     "walk",
 ]
 
@@ -280,6 +281,31 @@ def lfs_error_name(code: int | None) -> str:
 # in buffers of tens of bytes): a walk that goes deeper is taken for a loop, and no
 # file is put deeper (LittleFsImage refuses it), so every image made here lists.
 MAX_DEPTH = 256
+
+
+def probe_lfs(fs_bytes: bytes, profile: LittleFsProfile) -> tuple[Any, bool]:
+    """Mount a throw-away copy accepting any 2.x version: (fs_stat, has 'c' attributes)."""
+    from littlefs import LittleFSError
+
+    lfs = new_lfs(Device(BufferStore(bytearray(fs_bytes)), profile.block_size), profile)
+    try:
+        lfs.mount()
+        stat = lfs.fs_stat()
+        has_c = False
+        for st in lfs.scandir("/"):
+            if st.type != LFS_TYPE_DIR:
+                try:
+                    lfs.getattr("/" + st.name, "c")
+                    has_c = True
+                except LittleFSError:
+                    pass
+                break
+    except LittleFSError as e:
+        raise ImageError(
+            f"LittleFS image does not mount (littlefs error {lfs_error_name(e.code)})",
+            hint="the image is corrupt or not LittleFS; it was not formatted or changed",
+        ) from e
+    return stat, has_c
 
 
 def walk(lfs: LittleFS, block_count: int) -> list[FileInfo]:

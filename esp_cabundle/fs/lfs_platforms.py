@@ -49,6 +49,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ImageError
+from ..spelling import PYTHON, Spelling
 
 __all__ = [
     "DISK_VERSION_2_0",
@@ -257,16 +258,22 @@ def _unreadable(platform: LfsPlatform, what: str) -> ImageError:
 
 
 def choose_disk_version(
-    default: int, platform: LfsPlatform | None, requested: int | None, *, exact_2_0: bool
+    default: int,
+    platform: LfsPlatform | None,
+    requested: int | None,
+    *,
+    exact_2_0: bool,
+    spelling: Spelling = PYTHON,
 ) -> int:
     """The version of a new image: an explicit request, else the platform's, else the
-    profile's ``default``. ``exact_2_0``: the profile itself reads only 2.0."""
+    profile's ``default``. ``exact_2_0``: the profile itself reads only 2.0; ``spelling``:
+    how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
     if requested is not None:
         if requested == DISK_VERSION_2_1 and exact_2_0:
             raise ImageError(
                 "on-disk version 2.1 requested, but Mongoose OS (littlefs 2.5) mounts only "
                 "2.0 and refuses 2.1 images",
-                hint="omit --disk-version; the mongoose-os profile writes 2.0",
+                hint=f"omit {spelling.disk_version}; the mongoose-os profile writes 2.0",
             )
         if requested == DISK_VERSION_2_1 and platform is not None and not platform.reads_2_1:
             raise _unreadable(platform, "on-disk version 2.1 requested")
@@ -313,8 +320,11 @@ def readers_of_2_0_only() -> str:
     return ", ".join(parts)
 
 
-def refuse_version_change(current: int, requested: int | None, where: str) -> None:
-    """An edit keeps the image's version; asking for another one is an error."""
+def refuse_version_change(
+    current: int, requested: int | None, where: str, spelling: Spelling = PYTHON
+) -> None:
+    """An edit keeps the image's version; asking for another one is an error (the hints
+    name the options as ``spelling`` does)."""
     if requested is None or requested == current:
         return
     if current == DISK_VERSION_2_0:
@@ -322,11 +332,11 @@ def refuse_version_change(current: int, requested: int | None, where: str) -> No
             f"{where} has on-disk version 2.0; esp-cabundle does not upgrade it to 2.1: "
             f"units running littlefs before 2.6 ({readers_of_2_0_only()}) could no longer "
             "mount it and may format it; nothing was changed",
-            hint="omit --disk-version to keep 2.0 (firmware with littlefs 2.6+ reads 2.0 "
+            hint=f"omit {spelling.disk_version} to keep 2.0 (firmware with littlefs 2.6+ reads 2.0 "
             "and upgrades it itself on its first write)",
         )
     raise ImageError(
         f"{where} has on-disk version {version_text(current)}; littlefs cannot convert it "
         f"to {version_text(requested)}; nothing was changed",
-        hint=f"make a new image with 'esp-cabundle pack --disk-version {version_text(requested)}'",
+        hint=spelling.repack.format(version_text(requested)),
     )

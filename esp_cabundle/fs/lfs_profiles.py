@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from ..errors import ImageError
+from ..spelling import PYTHON, Spelling, set_to
 from .base import FsProfile
 from .lfs_platforms import (
     DISK_VERSION_2_0,
@@ -187,8 +188,11 @@ def detect_littlefs_profiles(
     )
 
 
-def check_profile(profile: LittleFsProfile, sb: Superblock, image_size: int) -> None:
-    """An explicit profile that the bytes contradict is an error, not a guess."""
+def check_profile(
+    profile: LittleFsProfile, sb: Superblock, image_size: int, spelling: Spelling = PYTHON
+) -> None:
+    """An explicit profile that the bytes contradict is an error, not a guess (the hints
+    name the options as ``spelling`` does)."""
     name = profile.name
     if sb.block_size != profile.block_size:
         raise ImageError(
@@ -199,14 +203,14 @@ def check_profile(profile: LittleFsProfile, sb: Superblock, image_size: int) -> 
         raise ImageError(
             f"profile {name}: the image has on-disk version {sb.version_text}, and Mongoose OS "
             "(littlefs 2.5) only mounts 2.0",
-            hint="the device would refuse this image; omit --profile to open it as it is",
+            hint=f"the device would refuse this image; omit {spelling.profile} to open it as it is",
         )
     if profile.exact_block_count and sb.fs_bytes != image_size:
         raise ImageError(
             f"profile {name}: the superblock says {sb.block_count} blocks "
             f"({sb.fs_bytes} bytes) but the image is {image_size} bytes; Mongoose OS "
             "requires the block count to equal the partition's",
-            hint="check --size/--offset, or omit --profile",
+            hint=f"check {spelling.size}/{spelling.offset}, or omit {spelling.profile}",
         )
 
 
@@ -215,7 +219,9 @@ def resolve_platform_arg(platform: LfsPlatform | str | None) -> LfsPlatform | No
 
 
 def profile_for(
-    profile: LittleFsProfile | str | None, platform: LfsPlatform | None
+    profile: LittleFsProfile | str | None,
+    platform: LfsPlatform | None,
+    spelling: Spelling = PYTHON,
 ) -> LittleFsProfile:
     """The profile to write with: the given one, else the platform's; they must agree."""
     if profile is None:
@@ -226,7 +232,7 @@ def profile_for(
     if platform is not None and platform.profile != prof.name:
         raise ImageError(
             f"platform {platform.spec} uses the {platform.profile} profile, not {prof.name}",
-            hint=f"give --profile {platform.profile}, or omit --profile",
+            hint=f"give {set_to(spelling.profile, platform.profile)}, or omit {spelling.profile}",
         )
     return prof
 
@@ -253,14 +259,19 @@ def new_image_geometry(
     *,
     platform: LfsPlatform | str | None = None,
     disk_version: int | None = None,
+    spelling: Spelling = PYTHON,
 ) -> tuple[LittleFsProfile, int, int]:
     """The profile, on-disk version and block count of a new image of ``size`` bytes,
     or the ImageError that refuses it, without making anything (so a command can say
-    it before any other work)."""
+    it before any other work); ``spelling`` as for :func:`check_profile`."""
     plat = resolve_platform_arg(platform)
-    prof = profile_for(profile, plat)
+    prof = profile_for(profile, plat, spelling)
     version = choose_disk_version(
-        prof.disk_version, plat, disk_version, exact_2_0=prof.exact_block_count
+        prof.disk_version,
+        plat,
+        disk_version,
+        exact_2_0=prof.exact_block_count,
+        spelling=spelling,
     )
     if size <= 0 or size % prof.block_size:
         raise ImageError(

@@ -20,9 +20,11 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
+from ..spelling import PYTHON, Spelling
 from ..text import byte_count, printable
 from .base import ERASE_BLOCK, FREE_SPACE_HINT, NO_FILE_HINT, FileInfo, FileSystemImage
 from .lfs_device import (
@@ -39,6 +41,7 @@ from .lfs_device import (
     lfs_error_code,
     lfs_error_name,
     new_lfs,
+    probe_lfs,
     walk,
 )
 from .lfs_platforms import (
@@ -142,15 +145,17 @@ class LittleFsImage(FileSystemImage):
         timestamp: int | None = None,
         platform: LfsPlatform | str | None = None,
         disk_version: int | None = None,
+        spelling: Spelling = PYTHON,
     ) -> LittleFsImage:
         """A freshly formatted image of ``size`` bytes (the partition size).
 
         The on-disk version is ``disk_version`` if given (refused where the platform or
         profile cannot read it), else the ``platform``'s (2.1 only when every reader of
-        that platform version reads it), else the profile's (2.0).
+        that platform version reads it), else the profile's (2.0). ``spelling``: how the
+        hints name the options (see :mod:`~esp_cabundle.spelling`).
         """
         prof, version, blocks = new_image_geometry(
-            size, profile, platform=platform, disk_version=disk_version
+            size, profile, platform=platform, disk_version=disk_version, spelling=spelling
         )
         from littlefs import LittleFSError
 
@@ -187,6 +192,7 @@ class LittleFsImage(FileSystemImage):
         timestamp: int | None = None,
         platform: LfsPlatform | str | None = None,
         disk_version: int | None = None,
+        spelling: Spelling = PYTHON,
     ) -> LittleFsImage:
         """Open existing bytes; never formats. ImageError if they do not mount.
 
@@ -194,25 +200,26 @@ class LittleFsImage(FileSystemImage):
         detected where the bytes allow (see :attr:`detection`); with one, bytes that
         contradict it are an error. An image ``platform`` cannot mount, or a
         ``disk_version`` other than the image's (edits never change it), is refused.
+        ``spelling`` as for :meth:`create`.
         """
         plat = resolve_platform_arg(platform)
         if profile is not None and plat is not None:
-            profile_for(profile, plat)  # the two must agree
+            profile_for(profile, plat, spelling)  # the two must agree
         data = bytes(data)
         sb = find_superblock(data)
         if sb is None:
             raise ImageError(
                 "not a LittleFS image: no 'littlefs' magic at offset 8 of block 0 or 1",
-                hint="check the file, --offset and --fs",
+                hint=f"check the file, {spelling.offset} and {spelling.fs_type}",
             )
         check_superblock(sb, len(data))
         given = resolve_profile(profile) if profile is not None else None
         if given is not None:
-            check_profile(given, sb, len(data))
+            check_profile(given, sb, len(data), spelling)
         # Mount once with the newest disk version (accepts 2.0 and 2.1, writes nothing)
         # to read the authoritative on-disk version, then mount for real with it.
         probe_profile = given or LITTLEFS_PROFILES["esp-idf"]
-        stat, mk_attrs = _probe(data[: sb.fs_bytes], probe_profile)
+        stat, mk_attrs = probe_lfs(data[: sb.fs_bytes], probe_profile)
         sb = Superblock(
             stat.disk_version,
             stat.block_size,
@@ -225,10 +232,10 @@ class LittleFsImage(FileSystemImage):
         )
         check_superblock(sb, len(data))
         check_readable(sb.version, plat, "the LittleFS image")
-        refuse_version_change(sb.version, disk_version, "the LittleFS image")
+        refuse_version_change(sb.version, disk_version, "the LittleFS image", spelling)
         candidates: tuple[LittleFsProfile, ...]
         if given is not None:
-            check_profile(given, sb, len(data))
+            check_profile(given, sb, len(data), spelling)
             chosen, candidates = given, (given,)
             detection = f"profile {given.name} (given)"
         else:
@@ -271,7 +278,7 @@ class LittleFsImage(FileSystemImage):
         if sb is None:
             raise ImageError("no LittleFS file system (no 'littlefs' magic in block 0 or 1)")
         check_superblock(sb, size)
-        check_profile(prof, sb, size)
+        check_profile(prof, sb, size, _BOARD_WORDS)
         check_readable(sb.version, resolve_platform_arg(platform), where)
         return cls(
             store=store,
@@ -551,29 +558,9 @@ def _stat_or_none(lfs: LittleFS, path: str) -> Any:
         return None
 
 
-def _probe(fs_bytes: bytes, profile: LittleFsProfile) -> tuple[Any, bool]:
-    """Mount a throw-away copy accepting any 2.x version: (fs_stat, has 'c' attributes)."""
-    from littlefs import LittleFSError
-
-    lfs = new_lfs(Device(BufferStore(bytearray(fs_bytes)), profile.block_size), profile)
-    try:
-        lfs.mount()
-        stat = lfs.fs_stat()
-        has_c = False
-        for st in lfs.scandir("/"):
-            if st.type != LFS_TYPE_DIR:
-                try:
-                    lfs.getattr("/" + st.name, "c")
-                    has_c = True
-                except LittleFSError:
-                    pass
-                break
-    except LittleFSError as e:
-        raise ImageError(
-            f"LittleFS image does not mount (littlefs error {lfs_error_name(e.code)})",
-            hint="the image is corrupt or not LittleFS; it was not formatted or changed",
-        ) from e
-    return stat, has_c
+# A unit's partition is mounted for a board (flash, restore): its hints keep the words
+# they have always had until the flash plan takes the caller's spelling.
+_BOARD_WORDS = replace(PYTHON, profile="--profile", size="--size", offset="--offset")
 
 
 def build_littlefs_image(
