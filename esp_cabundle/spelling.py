@@ -35,7 +35,6 @@ class Spelling:
     fs_type: str  # which file system an image holds
     platform: str  # the LittleFS platform version the units run
     disk_version: str  # a LittleFS image's on-disk version
-    board: str  # the board a unit runs (its partitions, its file system)
     pack: str  # make a new image
     repack: str  # make a new image of the on-disk version in {}
 
@@ -56,7 +55,6 @@ PYTHON = Spelling(
     fs_type="fs_type=",
     platform="platform=",
     disk_version="disk_version=",
-    board="board",
     pack="pack_ca",
     repack="make a new image with pack_ca or pack_image (disk_version= for {})",
 )

@@ -89,7 +89,6 @@ CLI_SPELLING = Spelling(
     fs_type="--fs",
     platform="--platform",
     disk_version="--disk-version",
-    board="--board",
     pack="'esp-cabundle pack'",
     repack="make a new image with 'esp-cabundle pack --disk-version {}'",
 )
