@@ -14,6 +14,7 @@ every name here)::
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "parse_device",
     "parse_target",
     "parse_targets",
+    "target_label",
 ]
 
 CHAINS_DIR = "chains"
@@ -58,7 +60,9 @@ class Target:
 
     @property
     def address(self) -> str | None:
-        return f"{self.host}:{self.port}" if self.host else None
+        if not self.host:
+            return None
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def verify_name(self, chain: ServerChain | None = None) -> str | None:
         """The name the unit checks the server's certificate against: ``hostname:``,
@@ -86,8 +90,39 @@ class Target:
         return base_dir / CHAINS_DIR / f"{_safe_name(self.name)}.pem"
 
 
+def target_label(host: str, port: int) -> str:
+    """A target's name as typed: ``mdash.net``, ``mdash.net:8443``, ``[::1]:8443`` (an
+    IPv6 address in brackets when a port follows, else the port reads as its last group)."""
+    if port == DEFAULT_PORT:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# A target named by an IPv6 address: "[::1]:8443", "[::1]" or "::1".
+_IPV6_NAME = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::([0-9]{1,5}))?|([0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)")
+
+
 def _safe_name(name: str) -> str:
+    """A file stem for the target ``name``: ``HOST`` or ``HOST_PORT`` (as
+    :func:`name_from_file_stem` reads it back); an IPv6 address has its colons as dashes
+    (``[::1]:8443`` is ``0--1_8443``, not ``1_8443``, a host named "1")."""
+    m = _IPV6_NAME.fullmatch(name)
+    if m and is_ip_address(m.group(1) or m.group(3)):
+        host = m.group(1) or m.group(3)
+        # "::1" is "0::1": a stem never opens with "-", which commands take for an option
+        stem = ("0" + host if host.startswith(":") else host).replace(":", "-")
+        return f"{stem}_{m.group(2)}" if m.group(2) else stem
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "target"
+
+
+def _ipv6_from_stem(stem: str) -> str | None:
+    """The IPv6 address a stem of :func:`_safe_name` spells with dashes, or None."""
+    if "--" not in stem and stem.count("-") != 7:
+        return None  # no "::" and not eight groups: a name with dashes, not an address
+    host = stem.replace("-", ":")
+    if ":" not in host or not is_ip_address(host):
+        return None
+    return ipaddress.ip_address(host).compressed  # "0::1" as written, "::1" as it is
 
 
 _TARGET_KEYS = ("name", "host", "port", "chain", "device", "server_name", "hostname")
@@ -126,6 +161,10 @@ def name_from_file_stem(stem: str) -> str | None:
         host = m.group(1)
         if host == "localhost" or is_ip_address(host) or _plausible_dns_name(host):
             return host
+        if (v6 := _ipv6_from_stem(host)) is not None:
+            return v6
+    if (v6 := _ipv6_from_stem(stem)) is not None:
+        return v6
     return stem if is_ip_address(stem) or _plausible_dns_name(stem) else None
 
 
@@ -196,7 +235,7 @@ def parse_target(text: str) -> Target:
             hint="give HOST[:PORT] (e.g. mdash.net:443) or a chain file's path "
             "(e.g. chains/server.pem)",
         ) from e
-    return Target(name=host if port == DEFAULT_PORT else f"{host}:{port}", host=host, port=port)
+    return Target(name=target_label(host, port), host=host, port=port)
 
 
 def _host_and_port(text: str) -> tuple[str, int]:
@@ -231,8 +270,7 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
                 bare_host, port = _host_and_port(text)
             except InputError as e:
                 raise n.error(e.message, hint=e.hint or _HOST_HINT) from e
-            label = bare_host if port == DEFAULT_PORT else f"{bare_host}:{port}"
-            target = Target(name=label, host=bare_host, port=port)
+            target = Target(name=target_label(bare_host, port), host=bare_host, port=port)
         else:
             m = n.as_mapping(_TARGET_KEYS)
             host = m["host"].as_str().strip() if "host" in m else None
@@ -259,9 +297,7 @@ def parse_targets(node: Node) -> tuple[Target, ...]:
                     raise m["device"].error(e.message, hint=e.hint) from e
             name = m["name"].as_str() if "name" in m else None
             if name is None:
-                name = host if host and port == DEFAULT_PORT else f"{host}:{port}"
-                if host is None and chain is not None:
-                    name = chain.stem
+                name = target_label(host, port) if host else chain.stem if chain else ""
             server_name = m["server_name"].as_str() if "server_name" in m else None
             hostname = m["hostname"].as_str() if "hostname" in m else None
             origin = m["chain"].origin() if "chain" in m else None

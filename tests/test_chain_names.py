@@ -34,6 +34,11 @@ from tests.support.verify_pki import mint, tls_server
         ("localhost", None),  # one label: a name, but not dotted
         ("chain_2024", None),
         ("localhost_99999", None),  # no such port
+        ("0--1_8443", "::1"),  # an IPv6 target [::1]:8443, its colons as dashes
+        ("2001-db8--7", "2001:db8::7"),
+        ("fe80--_8883", "fe80::"),
+        ("my-chain-file", None),  # dashes, but no address
+        ("a-b-c", None),
     ],
 )
 def test_name_from_file_stem(stem: str, name: str | None) -> None:

@@ -126,3 +126,37 @@ def test_cabundle_yaml_targets_follow_the_same_rule(
     if "chain file" in said:
         assert f"a saved chain is a mapping: '- chain: {entry.strip(chr(34))}'" in r.output
     assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "name", "stem"),
+    [
+        ('"[::1]:8443"', "[::1]:8443", "0--1_8443"),
+        ('"[2001:db8::7]:8883"', "[2001:db8::7]:8883", "2001-db8--7_8883"),
+        ('"[::1]"', "::1", "0--1"),
+        ("{host: '::1', port: 8443}", "[::1]:8443", "0--1_8443"),
+        ('"mdash.net:8443"', "mdash.net:8443", "mdash.net_8443"),
+    ],
+)
+def test_ipv6_targets_are_named_as_typed(
+    in_tmp: Path, runner: CliRunner, entry: str, name: str, stem: str
+) -> None:
+    """An IPv6 target with a port was named '::1:8443' (the port reads as the address's
+    last group) and saved its chain as '1_8443.pem' (a host named '1'): it is
+    '[::1]:8443', its chain file spells the address with dashes and reads back as it."""
+    from esp_cabundle.config import load_config
+    from esp_cabundle.targets import name_from_file_stem
+
+    (in_tmp / "cabundle.yaml").write_text(f"roots:\n  - isrg-root-x1\ntargets:\n  - {entry}\n")
+    (target,) = load_config(in_tmp / "cabundle.yaml").section("targets")
+    assert target.name == name
+    path = target.chain_path(in_tmp)
+    assert path == in_tmp / "chains" / f"{stem}.pem"
+    assert name_from_file_stem(path.stem) == target.host
+    if entry.startswith('"'):
+        assert parse_target(entry.strip('"')).name == name
+
+
+def test_an_ipv6_address_is_dialled_in_brackets(in_tmp: Path) -> None:
+    t = parse_target("[::1]:8443")
+    assert (t.address, parse_target("::1").address) == ("[::1]:8443", "[::1]:443")
