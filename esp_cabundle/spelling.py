@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PYTHON", "Spelling"]
+__all__ = ["PYTHON", "Spelling", "bare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,14 @@ class Spelling:
     ca_path: str  # where an image holds the CA file
     offset: str  # where a partition starts in a file
     size: str  # a partition's size
+    # check, push, restore
+    until: str  # the horizon checked to, {} the date
+    at: str  # the date checked, {} the date
+    bundle: str  # the trust set judged, read from the file {} (empty: the knob alone)
+    device: str  # the device profile named {}
+    chain: str  # a server's chain read from a file
+    pulled: str  # what saves a chain as a server sends it
+    host: str  # a chain captured from a server
 
 
 PYTHON = Spelling(
@@ -45,4 +53,18 @@ PYTHON = Spelling(
     ca_path="ca_path=",
     offset="offset=",
     size="size=",
+    # check, push, restore
+    until="until={}",
+    at="at={}",
+    bundle="load_trust_set('{}')",
+    device="device=parse_device_profile('{}')",
+    chain="load_chain_file()",
+    pulled="capture_chain returns it",
+    host="capture_chain()",
 )
+
+
+def bare(option: str) -> str:
+    """The option without its value (``--bundle {}`` -> ``--bundle``, ``until={}`` ->
+    ``until=``), for a hint that names the knob but no value to give it."""
+    return option.replace(" {}", "").replace("'{}'", "").replace("{}", "")

@@ -85,6 +85,14 @@ CLI_SPELLING = Spelling(
     ca_path="--ca-path",
     offset="--offset",
     size="--size",
+    # check, push, restore
+    until="--until {}",
+    at="--at {}",
+    bundle="--bundle {}",
+    device="--device {}",
+    chain="--chain",
+    pulled="'esp-cabundle chains pull' saves it",
+    host="--host",
 )
 Decorator = Callable[[F], F]
 
