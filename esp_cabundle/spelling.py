@@ -39,6 +39,13 @@ class Spelling:
     chain: str  # a server's chain read from a file
     pulled: str  # what saves a chain as a server sends it
     host: str  # a chain captured from a server
+    tls_ca: str  # the CA file that TLS links verify their server with
+    mqtt: str  # a link through an MQTT broker
+    unit_ids: str  # the ids of the units a broker reaches
+    api_key: str  # where the mDash API key comes from
+    mdash_url: str  # the mDash API's address
+    devices: str  # the units of an mDash account to reach
+    list_units: str  # what lists every unit of an account, writing nothing
 
 
 PYTHON = Spelling(
@@ -61,6 +68,13 @@ PYTHON = Spelling(
     chain="load_chain_file()",
     pulled="capture_chain returns it",
     host="capture_chain()",
+    tls_ca="ca_file=",
+    mqtt="MqttTransport",
+    unit_ids="device_ids=",
+    api_key="api_key=",
+    mdash_url="base_url=",
+    devices="devices=",
+    list_units="MdashTransport.units()",
 )
 
 

@@ -93,6 +93,13 @@ CLI_SPELLING = Spelling(
     chain="--chain",
     pulled="'esp-cabundle chains pull' saves it",
     host="--host",
+    tls_ca="--tls-ca",
+    mqtt="--mqtt",
+    unit_ids="--device ID or --devices FILE",
+    api_key="MDASH_API_KEY or --api-key-file",
+    mdash_url="the --mdash URL",
+    devices="--device/--devices",
+    list_units="push --dry-run",
 )
 Decorator = Callable[[F], F]
 
