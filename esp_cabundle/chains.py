@@ -28,6 +28,7 @@ from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
 from .fileio import read_input
 from .limits import MAX_CERT_INPUT, check_chain_length
+from .spelling import PYTHON, Spelling, bare
 from .text import comment_text
 
 __all__ = [
@@ -103,8 +104,9 @@ _SERVER_RE = re.compile(r"^#\s*server:\s*(\S+)", re.M)
 _SERVER_NAME_RE = re.compile(r"^#\s*server name:\s*(\S+)\s*$", re.M)
 
 
-def load_chain_file(path: str | Path) -> ServerChain:
-    """A chain from a PEM (or DER) file, leaf first, as a server would send it."""
+def load_chain_file(path: str | Path, *, spelling: Spelling = PYTHON) -> ServerChain:
+    """A chain from a PEM (or DER) file, leaf first, as a server would send it;
+    ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
     p = Path(path)
 
     data = read_input(
@@ -114,7 +116,7 @@ def load_chain_file(path: str | Path) -> ServerChain:
         max_bytes=MAX_CERT_INPUT,
     )
     certs = load_certificates(data, source=str(p))
-    _check_order(certs, str(p))
+    _check_order(certs, str(p), spelling)
     text = data.decode("utf-8", "replace")
     captured = None
     m = _CAPTURED_RE.search(text)
@@ -136,7 +138,7 @@ def load_chain_file(path: str | Path) -> ServerChain:
     )
 
 
-def _check_order(certs: Sequence[Certificate], source: str) -> None:
+def _check_order(certs: Sequence[Certificate], source: str, spelling: Spelling) -> None:
     """Refuse what is clearly not a chain as a server sends it: a CA bundle (self-signed
     roots of several CAs: a trust set, not a chain), or a chain given root first (a CA at
     the top with a leaf further down, or the first certificate issuing a later one).
@@ -151,8 +153,8 @@ def _check_order(certs: Sequence[Certificate], source: str) -> None:
             f"this is a CA bundle, not a server's chain: it holds {len(roots)} self-signed "
             f"roots ({', '.join(c.label for c in roots[:3])}{', ...' if len(roots) > 3 else ''})",
             path=source,
-            hint="give it as the trust set with --bundle, and the server's chain with --chain "
-            "(leaf first, as 'esp-cabundle chains pull' saves it) or --host",
+            hint=f"give it as the trust set with {bare(spelling.bundle)}, and the server's "
+            f"chain with {spelling.chain} (leaf first, as {spelling.pulled}) or {spelling.host}",
         )
     for i, c in enumerate(certs[1:], start=1):
         if certs[0].subject_der == c.issuer_der and c.subject_der != certs[0].subject_der:

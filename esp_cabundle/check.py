@@ -31,6 +31,7 @@ from .formats.idf_bundle import read_idf_bundle
 from .limits import MAX_CERT_INPUT, check_size
 from .roadmaps import load_roadmap, roadmap_server
 from .sniff import sniff_kind
+from .spelling import PYTHON, Spelling, bare
 from .targets import (
     CHAINS_DIR,
     Target,
@@ -160,18 +161,22 @@ def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Pa
     return (cwd or Path.cwd()) / "ca.pem"
 
 
-def default_trust_set(config: Config | None, *, cwd: Path | None = None) -> TrustSet:
+def default_trust_set(
+    config: Config | None, *, cwd: Path | None = None, spelling: Spelling = PYTHON
+) -> TrustSet:
     """The ``ca.pem`` beside the config (``./ca.pem`` without one) when present, else
     the file the config's ``build`` wrote (its first CA output that exists:
     ``data/ca.pem``, ``x509_crt_bundle.bin``...: what the units get, even when the config
     changed since), else the bundle the config (or the default preset) resolves to —
-    what ``build`` would write."""
+    what ``build`` would write. ``spelling``: how the hints name the trust set given
+    instead (see :mod:`~esp_cabundle.spelling`)."""
     pem = default_bundle_path(config, cwd=cwd)
-    hint = f"check judges {pem} when present: remove or rename it, or name one with --bundle"
+    given = bare(spelling.bundle)
+    hint = f"check judges {pem} when present: remove or rename it, or name one with {given}"
     if is_found(pem, what="bundle file", hint=hint):  # a link leading nowhere: reading says so
         return load_trust_set(pem)
     if config is not None:
-        hint = "check judges the file the config's build wrote: remove it, or use --bundle"
+        hint = f"check judges the file the config's build wrote: remove it, or use {given}"
         for out in config.outputs:  # their paths already joined to the config's directory
             if out.format in _READABLE_OUTPUTS and is_found(
                 out.path, what=f"{out.format} output", hint=hint
@@ -291,13 +296,15 @@ def target_items(
     progress: Progress | None = None,
     skip_hint: str | None = None,
     explain_offline: bool = True,
+    spelling: Spelling = PYTHON,
 ) -> list[CheckItem]:
     """A chain per target: its saved chain if there is one, else captured live.
 
     ``device`` overrides every target's profile; ``default_device`` applies to targets
     that name none. When a config's target has no saved chain and the capture fails
     (offline), the error says how to save one (``explain_offline``); ``skip_hint`` adds
-    the caller's way to go on without it.
+    the caller's way to go on without it; ``spelling``: how the hints name the options
+    (see :mod:`~esp_cabundle.spelling`).
     """
     fallback = default_device or parse_device_profile(DEFAULT_DEVICE)
     items = []
@@ -307,7 +314,7 @@ def target_items(
             # A chain the config names is what the target is judged on: read it, or say
             # why not; never captured live in its place.
             try:
-                chain = load_chain_file(path)
+                chain = load_chain_file(path, spelling=spelling)
             except InputError as e:
                 message = f"target '{t.name}': {e.message}"
                 if t.chain_origin is not None:
@@ -318,7 +325,7 @@ def target_items(
             what=f"saved chain of target '{t.name}'",
             hint="a target's saved chain is read when present: remove it to capture one live",
         ):
-            chain = load_chain_file(path)
+            chain = load_chain_file(path, spelling=spelling)
         elif t.host and live:
             if progress:
                 progress(f"capturing the chain of {t.address} ...")
@@ -483,7 +490,7 @@ class CheckReport:
         }
 
 
-def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem]) -> None:
+def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem], spelling: Spelling) -> None:
     """A device that checks dates against a CA list (mbedTLS rules) refuses an expired
     root; an ESP-IDF bundle holds no dates, so whether its roots expire cannot be
     judged, and a check that cannot judge does not pass (as ``inspect --fail-within``
@@ -498,8 +505,9 @@ def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem]) -> None:
             f"keys only, no dates, and {', '.join(devices)} "
             f"{'checks' if len(devices) == 1 else 'check'} the roots' dates",
             violations=tuple(f"{i.name} ({i.device.name})" for i in dated),
-            hint="check the ca.pem it was built from (--bundle ca.pem); a device verifying "
-            "with the bundle itself is --device idf-bundle (or idf-bundle-clock)",
+            hint=f"check the ca.pem it was built from ({spelling.bundle.format('ca.pem')}); a "
+            "device verifying with the bundle itself is "
+            f"{spelling.device.format('idf-bundle')} (or idf-bundle-clock)",
         )
 
 
@@ -518,6 +526,7 @@ def check_items(
     at: datetime,
     until: datetime | None = None,
     notes: Sequence[str] = (),
+    spelling: Spelling = PYTHON,
 ) -> CheckReport:
     """Judge every item at ``at`` and, with ``until``, find each date a verdict flips:
     a certificate date, or the server switching chains. A chain that already fails at
@@ -525,18 +534,19 @@ def check_items(
 
     A roadmap server that sends its first chain only after ``at`` is judged from then;
     with a horizon, one that starts after it is left out (and named in the notes).
-    Naive datetimes are UTC.
+    Naive datetimes are UTC; ``spelling``: how the messages name the options (see
+    :mod:`~esp_cabundle.spelling`).
     """
     at = as_datetime(at)
     until = as_datetime(until) if until is not None else None
     if until is not None and until < at:
         raise InputError(
-            f"--until {_day_or_instant(until, at)} is before the date checked, "
+            f"{spelling.until.format(_day_or_instant(until, at))} is before the date checked, "
             f"{_day_or_instant(at, until)}",
             hint="the horizon must end after the date checked (a date is its midnight, UTC)",
         )
 
-    _refuse_undated_expiry(trust, items)
+    _refuse_undated_expiry(trust, items, spelling)
     verifier = Verifier(trust)
     results = []
     out_notes = [*trust.notes, *notes]
@@ -561,6 +571,7 @@ def check_items(
     if not trust.has_dates and any(i.device.rules == "mbedtls" for i in items):
         out_notes.append(
             "the trust set is an ESP-IDF bundle (names and keys, no dates): under mbedtls "
-            "rules its roots never expire; an ESP-IDF device uses --device idf-bundle"
+            "rules its roots never expire; an ESP-IDF device uses "
+            + spelling.device.format("idf-bundle")
         )
     return CheckReport(trust, at, until, tuple(results), tuple(out_notes))

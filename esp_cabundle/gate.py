@@ -259,7 +259,7 @@ def gate_ca(
         spec.policy,
         at,
         links if check_targets else BoardLinks(),
-        spelling.no_check,
+        spelling,
         skip_hint or f"or pass {spelling.no_check} to write without judging the targets",
     )
     notes += links.notes
@@ -435,7 +435,7 @@ def _judge_targets(
     policy: Policy,
     at: datetime,
     links: BoardLinks,
-    skip_option: str,
+    spelling: Spelling,
     skip_hint: str,
 ) -> CheckReport | None:
     """Every target must accept ``bundle`` now and until the end of service; under the
@@ -458,13 +458,14 @@ def _judge_targets(
         device=device,
         default_device=default,
         skip_hint=skip_hint,
+        spelling=spelling,
     )
     own = link_items(board, links) if board is not None else []
     until = policy.service_until if policy.service_until and policy.service_until > at else None
     trust = TrustSet.from_bundle(bundle, source="the CA to be written")
     report = check_items(trust, [*items, *own], at=at, until=until)
     if not report.ok:
-        raise _refusal(report, own, links, board, skip_option)
+        raise _refusal(report, own, links, board, spelling.no_check)
     return report
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PYTHON", "Spelling", "set_to"]
+__all__ = ["PYTHON", "Spelling", "bare", "set_to"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,21 @@ class Spelling:
     disk_version: str  # a LittleFS image's on-disk version
     pack: str  # make a new image
     repack: str  # make a new image of the on-disk version in {}
+    # check, push, restore
+    until: str  # the horizon checked to, {} the date
+    at: str  # the date checked, {} the date
+    bundle: str  # the trust set judged, read from the file {} (empty: the knob alone)
+    device: str  # the device profile named {}
+    chain: str  # a server's chain read from a file
+    pulled: str  # what saves a chain as a server sends it
+    host: str  # a chain captured from a server
+    tls_ca: str  # the CA file that TLS links verify their server with
+    mqtt: str  # a link through an MQTT broker
+    unit_ids: str  # the ids of the units a broker reaches
+    api_key: str  # where the mDash API key comes from
+    mdash_url: str  # the mDash API's address
+    devices: str  # the units of an mDash account to reach
+    list_units: str  # what lists every unit of an account, writing nothing
 
 
 PYTHON = Spelling(
@@ -57,6 +72,21 @@ PYTHON = Spelling(
     disk_version="disk_version=",
     pack="pack_ca",
     repack="make a new image with pack_ca or pack_image (disk_version= for {})",
+    # check, push, restore
+    until="until={}",
+    at="at={}",
+    bundle="load_trust_set('{}')",
+    device="device=parse_device_profile('{}')",
+    chain="load_chain_file()",
+    pulled="capture_chain returns it",
+    host="capture_chain()",
+    tls_ca="ca_file=",
+    mqtt="MqttTransport",
+    unit_ids="device_ids=",
+    api_key="api_key=",
+    mdash_url="base_url=",
+    devices="devices=",
+    list_units="MdashTransport.units()",
 )
 
 
@@ -68,3 +98,9 @@ def set_to(option: str, value: str | int) -> str:
     if not option.endswith("="):
         return f"{option} {text}"
     return option + (text if isinstance(value, int) else repr(text))
+
+
+def bare(option: str) -> str:
+    """The option without its value (``--bundle {}`` -> ``--bundle``, ``until={}`` ->
+    ``until=``), for a hint that names the knob but no value to give it."""
+    return option.replace(" {}", "").replace("'{}'", "").replace("{}", "")

@@ -32,6 +32,7 @@ from ..push.urls import split_url
 from ..redact import remember
 from ..text import printable
 from ..ui import warn
+from .options import CLI_SPELLING
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -259,7 +260,7 @@ def _tls_ca(path: Path | None) -> str | None:
         return None
     if not read_input(path, what="CA file", regular_only=True):
         raise InputError("empty file, not a CA file", path=str(path))
-    tls_context(str(path))
+    tls_context(str(path), spelling=CLI_SPELLING)
     return str(path)
 
 
@@ -323,6 +324,7 @@ def open_transports(
                     timeout=opts["timeout"],
                     frame_size=opts["frame_size"],
                     ca_file=ca_file,
+                    spelling=CLI_SPELLING,
                 )
             )
         if broker is not None:
@@ -332,7 +334,11 @@ def open_transports(
             )
             if password is not None:
                 url = replace(url, password=password)
-            out.append(MqttTransport(url, ids, ca_file=ca_file, frame_size=opts["frame_size"]))
+            out.append(
+                MqttTransport(
+                    url, ids, ca_file=ca_file, frame_size=opts["frame_size"], spelling=CLI_SPELLING
+                )
+            )
         elif ids and not opts["mdash_url"]:
             raise InputError("--device/--devices name units behind --mdash or --mqtt")
         if opts["rpc_urls"]:

@@ -19,6 +19,7 @@ from ..text import printable
 from ..ui import Column, echo, emit_json, format_table, note, shown_path, table_width
 from ..verify.parse import parse_notes
 from .options import (
+    CLI_SPELLING,
     FILE_PATH,
     at_option,
     config_option,
@@ -177,7 +178,7 @@ def show(
         chain = capture_chain(h, port, server_name=server_name, timeout=timeout)
     else:
         assert file is not None
-        chain = load_chain_file(file)
+        chain = load_chain_file(file, spelling=CLI_SPELLING)
     if output is not None:
         write_atomic(output, chain.to_pem())
 

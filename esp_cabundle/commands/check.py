@@ -34,6 +34,7 @@ from ..text import printable
 from ..ui import echo, emit_json, note, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
 from .options import (
+    CLI_SPELLING,
     FILE_PATH,
     Date,
     Name,
@@ -202,10 +203,16 @@ def check(
     notes: tuple[str, ...] = ()
     if board_profile is not None:
         trust, notes = board_trust(
-            board_profile, bundle_path, fallback=lambda: default_trust_set(config)
+            board_profile,
+            bundle_path,
+            fallback=lambda: default_trust_set(config, spelling=CLI_SPELLING),
         )
     else:
-        trust = load_trust_set(bundle_path) if bundle_path else default_trust_set(config)
+        trust = (
+            load_trust_set(bundle_path)
+            if bundle_path
+            else default_trust_set(config, spelling=CLI_SPELLING)
+        )
     if default is None and not trust.has_dates:
         # An ESP-IDF bundle is read by the ESP-IDF bundle code, never by a device that
         # loads a CA list: with no device named, judge it as the device that uses it.
@@ -219,7 +226,7 @@ def check(
     items: list[CheckItem] = []
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     for f in chain_files:
-        chain = load_chain_file(f)
+        chain = load_chain_file(f, spelling=CLI_SPELLING)
         named = hostname or chain_file_name(f, chain)
         items.append(CheckItem(f.name, chain, default, hostname=named))
     if hosts:
@@ -235,6 +242,7 @@ def check(
             timeout=timeout,
             progress=progress,
             explain_offline=False,  # --host asks for a live capture, not a saved chain
+            spelling=CLI_SPELLING,
         )
     if not hosts and not chain_files and config is not None and config.section("targets"):
         items += target_items(
@@ -244,6 +252,7 @@ def check(
             default_device=default,
             timeout=timeout,
             progress=progress,
+            spelling=CLI_SPELLING,
         )
     if hostname and not hosts and not chain_files:
         items = [replace(i, hostname=hostname) for i in items]
@@ -262,7 +271,9 @@ def check(
             hint="give --chain FILE, --host HOST[:PORT] or --roadmap NAME, "
             "or list targets: in cabundle.yaml",
         )
-    report = check_items(trust, items, at=when, until=horizon, notes=(*repeated, *notes))
+    report = check_items(
+        trust, items, at=when, until=horizon, notes=(*repeated, *notes), spelling=CLI_SPELLING
+    )
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
         service_until = config.spec.policy.service_until if config is not None else None
         write_html_report(report_path, report, service_until=service_until)

@@ -91,6 +91,21 @@ CLI_SPELLING = Spelling(
     disk_version="--disk-version",
     pack="'esp-cabundle pack'",
     repack="make a new image with 'esp-cabundle pack --disk-version {}'",
+    # check, push, restore
+    until="--until {}",
+    at="--at {}",
+    bundle="--bundle {}",
+    device="--device {}",
+    chain="--chain",
+    pulled="'esp-cabundle chains pull' saves it",
+    host="--host",
+    tls_ca="--tls-ca",
+    mqtt="--mqtt",
+    unit_ids="--device ID or --devices FILE",
+    api_key="MDASH_API_KEY or --api-key-file",
+    mdash_url="the --mdash URL",
+    devices="--device/--devices",
+    list_units="push --dry-run",
 )
 Decorator = Callable[[F], F]
 

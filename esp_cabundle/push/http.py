@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
+from ..spelling import PYTHON, Spelling
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
 from .urls import split_url
@@ -38,16 +39,17 @@ _MESSAGE_TOO_BIG = 1009
 _SRC = "esp-cabundle"
 
 
-def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+def tls_context(ca_file: str | None = None, *, spelling: Spelling = PYTHON) -> ssl.SSLContext:
     """A verifying TLS context: ``ca_file`` when given, else the system's roots. A file
     OpenSSL finds no certificate in is the user's input error (exit 2), named, never a
-    traceback from deep inside the first connection."""
+    traceback from deep inside the first connection; ``spelling``: how the message names
+    ``ca_file`` (see :mod:`~esp_cabundle.spelling`)."""
     try:
         return ssl.create_default_context(cafile=ca_file)
     except ssl.SSLError as e:
         reason = e.reason or str(e)
         raise InputError(
-            f"--tls-ca: OpenSSL reads no CA certificate from it ({reason})",
+            f"{spelling.tls_ca}: OpenSSL reads no CA certificate from it ({reason})",
             path=ca_file,
             hint="give the PEM file of the CA that signed the broker's or server's certificate",
         ) from None

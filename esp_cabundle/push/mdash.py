@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
 from ..limits import human_size
+from ..spelling import PYTHON, Spelling
 from ..text import plural, some
 from .http import HttpPool, json_body, link_error
 from .rpc import MAX_ANSWER_BYTES, FrameShape, answer_error, load_answer
@@ -46,7 +47,7 @@ MDASH_FRAME_SIZE = 4096
 MAX_LISTING_BYTES = 32 << 20
 
 
-def _not_listed(unknown: Sequence[str], listed: Sequence[str]) -> InputError:
+def _not_listed(unknown: Sequence[str], listed: Sequence[str], spelling: Spelling) -> InputError:
     """Ids given that the account does not list: a usage error naming the devices it
     does list (and the closest id, for a typo), before any unit or ledger is touched."""
     if listed:
@@ -58,8 +59,9 @@ def _not_listed(unknown: Sequence[str], listed: Sequence[str]) -> InputError:
         has += f"; did you mean {some(near)}?"
     return InputError(
         f"mDash lists no device {some(unknown)}: {has}",
-        hint="check the ids given with --device/--devices; without them, push --dry-run "
-        "lists every device of the account (its firmware and CA file; nothing written)",
+        hint=f"check the ids given with {spelling.devices}; without them, "
+        f"{spelling.list_units} lists every device of the account (its firmware and CA "
+        "file; nothing written)",
     )
 
 
@@ -110,7 +112,10 @@ class MdashTransport:
         timeout: float = 10.0,
         frame_size: int | None = None,
         ca_file: str | None = None,
+        spelling: Spelling = PYTHON,
     ) -> None:
+        """``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
+        self._spelling = spelling
         if not api_key:
             raise InputError("the mDash API key is empty")
         if not all("!" <= c <= "~" for c in api_key):  # Authorization: Bearer KEY
@@ -145,7 +150,7 @@ class MdashTransport:
         if status in (401, 403):
             raise AuthError(
                 f"mDash ({self._pool.origin}) refused the API key (HTTP {status})",
-                hint="check MDASH_API_KEY or --api-key-file: a master key from the Keys tab",
+                hint=f"check {self._spelling.api_key}: a master key from the Keys tab",
             )
         return status, data
 
@@ -159,13 +164,13 @@ class MdashTransport:
                 why = getattr(e, "strerror", None) or type(e).__name__
             raise DeviceError(
                 f"cannot reach mDash at {self._pool.origin}: {why}",
-                hint="check the --mdash URL and the network",
+                hint=f"check {self._spelling.mdash_url} and the network",
             ) from None
         if len(data) > MAX_LISTING_BYTES:
             raise DeviceError(
                 f"mDash GET /devices answered more than {human_size(MAX_LISTING_BYTES)}: "
                 "refused unread",
-                hint="name the units with --device/--devices instead of the whole account",
+                hint=f"name the units with {self._spelling.devices} instead of the whole account",
             )
         devices = json_body(data, cap=MAX_LISTING_BYTES)
         if status != 200 or not isinstance(devices, list):
@@ -179,7 +184,7 @@ class MdashTransport:
             return list(listed.values())
         unknown = [u for u in self.only if u not in listed]
         if unknown:
-            raise _not_listed(unknown, list(listed))
+            raise _not_listed(unknown, list(listed), self._spelling)
         return [listed[u] for u in self.only]
 
     def channel(self, unit_id: str, address: str | None = None) -> _MdashChannel:

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
+from ..spelling import PYTHON, Spelling
 from .http import tls_context
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
@@ -126,9 +127,12 @@ class MqttTransport:
         *,
         ca_file: str | None = None,
         frame_size: int | None = None,
+        spelling: Spelling = PYTHON,
     ) -> None:
+        """``spelling``: how the refusal of no ids names the options (see
+        :mod:`~esp_cabundle.spelling`)."""
         if not device_ids:
-            raise InputError("--mqtt needs the units' ids: --device ID or --devices FILE")
+            raise InputError(f"{spelling.mqtt} needs the units' ids: {spelling.unit_ids}")
         self.url = url
         self.ids = list(dict.fromkeys(check_device_id(d) for d in device_ids))
         self.client_id = f"esp-cabundle-{secrets.token_hex(6)}"

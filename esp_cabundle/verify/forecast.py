@@ -11,6 +11,7 @@ from ..certs import Certificate
 from ..dates import as_datetime, shifted
 from ..errors import InputError
 from ..limits import MAX_FORECAST_INSTANTS
+from ..spelling import PYTHON
 from .nodes import describe_certificate
 from .path import chain_nodes
 from .profiles import SECOND, DeviceProfile
@@ -125,12 +126,15 @@ def forecast(
     instants ignore the leaf's and issuing intermediates' dates: servers renew those, and
     what a bundle owner needs to know is when the trust side breaks (roots, cross-signs).
     ``hostname`` is the name the unit connects to (None: not judged); ``verifier`` reuses
-    one prepared for ``trust`` across many chains. Naive datetimes are UTC.
+    one prepared for ``trust`` across many chains. Naive datetimes are UTC. Only a
+    script calls this directly (check_items refuses a horizon before ``at`` first), so
+    its refusal names the parameters.
     """
     at, until = as_datetime(at), as_datetime(until)
     if until < at:
         raise InputError(
-            f"--until {until.date().isoformat()} is before --at {at.date().isoformat()}"
+            f"{PYTHON.until.format(until.date().isoformat())} is before "
+            f"{PYTHON.at.format(at.date().isoformat())}"
         )
     verifier = verifier or Verifier(trust)
     start = verifier.verify(chain, profile, at=at, hostname=hostname)
