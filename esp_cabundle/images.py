@@ -211,8 +211,7 @@ class ImageOutput:
 # An image entry of cabundle.yaml is changed by its keys (``ca_path:``). Its profile and
 # platform hints still name the CLI flags beside the key, as before: the config is loaded
 # with no spelling of its caller's (load_config would have to take one).
-_CONFIG_SPELLING = replace(
-    PYTHON,
+_CONFIG_SPELLING = PYTHON._replace(
     profile="--profile",
     ca_path="ca_path:",
     platform="--platform",

@@ -11,14 +11,18 @@ option, so a call passes it on whole rather than one name per hint.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = ["PYTHON", "Spelling", "bare", "set_to"]
 
 
-@dataclass(frozen=True, slots=True)
-class Spelling:
-    """Each option as the caller's user writes it; ``{}`` marks where a value goes."""
+class Spelling(NamedTuple):
+    """Each option as the caller's user writes it; ``{}`` marks where a value goes.
+
+    A NamedTuple, not a dataclass: every command imports it, and a frozen dataclass of
+    this many fields costs ~1 ms to make at import, a tuple class a tenth of that (issue
+    13 measures build against gen_crt_bundle.py whole-process). Change one with
+    ``_replace``."""
 
     no_check: str  # judge no target or connection
     allow: str  # relax the policies named in {} (comma-separated)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
@@ -560,7 +559,7 @@ def _stat_or_none(lfs: LittleFS, path: str) -> Any:
 
 # A unit's partition is mounted for a board (flash, restore): its hints keep the words
 # they have always had until the flash plan takes the caller's spelling.
-_BOARD_WORDS = replace(PYTHON, profile="--profile", size="--size", offset="--offset")
+_BOARD_WORDS = PYTHON._replace(profile="--profile", size="--size", offset="--offset")
 
 
 def build_littlefs_image(
