@@ -37,6 +37,7 @@ __all__ = [
     "DiskVersion",
     "Mac",
     "Name",
+    "Needed",
     "Seconds",
     "Size",
     "Whole",
@@ -336,12 +337,19 @@ def board_option(*, required: bool = False, generic: bool = False) -> Decorator[
     absence, saying why a board is needed (click's own error would not)."""
     return click.option(
         "--board",
+        cls=Needed if required else click.Option,
         type=Name("board"),
         metavar="NAME[@VERSION]|FILE",
         help=_BOARD_HELP
         + (" 'none': no board, a generic ca.pem." if generic else "")
         + (" Required: it says where the CA file lives." if required else ""),
     )
+
+
+class Needed(click.Option):
+    """An option the command refuses to run without, in its own words (why it is
+    needed), where click's ``required`` would not say why: a missing one's hint
+    (:mod:`._missing`) adds it to the example with click's required options."""
 
 
 def chosen_board(board: str | None, config: Config | None) -> Board | None:
@@ -366,12 +374,23 @@ def required_board(
     chosen = chosen_board(board, None if board or config is None else config())
     if chosen is None:
         why = "it says where the CA file lives"
-        raise click.UsageError(
-            f"--board is required (or board: in cabundle.yaml): {why}"
+        reason = (
+            f"(or board: in cabundle.yaml): {why}"
             if config is not None
-            else f"--board is required: {why} ({command} takes no board: from cabundle.yaml)"
+            else f"{why} ({command} takes no board: from cabundle.yaml)"
         )
+        ctx = click.get_current_context(silent=True)
+        param = next((p for p in ctx.command.params if p.name == "board"), None) if ctx else None
+        if param is None:
+            raise click.UsageError(f"--board is required{_joined(reason)}")
+        # Said as a missing option is (cli.py): with an example of the command with it.
+        raise click.MissingParameter(reason, ctx=ctx, param=param)
     return chosen
+
+
+def _joined(reason: str) -> str:
+    """``reason`` after "--board is required": a parenthesis follows it, a clause a colon."""
+    return f" {reason}" if reason.startswith("(") else f": {reason}"
 
 
 _PORT_HELP = "Serial port of the unit, or a socket:// or rfc2217:// URL."
