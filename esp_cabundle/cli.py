@@ -132,6 +132,8 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # The command line as typed, for the hint of a missing option (run() gives it).
+        ctx.ensure_object(dict).setdefault("argv", tuple(args))
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as e:
@@ -184,6 +186,12 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt as e:
             _report_error(ctx, e, 130)
             ctx.exit(130)
+        except click.MissingParameter as e:
+            from .commands._missing import missing_error  # deferred: the error path only
+
+            error = missing_error(e, ctx.obj.get("argv", ()) if ctx.obj else ())
+            _report_error(ctx, error, error.exit_code)
+            ctx.exit(error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception:

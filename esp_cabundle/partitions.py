@@ -33,6 +33,7 @@ from .partition_csv import (
     render_csv,
 )
 from .sizes import parse_size
+from .text import byte_count
 
 __all__ = [
     "APP_ALIGNMENT",
@@ -102,7 +103,7 @@ class Partition:
             raise PartitionTableError("a partition has an empty name")
         if len(encoded) > 16:
             raise PartitionTableError(
-                f"partition name '{self.name}' is {len(encoded)} bytes; at most 16 fit"
+                f"partition name '{self.name}' is {byte_count(len(encoded))}; at most 16 fit"
             )
         if "\x00" in self.name or "," in self.name:
             raise PartitionTableError(f"partition name {self.name!r} holds a NUL or a comma")
@@ -192,7 +193,7 @@ class Partition:
     def from_binary(cls, entry: bytes, *, where: str = "entry") -> Partition:
         """Parse one 32-byte entry; ``where`` names it in errors."""
         if len(entry) != ENTRY_SIZE:
-            raise PartitionTableError(f"{where}: {len(entry)} bytes, expected {ENTRY_SIZE}")
+            raise PartitionTableError(f"{where}: {byte_count(len(entry))}, expected {ENTRY_SIZE}")
         magic, ptype, subtype, offset, size, raw_name, flags = _ENTRY.unpack(entry)
         if magic != _MAGIC:
             raise PartitionTableError(
@@ -299,7 +300,7 @@ class PartitionTable:
     @staticmethod
     def _cut_short(source: str, offset: int, have: int) -> PartitionTableError:
         return PartitionTableError(
-            f"{source} at {offset:#x} is cut short: the file ends {have} bytes into it, "
+            f"{source} at {offset:#x} is cut short: the file ends {byte_count(have)} into it, "
             "before its end-of-table marker",
             hint="the file was truncated: read the whole flash again (esp-cabundle read)",
         )

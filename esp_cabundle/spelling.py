@@ -4,8 +4,8 @@ An error's hint says what to change. A script calling the library changes a para
 (``locked=True``, ``check_targets=False``); a CLI user changes a flag (``--locked``,
 ``--no-check``). The functions whose hints name an option take ``spelling`` (default
 :data:`PYTHON`: the library's own parameters and fields); the CLI passes its own
-spelling (``esp_cabundle.commands.options.CLI_SPELLING``), so its messages name its
-flags while a script is never told of a flag it cannot pass. One value carries every
+spelling (:data:`CLI_SPELLING`), so its messages name its flags while a script is never
+told of a flag it cannot pass. One value carries every
 option, so a call passes it on whole rather than one name per hint.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["PYTHON", "Spelling", "bare", "set_to"]
+__all__ = ["CLI_SPELLING", "PYTHON", "Spelling", "bare", "set_to"]
 
 
 class Spelling(NamedTuple):
@@ -91,6 +91,44 @@ PYTHON = Spelling(
     mdash_url="base_url=",
     devices="devices=",
     list_units="MdashTransport.units()",
+)
+
+
+# The flags the library's hints name when the CLI calls it (commands.options passes it on;
+# a script is told of the parameters instead: PYTHON).
+CLI_SPELLING = Spelling(
+    no_check="--no-check",
+    allow="--allow {}",
+    service_until="--service-until",
+    selection="--preset/--root",
+    build="run 'esp-cabundle build'",
+    locked="--locked",
+    no_lock="--no-lock",
+    profile="--profile",
+    ca_path="--ca-path",
+    offset="--offset",
+    size="--size",
+    # fs, flash, formats
+    fs_type="--fs",
+    platform="--platform",
+    disk_version="--disk-version",
+    pack="'esp-cabundle pack'",
+    repack="make a new image with 'esp-cabundle pack --disk-version {}'",
+    # check, push, restore
+    until="--until {}",
+    at="--at {}",
+    bundle="--bundle {}",
+    device="--device {}",
+    chain="--chain",
+    pulled="'esp-cabundle chains pull' saves it",
+    host="--host",
+    tls_ca="--tls-ca",
+    mqtt="--mqtt",
+    unit_ids="--device ID or --devices FILE",
+    api_key="MDASH_API_KEY or --api-key-file",
+    mdash_url="the --mdash URL",
+    devices="--device/--devices",
+    list_units="push --dry-run",
 )
 
 

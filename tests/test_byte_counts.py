@@ -1,31 +1,44 @@
-"""Sizes in messages are grouped by thousands ("6,054 bytes"), as everywhere else."""
+"""Sizes in the file-system and partition messages are grouped by thousands
+(``text.byte_count``), as sizes are in every other message: ``12,288 bytes``."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-from typing import Any
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from esp_cabundle.commands._virtual_rpc import _change
-from esp_cabundle.errors import EspCabundleError
-from esp_cabundle.fs.spiffs import SpiffsImage
-from esp_cabundle.text import byte_count
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import PartitionTableError
+from esp_cabundle.partitions import PartitionTable
 
-
-def test_byte_count() -> None:
-    assert [byte_count(n) for n in (0, 1, 999, 6054, 1400000)] == [
-        "0 bytes",
-        "1 byte",
-        "999 bytes",
-        "6,054 bytes",
-        "1,400,000 bytes",
-    ]
+PACK = ["pack", "--bundle", "ca.pem", "-o", "fs.bin", "--profile", "esp-idf"]
+CA = Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem"
 
 
-def test_virtual_unit_change_and_fs_put_group_their_sizes() -> None:
-    unit: Any = SimpleNamespace(calls_total=3, calls_dropped=0, calls=[], invalid_frames=0)
-    assert "/ca.pem changed: 6,054 bytes, SHA-256" in _change("/ca.pem", b"", b"x" * 6054, unit)
-    image = SpiffsImage.create(64 * 1024)
-    with pytest.raises(EspCabundleError, match=r"'/b\.bin' \(1,400,000 bytes\)"):
-        image.write("/b.bin", b"x" * 1_400_000)
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--fs", "spiffs", "--size", "12345"], "SPIFFS image size 12,345 bytes is not"),
+        (["--fs", "littlefs", "--size", "12345"], "LittleFS image size 12,345 bytes is not"),
+        (["--fs", "spiffs", "--size", "8K"], "8,192 bytes hold 2"),
+        (
+            ["--fs", "littlefs", "--size", "4K"],
+            "LittleFS needs at least 2 blocks; 4,096 bytes is 1",
+        ),
+    ],
+)
+def test_pack_says_sizes_grouped(
+    args: list[str], said: str, in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    r = runner.invoke(cli, [*PACK, *args])
+    assert r.exit_code == 2 and said in r.stderr, r.output
+    assert not (in_tmp / "fs.bin").exists()
+
+
+def test_a_table_cut_short_says_where_grouped() -> None:
+    rows = "".join(f"p{i}, data, nvs, {0x10000 + i * 0x1000:#x}, 0x1000\n" for i in range(40))
+    table = PartitionTable.from_csv(rows).to_binary()
+    with pytest.raises(PartitionTableError, match="ends 1,120 bytes into it"):
+        PartitionTable.from_binary(table[:1120], offset=0x8000)

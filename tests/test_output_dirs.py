@@ -146,7 +146,35 @@ def test_an_existing_directory_is_no_output_file(
     (in_tmp / "out").mkdir()
     r = runner.invoke(cli, args)
     assert r.exit_code == 2, r.output
-    assert "'out' names a directory, not a file: name the file itself" in r.stderr, r.output
-    assert "is a directory." not in r.stderr
+    said = "Error: out: names a directory, not a file; nothing was read or written\n"
+    assert said in r.stderr and "  hint: name a file with " in r.stderr, r.output
+    assert "is a directory." not in r.stderr and "Usage:" not in r.stderr
     assert [p.name for p in in_tmp.iterdir()] == ["out"]
     assert list((in_tmp / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (
+            ["check", "--bundle", "in", "--roadmap", "x"],
+            "name a file with --bundle, e.g. --bundle in/FILE",
+        ),
+        (["build", "-c", "in"], "name a file with -c, e.g. -c in/FILE"),
+        (["fs", "ls", "in"], "name the IMAGE file itself, e.g. in/FILE"),
+        (["fs", "put", "fs.bin", "in/"], "name the SOURCE file itself, e.g. in/FILE"),
+        (["update-dump", "in", "-o", "new.bin"], "name the DUMP file itself, e.g. in/FILE"),
+        (["virtual-unit", "--dump", "in"], "name a file with --dump, e.g. --dump in/FILE"),
+    ],
+)
+def test_an_existing_directory_is_no_input_file(
+    in_tmp: Path, runner: CliRunner, args: list[str], hint: str
+) -> None:
+    """A file to read given a directory: said as outputs say it (one check), in the
+    tool's words with a hint naming a file in it, exit 2, nothing written."""
+    (in_tmp / "in").mkdir()
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "names a directory, not a file; nothing was read or written\n" in r.stderr
+    assert f"  hint: {hint}\n" in r.stderr and "Usage:" not in r.stderr, r.output
+    assert _tree(in_tmp) == ["in"]

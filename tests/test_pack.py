@@ -149,7 +149,7 @@ ERRORS = [
     (["--size", "abc"], "is not a size"),
     (["--size", "1000"], "not a positive multiple"),
     (["--size", "4K"], "at least 2 blocks"),
-    (["--fs", "spiffs", "--size", "1000"], "SPIFFS image size 1000 is not a positive multiple"),
+    (["--fs", "spiffs", "--size", "1000"], "SPIFFS image size 1,000 bytes is not"),
     (["--fs", "spiffs", "--size", "8K"], "SPIFFS needs at least 3 blocks"),
     (["--profile", "mongoose-os", "--disk-version", "2.1"], "mounts only 2.0"),
     (["--size", "16K", "--from-dir", "{big}"], "no space"),

@@ -227,7 +227,7 @@ def test_cli_bad_report_path(runner: CliRunner, in_tmp: Path, target: str) -> No
     if target == "dir":
         (in_tmp / "r").mkdir()
         r = runner.invoke(cli, [*base, "--report", "r"])
-        assert r.exit_code == 2 and "'r' names a directory, not a file" in r.output
+        assert r.exit_code == 2 and "r: names a directory, not a file" in r.output
     else:
         (in_tmp / "plain").write_text("not a dir")
         r = runner.invoke(cli, [*base, "--report", "plain/r.html"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import stat
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,26 @@ def _names_a_directory(value: str) -> bool:
     return value.endswith(tuple(seps)) or last in (".", "..")
 
 
-def _refuse_directory(
-    kind: click.Path, value: Any, param: click.Parameter | None, ctx: Any
-) -> None:
-    # An existing directory named without its slash (``-o out``) gets the same words:
-    # click's own "File 'out' is a directory." came with a usage banner instead.
-    if (
+def _refuse_directory(value: Any, param: click.Parameter | None) -> None:
+    """A file option or argument, read or written, given a directory: refused in the
+    tool's words (exit 2, no usage banner; click's own "File 'out' is a directory."
+    came with one), the same for an existing directory named without its slash
+    (``-o out``), with a hint naming a file in it."""
+    if not (
         isinstance(value, str)
         and value != "-"
         and (_names_a_directory(value) or os.path.isdir(value))
     ):
-        kind.fail(f"{value!r} names a directory, not a file: name the file itself", param, ctx)
+        return
+    example = shlex.quote(os.path.join(value, "FILE"))
+    if isinstance(param, click.Option) and param.opts:
+        hint = f"name a file with {param.opts[0]}, e.g. {param.opts[0]} {example}"
+    else:
+        name = param.human_readable_name if param is not None else "the"
+        hint = f"name the {name} file itself, e.g. {example}"
+    raise InputError(
+        "names a directory, not a file; nothing was read or written", path=value, hint=hint
+    )
 
 
 class _OutputPath(click.Path):
@@ -56,7 +66,7 @@ class _OutputPath(click.Path):
                 self.fail("an empty path names no file", param, ctx)
             if value == "-" and not self.allow_dash:
                 self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
-        _refuse_directory(self, value, param, ctx)
+        _refuse_directory(value, param)
         return super().convert(value, param, ctx)
 
 
@@ -115,7 +125,7 @@ class _FilePath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path names no file", param, ctx)
-        _refuse_directory(self, value, param, ctx)
+        _refuse_directory(value, param)
         return super().convert(value, param, ctx)
 
 

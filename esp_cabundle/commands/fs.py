@@ -136,15 +136,31 @@ class ImageArgs:
             yield
         except ImageError as e:
             if e.hint == NO_FILE_HINT:
-                e.hint = NO_FILE_HINT.replace("IMAGE", self.ls_args(region))
+                e.hint = NO_FILE_HINT.replace(
+                    "esp-cabundle fs ls IMAGE", self.command("ls", region)
+                )
             raise
 
-    def ls_args(self, region: ImageRegion) -> str:
-        """``fs ls``'s arguments naming this file system again, as a shell reads them."""
-        args = shlex.quote(str(self.image)) + self.where(region)
-        args += f" --fs {self.fs_type}" if self.fs_type else ""
-        args += f" --profile {shlex.quote(self.profile)}" if self.profile else ""
-        return printable(args)
+    def command(self, verb: str, region: ImageRegion | None, *words: str | Path) -> str:
+        """``esp-cabundle fs VERB IMAGE WORDS...`` naming this file system again, as a
+        shell reads it: the --offset/--size of ``region`` (else those given) and the
+        --fs/--profile given."""
+        where = (
+            self.where(region)
+            if region is not None
+            else (f" --offset {self.offset:#x}" if self.offset else "")
+            + (f" --size {self.size:#x}" if self.size is not None else "")
+        )
+        options = where + (f" --fs {self.fs_type}" if self.fs_type else "")
+        options += f" --profile {shlex.quote(self.profile)}" if self.profile else ""
+        return fs_command(verb, self.image, *words, options=options)
+
+
+def fs_command(verb: str, *words: str | Path, options: str = "") -> str:
+    """``esp-cabundle fs VERB WORDS...OPTIONS`` for a hint: every word (an image, a file,
+    a path in the image) quoted as a shell reads it, so a name with a space or a ``$``
+    can be copied back; ``options``: flags already safe for a shell."""
+    return printable(f"esp-cabundle fs {verb} {shlex.join(str(w) for w in words)}{options}")
 
 
 def _with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | None:
@@ -269,7 +285,7 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> No
     if as_json:
         raise click.UsageError(
             "fs cat has no --json: it prints the file's exact bytes (or saves them with -o); "
-            "'esp-cabundle fs ls IMAGE --json' lists the files as JSON"
+            f"'{img.command('ls', None, '--json')}' lists the files as JSON"
         )
     if output is not None:
         refuse_clobbering([("output", output)], [("image", img.image)])
@@ -336,7 +352,7 @@ def put_cmd(
         link = "" if str(img.image) == str(source) else f" (the same file as {img.image})"
         raise InputError(
             f"SOURCE {source} is the image itself{link}; nothing written",
-            hint=f"name the file to put into {img.image}: esp-cabundle fs put {img.image} ca.pem",
+            hint=f"name the file to put into the image: {img.command('put', None, 'ca.pem')}",
         )
     img.refuse_unwritable()
     image_bytes = img.read()
@@ -416,12 +432,11 @@ def _refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: by
     data = read_input(source)
     if looks_like_pem(data):
         return
-    right = f"esp-cabundle fs put {source} {image}" + (f" {dest}" if dest else "")
     _, parts = dump_fs_partitions(data)
-    if parts:
-        right += f" --offset {parts[0].offset:#x} --size {parts[0].size:#x}"
-        for p in parts[1:]:
-            right += f" (then {p.name}: --offset {p.offset:#x} --size {p.size:#x})"
+    where = f" --offset {parts[0].offset:#x} --size {parts[0].size:#x}" if parts else ""
+    right = fs_command("put", source, image, *([dest] if dest else []), options=where)
+    for p in parts[1:]:
+        right += f" (then {printable(p.name)}: --offset {p.offset:#x} --size {p.size:#x})"
     raise InputError(
         f"the arguments look swapped: {image} holds PEM text and {source} does not; "
         "nothing written",
@@ -460,7 +475,7 @@ def rm_cmd(
     names = [fs_image.checked_path(p, new=False) for p in paths]
     chosen = chosen_board(board, None)
     ca_paths = _ca_paths(fs_image, chosen)
-    warnings = [_ca_removed(img.image, p, img.where(region)) for p in names if p in ca_paths]
+    warnings = [_ca_removed(img, p, region) for p in names if p in ca_paths]
     edits = [FileEdit("rm", p) for p in names]
     with img.naming_image(region):
         result = _apply(img, edits, region=region, platform=platform, disk_version=disk_version)
@@ -472,14 +487,14 @@ def rm_cmd(
     _report(img.image, result, f"removed {shown}", as_json, quiet, extra)
 
 
-def _ca_removed(image: Path, path: str, where: str) -> str:
+def _ca_removed(img: ImageArgs, path: str, region: ImageRegion) -> str:
     """The warning for removing the CA file: a unit flashed with the image keeps no CA
     to verify its servers with, and one whose servers it cannot reach cannot be fixed
     over the air. Said, not refused: putting a new one back is the next step."""
     return (
-        f"{path} is the CA file the firmware reads: units flashed with {image} have no CA "
-        f"file and cannot verify their servers until one is put back "
-        f"(esp-cabundle fs put {image} ca.pem {path}{where})"
+        f"{path} is the CA file the firmware reads: units flashed with {img.image} have no "
+        f"CA file and cannot verify their servers until one is put back "
+        f"({img.command('put', region, 'ca.pem', path)})"
     )
 
 

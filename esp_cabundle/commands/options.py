@@ -25,7 +25,7 @@ from ..dates import now, parse_when
 from ..errors import InputError
 from ..limits import MAX_FILE_INPUT, human_size
 from ..sizes import parse_size, size_problem
-from ..spelling import Spelling
+from ..spelling import CLI_SPELLING
 from ._paths import FILE_PATH, DirPath, output_path
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "DiskVersion",
     "Mac",
     "Name",
+    "Needed",
     "Seconds",
     "Size",
     "Whole",
@@ -71,42 +72,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The flags the library's hints name when the CLI calls it (a script is told of the
-# parameters instead: esp_cabundle.spelling.PYTHON).
-CLI_SPELLING = Spelling(
-    no_check="--no-check",
-    allow="--allow {}",
-    service_until="--service-until",
-    selection="--preset/--root",
-    build="run 'esp-cabundle build'",
-    locked="--locked",
-    no_lock="--no-lock",
-    profile="--profile",
-    ca_path="--ca-path",
-    offset="--offset",
-    size="--size",
-    # fs, flash, formats
-    fs_type="--fs",
-    platform="--platform",
-    disk_version="--disk-version",
-    pack="'esp-cabundle pack'",
-    repack="make a new image with 'esp-cabundle pack --disk-version {}'",
-    # check, push, restore
-    until="--until {}",
-    at="--at {}",
-    bundle="--bundle {}",
-    device="--device {}",
-    chain="--chain",
-    pulled="'esp-cabundle chains pull' saves it",
-    host="--host",
-    tls_ca="--tls-ca",
-    mqtt="--mqtt",
-    unit_ids="--device ID or --devices FILE",
-    api_key="MDASH_API_KEY or --api-key-file",
-    mdash_url="the --mdash URL",
-    devices="--device/--devices",
-    list_units="push --dry-run",
-)
 Decorator = Callable[[F], F]
 
 if TYPE_CHECKING:
@@ -357,12 +322,19 @@ def board_option(*, required: bool = False, generic: bool = False) -> Decorator[
     absence, saying why a board is needed (click's own error would not)."""
     return click.option(
         "--board",
+        cls=Needed if required else click.Option,
         type=Name("board"),
         metavar="NAME[@VERSION]|FILE",
         help=_BOARD_HELP
         + (" 'none': no board, a generic ca.pem." if generic else "")
         + (" Required: it says where the CA file lives." if required else ""),
     )
+
+
+class Needed(click.Option):
+    """An option the command refuses to run without, in its own words (why it is
+    needed), where click's ``required`` would not say why: a missing one's hint
+    (:mod:`._missing`) adds it to the example with click's required options."""
 
 
 def chosen_board(board: str | None, config: Config | None) -> Board | None:
@@ -387,12 +359,23 @@ def required_board(
     chosen = chosen_board(board, None if board or config is None else config())
     if chosen is None:
         why = "it says where the CA file lives"
-        raise click.UsageError(
-            f"--board is required (or board: in cabundle.yaml): {why}"
+        reason = (
+            f"(or board: in cabundle.yaml): {why}"
             if config is not None
-            else f"--board is required: {why} ({command} takes no board: from cabundle.yaml)"
+            else f"{why} ({command} takes no board: from cabundle.yaml)"
         )
+        ctx = click.get_current_context(silent=True)
+        param = next((p for p in ctx.command.params if p.name == "board"), None) if ctx else None
+        if param is None:
+            raise click.UsageError(f"--board is required{_joined(reason)}")
+        # Said as a missing option is (cli.py): with an example of the command with it.
+        raise click.MissingParameter(reason, ctx=ctx, param=param)
     return chosen
+
+
+def _joined(reason: str) -> str:
+    """``reason`` after "--board is required": a parenthesis follows it, a clause a colon."""
+    return f" {reason}" if reason.startswith("(") else f": {reason}"
 
 
 _PORT_HELP = "Serial port of the unit, or a socket:// or rfc2217:// URL."

@@ -17,6 +17,7 @@ from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
 from ..push.ledger import Ledger, check_ledger
 from ..push.ledger_status import read_status
+from ..text import byte_count
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
@@ -364,7 +365,7 @@ def _check_frame_size(transports: list[Transport], push_file: PushFile, given: i
             f"--frame-size {given} leaves no room for file data in the frames to unit "
             f"{unit}: each frame also holds the request's envelope (method, file name "
             f"{push_file.temp_name}, the unit's id), so for this device id it needs at "
-            f"least {worst} bytes",
+            f"least {byte_count(worst)}",
             hint=f"give --frame-size {worst} or more (Mongoose OS rpc.max_frame_size is 4096, "
             "mqtt.recv_mbuf_limit 3072)",
         )

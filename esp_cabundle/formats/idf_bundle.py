@@ -27,7 +27,7 @@ from ..certs import Certificate
 from ..errors import ImageError, InputError
 from ..limits import MAX_IDF_BUNDLE_ROOTS
 from ..pubkeys import der_tlv, describe_key, spki_algorithm
-from ..text import plural
+from ..text import byte_count, plural
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -387,14 +387,14 @@ def diagnose_bundle(data: bytes) -> str | None:
         except ImageError as e:
             return (
                 f"an ESP-IDF certificate bundle ({fmt}) that is cut short, padded or damaged: "
-                f"it lists {plural(declared, 'root')} in {len(data):,} bytes; {e.message}"
+                f"it lists {plural(declared, 'root')} in {byte_count(len(data))}; {e.message}"
             )
         unnamed = [i for i, r in enumerate(roots) if not _looks_like_name(r.subject_der)]
         if unnamed:  # whole, but an entry no gen_crt_bundle.py writes (an empty name ...)
             return (
                 f"an ESP-IDF certificate bundle ({fmt}) with {plural(len(unnamed), 'root')} "
                 f"of {len(roots)} whose stored name is no DER name (first: root #{unnamed[0] + 1}, "
-                f"{len(roots[unnamed[0]].subject_der)} bytes)"
+                f"{byte_count(len(roots[unnamed[0]].subject_der))})"
             )
     return None
 

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling, set_to
+from ..text import byte_count
 from .base import FsProfile
 from .lfs_platforms import (
     DISK_VERSION_2_0,
@@ -208,7 +209,7 @@ def check_profile(
     if profile.exact_block_count and sb.fs_bytes != image_size:
         raise ImageError(
             f"profile {name}: the superblock says {sb.block_count} blocks "
-            f"({sb.fs_bytes} bytes) but the image is {image_size} bytes; Mongoose OS "
+            f"({byte_count(sb.fs_bytes)}) but the image is {byte_count(image_size)}; Mongoose OS "
             "requires the block count to equal the partition's",
             hint=f"check {spelling.size}/{spelling.offset}, or omit {spelling.profile}",
         )
@@ -275,11 +276,11 @@ def new_image_geometry(
     )
     if size <= 0 or size % prof.block_size:
         raise ImageError(
-            f"LittleFS image size {size} is not a positive multiple of the "
+            f"LittleFS image size {byte_count(size)} is not a positive multiple of the "
             f"{prof.block_size}-byte block",
             hint="give the partition size, e.g. 256K or 0x40000",
         )
     blocks = size // prof.block_size
     if blocks < 2:
-        raise ImageError(f"LittleFS needs at least 2 blocks; {size} bytes is {blocks}")
+        raise ImageError(f"LittleFS needs at least 2 blocks; {byte_count(size)} is {blocks}")
     return prof, version, blocks

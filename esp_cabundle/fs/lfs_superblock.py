@@ -12,6 +12,7 @@ import zlib
 from dataclasses import dataclass
 
 from ..errors import ImageError
+from ..text import byte_count
 from .base import ERASE_BLOCK, Bytes, is_littlefs
 from .base import LFS_BLOCK_SIZE_GUESSES as _BLOCK_SIZE_GUESSES
 from .base import LFS_MAGIC as MAGIC
@@ -177,8 +178,9 @@ def check_superblock(sb: Superblock, size: int) -> None:
         raise ImageError(f"{where}: block count {sb.block_count} is not usable")
     if sb.fs_bytes > size:
         raise ImageError(
-            f"{where}: {sb.block_count} blocks of {sb.block_size} bytes = {sb.fs_bytes} bytes, "
-            f"but the image is only {size} bytes",
+            f"{where}: {sb.block_count} blocks of {byte_count(sb.block_size)} = "
+            f"{byte_count(sb.fs_bytes)}, "
+            f"but the image is only {byte_count(size)}",
             hint="the image is truncated (or --size too small); nothing was changed",
         )
     if sb.name_max > LFS_NAME_MAX or sb.name_max == 0:

@@ -70,18 +70,19 @@ def _check_size(size: int, profile: SpiffsProfile) -> Geometry:
     bs = profile.block_size
     if size <= 0 or size % bs:
         raise ImageError(
-            f"SPIFFS image size {size} is not a positive multiple of the {bs}-byte block",
+            f"SPIFFS image size {byte_count(size)} is not a positive multiple of the "
+            f"{bs}-byte block",
             hint="use the partition size from the partition table",
         )
     geo = Geometry.of(profile, size)
     if geo.block_count < _MIN_BLOCKS:
         raise ImageError(
-            f"SPIFFS needs at least {_MIN_BLOCKS} blocks; {size} bytes hold {geo.block_count}"
+            f"SPIFFS needs at least {_MIN_BLOCKS} blocks; {byte_count(size)} hold {geo.block_count}"
         )
     if geo.total_pages > _MAX_PAGES:
         raise ImageError(
             f"SPIFFS with {profile.page_size}-byte pages addresses at most {_MAX_PAGES} pages; "
-            f"{size} bytes is too large"
+            f"{byte_count(size)} is too large"
         )
     return geo
 
@@ -96,7 +97,7 @@ def _encode_name(path: str, profile: SpiffsProfile) -> bytes:
         raise ImageError(f"SPIFFS file name {path!r} contains a NUL byte")
     if len(name) > profile.max_name_bytes:
         raise ImageError(
-            f"SPIFFS file name {stored!r} is {len(name)} bytes; profile {profile.name} "
+            f"SPIFFS file name {stored!r} is {byte_count(len(name))}; profile {profile.name} "
             f"allows at most {profile.max_name_bytes}",
             hint="SPIFFS stores the whole path as one name"
             + (" (including its leading '/')" if profile.name_prefix else ""),
@@ -320,7 +321,7 @@ class SpiffsImage(FileSystemImage):
             _check_size(len(raw), wanted)
         elif len(raw) % ERASE_BLOCK or len(raw) < _MIN_BLOCKS * ERASE_BLOCK:
             raise ImageError(
-                f"not a SPIFFS image: {len(raw)} bytes is not a whole number (>= "
+                f"not a SPIFFS image: {byte_count(len(raw))} is not a whole number (>= "
                 f"{_MIN_BLOCKS}) of {ERASE_BLOCK}-byte blocks",
                 hint="pass the whole partition",
             )

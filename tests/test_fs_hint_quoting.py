@@ -1,0 +1,50 @@
+"""Every ``fs`` hint that names a command to type quotes the image as a shell reads it
+(one helper, ``fs_command``): an image called ``my fs.bin`` is copied back whole, as
+``fs cat``'s and ``fs rm``'s "no such file" hints already did."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.fs.edit import pack_image
+
+CA = (Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem").read_bytes()
+IMAGE = "my fs.bin"
+
+# (arguments, what the hint or warning says, exit code); the image is left unchanged
+# by each refusal, and rm's warning is the one case that changes it.
+CASES = [
+    (["cat", IMAGE, "/ca.pem", "--json"], "'esp-cabundle fs ls 'my fs.bin' --json'", 2),
+    (["cat", IMAGE, "/nope.pem"], "esp-cabundle fs ls 'my fs.bin'", 2),
+    (["put", IMAGE, IMAGE, "/x.bin"], "esp-cabundle fs put 'my fs.bin' ca.pem", 2),
+    (
+        ["put", "ca.pem", IMAGE, "/ca.pem"],
+        "the image comes first: esp-cabundle fs put 'my fs.bin' ca.pem /ca.pem",
+        2,
+    ),
+    (
+        ["put", IMAGE, IMAGE, "--fs", "spiffs"],
+        "esp-cabundle fs put 'my fs.bin' ca.pem --fs spiffs",
+        2,
+    ),
+    (["rm", IMAGE, "/ca.pem"], "(esp-cabundle fs put 'my fs.bin' ca.pem /ca.pem)", 0),
+]
+
+
+@pytest.mark.parametrize(("args", "said", "code"), CASES, ids=lambda c: str(c)[:40])
+def test_fs_hints_quote_the_image(
+    args: list[str], said: str, code: int, in_tmp: Path, runner: CliRunner
+) -> None:
+    image = in_tmp / IMAGE
+    before = pack_image("spiffs", "esp-idf", 64 * 1024, [("/ca.pem", CA)]).data
+    image.write_bytes(before)
+    (in_tmp / "ca.pem").write_bytes(CA)
+    r = runner.invoke(cli, ["fs", *args])
+    assert r.exit_code == code, r.output
+    assert said in r.stderr, r.stderr
+    if code:
+        assert image.read_bytes() == before
