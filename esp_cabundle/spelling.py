@@ -52,6 +52,10 @@ class Spelling:
     mdash_url: str  # the mDash API's address
     devices: str  # the units of an mDash account to reach
     list_units: str  # what lists every unit of an account, writing nothing
+    # boards, catalog, formats
+    board: str  # the board a unit runs (its partitions, its file system)
+    boards: str  # what lists the boards
+    inspect: str  # what shows what a unit or a dump holds
 
 
 PYTHON = Spelling(
@@ -87,6 +91,10 @@ PYTHON = Spelling(
     mdash_url="base_url=",
     devices="devices=",
     list_units="MdashTransport.units()",
+    # boards, catalog, formats
+    board="board",
+    boards="list_boards()",
+    inspect="inspect_bytes",
 )
 
 

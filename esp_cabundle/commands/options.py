@@ -106,6 +106,10 @@ CLI_SPELLING = Spelling(
     mdash_url="the --mdash URL",
     devices="--device/--devices",
     list_units="push --dry-run",
+    # boards, catalog, formats
+    board="--board",
+    boards="esp-cabundle boards",
+    inspect="esp-cabundle inspect",
 )
 Decorator = Callable[[F], F]
 
