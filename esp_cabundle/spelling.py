@@ -56,6 +56,7 @@ class Spelling:
     board: str  # the board a unit runs (its partitions, its file system)
     boards: str  # what lists the boards
     inspect: str  # what shows what a unit or a dump holds
+    root_file: str  # a root given as a file
 
 
 PYTHON = Spelling(
@@ -95,6 +96,7 @@ PYTHON = Spelling(
     board="board",
     boards="list_boards()",
     inspect="inspect_bytes",
+    root_file="BundleSpec(roots=['path/to/root.pem'])",
 )
 
 

@@ -1,8 +1,9 @@
-"""The board hints name the knob the caller has, as test_lib_hints does for the build:
-planning a CA update (``update_dump``, ``plan_ca_update``), a board's file-system
-partitions and the LittleFS readability rule tell a script of ``board``,
-``list_boards()``, ``inspect_bytes`` and ``pack_ca``, while ``update-dump`` and ``fs``,
-passing CLI_SPELLING, keep their flags and commands word for word (the second half)."""
+"""The board and catalog hints name the knob the caller has, as test_lib_hints does for
+the build: planning a CA update (``update_dump``, ``plan_ca_update``), a board's
+file-system partitions, the LittleFS readability rule and a root not in the catalog tell a
+script of ``board``, ``list_boards()``, ``inspect_bytes``, ``pack_ca`` and ``BundleSpec``,
+while ``update-dump``, ``fs`` and ``build``, passing CLI_SPELLING, keep their flags and
+commands word for word (the second half)."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.boards import load_board
+from esp_cabundle.bundle import BundleSpec, resolve_bundle
+from esp_cabundle.catalog import Catalog
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import EspCabundleError, ImageError, PartitionTableError
+from esp_cabundle.errors import CatalogError, EspCabundleError, ImageError, PartitionTableError
 from esp_cabundle.flash.offline import WholeDump, update_dump
 from esp_cabundle.fs.lfs_platforms import DISK_VERSION_2_1, check_readable, resolve_platform
 from esp_cabundle.fs.littlefs import build_littlefs_image
 from tests.support import dumps
 from tests.support.gated import canonical, gated
 
-FLAGS = ("--board", "--profile", "--size", "--offset", "esp-cabundle ")
+FLAGS = ("--board", "--profile", "--size", "--offset", "--root", "esp-cabundle ")
+FP = "0123456789abcdef" * 4  # a well-formed SHA-256 no catalog root has
 NEW_CA = canonical(dumps.pem("isrgrootx1.pem"))
 SPIFFS = (0x290000, 0x160000)  # the Arduino dump's file-system partition
 
@@ -87,6 +91,15 @@ def test_an_unreadable_version_names_pack_ca() -> None:
     _said(e)
 
 
+def test_a_root_not_in_the_catalog_is_told_to_come_in_bundle_spec() -> None:
+    with pytest.raises(CatalogError, match="is not in the catalog") as e:
+        resolve_bundle(BundleSpec(roots=(FP,)), Catalog.load())
+    assert e.value.hint == (
+        "pass the root as a file (BundleSpec(roots=['path/to/root.pem'])) to use it anyway"
+    )
+    _said(e)
+
+
 # --- CLI: the flags, word for word ---------------------------------------------------
 
 
@@ -127,3 +140,12 @@ def test_cli_fs_keeps_its_pack_hint(in_tmp: Path) -> None:
         r.stderr
     )
     assert (in_tmp / "lfs.bin").read_bytes() == before
+
+
+def test_cli_build_keeps_its_root_hint(in_tmp: Path) -> None:
+    r = CliRunner().invoke(cli, ["build", "--root", FP, "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    assert "hint: pass the root as a file (--root path/to/root.pem) to use it anyway\n" in (
+        r.stderr
+    )
+    assert not (in_tmp / "ca.pem").exists()

@@ -110,6 +110,7 @@ CLI_SPELLING = Spelling(
     board="--board",
     boards="esp-cabundle boards",
     inspect="esp-cabundle inspect",
+    root_file="--root path/to/root.pem",
 )
 Decorator = Callable[[F], F]
 
