@@ -25,8 +25,8 @@ from ..dates import now, parse_when
 from ..errors import InputError
 from ..limits import MAX_FILE_INPUT, human_size
 from ..sizes import parse_size, size_problem
-from ..spelling import Spelling
 from ._paths import FILE_PATH, DirPath, output_path
+from ._spelling import CLI_SPELLING
 
 __all__ = [
     "CLI_SPELLING",
@@ -71,47 +71,6 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The flags the library's hints name when the CLI calls it (a script is told of the
-# parameters instead: esp_cabundle.spelling.PYTHON).
-CLI_SPELLING = Spelling(
-    no_check="--no-check",
-    allow="--allow {}",
-    service_until="--service-until",
-    selection="--preset/--root",
-    build="run 'esp-cabundle build'",
-    locked="--locked",
-    no_lock="--no-lock",
-    profile="--profile",
-    ca_path="--ca-path",
-    offset="--offset",
-    size="--size",
-    # fs, flash, formats
-    fs_type="--fs",
-    platform="--platform",
-    disk_version="--disk-version",
-    pack="'esp-cabundle pack'",
-    repack="make a new image with 'esp-cabundle pack --disk-version {}'",
-    # check, push, restore
-    until="--until {}",
-    at="--at {}",
-    bundle="--bundle {}",
-    device="--device {}",
-    chain="--chain",
-    pulled="'esp-cabundle chains pull' saves it",
-    host="--host",
-    tls_ca="--tls-ca",
-    mqtt="--mqtt",
-    unit_ids="--device ID or --devices FILE",
-    api_key="MDASH_API_KEY or --api-key-file",
-    mdash_url="the --mdash URL",
-    devices="--device/--devices",
-    list_units="push --dry-run",
-    # boards, catalog, formats
-    board="--board",
-    boards="esp-cabundle boards",
-    inspect="esp-cabundle inspect",
-    root_file="--root path/to/root.pem",
-)
 Decorator = Callable[[F], F]
 
 if TYPE_CHECKING:
