@@ -57,6 +57,7 @@ class Spelling:
     boards: str  # what lists the boards
     inspect: str  # what shows what a unit or a dump holds
     root_file: str  # a root given as a file
+    idf_filter: str  # what reads ESP-IDF's cmn_crt_authorities.csv
 
 
 PYTHON = Spelling(
@@ -97,6 +98,7 @@ PYTHON = Spelling(
     boards="list_boards()",
     inspect="inspect_bytes",
     root_file="BundleSpec(roots=['path/to/root.pem'])",
+    idf_filter="load_cmn_filter",
 )
 
 

@@ -16,14 +16,22 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.bundle import BundleSpec, resolve_bundle
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import CatalogError, EspCabundleError, ImageError, PartitionTableError
+from esp_cabundle.errors import (
+    CatalogError,
+    EspCabundleError,
+    ImageError,
+    InputError,
+    PartitionTableError,
+)
 from esp_cabundle.flash.offline import WholeDump, update_dump
+from esp_cabundle.formats.idf_filter import load_cmn_filter
 from esp_cabundle.fs.lfs_platforms import DISK_VERSION_2_1, check_readable, resolve_platform
 from esp_cabundle.fs.littlefs import build_littlefs_image
 from tests.support import dumps
 from tests.support.gated import canonical, gated
 
-FLAGS = ("--board", "--profile", "--size", "--offset", "--root", "esp-cabundle ")
+FLAGS = ("--board", "--profile", "--size", "--offset", "--root", "--idf-filter")
+FLAGS += ("esp-cabundle ",)
 FP = "0123456789abcdef" * 4  # a well-formed SHA-256 no catalog root has
 NEW_CA = canonical(dumps.pem("isrgrootx1.pem"))
 SPIFFS = (0x290000, 0x160000)  # the Arduino dump's file-system partition
@@ -100,6 +108,14 @@ def test_a_root_not_in_the_catalog_is_told_to_come_in_bundle_spec() -> None:
     _said(e)
 
 
+def test_a_missing_filter_csv_names_load_cmn_filter(in_tmp: Path) -> None:
+    with pytest.raises(InputError, match="cannot read the filter CSV") as e:
+        load_cmn_filter(in_tmp / "on")
+    assert e.value.hint is not None
+    assert e.value.hint.startswith("load_cmn_filter takes the path of ESP-IDF's cmn_crt")
+    _said(e)
+
+
 # --- CLI: the flags, word for word ---------------------------------------------------
 
 
@@ -148,4 +164,11 @@ def test_cli_build_keeps_its_root_hint(in_tmp: Path) -> None:
     assert "hint: pass the root as a file (--root path/to/root.pem) to use it anyway\n" in (
         r.stderr
     )
+    assert not (in_tmp / "ca.pem").exists()
+
+
+def test_cli_build_keeps_its_idf_filter_hint(in_tmp: Path) -> None:
+    r = CliRunner().invoke(cli, ["build", "--idf-filter", "on", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    assert "hint: --idf-filter takes the path of ESP-IDF's cmn_crt_authorities.csv " in r.stderr
     assert not (in_tmp / "ca.pem").exists()

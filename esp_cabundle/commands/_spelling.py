@@ -46,4 +46,5 @@ CLI_SPELLING = Spelling(
     boards="esp-cabundle boards",
     inspect="esp-cabundle inspect",
     root_file="--root path/to/root.pem",
+    idf_filter="--idf-filter",
 )
