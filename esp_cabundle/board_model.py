@@ -16,6 +16,7 @@ from .board_versions import BoardFirmware, firmware_dict
 from .errors import InputError, PartitionTableError
 from .firmware import load_firmware
 from .partitions import Partition, PartitionTable
+from .spelling import PYTHON, Spelling
 from .text import suggest
 from .verify import DeviceProfile, mbedtls_version_for
 
@@ -71,8 +72,9 @@ class FsTarget:
     config_files: tuple[str, ...] = ()
     platform: str | None = None
 
-    def select(self, table: PartitionTable) -> tuple[Partition, ...]:
-        """The partitions of ``table`` this target updates; PartitionTableError if absent."""
+    def select(self, table: PartitionTable, spelling: Spelling = PYTHON) -> tuple[Partition, ...]:
+        """The partitions of ``table`` this target updates; PartitionTableError if absent
+        (its hint names the board as ``spelling`` does)."""
         names = ", ".join(f"'{p.name}'" for p in table) or "none"
         if self.partitions:
             found = []
@@ -84,8 +86,8 @@ class FsTarget:
                         hint=suggest(
                             name,
                             (q.name for q in table),
-                            "is this the right --board? the firmware mounts its file "
-                            f"system from '{name}'",
+                            f"is this the right {spelling.board}? the firmware mounts its "
+                            f"file system from '{name}'",
                         ),
                     )
                 if not p.is_data:
@@ -100,7 +102,7 @@ class FsTarget:
             raise PartitionTableError(
                 f"the partition table has no data partition of subtype "
                 f"{' or '.join(self.subtypes)} (it has {names})",
-                hint="is this the right --board?",
+                hint=f"is this the right {spelling.board}?",
             )
         if self.pick == "first":
             return matches[:1]
@@ -230,17 +232,19 @@ class Board:
             )
         return self.filesystem
 
-    def fs_partitions(self, table: PartitionTable) -> tuple[Partition, ...]:
+    def fs_partitions(
+        self, table: PartitionTable, spelling: Spelling = PYTHON
+    ) -> tuple[Partition, ...]:
         """The partition(s) of ``table`` holding this board's CA file system.
 
         A board that picks one of several partitions by subtype (``pick: first`` or
         ``last``) is refused when the table holds another one its layout does not
         describe: that is a unit of another firmware (Mongoose OS keeps fs_0 and fs_1,
         both subtype spiffs), and updating only the one picked would leave the other
-        holding the old CA.
+        holding the old CA. The hints name the board as ``spelling`` does.
         """
         fs = self.file_system()
-        chosen = fs.select(table)
+        chosen = fs.select(table, spelling)
         if fs.partitions or fs.pick == "all":
             return chosen
         described = {p.name for p in self.layout} if self.layout is not None else set()
@@ -254,8 +258,8 @@ class Board:
                 f"({_names(found)}); board {self.name} takes only the {fs.pick} of them"
                 f"{layout}, so it would update '{chosen[0].name}' and leave {_names(others)} "
                 "holding the old CA",
-                hint="is this the right --board? pick the board of the unit's firmware "
-                "(esp-cabundle boards), or one that names every partition it mounts",
+                hint=f"is this the right {spelling.board}? pick the board of the unit's "
+                f"firmware ({spelling.boards}), or one that names every partition it mounts",
             )
         return chosen
 

@@ -254,13 +254,15 @@ def _root_file_bytes(path: Path) -> bytes:
     )
 
 
-def _root_file_or_entry(spec: str, catalog: Catalog, base_dir: Path) -> Path | CatalogEntry:
+def _root_file_or_entry(
+    spec: str, catalog: Catalog, base_dir: Path, spelling: Spelling
+) -> Path | CatalogEntry:
     """What a root or exclude value names: a file, else an alias or fingerprint."""
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
         if path is not None:
             return path
-    return catalog.resolve(spec)
+    return catalog.resolve(spec, spelling)
 
 
 def _resolve_one(
@@ -270,12 +272,13 @@ def _resolve_one(
     *,
     curl: bool = False,
     origin: Origin | None = None,
+    spelling: Spelling = PYTHON,
 ) -> list[BundleEntry]:
     """``curl``: also read a file's curl name lines, for the ESP-IDF filter. ``origin``:
     the config line that wrote ``spec``, named by an error about the value itself (no
     such alias, fingerprint or file); an error inside a file names that file."""
     try:
-        found = _root_file_or_entry(spec, catalog, base_dir)
+        found = _root_file_or_entry(spec, catalog, base_dir, spelling)
     except InputError as e:
         if origin is None:
             raise
@@ -339,8 +342,9 @@ def _nth(origins: tuple[Origin, ...], i: int) -> Origin | None:
     return origins[i] if i < len(origins) else None
 
 
-def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
-    """Turn a spec into an ordered bundle: presets first, then extra roots, minus excludes."""
+def resolve_bundle(spec: BundleSpec, catalog: Catalog, spelling: Spelling = PYTHON) -> Resolution:
+    """Turn a spec into an ordered bundle: presets first, then extra roots, minus excludes
+    (a hint names the options as ``spelling`` does)."""
     notes: list[str] = []
     wanted: list[BundleEntry] = []
     for name in spec.effective_presets:
@@ -350,12 +354,15 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog) -> Resolution:
     curl = spec.only_labels is not None
     for i, r in enumerate(spec.roots):
         origin = _nth(spec.root_origins, i)
-        wanted.extend(_resolve_one(r, catalog, spec.base_dir, curl=curl, origin=origin))
+        wanted.extend(
+            _resolve_one(r, catalog, spec.base_dir, curl=curl, origin=origin, spelling=spelling)
+        )
 
     excluded: set[str] = set()
     for i, x in enumerate(spec.excludes):
         origin = _nth(spec.exclude_origins, i)
-        fps = {e.sha256 for e in _resolve_one(x, catalog, spec.base_dir, origin=origin)}
+        found = _resolve_one(x, catalog, spec.base_dir, origin=origin, spelling=spelling)
+        fps = {e.sha256 for e in found}
         if not fps & {e.sha256 for e in wanted}:
             where = f"{origin.path}:{origin.line}: " if origin is not None else ""
             notes.append(f"{where}exclude '{x}' matched no selected root")

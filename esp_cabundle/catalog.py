@@ -22,6 +22,7 @@ from pathlib import Path
 from .certs import Certificate, certificate_once
 from .errors import CatalogError
 from .known_roots import data_table
+from .spelling import PYTHON, Spelling
 from .text import suggest
 
 __all__ = [
@@ -449,8 +450,9 @@ class Catalog:
     def certificate(self, entry: CatalogEntry) -> Certificate:
         return entry_certificate(entry)
 
-    def resolve(self, spec: str) -> CatalogEntry:
-        """An alias or a SHA-256 fingerprint -> the entry; never a bare name."""
+    def resolve(self, spec: str, spelling: Spelling = PYTHON) -> CatalogEntry:
+        """An alias or a SHA-256 fingerprint -> the entry; never a bare name (a root
+        not in the catalog is told to come as a file, as ``spelling`` writes it)."""
         key = spec.strip()
         fp = ALIASES.get(key.lower())
         if fp is None:
@@ -472,7 +474,7 @@ class Catalog:
             raise CatalogError(
                 f"root {spec} (SHA-256 {fp[:16]}...) is not in the catalog "
                 f"(certifi {self.mozilla_version} and package data)",
-                hint="pass the root as a file (--root path/to/root.pem) to use it anyway",
+                hint=f"pass the root as a file ({spelling.root_file}) to use it anyway",
             )
         return entry
 

@@ -183,7 +183,7 @@ def default_trust_set(
             ):
                 return load_trust_set(out.path)
     spec = config.spec if config is not None else BundleSpec()
-    bundle = resolve_bundle(spec, Catalog.load()).bundle
+    bundle = resolve_bundle(spec, Catalog.load(), spelling).bundle
     where = f"roots resolved from {config.path}" if config and config.path else "default preset"
     return TrustSet.from_bundle(bundle, source=where)
 

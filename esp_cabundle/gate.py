@@ -242,7 +242,7 @@ def gate_ca(
         )
         origin = f"file {source.file_name}"
     else:
-        resolution = resolve_bundle(spec, catalog)
+        resolution = resolve_bundle(spec, catalog, spelling)
         bundle, notes = resolution.bundle, resolution.notes
         origin = _describe_spec(spec)
     pem = render_pem(bundle)

@@ -56,6 +56,12 @@ class Spelling(NamedTuple):
     mdash_url: str  # the mDash API's address
     devices: str  # the units of an mDash account to reach
     list_units: str  # what lists every unit of an account, writing nothing
+    # boards, catalog, formats
+    board: str  # the board a unit runs (its partitions, its file system)
+    boards: str  # what lists the boards
+    inspect: str  # what shows what a unit or a dump holds
+    root_file: str  # a root given as a file
+    idf_filter: str  # what reads ESP-IDF's cmn_crt_authorities.csv
 
 
 PYTHON = Spelling(
@@ -91,6 +97,12 @@ PYTHON = Spelling(
     mdash_url="base_url=",
     devices="devices=",
     list_units="MdashTransport.units()",
+    # boards, catalog, formats
+    board="board",
+    boards="list_boards()",
+    inspect="inspect_bytes",
+    root_file="BundleSpec(roots=['path/to/root.pem'])",
+    idf_filter="load_cmn_filter",
 )
 
 
@@ -129,6 +141,12 @@ CLI_SPELLING = Spelling(
     mdash_url="the --mdash URL",
     devices="--device/--devices",
     list_units="push --dry-run",
+    # boards, catalog, formats
+    board="--board",
+    boards="esp-cabundle boards",
+    inspect="esp-cabundle inspect",
+    root_file="--root path/to/root.pem",
+    idf_filter="--idf-filter",
 )
 
 

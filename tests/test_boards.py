@@ -134,7 +134,7 @@ def test_a_board_picking_one_refuses_a_mongoose_table(board: str, pick: str, kep
         e.value.message
     )
     assert f"leave '{kept}' holding the old CA" in e.value.message
-    assert e.value.hint is not None and "is this the right --board?" in e.value.hint
+    assert e.value.hint is not None and "is this the right board?" in e.value.hint
 
 
 def test_every_board_matches_its_own_layout_and_the_shipped_tables() -> None:

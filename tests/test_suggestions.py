@@ -113,7 +113,7 @@ def test_board_partition_typo_suggests_and_keeps_its_hint() -> None:
     with pytest.raises(PartitionTableError) as e:
         target.select(table)
     assert e.value.hint == (
-        "did you mean 'fs_0'? is this the right --board? the firmware mounts its file "
+        "did you mean 'fs_0'? is this the right board? the firmware mounts its file "
         "system from 'fs0'"
     )
 

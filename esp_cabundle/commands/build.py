@@ -159,7 +159,7 @@ def build(
     if idf_filter is not None:
         from ..formats.idf_filter import load_cmn_filter  # deferred: csv, for this flag only
 
-        labels = load_cmn_filter(idf_filter)
+        labels = load_cmn_filter(idf_filter, CLI_SPELLING)
     if labels is not None:
         spec = replace(spec, only_labels=labels)
 

@@ -19,6 +19,7 @@ from ._plan_view import flash_detail_lines, flash_dict
 from ._station import report_station, run_station
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
+    CLI_SPELLING,
     at_option,
     board_option,
     file_option,
@@ -151,6 +152,7 @@ def flash(
             progress=progress,
             on_connect=on_connect,
             cancel=cancel,
+            spelling=CLI_SPELLING,
             **link,
         )
 

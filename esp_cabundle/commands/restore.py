@@ -20,6 +20,7 @@ from ._bench import Line, failure_line, found_change, stopped_line
 from ._plan_view import unit_dict
 from ._station import report_station, run_station
 from .options import (
+    CLI_SPELLING,
     board_option,
     journal_dir_option,
     json_option,
@@ -132,6 +133,7 @@ def restore(
                 progress=progress,
                 cancel=cancel,
                 on_connect=connected,
+                spelling=CLI_SPELLING,
                 **link,
             )
         except AlreadyRestored as done:

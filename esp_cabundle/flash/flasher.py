@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..blocks import SECTOR_SIZE, FlashCache
 from ..errors import FlashError
+from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .base import JOB, Flash, ProgressCallback, say, step, within
 from .found import (
@@ -308,6 +309,7 @@ def flash_ca(
     progress: ProgressCallback | None = None,
     unit: UnitInfo | None = None,
     cancel: Cancel | None = None,
+    spelling: Spelling = PYTHON,
 ) -> FlashResult:
     """Replace the CA file on ``flash`` (the unit identified by ``mac``); see the module.
 
@@ -317,7 +319,8 @@ def flash_ca(
     journal cannot be saved (nothing written), FlashError when a write is interrupted
     (run again to finish) or does not verify (the sectors are named), UnitInterrupted
     when ``cancel`` is requested: at once before the first write, else between two
-    sectors (its ``result`` is this FlashResult with status "interrupted").
+    sectors (its ``result`` is this FlashResult with status "interrupted"). The hints
+    name the board and the options as ``spelling`` does.
     """
     ca.for_board(board)  # a CA gated for another board: refused before anything is written
     journal = journal or Journal()
@@ -373,8 +376,9 @@ def flash_ca(
     cache = FlashCache(guarded)
     seen: list[RootChange] = []  # the CA files read, should a stop come while planning
     try:
+        planning = within(progress, _PENDING, _PLAN)
         plan = plan_ca_update(
-            cache, table, board, ca, progress=within(progress, _PENDING, _PLAN), seen=seen
+            cache, table, board, ca, progress=planning, seen=seen, spelling=spelling
         )
         result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
         if plan.up_to_date or dry_run:
@@ -546,10 +550,11 @@ def flash_unit(
     progress: ProgressCallback | None = None,
     on_connect: Callable[[UnitInfo], None] | None = None,
     cancel: Cancel | None = None,
+    spelling: Spelling = PYTHON,
     **link: Unpack[Link],
 ) -> FlashResult:
     """Connect to the unit on ``port`` and replace its CA file with ``ca``, gated for
-    ``board`` (see :func:`flash_ca`).
+    ``board`` (see :func:`flash_ca`, as ``spelling``).
 
     Refuses (DeviceError, nothing written) a unit whose chip is not one of the board's,
     or whose flash encryption is on (read from its eFuses: the flash then holds
@@ -589,6 +594,7 @@ def flash_unit(
                 progress=progress,
                 unit=unit.info,
                 cancel=cancel,
+                spelling=spelling,
             )
         except UnitInterrupted as e:
             raise keep_in_loader_if_not_whole(unit, e) from None

@@ -35,6 +35,7 @@ from ..partitions import (
     PartitionTable,
     read_partition_table,
 )
+from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
@@ -359,7 +360,12 @@ class DumpUpdate:
 
 
 def update_dump(
-    flash: bytes | WholeDump, board: Board, ca: GatedCA, *, source: str = "dump"
+    flash: bytes | WholeDump,
+    board: Board,
+    ca: GatedCA,
+    *,
+    source: str = "dump",
+    spelling: Spelling = PYTHON,
 ) -> DumpUpdate:
     """Replace the CA file in every file-system partition ``board`` names with ``ca``
     (gated for ``board``), as ``flash`` would on the unit the dump came from.
@@ -368,11 +374,11 @@ def update_dump(
     already checked. Returns the new dump; raises (nothing to write) when the dump is
     cut short, a partition is missing or does not mount, or the CA was gated for another
     board. Bytes outside those partitions are kept byte for byte, and the result is read
-    back (both checked here).
+    back (both checked here). The hints name the board and options as ``spelling`` does.
     """
     whole = flash if isinstance(flash, WholeDump) else WholeDump.parse(flash, source=source)
     dump = DumpFile(whole.flash, name=whole.source)
-    plan = plan_ca_update(dump, whole.table, board, ca)
+    plan = plan_ca_update(dump, whole.table, board, ca, spelling=spelling)
     write_sectors(
         dump,
         [(w.offset, w.new) for w in plan.writes],

@@ -40,6 +40,7 @@ from ..fs.spiffs_safe import SpiffsEdit
 from ..fs.verify import Expected, mount_problems
 from ..limits import human_size
 from ..partitions import Partition, PartitionTable
+from ..spelling import PYTHON, Spelling
 from .base import ProgressCallback, say, step
 
 if TYPE_CHECKING:
@@ -209,11 +210,13 @@ def plan_ca_update(
     *,
     progress: ProgressCallback | None = None,
     seen: list[RootChange] | None = None,
+    spelling: Spelling = PYTHON,
 ) -> UpdatePlan:
     """Plan replacing the CA file in every file-system partition ``board`` names; see
     the module. Reads through ``source`` (pass a :class:`FlashCache` to keep what was
     read, for verifying afterwards). ``seen`` gets each CA file's roots as soon as it is
-    read: a stop while planning still knows them."""
+    read: a stop while planning still knows them. The hints name the board and the
+    options as ``spelling`` does."""
     cache = source if isinstance(source, FlashCache) else FlashCache(source)
     ca_bytes = ca.for_board(board)
     changes: list[PartitionChange] = []
@@ -227,11 +230,11 @@ def plan_ca_update(
                 seen.append(parsed[old])
         return parsed[old]
 
-    partitions = board.fs_partitions(table)
+    partitions = board.fs_partitions(table, spelling)
     for i, p in enumerate(partitions):
         before = cache.bytes_read
         step(progress, f"reading partition '{p.name}'", i, len(partitions))
-        change = _plan_partition(cache, p, board, ca_bytes, roots)
+        change = _plan_partition(cache, p, board, ca_bytes, roots, spelling)
         read = cache.bytes_read - before
         # what crossed the link: the file system reads a few blocks, not the partition
         say(
@@ -244,11 +247,12 @@ def plan_ca_update(
         if note:
             notes.append(note)
     if all(c.skipped for c in changes):
+        pack = spelling.pack.strip("'")  # unquoted in parentheses, as the CLI always said
         raise InputError(
             "every file-system partition the board names is erased: "
             + ", ".join(f"'{c.partition.name}'" for c in changes)
             + "; there is no CA file to replace",
-            hint="flash a file-system image first (esp-cabundle pack)",
+            hint=f"flash a file-system image first ({pack})",
         )
     plan = UpdatePlan(
         board,
@@ -265,9 +269,11 @@ def plan_ca_update(
     return plan
 
 
-def _open(cache: FlashCache, p: Partition, fs_type: str, profile: str) -> PartitionEdit | None:
+def _open(
+    cache: FlashCache, p: Partition, fs_type: str, profile: str, spelling: Spelling
+) -> PartitionEdit | None:
     if fs_type == "littlefs":
-        return LittleFsEdit.open(cache, p.offset, p.size, LITTLEFS_PROFILES[profile])
+        return LittleFsEdit.open(cache, p.offset, p.size, LITTLEFS_PROFILES[profile], spelling)
     return SpiffsEdit.open(cache, p.offset, p.size, get_spiffs_profile(profile))
 
 
@@ -277,20 +283,24 @@ def _plan_partition(
     board: Board,
     ca_bytes: bytes,
     roots: Callable[[bytes | None], RootChange],
+    spelling: Spelling,
 ) -> PartitionChange:
     fs = board.filesystem
     assert fs is not None  # fs_partitions refuses boards without a file system
     base = PartitionChange(p, fs.fs_type, fs.profile, fs.ca_path, ca_bytes)
     try:
-        edit = _open(cache, p, fs.fs_type, fs.profile)
+        edit = _open(cache, p, fs.fs_type, fs.profile, spelling)
         old = edit.read(fs.ca_path) if edit is not None else None
     except ImageError as e:
-        raise _mount_failure(p, board, cache, e) from e
+        raise _mount_failure(p, board, cache, e, spelling) from e
     if edit is None:
         return replace(base, skipped=ERASED)
     if fs.platform is not None and isinstance(edit, LittleFsEdit):
         check_readable(
-            edit.disk_version, resolve_platform(fs.platform), f"partition {p.describe()}"
+            edit.disk_version,
+            resolve_platform(fs.platform),
+            f"partition {p.describe()}",
+            spelling,
         )
     try:
         planned = edit.replace(fs.ca_path, ca_bytes)
@@ -311,9 +321,12 @@ def _plan_partition(
     )
 
 
-def _mount_failure(p: Partition, board: Board, cache: FlashCache, e: ImageError) -> ImageError:
+def _mount_failure(
+    p: Partition, board: Board, cache: FlashCache, e: ImageError, spelling: Spelling
+) -> ImageError:
     """Say what the partition holds instead, where its bytes were all read (a dump, or
-    a SPIFFS partition), and what the table's ``encrypted`` flag suggests."""
+    a SPIFFS partition), and what the table's ``encrypted`` flag suggests (naming the
+    board and the tools as ``spelling`` does)."""
     fs = board.filesystem
     assert fs is not None
     found: str | None = None
@@ -325,7 +338,7 @@ def _mount_failure(p: Partition, board: Board, cache: FlashCache, e: ImageError)
     if found is not None and found != fs.fs_type:
         hint = (
             f"the partition holds a {found} file system; pick a board whose file system is "
-            f"{found} (esp-cabundle boards)"
+            f"{found} ({spelling.boards})"
         )
     elif found is None and p.encrypted:
         hint = (
@@ -335,8 +348,8 @@ def _mount_failure(p: Partition, board: Board, cache: FlashCache, e: ImageError)
         )
     else:
         hint = e.hint or (
-            f"is --board {board.name} right for this unit? (esp-cabundle inspect shows what "
-            "it holds)"
+            f"is {spelling.board} {board.name} right for this unit? ({spelling.inspect} "
+            "shows what it holds)"
         )
     return ImageError(
         f"partition {p.describe()} does not mount as {fs.fs_type} ({fs.profile} profile): "

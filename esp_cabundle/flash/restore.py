@@ -25,6 +25,7 @@ from ..certs import load_certificates
 from ..errors import EspCabundleError, FlashError, InputError
 from ..fs.inplace import mount_region
 from ..partitions import DEFAULT_TABLE_OFFSET
+from ..spelling import PYTHON, Spelling
 from ..text import plural, printable
 from .base import JOB, Flash, ProgressCallback, say, step, within
 from .found import PartitionFound, partitions_found
@@ -117,7 +118,9 @@ def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
     )
 
 
-def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) -> str | None:
+def _refusal(
+    entry: JournalEntry, table: PartitionTable, board: Board | None, spelling: Spelling
+) -> str | None:
     """Why the entry must not be written to this unit: its partitions are not the
     table's, or not the ones the board keeps its file system in."""
 
@@ -125,7 +128,7 @@ def _refusal(entry: JournalEntry, table: PartitionTable, board: Board | None) ->
     if mismatch is not None or board is None or board.filesystem is None:
         return mismatch
     try:
-        targets = {p.name for p in board.fs_partitions(table)}
+        targets = {p.name for p in board.fs_partitions(table, spelling)}
     except EspCabundleError as e:
         return f"board {board.name} finds no file-system partition in the unit's table ({e})"
     stray = [p.name for p in entry.partitions if p.name not in targets]
@@ -175,6 +178,7 @@ def restore_flash(
     progress: ProgressCallback | None = None,
     board: Board | None = None,
     cancel: Cancel | None = None,
+    spelling: Spelling = PYTHON,
 ) -> RestoreResult:
     """Write back the old content of the newest journaled update of this unit.
 
@@ -182,7 +186,7 @@ def restore_flash(
     partitions are not the unit's (its table, where ``board``, by default the journaled
     board, keeps it) or not the board's file-system partitions; FlashError (nothing
     written) when the file system changed since that update, unless ``force``;
-    UnitInterrupted when ``cancel`` is requested.
+    UnitInterrupted when ``cancel`` is requested. Hints name the board as ``spelling`` does.
     """
     journal = journal or Journal()
     entry = journal.restorable(mac)
@@ -194,7 +198,7 @@ def restore_flash(
     offset = board.table_offset if board is not None else DEFAULT_TABLE_OFFSET
     step(progress, "reading the partition table", _CONNECT, JOB)
     table = read_table(guarded, offset=offset)
-    mismatch = _refusal(entry, table, board)
+    mismatch = _refusal(entry, table, board, spelling)
     if mismatch is not None:
         raise InputError(
             f"{flash.name}: refusing the journaled update of {entry.when}: {mismatch}; "
@@ -275,11 +279,13 @@ def restore_unit(
     progress: ProgressCallback | None = None,
     cancel: Cancel | None = None,
     on_connect: Callable[[UnitInfo], None] | None = None,
+    spelling: Spelling = PYTHON,
     **link: Unpack[Link],
 ) -> RestoreResult:
     """Connect and undo the newest journaled update of the unit (found by its MAC);
     ``on_connect`` hears which unit answered (a failure later still names its MAC);
-    ``link``: how to reach the unit (see :func:`.serial.open_unit`)."""
+    ``link``: how to reach the unit (see :func:`.serial.open_unit`); ``spelling``: as for
+    :func:`restore_flash`."""
 
     stop_if_requested(cancel, port, "restore")
     step(progress, "connecting", 0, JOB)
@@ -304,6 +310,7 @@ def restore_unit(
                 progress=progress,
                 board=board,
                 cancel=cancel,
+                spelling=spelling,
             )
         except UnitInterrupted as e:
             raise keep_in_loader_if_not_whole(unit, e) from None

@@ -11,6 +11,7 @@ from ..certs import Certificate, load_certificates
 from ..errors import InputError
 from ..fileio import is_named, read_input
 from ..limits import MAX_CSV_INPUT
+from ..spelling import PYTHON, Spelling
 from ..yamlnodes import Node
 
 __all__ = [
@@ -42,8 +43,9 @@ def parse_cmn_filter(text: str, *, source: str = "cmn_crt_authorities.csv") -> f
     return frozenset(names)
 
 
-def load_cmn_filter(path: str | Path) -> frozenset[str]:
-    """:func:`parse_cmn_filter` of a file; errors name it."""
+def load_cmn_filter(path: str | Path, spelling: Spelling = PYTHON) -> frozenset[str]:
+    """:func:`parse_cmn_filter` of a file; errors name it (and what takes it, as
+    ``spelling`` does)."""
     p = Path(path)
     try:
         data = read_input(p, what="filter CSV", max_bytes=MAX_CSV_INPUT)
@@ -51,7 +53,7 @@ def load_cmn_filter(path: str | Path) -> frozenset[str]:
         raise InputError(
             f"cannot read the filter CSV: {e.message}",
             hint=e.hint
-            or "--idf-filter takes the path of ESP-IDF's cmn_crt_authorities.csv "
+            or f"{spelling.idf_filter} takes the path of ESP-IDF's cmn_crt_authorities.csv "
             "(components/mbedtls/esp_crt_bundle/), not on/off",
         ) from e
     try:
@@ -59,6 +61,10 @@ def load_cmn_filter(path: str | Path) -> frozenset[str]:
     except UnicodeDecodeError as e:
         raise InputError("the filter CSV is not UTF-8 text", path=str(p)) from e
     return parse_cmn_filter(text, source=str(p))
+
+
+# A config's idf_filter value is read by the config key, which the hint then names.
+_CONFIG_WORDS = PYTHON._replace(idf_filter="idf_filter:")
 
 
 def config_idf_filter(node: Node) -> frozenset[str]:
@@ -70,7 +76,7 @@ def config_idf_filter(node: Node) -> frozenset[str]:
         p = Path(node.where).parent / p
     if not is_named(p):  # a link leading nowhere, a directory: reading it says so
         raise node.error(f"no such file: {p}")
-    return load_cmn_filter(p)
+    return load_cmn_filter(p, _CONFIG_WORDS)
 
 
 def _curl_entries(text: str) -> list[tuple[str, str]]:

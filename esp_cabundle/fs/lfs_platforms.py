@@ -283,16 +283,19 @@ def choose_disk_version(
     return default
 
 
-def check_readable(version: int, platform: LfsPlatform | None, where: str) -> None:
+def check_readable(
+    version: int, platform: LfsPlatform | None, where: str, spelling: Spelling = PYTHON
+) -> None:
     """Refuse an existing image the target platform cannot mount (nothing is changed:
-    littlefs cannot take an image back from 2.1 to 2.0)."""
+    littlefs cannot take an image back from 2.1 to 2.0); the hint names ``spelling``'s
+    way to make a new image."""
     if platform is not None and version == DISK_VERSION_2_1 and not platform.reads_2_1:
         raise ImageError(
             f"{where} has on-disk version 2.1; platform {platform.spec} may run littlefs "
             f"{platform.oldest_littlefs}, which cannot mount it (a unit that formats on "
             "mount failure would erase it); littlefs cannot convert 2.1 back to 2.0, so "
             "nothing was changed",
-            hint="make a new 2.0 image with 'esp-cabundle pack' (it writes 2.0 for this "
+            hint=f"make a new 2.0 image with {spelling.pack} (it writes 2.0 for this "
             "platform), or name the platform version the units really run",
         )
 

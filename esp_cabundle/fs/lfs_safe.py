@@ -24,6 +24,7 @@ import random
 
 from ..blocks import PAGE, FlashCache, Overlay, erased_md5
 from ..errors import ImageError
+from ..spelling import PYTHON, Spelling
 from .inplace import NOTHING_TO_WRITE, FileReplacement, PartitionEdit
 from .lfs_profiles import LittleFsProfile
 from .lfs_superblock import MAGIC
@@ -47,17 +48,31 @@ class LittleFsEdit(PartitionEdit):
 
     image: LittleFsImage
 
-    def __init__(self, cache: FlashCache, offset: int, size: int, profile: LittleFsProfile) -> None:
+    def __init__(
+        self,
+        cache: FlashCache,
+        offset: int,
+        size: int,
+        profile: LittleFsProfile,
+        spelling: Spelling = PYTHON,
+    ) -> None:
         self.profile = profile
         store = Overlay(cache, offset=offset, size=size)
-        super().__init__(cache, offset, size, LittleFsImage.mount(store, size, profile))
+        image = LittleFsImage.mount(store, size, profile, spelling=spelling)
+        super().__init__(cache, offset, size, image)
 
     @classmethod
     def open(
-        cls, cache: FlashCache, offset: int, size: int, profile: LittleFsProfile
+        cls,
+        cache: FlashCache,
+        offset: int,
+        size: int,
+        profile: LittleFsProfile,
+        spelling: Spelling = PYTHON,
     ) -> LittleFsEdit | None:
         """The partition's file system; None when the partition is erased. ImageError
-        when it holds no LittleFS this profile mounts (nothing is ever formatted)."""
+        when it holds no LittleFS this profile mounts (nothing is ever formatted; the
+        hints name the options as ``spelling`` does)."""
         bs = profile.block_size
         # The probe Mongoose OS and mklittlefs use: the magic at offset 8 of block 0 or 1.
         # Only those pages are read here; littlefs then reads what it needs.
@@ -68,7 +83,7 @@ class LittleFsEdit(PartitionEdit):
             if cache.md5(offset, size) == erased_md5(size):
                 return None
             raise ImageError("no LittleFS file system (no 'littlefs' magic in block 0 or 1)")
-        return cls(cache, offset, size, profile)
+        return cls(cache, offset, size, profile, spelling)
 
     @property
     def disk_version(self) -> int:

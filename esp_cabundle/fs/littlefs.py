@@ -230,7 +230,7 @@ class LittleFsImage(FileSystemImage):
             sb.revision,
         )
         check_superblock(sb, len(data))
-        check_readable(sb.version, plat, "the LittleFS image")
+        check_readable(sb.version, plat, "the LittleFS image", spelling)
         refuse_version_change(sb.version, disk_version, "the LittleFS image", spelling)
         candidates: tuple[LittleFsProfile, ...]
         if given is not None:
@@ -263,13 +263,15 @@ class LittleFsImage(FileSystemImage):
         platform: LfsPlatform | str | None = None,
         metadata_max: int = 0,
         where: str = "the LittleFS image",
+        spelling: Spelling = PYTHON,
     ) -> LittleFsImage:
         """Mount the first ``size`` bytes of ``store`` (a partition of a unit's flash,
         through an overlay) as ``profile``'s platform would; never formats.
 
         Reads only what the superblock rules and littlefs need. The superblock must
         suit the partition and the profile, and ``platform`` must mount its version
-        (ImageError otherwise, naming ``where``). ``metadata_max``: see
+        (ImageError otherwise, naming ``where``; its hints name the options as
+        ``spelling`` does). ``metadata_max``: see
         :func:`~.lfs_device.new_lfs`.
         """
         prof = resolve_profile(profile)
@@ -277,8 +279,8 @@ class LittleFsImage(FileSystemImage):
         if sb is None:
             raise ImageError("no LittleFS file system (no 'littlefs' magic in block 0 or 1)")
         check_superblock(sb, size)
-        check_profile(prof, sb, size, _BOARD_WORDS)
-        check_readable(sb.version, resolve_platform_arg(platform), where)
+        check_profile(prof, sb, size, spelling)
+        check_readable(sb.version, resolve_platform_arg(platform), where, spelling)
         return cls(
             store=store,
             fs_size=sb.fs_bytes,
@@ -555,11 +557,6 @@ def _stat_or_none(lfs: LittleFS, path: str) -> Any:
         raise
     except FileNotFoundError:
         return None
-
-
-# A unit's partition is mounted for a board (flash, restore): its hints keep the words
-# they have always had until the flash plan takes the caller's spelling.
-_BOARD_WORDS = PYTHON._replace(profile="--profile", size="--size", offset="--offset")
 
 
 def build_littlefs_image(
