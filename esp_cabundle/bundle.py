@@ -29,7 +29,7 @@ from .dates import as_datetime
 from .errors import CatalogError, CertificateError, InputError, LockMismatchError
 from .fileio import is_named, read_input
 from .known_roots import known_root
-from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_shape_reason, loads_json
+from .limits import MAX_CERT_INPUT, MAX_LOCK_INPUT, json_key_line, json_shape_reason, loads_json
 from .spelling import PYTHON, Spelling
 from .text import plural, some
 
@@ -544,8 +544,17 @@ class Lock:
                 path=path,
                 hint=hint,
             )
-        if doc.get("lock_version") != LOCK_VERSION:
-            raise InputError(f"unsupported lock_version {doc.get('lock_version')!r}", path=path)
+        version = doc.get("lock_version")
+        # type(): JSON's true and 1.0 equal 1 in Python, but no lock build writes holds them
+        if type(version) is not int or version != LOCK_VERSION:
+            shown = json.dumps(version, ensure_ascii=False)
+            raise InputError(
+                f"unsupported lock_version {shown[:40]}: build writes the whole number "
+                f"{LOCK_VERSION}",
+                path=path,
+                line=json_key_line(data.decode("utf-8"), "lock_version"),
+                hint=hint,
+            )
         try:
             roots = doc["roots"]
             if not isinstance(roots, list) or not all(isinstance(r, dict) for r in roots):

@@ -33,6 +33,7 @@ __all__ = [
     "check_chain_length",
     "check_size",
     "human_size",
+    "json_key_line",
     "json_shape_reason",
     "loads_json",
 ]
@@ -182,3 +183,22 @@ def json_shape_reason(e: Exception) -> str:
     if isinstance(e, (TypeError, AttributeError)):
         return "a field holds the wrong kind of value"
     return str(e)
+
+
+# A JSON string whole, or a bracket: what json_key_line steps through.
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
+_COLON = re.compile(r"[ \t\n\r]*:")
+
+
+def json_key_line(text: str, key: str) -> int | None:
+    """The line of ``key`` in the top-level object of the valid JSON ``text`` (its last,
+    the one ``json.loads`` keeps), for an error's file:line; None when it is not there.
+    A string is stepped over whole, so a value that reads like the key is not taken."""
+    depth, line = 0, None
+    for m in _TOKEN.finditer(text):
+        token = m.group()
+        if token[0] != '"':
+            depth += 1 if token in "{[" else -1
+        elif depth == 1 and _COLON.match(text, m.end()) and json.loads(token) == key:
+            line = text.count("\n", 0, m.start()) + 1
+    return line

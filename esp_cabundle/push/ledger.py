@@ -40,10 +40,10 @@ from .ledger_files import (
     narrow_side_files,
     open_readonly,
     prove_ledger,
-    side,
+    read_campaign,
     sqlite_errors,
-    uri,
 )
+from .ledger_meta import SCHEMA_VERSION, checked_meta
 
 __all__ = [
     "DEFAULT_LEDGER",
@@ -71,7 +71,7 @@ STATES = (
 DONE_STATES = frozenset({"up-to-date", "verified", "reconnected"})
 # Final without being done: the unit's firmware does not read the file pushed.
 FINAL_STATES = DONE_STATES | {"unused"}
-_SCHEMA_VERSION = "2"
+_SCHEMA_VERSION = str(SCHEMA_VERSION)
 _UNITS = f"""
 CREATE TABLE IF NOT EXISTS units (
     id TEXT PRIMARY KEY,
@@ -204,6 +204,7 @@ class Ledger:
         existing = p.is_file() and p.stat().st_size > 0
         if existing:
             prove_ledger(p, _TABLES)
+            checked_meta(p, read_campaign(p))  # refused before a byte is written
         elif self.readonly:
             raise InputError(f"{p} is not a campaign ledger (empty)", hint=NOT_A_LEDGER_HINT)
         if self.readonly:
@@ -256,7 +257,8 @@ class Ledger:
 
     def meta(self) -> dict[str, str]:
         with self._lock, sqlite_errors(self.path):
-            return dict(self._db.execute("SELECT key, value FROM campaign").fetchall())
+            rows = self._db.execute("SELECT key, value FROM campaign").fetchall()
+        return checked_meta(self.path, rows)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as db:
@@ -519,15 +521,7 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     if not p.is_file() or p.stat().st_size == 0:
         return
     prove_ledger(p, _TABLES)
-    # Without a -wal beside it the file holds every committed row: read it immutable
-    # (no -shm made); with one, a campaign is running and the side files are there.
-    live = side(p, "-wal").exists()
-    db = sqlite3.connect(uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0)
-    try:
-        with sqlite_errors(p):
-            have = dict(db.execute("SELECT key, value FROM campaign").fetchall())
-    finally:
-        db.close()
+    have = checked_meta(p, read_campaign(p))
     _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
 
 

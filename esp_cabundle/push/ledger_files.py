@@ -19,7 +19,7 @@ NOT_A_LEDGER_HINT = "give --ledger a new file name, or the ledger a campaign wro
 _NO_TABLES = "a SQLite database without a campaign's tables"
 
 
-_DAMAGED_HINT = (
+DAMAGED_HINT = (
     "restore it from a copy, or give --ledger a new file (units that hold the CA file "
     "already are found up to date)"
 )
@@ -38,13 +38,13 @@ def sqlite_errors(p: Path) -> Iterator[None]:
         yield
     except sqlite3.OperationalError as e:
         if str(e).startswith("Could not decode"):  # text that is not UTF-8: a damaged row
-            raise LedgerDamaged(f"the ledger {p} is damaged ({e})", hint=_DAMAGED_HINT) from e
+            raise LedgerDamaged(f"the ledger {p} is damaged ({e})", hint=DAMAGED_HINT) from e
         raise OutputError(
             f"the ledger {p}: {e}",
             hint="another process may hold it, or its disk be full or failing; run again",
         ) from e
     except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
-        raise LedgerDamaged(f"the ledger {p} is damaged ({e})", hint=_DAMAGED_HINT) from e
+        raise LedgerDamaged(f"the ledger {p} is damaged ({e})", hint=DAMAGED_HINT) from e
 
 
 def uri(p: Path, query: str) -> str:
@@ -119,6 +119,18 @@ def prove_ledger(p: Path, tables: Mapping[str, Collection[str]]) -> None:
     raise InputError(
         f"{p} is not a campaign ledger ({problem}); nothing changed", hint=NOT_A_LEDGER_HINT
     )
+
+
+def read_campaign(p: Path) -> list[tuple[object, object]]:
+    """The campaign table's rows of the proven ledger ``p``, read without writing (no
+    side file made): checked before a campaign opens the file to write."""
+    live = side(p, "-wal").exists()  # a campaign running: its newest rows are in the log
+    db = sqlite3.connect(uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0)
+    try:
+        with sqlite_errors(p):
+            return db.execute("SELECT key, value FROM campaign").fetchall()
+    finally:
+        db.close()
 
 
 def open_readonly(p: Path) -> sqlite3.Connection:

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 from ..dates import now
 from .ledger import DONE_STATES, STATES, Ledger, UnitRow
 from .ledger_files import LedgerDamaged, side
+from .ledger_meta import DARK_KEY, NONE_FOUND, UNKNOWN
 
 __all__ = [
     "DARK_KEY",
@@ -50,9 +51,6 @@ __all__ = [
     "unit_batches",
 ]
 
-DARK_KEY = "goes_dark:"  # + a CA file's SHA-256, in the campaign table
-NONE_FOUND = "none"
-UNKNOWN = "unknown"
 # What the last run judged the go-dark dates against (CampaignOptions.judged_against):
 # the servers' names, or NOTHING_JUDGED, when every date is unknown for want of a server.
 JUDGED_KEY = "judged_against"

@@ -1,0 +1,121 @@
+"""The campaign table's facts, checked as they are read: each known key holds what the
+campaign's own writer writes, or the ledger is refused in words (a damaged ledger, exit
+2) before any of it is used. A hand-edited ``goes_dark`` of ``x`` or a date without its
+UTC offset ended ``push status`` in a traceback, and ``--json`` passed it on; a schema
+this release does not know was read as its own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import InputError
+from ..text import printable, shorten
+from .ledger_files import DAMAGED_HINT, LedgerDamaged
+
+__all__ = ["DARK_KEY", "NONE_FOUND", "SCHEMA_VERSION", "UNKNOWN", "checked_meta"]
+
+SCHEMA_VERSION = 2  # the newest schema this release reads and writes (1 is migrated)
+DARK_KEY = "goes_dark:"  # + a CA file's SHA-256, in the campaign table
+NONE_FOUND = "none"
+UNKNOWN = "unknown"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# datetime.isoformat() of an aware datetime, as every date the campaign keeps is
+# written: a date without its offset is none the writer made (refused, not guessed).
+_INSTANT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?[+-]\d{2}:\d{2}(:\d{2}(\.\d{6})?)?", re.ASCII
+)
+_SHOWN = 80  # characters of a bad value a message shows
+
+
+def _is_instant(value: str) -> bool:
+    if not _INSTANT.fullmatch(value):
+        return False
+    try:
+        datetime.fromisoformat(value)  # the ranges: no month 13, no offset of 24 hours
+    except ValueError:
+        return False
+    return True
+
+
+def _is_name(value: str) -> bool:
+    return bool(value) and value.isprintable()
+
+
+_DATE = "a date with its UTC offset (as push writes it)"
+# Each key a campaign writes: whether a value is one it writes, and what that is.
+_RULES: dict[str, tuple[Callable[[str], object], str]] = {
+    "ca_sha256": (_SHA256.fullmatch, "a SHA-256 in hex"),
+    "board": (_is_name, "a board's name"),
+    "ca_path": (_is_name, "the CA file's name on the units"),
+    "created_at": (_is_instant, _DATE),
+    "deadline": (_is_instant, _DATE),
+    "failing_since": (_is_instant, _DATE),
+    "judged_against": (_is_name, "the servers' names, or 'nothing'"),
+}
+_DARK_RULE = (
+    lambda v: v in (NONE_FOUND, UNKNOWN) or _is_instant(v),
+    f"{_DATE}, '{NONE_FOUND}' or '{UNKNOWN}'",
+)
+
+
+def _shown(text: str) -> str:
+    return "'" + shorten(printable(text), _SHOWN) + "'"
+
+
+def _check_schema(p: Path, value: str) -> None:
+    if value in {str(v) for v in range(1, SCHEMA_VERSION + 1)}:
+        return
+    if re.fullmatch(r"[1-9][0-9]{0,17}", value, re.ASCII):
+        raise InputError(
+            f"the ledger {p} has schema {value}, newer than this esp-cabundle reads "
+            f"({SCHEMA_VERSION} and older); nothing changed",
+            hint="upgrade esp-cabundle to read it (the release that wrote it, or later)",
+        )
+    raise LedgerDamaged(
+        f"the ledger {p} is damaged (its campaign key 'schema' holds {_shown(value)}, "
+        "not a schema number); nothing changed",
+        hint=DAMAGED_HINT,
+    )
+
+
+def checked_meta(p: Path, rows: Iterable[tuple[object, object]]) -> dict[str, str]:
+    """The campaign table of the ledger at ``p`` (its ``(key, value)`` rows) as a dict,
+    once every value is one its key's writer writes. A key this release does not know
+    (a later one's) is kept as it is, if text."""
+    meta: dict[str, str] = {}
+    for key, value in rows:
+        if not isinstance(key, str) or not isinstance(value, str):
+            where = f"key {_shown(key)} holds" if isinstance(key, str) else "table holds a key"
+            bad = shorten(printable(repr(value if isinstance(key, str) else key)), _SHOWN)
+            raise LedgerDamaged(
+                f"the ledger {p} is damaged (its campaign {where} {bad}, not text); "
+                "nothing changed",
+                hint=DAMAGED_HINT,
+            )
+        if key == "schema":
+            _check_schema(p, value)
+        elif key.startswith(DARK_KEY):
+            if not _SHA256.fullmatch(key[len(DARK_KEY) :]):
+                raise LedgerDamaged(
+                    f"the ledger {p} is damaged (its campaign key {_shown(key)} names no "
+                    "CA file's SHA-256); nothing changed",
+                    hint=DAMAGED_HINT,
+                )
+            _check(p, key, value, _DARK_RULE)
+        elif key in _RULES:
+            _check(p, key, value, _RULES[key])
+        meta[key] = value
+    return meta
+
+
+def _check(p: Path, key: str, value: str, rule: tuple[Callable[[str], object], str]) -> None:
+    ok, what = rule
+    if not ok(value):
+        raise LedgerDamaged(
+            f"the ledger {p} is damaged (its campaign key {_shown(key)} holds "
+            f"{_shown(value)}, not {what}); nothing changed",
+            hint=DAMAGED_HINT,
+        )

@@ -1,0 +1,169 @@
+"""The campaign table's facts are checked as they are read: a value no campaign writes
+(a hand edit, a damaged page) is a damaged ledger in words, exit 2, in text, --json and
+--csv alike, and the file is left as it was. Before, a go-dark date of ``x`` or one
+without its UTC offset ended ``push status`` in a traceback (exit 1), ``--json`` and
+``--csv`` passed it on, and a schema of ``999`` or ``abc`` was read as this release's."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import InputError
+from esp_cabundle.push.ledger import Ledger, check_ledger
+from esp_cabundle.push.ledger_status import DARK_KEY
+
+NEW, OLD = "ab" * 32, "cd" * 32
+DARK = DARK_KEY + OLD
+
+_NO_SHA256 = (DARK_KEY + "zz", DARK_KEY)  # go-dark keys naming no CA file
+# (key, bad value): each a value the campaign's writer never writes for that key.
+_BAD = [
+    (DARK, "x"),
+    (DARK, "1850-01-01"),  # naive: the writer always writes the offset
+    (DARK, "2027-06-06T00:00:00"),
+    (DARK, "2027-13-06T00:00:00+00:00"),
+    (DARK, "2027-06-06 00:00:00+00:00"),
+    (DARK, "20270606T000000+0000"),  # read by 3.11's fromisoformat, not written
+    (DARK, ""),
+    (DARK, "None"),
+    *((key, "none") for key in _NO_SHA256),
+    ("judged_against", ""),
+    ("judged_against", "a\nb"),
+    ("created_at", "yesterday"),
+    ("created_at", "2026-05-13"),
+    ("deadline", "2030-01-01"),
+    ("failing_since", "x"),
+    ("ca_sha256", "xyz"),
+    ("ca_sha256", NEW.upper()),
+    ("board", ""),
+    ("board", "esp32\x1b[31m"),
+    ("ca_path", ""),
+    ("schema", "abc"),
+    ("schema", "0"),
+    ("schema", "-1"),
+    ("schema", "2.0"),
+    ("schema", "02"),
+]
+
+
+def _ledger(path: Path) -> None:
+    """A campaign's ledger as push leaves it: facts, a go-dark date, two units."""
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=NEW, board="mongoose-os-esp32", ca_path="/ca.pem")
+        ledger.set_meta(DARK, "2027-06-06T00:00:00+00:00")
+        ledger.set_meta("judged_against", "mqtt.example.com")
+        ledger.set_meta("deadline", "2027-06-06T00:00:00+00:00")
+        ledger.enroll([("dev-1", "mqtt", None), ("dev-2", "mqtt", None)])
+        assert ledger.claim("dev-1", ["pending"]) is not None
+        ledger.record("dev-1", state="offline", old_sha256=OLD)
+        ledger.release("dev-1")
+
+
+def _set(path: Path, key: object, value: object) -> bytes:
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("INSERT OR REPLACE INTO campaign (key, value) VALUES (?, ?)", (key, value))
+    db.close()
+    assert not Path(f"{path}-wal").exists()
+    return path.read_bytes()
+
+
+def _status(path: Path, *argv: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(path), *argv])
+    assert not r.exception or isinstance(r.exception, SystemExit), r.exception
+    return r.exit_code, r.stdout, r.stderr
+
+
+def _shown(text: str) -> str:
+    """As the message shows it: control characters escaped."""
+    return text.replace("\n", "\\n").replace("\x1b", "\\x1b")
+
+
+@pytest.mark.parametrize(("key", "value"), _BAD)
+def test_a_bad_campaign_value_is_a_damaged_ledger_in_words(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    path = tmp_path / "c.db"
+    _ledger(path)
+    before = _set(path, key, value)
+    for argv in ((), ("--all",), ("--json",), ("--csv",)):
+        code, out, err = _status(path, *argv)
+        assert code == 2, (argv, out, err)
+        words = json.loads(out)["error"] if argv == ("--json",) else err.splitlines()[0]
+        if argv == ("--json",):
+            assert json.loads(out)["kind"] == "LedgerDamaged"
+        else:
+            assert out == "" and "Traceback" not in err
+        assert f"the ledger {path} is damaged" in words, words
+        assert f"'{_shown(key)}'" in words, words
+        shown = "names no CA file's SHA-256" if key in _NO_SHA256 else f"'{_shown(value)}'"
+        assert shown in words, words
+        assert "\x1b" not in words and "\n" not in words
+    for open_it in (
+        lambda: Ledger(path),  # a campaign opening it to write
+        lambda: Ledger(path, readonly=True),
+        lambda: check_ledger(path, ca_sha256=NEW, board="mongoose-os-esp32"),
+    ):
+        with pytest.raises(InputError, match="is damaged"):
+            open_it()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"]
+
+
+@pytest.mark.parametrize("schema", ["3", "999"])
+def test_a_newer_schema_is_refused_with_the_upgrade_hint(tmp_path: Path, schema: str) -> None:
+    path = tmp_path / "c.db"
+    _ledger(path)
+    before = _set(path, "schema", schema)
+    for argv in ((), ("--json",), ("--csv",)):
+        code, out, err = _status(path, *argv)
+        assert code == 2, (argv, out, err)
+        text = out + err
+        assert f"the ledger {path} has schema {schema}, newer than" in text, text
+        assert "upgrade esp-cabundle" in text and "Traceback" not in text
+    with pytest.raises(InputError, match="newer than"):
+        Ledger(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("board", b"\x00", "its campaign key 'board' holds b'\\x00', not text"),
+        (None, "x", "its campaign table holds a key None, not text"),
+        (b"k", "x", "its campaign table holds a key b'k', not text"),
+    ],
+)
+def test_a_fact_that_is_not_text_is_refused(
+    tmp_path: Path, key: object, value: object, words: str
+) -> None:
+    path = tmp_path / "c.db"
+    _ledger(path)
+    before = _set(path, key, value)
+    code, out, _ = _status(path, "--json")
+    assert code == 2 and words in json.loads(out)["error"], out
+    assert path.read_bytes() == before
+
+
+def test_the_values_a_campaign_writes_are_read(tmp_path: Path) -> None:
+    """Every form the writer uses passes, and a key of a later release is kept."""
+    path = tmp_path / "c.db"
+    _ledger(path)
+    _set(path, DARK_KEY + NEW, "none")
+    _set(path, DARK_KEY + "ef" * 32, "unknown")
+    _set(path, "failing_since", "2024-01-01T00:00:00.123456+00:00")
+    _set(path, "judged_against", "nothing")
+    _set(path, "later_release_fact", "anything")
+    code, out, _ = _status(path, "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    assert doc["campaign"]["later_release_fact"] == "anything"
+    assert doc["goes_dark"] == {"2027-06-06T00:00:00+00:00": 1, "unknown": 1}
+    code, out, _ = _status(path)
+    assert code == 0 and "2027-06-06" in out, out
