@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EspCabundleError, LockMismatchError
+from .errors import EspCabundleError, LockMismatchError, OutOfMemory
 from .redact import known as known_secrets
 from .redact import redact
 from .text import closest
@@ -194,6 +194,13 @@ class LazyGroup(click.Group):
             ctx.exit(error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except MemoryError:
+            if ctx.obj and ctx.obj.get("debug"):
+                import traceback  # deferred: only for --debug
+
+                traceback.print_exc()
+            # Reported below, once the exception is gone: its traceback holds the frames,
+            # and with them the memory that ran out.
         except Exception:
             if not known_secrets():
                 raise
@@ -203,6 +210,33 @@ class LazyGroup(click.Group):
             click.echo(redact(traceback.format_exc()), err=True)
             click.echo("Error: internal error (a bug; secrets masked above)", err=True)
             ctx.exit(1)
+        memory = out_of_memory(self._command_words(ctx))
+        _report_error(ctx, memory, memory.exit_code)
+        ctx.exit(memory.exit_code)
+
+    def _command_words(self, ctx: click.Context) -> str:
+        """``fs put``: the command that ran, without its arguments (one may be a secret)."""
+        name = ctx.invoked_subcommand
+        cmd = self.get_command(ctx, name) if name else None
+        if name is None or cmd is None:
+            return ""
+        args = list(ctx.obj.get("argv", ()) if ctx.obj else ())
+        rest = args[args.index(name) + 1 :] if name in args else []
+        sub = next((a for a in rest if not a.startswith("-")), None)
+        if isinstance(cmd, click.Group) and sub is not None and sub in cmd.commands:
+            return f"{name} {sub}"
+        return name
+
+
+def out_of_memory(command: str) -> OutOfMemory:
+    """The error for a MemoryError, naming the ``command`` that ran out. Every output is
+    written whole or not at all, so a command that ran out left its files as they were."""
+    doing = f"running 'esp-cabundle {command}'" if command else "starting"
+    return OutOfMemory(
+        f"the machine ran out of memory {doing}",
+        hint="free memory (close other programs) or raise the process's memory limit "
+        "(ulimit -v), then run it again; no file was left half-written",
+    )
 
 
 def _report_interrupt_json(code: int, *, err: bool) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "InputError",
     "Interrupted",
     "LockMismatchError",
+    "OutOfMemory",
     "OutputError",
     "PartitionTableError",
     "PolicyError",
@@ -123,6 +124,13 @@ class VerdictError(EspCabundleError):
 
 class OutputError(EspCabundleError):
     """Writing an output file failed (disk full, permission): an I/O failure."""
+
+    exit_code = 3
+
+
+class OutOfMemory(EspCabundleError):
+    """The machine (or the process's limit) ran out of memory: a resource failure, like
+    a full disk, not bad input."""
 
     exit_code = 3
 

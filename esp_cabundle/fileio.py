@@ -23,6 +23,7 @@ __all__ = [
     "PRIVATE",
     "PUBLIC",
     "TEMP_SUFFIX",
+    "Data",
     "already_holds",
     "file_kind",
     "is_found",
@@ -77,7 +78,12 @@ def read_input(
             if regular_only and not stat.S_ISREG(st.st_mode):
                 raise error(f"is {file_kind(st.st_mode)}, not a regular {what}", path=str(p))
             check_size(st.st_size, cap, what=what, path=str(p), error=error)
-            data = f.read(cap + 1)
+            # A regular file is read at its size (and one byte more, to see it grow):
+            # read(n) reserves n bytes first, the cap's 256 MiB for a 1 MiB image.
+            want = min(cap, st.st_size) + 1 if stat.S_ISREG(st.st_mode) else cap + 1
+            data = f.read(want)
+            if len(data) == want <= cap:  # it grew since fstat: up to the cap, as a pipe
+                data += f.read(cap + 1 - want)
         if len(data) > cap and not stat.S_ISREG(st.st_mode):
             raise error(
                 f"{what} is over the {human_size(cap)} limit for {plural_noun(what)} "
@@ -251,7 +257,12 @@ def _kept_narrow(mode: int, existing: int | None) -> int:
     return mode & (stat.S_IMODE(existing) | 0o700)
 
 
-def already_holds(path: Path, data: bytes, *, mode: int = PUBLIC) -> bool:
+Data = bytes | memoryview
+"""Bytes to write; a memoryview too, so an edited 256 MiB image is written from where it
+lies instead of copied once more."""
+
+
+def already_holds(path: Path, data: Data, *, mode: int = PUBLIC) -> bool:
     """True when :func:`write_all_atomic` would leave ``path`` untouched (it already holds
     ``data`` with that mode), so ``--dry-run`` says ``unchanged`` rather than "would
     write"; a path it could not write is not judged here (False)."""
@@ -262,7 +273,7 @@ def already_holds(path: Path, data: bytes, *, mode: int = PUBLIC) -> bool:
     return _already_holds(item, mode)
 
 
-def write_atomic(path: str | Path, data: bytes, *, mode: int = PUBLIC) -> bool:
+def write_atomic(path: str | Path, data: Data, *, mode: int = PUBLIC) -> bool:
     """Write ``data`` to ``path`` so that a failure leaves the old file (see
     :func:`write_all_atomic`); False when the file already held exactly that and was
     left untouched."""
@@ -292,7 +303,7 @@ class _Item:
         self,
         named: Path,  # as the user named it
         target: Path,  # where the bytes go: a symlink's target, resolved
-        data: bytes,
+        data: Data,
         through: bool,  # written through (stdout, a character device, a FIFO), not renamed
         *,
         existed: bool = False,
@@ -311,7 +322,7 @@ class _Item:
         self.made_dirs: list[Path] = []  # missing parents it created
 
 
-def _classify(path: Path, data: bytes) -> _Item:
+def _classify(path: Path, data: Data) -> _Item:
     """Where ``path`` really leads and how it is written: by rename, or through."""
     if str(path) == "-":
         return _Item(path, path, data, through=True)
@@ -487,7 +498,7 @@ def _roll_back(items: list[_Item]) -> None:
                 os.unlink(item.target)
 
 
-Output = tuple[Path, bytes] | tuple[Path, bytes, int]  # path, bytes[, its own mode]
+Output = tuple[Path, Data] | tuple[Path, Data, int]  # path, bytes[, its own mode]
 
 
 def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Path, ...]:

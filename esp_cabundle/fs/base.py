@@ -172,6 +172,17 @@ class FileSystemImage(ABC):
     def to_bytes(self) -> bytes:
         """The whole image as it would be flashed."""
 
+    def data_view(self) -> memoryview:
+        """:meth:`to_bytes` without the copy where the bytes are in memory: an edit of a
+        256 MiB image is verified and written holding its bytes twice, not five times.
+        Read-only, and valid only until the next edit."""
+        return memoryview(self.to_bytes())
+
+    @abstractmethod
+    def reopened(self) -> FileSystemImage:
+        """A fresh mount of :meth:`data_view`, as a reader opens the image (the proof an
+        edit reads back)."""
+
     @abstractmethod
     def changed_blocks(self) -> list[int]:
         """Indices of 4 KiB blocks that differ from the bytes the image was opened with."""

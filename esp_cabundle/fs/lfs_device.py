@@ -70,26 +70,63 @@ class Store(Protocol):
 
 
 class BufferStore:
-    """An image in memory."""
+    """An image in memory, copied on its first write.
 
-    def __init__(self, buffer: bytearray) -> None:
-        self.buffer = buffer
+    An image is opened where its bytes lie (``fs ls`` of a 256 MiB image holds it once);
+    the first prog or erase copies them into a bytearray, edited in place from then on.
+    A snapshot keeps only the 4 KiB units written after it, as they were, so an edit
+    that can be undone costs what it writes, not a second copy of the image.
+    The bytes given must not change while the store is in use.
+    """
+
+    UNIT = 4096
+
+    def __init__(self, data: bytes | bytearray | memoryview) -> None:
+        self._view = memoryview(data).toreadonly()
+        self.buffer: bytearray | None = None  # the copy, once written
+        self._journal: dict[int, bytes] | None = None
+
+    def __len__(self) -> int:
+        return len(self._view)
+
+    def view(self) -> memoryview:
+        """The current bytes, read-only, not copied (valid until the next write)."""
+        return self._view
 
     def read(self, offset: int, length: int) -> bytes:
-        return bytes(self.buffer[offset : offset + length])
+        return bytes(self._view[offset : offset + length])
+
+    def _writable(self, offset: int, length: int) -> memoryview:
+        """The bytearray's view, after keeping for the snapshot what the write replaces."""
+        if self.buffer is None:
+            self.buffer = bytearray(self._view)
+            self._view = memoryview(self.buffer)  # same length: never resized after
+        if self._journal is not None and length > 0:
+            unit = self.UNIT
+            for k in range(offset // unit, (offset + length - 1) // unit + 1):
+                if k not in self._journal:
+                    self._journal[k] = bytes(self._view[k * unit : (k + 1) * unit])
+        return self._view
 
     def prog(self, offset: int, data: bytes) -> None:
-        self.buffer[offset : offset + len(data)] = data
+        self._writable(offset, len(data))[offset : offset + len(data)] = data
 
     def erase(self, offset: int, length: int) -> None:
-        self.buffer[offset : offset + length] = b"\xff" * length
+        self._writable(offset, length)[offset : offset + length] = b"\xff" * length
 
     def snapshot(self) -> object:
-        return bytes(self.buffer)
+        """Start keeping what writes replace; the copy is made now, out of littlefs' reach
+        (running out of memory there is an exception littlefs cannot pass on)."""
+        self._writable(0, 0)
+        self._journal = {}
+        return self._journal
 
     def restore(self, snapshot: object) -> None:
-        assert isinstance(snapshot, bytes)
-        self.buffer[:] = snapshot
+        assert isinstance(snapshot, dict) and snapshot is self._journal
+        unit = self.UNIT
+        for k, old in snapshot.items():
+            self._view[k * unit : k * unit + len(old)] = old
+        snapshot.clear()
 
 
 class StoreBytes:
@@ -122,7 +159,7 @@ class Device:
         from littlefs import UserContext
 
         if isinstance(self.store, BufferStore):
-            return _buffer_context(self.store.buffer)
+            return _buffer_context(self, self.store)
         device = self
         bs = self.block_size
 
@@ -168,27 +205,36 @@ class Device:
             raise self.failure from cause
 
 
-def _buffer_context(buffer: bytearray) -> Any:
-    """littlefs straight on an image in memory: nothing there can fail, and building
-    images is where littlefs calls back most (no per-call debug formatting either)."""
+def _buffer_context(device: Device, store: BufferStore) -> Any:
+    """littlefs straight on an image in memory, where building images calls back most
+    (no per-call debug formatting). Only running out of memory can fail here: kept as
+    any failed access is (see the module). littlefs-python copies what ``read`` returns
+    from a bytes or a bytearray only (a memoryview is refused): one small copy a read."""
     from littlefs import UserContext
 
     class _Context(UserContext):
+        def __init__(self) -> None:
+            self.buffer = bytearray()  # unused: the store holds the bytes
+            self.in_size = len(store)
+
         def read(self, cfg: Any, block: int, off: int, size: int) -> bytearray:
             start = block * cfg.block_size + off
-            return self.buffer[start : start + size]
+            if device.failure is None:
+                try:
+                    return bytearray(store.view()[start : start + size])
+                except MemoryError as e:
+                    device.failure = e
+            return bytearray(b"\xff" * size)
 
         def prog(self, cfg: Any, block: int, off: int, data: bytes) -> int:
-            start = block * cfg.block_size + off
-            self.buffer[start : start + len(data)] = data
-            return 0
+            done = device.call(store.prog, block * cfg.block_size + off, data)
+            return ERR_IO if done is None else 0
 
         def erase(self, cfg: Any, block: int) -> int:
-            start = block * cfg.block_size
-            self.buffer[start : start + cfg.block_size] = b"\xff" * cfg.block_size
-            return 0
+            done = device.call(store.erase, block * cfg.block_size, cfg.block_size)
+            return ERR_IO if done is None else 0
 
-    return _Context(buffer=buffer)
+    return _Context()
 
 
 def new_lfs(
@@ -283,11 +329,13 @@ def lfs_error_name(code: int | None) -> str:
 MAX_DEPTH = 256
 
 
-def probe_lfs(fs_bytes: bytes, profile: LittleFsProfile) -> tuple[Any, bool]:
-    """Mount a throw-away copy accepting any 2.x version: (fs_stat, has 'c' attributes)."""
+def probe_lfs(fs_bytes: bytes | memoryview, profile: LittleFsProfile) -> tuple[Any, bool]:
+    """Mount accepting any 2.x version: (fs_stat, has 'c' attributes). The store copies
+    the bytes only if littlefs were to write (mounting and reading do not)."""
     from littlefs import LittleFSError
 
-    lfs = new_lfs(Device(BufferStore(bytearray(fs_bytes)), profile.block_size), profile)
+    device = Device(BufferStore(fs_bytes), profile.block_size)
+    lfs = new_lfs(device, profile)
     try:
         lfs.mount()
         stat = lfs.fs_stat()
@@ -301,10 +349,12 @@ def probe_lfs(fs_bytes: bytes, profile: LittleFsProfile) -> tuple[Any, bool]:
                     pass
                 break
     except LittleFSError as e:
+        device.check(e)
         raise ImageError(
             f"LittleFS image does not mount (littlefs error {lfs_error_name(e.code)})",
             hint="the image is corrupt or not LittleFS; it was not formatted or changed",
         ) from e
+    device.check()
     return stat, has_c
 
 

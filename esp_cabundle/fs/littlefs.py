@@ -93,10 +93,12 @@ class LittleFsImage(FileSystemImage):
     """A LittleFS image; edits go through littlefs itself.
 
     The bytes live in a store (:mod:`.lfs_device`): a buffer in memory (:meth:`create`,
-    :meth:`open`), or a unit's flash read lazily through an overlay (:meth:`mount`).
-    Every edit either completes or leaves the bytes exactly as before it (the store is
-    restored and remounted on failure). Bytes past the file system's last block (an
-    image larger than ``block_count`` blocks) are kept untouched.
+    :meth:`open`: the bytes opened, copied on the first edit), or a unit's flash read
+    lazily through an overlay (:meth:`mount`). Every edit either completes or leaves the
+    bytes exactly as before it (the store is restored and remounted on failure). Bytes
+    past the file system's last block (an image larger than ``block_count`` blocks) are
+    kept untouched: an opened image's store holds them too, littlefs never addresses
+    them.
     """
 
     fs_type: ClassVar[str] = "littlefs"
@@ -106,8 +108,8 @@ class LittleFsImage(FileSystemImage):
         *,
         store: Store,
         fs_size: int,
-        tail: bytes,
-        original: bytes | None,
+        tail_size: int,
+        original: bytes | memoryview | None,
         profile: LittleFsProfile,
         disk_version: int,
         detection: str,
@@ -119,7 +121,7 @@ class LittleFsImage(FileSystemImage):
         self._store = store
         self._device = Device(store, profile.block_size)
         self._fs_size = fs_size
-        self._tail = tail
+        self._tail_size = tail_size
         self._original = original
         self._profile = profile
         self._disk_version = disk_version
@@ -159,6 +161,7 @@ class LittleFsImage(FileSystemImage):
         from littlefs import LittleFSError
 
         store = BufferStore(bytearray(b"\xff" * size))
+        original = bytes(store.view())
         lfs = new_lfs(
             Device(store, prof.block_size),
             prof,
@@ -173,8 +176,8 @@ class LittleFsImage(FileSystemImage):
         return cls(
             store=store,
             fs_size=size,
-            tail=b"",
-            original=bytes(store.buffer),
+            tail_size=0,
+            original=original,
             profile=prof,
             disk_version=version,
             detection=f"profile {prof.name} (new image)",
@@ -185,7 +188,7 @@ class LittleFsImage(FileSystemImage):
     @classmethod
     def open(
         cls,
-        data: bytes,
+        data: bytes | memoryview,
         profile: LittleFsProfile | str | None = None,
         *,
         timestamp: int | None = None,
@@ -200,12 +203,16 @@ class LittleFsImage(FileSystemImage):
         contradict it are an error. An image ``platform`` cannot mount, or a
         ``disk_version`` other than the image's (edits never change it), is refused.
         ``spelling`` as for :meth:`create`.
+
+        ``data`` is not copied until the first edit (a 256 MiB image is listed holding
+        it once), so it must not change while the image is open.
         """
         plat = resolve_platform_arg(platform)
         if profile is not None and plat is not None:
             profile_for(profile, plat, spelling)  # the two must agree
-        data = bytes(data)
-        sb = find_superblock(data)
+        store = BufferStore(data)
+        data = store.view()
+        sb = find_superblock(StoreBytes(store, len(data)))
         if sb is None:
             raise ImageError(
                 "not a LittleFS image: no 'littlefs' magic at offset 8 of block 0 or 1",
@@ -242,9 +249,9 @@ class LittleFsImage(FileSystemImage):
             chosen = candidates[0]
             detection = f"profile {chosen.name} detected: {why}"
         return cls(
-            store=BufferStore(bytearray(data[: sb.fs_bytes])),
+            store=store,
             fs_size=sb.fs_bytes,
-            tail=data[sb.fs_bytes :],
+            tail_size=len(data) - sb.fs_bytes,
             original=data,
             profile=chosen,
             disk_version=sb.version,
@@ -284,7 +291,7 @@ class LittleFsImage(FileSystemImage):
         return cls(
             store=store,
             fs_size=sb.fs_bytes,
-            tail=b"",
+            tail_size=0,
             original=None,
             profile=prof,
             disk_version=sb.version,
@@ -337,7 +344,7 @@ class LittleFsImage(FileSystemImage):
 
     @property
     def size(self) -> int:
-        return self._fs_size + len(self._tail)
+        return self._fs_size + self._tail_size
 
     @property
     def disk_version(self) -> int:
@@ -437,17 +444,27 @@ class LittleFsImage(FileSystemImage):
         self._edit(f"removing {p}", op)
 
     def to_bytes(self) -> bytes:
-        return self._store.read(0, self._fs_size) + self._tail
+        return self._store.read(0, self.size)
+
+    def data_view(self) -> memoryview:
+        """The image's bytes as they are now, not copied where they are in memory."""
+        if isinstance(self._store, BufferStore):
+            return self._store.view()
+        return memoryview(self.to_bytes())
+
+    def reopened(self) -> LittleFsImage:
+        return LittleFsImage.open(self.data_view(), self._profile)
 
     def changed_blocks(self) -> list[int]:
         if self._original is None:
             raise ImageError("an image mounted from a store has no bytes it was opened with")
-        now = self.to_bytes()
+        now = self.data_view()
         old = self._original
+        # Block by block, each compared as bytes (a memoryview compares item by item).
         return [
             i // ERASE_BLOCK
             for i in range(0, len(now), ERASE_BLOCK)
-            if now[i : i + ERASE_BLOCK] != old[i : i + ERASE_BLOCK]
+            if bytes(now[i : i + ERASE_BLOCK]) != old[i : i + ERASE_BLOCK]
         ]
 
     def describe(self, files: list[FileInfo] | None = None) -> dict[str, str | int]:
@@ -463,8 +480,8 @@ class LittleFsImage(FileSystemImage):
                 "name max": self._name_max,
             }
         )
-        if self._tail:
-            facts["bytes after the file system"] = len(self._tail)
+        if self._tail_size:
+            facts["bytes after the file system"] = self._tail_size
         return facts
 
     def format_facts(self) -> dict[str, str | int]:

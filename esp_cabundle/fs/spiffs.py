@@ -441,6 +441,12 @@ class SpiffsImage(FileSystemImage):
     def to_bytes(self) -> bytes:
         return bytes(self._vol.buf)
 
+    def data_view(self) -> memoryview:
+        return memoryview(self._vol.buf).toreadonly()
+
+    def reopened(self) -> SpiffsImage:
+        return SpiffsImage.open(self.data_view(), self.profile)
+
     def changed_blocks(self) -> list[int]:
         buf, orig = self._vol.buf, self._original
         return [

@@ -1,0 +1,97 @@
+"""Editing a large image fits in a small multiple of its size, and running out of memory
+anywhere in an edit is a clean error that leaves the image as it was."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.fs.lfs_device import BufferStore
+from esp_cabundle.fs.littlefs import LittleFsImage
+
+DATA = Path(__file__).parent / "data"
+VECTOR = DATA / "littlefs" / "mongoose-lfs20-256k.bin"
+PEM = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
+
+# A 64 MiB image's `fs put` held it about 7 times (485 MB peak) and needed more than
+# 500 MB of address space; now about twice (under 200 MB). 400 MB sits between the two.
+LIMIT = 400_000_000
+
+
+def test_fs_put_on_a_64_mib_littlefs_image_fits_a_memory_limit(tmp_path: Path) -> None:
+    img = LittleFsImage.create(64 << 20, "esp-idf")
+    img.write("/ca.pem", PEM)
+    image = tmp_path / "fs.bin"
+    image.write_bytes(img.to_bytes())
+    del img
+    (tmp_path / "new.pem").write_bytes(PEM[:1000])
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (LIMIT, LIMIT))
+
+    put = ["fs", "put", "fs.bin", "new.pem", "/x.pem", "--json"]
+    r = subprocess.run(
+        [sys.executable, "-m", "esp_cabundle", *put],
+        cwd=tmp_path,
+        capture_output=True,
+        preexec_fn=limit,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr.decode()
+    assert json.loads(r.stdout)["put"] == {"path": "/x.pem", "bytes": 1000}
+    edited = LittleFsImage.open(image.read_bytes())
+    assert edited.read("/x.pem") == PEM[:1000]
+    assert edited.read("/ca.pem") == PEM
+    assert [f.path for f in edited.files()] == ["/ca.pem", "/x.pem"]
+
+
+def _no_memory(*args: object, **kwargs: object) -> None:
+    raise MemoryError
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        # inside a littlefs callback: littlefs-python cannot pass the exception on
+        (BufferStore, "prog"),
+        # verifying the edit: mounting the result again
+        (LittleFsImage, "reopened"),
+    ],
+    ids=["littlefs-callback", "read-back"],
+)
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_running_out_of_memory_in_fs_put_is_a_clean_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: tuple[type, str], as_json: bool
+) -> None:
+    image = tmp_path / "fs.bin"
+    shutil.copyfile(VECTOR, image)
+    (tmp_path / "new.pem").write_bytes(PEM)
+    monkeypatch.setattr(*where, _no_memory)
+    args = ["fs", "put", str(image), str(tmp_path / "new.pem"), "/x.pem"]
+    r = CliRunner().invoke(cli, args + (["--json"] if as_json else []))
+    assert r.exit_code == 3, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert "Traceback" not in r.output and "MemoryError" not in r.output
+    message = "the machine ran out of memory running 'esp-cabundle fs put'"
+    if as_json:
+        doc = json.loads(r.stdout)
+        assert doc["ok"] is False and doc["exit_code"] == 3 and doc["kind"] == "OutOfMemory"
+        assert doc["error"] == message
+        assert "ulimit" in doc["hint"]
+        assert r.stderr == ""
+    else:
+        assert r.stdout == ""
+        lines = r.stderr.splitlines()
+        assert lines[0] == f"Error: {message}"
+        assert len(lines) == 2 and lines[1].startswith("  hint: ") and "ulimit" in lines[1]
+    assert image.read_bytes() == VECTOR.read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["fs.bin", "new.pem"]
