@@ -121,7 +121,7 @@ def flash(
     """
 
     profile = required_board(board, None, command="flash")
-    profile.file_system()
+    profile.file_system(BOARD_SPELLING)
     when = parse_at(at)
     # The station's own inputs first: a glob with no unit behind it, or a log that cannot
     # be appended to, is said before the CA's verdict, and before any unit is touched.

@@ -87,7 +87,7 @@ def update_dump(
     """
 
     profile = required_board(board, None, command="update-dump")
-    profile.file_system()
+    profile.file_system(BOARD_SPELLING)
     if platform is not None:
         profile = with_platform(profile, platform)
     refuse_clobbering([("output", output)], [("dump", dump), *ca.input_files(profile)])
