@@ -220,15 +220,16 @@ class Board:
         fw = load_firmware(self.firmware.name)
         return tuple((c, self.release.trusts[c.name]) for c in fw.connections)
 
-    def file_system(self) -> FsTarget:
+    def file_system(self, spelling: Spelling = PYTHON) -> FsTarget:
         """Where this board keeps its CA file; InputError for a board whose firmware
-        holds its CA compiled in (there is no file on a unit to replace)."""
+        holds its CA compiled in (there is no file on a unit to replace; the hint names
+        the build and the boards as ``spelling`` does)."""
         if self.filesystem is None:
             raise InputError(
                 f"board {self.name} keeps its CA in {self.output.form} form, not in a file "
                 "system: there is no CA file on its units to replace",
-                hint="ship new firmware built with 'esp-cabundle build' output instead, or "
-                "pick a board with a file system (esp-cabundle boards)",
+                hint=f"ship new firmware built with {spelling.compiled} output instead, or "
+                f"pick a board with a file system ({spelling.boards})",
             )
         return self.filesystem
 
@@ -243,7 +244,7 @@ class Board:
         both subtype spiffs), and updating only the one picked would leave the other
         holding the old CA. The hints name the board as ``spelling`` does.
         """
-        fs = self.file_system()
+        fs = self.file_system(spelling)
         chosen = fs.select(table, spelling)
         if fs.partitions or fs.pick == "all":
             return chosen

@@ -277,6 +277,9 @@ def _resolve_one(
     """``curl``: also read a file's curl name lines, for the ESP-IDF filter. ``origin``:
     the config line that wrote ``spec``, named by an error about the value itself (no
     such alias, fingerprint or file); an error inside a file names that file."""
+    if origin is not None:  # a config's value: the hint names its key, not a flag
+        key = origin.key.split("[")[0]
+        spelling = spelling._replace(root_file=f"a file path in {key}:, e.g. '- path/to/root.pem'")
     try:
         found = _root_file_or_entry(spec, catalog, base_dir, spelling)
     except InputError as e:

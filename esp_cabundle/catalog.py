@@ -452,7 +452,8 @@ class Catalog:
 
     def resolve(self, spec: str, spelling: Spelling = PYTHON) -> CatalogEntry:
         """An alias or a SHA-256 fingerprint -> the entry; never a bare name (a root
-        not in the catalog is told to come as a file, as ``spelling`` writes it)."""
+        not in the catalog is told to come as a file, and the search for a root is
+        named, as ``spelling`` writes them)."""
         key = spec.strip()
         fp = ALIASES.get(key.lower())
         if fp is None:
@@ -465,7 +466,7 @@ class Catalog:
                 else suggest(
                     key,
                     ALIASES,
-                    "run 'esp-cabundle roots QUERY' to find a root's alias or fingerprint",
+                    f"{spelling.find_root} to find a root's alias or fingerprint",
                 )
             )
             raise CatalogError(f"unknown root '{spec}' (not an alias or SHA-256)", hint=hint)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["CLI_SPELLING", "PYTHON", "Spelling", "bare", "set_to"]
+__all__ = ["BOARD_SPELLING", "CLI_SPELLING", "PYTHON", "Spelling", "bare", "set_to"]
 
 
 class Spelling(NamedTuple):
@@ -62,6 +62,11 @@ class Spelling(NamedTuple):
     inspect: str  # what shows what a unit or a dump holds
     root_file: str  # a root given as a file
     idf_filter: str  # what reads ESP-IDF's cmn_crt_authorities.csv
+    # round 4
+    profile_off: str  # open an image as its bytes say, not as the profile given
+    geometry: str  # where a partition starts and how big it is ("check {}")
+    find_root: str  # what finds a root's alias or fingerprint
+    compiled: str  # what makes a CA in a firmware's compiled-in form
 
 
 PYTHON = Spelling(
@@ -103,6 +108,11 @@ PYTHON = Spelling(
     inspect="inspect_bytes",
     root_file="BundleSpec(roots=['path/to/root.pem'])",
     idf_filter="load_cmn_filter",
+    # round 4
+    profile_off="omit profile= to open it as it is",
+    geometry="size=/offset=",
+    find_root="Catalog.load().search(QUERY)",
+    compiled="build_bundle (an OutputSpec per file)",
 )
 
 
@@ -147,6 +157,25 @@ CLI_SPELLING = Spelling(
     inspect="esp-cabundle inspect",
     root_file="--root path/to/root.pem",
     idf_filter="--idf-filter",
+    # round 4
+    profile_off="omit --profile to open it as it is",
+    geometry="--size/--offset",
+    find_root="run 'esp-cabundle roots QUERY'",
+    compiled="'esp-cabundle build'",
+)
+
+
+# The commands that edit the file system of a unit or a dump (flash, update-dump,
+# restore) have no --profile, --size or --offset: the board names the profile, the
+# unit's own partition table the partitions. Their hints name what their user changes.
+BOARD_SPELLING = CLI_SPELLING._replace(
+    profile="--board (its filesystem: profile:)",
+    offset="the unit's partition table",
+    size="the unit's partition table",
+    profile_off="pick the --board whose filesystem: profile: made this file system "
+    "(esp-cabundle boards)",
+    geometry="the image in this partition (write one made with 'esp-cabundle pack --size' "
+    "the partition's size)",
 )
 
 

@@ -43,7 +43,10 @@ def test_library_root_and_preset_errors_suggest() -> None:
     catalog = Catalog.load()
     with pytest.raises(CatalogError) as e:
         catalog.resolve("isrg-rot-x1")
-    assert e.value.hint == f"did you mean 'isrg-root-x1'? {ROOTS_HINT}"
+    assert e.value.hint == (
+        "did you mean 'isrg-root-x1'? Catalog.load().search(QUERY) to find a root's alias or "
+        "fingerprint"
+    )
     with pytest.raises(CatalogError) as e:
         catalog.preset("letsencrpyt")
     assert e.value.hint is not None

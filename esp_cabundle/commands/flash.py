@@ -14,12 +14,12 @@ from ..errors import InputError
 from ..flash.flasher import FlashResult, flash_unit
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import append_log, check_log, expand_ports, flash_log_record, log_format_for
+from ..spelling import BOARD_SPELLING
 from ._bench import flash_line
 from ._plan_view import flash_detail_lines, flash_dict
 from ._station import report_station, run_station
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
-    CLI_SPELLING,
     at_option,
     board_option,
     file_option,
@@ -121,7 +121,7 @@ def flash(
     """
 
     profile = required_board(board, None, command="flash")
-    profile.file_system()
+    profile.file_system(BOARD_SPELLING)
     when = parse_at(at)
     # The station's own inputs first: a glob with no unit behind it, or a log that cannot
     # be appended to, is said before the CA's verdict, and before any unit is touched.
@@ -152,7 +152,7 @@ def flash(
             progress=progress,
             on_connect=on_connect,
             cancel=cancel,
-            spelling=CLI_SPELLING,
+            spelling=BOARD_SPELLING,
             **link,
         )
 

@@ -40,6 +40,7 @@ from ._push_until import Until, as_typed, day_end
 from ._unit import units_progress
 from .ca_source import ca_options
 from .options import (
+    CLI_SPELLING,
     FILE_PATH,
     Name,
     Whole,
@@ -378,7 +379,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     # Parsed once, here: a password in argv is refused before the verdict.
     broker = checked_broker_url(ctx, opts) if opts["mqtt_url"] else None
     board = _board_for(ctx, opts)
-    board.file_system()  # a CA compiled into the firmware leaves no file to push
+    board.file_system(CLI_SPELLING)  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
     ids = device_ids(opts)  # a bad --devices file is said before the CA is judged
 

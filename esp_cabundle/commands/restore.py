@@ -15,12 +15,12 @@ from ..flash.found import per_partition
 from ..flash.interrupt import UnitInterrupted
 from ..flash.restore import AlreadyRestored, RestoreResult, restore_unit
 from ..flash.station import expand_ports
+from ..spelling import BOARD_SPELLING
 from ..text import plural
 from ._bench import Line, failure_line, found_change, stopped_line
 from ._plan_view import unit_dict
 from ._station import report_station, run_station
 from .options import (
-    CLI_SPELLING,
     board_option,
     journal_dir_option,
     json_option,
@@ -133,7 +133,7 @@ def restore(
                 progress=progress,
                 cancel=cancel,
                 on_connect=connected,
-                spelling=CLI_SPELLING,
+                spelling=BOARD_SPELLING,
                 **link,
             )
         except AlreadyRestored as done:

@@ -12,13 +12,13 @@ from ..clobber import refuse_clobbering
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..flash.offline import WholeDump
 from ..flash.offline import update_dump as run_update
+from ..spelling import BOARD_SPELLING
 from ..text import plural
 from ..ui import echo, emit_json, note, shown_path
 from ._fsopts import with_platform
 from ._plan_view import already_holds, change_dict, change_lines
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
-    CLI_SPELLING,
     FILE_PATH,
     at_option,
     board_option,
@@ -87,7 +87,7 @@ def update_dump(
     """
 
     profile = required_board(board, None, command="update-dump")
-    profile.file_system()
+    profile.file_system(BOARD_SPELLING)
     if platform is not None:
         profile = with_platform(profile, platform)
     refuse_clobbering([("output", output)], [("dump", dump), *ca.input_files(profile)])
@@ -96,7 +96,7 @@ def update_dump(
     # before an error.
     whole = WholeDump.parse(read_input(dump, what="flash dump", devices=False), source=str(dump))
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
-    result = run_update(whole, profile, gated, spelling=CLI_SPELLING)
+    result = run_update(whole, profile, gated, spelling=BOARD_SPELLING)
     announce(gated, quiet=quiet, as_json=as_json)
     kept = False  # -o already held the updated dump: left untouched
     if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite

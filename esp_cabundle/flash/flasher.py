@@ -567,7 +567,7 @@ def flash_unit(
     ``~/.local/state/esp-cabundle/journal``), which :func:`restore_unit` reads.
     """
 
-    board.file_system()
+    board.file_system(spelling)
     ca.for_board(board)  # a CA gated for another board fails before connecting
     stop_if_requested(cancel, port)
     step(progress, "connecting", 0, JOB)

@@ -35,6 +35,7 @@ from ..fs.inplace import PartitionEdit, mount_region
 from ..fs.lfs_platforms import check_readable, resolve_platform
 from ..fs.lfs_profiles import LITTLEFS_PROFILES
 from ..fs.lfs_safe import LittleFsEdit
+from ..fs.lfs_superblock import MAGIC
 from ..fs.spiffs_layout import get_spiffs_profile
 from ..fs.spiffs_safe import SpiffsEdit
 from ..fs.verify import Expected, mount_problems
@@ -321,6 +322,15 @@ def _plan_partition(
     )
 
 
+def _holds_littlefs(cache: FlashCache, p: Partition, profile: str) -> bool:
+    """The LittleFS magic at offset 8 of block 0 or 1: the pages LittleFsEdit.open has
+    read already, so asking costs a unit no read over its link."""
+    bs = LITTLEFS_PROFILES[profile].block_size
+    if p.size < 2 * bs:
+        return False
+    return MAGIC in (cache.read(p.offset + 8, 8), cache.read(p.offset + bs + 8, 8))
+
+
 def _mount_failure(
     p: Partition, board: Board, cache: FlashCache, e: ImageError, spelling: Spelling
 ) -> ImageError:
@@ -335,6 +345,8 @@ def _mount_failure(
             found = detect_fs_type(cache.read(p.offset, p.size))
         except ImageError:
             found = None
+    if found is None and fs.fs_type == "littlefs" and _holds_littlefs(cache, p, fs.profile):
+        found = "littlefs"  # its magic is there: a file system, not ciphertext
     if found is not None and found != fs.fs_type:
         hint = (
             f"the partition holds a {found} file system; pick a board whose file system is "

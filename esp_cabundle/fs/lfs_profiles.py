@@ -204,14 +204,14 @@ def check_profile(
         raise ImageError(
             f"profile {name}: the image has on-disk version {sb.version_text}, and Mongoose OS "
             "(littlefs 2.5) only mounts 2.0",
-            hint=f"the device would refuse this image; omit {spelling.profile} to open it as it is",
+            hint=f"the device would refuse this image; {spelling.profile_off}",
         )
     if profile.exact_block_count and sb.fs_bytes != image_size:
         raise ImageError(
             f"profile {name}: the superblock says {sb.block_count} blocks "
             f"({byte_count(sb.fs_bytes)}) but the image is {byte_count(image_size)}; Mongoose OS "
             "requires the block count to equal the partition's",
-            hint=f"check {spelling.size}/{spelling.offset}, or omit {spelling.profile}",
+            hint=f"check {spelling.geometry}, or {spelling.profile_off}",
         )
 
 
