@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle import fifo as esp_fifo
 from esp_cabundle import fileio
 from esp_cabundle.cli import cli
 from tests.support import dumps
@@ -98,6 +99,32 @@ def test_a_pipe_carrying_a_dump_is_inspected(in_tmp: Path, runner: CliRunner) ->
     writer.join(timeout=30)
     assert r.exit_code == 0, r.output
     assert f"{fifo}: flash dump" in r.stdout and "partition table: at 0x8000" in r.stdout
+    assert "waiting for something to write" not in r.stderr  # its writer was there
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_with_no_writer_says_what_it_waits_for_then_is_read(
+    in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``inspect fifo.pem`` with nothing writing to it blocked in silence; it now says
+    so once on stderr, and still reads what a writer that comes later writes."""
+    fifo = in_tmp / "fifo.pem"
+    os.mkfifo(fifo)
+    writers: list[threading.Thread] = []
+
+    def note_then_write(text: str) -> None:
+        said(text)
+        writers.append(_feed(fifo, dumps.pem("isrgrootx1.pem")))  # the writer comes now
+
+    said = esp_fifo.note
+    monkeypatch.setattr(esp_fifo, "note", note_then_write)
+    r = runner.invoke(cli, ["inspect", "fifo.pem"])
+    assert len(writers) == 1
+    writers[0].join(timeout=30)
+    assert r.exit_code == 0, r.output
+    waiting = "fifo.pem is a FIFO: waiting for something to write to it (Ctrl-C to stop)\n"
+    assert r.stderr.count(waiting) == 1 and r.stderr.startswith(waiting), r.stderr
+    assert "fifo.pem: pem, 1 certificate" in r.stdout and "ISRG Root X1" in r.stdout
 
 
 @pytest.mark.timeout(60)
