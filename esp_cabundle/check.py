@@ -27,7 +27,7 @@ from .dates import as_datetime
 from .errors import CertificateError, DeviceError, InputError, VerdictError
 from .fileio import is_found, read_input
 from .firmware import ca_set_info, load_ca_set, load_firmware
-from .formats.idf_bundle import read_idf_bundle
+from .formats.idf_bundle import DAMAGED_BUNDLE_HINT, diagnose_bundle, read_idf_bundle
 from .limits import MAX_CERT_INPUT, check_size
 from .roadmaps import load_roadmap, roadmap_server
 from .sniff import sniff_kind
@@ -119,6 +119,9 @@ def trust_set_from_bytes(data: bytes, *, source: str = "CA file") -> TrustSet:
         return TrustSet.from_key_entries(
             bundle.roots, source=f"{source} (ESP-IDF bundle {bundle.format})"
         )
+    damaged = diagnose_bundle(data)  # a bundle cut short: say so, as inspect does
+    if damaged is not None:
+        raise CertificateError(damaged, path=source, hint=DAMAGED_BUNDLE_HINT)
     return device_trust_set(data, source=source)
 
 

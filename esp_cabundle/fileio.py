@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ._pipes import output_to_stdout
 from .errors import InputError, OutputError
+from .fifo import named_fifo, open_fifo
 from .limits import MAX_FILE_INPUT, check_size, human_size
 from .text import plural_noun
 
@@ -58,7 +59,8 @@ def read_input(
     once opened without blocking (a FIFO with no writer would hang the read).
     ``devices=False`` (dumps and images): a character device is refused before it is
     opened, as /dev/zero never ends, a serial port never answers (and opening one may
-    reset the unit on it); a pipe is still read.
+    reset the unit on it); a pipe is still read. A named FIFO with no writer yet is
+    waited on, saying so on stderr (see :mod:`.fifo`).
     """
     cap = MAX_FILE_INPUT if max_bytes is None else max_bytes
     p = Path(path)
@@ -72,7 +74,11 @@ def read_input(
                 "a pipe",
             )
         flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
-        fd = os.open(p, flags | (getattr(os, "O_NONBLOCK", 0) if regular_only else 0))
+        nonblock = getattr(os, "O_NONBLOCK", 0)
+        if not regular_only and named_fifo(p):
+            fd, head = open_fifo(p, flags, probe=cap + 1)
+        else:
+            fd, head = os.open(p, flags | (nonblock if regular_only else 0)), b""
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
             if regular_only and not stat.S_ISREG(st.st_mode):
@@ -81,7 +87,7 @@ def read_input(
             # A regular file is read at its size (and one byte more, to see it grow):
             # read(n) reserves n bytes first, the cap's 256 MiB for a 1 MiB image.
             want = min(cap, st.st_size) + 1 if stat.S_ISREG(st.st_mode) else cap + 1
-            data = f.read(want)
+            data = head + f.read(want - len(head))  # head: what a FIFO's probe read
             if len(data) == want <= cap:  # it grew since fstat: up to the cap, as a pipe
                 data += f.read(cap + 1 - want)
         if len(data) > cap and not stat.S_ISREG(st.st_mode):

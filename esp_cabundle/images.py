@@ -241,6 +241,9 @@ def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageO
         platform=_opt(options, "platform"),
         spelling=_CONFIG_SPELLING,
     )
+    # the geometry too (a size no whole number of blocks, too few blocks), so the
+    # loader places its refusal at the entry's line instead of the build failing later
+    new_image(spec, board, spelling=_CONFIG_SPELLING)
     from_dir = _opt(options, "from_dir")
     follow = options.get("follow_symlinks", False)
     if not isinstance(follow, bool):

@@ -24,6 +24,7 @@ from .findings import (
 )
 from .flash.offline import inspect_dump
 from .formats.idf_bundle import (
+    DAMAGED_BUNDLE_HINT,
     DEFAULT_MAX_CERTS,
     FORMAT_DESCRIPTIONS,
     diagnose_bundle,
@@ -176,7 +177,7 @@ def describe_unknown(data: bytes) -> tuple[str, str | None] | None:
     the certificate reader judges (and names the line of what is wrong)."""
     damaged = diagnose_bundle(data)
     if damaged is not None:
-        return damaged, "rebuild it (esp-cabundle build -f idf-bundle) or copy it again"
+        return damaged, DAMAGED_BUNDLE_HINT
     size = f"{len(data):,} bytes"
     if data.count(data[:1]) == len(data):
         return (

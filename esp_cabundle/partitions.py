@@ -40,6 +40,7 @@ __all__ = [
     "DATA_ALIGNMENT",
     "DEFAULT_TABLE_OFFSET",
     "FS_SUBTYPES",
+    "MAX_FLASH_SIZE",
     "SUBTYPES",
     "TABLE_MAX_LENGTH",
     "TABLE_SECTOR",
@@ -71,6 +72,11 @@ FS_SUBTYPES = frozenset({0x81, 0x82, 0x83})
 # else must at least start on a flash sector (erase unit).
 APP_ALIGNMENT = 0x10000
 DATA_ALIGNMENT = 0x1000
+
+# The largest flash an ESP32 can have: an image header's size field (and esptool's
+# --flash-size) stops at 128MB. A partition ending past it is no real layout, and would
+# otherwise be taken for a dump cut short.
+MAX_FLASH_SIZE = 128 << 20
 
 _KNOWN_FLAGS = (1 << 0) | (1 << 1)
 _OTADATA_SIZE = 0x2000
@@ -426,6 +432,11 @@ def _validate(parts: tuple[Partition, ...], table_offset: int, flash_size: int |
         if p.name in seen:
             raise PartitionTableError(f"two partitions are named '{p.name}'; names must be unique")
         seen.add(p.name)
+        if p.end > MAX_FLASH_SIZE:
+            raise PartitionTableError(
+                f"partition {p.describe()} ends at {p.end:#x}, past {_human(MAX_FLASH_SIZE)}, "
+                "the largest flash an ESP32 has"
+            )
         align = _alignment(p.type)
         if p.offset % align:
             raise PartitionTableError(

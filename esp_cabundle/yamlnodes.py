@@ -290,7 +290,34 @@ def read_yaml_text(path: Path, *, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise ConfigError(f"cannot read {what}: not UTF-8 (byte {e.start})", path=str(path)) from e
+        line, column = _line_column(data[: e.start].decode("utf-8"))
+        raise ConfigError(
+            f"cannot read {what}: not UTF-8 at column {column} (byte 0x{data[e.start]:02x})",
+            path=str(path),
+            line=line,
+        ) from e
+
+
+def _line_column(before: str) -> tuple[int, int]:
+    """The 1-based line and column just after ``before``, the text ahead of a fault."""
+    line_start = before.rfind("\n") + 1
+    return before.count("\n") + 1, len(before) - line_start + 1
+
+
+def _reader_fault(text: str, error: Any) -> tuple[int, str]:
+    """PyYAML's refusal of a character as the line and words a config author reads.
+
+    The reader error carries no mark, only a position in the text, and its message
+    shows PyYAML internals (``"<unicode string>"``), so both are rebuilt here."""
+    position = min(max(int(getattr(error, "position", 0)), 0), len(text))
+    line, column = _line_column(text[:position])
+    code = getattr(error, "character", None)
+    code = ord(code) if isinstance(code, str) else int(code or 0)
+    kind = "control character" if code < 0x20 or 0x7F <= code < 0xA0 else "character"
+    return line, (
+        f"not valid YAML: {kind} U+{code:04X} at column {column} is not allowed "
+        "(YAML takes printable text, tabs and line ends only)"
+    )
 
 
 def compose_yaml(text: str, where: str) -> Any:
@@ -312,6 +339,9 @@ def compose_yaml(text: str, where: str) -> Any:
     )
     try:
         root = yaml.compose(text, Loader=_bounded_loader())
+    except yaml.reader.ReaderError as e:
+        fault_line, message = _reader_fault(text, e)
+        raise ConfigError(message, path=where, line=fault_line) from e
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

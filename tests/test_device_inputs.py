@@ -5,7 +5,9 @@ exit 2, says what the path is, and writes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle import fifo as esp_fifo
 from esp_cabundle import fileio
 from esp_cabundle.cli import cli
 from tests.support import dumps
@@ -96,6 +99,32 @@ def test_a_pipe_carrying_a_dump_is_inspected(in_tmp: Path, runner: CliRunner) ->
     writer.join(timeout=30)
     assert r.exit_code == 0, r.output
     assert f"{fifo}: flash dump" in r.stdout and "partition table: at 0x8000" in r.stdout
+    assert "waiting for something to write" not in r.stderr  # its writer was there
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_with_no_writer_says_what_it_waits_for_then_is_read(
+    in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``inspect fifo.pem`` with nothing writing to it blocked in silence; it now says
+    so once on stderr, and still reads what a writer that comes later writes."""
+    fifo = in_tmp / "fifo.pem"
+    os.mkfifo(fifo)
+    writers: list[threading.Thread] = []
+
+    def note_then_write(text: str) -> None:
+        said(text)
+        writers.append(_feed(fifo, dumps.pem("isrgrootx1.pem")))  # the writer comes now
+
+    said = esp_fifo.note
+    monkeypatch.setattr(esp_fifo, "note", note_then_write)
+    r = runner.invoke(cli, ["inspect", "fifo.pem"])
+    assert len(writers) == 1
+    writers[0].join(timeout=30)
+    assert r.exit_code == 0, r.output
+    waiting = "fifo.pem is a FIFO: waiting for something to write to it (Ctrl-C to stop)\n"
+    assert r.stderr.count(waiting) == 1 and r.stderr.startswith(waiting), r.stderr
+    assert "fifo.pem: pem, 1 certificate" in r.stdout and "ISRG Root X1" in r.stdout
 
 
 @pytest.mark.timeout(60)
@@ -138,3 +167,27 @@ def test_an_image_to_edit_in_place_that_is_a_fifo_is_refused_unopened(
         "nothing was read or written" in r.stderr
     )
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "fs.fifo"]
+
+
+def test_a_dump_whose_table_reaches_past_any_flash_is_refused_not_called_truncated(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """A table entry at 0xFFFFF000 of 0xFFFFF000 bytes made update-dump say the dump was
+    cut short, and inspect accept it; both now refuse the table, naming the entry."""
+    flash = bytearray(dumps.arduino_dump())
+    entries = bytes(flash[0x8000 : 0x8000 + 6 * 32])
+    huge = struct.pack("<2sBBLL16sL", b"\xaa\x50", 1, 0x82, 0xFFFFF000, 0xFFFFF000, b"huge", 0)
+    table = entries + huge + b"\xeb\xeb" + b"\xff" * 14 + hashlib.md5(entries + huge).digest()
+    flash[0x8000:0x8C00] = table + b"\xff" * (0xC00 - len(table))
+    (in_tmp / "d.bin").write_bytes(flash)
+    (in_tmp / "ca.pem").write_bytes(dumps.pem("isrgrootx1.pem"))
+    why = "partition 'huge' (data/spiffs) at 0xfffff000, 0xfffff000 bytes ends at 0x1ffffe000, "
+    why += "past 128 MiB, the largest flash an ESP32 has"
+    r = runner.invoke(
+        cli,
+        ["update-dump", "d.bin", "--board", "mdash-arduino", "--bundle", "ca.pem", "-o", "o.bin"],
+    )
+    assert r.exit_code == 2 and why in r.stderr and "truncated" not in r.stderr, r.output
+    r = runner.invoke(cli, ["inspect", "d.bin"])
+    assert r.exit_code == 2 and why in r.stderr, r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "d.bin"]

@@ -152,6 +152,18 @@ YAML_CASES = {
     "oversized": ("roots: [" + "a, " * 100_000 + "]\n", r": YAML file is .* over the 256 KiB"),
     "nesting": ("roots: " + "[" * 40 + "]" * 40 + "\n", r":1: not valid YAML: nested deeper"),
     "long number": ("max_bytes: " + "9" * 5000 + "\n", r":1: number too long"),
+    "nul": (
+        "roots: letsen\0crypt\n",
+        r":1: not valid YAML: control character U\+0000 at column 14 is",
+    ),
+    "bell": (
+        "a: 1\nroots: x\x07\n",
+        r":2: not valid YAML: control character U\+0007 at column 9 ",
+    ),
+    "noncharacter": (
+        "roots: \ufffe\n",
+        r":1: not valid YAML: character U\+FFFE at column 8 is not",
+    ),
 }
 
 
@@ -189,6 +201,31 @@ def test_hostile_board_yaml(case: str) -> None:
     message = message.replace("roots", "chips").replace(":1:", r":\d+:")
     with pytest.raises(ConfigError, match=r"b\.yaml" + message):
         parse_board(_board_with(text), source="b.yaml")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"preset: letsen\0crypt\n",
+            "c.yaml:1: not valid YAML: control character U+0000 at column 15",
+        ),
+        (
+            b"a: 1\npreset: \xc3\xa9\xff\n",
+            "c.yaml:2: cannot read config file: not UTF-8 at column 10",
+        ),
+    ],
+)
+def test_unreadable_characters_name_line_and_column(
+    in_tmp: Path, data: bytes, message: str
+) -> None:
+    """PyYAML's reader errors carry no line and print its internals; the tool's do not."""
+    (in_tmp / "c.yaml").write_bytes(data)
+    result = CliRunner().invoke(cli, ["build", "-c", "c.yaml", "--dry-run"])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "<unicode string>" not in result.output and "\\n" not in result.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["c.yaml"]
 
 
 def test_billion_laughs_is_387_bytes_and_refused_via_cli(in_tmp: Path) -> None:

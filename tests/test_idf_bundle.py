@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from esp_cabundle.certs import load_certificate_file
+from esp_cabundle.check import load_trust_set
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ImageError, InputError
 from esp_cabundle.formats.idf_bundle import (
@@ -218,6 +219,28 @@ def test_damage_names_the_root_from_1_as_inspect_lists_it() -> None:
     roots[2] = BundleRoot(b"\x04" + roots[2].subject_der[1:], roots[2].spki_der)
     why = diagnose_bundle(_v1_bytes(roots))
     assert why is not None and "(first: root #3," in why
+
+
+@pytest.mark.parametrize("fmt", ["v1", "v2"])
+def test_a_cut_bundle_is_named_so_by_check_as_by_inspect(
+    in_tmp: Path, runner: CliRunner, fmt: str
+) -> None:
+    """check (every reader of a trust set) said 'binary data, not a certificate file' of a
+    bundle cut short where inspect said what it is; they now say the same."""
+    (in_tmp / "t.bin").write_bytes((DATA / f"small.{fmt}.bin").read_bytes()[:-40])
+    said = runner.invoke(cli, ["inspect", "t.bin"])
+    assert said.exit_code == 2 and f"bundle ({fmt}) that is cut short" in said.output
+    why = said.output.splitlines()[0]
+    for args in (
+        ["check", "--bundle", "t.bin", "--device", "idf-bundle"],
+        ["check", "--bundle", "t.bin"],
+    ):
+        r = runner.invoke(cli, [*args, "--at", "2026-01-01"])
+        assert r.exit_code == 2 and r.output.splitlines()[0] == why, r.output
+        assert "binary data" not in r.output and "rebuild it" in r.output
+    with pytest.raises(InputError, match=f"bundle \\({fmt}\\) that is cut short"):
+        load_trust_set(in_tmp / "t.bin")
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["t.bin"]
 
 
 @settings(max_examples=300, deadline=None)

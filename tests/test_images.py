@@ -185,6 +185,12 @@ def test_an_image_for_a_board_takes_only_a_ca_gated_for_it() -> None:
         ("{format: spiffs, path: s.bin, board: no-such-board}", "unknown board"),
         ("{format: spiffs, path: s.bin, profile: esp-idf, size: big}", "is not a number"),
         ("{format: spiffs, path: s.bin, board: mdash-arduino, fs: x}", "unknown key"),
+        # geometry the file system refuses, at the entry's line too
+        ("{format: spiffs, path: s.bin, size: 1, profile: esp-idf}", "not a positive multiple"),
+        ("{format: spiffs, path: s.bin, size: 4097, profile: esp-idf}", "of the 4096-byte block"),
+        ("{format: spiffs, path: s.bin, board: mdash-arduino, size: 4K}", "at least 3 blocks"),
+        ("{format: littlefs, path: s.bin, size: 1, profile: esp-idf}", "not a positive multiple"),
+        ("{format: littlefs, path: s.bin, size: 4K, profile: esp-idf}", "at least 2 blocks"),
     ],
 )
 def test_bad_image_outputs_name_file_and_line(

@@ -197,6 +197,27 @@ def _with_entry(entries: bytes, index: int, entry: bytes) -> bytes:
     return _rehash(entries[: 0x20 * index] + entry + entries[0x20 * (index + 1) :])
 
 
+@pytest.mark.parametrize(
+    ("offset", "size"), [(0xFFFFF000, 0xFFFFF000), (0x1000000, 0x7001000), (0x8000000, 0x1000)]
+)
+def test_a_partition_past_any_esp32_flash_is_refused(offset: int, size: int) -> None:
+    """A table entry ending past 128 MiB (no ESP32 flash is larger) is no layout: it is
+    refused naming the entry and the limit, as an overlap is, not read as a cut dump."""
+    entries = golden("arduino-default")[1][: 6 * 0x20]
+    fine = _entry(1, 0x82, 0x7000000, 0x1000000, b"last")  # ends exactly at 128 MiB
+    assert len(PartitionTable.from_binary(_rehash(entries + fine))) == 7
+    data = _rehash(entries + _entry(1, 0x82, offset, size, b"huge"))
+    with pytest.raises(
+        PartitionTableError,
+        match=rf"'huge' \(data/spiffs\) at {offset:#x}, {size:#x} bytes ends at "
+        rf"{offset + size:#x}, past 128 MiB, the largest flash an ESP32 has",
+    ):
+        PartitionTable.from_binary(data)
+    csv = f"nvs, data, nvs, 0x9000, 0x5000\nhuge, data, spiffs, {offset:#x}, {size:#x}\n"
+    with pytest.raises(PartitionTableError, match=r"'huge' .* past 128 MiB"):
+        PartitionTable.from_csv(csv)
+
+
 def test_binary_errors() -> None:
     binary = golden("arduino-default")[1]
     with pytest.raises(PartitionTableError, match=r"no partition table at 0x8000 .*found ff ff"):

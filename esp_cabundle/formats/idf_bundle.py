@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUNDLE_FORMATS",
+    "DAMAGED_BUNDLE_HINT",
     "DEFAULT_BUNDLE_FORMAT",
     "DEFAULT_MAX_CERTS",
     "BundleFormat",
@@ -356,6 +357,10 @@ def _starts_as(data: bytes, fmt: BundleFormat, roots: int) -> bool:
         if not _looks_like_name(root.subject_der):
             return False
     return count > 0
+
+
+# What to do about a bundle diagnose_bundle finds damaged, wherever it is read.
+DAMAGED_BUNDLE_HINT = "rebuild it (esp-cabundle build -f idf-bundle) or copy it again"
 
 
 def diagnose_bundle(data: bytes) -> str | None:

@@ -1,0 +1,56 @@
+"""A FIFO named as an input: read, but never waited on in silence.
+
+A FIFO fed by a process (``mkfifo dump.fifo; esptool read-flash ... dump.fifo &``) is a
+fair input, but with no writer yet a blocking open waits for ever and the tool looks
+hung. :func:`open_fifo` learns whether a writer is there before it blocks, and says
+what it waits for when none is.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from .ui import note, shown_path
+
+__all__ = ["named_fifo", "open_fifo"]
+
+# What the first, non-blocking read takes at most; the rest is read blocking.
+_PROBE = 1 << 16
+
+
+def named_fifo(path: Path) -> bool:
+    """True for a FIFO with a name on disk. Not for a pipe reached through /dev/fd
+    (``inspect <(cmd)``): its writer was there when it was made, and no other can come,
+    so its end of file is the input's end, not a wait for a writer."""
+    if not hasattr(os, "O_NONBLOCK") or not stat.S_ISFIFO(os.stat(path).st_mode):
+        return False
+    return not os.path.basename(os.path.realpath(path)).startswith("pipe:")
+
+
+def open_fifo(path: Path, flags: int, *, probe: int) -> tuple[int, bytes]:
+    """The FIFO at ``path`` opened (``flags``) for a blocking read, with the bytes its
+    writer had already written (at most ``probe``).
+
+    Opened without blocking first, a read tells a writer being there (data, or EAGAIN)
+    from none (end of file); with none the user is told, once on stderr, what the tool
+    waits for, then it is opened again, blocking, for the writer to come."""
+    fd = os.open(path, flags | os.O_NONBLOCK)
+    try:
+        try:
+            head = os.read(fd, min(probe, _PROBE))
+        except BlockingIOError:
+            head, writer = b"", True  # a writer, nothing written yet
+        else:
+            writer = bool(head)
+        if writer:
+            os.set_blocking(fd, True)
+            return fd, head
+        note(f"{shown_path(path)} is a FIFO: waiting for something to write to it (Ctrl-C to stop)")
+        blocking = os.open(path, flags)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.close(fd)
+    return blocking, b""
