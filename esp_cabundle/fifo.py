@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 from .ui import note, shown_path
@@ -18,6 +19,9 @@ __all__ = ["named_fifo", "open_fifo"]
 
 # What the first, non-blocking read takes at most; the rest is read blocking.
 _PROBE = 1 << 16
+# How long a writer started beside the tool (``cmd > dump.fifo & esp-cabundle inspect
+# dump.fifo``) may take to open its end before the user is told the tool waits for one.
+_GRACE = 1.0
 
 
 def named_fifo(path: Path) -> bool:
@@ -34,16 +38,12 @@ def open_fifo(path: Path, flags: int, *, probe: int) -> tuple[int, bytes]:
     writer had already written (at most ``probe``).
 
     Opened without blocking first, a read tells a writer being there (data, or EAGAIN)
-    from none (end of file); with none the user is told, once on stderr, what the tool
-    waits for, then it is opened again, blocking, for the writer to come."""
+    from none (end of file), asked again for up to _GRACE seconds; with none the user
+    is told, once on stderr, what the tool waits for, then it is opened again, blocking,
+    for the writer to come."""
     fd = os.open(path, flags | os.O_NONBLOCK)
     try:
-        try:
-            head = os.read(fd, min(probe, _PROBE))
-        except BlockingIOError:
-            head, writer = b"", True  # a writer, nothing written yet
-        else:
-            writer = bool(head)
+        head, writer = _probe(fd, min(probe, _PROBE))
         if writer:
             os.set_blocking(fd, True)
             return fd, head
@@ -54,3 +54,16 @@ def open_fifo(path: Path, flags: int, *, probe: int) -> tuple[int, bytes]:
         raise
     os.close(fd)
     return blocking, b""
+
+
+def _probe(fd: int, size: int) -> tuple[bytes, bool]:
+    """What a writer had written and whether one is there, asked until _GRACE is up."""
+    deadline = time.monotonic() + _GRACE
+    while True:
+        try:
+            head = os.read(fd, size)
+        except BlockingIOError:
+            return b"", True  # a writer, nothing written yet
+        if head or time.monotonic() >= deadline:
+            return head, bool(head)
+        time.sleep(0.02)

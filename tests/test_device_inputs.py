@@ -103,6 +103,24 @@ def test_a_pipe_carrying_a_dump_is_inspected(in_tmp: Path, runner: CliRunner) ->
 
 
 @pytest.mark.timeout(60)
+def test_a_writer_a_moment_late_gets_no_waiting_line(in_tmp: Path, runner: CliRunner) -> None:
+    """A writer started beside the tool may open its end after the tool looks (CI's
+    first run of the test above said "waiting" when its writer thread was slow to
+    start): within a second it is no wait to tell of."""
+    fifo = in_tmp / "dump.fifo"
+    os.mkfifo(fifo)
+    late = threading.Timer(0.3, lambda: writers.append(_feed(fifo, dumps.arduino_dump())))
+    writers: list[threading.Thread] = []
+    late.start()
+    r = runner.invoke(cli, ["inspect", str(fifo)])
+    late.join(timeout=30)
+    writers[0].join(timeout=30)
+    assert r.exit_code == 0, r.output
+    assert f"{fifo}: flash dump" in r.stdout
+    assert "waiting for something to write" not in r.stderr, r.stderr
+
+
+@pytest.mark.timeout(60)
 def test_a_fifo_with_no_writer_says_what_it_waits_for_then_is_read(
     in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
