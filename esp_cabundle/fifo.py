@@ -37,33 +37,36 @@ def open_fifo(path: Path, flags: int, *, probe: int) -> tuple[int, bytes]:
     """The FIFO at ``path`` opened (``flags``) for a blocking read, with the bytes its
     writer had already written (at most ``probe``).
 
-    Opened without blocking first, a read tells a writer being there (data, or EAGAIN)
-    from none (end of file), asked again for up to _GRACE seconds; with none the user
-    is told, once on stderr, what the tool waits for, then it is opened again, blocking,
-    for the writer to come."""
+    Opened without blocking, a read tells a writer being there (data, or EAGAIN) from
+    none (end of file), asked again for up to _GRACE seconds; with none the user is told,
+    once on stderr, what the tool waits for, and it goes on asking on the same open end
+    until a writer comes. Never opened a second time: a writer that came, wrote and left
+    in between would leave its bytes in the first end and the second open waiting for
+    ever (CI caught that race)."""
     fd = os.open(path, flags | os.O_NONBLOCK)
     try:
-        head, writer = _probe(fd, min(probe, _PROBE))
-        if writer:
-            os.set_blocking(fd, True)
-            return fd, head
-        note(f"{shown_path(path)} is a FIFO: waiting for something to write to it (Ctrl-C to stop)")
-        blocking = os.open(path, flags)
+        size = min(probe, _PROBE)
+        head, writer = _probe(fd, size, _GRACE)
+        if not writer:
+            waiting = "waiting for something to write to it (Ctrl-C to stop)"
+            note(f"{shown_path(path)} is a FIFO: {waiting}")
+            head, writer = _probe(fd, size, None)
+        os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
-    os.close(fd)
-    return blocking, b""
+    return fd, head
 
 
-def _probe(fd: int, size: int) -> tuple[bytes, bool]:
-    """What a writer had written and whether one is there, asked until _GRACE is up."""
-    deadline = time.monotonic() + _GRACE
+def _probe(fd: int, size: int, grace: float | None) -> tuple[bytes, bool]:
+    """What a writer had written and whether one is there, asked until ``grace`` seconds
+    are up (None: until a writer comes; Ctrl-C ends the wait)."""
+    deadline = None if grace is None else time.monotonic() + grace
     while True:
         try:
             head = os.read(fd, size)
         except BlockingIOError:
             return b"", True  # a writer, nothing written yet
-        if head or time.monotonic() >= deadline:
+        if head or (deadline is not None and time.monotonic() >= deadline):
             return head, bool(head)
         time.sleep(0.02)

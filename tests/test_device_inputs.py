@@ -133,6 +133,9 @@ def test_a_fifo_with_no_writer_says_what_it_waits_for_then_is_read(
     def note_then_write(text: str) -> None:
         said(text)
         writers.append(_feed(fifo, dumps.pem("isrgrootx1.pem")))  # the writer comes now
+        # ... and is gone before the tool reads on: a second, blocking open of the FIFO
+        # waited for ever for another (CI caught it when the writer was quick).
+        writers[-1].join(timeout=30)
 
     said = esp_fifo.note
     monkeypatch.setattr(esp_fifo, "note", note_then_write)
