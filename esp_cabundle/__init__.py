@@ -66,7 +66,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .blocks import BlockSource
     from .boards import Board, list_boards, load_board
     from .build import BuildResult, WrittenOutputs, build_bundle, write_build
-    from .bundle import Bundle, BundleSpec, Lock, Policy
+    from .bundle import Bundle, BundleSpec, Policy
     from .catalog import ALIASES, PRESETS, Catalog
     from .certs import Certificate, load_certificate_file, load_certificates
     from .chains import ServerChain, capture_chain, load_chain_file
@@ -91,6 +91,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .gate import CaSource, GatedCA, gate_ca
     from .images import pack_ca
     from .inspect import inspect_bytes, inspect_path
+    from .lockfile import Lock
     from .partitions import Partition, PartitionTable, read_partition_table
     from .push.campaign import (
         CampaignOptions,
@@ -125,7 +126,7 @@ _LAZY: dict[str, str] = {
     "Bundle": "bundle",
     "BundleSpec": "bundle",
     "Policy": "bundle",
-    "Lock": "bundle",
+    "Lock": "lockfile",
     "build_bundle": "build",
     "write_build": "build",
     "BuildResult": "build",

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .bundle import Bundle, BundleSpec, Lock, Violation
+from .bundle import Bundle, BundleSpec, Violation
 from .catalog import Catalog
 from .clobber import refuse_clobbering
 from .config import OutputSpec
@@ -33,6 +33,7 @@ from .fileio import (
 from .formats import IMAGE_FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .limits import MAX_LOCK_INPUT
+from .lockfile import Lock
 from .spelling import PYTHON, Spelling
 
 if TYPE_CHECKING:

@@ -18,13 +18,14 @@ from support.pki import NOW, issue
 from support.tools import need
 
 from esp_cabundle.build import build_bundle
-from esp_cabundle.bundle import BundleSpec, Lock, Policy
+from esp_cabundle.bundle import BundleSpec, Policy
 from esp_cabundle.catalog import ALIASES, PRESETS
 from esp_cabundle.certs import load_certificate_file, load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.config import OutputSpec
 from esp_cabundle.errors import PolicyError
 from esp_cabundle.formats.pem import MAX_LINE_BYTES
+from esp_cabundle.lockfile import Lock
 
 LE = Path(__file__).parent / "data" / "letsencrypt"
 

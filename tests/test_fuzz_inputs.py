@@ -117,7 +117,7 @@ def _config_seeds() -> list[bytes]:
 
 
 def _lock_seeds() -> list[bytes]:
-    from esp_cabundle.bundle import Lock
+    from esp_cabundle.lockfile import Lock
 
     fps = tuple(dumps.der(n) for n in ("isrgrootx1.pem", "isrg-root-x2.pem"))
     from esp_cabundle.certs import sha256_fingerprint
@@ -322,7 +322,7 @@ def test_fuzz_board_yaml() -> None:
 
 @pytest.mark.timeout(120)
 def test_fuzz_lock_file() -> None:
-    from esp_cabundle.bundle import Lock
+    from esp_cabundle.lockfile import Lock
 
     _fuzz("lock", _lock_seeds(), 1500, Lock.from_bytes, seed=19)
 

@@ -16,7 +16,6 @@ from support.fuzzing import ML_DSA_65_SPKI, bad_ec_point_spki, cert_with_spki, p
 from support.verify_pki import mint
 
 from esp_cabundle.boards import parse_board
-from esp_cabundle.bundle import Lock
 from esp_cabundle.certs import Certificate, load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.config import parse_config
@@ -24,6 +23,7 @@ from esp_cabundle.errors import CertificateError, ConfigError, ImageError, Input
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.lockfile import Lock
 
 DATA = Path(__file__).parent / "data"
 ISRG = (DATA / "letsencrypt" / "isrgrootx1.pem").read_text()

@@ -11,12 +11,13 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.build import build_bundle, write_build
-from esp_cabundle.bundle import BundleSpec, Lock, Policy, resolve_bundle
+from esp_cabundle.bundle import BundleSpec, Policy, resolve_bundle
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.errors import EspCabundleError, InputError, LockMismatchError, PolicyError
 from esp_cabundle.formats import render
 from esp_cabundle.gate import CaSource, gate_ca
 from esp_cabundle.images import image_spec, pack_ca
+from esp_cabundle.lockfile import Lock
 from tests.support.gate_cases import X1_PEM, cases
 
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)

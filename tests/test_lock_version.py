@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from esp_cabundle.bundle import Lock
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import InputError
 from esp_cabundle.limits import json_key_line
+from esp_cabundle.lockfile import Lock
 
 
 def _lock(in_tmp: Path) -> dict[str, object]:

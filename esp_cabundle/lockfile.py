@@ -1,0 +1,127 @@
+"""``cabundle.lock``: the fingerprints a build resolved, so CI can insist on them.
+
+Read and written as JSON; a lock is checked against a resolved :class:`~.bundle.Bundle`
+(:meth:`Lock.check`) before anything is written, so a build under ``--locked`` never
+ships roots the lock did not pin.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .catalog import normalize_fingerprint
+from .errors import InputError, LockMismatchError
+from .limits import MAX_LOCK_INPUT, json_key_line, json_shape_reason, loads_json
+from .spelling import PYTHON, Spelling
+
+if TYPE_CHECKING:
+    from .bundle import Bundle
+
+__all__ = ["LOCK_VERSION", "Lock"]
+
+LOCK_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """``cabundle.lock``: the fingerprints a build resolved, so CI can insist on them."""
+
+    fingerprints: tuple[str, ...]
+    labels: tuple[str, ...]
+    sources: tuple[str, ...]
+    mozilla_version: str
+
+    @classmethod
+    def from_bundle(cls, bundle: Bundle) -> Lock:
+        return cls(
+            fingerprints=bundle.fingerprints,
+            labels=tuple(e.label for e in bundle.entries),
+            sources=tuple(e.provenance for e in bundle.entries),
+            mozilla_version=bundle.mozilla_version,
+        )
+
+    def to_bytes(self) -> bytes:
+        doc = {
+            "lock_version": LOCK_VERSION,
+            "generator": "esp-cabundle",
+            "certifi": self.mozilla_version,
+            "roots": [
+                {"sha256": fp, "label": label, "source": src}
+                for fp, label, src in zip(self.fingerprints, self.labels, self.sources, strict=True)
+            ],
+        }
+        # A root file's name that is not UTF-8 (kept by Python as lone surrogates) is
+        # written as a JSON \udcXX escape, which reads back as the same name.
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+        return text.encode("utf-8", "backslashreplace")
+
+    @classmethod
+    def from_bytes(
+        cls, data: bytes, *, path: str = "cabundle.lock", spelling: Spelling = PYTHON
+    ) -> Lock:
+        """The lock in ``data``; ``spelling``: how the hints name a build (see
+        :mod:`~esp_cabundle.spelling`)."""
+        doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
+        hint = f"{spelling.build} without {spelling.locked} to write it again; review the diff"
+        if not isinstance(doc, dict):
+            raise InputError(
+                f"corrupt lock file: a JSON {type(doc).__name__}, not the object with "
+                "'lock_version' and 'roots' that build writes",
+                path=path,
+                hint=hint,
+            )
+        version = doc.get("lock_version")
+        # type(): JSON's true and 1.0 equal 1 in Python, but no lock build writes holds them
+        if type(version) is not int or version != LOCK_VERSION:
+            shown = json.dumps(version, ensure_ascii=False)
+            raise InputError(
+                f"unsupported lock_version {shown[:40]}: build writes the whole number "
+                f"{LOCK_VERSION}",
+                path=path,
+                line=json_key_line(data.decode("utf-8"), "lock_version"),
+                hint=hint,
+            )
+        try:
+            roots = doc["roots"]
+            if not isinstance(roots, list) or not all(isinstance(r, dict) for r in roots):
+                raise TypeError(roots)
+            fps = tuple(str(r["sha256"]) for r in roots)
+            labels = tuple(str(r.get("label", "")) for r in roots)
+            sources = tuple(str(r.get("source", "")) for r in roots)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise InputError(
+                f"corrupt lock file ({json_shape_reason(e)})", path=path, hint=hint
+            ) from e
+        seen: dict[str, int] = {}
+        for n, fp in enumerate(fps, start=1):
+            if normalize_fingerprint(fp) != fp:
+                raise InputError(f"bad fingerprint in lock file: {fp!r}", path=path)
+            if fp in seen:
+                raise InputError(
+                    f"corrupt lock file: root {n} ({labels[n - 1] or fp[:16]}) repeats root "
+                    f"{seen[fp]}; a lock lists each root once",
+                    path=path,
+                    hint=hint,
+                )
+            seen[fp] = n
+        return cls(fps, labels, sources, str(doc.get("certifi", "unknown")))
+
+    def check(
+        self, bundle: Bundle, *, path: str = "cabundle.lock", spelling: Spelling = PYTHON
+    ) -> None:
+        """Raise :class:`LockMismatchError` unless ``bundle`` holds exactly the pinned roots;
+        ``spelling`` as for :meth:`from_bytes`."""
+        if bundle.fingerprints == self.fingerprints:
+            return
+        pinned = dict(zip(self.fingerprints, self.labels, strict=True))
+        now_ = {e.sha256: e.label for e in bundle.entries}
+        added = [f"+ {now_[fp]} ({fp[:16]})" for fp in now_ if fp not in pinned]
+        removed = [f"- {pinned[fp]} ({fp[:16]})" for fp in pinned if fp not in now_]
+        lines = added + removed or ["same roots, different order"]
+        raise LockMismatchError(
+            f"the resolved roots differ from {path}",
+            violations=tuple(lines),
+            hint=f"{spelling.build} without {spelling.locked} to update the lock; review the diff",
+        )
