@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ServerChain",
     "capture_chain",
+    "host_port",
     "is_ip_address",
     "load_chain_file",
     "parse_host_port",
@@ -79,8 +80,7 @@ class ServerChain:
         # line or read as PEM armour (see comment_text).
         lines = [f"# esp-cabundle server chain: {comment_text(self.source)}"]
         if self.host is not None:
-            host = f"[{self.host}]" if ":" in self.host else self.host
-            lines.append(f"# server: {host}:{self.port or DEFAULT_PORT}")
+            lines.append(f"# server: {host_port(self.host, self.port or DEFAULT_PORT)}")
         if self.server_name is not None:
             lines.append(f"# server name: {comment_text(self.server_name)}")
         if self.captured_at is not None:
@@ -173,6 +173,12 @@ def _check_order(certs: Sequence[Certificate], source: str, spelling: Spelling) 
                     path=source,
                     hint="list the certificates in the order the server sends them, leaf first",
                 )
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as it is typed and dialled: an IPv6 address in brackets
+    (``[::1]:8443``; ``::1:8443`` reads as another address)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def parse_host_port(text: str, *, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
@@ -387,7 +393,7 @@ def capture_chain(
     Raises :class:`DeviceError` (exit 3) when the server cannot be reached, does not
     answer in ``timeout`` seconds, is not a TLS server or refuses the handshake.
     """
-    where = f"{host}:{port}"
+    where = host_port(host, port)
     sni = server_name if server_name is not None else (None if is_ip_address(host) else host)
     deadline = time.monotonic() + timeout
     try:
@@ -481,7 +487,7 @@ def _capture_tls13(
 ) -> ServerChain:  # pragma: no cover - needs a TLS 1.3-only server and Python >= 3.13
     import ssl
 
-    where = f"{host}:{port}"
+    where = host_port(host, port)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .chains import DEFAULT_PORT, ServerChain, is_ip_address, parse_host_port
+from .chains import DEFAULT_PORT, ServerChain, host_port, is_ip_address, parse_host_port
 from .errors import InputError
 from .fileio import is_named
 from .verify import DeviceProfile, parse_device_profile
@@ -60,9 +60,7 @@ class Target:
 
     @property
     def address(self) -> str | None:
-        if not self.host:
-            return None
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return host_port(self.host, self.port) if self.host else None
 
     def verify_name(self, chain: ServerChain | None = None) -> str | None:
         """The name the unit checks the server's certificate against: ``hostname:``,
@@ -93,9 +91,7 @@ class Target:
 def target_label(host: str, port: int) -> str:
     """A target's name as typed: ``mdash.net``, ``mdash.net:8443``, ``[::1]:8443`` (an
     IPv6 address in brackets when a port follows, else the port reads as its last group)."""
-    if port == DEFAULT_PORT:
-        return host
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return host if port == DEFAULT_PORT else host_port(host, port)
 
 
 # A target named by an IPv6 address: "[::1]:8443", "[::1]" or "::1".

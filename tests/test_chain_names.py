@@ -3,6 +3,7 @@ that reads as a server's name (never a dotted name like chain.2024-06.pem)."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,17 @@ def test_gate_target_chain_file_uses_the_recorded_server(runner: CliRunner, in_t
                             "--target", "moved.pem"])  # fmt: skip
     assert r.exit_code == 1, r.output
     assert not (in_tmp / "out2.pem").exists()
+
+
+def test_an_ipv6_server_is_named_in_brackets_when_it_cannot_be_reached(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """'::1:8443: connection refused' named another address; it is '[::1]:8443'
+    (loopback only: nothing listens on the port)."""
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    r = runner.invoke(cli, ["chains", "show", "--host", f"[::1]:{port}"])
+    assert r.exit_code == 3, r.output
+    assert f"[::1]:{port}: connection refused" in r.output and f" ::1:{port}" not in r.output
+    assert list(in_tmp.iterdir()) == []

@@ -17,7 +17,7 @@ from urllib.parse import SplitResult, parse_qsl
 import click
 from click.core import ParameterSource
 
-from ..chains import parse_host_port
+from ..chains import host_port, parse_host_port
 from ..check import Target, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
 from ..dates import clamped, now
@@ -30,6 +30,7 @@ from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
 from ..redact import remember
+from ..targets import target_label
 from ..text import printable
 from ..ui import warn
 from .options import CLI_SPELLING
@@ -385,9 +386,9 @@ def server_targets(opts: dict[str, Any], broker: MqttUrl | None) -> list[Target]
         if opts["mdash_url"] and opts["mdash_url"].startswith("https://"):
             specs.append(_split_mdash(opts["mdash_url"]).hostname or "")
         if broker is not None and broker.tls:
-            specs.append(f"{broker.host}:{broker.port}")
+            specs.append(host_port(broker.host, broker.port))
     out = []
     for spec in specs:
         host, port = parse_host_port(spec)
-        out.append(Target(host if port == 443 else f"{host}:{port}", host, port))
+        out.append(Target(target_label(host, port), host, port))
     return out
