@@ -13,8 +13,6 @@ import stat
 import time
 from pathlib import Path
 
-from .ui import note, shown_path
-
 __all__ = ["named_fifo", "open_fifo"]
 
 # What the first, non-blocking read takes at most; the rest is read blocking.
@@ -48,6 +46,8 @@ def open_fifo(path: Path, flags: int, *, probe: int) -> tuple[int, bytes]:
         size = min(probe, _PROBE)
         head, writer = _probe(fd, size, _GRACE)
         if not writer:
+            from .ui import note, shown_path  # deferred: ui (and click) only when told
+
             waiting = "waiting for something to write to it (Ctrl-C to stop)"
             note(f"{shown_path(path)} is a FIFO: {waiting}")
             head, writer = _probe(fd, size, None)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from esp_cabundle import fifo as esp_fifo
 from esp_cabundle import fileio
+from esp_cabundle import ui as esp_ui
 from esp_cabundle.cli import cli
 from tests.support import dumps
 
@@ -137,8 +137,8 @@ def test_a_fifo_with_no_writer_says_what_it_waits_for_then_is_read(
         # waited for ever for another (CI caught it when the writer was quick).
         writers[-1].join(timeout=30)
 
-    said = esp_fifo.note
-    monkeypatch.setattr(esp_fifo, "note", note_then_write)
+    said = esp_ui.note  # fifo imports it when it tells, so patched here
+    monkeypatch.setattr(esp_ui, "note", note_then_write)
     r = runner.invoke(cli, ["inspect", "fifo.pem"])
     assert len(writers) == 1
     writers[0].join(timeout=30)

@@ -95,3 +95,25 @@ def test_running_out_of_memory_in_fs_put_is_a_clean_error(
         assert len(lines) == 2 and lines[1].startswith("  hint: ") and "ulimit" in lines[1]
     assert image.read_bytes() == VECTOR.read_bytes()
     assert sorted(os.listdir(tmp_path)) == ["fs.bin", "new.pem"]
+
+
+def test_a_store_keeps_no_journal_once_an_edit_stands_or_is_undone() -> None:
+    """The undo journal ran on after an edit (every later write copied what it replaced,
+    for good), and the 'read-only' view became the bytearray's own once written."""
+    from esp_cabundle.fs.lfs_device import BufferStore
+
+    store = BufferStore(bytes(3 * BufferStore.UNIT))
+    snap = store.snapshot()
+    store.prog(0, b"\x01")
+    store.release(snap)
+    store.prog(BufferStore.UNIT, b"\x02")
+    assert snap == {}  # let go, and the later write was not kept
+    assert store.view().readonly
+    with pytest.raises(TypeError):
+        store.view()[0] = 9  # type: ignore[index]
+    snap = store.snapshot()
+    store.prog(2 * BufferStore.UNIT, b"\x03")
+    store.restore(snap)
+    store.prog(2 * BufferStore.UNIT, b"\x04")
+    assert snap == {}  # undone, and nothing kept after
+    assert store.read(0, 1) == b"\x01" and store.read(BufferStore.UNIT, 1) == b"\x02"

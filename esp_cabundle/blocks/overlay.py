@@ -166,6 +166,9 @@ class Overlay:
             raise TypeError("not a snapshot of an overlay")
         self._s = snapshot.copy()
 
+    def release(self, snapshot: object) -> None:
+        """Nothing to let go: a snapshot is a copy the caller drops."""
+
 
 def _sectors(offset: int, length: int, *, whole: bool) -> range:
     if whole and (offset % SECTOR_SIZE or length % SECTOR_SIZE):

@@ -68,6 +68,8 @@ class Store(Protocol):
 
     def restore(self, snapshot: object) -> None: ...
 
+    def release(self, snapshot: object) -> None: ...
+
 
 class BufferStore:
     """An image in memory, copied on its first write.
@@ -91,7 +93,7 @@ class BufferStore:
 
     def view(self) -> memoryview:
         """The current bytes, read-only, not copied (valid until the next write)."""
-        return self._view
+        return self._view.toreadonly()  # _view is the bytearray's own once written
 
     def read(self, offset: int, length: int) -> bytes:
         return bytes(self._view[offset : offset + length])
@@ -126,7 +128,13 @@ class BufferStore:
         unit = self.UNIT
         for k, old in snapshot.items():
             self._view[k * unit : k * unit + len(old)] = old
-        snapshot.clear()
+        self.release(snapshot)
+
+    def release(self, snapshot: object) -> None:
+        """Stop keeping what writes replace: the edit stands (or was undone)."""
+        if self._journal is not None and snapshot is self._journal:
+            self._journal.clear()  # the units it kept are freed now, not when it is dropped
+            self._journal = None
 
 
 class StoreBytes:

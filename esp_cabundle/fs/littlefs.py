@@ -555,6 +555,7 @@ class LittleFsImage(FileSystemImage):
                 raise ImageError(f"name too long {what} (image allows {self._name_max})") from e
             raise self._corrupt(what, e) from e
         self._device.check()
+        self._store.release(snapshot)
 
     def _corrupt(self, what: str, e: BaseException) -> ImageError:
         return ImageError(
