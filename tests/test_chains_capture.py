@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from esp_cabundle.chains import capture_chain, load_chain_file
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import DeviceError
+from tests.support.fleet_links import refusing_ports
 from tests.support.verify_pki import Minted, loopback_server, mint, tls_server
 
 
@@ -124,18 +125,9 @@ def raw_server(behaviour: str) -> Iterator[int]:
         yield port
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_refused_port() -> None:
-    port = _free_port()
-    with pytest.raises(DeviceError) as e:
-        capture_chain("127.0.0.1", port, timeout=3)
+    with refusing_ports() as port, pytest.raises(DeviceError) as e:
+        capture_chain("127.0.0.1", port(), timeout=3)
     assert "connection refused" in str(e.value) and e.value.exit_code == 3
 
 

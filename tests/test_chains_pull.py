@@ -5,7 +5,7 @@ target that failed keeps its saved chain (real TLS servers on 127.0.0.1)."""
 from __future__ import annotations
 
 import json
-import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,16 +16,15 @@ from esp_cabundle.chains_pull import PullFailed, PullResult, combined_exit_code
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import InputError
 from esp_cabundle.targets import Target
+from tests.support.fleet_links import refusing_ports
 from tests.support.verify_pki import Minted, mint, tls_server
 
 
-def _free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port: int = s.getsockname()[1]
-    s.close()
-    return port
+@pytest.fixture
+def dead_port() -> Iterator[Callable[[], int]]:
+    """Loopback ports that refuse connections, held so no other process takes one."""
+    with refusing_ports() as port:
+        yield port
 
 
 def _config(path: Path, ports: dict[str, int]) -> None:
@@ -43,7 +42,7 @@ def chain() -> tuple[Minted, Minted]:
 
 
 def test_an_unreachable_target_does_not_stop_the_others(
-    runner: CliRunner, in_tmp: Path, chain: tuple[Minted, Minted]
+    runner: CliRunner, in_tmp: Path, chain: tuple[Minted, Minted], dead_port: Callable[[], int]
 ) -> None:
     leaf, inter = chain
     (in_tmp / "chains").mkdir()
@@ -51,7 +50,7 @@ def test_an_unreachable_target_does_not_stop_the_others(
     (in_tmp / "chains" / "dead.pem").write_bytes(kept)
     with tls_server([leaf, inter]) as one, tls_server([inter]) as two:
         # The dead target sits between the two live ones: the second is tried too.
-        _config(in_tmp / "cabundle.yaml", {"one": one, "dead": _free_port(), "two": two})
+        _config(in_tmp / "cabundle.yaml", {"one": one, "dead": dead_port(), "two": two})
         r = runner.invoke(cli, ["chains", "pull", "--timeout", "2"])
     assert r.exit_code == 3, r.output
     assert "one: localhost <- Pull CA -> chains/one.pem" in r.stdout
@@ -73,10 +72,10 @@ def test_an_unreachable_target_does_not_stop_the_others(
 
 
 def test_json_gives_a_result_per_target(
-    runner: CliRunner, in_tmp: Path, chain: tuple[Minted, Minted]
+    runner: CliRunner, in_tmp: Path, chain: tuple[Minted, Minted], dead_port: Callable[[], int]
 ) -> None:
     leaf, inter = chain
-    dead = _free_port()
+    dead = dead_port()
     with tls_server([leaf, inter]) as live:
         _config(in_tmp / "cabundle.yaml", {"dead": dead, "live": live})
         r = runner.invoke(cli, ["chains", "pull", "--timeout", "2", "--json"])
@@ -93,8 +92,10 @@ def test_json_gives_a_result_per_target(
     assert not (in_tmp / "chains" / "dead.pem").exists()
 
 
-def test_every_target_failing_saves_nothing(runner: CliRunner, in_tmp: Path) -> None:
-    _config(in_tmp / "cabundle.yaml", {"a": _free_port(), "b": _free_port()})
+def test_every_target_failing_saves_nothing(
+    runner: CliRunner, in_tmp: Path, dead_port: Callable[[], int]
+) -> None:
+    _config(in_tmp / "cabundle.yaml", {"a": dead_port(), "b": dead_port()})
     r = runner.invoke(cli, ["chains", "pull", "--timeout", "2"])
     assert r.exit_code == 3  # every target failed the same way: that way's code
     assert "Error: no target could be captured (2 tried); nothing was saved" in r.stderr
@@ -170,9 +171,11 @@ def test_targets_of_one_server_may_share_their_saved_chain(
     assert load_chain_file(in_tmp / "chains" / "s.pem").leaf.der == leaf.der
 
 
-def test_the_retry_hint_keeps_the_targets_asked_for(runner: CliRunner, in_tmp: Path) -> None:
+def test_the_retry_hint_keeps_the_targets_asked_for(
+    runner: CliRunner, in_tmp: Path, dead_port: Callable[[], int]
+) -> None:
     """'chains pull --target b' failing says to pull b again, not every target."""
-    _config(in_tmp / "cabundle.yaml", {"a": _free_port(), "b": _free_port()})
+    _config(in_tmp / "cabundle.yaml", {"a": dead_port(), "b": dead_port()})
     r = runner.invoke(cli, ["chains", "pull", "--timeout", "2", "--target", "b"])
     assert r.exit_code == 3, r.output
     assert "once it answers: esp-cabundle chains pull --target b\n" in r.stderr

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from support.doc_commands import UnitProcess
 from support.fleet import LFS_IMAGE, ca_bytes, write_ca
-from support.fleet_links import free_port
+from support.fleet_links import free_port, refusing_ports
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
@@ -160,10 +160,6 @@ def a_test_only_key_pem() -> bytes:
     return key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption())
 
 
-def closed_port() -> int:
-    return free_port()  # bound, then closed: nothing listens there
-
-
 BAD = [
     (["--rpc", "ftp://127.0.0.1:21"], 2, "serves mqtt://, http:// or ws://, not ftp://"),
     (["--rpc", "mqtts://127.0.0.1"], 2, "not mqtts://"),
@@ -239,10 +235,11 @@ def test_a_port_in_use_is_refused(scheme: str, busy_port: int, in_tmp: Path) -> 
 
 
 def test_a_missing_broker_is_a_device_error(in_tmp: Path) -> None:
-    port = closed_port()
-    r = CliRunner().invoke(
-        cli, ["virtual-unit", "--rpc", f"mqtt://127.0.0.1:{port}", "--save-fs", "o.bin"]
-    )
+    with refusing_ports() as refusing:
+        port = refusing()
+        r = CliRunner().invoke(
+            cli, ["virtual-unit", "--rpc", f"mqtt://127.0.0.1:{port}", "--save-fs", "o.bin"]
+        )
     assert r.exit_code == 3, r.output
     assert f"no MQTT broker answers at 127.0.0.1:{port}" in r.stderr, r.stderr
     assert "mosquitto -p 1883" in r.stderr

@@ -35,6 +35,7 @@ __all__ = [
     "Mosquitto",
     "free_port",
     "mosquitto_binary",
+    "refusing_ports",
     "started",
 ]
 
@@ -62,6 +63,46 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@contextlib.contextmanager
+def refusing_ports() -> Iterator[Callable[[], int]]:
+    """Each call gives a loopback port that refuses connections until the block ends.
+
+    The port stays bound (never listening), so no other process can take it meanwhile:
+    one bound and then released, as free_port gives, could be taken by a broker or server
+    of a test running in parallel (CI runs the suite on several Pythons at once)."""
+    held: list[socket.socket] = []
+
+    def port() -> int:
+        s = socket.socket()
+        held.append(s)
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+    try:
+        yield port
+    finally:
+        for s in held:
+            s.close()
+
+
+def _listening_pid_owns(pid: int, port: int) -> bool | None:
+    """Whether process ``pid`` holds the socket listening on 127.0.0.1:``port``; None
+    where /proc cannot say (not Linux), and then the caller trusts a connection."""
+    try:
+        table = Path("/proc/net/tcp").read_text().splitlines()[1:]
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None
+    wanted = f"0100007F:{port:04X}"
+    rows = [row.split() for row in table]
+    inodes = {f"socket:[{r[9]}]" for r in rows if r[1] == wanted and r[3] == "0A"}  # 0A: LISTEN
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                return True
+    return False
+
+
 def mosquitto_binary() -> str | None:
     return shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.path.exists(p)),
@@ -82,12 +123,12 @@ class Mosquitto:
         if binary is None:
             raise RuntimeError("mosquitto is not installed")
         self.binary = binary
-        self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="mosquitto-"))
         # Started as root, mosquitto drops to the "mosquitto" user: it must read its files.
         self.dir.chmod(0o755)
-        lines = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest none"]
-        lines += ["max_inflight_messages 0", "max_queued_messages 100000"]
+        # Errors only, to stderr: read when the broker exits (a port taken says so there).
+        self.settings = ["persistence false", "log_dest stderr", "log_type error"]
+        self.settings += ["max_inflight_messages 0", "max_queued_messages 100000"]
         if users:
             pw = self.dir / "passwd"
             pw.write_text("")
@@ -96,16 +137,12 @@ class Mosquitto:
                     ["mosquitto_passwd", "-b", str(pw), user, password], check=True, timeout=30
                 )
             pw.chmod(0o644)
-            lines += ["allow_anonymous false", f"password_file {pw}"]
+            self.settings += ["allow_anonymous false", f"password_file {pw}"]
         else:
-            lines.append("allow_anonymous true")
+            self.settings.append("allow_anonymous true")
+        self.tls_files = tuple(self._readable(p) for p in tls) if tls else None
+        self.port = 0
         self.tls_port: int | None = None
-        if tls:
-            self.tls_port = free_port()
-            ca, cert, key = (self._readable(p) for p in tls)
-            lines += [f"listener {self.tls_port} 127.0.0.1"]
-            lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
-        (self.dir / "mosquitto.conf").write_text("\n".join(lines) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
 
     def _readable(self, path: Path) -> Path:
@@ -115,19 +152,47 @@ class Mosquitto:
         out.chmod(0o644)
         return out
 
+    def _configure(self) -> Path:
+        """A config on ports free a moment ago (another process may take one first:
+        __enter__ then tries again on others)."""
+        self.port = free_port()
+        lines = [f"listener {self.port} 127.0.0.1", *self.settings]
+        if self.tls_files:
+            self.tls_port = free_port()
+            ca, cert, key = self.tls_files
+            lines += [f"listener {self.tls_port} 127.0.0.1"]
+            lines += [f"cafile {ca}", f"certfile {cert}", f"keyfile {key}"]
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        return conf
+
     def __enter__(self) -> Mosquitto:
+        for _ in range(5):
+            if self._start():
+                return self
+        raise RuntimeError("mosquitto found no free port in 5 tries")
+
+    def _start(self) -> bool:
+        """True once this broker listens on its ports; False when a port was taken."""
         self.proc = subprocess.Popen(
-            [self.binary, "-c", str(self.dir / "mosquitto.conf")],
+            [self.binary, "-c", str(self._configure())],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        ports = [p for p in (self.port, self.tls_port) if p]
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                if "Address already in use" in err:
+                    return False
                 raise RuntimeError(f"mosquitto exited: {err}")
-            with contextlib.suppress(OSError), socket.create_connection(self.address, 0.2):
-                return self
+            owned = [_listening_pid_owns(self.proc.pid, p) for p in ports]
+            if all(owned):  # every listener is this broker's, not another process's
+                return True
+            if None in owned:  # no /proc: a connection is the best sign there is
+                with contextlib.suppress(OSError), socket.create_connection(self.address, 0.2):
+                    return True
             time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening")
 
