@@ -8,7 +8,8 @@ the targets with it before any write path writes a CA.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import shlex
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -300,6 +301,7 @@ def target_items(
     skip_hint: str | None = None,
     explain_offline: bool = True,
     spelling: Spelling = PYTHON,
+    pulled: Container[str] | None = None,
 ) -> list[CheckItem]:
     """A chain per target: its saved chain if there is one, else captured live.
 
@@ -307,7 +309,8 @@ def target_items(
     that name none. When a config's target has no saved chain and the capture fails
     (offline), the error says how to save one (``explain_offline``); ``skip_hint`` adds
     the caller's way to go on without it; ``spelling``: how the hints name the options
-    (see :mod:`~esp_cabundle.spelling`).
+    (see :mod:`~esp_cabundle.spelling`); ``pulled``: the names of the targets ``chains
+    pull`` saves (the config's; None: all): the hint for any other names ``chains show``.
     """
     fallback = default_device or parse_device_profile(DEFAULT_DEVICE)
     items = []
@@ -340,12 +343,12 @@ def target_items(
                 raise DeviceError(
                     f"target '{t.name}' has no saved chain ({path}), and capturing it live "
                     f"failed: {e.message}",
-                    hint=_no_chain_hint(path, skip_hint),
+                    hint=_no_chain_hint(t, path, skip_hint, pulled),
                 ) from e
         elif t.host:
             raise InputError(
                 f"target '{t.name}' has no saved chain ({path})",
-                hint=_no_chain_hint(path, skip_hint),
+                hint=_no_chain_hint(t, path, skip_hint, pulled),
             )
         else:  # pragma: no cover - a target has a host or a chain (parse_targets)
             raise InputError(f"target '{t.name}' has neither a host nor a saved chain")
@@ -355,11 +358,19 @@ def target_items(
     return items
 
 
-def _no_chain_hint(path: Path, skip_hint: str | None) -> str:
-    hint = (
-        f"online, 'esp-cabundle chains pull' saves it as {path}; offline, put the "
-        "server's chain there (PEM, leaf first)"
-    )
+def _no_chain_hint(
+    t: Target, path: Path, skip_hint: str | None, pulled: Container[str] | None
+) -> str:
+    """How to save ``t``'s chain as ``path``: ``chains pull`` reads a config's targets;
+    one given without a config (``build --target``) is saved by ``chains show --host``."""
+    if pulled is None or t.name in pulled:
+        save = f"'esp-cabundle chains pull' saves it as {path}"
+    else:
+        words = ["esp-cabundle", "chains", "show", "--host", t.address or t.name]
+        if t.sni_name:
+            words += ["--server-name", t.sni_name]
+        save = f"save it as {path} with: {shlex.join([*words, '-o', str(path)])}"
+    hint = f"online, {save}; offline, put the server's chain there (PEM, leaf first)"
     return f"{hint}; {skip_hint}" if skip_hint else hint
 
 

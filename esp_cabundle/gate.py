@@ -459,6 +459,7 @@ def _judge_targets(
         default_device=default,
         skip_hint=skip_hint,
         spelling=spelling,
+        pulled={t.name for t in config.section("targets", ())} if config is not None else (),
     )
     own = link_items(board, links) if board is not None else []
     until = policy.service_until if policy.service_until and policy.service_until > at else None

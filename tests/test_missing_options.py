@@ -1,18 +1,22 @@
 """A required option or argument left out is said in the tool's words (exit 2, no
-usage banner): which one, and a hint that is the command as typed with what is missing
-added, an example value from the command's own help. Under --json the document says the
+usage banner): which one, and a hint that is the command as typed with what its complete
+example has and it lacks added, values from the command's own help. The hint runs: no
+refusal of a missing or clashing option follows it. Under --json the document says the
 same. Nothing is written."""
 
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
 from pathlib import Path
 
 import click
 import pytest
+from support.dumps import DATA, arduino_dump
 
 from esp_cabundle.cli import COMMANDS, cli, run
-from esp_cabundle.commands._missing import EXAMPLES, example_value
+from esp_cabundle.commands._missing import EXAMPLES, example
 from esp_cabundle.commands.options import Needed
 
 # (command line, the error, the hint) for every command with a required option or argument
@@ -20,34 +24,39 @@ CASES = [
     (
         ["pack", "--fs", "spiffs", "--bundle", "x.pem"],
         "-o/--output is required",
-        "e.g. esp-cabundle pack --fs spiffs --bundle x.pem -o fs.bin",
+        "e.g. esp-cabundle pack --fs spiffs --bundle x.pem"
+        " --profile esp-idf --size 1408K -o spiffs.bin",
     ),
     (
         ["flash"],
         "-p/--port is required",
-        "e.g. esp-cabundle flash -p /dev/ttyUSB0 --board mdash-arduino",
+        "e.g. esp-cabundle flash -p /dev/ttyUSB0 --board mdash-arduino --preset letsencrypt",
     ),
     (
         ["flash", "-p", "/dev/ttyUSB1"],
         "--board is required: it says where the CA file lives (flash takes no board: from",
-        "e.g. esp-cabundle flash -p /dev/ttyUSB1 --board mdash-arduino",
+        "e.g. esp-cabundle flash -p /dev/ttyUSB1 --board mdash-arduino --preset letsencrypt",
     ),
-    (["read"], "-p/--port is required", "e.g. esp-cabundle read -p /dev/ttyUSB0 -o dump.bin"),
+    (
+        ["read"],
+        "-p/--port is required",
+        "e.g. esp-cabundle read -p /dev/ttyUSB0 --partition spiffs -o spiffs.bin",
+    ),
     (
         ["read", "--port", "u"],
         "-o/--output is required",
-        "e.g. esp-cabundle read --port u -o dump.bin",
+        "e.g. esp-cabundle read --port u --partition spiffs -o spiffs.bin",
     ),
     (["restore"], "-p/--port is required", "e.g. esp-cabundle restore -p /dev/ttyUSB0"),
     (
         ["update-dump"],
         "the DUMP argument is required (esp-cabundle update-dump [OPTIONS] DUMP)",
-        "e.g. esp-cabundle update-dump --board mdash-arduino -o new.bin dump.bin",
+        "e.g. esp-cabundle update-dump --board mdash-arduino --preset mdash -o new.bin dump.bin",
     ),
     (
         ["update-dump", "my dump.bin", "--board", "mdash"],
         "-o/--output is required",
-        "e.g. esp-cabundle update-dump 'my dump.bin' --board mdash -o new.bin",
+        "e.g. esp-cabundle update-dump 'my dump.bin' --board mdash --preset mdash -o new.bin",
     ),
     (["fs", "ls"], "the IMAGE argument is required", "e.g. esp-cabundle fs ls fs.bin"),
     (
@@ -105,6 +114,16 @@ def test_json_says_the_same(
     assert doc["hint"] == f"{typed} --json{hint.removeprefix(typed)}"
 
 
+def _command(path: str) -> click.Command:
+    cmd: click.Command = cli
+    for word in path.split():
+        assert isinstance(cmd, click.Group)
+        sub = cmd.get_command(click.Context(cmd), word)
+        assert sub is not None, path
+        cmd = sub
+    return cmd
+
+
 def _required(cmd: click.Command, path: str) -> list[tuple[str, click.Parameter]]:
     found = [(path, p) for p in cmd.params if p.required or isinstance(p, Needed)]
     if isinstance(cmd, click.Group):
@@ -113,22 +132,79 @@ def _required(cmd: click.Command, path: str) -> list[tuple[str, click.Parameter]
     return found
 
 
-def test_every_required_value_has_an_example_from_its_help() -> None:
+def test_every_required_value_is_in_its_commands_example_from_its_help() -> None:
     ctx = click.Context(cli)
     required = [
         r for name in COMMANDS if (c := cli.get_command(ctx, name)) for r in _required(c, name)
     ]
     assert len(required) >= 15 and EXAMPLES
     for path, param in required:
-        # In the table: its metavar (the fallback) is in --help whatever it says.
-        listed = EXAMPLES.get(f"{path} {param.name}", EXAMPLES.get(param.name or ""))
-        assert listed is not None, (path, param.name)
-        value = example_value(path, param)
-        cmd = cli
-        for word in path.split():
-            assert isinstance(cmd, click.Group)
-            sub = cmd.get_command(ctx, word)
-            assert sub is not None
-            cmd = sub
+        options, arguments = example(path, _command(path))
+        arg_params = [p for p in _command(path).params if isinstance(p, click.Argument)]
+        listed = (
+            arg_params.index(param) < len(arguments)
+            if isinstance(param, click.Argument)
+            else any(p is param for p, _ in options)
+        )
+        assert listed, (path, param.name)
+    for path in EXAMPLES:
+        cmd = _command(path)
+        options, arguments = example(path, cmd)
+        assert options or arguments, path
         shown = cmd.get_help(click.Context(cmd, info_name=path.split()[-1]))
-        assert value in shown, (path, param.name, value)
+        for value in [*arguments, *(ws[1] for _, ws in options if len(ws) == 2)]:
+            assert value in shown, (path, value)
+
+
+# What each hint's run ends in once its options are all accepted: done (0), or, for a
+# unit on a serial port, the port that is not there (3, a device error, not usage).
+ENDS = {
+    "pack": 0,
+    "flash": 3,
+    "read": 3,
+    "restore": 3,
+    "update-dump": 0,
+    "fs ls": 0,
+    "fs cat": 0,
+    "fs put": 0,
+    "fs rm": 0,
+    "journal prune": 0,
+}
+# Beyond the bare commands: starts where an option typed stands for the example's own.
+TYPED = [
+    ["pack", "--fs", "spiffs", "--bundle", "ca.pem"],
+    ["pack", "--board", "mongoose-os-esp32", "--bundle", "ca.pem"],
+    ["flash", "-p", "/dev/ttyUSB1", "--bundle", "ca.pem"],
+    ["read", "-p", "/dev/ttyUSB0", "--all"],
+    ["update-dump", "dump.bin", "--board", "mdash-arduino", "--bundle", "ca.pem"],
+]
+
+
+@pytest.mark.parametrize(
+    "typed", [p.split() for p in EXAMPLES] + TYPED, ids=lambda t: " ".join(t)[:40]
+)
+def test_the_hint_runs(
+    typed: list[str],
+    in_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Copying the hint meets no next refusal (a board, a layout, a CA, what to read):
+    its files made real here, its serial ports paths that hold none."""
+    monkeypatch.setenv("ESP_CABUNDLE_JOURNAL", str(in_tmp / "journal"))
+    shutil.copy(DATA / "letsencrypt" / "isrgrootx1.pem", "ca.pem")
+    shutil.copy(DATA / "spiffs" / "idf-arduino-1408k.bin", "fs.bin")
+    Path("dump.bin").write_bytes(arduino_dump())
+    assert run(["fs", "put", "fs.bin", "ca.pem", "/old-ca.pem", "-q"]) == 0
+    assert run(typed) == 2
+    hint = capsys.readouterr().err.partition("  hint: e.g. esp-cabundle ")[2].strip()
+    words = shlex.split(hint)
+    assert words[: len(typed)] == typed
+    words = [str(in_tmp / "no-tty") if w.startswith("/dev/tty") else w for w in words]
+    end = ENDS[next(p for p in EXAMPLES if words[: len(p.split())] == p.split())]
+    code = run(words)
+    out, err = capsys.readouterr()
+    assert code == end, (hint, err)
+    assert "required" not in err and "needs" not in err and "no CA given" not in err, err
+    if end == 3:
+        assert "no such serial port" in out + err, (hint, out, err)

@@ -50,6 +50,7 @@ __all__ = [
     "file_option",
     "fs_type_option",
     "given_options",
+    "joined",
     "journal_dir_option",
     "json_option",
     "lfs_version_options",
@@ -333,8 +334,8 @@ def board_option(*, required: bool = False, generic: bool = False) -> Decorator[
 
 class Needed(click.Option):
     """An option the command refuses to run without, in its own words (why it is
-    needed), where click's ``required`` would not say why: a missing one's hint
-    (:mod:`._missing`) adds it to the example with click's required options."""
+    needed), where click's ``required`` would not say why (a missing one's hint,
+    :mod:`._missing`, adds it from the command's example, with all else it needs)."""
 
 
 def chosen_board(board: str | None, config: Config | None) -> Board | None:
@@ -367,14 +368,15 @@ def required_board(
         ctx = click.get_current_context(silent=True)
         param = next((p for p in ctx.command.params if p.name == "board"), None) if ctx else None
         if param is None:
-            raise click.UsageError(f"--board is required{_joined(reason)}")
+            raise click.UsageError(f"--board is required{joined(reason)}")
         # Said as a missing option is (cli.py): with an example of the command with it.
         raise click.MissingParameter(reason, ctx=ctx, param=param)
     return chosen
 
 
-def _joined(reason: str) -> str:
-    """``reason`` after "--board is required": a parenthesis follows it, a clause a colon."""
+def joined(reason: str) -> str:
+    """``reason`` after "--board is required" (here and for a missing option, :mod:`._missing`):
+    a parenthesis follows it, a clause a colon."""
     return f" {reason}" if reason.startswith("(") else f": {reason}"
 
 
