@@ -188,7 +188,11 @@ def build_bundle(
             dir_notes += [n for n in packed.notes if n not in dir_notes]
             dir_warnings += [w for w in packed.warnings if w not in dir_warnings]
         else:
-            data = ca.pem if out.format == "pem" else render(out.format, bundle, out.options)
+            data = (
+                ca.pem
+                if out.format == "pem"
+                else render(out.format, bundle, out.options, spelling=spelling)
+            )
         rendered.append((out, data))
     return BuildResult(
         ca=ca,

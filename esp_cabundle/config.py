@@ -22,6 +22,7 @@ from .catalog import PRESETS
 from .errors import InputError
 from .fileio import is_found
 from .formats import FORMATS, IMAGE_FORMATS, implied_format
+from .spelling import CONFIG_SPELLING, PYTHON
 
 if TYPE_CHECKING:
     from .yamlnodes import Node
@@ -79,7 +80,7 @@ class OutputSpec:
             )
         if fmt.check is not None:
             for key, value in self.options.items():
-                fmt.check(key, value, self.options)
+                fmt.check(key, value, self.options, PYTHON)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +301,7 @@ def parse_config(text: str, *, path: Path) -> Config:
             for k, v in options.items():
                 if check is not None:
                     try:
-                        check(k, v, options)
+                        check(k, v, options, CONFIG_SPELLING)
                     except InputError as e:
                         raise om[k].error(e.reason, hint=e.hint) from e
                 if not isinstance(v, str | int | bool):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import InputError, PartitionTableError
 from .formats import IMAGE_FORMATS, IMAGE_OPTIONS
 from .sizes import parse_size
-from .spelling import PYTHON, Spelling
+from .spelling import CONFIG_SPELLING, PYTHON, Spelling
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -175,6 +175,8 @@ def _default_partitions(board: Board) -> tuple[Partition, ...]:
 
 def _profile_for_platform(fs_type: str, platform: str | None, spelling: Spelling) -> str:
     """The profile a LittleFS platform version implies; otherwise it must be given."""
+    # a CLI user may mean the config's key; a config's user is already there
+    key = "" if spelling.profile == CONFIG_SPELLING.profile else "; 'profile:' in cabundle.yaml"
     if platform is not None and fs_type == "littlefs":
         # deferred: importing fs loads every profile table; builds without images skip it
         from .fs.lfs_platforms import resolve_platform
@@ -184,14 +186,12 @@ def _profile_for_platform(fs_type: str, platform: str | None, spelling: Spelling
         raise InputError(
             f"a platform ({platform}) picks a LittleFS profile only; a {fs_type} image "
             "needs a profile",
-            hint=f"give {spelling.profile} (e.g. esp-idf; 'profile:' in cabundle.yaml), or name "
-            "the board",
+            hint=f"give {spelling.profile} (e.g. esp-idf{key}), or name the board",
         )
     raise InputError(
         "the image needs a profile"
         + (" (or a platform, for LittleFS)" if fs_type == "littlefs" else ""),
-        hint=f"give the profile ({spelling.profile}; 'profile:' in cabundle.yaml), e.g. esp-idf, "
-        "or name the board",
+        hint=f"give the profile ({spelling.profile}{key}), e.g. esp-idf, or name the board",
     )
 
 
@@ -206,17 +206,6 @@ class ImageOutput:
     from_dir: Path | None = None
     board: Board | None = field(default=None, compare=False)
     follow_symlinks: bool = False
-
-
-# An image entry of cabundle.yaml is changed by its keys (``ca_path:``). Its profile and
-# platform hints still name the CLI flags beside the key, as before: the config is loaded
-# with no spelling of its caller's (load_config would have to take one).
-_CONFIG_SPELLING = PYTHON._replace(
-    profile="--profile",
-    ca_path="ca_path:",
-    platform="--platform",
-    disk_version="--disk-version",
-)
 
 
 def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageOutput:
@@ -239,11 +228,11 @@ def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageO
         size=size,
         ca_path=_opt(options, "ca_path"),
         platform=_opt(options, "platform"),
-        spelling=_CONFIG_SPELLING,
+        spelling=CONFIG_SPELLING,
     )
     # the geometry too (a size no whole number of blocks, too few blocks), so the
     # loader places its refusal at the entry's line instead of the build failing later
-    new_image(spec, board, spelling=_CONFIG_SPELLING)
+    new_image(spec, board, spelling=CONFIG_SPELLING)
     from_dir = _opt(options, "from_dir")
     follow = options.get("follow_symlinks", False)
     if not isinstance(follow, bool):
@@ -294,7 +283,7 @@ def render_image_output(
         ca_path=spec.ca_path,
         files=files.files,
         platform=spec.platform,
-        spelling=_CONFIG_SPELLING,
+        spelling=CONFIG_SPELLING,
     )
     return replace(packed, private=files.private, notes=files.notes, warnings=files.warnings)
 

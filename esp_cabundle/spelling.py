@@ -13,7 +13,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["BOARD_SPELLING", "CLI_SPELLING", "PYTHON", "Spelling", "bare", "set_to"]
+__all__ = [
+    "BOARD_SPELLING",
+    "CLI_SPELLING",
+    "CONFIG_SPELLING",
+    "PYTHON",
+    "Spelling",
+    "bare",
+    "set_to",
+]
 
 
 class Spelling(NamedTuple):
@@ -67,6 +75,17 @@ class Spelling(NamedTuple):
     geometry: str  # where a partition starts and how big it is ("check {}")
     find_root: str  # what finds a root's alias or fingerprint
     compiled: str  # what makes a CA in a firmware's compiled-in form
+    # round 5: formats, push links, virtual units
+    c_name: str  # the C output's variable name
+    pem: str  # ask for the PEM output
+    max_certs: str  # the ESP-IDF bundle's most roots
+    new_layout: str  # give the v2 bundle layout by hand
+    frame_size: str  # the RPC frame budget
+    in_place: str  # write the CA file directly, with no staged copy
+    mqtt_url: str  # the MQTT broker's URL
+    rpc_urls: str  # the units' RPC URLs
+    dump: str  # start a virtual unit from a whole-flash dump
+    lay_out: str  # lay a virtual unit out for a board
 
 
 PYTHON = Spelling(
@@ -113,6 +132,17 @@ PYTHON = Spelling(
     geometry="size=/offset=",
     find_root="Catalog.load().search(QUERY)",
     compiled="build_bundle (an OutputSpec per file)",
+    # round 5
+    c_name="name=",
+    pem="OutputSpec('pem', path)",
+    max_certs="max_certs=",
+    new_layout="bundle_format='v2'",
+    frame_size="frame_size=",
+    in_place="in_place=True",
+    mqtt_url="url=",
+    rpc_urls="urls=",
+    dump="dump_image(FLASH_BYTES)",
+    lay_out="board_image(load_board(NAME))",
 )
 
 
@@ -162,6 +192,17 @@ CLI_SPELLING = Spelling(
     geometry="--size/--offset",
     find_root="run 'esp-cabundle roots QUERY'",
     compiled="'esp-cabundle build'",
+    # round 5
+    c_name="--c-name",
+    pem="--format pem",
+    max_certs="max_certs: on the idf-bundle output in cabundle.yaml",
+    new_layout="'bundle_format: v2' on the output in cabundle.yaml",
+    frame_size="--frame-size",
+    in_place="--in-place",
+    mqtt_url="--mqtt",
+    rpc_urls="--rpc",
+    dump="--dump FILE",
+    lay_out="--board NAME",
 )
 
 
@@ -176,6 +217,23 @@ BOARD_SPELLING = CLI_SPELLING._replace(
     "(esp-cabundle boards)",
     geometry="the image in this partition (write one made with 'esp-cabundle pack --size' "
     "the partition's size)",
+)
+
+
+# An entry of cabundle.yaml is changed by its keys, whichever command or script loads it
+# (load_config takes no spelling of its caller's): an image output's profile:, platform:
+# (its only say in the on-disk version), size:, ca_path:; a C output's name:; an ESP-IDF
+# bundle's max_certs:. The rest is the library's.
+CONFIG_SPELLING = PYTHON._replace(
+    profile="profile:",
+    ca_path="ca_path:",
+    size="size:",
+    platform="platform:",
+    disk_version="platform:",
+    c_name="name:",
+    pem="format: pem",
+    max_certs="max_certs:",
+    new_layout="'bundle_format: v2'",
 )
 
 

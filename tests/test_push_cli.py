@@ -420,9 +420,9 @@ def test_the_broker_url_is_parsed_once(
 
     parsed: list[str] = []
 
-    def counting(text: str) -> Any:
+    def counting(text: str, *spelling: Any) -> Any:
         parsed.append(text)
-        return parse_mqtt_url(text)
+        return parse_mqtt_url(text, *spelling)
 
     monkeypatch.setattr(_push_links, "parse_mqtt_url", counting)
     write_ca(in_tmp)

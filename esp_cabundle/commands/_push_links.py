@@ -269,7 +269,7 @@ def _broker_url(text: str, *, from_env: bool) -> MqttUrl:
     """The broker URL; a bad one from the environment is named as such (it said
     "--mqtt: ..." to a user who never typed --mqtt)."""
     try:
-        url = parse_mqtt_url(text)
+        url = parse_mqtt_url(text, CLI_SPELLING)
     except InputError as e:
         if from_env and e.message.startswith("--mqtt"):
             raise InputError(
@@ -346,6 +346,7 @@ def open_transports(
             out.append(
                 LanTransport(
                     opts["rpc_urls"],
+                    spelling=CLI_SPELLING,
                     timeout=opts["timeout"],
                     frame_size=opts["frame_size"],
                     ca_file=ca_file,

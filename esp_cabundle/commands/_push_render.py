@@ -25,6 +25,7 @@ from ..push.ledger_status import (
     UNKNOWN,
     UnitTally,
     campaign_facts,
+    in_place_would_help,
     is_past,
     read_consistently,
     unit_batches,
@@ -80,7 +81,7 @@ def _full_units(rows: list[Any]) -> list[str]:
     """The way out for units that had no room; --in-place only where the staged copy
     was what did not fit (a unit already written in place needs space freed)."""
     full = [r for r in rows if r.state == "failed" and "out of space" in (r.last_error or "")]
-    return _full_line(len(full), all("--in-place" in r.last_error for r in full))
+    return _full_line(len(full), all(in_place_would_help(r.last_error) for r in full))
 
 
 def _full_line(full: int, in_place_would_do: bool) -> list[str]:

@@ -180,9 +180,7 @@ def build(
         outputs = _with_output_path(outputs, output_paths, explicit=asked)
     if c_name or c_style:
         opts = {k: v for k, v in (("name", c_name), ("style", c_style)) if v}
-        outputs = tuple(
-            replace(o, options={**o.options, **opts}) if o.format == "c" else o for o in outputs
-        )
+        outputs = tuple(_with_options(o, opts) if o.format == "c" else o for o in outputs)
 
     if idf_version:
         if not any(o.format == "idf-bundle" for o in outputs):
@@ -191,9 +189,7 @@ def build(
                 hint="add -f idf-bundle",
             )
         outputs = tuple(
-            replace(o, options={**o.options, "idf_version": idf_version})
-            if o.format == "idf-bundle"
-            else o
+            _with_options(o, {"idf_version": idf_version}) if o.format == "idf-bundle" else o
             for o in outputs
         )
 
@@ -375,3 +371,14 @@ def _with_output_path(
         hint=f"pass -f {implied}, or name the file for {out.format} "
         f"(e.g. {Path(FORMATS[out.format].default_path).name})",
     )
+
+
+def _with_options(out: OutputSpec, given: dict[str, str]) -> OutputSpec:
+    """``out`` with the flags' options over its own, judged first with the hints naming
+    the flags (OutputSpec judges them again, naming the library's parameters)."""
+    options = {**out.options, **given}
+    check = FORMATS[out.format].check
+    if check is not None:
+        for key, value in options.items():
+            check(key, value, options, CLI_SPELLING)
+    return replace(out, options=options)

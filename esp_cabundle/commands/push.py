@@ -354,7 +354,9 @@ def _check_frame_size(transports: list[Transport], push_file: PushFile, given: i
         for ref in t.units():
             channel = t.channel(ref.id, ref.address)
             try:
-                files = UnitFiles(channel, frame_budget=t.frame_budget, timeout=1.0)
+                files = UnitFiles(
+                    channel, frame_budget=t.frame_budget, timeout=1.0, spelling=CLI_SPELLING
+                )
                 # The user's size less what the link takes from it (MQTT: the topic).
                 needed = given - t.frame_budget + files.min_budget(push_file.temp_name)
             finally:
@@ -388,6 +390,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     push_file = PushFile.for_board(gated, board)
     forecast = CaForecast(board, targets, base)  # each CA file met judged once
     options = CampaignOptions(
+        spelling=CLI_SPELLING,
         concurrency=opts["concurrency"],
         timeout=opts["timeout"],
         reboot=opts["reboot"],

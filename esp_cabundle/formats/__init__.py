@@ -13,6 +13,7 @@ from typing import Any
 
 from ..bundle import Bundle
 from ..errors import InputError
+from ..spelling import PYTHON, Spelling
 from .c_source import check_c_option, render_c_source
 from .der import render_der
 from .manifest import render_manifest
@@ -38,8 +39,9 @@ class OutputFormat:
     renderer: Callable[..., bytes]
     options: tuple[str, ...] = field(default=())
     # Judges one option's value (given the output's other options) when the config is
-    # read, so a bad one is an error at its line rather than when rendering.
-    check: Callable[[str, Any, Mapping[str, Any]], None] | None = None
+    # read, so a bad one is an error at its line rather than when rendering; its hints
+    # name the options as the Spelling given does.
+    check: Callable[[str, Any, Mapping[str, Any], Spelling], None] | None = None
 
 
 def _pem(bundle: Bundle, **_: Any) -> bytes:
@@ -50,18 +52,25 @@ def _der(bundle: Bundle, **_: Any) -> bytes:
     return render_der(bundle)
 
 
-def _c(bundle: Bundle, *, name: str = "s_pem", style: str = "s_pem", **_: Any) -> bytes:
-    return render_c_source(bundle, name=name, style=style)
+def _c(
+    bundle: Bundle,
+    *,
+    name: str = "s_pem",
+    style: str = "s_pem",
+    spelling: Spelling = PYTHON,
+    **_: Any,
+) -> bytes:
+    return render_c_source(bundle, name=name, style=style, spelling=spelling)
 
 
-def _check_c(key: str, value: Any, _options: Mapping[str, Any]) -> None:
-    check_c_option(key, value)
+def _check_c(key: str, value: Any, _options: Mapping[str, Any], spelling: Spelling) -> None:
+    check_c_option(key, value, spelling)
 
 
-def _check_idf_bundle(key: str, value: Any, options: Mapping[str, Any]) -> None:
+def _check_idf_bundle(key: str, value: Any, options: Mapping[str, Any], spelling: Spelling) -> None:
     from .idf_bundle import check_bundle_option  # deferred: as for rendering
 
-    check_bundle_option(key, value, options)
+    check_bundle_option(key, value, options, spelling)
 
 
 def _json(bundle: Bundle, **_: Any) -> bytes:
@@ -74,6 +83,7 @@ def _idf_bundle(
     idf_version: str | None = None,
     bundle_format: str | None = None,
     max_certs: int | None = 200,
+    spelling: Spelling = PYTHON,
     **_: Any,
 ) -> bytes:
     from .idf_bundle import render_bundle_output  # deferred: only for -f idf-bundle (2 ms)
@@ -83,6 +93,7 @@ def _idf_bundle(
         idf_version=idf_version,
         bundle_format=bundle_format,
         max_certs=max_certs,
+        spelling=spelling,
     )
 
 
@@ -130,9 +141,16 @@ FORMATS: dict[str, OutputFormat] = {
 }
 
 
-def render(fmt: str, bundle: Bundle, options: Mapping[str, Any] | None = None) -> bytes:
-    """Render ``bundle`` in format ``fmt``; options not used by the format are ignored."""
-    return FORMATS[fmt].renderer(bundle, **dict(options or {}))
+def render(
+    fmt: str,
+    bundle: Bundle,
+    options: Mapping[str, Any] | None = None,
+    *,
+    spelling: Spelling = PYTHON,
+) -> bytes:
+    """Render ``bundle`` in format ``fmt``; options not used by the format are ignored.
+    ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
+    return FORMATS[fmt].renderer(bundle, **dict(options or {}), spelling=spelling)
 
 
 # Names whose extension says one format only (.crt and .cer hold PEM or DER, .bin many).

@@ -12,6 +12,7 @@ import re
 
 from ..bundle import Bundle
 from ..errors import InputError
+from ..spelling import PYTHON, Spelling, set_to
 from ..text import comment_text, plural
 
 __all__ = ["C_KEYWORDS", "C_STYLES", "check_c_option", "render_c_source"]
@@ -92,23 +93,26 @@ def _literal_lines(bundle: Bundle) -> list[str]:
     return lines
 
 
-def check_c_option(key: str, value: object) -> None:
+def check_c_option(key: str, value: object, spelling: Spelling = PYTHON) -> None:
     """The C output's ``name`` (a C identifier) and ``style`` (``s_pem``, ``array``),
-    as a config or a flag gives them; InputError otherwise."""
+    as a config or a flag gives them; InputError otherwise, its hint naming ``name`` as
+    ``spelling`` does (see :mod:`~esp_cabundle.spelling`)."""
     if key == "name":
         if not isinstance(value, str) or not _IDENT.match(value) or value in C_KEYWORDS:
             what = "a C keyword" if value in C_KEYWORDS else "not a valid C identifier"
             raise InputError(
                 f"'{value}' is {what}; it cannot name the CA variable",
-                hint="e.g. --c-name s_pem or ca_pem",
+                hint=f"e.g. {set_to(spelling.c_name, 's_pem')} or ca_pem",
             )
     elif key == "style" and value not in C_STYLES:
         raise InputError(f"unknown C style '{value}'", hint=f"styles: {', '.join(C_STYLES)}")
 
 
-def render_c_source(bundle: Bundle, *, name: str = "s_pem", style: str = "s_pem") -> bytes:
-    check_c_option("name", name)
-    check_c_option("style", style)
+def render_c_source(
+    bundle: Bundle, *, name: str = "s_pem", style: str = "s_pem", spelling: Spelling = PYTHON
+) -> bytes:
+    check_c_option("name", name, spelling)
+    check_c_option("style", style, spelling)
     lines = _literal_lines(bundle)
     if style == "s_pem":
         body = "\n".join(lines)

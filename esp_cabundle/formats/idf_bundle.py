@@ -27,6 +27,7 @@ from ..certs import Certificate
 from ..errors import ImageError, InputError
 from ..limits import MAX_IDF_BUNDLE_ROOTS
 from ..pubkeys import der_tlv, describe_key, spki_algorithm
+from ..spelling import PYTHON, Spelling
 from ..text import byte_count, plural
 
 if TYPE_CHECKING:
@@ -79,12 +80,13 @@ _NEWEST_ARDUINO = 3
 _VERSION_RE = re.compile(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
 
 
-def bundle_format_for(version: str) -> BundleFormat:
+def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat:
     """The bundle layout a firmware version reads.
 
     ``version`` is an ESP-IDF version (``5.3``, ``v5.4.1``, ``idf-4.4``) or an
     Arduino-ESP32 core version prefixed ``arduino-`` (``arduino-2.0.17``,
-    ``arduino-3.2.0``).
+    ``arduino-3.2.0``). ``spelling``: how the hints name the other outputs and layouts
+    (see :mod:`~esp_cabundle.spelling`).
     """
     m = _VERSION_RE.match(version.strip().lower())
     if m is None:
@@ -101,19 +103,19 @@ def bundle_format_for(version: str) -> BundleFormat:
             f"{name} {m.group('ver')} is not a release this tool knows (the newest major "
             f"version is {newest})",
             hint="check the version; for a release newer than this tool, give the layout "
-            "with 'bundle_format: v2' on the output in cabundle.yaml",
+            f"with {spelling.new_layout}",
         )
     if arduino:
         if parts[0] < 2:
             raise InputError(
                 f"Arduino-ESP32 {m.group('ver')} has no certificate bundle support",
-                hint="Arduino-ESP32 1.0.x reads a PEM CA file (setCACert); use --format pem",
+                hint=f"Arduino-ESP32 1.0.x reads a PEM CA file (setCACert); use {spelling.pem}",
             )
         return "v2" if parts[:2] >= _V2_SINCE_ARDUINO else "v1"
     if parts[0] < 4:
         raise InputError(
             f"ESP-IDF {m.group('ver')} has no certificate bundle (it arrived in 4.0)",
-            hint="use --format pem and load it with mbedtls_x509_crt_parse",
+            hint=f"use {spelling.pem} and load it with mbedtls_x509_crt_parse",
         )
     return "v2" if parts[:2] >= _V2_SINCE_IDF else "v1"
 
@@ -186,6 +188,7 @@ def render_idf_bundle(
     *,
     bundle_format: BundleFormat,
     max_certs: int | None = DEFAULT_MAX_CERTS,
+    spelling: Spelling = PYTHON,
 ) -> bytes:
     """The bundle bytes ESP-IDF's gen_crt_bundle.py makes from the same certificates.
 
@@ -201,7 +204,7 @@ def render_idf_bundle(
         raise InputError(
             f"{len(roots)} roots exceed the ESP-IDF bundle maximum of {max_certs}; "
             "the device refuses the whole bundle",
-            hint="select fewer roots, or raise the limit (max_certs / --idf-max-certs) to "
+            hint=f"select fewer roots, or raise the limit ({spelling.max_certs}) to "
             "match CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS",
         )
     too_many = _over_the_cap(len(roots), bundle_format)
@@ -491,11 +494,14 @@ DEFAULT_BUNDLE_FORMAT: BundleFormat = "v2"
 
 
 def choose_bundle_format(
-    *, idf_version: str | None = None, bundle_format: str | None = None
+    *,
+    idf_version: str | None = None,
+    bundle_format: str | None = None,
+    spelling: Spelling = PYTHON,
 ) -> BundleFormat:
     """The layout from an explicit ``bundle_format`` and/or an ``idf_version``; they must
     agree when both are given. Neither: :data:`DEFAULT_BUNDLE_FORMAT`."""
-    by_version = bundle_format_for(str(idf_version)) if idf_version is not None else None
+    by_version = bundle_format_for(str(idf_version), spelling) if idf_version is not None else None
     if bundle_format is not None:
         if bundle_format not in BUNDLE_FORMATS:
             raise InputError(
@@ -511,7 +517,9 @@ def choose_bundle_format(
     return by_version or DEFAULT_BUNDLE_FORMAT
 
 
-def check_bundle_option(key: str, value: object, options: Mapping[str, object]) -> None:
+def check_bundle_option(
+    key: str, value: object, options: Mapping[str, object], spelling: Spelling = PYTHON
+) -> None:
     """One option of the ``idf-bundle`` output as a config gives it (``bundle_format``
     judged with its ``idf_version``); InputError otherwise."""
     if key == "idf_version":
@@ -522,13 +530,14 @@ def check_bundle_option(key: str, value: object, options: Mapping[str, object]) 
             )
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise InputError(f"expected a version such as '5.4', got {value!r}")
-        bundle_format_for(str(value))
+        bundle_format_for(str(value), spelling)
     elif key == "bundle_format":
         version = options.get("idf_version")
         valid = isinstance(version, str | int) and not isinstance(version, bool)
         choose_bundle_format(
             idf_version=str(version) if valid else None,
             bundle_format=value if isinstance(value, str) else repr(value),
+            spelling=spelling,
         )
     elif key == "max_certs" and (
         isinstance(value, bool) or not isinstance(value, int) or value < 1
@@ -542,9 +551,12 @@ def render_bundle_output(
     idf_version: str | None = None,
     bundle_format: str | None = None,
     max_certs: int | None = DEFAULT_MAX_CERTS,
+    spelling: Spelling = PYTHON,
 ) -> bytes:
     """The ``idf-bundle`` output format: layout chosen by :func:`choose_bundle_format`."""
     if max_certs is not None:
         check_bundle_option("max_certs", max_certs, {})
-    fmt = choose_bundle_format(idf_version=idf_version, bundle_format=bundle_format)
-    return render_idf_bundle(certs, bundle_format=fmt, max_certs=max_certs)
+    fmt = choose_bundle_format(
+        idf_version=idf_version, bundle_format=bundle_format, spelling=spelling
+    )
+    return render_idf_bundle(certs, bundle_format=fmt, max_certs=max_certs, spelling=spelling)

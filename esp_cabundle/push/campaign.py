@@ -197,7 +197,10 @@ class _Run:
             channel = transport.channel(uid, ref.address)
             try:
                 files = UnitFiles(
-                    channel, frame_budget=transport.frame_budget, timeout=self.options.timeout
+                    channel,
+                    frame_budget=transport.frame_budget,
+                    timeout=self.options.timeout,
+                    spelling=self.options.spelling,
                 )
                 state = self.update(files, row)
             finally:
@@ -355,8 +358,9 @@ class _Run:
                     "free space on the unit (remove files it does not need)"
                     if self.options.in_place
                     else "free space on the unit (remove files it does not need), or push "
-                    f"with --in-place: {push.name} is written directly, with no second "
-                    "copy (a unit cut off mid-write holds a partial file until the next run)"
+                    f"with {self.options.spelling.in_place}: {push.name} is written directly, "
+                    "with no second copy (a unit cut off mid-write holds a partial file until "
+                    "the next run)"
                 ),
                 code=e.code,
             )

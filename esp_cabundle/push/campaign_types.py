@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import InputError
 from ..gate import GatedCA
+from ..spelling import PYTHON, Spelling
 from .files import UnitInfo, device_name
 from .firmware_use import not_read_by
 from .ledger import UnitRow
@@ -105,6 +106,9 @@ class CampaignOptions:
     # ledger so ``push status`` can say why a date is unknown.
     judged_against: str | None = None
     in_place: bool = False  # write the CA path directly (no room for a second copy)
+    # How the hints name the options (--in-place, --frame-size to a CLI user); the ledger
+    # keeps the errors, and push status reads either spelling of in_place back.
+    spelling: Spelling = field(default=PYTHON, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

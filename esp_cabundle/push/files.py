@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import UnitRpcError
+from ..spelling import PYTHON, Spelling
 from .rpc import RpcChannel, request_frame
 
 __all__ = ["MAX_FILE_BYTES", "UnitFiles", "UnitInfo", "device_name"]
@@ -85,8 +86,17 @@ def device_name(path: str) -> str:
 class UnitFiles:
     """get / put / rename / remove / info on one unit, in frames within its budget."""
 
-    def __init__(self, channel: RpcChannel, *, frame_budget: int, timeout: float) -> None:
+    def __init__(
+        self,
+        channel: RpcChannel,
+        *,
+        frame_budget: int,
+        timeout: float,
+        spelling: Spelling = PYTHON,
+    ) -> None:
+        """``spelling``: how the hints name the frame size (see :mod:`~esp_cabundle.spelling`)."""
         self.channel = channel
+        self.spelling = spelling
         self.frame_budget = frame_budget
         self.timeout = timeout
 
@@ -138,7 +148,8 @@ class UnitFiles:
         if n < _MIN_CHUNK:
             raise UnitRpcError(
                 f"a frame budget of {self.frame_budget} bytes leaves no room for file data",
-                hint="raise --frame-size (Mongoose OS rpc.max_frame_size is 4096 by default)",
+                hint=f"raise {self.spelling.frame_size} (Mongoose OS rpc.max_frame_size is 4096 by "
+                "default)",
             )
         return n
 

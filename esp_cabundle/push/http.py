@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
-from ..spelling import PYTHON, Spelling
+from ..spelling import PYTHON, Spelling, set_to
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
 from .urls import split_url
@@ -184,7 +184,10 @@ class _HttpChannel(_LanChannel):
     def __init__(self, transport: LanTransport, url: str, unit_id: str) -> None:
         super().__init__(transport, unit_id)
         self._pool = HttpPool(
-            url, timeout=transport.timeout, ca_file=transport.ca_file, option="--rpc"
+            url,
+            timeout=transport.timeout,
+            ca_file=transport.ca_file,
+            option=transport.spelling.rpc_urls.removesuffix("="),
         )
 
     def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
@@ -290,11 +293,15 @@ class LanTransport:
         frame_size: int | None = None,
         ca_file: str | None = None,
         concurrency: int = 8,
+        spelling: Spelling = PYTHON,
     ) -> None:
+        """``spelling``: how the errors name the URLs (see :mod:`~esp_cabundle.spelling`)."""
+        option = spelling.rpc_urls
+        name = option.removesuffix("=")
         split = [
             split_url(
                 u,
-                "--rpc",
+                option,
                 example="http://192.168.1.20/rpc",
                 which=f" (URL {i} of {len(urls)})" if len(urls) > 1 else "",
             )
@@ -304,11 +311,12 @@ class LanTransport:
         for u, parts in zip(urls, split, strict=True):
             if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
                 raise InputError(
-                    f"--rpc {u!r} is not an http://, https://, ws:// or wss:// URL",
-                    hint="e.g. --rpc http://192.168.1.20/rpc or --rpc ws://192.168.1.20/rpc",
+                    f"{name} {u!r} is not an http://, https://, ws:// or wss:// URL",
+                    hint=f"e.g. {set_to(option, 'http://192.168.1.20/rpc')} or "
+                    f"{set_to(option, 'ws://192.168.1.20/rpc')}",
                 )
             if parts.username or parts.password:
-                raise InputError(f"--rpc {parts.hostname}: credentials in URLs are not supported")
+                raise InputError(f"{name} {parts.hostname}: credentials in URLs are not supported")
         self.name = "ws" if schemes <= {"ws", "wss"} else "http"
         # The scheme as urlsplit reads it (any case): WS:// is a WebSocket URL too.
         self._ws_urls = {u for u, p in zip(urls, split, strict=True) if p.scheme in ("ws", "wss")}
@@ -316,6 +324,7 @@ class LanTransport:
         self.timeout = timeout
         self.frame_budget = frame_size or MONGOOSE_FRAME_SIZE
         self.ca_file = ca_file
+        self.spelling = spelling
         self.tls = tls_context(ca_file) if schemes & {"https", "wss"} else None
         self.traffic = Traffic()
         self.concurrency = concurrency

@@ -28,9 +28,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..dates import now
+from ..spelling import CLI_SPELLING, PYTHON
 from .ledger import DONE_STATES, STATES, Ledger, UnitRow
 from .ledger_files import LedgerDamaged, side
 from .ledger_meta import DARK_KEY, NONE_FOUND, UNKNOWN
+
+# How a stored out-of-space error offers in-place writing: as the CLI's runs said it (and
+# every ledger before the hints took the caller's words), and as a script's runs say it.
+IN_PLACE_SAID = (CLI_SPELLING.in_place, PYTHON.in_place)
+
+
+def in_place_would_help(error: str | None) -> bool:
+    """Whether a unit's stored error offers in-place writing, in either spelling."""
+    return any(said in (error or "") for said in IN_PLACE_SAID)
+
 
 __all__ = [
     "DARK_KEY",
@@ -123,10 +134,12 @@ def status_view(ledger: Ledger, shown: int | None) -> StatusView:
         )
     ]
     # out of space: as the run's summary tells it (_push_render._full_units)
+    said = " OR ".join("instr(last_error, ?) > 0" for _ in IN_PLACE_SAID)
     full, in_place = next(
         ledger.select(
-            "SELECT COUNT(*), COALESCE(MIN(instr(last_error, '--in-place') > 0), 0) FROM units "
-            "WHERE state = 'failed' AND instr(last_error, 'out of space') > 0"
+            f"SELECT COUNT(*), COALESCE(MIN({said}), 0) FROM units "
+            "WHERE state = 'failed' AND instr(last_error, 'out of space') > 0",
+            IN_PLACE_SAID,
         )
     )
     return StatusView(meta, counts, first, left, unused, full, bool(in_place), dark)

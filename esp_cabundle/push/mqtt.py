@@ -24,7 +24,7 @@ from urllib.parse import unquote
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
-from ..spelling import PYTHON, Spelling
+from ..spelling import PYTHON, Spelling, set_to
 from .http import tls_context
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
@@ -60,16 +60,19 @@ class MqttUrl:
         return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
 
 
-def parse_mqtt_url(text: str) -> MqttUrl:
-    """``mqtt://[user[:pass]@]host[:port]`` (1883) or ``mqtts://...`` (8883)."""
-    parts = split_url(text.strip(), "--mqtt", example="mqtt://broker.local:1883")
+def parse_mqtt_url(text: str, spelling: Spelling = PYTHON) -> MqttUrl:
+    """``mqtt://[user[:pass]@]host[:port]`` (1883) or ``mqtts://...`` (8883); the errors
+    name the URL as ``spelling`` does (see :mod:`~esp_cabundle.spelling`)."""
+    option, example = spelling.mqtt_url, "mqtt://broker.local:1883"
+    name = option.removesuffix("=")
+    parts = split_url(text.strip(), option, example=example)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
         raise InputError(
-            "--mqtt takes mqtt://[user@]host[:port] or mqtts://[user@]host[:port]",
-            hint="e.g. --mqtt mqtt://broker.local:1883",
+            f"{name} takes mqtt://[user@]host[:port] or mqtts://[user@]host[:port]",
+            hint=f"e.g. {set_to(option, example)}",
         )
     if parts.path not in ("", "/"):
-        raise InputError("--mqtt: a broker URL has no path")
+        raise InputError(f"{name}: a broker URL has no path")
     port = parts.port
     tls = parts.scheme == "mqtts"
     return MqttUrl(
@@ -78,6 +81,7 @@ def parse_mqtt_url(text: str) -> MqttUrl:
         port or (8883 if tls else 1883),
         unquote(parts.username) if parts.username else None,
         unquote(parts.password) if parts.password is not None else None,
+        given_in=name,
     )
 
 

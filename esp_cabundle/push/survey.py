@@ -73,7 +73,12 @@ def survey(
             return SurveyRow(ref.id, via, "offline", error=f"{t.name} lists it offline")
         channel = t.channel(ref.id, ref.address)
         try:
-            files = UnitFiles(channel, frame_budget=t.frame_budget, timeout=options.timeout)
+            files = UnitFiles(
+                channel,
+                frame_budget=t.frame_budget,
+                timeout=options.timeout,
+                spelling=options.spelling,
+            )
             info = files.info()
             unused = push.not_read_by(info)
             if unused is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from urllib.parse import SplitResult, urlsplit
 
 from ..errors import InputError
+from ..spelling import set_to
 
 __all__ = ["split_url"]
 
@@ -20,8 +21,9 @@ def split_url(
 ) -> SplitResult:
     """``text`` split, its host and port readable; ``example`` goes in the hint, ``which``
     tells one of several apart (" (URL 3 of 8)"); ``any_port``: port 0 (listen on any
-    free one) is allowed."""
-    hint = f"e.g. {option} {example}; an IPv6 address goes in brackets: [::1]"
+    free one) is allowed. ``option`` as the caller's user writes it (``--mqtt``, ``url=``)."""
+    hint = f"e.g. {set_to(option, example)}; an IPv6 address goes in brackets: [::1]"
+    option = option.removesuffix("=")
     try:
         parts = urlsplit(text)
         port = parts.port

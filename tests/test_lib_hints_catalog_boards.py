@@ -1,4 +1,4 @@
-"""Round 4 of the hints in the caller's words: a cabundle.yaml root not in the catalog
+"""The catalog and board hints in the caller's words: a cabundle.yaml root not in the catalog
 names the config key, not --root; ``Catalog.resolve`` and ``Board.file_system`` name
 the library to a script and the commands to a CLI user (second half, word for word)."""
 
