@@ -150,10 +150,7 @@ class LazyGroup(click.Group):
                 return e
             message = "--json goes after a command: esp-cabundle build --json"
             return click.NoSuchOption(e.option_name, message=message, ctx=ctx)
-        name, cmd = args[at], self.get_command(ctx, args[at])
-        sub = next((a for a in args[at + 1 :] if not a.startswith("-")), None)
-        if isinstance(cmd, click.Group) and sub is not None and sub in cmd.commands:
-            name, cmd = f"{name} {sub}", cmd.commands[sub]
+        name, cmd = self._typed_command(ctx, args[at], args[at + 1 :])
         shown = [p for p in cmd.params if not getattr(p, "hidden", False)] if cmd else []
         opts = {o for p in shown for o in p.opts}
         if e.option_name not in opts:
@@ -217,15 +214,24 @@ class LazyGroup(click.Group):
     def _command_words(self, ctx: click.Context) -> str:
         """``fs put``: the command that ran, without its arguments (one may be a secret)."""
         name = ctx.invoked_subcommand
-        cmd = self.get_command(ctx, name) if name else None
-        if name is None or cmd is None:
+        if name is None:
             return ""
         args = list(ctx.obj.get("argv", ()) if ctx.obj else ())
-        rest = args[args.index(name) + 1 :] if name in args else []
+        words, cmd = self._typed_command(
+            ctx, name, args[args.index(name) + 1 :] if name in args else []
+        )
+        return words if cmd is not None else ""
+
+    def _typed_command(
+        self, ctx: click.Context, name: str, rest: list[str]
+    ) -> tuple[str, click.Command | None]:
+        """Command ``name`` (``fs``), or its subcommand when the first word of ``rest``
+        that is no option names one (``fs put``): the words and the command they run."""
+        cmd = self.get_command(ctx, name)
         sub = next((a for a in rest if not a.startswith("-")), None)
         if isinstance(cmd, click.Group) and sub is not None and sub in cmd.commands:
-            return f"{name} {sub}"
-        return name
+            return f"{name} {sub}", cmd.commands[sub]
+        return name, cmd
 
 
 def out_of_memory(command: str) -> OutOfMemory:

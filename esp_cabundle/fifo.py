@@ -25,10 +25,21 @@ _GRACE = 1.0
 def named_fifo(path: Path) -> bool:
     """True for a FIFO with a name on disk. Not for a pipe reached through /dev/fd
     (``inspect <(cmd)``): its writer was there when it was made, and no other can come,
-    so its end of file is the input's end, not a wait for a writer."""
+    so its end of file is the input's end, not a wait for a writer.
+
+    Told by the name the path resolves to: on Linux /dev/fd/N leads to
+    ``/proc/PID/fd/pipe:[INODE]``, which names nothing (lstat fails); on macOS the
+    /dev/fd nodes are no links, and stay in the descriptor directory."""
     if not hasattr(os, "O_NONBLOCK") or not stat.S_ISFIFO(os.stat(path).st_mode):
         return False
-    return not os.path.basename(os.path.realpath(path)).startswith("pipe:")
+    real = os.path.realpath(path)
+    try:
+        named = os.lstat(real)
+    except OSError:  # Linux: a pipe has no name on disk to lead to
+        return False
+    if os.path.dirname(real) in ("/dev/fd", "/proc/self/fd") or real.startswith("/proc/"):
+        return False  # a descriptor directory: an open pipe's end, not a name on disk
+    return stat.S_ISFIFO(named.st_mode)
 
 
 def open_fifo(path: Path, flags: int, *, probe: int) -> tuple[int, bytes]:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .errors import InputError
-from .text import byte_count, plural_noun
+from .text import byte_count, plural_noun, utf8_fault
 
 __all__ = [
     "MAX_CERT_INPUT",
@@ -160,7 +160,11 @@ def loads_json(
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise error(f"{what} is not UTF-8 text (byte {e.start})", path=path) from e
+        line, column, byte = utf8_fault(data, e.start)
+        at = f"column {column} (byte 0x{byte:02x})"
+        if path is None:  # a peer's answer: no file:line to put ahead of the message
+            raise error(f"{what} is not UTF-8 text at line {line}, {at}") from e
+        raise error(f"{what} is not UTF-8 text at {at}", path=path, line=line) from e
     if not _json_depth_ok(text, max_depth):
         raise error(
             f"{what} nests deeper than {max_depth} levels",

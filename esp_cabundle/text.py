@@ -19,6 +19,7 @@ __all__ = [
     "shorten",
     "some",
     "suggest",
+    "utf8_fault",
 ]
 
 
@@ -156,3 +157,12 @@ def suggest(word: str, choices: Iterable[str], hint: str | None = None) -> str |
     names = [f"'{n}'" for n in near]
     said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
     return f"did you mean {said}?" + (f" {hint}" if hint else "")
+
+
+def utf8_fault(data: bytes, start: int) -> tuple[int, int, int]:
+    """Where ``data`` stops being UTF-8 (``start``: the UnicodeDecodeError's), as the
+    1-based line and column an editor shows (a BOM takes no column) and the byte there:
+    a byte offset alone sends the user to a hex viewer."""
+    before = data[:start].decode("utf-8", "replace").removeprefix("\ufeff")
+    line_start = before.rfind("\n") + 1
+    return before.count("\n") + 1, len(before) - line_start + 1, data[start]

@@ -25,7 +25,7 @@ from .limits import (
     MAX_YAML_INPUT,
     check_size,
 )
-from .text import suggest
+from .text import suggest, utf8_fault
 
 __all__ = ["Node", "Origin", "compose_nodes", "compose_yaml", "read_yaml_text", "to_nodes"]
 
@@ -290,9 +290,9 @@ def read_yaml_text(path: Path, *, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        line, column = _line_column(data[: e.start].decode("utf-8"))
+        line, column, byte = utf8_fault(data, e.start)
         raise ConfigError(
-            f"cannot read {what}: not UTF-8 at column {column} (byte 0x{data[e.start]:02x})",
+            f"cannot read {what}: not UTF-8 at column {column} (byte 0x{byte:02x})",
             path=str(path),
             line=line,
         ) from e

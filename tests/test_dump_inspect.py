@@ -119,6 +119,21 @@ def test_broken_table_at_0x8000_is_an_error_not_a_fallthrough() -> None:
         inspect_bytes(bytes(flash), source="d")
 
 
+def test_a_broken_table_names_the_dump(in_tmp: Path) -> None:
+    """inspect said "Error: no valid partition table ..." naming no file, where fs and
+    update-dump name the dump (and inspect takes many)."""
+    flash = bytearray(dumps.arduino_dump())
+    flash[0x8000 + 0x28] ^= 0xFF
+    (in_tmp / "dump.bin").write_bytes(flash)
+    r = CliRunner().invoke(cli, ["inspect", "dump.bin"])
+    assert r.exit_code == 2 and r.stderr.startswith("Error: dump.bin: "), r.output
+    assert "MD5 mismatch" in r.stderr
+    r = CliRunner().invoke(cli, ["inspect", "dump.bin", "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["kind"] == "PartitionTableError" and doc["error"].startswith("dump.bin: ")
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["dump.bin"]
+
+
 def test_partition_beyond_a_short_dump_is_noted() -> None:
     report = inspect_bytes(dumps.arduino_dump()[:0x300000], source="d")
     assert any("'coredump' ends at 0x400000, beyond" in n for n in report.notes)

@@ -165,6 +165,8 @@ def test_an_existing_directory_is_no_output_file(
         (["fs", "put", "fs.bin", "in/"], "name the SOURCE file itself, e.g. in/FILE"),
         (["update-dump", "in", "-o", "new.bin"], "name the DUMP file itself, e.g. in/FILE"),
         (["virtual-unit", "--dump", "in"], "name a file with --dump, e.g. --dump in/FILE"),
+        (["inspect", "in"], "name the file itself, e.g. in/FILE"),
+        (["inspect", "in/"], "name the file itself, e.g. in/FILE"),
     ],
 )
 def test_an_existing_directory_is_no_input_file(

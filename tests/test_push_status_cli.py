@@ -84,7 +84,7 @@ def test_options_before_status_are_refused_not_ignored(
     before = path.read_bytes()
     code, out = invoke("push", "--ledger", str(path), "status")
     assert code == 2 and "--ledger given before 'status'" in out, out
-    assert "push status --ledger FILE" in out
+    assert f"hint: e.g. esp-cabundle push status --ledger {path}\n" in out, out
     code = run(["push", "--json", "--ledger", str(path), "status"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 2 and doc["ok"] is False and "--ledger, --json" in doc["error"]

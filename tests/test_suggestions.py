@@ -158,5 +158,5 @@ def test_fs_cat_json_says_cat_prints_bytes(
         doc["ok"] is False
         and "fs cat has no --json: it prints the file's exact bytes" in (doc["error"])
     )
-    assert "'esp-cabundle fs ls fs.bin --json'" in doc["error"] and "--fs" not in doc["error"]
+    assert "esp-cabundle fs ls fs.bin --json " in doc["hint"] and "--fs" not in doc["hint"]
     assert sorted(p.name for p in in_tmp.iterdir()) == ["fs.bin"]

@@ -17,7 +17,7 @@ import click
 from ..errors import InputError
 from ..fileio import file_kind
 
-__all__ = ["FILE_PATH", "DirPath", "output_path"]
+__all__ = ["FILE_PATH", "DirPath", "output_path", "refuse_directory"]
 
 
 def _names_a_directory(value: str) -> bool:
@@ -31,11 +31,12 @@ def _names_a_directory(value: str) -> bool:
     return value.endswith(tuple(seps)) or last in (".", "..")
 
 
-def _refuse_directory(value: Any, param: click.Parameter | None) -> None:
+def refuse_directory(value: Any, param: click.Parameter | None) -> None:
     """A file option or argument, read or written, given a directory: refused in the
     tool's words (exit 2, no usage banner; click's own "File 'out' is a directory."
     came with one), the same for an existing directory named without its slash
-    (``-o out``), with a hint naming a file in it."""
+    (``-o out``), with a hint naming a file in it. ``param`` None: a path a command
+    takes among others (inspect's inputs)."""
     if not (
         isinstance(value, str)
         and value != "-"
@@ -45,9 +46,10 @@ def _refuse_directory(value: Any, param: click.Parameter | None) -> None:
     example = shlex.quote(os.path.join(value, "FILE"))
     if isinstance(param, click.Option) and param.opts:
         hint = f"name a file with {param.opts[0]}, e.g. {param.opts[0]} {example}"
+    elif param is not None:
+        hint = f"name the {param.human_readable_name} file itself, e.g. {example}"
     else:
-        name = param.human_readable_name if param is not None else "the"
-        hint = f"name the {name} file itself, e.g. {example}"
+        hint = f"name the file itself, e.g. {example}"
     raise InputError(
         "names a directory, not a file; nothing was read or written", path=value, hint=hint
     )
@@ -66,7 +68,7 @@ class _OutputPath(click.Path):
                 self.fail("an empty path names no file", param, ctx)
             if value == "-" and not self.allow_dash:
                 self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
-        _refuse_directory(value, param)
+        refuse_directory(value, param)
         return super().convert(value, param, ctx)
 
 
@@ -125,7 +127,7 @@ class _FilePath(click.Path):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path names no file", param, ctx)
-        _refuse_directory(value, param)
+        refuse_directory(value, param)
         return super().convert(value, param, ctx)
 
 

@@ -31,7 +31,7 @@ from ..push.mqtt import MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
 from ..redact import remember
 from ..targets import target_label
-from ..text import printable
+from ..text import printable, utf8_fault
 from ..ui import warn
 from .options import CLI_SPELLING
 
@@ -190,10 +190,14 @@ def device_ids(opts: dict[str, Any]) -> list[str]:
         path = opts["devices_file"]
         data = read_input(path, what="devices file")
         try:
-            text = data.decode("utf-8-sig")
+            # not utf-8-sig: its error positions skip the BOM, and the column would too
+            text = data.decode("utf-8").removeprefix("\ufeff")
         except UnicodeDecodeError as e:
+            at, column, byte = utf8_fault(data, e.start)
             raise InputError(
-                f"the devices file is not UTF-8 text (byte {e.start})", path=str(path)
+                f"the devices file is not UTF-8 text at column {column} (byte 0x{byte:02x})",
+                path=str(path),
+                line=at,
             ) from None
         listed = len(ids)
         for n, line in enumerate(text.splitlines(), 1):

@@ -33,6 +33,7 @@ from ..report import write_html_report
 from ..text import printable
 from ..ui import echo, emit_json, note, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
+from ._usage import split_option, typed_words, usage_error, with_option
 from .options import (
     CLI_SPELLING,
     FILE_PATH,
@@ -61,10 +62,11 @@ def _no_forecast_flag(ctx: click.Context, param: click.Parameter, given: bool) -
     """``--forecast``, as the command list's "(forecast)" invites: click's guess for it
     was --host. The forecast is --until's horizon."""
     if given:
-        raise click.UsageError(
-            "check has no --forecast: give the horizon to forecast to as --until DATE "
-            "(e.g. --until 2035-01-01, the devices' end of service)",
-            ctx,
+        words, _ = split_option(typed_words(ctx), param.opts, takes_value=False)
+        raise usage_error(
+            "check has no --forecast: give the horizon to forecast to as --until DATE",
+            with_option(words, "--until", "2035-01-01"),
+            why="the devices' end of service",
         )
 
 

@@ -283,9 +283,11 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> No
           -o conf9.json
     """
     if as_json:
-        raise click.UsageError(
-            "fs cat has no --json: it prints the file's exact bytes (or saves them with -o); "
-            f"'{img.command('ls', None, '--json')}' lists the files as JSON"
+        # Said as one JSON document, as a script that typed --json reads it (cli.py).
+        click.get_current_context().find_root().ensure_object(dict)["json"] = True
+        raise InputError(
+            "fs cat has no --json: it prints the file's exact bytes (or saves them with -o)",
+            hint=f"e.g. {img.command('ls', None, '--json')} (lists the files as JSON)",
         )
     if output is not None:
         refuse_clobbering([("output", output)], [("image", img.image)])

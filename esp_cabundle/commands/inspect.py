@@ -15,6 +15,7 @@ from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_document
 from ..text import fact_line, plural, printable
 from ..ui import Column, echo, emit_json, error_document, fit_lines, format_table, table_width
+from ._paths import refuse_directory
 from ._unit import unit_progress
 from .options import (
     Whole,
@@ -122,6 +123,8 @@ def inspect(
         raise InputError(
             "nothing to inspect", hint="give one or more files: esp-cabundle inspect ca.pem"
         )
+    for path in paths:  # said as other commands say it (one check), with a hint
+        refuse_directory(path, None)
     when = parse_at(at)
     reports = [inspect_path(p) for p in paths]
 

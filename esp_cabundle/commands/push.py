@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from ._push_render import (
 )
 from ._push_until import Until, as_typed, day_end
 from ._unit import units_progress
+from ._usage import split_option, typed_words, usage_error, with_option
 from .ca_source import ca_options
 from .options import (
     CLI_SPELLING,
@@ -250,27 +251,37 @@ def _refuse_options_before(ctx: click.Context, sub: str) -> None:
     the subcommand's, so one typed before it is refused rather than silently dropped
     (ESP_CABUNDLE_MQTT, an environment value, is not typed here)."""
     given = [
-        p.opts[0]
+        p
         for p in ctx.command.params
         # --debug means the same wherever it is typed (cli._accept_debug), here too
-        if p.name not in (None, "debug")
+        if isinstance(p, click.Option)
+        and p.name not in (None, "debug")
         and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
     ]
     if given:
         # Name what the subcommand takes: "put them after it" told `push --mdash URL
         # status` to move an option status has not got.
         cmd = ctx.command.get_command(ctx, sub) if isinstance(ctx.command, click.Group) else None
-        takes = [
-            p.opts[0]
-            for p in (cmd.params if cmd else ())
-            if isinstance(p, click.Option) and p.name not in (None, "debug") and p.opts
-        ]
-        raise click.UsageError(
-            f"{', '.join(given)} given before '{sub}': options there are push's own, not "
-            f"{sub}'s, and would be ignored; {sub} takes {', '.join(takes) or 'none'}, "
-            f"after it (esp-cabundle push {sub} --ledger FILE --json)",
-            ctx=ctx,
+        options = [p for p in (cmd.params if cmd else ()) if isinstance(p, click.Option)]
+        takes = [p.opts[0] for p in options if p.name not in (None, "debug") and p.opts]
+        # The hint: the line as typed, push's options moved after sub if it takes them.
+        words, moved = typed_words(ctx), []
+        for p in given:
+            words, taken = split_option(words, p.opts, takes_value=_takes_value(p))
+            if any(o in q.opts for o in p.opts for q in options):
+                moved += taken
+        raise usage_error(
+            f"{', '.join(p.opts[0] for p in given)} given before '{sub}': options there are "
+            f"push's own, not {sub}'s, and would be ignored; {sub} takes "
+            f"{', '.join(takes) or 'none'}, after it",
+            with_option(words, *moved),
         )
+
+
+def _takes_value(option: click.Option) -> bool:
+    """Whether ``option`` typed is followed by its value (--mdash's URL may be left out:
+    its default is the typed value's place, so a value is taken as click took it)."""
+    return not (option.is_flag or option.count)
 
 
 # ---------------------------------------------------------------------------------------
@@ -325,19 +336,22 @@ def _check_until(ctx: click.Context, opts: dict[str, Any]) -> datetime | None:
     for name, flag, mode in (("poll", "--poll", "--watch"),
                              ("reconnect_timeout", "--reconnect-timeout", "--reboot")):  # fmt: skip
         if not opts[mode.lstrip("-")] and _typed(ctx, name):
-            raise click.UsageError(f"{flag} only applies with {mode}", ctx)
+            words = with_option(typed_words(ctx), mode)
+            raise usage_error(f"{flag} only applies with {mode}", words)
     until: datetime | None = opts["until"]
     if until is None:
         return None
     if not opts["watch"]:
-        raise click.UsageError(
-            "--until only applies with --watch (a run without it makes one pass)", ctx
+        raise usage_error(
+            "--until only applies with --watch (a run without it makes one pass)",
+            with_option(typed_words(ctx), "--watch"),
         )
     if until <= now():
-        raise click.UsageError(
+        words, _ = split_option(typed_words(ctx), ("--until",), takes_value=True)
+        raise usage_error(
             f"--until {as_typed(ctx, 'until')} is already past{day_end(ctx, 'until')}: "
             "give a later date",
-            ctx,
+            with_option(words, "--until", (now() + timedelta(days=1)).date().isoformat()),
         )
     return until
 
@@ -377,7 +391,11 @@ def _check_frame_size(transports: list[Transport], push_file: PushFile, given: i
 def _run(ctx: click.Context, **opts: Any) -> None:
     _set_aside_environment_broker(ctx, opts)
     if not (opts["mdash_url"] or opts["mqtt_url"] or opts["rpc_urls"]):
-        raise click.UsageError("say how to reach the units: --mdash, --mqtt or --rpc", ctx)
+        raise usage_error(
+            "say how to reach the units: --mdash, --mqtt or --rpc",
+            with_option(typed_words(ctx), "--mdash"),
+            why="mDash's API; or --mqtt mqtt://broker.local, --rpc http://192.168.1.20/rpc",
+        )
     # Parsed once, here: a password in argv is refused before the verdict.
     broker = checked_broker_url(ctx, opts) if opts["mqtt_url"] else None
     board = _board_for(ctx, opts)

@@ -262,9 +262,10 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
         return None
     try:
         table = read_partition_table(data, check_size=False)
-    except PartitionTableError:
+    except PartitionTableError as e:
         if _table_starts_at(data, DEFAULT_TABLE_OFFSET):
-            raise  # a dump whose table is broken: say so rather than fall through
+            # A dump whose table is broken: say so, naming it, rather than fall through.
+            raise PartitionTableError(e.reason, path=source, hint=e.hint) from e
         return None
     facts: list[tuple[str, str]] = [
         ("size", f"{len(data):#x} bytes ({len(data) >> 10} KiB)"),

@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..fileio import is_named, read_input
 from ..limits import MAX_CSV_INPUT
 from ..spelling import PYTHON, Spelling
+from ..text import utf8_fault
 from ..yamlnodes import Node
 
 __all__ = [
@@ -59,7 +60,12 @@ def load_cmn_filter(path: str | Path, spelling: Spelling = PYTHON) -> frozenset[
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError("the filter CSV is not UTF-8 text", path=str(p)) from e
+        line, column, byte = utf8_fault(data, e.start)
+        raise InputError(
+            f"the filter CSV is not UTF-8 text at column {column} (byte 0x{byte:02x})",
+            path=str(p),
+            line=line,
+        ) from e
     return parse_cmn_filter(text, source=str(p))
 
 

@@ -1,0 +1,60 @@
+"""A usage error a command finds itself (an option without the mode it belongs to, a
+flag the command has not got), said as a missing option is (``_missing``): the tool's
+words and a hint giving the command line as typed, mended. Click's ``UsageError``
+printed its usage banner instead, with no example, and ``--json`` got click's kind."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+import click
+
+from ..errors import InputError
+
+__all__ = ["split_option", "typed_words", "usage_error", "with_option"]
+
+
+def typed_words(ctx: click.Context | None = None) -> list[str]:
+    """The command line as typed, after ``esp-cabundle`` (the group keeps it: cli.py)."""
+    ctx = ctx or click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return list(obj.get("argv", ()) if isinstance(obj, dict) else ())
+
+
+def usage_error(message: str, words: Sequence[str], *, why: str = "") -> InputError:
+    """The error (exit 2) for ``message``, its hint ``e.g. esp-cabundle WORDS`` (the
+    mended command line) with ``why`` after it."""
+    hint = f"e.g. esp-cabundle {shlex.join(words)}" + (f" ({why})" if why else "")
+    return InputError(message, hint=hint)
+
+
+def with_option(words: Sequence[str], *added: str) -> list[str]:
+    """``words`` with ``added`` before a ``--`` (after it, a word is an argument)."""
+    out = list(words)
+    end = out.index("--") if "--" in out else len(out)
+    out[end:end] = added
+    return out
+
+
+def split_option(
+    words: Sequence[str], flags: Sequence[str], *, takes_value: bool
+) -> tuple[list[str], list[str]]:
+    """``words`` without the option named by ``flags`` (``--until X``, ``--until=X``,
+    ``-uX``; a flag alone), and the words that gave it, in order."""
+    rest: list[str] = []
+    taken: list[str] = []
+    end = words.index("--") if "--" in words else len(words)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if i < end and word in flags:
+            taken += words[i : i + 1 + takes_value]
+            i += 1 + takes_value
+            continue
+        glued = any(
+            word.startswith(f"{f}=" if f.startswith("--") else f) and word != f for f in flags
+        )
+        (taken if i < end and takes_value and glued else rest).append(word)
+        i += 1
+    return rest, taken
