@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 from ..dates import now
 from .ledger import DONE_STATES, STATES, Ledger, UnitRow
 from .ledger_files import LedgerDamaged, side
-from .ledger_meta import DARK_KEY, NONE_FOUND, UNKNOWN
+from .ledger_meta import DARK_KEY, JUDGED_KEY, NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 
 __all__ = [
     "DARK_KEY",
@@ -51,10 +51,6 @@ __all__ = [
     "unit_batches",
 ]
 
-# What the last run judged the go-dark dates against (CampaignOptions.judged_against):
-# the servers' names, or NOTHING_JUDGED, when every date is unknown for want of a server.
-JUDGED_KEY = "judged_against"
-NOTHING_JUDGED = "nothing"
 NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
 IDS_PER_STATE = 10  # unit ids named per state: a fleet's thousands stay one line each
 
@@ -253,8 +249,8 @@ def read_consistently(p: Path, read: Callable[[Ledger], _T], *, tries: int = 3) 
         try:
             with Ledger(p, readonly=True) as ledger:
                 got = read(ledger)
-        except LedgerDamaged:  # pages moved under an immutable read
-            if attempt + 1 == tries:
+        except LedgerDamaged as e:  # pages moved under an immutable read, read again
+            if not e.reread or attempt + 1 == tries:  # a value no campaign writes: as read
                 raise
             continue
         if stamp() == before:
