@@ -33,7 +33,7 @@ from .fileio import (
 from .formats import IMAGE_FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .limits import MAX_LOCK_INPUT
-from .lockfile import Lock
+from .lockfile import Lock, build_unlocked
 from .spelling import PYTHON, Spelling
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def build_bundle(
         if lock_path is None or not is_named(lock_path):
             raise InputError(
                 f"{spelling.locked} needs a lock file, and {lock_path or LOCK_NAME} does not exist",
-                hint=f"{spelling.build} once without {spelling.locked} and commit cabundle.lock",
+                hint=build_unlocked(spelling, f"to write {LOCK_NAME}, then commit it"),
             )
         data = read_input(lock_path, what="lock file", max_bytes=MAX_LOCK_INPUT, regular_only=True)
         lock_file = Lock.from_bytes(data, path=str(lock_path), spelling=spelling)

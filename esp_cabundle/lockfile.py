@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from . import __version__
 from .catalog import normalize_fingerprint
 from .errors import InputError, LockMismatchError
 from .limits import MAX_LOCK_INPUT, json_key_line, json_shape_reason, loads_json
@@ -19,9 +20,15 @@ from .spelling import PYTHON, Spelling
 if TYPE_CHECKING:
     from .bundle import Bundle
 
-__all__ = ["LOCK_VERSION", "Lock"]
+__all__ = ["LOCK_VERSION", "Lock", "build_unlocked"]
 
 LOCK_VERSION = 1
+
+
+def build_unlocked(spelling: Spelling, then: str) -> str:
+    """The hint that sends the user to build without the lock's pin (which writes the
+    lock anew), ``then`` saying what for: one wording for every lock hint."""
+    return f"{spelling.build} without {spelling.locked} {then}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +71,7 @@ class Lock:
         """The lock in ``data``; ``spelling``: how the hints name a build (see
         :mod:`~esp_cabundle.spelling`)."""
         doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
-        hint = f"{spelling.build} without {spelling.locked} to write it again; review the diff"
+        hint = build_unlocked(spelling, "to write it again; review the diff")
         if not isinstance(doc, dict):
             raise InputError(
                 f"corrupt lock file: a JSON {type(doc).__name__}, not the object with "
@@ -74,6 +81,15 @@ class Lock:
             )
         version = doc.get("lock_version")
         # type(): JSON's true and 1.0 equal 1 in Python, but no lock build writes holds them
+        if type(version) is int and version > LOCK_VERSION:
+            # A later esp-cabundle's lock: building without it would drop what it pins.
+            raise InputError(
+                f"lock_version {version} is newer than esp-cabundle {__version__} reads "
+                f"(lock_version {LOCK_VERSION}): a later release wrote this lock",
+                path=path,
+                line=json_key_line(data.decode("utf-8"), "lock_version"),
+                hint="upgrade esp-cabundle to the release that wrote the lock, or later",
+            )
         if type(version) is not int or version != LOCK_VERSION:
             shown = json.dumps(version, ensure_ascii=False)
             raise InputError(
@@ -123,5 +139,5 @@ class Lock:
         raise LockMismatchError(
             f"the resolved roots differ from {path}",
             violations=tuple(lines),
-            hint=f"{spelling.build} without {spelling.locked} to update the lock; review the diff",
+            hint=build_unlocked(spelling, "to update the lock; review the diff"),
         )

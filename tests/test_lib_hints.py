@@ -66,7 +66,8 @@ def test_locked_without_a_lock_says_locked_true(tmp_path: Path) -> None:
         build_bundle(LE, (), at=AT, lock_path=lock, locked=True)
     assert e.value.message.startswith("locked=True needs a lock file")
     assert _hint(e) == (
-        "build (build_bundle, write_build) once without locked=True and commit cabundle.lock"
+        "build (build_bundle, write_build) without locked=True to write cabundle.lock, "
+        "then commit it"
     )
     assert not lock.exists()
 
@@ -136,7 +137,10 @@ def _cli(runner: CliRunner, *args: str) -> tuple[int, str]:
 def test_the_cli_keeps_its_flags_in_the_build_hints(in_tmp: Path, runner: CliRunner) -> None:
     code, err = _cli(runner, "build", "--preset", "letsencrypt", "--locked")
     assert code == 2 and "--locked needs a lock file, and" in err
-    assert "hint: run 'esp-cabundle build' once without --locked and commit cabundle.lock" in err
+    assert (
+        "hint: run 'esp-cabundle build' without --locked to write cabundle.lock, then commit it"
+        in err
+    )
     (in_tmp / "cabundle.lock").write_bytes(b"[]")
     code, err = _cli(runner, "build", "--preset", "letsencrypt", "--locked")
     assert "hint: run 'esp-cabundle build' without --locked to write it again; review" in err

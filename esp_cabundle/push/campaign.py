@@ -42,7 +42,7 @@ from ..redact import redact
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .files import UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
-from .ledger_status import DARK_KEY, JUDGED_KEY
+from .ledger_meta import DARK_KEY, JUDGED_KEY
 from .rpc import is_unknown_method
 from .transport import Transport, UnitRef
 
@@ -471,8 +471,7 @@ def run_campaign(
     or the forecast deadline of the units' old CA file passes.
     """
     run = _Run(transports, push, ledger, options, progress, stop or threading.Event())
-    ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
-    meta = ledger.meta()
+    meta = ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
     if meta.get("deadline"):
         known = datetime.fromisoformat(meta["deadline"])
         run.deadline = known if known > _now_utc() else None

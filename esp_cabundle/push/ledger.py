@@ -35,14 +35,7 @@ from typing import Any
 from ..dates import now
 from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
-from .ledger_files import (
-    NOT_A_LEDGER_HINT,
-    narrow_side_files,
-    open_readonly,
-    prove_ledger,
-    read_campaign,
-    sqlite_errors,
-)
+from .ledger_files import NOT_A_LEDGER_HINT, narrow_side_files, open_proven, sqlite_errors
 from .ledger_meta import SCHEMA_VERSION, checked_meta
 
 __all__ = [
@@ -190,6 +183,7 @@ class Ledger:
         self.readonly = readonly
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._lock = threading.RLock()
+        self._facts: dict[str, str] = {}  # a read-only ledger's, as checked when opened
         self._db = self._connect()
 
     # -- opening ----------------------------------------------------------------------
@@ -203,12 +197,21 @@ class Ledger:
             raise InputError(f"{p} is not a file", hint="give --ledger a file path")
         existing = p.is_file() and p.stat().st_size > 0
         if existing:
-            prove_ledger(p, _TABLES)
-            checked_meta(p, read_campaign(p))  # refused before a byte is written
+            # One read-only connection proves the file and reads its facts, refused
+            # before a byte is written; read only, it is the connection kept.
+            proven, rows = open_proven(p, _TABLES)
+            try:
+                facts = checked_meta(p, rows)
+            except BaseException:
+                proven.close()
+                raise
+            if self.readonly:
+                self._facts = facts
+                narrow_side_files(p)  # reading a WAL ledger opens its -wal/-shm
+                return proven
+            proven.close()
         elif self.readonly:
             raise InputError(f"{p} is not a campaign ledger (empty)", hint=NOT_A_LEDGER_HINT)
-        if self.readonly:
-            return open_readonly(p)
         refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
         try:
             fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
@@ -256,6 +259,10 @@ class Ledger:
     # -- campaign facts -----------------------------------------------------------------
 
     def meta(self) -> dict[str, str]:
+        """The campaign's facts, each checked (:func:`.ledger_meta.checked_meta`). A
+        read-only ledger's were read when it was opened: it writes none."""
+        if self.readonly:
+            return dict(self._facts)
         with self._lock, sqlite_errors(self.path):
             rows = self._db.execute("SELECT key, value FROM campaign").fetchall()
         return checked_meta(self.path, rows)
@@ -264,11 +271,13 @@ class Ledger:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO campaign (key, value) VALUES (?, ?)", (key, value))
 
-    def bind(self, *, ca_sha256: str, board: str, ca_path: str) -> None:
+    def bind(self, *, ca_sha256: str, board: str, ca_path: str) -> dict[str, str]:
         """Tie the ledger to one CA file: a ledger records one campaign, and a row
-        "verified" means "holds this file"."""
+        "verified" means "holds this file". The campaign's facts once bound, read and
+        checked in the binding's transaction: another process may have written them
+        since the ledger was opened, and the run goes on from them."""
         with self._tx() as db:
-            have = dict(db.execute("SELECT key, value FROM campaign").fetchall())
+            have = checked_meta(self.path, db.execute("SELECT key, value FROM campaign").fetchall())
             _refuse_another_campaign(self.path, have, ca_sha256=ca_sha256, board=board)
             for key, value in (
                 ("ca_sha256", ca_sha256),
@@ -279,6 +288,8 @@ class Ledger:
                 db.execute(
                     "INSERT OR IGNORE INTO campaign (key, value) VALUES (?, ?)", (key, value)
                 )
+                have.setdefault(key, value)
+        return have
 
     # -- rows ---------------------------------------------------------------------------
 
@@ -520,8 +531,9 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
     if not p.is_file() or p.stat().st_size == 0:
         return
-    prove_ledger(p, _TABLES)
-    have = checked_meta(p, read_campaign(p))
+    proven, rows = open_proven(p, _TABLES)
+    proven.close()
+    have = checked_meta(p, rows)
     _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
 
 

@@ -26,7 +26,14 @@ DAMAGED_HINT = (
 
 
 class LedgerDamaged(InputError):
-    """SQLite found a page of the ledger's file damaged (a disk error, a copy cut short)."""
+    """SQLite found a page of the ledger's file damaged (a disk error, a copy cut short),
+    or a value no campaign writes. ``reread``: whether reading again may find it whole
+    (SQLite's error on pages a checkpoint moved under an immutable read); a value read
+    whole and refused is refused again, so it is not read again."""
+
+    def __init__(self, message: str, *, hint: str | None = None, reread: bool = True) -> None:
+        super().__init__(message, hint=hint)
+        self.reread = reread
 
 
 @contextlib.contextmanager
@@ -59,8 +66,14 @@ def side(p: Path, suffix: str) -> Path:
     return real.with_name(real.name + suffix)
 
 
-def ledger_problem(uri: str, tables: Mapping[str, Collection[str]]) -> str | None:
-    """Why the database at ``uri`` is not a campaign ledger, or None when it is one.
+def _connect(p: Path, query: str) -> sqlite3.Connection:
+    return sqlite3.connect(
+        uri(p, query), uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+    )
+
+
+def ledger_problem(db: sqlite3.Connection, tables: Mapping[str, Collection[str]]) -> str | None:
+    """Why the database open in ``db`` is not a campaign ledger, or None when it is one.
 
     Its schema must be what a campaign writes: ``tables`` maps each table to the CREATE
     statements (as SQLite keeps them) campaigns have used, and only their primary-key
@@ -69,20 +82,16 @@ def ledger_problem(uri: str, tables: Mapping[str, Collection[str]]) -> str | Non
     and writes (a trigger with a recursive query never ends). Only the schema is read
     before that is known."""
     try:
-        db = sqlite3.connect(uri, uri=True, timeout=30.0)
-        try:
-            schema = db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
-            if not set(tables) <= {name for kind, name, _ in schema if kind == "table"}:
-                return _NO_TABLES
-            for kind, name, sql in schema:
-                problem = _foreign(kind, name, sql, tables)
-                if problem is not None:
-                    return f"a SQLite database {problem}"
-            if db.execute("SELECT 1 FROM campaign WHERE key = 'schema'").fetchone() is None:
-                return _NO_TABLES
-            return None
-        finally:
-            db.close()
+        schema = db.execute("SELECT type, name, sql FROM sqlite_master").fetchall()
+        if not set(tables) <= {name for kind, name, _ in schema if kind == "table"}:
+            return _NO_TABLES
+        for kind, name, sql in schema:
+            problem = _foreign(kind, name, sql, tables)
+            if problem is not None:
+                return f"a SQLite database {problem}"
+        if db.execute("SELECT 1 FROM campaign WHERE key = 'schema'").fetchone() is None:
+            return _NO_TABLES
+        return None
     except (sqlite3.DatabaseError, UnicodeDecodeError):  # a schema that does not read
         return _NO_TABLES
 
@@ -100,53 +109,43 @@ def _foreign(
     return f"holding {kind} '{printable(name)}', which no campaign writes"
 
 
-def prove_ledger(p: Path, tables: Mapping[str, Collection[str]]) -> None:
-    """InputError unless ``p`` is a campaign ledger (see :func:`ledger_problem`); reads
-    only. ``immutable=1`` reads the file as it is, creating no -wal/-shm beside it; a
-    ledger with a write-ahead log (a campaign running) already has those files, and is
-    read through them too."""
+def open_proven(
+    p: Path, tables: Mapping[str, Collection[str]]
+) -> tuple[sqlite3.Connection, list[tuple[object, object]]]:
+    """A read-only connection to ``p`` once it is proven a campaign ledger (see
+    :func:`ledger_problem`), and its campaign table's rows read through it: the one
+    read a campaign checks before it opens the file to write, and ``push status``
+    reads by (closing the connection is the caller's). InputError if it is none.
+
+    Without a -wal beside it (no campaign running) the file holds every row: read
+    ``immutable=1``, which creates no -wal/-shm beside it. With one, the file is first
+    proven as it is, then read through its log (the newest schema and rows: what a
+    campaign opening it sees), so no -shm is made beside a file that is no ledger."""
     with p.open("rb") as f:
         if f.read(16) != b"SQLite format 3\x00":
             raise InputError(
                 f"{p} is not a campaign ledger (not a SQLite database)", hint=NOT_A_LEDGER_HINT
             )
-    problem = ledger_problem(uri(p, "immutable=1"), tables)
-    if problem in (None, _NO_TABLES) and side(p, "-wal").exists():
-        # the log holds the newest schema: what a campaign opening the file would see
-        problem = ledger_problem(uri(p, "mode=ro"), tables)
-    if problem is None:
-        return
-    raise InputError(
-        f"{p} is not a campaign ledger ({problem}); nothing changed", hint=NOT_A_LEDGER_HINT
-    )
-
-
-def read_campaign(p: Path) -> list[tuple[object, object]]:
-    """The campaign table's rows of the proven ledger ``p``, read without writing (no
-    side file made): checked before a campaign opens the file to write."""
-    live = side(p, "-wal").exists()  # a campaign running: its newest rows are in the log
-    db = sqlite3.connect(uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0)
+    db = _connect(p, "immutable=1")
     try:
+        problem = ledger_problem(db, tables)
+        if problem in (None, _NO_TABLES) and side(p, "-wal").exists():
+            db.close()
+            db = _connect(p, "mode=ro")
+            problem = ledger_problem(db, tables)
+        if problem is not None:
+            raise InputError(
+                f"{p} is not a campaign ledger ({problem}); nothing changed",
+                hint=NOT_A_LEDGER_HINT,
+            )
         with sqlite_errors(p):
-            return db.execute("SELECT key, value FROM campaign").fetchall()
-    finally:
+            rows: list[tuple[object, object]] = db.execute(
+                "SELECT key, value FROM campaign"
+            ).fetchall()
+    except BaseException:
         db.close()
-
-
-def open_readonly(p: Path) -> sqlite3.Connection:
-    """Without a -wal beside it (no campaign running) the file holds every row: read it
-    immutable, so ``push status`` leaves no -wal/-shm behind; with one, through them."""
-    live = side(p, "-wal").exists()
-    try:
-        db = sqlite3.connect(
-            uri(p, "mode=ro" if live else "immutable=1"), uri=True, timeout=30.0,
-            isolation_level=None, check_same_thread=False,
-        )  # fmt: skip
-        db.execute("SELECT 1 FROM units LIMIT 1").fetchall()
-    except sqlite3.DatabaseError as e:
-        raise InputError(f"cannot read the ledger {p} ({e})", hint=NOT_A_LEDGER_HINT) from e
-    narrow_side_files(p)  # reading a WAL ledger opens its -wal/-shm
-    return db
+        raise
+    return db, rows
 
 
 def narrow_side_files(p: Path) -> None:

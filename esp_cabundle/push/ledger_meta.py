@@ -15,12 +15,24 @@ from ..errors import InputError
 from ..text import printable, shorten
 from .ledger_files import DAMAGED_HINT, LedgerDamaged
 
-__all__ = ["DARK_KEY", "NONE_FOUND", "SCHEMA_VERSION", "UNKNOWN", "checked_meta"]
+__all__ = [
+    "DARK_KEY",
+    "JUDGED_KEY",
+    "NONE_FOUND",
+    "NOTHING_JUDGED",
+    "SCHEMA_VERSION",
+    "UNKNOWN",
+    "checked_meta",
+]
 
 SCHEMA_VERSION = 2  # the newest schema this release reads and writes (1 is migrated)
 DARK_KEY = "goes_dark:"  # + a CA file's SHA-256, in the campaign table
 NONE_FOUND = "none"
 UNKNOWN = "unknown"
+# What the last run judged the go-dark dates against (CampaignOptions.judged_against):
+# the servers' names, or NOTHING_JUDGED, when every date is unknown for want of a server.
+JUDGED_KEY = "judged_against"
+NOTHING_JUDGED = "nothing"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 # datetime.isoformat() of an aware datetime, as every date the campaign keeps is
 # written: a date without its offset is none the writer made (refused, not guessed).
@@ -53,7 +65,7 @@ _RULES: dict[str, tuple[Callable[[str], object], str]] = {
     "created_at": (_is_instant, _DATE),
     "deadline": (_is_instant, _DATE),
     "failing_since": (_is_instant, _DATE),
-    "judged_against": (_is_name, "the servers' names, or 'nothing'"),
+    JUDGED_KEY: (_is_name, f"the servers' names, or '{NOTHING_JUDGED}'"),
 }
 _DARK_RULE = (
     lambda v: v in (NONE_FOUND, UNKNOWN) or _is_instant(v),
@@ -78,6 +90,7 @@ def _check_schema(p: Path, value: str) -> None:
         f"the ledger {p} is damaged (its campaign key 'schema' holds {_shown(value)}, "
         "not a schema number); nothing changed",
         hint=DAMAGED_HINT,
+        reread=False,
     )
 
 
@@ -94,6 +107,7 @@ def checked_meta(p: Path, rows: Iterable[tuple[object, object]]) -> dict[str, st
                 f"the ledger {p} is damaged (its campaign {where} {bad}, not text); "
                 "nothing changed",
                 hint=DAMAGED_HINT,
+                reread=False,
             )
         if key == "schema":
             _check_schema(p, value)
@@ -103,6 +117,7 @@ def checked_meta(p: Path, rows: Iterable[tuple[object, object]]) -> dict[str, st
                     f"the ledger {p} is damaged (its campaign key {_shown(key)} names no "
                     "CA file's SHA-256); nothing changed",
                     hint=DAMAGED_HINT,
+                    reread=False,
                 )
             _check(p, key, value, _DARK_RULE)
         elif key in _RULES:
@@ -118,4 +133,5 @@ def _check(p: Path, key: str, value: str, rule: tuple[Callable[[str], object], s
             f"the ledger {p} is damaged (its campaign key {_shown(key)} holds "
             f"{_shown(value)}, not {what}); nothing changed",
             hint=DAMAGED_HINT,
+            reread=False,
         )

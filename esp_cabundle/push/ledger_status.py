@@ -31,7 +31,7 @@ from ..dates import now
 from ..spelling import CLI_SPELLING, PYTHON
 from .ledger import DONE_STATES, STATES, Ledger, UnitRow
 from .ledger_files import LedgerDamaged, side
-from .ledger_meta import DARK_KEY, NONE_FOUND, UNKNOWN
+from .ledger_meta import DARK_KEY, JUDGED_KEY, NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 
 # How a stored out-of-space error offers in-place writing: as the CLI's runs said it (and
 # every ledger before the hints took the caller's words), and as a script's runs say it.
@@ -62,10 +62,6 @@ __all__ = [
     "unit_batches",
 ]
 
-# What the last run judged the go-dark dates against (CampaignOptions.judged_against):
-# the servers' names, or NOTHING_JUDGED, when every date is unknown for want of a server.
-JUDGED_KEY = "judged_against"
-NOTHING_JUDGED = "nothing"
 NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
 IDS_PER_STATE = 10  # unit ids named per state: a fleet's thousands stay one line each
 
@@ -266,8 +262,8 @@ def read_consistently(p: Path, read: Callable[[Ledger], _T], *, tries: int = 3) 
         try:
             with Ledger(p, readonly=True) as ledger:
                 got = read(ledger)
-        except LedgerDamaged:  # pages moved under an immutable read
-            if attempt + 1 == tries:
+        except LedgerDamaged as e:  # pages moved under an immutable read, read again
+            if not e.reread or attempt + 1 == tries:  # a value no campaign writes: as read
                 raise
             continue
         if stamp() == before:
