@@ -26,6 +26,7 @@ __all__ = [
     "FS_NAMES",
     "NO_FILE_HINT",
     "Bytes",
+    "Erased",
     "FileInfo",
     "FileSystemImage",
     "FsProfile",
@@ -55,6 +56,28 @@ class Bytes(Protocol):
     def __getitem__(self, index: int) -> int: ...
     @overload
     def __getitem__(self, index: slice) -> bytes: ...
+
+
+class Erased:
+    """``size`` erased bytes (0xFF) as :class:`Bytes`, none of them held: what a new
+    image is compared with (its blocks changed since it was made)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
+    def __getitem__(self, index: int | slice) -> int | bytes:
+        if isinstance(index, slice):
+            return b"\xff" * len(range(*index.indices(self.size)))
+        if not -self.size <= index < self.size:
+            raise IndexError("index out of range")
+        return 0xFF
 
 
 # LittleFS's magic, and where block 1 may start when block 0 is unreadable (4096 first:
@@ -175,13 +198,16 @@ class FileSystemImage(ABC):
     def data_view(self) -> memoryview:
         """:meth:`to_bytes` without the copy where the bytes are in memory: an edit of a
         256 MiB image is verified and written holding its bytes twice, not five times.
-        Read-only, and valid only until the next edit."""
+        Read-only. It keeps the bytes it shows: an edit after it is made writes a copy
+        (paid only by an edit that follows a view; none does in this package)."""
         return memoryview(self.to_bytes())
 
     @abstractmethod
     def reopened(self) -> FileSystemImage:
         """A fresh mount of :meth:`data_view`, as a reader opens the image (the proof an
-        edit reads back)."""
+        edit reads back). It shares the bytes, not copied, and keeps reading those it
+        mounted when this image is edited afterwards (that edit copies them first): it
+        never sees bytes change under its mount."""
 
     @abstractmethod
     def changed_blocks(self) -> list[int]:

@@ -78,7 +78,10 @@ class BufferStore:
     the first prog or erase copies them into a bytearray, edited in place from then on.
     A snapshot keeps only the 4 KiB units written after it, as they were, so an edit
     that can be undone costs what it writes, not a second copy of the image.
-    The bytes given must not change while the store is in use.
+    The bytes given must not change while the store is in use. A view handed out
+    (:meth:`view`) is never written through: the first write after it copies the bytes
+    again, so a reader of the view (a reopened image, bytes being saved) keeps what it
+    was given.
     """
 
     UNIT = 4096
@@ -86,13 +89,26 @@ class BufferStore:
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self._view = memoryview(data).toreadonly()
         self.buffer: bytearray | None = None  # the copy, once written
+        self._shared = False  # the buffer's bytes were handed out: copy before writing
         self._journal: dict[int, bytes] | None = None
+
+    @classmethod
+    def erased(cls, size: int) -> BufferStore:
+        """``size`` erased bytes, written in place from the start (no copy to make)."""
+        store = cls(b"")
+        store.buffer = bytearray(b"\xff") * size
+        store._view = memoryview(store.buffer)
+        return store
 
     def __len__(self) -> int:
         return len(self._view)
 
-    def view(self) -> memoryview:
-        """The current bytes, read-only, not copied (valid until the next write)."""
+    def view(self, *, keep: bool = True) -> memoryview:
+        """The current bytes, read-only, not copied. ``keep``: the caller may hold them
+        past the next write (which then writes a copy); a glance that is let go at once
+        (a comparison) passes False and costs no copy later."""
+        if keep and self.buffer is not None:
+            self._shared = True
         return self._view.toreadonly()  # _view is the bytearray's own once written
 
     def read(self, offset: int, length: int) -> bytes:
@@ -100,9 +116,10 @@ class BufferStore:
 
     def _writable(self, offset: int, length: int) -> memoryview:
         """The bytearray's view, after keeping for the snapshot what the write replaces."""
-        if self.buffer is None:
+        if self.buffer is None or self._shared:
             self.buffer = bytearray(self._view)
             self._view = memoryview(self.buffer)  # same length: never resized after
+            self._shared = False
         if self._journal is not None and length > 0:
             unit = self.UNIT
             for k in range(offset // unit, (offset + length - 1) // unit + 1):

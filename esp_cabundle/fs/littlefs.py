@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling
 from ..text import byte_count, printable
-from .base import ERASE_BLOCK, FREE_SPACE_HINT, NO_FILE_HINT, FileInfo, FileSystemImage
+from .base import (
+    ERASE_BLOCK,
+    FREE_SPACE_HINT,
+    NO_FILE_HINT,
+    Bytes,
+    Erased,
+    FileInfo,
+    FileSystemImage,
+)
 from .lfs_device import (
     ERR_NAMETOOLONG,
     ERR_NOATTR,
@@ -109,7 +117,7 @@ class LittleFsImage(FileSystemImage):
         store: Store,
         fs_size: int,
         tail_size: int,
-        original: bytes | memoryview | None,
+        original: Bytes | None,
         profile: LittleFsProfile,
         disk_version: int,
         detection: str,
@@ -160,8 +168,7 @@ class LittleFsImage(FileSystemImage):
         )
         from littlefs import LittleFSError
 
-        store = BufferStore(bytearray(b"\xff" * size))
-        original = bytes(store.view())
+        store = BufferStore.erased(size)  # held once: what it was made as is Erased
         lfs = new_lfs(
             Device(store, prof.block_size),
             prof,
@@ -177,7 +184,7 @@ class LittleFsImage(FileSystemImage):
             store=store,
             fs_size=size,
             tail_size=0,
-            original=original,
+            original=Erased(size),
             profile=prof,
             disk_version=version,
             detection=f"profile {prof.name} (new image)",
@@ -447,7 +454,8 @@ class LittleFsImage(FileSystemImage):
         return self._store.read(0, self.size)
 
     def data_view(self) -> memoryview:
-        """The image's bytes as they are now, not copied where they are in memory."""
+        """The image's bytes as they are now, not copied where they are in memory (a
+        later edit writes a copy: the view keeps these bytes)."""
         if isinstance(self._store, BufferStore):
             return self._store.view()
         return memoryview(self.to_bytes())
@@ -458,7 +466,8 @@ class LittleFsImage(FileSystemImage):
     def changed_blocks(self) -> list[int]:
         if self._original is None:
             raise ImageError("an image mounted from a store has no bytes it was opened with")
-        now = self.data_view()
+        store = self._store
+        now = store.view(keep=False) if isinstance(store, BufferStore) else self.data_view()
         old = self._original
         # Block by block, each compared as bytes (a memoryview compares item by item).
         return [

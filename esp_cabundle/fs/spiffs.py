@@ -293,6 +293,7 @@ class SpiffsImage(FileSystemImage):
         self._vol = volume
         self._original = original
         self._files: dict[str, FileRecord] = {}
+        self._shared = False  # the buffer was handed out (data_view): copy before editing
         self._refresh()
 
     # -- construction --------------------------------------------------------------------
@@ -442,6 +443,7 @@ class SpiffsImage(FileSystemImage):
         return bytes(self._vol.buf)
 
     def data_view(self) -> memoryview:
+        self._shared = True  # the next edit writes a copy: the view keeps these bytes
         return memoryview(self._vol.buf).toreadonly()
 
     def reopened(self) -> SpiffsImage:
@@ -516,6 +518,9 @@ class SpiffsImage(FileSystemImage):
 
     def _edit(self, op: Callable[[], None], what: str) -> None:
         """Run one SPIFFS operation; on any failure put every byte and counter back."""
+        if self._shared:
+            self._vol.buf = bytearray(self._vol.buf)
+            self._shared = False
         snap = self._vol.snapshot()
         try:
             op()
