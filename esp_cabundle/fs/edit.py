@@ -382,9 +382,9 @@ def pack_image(
 
             _littlefs_only(fs_type, platform, disk_version, spelling)
             assert isinstance(prof, SpiffsProfile)
-            image = SpiffsImage.open(build_spiffs_image(files, size=size, profile=prof), prof)
+            built: bytes | None = build_spiffs_image(files, size=size, profile=prof)
+            image = SpiffsImage.open(built, prof)  # (mounting writes nothing)
             _set_timestamp(image, timestamp)
-            data = image.to_bytes()
             check = image
         else:
             image = create_image(
@@ -393,11 +393,14 @@ def pack_image(
             _set_timestamp(image, timestamp)
             for path, data in files:
                 image.write(path, data)
-            data = image.to_bytes()
-            check = open_image(data, fs_type=fs_type, profile=image.profile)
+            # A mount of the image's own bytes, not of a copy: the proof costs no memory.
+            check = image.reopened()
+            built = None
         for path, content in files:
             if check.read(path) != content:
                 raise ImageError(f"{normalize_path(path)} does not read back from the new image")
+        del check
+        data = built if built is not None else image.to_bytes()  # copied once it is proven
     except ImageError as e:
         # The file-system layer's hints speak of an image being edited; this one never was.
         if e.hint:

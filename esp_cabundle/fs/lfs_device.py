@@ -246,7 +246,7 @@ def _buffer_context(device: Device, store: BufferStore) -> Any:
             start = block * cfg.block_size + off
             if device.failure is None:
                 try:
-                    return bytearray(store.view()[start : start + size])
+                    return bytearray(store.view(keep=False)[start : start + size])
                 except MemoryError as e:
                     device.failure = e
             return bytearray(b"\xff" * size)

@@ -117,7 +117,7 @@ class LittleFsImage(FileSystemImage):
         store: Store,
         fs_size: int,
         tail_size: int,
-        original: Bytes | None,
+        original: Bytes | memoryview | None,
         profile: LittleFsProfile,
         disk_version: int,
         detection: str,
