@@ -382,8 +382,9 @@ def pack_image(
 
             _littlefs_only(fs_type, platform, disk_version, spelling)
             assert isinstance(prof, SpiffsProfile)
-            built: bytes | None = build_spiffs_image(files, size=size, profile=prof)
-            image = SpiffsImage.open(built, prof)  # (mounting writes nothing)
+            spiffs = build_spiffs_image(files, size=size, profile=prof)
+            image = SpiffsImage.open(spiffs, prof)  # (mounting writes nothing)
+            built: bytes | None = spiffs
             _set_timestamp(image, timestamp)
             check = image
         else:
