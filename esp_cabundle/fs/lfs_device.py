@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ImageError
 from ..text import printable
-from .base import FileInfo
+from .base import UNCHANGED_HINT, FileInfo
 from .lfs_superblock import LFS_NAME_MAX
 
 if TYPE_CHECKING:
@@ -412,7 +412,7 @@ def walk(lfs: LittleFS, block_count: int) -> list[FileInfo]:
                 shown = printable(d[:120]) + ("..." if len(d) > 120 else "")
                 raise ImageError(
                     f"LittleFS directories loop ({why}, down to {shown}): the image is corrupt",
-                    hint="the image was not changed",
+                    hint=UNCHANGED_HINT,
                 )
             seen.add(d)
             for st in lfs.scandir(d):

@@ -27,12 +27,14 @@ from ..spelling import PYTHON, Spelling
 from ..text import byte_count, printable
 from .base import (
     ERASE_BLOCK,
-    FREE_SPACE_HINT,
     NO_FILE_HINT,
+    NO_ROOM_HINT,
+    UNCHANGED_HINT,
     Bytes,
     Erased,
     FileInfo,
     FileSystemImage,
+    FsHint,
 )
 from .lfs_device import (
     ERR_NAMETOOLONG,
@@ -392,7 +394,7 @@ class LittleFsImage(FileSystemImage):
                 raise ImageError(
                     f"{p}: its stored size ({st.size:,} bytes) is more than the whole "
                     f"file system ({self._fs_size:,} bytes): the LittleFS image is corrupt",
-                    hint="the image was not changed",
+                    hint=UNCHANGED_HINT,
                 )
             with self._lfs.open(p, "rb") as f:
                 data: bytes = f.read()
@@ -454,8 +456,7 @@ class LittleFsImage(FileSystemImage):
         return self._store.read(0, self.size)
 
     def data_view(self) -> memoryview:
-        """The image's bytes as they are now, not copied where they are in memory (a
-        later edit writes a copy: the view keeps these bytes)."""
+        """The bytes, not copied where in memory (a later edit writes a copy of them)."""
         if isinstance(self._store, BufferStore):
             return self._store.view()
         return memoryview(self.to_bytes())
@@ -529,14 +530,14 @@ class LittleFsImage(FileSystemImage):
             raise ImageError(
                 f"{printable(p[:120])}...: directories nested {p.count('/') - 1} deep; "
                 f"images are kept to {MAX_DEPTH} (deeper is read as a loop)",
-                hint="use a shallower path; the image was not changed",
+                hint=FsHint("use a shallower path"),
             )
         for part in p.strip("/").split("/"):
             n = len(part.encode("utf-8", "surrogateescape"))
             if n > self._name_max:
                 raise ImageError(
                     f"name {part!r} is {n} bytes; this LittleFS image allows {self._name_max}",
-                    hint="use a shorter name; the image was not changed",
+                    hint=FsHint("use a shorter name"),
                 )
         return p
 
@@ -558,7 +559,7 @@ class LittleFsImage(FileSystemImage):
             if code == ERR_NOSPC:
                 raise ImageError(
                     f"no space left in the LittleFS image {what}: it does not fit",
-                    hint=f"the image was not changed; {FREE_SPACE_HINT}",
+                    hint=NO_ROOM_HINT,
                 ) from e
             if code == ERR_NAMETOOLONG:
                 raise ImageError(f"name too long {what} (image allows {self._name_max})") from e
