@@ -158,3 +158,30 @@ def test_packing_an_image_holds_it_about_twice(fs_type: str) -> None:
     assert peak < 2.3 * size
     (result,) = packed
     assert open_image(result.data).read("/ca.pem") == PEM  # type: ignore[attr-defined]
+
+
+def test_editing_a_spiffs_image_holds_it_about_once() -> None:
+    """SPIFFS open copied the image twice and every edit kept a whole copy to undo it:
+    an edit held it three times besides the caller's bytes. Now it is copied once to
+    edit, and an undo keeps only the pages the edit overwrote."""
+    from esp_cabundle.errors import ImageError
+    from esp_cabundle.fs.edit import pack_image
+    from esp_cabundle.fs.spiffs import SpiffsImage
+
+    size = 4 << 20
+    data = pack_image("spiffs", "esp-idf", size, [("/ca.pem", PEM)]).data
+    kept: list[SpiffsImage] = []
+
+    def edit() -> None:
+        img = SpiffsImage.open(data)
+        img.write("/x.pem", PEM[:1000])
+        img.remove("/ca.pem")
+        kept.append(img)
+
+    assert _peak(edit) < 1.3 * size
+    (img,) = kept
+    before = img.to_bytes()
+    with pytest.raises(ImageError, match="no room"):
+        img.write("/big.bin", bytes(size))
+    assert img.to_bytes() == before  # undone from the pages kept
+    assert [f.path for f in img.files()] == ["/x.pem"] and img.read("/x.pem") == PEM[:1000]

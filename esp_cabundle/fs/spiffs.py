@@ -288,7 +288,7 @@ class SpiffsImage(FileSystemImage):
 
     fs_type: ClassVar[str] = "spiffs"
 
-    def __init__(self, volume: SpiffsVolume, original: bytes) -> None:
+    def __init__(self, volume: SpiffsVolume, original: bytes | memoryview) -> None:
         """Use :meth:`open` or :meth:`create`."""
         self._vol = volume
         self._original = original
@@ -315,8 +315,10 @@ class SpiffsImage(FileSystemImage):
         """Mount ``data``; the profile is detected unless given (a mismatch is an error).
 
         Raises ImageError quickly for bytes that are not SPIFFS, so callers can probe.
+        ``data`` is copied once, to edit; it is kept as the bytes opened with (for
+        :meth:`changed_blocks`), so it must not change while the image is open.
         """
-        raw = bytes(data)
+        raw = data if isinstance(data, bytes) else memoryview(data).toreadonly()
         wanted = get_spiffs_profile(profile) if profile is not None else None
         if wanted is not None:
             _check_size(len(raw), wanted)
@@ -454,7 +456,7 @@ class SpiffsImage(FileSystemImage):
         return [
             i // ERASE_BLOCK
             for i in range(0, len(orig), ERASE_BLOCK)
-            if buf[i : i + ERASE_BLOCK] != orig[i : i + ERASE_BLOCK]
+            if buf[i : i + ERASE_BLOCK] != bytes(orig[i : i + ERASE_BLOCK])
         ]
 
     def describe(self, files: list[FileInfo] | None = None) -> dict[str, str | int]:
@@ -525,6 +527,7 @@ class SpiffsImage(FileSystemImage):
         try:
             op()
             self._refresh()
+            self._vol.release(snap)
         except SpiffsFull as e:
             self._vol.restore(snap)
             self._refresh()
