@@ -7,6 +7,7 @@ without a traceback and map it to an exit code in one place (see ``exit_code``).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 __all__ = [
     "AuthError",
@@ -89,8 +90,37 @@ class CatalogError(InputError):
     """An alias, fingerprint or preset the root catalog does not know."""
 
 
+class Worded(Protocol):
+    """A hint worded for whoever reads it (see :meth:`ImageError.reword`)."""
+
+    def text(self, context: object = None) -> str: ...
+
+
 class ImageError(InputError):
-    """A file-system image that does not mount, is corrupt, or cannot take an edit."""
+    """A file-system image that does not mount, is corrupt, or cannot take an edit.
+
+    ``hint`` may be :class:`Worded`: the file-system layer says what happened (the image
+    is as it was, there is no room, no such file), and a caller that knows more (a new
+    image being made, the command that lists the files) has it worded again for its
+    reader with :meth:`reword`, instead of editing the text."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        hint: str | Worded | None = None,
+    ) -> None:
+        self.worded = None if hint is None or isinstance(hint, str) else hint
+        text = hint if self.worded is None else self.worded.text()
+        assert text is None or isinstance(text, str)
+        super().__init__(message, path=path, line=line, hint=text)
+
+    def reword(self, context: object) -> None:
+        """The hint worded for ``context`` (its own class says what it reads there)."""
+        if self.worded is not None:
+            self.hint = self.worded.text(context)
 
 
 class PartitionTableError(InputError):

@@ -117,3 +117,71 @@ def test_a_store_keeps_no_journal_once_an_edit_stands_or_is_undone() -> None:
     store.prog(2 * BufferStore.UNIT, b"\x04")
     assert snap == {}  # undone, and nothing kept after
     assert store.read(0, 1) == b"\x01" and store.read(BufferStore.UNIT, 1) == b"\x02"
+
+
+def _peak(fn: object) -> int:
+    """Peak bytes traced while ``fn()`` runs (what it allocates, not the interpreter)."""
+    import tracemalloc
+
+    assert callable(fn)
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_creating_a_littlefs_image_holds_it_once() -> None:
+    """create held a new image three times: an erased temporary, the buffer, and a copy
+    as the bytes it was opened with (all erased: nothing need be held for those)."""
+    from esp_cabundle.fs import create_image
+
+    size = 8 << 20
+    create_image("littlefs", "esp-idf", 256 << 10)  # imports, off the count
+    assert _peak(lambda: create_image("littlefs", "esp-idf", size)) < 1.2 * size
+
+
+@pytest.mark.parametrize("fs_type", ["littlefs", "spiffs"])
+def test_packing_an_image_holds_it_about_twice(fs_type: str) -> None:
+    """pack held a new LittleFS image 3.5 times its size (create's three, a copy for the
+    result) and a SPIFFS one 3.2 times (the built bytes, the mounted copy, a further copy
+    as the result): now the image is read back where it lies, and the result is the
+    built bytes (SPIFFS) or the one copy of the image (LittleFS)."""
+    from esp_cabundle.fs import open_image
+    from esp_cabundle.fs.edit import pack_image
+
+    size = 8 << 20
+    pack_image(fs_type, "esp-idf", 256 << 10, [("/ca.pem", PEM)])  # imports, off the count
+    packed: list[object] = []
+    peak = _peak(lambda: packed.append(pack_image(fs_type, "esp-idf", size, [("/ca.pem", PEM)])))
+    assert peak < 2.3 * size
+    (result,) = packed
+    assert open_image(result.data).read("/ca.pem") == PEM  # type: ignore[attr-defined]
+
+
+def test_editing_a_spiffs_image_holds_it_about_once() -> None:
+    """SPIFFS open copied the image twice and every edit kept a whole copy to undo it:
+    an edit held it three times besides the caller's bytes. Now it is copied once to
+    edit, and an undo keeps only the pages the edit overwrote."""
+    from esp_cabundle.errors import ImageError
+    from esp_cabundle.fs.edit import pack_image
+    from esp_cabundle.fs.spiffs import SpiffsImage
+
+    size = 4 << 20
+    data = pack_image("spiffs", "esp-idf", size, [("/ca.pem", PEM)]).data
+    kept: list[SpiffsImage] = []
+
+    def edit() -> None:
+        img = SpiffsImage.open(data)
+        img.write("/x.pem", PEM[:1000])
+        img.remove("/ca.pem")
+        kept.append(img)
+
+    assert _peak(edit) < 1.3 * size
+    (img,) = kept
+    before = img.to_bytes()
+    with pytest.raises(ImageError, match="no room"):
+        img.write("/big.bin", bytes(size))
+    assert img.to_bytes() == before  # undone from the pages kept
+    assert [f.path for f in img.files()] == ["/x.pem"] and img.read("/x.pem") == PEM[:1000]

@@ -20,7 +20,7 @@ from ..clobber import refuse_clobbering, same_file
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
 from ..fs import normalize_path, open_image
-from ..fs.base import FS_NAMES, NO_FILE_HINT
+from ..fs.base import FS_NAMES, FsHint, HintContext
 from ..fs.dirfiles import private_key_warning
 from ..fs.edit import (
     FileEdit,
@@ -135,10 +135,7 @@ class ImageArgs:
         try:
             yield
         except ImageError as e:
-            if e.hint == NO_FILE_HINT:
-                e.hint = NO_FILE_HINT.replace(
-                    "esp-cabundle fs ls IMAGE", self.command("ls", region)
-                )
+            e.reword(HintContext(ls_command=self.command("ls", region)))
             raise
 
     def command(self, verb: str, region: ImageRegion | None, *words: str | Path) -> str:
@@ -421,7 +418,7 @@ def _read_source(source: Path, capacity: int, fs_type: str) -> bytes:
         raise ImageError(
             f"{source} is {st.st_size:,} bytes, more than the whole {FS_NAMES[fs_type]} "
             f"image ({capacity:,} bytes): it cannot fit; nothing written",
-            hint="put a smaller file, or use a larger partition; the image was not changed",
+            hint=FsHint("put a smaller file, or use a larger partition"),
         )
     return read_input(source, max_bytes=capacity)
 

@@ -11,8 +11,8 @@ from ..clobber import refuse_clobbering
 from ..config import not_read_hint
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, PUBLIC, kept_from_others, write_atomic
+from ..fs.base import HintContext
 from ..fs.dirfiles import DirFiles, collect_dir_files
-from ..fs.edit import NEW_TOO_SMALL, NEW_UNWRITTEN
 from ..images import image_spec, new_image
 from ..text import printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
@@ -168,10 +168,7 @@ def pack(
         packed = image.pack(gated, files=files.files, timestamp=mtime, spelling=CLI_SPELLING)
     except ImageError as e:
         # The library says nothing was written; the CLI knows where it would have gone.
-        if e.hint:
-            e.hint = e.hint.replace(NEW_UNWRITTEN, f"{NEW_UNWRITTEN} to {printable(str(output))}")
-            larger = NEW_TOO_SMALL.replace("partition", "partition (--size)", 1)
-            e.hint = e.hint.replace(NEW_TOO_SMALL, larger)
+        e.reword(HintContext(new_image=True, output=printable(str(output)), size_option="--size"))
         raise
     # As secret as what went in: a 0600 conf9.json (or CA file) makes a 0600 image.
     hidden = files.private or (ca.bundle_file is not None and kept_from_others(ca.bundle_file))

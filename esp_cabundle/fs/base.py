@@ -21,14 +21,19 @@ from ..errors import ImageError
 from ..text import printable_name as shown_path
 
 __all__ = [
+    "EDITING",
     "ERASE_BLOCK",
-    "FREE_SPACE_HINT",
     "FS_NAMES",
     "NO_FILE_HINT",
+    "NO_ROOM_HINT",
+    "UNCHANGED_HINT",
     "Bytes",
+    "Erased",
     "FileInfo",
     "FileSystemImage",
+    "FsHint",
     "FsProfile",
+    "HintContext",
     "checked_new_path",
     "checked_path",
     "is_littlefs",
@@ -38,11 +43,54 @@ __all__ = [
 
 # ESP32 NOR flash erase granularity; every profile uses 4 KiB logical blocks.
 ERASE_BLOCK = SECTOR_SIZE
+
+
+@dataclass(frozen=True, slots=True)
+class HintContext:
+    """Who reads a file-system error's hint; :meth:`FsHint.text` words it for them."""
+
+    new_image: bool = False  # being made (pack): none was there to change or free
+    output: str | None = None  # where a new image would have gone (printable)
+    size_option: str | None = None  # how the reader sets the partition's size
+    ls_command: str = "esp-cabundle fs ls IMAGE"  # how the reader lists the files
+
+
+EDITING = HintContext()  # an image being edited, read by a Python caller
+
+
+@dataclass(frozen=True, slots=True)
+class FsHint:
+    """What a failed file-system operation's hint says, as facts; worded on demand
+    (:meth:`~esp_cabundle.errors.ImageError.reword`), never patched as text."""
+
+    advice: str | None = None  # said first ("use a shorter name")
+    unchanged: bool = True  # the image is as it was
+    no_room: bool = False  # it did not fit: where room may be found
+    no_file: bool = False  # the file is not there: how to see those that are
+
+    def text(self, context: object = None) -> str:
+        ctx = context if isinstance(context, HintContext) else EDITING
+        if self.no_file:
+            return f"list the files the image holds: {ctx.ls_command}"
+        parts = [self.advice] if self.advice else []
+        if self.unchanged and ctx.new_image:
+            parts.append("nothing was written" + (f" to {ctx.output}" if ctx.output else ""))
+        elif self.unchanged:
+            parts.append("the image was not changed")
+        if self.no_room and ctx.new_image:
+            size = f" ({ctx.size_option})" if ctx.size_option else ""
+            parts.append(f"use a larger partition{size}, or pack fewer files")
+        elif self.no_room:
+            parts.append("free space by removing files, or use a larger partition")
+        return "; ".join(parts)
+
+
 # What a read of a missing file adds: where to see what the image holds.
-NO_FILE_HINT = "list the files the image holds: esp-cabundle fs ls IMAGE"
-# What an edit that ran out of room suggests (pack_image rewords it: a new image has no
-# files to remove).
-FREE_SPACE_HINT = "free space by removing files, or use a larger partition"
+NO_FILE_HINT = FsHint(no_file=True)
+# An edit that ran out of room: the image is as it was, and where room may be found.
+NO_ROOM_HINT = FsHint(no_room=True)
+# Anything else that left the image as it was.
+UNCHANGED_HINT = FsHint()
 
 
 class Bytes(Protocol):
@@ -55,6 +103,28 @@ class Bytes(Protocol):
     def __getitem__(self, index: int) -> int: ...
     @overload
     def __getitem__(self, index: slice) -> bytes: ...
+
+
+class Erased:
+    """``size`` erased bytes (0xFF) as :class:`Bytes`, none of them held: what a new
+    image is compared with (its blocks changed since it was made)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> bytes: ...
+    def __getitem__(self, index: int | slice) -> int | bytes:
+        if isinstance(index, slice):
+            return b"\xff" * len(range(*index.indices(self.size)))
+        if not -self.size <= index < self.size:
+            raise IndexError("index out of range")
+        return 0xFF
 
 
 # LittleFS's magic, and where block 1 may start when block 0 is unreadable (4096 first:
@@ -175,13 +245,16 @@ class FileSystemImage(ABC):
     def data_view(self) -> memoryview:
         """:meth:`to_bytes` without the copy where the bytes are in memory: an edit of a
         256 MiB image is verified and written holding its bytes twice, not five times.
-        Read-only, and valid only until the next edit."""
+        Read-only. It keeps the bytes it shows: an edit after it is made writes a copy
+        (paid only by an edit that follows a view; none does in this package)."""
         return memoryview(self.to_bytes())
 
     @abstractmethod
     def reopened(self) -> FileSystemImage:
         """A fresh mount of :meth:`data_view`, as a reader opens the image (the proof an
-        edit reads back)."""
+        edit reads back). It shares the bytes, not copied, and keeps reading those it
+        mounted when this image is edited afterwards (that edit copies them first): it
+        never sees bytes change under its mount."""
 
     @abstractmethod
     def changed_blocks(self) -> list[int]:

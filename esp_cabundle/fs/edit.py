@@ -22,10 +22,10 @@ from ..text import byte_count
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import (
     ERASE_BLOCK,
-    FREE_SPACE_HINT,
     FS_NAMES,
     FileSystemImage,
     FsProfile,
+    HintContext,
     checked_path,
     normalize_path,
 )
@@ -341,13 +341,10 @@ class PackedImage:
     warnings: tuple[str, ...] = ()  # ... and files holding a private key
 
 
-EDITED_UNCHANGED = "the image was not changed"
-"""The file-system layer's word, in a hint, that an edit left the image as it was."""
-NEW_UNWRITTEN = "nothing was written"
-"""Its word instead when the image is being made new: there was none to change."""
-NEW_TOO_SMALL = "use a larger partition, or pack fewer files"
-"""Its advice instead of freeing space when a new image is too small: it has no files to
-remove but those being packed."""
+NEW_IMAGE = HintContext(new_image=True)
+"""How pack's errors are worded: the image is being made, so none was there to leave
+unchanged (nothing was written) and a full one has no files to remove but those being
+packed."""
 
 
 def pack_image(
@@ -382,9 +379,10 @@ def pack_image(
 
             _littlefs_only(fs_type, platform, disk_version, spelling)
             assert isinstance(prof, SpiffsProfile)
-            image = SpiffsImage.open(build_spiffs_image(files, size=size, profile=prof), prof)
+            spiffs = build_spiffs_image(files, size=size, profile=prof)
+            image = SpiffsImage.open(spiffs, prof)  # (mounting writes nothing)
+            built: bytes | None = spiffs
             _set_timestamp(image, timestamp)
-            data = image.to_bytes()
             check = image
         else:
             image = create_image(
@@ -393,16 +391,16 @@ def pack_image(
             _set_timestamp(image, timestamp)
             for path, data in files:
                 image.write(path, data)
-            data = image.to_bytes()
-            check = open_image(data, fs_type=fs_type, profile=image.profile)
+            # A mount of the image's own bytes, not of a copy: the proof costs no memory.
+            check = image.reopened()
+            built = None
         for path, content in files:
             if check.read(path) != content:
                 raise ImageError(f"{normalize_path(path)} does not read back from the new image")
+        del check
+        data = built if built is not None else image.to_bytes()  # copied once it is proven
     except ImageError as e:
-        # The file-system layer's hints speak of an image being edited; this one never was.
-        if e.hint:
-            e.hint = e.hint.replace(EDITED_UNCHANGED, NEW_UNWRITTEN)
-            e.hint = e.hint.replace(FREE_SPACE_HINT, NEW_TOO_SMALL)
+        e.reword(NEW_IMAGE)  # the file-system layer's words are for an image being edited
         raise
     return PackedImage(
         data=data,

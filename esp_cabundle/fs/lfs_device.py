@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ImageError
 from ..text import printable
-from .base import FileInfo
+from .base import UNCHANGED_HINT, FileInfo
 from .lfs_superblock import LFS_NAME_MAX
 
 if TYPE_CHECKING:
@@ -78,7 +78,10 @@ class BufferStore:
     the first prog or erase copies them into a bytearray, edited in place from then on.
     A snapshot keeps only the 4 KiB units written after it, as they were, so an edit
     that can be undone costs what it writes, not a second copy of the image.
-    The bytes given must not change while the store is in use.
+    The bytes given must not change while the store is in use. A view handed out
+    (:meth:`view`) is never written through: the first write after it copies the bytes
+    again, so a reader of the view (a reopened image, bytes being saved) keeps what it
+    was given.
     """
 
     UNIT = 4096
@@ -86,13 +89,26 @@ class BufferStore:
     def __init__(self, data: bytes | bytearray | memoryview) -> None:
         self._view = memoryview(data).toreadonly()
         self.buffer: bytearray | None = None  # the copy, once written
+        self._shared = False  # the buffer's bytes were handed out: copy before writing
         self._journal: dict[int, bytes] | None = None
+
+    @classmethod
+    def erased(cls, size: int) -> BufferStore:
+        """``size`` erased bytes, written in place from the start (no copy to make)."""
+        store = cls(b"")
+        store.buffer = bytearray(b"\xff") * size
+        store._view = memoryview(store.buffer)
+        return store
 
     def __len__(self) -> int:
         return len(self._view)
 
-    def view(self) -> memoryview:
-        """The current bytes, read-only, not copied (valid until the next write)."""
+    def view(self, *, keep: bool = True) -> memoryview:
+        """The current bytes, read-only, not copied. ``keep``: the caller may hold them
+        past the next write (which then writes a copy); a glance that is let go at once
+        (a comparison) passes False and costs no copy later."""
+        if keep and self.buffer is not None:
+            self._shared = True
         return self._view.toreadonly()  # _view is the bytearray's own once written
 
     def read(self, offset: int, length: int) -> bytes:
@@ -100,9 +116,10 @@ class BufferStore:
 
     def _writable(self, offset: int, length: int) -> memoryview:
         """The bytearray's view, after keeping for the snapshot what the write replaces."""
-        if self.buffer is None:
+        if self.buffer is None or self._shared:
             self.buffer = bytearray(self._view)
             self._view = memoryview(self.buffer)  # same length: never resized after
+            self._shared = False
         if self._journal is not None and length > 0:
             unit = self.UNIT
             for k in range(offset // unit, (offset + length - 1) // unit + 1):
@@ -229,7 +246,7 @@ def _buffer_context(device: Device, store: BufferStore) -> Any:
             start = block * cfg.block_size + off
             if device.failure is None:
                 try:
-                    return bytearray(store.view()[start : start + size])
+                    return bytearray(store.view(keep=False)[start : start + size])
                 except MemoryError as e:
                     device.failure = e
             return bytearray(b"\xff" * size)
@@ -395,7 +412,7 @@ def walk(lfs: LittleFS, block_count: int) -> list[FileInfo]:
                 shown = printable(d[:120]) + ("..." if len(d) > 120 else "")
                 raise ImageError(
                     f"LittleFS directories loop ({why}, down to {shown}): the image is corrupt",
-                    hint="the image was not changed",
+                    hint=UNCHANGED_HINT,
                 )
             seen.add(d)
             for st in lfs.scandir(d):

@@ -25,7 +25,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling
 from ..text import byte_count, printable
-from .base import ERASE_BLOCK, FREE_SPACE_HINT, NO_FILE_HINT, FileInfo, FileSystemImage
+from .base import (
+    ERASE_BLOCK,
+    NO_FILE_HINT,
+    NO_ROOM_HINT,
+    UNCHANGED_HINT,
+    Bytes,
+    Erased,
+    FileInfo,
+    FileSystemImage,
+    FsHint,
+)
 from .lfs_device import (
     ERR_NAMETOOLONG,
     ERR_NOATTR,
@@ -109,7 +119,7 @@ class LittleFsImage(FileSystemImage):
         store: Store,
         fs_size: int,
         tail_size: int,
-        original: bytes | memoryview | None,
+        original: Bytes | memoryview | None,
         profile: LittleFsProfile,
         disk_version: int,
         detection: str,
@@ -160,8 +170,7 @@ class LittleFsImage(FileSystemImage):
         )
         from littlefs import LittleFSError
 
-        store = BufferStore(bytearray(b"\xff" * size))
-        original = bytes(store.view())
+        store = BufferStore.erased(size)  # held once: what it was made as is Erased
         lfs = new_lfs(
             Device(store, prof.block_size),
             prof,
@@ -177,7 +186,7 @@ class LittleFsImage(FileSystemImage):
             store=store,
             fs_size=size,
             tail_size=0,
-            original=original,
+            original=Erased(size),
             profile=prof,
             disk_version=version,
             detection=f"profile {prof.name} (new image)",
@@ -385,7 +394,7 @@ class LittleFsImage(FileSystemImage):
                 raise ImageError(
                     f"{p}: its stored size ({st.size:,} bytes) is more than the whole "
                     f"file system ({self._fs_size:,} bytes): the LittleFS image is corrupt",
-                    hint="the image was not changed",
+                    hint=UNCHANGED_HINT,
                 )
             with self._lfs.open(p, "rb") as f:
                 data: bytes = f.read()
@@ -447,7 +456,7 @@ class LittleFsImage(FileSystemImage):
         return self._store.read(0, self.size)
 
     def data_view(self) -> memoryview:
-        """The image's bytes as they are now, not copied where they are in memory."""
+        """The bytes, not copied where in memory (a later edit writes a copy of them)."""
         if isinstance(self._store, BufferStore):
             return self._store.view()
         return memoryview(self.to_bytes())
@@ -458,7 +467,8 @@ class LittleFsImage(FileSystemImage):
     def changed_blocks(self) -> list[int]:
         if self._original is None:
             raise ImageError("an image mounted from a store has no bytes it was opened with")
-        now = self.data_view()
+        store = self._store
+        now = store.view(keep=False) if isinstance(store, BufferStore) else self.data_view()
         old = self._original
         # Block by block, each compared as bytes (a memoryview compares item by item).
         return [
@@ -520,14 +530,14 @@ class LittleFsImage(FileSystemImage):
             raise ImageError(
                 f"{printable(p[:120])}...: directories nested {p.count('/') - 1} deep; "
                 f"images are kept to {MAX_DEPTH} (deeper is read as a loop)",
-                hint="use a shallower path; the image was not changed",
+                hint=FsHint("use a shallower path"),
             )
         for part in p.strip("/").split("/"):
             n = len(part.encode("utf-8", "surrogateescape"))
             if n > self._name_max:
                 raise ImageError(
                     f"name {part!r} is {n} bytes; this LittleFS image allows {self._name_max}",
-                    hint="use a shorter name; the image was not changed",
+                    hint=FsHint("use a shorter name"),
                 )
         return p
 
@@ -549,7 +559,7 @@ class LittleFsImage(FileSystemImage):
             if code == ERR_NOSPC:
                 raise ImageError(
                     f"no space left in the LittleFS image {what}: it does not fit",
-                    hint=f"the image was not changed; {FREE_SPACE_HINT}",
+                    hint=NO_ROOM_HINT,
                 ) from e
             if code == ERR_NAMETOOLONG:
                 raise ImageError(f"name too long {what} (image allows {self._name_max})") from e

@@ -288,11 +288,12 @@ class SpiffsImage(FileSystemImage):
 
     fs_type: ClassVar[str] = "spiffs"
 
-    def __init__(self, volume: SpiffsVolume, original: bytes) -> None:
+    def __init__(self, volume: SpiffsVolume, original: bytes | memoryview) -> None:
         """Use :meth:`open` or :meth:`create`."""
         self._vol = volume
         self._original = original
         self._files: dict[str, FileRecord] = {}
+        self._shared = False  # the buffer was handed out (data_view): copy before editing
         self._refresh()
 
     # -- construction --------------------------------------------------------------------
@@ -314,8 +315,10 @@ class SpiffsImage(FileSystemImage):
         """Mount ``data``; the profile is detected unless given (a mismatch is an error).
 
         Raises ImageError quickly for bytes that are not SPIFFS, so callers can probe.
+        ``data`` is copied once, to edit; it is kept as the bytes opened with (for
+        :meth:`changed_blocks`), so it must not change while the image is open.
         """
-        raw = bytes(data)
+        raw = data if isinstance(data, bytes) else memoryview(data).toreadonly()
         wanted = get_spiffs_profile(profile) if profile is not None else None
         if wanted is not None:
             _check_size(len(raw), wanted)
@@ -442,6 +445,7 @@ class SpiffsImage(FileSystemImage):
         return bytes(self._vol.buf)
 
     def data_view(self) -> memoryview:
+        self._shared = True  # the next edit writes a copy: the view keeps these bytes
         return memoryview(self._vol.buf).toreadonly()
 
     def reopened(self) -> SpiffsImage:
@@ -452,7 +456,7 @@ class SpiffsImage(FileSystemImage):
         return [
             i // ERASE_BLOCK
             for i in range(0, len(orig), ERASE_BLOCK)
-            if buf[i : i + ERASE_BLOCK] != orig[i : i + ERASE_BLOCK]
+            if buf[i : i + ERASE_BLOCK] != bytes(orig[i : i + ERASE_BLOCK])
         ]
 
     def describe(self, files: list[FileInfo] | None = None) -> dict[str, str | int]:
@@ -516,10 +520,14 @@ class SpiffsImage(FileSystemImage):
 
     def _edit(self, op: Callable[[], None], what: str) -> None:
         """Run one SPIFFS operation; on any failure put every byte and counter back."""
+        if self._shared:
+            self._vol.buf = bytearray(self._vol.buf)
+            self._shared = False
         snap = self._vol.snapshot()
         try:
             op()
             self._refresh()
+            self._vol.release(snap)
         except SpiffsFull as e:
             self._vol.restore(snap)
             self._refresh()

@@ -63,7 +63,7 @@ class Fd:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    buf: bytes
+    pages: dict[int, bytes]  # each page written since, as it was (filled as they are)
     lu: tuple[int, ...]
     counters: tuple[int, ...]
     erased: frozenset[int]
@@ -91,6 +91,9 @@ class VolumeState:
         self.erased: set[int] = set()  # blocks erased since mount (by GC or format)
         self.unerased: int | None = None  # an aborted-erase block SPIFFS's mount would wipe
         self.gc_runs = 0
+        # While a snapshot is open: every page written since, as it was before (an undo
+        # costs what the edit writes, not a copy of the image).
+        self.journal: dict[int, bytes] | None = None
         # Blocks whose lookup entries or erase count changed since the garbage
         # collector last scored them; ``lu_reset``: score every block again.
         self.lu_dirty: set[int] = set()
@@ -161,8 +164,10 @@ class VolumeState:
 
     # -- snapshots (the caller's rollback) ------------------------------------------------
     def snapshot(self) -> Snapshot:
+        """Start keeping what writes replace, and the counters as they are."""
+        self.journal = {}
         return Snapshot(
-            bytes(self.buf),
+            self.journal,
             tuple(self.lu),
             (
                 self.free_blocks,
@@ -177,8 +182,27 @@ class VolumeState:
             self.unerased,
         )
 
+    def _keep(self, addr: int, n: int) -> None:
+        """Before a write of ``n`` bytes at ``addr``: keep the pages it touches as they
+        are, once each, for the open snapshot."""
+        journal, ps = self.journal, self.g.page_size
+        if journal is None or n <= 0:
+            return
+        for pix in range(addr // ps, (addr + n - 1) // ps + 1):
+            if pix not in journal:
+                journal[pix] = bytes(self.buf[pix * ps : (pix + 1) * ps])
+
+    def release(self, snap: Snapshot) -> None:
+        """Stop keeping what writes replace: the edit stands (or was undone)."""
+        if snap.pages is self.journal:
+            self.journal = None
+        snap.pages.clear()
+
     def restore(self, snap: Snapshot) -> None:
-        self.buf[:] = snap.buf
+        ps = self.g.page_size
+        for pix, old in snap.pages.items():
+            self.buf[pix * ps : (pix + 1) * ps] = old
+        self.release(snap)
         self.lu = list(snap.lu)
         self.lu_reset = True
         self.spans = None
@@ -221,6 +245,8 @@ class VolumeState:
             self.span_dirty.add(pix)
         if off + n > ps:  # (SPIFFS programs within one page; this is only to be sure)
             self.span_dirty.update(range(pix, -(-(addr + n) // ps)))
+        if self.journal is not None:
+            self._keep(addr, n)
         buf = self.buf
         if n == 1:  # a flags byte (finalize, delete): a third of the calls, kept cheap
             buf[addr] = byte = buf[addr] & data[0]
@@ -255,6 +281,7 @@ class VolumeState:
     def _erase_block(self, bix: int) -> None:
         g = self.g
         start = bix * g.block_size
+        self._keep(start, g.block_size)
         self.buf[start : start + g.block_size] = b"\xff" * g.block_size
         epb = g.entries_per_block
         self.lu[bix * epb : (bix + 1) * epb] = [OBJ_ID_FREE] * epb
