@@ -46,6 +46,7 @@ __all__ = [
     "lfs_error_name",
     "new_lfs",
     "probe_lfs",
+    "stat_or_none",
     "walk",
 ]
 
@@ -346,6 +347,20 @@ def lfs_error_name(code: int | None) -> str:
         return f"{code} {LittleFSError.Error(code).name}"
     except ValueError:
         return str(code)
+
+
+def stat_or_none(lfs: LittleFS, path: str) -> Any:
+    """``lfs.stat(path)``, or None where nothing is (littlefs-python raises either kind)."""
+    from littlefs import LittleFSError
+
+    try:
+        return lfs.stat(path)
+    except LittleFSError as e:
+        if e.code == ERR_NOENT:
+            return None
+        raise
+    except FileNotFoundError:
+        return None
 
 
 # Far deeper than any ESP32 firmware nests directories (esp_littlefs keeps whole paths

@@ -51,6 +51,7 @@ from .lfs_device import (
     lfs_error_name,
     new_lfs,
     probe_lfs,
+    stat_or_none,
     walk,
 )
 from .lfs_platforms import (
@@ -419,12 +420,12 @@ class LittleFsImage(FileSystemImage):
             cur = ""
             for part in parts[:-1]:
                 cur += "/" + part
-                st = _stat_or_none(lfs, cur)
+                st = stat_or_none(lfs, cur)
                 if st is None:
                     lfs.mkdir(cur)
                 elif st.type != LFS_TYPE_DIR:
                     raise ImageError(f"cannot write {p}: {cur} is a file in the LittleFS image")
-            st = _stat_or_none(lfs, p)
+            st = stat_or_none(lfs, p)
             if st is not None and st.type == LFS_TYPE_DIR:
                 raise ImageError(f"cannot write {p}: it is a directory in the LittleFS image")
             fh = lfs.open(p, "wb", buffering=0)
@@ -443,7 +444,7 @@ class LittleFsImage(FileSystemImage):
         p = self.checked_path(path, new=False)
 
         def op(lfs: LittleFS) -> None:
-            st = _stat_or_none(lfs, p)
+            st = stat_or_none(lfs, p)
             if st is None:
                 raise ImageError(f"no file {p!r} in the LittleFS image", hint=NO_FILE_HINT)
             if st.type == LFS_TYPE_DIR:
@@ -572,19 +573,6 @@ class LittleFsImage(FileSystemImage):
             f"LittleFS error while {what}: {lfs_error_name(lfs_error_code(e))}",
             hint="the image is probably corrupt; it was not changed",
         )
-
-
-def _stat_or_none(lfs: LittleFS, path: str) -> Any:
-    from littlefs import LittleFSError
-
-    try:
-        return lfs.stat(path)
-    except LittleFSError as e:
-        if e.code == ERR_NOENT:
-            return None
-        raise
-    except FileNotFoundError:
-        return None
 
 
 def build_littlefs_image(
