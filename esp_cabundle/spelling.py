@@ -88,6 +88,7 @@ class Spelling(NamedTuple):
     lay_out: str  # lay a virtual unit out for a board
     # round 6: virtual units, partition tables, chains
     read_all: str  # what reads a unit's whole flash into a dump
+    mqtt_password: str  # where the MQTT broker's password comes from
 
 
 PYTHON = Spelling(
@@ -147,6 +148,7 @@ PYTHON = Spelling(
     lay_out="board_image(load_board(NAME))",
     # round 6
     read_all="unit = open_unit(PORT); unit.read(0, unit.size)",
+    mqtt_password="the URL's user:password@, or MqttUrl(password=...)",
 )
 
 
@@ -209,6 +211,7 @@ CLI_SPELLING = Spelling(
     lay_out="--board NAME",
     # round 6
     read_all="esp-cabundle read --port PORT --all -o dump.bin",
+    mqtt_password="MQTT_PASSWORD or --mqtt-password-file",
 )
 
 
