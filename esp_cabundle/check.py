@@ -366,16 +366,12 @@ def _no_chain_hint(
     pulled: Container[str] | None,
     spelling: Spelling,
 ) -> str:
-    """How to save ``t``'s chain as ``path``: ``chains pull`` reads a config's targets;
-    one given without a config (``build --target``) is saved by ``chains show --host``;
-    a script (``spelling`` names no flag: :func:`~.spelling.set_to`'s test) writes what
-    ``capture_chain`` returns, as this check would have captured it."""
+    """How to save ``t``'s chain as ``path``: ``chains pull`` reads a config's targets,
+    ``chains show --host`` one without a config (``build --target``); a script (whose
+    ``spelling`` names no flag) writes what ``capture_chain`` returns, as here."""
     if not spelling.host.startswith("--"):
-        args = [repr(t.host or t.name)]
-        if t.port != DEFAULT_PORT:
-            args.append(str(t.port))
-        if t.sni_name:
-            args.append(f"server_name={t.sni_name!r}")
+        args = [repr(t.host or t.name)] + [str(t.port)] * (t.port != DEFAULT_PORT)
+        args += [f"server_name={t.sni_name!r}"] * bool(t.sni_name)
         call = f"capture_chain({', '.join(args)}).to_pem()"
         save = f"save it as {path} with: Path({str(path)!r}).write_bytes({call})"
     elif pulled is None or t.name in pulled:
