@@ -116,6 +116,8 @@ def load_chain_file(path: str | Path, *, spelling: Spelling = PYTHON) -> ServerC
         max_bytes=MAX_CERT_INPUT,
     )
     certs = load_certificates(data, source=str(p))
+    # before ServerChain checks it in the library's words
+    check_chain_length(len(certs), path=str(p), error=CertificateError, spelling=spelling)
     _check_order(certs, str(p), spelling)
     text = data.decode("utf-8", "replace")
     captured = None

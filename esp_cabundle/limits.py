@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from .errors import InputError
+from .spelling import PYTHON, Spelling, bare
 from .text import byte_count, plural_noun, utf8_fault
 
 __all__ = [
@@ -109,17 +110,23 @@ def check_size(
 
 
 def check_chain_length(
-    count: int, *, path: str | None = None, error: type[InputError] = InputError
+    count: int,
+    *,
+    path: str | None = None,
+    error: type[InputError] = InputError,
+    spelling: Spelling = PYTHON,
 ) -> None:
     """Refuse a server chain longer than any server sends, before judging it (each
-    judgement costs time in proportion to its length, a forecast far more)."""
+    judgement costs time in proportion to its length, a forecast far more); the hint
+    names the trust set's and the chain's options as ``spelling`` does."""
     if count > MAX_CHAIN_CERTS:
         raise error(
             f"a server chain of {count:,} certificates, over the {MAX_CHAIN_CERTS} a chain "
             "may hold here",
             path=path,
             hint="a server sends its leaf and a few issuers (an ESP32 reads them in one "
-            "16 KiB message); give a trust set with --bundle, a server's chain with --chain",
+            f"16 KiB message); give a trust set with {bare(spelling.bundle)}, a server's "
+            f"chain with {spelling.chain}",
         )
 
 

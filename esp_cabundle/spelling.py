@@ -86,6 +86,9 @@ class Spelling(NamedTuple):
     rpc_urls: str  # the units' RPC URLs
     dump: str  # start a virtual unit from a whole-flash dump
     lay_out: str  # lay a virtual unit out for a board
+    # round 6: virtual units, partition tables, chains
+    read_all: str  # what reads a unit's whole flash into a dump
+    mqtt_password: str  # where the MQTT broker's password comes from
 
 
 PYTHON = Spelling(
@@ -143,6 +146,9 @@ PYTHON = Spelling(
     rpc_urls="urls=",
     dump="dump_image(FLASH_BYTES)",
     lay_out="board_image(load_board(NAME))",
+    # round 6
+    read_all="unit = open_unit(PORT); unit.read(0, unit.size)",
+    mqtt_password="the URL's user:password@, or MqttUrl(password=...)",
 )
 
 
@@ -203,6 +209,9 @@ CLI_SPELLING = Spelling(
     rpc_urls="--rpc",
     dump="--dump FILE",
     lay_out="--board NAME",
+    # round 6
+    read_all="esp-cabundle read --port PORT --all -o dump.bin",
+    mqtt_password="MQTT_PASSWORD or --mqtt-password-file",
 )
 
 

@@ -19,6 +19,7 @@ from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..fs import open_image
 from ..push.urls import split_url
+from ..spelling import BOARD_SPELLING
 from ..text import byte_count, plural
 from ..ui import note
 from ..virtual.boards import board_fs_image
@@ -60,7 +61,7 @@ def serve_rpc_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
         _check_output(opts, ids)
     board = load_board(opts.board or DEFAULT_BOARD)
     _check_board(board)
-    target = board.file_system()
+    target = board.file_system(BOARD_SPELLING)
     ca_path = target.ca_path
     image, origin = _initial_image(board, opts)
     version = board.version or (board.firmware.default if board.firmware else "2.20.0")
@@ -163,7 +164,7 @@ def _check_board(board: Board) -> None:
 
 def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
     """The file system every unit starts with, and where its CA file came from."""
-    target = board.file_system()
+    target = board.file_system(BOARD_SPELLING)
     ca_path = target.ca_path
     ca = None
     if opts.ca_file is not None:
@@ -171,7 +172,7 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
         load_certificates(ca, source=str(opts.ca_file))  # a CA file, and no private key
     if opts.fs_image is None:
         origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"
-        return board_fs_image(board, ca=ca), origin
+        return board_fs_image(board, ca=ca, spelling=BOARD_SPELLING), origin
     data = read_input(opts.fs_image, what="file-system image", devices=False)
     try:
         # a file system at all (its errors say what the bytes are)

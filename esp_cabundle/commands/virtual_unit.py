@@ -14,6 +14,7 @@ from click.core import ParameterSource
 from ..boards import load_board
 from ..errors import InputError
 from ..fileio import read_input
+from ..spelling import BOARD_SPELLING
 from ..text import plural
 from ..ui import note
 from ..virtual import VirtualESP32
@@ -179,7 +180,7 @@ def virtual_unit(
     host, port = _listen(listen)
     profile = load_board(board) if board is not None else None
     if profile is not None:
-        image = board_image(profile, chip=chip)
+        image = board_image(profile, chip=chip, spelling=BOARD_SPELLING)
         what = f"board {profile.name}"
     else:
         assert dump is not None
@@ -187,6 +188,7 @@ def virtual_unit(
             read_input(dump, what="flash dump", devices=False),
             chip=chip or "esp32",
             name=str(dump),
+            spelling=BOARD_SPELLING,
         )
         what = f"dump {dump}"
     try:

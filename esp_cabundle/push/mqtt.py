@@ -52,8 +52,9 @@ class MqttUrl:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     # Where the URL was given, for the hints: a user who set ESP_CABUNDLE_MQTT and
-    # typed no --mqtt was told to "check the --mqtt host and port".
-    given_in: str = field(default="--mqtt", compare=False)
+    # typed no --mqtt was told to "check the --mqtt host and port"; a script that built
+    # one by hand passed no flag (parse_mqtt_url sets it as its spelling names the URL).
+    given_in: str = field(default=PYTHON.mqtt_url.removesuffix("="), compare=False)
 
     def __str__(self) -> str:
         user = f"{self.username}@" if self.username else ""
@@ -133,8 +134,9 @@ class MqttTransport:
         frame_size: int | None = None,
         spelling: Spelling = PYTHON,
     ) -> None:
-        """``spelling``: how the refusal of no ids names the options (see
+        """``spelling``: how the refusal of no ids and of the login name the options (see
         :mod:`~esp_cabundle.spelling`)."""
+        self._spelling = spelling
         if not device_ids:
             raise InputError(f"{spelling.mqtt} needs the units' ids: {spelling.unit_ids}")
         self.url = url
@@ -215,8 +217,8 @@ class MqttTransport:
                 if "authori" in text.lower() or "password" in text.lower():
                     raise AuthError(
                         f"the MQTT broker {self.url} refused the login ({text})",
-                        hint="check the user name and the password (MQTT_PASSWORD or "
-                        "--mqtt-password-file)",
+                        hint="check the user name and the password "
+                        f"({self._spelling.mqtt_password})",
                     )
                 raise DeviceError(f"the MQTT broker {self.url} refused the connection ({text})")
             raise DeviceError(

@@ -17,6 +17,7 @@ from ..catalog import Catalog
 from ..errors import InputError, PartitionTableError
 from ..fs.edit import pack_image
 from ..partitions import read_partition_table
+from ..spelling import PYTHON, Spelling
 from .chips import CHIPS, JEDEC_CAPACITY
 
 __all__ = ["UnitImage", "board_fs_image", "board_image", "dump_image"]
@@ -37,33 +38,39 @@ class UnitImage:
         return len(self.flash)
 
 
-def board_image(board: Board, *, chip: str | None = None) -> UnitImage:
+def board_image(board: Board, *, chip: str | None = None, spelling: Spelling = PYTHON) -> UnitImage:
     """A unit of ``board`` as it left the factory (see the module). InputError for a
     board without a partition layout or a file system, or a chip or flash size the
-    virtual unit cannot be."""
+    virtual unit cannot be; its hints name the options as ``spelling`` does."""
 
-    board.file_system()  # InputError for a board without one
+    board.file_system(spelling)  # InputError for a board without one
     if board.layout is None:
         raise InputError(
             f"board {board.name} names no partition layout to lay out a unit with",
-            hint="start the unit from a dump of a real one: --dump FILE",
+            hint=f"start the unit from a dump of a real one: {spelling.dump}",
         )
     size = _flash_size(board.flash_size, board.name)
     flash = bytearray(b"\xff" * size)
     table = board.layout.to_binary()
     flash[board.table_offset : board.table_offset + len(table)] = table
-    for p in board.fs_partitions(board.layout):
-        flash[p.offset : p.end] = board_fs_image(board, p.size)
+    for p in board.fs_partitions(board.layout, spelling):
+        flash[p.offset : p.end] = board_fs_image(board, p.size, spelling=spelling)
     return UnitImage(_chip(chip or board.chips[0]), bytes(flash))
 
 
-def board_fs_image(board: Board, size: int | None = None, *, ca: bytes | None = None) -> bytes:
+def board_fs_image(
+    board: Board,
+    size: int | None = None,
+    *,
+    ca: bytes | None = None,
+    spelling: Spelling = PYTHON,
+) -> bytes:
     """The file system a unit of ``board`` leaves the factory with (see the module),
     ``size`` bytes (default: its first file-system partition's), holding ``ca`` as its
-    CA file instead of the shipped one when given."""
-    fs = board.file_system()
+    CA file instead of the shipped one when given; hints as ``spelling`` says."""
+    fs = board.file_system(spelling)
     if size is None:
-        parts = board.fs_partitions(board.layout) if board.layout is not None else ()
+        parts = board.fs_partitions(board.layout, spelling) if board.layout is not None else ()
         if not parts:
             raise InputError(f"board {board.name} names no file-system partition to size one by")
         size = parts[0].size
@@ -72,15 +79,20 @@ def board_fs_image(board: Board, size: int | None = None, *, ca: bytes | None = 
         ca = "".join(catalog.certificate(catalog.resolve(a)).pem() for a in SHIPPED_ROOTS).encode()
     files = [(fs.ca_path, ca)]
     files += [(path, _settings(board.name, path)) for path in fs.config_files]
-    return pack_image(fs.fs_type, fs.profile, size, files, platform=fs.platform).data
+    return pack_image(
+        fs.fs_type, fs.profile, size, files, platform=fs.platform, spelling=spelling
+    ).data
 
 
-def dump_image(data: bytes, *, chip: str = "esp32", name: str = "dump") -> UnitImage:
+def dump_image(
+    data: bytes, *, chip: str = "esp32", name: str = "dump", spelling: Spelling = PYTHON
+) -> UnitImage:
     """A unit holding a whole-flash dump (``esptool read-flash 0 ALL``), the rest of
     its flash erased. InputError for what no unit could hold: an empty file, one larger
     than any flash, or bytes without a valid partition table listing only partitions
     inside them (the check ``update-dump`` makes: ``inspect`` and ``update-dump`` would
-    refuse the file, and ``flash`` would find no table on the unit)."""
+    refuse the file, and ``flash`` would find no table on the unit); hints as
+    ``spelling`` says."""
     if not data:
         raise InputError("empty file, not a flash dump", path=name)
     sizes = sorted(JEDEC_CAPACITY)
@@ -97,9 +109,8 @@ def dump_image(data: bytes, *, chip: str = "esp32", name: str = "dump") -> UnitI
         raise InputError(
             f"not a whole-flash dump: {e.reason}; no unit started",
             path=name,
-            hint="start it from a whole-flash dump (esp-cabundle read --port PORT --all "
-            "-o dump.bin, or esptool read-flash 0 ALL dump.bin), or lay it out for a "
-            "board: --board NAME",
+            hint=f"start it from a whole-flash dump ({spelling.read_all}, or esptool "
+            f"read-flash 0 ALL dump.bin), or lay it out for a board: {spelling.lay_out}",
         ) from e
     return UnitImage(_chip(chip), data + b"\xff" * (fits[0] - len(data)))
 
