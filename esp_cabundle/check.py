@@ -8,7 +8,6 @@ the targets with it before any write path writes a CA.
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -19,7 +18,6 @@ from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
 from .certs import Certificate, load_certificates
 from .chains import (
-    DEFAULT_PORT,
     DEFAULT_TIMEOUT,
     ServerChain,
     capture_chain,
@@ -40,6 +38,7 @@ from .targets import (
     chain_file_name,
     parse_device,
     parse_targets,
+    saving_hint,
 )
 from .timeline import Period, Timeline, judge_periods
 from .verify import (
@@ -344,12 +343,12 @@ def target_items(
                 raise DeviceError(
                     f"target '{t.name}' has no saved chain ({path}), and capturing it live "
                     f"failed: {e.message}",
-                    hint=_no_chain_hint(t, path, skip_hint, pulled, spelling),
+                    hint=saving_hint(t, path, skip_hint, pulled, spelling),
                 ) from e
         elif t.host:
             raise InputError(
                 f"target '{t.name}' has no saved chain ({path})",
-                hint=_no_chain_hint(t, path, skip_hint, pulled, spelling),
+                hint=saving_hint(t, path, skip_hint, pulled, spelling),
             )
         else:  # pragma: no cover - a target has a host or a chain (parse_targets)
             raise InputError(f"target '{t.name}' has neither a host nor a saved chain")
@@ -357,32 +356,6 @@ def target_items(
             CheckItem(t.name, chain, device or t.device or fallback, hostname=t.verify_name(chain))
         )
     return items
-
-
-def _no_chain_hint(
-    t: Target,
-    path: Path,
-    skip_hint: str | None,
-    pulled: Container[str] | None,
-    spelling: Spelling,
-) -> str:
-    """How to save ``t``'s chain as ``path``: ``chains pull`` reads a config's targets,
-    ``chains show --host`` one without a config (``build --target``); a script (whose
-    ``spelling`` names no flag) writes what ``capture_chain`` returns, as here."""
-    if not spelling.host.startswith("--"):
-        args = [repr(t.host or t.name)] + [str(t.port)] * (t.port != DEFAULT_PORT)
-        args += [f"server_name={t.sni_name!r}"] * bool(t.sni_name)
-        call = f"capture_chain({', '.join(args)}).to_pem()"
-        save = f"save it as {path} with: Path({str(path)!r}).write_bytes({call})"
-    elif pulled is None or t.name in pulled:
-        save = f"'esp-cabundle chains pull' saves it as {path}"
-    else:
-        words = ["esp-cabundle", "chains", "show", "--host", t.address or t.name]
-        if t.sni_name:
-            words += ["--server-name", t.sni_name]
-        save = f"save it as {path} with: {shlex.join([*words, '-o', str(path)])}"
-    hint = f"online, {save}; offline, put the server's chain there (PEM, leaf first)"
-    return f"{hint}; {skip_hint}" if skip_hint else hint
 
 
 def roadmap_items(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import shlex
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING
 from .chains import DEFAULT_PORT, ServerChain, host_port, is_ip_address, parse_host_port
 from .errors import InputError
 from .fileio import is_named
+from .spelling import Spelling
 from .verify import DeviceProfile, parse_device_profile
 
 if TYPE_CHECKING:
@@ -38,6 +41,7 @@ __all__ = [
     "parse_device",
     "parse_target",
     "parse_targets",
+    "saving_hint",
     "target_label",
 ]
 
@@ -315,3 +319,29 @@ def parse_device(node: Node) -> DeviceProfile:
         return parse_device_profile(text)
     except InputError as e:
         raise node.error(e.message, hint=e.hint) from e
+
+
+def saving_hint(
+    t: Target,
+    path: Path,
+    skip_hint: str | None,
+    pulled: Container[str] | None,
+    spelling: Spelling,
+) -> str:
+    """How to save ``t``'s chain as ``path``: ``chains pull`` reads a config's targets,
+    ``chains show --host`` one without a config (``build --target``); a script (whose
+    ``spelling`` names no flag) writes what ``capture_chain`` returns, as here."""
+    if not spelling.host.startswith("--"):
+        args = [repr(t.host or t.name)] + [str(t.port)] * (t.port != DEFAULT_PORT)
+        args += [f"server_name={t.sni_name!r}"] * bool(t.sni_name)
+        call = f"capture_chain({', '.join(args)}).to_pem()"
+        save = f"save it as {path} with: Path({str(path)!r}).write_bytes({call})"
+    elif pulled is None or t.name in pulled:
+        save = f"'esp-cabundle chains pull' saves it as {path}"
+    else:
+        words = ["esp-cabundle", "chains", "show", "--host", t.address or t.name]
+        if t.sni_name:
+            words += ["--server-name", t.sni_name]
+        save = f"save it as {path} with: {shlex.join([*words, '-o', str(path)])}"
+    hint = f"online, {save}; offline, put the server's chain there (PEM, leaf first)"
+    return f"{hint}; {skip_hint}" if skip_hint else hint
