@@ -53,6 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import PrivateKeyError
+from .keyscan_common import JAVA_MAGIC, java_store_kind, line_of
 from .keyscan_dumps import find_dumps
 from .keyscan_hex import find_c_hex
 
@@ -169,7 +170,6 @@ _PKCS12_PBE = bytes.fromhex("2a864886f70d010c01")  # 1.2.840.113549.1.12.1
 # PBEWithMD5AndTripleDES (1.3.6.1.4.1.42.2.19.1); the file opens with a magic number,
 # a version, an entry count, then each entry's tag (1: private key, 2: certificate).
 _JAVA_PBE = (bytes.fromhex("2b060104012a02110101"), bytes.fromhex("2b060104012a021301"))
-_JAVA_MAGIC = {b"\xfe\xed\xfe\xed": "JKS", b"\xce\xce\xce\xce": "JCEKS"}
 _JAVA_B64 = (b"/u3+7", b"zs7Oz")  # the magic numbers' first 30 bits in base64
 _PKCS7 = bytes.fromhex("2a864886f70d0107")  # 1.2.840.113549.1.7: PKCS#7/CMS content types
 _PKCS7_DATA = _PKCS7 + b"\x01"
@@ -359,26 +359,13 @@ def der_key_kind(
     return None
 
 
-def _line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
-
-
-def _java_store_kind(raw: bytes) -> str | None:
-    """A Java key store whose first entry is a private key (a trust store's are
-    certificates); the raw bytes are found by the key entry's algorithm instead."""
-    store = _JAVA_MAGIC.get(raw[:4])
-    if store is None or raw[12:16] != b"\x00\x00\x00\x01":
-        return None
-    return f"Java key store ({store})"
-
-
 def _cannot_open_key(head: bytes) -> bool:
     """True when base64 that opens with ``head`` (16 characters) can be neither a key's
     DER, by the tags :func:`der_key_kind` requires, nor OpenSSH's or Java's magic. False means
     "look closer", never "a key"."""
     raw = base64.b64decode(head)  # 16 characters of a run: valid, 12 bytes
     if raw[0] != 0x30:
-        return not (_OPENSSH_MAGIC.startswith(raw) or raw[:4] in _JAVA_MAGIC)
+        return not (_OPENSSH_MAGIC.startswith(raw) or raw[:4] in JAVA_MAGIC)
     outer = _tlv(raw, 0)
     first = _tlv(raw, outer[1]) if outer is not None else None
     if first is None:
@@ -401,7 +388,7 @@ def _find_armour(low: bytes) -> int | None:
     return first
 
 
-def _scan_text(data: bytes) -> tuple[str, int] | None:
+def _scan_text(data: bytes, stores: list[int]) -> tuple[str, int] | None:
     low = data.lower()
     armour = _find_armour(low)
     if armour is not None:
@@ -416,7 +403,8 @@ def _scan_text(data: bytes) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    return _scan_base64(data) or find_c_hex(low, _scan_der) or find_dumps(data, low, _scan_der)
+    found = _scan_base64(data, stores) or find_c_hex(low, _scan_der)
+    return found or find_dumps(data, low, _scan_der)
 
 
 def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:
@@ -466,14 +454,17 @@ def _b64_lines(data: bytes, start: int, end: int) -> bytes:
     return base64.b64decode(text + b"=" * (-len(text) % 4))
 
 
-def _scan_base64(data: bytes) -> tuple[str, int] | None:
+def _scan_base64(data: bytes, stores: list[int]) -> tuple[str, int] | None:
     """A key's DER (or OpenSSH's or Java's magic) at the start of a run of base64
-    (:func:`_b64_heads`); a PKCS#12 store's bags are counted (:func:`_pkcs12_kind`)."""
+    (:func:`_b64_heads`); a PKCS#12 store's bags are counted (:func:`_pkcs12_kind`) and
+    where its base64 starts is added to ``stores``."""
     walks = 0
     for start, end, raw in _b64_heads(data):
         if raw.startswith(_OPENSSH_MAGIC):
             return "base64 OpenSSH key", start
-        kind = _java_store_kind(raw) or der_key_kind(raw, truncated=True)
+        kind = java_store_kind(raw) or der_key_kind(raw, truncated=True)
+        if kind == _PKCS12_STORE:
+            stores.append(start)
         if kind == _PKCS12_STORE and walks < _PFX_WALKS:
             walks += 1
             kind = _pkcs12_kind(_b64_lines(data, start, end), 0)
@@ -488,6 +479,8 @@ def base64_pfx(data: bytes) -> tuple[int, Pfx] | None:
     loaders: a store of certificates only is no key, yet no CA source."""
     if not any(version in data for version in _PFX_VERSION_B64):
         return None  # a PEM bundle: a fifth of the time of the search
+    if _CLEAN.get(hashlib.sha256(data).digest()) is False:
+        return None  # scanned whole for keys, and no run opened a store: a tenth of a walk
     walks = 0
     for start, end, raw in _b64_heads(data):
         if der_key_kind(raw, truncated=True) != _PKCS12_STORE:
@@ -542,22 +535,27 @@ def _pkcs12_kind(data: bytes, pos: int) -> str | None:
 
 def find_private_key(data: bytes) -> KeyFinding | None:
     """The first private key in ``data`` in any encoding this module knows, or None."""
-    found = _scan_text(data)
+    return _find_key(data, [])
+
+
+def _find_key(data: bytes, stores: list[int]) -> KeyFinding | None:
+    found = _scan_text(data, stores)
     if found is not None:
-        return KeyFinding(found[0], found[1], _line_of(data, found[1]))
+        return KeyFinding(found[0], found[1], line_of(data, found[1]))
     found = _scan_der(data)
     if found is not None:
         return KeyFinding(found[0], found[1], 0)
     if b"\x00" in data:
         text = data.replace(b"\x00", b"")
-        found = _scan_text(text)
+        found = _scan_text(text, [])
         if found is not None:
-            return KeyFinding(found[0], found[1], _line_of(text, found[1]), "UTF-16")
+            return KeyFinding(found[0], found[1], line_of(text, found[1]), "UTF-16")
     return None
 
 
-# SHA-256 digests of inputs found to hold no key; bounded for long-lived processes.
-_CLEAN: set[bytes] = set()
+# SHA-256 digests of inputs found to hold no key, each with whether a run of base64 in it
+# opened a PKCS#12 store (only then need base64_pfx walk it); bounded for long processes.
+_CLEAN: dict[bytes, bool] = {}
 _CLEAN_MAX = 64
 
 
@@ -572,11 +570,12 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
     digest = hashlib.sha256(data).digest()
     if digest in _CLEAN:
         return
-    found = find_private_key(data)
+    stores: list[int] = []
+    found = _find_key(data, stores)
     if found is None:
         if len(_CLEAN) >= _CLEAN_MAX:
             _CLEAN.clear()
-        _CLEAN.add(digest)
+        _CLEAN[digest] = bool(stores)
         return
     # A line in the bytes as given makes the error's file:line prefix (its offset: a hint's).
     line = found.line if found.line and not found.encoding else None

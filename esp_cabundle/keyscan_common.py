@@ -1,6 +1,7 @@
 """What the text scanners of :mod:`.keyscan` (hex, decimal, words) share: the DER scan
 they call, the sizes their runs are bounded by, a lazily compiled pattern and where the
-n-th number of a run is."""
+n-th number of a run is; and keyscan's own small helpers (line numbers, Java key stores),
+kept here so keyscan.py stays readable at one length."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ import re
 from collections.abc import Callable
 from functools import cache
 
-__all__ = ["MIN_BYTES", "RUN_LEAD", "ScanDer", "lazy_re", "nth_position"]
+__all__ = [
+    "JAVA_MAGIC",
+    "MIN_BYTES",
+    "RUN_LEAD",
+    "ScanDer",
+    "java_store_kind",
+    "lazy_re",
+    "line_of",
+    "nth_position",
+]
 
 # keyscan's DER scan: (kind, offset) of the first key in some bytes, or None.
 ScanDer = Callable[[bytes], tuple[str, int] | None]
@@ -39,3 +49,21 @@ def nth_position(
             return m.start()
         index -= 1
     return start
+
+
+# A Java key store's first four bytes, by store type.
+JAVA_MAGIC = {b"\xfe\xed\xfe\xed": "JKS", b"\xce\xce\xce\xce": "JCEKS"}
+
+
+def line_of(data: bytes, offset: int) -> int:
+    """The 1-based line of ``offset`` in ``data``."""
+    return data.count(b"\n", 0, offset) + 1
+
+
+def java_store_kind(raw: bytes) -> str | None:
+    """A Java key store whose first entry is a private key (a trust store's are
+    certificates); the raw bytes are found by the key entry's algorithm instead."""
+    store = JAVA_MAGIC.get(raw[:4])
+    if store is None or raw[12:16] != b"\x00\x00\x00\x01":
+        return None
+    return f"Java key store ({store})"

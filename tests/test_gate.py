@@ -312,8 +312,8 @@ def test_clean_inputs_are_remembered_but_never_hide_a_key(
     from esp_cabundle import keyscan
 
     scans: list[int] = []
-    real = keyscan.find_private_key
-    monkeypatch.setattr(keyscan, "find_private_key", lambda d: scans.append(len(d)) or real(d))
+    real = keyscan._find_key  # the whole scan refuse_private_keys runs
+    monkeypatch.setattr(keyscan, "_find_key", lambda d, s: scans.append(len(d)) or real(d, s))
     fresh = X1_PEM + b"# scanned once\n"
     refuse_private_keys(fresh, source="ca.pem")
     refuse_private_keys(fresh, source="ca.pem")  # remembered: the same bytes, clean

@@ -117,7 +117,7 @@ def _base64_rule(data: bytes) -> tuple[str, int] | None:
         raw = base64.b64decode(text[:256][: len(text[:256]) // 4 * 4])
         if raw.startswith(b"openssh-key-v1\x00"):
             return "base64 OpenSSH key", run.start()
-        kind = keyscan._java_store_kind(raw) or keyscan.der_key_kind(raw, truncated=True)
+        kind = keyscan.java_store_kind(raw) or keyscan.der_key_kind(raw, truncated=True)
         if kind is not None:
             return f"base64 {kind}", run.start()
     return None
@@ -139,7 +139,7 @@ def test_base64_runs_are_read_as_the_plain_rule_reads_them() -> None:
             at += size
         text = rng.choice([b"", b"x", b"# ", b"+"]) + b"".join(p + rng.choice(gaps) for p in parts)
         expected = _base64_rule(text)
-        assert keyscan._scan_base64(text) == expected, text
+        assert keyscan._scan_base64(text, []) == expected, text
         found += expected is not None
     assert 50 < found < 1400
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,7 +23,12 @@ from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import CertificateError, PrivateKeyError
 from esp_cabundle.gate import CaSource, gate_ca
-from esp_cabundle.keyscan import _cannot_open_key, base64_pfx, find_private_key
+from esp_cabundle.keyscan import (
+    _cannot_open_key,
+    base64_pfx,
+    find_private_key,
+    refuse_private_keys,
+)
 from esp_cabundle.pkcs12 import Pfx, read_pfx
 from esp_cabundle.pubkeys import der_tlv
 from tests.support.ber import to_ber
@@ -325,6 +331,32 @@ def test_base64_stores_in_every_length_form_are_found() -> None:
         found = base64_pfx(X1_PEM + base64.encodebytes(store))
         assert found is not None and found[0] == len(X1_PEM), length
         assert not _cannot_open_key(base64.b64encode(store)[:16]), length
+
+
+def test_base64_pfx_skips_bytes_scanned_clean_of_store_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Bytes the key scan walked whole, where no run of base64 opened a PKCS#12 store,
+    are not walked again by the loaders' look for a store (a PEM bundle holding a version
+    spelling by chance); bytes where one did still are, and the store is found."""
+    import esp_cabundle.keyscan as keyscan
+
+    chance = X1_PEM + b"# AgED\n"  # a store's "version 3" spelling, in no store
+    stored = X1_PEM + base64.encodebytes(_stores()["plain"])  # certificates only: no key
+    for data in (chance, stored):
+        refuse_private_keys(data, source="roots.pem")  # clean: remembered by digest
+    walked: list[bytes] = []
+    heads = keyscan._b64_heads
+
+    def counted(data: bytes) -> Iterator[tuple[int, int, bytes]]:
+        walked.append(data)
+        return heads(data)
+
+    monkeypatch.setattr(keyscan, "_b64_heads", counted)
+    assert base64_pfx(chance) is None and walked == []
+    found = base64_pfx(stored)
+    assert found is not None and found[0] == len(X1_PEM) and walked == [stored]
+    assert base64_pfx(chance + b"\n") is None and walked[-1] == chance + b"\n"  # not scanned
 
 
 def _c_literal_forms(data: bytes) -> dict[str, bytes]:
