@@ -29,6 +29,7 @@ from ..push.ledger_status import (
     is_past,
     read_consistently,
     unit_batches,
+    unit_darks,
 )
 from ..text import plural, some
 from ..ui import (
@@ -178,6 +179,20 @@ def _unused(rows: list[Any], count: int | None = None, shown: int | None = SHOWN
     return lines
 
 
+def _run_units(report: CampaignReport, ledger: Path) -> dict[str, Any]:
+    """What ``push --json`` shares with ``push status --json``, in its shape: the
+    campaign's facts, counts and go-dark dates of ``units``, each unit with the same keys
+    and values (UNIT_KEYS), read back from the ledger the run wrote."""
+    facts, darks = read_consistently(ledger, lambda led: (campaign_facts(led), unit_darks(led)))
+    rows = [
+        (*(getattr(r, k) for k in UNIT_KEYS[:-1]), darks.get(r.id, UNKNOWN)) for r in report.rows
+    ]
+    tally = UnitTally()
+    tally.add(rows)
+    return {"campaign": facts, "counts": tally.counts(), "goes_dark": tally.dark(),
+            "units": [dict(zip(UNIT_KEYS, r, strict=True)) for r in rows]}  # fmt: skip
+
+
 def render_report(
     report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
 ) -> None:
@@ -185,6 +200,7 @@ def render_report(
     left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
     silent = _never_answered(left, watching=bool(opts.get("watch")))
     if opts["as_json"]:
+        shared = _run_units(report, opts["ledger_path"])
         emit_json(
             {
                 "ledger": str(opts["ledger_path"]),
@@ -197,11 +213,10 @@ def render_report(
                 "failing_since": (
                     report.failing_since.isoformat() if report.failing_since else None
                 ),
-                "counts": report.counts(),
                 "watch_ended": (report.watch_ended.isoformat() if report.watch_ended else None),
                 "notes": [*report.notes, *silent],  # the advice the text gives, too
                 "bytes": traffic,
-                "units": [r.to_dict() for r in report.rows],
+                **shared,  # campaign, counts, goes_dark, units: as push status --json
             }
         )
         return

@@ -60,6 +60,7 @@ __all__ = [
     "read_consistently",
     "read_status",
     "unit_batches",
+    "unit_darks",
 ]
 
 NOT_DONE = ("pending", "offline", "writing", "rebooted", "failed")
@@ -207,6 +208,16 @@ def unit_batches(ledger: Ledger, *, as_text: bool = False) -> Iterator[list[tupl
     args = [*(x for pair in known.items() for x in pair), UNKNOWN]
     sql = f"SELECT {', '.join(cols)}, {dark} FROM units ORDER BY id"
     yield from ledger.select_batches(sql, args, size)
+
+
+def unit_darks(ledger: Ledger) -> dict[Any, str]:
+    """Each unit's go-dark value by id, as :func:`unit_batches` gives it: ``push --json``
+    gives a unit the value ``push status --json`` does (one shape for both)."""
+    _, dates = _split_meta(ledger.meta())
+    return {
+        uid: dark_value(dates, held)
+        for uid, held in ledger.select(f"SELECT id, {_HELD} FROM units")
+    }
 
 
 def _as_text(col: str) -> str:
