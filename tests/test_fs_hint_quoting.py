@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,10 @@ CA = (Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem").read_by
 IMAGE = "my fs.bin"
 
 # (arguments, what the hint or warning says, exit code); the image is left unchanged
-# by each refusal, and rm's warning is the one case that changes it.
+# by each refusal, and rm's warning is the one case that changes it. Under --json the
+# hint is the JSON document's (on stdout), as every refusal under --json is.
 CASES = [
-    (["cat", IMAGE, "/ca.pem", "--json"], "'esp-cabundle fs ls 'my fs.bin' --json'", 2),
+    (["cat", IMAGE, "/ca.pem", "--json"], "e.g. esp-cabundle fs ls 'my fs.bin' --json", 2),
     (["cat", IMAGE, "/nope.pem"], "esp-cabundle fs ls 'my fs.bin'", 2),
     (["put", IMAGE, IMAGE, "/x.bin"], "esp-cabundle fs put 'my fs.bin' ca.pem", 2),
     (
@@ -45,6 +47,9 @@ def test_fs_hints_quote_the_image(
     (in_tmp / "ca.pem").write_bytes(CA)
     r = runner.invoke(cli, ["fs", *args])
     assert r.exit_code == code, r.output
-    assert said in r.stderr, r.stderr
+    if "--json" in args:
+        assert said in json.loads(r.stdout)["hint"], r.stdout
+    else:
+        assert said in r.stderr, r.stderr
     if code:
         assert image.read_bytes() == before
