@@ -89,6 +89,8 @@ class Spelling(NamedTuple):
     # round 6: virtual units, partition tables, chains
     read_all: str  # what reads a unit's whole flash into a dump
     mqtt_password: str  # where the MQTT broker's password comes from
+    # round 7: partition tables, flashing
+    table_offset: str  # say where a moved partition table sits
 
 
 PYTHON = Spelling(
@@ -149,6 +151,9 @@ PYTHON = Spelling(
     # round 6
     read_all="unit = open_unit(PORT); unit.read(0, unit.size)",
     mqtt_password="the URL's user:password@, or MqttUrl(password=...)",
+    # round 7
+    table_offset="read_partition_table(flash, offset=...), or 'partition_table: "
+    "{offset: ...}' in a board file given to load_board(PATH)",
 )
 
 
@@ -212,6 +217,9 @@ CLI_SPELLING = Spelling(
     # round 6
     read_all="esp-cabundle read --port PORT --all -o dump.bin",
     mqtt_password="MQTT_PASSWORD or --mqtt-password-file",
+    # round 7
+    table_offset="'partition_table: {offset: ...}' in a board file given as --board FILE "
+    "(flash, restore, inspect), or 'read --table-offset'",
 )
 
 
