@@ -91,6 +91,7 @@ class Spelling(NamedTuple):
     mqtt_password: str  # where the MQTT broker's password comes from
     # round 7: partition tables, flashing
     table_offset: str  # say where a moved partition table sits
+    hostname: str  # the server name a chain is judged for
 
 
 PYTHON = Spelling(
@@ -154,6 +155,7 @@ PYTHON = Spelling(
     # round 7
     table_offset="read_partition_table(flash, offset=...), or 'partition_table: "
     "{offset: ...}' in a board file given to load_board(PATH)",
+    hostname="hostname=",
 )
 
 
@@ -220,6 +222,7 @@ CLI_SPELLING = Spelling(
     # round 7
     table_offset="'partition_table: {offset: ...}' in a board file given as --board FILE "
     "(flash, restore, inspect), or 'read --table-offset'",
+    hostname="--hostname",
 )
 
 

@@ -1,4 +1,4 @@
-"""Partition-table and whole-dump hints in the caller's words: a script reading a
+"""Partition-table, whole-dump and verdict hints in the caller's words: a script reading a
 table (``read_partition_table``, ``PartitionTable.from_binary``, a unit's through
 ``flash_unit``/``restore_unit``) or updating a dump (``update_dump``) is told of
 ``offset=``, ``load_board`` and ``open_unit``; the CLI keeps its --board FILE,
@@ -9,6 +9,9 @@ from __future__ import annotations
 import pytest
 
 from esp_cabundle.boards import load_board
+from esp_cabundle.certs import Certificate
+from esp_cabundle.chains import ServerChain
+from esp_cabundle.check import CheckItem, check_items
 from esp_cabundle.errors import EspCabundleError, PartitionTableError
 from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.offline import WholeDump, update_dump
@@ -20,7 +23,10 @@ from esp_cabundle.partitions import (
     read_partition_table,
 )
 from esp_cabundle.spelling import BOARD_SPELLING, CLI_SPELLING, PYTHON
+from esp_cabundle.verify import TrustSet, verify_chain
 from esp_cabundle.virtual.boards import board_image
+from tests.support.profiles import CLOCK
+from tests.support.verify_pki import NOW, mint
 
 FLAGS = ("--board", "--table-offset", "--port", "esp-cabundle ")
 NO_TABLE = bytes(0x10000)  # zeros: no partition table anywhere
@@ -139,3 +145,26 @@ def test_a_dump_whose_table_fails_its_md5_names_a_whole_flash_read() -> None:
     with pytest.raises(PartitionTableError) as e:
         WholeDump.parse(bytes(flash), spelling=BOARD_SPELLING)
     assert e.value.hint == f"is the dump complete? {CLI_READ}"
+
+
+def _unnamed() -> tuple[TrustSet, list[Certificate]]:
+    root = mint("Spelling Root")
+    leaf = mint("localhost", root, ca=False)
+    return TrustSet.from_certificates([root.c]), [leaf.c]
+
+
+def test_a_verdict_without_a_hostname_names_the_parameter() -> None:
+    """The explanation of a verdict whose name was not judged says how to give one:
+    hostname= to verify_chain / a Verifier, --hostname on the CLI's check."""
+    trust, certs = _unnamed()
+    v = verify_chain(trust, certs, CLOCK, at=NOW)
+    assert v.ok and v.name_status == "not-judged"
+    assert "no hostname was given (hostname=, a target's host" in v.explanation
+    assert "--hostname" not in v.explanation
+    v = verify_chain(trust, certs, CLOCK, at=NOW, spelling=CLI_SPELLING)
+    assert "no hostname was given (--hostname, a target's host" in v.explanation
+    chain = ServerChain(tuple(certs), source="api.pem")
+    item = CheckItem("api", chain, CLOCK)
+    for spelling, said in ((PYTHON, "(hostname=,"), (CLI_SPELLING, "(--hostname,")):
+        (r,) = check_items(trust, [item], at=NOW, spelling=spelling).results
+        assert said in r.timeline.start.explanation
