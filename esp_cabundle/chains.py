@@ -108,11 +108,15 @@ def load_chain_file(path: str | Path, *, spelling: Spelling = PYTHON) -> ServerC
     """A chain from a PEM (or DER) file, leaf first, as a server would send it;
     ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
     p = Path(path)
-
+    save = (  # as targets.saving_hint: a script (no flag in its spelling) writes its own
+        "'esp-cabundle chains pull'"
+        if spelling.host.startswith("--")
+        else f"Path({str(p)!r}).write_bytes(capture_chain(HOST).to_pem())"
+    )
     data = read_input(
         p,
         what="chain file",
-        hint="save one with 'esp-cabundle chains pull' or export it leaf first as PEM",
+        hint=f"save one with {save} or export it leaf first as PEM",
         max_bytes=MAX_CERT_INPUT,
     )
     certs = load_certificates(data, source=str(p))

@@ -545,7 +545,7 @@ def check_items(
         )
 
     _refuse_undated_expiry(trust, items, spelling)
-    verifier = Verifier(trust)
+    verifier = Verifier(trust, spelling=spelling)
     results = []
     out_notes = [*trust.notes, *notes]
     later = []

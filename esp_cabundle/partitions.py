@@ -33,6 +33,7 @@ from .partition_csv import (
     render_csv,
 )
 from .sizes import parse_size
+from .spelling import PYTHON, Spelling
 from .text import byte_count
 
 __all__ = [
@@ -304,11 +305,11 @@ class PartitionTable:
         return data + b"\xff" * (TABLE_MAX_LENGTH - len(data))
 
     @staticmethod
-    def _cut_short(source: str, offset: int, have: int) -> PartitionTableError:
+    def _cut_short(source: str, offset: int, have: int, spelling: Spelling) -> PartitionTableError:
         return PartitionTableError(
             f"{source} at {offset:#x} is cut short: the file ends {byte_count(have)} into it, "
             "before its end-of-table marker",
-            hint="the file was truncated: read the whole flash again (esp-cabundle read)",
+            hint=f"the file was truncated: read the whole flash again ({spelling.read_all})",
         )
 
     @classmethod
@@ -319,22 +320,23 @@ class PartitionTable:
         offset: int = DEFAULT_TABLE_OFFSET,
         flash_size: int | None = None,
         source: str = "partition table",
+        spelling: Spelling = PYTHON,
     ) -> PartitionTable:
         """Parse a binary table (0xC00 bytes or the whole sector; more is ignored).
 
         Raises :class:`PartitionTableError` for a wrong magic, an MD5 mismatch, a missing
-        end marker, or a table that fails validation.
+        end marker, or a table that fails validation; its hint says how to give the
+        table's offset or read the flash again as ``spelling`` does.
         """
         data = bytes(data[:TABLE_MAX_LENGTH])
         if data[:2] == _MAGIC and len(data) < ENTRY_SIZE:
-            raise cls._cut_short(source, offset, len(data))
+            raise cls._cut_short(source, offset, len(data), spelling)
         if data[:2] != _MAGIC:
             found = data[:2].hex(" ") or "nothing"
             raise PartitionTableError(
                 f"{source}: no partition table at {offset:#x} (found {found}, expected aa 50)",
                 hint="if the firmware moved it (CONFIG_PARTITION_TABLE_OFFSET), say where: "
-                "'partition_table: {offset: ...}' in a board file given as --board FILE "
-                "(flash, restore, inspect), or 'read --table-offset'",
+                + spelling.table_offset,
             )
         md5 = hashlib.md5()
         parts: list[Partition] = []
@@ -360,7 +362,7 @@ class PartitionTable:
             md5.update(entry)
             parts.append(Partition.from_binary(entry, where=where))
         if len(data) < TABLE_MAX_LENGTH:
-            raise cls._cut_short(source, offset, len(data))
+            raise cls._cut_short(source, offset, len(data), spelling)
         raise PartitionTableError(
             f"{source} at {offset:#x}: no end-of-table marker within {TABLE_MAX_LENGTH:#x} bytes"
         )
@@ -519,7 +521,7 @@ def _magic_sectors(flash: bytes, preferred: int) -> Iterator[int]:
         at = found + TABLE_SECTOR
 
 
-def _search_table(flash: bytes, preferred: int) -> PartitionTable:
+def _search_table(flash: bytes, preferred: int, spelling: Spelling = PYTHON) -> PartitionTable:
     """The first valid table at ``preferred`` (0x8000, the default of every framework),
     else at any 4 KiB offset (``CONFIG_PARTITION_TABLE_OFFSET`` moves it), parsed once:
     the search parses it, and that parse is the table returned. After the first table
@@ -528,7 +530,7 @@ def _search_table(flash: bytes, preferred: int) -> PartitionTable:
     if not flash:
         raise PartitionTableError(
             "empty file, not a flash dump (no partition table)",
-            hint="a whole-flash dump: esp-cabundle read --port PORT --all -o dump.bin",
+            hint=f"a whole-flash dump: {spelling.read_all}",
         )
     first_error: PartitionTableError | None = None
     parses = 0
@@ -541,12 +543,12 @@ def _search_table(flash: bytes, preferred: int) -> PartitionTable:
                 f"no valid partition table in the {len(flash):#x}-byte image: "
                 f"{first_error.message}; {_MAX_PARSES - 1} more sectors that look like "
                 f"tables do not parse either, and the search stops at {off:#x}",
-                hint="say where the table is: 'read --table-offset', or "
-                "'partition_table: {offset: ...}' in a board file given as --board FILE",
+                hint=f"say where the table is: {spelling.table_offset}",
             )
         parses += 1
         try:
-            return PartitionTable.from_binary(flash[off : off + TABLE_MAX_LENGTH], offset=off)
+            table = flash[off : off + TABLE_MAX_LENGTH]
+            return PartitionTable.from_binary(table, offset=off, spelling=spelling)
         except PartitionTableError as e:
             first_error = first_error or e
     if first_error is not None:
@@ -561,16 +563,21 @@ def _search_table(flash: bytes, preferred: int) -> PartitionTable:
 
 
 def read_partition_table(
-    flash: bytes, *, offset: int | None = None, check_size: bool = True
+    flash: bytes,
+    *,
+    offset: int | None = None,
+    check_size: bool = True,
+    spelling: Spelling = PYTHON,
 ) -> PartitionTable:
     """The table of a whole-flash image, at ``offset`` or, without one, searched for
     (0x8000 first, then every 4 KiB offset, giving up after 64 table-like sectors that
     do not parse; PartitionTableError when none parses).
 
-    With ``check_size`` every partition must lie inside the image.
+    With ``check_size`` every partition must lie inside the image. Hints name the
+    table's offset and a whole-flash read as ``spelling`` does.
     """
     if offset is None:
-        table = _search_table(flash, DEFAULT_TABLE_OFFSET)
+        table = _search_table(flash, DEFAULT_TABLE_OFFSET, spelling)
         if check_size:
             try:
                 table.check_fits(len(flash))
@@ -584,4 +591,5 @@ def read_partition_table(
         offset=offset,
         flash_size=len(flash) if check_size else None,
         source="partition table",
+        spelling=spelling,
     )

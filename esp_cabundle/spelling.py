@@ -89,6 +89,9 @@ class Spelling(NamedTuple):
     # round 6: virtual units, partition tables, chains
     read_all: str  # what reads a unit's whole flash into a dump
     mqtt_password: str  # where the MQTT broker's password comes from
+    # round 7: partition tables, flashing
+    table_offset: str  # say where a moved partition table sits
+    hostname: str  # the server name a chain is judged for
 
 
 PYTHON = Spelling(
@@ -149,6 +152,10 @@ PYTHON = Spelling(
     # round 6
     read_all="unit = open_unit(PORT); unit.read(0, unit.size)",
     mqtt_password="the URL's user:password@, or MqttUrl(password=...)",
+    # round 7
+    table_offset="read_partition_table(flash, offset=...), or 'partition_table: "
+    "{offset: ...}' in a board file given to load_board(PATH)",
+    hostname="hostname=",
 )
 
 
@@ -212,6 +219,10 @@ CLI_SPELLING = Spelling(
     # round 6
     read_all="esp-cabundle read --port PORT --all -o dump.bin",
     mqtt_password="MQTT_PASSWORD or --mqtt-password-file",
+    # round 7
+    table_offset="'partition_table: {offset: ...}' in a board file given as --board FILE "
+    "(flash, restore, inspect), or 'read --table-offset'",
+    hostname="--hostname",
 )
 
 

@@ -70,3 +70,18 @@ def test_a_missing_saved_chain_names_capture_chain(tmp_path: Path, text: str, ca
         "chain there (PEM, leaf first)"
     )
     assert not path.exists()
+
+
+def test_a_missing_chain_file_names_capture_chain_for_a_script(tmp_path: Path) -> None:
+    missing = tmp_path / "api.pem"
+    with pytest.raises(InputError) as e:
+        load_chain_file(missing)
+    assert e.value.hint == (
+        f"save one with Path({str(missing)!r}).write_bytes(capture_chain(HOST).to_pem()) "
+        "or export it leaf first as PEM"
+    )
+    with pytest.raises(InputError) as e:
+        load_chain_file(missing, spelling=CLI_SPELLING)
+    assert e.value.hint == (
+        "save one with 'esp-cabundle chains pull' or export it leaf first as PEM"
+    )

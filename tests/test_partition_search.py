@@ -140,7 +140,7 @@ def test_a_dump_of_table_like_sectors_is_searched_in_bounded_work(
     assert "overlaps" in e.value.message
     assert f"{partitions._MAX_PARSES - 1} more sectors" in e.value.message
     assert f"the search stops at {stop:#x}" in e.value.message
-    assert e.value.hint and "--table-offset" in e.value.hint
+    assert e.value.hint and "offset=" in e.value.hint
 
 
 def test_a_moved_table_behind_table_like_sectors_is_found_up_to_the_bound() -> None:

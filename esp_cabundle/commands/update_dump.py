@@ -94,7 +94,8 @@ def update_dump(
     # A dump cut short is refused before the CA is gated, and the gate's line is shown
     # only once the update is known to apply: no line that looks like success comes
     # before an error.
-    whole = WholeDump.parse(read_input(dump, what="flash dump", devices=False), source=str(dump))
+    data = read_input(dump, what="flash dump", devices=False)
+    whole = WholeDump.parse(data, source=str(dump), spelling=BOARD_SPELLING)
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     result = run_update(whole, profile, gated, spelling=BOARD_SPELLING)
     announce(gated, quiet=quiet, as_json=as_json)

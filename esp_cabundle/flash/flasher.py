@@ -325,7 +325,7 @@ def flash_ca(
     ca.for_board(board)  # a CA gated for another board: refused before anything is written
     journal = journal or Journal()
     guarded = GuardedFlash(flash, cancel or Cancel())
-    table = read_table(guarded, offset=board.table_offset)
+    table = read_table(guarded, offset=board.table_offset, spelling=spelling)
     step(progress, "reading the partition table", _CONNECT, JOB)
     resumed: list[Resumed] = []
     try:

@@ -35,7 +35,7 @@ from ..partitions import (
     PartitionTable,
     read_partition_table,
 )
-from ..spelling import PYTHON, Spelling
+from ..spelling import CLI_SPELLING, PYTHON, Spelling
 from ..text import plural
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
@@ -261,7 +261,8 @@ def inspect_dump(data: bytes, source: str) -> Report | None:
     if len(data) < _MIN_DUMP:
         return None
     try:
-        table = read_partition_table(data, check_size=False)
+        # CLI words: inspect_bytes, which calls this, takes no spelling (yet)
+        table = read_partition_table(data, check_size=False, spelling=CLI_SPELLING)
     except PartitionTableError as e:
         if _table_starts_at(data, DEFAULT_TABLE_OFFSET):
             # A dump whose table is broken: say so, naming it, rather than fall through.
@@ -329,16 +330,15 @@ class WholeDump:
     source: str = "dump"
 
     @classmethod
-    def parse(cls, flash: bytes, *, source: str = "dump") -> WholeDump:
+    def parse(cls, flash: bytes, *, source: str = "dump", spelling: Spelling = PYTHON) -> WholeDump:
         """PartitionTableError when ``flash`` has no valid table or a partition it lists
-        ends beyond the dump."""
+        ends beyond the dump; the hint names a whole-flash read as ``spelling`` does."""
         try:
-            table = read_partition_table(flash, check_size=False)
+            table = read_partition_table(flash, check_size=False, spelling=spelling)
         except PartitionTableError as e:
             raise PartitionTableError(
                 f"{source}: {e.message}; nothing written",
-                hint=e.hint
-                or "is the dump complete? esp-cabundle read --port PORT --all -o dump.bin",
+                hint=e.hint or f"is the dump complete? {spelling.read_all}",
             ) from e
         cut = [p for p in table if p.end > len(flash)]
         if cut:
@@ -346,8 +346,8 @@ class WholeDump:
             raise PartitionTableError(
                 f"{source}: {_beyond(cut[0], len(flash))}{more}: the dump looks truncated, "
                 "not a whole flash; nothing written",
-                hint="read the whole flash again (esp-cabundle read --port PORT --all -o "
-                "dump.bin, or esptool read-flash 0 ALL dump.bin), then update that dump",
+                hint=f"read the whole flash again ({spelling.read_all}, or esptool "
+                "read-flash 0 ALL dump.bin), then update that dump",
             )
         return cls(flash, table, source)
 
@@ -377,7 +377,11 @@ def update_dump(
     board. Bytes outside those partitions are kept byte for byte, and the result is read
     back (both checked here). The hints name the board and options as ``spelling`` does.
     """
-    whole = flash if isinstance(flash, WholeDump) else WholeDump.parse(flash, source=source)
+    whole = (
+        flash
+        if isinstance(flash, WholeDump)
+        else WholeDump.parse(flash, source=source, spelling=spelling)
+    )
     dump = DumpFile(whole.flash, name=whole.source)
     plan = plan_ca_update(dump, whole.table, board, ca, spelling=spelling)
     write_sectors(

@@ -28,6 +28,7 @@ from ..partitions import (
     Partition,
     PartitionTable,
 )
+from ..spelling import CLI_SPELLING
 from ..text import suggest
 from .base import Flash, Progress, ProgressCallback, ProgressEvent
 from .offline import inspect_dump
@@ -126,7 +127,7 @@ def unit_image(
     except otadata and phy (the inspector skips those), and app partitions only with
     ``apps``. Returns the image, the table and the app partitions left unread.
     """
-    table = read_table(flash, offset=table_offset)
+    table = read_table(flash, offset=table_offset, spelling=CLI_SPELLING)
     image = bytearray(b"\xff" * flash.size)
     regions = [(0, _BOOT_REGION), (table_offset, TABLE_SECTOR)]
     skipped: list[Partition] = []
@@ -197,7 +198,7 @@ def read_port(
     with open_unit(port, progress=progress, **link) as unit:
         if partition is None:
             return ReadResult(unit.info, 0, read_skipping_blank(unit, 0, unit.size))
-        table = read_table(unit, offset=table_offset)
+        table = read_table(unit, offset=table_offset, spelling=CLI_SPELLING)
         p, data = read_partition(unit, table, partition)
         return ReadResult(unit.info, p.offset, data, p)
 

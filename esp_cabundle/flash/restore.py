@@ -197,7 +197,7 @@ def restore_flash(
     board = board or _board_of(entry)
     offset = board.table_offset if board is not None else DEFAULT_TABLE_OFFSET
     step(progress, "reading the partition table", _CONNECT, JOB)
-    table = read_table(guarded, offset=offset)
+    table = read_table(guarded, offset=offset, spelling=spelling)
     mismatch = _refusal(entry, table, board, spelling)
     if mismatch is not None:
         raise InputError(

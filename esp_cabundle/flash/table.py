@@ -9,18 +9,23 @@ from __future__ import annotations
 
 from ..blocks import PAGE, BlockSource, FlashCache
 from ..partitions import DEFAULT_TABLE_OFFSET, ENTRY_SIZE, TABLE_MAX_LENGTH, PartitionTable
+from ..spelling import PYTHON, Spelling
 
 __all__ = ["read_table"]
 
 
 def read_table(
-    source: BlockSource, *, offset: int = DEFAULT_TABLE_OFFSET, check_size: bool = True
+    source: BlockSource,
+    *,
+    offset: int = DEFAULT_TABLE_OFFSET,
+    check_size: bool = True,
+    spelling: Spelling = PYTHON,
 ) -> PartitionTable:
     """The partition table at ``offset``, read 256 bytes at a time up to its end marker
     (a table of a few partitions costs one page over a serial link, not the sector).
 
     With ``check_size`` every partition must fit in the source. PartitionTableError when
-    there is none or it is bad.
+    there is none or it is bad, its hint in ``spelling``'s words.
     """
     cache = source if isinstance(source, FlashCache) else FlashCache(source)
     end = b"\xff" * ENTRY_SIZE
@@ -37,4 +42,5 @@ def read_table(
         offset=offset,
         flash_size=cache.size if check_size else None,
         source=f"{cache.name}: partition table",
+        spelling=spelling,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from ..spelling import PYTHON, Spelling
 from .asn1 import ParseRefusal
 from .explain_device import (
     ca_parse_notes,
@@ -55,6 +56,7 @@ def explain(
     *,
     skipped: Sequence[tuple[int, ParseRefusal]] = (),
     sent_as: Sequence[Node] | None = None,
+    spelling: Spelling = PYTHON,
 ) -> str:
     """``chain`` is what mbedTLS kept of the certificates the server sent (``sent_as``)."""
     items = outcome.items
@@ -77,7 +79,7 @@ def explain(
                 parts.append(
                     f"This device never checks dates, so expired certificates still count: {names}."
                 )
-        parts.extend(name_notes(v, chain[0]))
+        parts.extend(name_notes(v, chain[0], spelling))
         return " ".join(parts)
 
     if outcome.fatal:
@@ -94,7 +96,7 @@ def explain(
         parts.extend(_explain_item(it, i, items, chain, index, profile, v))
     parts.extend(path_notes(outcome, chain, index, sent_as or chain))
     parts.extend(ca_parse_notes(outcome, chain, index))
-    parts.extend(name_notes(v, chain[0]))
+    parts.extend(name_notes(v, chain[0], spelling))
     parts.extend(usage_notes(v, chain[0]))
     parts.append(f"The device logs {v.error_text}.")
     return " ".join(p for p in parts if p)

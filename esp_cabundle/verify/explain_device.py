@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .asn1 import ParseRefusal
 from .names import leaf_names, name_key, name_label
@@ -85,11 +86,12 @@ def ca_parse_notes(outcome: Outcome, chain: Sequence[Node], index: TrustIndex) -
     return out
 
 
-def name_notes(v: Verdict, leaf: Node) -> list[str]:
+def name_notes(v: Verdict, leaf: Node, spelling: Spelling = PYTHON) -> list[str]:
+    """What the verdict says of the server's name; ``spelling`` names how to give one."""
     if v.name_status == "not-judged":
         return [
-            "The server's name was not judged: no hostname was given (--hostname, a "
-            "target's host, or a chain file that records its server or is named after it)."
+            f"The server's name was not judged: no hostname was given ({spelling.hostname}, "
+            "a target's host, or a chain file that records its server or is named after it)."
         ]
     if v.name_status == "no-leaf":
         return [

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from ..certs import Certificate
 from ..dates import as_datetime
+from ..spelling import PYTHON, Spelling
 from .asn1 import ParseRefusal
 from .explain import explain, explain_early
 from .names import hostname_matches
@@ -55,19 +56,24 @@ def verify_chain(
     *,
     at: datetime,
     hostname: str | None = None,
+    spelling: Spelling = PYTHON,
 ) -> Verdict:
     """What a unit with ``trust`` and ``profile`` decides at ``at`` for ``chain`` (the
     certificates in the order the server sends them, leaf first), connecting to
-    ``hostname`` (None: the name is not judged). A naive ``at`` is UTC."""
-    return Verifier(trust).verify(chain, profile, at=as_datetime(at), hostname=hostname)
+    ``hostname`` (None: the name is not judged). A naive ``at`` is UTC; the verdict's
+    explanation names the options as ``spelling`` does."""
+    verifier = Verifier(trust, spelling=spelling)
+    return verifier.verify(chain, profile, at=as_datetime(at), hostname=hostname)
 
 
 class Verifier:
     """One trust set, prepared once per mbedTLS line and reused for every chain and
-    instant (forecasts judge the same chain at many instants)."""
+    instant (forecasts judge the same chain at many instants). Its verdicts explain
+    themselves in ``spelling``'s words."""
 
-    def __init__(self, trust: TrustSet) -> None:
+    def __init__(self, trust: TrustSet, *, spelling: Spelling = PYTHON) -> None:
         self.trust = trust
+        self.spelling = spelling
         self._indexes: dict[MbedtlsVersion | None, TrustIndex] = {}
 
     def index_for(self, profile: DeviceProfile) -> TrustIndex:
@@ -154,7 +160,16 @@ class Verifier:
             path.append(PathStep(anchor.label, "trust", 0, None, anchor.cert))
 
         def explainer(v: Verdict) -> str:
-            return explain(v, outcome, sent, index, profile, skipped=skipped, sent_as=nodes)
+            return explain(
+                v,
+                outcome,
+                sent,
+                index,
+                profile,
+                skipped=skipped,
+                sent_as=nodes,
+                spelling=self.spelling,
+            )
 
         return Verdict(
             ok=error is None,

@@ -1,0 +1,170 @@
+"""Partition-table, whole-dump and verdict hints in the caller's words: a script reading a
+table (``read_partition_table``, ``PartitionTable.from_binary``, a unit's through
+``flash_unit``/``restore_unit``) or updating a dump (``update_dump``) is told of
+``offset=``, ``load_board`` and ``open_unit``; the CLI keeps its --board FILE,
+'read --table-offset' and 'esp-cabundle read --port PORT --all -o dump.bin'."""
+
+from __future__ import annotations
+
+import pytest
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.certs import Certificate
+from esp_cabundle.chains import ServerChain
+from esp_cabundle.check import CheckItem, check_items
+from esp_cabundle.errors import EspCabundleError, PartitionTableError
+from esp_cabundle.flash.dump import DumpFile
+from esp_cabundle.flash.offline import WholeDump, update_dump
+from esp_cabundle.flash.table import read_table
+from esp_cabundle.partitions import (
+    TABLE_MAX_LENGTH,
+    Partition,
+    PartitionTable,
+    read_partition_table,
+)
+from esp_cabundle.spelling import BOARD_SPELLING, CLI_SPELLING, PYTHON
+from esp_cabundle.verify import TrustSet, verify_chain
+from esp_cabundle.virtual.boards import board_image
+from tests.support.profiles import CLOCK
+from tests.support.verify_pki import NOW, mint
+
+FLAGS = ("--board", "--table-offset", "--port", "esp-cabundle ")
+NO_TABLE = bytes(0x10000)  # zeros: no partition table anywhere
+CLI_MOVED = (
+    "if the firmware moved it (CONFIG_PARTITION_TABLE_OFFSET), say where: "
+    "'partition_table: {offset: ...}' in a board file given as --board FILE "
+    "(flash, restore, inspect), or 'read --table-offset'"
+)
+PY_MOVED = (
+    "if the firmware moved it (CONFIG_PARTITION_TABLE_OFFSET), say where: "
+    "read_partition_table(flash, offset=...), or 'partition_table: {offset: ...}' in a "
+    "board file given to load_board(PATH)"
+)
+PY_READ = "unit = open_unit(PORT); unit.read(0, unit.size)"
+CLI_READ = "esp-cabundle read --port PORT --all -o dump.bin"
+
+
+def _hint(e: pytest.ExceptionInfo[EspCabundleError]) -> str:
+    """The hint a script gets, checked to name no flag or command."""
+    said = f"{e.value.message} hint: {e.value.hint or ''}"
+    assert not [f for f in FLAGS if f in said], said
+    return e.value.hint or ""
+
+
+def _dump(board: str = "esp-idf-littlefs") -> bytes:
+    return board_image(load_board(board)).flash
+
+
+def test_no_table_at_the_offset_names_offset_and_load_board() -> None:
+    with pytest.raises(PartitionTableError) as e:
+        PartitionTable.from_binary(bytes(TABLE_MAX_LENGTH))
+    assert _hint(e) == PY_MOVED
+    with pytest.raises(PartitionTableError) as e:
+        read_partition_table(NO_TABLE, offset=0x8000)
+    assert _hint(e) == PY_MOVED
+    with pytest.raises(PartitionTableError) as e:
+        read_partition_table(NO_TABLE, offset=0x8000, spelling=CLI_SPELLING)
+    assert e.value.hint == CLI_MOVED
+
+
+def test_a_units_table_names_offset_for_a_script() -> None:
+    """read_table is what flash_unit and restore_unit read a unit's table with."""
+    with pytest.raises(PartitionTableError) as e:
+        read_table(DumpFile(NO_TABLE, name="unit"))
+    assert _hint(e) == PY_MOVED
+    with pytest.raises(PartitionTableError) as e:
+        read_table(DumpFile(NO_TABLE, name="unit"), spelling=BOARD_SPELLING)
+    assert e.value.hint == CLI_MOVED
+
+
+def test_a_table_cut_short_names_a_whole_flash_read() -> None:
+    entry = Partition("nvs", 1, 2, 0x9000, 0x6000).to_binary()
+    with pytest.raises(PartitionTableError) as e:
+        PartitionTable.from_binary(entry[:20])
+    assert _hint(e) == f"the file was truncated: read the whole flash again ({PY_READ})"
+    with pytest.raises(PartitionTableError) as e:
+        PartitionTable.from_binary(entry[:20], spelling=CLI_SPELLING)
+    assert e.value.hint == f"the file was truncated: read the whole flash again ({CLI_READ})"
+
+
+def test_an_empty_dump_names_a_whole_flash_read() -> None:
+    with pytest.raises(PartitionTableError) as e:
+        read_partition_table(b"")
+    assert _hint(e) == f"a whole-flash dump: {PY_READ}"
+    with pytest.raises(PartitionTableError) as e:
+        read_partition_table(b"", spelling=CLI_SPELLING)
+    assert e.value.hint == f"a whole-flash dump: {CLI_READ}"
+
+
+def test_a_search_that_gives_up_names_offset() -> None:
+    """Every sector holds a well-formed table whose partitions overlap: the search stops
+    after _MAX_PARSES of them and asks where the table is."""
+    a = Partition("a", 1, 2, 0x9000, 0x2000).to_binary()
+    b = Partition("b", 1, 2, 0xA000, 0x2000).to_binary()
+    sector = (a + b + b"\xff" * 32).ljust(0x1000, b"\xff")
+    flash = sector * 0x100
+    with pytest.raises(PartitionTableError) as e:
+        read_partition_table(flash, check_size=False)
+    assert "the search stops at" in e.value.message
+    assert _hint(e) == f"say where the table is: {PYTHON.table_offset}"
+    with pytest.raises(PartitionTableError) as e:
+        read_partition_table(flash, check_size=False, spelling=CLI_SPELLING)
+    assert e.value.hint == f"say where the table is: {CLI_SPELLING.table_offset}"
+    assert "'read --table-offset'" in e.value.hint
+
+
+def test_update_dump_of_a_truncated_dump_names_a_whole_flash_read() -> None:
+    flash = _dump()
+    table = read_partition_table(flash)
+    cut = flash[: max(p.end for p in table) - 0x1000]
+    with pytest.raises(PartitionTableError) as e:  # refused before the CA is looked at
+        update_dump(cut, load_board("esp-idf-littlefs"), None)  # type: ignore[arg-type]
+    said = _hint(e)
+    assert said == (
+        f"read the whole flash again ({PY_READ}, or esptool read-flash 0 ALL dump.bin), "
+        "then update that dump"
+    )
+    with pytest.raises(PartitionTableError) as e:
+        WholeDump.parse(cut, spelling=BOARD_SPELLING)
+    assert e.value.hint == (
+        f"read the whole flash again ({CLI_READ}, or esptool read-flash 0 ALL dump.bin), "
+        "then update that dump"
+    )
+
+
+def test_a_dump_whose_table_fails_its_md5_names_a_whole_flash_read() -> None:
+    """The MD5 fault carries no hint of its own: WholeDump.parse asks whether the dump
+    is complete, with the read that makes one."""
+    flash = bytearray(_dump())
+    md5_at = 0x8000 + 32 * len(read_partition_table(bytes(flash)))
+    flash[md5_at + 20] ^= 0xFF
+    with pytest.raises(PartitionTableError) as e:
+        WholeDump.parse(bytes(flash))
+    assert "MD5 mismatch" in e.value.message
+    assert _hint(e) == f"is the dump complete? {PY_READ}"
+    with pytest.raises(PartitionTableError) as e:
+        WholeDump.parse(bytes(flash), spelling=BOARD_SPELLING)
+    assert e.value.hint == f"is the dump complete? {CLI_READ}"
+
+
+def _unnamed() -> tuple[TrustSet, list[Certificate]]:
+    root = mint("Spelling Root")
+    leaf = mint("localhost", root, ca=False)
+    return TrustSet.from_certificates([root.c]), [leaf.c]
+
+
+def test_a_verdict_without_a_hostname_names_the_parameter() -> None:
+    """The explanation of a verdict whose name was not judged says how to give one:
+    hostname= to verify_chain / a Verifier, --hostname on the CLI's check."""
+    trust, certs = _unnamed()
+    v = verify_chain(trust, certs, CLOCK, at=NOW)
+    assert v.ok and v.name_status == "not-judged"
+    assert "no hostname was given (hostname=, a target's host" in v.explanation
+    assert "--hostname" not in v.explanation
+    v = verify_chain(trust, certs, CLOCK, at=NOW, spelling=CLI_SPELLING)
+    assert "no hostname was given (--hostname, a target's host" in v.explanation
+    chain = ServerChain(tuple(certs), source="api.pem")
+    item = CheckItem("api", chain, CLOCK)
+    for spelling, said in ((PYTHON, "(hostname=,"), (CLI_SPELLING, "(--hostname,")):
+        (r,) = check_items(trust, [item], at=NOW, spelling=spelling).results
+        assert said in r.timeline.start.explanation
