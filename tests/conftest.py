@@ -85,6 +85,16 @@ def start_unit() -> Iterator[Any]:
 
 
 @pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses connections through the test: bound, never listening.
+    One bound and let go could be taken meanwhile by a server of a parallel run."""
+    from support.fleet_links import refusing_ports  # deferred: as the fixtures above
+
+    with refusing_ports() as port:
+        yield port()
+
+
+@pytest.fixture
 def data_dir() -> Path:
     return DATA
 

@@ -78,22 +78,14 @@ def test_unknown_key_suggests_a_fix(tmp_path: Path) -> None:
 def test_target_without_saved_chain_offline_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="has no saved chain") as e:
         target_items([Target("t", "example.com")], tmp_path, live=False)
-    assert "chains pull" in str(e.value)
+    assert "capture_chain('example.com')" in str(e.value)  # a script's words, not the CLI's
     with pytest.raises(InputError, match=r"target 't': .*x\.pem: no such chain file"):
         target_items([Target("t", None, chain=tmp_path / "x.pem")], tmp_path)
 
 
-def _closed_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize("command", ["build", "check"])
 def test_unreachable_target_without_saved_chain_says_the_next_step(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, refused_port: int
 ) -> None:
     """Offline (here: nothing listens), a target without a saved chain names what the
     user can do with this very command: pull when online, save the chain by hand, and for
@@ -103,7 +95,7 @@ def test_unreachable_target_without_saved_chain_says_the_next_step(
     from esp_cabundle.cli import cli
 
     monkeypatch.chdir(tmp_path)
-    port = _closed_port()
+    port = refused_port
     (tmp_path / "cabundle.yaml").write_text(
         f"preset: letsencrypt\ntargets:\n  - name: broker\n    host: 127.0.0.1\n    port: {port}\n"
     )

@@ -191,17 +191,12 @@ def test_summary_names_targets_the_date_and_the_rules() -> None:
 
 
 def test_the_gate_speaks_its_callers_term_for_skipping_the_check(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused_port: int
 ) -> None:
     """A Python caller is told of check_targets=False, never of the CLI's --no-check
     (which the CLI, passing CLI_SPELLING, still names: test_check_config, test_gate_paths)."""
-    import socket
-
     monkeypatch.chdir(tmp_path)
-    with socket.socket() as s:  # a loopback port nothing listens on: the capture fails
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    offline = parse_target(f"127.0.0.1:{port}")
+    offline = parse_target(f"127.0.0.1:{refused_port}")  # the capture fails
     for skip, says in ((None, "check_targets=False"), ("--no-check", "--no-check")):
         kw = {"spelling": CLI_SPELLING} if skip else {}
         with pytest.raises(EspCabundleError, match="has no saved chain") as e:

@@ -186,12 +186,8 @@ def test_link_cut_keeps_the_previous_file(
     assert [p.name for p in tmp_path.iterdir()] == ["fs_0.bin"]  # no temporary file left
 
 
-def test_nothing_listening(runner: CliRunner, tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_nothing_listening(runner: CliRunner, tmp_path: Path, refused_port: int) -> None:
+    port = refused_port
     out = tmp_path / "out.bin"
     r = runner.invoke(cli, ["read", "-p", f"socket://127.0.0.1:{port}", "--all", "-o", str(out)])
     assert r.exit_code == 3

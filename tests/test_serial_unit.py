@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -138,12 +137,9 @@ def test_wrong_chip_names_both_and_touches_nothing(virtual_esp32: Start) -> None
     assert unit.stats.commands["MEM_BEGIN"] == 0  # not even the stub was loaded
 
 
-def test_nothing_listening() -> None:
-    with socket.socket() as s:  # a port that was free a moment ago
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_nothing_listening(refused_port: int) -> None:
     with pytest.raises(DeviceError, match="nothing is listening there") as e:
-        open_unit(f"socket://127.0.0.1:{port}")
+        open_unit(f"socket://127.0.0.1:{refused_port}")
     assert e.value.exit_code == 3
 
 
