@@ -170,6 +170,24 @@ def test_pages_moved_under_a_read_are_read_again(tmp_path: Path) -> None:
     assert read_consistently(path, read) == 2 and len(calls) == 2
 
 
+def test_a_value_refused_while_the_file_changed_is_read_again(tmp_path: Path) -> None:
+    """A torn immutable read can give any value, not only SQLite's damage: refused while
+    a campaign changed the file under the read, it is read again, not called damage."""
+    path = tmp_path / "c.db"
+    _ledger(path)
+    calls: list[int] = []
+
+    def read(ledger: Ledger) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            with path.open("ab") as f:  # a campaign writing meanwhile: the file changes
+                f.write(bytes(4096))
+            raise LedgerDamaged("campaign key 'board' holds ''", reread=False)
+        return ledger.counts()["pending"]
+
+    assert read_consistently(path, read) == 2 and len(calls) == 2
+
+
 def test_the_judged_facts_names_live_with_the_rules() -> None:
     assert ledger_meta.JUDGED_KEY == "judged_against" and ledger_meta.NOTHING_JUDGED == "nothing"
     assert ledger_status.JUDGED_KEY is ledger_meta.JUDGED_KEY  # still importable there

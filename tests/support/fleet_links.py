@@ -19,6 +19,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -93,7 +94,10 @@ def _listening_pid_owns(pid: int, port: int) -> bool | None:
         fds = os.listdir(f"/proc/{pid}/fd")
     except OSError:
         return None
-    wanted = f"0100007F:{port:04X}"
+    # /proc/net/tcp writes the address as the host's int in hex: 127.0.0.1 reads
+    # 0100007F on a little-endian machine, 7F000001 on a big-endian one.
+    host = int.from_bytes(socket.inet_aton("127.0.0.1"), sys.byteorder)
+    wanted = f"{host:08X}:{port:04X}"
     rows = [row.split() for row in table]
     inodes = {f"socket:[{r[9]}]" for r in rows if r[1] == wanted and r[3] == "0A"}  # 0A: LISTEN
     for fd in fds:
@@ -183,7 +187,10 @@ class Mosquitto:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                err = ""
+                if self.proc.stderr is not None:
+                    with self.proc.stderr:  # a retry starts another process: let this go
+                        err = self.proc.stderr.read().decode()
                 if "Address already in use" in err:
                     return False
                 raise RuntimeError(f"mosquitto exited: {err}")
