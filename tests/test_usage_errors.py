@@ -28,6 +28,15 @@ MQTT = ["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board", "mdash-ardui
         (["push", "--ledger", "l.db", "--mdash", "https://x.example/api", "status"],
          "given before 'status': options there are push's own",
          ["push", "status", "--ledger", "l.db"]),
+        # --mdash's URL may be left out: the next word is then an option, not its URL
+        (["push", "--mdash", "--ledger", "l.db", "status"], "given before 'status'",
+         ["push", "status", "--ledger", "l.db"]),
+        # a cluster of short options is read as click reads it, each found in it
+        (["push", "-qc", "cfg.yaml", "--ledger", "l.db", "status"], "given before 'status'",
+         ["push", "status", "--ledger", "l.db"]),
+        # after the subcommand, not before a -- that comes before it (the line unchanged)
+        (["push", "--ledger", "l.db", "--", "status"], "given before 'status'",
+         ["push", "--", "status", "--ledger", "l.db"]),
         (["check", "--forecast"], "check has no --forecast",
          ["check", "--until", "2035-01-01"]),
     ],

@@ -12,14 +12,54 @@ import click
 
 from ..errors import InputError
 
-__all__ = ["split_option", "typed_words", "usage_error", "with_option"]
+__all__ = [
+    "split_option",
+    "takes_value",
+    "typed_words",
+    "unclustered",
+    "usage_error",
+    "with_option",
+]
 
 
 def typed_words(ctx: click.Context | None = None) -> list[str]:
-    """The command line as typed, after ``esp-cabundle`` (the group keeps it: cli.py)."""
+    """The command line as typed, after ``esp-cabundle`` (the group keeps it: cli.py),
+    each cluster of ``ctx``'s short options apart (:func:`unclustered`)."""
     ctx = ctx or click.get_current_context(silent=True)
     obj = ctx.find_root().obj if ctx is not None else None
-    return list(obj.get("argv", ()) if isinstance(obj, dict) else ())
+    words = list(obj.get("argv", ()) if isinstance(obj, dict) else ())
+    return unclustered(words, ctx.command) if ctx is not None else words
+
+
+def unclustered(words: Sequence[str], command: click.Command) -> list[str]:
+    """``-qc FILE`` as ``-q -c FILE``, split as click reads a cluster (flags until one
+    that takes a value, the word's rest its value), so each option in it can be found and
+    moved or left out; a cluster naming an option ``command`` lacks stays whole."""
+    shorts = {
+        o: p
+        for p in command.params
+        if isinstance(p, click.Option)
+        for o in (*p.opts, *p.secondary_opts)
+        if len(o) == 2 and o[0] == "-" and o[1] != "-"
+    }
+    out: list[str] = []
+    end = words.index("--") if "--" in words else len(words)
+    for i, word in enumerate(words):
+        if i >= end or len(word) <= 2 or word[0] != "-" or word[1] == "-":
+            out.append(word)
+            continue
+        parts: list[str] = []
+        for j, char in enumerate(word[1:], 2):
+            option = shorts.get(f"-{char}")
+            if option is None:  # not this command's: leave the word as typed
+                parts = [word]
+                break
+            parts.append(f"-{char}")
+            if not (option.is_flag or option.count):
+                parts += [word[j:]] if word[j:] else []
+                break
+        out += parts
+    return out
 
 
 def usage_error(message: str, words: Sequence[str], *, why: str = "") -> InputError:
@@ -35,6 +75,16 @@ def with_option(words: Sequence[str], *added: str) -> list[str]:
     end = out.index("--") if "--" in out else len(out)
     out[end:end] = added
     return out
+
+
+def takes_value(ctx: click.Context, option: click.Option) -> bool:
+    """Whether ``option`` typed is followed by its value. --mdash's URL may be left out
+    (click then gives its flag_value): typed alone, the next word is another option."""
+    if option.is_flag or option.count:
+        return False
+    if isinstance(option.flag_value, str):  # a value that may be left out
+        return bool(ctx.params.get(option.name or "") != option.flag_value)
+    return True
 
 
 def split_option(

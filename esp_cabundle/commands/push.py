@@ -38,7 +38,7 @@ from ._push_render import (
 )
 from ._push_until import Until, as_typed, day_end
 from ._unit import units_progress
-from ._usage import split_option, typed_words, usage_error, with_option
+from ._usage import split_option, takes_value, typed_words, usage_error, with_option
 from .ca_source import ca_options
 from .options import (
     CLI_SPELLING,
@@ -267,21 +267,16 @@ def _refuse_options_before(ctx: click.Context, sub: str) -> None:
         # The hint: the line as typed, push's options moved after sub if it takes them.
         words, moved = typed_words(ctx), []
         for p in given:
-            words, taken = split_option(words, p.opts, takes_value=_takes_value(p))
+            words, taken = split_option(words, p.opts, takes_value=takes_value(ctx, p))
             if any(o in q.opts for o in p.opts for q in options):
                 moved += taken
+        at = words.index(sub) + 1 if sub in words else len(words)  # after it, past any --
         raise usage_error(
             f"{', '.join(p.opts[0] for p in given)} given before '{sub}': options there are "
             f"push's own, not {sub}'s, and would be ignored; {sub} takes "
             f"{', '.join(takes) or 'none'}, after it",
-            with_option(words, *moved),
+            [*words[:at], *moved, *words[at:]],
         )
-
-
-def _takes_value(option: click.Option) -> bool:
-    """Whether ``option`` typed is followed by its value (--mdash's URL may be left out:
-    its default is the typed value's place, so a value is taken as click took it)."""
-    return not (option.is_flag or option.count)
 
 
 # ---------------------------------------------------------------------------------------
