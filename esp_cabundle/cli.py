@@ -189,6 +189,19 @@ class LazyGroup(click.Group):
             error = missing_error(e, ctx.obj.get("argv", ()) if ctx.obj else ())
             _report_error(ctx, error, error.exit_code)
             ctx.exit(error.exit_code)
+        except click.BadOptionUsage as e:
+            from .commands._missing import missing_value_error  # deferred: the error path only
+
+            argv = ctx.obj.get("argv", ()) if ctx.obj else ()
+            path, cmd = self._typed_command(ctx, argv[0], list(argv[1:])) if argv else ("", None)
+            value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
+            if value_error is None or cmd is None:
+                raise
+            typed = argv[: argv.index("--")] if "--" in argv else argv
+            if "--json" in typed and any("--json" in p.opts for p in cmd.params):
+                ctx.obj["json"] = True  # its callback never ran: parsing stopped before it
+            _report_error(ctx, value_error, value_error.exit_code)
+            ctx.exit(value_error.exit_code)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except MemoryError:

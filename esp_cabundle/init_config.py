@@ -227,14 +227,16 @@ def _board_lines(board: Board, pem_path: str | None) -> list[str]:
     lines += _comment(" ".join(board.description.split()))
     fs = board.filesystem
     if fs is not None:
+        # "partition spiffs": a partition named as its file system is still told apart.
         where = (
-            ", ".join(fs.partitions)
+            f"partition{'s' * (len(fs.partitions) > 1)} {', '.join(fs.partitions)}"
             if fs.partitions
             else f"the {'/'.join(fs.subtypes)} partition ({fs.pick})"
         )
         keep = f"; beside it: {', '.join(fs.config_files)}" if fs.config_files else ""
         lines += _comment(
-            f"Its CA file is {fs.ca_path} on {fs.fs_type} (profile {fs.profile}) in {where}{keep}."
+            f"Its CA file is {fs.ca_path} in a {fs.fs_type} file system (profile {fs.profile})"
+            f" on {where}{keep}."
         )
         if pem_path is not None:
             lines.append("# Put the bundle on units:")

@@ -103,6 +103,11 @@ def test_board_and_target_build_then_check_with_saved_chain(
     text = (in_tmp / "cabundle.yaml").read_text()
     assert "--board mdash-arduino" in text and "/mdash.cfg" in text
     assert "pack --fs spiffs --profile esp-idf --size 1468K" in text
+    # Its partition, named as its file system is, is told apart from it (not "spiffs ... in
+    # spiffs"), however the comment wraps.
+    said = " ".join(line[1:].strip() for line in text.splitlines() if line.startswith("#"))
+    where = "/ca.pem in a spiffs file system (profile esp-idf) on partition spiffs; beside it"
+    assert where in said, said
 
 
 def test_check_from_init_config_fails_for_a_broken_target(runner: CliRunner, in_tmp: Path) -> None:

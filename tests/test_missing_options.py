@@ -27,6 +27,18 @@ CASES = [
         "e.g. esp-cabundle pack --fs spiffs --bundle x.pem"
         " --profile esp-idf --size 1408K -o spiffs.bin",
     ),
+    (  # a LittleFS image is not named spiffs.bin
+        ["pack", "--fs", "littlefs", "--bundle", "x.pem"],
+        "-o/--output is required",
+        "e.g. esp-cabundle pack --fs littlefs --bundle x.pem"
+        " --profile esp-idf --size 1408K -o littlefs.bin",
+    ),
+    (  # a --platform names its profile: esp-idf's would clash with arduino-2.0.17's
+        ["pack", "--fs=littlefs", "--platform", "arduino-2.0.17", "--bundle", "x.pem"],
+        "-o/--output is required",
+        "e.g. esp-cabundle pack --fs=littlefs --platform arduino-2.0.17 --bundle x.pem"
+        " --size 1408K -o littlefs.bin",
+    ),
     (
         ["flash"],
         "-p/--port is required",
@@ -34,7 +46,8 @@ CASES = [
     ),
     (
         ["flash", "-p", "/dev/ttyUSB1"],
-        "--board is required: it says where the CA file lives (flash takes no board: from",
+        "--board is required: it says where the CA file lives,"
+        " and flash does not read the board: key of cabundle.yaml",
         "e.g. esp-cabundle flash -p /dev/ttyUSB1 --board mdash-arduino --preset letsencrypt",
     ),
     (
@@ -103,7 +116,7 @@ def test_a_missing_option_is_named_with_an_example(
     assert list(in_tmp.iterdir()) == []
 
 
-@pytest.mark.parametrize(("argv", "error", "hint"), CASES[:3], ids=lambda c: " ".join(c)[:40])
+@pytest.mark.parametrize(("argv", "error", "hint"), CASES[:5], ids=lambda c: " ".join(c)[:40])
 def test_json_says_the_same(
     argv: list[str], error: str, hint: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -173,6 +186,7 @@ ENDS = {
 # Beyond the bare commands: starts where an option typed stands for the example's own.
 TYPED = [
     ["pack", "--fs", "spiffs", "--bundle", "ca.pem"],
+    ["pack", "--fs", "littlefs", "--platform", "arduino-2.0.17", "--bundle", "ca.pem"],
     ["pack", "--board", "mongoose-os-esp32", "--bundle", "ca.pem"],
     ["flash", "-p", "/dev/ttyUSB1", "--bundle", "ca.pem"],
     ["read", "-p", "/dev/ttyUSB0", "--all"],

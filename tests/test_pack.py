@@ -345,7 +345,7 @@ def test_pack_board_size_of_its_partition_has_no_note(runner: CliRunner, tmp_pat
         (["--board", "mdash-arduino", "--fs", "littlefs"], "reads its CA from spiffs"),
         (["--board", "mongoose-os-esp32", "--profile", "esp-idf"], "profile mongoose-os"),
         (["--board", "nope-board"], "unknown board"),
-        (["--fs", "spiffs", "--profile", "esp-idf"], "--fs and --size are required"),
+        (["--fs", "spiffs", "--profile", "esp-idf"], "Error: --size is required without --board"),
     ],
 )
 def test_pack_board_refusals_write_nothing(

@@ -16,13 +16,16 @@ from support.layouts import load_mongoose
 from esp_cabundle.board_model import FsTarget
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.cli import cli, run
-from esp_cabundle.errors import CatalogError, InputError, PartitionTableError
+from esp_cabundle.errors import CatalogError, ImageError, InputError, PartitionTableError
+from esp_cabundle.fs.lfs_profiles import resolve_profile
+from esp_cabundle.fs.spiffs_layout import get_spiffs_profile
 from esp_cabundle.partitions import PartitionTable
 from esp_cabundle.roadmaps import load_roadmap
 from esp_cabundle.text import closest, suggest
 from tests.support import dumps
 
 DATA = Path(__file__).parent / "data"
+PACK = ["--bundle", "ca.pem", "-o", "fs.bin"]
 ROOTS_HINT = "run 'esp-cabundle roots QUERY' to find a root's alias or fingerprint"
 
 
@@ -37,6 +40,18 @@ def test_suggest_keeps_the_hint_and_offers_only_what_is_near() -> None:
     assert closest("amazon-root-ca-l", four) == ("amazon-root-ca-1",)
     assert closest("amazon-root-ca-7", four) == tuple(four)
     assert suggest("SPIFS", ["nvs", "spiffs"]) == "did you mean 'spiffs'?"
+
+
+def test_library_profile_errors_suggest_and_keep_the_list() -> None:
+    with pytest.raises(InputError) as i:
+        get_spiffs_profile("esp-iff")
+    assert i.value.hint == "did you mean 'esp-idf'? choose one of: arduino, esp-idf, " + (
+        "mongoose-os, platformio"
+    )
+    with pytest.raises(ImageError) as e:
+        resolve_profile("platfromio")
+    assert e.value.hint is not None
+    assert e.value.hint.startswith("did you mean 'platformio'? profiles: esp-idf, ")
 
 
 def test_library_root_and_preset_errors_suggest() -> None:
@@ -73,6 +88,16 @@ def test_library_root_and_preset_errors_suggest() -> None:
             ["check", "--bundle", "ca.pem", "--roadmap", "letsencrpyt"],
             "unknown roadmap 'letsencrpyt'",
             "did you mean 'letsencrypt'? roadmaps: letsencrypt",
+        ),
+        (
+            ["pack", "--fs", "spiffs", "--profile", "mongoos", "--size", "1408K", *PACK],
+            "unknown spiffs profile 'mongoos'",
+            "did you mean 'mongoose-os'? profiles: esp-idf, ",
+        ),
+        (
+            ["pack", "--fs", "littlefs", "--profile", "ardiuno", "--size", "256K", *PACK],
+            "unknown littlefs profile 'ardiuno'",
+            "did you mean 'arduino'? profiles: esp-idf, ",
         ),
     ],
 )

@@ -39,6 +39,27 @@ MQTT = ["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board", "mdash-ardui
          ["push", "--", "status", "--ledger", "l.db"]),
         (["check", "--forecast"], "check has no --forecast",
          ["check", "--until", "2035-01-01"]),
+        # the port typed is kept, not replaced by a placeholder
+        (["read", "--port", "socket://127.0.0.1:9", "-o", "x.bin"], "say what to read",
+         ["read", "--port", "socket://127.0.0.1:9", "-o", "x.bin", "--partition", "spiffs"]),
+        (["read", "-p", "u", "--all", "--partition", "nvs", "-o", "x.bin"], "(not both)",
+         ["read", "-p", "u", "--partition", "nvs", "-o", "x.bin"]),
+        # only what is missing is named: --fs was given
+        (["pack", "--fs", "littlefs", "--bundle", "ca.pem", "-o", "x.bin"],
+         "--size is required without --board",
+         ["pack", "--fs", "littlefs", "--bundle", "ca.pem", "-o", "x.bin",
+          "--profile", "esp-idf", "--size", "1408K"]),
+        (["pack", "--size", "1M", "--bundle", "ca.pem", "-o", "x.bin"],
+         "--fs is required without --board",
+         ["pack", "--size", "1M", "--bundle", "ca.pem", "-o", "x.bin",
+          "--fs", "spiffs", "--profile", "esp-idf"]),
+        # an option without its value: the value from the command's examples
+        (["build", "--preset"], "--preset needs a value (NAME)",
+         ["build", "--preset", "letsencrypt"]),
+        (["pack", "-o", "x.bin", "--fs"], "--fs needs a value (littlefs or spiffs)",
+         ["pack", "-o", "x.bin", "--fs", "spiffs"]),
+        (["update-dump", "d.bin", "--bundle"], "--bundle needs a value (FILE)",
+         ["update-dump", "d.bin", "--bundle", "ca.pem"]),
     ],
 )  # fmt: skip
 def test_a_commands_own_usage_error_is_said_in_the_tools_words(
@@ -81,3 +102,28 @@ def test_split_option_takes_the_option_and_its_value_in_every_spelling() -> None
         ["--json"],
     )
     assert with_option(["a", "--", "b"], "--watch") == ["a", "--watch", "--", "b"]
+
+
+def test_packs_mended_line_runs(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Copying pack's hint for a missing layout makes the image: nothing else is refused."""
+    (in_tmp / "ca.pem").write_bytes((DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes())
+    assert run(["pack", "--fs", "littlefs", "--bundle", "ca.pem", "-o", "x.bin"]) == 2
+    err = capsys.readouterr().err
+    assert "--fs and" not in err and not (in_tmp / "x.bin").exists(), err
+    hint = err.partition("  hint: e.g. esp-cabundle ")[2].partition(" (or name")[0]
+    assert run([*shlex.split(hint), "-q"]) == 0, capsys.readouterr().err
+    assert (in_tmp / "x.bin").stat().st_size == 1408 * 1024
+
+
+def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["journal", "prune", "--dry-run", "--older-than"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "Error: --older-than needs a value (AGE)\n"
+        "  hint: e.g. esp-cabundle journal prune --dry-run --older-than 30d\n"
+    )
+    assert run(["build", "--locked=yes"]) == 2  # a flag given a value: click says it
+    assert "Option '--locked' does not take a value." in capsys.readouterr().err
+    assert list(in_tmp.iterdir()) == []

@@ -363,7 +363,7 @@ def required_board(
         reason = (
             f"(or board: in cabundle.yaml): {why}"
             if config is not None
-            else f"{why} ({command} takes no board: from cabundle.yaml)"
+            else f"{why}, and {command} does not read the board: key of cabundle.yaml"
         )
         ctx = click.get_current_context(silent=True)
         param = next((p for p in ctx.command.params if p.name == "board"), None) if ctx else None

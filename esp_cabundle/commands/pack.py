@@ -16,6 +16,8 @@ from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..images import image_spec, new_image
 from ..text import printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
+from ._missing import completed
+from ._usage import typed_words, usage_error
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -126,10 +128,14 @@ def pack(
     if chosen is None and (fs_type is None or size is None):
         # run from a project's subdirectory, the board: of the config above is not read
         missed = None if described or ca.config() is not None else not_read_hint()
-        raise InputError(
-            "--fs and --size are required without --board (or board: in cabundle.yaml)"
+        # Only what is missing: "--fs and --size are required" when --fs was typed misled.
+        lacking = [flag for flag, v in (("--fs", fs_type), ("--size", size)) if v is None]
+        raise usage_error(
+            f"{' and '.join(lacking)} {'is' if len(lacking) == 1 else 'are'} required "
+            "without --board (or board: in cabundle.yaml)"
             + (f": no cabundle.yaml here ({missed})" if missed else ""),
-            hint="name the units' board (esp-cabundle boards), or give --fs, --profile and --size",
+            completed(click.get_current_context(), typed_words()),
+            why="or name the units' board: esp-cabundle boards",
         )
     spec = image_spec(
         chosen,

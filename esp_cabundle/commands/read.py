@@ -14,6 +14,7 @@ from ..flash.reading import read_port
 from ..text import printable
 from ..ui import echo, emit_json, shown_path
 from ._unit import unit_progress
+from ._usage import split_option, typed_words, usage_error, with_option
 from .options import (
     Name,
     Size,
@@ -85,9 +86,14 @@ def read(
           -o fs_0.bin -q
     """
     if (partition is None) == (not whole):
-        raise InputError(
+        # The line as typed, mended: its port, not a placeholder (flash's hint does so).
+        words = typed_words()
+        if whole:
+            words, _ = split_option(words, ("--all",), takes_value=False)
+        raise usage_error(
             "say what to read: --partition NAME or --all (not both)",
-            hint="esp-cabundle read --port PORT --partition spiffs -o spiffs.bin",
+            words if whole else with_option(words, "--partition", "spiffs"),
+            why="or --all for the whole flash" if not whole else "or --all without --partition",
         )
     with unit_progress(quiet=quiet or as_json) as progress:
         result = read_port(

@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling, set_to
+from ..text import suggest
 from .base import ERASE_BLOCK, FileInfo, FileSystemImage, FsProfile, is_littlefs, normalize_path
 
 __all__ = [
@@ -68,7 +69,8 @@ def get_profile(fs_type: str, name: str) -> FsProfile:
         return profiles[name]
     except KeyError:
         raise ImageError(
-            f"unknown {fs_type} profile {name!r}", hint="profiles: " + ", ".join(profiles)
+            f"unknown {fs_type} profile {name!r}",
+            hint=suggest(name, profiles, "profiles: " + ", ".join(profiles)),
         ) from None
 
 

@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling, set_to
-from ..text import byte_count
+from ..text import byte_count, suggest
 from .base import FsProfile
 from .lfs_platforms import (
     DISK_VERSION_2_0,
@@ -250,7 +250,7 @@ def resolve_profile(profile: LittleFsProfile | str) -> LittleFsProfile:
     except KeyError:
         raise ImageError(
             f"unknown LittleFS profile {profile!r}",
-            hint="profiles: " + ", ".join(LITTLEFS_PROFILES),
+            hint=suggest(profile, LITTLEFS_PROFILES, "profiles: " + ", ".join(LITTLEFS_PROFILES)),
         ) from None
 
 

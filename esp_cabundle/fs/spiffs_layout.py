@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from ..errors import InputError
+from ..text import suggest
 from .base import FsProfile
 
 __all__ = [
@@ -213,7 +214,8 @@ def get_spiffs_profile(profile: SpiffsProfile | str) -> SpiffsProfile:
     except KeyError:
         known = ", ".join(sorted(SPIFFS_PROFILES))
         raise InputError(
-            f"unknown SPIFFS profile {profile!r}", hint=f"choose one of: {known}"
+            f"unknown SPIFFS profile {profile!r}",
+            hint=suggest(profile, SPIFFS_PROFILES, f"choose one of: {known}"),
         ) from None
 
 
