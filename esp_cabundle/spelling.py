@@ -101,6 +101,7 @@ class Spelling(NamedTuple):
     restore: str  # what undoes a unit's newest journaled update
     restore_port: str  # that, for the unit on the port {}
     inspect_unit: str  # what shows what a unit holds
+    list_fs: str  # what lists the file system at an offset of a file (a dump's partition)
 
 
 PYTHON = Spelling(
@@ -175,6 +176,7 @@ PYTHON = Spelling(
     restore="restore_unit",
     restore_port="restore_unit('{}')",
     inspect_unit="inspect_bytes(unit.read(0, unit.size), source=PORT) with unit = open_unit(PORT)",
+    list_fs="open_image(data[0x290000:0x290000 + 0x160000]).files()",
 )
 
 
@@ -252,6 +254,7 @@ CLI_SPELLING = Spelling(
     restore="'esp-cabundle restore'",
     restore_port="'esp-cabundle restore --port {}'",
     inspect_unit="esp-cabundle inspect --port",
+    list_fs="esp-cabundle fs ls FILE --offset 0x290000 --size 1408K",
 )
 
 
