@@ -36,6 +36,7 @@ from .fs.inspect import inspect_image
 from .keyscan import refuse_private_keys
 from .limits import MAX_CERT_INPUT, check_size
 from .sniff import decode_text, looks_binary, sniff_kind
+from .spelling import PYTHON, Spelling
 
 __all__ = [
     "INSPECTORS",
@@ -146,16 +147,22 @@ INSPECTORS: tuple[Callable[[bytes, str], Report | None], ...] = (
 )
 
 
-def inspect_bytes(data: bytes, *, source: str) -> Report:
-    """Identify what ``data`` is and report the certificates it holds."""
+def inspect_bytes(data: bytes, *, source: str, spelling: Spelling = PYTHON) -> Report:
+    """Identify what ``data`` is and report the certificates it holds; the hints name
+    the options as ``spelling`` does."""
     for inspector in INSPECTORS:
-        report = inspector(data, source)
+        # the dump reader alone has hints that name options (its partition table's)
+        report = (
+            inspect_dump(data, source, spelling)
+            if inspector is inspect_dump
+            else inspector(data, source)
+        )
         if report is not None:
             return report
     if not data:
         raise CertificateError("empty file", path=source)
     refuse_private_keys(data, source=source)  # a key is the first thing to say
-    unknown = describe_unknown(data)
+    unknown = describe_unknown(data, spelling)
     if unknown is not None:
         raise CertificateError(unknown[0], path=source, hint=unknown[1])
     return certificate_file_report(data, source)
@@ -164,13 +171,16 @@ def inspect_bytes(data: bytes, *, source: str) -> Report:
 # ESP32 application and bootloader images start with this byte (esp_image_format.h,
 # ESP_IMAGE_HEADER_MAGIC); the bootloader sits at 0x1000 (ESP32, S2) or 0x0 (newer chips).
 _IMAGE_MAGIC = 0xE9
-_FS_HINT = (
-    "give the file-system partition's offset and size (from the firmware's partitions.csv): "
-    "esp-cabundle fs ls FILE --offset 0x290000 --size 1408K"
-)
 
 
-def describe_unknown(data: bytes) -> tuple[str, str | None] | None:
+def _fs_hint(spelling: Spelling) -> str:
+    return (
+        "give the file-system partition's offset and size (from the firmware's "
+        f"partitions.csv): {spelling.list_fs}"
+    )
+
+
+def describe_unknown(data: bytes, spelling: Spelling = PYTHON) -> tuple[str, str | None] | None:
     """What bytes that no reader claimed look like, as (message, hint), when they are not
     a certificate file either: an ESP-IDF bundle cut short, blank flash, a flash dump
     without a readable partition table, other binary data. None for text and DER, which
@@ -192,7 +202,7 @@ def describe_unknown(data: bytes) -> tuple[str, str | None] | None:
         return (
             f"a flash dump ({size}: a boot image header at the start) with no readable "
             "partition table at any 4 KiB offset (erased or overwritten?)",
-            _FS_HINT,
+            _fs_hint(spelling),
         )
     pem = data.find(b"-----BEGIN")
     holds = f"; it holds PEM text at byte offset {pem:#x}" if pem >= 0 else ""
@@ -200,11 +210,13 @@ def describe_unknown(data: bytes) -> tuple[str, str | None] | None:
         f"binary data ({size}), not a certificate file, ESP-IDF bundle, file-system image "
         f"or flash dump this tool knows{holds}",
         "a file-system image or flash dump cut short or damaged looks like this: check "
-        "its size against the partition's; for a dump, " + _FS_HINT,
+        "its size against the partition's; for a dump, " + _fs_hint(spelling),
     )
 
 
-def inspect_path(path: str | Path) -> Report:
+def inspect_path(path: str | Path, *, spelling: Spelling = PYTHON) -> Report:
     """A Report for the file at ``path``: a pipe is read (up to the cap), a character
-    device refused unread (a serial port is a unit: ``inspect --port``)."""
-    return inspect_bytes(read_input(path, what="image or CA file", devices=False), source=str(path))
+    device refused unread (a serial port is a unit: ``inspect --port``); hints as
+    ``spelling`` names the options."""
+    data = read_input(path, what="image or CA file", devices=False)
+    return inspect_bytes(data, source=str(path), spelling=spelling)

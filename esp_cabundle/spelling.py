@@ -92,6 +92,16 @@ class Spelling(NamedTuple):
     # round 7: partition tables, flashing
     table_offset: str  # say where a moved partition table sits
     hostname: str  # the server name a chain is judged for
+    # round 8: flashing, restoring, the journal
+    flash: str  # what updates a unit's CA file, journaling it first
+    journal_dir: str  # where the journal is kept
+    journal_list: str  # what shows the journal's entries
+    other_journal: str  # undo first an update journaled in another directory
+    force: str  # write the saved sectors back whatever the file system holds now
+    restore: str  # what undoes a unit's newest journaled update
+    restore_port: str  # that, for the unit on the port {}
+    inspect_unit: str  # what shows what a unit holds
+    list_fs: str  # what lists the file system at an offset of a file (a dump's partition)
 
 
 PYTHON = Spelling(
@@ -156,6 +166,17 @@ PYTHON = Spelling(
     table_offset="read_partition_table(flash, offset=...), or 'partition_table: "
     "{offset: ...}' in a board file given to load_board(PATH)",
     hostname="hostname=",
+    # round 8
+    flash="flash_unit",
+    journal_dir="journal_dir=",
+    journal_list="the journal's directory (a folder per MAC, a JSON file per update)",
+    other_journal="(flash_unit(..., journal_dir=...)), undo that one first: "
+    "restore_unit(PORT, journal_dir=...) with that journal",
+    force="force=True",
+    restore="restore_unit",
+    restore_port="restore_unit('{}')",
+    inspect_unit="inspect_bytes(unit.read(0, unit.size), source=PORT) with unit = open_unit(PORT)",
+    list_fs="open_image(data[0x290000:0x290000 + 0x160000]).files()",
 )
 
 
@@ -223,6 +244,17 @@ CLI_SPELLING = Spelling(
     table_offset="'partition_table: {offset: ...}' in a board file given as --board FILE "
     "(flash, restore, inspect), or 'read --table-offset'",
     hostname="--hostname",
+    # round 8
+    flash="esp-cabundle flash",
+    journal_dir="--journal-dir",
+    journal_list="'esp-cabundle journal list'",
+    other_journal="(flash --journal-dir), undo that one first: restore --journal-dir with "
+    "that journal",
+    force="--force",
+    restore="'esp-cabundle restore'",
+    restore_port="'esp-cabundle restore --port {}'",
+    inspect_unit="esp-cabundle inspect --port",
+    list_fs="esp-cabundle fs ls FILE --offset 0x290000 --size 1408K",
 )
 
 

@@ -6,16 +6,19 @@ table (``read_partition_table``, ``PartitionTable.from_binary``, a unit's throug
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.certs import Certificate
 from esp_cabundle.chains import ServerChain
 from esp_cabundle.check import CheckItem, check_items
-from esp_cabundle.errors import EspCabundleError, PartitionTableError
+from esp_cabundle.errors import CertificateError, EspCabundleError, PartitionTableError
 from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.offline import WholeDump, update_dump
 from esp_cabundle.flash.table import read_table
+from esp_cabundle.inspect import inspect_bytes, inspect_path
 from esp_cabundle.partitions import (
     TABLE_MAX_LENGTH,
     Partition,
@@ -168,3 +171,43 @@ def test_a_verdict_without_a_hostname_names_the_parameter() -> None:
     for spelling, said in ((PYTHON, "(hostname=,"), (CLI_SPELLING, "(--hostname,")):
         (r,) = check_items(trust, [item], at=NOW, spelling=spelling).results
         assert said in r.timeline.start.explanation
+
+
+# ---------------------------------------------------------------------------------------
+# inspect_bytes / inspect_path: a dump they cannot read names the script's calls
+
+
+BOOT_IMAGE_NO_TABLE = bytes([0xE9]) + bytes(range(256)) * 64  # a boot header, then no table
+FS_HINT = "give the file-system partition's offset and size (from the firmware's partitions.csv): "
+
+
+def test_a_dump_without_a_table_names_open_image_for_a_script(tmp_path: Path) -> None:
+    with pytest.raises(CertificateError, match="a flash dump") as e:
+        inspect_bytes(BOOT_IMAGE_NO_TABLE, source="dump.bin")
+    assert _hint(e) == FS_HINT + "open_image(data[0x290000:0x290000 + 0x160000]).files()"
+    cli = FS_HINT + "esp-cabundle fs ls FILE --offset 0x290000 --size 1408K"
+    with pytest.raises(CertificateError) as e:
+        inspect_bytes(BOOT_IMAGE_NO_TABLE, source="dump.bin", spelling=CLI_SPELLING)
+    assert e.value.hint == cli
+    path = tmp_path / "dump.bin"
+    path.write_bytes(BOOT_IMAGE_NO_TABLE)
+    with pytest.raises(CertificateError) as e:
+        inspect_path(path)
+    assert _hint(e).endswith("open_image(data[0x290000:0x290000 + 0x160000]).files()")
+    with pytest.raises(CertificateError) as e:
+        inspect_path(path, spelling=CLI_SPELLING)
+    assert e.value.hint == cli
+
+
+def test_a_dump_whose_table_search_gives_up_names_offset_for_a_script() -> None:
+    """A table at 0x8000 that does not read: inspect_dump says why, in the caller's words
+    (it named the CLI's 'read --table-offset' to a script)."""
+    a = Partition("a", 1, 2, 0x9000, 0x2000).to_binary()
+    b = Partition("b", 1, 2, 0xA000, 0x2000).to_binary()
+    flash = (a + b + b"\xff" * 32).ljust(0x1000, b"\xff") * 0x100
+    with pytest.raises(PartitionTableError) as e:
+        inspect_bytes(flash, source="dump.bin")
+    assert _hint(e) == f"say where the table is: {PYTHON.table_offset}"
+    with pytest.raises(PartitionTableError) as e:
+        inspect_bytes(flash, source="dump.bin", spelling=CLI_SPELLING)
+    assert e.value.hint == f"say where the table is: {CLI_SPELLING.table_offset}"

@@ -13,6 +13,7 @@ from ..boards import load_board
 from ..errors import InputError, VerdictError
 from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_document
+from ..spelling import CLI_SPELLING
 from ..text import fact_line, plural, printable
 from ..ui import Column, echo, emit_json, error_document, fit_lines, format_table, table_width
 from ._paths import refuse_directory
@@ -126,7 +127,7 @@ def inspect(
     for path in paths:  # said as other commands say it (one check), with a hint
         refuse_directory(path, None)
     when = parse_at(at)
-    reports = [inspect_path(p) for p in paths]
+    reports = [inspect_path(p, spelling=CLI_SPELLING) for p in paths]
 
     unit = inspect_port_report(
         port, board=board, no_apps=no_apps, link=link, quiet=quiet or as_json

@@ -57,10 +57,12 @@ from .interrupt import (
     holdings,
     keep_in_loader_if_not_whole,
     sector_outcomes,
+    spoken,
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
-from .plan import PartitionChange, RootChange, UpdatePlan, plan_ca_update, reread_problems
+from .plan import PartitionChange, RootChange, UpdatePlan, plan_ca_update
+from .readback import verify_after
 from .serial import open_unit
 from .table import read_table
 from .writer import WriteFailed, entry_state, refuse_encrypted, write_journaled, write_sectors
@@ -320,7 +322,8 @@ def flash_ca(
     (run again to finish) or does not verify (the sectors are named), UnitInterrupted
     when ``cancel`` is requested: at once before the first write, else between two
     sectors (its ``result`` is this FlashResult with status "interrupted"). The hints
-    name the board and the options as ``spelling`` does.
+    name the board, the options and what to run as ``spelling`` does (a stop's next step
+    as :func:`flash_unit` is told).
     """
     ca.for_board(board)  # a CA gated for another board: refused before anything is written
     journal = journal or Journal()
@@ -451,8 +454,8 @@ def flash_ca(
                 progress=within(progress, _JOURNAL, _WRITE),
                 what="update",
                 resume_hint=f"reconnect and run the same command again: it finishes the "
-                f"update from the journal ({entry.path}); 'esp-cabundle restore --port "
-                f"{flash.name}' puts the original back",
+                f"update from the journal ({entry.path}); "
+                f"{spelling.restore_port.format(flash.name)} puts the original back",
             )
         except WriteFailed as e:
             e.result = stopped_at(e.written, torn=True)
@@ -465,7 +468,7 @@ def flash_ca(
             raise UnitInterrupted(partial.interruption, partial)
         step(progress, "verifying", _WRITE, JOB)
         say(progress, "verifying")
-        _verify_after(guarded, cache, plan, entry)
+        verify_after(guarded, cache, plan, entry, spelling)
     entry = journal.set_status(entry, "complete")
     step(progress, "done", JOB, JOB)
     return replace(
@@ -505,41 +508,6 @@ def _journal_partition(
     )
 
 
-def _verify_after(flash: Flash, cache: FlashCache, plan: UpdatePlan, entry: JournalEntry) -> None:
-    """Untouched ranges hash as before, then the file system is read back.
-
-    Read back from what the unit holds, without moving it over the link again: every
-    written sector as the unit's MD5 proved it (in :func:`.writer.write_sectors`), every other
-    byte as read before and proven unchanged by the unit's MD5 of its range.
-    """
-    moved = [
-        (off, n)
-        for p in entry.partitions
-        for off, n, md5 in p.untouched
-        if flash.md5(off, n) != md5
-    ]
-    if moved:
-        raise FlashError(
-            f"{flash.name}: bytes outside the written sectors changed: "
-            + ", ".join(f"{off:#x}+{n:#x}" for off, n in moved),
-            hint="something else wrote to the flash during the update; inspect the unit "
-            "(esp-cabundle inspect --port) before doing anything else",
-        )
-    for c in plan.changes:
-        if not c.writes:
-            continue
-        for w in c.writes:  # what the unit's MD5 of each written sector proved it holds
-            cache.confirm(w.offset, w.new)
-        problems = reread_problems(cache, c)
-        if problems:
-            raise FlashError(
-                f"{flash.name}: partition '{c.partition.name}' read back from the unit does not "
-                f"hold what was planned ({'; '.join(problems)}); written sectors: "
-                + ", ".join(f"{s:#x}" for s in c.sectors),
-                hint="run 'esp-cabundle restore --port PORT' to put the original back",
-            )
-
-
 def flash_unit(
     port: str,
     board: Board,
@@ -569,32 +537,33 @@ def flash_unit(
 
     board.file_system(spelling)
     ca.for_board(board)  # a CA gated for another board fails before connecting
-    stop_if_requested(cancel, port)
-    step(progress, "connecting", 0, JOB)
-    with open_unit(
-        port,
-        expected_chip=board.chips,
-        progress=progress,
-        stop=lambda: stop_if_requested(cancel, port),
-        **link,
-    ) as unit:
-        if on_connect is not None:
-            on_connect(unit.info)
+    with spoken(spelling):  # a stop's next step, in the caller's words
         stop_if_requested(cancel, port)
-        refuse_encrypted(unit, port)
-        try:
-            return flash_ca(
-                unit,
-                board,
-                ca,
-                mac=unit.info.mac,
-                chip=unit.info.chip,
-                journal=Journal(journal_dir),
-                dry_run=dry_run,
-                progress=progress,
-                unit=unit.info,
-                cancel=cancel,
-                spelling=spelling,
-            )
-        except UnitInterrupted as e:
-            raise keep_in_loader_if_not_whole(unit, e) from None
+        step(progress, "connecting", 0, JOB)
+        with open_unit(
+            port,
+            expected_chip=board.chips,
+            progress=progress,
+            stop=lambda: stop_if_requested(cancel, port),
+            **link,
+        ) as unit:
+            if on_connect is not None:
+                on_connect(unit.info)
+            stop_if_requested(cancel, port)
+            refuse_encrypted(unit, port)
+            try:
+                return flash_ca(
+                    unit,
+                    board,
+                    ca,
+                    mac=unit.info.mac,
+                    chip=unit.info.chip,
+                    journal=Journal(journal_dir),
+                    dry_run=dry_run,
+                    progress=progress,
+                    unit=unit.info,
+                    cancel=cancel,
+                    spelling=spelling,
+                )
+            except UnitInterrupted as e:
+                raise keep_in_loader_if_not_whole(unit, e) from None

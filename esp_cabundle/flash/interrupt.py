@@ -22,13 +22,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..blocks import SourceView
 from ..errors import Interrupted
 from ..fs.verify import DOES_NOT_MOUNT
+from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .base import Flash
 from .plan import PartitionChange, UpdatePlan, reread_problems
@@ -110,6 +111,8 @@ class Interruption:
     journal: Path | None = None
     earlier: int = 0  # sectors written first, finishing an earlier interrupted update
     kept_in_loader: bool = False  # not restarted: see :func:`keep_in_loader_if_not_whole`
+    # how the caller's user undoes an update (:meth:`next_step`); set by :func:`spoken`
+    spelling: Spelling = field(default=PYTHON, compare=False, repr=False)
 
     @property
     def holds(self) -> Literal["old", "new", "partial", "broken", "unknown"]:
@@ -181,19 +184,16 @@ class Interruption:
         return f"{head}: {tail}"
 
     def next_step(self) -> str:
-        """What to run now."""
-        port = self.port
+        """What to run now, in the words of the caller's user (:attr:`spelling`)."""
+        restore = self.spelling.restore_port.format(self.port)
         if self.what == "restore":
-            return (
-                f"run 'esp-cabundle restore --port {port}' again to finish putting the "
-                "original back"
-            )
+            return f"run {restore} again to finish putting the original back"
         if self.written == 0 and self.holds == "old":
             return "run the same command again to update the unit"
         journal = f" from the journal ({self.journal})" if self.journal is not None else ""
         return (
             f"run the same command again to finish the update{journal}; "
-            f"'esp-cabundle restore --port {port}' puts the old CA file back"
+            f"{restore} puts the old CA file back"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -252,6 +252,25 @@ class UnitInterrupted(Interrupted):
         )
         self.interruption = interruption
         self.result = result
+
+    def spelt(self, spelling: Spelling) -> UnitInterrupted:
+        """This stop, its next step (the hint, the report's) named as ``spelling`` does."""
+        said = replace(self.interruption, spelling=spelling)
+        result = self.result
+        if result is not None and getattr(result, "interruption", None) is not None:
+            result = replace(result, interruption=said)
+        return UnitInterrupted(said, result)
+
+
+@contextmanager
+def spoken(spelling: Spelling) -> Iterator[None]:
+    """A stop raised inside names its next step as ``spelling`` does: the interruptions
+    are made deep down (a read, a write, a request before connecting), the caller's
+    words known only to the function the caller called."""
+    try:
+        yield
+    except UnitInterrupted as e:
+        raise e.spelt(spelling) from None
 
 
 def stop_if_requested(

@@ -35,7 +35,7 @@ from ..partitions import (
     PartitionTable,
     read_partition_table,
 )
-from ..spelling import CLI_SPELLING, PYTHON, Spelling
+from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
@@ -252,17 +252,17 @@ def _beyond(p: Partition, size: int) -> str:
     return f"partition '{p.name}' ends at {p.end:#x}, beyond the {size:#x}-byte dump"
 
 
-def inspect_dump(data: bytes, source: str) -> Report | None:
+def inspect_dump(data: bytes, source: str, spelling: Spelling = PYTHON) -> Report | None:
     """INSPECTORS entry: a Report for a whole-flash dump, None when ``data`` is not one.
 
     A dump is recognised by a valid partition table at a 4 KiB offset; bytes with the
-    table magic at 0x8000 whose table is broken are an error, not a fall-through.
+    table magic at 0x8000 whose table is broken are an error, not a fall-through (its
+    hint naming the options as ``spelling`` does).
     """
     if len(data) < _MIN_DUMP:
         return None
     try:
-        # CLI words: inspect_bytes, which calls this, takes no spelling (yet)
-        table = read_partition_table(data, check_size=False, spelling=CLI_SPELLING)
+        table = read_partition_table(data, check_size=False, spelling=spelling)
     except PartitionTableError as e:
         if _table_starts_at(data, DEFAULT_TABLE_OFFSET):
             # A dump whose table is broken: say so, naming it, rather than fall through.

@@ -34,6 +34,7 @@ from .interrupt import (
     GuardedFlash,
     UnitInterrupted,
     keep_in_loader_if_not_whole,
+    spoken,
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry
@@ -89,16 +90,16 @@ class AlreadyRestored(InputError):
     passes."""
 
 
-def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
+def _nothing_to_undo(journal: Journal, mac: str, spelling: Spelling) -> InputError:
     """The journal holds no update of the unit to undo: none at all (saved elsewhere?),
     every one already undone or never applied (:class:`AlreadyRestored`), or one set
-    aside as stale."""
+    aside as stale. The hints name the journal's directory as ``spelling`` does."""
     done = journal.entries(mac)
     if not done:
         return InputError(
             f"the journal in {journal.directory} holds no update of the unit {mac} to undo",
-            hint="updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
-            "--journal-dir if they were saved elsewhere",
+            hint=f"updates are journaled on the computer that ran '{spelling.flash}'; pass "
+            f"{spelling.journal_dir} if they were saved elsewhere",
         )
     states = {e.status for e in done}
     if states <= {"restored", "cancelled"}:
@@ -108,13 +109,13 @@ def _nothing_to_undo(journal: Journal, mac: str) -> InputError:
         }.get(frozenset(states), "already restored or cancelled before writing")
         return AlreadyRestored(
             f"every update journaled for {mac} in {journal.directory} was {undone}; nothing to do",
-            hint="'esp-cabundle journal list' shows the entries",
+            hint=f"{spelling.journal_list} shows the entries",
         )
     return InputError(
         f"no update journaled for {mac} in {journal.directory} is left to undo (each was "
         "restored, cancelled before writing, or set aside as stale); nothing written",
-        hint="nothing to do; 'esp-cabundle journal list' shows the entries (an update "
-        "journaled elsewhere: pass --journal-dir)",
+        hint=f"nothing to do; {spelling.journal_list} shows the entries (an update "
+        f"journaled elsewhere: pass {spelling.journal_dir})",
     )
 
 
@@ -186,12 +187,13 @@ def restore_flash(
     partitions are not the unit's (its table, where ``board``, by default the journaled
     board, keeps it) or not the board's file-system partitions; FlashError (nothing
     written) when the file system changed since that update, unless ``force``;
-    UnitInterrupted when ``cancel`` is requested. Hints name the board as ``spelling`` does.
+    UnitInterrupted when ``cancel`` is requested. Hints name the board, the journal and
+    what to run as ``spelling`` does.
     """
     journal = journal or Journal()
     entry = journal.restorable(mac)
     if entry is None:
-        raise _nothing_to_undo(journal, mac)
+        raise _nothing_to_undo(journal, mac, spelling)
 
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
     board = board or _board_of(entry)
@@ -215,10 +217,10 @@ def restore_flash(
             + ", ".join(f"{off:#x}+{n:#x}" for off, n in state.changed_ranges)
             + " no longer hash as they did); writing the saved sectors back would corrupt it; "
             "nothing written",
-            hint="if a later update of this unit was journaled elsewhere (flash "
-            "--journal-dir), undo that one first: restore --journal-dir with that journal; "
-            "--force only as a last resort: it writes the saved sectors over what the file "
-            "system holds now, which may leave it unchanged or corrupt it",
+            hint="if a later update of this unit was journaled elsewhere "
+            f"{spelling.other_journal}; {spelling.force} only as a last resort: it writes the "
+            "saved sectors over what the file system holds now, which may leave it unchanged "
+            "or corrupt it",
         )
     todo = len(entry.sectors) - state.count("old")
     found = partitions_found(entry, state.sectors, restoring=True)
@@ -240,7 +242,7 @@ def restore_flash(
                 restoring=True,
                 progress=within(progress, _CHECK, JOB),
                 what="restore",
-                resume_hint="reconnect and run 'esp-cabundle restore' again",
+                resume_hint=f"reconnect and run {spelling.restore} again",
             )
         except UnitInterrupted as e:
             if not e.interruption.written:  # stopped before its first sector
@@ -261,8 +263,8 @@ def restore_flash(
             f"MD5), but the unit does not hold what it held before the update of "
             f"{entry.when}: {'; '.join(problems)}; the journal entry is marked stale",
             hint="the file system changed since that update, so its saved sectors no longer "
-            "undo it: inspect the unit (esp-cabundle inspect --port) and flash the CA you "
-            "want (esp-cabundle flash)",
+            f"undo it: inspect the unit ({spelling.inspect_unit}) and flash the CA you "
+            f"want ({spelling.flash})",
         )
     journal.set_status(entry, "restored")
     step(progress, "done", JOB, JOB)
@@ -287,30 +289,31 @@ def restore_unit(
     ``link``: how to reach the unit (see :func:`.serial.open_unit`); ``spelling``: as for
     :func:`restore_flash`."""
 
-    stop_if_requested(cancel, port, "restore")
-    step(progress, "connecting", 0, JOB)
-    with open_unit(
-        port,
-        expected_chip=board.chips if board is not None else None,
-        progress=progress,
-        stop=lambda: stop_if_requested(cancel, port, "restore"),
-        **link,
-    ) as unit:
-        if on_connect is not None:
-            on_connect(unit.info)
+    with spoken(spelling):  # a stop's next step, in the caller's words
         stop_if_requested(cancel, port, "restore")
-        refuse_encrypted(unit, port)
-        try:
-            return restore_flash(
-                unit,
-                mac=unit.info.mac,
-                journal=Journal(journal_dir),
-                dry_run=dry_run,
-                force=force,
-                progress=progress,
-                board=board,
-                cancel=cancel,
-                spelling=spelling,
-            )
-        except UnitInterrupted as e:
-            raise keep_in_loader_if_not_whole(unit, e) from None
+        step(progress, "connecting", 0, JOB)
+        with open_unit(
+            port,
+            expected_chip=board.chips if board is not None else None,
+            progress=progress,
+            stop=lambda: stop_if_requested(cancel, port, "restore"),
+            **link,
+        ) as unit:
+            if on_connect is not None:
+                on_connect(unit.info)
+            stop_if_requested(cancel, port, "restore")
+            refuse_encrypted(unit, port)
+            try:
+                return restore_flash(
+                    unit,
+                    mac=unit.info.mac,
+                    journal=Journal(journal_dir),
+                    dry_run=dry_run,
+                    force=force,
+                    progress=progress,
+                    board=board,
+                    cancel=cancel,
+                    spelling=spelling,
+                )
+            except UnitInterrupted as e:
+                raise keep_in_loader_if_not_whole(unit, e) from None

@@ -1,0 +1,298 @@
+"""Restore, journal and verification hints in the caller's words: a script calling
+``flash_unit``/``restore_unit`` is told of ``restore_unit('PORT')``, ``journal_dir=``,
+``force=True`` and ``inspect_bytes``; the CLI (BOARD_SPELLING) keeps its 'esp-cabundle
+restore --port', --journal-dir, --force and 'esp-cabundle journal list', byte for byte."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.layouts import load_mongoose
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.errors import EspCabundleError, FlashError, InputError
+from esp_cabundle.flash import readback
+from esp_cabundle.flash.base import Message
+from esp_cabundle.flash.dump import DumpFile
+from esp_cabundle.flash.flasher import flash_ca
+from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
+from esp_cabundle.flash.journal import Journal
+from esp_cabundle.flash.restore import AlreadyRestored, restore_unit
+from esp_cabundle.spelling import BOARD_SPELLING, PYTHON, Spelling
+from esp_cabundle.virtual import VirtualESP32
+from tests.support import dumps
+from tests.support.flashing import NEW_CA, flash_mongoose
+from tests.support.gated import gated
+
+FLAGS = ("--journal-dir", "--force", "--port", "esp-cabundle ", "journal list")
+BOTH = (PYTHON, BOARD_SPELLING)
+
+
+def _hint(e: pytest.ExceptionInfo[EspCabundleError], spelling: Spelling) -> str:
+    """The hint; a script's checked to name no flag or command."""
+    if spelling is PYTHON:
+        said = f"{e.value.message} hint: {e.value.hint or ''}"
+        assert not [f for f in FLAGS if f in said], said
+    return e.value.hint or ""
+
+
+def _name(spelling: Spelling) -> str:
+    """A journal directory of its own per spelling."""
+    return "script" if spelling is PYTHON else "cli"
+
+
+def _restore(unit: VirtualESP32, journal: Path, spelling: Spelling, **options: Any) -> Any:
+    return restore_unit(
+        unit.url, journal_dir=journal, connect_attempts=1, spelling=spelling, **options
+    )
+
+
+def _flashed(virtual_esp32: Callable[..., VirtualESP32], journal: Path) -> VirtualESP32:
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    flash_mongoose(unit, journal)
+    return unit
+
+
+def test_no_update_journaled_names_flash_unit_and_journal_dir(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    said = {}
+    for spelling in BOTH:
+        with pytest.raises(InputError, match="holds no update of the unit") as e:
+            _restore(mongoose_unit, tmp_path, spelling)
+        said[spelling] = _hint(e, spelling)
+    assert said[PYTHON] == (
+        "updates are journaled on the computer that ran 'flash_unit'; pass journal_dir= if "
+        "they were saved elsewhere"
+    )
+    assert said[BOARD_SPELLING] == (
+        "updates are journaled on the computer that ran 'esp-cabundle flash'; pass "
+        "--journal-dir if they were saved elsewhere"
+    )
+
+
+def test_an_update_already_undone_names_the_journal(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    flash_mongoose(mongoose_unit, tmp_path)
+    _restore(mongoose_unit, tmp_path, PYTHON)
+    said = {}
+    for spelling in BOTH:
+        with pytest.raises(AlreadyRestored) as e:
+            _restore(mongoose_unit, tmp_path, spelling)
+        said[spelling] = _hint(e, spelling)
+    assert said[PYTHON] == (
+        "the journal's directory (a folder per MAC, a JSON file per update) shows the entries"
+    )
+    assert said[BOARD_SPELLING] == "'esp-cabundle journal list' shows the entries"
+
+
+def test_an_update_set_aside_names_the_journal_and_journal_dir(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    entry = flash_mongoose(mongoose_unit, tmp_path).journal
+    assert entry is not None
+    Journal(tmp_path).set_status(entry, "stale")
+    said = {}
+    for spelling in BOTH:
+        with pytest.raises(InputError, match="is left to undo") as e:
+            _restore(mongoose_unit, tmp_path, spelling)
+        said[spelling] = _hint(e, spelling)
+    assert said[PYTHON] == (
+        "nothing to do; the journal's directory (a folder per MAC, a JSON file per update) "
+        "shows the entries (an update journaled elsewhere: pass journal_dir=)"
+    )
+    assert said[BOARD_SPELLING] == (
+        "nothing to do; 'esp-cabundle journal list' shows the entries (an update journaled "
+        "elsewhere: pass --journal-dir)"
+    )
+
+
+def test_a_file_system_changed_since_names_journal_dir_and_force(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    flash_mongoose(mongoose_unit, tmp_path)
+    mongoose_unit.load(0x1A0000, b"\x01" * 16)  # a block the update left alone
+    said = {}
+    for spelling in BOTH:
+        with pytest.raises(FlashError, match="changed since the update") as e:
+            _restore(mongoose_unit, tmp_path, spelling)
+        said[spelling] = _hint(e, spelling)
+    tail = (
+        "only as a last resort: it writes the saved sectors over what the file system holds "
+        "now, which may leave it unchanged or corrupt it"
+    )
+    assert said[PYTHON] == (
+        "if a later update of this unit was journaled elsewhere (flash_unit(..., "
+        "journal_dir=...)), undo that one first: restore_unit(PORT, journal_dir=...) with "
+        f"that journal; force=True {tail}"
+    )
+    assert said[BOARD_SPELLING] == (
+        "if a later update of this unit was journaled elsewhere (flash --journal-dir), undo "
+        f"that one first: restore --journal-dir with that journal; --force {tail}"
+    )
+
+
+def _claim_other_roots(journal: Path) -> None:
+    """The journal's entry says the unit held a root it never held: the unit read back
+    after the restore then holds what the entry does not call old."""
+    (path,) = journal.rglob("*.json")
+    entry = json.loads(path.read_text())
+    fake = [["Never Held Root", "00" * 32]]
+    entry["roots"]["before"] = fake
+    for p in entry["partitions"]:
+        p["roots_before"] = fake
+    path.write_text(json.dumps(entry))
+
+
+def test_a_restore_that_does_not_read_back_names_inspect_and_flash(
+    virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
+) -> None:
+    said = {}
+    for spelling in BOTH:
+        journal = tmp_path / _name(spelling)
+        unit = _flashed(virtual_esp32, journal)
+        _claim_other_roots(journal)
+        with pytest.raises(FlashError, match="does not hold what it held before") as e:
+            _restore(unit, journal, spelling)
+        said[spelling] = _hint(e, spelling)
+    head = "the file system changed since that update, so its saved sectors no longer undo it: "
+    assert said[PYTHON] == head + (
+        "inspect the unit (inspect_bytes(unit.read(0, unit.size), source=PORT) with "
+        "unit = open_unit(PORT)) and flash the CA you want (flash_unit)"
+    )
+    assert said[BOARD_SPELLING] == head + (
+        "inspect the unit (esp-cabundle inspect --port) and flash the CA you want "
+        "(esp-cabundle flash)"
+    )
+
+
+def test_a_link_cut_while_flashing_names_restore_unit(
+    virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
+) -> None:
+    for spelling in BOTH:
+        unit = virtual_esp32("esp32")
+        load_mongoose(unit)
+        unit.arm_cut(sector_writes=1)
+        with pytest.raises(FlashError, match="link lost") as e:
+            flash_mongoose(unit, tmp_path / _name(spelling), spelling=spelling)
+        said = _hint(e, spelling)
+        assert said.startswith("reconnect and run the same command again: it finishes the ")
+        restore = "restore_unit('{}')" if spelling is PYTHON else "'esp-cabundle restore --port {}'"
+        assert said.endswith(f"; {restore.format(unit.url)} puts the original back")
+
+
+def test_a_link_cut_while_restoring_names_restore_unit(
+    virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
+) -> None:
+    said = {}
+    for spelling in BOTH:
+        journal = tmp_path / _name(spelling)
+        unit = _flashed(virtual_esp32, journal)
+        unit.arm_cut(sector_writes=1)
+        with pytest.raises(FlashError, match="link lost") as e:
+            _restore(unit, journal, spelling)
+        said[spelling] = _hint(e, spelling)
+    assert said[PYTHON] == "reconnect and run restore_unit again"
+    assert said[BOARD_SPELLING] == "reconnect and run 'esp-cabundle restore' again"
+
+
+def test_a_stop_before_restoring_names_restore_unit(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    cancel = Cancel()
+    cancel.request("test")
+    said = {}
+    for spelling in BOTH:
+        with pytest.raises(UnitInterrupted) as e:
+            _restore(mongoose_unit, tmp_path, spelling, cancel=cancel)
+        said[spelling] = _hint(e, spelling)
+        assert e.value.interruption.to_json()["next"] == said[spelling]
+    port = mongoose_unit.url
+    end = "again to finish putting the original back"
+    assert said[PYTHON] == f"run restore_unit('{port}') {end}"
+    assert said[BOARD_SPELLING] == f"run 'esp-cabundle restore --port {port}' {end}"
+
+
+def test_a_stop_while_writing_names_restore_unit(
+    virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
+) -> None:
+    for spelling in BOTH:
+        unit = virtual_esp32("esp32")
+        load_mongoose(unit)
+        cancel = Cancel()
+
+        def progress(event: object, cancel: Cancel = cancel) -> None:
+            if (
+                isinstance(event, Message)
+                and "update: sector" in event.text
+                and "(2 of" in event.text
+            ):
+                cancel.request("test")
+
+        journal = tmp_path / _name(spelling)
+        with pytest.raises(UnitInterrupted) as e:
+            flash_mongoose(unit, journal, progress=progress, cancel=cancel, spelling=spelling)
+        said = _hint(e, spelling)
+        stop = e.value.interruption
+        assert stop.written >= 1 and stop.journal is not None
+        restore = "restore_unit('{}')" if spelling is PYTHON else "'esp-cabundle restore --port {}'"
+        assert said == (
+            f"run the same command again to finish the update from the journal ({stop.journal}); "
+            f"{restore.format(unit.url)} puts the old CA file back"
+        )
+        assert e.value.result.interruption.next_step() == said  # the report's next step too
+
+
+class _StrayWrites(DumpFile):
+    """A unit whose firmware writes a byte the update leaves alone while it is written."""
+
+    def write(self, offset: int, data: bytes) -> None:
+        super().write(offset, data)
+        self._data[0x1B0010] = 0x5A
+
+
+def _flash_dump(flash: DumpFile, journal: Path, spelling: Spelling) -> object:
+    board = "mongoose-os-esp32"
+    return flash_ca(
+        flash,
+        load_board(board),
+        gated(NEW_CA, board),
+        mac="aa:bb:cc:dd:ee:ff",
+        journal=Journal(journal),
+        spelling=spelling,
+    )
+
+
+def test_bytes_changed_outside_the_update_name_how_to_inspect_the_unit(tmp_path: Path) -> None:
+    said = {}
+    for spelling in BOTH:
+        with pytest.raises(FlashError, match="bytes outside the written sectors") as e:
+            _flash_dump(_StrayWrites(dumps.mongoose_dump(), name="unit"), tmp_path, spelling)
+        said[spelling] = _hint(e, spelling)
+    head = "something else wrote to the flash during the update; inspect the unit "
+    assert said[PYTHON] == head + (
+        "(inspect_bytes(unit.read(0, unit.size), source=PORT) with unit = open_unit(PORT)) "
+        "before doing anything else"
+    )
+    assert said[BOARD_SPELLING] == head + "(esp-cabundle inspect --port) before doing anything else"
+
+
+def test_a_partition_that_does_not_read_back_names_restore_unit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the unit was proven to hold mounts other than planned (a fault of the
+    planner's, so made here by hand)."""
+    monkeypatch.setattr(readback, "reread_problems", lambda cache, change: ["/ca.pem differs"])
+    said = {}
+    for spelling in BOTH:
+        with pytest.raises(FlashError, match="does not hold what was planned") as e:
+            _flash_dump(DumpFile(dumps.mongoose_dump(), name="unit"), tmp_path, spelling)
+        said[spelling] = _hint(e, spelling)
+    assert said[PYTHON] == "run restore_unit('PORT') to put the original back"
+    assert said[BOARD_SPELLING] == "run 'esp-cabundle restore --port PORT' to put the original back"
