@@ -35,7 +35,14 @@ from typing import Any
 from ..dates import now
 from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
-from .ledger_files import NOT_A_LEDGER_HINT, narrow_side_files, open_proven, sqlite_errors
+from .ledger_files import (
+    DEFAULT_LEDGER,
+    NOT_A_LEDGER_HINT,
+    narrow_side_files,
+    not_a_ledger_hint,
+    open_proven,
+    sqlite_errors,
+)
 from .ledger_meta import SCHEMA_VERSION, checked_meta
 
 __all__ = [
@@ -49,7 +56,6 @@ __all__ = [
     "check_ledger",
 ]
 
-DEFAULT_LEDGER = "cabundle-campaign.db"
 STATES = (
     "pending",
     "offline",
@@ -199,7 +205,7 @@ class Ledger:
         if existing:
             # One read-only connection proves the file and reads its facts, refused
             # before a byte is written; read only, it is the connection kept.
-            proven, rows = open_proven(p, _TABLES)
+            proven, rows = open_proven(p, _TABLES, reading=self.readonly)
             try:
                 facts = checked_meta(p, rows)
             except BaseException:
@@ -211,7 +217,9 @@ class Ledger:
                 return proven
             proven.close()
         elif self.readonly:
-            raise InputError(f"{p} is not a campaign ledger (empty)", hint=NOT_A_LEDGER_HINT)
+            raise InputError(
+                f"{p} is not a campaign ledger (empty)", hint=not_a_ledger_hint(p, reading=True)
+            )
         refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
         try:
             fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
