@@ -528,11 +528,14 @@ class Ledger:
         return True
 
 
-def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
+def check_ledger(
+    path: str | Path, *, ca_sha256: str | None = None, board: str | None = None
+) -> None:
     """Refuse what opening and binding the ledger at ``path`` would (not a file, not a
     campaign ledger, another campaign's), reading only and making no side file: a dry
     run predicts the real run's refusal. A missing or empty file passes: a real run
-    makes it its own."""
+    makes it its own. Without ``ca_sha256`` (the CA not judged yet) all but another
+    campaign's: a run refuses a wrong path before it judges the CA."""
     p = Path(path)
     if p.exists() and not p.is_file():
         raise InputError(f"{p} is not a file", hint="give --ledger a file path")
@@ -542,7 +545,8 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     proven, rows = open_proven(p, _TABLES)
     proven.close()
     have = checked_meta(p, rows)
-    _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
+    if ca_sha256 is not None and board is not None:
+        _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
 
 
 def _refuse_another_campaign(
