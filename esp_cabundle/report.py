@@ -542,6 +542,9 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
 
 def write_html_report(
     path: str | Path, report: CheckReport, *, service_until: datetime | None = None
-) -> None:
-    """Render and write atomically (a failure leaves no partial page)."""
-    write_atomic(path, render_html_report(report, service_until=service_until).encode("utf-8"))
+) -> int:
+    """Render and write atomically (a failure leaves no partial page); the bytes written,
+    for the line that says so."""
+    page = render_html_report(report, service_until=service_until).encode("utf-8")
+    write_atomic(path, page)
+    return len(page)

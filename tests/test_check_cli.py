@@ -467,3 +467,18 @@ def test_until_the_day_checked_names_the_times(runner: CliRunner, le_files: Path
     code, out, err = run(runner, "check", "--chain", "short.pem", "--at", "2030-01-01",
                          "--until", "2029-01-01")  # fmt: skip
     assert code == 2 and "--until 2029-01-01 is before the date checked, 2030-01-01" in err
+
+
+def test_report_says_it_was_written(runner: CliRunner, le_files: Path) -> None:
+    """``--report`` wrote the page without a word, where build and pack say "Wrote FILE
+    (N bytes)": it says so too (its size the file's), not under -q, and --json gives the
+    path in the document instead (tryout, item 4)."""
+    args = ["check", "--bundle", "x1.pem", "--chain", "short.pem", "--at", "2024-07-01"]
+    code, out, err = run(runner, *args, "--report", "r.html")
+    assert code == 0, err
+    size = (le_files / "r.html").stat().st_size
+    assert f"Wrote r.html ({size:,} bytes)" in out
+    code, out, err = run(runner, *args, "--report", "q.html", "-q")
+    assert code == 0 and "Wrote" not in out + err and (le_files / "q.html").is_file()
+    code, out, err = run(runner, *args, "--report", "j.html", "--json")
+    assert code == 0 and json.loads(out)["report"] == "j.html" and "Wrote" not in err

@@ -317,6 +317,28 @@ def test_a_ledger_in_a_missing_directory_is_refused_before_any_unit(
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
+def test_usage_and_ledger_path_are_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
+    """A broker without ids, a ledger in no folder or a file that is no ledger printed the
+    gate's "CA: 8 roots; ..." line first, then the refusal (the ledger's once the broker
+    was reached): refused first now, the missing ids with the command line mended
+    (tryout, items 6 and 10). Nothing is made."""
+    write_ca(in_tmp)
+    base = ["push", "--mqtt", "mqtt://127.0.0.1:9", "--bundle", "ca.pem", "--board",
+            "mongoose-os-esp32"]  # fmt: skip
+    code, out = invoke(*base)
+    assert code == 2 and "Error: --mqtt needs the units' ids" in out, out
+    assert f"hint: e.g. esp-cabundle {' '.join(base)} --devices units.txt" in out
+    for ledger, said in (("nodir/l.db", "directory nodir does not exist"),
+                         ("ca.pem", "ca.pem is not a campaign ledger")):  # fmt: skip
+        code, out = invoke(*base, "--device", "a", "--ledger", ledger)
+        assert code == 2 and said in out, out
+    code, out = invoke(*base, "--json")
+    assert code == 2 and json.loads(out)["hint"].startswith("e.g. esp-cabundle push"), out
+    for _, out in (invoke(*base), invoke(*base, "--device", "a", "--ledger", "ca.pem")):
+        assert "CA:" not in out and "broker" not in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
 def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
     """The refusal is the run's first word: before, the CA's verdict came first, and a
     CA that failed its gate hid that the URL would be refused anyway."""

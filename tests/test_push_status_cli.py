@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from support.fleet import invoke, mdash_unit, write_ca
 
 from esp_cabundle.cli import cli, run
+from esp_cabundle.errors import InputError
+from esp_cabundle.push.ledger import DEFAULT_LEDGER, Ledger
 
 KEY = "k3y-for-cli-tests"  # the stand_in fixture's mDash API key
 
@@ -225,3 +227,26 @@ def test_status_reads_again_when_a_campaign_writes_meanwhile(
     view = read_status(path)
     assert writes and [r.id for r, _ in view.left] == ["dev-1", "dev-2"]
     assert sum(view.counts.values()) == 2
+
+
+def test_status_of_a_file_no_ledger_hints_a_ledger_not_a_new_name(in_tmp: Path) -> None:
+    """``push status --ledger ca.pem`` hinted "give --ledger a new file name", which status
+    refuses ("status never makes one"): a read hints the ledger a campaign wrote, naming
+    the default one when it lies beside the file; a campaign keeps the new name (tryout,
+    item 3). Nothing is written."""
+    pem = in_tmp / "ca.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n")
+    (in_tmp / "empty.db").write_bytes(b"")
+    for name in ("ca.pem", "empty.db"):
+        r = CliRunner().invoke(cli, ["push", "status", "--ledger", name])
+        assert r.exit_code == 2 and f"{name} is not a campaign ledger" in r.output, r.output
+        assert "new file name" not in r.output and "push --ledger FILE" in r.output, r.output
+    Ledger(in_tmp / DEFAULT_LEDGER).close()
+    before = sorted(p.name for p in in_tmp.iterdir())
+    for argv in (["--ledger", "ca.pem"], ["--ledger", "ca.pem", "--json"]):
+        r = CliRunner().invoke(cli, ["push", "status", *argv])
+        assert r.exit_code == 2 and f"e.g. --ledger {DEFAULT_LEDGER}" in r.output, r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == before
+    with pytest.raises(InputError) as e:
+        Ledger(pem)  # a campaign: a new name is its way out
+    assert "give --ledger a new file name" in str(e.value.hint)

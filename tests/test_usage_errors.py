@@ -60,6 +60,8 @@ MQTT = ["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board", "mdash-ardui
          ["pack", "-o", "x.bin", "--fs", "spiffs"]),
         (["update-dump", "d.bin", "--bundle"], "--bundle needs a value (FILE)",
          ["update-dump", "d.bin", "--bundle", "ca.pem"]),
+        (["push", *MQTT[:2], *MQTT[4:]], "--mqtt needs the units' ids",
+         ["push", *MQTT[:2], *MQTT[4:], "--devices", "units.txt"]),
     ],
 )  # fmt: skip
 def test_a_commands_own_usage_error_is_said_in_the_tools_words(
@@ -90,6 +92,20 @@ def test_fs_cat_json_hint_names_fs_ls(in_tmp: Path, capsys: pytest.CaptureFixtur
     assert doc["kind"] == "InputError" and "Try '" not in doc["hint"]
     assert doc["hint"] == "e.g. esp-cabundle fs ls fs.bin --json (lists the files as JSON)"
     assert sorted(p.name for p in in_tmp.iterdir()) == ["fs.bin"]
+
+
+def test_chains_show_without_or_with_both_sources_mends_the_line(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``chains show`` alone said "give a chain FILE or --host HOST[:PORT]" with no e.g.,
+    where fs ls and inspect give one (tryout, item 6); with both, the line without --host."""
+    assert run(["chains", "show"]) == 2
+    err = capsys.readouterr().err
+    assert "hint: e.g. esp-cabundle chains show --host mdash.net" in err, err
+    assert run(["chains", "show", "--host=x.example", "saved.pem", "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["hint"].startswith("e.g. esp-cabundle chains show saved.pem --json"), doc
+    assert list(in_tmp.iterdir()) == []
 
 
 def test_split_option_takes_the_option_and_its_value_in_every_spelling() -> None:

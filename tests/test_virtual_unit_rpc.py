@@ -178,6 +178,9 @@ BAD = [
     (["--rpc", "http://127.0.0.1:0", "--ca-file", "notes.txt"], 2, "no certificate found"),
     (["--rpc", "http://127.0.0.1:0", "--ca-file", "key.pem"], 2, "private key"),
     (["--rpc", "http://127.0.0.1:0", "--fs-image", "notes.txt"], 2, "notes.txt: neither"),
+    # said as fs ls says it (tryout, item 8), not "neither LittleFS ... nor SPIFFS"
+    (["--rpc", "http://127.0.0.1:0", "--fs-image", "ca.pem"], 2, "ca.pem: PEM text (certif"),
+    (["--rpc", "http://127.0.0.1:0", "--fs-image", "zero.bin"], 2, "zero.bin: empty file"),
     (["--rpc", "http://127.0.0.1:0", "--fs-image", "empty-fs.bin"], 2, "holds no /ca.pem"),
     # An image the board's firmware would not mount (Mongoose OS would format it).
     (
@@ -208,6 +211,8 @@ def test_bad_inputs_are_refused_and_nothing_is_written(
     args: list[str], code: int, message: str, in_tmp: Path
 ) -> None:
     (in_tmp / "notes.txt").write_text("not a certificate\n")
+    write_ca(in_tmp)
+    (in_tmp / "zero.bin").write_bytes(b"")
     (in_tmp / "key.pem").write_bytes(a_test_only_key_pem())
     empty = open_image(board_fs_image(load_board("mongoose-os-esp32")))
     empty.remove("/ca.pem")

@@ -25,6 +25,7 @@ from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
 from ..push.http import LanTransport, tls_context
+from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport
 from ..push.mqtt import MqttTransport, parse_mqtt_url
@@ -33,6 +34,7 @@ from ..redact import remember
 from ..targets import target_label
 from ..text import printable, utf8_fault
 from ..ui import warn
+from ._usage import typed_words, usage_error, with_option
 from .options import CLI_SPELLING
 
 if TYPE_CHECKING:
@@ -303,6 +305,23 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
             "in ESP_CABUNDLE_MQTT",
         )
     return url
+
+
+def refuse_before_gate(
+    ctx: click.Context, opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
+) -> None:
+    """What a run refuses whatever its CA, said before the gate judges the CA: its line
+    ("CA: 8 roots; ...") came first, then a usage error (a broker without ids) or a
+    ledger path that could not be (no such folder, a file that is no ledger)."""
+    if broker is not None and not ids:
+        raise usage_error(
+            "--mqtt needs the units' ids: --device ID or --devices FILE",
+            with_option(typed_words(ctx), "--devices", "units.txt"),
+            why="one device.id a line; or --device ID for each unit",
+        )
+    if ids and broker is None and not opts["mdash_url"]:
+        raise InputError("--device/--devices name units behind --mdash or --mqtt")
+    check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
 
 
 def open_transports(

@@ -18,6 +18,7 @@ from ..clobber import refuse_clobbering
 from ..errors import ImageError, InputError
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..fs import open_image
+from ..fs.edit import locate_image, looks_like_pem
 from ..push.urls import split_url
 from ..spelling import BOARD_SPELLING
 from ..text import byte_count, plural
@@ -27,6 +28,8 @@ from ..virtual.rpc import MongooseUnit
 from .options import CLI_SPELLING
 
 __all__ = ["DEFAULT_ID", "RpcOptions", "serve_rpc_units"]
+
+_PARTITION_HINT = "give a file-system partition's image (esp-cabundle read --partition takes one)"
 
 DEFAULT_BOARD = "mongoose-os-esp32"
 DEFAULT_ID = "esp32-virtual"
@@ -174,6 +177,11 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
         origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"
         return board_fs_image(board, ca=ca, spelling=BOARD_SPELLING), origin
     data = read_input(opts.fs_image, what="file-system image", devices=False)
+    if not data or looks_like_pem(data):  # said as fs ls says it, not "neither LittleFS..."
+        try:
+            locate_image(data, source=str(opts.fs_image), spelling=CLI_SPELLING)
+        except InputError as e:  # a unit holds one partition: no whole-flash dump here
+            raise InputError(e.reason, path=e.path, hint=_PARTITION_HINT) from None
     try:
         # a file system at all (its errors say what the bytes are)
         open_image(data, spelling=CLI_SPELLING)

@@ -18,6 +18,7 @@ from ..findings import Finding, finding_status
 from ..text import printable
 from ..ui import Column, echo, emit_json, format_table, note, shown_path, table_width
 from ..verify.parse import parse_notes
+from ._usage import split_option, typed_words, usage_error, with_option
 from .options import (
     CLI_SPELLING,
     FILE_PATH,
@@ -170,7 +171,17 @@ def show(
       esp-cabundle chains show chains/mdash.net.pem --at 2027-01-01
     """
     if (file is None) == (host is None):
-        raise InputError("give a chain FILE or --host HOST[:PORT] (one of them)")
+        words = typed_words()
+        if host is None:  # neither: a live capture is the one to try first
+            raise usage_error(
+                "give a chain FILE or --host HOST[:PORT] (one of them)",
+                with_option(words, "--host", "mdash.net"),
+                why="or a saved chain: chains show chains/mdash.net.pem",
+            )
+        rest, _ = split_option(words, ["--host"], takes_value=True)
+        raise usage_error(
+            "give a chain FILE or --host HOST[:PORT] (one of them)", rest, why="the saved one"
+        )
     if output is not None and file is not None:
         refuse_clobbering([("output", output)], [("chain file", file)])
     if host is not None:

@@ -31,7 +31,7 @@ from ..dates import clamped
 from ..errors import InputError, VerdictError
 from ..report import write_html_report
 from ..text import printable
-from ..ui import echo, emit_json, note, wrap_width
+from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
 from ._usage import split_option, typed_words, usage_error, with_option
 from .options import (
@@ -276,9 +276,10 @@ def check(
     report = check_items(
         trust, items, at=when, until=horizon, notes=(*repeated, *notes), spelling=CLI_SPELLING
     )
+    written = 0
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
         service_until = config.spec.policy.service_until if config is not None else None
-        write_html_report(report_path, report, service_until=service_until)
+        written = write_html_report(report_path, report, service_until=service_until)
     if as_json:
         doc = report.to_dict()
         # The code this run exits with, as flash --json and every failure document say it.
@@ -288,6 +289,8 @@ def check(
         emit_json(doc)
     elif not quiet:
         echo(render_report(report, width=wrap_width(96)))
+        if report_path is not None:  # said as build and pack say what they wrote
+            echo(f"Wrote {shown_path(report_path)} ({written:,} bytes)")
     if not report.ok:
         n = len(report.failures)
         raise VerdictError(

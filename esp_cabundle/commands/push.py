@@ -27,6 +27,7 @@ from ._push_links import (
     device_ids,
     open_transports,
     project_config,
+    refuse_before_gate,
     server_targets,
 )
 from ._push_render import (
@@ -397,6 +398,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     board.file_system(CLI_SPELLING)  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
     ids = device_ids(opts)  # a bad --devices file is said before the CA is judged
+    refuse_before_gate(ctx, opts, ids, broker)
 
     targets, base = connection_targets(opts, broker)
     gated = _gated_ca(board, server_targets(opts, broker), opts)

@@ -35,7 +35,14 @@ from typing import Any
 from ..dates import now
 from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
-from .ledger_files import NOT_A_LEDGER_HINT, narrow_side_files, open_proven, sqlite_errors
+from .ledger_files import (
+    DEFAULT_LEDGER,
+    NOT_A_LEDGER_HINT,
+    narrow_side_files,
+    not_a_ledger_hint,
+    open_proven,
+    sqlite_errors,
+)
 from .ledger_meta import SCHEMA_VERSION, checked_meta
 
 __all__ = [
@@ -49,7 +56,6 @@ __all__ = [
     "check_ledger",
 ]
 
-DEFAULT_LEDGER = "cabundle-campaign.db"
 STATES = (
     "pending",
     "offline",
@@ -199,7 +205,7 @@ class Ledger:
         if existing:
             # One read-only connection proves the file and reads its facts, refused
             # before a byte is written; read only, it is the connection kept.
-            proven, rows = open_proven(p, _TABLES)
+            proven, rows = open_proven(p, _TABLES, reading=self.readonly)
             try:
                 facts = checked_meta(p, rows)
             except BaseException:
@@ -211,7 +217,9 @@ class Ledger:
                 return proven
             proven.close()
         elif self.readonly:
-            raise InputError(f"{p} is not a campaign ledger (empty)", hint=NOT_A_LEDGER_HINT)
+            raise InputError(
+                f"{p} is not a campaign ledger (empty)", hint=not_a_ledger_hint(p, reading=True)
+            )
         refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
         try:
             fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
@@ -520,11 +528,14 @@ class Ledger:
         return True
 
 
-def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
+def check_ledger(
+    path: str | Path, *, ca_sha256: str | None = None, board: str | None = None
+) -> None:
     """Refuse what opening and binding the ledger at ``path`` would (not a file, not a
     campaign ledger, another campaign's), reading only and making no side file: a dry
     run predicts the real run's refusal. A missing or empty file passes: a real run
-    makes it its own."""
+    makes it its own. Without ``ca_sha256`` (the CA not judged yet) all but another
+    campaign's: a run refuses a wrong path before it judges the CA."""
     p = Path(path)
     if p.exists() and not p.is_file():
         raise InputError(f"{p} is not a file", hint="give --ledger a file path")
@@ -534,7 +545,8 @@ def check_ledger(path: str | Path, *, ca_sha256: str, board: str) -> None:
     proven, rows = open_proven(p, _TABLES)
     proven.close()
     have = checked_meta(p, rows)
-    _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
+    if ca_sha256 is not None and board is not None:
+        _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
 
 
 def _refuse_another_campaign(

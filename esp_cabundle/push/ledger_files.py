@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sqlite3
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..errors import InputError, OutputError
 from ..text import printable
 
 NOT_A_LEDGER_HINT = "give --ledger a new file name, or the ledger a campaign wrote"
+DEFAULT_LEDGER = "cabundle-campaign.db"
 _NO_TABLES = "a SQLite database without a campaign's tables"
 
 
@@ -109,8 +111,23 @@ def _foreign(
     return f"holding {kind} '{printable(name)}', which no campaign writes"
 
 
+def not_a_ledger_hint(p: Path, *, reading: bool = False) -> str:
+    """The hint when ``p`` is no campaign ledger. A new file name is a way out for a
+    campaign, which makes its ledger, not for a read (``push status``), which never
+    makes one: there it names the default ledger beside ``p`` when one lies there."""
+    if not reading:
+        return NOT_A_LEDGER_HINT
+    near = p.parent / DEFAULT_LEDGER
+    if near.is_file() and near.resolve() != p.resolve():
+        return (
+            f"give --ledger the ledger a campaign wrote, e.g. --ledger "
+            f"{shlex.quote(printable(str(near)))} (the one a push run there wrote)"
+        )
+    return "give --ledger the file a 'push --ledger FILE' run wrote (status never makes one)"
+
+
 def open_proven(
-    p: Path, tables: Mapping[str, Collection[str]]
+    p: Path, tables: Mapping[str, Collection[str]], *, reading: bool = False
 ) -> tuple[sqlite3.Connection, list[tuple[object, object]]]:
     """A read-only connection to ``p`` once it is proven a campaign ledger (see
     :func:`ledger_problem`), and its campaign table's rows read through it: the one
@@ -120,11 +137,13 @@ def open_proven(
     Without a -wal beside it (no campaign running) the file holds every row: read
     ``immutable=1``, which creates no -wal/-shm beside it. With one, the file is first
     proven as it is, then read through its log (the newest schema and rows: what a
-    campaign opening it sees), so no -shm is made beside a file that is no ledger."""
+    campaign opening it sees), so no -shm is made beside a file that is no ledger.
+    ``reading``: a read-only open (``push status``), whose refusal hints otherwise."""
     with p.open("rb") as f:
         if f.read(16) != b"SQLite format 3\x00":
             raise InputError(
-                f"{p} is not a campaign ledger (not a SQLite database)", hint=NOT_A_LEDGER_HINT
+                f"{p} is not a campaign ledger (not a SQLite database)",
+                hint=not_a_ledger_hint(p, reading=reading),
             )
     db = _connect(p, "immutable=1")
     try:
@@ -136,7 +155,7 @@ def open_proven(
         if problem is not None:
             raise InputError(
                 f"{p} is not a campaign ledger ({problem}); nothing changed",
-                hint=NOT_A_LEDGER_HINT,
+                hint=not_a_ledger_hint(p, reading=reading),
             )
         with sqlite_errors(p):
             rows: list[tuple[object, object]] = db.execute(
