@@ -99,6 +99,11 @@ def _squeezes(data: bytes) -> list[_Squeeze]:
     (each adds its line once at least)."""
     out: list[_Squeeze] = []
     budget = 0
+    # The last "*"'s two offsets one line apart, and where the line after it starts: a
+    # "*" after that one line ("0000132 c2", "*", "0000134 4b", "*") has a "*" before
+    # its line, no offset, and the dump's width is still the last one's.
+    width: tuple[bytes, bytes] | None = None
+    width_ends = -1
     for m in _SQUEEZE().finditer(data):
         start = m.start("star")
         before = m.start() - 1  # the "\n" ending the line before the copied one
@@ -109,13 +114,20 @@ def _squeezes(data: bytes) -> list[_Squeeze]:
             earlier = _OFFSET_LINE().match(data, earlier_start, before)
         here = _OFFSET_LINE().match(data, m.start(), start)
         nxt = _OFFSET_LINE().match(data, m.end() + 1, after if after >= 0 else len(data))
-        if earlier is None or here is None or nxt is None:
-            continue  # one line before: its width unknown; no offset after: how far unknown
-        offsets = (earlier.group("off"), here.group("off"), nxt.group("off"))
+        if here is None or nxt is None:
+            continue  # no offset after: how far unknown
+        if earlier is not None:
+            apart = (earlier.group("off"), here.group("off"))
+        elif m.start() == width_ends and width is not None:
+            apart = width
+        else:
+            continue  # one line before: its width unknown
+        offsets = (*apart, here.group("off"), nxt.group("off"))
         hexadecimal = here.group("end") == b":" or any(not o.isdigit() for o in offsets)
         counts = tuple(0 if hexadecimal and b != 16 else _count(offsets, b) for b in _BASES)
         if any(counts):
             out.append((start, m.end() + 1, m.start(), counts))
+            width, width_ends = apart, m.end() + 1
             budget += start - m.start()
             if budget > _EXPAND_MAX or len(out) >= _SQUEEZES_MAX:
                 break
@@ -151,13 +163,13 @@ def expand_squeezed(
     return bytes(out), marks
 
 
-def _count(offsets: tuple[bytes, bytes, bytes], base: int) -> int:
-    """How many lines a "*" stands for, its offsets (of the two lines before it and of
-    the line after) read in ``base``; 0 unless the two lines before it are one line's
-    width apart and the next offset is a whole number of lines past them."""
+def _count(offsets: tuple[bytes, bytes, bytes, bytes], base: int) -> int:
+    """How many lines a "*" stands for, its offsets (of two lines one line apart, of the
+    line before it and of the line after) read in ``base``; 0 unless the first two are
+    one line's width apart and the next offset is a whole number of lines past its line."""
     try:
-        first, here, nxt = (int(o, base) for o in offsets)
+        first, second, here, nxt = (int(o, base) for o in offsets)
     except ValueError:  # 8 or 9 in octal
         return 0
-    width, gap = here - first, nxt - here
+    width, gap = second - first, nxt - here
     return gap // width - 1 if width > 0 and gap > width and gap % width == 0 else 0

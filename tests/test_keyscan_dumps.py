@@ -5,6 +5,7 @@ expanded within bounds."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,21 @@ def test_a_key_in_a_squeezed_dump_is_refused(command: list[str], name: str) -> N
 
 # a byte a line, and a "*" for any repeat (xxd -a squeezes lines of zeros only)
 BYTE_A_LINE = [c for c in SQUEEZING if "-w2" not in c and c[0] != "xxd"]
+
+
+@pytest.mark.parametrize("command", [c for c in SQUEEZING if c[0] != "xxd"], ids=" ".join)
+def test_a_repeat_one_line_after_a_repeat_is_expanded(command: list[str]) -> None:
+    """Bytes c2 c2 c2 c2 4b 4b 4b 4b dump as "c2", "*", "4b", "*" (a byte or a word a
+    line): the second "*" has a "*", no offset, before its line; the width is the first's.
+    One random EC key in about fifty held such a run, and its od -w1 dump went unrefused."""
+    der = bytearray(_key("test-only-ec-pkcs8.der"))
+    at = der.index(b"\x02\x01\x01\x04\x20") + 5  # the private scalar's 32 bytes
+    at += at % 2  # on a word's boundary, for the dumps of words
+    der[at : at + 8] = b"\xc2" * 4 + b"\x4b" * 4
+    dump = run_tool(command, bytes(der))
+    assert re.search(rb"\n\*\n[^\n]*\n\*\n", dump), dump  # the form under test
+    found = find_private_key(dump)
+    assert found is not None and "squeezed lines expanded" in found.kind, found
 
 
 @pytest.mark.parametrize("command", BYTE_A_LINE, ids=" ".join)
