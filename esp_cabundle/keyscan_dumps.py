@@ -8,11 +8,12 @@ the "ss" of OpenSSH's magic) is in no run the scanners read, so a text holding a
 ``*`` after a line with an offset is scanned again with each such ``*`` replaced by the
 line before it as many times as the offsets say (:func:`expand_squeezed`): where the
 two lines before the ``*`` are one line's width apart and the gap to the next offset is
-a whole number of lines. Offsets are read in hex if a letter or xxd's colon says so,
-else in octal (od's), hex (hexdump's) and decimal (``od -Ad``) in turn, each base that
-expands the text otherwise giving one more scan. Bounded: each ``*`` stands for at most
-the lines up to the next offset, a line copied is at most _LINE_MAX bytes, and all
-copies of a scan together at most _EXPAND_MAX bytes.
+a whole number of lines (hexdump -e writes no offset after its last ``*``: that one
+stands for one line, the least it can). Offsets are read in hex if a letter or xxd's
+colon says so, else in octal (od's), hex (hexdump's) and decimal (``od -Ad``) in turn,
+each base that expands the text otherwise giving one more scan. Bounded: each ``*``
+stands for at most the lines up to the next offset, a line copied is at most _LINE_MAX
+bytes, and all copies of a scan together at most _EXPAND_MAX bytes.
 """
 
 from __future__ import annotations
@@ -94,9 +95,10 @@ def _original(marks: _Marks, pos: int) -> int:
 
 
 def _squeezes(data: bytes) -> list[_Squeeze]:
-    """Every "*" after a line with an offset, between two more lines with offsets, that
-    stands for a whole number of lines in some base; as many as _EXPAND_MAX can expand
-    (each adds its line once at least)."""
+    """Every "*" after a line with an offset that stands for a whole number of lines in
+    some base (the line two before it and the one after it have offsets), or for one line
+    at least when no offset follows (hexdump -e writes none after its last "*"); as many
+    as _EXPAND_MAX can expand (each adds its line once at least)."""
     out: list[_Squeeze] = []
     budget = 0
     # The last "*"'s two offsets one line apart, and where the line after it starts: a
@@ -114,17 +116,21 @@ def _squeezes(data: bytes) -> list[_Squeeze]:
             earlier = _OFFSET_LINE().match(data, earlier_start, before)
         here = _OFFSET_LINE().match(data, m.start(), start)
         nxt = _OFFSET_LINE().match(data, m.end() + 1, after if after >= 0 else len(data))
-        if here is None or nxt is None:
-            continue  # no offset after: how far unknown
-        if earlier is not None:
-            apart = (earlier.group("off"), here.group("off"))
-        elif m.start() == width_ends and width is not None:
-            apart = width
+        apart = None
+        if here is None:
+            continue
+        if nxt is None:  # how far unknown: the line once, the least the "*" stands for
+            counts: tuple[int, ...] = (1,) * len(_BASES)
         else:
-            continue  # one line before: its width unknown
-        offsets = (*apart, here.group("off"), nxt.group("off"))
-        hexadecimal = here.group("end") == b":" or any(not o.isdigit() for o in offsets)
-        counts = tuple(0 if hexadecimal and b != 16 else _count(offsets, b) for b in _BASES)
+            if earlier is not None:
+                apart = (earlier.group("off"), here.group("off"))
+            elif m.start() == width_ends and width is not None:
+                apart = width
+            else:
+                continue  # one line before: its width unknown
+            offsets = (*apart, here.group("off"), nxt.group("off"))
+            hexadecimal = here.group("end") == b":" or any(not o.isdigit() for o in offsets)
+            counts = tuple(0 if hexadecimal and b != 16 else _count(offsets, b) for b in _BASES)
         if any(counts):
             out.append((start, m.end() + 1, m.start(), counts))
             width, width_ends = apart, m.end() + 1

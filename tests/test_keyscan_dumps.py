@@ -61,6 +61,16 @@ def test_a_key_in_a_squeezed_dump_is_refused(command: list[str], name: str) -> N
             assert 0 < found.line <= text.count(b"\n") + 1
 
 
+def test_a_key_ending_in_a_repeat_is_refused_in_hexdump_e() -> None:
+    """hexdump -e writes no offset after its last "*": a key whose last byte repeats
+    ends in "0000088 68", "*" and nothing more; that "*" is its line once at least."""
+    der = _key("test-only-ec-pkcs8.der")[:-2] + b"\x68\x68"  # the public point's last bytes
+    dump = run_tool(SQUEEZING[-1], der)
+    assert dump.endswith(b" 68\n*\n"), dump[-40:]  # the form under test
+    found = find_private_key(dump)
+    assert found is not None and "squeezed lines expanded" in found.kind, found
+
+
 # a byte a line, and a "*" for any repeat (xxd -a squeezes lines of zeros only)
 BYTE_A_LINE = [c for c in SQUEEZING if "-w2" not in c and c[0] != "xxd"]
 
