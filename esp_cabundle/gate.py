@@ -464,7 +464,7 @@ def _judge_targets(
     own = link_items(board, links) if board is not None else []
     until = policy.service_until if policy.service_until and policy.service_until > at else None
     trust = TrustSet.from_bundle(bundle, source="the CA to be written")
-    report = check_items(trust, [*items, *own], at=at, until=until)
+    report = check_items(trust, [*items, *own], at=at, until=until, spelling=spelling)
     if not report.ok:
         raise _refusal(report, own, links, board, spelling.no_check)
     return report

@@ -210,6 +210,23 @@ def test_the_gate_speaks_its_callers_term_for_skipping_the_check(
         assert ("--no-check" in str(refused.value)) == (skip is not None)
 
 
+def test_a_refused_targets_explanation_speaks_the_callers_words(tmp_path: Path) -> None:
+    """The gate's refusal explains each verdict (an unjudged name says how to give one):
+    a script is told of hostname=, the CLI of its flag, never the other's."""
+    from tests.support.verify_pki import mint
+
+    root = mint("Gate Words Root")
+    chain = tmp_path / "saved.pem"  # a file not named after its server: no name to judge
+    chain.write_bytes(mint("server.example", root, ca=False).pem + root.pem)
+    cases = (({}, "hostname=", "--hostname"), ({"spelling": CLI_SPELLING}, "--hostname", "="))
+    for kw, says, never in cases:
+        with pytest.raises(CheckFailed) as e:
+            _gate(X1_PEM, targets=[parse_target(str(chain))], **kw)
+        text = "\n".join([str(e.value), *e.value.violations])
+        said = text[text.index("no hostname was given") :].split(")")[0]
+        assert says in said and never not in said, said
+
+
 def test_a_target_the_ca_cannot_serve_fails_the_gate() -> None:
     with pytest.raises(CheckFailed, match="and break 1 target") as e:
         _gate(

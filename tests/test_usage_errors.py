@@ -31,6 +31,11 @@ MQTT = ["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board", "mdash-ardui
         # --mdash's URL may be left out: the next word is then an option, not its URL
         (["push", "--mdash", "--ledger", "l.db", "status"], "given before 'status'",
          ["push", "status", "--ledger", "l.db"]),
+        # ...and a URL typed that is --mdash's default is its value all the same
+        (["push", "--mdash", "https://mdash.net/api/v2", "--ledger", "l.db", "status"],
+         "given before 'status'", ["push", "status", "--ledger", "l.db"]),
+        (["push", "--mdash=https://mdash.net/api/v2", "--ledger", "l.db", "status"],
+         "given before 'status'", ["push", "status", "--ledger", "l.db"]),
         # a cluster of short options is read as click reads it, each found in it
         (["push", "-qc", "cfg.yaml", "--ledger", "l.db", "status"], "given before 'status'",
          ["push", "status", "--ledger", "l.db"]),

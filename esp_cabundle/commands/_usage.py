@@ -83,7 +83,15 @@ def takes_value(ctx: click.Context, option: click.Option) -> bool:
     if option.is_flag or option.count:
         return False
     if isinstance(option.flag_value, str):  # a value that may be left out
-        return bool(ctx.params.get(option.name or "") != option.flag_value)
+        value = ctx.params.get(option.name or "")
+        if value != option.flag_value:
+            return True
+        words = typed_words(ctx)  # the default typed out: the word after is that value
+        glued = {f"{o}={value}" for o in option.opts}
+        return any(
+            (word in option.opts and after == value) or word in glued
+            for word, after in zip(words, [*words[1:], ""], strict=True)
+        )
     return True
 
 
