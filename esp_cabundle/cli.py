@@ -193,7 +193,14 @@ class LazyGroup(click.Group):
             from .commands._missing import missing_value_error  # deferred: the error path only
 
             argv = ctx.obj.get("argv", ()) if ctx.obj else ()
-            path, cmd = self._typed_command(ctx, argv[0], list(argv[1:])) if argv else ("", None)
+            # The command: the first word that names one (--debug may come before it)
+            names = self.list_commands(ctx)
+            at = next((i for i, a in enumerate(argv) if a in names), None)
+            path, cmd = (
+                ("", None)
+                if at is None
+                else self._typed_command(ctx, argv[at], list(argv[at + 1 :]))
+            )
             value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
             if value_error is None or cmd is None:
                 raise

@@ -145,6 +145,12 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
         "Error: --older-than needs a value (AGE)\n"
         "  hint: e.g. esp-cabundle journal prune --dry-run --older-than 30d\n"
     )
+    for typed in (["--debug", "build", "--preset"], ["build", "--debug", "--preset"]):
+        assert run(typed) == 2  # --debug may come first: the command is the word naming one
+        assert capsys.readouterr().err == (
+            "Error: --preset needs a value (NAME)\n"
+            f"  hint: e.g. esp-cabundle {' '.join(typed)} letsencrypt\n"
+        )
     assert run(["build", "--locked=yes"]) == 2  # a flag given a value: click says it
     assert "Option '--locked' does not take a value." in capsys.readouterr().err
     assert list(in_tmp.iterdir()) == []
