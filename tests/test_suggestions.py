@@ -16,6 +16,7 @@ from support.layouts import load_mongoose
 from esp_cabundle.board_model import FsTarget
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.cli import cli, run
+from esp_cabundle.commands.pack import pack as pack_command
 from esp_cabundle.errors import CatalogError, ImageError, InputError, PartitionTableError
 from esp_cabundle.fs.lfs_profiles import resolve_profile
 from esp_cabundle.fs.spiffs_layout import get_spiffs_profile
@@ -217,3 +218,18 @@ def test_fs_ls_of_no_image_says_how_one_is_made_or_which_was_meant(
     assert run(["fs", "put", "nofile.bin", "fs.bin"]) == 2
     assert "hint: make it with esp-cabundle pack" in capsys.readouterr().err
     assert sorted(p.name for p in in_tmp.iterdir()) == ["fs.bin"]
+
+
+@pytest.mark.parametrize("fs_type", ["littlefs", "spiffs"])
+def test_packs_help_lists_the_profiles_its_error_lists(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], fs_type: str
+) -> None:
+    """pack --help said spiffs takes esp-idf|mongoose-os, while an unknown profile's
+    error listed arduino and platformio too, which SPIFFS_PROFILES has (tryout): the
+    help lists what each file system's error lists."""
+    helped = next(p.help for p in pack_command.params if p.name == "profile")
+    listed = str(helped).partition("littlefs or spiffs: ")[2].split(" ")[0].split("|")
+    assert run(["pack", "--fs", fs_type, "--profile", "x", "--size", "64K", *PACK]) == 2
+    hint = capsys.readouterr().err.partition("  hint: profiles: ")[2].strip()
+    assert hint.split(", ") == listed, (hint, listed)
+    assert list(in_tmp.iterdir()) == []
