@@ -9,6 +9,8 @@ into bytes.
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -253,14 +255,34 @@ def _root_file_bytes(path: Path) -> bytes:
 
 
 def _root_file_or_entry(
-    spec: str, catalog: Catalog, base_dir: Path, spelling: Spelling
+    spec: str, catalog: Catalog, base_dir: Path, spelling: Spelling, *, excluded: bool = False
 ) -> Path | CatalogEntry:
     """What a root or exclude value names: a file, else an alias or fingerprint."""
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
+        if path is not None and path.is_dir():
+            raise _names_a_directory(spec, path, None if excluded else spelling.root_file)
         if path is not None:
             return path
     return catalog.resolve(spec, spelling)
+
+
+def _names_a_directory(spec: str, path: Path, root_file: str | None) -> InputError:
+    """A root file named as a directory, refused in the words every file option's is
+    (commands/_paths.refuse_directory: "name a file with --root, e.g. --root DIR/FILE");
+    reading it said "is a directory, expected a certificate file", with no hint. An
+    exclude (``root_file`` None) has no spelling of its own: the file itself."""
+    inside = os.path.join(spec, "FILE")
+    if root_file is None:
+        hint = f"name the file itself, e.g. {shlex.quote(inside)}"
+    elif root_file.startswith("--"):  # the CLI's "--root path/to/root.pem"
+        flag = root_file.split()[0]
+        hint = f"name a file with {flag}, e.g. {flag} {shlex.quote(inside)}"
+    else:  # a config's key, the library's BundleSpec
+        hint = "name the file itself: " + root_file.replace("path/to/root.pem", inside)
+    return InputError(
+        "names a directory, not a file; nothing was read or written", path=str(path), hint=hint
+    )
 
 
 def _resolve_one(
@@ -271,6 +293,7 @@ def _resolve_one(
     curl: bool = False,
     origin: Origin | None = None,
     spelling: Spelling = PYTHON,
+    excluded: bool = False,
 ) -> list[BundleEntry]:
     """``curl``: also read a file's curl name lines, for the ESP-IDF filter. ``origin``:
     the config line that wrote ``spec``, named by an error about the value itself (no
@@ -279,7 +302,7 @@ def _resolve_one(
         key = origin.key.split("[")[0]
         spelling = spelling._replace(root_file=f"a file path in {key}:, e.g. '- path/to/root.pem'")
     try:
-        found = _root_file_or_entry(spec, catalog, base_dir, spelling)
+        found = _root_file_or_entry(spec, catalog, base_dir, spelling, excluded=excluded)
     except InputError as e:
         if origin is None:
             raise
@@ -362,7 +385,9 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog, spelling: Spelling = PYTH
     excluded: set[str] = set()
     for i, x in enumerate(spec.excludes):
         origin = _nth(spec.exclude_origins, i)
-        found = _resolve_one(x, catalog, spec.base_dir, origin=origin, spelling=spelling)
+        found = _resolve_one(
+            x, catalog, spec.base_dir, origin=origin, spelling=spelling, excluded=True
+        )
         fps = {e.sha256 for e in found}
         if not fps & {e.sha256 for e in wanted}:
             where = f"{origin.path}:{origin.line}: " if origin is not None else ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import os
 import re
 import stat
@@ -18,7 +19,7 @@ from ._pipes import output_to_stdout
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
 from .limits import MAX_FILE_INPUT, check_size, human_size
-from .text import plural_noun
+from .text import plural_noun, suggest_file
 
 __all__ = [
     "PRIVATE",
@@ -107,7 +108,8 @@ def read_input(
         if str(path) == "-" and hint is None:
             # '-' for standard input, as other tools take it: say the name that works.
             hint = "'-' is read as a file name here; read standard input as /dev/stdin"
-        raise error(f"no such {what}", path=str(p), hint=hint) from e
+        near = suggest_file(p.name, _beside(p))  # then the name meant, not how to make one
+        raise error(f"no such {what}", path=str(p), hint=near or hint) from e
     except IsADirectoryError as e:
         raise error(f"is a directory, expected {_a(what)}", path=str(p)) from e
     except OSError as e:
@@ -116,6 +118,14 @@ def read_input(
                 f"is a symbolic link that loops ({e.strerror}): no {what} to read", path=str(p)
             ) from e
         raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
+
+
+def _beside(p: Path) -> list[str]:
+    """The names of the files beside ``p`` (the first 10,000), near which a mistyped
+    name is: "no such image" then says which was meant, as an unknown board name does."""
+    with contextlib.suppress(OSError), os.scandir(p.parent) as found:
+        return [f.name for f in itertools.islice(found, 10_000) if not f.is_dir()]
+    return []
 
 
 def _a(noun: str) -> str:

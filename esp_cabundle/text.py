@@ -19,6 +19,7 @@ __all__ = [
     "shorten",
     "some",
     "suggest",
+    "suggest_file",
     "utf8_fault",
 ]
 
@@ -157,6 +158,18 @@ def suggest(word: str, choices: Iterable[str], hint: str | None = None) -> str |
     names = [f"'{n}'" for n in near]
     said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
     return f"did you mean {said}?" + (f" {hint}" if hint else "")
+
+
+def suggest_file(name: str, names: Iterable[str]) -> str | None:
+    """:func:`suggest` for a file name among ``names`` (those beside it): of the names
+    ending as it does (``.bin``), what comes before is compared, so ``nofile.bin`` is not
+    "near" ``fs.bin`` for the extension they share, while ``fs.bim`` is near ``fs.bin``."""
+    stem, dot, ext = name.rpartition(".")
+    names = list(names)
+    alike = {n[: -len(ext) - 1]: n for n in names if dot and stem and n.endswith(dot + ext)}
+    near = [alike[s] for s in closest(stem, alike)] if alike else []
+    others = [n for n in names if n not in alike.values()]
+    return suggest(name, near or closest(name, others))
 
 
 def utf8_fault(data: bytes, start: int) -> tuple[int, int, int]:

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle.bundle import BundleSpec, resolve_bundle
+from esp_cabundle.catalog import Catalog
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import InputError, OutputError
 from esp_cabundle.fileio import refuse_missing_folder, write_all_atomic
@@ -167,8 +169,13 @@ def test_an_existing_directory_is_no_output_file(
         (["virtual-unit", "--dump", "in"], "name a file with --dump, e.g. --dump in/FILE"),
         (["inspect", "in"], "name the file itself, e.g. in/FILE"),
         (["inspect", "in/"], "name the file itself, e.g. in/FILE"),
+        # a root named as a directory said "is a directory, expected a certificate
+        # file", the path made absolute, with no hint (tryout)
+        (["build", "--root", "in"], "name a file with --root, e.g. --root in/FILE"),
+        (["pack", "--preset", "letsencrypt", "--exclude", "in/", "--fs", "littlefs",
+          "--size", "64K", "-o", "x.bin"], "name a file with --exclude, e.g. --exclude in/FILE"),
     ],
-)
+)  # fmt: skip
 def test_an_existing_directory_is_no_input_file(
     in_tmp: Path, runner: CliRunner, args: list[str], hint: str
 ) -> None:
@@ -180,3 +187,23 @@ def test_an_existing_directory_is_no_input_file(
     assert "names a directory, not a file; nothing was read or written\n" in r.stderr
     assert f"  hint: {hint}\n" in r.stderr and "Usage:" not in r.stderr, r.output
     assert _tree(in_tmp) == ["in"]
+
+
+def test_a_root_directory_in_a_config_or_spec_is_refused_naming_a_file_in_it(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """The library refuses a root directory itself (a config's roots:, a BundleSpec),
+    with a hint in the caller's words, before reading anything."""
+    (in_tmp / "certs").mkdir()
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nroots:\n  - certs\n")
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2, r.output
+    assert "cabundle.yaml:3: roots[0]: names a directory, not a file" in r.stderr, r.stderr
+    assert "  hint: name the file itself: a file path in roots:, e.g. '- certs/FILE'" in r.stderr
+    assert _tree(in_tmp) == ["cabundle.yaml", "certs"]
+    with pytest.raises(InputError, match="names a directory, not a file") as e:
+        resolve_bundle(BundleSpec(excludes=("certs",), base_dir=in_tmp), Catalog.load())
+    assert e.value.hint == "name the file itself, e.g. certs/FILE"
+    with pytest.raises(InputError) as e:
+        resolve_bundle(BundleSpec(roots=("certs",), base_dir=in_tmp), Catalog.load())
+    assert e.value.hint == "name the file itself: BundleSpec(roots=['certs/FILE'])"

@@ -153,7 +153,7 @@ ERRORS = [
     (["--fs", "spiffs", "--size", "8K"], "SPIFFS needs at least 3 blocks"),
     (["--profile", "mongoose-os", "--disk-version", "2.1"], "mounts only 2.0"),
     (["--size", "16K", "--from-dir", "{big}"], "no space"),
-    (["--from-dir", "{missing}"], "not a directory"),
+    (["--from-dir", "{missing}"], "no such directory; nothing was written"),
     (["--from-dir", "{with_ca}"], "would replace the bundle"),
     (["--bundle", "{missing}"], "no such CA file"),
     (["--bundle", "{key}"], "private key"),

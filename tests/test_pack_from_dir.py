@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from esp_cabundle.cli import cli
+from esp_cabundle.cli import cli, run
 from esp_cabundle.errors import InputError
 from esp_cabundle.fileio import read_input
 from esp_cabundle.fs import open_image
@@ -287,3 +287,27 @@ def test_vcs_and_finder_files_are_left_out_as_mklittlefs_does(
     code, _, err = pack(runner, "--from-dir", "data", "-o", "fs.bin")
     assert code == 0, err
     assert image_files(in_tmp / "fs.bin") == ["/ca.pem", "/index.html"]
+
+
+def test_a_ca_file_given_to_from_dir_is_refused_naming_the_option(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--from-dir ca.pem`` said "ca.pem: not a directory", naming no option and giving no
+    hint (tryout): the refusal names --from-dir, and without another CA source the hint
+    is the line typed with --bundle instead, which runs; nothing is written before."""
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    typed = [*PACK, "--from-dir", "ca.pem", "--follow-symlinks", "-o", "fs.bin"]
+    assert run(typed) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: --from-dir ca.pem: a regular file, not a directory"), err
+    mended = [*PACK, "-o", "fs.bin", "--bundle", "ca.pem"]
+    hint = f"  hint: e.g. esp-cabundle {' '.join(mended)} (a single CA file goes in with --bundle"
+    assert hint in err, err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    assert run([*mended, "-q"]) == 0 and image_files(in_tmp / "fs.bin") == ["/ca.pem"]
+    # a CA source typed already: no second one in the hint, a directory's example instead
+    assert run([*PACK, "--bundle", "ca.pem", "--from-dir", "ca.pem", "-o", "b.bin", "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"].startswith("--from-dir ca.pem: a regular file, not a directory"), doc
+    assert doc["hint"].startswith("name a directory whose files all go in the image"), doc
+    assert not (in_tmp / "b.bin").exists()

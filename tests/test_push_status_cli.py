@@ -250,3 +250,16 @@ def test_status_of_a_file_no_ledger_hints_a_ledger_not_a_new_name(in_tmp: Path) 
     with pytest.raises(InputError) as e:
         Ledger(pem)  # a campaign: a new name is its way out
     assert "give --ledger a new file name" in str(e.value.hint)
+
+
+def test_the_ledger_file_name_is_written_down_once() -> None:
+    """push's --ledger default and the library's "a ledger near it" hint name one file:
+    two copies of the literal could drift apart, and the hint would name a file push
+    never writes."""
+    package = Path(__file__).resolve().parent.parent / "esp_cabundle"
+    defined = [
+        p.relative_to(package).as_posix()
+        for p in sorted(package.rglob("*.py"))
+        if f'= "{DEFAULT_LEDGER}"' in p.read_text(encoding="utf-8")
+    ]
+    assert defined == ["push/ledger_files.py"]

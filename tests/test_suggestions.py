@@ -16,12 +16,13 @@ from support.layouts import load_mongoose
 from esp_cabundle.board_model import FsTarget
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.cli import cli, run
+from esp_cabundle.commands.pack import pack as pack_command
 from esp_cabundle.errors import CatalogError, ImageError, InputError, PartitionTableError
 from esp_cabundle.fs.lfs_profiles import resolve_profile
 from esp_cabundle.fs.spiffs_layout import get_spiffs_profile
 from esp_cabundle.partitions import PartitionTable
 from esp_cabundle.roadmaps import load_roadmap
-from esp_cabundle.text import closest, suggest
+from esp_cabundle.text import closest, suggest, suggest_file
 from tests.support import dumps
 
 DATA = Path(__file__).parent / "data"
@@ -185,3 +186,50 @@ def test_fs_cat_json_says_cat_prints_bytes(
     )
     assert "esp-cabundle fs ls fs.bin --json " in doc["hint"] and "--fs" not in doc["hint"]
     assert sorted(p.name for p in in_tmp.iterdir()) == ["fs.bin"]
+
+
+def test_a_missing_file_names_the_one_beside_it_meant() -> None:
+    """A file not there: "did you mean" a name beside it, where only its stem is near
+    (a shared .bin makes no two names alike), else the caller's hint."""
+    assert suggest_file("fs.bim", ["fs.bin", "ca.pem"]) == "did you mean 'fs.bin'?"
+    assert suggest_file("ca.pen", ["fs.bin", "ca.pem"]) == "did you mean 'ca.pem'?"
+    assert suggest_file("nofile.bin", ["fs.bin", "ca.pem"]) is None
+    assert suggest_file("fs", ["fsx", "fs.bin"]) == "did you mean 'fsx'?"
+
+
+def test_fs_ls_of_no_image_says_how_one_is_made_or_which_was_meant(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``fs ls nofile.bin`` said "no such file-system image" with no hint (tryout): the
+    hint says how an image is made, naming the file typed; a name near one beside it is
+    told which was meant. Nothing is written either way."""
+    assert run(["fs", "ls", "nofile.bin"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "Error: nofile.bin: no such file-system image\n"
+        "  hint: make it with esp-cabundle pack (... -o nofile.bin), or save a unit's "
+        "with esp-cabundle read -p PORT --partition NAME -o nofile.bin\n"
+    )
+    (in_tmp / "fs.bin").write_bytes((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())
+    assert run(["fs", "ls", "fs.bim", "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"] == "fs.bim: no such file-system image", doc
+    assert doc["hint"] == "did you mean 'fs.bin'?", doc
+    assert run(["fs", "put", "nofile.bin", "fs.bin"]) == 2
+    assert "hint: make it with esp-cabundle pack" in capsys.readouterr().err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["fs.bin"]
+
+
+@pytest.mark.parametrize("fs_type", ["littlefs", "spiffs"])
+def test_packs_help_lists_the_profiles_its_error_lists(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], fs_type: str
+) -> None:
+    """pack --help said spiffs takes esp-idf|mongoose-os, while an unknown profile's
+    error listed arduino and platformio too, which SPIFFS_PROFILES has (tryout): the
+    help lists what each file system's error lists."""
+    helped = next(p.help for p in pack_command.params if p.name == "profile")
+    listed = str(helped).partition("littlefs or spiffs: ")[2].split(" ")[0].split("|")
+    assert run(["pack", "--fs", fs_type, "--profile", "x", "--size", "64K", *PACK]) == 2
+    hint = capsys.readouterr().err.partition("  hint: profiles: ")[2].strip()
+    assert hint.split(", ") == listed, (hint, listed)
+    assert list(in_tmp.iterdir()) == []

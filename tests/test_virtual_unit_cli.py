@@ -96,6 +96,27 @@ def test_refusals(in_tmp: Path, runner: CliRunner, args: list[str], message: str
 
 
 @pytest.mark.parametrize(
+    ("listen", "mended"),
+    [
+        (["--listen", "99999"], "--listen 5555"),
+        (["--listen=localhost:x"], "--listen localhost:5555"),
+    ],
+)
+def test_a_listen_not_a_port_is_mended_in_the_line_typed(
+    in_tmp: Path, runner: CliRunner, listen: list[str], mended: str
+) -> None:
+    """``--listen 99999`` gave no e.g. (tryout): the hint is the line typed with a port
+    (the host typed kept), and nothing is listened on or written."""
+    r = runner.invoke(cli, ["virtual-unit", "--board", "mdash-arduino", *listen, "--chip", "esp32"])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith(f"Error: --listen {listen[-1].partition('=')[2] or listen[-1]}: ")
+    typed = "virtual-unit --board mdash-arduino --chip esp32"
+    hint = f"  hint: e.g. esp-cabundle {typed} {mended} (port 0 takes any free one)"
+    assert hint in r.stderr, r.stderr
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
     ("content", "message"),
     [
         (

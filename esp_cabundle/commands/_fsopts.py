@@ -3,7 +3,9 @@ their options are in :mod:`.options`."""
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import InputError
@@ -30,3 +32,13 @@ def with_platform(board: Board, platform: str) -> Board:
             hint="pick the board of that platform (esp-cabundle boards)",
         )
     return replace(board, filesystem=replace(fs, platform=plat.spec))
+
+
+def no_image_hint(image: Path) -> str:
+    """Where an image comes from, for one that is not there (``fs ls nofile.bin`` said
+    only "no such file-system image"), naming the file the user typed."""
+    name = shlex.quote(str(image))
+    return (
+        f"make it with esp-cabundle pack (... -o {name}), or save a unit's with "
+        f"esp-cabundle read -p PORT --partition NAME -o {name}"
+    )

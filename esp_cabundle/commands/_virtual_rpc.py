@@ -25,6 +25,7 @@ from ..text import byte_count, plural
 from ..ui import note
 from ..virtual.boards import board_fs_image
 from ..virtual.rpc import MongooseUnit
+from ._fsopts import no_image_hint
 from .options import CLI_SPELLING
 
 __all__ = ["DEFAULT_ID", "RpcOptions", "serve_rpc_units"]
@@ -176,7 +177,8 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
     if opts.fs_image is None:
         origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"
         return board_fs_image(board, ca=ca, spelling=BOARD_SPELLING), origin
-    data = read_input(opts.fs_image, what="file-system image", devices=False)
+    hint = no_image_hint(opts.fs_image)
+    data = read_input(opts.fs_image, what="file-system image", devices=False, hint=hint)
     if not data or looks_like_pem(data):  # said as fs ls says it, not "neither LittleFS..."
         try:
             locate_image(data, source=str(opts.fs_image), spelling=CLI_SPELLING)

@@ -27,6 +27,7 @@ from ..fileio import is_named
 from ..gate import CaSource, gate_ca, parse_target
 from ..text import printable
 from ..ui import note
+from ._paths import refuse_directory
 from .options import CLI_SPELLING, Date, Name, Size, config_option, file_option
 
 if TYPE_CHECKING:
@@ -40,6 +41,17 @@ __all__ = ["CaOptions", "announce", "ca_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+class _RootName(Name):
+    """A root by alias, fingerprint or file: a directory is refused as every file option
+    refuses one, the path as typed (the library sees it absolute) in the hint."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        refuse_directory(super().convert(value, param, ctx), param)
+        return value
+
+
+_ROOT = _RootName("root")
 _BUNDLE = file_option(
     "--bundle",
     "bundle_file",
@@ -58,7 +70,7 @@ _BUILD = (
     click.option(
         "--root",
         "roots",
-        type=Name("root"),
+        type=_ROOT,
         multiple=True,
         metavar="ALIAS|SHA256|FILE",
         help="Add a root by alias, SHA-256 fingerprint or certificate file (repeatable).",
@@ -66,7 +78,7 @@ _BUILD = (
     click.option(
         "--exclude",
         "excludes",
-        type=Name("root"),
+        type=_ROOT,
         multiple=True,
         metavar="ALIAS|SHA256|FILE",
         help="Drop a root from the selection (repeatable).",

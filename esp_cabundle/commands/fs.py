@@ -34,6 +34,7 @@ from ..fs.edit import (
 from ..gate import CaSource
 from ..text import fact_line, printable, printable_name
 from ..ui import echo, emit_json, format_table, warn
+from ._fsopts import no_image_hint
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -72,7 +73,8 @@ class ImageArgs:
     profile: str | None = None
 
     def read(self) -> bytes:
-        return read_input(self.image, what="file-system image", devices=False)
+        hint = no_image_hint(self.image)
+        return read_input(self.image, what="file-system image", devices=False, hint=hint)
 
     def refuse_unwritable(self) -> None:
         """``put``/``rm`` edit IMAGE in place, so it must be a regular file: a FIFO would

@@ -511,8 +511,7 @@ def profile_option(*, detect: bool) -> Decorator[Any]:
     return click.option(
         "--profile",
         metavar="NAME",
-        help="Platform profile: littlefs esp-idf|arduino|platformio|mongoose-os; spiffs "
-        "esp-idf|mongoose-os ("
+        help="Platform profile, littlefs or spiffs: esp-idf|arduino|platformio|mongoose-os ("
         + ("default: detect from the bytes" if detect else "LittleFS: default the --platform's")
         + ").",
     )

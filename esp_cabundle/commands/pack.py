@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from datetime import datetime
 from pathlib import Path
 
@@ -10,14 +11,14 @@ import click
 from ..clobber import refuse_clobbering
 from ..config import not_read_hint
 from ..errors import ImageError, InputError
-from ..fileio import PRIVATE, PUBLIC, kept_from_others, write_atomic
+from ..fileio import PRIVATE, PUBLIC, file_kind, kept_from_others, write_atomic
 from ..fs.base import HintContext
 from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..images import image_spec, new_image
 from ..text import printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from ._missing import completed
-from ._usage import typed_words, usage_error
+from ._usage import split_option, typed_words, usage_error, with_option
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -157,6 +158,8 @@ def pack(
     refuse_clobbering([("image", output)], ca.input_files(chosen))
     if follow_symlinks and from_dir is None:
         raise InputError("--follow-symlinks applies to --from-dir's links; give --from-dir DIR")
+    if from_dir is not None:
+        _refuse_from_dir(from_dir)
     files = (
         collect_dir_files(from_dir, follow_symlinks=follow_symlinks, output=output)
         if from_dir is not None
@@ -218,3 +221,29 @@ def pack(
         ),
         quiet=quiet,
     )
+
+
+def _refuse_from_dir(from_dir: Path) -> None:
+    """--from-dir naming no directory, refused naming the option (the library's bare
+    "ca.pem: not a directory" did not): a single CA file there was meant for --bundle,
+    so without another CA source the hint is the line as typed with --bundle instead."""
+    try:
+        mode = from_dir.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError:  # unreadable on the way: the library's walk says how
+        return
+    if mode is not None and stat.S_ISDIR(mode):
+        return
+    kind = "no such directory" if mode is None else f"{file_kind(mode)}, not a directory"
+    message = f"--from-dir {printable(str(from_dir))}: {kind}; nothing was written"
+    words, _ = split_option(typed_words(), ("--from-dir",), takes_value=True)
+    words, _ = split_option(words, ("--follow-symlinks",), takes_value=False)
+    sources = ("--bundle", "--preset", "--root")
+    typed_source = any(w.split("=")[0] in sources for w in words)
+    if mode is not None and stat.S_ISREG(mode) and not typed_source:
+        why = "a single CA file goes in with --bundle; --from-dir packs a directory's files"
+        raise usage_error(message, with_option(words, "--bundle", str(from_dir)), why=why)
+    hint = "name a directory whose files all go in the image, e.g. --from-dir data/"
+    bundle = " (a single CA file goes in with --bundle)" if mode is not None else ""
+    raise InputError(message, hint=hint + bundle)

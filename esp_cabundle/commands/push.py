@@ -15,7 +15,7 @@ from ..dates import now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
-from ..push.ledger import Ledger, check_ledger
+from ..push.ledger import DEFAULT_LEDGER, Ledger, check_ledger
 from ..push.ledger_status import read_status
 from ..text import byte_count
 from ..ui import note
@@ -66,7 +66,6 @@ if TYPE_CHECKING:
     from ..push.transport import Transport
     from .ca_source import CaOptions
 
-DEFAULT_LEDGER = "cabundle-campaign.db"
 _MDASH_DEFAULT = "https://mdash.net/api/v2"  # push.mdash.DEFAULT_MDASH_URL, without importing it
 _STOPPING = "no new unit is started; the units in hand are finished and recorded first."
 _QUITTING = (

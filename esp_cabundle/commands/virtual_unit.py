@@ -19,6 +19,7 @@ from ..text import plural
 from ..ui import note
 from ..virtual import VirtualESP32
 from ..virtual.boards import board_image, dump_image
+from ._usage import split_option, typed_words, usage_error, with_option
 from ._virtual_rpc import DEFAULT_ID, RpcOptions, serve_rpc_units
 from .options import Mac, Name, board_option, file_option, output_path
 
@@ -247,5 +248,9 @@ def _listen(text: str) -> tuple[str, int]:
     except ValueError:
         number = -1
     if not 0 <= number <= 65535:
-        raise InputError(f"--listen {text}: not a port (0 to 65535, or HOST:PORT)")
+        # the line typed, mended with the help's example port (the host typed kept)
+        words, _ = split_option(typed_words(), ("--listen",), takes_value=True)
+        mended = with_option(words, "--listen", f"{host}:5555" if host else "5555")
+        message = f"--listen {text}: not a port (0 to 65535, or HOST:PORT)"
+        raise usage_error(message, mended, why="port 0 takes any free one")
     return host or "127.0.0.1", number
