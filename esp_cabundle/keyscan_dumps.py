@@ -11,9 +11,10 @@ gap to the next offset is a whole number of lines, the width being the gap betwe
 two lines before the ``*``, else the width carried from the ``*`` before (c2, ``*``, 4b,
 ``*``: each ``*`` carries it once, to the next), else for a dump's first line the gap
 between the first two full lines in a row after it. A ``*`` with no offset after it
-(hexdump -e's last) or none before (od -An) stands for one line, the least it can. Offsets are read in hex if a letter or xxd's
-colon says so, else in octal (od's), hex (hexdump's) and decimal (``od -Ad``) in turn,
-each base that expands the text otherwise giving one more scan. Bounded: each ``*``
+(hexdump -e's last) or none before (od -An) stands for one line, the least it can.
+Offsets are read in hex if a letter or xxd's colon says so, else in octal (od's), hex
+(hexdump's) and decimal (``od -Ad``) in turn, each base that expands the text otherwise
+giving one more scan. Bounded: each ``*``
 stands for at most the lines up to the next offset, a line copied is at most _LINE_MAX
 bytes, and all copies of a scan together at most _EXPAND_MAX bytes. od's lines of a second
 type (od -tx1 -tc: no offset, blanks in its place) are dropped for one more scan.
