@@ -7,13 +7,17 @@ A key whose bytes hold such a repeat (with ``-w1`` any two equal bytes in a row,
 the "ss" of OpenSSH's magic) is in no run the scanners read, so a text holding a lone
 ``*`` after a line with an offset is scanned again with each such ``*`` replaced by the
 line before it as many times as the offsets say (:func:`expand_squeezed`): where the
-two lines before the ``*`` are one line's width apart and the gap to the next offset is
-a whole number of lines (hexdump -e writes no offset after its last ``*``: that one
-stands for one line, the least it can). Offsets are read in hex if a letter or xxd's
-colon says so, else in octal (od's), hex (hexdump's) and decimal (``od -Ad``) in turn,
-each base that expands the text otherwise giving one more scan. Bounded: each ``*``
+gap to the next offset is a whole number of lines, the width being the gap between the
+two lines before the ``*``, else the width carried from the ``*`` before (c2, ``*``, 4b,
+``*``: each ``*`` carries it once, to the next), else for a dump's first line the gap
+between the first two full lines in a row after it. A ``*`` with no offset after it
+(hexdump -e's last) or none before (od -An) stands for one line, the least it can.
+Offsets are read in hex if a letter or xxd's colon says so, else in octal (od's), hex
+(hexdump's) and decimal (``od -Ad``) in turn, each base that expands the text otherwise
+giving one more scan. Bounded: each ``*``
 stands for at most the lines up to the next offset, a line copied is at most _LINE_MAX
-bytes, and all copies of a scan together at most _EXPAND_MAX bytes.
+bytes, and all copies of a scan together at most _EXPAND_MAX bytes. od's lines of a second
+type (od -tx1 -tc: no offset, blanks in its place) are dropped for one more scan.
 """
 
 from __future__ import annotations
@@ -32,12 +36,23 @@ _LINE_MAX = 1024  # longer lines are no dump's (od -w256 -tx1 writes 800 bytes a
 # colon, a blank or the line's end (od's last line, the offset alone).
 _OFFSET = rb"[ \t]{0,8}(?:(?:[#;!>%*]|//|--)[ \t]{0,4})?(?P<off>[0-9a-fA-F]{6,16})"
 _OFFSET_LINE = lazy_re(_OFFSET + rb"(?P<end>:|[ \t]|\r?$)")
-# A lone "*" (in a comment line too: "# *") after a line opening with an offset: found in
-# C, so a text of lone "*"s or C comments costs no step in Python. Each match ends at its
-# "*" line's end and consumes the line before: the search is linear.
+# A lone "*" (in a comment line too: "# *") after a line opening with an offset or after
+# a line of numbers alone (od -An's), found in C, so a text of lone "*"s or C comments
+# costs no step in Python. Each match ends at its "*" line's end and consumes the line
+# before: the search is linear.
+_NUMBERS = (
+    rb"[ \t]{0,8}(?:(?:[#;!>%]|//)[ \t]{0,4})?[-+]?[0-9a-fA-F]{1,16}"
+    rb"(?:[ \t]{1,8}[-+]?[0-9a-fA-F]{1,16}){0,255}[ \t]{0,8}\r?\n"
+)
 _SQUEEZE = lazy_re(
-    rb"(?m)^(?P<line>" + _OFFSET + rb"[: \t][^\n]{0,%d}\n)" % _LINE_MAX
+    rb"(?m)^(?P<line>" + _OFFSET + rb"[: \t][^\n]{0,%d}\n|" % _LINE_MAX + _NUMBERS + rb")"
     + rb"(?P<star>[ \t]{0,8}(?:(?:[#;!>%]|//)[ \t]{0,4})?\*[ \t]*\r?)$"
+)  # fmt: skip
+# od with more types than one (od -tx1 -tc, -tx1 -to1) prints each line once a type, the
+# later ones with blanks where the offset was (comment marks before them if pasted so).
+_CONTINUED = lazy_re(
+    rb"(?m)^(?P<line>" + _OFFSET + rb"[: \t][^\n]{0,%d}\n)" % _LINE_MAX
+    + rb"(?P<more>(?:(?:[ \t]{0,8}(?:[#;!>%%]|//|--))?[ \t]{6,24}[^\n]{1,%d}\n){1,8})" % _LINE_MAX
 )  # fmt: skip
 _STAR_MAX = 1 << 14  # bytes of copies one "*" stands for, at most: no key repeats more
 _EXPAND_MAX = 1 << 17  # bytes all copies in a text add, at most
@@ -55,7 +70,23 @@ _Squeeze = tuple[int, int, int, tuple[int, ...]]
 def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     """A key in hex dumps or bare hex (``low``: ``data`` lower-cased), decimal or octal
     bytes or words; in the text with its squeezed lines expanded if none without, the
-    offsets read in each base that tells another expansion."""
+    offsets read in each base that tells another expansion; then, if od printed lines of
+    more types than one (od -tx1 -tc), in the text with each line's later types dropped."""
+    found = _find_squeezed(data, low, scan_der)
+    if found is not None:
+        return found
+    if b"      " not in data:  # no line of a later type (a bytes.find, not a pattern)
+        return None
+    one_type = _CONTINUED().sub(rb"\g<line>", data)
+    if len(one_type) == len(data):
+        return None
+    found = _find_squeezed(one_type, one_type.lower(), scan_der)
+    if found is None:
+        return None
+    return f"{found[0]}, od's lines of other types left out", _before_dropping(data, found[1])
+
+
+def _find_squeezed(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     found = _find(data, low, scan_der)
     if found is not None or b"*" not in data:
         return found
@@ -71,6 +102,16 @@ def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | 
         if found is not None:
             return f"{found[0]}, its squeezed lines expanded", _original(marks, found[1])
     return None
+
+
+def _before_dropping(data: bytes, pos: int) -> int:
+    """Where offset ``pos`` of ``data`` with od's later types' lines dropped is in it."""
+    dropped = 0
+    for m in _CONTINUED().finditer(data):
+        if m.start("more") - dropped > pos:
+            break
+        dropped += m.end() - m.start("more")
+    return pos + dropped
 
 
 def _find(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
@@ -96,41 +137,50 @@ def _original(marks: _Marks, pos: int) -> int:
 
 def _squeezes(data: bytes) -> list[_Squeeze]:
     """Every "*" after a line with an offset that stands for a whole number of lines in
-    some base (the line two before it and the one after it have offsets), or for one line
-    at least when no offset follows (hexdump -e writes none after its last "*"); as many
-    as _EXPAND_MAX can expand (each adds its line once at least)."""
+    some base (its width from the line before it, the "*" before it or the lines after
+    it: :func:`_width_after`), or for one line at least when no offset follows (hexdump
+    -e writes none after its last "*") or none precedes (od -An: once, the least, which
+    catches a pair of equal lines); as many as _EXPAND_MAX can expand (each adds its
+    line once at least)."""
     out: list[_Squeeze] = []
     budget = 0
     # The last "*"'s two offsets one line apart, and where the line after it starts: a
     # "*" after that one line ("0000132 c2", "*", "0000134 4b", "*") has a "*" before
-    # its line, no offset, and the dump's width is still the last one's.
+    # its line, no offset, and the dump's width is still the last one's: carried from
+    # "*" to "*", each at most once.
     width: tuple[bytes, bytes] | None = None
     width_ends = -1
+    later: list[tuple[bytes, bytes] | None] = []  # the dump's width, looked for once
+    once = (1,) * len(_BASES)
     for m in _SQUEEZE().finditer(data):
         start = m.start("star")
         before = m.start() - 1  # the "\n" ending the line before the copied one
         after = data.find(b"\n", m.end() + 1, m.end() + 2 + _LINE_MAX)
-        earlier = None
-        if before > 0:
-            earlier_start = data.rfind(b"\n", max(0, before - _LINE_MAX), before) + 1
-            earlier = _OFFSET_LINE().match(data, earlier_start, before)
         here = _OFFSET_LINE().match(data, m.start(), start)
         nxt = _OFFSET_LINE().match(data, m.end() + 1, after if after >= 0 else len(data))
         apart = None
-        if here is None:
-            continue
-        if nxt is None:  # how far unknown: the line once, the least the "*" stands for
-            counts: tuple[int, ...] = (1,) * len(_BASES)
+        counts: tuple[int, ...] = (0,) * len(_BASES)
+        if here is None or nxt is None:  # how far unknown: the least the "*" stands for
+            counts = once
         else:
+            earlier = None
+            if before > 0:
+                earlier_start = data.rfind(b"\n", max(0, before - _LINE_MAX), before) + 1
+                earlier = _OFFSET_LINE().match(data, earlier_start, before)
             if earlier is not None:
                 apart = (earlier.group("off"), here.group("off"))
             elif m.start() == width_ends and width is not None:
                 apart = width
-            else:
-                continue  # one line before: its width unknown
-            offsets = (*apart, here.group("off"), nxt.group("off"))
-            hexadecimal = here.group("end") == b":" or any(not o.isdigit() for o in offsets)
-            counts = tuple(0 if hexadecimal and b != 16 else _count(offsets, b) for b in _BASES)
+            else:  # a dump's first line: its width from the lines after the "*"
+                apart = _width_after(data, start - m.start(), m.end() + 1)
+                if apart is None:
+                    if not later:
+                        later.append(_width_after(data, start - m.start(), m.end() + 1, 64))
+                    apart = later[0]
+            if apart is not None:
+                offsets = (*apart, here.group("off"), nxt.group("off"))
+                hexadecimal = here.group("end") == b":" or any(not o.isdigit() for o in offsets)
+                counts = tuple(0 if hexadecimal and b != 16 else _count(offsets, b) for b in _BASES)
         if any(counts):
             out.append((start, m.end() + 1, m.start(), counts))
             width, width_ends = apart, m.end() + 1
@@ -138,6 +188,25 @@ def _squeezes(data: bytes) -> list[_Squeeze]:
             if budget > _EXPAND_MAX or len(out) >= _SQUEEZES_MAX:
                 break
     return out
+
+
+def _width_after(data: bytes, size: int, pos: int, lines: int = 1) -> tuple[bytes, bytes] | None:
+    """The offsets of the first two lines in a row with offsets among the ``lines`` + 1
+    lines from ``pos`` (the line after a "*") on, the first as long as the line the "*"
+    repeats (``size`` bytes with its "\\n": a full line, not the dump's shorter last)."""
+    line = None
+    for _ in range(lines + 1):
+        end = data.find(b"\n", pos, pos + _LINE_MAX + 2)
+        if end < 0:  # the last line, if short
+            end = len(data) if len(data) - pos <= _LINE_MAX else pos - 1
+        if end < pos:
+            return None
+        m = _OFFSET_LINE().match(data, pos, end)
+        if line is not None and m is not None:
+            return line.group("off"), m.group("off")
+        line = m if end - pos + 1 == size else None
+        pos = end + 1
+    return None
 
 
 def expand_squeezed(

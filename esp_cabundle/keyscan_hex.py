@@ -23,8 +23,9 @@ byte (about 100 ms a MiB of PEM). Hex is found instead from markers, substrings 
 ``bytes.find`` looks for in a copy of the text with every byte replaced by its class
 (:data:`_CLASSES`: hex digit, other letter, blank, colon, line end, other): a dump line
 has an offset of six digits or more before a blank or a colon, a run four bytes in a
-row on a line. Each marker costs bounded work around it and each run is read once, so
-the scan is linear; a run of hex with fewer than four bytes a line is not looked for.
+row on a line, or four lines of one byte each (od -An -tx1 -w1, xxd -p -c1). Each marker
+costs bounded work around it and each run is read once, so the scan is linear; a run of
+hex with two or three bytes a line is not looked for.
 """
 
 from __future__ import annotations
@@ -182,7 +183,13 @@ _DIGITS = lazy_re(rb"[0-9a-f]+")
 # where bare hex has four bytes in a row apart by blanks or colons, or six continuous
 # (four would be found in base64 once every 40 lines, and each costs a search).
 _DUMP_MARKS = (b"hhhhhh:", b"hhhhhh ")
-_RUN_MARKS = (b"h" * 12, b"hh hh hh hh", b"hh:hh:hh:hh")
+_RUN_MARKS = (
+    b"h" * 12,
+    b"hh hh hh hh",
+    b"hh:hh:hh:hh",
+    b"\nhh\nhh\nhh\nhh\n",
+    b" hh\n hh\n hh\n hh\n",
+)
 # od -An -tx2 (-x) and -tx4: three words of 4 digits or two of 8 after a blank, not after
 # an offset (od -x, whose dump is read whole as one) nor after a colon (xxd's groups, read
 # as its dump). One pattern: one search over text that holds none (half the time).
@@ -200,7 +207,7 @@ _DUMP_OFFSET_REACH = 40  # a dump line's offset ends this near its line's start,
 #   to the right ("6e6d6c6b   71706f", or alone on its line): the "tail", read for
 #   little-endian groups only;
 # - hexdump -C, hexdump, od: groups one or two blanks apart (hexdump -x: four), then
-#   hexdump -C's text column between bars.
+#   hexdump -C's text column between bars, or od -tx1z's between "> <".
 # Groups are 1 to 16 bytes (a line with an odd number of digits is no dump's); every
 # repetition is bounded, and groups and blanks cannot run into each other, so a line is
 # matched with backtracking of one group at most.
@@ -210,7 +217,7 @@ _DUMP_LINE = lazy_re(
     rb"(?::[ ]|[ ]{3}(?![ ]))(?P<xxd>(?:" + _GROUP + rb"(?:[ ]" + _GROUP + rb"){0,255})?)"
     rb"(?:[ ]{1,32}(?P<tail>[0-9a-f]{2,30})(?=[ ]{2}))?(?:[ ]{2}[^\n]{0,512})?"
     rb"|[ ]{1,4}(?P<od>" + _GROUP + rb"(?:[ ]{1,4}" + _GROUP + rb"){0,255})[ ]*"
-    rb"(?:\|[^\n]{0,512})?"
+    rb"(?:[|>][^\n]{0,512})?"
     rb")\r?(?=\n|\Z)"
 )
 # Bare hex: bytes of two digits, between two of them up to two blanks or colons, or a

@@ -17,7 +17,7 @@ from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import find_private_key
-from esp_cabundle.keyscan_dumps import _EXPAND_MAX, _SQUEEZES_MAX, expand_squeezed
+from esp_cabundle.keyscan_dumps import _EXPAND_MAX, _SQUEEZES_MAX, _squeezes, expand_squeezed
 from tests.support.gate_cases import X1_PEM
 from tests.support.key_vectors import key_vectors, no_key_data, openssh_key
 
@@ -143,7 +143,6 @@ def test_a_star_is_expanded_only_with_offsets_that_tell_how_far() -> None:
     line = b"0000001 048\n"
     for text in (
         b"0000000 048\n*\n0000020 002\n",  # one line before: its width unknown
-        b"048\n048\n*\n002\n",  # no offsets (od -An)
         b"0000000 048\n0000001 048\n*\n0000001 002\n",  # the next offset not past it
         b"0000000 048\n0000002 048\n*\n0000005 002\n",  # not a whole number of lines
         b"/*\n * comment\n *\n */\n",  # a C comment's lone " *"
@@ -152,6 +151,30 @@ def test_a_star_is_expanded_only_with_offsets_that_tell_how_far() -> None:
     expanded = expand_squeezed(b"0000000 048\n" + line + b"*\n0000004 002\n", 8)
     assert expanded is not None
     assert expanded[0] == b"0000000 048\n" + line * 3 + b"0000004 002\n"
+    # no offsets (od -An): a "*" stands for one line at least, so for it once
+    expanded = expand_squeezed(b" 48\n 48\n*\n  2\n", 8)
+    assert expanded is not None and expanded[0] == b" 48\n 48\n 48\n  2\n"
+
+
+def test_a_star_after_a_dumps_first_line_takes_the_width_of_the_lines_after_it() -> None:
+    """Nothing before the first line tells the width: the full line after the "*" and
+    the next offset do; if a "*" follows that line too, the next two lines in a row."""
+    first = b"0000000 30\n*\n0000002 82\n0000003 02\n"
+    expanded = expand_squeezed(first, 8)
+    assert expanded is not None and expanded[0] == first.replace(b"*\n", b"0000000 30\n")
+    twice = b"0000000 30\n*\n0000002 82\n*\n0000004 02\n0000005 01\n"
+    expanded = expand_squeezed(twice, 8)
+    assert expanded is not None
+    assert expanded[0] == b"0000000 30\n" * 2 + b"0000002 82\n" * 2 + b"0000004 02\n0000005 01\n"
+
+
+@pytest.mark.parametrize("name", ["test-only-rsa-pkcs1.der", "test-only-ec-pkcs8.der"])
+def test_a_key_whose_dump_squeezes_its_first_line_is_refused(name: str) -> None:
+    """printf 0 > x; cat key.der >> x; od -tx1 -w1 x: "0000000 30", "*", "0000002 82"."""
+    dump = run_tool(["od", "-tx1", "-w1"], b"0" + _key(name))
+    assert dump.startswith(b"0000000 30\n*\n0000002 "), dump[:40]  # the form under test
+    found = find_private_key(dump)
+    assert found is not None and "squeezed lines expanded" in found.kind, found
 
 
 def test_the_expansion_is_bounded() -> None:
@@ -182,6 +205,11 @@ def test_the_expansion_is_bounded() -> None:
         b"0000000 30 82\n*\n",
         b"00000000: 3082\n00000002: 3082\n*\n00000010: 0201\n",
         b"0000000 " + b"1 " * 600 + b"\n0000001 1\n*\n0000777 1\n",  # long lines
+        b" 30\n*\n",  # od -An: each "*" once
+        b" 30 82 02 01\n 30 82 02 01\n*\n",
+        b"0000000 30 82\n        0 202\n*\n",  # od -tx1 -tc
+        b"0000000 30 82 02 01  >0...<\n*\n0000010 30 82 02 01  >0...<\n",  # od -tx1z
+        b"0000000 30\n*\n0000002 82\n*\n",  # widths looked for after the first line
     ],
 )
 def test_hostile_squeezes_are_scanned_in_bounded_time_and_memory(unit: bytes) -> None:
@@ -189,3 +217,31 @@ def test_hostile_squeezes_are_scanned_in_bounded_time_and_memory(unit: bytes) ->
     assert find_private_key(data) is None
     # a scan of the expanded text (as every scan, 8 bytes a byte at most) and its copies
     assert clean_scan_peak(data) < 10 * (len(data) + _EXPAND_MAX)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("step", [2, 64])
+@pytest.mark.parametrize(("rest", "stars"), [(b" 048\n", 40_000), (b" 048" * 249 + b"\n", 600)])
+def test_hostile_carried_widths_are_scanned_in_bounded_time_and_memory(
+    rest: bytes, stars: int, step: int
+) -> None:
+    """Every "*" after the first takes its width from the one before: "0000000 048",
+    "0000001 048", then a "*" and a line (of 12 or 1,004 bytes) ``stars`` times, the
+    offsets ``step`` apart. Expanded within the same bounds as other squeezes."""
+    lines = (b"*\n%07o" % (1 + n * step) + rest for n in range(1, stars + 1))
+    data = b"0000000" + rest + b"0000001" + rest + b"".join(lines)
+    assert 500_000 < len(data) < 700_000
+    squeezes = _squeezes(data)
+    assert len(squeezes) > 100  # the widths carried
+    assert find_private_key(data) is None
+    assert clean_scan_peak(data) < 10 * (len(data) + _EXPAND_MAX)
+
+
+@pytest.mark.parametrize("command", [["od", "-tx1", "-tc"], ["od", "-tx1", "-tc", "-v"]])
+def test_a_key_in_od_with_a_second_type_names_its_hex_line(command: list[str]) -> None:
+    """od -tx1 -tc prints each line twice, its characters with no offset: read without
+    them, the finding names the hex line holding the key's first byte."""
+    text = X1_PEM + run_tool(command, bytes(40) + _key("test-only-ec-pkcs8.der"))
+    found = find_private_key(text)
+    assert found is not None and "od's lines of other types left out" in found.kind, found
+    assert text.splitlines()[found.line - 1].startswith(b"0000040  00"), found

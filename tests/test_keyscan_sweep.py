@@ -7,6 +7,7 @@ unrefused in od -w1's dump, and the test that met it used keys made afresh each 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 from cryptography.hazmat.primitives import serialization as ser
@@ -16,6 +17,26 @@ from support.tools import run_tool
 from esp_cabundle.keyscan import find_private_key
 from tests.test_keyscan_dumps import SQUEEZING
 
+# od's text column (-z, between "> <") and lines of a second type (-tc) after each line
+COLUMNS = [
+    ["od", "-tx1z"],
+    ["od", "-tx1z", "-v"],
+    ["od", "-A", "x", "-t", "x1z", "-v"],
+    ["od", "-A", "x", "-t", "x1z", "-w1"],
+    ["od", "-tx1z", "-w1", "-v"],
+    ["od", "-tx1", "-tc"],
+    ["od", "-tx1", "-tc", "-v"],
+    ["od", "-tx1", "-tc", "-w1"],
+    ["od", "-tu1", "-tc", "-w1"],
+    ["od", "-Ax", "-tx1z", "-tc", "-w2"],
+]
+# No offsets: a "*" stands for its line once (keys from _pairs: runs of two at most)
+OFFSETLESS = [
+    ["od", "-An", "-tx1", "-w1"],
+    ["od", "-An", "-tx1", "-w1", "-v"],
+    ["od", "-An", "-tu1", "-w1"],
+    ["od", "-An", "-b", "-w1"],
+]
 KEYS = 60  # per tool: 600 dumps in all (~3 s)
 SEED = 20261203
 
@@ -31,7 +52,20 @@ def _runs(rng: random.Random, scalar: bytearray) -> None:
         at += rng.choice((0, 0, 1, 2, 5))
 
 
-def _keys() -> list[bytes]:
+def _pairs(rng: random.Random, scalar: bytearray) -> None:
+    """Pairs of equal bytes, some back to back, never three in a row."""
+    at = rng.randrange(4)
+    while at < len(scalar) - 3:
+        scalar[at : at + 2] = bytes([rng.randrange(256)]) * 2
+        if at and scalar[at - 1] == scalar[at]:
+            scalar[at - 1] ^= 0x55
+        at += rng.choice((2, 2, 3, 5))
+    for i in range(2, len(scalar)):  # a pair back to back with one of the same byte
+        if scalar[i - 2] == scalar[i - 1] == scalar[i]:
+            scalar[i] ^= 0xAA
+
+
+def _keys(runs: Callable[[random.Random, bytearray], None] = _runs) -> list[bytes]:
     rng = random.Random(SEED)
     forms = (ser.PrivateFormat.PKCS8, ser.PrivateFormat.TraditionalOpenSSL)
     out = []
@@ -40,14 +74,27 @@ def _keys() -> list[bytes]:
         der = bytearray(key.private_bytes(ser.Encoding.DER, forms[n % 2], ser.NoEncryption()))
         at = der.index(b"\x02\x01\x01\x04\x20") + 5  # the scalar's 32 bytes
         scalar = bytearray(der[at : at + 32])
-        _runs(rng, scalar)
+        runs(rng, scalar)
         der[at : at + 32] = scalar  # still a key to the scanner: it reads the tags
         out.append(bytes(der))
     return out
 
 
-@pytest.mark.parametrize("command", SQUEEZING, ids=" ".join)
+@pytest.mark.parametrize("command", SQUEEZING + COLUMNS, ids=" ".join)
 def test_every_seeded_key_is_refused_in_every_dump(command: list[str]) -> None:
     keys = _keys()
+    missed = [n for n, key in enumerate(keys) if find_private_key(run_tool(command, key)) is None]
+    assert not missed, f"keys {missed} of seed {SEED} not found in {' '.join(command)}'s dump"
+
+
+@pytest.mark.parametrize("command", OFFSETLESS, ids=" ".join)
+def test_every_seeded_key_of_pairs_is_refused_in_every_dump_without_offsets(
+    command: list[str],
+) -> None:
+    """Without offsets nothing tells how many lines a "*" stands for: it is read as one
+    (the least), so a key holding no three equal bytes in a row is refused."""
+    keys = _keys(_pairs)
+    if "-v" not in command:  # the form under test
+        assert all(b"\n*\n" in run_tool(command, key) for key in keys[:5])
     missed = [n for n, key in enumerate(keys) if find_private_key(run_tool(command, key)) is None]
     assert not missed, f"keys {missed} of seed {SEED} not found in {' '.join(command)}'s dump"
