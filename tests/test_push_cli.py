@@ -336,6 +336,11 @@ def test_usage_and_ledger_path_are_refused_before_the_ca_is_judged(in_tmp: Path)
     assert code == 2 and json.loads(out)["hint"].startswith("e.g. esp-cabundle push"), out
     for _, out in (invoke(*base), invoke(*base, "--device", "a", "--ledger", "ca.pem")):
         assert "CA:" not in out and "broker" not in out, out
+    # ids with no link that takes them (--rpc reaches URLs): refused there too, once
+    lan = ["push", "--rpc", "http://127.0.0.1:9/rpc", "--bundle", "ca.pem", "--board",
+           "mongoose-os-esp32", "--device", "a"]  # fmt: skip
+    code, out = invoke(*lan)
+    assert code == 2 and "units behind --mdash or --mqtt" in out and "CA:" not in out, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
