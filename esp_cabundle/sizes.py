@@ -14,7 +14,7 @@ import re
 from .errors import InputError
 from .limits import MAX_NUMBER_DIGITS
 
-__all__ = ["SIZE_FORMS", "parse_size", "size_problem"]
+__all__ = ["SIZE_FORMS", "parse_size", "size_problem", "size_words"]
 
 # A suffix after the number: k, kb, kib, m, mb, mib (any case), optionally after a space.
 _SUFFIX = re.compile(r"\s*([km])(i?b)?$", re.IGNORECASE)
@@ -61,3 +61,8 @@ def parse_size(text: str, *, what: str = "size", error: type[InputError] = Input
         problem = size_problem(text)
         sep = " is " if problem.startswith("not a number") else ": "
         raise error(f"{what} '{text.strip()}'{sep}{problem}") from e
+
+
+def size_words(n: int) -> str:
+    """``8K`` for 8192: a size as it is typed (:func:`parse_size` reads it back)."""
+    return f"{n // 1024}K" if n and n % 1024 == 0 else str(n)

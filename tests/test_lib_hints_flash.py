@@ -6,6 +6,7 @@ table (``read_partition_table``, ``PartitionTable.from_binary``, a unit's throug
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from esp_cabundle.check import CheckItem, check_items
 from esp_cabundle.errors import CertificateError, EspCabundleError, PartitionTableError
 from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.offline import WholeDump, update_dump
+from esp_cabundle.flash.reading import inspect_flash, inspect_port, read_port, unit_image
 from esp_cabundle.flash.table import read_table
 from esp_cabundle.inspect import inspect_bytes, inspect_path
 from esp_cabundle.partitions import (
@@ -25,8 +27,9 @@ from esp_cabundle.partitions import (
     PartitionTable,
     read_partition_table,
 )
-from esp_cabundle.spelling import BOARD_SPELLING, CLI_SPELLING, PYTHON
+from esp_cabundle.spelling import BOARD_SPELLING, CLI_SPELLING, PYTHON, Spelling
 from esp_cabundle.verify import TrustSet, verify_chain
+from esp_cabundle.virtual import VirtualESP32
 from esp_cabundle.virtual.boards import board_image
 from tests.support.profiles import CLOCK
 from tests.support.verify_pki import NOW, mint
@@ -211,3 +214,29 @@ def test_a_dump_whose_table_search_gives_up_names_offset_for_a_script() -> None:
     with pytest.raises(PartitionTableError) as e:
         inspect_bytes(flash, source="dump.bin", spelling=CLI_SPELLING)
     assert e.value.hint == f"say where the table is: {CLI_SPELLING.table_offset}"
+
+
+def test_reading_a_unit_names_offset_in_its_callers_words(
+    virtual_esp32: Callable[..., VirtualESP32],
+) -> None:
+    """unit_image, inspect_flash, read_port and inspect_port are the library's: a unit
+    with no table found tells a script of read_partition_table(offset=...); inspect and
+    read pass CLI_SPELLING and keep their words (they hard-coded them for everyone)."""
+    blank = DumpFile(NO_TABLE, name="unit")
+    unit = virtual_esp32("esp32")  # erased flash: no table at 0x8000
+    calls: list[Callable[[Spelling], object]] = [
+        lambda sp: unit_image(blank, spelling=sp),
+        lambda sp: inspect_flash(blank, spelling=sp),
+        lambda sp: read_port(unit.url, partition="spiffs", spelling=sp),
+        lambda sp: inspect_port(unit.url, spelling=sp),
+    ]
+    for call in calls:
+        with pytest.raises(PartitionTableError) as e:
+            call(PYTHON)
+        assert PY_MOVED in _hint(e)
+        with pytest.raises(PartitionTableError) as e:
+            call(CLI_SPELLING)
+        assert CLI_MOVED in (e.value.hint or "")
+    with pytest.raises(PartitionTableError) as e:
+        unit_image(blank)  # the default: a script's words
+    assert _hint(e) == PY_MOVED

@@ -7,6 +7,7 @@ same. Nothing is written."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 from pathlib import Path
@@ -15,9 +16,12 @@ import click
 import pytest
 from support.dumps import DATA, arduino_dump
 
+from esp_cabundle.boards import boards_dir
 from esp_cabundle.cli import COMMANDS, cli, run
 from esp_cabundle.commands._missing import EXAMPLES, example
 from esp_cabundle.commands.options import Needed
+
+BOARDS = boards_dir()
 
 # (command line, the error, the hint) for every command with a required option or argument
 CASES = [
@@ -38,6 +42,16 @@ CASES = [
         "-o/--output is required",
         "e.g. esp-cabundle pack --fs=littlefs --platform arduino-2.0.17 --bundle x.pem"
         " --size 1408K -o littlefs.bin",
+    ),
+    (  # nor is a LittleFS board's
+        ["pack", "--board", "mongoose-os-esp32@2.20.0", "--bundle", "x.pem"],
+        "-o/--output is required",
+        "e.g. esp-cabundle pack --board mongoose-os-esp32@2.20.0 --bundle x.pem -o littlefs.bin",
+    ),
+    (  # a board not found: the example's name, the board's error said when it is run
+        ["pack", "--board", "no-such-board", "--bundle", "x.pem"],
+        "-o/--output is required",
+        "e.g. esp-cabundle pack --board no-such-board --bundle x.pem -o spiffs.bin",
     ),
     (
         ["flash"],
@@ -116,7 +130,7 @@ def test_a_missing_option_is_named_with_an_example(
     assert list(in_tmp.iterdir()) == []
 
 
-@pytest.mark.parametrize(("argv", "error", "hint"), CASES[:5], ids=lambda c: " ".join(c)[:40])
+@pytest.mark.parametrize(("argv", "error", "hint"), CASES[:7], ids=lambda c: " ".join(c)[:40])
 def test_json_says_the_same(
     argv: list[str], error: str, hint: str, in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -125,6 +139,18 @@ def test_json_says_the_same(
     assert doc["ok"] is False and doc["exit_code"] == 2 and error in doc["error"]
     typed = f"e.g. esp-cabundle {' '.join(argv)}"
     assert doc["hint"] == f"{typed} --json{hint.removeprefix(typed)}"
+
+
+def test_a_board_file_names_the_image_and_a_fifo_is_not_waited_on(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(BOARDS / "esp-idf-littlefs.yaml", in_tmp / "esp-idf-littlefs.yaml")
+    os.mkfifo(in_tmp / "fifo.yaml")  # nothing writes it: a read would block the test
+    for board, image in (("./esp-idf-littlefs.yaml", "littlefs.bin"), ("fifo.yaml", "spiffs.bin")):
+        assert run(["pack", "--board", board, "--bundle", "x.pem"]) == 2
+        err = capsys.readouterr().err
+        assert f"--board {board} --bundle x.pem -o {image}\n" in err, err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["esp-idf-littlefs.yaml", "fifo.yaml"]
 
 
 def _command(path: str) -> click.Command:

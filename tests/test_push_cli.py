@@ -336,6 +336,11 @@ def test_usage_and_ledger_path_are_refused_before_the_ca_is_judged(in_tmp: Path)
     assert code == 2 and json.loads(out)["hint"].startswith("e.g. esp-cabundle push"), out
     for _, out in (invoke(*base), invoke(*base, "--device", "a", "--ledger", "ca.pem")):
         assert "CA:" not in out and "broker" not in out, out
+    # ids with no link that takes them (--rpc reaches URLs): refused there too, once
+    lan = ["push", "--rpc", "http://127.0.0.1:9/rpc", "--bundle", "ca.pem", "--board",
+           "mongoose-os-esp32", "--device", "a"]  # fmt: skip
+    code, out = invoke(*lan)
+    assert code == 2 and "units behind --mdash or --mqtt" in out and "CA:" not in out, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
@@ -467,3 +472,22 @@ def test_a_tls_broker_named_in_capitals_is_a_server_the_units_connect_to() -> No
         (target,) = server_targets(opts, parse_mqtt_url(url))
         assert (target.host, target.port) == ("broker.example", 8883), url
     assert server_targets(opts, parse_mqtt_url("mqtt://broker.example")) == []
+
+
+def test_a_subcommand_after_mdash_is_not_taken_for_its_url(in_tmp: Path) -> None:
+    """``push --mdash status``: click took status as the mDash URL, then the run asked
+    for --board, its hint keeping ``--mdash status``. Refused first, with the line as
+    status (--json is status's too) or, with a run's own options, --mdash's default URL."""
+    write_ca(in_tmp)
+    for argv, hint in (
+        (["--mdash", "status"], "push status (or push --mdash URL"),
+        (["--mdash", "status", "--json"], "push status --json (or push --mdash URL"),
+        (["--mdash=status", "--board", "mdash-arduino", "--bundle", "ca.pem"],
+         "push --mdash --board mdash-arduino --bundle ca.pem (or push status, alone)"),
+    ):  # fmt: skip
+        code, out = invoke("push", *argv)
+        assert code == 2 and "--mdash takes the mDash API's URL, not 'status'" in out, out
+        said = json.loads(out)["hint"] if "--json" in argv else out
+        assert f"e.g. esp-cabundle {hint}" in said, out
+        assert "--board is required" not in out and "CA:" not in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]

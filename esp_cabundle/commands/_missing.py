@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 
-from ..errors import InputError
+from ..errors import EspCabundleError, InputError
 from .options import joined
 
 __all__ = [
@@ -49,8 +50,9 @@ INSTEAD: dict[str, tuple[str, ...]] = {
     "--platform": ("--profile",),
 }
 
-# An example's value named after another option's value, typed or the example's: a
-# LittleFS image copied from pack's hint is littlefs.bin, not spiffs.bin.
+# An example's value named after another option's value, typed (--fs, or the file system
+# of a typed --board) or the example's: a LittleFS image copied from pack's hint is
+# littlefs.bin, not spiffs.bin.
 NAMED_AFTER: dict[tuple[str, str], tuple[str, str]] = {
     ("pack", "--output"): ("--fs", "{}.bin"),
 }
@@ -178,6 +180,8 @@ def _still_missing(
             flag, form = after
             source = typed.get(flag)
             value = _typed_value(source, given) if source is not None else None
+            if value is None and flag == "--fs" and "--board" in typed:
+                value = _board_fs(_typed_value(typed["--board"], given))
             ws = [ws[0], form.format(value)] if value else ws
         words += ws
     if isinstance(param, click.Option) and all(p is not param for p, _ in options):
@@ -189,6 +193,24 @@ def _still_missing(
         for i, p in enumerate(required[start:], start)
     ]
     return words, after_args
+
+
+def _board_fs(name: str | None) -> str | None:
+    """The file system of the board ``name`` names (shipped, or a board file that is a
+    regular file: a FIFO would be waited on), or None: an example never fails on a bad
+    name, nor waits for one."""
+    try:
+        if not name or (
+            ("/" in name or name.endswith((".yaml", ".yml"))) and not Path(name).is_file()
+        ):
+            return None
+        # deferred: boards and their YAML (~100 ms) load only for a line missing an option
+        from ..boards import load_board
+
+        target = load_board(name).filesystem
+    except (EspCabundleError, OSError, ValueError):
+        return None
+    return target.fs_type if target is not None else None
 
 
 def _typed_value(option: click.Option, given: Sequence[str]) -> str | None:

@@ -328,7 +328,9 @@ def open_transports(
     opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
 ) -> list[Transport]:
     """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`), the
-    broker's as :func:`checked_broker_url` parsed ``--mqtt`` (None: no --mqtt)."""
+    broker's as :func:`checked_broker_url` parsed ``--mqtt`` (None: no --mqtt). Ids
+    without --mdash or --mqtt, and --mqtt without ids, were refused before (by
+    :func:`refuse_before_gate`, before the CA was judged)."""
     ca_file = _tls_ca(opts["tls_ca"])
     out: list[Transport] = []
     try:
@@ -363,8 +365,6 @@ def open_transports(
                     url, ids, ca_file=ca_file, frame_size=opts["frame_size"], spelling=CLI_SPELLING
                 )
             )
-        elif ids and not opts["mdash_url"]:
-            raise InputError("--device/--devices name units behind --mdash or --mqtt")
         if opts["rpc_urls"]:
             out.append(
                 LanTransport(

@@ -13,6 +13,8 @@ import click
 from ..errors import InputError
 
 __all__ = [
+    "example_line",
+    "replaced_option",
     "split_option",
     "takes_value",
     "typed_words",
@@ -65,8 +67,36 @@ def unclustered(words: Sequence[str], command: click.Command) -> list[str]:
 def usage_error(message: str, words: Sequence[str], *, why: str = "") -> InputError:
     """The error (exit 2) for ``message``, its hint ``e.g. esp-cabundle WORDS`` (the
     mended command line) with ``why`` after it."""
-    hint = f"e.g. esp-cabundle {shlex.join(words)}" + (f" ({why})" if why else "")
-    return InputError(message, hint=hint)
+    return InputError(message, hint=example_line(words, why=why))
+
+
+def example_line(words: Sequence[str], *, why: str = "") -> str:
+    """``e.g. esp-cabundle WORDS`` (a mended command line), ``why`` after it."""
+    return f"e.g. esp-cabundle {shlex.join(words)}" + (f" ({why})" if why else "")
+
+
+def replaced_option(words: Sequence[str], flags: Sequence[str], *given: str) -> list[str]:
+    """``words`` with the option named by ``flags`` (``--size X``, ``--size=X``) given as
+    ``given`` where it was last typed, left out where typed before; added if not typed."""
+    end = words.index("--") if "--" in words else len(words)
+    spots = [i for i, word in enumerate(words[:end]) if any(_gives(word, f) for f in flags)]
+    if not spots:
+        return with_option(words, *given)
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if i in spots:
+            out += given if i == spots[-1] else ()
+            i += 2 if words[i] in flags else 1
+            continue
+        out.append(words[i])
+        i += 1
+    return out
+
+
+def _gives(word: str, flag: str) -> bool:
+    """``word`` gives ``flag``: alone (its value next) or with its value glued on."""
+    return word == flag or word.startswith(f"{flag}=" if flag.startswith("--") else flag)
 
 
 def with_option(words: Sequence[str], *added: str) -> list[str]:

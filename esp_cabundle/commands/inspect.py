@@ -318,4 +318,11 @@ def inspect_port_report(
         return None
     profile = load_board(board) if board is not None else None
     with unit_progress(quiet=quiet) as progress:
-        return inspect_port(port, board=profile, apps=not no_apps, progress=progress, **link)
+        return inspect_port(
+            port,
+            board=profile,
+            apps=not no_apps,
+            progress=progress,
+            spelling=CLI_SPELLING,
+            **link,
+        )

@@ -15,10 +15,18 @@ from ..fileio import PRIVATE, PUBLIC, file_kind, kept_from_others, write_atomic
 from ..fs.base import HintContext
 from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..images import image_spec, new_image
+from ..sizes import size_words
 from ..text import printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from ._missing import completed
-from ._usage import split_option, typed_words, usage_error, with_option
+from ._usage import (
+    example_line,
+    replaced_option,
+    split_option,
+    typed_words,
+    usage_error,
+    with_option,
+)
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -147,8 +155,16 @@ def pack(
         platform=platform,
         spelling=CLI_SPELLING,
     )
+    # How this reader is told of a failed image: nothing written to -o, the line to type.
+    context = HintContext(
+        new_image=True, output=printable(str(output)), size_option="--size", resized=_resized
+    )
     # A size or on-disk version the image cannot have is said before the CA is judged.
-    image = new_image(spec, chosen, disk_version=disk_version, spelling=CLI_SPELLING)
+    try:
+        image = new_image(spec, chosen, disk_version=disk_version, spelling=CLI_SPELLING)
+    except ImageError as e:
+        e.reword(context)
+        raise
     prof = image.profile
     if mtime is not None and not getattr(prof, "time_attributes", ()):
         raise InputError(
@@ -177,7 +193,7 @@ def pack(
         packed = image.pack(gated, files=files.files, timestamp=mtime, spelling=CLI_SPELLING)
     except ImageError as e:
         # The library says nothing was written; the CLI knows where it would have gone.
-        e.reword(HintContext(new_image=True, output=printable(str(output)), size_option="--size"))
+        e.reword(context)
         raise
     # As secret as what went in: a 0600 conf9.json (or CA file) makes a 0600 image.
     hidden = files.private or (ca.bundle_file is not None and kept_from_others(ca.bundle_file))
@@ -247,3 +263,9 @@ def _refuse_from_dir(from_dir: Path) -> None:
     hint = "name a directory whose files all go in the image, e.g. --from-dir data/"
     bundle = " (a single CA file goes in with --bundle)" if mode is not None else ""
     raise InputError(message, hint=hint + bundle)
+
+
+def _resized(size: int) -> str:
+    """The line as typed with ``--size`` of ``size`` bytes: a too small image's hint."""
+    words = replaced_option(typed_words(), ("--size",), "--size", size_words(size))
+    return example_line(words, why="the least it can be; the files need room too")

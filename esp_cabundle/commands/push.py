@@ -37,9 +37,10 @@ from ._push_render import (
     render_report,
     render_status,
 )
+from ._push_sub import refuse_options_before, refuse_subcommand_as_url
 from ._push_until import Until, as_typed, day_end
 from ._unit import units_progress
-from ._usage import split_option, takes_value, typed_words, usage_error, with_option
+from ._usage import split_option, typed_words, usage_error, with_option
 from .ca_source import ca_options
 from .options import (
     CLI_SPELLING,
@@ -239,44 +240,11 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
           --board mongoose-os-esp32 --bundle ca.pem
       esp-cabundle push status --csv
     """
+    refuse_subcommand_as_url(ctx, opts["mdash_url"])
     if ctx.invoked_subcommand is not None:
-        _refuse_options_before(ctx, ctx.invoked_subcommand)
+        refuse_options_before(ctx, ctx.invoked_subcommand)
         return
     _run(ctx, **opts)
-
-
-def _refuse_options_before(ctx: click.Context, sub: str) -> None:
-    """``push --ledger lan.db status`` would read ./cabundle-campaign.db, another
-    campaign or none, and ``push --json status`` print text: push's own options are not
-    the subcommand's, so one typed before it is refused rather than silently dropped
-    (ESP_CABUNDLE_MQTT, an environment value, is not typed here)."""
-    given = [
-        p
-        for p in ctx.command.params
-        # --debug means the same wherever it is typed (cli._accept_debug), here too
-        if isinstance(p, click.Option)
-        and p.name not in (None, "debug")
-        and ctx.get_parameter_source(p.name) is ParameterSource.COMMANDLINE
-    ]
-    if given:
-        # Name what the subcommand takes: "put them after it" told `push --mdash URL
-        # status` to move an option status has not got.
-        cmd = ctx.command.get_command(ctx, sub) if isinstance(ctx.command, click.Group) else None
-        options = [p for p in (cmd.params if cmd else ()) if isinstance(p, click.Option)]
-        takes = [p.opts[0] for p in options if p.name not in (None, "debug") and p.opts]
-        # The hint: the line as typed, push's options moved after sub if it takes them.
-        words, moved = typed_words(ctx), []
-        for p in given:
-            words, taken = split_option(words, p.opts, takes_value=takes_value(ctx, p))
-            if any(o in q.opts for o in p.opts for q in options):
-                moved += taken
-        at = words.index(sub) + 1 if sub in words else len(words)  # after it, past any --
-        raise usage_error(
-            f"{', '.join(p.opts[0] for p in given)} given before '{sub}': options there are "
-            f"push's own, not {sub}'s, and would be ignored; {sub} takes "
-            f"{', '.join(takes) or 'none'}, after it",
-            [*words[:at], *moved, *words[at:]],
-        )
 
 
 # ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from ..ui import echo, emit_json, shown_path
 from ._unit import unit_progress
 from ._usage import split_option, typed_words, usage_error, with_option
 from .options import (
+    CLI_SPELLING,
     Name,
     Size,
     json_option,
@@ -101,6 +102,7 @@ def read(
             partition=partition,
             table_offset=table_offset,
             progress=progress,
+            spelling=CLI_SPELLING,
             **link,
         )
     written = _save(output, result.data, mac=result.unit.mac, force=force)

@@ -28,7 +28,7 @@ from ..partitions import (
     Partition,
     PartitionTable,
 )
-from ..spelling import CLI_SPELLING
+from ..spelling import PYTHON, Spelling
 from ..text import suggest
 from .base import Flash, Progress, ProgressCallback, ProgressEvent
 from .offline import inspect_dump
@@ -119,15 +119,20 @@ def read_skipping_blank(flash: Flash, offset: int, length: int) -> bytes:
 
 
 def unit_image(
-    flash: Flash, *, table_offset: int = DEFAULT_TABLE_OFFSET, apps: bool = True
+    flash: Flash,
+    *,
+    table_offset: int = DEFAULT_TABLE_OFFSET,
+    apps: bool = True,
+    spelling: Spelling = PYTHON,
 ) -> tuple[bytes, PartitionTable, tuple[Partition, ...]]:
     """A whole-flash image holding what the flash-dump inspector looks at, 0xFF elsewhere.
 
     Read: the bootloader header region, the partition table sector, every partition
     except otadata and phy (the inspector skips those), and app partitions only with
     ``apps``. Returns the image, the table and the app partitions left unread.
+    ``spelling``: how a bad table's hint names the table offset (:mod:`~esp_cabundle.spelling`).
     """
-    table = read_table(flash, offset=table_offset, spelling=CLI_SPELLING)
+    table = read_table(flash, offset=table_offset, spelling=spelling)
     image = bytearray(b"\xff" * flash.size)
     regions = [(0, _BOOT_REGION), (table_offset, TABLE_SECTOR)]
     skipped: list[Partition] = []
@@ -149,12 +154,15 @@ def inspect_flash(
     table_offset: int = DEFAULT_TABLE_OFFSET,
     apps: bool = True,
     source: str | None = None,
+    spelling: Spelling = PYTHON,
 ) -> tuple[Report, PartitionTable]:
     """What :func:`~esp_cabundle.flash.offline.inspect_dump` says about this flash, and
-    the partition table it was read by."""
+    the partition table it was read by; ``spelling`` as for :func:`unit_image`."""
 
     src = source or flash.name
-    image, table, skipped = unit_image(flash, table_offset=table_offset, apps=apps)
+    image, table, skipped = unit_image(
+        flash, table_offset=table_offset, apps=apps, spelling=spelling
+    )
     report = inspect_dump(image, src)
     if report is None:  # cannot happen once read_table succeeded; keep the error clear
         raise PartitionTableError(f"{src}: no partition table found at {table_offset:#x}")
@@ -190,15 +198,17 @@ def read_port(
     partition: str | None = None,
     table_offset: int = DEFAULT_TABLE_OFFSET,
     progress: ProgressCallback | None = None,
+    spelling: Spelling = PYTHON,
     **link: Unpack[Link],
 ) -> ReadResult:
     """Read one partition (by name) or, with ``partition=None``, the whole flash;
-    ``link``: how to reach the unit (see :func:`.serial.open_unit`)."""
+    ``link``: how to reach the unit (see :func:`.serial.open_unit`); ``spelling`` as
+    for :func:`unit_image`."""
 
     with open_unit(port, progress=progress, **link) as unit:
         if partition is None:
             return ReadResult(unit.info, 0, read_skipping_blank(unit, 0, unit.size))
-        table = read_table(unit, offset=table_offset, spelling=CLI_SPELLING)
+        table = read_table(unit, offset=table_offset, spelling=spelling)
         p, data = read_partition(unit, table, partition)
         return ReadResult(unit.info, p.offset, data, p)
 
@@ -210,10 +220,11 @@ def inspect_port(
     apps: bool = True,
     table_offset: int | None = None,
     progress: ProgressCallback | None = None,
+    spelling: Spelling = PYTHON,
     **link: Unpack[Link],
 ) -> Report:
     """Connect, check the chip against ``board``, and report as ``inspect`` does a dump,
-    of kind ``unit``.
+    of kind ``unit``; ``spelling`` as for :func:`unit_image`.
 
     The report's facts start with what only a live unit can tell: chip, MAC, flash size
     and whether flash encryption is on (then the reads are ciphertext, and a note says so).
@@ -224,7 +235,9 @@ def inspect_port(
     with open_unit(port, expected_chip=chips, progress=progress, **link) as unit:
         info = unit.info
         security = unit.security()
-        report, table = inspect_flash(unit, table_offset=offset, apps=apps, source=port)
+        report, table = inspect_flash(
+            unit, table_offset=offset, apps=apps, source=port, spelling=spelling
+        )
     missing = _board_mismatch(table, board)
     facts: list[tuple[str, str]] = [
         ("unit", f"{info.description}, MAC {info.mac}"),

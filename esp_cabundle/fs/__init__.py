@@ -208,7 +208,9 @@ def check_new_image(
             size, prof, platform=platform, disk_version=disk_version, spelling=spelling
         )
     else:
-        _image_class(fs_type).check_new(size, prof)  # type: ignore[attr-defined]
+        _image_class(fs_type).check_new(  # type: ignore[attr-defined]
+            size, prof, size_option=spelling.size
+        )
 
 
 def create_image(

@@ -13,11 +13,13 @@ Paths: every method takes ``"/ca.pem"`` or ``"ca.pem"`` and lists paths with a l
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, overload
 
 from ..blocks.source import SECTOR_SIZE
 from ..errors import ImageError
+from ..sizes import size_words
 from ..text import printable_name as shown_path
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "FsHint",
     "FsProfile",
     "HintContext",
+    "SizeHint",
     "checked_new_path",
     "checked_path",
     "is_littlefs",
@@ -53,6 +56,8 @@ class HintContext:
     output: str | None = None  # where a new image would have gone (printable)
     size_option: str | None = None  # how the reader sets the partition's size
     ls_command: str = "esp-cabundle fs ls IMAGE"  # how the reader lists the files
+    # how the reader gives a size of n bytes instead (the CLI: the typed line, mended)
+    resized: Callable[[int], str] | None = None
 
 
 EDITING = HintContext()  # an image being edited, read by a Python caller
@@ -83,6 +88,26 @@ class FsHint:
         elif self.no_room:
             parts.append("free space by removing files, or use a larger partition")
         return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class SizeHint:
+    """A new image too small for its file system: the smallest size it can have, worded
+    as ``option`` (the caller's spelling of a size: ``size=``, ``--size``) sets it, or
+    as the reader gives it (:attr:`HintContext.resized`: the line as typed, mended)."""
+
+    smallest: int
+    option: str = "size="
+
+    def text(self, context: object = None) -> str:
+        if isinstance(context, HintContext) and context.resized is not None:
+            return context.resized(self.smallest)
+        if self.option.endswith("="):  # a Python parameter: a literal
+            return f"give {self.option}{self.smallest} or more"
+        value = size_words(self.smallest)
+        if self.option.startswith("-") or self.option.endswith(":"):
+            return f"give {self.option} {value} or more"
+        return f"make the partition {value} or more ({self.option})"
 
 
 # What a read of a missing file adds: where to see what the image holds.

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling, set_to
 from ..text import byte_count, suggest
-from .base import FsProfile
+from .base import FsProfile, SizeHint
 from .lfs_platforms import (
     DISK_VERSION_2_0,
     DISK_VERSION_2_1,
@@ -282,5 +282,8 @@ def new_image_geometry(
         )
     blocks = size // prof.block_size
     if blocks < 2:
-        raise ImageError(f"LittleFS needs at least 2 blocks; {byte_count(size)} is {blocks}")
+        raise ImageError(
+            f"LittleFS needs at least 2 blocks; {byte_count(size)} is {blocks}",
+            hint=SizeHint(2 * prof.block_size, spelling.size),
+        )
     return prof, version, blocks

@@ -26,6 +26,7 @@ from .base import (
     NO_FILE_HINT,
     FileInfo,
     FileSystemImage,
+    SizeHint,
     checked_new_path,
     normalize_path,
 )
@@ -66,7 +67,9 @@ def _unique_profiles() -> list[SpiffsProfile]:
     return seen
 
 
-def _check_size(size: int, profile: SpiffsProfile) -> Geometry:
+def _check_size(size: int, profile: SpiffsProfile, size_option: str | None = None) -> Geometry:
+    """The geometry of ``size`` bytes, or ImageError; ``size_option`` (how the caller
+    sets the size of an image to make) hints the smallest size when it is too small."""
     bs = profile.block_size
     if size <= 0 or size % bs:
         raise ImageError(
@@ -77,7 +80,9 @@ def _check_size(size: int, profile: SpiffsProfile) -> Geometry:
     geo = Geometry.of(profile, size)
     if geo.block_count < _MIN_BLOCKS:
         raise ImageError(
-            f"SPIFFS needs at least {_MIN_BLOCKS} blocks; {byte_count(size)} hold {geo.block_count}"
+            f"SPIFFS needs at least {_MIN_BLOCKS} blocks; "
+            f"{byte_count(size)} hold {geo.block_count}",
+            hint=SizeHint(_MIN_BLOCKS * bs, size_option) if size_option else None,
         )
     if geo.total_pages > _MAX_PAGES:
         raise ImageError(
@@ -125,7 +130,7 @@ def build_spiffs_image(
     ImageError for a bad size, a name too long, a duplicate name or files that do not fit.
     """
     prof = get_spiffs_profile(profile)
-    geo = _check_size(size, prof)
+    geo = _check_size(size, prof, "size=")
     named: list[tuple[bytes, bytes]] = []
     seen: dict[bytes, str] = {}
     for path, data in files:
@@ -298,9 +303,12 @@ class SpiffsImage(FileSystemImage):
 
     # -- construction --------------------------------------------------------------------
     @classmethod
-    def check_new(cls, size: int, profile: SpiffsProfile | str = "esp-idf") -> None:
-        """:meth:`create`'s ImageError for a bad size, without making anything."""
-        _check_size(size, get_spiffs_profile(profile))
+    def check_new(
+        cls, size: int, profile: SpiffsProfile | str = "esp-idf", *, size_option: str = "size="
+    ) -> None:
+        """:meth:`create`'s ImageError for a bad size, without making anything;
+        ``size_option``: how the caller sets the size (the hint of one too small)."""
+        _check_size(size, get_spiffs_profile(profile), size_option)
 
     @classmethod
     def create(cls, size: int, profile: SpiffsProfile | str = "esp-idf") -> SpiffsImage:
