@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import InputError
 from .spelling import PYTHON, Spelling, bare
-from .text import byte_count, plural_noun, utf8_fault
+from .text import byte_count, decoded_utf8, plural_noun
 
 __all__ = [
     "MAX_CERT_INPUT",
@@ -164,14 +164,7 @@ def loads_json(
     check_size(len(data), cap, what=what, path=path, error=error)
     if not data and path is not None:
         raise error(f"empty file, not a {what}", path=path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line, column, byte = utf8_fault(data, e.start)
-        at = f"column {column} (byte 0x{byte:02x})"
-        if path is None:  # a peer's answer: no file:line to put ahead of the message
-            raise error(f"{what} is not UTF-8 text at line {line}, {at}") from e
-        raise error(f"{what} is not UTF-8 text at {at}", path=path, line=line) from e
+    text = decoded_utf8(data, what=what, path=path, error=error)
     if not _json_depth_ok(text, max_depth):
         raise error(
             f"{what} nests deeper than {max_depth} levels",

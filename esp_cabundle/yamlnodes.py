@@ -25,7 +25,7 @@ from .limits import (
     MAX_YAML_INPUT,
     check_size,
 )
-from .text import suggest, utf8_fault
+from .text import decoded_utf8, suggest
 
 __all__ = ["Node", "Origin", "compose_nodes", "compose_yaml", "read_yaml_text", "to_nodes"]
 
@@ -287,15 +287,8 @@ def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
 def read_yaml_text(path: Path, *, what: str) -> str:
     """A YAML file's text, read no further than the YAML size cap."""
     data = read_input(path, what=what, error=ConfigError, max_bytes=MAX_YAML_INPUT)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line, column, byte = utf8_fault(data, e.start)
-        raise ConfigError(
-            f"cannot read {what}: not UTF-8 at column {column} (byte 0x{byte:02x})",
-            path=str(path),
-            line=line,
-        ) from e
+    wording = "cannot read {what}: not UTF-8 at {at}"
+    return decoded_utf8(data, what=what, path=str(path), error=ConfigError, wording=wording)
 
 
 def _line_column(before: str) -> tuple[int, int]:

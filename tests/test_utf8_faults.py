@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from esp_cabundle.cli import run
-from esp_cabundle.errors import InputError
+from esp_cabundle.errors import ConfigError, InputError
 from esp_cabundle.formats.idf_filter import load_cmn_filter
 from esp_cabundle.limits import loads_json
-from esp_cabundle.text import utf8_fault
+from esp_cabundle.text import decoded_utf8, utf8_fault
 
 BAD = b'{\n  "roots": ["caf\xe9"]\n}\n'  # Latin-1 e-acute on line 2, column 17
 
@@ -52,3 +52,15 @@ def test_devices_file_says_line_and_column(
     said = "units.txt:2: the devices file is not UTF-8 text at column 10 (byte 0xe9)"
     assert err.startswith(f"Error: {said}\n"), err
     assert sorted(p.name for p in in_tmp.iterdir()) == ["units.txt"]
+
+
+def test_one_helper_gives_every_reader_its_own_sentence() -> None:
+    """decoded_utf8 is the refusal each reader above uses, in that reader's words."""
+    assert decoded_utf8("\ufeffok".encode(), what="x", path="f", strip_bom=True) == "ok"
+    assert decoded_utf8("\ufeffok".encode(), what="x", path="f") == "\ufeffok"
+    wording = "cannot read {what}: not UTF-8 at {at}"
+    with pytest.raises(ConfigError) as e:
+        decoded_utf8(BAD, what="config file", path="c.yaml", error=ConfigError, wording=wording)
+    assert (
+        e.value.message == "c.yaml:2: cannot read config file: not UTF-8 at column 17 (byte 0xe9)"
+    )

@@ -32,7 +32,7 @@ from ..push.mqtt import MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
 from ..redact import remember
 from ..targets import target_label
-from ..text import printable, utf8_fault
+from ..text import decoded_utf8, printable
 from ..ui import warn
 from ._usage import typed_words, usage_error, with_option
 from .options import CLI_SPELLING
@@ -191,16 +191,7 @@ def device_ids(opts: dict[str, Any]) -> list[str]:
     if opts["devices_file"] is not None:
         path = opts["devices_file"]
         data = read_input(path, what="devices file")
-        try:
-            # not utf-8-sig: its error positions skip the BOM, and the column would too
-            text = data.decode("utf-8").removeprefix("\ufeff")
-        except UnicodeDecodeError as e:
-            at, column, byte = utf8_fault(data, e.start)
-            raise InputError(
-                f"the devices file is not UTF-8 text at column {column} (byte 0x{byte:02x})",
-                path=str(path),
-                line=at,
-            ) from None
+        text = decoded_utf8(data, what="the devices file", path=str(path), strip_bom=True)
         listed = len(ids)
         for n, line in enumerate(text.splitlines(), 1):
             line = line.split("#", 1)[0].strip()

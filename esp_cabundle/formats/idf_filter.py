@@ -12,7 +12,7 @@ from ..errors import InputError
 from ..fileio import is_named, read_input
 from ..limits import MAX_CSV_INPUT
 from ..spelling import PYTHON, Spelling
-from ..text import utf8_fault
+from ..text import decoded_utf8
 from ..yamlnodes import Node
 
 __all__ = [
@@ -57,15 +57,7 @@ def load_cmn_filter(path: str | Path, spelling: Spelling = PYTHON) -> frozenset[
             or f"{spelling.idf_filter} takes the path of ESP-IDF's cmn_crt_authorities.csv "
             "(components/mbedtls/esp_crt_bundle/), not on/off",
         ) from e
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line, column, byte = utf8_fault(data, e.start)
-        raise InputError(
-            f"the filter CSV is not UTF-8 text at column {column} (byte 0x{byte:02x})",
-            path=str(p),
-            line=line,
-        ) from e
+    text = decoded_utf8(data, what="the filter CSV", path=str(p))
     return parse_cmn_filter(text, source=str(p))
 
 
