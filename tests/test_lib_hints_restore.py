@@ -14,7 +14,7 @@ import pytest
 from support.layouts import load_mongoose
 
 from esp_cabundle.boards import load_board
-from esp_cabundle.errors import EspCabundleError, FlashError, InputError
+from esp_cabundle.errors import EspCabundleError, FlashError, InputError, OutputError
 from esp_cabundle.flash import readback
 from esp_cabundle.flash.base import Message
 from esp_cabundle.flash.dump import DumpFile
@@ -296,3 +296,25 @@ def test_a_partition_that_does_not_read_back_names_restore_unit(
         said[spelling] = _hint(e, spelling)
     assert said[PYTHON] == "run restore_unit('PORT') to put the original back"
     assert said[BOARD_SPELLING] == "run 'esp-cabundle restore --port PORT' to put the original back"
+
+
+def test_a_journal_that_cannot_be_saved_names_journal_dir(
+    virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
+) -> None:
+    """flash_unit saves the journal before the first write; where it cannot (its
+    directory is a file here), the hint says how the caller picks another place."""
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    before = bytes(unit.flash)
+    blocked = tmp_path / "journal"
+    blocked.write_bytes(b"not a directory")
+    said = {}
+    for spelling in BOTH:
+        with pytest.raises(OutputError, match="cannot write the journal") as e:
+            flash_mongoose(unit, blocked, spelling=spelling)
+        said[spelling] = _hint(e, spelling)
+        assert "nothing written to the unit" in e.value.message
+    assert said[PYTHON] == "choose another place with journal_dir="
+    assert said[BOARD_SPELLING] == "choose another place with --journal-dir"
+    assert bytes(unit.flash) == before
+    assert blocked.read_bytes() == b"not a directory"

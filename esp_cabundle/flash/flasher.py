@@ -326,7 +326,7 @@ def flash_ca(
     as :func:`flash_unit` is told).
     """
     ca.for_board(board)  # a CA gated for another board: refused before anything is written
-    journal = journal or Journal()
+    journal = journal or Journal(spelling=spelling)
     guarded = GuardedFlash(flash, cancel or Cancel())
     table = read_table(guarded, offset=board.table_offset, spelling=spelling)
     step(progress, "reading the partition table", _CONNECT, JOB)
@@ -558,7 +558,7 @@ def flash_unit(
                     ca,
                     mac=unit.info.mac,
                     chip=unit.info.chip,
-                    journal=Journal(journal_dir),
+                    journal=Journal(journal_dir, spelling=spelling),
                     dry_run=dry_run,
                     progress=progress,
                     unit=unit.info,

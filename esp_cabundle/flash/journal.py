@@ -36,6 +36,7 @@ from ..dates import FIRST
 from ..errors import InputError, OutputError
 from ..fileio import read_input
 from ..limits import MAX_JOURNAL_INPUT, json_shape_reason, loads_json
+from ..spelling import PYTHON, Spelling
 from .base import SECTOR_SIZE
 
 if TYPE_CHECKING:
@@ -329,11 +330,14 @@ class Journal:
 
     The entries hold whole sectors of the units' file systems, so also what other files
     held (Wi-Fi passwords, device keys): directories are created 0700 and files 0600,
-    whatever the umask, and their content is never printed or logged.
+    whatever the umask, and their content is never printed or logged. A hint that points
+    elsewhere names the directory as ``spelling`` does (``--journal-dir``, ``journal_dir=``).
     """
 
-    def __init__(self, directory: Path | str | None = None) -> None:
+    def __init__(self, directory: Path | str | None = None, *, spelling: Spelling = PYTHON):
         self.directory = Path(directory) if directory is not None else default_journal_dir()
+        # how the caller's user picks another directory when this one cannot be written
+        self.spelling = spelling
 
     def _unit_dir(self, mac: str) -> Path:
         return self.directory / mac.replace(":", "").lower()
@@ -361,7 +365,7 @@ class Journal:
             raise OutputError(
                 f"{entry.path}: cannot write the journal ({e.strerror or e}); nothing written "
                 "to the unit",
-                hint="choose another place with --journal-dir",
+                hint=f"choose another place with {self.spelling.journal_dir}",
             ) from e
 
     def _read(self, path: Path) -> JournalEntry:

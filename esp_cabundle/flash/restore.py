@@ -190,7 +190,7 @@ def restore_flash(
     UnitInterrupted when ``cancel`` is requested. Hints name the board, the journal and
     what to run as ``spelling`` does.
     """
-    journal = journal or Journal()
+    journal = journal or Journal(spelling=spelling)
     entry = journal.restorable(mac)
     if entry is None:
         raise _nothing_to_undo(journal, mac, spelling)
@@ -307,7 +307,7 @@ def restore_unit(
                 return restore_flash(
                     unit,
                     mac=unit.info.mac,
-                    journal=Journal(journal_dir),
+                    journal=Journal(journal_dir, spelling=spelling),
                     dry_run=dry_run,
                     force=force,
                     progress=progress,
