@@ -99,6 +99,7 @@ class Spelling(NamedTuple):
     other_journal: str  # undo first an update journaled in another directory
     force: str  # write the saved sectors back whatever the file system holds now
     restore: str  # what undoes a unit's newest journaled update
+    again: str  # run a stopped update once more (it finishes from the journal)
     restore_port: str  # that, for the unit on the port {}
     inspect_unit: str  # what shows what a unit holds
     list_fs: str  # what lists the file system at an offset of a file (a dump's partition)
@@ -174,6 +175,7 @@ PYTHON = Spelling(
     "restore_unit(PORT, journal_dir=...) with that journal",
     force="force=True",
     restore="restore_unit",
+    again="call flash_unit again",
     restore_port="restore_unit('{}')",
     inspect_unit="inspect_bytes(unit.read(0, unit.size), source=PORT) with unit = open_unit(PORT)",
     list_fs="open_image(data[0x290000:0x290000 + 0x160000]).files()",
@@ -252,6 +254,7 @@ CLI_SPELLING = Spelling(
     "that journal",
     force="--force",
     restore="'esp-cabundle restore'",
+    again="run the same command again",
     restore_port="'esp-cabundle restore --port {}'",
     inspect_unit="esp-cabundle inspect --port",
     list_fs="esp-cabundle fs ls FILE --offset 0x290000 --size 1408K",

@@ -182,7 +182,8 @@ def test_a_link_cut_while_flashing_names_restore_unit(
         with pytest.raises(FlashError, match="link lost") as e:
             flash_mongoose(unit, tmp_path / _name(spelling), spelling=spelling)
         said = _hint(e, spelling)
-        assert said.startswith("reconnect and run the same command again: it finishes the ")
+        again = "call flash_unit again" if spelling is PYTHON else "run the same command again"
+        assert said.startswith(f"reconnect and {again}: it finishes the ")
         restore = "restore_unit('{}')" if spelling is PYTHON else "'esp-cabundle restore --port {}'"
         assert said.endswith(f"; {restore.format(unit.url)} puts the original back")
 
@@ -242,8 +243,9 @@ def test_a_stop_while_writing_names_restore_unit(
         stop = e.value.interruption
         assert stop.written >= 1 and stop.journal is not None
         restore = "restore_unit('{}')" if spelling is PYTHON else "'esp-cabundle restore --port {}'"
+        again = "call flash_unit again" if spelling is PYTHON else "run the same command again"
         assert said == (
-            f"run the same command again to finish the update from the journal ({stop.journal}); "
+            f"{again} to finish the update from the journal ({stop.journal}); "
             f"{restore.format(unit.url)} puts the old CA file back"
         )
         assert e.value.result.interruption.next_step() == said  # the report's next step too

@@ -232,6 +232,7 @@ def _finish_pending(
     dry_run: bool,
     progress: ProgressCallback | None,
     out: list[Resumed],
+    spelling: Spelling,
 ) -> None:
     """Finish (or set aside) every unfinished update the journal holds for this unit,
     each said in ``out`` as it is dealt with (one stopped part-way too, as "stopped").
@@ -289,8 +290,7 @@ def _finish_pending(
                 restoring=False,
                 progress=progress,
                 what="finishing the interrupted update",
-                resume_hint="reconnect and run the same command again: it finishes from the "
-                "journal",
+                resume_hint=f"reconnect and {spelling.again}: it finishes from the journal",
             )
         except UnitInterrupted as e:
             out.append(replace(found, action="stopped", sectors_written=e.interruption.written))
@@ -341,6 +341,7 @@ def flash_ca(
             dry_run=dry_run,
             progress=within(progress, _CONNECT, _PENDING),
             out=resumed,
+            spelling=spelling,
         )
     except UnitInterrupted as e:
         # what was found and written so far: the log and the report keep it
@@ -453,7 +454,7 @@ def flash_ca(
                 cancel=guarded.cancel,
                 progress=within(progress, _JOURNAL, _WRITE),
                 what="update",
-                resume_hint=f"reconnect and run the same command again: it finishes the "
+                resume_hint=f"reconnect and {spelling.again}: it finishes the "
                 f"update from the journal ({entry.path}); "
                 f"{spelling.restore_port.format(flash.name)} puts the original back",
             )

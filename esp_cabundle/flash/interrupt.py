@@ -189,10 +189,10 @@ class Interruption:
         if self.what == "restore":
             return f"run {restore} again to finish putting the original back"
         if self.written == 0 and self.holds == "old":
-            return "run the same command again to update the unit"
+            return f"{self.spelling.again} to update the unit"
         journal = f" from the journal ({self.journal})" if self.journal is not None else ""
         return (
-            f"run the same command again to finish the update{journal}; "
+            f"{self.spelling.again} to finish the update{journal}; "
             f"{restore} puts the old CA file back"
         )
 
