@@ -84,7 +84,9 @@ def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | 
     one_type = _CONTINUED().sub(rb"\g<line>", data)
     if len(one_type) == len(data):
         return None
-    found = _find_squeezed(one_type, one_type.lower(), scan_der)
+    found = _find_squeezed(one_type, one_type.lower(), scan_der) or _find_without_text_column(
+        one_type, scan_der
+    )  # od -tu1z -tc: both dropped
     if found is None:
         return None
     return f"{found[0]}, od's lines of other types left out", _before_dropping(data, found[1])

@@ -37,6 +37,7 @@ COLUMNS = [
     ["od", "-to1z"],
     ["od", "-An", "-tx1z"],
     ["od", "-An", "-tu1z", "-v"],
+    ["od", "-tu1z", "-tc"],
 ]
 # No offsets: a "*" stands for its line once (keys from _pairs: runs of two at most)
 OFFSETLESS = [
