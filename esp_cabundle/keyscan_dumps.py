@@ -17,7 +17,8 @@ Offsets are read in hex if a letter or xxd's colon says so, else in octal (od's)
 giving one more scan. Bounded: each ``*``
 stands for at most the lines up to the next offset, a line copied is at most _LINE_MAX
 bytes, and all copies of a scan together at most _EXPAND_MAX bytes. od's lines of a second
-type (od -tx1 -tc: no offset, blanks in its place) are dropped for one more scan.
+type (od -tx1 -tc: no offset, blanks in its place) are dropped for one more scan, and
+so are od -z's text columns (``>0.....<`` ending each line).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ _CONTINUED = lazy_re(
     rb"(?m)^(?P<line>" + _OFFSET + rb"[: \t][^\n]{0,%d}\n)" % _LINE_MAX
     + rb"(?P<more>(?:(?:[ \t]{0,8}(?:[#;!>%%]|//|--))?[ \t]{6,24}[^\n]{1,%d}\n){1,8})" % _LINE_MAX
 )  # fmt: skip
+# od -z's text column: the blanks before it, then the line's bytes between "> <" ending
+# the line.
+_TEXT_COLUMN = lazy_re(rb"(?m)[ ]{1,256}>[^\n]{1,512}<(?=\r?$)")
 _STAR_MAX = 1 << 14  # bytes of copies one "*" stands for, at most: no key repeats more
 _EXPAND_MAX = 1 << 17  # bytes all copies in a text add, at most
 _SQUEEZES_MAX = 4096  # "*"s expanded in a text, at most (a key's od -w1 has one in 256 bytes)
@@ -72,7 +76,7 @@ def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | 
     bytes or words; in the text with its squeezed lines expanded if none without, the
     offsets read in each base that tells another expansion; then, if od printed lines of
     more types than one (od -tx1 -tc), in the text with each line's later types dropped."""
-    found = _find_squeezed(data, low, scan_der)
+    found = _find_squeezed(data, low, scan_der) or _find_without_text_column(data, scan_der)
     if found is not None:
         return found
     if b"      " not in data:  # no line of a later type (a bytes.find, not a pattern)
@@ -80,7 +84,9 @@ def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | 
     one_type = _CONTINUED().sub(rb"\g<line>", data)
     if len(one_type) == len(data):
         return None
-    found = _find_squeezed(one_type, one_type.lower(), scan_der)
+    found = _find_squeezed(one_type, one_type.lower(), scan_der) or _find_without_text_column(
+        one_type, scan_der
+    )  # od -tu1z -tc: both dropped
     if found is None:
         return None
     return f"{found[0]}, od's lines of other types left out", _before_dropping(data, found[1])
@@ -102,6 +108,26 @@ def _find_squeezed(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int
         if found is not None:
             return f"{found[0]}, its squeezed lines expanded", _original(marks, found[1])
     return None
+
+
+def _find_without_text_column(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    """Scan again with od -z's text columns dropped: without offsets (od -An -tx1z) a
+    line's numbers and its column's letters and digits run together, and a squeezed
+    line's "*" follows a line of numbers alone only once the column is gone."""
+    if b"<\n" not in data and not data.rstrip(b"\r\n").endswith(b"<"):
+        return None  # no line ends as a text column does (a bytes.find, not a pattern)
+    bare = _TEXT_COLUMN().sub(b"", data)
+    if len(bare) == len(data):
+        return None
+    found = _find_squeezed(bare, bare.lower(), scan_der)
+    if found is None:
+        return None
+    pos = found[1]  # the columns found again, not kept: a list of their spans took 2 MB
+    for m in _TEXT_COLUMN().finditer(data):  # in order: each one before pos moves it on
+        if m.start() > pos:
+            break
+        pos += m.end() - m.start()
+    return f"{found[0]}, od's text column left out", pos
 
 
 def _before_dropping(data: bytes, pos: int) -> int:

@@ -112,6 +112,30 @@ def test_the_finding_points_at_the_key_or_its_star() -> None:
 
 
 @pytest.mark.parametrize(
+    "command",
+    [
+        ["od", "-An", "-tx1z"],
+        ["od", "-An", "-tx1z", "-w1"],
+        ["od", "-tu1z"],
+        ["od", "-An", "-tu1z"],
+    ],
+    ids=" ".join,
+)
+def test_the_finding_in_a_dump_with_a_text_column_points_at_the_key(command: list[str]) -> None:
+    """od -z's text columns dropped or skipped, the finding is still the key's first
+    byte in the text as given (its line and its offset), not a column's or a shift's."""
+    before = b"pq<rs>tu 48 30 yz" * 2  # "48 30" in the column: no key's byte
+    text = X1_PEM + run_tool(command, before + _key(KEYS[0]))
+    found = find_private_key(text)
+    assert found is not None, text
+    width = 1 if "-w1" in command else 16
+    assert found.line == X1_PEM.count(b"\n") + len(before) // width + 1
+    line_start = text.rfind(b"\n", 0, found.offset) + 1
+    assert found.offset < text.index(b">", line_start), text[line_start:][:80]
+    assert text[found.offset : found.offset + 2] in (b"30", b"48"), text[found.offset :][:40]
+
+
+@pytest.mark.parametrize(
     ("command", "kind"),
     [
         (["od", "-tu1", "-w1"], "OpenSSH key spelt as decimal bytes, its squeezed lines expanded"),
@@ -209,6 +233,7 @@ def test_the_expansion_is_bounded() -> None:
         b" 30 82 02 01\n 30 82 02 01\n*\n",
         b"0000000 30 82\n        0 202\n*\n",  # od -tx1 -tc
         b"0000000 30 82 02 01  >0...<\n*\n0000010 30 82 02 01  >0...<\n",  # od -tx1z
+        b" 30 82 02 01  >0...<\n*\n",  # od -An -tx1z: scanned again, the columns dropped
         b"0000000 30\n*\n0000002 82\n*\n",  # widths looked for after the first line
     ],
 )

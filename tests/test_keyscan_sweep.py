@@ -17,7 +17,8 @@ from support.tools import run_tool
 from esp_cabundle.keyscan import find_private_key
 from tests.test_keyscan_dumps import SQUEEZING
 
-# od's text column (-z, between "> <") and lines of a second type (-tc) after each line
+# od's text column (-z, between "> <"; after hex, decimal or octal bytes, with offsets or
+# none) and lines of a second type (-tc) after each line
 COLUMNS = [
     ["od", "-tx1z"],
     ["od", "-tx1z", "-v"],
@@ -29,6 +30,14 @@ COLUMNS = [
     ["od", "-tx1", "-tc", "-w1"],
     ["od", "-tu1", "-tc", "-w1"],
     ["od", "-Ax", "-tx1z", "-tc", "-w2"],
+    ["od", "-tu1z"],
+    ["od", "-A", "x", "-t", "u1z", "-v"],
+    ["od", "-td1z", "-w1"],
+    ["od", "-td1z", "-w32", "-v"],
+    ["od", "-to1z"],
+    ["od", "-An", "-tx1z"],
+    ["od", "-An", "-tu1z", "-v"],
+    ["od", "-tu1z", "-tc"],
 ]
 # No offsets: a "*" stands for its line once (keys from _pairs: runs of two at most)
 OFFSETLESS = [
@@ -36,6 +45,8 @@ OFFSETLESS = [
     ["od", "-An", "-tx1", "-w1", "-v"],
     ["od", "-An", "-tu1", "-w1"],
     ["od", "-An", "-b", "-w1"],
+    ["od", "-An", "-tu1z", "-w1"],
+    ["od", "-An", "-tx1z", "-w1"],
 ]
 KEYS = 60  # per tool: 600 dumps in all (~3 s)
 SEED = 20261203
