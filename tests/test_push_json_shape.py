@@ -95,7 +95,10 @@ def test_push_and_status_json_share_one_shape(four_units: MdashStandIn, in_tmp: 
         assert set(u) == shared | {"error", "current"}, u
         ran = run_units[u["id"]]
         assert {k: u[k] for k in shared - {"state"}} == {k: ran[k] for k in shared - {"state"}}
-    assert "campaign" not in dry and "counts" not in dry
+    assert "campaign" not in dry and "counts" not in dry and "goes_dark" not in dry
+    # ...and the order each lists them in: push its listing's, status by id
+    assert [u["id"] for u in run["units"]] == ["dev1", "dev2", "dev3", "dev4"]
+    assert [u["id"] for u in status["units"]] == sorted(status_units)
 
     # README names every key a unit has, and each fact the campaign holds here.
     said = set(re.findall(r"`([a-z_0-9]+)`", _readme_shape()))
