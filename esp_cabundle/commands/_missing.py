@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import EspCabundleError, InputError
+from ._usage import gives, options_end, usage_error
 from .options import joined
 
 __all__ = [
@@ -92,7 +93,7 @@ def missing_error(e: click.MissingParameter, argv: Sequence[str]) -> InputError:
         message = f"{'/'.join(param.opts)} is required"
     if e.message:  # the command's reason: "(or board: in cabundle.yaml): it says ..."
         message += joined(e.message)
-    return InputError(message, hint=f"e.g. esp-cabundle {shlex.join(completed(ctx, argv, param))}")
+    return usage_error(message, completed(ctx, argv, param))
 
 
 def missing_value_error(
@@ -108,15 +109,12 @@ def missing_value_error(
     if param is None or param.is_flag or param.count or "argument" not in e.message:
         return None
     words = list(argv)
-    end = words.index("--") if "--" in words else len(words)
+    end = options_end(words)
     at = max((i for i, w in enumerate(words[:end]) if w == e.option_name), default=end - 1)
     words[at + 1 : at + 1] = _value_of(cmd, path, param)
     choices = param.type.choices if isinstance(param.type, click.Choice) else ()
-    wanted = " or ".join(map(str, choices)) or param.metavar or (param.name or "").upper()
-    return InputError(
-        f"{'/'.join(param.opts)} needs a value ({wanted})",
-        hint=f"e.g. esp-cabundle {shlex.join(words)}",
-    )
+    wanted = " or ".join(map(str, choices)) or _metavar(param)
+    return usage_error(f"{'/'.join(param.opts)} needs a value ({wanted})", words)
 
 
 def _value_of(cmd: click.Command, path: str, param: click.Option) -> list[str]:
@@ -139,8 +137,7 @@ def _value_of(cmd: click.Command, path: str, param: click.Option) -> list[str]:
             values = shown[i + 1 : i + 1 + nargs]
             if word in param.opts and not any(w.startswith("-") for w in values):
                 return values
-    metavar = param.metavar or (param.name or "").upper()
-    return [metavar] * nargs
+    return [_metavar(param)] * nargs
 
 
 def completed(
@@ -152,7 +149,7 @@ def completed(
     hint does."""
     command = ctx.command_path.partition(" ")[2]
     words = list(argv)
-    end = words.index("--") if "--" in words else len(words)
+    end = options_end(words)
     options, arguments = _still_missing(command, ctx.command, param, words[:end])
     words[end:end] = options
     return words + arguments
@@ -167,7 +164,7 @@ def _still_missing(
     typed = {
         _long(p): p
         for p in cmd.params
-        if isinstance(p, click.Option) and any(_names(w, o) for w in given for o in p.opts)
+        if isinstance(p, click.Option) and any(gives(w, o) for w in given for o in p.opts)
     }
     dropped = set(typed).union(*(INSTEAD.get(flag, ()) for flag in typed))
     options, arguments = example(command, cmd)
@@ -185,7 +182,7 @@ def _still_missing(
             ws = [ws[0], form.format(value)] if value else ws
         words += ws
     if isinstance(param, click.Option) and all(p is not param for p, _ in options):
-        words += [param.opts[0], param.metavar or (param.name or "").upper()]
+        words += [param.opts[0], _metavar(param)]
     required = [p for p in cmd.params if isinstance(p, click.Argument) and p.required]
     start = required.index(param) if param in required else len(required)
     after_args = [
@@ -220,7 +217,7 @@ def _typed_value(option: click.Option, given: Sequence[str]) -> str | None:
         for flag in option.opts:
             if word == flag and i + 1 < len(given):
                 value = given[i + 1]
-            elif _names(word, flag) and word != flag:
+            elif gives(word, flag) and word != flag:
                 value = word[len(flag) + flag.startswith("--") :]
     return value
 
@@ -230,7 +227,6 @@ def _long(option: click.Option) -> str:
     return max(option.opts, key=len)
 
 
-def _names(word: str, flag: str) -> bool:
-    """``word`` gives ``flag``: ``--output x``, ``--output=x`` or ``-ox``."""
-    glued = f"{flag}=" if flag.startswith("--") else flag
-    return word == flag or word.startswith(glued)
+def _metavar(param: click.Parameter) -> str:
+    """What ``param``'s value is called in help (``FILE``), else its name in capitals."""
+    return param.metavar or (param.name or "").upper()

@@ -45,7 +45,7 @@ def unclustered(words: Sequence[str], command: click.Command) -> list[str]:
         if len(o) == 2 and o[0] == "-" and o[1] != "-"
     }
     out: list[str] = []
-    end = words.index("--") if "--" in words else len(words)
+    end = options_end(words)
     for i, word in enumerate(words):
         if i >= end or len(word) <= 2 or word[0] != "-" or word[1] == "-":
             out.append(word)
@@ -78,8 +78,8 @@ def example_line(words: Sequence[str], *, why: str = "") -> str:
 def replaced_option(words: Sequence[str], flags: Sequence[str], *given: str) -> list[str]:
     """``words`` with the option named by ``flags`` (``--size X``, ``--size=X``) given as
     ``given`` where it was last typed, left out where typed before; added if not typed."""
-    end = words.index("--") if "--" in words else len(words)
-    spots = [i for i, word in enumerate(words[:end]) if any(_gives(word, f) for f in flags)]
+    end = options_end(words)
+    spots = [i for i, word in enumerate(words[:end]) if any(gives(word, f) for f in flags)]
     if not spots:
         return with_option(words, *given)
     out: list[str] = []
@@ -94,15 +94,21 @@ def replaced_option(words: Sequence[str], flags: Sequence[str], *given: str) -> 
     return out
 
 
-def _gives(word: str, flag: str) -> bool:
-    """``word`` gives ``flag``: alone (its value next) or with its value glued on."""
+def gives(word: str, flag: str) -> bool:
+    """``word`` gives ``flag``: alone (its value next) or with its value glued on
+    (``--output x``, ``--output=x``, ``-ox``)."""
     return word == flag or word.startswith(f"{flag}=" if flag.startswith("--") else flag)
+
+
+def options_end(words: Sequence[str]) -> int:
+    """Where options end in ``words``: at a ``--`` (after it, a word is an argument)."""
+    return words.index("--") if "--" in words else len(words)
 
 
 def with_option(words: Sequence[str], *added: str) -> list[str]:
     """``words`` with ``added`` before a ``--`` (after it, a word is an argument)."""
     out = list(words)
-    end = out.index("--") if "--" in out else len(out)
+    end = options_end(out)
     out[end:end] = added
     return out
 
@@ -132,7 +138,7 @@ def split_option(
     ``-uX``; a flag alone), and the words that gave it, in order."""
     rest: list[str] = []
     taken: list[str] = []
-    end = words.index("--") if "--" in words else len(words)
+    end = options_end(words)
     i = 0
     while i < len(words):
         word = words[i]
@@ -140,9 +146,7 @@ def split_option(
             taken += words[i : i + 1 + takes_value]
             i += 1 + takes_value
             continue
-        glued = any(
-            word.startswith(f"{f}=" if f.startswith("--") else f) and word != f for f in flags
-        )
+        glued = any(gives(word, f) and word != f for f in flags)
         (taken if i < end and takes_value and glued else rest).append(word)
         i += 1
     return rest, taken
