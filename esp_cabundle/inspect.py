@@ -1,7 +1,7 @@
 """``inspect`` as a library: anything that may hold certificates -> a :class:`Report`.
 
 Readers for richer inputs (flash dumps, ESP-IDF bundles, file-system images) are listed
-in ``INSPECTORS``; each takes ``(data, source)`` and returns a Report, or None when the
+in ``INSPECTORS``; each takes ``(data, source, spelling)`` and returns a Report, or None when the
 bytes are not its kind. They are tried in order, and plain certificate files (PEM, DER,
 C source) are the fallback. The values (:class:`Finding`, :class:`Report`) are in
 :mod:`.findings`.
@@ -58,7 +58,7 @@ __all__ = [
 _MOST_NOTES = 5
 
 
-def inspect_idf_bundle(data: bytes, source: str) -> Report | None:
+def inspect_idf_bundle(data: bytes, source: str, spelling: Spelling = PYTHON) -> Report | None:
     """A Report for an ESP-IDF bundle file, or None when ``data`` is not one.
 
     A bundle is a certificate file: one over their 4 MiB cap is refused unwalked. Under
@@ -140,7 +140,8 @@ def _safe_subject(der: bytes) -> str:
 
 # Tried in order before the plain-certificate fallback; most specific first: whole-flash
 # dumps first, since they contain file-system images the image reader would claim.
-INSPECTORS: tuple[Callable[[bytes, str], Report | None], ...] = (
+# Each takes (data, source, spelling): the readers whose hints name no option ignore it.
+INSPECTORS: tuple[Callable[[bytes, str, Spelling], Report | None], ...] = (
     inspect_dump,
     inspect_idf_bundle,
     inspect_image,
@@ -151,12 +152,7 @@ def inspect_bytes(data: bytes, *, source: str, spelling: Spelling = PYTHON) -> R
     """Identify what ``data`` is and report the certificates it holds; the hints name
     the options as ``spelling`` does."""
     for inspector in INSPECTORS:
-        # the dump reader alone has hints that name options (its partition table's)
-        report = (
-            inspect_dump(data, source, spelling)
-            if inspector is inspect_dump
-            else inspector(data, source)
-        )
+        report = inspector(data, source, spelling)
         if report is not None:
             return report
     if not data:

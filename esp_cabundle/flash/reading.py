@@ -163,7 +163,7 @@ def inspect_flash(
     image, table, skipped = unit_image(
         flash, table_offset=table_offset, apps=apps, spelling=spelling
     )
-    report = inspect_dump(image, src)
+    report = inspect_dump(image, src, spelling)
     if report is None:  # cannot happen once read_table succeeded; keep the error clear
         raise PartitionTableError(f"{src}: no partition table found at {table_offset:#x}")
     if skipped:

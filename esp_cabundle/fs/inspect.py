@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import CertificateError, PrivateKeyError
 from ..findings import Report, certificate_file_report
+from ..spelling import PYTHON, Spelling
 from ..text import printable_name
 from . import detect_fs_type, open_image
 
@@ -25,7 +26,7 @@ def _is_flash_dump(data: bytes) -> bool:
     return len(data) > at + 2 and data[at : at + 2] == magic
 
 
-def inspect_image(data: bytes, source: str) -> Report | None:
+def inspect_image(data: bytes, source: str, spelling: Spelling = PYTHON) -> Report | None:
     """A Report listing the image's files, with one child per file holding
     certificates; None when ``data`` is not a file-system image."""
     fs_type = detect_fs_type(data)
