@@ -18,13 +18,17 @@ giving one more scan. Bounded: each ``*``
 stands for at most the lines up to the next offset, a line copied is at most _LINE_MAX
 bytes, and all copies of a scan together at most _EXPAND_MAX bytes. od's lines of a second
 type (od -tx1 -tc: no offset, blanks in its place) are dropped for one more scan, and
-so are od -z's text columns (``>0.....<`` ending each line).
+so are od -z's text columns (``>0.....<`` ending each line). Last, od -An's lines are
+read one by one (:mod:`.keyscan_columns`): a word a line, and ``*`` lines that may stand
+for more than one line.
 """
 
 from __future__ import annotations
 
 import bisect
+import re
 
+from .keyscan_columns import find_columns
 from .keyscan_common import ScanDer, lazy_re
 from .keyscan_dec import find_decimal
 from .keyscan_hex import find_hex_text
@@ -76,12 +80,16 @@ def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | 
     bytes or words; in the text with its squeezed lines expanded if none without, the
     offsets read in each base that tells another expansion; then, if od printed lines of
     more types than one (od -tx1 -tc), in the text with each line's later types dropped."""
-    found = _find_squeezed(data, low, scan_der) or _find_without_text_column(data, scan_der)
+    found = (
+        _find_squeezed(data, low, scan_der)
+        or _find_without_text_column(data, scan_der)
+        or find_columns(data, scan_der)
+    )
     if found is not None:
         return found
     if b"      " not in data:  # no line of a later type (a bytes.find, not a pattern)
         return None
-    one_type = _CONTINUED().sub(rb"\g<line>", data)
+    one_type = _drop(_CONTINUED(), "more", data)
     if len(one_type) == len(data):
         return None
     found = _find_squeezed(one_type, one_type.lower(), scan_der) or _find_without_text_column(
@@ -116,7 +124,7 @@ def _find_without_text_column(data: bytes, scan_der: ScanDer) -> tuple[str, int]
     line's "*" follows a line of numbers alone only once the column is gone."""
     if b"<\n" not in data and not data.rstrip(b"\r\n").endswith(b"<"):
         return None  # no line ends as a text column does (a bytes.find, not a pattern)
-    bare = _TEXT_COLUMN().sub(b"", data)
+    bare = _drop(_TEXT_COLUMN(), 0, data)
     if len(bare) == len(data):
         return None
     found = _find_squeezed(bare, bare.lower(), scan_der)
@@ -128,6 +136,20 @@ def _find_without_text_column(data: bytes, scan_der: ScanDer) -> tuple[str, int]
             break
         pos += m.end() - m.start()
     return f"{found[0]}, od's text column left out", pos
+
+
+def _drop(pattern: re.Pattern[bytes], group: int | str, data: bytes) -> bytes:
+    """``data`` without ``group`` of each match of ``pattern``, copied piece by piece
+    into one buffer: ``re.sub`` holds a list of every piece before joining them, 16
+    bytes of input a byte on a text of short lines (`` 48  >0<``, ``0 >0<``)."""
+    out = bytearray()
+    view = memoryview(data)
+    last = 0
+    for m in pattern.finditer(data):
+        out += view[last : m.start(group)]
+        last = m.end(group)
+    out += view[last:]
+    return bytes(out)
 
 
 def _before_dropping(data: bytes, pos: int) -> int:

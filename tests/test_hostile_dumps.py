@@ -14,7 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
-from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.errors import InputError
+from esp_cabundle.fs.edit import locate_image, pack_image
+from esp_cabundle.spelling import CLI_SPELLING, PYTHON
 from tests.support import dumps
 
 NVS = ("nvs", 1, 0x02, 0x9000, 0x5000)
@@ -140,3 +142,14 @@ def test_a_spiffs_partition_whose_erase_counts_all_differ_is_read_in_linear_time
     assert data == bytes(flash[0x100000 : 0x100000 + size])
     ranges = 2 * 1024  # each 16-block chunk is halved down to single blocks: 31 ranges
     assert guesses < 12 * ranges, guesses  # a few fixed guesses and the 8 last seen
+
+
+def test_a_partition_past_the_end_names_a_whole_read_in_the_callers_words() -> None:
+    """The library said "(esp-cabundle read --all)" to a script; each spelling now names
+    its own way of reading a whole flash."""
+    dump = _dump([("spiffs", 1, 0x82, 0x290000, 0x1000000)])
+    for spelling in (PYTHON, CLI_SPELLING):
+        with pytest.raises(InputError, match="not a file-system image") as e:
+            locate_image(dump, source="dump.bin", spelling=spelling)
+        assert f"is the dump cut short (read it whole: {spelling.read_all})" in str(e.value.hint)
+    assert "esp-cabundle" not in PYTHON.read_all

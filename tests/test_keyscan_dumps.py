@@ -235,6 +235,12 @@ def test_the_expansion_is_bounded() -> None:
         b"0000000 30 82 02 01  >0...<\n*\n0000010 30 82 02 01  >0...<\n",  # od -tx1z
         b" 30 82 02 01  >0...<\n*\n",  # od -An -tx1z: scanned again, the columns dropped
         b"0000000 30\n*\n0000002 82\n*\n",  # widths looked for after the first line
+        # od -z's columns dropped from many short lines (re.sub held every piece: 2.9x)
+        b" 30  >0<\n   0\n*\n",
+        b" 48  >0<\n    \n",
+        b"0 >0<\n",
+        b" >0<\n*\n",
+        b"000000 \n      1\n",  # od's later types' lines dropped from many short lines
     ],
 )
 def test_hostile_squeezes_are_scanned_in_bounded_time_and_memory(unit: bytes) -> None:

@@ -1,0 +1,146 @@
+"""od's dumps without offsets (od -An) read line by line (:mod:`esp_cabundle.keyscan_columns`):
+one word a line, od -z's columns with a second type's lines, and "*"s standing for an
+unknown number of lines; certificates in them are no key, and hostile lines are read
+within bounds."""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization as ser
+from support.scan_bounds import fill
+from support.tools import run_tool
+from support.verify_pki import pooled_key
+
+from esp_cabundle.cli import cli
+from esp_cabundle.keyscan import _scan_der, find_private_key
+from esp_cabundle.keyscan_columns import _COUNT_MAX, _HEAD, _PAD, _PADS_MAX, _TRIES, find_columns
+from esp_cabundle.keyscan_dumps import _EXPAND_MAX
+from tests.support.gate_cases import X1_PEM
+from tests.support.key_vectors import key_vectors, no_key_data
+
+WORD_A_LINE = [
+    ["od", "-An", "-tx4", "-w4"],
+    ["od", "-An", "-tx2", "-w2"],
+    ["od", "-An", "-tx8", "-w8"],
+    ["od", "-An", "-to4", "-w4"],
+    ["od", "-An", "-tu1z", "-tc", "-w1"],
+]
+BYTE_A_LINE = [
+    ["od", "-An", "-tx1", "-w1"],
+    ["od", "-An", "-tu1", "-w1"],
+    ["od", "-An", "-b", "-w1"],
+]
+
+
+def _rsa_pkcs8() -> bytes:
+    key = pooled_key("rsa2048")
+    return key.private_bytes(ser.Encoding.DER, ser.PrivateFormat.PKCS8, ser.NoEncryption())
+
+
+@pytest.mark.parametrize("command", WORD_A_LINE, ids=" ".join)
+def test_a_key_a_word_a_line_is_refused_at_its_first_line(command: list[str]) -> None:
+    """A word alone on its line, indented: no offset. The finding names the line holding
+    the key's first byte (the key starts a word: the line after the roots)."""
+    key = key_vectors()["test-only-ec-pkcs8.der"]
+    text = X1_PEM + run_tool(command, key)
+    found = find_private_key(text)
+    assert found is not None, command
+    assert found.line == X1_PEM.count(b"\n") + 1, (found, text.splitlines()[found.line - 1])
+
+
+@pytest.mark.parametrize("command", [*BYTE_A_LINE, WORD_A_LINE[-1]], ids=" ".join)
+def test_a_key_whose_first_bytes_hold_a_star_is_refused(command: list[str]) -> None:
+    """BER DSA's PKCS#8 algorithm ends, after the parameters, in the end-of-contents
+    00 00 00 00 (a "*" for three lines): in what der_key_kind reads, so no count but the
+    right one makes a key, and its inner key is a bare INTEGER (RSA's PKCS#8 ends its
+    algorithm in 01 01 01 too, but holds a PKCS#1 key found without it)."""
+    dump = run_tool(command, key_vectors()["test-only-ber-dsa-pkcs8.der"])
+    assert b"\n*\n" in dump  # the form under test
+    found = find_private_key(X1_PEM + dump)
+    assert found is not None, command
+    assert "a '*' read as" in found.kind, found
+    assert (X1_PEM + dump).splitlines()[found.line - 1] == b"*", found
+    rsa = find_private_key(run_tool(command, _rsa_pkcs8()))
+    assert rsa is not None and "PKCS#1" in rsa.kind, rsa
+
+
+@pytest.mark.parametrize("command", WORD_A_LINE + BYTE_A_LINE, ids=" ".join)
+def test_certificates_without_offsets_are_no_key(command: list[str]) -> None:
+    for name, data in no_key_data(8).items():
+        for padded in (data, bytes(100) + data + bytes(100)):
+            assert find_private_key(run_tool(command, padded)) is None, name
+
+
+def test_build_refuses_a_dump_a_word_a_line_and_writes_nothing(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    dump = run_tool(["od", "-An", "-tx4", "-w4"], key_vectors()["test-only-ec-sec1.der"])
+    (in_tmp / "mine.pem").write_bytes(X1_PEM + dump)
+    r = runner.invoke(cli, ["build", "--root", "./mine.pem", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 2, r.output
+    line = X1_PEM.count(b"\n") + 1
+    assert f"mine.pem:{line}: private key material (DER SEC1 EC spelt as od -An's" in r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.pem"]
+
+
+HOSTILE = [
+    b" 30\n*\n",  # a "*" after each line, a SEQUENCE's byte before each: windows tried
+    b" 30\n 30\n 30\n 30\n*\nx\n",  # many runs, each padded
+    b" 30 82 02 01 30 82 02 01 30 82 02 01 30 82 02 01\n*\nx\n",
+    b" " + b"1 " * 290 + b"\n*\n",  # long lines: copies bounded
+    b" 02018230\n*\n",
+    b" 3000010202018230\n 3000010202018230\n*\n",
+    b" 30\n   0\n 30  >0<\n*\n",  # od -z's columns: the other lines dropped
+    b" 1\n",
+    b"  " + b"7" * 22 + b"\n*\n",  # octal of 8 bytes
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("unit", HOSTILE)
+def test_hostile_lines_without_offsets_are_read_in_bounded_time_memory_and_work(
+    unit: bytes,
+) -> None:
+    """The bytes scanned in all (each run in each format, its zeros, the windows) are
+    linear in the text, and so is the memory the reading holds at its peak (measured
+    for this module alone: od -z's columns cost the older readers more, see
+    test_keyscan_dumps)."""
+    data = fill(unit)
+    calls: list[int] = []
+
+    def counting(buf: bytes) -> tuple[str, int] | None:
+        calls.append(len(buf))
+        return _scan_der(buf)
+
+    started = time.monotonic()
+    assert find_columns(data, counting) is None
+    assert time.monotonic() - started < 10
+    tracemalloc.start()
+    try:
+        assert find_columns(data, _scan_der) is None
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # each line's start (8 bytes a line of 3 bytes or more), the run's bytes, a window
+    assert peak < 4 * (len(data) + _EXPAND_MAX)
+    assert find_private_key(data) is None
+    window_max = 2 * _HEAD + _COUNT_MAX * 300 + _PAD
+    assert sum(calls) <= 6 * (len(data) + _EXPAND_MAX) + _PADS_MAX + _TRIES * window_max
+
+
+def test_the_windows_tried_stop_at_their_cap() -> None:
+    """Every "*" has a SEQUENCE's first byte before it: windows are tried until _TRIES
+    (after the run's one scan in hex: the cap reached ends the search)."""
+    calls: list[int] = []
+
+    def counting(buf: bytes) -> tuple[str, int] | None:
+        calls.append(len(buf))
+        return None
+
+    assert find_columns(fill(b" 30\n 82\n*\n"), counting) is None
+    assert len(calls) == _TRIES + 1
