@@ -70,7 +70,6 @@ STATES = (
 DONE_STATES = frozenset({"up-to-date", "verified", "reconnected"})
 # Final without being done: the unit's firmware does not read the file pushed.
 FINAL_STATES = DONE_STATES | {"unused"}
-_SCHEMA_VERSION = str(SCHEMA_VERSION)
 _UNITS = f"""
 CREATE TABLE IF NOT EXISTS units (
     id TEXT PRIMARY KEY,
@@ -235,7 +234,7 @@ class Ledger:
             db.executescript(_SCHEMA)
             db.execute(
                 "INSERT OR IGNORE INTO campaign (key, value) VALUES ('schema', ?)",
-                (_SCHEMA_VERSION,),
+                (str(SCHEMA_VERSION),),
             )
         except sqlite3.DatabaseError as e:
             raise InputError(f"{p} is not a campaign ledger ({e})", hint=NOT_A_LEDGER_HINT) from e
@@ -304,18 +303,21 @@ class Ledger:
     def enroll(self, units: Iterable[tuple[str, str, str | None]]) -> None:
         """Add ``(unit id, transport, address)`` rows as ``pending``; known units keep
         their row, with the transport and address they were reached by this time."""
-        now = _now_text()
+        now, rows = _now_text(), list(units)
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO units (id, transport, state, first_seen, updated_at, address) "
                 "VALUES (?, ?, 'pending', ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET transport = excluded.transport, "
                 "address = COALESCE(excluded.address, address)",
-                [(uid, transport, now, now, address) for uid, transport, address in units],
+                [(uid, transport, now, now, address) for uid, transport, address in rows],
             )
+            _move_addresses(db, ((uid, a) for uid, _, a in rows if a is not None))
 
     def known_at(self, address: str) -> str | None:
-        """The id of the unit last reached at ``address`` (a LAN unit's URL), if any."""
+        """The id of the unit last reached at ``address`` (a LAN unit's URL), if any:
+        one row at most holds an address (see :func:`_move_addresses`); the newest of
+        several is for ledgers written before that."""
         with self._lock, sqlite_errors(self.path):
             r = self._db.execute(
                 "SELECT id FROM units WHERE address = ? AND id != ? "
@@ -343,6 +345,7 @@ class Ledger:
                 db.execute(
                     "UPDATE units SET id = ?, address = ? WHERE id = ?", (uid, address, address)
                 )
+            _move_addresses(db, [(uid, address)])
         return True
 
     def unit_columns(self) -> str:
@@ -581,8 +584,17 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute(_UNITS)
         db.execute(f"INSERT INTO units ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM units_v1")
         db.execute("DROP TABLE units_v1")
-        db.execute("UPDATE campaign SET value = ? WHERE key = 'schema'", (_SCHEMA_VERSION,))
+        db.execute("UPDATE campaign SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _move_addresses(db: sqlite3.Connection, held: Iterable[tuple[str, str]]) -> None:
+    """Each ``(unit id, address)``: the address (a LAN unit's URL, which DHCP hands on) is
+    that unit's now, and no other row's; ``updated_at`` ties within a second."""
+    db.executemany(
+        "UPDATE units SET address = NULL WHERE address = ? AND id != ? AND id != address",
+        [(address, uid) for uid, address in held if uid != address],
+    )
