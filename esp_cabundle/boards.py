@@ -39,6 +39,7 @@ from .fs.base import checked_path
 from .fs.lfs_platforms import resolve_platform
 from .partitions import DEFAULT_TABLE_OFFSET, PartitionTable
 from .sizes import parse_size
+from .spelling import CONFIG_SPELLING
 from .text import printable, suggest
 from .verify import mbedtls_version_for
 from .yamlnodes import Node, compose_nodes, read_yaml_text
@@ -371,7 +372,7 @@ def _platform(node: Node, fs_type: str, profile: str) -> str:
     if fs_type != "littlefs":
         raise node.error("'platform' applies to LittleFS file systems")
     try:
-        plat = resolve_platform(text)
+        plat = resolve_platform(text, CONFIG_SPELLING)
     except ImageError as e:
         raise node.error(e.message, hint=e.hint) from e
     if plat.profile != profile:

@@ -9,8 +9,6 @@ into bytes.
 
 from __future__ import annotations
 
-import os
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +25,7 @@ from .catalog import (
 )
 from .certs import Certificate, load_certificates
 from .dates import as_datetime
-from .errors import CatalogError, CertificateError, InputError
+from .errors import CatalogError, CertificateError, InputError, directory_refused
 from .fileio import is_named, read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT
@@ -255,34 +253,37 @@ def _root_file_bytes(path: Path) -> bytes:
 
 
 def _root_file_or_entry(
-    spec: str, catalog: Catalog, base_dir: Path, spelling: Spelling, *, excluded: bool = False
+    spec: str,
+    catalog: Catalog,
+    base_dir: Path,
+    spelling: Spelling,
+    *,
+    excluded: bool = False,
+    keyed: bool = False,
 ) -> Path | CatalogEntry:
-    """What a root or exclude value names: a file, else an alias or fingerprint."""
+    """What a root or exclude value names: a file, else an alias or fingerprint;
+    ``keyed``: a config's value (``spelling.root_file`` names its key, not a flag)."""
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
         if path is not None and path.is_dir():
-            raise _names_a_directory(spec, path, None if excluded else spelling.root_file)
+            raise _names_a_directory(spec, path, None if excluded else spelling, keyed)
         if path is not None:
             return path
     return catalog.resolve(spec, spelling)
 
 
-def _names_a_directory(spec: str, path: Path, root_file: str | None) -> InputError:
-    """A root file named as a directory, refused in the words every file option's is
-    (commands/_paths.refuse_directory: "name a file with --root, e.g. --root DIR/FILE");
+def _names_a_directory(spec: str, path: Path, spelling: Spelling | None, keyed: bool) -> InputError:
+    """A root file named as a directory, refused by the helper every file option's
+    refusal uses (errors.directory_refused: "name a file with --root, e.g. --root DIR/FILE");
     reading it said "is a directory, expected a certificate file", with no hint. An
-    exclude (``root_file`` None) has no spelling of its own: the file itself."""
-    inside = os.path.join(spec, "FILE")
-    if root_file is None:
-        hint = f"name the file itself, e.g. {shlex.quote(inside)}"
-    elif root_file.startswith("--"):  # the CLI's "--root path/to/root.pem"
-        flag = root_file.split()[0]
-        hint = f"name a file with {flag}, e.g. {flag} {shlex.quote(inside)}"
-    else:  # a config's key, the library's BundleSpec
-        hint = "name the file itself: " + root_file.replace("path/to/root.pem", inside)
-    return InputError(
-        "names a directory, not a file; nothing was read or written", path=str(path), hint=hint
-    )
+    exclude (``spelling`` None) has no spelling of its own: the file itself."""
+    if spelling is None:
+        return directory_refused(str(path), spec)
+    if spelling.cli and not keyed:  # the CLI's "--root path/to/root.pem"
+        return directory_refused(str(path), spec, flag=spelling.root_file.split()[0])
+    # a config's key, the library's BundleSpec
+    spelt = spelling.root_file.replace("{", "{{").replace("}", "}}")
+    return directory_refused(str(path), spec, spelt=spelt.replace("path/to/root.pem", "{}"))
 
 
 def _resolve_one(
@@ -302,7 +303,9 @@ def _resolve_one(
         key = origin.key.split("[")[0]
         spelling = spelling._replace(root_file=f"a file path in {key}:, e.g. '- path/to/root.pem'")
     try:
-        found = _root_file_or_entry(spec, catalog, base_dir, spelling, excluded=excluded)
+        found = _root_file_or_entry(
+            spec, catalog, base_dir, spelling, excluded=excluded, keyed=origin is not None
+        )
     except InputError as e:
         if origin is None:
             raise

@@ -108,9 +108,9 @@ def load_chain_file(path: str | Path, *, spelling: Spelling = PYTHON) -> ServerC
     """A chain from a PEM (or DER) file, leaf first, as a server would send it;
     ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
     p = Path(path)
-    save = (  # as targets.saving_hint: a script (no flag in its spelling) writes its own
+    save = (  # as targets.saving_hint: a script writes its own
         "'esp-cabundle chains pull'"
-        if spelling.host.startswith("--")
+        if spelling.cli
         else f"Path({str(p)!r}).write_bytes(capture_chain(HOST).to_pem())"
     )
     data = read_input(

@@ -471,8 +471,15 @@ class CheckReport:
         for r in self.failures:
             tl = r.timeline
             if not tl.start.ok:
-                since = f" ({tl.failing_since.describe()})" if tl.failing_since else ""
-                lines.append(f"{r.item.name}: {tl.start.error_text}: {tl.start.explanation}{since}")
+                # The line leads with the error code: the explanation's words naming it
+                # again ("The device logs -0x2700 (...).") are left out, and when it
+                # began failing is a sentence, not parentheses around parentheses.
+                code = tl.start.error_text
+                why = tl.start.explanation.replace(f" The device logs {code}.", "")
+                why = why.replace(f"logs {code}", "logs it")
+                since = tl.failing_since
+                when = f" {since.describe(sentence=True)}" if since else ""
+                lines.append(f"{r.item.name}: {code}: {why}{when}")
             elif tl.first_failure is not None:
                 lines.append(f"{r.item.name}: {tl.first_failure.describe()}")
         return tuple(lines)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gc
 import importlib
+import itertools
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -144,13 +146,13 @@ class LazyGroup(click.Group):
     ) -> click.NoSuchOption:
         """``esp-cabundle --json build``: an option of the command typed before it. Click
         would offer the nearest top-level option ('--version'); say where it goes."""
-        at = next((i for i, a in enumerate(args) if a in COMMANDS), None)
-        if at is None:  # no command typed: every command but virtual-unit has --json
+        typed = self._typed_in(ctx, args)
+        if typed is None:  # no command typed: every command but virtual-unit has --json
             if e.option_name != "--json":
                 return e
             message = "--json goes after a command: esp-cabundle build --json"
             return click.NoSuchOption(e.option_name, message=message, ctx=ctx)
-        name, cmd = self._typed_command(ctx, args[at], args[at + 1 :])
+        _, name, cmd = typed
         shown = [p for p in cmd.params if not getattr(p, "hidden", False)] if cmd else []
         opts = {o for p in shown for o in p.opts}
         if e.option_name not in opts:
@@ -170,6 +172,8 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            self._refuse_swallowed_flag(ctx)
+            self._refuse_repeated_option(ctx)
             result = super().invoke(ctx)
             ctx.ensure_object(dict)["finished"] = True
             return result
@@ -193,19 +197,12 @@ class LazyGroup(click.Group):
             from .commands._missing import missing_value_error  # deferred: the error path only
 
             argv = ctx.obj.get("argv", ()) if ctx.obj else ()
-            # The command: the first word that names one (--debug may come before it)
-            names = self.list_commands(ctx)
-            at = next((i for i, a in enumerate(argv) if a in names), None)
-            path, cmd = (
-                ("", None)
-                if at is None
-                else self._typed_command(ctx, argv[at], list(argv[at + 1 :]))
-            )
+            typed = self._typed_in(ctx, argv)
+            _, path, cmd = (0, "", None) if typed is None else typed
             value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
             if value_error is None or cmd is None:
                 raise
-            typed = argv[: argv.index("--")] if "--" in argv else argv
-            if "--json" in typed and any("--json" in p.opts for p in cmd.params):
+            if _wants_json(cmd, argv):
                 ctx.obj["json"] = True  # its callback never ran: parsing stopped before it
             _report_error(ctx, value_error, value_error.exit_code)
             ctx.exit(value_error.exit_code)
@@ -231,6 +228,45 @@ class LazyGroup(click.Group):
         _report_error(ctx, memory, memory.exit_code)
         ctx.exit(memory.exit_code)
 
+    def _refuse_swallowed_flag(self, ctx: click.Context) -> None:
+        """``build --preset --json``: click would take --json for the preset's name (and
+        print text). An option given one of its command's own options as its value was
+        left without one: said as a value left out at the end of the line is."""
+        argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
+        if not _options_in_a_row(argv):
+            return  # the usual line: no second lookup of its command, no import
+        typed = self._typed_in(ctx, argv)
+        if typed is None:
+            return
+        at, _, cmd = typed
+        if cmd is None:
+            return
+        from .commands._missing import swallowed_option  # deferred: a few checks of argv
+
+        error = swallowed_option(cmd, argv[at + 1 :], ctx.help_option_names)
+        if error is not None:
+            raise error
+
+    def _refuse_repeated_option(self, ctx: click.Context) -> None:
+        """``pack -o a.bin -o b.bin``: click keeps the last value and says nothing; an
+        option taking one value, given two, is a usage error (commands/_repeated.py)."""
+        argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
+        if not _options_may_repeat(argv):
+            return  # the usual line: no second lookup of its command, no import
+        at = _command_at(argv)
+        cmd = None if at is None else self.get_command(ctx, argv[at])
+        if at is None or cmd is None:
+            return
+        from .commands._repeated import repeated_option  # deferred: a few checks of argv
+
+        found = repeated_option(cmd, argv[at + 1 :], argv[: at + 1], ctx.help_option_names)
+        if found is None:
+            return
+        error, owner = found
+        if _wants_json(owner, argv):
+            ctx.obj["json"] = True  # its callback never ran: parsing stops here
+        raise error
+
     def _command_words(self, ctx: click.Context) -> str:
         """``fs put``: the command that ran, without its arguments (one may be a secret)."""
         name = ctx.invoked_subcommand
@@ -242,6 +278,16 @@ class LazyGroup(click.Group):
         )
         return words if cmd is not None else ""
 
+    def _typed_in(
+        self, ctx: click.Context, words: Sequence[str]
+    ) -> tuple[int, str, click.Command | None] | None:
+        """The command typed in ``words`` (the first word naming one: --debug may come
+        before it): where it is, its words (``fs put``) and what they run; None if none."""
+        at = _command_at(words)
+        if at is None:
+            return None
+        return at, *self._typed_command(ctx, words[at], list(words[at + 1 :]))
+
     def _typed_command(
         self, ctx: click.Context, name: str, rest: list[str]
     ) -> tuple[str, click.Command | None]:
@@ -252,6 +298,40 @@ class LazyGroup(click.Group):
         if isinstance(cmd, click.Group) and sub is not None and sub in cmd.commands:
             return f"{name} {sub}", cmd.commands[sub]
         return name, cmd
+
+
+def _command_at(words: Sequence[str]) -> int | None:
+    """Where the command is typed: the first word naming one (--debug may come first)."""
+    return next((i for i, a in enumerate(words) if a in COMMANDS), None)
+
+
+def _before_end(argv: Sequence[str]) -> Sequence[str]:
+    """The words before a ``--`` (after it every word is an argument), as
+    commands._usage.options_end reads a line; kept here off the start-up imports."""
+    return argv[: argv.index("--")] if "--" in argv else argv
+
+
+def _options_in_a_row(argv: Sequence[str]) -> bool:
+    """An option word followed by a long option (``--preset --json``): the only lines
+    where an option can have taken another for its value."""
+    words = _before_end(argv)
+    return any(
+        a.startswith("-") and "=" not in a and b.startswith("--")
+        for a, b in itertools.pairwise(words)
+    )
+
+
+def _options_may_repeat(argv: Sequence[str]) -> bool:
+    """An option word typed twice, or a cluster of short ones (``-qo``): the only lines
+    where an option taking one value can have been given two."""
+    words = _before_end(argv)
+    opts = [w.partition("=")[0] for w in words if w.startswith("-") and w != "-"]
+    return len(set(opts)) < len(opts) or any(not o.startswith("--") and len(o) > 2 for o in opts)
+
+
+def _wants_json(cmd: click.Command, argv: Sequence[str]) -> bool:
+    """``--json`` typed for ``cmd`` (before any ``--``), which has that flag."""
+    return "--json" in _before_end(argv) and any("--json" in p.opts for p in cmd.params)
 
 
 def out_of_memory(command: str) -> OutOfMemory:

@@ -9,6 +9,8 @@ OverflowError.
 
 from __future__ import annotations
 
+import calendar
+import re
 from datetime import date, datetime, time, timedelta, timezone
 
 from .errors import InputError
@@ -72,12 +74,33 @@ def parse_when(text: str, *, what: str = "date") -> datetime:
             return as_datetime(date.fromisoformat(t))
         when = as_datetime(datetime.fromisoformat(t.replace("Z", "+00:00")))
     except ValueError as e:
-        raise InputError(
-            f"bad {what} '{text}': expected YYYY-MM-DD (or an ISO date-time, or 'now')"
-        ) from e
+        why = _no_such_day(t) or "expected YYYY-MM-DD (or an ISO date-time, or 'now')"
+        raise InputError(f"bad {what} '{text}': {why}") from e
     try:
         return when.astimezone(timezone.utc)
     except OverflowError:  # 9999-12-31T23:00-05:00 is in the year 10000 in UTC
         raise InputError(
             f"bad {what} '{text}': in UTC it falls outside the years 1 to 9999"
         ) from None
+
+
+_YMD = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?=$|[T ])")  # ASCII digits only
+
+
+def _no_such_day(text: str) -> str | None:
+    """For a YYYY-MM-DD whose day or month is not in the calendar (2034-02-30, which
+    *is* the form asked for), which one, and the nearest date that is, written the same
+    way; None when the text is not of that form."""
+    m = _YMD.match(text)
+    if m is None or int(m[1]) < 1:
+        return None
+    year, month, day = (int(g) for g in m.groups())
+    fit_month = min(max(month, 1), 12)
+    days = calendar.monthrange(year, fit_month)[1]
+    nearest = f"{m[1]}-{fit_month:02d}-{min(max(day, 1), days):02d}" + text[m.end() :]
+    if month != fit_month:
+        return f"there is no month {m[2]} (01 to 12); e.g. '{nearest}'"
+    if not 1 <= day <= days:
+        name = calendar.month_name[month]
+        return f"{name} {year} has {days} days, no day {m[3]}; e.g. '{nearest}'"
+    return None

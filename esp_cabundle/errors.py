@@ -6,6 +6,7 @@ without a traceback and map it to an exit code in one place (see ``exit_code``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Protocol
 
@@ -213,3 +214,26 @@ def combined_exit_code(codes: Iterable[int]) -> int:
     if len(set(codes)) == 1:
         return codes[0]
     return DeviceError.exit_code
+
+
+def directory_refused(
+    path: str, value: str, *, flag: str | None = None, name: str | None = None, spelt: str = ""
+) -> InputError:
+    """A file named as a directory (``value`` as given), refused in the same words by every
+    file option of the CLI and by a root file of the library's, with a hint naming a file
+    in it: ``flag`` (the option's), ``name`` (an argument's), else ``spelt`` (the caller's
+    words for one, ``{}`` where the file goes), else the file itself."""
+    import shlex  # deferred: only a refusal quotes (errors.py is on every start-up path)
+
+    example = os.path.join(value, "FILE")
+    if flag:
+        hint = f"name a file with {flag}, e.g. {flag} {shlex.quote(example)}"
+    elif name:
+        hint = f"name the {name} file itself, e.g. {shlex.quote(example)}"
+    elif spelt:
+        hint = "name the file itself: " + spelt.format(example)
+    else:
+        hint = f"name the file itself, e.g. {shlex.quote(example)}"
+    return InputError(
+        "names a directory, not a file; nothing was read or written", path=path, hint=hint
+    )

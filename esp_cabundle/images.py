@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError, PartitionTableError
+from .errors import ImageError, InputError, PartitionTableError
 from .formats import IMAGE_FORMATS, IMAGE_OPTIONS
 from .sizes import parse_size
 from .spelling import CONFIG_SPELLING, PYTHON, Spelling
@@ -181,7 +181,7 @@ def _profile_for_platform(fs_type: str, platform: str | None, spelling: Spelling
         # deferred: importing fs loads every profile table; builds without images skip it
         from .fs.lfs_platforms import resolve_platform
 
-        return resolve_platform(platform).profile
+        return resolve_platform(platform, spelling).profile
     if platform is not None:
         raise InputError(
             f"a platform ({platform}) picks a LittleFS profile only; a {fs_type} image "
@@ -263,7 +263,6 @@ def render_image_output(
     (what, path) of every other file the run writes, none packed from ``from_dir``
     (each there is the last run's)."""
     from .fs.dirfiles import DirFiles, collect_dir_files  # deferred: images made on demand
-    from .fs.edit import pack_ca_image  # deferred: as above
 
     if output.board is not None:
         ca.for_board(output.board)
@@ -275,17 +274,51 @@ def render_image_output(
         if output.from_dir is not None
         else DirFiles()
     )
-    packed = pack_ca_image(
-        spec.fs_type,
-        spec.profile,
-        spec.size,
-        ca,
-        ca_path=spec.ca_path,
-        files=files.files,
-        platform=spec.platform,
-        spelling=CONFIG_SPELLING,
-    )
+    packed = _pack(spec, spec.profile, ca, files=files.files, spelling=CONFIG_SPELLING)
     return replace(packed, private=files.private, notes=files.notes, warnings=files.warnings)
+
+
+def _pack(
+    spec: ImageSpec,
+    profile: FsProfile | str,
+    ca: GatedCA,
+    *,
+    files: Sequence[tuple[str, bytes]],
+    spelling: Spelling,
+    timestamp: int | None = None,
+    disk_version: int | None = None,
+) -> PackedImage:
+    """pack_ca_image for ``spec``; a board's partition with no room is said to be too
+    small (:func:`_board_too_small`), whoever packs it."""
+    from .fs.edit import pack_ca_image  # deferred: images made on demand
+
+    try:
+        return pack_ca_image(
+            spec.fs_type,
+            profile,
+            spec.size,
+            ca,
+            ca_path=spec.ca_path,
+            files=files,
+            timestamp=timestamp,
+            platform=spec.platform,
+            disk_version=disk_version,
+            spelling=spelling,
+        )
+    except ImageError as e:
+        _board_too_small(e, spec)
+        raise
+
+
+def _board_too_small(e: ImageError, spec: ImageSpec) -> None:
+    """A pack for a board's own partition that ran out of room: another size would not
+    fit the board, so the hint says its partition is too small, not the size to give."""
+    from .fs.base import FsHint  # deferred: images made on demand
+    from .fs.edit import NEW_IMAGE  # deferred: as above
+
+    if isinstance(e.worded, FsHint) and e.worded.no_room and spec.partitions:
+        e.worded = replace(e.worded, board=spec.board)
+        e.reword(NEW_IMAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,20 +344,14 @@ class NewImage:
         """The image holding ``ca`` (then ``files``), mounted again and read back;
         ``spelling`` names how the caller's user moves the CA file, for the hint when a
         file would replace it."""
-        from .fs.edit import pack_ca_image  # deferred: images made on demand
-
-        spec = self.spec
-        packed = pack_ca_image(
-            spec.fs_type,
+        packed = _pack(
+            self.spec,
             self.profile,
-            spec.size,
             ca,
-            ca_path=spec.ca_path,
             files=files,
-            timestamp=timestamp,
-            platform=spec.platform,
-            disk_version=self.disk_version,
             spelling=spelling,
+            timestamp=timestamp,
+            disk_version=self.disk_version,
         )
         return replace(packed, notes=(self.mismatch,)) if self.mismatch else packed
 

@@ -10,18 +10,36 @@ and flash tools use.
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from .errors import InputError
 from .limits import MAX_NUMBER_DIGITS
 
 __all__ = ["SIZE_FORMS", "parse_size", "size_problem", "size_words"]
 
-# A suffix after the number: k, kb, kib, m, mb, mib (any case), optionally after a space.
-_SUFFIX = re.compile(r"\s*([km])(i?b)?$", re.IGNORECASE)
+# Compiled on first use: every command imports this module (its options take sizes),
+# few runs are given a size, and the three patterns took ~0.4 ms of each start-up.
+
+
+@cache
+def _suffix() -> re.Pattern[str]:
+    """A suffix after the number: k, kb, kib, m, mb, mib (any case), after a space or not."""
+    return re.compile(r"\s*([km])(i?b)?$", re.IGNORECASE)
+
+
+@cache
+def _other_unit() -> re.Pattern[str]:
+    """A number with a unit this parser does not take (1G, 4T, 16B)."""
+    return re.compile(r"^[0-9.]+\s*([a-z]+)$", re.IGNORECASE)
+
+
+@cache
+def _fraction() -> re.Pattern[str]:
+    """A fraction (1.5K)."""
+    return re.compile(r"^[0-9]*\.[0-9]+\s*([km](i?b)?)?$", re.IGNORECASE)
+
+
 _MULTIPLIERS = {"k": 1 << 10, "m": 1 << 20}
-# A number with a unit this parser does not take (1G, 4T, 16B) or a fraction (1.5K).
-_OTHER_UNIT = re.compile(r"^[0-9.]+\s*([a-z]+)$", re.IGNORECASE)
-_FRACTION = re.compile(r"^[0-9]*\.[0-9]+\s*([km](i?b)?)?$", re.IGNORECASE)
 SIZE_FORMS = "e.g. 262144, 0x40000, 256K, 256KiB, 4M"
 """The forms a size takes, as errors show them."""
 
@@ -30,10 +48,10 @@ def size_problem(text: str) -> str:
     """Why ``text`` is not a size, in words: a fraction, a unit other than K and M, or
     not a number at all (what :func:`parse_size` refuses, said so the user can fix it)."""
     t = text.strip()
-    if _FRACTION.match(t):
+    if _fraction().match(t):
         return f"a size is a whole number of bytes, not a fraction ({SIZE_FORMS})"
-    unit = _OTHER_UNIT.match(t)
-    if unit and not _SUFFIX.search(t) and not t.lower().startswith("0x"):
+    unit = _other_unit().match(t)
+    if unit and not _suffix().search(t) and not t.lower().startswith("0x"):
         return (
             f"'{unit.group(1)}' is no unit here: the units are K and M (KB, KiB, MB, MiB: "
             f"1024 and 1024*1024 bytes), or none for bytes ({SIZE_FORMS})"
@@ -51,7 +69,7 @@ def parse_size(text: str, *, what: str = "size", error: type[InputError] = Input
     if len(t) > MAX_NUMBER_DIGITS:
         raise error(f"{what} is {len(t)} characters long, not a number")
     multiplier = 1
-    m = _SUFFIX.search(t)
+    m = _suffix().search(t)
     if m is not None:
         multiplier = _MULTIPLIERS[m.group(1).lower()]
         t = t[: m.start()]

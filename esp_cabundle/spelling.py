@@ -11,6 +11,7 @@ option, so a call passes it on whole rather than one name per hint.
 
 from __future__ import annotations
 
+import shlex
 from typing import NamedTuple
 
 __all__ = [
@@ -100,9 +101,37 @@ class Spelling(NamedTuple):
     force: str  # write the saved sectors back whatever the file system holds now
     restore: str  # what undoes a unit's newest journaled update
     again: str  # run a stopped update once more (it finishes from the journal)
-    restore_port: str  # that, for the unit on the port {}
-    inspect_unit: str  # what shows what a unit holds
+    restore_port: str  # that, for the unit on the port {} (restore_for quotes it)
+    inspect_unit: str  # what shows what the unit on the port {} holds (inspect_for)
     list_fs: str  # what lists the file system at an offset of a file (a dump's partition)
+    # Said, not guessed from a word's shape: the caller is the CLI, so a hint may name a
+    # command to run ('esp-cabundle chains pull') where a script is shown the call to make.
+    cli: bool = False
+
+    def quote(self, value: str) -> str:
+        """``value`` (a port, a path) as one literal of the caller's language, to put in
+        a ``{}`` of a command or a call: a port such as ``rfc2217://host:4000?ign_set_control``
+        must reach the program whole, not globbed by zsh nor cut at a quote.
+
+        Python: its repr. A shell: as is when nothing in it is special; else in double
+        quotes, since the hints set a command off in single quotes ('esp-cabundle restore
+        --port "..."') and the command stays the text between them; shlex's single
+        quotes only for the characters a shell still expands inside double quotes."""
+        if not self.cli:
+            return repr(value)
+        if shlex.quote(value) == value:
+            return value
+        if any(c in value for c in '"$`\\!'):
+            return shlex.quote(value)
+        return f'"{value}"'
+
+    def restore_for(self, port: str) -> str:
+        """:attr:`restore_port` for the unit on ``port``, the port quoted."""
+        return self.restore_port.format(self.quote(port))
+
+    def inspect_for(self, port: str) -> str:
+        """:attr:`inspect_unit` for the unit on ``port``, the port quoted."""
+        return self.inspect_unit.format(self.quote(port))
 
 
 PYTHON = Spelling(
@@ -176,8 +205,8 @@ PYTHON = Spelling(
     force="force=True",
     restore="restore_unit",
     again="call flash_unit again",
-    restore_port="restore_unit('{}')",
-    inspect_unit="inspect_bytes(unit.read(0, unit.size), source=PORT) with unit = open_unit(PORT)",
+    restore_port="restore_unit({})",
+    inspect_unit="inspect_bytes(unit.read(0, unit.size), source={0}) with unit = open_unit({0})",
     list_fs="open_image(data[0x290000:0x290000 + 0x160000]).files()",
 )
 
@@ -256,8 +285,9 @@ CLI_SPELLING = Spelling(
     restore="'esp-cabundle restore'",
     again="run the same command again",
     restore_port="'esp-cabundle restore --port {}'",
-    inspect_unit="esp-cabundle inspect --port",
+    inspect_unit="esp-cabundle inspect --port {}",
     list_fs="esp-cabundle fs ls FILE --offset 0x290000 --size 1408K",
+    cli=True,
 )
 
 

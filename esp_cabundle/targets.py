@@ -329,15 +329,15 @@ def saving_hint(
     spelling: Spelling,
 ) -> str:
     """How to save ``t``'s chain as ``path``: ``chains pull`` reads a config's targets,
-    ``chains show --host`` one without a config (``build --target``); a script (whose
-    ``spelling`` names no flag) writes what ``capture_chain`` returns, as here."""
-    if not spelling.host.startswith("--"):
+    ``chains show --host`` one without a config (``build --target``); a script (``spelling``
+    not the CLI's) writes what ``capture_chain`` returns, as here."""
+    if not spelling.cli:
         args = [repr(t.host or t.name)] + [str(t.port)] * (t.port != DEFAULT_PORT)
         args += [f"server_name={t.sni_name!r}"] * bool(t.sni_name)
         call = f"capture_chain({', '.join(args)}).to_pem()"
         save = f"save it as {path} with: Path({str(path)!r}).write_bytes({call})"
     elif pulled is None or t.name in pulled:
-        save = f"'esp-cabundle chains pull' saves it as {path}"
+        save = f"{spelling.pulled} as {path}"
     else:
         words = ["esp-cabundle", "chains", "show", "--host", t.address or t.name]
         if t.sni_name:

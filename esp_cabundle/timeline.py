@@ -75,8 +75,12 @@ class FailingSince:
     why: str
     bounded: bool  # False: failing at least since ``date``, the earliest instant judged
 
-    def describe(self) -> str:
+    def describe(self, *, sentence: bool = False) -> str:
+        """``failing at least since DATE (WHY)``; ``sentence``: ``Failing at least since
+        DATE: WHY.``, for a line whose verdict already holds parentheses."""
         lead = "already failing since" if self.bounded else "failing at least since"
+        if sentence:
+            return f"{lead.capitalize()} {self.date.date().isoformat()}: {self.why}."
         return f"{lead} {self.date.date().isoformat()} ({self.why})"
 
 
@@ -283,7 +287,7 @@ def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> Fa
         if current.start is None:
             born = _chain_born(current.chain)
             if not judge.device.checks_dates:
-                why = "this device does not check dates: the chain fails whenever it is sent"
+                why = "this device does not check dates, so the chain fails whenever it is sent"
             elif born > floor:  # a certificate issued ahead: no issue date lies before
                 why = f"the chain's newest certificate is not valid before {born.date()}"
             else:

@@ -18,8 +18,10 @@ from esp_cabundle.flash.offline import WholeDump, update_dump
 from esp_cabundle.flash.plan import plan_ca_update
 from esp_cabundle.flash.table import read_table
 from esp_cabundle.fs import open_image
+from esp_cabundle.fs.edit import pack_image
 from esp_cabundle.fs.littlefs import LittleFsImage, build_littlefs_image
 from esp_cabundle.partitions import PartitionTable
+from esp_cabundle.spelling import CLI_SPELLING, PYTHON
 from tests.support import dumps
 from tests.support.dumps import CountingDump
 from tests.support.gated import canonical, gated, huge
@@ -435,3 +437,20 @@ def test_cli_policy_violation_writes_nothing(
     assert r.exit_code == 1, r.output
     assert "expired" in r.output
     assert not (in_tmp / "o.bin").exists()
+
+
+def test_a_ca_file_or_an_image_given_as_the_dump_is_said_as_what_it_is(tmp_path: Path) -> None:
+    """'no partition table in the 0x17a6-byte image (no 4 KiB sector starts aa 50)' was
+    said of a PEM file and of a one-partition image alike."""
+    pem = (Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem").read_bytes()
+    image = pack_image("littlefs", "esp-idf", 64 << 10, [("/ca.pem", pem)]).data
+    for spelling in (PYTHON, CLI_SPELLING):
+        with pytest.raises(PartitionTableError, match="PEM text \\(certificates\\), not a") as p:
+            WholeDump.parse(pem, source="my ca.pem", spelling=spelling)
+        quoted = '"my ca.pem"' if spelling.cli else "my ca.pem"
+        assert f"{spelling.bundle.format(quoted)}" in (p.value.hint or "")
+        with pytest.raises(PartitionTableError, match="a littlefs image \\(one partition\\)") as e:
+            WholeDump.parse(image, source="fs.bin", spelling=spelling)
+        hint = e.value.hint or ""
+        assert spelling.read_all in hint
+        assert ("esp-cabundle fs put fs.bin ca.pem" in hint) is spelling.cli

@@ -117,6 +117,32 @@ def test_a_date_beyond_the_calendar_in_utc_is_a_usage_error(
     assert parse_when("2032-09-02T12:00:00+02:00") == datetime(2032, 9, 2, 10, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("2034-02-30", "February 2034 has 28 days, no day 30; e.g. '2034-02-28'"),
+        ("2032-02-30", "February 2032 has 29 days, no day 30; e.g. '2032-02-29'"),
+        ("2033-04-31", "April 2033 has 30 days, no day 31; e.g. '2033-04-30'"),
+        ("2034-06-00", "June 2034 has 30 days, no day 00; e.g. '2034-06-01'"),
+        ("2034-13-01", "there is no month 13 (01 to 12); e.g. '2034-12-01'"),
+        ("2034-00-31", "there is no month 00 (01 to 12); e.g. '2034-01-31'"),
+        ("2034-02-30T12:00:00", "no day 30; e.g. '2034-02-28T12:00:00'"),
+        ("2034-2-3", "expected YYYY-MM-DD (or an ISO date-time, or 'now')"),
+    ],
+)
+def test_a_day_not_in_the_calendar_is_named_not_called_the_wrong_form(
+    runner: CliRunner, typed: str, why: str
+) -> None:
+    """2034-02-30 is the YYYY-MM-DD asked for: the error says which part is not in the
+    calendar and the nearest date that is, in the form typed."""
+    with pytest.raises(InputError, match=re.escape(f"bad date '{typed}': ")) as e:
+        parse_when(typed)
+    assert str(e.value).endswith(why)
+    r = runner.invoke(cli, ["check", "--bundle", str(LE / "isrgrootx1.pem"), "--until", typed])
+    assert r.exit_code == 2 and f"bad --until date '{typed}': " in r.output, r.output
+    assert why in " ".join(r.output.split()), r.output
+
+
 def test_date_steps_hold_at_the_calendars_ends() -> None:
     second = timedelta(seconds=1)
     assert shifted(NEVER, second) is None and shifted(DAWN, -second) is None
@@ -184,3 +210,11 @@ def test_any_dates_give_a_forecast_and_a_report(
     for r in report.results:
         for f in r.timeline.flips:
             assert at <= f.when and (until is None or f.when <= until)
+
+
+def test_digits_of_other_scripts_get_no_calendar_advice() -> None:
+    """``\\d`` matched Arabic-Indic digits: '٢٠٣٤-02-30' was told "e.g. '٢٠٣٤-02-28'",
+    a date the parser then refuses too."""
+    with pytest.raises(InputError) as e:
+        parse_when("\u0662\u0660\u0663\u0664-02-30")
+    assert "has 28 days" not in str(e.value) and "e.g." not in str(e.value)

@@ -56,7 +56,10 @@ def test_a_dst_only_ca_pem_would_cut_mdash_arduino_units_off_mdash_net() -> None
     )
     (why,) = e.value.violations
     assert why.startswith("mdash.net: -0x2700 (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED")
-    assert "already failing since 2024-06-06" in why and "ISRG Root X1" in why
+    assert "Already failing since 2024-06-06" in why and "ISRG Root X1" in why
+    # the code said once, up front, and no parentheses inside parentheses
+    assert why.count("-0x2700") == 1 and why.count("0xffffd900") == 1, why
+    assert max(_depths(why)) == 1, why
     assert "keep the root the chain ends at" in str(e.value)
     assert "or pass check_targets=False to write anyway" in str(e.value)
     # a library caller gets the whole verdict, not only the lines the CLI prints
@@ -78,6 +81,15 @@ def test_a_good_bundle_names_mdash_net_in_the_summary() -> None:
     assert result.item.name == "mdash.net" and result.item.device.sets_hostname is False
     assert "alternate chain to DST Root CA X3" in (result.item.what_if or "")
     assert not ca.notes
+
+
+def _depths(text: str) -> list[int]:
+    """How deep in parentheses each character of ``text`` is."""
+    depth, out = 0, []
+    for c in text:
+        depth += (c == "(") - (c == ")")
+        out.append(depth)
+    return out
 
 
 def test_judged_at_the_date_and_until_service_end() -> None:

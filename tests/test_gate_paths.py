@@ -219,6 +219,10 @@ def test_a_ca_the_boards_saved_chain_needs_is_missing_so_nothing_is_written(
     assert r.exit_code == 1, r.output
     assert "break 1 target; nothing written" in r.output
     assert "mdash.net: -0x2700" in r.output and "--no-check" in r.output
+    # the verdict line names the code once, its date in a sentence, not nested parentheses
+    lines = [line for line in r.output.splitlines() if line.startswith("  - mdash.net: ")]
+    assert lines and all(line.count("-0x2700") == 1 for line in lines), r.output
+    assert "since 2024-06-06 (" not in r.output, r.output
     assert target.state() == before
 
     r = _run(runner, [*target.args(src), "--allow", "expired", "--no-check"])

@@ -214,6 +214,8 @@ BUILD_NEVER_IMPORTS = (
     "esp_cabundle.images",  # an image output
     "esp_cabundle.pkcs12",  # a PKCS#12 store in the input
     "esp_cabundle.fs",
+    "esp_cabundle.commands._missing",  # usage hints: an error, or two options in a row
+    "esp_cabundle.commands._repeated",  # an option typed twice, or a short-option cluster
     "yaml",
 )
 
@@ -242,3 +244,32 @@ def test_a_plain_build_imports_no_module_it_does_not_need(tmp_path: Path) -> Non
     assert (tmp_path / "ours.bin").stat().st_size > 0
     assert "esp_cabundle.formats.idf_bundle" in modules  # the list is the build's
     assert [m for m in BUILD_NEVER_IMPORTS if m in modules] == []
+
+
+_SIZE_PATTERNS_AT_IMPORT = """
+import re, sys
+seen = []
+_compile = re.compile
+def compile(pattern, flags=0):
+    seen.append(pattern)
+    return _compile(pattern, flags)
+re.compile = compile
+import esp_cabundle.commands.options  # every command's options, size parsing among them
+from esp_cabundle import sizes
+print(sum(1 for p in seen if "[km]" in str(p) or "[a-z]+" in str(p)))
+print(sizes.parse_size("256K"), sizes.size_problem("1.5K") or "")
+"""
+
+
+def test_size_patterns_compile_only_when_a_size_is_parsed() -> None:
+    """Start-up of every command imports the size parser; its patterns cost ~0.4 ms to
+    compile, so they wait for the first size given (and then still work)."""
+    r = subprocess.run(
+        [sys.executable, "-c", _SIZE_PATTERNS_AT_IMPORT], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    at_import, parsed = r.stdout.splitlines()
+    assert at_import == "0"
+    value, problem = parsed.split(" ", 1)
+    assert value == "262144"
+    assert "not a fraction" in problem  # still refused, in words

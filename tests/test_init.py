@@ -259,7 +259,11 @@ def test_refuses_to_overwrite_without_force(runner: CliRunner, in_tmp: Path) -> 
         (["--target", "x.pem"], "init takes servers (HOST[:PORT]), not chain files"),
         (["--target", "exa_mple..com"], "not a valid host name"),
         (["--target", "a.example", "--target", "a.example:443"], "given twice"),
-        (["--service-until", "2031-02-30"], "bad service end date '2031-02-30'"),
+        (
+            ["--service-until", "2031-02-30"],
+            "bad service end date '2031-02-30': February 2031 has 28 days, no day 30; "
+            "e.g. '2031-02-28'",
+        ),
         (["--service-until", "2025-01-01"], "service end 2025-01-01 is not after today"),
         (["--service-years", "0"], "0 is not in the range 1<=x<=50"),
         (["--service-years", "3", "--service-until", "2031-01-01"], "not both"),

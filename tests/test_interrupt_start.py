@@ -187,15 +187,18 @@ def test_collection_is_released_when_the_command_is_imported() -> None:
 _LATE = """
 import os, signal, time
 from esp_cabundle import cli
-real = cli.release_collection
-calls = []
+real, real_run = cli.release_collection, cli.run
+ended = []
+def run(argv):
+    code = real_run(argv)
+    ended.append(code)
+    return code
 def late():
     real()
-    calls.append(1)
-    if len(calls) == 2:  # the entry point's own call, once the command has ended
+    if ended:  # the entry point's own call, once the command has ended
         os.kill(os.getpid(), signal.{sig})
         time.sleep(0.05)
-cli.release_collection = late
+cli.release_collection, cli.run = late, run
 from esp_cabundle._entry import main
 main({argv!r})
 """

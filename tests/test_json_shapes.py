@@ -153,8 +153,10 @@ def test_push_commands(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     s = MdashStandIn([mdash_unit("dev1")], KEY)
     try:
         args = ["--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem"]
-        assert run("push --dry-run", *args)["would_finish"] is True
-        assert run("push", *args)["counts"]["verified"] == 1
+        dry = run("push --dry-run", *args)
+        assert dry["would_finish"] is True and dry["exit_code"] == 0
+        ran = run("push", *args)
+        assert ran["counts"]["verified"] == 1 and ran["exit_code"] == 0
     finally:
         s.close()
     assert run("push status")["counts"]["verified"] == 1
@@ -177,3 +179,19 @@ def test_a_negative_verdict_says_ok_false(in_tmp: Path) -> None:
     assert r.exit_code == 3, r.output
     doc = json.loads(r.stdout)
     assert doc["ok"] is False and doc["would_finish"] is False
+    assert doc["exit_code"] == 3  # as every document of a failed run says it
+
+
+def test_a_dry_run_to_a_unit_that_refuses_says_its_exit_code(in_tmp: Path) -> None:
+    """The tryout's ``push --rpc http://127.0.0.1:1/rpc ... --dry-run --json``: exit 3,
+    and the document says 3 (it said only ``"ok": false``)."""
+    write_ca(in_tmp)
+    r = CliRunner().invoke(
+        cli,
+        ["push", "--rpc", "http://127.0.0.1:1/rpc", "--board", "mongoose-os-esp32",
+         "--bundle", "ca.pem", "--dry-run", "--json", "--timeout", "2"],
+    )  # fmt: skip
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 3, doc
+    assert doc["units"][0]["state"] == "offline", doc

@@ -15,6 +15,7 @@ from support.layouts import load_mongoose
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.errors import EspCabundleError, FlashError, InputError, OutputError
+from esp_cabundle.flash import journal as journal_module
 from esp_cabundle.flash import readback
 from esp_cabundle.flash.base import Message
 from esp_cabundle.flash.dump import DumpFile
@@ -153,22 +154,23 @@ def _claim_other_roots(journal: Path) -> None:
 def test_a_restore_that_does_not_read_back_names_inspect_and_flash(
     virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
 ) -> None:
-    said = {}
+    said, port = {}, {}
     for spelling in BOTH:
         journal = tmp_path / _name(spelling)
         unit = _flashed(virtual_esp32, journal)
         _claim_other_roots(journal)
         with pytest.raises(FlashError, match="does not hold what it held before") as e:
             _restore(unit, journal, spelling)
-        said[spelling] = _hint(e, spelling)
+        said[spelling], port[spelling] = _hint(e, spelling), unit.url
     head = "the file system changed since that update, so its saved sectors no longer undo it: "
+    p = port[PYTHON]
     assert said[PYTHON] == head + (
-        "inspect the unit (inspect_bytes(unit.read(0, unit.size), source=PORT) with "
-        "unit = open_unit(PORT)) and flash the CA you want (flash_unit)"
+        f"inspect the unit (inspect_bytes(unit.read(0, unit.size), source='{p}') with "
+        f"unit = open_unit('{p}')) and flash the CA you want (flash_unit)"
     )
     assert said[BOARD_SPELLING] == head + (
-        "inspect the unit (esp-cabundle inspect --port) and flash the CA you want "
-        "(esp-cabundle flash)"
+        f"inspect the unit (esp-cabundle inspect --port {port[BOARD_SPELLING]}) and flash the "
+        "CA you want (esp-cabundle flash)"
     )
 
 
@@ -279,10 +281,12 @@ def test_bytes_changed_outside_the_update_name_how_to_inspect_the_unit(tmp_path:
         said[spelling] = _hint(e, spelling)
     head = "something else wrote to the flash during the update; inspect the unit "
     assert said[PYTHON] == head + (
-        "(inspect_bytes(unit.read(0, unit.size), source=PORT) with unit = open_unit(PORT)) "
+        "(inspect_bytes(unit.read(0, unit.size), source='unit') with unit = open_unit('unit')) "
         "before doing anything else"
     )
-    assert said[BOARD_SPELLING] == head + "(esp-cabundle inspect --port) before doing anything else"
+    assert said[BOARD_SPELLING] == head + (
+        "(esp-cabundle inspect --port unit) before doing anything else"
+    )
 
 
 def test_a_partition_that_does_not_read_back_names_restore_unit(
@@ -296,8 +300,16 @@ def test_a_partition_that_does_not_read_back_names_restore_unit(
         with pytest.raises(FlashError, match="does not hold what was planned") as e:
             _flash_dump(DumpFile(dumps.mongoose_dump(), name="unit"), tmp_path, spelling)
         said[spelling] = _hint(e, spelling)
-    assert said[PYTHON] == "run restore_unit('PORT') to put the original back"
-    assert said[BOARD_SPELLING] == "run 'esp-cabundle restore --port PORT' to put the original back"
+    assert said[PYTHON] == "run restore_unit('unit') to put the original back"
+    assert said[BOARD_SPELLING] == "run 'esp-cabundle restore --port unit' to put the original back"
+
+
+def test_a_port_holding_a_quote_is_named_as_python_reads_it() -> None:
+    """The hint is code to paste: a port name with a quote in it must stay one string."""
+    port = "/dev/o'clock"
+    assert eval(PYTHON.restore_for(port), {"restore_unit": lambda p: p}) == port
+    inspect = PYTHON.inspect_for(port).split(" with unit = ")
+    assert eval(inspect[1], {"open_unit": lambda p: p}) == port
 
 
 def test_a_journal_that_cannot_be_saved_names_journal_dir(
@@ -320,3 +332,48 @@ def test_a_journal_that_cannot_be_saved_names_journal_dir(
     assert said[BOARD_SPELLING] == "choose another place with --journal-dir"
     assert bytes(unit.flash) == before
     assert blocked.read_bytes() == b"not a directory"
+
+
+def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_written(
+    virtual_esp32: Callable[..., VirtualESP32],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The entry is saved before the first write and marked complete after the last;
+    when only the second save fails, the unit holds the new CA: the error said "nothing
+    written to the unit" and pointed at another journal directory, where the entry to
+    settle is not."""
+    real = journal_module._write_private
+    said = {}
+    for spelling in BOTH:
+        saves: list[Path] = []
+
+        def fail_after_first(path: Path, data: bytes, saves: list[Path] = saves) -> None:
+            saves.append(path)
+            if len(saves) > 1:
+                raise OSError(28, "No space left on device")
+            real(path, data)
+
+        monkeypatch.setattr(journal_module, "_write_private", fail_after_first)
+        unit = virtual_esp32("esp32")
+        load_mongoose(unit)
+        before = bytes(unit.flash)
+        journal = tmp_path / _name(spelling)
+        with pytest.raises(OutputError, match="cannot mark the journal entry complete") as e:
+            flash_mongoose(unit, journal, spelling=spelling)
+        assert "nothing written" not in e.value.message
+        assert bytes(unit.flash) != before  # the update itself went through
+        entry = json.loads(saves[0].read_text())
+        assert entry["status"] != "complete"
+        said[spelling] = _hint(e, spelling).replace(str(saves[0].parent), "DIR")
+    tail = "make DIR writable and keep the entry there; the next "
+    assert said[PYTHON] == (
+        "the unit is as this run left it and the entry still says pending: "
+        + tail
+        + "flash_unit or restore_unit of this unit settles it"
+    )
+    assert said[BOARD_SPELLING] == (
+        "the unit is as this run left it and the entry still says pending: "
+        + tail
+        + "esp-cabundle flash or 'esp-cabundle restore' of this unit settles it"
+    )

@@ -120,7 +120,11 @@ def test_check_report_over_its_inputs(built: Path, runner: CliRunner) -> None:
 
 def test_pack_image_over_its_ca(built: Path, runner: CliRunner) -> None:
     base = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K"]
-    _refused(runner, [*base, "--bundle", "ca.pem", "-o", "ca.pem"], built, "CA file ca.pem")
+    # ca.pem is refused for its name (an image named as a CA: test_output_checks.py)...
+    _refused(runner, [*base, "--bundle", "ca.pem", "-o", "ca.pem"], built, "a .pem name")
+    # ...a CA file whose name says nothing, for being the CA
+    (built / "ca").write_bytes((built / "ca.pem").read_bytes())
+    _refused(runner, [*base, "--bundle", "ca", "-o", "ca"], built, "CA file ca")
 
 
 PACK = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K", "--bundle", "ca.pem"]
@@ -163,20 +167,22 @@ def test_pack_never_packs_its_own_image_through_a_link(
 
 
 def test_pack_image_over_a_file_it_packs(built: Path, runner: CliRunner) -> None:
-    """``-o data/conf.json`` (meant: -o fs.bin): the file to pack is not destroyed."""
+    """``-o data/conf.cfg`` (meant: -o fs.bin): the file to pack is not destroyed. (A
+    name that says a CA or text file, -o data/conf.cfg, is refused for its name.)"""
     (built / "data").mkdir()
-    (built / "data" / "conf.json").write_text('{"wifi": "secret"}')
+    (built / "data" / "conf.cfg").write_text('{"wifi": "secret"}')
     (built / "data" / "sub").mkdir()
     (built / "data" / "sub" / "x.txt").write_text("x")
-    os.symlink("../conf.json", built / "data" / "sub" / "link.json")
-    for out in ("data/conf.json", "data/sub/link.json", "data/sub/x.txt"):
+    os.symlink("../conf.cfg", built / "data" / "sub" / "link.cfg")
+    for out in ("data/conf.cfg", "data/sub/link.cfg", "data/sub/x.txt"):
         _refused(runner, [*PACK, "--from-dir", "data", "-o", out], built, "would replace")
     _refused(
         runner,
-        [*PACK, "--from-dir", "data", "-o", "data/conf.json"],
+        [*PACK, "--from-dir", "data", "-o", "data/conf.cfg"],
         built,
-        "the image data/conf.json would replace the packed file data/conf.json",
+        "the image data/conf.cfg would replace the packed file data/conf.cfg",
     )
+    _refused(runner, [*PACK, "--from-dir", "data", "-o", "x.json"], built, "a .json name")
 
 
 def test_build_never_packs_its_own_image(in_tmp: Path, runner: CliRunner) -> None:
@@ -229,11 +235,15 @@ def test_update_dump_over_its_dump(dumped: Path, runner: CliRunner) -> None:
 
 def test_update_dump_over_its_ca_config_or_board(dumped: Path, runner: CliRunner) -> None:
     base = ["update-dump", "dump.bin", "--board", "mdash-arduino"]
-    _refused(runner, [*base, "--bundle", "ca.pem", "-o", "ca.pem"], dumped, "CA file ca.pem")
+    _refused(runner, [*base, "--bundle", "ca.pem", "-o", "ca.pem"], dumped, "a .pem name")
+    (dumped / "ca").write_bytes((dumped / "ca.pem").read_bytes())  # a name that says nothing
+    _refused(runner, [*base, "--bundle", "ca", "-o", "ca"], dumped, "CA file ca")
     (dumped / "my.yaml").write_text("preset: letsencrypt\n")
     _refused(runner, [*base, "-c", "my.yaml", "-o", "my.yaml"], dumped, "config my.yaml")
     (dumped / "x1.pem").write_bytes(X1.read_bytes())
-    _refused(runner, [*base, "--root", "x1.pem", "-o", "x1.pem"], dumped, "root file x1.pem")
+    (dumped / "x1").write_bytes(X1.read_bytes())
+    _refused(runner, [*base, "--root", "x1.pem", "-o", "x1.pem"], dumped, "a .pem name")
+    _refused(runner, [*base, "--root", "x1", "-o", "x1"], dumped, "root file x1")
     board = dumped / "mdash-arduino.yaml"
     board.write_bytes(Path(load_board("mdash-arduino").source).read_bytes())
     args = ["update-dump", "dump.bin", "--board", "mdash-arduino.yaml", "--bundle", "ca.pem"]

@@ -6,6 +6,7 @@ modules of their own (test_push_status_cli, test_push_deadline, test_push_rpc_la
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -344,6 +345,33 @@ def test_usage_and_ledger_path_are_refused_before_the_ca_is_judged(in_tmp: Path)
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
+@pytest.mark.parametrize(
+    ("link", "said"),
+    [
+        (["--rpc", "htp://127.0.0.1:1/rpc"], "--rpc 'htp://127.0.0.1:1/rpc' is not an http://"),
+        (["--rpc", "http://127.0.0.1:1/rpc", "--rpc", "ws:///rpc"], "--rpc 'ws:///rpc' is not"),
+        (["--rpc", "http://u:p@127.0.0.1:1/rpc"], "credentials in URLs are not supported"),
+        (["--mdash", "htp://127.0.0.1:1"], "--mdash takes an http(s):// URL, not 'htp://"),
+        (["--mdash", "https://127.0.0.1:1/api?x=1"], "without a query or fragment"),
+    ],
+)
+def test_a_link_url_that_is_none_is_refused_before_the_ca_is_judged(
+    in_tmp: Path, link: list[str], said: str
+) -> None:
+    """The tryout's ``push --rpc htp://...`` printed "CA: 4 roots; ..." before the URL
+    error, as --mqtt's never did: the URL is refused first, whatever the CA, and
+    nothing is made."""
+    write_ca(in_tmp)
+    board = "mdash-arduino" if link[0] == "--mdash" else "mongoose-os-esp32"
+    argv = ["push", *link, "--board", board, "--bundle", "ca.pem"]
+    for ca in (None, "not a certificate\n"):  # then a CA the gate refuses
+        if ca is not None:
+            (in_tmp / "ca.pem").write_text(ca)
+        code, out = invoke(*argv)
+        assert code == 2 and said in out and "CA:" not in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
 def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
     """The refusal is the run's first word: before, the CA's verdict came first, and a
     CA that failed its gate hid that the URL would be refused anyway."""
@@ -491,3 +519,46 @@ def test_a_subcommand_after_mdash_is_not_taken_for_its_url(in_tmp: Path) -> None
         assert f"e.g. esp-cabundle {hint}" in said, out
         assert "--board is required" not in out and "CA:" not in out, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_a_missing_board_is_named_as_the_help_names_one(in_tmp: Path) -> None:
+    """``push --mdash`` without --board hinted ``--board 'NAME[@VERSION]|FILE'``, a
+    placeholder no copy runs: now the board of push's help example with the same link
+    (mDash's for --mdash, Mongoose OS's for --rpc or --mqtt), and the hint copied goes
+    on to what is missing next (the CA), not back to the board."""
+    for argv, board in (
+        (["--mdash"], "mdash-arduino"),
+        (["--rpc", "http://127.0.0.1:9/rpc"], "mongoose-os-esp32"),
+        (["--mqtt", "mqtt://127.0.0.1:9", "--device", "a"], "mongoose-os-esp32"),
+    ):
+        code, out = invoke("push", *argv)
+        assert code == 2 and "--board is required" in out, out
+        hint = out.partition("  hint: e.g. esp-cabundle ")[2].strip()
+        assert shlex.split(hint) == ["push", *argv, "--board", board], out
+        code, out = invoke(*shlex.split(hint))
+        assert code == 2 and "no CA given" in out and "--board is required" not in out, out
+        code, out = invoke("push", *argv, "--json")  # the same under --json
+        assert json.loads(out)["hint"].endswith(f"--json --board {board}"), out
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_a_subcommand_after_mqtt_is_not_taken_for_its_url(in_tmp: Path) -> None:
+    """``push --mqtt status``: click took status as the broker's URL, refused as a bad
+    URL whose hint was ``--mqtt mqtt://broker.local:1883`` alone, saying nothing of the
+    subcommand. Refused as ``--mdash status`` is: the line as status, or, with a run's
+    own options, --mqtt given the help's broker. ESP_CABUNDLE_MQTT=status was no word
+    typed before a subcommand: still a bad URL."""
+    for argv, hint in (
+        (["--mqtt", "status"], "push status (or push --mqtt URL ... to reach units)"),
+        (["--mqtt", "status", "--json"], "push status --json (or push --mqtt URL"),
+        (["--mqtt=status", "--device", "a", "--board", "mdash-arduino"],
+         "push --mqtt mqtt://broker.local --device a --board mdash-arduino"
+         " (or push status, alone)"),
+    ):  # fmt: skip
+        code, out = invoke("push", *argv)
+        assert code == 2 and "--mqtt takes the broker's URL, not 'status'" in out, out
+        said = json.loads(out)["hint"] if "--json" in argv else out
+        assert f"e.g. esp-cabundle {hint}" in said, out
+    code, out = invoke("push", "--device", "a", env={"ESP_CABUNDLE_MQTT": "status"})
+    assert code == 2 and "ESP_CABUNDLE_MQTT takes mqtt://" in out and "subcommand" not in out
+    assert list(in_tmp.iterdir()) == []

@@ -88,6 +88,7 @@ def test_push_and_status_json_share_one_shape(four_units: MdashStandIn, in_tmp: 
     assert list(run["counts"]) == list(status["counts"])
     assert run["goes_dark"] == status["goes_dark"]
     assert {"ledger", "ok", "interrupted", "passes", "notes", "bytes"} <= set(run)  # kept
+    assert run["exit_code"] == dry["exit_code"] == 3  # as the process exited
 
     # A dry run's units, as README says: the keys a push records, and two of its own.
     shared = {"id", "transport", "state", "fw_version", "old_sha256", "note"}

@@ -98,6 +98,26 @@ def test_options_before_status_are_refused_not_ignored(
     assert code == 0 and json.loads(out)["campaign"]["board"] == "mongoose-os-esp32"
 
 
+def test_json_after_status_makes_the_refusal_a_json_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``push --ledger x.db status --json``: the --json is status's, not parsed yet when
+    push refuses the --ledger before it, so the refusal was text to a script waiting
+    for one JSON document (a ``--`` before status leaves it status's; after, an argument)."""
+    path = tmp_path / "x.db"
+    for words in (["status", "--json"], ["--", "status", "--json"]):
+        code = run(["push", "--ledger", str(path), *words])
+        out = capsys.readouterr()
+        doc = json.loads(out.out)
+        assert code == 2 and doc["ok"] is False and doc["kind"] == "InputError", out
+        assert "--ledger given before 'status'" in doc["error"] and out.err == ""
+        assert doc["hint"].endswith(f"status --ledger {path} --json"), doc
+    assert run(["push", "--ledger", str(path), "status", "--", "--json"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "Error: --ledger given before 'status'" in out.err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_status_dates_a_failing_ca_file_as_at_least_since(tmp_path: Path) -> None:
     """A failure found from a saved chain starts at that chain's first day (2026-05-13
     for a Gen Y chain saved then), not the day the units went dark (2024-06-06), and

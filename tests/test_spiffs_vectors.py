@@ -179,7 +179,7 @@ def test_a_slice_of_the_wrong_size_gets_a_hint() -> None:
     data = vector("idf-arduino-1408k.bin")[: 64 * 1024]
     with pytest.raises(ImageError) as err:
         SpiffsImage.open(data)
-    assert "1441792-byte SPIFFS" in str(err.value)
+    assert "1,441,792-byte SPIFFS" in str(err.value)
     with pytest.raises(ImageError, match="not a SPIFFS image of profile esp-idf"):
         SpiffsImage.open(data, "esp-idf")
 

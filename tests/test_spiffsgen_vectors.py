@@ -91,7 +91,7 @@ def test_what_spiffsgen_cannot_fit_is_refused() -> None:
     (name, data), *_ = case_files("full-64k")  # the largest file spiffsgen fits
     assert len(data) == 59487
     build_spiffs_image([(name, data)], size=0x10000, profile="esp-idf")
-    with pytest.raises(ImageError, match="do not fit in a 65536-byte SPIFFS image"):
+    with pytest.raises(ImageError, match="do not fit in a 65,536-byte SPIFFS image"):
         pack_image("spiffs", "esp-idf", 0x10000, [(name, data + b"x")])
 
 

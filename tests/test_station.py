@@ -17,13 +17,14 @@ from support.layouts import load_arduino, load_mongoose
 
 from esp_cabundle import __version__
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import DeviceError, InputError, PartitionTableError
+from esp_cabundle.errors import DeviceError, ImageError, InputError, PartitionTableError
 from esp_cabundle.flash.station import (
     LOG_FIELDS,
     UnitOutcome,
     append_log,
     expand_ports,
     log_format_for,
+    next_step,
     run_parallel,
     station_exit_code,
 )
@@ -469,3 +470,11 @@ def test_log_formats(tmp_path: Path) -> None:
     append_log(path, [record], "csv")
     lines = path.read_text().splitlines()
     assert lines[0] == ",".join(LOG_FIELDS) and len(lines) == 3 and "fs_0 fs_1" in lines[1]
+
+
+def test_a_unit_whose_image_does_not_read_is_pointed_at_its_own_port() -> None:
+    """The next step said 'inspect --port PORT' for a unit whose port it knows."""
+    for error in (ImageError("no file system"), PartitionTableError("no table")):
+        said = next_step(error, "/dev/ttyUSB3")
+        assert said.endswith("'esp-cabundle inspect --port /dev/ttyUSB3'"), said
+    assert next_step(ImageError("x", hint="do this"), "/dev/ttyUSB3") == "do this"

@@ -121,6 +121,9 @@ def test_a_captured_chain_without_dates_fails_whenever_it_is_sent(pki: dict[str,
     assert since is not None and not since.bounded
     assert since.date == max(c.not_before for c in captured[0].chain.certificates)
     assert "does not check dates" in since.why
+    # one colon: the sentence form already puts one after the date
+    sentence = since.describe(sentence=True)
+    assert sentence.count(":") == 1 and sentence.endswith("whenever it is sent."), sentence
 
 
 def test_a_chain_announced_for_later_is_judged_from_its_start(pki: dict[str, Minted]) -> None:

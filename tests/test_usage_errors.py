@@ -42,8 +42,9 @@ MQTT = ["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board", "mdash-ardui
         # after the subcommand, not before a -- that comes before it (the line unchanged)
         (["push", "--ledger", "l.db", "--", "status"], "given before 'status'",
          ["push", "--", "status", "--ledger", "l.db"]),
+        # outside a project: chains named, or "nothing to check" followed the copy
         (["check", "--forecast"], "check has no --forecast",
-         ["check", "--until", "2035-01-01"]),
+         ["check", "--roadmap", "letsencrypt", "--until", "2035-01-01"]),
         # the port typed is kept, not replaced by a placeholder
         (["read", "--port", "socket://127.0.0.1:9", "-o", "x.bin"], "say what to read",
          ["read", "--port", "socket://127.0.0.1:9", "-o", "x.bin", "--partition", "spiffs"]),

@@ -287,4 +287,4 @@ def stopped_line(port: str, mac: str, stop: Interruption, seconds: float) -> Lin
 def failure_line(port: str, mac: str, error: EspCabundleError, seconds: float) -> Line:
     """A unit that failed: what went wrong, and the one thing to do next."""
     message = error.message.removeprefix(f"{port}: ")
-    return Line("FAILED", port, mac, f"{message}; next: {next_step(error)}", seconds)
+    return Line("FAILED", port, mac, f"{message}; next: {next_step(error, port)}", seconds)

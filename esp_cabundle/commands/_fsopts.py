@@ -8,8 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
+
 from ..errors import InputError
-from ..fs.lfs_platforms import resolve_platform
+from ..fs.lfs_platforms import PlatformVersionError, resolve_platform
+from ..spelling import CLI_SPELLING
+from ._paths import says_text
+from ._usage import example_line, replaced_option, typed_words
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -34,10 +39,40 @@ def with_platform(board: Board, platform: str) -> Board:
     return replace(board, filesystem=replace(fs, platform=plat.spec))
 
 
+def checked_platform(ctx: click.Context, value: str | None) -> str | None:
+    """``--platform``'s value, or the refusal of a version never released (``arduino-2.017``
+    was read as 2.17 and got on-disk 2.1, which the 2.0.x units meant cannot mount); its
+    hint is the command line typed with the release meant (or the family alone) in place,
+    so it runs when copied. Other problems are left to the command, which knows more."""
+    if value is None:
+        return None
+    try:
+        resolve_platform(value, CLI_SPELLING)
+    except PlatformVersionError as e:
+        words = replaced_option(typed_words(ctx), ["--platform"], "--platform", e.meant or e.family)
+        e.hint = (
+            f"did you mean {e.meant}? "
+            if e.meant
+            else "name the release the units run, or the family alone if it is not known (any "
+            "version: on-disk 2.0, which every release mounts): "
+        ) + example_line(words)
+        raise
+    except InputError:
+        return value
+    return value
+
+
 def no_image_hint(image: Path) -> str:
     """Where an image comes from, for one that is not there (``fs ls nofile.bin`` said
     only "no such file-system image"), naming the file the user typed."""
     name = shlex.quote(str(image))
+    says = says_text(image)
+    if says:  # "pack -o my.pem" is refused: a CA file typed where IMAGE goes
+        return (
+            f"a {image.suffix} name says {says}, not an image: give the image first "
+            "(make one with esp-cabundle pack ... -o fs.bin, or save a unit's with "
+            "esp-cabundle read -p PORT --partition NAME -o fs.bin)"
+        )
     return (
         f"make it with esp-cabundle pack (... -o {name}), or save a unit's with "
         f"esp-cabundle read -p PORT --partition NAME -o {name}"

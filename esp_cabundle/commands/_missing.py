@@ -6,6 +6,7 @@ named it below a usage banner, with no example of a value."""
 from __future__ import annotations
 
 import shlex
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +24,12 @@ __all__ = [
     "example",
     "missing_error",
     "missing_value_error",
+    "swallowed_option",
+    "unstrayed",
 ]
+
+# The options that name the CA: a stray file is the CA only if none of them is typed.
+CA_SOURCES = ("--bundle", "--preset", "--root")
 
 # Each command with a required value: its arguments and options in one line with all it
 # needs to run, not only what click knows is required (pack wants a layout, flash a CA):
@@ -40,6 +46,11 @@ EXAMPLES: dict[str, str] = {
     "fs rm": "fs.bin /old-ca.pem",
     "journal prune": "--older-than 30d",
 }
+
+# A command's argument that takes a CA file: a CA file typed alone is that one (``fs put
+# ca.pem``: the file to put), not the image before it (the hint was "fs put ca.pem ca.pem").
+CA_ARGUMENT: dict[str, str] = {"fs put": "source"}
+_CA_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 
 # An option typed stands for the example's options named with it, which would clash:
 # a board gives the layout, --bundle refuses --preset, --all reads no one partition, a
@@ -77,7 +88,7 @@ def example(
     return options, arguments
 
 
-def missing_error(e: click.MissingParameter, argv: Sequence[str]) -> InputError:
+def missing_error(e: click.MissingParameter, argv: Sequence[str]) -> EspCabundleError:
     """The error for ``e`` (exit 2): ``-o/--output is required`` (or the argument and the
     command's usage), with the reason a command gave (``required_board``'s), and a
     hint: ``argv`` with what its command's example has and ``argv`` lacks added."""
@@ -93,7 +104,159 @@ def missing_error(e: click.MissingParameter, argv: Sequence[str]) -> InputError:
         message = f"{'/'.join(param.opts)} is required"
     if e.message:  # the command's reason: "(or board: in cabundle.yaml): it says ..."
         message += joined(e.message)
-    return usage_error(message, completed(ctx, argv, param))
+    unknown = _unknown_profile(ctx, argv)
+    if unknown is not None:
+        return unknown
+    _, whys = _mended(ctx, argv)
+    return usage_error(message, completed(ctx, argv, param), why="; ".join(whys))
+
+
+def _unknown_profile(ctx: click.Context, argv: Sequence[str]) -> EspCabundleError | None:
+    """A --profile no file system has: the error to say first, with its did-you-mean
+    (the command says it once run), as a hint carrying the bad name failed again."""
+    profile = ctx.params.get("profile")
+    if not isinstance(profile, str) or not any(
+        "--profile" in p.opts for p in ctx.command.params if isinstance(p, click.Option)
+    ):
+        return None
+    # deferred: the profile tables load only for a line missing an option
+    from ..fs import FS_TYPES, get_profile, profiles_of
+
+    if any(profile in profiles_of(t) for t in FS_TYPES):
+        return None
+    fs = ctx.params.get("fs_type")
+    if fs not in FS_TYPES:
+        typed = [o for o in ctx.command.params if isinstance(o, click.Option)]
+        board = next((o for o in typed if "--board" in o.opts), None)
+        fs = _board_fs(_typed_value(board, argv)) if board is not None else None
+    try:
+        get_profile(fs if fs in FS_TYPES else "spiffs", profile)
+    except EspCabundleError as error:
+        return error
+    return None
+
+
+def unstrayed(ctx: click.Context, argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``argv`` without the words click would refuse as extra arguments of ``ctx``'s
+    command (``pack ca.pem``), and why each went: a regular file is the CA meant, given
+    with --bundle where the command has it and no CA is named; another is left out. A
+    hint echoing them failed with "unexpected extra argument" when copied."""
+    cmd = ctx.command
+    words = list(argv)
+    names = ctx.command_path.split()[1:]
+    spots = _command_arguments(cmd, names, words)
+    slots = [p.nargs for p in cmd.params if isinstance(p, click.Argument)]
+    if any(n < 0 for n in slots):
+        return words, []
+    end = options_end(words)
+    # after a --, words are arguments the user insists on: kept as typed
+    strays = [i for i in spots[sum(slots) :] if i < end]
+    if not strays:
+        return words, []
+    opts = {o for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+    named = any(gives(w, f) for w in words[:end] for f in CA_SOURCES)
+    out: list[str] = []
+    whys: list[str] = []
+    for i, word in enumerate(words):
+        if i not in strays:
+            out.append(word)
+        elif "--bundle" in opts and not named and _regular_file(word):
+            named = True
+            out += ["--bundle", word]
+            whys.append(f"{word} is the CA file: it goes in with --bundle")
+        else:
+            whys.append(f"{word} left out: {' '.join(names)} takes no such argument")
+    return out, whys
+
+
+def _mended(ctx: click.Context, argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``argv`` :func:`unstrayed`, then a CA file typed in an earlier slot moved to its
+    own (:func:`_ca_moved`); and why each word moved."""
+    words, whys = unstrayed(ctx, argv)
+    words, moved = _ca_moved(ctx.command_path.partition(" ")[2], ctx.command, words)
+    return words, whys + moved
+
+
+def _ca_moved(
+    command: str, cmd: click.Command, words: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """``fs put ca.pem``: the last argument typed, a CA file (by its name) in a slot
+    before :data:`CA_ARGUMENT`'s, is that argument; the example's values fill the slots
+    before it. The words so mended, and why (none if nothing moved)."""
+    required = [p for p in cmd.params if isinstance(p, click.Argument) and p.required]
+    slot = next((i for i, p in enumerate(required) if p.name == CA_ARGUMENT.get(command)), None)
+    spots = _command_arguments(cmd, command.split(), words)
+    if slot is None or not 0 < len(spots) <= slot:
+        return list(words), []
+    word = words[spots[-1]]
+    _, examples = example(command, cmd)
+    if not word.lower().endswith(_CA_SUFFIXES) or len(examples) < slot:
+        return list(words), []
+    before = required[len(spots) - 1 : slot]
+    out = [*words[: spots[-1]], *examples[len(spots) - 1 : slot], *words[spots[-1] :]]
+    names = " and ".join(p.human_readable_name for p in before)
+    return out, [f"{word} is the {required[slot].human_readable_name}: the {names} comes first"]
+
+
+def _command_arguments(cmd: click.Command, names: Sequence[str], words: Sequence[str]) -> list[int]:
+    """Where in ``words`` ``cmd``'s arguments are typed, past the ``names`` that run it
+    (``fs``, ``put``)."""
+    spots = _argument_spots(cmd, words)
+    return spots[len(names) :] if [words[i] for i in spots[: len(names)]] == list(names) else spots
+
+
+def _regular_file(word: str) -> bool:
+    """``word`` names a regular file (a FIFO is never opened, so never waited on)."""
+    try:
+        return stat.S_ISREG(Path(word).stat().st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _argument_spots(cmd: click.Command, words: Sequence[str]) -> list[int]:
+    """Where in ``words`` click reads an argument: not an option nor an option's value
+    (an option ``cmd`` has not got is taken for a flag); after ``--``, every word."""
+    options = {o: p for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+    end = options_end(words)
+    spots: list[int] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        option = options.get(word) if i < end else None
+        if i >= end:
+            spots += [i] if i > end else []
+        elif option is not None and not (option.is_flag or option.count):
+            # a value that may be left out (--mdash's URL) is not the next option
+            after = words[i + 1] if i + 1 < len(words) else "-"
+            optional = isinstance(option.flag_value, str) and after.startswith("-")
+            i += 0 if optional else max(option.nargs, 1)
+        elif not word.startswith("-") or word == "-":
+            spots.append(i)
+        i += 1
+    return spots
+
+
+def swallowed_option(
+    cmd: click.Command, words: Sequence[str], also: Sequence[str] = ()
+) -> click.BadOptionUsage | None:
+    """``build --preset --json``: click takes the flag for --preset's value. An option
+    whose value is one of ``cmd``'s own long options (``--json``, ``--size=1M``; or
+    ``also``, the help option) was left without its value: the error
+    :func:`missing_value_error` says, else None."""
+    options = {o: p for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+    end = options_end(words)
+    i = 0
+    while i < end:
+        option = options.get(words[i])
+        # a value that may be left out (--mdash's URL): the next option is no value of it
+        if option is None or option.is_flag or option.count or isinstance(option.flag_value, str):
+            i += 1
+            continue
+        after = words[i + 1] if i + 1 < end else ""
+        if after.startswith("--") and after.partition("=")[0] in {*options, *also}:
+            return click.BadOptionUsage(words[i], f"Option '{words[i]}' requires an argument.")
+        i += 1 + max(option.nargs, 1)
+    return None
 
 
 def missing_value_error(
@@ -111,32 +274,57 @@ def missing_value_error(
     words = list(argv)
     end = options_end(words)
     at = max((i for i, w in enumerate(words[:end]) if w == e.option_name), default=end - 1)
-    words[at + 1 : at + 1] = _value_of(cmd, path, param)
+    words[at + 1 : at + 1] = _value_of(cmd, path, param, words[:end])
+    words = _with_arguments(path, cmd, words)
     choices = param.type.choices if isinstance(param.type, click.Choice) else ()
     wanted = " or ".join(map(str, choices)) or _metavar(param)
     return usage_error(f"{'/'.join(param.opts)} needs a value ({wanted})", words)
 
 
-def _value_of(cmd: click.Command, path: str, param: click.Option) -> list[str]:
+def _with_arguments(command: str, cmd: click.Command, words: Sequence[str]) -> list[str]:
+    """``words`` with the required arguments of ``cmd`` not typed added from its example
+    (``fs ls --profile x``: the image too), a CA file typed first moved (:func:`_ca_moved`)."""
+    out, _ = _ca_moved(command, cmd, words)
+    typed = len(_command_arguments(cmd, command.split(), out))
+    _, examples = example(command, cmd)
+    required = [p for p in cmd.params if isinstance(p, click.Argument) and p.required]
+    return out + [
+        examples[i] if i < len(examples) else p.human_readable_name
+        for i, p in enumerate(required)
+        if i >= typed
+    ]
+
+
+def _value_of(
+    cmd: click.Command, path: str, param: click.Option, typed: Sequence[str] = ()
+) -> list[str]:
     """An example value of ``param``: its command's :data:`EXAMPLES`, else the first
-    its help's examples give, else its metavar (one per value it takes)."""
+    its help's examples give (of those sharing most options with ``typed``: push
+    --rpc's board, not --mdash's), else its metavar (one per value it takes)."""
     options, _ = example(path, cmd)
     given = next((ws[1:] for p, ws in options if p is param), None)
     if given:
         return given
     nargs = max(param.nargs, 1)
+    found: list[tuple[int, list[str]]] = []
     # The help's example lines, a backslash joining a line to the next.
     for line in (cmd.help or "").replace("\\\n", " ").splitlines():
         try:
             shown = shlex.split(line, comments=True)
         except ValueError:
             continue
+        while shown and "=" in shown[0] and not shown[0].startswith("-"):
+            shown = shown[1:]  # an environment value before it: MDASH_API_KEY=... esp-cabundle
         if shown[:1] != ["esp-cabundle"]:
             continue
         for i, word in enumerate(shown[:-nargs]):
             values = shown[i + 1 : i + 1 + nargs]
             if word in param.opts and not any(w.startswith("-") for w in values):
-                return values
+                shared = sum(w.startswith("-") and w in typed for w in shown)
+                found.append((shared, values))
+                break
+    if found:
+        return max(found, key=lambda f: f[0])[1]  # the first of those sharing most
     return [_metavar(param)] * nargs
 
 
@@ -148,19 +336,24 @@ def completed(
     layout missing itself (pack without --size) mends the line as a missing option's
     hint does."""
     command = ctx.command_path.partition(" ")[2]
-    words = list(argv)
+    words, _ = _mended(ctx, argv)
     end = options_end(words)
-    options, arguments = _still_missing(command, ctx.command, param, words[:end])
+    typed = len(_command_arguments(ctx.command, command.split(), words))
+    options, arguments = _still_missing(command, ctx.command, param, words[:end], typed)
     words[end:end] = options
     return words + arguments
 
 
 def _still_missing(
-    command: str, cmd: click.Command, param: click.Parameter | None, given: Sequence[str]
+    command: str,
+    cmd: click.Command,
+    param: click.Parameter | None,
+    given: Sequence[str],
+    arguments_typed: int,
 ) -> tuple[list[str], list[str]]:
     """The words of the example's options not in ``given`` nor stood for by one there
-    (:data:`INSTEAD`), and of ``param`` and the arguments after it (arguments fill in
-    order: those are missing too). A value not in the table is its metavar."""
+    (:data:`INSTEAD`), and of the required arguments after the ``arguments_typed`` (arguments
+    fill in order). A value not in the table is its metavar."""
     typed = {
         _long(p): p
         for p in cmd.params
@@ -182,9 +375,10 @@ def _still_missing(
             ws = [ws[0], form.format(value)] if value else ws
         words += ws
     if isinstance(param, click.Option) and all(p is not param for p, _ in options):
-        words += [param.opts[0], _metavar(param)]
+        # a value from the help (push's --board mdash-arduino): a metavar is not copied
+        words += [param.opts[0], *_value_of(cmd, command, param, given)]
     required = [p for p in cmd.params if isinstance(p, click.Argument) and p.required]
-    start = required.index(param) if param in required else len(required)
+    start = min(arguments_typed, len(required))
     after_args = [
         arguments[i] if i < len(arguments) else p.human_readable_name
         for i, p in enumerate(required[start:], start)

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import errno
 import os
-import shlex
 import stat
 from pathlib import Path
 from typing import Any
 
 import click
 
-from ..errors import InputError
+from ..errors import InputError, directory_refused
 from ..fileio import file_kind
+from ._usage import replaced_option, typed_words, usage_error
 
-__all__ = ["FILE_PATH", "DirPath", "output_path", "refuse_directory"]
+__all__ = ["FILE_PATH", "DirPath", "output_path", "refuse_directory", "says_text"]
 
 
 def _names_a_directory(value: str) -> bool:
@@ -43,24 +43,42 @@ def refuse_directory(value: Any, param: click.Parameter | None) -> None:
         and (_names_a_directory(value) or os.path.isdir(value))
     ):
         return
-    example = shlex.quote(os.path.join(value, "FILE"))
-    if isinstance(param, click.Option) and param.opts:
-        hint = f"name a file with {param.opts[0]}, e.g. {param.opts[0]} {example}"
-    elif param is not None:
-        hint = f"name the {param.human_readable_name} file itself, e.g. {example}"
-    else:
-        hint = f"name the file itself, e.g. {example}"
-    raise InputError(
-        "names a directory, not a file; nothing was read or written", path=value, hint=hint
+    option = isinstance(param, click.Option) and bool(param.opts)
+    raise directory_refused(
+        value,
+        value,
+        flag=param.opts[0] if option and param is not None else None,
+        name=param.human_readable_name if param is not None and not option else None,
     )
+
+
+# Names that say a CA file or text (build writes them; .crt and .cer hold PEM or DER):
+# an image or a dump written there is taken for one by the next tool, or by the user.
+_TEXT_SUFFIXES = {
+    ".pem": "PEM text",
+    ".crt": "a certificate",
+    ".cer": "a certificate",
+    ".der": "a DER certificate",
+    ".h": "C source",
+    ".c": "C source",
+    ".json": "JSON text",
+}
+
+
+def says_text(path: Path) -> str | None:
+    """What ``path``'s name says it holds when that is a CA file or text (``PEM
+    text``), never bytes such as an image; None for any other name."""
+    return _TEXT_SUFFIXES.get(path.suffix.lower())
 
 
 class _OutputPath(click.Path):
     """A file to write: never empty (``-o ''`` names no file), ``-`` only where the
-    command can write to standard output."""
+    command can write to standard output, and for ``binary`` bytes (an image, a dump)
+    no name that says a CA file or text (``pack -o fs.pem``)."""
 
-    def __init__(self, *, allow_dash: bool) -> None:
+    def __init__(self, *, allow_dash: bool, binary: str | None = None) -> None:
         super().__init__(dir_okay=False, path_type=Path, allow_dash=allow_dash, readable=False)
+        self.binary = binary
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str):
@@ -69,7 +87,30 @@ class _OutputPath(click.Path):
             if value == "-" and not self.allow_dash:
                 self.fail("'-' (standard output) is not supported here; name a file", param, ctx)
         refuse_directory(value, param)
+        if isinstance(value, str) and self.binary is not None:
+            self._refuse_text_name(value, param, ctx)
         return super().convert(value, param, ctx)
+
+    def _refuse_text_name(
+        self, value: str, param: click.Parameter | None, ctx: click.Context | None
+    ) -> None:
+        """``pack -o x.pem``: an image in a file named as a CA is refused, as build
+        refuses a name contradicting its format (no flag overrides it there either);
+        the line mended names the file ``.bin``."""
+        path = Path(value)
+        says = says_text(path)
+        if says is None:
+            return
+        flags = param.opts if isinstance(param, click.Option) else ("-o", "--output")
+        fitting = str(path.with_suffix(".bin"))
+        words = replaced_option(typed_words(ctx), flags, flags[0], fitting)
+        command = ctx.command_path.partition(" ")[2] if ctx is not None else "it"
+        raise usage_error(
+            f"{flags[0]} {value}: a {path.suffix} name says {says}, but {command} writes "
+            f"{self.binary}; nothing written",
+            words,
+            why="a .bin name",
+        )
 
 
 class DirPath(click.Path):
@@ -134,6 +175,8 @@ class _FilePath(click.Path):
 FILE_PATH = _FilePath()
 
 
-def output_path(*, allow_dash: bool = False) -> click.Path:
-    """The type of every ``-o``/``--output`` option (and other files a command writes)."""
-    return _OutputPath(allow_dash=allow_dash)
+def output_path(*, allow_dash: bool = False, binary: str | None = None) -> click.Path:
+    """The type of every ``-o``/``--output`` option (and other files a command writes);
+    ``binary``: what the command writes there (``a file-system image``), when it is
+    bytes no CA or text file name may be given."""
+    return _OutputPath(allow_dash=allow_dash, binary=binary)

@@ -162,7 +162,7 @@ def unit_dict(o: UnitOutcome[Any]) -> dict[str, Any]:
         "exit_code": o.exit_code,
         "seconds": round(o.seconds, 3),
         "error": o.error.message if o.error is not None else None,
-        "next": next_step(o.error) if o.error is not None else None,
+        "next": next_step(o.error, o.port) if o.error is not None else None,
         "mac": o.unit.mac if o.unit is not None else None,
         "chip": o.unit.chip if o.unit is not None else None,
     }

@@ -24,17 +24,18 @@ from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
-from ..push.http import LanTransport, tls_context
+from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport
-from ..push.mqtt import MqttTransport, parse_mqtt_url
+from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
 from ..redact import remember
+from ..spelling import set_to
 from ..targets import target_label
 from ..text import decoded_utf8, printable
 from ..ui import warn
-from ._usage import typed_words, usage_error, with_option
+from ._usage import example_line, replaced_option, typed_words, usage_error, with_option
 from .options import CLI_SPELLING
 
 if TYPE_CHECKING:
@@ -262,18 +263,35 @@ def _tls_ca(path: Path | None) -> str | None:
     return str(path)
 
 
-def _broker_url(text: str, *, from_env: bool) -> MqttUrl:
+def _broker_url(ctx: click.Context, text: str, *, from_env: bool) -> MqttUrl:
     """The broker URL; a bad one from the environment is named as such (it said
-    "--mqtt: ..." to a user who never typed --mqtt)."""
+    "--mqtt: ..." to a user who never typed --mqtt), and the hint is the line as typed
+    with --mqtt given the example's broker (it was "e.g. --mqtt URL" alone)."""
     try:
         url = parse_mqtt_url(text, CLI_SPELLING)
     except InputError as e:
-        if from_env and e.message.startswith("--mqtt"):
-            raise InputError(
-                "ESP_CABUNDLE_MQTT" + e.message.removeprefix("--mqtt"), hint=e.hint
-            ) from None
-        raise
+        message = e.message
+        if from_env and message.startswith("--mqtt"):
+            message = "ESP_CABUNDLE_MQTT" + message.removeprefix("--mqtt")
+        raise InputError(message, hint=_broker_line(ctx, e.hint, from_env=from_env)) from None
     return replace(url, given_in="ESP_CABUNDLE_MQTT") if from_env else url
+
+
+def _broker_line(ctx: click.Context, hint: str | None, *, from_env: bool) -> str | None:
+    """The library's ``e.g. --mqtt URL[; more]`` as the typed line with that URL (added
+    when ESP_CABUNDLE_MQTT gave the bad one: a typed --mqtt overrides it), ``more``
+    after it; another hint as it is."""
+    example = f"e.g. {set_to(CLI_SPELLING.mqtt_url, EXAMPLE_URL)}"
+    words = typed_words(ctx)
+    if hint is None or not hint.startswith(example) or not words:
+        return hint
+    whys = [hint.removeprefix(example).removeprefix("; ")]
+    if from_env:
+        whys.insert(0, "or set ESP_CABUNDLE_MQTT to such a URL")
+        words = with_option(words, "--mqtt", EXAMPLE_URL)
+    else:
+        words = replaced_option(words, ("--mqtt",), "--mqtt", EXAMPLE_URL)
+    return example_line(words, why="; ".join(w for w in whys if w))
 
 
 def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
@@ -281,7 +299,7 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
     and refused where the process list shows it: ``push`` asks this before it judges the
     CA, so a refused URL is the run's first word, not a verdict followed by an error."""
     from_env = ctx.get_parameter_source("mqtt_url") == ParameterSource.ENVIRONMENT
-    url = _broker_url(opts["mqtt_url"], from_env=from_env)
+    url = _broker_url(ctx, opts["mqtt_url"], from_env=from_env)
     if url.password is not None:
         remember(url.password)
         if not url.password.isprintable():
@@ -302,8 +320,9 @@ def refuse_before_gate(
     ctx: click.Context, opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
 ) -> None:
     """What a run refuses whatever its CA, said before the gate judges the CA: its line
-    ("CA: 8 roots; ...") came first, then a usage error (a broker without ids) or a
-    ledger path that could not be (no such folder, a file that is no ledger)."""
+    ("CA: 8 roots; ...") came first, then a usage error (a broker without ids, an --rpc
+    or --mdash URL that is none) or a ledger path that could not be (no such folder, a
+    file that is no ledger)."""
     if broker is not None and not ids:
         raise usage_error(
             "--mqtt needs the units' ids: --device ID or --devices FILE",
@@ -312,6 +331,10 @@ def refuse_before_gate(
         )
     if ids and broker is None and not opts["mdash_url"]:
         raise InputError("--device/--devices name units behind --mdash or --mqtt")
+    if opts["mdash_url"]:
+        _check_mdash_url(opts["mdash_url"])
+    if opts["rpc_urls"]:
+        checked_rpc_urls(opts["rpc_urls"], CLI_SPELLING)
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
 
 

@@ -193,6 +193,14 @@ def _run_units(report: CampaignReport, ledger: Path) -> dict[str, Any]:
             "units": [dict(zip(UNIT_KEYS, r, strict=True)) for r in rows]}  # fmt: skip
 
 
+def run_exit_code(report: CampaignReport) -> int:
+    """What a push run exits with, and its ``--json`` document says (as every error
+    document does): 130 interrupted, 3 a unit not done, else 0."""
+    if report.stopped:
+        return 130
+    return 0 if report.ok else 3
+
+
 def render_report(
     report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
 ) -> None:
@@ -207,6 +215,7 @@ def render_report(
                 "board": push_file.board,
                 "ca_sha256": push_file.sha256,
                 "ok": report.ok,
+                "exit_code": run_exit_code(report),
                 "interrupted": report.stopped,
                 "passes": report.passes,
                 "deadline": report.deadline.isoformat() if report.deadline else None,
@@ -259,7 +268,8 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         would_finish = all(r.state in WOULD_FINISH for r in rows)
         emit_json(
             {
-                "ok": would_finish,  # exit 3 when a real run would not finish
+                "ok": would_finish,
+                "exit_code": 0 if would_finish else 3,  # exit 3: a real run would not finish
                 "dry_run": True,
                 "ca_sha256": push_file.sha256,
                 "would_finish": would_finish,

@@ -28,6 +28,7 @@ from ..gate import CaSource, gate_ca, parse_target
 from ..text import printable
 from ..ui import note
 from ._paths import refuse_directory
+from ._usage import example_line, typed_words, with_option
 from .options import CLI_SPELLING, Date, Name, Size, config_option, file_option
 
 if TYPE_CHECKING:
@@ -203,8 +204,7 @@ class CaOptions:
             raise InputError(
                 f"no CA given: '{command}' puts a CA on devices and needs --bundle FILE, "
                 "--preset NAME or --root ROOT (or a cabundle.yaml)",
-                hint=not_read_hint()
-                or "e.g. --preset default, or run 'esp-cabundle build' and pass --bundle ca.pem",
+                hint=not_read_hint() or _preset_line(),
             )
         return CaSource.build(spec, config=config)
 
@@ -297,6 +297,18 @@ def announce(
         note(f"note: {printable(n)}", quiet=quiet, wrap=True)
     for v in ca.violations:
         note(f"allowed: {printable(v.message)}", quiet=quiet, wrap=True)
+
+
+def _preset_line() -> str:
+    """The hint for a write without a CA: the command line as typed with a preset added,
+    so the copy runs (``e.g. --preset default`` alone was a fragment to fit in)."""
+    words = typed_words()
+    if not words:  # no command line (called from Python): the words alone
+        return "e.g. --preset default, or run 'esp-cabundle build' and pass --bundle ca.pem"
+    return example_line(
+        with_option(words, "--preset", "default"),
+        why="or run 'esp-cabundle build' and pass --bundle ca.pem",
+    )
 
 
 def _cwd_relative(spec: str) -> str:

@@ -176,7 +176,7 @@ def show(
             raise usage_error(
                 "give a chain FILE or --host HOST[:PORT] (one of them)",
                 with_option(words, "--host", "mdash.net"),
-                why="or a saved chain: chains show chains/mdash.net.pem",
+                why="or a saved chain: esp-cabundle chains show chains/mdash.net.pem",
             )
         rest, _ = split_option(words, ["--host"], takes_value=True)
         raise usage_error(

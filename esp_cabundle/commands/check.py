@@ -27,13 +27,14 @@ from ..check import (
 )
 from ..clobber import refuse_clobbering, same_file
 from ..config import find_config, load_config, not_read_hint
-from ..dates import clamped
-from ..errors import InputError, VerdictError
+from ..dates import clamped, parse_when
+from ..errors import EspCabundleError, InputError, VerdictError
 from ..report import write_html_report
 from ..text import printable
 from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
-from ._usage import split_option, typed_words, usage_error, with_option
+from ._missing import unstrayed
+from ._usage import gives, options_end, split_option, typed_words, usage_error, with_option
 from .options import (
     CLI_SPELLING,
     FILE_PATH,
@@ -61,13 +62,46 @@ if TYPE_CHECKING:
 def _no_forecast_flag(ctx: click.Context, param: click.Parameter, given: bool) -> None:
     """``--forecast``, as the command list's "(forecast)" invites: click's guess for it
     was --host. The forecast is --until's horizon."""
-    if given:
-        words, _ = split_option(typed_words(ctx), param.opts, takes_value=False)
-        raise usage_error(
-            "check has no --forecast: give the horizon to forecast to as --until DATE",
-            with_option(words, "--until", "2035-01-01"),
-            why="the devices' end of service",
-        )
+    if not given:
+        return
+    typed = typed_words(ctx)
+    until = "2035-01-01"
+    # the horizon typed after it (--forecast 2035-06-30) is --until's value, not a word
+    # click refuses as an extra argument
+    at = next((i for i, w in enumerate(typed) if w in param.opts), len(typed)) + 1
+    if at < options_end(typed) and _is_date(typed[at]):
+        until = typed.pop(at)
+    words, _ = split_option(typed, param.opts, takes_value=False)
+    words, strays = unstrayed(ctx, words)
+    whys = [*(["the devices' end of service"] if until == "2035-01-01" else []), *strays]
+    chains = ("--host", "--chain", "--roadmap", "--board", "-c", "--config")
+    if not any(gives(w, f) for w in words for f in chains) and not _config_here():
+        # nothing to check outside a project: the line names chains that need no network
+        words = with_option(words, "--roadmap", "letsencrypt")
+        whys.append("no cabundle.yaml here to name targets: a --roadmap's chains, offline")
+    raise usage_error(
+        "check has no --forecast: give the horizon to forecast to as --until DATE",
+        with_option(words, "--until", until),
+        why="; ".join(whys),
+    )
+
+
+def _is_date(word: str) -> bool:
+    """``word`` is a date --until takes (2035-01-01), so what --forecast was given."""
+    try:
+        parse_when(word)
+    except InputError:
+        return False
+    return True
+
+
+def _config_here() -> bool:
+    """A cabundle.yaml here gives check its targets (one that cannot be read says so
+    when check runs)."""
+    try:
+        return find_config() is not None
+    except EspCabundleError:
+        return True
 
 
 @click.command()

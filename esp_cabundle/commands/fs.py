@@ -213,7 +213,7 @@ def fs() -> None:
       esp-cabundle fs cat fs.bin /ca.pem > ca.pem
       esp-cabundle fs put fs.bin new-ca.pem /ca.pem
       esp-cabundle fs rm fs.bin /old.pem
-      esp-cabundle fs ls dump.bin --offset 0x290000 --size 0x160000 --json
+      esp-cabundle fs ls arduino-dump.bin --offset 0x290000 --size 1408K --json
     """
 
 
@@ -227,8 +227,8 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     \b
     Examples:
       esp-cabundle fs ls littlefs.bin
-      esp-cabundle fs ls spiffs.bin --profile mongoose-os --json
-      esp-cabundle fs ls dump.bin --offset 0x290000 --size 1408K
+      esp-cabundle fs ls spiffs.bin --profile esp-idf --json
+      esp-cabundle fs ls arduino-dump.bin --offset 0x290000 --size 1408K
     """
     region = img.region()
     fs_image = img.open(region)
@@ -278,7 +278,7 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> No
     \b
     Examples:
       esp-cabundle fs cat fs.bin /ca.pem
-      esp-cabundle fs cat dump.bin /conf9.json --offset 0x190000 --size 256K \\
+      esp-cabundle fs cat mos-dump.bin /conf9.json --offset 0x190000 --size 256K \\
           -o conf9.json
     """
     if as_json:
@@ -338,8 +338,8 @@ def put_cmd(
     Examples:
       esp-cabundle fs put fs.bin ca.pem
       esp-cabundle fs put fs.bin build/ca.pem /certs/ca.pem
-      esp-cabundle fs put lfs.bin ca.pem --platform arduino-2.0.5
-      esp-cabundle fs put dump.bin ca.pem --offset 0x290000 --size 1408K
+      esp-cabundle fs put lfs-2.0.5.bin ca.pem --platform arduino-2.0.5
+      esp-cabundle fs put arduino-dump.bin ca.pem --offset 0x290000 --size 1408K
     """
     if dest is not None and (not dest.strip() or dest.endswith("/")):
         folder = dest.strip().strip("/")  # the folder meant: the example keeps it
@@ -348,17 +348,21 @@ def put_cmd(
             f"DEST '{dest}' names no file" + (" (it ends with '/')" if dest.strip() else ""),
             hint=f"give the file's path in the image, e.g. {example}, or leave DEST out",
         )
-    if same_file(img.image, source):
-        # The image's own bytes would become a file inside it: a slip, never meant.
-        link = "" if str(img.image) == str(source) else f" (the same file as {img.image})"
-        raise InputError(
-            f"SOURCE {source} is the image itself{link}; nothing written",
-            hint=f"name the file to put into the image: {img.command('put', None, 'ca.pem')}",
-        )
     img.refuse_unwritable()
     image_bytes = img.read()
     _refuse_swapped(img.image, source, dest, image_bytes)
+    # Said after the image is known to be one: in "fs put ca.pem ca.pem" the slip is a
+    # PEM file given as the image, and "SOURCE is the image itself" sent the user on.
     region = img.region(image_bytes)
+    if same_file(img.image, source):
+        # The image's own bytes would become a file inside it: a slip, never meant.
+        link = "" if str(img.image) == str(source) else f" (the same file as {img.image})"
+        # The example's file is never the image: its hint would repeat the failing line.
+        named = "build/ca.pem" if same_file(img.image, Path("ca.pem")) else "ca.pem"
+        raise InputError(
+            f"SOURCE {source} is the image itself{link}; nothing written",
+            hint=f"name the file to put into the image: {img.command('put', None, named)}",
+        )
     fs_image = img.open(region)
     target = fs_image.checked_path(dest or "/" + source.name)
     data = _read_source(source, region.size, fs_image.fs_type)
@@ -468,7 +472,7 @@ def rm_cmd(
     \b
     Examples:
       esp-cabundle fs rm fs.bin /old-ca.pem
-      esp-cabundle fs rm dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
+      esp-cabundle fs rm mos-dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
     """
     img.refuse_unwritable()
     region = img.region()

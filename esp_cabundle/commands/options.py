@@ -539,9 +539,20 @@ offset_option = click.option(
     help="Where the partition starts in a flash dump (e.g. 0x290000).",
 )
 
+
+def _check_platform(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A never-released platform version refused before anything is read or written."""
+    # deferred: _fsopts imports the fs package (~80 ms); only a command given --platform
+    # needs it
+    from ._fsopts import checked_platform
+
+    return checked_platform(ctx, value)
+
+
 platform_option = click.option(
     "--platform",
     metavar="PLATFORM",
+    callback=_check_platform,
     help="LittleFS: the platform version the units run (arduino-2.0.17, esp_littlefs-1.5.5, "
     "platformio-6.8.0, mongoose-os; a board names its own): a new image gets on-disk "
     "version 2.1 only if all its readers mount 2.1; an image it cannot mount is refused.",

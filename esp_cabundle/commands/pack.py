@@ -56,6 +56,7 @@ from .options import (
     "from_dir",
     type=click.Path(path_type=Path),
     metavar="DIR",
+    callback=lambda ctx, param, value: _refuse_from_dir(value),
     help="Also put every file under DIR (paths relative to DIR). FIFOs, sockets, devices "
     "and symlinks leading nowhere are left out with a note; a symlink leading outside DIR "
     "is refused.",
@@ -78,7 +79,7 @@ from .options import (
     "-o",
     "--output",
     required=True,
-    type=output_path(),
+    type=output_path(binary="a file-system image"),
     help="Image file to write (missing directories are made).",
 )
 @at_option
@@ -122,13 +123,15 @@ def pack(
 
     \b
     Examples:
-      esp-cabundle pack --board mdash-arduino --bundle ca.pem -o spiffs.bin
+      esp-cabundle pack --board mdash-arduino --bundle ca.pem -o mdash-spiffs.bin
       esp-cabundle pack --fs littlefs --profile esp-idf --size 256K \\
           --preset default -o littlefs.bin
       esp-cabundle pack --fs littlefs --profile mongoose-os --size 256K \\
           --bundle ca.pem --from-dir fs/ -o fs.bin
       esp-cabundle pack --fs littlefs --platform arduino-2.0.17 --size 1408K \\
-          --bundle ca.pem -o lfs.bin
+          --bundle ca.pem -o lfs-2.0.17.bin
+      esp-cabundle pack --fs littlefs --platform arduino-2.0.5 --size 1408K \\
+          --bundle ca.pem -o lfs-2.0.5.bin
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K \\
           --preset letsencrypt --from-dir data/ -o spiffs.bin
     """
@@ -157,7 +160,7 @@ def pack(
     )
     # How this reader is told of a failed image: nothing written to -o, the line to type.
     context = HintContext(
-        new_image=True, output=printable(str(output)), size_option="--size", resized=_resized
+        new_image=True, output=printable(str(output)), spelling=CLI_SPELLING, resized=_resized
     )
     # A size or on-disk version the image cannot have is said before the CA is judged.
     try:
@@ -174,8 +177,6 @@ def pack(
     refuse_clobbering([("image", output)], ca.input_files(chosen))
     if follow_symlinks and from_dir is None:
         raise InputError("--follow-symlinks applies to --from-dir's links; give --from-dir DIR")
-    if from_dir is not None:
-        _refuse_from_dir(from_dir)
     files = (
         collect_dir_files(from_dir, follow_symlinks=follow_symlinks, output=output)
         if from_dir is not None
@@ -239,18 +240,22 @@ def pack(
     )
 
 
-def _refuse_from_dir(from_dir: Path) -> None:
+def _refuse_from_dir(from_dir: Path | None) -> Path | None:
     """--from-dir naming no directory, refused naming the option (the library's bare
     "ca.pem: not a directory" did not): a single CA file there was meant for --bundle,
-    so without another CA source the hint is the line as typed with --bundle instead."""
+    so without another CA source the hint is the line as typed with --bundle instead,
+    and what else it lacks (-o). Its callback: said before a missing option is, whose
+    hint carried the file on as --from-dir and failed when copied."""
+    if from_dir is None:
+        return None
     try:
         mode = from_dir.stat().st_mode
     except FileNotFoundError:
         mode = None
     except OSError:  # unreadable on the way: the library's walk says how
-        return
+        return from_dir
     if mode is not None and stat.S_ISDIR(mode):
-        return
+        return from_dir
     kind = "no such directory" if mode is None else f"{file_kind(mode)}, not a directory"
     message = f"--from-dir {printable(str(from_dir))}: {kind}; nothing was written"
     words, _ = split_option(typed_words(), ("--from-dir",), takes_value=True)
@@ -259,7 +264,8 @@ def _refuse_from_dir(from_dir: Path) -> None:
     typed_source = any(w.split("=")[0] in sources for w in words)
     if mode is not None and stat.S_ISREG(mode) and not typed_source:
         why = "a single CA file goes in with --bundle; --from-dir packs a directory's files"
-        raise usage_error(message, with_option(words, "--bundle", str(from_dir)), why=why)
+        words = with_option(words, "--bundle", str(from_dir))
+        raise usage_error(message, completed(click.get_current_context(), words), why=why)
     hint = "name a directory whose files all go in the image, e.g. --from-dir data/"
     bundle = " (a single CA file goes in with --bundle)" if mode is not None else ""
     raise InputError(message, hint=hint + bundle)

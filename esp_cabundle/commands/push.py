@@ -36,6 +36,7 @@ from ._push_render import (
     render_dry_run,
     render_report,
     render_status,
+    run_exit_code,
 )
 from ._push_sub import refuse_options_before, refuse_subcommand_as_url
 from ._push_until import Until, as_typed, day_end
@@ -240,7 +241,7 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
           --board mongoose-os-esp32 --bundle ca.pem
       esp-cabundle push status --csv
     """
-    refuse_subcommand_as_url(ctx, opts["mdash_url"])
+    refuse_subcommand_as_url(ctx, opts)
     if ctx.invoked_subcommand is not None:
         refuse_options_before(ctx, ctx.invoked_subcommand)
         return
@@ -408,10 +409,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
             t.close()
     traffic = sum(t.traffic.sent + t.traffic.received for t in transports)
     render_report(report, push_file, opts, traffic)
-    if report.stopped:
-        ctx.exit(130)
-    if not report.ok:
-        ctx.exit(3)
+    if code := run_exit_code(report):
+        ctx.exit(code)
 
 
 def _watch_plan(until: datetime | None, poll: float) -> str:

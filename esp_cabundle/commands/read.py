@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     "-o",
     "--output",
     required=True,
-    type=output_path(),
+    type=output_path(binary="a unit's raw flash bytes"),
     help="File to write (replaced atomically, only after a complete read).",
 )
 @click.option(

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     "-o",
     "--output",
     required=True,
-    type=output_path(),
+    type=output_path(binary="a whole-flash dump"),
     help=(
         "The updated dump to write (written only if every partition updates cleanly, and "
         "not at all when the dump already holds the CA)."

@@ -58,6 +58,7 @@ from .interrupt import (
     keep_in_loader_if_not_whole,
     sector_outcomes,
     spoken,
+    spoken_with,
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
@@ -323,163 +324,167 @@ def flash_ca(
     when ``cancel`` is requested: at once before the first write, else between two
     sectors (its ``result`` is this FlashResult with status "interrupted"). The hints
     name the board, the options and what to run as ``spelling`` does (a stop's next step
-    as :func:`flash_unit` is told).
+    and the journal's too: a ``journal`` given is told it).
     """
-    ca.for_board(board)  # a CA gated for another board: refused before anything is written
-    journal = journal or Journal(spelling=spelling)
-    guarded = GuardedFlash(flash, cancel or Cancel())
-    table = read_table(guarded, offset=board.table_offset, spelling=spelling)
-    step(progress, "reading the partition table", _CONNECT, JOB)
-    resumed: list[Resumed] = []
-    try:
-        _finish_pending(
-            guarded,
-            table,
-            journal,
-            mac,
-            ca=ca,
-            dry_run=dry_run,
-            progress=within(progress, _CONNECT, _PENDING),
-            out=resumed,
-            spelling=spelling,
-        )
-    except UnitInterrupted as e:
-        # what was found and written so far: the log and the report keep it
-        done = sum(r.sectors_written for r in resumed if r.action in ("finished", "stopped"))
-        i = replace(e.interruption, earlier=done - e.interruption.written)
-        stopped = FlashResult(
-            flash.name,
-            mac,
-            chip,
-            board.name,
-            "interrupted",
-            None,
-            resumed=tuple(resumed),
-            sectors_written=done,
-            bytes_written=done * SECTOR_SIZE,
-            unit=unit,
-        )
-        raise UnitInterrupted(i, _interrupted(stopped, i)) from None
-    earlier = sum(r.sectors_written for r in resumed if r.action == "finished")
-    result = FlashResult(
-        port=flash.name,
-        mac=mac,
-        chip=chip,
-        board=board.name,
-        status="resume pending",
-        plan=None,
-        resumed=tuple(resumed),
-        sectors_written=earlier,
-        bytes_written=earlier * SECTOR_SIZE,
-        unit=unit,
-    )
-    if any(r.action == "would finish" for r in resumed):
-        step(progress, "done", JOB, JOB)
-        return result
-
-    cache = FlashCache(guarded)
-    seen: list[RootChange] = []  # the CA files read, should a stop come while planning
-    try:
-        planning = within(progress, _PENDING, _PLAN)
-        plan = plan_ca_update(
-            cache, table, board, ca, progress=planning, seen=seen, spelling=spelling
-        )
-        result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
-        if plan.up_to_date or dry_run:
-            step(progress, "done", JOB, JOB)
-            return result if plan.up_to_date else replace(result, status="dry run")
-        plan.check_bounds()
-        step(progress, "working out what the unit holds after each sector", _PLAN, JOB)
-        say(progress, "working out what the unit holds after each sector")
-        after = sector_outcomes(cache, plan)
-        step(progress, "hashing the ranges the update leaves alone", (_PLAN + _JOURNAL) // 2, JOB)
-        say(progress, "hashing the ranges the update leaves alone")
-        entry = JournalEntry(
-            id=new_entry_id(),
-            created=_now(),
+    with spoken_with(spelling, journal) as journal:  # in the caller's words, as flash_unit's
+        ca.for_board(board)  # a CA gated for another board: refused before anything is written
+        guarded = GuardedFlash(flash, cancel or Cancel())
+        table = read_table(guarded, offset=board.table_offset, spelling=spelling)
+        step(progress, "reading the partition table", _CONNECT, JOB)
+        resumed: list[Resumed] = []
+        try:
+            _finish_pending(
+                guarded,
+                table,
+                journal,
+                mac,
+                ca=ca,
+                dry_run=dry_run,
+                progress=within(progress, _CONNECT, _PENDING),
+                out=resumed,
+                spelling=spelling,
+            )
+        except UnitInterrupted as e:
+            # what was found and written so far: the log and the report keep it
+            done = sum(r.sectors_written for r in resumed if r.action in ("finished", "stopped"))
+            i = replace(e.interruption, earlier=done - e.interruption.written)
+            stopped = FlashResult(
+                flash.name,
+                mac,
+                chip,
+                board.name,
+                "interrupted",
+                None,
+                resumed=tuple(resumed),
+                sectors_written=done,
+                bytes_written=done * SECTOR_SIZE,
+                unit=unit,
+            )
+            raise UnitInterrupted(i, _interrupted(stopped, i)) from None
+        earlier = sum(r.sectors_written for r in resumed if r.action == "finished")
+        result = FlashResult(
+            port=flash.name,
             mac=mac,
             chip=chip,
-            port=flash.name,
             board=board.name,
-            ca_sha256=ca.sha256,
-            partitions=tuple(_journal_partition(cache, c, after) for c in plan.changes if c.writes),
-            roots_before=named(_roots_before(plan)),
-            roots_after=named(ca.certificates),
+            status="resume pending",
+            plan=None,
+            resumed=tuple(resumed),
+            sectors_written=earlier,
+            bytes_written=earlier * SECTOR_SIZE,
+            unit=unit,
         )
-        guarded.check()
-    except UnitInterrupted as e:
-        i = replace(e.interruption, earlier=earlier)
-        if result.plan is None and seen:
-            result = replace(result, roots_read=seen[0].before)
-        raise UnitInterrupted(i, _interrupted(result, i)) from None
-    except FlashError as e:
-        # Before the journal and the first write: say so, the unit is as it was.
-        if "nothing was written" not in e.message:
-            e.message += "; nothing was written, the unit is unchanged"
-        raise
-    entry = journal.record(entry)
-    writes = [(w.offset, w.new) for w in plan.writes]
+        if any(r.action == "would finish" for r in resumed):
+            step(progress, "done", JOB, JOB)
+            return result
 
-    def stopped_at(done: int, torn: bool) -> FlashResult:
-        """The report of an update stopped after ``done`` sectors (the next one ``torn``
-        when a failure cut it)."""
-        states: dict[int, SectorState] = {
-            off: "new" if i < done else "other" if i == done and torn else "old"
-            for i, (off, _) in enumerate(writes)
-        }
-        stop = Interruption(
-            flash.name,
-            "update",
-            done,
-            len(writes),
-            holdings(entry, states),
-            entry.path if done or torn else None,
-            earlier=earlier,
-        )
-        partial = replace(
+        cache = FlashCache(guarded)
+        seen: list[RootChange] = []  # the CA files read, should a stop come while planning
+        try:
+            planning = within(progress, _PENDING, _PLAN)
+            plan = plan_ca_update(
+                cache, table, board, ca, progress=planning, seen=seen, spelling=spelling
+            )
+            result = replace(result, status="up to date", plan=plan, bytes_read=cache.bytes_read)
+            if plan.up_to_date or dry_run:
+                step(progress, "done", JOB, JOB)
+                return result if plan.up_to_date else replace(result, status="dry run")
+            plan.check_bounds()
+            step(progress, "working out what the unit holds after each sector", _PLAN, JOB)
+            say(progress, "working out what the unit holds after each sector")
+            after = sector_outcomes(cache, plan)
+            step(
+                progress, "hashing the ranges the update leaves alone", (_PLAN + _JOURNAL) // 2, JOB
+            )
+            say(progress, "hashing the ranges the update leaves alone")
+            entry = JournalEntry(
+                id=new_entry_id(),
+                created=_now(),
+                mac=mac,
+                chip=chip,
+                port=flash.name,
+                board=board.name,
+                ca_sha256=ca.sha256,
+                partitions=tuple(
+                    _journal_partition(cache, c, after) for c in plan.changes if c.writes
+                ),
+                roots_before=named(_roots_before(plan)),
+                roots_after=named(ca.certificates),
+            )
+            guarded.check()
+        except UnitInterrupted as e:
+            i = replace(e.interruption, earlier=earlier)
+            if result.plan is None and seen:
+                result = replace(result, roots_read=seen[0].before)
+            raise UnitInterrupted(i, _interrupted(result, i)) from None
+        except FlashError as e:
+            # Before the journal and the first write: say so, the unit is as it was.
+            if "nothing was written" not in e.message:
+                e.message += "; nothing was written, the unit is unchanged"
+            raise
+        entry = journal.record(entry)
+        writes = [(w.offset, w.new) for w in plan.writes]
+
+        def stopped_at(done: int, torn: bool) -> FlashResult:
+            """The report of an update stopped after ``done`` sectors (the next one ``torn``
+            when a failure cut it)."""
+            states: dict[int, SectorState] = {
+                off: "new" if i < done else "other" if i == done and torn else "old"
+                for i, (off, _) in enumerate(writes)
+            }
+            stop = Interruption(
+                flash.name,
+                "update",
+                done,
+                len(writes),
+                holdings(entry, states),
+                entry.path if done or torn else None,
+                earlier=earlier,
+            )
+            partial = replace(
+                result,
+                sectors_written=earlier + done,
+                bytes_read=cache.bytes_read,
+                bytes_written=(earlier + done) * SECTOR_SIZE,
+                journal=entry,
+            )
+            return _interrupted(partial, stop)
+
+        with guarded.writing():
+            try:
+                done = write_sectors(
+                    guarded,
+                    writes,
+                    bounds=[(c.partition.offset, c.partition.end) for c in plan.changes],
+                    cancel=guarded.cancel,
+                    progress=within(progress, _JOURNAL, _WRITE),
+                    what="update",
+                    resume_hint=f"reconnect and {spelling.again}: it finishes the "
+                    f"update from the journal ({entry.path}); "
+                    f"{spelling.restore_for(flash.name)} puts the original back",
+                )
+            except WriteFailed as e:
+                e.result = stopped_at(e.written, torn=True)
+                raise
+            if done < len(writes):
+                if done == 0:
+                    entry = journal.set_status(entry, "cancelled")
+                partial = stopped_at(done, torn=False)
+                assert partial.interruption is not None
+                raise UnitInterrupted(partial.interruption, partial)
+            step(progress, "verifying", _WRITE, JOB)
+            say(progress, "verifying")
+            verify_after(guarded, cache, plan, entry, spelling)
+        entry = journal.set_status(entry, "complete")
+        step(progress, "done", JOB, JOB)
+        return replace(
             result,
-            sectors_written=earlier + done,
+            status="updated",
+            sectors_written=earlier + len(writes),
             bytes_read=cache.bytes_read,
-            bytes_written=(earlier + done) * SECTOR_SIZE,
+            bytes_written=(earlier + len(writes)) * SECTOR_SIZE,
             journal=entry,
         )
-        return _interrupted(partial, stop)
-
-    with guarded.writing():
-        try:
-            done = write_sectors(
-                guarded,
-                writes,
-                bounds=[(c.partition.offset, c.partition.end) for c in plan.changes],
-                cancel=guarded.cancel,
-                progress=within(progress, _JOURNAL, _WRITE),
-                what="update",
-                resume_hint=f"reconnect and {spelling.again}: it finishes the "
-                f"update from the journal ({entry.path}); "
-                f"{spelling.restore_port.format(flash.name)} puts the original back",
-            )
-        except WriteFailed as e:
-            e.result = stopped_at(e.written, torn=True)
-            raise
-        if done < len(writes):
-            if done == 0:
-                entry = journal.set_status(entry, "cancelled")
-            partial = stopped_at(done, torn=False)
-            assert partial.interruption is not None
-            raise UnitInterrupted(partial.interruption, partial)
-        step(progress, "verifying", _WRITE, JOB)
-        say(progress, "verifying")
-        verify_after(guarded, cache, plan, entry, spelling)
-    entry = journal.set_status(entry, "complete")
-    step(progress, "done", JOB, JOB)
-    return replace(
-        result,
-        status="updated",
-        sectors_written=earlier + len(writes),
-        bytes_read=cache.bytes_read,
-        bytes_written=(earlier + len(writes)) * SECTOR_SIZE,
-        journal=entry,
-    )
 
 
 def _roots_before(plan: UpdatePlan) -> tuple[Certificate, ...]:
@@ -559,7 +564,7 @@ def flash_unit(
                     ca,
                     mac=unit.info.mac,
                     chip=unit.info.chip,
-                    journal=Journal(journal_dir, spelling=spelling),
+                    journal=Journal(journal_dir),
                     dry_run=dry_run,
                     progress=progress,
                     unit=unit.info,

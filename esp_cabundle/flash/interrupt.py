@@ -32,6 +32,7 @@ from ..fs.verify import DOES_NOT_MOUNT
 from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .base import Flash
+from .journal import Journal
 from .plan import PartitionChange, UpdatePlan, reread_problems
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ class Interruption:
 
     def next_step(self) -> str:
         """What to run now, in the words of the caller's user (:attr:`spelling`)."""
-        restore = self.spelling.restore_port.format(self.port)
+        restore = self.spelling.restore_for(self.port)
         if self.what == "restore":
             return f"run {restore} again to finish putting the original back"
         if self.written == 0 and self.holds == "old":
@@ -271,6 +272,15 @@ def spoken(spelling: Spelling) -> Iterator[None]:
         yield
     except UnitInterrupted as e:
         raise e.spelt(spelling) from None
+
+
+@contextmanager
+def spoken_with(spelling: Spelling, journal: Journal | None) -> Iterator[Journal]:
+    """:func:`spoken`, yielding the journal (given, else the default one) told the same
+    words: flash_ca and restore_flash say everything, a stop's next step and the journal's
+    hints, as their caller's user does."""
+    with spoken(spelling):
+        yield (journal or Journal()).spelt(spelling)
 
 
 def stop_if_requested(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import hashlib
 import json
 import os
@@ -330,14 +331,23 @@ class Journal:
 
     The entries hold whole sectors of the units' file systems, so also what other files
     held (Wi-Fi passwords, device keys): directories are created 0700 and files 0600,
-    whatever the umask, and their content is never printed or logged. A hint that points
-    elsewhere names the directory as ``spelling`` does (``--journal-dir``, ``journal_dir=``).
+    whatever the umask, and their content is never printed or logged. Its hints speak a
+    script's words (``journal_dir=``) until :meth:`spelt`: there is no ``spelling`` to
+    give here, since flash_ca and restore_flash tell a journal given their own (one
+    said here would be overridden by their default, PYTHON, without a word).
     """
 
-    def __init__(self, directory: Path | str | None = None, *, spelling: Spelling = PYTHON):
+    def __init__(self, directory: Path | str | None = None):
         self.directory = Path(directory) if directory is not None else default_journal_dir()
         # how the caller's user picks another directory when this one cannot be written
-        self.spelling = spelling
+        self.spelling: Spelling = PYTHON
+
+    def spelt(self, spelling: Spelling) -> Journal:
+        """This journal (a copy: a subclass stays one), its hints naming the options as
+        ``spelling`` does: ``flash_ca`` is told its caller's words once, for all."""
+        said = copy.copy(self)
+        said.spelling = spelling
+        return said
 
     def _unit_dir(self, mac: str) -> Path:
         return self.directory / mac.replace(":", "").lower()
@@ -346,27 +356,41 @@ class Journal:
         """Save a new entry (before the first write); OutputError if it cannot be saved."""
         name = entry.created.strftime("%Y%m%dT%H%M%S%fZ") + f"-{entry.id}.json"
         saved = replace(entry, path=self._unit_dir(entry.mac) / name)
-        self._save(saved)
-        return saved
-
-    def set_status(self, entry: JournalEntry, status: Status) -> JournalEntry:
-        updated = replace(entry, status=status, updated=_now())
-        self._save(updated)
-        return updated
-
-    def _save(self, entry: JournalEntry) -> None:
-        if entry.path is None:
-            raise ValueError("an entry is saved where record() placed it")
-        text = json.dumps(entry.to_json(), indent=1) + "\n"
         try:
-            _private_dirs(entry.path.parent)
-            _write_private(entry.path, text.encode("utf-8"))
+            self._save(saved)
         except OSError as e:
             raise OutputError(
-                f"{entry.path}: cannot write the journal ({e.strerror or e}); nothing written "
+                f"{saved.path}: cannot write the journal ({e.strerror or e}); nothing written "
                 "to the unit",
                 hint=f"choose another place with {self.spelling.journal_dir}",
             ) from e
+        return saved
+
+    def set_status(self, entry: JournalEntry, status: Status) -> JournalEntry:
+        """The entry, saved with ``status``. Called around and after writes to the unit,
+        so a failure may not say "nothing written", nor point at another directory:
+        the entry to settle is in this one."""
+        updated = replace(entry, status=status, updated=_now())
+        try:
+            self._save(updated)
+        except OSError as e:
+            s = self.spelling
+            raise OutputError(
+                f"{entry.path}: cannot mark the journal entry {status} ({e.strerror or e})",
+                hint=f"the unit is as this run left it and the entry still says {entry.status}: "
+                f"make {entry.path.parent if entry.path else 'its directory'} writable and "
+                f"keep the entry there; the next {s.flash} or {s.restore} of this unit "
+                "settles it",
+            ) from e
+        return updated
+
+    def _save(self, entry: JournalEntry) -> None:
+        """Raises OSError raw, for the caller to word (record: before writes; set_status: after)."""
+        if entry.path is None:
+            raise ValueError("an entry is saved where record() placed it")
+        text = json.dumps(entry.to_json(), indent=1) + "\n"
+        _private_dirs(entry.path.parent)
+        _write_private(entry.path, text.encode("utf-8"))
 
     def _read(self, path: Path) -> JournalEntry:
         """One saved entry; size and nesting are capped, so an edited or planted file

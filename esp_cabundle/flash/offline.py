@@ -336,6 +336,7 @@ class WholeDump:
         try:
             table = read_partition_table(flash, check_size=False, spelling=spelling)
         except PartitionTableError as e:
+            _refuse_not_a_dump(flash, source, spelling)
             raise PartitionTableError(
                 f"{source}: {e.message}; nothing written",
                 hint=e.hint or f"is the dump complete? {spelling.read_all}",
@@ -350,6 +351,41 @@ class WholeDump:
                 "read-flash 0 ALL dump.bin), then update that dump",
             )
         return cls(flash, table, source)
+
+
+def _refuse_not_a_dump(flash: bytes, source: str, spelling: Spelling) -> None:
+    """A CA file or a file-system image given where a whole-flash dump goes, said as
+    what it is ("no partition table in the 0x17a6-byte image" said neither). Still a
+    PartitionTableError, as every dump without a table is, for callers that catch it."""
+    from ..fs.edit import looks_like_pem  # deferred: only for a file with no table
+
+    if looks_like_pem(flash):
+        raise PartitionTableError(
+            f"{source}: PEM text (certificates), not a whole-flash dump; nothing written",
+            hint=f"a dump is a unit's whole flash ({spelling.read_all}); a CA file is "
+            f"given as the CA ({_as_bundle(source, spelling)})",
+        )
+    kind = detect_fs_type(flash)
+    if kind is not None:
+        edit = (
+            f"esp-cabundle fs put {spelling.quote(source)} ca.pem"
+            if spelling.cli
+            else "image = open_image(data); image.write('/ca.pem', ca); image.to_bytes()"
+        )
+        raise PartitionTableError(
+            f"{source}: a {kind} image (one partition), not a whole-flash dump; nothing written",
+            hint=f"edit the CA file in the image itself ({edit}), or give a unit's whole "
+            f"flash ({spelling.read_all})",
+        )
+
+
+def _as_bundle(path: str, spelling: Spelling) -> str:
+    """``--bundle PATH`` / ``load_trust_set('PATH')``, the path quoted for its language
+    (the library's template holds its quotes: a path that needs more gets a stand-in)."""
+    if spelling.cli:
+        return spelling.bundle.format(spelling.quote(path))
+    plain = path.isprintable() and "'" not in path and "\\" not in path
+    return spelling.bundle.format(path if plain else "ca.pem")
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ def verify_after(
             f"{flash.name}: bytes outside the written sectors changed: "
             + ", ".join(f"{off:#x}+{n:#x}" for off, n in moved),
             hint="something else wrote to the flash during the update; inspect the unit "
-            f"({spelling.inspect_unit}) before doing anything else",
+            f"({spelling.inspect_for(flash.name)}) before doing anything else",
         )
     for c in plan.changes:
         if not c.writes:
@@ -59,5 +59,5 @@ def verify_after(
                 f"{flash.name}: partition '{c.partition.name}' read back from the unit does not "
                 f"hold what was planned ({'; '.join(problems)}); written sectors: "
                 + ", ".join(f"{s:#x}" for s in c.sectors),
-                hint=f"run {spelling.restore_port.format('PORT')} to put the original back",
+                hint=f"run {spelling.restore_for(flash.name)} to put the original back",
             )

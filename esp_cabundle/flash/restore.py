@@ -35,6 +35,7 @@ from .interrupt import (
     UnitInterrupted,
     keep_in_loader_if_not_whole,
     spoken,
+    spoken_with,
     stop_if_requested,
 )
 from .journal import Journal, JournalEntry
@@ -188,9 +189,35 @@ def restore_flash(
     board, keeps it) or not the board's file-system partitions; FlashError (nothing
     written) when the file system changed since that update, unless ``force``;
     UnitInterrupted when ``cancel`` is requested. Hints name the board, the journal and
-    what to run as ``spelling`` does.
+    what to run as ``spelling`` does: a stop's next step and the journal's too (a
+    ``journal`` given is told it).
     """
-    journal = journal or Journal(spelling=spelling)
+    with spoken_with(spelling, journal) as told:  # in the caller's words, as restore_unit's
+        return _restore_flash(
+            flash,
+            mac=mac,
+            journal=told,
+            dry_run=dry_run,
+            force=force,
+            progress=progress,
+            board=board,
+            cancel=cancel,
+            spelling=spelling,
+        )
+
+
+def _restore_flash(
+    flash: Flash,
+    *,
+    mac: str,
+    journal: Journal,
+    dry_run: bool,
+    force: bool,
+    progress: ProgressCallback | None,
+    board: Board | None,
+    cancel: Cancel | None,
+    spelling: Spelling,
+) -> RestoreResult:
     entry = journal.restorable(mac)
     if entry is None:
         raise _nothing_to_undo(journal, mac, spelling)
@@ -263,8 +290,8 @@ def restore_flash(
             f"MD5), but the unit does not hold what it held before the update of "
             f"{entry.when}: {'; '.join(problems)}; the journal entry is marked stale",
             hint="the file system changed since that update, so its saved sectors no longer "
-            f"undo it: inspect the unit ({spelling.inspect_unit}) and flash the CA you "
-            f"want ({spelling.flash})",
+            f"undo it: inspect the unit ({spelling.inspect_for(flash.name)}) and flash "
+            f"the CA you want ({spelling.flash})",
         )
     journal.set_status(entry, "restored")
     step(progress, "done", JOB, JOB)
@@ -307,7 +334,7 @@ def restore_unit(
                 return restore_flash(
                     unit,
                     mac=unit.info.mac,
-                    journal=Journal(journal_dir, spelling=spelling),
+                    journal=Journal(journal_dir),  # restore_flash gives it the spelling
                     dry_run=dry_run,
                     force=force,
                     progress=progress,

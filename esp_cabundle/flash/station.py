@@ -36,6 +36,7 @@ from ..errors import (
     combined_exit_code,
 )
 from ..fileio import refuse_missing_folder
+from ..spelling import CLI_SPELLING
 from .base import ProgressCallback
 from .flasher import FlashResult
 from .interrupt import UnitInterrupted
@@ -228,16 +229,17 @@ def run_parallel(
     return [outcomes[p] for p in ports]
 
 
-def next_step(error: EspCabundleError) -> str:
-    """The one thing to do next about a unit that failed or stopped, alike in its line,
-    its JSON and its log record: the error's own advice, else what usually helps for
-    its kind."""
+def next_step(error: EspCabundleError, port: str) -> str:
+    """The one thing to do next about the unit on ``port`` that failed or stopped, alike
+    in its line, its JSON and its log record: the error's own advice, else what usually
+    helps for its kind. Said to the CLI's user: only the station and bench commands
+    report units this way."""
     if error.hint:
         return error.hint
     if isinstance(error, DeviceError):
         return "check the cable and power, then run the same command again"
     if isinstance(error, (ImageError, PartitionTableError)):
-        return "check --board, and look at the unit with 'esp-cabundle inspect --port PORT'"
+        return f"check --board, and look at the unit with '{CLI_SPELLING.inspect_for(port)}'"
     return "fix what the message says, then run the same command again"
 
 
@@ -288,7 +290,7 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
     if isinstance(e, Interrupted):
         result = "interrupted"
     if e is not None:
-        error += f"; next: {next_step(e)}"
+        error += f"; next: {next_step(e, outcome.port)}"
     return {
         "time": outcome.started.isoformat(timespec="seconds"),
         "tool_version": __version__,

@@ -68,10 +68,12 @@ def get_profile(fs_type: str, name: str) -> FsProfile:
     try:
         return profiles[name]
     except KeyError:
-        raise ImageError(
-            f"unknown {fs_type} profile {name!r}",
-            hint=suggest(name, profiles, "profiles: " + ", ".join(profiles)),
-        ) from None
+        listed = "profiles: " + ", ".join(profiles)
+        if name in FS_TYPES:  # --profile spiffs: a file system, not one of its profiles
+            hint = f"{name} is a file system, not a profile; the {fs_type} {listed}"
+        else:
+            hint = suggest(name, profiles, listed) or listed
+        raise ImageError(f"unknown {fs_type} profile {name!r}", hint=hint) from None
 
 
 def _image_class(fs_type: str) -> type[FileSystemImage]:
@@ -209,7 +211,7 @@ def check_new_image(
         )
     else:
         _image_class(fs_type).check_new(  # type: ignore[attr-defined]
-            size, prof, size_option=spelling.size
+            size, prof, spelling=spelling
         )
 
 

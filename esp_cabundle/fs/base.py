@@ -20,6 +20,7 @@ from typing import ClassVar, Protocol, overload
 from ..blocks.source import SECTOR_SIZE
 from ..errors import ImageError
 from ..sizes import size_words
+from ..spelling import PYTHON, Spelling
 from ..text import printable_name as shown_path
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "FsHint",
     "FsProfile",
     "HintContext",
+    "NoRoomError",
     "SizeHint",
     "checked_new_path",
     "checked_path",
@@ -54,7 +56,9 @@ class HintContext:
 
     new_image: bool = False  # being made (pack): none was there to change or free
     output: str | None = None  # where a new image would have gone (printable)
-    size_option: str | None = None  # how the reader sets the partition's size
+    # how the reader names its options (its ``size`` sets the partition's size); None:
+    # the error's own, with no size named where it did not say how to give one
+    spelling: Spelling | None = None
     ls_command: str = "esp-cabundle fs ls IMAGE"  # how the reader lists the files
     # how the reader gives a size of n bytes instead (the CLI: the typed line, mended)
     resized: Callable[[int], str] | None = None
@@ -72,6 +76,9 @@ class FsHint:
     unchanged: bool = True  # the image is as it was
     no_room: bool = False  # it did not fit: where room may be found
     no_file: bool = False  # the file is not there: how to see those that are
+    fits: int | None = None  # with no_room: the least size that holds the files (a pack's)
+    spelling: Spelling = PYTHON  # how the caller names its options (``size`` sets that size)
+    board: str | None = None  # the image is for this board's partition: no size to give
 
     def text(self, context: object = None) -> str:
         ctx = context if isinstance(context, HintContext) else EDITING
@@ -82,32 +89,70 @@ class FsHint:
             parts.append("nothing was written" + (f" to {ctx.output}" if ctx.output else ""))
         elif self.unchanged:
             parts.append("the image was not changed")
-        if self.no_room and ctx.new_image:
-            size = f" ({ctx.size_option})" if ctx.size_option else ""
+        if self.no_room and ctx.new_image and self.board is not None:
+            parts.append(self._board_text())
+        elif self.no_room and ctx.new_image and self.fits is not None:
+            hint = SizeHint(self.fits, ctx.spelling or self.spelling)
+            parts.append(
+                f"use a larger partition ({hint.setting()} holds these files), or pack fewer files"
+            )
+        elif self.no_room and ctx.new_image:
+            size = f" ({ctx.spelling.size})" if ctx.spelling else ""
             parts.append(f"use a larger partition{size}, or pack fewer files")
         elif self.no_room:
             parts.append("free space by removing files, or use a larger partition")
         return "; ".join(parts)
 
+    def _board_text(self) -> str:
+        """A board's partition too small: another size would not fit the board, so the
+        way out is a smaller CA or a partition table with a bigger partition."""
+        need = f" (they need {size_words(self.fits)})" if self.fits else ""
+        bigger = f" ({size_words(self.fits)} or more)" if self.fits else ""
+        return (
+            f"board {self.board}'s file-system partition is too small for these files"
+            f"{need}: pack a smaller bundle (fewer roots) or fewer files, or use a "
+            f"partition table with a bigger one{bigger}"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class SizeHint:
     """A new image too small for its file system: the smallest size it can have, worded
-    as ``option`` (the caller's spelling of a size: ``size=``, ``--size``) sets it, or
-    as the reader gives it (:attr:`HintContext.resized`: the line as typed, mended)."""
+    as ``spelling.size`` (the caller's: ``size=``, ``--size``) sets it, or as the
+    reader gives it (:attr:`HintContext.resized`: the line as typed, mended)."""
 
     smallest: int
-    option: str = "size="
+    spelling: Spelling = PYTHON
+    largest: bool = False  # ``smallest`` is the most it can be, not the least
+
+    @property
+    def option(self) -> str:
+        """How the caller sets a size, as its spelling says."""
+        return self.spelling.size
 
     def text(self, context: object = None) -> str:
-        if isinstance(context, HintContext) and context.resized is not None:
-            return context.resized(self.smallest)
-        if self.option.endswith("="):  # a Python parameter: a literal
-            return f"give {self.option}{self.smallest} or more"
+        resized = context.resized if isinstance(context, HintContext) else None
+        if resized is not None and not self.largest:  # its line says "the least it can be"
+            return resized(self.smallest)
+        if self.option.endswith("=") or self.option.startswith("-") or self.option.endswith(":"):
+            return f"give {self.setting()}"
+        bound = "or less" if self.largest else "or more"
+        return f"make the partition {size_words(self.smallest)} {bound} ({self.option})"
+
+    def setting(self) -> str:
+        """``size=12288 or more``, ``--size 12K or more``: the size as the option takes
+        it (a Python parameter a literal, a flag or a config key in size words)."""
+        bound = "or less" if self.largest else "or more"
+        if self.option.endswith("="):
+            return f"{self.option}{self.smallest} {bound}"
         value = size_words(self.smallest)
         if self.option.startswith("-") or self.option.endswith(":"):
-            return f"give {self.option} {value} or more"
-        return f"make the partition {value} or more ({self.option})"
+            return f"{self.option} {value} {bound}"
+        return f"a partition of {value} {bound} ({self.option})"
+
+
+class NoRoomError(ImageError):
+    """Files that do not fit the image: a pack searches for the size that holds them."""
 
 
 # What a read of a missing file adds: where to see what the image holds.

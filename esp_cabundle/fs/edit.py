@@ -12,7 +12,7 @@ leaves the file as it was.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -24,8 +24,10 @@ from .base import (
     ERASE_BLOCK,
     FS_NAMES,
     FileSystemImage,
+    FsHint,
     FsProfile,
     HintContext,
+    NoRoomError,
     checked_path,
     normalize_path,
 )
@@ -172,7 +174,9 @@ def _refuse_whole_dump(container: bytes, source: str, spelling: Spelling) -> Non
     raise InputError(
         f"a whole-flash dump (partition table at {off:#x}), not a file-system image",
         path=source,
-        hint=f"name its file-system partition: {where}" if parts else _no_fs_hint(container),
+        hint=f"name its file-system partition: {where}"
+        if parts
+        else _no_fs_hint(container, spelling),
     )
 
 
@@ -198,7 +202,7 @@ def _refuse_broken_dump(container: bytes, source: str, spelling: Spelling) -> No
         ) from e
 
 
-def _no_fs_hint(container: bytes) -> str:
+def _no_fs_hint(container: bytes, spelling: Spelling) -> str:
     """Why a dump offers no file-system partition: none listed, or each one listed ends
     past the end of the file (a dump cut short, or a table from another flash)."""
     from ..partitions import read_partition_table  # deferred: dumps only
@@ -211,7 +215,8 @@ def _no_fs_hint(container: bytes) -> str:
     ends = "partition ends" if len(cut) == 1 else "partitions end"
     return (
         f"its file-system {ends} past the end of the {len(container):#x}-byte file: {where}; "
-        "is the dump cut short (esp-cabundle read --all), or the table another flash's?"
+        f"is the dump cut short (read it whole: {spelling.read_all}), or the table another "
+        "flash's?"
     )
 
 
@@ -369,39 +374,126 @@ def pack_image(
             raise InputError(f"{p} is given twice", hint="each file may appear once")
         seen.add(p)
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
-    try:
-        image: FileSystemImage
-        check: FileSystemImage
-        if fs_type == "spiffs" and prof.fs_type == "spiffs":
-            # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
-            # mounting the built bytes is already the check
-            from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image  # deferred: SPIFFS
 
-            _littlefs_only(fs_type, platform, disk_version, spelling)
-            assert isinstance(prof, SpiffsProfile)
-            spiffs = build_spiffs_image(files, size=size, profile=prof)
-            image = SpiffsImage.open(spiffs, prof)  # (mounting writes nothing)
-            built: bytes | None = spiffs
-            _set_timestamp(image, timestamp)
-            check = image
-        else:
-            image = create_image(
-                fs_type, prof, size, platform=platform, disk_version=disk_version, spelling=spelling
-            )
-            _set_timestamp(image, timestamp)
-            for path, data in files:
-                image.write(path, data)
-            # A mount of the image's own bytes, not of a copy: the proof costs no memory.
-            check = image.reopened()
-            built = None
-        for path, content in files:
-            if check.read(path) != content:
-                raise ImageError(f"{normalize_path(path)} does not read back from the new image")
-        del check
-        data = built if built is not None else image.to_bytes()  # copied once it is proven
+    def packed(at: int) -> PackedImage:
+        return _packed_image(fs_type, prof, at, files, timestamp, platform, disk_version, spelling)
+
+    try:
+        return packed(size)
+    except NoRoomError as e:
+        # the size that holds the files, said in the caller's words (size=, --size ...)
+        fits = _smallest_fit(packed, size, prof, files)
+        e.worded = FsHint(no_room=True, fits=fits, spelling=spelling)
+        e.reword(NEW_IMAGE)
+        raise
     except ImageError as e:
         e.reword(NEW_IMAGE)  # the file-system layer's words are for an image being edited
         raise
+
+
+# No size hint beyond this: 16 MiB is the largest flash of most ESP32 modules, and each
+# size tried is an image made in memory.
+FIT_LIMIT = 16 << 20
+# Nor for more files: each size tried builds, fills and reads back a whole image, so a
+# folder of thousands of small files would take minutes for a hint (a CA is one file).
+FIT_FILES = 64
+
+
+def _smallest_fit(
+    packed: Callable[[int], object],
+    size: int,
+    prof: FsProfile,
+    files: Sequence[tuple[str, bytes]],
+) -> int | None:
+    """The least size, a whole number of blocks above ``size`` (which does not hold the
+    files), that ``packed`` makes an image of, found with the real formatter: from the
+    files' own bytes up, sizes doubled, then halved in between. None when not even
+    :data:`FIT_LIMIT` (or the most the file system addresses) holds them, for more than
+    :data:`FIT_FILES` files, or when a size is refused for another reason than room
+    (that refusal, not a size, is what the user needs next)."""
+    if len(files) > FIT_FILES:
+        return None
+    step = prof.block_size
+    limit = max(FIT_LIMIT, size) // step * step
+    if prof.fs_type == "spiffs":
+        from .spiffs import SpiffsProfile, largest_size  # deferred: SPIFFS only
+
+        assert isinstance(prof, SpiffsProfile)
+        limit = min(limit, largest_size(prof))
+    if size >= limit:
+        return None
+
+    def fits(at: int) -> bool:
+        try:
+            packed(at)
+        except NoRoomError:
+            return False
+        except (ImageError, InputError) as e:
+            raise _Refused from e
+        return True
+
+    def up(n: int) -> int:
+        return -(-n // step) * step
+
+    try:
+        low = size // step * step  # holds no more than size
+        high = min(max(up(size + 1), up(sum(len(d) for _, d in files))), limit)
+        while not fits(high):
+            if high >= limit:
+                return None
+            low, high = high, min(up(2 * high), limit)
+        while high - low > step:  # low does not hold them, high does
+            middle = low + (high - low) // step // 2 * step
+            low, high = (low, middle) if fits(middle) else (middle, high)
+    except _Refused:
+        return None
+    return high
+
+
+class _Refused(Exception):
+    """A size tried was refused for another reason than room: the search ends."""
+
+
+def _packed_image(
+    fs_type: str,
+    prof: FsProfile,
+    size: int,
+    files: Sequence[tuple[str, bytes]],
+    timestamp: int | None,
+    platform: str | None,
+    disk_version: int | None,
+    spelling: Spelling,
+) -> PackedImage:
+    """:func:`pack_image` at ``size``, its hints worded for an image being edited."""
+    image: FileSystemImage
+    check: FileSystemImage
+    if fs_type == "spiffs" and prof.fs_type == "spiffs":
+        # the vendor tool's layout (spiffsgen / mkspiffs8), not SPIFFS's runtime one;
+        # mounting the built bytes is already the check
+        from .spiffs import SpiffsImage, SpiffsProfile, build_spiffs_image  # deferred: SPIFFS
+
+        _littlefs_only(fs_type, platform, disk_version, spelling)
+        assert isinstance(prof, SpiffsProfile)
+        spiffs = build_spiffs_image(files, size=size, profile=prof)
+        image = SpiffsImage.open(spiffs, prof)  # (mounting writes nothing)
+        built: bytes | None = spiffs
+        _set_timestamp(image, timestamp)
+        check = image
+    else:
+        image = create_image(
+            fs_type, prof, size, platform=platform, disk_version=disk_version, spelling=spelling
+        )
+        _set_timestamp(image, timestamp)
+        for path, data in files:
+            image.write(path, data)
+        # A mount of the image's own bytes, not of a copy: the proof costs no memory.
+        check = image.reopened()
+        built = None
+    for path, content in files:
+        if check.read(path) != content:
+            raise ImageError(f"{normalize_path(path)} does not read back from the new image")
+    del check
+    data = built if built is not None else image.to_bytes()  # copied once it is proven
     return PackedImage(
         data=data,
         image=image,

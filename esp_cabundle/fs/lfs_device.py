@@ -439,3 +439,17 @@ def walk(lfs: LittleFS, block_count: int) -> list[FileInfo]:
     except UnicodeError as e:
         raise ImageError(f"a file name in the LittleFS image cannot be decoded ({e})") from e
     return sorted(out, key=lambda f: f.path)
+
+
+def close_once(fh: Any) -> None:
+    """Close a littlefs-python file handle once, even when closing fails.
+
+    lfs_file_close (littlefs's lfs.c) takes the file off its list of open files before it
+    returns an error (NOSPC: an inline file is written out at close), but littlefs-python's
+    FileHandle.close marks itself closed only on success; its finalizer then closes the
+    file again and littlefs's assertion aborts the process (exit 134, no message)."""
+    try:
+        fh.close()
+    except BaseException:
+        setattr(fh, "__IOBase_closed", True)  # as FileHandle.close does on success
+        raise

@@ -8,7 +8,8 @@ every file on it is lost. littlefs 2.6 and later read both, and upgrade a 2.0 im
 ``CONFIG_LITTLEFS_MULTIVERSION``, from 1.7.0).
 
 A platform is named ``FAMILY-VERSION`` (``arduino-2.0.17``, ``esp_littlefs-1.14.1``,
-``platformio-6.8.0``, ``mongoose-os-2.20``) or by its family alone (any version). A new
+``platformio-6.8.0``, ``mongoose-os-2.20``; a release the family made, see
+:mod:`.lfs_releases`) or by its family alone (any version). A new
 image gets 2.0 unless every reader of the named platform version reads 2.1; an
 existing image keeps its version, and one the platform cannot read is refused.
 
@@ -49,7 +50,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ImageError
-from ..spelling import PYTHON, Spelling
+from ..spelling import PYTHON, Spelling, set_to
+from .lfs_releases import version_problem
 
 __all__ = [
     "DISK_VERSION_2_0",
@@ -58,6 +60,7 @@ __all__ = [
     "PLATFORM_ROWS",
     "LfsPlatform",
     "PlatformRow",
+    "PlatformVersionError",
     "check_readable",
     "choose_disk_version",
     "parse_disk_version",
@@ -177,7 +180,8 @@ PLATFORM_ROWS: tuple[PlatformRow, ...] = (
     ),
 )
 
-_SPEC_RE = re.compile(r"^(?P<family>[a-z_]+(?:-os)?)(?:-(?P<version>\d+(?:\.\d+){0,2}))?$")
+# The version part is checked by lfs_releases, so "arduino-3.0.0-rc1" is told what is wrong.
+_SPEC_RE = re.compile(rf"^(?P<family>{'|'.join(map(re.escape, FAMILIES))})(?:-(?P<version>.*))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +211,30 @@ class LfsPlatform:
         return next((r.littlefs for r in self.rows if not r.reads_2_1), self.rows[0].littlefs)
 
 
-def resolve_platform(spec: str) -> LfsPlatform:
-    """``arduino-2.0.17`` -> the platform; InputError-like ImageError when unknown."""
+# Whose release numbers a platform version is, for messages.
+_RELEASE_WORDS = {
+    "esp_littlefs": "esp_littlefs",
+    "arduino": "Arduino-ESP32",
+    "platformio": "PlatformIO platform-espressif32",
+    "mongoose-os": "Mongoose OS",
+}
+
+
+class PlatformVersionError(ImageError):
+    """A platform version that was never released; ``meant``: the platform spec its
+    digits spell when that is unambiguous (``arduino-2.017`` -> ``arduino-2.0.17``), for
+    the CLI to put into the command line it shows as the hint."""
+
+    def __init__(self, message: str, *, hint: str, family: str, meant: str | None) -> None:
+        super().__init__(message, hint=hint)
+        self.family = family
+        self.meant = meant
+
+
+def resolve_platform(spec: str, spelling: Spelling = PYTHON) -> LfsPlatform:
+    """``arduino-2.0.17`` -> the platform; ImageError when unknown, and
+    :class:`PlatformVersionError` for a version the family never released (read as a
+    nearby one it could pick the wrong on-disk version); hints as ``spelling`` says."""
     text = spec.strip().lower()
     m = _SPEC_RE.match(text)
     families = ", ".join(FAMILIES)
@@ -218,7 +244,7 @@ def resolve_platform(spec: str) -> LfsPlatform:
             hint="name the esp_littlefs component version your project pins (joltwallet/"
             "littlefs in dependencies.lock), e.g. esp_littlefs-1.14.1",
         )
-    if m is None or m.group("family") not in FAMILIES:
+    if m is None:
         raise ImageError(
             f"unknown LittleFS platform {spec!r}",
             hint=f"FAMILY or FAMILY-VERSION, FAMILY one of {families} "
@@ -229,6 +255,24 @@ def resolve_platform(spec: str) -> LfsPlatform:
     rows = tuple(r for r in PLATFORM_ROWS if r.family == family)
     if raw is None:
         return LfsPlatform(family, family, None, rows)
+    problem = version_problem(family, raw)
+    if problem is not None:
+        meant = f"{family}-{problem.meant}" if problem.meant else None
+        hint = (
+            f"did you mean {meant}? {set_to(spelling.platform, meant)}"
+            if meant
+            else "name the release the units run, or the family alone if it is not known: "
+            f"{set_to(spelling.platform, family)} (any version: writes on-disk 2.0, which "
+            "every release mounts)"
+        )
+        raise PlatformVersionError(
+            f"unknown LittleFS platform {spec!r}: {_RELEASE_WORDS[family]} has no release "
+            f"{raw!r}: "
+            f"{problem.why}",
+            hint=hint,
+            family=family,
+            meant=meant,
+        )
     version = tuple(int(x) for x in raw.split("."))
     chosen = tuple(r for r in rows if r.covers(version))
     assert len(chosen) == 1, f"platform table has no single row for {text}"

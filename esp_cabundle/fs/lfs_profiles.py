@@ -215,8 +215,12 @@ def check_profile(
         )
 
 
-def resolve_platform_arg(platform: LfsPlatform | str | None) -> LfsPlatform | None:
-    return resolve_platform(platform) if isinstance(platform, str) else platform
+def resolve_platform_arg(
+    platform: LfsPlatform | str | None, spelling: Spelling = PYTHON
+) -> LfsPlatform | None:
+    """A platform named by its text resolved (a version never released is refused, its
+    hint in ``spelling``); one already resolved as it is."""
+    return resolve_platform(platform, spelling) if isinstance(platform, str) else platform
 
 
 def profile_for(
@@ -265,7 +269,7 @@ def new_image_geometry(
     """The profile, on-disk version and block count of a new image of ``size`` bytes,
     or the ImageError that refuses it, without making anything (so a command can say
     it before any other work); ``spelling`` as for :func:`check_profile`."""
-    plat = resolve_platform_arg(platform)
+    plat = resolve_platform_arg(platform, spelling)
     prof = profile_for(profile, plat, spelling)
     version = choose_disk_version(
         prof.disk_version,
@@ -284,6 +288,6 @@ def new_image_geometry(
     if blocks < 2:
         raise ImageError(
             f"LittleFS needs at least 2 blocks; {byte_count(size)} is {blocks}",
-            hint=SizeHint(2 * prof.block_size, spelling.size),
+            hint=SizeHint(2 * prof.block_size, spelling),
         )
     return prof, version, blocks

@@ -35,6 +35,7 @@ from .base import (
     FileInfo,
     FileSystemImage,
     FsHint,
+    NoRoomError,
 )
 from .lfs_device import (
     ERR_NAMETOOLONG,
@@ -47,6 +48,7 @@ from .lfs_device import (
     Device,
     Store,
     StoreBytes,
+    close_once,
     lfs_error_code,
     lfs_error_name,
     new_lfs,
@@ -217,7 +219,7 @@ class LittleFsImage(FileSystemImage):
         ``data`` is not copied until the first edit (a 256 MiB image is listed holding
         it once), so it must not change while the image is open.
         """
-        plat = resolve_platform_arg(platform)
+        plat = resolve_platform_arg(platform, spelling)
         if profile is not None and plat is not None:
             profile_for(profile, plat, spelling)  # the two must agree
         store = BufferStore(data)
@@ -297,7 +299,7 @@ class LittleFsImage(FileSystemImage):
             raise ImageError("no LittleFS file system (no 'littlefs' magic in block 0 or 1)")
         check_superblock(sb, size)
         check_profile(prof, sb, size, spelling)
-        check_readable(sb.version, resolve_platform_arg(platform), where, spelling)
+        check_readable(sb.version, resolve_platform_arg(platform, spelling), where, spelling)
         return cls(
             store=store,
             fs_size=sb.fs_bytes,
@@ -432,7 +434,7 @@ class LittleFsImage(FileSystemImage):
             try:
                 fh.write(data)
             finally:
-                fh.close()
+                close_once(fh)
             if self.timestamp is not None:
                 stamp = struct.pack("<I", self.timestamp & 0xFFFFFFFF)
                 for attr in self._profile.time_attributes:
@@ -558,7 +560,7 @@ class LittleFsImage(FileSystemImage):
                 raise
             code = lfs_error_code(e)
             if code == ERR_NOSPC:
-                raise ImageError(
+                raise NoRoomError(
                     f"no space left in the LittleFS image {what}: it does not fit",
                     hint=NO_ROOM_HINT,
                 ) from e

@@ -20,12 +20,14 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from ..errors import ImageError
+from ..spelling import PYTHON, Spelling
 from ..text import byte_count
 from .base import (
     ERASE_BLOCK,
     NO_FILE_HINT,
     FileInfo,
     FileSystemImage,
+    NoRoomError,
     SizeHint,
     checked_new_path,
     normalize_path,
@@ -67,9 +69,9 @@ def _unique_profiles() -> list[SpiffsProfile]:
     return seen
 
 
-def _check_size(size: int, profile: SpiffsProfile, size_option: str | None = None) -> Geometry:
-    """The geometry of ``size`` bytes, or ImageError; ``size_option`` (how the caller
-    sets the size of an image to make) hints the smallest size when it is too small."""
+def _check_size(size: int, profile: SpiffsProfile, spelling: Spelling | None = None) -> Geometry:
+    """The geometry of ``size`` bytes, or ImageError; ``spelling`` (how the caller sets
+    the size of an image to make) hints the smallest size when it is too small."""
     bs = profile.block_size
     if size <= 0 or size % bs:
         raise ImageError(
@@ -82,14 +84,21 @@ def _check_size(size: int, profile: SpiffsProfile, size_option: str | None = Non
         raise ImageError(
             f"SPIFFS needs at least {_MIN_BLOCKS} blocks; "
             f"{byte_count(size)} hold {geo.block_count}",
-            hint=SizeHint(_MIN_BLOCKS * bs, size_option) if size_option else None,
+            hint=SizeHint(_MIN_BLOCKS * bs, spelling) if spelling else None,
         )
     if geo.total_pages > _MAX_PAGES:
+        largest = largest_size(profile)
         raise ImageError(
             f"SPIFFS with {profile.page_size}-byte pages addresses at most {_MAX_PAGES} pages; "
-            f"{byte_count(size)} is too large"
+            f"{byte_count(size)} is too large",
+            hint=SizeHint(largest, spelling or PYTHON, largest=True),
         )
     return geo
+
+
+def largest_size(profile: SpiffsProfile) -> int:
+    """The largest image, in whole blocks, whose pages SPIFFS's u16 indexes address."""
+    return _MAX_PAGES * profile.page_size // profile.block_size * profile.block_size
 
 
 def _encode_name(path: str, profile: SpiffsProfile) -> bytes:
@@ -130,7 +139,7 @@ def build_spiffs_image(
     ImageError for a bad size, a name too long, a duplicate name or files that do not fit.
     """
     prof = get_spiffs_profile(profile)
-    geo = _check_size(size, prof, "size=")
+    geo = _check_size(size, prof, PYTHON)
     named: list[tuple[bytes, bytes]] = []
     seen: dict[bytes, str] = {}
     for path, data in files:
@@ -157,9 +166,9 @@ def _mkspiffs(files: list[tuple[bytes, bytes]], geo: Geometry) -> bytes:
         try:
             vol.create_file(name, data, meta)
         except SpiffsFull as e:
-            raise ImageError(
+            raise NoRoomError(
                 f"{_api_path(name)!r} ({byte_count(len(data))}) does not fit in a "
-                f"{geo.block_count * geo.block_size}-byte SPIFFS image: {e}",
+                f"{geo.block_count * geo.block_size:,}-byte SPIFFS image: {e}",
                 hint="use a larger partition or fewer files",
             ) from e
     return bytes(vol.buf)
@@ -182,8 +191,8 @@ def _spiffsgen(files: list[tuple[bytes, bytes]], geo: Geometry) -> bytes:
         nonlocal block, used
         block, used = block + 1, 0
         if block >= geo.block_count:
-            raise ImageError(
-                f"the files do not fit in a {geo.block_count * bs}-byte SPIFFS image",
+            raise NoRoomError(
+                f"the files do not fit in a {geo.block_count * bs:,}-byte SPIFFS image",
                 hint="use a larger partition or fewer files",
             )
 
@@ -279,7 +288,7 @@ def _size_hint(data: bytes | bytearray | memoryview) -> str | None:
             if _MIN_BLOCKS <= blocks < 0x1000 and blocks * prof.block_size != len(data):
                 return (
                     f"its first block carries the {prof.name} magic of a "
-                    f"{blocks * prof.block_size}-byte SPIFFS; pass exactly that many bytes "
+                    f"{blocks * prof.block_size:,}-byte SPIFFS; pass exactly that many bytes "
                     "(the whole partition)"
                 )
     return None
@@ -304,11 +313,11 @@ class SpiffsImage(FileSystemImage):
     # -- construction --------------------------------------------------------------------
     @classmethod
     def check_new(
-        cls, size: int, profile: SpiffsProfile | str = "esp-idf", *, size_option: str = "size="
+        cls, size: int, profile: SpiffsProfile | str = "esp-idf", *, spelling: Spelling = PYTHON
     ) -> None:
         """:meth:`create`'s ImageError for a bad size, without making anything;
-        ``size_option``: how the caller sets the size (the hint of one too small)."""
-        _check_size(size, get_spiffs_profile(profile), size_option)
+        ``spelling``: how the caller sets the size (the hint of one too small)."""
+        _check_size(size, get_spiffs_profile(profile), spelling)
 
     @classmethod
     def create(cls, size: int, profile: SpiffsProfile | str = "esp-idf") -> SpiffsImage:
@@ -539,7 +548,7 @@ class SpiffsImage(FileSystemImage):
         except SpiffsFull as e:
             self._vol.restore(snap)
             self._refresh()
-            raise ImageError(
+            raise NoRoomError(
                 f"{what}: no room in the SPIFFS image ({e})",
                 hint="remove files or use a larger partition",
             ) from e

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import SplitResult
 
 from ..errors import InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
@@ -30,7 +31,7 @@ from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, reque
 from .transport import Traffic, UnitRef
 from .urls import split_url
 
-__all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "tls_context"]
+__all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "checked_rpc_urls", "tls_context"]
 
 # rpc-common mos.yml: ["rpc.max_frame_size", "i", 4096]
 MONGOOSE_FRAME_SIZE = 4096
@@ -274,6 +275,32 @@ class _WsChannel(_LanChannel):
             self._ws = None
 
 
+def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[SplitResult]:
+    """``urls`` split, each an http(s):// or ws(s):// URL with a host and no credentials;
+    a CLI checks them before it judges the CA, as it does its other usage errors."""
+    option = spelling.rpc_urls
+    name = option.removesuffix("=")
+    split = [
+        split_url(
+            u,
+            option,
+            example="http://192.168.1.20/rpc",
+            which=f" (URL {i} of {len(urls)})" if len(urls) > 1 else "",
+        )
+        for i, u in enumerate(urls, 1)
+    ]
+    for u, parts in zip(urls, split, strict=True):
+        if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
+            raise InputError(
+                f"{name} {u!r} is not an http://, https://, ws:// or wss:// URL",
+                hint=f"e.g. {set_to(option, 'http://192.168.1.20/rpc')} or "
+                f"{set_to(option, 'ws://192.168.1.20/rpc')}",
+            )
+        if parts.username or parts.password:
+            raise InputError(f"{name} {parts.hostname}: credentials in URLs are not supported")
+    return split
+
+
 class LanTransport:
     """Mongoose OS units on a LAN, one ``--rpc`` URL each (``http://host/rpc`` or
     ``ws://host/rpc``; https/wss verified against the system roots or ``ca_file``).
@@ -296,27 +323,8 @@ class LanTransport:
         spelling: Spelling = PYTHON,
     ) -> None:
         """``spelling``: how the errors name the URLs (see :mod:`~esp_cabundle.spelling`)."""
-        option = spelling.rpc_urls
-        name = option.removesuffix("=")
-        split = [
-            split_url(
-                u,
-                option,
-                example="http://192.168.1.20/rpc",
-                which=f" (URL {i} of {len(urls)})" if len(urls) > 1 else "",
-            )
-            for i, u in enumerate(urls, 1)
-        ]
+        split = checked_rpc_urls(urls, spelling)
         schemes = {parts.scheme for parts in split}
-        for u, parts in zip(urls, split, strict=True):
-            if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
-                raise InputError(
-                    f"{name} {u!r} is not an http://, https://, ws:// or wss:// URL",
-                    hint=f"e.g. {set_to(option, 'http://192.168.1.20/rpc')} or "
-                    f"{set_to(option, 'ws://192.168.1.20/rpc')}",
-                )
-            if parts.username or parts.password:
-                raise InputError(f"{name} {parts.hostname}: credentials in URLs are not supported")
         self.name = "ws" if schemes <= {"ws", "wss"} else "http"
         # The scheme as urlsplit reads it (any case): WS:// is a WebSocket URL too.
         self._ws_urls = {u for u, p in zip(urls, split, strict=True) if p.scheme in ("ws", "wss")}

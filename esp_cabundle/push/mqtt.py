@@ -33,13 +33,15 @@ from .urls import split_url
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
 
-__all__ = ["MQTT_FRAME_SIZE", "MqttTransport", "MqttUrl", "parse_mqtt_url"]
+__all__ = ["EXAMPLE_URL", "MQTT_FRAME_SIZE", "MqttTransport", "MqttUrl", "parse_mqtt_url"]
 
 # mongoose-os-libs/mqtt mos.yml: ["mqtt.recv_mbuf_limit", "i", 3072]
 MQTT_FRAME_SIZE = 3072
 # PUBLISH fixed header (<= 5), topic length (2), packet id (2).
 _PUBLISH_OVERHEAD = 9
 _CONNECT_TIMEOUT = 10.0
+# The broker a bad URL's hint gives instead (the CLI puts it in the line as typed).
+EXAMPLE_URL = "mqtt://broker.local:1883"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,7 @@ class MqttUrl:
 def parse_mqtt_url(text: str, spelling: Spelling = PYTHON) -> MqttUrl:
     """``mqtt://[user[:pass]@]host[:port]`` (1883) or ``mqtts://...`` (8883); the errors
     name the URL as ``spelling`` does (see :mod:`~esp_cabundle.spelling`)."""
-    option, example = spelling.mqtt_url, "mqtt://broker.local:1883"
+    option, example = spelling.mqtt_url, EXAMPLE_URL
     name = option.removesuffix("=")
     parts = split_url(text.strip(), option, example=example)
     if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:

@@ -5,10 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from esp_cabundle.boards import load_board
-from esp_cabundle.flash.flasher import FlashResult, flash_unit
-from esp_cabundle.flash.journal import JournalEntry
+from esp_cabundle.flash.dump import DumpFile
+from esp_cabundle.flash.flasher import FlashResult, flash_ca, flash_unit
+from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
+from esp_cabundle.flash.journal import Journal, JournalEntry
+from esp_cabundle.flash.restore import restore_flash
 from esp_cabundle.fs import open_image
+from esp_cabundle.spelling import Spelling
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 from tests.support.gated import canonical, gated
@@ -59,3 +65,16 @@ def flash_mongoose(unit: VirtualESP32, journal: Path, **options: Any) -> FlashRe
         connect_attempts=1,
         **options,
     )
+
+
+def stopped_restore(unit: DumpFile, journal: Path, spelling: Spelling) -> UnitInterrupted:
+    """``unit`` (a Mongoose OS dump) flashed with :data:`NEW_CA`, then its restore
+    stopped before its first write (the stop requested up front): what it raised."""
+    board = "mongoose-os-esp32"
+    mac = "aa:bb:cc:dd:ee:ff"
+    flash_ca(unit, load_board(board), gated(NEW_CA, board), mac=mac, journal=Journal(journal))
+    cancel = Cancel()
+    cancel.request("test")
+    with pytest.raises(UnitInterrupted) as e:
+        restore_flash(unit, mac=mac, journal=Journal(journal), cancel=cancel, spelling=spelling)
+    return e.value

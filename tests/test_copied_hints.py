@@ -1,0 +1,229 @@
+"""Hints a new user copied that failed (tryout): a stray CA file echoed into pack's line,
+a bad value carried into a missing option's hint, a flag taken for an option's value,
+check's --forecast hint outside a project, an example without the program's name. Each
+hint now runs when copied, and the error said first is the one to fix first."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from support.dumps import arduino_dump
+
+from esp_cabundle.cli import run
+
+DATA = Path(__file__).parent / "data"
+CA = DATA / "letsencrypt" / "isrgrootx1.pem"
+
+
+def _said(capsys: pytest.CaptureFixture[str]) -> tuple[str, list[str], str]:
+    """The error line, the hint's command line (after esp-cabundle) and why."""
+    err = capsys.readouterr().err
+    error = err.partition("Error: ")[2].partition("\n")[0]
+    hint = err.partition("  hint: e.g. esp-cabundle ")[2].strip()
+    line, _, why = hint.partition(" (")
+    return error, shlex.split(line), why
+
+
+def test_a_stray_ca_file_is_given_with_bundle(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    assert run(["pack", "ca.pem", "stray"]) == 2
+    error, line, why = _said(capsys)
+    assert error == "-o/--output is required"
+    assert line == [
+        "pack", "--bundle", "ca.pem", "--fs", "spiffs", "--profile", "esp-idf",
+        "--size", "1408K", "-o", "spiffs.bin",
+    ]  # fmt: skip
+    assert "ca.pem is the CA file" in why and "stray left out" in why, why
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    assert run([*line, "-q"]) == 0, capsys.readouterr().err
+    assert (in_tmp / "spiffs.bin").stat().st_size == 1408 * 1024
+
+
+def test_an_unknown_profile_is_said_before_the_missing_output(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["pack", "--profile", "mongoos"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: unknown spiffs profile 'mongoos'\n"), err
+    assert "hint: did you mean 'mongoose-os'?" in err and "--output" not in err, err
+    assert run(["pack", "--fs", "littlefs", "--profile", "mongoos", "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"] == "unknown littlefs profile 'mongoos'" and doc["exit_code"] == 2
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_a_file_given_to_from_dir_is_said_first_with_a_line_that_runs(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    assert run(["pack", "--from-dir", "ca.pem"]) == 2
+    error, line, _ = _said(capsys)
+    assert error.startswith("--from-dir ca.pem: a regular file, not a directory"), error
+    assert line[:3] == ["pack", "--bundle", "ca.pem"] and "--from-dir" not in line, line
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    assert run([*line, "-q"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("after", "until"), [([], "2035-01-01"), (["5"], "2035-01-01"), (["2036-01-01"], "2036-01-01")]
+)
+def test_checks_forecast_hint_runs_outside_a_project(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], after: list[str], until: str
+) -> None:
+    """No cabundle.yaml: the line names chains (``check --until`` alone was "nothing to
+    check"); a horizon typed after --forecast is --until's, another word left out."""
+    assert run(["check", "--forecast", *after]) == 2
+    error, line, _ = _said(capsys)
+    assert error.startswith("check has no --forecast"), error
+    assert line == ["check", "--roadmap", "letsencrypt", "--until", until], line
+    assert list(in_tmp.iterdir()) == []
+    assert run([*line, "-q"]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--json", "--help"])
+def test_a_flag_taken_for_a_value_is_a_missing_value(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], flag: str
+) -> None:
+    """``build --preset --json``: click made --json the preset's name ("unknown preset
+    '--json'", as text); the option is said to lack its value, --json honoured."""
+    assert run(["build", "--preset", flag]) == 2
+    out = capsys.readouterr()
+    if flag == "--json":
+        doc = json.loads(out.out)
+        assert doc["error"] == "--preset needs a value (NAME)" and out.err == "", out
+        assert doc["hint"] == "e.g. esp-cabundle build --preset letsencrypt --json"
+    else:
+        assert out.err.startswith("Error: --preset needs a value (NAME)\n"), out.err
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_chains_shows_hint_gives_whole_command_lines(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["chains", "show"]) == 2
+    _, line, why = _said(capsys)
+    assert line == ["chains", "show", "--host", "mdash.net"]
+    assert why.startswith("or a saved chain: esp-cabundle chains show chains/"), why
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        (["pack", "--fs", "spiffs", "--profile", "esp-idf", "--size", "64K", "-o", "fs.bin"], 0),
+        (["update-dump", "dump.bin", "--board", "mdash-arduino", "-o", "new.bin"], 0),
+        (["flash", "-p", "no-tty", "--board", "mdash-arduino"], 3),
+        (["push", "--mdash", "--board", "mdash-arduino"], None),  # run: mdash.net's chain
+    ],
+)
+def test_a_write_without_a_ca_hints_the_line_with_a_preset(
+    in_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    typed: list[str],
+    code: int | None,
+) -> None:
+    """ "no CA given" hinted the fragment "e.g. --preset default": the line as typed with
+    it added runs (flash then wants its port: another refusal, not this one)."""
+    monkeypatch.delenv("MDASH_API_KEY", raising=False)
+    monkeypatch.setenv("ESP_CABUNDLE_JOURNAL", str(in_tmp / "journal"))
+    (in_tmp / "dump.bin").write_bytes(arduino_dump())
+    assert run(typed) == 2
+    error, line, why = _said(capsys)
+    assert error.startswith(f"no CA given: '{typed[0]}' puts a CA on devices"), error
+    assert line == [*typed, "--preset", "default"], line
+    assert why == "or run 'esp-cabundle build' and pass --bundle ca.pem)", why
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["dump.bin"]
+    if code is not None:
+        assert run([*line, "-q"]) == code
+        assert "no CA given" not in capsys.readouterr().err
+    assert run([*typed, "--json"]) == 2  # --json: one document, the line keeping --json
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert doc["hint"].startswith(f"e.g. esp-cabundle {shlex.join(typed)} --json --preset "), doc
+
+
+@pytest.mark.parametrize(
+    ("mqtt", "env", "why"),
+    [
+        (["--mqtt", "bad"], None, ""),
+        (["--mqtt=mqtt://[::1"], None, "an IPv6 address goes in brackets: [::1])"),
+        ([], "bad", "or set ESP_CABUNDLE_MQTT to such a URL)"),
+    ],
+)
+def test_a_bad_broker_url_hints_the_line_with_a_broker(
+    in_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mqtt: list[str],
+    env: str | None,
+    why: str,
+) -> None:
+    """A bad --mqtt (or ESP_CABUNDLE_MQTT) hinted "e.g. --mqtt mqtt://broker.local:1883"
+    alone: the line as typed, the URL mended, runs (here against a closed loopback port:
+    the broker cannot be reached, exit 3, and nothing is refused)."""
+    if env is not None:
+        monkeypatch.setenv("ESP_CABUNDLE_MQTT", env)
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    typed = ["push", *mqtt, "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--device", "a"]
+    assert run(typed) == 2
+    error, line, said = _said(capsys)
+    assert "mqtt://[user@]host[:port]" in error or "IPv6" in said, error
+    rest = [w for w in typed if w not in mqtt]
+    url = "mqtt://broker.local:1883"
+    assert line in ([*rest[:1], "--mqtt", url, *rest[1:]], [*rest, "--mqtt", url]), line
+    assert said == why, said
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    copied = [w.replace("broker.local:1883", "127.0.0.1:9") for w in line]
+    assert run([*copied, "-q"]) == 3
+    assert "cannot reach the MQTT broker mqtt://127.0.0.1:9" in capsys.readouterr().err
+    assert run([*typed, "--json"]) == 2  # --json: one document, the line keeping --json
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["hint"].startswith("e.g. esp-cabundle push ") and " --json" in doc["hint"], doc
+
+
+@pytest.mark.parametrize(
+    ("typed", "hinted", "why"),
+    [
+        (["fs", "put", "ca.pem"], ["fs", "put", "fs.bin", "ca.pem"],
+         "ca.pem is the SOURCE: the IMAGE comes first)"),
+        (["fs", "put", "ca.pem", "--json"], ["fs", "put", "fs.bin", "ca.pem", "--json"],
+         "ca.pem is the SOURCE: the IMAGE comes first)"),
+        (["fs", "ls", "--profile", "--json"],
+         ["fs", "ls", "--profile", "esp-idf", "--json", "fs.bin"], ""),
+        (["fs", "ls", "--profile"], ["fs", "ls", "--profile", "esp-idf", "fs.bin"], ""),
+    ],
+)  # fmt: skip
+def test_a_missing_image_is_named_in_the_hint(
+    in_tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    typed: list[str],
+    hinted: list[str],
+    why: str,
+) -> None:
+    """``fs put ca.pem`` hinted "fs put ca.pem ca.pem" (the CA file taken for the image),
+    ``fs ls --profile --json`` a line without the image: both name it now, and run."""
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    assert run(typed) == 2
+    out = capsys.readouterr()
+    if "--json" in typed:
+        doc = json.loads(out.out)
+        assert out.err == "" and doc["exit_code"] == 2, out
+        hint = doc["hint"].removeprefix("e.g. esp-cabundle ")
+        line, _, said = hint.partition(" (")
+        words = shlex.split(line)
+    else:
+        hint = out.err.partition("  hint: e.g. esp-cabundle ")[2].strip()
+        line, _, said = hint.partition(" (")
+        words = shlex.split(line)
+    assert words == hinted and said == why, hint
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    image = DATA / (
+        "spiffs/idf-arduino-1408k.bin" if "put" in typed else "littlefs/mongoose-lfs20-256k.bin"
+    )
+    (in_tmp / "fs.bin").write_bytes(image.read_bytes())
+    assert run(words) == 0, capsys.readouterr()

@@ -1,0 +1,239 @@
+"""A pack that runs out of room names the least size that holds its files, found with
+the real formatter: the CLI as ``--size 24K``, a script as ``size=24576``, a config as
+``size: 24K``; that size packs and one block less does not. A board's own partition too
+small is said so, without a size that would not fit the board. SPIFFS's size limits are
+said grouped, the largest with the size that works. Every refusal writes nothing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import ImageError
+from esp_cabundle.fs import check_new_image
+from esp_cabundle.fs import edit as edit_module
+from esp_cabundle.fs.base import NoRoomError
+from esp_cabundle.fs.edit import FIT_FILES, pack_image
+from esp_cabundle.images import image_spec, new_image
+from esp_cabundle.sizes import parse_size
+from esp_cabundle.spelling import CLI_SPELLING, CONFIG_SPELLING
+
+BLOCK = 4096
+CA = bytes(range(256)) * 53  # 13,568 bytes: a typical few-root CA file
+BOARDS = Path(__file__).parent.parent / "boards"
+
+
+def _pack(runner: CliRunner, fs: str, size: str, out: Path, *extra: str) -> tuple[int, str]:
+    line = ["pack", "--fs", fs, "--profile", "esp-idf", "--size", size, "--preset", "default"]
+    r = runner.invoke(cli, [*line, *extra, "-o", str(out)])
+    return r.exit_code, r.output
+
+
+@pytest.mark.parametrize(("fs", "least"), [("littlefs", "8K"), ("spiffs", "12K")])
+def test_the_cli_hint_names_the_size_that_holds_the_files(
+    runner: CliRunner, tmp_path: Path, fs: str, least: str
+) -> None:
+    out = tmp_path / "fs.bin"
+    code, text = _pack(runner, fs, least, out)
+    assert code == 2 and not out.exists(), text
+    found = re.search(r"use a larger partition \(--size (\S+) or more holds these files\)", text)
+    assert found, text
+    fits = parse_size(found.group(1))
+    code, text = _pack(runner, fs, found.group(1), out)
+    assert code == 0 and out.stat().st_size == fits, text
+    out.unlink()
+    code, text = _pack(runner, fs, str(fits - BLOCK), out)
+    assert code == 2 and "holds these files" in text and not out.exists(), text
+
+
+@pytest.mark.parametrize("fs", ["littlefs", "spiffs"])
+def test_the_library_hint_names_its_size_parameter(fs: str) -> None:
+    files = [("/ca.pem", CA), ("/extra.bin", CA)]
+    with pytest.raises(NoRoomError) as caught:
+        pack_image(fs, "esp-idf", 16 << 10, files)
+    hint = caught.value.hint or ""
+    found = re.fullmatch(
+        r"nothing was written; use a larger partition \(size=(\d+) or more holds these "
+        r"files\), or pack fewer files",
+        hint,
+    )
+    assert found, hint
+    fits = int(found.group(1))
+    assert len(pack_image(fs, "esp-idf", fits, files).data) == fits
+    with pytest.raises(NoRoomError):
+        pack_image(fs, "esp-idf", fits - BLOCK, files)
+    with pytest.raises(NoRoomError) as config:
+        pack_image(fs, "esp-idf", 16 << 10, files, spelling=CONFIG_SPELLING)
+    assert f"(size: {fits // 1024}K or more holds these files)" in (config.value.hint or "")
+
+
+@pytest.mark.parametrize("fs", ["littlefs", "spiffs"])
+def test_files_no_size_holds_get_no_size(fs: str) -> None:
+    with pytest.raises(NoRoomError) as caught:
+        pack_image(fs, "esp-idf", 64 << 10, [("/big.bin", bytes(17 << 20))])
+    assert caught.value.hint == "nothing was written; use a larger partition, or pack fewer files"
+
+
+@pytest.mark.timeout(120)
+def test_a_spiffs_fit_above_8_mib_is_found_below_its_page_limit() -> None:
+    """SPIFFS with 256-byte pages addresses 16,380K at most: a trial at 16 MiB is refused
+    for its page count, which the search took for "does not fit" (no size was said)."""
+    files = [("/big.bin", bytes(10 << 20))]
+    with pytest.raises(NoRoomError) as caught:
+        pack_image("spiffs", "esp-idf", 64 << 10, files)
+    found = re.search(r"size=(\d+) or more", caught.value.hint or "")
+    assert found, caught.value.hint
+    fits = int(found.group(1))
+    assert 10 << 20 < fits <= 16380 << 10
+    assert len(pack_image("spiffs", "esp-idf", fits, files).data) == fits
+
+
+@pytest.mark.timeout(60)
+def test_many_small_files_get_the_plain_hint_at_once(tmp_path: Path) -> None:
+    """Each size tried builds and reads back a whole image: 300 small files made the
+    search take seconds to minutes (3,000: about a minute) for a hint. Past FIT_FILES
+    files no size is searched for."""
+    files = [(f"/f{i}.txt", b"a" * 100) for i in range(FIT_FILES + 1)]
+    calls: list[int] = []
+    real = edit_module._packed_image
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(edit_module, "_packed_image", counted)
+        with pytest.raises(NoRoomError) as caught:
+            pack_image("littlefs", "esp-idf", 8 << 10, files)
+    assert calls == [1]  # the pack itself, no size tried
+    assert caught.value.hint == "nothing was written; use a larger partition, or pack fewer files"
+
+
+_MANY_SMALL_FILES = """
+import pathlib, sys
+d = pathlib.Path("D")
+d.mkdir()
+for i in range(300):
+    (d / f"f{i}.txt").write_bytes(b"a" * 100)
+from esp_cabundle._entry import main
+main(["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "32K", "--preset",
+      "default", "--from-dir", "D", "-o", "out.bin"])
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_small_file_that_fills_the_image_at_close_is_a_clean_error(tmp_path: Path) -> None:
+    """littlefs writes a small (inline) file out when it is closed; NOSPC there left
+    littlefs-python's handle open in Python but closed in C, and its finalizer closed it
+    again: littlefs's assertion aborted the process (exit 134), before the error was said
+    once the size search threw that exception away."""
+    r = subprocess.run(
+        [sys.executable, "-c", _MANY_SMALL_FILES],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert r.returncode == 2, r.stderr
+    assert "Assertion" not in r.stderr and "Traceback" not in r.stderr
+    assert "no space left in the LittleFS image" in r.stderr
+    assert not (tmp_path / "out.bin").exists()
+
+
+def test_a_spiffs_too_small_says_its_size_grouped() -> None:
+    with pytest.raises(ImageError) as caught:
+        pack_image("spiffs", "esp-idf", 12 << 10, [("/ca.pem", CA)])
+    assert "the files do not fit in a 12,288-byte SPIFFS image" in str(caught.value)
+    with pytest.raises(ImageError) as mkspiffs:
+        pack_image("spiffs", "mongoose-os", 12 << 10, [("/ca.pem", CA)])
+    assert "does not fit in a 12,288-byte SPIFFS image" in str(mkspiffs.value)
+
+
+def test_a_spiffs_too_large_is_told_the_size_that_works(runner: CliRunner, tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="addresses at most 65535 pages") as caught:
+        check_new_image("spiffs", "esp-idf", 32 << 20)
+    found = re.fullmatch(r"give size=(\d+) or less", caught.value.hint or "")
+    assert found, caught.value.hint
+    largest = int(found.group(1))
+    check_new_image("spiffs", "esp-idf", largest)  # the hint's size is taken
+    with pytest.raises(ImageError, match="addresses at most"):
+        check_new_image("spiffs", "esp-idf", largest + BLOCK)
+    spec = image_spec(fs_type="spiffs", profile="esp-idf", size=32 << 20)
+    with pytest.raises(ImageError) as cli_words:
+        new_image(spec, spelling=CLI_SPELLING)
+    assert cli_words.value.hint == f"give --size {largest // 1024}K or less"
+    out = tmp_path / "fs.bin"
+    code, text = _pack(runner, "spiffs", "32M", out)
+    assert code == 2 and "hint: give --size 16380K or less" in text and not out.exists(), text
+
+
+def _tiny_board(tmp_path: Path) -> Path:
+    """esp-idf-littlefs with a 16 KiB partition: too small for a typical CA."""
+    text = (BOARDS / "esp-idf-littlefs.yaml").read_text()
+    text = text.replace("0xF0000,", "0x4000,").replace("name: esp-idf-littlefs", "name: tiny")
+    board = tmp_path / "tiny.yaml"
+    board.write_text(text)
+    return board
+
+
+def test_a_board_partition_too_small_is_said_without_a_size(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    board = _tiny_board(tmp_path)
+    out = tmp_path / "fs.bin"
+    for size in ([], ["--size", "16K"]):  # the board's partition, its size typed or not
+        line = ["pack", "--board", str(board), *size, "--preset", "default", "-o", str(out)]
+        r = runner.invoke(cli, line)
+        assert r.exit_code == 2 and not out.exists(), r.output
+        assert "board tiny's file-system partition is too small for these files" in r.output
+        assert "pack a smaller bundle (fewer roots)" in r.output
+        assert "--size" not in r.output.split("hint:")[1], r.output
+    # another --size is an image for the user's own table: that hint is --size
+    line = ["pack", "--board", str(board), "--size", "12K", "--preset", "default"]
+    r = runner.invoke(cli, [*line, "-o", str(out)])
+    assert r.exit_code == 2 and "holds these files" in r.output and not out.exists()
+
+
+def test_a_board_partition_too_small_is_said_to_a_script(tmp_path: Path) -> None:
+    from esp_cabundle.fs.base import FsHint
+
+    spec = image_spec(load_board(_tiny_board(tmp_path)))
+    image = new_image(spec)
+    ca = type("Gated", (), {"pem": CA})()  # pack_ca_image reads only .pem
+    with pytest.raises(NoRoomError) as caught:
+        image.pack(ca)  # type: ignore[arg-type]
+    hint = caught.value.hint or ""
+    assert isinstance(caught.value.worded, FsHint) and caught.value.worded.board == "tiny"
+    assert "board tiny's file-system partition is too small" in hint and "size=" not in hint
+    need = re.search(r"they need (\S+)\)", hint)
+    assert need, hint
+    assert pack_image("littlefs", "esp-idf", parse_size(need.group(1)), [("/ca.pem", CA)])
+
+
+def test_a_build_image_output_is_told_in_config_words(in_tmp: Path, runner: CliRunner) -> None:
+    board = _tiny_board(in_tmp)
+    config = in_tmp / "cabundle.yaml"
+    config.write_text(
+        f"preset: default\noutputs:\n  - {{format: littlefs, path: fs.bin, board: {board}}}\n"
+    )
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2 and not (in_tmp / "fs.bin").exists(), r.output
+    hint = r.output.split("hint:")[1]
+    assert "board tiny's file-system partition is too small" in hint and "size:" not in hint
+    image = "format: littlefs, path: fs.bin, profile: esp-idf"
+    config.write_text(f"preset: default\noutputs:\n  - {{{image}, size: 8K}}\n")
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2 and not (in_tmp / "fs.bin").exists(), r.output
+    found = re.search(r"\(size: (\S+) or more holds these files\)", r.output)
+    assert found, r.output
+    config.write_text(f"preset: default\noutputs:\n  - {{{image}, size: {found.group(1)}}}\n")
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 0 and (in_tmp / "fs.bin").stat().st_size == parse_size(found.group(1))
