@@ -19,6 +19,7 @@ __all__ = [
     "EspCabundleError",
     "FlashError",
     "ImageError",
+    "ImageNotDumpError",
     "InputError",
     "Interrupted",
     "LockMismatchError",
@@ -126,6 +127,15 @@ class ImageError(InputError):
 
 class PartitionTableError(InputError):
     """A partition table that is malformed or inconsistent."""
+
+
+class ImageNotDumpError(PartitionTableError):
+    """A one-partition file-system image (``fs_type``) given where a whole-flash dump
+    goes: a command can then name the edit of that image in its caller's words."""
+
+    def __init__(self, message: str, *, fs_type: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.fs_type = fs_type
 
 
 class PolicyError(EspCabundleError):

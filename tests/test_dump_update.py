@@ -4,6 +4,7 @@ touched (checked byte for byte), and every refusal leaving no output file."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -454,3 +455,34 @@ def test_a_ca_file_or_an_image_given_as_the_dump_is_said_as_what_it_is(tmp_path:
         hint = e.value.hint or ""
         assert spelling.read_all in hint
         assert ("esp-cabundle fs put fs.bin ca.pem" in hint) is spelling.cli
+
+
+def _hint(output: str) -> str:
+    return output.split("hint: ", 1)[1].replace("\n", " ")
+
+
+def test_cli_image_as_dump_hint_keeps_the_board_and_runs(in_tmp: Path, runner: CliRunner) -> None:
+    """The hint was 'fs put fs.bin ca.pem' alone: the --board typed (its CA path and
+    rules) and the --preset were lost. Each command it names now runs as copied."""
+    pem = dumps.pem("isrgrootx1.pem")
+    (in_tmp / "fs.bin").write_bytes(pack_image("spiffs", "esp-idf", 64 << 10, []).data)
+    (in_tmp / "my roots.pem").write_bytes(pem)
+    typed = ["update-dump", "fs.bin", "--board=mdash-arduino", "--bundle", "my roots.pem"]
+    r = runner.invoke(cli, [*typed, "-o", "new.bin"])
+    assert r.exit_code == 2, r.output
+    put = "esp-cabundle fs put fs.bin 'my roots.pem' /ca.pem --board=mdash-arduino"
+    assert put in _hint(r.output)
+    r = runner.invoke(cli, shlex.split(put)[1:])
+    assert r.exit_code == 0, r.output
+    assert open_image((in_tmp / "fs.bin").read_bytes()).read("/ca.pem") == canonical(pem)
+
+    typed = ["update-dump", "fs.bin", "--board", "mdash-arduino", "--preset", "letsencrypt"]
+    r = runner.invoke(cli, [*typed, "--allow", "expired", "-o", "new.bin"])
+    assert r.exit_code == 2, r.output
+    build, put = _hint(r.output).split(": ", 1)[1].split("; ")[0].split(", then ")
+    assert build == "esp-cabundle build --preset letsencrypt --allow expired -o ca.pem"
+    assert put == "esp-cabundle fs put fs.bin ca.pem --board mdash-arduino --allow expired"
+    for line in (build, put):
+        r = runner.invoke(cli, shlex.split(line)[1:])
+        assert r.exit_code == 0, r.output
+    assert b"ISRG Root X2" in open_image((in_tmp / "fs.bin").read_bytes()).read("/ca.pem")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..clobber import refuse_clobbering
+from ..errors import ImageNotDumpError
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..flash.offline import WholeDump
 from ..flash.offline import update_dump as run_update
@@ -17,6 +19,7 @@ from ..text import plural
 from ..ui import echo, emit_json, note, shown_path
 from ._fsopts import with_platform
 from ._plan_view import already_holds, change_dict, change_lines
+from ._usage import split_option, typed_words
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     FILE_PATH,
@@ -95,7 +98,11 @@ def update_dump(
     # only once the update is known to apply: no line that looks like success comes
     # before an error.
     data = read_input(dump, what="flash dump", devices=False)
-    whole = WholeDump.parse(data, source=str(dump), spelling=BOARD_SPELLING)
+    try:
+        whole = WholeDump.parse(data, source=str(dump), spelling=BOARD_SPELLING)
+    except ImageNotDumpError as e:
+        e.hint = _put_hint(dump, ca, profile.filesystem.ca_path if profile.filesystem else None)
+        raise
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     result = run_update(whole, profile, gated, spelling=BOARD_SPELLING)
     announce(gated, quiet=quiet, as_json=as_json)
@@ -109,6 +116,41 @@ def update_dump(
         echo(line, quiet=quiet)
     for n in result.plan.notes:
         note(f"note: {n}", quiet=quiet)
+
+
+# update-dump's options that 'fs put' takes as they are: the board (its CA path and rules),
+# its platform, and the gate's; and those that say what CA 'build' makes.
+_PUT_OPTIONS = (
+    ("--board",),
+    ("--platform",),
+    ("-c", "--config"),
+    ("--service-until",),
+    ("--max-bytes",),
+    ("--allow",),
+    ("--target",),
+    ("--at",),
+)
+_BUILD_OPTIONS = (("--preset",), ("--root",), ("--exclude",), *_PUT_OPTIONS[2:])
+
+
+def _put_hint(dump: Path, ca: CaOptions, ca_path: str | None) -> str:
+    """For an image given as the dump: the 'fs put' that edits it, with the --board,
+    --platform and gate options typed (the hint named the image and 'ca.pem' alone, so
+    the board's CA path and rules were lost); a CA named by --preset/--root is built
+    first, as 'fs put' takes a CA file."""
+    words = typed_words()
+    kept = [w for flags in _PUT_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
+    checks = split_option(words, ["--no-check"], takes_value=False)[1]
+    kept += checks
+    source = str(ca.bundle_file) if ca.bundle_file is not None else "ca.pem"
+    dest = [] if ca_path in (None, "/" + Path(source).name) else [ca_path]
+    put = f"esp-cabundle {shlex.join(['fs', 'put', str(dump), source, *dest, *kept])}"
+    read = "or give a unit's whole flash (esp-cabundle read --port PORT --all -o dump.bin)"
+    if ca.bundle_file is not None:
+        return f"edit the CA file in the image itself: {put}; {read}"
+    made = [w for flags in _BUILD_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
+    build = f"esp-cabundle {shlex.join(['build', *made, *checks, '-o', 'ca.pem'])}"
+    return f"edit the CA file in the image itself: {build}, then {put}; {read}"
 
 
 def _to_dict(result: DumpUpdate, dump: Path, output: Path) -> dict[str, object]:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from ..blocks import FlashCache, is_erased
 from ..boards import Board
 from ..certs import Certificate, load_certificates
-from ..errors import CertificateError, ImageError, PartitionTableError
+from ..errors import CertificateError, ImageError, ImageNotDumpError, PartitionTableError
 from ..findings import Finding, Report
 from ..fs import detect_fs_type
 from ..fs.inspect import inspect_image
@@ -372,8 +372,9 @@ def _refuse_not_a_dump(flash: bytes, source: str, spelling: Spelling) -> None:
             if spelling.cli
             else "image = open_image(data); image.write('/ca.pem', ca); image.to_bytes()"
         )
-        raise PartitionTableError(
+        raise ImageNotDumpError(
             f"{source}: a {kind} image (one partition), not a whole-flash dump; nothing written",
+            fs_type=kind,
             hint=f"edit the CA file in the image itself ({edit}), or give a unit's whole "
             f"flash ({spelling.read_all})",
         )
