@@ -227,3 +227,27 @@ def test_a_missing_image_is_named_in_the_hint(
     )
     (in_tmp / "fs.bin").write_bytes(image.read_bytes())
     assert run(words) == 0, capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    ("typed", "fs"),
+    [
+        (["--fs", "littlefs", "--profile", "spiffs", "--size", "64K"], "spiffs"),
+        (["--profile=littlefs", "--size", "64K"], "littlefs"),
+    ],
+)
+def test_a_file_system_given_as_the_profile_hints_it_as_fs(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], typed: list[str], fs: str
+) -> None:
+    """``pack --fs littlefs --profile spiffs`` hinted the littlefs profiles: the fix (--fs
+    spiffs, --profile left out) is now the line typed, and runs."""
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    assert run(["pack", *typed, "--bundle", "ca.pem", "-o", "fs.bin"]) == 2
+    error, line, why = _said(capsys)
+    assert error.endswith("is a file system, not a profile"), error
+    assert " profiles: esp-idf, " in why, why
+    assert line[line.index("--fs") + 1] == fs and line.count("--fs") == 1, line
+    assert not {"spiffs", "littlefs"} - {fs} & set(line), line
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+    assert run([*line, "-q"]) == 0, capsys.readouterr().err
+    assert (in_tmp / "fs.bin").stat().st_size == 64 * 1024

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import InputError
+from ..fs import FS_TYPES, profiles_of
 from ..fs.lfs_platforms import PlatformVersionError, resolve_platform
 from ..spelling import CLI_SPELLING
+from ._missing import completed
 from ._paths import says_text
-from ._usage import example_line, replaced_option, typed_words
+from ._usage import example_line, replaced_option, split_option, typed_words, usage_error
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -60,6 +62,26 @@ def checked_platform(ctx: click.Context, value: str | None) -> str | None:
     except InputError:
         return value
     return value
+
+
+def refuse_fs_as_profile(ctx: click.Context, fs_type: str | None, profile: str | None) -> None:
+    """``--profile spiffs``: a file system typed where its profile goes. The hint listed
+    the other file system's profiles, not the fix; it is now the line typed with --fs
+    set to that file system and --profile left out (and what else the command lacks),
+    so it runs when copied."""
+    if profile is None or profile not in FS_TYPES:
+        return
+    words = split_option(typed_words(ctx), ["--profile"], takes_value=True)[0]
+    words = replaced_option(words, ["--fs"], "--fs", profile)
+    kept = fs_type if fs_type is not None and fs_type != profile else None
+    listed = ", ".join(profiles_of(kept or profile))
+    raise usage_error(
+        f"--profile {profile}: {profile} is a file system, not a profile",
+        completed(ctx, words),
+        why=f"or keep --fs {kept} with one of its profiles: {listed}"
+        if kept
+        else f"the {profile} profiles: {listed}",
+    )
 
 
 def no_image_hint(image: Path) -> str:

@@ -18,6 +18,7 @@ from ..images import image_spec, new_image
 from ..sizes import size_words
 from ..text import printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
+from ._fsopts import refuse_fs_as_profile
 from ._missing import completed
 from ._usage import (
     example_line,
@@ -135,6 +136,7 @@ def pack(
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K \\
           --preset letsencrypt --from-dir data/ -o spiffs.bin
     """
+    refuse_fs_as_profile(click.get_current_context(), fs_type, profile)
     described = fs_type is not None or profile is not None or platform is not None
     chosen = chosen_board(board, None if board or described else ca.config())
     if chosen is None and (fs_type is None or size is None):
