@@ -169,6 +169,13 @@ def inspect_bytes(data: bytes, *, source: str, spelling: Spelling = PYTHON) -> R
 _IMAGE_MAGIC = 0xE9
 
 
+# What inspect reads: said plainly where a file is none of it.
+_READS = (
+    "inspect reads certificate files (PEM, DER, C source), ESP-IDF bundles, LittleFS and "
+    "SPIFFS partition images and whole-flash dumps (a partition table at 0x8000"
+)
+
+
 def _fs_hint(spelling: Spelling) -> str:
     return (
         "give the file-system partition's offset and size (from the firmware's "
@@ -205,8 +212,8 @@ def describe_unknown(data: bytes, spelling: Spelling = PYTHON) -> tuple[str, str
     return (
         f"binary data ({size}), not a certificate file, ESP-IDF bundle, file-system image "
         f"or flash dump this tool knows{holds}",
-        "a file-system image or flash dump cut short or damaged looks like this: check "
-        "its size against the partition's; for a dump, " + _fs_hint(spelling),
+        f"{_READS}, as {spelling.read_all} saves one). A file cut short or damaged looks "
+        "like this: compare its size with the partition's, or read it again",
     )
 
 

@@ -251,3 +251,42 @@ def test_a_file_system_given_as_the_profile_hints_it_as_fs(
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
     assert run([*line, "-q"]) == 0, capsys.readouterr().err
     assert (in_tmp / "fs.bin").stat().st_size == 64 * 1024
+
+
+def _hint(capsys: pytest.CaptureFixture[str]) -> str:
+    return capsys.readouterr().err.partition("  hint: ")[2].replace("\n", " ")
+
+
+def test_a_missing_dump_is_read_not_packed(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``fs ls arduino-dump.bin`` (no such file) hinted "pack (... -o arduino-dump.bin)":
+    an image made under a dump's name. A name saying dump is read whole from a unit; any
+    other's pack line runs as copied."""
+    assert run(["fs", "ls", "arduino-dump.bin"]) == 2
+    hint = _hint(capsys)
+    assert "esp-cabundle read --port PORT --all -o arduino-dump.bin" in hint, hint
+    assert "pack" not in hint, hint
+    assert run(["fs", "ls", "units.bin"]) == 2
+    pack = _hint(capsys).partition("make a new image (esp-cabundle ")[2].partition(")")[0]
+    assert run([*shlex.split(pack), "-q"]) == 0, capsys.readouterr().err
+    assert run(["fs", "ls", "units.bin"]) == 0, capsys.readouterr().err
+
+
+def test_a_file_that_is_no_image_hints_what_is_read(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Random bytes: ``fs ls`` hinted "pass the whole partition" alone, ``inspect`` an
+    arduino dump's layout for a FILE. Both now say what they read; fs ls the inspect of
+    the file typed, which runs (and names what the bytes are)."""
+    (in_tmp / "junk data.bin").write_bytes(bytes(range(256)) * 37)
+    assert run(["fs", "ls", "junk data.bin"]) == 2
+    hint = _hint(capsys)
+    assert "fs commands read a LittleFS or SPIFFS partition image" in hint, hint
+    assert hint.startswith("pass the whole partition, if 'junk data.bin' is a partition cut"), hint
+    line = hint.rpartition(": esp-cabundle ")[2].strip()
+    assert shlex.split(line) == ["inspect", "junk data.bin"], line
+    assert run(shlex.split(line)) == 2
+    hint = _hint(capsys)
+    assert hint.startswith("inspect reads certificate files (PEM, DER, C source)"), hint
+    assert "FILE" not in hint and "0x290000" not in hint, hint

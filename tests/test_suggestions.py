@@ -207,8 +207,9 @@ def test_fs_ls_of_no_image_says_how_one_is_made_or_which_was_meant(
     err = capsys.readouterr().err
     assert err == (
         "Error: nofile.bin: no such file-system image\n"
-        "  hint: make it with esp-cabundle pack (... -o nofile.bin), or save a unit's "
-        "with esp-cabundle read -p PORT --partition NAME -o nofile.bin\n"
+        "  hint: save a unit's file-system partition as it (esp-cabundle read --port PORT "
+        "--partition NAME -o nofile.bin), or make a new image (esp-cabundle pack --preset "
+        "default --fs spiffs --profile esp-idf --size 1408K -o nofile.bin)\n"
     )
     (in_tmp / "fs.bin").write_bytes((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())
     assert run(["fs", "ls", "fs.bim", "--json"]) == 2
@@ -216,7 +217,7 @@ def test_fs_ls_of_no_image_says_how_one_is_made_or_which_was_meant(
     assert doc["error"] == "fs.bim: no such file-system image", doc
     assert doc["hint"] == "did you mean 'fs.bin'?", doc
     assert run(["fs", "put", "nofile.bin", "fs.bin"]) == 2
-    assert "hint: make it with esp-cabundle pack" in capsys.readouterr().err
+    assert "or make a new image (esp-cabundle pack " in capsys.readouterr().err
     assert sorted(p.name for p in in_tmp.iterdir()) == ["fs.bin"]
 
 

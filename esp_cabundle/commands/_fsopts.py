@@ -3,6 +3,7 @@ their options are in :mod:`.options`."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import replace
 from pathlib import Path
@@ -86,16 +87,43 @@ def refuse_fs_as_profile(ctx: click.Context, fs_type: str | None, profile: str |
 
 def no_image_hint(image: Path) -> str:
     """Where an image comes from, for one that is not there (``fs ls nofile.bin`` said
-    only "no such file-system image"), naming the file the user typed."""
+    only "no such file-system image"), naming the file the user typed. A name that says
+    a dump (``arduino-dump.bin``) is not one to pack an image into: reading the unit's
+    whole flash makes it. Every command named runs as copied (a unit's PORT given)."""
     name = shlex.quote(str(image))
     says = says_text(image)
     if says:  # "pack -o my.pem" is refused: a CA file typed where IMAGE goes
         return (
             f"a {image.suffix} name says {says}, not an image: give the image first "
-            "(make one with esp-cabundle pack ... -o fs.bin, or save a unit's with "
-            "esp-cabundle read -p PORT --partition NAME -o fs.bin)"
+            "(make one with esp-cabundle pack --preset default --fs spiffs --profile esp-idf "
+            "--size 1408K -o fs.bin, or save a unit's with esp-cabundle read --port PORT "
+            "--partition NAME -o fs.bin)"
+        )
+    if _DUMP_WORDS & set(re.split(r"[^a-z]+", image.stem.lower())):
+        return (
+            f"save a unit's whole flash as it (esp-cabundle read --port PORT --all -o {name}); "
+            "its partition table then names the --offset and --size of its file system"
         )
     return (
-        f"make it with esp-cabundle pack (... -o {name}), or save a unit's with "
-        f"esp-cabundle read -p PORT --partition NAME -o {name}"
+        f"save a unit's file-system partition as it (esp-cabundle read --port PORT "
+        f"--partition NAME -o {name}), or make a new image (esp-cabundle pack --preset "
+        f"default --fs spiffs --profile esp-idf --size 1408K -o {name})"
+    )
+
+
+# Words of a file name that say it holds a whole flash (arduino-dump.bin, flash_4mb.bin).
+_DUMP_WORDS = frozenset({"dump", "flash", "backup", "full"})
+
+
+def not_an_image_hint(image: Path, size: int, advice: str | None) -> str:
+    """For a whole file neither LittleFS nor SPIFFS: what the fs commands read and how a
+    unit's is saved, and how to learn what the file holds. ``advice`` ("pass the whole
+    partition") is the file systems' own, true only of one cut short, and said so."""
+    name = shlex.quote(str(image))
+    first = f"{advice}, if {name} is a partition cut short; otherwise: " if advice else ""
+    return (
+        f"{first}fs commands read a LittleFS or SPIFFS partition image (esp-cabundle read "
+        "--port PORT --partition NAME -o fs.bin) or a whole-flash dump with its partition "
+        f"table (esp-cabundle read --port PORT --all -o dump.bin); what the {size:,} bytes "
+        f"of {name} are: esp-cabundle inspect {name}"
     )

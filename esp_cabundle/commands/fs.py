@@ -34,7 +34,7 @@ from ..fs.edit import (
 from ..gate import CaSource
 from ..text import fact_line, printable, printable_name
 from ..ui import echo, emit_json, format_table, warn
-from ._fsopts import no_image_hint
+from ._fsopts import no_image_hint, not_an_image_hint
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -120,6 +120,8 @@ class ImageArgs:
             )
         except (ImageError, InputError) as e:
             hint = _with_table_hint(e.hint, region, str(self.image))
+            if e.path is None and not region.offset:  # the whole file is none
+                hint = not_an_image_hint(self.image, len(region.data), e.hint)
             if e.path is None:  # "neither LittleFS nor SPIFFS found": say in which file
                 raise type(e)(e.reason, path=printable(str(self.image)), hint=hint) from e
             e.hint = hint
