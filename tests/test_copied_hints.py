@@ -290,3 +290,28 @@ def test_a_file_that_is_no_image_hints_what_is_read(
     hint = _hint(capsys)
     assert hint.startswith("inspect reads certificate files (PEM, DER, C source)"), hint
     assert "FILE" not in hint and "0x290000" not in hint, hint
+
+
+def test_a_missing_from_dir_hints_no_missing_folder(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``pack --from-dir data/`` (the help's example, copied where there is no data/)
+    hinted "e.g. --from-dir data/": the same missing folder. Now: the directory near its
+    name as a line that runs, else how to make it or a line without it, which runs."""
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    typed = ["pack", "--bundle", "ca.pem", "--from-dir", "data/", "--size", "64K"]
+    assert run(typed) == 2
+    hint = _hint(capsys)
+    assert "mkdir -p data" in hint and "no directories here" in hint, hint
+    line = shlex.split(hint.partition("e.g. esp-cabundle ")[2])
+    assert "--from-dir" not in line, line
+    assert run([*line, "-q"]) == 0, capsys.readouterr().err
+    (in_tmp / "spiffs.bin").unlink()
+    (in_tmp / "dta").mkdir()
+    (in_tmp / "dta" / "app.cfg").write_bytes(b"x")
+    assert run(typed) == 2
+    error, line, why = _said(capsys)
+    assert error == "--from-dir data: no such directory; nothing was written", error
+    assert line[line.index("--from-dir") + 1] == "dta/" and why.startswith("dta/ is"), line
+    assert run([*line, "-q"]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "dta", "spiffs.bin"]

@@ -309,5 +309,5 @@ def test_a_ca_file_given_to_from_dir_is_refused_naming_the_option(
     assert run([*PACK, "--bundle", "ca.pem", "--from-dir", "ca.pem", "-o", "b.bin", "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
     assert doc["error"].startswith("--from-dir ca.pem: a regular file, not a directory"), doc
-    assert doc["hint"].startswith("name a directory whose files all go in the image"), doc
+    assert doc["hint"].startswith("no directories here; name another, or pack the CA alone"), doc
     assert not (in_tmp / "b.bin").exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
 import stat
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +19,7 @@ from ..fs.base import HintContext
 from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..images import image_spec, new_image
 from ..sizes import size_words
-from ..text import printable, printable_name
+from ..text import closest, printable, printable_name
 from ..ui import echo, emit_json, format_table, note, shown_path, warn
 from ._fsopts import refuse_fs_as_profile
 from ._missing import completed
@@ -268,9 +271,38 @@ def _refuse_from_dir(from_dir: Path | None) -> Path | None:
         why = "a single CA file goes in with --bundle; --from-dir packs a directory's files"
         words = with_option(words, "--bundle", str(from_dir))
         raise usage_error(message, completed(click.get_current_context(), words), why=why)
-    hint = "name a directory whose files all go in the image, e.g. --from-dir data/"
-    bundle = " (a single CA file goes in with --bundle)" if mode is not None else ""
-    raise InputError(message, hint=hint + bundle)
+    bundle = "; a single CA file goes in with --bundle" if mode is not None else ""
+    raise InputError(message, hint=_dir_hint(from_dir, words) + bundle)
+
+
+def _dir_hint(from_dir: Path, words: list[str]) -> str:
+    """For a --from-dir that is no directory: the one beside it its name is near to, as
+    the line typed; else the directories there, and how to make it or go without it
+    (the hint was "e.g. --from-dir data/", the very path missing after the help's
+    example was copied). ``words``: the line typed without --from-dir."""
+    ctx = click.get_current_context()
+    dirs: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(from_dir.parent) as found:
+        dirs = sorted(d.name for d in found if d.is_dir() and not d.name.startswith("."))
+    dirs = [d for d in dirs if d != from_dir.name]
+    near = closest(from_dir.name, dirs, most=1)
+    if near:
+        line = with_option(words, "--from-dir", f"{from_dir.parent / near[0]}/")
+        return example_line(completed(ctx, line), why=f"{near[0]}/ is the directory there")
+    place = "here" if str(from_dir.parent) == "." else f"in {from_dir.parent}"
+    there = (
+        f"the directories {place}: "
+        + ", ".join(f"{d}/" for d in dirs[:6])
+        + (", ..." if len(dirs) > 6 else "")
+        if dirs
+        else f"no directories {place}"
+    )
+    make = (
+        "name another"
+        if os.path.lexists(from_dir)  # a file there: not one to make
+        else f"make it (mkdir -p {shlex.quote(str(from_dir))}) and put the image's files in it"
+    )
+    return f"{there}; {make}, or pack the CA alone: " + example_line(completed(ctx, words))
 
 
 def _resized(size: int) -> str:
