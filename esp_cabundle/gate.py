@@ -39,6 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .anchors import count_anchors, intermediate_notes, intermediates
 from .bundle import (
     Bundle,
     BundleSpec,
@@ -189,7 +190,8 @@ class GatedCA:
         """The gate's verdict for ``--json`` reports."""
         return {
             "summary": self.summary,
-            "roots": len(self.certificates),
+            "roots": len(self.certificates),  # every CA, as before: see "intermediates"
+            "intermediates": len(intermediates(self.certificates)),
             "bytes": len(self.pem),
             "sha256": self.sha256,
             "source": self.source,
@@ -263,6 +265,8 @@ def gate_ca(
         skip_hint or f"or pass {spelling.no_check} to write without judging the targets",
     )
     notes += links.notes + evidence
+    if intermediates(bundle.certificates):
+        notes += intermediate_notes(bundle.certificates, catalog)
     labels = tuple(e.label for e in bundle.entries)
     summary = _summary(
         bundle, report, board, converted, skipped_by=None if check_targets else spelling.no_check
@@ -531,8 +535,7 @@ def _summary(
     that check dates stop accepting the chain then, and servers move on to other roots.
     When no device judged checks dates, no date is given (it would read as a cut-off).
     """
-    n = len(bundle)
-    head = f"{n} root{'s' if n != 1 else ''}"
+    head = count_anchors(bundle.certificates)  # "1 CA (an intermediate, not a root)"
     if converted:
         head += f" (converted from {converted})"
     if skipped_by is not None:
