@@ -164,6 +164,12 @@ def certificate_file_report(data: bytes, source: str) -> Report:
 
         notes += scan_c(data.decode("utf-8", errors="replace")).notes
     notes += parse_notes(certs, role="ca-file")
+    if any(c.is_ca and not c.self_signed for c in certs):
+        # deferred: the catalog (and its roots) load only for a file holding an intermediate
+        from .anchors import intermediate_notes
+        from .catalog import Catalog  # deferred: as above
+
+        notes += intermediate_notes([c for c in certs if c.is_ca], Catalog.load())
     if converted:
         notes.append(f"read as {converted}: devices read UTF-8 (or ASCII) PEM only")
     # One line per root however often it repeats (3,000 copies are one note).

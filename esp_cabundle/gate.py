@@ -39,6 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .anchors import count_anchors, intermediate_notes, intermediates
 from .bundle import (
     Bundle,
     BundleSpec,
@@ -189,7 +190,8 @@ class GatedCA:
         """The gate's verdict for ``--json`` reports."""
         return {
             "summary": self.summary,
-            "roots": len(self.certificates),
+            "roots": len(self.certificates),  # every CA, as before: see "intermediates"
+            "intermediates": len(intermediates(self.certificates)),
             "bytes": len(self.pem),
             "sha256": self.sha256,
             "source": self.source,
@@ -251,7 +253,7 @@ def gate_ca(
     )
     all_targets = _targets(source.config, targets) if check_targets else ()
     links = board_links(board, ca_path) if board is not None else BoardLinks()
-    report = _judge_targets(
+    report, evidence = _judge_targets(
         bundle,
         all_targets,
         source.config,
@@ -262,7 +264,9 @@ def gate_ca(
         spelling,
         skip_hint or f"or pass {spelling.no_check} to write without judging the targets",
     )
-    notes += links.notes
+    notes += links.notes + evidence
+    if intermediates(bundle.certificates):
+        notes += intermediate_notes(bundle.certificates, catalog)
     labels = tuple(e.label for e in bundle.entries)
     summary = _summary(
         bundle, report, board, converted, skipped_by=None if check_targets else spelling.no_check
@@ -437,19 +441,24 @@ def _judge_targets(
     links: BoardLinks,
     spelling: Spelling,
     skip_hint: str,
-) -> CheckReport | None:
+) -> tuple[CheckReport | None, tuple[str, ...]]:
     """Every target must accept ``bundle`` now and until the end of service; under the
     board's rules when there is a board (it is what the CA goes on), else each target's
     own device, the config's ``device:``, or the default profile. So must every
     connection of the board's firmware that reads the file, against the chains its
-    server sends over time (offline, from the CA's roadmap)."""
+    server sends over time (offline, from the CA's roadmap) and its saved chain if any
+    (:mod:`.own_servers`); the notes say which. A target that is such a server (push's
+    ``mdash.net``) is judged as the connection is, never captured live."""
     if not targets and not links.judged:
-        return None
+        return None, ()
     # deferred: the check and its verifier (~20 ms) load only when there are targets
     from .check import check_items, target_items
+    from .own_servers import is_own_server, own_server_evidence  # deferred: as above
     from .verify import TrustSet  # deferred: as above
 
     base = config.base_dir if config is not None else Path(".")
+    listed = {t.host for t in config.section("targets", ())} if config is not None else set()
+    targets = [t for t in targets if t.host in listed or not is_own_server(t, links.judged)]
     default = config.section("device") if config is not None else None
     device = board.device_profile() if board is not None else None
     items = target_items(
@@ -462,12 +471,17 @@ def _judge_targets(
         pulled={t.name for t in config.section("targets", ())} if config is not None else (),
     )
     own = link_items(board, links) if board is not None else []
+    evidence: tuple[str, ...] = ()
+    if board is not None and links.judged:
+        conns = [(c, ca) for c, ca in links.judged if c.host not in listed]
+        saved, evidence = own_server_evidence(conns, base, board.device_profile(), at=at)
+        own += saved
     until = policy.service_until if policy.service_until and policy.service_until > at else None
     trust = TrustSet.from_bundle(bundle, source="the CA to be written")
     report = check_items(trust, [*items, *own], at=at, until=until, spelling=spelling)
     if not report.ok:
         raise _refusal(report, own, links, board, spelling.no_check)
-    return report
+    return report, evidence
 
 
 def _refusal(
@@ -521,8 +535,7 @@ def _summary(
     that check dates stop accepting the chain then, and servers move on to other roots.
     When no device judged checks dates, no date is given (it would read as a cut-off).
     """
-    n = len(bundle)
-    head = f"{n} root{'s' if n != 1 else ''}"
+    head = count_anchors(bundle.certificates)  # "1 CA (an intermediate, not a root)"
     if converted:
         head += f" (converted from {converted})"
     if skipped_by is not None:

@@ -74,6 +74,9 @@ class Roadmap:
     # Certificate lifetime: a server takes a new chain at its next renewal, so all have
     # switched at most this long after a step's date.
     renewal_days: int | None = None
+    # When the roadmap was last checked against its sources: a server may have moved to
+    # a chain announced after it, so a verdict on a later date says the data may be stale.
+    reviewed: datetime | None = None
 
     def server(self, name: str) -> RoadmapServer:
         for s in self.servers:
@@ -121,7 +124,7 @@ def roadmap_server(ref: str) -> tuple[Roadmap, RoadmapServer]:
     return roadmap, roadmap.server(server)
 
 
-_TOP = ("name", "title", "source", "renewal_days", "sources", "chains", "servers")
+_TOP = ("name", "title", "source", "renewal_days", "reviewed", "sources", "chains", "servers")
 
 
 def parse_roadmap(text: str, *, folder: Traversable, source: str) -> Roadmap:
@@ -157,6 +160,7 @@ def parse_roadmap(text: str, *, folder: Traversable, source: str) -> Roadmap:
         servers=tuple(servers),
         sources=tuple(cited.items()),
         renewal_days=renewal,
+        reviewed=top["reviewed"].as_date() if "reviewed" in top else None,
     )
 
 

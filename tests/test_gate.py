@@ -74,7 +74,9 @@ def test_value_fields() -> None:
     assert len(ca) == 2 and ca.labels == ("ISRG Root X1", "ISRG Root X2")
     assert [c.label for c in ca.certificates] == ["ISRG Root X1", "ISRG Root X2"]
     assert ca.source == "file ca.pem" and ca.board is not None and ca.at == AT
-    assert ca.notes == ("duplicate dropped: ISRG Root X1",)
+    assert ca.notes[0] == "duplicate dropped: ISRG Root X1"
+    # ...and what the board's own server (mdash.net) was judged on (own_servers).
+    assert len(ca.notes) == 2 and ca.notes[1].startswith("mdash.net: judged on the chains")
     import hashlib
 
     assert ca.sha256 == hashlib.sha256(ca.pem).hexdigest()

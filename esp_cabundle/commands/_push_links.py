@@ -24,6 +24,7 @@ from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
+from ..own_servers import own_server_evidence
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
@@ -67,7 +68,11 @@ class CaForecast:
     def __init__(self, board: Board, servers: list[Target], base: Path) -> None:
         self.board, self.servers, self.base = board, servers, base
         self._device = board.device_profile()
-        self._own = link_items(board, board_links(board))
+        links = board_links(board)
+        # The same evidence as the gate (esp_cabundle.own_servers): the roadmap, and the
+        # saved chains/HOST.pem of the board's own server when there is one.
+        saved, _ = own_server_evidence(links.judged, base, self._device, at=now())
+        self._own = link_items(board, links) + saved
         self._judged: dict[bytes, tuple[bool, datetime | None]] = {}
 
     @property

@@ -29,6 +29,7 @@ from ..clobber import refuse_clobbering, same_file
 from ..config import find_config, load_config, not_read_hint
 from ..dates import clamped, parse_when
 from ..errors import EspCabundleError, InputError, VerdictError
+from ..own_servers import own_server_evidence
 from ..report import write_html_report
 from ..text import printable
 from ..ui import echo, emit_json, note, shown_path, wrap_width
@@ -299,7 +300,17 @@ def check(
         # saved chain is one snapshot, the roadmap says what that server sends over time.
         own = board_server_items(board_profile, default)
         notes += _snapshot_notes(board_profile, config, own)
-        items += own
+        # A saved chains/HOST.pem of that server is judged too, as every write path does
+        # (esp_cabundle.own_servers), unless a config target already reads it.
+        listed = {t.host for t in config.section("targets", ())} if config is not None else set()
+        saved, evidence = own_server_evidence(
+            [(c, ca) for c, ca in board_profile.connection_cas() if c.host not in listed],
+            config.base_dir if config is not None else Path("."),
+            default,
+            at=when,
+        )
+        notes += evidence
+        items += own + saved
     if not items:
         missed = not_read_hint() if path is None else None
         raise InputError(

@@ -1,0 +1,95 @@
+"""One rule for the evidence a board's own server is judged on, by every path.
+
+A board's firmware connection that reads the CA file (mDash 1.2.13 verifies mdash.net
+with ``/spiffs/ca.pem``) is judged by ``build``, ``pack``, ``update-dump``, ``flash``,
+``push`` (all through :mod:`.gate`), ``push status``'s forecast and ``check --board`` on
+the same evidence, in the same order:
+
+1. the chains the tool ships for that kind of server (its roadmap: what the server sends
+   over time), always: a saved chain is one snapshot and cannot tell the future;
+2. the user's saved ``chains/HOST.pem`` too, when there is one (what the server sent when
+   it was saved); the worse verdict counts.
+
+Never a live capture: a ``push`` in the field is not blocked offline when the tool knows
+the server's chains, and ``pack``, ``flash`` and ``push`` give one verdict for one CA. The
+notes say which evidence was used, and when the shipped roadmap is older than a renewal
+cycle (the server may have moved to a chain announced since), with the command that
+saves what it sends today: ``chains show --host``, which needs no cabundle.yaml.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .chains import DEFAULT_PORT
+from .check import CheckItem, target_items
+from .roadmaps import roadmap_server
+from .targets import Target, target_label
+
+if TYPE_CHECKING:
+    from .firmware import Connection, ConnectionCa
+    from .verify import DeviceProfile
+
+__all__ = ["is_own_server", "own_server_evidence", "save_chain_command"]
+
+
+def save_chain_command(host: str, path: Path) -> str:
+    """The command that saves ``host``'s chain where every path reads it; ``chains
+    show --host`` works with or without a cabundle.yaml (``chains pull`` needs one)."""
+    return shlex.join(["esp-cabundle", "chains", "show", "--host", host, "-o", str(path)])
+
+
+def is_own_server(target: Target, connections: Sequence[tuple[Connection, ConnectionCa]]) -> bool:
+    """Whether ``target`` is the server of one of ``connections`` (the same host on the
+    TLS port, no chain file of its own): it is then judged as that connection is."""
+    return target.chain is None and any(
+        conn.server and conn.host == target.host and target.port == DEFAULT_PORT
+        for conn, _ in connections
+    )
+
+
+def own_server_evidence(
+    connections: Sequence[tuple[Connection, ConnectionCa]],
+    base: Path,
+    device: DeviceProfile,
+    *,
+    at: datetime,
+) -> tuple[list[CheckItem], tuple[str, ...]]:
+    """The saved chains (``base/chains/HOST.pem``) of ``connections``' servers as items to
+    judge beside their roadmaps, named as the connection, and one note per server saying
+    what it was judged on. A config target on that host reads its saved chain itself:
+    leave its connection out of ``connections``."""
+    items: list[CheckItem] = []
+    notes: list[str] = []
+    for conn, ca in connections:
+        if not conn.server or not conn.host:
+            continue
+        roadmap, kind = roadmap_server(conn.server)
+        target = Target(target_label(conn.host, DEFAULT_PORT), conn.host, DEFAULT_PORT)
+        path = target.chain_path(base)
+        shipped = f"the chains the tool ships for it (roadmap {roadmap.name}: {kind.name})"
+        stale = ""
+        if roadmap.reviewed is not None and (roadmap.switched_by(roadmap.reviewed) or at) < at:
+            stale = (
+                f"; the tool's roadmap was last checked on {roadmap.reviewed.date()}: the "
+                "server may send a chain announced since"
+            )
+        if path.is_file():
+            dev = device if ca.hostname is None else replace(device, sets_hostname=ca.hostname)
+            for item in target_items([target], base, device=dev, live=False):
+                items.append(replace(item, name=conn.name, hostname=conn.host))
+            notes.append(
+                f"{conn.name}: judged on the saved {path} and on {shipped}, the worse verdict "
+                f"counts{stale}"
+            )
+        else:
+            save = f"; save what it sends today with: {save_chain_command(conn.host, path)}"
+            notes.append(
+                f"{conn.name}: judged on {shipped}, no saved {path}{stale}{save * bool(stale)}"
+            )
+    return items, tuple(notes)
