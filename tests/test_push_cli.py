@@ -346,6 +346,37 @@ def test_usage_and_ledger_path_are_refused_before_the_ca_is_judged(in_tmp: Path)
 
 
 @pytest.mark.parametrize(
+    ("extra", "env", "said"),
+    [
+        (["--mdash", "URL", "--tls-ca", "nosuch.pem"], {}, "nosuch.pem"),
+        (["--rpc", "https://127.0.0.1:9/rpc", "--tls-ca", "nosuch.pem"], {}, "nosuch.pem"),
+        (["--rpc", "https://127.0.0.1:9/rpc", "--tls-ca", "empty"], {}, "not a CA file"),
+        (["--mdash", "URL"], {"MDASH_API_KEY": None}, "--mdash needs the API key"),
+        (["--mdash", "URL", "--api-key-file", "empty"], {}, "file is empty"),
+        (["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--mqtt-password-file", "empty"],
+         {}, "file is empty"),
+    ],
+)  # fmt: skip
+def test_link_files_and_secrets_are_refused_before_the_ca_is_judged(
+    mdash: Any, in_tmp: Path, extra: list[str], env: dict[str, str | None], said: str
+) -> None:
+    """``push --tls-ca nosuch.pem`` and ``push --mdash`` without MDASH_API_KEY printed
+    the gate's "CA: 8 roots; ..." line, then the refusal: the files and secrets the links
+    read are read first now (once: a key file may be a pipe), so the refusal is all."""
+    s, units = mdash
+    write_ca(in_tmp)
+    (in_tmp / "empty").write_text("")
+    (in_tmp / "empty").chmod(0o600)  # no warning about who can read it
+    argv = [a.replace("URL", s.url) for a in extra]
+    board = "mongoose-os-esp32" if "--rpc" in extra else "mdash-arduino"
+    code, out = invoke("push", *argv, "--board", board, "--bundle", "ca.pem", env=env)
+    assert code == 2 and said in out and "CA:" not in out, out
+    assert out.startswith("Error: "), out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "empty"]
+    assert all(u.calls == [] for u in units)
+
+
+@pytest.mark.parametrize(
     ("link", "said"),
     [
         (["--rpc", "htp://127.0.0.1:1/rpc"], "--rpc 'htp://127.0.0.1:1/rpc' is not an http://"),
@@ -535,7 +566,7 @@ def test_a_missing_board_is_named_as_the_help_names_one(in_tmp: Path) -> None:
         assert code == 2 and "--board is required" in out, out
         hint = out.partition("  hint: e.g. esp-cabundle ")[2].strip()
         assert shlex.split(hint) == ["push", *argv, "--board", board], out
-        code, out = invoke(*shlex.split(hint))
+        code, out = invoke(*shlex.split(hint), env={"MDASH_API_KEY": KEY})  # as the help has it
         assert code == 2 and "no CA given" in out and "--board is required" not in out, out
         code, out = invoke("push", *argv, "--json")  # the same under --json
         assert json.loads(out)["hint"].endswith(f"--json --board {board}"), out

@@ -7,7 +7,7 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CaForecast",
+    "LinkInputs",
     "checked_broker_url",
     "connection_targets",
     "deadline_for",
@@ -316,13 +317,25 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
     return url
 
 
+@dataclass(frozen=True, slots=True)
+class LinkInputs:
+    """What the links read from files and the environment, read once before the gate (a
+    key file may be a pipe, which gives its content once): --tls-ca's path, checked,
+    the mDash API key and the MQTT password (None: not given)."""
+
+    ca_file: str | None
+    mdash_key: str | None
+    mqtt_password: str | None
+
+
 def refuse_before_gate(
     ctx: click.Context, opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
-) -> None:
+) -> LinkInputs:
     """What a run refuses whatever its CA, said before the gate judges the CA: its line
     ("CA: 8 roots; ...") came first, then a usage error (a broker without ids, an --rpc
-    or --mdash URL that is none) or a ledger path that could not be (no such folder, a
-    file that is no ledger)."""
+    or --mdash URL that is none), a ledger path that could not be (no such folder, a
+    file that is no ledger), a --tls-ca that is no CA file or a missing mDash key; the
+    secrets and --tls-ca read here are returned, for :func:`open_transports`."""
     if broker is not None and not ids:
         raise usage_error(
             "--mqtt needs the units' ids: --device ID or --devices FILE",
@@ -336,29 +349,37 @@ def refuse_before_gate(
     if opts["rpc_urls"]:
         checked_rpc_urls(opts["rpc_urls"], CLI_SPELLING)
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
+    ca_file = _tls_ca(opts["tls_ca"])
+    key = None
+    if opts["mdash_url"]:
+        key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key", header=True)
+        if key is None:
+            raise InputError(
+                "--mdash needs the API key: set MDASH_API_KEY or give --api-key-file",
+                hint="never on the command line, where the process list shows it",
+            )
+    password = None
+    if broker is not None:
+        password = _secret_from(
+            "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
+        )
+    return LinkInputs(ca_file, key, password)
 
 
 def open_transports(
-    opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
+    opts: dict[str, Any], ids: list[str], broker: MqttUrl | None, given: LinkInputs
 ) -> list[Transport]:
     """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`), the
     broker's as :func:`checked_broker_url` parsed ``--mqtt`` (None: no --mqtt). Ids
     without --mdash or --mqtt, and --mqtt without ids, were refused before (by
-    :func:`refuse_before_gate`, before the CA was judged)."""
-    ca_file = _tls_ca(opts["tls_ca"])
+    :func:`refuse_before_gate`, before the CA was judged, which read ``given``)."""
+    ca_file = given.ca_file
     out: list[Transport] = []
     try:
-        if opts["mdash_url"]:
-            _check_mdash_url(opts["mdash_url"])
-            key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key", header=True)
-            if key is None:
-                raise InputError(
-                    "--mdash needs the API key: set MDASH_API_KEY or give --api-key-file",
-                    hint="never on the command line, where the process list shows it",
-                )
+        if opts["mdash_url"] and given.mdash_key is not None:
             out.append(
                 MdashTransport(
-                    key,
+                    given.mdash_key,
                     base_url=opts["mdash_url"],
                     devices=ids,
                     timeout=opts["timeout"],
@@ -369,11 +390,8 @@ def open_transports(
             )
         if broker is not None:
             url = broker
-            password = _secret_from(
-                "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
-            )
-            if password is not None:
-                url = replace(url, password=password)
+            if given.mqtt_password is not None:
+                url = replace(url, password=given.mqtt_password)
             out.append(
                 MqttTransport(
                     url, ids, ca_file=ca_file, frame_size=opts["frame_size"], spelling=CLI_SPELLING
