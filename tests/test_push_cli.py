@@ -403,6 +403,35 @@ def test_a_link_url_that_is_none_is_refused_before_the_ca_is_judged(
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
+@pytest.mark.parametrize(
+    ("url", "fixed"),
+    [
+        ("ftp://127.0.0.1:1", "http://127.0.0.1:1/rpc"),
+        ("127.0.0.1:1/rpc", "http://127.0.0.1:1/rpc"),
+        ("HTP://127.0.0.1:1/x/rpc", "http://127.0.0.1:1/x/rpc"),
+    ],
+)
+def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
+    in_tmp: Path, url: str, fixed: str
+) -> None:
+    """``push --rpc ftp://1.2.3.4`` hinted the fragment "e.g. --rpc http://192.168.1.20/rpc
+    or --rpc ws://192.168.1.20/rpc": now the line as typed, the URL over http:// to the
+    host typed (the other --rpc kept), which runs when copied."""
+    write_ca(in_tmp)
+    ok = "http://127.0.0.1:2/rpc"
+    for spelled in (["--rpc", url], [f"--rpc={url}"]):
+        argv = ["push", "--rpc", ok, *spelled, "--board", "mongoose-os-esp32", "--bundle", "ca.pem"]
+        code, out = invoke(*argv)
+        assert code == 2 and "is not an http://" in out and "CA:" not in out, out
+        hint = out.partition("  hint: e.g. esp-cabundle ")[2]
+        line, _, why = hint.partition(" (or ")
+        given = ["--rpc", fixed] if len(spelled) == 2 else [f"--rpc={fixed}"]
+        assert shlex.split(line) == [*argv[:3], *given, *argv[3 + len(spelled) :]], out
+        assert why == f"ws://{fixed.removeprefix('http://')} over a WebSocket)\n", out
+    code, out = invoke(*shlex.split(line), "--timeout", "1")  # copied: the units are tried
+    assert code == 3 and "is not an http://" not in out, out
+
+
 def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
     """The refusal is the run's first word: before, the CA's verdict came first, and a
     CA that failed its gate hid that the URL would be refused anyway."""

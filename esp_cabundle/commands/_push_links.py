@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, parse_qsl
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import click
 from click.core import ParameterSource
@@ -347,7 +347,7 @@ def refuse_before_gate(
     if opts["mdash_url"]:
         _check_mdash_url(opts["mdash_url"])
     if opts["rpc_urls"]:
-        checked_rpc_urls(opts["rpc_urls"], CLI_SPELLING)
+        _checked_rpc(ctx, opts["rpc_urls"])
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
     ca_file = _tls_ca(opts["tls_ca"])
     key = None
@@ -364,6 +364,40 @@ def refuse_before_gate(
             "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
         )
     return LinkInputs(ca_file, key, password)
+
+
+_RPC_SCHEMES = ("http", "https", "ws", "wss")
+
+
+def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
+    """``--rpc`` URLs checked; one of another scheme (``ftp://1.2.3.4``, or none) is
+    said with the line as typed, its URL given the typed host over http:// (the hint
+    was the fragment "e.g. --rpc http://192.168.1.20/rpc or --rpc ws://...")."""
+    try:
+        checked_rpc_urls(urls, CLI_SPELLING)
+    except InputError as e:
+        bad = next((u for u in urls if _rpc_scheme_wrong(u)), None)
+        if bad is None:
+            raise
+        rest = bad.partition("://")[2] if "://" in bad else bad
+        rest = rest if urlsplit(f"http://{rest}").hostname else "192.168.1.20"
+        rest += "" if "/" in rest else "/rpc"
+        fixed = f"http://{rest}"
+        words = [
+            fixed if w == bad else f"--rpc={fixed}" if w == f"--rpc={bad}" else w
+            for w in typed_words(ctx)
+        ]
+        e.hint = example_line(words, why=f"or ws://{rest} over a WebSocket")
+        raise
+
+
+def _rpc_scheme_wrong(url: str) -> bool:
+    """``url`` splits, but names no host or has a scheme --rpc does not take."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() not in _RPC_SCHEMES or not parts.hostname
 
 
 def open_transports(
