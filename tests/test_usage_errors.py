@@ -195,3 +195,29 @@ def test_a_bad_date_is_said_with_the_forms_and_a_line_that_parses(
     doc = json.loads(capsys.readouterr().out)
     assert doc["kind"] == "InputError" and said in doc["error"] and "--json" in doc["hint"]
     assert list(in_tmp.iterdir()) == []
+
+
+def test_build_board_says_where_build_takes_the_board(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``build --board X`` was click's bare "No such option: --board": now where build
+    takes a board (board: in cabundle.yaml), and the steps that give it one, each a line
+    that runs as copied: init with that board, then the line typed without --board."""
+    typed = ["build", "--board", "mdash-arduino", "-o", "x.pem", "-q"]
+    assert run(typed) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith("Error: build has no --board: it takes the board from board:")
+    assert "Usage:" not in out.err and out.out == "" and list(in_tmp.iterdir()) == []
+    hint = out.err.partition("  hint: e.g. esp-cabundle ")[2]
+    init, _, rest = hint.partition(" (a cabundle.yaml with that board), then esp-cabundle ")
+    assert shlex.split(init) == ["init", "--board", "mdash-arduino", "--yes"], out.err
+    assert shlex.split(rest) == ["build", "-o", "x.pem", "-q"], out.err
+    assert run([*shlex.split(init), "-q"]) == 0, capsys.readouterr().err
+    assert run(shlex.split(rest)) == 0, capsys.readouterr().err
+    assert (in_tmp / "x.pem").exists()
+    # with a config here, the hint says to add the board to it
+    assert run(["build", "--json", "--board=mdash-arduino"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "InputError" and doc["hint"] == (
+        "add 'board: mdash-arduino' to the config, then: esp-cabundle build --json"
+    ), doc
