@@ -15,7 +15,17 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from .errors import InputError
 
-__all__ = ["FIRST", "LAST", "add_years", "as_datetime", "clamped", "now", "parse_when", "shifted"]
+__all__ = [
+    "FIRST",
+    "LAST",
+    "add_years",
+    "as_datetime",
+    "clamped",
+    "nearest_date",
+    "now",
+    "parse_when",
+    "shifted",
+]
 
 # The first and last instants a datetime can hold, in UTC.
 FIRST = datetime.min.replace(tzinfo=timezone.utc)
@@ -87,18 +97,32 @@ def parse_when(text: str, *, what: str = "date") -> datetime:
 _YMD = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?=$|[T ])")  # ASCII digits only
 
 
-def _no_such_day(text: str) -> str | None:
-    """For a YYYY-MM-DD whose day or month is not in the calendar (2034-02-30, which
-    *is* the form asked for), which one, and the nearest date that is, written the same
-    way; None when the text is not of that form."""
+def nearest_date(text: str) -> str | None:
+    """For a YYYY-MM-DD whose month or day is not in the calendar (2030-13-01), the
+    nearest date that is, written the same way (2030-12-01); None for any other text."""
     m = _YMD.match(text)
     if m is None or int(m[1]) < 1:
         return None
     year, month, day = (int(g) for g in m.groups())
     fit_month = min(max(month, 1), 12)
     days = calendar.monthrange(year, fit_month)[1]
-    nearest = f"{m[1]}-{fit_month:02d}-{min(max(day, 1), days):02d}" + text[m.end() :]
-    if month != fit_month:
+    fit_day = min(max(day, 1), days)
+    if (fit_month, fit_day) == (month, day):
+        return None
+    return f"{m[1]}-{fit_month:02d}-{fit_day:02d}" + text[m.end() :]
+
+
+def _no_such_day(text: str) -> str | None:
+    """For a YYYY-MM-DD whose day or month is not in the calendar (2034-02-30, which
+    *is* the form asked for), which one, and the nearest date that is, written the same
+    way; None when the text is not of that form."""
+    nearest = nearest_date(text)
+    m = _YMD.match(text)
+    if nearest is None or m is None:
+        return None
+    year, month, day = (int(g) for g in m.groups())
+    days = calendar.monthrange(year, min(max(month, 1), 12))[1]
+    if not 1 <= month <= 12:
         return f"there is no month {m[2]} (01 to 12); e.g. '{nearest}'"
     if not 1 <= day <= days:
         name = calendar.month_name[month]

@@ -129,7 +129,8 @@ def test_a_write_without_a_ca_hints_the_line_with_a_preset(
 ) -> None:
     """ "no CA given" hinted the fragment "e.g. --preset default": the line as typed with
     it added runs (flash then wants its port: another refusal, not this one)."""
-    monkeypatch.delenv("MDASH_API_KEY", raising=False)
+    # A key, as push reads it before the CA (the push line is never run: no network).
+    monkeypatch.setenv("MDASH_API_KEY", "k3y-never-sent")
     monkeypatch.setenv("ESP_CABUNDLE_JOURNAL", str(in_tmp / "journal"))
     (in_tmp / "dump.bin").write_bytes(arduino_dump())
     assert run(typed) == 2

@@ -394,3 +394,29 @@ def test_board_device_names_the_registry_profile() -> None:
     assert board_device(load_board("mdash")) == "mbedtls-clock"
     assert board_device(load_board("esp-idf-bundle-cross-signed")) == "idf-bundle-cross-signed"
     assert board_device(load_board("mongoose-os-esp32")) == "mbedtls-noclock"
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "hint"),
+    [
+        (["--service-until", "2031-02-30"], "no day 30",
+         "e.g. esp-cabundle init --at 2026-11-27 --service-until 2031-02-28"),
+        (["--service-until", "notadate"], "bad service end date 'notadate'",
+         "e.g. esp-cabundle init --at 2026-11-27 --service-until 2031-11-27"),
+        (["--service-until", "2025-01-01"], "not after today", "a number of years"),
+        (["--target", "no such host"], "bad target", "mdash.net"),
+        (["--preset", "defualt"], "unknown preset", "did you mean 'default'"),
+        (["--service-years", "3", "--service-until", "2031-01-01"], "not both",
+         "e.g. esp-cabundle init --at 2026-11-27 --service-until 2031-01-01"),
+    ],
+)  # fmt: skip
+def test_values_given_are_refused_before_any_question(
+    runner: CliRunner, in_tmp: Path, args: list[str], said: str, hint: str
+) -> None:
+    """``init --service-until BADDATE`` asked for the board and the servers first, and
+    refused the date only then: every value given is checked before the first question,
+    and a bad date gets the line with one that parses."""
+    code, out, err = run(runner, "init", "--at", AT, *args, input="none\n\n5\ndefault\n")
+    assert code == 2 and said in err and hint in err, err
+    assert "Board" not in err + out and "Servers" not in err + out, err
+    assert list(in_tmp.iterdir()) == []

@@ -51,6 +51,12 @@ def inputs(in_tmp: Path) -> Path:
         (["chains", "show", "saved.pem", "-o", "k1.pem", "-o", "k2.pem"],
          "-o/--output given 2 times (k1.pem, k2.pem)",
          ["chains", "show", "saved.pem", "-o", "k2.pem"]),
+        # push's campaign ledger: one run writes one ledger (the first was silently dropped)
+        (["push", "--ledger", "a.db", "--rpc", "http://127.0.0.1:9/rpc", "--ledger=b.db"],
+         "--ledger given 2 times (a.db, b.db)",
+         ["push", "--rpc", "http://127.0.0.1:9/rpc", "--ledger=b.db"]),
+        (["push", "status", "--ledger", "a.db", "--ledger", "b.db"],
+         "--ledger given 2 times (a.db, b.db)", ["push", "status", "--ledger", "b.db"]),
         # --output=value and a cluster of short flags ending in -o (its value glued on)
         (["pack", *LAYOUT, "-qox2.bin", "--output=x3.bin"],
          "-o/--output given 2 times (x2.bin, x3.bin)",

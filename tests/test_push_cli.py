@@ -348,6 +348,37 @@ def test_usage_and_ledger_path_are_refused_before_the_ca_is_judged(in_tmp: Path)
 
 
 @pytest.mark.parametrize(
+    ("extra", "env", "said"),
+    [
+        (["--mdash", "URL", "--tls-ca", "nosuch.pem"], {}, "nosuch.pem"),
+        (["--rpc", "https://127.0.0.1:9/rpc", "--tls-ca", "nosuch.pem"], {}, "nosuch.pem"),
+        (["--rpc", "https://127.0.0.1:9/rpc", "--tls-ca", "empty"], {}, "not a CA file"),
+        (["--mdash", "URL"], {"MDASH_API_KEY": None}, "--mdash needs the API key"),
+        (["--mdash", "URL", "--api-key-file", "empty"], {}, "file is empty"),
+        (["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--mqtt-password-file", "empty"],
+         {}, "file is empty"),
+    ],
+)  # fmt: skip
+def test_link_files_and_secrets_are_refused_before_the_ca_is_judged(
+    mdash: Any, in_tmp: Path, extra: list[str], env: dict[str, str | None], said: str
+) -> None:
+    """``push --tls-ca nosuch.pem`` and ``push --mdash`` without MDASH_API_KEY printed
+    the gate's "CA: 8 roots; ..." line, then the refusal: the files and secrets the links
+    read are read first now (once: a key file may be a pipe), so the refusal is all."""
+    s, units = mdash
+    write_ca(in_tmp)
+    (in_tmp / "empty").write_text("")
+    (in_tmp / "empty").chmod(0o600)  # no warning about who can read it
+    argv = [a.replace("URL", s.url) for a in extra]
+    board = "mongoose-os-esp32" if "--rpc" in extra else "mdash-arduino"
+    code, out = invoke("push", *argv, "--board", board, "--bundle", "ca.pem", env=env)
+    assert code == 2 and said in out and "CA:" not in out, out
+    assert out.startswith("Error: "), out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "empty"]
+    assert all(u.calls == [] for u in units)
+
+
+@pytest.mark.parametrize(
     ("link", "said"),
     [
         (["--rpc", "htp://127.0.0.1:1/rpc"], "--rpc 'htp://127.0.0.1:1/rpc' is not an http://"),
@@ -372,6 +403,35 @@ def test_a_link_url_that_is_none_is_refused_before_the_ca_is_judged(
         code, out = invoke(*argv)
         assert code == 2 and said in out and "CA:" not in out, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+@pytest.mark.parametrize(
+    ("url", "fixed"),
+    [
+        ("ftp://127.0.0.1:1", "http://127.0.0.1:1/rpc"),
+        ("127.0.0.1:1/rpc", "http://127.0.0.1:1/rpc"),
+        ("HTP://127.0.0.1:1/x/rpc", "http://127.0.0.1:1/x/rpc"),
+    ],
+)
+def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
+    in_tmp: Path, url: str, fixed: str
+) -> None:
+    """``push --rpc ftp://1.2.3.4`` hinted the fragment "e.g. --rpc http://192.168.1.20/rpc
+    or --rpc ws://192.168.1.20/rpc": now the line as typed, the URL over http:// to the
+    host typed (the other --rpc kept), which runs when copied."""
+    write_ca(in_tmp)
+    ok = "http://127.0.0.1:2/rpc"
+    for spelled in (["--rpc", url], [f"--rpc={url}"]):
+        argv = ["push", "--rpc", ok, *spelled, "--board", "mongoose-os-esp32", "--bundle", "ca.pem"]
+        code, out = invoke(*argv)
+        assert code == 2 and "is not an http://" in out and "CA:" not in out, out
+        hint = out.partition("  hint: e.g. esp-cabundle ")[2]
+        line, _, why = hint.partition(" (or ")
+        given = ["--rpc", fixed] if len(spelled) == 2 else [f"--rpc={fixed}"]
+        assert shlex.split(line) == [*argv[:3], *given, *argv[3 + len(spelled) :]], out
+        assert why == f"ws://{fixed.removeprefix('http://')} over a WebSocket)\n", out
+    code, out = invoke(*shlex.split(line), "--timeout", "1")  # copied: the units are tried
+    assert code == 3 and "is not an http://" not in out, out
 
 
 def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
@@ -537,7 +597,7 @@ def test_a_missing_board_is_named_as_the_help_names_one(in_tmp: Path) -> None:
         assert code == 2 and "--board is required" in out, out
         hint = out.partition("  hint: e.g. esp-cabundle ")[2].strip()
         assert shlex.split(hint) == ["push", *argv, "--board", board], out
-        code, out = invoke(*shlex.split(hint))
+        code, out = invoke(*shlex.split(hint), env={"MDASH_API_KEY": KEY})  # as the help has it
         assert code == 2 and "no CA given" in out and "--board is required" not in out, out
         code, out = invoke("push", *argv, "--json")  # the same under --json
         assert json.loads(out)["hint"].endswith(f"--json --board {board}"), out

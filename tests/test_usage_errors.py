@@ -12,6 +12,7 @@ import pytest
 
 from esp_cabundle.cli import run
 from esp_cabundle.commands._usage import split_option, with_option
+from esp_cabundle.dates import parse_when
 
 DATA = Path(__file__).parent / "data"
 MQTT = ["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board", "mdash-arduino"]
@@ -155,3 +156,68 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
     assert run(["build", "--locked=yes"]) == 2  # a flag given a value: click says it
     assert "Option '--locked' does not take a value." in capsys.readouterr().err
     assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "mended"),
+    [
+        (["check", "--until", "2030-13-01"], "there is no month 13",
+         ["check", "--until", "2030-12-01"]),
+        (["check", "--until=2030-02-30", "--at", "2026-01-01"], "has 28 days, no day 30",
+         ["check", "--until", "2030-02-28", "--at", "2026-01-01"]),
+        (["push", "--watch", "--until", "notadate", "--rpc", "http://127.0.0.1:9/rpc"],
+         "bad --until date 'notadate'", None),
+        (["init", "--at", "never", "--yes"], "bad --at date 'never'", None),
+    ],
+)  # fmt: skip
+def test_a_bad_date_is_said_with_the_forms_and_a_line_that_parses(
+    in_tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    said: str,
+    mended: list[str] | None,
+) -> None:
+    """``check --until 2030-13-01`` was click's usage banner and "Invalid value", with
+    no hint: now the tool's error, the forms taken, and the line with a date that parses
+    (the nearest real day, else one a year ahead)."""
+    assert run(args) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith("Error: ") and said in out.err and "Usage:" not in out.err, out.err
+    hint = out.err.partition("  hint: ")[2]
+    assert hint.startswith("a date is YYYY-MM-DD, an ISO date-time"), out.err
+    line = shlex.split(hint.partition(": e.g. esp-cabundle ")[2])
+    flag = next(a.partition("=")[0] for a in args if a.startswith(("--until", "--at")))
+    assert line[0] == args[0] and line.count(flag) == 1, line
+    if mended is not None:
+        assert line == mended, line
+    parse_when(line[line.index(flag) + 1])  # the date in the hint parses
+    assert run([args[0], "--json", *args[1:]]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "InputError" and said in doc["error"] and "--json" in doc["hint"]
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_build_board_says_where_build_takes_the_board(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``build --board X`` was click's bare "No such option: --board": now where build
+    takes a board (board: in cabundle.yaml), and the steps that give it one, each a line
+    that runs as copied: init with that board, then the line typed without --board."""
+    typed = ["build", "--board", "mdash-arduino", "-o", "x.pem", "-q"]
+    assert run(typed) == 2
+    out = capsys.readouterr()
+    assert out.err.startswith("Error: build has no --board: it takes the board from board:")
+    assert "Usage:" not in out.err and out.out == "" and list(in_tmp.iterdir()) == []
+    hint = out.err.partition("  hint: e.g. esp-cabundle ")[2]
+    init, _, rest = hint.partition(" (a cabundle.yaml with that board), then esp-cabundle ")
+    assert shlex.split(init) == ["init", "--board", "mdash-arduino", "--yes"], out.err
+    assert shlex.split(rest) == ["build", "-o", "x.pem", "-q"], out.err
+    assert run([*shlex.split(init), "-q"]) == 0, capsys.readouterr().err
+    assert run(shlex.split(rest)) == 0, capsys.readouterr().err
+    assert (in_tmp / "x.pem").exists()
+    # with a config here, the hint says to add the board to it
+    assert run(["build", "--json", "--board=mdash-arduino"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "InputError" and doc["hint"] == (
+        "add 'board: mdash-arduino' to the config, then: esp-cabundle build --json"
+    ), doc

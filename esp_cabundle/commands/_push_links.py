@@ -7,12 +7,12 @@ import contextlib
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, parse_qsl
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 import click
 from click.core import ParameterSource
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CaForecast",
+    "LinkInputs",
     "checked_broker_url",
     "connection_targets",
     "deadline_for",
@@ -321,13 +322,25 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
     return url
 
 
+@dataclass(frozen=True, slots=True)
+class LinkInputs:
+    """What the links read from files and the environment, read once before the gate (a
+    key file may be a pipe, which gives its content once): --tls-ca's path, checked,
+    the mDash API key and the MQTT password (None: not given)."""
+
+    ca_file: str | None
+    mdash_key: str | None
+    mqtt_password: str | None
+
+
 def refuse_before_gate(
     ctx: click.Context, opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
-) -> None:
+) -> LinkInputs:
     """What a run refuses whatever its CA, said before the gate judges the CA: its line
     ("CA: 8 roots; ...") came first, then a usage error (a broker without ids, an --rpc
-    or --mdash URL that is none) or a ledger path that could not be (no such folder, a
-    file that is no ledger)."""
+    or --mdash URL that is none), a ledger path that could not be (no such folder, a
+    file that is no ledger), a --tls-ca that is no CA file or a missing mDash key; the
+    secrets and --tls-ca read here are returned, for :func:`open_transports`."""
     if broker is not None and not ids:
         raise usage_error(
             "--mqtt needs the units' ids: --device ID or --devices FILE",
@@ -339,31 +352,73 @@ def refuse_before_gate(
     if opts["mdash_url"]:
         _check_mdash_url(opts["mdash_url"])
     if opts["rpc_urls"]:
-        checked_rpc_urls(opts["rpc_urls"], CLI_SPELLING)
+        _checked_rpc(ctx, opts["rpc_urls"])
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
+    ca_file = _tls_ca(opts["tls_ca"])
+    key = None
+    if opts["mdash_url"]:
+        key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key", header=True)
+        if key is None:
+            raise InputError(
+                "--mdash needs the API key: set MDASH_API_KEY or give --api-key-file",
+                hint="never on the command line, where the process list shows it",
+            )
+    password = None
+    if broker is not None:
+        password = _secret_from(
+            "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
+        )
+    return LinkInputs(ca_file, key, password)
+
+
+_RPC_SCHEMES = ("http", "https", "ws", "wss")
+
+
+def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
+    """``--rpc`` URLs checked; one of another scheme (``ftp://1.2.3.4``, or none) is
+    said with the line as typed, its URL given the typed host over http:// (the hint
+    was the fragment "e.g. --rpc http://192.168.1.20/rpc or --rpc ws://...")."""
+    try:
+        checked_rpc_urls(urls, CLI_SPELLING)
+    except InputError as e:
+        bad = next((u for u in urls if _rpc_scheme_wrong(u)), None)
+        if bad is None:
+            raise
+        rest = bad.partition("://")[2] if "://" in bad else bad
+        rest = rest if urlsplit(f"http://{rest}").hostname else "192.168.1.20"
+        rest += "" if "/" in rest else "/rpc"
+        fixed = f"http://{rest}"
+        words = [
+            fixed if w == bad else f"--rpc={fixed}" if w == f"--rpc={bad}" else w
+            for w in typed_words(ctx)
+        ]
+        e.hint = example_line(words, why=f"or ws://{rest} over a WebSocket")
+        raise
+
+
+def _rpc_scheme_wrong(url: str) -> bool:
+    """``url`` splits, but names no host or has a scheme --rpc does not take."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() not in _RPC_SCHEMES or not parts.hostname
 
 
 def open_transports(
-    opts: dict[str, Any], ids: list[str], broker: MqttUrl | None
+    opts: dict[str, Any], ids: list[str], broker: MqttUrl | None, given: LinkInputs
 ) -> list[Transport]:
     """The links ``opts`` name, to the units ``ids`` (from :func:`device_ids`), the
     broker's as :func:`checked_broker_url` parsed ``--mqtt`` (None: no --mqtt). Ids
     without --mdash or --mqtt, and --mqtt without ids, were refused before (by
-    :func:`refuse_before_gate`, before the CA was judged)."""
-    ca_file = _tls_ca(opts["tls_ca"])
+    :func:`refuse_before_gate`, before the CA was judged, which read ``given``)."""
+    ca_file = given.ca_file
     out: list[Transport] = []
     try:
-        if opts["mdash_url"]:
-            _check_mdash_url(opts["mdash_url"])
-            key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key", header=True)
-            if key is None:
-                raise InputError(
-                    "--mdash needs the API key: set MDASH_API_KEY or give --api-key-file",
-                    hint="never on the command line, where the process list shows it",
-                )
+        if opts["mdash_url"] and given.mdash_key is not None:
             out.append(
                 MdashTransport(
-                    key,
+                    given.mdash_key,
                     base_url=opts["mdash_url"],
                     devices=ids,
                     timeout=opts["timeout"],
@@ -374,11 +429,8 @@ def open_transports(
             )
         if broker is not None:
             url = broker
-            password = _secret_from(
-                "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
-            )
-            if password is not None:
-                url = replace(url, password=password)
+            if given.mqtt_password is not None:
+                url = replace(url, password=given.mqtt_password)
             out.append(
                 MqttTransport(
                     url, ids, ca_file=ca_file, frame_size=opts["frame_size"], spelling=CLI_SPELLING

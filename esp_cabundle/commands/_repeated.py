@@ -1,5 +1,6 @@
 """An output typed twice with different names (``pack -o a.bin -o b.bin``): click keeps
-the last and says nothing, so a user who asked for two files gets one. Found once for
+the last and says nothing, so a user who asked for two files gets one (push's
+``--ledger a.db --ledger b.db`` likewise wrote one campaign where two were named). Found once for
 every command, from the command line as typed (click records no count), and said as a
 usage error: the option, the values, and the line with the option given once. The same
 name twice is taken (one meaning). Other options keep the last value given, as most
@@ -18,14 +19,17 @@ from ._usage import usage_error
 
 __all__ = ["repeated_option"]
 
+# Options naming one file, where a second name silently replaced the first.
+_ONE_FILE = frozenset({"output", "ledger_path"})
+
 # One occurrence: where its words start in the line read apart, how many, its value.
 _Seen = tuple[int, int, str]
 
 
 def _single_value(option: click.Option) -> bool:
-    """An output whose second name silently replaces the first."""
+    """An output (or ledger) whose second name silently replaces the first."""
     return (
-        option.name == "output"
+        option.name in _ONE_FILE
         and not (option.is_flag or option.count or option.multiple)
         and option.nargs == 1
     )

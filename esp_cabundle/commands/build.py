@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,14 @@ import click
 
 from ..build import LOCK_NAME, BuildResult, build_bundle, dry_run_build, write_build
 from ..clobber import same_file
-from ..config import Config, OutputSpec, leads_outside, not_read_hint, outputs_outside
+from ..config import (
+    Config,
+    OutputSpec,
+    find_config,
+    leads_outside,
+    not_read_hint,
+    outputs_outside,
+)
 from ..depfile import MAX_DEPFILE, is_depfile, render_depfile
 from ..errors import InputError
 from ..fileio import PUBLIC
@@ -29,6 +37,7 @@ from ..ui import (
     table_width,
     warn,
 )
+from ._usage import example_line, gives, split_option, typed_words
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -52,8 +61,38 @@ _ROOT_COLUMNS = (
 )
 
 
+def _no_board_option(ctx: click.Context, param: click.Parameter, board: str | None) -> None:
+    """``build --board X`` got click's bare "No such option": build reads the board
+    from cabundle.yaml's ``board:`` (as check and pack do without --board), which init
+    writes; the hint is that step, then the line typed without --board."""
+    if board is None:
+        return
+    words, _ = split_option(typed_words(ctx), param.opts, takes_value=True)
+    typed_config = any(gives(w, f) for w in words for f in ("-c", "--config"))
+    config = typed_config or find_config() is not None
+    build = example_line(words).removeprefix("e.g. ")
+    hint = (
+        f"add 'board: {board}' to the config, then: {build}"
+        if config
+        else f"e.g. esp-cabundle init --board {shlex.quote(board)} --yes (a cabundle.yaml "
+        f"with that board), then {build}"
+    )
+    raise InputError(
+        "build has no --board: it takes the board from board: in cabundle.yaml (--board "
+        "is an option of check, pack, flash, update-dump and push)",
+        hint=hint,
+    )
+
+
 @click.command()
 @ca_options(bundle=False)
+@click.option(
+    "--board",
+    hidden=True,
+    expose_value=False,
+    callback=_no_board_option,
+    help="Refused with the way build takes a board (board: in cabundle.yaml).",
+)
 @click.option(
     "-f",
     "--format",

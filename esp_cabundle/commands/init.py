@@ -14,6 +14,7 @@ from ..boards import load_board
 from ..catalog import PRESETS
 from ..clobber import refuse_clobbering
 from ..config import CONFIG_NAME
+from ..dates import add_years, nearest_date
 from ..errors import EspCabundleError, InputError
 from ..init_config import (
     DEFAULT_PRESET,
@@ -26,6 +27,7 @@ from ..init_config import (
 )
 from ..text import printable, suggest
 from ..ui import echo, emit_json, note, shown_path, warn
+from ._usage import example_line, replaced_option, split_option, typed_words
 from .options import (
     Name,
     Whole,
@@ -114,13 +116,24 @@ def init(
     """
     today = parse_at(at)
     if service_years is not None and service_until is not None:
-        raise InputError("give --service-years or --service-until, not both")
+        words, _ = split_option(typed_words(), ["--service-years"], takes_value=True)
+        raise InputError(
+            "give --service-years or --service-until, not both",
+            hint=example_line(words, why="the end date alone"),
+        )
     if output.exists() and not force:  # before asking anything
         raise InputError(
             f"{output} already exists; nothing written",
             hint="pass --force to replace it, or -o to write another file",
         )
     ask = not yes
+    # Every value given is checked before the first question: a bad --service-until was
+    # refused only after the board and the servers had been asked for.
+    parsed_targets = tuple(parse_target(t) for t in targets)
+    given_life = str(service_years) if service_years is not None else service_until
+    end = _given_life(given_life, today) if given_life is not None else None
+    if presets:
+        _check_presets(presets)
 
     chosen_board = _load_board(board) if board is not None else None
     if chosen_board is not None:  # --force replaces a config, never the board file read
@@ -128,10 +141,6 @@ def init(
     if board is None and ask:
         chosen_board = _prompt_board()
 
-    if presets:
-        _check_presets(presets)  # before asking anything
-
-    parsed_targets = tuple(parse_target(t) for t in targets)
     if not targets and ask:
         parsed_targets = _prompt(
             "Servers the devices connect to (HOST[:PORT], comma-separated; empty for none)",
@@ -139,17 +148,13 @@ def init(
             default="",
         )
 
-    if service_years is not None:
-        end = parse_service_life(str(service_years), today=today)
-    elif service_until is not None:
-        end = parse_service_life(service_until, today=today)
-    elif ask:
+    if end is None and ask:
         end = _prompt(
             "Service life: years from today, or the end date (YYYY-MM-DD)",
             lambda s: parse_service_life(s, today=today),
             default=str(DEFAULT_SERVICE_YEARS),
         )
-    else:
+    elif end is None:
         end = parse_service_life(str(DEFAULT_SERVICE_YEARS), today=today)
 
     # The preset last, as README says: chosen knowing the servers and the service life.
@@ -180,6 +185,21 @@ def init(
         width = max(len(cmd) for cmd, _ in steps)
         for cmd, why in steps:
             note(printable(f"  {cmd:<{width}}  # {why}" if why else f"  {cmd}"))
+
+
+def _given_life(text: str, today: datetime) -> datetime:
+    """``--service-years``/``--service-until`` parsed; a date that is none gets the
+    line as typed with one that is (the nearest real day, else five years on)."""
+    try:
+        return parse_service_life(text, today=today)
+    except InputError as e:
+        if e.hint is not None or text.strip().isdigit():
+            raise
+        example = nearest_date(text.strip()) or add_years(today, DEFAULT_SERVICE_YEARS)
+        day = example if isinstance(example, str) else example.date().isoformat()
+        words = replaced_option(typed_words(), ["--service-until"], "--service-until", day)
+        e.hint = f"the end date as YYYY-MM-DD, or --service-years N: {example_line(words)}"
+        raise
 
 
 def _load_board(name: str) -> Board | None:

@@ -26,6 +26,7 @@ from ..errors import InputError
 from ..limits import MAX_FILE_INPUT, human_size
 from ..sizes import parse_size, size_problem
 from ..spelling import CLI_SPELLING
+from ._date_hint import bad_date
 from ._paths import FILE_PATH, DirPath, output_path
 
 __all__ = [
@@ -207,7 +208,9 @@ class Date(_ParamType):
         try:
             return parse_when(str(value), what=f"{flag} date")
         except InputError as e:
-            self.fail(str(e), param, ctx)
+            if ctx is None or param is None:
+                self.fail(str(e), param, ctx)
+            raise bad_date(e, str(value), param, ctx) from None
 
 
 class Name(_ParamType):

@@ -366,7 +366,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     board.file_system(CLI_SPELLING)  # a CA compiled into the firmware leaves no file to push
     until = _check_until(ctx, opts)
     ids = device_ids(opts)  # a bad --devices file is said before the CA is judged
-    refuse_before_gate(ctx, opts, ids, broker)
+    given = refuse_before_gate(ctx, opts, ids, broker)
 
     targets, base = connection_targets(opts, broker)
     gated = _gated_ca(board, server_targets(opts, broker), opts)
@@ -389,7 +389,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     quiet = opts["quiet"] or opts["as_json"]
 
     note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet, wrap=True)
-    transports = open_transports(opts, ids, broker)
+    transports = open_transports(opts, ids, broker, given)
     try:
         for t in transports:
             t.units()  # credentials and device ids are checked before any ledger exists

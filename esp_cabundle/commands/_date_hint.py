@@ -1,0 +1,29 @@
+"""A date option's bad value (``check --until 2030-13-01``, ``push --until notadate``),
+said in the tool's words: click printed its usage banner and "Invalid value", with no
+hint of the forms taken and no line to copy."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+
+from ..dates import nearest_date, now
+from ..errors import InputError
+from ._usage import example_line, replaced_option, typed_words
+
+__all__ = ["bad_date"]
+
+FORMS = "a date is YYYY-MM-DD, an ISO date-time (2030-12-01T12:00:00Z), now or today"
+
+
+def bad_date(
+    error: InputError, value: str, param: click.Parameter, ctx: click.Context
+) -> InputError:
+    """``error`` (parse_when's) with a hint: the forms taken, and the command line as
+    typed with ``param`` given a date that parses: the nearest real one for a day not
+    in the calendar, else a year from today (a deadline or an end of service is ahead)."""
+    example = nearest_date(value.strip()) or (now() + timedelta(days=365)).date().isoformat()
+    flags = [*param.opts, *param.secondary_opts]
+    words = replaced_option(typed_words(ctx), flags, max(flags, key=len), example)
+    return InputError(error.message, hint=f"{FORMS}: {example_line(words)}")
