@@ -8,10 +8,17 @@ import json
 import shlex
 from pathlib import Path
 
+import click
 import pytest
 
 from esp_cabundle.cli import run
-from esp_cabundle.commands._usage import split_option, with_option
+from esp_cabundle.commands._usage import (
+    cluster,
+    option_spellings,
+    split_option,
+    unclustered,
+    with_option,
+)
 
 DATA = Path(__file__).parent / "data"
 MQTT = ["--mqtt", "mqtt://127.0.0.1:9", "--device", "a", "--board", "mdash-arduino"]
@@ -155,3 +162,26 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
     assert run(["build", "--locked=yes"]) == 2  # a flag given a value: click says it
     assert "Option '--locked' does not take a value." in capsys.readouterr().err
     assert list(in_tmp.iterdir()) == []
+
+
+def test_one_option_table_reads_clusters_as_click_does() -> None:
+    """_repeated, _missing and unclustered read a line from one table and one cluster
+    reader: each spelling (a negation too), flags until one taking a value, the rest
+    its value, and a letter the command lacks leaves the word whole."""
+    cmd = click.Command(
+        "c",
+        params=[
+            click.Option(["-q", "--quiet"], is_flag=True),
+            click.Option(["-o", "--output"]),
+            click.Option(["--color/--no-color"]),
+        ],
+    )
+    table = option_spellings(cmd)
+    assert sorted(table) == ["--color", "--no-color", "--output", "--quiet", "-o", "-q"]
+    assert cluster("-qoX", table) == (["-q"], ("-o", table["-o"]), "X")
+    assert cluster("-qq", table) == (["-q", "-q"], None, "")
+    assert cluster("-qz", table) is None
+    assert cluster("q", table) is None
+    words = ["-qo", "f", "-qz", "--", "-qoY"]
+    assert unclustered(words, cmd) == ["-q", "-o", "f", "-qz", "--", "-qoY"]
+    assert unclustered(["-qoX"], cmd) == ["-q", "-o", "X"]
