@@ -471,12 +471,11 @@ class CheckReport:
         for r in self.failures:
             tl = r.timeline
             if not tl.start.ok:
-                # The line leads with the error code: the explanation's words naming it
-                # again ("The device logs -0x2700 (...).") are left out, and when it
-                # began failing is a sentence, not parentheses around parentheses.
+                # The line leads with the error code (so the reasons do not name it
+                # again), and when it began failing is a sentence, not parentheses
+                # around parentheses.
                 code = tl.start.error_text
-                why = tl.start.explanation.replace(f" The device logs {code}.", "")
-                why = why.replace(f"logs {code}", "logs it")
+                why = tl.start.reasons
                 since = tl.failing_since
                 when = f" {since.describe(sentence=True)}" if since else ""
                 lines.append(f"{r.item.name}: {code}: {why}{when}")
