@@ -509,7 +509,7 @@ def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem], spelling
             f"keys only, no dates, and {', '.join(devices)} "
             f"{'checks' if len(devices) == 1 else 'check'} the roots' dates",
             violations=tuple(f"{i.name} ({i.device.name})" for i in dated),
-            hint=f"check the ca.pem it was built from ({spelling.bundle.format('ca.pem')}); a "
+            hint=f"check the ca.pem it was built from ({spelling.bundle_for('ca.pem')}); a "
             "device verifying with the bundle itself is "
             f"{spelling.device.format('idf-bundle')} (or idf-bundle-clock)",
         )
