@@ -471,12 +471,11 @@ class CheckReport:
         for r in self.failures:
             tl = r.timeline
             if not tl.start.ok:
-                # The line leads with the error code: the explanation's words naming it
-                # again ("The device logs -0x2700 (...).") are left out, and when it
-                # began failing is a sentence, not parentheses around parentheses.
+                # The line leads with the error code (so the reasons do not name it
+                # again), and when it began failing is a sentence, not parentheses
+                # around parentheses.
                 code = tl.start.error_text
-                why = tl.start.explanation.replace(f" The device logs {code}.", "")
-                why = why.replace(f"logs {code}", "logs it")
+                why = tl.start.reasons
                 since = tl.failing_since
                 when = f" {since.describe(sentence=True)}" if since else ""
                 lines.append(f"{r.item.name}: {code}: {why}{when}")
@@ -510,7 +509,7 @@ def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem], spelling
             f"keys only, no dates, and {', '.join(devices)} "
             f"{'checks' if len(devices) == 1 else 'check'} the roots' dates",
             violations=tuple(f"{i.name} ({i.device.name})" for i in dated),
-            hint=f"check the ca.pem it was built from ({spelling.bundle.format('ca.pem')}); a "
+            hint=f"check the ca.pem it was built from ({spelling.bundle_for('ca.pem')}); a "
             "device verifying with the bundle itself is "
             f"{spelling.device.format('idf-bundle')} (or idf-bundle-clock)",
         )

@@ -39,7 +39,8 @@ import re
 import sys
 from array import array
 
-from .keyscan_common import MIN_BYTES, ScanDer, lazy_re
+from ._patterns import lazy_re
+from .keyscan_common import MIN_BYTES, ScanDer
 
 __all__ = ["find_columns"]
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import cache
 
 __all__ = [
     "JAVA_MAGIC",
@@ -15,7 +14,6 @@ __all__ = [
     "RUN_LEAD",
     "ScanDer",
     "java_store_kind",
-    "lazy_re",
     "line_of",
     "nth_position",
 ]
@@ -26,12 +24,6 @@ ScanDer = Callable[[bytes], tuple[str, int] | None]
 # 24 80; every other shape needs more): shorter runs are not decoded.
 MIN_BYTES = 7
 RUN_LEAD = 512  # how far before a marker its run is looked for, at most
-
-
-def lazy_re(pattern: bytes) -> Callable[[], re.Pattern[bytes]]:
-    """A getter of ``pattern`` compiled on its first call: start-up pays nothing for a
-    pattern only a hit (or a rare prefilter's match) needs; compiling some took ms."""
-    return cache(lambda: re.compile(pattern))
 
 
 def nth_position(

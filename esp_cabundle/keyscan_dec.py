@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import re
 
-from .keyscan_common import MIN_BYTES, ScanDer, lazy_re, nth_position
+from ._patterns import lazy_re
+from .keyscan_common import MIN_BYTES, ScanDer, nth_position
 from .keyscan_hex import C_CAST, C_SUFFIX
 
 __all__ = ["find_decimal"]

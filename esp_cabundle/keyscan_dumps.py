@@ -28,8 +28,9 @@ from __future__ import annotations
 import bisect
 import re
 
+from ._patterns import lazy_re
 from .keyscan_columns import find_columns
-from .keyscan_common import ScanDer, lazy_re
+from .keyscan_common import ScanDer
 from .keyscan_dec import find_decimal
 from .keyscan_hex import find_hex_text
 from .keyscan_words import find_words

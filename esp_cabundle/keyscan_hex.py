@@ -35,7 +35,8 @@ import bisect
 import re
 from array import array
 
-from .keyscan_common import MIN_BYTES, RUN_LEAD, ScanDer, lazy_re, nth_position
+from ._patterns import lazy_re
+from .keyscan_common import MIN_BYTES, RUN_LEAD, ScanDer, nth_position
 
 __all__ = ["find_c_hex", "find_hex_text"]
 

@@ -31,7 +31,8 @@ import sys
 from array import array
 from collections.abc import Iterator
 
-from .keyscan_common import MIN_BYTES, RUN_LEAD, ScanDer, lazy_re, nth_position
+from ._patterns import lazy_re
+from .keyscan_common import MIN_BYTES, RUN_LEAD, ScanDer, nth_position
 
 __all__ = ["find_words"]
 

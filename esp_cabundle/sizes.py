@@ -10,8 +10,8 @@ and flash tools use.
 from __future__ import annotations
 
 import re
-from functools import cache
 
+from ._patterns import lazy_re
 from .errors import InputError
 from .limits import MAX_NUMBER_DIGITS
 
@@ -19,24 +19,12 @@ __all__ = ["SIZE_FORMS", "parse_size", "size_problem", "size_words"]
 
 # Compiled on first use: every command imports this module (its options take sizes),
 # few runs are given a size, and the three patterns took ~0.4 ms of each start-up.
-
-
-@cache
-def _suffix() -> re.Pattern[str]:
-    """A suffix after the number: k, kb, kib, m, mb, mib (any case), after a space or not."""
-    return re.compile(r"\s*([km])(i?b)?$", re.IGNORECASE)
-
-
-@cache
-def _other_unit() -> re.Pattern[str]:
-    """A number with a unit this parser does not take (1G, 4T, 16B)."""
-    return re.compile(r"^[0-9.]+\s*([a-z]+)$", re.IGNORECASE)
-
-
-@cache
-def _fraction() -> re.Pattern[str]:
-    """A fraction (1.5K)."""
-    return re.compile(r"^[0-9]*\.[0-9]+\s*([km](i?b)?)?$", re.IGNORECASE)
+# A suffix after the number: k, kb, kib, m, mb, mib (any case), after a space or not.
+_suffix = lazy_re(r"\s*([km])(i?b)?$", re.IGNORECASE)
+# A number with a unit this parser does not take (1G, 4T, 16B).
+_other_unit = lazy_re(r"^[0-9.]+\s*([a-z]+)$", re.IGNORECASE)
+# A fraction (1.5K).
+_fraction = lazy_re(r"^[0-9]*\.[0-9]+\s*([km](i?b)?)?$", re.IGNORECASE)
 
 
 _MULTIPLIERS = {"k": 1 << 10, "m": 1 << 20}

@@ -53,7 +53,7 @@ class Spelling(NamedTuple):
     # check, push, restore
     until: str  # the horizon checked to, {} the date
     at: str  # the date checked, {} the date
-    bundle: str  # the trust set judged, read from the file {} (empty: the knob alone)
+    bundle: str  # the trust set judged, read from the file {} (bundle_for quotes it)
     device: str  # the device profile named {}
     chain: str  # a server's chain read from a file
     pulled: str  # what saves a chain as a server sends it
@@ -129,6 +129,10 @@ class Spelling(NamedTuple):
         """:attr:`restore_port` for the unit on ``port``, the port quoted."""
         return self.restore_port.format(self.quote(port))
 
+    def bundle_for(self, path: str) -> str:
+        """:attr:`bundle` for the trust set read from ``path``, the path quoted."""
+        return self.bundle.format(self.quote(path))
+
     def inspect_for(self, port: str) -> str:
         """:attr:`inspect_unit` for the unit on ``port``, the port quoted."""
         return self.inspect_unit.format(self.quote(port))
@@ -155,7 +159,7 @@ PYTHON = Spelling(
     # check, push, restore
     until="until={}",
     at="at={}",
-    bundle="load_trust_set('{}')",
+    bundle="load_trust_set({})",
     device="device=parse_device_profile('{}')",
     chain="load_chain_file()",
     pulled="capture_chain returns it",

@@ -86,6 +86,19 @@ def test_library_refuses_before_making_anything() -> None:
     assert "did you mean arduino-2.0.5? platform='arduino-2.0.5'" in (err.value.hint or "")
 
 
+@pytest.mark.parametrize("typed", ["arduino-2.05", "arduino-9.9"])
+def test_cli_and_library_give_the_same_advice(
+    runner: CliRunner, tmp_path: Path, typed: str
+) -> None:
+    """The words before the command line come from the library's refusal alone."""
+    with pytest.raises(PlatformVersionError) as err:
+        resolve_platform(typed)
+    advice = err.value.advice
+    assert (err.value.hint or "").startswith(advice)
+    _, text = _pack(runner, tmp_path, typed, tmp_path / "p.bin")
+    assert " ".join(advice.split()) in " ".join(text.split())
+
+
 def _pack(runner: CliRunner, tmp_path: Path, platform: str, out: Path) -> tuple[int, str]:
     ca = tmp_path / "ca.pem"
     ca.write_bytes(CA)

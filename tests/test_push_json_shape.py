@@ -107,3 +107,20 @@ def test_push_and_status_json_share_one_shape(four_units: MdashStandIn, in_tmp: 
     assert {k for k in set(run) | set(status) | set(dry) if k != "dry_run"} - said <= {
         "would_finish"
     }
+
+
+@pytest.mark.parametrize(
+    ("states", "code"),
+    [
+        ((), 0),
+        (("up-to-date", "would-write", "unused"), 0),
+        (("would-write", "offline"), 3),
+        (("failed",), 3),
+    ],
+)
+def test_a_dry_runs_exit_code_is_worked_out_once(states: tuple[str, ...], code: int) -> None:
+    """push.py exits with, and the --json document says, the one dry_run_exit_code."""
+    from esp_cabundle.commands._push_render import dry_run_exit_code
+    from esp_cabundle.push.survey import SurveyRow
+
+    assert dry_run_exit_code([SurveyRow(f"u{i}", "mqtt", s) for i, s in enumerate(states)]) == code

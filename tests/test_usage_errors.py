@@ -8,10 +8,17 @@ import json
 import shlex
 from pathlib import Path
 
+import click
 import pytest
 
 from esp_cabundle.cli import run
-from esp_cabundle.commands._usage import split_option, with_option
+from esp_cabundle.commands._usage import (
+    cluster,
+    option_spellings,
+    split_option,
+    unclustered,
+    with_option,
+)
 from esp_cabundle.dates import parse_when
 
 DATA = Path(__file__).parent / "data"
@@ -221,3 +228,26 @@ def test_build_board_says_where_build_takes_the_board(
     assert doc["kind"] == "InputError" and doc["hint"] == (
         "add 'board: mdash-arduino' to the config, then: esp-cabundle build --json"
     ), doc
+
+
+def test_one_option_table_reads_clusters_as_click_does() -> None:
+    """_repeated, _missing and unclustered read a line from one table and one cluster
+    reader: each spelling (a negation too), flags until one taking a value, the rest
+    its value, and a letter the command lacks leaves the word whole."""
+    cmd = click.Command(
+        "c",
+        params=[
+            click.Option(["-q", "--quiet"], is_flag=True),
+            click.Option(["-o", "--output"]),
+            click.Option(["--color/--no-color"]),
+        ],
+    )
+    table = option_spellings(cmd)
+    assert sorted(table) == ["--color", "--no-color", "--output", "--quiet", "-o", "-q"]
+    assert cluster("-qoX", table) == (["-q"], ("-o", table["-o"]), "X")
+    assert cluster("-qq", table) == (["-q", "-q"], None, "")
+    assert cluster("-qz", table) is None
+    assert cluster("q", table) is None
+    words = ["-qo", "f", "-qz", "--", "-qoY"]
+    assert unclustered(words, cmd) == ["-q", "-o", "f", "-qz", "--", "-qoY"]
+    assert unclustered(["-qoX"], cmd) == ["-q", "-o", "X"]

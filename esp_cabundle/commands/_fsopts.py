@@ -53,12 +53,7 @@ def checked_platform(ctx: click.Context, value: str | None) -> str | None:
         resolve_platform(value, CLI_SPELLING)
     except PlatformVersionError as e:
         words = replaced_option(typed_words(ctx), ["--platform"], "--platform", e.meant or e.family)
-        e.hint = (
-            f"did you mean {e.meant}? "
-            if e.meant
-            else "name the release the units run, or the family alone if it is not known (any "
-            "version: on-disk 2.0, which every release mounts): "
-        ) + example_line(words)
+        e.hint = e.advice + example_line(words)
         raise
     except InputError:
         return value

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import EspCabundleError, InputError
-from ._usage import gives, options_end, usage_error
+from ._usage import gives, option_spellings, optional_value, options_end, usage_error
 from .options import joined
 
 __all__ = [
@@ -216,7 +216,7 @@ def _regular_file(word: str) -> bool:
 def _argument_spots(cmd: click.Command, words: Sequence[str]) -> list[int]:
     """Where in ``words`` click reads an argument: not an option nor an option's value
     (an option ``cmd`` has not got is taken for a flag); after ``--``, every word."""
-    options = {o: p for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+    options = option_spellings(cmd)
     end = options_end(words)
     spots: list[int] = []
     i = 0
@@ -228,7 +228,7 @@ def _argument_spots(cmd: click.Command, words: Sequence[str]) -> list[int]:
         elif option is not None and not (option.is_flag or option.count):
             # a value that may be left out (--mdash's URL) is not the next option
             after = words[i + 1] if i + 1 < len(words) else "-"
-            optional = isinstance(option.flag_value, str) and after.startswith("-")
+            optional = optional_value(option) and after.startswith("-")
             i += 0 if optional else max(option.nargs, 1)
         elif not word.startswith("-") or word == "-":
             spots.append(i)
@@ -243,13 +243,13 @@ def swallowed_option(
     whose value is one of ``cmd``'s own long options (``--json``, ``--size=1M``; or
     ``also``, the help option) was left without its value: the error
     :func:`missing_value_error` says, else None."""
-    options = {o: p for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+    options = option_spellings(cmd)
     end = options_end(words)
     i = 0
     while i < end:
         option = options.get(words[i])
         # a value that may be left out (--mdash's URL): the next option is no value of it
-        if option is None or option.is_flag or option.count or isinstance(option.flag_value, str):
+        if option is None or option.is_flag or option.count or optional_value(option):
             i += 1
             continue
         after = words[i + 1] if i + 1 < end else ""

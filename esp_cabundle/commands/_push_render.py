@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SHOWN",
+    "dry_run_exit_code",
     "print_status_units",
     "render_dry_run",
     "render_report",
@@ -201,6 +202,14 @@ def run_exit_code(report: CampaignReport) -> int:
     return 0 if report.ok else 3
 
 
+def dry_run_exit_code(rows: Sequence[SurveyRow]) -> int:
+    """What a dry run exits with, and its ``--json`` document says: 3 when a real run
+    would leave a unit not done, else 0."""
+    from ..push.survey import WOULD_FINISH  # deferred: with the survey (dry runs only)
+
+    return 0 if all(r.state in WOULD_FINISH for r in rows) else 3
+
+
 def render_report(
     report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
 ) -> None:
@@ -265,11 +274,12 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
 
     silent = _never_answered(rows, "did not answer")
     if opts["as_json"]:
-        would_finish = all(r.state in WOULD_FINISH for r in rows)
+        code = dry_run_exit_code(rows)
+        would_finish = not code
         emit_json(
             {
                 "ok": would_finish,
-                "exit_code": 0 if would_finish else 3,  # exit 3: a real run would not finish
+                "exit_code": code,
                 "dry_run": True,
                 "ca_sha256": push_file.sha256,
                 "would_finish": would_finish,

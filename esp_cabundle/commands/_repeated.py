@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import click
 
 from ..errors import InputError
-from ._usage import usage_error
+from ._usage import cluster, option_spellings, optional_value, usage_error
 
 __all__ = ["repeated_option"]
 
@@ -35,12 +35,6 @@ def _single_value(option: click.Option) -> bool:
     )
 
 
-def _optional_value(option: click.Option) -> bool:
-    """A value that may be left out (--mdash's URL): the next word is its value only
-    if it is no option, as click reads it."""
-    return isinstance(option.flag_value, str) and not option.is_flag
-
-
 def repeated_option(
     cmd: click.Command, words: Sequence[str], head: Sequence[str], also: Sequence[str] = ()
 ) -> tuple[InputError, click.Command] | None:
@@ -52,7 +46,7 @@ def repeated_option(
     out: list[str] = list(head)  # the line, each short option of a cluster apart
     seen: dict[tuple[int, str], tuple[click.Option, list[_Seen]]] = {}
     current = cmd
-    options = _options(current)
+    options = option_spellings(current)
     i = 0
     while i < len(words):
         word = words[i]
@@ -65,7 +59,7 @@ def repeated_option(
         if option is None and not word.startswith("-"):
             sub = current.commands.get(word) if isinstance(current, click.Group) else None
             if sub is not None:  # a group's subcommand: its options from here on
-                current, options = sub, _options(sub)
+                current, options = sub, option_spellings(sub)
         start = len(out) + lead
         out += emitted
         if option is not None and value is not None:
@@ -98,16 +92,6 @@ def _commands(cmd: click.Command) -> list[click.Command]:
     return [cmd, *(c for sub in subs for c in _commands(sub))]
 
 
-def _options(cmd: click.Command) -> dict[str, click.Option]:
-    """Every spelling of ``cmd``'s options (``-o``, ``--output``, ``--no-x``)."""
-    return {
-        o: p
-        for p in cmd.params
-        if isinstance(p, click.Option)
-        for o in (*p.opts, *p.secondary_opts)
-    }
-
-
 def _read_option(
     word: str, after: Sequence[str], options: dict[str, click.Option]
 ) -> tuple[click.Option | None, str | None, int, list[str], int]:
@@ -123,27 +107,23 @@ def _read_option(
             return plain
         if eq or option.is_flag or option.count:
             return option, _kept(option, glued if eq else None), 1, [word], 0
-        if _optional_value(option) and (not after or after[0].startswith("-")):
+        if optional_value(option) and (not after or after[0].startswith("-")):
             return option, _kept(option, option.flag_value), 1, [word], 0
         taken = min(max(option.nargs, 1), len(after))
         value = " ".join(after[:taken])
         return option, _kept(option, value), 1 + taken, [word, *after[:taken]], 0
-    if len(word) < 2 or word[0] != "-":
+    split = cluster(word, options)
+    if split is None:
         return plain
-    lead: list[str] = []
-    for j, char in enumerate(word[1:], 2):  # a cluster: flags until one taking a value
-        option = options.get(f"-{char}")
-        if option is None:
-            return plain
-        if option.is_flag or option.count:
-            lead.append(f"-{char}")
-            continue
-        if word[j:]:
-            return option, _kept(option, word[j:]), 1, [*lead, f"-{char}{word[j:]}"], len(lead)
-        value = after[0] if after else ""
-        given = [*lead, f"-{char}", *after[:1]]
-        return option, _kept(option, value), 1 + bool(after), given, len(lead)
-    return None, None, 1, lead, 0
+    lead, taker, glued = split
+    if taker is None:  # flags only
+        return None, None, 1, lead, 0
+    spelt, option = taker
+    if glued:
+        return option, _kept(option, glued), 1, [*lead, f"{spelt}{glued}"], len(lead)
+    value = after[0] if after else ""
+    given = [*lead, spelt, *after[:1]]
+    return option, _kept(option, value), 1 + bool(after), given, len(lead)
 
 
 def _kept(option: click.Option, value: object) -> str | None:

@@ -6,14 +6,17 @@ printed its usage banner instead, with no example, and ``--json`` got click's ki
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import click
 
 from ..errors import InputError
 
 __all__ = [
+    "cluster",
     "example_line",
+    "option_spellings",
+    "optional_value",
     "replaced_option",
     "split_option",
     "takes_value",
@@ -34,34 +37,57 @@ def typed_words(ctx: click.Context | None = None) -> list[str]:
 
 
 def unclustered(words: Sequence[str], command: click.Command) -> list[str]:
-    """``-qc FILE`` as ``-q -c FILE``, split as click reads a cluster (flags until one
-    that takes a value, the word's rest its value), so each option in it can be found and
-    moved or left out; a cluster naming an option ``command`` lacks stays whole."""
-    shorts = {
+    """``-qc FILE`` as ``-q -c FILE``, split as click reads a cluster (:func:`cluster`),
+    so each option in it can be found and moved or left out; a cluster naming an option
+    ``command`` lacks stays whole."""
+    options = option_spellings(command)
+    out: list[str] = []
+    end = options_end(words)
+    for i, word in enumerate(words):
+        split = cluster(word, options) if i < end and len(word) > 2 and word[1] != "-" else None
+        if split is None:  # no cluster, or not this command's: the word as typed
+            out.append(word)
+            continue
+        flags, taker, glued = split
+        out += [*flags, *([taker[0]] if taker else []), *([glued] if glued else [])]
+    return out
+
+
+def option_spellings(command: click.Command) -> dict[str, click.Option]:
+    """Every spelling of ``command``'s options (``-o``, ``--output``, ``--no-x``): the one
+    table each reading of a typed line looks options up in."""
+    return {
         o: p
         for p in command.params
         if isinstance(p, click.Option)
         for o in (*p.opts, *p.secondary_opts)
-        if len(o) == 2 and o[0] == "-" and o[1] != "-"
     }
-    out: list[str] = []
-    end = options_end(words)
-    for i, word in enumerate(words):
-        if i >= end or len(word) <= 2 or word[0] != "-" or word[1] == "-":
-            out.append(word)
-            continue
-        parts: list[str] = []
-        for j, char in enumerate(word[1:], 2):
-            option = shorts.get(f"-{char}")
-            if option is None:  # not this command's: leave the word as typed
-                parts = [word]
-                break
-            parts.append(f"-{char}")
-            if not (option.is_flag or option.count):
-                parts += [word[j:]] if word[j:] else []
-                break
-        out += parts
-    return out
+
+
+def cluster(
+    word: str, options: Mapping[str, click.Option]
+) -> tuple[list[str], tuple[str, click.Option] | None, str] | None:
+    """``word`` (``-qo x``) read as click reads a cluster of short options: its flags
+    (``-q``), the option taking a value with its spelling (``-o``) if one does, and the
+    word's rest after it (that value, when not empty); None when ``word`` is no cluster
+    or a letter names none of ``options``."""
+    if len(word) < 2 or word[0] != "-":
+        return None
+    flags: list[str] = []
+    for j, char in enumerate(word[1:], 2):
+        option = options.get(f"-{char}")
+        if option is None:
+            return None
+        if not (option.is_flag or option.count):
+            return flags, (f"-{char}", option), word[j:]
+        flags.append(f"-{char}")
+    return flags, None, ""
+
+
+def optional_value(option: click.Option) -> bool:
+    """A value that may be left out (--mdash's URL): the next word is its value only if
+    it is no option, as click reads it (else click gives the option's flag_value)."""
+    return isinstance(option.flag_value, str) and not option.is_flag
 
 
 def usage_error(message: str, words: Sequence[str], *, why: str = "") -> InputError:
@@ -118,7 +144,7 @@ def takes_value(ctx: click.Context, option: click.Option) -> bool:
     (click then gives its flag_value): typed alone, the next word is another option."""
     if option.is_flag or option.count:
         return False
-    if isinstance(option.flag_value, str):  # a value that may be left out
+    if optional_value(option):
         value = ctx.params.get(option.name or "")
         if value != option.flag_value:
             return True

@@ -32,6 +32,7 @@ from ._push_links import (
 )
 from ._push_render import (
     SHOWN,
+    dry_run_exit_code,
     print_status_units,
     render_dry_run,
     render_report,
@@ -398,8 +399,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         if opts["dry_run"]:
             # The real run's ledger refusals, read only (no file made, none changed).
             check_ledger(opts["ledger_path"], ca_sha256=push_file.sha256, board=push_file.board)
-            if not _dry_run(transports, push_file, options, opts, quiet=quiet):
-                ctx.exit(3)
+            if code := _dry_run(transports, push_file, options, opts, quiet=quiet):
+                ctx.exit(code)
             return
         if opts["watch"]:
             note(_watch_plan(until, opts["poll"]), quiet=quiet, wrap=True)
@@ -501,15 +502,15 @@ def _dry_run(
     opts: dict[str, Any],
     *,
     quiet: bool,
-) -> bool:
-    """Survey every unit; True when a real run would end with every unit done."""
-    from ..push.survey import WOULD_FINISH, survey  # deferred: dry runs only
+) -> int:
+    """Survey every unit; the dry run's exit code (:func:`dry_run_exit_code`)."""
+    from ..push.survey import survey  # deferred: dry runs only
 
     with units_progress(quiet=quiet) as bar:
         bar.total(sum(len(t.units()) for t in transports) if not quiet else 0)
         rows = survey(transports, push_file, options, progress=bar.event)
     render_dry_run(rows, push_file, opts)
-    return all(r.state in WOULD_FINISH for r in rows)
+    return dry_run_exit_code(rows)
 
 
 # ---------------------------------------------------------------------------------------

@@ -363,7 +363,7 @@ def _refuse_not_a_dump(flash: bytes, source: str, spelling: Spelling) -> None:
         raise PartitionTableError(
             f"{source}: PEM text (certificates), not a whole-flash dump; nothing written",
             hint=f"a dump is a unit's whole flash ({spelling.read_all}); a CA file is "
-            f"given as the CA ({_as_bundle(source, spelling)})",
+            f"given as the CA ({spelling.bundle_for(source)})",
         )
     kind = detect_fs_type(flash)
     if kind is not None:
@@ -378,15 +378,6 @@ def _refuse_not_a_dump(flash: bytes, source: str, spelling: Spelling) -> None:
             hint=f"edit the CA file in the image itself ({edit}), or give a unit's whole "
             f"flash ({spelling.read_all})",
         )
-
-
-def _as_bundle(path: str, spelling: Spelling) -> str:
-    """``--bundle PATH`` / ``load_trust_set('PATH')``, the path quoted for its language
-    (the library's template holds its quotes: a path that needs more gets a stand-in)."""
-    if spelling.cli:
-        return spelling.bundle.format(spelling.quote(path))
-    plain = path.isprintable() and "'" not in path and "\\" not in path
-    return spelling.bundle.format(path if plain else "ca.pem")
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,12 +223,16 @@ _RELEASE_WORDS = {
 class PlatformVersionError(ImageError):
     """A platform version that was never released; ``meant``: the platform spec its
     digits spell when that is unambiguous (``arduino-2.017`` -> ``arduino-2.0.17``), for
-    the CLI to put into the command line it shows as the hint."""
+    the CLI to put into the command line it shows as the hint; ``advice``: the hint's
+    words before that line (or the call), so each front end says them alike."""
 
-    def __init__(self, message: str, *, hint: str, family: str, meant: str | None) -> None:
+    def __init__(
+        self, message: str, *, hint: str, family: str, meant: str | None, advice: str
+    ) -> None:
         super().__init__(message, hint=hint)
         self.family = family
         self.meant = meant
+        self.advice = advice
 
 
 def resolve_platform(spec: str, spelling: Spelling = PYTHON) -> LfsPlatform:
@@ -258,20 +262,20 @@ def resolve_platform(spec: str, spelling: Spelling = PYTHON) -> LfsPlatform:
     problem = version_problem(family, raw)
     if problem is not None:
         meant = f"{family}-{problem.meant}" if problem.meant else None
-        hint = (
-            f"did you mean {meant}? {set_to(spelling.platform, meant)}"
+        advice = (
+            f"did you mean {meant}? "
             if meant
-            else "name the release the units run, or the family alone if it is not known: "
-            f"{set_to(spelling.platform, family)} (any version: writes on-disk 2.0, which "
-            "every release mounts)"
+            else "name the release the units run, or the family alone if it is not known (any "
+            "version: on-disk 2.0, which every release mounts): "
         )
         raise PlatformVersionError(
             f"unknown LittleFS platform {spec!r}: {_RELEASE_WORDS[family]} has no release "
             f"{raw!r}: "
             f"{problem.why}",
-            hint=hint,
+            hint=advice + set_to(spelling.platform, meant or family),
             family=family,
             meant=meant,
+            advice=advice,
         )
     version = tuple(int(x) for x in raw.split("."))
     chosen = tuple(r for r in rows if r.covers(version))

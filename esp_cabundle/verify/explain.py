@@ -57,8 +57,11 @@ def explain(
     skipped: Sequence[tuple[int, ParseRefusal]] = (),
     sent_as: Sequence[Node] | None = None,
     spelling: Spelling = PYTHON,
+    names_code: bool = True,
 ) -> str:
-    """``chain`` is what mbedTLS kept of the certificates the server sent (``sent_as``)."""
+    """``chain`` is what mbedTLS kept of the certificates the server sent (``sent_as``).
+    ``names_code`` false: no sentence names the code the device logs (a line that leads
+    with it), unless nothing else is said."""
     items = outcome.items
     parts: list[str] = list(chain_parse_notes(skipped, sent_as or chain))
     if v.ok:
@@ -98,7 +101,8 @@ def explain(
     parts.extend(ca_parse_notes(outcome, chain, index))
     parts.extend(name_notes(v, chain[0], spelling))
     parts.extend(usage_notes(v, chain[0]))
-    parts.append(f"The device logs {v.error_text}.")
+    if names_code or not any(parts):
+        parts.append(f"The device logs {v.error_text if names_code else 'it'}.")
     return " ".join(p for p in parts if p)
 
 

@@ -20,10 +20,12 @@ def _q(label: str) -> str:
     return f"'{label}'"
 
 
-def explain_early(v: Verdict, where: object) -> str:
+def explain_early(v: Verdict, where: object, *, names_code: bool = True) -> str:
     """A unit that stopped before path building: its CA file, a server certificate, or
-    the 3.6 rule on clients without a hostname."""
+    the 3.6 rule on clients without a hostname. ``names_code`` false: the code the unit
+    logs is "it" (a line that leads with the code)."""
     lib = f"mbedTLS {v.profile.mbedtls}"
+    code = v.error_text if names_code else "it"
     if v.stage == "ca-parse" and isinstance(where, TrustIndex):
         names = "; ".join(f"{_q(a.label)}: {r}" for a, r in where.skipped)
         return (
@@ -41,13 +43,13 @@ def explain_early(v: Verdict, where: object) -> str:
         return (
             f"The server sends {_q(n.label)} (#{i + 1} as sent), which {lib} cannot parse: "
             f"{refusal}. The handshake ends there (ssl_parse_certificate_chain): the "
-            f"unit logs {v.error_text}. The server must send certificates this library "
+            f"unit logs {code}. The server must send certificates this library "
             "can read; no CA file can fix this."
         )
     return (
         f"This firmware verifies the server without calling mbedtls_ssl_set_hostname; "
         f"{lib} (3.6.3 and later) refuses such a handshake outright "
-        f"(CVE-2025-27809): the unit logs {v.error_text}."
+        f"(CVE-2025-27809): the unit logs {code}."
     )
 
 

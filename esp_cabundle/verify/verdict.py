@@ -60,13 +60,23 @@ class Verdict:
     stage: Stage = "verify"
     hostname: str | None = None
     name_status: NameStatus = "not-judged"
-    explainer: Callable[[Verdict], str] | None = field(default=None, compare=False, repr=False)
+    # (verdict, names_code) -> the paragraph; names_code false: the code is not named again
+    explainer: Callable[[Verdict, bool], str] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def explanation(self) -> str:
         """A paragraph saying why, built when asked (a forecast judges many instants
         and shows few)."""
-        return self.explainer(self) if self.explainer is not None else ""
+        return self.explainer(self, True) if self.explainer is not None else ""
+
+    @property
+    def reasons(self) -> str:
+        """:attr:`explanation` for a line that leads with the error code: its words do
+        not name the code again ("The device logs -0x2700 (...)." is left out; "the unit
+        logs it")."""
+        return self.explainer(self, False) if self.explainer is not None else ""
 
     @property
     def name_judged(self) -> bool:

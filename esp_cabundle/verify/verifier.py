@@ -159,7 +159,7 @@ class Verifier:
         ):
             path.append(PathStep(anchor.label, "trust", 0, None, anchor.cert))
 
-        def explainer(v: Verdict) -> str:
+        def explainer(v: Verdict, names_code: bool) -> str:
             return explain(
                 v,
                 outcome,
@@ -169,6 +169,7 @@ class Verifier:
                 skipped=skipped,
                 sent_as=nodes,
                 spelling=self.spelling,
+                names_code=names_code,
             )
 
         return Verdict(
@@ -218,8 +219,8 @@ def _early(
     error: int,
     where: object = None,
 ) -> Verdict:
-    def explainer(v: Verdict) -> str:
-        return explain_early(v, where)
+    def explainer(v: Verdict, names_code: bool) -> str:
+        return explain_early(v, where, names_code=names_code)
 
     return Verdict(
         ok=False,

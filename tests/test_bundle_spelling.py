@@ -1,0 +1,33 @@
+"""``Spelling.bundle`` takes a quoted value (:meth:`Spelling.bundle_for`), as the port
+templates do: a path that needs quoting is shown whole, in the caller's language."""
+
+from __future__ import annotations
+
+import pytest
+
+from esp_cabundle.errors import EspCabundleError
+from esp_cabundle.flash.offline import _refuse_not_a_dump
+from esp_cabundle.spelling import CLI_SPELLING, PYTHON, Spelling, bare
+
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "path", "said"),
+    [
+        (PYTHON, "ca.pem", "load_trust_set('ca.pem')"),
+        (PYTHON, "it's ca.pem", 'load_trust_set("it\'s ca.pem")'),
+        (PYTHON, "a\\b.pem", "load_trust_set('a\\\\b.pem')"),
+        (CLI_SPELLING, "my ca.pem", '--bundle "my ca.pem"'),
+    ],
+)
+def test_a_pem_given_as_a_dump_names_it_as_the_ca(spelling: Spelling, path: str, said: str) -> None:
+    assert spelling.bundle_for(path) == said
+    with pytest.raises(EspCabundleError) as e:
+        _refuse_not_a_dump(PEM, path, spelling)
+    assert f"given as the CA ({said})" in (e.value.hint or "")
+
+
+def test_the_bare_knob_is_unchanged() -> None:
+    assert bare(PYTHON.bundle) == "load_trust_set()"
+    assert bare(CLI_SPELLING.bundle) == "--bundle"
