@@ -39,7 +39,6 @@ __all__ = [
     "load_certificate_file",
     "load_certificates",
     "sha256_fingerprint",
-    "signed_by",
     "sniff_kind",
 ]
 
@@ -321,11 +320,6 @@ def certificate_once(sha256: str, make: Callable[[], Certificate]) -> Certificat
             _PARSED.clear()
         done = _PARSED[sha256] = make()
     return done
-
-
-def signed_by(child: Certificate, issuer: Certificate) -> bool:
-    """Whether ``issuer``'s key verifies ``child``'s signature (names not compared)."""
-    return _signed_by(child.x509, issuer.x509)
 
 
 def _signed_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
