@@ -186,7 +186,8 @@ def build_bundle(
                 private.add(out.path)
             read += _packed_from(out, packed)
             dir_notes += [n for n in packed.notes if n not in dir_notes]
-            dir_warnings += [w for w in packed.warnings if w not in dir_warnings]
+            cramped = [packed.cramped.text()] if packed.cramped else []
+            dir_warnings += [w for w in [*packed.warnings, *cramped] if w not in dir_warnings]
         else:
             data = (
                 ca.pem

@@ -288,12 +288,13 @@ def _pack(
     timestamp: int | None = None,
     disk_version: int | None = None,
 ) -> PackedImage:
-    """pack_ca_image for ``spec``; a board's partition with no room is said to be too
-    small (:func:`_board_too_small`), whoever packs it."""
+    """pack_ca_image for ``spec``; a board's partition with no room (to pack the files,
+    or to rewrite them) is said to be too small (:func:`_board_too_small`), whoever
+    packs it."""
     from .fs.edit import pack_ca_image  # deferred: images made on demand
 
     try:
-        return pack_ca_image(
+        packed = pack_ca_image(
             spec.fs_type,
             profile,
             spec.size,
@@ -308,6 +309,9 @@ def _pack(
     except ImageError as e:
         _board_too_small(e, spec)
         raise
+    if packed.cramped is not None and spec.partitions:  # no other size fits the board
+        return replace(packed, cramped=replace(packed.cramped, board=spec.board))
+    return packed
 
 
 def _board_too_small(e: ImageError, spec: ImageSpec) -> None:

@@ -53,7 +53,8 @@ def test_pack_words_its_hints_for_a_new_image() -> None:
         pack_image("littlefs", "esp-idf", 256 << 10, [("/ca.pem", PEM), ("/big.bin", BIG)])
     # the size that holds them (tests/test_pack_room_hints.py proves it packs)
     assert re.fullmatch(
-        r"nothing was written; use a larger partition \(size=\d+ or more holds these files\), "
+        r"nothing was written; use a larger partition \(size=\d+ or more holds these files "
+        r"and leaves room to rewrite them\), "
         "or pack fewer files",
         caught.value.hint or "",
     ), caught.value.hint
@@ -83,15 +84,15 @@ def test_the_size_option_comes_from_one_spelling() -> None:
     hint = FsHint(no_room=True, fits=12288, spelling=PYTHON)
     assert hint.text(HintContext(new_image=True)) == (
         "nothing was written; use a larger partition (size=12288 or more holds these "
-        "files), or pack fewer files"
+        "files and leaves room to rewrite them), or pack fewer files"
     )
     assert hint.text(HintContext(new_image=True, spelling=CONFIG_SPELLING)) == (
         "nothing was written; use a larger partition (size: 12K or more holds these "
-        "files), or pack fewer files"
+        "files and leaves room to rewrite them), or pack fewer files"
     )
     assert hint.text(HintContext(new_image=True, spelling=CLI_SPELLING)) == (
         "nothing was written; use a larger partition (--size 12K or more holds these "
-        "files), or pack fewer files"
+        "files and leaves room to rewrite them), or pack fewer files"
     )
     mine = CLI_SPELLING._replace(size="--partition-size")
     assert SizeHint(8192, mine).text() == "give --partition-size 8K or more"

@@ -180,7 +180,9 @@ def test_a_new_image_too_small_is_not_told_to_remove_files(
     args = ["--fs", "littlefs", "--profile", "esp-idf", "--size", "8K"]
     code, text = pack(runner, *args, "--preset", "letsencrypt", "-o", str(out))
     assert code == 2 and "no space left" in text, text
-    assert re.search(r"use a larger partition \(--size \S+ or more holds these files\)", text)
+    assert re.search(
+        r"larger partition \(--size \S+ or more holds these files and leaves room", text
+    )
     assert "removing files" not in text and not out.exists()
 
 

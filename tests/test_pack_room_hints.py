@@ -1,11 +1,15 @@
-"""A pack that runs out of room names the least size that holds its files, found with
-the real formatter: the CLI as ``--size 24K``, a script as ``size=24576``, a config as
-``size: 24K``; that size packs and one block less does not. A board's own partition too
+"""A pack that runs out of room names the least size that holds its files and leaves
+room to rewrite them in place (as a CA update does), found with the real formatter and
+the real write ``fs put`` makes: the CLI as ``--size 24K``, a script as ``size=24576``, a
+config as ``size: 24K``; that size packs and takes a rewrite of the largest file, and one
+block less does not do both. A pack that holds its files with no room to rewrite them is
+warned of, naming that size. A board's own partition too
 small is said so, without a size that would not fit the board. SPIFFS's size limits are
 said grouped, the largest with the size that works. Every refusal writes nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -17,10 +21,11 @@ from click.testing import CliRunner
 from esp_cabundle import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ImageError
-from esp_cabundle.fs import check_new_image
+from esp_cabundle.fs import check_new_image, open_image
 from esp_cabundle.fs import edit as edit_module
 from esp_cabundle.fs.base import NoRoomError
-from esp_cabundle.fs.edit import FIT_FILES, pack_image
+from esp_cabundle.fs.edit import FileEdit, edit_image, locate_image, pack_image
+from esp_cabundle.fs.fit import FIT_FILES
 from esp_cabundle.images import image_spec, new_image
 from esp_cabundle.sizes import parse_size
 from esp_cabundle.spelling import CLI_SPELLING, CONFIG_SPELLING
@@ -28,6 +33,30 @@ from esp_cabundle.spelling import CLI_SPELLING, CONFIG_SPELLING
 BLOCK = 4096
 CA = bytes(range(256)) * 53  # 13,568 bytes: a typical few-root CA file
 BOARDS = Path(__file__).parent.parent / "boards"
+
+
+def _flipped(data: bytes) -> bytes:
+    """As many bytes, each other than it was: a CA update of the same size."""
+    return bytes(b ^ 0xFF for b in data)
+
+
+def _rewrites(fs: str, image: bytes, path: str, data: bytes) -> bool:
+    """Whether ``fs put``'s edit rewrites ``path`` in ``image`` with ``data``."""
+    try:
+        edit_image(locate_image(image), [FileEdit("put", path, data)], fs_type=fs)
+    except NoRoomError:
+        return False
+    return True
+
+
+def _roomy(fs: str, size: int, files: list[tuple[str, bytes]]) -> bool:
+    """Whether ``size`` packs ``files`` and then takes a rewrite of the largest."""
+    try:
+        packed = pack_image(fs, "esp-idf", size, files)
+    except NoRoomError:
+        return False
+    path, data = max(files, key=lambda f: len(f[1]))
+    return _rewrites(fs, packed.data, path, _flipped(data))
 
 
 def _pack(runner: CliRunner, fs: str, size: str, out: Path, *extra: str) -> tuple[int, str]:
@@ -43,14 +72,24 @@ def test_the_cli_hint_names_the_size_that_holds_the_files(
     out = tmp_path / "fs.bin"
     code, text = _pack(runner, fs, least, out)
     assert code == 2 and not out.exists(), text
-    found = re.search(r"use a larger partition \(--size (\S+) or more holds these files\)", text)
+    found = re.search(
+        r"use a larger partition \(--size (\S+) or more holds these files and leaves room to "
+        r"rewrite them\)",
+        text,
+    )
     assert found, text
     fits = parse_size(found.group(1))
     code, text = _pack(runner, fs, found.group(1), out)
-    assert code == 0 and out.stat().st_size == fits, text
+    assert code == 0 and out.stat().st_size == fits and "warning" not in text, text
+    image = out.read_bytes()  # a CA update of the same size fits (fs put's edit)
+    assert _rewrites(fs, image, "/ca.pem", _flipped(open_image(image).read("/ca.pem")))
     out.unlink()
     code, text = _pack(runner, fs, str(fits - BLOCK), out)
-    assert code == 2 and "holds these files" in text and not out.exists(), text
+    if code == 2:  # one block less: the files do not fit ...
+        assert "holds these files" in text and not out.exists(), text
+    else:  # ... or fit with no room to rewrite them
+        assert code == 0 and "warning: a CA update will not fit" in text, text
+        assert f"(--size {found.group(1)} or more leaves room)" in text, text
 
 
 @pytest.mark.parametrize("fs", ["littlefs", "spiffs"])
@@ -61,17 +100,86 @@ def test_the_library_hint_names_its_size_parameter(fs: str) -> None:
     hint = caught.value.hint or ""
     found = re.fullmatch(
         r"nothing was written; use a larger partition \(size=(\d+) or more holds these "
-        r"files\), or pack fewer files",
+        r"files and leaves room to rewrite them\), or pack fewer files",
         hint,
     )
     assert found, hint
     fits = int(found.group(1))
-    assert len(pack_image(fs, "esp-idf", fits, files).data) == fits
-    with pytest.raises(NoRoomError):
-        pack_image(fs, "esp-idf", fits - BLOCK, files)
+    packed = pack_image(fs, "esp-idf", fits, files)
+    assert len(packed.data) == fits and packed.cramped is None
+    assert _roomy(fs, fits, files) and not _roomy(fs, fits - BLOCK, files)
     with pytest.raises(NoRoomError) as config:
         pack_image(fs, "esp-idf", 16 << 10, files, spelling=CONFIG_SPELLING)
-    assert f"(size: {fits // 1024}K or more holds these files)" in (config.value.hint or "")
+    assert f"(size: {fits // 1024}K or more holds these files and leaves room to rewrite " in (
+        config.value.hint or ""
+    )
+
+
+def test_the_named_size_takes_a_smaller_ca_put_over_it(in_tmp: Path, runner: CliRunner) -> None:
+    """The size named for one root's CA packed an image so full that ``fs put`` refused
+    even a smaller CA (1,002 bytes over 2,151): a unit flashed with it could not be
+    updated."""
+    for root, name in (("isrg-root-x1", "ca.pem"), ("isrg-root-x2", "ca2.pem")):
+        r = runner.invoke(cli, ["build", "--root", root, "-o", name])
+        assert r.exit_code == 0, r.output
+    line = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--bundle", "ca.pem"]
+    r = runner.invoke(cli, [*line, "--size", "8K", "-o", "fs.bin"])
+    found = re.search(r"--size (\S+) or more holds these files", r.output)
+    assert r.exit_code == 2 and found, r.output
+    r = runner.invoke(cli, [*line, "--size", found.group(1), "-o", "fs.bin"])
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca2.pem", "/ca.pem"])
+    assert r.exit_code == 0, r.output
+    assert (
+        open_image((in_tmp / "fs.bin").read_bytes()).read("/ca.pem")
+        == (in_tmp / "ca2.pem").read_bytes()
+    )
+
+
+def test_a_pack_with_no_room_to_rewrite_warns_naming_the_size(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """12K holds one root's CA but leaves littlefs no room to write its copy-on-write
+    replacement: the pack succeeds, warned once, with the size that leaves room; its
+    JSON report carries the warning."""
+    r = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "-o", "ca.pem"])
+    assert r.exit_code == 0, r.output
+    line = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--bundle", "ca.pem"]
+    r = runner.invoke(cli, [*line, "--size", "12K", "-o", "fs.bin"])
+    warned = [w for w in r.output.splitlines() if w.startswith("warning:")]
+    assert r.exit_code == 0 and len(warned) == 1, r.output
+    found = re.fullmatch(
+        r"warning: a CA update will not fit: /ca\.pem cannot be rewritten in place in this "
+        r"12K image \(--size (\S+) or more leaves room\)",
+        warned[0],
+    )
+    assert found, warned
+    ca = (in_tmp / "ca.pem").read_bytes()
+    packed = pack_image("littlefs", "esp-idf", 12 << 10, [("/ca.pem", ca)])
+    assert not _rewrites("littlefs", packed.data, "/ca.pem", _flipped(ca))  # the warning is true
+    assert _roomy("littlefs", parse_size(found.group(1)), [("/ca.pem", ca)])
+    r = runner.invoke(cli, [*line, "--size", "12K", "-o", "fs2.bin", "--json"])
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 0 and doc["warnings"] == [warned[0].removeprefix("warning: ")], r.output
+    r = runner.invoke(cli, [*line, "--size", found.group(1), "-o", "fs3.bin"])
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
+
+
+def test_a_spiffs_pack_with_no_room_to_rewrite_is_warned_of() -> None:
+    """32K SPIFFS holds two 13,568-byte files, but ``fs put`` of either anew needs more
+    free pages than garbage collection can give: said as no room (it was an ImageError
+    of another kind, which a pack could not tell from a broken image)."""
+    files = [("/ca.pem", CA), ("/extra.bin", CA)]
+    packed = pack_image("spiffs", "esp-idf", 32 << 10, files)
+    with pytest.raises(NoRoomError):
+        edit_image(locate_image(packed.data), [FileEdit("put", "/ca.pem", _flipped(CA))])
+    assert packed.cramped is not None and packed.cramped.fits is not None, packed.cramped
+    assert packed.cramped.text() == (
+        "a CA update will not fit: /ca.pem cannot be rewritten in place in this 32K image "
+        f"(size={packed.cramped.fits} or more leaves room)"
+    )
+    assert _roomy("spiffs", packed.cramped.fits, files)
+    assert not _roomy("spiffs", packed.cramped.fits - BLOCK, files)
 
 
 @pytest.mark.parametrize("fs", ["littlefs", "spiffs"])
@@ -81,10 +189,11 @@ def test_files_no_size_holds_get_no_size(fs: str) -> None:
     assert caught.value.hint == "nothing was written; use a larger partition, or pack fewer files"
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_a_spiffs_fit_above_8_mib_is_found_below_its_page_limit() -> None:
     """SPIFFS with 256-byte pages addresses 16,380K at most: a trial at 16 MiB is refused
-    for its page count, which the search took for "does not fit" (no size was said)."""
+    for its page count, which the search took for "does not fit" (no size was said).
+    Slow (about a minute): each size tried rewrites 10 MiB through the SPIFFS engine."""
     files = [("/big.bin", bytes(10 << 20))]
     with pytest.raises(NoRoomError) as caught:
         pack_image("spiffs", "esp-idf", 64 << 10, files)
@@ -92,7 +201,8 @@ def test_a_spiffs_fit_above_8_mib_is_found_below_its_page_limit() -> None:
     assert found, caught.value.hint
     fits = int(found.group(1))
     assert 10 << 20 < fits <= 16380 << 10
-    assert len(pack_image("spiffs", "esp-idf", fits, files).data) == fits
+    packed = pack_image("spiffs", "esp-idf", fits, files)
+    assert len(packed.data) == fits and packed.cramped is None
 
 
 @pytest.mark.timeout(60)
@@ -213,9 +323,9 @@ def test_a_board_partition_too_small_is_said_to_a_script(tmp_path: Path) -> None
     hint = caught.value.hint or ""
     assert isinstance(caught.value.worded, FsHint) and caught.value.worded.board == "tiny"
     assert "board tiny's file-system partition is too small" in hint and "size=" not in hint
-    need = re.search(r"they need (\S+)\)", hint)
+    need = re.search(r"they need (\S+) with room to rewrite them\)", hint)
     assert need, hint
-    assert pack_image("littlefs", "esp-idf", parse_size(need.group(1)), [("/ca.pem", CA)])
+    assert _roomy("littlefs", parse_size(need.group(1)), [("/ca.pem", CA)])
 
 
 def test_a_build_image_output_is_told_in_config_words(in_tmp: Path, runner: CliRunner) -> None:
@@ -232,8 +342,34 @@ def test_a_build_image_output_is_told_in_config_words(in_tmp: Path, runner: CliR
     config.write_text(f"preset: default\noutputs:\n  - {{{image}, size: 8K}}\n")
     r = runner.invoke(cli, ["build"])
     assert r.exit_code == 2 and not (in_tmp / "fs.bin").exists(), r.output
-    found = re.search(r"\(size: (\S+) or more holds these files\)", r.output)
+    found = re.search(r"\(size: (\S+) or more holds these files and leaves room", r.output)
     assert found, r.output
     config.write_text(f"preset: default\noutputs:\n  - {{{image}, size: {found.group(1)}}}\n")
     r = runner.invoke(cli, ["build"])
     assert r.exit_code == 0 and (in_tmp / "fs.bin").stat().st_size == parse_size(found.group(1))
+
+
+def test_a_cramped_build_output_or_board_partition_is_warned_in_its_words(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """24K holds the default preset's CA (13,470 bytes) but not its rewrite: a config's
+    image is warned of with ``size:``; a board's partition of that size with no size to
+    give (another would not fit the board)."""
+    config = in_tmp / "cabundle.yaml"
+    image = "format: littlefs, path: fs.bin, profile: esp-idf"
+    config.write_text(f"preset: default\noutputs:\n  - {{{image}, size: 24K}}\n")
+    r = runner.invoke(cli, ["build"])
+    warned = [w for w in r.output.splitlines() if w.startswith("warning:")]
+    assert r.exit_code == 0 and (in_tmp / "fs.bin").exists(), r.output
+    assert warned == [
+        "warning: a CA update will not fit: /ca.pem cannot be rewritten in place in this 24K "
+        "image (size: 40K or more leaves room)"
+    ], r.output
+    board = _tiny_board(in_tmp)
+    board.write_text(board.read_text().replace("0x4000,", "0x6000,"))
+    r = runner.invoke(cli, ["pack", "--board", str(board), "--preset", "default", "-o", "b.bin"])
+    assert r.exit_code == 0, r.output
+    assert (
+        "warning: a CA update will not fit: /ca.pem cannot be rewritten in place in this 24K "
+        "image (board tiny's file-system partition is too small for one)"
+    ) in r.output

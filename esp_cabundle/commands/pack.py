@@ -207,6 +207,10 @@ def pack(
     unchanged = not write_atomic(output, packed.data, mode=PRIVATE if hidden else PUBLIC)
 
     facts = packed.image.describe()
+    # A CA update rewrites the CA file in place: an image with no room for that is said.
+    warnings = [*files.warnings, *([packed.cramped.text()] if packed.cramped else [])]
+    if packed.cramped and not as_json:
+        warn(printable(packed.cramped.text()))
     if as_json:
         emit_json(
             {
@@ -223,7 +227,7 @@ def pack(
                 "facts": facts,
                 "files": [{"path": p, "size": n} for p, n in packed.files],
                 "notes": notes,
-                "warnings": list(files.warnings),
+                "warnings": warnings,
                 "gate": gated.to_dict(),
             }
         )

@@ -77,6 +77,7 @@ class FsHint:
     no_room: bool = False  # it did not fit: where room may be found
     no_file: bool = False  # the file is not there: how to see those that are
     fits: int | None = None  # with no_room: the least size that holds the files (a pack's)
+    # and leaves room to rewrite the largest in place (esp_cabundle.fs.fit)
     spelling: Spelling = PYTHON  # how the caller names its options (``size`` sets that size)
     board: str | None = None  # the image is for this board's partition: no size to give
 
@@ -94,7 +95,8 @@ class FsHint:
         elif self.no_room and ctx.new_image and self.fits is not None:
             hint = SizeHint(self.fits, ctx.spelling or self.spelling)
             parts.append(
-                f"use a larger partition ({hint.setting()} holds these files), or pack fewer files"
+                f"use a larger partition ({hint.setting()} holds these files and leaves room "
+                "to rewrite them), or pack fewer files"
             )
         elif self.no_room and ctx.new_image:
             size = f" ({ctx.spelling.size})" if ctx.spelling else ""
@@ -106,7 +108,9 @@ class FsHint:
     def _board_text(self) -> str:
         """A board's partition too small: another size would not fit the board, so the
         way out is a smaller CA or a partition table with a bigger partition."""
-        need = f" (they need {size_words(self.fits)})" if self.fits else ""
+        need = (
+            f" (they need {size_words(self.fits)} with room to rewrite them)" if self.fits else ""
+        )
         bigger = f" ({size_words(self.fits)} or more)" if self.fits else ""
         return (
             f"board {self.board}'s file-system partition is too small for these files"

@@ -12,8 +12,9 @@ leaves the file as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import gc
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import ImageError, InputError, PartitionTableError
@@ -31,6 +32,7 @@ from .base import (
     checked_path,
     normalize_path,
 )
+from .fit import NoRewriteRoom, largest_path, rewritable, smallest_fit
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -344,6 +346,7 @@ class PackedImage:
     private: bool = False  # holds a file kept from others: write it PRIVATE
     notes: tuple[str, ...] = ()  # packed from a directory: entries left out, and why
     warnings: tuple[str, ...] = ()  # ... and files holding a private key
+    cramped: NoRewriteRoom | None = None  # holds the files, but no room to rewrite them
 
 
 NEW_IMAGE = HintContext(new_image=True)
@@ -366,7 +369,9 @@ def pack_image(
     """A new image of ``size`` bytes holding ``files`` (written in order), verified by
     mounting it again. ``timestamp`` sets LittleFS time attributes where the profile
     keeps them; ``platform``/``disk_version`` choose LittleFS's on-disk version;
-    ``spelling`` as for :func:`edit_image`."""
+    ``spelling`` as for :func:`edit_image`. An image that holds the files but takes no
+    rewrite of the largest in place (a CA update) comes back ``cramped``, with the size
+    that would (:mod:`.fit`); one that does not hold them names that size in its hint."""
     seen: set[str] = set()
     for path, _ in files:
         p = normalize_path(path)
@@ -375,83 +380,31 @@ def pack_image(
         seen.add(p)
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
 
-    def packed(at: int) -> PackedImage:
+    def packed(at: int) -> tuple[PackedImage, bool | None]:
         return _packed_image(fs_type, prof, at, files, timestamp, platform, disk_version, spelling)
 
+    def holds(at: int) -> None:
+        _, room = packed(at)
+        if room is None:
+            raise ImageError(f"the rewrite trial of {largest_path(files)} was refused")
+        if not room:
+            raise NoRoomError(f"no room to rewrite {largest_path(files)} at {at} bytes")
+
     try:
-        return packed(size)
+        made, room = packed(size)
     except NoRoomError as e:
         # the size that holds the files, said in the caller's words (size=, --size ...)
-        fits = _smallest_fit(packed, size, prof, files)
+        fits = smallest_fit(holds, size, prof, files)
         e.worded = FsHint(no_room=True, fits=fits, spelling=spelling)
         e.reword(NEW_IMAGE)
         raise
     except ImageError as e:
         e.reword(NEW_IMAGE)  # the file-system layer's words are for an image being edited
         raise
-
-
-# No size hint beyond this: 16 MiB is the largest flash of most ESP32 modules, and each
-# size tried is an image made in memory.
-FIT_LIMIT = 16 << 20
-# Nor for more files: each size tried builds, fills and reads back a whole image, so a
-# folder of thousands of small files would take minutes for a hint (a CA is one file).
-FIT_FILES = 64
-
-
-def _smallest_fit(
-    packed: Callable[[int], object],
-    size: int,
-    prof: FsProfile,
-    files: Sequence[tuple[str, bytes]],
-) -> int | None:
-    """The least size, a whole number of blocks above ``size`` (which does not hold the
-    files), that ``packed`` makes an image of, found with the real formatter: from the
-    files' own bytes up, sizes doubled, then halved in between. None when not even
-    :data:`FIT_LIMIT` (or the most the file system addresses) holds them, for more than
-    :data:`FIT_FILES` files, or when a size is refused for another reason than room
-    (that refusal, not a size, is what the user needs next)."""
-    if len(files) > FIT_FILES:
-        return None
-    step = prof.block_size
-    limit = max(FIT_LIMIT, size) // step * step
-    if prof.fs_type == "spiffs":
-        from .spiffs import SpiffsProfile, largest_size  # deferred: SPIFFS only
-
-        assert isinstance(prof, SpiffsProfile)
-        limit = min(limit, largest_size(prof))
-    if size >= limit:
-        return None
-
-    def fits(at: int) -> bool:
-        try:
-            packed(at)
-        except NoRoomError:
-            return False
-        except (ImageError, InputError) as e:
-            raise _Refused from e
-        return True
-
-    def up(n: int) -> int:
-        return -(-n // step) * step
-
-    try:
-        low = size // step * step  # holds no more than size
-        high = min(max(up(size + 1), up(sum(len(d) for _, d in files))), limit)
-        while not fits(high):
-            if high >= limit:
-                return None
-            low, high = high, min(up(2 * high), limit)
-        while high - low > step:  # low does not hold them, high does
-            middle = low + (high - low) // step // 2 * step
-            low, high = (low, middle) if fits(middle) else (middle, high)
-    except _Refused:
-        return None
-    return high
-
-
-class _Refused(Exception):
-    """A size tried was refused for another reason than room: the search ends."""
+    if room is not False:  # room, or refused for another reason: nothing to warn of
+        return made
+    fits = smallest_fit(holds, size, prof, files)
+    return replace(made, cramped=NoRewriteRoom(largest_path(files), size, fits, spelling))
 
 
 def _packed_image(
@@ -463,8 +416,11 @@ def _packed_image(
     platform: str | None,
     disk_version: int | None,
     spelling: Spelling,
-) -> PackedImage:
-    """:func:`pack_image` at ``size``, its hints worded for an image being edited."""
+) -> tuple[PackedImage, bool | None]:
+    """:func:`pack_image` at ``size``, its hints worded for an image being edited, and
+    whether it takes a rewrite of the largest file in place (None: the trial was refused
+    for another reason than room). The trial edits a scratch copy and the result's image
+    is opened anew from the bytes: packing holds about twice the image, as before."""
     image: FileSystemImage
     check: FileSystemImage
     if fs_type == "spiffs" and prof.fs_type == "spiffs":
@@ -494,11 +450,23 @@ def _packed_image(
             raise ImageError(f"{normalize_path(path)} does not read back from the new image")
     del check
     data = built if built is not None else image.to_bytes()  # copied once it is proven
-    return PackedImage(
-        data=data,
-        image=image,
-        files=tuple((normalize_path(p), len(d)) for p, d in files),
+    if built is None:  # littlefs opens lazily: the scratch copies the image once written
+        # The packing image sits in a reference cycle: its buffer is freed only by a
+        # collection, without which the scratch made packing hold three images.
+        del image
+        gc.collect()
+        image = open_image(data, profile=prof, platform=platform, disk_version=disk_version)
+    try:
+        room: bool | None = rewritable(image, files)  # SPIFFS: its mounted copy is the scratch
+    except InputError:
+        room = None
+    del image
+    image = open_image(data, profile=prof, platform=platform, disk_version=disk_version)
+    _set_timestamp(image, timestamp)
+    packed = PackedImage(
+        data=data, image=image, files=tuple((normalize_path(p), len(d)) for p, d in files)
     )
+    return packed, room
 
 
 def pack_ca_image(

@@ -447,7 +447,7 @@ class SpiffsImage(FileSystemImage):
         room = self._vol.free_pages + self._vol.stats_deleted
         room += -(-existing.size // dl) if existing is not None else 0
         if need > room:
-            raise ImageError(
+            raise NoRoomError(
                 f"{what}: no room in the SPIFFS image (it needs {need:,} data pages, the image "
                 f"has {room:,} free or reclaimable)",
                 hint="remove files or use a larger partition",

@@ -1,0 +1,128 @@
+"""The size a pack's no-room hint names, and a cramped pack's warning: the least size
+that holds the files *and* leaves room to rewrite them in place, as a CA update does.
+
+A size found by packing alone names a full image: littlefs writes a file anew before it
+frees the old one (copy-on-write) and SPIFFS needs free pages for its new copy, so a
+unit flashed with it (and ``fs put``) could not take another CA, not even a smaller one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..errors import ImageError, InputError
+from ..sizes import size_words
+from ..spelling import PYTHON, Spelling
+from .base import FileSystemImage, FsProfile, NoRoomError, SizeHint, normalize_path
+
+__all__ = ["FIT_FILES", "FIT_LIMIT", "NoRewriteRoom", "rewritable", "smallest_fit"]
+
+# No size hint beyond this: 16 MiB is the largest flash of most ESP32 modules, and each
+# size tried is an image made in memory.
+FIT_LIMIT = 16 << 20
+# Nor for more files: each size tried builds, fills and reads back a whole image, so a
+# folder of thousands of small files would take minutes for a hint (a CA is one file).
+FIT_FILES = 64
+
+_FLIP = bytes(b ^ 0xFF for b in range(256))  # every byte other than it was
+
+
+@dataclass(frozen=True, slots=True)
+class NoRewriteRoom:
+    """A pack that holds its files but leaves no room to rewrite ``path`` (the largest)
+    in place: said as a warning, with the least size that would (``fits``, None when
+    none was found), in the caller's words; for a ``board``'s partition no size."""
+
+    path: str
+    size: int
+    fits: int | None = None
+    spelling: Spelling = PYTHON
+    board: str | None = None
+
+    def text(self) -> str:
+        head = (
+            f"a CA update will not fit: {self.path} cannot be rewritten in place in this "
+            f"{size_words(self.size)} image"
+        )
+        if self.board is not None:
+            return f"{head} (board {self.board}'s file-system partition is too small for one)"
+        if self.fits is not None:
+            return f"{head} ({SizeHint(self.fits, self.spelling).setting()} leaves room)"
+        return f"{head} (use a larger partition)"
+
+
+def rewritable(scratch: FileSystemImage, files: Sequence[tuple[str, bytes]]) -> bool:
+    """Whether the image ``scratch`` (edited: a copy) takes the largest of ``files``
+    rewritten in place by as many other bytes, through the write ``fs put`` makes
+    (SPIFFS's garbage collection, littlefs's copy-on-write); ImageError for another
+    refusal than room."""
+    path, old = max(files, key=lambda f: len(f[1]), default=("", b""))
+    if not old:
+        return True
+    try:
+        scratch.write(path, bytes(old).translate(_FLIP))
+    except NoRoomError:
+        return False
+    return True
+
+
+def smallest_fit(
+    holds: Callable[[int], object],
+    size: int,
+    prof: FsProfile,
+    files: Sequence[tuple[str, bytes]],
+) -> int | None:
+    """The least size, a whole number of blocks above ``size`` (which does not hold the
+    files with room to rewrite them), at which ``holds`` raises no NoRoomError, found
+    with the real code: from the files' own bytes up, sizes doubled, then halved in
+    between. None when not even :data:`FIT_LIMIT` (or the most the file system
+    addresses) holds them, for more than :data:`FIT_FILES` files, or when a size is
+    refused for another reason than room (that refusal, not a size, is what the user
+    needs next)."""
+    if len(files) > FIT_FILES:
+        return None
+    step = prof.block_size
+    limit = max(FIT_LIMIT, size) // step * step
+    if prof.fs_type == "spiffs":
+        from .spiffs import SpiffsProfile, largest_size  # deferred: SPIFFS only
+
+        assert isinstance(prof, SpiffsProfile)
+        limit = min(limit, largest_size(prof))
+    if size >= limit:
+        return None
+
+    def fits(at: int) -> bool:
+        try:
+            holds(at)
+        except NoRoomError:
+            return False
+        except (ImageError, InputError) as e:
+            raise _Refused from e
+        return True
+
+    def up(n: int) -> int:
+        return -(-n // step) * step
+
+    try:
+        low = size // step * step  # holds no more than size
+        high = min(max(up(size + 1), up(sum(len(d) for _, d in files))), limit)
+        while not fits(high):
+            if high >= limit:
+                return None
+            low, high = high, min(up(2 * high), limit)
+        while high - low > step:  # low does not hold them, high does
+            middle = low + (high - low) // step // 2 * step
+            low, high = (low, middle) if fits(middle) else (middle, high)
+    except _Refused:
+        return None
+    return high
+
+
+def largest_path(files: Sequence[tuple[str, bytes]]) -> str:
+    """The path of the largest of ``files``: the one a rewrite trial writes."""
+    return normalize_path(max(files, key=lambda f: len(f[1]))[0])
+
+
+class _Refused(Exception):
+    """A size tried was refused for another reason than room: the search ends."""
