@@ -323,6 +323,11 @@ class FileSystemImage(ABC):
         (paid only by an edit that follows a view; none does in this package)."""
         return memoryview(self.to_bytes())
 
+    def free_blocks(self) -> int | None:
+        """Blocks (of the profile's block size) no file uses, as the file system counts
+        them; None where it cannot say cheaply."""
+        return None
+
     @abstractmethod
     def reopened(self) -> FileSystemImage:
         """A fresh mount of :meth:`data_view`, as a reader opens the image (the proof an

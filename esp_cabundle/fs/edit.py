@@ -32,7 +32,7 @@ from .base import (
     checked_path,
     normalize_path,
 )
-from .fit import NoRewriteRoom, largest_path, rewritable, smallest_fit
+from .fit import NoRewriteRoom, largest_path, rewritable, smallest_fit, surely_rewritable
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -450,6 +450,9 @@ def _packed_image(
             raise ImageError(f"{normalize_path(path)} does not read back from the new image")
     del check
     data = built if built is not None else image.to_bytes()  # copied once it is proven
+    listed = tuple((normalize_path(p), len(d)) for p, d in files)
+    if surely_rewritable(image, files):  # roomy: no trial, and the image is the result's
+        return PackedImage(data=data, image=image, files=listed), True
     if built is None:  # littlefs opens lazily: the scratch copies the image once written
         # The packing image sits in a reference cycle: its buffer is freed only by a
         # collection, without which the scratch made packing hold three images.
@@ -463,9 +466,7 @@ def _packed_image(
     del image
     image = open_image(data, profile=prof, platform=platform, disk_version=disk_version)
     _set_timestamp(image, timestamp)
-    packed = PackedImage(
-        data=data, image=image, files=tuple((normalize_path(p), len(d)) for p, d in files)
-    )
+    packed = PackedImage(data=data, image=image, files=listed)
     return packed, room
 
 

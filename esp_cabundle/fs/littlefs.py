@@ -379,6 +379,9 @@ class LittleFsImage(FileSystemImage):
         with self._io("counting the used blocks"):
             return int(self._lfs.used_block_count)
 
+    def free_blocks(self) -> int:
+        return self.block_count - self.used_blocks
+
     def files(self) -> list[FileInfo]:
         with self._io("listing files"):
             return walk(self._lfs, self.block_count)

@@ -465,6 +465,10 @@ class SpiffsImage(FileSystemImage):
         self._shared = True  # the next edit writes a copy: the view keeps these bytes
         return memoryview(self._vol.buf).toreadonly()
 
+    def free_blocks(self) -> int:
+        """Blocks whose pages are all free: SPIFFS's own count (``free_blocks``)."""
+        return self._vol.free_blocks
+
     def reopened(self) -> SpiffsImage:
         return SpiffsImage.open(self.data_view(), self.profile)
 

@@ -1,0 +1,75 @@
+"""A roomy pack is spared its rewrite trial (fs.fit.surely_rewritable: free blocks for
+three times the largest file and a few more), and the shortcut is sound: wherever it
+says a rewrite will find room, the trial, the write ``fs put`` makes, finds it. Held at
+every size from the least that packs up past where the shortcut first holds, for both
+file systems, the two SPIFFS garbage collectors, and files of a few sizes."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from esp_cabundle.fs import edit as edit_module
+from esp_cabundle.fs import open_image
+from esp_cabundle.fs.base import NoRoomError
+from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.fs.fit import rewritable, surely_rewritable
+
+BLOCK = 4096
+PAST = 3  # sizes checked past the first the shortcut takes
+
+
+def _file(length: int) -> bytes:
+    return random.Random(length).randbytes(length)
+
+
+@pytest.mark.parametrize(
+    ("fs", "profile"), [("littlefs", "esp-idf"), ("spiffs", "esp-idf"), ("spiffs", "mongoose-os")]
+)
+@pytest.mark.parametrize("length", [2_500, 13_568, 45_000])
+def test_the_shortcut_never_says_room_the_trial_does_not_find(
+    fs: str, profile: str, length: int
+) -> None:
+    files = [("/ca.pem", _file(length))]
+    size, sure, tried = 3 * BLOCK, 0, 0  # SPIFFS needs three blocks
+    while sure < PAST:
+        assert size < 64 * BLOCK + 8 * length, "the shortcut never held"
+        try:
+            packed = pack_image(fs, profile, size, files)
+        except NoRoomError:
+            size += BLOCK
+            continue
+        if surely_rewritable(open_image(packed.data, profile=profile), files):
+            sure += 1
+            assert rewritable(open_image(packed.data, profile=profile), files), size
+        else:
+            tried += 1
+        size += BLOCK
+    assert tried, "no size was left to the trial: the bound was not approached"
+
+
+@pytest.mark.parametrize("fs", ["littlefs", "spiffs"])
+def test_a_roomy_pack_runs_no_trial_and_a_cramped_one_does(
+    fs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trials: list[int] = []
+    real = edit_module.rewritable
+
+    def counted(*args: object, **kwargs: object) -> bool | None:
+        trials.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(edit_module, "rewritable", counted)
+    files = [("/ca.pem", _file(13_568))]
+    roomy = pack_image(fs, "esp-idf", 256 * 1024, files)
+    assert roomy.cramped is None and not trials
+    assert roomy.image.read("/ca.pem") == files[0][1]
+    size = 3 * BLOCK
+    while True:
+        try:
+            pack_image(fs, "esp-idf", size, files)
+            break
+        except NoRoomError:
+            size += BLOCK
+    assert trials, f"the least size that packs ({size}) was not tried"
