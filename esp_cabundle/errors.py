@@ -16,6 +16,7 @@ __all__ = [
     "CertificateError",
     "ConfigError",
     "DeviceError",
+    "DumpNotImageError",
     "EspCabundleError",
     "FlashError",
     "ImageError",
@@ -136,6 +137,23 @@ class ImageNotDumpError(PartitionTableError):
     def __init__(self, message: str, *, fs_type: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.fs_type = fs_type
+
+
+class DumpNotImageError(InputError):
+    """A whole-flash dump given where one file-system image goes; ``partitions``: the
+    (name, offset, size) of each file-system partition its table lists, so a command can
+    name the one to read in its caller's words."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str,
+        partitions: tuple[tuple[str, int, int], ...],
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, hint=hint)
+        self.partitions = partitions
 
 
 class PolicyError(EspCabundleError):

@@ -158,7 +158,7 @@ def inspect_bytes(data: bytes, *, source: str, spelling: Spelling = PYTHON) -> R
     if not data:
         raise CertificateError("empty file", path=source)
     refuse_private_keys(data, source=source)  # a key is the first thing to say
-    unknown = describe_unknown(data, spelling)
+    unknown = describe_unknown(data, spelling, source=source)
     if unknown is not None:
         raise CertificateError(unknown[0], path=source, hint=unknown[1])
     return certificate_file_report(data, source)
@@ -176,18 +176,21 @@ _READS = (
 )
 
 
-def _fs_hint(spelling: Spelling) -> str:
+def _fs_hint(spelling: Spelling, source: str) -> str:
     return (
         "give the file-system partition's offset and size (from the firmware's "
-        f"partitions.csv): {spelling.list_fs}"
+        f"partitions.csv): {spelling.list_fs_for(source)}"
     )
 
 
-def describe_unknown(data: bytes, spelling: Spelling = PYTHON) -> tuple[str, str | None] | None:
+def describe_unknown(
+    data: bytes, spelling: Spelling = PYTHON, *, source: str = "FILE"
+) -> tuple[str, str | None] | None:
     """What bytes that no reader claimed look like, as (message, hint), when they are not
     a certificate file either: an ESP-IDF bundle cut short, blank flash, a flash dump
     without a readable partition table, other binary data. None for text and DER, which
-    the certificate reader judges (and names the line of what is wrong)."""
+    the certificate reader judges (and names the line of what is wrong). ``source``: the
+    file the hint's command reads."""
     damaged = diagnose_bundle(data)
     if damaged is not None:
         return damaged, DAMAGED_BUNDLE_HINT
@@ -205,7 +208,7 @@ def describe_unknown(data: bytes, spelling: Spelling = PYTHON) -> tuple[str, str
         return (
             f"a flash dump ({size}: a boot image header at the start) with no readable "
             "partition table at any 4 KiB offset (erased or overwritten?)",
-            _fs_hint(spelling),
+            _fs_hint(spelling, source),
         )
     pem = data.find(b"-----BEGIN")
     holds = f"; it holds PEM text at byte offset {pem:#x}" if pem >= 0 else ""
@@ -217,9 +220,12 @@ def describe_unknown(data: bytes, spelling: Spelling = PYTHON) -> tuple[str, str
     )
 
 
-def inspect_path(path: str | Path, *, spelling: Spelling = PYTHON) -> Report:
+def inspect_path(
+    path: str | Path, *, spelling: Spelling = PYTHON, missing_hint: str | None = None
+) -> Report:
     """A Report for the file at ``path``: a pipe is read (up to the cap), a character
     device refused unread (a serial port is a unit: ``inspect --port``); hints as
-    ``spelling`` names the options."""
-    data = read_input(path, what="image or CA file", devices=False)
+    ``spelling`` names the options, ``missing_hint`` for a file that is not there (the
+    CLI's: the command that makes one)."""
+    data = read_input(path, what="image or CA file", devices=False, hint=missing_hint)
     return inspect_bytes(data, source=str(path), spelling=spelling)

@@ -103,7 +103,7 @@ class Spelling(NamedTuple):
     again: str  # run a stopped update once more (it finishes from the journal)
     restore_port: str  # that, for the unit on the port {} (restore_for quotes it)
     inspect_unit: str  # what shows what the unit on the port {} holds (inspect_for)
-    list_fs: str  # what lists the file system at an offset of a file (a dump's partition)
+    list_fs: str  # what lists the file system at an offset of the file {} (list_fs_for)
     # Said, not guessed from a word's shape: the caller is the CLI, so a hint may name a
     # command to run ('esp-cabundle chains pull') where a script is shown the call to make.
     cli: bool = False
@@ -132,6 +132,10 @@ class Spelling(NamedTuple):
     def bundle_for(self, path: str) -> str:
         """:attr:`bundle` for the trust set read from ``path``, the path quoted."""
         return self.bundle.format(self.quote(path))
+
+    def list_fs_for(self, path: str) -> str:
+        """:attr:`list_fs` for the file at ``path``, the path quoted."""
+        return self.list_fs.format(self.quote(path))
 
     def inspect_for(self, port: str) -> str:
         """:attr:`inspect_unit` for the unit on ``port``, the port quoted."""
@@ -290,7 +294,7 @@ CLI_SPELLING = Spelling(
     again="run the same command again",
     restore_port="'esp-cabundle restore --port {}'",
     inspect_unit="esp-cabundle inspect --port {}",
-    list_fs="esp-cabundle fs ls FILE --offset 0x290000 --size 1408K",
+    list_fs="esp-cabundle fs ls {} --offset 0x290000 --size 1408K",
     cli=True,
 )
 

@@ -258,10 +258,13 @@ def test_errors_leave_image_unchanged(
 @pytest.mark.parametrize(
     ("dump_name", "expected"),
     [
-        ("arduino_dump", ["spiffs: --offset 0x290000 --size 0x160000"]),
+        ("arduino_dump", ["--offset 0x290000 --size 0x160000 (partition spiffs)"]),
         (
             "mongoose_dump",
-            ["fs_0: --offset 0x190000 --size 0x40000", "fs_1: --offset 0x350000 --size 0x40000"],
+            [
+                "--offset 0x190000 --size 0x40000 (partition fs_0)",
+                "--offset 0x350000 --size 0x40000 (partition fs_1)",
+            ],
         ),
     ],
 )
@@ -280,7 +283,7 @@ def test_whole_flash_dump_names_its_partitions(
     assert all(e in out for e in expected), out
     code, out, _ = run(runner, "put", str(NEW_CA), str(dump), "/ca.pem")
     assert code == 2 and "the arguments look swapped" in out, out
-    offset, size = expected[0].split(": ", 1)[1].split()[1::2]
+    offset, size = expected[0].split()[1:4:2]
     assert f"fs put {dump} {NEW_CA} /ca.pem --offset {offset} --size {size}" in out, out
     assert dump.read_bytes() == before
     # The suggested command is right: it works.

@@ -80,6 +80,41 @@ def refuse_fs_as_profile(ctx: click.Context, fs_type: str | None, profile: str |
     )
 
 
+def refuse_fs_as_image_profile(profile: str | None) -> None:
+    """``fs ls lfs.bin --profile spiffs``: a file system typed as the profile of an image
+    that exists. The hint listed the image's file system's profiles; the fix is to leave
+    --profile out, as the image says both, so the hint is the line typed without it."""
+    if profile is None or profile not in FS_TYPES:
+        return
+    words, typed = split_option(typed_words(), ["--profile"], takes_value=True)
+    if typed:  # else cabundle.yaml's, left to the profile check
+        raise usage_error(
+            f"--profile {profile}: {profile} is a file system, not a profile",
+            words,
+            why="the image's file system and profile are read from its bytes",
+        )
+
+
+def dump_partitions_hint(partitions: tuple[tuple[str, int, int], ...]) -> str:
+    """For a whole-flash dump given as IMAGE: the line typed with --offset and --size
+    naming each file-system partition (the hint gave the options alone, to fit in by
+    hand), one line for each."""
+    words = typed_words()
+    lines = [
+        shlex.join(
+            replaced_option(
+                replaced_option(words, ["--offset"], "--offset", f"{offset:#x}"),
+                ["--size"],
+                "--size",
+                f"{size:#x}",
+            )
+        )
+        + f" (partition {name})"
+        for name, offset, size in partitions
+    ]
+    return "e.g. esp-cabundle " + ", or esp-cabundle ".join(lines)
+
+
 def no_image_hint(image: Path) -> str:
     """Where an image comes from, for one that is not there (``fs ls nofile.bin`` said
     only "no such file-system image"), naming the file the user typed. A name that says
@@ -104,6 +139,15 @@ def no_image_hint(image: Path) -> str:
         f"--partition NAME -o {name}), or make a new image (esp-cabundle pack --preset "
         f"default --fs spiffs --profile esp-idf --size 1408K -o {name})"
     )
+
+
+def no_input_hint(path: Path) -> str:
+    """Where a file to inspect comes from, for one that is not there ("no such image or
+    CA file" said nothing more): a CA file's name, the build that writes it; any other,
+    as :func:`no_image_hint` says (a dump's name: the whole flash read from a unit)."""
+    if says_text(path) and path.suffix.lower() != ".json":
+        return f"build one: esp-cabundle build --preset default -o {shlex.quote(str(path))}"
+    return no_image_hint(path)
 
 
 # Words of a file name that say it holds a whole flash (arduino-dump.bin, flash_4mb.bin).

@@ -17,7 +17,7 @@ import click
 
 from .._pipes import output_to_stdout
 from ..clobber import refuse_clobbering, same_file
-from ..errors import ImageError, InputError
+from ..errors import DumpNotImageError, ImageError, InputError
 from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
 from ..fs import normalize_path, open_image
 from ..fs.base import FS_NAMES, FsHint, HintContext
@@ -34,7 +34,12 @@ from ..fs.edit import (
 from ..gate import CaSource
 from ..text import fact_line, printable, printable_name
 from ..ui import echo, emit_json, format_table, warn
-from ._fsopts import no_image_hint, not_an_image_hint
+from ._fsopts import (
+    dump_partitions_hint,
+    no_image_hint,
+    not_an_image_hint,
+    refuse_fs_as_image_profile,
+)
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -108,12 +113,18 @@ class ImageArgs:
             # A whole-flash dump's own partition table knows the size at that offset.
             entry = partition_at(data, self.offset)
             size = entry.size if entry is not None else None
-        return locate_image(
-            data, offset=self.offset, size=size, source=str(self.image), spelling=CLI_SPELLING
-        )
+        try:
+            return locate_image(
+                data, offset=self.offset, size=size, source=str(self.image), spelling=CLI_SPELLING
+            )
+        except DumpNotImageError as e:
+            if e.partitions:  # else why it has none (a dump cut short ...)
+                e.hint = dump_partitions_hint(e.partitions)
+            raise
 
     def open(self, region: ImageRegion | None = None) -> FileSystemImage:
         region = region or self.region()
+        refuse_fs_as_image_profile(self.profile)
         try:
             return open_image(
                 region.data, fs_type=self.fs_type, profile=self.profile, spelling=CLI_SPELLING

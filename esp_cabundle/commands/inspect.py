@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -16,6 +17,7 @@ from ..inspect import finding_status, inspect_path, report_document
 from ..spelling import CLI_SPELLING
 from ..text import fact_line, plural, printable
 from ..ui import Column, echo, emit_json, error_document, fit_lines, format_table, table_width
+from ._fsopts import no_input_hint
 from ._paths import refuse_directory
 from ._unit import unit_progress
 from .options import (
@@ -127,7 +129,12 @@ def inspect(
     for path in paths:  # said as other commands say it (one check), with a hint
         refuse_directory(path, None)
     when = parse_at(at)
-    reports = [inspect_path(p, spelling=CLI_SPELLING) for p in paths]
+    reports = [  # '-' missing: read_input's own hint (standard input is /dev/stdin)
+        inspect_path(
+            p, spelling=CLI_SPELLING, missing_hint=no_input_hint(Path(p)) if p != "-" else None
+        )
+        for p in paths
+    ]
 
     unit = inspect_port_report(
         port, board=board, no_apps=no_apps, link=link, quiet=quiet or as_json

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import shlex
 from datetime import datetime
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..build import LOCK_NAME
 from ..clobber import refuse_clobbering
 from ..errors import ImageNotDumpError
 from ..fileio import PRIVATE, read_input, write_atomic
@@ -137,20 +140,28 @@ def _put_hint(dump: Path, ca: CaOptions, ca_path: str | None) -> str:
     """For an image given as the dump: the 'fs put' that edits it, with the --board,
     --platform and gate options typed (the hint named the image and 'ca.pem' alone, so
     the board's CA path and rules were lost); a CA named by --preset/--root is built
-    first, as 'fs put' takes a CA file."""
+    first, as 'fs put' takes a CA file, into a name not taken here (the hint's build
+    wrote ca.pem over one already there), and without a lock if one is here."""
     words = typed_words()
     kept = [w for flags in _PUT_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
     checks = split_option(words, ["--no-check"], takes_value=False)[1]
     kept += checks
-    source = str(ca.bundle_file) if ca.bundle_file is not None else "ca.pem"
+    source = str(ca.bundle_file) if ca.bundle_file is not None else _untaken("ca", ".pem")
     dest = [] if ca_path in (None, "/" + Path(source).name) else [ca_path]
     put = f"esp-cabundle {shlex.join(['fs', 'put', str(dump), source, *dest, *kept])}"
     read = "or give a unit's whole flash (esp-cabundle read --port PORT --all -o dump.bin)"
     if ca.bundle_file is not None:
         return f"edit the CA file in the image itself: {put}; {read}"
     made = [w for flags in _BUILD_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
-    build = f"esp-cabundle {shlex.join(['build', *made, *checks, '-o', 'ca.pem'])}"
+    lock = ["--no-lock"] if Path(LOCK_NAME).exists() else []  # a project's pins stay
+    build = f"esp-cabundle {shlex.join(['build', *made, *checks, *lock, '-o', source])}"
     return f"edit the CA file in the image itself: {build}, then {put}; {read}"
+
+
+def _untaken(stem: str, suffix: str) -> str:
+    """``ca.pem``, else the first of ``ca-2.pem``, ``ca-3.pem``... no file here has."""
+    names = (f"{stem}{'' if n == 1 else f'-{n}'}{suffix}" for n in itertools.count(1))
+    return next(n for n in names if not os.path.lexists(n))
 
 
 def _to_dict(result: DumpUpdate, dump: Path, output: Path) -> dict[str, object]:

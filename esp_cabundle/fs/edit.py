@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
-from ..errors import ImageError, InputError, PartitionTableError
+from ..errors import DumpNotImageError, ImageError, InputError, PartitionTableError
 from ..spelling import PYTHON, Spelling, set_to
 from ..text import byte_count
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
@@ -173,9 +173,10 @@ def _refuse_whole_dump(container: bytes, source: str, spelling: Spelling) -> Non
         f"{p.name}: {set_to(spelling.offset, p.offset)} {set_to(spelling.size, p.size)}"
         for p in parts
     )
-    raise InputError(
+    raise DumpNotImageError(
         f"a whole-flash dump (partition table at {off:#x}), not a file-system image",
         path=source,
+        partitions=tuple((p.name, p.offset, p.size) for p in parts),
         hint=f"name its file-system partition: {where}"
         if parts
         else _no_fs_hint(container, spelling),

@@ -221,7 +221,8 @@ _RELEASE_WORDS = {
 
 
 class PlatformVersionError(ImageError):
-    """A platform version that was never released; ``meant``: the platform spec its
+    """A platform version that was never released, or a family misspelt (``mos-2.20``,
+    ``family`` then the one near it); ``meant``: the platform spec its
     digits spell when that is unambiguous (``arduino-2.017`` -> ``arduino-2.0.17``), for
     the CLI to put into the command line it shows as the hint; ``advice``: the hint's
     words before that line (or the call), so each front end says them alike."""
@@ -241,7 +242,6 @@ def resolve_platform(spec: str, spelling: Spelling = PYTHON) -> LfsPlatform:
     nearby one it could pick the wrong on-disk version); hints as ``spelling`` says."""
     text = spec.strip().lower()
     m = _SPEC_RE.match(text)
-    families = ", ".join(FAMILIES)
     if text.startswith("esp-idf"):
         raise ImageError(
             f"unknown LittleFS platform {spec!r}: ESP-IDF does not ship LittleFS",
@@ -249,11 +249,7 @@ def resolve_platform(spec: str, spelling: Spelling = PYTHON) -> LfsPlatform:
             "littlefs in dependencies.lock), e.g. esp_littlefs-1.14.1",
         )
     if m is None:
-        raise ImageError(
-            f"unknown LittleFS platform {spec!r}",
-            hint=f"FAMILY or FAMILY-VERSION, FAMILY one of {families} "
-            "(e.g. arduino-2.0.17, esp_littlefs-1.5.5, platformio-6.8.0)",
-        )
+        raise _unknown_family(spec, spelling)
     family = m.group("family")
     raw = m.group("version")
     rows = tuple(r for r in PLATFORM_ROWS if r.family == family)
@@ -281,6 +277,56 @@ def resolve_platform(spec: str, spelling: Spelling = PYTHON) -> LfsPlatform:
     chosen = tuple(r for r in rows if r.covers(version))
     assert len(chosen) == 1, f"platform table has no single row for {text}"
     return LfsPlatform(text, family, version, chosen)
+
+
+# The families' own tools' short names (``mos``: Mongoose OS's CLI; ``pio``: PlatformIO's),
+# too short for difflib to find the family they name.
+_SHORT_NAMES = {"mos": "mongoose-os", "pio": "platformio"}
+
+
+def _unknown_family(spec: str, spelling: Spelling) -> ImageError:
+    """The error for a spec naming no family: with the spec meant when a family is near
+    (:class:`PlatformVersionError`, for the CLI to put it into the line typed)."""
+    near = _near_family(spec.strip().lower())
+    if near is None:
+        return ImageError(
+            f"unknown LittleFS platform {spec!r}",
+            hint=f"FAMILY or FAMILY-VERSION, FAMILY one of {', '.join(FAMILIES)} "
+            "(e.g. arduino-2.0.17, esp_littlefs-1.5.5, platformio-6.8.0)",
+        )
+    family, meant = near
+    advice = f"did you mean {meant}? "
+    return PlatformVersionError(
+        f"unknown LittleFS platform {spec!r}",
+        hint=advice + set_to(spelling.platform, meant),
+        family=family,
+        meant=meant,
+        advice=advice,
+    )
+
+
+def _near_family(text: str) -> tuple[str, str] | None:
+    """For a spec whose family is misspelt (``mos-2.20``, ``ardiuno``): the family meant
+    and the spec to give instead (the release its digits name, if the family made one;
+    else the family alone), or None when no family is near."""
+    from ..text import closest  # deferred: only a misspelt family needs difflib
+
+    name, _, version = text.partition("-")
+    while version and not version[0].isdigit():  # a family with a dash: mongose-os-2.20
+        more, _, version = version.partition("-")
+        name = f"{name}-{more}"
+    found = _SHORT_NAMES.get(name) or next(iter(closest(name, FAMILIES, most=1)), None)
+    if found is None:
+        return None
+    if not version:
+        return found, found
+    try:
+        resolve_platform(f"{found}-{version}")
+    except PlatformVersionError as e:
+        return found, e.meant or found
+    except ImageError:
+        return found, found
+    return found, f"{found}-{version}"
 
 
 def parse_disk_version(text: str) -> int:
