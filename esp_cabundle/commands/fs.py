@@ -19,7 +19,7 @@ from .._pipes import output_to_stdout
 from ..clobber import refuse_clobbering, same_file
 from ..errors import DumpNotImageError, ImageError, InputError
 from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
-from ..fs import normalize_path, open_image
+from ..fs import detect_fs_type, normalize_path, open_image
 from ..fs.base import FS_NAMES, FsHint, HintContext
 from ..fs.dirfiles import private_key_warning
 from ..fs.edit import (
@@ -131,7 +131,9 @@ class ImageArgs:
             )
         except (ImageError, InputError) as e:
             hint = _with_table_hint(e.hint, region, str(self.image))
-            if e.path is None and not region.offset:  # the whole file is none
+            # the whole file is no file system (not one refused for --fs or --profile, nor
+            # an erased one, whose hint says to make one)
+            if e.path is None and not region.offset and _holds_no_fs(region.data):
                 hint = not_an_image_hint(self.image, len(region.data), e.hint)
             if e.path is None:  # "neither LittleFS nor SPIFFS found": say in which file
                 raise type(e)(e.reason, path=printable(str(self.image)), hint=hint) from e
@@ -173,6 +175,11 @@ def fs_command(verb: str, *words: str | Path, options: str = "") -> str:
     a path in the image) quoted as a shell reads it, so a name with a space or a ``$``
     can be copied back; ``options``: flags already safe for a shell."""
     return printable(f"esp-cabundle fs {verb} {shlex.join(str(w) for w in words)}{options}")
+
+
+def _holds_no_fs(data: bytes) -> bool:
+    """Bytes holding no file system that are not erased or zeroed either."""
+    return detect_fs_type(data) is None and data.count(data[:1]) != len(data)
 
 
 def _with_table_hint(hint: str | None, region: ImageRegion, image: str) -> str | None:
