@@ -15,6 +15,7 @@ from ..errors import InputError
 __all__ = [
     "cluster",
     "example_line",
+    "line_with_value",
     "option_spellings",
     "optional_value",
     "replaced_option",
@@ -118,6 +119,12 @@ def replaced_option(words: Sequence[str], flags: Sequence[str], *given: str) -> 
         out.append(words[i])
         i += 1
     return out
+
+
+def line_with_value(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    """The command line as typed, ``param`` given ``value`` where it was last typed."""
+    flags = [*param.opts, *param.secondary_opts]
+    return replaced_option(typed_words(ctx), flags, max(flags, key=len), value)
 
 
 def gives(word: str, flag: str) -> bool:
