@@ -6,13 +6,15 @@ printed its usage banner instead, with no example, and ``--json`` got click's ki
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import click
 
 from ..errors import InputError
 
 __all__ = [
+    "Refused",
     "cluster",
     "example_line",
     "line_with_value",
@@ -26,6 +28,29 @@ __all__ = [
     "usage_error",
     "with_option",
 ]
+
+
+class Refused(click.Option):
+    """An option a command has not got but users type (``build --board``): hidden, and
+    refused by ``refusal`` (given the line as typed and the value) with the command's
+    rule, typed with a value or without one (value None: :mod:`._missing` asks it), not
+    first told it needs a value and then refused for the value given."""
+
+    def __init__(
+        self,
+        param_decls: Sequence[str],
+        *,
+        refusal: Callable[[list[str], str | None], InputError],
+        **attrs: Any,
+    ) -> None:
+        super().__init__(
+            param_decls, hidden=True, expose_value=False, callback=self._refuse, **attrs
+        )
+        self.refusal = refusal
+
+    def _refuse(self, ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            raise self.refusal(typed_words(ctx), value)
 
 
 def typed_words(ctx: click.Context | None = None) -> list[str]:
