@@ -8,6 +8,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -25,6 +26,7 @@ __all__ = [
     "takes_value",
     "typed_words",
     "unclustered",
+    "url_in_line",
     "usage_error",
     "with_option",
 ]
@@ -150,6 +152,25 @@ def line_with_value(ctx: click.Context, param: click.Parameter, value: str) -> l
     """The command line as typed, ``param`` given ``value`` where it was last typed."""
     flags = [*param.opts, *param.secondary_opts]
     return replaced_option(typed_words(ctx), flags, max(flags, key=len), value)
+
+
+def url_in_line(
+    words: Sequence[str], flag: str, bad: str, scheme: str, *, host: str, path: str = "/rpc"
+) -> tuple[list[str], str]:
+    """``words`` with ``flag``'s URL ``bad`` (``--rpc ftp://1.2.3.4``, ``--rpc=...``) given
+    ``scheme`` in its place (``http://1.2.3.4/rpc``): its host kept if it names one, else
+    ``host``; ``path`` added if it has none. Also the URL's rest after ``scheme://``, for
+    an alternative (``or ws://1.2.3.4/rpc``). push and virtual-unit say a bad --rpc so."""
+    rest = bad.partition("://")[2] if "://" in bad else bad
+    try:
+        named = bool(urlsplit(f"http://{rest}").hostname)
+    except ValueError:  # a '[' without its ']'
+        named = False
+    rest = rest if named else host
+    rest += "" if "/" in rest else path
+    fixed = f"{scheme}://{rest}"
+    out = [fixed if w == bad else f"{flag}={fixed}" if w == f"{flag}={bad}" else w for w in words]
+    return out, rest
 
 
 def gives(word: str, flag: str) -> bool:
