@@ -193,6 +193,16 @@ class LazyGroup(click.Group):
             error = missing_error(e, ctx.obj.get("argv", ()) if ctx.obj else ())
             _report_error(ctx, error, error.exit_code)
             ctx.exit(error.exit_code)
+        except click.BadParameter as e:  # a value its type refused: --size 12X
+            from .commands._bad_value import bad_value  # deferred: the error path only
+
+            argv = ctx.obj.get("argv", ()) if ctx.obj else ()
+            path = e.ctx.command_path.partition(" ")[2] if e.ctx is not None else ""
+            if e.ctx is not None and _wants_json(e.ctx.command, argv):
+                ctx.obj["json"] = True  # an eager --json after the value never ran
+            error = bad_value(e, path, argv)
+            _report_error(ctx, error, error.exit_code)
+            ctx.exit(error.exit_code)
         except click.BadOptionUsage as e:
             from .commands._missing import missing_value_error  # deferred: the error path only
 

@@ -404,7 +404,14 @@ def test_board_device_names_the_registry_profile() -> None:
         (["--service-until", "notadate"], "bad service end date 'notadate'",
          "e.g. esp-cabundle init --at 2026-11-27 --service-until 2031-11-27"),
         (["--service-until", "2025-01-01"], "not after today", "a number of years"),
-        (["--target", "no such host"], "bad target", "mdash.net"),
+        # the line typed, the bad target given one that parses (the hint was "e.g. mdash.net")
+        (["--target", "no such host"], "bad target 'no such host'",
+         "give HOST or HOST:PORT; e.g. esp-cabundle init --at 2026-11-27 --target mdash.net\n"),
+        (["--target", "mqtt.example .com:8883"], "bad target",
+         "e.g. esp-cabundle init --at 2026-11-27 --target mqtt.example.com:8883\n"),
+        (["--target=mdash.net", "--target=bad host!", "-o", "c.yaml"], "bad target 'bad host!'",
+         "e.g. esp-cabundle init --at 2026-11-27 --target=mdash.net"
+         " --target=mqtt.example.com:8883 -o c.yaml\n"),
         (["--preset", "defualt"], "unknown preset", "did you mean 'default'"),
         (["--service-years", "3", "--service-until", "2031-01-01"], "not both",
          "e.g. esp-cabundle init --at 2026-11-27 --service-until 2031-01-01"),

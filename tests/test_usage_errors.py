@@ -251,3 +251,25 @@ def test_one_option_table_reads_clusters_as_click_does() -> None:
     words = ["-qo", "f", "-qz", "--", "-qoY"]
     assert unclustered(words, cmd) == ["-q", "-o", "f", "-qz", "--", "-qoY"]
     assert unclustered(["-qoX"], cmd) == ["-q", "-o", "X"]
+
+
+@pytest.mark.parametrize("typed", [["build", "--board"], ["build", "-q", "--board", "--json"]])
+def test_build_board_without_a_value_says_builds_rule_at_once(
+    typed: list[str], in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``build --board`` was told "--board needs a value" with the line mended to
+    ``build --board BOARD``, which build then refused: now build's rule the first time,
+    its steps with an example board, the line typed without --board (its --json kept)."""
+    assert run(typed) == 2
+    out = capsys.readouterr()
+    said = json.loads(out.out) if "--json" in typed else None
+    error = said["error"] if said else out.err.partition("\n")[0].removeprefix("Error: ")
+    hint = said["hint"] if said else out.err.partition("  hint: ")[2].strip()
+    assert error.startswith("build has no --board: it takes the board from board:"), out
+    init, _, rest = hint.removeprefix("e.g. esp-cabundle ").partition(
+        " (a cabundle.yaml with that board), then esp-cabundle "
+    )
+    assert shlex.split(init) == ["init", "--board", "mdash-arduino", "--yes"], hint
+    assert shlex.split(rest) == [w for w in typed if w != "--board"], hint
+    assert run([*shlex.split(init), "-q"]) == 0, capsys.readouterr().err
+    assert run(shlex.split(rest)) == 0, capsys.readouterr().err

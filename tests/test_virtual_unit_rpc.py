@@ -21,6 +21,7 @@ from support.fleet_links import free_port, refusing_ports
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
+from esp_cabundle.commands._virtual_rpc import _parse_url
 from esp_cabundle.fs import open_image
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.virtual.boards import board_fs_image
@@ -287,3 +288,28 @@ def test_the_stop_line_says_the_call_log_was_bounded(
         "1 invalid frame refused; /ca.pem unchanged"
     ) in r.stderr, r.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "hint"),
+    [
+        (["--rpc", "ftp://127.0.0.1:0", "--id", "u1"], "--rpc http://127.0.0.1:0/rpc --id u1"),
+        (["--id", "u1", "--rpc=wss://127.0.0.1:0"],
+         "--id u1 --rpc=http://127.0.0.1:0/rpc (no TLS: it listens on this machine)"),
+        (["--rpc", "mqtts://127.0.0.1:1883"], "--rpc mqtt://127.0.0.1:1883 (no TLS"),
+        (["--rpc", "http:///rpc"], "--rpc http://127.0.0.1:8080/rpc"),
+    ],
+)  # fmt: skip
+def test_a_bad_rpc_url_is_mended_in_the_line_typed(
+    typed: list[str], hint: str, runner: CliRunner
+) -> None:
+    """A scheme the unit does not serve, or no host: the hint was the fragment "e.g.
+    --rpc mqtt://... or http://..."; now the line as typed with the URL mended, as push
+    mends its --rpc, and the mended line's URL is one the unit takes."""
+    r = runner.invoke(cli, ["virtual-unit", *typed])
+    assert r.exit_code == 2, r.output
+    said = r.output.partition("  hint: e.g. esp-cabundle virtual-unit ")[2]
+    assert said.startswith(hint), r.output
+    url = next(w.removeprefix("--rpc=") for w in shlex.split(said.partition(" (")[0])
+               if "://" in w)  # fmt: skip
+    assert _parse_url(url).host == "127.0.0.1"

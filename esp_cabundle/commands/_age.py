@@ -77,6 +77,8 @@ class Age(_ParamType):
     """``30d``, ``12h``, ``2w``, ``90min``: a duration with its unit, as a timedelta."""
 
     name = "age"
+    accepted = "an age: a number and a unit, min, h, d or w"
+    example = "30d"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, timedelta):

@@ -10,7 +10,7 @@ import click
 
 from ..dates import nearest_date, now
 from ..errors import InputError
-from ._usage import example_line, replaced_option, typed_words
+from ._usage import example_line, line_with_value
 
 __all__ = ["bad_date"]
 
@@ -24,6 +24,5 @@ def bad_date(
     typed with ``param`` given a date that parses: the nearest real one for a day not
     in the calendar, else a year from today (a deadline or an end of service is ahead)."""
     example = nearest_date(value.strip()) or (now() + timedelta(days=365)).date().isoformat()
-    flags = [*param.opts, *param.secondary_opts]
-    words = replaced_option(typed_words(ctx), flags, max(flags, key=len), example)
+    words = line_with_value(ctx, param, example)
     return InputError(error.message, hint=f"{FORMS}: {example_line(words)}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import EspCabundleError, InputError
-from ._usage import gives, option_spellings, optional_value, options_end, usage_error
+from ._usage import Refused, gives, option_spellings, optional_value, options_end, usage_error
 from .options import joined
 
 __all__ = [
@@ -271,6 +271,8 @@ def missing_value_error(
     )
     if param is None or param.is_flag or param.count or "argument" not in e.message:
         return None
+    if isinstance(param, Refused):  # build --board: build's rule, not "needs a value"
+        return param.refusal(list(argv), None)
     words = list(argv)
     end = options_end(words)
     at = max((i for i, w in enumerate(words[:end]) if w == e.option_name), default=end - 1)

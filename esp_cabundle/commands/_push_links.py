@@ -36,7 +36,14 @@ from ..spelling import set_to
 from ..targets import target_label
 from ..text import decoded_utf8, printable
 from ..ui import warn
-from ._usage import example_line, replaced_option, typed_words, usage_error, with_option
+from ._usage import (
+    example_line,
+    replaced_option,
+    typed_words,
+    url_in_line,
+    usage_error,
+    with_option,
+)
 from .options import CLI_SPELLING
 
 if TYPE_CHECKING:
@@ -384,14 +391,7 @@ def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
         bad = next((u for u in urls if _rpc_scheme_wrong(u)), None)
         if bad is None:
             raise
-        rest = bad.partition("://")[2] if "://" in bad else bad
-        rest = rest if urlsplit(f"http://{rest}").hostname else "192.168.1.20"
-        rest += "" if "/" in rest else "/rpc"
-        fixed = f"http://{rest}"
-        words = [
-            fixed if w == bad else f"--rpc={fixed}" if w == f"--rpc={bad}" else w
-            for w in typed_words(ctx)
-        ]
+        words, rest = url_in_line(typed_words(ctx), "--rpc", bad, "http", host="192.168.1.20")
         e.hint = example_line(words, why=f"or ws://{rest} over a WebSocket")
         raise
 

@@ -6,15 +6,19 @@ printed its usage banner instead, with no example, and ``--json`` got click's ki
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
 from ..errors import InputError
 
 __all__ = [
+    "Refused",
     "cluster",
     "example_line",
+    "line_with_value",
     "option_spellings",
     "optional_value",
     "replaced_option",
@@ -22,9 +26,33 @@ __all__ = [
     "takes_value",
     "typed_words",
     "unclustered",
+    "url_in_line",
     "usage_error",
     "with_option",
 ]
+
+
+class Refused(click.Option):
+    """An option a command has not got but users type (``build --board``): hidden, and
+    refused by ``refusal`` (given the line as typed and the value) with the command's
+    rule, typed with a value or without one (value None: :mod:`._missing` asks it), not
+    first told it needs a value and then refused for the value given."""
+
+    def __init__(
+        self,
+        param_decls: Sequence[str],
+        *,
+        refusal: Callable[[list[str], str | None], InputError],
+        **attrs: Any,
+    ) -> None:
+        super().__init__(
+            param_decls, hidden=True, expose_value=False, callback=self._refuse, **attrs
+        )
+        self.refusal = refusal
+
+    def _refuse(self, ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            raise self.refusal(typed_words(ctx), value)
 
 
 def typed_words(ctx: click.Context | None = None) -> list[str]:
@@ -118,6 +146,31 @@ def replaced_option(words: Sequence[str], flags: Sequence[str], *given: str) -> 
         out.append(words[i])
         i += 1
     return out
+
+
+def line_with_value(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    """The command line as typed, ``param`` given ``value`` where it was last typed."""
+    flags = [*param.opts, *param.secondary_opts]
+    return replaced_option(typed_words(ctx), flags, max(flags, key=len), value)
+
+
+def url_in_line(
+    words: Sequence[str], flag: str, bad: str, scheme: str, *, host: str, path: str = "/rpc"
+) -> tuple[list[str], str]:
+    """``words`` with ``flag``'s URL ``bad`` (``--rpc ftp://1.2.3.4``, ``--rpc=...``) given
+    ``scheme`` in its place (``http://1.2.3.4/rpc``): its host kept if it names one, else
+    ``host``; ``path`` added if it has none. Also the URL's rest after ``scheme://``, for
+    an alternative (``or ws://1.2.3.4/rpc``). push and virtual-unit say a bad --rpc so."""
+    rest = bad.partition("://")[2] if "://" in bad else bad
+    try:
+        named = bool(urlsplit(f"http://{rest}").hostname)
+    except ValueError:  # a '[' without its ']'
+        named = False
+    rest = rest if named else host
+    rest += "" if "/" in rest else path
+    fixed = f"{scheme}://{rest}"
+    out = [fixed if w == bad else f"{flag}={fixed}" if w == f"{flag}={bad}" else w for w in words]
+    return out, rest
 
 
 def gives(word: str, flag: str) -> bool:

@@ -26,6 +26,7 @@ from ..ui import note
 from ..virtual.boards import board_fs_image
 from ..virtual.rpc import MongooseUnit
 from ._fsopts import no_image_hint
+from ._usage import example_line, typed_words, url_in_line
 from .options import CLI_SPELLING
 
 __all__ = ["DEFAULT_ID", "RpcOptions", "serve_rpc_units"]
@@ -36,6 +37,7 @@ DEFAULT_BOARD = "mongoose-os-esp32"
 DEFAULT_ID = "esp32-virtual"
 _EXAMPLE = "mqtt://127.0.0.1:1883 or http://127.0.0.1:8080"
 _SCHEMES = {"mqtt": 1883, "http": 80, "ws": 80}
+_NO_TLS = "no TLS: it listens on this machine"
 _NOT_IN_IDS = frozenset("/#+")  # MQTT topic separators and wildcards
 
 
@@ -113,10 +115,10 @@ def _parse_url(text: str) -> _Where:
     if scheme not in _SCHEMES:
         raise InputError(
             f"--rpc: a virtual unit serves mqtt://, http:// or ws://, not {scheme or 'no'}://",
-            hint=f"e.g. --rpc {_EXAMPLE} (no TLS: it listens on this machine)",
+            hint=_mended(text, scheme, why=_NO_TLS if scheme in ("https", "wss", "mqtts") else ""),
         )
     if not parts.hostname:
-        raise InputError("--rpc: the URL names no host", hint=f"e.g. --rpc {_EXAMPLE}")
+        raise InputError("--rpc: the URL names no host", hint=_mended(text, scheme))
     if parts.username or parts.password:
         raise InputError(
             "--rpc: a broker or server that asks for a user and password is not supported",
@@ -130,6 +132,22 @@ def _parse_url(text: str) -> _Where:
     if scheme == "mqtt" and port == 0:
         raise InputError("--rpc: port 0 names no broker", hint="the broker's port: 1883")
     return _Where(scheme, parts.hostname, port)
+
+
+def _mended(url: str, scheme: str, *, why: str = "") -> str:
+    """The line as typed, ``--rpc url`` given a scheme the unit serves (mqtts:// as
+    mqtt://, else http://) and a host on this machine if it names none, as push mends
+    its --rpc (the hint was the fragment "e.g. --rpc mqtt://... or http://...")."""
+    mqtt = scheme.startswith("mqtt")
+    words, _ = url_in_line(
+        typed_words(),
+        "--rpc",
+        url,
+        "mqtt" if mqtt else "http",
+        host="127.0.0.1:1883" if mqtt else "127.0.0.1:8080",
+        path="" if mqtt else "/rpc",
+    )
+    return example_line(words, why=why)
 
 
 def _check_ids(ids: Sequence[str]) -> tuple[str, ...]:

@@ -37,7 +37,7 @@ from ..ui import (
     table_width,
     warn,
 )
-from ._usage import example_line, gives, split_option, typed_words
+from ._usage import Refused, example_line, gives, split_option
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -61,23 +61,24 @@ _ROOT_COLUMNS = (
 )
 
 
-def _no_board_option(ctx: click.Context, param: click.Parameter, board: str | None) -> None:
-    """``build --board X`` got click's bare "No such option": build reads the board
-    from cabundle.yaml's ``board:`` (as check and pack do without --board), which init
-    writes; the hint is that step, then the line typed without --board."""
-    if board is None:
-        return
-    words, _ = split_option(typed_words(ctx), param.opts, takes_value=True)
+def _no_board_option(typed: list[str], board: str | None) -> InputError:
+    """``build --board X`` got click's bare "No such option", and ``build --board``
+    "needs a value" (the mended line was then refused): build reads the board from
+    cabundle.yaml's ``board:`` (as check and pack do without --board), which init
+    writes; the hint is that step (with an example board if none was typed), then the
+    line typed without --board."""
+    words, _ = split_option(typed, ["--board"], takes_value=board is not None)
     typed_config = any(gives(w, f) for w in words for f in ("-c", "--config"))
     config = typed_config or find_config() is not None
     build = example_line(words).removeprefix("e.g. ")
+    name = board if board is not None else "mdash-arduino"  # init's example board
     hint = (
-        f"add 'board: {board}' to the config, then: {build}"
+        f"add 'board: {name}' to the config, then: {build}"
         if config
-        else f"e.g. esp-cabundle init --board {shlex.quote(board)} --yes (a cabundle.yaml "
+        else f"e.g. esp-cabundle init --board {shlex.quote(name)} --yes (a cabundle.yaml "
         f"with that board), then {build}"
     )
-    raise InputError(
+    return InputError(
         "build has no --board: it takes the board from board: in cabundle.yaml (--board "
         "is an option of check, pack, flash, update-dump and push)",
         hint=hint,
@@ -88,9 +89,8 @@ def _no_board_option(ctx: click.Context, param: click.Parameter, board: str | No
 @ca_options(bundle=False)
 @click.option(
     "--board",
-    hidden=True,
-    expose_value=False,
-    callback=_no_board_option,
+    cls=Refused,
+    refusal=_no_board_option,
     help="Refused with the way build takes a board (board: in cabundle.yaml).",
 )
 @click.option(

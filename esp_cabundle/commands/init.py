@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -25,6 +26,7 @@ from ..init_config import (
     parse_target,
     write_config,
 )
+from ..targets import looks_like_a_path
 from ..text import printable, suggest
 from ..ui import echo, emit_json, note, shown_path, warn
 from ._usage import example_line, replaced_option, split_option, typed_words
@@ -129,7 +131,7 @@ def init(
     ask = not yes
     # Every value given is checked before the first question: a bad --service-until was
     # refused only after the board and the servers had been asked for.
-    parsed_targets = tuple(parse_target(t) for t in targets)
+    parsed_targets = tuple(_parsed_target(t) for t in targets)
     given_life = str(service_years) if service_years is not None else service_until
     end = _given_life(given_life, today) if given_life is not None else None
     if presets:
@@ -185,6 +187,39 @@ def init(
         width = max(len(cmd) for cmd, _ in steps)
         for cmd, why in steps:
             note(printable(f"  {cmd:<{width}}  # {why}" if why else f"  {cmd}"))
+
+
+def _parsed_target(text: str) -> tuple[str, int]:
+    """``--target`` parsed; one that is no host (``'bad host!'``) is refused with the line
+    as typed, that target mended (its spaces or URL dropped) or else one of the help's, in place
+    (the hint was a bare "e.g. mdash.net"). A chain file keeps its own hint."""
+    try:
+        return parse_target(text)
+    except InputError as e:
+        if looks_like_a_path(text.strip()):
+            raise
+        joined = "".join(text.split())  # 'mqtt.example .com': a slip; 'no such host': not
+        mended = [joined if "." in joined else "", urlsplit(text.strip()).hostname or ""]
+        given = click.get_current_context().params.get("targets", ())
+        fixed = next(
+            t
+            for t in [*mended, "mdash.net", "mqtt.example.com:8883"]
+            if t and t != text and t not in given and _is_target(t)
+        )
+        words = [
+            fixed if w == text else f"--target={fixed}" if w == f"--target={text}" else w
+            for w in typed_words()
+        ]
+        e.hint = f"give HOST or HOST:PORT; {example_line(words)}"
+        raise
+
+
+def _is_target(text: str) -> bool:
+    try:
+        parse_target(text)
+    except InputError:
+        return False
+    return True
 
 
 def _given_life(text: str, today: datetime) -> datetime:

@@ -115,6 +115,8 @@ class Size(_ParamType):
         self.minimum = minimum
         self.align = align
         self.maximum = MAX_FILE_INPUT
+        self.accepted = f"{'an' if name[0] in 'aeiou' else 'a'} {name}: bytes, 0x hex or K/M"
+        self.example = "0x290000" if name == "offset" else "256K"  # for a hint's line
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
@@ -123,12 +125,8 @@ class Size(_ParamType):
             try:
                 n = parse_size(str(value), what=self.name)
             except InputError:
-                self.fail(
-                    f"{value!r} is not {'an' if self.name[0] in 'aeiou' else 'a'} {self.name}: "
-                    f"{size_problem(str(value))}",
-                    param,
-                    ctx,
-                )
+                what = self.accepted.partition(":")[0]  # "a size", "an offset"
+                self.fail(f"{value!r} is not {what}: {size_problem(str(value))}", param, ctx)
         if n < self.minimum:
             self.fail(f"{value} is below {self.minimum}", param, ctx)
         if n > self.maximum:
@@ -167,6 +165,8 @@ class Whole(click.IntRange):
 class Seconds(click.FloatRange):
     """A time in seconds within a range, refused as such when it is no number."""
 
+    what = "a number of seconds"
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str):
             try:
@@ -181,6 +181,8 @@ class Mac(_ParamType):
     as ``24:0a:c4:12:34:56``."""
 
     name = "mac"
+    accepted = "a MAC address: 6 bytes as 12 hex digits"
+    example = "24:0a:c4:12:34:56"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         from ..flash.journal import normal_mac  # deferred: the flash package is heavy
@@ -222,6 +224,7 @@ class Name(_ParamType):
     def __init__(self, what: str) -> None:
         self.name = what
         self.what = what
+        self.accepted = f"{'an' if what[0] in 'aeiou' else 'a'} {what}, not an empty value"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
