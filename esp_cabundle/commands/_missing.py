@@ -13,8 +13,15 @@ from pathlib import Path
 import click
 
 from ..errors import EspCabundleError, InputError
-from ._usage import Refused, gives, option_spellings, optional_value, options_end, usage_error
-from .options import joined
+from ._usage import (
+    Refused,
+    gives,
+    joined,
+    option_spellings,
+    optional_value,
+    options_end,
+    usage_error,
+)
 
 __all__ = [
     "EXAMPLES",

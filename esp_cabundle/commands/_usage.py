@@ -229,3 +229,9 @@ def split_option(
         (taken if i < end and takes_value and glued else rest).append(word)
         i += 1
     return rest, taken
+
+
+def joined(reason: str) -> str:
+    """``reason`` after "--board is required" (:mod:`.options`, and a missing option's
+    message, :mod:`._missing`): a parenthesis follows it, a clause a colon."""
+    return f" {reason}" if reason.startswith("(") else f": {reason}"

@@ -28,6 +28,7 @@ from ..sizes import parse_size, size_problem
 from ..spelling import CLI_SPELLING
 from ._date_hint import bad_date
 from ._paths import FILE_PATH, DirPath, output_path
+from ._usage import joined
 
 __all__ = [
     "CLI_SPELLING",
@@ -378,12 +379,6 @@ def required_board(
         # Said as a missing option is (cli.py): with an example of the command with it.
         raise click.MissingParameter(reason, ctx=ctx, param=param)
     return chosen
-
-
-def joined(reason: str) -> str:
-    """``reason`` after "--board is required" (here and for a missing option, :mod:`._missing`):
-    a parenthesis follows it, a clause a colon."""
-    return f" {reason}" if reason.startswith("(") else f": {reason}"
 
 
 _PORT_HELP = "Serial port of the unit, or a socket:// or rfc2217:// URL."
