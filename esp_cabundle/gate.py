@@ -378,12 +378,15 @@ def _targets(config: Config | None, extra: Sequence[Target]) -> tuple[Target, ..
 @dataclass(frozen=True, slots=True)
 class BoardLinks:
     """A board's firmware connections as a write sees them: those that trust the file
-    written (``judged``, with the file's path as the firmware names it), and notes on
-    those the file does not change."""
+    written (``judged``, with the file's path as the firmware names it), notes on
+    those the file does not change, and those among them with a server, each with what
+    it trusts instead (``unread``: mDash 1.2.16's mdash.net, "its built-in ISRG Root X1"):
+    a write does not judge their server (:func:`.own_servers.unread_servers`)."""
 
     judged: tuple[tuple[Connection, ConnectionCa], ...] = ()
     notes: tuple[str, ...] = ()
     who: str = ""
+    unread: tuple[tuple[Connection, str], ...] = ()
 
 
 def board_links(board: Board, ca_path: str | None = None) -> BoardLinks:
@@ -397,7 +400,7 @@ def board_links(board: Board, ca_path: str | None = None) -> BoardLinks:
 
     who = f"{load_firmware(board.firmware.name).title} {board.version}"
     path = ca_path or (board.filesystem.ca_path if board.filesystem is not None else None)
-    judged, notes = [], []
+    judged, notes, unread = [], [], []
     for conn, ca in conns:
         if path is not None and ca.reads(path):
             if conn.server:  # a kind of server with a roadmap: judged offline
@@ -409,11 +412,16 @@ def board_links(board: Board, ca_path: str | None = None) -> BoardLinks:
                 f"{who} does not read {ca.path or path or 'a CA file'} for {conn.name}; it "
                 f"trusts its built-in {title} (the file written does not change that)"
             )
+            instead = f"its built-in {title}"
         elif ca.kind == "file":
             notes.append(f"{who} reads {ca.path} for {conn.name}, not {path or 'this file'}")
+            instead = str(ca.path)
         else:
             notes.append(f"{who} trusts its certificate bundle ({title}) for {conn.name}")
-    return BoardLinks(tuple(judged), tuple(notes), who)
+            instead = f"its certificate bundle ({title})"
+        if conn.host:
+            unread.append((conn, instead))
+    return BoardLinks(tuple(judged), tuple(notes), who, tuple(unread))
 
 
 def link_items(board: Board, links: BoardLinks) -> list[CheckItem]:
@@ -448,16 +456,25 @@ def _judge_targets(
     connection of the board's firmware that reads the file, against the chains its
     server sends over time (offline, from the CA's roadmap) and its saved chain if any
     (:mod:`.own_servers`); the notes say which. A target that is such a server (push's
-    ``mdash.net``) is judged as the connection is, never captured live."""
+    ``mdash.net``) is judged as the connection is, never captured live; one whose
+    firmware connection trusts something else (mDash 1.2.16's built-in root) is not
+    judged at all, and a note says why."""
+    listed = {t.host for t in config.section("targets", ())} if config is not None else set()
+    if links.unread:
+        # deferred: as below
+        from .own_servers import unread_servers
+
+        targets, skipped = unread_servers(targets, links.unread, links.who, listed=listed)
+    else:
+        skipped = ()
     if not targets and not links.judged:
-        return None, ()
+        return None, skipped
     # deferred: the check and its verifier (~20 ms) load only when there are targets
     from .check import check_items, target_items
     from .own_servers import is_own_server, own_server_evidence  # deferred: as above
     from .verify import TrustSet  # deferred: as above
 
     base = config.base_dir if config is not None else Path(".")
-    listed = {t.host for t in config.section("targets", ())} if config is not None else set()
     targets = [t for t in targets if t.host in listed or not is_own_server(t, links.judged)]
     default = config.section("device") if config is not None else None
     device = board.device_profile() if board is not None else None
@@ -481,7 +498,7 @@ def _judge_targets(
     report = check_items(trust, [*items, *own], at=at, until=until, spelling=spelling)
     if not report.ok:
         raise _refusal(report, own, links, board, spelling.no_check)
-    return report, evidence
+    return report, skipped + evidence
 
 
 def _refusal(

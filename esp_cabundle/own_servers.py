@@ -15,12 +15,17 @@ the server's chains, and ``pack``, ``flash`` and ``push`` give one verdict for o
 notes say which evidence was used, and when the shipped roadmap is older than a renewal
 cycle (the server may have moved to a chain announced since), with the command that
 saves what it sends today: ``chains show --host``, which needs no cabundle.yaml.
+
+A server whose connection does not trust the file written (mDash 1.2.16 verifies
+mdash.net with its built-in ISRG Root X1) is not judged by any of them: the CA cannot
+cut it off, and ``push``'s ``--server mdash.net`` or ``--mdash`` must not be refused
+offline for want of its chain (:func:`unread_servers`).
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +40,7 @@ if TYPE_CHECKING:
     from .firmware import Connection, ConnectionCa
     from .verify import DeviceProfile
 
-__all__ = ["is_own_server", "own_server_evidence", "save_chain_command"]
+__all__ = ["is_own_server", "own_server_evidence", "save_chain_command", "unread_servers"]
 
 
 def save_chain_command(host: str, path: Path) -> str:
@@ -44,13 +49,43 @@ def save_chain_command(host: str, path: Path) -> str:
     return shlex.join(["esp-cabundle", "chains", "show", "--host", host, "-o", str(path)])
 
 
-def is_own_server(target: Target, connections: Sequence[tuple[Connection, ConnectionCa]]) -> bool:
+def is_own_server(
+    target: Target, connections: Sequence[tuple[Connection, ConnectionCa | None]]
+) -> bool:
     """Whether ``target`` is the server of one of ``connections`` (the same host on the
     TLS port, no chain file of its own): it is then judged as that connection is."""
     return target.chain is None and any(
         conn.server and conn.host == target.host and target.port == DEFAULT_PORT
         for conn, _ in connections
     )
+
+
+def unread_servers(
+    targets: Sequence[Target],
+    unread: Sequence[tuple[Connection, str]],
+    who: str,
+    *,
+    listed: Collection[str] = (),
+) -> tuple[list[Target], tuple[str, ...]]:
+    """``targets`` without the servers of ``unread`` connections (each with what it trusts
+    instead of the file written), and a note per server left out: ``who``'s units never
+    verify it with the file, so no CA written can cut them off it. A host ``listed`` in
+    the config's ``targets:`` is kept: the user asked for it by name."""
+    kept: list[Target] = []
+    notes: dict[str, str] = {}
+    for t in targets:
+        instead = next(
+            (what for c, what in unread if is_own_server(t, [(c, None)])),
+            None,
+        )
+        if instead is None or t.host in listed:
+            kept.append(t)
+        else:
+            notes[t.name] = (
+                f"{t.name} not judged: {who} verifies it with {instead}, not with the "
+                "file written, so this CA cannot cut its units off it"
+            )
+    return kept, tuple(notes.values())
 
 
 def own_server_evidence(

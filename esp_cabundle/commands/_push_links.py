@@ -24,7 +24,7 @@ from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
-from ..own_servers import own_server_evidence
+from ..own_servers import own_server_evidence, unread_servers
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
@@ -74,9 +74,12 @@ class CaForecast:
     the file fails now (since then). Each file is judged once."""
 
     def __init__(self, board: Board, servers: list[Target], base: Path) -> None:
-        self.board, self.servers, self.base = board, servers, base
+        self.board, self.base = board, base
         self._device = board.device_profile()
         links = board_links(board)
+        # A server the firmware verifies with something else (mDash 1.2.16's built-in
+        # root) is not one the CA file decides, as in the gate.
+        self.servers, _ = unread_servers(servers, links.unread, links.who)
         # The same evidence as the gate (esp_cabundle.own_servers): the roadmap, and the
         # saved chains/HOST.pem of the board's own server when there is one.
         saved, _ = own_server_evidence(links.judged, base, self._device, at=now())

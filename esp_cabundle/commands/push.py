@@ -17,7 +17,7 @@ from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
 from ..push.ledger import DEFAULT_LEDGER, Ledger, check_ledger
 from ..push.ledger_status import read_status
-from ..text import byte_count
+from ..text import byte_count, printable
 from ..ui import note
 from ._interrupt import stop_on_signals
 from ._push_links import (
@@ -390,6 +390,8 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     quiet = opts["quiet"] or opts["as_json"]
 
     note(f"CA: {gated.summary}; SHA-256 {push_file.sha256[:16]}...", quiet=quiet, wrap=True)
+    for text in gated.notes:  # which servers were judged on what, and which were not
+        note(f"note: {printable(text)}", quiet=quiet, wrap=True)
     transports = open_transports(opts, ids, broker, given)
     try:
         for t in transports:
