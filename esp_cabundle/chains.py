@@ -104,9 +104,13 @@ _SERVER_RE = re.compile(r"^#\s*server:\s*(\S+)", re.M)
 _SERVER_NAME_RE = re.compile(r"^#\s*server name:\s*(\S+)\s*$", re.M)
 
 
-def load_chain_file(path: str | Path, *, spelling: Spelling = PYTHON) -> ServerChain:
+def load_chain_file(
+    path: str | Path, *, spelling: Spelling = PYTHON, hint: str | None = None
+) -> ServerChain:
     """A chain from a PEM (or DER) file, leaf first, as a server would send it;
-    ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
+    ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`);
+    ``hint``: how to make the file when it cannot be read (default: ``chains pull``,
+    which needs a config: :func:`.targets.chain_file_hint` says what to do without)."""
     p = Path(path)
     save = (  # as targets.saving_hint: a script writes its own
         "'esp-cabundle chains pull'"
@@ -116,7 +120,7 @@ def load_chain_file(path: str | Path, *, spelling: Spelling = PYTHON) -> ServerC
     data = read_input(
         p,
         what="chain file",
-        hint=f"save one with {save} or export it leaf first as PEM",
+        hint=hint or f"save one with {save} or export it leaf first as PEM",
         max_bytes=MAX_CERT_INPUT,
     )
     certs = load_certificates(data, source=str(p))

@@ -360,12 +360,13 @@ def _judge_policies(
     return violations
 
 
-def parse_target(text: str) -> Target:
-    """A ``--target``: :func:`.targets.parse_target` (the one rule for file or host)."""
+def parse_target(text: str, *, config: bool = True) -> Target:
+    """A ``--target``: :func:`.targets.parse_target` (the one rule for file or host;
+    ``config``: whether there is one, for the hint on a missing chain file)."""
     # deferred: the check and its verifier (~20 ms) load only when there are targets
     from .targets import parse_target as parse
 
-    return parse(text)
+    return parse(text, config=config)
 
 
 def _targets(config: Config | None, extra: Sequence[Target]) -> tuple[Target, ...]:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHAINS_DIR",
     "Target",
+    "chain_file_hint",
     "chain_file_name",
     "looks_like_a_path",
     "looks_like_hostname",
@@ -196,6 +197,21 @@ _HOST_NAME = re.compile(
 _CHAIN_HINT = "save one with 'esp-cabundle chains pull' or export it leaf first as PEM"
 
 
+def chain_file_hint(path: Path, *, pull: bool) -> str:
+    """How to make the missing chain file ``path``: ``chains pull`` saves a config's
+    targets (``pull``: there is a config); without one, ``chains show --host`` saves the
+    server the file's name says (``chains/mdash.net.pem``: mdash.net, ``HOST_PORT`` with
+    its port) where it is read, as :func:`saving_hint` does for a host."""
+    if pull:
+        return _CHAIN_HINT
+    m = _HOST_PORT_STEM.fullmatch(path.stem)
+    host = name_from_file_stem(path.stem)
+    port = int(m.group(2)) if m and host is not None and host != path.stem else DEFAULT_PORT
+    address = target_label(host, port) if host is not None else "HOST"
+    save = shlex.join(["esp-cabundle", "chains", "show", "--host", address, "-o", str(path)])
+    return f"save one with: {save}; or export it leaf first as PEM"
+
+
 def _names_chain_file(text: str) -> bool:
     if is_named(text, directory=False):  # a link leading nowhere too: reading it says so
         return True
@@ -215,15 +231,17 @@ def looks_like_a_path(text: str) -> bool:
     )
 
 
-def parse_target(text: str) -> Target:
+def parse_target(text: str, *, config: bool = True) -> Target:
     """A ``--target``: a saved chain file, or ``HOST[:PORT]`` (its chain saved under
     ``chains/`` beside the config, else captured live). A missing chain file or a value
-    that is no host name is refused here, so nothing is dialled for a typo."""
+    that is no host name is refused here, so nothing is dialled for a typo; the hint for
+    a missing file names ``chains pull`` only when there is a ``config`` to pull from."""
     if _names_chain_file(text):
         p = Path(text).expanduser()
         if not is_named(p):
             # The words 'check --chain' uses for the same file (load_chain_file).
-            raise InputError("no such chain file", path=text, hint=_CHAIN_HINT)
+            hint = chain_file_hint(Path(text), pull=config)
+            raise InputError("no such chain file", path=text, hint=hint)
         return Target(name=p.stem, chain=p)
     try:
         host, port = _host_and_port(text)

@@ -67,3 +67,29 @@ def test_a_configs_target_is_pulled_one_named_beside_it_shown(
     out = _build(runner, "--target", f"[::1]:{other}")
     assert f"chains show --host '[::1]:{other}' -o {chains}/0--1_{other}.pem" in out, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("file", "host"),
+    [
+        ("chains/mdash.net.pem", "mdash.net"),
+        ("chains/example.com_8443.pem", "example.com:8443"),
+        ("chains/0--1_8443.pem", "'[::1]:8443'"),
+        ("server.pem", "HOST"),  # a name that says no server: the placeholder
+    ],
+)
+def test_a_missing_chain_file_without_a_config_is_shown_not_pulled(
+    in_tmp: Path, runner: CliRunner, file: str, host: str
+) -> None:
+    """``--target FILE`` and ``check --chain FILE`` name the server the file's name
+    says, saved by ``chains show`` where it is read; ``chains pull`` needs a config."""
+    save = f"esp-cabundle chains show --host {host} -o {file}"
+    out = _build(runner, "--target", file)
+    assert f"hint: save one with: {save}; or export it leaf first as PEM" in out, out
+    assert "chains pull" not in out
+    r = runner.invoke(cli, ["check", "--chain", file])
+    assert r.exit_code == 2 and f"hint: save one with: {save};" in r.output, r.output
+    # with a config here, 'chains pull' is what saves its targets
+    (in_tmp / "cabundle.yaml").write_text("roots:\n  - isrg-root-x1\n")
+    out = _build(runner, "--target", file)
+    assert "hint: save one with 'esp-cabundle chains pull'" in out and "chains show" not in out

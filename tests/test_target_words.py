@@ -5,6 +5,7 @@ host name is refused too; either before any DNS look-up, and nothing is written.
 
 from __future__ import annotations
 
+import shlex
 import socket
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,8 @@ def test_a_missing_chain_file_is_said_to_be_one(
     r = runner.invoke(cli, [*command, "--preset", "letsencrypt", "--target", word])
     assert r.exit_code == 2, r.output
     assert f"{word}: no such chain file" in r.output
-    assert "chains pull" in r.output  # the hint 'check --chain' gives
+    # no config here: not 'chains pull' (it needs one), the command that saves the file
+    assert "chains pull" not in r.output and f"-o {shlex.quote(str(Path(word)))}" in r.output
     assert list(in_tmp.iterdir()) == []
 
 

@@ -220,7 +220,10 @@ class CaOptions:
         return out
 
     def extra_targets(self) -> list[Target]:
-        return [parse_target(t) for t in self.targets]
+        if not self.targets:
+            return []
+        config = (self.config_path or find_config()) is not None  # 'chains pull' needs one
+        return [parse_target(t, config=config) for t in self.targets]
 
     def gate(
         self,

@@ -31,6 +31,7 @@ from ..dates import clamped, parse_when
 from ..errors import EspCabundleError, InputError, VerdictError
 from ..own_servers import own_server_evidence
 from ..report import write_html_report
+from ..targets import chain_file_hint
 from ..text import printable
 from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
@@ -263,7 +264,8 @@ def check(
     items: list[CheckItem] = []
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     for f in chain_files:
-        chain = load_chain_file(f, spelling=CLI_SPELLING)
+        hint = chain_file_hint(f, pull=config is not None)  # as build --target says it
+        chain = load_chain_file(f, spelling=CLI_SPELLING, hint=hint)
         named = hostname or chain_file_name(f, chain)
         items.append(CheckItem(f.name, chain, default, hostname=named))
     if hosts:
