@@ -6,19 +6,34 @@ holding only an intermediate works. But it is not a root: an intermediate lives 
 years (Let's Encrypt's R10 for three), and the CA re-issues it and moves its servers to
 the new one whenever it likes, so units that trust only it go dark sooner than units
 trusting the root it chains to. Counts and notes say which is which.
+
+An ESP-IDF bundle stores only each entry's name and key, not whether it signed itself:
+an entry counts as an intermediate when the tool ships a certificate with that name and
+key (the catalog's roots, the roadmaps' chains) that is not self-signed, and none that is
+(:func:`known_certificates`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .catalog import Catalog
     from .certs import Certificate
+    from .verify.trust import KeyEntry, TrustAnchor, TrustSet
 
-__all__ = ["count_anchors", "intermediate_notes", "intermediates"]
+__all__ = [
+    "anchor_certificates",
+    "count_anchors",
+    "count_entries",
+    "describe_trust",
+    "entry_certificates",
+    "intermediate_notes",
+    "intermediates",
+    "known_certificates",
+]
 
 
 def intermediates(certs: Sequence[Certificate]) -> tuple[Certificate, ...]:
@@ -29,7 +44,11 @@ def intermediates(certs: Sequence[Certificate]) -> tuple[Certificate, ...]:
 def count_anchors(certs: Sequence[Certificate]) -> str:
     """``8 roots``; ``1 CA (an intermediate, not a root)``; ``3 CAs (2 roots, 1
     intermediate)``: a file's certificates, counted as what they are."""
-    n, k = len(certs), len(intermediates(certs))
+    return count_entries(len(certs), len(intermediates(certs)))
+
+
+def count_entries(n: int, k: int) -> str:
+    """:func:`count_anchors`'s words for ``n`` CAs of which ``k`` are intermediates."""
     if k == 0:
         return f"{n} root{'s' if n != 1 else ''}"
     if k == n:
@@ -42,9 +61,14 @@ def count_anchors(certs: Sequence[Certificate]) -> str:
     return f"{n} CAs ({roots}, {k} intermediate{'s' if k != 1 else ''})"
 
 
-def intermediate_notes(certs: Sequence[Certificate], catalog: Catalog) -> tuple[str, ...]:
+def intermediate_notes(
+    certs: Sequence[Certificate], catalog: Catalog, *, key_only: bool = False
+) -> tuple[str, ...]:
     """One warning per intermediate of ``certs``, naming the catalog's root it chains to
-    (issuer name and signature) when the catalog holds it."""
+    (issuer name and signature) when the catalog holds it. ``key_only``: the CAs are an
+    ESP-IDF bundle's entries, which hold no dates and are searched only for the issuer
+    of the topmost certificate a server sends (DOMAIN.md), so a server sending the
+    intermediate itself is not anchored at it."""
     notes = []
     held = {c.sha256 for c in certs}
     roots = [c for c in certs if c.self_signed]  # the file's own first, then the catalog's
@@ -62,6 +86,13 @@ def intermediate_notes(certs: Sequence[Certificate], catalog: Catalog) -> tuple[
             f"CA in its list), but go dark when it expires ({c.not_after.date()}) or its CA "
             "re-issues it and its servers move on"
         )
+        if key_only:
+            head = (
+                f"{c.label} is an intermediate, not a root: the bundle's check looks up only "
+                f"the issuer of the topmost certificate a server sends, so servers that send "
+                f"{c.label} itself are refused through it, and the others once its CA "
+                "re-issues it and they move on"
+            )
         if root is None:
             notes.append(f"{head}; add the root it chains to (issued by {c.issuer})")
         elif root.sha256 in held:
@@ -74,3 +105,52 @@ def intermediate_notes(certs: Sequence[Certificate], catalog: Catalog) -> tuple[
                 f"{root.not_after.date()}): add that root (--root {name})"
             )
     return tuple(notes)
+
+
+def known_certificates(catalog: Catalog) -> Mapping[tuple[bytes, bytes], Certificate]:
+    """The certificates the tool ships (the catalog's roots, the CA certificates of the
+    roadmaps' chains) by DER subject and DER public key; a self-signed one wins over
+    another with the same name and key (a cross-signed root anchors as the root)."""
+    from .roadmaps import load_roadmap, roadmap_names  # deferred: only for key-only entries
+
+    shipped = (
+        c
+        for name in roadmap_names()
+        for server in load_roadmap(name).servers
+        for step in server.steps
+        for c in step.chain.certificates
+        if c.is_ca  # a chain's leaf, when it has one, is none
+    )
+    out: dict[tuple[bytes, bytes], Certificate] = {}
+    for c in chain(map(catalog.certificate, catalog), shipped):
+        key = (c.subject_der, c.spki_der)
+        if key not in out or (c.self_signed and not out[key].self_signed):
+            out[key] = c
+    return out
+
+
+def entry_certificates(
+    entries: Iterable[KeyEntry], known: Mapping[tuple[bytes, bytes], Certificate]
+) -> tuple[Certificate | None, ...]:
+    """For each name-and-key entry (an ESP-IDF bundle's), the shipped certificate it
+    stores, or None when the tool ships none (counted as a root, as the bundle says)."""
+    return tuple(known.get((e.subject_der, e.spki_der)) for e in entries)
+
+
+def anchor_certificates(
+    anchors: Sequence[TrustAnchor], catalog: Catalog
+) -> tuple[Certificate | None, ...]:
+    """A trust set's certificates: each anchor's own, else (an ESP-IDF bundle's entry)
+    the shipped one with its name and key (:func:`entry_certificates`)."""
+    if all(a.certificate is not None for a in anchors):
+        return tuple(a.certificate for a in anchors)
+    known = known_certificates(catalog)
+    return tuple(a.certificate or known.get((a.subject_der, a.spki_der)) for a in anchors)
+
+
+def describe_trust(trust: TrustSet, catalog: Catalog) -> str:
+    """``ca.pem (2 CAs (1 root, 1 intermediate))``: a report's trust set, counted as
+    :func:`count_anchors` counts a CA file (``ca.pem (4 roots)`` as before)."""
+    cas = [c for c in anchor_certificates(trust.anchors, catalog) if c is not None]
+    k = len(intermediates(cas))
+    return trust.describe(count_entries(len(trust), k) if k else None)

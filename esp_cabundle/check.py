@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .anchors import anchor_certificates, intermediates
 from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
 from .certs import Certificate, load_certificates
@@ -462,6 +463,11 @@ class CheckReport:
     def ok(self) -> bool:
         return all(r.ok for r in self.results)
 
+    def anchors(self, catalog: Catalog) -> tuple[Certificate, ...]:
+        """The trust set's CAs the tool can tell apart (:mod:`.anchors`): an ESP-IDF
+        bundle entry the tool ships no certificate for is left out (counted a root)."""
+        return tuple(c for c in anchor_certificates(self.trust.anchors, catalog) if c)
+
     @property
     def failures(self) -> tuple[ItemResult, ...]:
         return tuple(r for r in self.results if not r.ok)
@@ -486,7 +492,11 @@ class CheckReport:
     def to_dict(self) -> dict[str, object]:
         return {
             "ok": self.ok,
-            "trust": {"source": self.trust.source, "roots": len(self.trust)},
+            "trust": {
+                "source": self.trust.source,
+                "roots": len(self.trust),  # every CA, as before: see "intermediates"
+                "intermediates": len(intermediates(self.anchors(Catalog.load()))),
+            },
             "at": self.at.isoformat(),
             "until": self.until.isoformat() if self.until else None,
             "results": [r.to_dict() for r in self.results],

@@ -9,7 +9,7 @@ C source) are the fallback. The values (:class:`Finding`, :class:`Report`) are i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .errors import CertificateError, ImageError
@@ -27,6 +27,7 @@ from .formats.idf_bundle import (
     DAMAGED_BUNDLE_HINT,
     DEFAULT_MAX_CERTS,
     FORMAT_DESCRIPTIONS,
+    BundleRoot,
     diagnose_bundle,
     parse_subject,
     read_idf_bundle,
@@ -123,12 +124,34 @@ def inspect_idf_bundle(data: bytes, source: str, spelling: Spelling = PYTHON) ->
             f"CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS ({DEFAULT_MAX_CERTS}); the device "
             "refuses it unless that option was raised"
         )
+    mids, anchor_notes = _bundle_intermediates(bundle.roots)
+    notes += anchor_notes
     facts = (
         ("format", FORMAT_DESCRIPTIONS[fmt]),
-        ("roots", len(bundle.roots)),  # numbers as numbers, as an image's facts
+        ("roots", len(bundle.roots)),  # numbers as numbers, as an image's facts; every entry
+        ("intermediates", mids),  # of them, as the gate's JSON counts them
         ("size", len(data)),
     )
     return Report(source, f"idf-bundle-{fmt}", tuple(findings), tuple(notes), facts)
+
+
+def _bundle_intermediates(entries: Sequence[BundleRoot]) -> tuple[int, tuple[str, ...]]:
+    """How many of a bundle's entries store an intermediate the tool knows, and the
+    count and the warnings :mod:`.anchors` gives a CA file holding them."""
+    # deferred: the catalog and the roadmaps load for an ESP-IDF bundle only
+    from .anchors import count_entries, entry_certificates, intermediate_notes, known_certificates
+    from .catalog import Catalog  # deferred: as above
+
+    catalog = Catalog.load()
+    matched = entry_certificates(entries, known_certificates(catalog))
+    mids = sum(1 for c in matched if c is not None and not c.self_signed)
+    if not mids:
+        return 0, ()
+    count = f"it holds {count_entries(len(entries), mids)}"
+    return mids, (
+        count,
+        *intermediate_notes([c for c in matched if c is not None], catalog, key_only=True),
+    )
 
 
 def _safe_subject(der: bytes) -> str:

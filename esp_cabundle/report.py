@@ -472,6 +472,10 @@ def _verdict_rows(report: CheckReport) -> list[str]:
 def render_html_report(report: CheckReport, *, service_until: datetime | None = None) -> str:
     """The page for ``report``; ``service_until`` (the devices' end of service, e.g. from
     ``cabundle.yaml``) is shaded, else the forecast horizon ``report.until``."""
+    # deferred: the catalog loads only for a page, to count the trust set's intermediates
+    from .anchors import describe_trust
+    from .catalog import Catalog  # deferred: as above
+
     window_end = service_until or report.until
     window_label = "service life" if service_until is not None else "forecast horizon"
     failed = len(report.failures)
@@ -495,7 +499,7 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
         f'<p class="summary"><span class="{"pass" if report.ok else "fail"}">'
         f"{passed} pass, {failed} fail</span> (checked {span}; devices: "
         f"{_h(', '.join(devices))}).</p>",
-        f'<p class="summary">Trust set: {_h(report.trust.describe())}.</p>',
+        f'<p class="summary">Trust set: {_h(describe_trust(report.trust, Catalog.load()))}.</p>',
         '<section id="timeline">',
         "<h2>Timeline</h2>",
         _svg(report, window_end, window_label),

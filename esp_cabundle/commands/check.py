@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..anchors import describe_trust, intermediate_notes, intermediates
+from ..catalog import Catalog
 from ..chains import load_chain_file, parse_host_port
 from ..check import (
     CheckItem,
@@ -418,12 +420,18 @@ def _refuse_report_over_inputs(
 
 def render_report(report: CheckReport, *, width: int = 96) -> str:
     """The verdicts as text, wrapped at ``width`` (the terminal's, when narrower)."""
-    lines = [f"Trust set: {printable(report.trust.describe())}"]
+    catalog = Catalog.load()
+    cas = report.anchors(catalog)
+    mids = len(intermediates(cas))
+    lines = [f"Trust set: {printable(describe_trust(report.trust, catalog))}"]
     span = f"at {report.at.date().isoformat()}"
     if report.until:
         span += f", forecast until {report.until.date().isoformat()}"
     lines.append(f"Checked {span}.")
     lines.extend(f"Note: {n}." for n in report.notes)
+    if mids:  # as the gate and inspect warn about them
+        key_only = report.trust.stored_bundle
+        lines.extend(f"Note: {n}." for n in intermediate_notes(cas, catalog, key_only=key_only))
     devices = {r.item.device.name: r.item.device for r in report.results}
     if len(devices) == 1:
         d = next(iter(devices.values()))

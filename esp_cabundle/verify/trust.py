@@ -96,12 +96,13 @@ class TrustSet:
     def has_dates(self) -> bool:
         return all(a.certificate is not None for a in self.anchors)
 
-    def describe(self) -> str:
+    def describe(self, count: str | None = None) -> str:
         """``SOURCE (N roots)``, the count said once: a shipped CA set's title already
         says it ("... default certificate bundle (152 roots)", "... fs/ca.pem (11
         certificates, no ISRG Root X1)"); a title whose count is not this set's gets the
-        real one after it."""
+        real one after it. ``count``: the words for it when not all are roots
+        (``anchors.count_anchors``: "2 CAs (1 root, 1 intermediate)")."""
         source = self.source or "bundle"
-        if re.search(rf"\({len(self)} (?:roots?|certificates?)\b", source):
+        if count is None and re.search(rf"\({len(self)} (?:roots?|certificates?)\b", source):
             return source
-        return f"{source} ({plural(len(self), 'root')})"
+        return f"{source} ({count or plural(len(self), 'root')})"
