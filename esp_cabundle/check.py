@@ -521,7 +521,7 @@ def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem], spelling
             violations=tuple(f"{i.name} ({i.device.name})" for i in dated),
             hint=f"check the ca.pem it was built from ({spelling.bundle_for('ca.pem')}); a "
             "device verifying with the bundle itself is "
-            f"{spelling.device.format('idf-bundle')} (or idf-bundle-clock)",
+            f"{spelling.device_for('idf-bundle')} (or idf-bundle-clock)",
         )
 
 
@@ -586,6 +586,6 @@ def check_items(
         out_notes.append(
             "the trust set is an ESP-IDF bundle (names and keys, no dates): under mbedtls "
             "rules its roots never expire; an ESP-IDF device uses "
-            + spelling.device.format("idf-bundle")
+            + spelling.device_for("idf-bundle")
         )
     return CheckReport(trust, at, until, tuple(results), tuple(out_notes))

@@ -54,7 +54,7 @@ class Spelling(NamedTuple):
     until: str  # the horizon checked to, {} the date
     at: str  # the date checked, {} the date
     bundle: str  # the trust set judged, read from the file {} (bundle_for quotes it)
-    device: str  # the device profile named {}
+    device: str  # the device profile named {} (device_for quotes it)
     chain: str  # a server's chain read from a file
     pulled: str  # what saves a chain as a server sends it
     host: str  # a chain captured from a server
@@ -137,6 +137,11 @@ class Spelling(NamedTuple):
         """:attr:`list_fs` for the file at ``path``, the path quoted."""
         return self.list_fs.format(self.quote(path))
 
+    def device_for(self, name: str) -> str:
+        """:attr:`device` for the device profile ``name``, the name quoted (a profile
+        spec such as ``mbedtls+clock=synced`` or a file's path reaches the caller whole)."""
+        return self.device.format(self.quote(name))
+
     def inspect_for(self, port: str) -> str:
         """:attr:`inspect_unit` for the unit on ``port``, the port quoted."""
         return self.inspect_unit.format(self.quote(port))
@@ -164,7 +169,7 @@ PYTHON = Spelling(
     until="until={}",
     at="at={}",
     bundle="load_trust_set({})",
-    device="device=parse_device_profile('{}')",
+    device="device=parse_device_profile({})",
     chain="load_chain_file()",
     pulled="capture_chain returns it",
     host="capture_chain()",

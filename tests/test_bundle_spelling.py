@@ -31,3 +31,31 @@ def test_a_pem_given_as_a_dump_names_it_as_the_ca(spelling: Spelling, path: str,
 def test_the_bare_knob_is_unchanged() -> None:
     assert bare(PYTHON.bundle) == "load_trust_set()"
     assert bare(CLI_SPELLING.bundle) == "--bundle"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "name", "said"),
+    [
+        (PYTHON, "idf-bundle", "device=parse_device_profile('idf-bundle')"),
+        (PYTHON, "it's.yaml", 'device=parse_device_profile("it\'s.yaml")'),
+        (CLI_SPELLING, "idf-bundle", "--device idf-bundle"),
+        (CLI_SPELLING, "it's.yaml", '--device "it\'s.yaml"'),
+        (CLI_SPELLING, "my device.yaml", '--device "my device.yaml"'),
+    ],
+)
+def test_a_device_profile_is_named_quoted_as_the_caller_writes_it(
+    spelling: Spelling, name: str, said: str
+) -> None:
+    """``Spelling.device`` had Python's quotes built in (``'{}'``): a name with a quote in
+    it came out as broken Python; :meth:`Spelling.device_for` quotes it as
+    :meth:`Spelling.bundle_for` does a path."""
+    assert spelling.device_for(name) == said
+    if spelling is PYTHON:
+        import ast
+
+        ast.parse(said)  # a call a script can paste
+
+
+def test_the_bare_device_knob_names_no_value() -> None:
+    assert bare(PYTHON.device) == "device=parse_device_profile()"
+    assert bare(CLI_SPELLING.device) == "--device"
