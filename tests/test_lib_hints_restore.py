@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from support.layouts import load_mongoose
@@ -33,12 +33,30 @@ FLAGS = ("--journal-dir", "--force", "--port", "esp-cabundle ", "journal list")
 BOTH = (PYTHON, BOARD_SPELLING)
 
 
-def _hint(e: pytest.ExceptionInfo[EspCabundleError], spelling: Spelling) -> str:
-    """The hint; a script's checked to name no flag or command."""
-    if spelling is PYTHON:
-        said = f"{e.value.message} hint: {e.value.hint or ''}"
-        assert not [f for f in FLAGS if f in said], said
-    return e.value.hint or ""
+E = TypeVar("E", bound=EspCabundleError)
+
+
+def _raised(
+    error: type[E], act: Callable[[Spelling], object], match: str | None = None
+) -> dict[Spelling, E]:
+    """The error ``act(spelling)`` raises for each caller (a script, the CLI); a script's
+    message and hint are checked to name no flag or command."""
+    out = {}
+    for spelling in BOTH:
+        with pytest.raises(error, match=match) as e:
+            act(spelling)
+        if spelling is PYTHON:
+            said = f"{e.value.message} hint: {e.value.hint or ''}"
+            assert not [f for f in FLAGS if f in said], said
+        out[spelling] = e.value
+    return out
+
+
+def _hints(
+    error: type[E], act: Callable[[Spelling], object], match: str | None = None
+) -> dict[Spelling, str]:
+    """Each caller's hint when ``act(spelling)`` raises (:func:`_raised`)."""
+    return {s: e.hint or "" for s, e in _raised(error, act, match).items()}
 
 
 def _name(spelling: Spelling) -> str:
@@ -62,11 +80,9 @@ def _flashed(virtual_esp32: Callable[..., VirtualESP32], journal: Path) -> Virtu
 def test_no_update_journaled_names_flash_unit_and_journal_dir(
     mongoose_unit: VirtualESP32, tmp_path: Path
 ) -> None:
-    said = {}
-    for spelling in BOTH:
-        with pytest.raises(InputError, match="holds no update of the unit") as e:
-            _restore(mongoose_unit, tmp_path, spelling)
-        said[spelling] = _hint(e, spelling)
+    said = _hints(
+        InputError, lambda s: _restore(mongoose_unit, tmp_path, s), "holds no update of the unit"
+    )
     assert said[PYTHON] == (
         "updates are journaled on the computer that ran 'flash_unit'; pass journal_dir= if "
         "they were saved elsewhere"
@@ -82,11 +98,7 @@ def test_an_update_already_undone_names_the_journal(
 ) -> None:
     flash_mongoose(mongoose_unit, tmp_path)
     _restore(mongoose_unit, tmp_path, PYTHON)
-    said = {}
-    for spelling in BOTH:
-        with pytest.raises(AlreadyRestored) as e:
-            _restore(mongoose_unit, tmp_path, spelling)
-        said[spelling] = _hint(e, spelling)
+    said = _hints(AlreadyRestored, lambda s: _restore(mongoose_unit, tmp_path, s))
     assert said[PYTHON] == (
         "the journal's directory (a folder per MAC, a JSON file per update) shows the entries"
     )
@@ -99,11 +111,7 @@ def test_an_update_set_aside_names_the_journal_and_journal_dir(
     entry = flash_mongoose(mongoose_unit, tmp_path).journal
     assert entry is not None
     Journal(tmp_path).set_status(entry, "stale")
-    said = {}
-    for spelling in BOTH:
-        with pytest.raises(InputError, match="is left to undo") as e:
-            _restore(mongoose_unit, tmp_path, spelling)
-        said[spelling] = _hint(e, spelling)
+    said = _hints(InputError, lambda s: _restore(mongoose_unit, tmp_path, s), "is left to undo")
     assert said[PYTHON] == (
         "nothing to do; the journal's directory (a folder per MAC, a JSON file per update) "
         "shows the entries (an update journaled elsewhere: pass journal_dir=)"
@@ -119,11 +127,9 @@ def test_a_file_system_changed_since_names_journal_dir_and_force(
 ) -> None:
     flash_mongoose(mongoose_unit, tmp_path)
     mongoose_unit.load(0x1A0000, b"\x01" * 16)  # a block the update left alone
-    said = {}
-    for spelling in BOTH:
-        with pytest.raises(FlashError, match="changed since the update") as e:
-            _restore(mongoose_unit, tmp_path, spelling)
-        said[spelling] = _hint(e, spelling)
+    said = _hints(
+        FlashError, lambda s: _restore(mongoose_unit, tmp_path, s), "changed since the update"
+    )
     tail = (
         "only as a last resort: it writes the saved sectors over what the file system holds "
         "now, which may leave it unchanged or corrupt it"
@@ -154,14 +160,16 @@ def _claim_other_roots(journal: Path) -> None:
 def test_a_restore_that_does_not_read_back_names_inspect_and_flash(
     virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
 ) -> None:
-    said, port = {}, {}
-    for spelling in BOTH:
+    port = {}
+
+    def restore(spelling: Spelling) -> object:
         journal = tmp_path / _name(spelling)
         unit = _flashed(virtual_esp32, journal)
         _claim_other_roots(journal)
-        with pytest.raises(FlashError, match="does not hold what it held before") as e:
-            _restore(unit, journal, spelling)
-        said[spelling], port[spelling] = _hint(e, spelling), unit.url
+        port[spelling] = unit.url
+        return _restore(unit, journal, spelling)
+
+    said = _hints(FlashError, restore, "does not hold what it held before")
     head = "the file system changed since that update, so its saved sectors no longer undo it: "
     p = port[PYTHON]
     assert said[PYTHON] == head + (
@@ -177,30 +185,34 @@ def test_a_restore_that_does_not_read_back_names_inspect_and_flash(
 def test_a_link_cut_while_flashing_names_restore_unit(
     virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
 ) -> None:
-    for spelling in BOTH:
+    port = {}
+
+    def flash(spelling: Spelling) -> object:
         unit = virtual_esp32("esp32")
         load_mongoose(unit)
         unit.arm_cut(sector_writes=1)
-        with pytest.raises(FlashError, match="link lost") as e:
-            flash_mongoose(unit, tmp_path / _name(spelling), spelling=spelling)
-        said = _hint(e, spelling)
-        again = "call flash_unit again" if spelling is PYTHON else "run the same command again"
-        assert said.startswith(f"reconnect and {again}: it finishes the ")
-        restore = "restore_unit('{}')" if spelling is PYTHON else "'esp-cabundle restore --port {}'"
-        assert said.endswith(f"; {restore.format(unit.url)} puts the original back")
+        port[spelling] = unit.url
+        return flash_mongoose(unit, tmp_path / _name(spelling), spelling=spelling)
+
+    said = _hints(FlashError, flash, "link lost")
+    assert said[PYTHON].startswith("reconnect and call flash_unit again: it finishes the ")
+    assert said[PYTHON].endswith(f"; restore_unit('{port[PYTHON]}') puts the original back")
+    cli, cli_port = said[BOARD_SPELLING], port[BOARD_SPELLING]
+    assert cli.startswith("reconnect and run the same command again: it finishes the ")
+    assert cli.endswith(f"; 'esp-cabundle restore --port {cli_port}' puts the original back")
 
 
 def test_a_link_cut_while_restoring_names_restore_unit(
     virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
 ) -> None:
-    said = {}
-    for spelling in BOTH:
+
+    def restore(spelling: Spelling) -> object:
         journal = tmp_path / _name(spelling)
         unit = _flashed(virtual_esp32, journal)
         unit.arm_cut(sector_writes=1)
-        with pytest.raises(FlashError, match="link lost") as e:
-            _restore(unit, journal, spelling)
-        said[spelling] = _hint(e, spelling)
+        return _restore(unit, journal, spelling)
+
+    said = _hints(FlashError, restore, "link lost")
     assert said[PYTHON] == "reconnect and run restore_unit again"
     assert said[BOARD_SPELLING] == "reconnect and run 'esp-cabundle restore' again"
 
@@ -210,12 +222,9 @@ def test_a_stop_before_restoring_names_restore_unit(
 ) -> None:
     cancel = Cancel()
     cancel.request("test")
-    said = {}
-    for spelling in BOTH:
-        with pytest.raises(UnitInterrupted) as e:
-            _restore(mongoose_unit, tmp_path, spelling, cancel=cancel)
-        said[spelling] = _hint(e, spelling)
-        assert e.value.interruption.to_json()["next"] == said[spelling]
+    stops = _raised(UnitInterrupted, lambda s: _restore(mongoose_unit, tmp_path, s, cancel=cancel))
+    said = {s: e.hint for s, e in stops.items()}
+    assert all(e.interruption.to_json()["next"] == e.hint for e in stops.values())
     port = mongoose_unit.url
     end = "again to finish putting the original back"
     assert said[PYTHON] == f"run restore_unit('{port}') {end}"
@@ -225,12 +234,14 @@ def test_a_stop_before_restoring_names_restore_unit(
 def test_a_stop_while_writing_names_restore_unit(
     virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
 ) -> None:
-    for spelling in BOTH:
+    port = {}
+
+    def flash(spelling: Spelling) -> object:
         unit = virtual_esp32("esp32")
         load_mongoose(unit)
         cancel = Cancel()
 
-        def progress(event: object, cancel: Cancel = cancel) -> None:
+        def progress(event: object) -> None:
             if (
                 isinstance(event, Message)
                 and "update: sector" in event.text
@@ -238,19 +249,24 @@ def test_a_stop_while_writing_names_restore_unit(
             ):
                 cancel.request("test")
 
+        port[spelling] = unit.url
         journal = tmp_path / _name(spelling)
-        with pytest.raises(UnitInterrupted) as e:
-            flash_mongoose(unit, journal, progress=progress, cancel=cancel, spelling=spelling)
-        said = _hint(e, spelling)
-        stop = e.value.interruption
+        return flash_mongoose(unit, journal, progress=progress, cancel=cancel, spelling=spelling)
+
+    stops = _raised(UnitInterrupted, flash)
+    words = {
+        PYTHON: ("call flash_unit again", "restore_unit('{}')"),
+        BOARD_SPELLING: ("run the same command again", "'esp-cabundle restore --port {}'"),
+    }
+    for spelling, e in stops.items():
+        stop = e.interruption
         assert stop.written >= 1 and stop.journal is not None
-        restore = "restore_unit('{}')" if spelling is PYTHON else "'esp-cabundle restore --port {}'"
-        again = "call flash_unit again" if spelling is PYTHON else "run the same command again"
-        assert said == (
+        again, restore = words[spelling]
+        assert e.hint == (
             f"{again} to finish the update from the journal ({stop.journal}); "
-            f"{restore.format(unit.url)} puts the old CA file back"
+            f"{restore.format(port[spelling])} puts the old CA file back"
         )
-        assert e.value.result.interruption.next_step() == said  # the report's next step too
+        assert e.result.interruption.next_step() == e.hint  # the report's next step too
 
 
 class _StrayWrites(DumpFile):
@@ -274,11 +290,11 @@ def _flash_dump(flash: DumpFile, journal: Path, spelling: Spelling) -> object:
 
 
 def test_bytes_changed_outside_the_update_name_how_to_inspect_the_unit(tmp_path: Path) -> None:
-    said = {}
-    for spelling in BOTH:
-        with pytest.raises(FlashError, match="bytes outside the written sectors") as e:
-            _flash_dump(_StrayWrites(dumps.mongoose_dump(), name="unit"), tmp_path, spelling)
-        said[spelling] = _hint(e, spelling)
+    said = _hints(
+        FlashError,
+        lambda s: _flash_dump(_StrayWrites(dumps.mongoose_dump(), name="unit"), tmp_path, s),
+        "bytes outside the written sectors",
+    )
     head = "something else wrote to the flash during the update; inspect the unit "
     assert said[PYTHON] == head + (
         "(inspect_bytes(unit.read(0, unit.size), source='unit') with unit = open_unit('unit')) "
@@ -295,11 +311,11 @@ def test_a_partition_that_does_not_read_back_names_restore_unit(
     """What the unit was proven to hold mounts other than planned (a fault of the
     planner's, so made here by hand)."""
     monkeypatch.setattr(readback, "reread_problems", lambda cache, change: ["/ca.pem differs"])
-    said = {}
-    for spelling in BOTH:
-        with pytest.raises(FlashError, match="does not hold what was planned") as e:
-            _flash_dump(DumpFile(dumps.mongoose_dump(), name="unit"), tmp_path, spelling)
-        said[spelling] = _hint(e, spelling)
+    said = _hints(
+        FlashError,
+        lambda s: _flash_dump(DumpFile(dumps.mongoose_dump(), name="unit"), tmp_path, s),
+        "does not hold what was planned",
+    )
     assert said[PYTHON] == "run restore_unit('unit') to put the original back"
     assert said[BOARD_SPELLING] == "run 'esp-cabundle restore --port unit' to put the original back"
 
@@ -322,12 +338,11 @@ def test_a_journal_that_cannot_be_saved_names_journal_dir(
     before = bytes(unit.flash)
     blocked = tmp_path / "journal"
     blocked.write_bytes(b"not a directory")
-    said = {}
-    for spelling in BOTH:
-        with pytest.raises(OutputError, match="cannot write the journal") as e:
-            flash_mongoose(unit, blocked, spelling=spelling)
-        said[spelling] = _hint(e, spelling)
-        assert "nothing written to the unit" in e.value.message
+    errors = _raised(
+        OutputError, lambda s: flash_mongoose(unit, blocked, spelling=s), "cannot write the journal"
+    )
+    assert all("nothing written to the unit" in e.message for e in errors.values())
+    said = {s: e.hint for s, e in errors.items()}
     assert said[PYTHON] == "choose another place with journal_dir="
     assert said[BOARD_SPELLING] == "choose another place with --journal-dir"
     assert bytes(unit.flash) == before
@@ -344,11 +359,13 @@ def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_writte
     written to the unit" and pointed at another journal directory, where the entry to
     settle is not."""
     real = journal_module._write_private
-    said = {}
-    for spelling in BOTH:
-        saves: list[Path] = []
+    saved: dict[Spelling, list[Path]] = {}
+    written: dict[Spelling, bool] = {}
 
-        def fail_after_first(path: Path, data: bytes, saves: list[Path] = saves) -> None:
+    def flash(spelling: Spelling) -> object:
+        saves = saved[spelling] = []
+
+        def fail_after_first(path: Path, data: bytes) -> None:
             saves.append(path)
             if len(saves) > 1:
                 raise OSError(28, "No space left on device")
@@ -358,14 +375,19 @@ def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_writte
         unit = virtual_esp32("esp32")
         load_mongoose(unit)
         before = bytes(unit.flash)
-        journal = tmp_path / _name(spelling)
-        with pytest.raises(OutputError, match="cannot mark the journal entry complete") as e:
-            flash_mongoose(unit, journal, spelling=spelling)
-        assert "nothing written" not in e.value.message
-        assert bytes(unit.flash) != before  # the update itself went through
-        entry = json.loads(saves[0].read_text())
+        try:
+            return flash_mongoose(unit, tmp_path / _name(spelling), spelling=spelling)
+        finally:
+            written[spelling] = bytes(unit.flash) != before
+
+    errors = _raised(OutputError, flash, "cannot mark the journal entry complete")
+    said = {}
+    for spelling, e in errors.items():
+        assert "nothing written" not in e.message
+        assert written[spelling]  # the update itself went through
+        entry = json.loads(saved[spelling][0].read_text())
         assert entry["status"] != "complete"
-        said[spelling] = _hint(e, spelling).replace(str(saves[0].parent), "DIR")
+        said[spelling] = (e.hint or "").replace(str(saved[spelling][0].parent), "DIR")
     tail = "make DIR writable and keep the entry there; the next "
     assert said[PYTHON] == (
         "the unit is as this run left it and the entry still says pending: "
