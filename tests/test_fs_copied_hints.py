@@ -107,7 +107,8 @@ def test_inspect_of_a_missing_ca_file_hints_the_build_that_makes_it(
     ("name", "command"),
     [
         ("flash-dump.bin", "esp-cabundle read --port PORT --all -o flash-dump.bin"),
-        ("fs.bin", "esp-cabundle read --port PORT --partition NAME -o fs.bin"),
+        # only PORT is left to fill in: the partition is the one Arduino's table names
+        ("fs.bin", "esp-cabundle read --port PORT --partition spiffs -o fs.bin;"),
     ],
 )
 def test_inspect_of_a_missing_image_hints_how_a_unit_is_read(
