@@ -18,10 +18,9 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import EspCabundleError, LockMismatchError, OutOfMemory
+from .errors import EspCabundleError, InputError, LockMismatchError, OutOfMemory
 from .redact import known as known_secrets
 from .redact import redact
-from .text import closest
 
 __all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
 
@@ -165,9 +164,7 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else None
         if name is not None and name not in COMMANDS and not name.startswith("-"):
-            close = closest(name, COMMANDS, most=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
-            raise click.UsageError(f"No such command '{name}'.{hint}", ctx)
+            raise _UnknownCommand(name, ctx)  # said in invoke, as a subcommand's typo is
         return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -203,6 +200,10 @@ class LazyGroup(click.Group):
             error = bad_value(e, path, argv)
             _report_error(ctx, error, error.exit_code)
             ctx.exit(error.exit_code)
+        except click.NoSuchOption as e:  # check --server x
+            from .commands._unknown import unknown_option  # deferred: the error path only
+
+            self._report_unknown(ctx, unknown_option(e, self, self._argv(ctx)), e.option_name)
         except click.BadOptionUsage as e:
             from .commands._missing import missing_value_error  # deferred: the error path only
 
@@ -216,6 +217,14 @@ class LazyGroup(click.Group):
                 ctx.obj["json"] = True  # its callback never ran: parsing stopped before it
             _report_error(ctx, value_error, value_error.exit_code)
             ctx.exit(value_error.exit_code)
+        except click.UsageError as e:
+            # A command typo (buidl, push stauts): click 8.4's NoSuchCommand, or ours.
+            name = getattr(e, "command_name", None)
+            if not isinstance(name, str) or e.ctx is None:
+                raise
+            from .commands._unknown import unknown_command  # deferred: the error path only
+
+            self._report_unknown(ctx, unknown_command(e.ctx, name, self._argv(ctx)), None)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except MemoryError:
@@ -237,6 +246,18 @@ class LazyGroup(click.Group):
         memory = out_of_memory(self._command_words(ctx))
         _report_error(ctx, memory, memory.exit_code)
         ctx.exit(memory.exit_code)
+
+    @staticmethod
+    def _argv(ctx: click.Context) -> tuple[str, ...]:
+        return tuple(ctx.obj.get("argv", ()) if ctx.obj else ())
+
+    def _report_unknown(self, ctx: click.Context, error: InputError, typed: str | None) -> None:
+        """Say an unknown option or command (its --json never ran: parsing stopped
+        before it, unless --json itself is the unknown option) and exit 2."""
+        if "--json" in _before_end(self._argv(ctx)) and typed != "--json":
+            ctx.ensure_object(dict)["json"] = True
+        _report_error(ctx, error, error.exit_code)
+        ctx.exit(error.exit_code)
 
     def _refuse_swallowed_flag(self, ctx: click.Context) -> None:
         """``build --preset --json``: click would take --json for the preset's name (and
@@ -308,6 +329,14 @@ class LazyGroup(click.Group):
         if isinstance(cmd, click.Group) and sub is not None and sub in cmd.commands:
             return f"{name} {sub}", cmd.commands[sub]
         return name, cmd
+
+
+class _UnknownCommand(click.UsageError):
+    """No command of that name (``buidl``), named as click 8.4's NoSuchCommand does."""
+
+    def __init__(self, name: str, ctx: click.Context) -> None:
+        super().__init__(f"No such command {name!r}.", ctx)
+        self.command_name = name
 
 
 def _command_at(words: Sequence[str]) -> int | None:

@@ -388,7 +388,7 @@ def test_every_command_has_help_with_examples(runner: CliRunner) -> None:
 
 def test_unknown_command_suggests(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["biuld"])
-    assert r.exit_code == 2 and "Did you mean 'build'" in r.output
+    assert r.exit_code == 2 and "did you mean 'build'? e.g. esp-cabundle build" in r.output
 
 
 @pytest.mark.parametrize(

@@ -284,6 +284,7 @@ def test_a_file_that_is_no_image_hints_what_is_read(
     assert run(["fs", "ls", "junk data.bin"]) == 2
     hint = _hint(capsys)
     assert "fs commands read a LittleFS or SPIFFS partition image" in hint, hint
+    assert "--port PORT --partition spiffs -o fs.bin;" in hint and "NAME" not in hint, hint
     assert hint.startswith("pass the whole partition, if 'junk data.bin' is a partition cut"), hint
     line = hint.rpartition(": esp-cabundle ")[2].strip()
     assert shlex.split(line) == ["inspect", "junk data.bin"], line

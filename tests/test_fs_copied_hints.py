@@ -90,6 +90,28 @@ def test_a_whole_dump_given_to_fs_hints_one_line_per_partition(
         assert run(shlex.split(words)) == 0, capsys.readouterr().err
 
 
+@pytest.mark.parametrize("size", ["4K", "0x160000"])
+def test_a_whole_dump_given_a_size_alone_is_said_a_dump(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], size: str
+) -> None:
+    """``fs ls dump.bin --size 4K`` skipped the whole-dump check (it ran only without a
+    size) and said "no file system: all 4096 bytes are 0xFF" of the dump's start: now a
+    dump, a size alone reading its start, and the line with the partition's --offset and
+    --size in place of the size typed, which runs."""
+    (in_tmp / "dump.bin").write_bytes(arduino_dump())
+    assert run(["fs", "ls", "dump.bin", "--size", size]) == 2
+    error, hint = _hint(capsys)
+    assert error == (
+        "dump.bin: a whole-flash dump (partition table at 0x8000), not a file-system image: "
+        "--size without --offset reads its start"
+    ), error
+    words, _, why = hint.removeprefix("e.g. esp-cabundle ").partition(" (")
+    assert why == "partition spiffs)", hint
+    line = shlex.split(words)
+    assert line == ["fs", "ls", "dump.bin", "--size", "0x160000", "--offset", "0x290000"], hint
+    assert run(line) == 0, capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name", ["missing.pem", "my ca.crt"])
 def test_inspect_of_a_missing_ca_file_hints_the_build_that_makes_it(
     in_tmp: Path, capsys: pytest.CaptureFixture[str], name: str
@@ -107,7 +129,8 @@ def test_inspect_of_a_missing_ca_file_hints_the_build_that_makes_it(
     ("name", "command"),
     [
         ("flash-dump.bin", "esp-cabundle read --port PORT --all -o flash-dump.bin"),
-        ("fs.bin", "esp-cabundle read --port PORT --partition NAME -o fs.bin"),
+        # only PORT is left to fill in: the partition is the one Arduino's table names
+        ("fs.bin", "esp-cabundle read --port PORT --partition spiffs -o fs.bin;"),
     ],
 )
 def test_inspect_of_a_missing_image_hints_how_a_unit_is_read(

@@ -35,7 +35,7 @@ def test_with_the_output_on_stdout_the_document_alone_is_on_stderr(in_tmp: Path)
     assert json.loads(r.stderr)["ok"] is False
 
 
-def test_a_usage_error_is_one_document_with_clicks_hint(
+def test_a_usage_error_is_one_document_with_a_hint(
     in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(["build", "--no-such-option", "--json"]) == 2
@@ -43,10 +43,10 @@ def test_a_usage_error_is_one_document_with_clicks_hint(
     assert err == ""
     doc = json.loads(out)
     assert doc["ok"] is False and "--no-such-option" in doc["error"]
-    assert doc["hint"] == "Try 'esp-cabundle build --help' for help."
+    assert doc["hint"] == "build's options: esp-cabundle build --help"
     assert run(["build", "--no-such-option"]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and "Error: No such option" in err
+    assert out == "" and "Error: build has no --no-such-option option" in err
 
 
 @pytest.mark.parametrize(

@@ -208,7 +208,8 @@ def test_fs_ls_of_no_image_says_how_one_is_made_or_which_was_meant(
     assert err == (
         "Error: nofile.bin: no such file-system image\n"
         "  hint: save a unit's file-system partition as it (esp-cabundle read --port PORT "
-        "--partition NAME -o nofile.bin), or make a new image (esp-cabundle pack --preset "
+        "--partition spiffs -o nofile.bin; Arduino's and PlatformIO's name; esp-cabundle "
+        "boards says each board's), or make a new image (esp-cabundle pack --preset "
         "default --fs spiffs --profile esp-idf --size 1408K -o nofile.bin)\n"
     )
     (in_tmp / "fs.bin").write_bytes((DATA / "littlefs" / "mongoose-lfs20-256k.bin").read_bytes())

@@ -127,7 +127,7 @@ def no_image_hint(image: Path) -> str:
             f"a {image.suffix} name says {says}, not an image: give the image first "
             "(make one with esp-cabundle pack --preset default --fs spiffs --profile esp-idf "
             "--size 1408K -o fs.bin, or save a unit's with esp-cabundle read --port PORT "
-            "--partition NAME -o fs.bin)"
+            f"--partition spiffs -o fs.bin; {_FS_PARTITION})"
         )
     if _DUMP_WORDS & set(re.split(r"[^a-z]+", image.stem.lower())):
         return (
@@ -136,8 +136,8 @@ def no_image_hint(image: Path) -> str:
         )
     return (
         f"save a unit's file-system partition as it (esp-cabundle read --port PORT "
-        f"--partition NAME -o {name}), or make a new image (esp-cabundle pack --preset "
-        f"default --fs spiffs --profile esp-idf --size 1408K -o {name})"
+        f"--partition spiffs -o {name}; {_FS_PARTITION}), or make a new image "
+        f"(esp-cabundle pack --preset default --fs spiffs --profile esp-idf --size 1408K -o {name})"
     )
 
 
@@ -149,6 +149,11 @@ def no_input_hint(path: Path) -> str:
         return f"build one: esp-cabundle build --preset default -o {shlex.quote(str(path))}"
     return no_image_hint(path)
 
+
+# The partition a unit's file system is usually in, for a read that runs as copied (only
+# PORT is left to fill in): Arduino's and PlatformIO's default tables name it spiffs,
+# whether it holds SPIFFS or LittleFS (data/boards/); others name theirs in `boards`.
+_FS_PARTITION = "Arduino's and PlatformIO's name; esp-cabundle boards says each board's"
 
 # Words of a file name that say it holds a whole flash (arduino-dump.bin, flash_4mb.bin).
 _DUMP_WORDS = frozenset({"dump", "flash", "backup", "full"})
@@ -162,7 +167,7 @@ def not_an_image_hint(image: Path, size: int, advice: str | None) -> str:
     first = f"{advice}, if {name} is a partition cut short; otherwise: " if advice else ""
     return (
         f"{first}fs commands read a LittleFS or SPIFFS partition image (esp-cabundle read "
-        "--port PORT --partition NAME -o fs.bin) or a whole-flash dump with its partition "
-        f"table (esp-cabundle read --port PORT --all -o dump.bin); what the {size:,} bytes "
-        f"of {name} are: esp-cabundle inspect {name}"
+        f"--port PORT --partition spiffs -o fs.bin; {_FS_PARTITION}) or a whole-flash "
+        "dump with its partition table (esp-cabundle read --port PORT --all -o dump.bin); "
+        f"what the {size:,} bytes of {name} are: esp-cabundle inspect {name}"
     )

@@ -107,14 +107,16 @@ def locate_image(
         raise InputError(
             f"offset 0x{offset:X} is past the end of the file ({byte_count(total)})", path=source
         )
-    if offset == 0 and size is None and detect_fs_type(container) is None:
+    # A size without an offset is a dump's start too (fs ls dump.bin --size 4K read its
+    # bootloader's erased head: "all 4096 bytes are 0xFF").
+    if offset == 0 and detect_fs_type(container if size is None else container[:size]) is None:
         if looks_like_pem(container):
             raise InputError(
                 "PEM text (certificates), not a file-system image",
                 path=source,
                 hint="give a partition image or a whole-flash dump",
             )
-        _refuse_whole_dump(container, source, spelling)
+        _refuse_whole_dump(container, source, spelling, sized=size is not None)
     if size is None:
         size = (
             total if offset == 0 else _size_from_bytes(container[offset:], offset, source, spelling)
@@ -162,9 +164,12 @@ def partition_at(container: bytes, offset: int) -> Partition | None:
     return next((p for p in table if p.offset == offset), None)
 
 
-def _refuse_whole_dump(container: bytes, source: str, spelling: Spelling) -> None:
+def _refuse_whole_dump(
+    container: bytes, source: str, spelling: Spelling, *, sized: bool = False
+) -> None:
     """A whole-flash dump given where a file-system image is expected: say so, with the
-    partitions to name (nothing else would mount at offset 0)."""
+    partitions to name (nothing else would mount at offset 0); ``sized``: a size was
+    given without an offset, which then reads the dump's start."""
     off, parts = dump_fs_partitions(container)
     if off < 0:
         _refuse_broken_dump(container, source, spelling)
@@ -173,8 +178,9 @@ def _refuse_whole_dump(container: bytes, source: str, spelling: Spelling) -> Non
         f"{p.name}: {set_to(spelling.offset, p.offset)} {set_to(spelling.size, p.size)}"
         for p in parts
     )
+    start = f": {spelling.size} without {spelling.offset} reads its start" if sized else ""
     raise DumpNotImageError(
-        f"a whole-flash dump (partition table at {off:#x}), not a file-system image",
+        f"a whole-flash dump (partition table at {off:#x}), not a file-system image{start}",
         path=source,
         partitions=tuple((p.name, p.offset, p.size) for p in parts),
         hint=f"name its file-system partition: {where}"

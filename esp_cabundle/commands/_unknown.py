@@ -1,0 +1,174 @@
+"""An option or subcommand a command has not got (``check --server x``, ``push
+stauts``), said in the tool's words: which command lacks it, which commands have it,
+and a hint giving the line as typed with the option or command meant in its place, or
+the command's --help. Click printed its usage banner and "No such option", and
+``--json`` got click's kind."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import click
+
+from ..errors import InputError
+from ..text import closest, some
+from ._usage import example_line, option_spellings, options_end
+
+__all__ = ["unknown_command", "unknown_option"]
+
+# Options users type from other tools, by the name this tool gives the same thing; used
+# only where the command has the option named (push --jobs: --concurrency).
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "--jobs": ("--concurrency",),
+    "--parallel": ("--concurrency",),
+    "--years": ("--service-years",),
+    "--server": ("--host",),
+    "--servers": ("--host",),
+    "--out": ("--output",),
+}
+
+# Subcommands users type by another name (journal show: journal list).
+COMMAND_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "show": ("list", "status"),
+    "ls": ("list",),
+    "delete": ("prune",),
+    "clean": ("prune",),
+    "rm": ("prune",),
+    "get": ("pull",),
+}
+
+
+def unknown_option(e: click.NoSuchOption, root: click.Command, argv: Sequence[str]) -> InputError:
+    """The error (exit 2) for ``e``, an option the command of ``e.ctx`` lacks (``root``
+    the tool's group, ``argv`` the line typed): the commands that have it, and a hint of
+    the line with the nearest of the command's own options in its place, else its
+    --help."""
+    ctx, typed = e.ctx, e.option_name
+    if ctx is None:
+        return InputError(e.format_message())
+    path = ctx.command_path.partition(" ")[2] or ctx.command_path
+    others = [p for p, cmd in _commands(root) if p != path and typed in _shown(cmd)]
+    message = f"{path} has no {typed} option" + (
+        f" ({typed} is an option of {_listed(others)})" if others else ""
+    )
+    help_line = f"{path}'s options: esp-cabundle {path} --help"
+    # An option other commands have was no typo: only a synonym is offered for it.
+    meant = _meant(typed, ctx.command, argv, by_spelling=not others)
+    if meant is None:
+        return InputError(message, hint=help_line)
+    words = _in_place(argv, typed, meant)
+    if words is None:  # in a cluster of short options (-qz): no word to mend
+        return InputError(message, hint=f"did you mean {meant}? {help_line}")
+    return InputError(message, hint=f"did you mean {meant}? {example_line(words)}")
+
+
+def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> InputError:
+    """The error (exit 2) for ``name``, no command of the group of ``ctx`` (``journal
+    show``, ``buidl``): its commands, and a hint of the line with the one meant in place
+    of ``name``, else the group's --help."""
+    group = ctx.command
+    assert isinstance(group, click.Group)
+    path = ctx.command_path.partition(" ")[2]
+    names = group.list_commands(ctx)
+    near = [c for c in COMMAND_SYNONYMS.get(name.lower(), ()) if c in names]
+    near = near[:1] or list(closest(name, names, most=1))
+    message = f"{path or 'esp-cabundle'} has no command {name!r}" + (
+        f" (its commands: {', '.join(names)})" if path else ""
+    )
+    help_line = (
+        f"{path}'s commands: esp-cabundle {path} --help"
+        if path
+        else "the commands: esp-cabundle --help"
+    )
+    if not near:
+        return InputError(message, hint=help_line)
+    words = list(argv)
+    group_at = _word_at(words, path.split()[-1]) if path else -1
+    at = next((i for i in range(group_at + 1, options_end(words)) if words[i] == name), None)
+    if at is None:
+        return InputError(message, hint=f"did you mean {near[0]!r}? {help_line}")
+    if path:  # right after its group: options before it are the group's own (push)
+        del words[at]
+        words.insert(group_at + 1, near[0])
+    else:  # --debug may come before a command
+        words[at] = near[0]
+    return InputError(message, hint=f"did you mean {near[0]!r}? {example_line(words)}")
+
+
+def _meant(
+    typed: str, command: click.Command, argv: Sequence[str], *, by_spelling: bool
+) -> str | None:
+    """The option of ``command`` meant by ``typed``: a synonym it has, else (if
+    ``by_spelling``) the nearest by spelling that takes a value if ``typed`` was given
+    one (``--sever=x``, or a word after it that no option is)."""
+    options = {o: p for o, p in option_spellings(command).items() if not p.hidden}
+    for synonym in SYNONYMS.get(typed, ()):
+        if synonym in options:
+            return synonym
+    if not by_spelling:
+        return None
+    valued = _given_value(typed, argv)
+    names = [
+        o
+        for o, p in options.items()
+        if o.startswith("--") == typed.startswith("--") and not (valued and (p.is_flag or p.count))
+    ]
+    near = closest(typed, names, most=1)
+    return near[0] if near else None
+
+
+def _given_value(typed: str, argv: Sequence[str]) -> bool:
+    """``typed`` was given a value: glued on (``--x=1``), or next (no option)."""
+    words = list(argv[: options_end(argv)])
+    if any(w.startswith(f"{typed}=") for w in words):
+        return True
+    at = _word_at(words, typed)
+    return 0 <= at < len(words) - 1 and not words[at + 1].startswith("-")
+
+
+def _in_place(argv: Sequence[str], typed: str, meant: str) -> list[str] | None:
+    """``argv`` with ``typed`` (alone, or with its value glued on) spelt ``meant``."""
+    words = list(argv)
+    end = options_end(words)
+    for i, word in enumerate(words[:end]):
+        if word == typed:
+            words[i] = meant
+            return words
+        if word.startswith(f"{typed}="):
+            words[i] = meant + word[len(typed) :]
+            return words
+    return None
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``check and chains show``; ``a, b, c, d, e and 2 more`` for many."""
+    if len(names) > 5:
+        return some(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _word_at(words: Sequence[str], word: str) -> int:
+    """Where ``word`` is first typed in ``words``; -1 if not."""
+    return words.index(word) if word in words else -1
+
+
+def _shown(command: click.Command) -> set[str]:
+    """The spellings of ``command``'s options --help shows (not a Refused one)."""
+    return {o for o, p in option_spellings(command).items() if not p.hidden}
+
+
+def _commands(root: click.Command) -> Iterator[tuple[str, click.Command]]:
+    """Every command of the tool, by its words (``fs put``), groups too."""
+    ctx = click.Context(root)
+    assert isinstance(root, click.Group)
+    for name in root.list_commands(ctx):
+        cmd = root.get_command(ctx, name)
+        if cmd is not None:
+            yield from _walk(name, cmd)
+
+
+def _walk(path: str, cmd: click.Command) -> Iterator[tuple[str, click.Command]]:
+    yield path, cmd
+    if isinstance(cmd, click.Group):
+        for name, sub in cmd.commands.items():
+            yield from _walk(f"{path} {name}", sub)

@@ -1,0 +1,151 @@
+"""An option or subcommand a command has not got (``check --server x``, ``push
+stauts``) is said in the tool's words (cli.py, commands/_unknown.py): no usage banner,
+which commands have the option, a hint giving the line as typed with the option or
+command meant in its place (else the command's --help), exit 2, and under --json one
+InputError document."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from esp_cabundle.cli import COMMANDS, cli, run
+
+
+def _paths(cmd: click.Command, path: list[str]) -> Iterator[list[str]]:
+    yield path
+    if isinstance(cmd, click.Group):
+        for name, sub in cmd.commands.items():
+            yield from _paths(sub, [*path, name])
+
+
+CTX = click.Context(cli)
+PATHS = [p for name in COMMANDS if (c := cli.get_command(CTX, name)) for p in _paths(c, [name])]
+
+
+def _said(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    out = capsys.readouterr()
+    assert out.out == "" and "Usage:" not in out.err, out
+    error, _, hint = out.err.partition("\n  hint: ")
+    assert error.startswith("Error: ") and hint.endswith("\n") and "\n" not in hint[:-1], out.err
+    return error.removeprefix("Error: "), hint[:-1]
+
+
+def _copied(hint: str) -> list[str]:
+    """The command line a hint gives (after its 'e.g. esp-cabundle')."""
+    return shlex.split(hint.partition("e.g. esp-cabundle ")[2])
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[" ".join(p) for p in PATHS])
+def test_every_command_says_an_unknown_option_in_its_words(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], path: list[str]
+) -> None:
+    assert run([*path, "--no-such-option"]) == 2
+    error, hint = _said(capsys)
+    assert error == f"{' '.join(path)} has no --no-such-option option", error
+    assert hint == f"{' '.join(path)}'s options: esp-cabundle {' '.join(path)} --help", hint
+    assert run([*path, "--no-such-option", "--json"]) == 2
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert out.err == "" and doc["kind"] == "InputError" and doc["exit_code"] == 2, doc
+    assert doc["error"] == error and doc["hint"] == hint, doc
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "said", "meant"),
+    [
+        # a synonym the command has: --concurrency is not near --jobs in spelling
+        (["push", "--jobs", "2"], "push has no --jobs option", ["push", "--concurrency", "2"]),
+        (
+            ["init", "--years=3", "-q"],
+            "init has no --years option",
+            ["init", "--service-years=3", "-q"],
+        ),
+        # another command has it: said which, and check's own option offered
+        (
+            ["check", "--server", "x"],
+            "check has no --server option (--server is an option of push)",
+            ["check", "--host", "x"],
+        ),
+        # nearest by spelling, taking a value as the typed one was given (not --json)
+        (
+            ["fs", "ls", "--sise", "4K", "x.bin"],
+            "fs ls has no --sise option",
+            ["fs", "ls", "--size", "4K", "x.bin"],
+        ),
+    ],
+)
+def test_an_unknown_option_hints_the_line_with_the_one_meant(
+    in_tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    typed: list[str],
+    said: str,
+    meant: list[str],
+) -> None:
+    assert run(typed) == 2
+    error, hint = _said(capsys)
+    assert error == said
+    assert hint.startswith("did you mean --"), hint
+    assert _copied(hint) == meant, hint
+
+
+def test_an_option_of_other_commands_names_them(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["pack", "--host", "x"]) == 2
+    error, hint = _said(capsys)
+    assert error == "pack has no --host option (--host is an option of chains show and check)"
+    assert hint == "pack's options: esp-cabundle pack --help"
+
+
+@pytest.mark.parametrize(
+    ("typed", "said", "meant"),
+    [
+        (["buidl", "-q"], "esp-cabundle has no command 'buidl'", ["build", "-q"]),
+        (["--debug", "buidl"], "esp-cabundle has no command 'buidl'", ["--debug", "build"]),
+        (
+            ["journal", "show"],
+            "journal has no command 'show' (its commands: list, prune)",
+            ["journal", "list"],
+        ),
+        (
+            ["push", "stauts"],
+            "push has no command 'stauts' (its commands: status)",
+            ["push", "status"],
+        ),
+        # push's options go after its subcommand (before it they are push's own)
+        (
+            ["push", "--ledger", "l.db", "stauts"],
+            "push has no command 'stauts'",
+            ["push", "status", "--ledger", "l.db"],
+        ),
+        (["fs", "lss", "x.bin"], "fs has no command 'lss'", ["fs", "ls", "x.bin"]),
+    ],
+)
+def test_a_command_typo_hints_the_line_mended(
+    in_tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    typed: list[str],
+    said: str,
+    meant: list[str],
+) -> None:
+    assert run(typed) == 2
+    error, hint = _said(capsys)
+    assert error.startswith(said), error
+    assert _copied(hint) == meant, hint
+    assert run([*typed, "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "InputError" and _copied(doc["hint"]) == [*meant, "--json"], doc
+
+
+def test_a_command_typo_with_nothing_near_hints_the_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["journal", "zzz"]) == 2
+    assert _said(capsys)[1] == "journal's commands: esp-cabundle journal --help"
+    assert run(["zzzzz"]) == 2
+    assert _said(capsys)[1] == "the commands: esp-cabundle --help"
