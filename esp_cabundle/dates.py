@@ -21,6 +21,7 @@ __all__ = [
     "add_years",
     "as_datetime",
     "clamped",
+    "likely_date",
     "nearest_date",
     "now",
     "parse_when",
@@ -110,6 +111,18 @@ def nearest_date(text: str) -> str | None:
     if (fit_month, fit_day) == (month, day):
         return None
     return f"{m[1]}-{fit_month:02d}-{fit_day:02d}" + text[m.end() :]
+
+
+def likely_date(text: str) -> str | None:
+    """For a YYYY-MM-DD not in the calendar, the date most likely meant: day and month
+    swapped when that makes a real date (2034-31-12 is 2034-12-31 typed day first),
+    else :func:`nearest_date`; None for any other text."""
+    m = _YMD.match(text)
+    if m is not None and int(m[1]) >= 1:
+        year, month, day = (int(g) for g in m.groups())
+        if month > 12 and 1 <= day <= 12 and month <= calendar.monthrange(year, day)[1]:
+            return f"{m[1]}-{day:02d}-{month:02d}" + text[m.end() :]
+    return nearest_date(text)
 
 
 def _no_such_day(text: str) -> str | None:

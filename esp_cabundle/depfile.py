@@ -22,10 +22,7 @@ MAX_DEPFILE = 1 << 20
 
 def _escape(path: Path) -> str:
     """A path as GNU make and Ninja read it in a rule: ``$`` doubled, space and ``#``
-    escaped. A newline cannot be written in a rule at all. The path stays as it was
-    named (relative to where the build ran, or absolute), as gcc's -MD writes it: make
-    matches a rule's target by its name, so ``build/ca.pem`` must not become
-    ``/home/.../build/ca.pem``."""
+    escaped. A newline cannot be written in a rule at all."""
     text = os.fspath(path)
     if "\n" in text or "\r" in text:
         raise InputError(
@@ -36,19 +33,43 @@ def _escape(path: Path) -> str:
     return text.replace("$", "$$").replace("#", "\\#").replace(" ", "\\ ")
 
 
-def _unique(paths: Iterable[Path]) -> dict[str, Path]:
+def _make_name(path: Path, base: str | None) -> Path:
+    """``path`` as a Makefile in ``base`` (where the build ran) names it: a config
+    found by searching, or given as an absolute path, makes its outputs and root files
+    absolute (``/home/me/mk/data/ca.pem``), and make would never match that to its
+    ``data/ca.pem`` rule. So a path below ``base`` is written relative to it, any other
+    absolute path stays absolute, and a relative one stays as given; all normalised
+    (``sub/../ca.pem`` is ``ca.pem``), as make compares names, not files."""
+    text = os.path.normpath(path)
+    if base is None or not os.path.isabs(text):
+        return Path(text)
+    below = os.path.relpath(text, base)
+    return Path(text if below == os.pardir or below.startswith(os.pardir + os.sep) else below)
+
+
+def _unique(paths: Iterable[Path], base: str | None) -> dict[str, Path]:
     """Each file once, under the name it was first given, keyed by where it is."""
     out: dict[str, Path] = {}
     for p in paths:
-        out.setdefault(os.path.abspath(p), Path(p))
+        out.setdefault(os.path.abspath(p), _make_name(Path(p), base))
     return out
+
+
+def _working_dir() -> str | None:
+    """The directory the build runs in; None when it was removed under it."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def render_depfile(targets: Iterable[Path], inputs: Iterable[Path]) -> bytes:
     """``targets: inputs`` with one input per line; inputs that are also targets (an
     existing output compared before it is rewritten) and repeats (the same file by two
-    names) are left out, so the rule never depends on itself."""
-    tgts, deps = _unique(targets), _unique(inputs)
+    names) are left out, so the rule never depends on itself. Names are as make, run
+    where the build ran, would write them (see :func:`_make_name`)."""
+    base = _working_dir()
+    tgts, deps = _unique(targets, base), _unique(inputs, base)
     head = " ".join(_escape(t) for t in tgts.values()) + ":"
     kept = [p for key, p in deps.items() if key not in tgts]
     lines = [head, *(f"  {_escape(p)}" for p in kept)]

@@ -11,11 +11,11 @@ tag beyond plain scalars.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .dates import as_datetime
+from .dates import as_datetime, likely_date, now
 from .errors import ConfigError, InputError
 from .fileio import read_input
 from .limits import (
@@ -103,7 +103,13 @@ class Node:
                 return as_datetime(date.fromisoformat(v.strip()))
             except ValueError:
                 pass
-        raise self.error(f"expected a date YYYY-MM-DD, got {v!r}")
+        fixed = likely_date(v.strip()) if isinstance(v, str) else None
+        if fixed is not None:
+            hint = "write " + _line(self.path, fixed)
+        else:  # a year from today, as the CLI's date options suggest (an end is ahead)
+            example = (now() + timedelta(days=365)).date().isoformat()
+            hint = "a date is YYYY-MM-DD, e.g. " + _line(self.path, example)
+        raise self.error(f"expected a date YYYY-MM-DD, got {v!r}", hint=hint)
 
     def as_list(self) -> list[Node]:
         """A list; a single scalar is accepted as a one-item list."""
@@ -183,7 +189,26 @@ def _tag_text(tag: str) -> str:
     return "!!" + tag.removeprefix(_YAML) if tag.startswith(_YAML) else tag
 
 
-def _scalar(node: Any, where: str) -> Any:
+def _line(path: str, value: str) -> str:
+    """The line to write for a value instead: ``service_until: 2034-12-31``, the key as
+    the file has it (a list item has none)."""
+    key = path.rpartition(".")[2]
+    return f"{key}: {value}" if key and not key.endswith("]") else value
+
+
+def _scalar_hint(kind: str, text: str, path: str) -> str | None:
+    """What to do about a plain scalar YAML could not read as ``kind``: for a day not in
+    the calendar (2034-31-12), the line with the date likely meant first (quoting it
+    alone only moves the error to the key that wants a date); any value may have been
+    meant as text. Which keys take a date is not known here."""
+    if kind == "str":
+        return None
+    quote = "quote it to keep it as a string"
+    fixed = likely_date(text) if kind == "timestamp" else None
+    return f"write {_line(path, fixed)} (or {quote})" if fixed is not None else quote
+
+
+def _scalar(node: Any, where: str, path: str = "") -> Any:
     import yaml
 
     line = node.start_mark.line + 1
@@ -206,10 +231,11 @@ def _scalar(node: Any, where: str) -> Any:
         return yaml.constructor.SafeConstructor().construct_object(node)
     except (ValueError, OverflowError, TypeError, yaml.YAMLError) as e:
         raise ConfigError(
-            f"{node.value!r} is not {_KINDS.get(kind, 'a valid ' + kind)} ({e})",
+            f"{path + ': ' if path else ''}{node.value!r} is not "
+            f"{_KINDS.get(kind, 'a valid ' + kind)} ({e})",
             path=where,
             line=line,
-            hint="quote it to keep it as a string" if kind != "str" else None,
+            hint=_scalar_hint(kind, node.value, path),
         ) from e
 
 
@@ -250,7 +276,7 @@ def to_nodes(node: Any, path: str, where: str, walk: _Walk | None = None) -> Nod
             )
     walk.seen.add(key)
     if isinstance(node, yaml.ScalarNode):
-        return Node(_scalar(node, where), line, path, where)
+        return Node(_scalar(node, where, path), line, path, where)
     if node.tag not in (_YAML + "map", _YAML + "seq"):
         raise ConfigError(f"tag {_tag_text(node.tag)} is not supported", path=where, line=line)
     walk.path.add(key)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from esp_cabundle.bundle import resolve_bundle
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.cli import cli
-from esp_cabundle.config import load_config
+from esp_cabundle.config import load_config, parse_config
 from esp_cabundle.errors import ConfigError
 
 FP = "0123456789abcdef" * 4  # a well-formed SHA-256 no catalog root has
@@ -107,3 +107,46 @@ def test_good_output_options_still_build(in_tmp: Path) -> None:
     r = CliRunner().invoke(cli, ["build"])
     assert r.exit_code == 0, r.output
     assert (in_tmp / "x509_crt_bundle.bin").is_file() and (in_tmp / "ca_pem.h").is_file()
+
+
+@pytest.mark.parametrize(
+    ("written", "fixed"),
+    [
+        ("2034-31-12", "2034-12-31"),  # day first: swapped
+        ("'2034-31-12'", "2034-12-31"),  # quoted, as the old hint said to
+        ("2035-02-30", "2035-02-28"),  # no swap makes a date: the nearest
+        ('"2034-13-31"', "2034-12-31"),
+    ],
+)
+def test_a_date_not_in_the_calendar_hints_the_line_to_write(
+    in_tmp: Path, written: str, fixed: str
+) -> None:
+    """As the CLI's date options do: the date likely meant, as the line to write, not
+    "quote it" (which only led to 'expected a date' with no hint)."""
+    (in_tmp / "cabundle.yaml").write_text(f"preset: default\nservice_until: {written}\n")
+    r = CliRunner().invoke(cli, ["build", "--dry-run"])
+    assert r.exit_code == 2, r.output
+    assert "cabundle.yaml:2: service_until: " in r.output
+    assert f"hint: write service_until: {fixed}" in r.output
+    with pytest.raises(ConfigError) as e:
+        load_config(in_tmp / "cabundle.yaml")
+    assert (e.value.hint or "").startswith(f"write service_until: {fixed}")
+    (in_tmp / "cabundle.yaml").write_text(f"preset: default\nservice_until: {fixed}\n")
+    assert load_config(in_tmp / "cabundle.yaml").spec.policy.service_until is not None
+
+
+def test_a_date_that_is_no_date_hints_the_form(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text("service_until: someday\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(tmp_path / "c.yaml")
+    assert (e.value.hint or "").startswith("a date is YYYY-MM-DD, e.g. service_until: 20")
+
+
+def test_a_mistyped_date_in_a_list_hints_the_date_alone() -> None:
+    """A list item has no key to write; any other plain text may still be meant as text."""
+    with pytest.raises(ConfigError) as e:
+        parse_config("roots: [2034-31-12]\n", path=Path("c.yaml"))
+    assert e.value.hint == "write 2034-12-31 (or quote it to keep it as a string)"
+    with pytest.raises(ConfigError) as e:
+        parse_config("max_bytes: !!int 16k\n", path=Path("c.yaml"))
+    assert e.value.hint == "quote it to keep it as a string"

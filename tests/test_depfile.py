@@ -58,7 +58,7 @@ def test_a_name_that_is_not_utf8_is_written_as_its_bytes(in_tmp: Path) -> None:
     r = CliRunner().invoke(cli, argv)
     assert r.exit_code == 0, r.output
     data = (in_tmp / "d.d").read_bytes()
-    assert b"/r\xff\xe9\\ 1.pem \\\n" in data
+    assert b"\n  r\xff\xe9\\ 1.pem \\\n" in data  # as given: relative
     assert _rule(os.fsdecode(data))[1][0] == str(in_tmp / name)
     # The lock holds the name too (it was a traceback): as a JSON escape, read back whole.
     assert "\\udcff\\udce9 1.pem" in (in_tmp / "cabundle.lock").read_text(encoding="utf-8")
@@ -192,7 +192,13 @@ def test_cmake_configures_again_when_a_saved_chain_changes(tmp_path: Path) -> No
 
     def cmake(*args: str) -> str:
         p = subprocess.run(
-            ["cmake", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+            ["cmake", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=tmp_path,  # above the project: the depfile names its files relative to here
         )
         assert p.returncode == 0, p.stdout + p.stderr
         return p.stdout + p.stderr
@@ -242,3 +248,39 @@ def test_a_chains_folder_waiting_for_a_chain_and_from_dir_folders_are_listed(
     assert str(project / "chains") in inputs
     assert str(project / "data" / "sub") in inputs
     assert str(project / "data" / "sub" / "x.json") in inputs
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("where", ["found", "sub", "absolute"])
+def test_make_rebuilds_a_configs_outputs_when_its_root_file_changes(
+    in_tmp: Path, where: str
+) -> None:
+    """A config found by searching (or given as an absolute path) holds absolute paths;
+    the depfile still names its outputs and root file as the Makefile does
+    (``data/ca.pem``, not ``/tmp/.../data/ca.pem``), or make never sees the root change."""
+    d = in_tmp if where == "found" else in_tmp / "sub"
+    d.mkdir(exist_ok=True)
+    (d / "myroot.pem").write_bytes(mint("Make Root").pem)
+    (d / "cabundle.yaml").write_text(
+        "roots: [myroot.pem]\nallow: [not-ca]\noutputs:\n"
+        "  - {format: pem, path: data/ca.pem}\n  - {format: c, path: include/ca_pem.h}\n"
+    )
+    config = {"found": [], "sub": ["-c", "sub/cabundle.yaml"]}.get(where)
+    argv = ["build", *(["-c", str(d / "cabundle.yaml")] if config is None else config)]
+    prefix = "" if where == "found" else "sub/"
+    r = CliRunner().invoke(cli, [*argv, "--depfile", "build/ca.d"])
+    assert r.exit_code == 0, r.output
+    targets, _ = (in_tmp / "build" / "ca.d").read_text().split(":", 1)
+    assert targets == f"{prefix}data/ca.pem {prefix}include/ca_pem.h {prefix}cabundle.lock"
+    (in_tmp / "Makefile").write_text(
+        f"{prefix}data/ca.pem: {prefix}cabundle.yaml\n\t@echo rebuilt\n-include build/ca.d\n"
+    )
+
+    def make() -> str:
+        argv = ["make", f"{prefix}data/ca.pem"]
+        return subprocess.run(argv, cwd=in_tmp, capture_output=True, text=True, check=True).stdout
+
+    assert "rebuilt" not in make()  # up to date: the build just wrote it
+    later = (d / "data" / "ca.pem").stat().st_mtime + 60
+    os.utime(d / "myroot.pem", (later, later))
+    assert "rebuilt" in make()

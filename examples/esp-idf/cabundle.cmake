@@ -18,8 +18,12 @@ endif()
 
 function(cabundle_generate config)
   set(depfile ${CMAKE_BINARY_DIR}/cabundle.d)
+  get_filename_component(config "${config}" ABSOLUTE)
+  # The depfile names a file below the directory the build ran in relative to it:
+  # run it in a known one, and read the names against that.
   execute_process(
     COMMAND ${ESP_CABUNDLE} build -c ${config} --quiet --depfile ${depfile}
+    WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
     RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "esp-cabundle build -c ${config} failed (exit ${rc})")
@@ -40,6 +44,7 @@ function(cabundle_generate config)
     string(REPLACE "\\#" "#" line "${line}")
     string(REPLACE "$$" "$" line "${line}")
     if(line)
+      get_filename_component(line "${line}" ABSOLUTE BASE_DIR ${CMAKE_BINARY_DIR})
       list(APPEND inputs "${line}")
     endif()
   endforeach()
