@@ -169,7 +169,9 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
     ("args", "said", "mended"),
     [
         (["check", "--until", "2030-13-01"], "there is no month 13",
-         ["check", "--until", "2030-12-01"]),
+         ["check", "--until", "2030-01-13"]),  # day and month swapped: a real date
+        (["check", "--until", "2034-31-12"], "there is no month 31",
+         ["check", "--until", "2034-12-31"]),
         (["check", "--until=2030-02-30", "--at", "2026-01-01"], "has 28 days, no day 30",
          ["check", "--until", "2030-02-28", "--at", "2026-01-01"]),
         (["push", "--watch", "--until", "notadate", "--rpc", "http://127.0.0.1:9/rpc"],
@@ -186,7 +188,8 @@ def test_a_bad_date_is_said_with_the_forms_and_a_line_that_parses(
 ) -> None:
     """``check --until 2030-13-01`` was click's usage banner and "Invalid value", with
     no hint: now the tool's error, the forms taken, and the line with a date that parses
-    (the nearest real day, else one a year ahead)."""
+    (day and month swapped when that is a real date, else the nearest real day, else
+    one a year ahead, as a config's dates are hinted)."""
     assert run(args) == 2
     out = capsys.readouterr()
     assert out.err.startswith("Error: ") and said in out.err and "Usage:" not in out.err, out.err

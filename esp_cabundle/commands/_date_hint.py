@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import click
 
-from ..dates import nearest_date, now
+from ..dates import likely_date, now
 from ..errors import InputError
 from ._usage import example_line, line_with_value
 
@@ -23,6 +23,6 @@ def bad_date(
     """``error`` (parse_when's) with a hint: the forms taken, and the command line as
     typed with ``param`` given a date that parses: the nearest real one for a day not
     in the calendar, else a year from today (a deadline or an end of service is ahead)."""
-    example = nearest_date(value.strip()) or (now() + timedelta(days=365)).date().isoformat()
+    example = likely_date(value.strip()) or (now() + timedelta(days=365)).date().isoformat()
     words = line_with_value(ctx, param, example)
     return InputError(error.message, hint=f"{FORMS}: {example_line(words)}")
