@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from support.doc_commands import UnitProcess
 
+from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
+from esp_cabundle.errors import PartitionTableError
+from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.spelling import CLI_SPELLING
 from tests.support import dumps
+from tests.support.gated import gated
 
 PEM = dumps.pem("isrgrootx1.pem")
 
@@ -100,3 +107,32 @@ def test_a_ca_file_put_under_its_own_name_is_said(in_tmp: Path, runner: CliRunne
     for argv in (["notes.txt"], ["def.pem", "/certs/def.pem"]):  # no CA, or DEST named
         r = runner.invoke(cli, ["fs", "put", "f2.bin", *argv])
         assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+
+
+def test_a_unit_of_another_board_names_the_board_its_partitions_fit() -> None:
+    """'no partition spiffs (it has ... fs_0 ... fs_1); is this the right --board?'
+    named no board that has them."""
+    with pytest.raises(PartitionTableError, match="no partition 'spiffs'") as e:
+        update_dump(
+            dumps.mongoose_dump(),
+            load_board("mdash-arduino"),
+            gated(PEM, "mdash-arduino"),
+            spelling=CLI_SPELLING,
+        )
+    hint = e.value.hint or ""
+    assert "board mongoose-os-esp32 (LittleFS on fs_0, fs_1)" in hint
+    assert hint.endswith("run the same command again with --board mongoose-os-esp32")
+
+
+def test_flash_names_the_board_of_the_unit(
+    start_unit: Callable[..., UnitProcess], runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = start_unit("--board", "mongoose-os-esp32-spiffs")
+    (tmp_path / "ca.pem").write_bytes(PEM)
+    argv = ["flash", "--port", unit.url, "--bundle", str(tmp_path / "ca.pem")]
+    argv += ["--journal-dir", str(tmp_path / "j"), "--board", "mdash-arduino"]
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    assert "with --board mongoose-os-esp32-spiffs" in r.stdout, r.output
+    r = runner.invoke(cli, [*argv[:-1], "mongoose-os-esp32-spiffs"])
+    assert r.exit_code == 0, r.output
