@@ -194,10 +194,11 @@ def test_a_failed_remove_does_not_warn(image: Path, runner: CliRunner) -> None:
 
 
 def test_the_boards_ca_path_warns_too(image: Path, in_tmp: Path, runner: CliRunner) -> None:
-    text = (boards_dir() / "arduino-esp32-spiffs.yaml").read_text()
+    fs_type = open_image(image.read_bytes()).fs_type  # a board of another one is refused
+    text = (boards_dir() / f"arduino-esp32-{fs_type}.yaml").read_text()
     board = in_tmp / "mine.yaml"
     board.write_text(
-        text.replace("name: arduino-esp32-spiffs", "name: mine").replace(
+        text.replace(f"name: arduino-esp32-{fs_type}", "name: mine").replace(
             "ca_path: /ca.pem", "ca_path: /certs.pem"
         )
     )

@@ -78,7 +78,8 @@ def test_a_board_taking_one_of_two_partitions_names_list_boards() -> None:
         update_dump(dumps.mongoose_dump(), board, gated(NEW_CA, board.name))
     assert e.value.hint == (
         "is this the right board? pick the board of the unit's firmware (list_boards()), "
-        "or one that names every partition it mounts"
+        "or one that names every partition it mounts; the unit's partitions are those of "
+        "board mongoose-os-esp32 (LittleFS on fs_0, fs_1): use load_board('mongoose-os-esp32')"
     )
     _said(e)
 
@@ -139,8 +140,10 @@ def test_cli_update_dump_keeps_its_board_hints(in_tmp: Path) -> None:
     err = _update_dump(in_tmp, dumps.mongoose_dump(), "platformio-esp32")
     assert (
         "hint: is this the right --board? pick the board of the unit's firmware (esp-cabundle "
-        "boards), or one that names every partition it mounts\n"
-    ) in err
+        "boards), or one that names every partition it mounts; the unit's partitions are "
+        "those of board mongoose-os-esp32 (LittleFS on fs_0, fs_1): run the same command "
+        "again with --board mongoose-os-esp32\n"
+    ) in err.replace("\n    ", " ")
     err = _update_dump(in_tmp, dumps.arduino_dump(), "mongoose-os-esp32")
     assert "is this the right --board? the firmware mounts its file system from" in err
 

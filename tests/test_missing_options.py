@@ -56,13 +56,17 @@ CASES = [
     (
         ["flash"],
         "-p/--port is required",
-        "e.g. esp-cabundle flash -p /dev/ttyUSB0 --board mdash-arduino --preset letsencrypt",
+        "e.g. esp-cabundle flash -p /dev/ttyUSB0 --board mdash-arduino --preset letsencrypt"
+        " (mdash-arduino is only an example: give the board of the firmware on the unit, one"
+        " of those esp-cabundle boards lists)",
     ),
     (
         ["flash", "-p", "/dev/ttyUSB1"],
         "--board is required: it says where the CA file lives,"
         " and flash does not read the board: key of cabundle.yaml",
-        "e.g. esp-cabundle flash -p /dev/ttyUSB1 --board mdash-arduino --preset letsencrypt",
+        "e.g. esp-cabundle flash -p /dev/ttyUSB1 --board mdash-arduino --preset letsencrypt"
+        " (mdash-arduino is only an example: give the board of the firmware on the unit, one"
+        " of those esp-cabundle boards lists)",
     ),
     (
         ["read"],
@@ -78,7 +82,9 @@ CASES = [
     (
         ["update-dump"],
         "the DUMP argument is required (esp-cabundle update-dump [OPTIONS] DUMP)",
-        "e.g. esp-cabundle update-dump --board mdash-arduino --preset mdash -o new.bin dump.bin",
+        "e.g. esp-cabundle update-dump --board mdash-arduino --preset mdash -o new.bin dump.bin"
+        " (mdash-arduino is only an example: give the board of the firmware on the unit, one"
+        " of those esp-cabundle boards lists)",
     ),
     (
         ["update-dump", "my dump.bin", "--board", "mdash"],
@@ -238,6 +244,8 @@ def test_the_hint_runs(
     assert run(["fs", "put", "fs.bin", "ca.pem", "/old-ca.pem", "-q"]) == 0
     assert run(typed) == 2
     hint = capsys.readouterr().err.partition("  hint: e.g. esp-cabundle ")[2].strip()
+    if hint.endswith(")"):  # why the example's words are as they are, said after it
+        hint = hint.rpartition(" (")[0]
     words = shlex.split(hint)
     assert words[: len(typed)] == typed
     words = [str(in_tmp / "no-tty") if w.startswith("/dev/tty") else w for w in words]

@@ -115,7 +115,29 @@ def missing_error(e: click.MissingParameter, argv: Sequence[str]) -> EspCabundle
     if unknown is not None:
         return unknown
     _, whys = _mended(ctx, argv)
-    return usage_error(message, completed(ctx, argv, param), why="; ".join(whys))
+    line = completed(ctx, argv, param)
+    board = _example_board(ctx, argv, line)
+    if board is not None and ctx.command_path.partition(" ")[2] in UNIT_BOARD_COMMANDS:
+        whys.append(BOARD_EXAMPLE.format(board))
+    return usage_error(message, line, why="; ".join(whys))
+
+
+# The example's board is one of many: said, so that it is not taken for the unit's (a
+# Mongoose OS unit given mdash-arduino is refused for its partitions).
+UNIT_BOARD_COMMANDS = ("flash", "update-dump")  # whose --board is one unit's (a dump's)
+BOARD_EXAMPLE = (
+    "{} is only an example: give the board of the firmware on the unit, one of those "
+    "esp-cabundle boards lists"
+)
+
+
+def _example_board(ctx: click.Context, argv: Sequence[str], line: Sequence[str]) -> str | None:
+    """The --board the mended ``line`` names and ``argv`` did not (the example's), or None."""
+    opts = (p for p in ctx.command.params if isinstance(p, click.Option))
+    board = next((p for p in opts if "--board" in p.opts), None)
+    if board is None or _typed_value(board, argv) is not None:
+        return None
+    return _typed_value(board, line)
 
 
 def _unknown_profile(ctx: click.Context, argv: Sequence[str]) -> EspCabundleError | None:

@@ -34,6 +34,7 @@ from ..fs.edit import (
 from ..gate import CaSource
 from ..text import fact_line, printable, printable_name
 from ..ui import echo, emit_json, format_table, warn
+from ._fsboard import board_warning, named_ca_warning
 from ._fsopts import (
     dump_partitions_hint,
     no_image_hint,
@@ -390,7 +391,18 @@ def put_cmd(
     key: str | None = None  # the warning for a private key put in the image
     config = ca.config()
     chosen = chosen_board(board, config)
-    if target in _ca_paths(fs_image, chosen):
+    warnings = [w for w in [board_warning(fs_image, chosen, typed=bool(board))] if w]
+    ca_paths = _ca_paths(fs_image, chosen)
+    if dest is None:  # the documented default: said when it is not where the CA is read
+        ca_path = (
+            normalize_path(chosen.filesystem.ca_path) if chosen and chosen.filesystem else None
+        )
+        run = img.command("put", region, source, ca_path or fs_image.profile.ca_path)
+        run += f" --board {shlex.quote(board)}" if board else ""
+        warnings += [
+            w for w in [named_ca_warning(source, data, target, ca_paths, command=run)] if w
+        ]
+    if target in ca_paths:
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
         gated = ca.gate(board=chosen, at=parse_at(at), source=src, ca_path=target)
         announce(gated, quiet=quiet, as_json=as_json)
@@ -405,12 +417,14 @@ def put_cmd(
         platform=platform,
         disk_version=disk_version,
     )
-    if key is not None and not as_json:
-        warn(printable(key))
+    warnings += [key] if key is not None else []
+    if not as_json:
+        for w in warnings:
+            warn(printable(w))
     extra = {
         "put": {"path": target, "bytes": len(data)},
         "gate": gated.to_dict() if gated is not None else None,
-        "warnings": [key] if key is not None else [],
+        "warnings": warnings,
     }
     _report(
         img.image,
@@ -500,7 +514,8 @@ def rm_cmd(
     names = [fs_image.checked_path(p, new=False) for p in paths]
     chosen = chosen_board(board, None)
     ca_paths = _ca_paths(fs_image, chosen)
-    warnings = [_ca_removed(img, p, region) for p in names if p in ca_paths]
+    warnings = [w for w in [board_warning(fs_image, chosen, typed=True)] if w]
+    warnings += [_ca_removed(img, p, region) for p in names if p in ca_paths]
     edits = [FileEdit("rm", p) for p in names]
     with img.naming_image(region):
         result = _apply(img, edits, region=region, platform=platform, disk_version=disk_version)

@@ -11,18 +11,20 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..board_fit import board_misfit, boards_for_image
 from ..build import LOCK_NAME
 from ..clobber import refuse_clobbering
-from ..errors import ImageNotDumpError
+from ..errors import EspCabundleError, ImageNotDumpError
 from ..fileio import PRIVATE, read_input, write_atomic
 from ..flash.offline import WholeDump
 from ..flash.offline import update_dump as run_update
+from ..fs import open_image
 from ..spelling import BOARD_SPELLING
 from ..text import plural
 from ..ui import echo, emit_json, note, shown_path
 from ._fsopts import with_platform
 from ._plan_view import already_holds, change_dict, change_lines
-from ._usage import split_option, typed_words
+from ._usage import replaced_option, split_option, typed_words
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     FILE_PATH,
@@ -37,6 +39,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from ..board_model import Board
     from ..flash.offline import DumpUpdate
 
 
@@ -104,7 +107,9 @@ def update_dump(
     try:
         whole = WholeDump.parse(data, source=str(dump), spelling=BOARD_SPELLING)
     except ImageNotDumpError as e:
-        e.hint = _put_hint(dump, ca, profile.filesystem.ca_path if profile.filesystem else None)
+        fitting = _board_for_image(data, profile)
+        fs = (fitting or profile).filesystem
+        e.hint = _put_hint(dump, ca, fs.ca_path if fs else None, board=fitting)
         raise
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     result = run_update(whole, profile, gated, spelling=BOARD_SPELLING)
@@ -136,13 +141,31 @@ _PUT_OPTIONS = (
 _BUILD_OPTIONS = (("--preset",), ("--root",), ("--exclude",), *_PUT_OPTIONS[2:])
 
 
-def _put_hint(dump: Path, ca: CaOptions, ca_path: str | None) -> str:
+def _board_for_image(data: bytes, board: Board) -> Board | None:
+    """For an image given as the dump that ``board`` contradicts (another file system:
+    a Mongoose OS LittleFS image under mdash-arduino): the shipped board it is for, which
+    the 'fs put' hint names instead (that put refuses ``board``); None if ``board`` fits,
+    or if the image cannot be told (the put says why)."""
+    try:
+        image = open_image(data)
+    except EspCabundleError:
+        return None
+    misfit = board_misfit(board, image)
+    if misfit is None or misfit[0] != "fs":
+        return None
+    return next(iter(boards_for_image(image)), None)
+
+
+def _put_hint(dump: Path, ca: CaOptions, ca_path: str | None, *, board: Board | None) -> str:
     """For an image given as the dump: the 'fs put' that edits it, with the --board,
     --platform and gate options typed (the hint named the image and 'ca.pem' alone, so
     the board's CA path and rules were lost); a CA named by --preset/--root is built
     first, as 'fs put' takes a CA file, into a name not taken here (the hint's build
-    wrote ca.pem over one already there), and without a lock if one is here."""
+    wrote ca.pem over one already there), and without a lock if one is here. ``board``:
+    the board named instead of the one typed."""
     words = typed_words()
+    if board is not None:  # the board the image is for, not the one typed
+        words = replaced_option(words, ["--board"], "--board", board.name)
     kept = [w for flags in _PUT_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
     checks = split_option(words, ["--no-check"], takes_value=False)[1]
     kept += checks

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 
 from ..blocks import SECTOR_SIZE, BlockSource, FlashCache, Overlay, SectorWrite
 from ..certs import load_certificates
-from ..errors import CertificateError, FlashError, ImageError, InputError
+from ..errors import CertificateError, FlashError, ImageError, InputError, PartitionTableError
 from ..fs import detect_fs_type
-from ..fs.base import FileInfo, FileSystemImage
+from ..fs.base import FS_NAMES, FileInfo, FileSystemImage
 from ..fs.inplace import PartitionEdit, mount_region
 from ..fs.lfs_platforms import check_readable, resolve_platform
 from ..fs.lfs_profiles import LITTLEFS_PROFILES
@@ -231,7 +231,11 @@ def plan_ca_update(
                 seen.append(parsed[old])
         return parsed[old]
 
-    partitions = board.fs_partitions(table, spelling)
+    try:
+        partitions = board.fs_partitions(table, spelling)
+    except PartitionTableError as e:
+        e.hint = _with_table_board(e.hint, table, cache, spelling)
+        raise
     for i, p in enumerate(partitions):
         before = cache.bytes_read
         step(progress, f"reading partition '{p.name}'", i, len(partitions))
@@ -320,6 +324,48 @@ def _plan_partition(
         facts=tuple(edit.facts.items()),
         roots=roots(old),
     )
+
+
+def _with_table_board(
+    hint: str | None, table: PartitionTable, cache: FlashCache, spelling: Spelling
+) -> str | None:
+    """``hint`` ("is this the right board?") plus the shipped board whose partitions
+    ``table`` has, as the next thing to try: a board's LittleFS and SPIFFS variants
+    (mongoose-os-esp32 and -spiffs) are told apart by the LittleFS magic in the first
+    partition (two 8-byte reads)."""
+    # deferred: loads every shipped board, only for a table the board given does not fit
+    from ..board_fit import boards_for_table
+
+    found = boards_for_table(table)
+    if len(found) > 1:
+        found = tuple(b for b in found if _fs_matches(b, table, cache)) or found
+    if not found:
+        return hint
+    named = " or ".join(
+        f"{b.name} ({FS_NAMES.get(b.filesystem.fs_type, '')} on "  # type: ignore[union-attr]
+        f"{', '.join(p.name for p in b.fs_partitions(table))})"
+        for b in found
+    )
+    name = found[0].name
+    again = (
+        f"run the same command again with {spelling.board} {name}"
+        if spelling.cli
+        else f"use load_board({name!r})"
+    )
+    said = f"the unit's partitions are those of board {named}: {again}"
+
+    return f"{hint}; {said}" if hint else said
+
+
+def _fs_matches(board: Board, table: PartitionTable, cache: FlashCache) -> bool:
+    """Whether the first of ``board``'s partitions in ``table`` holds LittleFS exactly
+    when the board's file system is LittleFS."""
+    fs = board.filesystem
+    if fs is None:
+        return False
+    first = board.fs_partitions(table)[0]
+    profile = fs.profile if fs.fs_type == "littlefs" else "esp-idf"
+    return _holds_littlefs(cache, first, profile) == (fs.fs_type == "littlefs")
 
 
 def _holds_littlefs(cache: FlashCache, p: Partition, profile: str) -> bool:

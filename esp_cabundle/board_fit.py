@@ -1,0 +1,102 @@
+"""Which shipped boards fit what an image or a unit shows.
+
+A board names the file system its firmware reads (type and profile) and the partitions
+it lives in. A board that contradicts an image or a unit's table is the wrong one, and
+the user needs the right one named, not only the mismatch: these find it among the
+shipped boards (``boards/*.yaml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Literal
+
+from .boards import list_boards
+from .errors import InputError
+from .fs.base import FS_NAMES
+
+if TYPE_CHECKING:
+    from .board_model import Board
+    from .fs import FileSystemImage
+    from .partitions import PartitionTable
+
+__all__ = ["board_misfit", "boards_for_image", "boards_for_table", "image_profiles"]
+
+Misfit = Literal["fs", "profile"]
+
+
+def image_profiles(image: FileSystemImage) -> tuple[str, ...]:
+    """The profiles that could have made ``image``, most likely first: LittleFS detection
+    keeps its candidates (a 2.0 image of the partition's size could be any platform's),
+    and SPIFFS profiles sharing one on-disk layout (esp-idf, arduino, platformio differ
+    only in how they write) cannot be told apart by the bytes."""
+    if image.fs_type == "littlefs":
+        # deferred: the LittleFS module is already loaded when a LittleFS image is open
+        from .fs.littlefs import LittleFsImage
+
+        if isinstance(image, LittleFsImage):
+            return tuple(p.name for p in image.candidates)
+        return (image.profile.name,)
+    # deferred: as above, for SPIFFS
+    from .fs.spiffs import SPIFFS_PROFILES, SpiffsProfile
+
+    own = image.profile
+    if not isinstance(own, SpiffsProfile):
+        return (own.name,)
+    layout = replace(own, name="", description="", write_chunk=0)
+    same = [
+        n
+        for n, p in SPIFFS_PROFILES.items()
+        if replace(p, name="", description="", write_chunk=0) == layout
+    ]
+    return (own.name, *(n for n in same if n != own.name))
+
+
+def _describe(fs_type: str, profiles: tuple[str, ...]) -> str:
+    return f"{FS_NAMES.get(fs_type, fs_type)} (profile {' or '.join(profiles)})"
+
+
+def board_misfit(board: Board, image: FileSystemImage) -> tuple[Misfit, str] | None:
+    """How ``board`` contradicts ``image``, and the sentence saying so; None if it fits
+    (or keeps its CA compiled in, so has no file system to compare). ``"fs"``: another
+    file system, which the board's firmware cannot mount; ``"profile"``: the same one,
+    made for another platform as far as the bytes tell."""
+    fs = board.filesystem
+    if fs is None:
+        return None
+    profiles = image_profiles(image)
+    if fs.fs_type == image.fs_type and fs.profile in profiles:
+        return None
+    where = fs.partitions or fs.subtypes
+    kind = "partition" if fs.partitions else "subtype"
+    on = f" on {kind} {', '.join(repr(p) for p in where)}" if where else ""
+    said = (
+        f"board {board.name}'s file system is {_describe(fs.fs_type, (fs.profile,))}{on}; "
+        f"the image is {_describe(image.fs_type, profiles)}"
+    )
+    return ("fs" if fs.fs_type != image.fs_type else "profile"), said
+
+
+def boards_for_image(image: FileSystemImage) -> tuple[Board, ...]:
+    """The shipped boards whose file system ``image`` is, those of its likeliest
+    profile first."""
+    profiles = image_profiles(image)
+    found = [
+        b for b in list_boards() if b.filesystem is not None and board_misfit(b, image) is None
+    ]
+    return tuple(sorted(found, key=lambda b: profiles.index(b.filesystem.profile)))  # type: ignore[union-attr]
+
+
+def boards_for_table(table: PartitionTable) -> tuple[Board, ...]:
+    """The shipped boards whose file-system partitions ``table`` holds as each board
+    takes them (:meth:`Board.fs_partitions`): the boards a unit with this table runs."""
+    found = []
+    for b in list_boards():
+        if b.filesystem is None:
+            continue
+        try:
+            b.fs_partitions(table)
+        except InputError:  # PartitionTableError: not this board's partitions
+            continue
+        found.append(b)
+    return tuple(found)

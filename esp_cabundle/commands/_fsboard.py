@@ -1,0 +1,72 @@
+"""``fs put``/``fs rm`` against the board and the CA path: a ``--board`` (or the config's
+``board:``) whose file system the image is not is refused, naming the boards it is for
+(``fs put fs.bin ca.pem --board mdash-arduino`` put a CA into a Mongoose OS LittleFS
+image under an mDash SPIFFS board's rules, silently); and a CA file put under its own
+name (``fs put fs.bin def.pem`` wrote ``/def.pem``, the firmware reads ``/ca.pem``) is
+said, with the command that replaces the CA file instead."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..board_fit import board_misfit, boards_for_image
+from ..errors import InputError
+from ..text import printable
+from ._usage import replaced_option, typed_words
+
+if TYPE_CHECKING:
+    from ..board_model import Board
+    from ..fs import FileSystemImage
+
+__all__ = ["board_warning", "named_ca_warning"]
+
+_CERT_SUFFIXES = (".crt", ".cer", ".der")
+
+
+def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -> str | None:
+    """Refuse ``board`` (InputError, exit 2) when the image is another file system than
+    the board's firmware mounts: its CA path and verdict rules are for units that could
+    not read this image. A board of the same file system made for another platform (as
+    far as the bytes tell; some profiles cannot be told apart) is only warned about:
+    the returned warning, None if the board fits. ``typed``: --board was given (else
+    the config's ``board:``)."""
+    if board is None:
+        return None
+    misfit = board_misfit(board, image)
+    if misfit is None:
+        return None
+    kind, said = misfit
+    named = "" if typed else " (board: in cabundle.yaml)"
+    said = said.replace(f"board {board.name}'s", f"board {board.name}{named}'s", 1)
+    fitting = [b.name for b in boards_for_image(image)]
+    if fitting:
+        line = replaced_option(typed_words(), ["--board"], "--board", fitting[0])
+        run = printable(f"esp-cabundle {shlex.join(line)}")
+        others = f" (or {', '.join(fitting[1:])})" if fitting[1:] else ""
+        hint = f"name the board the image is for: {run}{others}"
+    else:
+        hint = "name the board the image is for (esp-cabundle boards lists them)"
+    if kind == "fs":
+        raise InputError(f"{said}; nothing written", hint=hint)
+    return f"{said}: its CA path and rules may not be this image's; {hint}"
+
+
+def named_ca_warning(
+    source: Path, data: bytes, target: str, ca_paths: set[str], *, command: str
+) -> str | None:
+    """For a certificate file put under its own name (DEST left out) where the firmware
+    reads another: that units flashed with the image keep their old CA, and
+    ``command`` (the same put with the CA path as DEST). None for any other file."""
+    if target in ca_paths:
+        return None
+    if b"-----BEGIN CERTIFICATE-----" not in data[:0x4000] and (
+        source.suffix.lower() not in _CERT_SUFFIXES
+    ):
+        return None
+    ca = " or ".join(sorted(ca_paths))
+    return (
+        f"{printable(target)} is not the CA file: the firmware reads {ca}, so units "
+        f"flashed with this image keep their old CA; to replace it: {command}"
+    )

@@ -1,0 +1,138 @@
+"""A board that contradicts the image or the unit is said, with the board that fits
+named in a hint that runs; and a CA file put under its own name is said, with the put
+that replaces the CA file instead."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.doc_commands import UnitProcess
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import PartitionTableError
+from esp_cabundle.flash.offline import update_dump
+from esp_cabundle.fs import open_image
+from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.spelling import CLI_SPELLING
+from tests.support import dumps
+from tests.support.gated import gated
+
+PEM = dumps.pem("isrgrootx1.pem")
+
+
+def _hint(output: str) -> str:
+    return output.split("hint: ", 1)[1].replace("\n  ", " ").strip()
+
+
+@pytest.fixture
+def mos_image(in_tmp: Path) -> Path:
+    """A Mongoose OS LittleFS image, and ca.pem beside it."""
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    image = in_tmp / "fs.bin"
+    image.write_bytes(pack_image("littlefs", "mongoose-os", 256 << 10, []).data)
+    return image
+
+
+def test_fs_put_refuses_a_board_of_another_file_system(mos_image: Path, runner: CliRunner) -> None:
+    """'fs put fs.bin ca.pem --board mdash-arduino' judged a Mongoose OS LittleFS image
+    under mDash's SPIFFS board and wrote it, exit 0, nothing said."""
+    before = mos_image.read_bytes()
+    for verb in (["put", "fs.bin", "ca.pem"], ["rm", "fs.bin", "/ca.pem"]):
+        r = runner.invoke(cli, ["fs", *verb, "--board", "mdash-arduino"])
+        assert r.exit_code == 2, r.output
+        assert "board mdash-arduino's file system is SPIFFS" in r.output
+        assert "the image is LittleFS" in r.output and "nothing written" in r.output
+        assert mos_image.read_bytes() == before
+    hint = _hint(r.output)
+    assert "--board mongoose-os-esp32" in hint and "mdash-arduino" not in hint
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", "mdash-arduino"])
+    run = _hint(r.output).split(": ", 1)[1].split(" (or ")[0]
+    assert run == "esp-cabundle fs put fs.bin ca.pem --board mongoose-os-esp32"
+    r = runner.invoke(cli, shlex.split(run)[1:])
+    assert r.exit_code == 0, r.output
+    assert b"ISRG Root X1" in open_image(mos_image.read_bytes()).read("/ca.pem")
+
+
+def test_a_board_of_the_same_file_system_for_another_platform_is_warned_about(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    (in_tmp / "fs.bin").write_bytes(pack_image("spiffs", "mongoose-os", 256 << 10, []).data)
+    argv = ["fs", "put", "fs.bin", "ca.pem", "--board", "esp-idf-spiffs", "--json"]
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 0, r.output
+    (warning,) = json.loads(r.stdout)["warnings"]
+    assert "board esp-idf-spiffs's file system is SPIFFS (profile esp-idf)" in warning
+    assert "--board mongoose-os-esp32-spiffs" in warning
+
+
+def test_update_dump_hint_names_the_board_the_image_is_for(
+    mos_image: Path, runner: CliRunner
+) -> None:
+    """The hint named 'fs put fs.bin ca.pem --board mdash-arduino', which the image
+    contradicts."""
+    r = runner.invoke(
+        cli,
+        ["update-dump", "fs.bin", "--board", "mdash-arduino", "--bundle", "ca.pem", "-o", "n.bin"],
+    )
+    assert r.exit_code == 2, r.output
+    hint = _hint(r.output)
+    assert "mdash-arduino" not in hint
+    put = hint.split(": ", 1)[1].split("; ")[0]
+    assert put == "esp-cabundle fs put fs.bin ca.pem --board mongoose-os-esp32"
+    r = runner.invoke(cli, shlex.split(put)[1:])
+    assert r.exit_code == 0, r.output
+
+
+def test_a_ca_file_put_under_its_own_name_is_said(in_tmp: Path, runner: CliRunner) -> None:
+    """'fs put f2.bin def.pem' wrote /def.pem, exit 0, not a word: the firmware reads
+    /ca.pem. It still writes there (the documented default), and says so."""
+    (in_tmp / "def.pem").write_bytes(PEM)
+    (in_tmp / "notes.txt").write_bytes(b"hello\n")
+    (in_tmp / "f2.bin").write_bytes(pack_image("littlefs", "mongoose-os", 256 << 10, []).data)
+    r = runner.invoke(cli, ["fs", "put", "f2.bin", "def.pem"])
+    assert r.exit_code == 0, r.output
+    assert "warning: /def.pem is not the CA file: the firmware reads /ca.pem" in r.stderr
+    assert "esp-cabundle fs put f2.bin def.pem /ca.pem" in r.stderr.replace("\n  ", " ")
+    assert open_image((in_tmp / "f2.bin").read_bytes()).read("/def.pem") == PEM
+    r = runner.invoke(cli, ["fs", "put", "f2.bin", "def.pem", "--json"])
+    (warning,) = json.loads(r.stdout)["warnings"]
+    assert "the firmware reads /ca.pem" in warning
+    for argv in (["notes.txt"], ["def.pem", "/certs/def.pem"]):  # no CA, or DEST named
+        r = runner.invoke(cli, ["fs", "put", "f2.bin", *argv])
+        assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+
+
+def test_a_unit_of_another_board_names_the_board_its_partitions_fit() -> None:
+    """'no partition spiffs (it has ... fs_0 ... fs_1); is this the right --board?'
+    named no board that has them."""
+    with pytest.raises(PartitionTableError, match="no partition 'spiffs'") as e:
+        update_dump(
+            dumps.mongoose_dump(),
+            load_board("mdash-arduino"),
+            gated(PEM, "mdash-arduino"),
+            spelling=CLI_SPELLING,
+        )
+    hint = e.value.hint or ""
+    assert "board mongoose-os-esp32 (LittleFS on fs_0, fs_1)" in hint
+    assert hint.endswith("run the same command again with --board mongoose-os-esp32")
+
+
+def test_flash_names_the_board_of_the_unit(
+    start_unit: Callable[..., UnitProcess], runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = start_unit("--board", "mongoose-os-esp32-spiffs")
+    (tmp_path / "ca.pem").write_bytes(PEM)
+    argv = ["flash", "--port", unit.url, "--bundle", str(tmp_path / "ca.pem")]
+    argv += ["--journal-dir", str(tmp_path / "j"), "--board", "mdash-arduino"]
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    assert "with --board mongoose-os-esp32-spiffs" in r.stdout, r.output
+    r = runner.invoke(cli, [*argv[:-1], "mongoose-os-esp32-spiffs"])
+    assert r.exit_code == 0, r.output
