@@ -215,8 +215,9 @@ def test_watch_retries_with_backoff(stand_in: Any, tmp_path: Path) -> None:
     assert code == 3
     doc = json.loads(out[out.index("{") :])
     attempts = rows(tmp_path)["bad"].attempts
-    # waits of 0.1, 0.2, 0.4, 0.8, 1.6 s: five or six tries in 3.2 s, over many passes
-    assert 4 <= attempts <= 7 and doc["passes"] >= 2 * attempts, (attempts, doc["passes"])
+    # waits of 0.1, 0.2, 0.4, 0.8, 1.6 s: five or six tries in 3.2 s, over more passes
+    # (a pass a try without the backoff; a loaded machine makes fewer passes: 7 for 4)
+    assert 4 <= attempts <= 7 and doc["passes"] > attempts, (attempts, doc["passes"])
 
 
 # --- a full unit (item 4) --------------------------------------------------------------
