@@ -261,7 +261,8 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
                 "offset": region.offset,
                 "size": region.size,
                 "fs": fs_image.fs_type,
-                "profile": fs_image.profile.name,
+                "profile": fs_image.profile.name,  # the one assumed: as before
+                "profiles": list(fs_image.possible_profiles()),  # more when the bytes do not tell
                 "facts": facts,
                 "files": [{"path": f.path, "size": f.size} for f in files],
             }
@@ -275,7 +276,8 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     )
     for k, v in facts.items():
         if k != "file system":
-            echo(f"  {fact_line(k, v)}", quiet=quiet, wrap=True)
+            shown = fs_image.profile_words() if k == "profile" else v
+            echo(f"  {fact_line(k, shown)}", quiet=quiet, wrap=True)
     rows = [(printable_name(f.path), f"{f.size:,}") for f in files]
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 

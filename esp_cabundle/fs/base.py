@@ -371,6 +371,21 @@ class FileSystemImage(ABC):
         LittleFS image is not walked a second time to count them."""
         return {"file system": self.fs_type, "profile": self.profile.name}
 
+    def possible_profiles(self) -> tuple[str, ...]:
+        """The profiles that could have written the image, the assumed one first: more
+        than one where the bytes do not tell them apart (LittleFS's esp-idf, arduino and
+        platformio at disk 2.1)."""
+        return (self.profile.name,)
+
+    def profile_words(self) -> str:
+        """The profile as a report's line says it: ``esp-idf``, or every one it could be
+        (``esp-idf, arduino or platformio (the bytes do not tell)``), so a reader is not
+        told one name and, lines below, that it was a guess."""
+        names = self.possible_profiles()
+        if len(names) == 1:
+            return names[0]
+        return f"{', '.join(names[:-1])} or {names[-1]} (the bytes do not tell)"
+
     def format_facts(self) -> dict[str, str | int]:
         """What an edit must never change: the format the firmware mounts (cheap: no
         walk over the files)."""
