@@ -434,6 +434,13 @@ def _ca_paths(image: FileSystemImage, board: Board | None) -> set[str]:
     return {normalize_path(p) for p in paths}
 
 
+# A missing SOURCE with no name near it beside it: what fs put reads from it.
+_SOURCE_HINT = (
+    "SOURCE is a file on this computer, copied into the image (at DEST, else under its "
+    "own name): e.g. esp-cabundle fs put fs.bin ca.pem /ca.pem"
+)
+
+
 def _read_source(source: Path, capacity: int, fs_type: str) -> bytes:
     """SOURCE's bytes, never more than the image's whole size: a regular file larger
     than that is refused before a byte of it is read (a 130 MB file for a 256 KiB
@@ -448,7 +455,7 @@ def _read_source(source: Path, capacity: int, fs_type: str) -> bytes:
             f"image ({capacity:,} bytes): it cannot fit; nothing written",
             hint=FsHint("put a smaller file, or use a larger partition"),
         )
-    return read_input(source, max_bytes=capacity)
+    return read_input(source, max_bytes=capacity, hint=_SOURCE_HINT)
 
 
 def _refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: bytes) -> None:
@@ -456,7 +463,7 @@ def _refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: by
     (and, for a whole-flash dump, the partition's --offset/--size)."""
     if not looks_like_pem(image_bytes):
         return
-    data = read_input(source)
+    data = read_input(source, hint=_SOURCE_HINT)
     if looks_like_pem(data):
         return
     _, parts = dump_fs_partitions(data)
