@@ -10,6 +10,7 @@ import errno
 import itertools
 import os
 import re
+import shlex
 import stat
 import sys
 from collections.abc import Callable, Iterable
@@ -118,6 +119,12 @@ def read_input(
                 f"is a symbolic link that loops ({e.strerror}): no {what} to read", path=str(p)
             ) from e
         raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
+
+
+def missing_ca_hint(path: str | Path) -> str:
+    """A missing CA file's hint (when no name beside it is near): the command that
+    builds one there, as every other missing input's hint says how to get it."""
+    return f"build one: esp-cabundle build --preset default -o {shlex.quote(str(path))}"
 
 
 def _beside(p: Path) -> list[str]:

@@ -54,7 +54,7 @@ from .catalog import Catalog
 from .certs import load_certificates, sniff_kind
 from .dates import as_datetime
 from .errors import InputError, PolicyError
-from .fileio import read_input
+from .fileio import missing_ca_hint, read_input
 from .formats.pem import render_pem
 from .sniff import decode_text
 from .spelling import PYTHON, Spelling
@@ -127,7 +127,10 @@ class CaSource:
     ) -> CaSource:
         """A finished CA file read from ``path``."""
         return cls.finished(
-            str(path), read_input(path, what="CA file"), policy=policy, config=config
+            str(path),
+            read_input(path, what="CA file", hint=missing_ca_hint(path)),
+            policy=policy,
+            config=config,
         )
 
 

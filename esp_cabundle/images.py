@@ -11,6 +11,7 @@ error, as an image the firmware cannot mount would be.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -232,7 +233,16 @@ def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageO
     )
     # the geometry too (a size no whole number of blocks, too few blocks), so the
     # loader places its refusal at the entry's line instead of the build failing later
-    new_image(spec, board, spelling=CONFIG_SPELLING)
+    # (too few blocks hinted as the least size: the CA is not built yet)
+    from .fs import check_new_image, get_profile  # deferred: images made on demand
+
+    check_new_image(
+        spec.fs_type,
+        get_profile(spec.fs_type, spec.profile),
+        spec.size,
+        platform=spec.platform,
+        spelling=CONFIG_SPELLING,
+    )
     from_dir = _opt(options, "from_dir")
     follow = options.get("follow_symlinks", False)
     if not isinstance(follow, bool):
@@ -369,19 +379,23 @@ def new_image(
 ) -> NewImage:
     """``spec`` (made for ``board``, if any) checked for making: ImageError for a profile
     of another file system, a size no whole number of blocks, an on-disk version its
-    platform cannot read; nothing is made yet. ``spelling``: how the hints name the
-    options (see :mod:`~esp_cabundle.spelling`)."""
+    platform cannot read; nothing is made yet. A size under the file system's fewest
+    blocks is refused by :meth:`NewImage.pack`, which knows the files and so hints the
+    size that holds them (the fewest blocks hold no CA). ``spelling``: how the hints
+    name the options (see :mod:`~esp_cabundle.spelling`)."""
     from .fs import check_new_image, get_profile  # deferred: images made on demand
+    from .fs.base import TooSmallError  # deferred: as above
 
     prof = get_profile(spec.fs_type, spec.profile)
-    check_new_image(
-        spec.fs_type,
-        prof,
-        spec.size,
-        platform=spec.platform,
-        disk_version=disk_version,
-        spelling=spelling,
-    )
+    with contextlib.suppress(TooSmallError):
+        check_new_image(
+            spec.fs_type,
+            prof,
+            spec.size,
+            platform=spec.platform,
+            disk_version=disk_version,
+            spelling=spelling,
+        )
     return NewImage(spec, prof, disk_version, size_mismatch(board, spec))
 
 

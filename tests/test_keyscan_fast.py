@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from esp_cabundle import keyscan
+from esp_cabundle import keyscan, keyscan_armour
 from esp_cabundle.keyscan import find_private_key
 from tests.support.gate_cases import X1_PEM
 from tests.support.key_vectors import key_vectors
@@ -92,7 +92,7 @@ def test_armour_behind_another_begin_is_found() -> None:
     assert _armour_rule(text, leftmost=True) is None
     found = find_private_key(text)
     assert found is not None and found.kind == "PEM private-key header"
-    assert found.offset == text.index(b"PRIVATE")
+    assert found.offset == text.index(b"-----")  # the header, not its label
 
 
 # ---------------------------------------------------------------------------------------
@@ -174,8 +174,8 @@ def test_a_label_is_checked_in_python_only_after_a_begin(
 ) -> None:
     """Labels are looked at one by one only when "begin" or "end" (and at most two words)
     stand right before them; the rest is one search in C. Timed: bench_keyscan.py."""
-    after = _Counted(keyscan._ARMOUR_AFTER)
-    monkeypatch.setattr(keyscan, "_ARMOUR_AFTER", after)
+    after = _Counted(keyscan_armour.ARMOUR_AFTER)
+    monkeypatch.setattr(keyscan_armour, "ARMOUR_AFTER", after)
     data = unit * 2000
     assert find_private_key(data) is None
     assert after.calls == checked * 2000

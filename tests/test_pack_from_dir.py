@@ -121,7 +121,7 @@ def test_followed_explicitly_a_key_is_packed_with_a_warning_and_the_image_privat
     assert code == 0, err
     warning = (
         "fd2/link.pem holds a private key, PEM private-key header at line 1 (byte offset "
-        "11): packed as /link.pem, it goes to every unit flashed with this image; the "
+        "0): packed as /link.pem, it goes to every unit flashed with this image; the "
         "image is written 0600"
     )
     assert f"warning: {warning}" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -200,6 +201,13 @@ def _warn_if_open(file: Path, what: str) -> None:
             )
 
 
+# What a missing --devices file holds, and how to give ids without one.
+_DEVICES_FILE_HINT = (
+    "it lists the units' device ids, one a line (# starts a comment), e.g. "
+    "printf 'esp32-01\\nesp32-02\\n' > {}; or give each with --device ID"
+)
+
+
 def device_ids(opts: dict[str, Any]) -> list[str]:
     """``--device`` ids and those of ``--devices FILE`` (UTF-8, a BOM ignored, one per
     line, ``#`` comments); an id with a control character or a space is refused, and so
@@ -207,7 +215,9 @@ def device_ids(opts: dict[str, Any]) -> list[str]:
     ids = [(d, "--device") for d in opts["devices"]]
     if opts["devices_file"] is not None:
         path = opts["devices_file"]
-        data = read_input(path, what="devices file")
+        data = read_input(
+            path, what="devices file", hint=_DEVICES_FILE_HINT.format(shlex.quote(str(path)))
+        )
         text = decoded_utf8(data, what="the devices file", path=str(path), strip_bom=True)
         listed = len(ids)
         for n, line in enumerate(text.splitlines(), 1):

@@ -16,7 +16,7 @@ from ..boards import Board, load_board
 from ..certs import load_certificates
 from ..clobber import refuse_clobbering
 from ..errors import ImageError, InputError
-from ..fileio import PRIVATE, read_input, write_atomic
+from ..fileio import PRIVATE, missing_ca_hint, read_input, write_atomic
 from ..fs import open_image
 from ..fs.edit import locate_image, looks_like_pem
 from ..push.urls import split_url
@@ -190,7 +190,7 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
     ca_path = target.ca_path
     ca = None
     if opts.ca_file is not None:
-        ca = read_input(opts.ca_file, what="CA file")
+        ca = read_input(opts.ca_file, what="CA file", hint=missing_ca_hint(opts.ca_file))
         load_certificates(ca, source=str(opts.ca_file))  # a CA file, and no private key
     if opts.fs_image is None:
         origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"

@@ -262,7 +262,8 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
                 "offset": region.offset,
                 "size": region.size,
                 "fs": fs_image.fs_type,
-                "profile": fs_image.profile.name,
+                "profile": fs_image.profile.name,  # the one assumed: as before
+                "profiles": list(fs_image.possible_profiles()),  # more when the bytes do not tell
                 "facts": facts,
                 "files": [{"path": f.path, "size": f.size} for f in files],
             }
@@ -276,7 +277,8 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
     )
     for k, v in facts.items():
         if k != "file system":
-            echo(f"  {fact_line(k, v)}", quiet=quiet, wrap=True)
+            shown = fs_image.profile_words() if k == "profile" else v
+            echo(f"  {fact_line(k, shown)}", quiet=quiet, wrap=True)
     rows = [(printable_name(f.path), f"{f.size:,}") for f in files]
     echo(format_table(("path", "bytes"), rows, indent=2) if rows else "  (no files)", quiet=quiet)
 
@@ -446,6 +448,13 @@ def _ca_paths(image: FileSystemImage, board: Board | None) -> set[str]:
     return {normalize_path(p) for p in paths}
 
 
+# A missing SOURCE with no name near it beside it: what fs put reads from it.
+_SOURCE_HINT = (
+    "SOURCE is a file on this computer, copied into the image (at DEST, else under its "
+    "own name): e.g. esp-cabundle fs put fs.bin ca.pem /ca.pem"
+)
+
+
 def _read_source(source: Path, capacity: int, fs_type: str) -> bytes:
     """SOURCE's bytes, never more than the image's whole size: a regular file larger
     than that is refused before a byte of it is read (a 130 MB file for a 256 KiB
@@ -460,7 +469,7 @@ def _read_source(source: Path, capacity: int, fs_type: str) -> bytes:
             f"image ({capacity:,} bytes): it cannot fit; nothing written",
             hint=FsHint("put a smaller file, or use a larger partition"),
         )
-    return read_input(source, max_bytes=capacity)
+    return read_input(source, max_bytes=capacity, hint=_SOURCE_HINT)
 
 
 def _refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: bytes) -> None:
@@ -468,7 +477,7 @@ def _refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: by
     (and, for a whole-flash dump, the partition's --offset/--size)."""
     if not looks_like_pem(image_bytes):
         return
-    data = read_input(source)
+    data = read_input(source, hint=_SOURCE_HINT)
     if looks_like_pem(data):
         return
     _, parts = dump_fs_partitions(data)

@@ -167,7 +167,8 @@ def pack(
     context = HintContext(
         new_image=True, output=printable(str(output)), spelling=CLI_SPELLING, resized=_resized
     )
-    # A size or on-disk version the image cannot have is said before the CA is judged.
+    # A size or on-disk version the image cannot have is said before the CA is judged
+    # (one too small for the files, and so under the fewest blocks, when they are known).
     try:
         image = new_image(spec, chosen, disk_version=disk_version, spelling=CLI_SPELLING)
     except ImageError as e:
@@ -309,7 +310,7 @@ def _dir_hint(from_dir: Path, words: list[str]) -> str:
     return f"{there}; {make}, or pack the CA alone: " + example_line(completed(ctx, words))
 
 
-def _resized(size: int) -> str:
+def _resized(size: int, why: str) -> str:
     """The line as typed with ``--size`` of ``size`` bytes: a too small image's hint."""
     words = replaced_option(typed_words(), ("--size",), "--size", size_words(size))
-    return example_line(words, why="the least it can be; the files need room too")
+    return example_line(words, why=why)

@@ -39,6 +39,7 @@ __all__ = [
     "HintContext",
     "NoRoomError",
     "SizeHint",
+    "TooSmallError",
     "checked_new_path",
     "checked_path",
     "is_littlefs",
@@ -60,8 +61,9 @@ class HintContext:
     # the error's own, with no size named where it did not say how to give one
     spelling: Spelling | None = None
     ls_command: str = "esp-cabundle fs ls IMAGE"  # how the reader lists the files
-    # how the reader gives a size of n bytes instead (the CLI: the typed line, mended)
-    resized: Callable[[int], str] | None = None
+    # how the reader gives a size of n bytes instead, and why that size (the CLI: the
+    # typed line, mended)
+    resized: Callable[[int, str], str] | None = None
 
 
 EDITING = HintContext()  # an image being edited, read by a Python caller
@@ -128,6 +130,7 @@ class SizeHint:
     smallest: int
     spelling: Spelling = PYTHON
     largest: bool = False  # ``smallest`` is the most it can be, not the least
+    holds_files: bool = False  # ``smallest`` holds the files packed, with room to rewrite
 
     @property
     def option(self) -> str:
@@ -136,8 +139,13 @@ class SizeHint:
 
     def text(self, context: object = None) -> str:
         resized = context.resized if isinstance(context, HintContext) else None
-        if resized is not None and not self.largest:  # its line says "the least it can be"
-            return resized(self.smallest)
+        if resized is not None and not self.largest:
+            why = (
+                "the least that holds these files and leaves room to rewrite them"
+                if self.holds_files
+                else "the least it can be; the files need room too"
+            )
+            return resized(self.smallest, why)
         if self.option.endswith("=") or self.option.startswith("-") or self.option.endswith(":"):
             return f"give {self.setting()}"
         bound = "or less" if self.largest else "or more"
@@ -153,6 +161,15 @@ class SizeHint:
         if self.option.startswith("-") or self.option.endswith(":"):
             return f"{self.option} {value} {bound}"
         return f"a partition of {value} {bound} ({self.option})"
+
+
+class TooSmallError(ImageError):
+    """A new image smaller than its file system can be (``smallest`` bytes, its fewest
+    blocks): a pack, which knows the files, hints the size that holds them instead."""
+
+    def __init__(self, message: str, *, smallest: int, hint: SizeHint | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.smallest = smallest
 
 
 class NoRoomError(ImageError):
@@ -353,6 +370,21 @@ class FileSystemImage(ABC):
         words them. ``files``: :meth:`files` when the caller has it already, so a
         LittleFS image is not walked a second time to count them."""
         return {"file system": self.fs_type, "profile": self.profile.name}
+
+    def possible_profiles(self) -> tuple[str, ...]:
+        """The profiles that could have written the image, the assumed one first: more
+        than one where the bytes do not tell them apart (LittleFS's esp-idf, arduino and
+        platformio at disk 2.1)."""
+        return (self.profile.name,)
+
+    def profile_words(self) -> str:
+        """The profile as a report's line says it: ``esp-idf``, or every one it could be
+        (``esp-idf, arduino or platformio (the bytes do not tell)``), so a reader is not
+        told one name and, lines below, that it was a guess."""
+        names = self.possible_profiles()
+        if len(names) == 1:
+            return names[0]
+        return f"{', '.join(names[:-1])} or {names[-1]} (the bytes do not tell)"
 
     def format_facts(self) -> dict[str, str | int]:
         """What an edit must never change: the format the firmware mounts (cheap: no

@@ -29,6 +29,8 @@ from .base import (
     FsProfile,
     HintContext,
     NoRoomError,
+    SizeHint,
+    TooSmallError,
     checked_path,
     normalize_path,
 )
@@ -403,6 +405,14 @@ def pack_image(
         # the size that holds the files, said in the caller's words (size=, --size ...)
         fits = smallest_fit(holds, size, prof, files)
         e.worded = FsHint(no_room=True, fits=fits, spelling=spelling)
+        e.reword(NEW_IMAGE)
+        raise
+    except TooSmallError as e:
+        # below the file system's fewest blocks: the size that holds the files instead
+        # (its least size holds no CA), searched from one block under that least size
+        fits = smallest_fit(holds, e.smallest - prof.block_size, prof, files)
+        if fits is not None:
+            e.worded = SizeHint(fits, spelling, holds_files=True)
         e.reword(NEW_IMAGE)
         raise
     except ImageError as e:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling, set_to
 from ..text import byte_count, suggest
-from .base import FsProfile, SizeHint
+from .base import FsProfile, SizeHint, TooSmallError
 from .lfs_platforms import (
     DISK_VERSION_2_0,
     DISK_VERSION_2_1,
@@ -286,8 +286,9 @@ def new_image_geometry(
         )
     blocks = size // prof.block_size
     if blocks < 2:
-        raise ImageError(
+        raise TooSmallError(
             f"LittleFS needs at least 2 blocks; {byte_count(size)} is {blocks}",
+            smallest=2 * prof.block_size,
             hint=SizeHint(2 * prof.block_size, spelling),
         )
     return prof, version, blocks

@@ -483,6 +483,9 @@ class LittleFsImage(FileSystemImage):
             if bytes(now[i : i + ERASE_BLOCK]) != old[i : i + ERASE_BLOCK]
         ]
 
+    def possible_profiles(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.candidates)
+
     def describe(self, files: list[FileInfo] | None = None) -> dict[str, str | int]:
         facts = super().describe()
         facts.update(

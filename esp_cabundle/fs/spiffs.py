@@ -29,6 +29,7 @@ from .base import (
     FileSystemImage,
     NoRoomError,
     SizeHint,
+    TooSmallError,
     checked_new_path,
     normalize_path,
 )
@@ -81,9 +82,10 @@ def _check_size(size: int, profile: SpiffsProfile, spelling: Spelling | None = N
         )
     geo = Geometry.of(profile, size)
     if geo.block_count < _MIN_BLOCKS:
-        raise ImageError(
+        raise TooSmallError(
             f"SPIFFS needs at least {_MIN_BLOCKS} blocks; "
             f"{byte_count(size)} hold {geo.block_count}",
+            smallest=_MIN_BLOCKS * bs,
             hint=SizeHint(_MIN_BLOCKS * bs, spelling) if spelling else None,
         )
     if geo.total_pages > _MAX_PAGES:

@@ -1,0 +1,60 @@
+"""A missing CA file, devices file or ``fs put`` SOURCE was said with no hint ("no such
+CA file"): each says how to get one (a near name beside it comes first, as before)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.fs import create_image
+
+X1 = Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem"
+
+
+def _hint(runner: CliRunner, *args: str) -> str:
+    r = runner.invoke(cli, list(args))
+    assert r.exit_code == 2, r.output
+    assert r.output.count("  hint: ") == 1, r.output
+    return r.output.split("  hint: ")[1].strip()
+
+
+@pytest.mark.parametrize("name", ["nosuch.pem", "my ca.pem"])
+def test_a_missing_ca_file_is_told_how_to_build_one(
+    runner: CliRunner, in_tmp: Path, name: str
+) -> None:
+    missing = in_tmp / "certs" / name
+    missing.parent.mkdir()
+    for line in (
+        ["flash", "--port", "/dev/null", "--board", "mdash-arduino"],
+        ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K", "-o", "x.bin"],
+    ):
+        hint = _hint(runner, *line, "--bundle", str(missing))
+        assert (
+            hint == f"build one: esp-cabundle build --preset default -o {shlex.quote(str(missing))}"
+        )
+    # the hinted line makes the file
+    words = shlex.split(hint.removeprefix("build one: esp-cabundle "))
+    assert runner.invoke(cli, words).exit_code == 0 and missing.is_file()
+
+
+def test_a_missing_devices_file_says_what_it_holds(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "no such.txt"
+    line = ["push", "--rpc", "http://127.0.0.1:9/rpc", "--board", "mongoose-os-esp32"]
+    hint = _hint(runner, *line, "--bundle", str(X1), "--devices", str(missing))
+    assert "device ids, one a line" in hint and "--device ID" in hint
+    assert f"> {shlex.quote(str(missing))};" in hint
+
+
+def test_a_missing_fs_put_source_says_what_is_read(runner: CliRunner, tmp_path: Path) -> None:
+    image = tmp_path / "fs.bin"
+    image.write_bytes(create_image("littlefs", "esp-idf", 64 * 1024).to_bytes())
+    hint = _hint(runner, "fs", "put", str(image), str(tmp_path / "nosuch.pem"), "/x")
+    assert hint.startswith("SOURCE is a file on this computer, copied into the image")
+    (tmp_path / "ca.pem").write_bytes(X1.read_bytes())  # a near name is said instead
+    assert _hint(runner, "fs", "put", str(image), str(tmp_path / "ca.pen"), "/x") == (
+        "did you mean 'ca.pem'?"
+    )
