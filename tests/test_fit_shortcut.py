@@ -14,7 +14,7 @@ from esp_cabundle.fs import edit as edit_module
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.base import NoRoomError
 from esp_cabundle.fs.edit import pack_image
-from esp_cabundle.fs.fit import rewritable, surely_rewritable
+from esp_cabundle.fs.fit import rewritable, rewrite_trial, surely_rewritable
 
 BLOCK = 4096
 PAST = 3  # sizes checked past the first the shortcut takes
@@ -40,9 +40,9 @@ def test_the_shortcut_never_says_room_the_trial_does_not_find(
         except NoRoomError:
             size += BLOCK
             continue
-        if surely_rewritable(open_image(packed.data, profile=profile), files):
+        if surely_rewritable(open_image(packed.data, profile=profile), files[0]):
             sure += 1
-            assert rewritable(open_image(packed.data, profile=profile), files), size
+            assert rewritable(open_image(packed.data, profile=profile), files[0]), size
         else:
             tried += 1
         size += BLOCK
@@ -73,3 +73,28 @@ def test_a_roomy_pack_runs_no_trial_and_a_cramped_one_does(
         except NoRoomError:
             size += BLOCK
     assert trials, f"the least size that packs ({size}) was not tried"
+
+
+def test_the_trial_rewrites_the_ca_file_not_a_large_asset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pack with a 6 MB asset beside its CA tried rewriting the asset, through SPIFFS's
+    write path, at each size the search tried: 22 s for one pack. The CA file is what an
+    update rewrites; with none at the CA path, only a file of CA size is tried."""
+    tried: list[str] = []
+    real = edit_module.rewritable
+
+    def counted(scratch: object, trial: tuple[str, bytes] | None) -> bool:
+        tried.append(trial[0] if trial else "")
+        return real(scratch, trial)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(edit_module, "rewritable", counted)
+    ca, asset = _file(13_568), _file(6 << 20)
+    with pytest.raises(NoRoomError):
+        pack_image("spiffs", "esp-idf", 64 * BLOCK, [("/ca.pem", ca), ("/asset.bin", asset)])
+    assert tried and set(tried) == {"/ca.pem"}
+    tried.clear()
+    with pytest.raises(NoRoomError) as caught:
+        pack_image("spiffs", "esp-idf", 64 * BLOCK, [("/asset.bin", asset)])
+    assert set(tried) <= {""}, tried  # no file of CA size: nothing rewritten
+    assert "or more" in (caught.value.hint or "")
+    assert rewrite_trial([("/a.pem", ca), ("/b.bin", asset)], "/ca.pem") == ("/a.pem", ca)
+    assert rewrite_trial([("/b.bin", asset)], "/ca.pem") is None

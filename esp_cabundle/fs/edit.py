@@ -34,7 +34,14 @@ from .base import (
     checked_path,
     normalize_path,
 )
-from .fit import NoRewriteRoom, largest_path, rewritable, smallest_fit, surely_rewritable
+from .fit import (
+    NoRewriteRoom,
+    Trial,
+    rewritable,
+    rewrite_trial,
+    smallest_fit,
+    surely_rewritable,
+)
 
 if TYPE_CHECKING:
     from ..gate import GatedCA
@@ -379,7 +386,8 @@ def pack_image(
     mounting it again. ``timestamp`` sets LittleFS time attributes where the profile
     keeps them; ``platform``/``disk_version`` choose LittleFS's on-disk version;
     ``spelling`` as for :func:`edit_image`. An image that holds the files but takes no
-    rewrite of the largest in place (a CA update) comes back ``cramped``, with the size
+    rewrite in place of its CA file (:func:`.fit.rewrite_trial`: a CA update) comes back
+    ``cramped``, with the size
     that would (:mod:`.fit`); one that does not hold them names that size in its hint."""
     seen: set[str] = set()
     for path, _ in files:
@@ -388,16 +396,20 @@ def pack_image(
             raise InputError(f"{p} is given twice", hint="each file may appear once")
         seen.add(p)
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
+    trial = rewrite_trial(files, prof.ca_path)
+    trial_path = normalize_path(trial[0]) if trial is not None else ""
 
     def packed(at: int) -> tuple[PackedImage, bool | None]:
-        return _packed_image(fs_type, prof, at, files, timestamp, platform, disk_version, spelling)
+        return _packed_image(
+            fs_type, prof, at, files, trial, timestamp, platform, disk_version, spelling
+        )
 
     def holds(at: int) -> None:
         _, room = packed(at)
         if room is None:
-            raise ImageError(f"the rewrite trial of {largest_path(files)} was refused")
+            raise ImageError(f"the rewrite trial of {trial_path} was refused")
         if not room:
-            raise NoRoomError(f"no room to rewrite {largest_path(files)} at {at} bytes")
+            raise NoRoomError(f"no room to rewrite {trial_path} at {at} bytes")
 
     try:
         made, room = packed(size)
@@ -421,7 +433,7 @@ def pack_image(
     if room is not False:  # room, or refused for another reason: nothing to warn of
         return made
     fits = smallest_fit(holds, size, prof, files)
-    return replace(made, cramped=NoRewriteRoom(largest_path(files), size, fits, spelling))
+    return replace(made, cramped=NoRewriteRoom(trial_path, size, fits, spelling))
 
 
 def _packed_image(
@@ -429,13 +441,14 @@ def _packed_image(
     prof: FsProfile,
     size: int,
     files: Sequence[tuple[str, bytes]],
+    trial: Trial | None,
     timestamp: int | None,
     platform: str | None,
     disk_version: int | None,
     spelling: Spelling,
 ) -> tuple[PackedImage, bool | None]:
     """:func:`pack_image` at ``size``, its hints worded for an image being edited, and
-    whether it takes a rewrite of the largest file in place (None: the trial was refused
+    whether it takes a rewrite of ``trial`` in place (None: the trial was refused
     for another reason than room). The trial edits a scratch copy and the result's image
     is opened anew from the bytes: packing holds about twice the image, as before."""
     image: FileSystemImage
@@ -468,7 +481,7 @@ def _packed_image(
     del check
     data = built if built is not None else image.to_bytes()  # copied once it is proven
     listed = tuple((normalize_path(p), len(d)) for p, d in files)
-    if surely_rewritable(image, files):  # roomy: no trial, and the image is the result's
+    if surely_rewritable(image, trial):  # roomy: no trial, and the image is the result's
         return PackedImage(data=data, image=image, files=listed), True
     if built is None:  # littlefs opens lazily: the scratch copies the image once written
         # The packing image sits in a reference cycle: its buffer is freed only by a
@@ -477,7 +490,7 @@ def _packed_image(
         gc.collect()
         image = open_image(data, profile=prof, platform=platform, disk_version=disk_version)
     try:
-        room: bool | None = rewritable(image, files)  # SPIFFS: its mounted copy is the scratch
+        room: bool | None = rewritable(image, trial)  # SPIFFS: its mounted copy is the scratch
     except InputError:
         room = None
     del image

@@ -19,8 +19,11 @@ from .base import FileSystemImage, FsProfile, NoRoomError, SizeHint, normalize_p
 __all__ = [
     "FIT_FILES",
     "FIT_LIMIT",
+    "TRIAL_MAX",
     "NoRewriteRoom",
+    "Trial",
     "rewritable",
+    "rewrite_trial",
     "smallest_fit",
     "surely_rewritable",
 ]
@@ -37,7 +40,7 @@ _FLIP = bytes(b ^ 0xFF for b in range(256))  # every byte other than it was
 
 @dataclass(frozen=True, slots=True)
 class NoRewriteRoom:
-    """A pack that holds its files but leaves no room to rewrite ``path`` (the largest)
+    """A pack that holds its files but leaves no room to rewrite ``path`` (its CA file)
     in place: said as a warning, with the least size that would (``fits``, None when
     none was found), in the caller's words; for a ``board``'s partition no size."""
 
@@ -66,28 +69,48 @@ class NoRewriteRoom:
 _SURE_SPARE_BLOCKS = 5
 
 
-def surely_rewritable(image: FileSystemImage, files: Sequence[tuple[str, bytes]]) -> bool:
-    """Whether ``image`` keeps so many free blocks that a rewrite of the largest of
-    ``files`` finds room without trying it: the trial rewrites the whole file through
-    the device's write path (a tenth of a second for a 200 KB CA in SPIFFS), which a
-    roomy image, the usual pack, need not pay. False means "try it", not "no room";
-    tests/test_fit_shortcut.py holds this bound to the trial."""
+# The largest file a rewrite trial writes when no file is at the CA path: more than any
+# CA file (a whole Mozilla store is ~230 KB); a trial of a 6 MB asset through SPIFFS's
+# write path took seconds at each size the search tried (22 s for one pack).
+TRIAL_MAX = 1 << 20
+
+Trial = tuple[str, bytes]
+"""The file a CA update rewrites, as (path, bytes): see :func:`rewrite_trial`."""
+
+
+def rewrite_trial(files: Sequence[tuple[str, bytes]], ca_path: str) -> Trial | None:
+    """The file whose rewrite in place a pack must leave room for: the one at the
+    profile's CA path, else the largest of at most :data:`TRIAL_MAX` bytes (a CA file
+    packed under another name); None when there is none, and then no trial."""
+    at_ca = [f for f in files if normalize_path(f[0]) == ca_path]
+    if at_ca:
+        return at_ca[0]
+    small = [f for f in files if len(f[1]) <= TRIAL_MAX]
+    return max(small, key=lambda f: len(f[1])) if small else None
+
+
+def surely_rewritable(image: FileSystemImage, trial: Trial | None) -> bool:
+    """Whether ``image`` keeps so many free blocks that a rewrite of ``trial`` finds
+    room without trying it: the trial rewrites the whole file through the device's
+    write path (a tenth of a second for a 200 KB CA in SPIFFS), which a roomy image,
+    the usual pack, need not pay. False means "try it", not "no room";
+    tests/test_fit_shortcut.py holds this bound to the trial. No trial: nothing to try."""
+    if trial is None:
+        return True
     free = image.free_blocks()
     if free is None:
         return False
-    largest = max((len(d) for _, d in files), default=0)
     block = image.profile.block_size
-    return free * block >= 3 * largest + _SURE_SPARE_BLOCKS * block
+    return free * block >= 3 * len(trial[1]) + _SURE_SPARE_BLOCKS * block
 
 
-def rewritable(scratch: FileSystemImage, files: Sequence[tuple[str, bytes]]) -> bool:
-    """Whether the image ``scratch`` (edited: a copy) takes the largest of ``files``
-    rewritten in place by as many other bytes, through the write ``fs put`` makes
-    (SPIFFS's garbage collection, littlefs's copy-on-write); ImageError for another
-    refusal than room."""
-    path, old = max(files, key=lambda f: len(f[1]), default=("", b""))
-    if not old:
+def rewritable(scratch: FileSystemImage, trial: Trial | None) -> bool:
+    """Whether the image ``scratch`` (edited: a copy) takes ``trial`` rewritten in place
+    by as many other bytes, through the write ``fs put`` makes (SPIFFS's garbage
+    collection, littlefs's copy-on-write); ImageError for another refusal than room."""
+    if trial is None or not trial[1]:
         return True
+    path, old = trial
     try:
         scratch.write(path, bytes(old).translate(_FLIP))
     except NoRoomError:
@@ -145,11 +168,6 @@ def smallest_fit(
     except _Refused:
         return None
     return high
-
-
-def largest_path(files: Sequence[tuple[str, bytes]]) -> str:
-    """The path of the largest of ``files``: the one a rewrite trial writes."""
-    return normalize_path(max(files, key=lambda f: len(f[1]))[0])
 
 
 class _Refused(Exception):
