@@ -128,8 +128,9 @@ def likely_date(text: str) -> str | None:
 def _no_such_day(text: str) -> str | None:
     """For a YYYY-MM-DD whose day or month is not in the calendar (2034-02-30, which
     *is* the form asked for), which one, and the nearest date that is, written the same
-    way; None when the text is not of that form."""
-    nearest = nearest_date(text)
+    way (day and month swapped first, as :func:`likely_date`, so the message and a
+    hint built from it name the same date); None when the text is not of that form."""
+    nearest = likely_date(text)
     m = _YMD.match(text)
     if nearest is None or m is None:
         return None

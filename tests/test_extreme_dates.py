@@ -124,7 +124,7 @@ def test_a_date_beyond_the_calendar_in_utc_is_a_usage_error(
         ("2032-02-30", "February 2032 has 29 days, no day 30; e.g. '2032-02-29'"),
         ("2033-04-31", "April 2033 has 30 days, no day 31; e.g. '2033-04-30'"),
         ("2034-06-00", "June 2034 has 30 days, no day 00; e.g. '2034-06-01'"),
-        ("2034-13-01", "there is no month 13 (01 to 12); e.g. '2034-12-01'"),
+        ("2034-13-01", "there is no month 13 (01 to 12); e.g. '2034-01-13'"),  # swapped
         ("2034-00-31", "there is no month 00 (01 to 12); e.g. '2034-01-31'"),
         ("2034-02-30T12:00:00", "no day 30; e.g. '2034-02-28T12:00:00'"),
         ("2034-2-3", "expected YYYY-MM-DD (or an ISO date-time, or 'now')"),

@@ -170,7 +170,7 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
     [
         (["check", "--until", "2030-13-01"], "there is no month 13",
          ["check", "--until", "2030-01-13"]),  # day and month swapped: a real date
-        (["check", "--until", "2034-31-12"], "there is no month 31",
+        (["check", "--until", "2034-31-12"], "there is no month 31 (01 to 12); e.g. '2034-12-31'",
          ["check", "--until", "2034-12-31"]),
         (["check", "--until=2030-02-30", "--at", "2026-01-01"], "has 28 days, no day 30",
          ["check", "--until", "2030-02-28", "--at", "2026-01-01"]),
