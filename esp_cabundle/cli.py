@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .errors import EspCabundleError, InputError, LockMismatchError, OutOfMemory
 from .redact import known as known_secrets
-from .redact import redact
+from .redact import redact, remember_typed
 
 __all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
 
@@ -135,6 +135,7 @@ class LazyGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # The command line as typed, for the hint of a missing option (run() gives it).
         ctx.ensure_object(dict).setdefault("argv", tuple(args))
+        remember_typed(args)  # a hint shows the line typed: its URLs' passwords masked
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as e:

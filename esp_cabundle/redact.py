@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["MASK", "forget", "known", "redact", "remember"]
+__all__ = ["MASK", "forget", "known", "redact", "remember", "remember_typed"]
 
 MASK = "[redacted]"
 # Shorter pieces would mask ordinary words; a secret that short is refused anyway.
@@ -32,6 +32,28 @@ def remember(secret: str) -> None:
     with _lock:
         _pieces.update(f for f in forms if len(f) >= _MIN_PIECE)
     _install_log_factory()
+
+
+def remember_typed(words: tuple[str, ...] | list[str]) -> None:
+    """Remember the secrets of URLs typed on the command line (``mqtt://u:PASS@host``,
+    an mDash ``https://KEY@host``) before anything is parsed: a hint shows the line as
+    typed (mended), and a usage error comes before the option that would remember them
+    is read, so ``--mqtt mqtt://u:PASS@h --concurrency 0`` printed PASS in its hint."""
+    for word in words:
+        if "://" not in word or "@" not in word:  # most lines: no URL import
+            continue
+        from urllib.parse import urlsplit  # deferred: only a line with a URL in it
+
+        text = word.partition("=")[2] if word.startswith("--") and "=" in word else word
+        try:
+            url = urlsplit(text)
+            password, name = url.password, url.username
+        except ValueError:  # not a URL after all (a bad port): nothing to take from it
+            continue
+        if password:
+            remember(password)
+        elif name and url.scheme.lower() in ("http", "https"):  # an mDash key, alone
+            remember(name)
 
 
 def forget() -> None:
