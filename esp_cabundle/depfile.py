@@ -43,8 +43,16 @@ def _make_name(path: Path, base: str | None) -> Path:
     text = os.path.normpath(path)
     if base is None or not os.path.isabs(text):
         return Path(text)
-    below = os.path.relpath(text, base)
-    return Path(text if below == os.pardir or below.startswith(os.pardir + os.sep) else below)
+    # As typed, then with symlinks resolved: the working directory is the resolved one
+    # (os.getcwd), a config given through a symlinked directory is not.
+    for name, at in ((text, base), (os.path.realpath(text), os.path.realpath(base))):
+        try:
+            below = os.path.relpath(name, at)
+        except ValueError:  # on another drive (Windows): never below
+            continue
+        if below != os.pardir and not below.startswith(os.pardir + os.sep):
+            return Path(below)
+    return Path(text)
 
 
 def _unique(paths: Iterable[Path], base: str | None) -> dict[str, Path]:

@@ -284,3 +284,19 @@ def test_make_rebuilds_a_configs_outputs_when_its_root_file_changes(
     later = (d / "data" / "ca.pem").stat().st_mtime + 60
     os.utime(d / "myroot.pem", (later, later))
     assert "rebuilt" in make()
+
+
+def test_a_file_reached_through_a_symlinked_directory_is_named_below_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The working directory is the resolved one (os.getcwd); a config given through a
+    symlink to it (``-c /link/cabundle.yaml``) gave absolute names make never matched."""
+    real = tmp_path / "real"
+    (real / "data").mkdir(parents=True)
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    monkeypatch.chdir(link)  # os.getcwd() says .../real
+    text = render_depfile([link / "data" / "ca.pem"], [link / "root.pem"]).decode()
+    assert text.split() == ["data/ca.pem:", "\\", "root.pem"], text
+    outside = tmp_path / "elsewhere.pem"  # outside the build's directory: absolute still
+    assert str(outside) in render_depfile([link / "x.pem"], [outside]).decode().split()
