@@ -19,6 +19,7 @@ from pathlib import Path
 from ._pipes import output_to_stdout
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
+from .file_kinds import file_kind, is_found, is_named, refuse_special, with_article
 from .limits import MAX_FILE_INPUT, check_size, human_size
 from .text import plural_noun, suggest_file
 
@@ -69,7 +70,7 @@ def read_input(
     try:
         if not devices and stat.S_ISCHR(os.stat(p).st_mode):
             raise error(
-                f"is a character device (a serial port, /dev/zero ...), not {_a(what)}",
+                f"is a character device (a serial port, /dev/zero ...), not {with_article(what)}",
                 path=str(p),
                 hint="a unit is read with --port PORT (esp-cabundle read --port PORT --all "
                 "-o dump.bin saves its flash); another command's output can come through "
@@ -112,7 +113,7 @@ def read_input(
         near = suggest_file(p.name, _beside(p))  # then the name meant, not how to make one
         raise error(f"no such {what}", path=str(p), hint=near or hint) from e
     except IsADirectoryError as e:
-        raise error(f"is a directory, expected {_a(what)}", path=str(p)) from e
+        raise error(f"is a directory, expected {with_article(what)}", path=str(p)) from e
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise error(
@@ -133,95 +134,6 @@ def _beside(p: Path) -> list[str]:
     with contextlib.suppress(OSError), os.scandir(p.parent) as found:
         return [f.name for f in itertools.islice(found, 10_000) if not f.is_dir()]
     return []
-
-
-def _a(noun: str) -> str:
-    """``noun`` with its article, for messages whose noun the caller picks ("an image")."""
-    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
-
-
-def is_named(path: str | Path, *, directory: bool = True) -> bool:
-    """True when something is at ``path`` itself (``os.lstat``), even a symlink leading
-    nowhere or in a loop: ``Path.exists`` says False for those, and a reader that asks
-    it says "does not exist" where :func:`read_input` would name the real reason.
-    ``directory=False``: a directory (or a link to one) does not count."""
-    try:
-        os.lstat(path)
-    except (OSError, ValueError):
-        return False
-    return directory or not os.path.isdir(path)
-
-
-def is_found(path: str | Path, *, what: str, hint: str) -> bool:
-    """:func:`is_named` (``directory=False``) for a file a command reads without being
-    told to (``./ca.pem``, ``./cabundle.yaml``, ``chains/NAME.pem``), refusing a FIFO, a
-    socket, a device or a directory there (``what``, ``hint``: the refusal's words)
-    before anything opens it. Opening a FIFO with no writer hangs; passing over one, or
-    a directory, would silently judge or build from something else than the file the
-    user keeps under that name (whose name says what it is meant to be)."""
-    if os.path.isdir(path):
-        raise InputError(
-            f"is a directory, not {_a(what)}; nothing was read from it",
-            path=str(path),
-            hint=hint,
-        )
-    if not is_named(path, directory=False):
-        return False
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:  # a link leading nowhere or in a loop: reading it says so
-        return True
-    if not stat.S_ISREG(mode):
-        raise InputError(
-            f"is {file_kind(mode)}, not {_a(what)}; nothing was read from it",
-            path=str(path),
-            hint=hint,
-        )
-    return True
-
-
-def refuse_special(path: str | Path, *, what: str, hint: str) -> None:
-    """Refuse anything but a regular file (or nothing) at ``path``, a file a command
-    reads and writes without being told to (``cabundle.lock`` beside the config), before
-    anything opens it: a FIFO blocks a reader or a writer until another process opens
-    its other end (forever), a device or socket would take or give something else than
-    the file, a symbolic link that loops leads to no file. Nothing there, or a link
-    leading nowhere (writing makes its target), passes."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        return
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise InputError(
-                f"is a symbolic link that loops ({e.strerror}), not {_a(what)}; nothing was "
-                "read or written",
-                path=str(path),
-                hint=hint,
-            ) from e
-        return  # not searchable: reading or writing it says why
-    if not stat.S_ISREG(mode):
-        raise InputError(
-            f"is {file_kind(mode)}, not {_a(what)}; nothing was read or written",
-            path=str(path),
-            hint=hint,
-        )
-
-
-_KINDS = (
-    (stat.S_ISREG, "a regular file"),
-    (stat.S_ISDIR, "a directory"),
-    (stat.S_ISLNK, "a symbolic link"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
-
-
-def file_kind(mode: int) -> str:
-    """What a ``st_mode`` is, as messages say it: "a FIFO (named pipe)", "a socket"."""
-    return next((name for test, name in _KINDS if test(mode)), "a special file")
 
 
 def refuse_missing_folder(path: Path, *, what: str, hint: str) -> None:

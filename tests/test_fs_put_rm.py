@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from esp_cabundle.boards import boards_dir
 from esp_cabundle.cli import cli
-from esp_cabundle.commands import fs as fs_cmd
+from esp_cabundle.commands import _fsput
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.dirfiles import private_key_warning
 from esp_cabundle.fs.edit import pack_image
@@ -98,13 +98,13 @@ def test_a_source_larger_than_the_image_is_refused_unread(
     with big.open("wb") as f:
         f.truncate(130_000_000)
     read: list[str] = []
-    real = fs_cmd.read_input
+    real = _fsput.read_input
 
     def recording(path: str | Path, **kw: object) -> bytes:
         read.append(str(path))
         return real(path, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fs_cmd, "read_input", recording)
+    monkeypatch.setattr(_fsput, "read_input", recording)  # what reads SOURCE
     before = _files(in_tmp)
     r = runner.invoke(cli, ["fs", "put", "fs.bin", "big.bin", "/big"])
     assert r.exit_code == 2, r.output

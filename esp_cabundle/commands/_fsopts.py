@@ -15,12 +15,20 @@ from ..errors import InputError
 from ..fs import FS_TYPES, profiles_of
 from ..fs.lfs_platforms import PlatformVersionError, resolve_platform
 from ..spelling import CLI_SPELLING
+from ..text import printable
 from ._missing import completed
 from ._paths import says_text
 from ._usage import example_line, replaced_option, split_option, typed_words, usage_error
 
 if TYPE_CHECKING:
     from ..boards import Board
+
+
+def fs_command(verb: str, *words: str | Path, options: str = "") -> str:
+    """``esp-cabundle fs VERB WORDS...OPTIONS`` for a hint: every word (an image, a file,
+    a path in the image) quoted as a shell reads it, so a name with a space or a ``$``
+    can be copied back; ``options``: flags already safe for a shell."""
+    return printable(f"esp-cabundle fs {verb} {shlex.join(str(w) for w in words)}{options}")
 
 
 def with_platform(board: Board, platform: str) -> Board:

@@ -20,7 +20,7 @@ from ..clobber import refuse_clobbering, same_file
 from ..errors import DumpNotImageError, ImageError, InputError
 from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
 from ..fs import detect_fs_type, normalize_path, open_image
-from ..fs.base import FS_NAMES, FsHint, HintContext
+from ..fs.base import HintContext
 from ..fs.dirfiles import private_key_warning
 from ..fs.edit import (
     FileEdit,
@@ -28,7 +28,6 @@ from ..fs.edit import (
     dump_fs_partitions,
     edit_image,
     locate_image,
-    looks_like_pem,
     partition_at,
 )
 from ..gate import CaSource
@@ -37,10 +36,12 @@ from ..ui import echo, emit_json, format_table, warn
 from ._fsboard import board_warning, named_ca_warning
 from ._fsopts import (
     dump_partitions_hint,
+    fs_command,
     no_image_hint,
     not_an_image_hint,
     refuse_fs_as_image_profile,
 )
+from ._fsput import read_source, refuse_swapped
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
@@ -169,13 +170,6 @@ class ImageArgs:
         options = where + (f" --fs {self.fs_type}" if self.fs_type else "")
         options += f" --profile {shlex.quote(self.profile)}" if self.profile else ""
         return fs_command(verb, self.image, *words, options=options)
-
-
-def fs_command(verb: str, *words: str | Path, options: str = "") -> str:
-    """``esp-cabundle fs VERB WORDS...OPTIONS`` for a hint: every word (an image, a file,
-    a path in the image) quoted as a shell reads it, so a name with a space or a ``$``
-    can be copied back; ``options``: flags already safe for a shell."""
-    return printable(f"esp-cabundle fs {verb} {shlex.join(str(w) for w in words)}{options}")
 
 
 def _holds_no_fs(data: bytes) -> bool:
@@ -373,7 +367,7 @@ def put_cmd(
         )
     img.refuse_unwritable()
     image_bytes = img.read()
-    _refuse_swapped(img.image, source, dest, image_bytes)
+    refuse_swapped(img.image, source, dest, image_bytes)
     # Said after the image is known to be one: in "fs put ca.pem ca.pem" the slip is a
     # PEM file given as the image, and "SOURCE is the image itself" sent the user on.
     region = img.region(image_bytes)
@@ -388,7 +382,7 @@ def put_cmd(
         )
     fs_image = img.open(region)
     target = fs_image.checked_path(dest or "/" + source.name)
-    data = _read_source(source, region.size, fs_image.fs_type)
+    data = read_source(source, region.size, fs_image.fs_type)
     gated = None
     key: str | None = None  # the warning for a private key put in the image
     config = ca.config()
@@ -446,50 +440,6 @@ def _ca_paths(image: FileSystemImage, board: Board | None) -> set[str]:
         if fs is not None:
             paths.add(fs.ca_path)
     return {normalize_path(p) for p in paths}
-
-
-# A missing SOURCE with no name near it beside it: what fs put reads from it.
-_SOURCE_HINT = (
-    "SOURCE is a file on this computer, copied into the image (at DEST, else under its "
-    "own name): e.g. esp-cabundle fs put fs.bin ca.pem /ca.pem"
-)
-
-
-def _read_source(source: Path, capacity: int, fs_type: str) -> bytes:
-    """SOURCE's bytes, never more than the image's whole size: a regular file larger
-    than that is refused before a byte of it is read (a 130 MB file for a 256 KiB
-    image), a pipe once it has given more."""
-    try:
-        st = os.stat(source)
-    except OSError:
-        st = None  # read_input says why (missing, a link leading nowhere ...)
-    if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > capacity:
-        raise ImageError(
-            f"{source} is {st.st_size:,} bytes, more than the whole {FS_NAMES[fs_type]} "
-            f"image ({capacity:,} bytes): it cannot fit; nothing written",
-            hint=FsHint("put a smaller file, or use a larger partition"),
-        )
-    return read_input(source, max_bytes=capacity, hint=_SOURCE_HINT)
-
-
-def _refuse_swapped(image: Path, source: Path, dest: str | None, image_bytes: bytes) -> None:
-    """``fs put ca.pem dump.bin``: the CA file where the image goes. Say the right order
-    (and, for a whole-flash dump, the partition's --offset/--size)."""
-    if not looks_like_pem(image_bytes):
-        return
-    data = read_input(source, hint=_SOURCE_HINT)
-    if looks_like_pem(data):
-        return
-    _, parts = dump_fs_partitions(data)
-    where = f" --offset {parts[0].offset:#x} --size {parts[0].size:#x}" if parts else ""
-    right = fs_command("put", source, image, *([dest] if dest else []), options=where)
-    for p in parts[1:]:
-        right += f" (then {printable(p.name)}: --offset {p.offset:#x} --size {p.size:#x})"
-    raise InputError(
-        f"the arguments look swapped: {image} holds PEM text and {source} does not; "
-        "nothing written",
-        hint=f"the image comes first: {right}",
-    )
 
 
 @fs.command("rm", short_help="Remove files from the image; print the 4 KiB blocks that changed.")

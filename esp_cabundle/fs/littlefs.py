@@ -52,16 +52,15 @@ from .lfs_device import (
     lfs_error_code,
     lfs_error_name,
     new_lfs,
-    probe_lfs,
     stat_or_none,
     walk,
 )
+from .lfs_identify import identify_image
 from .lfs_platforms import (
     DISK_VERSION_2_0,
     DISK_VERSION_2_1,
     LfsPlatform,
     check_readable,
-    refuse_version_change,
     version_text,
 )
 from .lfs_profiles import (
@@ -224,51 +223,19 @@ class LittleFsImage(FileSystemImage):
             profile_for(profile, plat, spelling)  # the two must agree
         store = BufferStore(data)
         data = store.view()
-        sb = find_superblock(StoreBytes(store, len(data)))
-        if sb is None:
-            raise ImageError(
-                "not a LittleFS image: no 'littlefs' magic at offset 8 of block 0 or 1",
-                hint=f"check the file, {spelling.offset} and {spelling.fs_type}",
-            )
-        check_superblock(sb, len(data))
-        given = resolve_profile(profile) if profile is not None else None
-        if given is not None:
-            check_profile(given, sb, len(data), spelling)
-        # Mount once with the newest disk version (accepts 2.0 and 2.1, writes nothing)
-        # to read the authoritative on-disk version, then mount for real with it.
-        probe_profile = given or LITTLEFS_PROFILES["esp-idf"]
-        stat, mk_attrs = probe_lfs(data[: sb.fs_bytes], probe_profile)
-        sb = Superblock(
-            stat.disk_version,
-            stat.block_size,
-            stat.block_count,
-            stat.name_max,
-            stat.file_max,
-            stat.attr_max,
-            sb.block,
-            sb.revision,
+        found = identify_image(
+            store, profile, platform=plat, disk_version=disk_version, spelling=spelling
         )
-        check_superblock(sb, len(data))
-        check_readable(sb.version, plat, "the LittleFS image", spelling)
-        refuse_version_change(sb.version, disk_version, "the LittleFS image", spelling)
-        candidates: tuple[LittleFsProfile, ...]
-        if given is not None:
-            check_profile(given, sb, len(data), spelling)
-            chosen, candidates = given, (given,)
-            detection = f"profile {given.name} (given)"
-        else:
-            candidates, why = detect_littlefs_profiles(sb, len(data), mklittlefs_attrs=mk_attrs)
-            chosen = candidates[0]
-            detection = f"profile {chosen.name} detected: {why}"
+        sb = found.superblock
         return cls(
             store=store,
             fs_size=sb.fs_bytes,
             tail_size=len(data) - sb.fs_bytes,
             original=data,
-            profile=chosen,
+            profile=found.profile,
             disk_version=sb.version,
-            detection=detection,
-            candidates=candidates,
+            detection=found.detection,
+            candidates=found.candidates,
             timestamp=timestamp,
         )
 

@@ -1,0 +1,103 @@
+"""What stands at a path, said before anything opens it: a regular file, or a FIFO,
+socket, device, directory or looping link that a reader must not open (a FIFO with no
+writer hangs it) and a message names as what it is."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+from .errors import InputError
+
+__all__ = ["file_kind", "is_found", "is_named", "refuse_special", "with_article"]
+
+
+def with_article(noun: str) -> str:
+    """``noun`` with its article, for messages whose noun the caller picks ("an image")."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
+def is_named(path: str | Path, *, directory: bool = True) -> bool:
+    """True when something is at ``path`` itself (``os.lstat``), even a symlink leading
+    nowhere or in a loop: ``Path.exists`` says False for those, and a reader that asks
+    it says "does not exist" where :func:`~.fileio.read_input` would name the real reason.
+    ``directory=False``: a directory (or a link to one) does not count."""
+    try:
+        os.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return directory or not os.path.isdir(path)
+
+
+def is_found(path: str | Path, *, what: str, hint: str) -> bool:
+    """:func:`is_named` (``directory=False``) for a file a command reads without being
+    told to (``./ca.pem``, ``./cabundle.yaml``, ``chains/NAME.pem``), refusing a FIFO, a
+    socket, a device or a directory there (``what``, ``hint``: the refusal's words)
+    before anything opens it. Opening a FIFO with no writer hangs; passing over one, or
+    a directory, would silently judge or build from something else than the file the
+    user keeps under that name (whose name says what it is meant to be)."""
+    if os.path.isdir(path):
+        raise InputError(
+            f"is a directory, not {with_article(what)}; nothing was read from it",
+            path=str(path),
+            hint=hint,
+        )
+    if not is_named(path, directory=False):
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # a link leading nowhere or in a loop: reading it says so
+        return True
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"is {file_kind(mode)}, not {with_article(what)}; nothing was read from it",
+            path=str(path),
+            hint=hint,
+        )
+    return True
+
+
+def refuse_special(path: str | Path, *, what: str, hint: str) -> None:
+    """Refuse anything but a regular file (or nothing) at ``path``, a file a command
+    reads and writes without being told to (``cabundle.lock`` beside the config), before
+    anything opens it: a FIFO blocks a reader or a writer until another process opens
+    its other end (forever), a device or socket would take or give something else than
+    the file, a symbolic link that loops leads to no file. Nothing there, or a link
+    leading nowhere (writing makes its target), passes."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InputError(
+                f"is a symbolic link that loops ({e.strerror}), not {with_article(what)}; "
+                "nothing was read or written",
+                path=str(path),
+                hint=hint,
+            ) from e
+        return  # not searchable: reading or writing it says why
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"is {file_kind(mode)}, not {with_article(what)}; nothing was read or written",
+            path=str(path),
+            hint=hint,
+        )
+
+
+_KINDS = (
+    (stat.S_ISREG, "a regular file"),
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def file_kind(mode: int) -> str:
+    """What a ``st_mode`` is, as messages say it: "a FIFO (named pipe)", "a socket"."""
+    return next((name for test, name in _KINDS if test(mode)), "a special file")
