@@ -91,6 +91,9 @@ class Report:
     notes: tuple[str, ...] = ()
     facts: tuple[tuple[str, str | int], ...] = ()  # numbers as numbers (--json)
     children: tuple[Report, ...] = ()
+    # A fact as the text says it where its words differ from its JSON value: a
+    # profile the bytes do not tell from others is named with them (as fs ls says it).
+    words: tuple[tuple[str, str], ...] = ()
 
     def all_findings(self) -> Iterable[Finding]:
         yield from self.findings

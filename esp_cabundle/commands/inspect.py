@@ -250,8 +250,9 @@ def render_report(
     width = table_width()
     total = sum(1 for _ in r.all_findings())
     lines = [f"{pad}{printable(r.source)}: {r.kind}, {plural(total, 'certificate')}"]
+    words = dict(r.words)
     for k, v in r.facts:
-        lines.append(fit_lines(f"{pad}  {fact_line(k, v)}", width))
+        lines.append(fit_lines(f"{pad}  {fact_line(k, words.get(k, v))}", width))
     if r.findings:
         n = len(r.findings)
         summary = n > SUMMARY_PAST and not every_row

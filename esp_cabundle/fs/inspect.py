@@ -61,4 +61,5 @@ def inspect_image(data: bytes, source: str, spelling: Spelling = PYTHON) -> Repo
         notes=tuple(notes),
         facts=tuple(facts),
         children=tuple(children),
+        words=(("profile", image.profile_words()),),  # as fs ls says it
     )
