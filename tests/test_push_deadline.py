@@ -115,3 +115,29 @@ def ca_bytes_of(*roots: str) -> bytes:
 
 def utc(year: int) -> datetime:
     return datetime(year, 1, 1, tzinfo=timezone.utc)
+
+
+def test_a_server_the_config_lists_is_judged_as_the_gate_judges_it(in_tmp: Path) -> None:
+    """mDash 1.2.16 verifies mdash.net with its built-in root, so the forecast leaves the
+    server out, as the gate does; but a host the config's ``targets:`` lists is judged,
+    in the gate and (it was not) in the forecast, on its saved chain."""
+    from support.doc_commands import freeze_clock
+
+    from esp_cabundle.boards import load_board
+    from esp_cabundle.check import Target
+    from esp_cabundle.commands._push_links import deadline_for
+
+    mp = pytest.MonkeyPatch()
+    try:
+        freeze_clock(mp, "2026-12-01")
+        (in_tmp / "chains").mkdir()
+        shutil.copy(
+            REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / "chains/mdash.net.pem"
+        )
+        dst = (REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem").read_bytes()
+        board, servers = load_board("mdash@1.2.16"), [Target("mdash.net", "mdash.net", 443)]
+        assert deadline_for(board, servers, in_tmp)(dst) is None  # not the file's to decide
+        when = deadline_for(board, servers, in_tmp, {"mdash.net"})(dst)
+        assert when is not None and when.date() <= datetime(2026, 12, 1).date()  # fails now
+    finally:
+        mp.undo()

@@ -7,7 +7,7 @@ import contextlib
 import os
 import shlex
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from hashlib import sha256
@@ -25,7 +25,7 @@ from ..dates import clamped, now
 from ..errors import EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
-from ..own_servers import own_server_evidence, unread_servers
+from ..own_servers import is_own_server, own_server_evidence, unread_servers
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
@@ -74,16 +74,21 @@ class CaForecast:
     change of 2024-06-06). The first failure within 20 years; a date already past when
     the file fails now (since then). Each file is judged once."""
 
-    def __init__(self, board: Board, servers: list[Target], base: Path) -> None:
+    def __init__(
+        self, board: Board, servers: list[Target], base: Path, listed: Collection[str] = ()
+    ) -> None:
         self.board, self.base = board, base
         self._device = board.device_profile()
         links = board_links(board)
-        # A server the firmware verifies with something else (mDash 1.2.16's built-in
-        # root) is not one the CA file decides, as in the gate.
-        self.servers, _ = unread_servers(servers, links.unread, links.who)
-        # The same evidence as the gate (esp_cabundle.own_servers): the roadmap, and the
-        # saved chains/HOST.pem of the board's own server when there is one.
-        saved, _ = own_server_evidence(links.judged, base, self._device, at=now())
+        # As the gate judges (gate.gate_targets), ``listed`` the hosts of the config's
+        # targets: a server the firmware verifies with something else (mDash 1.2.16's
+        # built-in root) is not one the CA file decides, unless the config lists it; the
+        # board's own server is judged once, as its connection (the roadmap and its saved
+        # chains/HOST.pem, esp_cabundle.own_servers), unless listed.
+        kept, _ = unread_servers(servers, links.unread, links.who, listed=listed)
+        self.servers = [t for t in kept if t.host in listed or not is_own_server(t, links.judged)]
+        conns = [(c, ca) for c, ca in links.judged if c.host not in listed]
+        saved, _ = own_server_evidence(conns, base, self._device, at=now())
         self._own = link_items(board, links) + saved
         self._judged: dict[bytes, tuple[bool, datetime | None]] = {}
 
@@ -140,11 +145,11 @@ class CaForecast:
 
 
 def deadline_for(
-    board: Board, servers: list[Target], base: Path
+    board: Board, servers: list[Target], base: Path, listed: Collection[str] = ()
 ) -> Callable[[bytes], datetime | None]:
     """:meth:`CaForecast.deadline`: a date, a past one when the file fails now, None
     when it never fails or cannot be told."""
-    return CaForecast(board, servers, base).deadline
+    return CaForecast(board, servers, base, listed).deadline
 
 
 # An API key or password as an HTTP header or MQTT login carries it: visible ASCII
@@ -473,17 +478,23 @@ def project_config(opts: dict[str, Any]) -> Config | None:
     return load_config(path) if path else None
 
 
-def connection_targets(opts: dict[str, Any], broker: MqttUrl | None) -> tuple[list[Target], Path]:
-    """The servers the units connect to, and where their saved chains live: the link's
-    own server (``--server``, else the mDash host or the ``mqtts://`` broker) and the
-    config's ``targets:`` (``-c`` or ./cabundle.yaml), chains beside the config."""
+def connection_targets(
+    opts: dict[str, Any], broker: MqttUrl | None
+) -> tuple[list[Target], Path, set[str]]:
+    """The servers the units connect to, where their saved chains live, and the hosts
+    the config lists: the link's own server (``--server``, else the mDash host or the
+    ``mqtts://`` broker) and the config's ``targets:`` (``-c`` or ./cabundle.yaml),
+    chains beside the config."""
     config = project_config(opts)
     base = config.base_dir if config is not None else Path.cwd()
     targets = server_targets(opts, broker)
     names = {t.name for t in targets}
+    listed: set[str] = set()
     if config is not None:
-        targets += [t for t in config.section("targets", ()) if t.name not in names]
-    return targets, base
+        section = list(config.section("targets", ()))
+        targets += [t for t in section if t.name not in names]
+        listed = {t.host for t in section}
+    return targets, base, listed
 
 
 def server_targets(opts: dict[str, Any], broker: MqttUrl | None) -> list[Target]:

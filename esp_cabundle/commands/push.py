@@ -369,10 +369,10 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     ids = device_ids(opts)  # a bad --devices file is said before the CA is judged
     given = refuse_before_gate(ctx, opts, ids, broker)
 
-    targets, base = connection_targets(opts, broker)
+    targets, base, listed = connection_targets(opts, broker)
     gated = _gated_ca(board, server_targets(opts, broker), opts)
     push_file = PushFile.for_board(gated, board)
-    forecast = CaForecast(board, targets, base)  # each CA file met judged once
+    forecast = CaForecast(board, targets, base, listed)  # each CA file met judged once
     options = CampaignOptions(
         spelling=CLI_SPELLING,
         concurrency=opts["concurrency"],
