@@ -269,7 +269,9 @@ def gate_ca(
     )
     notes += links.notes + evidence
     if intermediates(bundle.certificates):
-        notes += intermediate_notes(bundle.certificates, catalog)
+        # An ESP-IDF bundle is searched by key for the top certificate's issuer only.
+        bundled = board is not None and board.output.form == "idf-bundle"
+        notes += intermediate_notes(bundle.certificates, catalog, key_only=bundled)
     labels = tuple(e.label for e in bundle.entries)
     no_check = None if check_targets else spelling.no_check
     summary = _summary(bundle, report, board, converted, skipped_by=no_check, left_out=left_out)
