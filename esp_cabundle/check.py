@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .anchors import anchor_certificates, intermediates
+from .anchors import anchor_certificates, intermediate_notes, intermediates
 from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
 from .certs import Certificate, load_certificates
@@ -490,12 +490,17 @@ class CheckReport:
         return tuple(lines)
 
     def to_dict(self) -> dict[str, object]:
+        catalog = Catalog.load()
+        cas = self.anchors(catalog)
+        # The text's warnings too: a count alone does not say when units go dark.
+        warnings = intermediate_notes(cas, catalog, key_only=self.trust.stored_bundle)
         return {
             "ok": self.ok,
             "trust": {
                 "source": self.trust.source,
                 "roots": len(self.trust),  # every CA, as before: see "intermediates"
-                "intermediates": len(intermediates(self.anchors(Catalog.load()))),
+                "intermediates": len(intermediates(cas)),
+                "intermediate_warnings": list(warnings),
             },
             "at": self.at.isoformat(),
             "until": self.until.isoformat() if self.until else None,

@@ -139,24 +139,33 @@ class LazyGroup(click.Group):
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as e:
-            raise self._misplaced(ctx, args, e) from None
+            misplaced = self._misplaced(ctx, args, e)
+            if misplaced is not None:
+                raise misplaced from None
+            from .commands._unknown import unknown_before_command  # deferred: error path only
+
+            argv = self._argv(ctx)  # as typed: click's parser took words off args
+            error = unknown_before_command(e.option_name, self, argv, self._typed_in(ctx, argv))
+            self._report_unknown(ctx, error, e.option_name)
+            raise  # not reached: _report_unknown exits
 
     def _misplaced(
         self, ctx: click.Context, args: list[str], e: click.NoSuchOption
-    ) -> click.NoSuchOption:
+    ) -> click.NoSuchOption | None:
         """``esp-cabundle --json build``: an option of the command typed before it. Click
-        would offer the nearest top-level option ('--version'); say where it goes."""
+        would offer the nearest top-level option ('--version'); say where it goes. None
+        for an option the command has not got either."""
         typed = self._typed_in(ctx, args)
         if typed is None:  # no command typed: every command but virtual-unit has --json
             if e.option_name != "--json":
-                return e
+                return None
             message = "--json goes after a command: esp-cabundle build --json"
             return click.NoSuchOption(e.option_name, message=message, ctx=ctx)
         _, name, cmd = typed
         shown = [p for p in cmd.params if not getattr(p, "hidden", False)] if cmd else []
         opts = {o for p in shown for o in p.opts}
         if e.option_name not in opts:
-            return e
+            return None
         message = f"{e.option_name} goes after the command: esp-cabundle {name} {e.option_name}"
         return click.NoSuchOption(e.option_name, message=message, ctx=ctx)
 

@@ -256,7 +256,7 @@ def gate_ca(
     )
     all_targets = _targets(source.config, targets) if check_targets else ()
     links = board_links(board, ca_path) if board is not None else BoardLinks()
-    report, evidence = _judge_targets(
+    report, evidence, left_out = _judge_targets(
         bundle,
         all_targets,
         source.config,
@@ -269,11 +269,12 @@ def gate_ca(
     )
     notes += links.notes + evidence
     if intermediates(bundle.certificates):
-        notes += intermediate_notes(bundle.certificates, catalog)
+        # An ESP-IDF bundle is searched by key for the top certificate's issuer only.
+        bundled = board is not None and board.output.form == "idf-bundle"
+        notes += intermediate_notes(bundle.certificates, catalog, key_only=bundled)
     labels = tuple(e.label for e in bundle.entries)
-    summary = _summary(
-        bundle, report, board, converted, skipped_by=None if check_targets else spelling.no_check
-    )
+    no_check = None if check_targets else spelling.no_check
+    summary = _summary(bundle, report, board, converted, skipped_by=no_check, left_out=left_out)
     return GatedCA(
         pem=pem,
         certificates=bundle.certificates,
@@ -453,7 +454,7 @@ def _judge_targets(
     links: BoardLinks,
     spelling: Spelling,
     skip_hint: str,
-) -> tuple[CheckReport | None, tuple[str, ...]]:
+) -> tuple[CheckReport | None, tuple[str, ...], tuple[str, ...]]:
     """Every target must accept ``bundle`` now and until the end of service; under the
     board's rules when there is a board (it is what the CA goes on), else each target's
     own device, the config's ``device:``, or the default profile. So must every
@@ -462,17 +463,19 @@ def _judge_targets(
     (:mod:`.own_servers`); the notes say which. A target that is such a server (push's
     ``mdash.net``) is judged as the connection is, never captured live; one whose
     firmware connection trusts something else (mDash 1.2.16's built-in root) is not
-    judged at all, and a note says why."""
+    judged at all, and a note says why (its name is returned last, for the summary)."""
     listed = {t.host for t in config.section("targets", ())} if config is not None else set()
     if links.unread:
         # deferred: as below
         from .own_servers import unread_servers
 
-        targets, skipped = unread_servers(targets, links.unread, links.who, listed=listed)
+        kept, skipped = unread_servers(targets, links.unread, links.who, listed=listed)
+        left_out = tuple(t.name for t in targets if t not in kept)
+        targets = kept
     else:
-        skipped = ()
+        skipped, left_out = (), ()
     if not targets and not links.judged:
-        return None, skipped
+        return None, skipped, left_out
     # deferred: the check and its verifier (~20 ms) load only when there are targets
     from .check import check_items, target_items
     from .own_servers import is_own_server, own_server_evidence  # deferred: as above
@@ -502,7 +505,7 @@ def _judge_targets(
     report = check_items(trust, [*items, *own], at=at, until=until, spelling=spelling)
     if not report.ok:
         raise _refusal(report, own, links, board, spelling.no_check)
-    return report, skipped + evidence
+    return report, skipped + evidence, left_out
 
 
 def _refusal(
@@ -549,18 +552,27 @@ def _summary(
     converted: str | None,
     *,
     skipped_by: str | None,
+    left_out: Sequence[str] = (),
 ) -> str:
     """``8 roots, accepted by mdash.net until 2035-06-04 under mdash-arduino rules``.
 
     "until" is the earliest date a root that a target's chain ends at expires: devices
     that check dates stop accepting the chain then, and servers move on to other roots.
     When no device judged checks dates, no date is given (it would read as a cut-off).
+    Servers ``left_out`` (the firmware verifies them without the file) are named when
+    none was judged: "no targets to judge" alone reads as if none were given.
     """
     head = count_anchors(bundle.certificates)  # "1 CA (an intermediate, not a root)"
     if converted:
         head += f" (converted from {converted})"
     if skipped_by is not None:
         return f"{head}; targets not checked ({skipped_by})"
+    if report is None and left_out:
+        it = "it" if len(left_out) == 1 else "them"
+        return (
+            f"{head}; {', '.join(left_out)} not judged "
+            f"(the firmware does not read this file for {it})"
+        )
     if report is None:
         return f"{head}; no targets to judge"
     names = list(dict.fromkeys(r.item.name for r in report.results))

@@ -154,7 +154,12 @@ def test_check_with_a_config_elsewhere_judges_the_ca_pem_beside_it(
     import json
 
     trust = json.loads(r.stdout)["trust"]
-    assert trust == {"source": "fleet/ca.pem", "roots": 4, "intermediates": 0}
+    assert trust == {
+        "source": "fleet/ca.pem",
+        "roots": 4,
+        "intermediates": 0,
+        "intermediate_warnings": [],
+    }
     # without a config, ./ca.pem as before; --bundle names any
     r = runner.invoke(cli, ["check", "--chain", chain, "--json"])
     assert json.loads(r.stdout)["trust"]["roots"] == 1

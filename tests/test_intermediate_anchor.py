@@ -34,6 +34,23 @@ def test_an_intermediate_alone_is_counted_and_warned_about() -> None:
     assert doc["roots"] == 1 and doc["intermediates"] == 1  # "roots" kept as it was
 
 
+def test_a_bundle_boards_warning_says_how_the_bundle_checks() -> None:
+    """An ESP-IDF bundle is no mbedTLS CA list: its callback looks up only the issuer of
+    the top certificate a server sends, so the warning says that, as inspect of a
+    bundle does, not "mbedTLS takes any CA in its list"."""
+    from esp_cabundle.boards import load_board
+
+    ca = gate_ca(
+        CaSource.finished("ca.pem", INTERMEDIATE.pem),
+        at=NOW,
+        board=load_board("esp-idf-bundle"),
+        check_targets=False,
+    )
+    (note,) = [n for n in ca.notes if "Test Intermediate" in n]
+    assert "the bundle's check looks up only the issuer of the topmost" in note, note
+    assert "mbedTLS takes any CA in its list" not in note
+
+
 def test_the_catalogs_root_it_chains_to_is_named() -> None:
     from datetime import datetime, timezone
 

@@ -62,11 +62,16 @@ def test_checks_report_counts_intermediates(in_tmp: Path, runner: CliRunner) -> 
     assert "Trust set: ca.pem (2 CAs (1 root, 1 intermediate))." in Path("report.html").read_text()
     doc = json.loads(runner.invoke(cli, [*check, "--json"]).output)
     assert doc["trust"]["roots"] == 2 and doc["trust"]["intermediates"] == 1
+    # the text's warning too, word for word (a count alone says nothing of when)
+    (warning,) = doc["trust"]["intermediate_warnings"]
+    assert warning.startswith("R10 is an intermediate, not a root: units anchor at it")
     # an ESP-IDF bundle's entries are told apart by the certificates the tool ships
     shutil.copy(DATA / "2024-r11.pem", "r11.pem")
     bundle(runner, "r11.bin", "r11.pem", "isrg-root-x1")
     r = runner.invoke(cli, ["check", "--bundle", "r11.bin", "--chain", str(CHAIN), "--json"])
-    assert json.loads(r.output)["trust"]["intermediates"] == 1
+    trust = json.loads(r.output)["trust"]
+    assert trust["intermediates"] == 1
+    assert "the bundle's check looks up" in trust["intermediate_warnings"][0]
     r = runner.invoke(cli, ["check", "--bundle", "r11.bin", "--chain", str(CHAIN)])
     assert (
         "2 CAs (1 root, 1 intermediate)" in r.output
@@ -74,4 +79,5 @@ def test_checks_report_counts_intermediates(in_tmp: Path, runner: CliRunner) -> 
     )
     Path("x1.pem").write_bytes((DATA / "isrgrootx1.pem").read_bytes())
     r = runner.invoke(cli, ["check", "--bundle", "x1.pem", "--chain", str(CHAIN), "--json"])
-    assert json.loads(r.output)["trust"]["intermediates"] == 0
+    trust = json.loads(r.output)["trust"]
+    assert trust["intermediates"] == 0 and trust["intermediate_warnings"] == []

@@ -300,3 +300,21 @@ def test_a_tls_ca_file_tls_cannot_use_is_refused_before_any_link(
     assert message in out and "broker-ca.pem" in out
     assert "Traceback" not in out
     assert not (tmp_path / "c.db").exists()
+
+
+def test_a_missing_tls_ca_says_what_it_is_and_how_to_get_it(tmp_path: Path) -> None:
+    """``push --tls-ca nosuch.pem`` said only "no such CA file": which CA is meant (the
+    one that signed the broker's certificate) and how to get it, for the host typed.
+    chains show saves the chain as sent, seldom with its root: the hint says so."""
+    missing = str(tmp_path / "nosuch.pem")
+    board = "mongoose-os-esp32"
+    code, out = run(tmp_path, "--mqtt", "mqtts://broker.example:8883", "--device", "d1",
+                    "--tls-ca", missing, board=board)  # fmt: skip
+    said = " ".join(out.split())
+    assert code == 2 and "no such CA file" in said, out
+    assert "the CA that signed the broker's certificate (mosquitto's cafile)" in said
+    assert "esp-cabundle chains show --host broker.example:8883 -o broker-chain.pem" in said
+    assert "the root its last certificate names as issuer" in said
+    code, out = run(tmp_path, "--rpc", "https://[::1]:8443/rpc", "--tls-ca", missing, board=board)
+    said = " ".join(out.split())
+    assert code == 2 and "chains show --host '[::1]:8443' -o server-chain.pem" in said, out

@@ -44,7 +44,9 @@ def test_push_offline_does_not_judge_a_server_the_firmware_checks_without_the_fi
                        "--bundle", "ca.pem", "--ledger", "c.db", "--timeout", "2")  # fmt: skip
     assert code == 0, out
     assert "cannot resolve" not in out and NOT_JUDGED in out
-    assert "CA: 4 roots; no targets to judge" in out
+    # The summary itself says why nothing was judged ("no targets to judge" read as if
+    # none were given).
+    assert "CA: 4 roots; mdash.net not judged (the firmware does not read this file for it)" in out
 
 
 def test_pack_leaves_out_the_server_and_keeps_the_others(in_tmp: Path) -> None:
@@ -58,6 +60,8 @@ def test_pack_leaves_out_the_server_and_keeps_the_others(in_tmp: Path) -> None:
     code, out = invoke("pack", "--board", str(board), "--bundle", "ca.pem", "-o", "fs.bin",
                        "--target", "mdash.net")  # fmt: skip
     assert code == 0 and NOT_JUDGED in out, out
+    assert "mdash.net not judged (the firmware does not read this file for it)" in out
+    assert "no targets to judge" not in out
     assert (in_tmp / "fs.bin").exists()
 
 

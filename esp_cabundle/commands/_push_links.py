@@ -7,7 +7,7 @@ import contextlib
 import os
 import shlex
 import stat
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from hashlib import sha256
@@ -283,15 +283,38 @@ def _check_mdash_url(url: str) -> None:
         raise InputError("--mdash takes the API's base URL, without a query or fragment")
 
 
-def _tls_ca(path: Path | None) -> str | None:
+def _tls_ca(path: Path | None, broker: MqttUrl | None, rpc_urls: Sequence[str]) -> str | None:
     """``--tls-ca``, checked before any link opens: read as every input is (a missing
-    file, a loop, a FIFO or an empty file named as such), then loaded as TLS will."""
+    file, a loop, a FIFO or an empty file named as such), then loaded as TLS will. A
+    missing one is told what it is and where to get it, for the host typed."""
     if path is None:
         return None
-    if not read_input(path, what="CA file", regular_only=True):
+    if not read_input(path, what="CA file", regular_only=True, hint=_tls_ca_hint(broker, rpc_urls)):
         raise InputError("empty file, not a CA file", path=str(path))
     tls_context(str(path), spelling=CLI_SPELLING)
     return str(path)
+
+
+def _tls_ca_hint(broker: MqttUrl | None, rpc_urls: Sequence[str]) -> str:
+    """What --tls-ca is and how to get it: ``chains show -o`` saves the chain as the
+    server sends it, which rarely holds the root, so the root is named by its issuer."""
+    what, host, also = "broker", "BROKER:8883", " (mosquitto's cafile)"
+    if broker is not None:
+        host = host_port(broker.host, broker.port)
+    else:
+        tls = [u for u in map(urlsplit, rpc_urls) if u.scheme in ("https", "wss") and u.hostname]
+        if tls:
+            what, also, host = (
+                "server",
+                "",
+                host_port(*parse_host_port(tls[0].netloc.rpartition("@")[2])),
+            )
+    return (
+        f"--tls-ca is the CA that signed the {what}'s certificate{also}: get "
+        f"it from the {what}'s admin, or see what the {what} sends: esp-cabundle chains show "
+        f"--host {shlex.quote(host)} -o {what}-chain.pem (the chain as sent, seldom with its root: "
+        "--tls-ca wants the root its last certificate names as issuer)"
+    )
 
 
 def _broker_url(ctx: click.Context, text: str, *, from_env: bool) -> MqttUrl:
@@ -379,7 +402,7 @@ def refuse_before_gate(
     if opts["rpc_urls"]:
         _checked_rpc(ctx, opts["rpc_urls"])
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
-    ca_file = _tls_ca(opts["tls_ca"])
+    ca_file = _tls_ca(opts["tls_ca"], broker, opts["rpc_urls"] or ())
     key = None
     if opts["mdash_url"]:
         key = _secret_from("MDASH_API_KEY", opts["api_key_file"], "mDash API key", header=True)

@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..text import closest, some
 from ._usage import example_line, option_spellings, options_end
 
-__all__ = ["unknown_command", "unknown_option"]
+__all__ = ["unknown_before_command", "unknown_command", "unknown_option"]
 
 # Options users type from other tools, by the name this tool gives the same thing; used
 # only where the command has the option named (push --jobs: --concurrency).
@@ -60,6 +60,73 @@ def unknown_option(e: click.NoSuchOption, root: click.Command, argv: Sequence[st
     if words is None:  # in a cluster of short options (-qz): no word to mend
         return InputError(message, hint=f"did you mean {meant}? {help_line}")
     return InputError(message, hint=f"did you mean {meant}? {example_line(words)}")
+
+
+def unknown_before_command(
+    typed: str,
+    root: click.Command,
+    argv: Sequence[str],
+    command: tuple[int, str, click.Command | None] | None,
+) -> InputError:
+    """The error (exit 2) for ``esp-cabundle --jsn build``: an option before the command
+    (``command``: where it is typed, its words, what they run; None if none) that neither
+    the tool nor that command has. Click failed it before any command ran, with its
+    banner. Offered: the nearest of the tool's own options and the command's (any
+    command's when none is typed), in a mended line: a command's option after it."""
+    own = {o: p for o, p in option_spellings(root).items() if not p.hidden}
+    if command is None:
+        name, theirs = None, {o: p for _, c in _commands(root) for o, p in _options(c).items()}
+    else:
+        name, theirs = command[1], (_options(command[2]) if command[2] else {})
+    others = [p for p, c in _commands(root) if typed in _shown(c)]
+    message = f"esp-cabundle has no {typed} option" + (
+        f" ({typed} is an option of {_listed(others)})" if others else ""
+    )
+    help_line = (
+        f"{name}'s options: esp-cabundle {name} --help"
+        if name
+        else "its options: esp-cabundle --help"
+    )
+    words = list(argv)
+    end = command[0] if command is not None else options_end(words)
+    at = next(i for i, w in enumerate(words) if w == typed or w.startswith(f"{typed}="))
+    glued = words[at] != typed
+    valued = glued or (at < end - 1 and not words[at + 1].startswith("-"))
+    options = {**theirs, **own}
+    names = [
+        o
+        for o, p in options.items()
+        if o.startswith("--") == typed.startswith("--") and not (valued and (p.is_flag or p.count))
+    ]
+    near = closest(typed, names, most=1) if not others else ()
+    if not near:
+        return InputError(message, hint=help_line)
+    meant = near[0]
+    if meant in own:  # the tool's own option stays where it was typed
+        mended = _in_place(words, typed, meant) or words
+        return InputError(message, hint=f"did you mean {meant}? {example_line(mended)}")
+    if glued:
+        moved = [meant + words[at][len(typed) :]]
+    else:
+        moved = [meant, *words[at + 1 : at + 2]] if valued else [meant]
+    del words[at : at + (1 if glued else len(moved))]
+    if command is None:  # any command that has it, after the tool's own options
+        first = next(p for p, c in _commands(root) if meant in _shown(c))
+        mended = [*words, *first.split(), *moved]
+        hint = f"did you mean {meant}? it goes after a command: {example_line(mended)}"
+        return InputError(message, hint=hint)
+    else:
+        start = end - (1 if glued else len(moved))
+        last = _word_at(words[start:], command[1].split()[-1]) + start
+        mended = [*words[: last + 1], *moved, *words[last + 1 :]]
+    return InputError(
+        message, hint=f"did you mean {meant}? it goes after the command: {example_line(mended)}"
+    )
+
+
+def _options(command: click.Command) -> dict[str, click.Option]:
+    """``command``'s options --help shows, by every spelling."""
+    return {o: p for o, p in option_spellings(command).items() if not p.hidden}
 
 
 def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> InputError:
