@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 from .errors import PrivateKeyError
 from .keyscan_armour import find_armour as _find_armour
 from .keyscan_armour import header_start
-from .keyscan_common import JAVA_MAGIC, java_store_kind, line_of
+from .keyscan_common import JAVA_MAGIC, java_store_kind, line_of, memoised
 from .keyscan_dumps import find_dumps
 from .keyscan_hex import find_c_hex
 
@@ -359,8 +359,9 @@ def _scan_text(data: bytes, stores: list[int]) -> tuple[str, int] | None:
     jwk = _JWK.search(data)
     if jwk:
         return 'JWK "d" member', jwk.start()
-    found = _scan_base64(data, stores) or find_c_hex(low, _scan_der)
-    return found or find_dumps(data, low, _scan_der)
+    scan_der = memoised(_scan_der)  # for this text: its windows are scanned once each
+    found = _scan_base64(data, stores) or find_c_hex(low, scan_der)
+    return found or find_dumps(data, low, scan_der)
 
 
 def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:

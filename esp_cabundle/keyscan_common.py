@@ -5,6 +5,7 @@ kept here so keyscan.py stays readable at one length."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ __all__ = [
     "ScanDer",
     "java_store_kind",
     "line_of",
+    "memoised",
     "nth_position",
 ]
 
@@ -24,6 +26,28 @@ ScanDer = Callable[[bytes], tuple[str, int] | None]
 # 24 80; every other shape needs more): shorter runs are not decoded.
 MIN_BYTES = 7
 RUN_LEAD = 512  # how far before a marker its run is looked for, at most
+_MEMO_MAX = 4096  # results one memoised scan keeps (a digest each): bounded memory
+
+
+def memoised(scan_der: ScanDer) -> ScanDer:
+    """``scan_der`` answering bytes it has scanned before from a digest of them. Hostile
+    text (one unit repeated, squeezed dumps) hands the scanners the same window again and
+    again (od -An's "*"s read as 1 to 8 lines, one dump line decoded per offset): each is
+    scanned once. The DER scan is a function of its bytes alone, so every answer is the
+    one a scan would give."""
+    seen: dict[bytes, tuple[str, int] | None] = {}
+
+    def scan(data: bytes) -> tuple[str, int] | None:
+        digest = hashlib.sha256(data).digest()
+        if digest in seen:
+            return seen[digest]
+        found = scan_der(data)
+        if len(seen) >= _MEMO_MAX:
+            seen.clear()
+        seen[digest] = found
+        return found
+
+    return scan
 
 
 def nth_position(

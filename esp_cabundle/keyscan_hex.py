@@ -241,6 +241,7 @@ _LONG_PIECE = b"h" * 18
 # Seven bytes with the widest separators between them: a search for the runs opening
 # before a marker's end looks this far beyond it.
 _RUN_SPAN = 2 * MIN_BYTES + (MIN_BYTES - 1) * (8 + 1 + 16)
+_RUN_AHEAD = 4096  # how much further than a marker's own a search finding no run looks
 
 
 class _Marks:
@@ -352,6 +353,13 @@ def _dump_position(low: bytes, lines: array[int], byte: int, *, exact: bool) -> 
 
 def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     marks, pos = _Marks(classes, _RUN_MARKS, _WORD_MARKS), 0
+    # No run lies whole in clear[0] to clear[1]: a search there found none. Every run
+    # opens with one of seven bytes, _RUN_SPAN long at most, so none opens in clear[0]
+    # to clear[1] - _RUN_SPAN (a later search goes on from there), and a marker whose
+    # search ends inside clear needs none. After a search finding no run, the next one
+    # looks _RUN_AHEAD bytes further: markers a line apart (od -An -tx1z's lines of
+    # four bytes, no run of seven) searched the same bytes once each, not 170 times.
+    clear = [len(low) + 1, 0]  # nothing known yet
     while (marked := marks.next(pos))[0] >= 0:
         # The run holding the marker opens before the marker's end: at it, or before it
         # (the tail of a word, a line of fewer bytes). It is looked for from after the
@@ -368,7 +376,10 @@ def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int]
         if letter >= 0 and not _may_open_key(low, start, letter):
             pos = letter
             continue
-        while (run := _HEX_RUN().search(low, start, end + _RUN_SPAN)) is not None:
+        while True:
+            run = _search_run(low, start, end + _RUN_SPAN, clear)
+            if run is None:
+                break
             found, start = _scan_run(low, classes, run.start(), run.end(), scan_der)
             if found is not None:
                 return found
@@ -376,6 +387,27 @@ def _find_runs(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int]
                 break  # a run opening later holds a marker of its own
         pos = max(start, end)
     return None
+
+
+def _search_run(low: bytes, start: int, limit: int, clear: list[int]) -> re.Match[bytes] | None:
+    """``_HEX_RUN().search(low, start, limit)``, not searching again where ``clear``
+    (updated) holds no run; see _find_runs."""
+    known = clear[0] <= start
+    if known and limit <= clear[1]:
+        return None  # a run here would lie whole in clear
+    # a run opening before begin would open with seven bytes lying whole in clear
+    begin = max(start, clear[1] - _RUN_SPAN) if known else start
+    since = clear[0] if known and begin > start else start  # what is known from here on
+    if known:
+        ahead = _HEX_RUN().search(low, begin, limit + _RUN_AHEAD)
+        if ahead is None or ahead.start() >= limit:
+            # no run opens from begin to where ahead's does, nor lies whole before it
+            clear[:] = [since, limit + _RUN_AHEAD if ahead is None else ahead.start()]
+            return None
+    run = _HEX_RUN().search(low, begin, limit)
+    if run is None:
+        clear[:] = [since, limit]
+    return run
 
 
 def _scan_run(

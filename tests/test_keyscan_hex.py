@@ -15,10 +15,12 @@ from click.testing import CliRunner
 from support.scan_bounds import clean_scan_peak, fill
 from support.tools import need, run_tool
 
+from esp_cabundle import keyscan_hex
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import PrivateKeyError
 from esp_cabundle.keyscan import _scan_der, find_private_key
+from esp_cabundle.keyscan_hex import _HEX_RUN, _RUN_SPAN, _search_run, find_hex_text
 from tests.support.gate_cases import X1_PEM, c_escaped, c_source
 from tests.support.hex_text import TOOLS, hex_forms
 from tests.support.key_vectors import key_vectors, no_key_data, openssh_key
@@ -328,3 +330,46 @@ def test_one_long_hex_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
     data = fill(unit)
     peak = clean_scan_peak(data)
     assert peak < 8 * len(data), peak
+
+
+def _hex_run_searches(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the searches for runs of bare hex (``_HEX_RUN().search``) from now on."""
+    pattern, calls = keyscan_hex._HEX_RUN(), []
+
+    class Counted:
+        def search(self, *args: int | bytes) -> re.Match[bytes] | None:
+            calls.append(1)
+            return pattern.search(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keyscan_hex, "_HEX_RUN", lambda: Counted())
+    return calls
+
+
+def test_runs_too_short_are_searched_once_not_at_every_marker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """od -An -tx1z's lines of four bytes each hold a marker and no run of seven: each
+    marker searched the 170 bytes after it again (10,000 searches here, 0.7 s of a hostile
+    512 KiB); bytes searched once find nothing the second time."""
+    calls = _hex_run_searches(monkeypatch)
+    text = b" 30 82 02 01  >0...<\n" * 10_000
+    assert find_hex_text(text, _scan_der) is None
+    assert len(calls) < 500
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_searches_skipping_known_bytes_find_what_a_plain_search_finds(seed: int) -> None:
+    """_search_run, which skips bytes an earlier search found no run in, answers every
+    call as ``_HEX_RUN().search(low, start, limit)`` does, for starts and limits rising
+    as _find_runs's do, over text of hex pieces, separators and letters."""
+    rng = random.Random(seed)
+    pieces = [b"30 ", b"82", b" ", b"  ", b":", b"\n", b"  >0.<\n", b"x", b"0201", b"# ", b"ab"]
+    low = b"".join(rng.choice(pieces) for _ in range(rng.randrange(50, 3000)))
+    clear = [len(low) + 1, 0]
+    start = 0
+    while start < len(low):
+        limit = start + rng.randrange(0, 60) + _RUN_SPAN
+        run = _search_run(low, start, limit, clear)
+        plain = _HEX_RUN().search(low, start, limit)
+        assert (run and run.span()) == (plain and plain.span()), (start, limit)
+        start += rng.choice((0, 1, 3, 20, 200)) if run is None else max(1, run.end() - start)
