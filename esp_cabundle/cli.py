@@ -174,8 +174,8 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else None
         # (shell completion parses resiliently: past a typo it completes as click does)
-        known = name is None or name in COMMANDS or name.startswith("-")
-        if not known and not ctx.resilient_parsing:
+        unknown = name is not None and name not in COMMANDS and not name.startswith("-")
+        if name is not None and unknown and not ctx.resilient_parsing:
             raise _UnknownCommand(name, ctx)  # said in invoke, as a subcommand's typo is
         return super().resolve_command(ctx, args)
 
