@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 import pytest
+from support.cli_commands import command_at
 
 from esp_cabundle.cli import COMMANDS, cli, run
 from esp_cabundle.commands._missing import EXAMPLES
@@ -71,7 +72,7 @@ def test_every_typed_option_refuses_a_bad_value_in_the_tools_words(
     assert "Usage:" not in err and "Invalid value" not in err, err
     assert err.startswith(f"Error: bad {flag}"), err
     assert "\n  hint: " in err, err
-    if not any("--json" in p.opts for p in _command(path).params):
+    if not any("--json" in p.opts for p in command_at(path).params):
         return
     assert run([*line, "--json"]) == 2
     out, err = capsys.readouterr()
@@ -117,13 +118,3 @@ def test_the_hint_gives_the_form_and_the_line_with_a_value_taken(
     err = capsys.readouterr().err
     assert said in err.splitlines()[0], err
     assert hint in err, err
-
-
-def _command(path: str) -> click.Command:
-    cmd: click.Command = cli
-    for word in path.split():
-        assert isinstance(cmd, click.Group)
-        sub = cmd.get_command(click.Context(cmd), word)
-        assert sub is not None, path
-        cmd = sub
-    return cmd

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 import pytest
+from support.cli_commands import command_at
 from support.dumps import DATA, arduino_dump
 
 from esp_cabundle.boards import boards_dir
@@ -159,16 +160,6 @@ def test_a_board_file_names_the_image_and_a_fifo_is_not_waited_on(
     assert sorted(p.name for p in in_tmp.iterdir()) == ["esp-idf-littlefs.yaml", "fifo.yaml"]
 
 
-def _command(path: str) -> click.Command:
-    cmd: click.Command = cli
-    for word in path.split():
-        assert isinstance(cmd, click.Group)
-        sub = cmd.get_command(click.Context(cmd), word)
-        assert sub is not None, path
-        cmd = sub
-    return cmd
-
-
 def _required(cmd: click.Command, path: str) -> list[tuple[str, click.Parameter]]:
     found = [(path, p) for p in cmd.params if p.required or isinstance(p, Needed)]
     if isinstance(cmd, click.Group):
@@ -184,8 +175,8 @@ def test_every_required_value_is_in_its_commands_example_from_its_help() -> None
     ]
     assert len(required) >= 15 and EXAMPLES
     for path, param in required:
-        options, arguments = example(path, _command(path))
-        arg_params = [p for p in _command(path).params if isinstance(p, click.Argument)]
+        options, arguments = example(path, command_at(path))
+        arg_params = [p for p in command_at(path).params if isinstance(p, click.Argument)]
         listed = (
             arg_params.index(param) < len(arguments)
             if isinstance(param, click.Argument)
@@ -193,7 +184,7 @@ def test_every_required_value_is_in_its_commands_example_from_its_help() -> None
         )
         assert listed, (path, param.name)
     for path in EXAMPLES:
-        cmd = _command(path)
+        cmd = command_at(path)
         options, arguments = example(path, cmd)
         assert options or arguments, path
         shown = cmd.get_help(click.Context(cmd, info_name=path.split()[-1]))
