@@ -10,6 +10,10 @@ never 1 for a closed pipe). Only when the command's output itself went to standa
 output (``build -o -``, ``fs cat``) and was cut short does the process exit 141, the
 shell's code for a process ended by SIGPIPE, as ``cat`` would: that output is
 incomplete.
+
+Any other failure to write there (a full disk, ``> /dev/full``, an I/O error) is dropped
+the same way, so the work still finishes, but it is not the reader's choice: the process
+then says so on stderr and exits 3, an I/O failure (:func:`write_failure`).
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["guard_streams", "output_cut", "output_to_stdout"]
+__all__ = ["guard_streams", "output_cut", "output_to_stdout", "write_failure"]
 
 _STATE = {"stdout_gone": False, "output_on_stdout": False}
+# The first write error other than EPIPE on each stream: (stream's name, reason).
+_FAILED: dict[str, str] = {}
 
 
 class _ReaderMayLeave(io.RawIOBase):
@@ -56,6 +62,11 @@ class _ReaderMayLeave(io.RawIOBase):
             self.gone = True
             if self._is_stdout:
                 _STATE["stdout_gone"] = True
+            return size
+        except OSError as e:  # ENOSPC, EIO, EFBIG...: dropped as EPIPE is, then told
+            self.gone = True
+            name = "standard output" if self._is_stdout else "standard error"
+            _FAILED.setdefault(name, e.strerror or type(e).__name__)
             return size
 
 
@@ -98,3 +109,15 @@ def output_cut() -> bool:
         with contextlib.suppress(OSError, ValueError):
             sys.stdout.flush()  # what is still buffered tells
     return _STATE["output_on_stdout"] and _STATE["stdout_gone"]
+
+
+def write_failure() -> tuple[str, str] | None:
+    """(stream, reason) of the first write to stdout or stderr that failed other than by
+    its reader leaving, after what is still buffered has been tried; None when none."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    for name in ("standard output", "standard error"):
+        if name in _FAILED:
+            return name, _FAILED[name]
+    return None

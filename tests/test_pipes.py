@@ -97,3 +97,61 @@ def test_head_under_pipefail(tmp_path: Path) -> None:
         assert done.returncode == 0, done.stderr
         assert len(done.stdout.splitlines()) == 1 and b"Traceback" not in done.stderr
         assert (tmp_path / "sp.pem").stat().st_size > 0
+
+
+def _run_into_full_device(
+    args: list[str], cwd: Path, *, stderr_too: bool = False
+) -> subprocess.CompletedProcess[bytes]:
+    """Run with stdout (and with ``stderr_too`` stderr) on /dev/full: every write there
+    fails with ENOSPC, as on a full disk."""
+    with open("/dev/full", "wb") as full:
+        return subprocess.run(
+            [*CLI, *args],
+            stdout=full,
+            stderr=full if stderr_too else subprocess.PIPE,
+            cwd=cwd,
+            timeout=120,
+            check=False,
+        )
+
+
+needs_dev_full = pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+
+
+@needs_dev_full
+@pytest.mark.parametrize(
+    "args",
+    [["roots"], ["boards"], ["--help"], ["build", "--no-lock", "-o", "sp.pem"]],
+    ids=["roots", "boards", "help", "build"],
+)
+def test_a_full_stdout_is_an_io_failure_said_once(tmp_path: Path, args: list[str]) -> None:
+    """Not the reader's choice, unlike a closed pipe: exit 3 and one error on stderr, no
+    traceback; the work itself (the file) is still done."""
+    done = _run_into_full_device(args, tmp_path)
+    assert done.returncode == 3, done.stderr
+    assert b"Traceback" not in done.stderr
+    assert done.stderr.count(b"Error: cannot write to standard output") == 1
+    assert b"No space left on device" in done.stderr and b"hint: " in done.stderr
+    if args[0] == "build":
+        assert (tmp_path / "sp.pem").stat().st_size > 0
+
+
+@needs_dev_full
+def test_output_itself_to_a_full_stdout_exits_3(tmp_path: Path) -> None:
+    done = _run_into_full_device(["build", "--no-lock", "-o", "-"], tmp_path)
+    assert done.returncode == 3 and b"Traceback" not in done.stderr
+    assert b"cannot write" in done.stderr
+
+
+@needs_dev_full
+def test_a_failure_keeps_its_code_when_stdout_is_full(tmp_path: Path) -> None:
+    done = _run_into_full_device(["build", "--preset", "nope", "-o", "x.pem"], tmp_path)
+    assert done.returncode == 2 and b"Traceback" not in done.stderr
+    assert not (tmp_path / "x.pem").exists()
+
+
+@needs_dev_full
+def test_a_full_stderr_too_still_exits_3(tmp_path: Path) -> None:
+    done = _run_into_full_device(["build", "--no-lock", "-o", "sp.pem"], tmp_path,
+                                 stderr_too=True)  # fmt: skip
+    assert done.returncode == 3 and (tmp_path / "sp.pem").stat().st_size > 0
