@@ -225,6 +225,10 @@ class LazyGroup(click.Group):
             _report_error(ctx, value_error, value_error.exit_code)
             ctx.exit(value_error.exit_code)
         except click.UsageError as e:
+            if e.ctx is not None and e.message.startswith("Got unexpected extra argument"):
+                from .commands._missing import extra_arguments  # deferred: the error path only
+
+                self._report_unknown(ctx, extra_arguments(e.ctx, self._argv(ctx)), None)
             # A command typo (buidl, push stauts): click 8.4's NoSuchCommand, or ours.
             name = getattr(e, "command_name", None)
             if not isinstance(name, str) or e.ctx is None:
