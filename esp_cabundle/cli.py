@@ -152,6 +152,14 @@ class LazyGroup(click.Group):
                 error = unknown_before_command(e.option_name, self, argv, typed)
             self._report_unknown(ctx, error, e.option_name)
             raise  # not reached: _report_unknown exits
+        except click.BadOptionUsage as e:  # esp-cabundle --debug=1 build
+            from .commands._missing import flag_value_error  # deferred: the error path only
+
+            flag_error = flag_value_error(e, self._argv(ctx))
+            if flag_error is None:
+                raise
+            self._report_unknown(ctx, flag_error, None)
+            raise  # not reached: _report_unknown exits
 
     @staticmethod
     def _misplaced(option: str, typed: tuple[int, str, click.Command | None] | None) -> bool:
@@ -212,12 +220,14 @@ class LazyGroup(click.Group):
 
             self._report_unknown(ctx, unknown_option(e, self._argv(ctx)), e.option_name)
         except click.BadOptionUsage as e:
-            from .commands._missing import missing_value_error  # deferred: the error path only
+            # deferred: the error path only
+            from .commands._missing import flag_value_error, missing_value_error
 
             argv = ctx.obj.get("argv", ()) if ctx.obj else ()
             typed = self._typed_in(ctx, argv)
             _, path, cmd = (0, "", None) if typed is None else typed
             value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
+            value_error = value_error or flag_value_error(e, argv)
             if value_error is None or cmd is None:
                 raise
             if _wants_json(cmd, argv):

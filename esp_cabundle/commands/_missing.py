@@ -30,6 +30,7 @@ __all__ = [
     "completed",
     "example",
     "extra_arguments",
+    "flag_value_error",
     "missing_error",
     "missing_value_error",
     "swallowed_option",
@@ -336,6 +337,19 @@ def missing_value_error(
     choices = param.type.choices if isinstance(param.type, click.Choice) else ()
     wanted = " or ".join(map(str, choices)) or _metavar(param)
     return usage_error(f"{'/'.join(param.opts)} needs a value ({wanted})", words)
+
+
+def flag_value_error(e: click.BadOptionUsage, argv: Sequence[str]) -> InputError | None:
+    """The error for a flag given a value (``build --no-check=x``), which click said in
+    its words (and under --json, its kind): the line with the value left out. None for
+    other misuse."""
+    if "does not take a value" not in e.message:
+        return None
+    flag = e.option_name
+    end = options_end(argv)
+    given = [w for w in argv[:end] if w.startswith(f"{flag}=")]
+    words = [flag if i < end and w in given else w for i, w in enumerate(argv)]
+    return usage_error(f"{flag} takes no value: it is a flag", words)
 
 
 def _with_arguments(command: str, cmd: click.Command, words: Sequence[str]) -> list[str]:
