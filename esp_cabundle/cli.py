@@ -238,7 +238,9 @@ class LazyGroup(click.Group):
             if e.ctx is not None and e.message.startswith("Got unexpected extra argument"):
                 from .commands._missing import extra_arguments  # deferred: the error path only
 
-                self._report_unknown(ctx, extra_arguments(e.ctx, self._argv(ctx)), None)
+                extra = extra_arguments(e.ctx, self._argv(ctx))
+                if extra is not None:
+                    self._report_unknown(ctx, extra, None)
             # A command typo (buidl, push stauts): click 8.4's NoSuchCommand, or ours.
             name = getattr(e, "command_name", None)
             if not isinstance(name, str) or e.ctx is None:

@@ -167,11 +167,14 @@ def _unknown_profile(ctx: click.Context, argv: Sequence[str]) -> EspCabundleErro
     return None
 
 
-def extra_arguments(ctx: click.Context, argv: Sequence[str]) -> InputError:
+def extra_arguments(ctx: click.Context, argv: Sequence[str]) -> InputError | None:
     """The error (exit 2) for words ``ctx``'s command has no argument for (``pack -o x.bin
     -- --size 12X``: after ``--`` every word is an argument), which click said below its
-    usage banner with no hint: the words, and the line as typed without them."""
+    usage banner with no hint: the words, and the line as typed without them. None if
+    they are not found in ``argv`` (click's words then)."""
     extra = [argv[i] for i in _extra_spots(ctx, argv)]
+    if not extra:
+        return None
     path = ctx.command_path.partition(" ")[2]
     usage = " ".join(ctx.command.collect_usage_pieces(ctx))
     takes = any(isinstance(p, click.Argument) for p in ctx.command.params)

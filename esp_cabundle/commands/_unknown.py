@@ -41,9 +41,9 @@ COMMAND_SYNONYMS: dict[str, tuple[str, ...]] = {
 
 def unknown_option(e: click.NoSuchOption, argv: Sequence[str]) -> InputError:
     """The error (exit 2) for ``e``, an option the command of ``e.ctx`` lacks (``argv``
-    the line typed): the commands that have it, and a hint of
-    the line with the nearest of the command's own options in its place, else its
-    --help."""
+    the line typed): the commands that have it (:data:`._option_table.OPTIONS`: no other
+    command is imported), and a hint of the line with the nearest of the command's own
+    options in its place, else its --help."""
     ctx, typed = e.ctx, e.option_name
     if ctx is None:
         return InputError(e.format_message())
@@ -73,7 +73,8 @@ def unknown_before_command(
     (``command``: where it is typed, its words, what they run; None if none) that neither
     the tool nor that command has. Click failed it before any command ran, with its
     banner. Offered: the nearest of the tool's own options and the command's (any
-    command's when none is typed), in a mended line: a command's option after it."""
+    command's when none is typed), in a mended line: a command's option after it (with
+    no command typed, after the one that has it; several are named)."""
     own = _valued(_options(root))
     if command is None:
         name, theirs = None, {o: v for c in OPTIONS for o, v in options_of(c).items()}
@@ -139,7 +140,7 @@ def misplaced_option(
 def _after_a_command(typed: str, meant: str, words: Sequence[str], *, valued: bool) -> str:
     """Where ``meant``, an option of commands, goes when no command is typed: after the
     one command that has it, in the line mended; when several have it they are named,
-    none picked (the first by name was offered: ``--size`` went to ``fs cat``)."""
+    none picked (the first by name was offered: ``--size`` went to ``fs ls``)."""
     have = holders(meant)
     if len(have) > 1:
         return f"it goes after a command that has it: {_listed(have)}"
