@@ -139,35 +139,38 @@ class LazyGroup(click.Group):
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as e:
-            misplaced = self._misplaced(ctx, args, e)
-            if misplaced is not None:
-                raise misplaced from None
-            from .commands._unknown import unknown_before_command  # deferred: error path only
+            # deferred: the error path only
+            from .commands._unknown import misplaced_option, unknown_before_command
 
             argv = self._argv(ctx)  # as typed: click's parser took words off args
-            error = unknown_before_command(e.option_name, self, argv, self._typed_in(ctx, argv))
+            typed = self._typed_in(ctx, argv)
+            if self._misplaced(e.option_name, typed):
+                error = misplaced_option(e.option_name, argv, typed)
+                if "--json" in _before_end(argv):  # the command's --json, typed before it
+                    ctx.ensure_object(dict)["json"] = True
+            else:
+                error = unknown_before_command(e.option_name, self, argv, typed)
             self._report_unknown(ctx, error, e.option_name)
             raise  # not reached: _report_unknown exits
+        except click.BadOptionUsage as e:  # esp-cabundle --debug=1 build
+            from .commands._missing import flag_value_error  # deferred: the error path only
 
-    def _misplaced(
-        self, ctx: click.Context, args: list[str], e: click.NoSuchOption
-    ) -> click.NoSuchOption | None:
-        """``esp-cabundle --json build``: an option of the command typed before it. Click
-        would offer the nearest top-level option ('--version'); say where it goes. None
-        for an option the command has not got either."""
-        typed = self._typed_in(ctx, args)
-        if typed is None:  # no command typed: every command but virtual-unit has --json
-            if e.option_name != "--json":
-                return None
-            message = "--json goes after a command: esp-cabundle build --json"
-            return click.NoSuchOption(e.option_name, message=message, ctx=ctx)
-        _, name, cmd = typed
+            flag_error = flag_value_error(e, self._argv(ctx))
+            if flag_error is None:
+                raise
+            self._report_unknown(ctx, flag_error, None)
+            raise  # not reached: _report_unknown exits
+
+    @staticmethod
+    def _misplaced(option: str, typed: tuple[int, str, click.Command | None] | None) -> bool:
+        """``esp-cabundle --json build``: an option of the command ``typed`` (None: no
+        command typed, when every command but virtual-unit has --json) typed before it.
+        Click would offer the nearest top-level option ('--version')."""
+        if typed is None:
+            return option == "--json"
+        cmd = typed[2]
         shown = [p for p in cmd.params if not getattr(p, "hidden", False)] if cmd else []
-        opts = {o for p in shown for o in p.opts}
-        if e.option_name not in opts:
-            return None
-        message = f"{e.option_name} goes after the command: esp-cabundle {name} {e.option_name}"
-        return click.NoSuchOption(e.option_name, message=message, ctx=ctx)
+        return option in {o for p in shown for o in p.opts}
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -215,14 +218,16 @@ class LazyGroup(click.Group):
         except click.NoSuchOption as e:  # check --server x
             from .commands._unknown import unknown_option  # deferred: the error path only
 
-            self._report_unknown(ctx, unknown_option(e, self, self._argv(ctx)), e.option_name)
+            self._report_unknown(ctx, unknown_option(e, self._argv(ctx)), e.option_name)
         except click.BadOptionUsage as e:
-            from .commands._missing import missing_value_error  # deferred: the error path only
+            # deferred: the error path only
+            from .commands._missing import flag_value_error, missing_value_error
 
             argv = ctx.obj.get("argv", ()) if ctx.obj else ()
             typed = self._typed_in(ctx, argv)
             _, path, cmd = (0, "", None) if typed is None else typed
             value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
+            value_error = value_error or flag_value_error(e, argv)
             if value_error is None or cmd is None:
                 raise
             if _wants_json(cmd, argv):
@@ -230,6 +235,12 @@ class LazyGroup(click.Group):
             _report_error(ctx, value_error, value_error.exit_code)
             ctx.exit(value_error.exit_code)
         except click.UsageError as e:
+            if e.ctx is not None and e.message.startswith("Got unexpected extra argument"):
+                from .commands._missing import extra_arguments  # deferred: the error path only
+
+                extra = extra_arguments(e.ctx, self._argv(ctx))
+                if extra is not None:
+                    self._report_unknown(ctx, extra, None)
             # A command typo (buidl, push stauts): click 8.4's NoSuchCommand, or ours.
             name = getattr(e, "command_name", None)
             if not isinstance(name, str) or e.ctx is None:

@@ -125,7 +125,14 @@ def read_input(
 def missing_ca_hint(path: str | Path) -> str:
     """A missing CA file's hint (when no name beside it is near): the command that
     builds one there, as every other missing input's hint says how to get it."""
-    return f"build one: esp-cabundle build --preset default -o {shlex.quote(str(path))}"
+    return f"build one: esp-cabundle build --preset default -o {shell_path(path)}"
+
+
+def shell_path(path: str | Path) -> str:
+    """``path`` as a hint's word that no command takes for an option: ``./--size`` for a
+    name starting with a dash (typed after ``--``), where ``-o --size`` was refused."""
+    name = str(path)
+    return shlex.quote(f"./{name}" if name.startswith("-") else name)
 
 
 def _beside(p: Path) -> list[str]:

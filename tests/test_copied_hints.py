@@ -317,3 +317,52 @@ def test_a_missing_from_dir_hints_no_missing_folder(
     assert line[line.index("--from-dir") + 1] == "dta/" and why.startswith("dta/ is"), line
     assert run([*line, "-q"]) == 0, capsys.readouterr().err
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "dta", "spiffs.bin"]
+
+
+def test_a_name_after_a_double_dash_is_hinted_as_a_path(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``fs ls -- --size`` (after ``--`` a word is a file name) hinted ``pack ... -o
+    --size``, refused when copied (--size taken for -o's value). The name is now given as
+    ``./--size``: the copied line makes that image, which the line typed then lists."""
+    assert run(["fs", "ls", "--", "--size"]) == 2
+    hint = _hint(capsys)
+    assert "-o ./--size" in hint and "-o --size" not in hint, hint
+    line = shlex.split(hint.partition("or make a new image (esp-cabundle ")[2].strip().rstrip(")"))
+    assert line[-2:] == ["-o", "./--size"], line
+    assert run([*line, "-q"]) == 0, capsys.readouterr().err
+    assert run(["fs", "ls", "-q", "--", "--size"]) == 0, capsys.readouterr().err
+    assert run(["inspect", "--", "--x.pem"]) == 2
+    assert _hint(capsys).strip() == "build one: esp-cabundle build --preset default -o ./--x.pem"
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        (["pack", "--", "--size", "12X"], "-o/--output is required"),
+        (
+            ["pack", "-o", "x.bin", "--", "--size", "12X"],
+            "pack takes no arguments: --size 12X",
+        ),
+    ],
+)
+def test_words_after_a_double_dash_a_command_cannot_take_are_left_out(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], typed: list[str], error: str
+) -> None:
+    """After ``--`` every word is an argument, and pack takes none: the hint kept
+    ``-- --size 12X``, which failed when copied with click's "unexpected extra
+    arguments" and its usage banner (said so for a line with -o, too). Now they are
+    left out, saying why, and the line runs."""
+    assert run(typed) == 2
+    said, line, why = _said(capsys)
+    assert said == error
+    assert "--" not in line and "12X" not in line, line
+    assert (
+        why == "--size 12X left out: pack takes no such arguments, and after -- every word is one)"
+    )
+    assert run([*line, "-q"]) == 0, capsys.readouterr().err
+    image = line[line.index("-o") + 1]
+    assert run(["fs", "ls", "--", image, "--size", "12X"]) == 2
+    said, line, why = _said(capsys)
+    assert said.startswith("fs ls takes no more arguments") and line == ["fs", "ls", "--", image]
+    assert run(line) == 0, capsys.readouterr().err

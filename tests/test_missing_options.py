@@ -119,9 +119,11 @@ CASES = [
         "e.g. esp-cabundle journal prune --dry-run --older-than 30d",
     ),
     (
+        # journal prune takes no argument: '-- x' kept in the line failed it when copied
         ["journal", "prune", "--dry-run", "--", "x"],
         "--older-than is required",
-        "e.g. esp-cabundle journal prune --dry-run --older-than 30d -- x",
+        "e.g. esp-cabundle journal prune --dry-run --older-than 30d (x left out: journal "
+        "prune takes no such argument, and after -- every word is one)",
     ),
 ]
 

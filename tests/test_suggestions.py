@@ -172,6 +172,75 @@ def test_a_command_option_before_the_command(
 @pytest.mark.parametrize(
     ("args", "hint"),
     [
+        (["--json", "build", "--bogus"], "e.g. esp-cabundle build --json --bogus"),
+        (["--json", "push", "status"], "e.g. esp-cabundle push status --json"),
+        (["--json", "--bogus"], "the commands: esp-cabundle --help"),
+        (["--json"], "the commands: esp-cabundle --help"),
+    ],
+)
+def test_a_json_before_the_command_is_the_tools_input_error(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], args: list[str], hint: str
+) -> None:
+    """Its document had click's kind (NoSuchOption) and click's "Try --help" hint, where
+    every other usage error's is InputError: now the same kind, with the line mended."""
+    assert run(args) == 2
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert out.err == "" and doc["kind"] == "InputError" and doc["exit_code"] == 2, doc
+    assert doc["hint"] == hint, doc
+
+
+def test_a_command_option_before_the_command_hints_the_line_mended(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["--port", "x", "flash", "-q"]) == 2
+    assert capsys.readouterr().err == (
+        "Error: --port goes after the command: esp-cabundle flash --port\n"
+        "  hint: e.g. esp-cabundle flash --port x -q\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        # their shared dashes made these near --log and --root, offered after flash/build
+        (["--bogus"], "its options: esp-cabundle --help"),
+        (["--bogus", "x"], "its options: esp-cabundle --help"),
+        (["--foo"], "its options: esp-cabundle --help"),
+        (["-x"], "its options: esp-cabundle --help"),
+        # several commands have it: named, none picked (fs ls was, the first by name)
+        (
+            ["--sise", "4K"],
+            "did you mean --size? it goes after a command that has it: "
+            "fs ls, fs cat, fs put, fs rm and pack",
+        ),
+        (
+            ["--hots", "x"],
+            "did you mean --host? it goes after a command that has it: chains show and check",
+        ),
+        # one command has it: the line mended
+        (
+            ["--lg", "x"],
+            "did you mean --log? it goes after the command: e.g. esp-cabundle flash --log x",
+        ),
+        (
+            ["--api-key-fil=k"],
+            "did you mean --api-key-file? it goes after the command: "
+            "e.g. esp-cabundle push --api-key-file=k",
+        ),
+    ],
+)
+def test_an_unknown_option_with_no_command_offers_only_what_matches(
+    capsys: pytest.CaptureFixture[str], args: list[str], hint: str
+) -> None:
+    assert run(args) == 2
+    err = capsys.readouterr().err
+    assert err == f"Error: esp-cabundle has no {args[0].partition('=')[0]} option\n  hint: {hint}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
         (
             ["--jsn", "build"],
             "did you mean --json? it goes after the command: e.g. esp-cabundle build --json",

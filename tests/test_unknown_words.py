@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 import pytest
+from support.cli_commands import command_at
 
 from esp_cabundle.cli import COMMANDS, cli, run
 
@@ -149,3 +150,24 @@ def test_a_command_typo_with_nothing_near_hints_the_help(
     assert _said(capsys)[1] == "journal's commands: esp-cabundle journal --help"
     assert run(["zzzzz"]) == 2
     assert _said(capsys)[1] == "the commands: esp-cabundle --help"
+
+
+LEAVES = [p for p in PATHS if not isinstance(command_at(" ".join(p)), click.Group)]
+
+
+@pytest.mark.parametrize("path", LEAVES, ids=[" ".join(p) for p in LEAVES])
+def test_every_command_says_words_it_has_no_argument_for_in_its_words(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], path: list[str]
+) -> None:
+    """Words after ``--`` are arguments: more than a command takes was click's "Got
+    unexpected extra arguments" below its usage banner, with no hint."""
+    assert run([*path, "--", *"abcdefg"]) == 2
+    out = capsys.readouterr()
+    assert "Got unexpected" not in out.err and out.err.startswith("Error: "), out.err
+    _said_once(out.err)
+    assert list(in_tmp.iterdir()) == []
+
+
+def _said_once(err: str) -> None:
+    """One error and one hint, in the tool's words."""
+    assert "Usage:" not in err and err.count("\n  hint: ") == 1, err

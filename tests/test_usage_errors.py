@@ -160,8 +160,31 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
             "Error: --preset needs a value (NAME)\n"
             f"  hint: e.g. esp-cabundle {' '.join(typed)} letsencrypt\n"
         )
-    assert run(["build", "--locked=yes"]) == 2  # a flag given a value: click says it
-    assert "Option '--locked' does not take a value." in capsys.readouterr().err
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "mended"),
+    [
+        (["build", "--locked=yes"], "--locked", ["build", "--locked"]),
+        (["--debug=1", "build", "-q"], "--debug", ["--debug", "build", "-q"]),
+        (["push", "status", "--wide=3"], "--wide", ["push", "status", "--wide"]),
+    ],
+)
+def test_a_flag_given_a_value_is_said_in_the_tools_words(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], args: list[str], said: str, mended: list[str]
+) -> None:
+    """Click said it ("Option '--locked' does not take a value."), with no hint, and
+    under --json with its kind (BadOptionUsage): now an InputError, the value left out."""
+    assert run(args) == 2
+    assert capsys.readouterr().err == (
+        f"Error: {said} takes no value: it is a flag\n"
+        f"  hint: e.g. esp-cabundle {shlex.join(mended)}\n"
+    )
+    assert run([*args, "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["kind"] == "InputError" and doc["exit_code"] == 2, doc
+    assert doc["hint"] == f"e.g. esp-cabundle {shlex.join([*mended, '--json'])}", doc
     assert list(in_tmp.iterdir()) == []
 
 

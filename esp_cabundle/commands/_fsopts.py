@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import InputError
+from ..fileio import missing_ca_hint, shell_path
 from ..fs import FS_TYPES, profiles_of
 from ..fs.lfs_platforms import PlatformVersionError, resolve_platform
 from ..spelling import CLI_SPELLING
@@ -128,7 +129,7 @@ def no_image_hint(image: Path) -> str:
     only "no such file-system image"), naming the file the user typed. A name that says
     a dump (``arduino-dump.bin``) is not one to pack an image into: reading the unit's
     whole flash makes it. Every command named runs as copied (a unit's PORT given)."""
-    name = shlex.quote(str(image))
+    name = shell_path(image)
     says = says_text(image)
     if says:  # "pack -o my.pem" is refused: a CA file typed where IMAGE goes
         return (
@@ -154,7 +155,7 @@ def no_input_hint(path: Path) -> str:
     CA file" said nothing more): a CA file's name, the build that writes it; any other,
     as :func:`no_image_hint` says (a dump's name: the whole flash read from a unit)."""
     if says_text(path) and path.suffix.lower() != ".json":
-        return f"build one: esp-cabundle build --preset default -o {shlex.quote(str(path))}"
+        return missing_ca_hint(path)
     return no_image_hint(path)
 
 
@@ -171,7 +172,7 @@ def not_an_image_hint(image: Path, size: int, advice: str | None) -> str:
     """For a whole file neither LittleFS nor SPIFFS: what the fs commands read and how a
     unit's is saved, and how to learn what the file holds. ``advice`` ("pass the whole
     partition") is the file systems' own, true only of one cut short, and said so."""
-    name = shlex.quote(str(image))
+    name = shell_path(image)
     first = f"{advice}, if {name} is a partition cut short; otherwise: " if advice else ""
     return (
         f"{first}fs commands read a LittleFS or SPIFFS partition image (esp-cabundle read "

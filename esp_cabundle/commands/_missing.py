@@ -29,6 +29,8 @@ __all__ = [
     "NAMED_AFTER",
     "completed",
     "example",
+    "extra_arguments",
+    "flag_value_error",
     "missing_error",
     "missing_value_error",
     "swallowed_option",
@@ -165,6 +167,32 @@ def _unknown_profile(ctx: click.Context, argv: Sequence[str]) -> EspCabundleErro
     return None
 
 
+def extra_arguments(ctx: click.Context, argv: Sequence[str]) -> InputError | None:
+    """The error (exit 2) for words ``ctx``'s command has no argument for (``pack -o x.bin
+    -- --size 12X``: after ``--`` every word is an argument), which click said below its
+    usage banner with no hint: the words, and the line as typed without them. None if
+    they are not found in ``argv`` (click's words then)."""
+    extra = [argv[i] for i in _extra_spots(ctx, argv)]
+    if not extra:
+        return None
+    path = ctx.command_path.partition(" ")[2]
+    usage = " ".join(ctx.command.collect_usage_pieces(ctx))
+    takes = any(isinstance(p, click.Argument) for p in ctx.command.params)
+    more = f"no more arguments ({ctx.command_path} {usage})" if takes else "no arguments"
+    message = f"{path} takes {more}: {shlex.join(extra)}"
+    _, whys = _mended(ctx, argv)
+    return usage_error(message, completed(ctx, argv), why="; ".join(whys))
+
+
+def _extra_spots(ctx: click.Context, words: Sequence[str]) -> list[int]:
+    """Where in ``words`` the arguments ``ctx``'s command has no slot for are typed."""
+    cmd = ctx.command
+    slots = [p.nargs for p in cmd.params if isinstance(p, click.Argument)]
+    if any(n < 0 for n in slots):
+        return []
+    return _command_arguments(cmd, ctx.command_path.split()[1:], words)[sum(slots) :]
+
+
 def unstrayed(ctx: click.Context, argv: Sequence[str]) -> tuple[list[str], list[str]]:
     """``argv`` without the words click would refuse as extra arguments of ``ctx``'s
     command (``pack ca.pem``), and why each went: a regular file is the CA meant, given
@@ -173,29 +201,31 @@ def unstrayed(ctx: click.Context, argv: Sequence[str]) -> tuple[list[str], list[
     cmd = ctx.command
     words = list(argv)
     names = ctx.command_path.split()[1:]
-    spots = _command_arguments(cmd, names, words)
-    slots = [p.nargs for p in cmd.params if isinstance(p, click.Argument)]
-    if any(n < 0 for n in slots):
-        return words, []
     end = options_end(words)
-    # after a --, words are arguments the user insists on: kept as typed
-    strays = [i for i in spots[sum(slots) :] if i < end]
+    # after a --, every word is an argument too: one more than the command takes failed
+    # the copied line as well (pack -- --size 12X kept '-- --size 12X')
+    strays = _extra_spots(ctx, words)
     if not strays:
         return words, []
     opts = {o for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
     named = any(gives(w, f) for w in words[:end] for f in CA_SOURCES)
     out: list[str] = []
     whys: list[str] = []
+    left: list[str] = []
     for i, word in enumerate(words):
         if i not in strays:
             out.append(word)
-        elif "--bundle" in opts and not named and _regular_file(word):
+        elif i < end and "--bundle" in opts and not named and _regular_file(word):
             named = True
             out += ["--bundle", word]
             whys.append(f"{word} is the CA file: it goes in with --bundle")
         else:
-            whys.append(f"{word} left out: {' '.join(names)} takes no such argument")
-    return out, whys
+            left.append(word)
+    if left:
+        what = "such argument" if len(left) == 1 else "such arguments"
+        after = ", and after -- every word is one" if strays[-1] > end else ""
+        whys.append(f"{shlex.join(left)} left out: {' '.join(names)} takes no {what}{after}")
+    return out[:-1] if out[-1:] == ["--"] else out, whys
 
 
 def _mended(ctx: click.Context, argv: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -310,6 +340,19 @@ def missing_value_error(
     choices = param.type.choices if isinstance(param.type, click.Choice) else ()
     wanted = " or ".join(map(str, choices)) or _metavar(param)
     return usage_error(f"{'/'.join(param.opts)} needs a value ({wanted})", words)
+
+
+def flag_value_error(e: click.BadOptionUsage, argv: Sequence[str]) -> InputError | None:
+    """The error for a flag given a value (``build --no-check=x``), which click said in
+    its words (and under --json, its kind): the line with the value left out. None for
+    other misuse."""
+    if "does not take a value" not in e.message:
+        return None
+    flag = e.option_name
+    end = options_end(argv)
+    given = [w for w in argv[:end] if w.startswith(f"{flag}=")]
+    words = [flag if i < end and w in given else w for i, w in enumerate(argv)]
+    return usage_error(f"{flag} takes no value: it is a flag", words)
 
 
 def _with_arguments(command: str, cmd: click.Command, words: Sequence[str]) -> list[str]:

@@ -6,15 +6,16 @@ the command's --help. Click printed its usage banner and "No such option", and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import click
 
 from ..errors import InputError
 from ..text import closest, some
+from ._option_table import OPTIONS, holders, options_of
 from ._usage import example_line, option_spellings, options_end
 
-__all__ = ["unknown_before_command", "unknown_command", "unknown_option"]
+__all__ = ["misplaced_option", "unknown_before_command", "unknown_command", "unknown_option"]
 
 # Options users type from other tools, by the name this tool gives the same thing; used
 # only where the command has the option named (push --jobs: --concurrency).
@@ -38,16 +39,16 @@ COMMAND_SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 
 
-def unknown_option(e: click.NoSuchOption, root: click.Command, argv: Sequence[str]) -> InputError:
-    """The error (exit 2) for ``e``, an option the command of ``e.ctx`` lacks (``root``
-    the tool's group, ``argv`` the line typed): the commands that have it, and a hint of
-    the line with the nearest of the command's own options in its place, else its
-    --help."""
+def unknown_option(e: click.NoSuchOption, argv: Sequence[str]) -> InputError:
+    """The error (exit 2) for ``e``, an option the command of ``e.ctx`` lacks (``argv``
+    the line typed): the commands that have it (:data:`._option_table.OPTIONS`: no other
+    command is imported), and a hint of the line with the nearest of the command's own
+    options in its place, else its --help."""
     ctx, typed = e.ctx, e.option_name
     if ctx is None:
         return InputError(e.format_message())
     path = ctx.command_path.partition(" ")[2] or ctx.command_path
-    others = [p for p, cmd in _commands(root) if p != path and typed in _shown(cmd)]
+    others = [p for p in holders(typed) if p != path]
     message = f"{path} has no {typed} option" + (
         f" ({typed} is an option of {_listed(others)})" if others else ""
     )
@@ -72,13 +73,14 @@ def unknown_before_command(
     (``command``: where it is typed, its words, what they run; None if none) that neither
     the tool nor that command has. Click failed it before any command ran, with its
     banner. Offered: the nearest of the tool's own options and the command's (any
-    command's when none is typed), in a mended line: a command's option after it."""
-    own = {o: p for o, p in option_spellings(root).items() if not p.hidden}
+    command's when none is typed), in a mended line: a command's option after it (with
+    no command typed, after the one that has it; several are named)."""
+    own = _valued(_options(root))
     if command is None:
-        name, theirs = None, {o: p for _, c in _commands(root) for o, p in _options(c).items()}
+        name, theirs = None, {o: v for c in OPTIONS for o, v in options_of(c).items()}
     else:
-        name, theirs = command[1], (_options(command[2]) if command[2] else {})
-    others = [p for p, c in _commands(root) if typed in _shown(c)]
+        name, theirs = command[1], (_valued(_options(command[2])) if command[2] else {})
+    others = holders(typed)
     message = f"esp-cabundle has no {typed} option" + (
         f" ({typed} is an option of {_listed(others)})" if others else ""
     )
@@ -89,39 +91,104 @@ def unknown_before_command(
     )
     words = list(argv)
     end = command[0] if command is not None else options_end(words)
-    at = next(i for i, w in enumerate(words) if w == typed or w.startswith(f"{typed}="))
+    at = _typed_at(words, typed)
     glued = words[at] != typed
     valued = glued or (at < end - 1 and not words[at + 1].startswith("-"))
     options = {**theirs, **own}
     names = [
         o
-        for o, p in options.items()
-        if o.startswith("--") == typed.startswith("--") and not (valued and (p.is_flag or p.count))
+        for o, takes in options.items()
+        if o.startswith("--") == typed.startswith("--") and (takes or not valued)
     ]
-    near = closest(typed, names, most=1) if not others else ()
-    if not near:
+    near = _nearest(typed, names) if not others else None
+    if near is None:
         return InputError(message, hint=help_line)
-    meant = near[0]
-    if meant in own:  # the tool's own option stays where it was typed
-        mended = _in_place(words, typed, meant) or words
-        return InputError(message, hint=f"did you mean {meant}? {example_line(mended)}")
-    if glued:
-        moved = [meant + words[at][len(typed) :]]
-    else:
-        moved = [meant, *words[at + 1 : at + 2]] if valued else [meant]
-    del words[at : at + (1 if glued else len(moved))]
-    if command is None:  # any command that has it, after the tool's own options
-        first = next(p for p, c in _commands(root) if meant in _shown(c))
-        mended = [*words, *first.split(), *moved]
-        hint = f"did you mean {meant}? it goes after a command: {example_line(mended)}"
-        return InputError(message, hint=hint)
-    else:
-        start = end - (1 if glued else len(moved))
-        last = _word_at(words[start:], command[1].split()[-1]) + start
-        mended = [*words[: last + 1], *moved, *words[last + 1 :]]
+    if near in own:  # the tool's own option stays where it was typed
+        mended = _in_place(words, typed, near) or words
+        return InputError(message, hint=f"did you mean {near}? {example_line(mended)}")
+    if command is None:
+        where = _after_a_command(typed, near, words, valued=valued)
+        return InputError(message, hint=f"did you mean {near}? {where}")
+    mended = _moved_after(words, at, typed, near, valued=valued, end=end, command=command[1])
     return InputError(
-        message, hint=f"did you mean {meant}? it goes after the command: {example_line(mended)}"
+        message, hint=f"did you mean {near}? it goes after the command: {example_line(mended)}"
     )
+
+
+def misplaced_option(
+    typed: str, argv: Sequence[str], command: tuple[int, str, click.Command | None] | None
+) -> InputError:
+    """The error (exit 2) for ``esp-cabundle --json build``: an option of the command
+    (``command``: where it is typed and its words; None if none is) typed before it. The
+    hint is the line with the option, and its value, moved after the command."""
+    words = list(argv)
+    if command is None:  # every command but virtual-unit has --json
+        return InputError(
+            f"{typed} goes after a command: esp-cabundle build {typed}",
+            hint="the commands: esp-cabundle --help",
+        )
+    at, name = _typed_at(words, typed), command[1]
+    option = _options(command[2]).get(typed) if command[2] else None
+    valued = option is not None and not (option.is_flag or option.count) and words[at] == typed
+    moved = _moved_after(words, at, typed, typed, valued=valued, end=command[0], command=name)
+    return InputError(
+        f"{typed} goes after the command: esp-cabundle {name} {typed}",
+        hint=example_line(moved),
+    )
+
+
+def _after_a_command(typed: str, meant: str, words: Sequence[str], *, valued: bool) -> str:
+    """Where ``meant``, an option of commands, goes when no command is typed: after the
+    one command that has it, in the line mended; when several have it they are named,
+    none picked (the first by name was offered: ``--size`` went to ``fs ls``)."""
+    have = holders(meant)
+    if len(have) > 1:
+        return f"it goes after a command that has it: {_listed(have)}"
+    at = _typed_at(words, typed)
+    out, moved = _cut(words, at, typed, meant, valued=valued)
+    return f"it goes after the command: {example_line([*out, *have[0].split(), *moved])}"
+
+
+def _moved_after(
+    words: Sequence[str], at: int, typed: str, meant: str, *, valued: bool, end: int, command: str
+) -> list[str]:
+    """``words`` with option ``typed`` at ``at`` (its value glued on, or next when
+    ``valued``) spelt ``meant`` and moved after ``command``'s words, which start at
+    ``end``."""
+    out, moved = _cut(words, at, typed, meant, valued=valued)
+    start = end - (len(words) - len(out))
+    last = _word_at(out[start:], command.split()[-1]) + start
+    return [*out[: last + 1], *moved, *out[last + 1 :]]
+
+
+def _cut(
+    words: Sequence[str], at: int, typed: str, meant: str, *, valued: bool
+) -> tuple[list[str], list[str]]:
+    """``words`` without option ``typed`` at ``at`` (its value glued on, or next when
+    ``valued``), and those words, the option spelt ``meant``."""
+    glued = words[at] != typed
+    moved = (
+        [meant + words[at][len(typed) :]] if glued else [meant, *words[at + 1 : at + 1 + valued]]
+    )
+    return [*words[:at], *words[at + len(moved) :]], moved
+
+
+def _typed_at(words: Sequence[str], typed: str) -> int:
+    """Where option ``typed`` is in ``words``: alone or with its value glued on."""
+    return next(i for i, w in enumerate(words) if w == typed or w.startswith(f"{typed}="))
+
+
+def _nearest(typed: str, names: Sequence[str]) -> str | None:
+    """The one of ``names`` nearest ``typed`` by spelling, their dashes left out: a
+    shared ``--`` made ``--bogus`` near ``--log`` and ``--foo`` near ``--root``."""
+    bare = {n.lstrip("-"): n for n in names}
+    near = closest(typed.lstrip("-"), bare, most=1)
+    return bare[near[0]] if near else None
+
+
+def _valued(options: dict[str, click.Option]) -> dict[str, bool]:
+    """Each of ``options`` with whether it takes a value (a flag or a count does not)."""
+    return {o: not (p.is_flag or p.count) for o, p in options.items()}
 
 
 def _options(command: click.Command) -> dict[str, click.Option]:
@@ -180,8 +247,7 @@ def _meant(
         for o, p in options.items()
         if o.startswith("--") == typed.startswith("--") and not (valued and (p.is_flag or p.count))
     ]
-    near = closest(typed, names, most=1)
-    return near[0] if near else None
+    return _nearest(typed, names)
 
 
 def _given_value(typed: str, argv: Sequence[str]) -> bool:
@@ -217,25 +283,3 @@ def _listed(names: Sequence[str]) -> str:
 def _word_at(words: Sequence[str], word: str) -> int:
     """Where ``word`` is first typed in ``words``; -1 if not."""
     return words.index(word) if word in words else -1
-
-
-def _shown(command: click.Command) -> set[str]:
-    """The spellings of ``command``'s options --help shows (not a Refused one)."""
-    return {o for o, p in option_spellings(command).items() if not p.hidden}
-
-
-def _commands(root: click.Command) -> Iterator[tuple[str, click.Command]]:
-    """Every command of the tool, by its words (``fs put``), groups too."""
-    ctx = click.Context(root)
-    assert isinstance(root, click.Group)
-    for name in root.list_commands(ctx):
-        cmd = root.get_command(ctx, name)
-        if cmd is not None:
-            yield from _walk(name, cmd)
-
-
-def _walk(path: str, cmd: click.Command) -> Iterator[tuple[str, click.Command]]:
-    yield path, cmd
-    if isinstance(cmd, click.Group):
-        for name, sub in cmd.commands.items():
-            yield from _walk(f"{path} {name}", sub)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import stat
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ import click
 from ..clobber import refuse_clobbering
 from ..config import not_read_hint
 from ..errors import ImageError, InputError
-from ..fileio import PRIVATE, PUBLIC, file_kind, kept_from_others, write_atomic
+from ..fileio import PRIVATE, PUBLIC, file_kind, kept_from_others, shell_path, write_atomic
 from ..fs.base import HintContext
 from ..fs.dirfiles import DirFiles, collect_dir_files
 from ..images import image_spec, new_image
@@ -305,7 +304,7 @@ def _dir_hint(from_dir: Path, words: list[str]) -> str:
     make = (
         "name another"
         if os.path.lexists(from_dir)  # a file there: not one to make
-        else f"make it (mkdir -p {shlex.quote(str(from_dir))}) and put the image's files in it"
+        else f"make it (mkdir -p {shell_path(from_dir)}) and put the image's files in it"
     )
     return f"{there}; {make}, or pack the CA alone: " + example_line(completed(ctx, words))
 

@@ -1,0 +1,106 @@
+"""Every command's options, by the command's words (``fs put``), written out so that an
+unknown option's error can say which commands have it without importing every command
+module (a second on a cold start, for a typo). tests/test_option_table.py holds this
+table to the commands themselves and prints it afresh when one changes."""
+
+from __future__ import annotations
+
+__all__ = ["OPTIONS", "holders", "options_of"]
+
+# Command -> the spellings of the options its --help shows (not a Refused one), in its
+# order; "=" after one that takes a value (a flag or a count has none).
+OPTIONS: dict[str, str] = {
+    "boards": "--json --wide --debug",
+    "build": (
+        "-c= --config= --preset= --root= --exclude= --service-until= --max-bytes= "
+        "--allow= --target= --no-check -f= --format= -o= --output= --c-name= "
+        "--c-style= --idf-version= --idf-filter= --locked --no-lock --dry-run "
+        "--depfile= --allow-outside --at= --json --wide -q --quiet --debug"
+    ),
+    "chains": "--debug",
+    "chains pull": "-c= --config= --target= --timeout= --json -q --quiet --debug",
+    "chains show": (
+        "--host= --server-name= -o= --output= --timeout= --at= --json --wide -q --quiet --debug"
+    ),
+    "check": (
+        "--bundle= --host= --chain= --hostname= --device= --board= --until= "
+        "--roadmap= -c= --config= --timeout= --report= --at= --json -q --quiet "
+        "--debug"
+    ),
+    "flash": (
+        "-p= --port= --board= --bundle= -c= --config= --preset= --root= --exclude= "
+        "--service-until= --max-bytes= --allow= --target= --no-check --at= --dry-run "
+        "--journal-dir= --log= --log-format= -b= --baud= --before= --after= -v "
+        "--verbose --json -q --quiet --debug"
+    ),
+    "fs": "--debug",
+    "fs ls": "--offset= --size= --fs= --profile= --json -q --quiet --debug",
+    "fs cat": "--offset= --size= --fs= --profile= -o= --output= --debug",
+    "fs put": (
+        "--offset= --size= --fs= --profile= --platform= --disk-version= --mtime= "
+        "--board= -c= --config= --service-until= --max-bytes= --allow= --target= "
+        "--no-check --at= --json -q --quiet --debug"
+    ),
+    "fs rm": (
+        "--offset= --size= --fs= --profile= --platform= --disk-version= --board= "
+        "--json -q --quiet --debug"
+    ),
+    "init": (
+        "--board= --preset= --target= --service-years= --service-until= -o= --output= "
+        "--force -y --yes --at= --json -q --quiet --debug"
+    ),
+    "inspect": (
+        "--fail-on= --fail-within= -p= --port= --board= --no-apps -b= --baud= "
+        "--before= --after= --at= --all --json --wide -q --quiet --debug"
+    ),
+    "journal": "--debug",
+    "journal list": "--journal-dir= --mac= --json --wide -q --quiet --debug",
+    "journal prune": (
+        "--older-than= --unfinished --dry-run --journal-dir= --mac= --json -q --quiet --debug"
+    ),
+    "pack": (
+        "--board= --fs= --profile= --platform= --disk-version= --size= --from-dir= "
+        "--follow-symlinks --bundle= -c= --config= --preset= --root= --exclude= "
+        "--service-until= --max-bytes= --allow= --target= --no-check --ca-path= "
+        "--mtime= -o= --output= --at= --json -q --quiet --debug"
+    ),
+    "push": (
+        "--mdash= --api-key-file= --mqtt= --mqtt-password-file= --tls-ca= --device= "
+        "--devices= --rpc= --board= --bundle= -c= --config= --preset= --root= "
+        "--exclude= --service-until= --max-bytes= --allow= --target= --at= --server= "
+        "--ledger= --concurrency= --timeout= --frame-size= --in-place --reboot "
+        "--reconnect-timeout= --watch --until= --poll= --dry-run --json --wide -q "
+        "--quiet --debug"
+    ),
+    "push status": "--ledger= --json --csv --all --wide --debug",
+    "read": (
+        "-p= --port= --partition= --all -o= --output= --force --table-offset= -b= "
+        "--baud= --before= --after= --json -q --quiet --debug"
+    ),
+    "restore": (
+        "-p= --port= --board= --journal-dir= --dry-run --force -b= --baud= --before= "
+        "--after= -v --verbose --json -q --quiet --debug"
+    ),
+    "roots": "--presets --all --at= --json --wide --debug",
+    "update-dump": (
+        "--board= --platform= --bundle= -c= --config= --preset= --root= --exclude= "
+        "--service-until= --max-bytes= --allow= --target= --no-check -o= --output= "
+        "--at= --json -q --quiet --debug"
+    ),
+    "virtual-unit": (
+        "--board= --dump= --chip= --mac= --listen= --rfc2217 --rpc= --id= --ca-file= "
+        "--fs-image= --save-fs= --debug"
+    ),
+}
+
+
+def options_of(command: str) -> dict[str, bool]:
+    """``command``'s options (its words: ``fs put``), each with whether it takes a value;
+    empty for no such command."""
+    words = OPTIONS.get(command, "").split()
+    return {w.rstrip("="): w.endswith("=") for w in words}
+
+
+def holders(option: str) -> list[str]:
+    """The commands that have ``option`` (any spelling), in the table's order."""
+    return [c for c in OPTIONS if option in options_of(c)]
