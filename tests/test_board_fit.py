@@ -105,6 +105,21 @@ def test_a_board_whose_platform_cannot_mount_the_image_does_not_fit_it(
     assert r.exit_code == 0 and "warning" not in r.stderr, r.output
 
 
+def test_an_arduino_board_fits_an_esp_littlefs_build(in_tmp: Path, runner: CliRunner) -> None:
+    """An image of esp_littlefs' build (name_max 64) was taken for ESP-IDF alone, so
+    an Arduino board was warned about: Arduino-ESP32 built as an ESP-IDF component
+    makes it, and its LittleFS (esp_littlefs) mounts it. A PlatformIO board (its
+    images are mklittlefs') is still warned about, ESP-IDF's board named first."""
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    (in_tmp / "fs.bin").write_bytes(pack_image("littlefs", "esp-idf", 256 << 10, []).data)
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", "arduino-esp32-littlefs"])
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", "platformio-esp32"])
+    assert r.exit_code == 0, r.output
+    assert "(profile esp-idf or arduino)" in r.stderr
+    assert "--board esp-idf-littlefs (or arduino-esp32-littlefs" in r.stderr.replace("\n  ", " ")
+
+
 def test_update_dump_hint_names_the_board_the_image_is_for(
     mos_image: Path, runner: CliRunner
 ) -> None:
