@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from .boards import list_boards
 from .errors import InputError
 from .fs.base import FS_NAMES
+from .fs.lfs_platforms import DISK_VERSION_2_1, resolve_platform
 
 if TYPE_CHECKING:
     from .board_model import Board
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["board_misfit", "boards_for_image", "boards_for_table", "image_profiles"]
 
-Misfit = Literal["fs", "profile"]
+Misfit = Literal["fs", "platform", "profile"]
 
 
 def image_profiles(image: FileSystemImage) -> tuple[str, ...]:
@@ -59,17 +60,22 @@ def _describe(fs_type: str, profiles: tuple[str, ...]) -> str:
 def board_misfit(board: Board, image: FileSystemImage) -> tuple[Misfit, str] | None:
     """How ``board`` contradicts ``image``, and the sentence saying so; None if it fits
     (or keeps its CA compiled in, so has no file system to compare). ``"fs"``: another
-    file system, which the board's firmware cannot mount; ``"profile"``: the same one,
-    made for another platform as far as the bytes tell."""
+    file system, which the board's firmware cannot mount; ``"platform"``: a LittleFS
+    on-disk version the board's ``platform:`` cannot mount (2.1 on littlefs before 2.6,
+    which a unit that formats on mount failure erases); ``"profile"``: the same file
+    system, made for another platform as far as the bytes tell."""
     fs = board.filesystem
     if fs is None:
         return None
     profiles = image_profiles(image)
-    if fs.fs_type == image.fs_type and fs.profile in profiles:
-        return None
     where = fs.partitions or fs.subtypes
     kind = "partition" if fs.partitions else "subtype"
     on = f" on {kind} {', '.join(repr(p) for p in where)}" if where else ""
+    unreadable = _unreadable_version(board, image)
+    if fs.fs_type == image.fs_type and unreadable is not None:
+        return "platform", unreadable
+    if fs.fs_type == image.fs_type and fs.profile in profiles:
+        return None
     said = (
         f"board {board.name}'s file system is {_describe(fs.fs_type, (fs.profile,))}{on}; "
         f"the image is {_describe(image.fs_type, profiles)}"
@@ -77,9 +83,30 @@ def board_misfit(board: Board, image: FileSystemImage) -> tuple[Misfit, str] | N
     return ("fs" if fs.fs_type != image.fs_type else "profile"), said
 
 
+def _unreadable_version(board: Board, image: FileSystemImage) -> str | None:
+    """The sentence saying that ``board``'s LittleFS platform cannot mount ``image``'s
+    on-disk version (the platform table of :mod:`.fs.lfs_platforms`); None when it can,
+    or when the board names no platform (any version: not judged, as flash does)."""
+    fs = board.filesystem
+    if fs is None or fs.platform is None or image.fs_type != "littlefs":
+        return None
+    # deferred: the LittleFS module is already loaded when a LittleFS image is open
+    from .fs.littlefs import LittleFsImage
+
+    if not isinstance(image, LittleFsImage) or image.disk_version != DISK_VERSION_2_1:
+        return None
+    platform = resolve_platform(fs.platform)
+    if platform.reads_2_1:
+        return None
+    return (
+        f"board {board.name}'s units run {platform.spec} (littlefs "
+        f"{platform.oldest_littlefs}), which cannot mount the image's on-disk version 2.1"
+    )
+
+
 def boards_for_image(image: FileSystemImage) -> tuple[Board, ...]:
-    """The shipped boards whose file system ``image`` is, those of its likeliest
-    profile first."""
+    """The shipped boards whose file system ``image`` is (and whose platform, if they
+    name one, mounts its on-disk version), those of its likeliest profile first."""
     profiles = image_profiles(image)
     found = [
         b for b in list_boards() if b.filesystem is not None and board_misfit(b, image) is None

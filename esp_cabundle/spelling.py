@@ -104,6 +104,8 @@ class Spelling(NamedTuple):
     restore_port: str  # that, for the unit on the port {} (restore_for quotes it)
     inspect_unit: str  # what shows what the unit on the port {} holds (inspect_for)
     list_fs: str  # what lists the file system at an offset of the file {} (list_fs_for)
+    # round 9: a unit of another board
+    board_again: str  # the same update with the board {} (board_again_for quotes it)
     # Said, not guessed from a word's shape: the caller is the CLI, so a hint may name a
     # command to run ('esp-cabundle chains pull') where a script is shown the call to make.
     cli: bool = False
@@ -141,6 +143,10 @@ class Spelling(NamedTuple):
         """:attr:`device` for the device profile ``name``, the name quoted (a profile
         spec such as ``mbedtls+clock=synced`` or a file's path reaches the caller whole)."""
         return self.device.format(self.quote(name))
+
+    def board_again_for(self, name: str) -> str:
+        """:attr:`board_again` for the board ``name``, the name quoted."""
+        return self.board_again.format(self.quote(name))
 
     def inspect_for(self, port: str) -> str:
         """:attr:`inspect_unit` for the unit on ``port``, the port quoted."""
@@ -221,6 +227,8 @@ PYTHON = Spelling(
     restore_port="restore_unit({})",
     inspect_unit="inspect_bytes(unit.read(0, unit.size), source={0}) with unit = open_unit({0})",
     list_fs="open_image(data[0x290000:0x290000 + 0x160000]).files()",
+    # round 9
+    board_again="use load_board({})",
 )
 
 
@@ -300,6 +308,8 @@ CLI_SPELLING = Spelling(
     restore_port="'esp-cabundle restore --port {}'",
     inspect_unit="esp-cabundle inspect --port {}",
     list_fs="esp-cabundle fs ls {} --offset 0x290000 --size 1408K",
+    # round 9 (a command that knows the line typed gives it, mended: flash)
+    board_again="run the same command again with --board {}",
     cli=True,
 )
 

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from support.doc_commands import UnitProcess
 
+from esp_cabundle.board_fit import board_misfit
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import PartitionTableError
@@ -72,6 +73,53 @@ def test_a_board_of_the_same_file_system_for_another_platform_is_warned_about(
     assert "--board mongoose-os-esp32-spiffs" in warning
 
 
+def _arduino_board(folder: Path, platform: str) -> Path:
+    """arduino-esp32-littlefs as a board file whose units run ``platform``."""
+    name = f"arduino-{platform.replace('.', '-')}"
+    text = (Path(__file__).parents[1] / "boards" / "arduino-esp32-littlefs.yaml").read_text()
+    text = text.replace("name: arduino-esp32-littlefs", f"name: {name}")
+    text = text.replace("  ca_path: /ca.pem\n", f"  ca_path: /ca.pem\n  platform: {platform}\n")
+    (folder / f"{name}.yaml").write_text(text)
+    return folder / f"{name}.yaml"
+
+
+def test_a_board_whose_platform_cannot_mount_the_image_does_not_fit_it(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """'fs put' of a 2.1 image under a board whose units run arduino-2.0.5 (littlefs
+    2.5: refuses 2.1, and formats on mount failure) wrote it, exit 0, not a word."""
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    made = pack_image("littlefs", "arduino", 256 << 10, [], platform="arduino-3.0.0").data
+    (in_tmp / "fs.bin").write_bytes(made)
+    old, new = _arduino_board(in_tmp, "arduino-2.0.5"), _arduino_board(in_tmp, "arduino-3.0.0")
+    image = open_image(made)
+    assert board_misfit(load_board(str(new)), image) is None
+    kind, said = board_misfit(load_board(str(old)), image) or ("", "")
+    assert kind == "platform" and "cannot mount the image's on-disk version 2.1" in said
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", str(old)])
+    assert r.exit_code == 2, r.output
+    assert "units run arduino-2.0.5" in r.stderr and "nothing written" in r.stderr
+    assert "esp-cabundle pack --board" in r.stderr
+    assert (in_tmp / "fs.bin").read_bytes() == made
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", str(new)])
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+
+
+def test_an_arduino_board_fits_an_esp_littlefs_build(in_tmp: Path, runner: CliRunner) -> None:
+    """An image of esp_littlefs' build (name_max 64) was taken for ESP-IDF alone, so
+    an Arduino board was warned about: Arduino-ESP32 built as an ESP-IDF component
+    makes it, and its LittleFS (esp_littlefs) mounts it. A PlatformIO board (its
+    images are mklittlefs') is still warned about, ESP-IDF's board named first."""
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    (in_tmp / "fs.bin").write_bytes(pack_image("littlefs", "esp-idf", 256 << 10, []).data)
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", "arduino-esp32-littlefs"])
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", "platformio-esp32"])
+    assert r.exit_code == 0, r.output
+    assert "(profile esp-idf or arduino)" in r.stderr
+    assert "--board esp-idf-littlefs (or arduino-esp32-littlefs" in r.stderr.replace("\n  ", " ")
+
+
 def test_update_dump_hint_names_the_board_the_image_is_for(
     mos_image: Path, runner: CliRunner
 ) -> None:
@@ -129,10 +177,14 @@ def test_flash_names_the_board_of_the_unit(
 ) -> None:
     unit = start_unit("--board", "mongoose-os-esp32-spiffs")
     (tmp_path / "ca.pem").write_bytes(PEM)
-    argv = ["flash", "--port", unit.url, "--bundle", str(tmp_path / "ca.pem")]
-    argv += ["--journal-dir", str(tmp_path / "j"), "--board", "mdash-arduino"]
-    r = runner.invoke(cli, argv)
+    ca, journal = str(tmp_path / "ca.pem"), str(tmp_path / "j")
+    argv = ["flash", "--port", unit.url, "--board=mdash-arduino", "--bundle", ca]
+    r = runner.invoke(cli, [*argv, "--journal-dir", journal])
     assert r.exit_code == 2, r.output
-    assert "with --board mongoose-os-esp32-spiffs" in r.stdout, r.output
-    r = runner.invoke(cli, [*argv[:-1], "mongoose-os-esp32-spiffs"])
+    # The hint said "run the same command again with --board X": it is now the line
+    # typed with the board replaced where it was given, which runs when copied.
+    run = r.stdout.split("(SPIFFS on fs_0, fs_1): ", 1)[1].strip()
+    fixed = [*argv[:3], "--board", "mongoose-os-esp32-spiffs", *argv[4:], "--journal-dir", journal]
+    assert run == "esp-cabundle " + shlex.join(fixed), r.output
+    r = runner.invoke(cli, shlex.split(run)[1:])
     assert r.exit_code == 0, r.output

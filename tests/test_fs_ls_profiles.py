@@ -6,11 +6,14 @@ image ``pack`` wrote for Arduino is listed with the profile pack named."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
+from esp_cabundle.fs.lfs_platforms import DISK_VERSION_2_1
+from esp_cabundle.fs.littlefs import LITTLEFS_PROFILES, LittleFsImage, build_littlefs_image
 
 X1 = Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem"
 
@@ -35,10 +38,25 @@ def test_an_ambiguous_profile_is_named_on_its_line(runner: CliRunner, tmp_path: 
     assert doc["profiles"] == ["esp-idf", "arduino", "platformio"]
 
 
-def test_a_profile_the_bytes_tell_is_named_alone(runner: CliRunner, tmp_path: Path) -> None:
+def test_an_esp_littlefs_build_is_esp_idf_then_arduino(runner: CliRunner, tmp_path: Path) -> None:
+    """name_max 64 was read as esp-idf alone: it is esp_littlefs' image build
+    (--name-max=CONFIG_LITTLEFS_OBJ_NAME_LEN), which Arduino-ESP32 built as an ESP-IDF
+    component uses too, and whose units (esp_littlefs) mount it."""
     out = tmp_path / "e.bin"
     _pack(runner, out, "--profile", "esp-idf")
     r = runner.invoke(cli, ["fs", "ls", str(out)])
-    assert "  profile: esp-idf\n" in r.output, r.output
+    assert "  profile: esp-idf or arduino (the bytes do not tell)\n" in r.output, r.output
     doc = json.loads(runner.invoke(cli, ["fs", "ls", str(out), "--json"]).output)
-    assert doc["profile"] == "esp-idf" and doc["profiles"] == ["esp-idf"]
+    assert doc["profile"] == "esp-idf" and doc["profiles"] == ["esp-idf", "arduino"]
+
+
+def test_a_2_1_image_of_another_name_limit_is_no_mklittlefs_build() -> None:
+    """A 2.1 image whose name_max is neither 64 nor 255 was called "a mklittlefs build
+    (arduino or platformio)": mklittlefs writes 2.1 only from 4.0.0, with name_max 255
+    (32 before, on 2.0); another limit is esp_littlefs' build with its Kconfig changed."""
+    profile = replace(LITTLEFS_PROFILES["esp-idf"], name_max=32)
+    data = build_littlefs_image([], size=64 << 10, profile=profile, disk_version=DISK_VERSION_2_1)
+    img = LittleFsImage.open(data)
+    assert img.name_max == 32
+    assert [p.name for p in img.candidates] == ["esp-idf", "arduino"]
+    assert "mklittlefs" not in img.detection

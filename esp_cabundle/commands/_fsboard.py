@@ -27,10 +27,11 @@ _CERT_SUFFIXES = (".crt", ".cer", ".der")
 
 def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -> str | None:
     """Refuse ``board`` (InputError, exit 2) when the image is another file system than
-    the board's firmware mounts: its CA path and verdict rules are for units that could
-    not read this image. A board of the same file system made for another platform (as
-    far as the bytes tell; some profiles cannot be told apart) is only warned about:
-    the returned warning, None if the board fits. ``typed``: --board was given (else
+    the board's firmware mounts, or a LittleFS on-disk version its ``platform:`` cannot
+    mount: its CA path and verdict rules are for units that could not read this image.
+    A board of the same file system made for another platform (as far as the bytes
+    tell; some profiles cannot be told apart) is only warned about: the returned
+    warning, None if the board fits. ``typed``: --board was given (else
     the config's ``board:``)."""
     if board is None:
         return None
@@ -40,6 +41,13 @@ def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -
     kind, said = misfit
     named = "" if typed else " (board: in cabundle.yaml)"
     said = said.replace(f"board {board.name}'s", f"board {board.name}{named}'s", 1)
+    if kind == "platform":
+        # littlefs cannot take 2.1 back to 2.0, and another board would not be the units'.
+        raise InputError(
+            f"{said} (a unit that formats on mount failure would erase it); nothing written",
+            hint="make a 2.0 image for the board with 'esp-cabundle pack --board' (it writes "
+            "2.0 for this platform), or name the platform version the units really run",
+        )
     fitting = [b.name for b in boards_for_image(image)]
     if fitting:
         line = replaced_option(typed_words(), ["--board"], "--board", fitting[0])

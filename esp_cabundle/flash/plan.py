@@ -330,8 +330,9 @@ def _with_table_board(
     hint: str | None, table: PartitionTable, cache: FlashCache, spelling: Spelling
 ) -> str | None:
     """``hint`` ("is this the right board?") plus the shipped board whose partitions
-    ``table`` has, as the next thing to try: a board's LittleFS and SPIFFS variants
-    (mongoose-os-esp32 and -spiffs) are told apart by the LittleFS magic in the first
+    ``table`` has, as the next thing to try (``spelling.board_again``: the flash typed,
+    with that board): a board's LittleFS and SPIFFS variants (mongoose-os-esp32 and
+    mongoose-os-esp32-spiffs) are told apart by the LittleFS magic in the first
     partition (two 8-byte reads)."""
     # deferred: loads every shipped board, only for a table the board given does not fit
     from ..board_fit import boards_for_table
@@ -347,12 +348,7 @@ def _with_table_board(
         for b in found
     )
     name = found[0].name
-    again = (
-        f"run the same command again with {spelling.board} {name}"
-        if spelling.cli
-        else f"use load_board({name!r})"
-    )
-    said = f"the unit's partitions are those of board {named}: {again}"
+    said = f"the unit's partitions are those of board {named}: {spelling.board_again_for(name)}"
 
     return f"{hint}; {said}" if hint else said
 

@@ -160,6 +160,16 @@ def detect_littlefs_profiles(
 
     The bytes tell disk version, name_max, block count and per-file time attributes;
     Arduino and PlatformIO use the same tool, so they can never be told apart.
+
+    name_max is what the image's maker set (0 = the maker's compiled ``LFS_NAME_MAX``):
+    firmware never sets it (esp_littlefs leaves ``cfg.name_max`` 0, so a unit that
+    formats writes 255, Arduino-ESP32's LittleFS included); mklittlefs writes its
+    compiled limit, 32 before 4.0.0 (disk 2.0) and 255 from 4.0.0; esp_littlefs' image
+    build (``littlefs_create_partition_image``, project_include.cmake) passes
+    ``--name-max=CONFIG_LITTLEFS_OBJ_NAME_LEN`` (default 64). That build serves ESP-IDF
+    projects and Arduino-ESP32 built as an ESP-IDF component, whose units mount the
+    image with the same esp_littlefs: so 64 (or any other limit on 2.1, which no
+    mklittlefs writes) is esp-idf first, then arduino.
     """
     p = LITTLEFS_PROFILES
     exact = sb.fs_bytes == image_size
@@ -168,8 +178,13 @@ def detect_littlefs_profiles(
             "files carry mklittlefs' 'c' time attribute: arduino or platformio "
             "(same tool, same parameters)"
         )
+    idf_build = (p["esp-idf"], p["arduino"])
+    idf_why = (
+        f"name_max {sb.name_max}: made by esp_littlefs' image build (ESP-IDF "
+        "CONFIG_LITTLEFS_OBJ_NAME_LEN), for ESP-IDF or Arduino-ESP32 as an ESP-IDF component"
+    )
     if sb.name_max == p["esp-idf"].name_max:
-        return (p["esp-idf"],), "name_max 64: made by esp_littlefs' image build"
+        return idf_build, idf_why
     if sb.version == DISK_VERSION_2_0 and exact:
         return (p["mongoose-os"], p["esp-idf"], p["arduino"], p["platformio"]), (
             "disk version 2.0 with the block count of the whole image: Mongoose OS, or "
@@ -184,9 +199,7 @@ def detect_littlefs_profiles(
         return (p["esp-idf"], p["arduino"], p["platformio"]), (
             "disk version 2.1, name_max 255: ambiguous between esp-idf, arduino and platformio"
         )
-    return (p["arduino"], p["platformio"]), (
-        f"name_max {sb.name_max}: a mklittlefs build (arduino or platformio)"
-    )
+    return idf_build, idf_why
 
 
 def check_profile(
