@@ -338,6 +338,7 @@ class ItemResult:
             "failing_since": {"date": since.date.date().isoformat(), "why": since.why}
             if since
             else None,
+            "first_failure": self._first_failure(),
             "changes": [
                 {
                     "date": f.date.date().isoformat(),
@@ -355,6 +356,30 @@ class ItemResult:
             ],
             "note": tl.note,
         }
+
+    def _first_failure(self) -> dict[str, str] | None:
+        """When a target passing at the date checked starts to fail (as the text's
+        "fails from then on" line): ``date`` the day of the event (a certificate's
+        not-after date), ``from`` the first instant refused (mbedTLS refuses once now is
+        past not-after: 23:59:59 expiring means refused from the next midnight)."""
+        tl = self.timeline
+        first = tl.first_failure
+        if first is not None:
+            why = "; ".join(first.causes) or "the verdict changes"
+            return {
+                "date": first.date.date().isoformat(),
+                "from": first.when.isoformat(),
+                "why": why,
+            }
+        if tl.sent_from is not None and not tl.start.ok:  # refused from its first day
+            period = tl.period_at(tl.sent_from)
+            why = f"servers start sending {period.name or period.chain.source}"
+            return {
+                "date": tl.sent_from.date().isoformat(),
+                "from": tl.sent_from.isoformat(),
+                "why": why,
+            }
+        return None
 
 
 @dataclass(frozen=True, slots=True)
