@@ -419,9 +419,17 @@ def capture_chain(
             hint="check the port: 443 for HTTPS, 8883 for MQTT over TLS",
         ) from e
     except TimeoutError as e:
-        raise DeviceError(f"{where}: no connection within {timeout:g} s") from e
-    except OSError as e:
-        raise DeviceError(f"{where}: cannot connect ({e.strerror or e})") from e
+        raise DeviceError(
+            f"{where}: no connection within {timeout:g} s",
+            hint="check the address and port, and that no firewall drops the connection; "
+            "--timeout SECONDS waits longer",
+        ) from e
+    except OSError as e:  # no route to the host or its network, a local firewall ...
+        raise DeviceError(
+            f"{where}: cannot connect ({e.strerror or e})",
+            hint="check the address, and that this machine can reach that network (its "
+            "route, a VPN, a firewall); a saved chain file checks offline",
+        ) from e
     except UnicodeError as e:  # the name's IDNA encoding: parse_host_port refuses it first
         raise InputError(f"bad host '{host}': not a valid host name") from e
     captured_at = _now().replace(microsecond=0)

@@ -5,6 +5,7 @@ servers and for servers that refuse TLS 1.2."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import ssl
 import sys
@@ -187,3 +188,30 @@ def test_captured_chain_saves_and_loads_back(hierarchy, tmp_path: Path) -> None:
     assert back.certificates == chain.certificates
     assert back.captured_at == chain.captured_at
     assert (back.host, back.port) == ("127.0.0.1", port)
+
+
+def test_no_route_to_host_has_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """'cannot connect (No route to host)' said nothing more, while a name that does not
+    resolve had a hint (the OS's refusal is simulated: tests stay on loopback)."""
+
+    def unreachable(*args: object, **kwargs: object) -> socket.socket:
+        raise OSError(errno.EHOSTUNREACH, "No route to host")
+
+    monkeypatch.setattr(socket, "create_connection", unreachable)
+    with pytest.raises(DeviceError) as e:
+        capture_chain("192.0.2.10", 8883, timeout=3)
+    assert "cannot connect (No route to host)" in e.value.message
+    assert e.value.hint is not None and "can reach that network" in e.value.hint
+
+
+def test_chains_show_host_says_it_is_capturing(runner: CliRunner) -> None:
+    """chains show --host printed nothing for up to --timeout seconds before its verdict;
+    check --host says "capturing the chain of ..." first, and now so does it (on stderr,
+    not with --json)."""
+    with refusing_ports() as port:
+        where = f"127.0.0.1:{port()}"
+        r = runner.invoke(cli, ["chains", "show", "--host", where, "--timeout", "3"])
+        quiet = runner.invoke(cli, ["chains", "show", "--host", where, "--json"])
+    assert r.exit_code == 3
+    assert r.stderr.startswith(f"capturing the chain of {where} ...\nError: {where}: connection")
+    assert quiet.exit_code == 3 and "capturing" not in quiet.output

@@ -95,6 +95,36 @@ def test_a_fleet_that_also_trusts_isrg_root_x1_is_not_dated_to_2024(
     x2 = results["letsencrypt: ecdsa-x2-preferred"]
     assert code == 1 and not x2["ok"] and x2["at"].startswith("2024-06-06")
     assert x2["failing_since"] is None
+    # Refused from its first day: --json dates the failure as the text does.
+    assert (
+        x2["first_failure"]["date"] == "2024-06-06"
+        and "servers start" in x2["first_failure"]["why"]
+    )
+    assert results["letsencrypt: rsa-default"]["first_failure"] is None
+
+
+def test_json_dates_the_first_failure(runner: CliRunner, bundles: Path) -> None:
+    """The text's "2032-09-02: ... the device fails from then on" is in --json too:
+    ``date`` the certificate's not-after date (23:59:59 that day), ``from`` the first
+    second mbedTLS refuses it (now > not_after), as in the change that says so."""
+    shutil.copy(LE / "isrgrootx1.pem", "x1.pem")
+    chain = Path(__file__).parents[1] / "examples" / "chains" / "letsencrypt-gen-y-rsa.pem"
+    code, results, _ = check_json(
+        runner, "--bundle", "x1.pem", "--chain", str(chain), "--device", "mbedtls-clock",
+        "--at", "2027-01-01", "--until", "2040-01-01",
+    )  # fmt: skip
+    result = results["letsencrypt-gen-y-rsa.pem"]
+    assert code == 1 and not result["ok"] and result["failing_since"] is None
+    first = result["first_failure"]
+    assert first == {
+        "date": "2032-09-02",
+        "from": "2032-09-03T00:00:00+00:00",
+        "why": "Root YR cross-signed by ISRG Root X1 expires",
+    }
+    change = first_failure(result)
+    assert (change["date"], change["from"]) == (first["date"], first["from"])
+    cross = change["verdict"]["path"][1]
+    assert cross["not_after"] == "2032-09-02T23:59:59+00:00" and cross["flags"] == ["EXPIRED"]
 
 
 def test_with_a_clock_the_fleet_already_failed_in_2021(runner: CliRunner, bundles: Path) -> None:

@@ -429,6 +429,14 @@ def test_cli_missing_dump_file(in_tmp: Path, runner: CliRunner) -> None:
     assert r.exit_code == 2
     assert "nope.bin" in r.output
     assert not (in_tmp / "o.bin").exists()
+    # As inspect says it: the hint was null. How to make one: read the unit's flash.
+    j = runner.invoke(
+        cli, ["update-dump", "dump.bin", "--board", "mdash-arduino", "-o", "o.bin", "--json"]
+    )
+    doc = json.loads(j.stdout)
+    assert doc["error"] == "dump.bin: no such flash dump"
+    assert doc["hint"].startswith("save a unit's whole flash as it (esp-cabundle read --port ")
+    assert "--all -o dump.bin)" in doc["hint"]
 
 
 def test_cli_policy_violation_writes_nothing(

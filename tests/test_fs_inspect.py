@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.certs import load_certificates
@@ -98,3 +99,30 @@ def test_inspect_corrupt_image_is_a_clear_error(runner: CliRunner, tmp_path: Pat
     r = runner.invoke(cli, ["inspect", str(bad)])
     assert r.exit_code == 2
     assert "superblock" in r.output and "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("fs", ["spiffs", "littlefs"])
+def test_gate_fails_on_an_image_with_no_ca_file(runner: CliRunner, tmp_path: Path, fs: str) -> None:
+    """A gate that judged nothing does not pass: an image whose CA file was removed
+    fails --fail-on/--fail-within (exit 1, with how to put one back); without a gate it
+    stays a note."""
+    image = tmp_path / "s2.bin"
+    made = runner.invoke(
+        cli,
+        ["pack", "--fs", fs, "--profile", "esp-idf", "--size", "64K", "--bundle",
+         str(LE / "isrgrootx1.pem"), "-o", str(image)],
+    )  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert runner.invoke(cli, ["fs", "rm", str(image), "/ca.pem"]).exit_code == 0
+    gate = ["--fail-on", "expired", "--fail-within", "365", "--at", "2026-01-01"]
+    r = runner.invoke(cli, ["inspect", str(image), *gate])
+    assert r.exit_code == 1, r.output
+    assert "no certificates: the gate cannot be run" in r.stderr
+    assert f"hint: put a CA file in the image (esp-cabundle fs put {image} ca.pem" in r.stderr
+    doc = json.loads(runner.invoke(cli, ["inspect", str(image), "--json", *gate]).stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 1 and "fs put" in doc["hint"]
+    assert doc["reports"][0]["kind"] == f"{fs} image"
+    for only in (["--fail-on", "not-ca"], ["--fail-within", "30"]):
+        assert runner.invoke(cli, ["inspect", str(image), *only]).exit_code == 1
+    plain = runner.invoke(cli, ["inspect", str(image), "--at", "2026-01-01"])
+    assert plain.exit_code == 0 and "note: no file in the image holds certificates" in plain.output

@@ -4,6 +4,8 @@ run as printed."""
 from __future__ import annotations
 
 import shlex
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,12 @@ from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
 from tests.support import dumps
-from tests.support.doc_commands import freeze_clock
+from tests.support.doc_commands import freeze_clock, working_dir
+
+ROOT = Path(__file__).parents[1]
+EXAMPLES = ROOT / "examples"
+DATA = ROOT / "tests" / "data"
+BOARDS = ROOT / "esp_cabundle" / "data" / "boards"
 
 
 def help_examples(runner: CliRunner, command: str) -> list[list[str]]:
@@ -112,3 +119,139 @@ def test_help_fits_80_columns(runner: CliRunner, command: list[str]) -> None:
     text = runner.invoke(cli, [*command, "--help"], terminal_width=80).stdout
     wide = [line for line in text.splitlines() if len(line) > 80]
     assert not wide, wide
+
+
+# Examples that cannot run here, each with why; every other example of every command
+# runs (test_every_help_example_runs).
+NOT_RUN = {
+    "chains pull": "captures every target's chain over the network",
+    "chains pull --target broker -c fleet/cabundle.yaml": "captures a chain over the network",
+    "chains show --host mdash.net": "captures a chain over the network",
+    "chains show --host broker.example.com:8883 -o chains/broker.pem": "network",
+    "chains show --host 192.0.2.10:8883 --server-name broker.local -o b.pem": "network",
+    "check --host mqtt.example.com:8883 --until 2035-01-01": "captures a chain over the network",
+    "init": "asks questions on a terminal",
+    "inspect --port /dev/ttyUSB0 --board mongoose-os-esp32": "reads a unit over a serial port",
+}
+# Commands none of whose examples run here, and why.
+NOT_RUN_COMMANDS = {
+    "flash": "writes a unit over a serial port",
+    "restore": "writes a unit over a serial port",
+    "read": "reads a unit over a serial port",
+    "push": "talks to units over MQTT or HTTP",
+    "virtual-unit": "serves until stopped",
+    "pack": "run in order with fs's by test_pack_and_fs_examples_run_in_order_in_one_directory",
+    "fs": "run in order with pack's by test_pack_and_fs_examples_run_in_order_in_one_directory",
+}
+
+
+# Examples that show a negative verdict: the exit code they are run to show, and why.
+EXIT_CODES = {
+    "check --board mdash@1.2.16 --until 2036-01-01": (
+        1,
+        "mDash 1.2.16's built-in ISRG Root X1 fails mdash.net's chain when the cross-sign "
+        "to it expires in 2032: the verdict the example is there to show",
+    ),
+}
+
+
+def all_commands() -> list[str]:
+    """Every command's path ("fs put"), groups too: a group's help has examples."""
+    import click
+
+    def walk(cmd: click.Command, path: list[str]) -> Iterator[str]:
+        if path:
+            yield " ".join(path)
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(click.Context(cmd)):
+                sub = cmd.get_command(click.Context(cmd), name)
+                assert sub is not None
+                yield from walk(sub, [*path, name])
+
+    return list(walk(cli, []))
+
+
+def _not_run(words: list[str]) -> str | None:
+    """Why the example ``words`` is not run here: by its whole text, or its command's."""
+    return NOT_RUN.get(" ".join(words), NOT_RUN_COMMANDS.get(words[0]))
+
+
+# What a user has in the directory before pasting an example: a CA, a config with a
+# target whose chain is saved (and its lock; units without a clock, as in the Arduino
+# example), chains, an mDash source, a board profile.
+CONFIG = """preset: letsencrypt
+device: mbedtls-noclock
+targets:
+  - name: mdash.net
+    host: mdash.net
+    chain: chains/mdash.net.pem
+"""
+
+
+def _user_directory(runner: CliRunner, where: Path) -> dict[str, bytes]:
+    """Fill ``where`` with what the examples read; returns the flash dumps, by the
+    board an update-dump example names (each dump.bin is that board's)."""
+    chain = (EXAMPLES / "chains" / "letsencrypt-2024-short.pem").read_bytes()
+    for name in ("chains/mdash.net.pem", "chains/mdash.pem"):
+        (where / name).parent.mkdir(exist_ok=True)
+        (where / name).write_bytes(chain)
+    (where / "cabundle.yaml").write_text(CONFIG)
+    with working_dir(where):
+        made = runner.invoke(cli, ["build", "-q"])  # ca.pem and cabundle.lock
+        assert made.exit_code == 0, made.output
+        lfs = ["pack", "--fs", "littlefs", "--platform", "arduino-2.0.5", "--size", "1408K"]
+        made = runner.invoke(cli, [*lfs, "--bundle", "ca.pem", "-o", "lfs.bin", "-q"])
+        assert made.exit_code == 0, made.output
+    (where / "data").mkdir()
+    (where / "data" / "ca.pem").write_bytes((where / "ca.pem").read_bytes())
+    (where / "src").mkdir()
+    (where / "src" / "mDash.c").write_bytes((DATA / "mdash" / "mDash-1.2.16-s_pem.c").read_bytes())
+    board = (BOARDS / "arduino-esp32-littlefs.yaml").read_text()
+    (where / "my-board.yaml").write_text(board.replace("arduino-esp32-littlefs", "my-board"))
+    lfs_dump = bytearray(dumps.arduino_dump())
+    image = (where / "lfs.bin").read_bytes()
+    lfs_dump[0x290000 : 0x290000 + len(image)] = image
+    (where / "lfs.bin").unlink()
+    return {
+        "mdash-arduino": dumps.arduino_dump(),
+        "mongoose-os-esp32": dumps.mongoose_dump(),
+        "arduino-esp32-littlefs": bytes(lfs_dump),
+    }
+
+
+def test_every_help_example_runs(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user pastes an example from --help: it runs as shown, every command's (each
+    in a fresh copy of one user's directory), or NOT_RUN says why it cannot run here.
+    Only pack's, fs's and update-dump's first were run, so ``build --service-until
+    2036-01-01 --max-bytes 16384`` exited 1 as printed (ISRG Root X1 expires 2035-06-04)."""
+    freeze_clock(monkeypatch)
+    template = in_tmp / "user"
+    template.mkdir()
+    dump_for = _user_directory(runner, template)
+    ran, failed, used = [], [], set()
+    for command in all_commands():
+        for n, words in enumerate(help_examples(runner, command)):
+            text = " ".join(words)
+            why = _not_run(words)
+            if why is not None:
+                used.add(text if text in NOT_RUN else words[0])
+                continue
+            where = in_tmp / f"{command.replace(' ', '-')}-{n}"
+            shutil.copytree(template, where)  # examples are alternatives, not steps
+            if command == "init":  # a directory init is run in has no config yet
+                (where / "cabundle.yaml").unlink()
+            if words[0] == "update-dump":
+                (where / "dump.bin").write_bytes(dump_for[words[words.index("--board") + 1]])
+            to = words.index(">") if ">" in words else None
+            with working_dir(where):
+                r = runner.invoke(cli, words[:to])
+            expected, _ = EXIT_CODES.get(text, (0, ""))
+            if r.exit_code != expected:
+                failed.append((text, r.exit_code, r.output[-600:]))
+            ran.append(text)
+    assert not failed, "\n\n".join(f"{t} -> {c}\n{o}" for t, c, o in failed)
+    stale = {*NOT_RUN, *NOT_RUN_COMMANDS} - used
+    assert not stale, stale  # an example changed: run it, or say why not again
+    assert len(ran) >= 40, ran

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..chains import capture_chain, load_chain_file, parse_host_port
+from ..chains import capture_chain, host_port, load_chain_file, parse_host_port
 from ..chains_pull import PullFailed, pull_chains
 from ..clobber import refuse_clobbering
 from ..config import CONFIG_NAME, find_config, load_config, not_read_hint
@@ -186,6 +186,8 @@ def show(
         refuse_clobbering([("output", output)], [("chain file", file)])
     if host is not None:
         h, port = parse_host_port(host)
+        # as check --host says it: a capture can take --timeout seconds to fail
+        note(f"capturing the chain of {host_port(h, port)} ...", quiet=quiet or as_json)
         chain = capture_chain(h, port, server_name=server_name, timeout=timeout)
     else:
         assert file is not None

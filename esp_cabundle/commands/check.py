@@ -217,7 +217,7 @@ def check(
       esp-cabundle check --board mdash-arduino \\
           --json      # targets from cabundle.yaml
       esp-cabundle check --board mdash@1.2.16 \\
-          --until 2036-01-01   # its s_pem vs mdash.net
+          --until 2036-01-01   # exit 1: its s_pem fails mdash.net in 2032
       esp-cabundle check --until 2035-01-01 --report forecast.html
     """
     if hostname is not None and not _SERVER_NAME.fullmatch(hostname):

@@ -17,7 +17,7 @@ from ..inspect import finding_status, inspect_path, report_document
 from ..spelling import CLI_SPELLING
 from ..text import fact_line, plural, printable
 from ..ui import Column, echo, emit_json, error_document, fit_lines, format_table, table_width
-from ._fsopts import no_input_hint
+from ._fsopts import fs_command, no_input_hint
 from ._paths import refuse_directory
 from ._unit import unit_progress
 from .options import (
@@ -57,7 +57,8 @@ EDGE_ROWS = 10
     type=click.Choice(["expired", "not-ca", "unparseable"]),
     multiple=True,
     help="Exit 1 if any certificate is expired (not a CA; one mbedTLS 2.28 or 3.6 cannot "
-    "parse); with expired, also if a root has no dates to judge (an ESP-IDF bundle).",
+    "parse); with expired, also if a root has no dates to judge (an ESP-IDF bundle). "
+    "An input holding no certificate fails any gate.",
 )
 @click.option(
     "--fail-within",
@@ -141,7 +142,11 @@ def inspect(
     )
     reports += [unit] if unit is not None else []
     gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
-    failed = VerdictError(gate.headline, violations=gate.problems) if gate.problems else None
+    failed = (
+        VerdictError(gate.headline, violations=gate.problems, hint=gate.hint)
+        if gate.problems
+        else None
+    )
     # Streamed: the certificates of a 400,000-root bundle are never all in memory as JSON.
     docs = [report_document(r, when, fail_within) for r in reports] if as_json else []
     if failed is not None and as_json:
@@ -159,12 +164,13 @@ def inspect(
 @dataclass(frozen=True, slots=True)
 class GateResult:
     """What ``--fail-on``/``--fail-within`` found: a line per problem, and what they
-    count: certificates that failed, and roots whose expiry cannot be judged (one line
-    says how many an ESP-IDF bundle has)."""
+    count: certificates that failed, roots whose expiry cannot be judged (one line
+    says how many an ESP-IDF bundle has), and inputs holding no certificate at all."""
 
     problems: tuple[str, ...] = ()
     failed: int = 0
     undated: int = 0
+    empty: tuple[Report, ...] = ()
 
     @property
     def headline(self) -> str:
@@ -173,7 +179,25 @@ class GateResult:
             parts.append(f"{plural(self.failed, 'certificate')} failed the gate")
         if self.undated:
             parts.append(f"{plural(self.undated, 'root')} with no dates: expiry cannot be judged")
+        if self.empty:
+            parts.append(
+                f"{plural(len(self.empty), 'input')} with no certificates: the gate cannot be run"
+            )
         return "; ".join(parts)
+
+    @property
+    def hint(self) -> str | None:
+        """How to give the gate something to judge, when an input held nothing."""
+        if not self.empty:
+            return None
+        first = self.empty[0]
+        if first.kind.endswith(" image"):
+            return (
+                "put a CA file in the image "
+                f"({fs_command('put', first.source, 'ca.pem', '/ca.pem')}), or gate the "
+                "ca.pem it is built from"
+            )
+        return "gate the CA file the units read (ca.pem), or the image or dump holding it"
 
 
 def gate_problems(
@@ -182,6 +206,12 @@ def gate_problems(
     out = []
     failed = undated_total = 0
     by_date = "expired" in fail_on or fail_within is not None
+    # A gate that judged nothing does not pass: an image whose CA file was removed holds
+    # no certificate, and its units verify no server.
+    gated = bool(fail_on) or fail_within is not None
+    empty = tuple(r for r in reports if gated and not any(True for _ in r.all_findings()))
+    for r in empty:
+        out.append(f"{r.source}: {r.kind} holds no certificates: the gate cannot be run")
     for r in (each for top in reports for each in _with_findings(top)):
         undated = [f for f in r.findings if f.not_after is None]
         if by_date and undated:
@@ -197,7 +227,7 @@ def gate_problems(
             if problem is not None:
                 failed += 1
                 out.append(f"{r.source} {f.location} {f.label}: {problem}")
-    return GateResult(tuple(out), failed, undated_total)
+    return GateResult(tuple(out), failed, undated_total, empty)
 
 
 def _with_findings(r: Report) -> Iterator[Report]:

@@ -103,7 +103,7 @@ def update_dump(
     # A dump cut short is refused before the CA is gated, and the gate's line is shown
     # only once the update is known to apply: no line that looks like success comes
     # before an error.
-    data = read_input(dump, what="flash dump", devices=False)
+    data = read_input(dump, what="flash dump", devices=False, hint=_no_dump_hint(dump))
     try:
         whole = WholeDump.parse(data, source=str(dump), spelling=BOARD_SPELLING)
     except ImageNotDumpError as e:
@@ -216,3 +216,14 @@ def _render(result: DumpUpdate, dump: Path, output: Path, *, kept: bool) -> list
         changed = plural(len(plan.sectors), "sector")
         lines.append(f"{verb}{shown_path(output)} ({already}changed: {changed} of 4 KiB)")
     return lines
+
+
+def _no_dump_hint(dump: Path) -> str | None:
+    """Where a flash dump comes from, for one that is not there (as inspect says it);
+    None for '-', whose own hint says standard input is /dev/stdin."""
+    if str(dump) == "-":
+        return None
+    return (
+        "save a unit's whole flash as it (esp-cabundle read --port PORT --all -o "
+        f"{shlex.quote(str(dump))}), then update that copy"
+    )
