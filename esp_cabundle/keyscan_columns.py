@@ -35,6 +35,7 @@ pasted into comments are not read here.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from array import array
@@ -62,6 +63,7 @@ _PAD_LINES = 32  # lines each "*" may stand for beyond once, in those zeros
 _PADS_MAX = 1 << 22  # zero bytes after the runs of a text, all in all
 _TRIES = 1024  # windows tried in a text, at most
 _STARS = _TRIES // (_COUNT_MAX - 1) + 1  # "*"s a run's format can try
+Found = tuple[str, int] | None  # what a DER scan finds
 
 
 class _Run:
@@ -167,9 +169,12 @@ class _Run:
                 return pos if pos >= 0 else -1 - pos
         return abs(self.lines[-1])
 
-    def find(self, scan_der: ScanDer, budget: list[int]) -> tuple[str, int] | None:
+    def find(
+        self, scan_der: ScanDer, budget: list[int], windows: dict[tuple[bytes, int], Found]
+    ) -> tuple[str, int] | None:
         """A key in the run's bytes in each format and order (see the module's docstring);
-        ``budget``: the text's windows to try, and zero bytes to pad runs with."""
+        ``budget``: the text's windows to try, and zero bytes to pad runs with;
+        ``windows``: what the DER scan found in each window tried, by its parts."""
         if len(self.lines) < 2:
             return None
         for base, size in self.formats():
@@ -189,11 +194,20 @@ class _Run:
                     at, length, where = stars[i : i + 3]
                     line = bytes(data[at : at + length])
                     head, tail = bytes(data[max(0, at - _HEAD) : at]), bytes(data[at : at + _HEAD])
+                    # A window is its parts: one seen before (hostile text repeats them,
+                    # 2 KiB of parts for 18 KiB of window) is answered without building
+                    # it, as the memoised scan would answer it from the window's digest.
+                    parts = hashlib.sha256(b"%d %d " % (len(head), len(line)) + head + line + tail)
+                    key = parts.digest()
                     for count in range(1, _COUNT_MAX):
                         if budget[0] <= 0:
                             return None
                         budget[0] -= 1
-                        found = scan_der(head + line * count + tail + bytes(_PAD))
+                        if (key, count) in windows:
+                            found = windows[key, count]
+                        else:
+                            found = scan_der(head + line * count + tail + bytes(_PAD))
+                            windows[key, count] = found
                         if found is not None and found[1] < len(head) + length * count + len(tail):
                             return (
                                 f"{found[0]} spelt as {how}, a '*' read as {count + 1} lines",
@@ -208,10 +222,11 @@ def find_columns(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     if b"\n " not in data and not data.startswith(b" "):
         return None  # no line opens with a blank (a bytes.find, not a pattern)
     budget = [_TRIES, _PADS_MAX]
+    windows: dict[tuple[bytes, int], Found] = {}  # _TRIES at most
     run, ended = _Run(data), -1
     for block in _BLOCK().finditer(data):
         if block.start() != ended:  # not the run of the block before going on
-            found = run.find(scan_der, budget)
+            found = run.find(scan_der, budget, windows)
             if found is not None:
                 return found
             run = _Run(data)
@@ -223,11 +238,11 @@ def find_columns(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
         pos = block.start()
         while pos < ended:
             if not run.add(pos):
-                found = run.find(scan_der, budget)
+                found = run.find(scan_der, budget, windows)
                 if found is not None:
                     return found
                 run = _Run(data)
                 run.columns = columns
             nl = data.find(b"\n", pos, ended)
             pos = ended if nl < 0 else nl + 1
-    return run.find(scan_der, budget)
+    return run.find(scan_der, budget, windows)

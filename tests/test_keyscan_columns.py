@@ -5,6 +5,7 @@ within bounds."""
 
 from __future__ import annotations
 
+import random
 import time
 import tracemalloc
 from pathlib import Path
@@ -18,7 +19,15 @@ from support.verify_pki import pooled_key
 
 from esp_cabundle.cli import cli
 from esp_cabundle.keyscan import _scan_der, find_private_key
-from esp_cabundle.keyscan_columns import _COUNT_MAX, _HEAD, _PAD, _PADS_MAX, _TRIES, find_columns
+from esp_cabundle.keyscan_columns import (
+    _COUNT_MAX,
+    _HEAD,
+    _PAD,
+    _PADS_MAX,
+    _TRIES,
+    _Run,
+    find_columns,
+)
 from esp_cabundle.keyscan_dumps import _EXPAND_MAX
 from tests.support.gate_cases import X1_PEM
 from tests.support.key_vectors import key_vectors, no_key_data
@@ -142,5 +151,61 @@ def test_the_windows_tried_stop_at_their_cap() -> None:
         calls.append(len(buf))
         return None
 
-    assert find_columns(fill(b" 30\n 82\n*\n"), counting) is None
+    # each window different (its "*"'s line a count up), so none is answered from its parts
+    lines = b"".join(b" 30\n %02x\n*\n" % (n % 256) + b" 00\n" * (n // 256) for n in range(2000))
+    assert find_columns(lines, counting) is None
     assert len(calls) == _TRIES + 1
+    calls.clear()  # windows repeating, some answered from their parts: the cap still holds
+    assert find_columns(fill(b" 30\n 82\n*\n"), counting) is None
+    assert 1 < len(calls) <= _TRIES + 1
+
+
+class _Unseen(dict[tuple[bytes, int], object]):
+    """Windows answered from their parts: none (every window built and scanned)."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("first", [b" 31\n", b" 30\n"])
+def test_windows_alike_but_before_their_star_are_told_apart(first: bytes) -> None:
+    """Two runs of od -An -tx1 -w1 lines whose "*"s have the same line and the same bytes
+    after: the first opens with 31 (no SEQUENCE) in place of the key's 30, the second is
+    the key's (a BER DSA key, found only with a "*" read as three lines). The second's
+    windows are the key's, not the first's answers; the first run holds the key too if
+    it opens with 30, and is the one named then."""
+    key = run_tool(["od", "-An", "-tx1", "-w1"], key_vectors()["test-only-ber-dsa-pkcs8.der"])
+    assert key.startswith(b" 30\n")
+    text = first + key[4:] + b"x\n" + key
+    found = find_columns(text, _scan_der)
+    assert found is not None and "a '*' read as 3 lines" in found[0], found
+    second = len(key) + len(first) - 4 + 2  # where the second run starts
+    assert (found[1] > second) == (first == b" 31\n"), found
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_windows_answered_from_their_parts_find_what_every_window_scanned_finds(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window tried before is answered by its parts (before, its line and count, after)
+    without being built: on text of od -An -tx1 -w1 lines holding a BER DSA key (found
+    only with a "*" read as four lines) at random places, among repeated lines, "*"s and
+    breaks, the finding is the one of a scan building every window."""
+    rng = random.Random(seed)
+    key = run_tool(["od", "-An", "-tx1", "-w1"], key_vectors()["test-only-ber-dsa-pkcs8.der"])
+    pieces = [b" 30\n", b" 82\n", b" 00\n", b"*\n", b" 02\n 01\n", b"x\n", key, key[:300]]
+    weights = [20, 10, 10, 20, 5, 1, 1, 2]
+    text = b"".join(rng.choices(pieces, weights, k=rng.randrange(200, 2000)))
+    scanned: list[bytes] = []
+
+    def recording(buf: bytes) -> tuple[str, int] | None:
+        scanned.append(buf)
+        return _scan_der(buf)
+
+    found = find_columns(text, recording)
+    built = list(scanned)
+    scanned.clear()
+    find = _Run.find
+    monkeypatch.setattr(_Run, "find", lambda self, d, b, w: find(self, d, b, _Unseen()))
+    assert find_columns(text, recording) == found, seed
+    assert set(built) == set(scanned)  # no window left unscanned
