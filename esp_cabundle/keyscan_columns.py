@@ -49,9 +49,11 @@ __all__ = ["find_columns"]
 # two or more, matched a bounded number at a time (a run goes on in the next match).
 _BLOCK = lazy_re(rb"(?m)^(?:(?:[ ]{1,24}(?:[^ \n][^\n]{0,600})?|\*\r?)(?:\n|\Z)){2,1024}")
 _COLUMN = lazy_re(rb"[ ]{1,64}>[^\n]{0,64}<\r?$")  # od -z's, ending its line
-_NUMBER = re.compile(rb"-?[0-9a-fA-F]{1,22}")
-_OCTAL = re.compile(rb"[0-7]+")
-_DECIMAL = re.compile(rb"-?[0-9]+")
+# A line's numbers joined by one blank each (tokens hold none): one match a line, not
+# one a number (a number a line is od -An -w1's hostile shape: 87,000 lines in 512 KiB).
+_NUMBERS = re.compile(rb"-?[0-9a-fA-F]{1,22}(?: -?[0-9a-fA-F]{1,22})*")
+_OCTALS = re.compile(rb"[0-7]+(?: [0-7]+)*")
+_DECIMALS = re.compile(rb"-?[0-9]+(?: -?[0-9]+)*")
 _HEX_WIDTHS = {2: 1, 4: 2, 8: 4, 16: 8}  # od -tx's digits: bytes
 _OCTAL_WIDTHS = {3: 1, 6: 2, 11: 4, 22: 8}  # od -to's
 _RADIX = {"hex": 16, "octal": 8, "decimal": 10}
@@ -96,13 +98,14 @@ class _Run:
         tokens = self.tokens(pos)
         if tokens is None:
             return True
-        if not tokens or not all(_NUMBER.fullmatch(t) for t in tokens):
+        joined = b" ".join(tokens)
+        if not _NUMBERS.fullmatch(joined):  # no numbers, or not only numbers
             return False
         self.lines.append(pos)
         self.widths.update(map(len, tokens))
-        self.hex = self.hex and not any(t.startswith(b"-") for t in tokens)
-        self.octal = self.octal and all(_OCTAL.fullmatch(t) for t in tokens)
-        if self.decimal and all(_DECIMAL.fullmatch(t) for t in tokens):
+        self.hex = self.hex and b"-" not in joined  # a number's sign, od -td's
+        self.octal = self.octal and _OCTALS.fullmatch(joined) is not None
+        if self.decimal and _DECIMALS.fullmatch(joined):
             values = list(map(int, tokens))
             self.low, self.high = min(self.low, *values), max(self.high, *values)
         else:

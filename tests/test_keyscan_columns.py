@@ -6,6 +6,7 @@ within bounds."""
 from __future__ import annotations
 
 import random
+import re
 import time
 import tracemalloc
 from pathlib import Path
@@ -209,3 +210,62 @@ def test_windows_answered_from_their_parts_find_what_every_window_scanned_finds(
     monkeypatch.setattr(_Run, "find", lambda self, d, b, w: find(self, d, b, _Unseen()))
     assert find_columns(text, recording) == found, seed
     assert set(built) == set(scanned)  # no window left unscanned
+
+
+def _add_rule(run: _Run, pos: int) -> bool:
+    """_Run.add as the plain rule: each of a line's numbers checked on its own."""
+    if run.data.startswith(b"*", pos):
+        run.lines.append(-1 - pos)
+        return True
+    tokens = run.tokens(pos)
+    if tokens is None:
+        return True
+    if not tokens or not all(re.fullmatch(rb"-?[0-9a-fA-F]{1,22}", t) for t in tokens):
+        return False
+    run.lines.append(pos)
+    run.widths.update(map(len, tokens))
+    run.hex = run.hex and not any(t.startswith(b"-") for t in tokens)
+    run.octal = run.octal and all(re.fullmatch(rb"[0-7]+", t) for t in tokens)
+    if run.decimal and all(re.fullmatch(rb"-?[0-9]+", t) for t in tokens):
+        values = list(map(int, tokens))
+        run.low, run.high = min(run.low, *values), max(run.high, *values)
+    else:
+        run.decimal = False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_lines_numbers_are_read_as_the_plain_rule_reads_them(seed: int) -> None:
+    """_Run.add checks a line's numbers in one match each (hex, octal, decimal): the
+    state it leaves, line by line, is the one of checking each number on its own."""
+    rng = random.Random(seed)
+    numbers = [b"30", b"-48", b"060", b"7", b"9", b"ff", b"FF", b"-", b"0x30", b"1" * 22, b"1" * 23]
+    numbers += [b"*", b"g", b"", b"12-3", b"0177777", b"8"]
+    blanks = [b" ", b"  ", b"\t", b" \r", b"\x0b", b"   "]
+    lines = []
+    for _ in range(400):
+        line = b"".join(
+            rng.choice(blanks) + rng.choice(numbers) for _ in range(rng.randrange(0, 5))
+        )
+        lines.append(rng.choice([line, line, b"*", b"", line + b"  >0.<"]))
+    data = b"\n".join(lines) + b"\n"
+    for columns in (False, True):
+        fast, plain = _Run(data), _Run(data)
+        fast.columns = plain.columns = columns
+        pos = 0
+        while pos < len(data):
+            assert fast.add(pos) == _add_rule(plain, pos), data[pos : data.find(b"\n", pos)]
+            state = (fast.widths, fast.hex, fast.octal, fast.decimal, fast.low, fast.high)
+            assert state == (
+                plain.widths,
+                plain.hex,
+                plain.octal,
+                plain.decimal,
+                plain.low,
+                plain.high,
+            )
+            assert list(fast.lines) == list(plain.lines)
+            if not fast.hex and not fast.octal and not fast.decimal:
+                fast, plain = _Run(data), _Run(data)  # a fresh run: every state is reached
+                fast.columns = plain.columns = columns
+            pos = data.find(b"\n", pos) + 1
