@@ -110,14 +110,20 @@ _DER_START = re.compile(
     re.DOTALL,
 )
 _B64_RUN = re.compile(rb"[A-Za-z0-9+/]{16,}")
-# A run opening as a key's base64 can ("M", "b", "/", "z"; see _scan_base64): found by
-# that first character, a base64 one never before it (a run at the very start of the
-# input is looked at apart). re skips fast to a byte of a small set; a pattern opening
-# with the run's characters is tried at every letter of every word (n*n/2 steps for a
-# word of n letters), one opening with the byte before the run at every comma.
-_B64_KEY_RUN = re.compile(
-    rb"[Mbz/](?<=[\x00-\x2a\x2c-\x2e\x3a-\x40\x5b-\x60\x7b-\xff][Mbz/])[A-Za-z0-9+/]{15,}"
+# A run opening as a key's base64 can ("M", "b", "/", "z"; see _scan_base64), a base64
+# character never before it (a run at the very start of the input is looked at apart):
+# found in a copy of the text with each byte replaced by its class (_B64_CLASSES: "M"
+# for those four, "a" for the other base64 characters, "." for the rest) as ".M" and
+# 15 more. re finds the literal ".M" by a fast scan (3x a search for "[Mbz/]" then a
+# look behind at every "M" of base64); a pattern opening with the run's characters is
+# tried at every letter of every word (n*n/2 steps for a word of n letters).
+_B64_CLASSES = bytes(
+    (b"M"[0] if c in b"Mbz/" else b"a"[0])
+    if c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    else b"."[0]
+    for c in range(256)
 )
+_B64_KEY_RUN = re.compile(rb"\.M[aM]{15,}")
 _B64_GAP = 8  # bytes between two pieces of one base64 body: a line end, C quotes, "\n"
 _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's header
 # The lines after a run that may open a PKCS#12 store, matched 1024 at a time (re keeps
@@ -371,7 +377,7 @@ def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:
     literal a line)."""
     first_run = _B64_RUN.match(data) if data[:1] in b"Mbz/" else None
     spans = [first_run.span()] if first_run else []
-    spans += [m.span() for m in _B64_KEY_RUN.finditer(data)]
+    spans += [(m.start() + 1, m.end()) for m in _B64_KEY_RUN.finditer(data.translate(_B64_CLASSES))]
     for start, end in spans:
         # DER SEQUENCE encodes as "M", OpenSSH as "b3Bl", a JKS as "/u3+7", a JCEKS as "zs7Oz"
         head = data[start : start + 16]

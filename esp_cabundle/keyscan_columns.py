@@ -35,6 +35,7 @@ pasted into comments are not read here.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from array import array
@@ -48,9 +49,11 @@ __all__ = ["find_columns"]
 # two or more, matched a bounded number at a time (a run goes on in the next match).
 _BLOCK = lazy_re(rb"(?m)^(?:(?:[ ]{1,24}(?:[^ \n][^\n]{0,600})?|\*\r?)(?:\n|\Z)){2,1024}")
 _COLUMN = lazy_re(rb"[ ]{1,64}>[^\n]{0,64}<\r?$")  # od -z's, ending its line
-_NUMBER = re.compile(rb"-?[0-9a-fA-F]{1,22}")
-_OCTAL = re.compile(rb"[0-7]+")
-_DECIMAL = re.compile(rb"-?[0-9]+")
+# A line's numbers joined by one blank each (tokens hold none): one match a line, not
+# one a number (a number a line is od -An -w1's hostile shape: 87,000 lines in 512 KiB).
+_NUMBERS = re.compile(rb"-?[0-9a-fA-F]{1,22}(?: -?[0-9a-fA-F]{1,22})*")
+_OCTALS = re.compile(rb"[0-7]+(?: [0-7]+)*")
+_DECIMALS = re.compile(rb"-?[0-9]+(?: -?[0-9]+)*")
 _HEX_WIDTHS = {2: 1, 4: 2, 8: 4, 16: 8}  # od -tx's digits: bytes
 _OCTAL_WIDTHS = {3: 1, 6: 2, 11: 4, 22: 8}  # od -to's
 _RADIX = {"hex": 16, "octal": 8, "decimal": 10}
@@ -62,6 +65,7 @@ _PAD_LINES = 32  # lines each "*" may stand for beyond once, in those zeros
 _PADS_MAX = 1 << 22  # zero bytes after the runs of a text, all in all
 _TRIES = 1024  # windows tried in a text, at most
 _STARS = _TRIES // (_COUNT_MAX - 1) + 1  # "*"s a run's format can try
+Found = tuple[str, int] | None  # what a DER scan finds
 
 
 class _Run:
@@ -94,13 +98,14 @@ class _Run:
         tokens = self.tokens(pos)
         if tokens is None:
             return True
-        if not tokens or not all(_NUMBER.fullmatch(t) for t in tokens):
+        joined = b" ".join(tokens)
+        if not _NUMBERS.fullmatch(joined):  # no numbers, or not only numbers
             return False
         self.lines.append(pos)
         self.widths.update(map(len, tokens))
-        self.hex = self.hex and not any(t.startswith(b"-") for t in tokens)
-        self.octal = self.octal and all(_OCTAL.fullmatch(t) for t in tokens)
-        if self.decimal and all(_DECIMAL.fullmatch(t) for t in tokens):
+        self.hex = self.hex and b"-" not in joined  # a number's sign, od -td's
+        self.octal = self.octal and _OCTALS.fullmatch(joined) is not None
+        if self.decimal and _DECIMALS.fullmatch(joined):
             values = list(map(int, tokens))
             self.low, self.high = min(self.low, *values), max(self.high, *values)
         else:
@@ -167,9 +172,12 @@ class _Run:
                 return pos if pos >= 0 else -1 - pos
         return abs(self.lines[-1])
 
-    def find(self, scan_der: ScanDer, budget: list[int]) -> tuple[str, int] | None:
+    def find(
+        self, scan_der: ScanDer, budget: list[int], windows: dict[tuple[bytes, int], Found]
+    ) -> tuple[str, int] | None:
         """A key in the run's bytes in each format and order (see the module's docstring);
-        ``budget``: the text's windows to try, and zero bytes to pad runs with."""
+        ``budget``: the text's windows to try, and zero bytes to pad runs with;
+        ``windows``: what the DER scan found in each window tried, by its parts."""
         if len(self.lines) < 2:
             return None
         for base, size in self.formats():
@@ -189,11 +197,20 @@ class _Run:
                     at, length, where = stars[i : i + 3]
                     line = bytes(data[at : at + length])
                     head, tail = bytes(data[max(0, at - _HEAD) : at]), bytes(data[at : at + _HEAD])
+                    # A window is its parts: one seen before (hostile text repeats them,
+                    # 2 KiB of parts for 18 KiB of window) is answered without building
+                    # it, as the memoised scan would answer it from the window's digest.
+                    parts = hashlib.sha256(b"%d %d " % (len(head), len(line)) + head + line + tail)
+                    key = parts.digest()
                     for count in range(1, _COUNT_MAX):
                         if budget[0] <= 0:
                             return None
                         budget[0] -= 1
-                        found = scan_der(head + line * count + tail + bytes(_PAD))
+                        if (key, count) in windows:
+                            found = windows[key, count]
+                        else:
+                            found = scan_der(head + line * count + tail + bytes(_PAD))
+                            windows[key, count] = found
                         if found is not None and found[1] < len(head) + length * count + len(tail):
                             return (
                                 f"{found[0]} spelt as {how}, a '*' read as {count + 1} lines",
@@ -208,10 +225,11 @@ def find_columns(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     if b"\n " not in data and not data.startswith(b" "):
         return None  # no line opens with a blank (a bytes.find, not a pattern)
     budget = [_TRIES, _PADS_MAX]
+    windows: dict[tuple[bytes, int], Found] = {}  # _TRIES at most
     run, ended = _Run(data), -1
     for block in _BLOCK().finditer(data):
         if block.start() != ended:  # not the run of the block before going on
-            found = run.find(scan_der, budget)
+            found = run.find(scan_der, budget, windows)
             if found is not None:
                 return found
             run = _Run(data)
@@ -223,11 +241,11 @@ def find_columns(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
         pos = block.start()
         while pos < ended:
             if not run.add(pos):
-                found = run.find(scan_der, budget)
+                found = run.find(scan_der, budget, windows)
                 if found is not None:
                     return found
                 run = _Run(data)
                 run.columns = columns
             nl = data.find(b"\n", pos, ended)
             pos = ended if nl < 0 else nl + 1
-    return run.find(scan_der, budget)
+    return run.find(scan_der, budget, windows)

@@ -21,9 +21,10 @@ serial number in hex is no key to it. All patterns run over the text lower-cased
 Speed: a pattern opening with a set of characters (hex digits) is tried by re at every
 byte (about 100 ms a MiB of PEM). Hex is found instead from markers, substrings that
 ``bytes.find`` looks for in a copy of the text with every byte replaced by its class
-(:data:`_CLASSES`: hex digit, other letter, blank, colon, line end, other): a dump line
-has an offset of six digits or more before a blank or a colon, a run four bytes in a
-row on a line, or four lines of one byte each (od -An -tx1 -w1, xxd -p -c1). Each marker
+(:data:`_CLASSES`: hex digit, other letter, blank, colon, line end, other): a run has
+four bytes in a row on a line, or four lines of one byte each (od -An -tx1 -w1, xxd -p
+-c1). A dump's first line is found by a pattern tried at line starts alone
+(:data:`_DUMP_START`). Each marker
 costs bounded work around it and each run is read once, so the scan is linear; a run of
 hex with two or three bytes a line is not looked for.
 """
@@ -180,10 +181,8 @@ _CLASSES = bytes(
 )
 _NOT_HEX = bytes(c for c in range(256) if c not in _HEX_DIGITS)
 _DIGITS = lazy_re(rb"[0-9a-f]+")
-# Where a dump line's offset ends (six digits or more, then a blank or a colon), and
-# where bare hex has four bytes in a row apart by blanks or colons, or six continuous
+# Where bare hex has four bytes in a row apart by blanks or colons, or six continuous
 # (four would be found in base64 once every 40 lines, and each costs a search).
-_DUMP_MARKS = (b"hhhhhh:", b"hhhhhh ")
 _RUN_MARKS = (
     b"h" * 12,
     b"hh hh hh hh",
@@ -200,7 +199,6 @@ _WORD_MARKS = (
         rb"| hhhh hhhh(?!h)(?<![:h] hhhh hhhh hhhh))"
     ),
 )
-_DUMP_OFFSET_REACH = 40  # a dump line's offset ends this near its line's start, at most
 
 # A dump line: a comment mark before it if pasted into a comment, an offset, then either
 # - xxd (offset, colon) or Format-Hex (offset, three blanks): groups one blank apart,
@@ -221,6 +219,31 @@ _DUMP_LINE = lazy_re(
     rb"(?:[|>][^\n]{0,512})?"
     rb")\r?(?=\n|\Z)"
 )
+# The lines a dump may open with, found by one search in C (od's "0000000 048" lines,
+# each no dump's first line, cost a _read_dump call a line: 0.5 MB/s). A superset of
+# the first lines _read_dump takes, _DUMP_LINE's with an even number of digits: an
+# offset then xxd's or Format-Hex's separator (whatever follows), or od's groups (each
+# a maximal run of digits, so each one's parity is known; odd ones in pairs) then what
+# may end the line. Every bounded repetition reaches as far as _DUMP_LINE's 256 groups;
+# each group is matched once, so a line costs linear work at most.
+_EVEN_GROUP = rb"(?:[0-9a-f]{2}){1,16}(?![0-9a-f])"
+_ODD_GROUP = rb"[0-9a-f](?:[0-9a-f]{2}){1,15}(?![0-9a-f])"
+_EVEN_PIECE = (
+    rb"(?:" + _EVEN_GROUP + rb"|" + _ODD_GROUP
+    + rb"(?:[ ]{1,4}" + _EVEN_GROUP + rb"){0,255}[ ]{1,4}" + _ODD_GROUP + rb")"
+)  # fmt: skip
+_DUMP_OPENING = (
+    rb"(?:[ \t]{0,8}(?:[#;!>%*]|//|--)[ \t]{0,4})?[0-9a-f]{6,16}(?::[ ]|[ ]{3}(?![ ])"
+    rb"|[ ]{1,4}" + _EVEN_PIECE + rb"(?:[ ]{1,4}" + _EVEN_PIECE + rb"){0,255}"
+    rb"[ ]*(?:[|>]|\r?(?=\n|\Z)))"
+)
+# Tried after each line end, which re finds as fast as bytes.find (a pattern opening
+# with "^" is tried at every byte: 4x slower on PEM); the text's first line apart.
+_DUMP_FIRST = lazy_re(_DUMP_OPENING)
+_DUMP_START = lazy_re(rb"\n" + _DUMP_OPENING)
+# Where a dump line's offset ends (six digits or more, then a blank or a colon): a text
+# holding neither holds no dump (a PEM bundle: two bytes.find in place of the search).
+_DUMP_MARKS = (b"hhhhhh:", b"hhhhhh ")
 # Bare hex: bytes of two digits, between two of them up to two blanks or colons, or a
 # line end with bytes that are neither letters nor digits around it, up to 8 before (a
 # closing quote, OpenSSL's trailing colon) and 16 after (indentation, an opening quote,
@@ -283,17 +306,20 @@ def find_hex_text(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
 
 
 def _find_dumps(low: bytes, classes: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
-    marks, pos = _Marks(classes, _DUMP_MARKS), 0
-    while (at := marks.next(pos)[0]) >= 0:
-        nl = classes.rfind(b"\n", max(0, at - _DUMP_OFFSET_REACH), at)
-        if nl < 0 and at > _DUMP_OFFSET_REACH:
-            pos = at + 1  # too far into its line to end an offset
-            continue
-        found, pos = _read_dump(low, nl + 1, scan_der)
+    if not any(mark in classes for mark in _DUMP_MARKS):
+        return None
+    pos, starts = 0, _DUMP_START()
+    at = 0 if _DUMP_FIRST().match(low) is not None else -1
+    while True:
+        if at < 0:  # the next line, at or after pos, that may open a dump
+            start = starts.search(low, max(0, pos - 1))
+            if start is None:
+                return None
+            at = start.start() + 1
+        found, pos = _read_dump(low, at, scan_der)
         if found is not None:
             return found
-        pos = max(pos, at + 1)
-    return None
+        pos, at = max(pos, at + 1), -1
 
 
 def _read_dump(low: bytes, start: int, scan_der: ScanDer) -> tuple[tuple[str, int] | None, int]:

@@ -5,6 +5,8 @@ within bounds."""
 
 from __future__ import annotations
 
+import random
+import re
 import time
 import tracemalloc
 from pathlib import Path
@@ -18,7 +20,15 @@ from support.verify_pki import pooled_key
 
 from esp_cabundle.cli import cli
 from esp_cabundle.keyscan import _scan_der, find_private_key
-from esp_cabundle.keyscan_columns import _COUNT_MAX, _HEAD, _PAD, _PADS_MAX, _TRIES, find_columns
+from esp_cabundle.keyscan_columns import (
+    _COUNT_MAX,
+    _HEAD,
+    _PAD,
+    _PADS_MAX,
+    _TRIES,
+    _Run,
+    find_columns,
+)
 from esp_cabundle.keyscan_dumps import _EXPAND_MAX
 from tests.support.gate_cases import X1_PEM
 from tests.support.key_vectors import key_vectors, no_key_data
@@ -142,5 +152,120 @@ def test_the_windows_tried_stop_at_their_cap() -> None:
         calls.append(len(buf))
         return None
 
-    assert find_columns(fill(b" 30\n 82\n*\n"), counting) is None
+    # each window different (its "*"'s line a count up), so none is answered from its parts
+    lines = b"".join(b" 30\n %02x\n*\n" % (n % 256) + b" 00\n" * (n // 256) for n in range(2000))
+    assert find_columns(lines, counting) is None
     assert len(calls) == _TRIES + 1
+    calls.clear()  # windows repeating, some answered from their parts: the cap still holds
+    assert find_columns(fill(b" 30\n 82\n*\n"), counting) is None
+    assert 1 < len(calls) <= _TRIES + 1
+
+
+class _Unseen(dict[tuple[bytes, int], object]):
+    """Windows answered from their parts: none (every window built and scanned)."""
+
+    def __contains__(self, key: object) -> bool:
+        return False
+
+
+@pytest.mark.parametrize("first", [b" 31\n", b" 30\n"])
+def test_windows_alike_but_before_their_star_are_told_apart(first: bytes) -> None:
+    """Two runs of od -An -tx1 -w1 lines whose "*"s have the same line and the same bytes
+    after: the first opens with 31 (no SEQUENCE) in place of the key's 30, the second is
+    the key's (a BER DSA key, found only with a "*" read as three lines). The second's
+    windows are the key's, not the first's answers; the first run holds the key too if
+    it opens with 30, and is the one named then."""
+    key = run_tool(["od", "-An", "-tx1", "-w1"], key_vectors()["test-only-ber-dsa-pkcs8.der"])
+    assert key.startswith(b" 30\n")
+    text = first + key[4:] + b"x\n" + key
+    found = find_columns(text, _scan_der)
+    assert found is not None and "a '*' read as 3 lines" in found[0], found
+    second = len(key) + len(first) - 4 + 2  # where the second run starts
+    assert (found[1] > second) == (first == b" 31\n"), found
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_windows_answered_from_their_parts_find_what_every_window_scanned_finds(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window tried before is answered by its parts (before, its line and count, after)
+    without being built: on text of od -An -tx1 -w1 lines holding a BER DSA key (found
+    only with a "*" read as four lines) at random places, among repeated lines, "*"s and
+    breaks, the finding is the one of a scan building every window."""
+    rng = random.Random(seed)
+    key = run_tool(["od", "-An", "-tx1", "-w1"], key_vectors()["test-only-ber-dsa-pkcs8.der"])
+    pieces = [b" 30\n", b" 82\n", b" 00\n", b"*\n", b" 02\n 01\n", b"x\n", key, key[:300]]
+    weights = [20, 10, 10, 20, 5, 1, 1, 2]
+    text = b"".join(rng.choices(pieces, weights, k=rng.randrange(200, 2000)))
+    scanned: list[bytes] = []
+
+    def recording(buf: bytes) -> tuple[str, int] | None:
+        scanned.append(buf)
+        return _scan_der(buf)
+
+    found = find_columns(text, recording)
+    built = list(scanned)
+    scanned.clear()
+    find = _Run.find
+    monkeypatch.setattr(_Run, "find", lambda self, d, b, w: find(self, d, b, _Unseen()))
+    assert find_columns(text, recording) == found, seed
+    assert set(built) == set(scanned)  # no window left unscanned
+
+
+def _add_rule(run: _Run, pos: int) -> bool:
+    """_Run.add as the plain rule: each of a line's numbers checked on its own."""
+    if run.data.startswith(b"*", pos):
+        run.lines.append(-1 - pos)
+        return True
+    tokens = run.tokens(pos)
+    if tokens is None:
+        return True
+    if not tokens or not all(re.fullmatch(rb"-?[0-9a-fA-F]{1,22}", t) for t in tokens):
+        return False
+    run.lines.append(pos)
+    run.widths.update(map(len, tokens))
+    run.hex = run.hex and not any(t.startswith(b"-") for t in tokens)
+    run.octal = run.octal and all(re.fullmatch(rb"[0-7]+", t) for t in tokens)
+    if run.decimal and all(re.fullmatch(rb"-?[0-9]+", t) for t in tokens):
+        values = list(map(int, tokens))
+        run.low, run.high = min(run.low, *values), max(run.high, *values)
+    else:
+        run.decimal = False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_lines_numbers_are_read_as_the_plain_rule_reads_them(seed: int) -> None:
+    """_Run.add checks a line's numbers in one match each (hex, octal, decimal): the
+    state it leaves, line by line, is the one of checking each number on its own."""
+    rng = random.Random(seed)
+    numbers = [b"30", b"-48", b"060", b"7", b"9", b"ff", b"FF", b"-", b"0x30", b"1" * 22, b"1" * 23]
+    numbers += [b"*", b"g", b"", b"12-3", b"0177777", b"8"]
+    blanks = [b" ", b"  ", b"\t", b" \r", b"\x0b", b"   "]
+    lines = []
+    for _ in range(400):
+        line = b"".join(
+            rng.choice(blanks) + rng.choice(numbers) for _ in range(rng.randrange(0, 5))
+        )
+        lines.append(rng.choice([line, line, b"*", b"", line + b"  >0.<"]))
+    data = b"\n".join(lines) + b"\n"
+    for columns in (False, True):
+        fast, plain = _Run(data), _Run(data)
+        fast.columns = plain.columns = columns
+        pos = 0
+        while pos < len(data):
+            assert fast.add(pos) == _add_rule(plain, pos), data[pos : data.find(b"\n", pos)]
+            state = (fast.widths, fast.hex, fast.octal, fast.decimal, fast.low, fast.high)
+            assert state == (
+                plain.widths,
+                plain.hex,
+                plain.octal,
+                plain.decimal,
+                plain.low,
+                plain.high,
+            )
+            assert list(fast.lines) == list(plain.lines)
+            if not fast.hex and not fast.octal and not fast.decimal:
+                fast, plain = _Run(data), _Run(data)  # a fresh run: every state is reached
+                fast.columns = plain.columns = columns
+            pos = data.find(b"\n", pos) + 1

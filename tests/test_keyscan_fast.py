@@ -146,6 +146,28 @@ def test_base64_runs_are_read_as_the_plain_rule_reads_them() -> None:
     assert 50 < found < 1400
 
 
+# A run that may open a key, as the scanner found it before: "M", "b", "z" or "/" after a
+# byte that is no base64 character, then 15 base64 characters or more.
+_KEY_RUN_RULE = re.compile(
+    rb"[Mbz/](?<=[\x00-\x2a\x2c-\x2e\x3a-\x40\x5b-\x60\x7b-\xff][Mbz/])[A-Za-z0-9+/]{15,}"
+)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_runs_that_may_open_a_key_are_found_where_the_plain_rule_finds_them(seed: int) -> None:
+    """keyscan finds them in the text's byte classes (a literal ".M", re's fast scan): the
+    same runs, after every byte that is no base64 character, on text of every byte."""
+    rng = random.Random(seed)
+    pieces = [b"MIIB" * 4, b"x" * 14, b"x" * 15]  # runs of 15 and 16 after an opening
+    pieces += [bytes([c]) for c in b"Mbz/+A09=\n"] + [bytes([c]) for c in range(256)]
+    text = b"".join(rng.choice(pieces) for _ in range(20_000))
+    classes = text.translate(keyscan._B64_CLASSES)
+    found = [(m.start() + 1, m.end()) for m in keyscan._B64_KEY_RUN.finditer(classes)]
+    expected = [m.span() for m in _KEY_RUN_RULE.finditer(text)]
+    assert found == expected
+    assert len(expected) > 50
+
+
 # ---------------------------------------------------------------------------------------
 # The inputs that were slow
 

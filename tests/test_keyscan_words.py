@@ -244,3 +244,28 @@ def test_one_long_word_run_is_scanned_in_bounded_memory(unit: bytes) -> None:
     data = fill(unit)
     peak = clean_scan_peak(data)
     assert peak < 8 * len(data), peak
+
+
+def test_a_key_in_few_words_is_refused_wherever_they_can_spell_one() -> None:
+    """A run of three numbers or fewer is passed over unread only if each has four
+    characters at most (16-bit words, six bytes: no key). The smallest key der_key_kind
+    takes (SEC1: a SEQUENCE of five bytes, version 1, a BER OCTET STRING) is found in
+    od -tu4's three 32-bit words, little-endian, with offsets (which the run's pattern
+    counts as words, the words' reader not), and in four 16-bit words of four digits."""
+    # built, not spelt: the repository's own scan (test_gate) would find it spelt here
+    key = bytes([0x31 - 1]) + bytes.fromhex("050201012480") + bytes(5)
+    assert _scan_der(key) is not None
+    words = [int.from_bytes(key[i : i + 4], "little") for i in range(0, 12, 4)]
+    assert max(len(str(w)) for w in words) > 4  # the form under test: wider than 16 bits
+    text = b"0000000 " + b" ".join(b"%d" % w for w in words) + b"\n0000014\n"
+    found = find_private_key(X1_PEM + b"*\n" + text)
+    assert found is not None and "32-bit words" in found.kind, found
+    assert found.line == X1_PEM.count(b"\n") + 2, found
+    # the same numbers cut to four characters (modulo 10,000): six bytes, no key
+    short = b" ".join(b"%d" % (w % 10_000) for w in words)
+    assert find_private_key(X1_PEM + b"*\n0000000 " + short + b"\n0000014\n") is None
+    # four such numbers are eight bytes: od -tu2's 16-bit words of the key
+    four = b" ".join(b"%5d" % int.from_bytes(key[i : i + 2], "little") for i in range(0, 8, 2))
+    assert max(map(len, four.split())) <= 4  # the form under test
+    found = find_private_key(X1_PEM + b"*\n0000000 " + four + b"\n0000010\n")
+    assert found is not None and "16-bit words" in found.kind, found
