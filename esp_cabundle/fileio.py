@@ -21,6 +21,7 @@ from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
 from .file_kinds import file_kind, is_found, is_named, refuse_special, with_article
 from .limits import MAX_FILE_INPUT, check_size, human_size
+from .sniff import refuse_archive
 from .text import plural_noun, suggest_file
 
 __all__ = [
@@ -40,6 +41,13 @@ __all__ = [
     "write_all_atomic",
     "write_atomic",
 ]
+
+
+# The inputs read for the certificates they hold (every CA-file reader's ``what``): an
+# archive given as one is refused here, naming its unpacking, before any reader sniffs it.
+_CERTIFICATE_INPUTS = frozenset(
+    {"CA file", "certificate file", "image or CA file", "bundle file", "chain file"}
+)
 
 
 def read_input(
@@ -101,6 +109,8 @@ def read_input(
                 hint="is this the right file? inputs this large are refused without parsing",
             )
         check_size(len(data), cap, what=what, path=str(p), error=error)
+        if what in _CERTIFICATE_INPUTS:
+            refuse_archive(data, source=str(p), error=error)
         return data
     except FileNotFoundError as e:
         if p.is_symlink():
