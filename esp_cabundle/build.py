@@ -63,7 +63,8 @@ class BuildResult:
     extra: dict[str, object] = field(default_factory=dict)
     boards: tuple[GatedCA, ...] = ()
     private: frozenset[Path] = frozenset()  # images packing a file kept from others
-    # Image outputs' from_dir: entries left out (and why), files holding a private key.
+    # Image outputs' from_dir: entries left out (and why), files holding a private key;
+    # warnings also say an idf-bundle layout guessed for an ESP-IDF newer than known.
     dir_notes: tuple[str, ...] = ()
     dir_warnings: tuple[str, ...] = ()
     inputs: tuple[Path, ...] = ()  # every file read, for a dependency file
@@ -194,6 +195,8 @@ def build_bundle(
                 if out.format == "pem"
                 else render(out.format, bundle, out.options, spelling=spelling)
             )
+            guessed = _layout_guessed(out)
+            dir_warnings += [guessed] if guessed and guessed not in dir_warnings else []
         rendered.append((out, data))
     return BuildResult(
         ca=ca,
@@ -206,6 +209,18 @@ def build_bundle(
         dir_warnings=tuple(dir_warnings),
         inputs=_read_too(read, catalog, (board, *(b.board for b in per_board.values()))),
     )
+
+
+def _layout_guessed(out: OutputSpec) -> str | None:
+    """The warning for an idf-bundle output whose ESP-IDF version is newer than the
+    releases known (its layout is the newest's), else None."""
+    version = out.options.get("idf_version")
+    if out.format != "idf-bundle" or version is None or "bundle_format" in out.options:
+        return None
+    # deferred: the bundle module loads only for an idf-bundle output, as render does
+    from .formats.idf_bundle import idf_version_warning
+
+    return idf_version_warning(str(version))
 
 
 def _image_of(out: OutputSpec) -> ImageOutput | None:

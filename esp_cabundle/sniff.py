@@ -4,10 +4,60 @@ string literals, C byte arrays). One set of rules for every reader of the tool."
 
 from __future__ import annotations
 
-from .errors import CertificateError
+import shlex
+
+from .errors import CertificateError, InputError
 from .pubkeys import read_tlv_header as _read_tlv_header
 
-__all__ = ["decode_text", "looks_binary", "sniff_kind"]
+__all__ = ["archive_kind", "decode_text", "looks_binary", "refuse_archive", "sniff_kind"]
+
+# Archives and compressed files by their magic bytes (zip APPNOTE 4.3.7/4.3.16, RFC 1952,
+# POSIX ustar at offset 257, xz, bzip2, 7z, zstd frame): what each is called, and the
+# command that unpacks it ({} the file). A stored zip holds its PEM text verbatim, and was
+# read as the PEM file it packs; a compressed one was "binary data" with no way out.
+_ARCHIVES: tuple[tuple[int, bytes, str, str], ...] = (
+    (0, b"PK\x03\x04", "a zip archive", "unzip {}"),
+    (0, b"PK\x05\x06", "an empty zip archive", "unzip {}"),
+    (0, b"\x1f\x8b", "a gzip-compressed file", "gunzip -k {}"),
+    (257, b"ustar", "a tar archive", "tar -xf {}"),
+    (0, b"\xfd7zXZ\x00", "an xz-compressed file", "unxz -k {}"),
+    (0, b"BZh", "a bzip2-compressed file", "bunzip2 -k {}"),
+    (0, b"7z\xbc\xaf\x27\x1c", "a 7z archive", "7z x {}"),
+    (0, b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "unzstd {}"),
+)
+_BZIP2_BLOCK = b"1AY&SY"  # after BZh and the block size digit: "BZh" alone may be text
+
+
+def archive_kind(data: bytes) -> tuple[str, str] | None:
+    """What archive or compressed file ``data`` is, and the command (``{}`` for its
+    name) that unpacks it; None for anything else."""
+    for at, magic, what, unpack in _ARCHIVES:
+        if data[at : at + len(magic)] != magic:
+            continue
+        if magic == b"BZh" and not (data[3:4].isdigit() and data[4:10] == _BZIP2_BLOCK):
+            continue
+        if magic == b"\x1f\x8b" and data[2:3] != b"\x08":  # deflate, the only method
+            continue
+        return what, unpack
+    return None
+
+
+def refuse_archive(data: bytes, *, source: str, error: type[InputError] = CertificateError) -> None:
+    """Refuse ``data`` when it is an archive or compressed file: no reader of the tool
+    unpacks one, and a stored zip's PEM text would be read as a CA file."""
+    found = archive_kind(data)
+    if found is None:
+        return
+    what, unpack = found
+    tar = what == "a gzip-compressed file" and source.endswith((".tar.gz", ".tgz"))
+    name = shlex.quote(f"./{source}" if source.startswith("-") else source)  # not a flag
+    command = ("tar -xzf {}" if tar else unpack).format(name)
+    raise error(
+        f"{what} ({len(data):,} bytes), not a certificate file: esp-cabundle unpacks "
+        "no archive or compressed file",
+        path=source,
+        hint=f"unpack it first ({command}), then give the CA file it holds",
+    )
 
 
 _UTF16_BOMS = ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
@@ -22,7 +72,9 @@ def decode_text(data: bytes, *, source: str = "<input>") -> tuple[bytes, str | N
     """``data`` as UTF-8, and "UTF-16 text" when it was UTF-16 (a BOM, or ASCII
     characters each followed or preceded by a NUL, as Windows tools write PEM); other
     bytes are returned as they are. One rule for every reader: ``inspect``, ``check``,
-    ``--root`` and the write gate read the same files."""
+    ``--root`` and the write gate read the same files; an archive is refused
+    (:func:`refuse_archive`)."""
+    refuse_archive(data, source=source)
     codec = next((c for bom, c in _UTF16_BOMS if data.startswith(bom)), None)
     body = data[2:] if codec else data
     if codec is None and len(data) >= 4 and len(data) % 2 == 0:

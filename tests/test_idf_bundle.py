@@ -22,6 +22,7 @@ from esp_cabundle.formats.idf_bundle import (
     choose_bundle_format,
     detect_bundle_format,
     diagnose_bundle,
+    idf_version_warning,
     parse_idf_bundle,
     render_idf_bundle,
 )
@@ -119,6 +120,47 @@ def test_format_by_version(version: str, fmt: str) -> None:
 def test_bad_versions(bad: str) -> None:
     with pytest.raises(InputError):
         bundle_format_for(bad)
+
+
+@pytest.mark.parametrize(
+    ("bad", "said"),
+    [
+        # a minor past a line that ended (6.0 followed 5.5): a typo, refused with the line
+        ("5.9.9", "the nearest release line is 5.5"),
+        ("5.6", "the nearest release line is 5.5"),
+        ("4.5", "the nearest release line is 4.4"),
+        # an Arduino-ESP32 release that never was: 2.017 had been read as 2.17 (v1)
+        ("arduino-2.017", "did you mean arduino-2.0.17?"),
+        ("arduino-2.5.0", "check the version"),
+        ("arduino-3.1.9", "check the version"),
+    ],
+)
+def test_a_version_never_released_is_refused(bad: str, said: str) -> None:
+    with pytest.raises(InputError, match="is no release") as e:
+        bundle_format_for(bad)
+    assert said in (e.value.hint or ""), e.value.hint
+
+
+@pytest.mark.parametrize(
+    ("version", "fmt"), [("4.3", "v1"), ("4.0", "v1"), ("6.0.1", "v2"), ("arduino-3.3.20", "v2")]
+)
+def test_real_and_later_releases_are_taken_silently(version: str, fmt: str) -> None:
+    assert bundle_format_for(version) == fmt and idf_version_warning(version) is None
+
+
+def test_a_newer_esp_idf_than_known_is_warned_about(runner: CliRunner, in_tmp: Path) -> None:
+    """ESP-IDF 6.1 may come: its layout is 6.0's, said; 5.9.9 never will: refused."""
+    assert bundle_format_for("6.1") == "v2"
+    line = ["build", "--preset", "default", "-f", "idf-bundle", "-o", "b.bin", "-q"]
+    r = runner.invoke(cli, [*line, "--idf-version", "6.1"])
+    assert r.exit_code == 0, r.output
+    assert "warning: ESP-IDF 6.1 is newer than the releases this tool knows" in r.stderr
+    assert "6.0's layout (v2)" in r.stderr and (in_tmp / "b.bin").is_file()
+    (in_tmp / "b.bin").unlink()
+    (in_tmp / "cabundle.lock").unlink(missing_ok=True)
+    r = runner.invoke(cli, [*line, "--idf-version", "5.9.9"])
+    assert r.exit_code == 2 and "ESP-IDF 5.9.9 is no release" in r.stderr, r.output
+    assert list(in_tmp.iterdir()) == []
 
 
 def test_choose_format() -> None:

@@ -197,6 +197,33 @@ def test_interactive_answers_with_retries(runner: CliRunner, in_tmp: Path) -> No
     assert "# Board: mongoose-os-esp32 " in (in_tmp / "cabundle.yaml").read_text()
 
 
+def test_target_takes_a_comma_separated_list_as_the_prompt_does(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """The prompt says "HOST[:PORT], comma-separated" and --target refused that list
+    ('mdash.net,api.example.com' is not a host name): it takes it now, and a bad one
+    in the list is hinted in place, the others kept."""
+    code, _, err = run(
+        runner, "init", "--target", "mdash.net, api.example.com:8443", "--target",
+        "broker.example:8883", "--yes", "--at", AT,
+    )  # fmt: skip
+    assert code == 0, err
+    cfg = load_config(in_tmp / "cabundle.yaml")
+    assert [(t.host, t.port) for t in cfg.section("targets")] == [
+        ("mdash.net", 443),
+        ("api.example.com", 8443),
+        ("broker.example", 8883),
+    ]
+    (in_tmp / "cabundle.yaml").unlink()
+    code, _, err = run(runner, "init", "--target", "mdash.net,bad host!", "--yes")
+    assert code == 2 and "bad target 'bad host!'" in err, err
+    hint = err.partition("  hint: ")[2]
+    assert shlex.split(hint.partition("e.g. ")[2]) == [
+        "esp-cabundle", "init", "--target", "mdash.net,mqtt.example.com:8883", "--yes",
+    ]  # fmt: skip
+    assert list(in_tmp.iterdir()) == []
+
+
 # How each question starts, and the words README's "Start a project" names it by.
 QUESTIONS = {"Board": "board", "Servers": "servers", "Service life": "service life",
              "Root preset": "root preset"}  # fmt: skip

@@ -58,3 +58,26 @@ def test_a_missing_fs_put_source_says_what_is_read(runner: CliRunner, tmp_path: 
     assert _hint(runner, "fs", "put", str(image), str(tmp_path / "ca.pen"), "/x") == (
         "did you mean 'ca.pem'?"
     )
+
+
+@pytest.mark.parametrize("name", ["src/mDash.c", "main.cpp", "sketch.ino"])
+def test_a_missing_source_file_is_not_hinted_to_be_built(
+    runner: CliRunner, in_tmp: Path, name: str
+) -> None:
+    """``inspect src/mDash.c`` (its --help's example) names a library's source to read:
+    "build one ... -o src/mDash.c" would overwrite what the user meant to read."""
+    pack = ["pack", "--fs", "littlefs", "--profile", "esp-idf", "--size", "64K", "-o", "x.bin"]
+    for line in (["inspect", name], [*pack, "--bundle", name]):
+        hint = _hint(runner, *line)
+        assert "build" not in hint and f"working directory ({in_tmp})" in hint, hint
+        assert f"has no {Path(name).name};" in hint or "has no src/;" in hint, hint
+    assert not list(in_tmp.iterdir())  # nothing written
+
+
+def test_a_missing_c_output_name_is_still_hinted_to_be_built(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """build's own C output (ca_pem.h) is a name the tool makes: its build is hinted."""
+    assert _hint(runner, "inspect", "ca_pem.h") == (
+        "build one: esp-cabundle build --preset default -o ca_pem.h"
+    )

@@ -249,3 +249,32 @@ def test_the_hint_runs(
     assert "required" not in err and "needs" not in err and "no CA given" not in err, err
     if end == 3:
         assert "no such serial port" in out + err, (hint, out, err)
+
+
+@pytest.mark.parametrize(
+    ("output", "error"),
+    [(["-o", ""], "bad --output: an empty path names no file"), (["-o"], "-o/--output needs")],
+)
+@pytest.mark.parametrize(
+    ("layout", "image"),
+    [
+        (["--fs", "littlefs", "--profile", "esp-idf", "--size", "64K"], "littlefs.bin"),
+        (["--board", "mongoose-os-esp32@2.20.0"], "littlefs.bin"),
+        (["--fs", "spiffs", "--profile", "esp-idf", "--size", "64K"], "spiffs.bin"),
+    ],
+)
+def test_an_empty_or_valueless_output_hints_a_name_for_the_fs_given(
+    in_tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    layout: list[str],
+    image: str,
+    output: list[str],
+    error: str,
+) -> None:
+    """``pack --fs littlefs -o ''`` was hinted ``--output spiffs.bin`` (the example's),
+    as a missing -o is not: every filled-in name follows the --fs (or board) typed."""
+    assert run(["pack", *layout, "--preset", "default", *output]) == 2
+    err = capsys.readouterr().err
+    hint = err.partition("  hint: ")[2]
+    assert f"Error: {error}" in err and shlex.split(hint)[-1] == image, err
+    assert list(in_tmp.iterdir()) == []

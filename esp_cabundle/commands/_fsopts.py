@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import InputError
-from ..fileio import missing_ca_hint, shell_path
+from ..fileio import missing_ca_hint, names_source, shell_path
 from ..fs import FS_TYPES, profiles_of
 from ..fs.lfs_platforms import PlatformVersionError, resolve_platform
 from ..spelling import CLI_SPELLING
@@ -153,8 +153,9 @@ def no_image_hint(image: Path) -> str:
 def no_input_hint(path: Path) -> str:
     """Where a file to inspect comes from, for one that is not there ("no such image or
     CA file" said nothing more): a CA file's name, the build that writes it; any other,
-    as :func:`no_image_hint` says (a dump's name: the whole flash read from a unit)."""
-    if says_text(path) and path.suffix.lower() != ".json":
+    as :func:`no_image_hint` says (a dump's name: the whole flash read from a unit); a
+    program source's (main.cpp), where it was looked for."""
+    if names_source(path) or (says_text(path) and path.suffix.lower() != ".json"):
         return missing_ca_hint(path)
     return no_image_hint(path)
 

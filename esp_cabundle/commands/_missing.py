@@ -378,7 +378,7 @@ def _value_of(
     options, _ = example(path, cmd)
     given = next((ws[1:] for p, ws in options if p is param), None)
     if given:
-        return given
+        return [_named_after(cmd, path, param, given[0], typed), *given[1:]]
     nargs = max(param.nargs, 1)
     found: list[tuple[int, list[str]]] = []
     # The help's example lines, a backslash joining a line to the next.
@@ -439,14 +439,8 @@ def _still_missing(
     for p, ws in options:
         if _long(p) in dropped:
             continue
-        after = NAMED_AFTER.get((command, _long(p)))
-        if after is not None and len(ws) == 2:
-            flag, form = after
-            source = typed.get(flag)
-            value = _typed_value(source, given) if source is not None else None
-            if value is None and flag == "--fs" and "--board" in typed:
-                value = _board_fs(_typed_value(typed["--board"], given))
-            ws = [ws[0], form.format(value)] if value else ws
+        if len(ws) == 2:
+            ws = [ws[0], _named_after(cmd, command, p, ws[1], given)]
         words += ws
     if isinstance(param, click.Option) and all(p is not param for p, _ in options):
         # a value from the help (push's --board mdash-arduino): a metavar is not copied
@@ -458,6 +452,26 @@ def _still_missing(
         for i, p in enumerate(required[start:], start)
     ]
     return words, after_args
+
+
+def _named_after(
+    cmd: click.Command, command: str, param: click.Option, value: str, given: Sequence[str]
+) -> str:
+    """The example's ``value`` for ``param``, named after the option :data:`NAMED_AFTER`
+    says as ``given`` types it (``--fs littlefs``: ``littlefs.bin``), or as a typed
+    --board's file system is; ``value`` when neither is typed. Every hint that fills in
+    the value (one missing, empty, or left without its value) names it alike."""
+    after = NAMED_AFTER.get((command, _long(param)))
+    if after is None:
+        return value
+    flag, form = after
+    options = {o: p for p in cmd.params if isinstance(p, click.Option) for o in p.opts}
+    source = options.get(flag)
+    typed = _typed_value(source, given) if source is not None else None
+    board = options.get("--board")
+    if typed is None and flag == "--fs" and board is not None:
+        typed = _board_fs(_typed_value(board, given))
+    return form.format(typed) if typed else value
 
 
 def _board_fs(name: str | None) -> str | None:

@@ -63,7 +63,8 @@ T = TypeVar("T")
     type=Name("server"),
     multiple=True,
     metavar="HOST[:PORT]",
-    help="A server the devices connect to (repeatable; port 443 unless given).",
+    help="A server the devices connect to (repeatable, or comma-separated as the "
+    "prompt takes them; port 443 unless given).",
 )
 @click.option(
     "--service-years",
@@ -131,7 +132,7 @@ def init(
     ask = not yes
     # Every value given is checked before the first question: a bad --service-until was
     # refused only after the board and the servers had been asked for.
-    parsed_targets = tuple(_parsed_target(t) for t in targets)
+    parsed_targets = tuple(_parsed_target(t, typed) for typed in targets for t in _listed(typed))
     given_life = str(service_years) if service_years is not None else service_until
     end = _given_life(given_life, today) if given_life is not None else None
     if presets:
@@ -189,10 +190,18 @@ def init(
             note(printable(f"  {cmd:<{width}}  # {why}" if why else f"  {cmd}"))
 
 
-def _parsed_target(text: str) -> tuple[str, int]:
-    """``--target`` parsed; one that is no host (``'bad host!'``) is refused with the line
-    as typed, that target mended (its spaces or URL dropped) or else one of the help's, in place
-    (the hint was a bare "e.g. mdash.net"). A chain file keeps its own hint."""
+def _listed(typed: str) -> list[str]:
+    """The targets one ``--target`` names: ``a.example,b.example:8443`` is two, as the
+    prompt takes them (a host name or address never holds a comma); ``''`` stays one,
+    refused as no host."""
+    return [t for t in typed.split(",") if t.strip()] or [typed]
+
+
+def _parsed_target(text: str, typed: str) -> tuple[str, int]:
+    """``--target`` parsed (``text``, one of those the value ``typed`` lists); one that is
+    no host (``'bad host!'``) is refused with the line as typed, that target mended (its
+    spaces or URL dropped) or else one of the help's, in place (the hint was a bare "e.g.
+    mdash.net"). A chain file keeps its own hint."""
     try:
         return parse_target(text)
     except InputError as e:
@@ -200,14 +209,17 @@ def _parsed_target(text: str) -> tuple[str, int]:
             raise
         joined = "".join(text.split())  # 'mqtt.example .com': a slip; 'no such host': not
         mended = [joined if "." in joined else "", urlsplit(text.strip()).hostname or ""]
-        given = click.get_current_context().params.get("targets", ())
+        given = [
+            t for g in click.get_current_context().params.get("targets", ()) for t in _listed(g)
+        ]
         fixed = next(
             t
             for t in [*mended, "mdash.net", "mqtt.example.com:8883"]
             if t and t != text and t not in given and _is_target(t)
         )
+        value = ",".join(fixed if t == text else t for t in _listed(typed))
         words = [
-            fixed if w == text else f"--target={fixed}" if w == f"--target={text}" else w
+            value if w == typed else f"--target={value}" if w == f"--target={typed}" else w
             for w in typed_words()
         ]
         e.hint = f"give HOST or HOST:PORT; {example_line(words)}"

@@ -17,11 +17,10 @@ that relies on it fails, so the layout follows the target's ESP-IDF version.
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from ..certs import Certificate
 from ..errors import ImageError, InputError
@@ -29,6 +28,7 @@ from ..limits import MAX_IDF_BUNDLE_ROOTS
 from ..pubkeys import der_tlv, describe_key, spki_algorithm
 from ..spelling import PYTHON, Spelling
 from ..text import byte_count, plural
+from .idf_versions import BundleFormat, bundle_format_for, idf_version_warning
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -47,6 +47,7 @@ __all__ = [
     "choose_bundle_format",
     "detect_bundle_format",
     "diagnose_bundle",
+    "idf_version_warning",
     "pack_roots",
     "parse_idf_bundle",
     "parse_subject",
@@ -56,7 +57,6 @@ __all__ = [
     "starts_like_bundle",
 ]
 
-BundleFormat = Literal["v1", "v2"]
 BUNDLE_FORMATS: tuple[BundleFormat, ...] = ("v1", "v2")
 
 FORMAT_DESCRIPTIONS: dict[str, str] = {
@@ -67,57 +67,6 @@ FORMAT_DESCRIPTIONS: dict[str, str] = {
 # CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS default; esp_crt_bundle_init refuses more,
 # and gen_crt_bundle.py --max-certs defaults to the same value.
 DEFAULT_MAX_CERTS = 200
-
-# First ESP-IDF release with the offset-table layout (v5.4, d8e31eb6d01).
-_V2_SINCE_IDF = (5, 4)
-# Arduino-ESP32 3.2 is built on ESP-IDF release/v5.4 (arduino-esp32 PR #10872).
-_V2_SINCE_ARDUINO = (3, 2)
-
-# The newest major versions released (ESP-IDF 6.0, Arduino-ESP32 3.3): a higher one is
-# a typo, not a release whose bundle layout can be known.
-_NEWEST_IDF = 6
-_NEWEST_ARDUINO = 3
-_VERSION_RE = re.compile(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
-
-
-def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat:
-    """The bundle layout a firmware version reads.
-
-    ``version`` is an ESP-IDF version (``5.3``, ``v5.4.1``, ``idf-4.4``) or an
-    Arduino-ESP32 core version prefixed ``arduino-`` (``arduino-2.0.17``,
-    ``arduino-3.2.0``). ``spelling``: how the hints name the other outputs and layouts
-    (see :mod:`~esp_cabundle.spelling`).
-    """
-    m = _VERSION_RE.match(version.strip().lower())
-    if m is None:
-        raise InputError(
-            f"cannot read version '{version}'",
-            hint="give an ESP-IDF version such as 5.4 or 4.4.8, or arduino-3.2.0",
-        )
-    parts = tuple(int(x) for x in m.group("ver").split("."))
-    arduino = m.group("kind") == "arduino"
-    newest = _NEWEST_ARDUINO if arduino else _NEWEST_IDF
-    if parts[0] > newest:
-        name = "Arduino-ESP32" if arduino else "ESP-IDF"
-        raise InputError(
-            f"{name} {m.group('ver')} is not a release this tool knows (the newest major "
-            f"version is {newest})",
-            hint="check the version; for a release newer than this tool, give the layout "
-            f"with {spelling.new_layout}",
-        )
-    if arduino:
-        if parts[0] < 2:
-            raise InputError(
-                f"Arduino-ESP32 {m.group('ver')} has no certificate bundle support",
-                hint=f"Arduino-ESP32 1.0.x reads a PEM CA file (setCACert); use {spelling.pem}",
-            )
-        return "v2" if parts[:2] >= _V2_SINCE_ARDUINO else "v1"
-    if parts[0] < 4:
-        raise InputError(
-            f"ESP-IDF {m.group('ver')} has no certificate bundle (it arrived in 4.0)",
-            hint=f"use {spelling.pem} and load it with mbedtls_x509_crt_parse",
-        )
-    return "v2" if parts[:2] >= _V2_SINCE_IDF else "v1"
 
 
 @dataclass(frozen=True, slots=True)
