@@ -188,3 +188,40 @@ def test_flash_names_the_board_of_the_unit(
     assert run == "esp-cabundle " + shlex.join(fixed), r.output
     r = runner.invoke(cli, shlex.split(run)[1:])
     assert r.exit_code == 0, r.output
+
+
+def test_update_dump_names_the_board_of_the_dump_in_the_line_typed(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """update-dump's wrong-board hint said "run the same command again with --board X",
+    as flash's did: it is now the line typed with the board replaced, which runs."""
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    (in_tmp / "dump.bin").write_bytes(dumps.mongoose_dump())
+    argv = ["update-dump", "dump.bin", "--board=mdash-arduino", "--bundle", "ca.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin"])
+    assert r.exit_code == 2 and not (in_tmp / "new.bin").exists(), r.output
+    run = r.output.replace("\n  ", " ").split("(LittleFS on fs_0, fs_1): ", 1)[1].split("\n")[0]
+    fixed = [argv[0], argv[1], "--board", "mongoose-os-esp32", *argv[3:], "-o", "new.bin"]
+    assert run.strip() == "esp-cabundle " + shlex.join(fixed), r.output
+    r = runner.invoke(cli, shlex.split(run)[1:])
+    assert r.exit_code == 0, r.output
+    assert (in_tmp / "new.bin").stat().st_size == len(dumps.mongoose_dump())
+
+
+def test_update_dump_of_an_image_the_board_cannot_mount_hints_no_refused_put(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """An image given as the dump, under a board whose platform cannot mount its on-disk
+    version: the hint named an 'fs put ... --board' that refuses that board."""
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    made = pack_image("littlefs", "arduino", 256 << 10, [], platform="arduino-3.0.0").data
+    (in_tmp / "fs.bin").write_bytes(made)
+    old = _arduino_board(in_tmp, "arduino-2.0.5")
+    r = runner.invoke(cli, ["update-dump", "fs.bin", "--board", str(old), "--bundle", "ca.pem",
+                            "-o", "new.bin"])  # fmt: skip
+    assert r.exit_code == 2 and not (in_tmp / "new.bin").exists(), r.output
+    said = r.output.replace("\n  ", " ")
+    assert "fs put" not in said, said
+    assert "cannot mount the image's on-disk version 2.1" in said
+    assert "esp-cabundle pack --board" in said and "read --port PORT --all" in said
+    assert (in_tmp / "fs.bin").read_bytes() == made

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
 
 from ..errors import InputError
+from ..text import printable
+
+if TYPE_CHECKING:
+    from ..spelling import Spelling
 
 __all__ = [
     "Refused",
@@ -24,6 +28,7 @@ __all__ = [
     "replaced_option",
     "split_option",
     "takes_value",
+    "typed_board_again",
     "typed_words",
     "unclustered",
     "url_in_line",
@@ -235,3 +240,19 @@ def joined(reason: str) -> str:
     """``reason`` after "--board is required" (:mod:`.options`, and a missing option's
     message, :mod:`._missing`): a parenthesis follows it, a clause a colon."""
     return f" {reason}" if reason.startswith("(") else f": {reason}"
+
+
+# Stands for the board's name in the line typed until the hint names one; shell-safe,
+# so shlex.join leaves it bare.
+_BOARD_SLOT = "BOARD-NAME-SLOT"
+
+
+def typed_board_again(spelling: Spelling) -> Spelling:
+    """``spelling`` whose wrong-board hint is the command line typed with the board the
+    unit's partitions fit (``esp-cabundle flash -p ... --board mongoose-os-esp32``), so it
+    runs when copied; "run the same command again with --board X" left the user to
+    rebuild the line. Braces in the line are doubled: the hint is a format string."""
+    words = replaced_option(typed_words(), ["--board"], "--board", _BOARD_SLOT)
+    line = printable(f"esp-cabundle {shlex.join(words)}")
+    line = line.replace("{", "{{").replace("}", "}}").replace(_BOARD_SLOT, "{}")
+    return spelling._replace(board_again=line)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -15,12 +14,11 @@ from ..errors import InputError
 from ..flash.flasher import FlashResult, flash_unit
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import append_log, check_log, expand_ports, flash_log_record, log_format_for
-from ..spelling import BOARD_SPELLING, Spelling
-from ..text import printable
+from ..spelling import BOARD_SPELLING
 from ._bench import flash_line
 from ._plan_view import flash_detail_lines, flash_dict
 from ._station import report_station, run_station
-from ._usage import replaced_option, typed_words
+from ._usage import typed_board_again
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     at_option,
@@ -135,7 +133,7 @@ def flash(
         check_log(log_file, fmt)
     gated = ca.gate(board=profile, at=when, command="flash")
     announce(gated, quiet=quiet, as_json=as_json)
-    spelling = _with_typed_line(BOARD_SPELLING)
+    spelling = typed_board_again(BOARD_SPELLING)
 
     def logged(outcome: UnitOutcome[FlashResult]) -> None:
         if log_file is not None and fmt is not None:
@@ -185,22 +183,6 @@ def flash(
         json_doc=document if as_json else None,
         quiet=quiet,
     )
-
-
-# Stands for the board's name in the line typed until the hint names one; shell-safe,
-# so shlex.join leaves it bare.
-_BOARD_SLOT = "BOARD-NAME-SLOT"
-
-
-def _with_typed_line(spelling: Spelling) -> Spelling:
-    """``spelling`` whose wrong-board hint is the command line typed with the board the
-    unit's partitions fit (``esp-cabundle flash -p ... --board mongoose-os-esp32``), so it
-    runs when copied; "run the same command again with --board X" left the user to
-    rebuild the line. Braces in the line are doubled: the hint is a format string."""
-    words = replaced_option(typed_words(), ["--board"], "--board", _BOARD_SLOT)
-    line = printable(f"esp-cabundle {shlex.join(words)}")
-    line = line.replace("{", "{{").replace("}", "}}").replace(_BOARD_SLOT, "{}")
-    return spelling._replace(board_again=line)
 
 
 def _refuse_logging_into_inputs(log_file: Path, inputs: list[tuple[str, Path]]) -> None:

@@ -24,7 +24,7 @@ from ..text import plural
 from ..ui import echo, emit_json, note, shown_path
 from ._fsopts import with_platform
 from ._plan_view import already_holds, change_dict, change_lines
-from ._usage import replaced_option, split_option, typed_words
+from ._usage import replaced_option, split_option, typed_board_again, typed_words
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
     FILE_PATH,
@@ -104,15 +104,20 @@ def update_dump(
     # only once the update is known to apply: no line that looks like success comes
     # before an error.
     data = read_input(dump, what="flash dump", devices=False, hint=_no_dump_hint(dump))
+    spelling = typed_board_again(BOARD_SPELLING)  # a wrong board's hint: the line typed
     try:
-        whole = WholeDump.parse(data, source=str(dump), spelling=BOARD_SPELLING)
+        whole = WholeDump.parse(data, source=str(dump), spelling=spelling)
     except ImageNotDumpError as e:
+        unmountable = _unmountable(data, profile)
+        if unmountable is not None:  # 'fs put' would refuse it as well
+            e.hint = _pack_hint(unmountable, profile)
+            raise
         fitting = _board_for_image(data, profile)
         fs = (fitting or profile).filesystem
         e.hint = _put_hint(dump, ca, fs.ca_path if fs else None, board=fitting)
         raise
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
-    result = run_update(whole, profile, gated, spelling=BOARD_SPELLING)
+    result = run_update(whole, profile, gated, spelling=spelling)
     announce(gated, quiet=quiet, as_json=as_json)
     kept = False  # -o already held the updated dump: left untouched
     if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
@@ -154,6 +159,29 @@ def _board_for_image(data: bytes, board: Board) -> Board | None:
     if misfit is None or misfit[0] != "fs":
         return None
     return next(iter(boards_for_image(image)), None)
+
+
+def _unmountable(data: bytes, board: Board) -> str | None:
+    """For an image given as the dump: the sentence saying that ``board``'s platform
+    cannot mount its LittleFS on-disk version (the 'fs put' hint would name a put that
+    refuses it for that reason); None otherwise."""
+    try:
+        image = open_image(data)
+    except EspCabundleError:
+        return None
+    misfit = board_misfit(board, image)
+    return misfit[1] if misfit is not None and misfit[0] == "platform" else None
+
+
+def _pack_hint(unmountable: str, board: Board) -> str:
+    """What to do with an image the board's units cannot mount: make one they can (pack
+    writes the version the board's platform reads), or update the unit's whole flash."""
+    read = "or give a unit's whole flash (esp-cabundle read --port PORT --all -o dump.bin)"
+    return (
+        f"{unmountable}: make an image its units mount with "
+        f"'esp-cabundle pack --board {shlex.quote(board.name)}' (it writes the on-disk "
+        f"version their platform reads); {read}"
+    )
 
 
 def _put_hint(dump: Path, ca: CaOptions, ca_path: str | None, *, board: Board | None) -> str:
