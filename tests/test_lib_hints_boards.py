@@ -141,8 +141,8 @@ def test_cli_update_dump_keeps_its_board_hints(in_tmp: Path) -> None:
     assert (
         "hint: is this the right --board? pick the board of the unit's firmware (esp-cabundle "
         "boards), or one that names every partition it mounts; the unit's partitions are "
-        "those of board mongoose-os-esp32 (LittleFS on fs_0, fs_1): run the same command "
-        "again with --board mongoose-os-esp32\n"
+        "those of board mongoose-os-esp32 (LittleFS on fs_0, fs_1): esp-cabundle "
+        "update-dump d.bin --board mongoose-os-esp32 --bundle ca.pem -o o.bin\n"
     ) in err.replace("\n    ", " ")
     err = _update_dump(in_tmp, dumps.arduino_dump(), "mongoose-os-esp32")
     assert "is this the right --board? the firmware mounts its file system from" in err
