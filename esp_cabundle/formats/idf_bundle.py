@@ -17,12 +17,12 @@ that relies on it fails, so the layout follows the target's ESP-IDF version.
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from .._patterns import lazy_re
 from ..certs import Certificate
 from ..errors import ImageError, InputError
 from ..limits import MAX_IDF_BUNDLE_ROOTS
@@ -77,7 +77,7 @@ _V2_SINCE_ARDUINO = (3, 2)
 # a typo, not a release whose bundle layout can be known.
 _NEWEST_IDF = 6
 _NEWEST_ARDUINO = 3
-_VERSION_RE = re.compile(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
+_VERSION_RE = lazy_re(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
 
 
 def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat:
@@ -88,7 +88,7 @@ def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat
     ``arduino-3.2.0``). ``spelling``: how the hints name the other outputs and layouts
     (see :mod:`~esp_cabundle.spelling`).
     """
-    m = _VERSION_RE.match(version.strip().lower())
+    m = _VERSION_RE().match(version.strip().lower())
     if m is None:
         raise InputError(
             f"cannot read version '{version}'",
