@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ._patterns import lazy_re
 from .certs import Certificate, certificate_once
 from .errors import CatalogError
 from .known_roots import data_table
@@ -223,7 +224,7 @@ PRESETS: dict[str, Preset] = {
 
 DEFAULT_PRESET = "default"
 
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = lazy_re(r"^[0-9a-f]{64}$")
 
 
 def normalize_fingerprint(text: str) -> str | None:
@@ -232,7 +233,7 @@ def normalize_fingerprint(text: str) -> str | None:
     if t.startswith("sha256:"):
         t = t[7:]
     t = t.replace(":", "").replace(" ", "")
-    return t if _HEX64.match(t) else None
+    return t if _HEX64().match(t) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._patterns import lazy_re
 from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .known_roots import known_root
@@ -287,14 +288,14 @@ class Certificate:
         return self.sha256[:16]
 
 
-_ASN1_ERROR = re.compile(r"ParseError \{ kind: (\w+)(?:.*?location: \[([^\]]*)\])?", re.S)
+_ASN1_ERROR = lazy_re(r"ParseError \{ kind: (\w+)(?:.*?location: \[([^\]]*)\])?", re.S)
 
 
 def _parse_reason(e: Exception) -> str:
     """cryptography's reason in words: its ASN.1 errors are Rust debug text
     (``ParseError { kind: InvalidValue, location: ["Certificate::tbs_cert", ...] }``)."""
     text = str(e)
-    m = _ASN1_ERROR.search(text)
+    m = _ASN1_ERROR().search(text)
     if m is None:
         return text
     kind = re.sub(r"(?<!^)(?=[A-Z])", " ", m.group(1)).lower()

@@ -10,9 +10,9 @@ OverflowError.
 from __future__ import annotations
 
 import calendar
-import re
 from datetime import date, datetime, time, timedelta, timezone
 
+from ._patterns import lazy_re
 from .errors import InputError
 
 __all__ = [
@@ -95,13 +95,13 @@ def parse_when(text: str, *, what: str = "date") -> datetime:
         ) from None
 
 
-_YMD = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?=$|[T ])")  # ASCII digits only
+_YMD = lazy_re(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?=$|[T ])")  # ASCII digits only
 
 
 def nearest_date(text: str) -> str | None:
     """For a YYYY-MM-DD whose month or day is not in the calendar (2030-13-01), the
     nearest date that is, written the same way (2030-12-01); None for any other text."""
-    m = _YMD.match(text)
+    m = _YMD().match(text)
     if m is None or int(m[1]) < 1:
         return None
     year, month, day = (int(g) for g in m.groups())
@@ -117,7 +117,7 @@ def likely_date(text: str) -> str | None:
     """For a YYYY-MM-DD not in the calendar, the date most likely meant: day and month
     swapped when that makes a real date (2034-31-12 is 2034-12-31 typed day first),
     else :func:`nearest_date`; None for any other text."""
-    m = _YMD.match(text)
+    m = _YMD().match(text)
     if m is not None and int(m[1]) >= 1:
         year, month, day = (int(g) for g in m.groups())
         if month > 12 and 1 <= day <= 12 and month <= calendar.monthrange(year, day)[1]:
@@ -131,7 +131,7 @@ def _no_such_day(text: str) -> str | None:
     way (day and month swapped first, as :func:`likely_date`, so the message and a
     hint built from it name the same date); None when the text is not of that form."""
     nearest = likely_date(text)
-    m = _YMD.match(text)
+    m = _YMD().match(text)
     if nearest is None or m is None:
         return None
     year, month, day = (int(g) for g in m.groups())

@@ -9,13 +9,13 @@ import contextlib
 import errno
 import itertools
 import os
-import re
 import shlex
 import stat
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ._patterns import lazy_re
 from ._pipes import output_to_stdout
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
@@ -157,7 +157,7 @@ def names_source(path: Path) -> bool:
 
 def _words(stem: str) -> set[str]:
     """The lower-case words of a file name (``root_ca-certs``: root, ca, certs)."""
-    return set(re.split(r"[^a-z0-9]+", stem.lower())) - {""}
+    return set(_NON_WORD().split(stem.lower())) - {""}
 
 
 def _not_found_here(p: Path) -> str:
@@ -223,12 +223,13 @@ def refuse_missing_folder(path: Path, *, what: str, hint: str) -> None:
 # Temporary files end with this, so a run killed mid-write leaves names that are known
 # for what they are (``pack --from-dir`` skips them); see is_temporary_name.
 TEMP_SUFFIX = ".esp-cabundle-tmp"
-_LEGACY_TEMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # mkstemp names before TEMP_SUFFIX
+_NON_WORD = lazy_re(r"[^a-z0-9]+")
+_LEGACY_TEMP = lazy_re(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # mkstemp names before TEMP_SUFFIX
 
 
 def is_temporary_name(name: str) -> bool:
     """True for a file name this module uses for a staged or backup file."""
-    return name.endswith(TEMP_SUFFIX) or bool(_LEGACY_TEMP.match(name))
+    return name.endswith(TEMP_SUFFIX) or bool(_LEGACY_TEMP().match(name))
 
 
 # Modes of the files written (never narrowed or widened by the umask): PRIVATE for

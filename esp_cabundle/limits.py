@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any
 
+from ._patterns import lazy_re
 from .errors import InputError
 from .spelling import PYTHON, Spelling, bare
 from .text import byte_count, decoded_utf8, plural_noun
@@ -131,14 +132,14 @@ def check_chain_length(
 
 
 # A string (an unterminated one runs to the end, so no quote is scanned twice) or a bracket.
-_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
+_JSON_TOKENS = lazy_re(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
 
 
 def _json_depth_ok(text: str, limit: int) -> bool:
     """True when brackets (outside strings) nest at most ``limit`` deep: one linear pass
     over the structural characters, so json.loads never recurses past the cap."""
     depth = 0
-    for m in _JSON_TOKENS.finditer(text):
+    for m in _JSON_TOKENS().finditer(text):
         ch = m.group(0)
         if ch in "[{":
             depth += 1
@@ -190,8 +191,8 @@ def json_shape_reason(e: Exception) -> str:
 
 
 # A JSON string whole, or a bracket: what json_key_line steps through.
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
-_COLON = re.compile(r"[ \t\n\r]*:")
+_TOKEN = lazy_re(r'"(?:[^"\\]|\\.)*"|[{}\[\]]', re.DOTALL)
+_COLON = lazy_re(r"[ \t\n\r]*:")
 
 
 def json_key_line(text: str, key: str) -> int | None:
@@ -199,10 +200,10 @@ def json_key_line(text: str, key: str) -> int | None:
     the one ``json.loads`` keeps), for an error's file:line; None when it is not there.
     A string is stepped over whole, so a value that reads like the key is not taken."""
     depth, line = 0, None
-    for m in _TOKEN.finditer(text):
+    for m in _TOKEN().finditer(text):
         token = m.group()
         if token[0] != '"':
             depth += 1 if token in "{[" else -1
-        elif depth == 1 and _COLON.match(text, m.end()) and json.loads(token) == key:
+        elif depth == 1 and _COLON().match(text, m.end()) and json.loads(token) == key:
             line = text.count("\n", 0, m.start()) + 1
     return line

@@ -24,6 +24,9 @@ __all__ = ["LOCK_VERSION", "Lock", "build_unlocked"]
 
 LOCK_VERSION = 1
 
+# json.dumps's escaping of a string for ensure_ascii=False (the C one when available).
+_json_str = json.encoder.encode_basestring
+
 
 def build_unlocked(spelling: Spelling, then: str) -> str:
     """The hint that sends the user to build without the lock's pin (which writes the
@@ -50,18 +53,22 @@ class Lock:
         )
 
     def to_bytes(self) -> bytes:
-        doc = {
-            "lock_version": LOCK_VERSION,
-            "generator": "esp-cabundle",
-            "certifi": self.mozilla_version,
-            "roots": [
-                {"sha256": fp, "label": label, "source": src}
-                for fp, label, src in zip(self.fingerprints, self.labels, self.sources, strict=True)
-            ],
-        }
+        """The lock as ``json.dumps(doc, indent=2, ensure_ascii=False)`` writes it, laid
+        out here: with an indent, json encodes in pure Python (~0.5 ms for 150 roots), while
+        each string through the encoder's own escaping (C) gives the same bytes."""
+        q = _json_str
+        roots = [
+            f'    {{\n      "sha256": {q(fp)},\n      "label": {q(label)},\n'
+            f'      "source": {q(src)}\n    }}'
+            for fp, label, src in zip(self.fingerprints, self.labels, self.sources, strict=True)
+        ]
+        listed = "[\n" + ",\n".join(roots) + "\n  ]" if roots else "[]"
+        text = (
+            f'{{\n  "lock_version": {LOCK_VERSION},\n  "generator": "esp-cabundle",\n'
+            f'  "certifi": {q(self.mozilla_version)},\n  "roots": {listed}\n}}\n'
+        )
         # A root file's name that is not UTF-8 (kept by Python as lone surrogates) is
         # written as a JSON \udcXX escape, which reads back as the same name.
-        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
         return text.encode("utf-8", "backslashreplace")
 
     @classmethod

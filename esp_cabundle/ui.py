@@ -11,7 +11,6 @@ import contextlib
 import itertools
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 import click
 
+from ._patterns import lazy_re
 from .text import printable
 
 __all__ = [
@@ -135,7 +135,7 @@ def _wrapped(text: str, width: int, first: str, more: str) -> list[str]:
     fill, which counts characters. Spaces between words stay; at a break they go."""
     lines: list[str] = []
     lead, words, used = first, "", len(first)
-    for space, word in _SPACED_WORD.findall(text):
+    for space, word in _SPACED_WORD().findall(text):
         w = display_width(word)
         if words and used + len(space) + w > width:
             lines.append(lead + words)
@@ -148,7 +148,7 @@ def _wrapped(text: str, width: int, first: str, more: str) -> list[str]:
     return lines
 
 
-_SPACED_WORD = re.compile(r"( *)([^ ]+)")
+_SPACED_WORD = lazy_re(r"( *)([^ ]+)")
 """A word and the spaces before it: the chunks prose wraps between."""
 
 

@@ -520,3 +520,24 @@ def test_a_read_only_parent_is_named(in_tmp: Path, runner: CliRunner) -> None:
     assert code == 3, err
     assert "cannot create directory ro/sub: ro is not writable (Permission denied)" in err
     assert _listing(in_tmp) == ["ro"]
+
+
+def test_quiet_build_does_not_lay_out_the_roots_table_it_would_not_show(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-q`` printed nothing, yet measured every cell of the roots table (150 rows for
+    ESP-IDF's cacrt_all.pem: ~1 ms of the run). The same build without -q still shows
+    it."""
+    from esp_cabundle.commands import build as build_command
+    from esp_cabundle.ui import format_table
+
+    def no_table(*args: object, **kwargs: object) -> str:
+        raise AssertionError("a quiet build laid out the roots table")
+
+    monkeypatch.setattr(build_command, "format_table", no_table)
+    code, out, err = run(runner, "build", "-q", "--preset", "letsencrypt", "--no-lock")
+    assert (code, out, err) == (0, "", "")
+    assert load_certificate_file(in_tmp / "ca.pem")  # it did build
+    monkeypatch.setattr(build_command, "format_table", format_table)
+    code, out, _ = run(runner, "build", "--preset", "letsencrypt", "--no-lock")
+    assert code == 0 and "ISRG Root X1" in out

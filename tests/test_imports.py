@@ -246,6 +246,87 @@ def test_a_plain_build_imports_no_module_it_does_not_need(tmp_path: Path) -> Non
     assert [m for m in BUILD_NEVER_IMPORTS if m in modules] == []
 
 
+# What a plain SPIFFS ``pack`` of a CA file must not import: LittleFS's platform table
+# (its rows are made on import) and the flash cache and overlay (a unit's or a dump's
+# flash, never a new image's); each frozen dataclass costs ~0.4 ms to make at start-up.
+PACK_NEVER_IMPORTS = (
+    "esp_cabundle.blocks.cache",
+    "esp_cabundle.blocks.overlay",
+    "esp_cabundle.fs.lfs_platforms",
+    "esp_cabundle.fs.lfs_releases",
+    "esp_cabundle.yamlnodes",
+    "esp_cabundle.pkcs12",
+)
+
+
+def test_a_plain_spiffs_pack_imports_no_module_it_does_not_need(tmp_path: Path) -> None:
+    roots = PACKAGE.parent / "tests" / "data" / "idf-bundle" / "input" / "cacrt_all.pem"
+    args = ["pack", "-q", "--fs", "spiffs", "--profile", "esp-idf", "--size", "1408K"]
+    args += ["--bundle", str(roots), "--allow", "expired", "-o", "ours-spiffs.bin"]
+    r = subprocess.run(
+        [sys.executable, "-c", _BUILD_AND_LIST_MODULES, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    code, *modules = r.stdout.splitlines()
+    assert code == "0", r.stderr
+    assert (tmp_path / "ours-spiffs.bin").stat().st_size == 1408 * 1024
+    assert "esp_cabundle.fs.spiffs" in modules  # the list is the pack's
+    assert "esp_cabundle.blocks" in modules  # the package, for SECTOR_SIZE alone
+    assert [m for m in PACK_NEVER_IMPORTS if m in modules] == []
+
+
+_LAZY_PATTERNS_AT_IMPORT = """
+import re, sys
+seen = []
+_compile = re.compile
+def compile(pattern, flags=0):
+    seen.append(str(pattern))
+    return _compile(pattern, flags)
+re.compile = compile
+from esp_cabundle import catalog, certs, dates, fileio, limits, ui
+from esp_cabundle.formats import c_source, idf_bundle
+from esp_cabundle.fs import lfs_platforms, lfs_releases
+lazy = [
+    r'"[^"\\\\]*(?:', r'"(?:[^"\\\\]|', r"[ \\t\\n\\r]*:", r"{8}\\.tmp$", "ParseError",
+    "([0-9]{4})-", "^[A-Za-z_][A-Za-z0-9_]*$", "( *)([^ ]+)", "^[0-9a-f]{64}$",
+    "(?P<kind>arduino", "(?P<family>",
+    r"(?:0|[1-9]\\d{0,3})\\.",
+]
+print([p for p in seen if any(p.startswith(f) or f in p for f in lazy)])
+from esp_cabundle.blocks import FlashCache, SectorWrite
+print(FlashCache.__module__, SectorWrite.__module__)
+print(dates.nearest_date("2030-13-01"), fileio.is_temporary_name(".x.abcdefgh.tmp"))
+print(limits.json_key_line('{\\n"a": 1}', "a"), idf_bundle.bundle_format_for("idf-5.4"))
+print(catalog.normalize_fingerprint("AB" * 32) == "ab" * 32, ui._wrapped("a b", 1, "", ""))
+print(lfs_platforms.resolve_platform("arduino-2.0.0").spec)
+print(lfs_releases.version_problem("arduino", "2.0.017").meant)
+print(certs._parse_reason(ValueError('ParseError { kind: InvalidValue, location: ["X"] }')))
+c_source.check_c_option("name", "ca_pem")
+"""
+
+
+def test_patterns_only_errors_or_rare_inputs_need_compile_on_first_use() -> None:
+    """Start-up compiled them for every command (~1 ms together); the modules now
+    compile no pattern at import, and the patterns still match once asked."""
+    r = subprocess.run(
+        [sys.executable, "-c", _LAZY_PATTERNS_AT_IMPORT], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "[]",
+        "esp_cabundle.blocks.cache esp_cabundle.blocks.overlay",
+        "2030-12-01 True",
+        "2 v2",
+        "True ['a', 'b']",
+        "arduino-2.0.0",
+        "2.0.17",
+        "malformed DER: invalid value in X",
+    ]
+
+
 _SIZE_PATTERNS_AT_IMPORT = """
 import re, sys
 seen = []

@@ -14,7 +14,6 @@ import click
 from ..errors import InputError
 from ..fileio import missing_ca_hint, names_source, shell_path
 from ..fs import FS_TYPES, profiles_of
-from ..fs.lfs_platforms import PlatformVersionError, resolve_platform
 from ..spelling import CLI_SPELLING
 from ..text import printable
 from ._missing import completed
@@ -41,6 +40,8 @@ def with_platform(board: Board, platform: str) -> Board:
             f"--platform applies to LittleFS; board {board.name} uses {fs.fs_type}",
             hint="omit --platform",
         )
+    from ..fs.lfs_platforms import resolve_platform  # deferred: LittleFS only (see below)
+
     plat = resolve_platform(platform)
     if plat.profile != fs.profile:
         raise InputError(
@@ -58,6 +59,10 @@ def checked_platform(ctx: click.Context, value: str | None) -> str | None:
     so it runs when copied. Other problems are left to the command, which knows more."""
     if value is None:
         return None
+    # deferred: LittleFS's platform table builds its rows on import; a SPIFFS pack and
+    # every command without --platform never read it
+    from ..fs.lfs_platforms import PlatformVersionError, resolve_platform
+
     try:
         resolve_platform(value, CLI_SPELLING)
     except PlatformVersionError as e:

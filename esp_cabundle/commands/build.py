@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -294,10 +295,27 @@ def build(
         return
     # With an output on standard output ('-o -'), the report goes to stderr.
     say = note if to_stdout else echo
+    if not quiet:  # -q shows none of it: measuring every cell of 150 rows is not free
+        _roots_table(result, say, to_stdout=to_stdout)
+    sizes = {o.path: f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs}
+    if result.lock_path is not None:
+        sizes[result.lock_path] = shown_path(result.lock_path)
+    sizes.update({p: shown_path(p) for p, _, _ in extra})
+    if dry_run and done.written:
+        say(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
+    elif done.written:
+        say(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
+    if done.unchanged:
+        # left as they were (same inode and mtime): make rebuilds nothing that includes them
+        kept = ", ".join(sizes[p] for p in done.unchanged)
+        say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet, wrap=True)
+
+
+def _roots_table(result: BuildResult, say: Callable[..., None], *, to_stdout: bool) -> None:
+    """The bundle's roots, one a row, and where they came from."""
     say(
         f"{plural(len(result.bundle), 'root')} from {result.ca.source} "
-        f"(Mozilla store: certifi {result.bundle.mozilla_version})",
-        quiet=quiet,
+        f"(Mozilla store: certifi {result.bundle.mozilla_version})"
     )
     rows = [
         (
@@ -312,19 +330,7 @@ def build(
     table = format_table(
         _ROOT_COLUMNS, rows, indent=2, width=table_width(err=to_stdout), err=to_stdout
     )
-    say(table, quiet=quiet)
-    sizes = {o.path: f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs}
-    if result.lock_path is not None:
-        sizes[result.lock_path] = shown_path(result.lock_path)
-    sizes.update({p: shown_path(p) for p, _, _ in extra})
-    if dry_run and done.written:
-        say(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
-    elif done.written:
-        say(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
-    if done.unchanged:
-        # left as they were (same inode and mtime): make rebuilds nothing that includes them
-        kept = ", ".join(sizes[p] for p in done.unchanged)
-        say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet, wrap=True)
+    say(table)
 
 
 def _depfile(path: Path | None, result: BuildResult) -> list[tuple[Path, bytes, int]]:

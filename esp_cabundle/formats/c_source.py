@@ -8,8 +8,7 @@ includes the terminating NUL, which ``mbedtls_x509_crt_parse`` requires for PEM 
 
 from __future__ import annotations
 
-import re
-
+from .._patterns import lazy_re
 from ..bundle import Bundle
 from ..errors import InputError
 from ..spelling import PYTHON, Spelling, set_to
@@ -82,7 +81,7 @@ C_KEYWORDS = frozenset(
         "_Thread_local",
     ]
 )
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_IDENT = lazy_re(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def _literal_lines(bundle: Bundle) -> list[str]:
@@ -98,7 +97,7 @@ def check_c_option(key: str, value: object, spelling: Spelling = PYTHON) -> None
     as a config or a flag gives them; InputError otherwise, its hint naming ``name`` as
     ``spelling`` does (see :mod:`~esp_cabundle.spelling`)."""
     if key == "name":
-        if not isinstance(value, str) or not _IDENT.match(value) or value in C_KEYWORDS:
+        if not isinstance(value, str) or not _IDENT().match(value) or value in C_KEYWORDS:
             what = "a C keyword" if value in C_KEYWORDS else "not a valid C identifier"
             raise InputError(
                 f"'{value}' is {what}; it cannot name the CA variable",

@@ -9,9 +9,9 @@ newer than those known (6.1) is taken as the newest line's layout, with a warnin
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
+from .._patterns import lazy_re
 from ..errors import InputError
 from ..spelling import PYTHON, Spelling
 
@@ -33,7 +33,7 @@ _NEWEST_ARDUINO = 3
 # last of a major that has a successor (5.6, 4.5) can never be released: a typo, whose
 # layout would be a guess. A later 6.y can be: taken as 6.0's layout, with a warning.
 _IDF_LINES = {4: 4, 5: 5, 6: 0}
-_VERSION_RE = re.compile(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
+_VERSION_RE = lazy_re(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
 
 
 def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat:
@@ -44,7 +44,7 @@ def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat
     ``arduino-3.2.0``). ``spelling``: how the hints name the other outputs and layouts
     (see :mod:`~esp_cabundle.spelling`).
     """
-    m = _VERSION_RE.match(version.strip().lower())
+    m = _VERSION_RE().match(version.strip().lower())
     if m is None:
         raise InputError(
             f"cannot read version '{version}'",
@@ -106,7 +106,7 @@ def idf_version_warning(version: str) -> str | None:
     """Why ``version`` (one :func:`bundle_format_for` takes) is a guess: an ESP-IDF
     release newer than the lines this tool knows (6.1, when 6.0 is the newest), whose
     layout is taken as the newest line's. None for a known release line."""
-    m = _VERSION_RE.match(version.strip().lower())
+    m = _VERSION_RE().match(version.strip().lower())
     if m is None or m.group("kind") == "arduino":
         return None
     parts = tuple(int(x) for x in m.group("ver").split("."))

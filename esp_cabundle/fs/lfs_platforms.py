@@ -49,6 +49,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .._patterns import lazy_re
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling, set_to
 from .lfs_releases import version_problem
@@ -181,7 +182,7 @@ PLATFORM_ROWS: tuple[PlatformRow, ...] = (
 )
 
 # The version part is checked by lfs_releases, so "arduino-3.0.0-rc1" is told what is wrong.
-_SPEC_RE = re.compile(rf"^(?P<family>{'|'.join(map(re.escape, FAMILIES))})(?:-(?P<version>.*))?$")
+_SPEC_RE = lazy_re(rf"^(?P<family>{'|'.join(map(re.escape, FAMILIES))})(?:-(?P<version>.*))?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +242,7 @@ def resolve_platform(spec: str, spelling: Spelling = PYTHON) -> LfsPlatform:
     :class:`PlatformVersionError` for a version the family never released (read as a
     nearby one it could pick the wrong on-disk version); hints as ``spelling`` says."""
     text = spec.strip().lower()
-    m = _SPEC_RE.match(text)
+    m = _SPEC_RE().match(text)
     if text.startswith("esp-idf"):
         raise ImageError(
             f"unknown LittleFS platform {spec!r}: ESP-IDF does not ship LittleFS",

@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .._patterns import lazy_re
+
 __all__ = ["FORMS", "VersionProblem", "version_problem"]
 
 Version = tuple[int, ...]
@@ -52,10 +54,10 @@ FORMS = {
 
 _NUMBER = r"(?:0|[1-9]\d{0,3})"  # no leading zero: 2.05 is a typo, not 2.5
 _FORM_RE = {
-    "arduino": re.compile(rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}$"),
-    "esp_littlefs": re.compile(rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}$"),
-    "platformio": re.compile(rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}$"),
-    "mongoose-os": re.compile(rf"^{_NUMBER}\.{_NUMBER}(?:\.{_NUMBER})?$"),
+    "arduino": lazy_re(rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}$"),
+    "esp_littlefs": lazy_re(rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}$"),
+    "platformio": lazy_re(rf"^{_NUMBER}\.{_NUMBER}\.{_NUMBER}$"),
+    "mongoose-os": lazy_re(rf"^{_NUMBER}\.{_NUMBER}(?:\.{_NUMBER})?$"),
 }
 
 
@@ -100,7 +102,7 @@ def _release_problem(family: str, v: Version) -> str | None:
 
 
 def _parse(family: str, text: str) -> Version | None:
-    if not _FORM_RE[family].match(text):
+    if not _FORM_RE[family]().match(text):
         return None
     return tuple(int(x) for x in text.split("."))
 
