@@ -209,7 +209,11 @@ def _looks_like_path(spec: str, base_dir: Path) -> Path | None:
     if any(ch in spec for ch in "/\\") or spec.endswith(
         (".pem", ".crt", ".cer", ".der", ".h", ".c")
     ):
-        raise InputError(f"root file '{spec}' does not exist", path=str(p))
+        raise InputError(  # the name in the message: a config's error names its line
+            f"no such root file '{spec}'",
+            hint="give a certificate file that exists, or a root's alias or SHA-256 "
+            "fingerprint (esp-cabundle roots lists them)",
+        )
     return None
 
 

@@ -285,7 +285,7 @@ def test_unknown_preset_root_and_format(runner: CliRunner, in_tmp: Path) -> None
     code, _, err = run(runner, "build", "-f", "pem", "-f", "c", "-o", "x")
     assert code == 2 and "exactly one output format" in err
     code, _, err = run(runner, "build", "--root", "missing/root.pem")
-    assert code == 2 and "does not exist" in err
+    assert code == 2 and "no such root file" in err
     assert list(in_tmp.iterdir()) == []
 
 

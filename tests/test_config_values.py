@@ -23,7 +23,7 @@ FP = "0123456789abcdef" * 4  # a well-formed SHA-256 no catalog root has
     [
         ("preset: default\nroots: [nosuch-root]\n", 2, "roots[0]: unknown root 'nosuch-root'"),
         ("preset: default\nroots: nosuch-root\n", 2, "roots: unknown root 'nosuch-root'"),
-        ("roots:\n  - isrg-root-x1\n  - missing.pem\n", 3, "root file 'missing.pem' does not"),
+        ("roots:\n  - isrg-root-x1\n  - missing.pem\n", 3, "no such root file 'missing.pem'"),
         (f"roots:\n  - isrg-root-x1\n  - {FP}\n", 3, "is not in the catalog"),
         ("exclude:\n  - isrg-root-x1\n  - nosuch\n", 3, "exclude[1]: unknown root 'nosuch'"),
         ("preset: [default, nosuch]\n", 1, "preset[1]: 'nosuch' is not one of"),

@@ -81,3 +81,12 @@ def test_a_missing_c_output_name_is_still_hinted_to_be_built(
     assert _hint(runner, "inspect", "ca_pem.h") == (
         "build one: esp-cabundle build --preset default -o ca_pem.h"
     )
+
+
+def test_a_missing_root_file_says_it_once_with_a_hint(runner: CliRunner, in_tmp: Path) -> None:
+    """'missing.pem: root file 'missing.pem' does not exist' named it twice, no hint."""
+    r = runner.invoke(cli, ["build", "--root", "missing.pem", "-o", "ca.pem"])
+    assert r.exit_code == 2 and not (in_tmp / "ca.pem").exists(), r.output
+    assert r.output.count("missing.pem") == 1, r.output
+    assert "no such root file" in r.output
+    assert "hint: " in r.output and "esp-cabundle roots" in r.output
