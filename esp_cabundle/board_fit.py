@@ -8,6 +8,7 @@ shipped boards (``boards/*.yaml``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
@@ -21,7 +22,14 @@ if TYPE_CHECKING:
     from .fs import FileSystemImage
     from .partitions import PartitionTable
 
-__all__ = ["board_misfit", "boards_for_image", "boards_for_table", "image_profiles"]
+__all__ = [
+    "board_misfit",
+    "boards_for_image",
+    "boards_for_table",
+    "boards_marked",
+    "foreign_mark",
+    "image_profiles",
+]
 
 Misfit = Literal["fs", "platform", "profile"]
 
@@ -106,12 +114,64 @@ def _unreadable_version(board: Board, image: FileSystemImage) -> str | None:
 
 def boards_for_image(image: FileSystemImage) -> tuple[Board, ...]:
     """The shipped boards whose file system ``image`` is (and whose platform, if they
-    name one, mounts its on-disk version), those of its likeliest profile first."""
+    name one, mounts its on-disk version), those of its likeliest profile first; where
+    the image holds a file that marks a firmware (``/mdash.cfg``), only that firmware's
+    boards (:func:`boards_marked`): an mDash image is no Arduino sketch's."""
     profiles = image_profiles(image)
     found = [
         b for b in list_boards() if b.filesystem is not None and board_misfit(b, image) is None
     ]
+    found = list(boards_marked(found, (f.path for f in image.files())) or found)
     return tuple(sorted(found, key=lambda b: profiles.index(b.filesystem.profile)))  # type: ignore[union-attr]
+
+
+def _marks() -> dict[str, str]:
+    """Each file that marks a firmware, and that firmware's name: the ``config_files``
+    of the shipped boards that name their ``firmware:`` (``/mdash.cfg``: mDash;
+    ``/conf0.json``, ``/conf9.json``: Mongoose OS). Arduino and ESP-IDF sketches keep
+    no file of their own, so a unit showing none of these runs no firmware named here."""
+    marks: dict[str, str] = {}
+    for b in list_boards():
+        if b.firmware is not None and b.filesystem is not None:
+            for path in b.filesystem.config_files:
+                marks[path] = b.firmware.name
+    return marks
+
+
+def _firmware_of(board: Board) -> str | None:
+    return board.firmware.name if board.firmware is not None else None
+
+
+def boards_marked(boards: Sequence[Board], paths: Iterable[str]) -> tuple[Board, ...]:
+    """Those of ``boards`` whose firmware the files ``paths`` mark (a unit whose
+    partition holds ``/mdash.cfg`` runs mDash: ``mdash-arduino``, not
+    ``arduino-esp32-spiffs``, whose CA rules would let a CA through that cuts it off
+    mdash.net); () when no file marks a firmware, or none of ``boards`` runs it."""
+    marks = _marks()
+    shown = {marks[p] for p in paths if p in marks}
+    return tuple(b for b in boards if _firmware_of(b) in shown)
+
+
+def foreign_mark(board: Board, paths: Iterable[str]) -> tuple[str, tuple[Board, ...]] | None:
+    """The first of ``paths`` that marks another firmware than ``board``'s (``/mdash.cfg``
+    under ``arduino-esp32-spiffs``), and the shipped boards of that firmware keeping
+    it; None when no file does, or ``board`` keeps the file itself (a board file made
+    for that firmware)."""
+    own = set(board.filesystem.config_files) if board.filesystem is not None else set()
+    marks = _marks()
+    for path in paths:
+        firmware = marks.get(path)
+        if firmware is None or path in own or firmware == _firmware_of(board):
+            continue
+        keepers = tuple(
+            b
+            for b in list_boards()
+            if _firmware_of(b) == firmware
+            and b.filesystem is not None
+            and path in b.filesystem.config_files
+        )
+        return path, keepers
+    return None
 
 
 def boards_for_table(table: PartitionTable) -> tuple[Board, ...]:

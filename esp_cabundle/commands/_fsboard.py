@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..board_fit import board_misfit, boards_for_image
+from ..board_fit import board_misfit, boards_for_image, foreign_mark
 from ..errors import InputError
 from ..text import printable
 from ._usage import replaced_option, typed_words
@@ -37,6 +37,7 @@ def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -
         return None
     misfit = board_misfit(board, image)
     if misfit is None:
+        _refuse_foreign_firmware(image, board, typed=typed)
         return None
     kind, said = misfit
     named = "" if typed else " (board: in cabundle.yaml)"
@@ -59,6 +60,33 @@ def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -
     if kind == "fs":
         raise InputError(f"{said}; nothing written", hint=hint)
     return f"{said}: its CA path and rules may not be this image's; {hint}"
+
+
+def _refuse_foreign_firmware(image: FileSystemImage, board: Board, *, typed: bool) -> None:
+    """Refuse (InputError) ``board`` for an image holding a file that marks another
+    firmware (``/mdash.cfg`` under ``arduino-esp32-spiffs``): its CA rules are not the
+    units' (a CA that cuts mDash units off mdash.net would pass); the hint is the line
+    typed with the board the file marks, of the image's file system."""
+    found = foreign_mark(board, (f.path for f in image.files()))
+    if found is None:
+        return
+    path, keepers = found
+    keepers = (
+        tuple(b for b in keepers if b.filesystem and b.filesystem.fs_type == image.fs_type)
+        or keepers
+    )
+    names = " or ".join(b.name for b in keepers)
+    named = "" if typed else " (board: in cabundle.yaml)"
+    if len(keepers) == 1:
+        line = replaced_option(typed_words(), ["--board"], "--board", keepers[0].name)
+        hint = f"name the board the image is for: {printable(f'esp-cabundle {shlex.join(line)}')}"
+    else:
+        hint = f"name the board the image is for ({names})"
+    raise InputError(
+        f"the image holds {printable(path)}, which only board {names}'s firmware keeps, "
+        f"not board {board.name}{named}'s, whose CA rules are not its units'; nothing written",
+        hint=hint,
+    )
 
 
 def named_ca_warning(

@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING
 
 from ..blocks import SECTOR_SIZE, BlockSource, FlashCache, Overlay, SectorWrite
 from ..certs import load_certificates
-from ..errors import CertificateError, FlashError, ImageError, InputError, PartitionTableError
+from ..errors import (
+    CertificateError,
+    EspCabundleError,
+    FlashError,
+    ImageError,
+    InputError,
+    PartitionTableError,
+)
 from ..fs import detect_fs_type
 from ..fs.base import FS_NAMES, FileInfo, FileSystemImage
 from ..fs.inplace import PartitionEdit, mount_region
@@ -300,6 +307,7 @@ def _plan_partition(
         raise _mount_failure(p, board, cache, e, spelling) from e
     if edit is None:
         return replace(base, skipped=ERASED)
+    _refuse_foreign_firmware(p, board, edit, spelling)
     if fs.platform is not None and isinstance(edit, LittleFsEdit):
         check_readable(
             edit.disk_version,
@@ -326,6 +334,49 @@ def _plan_partition(
     )
 
 
+def _refuse_foreign_firmware(
+    p: Partition, board: Board, edit: PartitionEdit, spelling: Spelling
+) -> None:
+    """Refuse (InputError) a partition holding a file that marks another firmware than
+    ``board``'s (``/mdash.cfg`` under ``arduino-esp32-spiffs``): the CA would be judged
+    by rules that are not the unit's, and one mdash-arduino refuses (it cuts the unit
+    off mdash.net) would go through. The hint is the update typed, with the board the
+    file marks (of the same file system: the partition mounted as the board's)."""
+    # deferred: loads every shipped board, only for a partition holding some file
+    from ..board_fit import foreign_mark
+
+    found = foreign_mark(board, (f.path for f in edit.files)) if edit.files else None
+    if found is None:
+        return
+    path, keepers = found
+    fs_type = board.filesystem.fs_type if board.filesystem is not None else None
+    keepers = tuple(b for b in keepers if b.filesystem and b.filesystem.fs_type == fs_type)
+    keepers = keepers or found[1]
+    firmware = keepers[0].firmware.name if keepers and keepers[0].firmware else "other"
+    names = " or ".join(b.name for b in keepers)
+    hint = (
+        spelling.board_again_for(keepers[0].name)
+        if len(keepers) == 1
+        else f"name the board the unit runs ({names})"
+    )
+    raise InputError(
+        f"partition '{p.name}' holds {path}, which only {_title(firmware)} firmware keeps: "
+        f"the unit runs board {names}, not {board.name}, whose CA rules are not its "
+        "firmware's; nothing written",
+        hint=f"is this the right {spelling.board}? {hint}",
+    )
+
+
+def _title(firmware: str) -> str:
+    # deferred: the firmware tables load only for a refusal
+    from ..firmware import load_firmware
+
+    try:
+        return load_firmware(firmware).title
+    except InputError:
+        return firmware
+
+
 def _with_table_board(
     hint: str | None, table: PartitionTable, cache: FlashCache, spelling: Spelling
 ) -> str | None:
@@ -333,13 +384,18 @@ def _with_table_board(
     ``table`` has, as the next thing to try (``spelling.board_again``: the flash typed,
     with that board): a board's LittleFS and SPIFFS variants (mongoose-os-esp32 and
     mongoose-os-esp32-spiffs) are told apart by the LittleFS magic in the first
-    partition (two 8-byte reads)."""
+    partition (two 8-byte reads); boards of one file system on one partition
+    (arduino-esp32-spiffs, mdash-arduino, ...) by the files it holds that mark a
+    firmware (``/mdash.cfg``: :func:`_marked`). Still several: they are named, and no
+    line is given, as any one could be the wrong board's (its CA rules not the unit's)."""
     # deferred: loads every shipped board, only for a table the board given does not fit
     from ..board_fit import boards_for_table
 
     found = boards_for_table(table)
     if len(found) > 1:
         found = tuple(b for b in found if _fs_matches(b, table, cache)) or found
+    if len(found) > 1:
+        found = _marked(found, table, cache) or found
     if not found:
         return hint
     named = " or ".join(
@@ -347,10 +403,42 @@ def _with_table_board(
         f"{', '.join(p.name for p in b.fs_partitions(table))})"
         for b in found
     )
-    name = found[0].name
-    said = f"the unit's partitions are those of board {named}: {spelling.board_again_for(name)}"
-
+    said = f"the unit's partitions are those of board {named}"
+    if len(found) == 1:
+        said = f"{said}: {spelling.board_again_for(found[0].name)}"
+    else:
+        said = (
+            f"{said}, and its file system holds no file that tells their firmware apart "
+            f"(as /mdash.cfg marks mDash): name the one the unit runs, as their CA rules "
+            f"differ: {spelling.board_again_for('BOARD')}"
+        )
     return f"{hint}; {said}" if hint else said
+
+
+def _marked(
+    found: tuple[Board, ...], table: PartitionTable, cache: FlashCache
+) -> tuple[Board, ...]:
+    """Those of ``found`` whose firmware the files in their first partition mark
+    (:func:`~esp_cabundle.board_fit.boards_marked`); () if none does, or the partition
+    does not mount. Opening a SPIFFS partition reads all of it: only on this refusal."""
+    # deferred: loaded already by the caller
+    from ..board_fit import boards_marked
+
+    out: list[Board] = []
+    listed: dict[tuple[int, str, str], tuple[str, ...]] = {}
+    for b in found:
+        fs = b.filesystem
+        assert fs is not None  # boards_for_table keeps boards with a file system
+        p = b.fs_partitions(table)[0]
+        key = (p.offset, fs.fs_type, fs.profile)
+        if key not in listed:
+            try:
+                edit = _open(cache, p, fs.fs_type, fs.profile, PYTHON)
+            except EspCabundleError:  # not mounting, or the unit not answering: no word
+                edit = None
+            listed[key] = tuple(f.path for f in edit.files) if edit is not None else ()
+        out.extend(boards_marked((b,), listed[key]))
+    return tuple(out)
 
 
 def _fs_matches(board: Board, table: PartitionTable, cache: FlashCache) -> bool:

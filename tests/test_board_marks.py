@@ -1,0 +1,144 @@
+"""A file that marks a firmware (/mdash.cfg: mDash) picks the board a wrong-board hint
+names, and refuses a board of other firmware before anything is written.
+
+A tryout: 'flash --board mongoose-os-esp32' on an mDash unit named
+arduino-esp32-spiffs (the first board alphabetically whose partitions the unit has) in
+a runnable line; that line wrote a CA which mdash-arduino refuses, as it cuts mDash
+units off mdash.net."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.doc_commands import UnitProcess
+
+import esp_cabundle
+from esp_cabundle.certs import load_certificates
+from esp_cabundle.cli import cli
+from esp_cabundle.fs import open_image
+from tests.support import dumps
+
+FIRMWARE = Path(esp_cabundle.__file__).parent / "data" / "firmware"
+SPIFFS = slice(0x290000, 0x290000 + 0x160000)  # the Arduino default table's spiffs
+
+
+def _one_line(output: str) -> str:
+    return output.replace("\n  ", " ")
+
+
+def _line(output: str, after: str) -> str:
+    """The command line that follows ``after`` in the output, to its end."""
+    return _one_line(output).split(after, 1)[1].split("\n")[0].strip()
+
+
+@pytest.fixture
+def wrong_pem(tmp_path: Path) -> Path:
+    """Amazon Root CA 1 and GTS Root R1: no chain to mdash.net's root."""
+    roots = load_certificates((FIRMWARE / "roots.pem").read_bytes())
+    names = ("CN=Amazon Root CA 1,", "CN=GTS Root R1,")
+    pem = "".join(c.pem() for c in roots if str(c.subject).startswith(names))
+    assert pem.count("BEGIN CERTIFICATE") >= 2
+    path = tmp_path / "wrong.pem"
+    path.write_text(pem)
+    return path
+
+
+def test_flash_hint_on_an_mdash_unit_names_mdash_arduino(
+    start_unit: Callable[..., UnitProcess], runner: CliRunner, wrong_pem: Path, tmp_path: Path
+) -> None:
+    """The tryout: the hint's line named arduino-esp32-spiffs, which wrote the CA (exit
+    0); it names mdash-arduino, whose gate refuses it; and arduino-esp32-spiffs typed
+    by hand is refused before writing, the line mended to mdash-arduino."""
+    unit = start_unit("--board", "mdash-arduino")
+    journal = str(tmp_path / "j")
+    argv = ["flash", "-p", unit.url, "--board", "mongoose-os-esp32", "--bundle", str(wrong_pem)]
+    r = runner.invoke(cli, [*argv, "--journal-dir", journal])
+    assert r.exit_code == 2, r.output
+    run = _line(r.output, "those of board mdash-arduino (SPIFFS on spiffs): ")
+    fixed = [*argv[:4], "mdash-arduino", *argv[5:], "--journal-dir", journal]
+    assert run == "esp-cabundle " + shlex.join(fixed), r.output
+    assert "arduino-esp32-spiffs" not in r.output
+    r = runner.invoke(cli, shlex.split(run)[1:])
+    assert r.exit_code == 1, r.output
+    assert "would cut mdash-arduino@1.2.13 units off mdash.net" in _one_line(r.output)
+
+    typed = [*argv[:4], "arduino-esp32-spiffs", *argv[5:], "--journal-dir", journal]
+    r = runner.invoke(cli, typed)
+    assert r.exit_code == 2, r.output
+    said = _one_line(r.output)
+    assert "partition 'spiffs' holds /mdash.cfg" in said and "nothing written" in said
+    assert "+Amazon Root CA 1" not in said
+    assert _line(r.output, "is this the right --board? ") == run
+
+
+def test_update_dump_of_an_mdash_dump_names_mdash_arduino(
+    in_tmp: Path, runner: CliRunner, wrong_pem: Path
+) -> None:
+    """update-dump picked as flash did: arduino-esp32-spiffs for a dump whose spiffs
+    partition holds /mdash.cfg; and that board, typed, wrote the CA."""
+    (in_tmp / "dump0.bin").write_bytes(dumps.arduino_dump())
+    argv = ["update-dump", "dump0.bin", "--board", "mongoose-os-esp32", "--bundle", "wrong.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin"])
+    assert r.exit_code == 2, r.output
+    run = _line(r.output, "those of board mdash-arduino (SPIFFS on spiffs): ")
+    assert run == "esp-cabundle " + shlex.join(
+        [*argv[:3], "mdash-arduino", *argv[4:], "-o", "new.bin"]
+    )
+    for board in ("arduino-esp32-spiffs", "esp-idf-spiffs", "platformio-esp32-spiffs"):
+        r = runner.invoke(cli, [*argv[:3], board, *argv[4:], "-o", "new.bin"])
+        assert r.exit_code == 2, r.output
+        assert "holds /mdash.cfg, which only mDash firmware keeps" in _one_line(r.output)
+        assert _line(r.output, "is this the right --board? ") == run
+        assert not (in_tmp / "new.bin").exists()
+    r = runner.invoke(cli, shlex.split(run)[1:])
+    assert r.exit_code == 1 and "off mdash.net" in r.output, r.output
+    assert not (in_tmp / "new.bin").exists()
+
+
+def test_a_dump_that_shows_no_firmware_gets_no_line_that_picks_one(
+    in_tmp: Path, runner: CliRunner, wrong_pem: Path
+) -> None:
+    """Without /mdash.cfg the spiffs partition could be an Arduino sketch's or an mDash
+    unit's: the boards are named, and the line leaves the board to the user."""
+    flash = bytearray(dumps.arduino_dump())
+    image = open_image(bytes(flash[SPIFFS]))
+    image.remove("/mdash.cfg")
+    flash[SPIFFS] = image.to_bytes()
+    (in_tmp / "dump0.bin").write_bytes(flash)
+    argv = ["update-dump", "dump0.bin", "--board", "mongoose-os-esp32", "--bundle", "wrong.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin"])
+    assert r.exit_code == 2, r.output
+    said = _one_line(r.output)
+    assert "arduino-esp32-spiffs (SPIFFS on spiffs) or" in said
+    assert "mdash-arduino (SPIFFS on spiffs)" in said
+    assert _line(r.output, "their CA rules differ: ") == "esp-cabundle " + shlex.join(
+        [*argv[:3], "BOARD", *argv[4:], "-o", "new.bin"]
+    )
+    # and a board of no firmware is taken as typed: nothing marks another
+    r = runner.invoke(cli, [*argv[:3], "arduino-esp32-spiffs", *argv[4:], "-o", "new.bin"])
+    assert r.exit_code == 0, r.output
+
+
+def test_fs_put_refuses_a_board_of_other_firmware_than_the_image_shows(
+    in_tmp: Path, runner: CliRunner, wrong_pem: Path
+) -> None:
+    """'fs put' of the CA into an mDash image under arduino-esp32-spiffs judged it by
+    that board's rules and wrote it."""
+    image = in_tmp / "fs.bin"
+    image.write_bytes(dumps.arduino_dump()[SPIFFS])
+    before = image.read_bytes()
+    argv = ["fs", "put", "fs.bin", "wrong.pem", "/ca.pem", "--board", "arduino-esp32-spiffs"]
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    said = _one_line(r.output)
+    assert "the image holds /mdash.cfg, which only board mdash-arduino's firmware" in said
+    assert image.read_bytes() == before
+    run = _line(r.output, "name the board the image is for: ")
+    assert run == "esp-cabundle " + shlex.join([*argv[:-1], "mdash-arduino"])
+    r = runner.invoke(cli, shlex.split(run)[1:])
+    assert r.exit_code == 1 and "off mdash.net" in _one_line(r.output), r.output
+    assert image.read_bytes() == before
