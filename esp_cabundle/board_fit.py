@@ -163,6 +163,8 @@ def foreign_mark(board: Board, paths: Iterable[str]) -> tuple[str, tuple[Board, 
         firmware = marks.get(path)
         if firmware is None or path in own or firmware == _firmware_of(board):
             continue
+        if _profile_only_of(board, firmware):  # a board file made for that firmware
+            continue
         keepers = tuple(
             b
             for b in list_boards()
@@ -172,6 +174,22 @@ def foreign_mark(board: Board, paths: Iterable[str]) -> tuple[str, tuple[Board, 
         )
         return path, keepers
     return None
+
+
+def _profile_only_of(board: Board, firmware: str) -> bool:
+    """Whether ``board`` names no firmware and its file system's profile is one only
+    ``firmware``'s shipped boards use (a home-made Mongoose OS board, profile
+    mongoose-os): it was made for that firmware, so its marks are its own. A profile
+    others share too (esp-idf: mdash-arduino and esp-idf-spiffs) tells nothing."""
+    fs = board.filesystem
+    if board.firmware is not None or fs is None:
+        return False
+    users = {
+        _firmware_of(b)
+        for b in list_boards()
+        if b.filesystem and b.filesystem.profile == fs.profile
+    }
+    return users == {firmware}
 
 
 def boards_for_table(table: PartitionTable) -> tuple[Board, ...]:

@@ -20,6 +20,7 @@ import esp_cabundle
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
 from esp_cabundle.fs import open_image
+from esp_cabundle.fs.edit import pack_image
 from tests.support import dumps
 
 FIRMWARE = Path(esp_cabundle.__file__).parent / "data" / "firmware"
@@ -142,3 +143,42 @@ def test_fs_put_refuses_a_board_of_other_firmware_than_the_image_shows(
     r = runner.invoke(cli, shlex.split(run)[1:])
     assert r.exit_code == 1 and "off mdash.net" in _one_line(r.output), r.output
     assert image.read_bytes() == before
+
+
+def _home_made_board(folder: Path, *, profile: str) -> Path:
+    """mongoose-os-esp32 as a user's board file: no firmware: and no config_files, its
+    file system's profile ``profile``."""
+    text = (Path(__file__).parents[1] / "boards" / "mongoose-os-esp32.yaml").read_text()
+    text = text.replace("name: mongoose-os-esp32\n", "name: my-mos-board\n")
+    head, rest = text.split("firmware:\n", 1)
+    text = head + rest.split("framework:", 1)[1].join(["framework:", ""])
+    text = text.replace("  config_files: [/conf9.json, /conf0.json]\n", "")
+    text = text.replace("  profile: mongoose-os\n", f"  profile: {profile}\n")
+    assert "firmware:" not in text and "config_files" not in text
+    path = folder / "my-mos-board.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_home_made_board_of_a_profile_only_that_firmware_uses_keeps_its_marks(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """A user's Mongoose OS board file (profile mongoose-os, no firmware: line) on an
+    image holding /conf0.json was refused as 'another firmware's': only Mongoose OS
+    boards use that profile, so the file is its own. The same board with a profile
+    others share (arduino) is still refused, the board file's way out said."""
+    (in_tmp / "ca.pem").write_bytes(dumps.pem("isrgrootx1.pem"))
+    made = pack_image("littlefs", "mongoose-os", 256 << 10, [("/conf0.json", b"{}")]).data
+    (in_tmp / "fs.bin").write_bytes(made)
+    board = _home_made_board(in_tmp, profile="mongoose-os")
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "/ca.pem", "--board", str(board)])
+    assert r.exit_code == 0, r.output
+    assert open_image((in_tmp / "fs.bin").read_bytes()).read("/conf0.json") == b"{}"
+
+    (in_tmp / "fs.bin").write_bytes(made)
+    board = _home_made_board(in_tmp, profile="arduino")
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "/ca.pem", "--board", str(board)])
+    assert r.exit_code == 2, r.output
+    said = _one_line(r.output)
+    assert "holds /conf0.json" in said and "lists /conf0.json in its config_files" in said
+    assert (in_tmp / "fs.bin").read_bytes() == made

@@ -84,7 +84,8 @@ def _refuse_foreign_firmware(image: FileSystemImage, board: Board, *, typed: boo
         hint = f"name the board the image is for ({names})"
     raise InputError(
         f"the image holds {printable(path)}, which only board {names}'s firmware keeps, "
-        f"not board {board.name}{named}'s, whose CA rules are not its units'; nothing written",
+        f"not board {board.name}{named}'s, whose CA rules are not its units' (a board file "
+        f"made for that firmware lists {printable(path)} in its config_files); nothing written",
         hint=hint,
     )
 

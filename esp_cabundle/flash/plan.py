@@ -362,7 +362,8 @@ def _refuse_foreign_firmware(
     raise InputError(
         f"partition '{p.name}' holds {path}, which only {_title(firmware)} firmware keeps: "
         f"the unit runs board {names}, not {board.name}, whose CA rules are not its "
-        "firmware's; nothing written",
+        f"firmware's (a board file made for that firmware lists {path} in its "
+        "config_files); nothing written",
         hint=f"is this the right {spelling.board}? {hint}",
     )
 
