@@ -27,9 +27,12 @@ class _File:
 
 
 def _text(report: CampaignReport, capsys: Any, **opts: Any) -> str:
+    """stdout; with -q, stderr (where errors go: stdout stays empty)."""
     base = {"as_json": False, "quiet": False, "watch": False, "ledger_path": None}
     render_report(report, _File(), {**base, **opts}, 0)  # type: ignore[arg-type]
-    return str(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    assert not (out if opts.get("quiet") else err), (out, err)
+    return str(err if opts.get("quiet") else out)
 
 
 @pytest.mark.parametrize("quiet", [False, True])

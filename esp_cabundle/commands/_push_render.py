@@ -40,6 +40,7 @@ from ..ui import (
     json_carried,
     json_object_items,
     json_printed,
+    note,
     table_width,
 )
 
@@ -271,8 +272,8 @@ def render_report(
         when = report.watch_ended.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
         echo(f"Stopped watching at {when} UTC, the end set for the watch, with units not done.",
              quiet=quiet, wrap=True)  # fmt: skip
-    for line in stopped:  # said even with -q: the run did not finish
-        echo(line, wrap=True)
+    for line in stopped:  # with -q too (the run did not finish), then on stderr as errors
+        (note if quiet else echo)(line, wrap=True)
     if quiet:
         return
     if left:
