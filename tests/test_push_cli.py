@@ -231,6 +231,7 @@ def test_ledger_of_another_campaign_or_not_a_ledger_is_refused(mdash: Any, in_tm
     (in_tmp / "other.pem").write_bytes(ca_bytes("default"))
     code, out = invoke(*base, "--bundle", "other.pem")
     assert code == 2 and "another CA file" in out and "--ledger" in out
+    assert "listing units" not in out, out  # no progress drawn before the refusal
     assert (in_tmp / DEFAULT).read_bytes() == before
     (in_tmp / "junk.db").write_bytes(b"not a database at all" * 100)
     (in_tmp / "junk.db").chmod(0o644)

@@ -318,3 +318,25 @@ def test_a_missing_tls_ca_says_what_it_is_and_how_to_get_it(tmp_path: Path) -> N
     code, out = run(tmp_path, "--rpc", "https://[::1]:8443/rpc", "--tls-ca", missing, board=board)
     said = " ".join(out.split())
     assert code == 2 and "chains show --host '[::1]:8443' -o server-chain.pem" in said, out
+
+
+@pytest.mark.skipif(mosquitto_binary() is None, reason="mosquitto is not installed")
+@pytest.mark.timeout(60)
+def test_a_wrong_password_from_the_environment_url_is_named_there(tmp_path: Path) -> None:
+    """The password in ESP_CABUNDLE_MQTT's URL, refused by the broker: the hint named
+    "MQTT_PASSWORD or --mqtt-password-file", which the user never set."""
+    write_ca(tmp_path)
+    with Mosquitto(users={"fleet": "right"}) as broker:
+        args = ["push", "--device", "u1", "--board", "mongoose-os-esp32"]
+        args += ["--bundle", str(tmp_path / "ca.pem"), "--ledger", str(tmp_path / "c.db")]
+        env = {"ESP_CABUNDLE_MQTT": f"mqtt://fleet:wrong@127.0.0.1:{broker.port}"}
+        r = CliRunner().invoke(cli, args, env={**env, "MQTT_PASSWORD": None})
+        assert r.exit_code == 2 and "refused the login" in r.output, r.output
+        said = " ".join(r.output.split())
+        assert "the password in ESP_CABUNDLE_MQTT" in said, said
+        assert ":wrong@" not in said  # the URL's password is never shown
+        # From MQTT_PASSWORD, the hint names MQTT_PASSWORD as before.
+        r = CliRunner().invoke(cli, args, env={**env, "MQTT_PASSWORD": "also-bad"})
+        said = " ".join(r.output.split())
+        assert r.exit_code == 2 and "(MQTT_PASSWORD or --mqtt-password-file)" in said, said
+        assert "in ESP_CABUNDLE_MQTT" not in said

@@ -245,9 +245,13 @@ def test_signal_stops_after_the_units_in_hand(
     while time.monotonic() < deadline and not any(u.count("FS.Rename") for u in units):
         time.sleep(0.02)
     p.send_signal(sig)
-    _out, err = p.communicate(timeout=60)
+    out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
     assert "Stopping" in err and "units in hand" in err
+    # what is left and what to do next: said with -q too, on stderr (stdout stays empty)
+    said = " ".join(err.split())
+    assert not out and "Interrupted:" in said and "pending" in said, err
+    assert "next: run the same command again to finish them" in said, err
     with Ledger(tmp_path / "c.db") as led:
         states = [r.state for r in led.rows()]
     assert "verified" in states and "pending" in states  # stopped early, not at once

@@ -22,7 +22,7 @@ from ..chains import host_port, parse_host_port
 from ..check import Target, check_items, device_trust_set, target_items
 from ..config import find_config, load_config
 from ..dates import clamped, now
-from ..errors import EspCabundleError, InputError
+from ..errors import AuthError, EspCabundleError, InputError
 from ..fileio import read_input
 from ..gate import board_links, link_items
 from ..own_servers import is_own_server, own_server_evidence, unread_servers
@@ -469,14 +469,7 @@ def open_transports(
                 )
             )
         if broker is not None:
-            url = broker
-            if given.mqtt_password is not None:
-                url = replace(url, password=given.mqtt_password)
-            out.append(
-                MqttTransport(
-                    url, ids, ca_file=ca_file, frame_size=opts["frame_size"], spelling=CLI_SPELLING
-                )
-            )
+            out.append(_mqtt_transport(opts, ids, broker, given))
         if opts["rpc_urls"]:
             out.append(
                 LanTransport(
@@ -493,6 +486,29 @@ def open_transports(
             t.close()
         raise
     return out
+
+
+def _mqtt_transport(
+    opts: dict[str, Any], ids: list[str], broker: MqttUrl, given: LinkInputs
+) -> MqttTransport:
+    """The broker's link; a refused login names where the password came from: one in
+    ESP_CABUNDLE_MQTT's URL was said to come from "MQTT_PASSWORD or --mqtt-password-file",
+    which the user never set."""
+    url = broker
+    if given.mqtt_password is not None:
+        url = replace(url, password=given.mqtt_password)
+    try:
+        return MqttTransport(
+            url, ids, ca_file=given.ca_file, frame_size=opts["frame_size"], spelling=CLI_SPELLING
+        )
+    except AuthError as e:
+        if given.mqtt_password is None and broker.password is not None:
+            e.hint = (
+                f"check the user name and the password in {broker.given_in} "
+                "(mqtt://USER:PASSWORD@HOST; its content is not shown), or give the "
+                "password in MQTT_PASSWORD or --mqtt-password-file instead"
+            )
+        raise
 
 
 def project_config(opts: dict[str, Any]) -> Config | None:

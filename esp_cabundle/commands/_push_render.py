@@ -40,6 +40,7 @@ from ..ui import (
     json_carried,
     json_object_items,
     json_printed,
+    note,
     table_width,
 )
 
@@ -194,6 +195,21 @@ def _run_units(report: CampaignReport, ledger: Path) -> dict[str, Any]:
             "units": [dict(zip(UNIT_KEYS, r, strict=True)) for r in rows]}  # fmt: skip
 
 
+def stopped_line(report: CampaignReport, *, in_place: bool = False) -> str:
+    """What a run stopped by Ctrl-C or SIGTERM says, as ``flash`` says "STOPPED ...;
+    next: ...": the units it left, pending and mid-write, and the next step (the exit
+    code, 130, and --json's "interrupted" were all it said)."""
+    states = [r.state for r in report.rows]
+    left = sum(not report.is_done(r) and r.state != "unused" for r in report.rows)
+    pending, writing = states.count("pending"), states.count("writing")
+    held = "may hold a partial CA file (--in-place)" if in_place else "holds its old or new CA file"
+    mid = f", {writing} mid-write: each {held}" if writing else ", 0 mid-write"
+    return (
+        f"Interrupted: {plural(left, 'unit')} not done ({pending} pending, never started{mid}); "
+        "next: run the same command again to finish them."
+    )
+
+
 def run_exit_code(report: CampaignReport) -> int:
     """What a push run exits with, and its ``--json`` document says (as every error
     document does): 130 interrupted, 3 a unit not done, else 0."""
@@ -216,6 +232,7 @@ def render_report(
     done = sum(1 for r in report.rows if report.is_done(r))
     left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
     silent = _never_answered(left, watching=bool(opts.get("watch")))
+    stopped = [stopped_line(report, in_place=bool(opts.get("in_place")))] if report.stopped else []
     if opts["as_json"]:
         shared = _run_units(report, opts["ledger_path"])
         emit_json(
@@ -232,7 +249,7 @@ def render_report(
                     report.failing_since.isoformat() if report.failing_since else None
                 ),
                 "watch_ended": (report.watch_ended.isoformat() if report.watch_ended else None),
-                "notes": [*report.notes, *silent],  # the advice the text gives, too
+                "notes": [*report.notes, *stopped, *silent],  # the advice the text gives, too
                 "bytes": traffic,
                 **shared,  # campaign, counts, goes_dark, units: as push status --json
             }
@@ -255,6 +272,8 @@ def render_report(
         when = report.watch_ended.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
         echo(f"Stopped watching at {when} UTC, the end set for the watch, with units not done.",
              quiet=quiet, wrap=True)  # fmt: skip
+    for line in stopped:  # with -q too (the run did not finish), then on stderr as errors
+        (note if quiet else echo)(line, wrap=True)
     if quiet:
         return
     if left:

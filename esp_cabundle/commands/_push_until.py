@@ -1,16 +1,25 @@
-"""``push --until``: a date means through the end of that day (UTC), and a refusal
-says the value as it was typed, not as parsed (2026-01-01, not 2026-01-02T00:00:00)."""
+"""``push --watch`` and ``--until``: a date means through the end of that day (UTC), a
+refusal says the value as it was typed, not as parsed (2026-01-01, not
+2026-01-02T00:00:00), and a watch with no terminal to draw its bar on logs its passes."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from typing import Any
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..dates import clamped
+from ..text import some
+from ..ui import note
 from .options import Date
+
+if TYPE_CHECKING:
+    from ..push.campaign import UnitEvent
 
 _DATE_ONLY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|today)\s*$", re.I)
 _RAW = "esp_cabundle.push.typed"  # ctx.meta: option name -> the text typed
@@ -50,3 +59,78 @@ def day_end(ctx: click.Context, name: str) -> str:
 def _raw(ctx: click.Context, name: str) -> str | None:
     raw = ctx.meta.get(_RAW, {}).get(name)
     return raw if isinstance(raw, str) else None
+
+
+# What the MQTT link says of a call made while the broker is gone (push.mqtt).
+_LINK_DOWN = "broker link is down"
+_NO_ANSWER = ("", "listed offline")  # a unit passed over, or its listing: no call made
+
+
+class WatchLog:
+    """``--watch`` with stderr no terminal (nohup, systemd, ``2>log``): rich draws no bar
+    there, so a watch of days said nothing after "Watching: ..." until it ended. Instead,
+    a timestamped line per pass that changed something: units that reached a state
+    (verified, failed, offline, ...), and the broker lost or back. Fed the campaign's
+    ``progress`` and ``on_listing`` callbacks (a pass starts at each listing)."""
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self._lock = threading.Lock()
+        self._state: dict[str, str] = {}  # each unit's last final state
+        self._changed: dict[str, str] = {}  # this pass: unit -> its new state
+        self._seen = 0  # final events this pass
+        self._listed = 0
+        self._pass = 0
+        self._down = False  # the broker was found gone, and not back since
+        self._link: list[str] = []  # this pass: "broker lost" / "broker back"
+
+    @classmethod
+    def wanted(cls, *, watch: bool, quiet: bool) -> WatchLog | None:
+        """A log when a watch has no terminal on stderr (a terminal gets the bar)."""
+        if not watch or quiet or sys.stderr.isatty():
+            return None
+        return cls(note)
+
+    def listing(self, n: int) -> None:
+        """A pass starts, over ``n`` units: the last one, if still open, is said."""
+        with self._lock:
+            self._flush()
+            self._pass, self._listed, self._seen = self._pass + 1, n, 0
+
+    def event(self, ev: UnitEvent) -> None:
+        with self._lock:
+            down = _LINK_DOWN in ev.text
+            if down and not self._down:
+                self._down = True
+                self._link.append("MQTT broker lost")
+            elif self._down and not down and ev.text not in _NO_ANSWER:
+                self._down = False  # a call went through it
+                self._link.append("MQTT broker back")
+            if not ev.final:
+                return
+            self._seen += 1
+            if self._state.get(ev.unit) != ev.state:
+                self._state[ev.unit] = ev.state
+                self._changed[ev.unit] = ev.state
+            if self._seen >= self._listed:  # every unit of the pass is through
+                self._flush()
+
+    def close(self) -> None:
+        """The run ended: its last pass, if not said yet."""
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not (self._changed or self._link) or not self._pass:
+            return
+        by_state: dict[str, list[str]] = {}
+        for unit, state in self._changed.items():
+            by_state.setdefault(state, []).append(unit)
+        parts = [*self._link] + [f"{len(ids)} {s} ({some(ids)})" for s, ids in by_state.items()]
+        tally: dict[str, int] = {}
+        for state in self._state.values():
+            tally[state] = tally.get(state, 0) + 1
+        now_ = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._write(f"{when} pass {self._pass}: {'; '.join(parts)}; units now: {now_}")
+        self._changed, self._link = {}, []

@@ -40,7 +40,7 @@ from ._push_render import (
     run_exit_code,
 )
 from ._push_sub import refuse_options_before, refuse_subcommand_as_url
-from ._push_until import Until, as_typed, day_end
+from ._push_until import Until, WatchLog, as_typed, day_end
 from ._unit import units_progress
 from ._usage import split_option, typed_words, usage_error, with_option
 from .ca_source import ca_options
@@ -398,9 +398,11 @@ def _run(ctx: click.Context, **opts: Any) -> None:
             t.units()  # credentials and device ids are checked before any ledger exists
         if opts["frame_size"] is not None:
             _check_frame_size(transports, push_file, opts["frame_size"])
+        # The ledger's refusals (another campaign's), read only, before any progress bar:
+        # a real run drew "units 0/? listing units ..." above the error; a dry run
+        # predicts them (no file made, none changed).
+        check_ledger(opts["ledger_path"], ca_sha256=push_file.sha256, board=push_file.board)
         if opts["dry_run"]:
-            # The real run's ledger refusals, read only (no file made, none changed).
-            check_ledger(opts["ledger_path"], ca_sha256=push_file.sha256, board=push_file.board)
             if code := _dry_run(transports, push_file, options, opts, quiet=quiet):
                 ctx.exit(code)
             return
@@ -458,7 +460,18 @@ def _campaign(
 ) -> CampaignReport:
     stop, finished = threading.Event(), threading.Event()
     box: dict[str, Any] = {}
+    log = WatchLog.wanted(watch=options.watch, quiet=quiet)  # no terminal: a line a pass
     with Ledger(ledger_path) as ledger, units_progress(quiet=quiet) as bar:
+
+        def progress(ev: Any) -> None:
+            bar.event(ev)
+            if log is not None:
+                log.event(ev)
+
+        def listing(n: int) -> None:
+            bar.total(n)
+            if log is not None:
+                log.listing(n)
 
         def work() -> None:
             try:
@@ -467,13 +480,15 @@ def _campaign(
                     push_file,
                     ledger,
                     options,
-                    progress=bar.event,
+                    progress=progress,
                     stop=stop,
-                    on_listing=bar.total,
+                    on_listing=listing,
                 )
             except BaseException as e:
                 box["error"] = e
             finally:
+                if log is not None:
+                    log.close()
                 finished.set()
 
         # Ctrl-C / SIGTERM: no unit is taken any more; every unit in hand is finished

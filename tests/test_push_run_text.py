@@ -1,0 +1,108 @@
+"""What ``push`` prints of a run that did not end by itself: a run stopped by Ctrl-C
+says so on stdout with the next step (only --json's "interrupted" did), and a --watch
+whose stderr is no terminal logs a line per pass that changed something."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from esp_cabundle.commands._push_render import render_report
+from esp_cabundle.push.campaign_types import CampaignReport
+from esp_cabundle.push.ledger import UnitRow
+
+
+def _row(uid: str, state: str) -> UnitRow:
+    return UnitRow(uid, "mqtt", state, 0, None, None, None, None, None, None, "2026-01-01", None)
+
+
+def _report(*states: str, stopped: bool = True) -> CampaignReport:
+    rows = tuple(_row(f"u{i}", s) for i, s in enumerate(states))
+    return CampaignReport(rows, False, None, 1, stopped)
+
+
+class _File:
+    name, board, sha256 = "/ca.pem", "mongoose-os-esp32", "ab" * 32
+
+
+def _text(report: CampaignReport, capsys: Any, **opts: Any) -> str:
+    """stdout; with -q, stderr (where errors go: stdout stays empty)."""
+    base = {"as_json": False, "quiet": False, "watch": False, "ledger_path": None}
+    render_report(report, _File(), {**base, **opts}, 0)  # type: ignore[arg-type]
+    out, err = capsys.readouterr()
+    assert not (out if opts.get("quiet") else err), (out, err)
+    return str(err if opts.get("quiet") else out)
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_stopped_run_says_so_what_is_left_and_the_next_step(capsys: Any, quiet: bool) -> None:
+    out = _text(_report("verified", "verified", "pending", "pending", "writing"), capsys,
+                quiet=quiet)  # fmt: skip
+    assert "2 of 5 units done" in out or quiet
+    line = " ".join(out.split())
+    assert "Interrupted: 3 units not done (2 pending, never started, 1 mid-write" in line, out
+    assert "next: run the same command again to finish them." in line, out
+
+
+def test_a_run_that_ended_by_itself_says_nothing_of_an_interrupt(capsys: Any) -> None:
+    out = _text(_report("verified", "pending", stopped=False), capsys)
+    assert "Interrupted" not in out
+
+
+def test_the_stopped_line_names_in_place_partial_files() -> None:
+    from esp_cabundle.commands._push_render import stopped_line
+
+    line = stopped_line(_report("writing", "pending"), in_place=True)
+    assert "1 mid-write: each may hold a partial CA file (--in-place)" in line
+    assert "0 mid-write" in stopped_line(_report("pending"))
+
+
+def _watch() -> tuple[Any, list[str]]:
+    from esp_cabundle.commands._push_until import WatchLog
+
+    lines: list[str] = []
+    return WatchLog(lines.append), lines
+
+
+def test_a_watch_without_a_terminal_logs_each_pass_that_changed_something() -> None:
+    from esp_cabundle.push.campaign_types import UnitEvent
+
+    log, lines = _watch()
+    log.listing(2)  # pass 1: one verified, one never answers
+    log.event(UnitEvent("a", "pending", "reading the CA file"))
+    log.event(UnitEvent("a", "verified", final=True))
+    log.event(UnitEvent("b", "offline", "unit b: no answer to Sys.GetInfo within 1 s", True))
+    assert len(lines) == 1 and " pass 1: " in lines[0], lines
+    assert "1 verified (a)" in lines[0] and "1 offline (b)" in lines[0]
+    log.listing(2)  # pass 2: nothing new (a passed over, b silent again)
+    log.event(UnitEvent("a", "verified", final=True))
+    log.event(UnitEvent("b", "offline", "unit b: no answer to Sys.GetInfo within 1 s", True))
+    assert len(lines) == 1, lines
+    log.listing(2)  # pass 3: the broker is gone
+    log.event(UnitEvent("a", "verified", final=True))
+    log.event(UnitEvent("b", "offline", "unit b: the MQTT broker link is down (x)", True))
+    assert len(lines) == 2 and "pass 3: MQTT broker lost" in lines[1], lines
+    log.listing(2)  # pass 4: back, and b answers: verified mid-watch
+    log.event(UnitEvent("a", "verified", final=True))
+    log.event(UnitEvent("b", "offline", "reading the CA file"))
+    log.event(UnitEvent("b", "verified", final=True))
+    assert len(lines) == 3, lines
+    assert "pass 4: MQTT broker back; 1 verified (b); units now: 2 verified" in lines[2]
+    # each line starts with its time, UTC
+    assert all(line[:4].isdigit() and line[19] == "Z" for line in lines), lines
+    log.close()
+    assert len(lines) == 3
+
+
+def test_a_watch_on_a_terminal_or_quiet_logs_no_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from esp_cabundle.commands._push_until import WatchLog
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert WatchLog.wanted(watch=True, quiet=False) is None  # the bar says it
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert WatchLog.wanted(watch=True, quiet=False) is not None
+    assert WatchLog.wanted(watch=True, quiet=True) is None
+    assert WatchLog.wanted(watch=False, quiet=False) is None
