@@ -3,7 +3,8 @@
 Written once over :class:`~.transport.Transport` and :class:`~.files.UnitFiles`. For
 each unit, holding its ledger lease:
 
-1. ``Sys.GetInfo`` (firmware version; an unreachable unit is recorded ``offline``);
+1. ``Sys.GetInfo`` (firmware version; an unreachable unit is recorded ``offline``; one
+   that reports another board's firmware is recorded ``failed``, not written);
 2. read the CA file; identical to the new one -> ``up-to-date``;
 3. ``writing``: put the file to ``<ca>.new`` in frames that fit, read it back and
    compare SHA-256, then ``FS.Rename`` it onto the CA path (LittleFS replaces
@@ -251,6 +252,9 @@ class _Run:
         self.ledger.record(uid, attempt=True)
         info = files.info()
         self.ledger.record(uid, fw_version=info.fw_version, seen=True)
+        wrong = push.wrong_board(uid, info, spelling=self.options.spelling)
+        if wrong is not None:
+            raise wrong  # recorded "failed", with the board that fits in the hint
         unused = push.not_read_by(info)
         if unused is not None:
             self.ledger.record(uid, state="unused", note=unused, clear_error=True)
