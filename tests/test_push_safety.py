@@ -19,7 +19,8 @@ from esp_cabundle.cli import cli
 from esp_cabundle.push.campaign_types import PushFile
 from esp_cabundle.push.files import UnitInfo
 from esp_cabundle.push.ledger import Ledger
-from esp_cabundle.push.survey import SurveyRow, room_for, unsure
+from esp_cabundle.push.room import room_for
+from esp_cabundle.push.survey import SurveyRow, unsure
 from esp_cabundle.virtual.rpc import SimUnit
 from esp_cabundle.virtual.rpc_links import MqttUnitHost
 
@@ -138,6 +139,23 @@ def test_a_dry_run_says_a_unit_without_room_would_fail(
     assert code == 3 and "a push now would leave 1 unit not done (exit 3)" in out, out
     code, out = push(mosquitto, tmp_path, units, *extra)
     assert code == 3 and rows(tmp_path)[full].state == "failed", out
+
+
+def test_a_push_does_not_write_a_unit_the_file_cannot_fit(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """The push asks as its dry run does: a unit whose reported free space cannot hold
+    the file is failed "out of space" before any FS.Put (in place: no truncated CA)."""
+    (full,) = ids(1)
+    unit = full_mongoose_unit(full)
+    host([unit])
+    before = unit.files()
+    for extra in ((), ("--in-place",)):
+        code, out = push(mosquitto, tmp_path, [unit], "--allow", "unjudged", *extra)
+        assert code == 3 and "out of space" in out, out
+        error = rows(tmp_path)[full].last_error
+        assert "no room (" in error and "not written" in error, error
+        assert unit.count("FS.Put") == 0 and unit.files() == before
 
 
 def test_room_that_cannot_be_told_is_not_promised() -> None:

@@ -12,6 +12,7 @@ from ..errors import EspCabundleError, UnitUnreachable
 from ..text import byte_count
 from .campaign_types import CampaignOptions, PushFile, UnitEvent, sha256_hex
 from .files import UnitFiles
+from .room import room_for
 from .transport import Transport, UnitRef
 
 __all__ = ["WOULD_FINISH", "SurveyRow", "describe_roots", "room_for", "survey", "unsure"]
@@ -19,9 +20,6 @@ __all__ = ["WOULD_FINISH", "SurveyRow", "describe_roots", "room_for", "survey", 
 # The states after which a real run would leave nothing to do ("unused": the firmware
 # does not read the file, which no run changes; see CampaignReport.ok).
 WOULD_FINISH = frozenset({"up-to-date", "would-write", "unused"})
-# LittleFS keeps a file this small inline in its metadata (inline_max is at most an
-# eighth of a block, 512 bytes on 4 KiB blocks): it may fit with no block free.
-_INLINE_MAX = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,32 +56,6 @@ def describe_roots(data: bytes | None, *, most: int = 3) -> str:
         return f"{labels[0]} only"
     shown = ", ".join(labels[:most])
     return shown if len(labels) <= most else f"{shown} and {len(labels) - most} more"
-
-
-def room_for(
-    push: PushFile, current: bytes | None, free: int | None, *, in_place: bool
-) -> tuple[bool | None, str]:
-    """Whether the new file fits in the ``free`` bytes a unit reports (True, False, or
-    None: cannot tell), and the words for it.
-
-    Staged, ``<name>.new`` is written beside the old file: it needs the new file's size.
-    In place, ``fopen "wb"`` truncates the old file first, but whether its space is free
-    for the write depends on the file system (LittleFS frees the old blocks only when
-    the new file is committed; SPIFFS at once): so it surely fits in ``free``, surely
-    not in ``free`` and the old file together. A file no bigger than ``_INLINE_MAX`` may
-    live in LittleFS metadata, needing no free block: never said not to fit.
-    """
-    need = len(push.data)
-    what = push.name if in_place else push.temp_name
-    if free is None:
-        return None, f"unknown: the unit does not report its free space (writing {what})"
-    words = f"{what} needs {byte_count(need)}, the unit has {byte_count(free)} free"
-    if need <= free:
-        return True, f"fits ({words})"
-    reclaimed = len(current or b"") if in_place else 0
-    if need > free + reclaimed and need > _INLINE_MAX:
-        return False, f"no room ({words})"
-    return None, f"may not fit ({words}, and the old {push.name}'s {byte_count(reclaimed)})"
 
 
 def _said(e: EspCabundleError) -> str:
