@@ -170,7 +170,8 @@ def test_a_bad_broker_url_hints_the_line_with_a_broker(
     if env is not None:
         monkeypatch.setenv("ESP_CABUNDLE_MQTT", env)
     (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
-    typed = ["push", *mqtt, "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--device", "a"]
+    typed = ["push", *mqtt, "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--device", "a",
+             "--allow", "unjudged"]  # fmt: skip
     assert run(typed) == 2
     error, line, said = _said(capsys)
     assert "mqtt://[user@]host[:port]" in error or "IPv6" in said, error

@@ -189,7 +189,7 @@ def test_a_dry_run_to_a_unit_that_refuses_says_its_exit_code(in_tmp: Path) -> No
     r = CliRunner().invoke(
         cli,
         ["push", "--rpc", "http://127.0.0.1:1/rpc", "--board", "mongoose-os-esp32",
-         "--bundle", "ca.pem", "--dry-run", "--json", "--timeout", "2"],
+         "--bundle", "ca.pem", "--allow", "unjudged", "--dry-run", "--json", "--timeout", "2"],
     )  # fmt: skip
     assert r.exit_code == 3, r.output
     doc = json.loads(r.stdout)

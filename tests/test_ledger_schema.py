@@ -39,7 +39,7 @@ def test_a_ledger_a_release_wrote_is_accepted(tmp_path: Path, sql: str, version:
     _ledger(ledger, sql, version)
     check_ledger(ledger, ca_sha256="0" * 64, board="mdash-arduino")
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(ledger), "--json"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # read whole; dev9 offline: not finished
     assert [u["id"] for u in json.loads(r.stdout)["units"]] == ["dev9"]
     with Ledger(ledger) as opened:  # opened to write: schema 1 is carried on to 2
         assert opened.meta()["schema"] == "2"

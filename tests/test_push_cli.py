@@ -423,7 +423,8 @@ def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
     write_ca(in_tmp)
     ok = "http://127.0.0.1:2/rpc"
     for spelled in (["--rpc", url], [f"--rpc={url}"]):
-        argv = ["push", "--rpc", ok, *spelled, "--board", "mongoose-os-esp32", "--bundle", "ca.pem"]
+        argv = ["push", "--rpc", ok, *spelled, "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
+                "--allow", "unjudged"]  # fmt: skip
         code, out = invoke(*argv)
         assert code == 2 and "is not an http://" in out and "CA:" not in out, out
         hint = out.partition("  hint: e.g. esp-cabundle ")[2]
@@ -462,16 +463,18 @@ def test_a_broker_in_the_environment_is_set_aside_for_typed_links(mdash: Any, in
     assert units[0].files()["/ca.pem"] == ca_bytes()
     code, out = invoke("push", "--rpc", "http://127.0.0.1:9/rpc", "--board",
                        "mongoose-os-esp32", "--bundle", "ca.pem", "--timeout", "0.5",
-                       "--ledger", "lan.db", env=env)  # fmt: skip
+                       "--ledger", "lan.db", "--allow", "unjudged", env=env)  # fmt: skip
     assert code == 3 and "--mqtt needs" not in out and "127.0.0.1:9/rpc" in out, out
     # alone, the environment's broker is push's --mqtt
     code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
-                       "--device", "dev1", "--ledger", "mq.db", env=env)  # fmt: skip
+                       "--device", "dev1", "--ledger", "mq.db", "--allow", "unjudged",
+                       env=env)  # fmt: skip
     assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out
     # the hint names where the URL came from: no --mqtt was typed
     assert "check the host and port in ESP_CABUNDLE_MQTT" in out and "--mqtt host" not in out
     code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--device",
-                       "dev1", "--ledger", "mq.db", "--mqtt", "mqtt://127.0.0.1:9")  # fmt: skip
+                       "dev1", "--ledger", "mq.db", "--mqtt", "mqtt://127.0.0.1:9",
+                       "--allow", "unjudged")  # fmt: skip
     assert code == 3 and "check the host and port in --mqtt" in out, out
 
 
@@ -548,7 +551,8 @@ def test_the_broker_url_is_parsed_once(
     link = {"ESP_CABUNDLE_MQTT": url} if from_env else {}
     args = [] if from_env else ["--mqtt", url]
     code, out = invoke("push", *args, "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
-                       "--device", "dev1", "--ledger", "mq.db", env=link)  # fmt: skip
+                       "--device", "dev1", "--ledger", "mq.db", "--allow", "unjudged",
+                       env=link)  # fmt: skip
     assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out
     assert parsed == [url]
 

@@ -63,7 +63,7 @@ def test_push_and_status_json_share_one_shape(four_units: MdashStandIn, in_tmp: 
             "--timeout", "0.5", "--json"]  # fmt: skip
     dry = _json([*argv, "--dry-run"], 3)
     run = _json(argv, 3)
-    status = _json(["push", "status", "--json"], 0)
+    status = _json(["push", "status", "--json"], 3)  # as the push: units not done
 
     run_units = {u["id"]: u for u in run["units"]}
     status_units = {u["id"]: u for u in status["units"]}
@@ -90,10 +90,10 @@ def test_push_and_status_json_share_one_shape(four_units: MdashStandIn, in_tmp: 
     assert {"ledger", "ok", "interrupted", "passes", "notes", "bytes"} <= set(run)  # kept
     assert run["exit_code"] == dry["exit_code"] == 3  # as the process exited
 
-    # A dry run's units, as README says: the keys a push records, and two of its own.
+    # A dry run's units, as README says: the keys a push records, and three of its own.
     shared = {"id", "transport", "state", "fw_version", "old_sha256", "note"}
     for u in dry["units"]:
-        assert set(u) == shared | {"error", "current"}, u
+        assert set(u) == shared | {"error", "current", "room"}, u
         ran = run_units[u["id"]]
         assert {k: u[k] for k in shared - {"state"}} == {k: ran[k] for k in shared - {"state"}}
     assert "campaign" not in dry and "counts" not in dry and "goes_dark" not in dry

@@ -25,6 +25,8 @@ KEY = "mdash-key-0c1d2e3f4a5b"
 def run(tmp: Path, *argv: str, board: str = "mdash-arduino") -> tuple[int, str]:
     write_ca(tmp)
     args = ["push", *argv, "--board", board, "--bundle", str(tmp / "ca.pem")]
+    if board != "mdash-arduino":  # mdash.net judges its CA; nothing judges a LAN unit's
+        args += ["--allow", "unjudged"]
     args += ["--ledger", str(tmp / "c.db"), "--timeout", "2"]
     r = CliRunner().invoke(cli, args)
     if r.exception and not isinstance(r.exception, SystemExit):

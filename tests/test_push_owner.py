@@ -45,6 +45,8 @@ def push(tmp: Path, *argv: str, board: str = "mdash-arduino", **env: str | None)
     if not (tmp / "ca.pem").exists():
         write_ca(tmp)
     args = ["push", *argv, "--board", board, "--bundle", str(tmp / "ca.pem")]
+    if board != "mdash-arduino":  # mdash.net judges its CA; nothing judges a LAN unit's
+        args += ["--allow", "unjudged"]
     if "--ledger" not in argv:
         args += ["--ledger", str(tmp / "c.db")]
     r = CliRunner().invoke(cli, [*args, "--timeout", "2"], env=env or None)
@@ -223,15 +225,17 @@ def test_watch_retries_with_backoff(stand_in: Any, tmp_path: Path) -> None:
 # --- a full unit (item 4) --------------------------------------------------------------
 
 
-def cramped_unit(uid: str) -> MongooseUnit:
+def cramped_unit(uid: str, **kw: Any) -> MongooseUnit:
     """A LittleFS unit whose old CA file is large (9000 bytes) and whose free space has
     room for the new file in place of the old one, not beside it."""
-    return full_mongoose_unit(uid, blocks=16, old_ca=b"old CA\n" * 1286, spare=1)
+    return full_mongoose_unit(uid, blocks=16, old_ca=b"old CA\n" * 1286, spare=1, **kw)
 
 
 def test_a_full_unit_says_out_of_space_and_is_left_as_it_was(lan: Any, tmp_path: Path) -> None:
+    # Units that do not report their free space (test_push_safety: those that do are
+    # refused before anything is written): the write itself finds them full.
     for make in (full_mongoose_unit, cramped_unit):
-        unit = make(f"full-{make.__name__}")
+        unit = make(f"full-{make.__name__}", reports_space=False)
         before = unit.files()
         server = lan(unit)
         code, out = push(tmp_path, "--rpc", server.http_url,
@@ -250,7 +254,7 @@ def test_a_full_unit_says_out_of_space_and_is_left_as_it_was(lan: Any, tmp_path:
         assert unit.count("FS.Remove", filename="ca.pem.new") == 1
     # Written in place, a unit without room gets its old file back (it fitted before;
     # a cut ca.pem would leave it trusting nothing) and is told to free space only.
-    full = full_mongoose_unit("full-in-place")
+    full = full_mongoose_unit("full-in-place", reports_space=False)
     before = full.files()
     code, out = push(tmp_path, "--rpc", lan(full).http_url, "--in-place",
                      "--ledger", str(tmp_path / "in-place.db"),
@@ -347,7 +351,7 @@ def test_a_schema_1_ledger_is_read_and_carried_on(stand_in: Any, tmp_path: Path)
     db.commit()
     db.close()
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(old), "--json"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # read whole; dev9 is offline: not finished
     assert json.loads(r.output)["units"][0]["address"] is None
     s = stand_in([mdash_unit("dev1", fw_version="1.2.16-Arduino")])
     code, _ = push(tmp_path, "--mdash", s.url)

@@ -83,7 +83,7 @@ def three_units(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MdashStandIn,
 
 def _status(*argv: str) -> str:
     r = CliRunner().invoke(cli, ["push", "status", *argv])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code in (0, 3), r.output  # 3: a unit not done (test_push_safety)
     return r.stdout
 
 

@@ -28,7 +28,7 @@ def test_status_counts_and_units_not_reached(stand_in: Any, in_tmp: Path) -> Non
                      "--timeout", "0.5")  # fmt: skip
     assert code == 3
     code, out = invoke("push", "status")
-    assert code == 0
+    assert code == 3  # dev2 not reached: not finished, as the push exited
     assert "verified     1" in out and "Not yet updated (1):" in out and "dev2" in out
     code, out = invoke("push", "status", "--json")
     doc = json.loads(out)
@@ -60,7 +60,7 @@ def test_status_names_the_units_of_each_state_bounded(tmp_path: Path) -> None:
             ledger.record(f"dev-{i:02}", state="verified")
             ledger.release(f"dev-{i:02}")
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(path)])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output  # 13 units pending: not finished, as push exits
     ten = ", ".join(f"dev-{i:02}" for i in range(2, 12))
     lines = r.output.splitlines()
     assert f"verified     12     {ten} and 2 more" in lines
@@ -171,7 +171,7 @@ def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> N
     before = path.read_bytes()
     for extra in ([], ["--json"], ["--csv"]):
         code, out = invoke("push", "status", "--ledger", str(path), *extra)
-        assert code == 0 and "dev-1" in out
+        assert code == 3 and "dev-1" in out  # dev-1 pending: not finished
         assert sorted(p.name for p in tmp_path.iterdir()) == ["c.db"], extra
     assert path.read_bytes() == before
     # --json and --csv both: one of them would be dropped silently, so neither is printed
@@ -182,7 +182,7 @@ def test_status_of_a_finished_campaign_leaves_no_side_files(tmp_path: Path) -> N
     with Ledger(path) as ledger:
         ledger.enroll([("dev-2", "mqtt", None)])
         code, out = invoke("push", "status", "--ledger", str(path), "--csv")
-        assert code == 0 and "dev-2" in out
+        assert code == 3 and "dev-2" in out
 
 
 def test_status_through_a_symlink_reads_the_running_campaign(tmp_path: Path) -> None:
@@ -204,14 +204,14 @@ def test_status_through_a_symlink_reads_the_running_campaign(tmp_path: Path) -> 
             ledger.bind(ca_sha256="ab" * 32, board="mongoose-os-esp32", ca_path="/ca.pem")
             ledger.enroll([("dev-1", "mqtt", None)])
             code, out = invoke("push", "status", "--ledger", str(link), "--csv")
-            assert code == 0 and "dev-1" in out, out
+            assert code == 3 and "dev-1" in out, out  # pending: not finished
             for name in ("c.db-wal", "c.db-shm"):
                 mode = (tmp_path / "real" / name).stat().st_mode
                 assert stat.S_IMODE(mode) == 0o600, name
         with Ledger(link) as ledger:  # a later run: its new rows only in the -wal
             ledger.enroll([("dev-2", "mqtt", None)])
             code, out = invoke("push", "status", "--ledger", str(link), "--csv")
-            assert code == 0 and "dev-1" in out and "dev-2" in out, out
+            assert code == 3 and "dev-1" in out and "dev-2" in out, out  # both pending
     finally:
         os.umask(old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.db", "real"]

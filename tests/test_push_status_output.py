@@ -31,7 +31,7 @@ IDS = [
 
 def _status(path: Path, *argv: str) -> bytes:
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(path), *argv])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code in (0, 3), r.output  # 3: a unit not done (test_push_safety)
     return r.stdout_bytes
 
 

@@ -34,6 +34,7 @@ OLD_CA = dumps.pem("isrgrootx1.pem")  # the unit's CA file before the push
 def push(tmp_path: Path, line: str, *extra: str, ledger: str = "c.db") -> tuple[int, str]:
     ca = write_ca(tmp_path)
     args = ["push", *shlex.split(line), "--board", "mongoose-os-esp32", "--bundle", str(ca)]
+    args += ["--allow", "unjudged"]  # a rehearsal: no server judges the CA
     r = CliRunner().invoke(cli, [*args, "--ledger", str(tmp_path / ledger), *extra])
     if r.exception and not isinstance(r.exception, SystemExit):
         raise r.exception

@@ -85,6 +85,30 @@ _BUILD = (
         help="Drop a root from the selection (repeatable).",
     ),
 )
+
+
+def _allow_option(extra: tuple[tuple[str, str], ...] = ()) -> Callable[[F], F]:
+    """``--allow POLICY``; ``extra``: a command's own values beside the policies (name,
+    what it allows), e.g. push's ``unjudged``."""
+    if not extra:
+        return click.option(
+            "--allow",
+            "allow",
+            multiple=True,
+            type=click.Choice(POLICY_NAMES),
+            help="Relax a policy (repeatable).",
+        )
+    more = "".join(f" {name}: {what}." for name, what in extra)
+    return click.option(  # the choices listed in the help, not the 80-column usage line
+        "--allow",
+        "allow",
+        multiple=True,
+        type=click.Choice((*POLICY_NAMES, *(name for name, _ in extra))),
+        metavar="NAME",
+        help=f"Relax a policy (repeatable): {', '.join(POLICY_NAMES)}.{more}",
+    )
+
+
 _GATE = (
     click.option(
         "--service-until",
@@ -99,13 +123,7 @@ _GATE = (
         metavar="SIZE",
         help="Size budget for ca.pem in bytes (16384, 16K).",
     ),
-    click.option(
-        "--allow",
-        "allow",
-        multiple=True,
-        type=click.Choice(POLICY_NAMES),
-        help="Relax a policy (repeatable).",
-    ),
+    (_ALLOW := _allow_option()),
     click.option(
         "--target",
         "targets",
@@ -253,19 +271,26 @@ class CaOptions:
 
 
 def ca_options(
-    *, bundle: bool = True, build: bool = True, no_check: bool = True
+    *,
+    bundle: bool = True,
+    build: bool = True,
+    no_check: bool = True,
+    allow: tuple[tuple[str, str], ...] = (),
 ) -> Callable[[F], F]:
     """Add the CA flags to a command; it receives them as one ``ca: CaOptions``.
 
     ``bundle``: offer ``--bundle FILE``; ``build``: offer ``--preset``, ``--root`` and
     ``--exclude``. ``-c`` and the gate's flags are always there; ``no_check``: show
-    ``--no-check`` in the help (a command that refuses it hides it).
+    ``--no-check`` in the help (a command that refuses it hides it); ``allow``: values of
+    ``--allow`` the command takes beside the policies (name, what it allows), which it
+    must take out of ``ca.allow`` before gating.
     """
+    gate = tuple(_allow_option(allow) if o is _ALLOW and allow else o for o in _GATE)
     options = (
         *((_BUNDLE,) if bundle else ()),
         config_option,
         *(_BUILD if build else ()),
-        *_GATE,
+        *gate,
         _no_check(no_check),
     )
 

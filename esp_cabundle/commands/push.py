@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from ..check import CheckFailed
 from ..dates import now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
 from ..push.ledger import DEFAULT_LEDGER, Ledger, check_ledger
-from ..push.ledger_status import read_status
+from ..push.ledger_status import campaign_finished, read_finished, read_status
 from ..text import byte_count, printable
 from ..ui import note
 from ._interrupt import stop_on_signals
+from ._push_gate import PUSH_ALLOW, gated_ca
 from ._push_links import (
     CaForecast,
     checked_broker_url,
@@ -53,7 +53,6 @@ from .options import (
     board_option,
     file_option,
     json_option,
-    parse_at,
     quiet_option,
     required_board,
     seconds_option,
@@ -63,11 +62,8 @@ from .options import (
 
 if TYPE_CHECKING:
     from ..boards import Board
-    from ..check import Target
-    from ..gate import GatedCA
     from ..push.campaign import CampaignReport, PushFile
     from ..push.transport import Transport
-    from .ca_source import CaOptions
 
 _MDASH_DEFAULT = "https://mdash.net/api/v2"  # push.mdash.DEFAULT_MDASH_URL, without importing it
 _STOPPING = "no new unit is started; the units in hand are finished and recorded first."
@@ -78,11 +74,6 @@ _QUITTING = (
 _QUITTING_IN_PLACE = (
     "units in hand are left as a power cut leaves them: with --in-place, one cut off "
     "mid-write holds a partial CA file; run the same command again now to finish them."
-)
-_PUSH_SKIP_HINT = (
-    "push never skips this check (--no-check is refused): list the server under targets: "
-    "in cabundle.yaml for 'chains pull', or name the server the units really use with "
-    "--server HOST[:PORT]"
 )
 
 
@@ -149,7 +140,7 @@ def _ledger_option(f: Any) -> Any:
     help="A Mongoose OS unit on the LAN: http://host/rpc or ws://host/rpc (repeatable).",
 )
 @board_option()
-@ca_options(no_check=False)
+@ca_options(no_check=False, allow=PUSH_ALLOW)
 @at_option
 @click.option(
     "--server",
@@ -237,9 +228,10 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
       MDASH_API_KEY=... esp-cabundle push --mdash --board mdash-arduino \\
           --bundle ca.pem
       esp-cabundle push --mqtt mqtt://broker.local --devices units.txt \\
-          --board mongoose-os-esp32 --bundle ca.pem --watch --until 2026-12-31
+          --board mongoose-os-esp32 --bundle ca.pem --server api.example.com \\
+          --watch --until 2026-12-31
       esp-cabundle push --rpc http://192.168.1.20/rpc \\
-          --board mongoose-os-esp32 --bundle ca.pem
+          --board mongoose-os-esp32 --bundle ca.pem --allow unjudged
       esp-cabundle push status --csv
     """
     refuse_subcommand_as_url(ctx, opts)
@@ -247,40 +239,6 @@ def push(ctx: click.Context, /, **opts: Any) -> None:
         refuse_options_before(ctx, ctx.invoked_subcommand)
         return
     _run(ctx, **opts)
-
-
-# ---------------------------------------------------------------------------------------
-# The CA: through the write-path gate, with the servers the units connect through
-
-
-def _gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> GatedCA:
-    """The CA file to push, gated for ``board`` like every write (esp_cabundle.gate):
-    the link's ``servers`` are judged beside the config's targets, always (a push must
-    never cut the connection it travels on, so --no-check is refused)."""
-    ca: CaOptions = opts["ca"]
-    if ca.no_check:
-        raise InputError(
-            "push never skips the check of the servers units connect to (--no-check is refused)",
-            hint="units reached through a connection the new CA file breaks would be lost (no "
-            "push could reach them again); add the roots that server chains to "
-            "(esp-cabundle check shows which)",
-        )
-    try:
-        return ca.gate(
-            board=board,
-            at=parse_at(opts["at"]),
-            command="push",
-            targets=servers,
-            skip_hint=_PUSH_SKIP_HINT,
-        )
-    except CheckFailed as e:
-        raise CheckFailed(
-            "the new CA file would not accept the chain of a server the units connect "
-            "to: pushing it would cut the connection it travels on; nothing written",
-            violations=e.violations,
-            hint="add the roots that server chains to (esp-cabundle check shows which)",
-            report=e.report,
-        ) from e
 
 
 # ---------------------------------------------------------------------------------------
@@ -370,7 +328,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
     given = refuse_before_gate(ctx, opts, ids, broker)
 
     targets, base, listed = connection_targets(opts, broker)
-    gated = _gated_ca(board, server_targets(opts, broker), opts)
+    gated = gated_ca(board, server_targets(opts, broker), opts)
     push_file = PushFile.for_board(gated, board)
     forecast = CaForecast(board, targets, base, listed)  # each CA file met judged once
     options = CampaignOptions(
@@ -550,7 +508,9 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool, show_all: bool) -> No
     many more), the day each unit's current CA file stops accepting the campaign's
     servers ("goes dark": a date, "since" a date when it already fails, "none found"
     within the forecast's 20 years, or "unknown": its file never read or not judged,
-    or recorded by an older release), and the units not updated yet.
+    or recorded by an older release), and the units not updated yet. Exit 0 when the
+    campaign is finished (every unit verified, up to date, reconnected or unused; --json's
+    ok), else 3, as push exits.
 
     \b
     Examples:
@@ -574,5 +534,10 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool, show_all: bool) -> No
     # read only: writes nothing; a fleet of millions is read in bounded memory
     if as_json or as_csv:
         print_status_units(ledger_path, as_json=as_json)
-        return
-    render_status(read_status(ledger_path, shown=None if show_all else SHOWN), show_all=show_all)
+        finished = read_finished(ledger_path)
+    else:
+        view = read_status(ledger_path, shown=None if show_all else SHOWN)
+        render_status(view, show_all=show_all)
+        finished = campaign_finished(view.counts)
+    if not finished:  # as the push that left it so exited: a unit not done
+        click.get_current_context().exit(3)

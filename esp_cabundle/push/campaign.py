@@ -3,8 +3,10 @@
 Written once over :class:`~.transport.Transport` and :class:`~.files.UnitFiles`. For
 each unit, holding its ledger lease:
 
-1. ``Sys.GetInfo`` (firmware version; an unreachable unit is recorded ``offline``);
-2. read the CA file; identical to the new one -> ``up-to-date``;
+1. ``Sys.GetInfo`` (firmware version; an unreachable unit is recorded ``offline``; one
+   that reports another board's firmware is recorded ``failed``, not written);
+2. read the CA file; identical to the new one -> ``up-to-date``; a unit whose reported
+   free space cannot hold the new file (:func:`~.room.room_for`) is ``failed``, unwritten;
 3. ``writing``: put the file to ``<ca>.new`` in frames that fit, read it back and
    compare SHA-256, then ``FS.Rename`` it onto the CA path (LittleFS replaces
    atomically; SPIFFS removes then renames); a unit without ``FS.Rename`` gets the CA
@@ -43,6 +45,7 @@ from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent
 from .files import UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import DARK_KEY, JUDGED_KEY
+from .room import room_for
 from .rpc import is_unknown_method
 from .transport import Transport, UnitRef
 
@@ -251,6 +254,9 @@ class _Run:
         self.ledger.record(uid, attempt=True)
         info = files.info()
         self.ledger.record(uid, fw_version=info.fw_version, seen=True)
+        wrong = push.wrong_board(uid, info, spelling=self.options.spelling)
+        if wrong is not None:
+            raise wrong  # recorded "failed", with the board that fits in the hint
         unused = push.not_read_by(info)
         if unused is not None:
             self.ledger.record(uid, state="unused", note=unused, clear_error=True)
@@ -271,6 +277,13 @@ class _Run:
                 clear_note=True,
             )  # fmt: skip
         else:
+            fits, room = room_for(push, current, info.fs_free, in_place=self.options.in_place)
+            if fits is False:  # it would fail: the unit is left as it is
+                name = push.name if self.options.in_place else push.temp_name
+                raise UnitRpcError(
+                    f"unit {uid}: out of space on the unit for {name}: {room}; not written",
+                    hint=self.room_hint(),
+                )
             old_sha = sha256_hex(current) if current is not None else "none"
             self.ledger.record(
                 uid, state="writing", old_sha256=old_sha, new_sha256=push.sha256,
@@ -354,17 +367,20 @@ class _Run:
             return UnitRpcError(
                 f"unit {files.unit_id}: out of space on the unit writing "
                 f"{push.name if self.options.in_place else push.temp_name} ({said})" + tidy,
-                hint=(
-                    "free space on the unit (remove files it does not need)"
-                    if self.options.in_place
-                    else "free space on the unit (remove files it does not need), or push "
-                    f"with {self.options.spelling.in_place}: {push.name} is written directly, "
-                    "with no second copy (a unit cut off mid-write holds a partial file until "
-                    "the next run)"
-                ),
+                hint=self.room_hint(),
                 code=e.code,
             )
         return UnitRpcError(e.message + tidy, hint=e.hint, code=e.code)
+
+    def room_hint(self) -> str:
+        """What to do for a unit out of space: free some, or (staged) write in place."""
+        if self.options.in_place:
+            return "free space on the unit (remove files it does not need)"
+        return (
+            "free space on the unit (remove files it does not need), or push with "
+            f"{self.options.spelling.in_place}: {self.push.name} is written directly, with no "
+            "second copy (a unit cut off mid-write holds a partial file until the next run)"
+        )
 
     def forget_temp(self, files: UnitFiles) -> None:
         with contextlib.suppress(UnitRpcError):  # absent: nothing to tidy

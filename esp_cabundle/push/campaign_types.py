@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..errors import InputError
+from ..errors import InputError, PushError
 from ..gate import GatedCA
 from ..spelling import PYTHON, Spelling
 from .files import UnitInfo, device_name
-from .firmware_use import not_read_by
+from .firmware_use import not_read_by, wrong_board
 from .ledger import UnitRow
 
 if TYPE_CHECKING:
@@ -78,6 +78,18 @@ class PushFile:
         trusts something else), or None."""
         board = self.ca.board
         return not_read_by(board, info) if board is not None else None
+
+    def wrong_board(
+        self, unit: str, info: UnitInfo, *, spelling: Spelling = PYTHON
+    ) -> PushError | None:
+        """The refusal for a unit reporting firmware other than the board's (the CA was
+        judged for that board's connections and file), or None."""
+        board = self.ca.board
+        found = wrong_board(board, info, spelling=spelling) if board is not None else None
+        if found is None:
+            return None
+        why, hint = found
+        return PushError(f"unit {unit}: {why}", hint=hint)
 
 
 @dataclass(frozen=True, slots=True)

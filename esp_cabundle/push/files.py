@@ -58,6 +58,10 @@ class UnitInfo:
     app: str | None
     uptime: int | None
     mg_version: str | None = None  # Mongoose OS: the OS release (fw_version is the app's)
+    # Mongoose OS (rpc-common mgos_rpc.c): mgos_get_fs_size() and mgos_get_free_fs_size()
+    # of the root file system, in bytes; mDash's Sys.GetInfo has neither.
+    fs_size: int | None = None
+    fs_free: int | None = None
 
     @classmethod
     def from_result(cls, result: Any) -> UnitInfo:
@@ -67,6 +71,12 @@ class UnitInfo:
             v = r.get(key)
             return v[:120] if isinstance(v, str) else None
 
+        def count(key: str) -> int | None:
+            v = r.get(key)  # a bool is no count; a negative one is no size
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return None
+            return int(v) if 0 <= v < 1 << 53 else None
+
         uptime = r.get("uptime")
         return cls(
             text("fw_version"),
@@ -74,6 +84,8 @@ class UnitInfo:
             text("app"),
             int(uptime) if isinstance(uptime, (int, float)) else None,
             text("mg_version"),
+            count("fs_size"),
+            count("fs_free"),
         )
 
 

@@ -13,24 +13,33 @@ Where each firmware says its release:
 - Mongoose OS (``rpc-common`` ``Sys.GetInfo``): ``fw_version`` is the application's own
   version; ``mg_version`` is the OS's (a release number, or a build stamp such as
   ``202312302350`` for builds from a branch, which names no release).
+
+Which firmware a unit runs shows in the same answer: only Mongoose OS reports
+``mg_version`` (and ``fs_size``/``fs_free``, ``rpc-common`` ``mgos_rpc.c``); mDash's
+``rpc_get_info`` reports neither, and its ``fw_version`` is ``1.2.14-Arduino``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING
 
+from ..boards import board_running
 from ..errors import InputError
-from ..firmware import ca_set_info, load_firmware
+from ..firmware import ca_set_info, load_firmware, parse_version
+from ..spelling import PYTHON, Spelling
 
 if TYPE_CHECKING:
     from ..boards import Board
     from .files import UnitInfo
 
-__all__ = ["firmware_release", "not_read_by"]
+__all__ = ["firmware_release", "not_read_by", "reported_firmware", "wrong_board"]
 
 # The Sys.GetInfo field naming the firmware release, per firmware data name.
 _VERSION_FIELD = {"mdash": "fw_version", "mongoose-os": "mg_version"}
+# mDash's fw_version: MDASH_VERSION "-" MDASH_FRAMEWORK (src/mDash.c), e.g. 1.2.14-Arduino.
+_MDASH_FW_VERSION = re.compile(r"^(\d{1,4}\.\d{1,4}\.\d{1,4})-[A-Za-z]")
 _LEADING_VERSION = re.compile(r"^v?(\d{1,4}\.\d{1,4}(?:\.\d{1,4})?)(?:$|[-+ ])")
 
 
@@ -75,3 +84,47 @@ def not_read_by(board: Board, info: UnitInfo) -> str | None:
         f"{firmware.title} {version} does not read {name} ({'; '.join(parts)}): the "
         "file pushed does not protect this unit; update its firmware instead"
     )
+
+
+def reported_firmware(info: UnitInfo) -> tuple[str, str | None] | None:
+    """The firmware a unit's ``Sys.GetInfo`` shows it runs: its firmware data name and
+    release (``("mongoose-os", "2.20.0")``), or None when the answer does not tell.
+    Only a clear sign counts: ``mg_version`` (Mongoose OS alone reports it), or an mDash
+    ``fw_version`` from a unit that reports no Mongoose OS field."""
+    if info.mg_version is not None:
+        m = _LEADING_VERSION.match(info.mg_version.strip())
+        return "mongoose-os", m.group(1) if m else None
+    if info.fs_size is None and info.fs_free is None and info.fw_version is not None:
+        m = _MDASH_FW_VERSION.match(info.fw_version.strip())
+        if m:
+            return "mdash", m.group(1)
+    return None
+
+
+def wrong_board(
+    board: Board, info: UnitInfo, *, spelling: Spelling = PYTHON
+) -> tuple[str, str] | None:
+    """Why a unit reporting ``info`` does not run ``board``'s firmware, and the hint
+    (the board that runs what it reports), or None: it does, or it does not say. A CA
+    judged under another firmware's rules and servers, written where that firmware
+    keeps it, says nothing of what this unit trusts."""
+    reported = reported_firmware(info)
+    if board.firmware is None or reported is None or reported[0] == board.firmware.name:
+        return None
+    name, version = reported
+    runs = load_firmware(name).title + (f" {version}" if version else "")
+    mine = load_firmware(board.firmware.name).title
+    right = None
+    if version is not None:
+        with contextlib.suppress(InputError):
+            right = board_running(name, parse_version(version))
+    why = (
+        f"the unit reports {runs} firmware, not the {mine} that board {board.name} runs: "
+        f"the CA was judged for {mine}'s connections and file; not written"
+    )
+    hint = (
+        f"{spelling.board_again_for(right)} for this unit (the board that runs {runs})"
+        if right is not None
+        else f"push to this unit with the {spelling.board} of the {runs} it runs"
+    )
+    return why, hint

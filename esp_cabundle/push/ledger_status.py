@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import itemgetter
@@ -55,9 +55,11 @@ __all__ = [
     "StatusView",
     "UnitTally",
     "campaign_facts",
+    "campaign_finished",
     "dark_order",
     "is_past",
     "read_consistently",
+    "read_finished",
     "read_status",
     "unit_batches",
     "unit_darks",
@@ -226,6 +228,13 @@ def _as_text(col: str) -> str:
     return f"CASE typeof({col}) WHEN 'integer' THEN CAST({col} AS TEXT) ELSE {col} END"
 
 
+def campaign_finished(counts: Mapping[str, int]) -> bool:
+    """The campaign's ``ok`` in ``push status``, as in ``push``: no unit is left not
+    done (each is up to date, verified, reconnected or unused). The ledger does not keep
+    whether the run rebooted, so a verified unit counts as done here."""
+    return not any(counts.get(s, 0) for s in NOT_DONE)
+
+
 class UnitTally:
     """Units per state and per go-dark date, counted batch by batch as
     :func:`unit_batches` are written: the counts ``--json`` gives before the units take
@@ -243,6 +252,10 @@ class UnitTally:
             if state in counts:
                 counts[state] += n
         return counts
+
+    def finished(self) -> bool:
+        """:func:`campaign_finished` of the units counted: ``push status --json``'s ok."""
+        return campaign_finished(self.counts())
 
     def dark(self) -> dict[str, int]:
         """Units per go-dark date, in :func:`dark_order`."""
@@ -282,6 +295,12 @@ def read_consistently(p: Path, read: Callable[[Ledger], _T], *, tries: int = 3) 
         if stamp() == before:
             return got
     return got  # a campaign checkpointing throughout: its last read, each query whole
+
+
+def read_finished(p: Path) -> bool:
+    """:func:`campaign_finished` of the ledger at ``p`` (read only): what ``push
+    status`` exits with (0, else 3), read by SQL without the units."""
+    return read_consistently(p, lambda ledger: campaign_finished(ledger.counts()))
 
 
 def read_status(p: Path, *, shown: int | None = None) -> StatusView:

@@ -12,9 +12,10 @@ from ..errors import EspCabundleError, UnitUnreachable
 from ..text import byte_count
 from .campaign_types import CampaignOptions, PushFile, UnitEvent, sha256_hex
 from .files import UnitFiles
+from .room import room_for
 from .transport import Transport, UnitRef
 
-__all__ = ["WOULD_FINISH", "SurveyRow", "describe_roots", "survey"]
+__all__ = ["WOULD_FINISH", "SurveyRow", "describe_roots", "room_for", "survey", "unsure"]
 
 # The states after which a real run would leave nothing to do ("unused": the firmware
 # does not read the file, which no run changes; see CampaignReport.ok).
@@ -33,6 +34,9 @@ class SurveyRow:
     error: str | None = None
     current: str | None = None  # the roots of the unit's current file, by name
     note: str | None = None  # why a unit is "unused"
+    # Whether the file would fit (a would-write unit): "fits (...)", "may not fit (...)",
+    # "unknown: ..."; a unit it would not fit is "failed" and says so in ``error``.
+    room: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -52,6 +56,11 @@ def describe_roots(data: bytes | None, *, most: int = 3) -> str:
         return f"{labels[0]} only"
     shown = ", ".join(labels[:most])
     return shown if len(labels) <= most else f"{shown} and {len(labels) - most} more"
+
+
+def _said(e: EspCabundleError) -> str:
+    """A refusal as a dry run's table and ``--json`` show it: the hint too."""
+    return e.message + (f" (hint: {e.hint})" if e.hint else "")
 
 
 def survey(
@@ -80,6 +89,9 @@ def survey(
                 spelling=options.spelling,
             )
             info = files.info()
+            wrong = push.wrong_board(ref.id, info, spelling=options.spelling)
+            if wrong is not None:
+                return SurveyRow(ref.id, via, "failed", info.fw_version, error=_said(wrong))
             unused = push.not_read_by(info)
             if unused is not None:
                 return SurveyRow(ref.id, via, "unused", info.fw_version, note=unused)
@@ -90,9 +102,15 @@ def survey(
             return SurveyRow(ref.id, via, "failed", error=e.message)
         finally:
             channel.close()
-        state = "up-to-date" if current == push.data else "would-write"
         old = sha256_hex(current) if current is not None else "none"
-        return SurveyRow(ref.id, via, state, info.fw_version, old, current=describe_roots(current))
+        roots = describe_roots(current)
+        if current == push.data:
+            return SurveyRow(ref.id, via, "up-to-date", info.fw_version, old, current=roots)
+        fits, room = room_for(push, current, info.fs_free, in_place=options.in_place)
+        if fits is False:
+            return SurveyRow(ref.id, via, "failed", info.fw_version, old,
+                             error=f"would fail: {room}", current=roots, room=room)  # fmt: skip
+        return SurveyRow(ref.id, via, "would-write", info.fw_version, old, current=roots, room=room)
 
     def worker() -> None:
         while True:
@@ -119,3 +137,10 @@ def survey(
             seen.add(ref.id)
             rows.append(out[ref.id])
     return rows
+
+
+def unsure(rows: Sequence[SurveyRow]) -> list[SurveyRow]:
+    """The would-write units a dry run cannot promise: whether the file fits is not
+    known (the unit does not report its free space, or it is tight). A verdict that a
+    push would finish every unit holds only for the others."""
+    return [r for r in rows if r.state == "would-write" and not (r.room or "").startswith("fits")]

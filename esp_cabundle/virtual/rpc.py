@@ -349,6 +349,17 @@ class SimUnit:
         if not self._rename(src, dst):
             raise failed(src, dst)
 
+    def _fs_space(self) -> dict[str, int]:  # Mongoose OS's only; here beside _uptime
+        """``fs_size`` and ``fs_free`` as Mongoose OS reports them (``mgos_rpc.c``:
+        ``mgos_get_fs_size()``, ``mgos_get_free_fs_size()``), free counted in whole blocks
+        (LittleFS's ``lfs_fs_size``). A SPIFFS unit's ``SPIFFS_info`` counts pages this
+        image does not expose, so a virtual SPIFFS unit reports neither: a caller must
+        then tell the user it cannot know, as for a firmware that does not say."""
+        free = self.image.free_blocks() if self.image.fs_type == "littlefs" else None
+        if free is None:
+            return {}
+        return {"fs_size": self.image.size, "fs_free": free * self.image.profile.block_size}
+
     def _uptime(self) -> int:
         return int(time.monotonic() - self._booted)
 
@@ -369,6 +380,9 @@ class MongooseUnit(SimUnit):
     shape = "args"
     fw_version: str = "2.20.0"  # the application's
     mg_version: str = "2.20.0"  # Mongoose OS's
+    # Sys.GetInfo reports fs_size/fs_free as Mongoose OS does; False: as a firmware that
+    # does not say (then only a refused write tells that the file did not fit).
+    reports_space: bool = True
 
     def envelope(self, req: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"id": req.get("id"), "src": self.unit_id}
@@ -430,6 +444,7 @@ class MongooseUnit(SimUnit):
                 "mg_version": self.mg_version,
                 "arch": "esp32",
                 "uptime": self._uptime(),
+                **(self._fs_space() if self.reports_space else {}),
             }
         if method == "Sys.Reboot":
             return None

@@ -1,0 +1,48 @@
+"""Whether a CA file fits on a unit, from the free space the unit reports.
+
+Mongoose OS's ``Sys.GetInfo`` (``rpc-common`` ``mgos_rpc.c``) reports ``fs_free``
+(``mgos_get_free_fs_size()``: LittleFS's free blocks, SPIFFS's ``SPIFFS_info``); mDash
+reports none. Both the dry run and the push ask, so neither promises nor writes what
+cannot fit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..text import byte_count
+
+if TYPE_CHECKING:
+    from .campaign_types import PushFile
+
+__all__ = ["room_for"]
+
+# LittleFS keeps a file this small inline in its metadata (inline_max is at most an
+# eighth of a block, 512 bytes on 4 KiB blocks): it may fit with no block free.
+_INLINE_MAX = 1024
+
+
+def room_for(
+    push: PushFile, current: bytes | None, free: int | None, *, in_place: bool
+) -> tuple[bool | None, str]:
+    """Whether the new file fits in the ``free`` bytes a unit reports (True, False, or
+    None: cannot tell), and the words for it.
+
+    Staged, ``<name>.new`` is written beside the old file: it needs the new file's size.
+    In place, ``fopen "wb"`` truncates the old file first, but whether its space is free
+    for the write depends on the file system (LittleFS frees the old blocks only when
+    the new file is committed; SPIFFS at once): so it surely fits in ``free``, surely
+    not in ``free`` and the old file together. A file no bigger than ``_INLINE_MAX`` may
+    live in LittleFS metadata, needing no free block: never said not to fit.
+    """
+    need = len(push.data)
+    what = push.name if in_place else push.temp_name
+    if free is None:
+        return None, f"unknown: the unit does not report its free space (writing {what})"
+    words = f"{what} needs {byte_count(need)}, the unit has {byte_count(free)} free"
+    if need <= free:
+        return True, f"fits ({words})"
+    reclaimed = len(current or b"") if in_place else 0
+    if need > free + reclaimed and need > _INLINE_MAX:
+        return False, f"no room ({words})"
+    return None, f"may not fit ({words}, and the old {push.name}'s {byte_count(reclaimed)})"

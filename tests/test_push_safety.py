@@ -1,0 +1,198 @@
+"""push does not write what nobody judged, nor to a unit of another board, and its dry
+run promises only what a push delivers; ``ok`` means one thing in push and status.
+
+Over a real mosquitto to simulated Mongoose OS units (LittleFS images, checked after)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from support.fleet import ca_bytes, full_mongoose_unit, mongoose_unit, write_ca
+from support.gated import gated
+
+from esp_cabundle.cli import cli
+from esp_cabundle.push.campaign_types import PushFile
+from esp_cabundle.push.files import UnitInfo
+from esp_cabundle.push.ledger import Ledger
+from esp_cabundle.push.room import room_for
+from esp_cabundle.push.survey import SurveyRow, unsure
+from esp_cabundle.virtual.rpc import SimUnit
+from esp_cabundle.virtual.rpc_links import MqttUnitHost
+
+_n = iter(range(1 << 30))
+
+
+def ids(k: int) -> list[str]:
+    base = next(_n)
+    return [f"safe-t{base}-{i}" for i in range(k)]
+
+
+@pytest.fixture
+def host(mosquitto: Any) -> Iterator[Any]:
+    hosts: list[MqttUnitHost] = []
+
+    def start(units: list[SimUnit]) -> MqttUnitHost:
+        h = MqttUnitHost(mosquitto.port, units)
+        hosts.append(h)
+        return h
+
+    yield start
+    for h in hosts:
+        h.close()
+
+
+def push(
+    mosquitto: Any, tmp: Path, units: list[SimUnit], *extra: str, board: str = "mongoose-os-esp32"
+) -> tuple[int, str]:
+    ca = tmp / "ca.pem"
+    if not ca.exists():
+        write_ca(tmp)
+    argv = ["push", "--mqtt", mosquitto.url, "--board", board, "--bundle", str(ca)]
+    argv += ["--ledger", str(tmp / "campaign.db"), "--timeout", "1"]
+    for u in units:
+        argv += ["--device", u.unit_id]
+    r = CliRunner().invoke(cli, [*argv, *extra])
+    if r.exception and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return r.exit_code, r.stdout + r.stderr
+
+
+def rows(tmp: Path) -> dict[str, Any]:
+    with Ledger(tmp / "campaign.db") as ledger:
+        return {r.id: r for r in ledger.rows()}
+
+
+def test_a_ca_nothing_judged_is_not_pushed_unless_allowed(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """A plain mqtt:// broker, no --server, no target, a board with no server of its
+    own: refused before any unit is touched (exit 2); --allow unjudged pushes it."""
+    (uid,) = ids(1)
+    unit = mongoose_unit(uid)
+    host([unit])
+    for extra in ((), ("--dry-run",)):
+        code, out = push(mosquitto, tmp_path, [unit], *extra)
+        assert code == 2, out
+        assert "no server judged the CA" in out and "--allow unjudged" in out, out
+        assert "--server HOST[:PORT]" in out
+        assert unit.calls_total == 0 and not (tmp_path / "campaign.db").exists()
+    code, out = push(mosquitto, tmp_path, [unit], "--allow", "unjudged")
+    assert code == 0, out
+    assert rows(tmp_path)[uid].state == "verified"
+    assert unit.files()["/ca.pem"] == ca_bytes()
+
+
+def test_a_unit_running_another_boards_firmware_is_not_written(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """A Mongoose OS unit pushed as mdash-arduino (whose CA is judged against mdash.net)
+    reports mg_version: it is failed with the board it runs in the hint, not written;
+    the dry run says the same."""
+    (uid,) = ids(1)
+    unit = mongoose_unit(uid)
+    host([unit])
+    before = unit.files()["/ca.pem"]
+    code, out = push(mosquitto, tmp_path, [unit], "--dry-run", "--json", board="mdash-arduino")
+    assert code == 3, out
+    doc = json.loads(out[out.index("{") :])
+    (row,) = doc["units"]
+    assert row["state"] == "failed" and "reports Mongoose OS 2.20.0" in row["error"], row
+    assert "--board mongoose-os-esp32" in row["error"]
+    code, out = push(mosquitto, tmp_path, [unit], board="mdash-arduino")
+    assert code == 3, out
+    assert "0 of 1 units done (1 failed)" in out, out
+    r = rows(tmp_path)[uid]
+    assert r.state == "failed" and "not the mDash that board mdash-arduino runs" in r.last_error
+    assert "--board mongoose-os-esp32" in r.last_error
+    assert unit.count("FS.Put") == 0 and unit.files()["/ca.pem"] == before
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+def test_a_dry_run_says_a_unit_without_room_would_fail(
+    mosquitto: Any, host: Any, tmp_path: Path, in_place: bool
+) -> None:
+    """The unit reports fs_free (Mongoose OS Sys.GetInfo): a file that cannot fit is
+    "would fail: no room" and the dry run exits 3, as the push then does."""
+    full, roomy = ids(2)
+    units = [full_mongoose_unit(full), mongoose_unit(roomy)]
+    host(units)
+    extra = ("--allow", "unjudged", *(("--in-place",) if in_place else ()))
+    code, out = push(mosquitto, tmp_path, units, *extra, "--dry-run", "--json")
+    assert code == 3, out
+    doc = json.loads(out[out.index("{") :])
+    by_id = {u["id"]: u for u in doc["units"]}
+    need = len(ca_bytes())
+    name = "ca.pem" if in_place else "ca.pem.new"
+    assert by_id[full]["state"] == "failed", by_id[full]
+    assert by_id[full]["error"] == (
+        f"would fail: no room ({name} needs {need:,} bytes, the unit has 0 bytes free)"
+    )
+    assert by_id[roomy]["state"] == "would-write"
+    assert by_id[roomy]["room"].startswith(f"fits ({name} needs {need:,} bytes")
+    assert not doc["would_finish"]
+    code, out = push(mosquitto, tmp_path, units, *extra, "--dry-run")
+    assert code == 3 and "a push now would leave 1 unit not done (exit 3)" in out, out
+    code, out = push(mosquitto, tmp_path, units, *extra)
+    assert code == 3 and rows(tmp_path)[full].state == "failed", out
+
+
+def test_a_push_does_not_write_a_unit_the_file_cannot_fit(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """The push asks as its dry run does: a unit whose reported free space cannot hold
+    the file is failed "out of space" before any FS.Put (in place: no truncated CA)."""
+    (full,) = ids(1)
+    unit = full_mongoose_unit(full)
+    host([unit])
+    before = unit.files()
+    for extra in ((), ("--in-place",)):
+        code, out = push(mosquitto, tmp_path, [unit], "--allow", "unjudged", *extra)
+        assert code == 3 and "out of space" in out, out
+        error = rows(tmp_path)[full].last_error
+        assert "no room (" in error and "not written" in error, error
+        assert unit.count("FS.Put") == 0 and unit.files() == before
+
+
+def test_room_that_cannot_be_told_is_not_promised() -> None:
+    """A unit that does not report its free space (mDash), or one where the old file's
+    room decides it (in place), is neither promised nor refused."""
+    push_file = PushFile(gated(ca_bytes(), "mongoose-os-esp32"))
+    need = len(push_file.data)
+    assert UnitInfo.from_result({"fw_version": "1.2.14-Arduino"}).fs_free is None
+    fits, words = room_for(push_file, b"old", None, in_place=False)
+    assert fits is None and words.startswith("unknown: the unit does not report")
+    fits, words = room_for(push_file, b"x" * need, need - 100, in_place=True)
+    assert fits is None and words.startswith("may not fit")
+    assert room_for(push_file, None, need, in_place=False)[0] is True
+    assert room_for(push_file, b"x" * need, need - 100, in_place=False)[0] is False
+    rows = [
+        SurveyRow("a", "mqtt", "would-write", room=words),
+        SurveyRow("b", "mqtt", "would-write", room="fits (...)"),
+        SurveyRow("c", "mqtt", "up-to-date"),
+    ]
+    assert [r.id for r in unsure(rows)] == ["a"]
+
+
+def test_push_status_exits_as_the_push_did(mosquitto: Any, host: Any, tmp_path: Path) -> None:
+    """A campaign with a unit offline: push exits 3, and so does push status (text and
+    --json), whose ok says the campaign is not finished; once every unit is done, 0."""
+    up, away = ids(2)
+    units = [mongoose_unit(up), mongoose_unit(away)]
+    h = host(units[:1])  # the second never answers
+    code, out = push(mosquitto, tmp_path, units, "--allow", "unjudged", "--json")
+    assert code == 3 and json.loads(out[out.index("{") :])["ok"] is False
+    ledger = str(tmp_path / "campaign.db")
+    for extra in ((), ("--json",)):
+        r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger, *extra])
+        assert r.exit_code == 3, r.output
+    h.close()
+    host(units)
+    code, out = push(mosquitto, tmp_path, units, "--allow", "unjudged")
+    assert code == 0, out
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger, "--json"])
+    assert r.exit_code == 0, r.output
