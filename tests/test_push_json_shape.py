@@ -89,11 +89,12 @@ def test_push_and_status_json_share_one_shape(four_units: MdashStandIn, in_tmp: 
     assert run["goes_dark"] == status["goes_dark"]
     assert {"ledger", "ok", "interrupted", "passes", "notes", "bytes"} <= set(run)  # kept
     assert run["exit_code"] == dry["exit_code"] == 3  # as the process exited
+    assert status["ok"] is run["ok"] is False  # status said ok while units were not done
 
     # A dry run's units, as README says: the keys a push records, and three of its own.
     shared = {"id", "transport", "state", "fw_version", "old_sha256", "note"}
     for u in dry["units"]:
-        assert set(u) == shared | {"error", "current", "room"}, u
+        assert set(u) == shared | {"error", "current", "current_roots", "room"}, u
         ran = run_units[u["id"]]
         assert {k: u[k] for k in shared - {"state"}} == {k: ran[k] for k in shared - {"state"}}
     assert "campaign" not in dry and "counts" not in dry and "goes_dark" not in dry

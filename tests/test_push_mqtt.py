@@ -250,6 +250,12 @@ def test_dry_run_reads_only(mosquitto: Any, host: Any, tmp_path: Path) -> None:
     doc = json.loads(out[out.index("{") :])
     assert [u["state"] for u in doc["units"]] == ["would-write", "offline"]
     assert doc["units"][0]["current"] == "DST Root CA X3 only" and not doc["would_finish"]
+    # every root whole, for scripts (current is cut: "... and 1 more"); none read: null
+    from esp_cabundle.certs import load_certificates
+
+    (root,) = load_certificates(dst)
+    assert doc["units"][0]["current_roots"] == [{"label": root.label, "sha256": root.sha256}]
+    assert doc["units"][1]["current_roots"] is None
     assert not (tmp_path / "campaign.db").exists()
     assert units[0].count("FS.Put") == 0 and units[0].count("FS.Get") >= 1
     code, out, _ = push(mosquitto, tmp_path, units, "--dry-run")

@@ -288,8 +288,15 @@ def render_report(
         echo(line, wrap=True)
 
 
+def _doubtful_have_room(n: int) -> str:
+    """The units a dry run cannot promise room to (:func:`~esp_cabundle.push.survey.unsure`)."""
+    if n == 1:
+        return "the 1 unit whose room for the file cannot be told has it"
+    return f"the {n:,} units whose room for the file cannot be told have it"
+
+
 def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, Any]) -> None:
-    from ..push.survey import WOULD_FINISH  # deferred: with the survey
+    from ..push.survey import WOULD_FINISH, unsure  # deferred: with the survey
 
     silent = _never_answered(rows, "did not answer")
     if opts["as_json"]:
@@ -318,8 +325,11 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         counts[r.state] = counts.get(r.state, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no units listed"
     blocked = sum(n for s, n in counts.items() if s not in WOULD_FINISH)
+    doubtful = len(unsure(rows))  # whether the file fits is not known: not promised
     verdict = (
         "a push would finish every unit"
+        if not blocked and not doubtful
+        else f"a push would finish every unit if {_doubtful_have_room(doubtful)}"
         if not blocked
         else f"a push now would leave {plural(blocked, 'unit')} not done (exit 3)"
     )
@@ -418,7 +428,7 @@ def _write_units(ledger: Ledger, out: IO[bytes], encoding: str, *, as_json: bool
         tally.add(batch)
         out.write(sep + _json_bytes(json_object_items(batch, UNIT_KEYS, 1), encoding))
         sep = b",\n"
-    doc = {"ok": True, "campaign": campaign_facts(ledger), "counts": tally.counts(),
+    doc = {"ok": tally.finished(), "campaign": campaign_facts(ledger), "counts": tally.counts(),
            "goes_dark": tally.dark(), "units": []}  # fmt: skip
     head = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
     if sep:  # the units go between the brackets

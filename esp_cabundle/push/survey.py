@@ -15,7 +15,15 @@ from .files import UnitFiles
 from .room import room_for
 from .transport import Transport, UnitRef
 
-__all__ = ["WOULD_FINISH", "SurveyRow", "describe_roots", "room_for", "survey", "unsure"]
+__all__ = [
+    "WOULD_FINISH",
+    "SurveyRow",
+    "describe_roots",
+    "list_roots",
+    "room_for",
+    "survey",
+    "unsure",
+]
 
 # The states after which a real run would leave nothing to do ("unused": the firmware
 # does not read the file, which no run changes; see CampaignReport.ok).
@@ -37,9 +45,15 @@ class SurveyRow:
     # Whether the file would fit (a would-write unit): "fits (...)", "may not fit (...)",
     # "unknown: ..."; a unit it would not fit is "failed" and says so in ``error``.
     room: str | None = None
+    # Every root of the unit's current file, (label, SHA-256), for scripts: ``current``
+    # is for reading ("... and 1 more"). None: not read, or no certificate readable.
+    current_roots: tuple[tuple[str, str], ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {k: getattr(self, k) for k in self.__slots__}
+        out: dict[str, object] = {k: getattr(self, k) for k in self.__slots__}
+        if self.current_roots is not None:
+            out["current_roots"] = [{"label": n, "sha256": f} for n, f in self.current_roots]
+        return out
 
 
 def describe_roots(data: bytes | None, *, most: int = 3) -> str:
@@ -61,6 +75,18 @@ def describe_roots(data: bytes | None, *, most: int = 3) -> str:
 def _said(e: EspCabundleError) -> str:
     """A refusal as a dry run's table and ``--json`` show it: the hint too."""
     return e.message + (f" (hint: {e.hint})" if e.hint else "")
+
+
+def list_roots(data: bytes | None) -> tuple[tuple[str, str], ...] | None:
+    """Every root of a unit's CA file, (label, SHA-256), once each in file order: () for
+    no file, None when no certificate is readable (``current`` says why)."""
+    if data is None:
+        return ()
+    try:
+        certs = load_certificates(data, source="the unit's CA file")
+    except EspCabundleError:
+        return None
+    return tuple(dict.fromkeys((c.label, c.sha256) for c in certs))
 
 
 def survey(
@@ -103,14 +129,27 @@ def survey(
         finally:
             channel.close()
         old = sha256_hex(current) if current is not None else "none"
-        roots = describe_roots(current)
+        roots, listed = describe_roots(current), list_roots(current)
         if current == push.data:
-            return SurveyRow(ref.id, via, "up-to-date", info.fw_version, old, current=roots)
+            return SurveyRow(
+                ref.id, via, "up-to-date", info.fw_version, old, current=roots, current_roots=listed
+            )
         fits, room = room_for(push, current, info.fs_free, in_place=options.in_place)
         if fits is False:
-            return SurveyRow(ref.id, via, "failed", info.fw_version, old,
-                             error=f"would fail: {room}", current=roots, room=room)  # fmt: skip
-        return SurveyRow(ref.id, via, "would-write", info.fw_version, old, current=roots, room=room)
+            return SurveyRow(
+                ref.id, via, "failed", info.fw_version, old, error=f"would fail: {room}",
+                current=roots, current_roots=listed, room=room,
+            )  # fmt: skip
+        return SurveyRow(
+            ref.id,
+            via,
+            "would-write",
+            info.fw_version,
+            old,
+            current=roots,
+            current_roots=listed,
+            room=room,
+        )
 
     def worker() -> None:
         while True:
