@@ -13,34 +13,21 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, full_mongoose_unit, mongoose_unit, write_ca
+from support.fleet_links import unit_hosts, unit_ids
 from support.gated import AT
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.virtual.rpc import SimUnit
-from esp_cabundle.virtual.rpc_links import MqttUnitHost
-
-_n = iter(range(1 << 30))
 
 
 def ids(k: int) -> list[str]:
-    """Unit ids unique across the session (the broker is shared)."""
-    base = next(_n)
-    return [f"esp32-t{base}-{i}" for i in range(k)]
+    return unit_ids("esp32-t", k)
 
 
 @pytest.fixture
 def host(mosquitto: Any) -> Iterator[Any]:
-    hosts: list[MqttUnitHost] = []
-
-    def start(units: list[SimUnit]) -> MqttUnitHost:
-        h = MqttUnitHost(mosquitto.port, units)
-        hosts.append(h)
-        return h
-
-    yield start
-    for h in hosts:
-        h.close()
+    yield from unit_hosts(mosquitto.port)
 
 
 def push(mosquitto: Any, tmp: Path, units: list[SimUnit], *extra: str) -> tuple[int, str, str]:

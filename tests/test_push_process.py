@@ -17,18 +17,15 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import assert_updated, ca_bytes, mdash_unit, mongoose_unit, write_ca
-from support.fleet_links import MdashStandIn, Mosquitto, mosquitto_binary
+from support.fleet_links import MdashStandIn, Mosquitto, mosquitto_binary, unit_hosts, unit_ids
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.ledger import STATES, Ledger
 from esp_cabundle.virtual.rpc_links import MqttUnitHost
 
-_n = iter(range(1 << 30))
-
 
 def fleet(k: int, **kw: Any) -> list[Any]:
-    base = next(_n)
-    return [mongoose_unit(f"proc{base}-{i}", **kw) for i in range(k)]
+    return [mongoose_unit(uid, **kw) for uid in unit_ids("proc", k)]
 
 
 def argv(broker: Any, tmp: Path, units: list[Any], *extra: str) -> list[str]:
@@ -52,15 +49,7 @@ def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pope
 
 @pytest.fixture
 def host(mosquitto: Any) -> Iterator[Any]:
-    hosts: list[MqttUnitHost] = []
-
-    def start(units: list[Any]) -> MqttUnitHost:
-        hosts.append(MqttUnitHost(mosquitto.port, units))
-        return hosts[-1]
-
-    yield start
-    for h in hosts:
-        h.close()
+    yield from unit_hosts(mosquitto.port)
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import ca_bytes, full_mongoose_unit, mongoose_unit, write_ca
+from support.fleet_links import unit_hosts, unit_ids
 from support.gated import gated
 
 from esp_cabundle.cli import cli
@@ -22,28 +23,15 @@ from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.push.room import room_for
 from esp_cabundle.push.survey import SurveyRow, unsure
 from esp_cabundle.virtual.rpc import SimUnit
-from esp_cabundle.virtual.rpc_links import MqttUnitHost
-
-_n = iter(range(1 << 30))
 
 
 def ids(k: int) -> list[str]:
-    base = next(_n)
-    return [f"safe-t{base}-{i}" for i in range(k)]
+    return unit_ids("safe-t", k)
 
 
 @pytest.fixture
 def host(mosquitto: Any) -> Iterator[Any]:
-    hosts: list[MqttUnitHost] = []
-
-    def start(units: list[SimUnit]) -> MqttUnitHost:
-        h = MqttUnitHost(mosquitto.port, units)
-        hosts.append(h)
-        return h
-
-    yield start
-    for h in hosts:
-        h.close()
+    yield from unit_hosts(mosquitto.port)
 
 
 def push(

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from esp_cabundle.virtual.rpc import SimUnit
-from esp_cabundle.virtual.rpc_links import JsonHandler, LoopbackServer
+from esp_cabundle.virtual.rpc_links import JsonHandler, LoopbackServer, MqttUnitHost
 
 __all__ = [
     "MdashStandIn",
@@ -310,3 +310,26 @@ class MdashStandIn:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+_SERIAL = iter(range(1 << 30))
+
+
+def unit_ids(prefix: str, k: int) -> list[str]:
+    """``k`` unit ids unique across the session (the broker is shared by every test)."""
+    base = next(_SERIAL)
+    return [f"{prefix}{base}-{i}" for i in range(k)]
+
+
+def unit_hosts(port: int) -> Iterator[Callable[[list[Any]], MqttUnitHost]]:
+    """For a ``host`` fixture: a starter of units answering on the broker at ``port``,
+    every host it started closed when the test ends."""
+    hosts: list[MqttUnitHost] = []
+
+    def start(units: list[Any]) -> MqttUnitHost:
+        hosts.append(MqttUnitHost(port, units))
+        return hosts[-1]
+
+    yield start
+    for h in hosts:
+        h.close()
