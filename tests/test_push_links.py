@@ -329,7 +329,7 @@ def test_a_wrong_password_from_the_environment_url_is_named_there(tmp_path: Path
     "MQTT_PASSWORD or --mqtt-password-file", which the user never set."""
     write_ca(tmp_path)
     with Mosquitto(users={"fleet": "right"}) as broker:
-        args = ["push", "--device", "u1", "--board", "mongoose-os-esp32"]
+        args = ["push", "--device", "u1", "--board", "mongoose-os-esp32", "--allow", "unjudged"]
         args += ["--bundle", str(tmp_path / "ca.pem"), "--ledger", str(tmp_path / "c.db")]
         env = {"ESP_CABUNDLE_MQTT": f"mqtt://fleet:wrong@127.0.0.1:{broker.port}"}
         r = CliRunner().invoke(cli, args, env={**env, "MQTT_PASSWORD": None})
