@@ -86,8 +86,9 @@ def _expected(path: Path) -> tuple[bytes, bytes]:
             {**r.to_dict(), "goes_dark": dates.get(held, "unknown") if held else "unknown"}
         )
     dark = Counter(u["goes_dark"] for u in units)
+    finished = {"verified", "up-to-date", "reconnected", "unused"}  # README's "finished"
     doc = {
-        "ok": True,
+        "ok": all(u["state"] in finished for u in units),
         "campaign": {k: v for k, v in meta.items() if k != "schema" and not k.startswith(DARK_KEY)},
         "counts": {s: sum(u["state"] == s for u in units) for s in STATES},
         "goes_dark": {k: dark[k] for k in sorted(dark, key=dark_order)},
