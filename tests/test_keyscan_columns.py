@@ -172,14 +172,15 @@ class _Unseen(dict[tuple[bytes, int], object]):
 def test_windows_alike_but_before_their_star_are_told_apart(first: bytes) -> None:
     """Two runs of od -An -tx1 -w1 lines whose "*"s have the same line and the same bytes
     after: the first opens with 31 (no SEQUENCE) in place of the key's 30, the second is
-    the key's (a BER DSA key, found only with a "*" read as three lines). The second's
+    the key's (a BER DSA key, found only with a "*" read as several lines: how many
+    depends on the key, which key_vectors makes afresh each session). The second's
     windows are the key's, not the first's answers; the first run holds the key too if
     it opens with 30, and is the one named then."""
     key = run_tool(["od", "-An", "-tx1", "-w1"], key_vectors()["test-only-ber-dsa-pkcs8.der"])
     assert key.startswith(b" 30\n")
     text = first + key[4:] + b"x\n" + key
     found = find_columns(text, _scan_der)
-    assert found is not None and "a '*' read as 3 lines" in found[0], found
+    assert found is not None and "a '*' read as " in found[0], found
     second = len(key) + len(first) - 4 + 2  # where the second run starts
     assert (found[1] > second) == (first == b" 31\n"), found
 
@@ -190,7 +191,7 @@ def test_windows_answered_from_their_parts_find_what_every_window_scanned_finds(
 ) -> None:
     """A window tried before is answered by its parts (before, its line and count, after)
     without being built: on text of od -An -tx1 -w1 lines holding a BER DSA key (found
-    only with a "*" read as four lines) at random places, among repeated lines, "*"s and
+    only with a "*" read as several lines) at random places, among repeated lines, "*"s and
     breaks, the finding is the one of a scan building every window."""
     rng = random.Random(seed)
     key = run_tool(["od", "-An", "-tx1", "-w1"], key_vectors()["test-only-ber-dsa-pkcs8.der"])
