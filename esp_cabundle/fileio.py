@@ -155,6 +155,9 @@ def names_source(path: Path) -> bool:
     return path.suffix.lower() in _SOURCE_SUFFIXES
 
 
+_NON_WORD = lazy_re(r"[^a-z0-9]+")
+
+
 def _words(stem: str) -> set[str]:
     """The lower-case words of a file name (``root_ca-certs``: root, ca, certs)."""
     return set(_NON_WORD().split(stem.lower())) - {""}
@@ -223,7 +226,6 @@ def refuse_missing_folder(path: Path, *, what: str, hint: str) -> None:
 # Temporary files end with this, so a run killed mid-write leaves names that are known
 # for what they are (``pack --from-dir`` skips them); see is_temporary_name.
 TEMP_SUFFIX = ".esp-cabundle-tmp"
-_NON_WORD = lazy_re(r"[^a-z0-9]+")
 _LEGACY_TEMP = lazy_re(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # mkstemp names before TEMP_SUFFIX
 
 

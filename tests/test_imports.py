@@ -228,19 +228,26 @@ print("\\n".join(sorted(sys.modules)))
 """
 
 
-def test_a_plain_build_imports_no_module_it_does_not_need(tmp_path: Path) -> None:
-    roots = PACKAGE.parent / "tests" / "data" / "idf-bundle" / "input" / "cacrt_all.pem"
-    args = ["build", "-q", "-f", "idf-bundle", "--idf-version", "5.0", "--root", str(roots)]
-    args += ["--allow", "expired", "-o", "ours.bin"]
+def _modules_of_a_run(cwd: Path, args: list[str]) -> list[str]:
+    """Every module a fresh interpreter holds after running the command ``args`` (which
+    must succeed)."""
     r = subprocess.run(
         [sys.executable, "-c", _BUILD_AND_LIST_MODULES, *args],
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
     )
     code, *modules = r.stdout.splitlines()
     assert code == "0", r.stderr
+    return modules
+
+
+def test_a_plain_build_imports_no_module_it_does_not_need(tmp_path: Path) -> None:
+    roots = PACKAGE.parent / "tests" / "data" / "idf-bundle" / "input" / "cacrt_all.pem"
+    args = ["build", "-q", "-f", "idf-bundle", "--idf-version", "5.0", "--root", str(roots)]
+    args += ["--allow", "expired", "-o", "ours.bin"]
+    modules = _modules_of_a_run(tmp_path, args)
     assert (tmp_path / "ours.bin").stat().st_size > 0
     assert "esp_cabundle.formats.idf_bundle" in modules  # the list is the build's
     assert [m for m in BUILD_NEVER_IMPORTS if m in modules] == []
@@ -263,15 +270,7 @@ def test_a_plain_spiffs_pack_imports_no_module_it_does_not_need(tmp_path: Path) 
     roots = PACKAGE.parent / "tests" / "data" / "idf-bundle" / "input" / "cacrt_all.pem"
     args = ["pack", "-q", "--fs", "spiffs", "--profile", "esp-idf", "--size", "1408K"]
     args += ["--bundle", str(roots), "--allow", "expired", "-o", "ours-spiffs.bin"]
-    r = subprocess.run(
-        [sys.executable, "-c", _BUILD_AND_LIST_MODULES, *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    code, *modules = r.stdout.splitlines()
-    assert code == "0", r.stderr
+    modules = _modules_of_a_run(tmp_path, args)
     assert (tmp_path / "ours-spiffs.bin").stat().st_size == 1408 * 1024
     assert "esp_cabundle.fs.spiffs" in modules  # the list is the pack's
     assert "esp_cabundle.blocks" in modules  # the package, for SECTOR_SIZE alone

@@ -21,6 +21,20 @@ LE = DATA / "letsencrypt"
 CLI = [sys.executable, "-m", "esp_cabundle"]
 
 
+def _run_writing_to(
+    out: int, args: list[str], cwd: Path, *, stderr_too: bool
+) -> subprocess.CompletedProcess[bytes]:
+    """Run with stdout (and with ``stderr_too`` stderr) on the descriptor ``out``."""
+    return subprocess.run(
+        [*CLI, *args],
+        stdout=out,
+        stderr=out if stderr_too else subprocess.PIPE,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
 def _run_into_closed_pipe(
     args: list[str], cwd: Path, *, stderr_too: bool = False
 ) -> subprocess.CompletedProcess[bytes]:
@@ -29,14 +43,7 @@ def _run_into_closed_pipe(
     r, w = os.pipe()
     os.close(r)
     try:
-        return subprocess.run(
-            [*CLI, *args],
-            stdout=w,
-            stderr=w if stderr_too else subprocess.PIPE,
-            cwd=cwd,
-            timeout=120,
-            check=False,
-        )
+        return _run_writing_to(w, args, cwd, stderr_too=stderr_too)
     finally:
         os.close(w)
 
@@ -105,14 +112,7 @@ def _run_into_full_device(
     """Run with stdout (and with ``stderr_too`` stderr) on /dev/full: every write there
     fails with ENOSPC, as on a full disk."""
     with open("/dev/full", "wb") as full:
-        return subprocess.run(
-            [*CLI, *args],
-            stdout=full,
-            stderr=full if stderr_too else subprocess.PIPE,
-            cwd=cwd,
-            timeout=120,
-            check=False,
-        )
+        return _run_writing_to(full.fileno(), args, cwd, stderr_too=stderr_too)
 
 
 needs_dev_full = pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
