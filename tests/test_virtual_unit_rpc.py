@@ -79,6 +79,24 @@ def test_push_over_mqtt_through_mosquitto(
     assert (tmp_path / "old-ca.pem").read_bytes() == OLD_CA  # its input, untouched
 
 
+def test_the_push_line_it_prints_runs_as_printed(
+    start_unit: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line "push to it: esp-cabundle push ... --bundle ca.pem" was refused once push refused
+    a CA no server judged: the line printed runs when copied (here as a dry run)."""
+    write_ca(tmp_path)
+    unit = start_unit("--rpc", "http://127.0.0.1:0", cwd=tmp_path)
+    assert unit.proc.stderr is not None
+    said = unit.proc.stderr.readline() + unit.proc.stderr.readline()
+    line = said.split("): esp-cabundle ", 1)[1].strip()
+    assert line.startswith(f"push {unit.line} "), said
+    monkeypatch.chdir(tmp_path)  # where the line is typed: beside its ca.pem
+    r = CliRunner().invoke(cli, [*shlex.split(line), "--dry-run"])
+    assert r.exit_code == 0 and "would-write" in r.stdout, r.output
+    code, err = unit.stop(signal.SIGTERM)
+    assert code == 0, err
+
+
 def test_push_over_http_from_an_image(start_unit: Start, tmp_path: Path) -> None:
     """A unit started from a real Mongoose OS LittleFS image, reached over HTTP; SIGTERM
     stops it; the image given is left as it was, the one saved holds the new CA and

@@ -80,8 +80,9 @@ def serve_rpc_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
         note(
             f"virtual Mongoose OS unit{'s' if len(ids) > 1 else ''} {', '.join(ids)} "
             f"(board {name}; {ca_path}: {origin}) answering RPC {how}; "
-            f"Ctrl-C stops it\n  push to it: esp-cabundle push {line} --board "
-            f"{name} --bundle ca.pem"
+            f"Ctrl-C stops it\n  push to it (a rehearsal: --server YOUR-HOST in place of "
+            f"--allow unjudged judges the CA): esp-cabundle push {line} --board {name} "
+            "--bundle ca.pem --allow unjudged"
         )
         wait()
     finally:
