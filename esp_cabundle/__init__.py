@@ -72,14 +72,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .catalog import ALIASES, PRESETS, Catalog
     from .certs import Certificate, load_certificate_file, load_certificates
     from .chains import ServerChain, capture_chain, load_chain_file
-    from .check import (
-        CheckFailed,
-        CheckItem,
-        CheckReport,
-        check_items,
-        load_trust_set,
-        trust_set_from_bytes,
-    )
+    from .check import CheckFailed, CheckItem, CheckReport, check_items
     from .config import Config, OutputSpec, load_config
     from .findings import Report
     from .flash.dump import DumpFile
@@ -106,6 +99,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .push.mqtt import MqttTransport
     from .push.transport import Transport
     from .targets import Target
+    from .trust_files import load_trust_set, trust_set_from_bytes
     from .verify import (
         DeviceProfile,
         Forecast,
@@ -152,8 +146,8 @@ _LAZY: dict[str, str] = {
     "Target": "targets",
     "parse_target": "targets",
     "check_items": "check",
-    "load_trust_set": "check",
-    "trust_set_from_bytes": "check",
+    "load_trust_set": "trust_files",
+    "trust_set_from_bytes": "trust_files",
     "CheckFailed": "check",
     "CheckItem": "check",
     "CheckReport": "check",

@@ -8,6 +8,7 @@ shipped boards (``boards/*.yaml``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
@@ -118,20 +119,26 @@ def boards_for_image(image: FileSystemImage) -> tuple[Board, ...]:
     the image holds a file that marks a firmware (``/mdash.cfg``), only that firmware's
     boards (:func:`boards_marked`): an mDash image is no Arduino sketch's."""
     profiles = image_profiles(image)
-    found = [
-        b for b in list_boards() if b.filesystem is not None and board_misfit(b, image) is None
-    ]
+    found = [b for b in _shipped() if b.filesystem is not None and board_misfit(b, image) is None]
     found = list(boards_marked(found, (f.path for f in image.files())) or found)
     return tuple(sorted(found, key=lambda b: profiles.index(b.filesystem.profile)))  # type: ignore[union-attr]
 
 
+@functools.cache
+def _shipped() -> tuple[Board, ...]:
+    """The shipped boards, read once a process: the marks and the hints below ask for
+    them again per board and per partition (each read parses every board file)."""
+    return tuple(list_boards())
+
+
+@functools.cache
 def _marks() -> dict[str, str]:
     """Each file that marks a firmware, and that firmware's name: the ``config_files``
     of the shipped boards that name their ``firmware:`` (``/mdash.cfg``: mDash;
     ``/conf0.json``, ``/conf9.json``: Mongoose OS). Arduino and ESP-IDF sketches keep
     no file of their own, so a unit showing none of these runs no firmware named here."""
     marks: dict[str, str] = {}
-    for b in list_boards():
+    for b in _shipped():
         if b.firmware is not None and b.filesystem is not None:
             for path in b.filesystem.config_files:
                 marks[path] = b.firmware.name
@@ -167,7 +174,7 @@ def foreign_mark(board: Board, paths: Iterable[str]) -> tuple[str, tuple[Board, 
             continue
         keepers = tuple(
             b
-            for b in list_boards()
+            for b in _shipped()
             if _firmware_of(b) == firmware
             and b.filesystem is not None
             and path in b.filesystem.config_files
@@ -185,9 +192,7 @@ def _profile_only_of(board: Board, firmware: str) -> bool:
     if board.firmware is not None or fs is None:
         return False
     users = {
-        _firmware_of(b)
-        for b in list_boards()
-        if b.filesystem and b.filesystem.profile == fs.profile
+        _firmware_of(b) for b in _shipped() if b.filesystem and b.filesystem.profile == fs.profile
     }
     return users == {firmware}
 
@@ -196,7 +201,7 @@ def boards_for_table(table: PartitionTable) -> tuple[Board, ...]:
     """The shipped boards whose file-system partitions ``table`` holds as each board
     takes them (:meth:`Board.fs_partitions`): the boards a unit with this table runs."""
     found = []
-    for b in list_boards():
+    for b in _shipped():
         if b.filesystem is None:
             continue
         try:

@@ -224,7 +224,7 @@ def describe_unknown(
             "table, file system or certificate",
             None,
         )
-    decoded, _ = decode_text(data)
+    decoded, _ = decode_text(data, source=source)
     if sniff_kind(decoded) == "der" or not looks_binary(decoded):
         return None
     if any(len(data) > at and data[at] == _IMAGE_MAGIC for at in (0x0, 0x1000)):

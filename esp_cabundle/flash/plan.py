@@ -387,8 +387,9 @@ def _with_table_board(
     mongoose-os-esp32-spiffs) are told apart by the LittleFS magic in the first
     partition (two 8-byte reads); boards of one file system on one partition
     (arduino-esp32-spiffs, mdash-arduino, ...) by the files it holds that mark a
-    firmware (``/mdash.cfg``: :func:`_marked`). Still several: they are named, and no
-    line is given, as any one could be the wrong board's (its CA rules not the unit's)."""
+    firmware (``/mdash.cfg``: :func:`_marked`). Still several: they are named, and the
+    line given says ``--board BOARD``, which runs for none of them as it stands, as any
+    one could be the wrong board's (its CA rules not the unit's)."""
     # deferred: loads every shipped board, only for a table the board given does not fit
     from ..board_fit import boards_for_table
 

@@ -279,9 +279,8 @@ class _Run:
         else:
             fits, room = room_for(push, current, info.fs_free, in_place=self.options.in_place)
             if fits is False:  # it would fail: the unit is left as it is
-                name = push.name if self.options.in_place else push.temp_name
                 raise UnitRpcError(
-                    f"unit {uid}: out of space on the unit for {name}: {room}; not written",
+                    f"unit {uid}: out of space on the unit: {room}; not written",
                     hint=self.room_hint(),
                 )
             old_sha = sha256_hex(current) if current is not None else "none"

@@ -45,4 +45,6 @@ def room_for(
     reclaimed = len(current or b"") if in_place else 0
     if need > free + reclaimed and need > _INLINE_MAX:
         return False, f"no room ({words})"
+    if need > free + reclaimed:  # small enough that littlefs may keep it inline
+        return None, f"may not fit ({words}; a file this small may be stored inline)"
     return None, f"may not fit ({words}, and the old {push.name}'s {byte_count(reclaimed)})"

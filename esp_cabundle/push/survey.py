@@ -59,13 +59,16 @@ class SurveyRow:
 def describe_roots(data: bytes | None, *, most: int = 3) -> str:
     """A unit's CA file by the roots it holds: ``DST Root CA X3 only``, ``ISRG Root X1,
     ISRG Root X2 and 1 more``, ``no CA file``, or why it cannot be read."""
+    return _described(data, list_roots(data), most)
+
+
+def _described(data: bytes | None, listed: tuple[tuple[str, str], ...] | None, most: int) -> str:
+    """:func:`describe_roots` from the file's :func:`list_roots` (read once)."""
     if data is None:
         return "no CA file"
-    try:
-        certs = load_certificates(data, source="the unit's CA file")
-    except EspCabundleError:
+    if listed is None:
         return f"no certificate readable ({byte_count(len(data))})"
-    labels = list(dict.fromkeys(c.label for c in certs))
+    labels = list(dict.fromkeys(label for label, _ in listed))
     if len(labels) == 1:
         return f"{labels[0]} only"
     shown = ", ".join(labels[:most])
@@ -129,7 +132,8 @@ def survey(
         finally:
             channel.close()
         old = sha256_hex(current) if current is not None else "none"
-        roots, listed = describe_roots(current), list_roots(current)
+        listed = list_roots(current)
+        roots = _described(current, listed, 3)
         if current == push.data:
             return SurveyRow(
                 ref.id, via, "up-to-date", info.fw_version, old, current=roots, current_roots=listed
