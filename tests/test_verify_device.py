@@ -20,6 +20,7 @@ from esp_cabundle.certs import Certificate, load_certificate_file
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import InputError
 from esp_cabundle.formats.idf_bundle import parse_idf_bundle, render_idf_bundle
+from esp_cabundle.formats.idf_versions import bundle_format_for
 from esp_cabundle.inspect import inspect_bytes
 from esp_cabundle.verify import (
     DEVICE_PROFILES,
@@ -394,3 +395,22 @@ def test_versions_nobody_modelled_are_refused_with_the_way_on(version: str, mess
     with pytest.raises(InputError, match=message) as e:
         mbedtls_version_for(version)
     assert "esp-idf-bundle@5.4" in (e.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("version", "nearest"),
+    [("idf-5.6", "5.5"), ("idf-4.5", "4.4"), ("esp-idf-v5.6.1", "5.5"), ("idf_4.9", "4.4")],
+)
+def test_a_device_on_an_esp_idf_release_that_never_was_is_refused(
+    version: str, nearest: str
+) -> None:
+    """``idf-bundle@idf-5.6`` was judged as a 5.x unit (mbedTLS 3.6), while
+    ``--idf-version 5.6`` is refused as no release: both say so alike now."""
+    with pytest.raises(InputError, match=r"is no release: the \d\.x line ended at") as e:
+        parse_device_profile(f"idf-bundle@{version}")
+    assert f"the nearest release line is {nearest}" in (e.value.hint or ""), e.value.hint
+    with pytest.raises(InputError) as same:
+        bundle_format_for(version)
+    assert (same.value.message, same.value.hint) == (e.value.message, e.value.hint)
+    # a later 6.y may come (taken as 6.0's line, as the bundle layout is); 5.5 is real
+    assert mbedtls_version_for("idf-6.1") == mbedtls_version_for("idf-5.5") == "3.6"

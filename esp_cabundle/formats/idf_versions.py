@@ -15,7 +15,7 @@ from .._patterns import lazy_re
 from ..errors import InputError
 from ..spelling import PYTHON, Spelling
 
-__all__ = ["BundleFormat", "bundle_format_for", "idf_version_warning"]
+__all__ = ["BundleFormat", "bundle_format_for", "idf_version_warning", "refuse_unreleased_idf"]
 
 BundleFormat = Literal["v1", "v2"]
 
@@ -86,15 +86,24 @@ def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat
             f"ESP-IDF {m.group('ver')} has no certificate bundle (it arrived in 4.0)",
             hint=f"use {spelling.pem} and load it with mbedtls_x509_crt_parse",
         )
-    last = _IDF_LINES[parts[0]]
-    if len(parts) > 1 and parts[1] > last and parts[0] < _NEWEST_IDF:
+    refuse_unreleased_idf(m.group("ver"))
+    return "v2" if parts[:2] >= _V2_SINCE_IDF else "v1"
+
+
+def refuse_unreleased_idf(version: str) -> None:
+    """Refuse (InputError) an ESP-IDF ``version`` (``5.6``, ``4.5.1``: digits and dots)
+    of a minor line past the last of its major, which can never be released: a typo,
+    whatever it is read for (a bundle layout, a device's mbedTLS line) would be a guess.
+    A major outside the lines known (3.x, 7.x) is left to the caller."""
+    parts = tuple(int(x) for x in version.split("."))
+    last = _IDF_LINES.get(parts[0])
+    if last is not None and len(parts) > 1 and parts[1] > last and parts[0] < _NEWEST_IDF:
         raise InputError(
-            f"ESP-IDF {m.group('ver')} is no release: the {parts[0]}.x line ended at "
+            f"ESP-IDF {version} is no release: the {parts[0]}.x line ended at "
             f"{parts[0]}.{last}, and {parts[0] + 1}.0 followed",
             hint=f"check the version; the nearest release line is {parts[0]}.{last} "
             f"(ESP-IDF's lines: {_IDF_RELEASE_LINES})",
         )
-    return "v2" if parts[:2] >= _V2_SINCE_IDF else "v1"
 
 
 _IDF_RELEASE_LINES = ", ".join(

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Literal, get_args
 
 from ..errors import InputError
+from ..formats.idf_versions import refuse_unreleased_idf
 from ..text import suggest
 from .asn1 import ParseRefusal
 
@@ -299,15 +300,16 @@ def mbedtls_version_for(version: str) -> MbedtlsVersion:
     t = version.strip().lower()
     if t in ("mongoose-os", "mos"):
         return "2.28"
-    m = re.fullmatch(r"(?:(idf|esp-idf|arduino|mbedtls)[-_ ]?)?v?(\d+)(?:\.\d+)*", t)
+    m = re.fullmatch(r"(?:(idf|esp-idf|arduino|mbedtls)[-_ ]?)?v?((\d+)(?:\.\d+)*)", t)
     if m is None:
         raise InputError(
             f"cannot read the version '{version}'",
             hint="give 2.28 or 3.6, an ESP-IDF version (idf-5.4) or arduino-3.2.0",
         )
-    kind, major = m.group(1), int(m.group(2))
+    kind, major = m.group(1), int(m.group(3))
     # Releases known to exist: a later major may ship an mbedTLS line nobody modelled.
     if kind in ("idf", "esp-idf") and 3 <= major <= _NEWEST_IDF_MAJOR:
+        refuse_unreleased_idf(m.group(2))  # idf-5.6 never was: as --idf-version says
         return "3.6" if major >= 5 else "2.28"
     if kind == "arduino" and 1 <= major <= _NEWEST_ARDUINO_MAJOR:
         return "3.6" if major >= 3 else "2.28"
