@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from .boards import list_boards
 from .errors import InputError
 from .fs.base import FS_NAMES
-from .fs.lfs_platforms import DISK_VERSION_2_1, resolve_platform
+from .fs.lfs_platforms import cannot_mount, resolve_platform
 
 if TYPE_CHECKING:
     from .board_model import Board
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .partitions import PartitionTable
 
 __all__ = [
+    "ForeignMark",
     "board_misfit",
     "boards_for_image",
     "boards_for_table",
@@ -94,23 +95,21 @@ def board_misfit(board: Board, image: FileSystemImage) -> tuple[Misfit, str] | N
 
 def _unreadable_version(board: Board, image: FileSystemImage) -> str | None:
     """The sentence saying that ``board``'s LittleFS platform cannot mount ``image``'s
-    on-disk version (the platform table of :mod:`.fs.lfs_platforms`); None when it can,
-    or when the board names no platform (any version: not judged, as flash does)."""
+    on-disk version (:func:`.fs.lfs_platforms.cannot_mount`, as flash and ``fs`` judge
+    it); None when it can, or when the board names no platform (any version: not
+    judged, as flash does)."""
     fs = board.filesystem
     if fs is None or fs.platform is None or image.fs_type != "littlefs":
         return None
     # deferred: the LittleFS module is already loaded when a LittleFS image is open
     from .fs.littlefs import LittleFsImage
 
-    if not isinstance(image, LittleFsImage) or image.disk_version != DISK_VERSION_2_1:
+    if not isinstance(image, LittleFsImage):
         return None
-    platform = resolve_platform(fs.platform)
-    if platform.reads_2_1:
+    said = cannot_mount(image.disk_version, resolve_platform(fs.platform))
+    if said is None:
         return None
-    return (
-        f"board {board.name}'s units run {platform.spec} (littlefs "
-        f"{platform.oldest_littlefs}), which cannot mount the image's on-disk version 2.1"
-    )
+    return f"board {board.name}'s {said} the image's on-disk version 2.1"
 
 
 def boards_for_image(image: FileSystemImage) -> tuple[Board, ...]:
@@ -159,11 +158,25 @@ def boards_marked(boards: Sequence[Board], paths: Iterable[str]) -> tuple[Board,
     return tuple(b for b in boards if _firmware_of(b) in shown)
 
 
-def foreign_mark(board: Board, paths: Iterable[str]) -> tuple[str, tuple[Board, ...]] | None:
+@dataclass(frozen=True, slots=True)
+class ForeignMark:
+    """A file marking another firmware than a board's (:func:`foreign_mark`)."""
+
+    path: str
+    """The file (``/mdash.cfg``)."""
+    firmware: str
+    """The firmware it marks (``mdash``)."""
+    keepers: tuple[Board, ...]
+    """The shipped boards of that firmware keeping it, never empty: those of the file
+    system given, else (none of that one: mDash keeps /mdash.cfg on SPIFFS alone, and a
+    LittleFS image may hold it too) all of them."""
+
+
+def foreign_mark(board: Board, paths: Iterable[str], *, fs_type: str) -> ForeignMark | None:
     """The first of ``paths`` that marks another firmware than ``board``'s (``/mdash.cfg``
-    under ``arduino-esp32-spiffs``), and the shipped boards of that firmware keeping
-    it; None when no file does, or ``board`` keeps the file itself (a board file made
-    for that firmware)."""
+    under ``arduino-esp32-spiffs``), with the shipped boards of that firmware keeping it,
+    those of ``fs_type`` (the file system holding ``paths``) preferred; None when no file
+    does, or ``board`` keeps the file itself (a board file made for that firmware)."""
     own = set(board.filesystem.config_files) if board.filesystem is not None else set()
     marks = _marks()
     for path in paths:
@@ -172,6 +185,7 @@ def foreign_mark(board: Board, paths: Iterable[str]) -> tuple[str, tuple[Board, 
             continue
         if _profile_only_of(board, firmware):  # a board file made for that firmware
             continue
+        # Never empty: _marks took ``path`` from one of these.
         keepers = tuple(
             b
             for b in _shipped()
@@ -179,7 +193,8 @@ def foreign_mark(board: Board, paths: Iterable[str]) -> tuple[str, tuple[Board, 
             and b.filesystem is not None
             and path in b.filesystem.config_files
         )
-        return path, keepers
+        same = tuple(b for b in keepers if b.filesystem and b.filesystem.fs_type == fs_type)
+        return ForeignMark(path, firmware, same or keepers)
     return None
 
 

@@ -98,8 +98,17 @@ def test_a_board_whose_platform_cannot_mount_the_image_does_not_fit_it(
     assert kind == "platform" and "cannot mount the image's on-disk version 2.1" in said
     r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", str(old)])
     assert r.exit_code == 2, r.output
-    assert "units run arduino-2.0.5" in r.stderr and "nothing written" in r.stderr
-    assert "esp-cabundle pack --board" in r.stderr
+    said = r.stderr.replace("\n  ", " ")
+    # worded as flash and 'fs' word it: the platform *may* run an old littlefs
+    assert "'s platform arduino-2.0.5 may run littlefs 2.5" in said and "nothing written" in said
+    # the pack that makes a 2.0 image names the board (its file: pack finds no user's
+    # board by name) and its platform; that pack's image takes the put
+    pack = f"esp-cabundle pack --board {shlex.quote(str(old))} --platform arduino-2.0.5"
+    assert f"'{pack}' (it writes 2.0" in said, said
+    r = runner.invoke(cli, [*shlex.split(pack)[1:], "--bundle", "ca.pem", "-o", "new.bin"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["fs", "put", "new.bin", "ca.pem", "--board", str(old)])
+    assert r.exit_code == 0, r.output
     assert (in_tmp / "fs.bin").read_bytes() == made
     r = runner.invoke(cli, ["fs", "put", "fs.bin", "ca.pem", "--board", str(new)])
     assert r.exit_code == 0 and "warning" not in r.stderr, r.output
@@ -223,5 +232,40 @@ def test_update_dump_of_an_image_the_board_cannot_mount_hints_no_refused_put(
     said = r.output.replace("\n  ", " ")
     assert "fs put" not in said, said
     assert "cannot mount the image's on-disk version 2.1" in said
-    assert "esp-cabundle pack --board" in said and "read --port PORT --all" in said
+    pack = f"esp-cabundle pack --board {shlex.quote(str(old))} --platform arduino-2.0.5"
+    assert f"'{pack}' (it writes 2.0" in said and "read --port PORT --all" in said, said
     assert (in_tmp / "fs.bin").read_bytes() == made
+
+
+def test_update_dump_opens_an_image_given_as_the_dump_once(
+    mos_image: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An image given as the dump, under a board of another file system, was opened
+    (mounted) twice to find the hint: once for the platform, once for the board."""
+    # deferred: the module itself, to count its opens
+    from esp_cabundle.commands import update_dump as command
+
+    opened: list[int] = []
+
+    def counted(data: bytes) -> object:
+        opened.append(len(data))
+        return open_image(data)
+
+    monkeypatch.setattr(command, "open_image", counted)
+    argv = ["update-dump", "fs.bin", "--board", "mdash-arduino", "--bundle", "ca.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin"])
+    assert r.exit_code == 2, r.output
+    assert "--board mongoose-os-esp32" in _hint(r.output), r.output
+    assert opened == [mos_image.stat().st_size]
+
+
+def test_update_dump_of_no_dump_names_a_read_that_runs(in_tmp: Path, runner: CliRunner) -> None:
+    """A dump not there, named with a leading dash: the read hinted took '-o -dump.bin'
+    for options (as 'fs' commands' hint does not: ./-dump.bin)."""
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    argv = ["update-dump", "--board", "mdash-arduino", "--bundle", "ca.pem", "-o", "new.bin"]
+    r = runner.invoke(cli, [*argv, "--", "-dump.bin"])
+    assert r.exit_code == 2, r.output
+    said = _hint(r.output)
+    assert said.startswith("save a unit's whole flash as it (esp-cabundle read --port PORT "), said
+    assert "--all -o ./-dump.bin), then update that copy" in said, said

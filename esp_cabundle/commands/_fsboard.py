@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..board_fit import board_misfit, boards_for_image, foreign_mark
+from ..boards import boards_dir
 from ..errors import InputError
 from ..text import printable
 from ._usage import replaced_option, typed_words
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from ..board_model import Board
     from ..fs import FileSystemImage
 
-__all__ = ["board_warning", "named_ca_warning"]
+__all__ = ["board_warning", "named_ca_warning", "pack_hint"]
 
 _CERT_SUFFIXES = (".crt", ".cer", ".der")
 
@@ -46,8 +47,7 @@ def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -
         # littlefs cannot take 2.1 back to 2.0, and another board would not be the units'.
         raise InputError(
             f"{said} (a unit that formats on mount failure would erase it); nothing written",
-            hint="make a 2.0 image for the board with 'esp-cabundle pack --board' (it writes "
-            "2.0 for this platform), or name the platform version the units really run",
+            hint=f"{pack_hint(board)}, or name the platform version the units really run",
         )
     fitting = [b.name for b in boards_for_image(image)]
     if fitting:
@@ -62,19 +62,39 @@ def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -
     return f"{said}: its CA path and rules may not be this image's; {hint}"
 
 
+def pack_hint(board: Board) -> str:
+    """For an image whose LittleFS on-disk version ``board``'s platform cannot mount
+    (:func:`board_misfit`'s ``"platform"``): the 'pack' that makes one its units mount,
+    naming the board (a board file by its path: pack finds no user's board by name) and
+    its platform (one --platform set, so pack writes 2.0 for it, not the board's own)."""
+    fs = board.filesystem
+    words = ["pack", "--board", _board_word(board)]
+    words += ["--platform", fs.platform] if fs is not None and fs.platform else []
+    return (
+        f"make a 2.0 image its units mount with "
+        f"'{printable(f'esp-cabundle {shlex.join(words)}')}' (it writes 2.0 for their platform)"
+    )
+
+
+def _board_word(board: Board) -> str:
+    """``board`` as --board takes it back: a shipped board's name (with the version, if
+    one was typed), a board file's path."""
+    source = Path(board.source) if board.source else None
+    if source is None or source.parent == boards_dir() or not source.is_file():
+        return board.full_name if board.version_given else board.name
+    name = str(source)
+    return f"./{name}" if name.startswith("-") else name
+
+
 def _refuse_foreign_firmware(image: FileSystemImage, board: Board, *, typed: bool) -> None:
     """Refuse (InputError) ``board`` for an image holding a file that marks another
     firmware (``/mdash.cfg`` under ``arduino-esp32-spiffs``): its CA rules are not the
     units' (a CA that cuts mDash units off mdash.net would pass); the hint is the line
     typed with the board the file marks, of the image's file system."""
-    found = foreign_mark(board, (f.path for f in image.files()))
+    found = foreign_mark(board, (f.path for f in image.files()), fs_type=image.fs_type)
     if found is None:
         return
-    path, keepers = found
-    keepers = (
-        tuple(b for b in keepers if b.filesystem and b.filesystem.fs_type == image.fs_type)
-        or keepers
-    )
+    path, keepers = found.path, found.keepers
     names = " or ".join(b.name for b in keepers)
     named = "" if typed else " (board: in cabundle.yaml)"
     if len(keepers) == 1:

@@ -145,7 +145,7 @@ def no_image_hint(image: Path) -> str:
         )
     if _DUMP_WORDS & set(re.split(r"[^a-z]+", image.stem.lower())):
         return (
-            f"save a unit's whole flash as it (esp-cabundle read --port PORT --all -o {name}); "
+            f"{save_flash_hint(image)}; "
             "its partition table then names the --offset and --size of its file system"
         )
     return (
@@ -153,6 +153,13 @@ def no_image_hint(image: Path) -> str:
         f"--partition spiffs -o {name}; {_FS_PARTITION}), or make a new image "
         f"(esp-cabundle pack --preset default --fs spiffs --profile esp-idf --size 1408K -o {name})"
     )
+
+
+def save_flash_hint(dump: Path) -> str:
+    """The read that saves a unit's whole flash as ``dump``, for one that is not there
+    (each caller says what then)."""
+    read = f"esp-cabundle read --port PORT --all -o {shell_path(dump)}"
+    return f"save a unit's whole flash as it ({read})"
 
 
 def no_input_hint(path: Path) -> str:

@@ -22,7 +22,8 @@ from ..fs import open_image
 from ..spelling import BOARD_SPELLING
 from ..text import plural
 from ..ui import echo, emit_json, note, shown_path
-from ._fsopts import with_platform
+from ._fsboard import pack_hint
+from ._fsopts import save_flash_hint, with_platform
 from ._plan_view import already_holds, change_dict, change_lines
 from ._usage import replaced_option, split_option, typed_board_again, typed_words
 from .ca_source import CaOptions, announce, ca_options
@@ -41,6 +42,7 @@ from .options import (
 if TYPE_CHECKING:
     from ..board_model import Board
     from ..flash.offline import DumpUpdate
+    from ..fs import FileSystemImage
 
 
 @click.command("update-dump")
@@ -108,13 +110,7 @@ def update_dump(
     try:
         whole = WholeDump.parse(data, source=str(dump), spelling=spelling)
     except ImageNotDumpError as e:
-        unmountable = _unmountable(data, profile)
-        if unmountable is not None:  # 'fs put' would refuse it as well
-            e.hint = _pack_hint(unmountable, profile)
-            raise
-        fitting = _board_for_image(data, profile)
-        fs = (fitting or profile).filesystem
-        e.hint = _put_hint(dump, ca, fs.ca_path if fs else None, board=fitting)
+        e.hint = _image_hint(data, dump, ca, profile)
         raise
     gated = ca.gate(board=profile, at=parse_at(at), command="update-dump")
     result = run_update(whole, profile, gated, spelling=spelling)
@@ -146,51 +142,36 @@ _PUT_OPTIONS = (
 _BUILD_OPTIONS = (("--preset",), ("--root",), ("--exclude",), *_PUT_OPTIONS[2:])
 
 
-def _board_for_image(data: bytes, board: Board) -> Board | None:
-    """For an image given as the dump that ``board`` contradicts (another file system:
-    a Mongoose OS LittleFS image under mdash-arduino): the shipped board it is for, which
-    the 'fs put' hint names instead (that put refuses ``board``); None if ``board`` fits,
-    or if the image cannot be told (the put says why)."""
+def _image_hint(data: bytes, dump: Path, ca: CaOptions, board: Board) -> str:
+    """For an image given as the dump (opened once here): the 'fs put' that edits it
+    (:func:`_put_hint`), under the shipped board it is for where ``board`` is another
+    file system's (a Mongoose OS LittleFS image under mdash-arduino: that put refuses
+    ``board``); where ``board``'s platform cannot mount its LittleFS on-disk version,
+    which that put refuses as well, the 'pack' that makes one it can."""
     try:
-        image = open_image(data)
-    except EspCabundleError:
-        return None
-    misfit = board_misfit(board, image)
-    if misfit is None or misfit[0] != "fs":
-        return None
-    return next(iter(boards_for_image(image)), None)
-
-
-def _unmountable(data: bytes, board: Board) -> str | None:
-    """For an image given as the dump: the sentence saying that ``board``'s platform
-    cannot mount its LittleFS on-disk version (the 'fs put' hint would name a put that
-    refuses it for that reason); None otherwise."""
-    try:
-        image = open_image(data)
-    except EspCabundleError:
-        return None
-    misfit = board_misfit(board, image)
-    return misfit[1] if misfit is not None and misfit[0] == "platform" else None
-
-
-def _pack_hint(unmountable: str, board: Board) -> str:
-    """What to do with an image the board's units cannot mount: make one they can (pack
-    writes the version the board's platform reads), or update the unit's whole flash."""
+        image: FileSystemImage | None = open_image(data)
+    except EspCabundleError:  # not an image either: the put says why
+        image = None
+    misfit = board_misfit(board, image) if image is not None else None
     read = "or give a unit's whole flash (esp-cabundle read --port PORT --all -o dump.bin)"
-    return (
-        f"{unmountable}: make an image its units mount with "
-        f"'esp-cabundle pack --board {shlex.quote(board.name)}' (it writes the on-disk "
-        f"version their platform reads); {read}"
-    )
+    if misfit is not None and misfit[0] == "platform":
+        return f"{misfit[1]}: {pack_hint(board)}; {read}"
+    fitting = None
+    if image is not None and misfit is not None and misfit[0] == "fs":
+        fitting = next(iter(boards_for_image(image)), None)
+    fs = (fitting or board).filesystem
+    return _put_hint(dump, ca, fs.ca_path if fs else None, board=fitting, read=read)
 
 
-def _put_hint(dump: Path, ca: CaOptions, ca_path: str | None, *, board: Board | None) -> str:
+def _put_hint(
+    dump: Path, ca: CaOptions, ca_path: str | None, *, board: Board | None, read: str
+) -> str:
     """For an image given as the dump: the 'fs put' that edits it, with the --board,
     --platform and gate options typed (the hint named the image and 'ca.pem' alone, so
     the board's CA path and rules were lost); a CA named by --preset/--root is built
     first, as 'fs put' takes a CA file, into a name not taken here (the hint's build
     wrote ca.pem over one already there), and without a lock if one is here. ``board``:
-    the board named instead of the one typed."""
+    the board named instead of the one typed; ``read``: the other way, said last."""
     words = typed_words()
     if board is not None:  # the board the image is for, not the one typed
         words = replaced_option(words, ["--board"], "--board", board.name)
@@ -200,7 +181,6 @@ def _put_hint(dump: Path, ca: CaOptions, ca_path: str | None, *, board: Board | 
     source = str(ca.bundle_file) if ca.bundle_file is not None else _untaken("ca", ".pem")
     dest = [] if ca_path in (None, "/" + Path(source).name) else [ca_path]
     put = f"esp-cabundle {shlex.join(['fs', 'put', str(dump), source, *dest, *kept])}"
-    read = "or give a unit's whole flash (esp-cabundle read --port PORT --all -o dump.bin)"
     if ca.bundle_file is not None:
         return f"edit the CA file in the image itself: {put}; {read}"
     made = [w for flags in _BUILD_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
@@ -251,7 +231,4 @@ def _no_dump_hint(dump: Path) -> str | None:
     None for '-', whose own hint says standard input is /dev/stdin."""
     if str(dump) == "-":
         return None
-    return (
-        "save a unit's whole flash as it (esp-cabundle read --port PORT --all -o "
-        f"{shlex.quote(str(dump))}), then update that copy"
-    )
+    return f"{save_flash_hint(dump)}, then update that copy"

@@ -342,17 +342,16 @@ def _refuse_foreign_firmware(
     by rules that are not the unit's, and one mdash-arduino refuses (it cuts the unit
     off mdash.net) would go through. The hint is the update typed, with the board the
     file marks (of the same file system: the partition mounted as the board's)."""
+    fs = board.filesystem
+    if not edit.files or fs is None:  # fs: the partition was mounted as the board's
+        return
     # deferred: loads every shipped board, only for a partition holding some file
     from ..board_fit import foreign_mark
 
-    found = foreign_mark(board, (f.path for f in edit.files)) if edit.files else None
+    found = foreign_mark(board, (f.path for f in edit.files), fs_type=fs.fs_type)
     if found is None:
         return
-    path, keepers = found
-    fs_type = board.filesystem.fs_type if board.filesystem is not None else None
-    keepers = tuple(b for b in keepers if b.filesystem and b.filesystem.fs_type == fs_type)
-    keepers = keepers or found[1]
-    firmware = keepers[0].firmware.name if keepers and keepers[0].firmware else "other"
+    path, keepers = found.path, found.keepers
     names = " or ".join(b.name for b in keepers)
     hint = (
         spelling.board_again_for(keepers[0].name)
@@ -360,7 +359,7 @@ def _refuse_foreign_firmware(
         else f"name the board the unit runs ({names})"
     )
     raise InputError(
-        f"partition '{p.name}' holds {path}, which only {_title(firmware)} firmware keeps: "
+        f"partition '{p.name}' holds {path}, which only {_title(found.firmware)} firmware keeps: "
         f"the unit runs board {names}, not {board.name}, whose CA rules are not its "
         f"firmware's (a board file made for that firmware lists {path} in its "
         "config_files); nothing written",

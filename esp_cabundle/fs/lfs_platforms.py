@@ -62,6 +62,7 @@ __all__ = [
     "LfsPlatform",
     "PlatformRow",
     "PlatformVersionError",
+    "cannot_mount",
     "check_readable",
     "choose_disk_version",
     "parse_disk_version",
@@ -342,10 +343,9 @@ def parse_disk_version(text: str) -> int:
         ) from None
 
 
-def _unreadable(platform: LfsPlatform, what: str) -> ImageError:
+def _unreadable(said: str, what: str) -> ImageError:
     return ImageError(
-        f"{what}: platform {platform.spec} may run littlefs {platform.oldest_littlefs}, "
-        "which cannot mount on-disk version 2.1 (littlefs error -84); a unit that mounts "
+        f"{what}: {said} on-disk version 2.1 (littlefs error -84); a unit that mounts "
         "with LittleFS.begin(true) or format_if_mount_failed would format the partition "
         "and lose every file",
         hint="write 2.0 (the default), or name a platform version that reads 2.1",
@@ -370,12 +370,25 @@ def choose_disk_version(
                 "2.0 and refuses 2.1 images",
                 hint=f"omit {spelling.disk_version}; the mongoose-os profile writes 2.0",
             )
-        if requested == DISK_VERSION_2_1 and platform is not None and not platform.reads_2_1:
-            raise _unreadable(platform, "on-disk version 2.1 requested")
+        said = cannot_mount(requested, platform)
+        if said is not None:
+            raise _unreadable(said, "on-disk version 2.1 requested")
         return requested
     if platform is not None:
         return platform.writes
     return default
+
+
+def cannot_mount(version: int, platform: LfsPlatform | None) -> str | None:
+    """The words saying that units running ``platform`` may not mount on-disk
+    ``version`` ("platform arduino-2.0.5 may run littlefs 2.5, which cannot mount"; the
+    caller names what), for every check of it to say alike; None when they mount it, or
+    when no platform is named (any version: not judged)."""
+    if platform is None or version != DISK_VERSION_2_1 or platform.reads_2_1:
+        return None
+    return (
+        f"platform {platform.spec} may run littlefs {platform.oldest_littlefs}, which cannot mount"
+    )
 
 
 def check_readable(
@@ -384,10 +397,10 @@ def check_readable(
     """Refuse an existing image the target platform cannot mount (nothing is changed:
     littlefs cannot take an image back from 2.1 to 2.0); the hint names ``spelling``'s
     way to make a new image."""
-    if platform is not None and version == DISK_VERSION_2_1 and not platform.reads_2_1:
+    said = cannot_mount(version, platform)
+    if said is not None:
         raise ImageError(
-            f"{where} has on-disk version 2.1; platform {platform.spec} may run littlefs "
-            f"{platform.oldest_littlefs}, which cannot mount it (a unit that formats on "
+            f"{where} has on-disk version 2.1; {said} it (a unit that formats on "
             "mount failure would erase it); littlefs cannot convert 2.1 back to 2.0, so "
             "nothing was changed",
             hint=f"make a new 2.0 image with {spelling.pack} (it writes 2.0 for this "
