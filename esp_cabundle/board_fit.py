@@ -166,16 +166,38 @@ class ForeignMark:
     """The file (``/mdash.cfg``)."""
     firmware: str
     """The firmware it marks (``mdash``)."""
+    fs_type: str
+    """The file system holding it."""
     keepers: tuple[Board, ...]
-    """The shipped boards of that firmware keeping it, never empty: those of the file
-    system given, else (none of that one: mDash keeps /mdash.cfg on SPIFFS alone, and a
-    LittleFS image may hold it too) all of them."""
+    """The shipped boards of that firmware keeping it on that file system: () when none
+    does (mDash keeps /mdash.cfg on SPIFFS alone; a LittleFS image may hold it too)."""
+    elsewhere: tuple[Board, ...]
+    """Those keeping it on another file system, which cannot mount it as it is."""
+
+    @property
+    def names(self) -> str:
+        """The boards keeping the file, those of its file system if any."""
+        return " or ".join(b.name for b in self.keepers or self.elsewhere)
+
+    def no_keeper(self) -> str:
+        """For a mark no shipped board of its file system keeps: why none is named, and
+        the way on (a board named there would refuse the image as another file system's,
+        whose hint named this board again)."""
+        fs = FS_NAMES.get(self.fs_type, self.fs_type)
+        others = sorted(
+            {FS_NAMES.get(b.filesystem.fs_type, "") for b in self.elsewhere if b.filesystem}
+        )
+        keep = "keeps" if len(self.elsewhere) == 1 else "keep"
+        return (
+            f"no shipped board keeps {self.path} on {fs} ({self.names} {keep} it on "
+            f"{' or '.join(others)}): name a board file made for that firmware on {fs}"
+        )
 
 
 def foreign_mark(board: Board, paths: Iterable[str], *, fs_type: str) -> ForeignMark | None:
     """The first of ``paths`` that marks another firmware than ``board``'s (``/mdash.cfg``
-    under ``arduino-esp32-spiffs``), with the shipped boards of that firmware keeping it,
-    those of ``fs_type`` (the file system holding ``paths``) preferred; None when no file
+    under ``arduino-esp32-spiffs``), with the shipped boards of that firmware keeping it
+    on ``fs_type`` (the file system holding ``paths``) and on others; None when no file
     does, or ``board`` keeps the file itself (a board file made for that firmware)."""
     own = set(board.filesystem.config_files) if board.filesystem is not None else set()
     marks = _marks()
@@ -185,16 +207,16 @@ def foreign_mark(board: Board, paths: Iterable[str], *, fs_type: str) -> Foreign
             continue
         if _profile_only_of(board, firmware):  # a board file made for that firmware
             continue
-        # Never empty: _marks took ``path`` from one of these.
-        keepers = tuple(
+        keepers = [
             b
             for b in _shipped()
             if _firmware_of(b) == firmware
             and b.filesystem is not None
             and path in b.filesystem.config_files
-        )
+        ]
         same = tuple(b for b in keepers if b.filesystem and b.filesystem.fs_type == fs_type)
-        return ForeignMark(path, firmware, same or keepers)
+        others = tuple(b for b in keepers if b not in same)
+        return ForeignMark(path, firmware, fs_type, same, others)
     return None
 
 

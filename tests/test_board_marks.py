@@ -182,3 +182,45 @@ def test_a_home_made_board_of_a_profile_only_that_firmware_uses_keeps_its_marks(
     said = _one_line(r.output)
     assert "holds /conf0.json" in said and "lists /conf0.json in its config_files" in said
     assert (in_tmp / "fs.bin").read_bytes() == made
+
+
+@pytest.fixture
+def lfs_mdash_image() -> bytes:
+    """An Arduino LittleFS image holding /mdash.cfg, of the Arduino table's spiffs size:
+    no shipped mDash board is LittleFS."""
+    return pack_image(
+        "littlefs", "arduino", SPIFFS.stop - SPIFFS.start, [("/mdash.cfg", b"{}")]
+    ).data
+
+
+def test_a_mark_no_board_of_its_file_system_keeps_names_no_board_that_cannot_mount_it(
+    in_tmp: Path, runner: CliRunner, lfs_mdash_image: bytes
+) -> None:
+    """A LittleFS image holding /mdash.cfg under arduino-esp32-littlefs: the hint's line
+    named mdash-arduino, a SPIFFS board, whose put refused the image as another file
+    system's and named arduino-esp32-littlefs again: a circle. It names no board now."""
+    (in_tmp / "ca.pem").write_bytes(dumps.pem("isrgrootx1.pem"))
+    (in_tmp / "fs.bin").write_bytes(lfs_mdash_image)
+    argv = ["fs", "put", "fs.bin", "ca.pem", "/ca.pem", "--board", "arduino-esp32-littlefs"]
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    said = _one_line(r.output)
+    assert "the image holds /mdash.cfg, which only board mdash-arduino's firmware" in said
+    assert "--board mdash-arduino" not in said, said
+    assert "no shipped board keeps /mdash.cfg on LittleFS (mdash-arduino keeps it on SPIFFS)" in (
+        said
+    )
+    assert (in_tmp / "fs.bin").read_bytes() == lfs_mdash_image
+
+    flash = bytearray(dumps.arduino_dump())
+    flash[SPIFFS] = lfs_mdash_image
+    (in_tmp / "dump0.bin").write_bytes(flash)
+    argv = ["update-dump", "dump0.bin", "--board", "arduino-esp32-littlefs", "--bundle", "ca.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin"])
+    assert r.exit_code == 2, r.output
+    said = _one_line(r.output)
+    assert "partition 'spiffs' holds /mdash.cfg" in said and "nothing written" in said
+    assert "the unit runs mDash firmware, not arduino-esp32-littlefs" in said, said
+    assert "--board mdash-arduino" not in said, said
+    assert "is this the right --board? no shipped board keeps /mdash.cfg on LittleFS" in said
+    assert not (in_tmp / "new.bin").exists()

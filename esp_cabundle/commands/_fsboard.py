@@ -94,14 +94,15 @@ def _refuse_foreign_firmware(image: FileSystemImage, board: Board, *, typed: boo
     found = foreign_mark(board, (f.path for f in image.files()), fs_type=image.fs_type)
     if found is None:
         return
-    path, keepers = found.path, found.keepers
-    names = " or ".join(b.name for b in keepers)
+    path, keepers, names = found.path, found.keepers, found.names
     named = "" if typed else " (board: in cabundle.yaml)"
     if len(keepers) == 1:
         line = replaced_option(typed_words(), ["--board"], "--board", keepers[0].name)
         hint = f"name the board the image is for: {printable(f'esp-cabundle {shlex.join(line)}')}"
-    else:
+    elif keepers:
         hint = f"name the board the image is for ({names})"
+    else:  # none of the image's file system: a board named would refuse the image
+        hint = printable(found.no_keeper())
     raise InputError(
         f"the image holds {printable(path)}, which only board {names}'s firmware keeps, "
         f"not board {board.name}{named}'s, whose CA rules are not its units' (a board file "

@@ -351,16 +351,18 @@ def _refuse_foreign_firmware(
     found = foreign_mark(board, (f.path for f in edit.files), fs_type=fs.fs_type)
     if found is None:
         return
-    path, keepers = found.path, found.keepers
-    names = " or ".join(b.name for b in keepers)
-    hint = (
-        spelling.board_again_for(keepers[0].name)
-        if len(keepers) == 1
-        else f"name the board the unit runs ({names})"
-    )
+    path, keepers, names = found.path, found.keepers, found.names
+    if len(keepers) == 1:
+        hint = spelling.board_again_for(keepers[0].name)
+    elif keepers:
+        hint = f"name the board the unit runs ({names})"
+    else:  # none of the partition's file system: a board named would not mount it
+        hint = found.no_keeper()
+    title = _title(found.firmware)
+    runs = f"board {names}" if keepers else f"{title} firmware"
     raise InputError(
-        f"partition '{p.name}' holds {path}, which only {_title(found.firmware)} firmware keeps: "
-        f"the unit runs board {names}, not {board.name}, whose CA rules are not its "
+        f"partition '{p.name}' holds {path}, which only {title} firmware keeps: "
+        f"the unit runs {runs}, not {board.name}, whose CA rules are not its "
         f"firmware's (a board file made for that firmware lists {path} in its "
         "config_files); nothing written",
         hint=f"is this the right {spelling.board}? {hint}",
