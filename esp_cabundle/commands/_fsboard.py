@@ -66,7 +66,8 @@ def pack_hint(board: Board) -> str:
     """For an image whose LittleFS on-disk version ``board``'s platform cannot mount
     (:func:`board_misfit`'s ``"platform"``): the 'pack' that makes one its units mount,
     naming the board (a board file by its path: pack finds no user's board by name) and
-    its platform (one --platform set, so pack writes 2.0 for it, not the board's own)."""
+    the platform judged (a --platform typed here replaced the board's own: pack is told
+    it too, or it would write for the board's)."""
     fs = board.filesystem
     words = ["pack", "--board", _board_word(board)]
     words += ["--platform", fs.platform] if fs is not None and fs.platform else []
