@@ -173,6 +173,14 @@ def test_a_command_typo_is_said_before_an_option_typed_before_it(
     assert list(in_tmp.iterdir()) == []
 
 
+def test_an_options_value_near_a_command_name_is_no_command_typo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``chain.pem`` is near ``chains``, but it is --chain's file, not a command."""
+    assert run(["--chain", "chain.pem"]) == 2
+    assert _said(capsys)[0] == "esp-cabundle has no --chain option (--chain is an option of check)"
+
+
 def test_an_unknown_option_after_a_leading_end_of_options_answers_json(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

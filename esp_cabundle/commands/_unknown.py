@@ -228,10 +228,21 @@ def _options(command: click.Command) -> dict[str, click.Option]:
 
 
 def command_typo(words: Sequence[str], names: Iterable[str]) -> str | None:
-    """The first of ``words`` (no command among them) that is no option and is near
-    one of the command ``names``: ``buidl`` in ``--json buidl``, which click never
-    reached (it failed the option first); None if none is."""
-    return next((w for w in words if not w.startswith("-") and closest(w, names, most=1)), None)
+    """The first of ``words`` (no command among them) that is no option, nor the value
+    of one (``--chain chain.pem``), and is near one of the command ``names``: ``buidl``
+    in ``--json buidl``, which click never reached (it failed the option first); None
+    if none is."""
+    valued = {o for c in OPTIONS for o, takes in options_of(c).items() if takes}
+    return next(
+        (
+            w
+            for i, w in enumerate(words)
+            if not w.startswith("-")
+            and (i == 0 or words[i - 1] not in valued)
+            and closest(w, names, most=1)
+        ),
+        None,
+    )
 
 
 def unknown_command(
