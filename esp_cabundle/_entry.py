@@ -131,13 +131,12 @@ def main(argv: list[str] | None = None) -> None:
         code = 141  # as SIGPIPE would have ended it: the output is incomplete
     failed = _pipes.write_failure()
     if failed is not None:
-        stream, reason = failed
+        stream, reason, hint = failed
         done = " (the command's own work is done)" if code in (0, 141) else ""
         with contextlib.suppress(OSError, ValueError):  # stderr itself may be the one
             sys.stderr.write(
                 f"Error: cannot write to {stream} ({reason}): what the command printed "
-                f"there is incomplete\nhint: send {stream} to a file or device with room"
-                f"{done}\n"
+                f"there is incomplete\nhint: {hint}{done}\n"
             )
             sys.stderr.flush()
         if code in (0, 141):

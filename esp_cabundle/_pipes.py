@@ -19,6 +19,7 @@ then says so on stderr and exits 3, an I/O failure (:func:`write_failure`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import sys
@@ -27,8 +28,11 @@ from typing import Any
 __all__ = ["guard_streams", "output_cut", "output_to_stdout", "write_failure"]
 
 _STATE = {"stdout_gone": False, "output_on_stdout": False}
-# The first write error other than EPIPE on each stream: (stream's name, reason).
-_FAILED: dict[str, str] = {}
+# The first write error other than EPIPE on each stream, by the stream's name.
+_FAILED: dict[str, OSError] = {}
+# Errors that mean no room where the stream goes (a full disk, /dev/full, a file-size
+# or disk-quota limit): only these are mended by sending it where there is room.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 class _ReaderMayLeave(io.RawIOBase):
@@ -66,7 +70,7 @@ class _ReaderMayLeave(io.RawIOBase):
         except OSError as e:  # ENOSPC, EIO, EFBIG...: dropped as EPIPE is, then told
             self.gone = True
             name = "standard output" if self._is_stdout else "standard error"
-            _FAILED.setdefault(name, e.strerror or type(e).__name__)
+            _FAILED.setdefault(name, e)
             return size
 
 
@@ -111,13 +115,22 @@ def output_cut() -> bool:
     return _STATE["output_on_stdout"] and _STATE["stdout_gone"]
 
 
-def write_failure() -> tuple[str, str] | None:
-    """(stream, reason) of the first write to stdout or stderr that failed other than by
-    its reader leaving, after what is still buffered has been tried; None when none."""
+def write_failure() -> tuple[str, str, str] | None:
+    """(stream, reason, hint) of the first write to stdout or stderr that failed other
+    than by its reader leaving, after what is still buffered has been tried; None when
+    none. The hint follows the errno: room for ENOSPC, the device for EIO and others."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     for name in ("standard output", "standard error"):
         if name in _FAILED:
-            return name, _FAILED[name]
+            e = _FAILED[name]
+            if e.errno in _NO_ROOM:
+                hint = f"send {name} to a file or device with room"
+            else:  # EIO, ENXIO...: more room would not help
+                hint = (
+                    f"check the device or file {name} went to (it failed to take the "
+                    "write), or send it elsewhere"
+                )
+            return name, e.strerror or type(e).__name__, hint
     return None

@@ -252,7 +252,11 @@ def read_certificate_file(path: Path, *, name: str) -> tuple[Certificate, ...]:
 
 def _root_file_bytes(path: Path) -> bytes:
     return read_input(
-        path, what="certificate file", error=CertificateError, max_bytes=MAX_CERT_INPUT
+        path,
+        what="certificate file",
+        error=CertificateError,
+        max_bytes=MAX_CERT_INPUT,
+        certificates=True,
     )
 
 

@@ -361,7 +361,11 @@ _CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
 def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
     """Read a file of any supported shape; errors name the file."""
     data = read_input(
-        path, what="certificate file", error=CertificateError, max_bytes=MAX_CERT_INPUT
+        path,
+        what="certificate file",
+        error=CertificateError,
+        max_bytes=MAX_CERT_INPUT,
+        certificates=True,
     )
     return load_certificates(data, source=str(path))
 

@@ -122,6 +122,7 @@ def load_chain_file(
         what="chain file",
         hint=hint or f"save one with {save} or export it leaf first as PEM",
         max_bytes=MAX_CERT_INPUT,
+        certificates=True,
     )
     certs = load_certificates(data, source=str(p))
     # before ServerChain checks it in the library's words

@@ -136,7 +136,7 @@ def board_trust(
         if bundle_path is None:
             notes.append(f"{who} trusts its built-in {info.title} for {conn.name}")
             return own(), tuple(notes)
-        data = read_input(bundle_path, what="bundle file")
+        data = read_input(bundle_path, what="bundle file", certificates=True)
         if board.output.form == "c" and sniff_kind(data) in ("c-strings", "c-array"):
             notes.append(
                 f"{bundle_path} is judged as the CA of rebuilt firmware; units running "

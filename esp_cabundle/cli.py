@@ -140,17 +140,26 @@ class LazyGroup(click.Group):
             return super().parse_args(ctx, args)
         except click.NoSuchOption as e:
             # deferred: the error path only
-            from .commands._unknown import misplaced_option, unknown_before_command
+            from .commands._unknown import (
+                command_typo,
+                misplaced_option,
+                unknown_before_command,
+                unknown_command,
+            )
 
             argv = self._argv(ctx)  # as typed: click's parser took words off args
             typed = self._typed_in(ctx, argv)
-            if self._misplaced(e.option_name, typed):
+            misplaced = self._misplaced(e.option_name, typed)
+            # --json buidl: the command mistyped is said first, the option moved after it
+            typo = command_typo(_before_end(argv), COMMANDS) if typed is None else None
+            if typo is not None:
+                error = unknown_command(ctx, typo, argv, option=e.option_name)
+            elif misplaced:
                 error = misplaced_option(e.option_name, argv, typed)
-                if "--json" in _before_end(argv):  # the command's --json, typed before it
-                    ctx.ensure_object(dict)["json"] = True
             else:
                 error = unknown_before_command(e.option_name, self, argv, typed)
-            self._report_unknown(ctx, error, e.option_name)
+            # a misplaced --json is the command's: its document is wanted
+            self._report_unknown(ctx, error, None if misplaced else e.option_name)
             raise  # not reached: _report_unknown exits
         except click.BadOptionUsage as e:  # esp-cabundle --debug=1 build
             from .commands._missing import flag_value_error  # deferred: the error path only
@@ -276,7 +285,8 @@ class LazyGroup(click.Group):
 
     def _report_unknown(self, ctx: click.Context, error: InputError, typed: str | None) -> None:
         """Say an unknown option or command (its --json never ran: parsing stopped
-        before it, unless --json itself is the unknown option) and exit 2."""
+        before it, unless --json itself is ``typed``, the option no command has) and
+        exit 2."""
         if "--json" in _before_end(self._argv(ctx)) and typed != "--json":
             ctx.ensure_object(dict)["json"] = True
         _report_error(ctx, error, error.exit_code)
@@ -369,18 +379,26 @@ def _command_at(words: Sequence[str]) -> int | None:
 
 def _before_end(argv: Sequence[str]) -> Sequence[str]:
     """The words before a ``--`` (after it every word is an argument), as
-    commands._usage.options_end reads a line; kept here off the start-up imports."""
-    return argv[: argv.index("--")] if "--" in argv else argv
+    commands._usage.options_end reads a line; kept here off the start-up imports. A
+    ``--`` before the command ends only the tool's own options: in ``esp-cabundle --
+    build --json``, --json is build's (left out of the words: the command's own counts)."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    at = _command_at(argv)
+    if at is None or at < end:
+        return argv[:end]
+    rest = argv[at:]
+    return [*argv[:end], *argv[end + 1 : at], *rest[: rest.index("--") if "--" in rest else None]]
 
 
 def _options_in_a_row(argv: Sequence[str]) -> bool:
-    """An option word followed by a long option (``--preset --json``): the only lines
-    where an option can have taken another for its value."""
+    """An option word followed by a long option (``--preset --json``) or by a ``--``
+    (``--from-dir -- -o x``): the only lines where an option can have taken another, or
+    the end of options, for its value."""
     words = _before_end(argv)
     return any(
         a.startswith("-") and "=" not in a and b.startswith("--")
         for a, b in itertools.pairwise(words)
-    )
+    ) or any(a.startswith("-") and "=" not in a and b == "--" for a, b in itertools.pairwise(argv))
 
 
 def _options_may_repeat(argv: Sequence[str]) -> bool:

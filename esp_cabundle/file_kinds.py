@@ -6,12 +6,27 @@ from __future__ import annotations
 
 import errno
 import os
+import shlex
 import stat
 from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["file_kind", "is_found", "is_named", "refuse_special", "with_article"]
+__all__ = [
+    "file_kind",
+    "is_found",
+    "is_named",
+    "refuse_special",
+    "shell_path",
+    "with_article",
+]
+
+
+def shell_path(path: str | Path) -> str:
+    """``path`` as a hint's word that no command takes for an option: ``./--size`` for a
+    name starting with a dash (typed after ``--``), where ``-o --size`` was refused."""
+    name = str(path)
+    return shlex.quote(f"./{name}" if name.startswith("-") else name)
 
 
 def with_article(noun: str) -> str:

@@ -9,7 +9,6 @@ import contextlib
 import errno
 import itertools
 import os
-import shlex
 import stat
 import sys
 from collections.abc import Callable, Iterable
@@ -19,7 +18,14 @@ from ._patterns import lazy_re
 from ._pipes import output_to_stdout
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
-from .file_kinds import file_kind, is_found, is_named, refuse_special, with_article
+from .file_kinds import (
+    file_kind,
+    is_found,
+    is_named,
+    refuse_special,
+    shell_path,
+    with_article,
+)
 from .limits import MAX_FILE_INPUT, check_size, human_size
 from .sniff import refuse_archive
 from .text import plural_noun, suggest_file
@@ -38,16 +44,10 @@ __all__ = [
     "read_input",
     "refuse_missing_folder",
     "refuse_special",
+    "shell_path",
     "write_all_atomic",
     "write_atomic",
 ]
-
-
-# The inputs read for the certificates they hold (every CA-file reader's ``what``): an
-# archive given as one is refused here, naming its unpacking, before any reader sniffs it.
-_CERTIFICATE_INPUTS = frozenset(
-    {"CA file", "certificate file", "image or CA file", "bundle file", "chain file"}
-)
 
 
 def read_input(
@@ -59,6 +59,7 @@ def read_input(
     max_bytes: int | None = None,
     regular_only: bool = False,
     devices: bool = True,
+    certificates: bool = False,
 ) -> bytes:
     """A user-named input's bytes; every failure is ``error`` naming the file and why.
 
@@ -71,7 +72,10 @@ def read_input(
     ``devices=False`` (dumps and images): a character device is refused before it is
     opened, as /dev/zero never ends, a serial port never answers (and opening one may
     reset the unit on it); a pipe is still read. A named FIFO with no writer yet is
-    waited on, saying so on stderr (see :mod:`.fifo`).
+    waited on, saying so on stderr (see :mod:`.fifo`). ``certificates``: it is read
+    for the certificates it holds (a CA, bundle or chain file), so an archive is refused
+    here, naming its unpacking, before any reader sniffs it (a stored zip's PEM text
+    would be read as the CA); the file's kind decides, not how ``what`` words it.
     """
     cap = MAX_FILE_INPUT if max_bytes is None else max_bytes
     p = Path(path)
@@ -109,7 +113,7 @@ def read_input(
                 hint="is this the right file? inputs this large are refused without parsing",
             )
         check_size(len(data), cap, what=what, path=str(p), error=error)
-        if what in _CERTIFICATE_INPUTS:
+        if certificates:
             refuse_archive(data, source=str(p), error=error)
         return data
     except FileNotFoundError as e:
@@ -185,13 +189,6 @@ def _not_found_here(p: Path) -> str:
         f"a relative path is read from the working directory ({here}), {there} no "
         f"{p.name}; give the path of the file to read"
     )
-
-
-def shell_path(path: str | Path) -> str:
-    """``path`` as a hint's word that no command takes for an option: ``./--size`` for a
-    name starting with a dash (typed after ``--``), where ``-o --size`` was refused."""
-    name = str(path)
-    return shlex.quote(f"./{name}" if name.startswith("-") else name)
 
 
 def _beside(p: Path) -> list[str]:

@@ -128,7 +128,7 @@ class CaSource:
         """A finished CA file read from ``path``."""
         return cls.finished(
             str(path),
-            read_input(path, what="CA file", hint=missing_ca_hint(path)),
+            read_input(path, what="CA file", hint=missing_ca_hint(path), certificates=True),
             policy=policy,
             config=config,
         )

@@ -250,5 +250,7 @@ def inspect_path(
     device refused unread (a serial port is a unit: ``inspect --port``); hints as
     ``spelling`` names the options, ``missing_hint`` for a file that is not there (the
     CLI's: the command that makes one)."""
-    data = read_input(path, what="image or CA file", devices=False, hint=missing_hint)
+    data = read_input(
+        path, what="image or CA file", devices=False, hint=missing_hint, certificates=True
+    )
     return inspect_bytes(data, source=str(path), spelling=spelling)

@@ -4,9 +4,8 @@ string literals, C byte arrays). One set of rules for every reader of the tool."
 
 from __future__ import annotations
 
-import shlex
-
 from .errors import CertificateError, InputError
+from .file_kinds import shell_path
 from .pubkeys import read_tlv_header as _read_tlv_header
 
 __all__ = ["archive_kind", "decode_text", "looks_binary", "refuse_archive", "sniff_kind"]
@@ -50,8 +49,7 @@ def refuse_archive(data: bytes, *, source: str, error: type[InputError] = Certif
         return
     what, unpack = found
     tar = what == "a gzip-compressed file" and source.endswith((".tar.gz", ".tgz"))
-    name = shlex.quote(f"./{source}" if source.startswith("-") else source)  # not a flag
-    command = ("tar -xzf {}" if tar else unpack).format(name)
+    command = ("tar -xzf {}" if tar else unpack).format(shell_path(source))
     raise error(
         f"{what} ({len(data):,} bytes), not a certificate file: esp-cabundle unpacks "
         "no archive or compressed file",

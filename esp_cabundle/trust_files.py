@@ -37,7 +37,8 @@ def load_trust_set(path: str | Path) -> TrustSet:
     ``x509_crt_bundle`` (v1 or v2: anchors with a name and a key, no dates)."""
     p = Path(path)
     return trust_set_from_bytes(
-        read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT), source=str(p)
+        read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT, certificates=True),
+        source=str(p),
     )
 
 

@@ -16,8 +16,10 @@ from click.testing import CliRunner
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import CertificateError
+from esp_cabundle.errors import CertificateError, InputError
+from esp_cabundle.fileio import read_input, shell_path
 from esp_cabundle.fs import create_image
+from esp_cabundle.sniff import refuse_archive
 
 X1 = Path(__file__).parent / "data" / "letsencrypt" / "isrgrootx1.pem"
 
@@ -98,3 +100,23 @@ def test_a_zip_is_still_put_into_an_image_as_any_file(runner: CliRunner, in_tmp:
     assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["fs", "cat", str(image), "/a.zip"])
     assert r.exit_code == 0 and r.stdout_bytes == _zip(zipfile.ZIP_STORED)
+
+
+def test_the_refusal_follows_the_inputs_kind_not_its_label(tmp_path: Path) -> None:
+    """read_input refused an archive when ``what`` was one of five labels ("CA file",
+    "chain file" ...): a certificate reader worded otherwise read a stored zip as its
+    PEM, and any other input worded so was refused. ``certificates=True`` decides."""
+    p = tmp_path / "a.zip"
+    p.write_bytes(_zip(zipfile.ZIP_STORED))
+    with pytest.raises(InputError) as e:
+        read_input(p, what="trust anchors", certificates=True)
+    assert "a zip archive" in e.value.message and "unzip" in (e.value.hint or ""), e.value
+    assert read_input(p, what="CA file") == p.read_bytes()
+
+
+def test_an_archive_named_like_an_option_is_unpacked_by_its_path() -> None:
+    """The hint's command takes the name for no option: fileio's shell_path, one rule."""
+    with pytest.raises(CertificateError) as e:
+        refuse_archive(_zip(zipfile.ZIP_STORED), source="-ca.zip")
+    assert e.value.hint == "unpack it first (unzip ./-ca.zip), then give the CA file it holds"
+    assert shell_path("-ca.zip") == "./-ca.zip" and shell_path("a b.zip") == "'a b.zip'"

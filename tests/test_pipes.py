@@ -5,6 +5,7 @@ that was cut short exits 141, as ``cat`` would. Real pipes, real child processes
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from esp_cabundle import _pipes
 
 # What differs between interpreters: run on every CI Python (tests/support/shards.py).
 pytestmark = pytest.mark.every_python
@@ -131,7 +134,8 @@ def test_a_full_stdout_is_an_io_failure_said_once(tmp_path: Path, args: list[str
     assert done.returncode == 3, done.stderr
     assert b"Traceback" not in done.stderr
     assert done.stderr.count(b"Error: cannot write to standard output") == 1
-    assert b"No space left on device" in done.stderr and b"hint: " in done.stderr
+    assert b"No space left on device" in done.stderr
+    assert b"hint: send standard output to a file or device with room" in done.stderr
     if args[0] == "build":
         assert (tmp_path / "sp.pem").stat().st_size > 0
 
@@ -155,3 +159,25 @@ def test_a_full_stderr_too_still_exits_3(tmp_path: Path) -> None:
     done = _run_into_full_device(["build", "--no-lock", "-o", "sp.pem"], tmp_path,
                                  stderr_too=True)  # fmt: skip
     assert done.returncode == 3 and (tmp_path / "sp.pem").stat().st_size > 0
+
+
+@pytest.mark.parametrize(
+    ("code", "hint"),
+    [
+        (errno.ENOSPC, "send standard output to a file or device with room"),
+        (errno.EFBIG, "send standard output to a file or device with room"),
+        (errno.EIO, "check the device or file standard output went to"),
+        (errno.ENXIO, "check the device or file standard output went to"),
+    ],
+)
+def test_a_failed_write_is_hinted_by_its_errno(
+    monkeypatch: pytest.MonkeyPatch, code: int, hint: str
+) -> None:
+    """An I/O error on the device was hinted "send it to a file or device with room",
+    as a full disk is: room is not what it lacks."""
+    failed = OSError(code, os.strerror(code))
+    monkeypatch.setattr(_pipes, "_FAILED", {"standard output": failed})
+    said = _pipes.write_failure()
+    assert said is not None and said[:2] == ("standard output", os.strerror(code))
+    assert said[2].startswith(hint), said
+    assert ("with room" in said[2]) == (code in (errno.ENOSPC, errno.EFBIG)), said

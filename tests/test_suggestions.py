@@ -218,6 +218,13 @@ def test_a_command_option_before_the_command_hints_the_line_mended(
             ["--hots", "x"],
             "did you mean --host? it goes after a command that has it: chains show and check",
         ),
+        # --port and --root as near by ratio: --port is two letters swapped (--root was
+        # offered, the first in the table)
+        (
+            ["--prot"],
+            "did you mean --port? it goes after a command that has it: "
+            "flash, inspect, read and restore",
+        ),
         # one command has it: the line mended
         (
             ["--lg", "x"],
@@ -339,3 +346,17 @@ def test_packs_help_lists_the_profiles_its_error_lists(
     hint = capsys.readouterr().err.partition("  hint: profiles: ")[2].strip()
     assert hint.split(", ") == listed, (hint, listed)
     assert list(in_tmp.iterdir()) == []
+
+
+def test_options_as_near_as_each_other_are_all_offered(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``flash --rort``: --port and --root are one letter away each; the first in the
+    table was offered as if it were the one meant."""
+    assert run(["flash", "--rort", "x"]) == 2
+    assert capsys.readouterr().err == (
+        "Error: flash has no --rort option\n"
+        "  hint: did you mean --port or --root? flash's options: esp-cabundle flash --help\n"
+    )
+    assert run(["flash", "--prot", "x"]) == 2  # swapped letters: one edit, --root two
+    assert "did you mean --port? e.g. esp-cabundle flash --port x" in capsys.readouterr().err

@@ -143,6 +143,58 @@ def test_a_command_typo_hints_the_line_mended(
     assert doc["kind"] == "InputError" and _copied(doc["hint"]) == [*meant, "--json"], doc
 
 
+@pytest.mark.parametrize(
+    ("typed", "name", "meant"),
+    [
+        (["--json", "buidl"], "buidl", ["build", "--json"]),
+        (["--json", "buidl", "-q"], "buidl", ["build", "--json", "-q"]),
+        (["--port", "x", "flsh"], "flsh", ["flash", "--port", "x"]),
+    ],
+)
+def test_a_command_typo_is_said_before_an_option_typed_before_it(
+    in_tmp: Path,
+    capsys: pytest.CaptureFixture[str],
+    typed: list[str],
+    name: str,
+    meant: list[str],
+) -> None:
+    """Click fails the option before it reaches the command: ``--json buidl`` was told
+    "--json goes after a command: esp-cabundle build --json", the typo never named."""
+    assert run(typed) == 2
+    if "--json" in typed:
+        out = capsys.readouterr()
+        doc = json.loads(out.out)
+        assert out.err == "" and doc["kind"] == "InputError", out
+        error, hint = doc["error"], doc["hint"]
+    else:
+        error, hint = _said(capsys)
+    assert error == f"esp-cabundle has no command {name!r}", error
+    assert hint.startswith(f"did you mean {meant[0]!r}? ") and _copied(hint) == meant, hint
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_an_options_value_near_a_command_name_is_no_command_typo(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``chain.pem`` is near ``chains``, but it is --chain's file, not a command."""
+    assert run(["--chain", "chain.pem"]) == 2
+    assert _said(capsys)[0] == "esp-cabundle has no --chain option (--chain is an option of check)"
+
+
+def test_an_unknown_option_after_a_leading_end_of_options_answers_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``esp-cabundle -- build --bogus --json``: that -- ends the tool's options only,
+    so --json is build's and a script waits for a document; it was answered in text."""
+    assert run(["--", "build", "--bogus", "--json"]) == 2
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert out.err == "" and doc["kind"] == "InputError" and doc["exit_code"] == 2, doc
+    assert doc["error"] == "build has no --bogus option", doc
+    assert run(["build", "--", "--json"]) == 2  # after build's own --, an argument
+    assert capsys.readouterr().out == ""
+
+
 def test_a_command_typo_with_nothing_near_hints_the_help(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -166,6 +166,38 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
 @pytest.mark.parametrize(
     ("args", "said", "mended"),
     [
+        # no argument follows: the words after the -- were options, and it is left out
+        (["pack", "--from-dir", "--", "-o", "x.bin"], "--from-dir needs a value (DIR)",
+         ["pack", "--from-dir", "fs/", "-o", "x.bin"]),
+        (["pack", "-o", "x.bin", "--json", "--from-dir", "--"], "--from-dir needs a value (DIR)",
+         ["pack", "-o", "x.bin", "--json", "--from-dir", "fs/"]),
+        # inspect's files follow it: the -- stays
+        (["inspect", "--board", "--", "x.pem"], "--board needs a value (NAME[@VERSION]|FILE)",
+         ["inspect", "--board", "mongoose-os-esp32", "--", "x.pem"]),
+    ],
+)  # fmt: skip
+def test_an_option_given_the_end_of_options_for_its_value(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str], args: list[str], said: str, mended: list[str]
+) -> None:
+    """``pack --from-dir -- -o x``: click took the -- for the directory ("--from-dir --:
+    no such directory", mkdir -p ./-- offered); --board took it for a board's name."""
+    assert run(args) == 2
+    out = capsys.readouterr()
+    if "--json" in args:
+        doc = json.loads(out.out)
+        assert doc["kind"] == "InputError" and out.err == "", out
+        error, hint = doc["error"], doc["hint"]
+    else:
+        error, _, hint = out.err.removeprefix("Error: ").partition("\n  hint: ")
+        hint = hint.rstrip("\n")
+    assert error == f"{said}, not the -- after it: a -- ends the options", out
+    assert hint == f"e.g. esp-cabundle {shlex.join(mended)}", out
+    assert list(in_tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "said", "mended"),
+    [
         (["build", "--locked=yes"], "--locked", ["build", "--locked"]),
         (["--debug=1", "build", "-q"], "--debug", ["--debug", "build", "-q"]),
         (["push", "status", "--wide=3"], "--wide", ["push", "status", "--wide"]),

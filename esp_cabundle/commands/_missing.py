@@ -300,7 +300,8 @@ def swallowed_option(
 ) -> click.BadOptionUsage | None:
     """``build --preset --json``: click takes the flag for --preset's value. An option
     whose value is one of ``cmd``'s own long options (``--json``, ``--size=1M``; or
-    ``also``, the help option) was left without its value: the error
+    ``also``, the help option), or the ``--`` ending the options (``pack --from-dir --
+    -o x``: click took it for a directory), was left without its value: the error
     :func:`missing_value_error` says, else None."""
     options = option_spellings(cmd)
     end = options_end(words)
@@ -312,7 +313,8 @@ def swallowed_option(
             i += 1
             continue
         after = words[i + 1] if i + 1 < end else ""
-        if after.startswith("--") and after.partition("=")[0] in {*options, *also}:
+        taken_end = i + 1 == end < len(words)  # the -- after it: click takes it for a value
+        if taken_end or (after.startswith("--") and after.partition("=")[0] in {*options, *also}):
             return click.BadOptionUsage(words[i], f"Option '{words[i]}' requires an argument.")
         i += 1 + max(option.nargs, 1)
     return None
@@ -335,11 +337,17 @@ def missing_value_error(
     words = list(argv)
     end = options_end(words)
     at = max((i for i, w in enumerate(words[:end]) if w == e.option_name), default=end - 1)
-    words[at + 1 : at + 1] = _value_of(cmd, path, param, words[:end])
-    words = _with_arguments(path, cmd, words)
     choices = param.type.choices if isinstance(param.type, click.Choice) else ()
     wanted = " or ".join(map(str, choices)) or _metavar(param)
-    return usage_error(f"{'/'.join(param.opts)} needs a value ({wanted})", words)
+    said = f"{'/'.join(param.opts)} needs a value ({wanted})"
+    # pack --from-dir -- -o x: click took the -- for its value (a directory named '--')
+    if at == end - 1 and end < len(words):
+        said += ", not the -- after it: a -- ends the options"
+        if not any(isinstance(p, click.Argument) for p in cmd.params):
+            del words[end]  # no argument follows: the words after it were options
+    words[at + 1 : at + 1] = _value_of(cmd, path, param, words[:end])
+    words = _with_arguments(path, cmd, words)
+    return usage_error(said, words)
 
 
 def flag_value_error(e: click.BadOptionUsage, argv: Sequence[str]) -> InputError | None:

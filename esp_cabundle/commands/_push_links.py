@@ -289,7 +289,13 @@ def _tls_ca(path: Path | None, broker: MqttUrl | None, rpc_urls: Sequence[str]) 
     missing one is told what it is and where to get it, for the host typed."""
     if path is None:
         return None
-    if not read_input(path, what="CA file", regular_only=True, hint=_tls_ca_hint(broker, rpc_urls)):
+    if not read_input(
+        path,
+        what="CA file",
+        regular_only=True,
+        hint=_tls_ca_hint(broker, rpc_urls),
+        certificates=True,
+    ):
         raise InputError("empty file, not a CA file", path=str(path))
     tls_context(str(path), spelling=CLI_SPELLING)
     return str(path)

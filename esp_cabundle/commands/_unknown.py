@@ -6,7 +6,7 @@ the command's --help. Click printed its usage banner and "No such option", and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import click
 
@@ -15,7 +15,13 @@ from ..text import closest, some
 from ._option_table import OPTIONS, holders, options_of
 from ._usage import example_line, option_spellings, options_end
 
-__all__ = ["misplaced_option", "unknown_before_command", "unknown_command", "unknown_option"]
+__all__ = [
+    "command_typo",
+    "misplaced_option",
+    "unknown_before_command",
+    "unknown_command",
+    "unknown_option",
+]
 
 # Options users type from other tools, by the name this tool gives the same thing; used
 # only where the command has the option named (push --jobs: --concurrency).
@@ -55,12 +61,12 @@ def unknown_option(e: click.NoSuchOption, argv: Sequence[str]) -> InputError:
     help_line = f"{path}'s options: esp-cabundle {path} --help"
     # An option other commands have was no typo: only a synonym is offered for it.
     meant = _meant(typed, ctx.command, argv, by_spelling=not others)
-    if meant is None:
+    if not meant:
         return InputError(message, hint=help_line)
-    words = _in_place(argv, typed, meant)
-    if words is None:  # in a cluster of short options (-qz): no word to mend
-        return InputError(message, hint=f"did you mean {meant}? {help_line}")
-    return InputError(message, hint=f"did you mean {meant}? {example_line(words)}")
+    words = _in_place(argv, typed, meant[0]) if len(meant) == 1 else None
+    if words is None:  # several as near, or in a cluster of short options (-qz)
+        return InputError(message, hint=f"did you mean {_or(meant)}? {help_line}")
+    return InputError(message, hint=f"did you mean {meant[0]}? {example_line(words)}")
 
 
 def unknown_before_command(
@@ -100,9 +106,11 @@ def unknown_before_command(
         for o, takes in options.items()
         if o.startswith("--") == typed.startswith("--") and (takes or not valued)
     ]
-    near = _nearest(typed, names) if not others else None
-    if near is None:
-        return InputError(message, hint=help_line)
+    nearest = _nearest(typed, names) if not others else ()
+    if len(nearest) != 1:
+        said = f"did you mean {_or(nearest)}? " if nearest else ""
+        return InputError(message, hint=f"{said}{help_line}")
+    near = nearest[0]
     if near in own:  # the tool's own option stays where it was typed
         mended = _in_place(words, typed, near) or words
         return InputError(message, hint=f"did you mean {near}? {example_line(mended)}")
@@ -178,12 +186,35 @@ def _typed_at(words: Sequence[str], typed: str) -> int:
     return next(i for i, w in enumerate(words) if w == typed or w.startswith(f"{typed}="))
 
 
-def _nearest(typed: str, names: Sequence[str]) -> str | None:
-    """The one of ``names`` nearest ``typed`` by spelling, their dashes left out: a
-    shared ``--`` made ``--bogus`` near ``--log`` and ``--foo`` near ``--root``."""
+def _nearest(typed: str, names: Sequence[str]) -> tuple[str, ...]:
+    """Those of ``names`` nearest ``typed`` by spelling, their dashes left out (a shared
+    ``--`` made ``--bogus`` near ``--log`` and ``--foo`` near ``--root``). Of several
+    equally near, those fewest edits away (two letters swapped is one: ``--prot`` is
+    ``--port``, not ``--root``, the first of the table); all of them if still tied."""
     bare = {n.lstrip("-"): n for n in names}
-    near = closest(typed.lstrip("-"), bare, most=1)
-    return bare[near[0]] if near else None
+    key = typed.lstrip("-").lower()
+    near = closest(key, bare, most=len(bare))
+    fewest = min((_edits(key, n.lower()) for n in near), default=0)
+    return tuple(bare[n] for n in near if _edits(key, n.lower()) == fewest)
+
+
+def _edits(a: str, b: str) -> int:
+    """The edits making ``a`` into ``b``: a letter added, left out, changed, or two
+    neighbours swapped (the optimal string alignment distance)."""
+    rows = [list(range(len(b) + 1))]
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (a[i - 1] != b[j - 1]))
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
+def _or(names: Sequence[str]) -> str:
+    """``--a``, ``--a or --b``, ``--a, --b or --c``: the options offered."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _valued(options: dict[str, click.Option]) -> dict[str, bool]:
@@ -196,10 +227,31 @@ def _options(command: click.Command) -> dict[str, click.Option]:
     return {o: p for o, p in option_spellings(command).items() if not p.hidden}
 
 
-def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> InputError:
+def command_typo(words: Sequence[str], names: Iterable[str]) -> str | None:
+    """The first of ``words`` (no command among them) that is no option, nor the value
+    of one (``--chain chain.pem``), and is near one of the command ``names``: ``buidl``
+    in ``--json buidl``, which click never reached (it failed the option first); None
+    if none is."""
+    valued = {o for c in OPTIONS for o, takes in options_of(c).items() if takes}
+    return next(
+        (
+            w
+            for i, w in enumerate(words)
+            if not w.startswith("-")
+            and (i == 0 or words[i - 1] not in valued)
+            and closest(w, names, most=1)
+        ),
+        None,
+    )
+
+
+def unknown_command(
+    ctx: click.Context, name: str, argv: Sequence[str], *, option: str | None = None
+) -> InputError:
     """The error (exit 2) for ``name``, no command of the group of ``ctx`` (``journal
     show``, ``buidl``): its commands, and a hint of the line with the one meant in place
-    of ``name``, else the group's --help."""
+    of ``name``, else the group's --help. ``option``, typed before a command (``--json
+    buidl``), is moved after the one meant if that one has it."""
     group = ctx.command
     assert isinstance(group, click.Group)
     path = ctx.command_path.partition(" ")[2]
@@ -226,21 +278,28 @@ def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> Input
         words.insert(group_at + 1, near[0])
     else:  # --debug may come before a command
         words[at] = near[0]
+        takes = options_of(near[0]).get(option or "")
+        if option is not None and takes is not None:
+            typed = _typed_at(words, option)
+            valued = takes and words[typed] == option
+            words = _moved_after(
+                words, typed, option, option, valued=valued, end=at, command=near[0]
+            )
     return InputError(message, hint=f"did you mean {near[0]!r}? {example_line(words)}")
 
 
 def _meant(
     typed: str, command: click.Command, argv: Sequence[str], *, by_spelling: bool
-) -> str | None:
-    """The option of ``command`` meant by ``typed``: a synonym it has, else (if
-    ``by_spelling``) the nearest by spelling that takes a value if ``typed`` was given
-    one (``--sever=x``, or a word after it that no option is)."""
-    options = {o: p for o, p in option_spellings(command).items() if not p.hidden}
+) -> tuple[str, ...]:
+    """The options of ``command`` meant by ``typed``: a synonym it has, else (if
+    ``by_spelling``) the nearest by spelling (several if as near) that take a value if
+    ``typed`` was given one (``--sever=x``, or a word after it that no option is)."""
+    options = _options(command)
     for synonym in SYNONYMS.get(typed, ()):
         if synonym in options:
-            return synonym
+            return (synonym,)
     if not by_spelling:
-        return None
+        return ()
     valued = _given_value(typed, argv)
     names = [
         o

@@ -191,7 +191,9 @@ def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
     ca_path = target.ca_path
     ca = None
     if opts.ca_file is not None:
-        ca = read_input(opts.ca_file, what="CA file", hint=missing_ca_hint(opts.ca_file))
+        ca = read_input(
+            opts.ca_file, what="CA file", hint=missing_ca_hint(opts.ca_file), certificates=True
+        )
         load_certificates(ca, source=str(opts.ca_file))  # a CA file, and no private key
     if opts.fs_image is None:
         origin = f"from {opts.ca_file}" if ca is not None else "DST Root CA X3, as shipped"
