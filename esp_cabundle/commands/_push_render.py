@@ -10,6 +10,7 @@ import itertools
 import json
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import timezone
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -195,17 +196,31 @@ def _run_units(report: CampaignReport, ledger: Path) -> dict[str, Any]:
             "units": [dict(zip(UNIT_KEYS, r, strict=True)) for r in rows]}  # fmt: skip
 
 
+# What each state left not done says in the interrupted line (another state: its name).
+_LEFT_AS = {
+    "pending": "pending: never started",
+    "verified": "verified: not rebooted yet",  # with --reboot only
+    "rebooted": "rebooted: not back yet",
+}
+
+
 def stopped_line(report: CampaignReport, *, in_place: bool = False) -> str:
     """What a run stopped by Ctrl-C or SIGTERM says, as ``flash`` says "STOPPED ...;
-    next: ...": the units it left, pending and mid-write, and the next step (the exit
-    code, 130, and --json's "interrupted" were all it said)."""
-    states = [r.state for r in report.rows]
-    left = sum(not report.is_done(r) and r.state != "unused" for r in report.rows)
-    pending, writing = states.count("pending"), states.count("writing")
+    next: ...": the units it left, by state, and the next step (the exit code, 130, and
+    --json's "interrupted" were all it said). Every state left is named, none at 0: the
+    line named only pending and mid-write units, so a watch's offline units made "5 units
+    not done (0 pending, never started, 0 mid-write)"."""
+    left = Counter(r.state for r in report.rows if not report.is_done(r) and r.state != "unused")
     held = "may hold a partial CA file (--in-place)" if in_place else "holds its old or new CA file"
-    mid = f", {writing} mid-write: each {held}" if writing else ", 0 mid-write"
+    said = {**_LEFT_AS, "writing": f"mid-write: each {held}"}
+    order = {s: i for i, s in enumerate(STATES)}
+    parts = [
+        f"{left[s]} {said.get(s, s)}"
+        for s in sorted(left, key=lambda s: (order.get(s, len(order)), str(s)))
+    ]
+    by_state = f" ({', '.join(parts)})" if parts else ""
     return (
-        f"Interrupted: {plural(left, 'unit')} not done ({pending} pending, never started{mid}); "
+        f"Interrupted: {plural(left.total(), 'unit')} not done{by_state}; "
         "next: run the same command again to finish them."
     )
 
