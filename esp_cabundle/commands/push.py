@@ -19,6 +19,7 @@ from ..push.ledger_status import campaign_finished, read_status
 from ..text import byte_count, printable
 from ..ui import note
 from ._interrupt import stop_on_signals
+from ._push_again import unit_board_again
 from ._push_gate import PUSH_ALLOW, gated_ca
 from ._push_links import (
     CaForecast,
@@ -344,6 +345,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         go_dark_for=forecast.go_dark,
         judged_against=forecast.judged_against,
         in_place=opts["in_place"],
+        unit_board_again=unit_board_again(ctx, opts["ledger_path"]),
     )
     quiet = opts["quiet"] or opts["as_json"]
 
