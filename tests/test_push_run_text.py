@@ -41,7 +41,7 @@ def test_a_stopped_run_says_so_what_is_left_and_the_next_step(capsys: Any, quiet
                 quiet=quiet)  # fmt: skip
     assert "2 of 5 units done" in out or quiet
     line = " ".join(out.split())
-    assert "Interrupted: 3 units not done (2 pending, never started, 1 mid-write" in line, out
+    assert "Interrupted: 3 units not done (2 pending: never started, 1 mid-write" in line, out
     assert "next: run the same command again to finish them." in line, out
 
 
@@ -55,7 +55,27 @@ def test_the_stopped_line_names_in_place_partial_files() -> None:
 
     line = stopped_line(_report("writing", "pending"), in_place=True)
     assert "1 mid-write: each may hold a partial CA file (--in-place)" in line
-    assert "0 mid-write" in stopped_line(_report("pending"))
+    assert "mid-write" not in stopped_line(_report("pending"))  # no state said at 0
+
+
+def test_the_stopped_line_names_every_state_left_and_they_add_up() -> None:
+    """A watch stopped with offline units said "5 units not done (0 pending, never
+    started, 0 mid-write)": every state left is named, so the counts add up."""
+    from esp_cabundle.commands._push_render import stopped_line
+
+    line = stopped_line(_report("offline", "offline", "offline", "failed", "verified",
+                                "rebooted", "pending", "unused"))  # fmt: skip
+    assert line.startswith(
+        "Interrupted: 6 units not done (1 pending: never started, 3 offline, "
+        "1 rebooted: not back yet, 1 failed); next:"
+    ), line
+    said = line[line.index("(") + 1 : line.index(")")]
+    assert sum(int(part.split()[0]) for part in said.split(", ")) == 6
+    assert " 0 " not in line
+    # with --reboot a verified unit is not done: said as such
+    rebooting = _report("verified", "offline")
+    rebooting = CampaignReport(rebooting.rows, True, None, 1, True)
+    assert "(1 offline, 1 verified: not rebooted yet)" in stopped_line(rebooting)
 
 
 def _watch() -> tuple[Any, list[str]]:

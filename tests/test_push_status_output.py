@@ -164,3 +164,36 @@ def test_a_failing_file_found_is_not_said_to_cut_units_this_push_reached() -> No
         (line,) = _dates(None, given, unreached=2)
         assert "these units were reached" in line
         assert "2 units not reached may hold it too" in line and "on the bench" in line
+
+
+@pytest.mark.parametrize("flag", ["--json", "--csv"])
+def test_the_exit_code_is_the_printed_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flag: str
+) -> None:
+    """The exit code came from a second read of the ledger: a campaign finishing between
+    the two made ``push status --json`` print ``"ok": false`` and exit 0. Here any read
+    after the first finds every unit verified; the ledger is opened once."""
+    path = tmp_path / "c.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=NEW, board="mongoose-os-esp32", ca_path="/ca.pem")
+        ledger.enroll((f"u{i}", "mqtt", None) for i in range(3))
+    opened = []
+
+    def opening(p: Path, **kw: object) -> Ledger:
+        if opened:  # the campaign finished since the first read
+            db = sqlite3.connect(p)
+            with db:
+                db.execute("UPDATE units SET state = 'verified'")
+            db.close()
+        opened.append(p)
+        return Ledger(p, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger_status, "Ledger", opening)
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(path), flag])
+    if flag == "--json":
+        assert json.loads(r.stdout)["ok"] is False
+    else:
+        states = [row["state"] for row in csv.DictReader(io.StringIO(r.stdout))]
+        assert states == ["pending"] * 3
+    assert r.exit_code == 3, r.output  # as printed: units pending
+    assert len(opened) == 1

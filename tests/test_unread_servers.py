@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.fleet import invoke, mdash_unit, write_ca
 
 from esp_cabundle.boards import load_board
@@ -33,14 +34,18 @@ def mdash_1_2_16_board(tmp: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("option", ["--server", "--target"])
 def test_push_offline_does_not_judge_a_server_the_firmware_checks_without_the_file(
-    stand_in: Any, in_tmp: Path
+    stand_in: Any, in_tmp: Path, option: str
 ) -> None:
+    """Named by --server or by --target alike: the server was asked for, so the CA is
+    not refused as unjudged (--target mdash.net was, wanting --allow unjudged)."""
     board = mdash_1_2_16_board(in_tmp)
     write_ca(in_tmp)
     s = stand_in([mdash_unit("dev1", fw_version="1.2.16-Arduino")])
+    assert s.url.startswith("http://")  # no https:// mDash host: only the option names one
     # No chains/mdash.net.pem and no network: judged, mdash.net would be captured live.
-    code, out = invoke("push", "--mdash", s.url, "--server", "mdash.net", "--board", str(board),
+    code, out = invoke("push", "--mdash", s.url, option, "mdash.net", "--board", str(board),
                        "--bundle", "ca.pem", "--ledger", "c.db", "--timeout", "2")  # fmt: skip
     assert code == 0, out
     assert "cannot resolve" not in out and NOT_JUDGED in out

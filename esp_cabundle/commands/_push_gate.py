@@ -33,8 +33,8 @@ def gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gated
     """The CA file to push, gated for ``board`` like every write (esp_cabundle.gate):
     the link's ``servers`` are judged beside the config's targets, always (a push must
     never cut the connection it travels on, so --no-check is refused). A CA nothing
-    judged (no server, no target, no connection of the board's firmware that reads the
-    file) is refused unless ``--allow unjudged``: units in the field would get a file
+    judged (no server or target named, none judged, no connection of the board's firmware
+    that reads the file) is refused unless ``--allow unjudged``: units in the field would get a file
     nobody showed to accept their server."""
     ca: CaOptions = opts["ca"]
     if ca.no_check:
@@ -63,9 +63,10 @@ def gated_ca(board: Board, servers: list[Target], opts: dict[str, Any]) -> Gated
             report=e.report,
         ) from e
     # A server named but left out (the firmware verifies it without the file: mDash
-    # 1.2.16 and mdash.net) was asked for: the file cannot cut the units off it.
+    # 1.2.16 and mdash.net) was asked for: the file cannot cut the units off it. Named
+    # by --target as well as by --server: a --target mdash.net was refused as unjudged.
     judged = gated.report is not None and bool(gated.report.results)
-    if not unjudged_allowed and not judged and not servers:
+    if not unjudged_allowed and not judged and not (servers or ca.targets):
         raise InputError(
             f"no server judged the CA ({gated.summary}): push would put a file "
             f"on {board.name} units in the field that nobody showed to accept the server "

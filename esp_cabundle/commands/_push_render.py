@@ -10,6 +10,7 @@ import itertools
 import json
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import timezone
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -195,17 +196,31 @@ def _run_units(report: CampaignReport, ledger: Path) -> dict[str, Any]:
             "units": [dict(zip(UNIT_KEYS, r, strict=True)) for r in rows]}  # fmt: skip
 
 
+# What each state left not done says in the interrupted line (another state: its name).
+_LEFT_AS = {
+    "pending": "pending: never started",
+    "verified": "verified: not rebooted yet",  # with --reboot only
+    "rebooted": "rebooted: not back yet",
+}
+
+
 def stopped_line(report: CampaignReport, *, in_place: bool = False) -> str:
     """What a run stopped by Ctrl-C or SIGTERM says, as ``flash`` says "STOPPED ...;
-    next: ...": the units it left, pending and mid-write, and the next step (the exit
-    code, 130, and --json's "interrupted" were all it said)."""
-    states = [r.state for r in report.rows]
-    left = sum(not report.is_done(r) and r.state != "unused" for r in report.rows)
-    pending, writing = states.count("pending"), states.count("writing")
+    next: ...": the units it left, by state, and the next step (the exit code, 130, and
+    --json's "interrupted" were all it said). Every state left is named, none at 0: the
+    line named only pending and mid-write units, so a watch's offline units made "5 units
+    not done (0 pending, never started, 0 mid-write)"."""
+    left = Counter(r.state for r in report.rows if not report.is_done(r) and r.state != "unused")
     held = "may hold a partial CA file (--in-place)" if in_place else "holds its old or new CA file"
-    mid = f", {writing} mid-write: each {held}" if writing else ", 0 mid-write"
+    said = {**_LEFT_AS, "writing": f"mid-write: each {held}"}
+    order = {s: i for i, s in enumerate(STATES)}
+    parts = [
+        f"{left[s]} {said.get(s, s)}"
+        for s in sorted(left, key=lambda s: (order.get(s, len(order)), str(s)))
+    ]
+    by_state = f" ({', '.join(parts)})" if parts else ""
     return (
-        f"Interrupted: {plural(left, 'unit')} not done ({pending} pending, never started{mid}); "
+        f"Interrupted: {plural(left.total(), 'unit')} not done{by_state}; "
         "next: run the same command again to finish them."
     )
 
@@ -416,14 +431,17 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
         echo(line, wrap=True)
 
 
-def _write_units(ledger: Ledger, out: IO[bytes], encoding: str, *, as_json: bool) -> bytes:
+def _write_units(
+    ledger: Ledger, out: IO[bytes], encoding: str, *, as_json: bool
+) -> tuple[bytes, bool]:
     """Every unit of ``ledger`` to ``out`` in ``encoding`` as it is read, a batch at a
     time: the CSV whole, or the items of ``--json``'s "units" list, whose document's head
-    is returned (its counts taken as the units went by: the ledger is read once)."""
-    if not as_json:
-        _write_csv(ledger, out, encoding)
-        return b""
+    is returned (its counts taken as the units went by: the ledger is read once), with
+    whether the units written say the campaign is finished (the exit code's ``ok``)."""
     tally, sep = UnitTally(), b""
+    if not as_json:
+        _write_csv(ledger, out, encoding, tally)
+        return b"", tally.finished()
     for batch in unit_batches(ledger):
         tally.add(batch)
         out.write(sep + _json_bytes(json_object_items(batch, UNIT_KEYS, 1), encoding))
@@ -436,7 +454,7 @@ def _write_units(ledger: Ledger, out: IO[bytes], encoding: str, *, as_json: bool
         out.write(b"\n  ]\n}\n")
     else:
         head += "\n"
-    return _json_bytes(head, encoding)
+    return _json_bytes(head, encoding), tally.finished()
 
 
 def _json_bytes(text: str, encoding: str) -> bytes:
@@ -465,12 +483,13 @@ def csv_rows(rows: Iterable[Sequence[object]]) -> str:
         return buf.getvalue().replace(mark, "\x00")
 
 
-def _write_csv(ledger: Ledger, out: IO[bytes], encoding: str) -> None:
-    """The units as ``csv.writer`` writes them. A batch whose cells hold no comma, quote,
-    line break or NUL (nothing csv quotes) is joined as it is, in C: csv.writer took 4 s
-    of 2 million units; any other batch goes through csv.writer."""
+def _write_csv(ledger: Ledger, out: IO[bytes], encoding: str, tally: UnitTally) -> None:
+    """The units as ``csv.writer`` writes them, each batch counted in ``tally``. A batch
+    whose cells hold no comma, quote, line break or NUL (nothing csv quotes) is joined as
+    it is, in C: csv.writer took 4 s of 2 million units; any other goes through csv.writer."""
     width, first = len(UNIT_KEYS), True
     for batch in unit_batches(ledger, as_text=True):
+        tally.add(batch)
         if first:
             out.write((",".join(UNIT_KEYS) + "\n").encode(encoding))
             first = False
@@ -489,24 +508,29 @@ def _write_csv(ledger: Ledger, out: IO[bytes], encoding: str) -> None:
         out.write(b"id,state\n")
 
 
-def print_status_units(path: Path, *, as_json: bool) -> None:
+def print_status_units(path: Path, *, as_json: bool) -> bool:
     """``push status --json`` or ``--csv``: every unit, written to a spool file (on disk
     past 8 MiB) as it is read and copied to stdout once the read proved whole: a read
     done again after a campaign moved the file's pages is printed once. The spool holds
-    bytes in stdout's encoding: copied as they are, not decoded and encoded again."""
+    bytes in stdout's encoding: copied as they are, not decoded and encoded again.
+    Returns whether the units printed say the campaign is finished: the exit code comes
+    from the read printed (a second read, a campaign running meanwhile, could exit 0
+    under a printed ``"ok": false``)."""
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
 
-    def spooled(ledger: Ledger) -> tuple[IO[bytes], bytes]:
+    def spooled(ledger: Ledger) -> tuple[IO[bytes], bytes, bool]:
         # closed by the caller once copied (or here, when the read fails)
         spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
         try:
-            head = _write_units(ledger, cast("IO[bytes]", spool), encoding, as_json=as_json)
+            head, finished = _write_units(
+                ledger, cast("IO[bytes]", spool), encoding, as_json=as_json
+            )
         except BaseException:
             spool.close()
             raise
-        return cast("IO[bytes]", spool), head
+        return cast("IO[bytes]", spool), head, finished
 
-    spool, head = read_consistently(path, spooled)
+    spool, head, finished = read_consistently(path, spooled)
     sys.stdout.flush()
     raw = getattr(sys.stdout, "buffer", None)
     with spool:
@@ -519,3 +543,4 @@ def print_status_units(path: Path, *, as_json: bool) -> None:
     (raw or sys.stdout).flush()
     if as_json:
         json_printed()
+    return finished

@@ -15,10 +15,11 @@ from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
 from ..push.ledger import DEFAULT_LEDGER, Ledger, check_ledger
-from ..push.ledger_status import campaign_finished, read_finished, read_status
+from ..push.ledger_status import campaign_finished, read_status
 from ..text import byte_count, printable
 from ..ui import note
 from ._interrupt import stop_on_signals
+from ._push_again import unit_board_again
 from ._push_gate import PUSH_ALLOW, gated_ca
 from ._push_links import (
     CaForecast,
@@ -344,6 +345,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         go_dark_for=forecast.go_dark,
         judged_against=forecast.judged_against,
         in_place=opts["in_place"],
+        unit_board_again=unit_board_again(ctx, opts["ledger_path"]),
     )
     quiet = opts["quiet"] or opts["as_json"]
 
@@ -533,8 +535,7 @@ def status(ledger_path: Path, as_json: bool, as_csv: bool, show_all: bool) -> No
         )
     # read only: writes nothing; a fleet of millions is read in bounded memory
     if as_json or as_csv:
-        print_status_units(ledger_path, as_json=as_json)
-        finished = read_finished(ledger_path)
+        finished = print_status_units(ledger_path, as_json=as_json)  # the read printed
     else:
         view = read_status(ledger_path, shown=None if show_all else SHOWN)
         render_status(view, show_all=show_all)

@@ -254,7 +254,8 @@ class _Run:
         self.ledger.record(uid, attempt=True)
         info = files.info()
         self.ledger.record(uid, fw_version=info.fw_version, seen=True)
-        wrong = push.wrong_board(uid, info, spelling=self.options.spelling)
+        ref = UnitRef(uid, address=row.address, via=row.transport)
+        wrong = push.wrong_board(ref, info, self.options)
         if wrong is not None:
             raise wrong  # recorded "failed", with the board that fits in the hint
         unused = push.not_read_by(info)

@@ -22,6 +22,7 @@ from .ledger import UnitRow
 
 if TYPE_CHECKING:
     from ..boards import Board
+    from .transport import UnitRef
 
 __all__ = ["CampaignOptions", "CampaignReport", "PushFile", "UnitEvent", "sha256_hex"]
 
@@ -80,16 +81,22 @@ class PushFile:
         return not_read_by(board, info) if board is not None else None
 
     def wrong_board(
-        self, unit: str, info: UnitInfo, *, spelling: Spelling = PYTHON
+        self, unit: UnitRef, info: UnitInfo, options: CampaignOptions
     ) -> PushError | None:
         """The refusal for a unit reporting firmware other than the board's (the CA was
-        judged for that board's connections and file), or None."""
-        board = self.ca.board
-        found = wrong_board(board, info, spelling=spelling) if board is not None else None
+        judged for that board's connections and file), or None; its hint the way to
+        update this unit alone with the right board (``options.unit_board_again``)."""
+        board, hook = self.ca.board, options.unit_board_again
+        again = (lambda right: hook(right, unit)) if hook is not None else None
+        found = (
+            wrong_board(board, info, spelling=options.spelling, again=again)
+            if board is not None
+            else None
+        )
         if found is None:
             return None
         why, hint = found
-        return PushError(f"unit {unit}: {why}", hint=hint)
+        return PushError(f"unit {unit.id}: {why}", hint=hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +125,13 @@ class CampaignOptions:
     # ledger so ``push status`` can say why a date is unknown.
     judged_against: str | None = None
     in_place: bool = False  # write the CA path directly (no room for a second copy)
+    # Given the board a unit's firmware needs and the unit (its id, address and the
+    # transport that reaches it: ``via``), what updates that unit alone with that board
+    # (the CLI: a runnable push line), else None: the wrong board's hint then says
+    # ``spelling``'s "again with the board, for this unit".
+    unit_board_again: Callable[[str, UnitRef], str | None] | None = field(
+        default=None, compare=False
+    )
     # How the hints name the options (--in-place, --frame-size to a CLI user); the ledger
     # keeps the errors, and push status reads either spelling of in_place back.
     spelling: Spelling = field(default=PYTHON, compare=False)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..boards import board_running
@@ -102,12 +103,17 @@ def reported_firmware(info: UnitInfo) -> tuple[str, str | None] | None:
 
 
 def wrong_board(
-    board: Board, info: UnitInfo, *, spelling: Spelling = PYTHON
+    board: Board,
+    info: UnitInfo,
+    *,
+    spelling: Spelling = PYTHON,
+    again: Callable[[str], str | None] | None = None,
 ) -> tuple[str, str] | None:
     """Why a unit reporting ``info`` does not run ``board``'s firmware, and the hint
     (the board that runs what it reports), or None: it does, or it does not say. A CA
     judged under another firmware's rules and servers, written where that firmware
-    keeps it, says nothing of what this unit trusts."""
+    keeps it, says nothing of what this unit trusts. ``again``: given that board, what
+    updates this unit alone with it (a push's command line), else None."""
     reported = reported_firmware(info)
     if board.firmware is None or reported is None or reported[0] == board.firmware.name:
         return None
@@ -122,6 +128,9 @@ def wrong_board(
         f"the unit reports {runs} firmware, not the {mine} that board {board.name} runs: "
         f"the CA was judged for {mine}'s connections and file; not written"
     )
+    line = again(right) if again is not None and right is not None else None
+    if line is not None:  # a push covers many units: a line for this one, runnable
+        return why, f"{right} is the board that runs {runs}; push this unit with it: {line}"
     hint = (
         f"{spelling.board_again_for(right)} for this unit (the board that runs {runs})"
         if right is not None

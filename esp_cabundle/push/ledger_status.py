@@ -59,7 +59,6 @@ __all__ = [
     "dark_order",
     "is_past",
     "read_consistently",
-    "read_finished",
     "read_status",
     "unit_batches",
     "unit_darks",
@@ -295,12 +294,6 @@ def read_consistently(p: Path, read: Callable[[Ledger], _T], *, tries: int = 3) 
         if stamp() == before:
             return got
     return got  # a campaign checkpointing throughout: its last read, each query whole
-
-
-def read_finished(p: Path) -> bool:
-    """:func:`campaign_finished` of the ledger at ``p`` (read only): what ``push
-    status`` exits with (0, else 3), read by SQL without the units."""
-    return read_consistently(p, lambda ledger: campaign_finished(ledger.counts()))
 
 
 def read_status(p: Path, *, shown: int | None = None) -> StatusView:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..certs import load_certificates
 from ..errors import EspCabundleError, UnitUnreachable
@@ -118,7 +118,7 @@ def survey(
                 spelling=options.spelling,
             )
             info = files.info()
-            wrong = push.wrong_board(ref.id, info, spelling=options.spelling)
+            wrong = push.wrong_board(replace(ref, via=via), info, options)
             if wrong is not None:
                 return SurveyRow(ref.id, via, "failed", info.fw_version, error=_said(wrong))
             unused = push.not_read_by(info)

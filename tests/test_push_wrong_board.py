@@ -1,0 +1,89 @@
+"""A unit whose firmware is not the board's is refused with a line that pushes to that
+unit alone, with the board it runs: "run the same command again with --board X for
+this unit" was no line to run (the command covers the whole fleet, and its ledger is
+bound to the first board, so another --board on it is refused)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support.fleet import invoke, mdash_unit, mongoose_unit, write_ca
+from support.fleet_links import started
+
+from esp_cabundle.push.ledger import Ledger
+from esp_cabundle.virtual.rpc_links import LanUnitServer
+
+KEY = "wrong-board-key-3c4d5e"  # the stand_in fixture's mDash API key
+SAID = "push this unit with it: esp-cabundle "
+
+
+@pytest.fixture
+def lan() -> Iterator[Any]:
+    with started(LanUnitServer) as start:
+        yield start
+
+
+def rows(path: Path) -> dict[str, Any]:
+    with Ledger(path) as ledger:
+        return {r.id: r for r in ledger.rows()}
+
+
+def the_line(error: str) -> list[str]:
+    """The words after ``esp-cabundle`` of the line a unit's stored error gives (the
+    ledger keeps the hint in parentheses: the last one closes them)."""
+    assert SAID in error, error
+    return shlex.split(error[error.index(SAID) + len(SAID) :].removesuffix(")"))
+
+
+def test_an_mdash_unit_is_given_a_line_for_it_alone(stand_in: Any, in_tmp: Path) -> None:
+    a, b = mdash_unit("dev-a"), mdash_unit("dev-b")
+    s = stand_in([a, b])
+    write_ca(in_tmp)
+    (in_tmp / "units.txt").write_text("dev-a\ndev-b\n")
+    code, out = invoke("push", "--mdash", s.url, "--devices", "units.txt", "--board",
+                       "mongoose-os-esp32", "--bundle", "ca.pem", "--allow", "unjudged",
+                       "--timeout", "2")  # fmt: skip
+    assert code == 3 and "0 of 2 units done (2 failed)" in out, out
+    assert "run the same command again" not in out
+    error = rows(in_tmp / "cabundle-campaign.db")["dev-a"].last_error
+    words = the_line(error)
+    assert words == ["push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle", "ca.pem",
+                     "--allow", "unjudged", "--timeout", "2", "--device", "dev-a",
+                     "--ledger", "cabundle-campaign-mdash-arduino.db"]  # fmt: skip
+    assert "mdash-arduino is the board that runs mDash 1.2.14" in error
+    code, out = invoke(*words)  # it runs: that unit alone, on a ledger of that board
+    assert code == 0 and "1 of 1 units done (1 verified)" in out, out
+    assert {
+        r.id: r.state for r in rows(in_tmp / "cabundle-campaign-mdash-arduino.db").values()
+    } == {"dev-a": "verified"}
+    assert b.count("FS.Put") == 0
+
+
+def test_a_lan_unit_is_given_a_line_with_its_url_alone(
+    stand_in: Any, lan: Any, tmp_path: Path
+) -> None:
+    """Reached by --rpc beside --mdash: the line keeps its URL and leaves out every
+    other unit and link (the mDash fleet, its key file)."""
+    s = stand_in([mdash_unit("dev-m")])
+    units = [mongoose_unit("lan-a"), mongoose_unit("lan-b")]
+    urls = [lan(u).http_url for u in units]
+    ca, ledger, key = write_ca(tmp_path), tmp_path / "lan.db", tmp_path / "key"
+    key.write_text(KEY)
+    key.chmod(0o600)
+    code, out = invoke("push", "--rpc", urls[0], "--mdash", s.url, "--api-key-file", str(key),
+                       "--rpc", urls[1], "--board", "mdash-arduino", "--bundle", str(ca),
+                       "--ledger", str(ledger), "--allow", "unjudged",
+                       "--timeout", "2")  # fmt: skip
+    assert code == 3 and "1 of 3 units done (2 failed, 1 verified)" in out, out
+    words = the_line(rows(ledger)["lan-b"].last_error)
+    own = tmp_path / "lan-mongoose-os-esp32.db"
+    assert words == ["push", "--board", "mongoose-os-esp32", "--bundle", str(ca),
+                     "--ledger", str(own), "--allow", "unjudged", "--timeout", "2",
+                     "--rpc", urls[1]]  # fmt: skip
+    code, out = invoke(*words)
+    assert code == 0 and "1 of 1 units done (1 verified)" in out, out
+    assert list(rows(own)) == ["lan-b"] and units[0].count("FS.Put") == 0
