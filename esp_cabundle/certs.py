@@ -33,7 +33,6 @@ from .sniff import decode_text, looks_binary, sniff_kind
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from .pkcs12 import Pfx
 
 __all__ = [
     "Certificate",
@@ -131,7 +130,8 @@ class Certificate:
             # cryptography parses names, times and extensions lazily: a corrupt field
             # fails only when read, so every read stays inside this guard.
             result = cls._facts(der, cert, serial)
-        except (ValueError, x509.InvalidVersion) as e:
+        # TypeError: cryptography's NameAttribute on a type its OID cannot have (fuzzed)
+        except (ValueError, TypeError, x509.InvalidVersion) as e:
             raise CertificateError(f"not a valid X.509 certificate ({_parse_reason(e)})") from e
         _X509[result.sha256] = cert
         return result
@@ -474,16 +474,9 @@ def _load_der_sequence(data: bytes, source: str, line: int | None = None) -> Ite
 
 
 def _refuse_pkcs12(data: bytes, pos: int, source: str, line: int | None) -> None:
-    """Name a PKCS#12 store of certificates only for what it is: no key (the key scan,
-    run first, refuses a store with one, or one that may hide one encrypted), yet no CA
-    source this tool reads."""
-    from .pkcs12 import PKCS12_HINT, read_pfx  # deferred: only input holding a PKCS#12 store
+    from .pkcs12 import refuse_store  # deferred: only input holding a PKCS#12 store
 
-    pfx = read_pfx(data, pos)
-    if pfx is None or pfx.keys or pfx.sealed:
-        return
-    where = "" if pos == 0 and pfx.end == len(data) else f" at byte offset {pos}"
-    raise CertificateError(_pkcs12_message(pfx, where), path=source, line=line, hint=PKCS12_HINT)
+    refuse_store(data, pos, source, line)
 
 
 def _refuse_base64_pkcs12(data: bytes, source: str) -> None:
@@ -493,20 +486,12 @@ def _refuse_base64_pkcs12(data: bytes, source: str) -> None:
     found = base64_pfx(data)
     if found is None or found[1].keys or found[1].sealed:
         return  # none, or what the key scan refused
-    from .pkcs12 import pkcs12_hint  # deferred: as in _refuse_pkcs12
+    from .pkcs12 import pkcs12_hint, store_message  # deferred: as in _refuse_pkcs12
 
     line = data.count(b"\n", 0, found[0]) + 1
-    message = _pkcs12_message(found[1], " in base64")
+    message = store_message(found[1], " in base64")
     hint = pkcs12_hint(data, found[0], base64=True)
     raise CertificateError(message, path=source, line=line, hint=hint)
-
-
-def _pkcs12_message(pfx: Pfx, where: str) -> str:
-    count = f"{pfx.certificates} certificate{'' if pfx.certificates == 1 else 's'}"
-    return (
-        f"a PKCS#12 store{where} holding {count} and no private key: PKCS#12 is not a "
-        "supported CA source"
-    )
 
 
 def _refuse_pem_keys(text: str, source: str, line_map: list[int] | None) -> None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["PKCS12_HINT", "Pfx", "pkcs12_hint", "read_pfx"]
+from .errors import CertificateError
+
+__all__ = ["PKCS12_HINT", "Pfx", "pkcs12_hint", "read_pfx", "refuse_store", "store_message"]
 
 # What every refusal of a PKCS#12 store as a CA source says to do instead.
 PKCS12_HINT = (
@@ -153,6 +155,25 @@ def read_pfx(buf: bytes, pos: int = 0) -> Pfx | None:
     except (_Unreadable, IndexError):
         return None
     return Pfx(count[0], count[1], count[2], stop)
+
+
+def refuse_store(data: bytes, pos: int, source: str, line: int | None) -> None:
+    """Name a PKCS#12 store of certificates only for what it is: no key (the key scan,
+    run first, refuses a store with one, or one that may hide one encrypted), yet no CA
+    source this tool reads."""
+    pfx = read_pfx(data, pos)
+    if pfx is None or pfx.keys or pfx.sealed:
+        return
+    where = "" if pos == 0 and pfx.end == len(data) else f" at byte offset {pos}"
+    raise CertificateError(store_message(pfx, where), path=source, line=line, hint=PKCS12_HINT)
+
+
+def store_message(pfx: Pfx, where: str) -> str:
+    count = f"{pfx.certificates} certificate{'' if pfx.certificates == 1 else 's'}"
+    return (
+        f"a PKCS#12 store{where} holding {count} and no private key: PKCS#12 is not a "
+        "supported CA source"
+    )
 
 
 def _content_type(reader: _Reader, info: tuple[int, int, int], depth: int) -> bytes:

@@ -185,6 +185,16 @@ def test_garbage_der_is_a_clear_error() -> None:
         load_certificates(b"\x30\x03\x02\x01", source="bad.der")
 
 
+def test_a_name_of_a_type_its_oid_cannot_have_is_a_clear_error(data_dir: Path) -> None:
+    """Found by fuzzing: a commonName typed BIT STRING made cryptography raise TypeError,
+    a traceback, where every other corrupt field is a CertificateError."""
+    der = load_certificate_file(data_dir / "letsencrypt" / "isrg-root-x2.pem")[0].der
+    at = der.index(b"\x13\x0cISRG Root X2")  # PrintableString, 12 bytes
+    bad = der[:at] + b"\x03" + der[at + 1 :]  # the same bytes as a BIT STRING
+    with pytest.raises(CertificateError, match=r"not a valid X\.509 certificate"):
+        load_certificates(bad, source="x.der")
+
+
 def test_non_certificate_blocks_are_skipped_like_mbedtls() -> None:
     text = "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n" + x1().pem()
     assert load_certificates(text.encode()) == (x1(),)
