@@ -139,15 +139,21 @@ def test_c_array_variant_compiles_shape() -> None:
     assert load_certificates(text.encode()) == certs
 
 
-def test_c_array_is_definitions_include_it_once_and_declare_it_elsewhere(tmp_path: Path) -> None:
-    """What README says of the array form, compiled and linked with gcc: included in two
-    C files the link fails ("multiple definition"); included in one, with ``extern``
-    declarations in the other, it links and the string is the PEM."""
+@pytest.mark.parametrize("compiler", ["gcc", "g++"])
+def test_c_array_is_definitions_include_it_once_and_declare_it_elsewhere(
+    tmp_path: Path, compiler: str
+) -> None:
+    """What README says of the array form, compiled and linked as C (gcc) and as C++
+    (g++, as an Arduino sketch is): included in two files the link fails ("multiple
+    definition"); included in one, with ``extern`` declarations in the other, it links
+    and the string is the PEM. In C++ a namespace-scope ``const`` is local to its file
+    unless declared ``extern``: the form without that declaration linked as C and failed
+    as C++ ("undefined reference to ca_pem_len")."""
 
     from esp_cabundle.bundle import Bundle
     from esp_cabundle.formats.c_source import render_c_source
 
-    need("gcc")
+    need(compiler)
     certs = load_certificate_file(LE / "isrgrootx1.pem")
     (tmp_path / "ca_pem.h").write_bytes(
         render_c_source(Bundle.from_certificates(certs), name="ca_pem", style="array")
@@ -161,11 +167,12 @@ def test_c_array_is_definitions_include_it_once_and_declare_it_elsewhere(tmp_pat
         "#include <stddef.h>\nextern const char ca_pem[];\nextern const size_t ca_pem_len;\n"
         "int other(void) { return ca_pem[ca_pem_len - 1] == 0; }\n"
     )
+    language = "c" if compiler == "gcc" else "c++"
 
     def link(second: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["gcc", "-o", "prog", "a.c", second], cwd=tmp_path, capture_output=True, text=True,
-            timeout=60,
+            [compiler, "-Wall", "-Werror", "-x", language, "-o", "prog", "a.c", second],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
 
     twice = link("twice.c")

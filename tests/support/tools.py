@@ -17,6 +17,7 @@ PACKAGES = {
     "hexdump": "bsdextrautils",
     "openssl": "openssl",
     "gcc": "gcc",
+    "g++": "g++",
 }
 
 
