@@ -318,6 +318,28 @@ def test_c_output_options(runner: CliRunner, in_tmp: Path) -> None:
     assert code == 2 and "not a valid C identifier" in err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-f", "pem", "--c-name", "foo"], "--c-name applies to the c output only"),
+        (["--c-style", "array"], "--c-style applies to the c output only"),
+        (
+            ["-f", "der", "--c-style", "array", "--c-name", "ca_pem"],
+            "--c-name and --c-style apply to the c output only",
+        ),
+    ],
+)
+def test_c_options_without_a_c_output_are_refused(
+    runner: CliRunner, in_tmp: Path, args: list[str], message: str
+) -> None:
+    """As --idf-version without an idf-bundle output is: they used to be dropped without a
+    word, the PEM or DER written as if they had not been typed."""
+    code, out, err = run(runner, "build", "--preset", "letsencrypt", *args)
+    assert code == 2, out + err
+    assert message in err and "hint: add -f c" in err
+    assert list(in_tmp.iterdir()) == []
+
+
 def test_config_outputs_are_relative_to_the_config(runner: CliRunner, in_tmp: Path) -> None:
     proj = in_tmp / "proj"
     proj.mkdir()

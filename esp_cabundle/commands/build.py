@@ -220,6 +220,13 @@ def build(
         asked = bool(formats) or (config is not None and bool(config.outputs))
         outputs = _with_output_path(outputs, output_paths, explicit=asked)
     if c_name or c_style:
+        if not any(o.format == "c" for o in outputs):
+            given = [f for f, v in (("--c-name", c_name), ("--c-style", c_style)) if v]
+            raise InputError(
+                f"{' and '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to the c "
+                "output only",
+                hint="add -f c, e.g. -f c --c-style array --c-name ca_pem -o ca_pem.h",
+            )
         opts = {k: v for k, v in (("name", c_name), ("style", c_style)) if v}
         outputs = tuple(_with_options(o, opts) if o.format == "c" else o for o in outputs)
 
