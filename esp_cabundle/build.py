@@ -35,6 +35,7 @@ from .gate import CaSource, GatedCA, gate_ca
 from .limits import MAX_LOCK_INPUT
 from .lockfile import Lock, build_unlocked
 from .spelling import PYTHON, Spelling
+from .text import shown_path
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -140,7 +141,14 @@ def build_bundle(
     source = CaSource.build(spec, config=config)
     when = at or now()  # a naive one is UTC: gate_ca reads it so
 
-    def gate(board: Board | None = None, ca_path: str | None = None) -> GatedCA:
+    early: dict[int, bytes] = {}  # outputs rendered to be measured, by index
+
+    def sizes(bundle: Bundle, pem: bytes) -> list[tuple[str, int]]:
+        return _budgeted(outputs, bundle, pem, early, spelling)
+
+    def gate(
+        board: Board | None = None, ca_path: str | None = None, *, every_output: bool = False
+    ) -> GatedCA:
         return gate_ca(
             source,
             board=board,
@@ -150,9 +158,12 @@ def build_bundle(
             spelling=spelling,
             catalog=catalog,
             ca_path=ca_path,
+            # An image's board gate measures the ca.pem it packs, as does a build of no
+            # output (a lock only); the first gate measures every output.
+            sizes=sizes if every_output and outputs else None,
         )
 
-    ca = gate(board)
+    ca = gate(board, every_output=True)
     per_board: dict[tuple[str, str | None], GatedCA] = {}
     for out in outputs:
         image = _image_of(out)
@@ -178,7 +189,7 @@ def build_bundle(
     written = [(f"{out.format} output", out.path) for out in outputs]
     written += [("lock file", lock_path)] if lock_path is not None else []
     written += also_written
-    for out in outputs:  # each format known: OutputSpec refuses others when made
+    for index, out in enumerate(outputs):  # each format known: OutputSpec refuses others
         if out.format in IMAGE_FORMATS:
             others = [(what, p) for what, p in written if p != out.path]
             packed = _image(ca, out, per_board, others)
@@ -190,7 +201,7 @@ def build_bundle(
             cramped = [packed.cramped.text()] if packed.cramped else []
             dir_warnings += [w for w in [*packed.warnings, *cramped] if w not in dir_warnings]
         else:
-            data = (
+            data = early.get(index) or (
                 ca.pem
                 if out.format == "pem"
                 else render(out.format, bundle, out.options, spelling=spelling)
@@ -209,6 +220,36 @@ def build_bundle(
         dir_warnings=tuple(dir_warnings),
         inputs=_read_too(read, catalog, (board, *(b.board for b in per_board.values()))),
     )
+
+
+def _budgeted(
+    outputs: Sequence[OutputSpec],
+    bundle: Bundle,
+    pem: bytes,
+    rendered: dict[int, bytes],
+    spelling: Spelling,
+) -> list[tuple[str, int]]:
+    """What ``max_bytes`` measures in a build: the bytes a device holds of each output
+    written, named as the error shows them. The file for pem, der and idf-bundle (a
+    build of only x509_crt_bundle.bin was held to the size of a ca.pem it never wrote);
+    the NUL-terminated string a c output compiles to, not its source text; the ca.pem an
+    image packs. A json manifest is not measured: no device reads it. Outputs rendered
+    here are kept in ``rendered`` (by index) for writing."""
+    measured: list[tuple[str, int]] = []
+    for index, out in enumerate(outputs):
+        stdout = str(out.path) == "-"
+        where = f"the {out.format} output on standard output" if stdout else shown_path(out.path)
+        if out.format == "pem":
+            measured.append((where, len(pem)))
+        elif out.format == "c":
+            measured.append((f"the PEM string in {where}", len(pem) + 1))
+        elif out.format in IMAGE_FORMATS:
+            measured.append((f"the CA file in {where}", len(pem)))
+        elif out.format != "json":
+            data = render(out.format, bundle, out.options, spelling=spelling)
+            rendered[index] = data
+            measured.append((where if stdout else f"{where} ({out.format})", len(data)))
+    return measured
 
 
 def _layout_guessed(out: OutputSpec) -> str | None:

@@ -43,6 +43,7 @@ __all__ = [
     "BundleSpec",
     "Policy",
     "Resolution",
+    "Sizes",
     "Violation",
     "check_policies",
     "duplicate_notes",
@@ -120,6 +121,10 @@ class Bundle:
             seen.add(c.sha256)
             entries.append(BundleEntry(c, c.label, None, source, provenance, "", provenance))
         return cls(tuple(entries))
+
+
+# (what, bytes) of each file a budget measures, named as its error shows it.
+Sizes = Sequence[tuple[str, int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,10 +465,14 @@ def check_policies(
     *,
     at: datetime,
     rendered_size: int | None = None,
+    sizes: Sizes = (),
     check_mbedtls: bool = True,
     spelling: Spelling = PYTHON,
 ) -> list[Violation]:
     """Every policy each root breaks, marked ``allowed`` where the user relaxed it.
+
+    ``max_bytes`` is held to each ``(what, bytes)`` of ``sizes`` (what a build writes),
+    else to ``rendered_size`` as the size of ``ca.pem``; errors name what was measured.
 
     An end of service that is not after ``at`` is refused (InputError): every root would
     pass that check, so a typo (2020 for 2030) would silently turn it off."""
@@ -514,14 +523,12 @@ def check_policies(
             err = known["mbedtls_error"] if known is not None else mbedtls_parse_error(c.der)
             if err is not None:
                 add("unparseable", e.label, f"{e.label} is not parseable by mbedTLS 2.28 ({err})")
-    if (
-        policy.max_bytes is not None
-        and rendered_size is not None
-        and rendered_size > policy.max_bytes
-    ):
-        add(
-            "over-budget",
-            "bundle",
-            f"ca.pem is {rendered_size} bytes, over the budget of {policy.max_bytes} bytes",
-        )
+    measured = list(sizes) or ([("ca.pem", rendered_size)] if rendered_size is not None else [])
+    for what, size in measured:
+        if policy.max_bytes is not None and size > policy.max_bytes:
+            add(
+                "over-budget",
+                what,
+                f"{what} is {size} bytes, over the budget of {policy.max_bytes} bytes",
+            )
     return out

@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +44,7 @@ from .bundle import (
     Bundle,
     BundleSpec,
     Policy,
+    Sizes,
     Violation,
     check_policies,
     duplicate_notes,
@@ -220,6 +221,7 @@ def gate_ca(
     ca_path: str | None = None,
     spelling: Spelling = PYTHON,
     skip_hint: str | None = None,
+    sizes: Callable[[Bundle, bytes], Sizes] | None = None,
 ) -> GatedCA:
     """Resolve, render and judge a CA for writing; see the module for every step.
 
@@ -229,8 +231,9 @@ def gate_ca(
     ``check_targets=False`` skips every target and connection (``--no-check``); policies
     still apply. ``spelling``: how the caller's user names the options the hints and the
     summary point to (see :mod:`~esp_cabundle.spelling`); ``skip_hint`` ends the hint
-    when a target's chain is missing (default: pass ``spelling.no_check``). Raises
-    before anything could be written:
+    when a target's chain is missing (default: pass ``spelling.no_check``). ``sizes``:
+    what ``max_bytes`` measures, from the bundle and its ca.pem (default: the ca.pem).
+    Raises before anything could be written:
     :class:`~esp_cabundle.errors.PrivateKeyError`,
     :class:`~esp_cabundle.errors.CertificateError` or InputError (unusable input),
     :class:`~esp_cabundle.errors.PolicyError` (a policy not allowed),
@@ -251,8 +254,9 @@ def gate_ca(
         bundle, notes = resolution.bundle, resolution.notes
         origin = _describe_spec(spec)
     pem = render_pem(bundle)
+    measured = sizes(bundle, pem) if sizes is not None else [("ca.pem", len(pem))]
     violations = _judge_policies(
-        bundle, spec.policy, at=at, size=len(pem), origin=origin, spelling=spelling
+        bundle, spec.policy, at=at, sizes=measured, origin=origin, spelling=spelling
     )
     all_targets = _targets(source.config, targets) if check_targets else ()
     links = board_links(board, ca_path) if board is not None else BoardLinks()
@@ -349,9 +353,9 @@ def _describe_spec(spec: BundleSpec) -> str:
 
 
 def _judge_policies(
-    bundle: Bundle, policy: Policy, *, at: datetime, size: int, origin: str, spelling: Spelling
+    bundle: Bundle, policy: Policy, *, at: datetime, sizes: Sizes, origin: str, spelling: Spelling
 ) -> list[Violation]:
-    violations = check_policies(bundle, policy, at=at, rendered_size=size, spelling=spelling)
+    violations = check_policies(bundle, policy, at=at, sizes=sizes, spelling=spelling)
     blocking = [v for v in violations if not v.allowed]
     if blocking:
         raise PolicyError(

@@ -342,7 +342,7 @@ def render_config(choices: InitChoices, *, today: datetime) -> tuple[str, tuple[
         for w in warnings:
             lines += _comment(f"- {w}", indent="  ")
         lines.append("# allow: [expires-before-service-end]")
-    lines += ["# max_bytes: 16384            # size budget for ca.pem, in bytes", ""]
+    lines += ["# max_bytes: 16384            # size budget for each output, in bytes", ""]
 
     device = board_device(board) if board is not None else None
     if device is not None:

@@ -4,8 +4,11 @@ safe to show."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from .errors import InputError
 
@@ -20,6 +23,7 @@ __all__ = [
     "printable",
     "printable_name",
     "shorten",
+    "shown_path",
     "some",
     "suggest",
     "suggest_file",
@@ -57,6 +61,22 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A file the command wrote or read, as the user would type it: relative to the
+    working directory when it lies below it (a config found there, or given as an
+    absolute path, makes its outputs' paths absolute), else as it is; ``-`` is standard
+    output. Made :func:`~esp_cabundle.text.printable`."""
+    text = os.fspath(path)
+    if text == "-":
+        return "standard output"
+    p = Path(text)
+    if p.is_absolute():
+        with contextlib.suppress(OSError, ValueError):  # no working directory; not below
+            below = p.relative_to(Path.cwd())
+            text = str(below) if below.parts else text
+    return printable(text)
 
 
 def printable_name(name: str) -> str:

@@ -14,13 +14,12 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
 
 from ._patterns import lazy_re
-from .text import printable
+from .text import printable, shown_path
 
 __all__ = [
     "Column",
@@ -76,22 +75,6 @@ def _lines(text: str) -> str:
     terminal. (A newline inside one name must be escaped where the name is put in the
     text: here it cannot be told from the lines the text is made of.)"""
     return "\n".join(printable(line) for line in text.split("\n"))
-
-
-def shown_path(path: str | os.PathLike[str]) -> str:
-    """A file the command wrote or read, as the user would type it: relative to the
-    working directory when it lies below it (a config found there, or given as an
-    absolute path, makes its outputs' paths absolute), else as it is; ``-`` is standard
-    output. Made :func:`~esp_cabundle.text.printable`."""
-    text = os.fspath(path)
-    if text == "-":
-        return "standard output"
-    p = Path(text)
-    if p.is_absolute():
-        with contextlib.suppress(OSError, ValueError):  # no working directory; not below
-            below = p.relative_to(Path.cwd())
-            text = str(below) if below.parts else text
-    return printable(text)
 
 
 def echo(text: str = "", *, quiet: bool = False, wrap: bool = False) -> None:

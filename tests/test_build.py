@@ -84,6 +84,45 @@ def test_service_until_and_budget_policies() -> None:
     assert "over the budget of 1000 bytes" in e2.value.violations[0]
 
 
+def test_the_budget_holds_each_output_as_the_device_holds_it() -> None:
+    """A build of only x509_crt_bundle.bin was refused as "ca.pem is N bytes, over the
+    budget" though no ca.pem is written and the bundle fits. Each output is measured as
+    written (a c output as the string it compiles to, NUL included), and named."""
+    spec = BundleSpec(presets=("letsencrypt",))
+    outputs = {
+        f: OutputSpec(f, Path(p))
+        for f, p in (
+            ("pem", "ca.pem"),
+            ("idf-bundle", "x509_crt_bundle.bin"),
+            ("c", "ca_pem.h"),
+            ("json", "cabundle.json"),
+        )
+    }
+    built = {o.format: d for o, d in build_bundle(spec, tuple(outputs.values())).outputs}
+    pem, idf = len(built["pem"]), len(built["idf-bundle"])
+    assert idf < pem
+
+    def violations(budget: int, *formats: str) -> tuple[str, ...]:
+        tight = BundleSpec(presets=("letsencrypt",), policy=Policy(max_bytes=budget))
+        try:
+            build_bundle(tight, tuple(outputs[f] for f in formats))
+        except PolicyError as e:
+            return e.violations
+        return ()
+
+    assert violations(pem - 1, "idf-bundle") == ()
+    assert violations(idf - 1, "idf-bundle") == (
+        f"x509_crt_bundle.bin (idf-bundle) is {idf} bytes, over the budget of {idf - 1} bytes",
+    )
+    assert violations(pem - 1, "pem", "idf-bundle") == (
+        f"ca.pem is {pem} bytes, over the budget of {pem - 1} bytes",
+    )
+    assert violations(pem, "pem", "c") == (
+        f"the PEM string in ca_pem.h is {pem + 1} bytes, over the budget of {pem} bytes",
+    )
+    assert violations(1, "json") == ()  # no device reads the manifest
+
+
 def test_not_a_ca_and_unparseable_by_mbedtls(tmp_path: Path) -> None:
     leaf = issue("device.example", ca=False)
     (tmp_path / "leaf.pem").write_bytes(leaf.pem)
@@ -338,6 +377,30 @@ def test_c_options_without_a_c_output_are_refused(
     assert code == 2, out + err
     assert message in err and "hint: add -f c" in err
     assert list(in_tmp.iterdir()) == []
+
+
+def test_max_bytes_in_a_project_of_only_an_idf_bundle(runner: CliRunner, in_tmp: Path) -> None:
+    """The tryout: the bundle is a few KB, but --max-bytes was held to the size of a
+    ca.pem the project never writes. It is held to the bundle, and the error names it as
+    the config does (not the absolute path the config makes of it)."""
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: idf-bundle, path: x509_crt_bundle.bin}\n"
+    )
+    code, out, err = run(runner, "build", "--dry-run", "--json")
+    assert code == 0, out + err
+    doc = json.loads(out)
+    (bundle,) = (o["bytes"] for o in doc["outputs"])
+    pem = doc["gate"]["bytes"]
+    assert bundle < pem
+    code, out, err = run(runner, "build", "--max-bytes", str(pem - 1), "--dry-run")
+    assert code == 0, out + err
+    code, out, err = run(runner, "build", "--max-bytes", str(bundle - 1))
+    assert code == 1, out + err
+    assert (
+        f"x509_crt_bundle.bin (idf-bundle) is {bundle} bytes, over the budget of {bundle - 1} "
+        "bytes" in err
+    )
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
 
 
 def test_config_outputs_are_relative_to_the_config(runner: CliRunner, in_tmp: Path) -> None:

@@ -87,7 +87,10 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
 
 
 @click.command()
-@ca_options(bundle=False)
+@ca_options(
+    bundle=False,
+    budget="each output: its file, a c output's string, an image's CA file (not json)",
+)
 @click.option(
     "--board",
     cls=Refused,

@@ -109,6 +109,16 @@ def _allow_option(extra: tuple[tuple[str, str], ...] = ()) -> Callable[[F], F]:
     )
 
 
+def _max_bytes_option(measures: str) -> Callable[[F], F]:
+    """``--max-bytes``, its help saying what the command holds to it."""
+    return click.option(
+        "--max-bytes",
+        type=Size(minimum=1),
+        metavar="SIZE",
+        help=f"Size budget in bytes (16384, 16K) for {measures}.",
+    )
+
+
 _GATE = (
     click.option(
         "--service-until",
@@ -117,12 +127,7 @@ _GATE = (
         help="Devices' end of service: every root must stay valid, and every target "
         "accept the CA, until then.",
     ),
-    click.option(
-        "--max-bytes",
-        type=Size(minimum=1),
-        metavar="SIZE",
-        help="Size budget for ca.pem in bytes (16384, 16K).",
-    ),
+    (_MAX_BYTES := _max_bytes_option("ca.pem")),
     (_ALLOW := _allow_option()),
     click.option(
         "--target",
@@ -276,6 +281,7 @@ def ca_options(
     build: bool = True,
     no_check: bool = True,
     allow: tuple[tuple[str, str], ...] = (),
+    budget: str | None = None,
 ) -> Callable[[F], F]:
     """Add the CA flags to a command; it receives them as one ``ca: CaOptions``.
 
@@ -283,9 +289,12 @@ def ca_options(
     ``--exclude``. ``-c`` and the gate's flags are always there; ``no_check``: show
     ``--no-check`` in the help (a command that refuses it hides it); ``allow``: values of
     ``--allow`` the command takes beside the policies (name, what it allows), which it
-    must take out of ``ca.allow`` before gating.
+    must take out of ``ca.allow`` before gating; ``budget``: what ``--max-bytes``
+    measures, for its help (default ca.pem).
     """
     gate = tuple(_allow_option(allow) if o is _ALLOW and allow else o for o in _GATE)
+    if budget is not None:
+        gate = tuple(_max_bytes_option(budget) if o is _MAX_BYTES else o for o in gate)
     options = (
         *((_BUNDLE,) if bundle else ()),
         config_option,
