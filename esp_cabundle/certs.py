@@ -146,7 +146,7 @@ class Certificate:
             is_ca, path_length = bool(bc.ca), bc.path_length
         except x509.ExtensionNotFound:
             is_ca, path_length = False, None
-        except ValueError as e:
+        except (ValueError, x509.DuplicateExtension) as e:  # mbedTLS refuses a duplicate too
             raise CertificateError(f"certificate has malformed extensions ({e})") from e
         subject_der = cert.subject.public_bytes()
         issuer_der = cert.issuer.public_bytes()

@@ -195,6 +195,16 @@ def test_a_name_of_a_type_its_oid_cannot_have_is_a_clear_error(data_dir: Path) -
         load_certificates(bad, source="x.der")
 
 
+def test_a_duplicate_extension_is_a_clear_error() -> None:
+    """Found by fuzzing: two extensions of one OID (RFC 5280 4.2; mbedTLS refuses them)
+    made cryptography raise DuplicateExtension, a traceback."""
+    der = x1().der
+    at = der.index(bytes.fromhex("0603551d0e"))  # subjectKeyIdentifier
+    bad = der[:at] + bytes.fromhex("0603551d0f") + der[at + 5 :]  # a second keyUsage
+    with pytest.raises(CertificateError, match="malformed extensions"):
+        load_certificates(bad, source="x.der")
+
+
 def test_non_certificate_blocks_are_skipped_like_mbedtls() -> None:
     text = "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n" + x1().pem()
     assert load_certificates(text.encode()) == (x1(),)
