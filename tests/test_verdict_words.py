@@ -29,7 +29,7 @@ from esp_cabundle.check import CheckItem, check_items
 from esp_cabundle.cli import cli
 from esp_cabundle.verify import TrustSet, verify_chain
 from tests.support.profiles import CLOCK, CLOCK3
-from tests.support.verify_pki import NOW, Minted, mint
+from tests.support.verify_pki import NOW, Minted, mint, tls_server
 
 DAY = timedelta(days=1)
 ROOT = mint("Words Root", not_after=NOW + 3000 * DAY)
@@ -176,3 +176,20 @@ def test_an_ip_san_is_named_when_228_does_not_match_it() -> None:
     assert "subjectAltName holds IP address 127.0.0.1, and its CN is device-gw" in text
     assert "never with an IP address entry; mbedTLS 3.6 does (it would match" in text
     assert "The CN is not read when there is a subjectAltName" in text
+
+
+def test_check_host_by_ip_names_the_ip_san_under_both_lines(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "root.pem").write_bytes(ROOT.pem)
+    with tls_server([IP_LEAF]) as port:
+        args = ["check", "--bundle", "root.pem", "--host", f"127.0.0.1:{port}", "--device"]
+        r = runner.invoke(cli, [*args, "mbedtls3-clock"])
+        assert r.exit_code == 0, r.output
+        flat = " ".join(r.output.split())
+        assert "its subjectAltName holds the IP address 127.0.0.1, which mbedTLS 3.6" in flat, flat
+        r = runner.invoke(cli, [*args, "mbedtls-clock"])
+    assert r.exit_code == 1, r.output
+    flat = " ".join(r.output.split())
+    assert "holds IP address 127.0.0.1, and its CN is device-gw" in flat, flat
+    assert "hint:" in r.output and "add the roots" not in r.output
