@@ -33,22 +33,40 @@ __all__ = [
     "intermediate_notes",
     "intermediates",
     "known_certificates",
+    "not_ca_notes",
+    "not_cas",
 ]
 
 
+def not_cas(certs: Sequence[Certificate]) -> tuple[Certificate, ...]:
+    """The certificates of ``certs`` mbedTLS never takes as an issuer: v3 without
+    basicConstraints CA:TRUE (``x509_crt_check_parent`` exempts only v1/v2 roots), as
+    the ``not-ca`` policy of ``build`` reads them."""
+    return tuple(c for c in certs if not c.is_ca and not (c.version < 3 and c.self_signed))
+
+
 def intermediates(certs: Sequence[Certificate]) -> tuple[Certificate, ...]:
-    """The certificates of ``certs`` that are not self-signed (not roots)."""
-    return tuple(c for c in certs if not c.self_signed)
+    """The CA certificates of ``certs`` that are not self-signed (not roots)."""
+    non = set(map(id, not_cas(certs)))
+    return tuple(c for c in certs if not c.self_signed and id(c) not in non)
 
 
 def count_anchors(certs: Sequence[Certificate]) -> str:
     """``8 roots``; ``1 CA (an intermediate, not a root)``; ``3 CAs (2 roots, 1
-    intermediate)``: a file's certificates, counted as what they are."""
-    return count_entries(len(certs), len(intermediates(certs)))
+    intermediate)``; ``1 certificate, not a CA``: a file's certificates, counted as what
+    they are."""
+    return count_entries(len(certs), len(intermediates(certs)), len(not_cas(certs)))
 
 
-def count_entries(n: int, k: int) -> str:
-    """:func:`count_anchors`'s words for ``n`` CAs of which ``k`` are intermediates."""
+def count_entries(n: int, k: int, m: int = 0) -> str:
+    """:func:`count_anchors`'s words for ``n`` certificates of which ``k`` are
+    intermediates and ``m`` no CA at all."""
+    if m:
+        if m == n:
+            return "1 certificate, not a CA" if n == 1 else f"{n} certificates, not CAs"
+        kinds = [(n - k - m, "root"), (k, "intermediate"), (m, "not a CA")]
+        words = [f"{i} {w}{'s' if i != 1 and w != 'not a CA' else ''}" for i, w in kinds if i]
+        return f"{n} certificates ({', '.join(words)})"
     if k == 0:
         return f"{n} root{'s' if n != 1 else ''}"
     if k == n:
@@ -107,6 +125,33 @@ def intermediate_notes(
     return tuple(notes)
 
 
+def not_ca_notes(certs: Sequence[Certificate]) -> tuple[str, ...]:
+    """One warning per certificate of ``certs`` that is no CA (a server's own, given as
+    the trust set): what mbedTLS 2.28 and 3.6 do with it. It is never an issuer
+    (``x509_crt_check_parent`` needs the CA bit of a v3 parent), so it anchors no chain;
+    it is trusted only as itself, when a server sends exactly it as its own certificate
+    and it is self-issued (``x509_crt_check_ee_locally_trusted``)."""
+    notes = []
+    for c in dict.fromkeys(not_cas(certs)):
+        head = (
+            f"{c.label} is not a CA certificate (no basicConstraints CA:TRUE): mbedTLS never "
+            "takes it as the issuer of another certificate (x509_crt_check_parent), so it "
+            "anchors no chain"
+        )
+        if c.subject_der == c.issuer_der:
+            notes.append(
+                f"{head}; it is trusted only as itself, by a server that sends exactly this "
+                "certificate as its own (x509_crt_check_ee_locally_trusted)"
+            )
+        else:
+            notes.append(
+                f"{head}, and it is not self-issued (issued by {c.issuer}), so not even a "
+                "server sending it is trusted through it (x509_crt_check_ee_locally_trusted "
+                f"takes only a self-issued one); put the CA that issued it in the CA file"
+            )
+    return tuple(notes)
+
+
 def known_certificates(catalog: Catalog) -> Mapping[tuple[bytes, bytes], Certificate]:
     """The certificates the tool ships (the catalog's roots, the CA certificates of the
     roadmaps' chains) by DER subject and DER public key; a self-signed one wins over
@@ -152,5 +197,5 @@ def describe_trust(trust: TrustSet, catalog: Catalog) -> str:
     """``ca.pem (2 CAs (1 root, 1 intermediate))``: a report's trust set, counted as
     :func:`count_anchors` counts a CA file (``ca.pem (4 roots)`` as before)."""
     cas = [c for c in anchor_certificates(trust.anchors, catalog) if c is not None]
-    k = len(intermediates(cas))
-    return trust.describe(count_entries(len(trust), k) if k else None)
+    k, m = len(intermediates(cas)), len(not_cas(cas))
+    return trust.describe(count_entries(len(trust), k, m) if k or m else None)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .anchors import anchor_certificates, intermediate_notes, intermediates
+from .anchors import anchor_certificates, intermediate_notes, intermediates, not_ca_notes
 from .catalog import Catalog
 from .certs import Certificate
 from .chains import (
@@ -24,6 +24,7 @@ from .chains import (
     load_chain_file,
 )
 from .dates import as_datetime
+from .dates import now as current_time
 from .errors import DeviceError, InputError, VerdictError
 from .fileio import is_found, read_input
 from .firmware import ca_set_info, load_ca_set, load_firmware
@@ -192,6 +193,7 @@ class CheckItem:
     hostname: str | None = None
     periods: tuple[Period, ...] = ()
     renewal_days: int | None = None  # a roadmap server takes a new chain within this
+    refresh: str | None = None  # a saved chain: how to save it anew ("refresh it (...)")
 
     def schedule(self) -> tuple[Period, ...]:
         """What the server sends over time (one open period for a captured chain)."""
@@ -262,9 +264,22 @@ def target_items(
         else:  # pragma: no cover - a target has a host or a chain (parse_targets)
             raise InputError(f"target '{t.name}' has neither a host nor a saved chain")
         items.append(
-            CheckItem(t.name, chain, device or t.device or fallback, hostname=t.verify_name(chain))
+            CheckItem(
+                t.name,
+                chain,
+                device or t.device or fallback,
+                hostname=t.verify_name(chain),
+                refresh=_refresh(t, path, pulled, spelling) if chain.source == str(path) else None,
+            )
         )
     return items
+
+
+def _refresh(t: Target, path: Path, pulled: Container[str] | None, spelling: Spelling) -> str:
+    """How to save a target's saved chain anew, as :func:`.targets.saving_hint` says it."""
+    if spelling.cli and (pulled is None or t.name in pulled):
+        return f"refresh it ({spelling.pulled} anew) and commit it"
+    return f"refresh it ({saving_hint(t, path, None, pulled, spelling).split('; ')[0]})"
 
 
 def roadmap_items(
@@ -302,6 +317,27 @@ class ItemResult:
     @property
     def ok(self) -> bool:
         return self.timeline.ok_throughout
+
+    @property
+    def renewal_note(self) -> str | None:
+        """Why certificates of the chain that expire before the date checked did not fail
+        it (:attr:`.timeline.Timeline.renewed`), and how to refresh a saved chain."""
+        renewed = self.timeline.renewed
+        if not renewed:
+            return None
+        one = len(renewed) == 1
+        names = " and ".join(f"'{e.label}' ({e.date.date().isoformat()})" for e in renewed)
+        text = (
+            f"{names}, sent by the server, expire{'s' if one else ''} before the date "
+            "checked: a server renews its certificate and issuing intermediate before they "
+            f"expire, so {'its dates are' if one else 'their dates are'} not judged (renewed "
+            "by the server, not forecast)"
+        )
+        if self.item.refresh:
+            it = "it" if one else "them"
+            text += f"; the saved chain {self.item.chain.source} still holds {it}: "
+            text += self.item.refresh
+        return text + "."
 
     def to_dict(self) -> dict[str, object]:
         chain = self.item.chain
@@ -354,6 +390,10 @@ class ItemResult:
             "rotating": [
                 {"label": e.label, "expires": e.date.date().isoformat()} for e in tl.rotating
             ],
+            "renewed": [
+                {"label": e.label, "expires": e.date.date().isoformat()} for e in tl.renewed
+            ],
+            "renewal_note": self.renewal_note,
             "note": tl.note,
         }
 
@@ -427,6 +467,7 @@ class CheckReport:
         cas = self.anchors(catalog)
         # The text's warnings too: a count alone does not say when units go dark.
         warnings = intermediate_notes(cas, catalog, key_only=self.trust.stored_bundle)
+        warnings += not_ca_notes(cas)
         return {
             "ok": self.ok,
             "trust": {
@@ -479,6 +520,7 @@ def check_items(
     until: datetime | None = None,
     notes: Sequence[str] = (),
     spelling: Spelling = PYTHON,
+    now: datetime | None = None,
 ) -> CheckReport:
     """Judge every item at ``at`` and, with ``until``, find each date a verdict flips:
     a certificate date, or the server switching chains. A chain that already fails at
@@ -487,9 +529,12 @@ def check_items(
     A roadmap server that sends its first chain only after ``at`` is judged from then;
     with a horizon, one that starts after it is left out (and named in the notes).
     Naive datetimes are UTC; ``spelling``: how the messages name the options (see
-    :mod:`~esp_cabundle.spelling`).
+    :mod:`~esp_cabundle.spelling`). A captured or saved chain was sent when it was
+    captured (else ``now``, default: the clock): at a later ``at``, its leaf and issuing
+    intermediates that expired in between count as renewed by the server (README).
     """
     at = as_datetime(at)
+    now = as_datetime(now) if now is not None else current_time()
     until = as_datetime(until) if until is not None else None
     if until is not None and until < at:
         raise InputError(
@@ -516,6 +561,7 @@ def check_items(
             until=until,
             hostname=item.hostname,
             verifier=verifier,
+            now=now,
         )
         results.append(ItemResult(item, timeline))
     if later:

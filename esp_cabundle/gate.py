@@ -39,7 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .anchors import count_anchors, intermediate_notes, intermediates
+from .anchors import count_anchors, intermediate_notes, intermediates, not_ca_notes
 from .bundle import (
     Bundle,
     BundleSpec,
@@ -276,6 +276,7 @@ def gate_ca(
         # An ESP-IDF bundle is searched by key for the top certificate's issuer only.
         bundled = board is not None and board.output.form == "idf-bundle"
         notes += intermediate_notes(bundle.certificates, catalog, key_only=bundled)
+    notes += not_ca_notes(bundle.certificates)  # only with --allow not-ca
     labels = tuple(e.label for e in bundle.entries)
     no_check = None if check_targets else spelling.no_check
     summary = _summary(bundle, report, board, converted, skipped_by=no_check, left_out=left_out)
@@ -509,7 +510,8 @@ def _judge_targets(
     report = check_items(trust, [*items, *own], at=at, until=until, spelling=spelling)
     if not report.ok:
         raise _refusal(report, own, links, board, spelling.no_check)
-    return report, skipped + evidence, left_out
+    renewed = tuple(n for r in report.results if (n := r.renewal_note) is not None)
+    return report, skipped + evidence + renewed, left_out
 
 
 def _refusal(
@@ -535,7 +537,9 @@ def _refusal(
         )
     if broken:
         parts.append(f"break {broken} target{'s' if broken != 1 else ''}")
-    hint = "add the roots these servers chain to"
+    from .fix_hints import fix_hint  # deferred: loaded with the check, as above
+
+    hint = fix_hint([r for r in report.failures if not any(r.item is i for i in own)])
     if cut and board is not None:
         hint = (
             "keep the root the chain ends at (named above) in the CA; 'esp-cabundle check "

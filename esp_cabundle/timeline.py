@@ -146,6 +146,12 @@ class Timeline:
                 seen.setdefault(e.sha256, e)
         return tuple(seen.values())
 
+    @property
+    def renewed(self) -> tuple[CertEvent, ...]:
+        """Certificates of the chain judged at the date checked that the server has
+        renewed by then (valid when the chain was seen, expired at that date)."""
+        return self.segments[0].forecast.renewed
+
     def period_at(self, when: datetime) -> Period:
         for s in self.segments:
             if s.period.covers(when):
@@ -168,17 +174,22 @@ def _in_window(periods: Sequence[Period], begin: datetime, end: datetime) -> lis
 @dataclass(frozen=True, slots=True)
 class _Judge:
     """What every forecast of one timeline shares: the trust, the device, the name the
-    unit connects to (None: not judged) and a verifier prepared for that trust."""
+    unit connects to (None: not judged), a verifier prepared for that trust, and when a
+    chain without a capture date was seen sent (``now``: it is what the server sends)."""
 
     trust: TrustSet
     device: DeviceProfile
     hostname: str | None
     verifier: Verifier | None
+    now: datetime | None = None
 
     def forecast(
         self, period: Period, at: datetime, until: datetime, *, rotate_issuing: bool = True
     ) -> Forecast:
-        """The forecast of the chain ``period`` sends, from ``at`` until ``until``."""
+        """The forecast of the chain ``period`` sends, from ``at`` until ``until``. A
+        captured or saved chain (an open period) was seen sent when it was captured, or
+        else now; a roadmap's chains are what servers send, their renewals are its steps."""
+        seen = (period.chain.captured_at or self.now) if period.start is None else None
         return forecast(
             self.trust,
             period.chain.certificates,
@@ -188,6 +199,7 @@ class _Judge:
             rotate_issuing=rotate_issuing,
             hostname=self.hostname,
             verifier=self.verifier,
+            seen=seen,
         )
 
 
@@ -200,17 +212,19 @@ def judge_periods(
     until: datetime | None = None,
     hostname: str | None = None,
     verifier: Verifier | None = None,
+    now: datetime | None = None,
 ) -> Timeline:
     """Judge what a server sends from ``at`` until ``until`` (or at ``at`` alone), for a
     unit connecting to ``hostname`` (None: the name is not judged); ``verifier`` is one
-    prepared for ``trust`` and reused.
+    prepared for ``trust`` and reused; ``now``: when a chain with no capture date was
+    seen sent (None: its server certificates' dates all count at ``at``).
 
     Periods must follow each other in time. When none is sent at ``at``, judging starts
     where the first later one starts (a chain announced for a later date).
     """
     if not periods:
         raise ValueError("judge_periods needs at least one period")
-    judge = _Judge(trust, device, hostname, verifier)
+    judge = _Judge(trust, device, hostname, verifier, now)
     begin = at
     if not any(p.covers(at) for p in periods):
         later = [p.start for p in periods if p.start is not None and p.start > at]

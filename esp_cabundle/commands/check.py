@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..anchors import describe_trust, intermediate_notes, intermediates
+from ..anchors import describe_trust, intermediate_notes, intermediates, not_ca_notes
 from ..catalog import Catalog
 from ..chains import load_chain_file, parse_host_port
 from ..check import (
@@ -31,6 +31,7 @@ from ..clobber import refuse_clobbering, same_file
 from ..config import find_config, load_config, not_read_hint
 from ..dates import clamped, parse_when
 from ..errors import EspCabundleError, InputError, VerdictError
+from ..fix_hints import fix_hint
 from ..own_servers import own_server_evidence
 from ..report import write_html_report
 from ..targets import chain_file_hint
@@ -269,7 +270,8 @@ def check(
         hint = chain_file_hint(f, pull=config is not None)  # as build --target says it
         chain = load_chain_file(f, spelling=CLI_SPELLING, hint=hint)
         named = hostname or chain_file_name(f, chain)
-        items.append(CheckItem(f.name, chain, default, hostname=named))
+        refresh = f"refresh it ({hint})"
+        items.append(CheckItem(f.name, chain, default, hostname=named, refresh=refresh))
     if hosts:
         targets = []
         for h in hosts:
@@ -344,7 +346,8 @@ def check(
         n = len(report.failures)
         raise VerdictError(
             f"{n} of {len(report.results)} chain{'s' if len(report.results) != 1 else ''} "
-            f"would fail{' within the horizon' if horizon else ''}"
+            f"would fail{' within the horizon' if horizon else ''}",
+            hint=fix_hint(report.failures),
         )
 
 
@@ -432,6 +435,7 @@ def render_report(report: CheckReport, *, width: int = 96) -> str:
     if mids:  # as the gate and inspect warn about them
         key_only = report.trust.stored_bundle
         lines.extend(f"Note: {n}." for n in intermediate_notes(cas, catalog, key_only=key_only))
+    lines.extend(f"Note: {n}." for n in not_ca_notes(cas))  # a server's certificate given
     devices = {r.item.device.name: r.item.device for r in report.results}
     if len(devices) == 1:
         d = next(iter(devices.values()))
@@ -481,6 +485,8 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool, width: int)
     if tl.failing_since is not None:
         out.extend(wrap.wrap(tl.failing_since.describe()))
     out.extend(wrap.wrap(v.explanation))
+    if r.renewal_note:
+        out.extend(wrap.wrap(r.renewal_note))
     if horizon:
         for f in tl.flips:
             out.extend(wrap.wrap(f.describe()))
@@ -491,8 +497,9 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool, width: int)
                 )
         if tl.note:
             out.extend(wrap.wrap(tl.note))
-        if tl.rotating:
-            renewed = ", ".join(f"{e.label} ({e.date.date().isoformat()})" for e in tl.rotating)
+        later = [e for e in tl.rotating if e not in tl.renewed]  # renewed ones said above
+        if later:
+            renewed = ", ".join(f"{e.label} ({e.date.date().isoformat()})" for e in later)
             out.extend(wrap.wrap(f"renewed by the server, not forecast: {renewed}"))
     return out
 

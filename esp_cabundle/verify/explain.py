@@ -287,7 +287,10 @@ def _bundle_summary(index: TrustIndex, chain: Sequence[Node]) -> str:
                 signs.setdefault(k, []).append(c.label)
     signed = "; ".join(f"{nodes[k].label} signs {', '.join(labels)}" for k, labels in signs.items())
     if len(nodes) <= 3:
-        text = f"the bundle holds only {' and '.join(a.label for a in nodes)}"
+        held = " and ".join(
+            a.label + " (not a CA certificate)" * (not a.is_ca and a.version >= 3) for a in nodes
+        )
+        text = f"the bundle holds only {held}"
         if signs:
             return f"{text} ({signed})"
         return (

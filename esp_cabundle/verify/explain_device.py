@@ -3,12 +3,13 @@ server's name and key usage, and the chain orders mbedTLS cannot follow."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 
 from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .asn1 import ParseRefusal
-from .names import leaf_names, name_key, name_label
+from .names import HeldNames, check_cn, held_names, name_key, name_label
 from .nodes import Node, sig_good
 from .parse import parse_refusal
 from .path import TrustIndex
@@ -103,26 +104,92 @@ def name_notes(v: Verdict, leaf: Node, spelling: Spelling = PYTHON) -> list[str]
     if v.name_status == "not-set":
         return ["This firmware sets no hostname, so mbedTLS does not check the server's name."]
     assert leaf.cert is not None and v.hostname is not None
-    names = ", ".join(leaf_names(leaf.cert)) or "none"
+    held = held_names(leaf.cert)
+    lib = f"mbedTLS {v.profile.mbedtls}"
     if v.name_status == "matched":
-        return [f"The name {v.hostname} matches {_q(leaf.label)} ({names})."]
+        return [f"The name {v.hostname} matches {_q(leaf.label)}: {_matched_by(v, held)}."]
+    ip = _is_ip(v.hostname)
+    why = [_holds(held)]
+    if ip and held.ips and v.profile.mbedtls != "3.6":
+        also = f" (it would match {v.hostname})" if v.hostname in held.ips else ""
+        why.append(
+            f"{lib} compares the name with the subjectAltName's dNSNames only "
+            f"(x509_crt_verify_name), never with an IP address entry; mbedTLS 3.6 does{also}"
+        )
+    elif ip and not held.ips:
+        why.append("an IP address matches only an IP address entry of a subjectAltName")
+    if held.has_san and any(c not in held.dns for c in held.cns):
+        why.append("the CN is not read when there is a subjectAltName")
+    if not ip and any(d.startswith("*.") for d in held.dns):
+        why.append("a wildcard covers exactly one leading label")
+    text = " ".join(f"{w if w.startswith('mbedTLS') else w[0].upper() + w[1:]}." for w in why)
     return [
-        f"The name {v.hostname} is not among the names {_q(leaf.label)} answers to "
-        f"({names}; mbedTLS reads the subjectAltName dNSNames, or the CN only when there is "
-        "no subjectAltName, and a wildcard covers exactly one leading label): CN_MISMATCH."
+        f"The name {v.hostname} is not among the names {_q(leaf.label)} answers to: "
+        f"CN_MISMATCH. {text}"
     ]
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _listing(kind: str, values: Sequence[str]) -> str:
+    plural_s = "es" if kind.endswith("ss") else "s"
+    return f"{kind}{plural_s if len(values) != 1 else ''} {', '.join(values)}"
+
+
+def _holds(held: HeldNames) -> str:
+    """``its subjectAltName holds IP address 127.0.0.1; its CN is device-gw``."""
+    parts = [
+        _listing(kind, values)
+        for kind, values in (
+            ("DNS name", held.dns),
+            ("IP address", held.ips),
+            ("URI", held.uris),
+        )
+        if values
+    ]
+    cn = f"its CN is {', '.join(held.cns)}" if held.cns else "it has no CN"
+    if not held.has_san:
+        return f"it has no subjectAltName, so mbedTLS reads the CN, and {cn}"
+    san = " and ".join(parts) if parts else "no name mbedTLS reads"
+    return f"its subjectAltName holds {san}, and {cn}"
+
+
+def _matched_by(v: Verdict, held: HeldNames) -> str:
+    """Which name of the certificate matched, and why that one is read."""
+    assert v.hostname is not None
+    host = v.hostname.encode("utf-8", "surrogateescape")
+    if not held.has_san:
+        cn = next((c for c in held.cns if check_cn(c.encode(), host)), held.cns[0])
+        return f"its CN {cn} (it has no subjectAltName, so mbedTLS reads the CN)"
+    dns = next((d for d in held.dns if check_cn(d.encode(), host)), None)
+    hidden = f". Its CN {', '.join(held.cns)} is not read: a subjectAltName hides it"
+    if dns is not None:
+        return f"its subjectAltName holds the DNS name {dns}" + hidden * any(
+            c not in held.dns for c in held.cns
+        )
+    what = f"the {'IP address' if v.hostname in held.ips else 'URI'} {v.hostname}"
+    return (
+        f"its subjectAltName holds {what}, which mbedTLS {v.profile.mbedtls} compares "
+        "(2.28 does not)" + hidden * any(c not in held.dns for c in held.cns)
+    )
 
 
 def usage_notes(v: Verdict, leaf: Node) -> list[str]:
     out = []
     if v.flags & KEY_USAGE:
         out.append(
-            f"{_q(leaf.label)}'s keyUsage lacks digitalSignature, which a TLS server's key "
+            f"The keyUsage of {_q(leaf.label)} lacks digitalSignature, which a TLS server's key "
             "needs in an ECDHE handshake (KEY_USAGE)."
         )
     if v.flags & EXT_KEY_USAGE:
         out.append(
-            f"{_q(leaf.label)}'s extendedKeyUsage does not include serverAuth "
+            f"The extendedKeyUsage of {_q(leaf.label)} does not include serverAuth "
             "(EXT_KEY_USAGE): mbedTLS refuses it as a server certificate"
             + (" even though its chain is good." if v.stage == "tls" else ".")
         )

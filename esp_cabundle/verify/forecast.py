@@ -59,7 +59,9 @@ class Forecast:
 
     ``rotating`` lists certificates whose expiry is not a forecast event: the leaf and the
     issuing intermediates (CA certificates limited to path length 0), which servers
-    replace before they expire.
+    replace before they expire. ``renewed`` lists those of them that were valid when the
+    chain was seen sent and expire before ``start.at``: the server has renewed them by
+    then, so the verdict at ``start.at`` ignores their dates too.
     """
 
     start: Verdict
@@ -67,6 +69,7 @@ class Forecast:
     changes: tuple[Change, ...]
     note: str
     rotating: tuple[CertEvent, ...] = ()
+    renewed: tuple[CertEvent, ...] = ()
 
     @property
     def ok_throughout(self) -> bool:
@@ -96,6 +99,9 @@ class Forecast:
             "rotating": [
                 {"label": e.label, "expires": e.date.date().isoformat()} for e in self.rotating
             ],
+            "renewed": [
+                {"label": e.label, "expires": e.date.date().isoformat()} for e in self.renewed
+            ],
             "note": self.note,
         }
 
@@ -118,13 +124,18 @@ def forecast(
     rotate_issuing: bool = True,
     hostname: str | None = None,
     verifier: Verifier | None = None,
+    seen: datetime | None = None,
 ) -> Forecast:
     """The verdict at ``at`` and each time it flips before ``until``, with the certificate
     events behind each flip.
 
-    The verdict at ``at`` is exact (every date counts). With ``rotate_issuing``, later
-    instants ignore the leaf's and issuing intermediates' dates: servers renew those, and
-    what a bundle owner needs to know is when the trust side breaks (roots, cross-signs).
+    The verdict at ``at`` is exact (every date counts), but for a chain ``seen`` sent
+    before ``at`` (captured or saved then): its leaf and issuing intermediates valid at
+    ``seen`` that expire before ``at`` are renewed by the server by then (README: they
+    are not forecast), so they are listed in ``renewed`` and their dates not judged. With
+    ``rotate_issuing``, later instants ignore the leaf's and issuing intermediates' dates:
+    servers renew those, and what a bundle owner needs to know is when the trust side
+    breaks (roots, cross-signs).
     ``hostname`` is the name the unit connects to (None: not judged); ``verifier`` reuses
     one prepared for ``trust`` across many chains. Naive datetimes are UTC. Only a
     script calls this directly (check_items refuses a horizon before ``at`` first), so
@@ -137,12 +148,20 @@ def forecast(
             f"{PYTHON.at.format(at.date().isoformat())}"
         )
     verifier = verifier or Verifier(trust)
-    start = verifier.verify(chain, profile, at=at, hostname=hostname)
     rotating_certs = [c for i, c in enumerate(chain) if rotate_issuing and _is_rotating(c, i)]
     rotating = tuple(
         CertEvent("expires", describe_certificate(c), c.not_after, c.sha256) for c in rotating_certs
     )
     undated = frozenset(c.der for c in rotating_certs)
+    outlived = [
+        c
+        for c in rotating_certs
+        if seen is not None and c.not_before <= seen <= c.not_after and c.not_after < at
+    ]
+    renewed = tuple(e for e, c in zip(rotating, rotating_certs, strict=True) if c in outlived)
+    start = verifier.verify(
+        chain, profile, at=at, hostname=hostname, undated=frozenset(c.der for c in outlived)
+    )
 
     if profile.clock != "synced":
         if profile.clock == "unset":
@@ -158,7 +177,7 @@ def forecast(
             )
         else:
             note = "This device does not check dates: no date changes this verdict."
-        return Forecast(start, until, (), note, rotating)
+        return Forecast(start, until, (), note, rotating, renewed)
 
     # Instants where some relevant certificate enters or leaves its window.
     nodes = chain_nodes(chain)
@@ -223,4 +242,4 @@ def forecast(
         )
     else:
         note = "The chain fails throughout; no date makes it pass."
-    return Forecast(start, until, tuple(changes), note, rotating)
+    return Forecast(start, until, tuple(changes), note, rotating, renewed)

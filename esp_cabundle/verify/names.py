@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from dataclasses import dataclass
 
 from ..certs import Certificate
 from ..pubkeys import read_tlv_header
@@ -145,7 +146,7 @@ def _memcasecmp(n1: bytes, n2: bytes) -> bool:
     return True
 
 
-def _check_cn(name: bytes, host: bytes) -> bool:
+def check_cn(name: bytes, host: bytes) -> bool:
     """``x509_crt_check_cn``: exact (case-insensitive) or ``*.rest`` matching exactly one
     leading label of a host that has a dot."""
     if len(name) == len(host) and _memcasecmp(host, name):
@@ -192,7 +193,7 @@ def hostname_matches(cert: object, hostname: str, mbedtls: str = "2.28") -> bool
     host = hostname.encode("utf-8", "surrogateescape")
     sans = _general_names(cert.der)
     if sans is not None:
-        if any(kind == 2 and _check_cn(v, host) for kind, v in sans):
+        if any(kind == 2 and check_cn(v, host) for kind, v in sans):
             return True
         if mbedtls == "3.6":
             ip = _ip_bytes(hostname)
@@ -202,19 +203,45 @@ def hostname_matches(cert: object, hostname: str, mbedtls: str = "2.28") -> bool
                 return True
         return False
     return any(
-        oid == CN_OID and _check_cn(value, host)
+        oid == CN_OID and check_cn(value, host)
         for oid, _t, value, _m in name_attrs(cert.subject_der)
     )
 
 
-def leaf_names(cert: object) -> list[str]:
-    """The names a certificate answers to, as ``hostname_matches`` reads them."""
+@dataclass(frozen=True, slots=True)
+class HeldNames:
+    """What a certificate names itself: subjectAltName entries by kind (``has_san``:
+    whether it has the extension at all) and the subject's CNs."""
+
+    has_san: bool
+    dns: tuple[str, ...]
+    ips: tuple[str, ...]
+    uris: tuple[str, ...]
+    cns: tuple[str, ...]
+
+
+def held_names(cert: object) -> HeldNames:
+    """Every name ``cert`` holds, whether or not a given mbedTLS line reads it: for saying
+    why a name matched or did not (an IP address in the subjectAltName, which 2.28 never
+    compares; a CN, which a subjectAltName hides)."""
     assert isinstance(cert, Certificate)
     sans = _general_names(cert.der)
-    if sans is not None:
-        return [v.decode("ascii", "replace") for kind, v in sans if kind == 2]
-    return [
-        value.decode("utf-8", "replace")
-        for oid, _t, value, _m in name_attrs(cert.subject_der)
-        if oid == CN_OID
-    ]
+    entries = sans or ()
+
+    def ip_text(v: bytes) -> str:
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError:
+            return v.hex()
+
+    return HeldNames(
+        has_san=sans is not None,
+        dns=tuple(v.decode("ascii", "replace") for kind, v in entries if kind == 2),
+        ips=tuple(ip_text(v) for kind, v in entries if kind == 7),
+        uris=tuple(v.decode("ascii", "replace") for kind, v in entries if kind == 6),
+        cns=tuple(
+            value.decode("utf-8", "replace")
+            for oid, _t, value, _m in name_attrs(cert.subject_der)
+            if oid == CN_OID
+        ),
+    )
