@@ -393,6 +393,8 @@ def _parse_output(node: Node) -> BoardOutput:
         if key in ("form", "path"):
             continue
         v = n.value
+        if isinstance(v, float) and key != "max_certs":
+            raise n.number_error()  # idf_version: 5.10, which YAML reads as 5.1
         if not isinstance(v, str | int | bool):
             raise n.error("expected a scalar value (quote versions: '5.4')")
         options[key] = v
