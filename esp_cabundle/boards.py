@@ -148,12 +148,14 @@ def with_version(board: Board, version: str | None) -> Board:
             )
         raise InputError(f"board {board.name} does not run {firmware.title} {chosen}", hint=hint)
     release = firmware.release(chosen)
+    output = release_output(board.output, release, chosen)
+    if output.form == "idf-bundle" and "idf_version" in output.options:
+        # The version is the board's (@5 gives idf_version 5): judged now, its hint
+        # naming the board line to write (esp-idf-bundle@5.4), not an option.
+        spelling = CONFIG_SPELLING._replace(idf_version=f"{board.name}@{{}}")
+        choose_bundle_format(idf_version=str(output.options["idf_version"]), spelling=spelling)
     return replace(
-        board,
-        version=chosen,
-        version_given=version is not None,
-        release=release,
-        output=release_output(board.output, release, chosen),
+        board, version=chosen, version_given=version is not None, release=release, output=output
     )
 
 
@@ -391,6 +393,8 @@ def _parse_output(node: Node) -> BoardOutput:
         if key in ("form", "path"):
             continue
         v = n.value
+        if isinstance(v, float) and key != "max_certs":
+            raise n.number_error()  # idf_version: 5.10, which YAML reads as 5.1
         if not isinstance(v, str | int | bool):
             raise n.error("expected a scalar value (quote versions: '5.4')")
         options[key] = v
@@ -399,6 +403,7 @@ def _parse_output(node: Node) -> BoardOutput:
             choose_bundle_format(
                 idf_version=str(options["idf_version"]) if "idf_version" in options else None,
                 bundle_format=str(options["bundle_format"]) if "bundle_format" in options else None,
+                spelling=CONFIG_SPELLING,
             )
         except InputError as e:
             raise node.error(e.message, hint=e.hint) from e

@@ -205,6 +205,10 @@ def parse_board_key(node: Node) -> Any:
         raise node.error(e.message, hint=e.hint) from e
 
 
+# The only output option whose value is a number (whole); a float given to any other
+# is text YAML read as a number (idf_version: 5.10 as 5.1, platform: 2.10 as 2.1).
+_NUMBER_OPTIONS = ("max_certs",)
+
 _LOCK_NAME = "cabundle.lock"  # build.LOCK_NAME, which imports this module
 
 
@@ -270,53 +274,61 @@ def parse_config(text: str, *, path: Path) -> Config:
         os.path.realpath(path): "the config itself",
         os.path.realpath(base_dir / _LOCK_NAME): "the lock file build writes",
     }
-    if "outputs" in m:
-        for n in m["outputs"].as_list():
-            if isinstance(n.value, str):
-                fmt = n.as_choice(tuple(FORMATS))
-                if fmt in IMAGE_FORMATS:
-                    raise n.error(_IMAGE_NEEDS, hint=_IMAGE_HINT)
-                default = Path(FORMATS[fmt].default_path)
-                _own_path(n, base_dir / default, default, taken)
-                outputs.append(OutputSpec(fmt, base_dir / FORMATS[fmt].default_path))
-                continue
-            om = n.as_mapping()
-            if "format" not in om:
-                raise n.error("each output needs a 'format'")
-            fmt = om["format"].as_choice(tuple(FORMATS))
-            allowed_keys = ("format", "path", *FORMATS[fmt].options)
-            om = n.as_mapping(allowed_keys)
-            out_path = (
-                Path(om["path"].as_str()) if "path" in om else Path(FORMATS[fmt].default_path)
-            )
-            implied = implied_format(out_path)
-            if implied is not None and implied != fmt:
-                raise om["path"].error(
-                    f"'{out_path}' names a {implied} file, but the output format is {fmt}",
-                    hint=f"write format: {implied}, or name the file for {fmt} "
-                    f"(e.g. {Path(FORMATS[fmt].default_path).name})",
-                )
-            options = {k: v.as_plain() for k, v in om.items() if k not in ("format", "path")}
-            check = FORMATS[fmt].check
-            for k, v in options.items():
-                if check is not None:
-                    try:
-                        check(k, v, options, CONFIG_SPELLING)
-                    except InputError as e:
-                        raise om[k].error(e.reason, hint=e.hint) from e
-                if not isinstance(v, str | int | bool):
-                    got = (
-                        "a list"
-                        if isinstance(v, list)
-                        else "a mapping"
-                        if isinstance(v, dict)
-                        else repr(v)
-                    )
-                    raise om[k].error(f"expected text, a whole number or true/false, got {got}")
+    output_nodes = m["outputs"].as_list() if "outputs" in m else []
+    if "outputs" in m and m["outputs"].value in (None, []):
+        # said, not taken as no key: build would write the default ca.pem it never named
+        empty = "an empty list" if m["outputs"].value == [] else "nothing"
+        raise m["outputs"].error(
+            f"{empty} names no file to write",
+            hint="list the outputs (e.g. outputs: [pem]), or remove 'outputs:' to write "
+            "the default ca.pem",
+        )
+    for n in output_nodes:
+        if isinstance(n.value, str):
+            fmt = n.as_choice(tuple(FORMATS))
             if fmt in IMAGE_FORMATS:
-                options["image"] = _image_output(n, fmt, options, base_dir)
-            _own_path(om.get("path", n), base_dir / out_path, out_path, taken)
-            outputs.append(OutputSpec(fmt, base_dir / out_path, options))
+                raise n.error(_IMAGE_NEEDS, hint=_IMAGE_HINT)
+            default = Path(FORMATS[fmt].default_path)
+            _own_path(n, base_dir / default, default, taken)
+            outputs.append(OutputSpec(fmt, base_dir / FORMATS[fmt].default_path))
+            continue
+        om = n.as_mapping()
+        if "format" not in om:
+            raise n.error("each output needs a 'format'")
+        fmt = om["format"].as_choice(tuple(FORMATS))
+        allowed_keys = ("format", "path", *FORMATS[fmt].options)
+        om = n.as_mapping(allowed_keys)
+        out_path = Path(om["path"].as_str()) if "path" in om else Path(FORMATS[fmt].default_path)
+        implied = implied_format(out_path)
+        if implied is not None and implied != fmt:
+            raise om["path"].error(
+                f"'{out_path}' names a {implied} file, but the output format is {fmt}",
+                hint=f"write format: {implied}, or name the file for {fmt} "
+                f"(e.g. {Path(FORMATS[fmt].default_path).name})",
+            )
+        options = {k: v.as_plain() for k, v in om.items() if k not in ("format", "path")}
+        check = FORMATS[fmt].check
+        for k, v in options.items():
+            if isinstance(v, float) and k not in _NUMBER_OPTIONS:
+                raise om[k].number_error()
+            if check is not None:
+                try:
+                    check(k, v, options, CONFIG_SPELLING)
+                except InputError as e:
+                    raise om[k].error(e.reason, hint=e.hint) from e
+            if not isinstance(v, str | int | bool):
+                got = (
+                    "a list"
+                    if isinstance(v, list)
+                    else "a mapping"
+                    if isinstance(v, dict)
+                    else repr(v)
+                )
+                raise om[k].error(f"expected text, a whole number or true/false, got {got}")
+        if fmt in IMAGE_FORMATS:
+            options["image"] = _image_output(n, fmt, options, base_dir)
+        _own_path(om.get("path", n), base_dir / out_path, out_path, taken)
+        outputs.append(OutputSpec(fmt, base_dir / out_path, options))
 
     present = {key for key in SECTIONS if key in m}
     parsers = _section_parsers(present)

@@ -245,15 +245,22 @@ def combined_exit_code(codes: Iterable[int]) -> int:
 
 
 def directory_refused(
-    path: str, value: str, *, flag: str | None = None, name: str | None = None, spelt: str = ""
+    path: str,
+    value: str,
+    *,
+    flag: str | None = None,
+    name: str | None = None,
+    spelt: str = "",
+    file: str = "FILE",
 ) -> InputError:
     """A file named as a directory (``value`` as given), refused in the same words by every
     file option of the CLI and by a root file of the library's, with a hint naming a file
     in it: ``flag`` (the option's), ``name`` (an argument's), else ``spelt`` (the caller's
-    words for one, ``{}`` where the file goes), else the file itself."""
+    words for one, ``{}`` where the file goes), else the file itself. ``file``: the name
+    of the file meant, when the caller found it there (``cabundle.yaml``)."""
     import shlex  # deferred: only a refusal quotes (errors.py is on every start-up path)
 
-    example = os.path.join(value, "FILE")
+    example = os.path.join(value, file)
     if flag:
         hint = f"name a file with {flag}, e.g. {flag} {shlex.quote(example)}"
     elif name:

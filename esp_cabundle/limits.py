@@ -158,13 +158,17 @@ def loads_json(
     cap: int,
     max_depth: int = MAX_JSON_DEPTH,
     error: type[InputError] = InputError,
+    hint: str | None = None,
+    fault_line: bool = False,
 ) -> Any:
     """Parse untrusted JSON (a file, or a peer's answer when ``path`` is None): size and
     nesting capped, every failure ``error`` naming the file (never RecursionError or
-    UnicodeDecodeError)."""
+    UnicodeDecodeError). ``hint``: what to do about a file that is not JSON (restore it,
+    or write it again); ``fault_line``: name the line where the JSON breaks as file:line
+    (a file users edit and merge; the journal's entries keep their path alone)."""
     check_size(len(data), cap, what=what, path=path, error=error)
     if not data and path is not None:
-        raise error(f"empty file, not a {what}", path=path)
+        raise error(f"empty file, not a {what}", path=path, hint=hint)
     text = decoded_utf8(data, what=what, path=path, error=error)
     if not _json_depth_ok(text, max_depth):
         raise error(
@@ -174,8 +178,17 @@ def loads_json(
         )
     try:
         return json.loads(text)
+    except json.JSONDecodeError as e:
+        if path is None or not fault_line:
+            raise error(f"{what} is not valid JSON ({e})", path=path, hint=hint) from e
+        raise error(
+            f"{what} is not valid JSON ({e.msg}, column {e.colno})",
+            path=path,
+            line=e.lineno,
+            hint=hint,
+        ) from e
     except (ValueError, RecursionError) as e:
-        raise error(f"{what} is not valid JSON ({e})", path=path) from e
+        raise error(f"{what} is not valid JSON ({e})", path=path, hint=hint) from e
 
 
 def json_shape_reason(e: Exception) -> str:

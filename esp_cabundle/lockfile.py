@@ -77,8 +77,13 @@ class Lock:
     ) -> Lock:
         """The lock in ``data``; ``spelling``: how the hints name a build (see
         :mod:`~esp_cabundle.spelling`)."""
-        doc = loads_json(data, what="lock file", path=path, cap=MAX_LOCK_INPUT)
         hint = build_unlocked(spelling, "to write it again; review the diff")
+        # A lock that is not JSON (a merge's conflict markers, a cut write): the one in
+        # version control is what was reviewed; writing it anew pins what resolves now.
+        not_json = f"restore it from version control, or {hint}"
+        doc = loads_json(
+            data, what="lock file", path=path, cap=MAX_LOCK_INPUT, hint=not_json, fault_line=True
+        )
         if not isinstance(doc, dict):
             raise InputError(
                 f"corrupt lock file: a JSON {type(doc).__name__}, not the object with "

@@ -106,6 +106,8 @@ class Spelling(NamedTuple):
     list_fs: str  # what lists the file system at an offset of the file {} (list_fs_for)
     # round 9: a unit of another board
     board_again: str  # the same update with the board {} (board_again_for quotes it)
+    # round 10: firmware versions
+    idf_version: str  # the firmware version an idf-bundle output is for, {} the version
     # Said, not guessed from a word's shape: the caller is the CLI, so a hint may name a
     # command to run ('esp-cabundle chains pull') where a script is shown the call to make.
     cli: bool = False
@@ -229,6 +231,7 @@ PYTHON = Spelling(
     list_fs="open_image(data[0x290000:0x290000 + 0x160000]).files()",
     # round 9
     board_again="use load_board({})",
+    idf_version="idf_version='{}'",
 )
 
 
@@ -310,6 +313,7 @@ CLI_SPELLING = Spelling(
     list_fs="esp-cabundle fs ls {} --offset 0x290000 --size 1408K",
     # round 9 (a command that knows the line typed gives it, mended: flash)
     board_again="run the same command again with --board {}",
+    idf_version="--idf-version {}",
     cli=True,
 )
 
@@ -342,6 +346,7 @@ CONFIG_SPELLING = PYTHON._replace(
     pem="format: pem",
     max_certs="max_certs:",
     new_layout="'bundle_format: v2'",
+    idf_version="idf_version: '{}'",
 )
 
 

@@ -53,10 +53,21 @@ class Node:
         self.path = path  # e.g. "outputs[1].format"
         self.where = where  # the file
         self.key_line = line  # for mapping values: the line of their key
+        self.text: str | None = None  # a scalar as written: 5.10, which YAML reads as 5.1
 
     def error(self, message: str, *, hint: str | None = None) -> ConfigError:
         where = f"{self.path}: " if self.path else ""  # "": the whole document
         return ConfigError(where + message, path=self.where, line=self.line, hint=hint)
+
+    def number_error(self) -> ConfigError:
+        """A number (5.10) where text was meant: said as written, since YAML's reading
+        (5.1) names another version, with the line that keeps it as text."""
+        text = self.text if self.text is not None else str(self.value)
+        number = "a number" if text == str(self.value) else f"the number {self.value}"
+        return self.error(
+            f"YAML reads {text} as {number}, not as the text {text}",
+            hint=f"quote it: {_line(self.path, repr(text))}",
+        )
 
     def origin(self) -> Origin:
         """Where this value was written, for an error found when it is used."""
@@ -148,7 +159,8 @@ class Node:
     def as_choice(self, choices: tuple[str, ...]) -> str:
         s = self.as_str()
         if s not in choices:
-            raise self.error(f"'{s}' is not one of: {', '.join(choices)}")
+            # the CLI's words for a mistyped name (--preset defualt), at this line
+            raise self.error(f"'{s}' is not one of: {', '.join(choices)}", hint=suggest(s, choices))
         return s
 
     def as_plain(self) -> Any:
@@ -276,7 +288,9 @@ def to_nodes(node: Any, path: str, where: str, walk: _Walk | None = None) -> Nod
             )
     walk.seen.add(key)
     if isinstance(node, yaml.ScalarNode):
-        return Node(_scalar(node, where, path), line, path, where)
+        scalar = Node(_scalar(node, where, path), line, path, where)
+        scalar.text = node.value
+        return scalar
     if node.tag not in (_YAML + "map", _YAML + "seq"):
         raise ConfigError(f"tag {_tag_text(node.tag)} is not supported", path=where, line=line)
     walk.path.add(key)

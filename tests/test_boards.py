@@ -251,7 +251,7 @@ def test_good_board_parses() -> None:
         ),
         (
             GOOD.replace("  form: filesystem", "  form: idf-bundle\n  idf_version: 5.4"),
-            "quote versions",
+            "reads 5.4 as a number",
         ),
         (
             GOOD.replace("  form: filesystem", "  form: idf-bundle\n  bundle_format: v9"),

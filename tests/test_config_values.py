@@ -40,7 +40,7 @@ FP = "0123456789abcdef" * 4  # a well-formed SHA-256 no catalog root has
         ("outputs:\n  - {format: c, style: nosuch}\n", 2, "style: unknown C style 'nosuch'"),
         ("outputs:\n  - format: c\n    name: 123\n", 3, "name: '123' is not a valid C"),
         ("outputs:\n  - {format: idf-bundle, idf_version: nosuch}\n", 2, "cannot read version"),
-        ("outputs:\n  - {format: idf-bundle, idf_version: 5.4}\n", 2, "as text: '5.4'"),
+        ("outputs:\n  - {format: idf-bundle, idf_version: 5.4}\n", 2, "reads 5.4 as a number"),
         ("outputs:\n  - {format: idf-bundle, max_certs: x}\n", 2, "must be a positive number"),
         ("outputs:\n  - {format: idf-bundle, bundle_format: v9}\n", 2, "unknown bundle format"),
         (

@@ -44,12 +44,20 @@ def refuse_directory(value: Any, param: click.Parameter | None) -> None:
     ):
         return
     option = isinstance(param, click.Option) and bool(param.opts)
+    usual = _USUAL_FILES.get(param.name or "") if param is not None else None
     raise directory_refused(
         value,
         value,
         flag=param.opts[0] if option and param is not None else None,
         name=param.human_readable_name if param is not None and not option else None,
+        file=usual if usual and os.path.isfile(os.path.join(value, usual)) else "FILE",
     )
+
+
+# The file an option usually names, suggested when a directory given holds it
+# (``-c ../proj``: ``-c ../proj/cabundle.yaml``); config.CONFIG_NAME, not imported: the
+# config module (and the catalog it brings) loads only for a run that reads one.
+_USUAL_FILES = {"config_path": "cabundle.yaml"}
 
 
 # Names that say a CA file or text (build writes them; .crt and .cer hold PEM or DER):

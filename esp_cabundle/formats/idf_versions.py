@@ -2,9 +2,11 @@
 
 ESP-IDF switched from layout v1 to v2 in 5.4, Arduino-ESP32 in 3.2 (built on ESP-IDF
 5.4). A version that was never released (5.9.9, arduino-2.017) is refused rather than
-read as a nearby one, since its layout would be a guess; an ESP-IDF minor release
-newer than those known (6.1) is taken as the newest line's layout, with a warning
-(:func:`idf_version_warning`).
+read as a nearby one, since its layout would be a guess, and so is a bare major whose
+releases read both layouts (5, arduino-3). A release the tool cannot know yet is taken
+with a warning (:func:`idf_version_warning`): an ESP-IDF minor newer than those known
+(6.1) in the newest line's layout, a patch newer than its line's newest known (5.5.9)
+in its line's.
 """
 
 from __future__ import annotations
@@ -33,6 +35,20 @@ _NEWEST_ARDUINO = 3
 # last of a major that has a successor (5.6, 4.5) can never be released: a typo, whose
 # layout would be a guess. A later 6.y can be: taken as 6.0's layout, with a warning.
 _IDF_LINES = {4: 4, 5: 5, 6: 0}
+# The newest patch release of each ESP-IDF minor line known (data/firmware/esp-idf.yaml's
+# covers; a test holds the two equal). A later patch (5.5.9) is a release newer than the
+# tool, or a typo: either way its line's layout, said in a warning. No line before 4.4:
+# the firmware data starts there, and those lines' patches are not judged.
+_NEWEST_PATCH: dict[tuple[int, int], int] = {
+    (4, 4): 8,
+    (5, 0): 9,
+    (5, 1): 7,
+    (5, 2): 7,
+    (5, 3): 5,
+    (5, 4): 4,
+    (5, 5): 5,
+    (6, 0): 2,
+}
 _VERSION_RE = lazy_re(r"^(?:(?P<kind>arduino|idf|esp-idf)[-_ ]?)?v?(?P<ver>\d+(?:\.\d+)*)$")
 
 
@@ -61,6 +77,7 @@ def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat
             hint="check the version; for a release newer than this tool, give the layout "
             f"with {spelling.new_layout}",
         )
+    _refuse_bare_major(parts, arduino, spelling)
     if arduino:
         if parts[0] < 2:
             raise InputError(
@@ -90,6 +107,22 @@ def bundle_format_for(version: str, spelling: Spelling = PYTHON) -> BundleFormat
     return "v2" if parts[:2] >= _V2_SINCE_IDF else "v1"
 
 
+def _refuse_bare_major(parts: tuple[int, ...], arduino: bool, spelling: Spelling) -> None:
+    """Refuse a bare major whose releases read both layouts (ESP-IDF 5, Arduino-ESP32 3):
+    taken as x.0 it gave v1 to a 5.4 firmware, which then trusts no server."""
+    since = _V2_SINCE_ARDUINO if arduino else _V2_SINCE_IDF
+    if len(parts) != 1 or parts[0] != since[0]:
+        return
+    major, first = since
+    name, prefix, patch = ("Arduino-ESP32", "arduino-", ".0") if arduino else ("ESP-IDF", "", "")
+    raise InputError(
+        f"{name} {major} does not say which bundle layout the firmware reads: its "
+        "releases read two",
+        hint=f"{major}.{first - 1} or earlier: v1; {major}.{first} or later: v2. Give the "
+        f"exact release, e.g. {spelling.idf_version.format(f'{prefix}{major}.{first}{patch}')}",
+    )
+
+
 def refuse_unreleased_idf(version: str) -> None:
     """Refuse (InputError) an ESP-IDF ``version`` (``5.6``, ``4.5.1``: digits and dots)
     of a minor line past the last of its major, which can never be released: a typo,
@@ -114,11 +147,20 @@ _IDF_RELEASE_LINES = ", ".join(
 def idf_version_warning(version: str) -> str | None:
     """Why ``version`` (one :func:`bundle_format_for` takes) is a guess: an ESP-IDF
     release newer than the lines this tool knows (6.1, when 6.0 is the newest), whose
-    layout is taken as the newest line's. None for a known release line."""
+    layout is taken as the newest line's, or a patch newer than its line's newest known
+    (5.5.9, when 5.5.5 is), taken as its line's. None for a known release."""
     m = _VERSION_RE().match(version.strip().lower())
     if m is None or m.group("kind") == "arduino":
         return None
     parts = tuple(int(x) for x in m.group("ver").split("."))
+    newest_patch = _NEWEST_PATCH.get((parts[0], parts[1])) if len(parts) > 2 else None
+    if newest_patch is not None and parts[2] > newest_patch:
+        line = f"{parts[0]}.{parts[1]}"
+        return (
+            f"ESP-IDF {m.group('ver')} is not a release known to this tool (the newest "
+            f"known {line}.x is {line}.{newest_patch}): the layout of {line} "
+            f"({bundle_format_for(line)}) is used"
+        )
     last = _IDF_LINES.get(parts[0])
     if last is None or len(parts) < 2 or parts[1] <= last:
         return None
