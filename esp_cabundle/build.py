@@ -140,6 +140,10 @@ def build_bundle(
     source = CaSource.build(spec, config=config)
     when = at or now()  # a naive one is UTC: gate_ca reads it so
 
+    # An idf-bundle output is the project's own bundle: the firmware trusts it, not its
+    # default one, so the gate does not say otherwise.
+    own_bundle = any(out.format == "idf-bundle" for out in outputs)
+
     def gate(board: Board | None = None, ca_path: str | None = None) -> GatedCA:
         return gate_ca(
             source,
@@ -150,6 +154,7 @@ def build_bundle(
             spelling=spelling,
             catalog=catalog,
             ca_path=ca_path,
+            own_bundle=own_bundle,
         )
 
     ca = gate(board)
