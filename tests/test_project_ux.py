@@ -6,6 +6,9 @@ a stray ca.pem) judged, the header's counts right (tryout of December 2026)."""
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -106,3 +109,31 @@ def test_header_counts_each_part_and_names_a_file_once(project: Path, runner: Cl
     assert r.stdout.startswith(
         "5 roots from preset 'letsencrypt' (4 roots) plus roots my-root.pem, isrg-root-x1 (1 more) "
     )
+
+
+def test_a_bundle_only_project_is_told_a_runnable_expiry_gate(
+    project: Path, runner: CliRunner
+) -> None:
+    """inspect --fail-within on the bundle said "gate the ca.pem it was built from", and
+    init's project writes none: the hint is now a line that runs in the project."""
+    assert runner.invoke(cli, ["build", "-q"]).exit_code == 0
+    r = runner.invoke(cli, ["inspect", "x509_crt_bundle.bin", "--fail-within", "3650", "-q"])
+    assert r.exit_code == 1
+    hint = next(line for line in r.stderr.splitlines() if line.startswith("  hint: "))
+    line = hint.split(": ", 2)[2]
+    assert line == (
+        "esp-cabundle build -f pem -o - --no-lock --no-check -q | "
+        "esp-cabundle inspect /dev/stdin --fail-within 3650"
+    )
+    me = f"{shlex.quote(sys.executable)} -m esp_cabundle"
+    run = subprocess.run(
+        line.replace("esp-cabundle", me), shell=True, cwd=project, capture_output=True, text=True
+    )
+    # ISRG Root X1 expires 2035-06-04: within ten years, judged from the roots' dates.
+    assert run.returncode == 1, run.stderr
+    assert "ISRG Root X1: expires 2035-06-04 (within 3650 days)" in run.stderr
+    assert sorted(p.name for p in project.iterdir()) == [
+        "cabundle.lock",
+        "cabundle.yaml",
+        "x509_crt_bundle.bin",
+    ]
