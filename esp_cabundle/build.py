@@ -146,6 +146,10 @@ def build_bundle(
     def sizes(bundle: Bundle, pem: bytes) -> list[tuple[str, int]]:
         return _budgeted(outputs, bundle, pem, early, spelling)
 
+    # An idf-bundle output is the project's own bundle: the firmware trusts it, not its
+    # default one, so the gate does not say otherwise.
+    own_bundle = any(out.format == "idf-bundle" for out in outputs)
+
     def gate(
         board: Board | None = None, ca_path: str | None = None, *, every_output: bool = False
     ) -> GatedCA:
@@ -161,6 +165,7 @@ def build_bundle(
             # An image's board gate measures the ca.pem it packs, as does a build of no
             # output (a lock only); the first gate measures every output.
             sizes=sizes if every_output and outputs else None,
+            own_bundle=own_bundle,
         )
 
     ca = gate(board, every_output=True)

@@ -203,6 +203,7 @@ class Violation:
 class Resolution:
     bundle: Bundle
     notes: tuple[str, ...]
+    from_presets: int = 0  # the bundle's first roots, those the presets gave
 
 
 def _looks_like_path(spec: str, base_dir: Path) -> Path | None:
@@ -391,6 +392,7 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog, spelling: Spelling = PYTH
         preset = catalog.preset(name)
         for alias in preset.aliases:
             wanted.extend(_resolve_one(alias, catalog, spec.base_dir))
+    preset_entries = len(wanted)
     curl = spec.only_labels is not None
     for i, r in enumerate(spec.roots):
         origin = _nth(spec.root_origins, i)
@@ -413,7 +415,8 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog, spelling: Spelling = PYTH
     seen: set[str] = set()
     entries: list[BundleEntry] = []
     dropped: list[BundleEntry] = []
-    for e in wanted:
+    from_presets = 0
+    for n, e in enumerate(wanted):
         if e.sha256 in excluded:
             continue
         if e.sha256 in seen:
@@ -421,14 +424,17 @@ def resolve_bundle(spec: BundleSpec, catalog: Catalog, spelling: Spelling = PYTH
             continue
         seen.add(e.sha256)
         entries.append(e)
+        from_presets += n < preset_entries
     notes += duplicate_notes(dropped, requested=True)
     if spec.only_labels is not None:
         kept = [e for e in entries if e.kept_by(spec.only_labels)]
         notes.append(f"label filter kept {len(kept)} of {plural(len(entries), 'root')}")
+        from_presets = sum(e.kept_by(spec.only_labels) for e in entries[:from_presets])
         entries = kept
     if not entries:
         raise CatalogError("the selection is empty: every root was excluded or filtered out")
-    return Resolution(Bundle(tuple(entries), catalog.mozilla_version), tuple(notes))
+    bundle = Bundle(tuple(entries), catalog.mozilla_version)
+    return Resolution(bundle, tuple(notes), from_presets)
 
 
 # Every aliased root parses with mbedTLS 2.28 (tests/test_catalog.py proves it), so

@@ -135,24 +135,24 @@ def board_trust(
 
     if ca.kind == "builtin":
         if bundle_path is None:
-            notes.append(f"{who} trusts its built-in {info.title} for {conn.name}")
+            notes.append(f"{who} trusts its built-in {info.title} for {conn.label}")
             return own(), tuple(notes)
         data = read_input(bundle_path, what="bundle file", certificates=True)
         if board.output.form == "c" and sniff_kind(data) in ("c-strings", "c-array"):
             notes.append(
                 f"{bundle_path} is judged as the CA of rebuilt firmware; units running "
-                f"{who} as released trust its built-in {info.title} for {conn.name}"
+                f"{who} as released trust its built-in {info.title} for {conn.label}"
             )
             return load_trust_set(bundle_path), tuple(notes)
         notes.append(
-            f"{who} does not read {ca.path or bundle_path.name} for {conn.name}; it trusts "
+            f"{who} does not read {ca.path or bundle_path.name} for {conn.label}; it trusts "
             f"its built-in {info.title} (judged that, not {bundle_path})"
         )
         return own(), tuple(notes)
     if bundle_path is not None:
         return load_trust_set(bundle_path), tuple(notes)
     if board.version_given:
-        notes.append(f"no --bundle: {who} trusts, for {conn.name}, {ca.describe(info)}")
+        notes.append(f"no --bundle: {who} trusts, for {conn.label}, {ca.describe(info)}")
         return own(), tuple(notes)
     return fallback(), tuple(notes)
 

@@ -195,6 +195,12 @@ class Connection:
     name: str
     host: str | None = None
     server: str | None = None
+    about: str | None = None  # what a message calls it ("default" says nothing to a user)
+
+    @property
+    def label(self) -> str:
+        """The connection as messages name it: ``mdash.net``, or what ``about`` says."""
+        return self.about or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,7 +302,7 @@ def parse_firmware(text: str, *, where: str) -> Firmware:
             raise ConfigError(f"missing required key '{key}'", path=where, line=1)
     connections = []
     for n in top["connections"].as_list():
-        m = n.as_mapping(("name", "host", "server"))
+        m = n.as_mapping(("name", "host", "server", "about"))
         if "name" not in m:
             raise n.error("missing 'name'")
         connections.append(
@@ -304,6 +310,7 @@ def parse_firmware(text: str, *, where: str) -> Firmware:
                 m["name"].as_str(),
                 m["host"].as_str() if "host" in m else None,
                 m["server"].as_str() if "server" in m else None,
+                m["about"].as_str() if "about" in m else None,
             )
         )
     names = tuple(c.name for c in connections)

@@ -34,16 +34,18 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .anchors import count_anchors, intermediate_notes, intermediates, not_ca_notes
+from .board_links import BoardLinks, board_links, link_items
 from .bundle import (
     Bundle,
     BundleSpec,
     Policy,
+    Resolution,
     Sizes,
     Violation,
     check_policies,
@@ -59,6 +61,7 @@ from .fileio import missing_ca_hint, read_input
 from .formats.pem import render_pem
 from .sniff import decode_text
 from .spelling import PYTHON, Spelling
+from .text import plural
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -66,7 +69,6 @@ if TYPE_CHECKING:
     from .certs import Certificate
     from .check import CheckFailed, CheckItem, CheckReport, Target
     from .config import Config
-    from .firmware import Connection, ConnectionCa
 
 __all__ = [
     "BoardLinks",
@@ -222,6 +224,7 @@ def gate_ca(
     spelling: Spelling = PYTHON,
     skip_hint: str | None = None,
     sizes: Callable[[Bundle, bytes], Sizes] | None = None,
+    own_bundle: bool = False,
 ) -> GatedCA:
     """Resolve, render and judge a CA for writing; see the module for every step.
 
@@ -233,6 +236,7 @@ def gate_ca(
     summary point to (see :mod:`~esp_cabundle.spelling`); ``skip_hint`` ends the hint
     when a target's chain is missing (default: pass ``spelling.no_check``). ``sizes``:
     what ``max_bytes`` measures, from the bundle and its ca.pem (default: the ca.pem).
+    ``own_bundle``: the caller writes an ESP-IDF bundle (:func:`.board_links.board_links`).
     Raises before anything could be written:
     :class:`~esp_cabundle.errors.PrivateKeyError`,
     :class:`~esp_cabundle.errors.CertificateError` or InputError (unusable input),
@@ -252,14 +256,14 @@ def gate_ca(
     else:
         resolution = resolve_bundle(spec, catalog, spelling)
         bundle, notes = resolution.bundle, resolution.notes
-        origin = _describe_spec(spec)
+        origin = _describe_spec(spec, resolution)
     pem = render_pem(bundle)
     measured = sizes(bundle, pem) if sizes is not None else [("ca.pem", len(pem))]
     violations = _judge_policies(
         bundle, spec.policy, at=at, sizes=measured, origin=origin, spelling=spelling
     )
     all_targets = _targets(source.config, targets) if check_targets else ()
-    links = board_links(board, ca_path) if board is not None else BoardLinks()
+    links = board_links(board, ca_path, own_bundle=own_bundle) if board else BoardLinks()
     report, evidence, left_out = _judge_targets(
         bundle,
         all_targets,
@@ -337,15 +341,24 @@ def _resolve_file(
     return Bundle(tuple(kept), catalog.mozilla_version), notes, converted
 
 
-def _describe_spec(spec: BundleSpec) -> str:
-    """``preset 'default' plus amazon-root-ca-1``: what was asked for, files by name."""
+def _describe_spec(spec: BundleSpec, resolution: Resolution) -> str:
+    """``preset 'default' (8 roots) plus root my-root.pem (1 more)``: what was asked for,
+    files by name, each once however it was spelt (the config's ``my-root.pem`` and
+    ``--root ./my-root.pem`` are one file), with the roots each part gave when both do."""
     presets = spec.effective_presets
     parts = [f"preset {', '.join(repr(p) for p in presets)}"] if presets else []
-    if spec.roots:
-        shown = ", ".join(spec.roots[:3]) + (
-            f" and {len(spec.roots) - 3} more" * (len(spec.roots) > 3)
-        )
-        parts.append(f"root{'s' if len(spec.roots) > 1 else ''} {shown}")
+    named: dict[object, str] = {}
+    for r in spec.roots:
+        path = Path(r) if Path(r).is_absolute() else spec.base_dir / r
+        named.setdefault(path.resolve() if path.is_file() else r, r)
+    roots = list(named.values())
+    if roots:
+        shown = ", ".join(roots[:3]) + f" and {len(roots) - 3} more" * (len(roots) > 3)
+        parts.append(f"root{'s' if len(roots) > 1 else ''} {shown}")
+    if len(parts) == 2:
+        more = len(resolution.bundle) - resolution.from_presets
+        parts[0] += f" ({plural(resolution.from_presets, 'root')})"
+        parts[1] += f" ({more} more)" if more else " (none new)"
     return " plus ".join(parts)
 
 
@@ -383,70 +396,6 @@ def _targets(config: Config | None, extra: Sequence[Target]) -> tuple[Target, ..
     configured: tuple[Target, ...] = config.section("targets", ()) if config else ()
     names = {t.name for t in extra}
     return tuple(extra) + tuple(t for t in configured if t.name not in names)
-
-
-@dataclass(frozen=True, slots=True)
-class BoardLinks:
-    """A board's firmware connections as a write sees them: those that trust the file
-    written (``judged``, with the file's path as the firmware names it), notes on
-    those the file does not change, and those among them with a server, each with what
-    it trusts instead (``unread``: mDash 1.2.16's mdash.net, "its built-in ISRG Root X1"):
-    a write does not judge their server (:func:`.own_servers.unread_servers`)."""
-
-    judged: tuple[tuple[Connection, ConnectionCa], ...] = ()
-    notes: tuple[str, ...] = ()
-    who: str = ""
-    unread: tuple[tuple[Connection, str], ...] = ()
-
-
-def board_links(board: Board, ca_path: str | None = None) -> BoardLinks:
-    """What writing the CA at ``ca_path`` (default: the board's CA path) changes among
-    the connections of ``board``'s firmware version."""
-    conns = board.connection_cas()
-    if board.firmware is None or not conns:
-        return BoardLinks()
-    # deferred: firmware data is read only for boards that name their firmware
-    from .firmware import ca_set_info, load_firmware
-
-    who = f"{load_firmware(board.firmware.name).title} {board.version}"
-    path = ca_path or (board.filesystem.ca_path if board.filesystem is not None else None)
-    judged, notes, unread = [], [], []
-    for conn, ca in conns:
-        if path is not None and ca.reads(path):
-            if conn.server:  # a kind of server with a roadmap: judged offline
-                judged.append((conn, ca))
-            continue
-        title = ca_set_info(ca.ca_set).title
-        if ca.kind == "builtin":
-            notes.append(
-                f"{who} does not read {ca.path or path or 'a CA file'} for {conn.name}; it "
-                f"trusts its built-in {title} (the file written does not change that)"
-            )
-            instead = f"its built-in {title}"
-        elif ca.kind == "file":
-            notes.append(f"{who} reads {ca.path} for {conn.name}, not {path or 'this file'}")
-            instead = str(ca.path)
-        else:
-            notes.append(f"{who} trusts its certificate bundle ({title}) for {conn.name}")
-            instead = f"its certificate bundle ({title})"
-        if conn.host:
-            unread.append((conn, instead))
-    return BoardLinks(tuple(judged), tuple(notes), who, tuple(unread))
-
-
-def link_items(board: Board, links: BoardLinks) -> list[CheckItem]:
-    """The chains the servers of ``links.judged`` send over time (their roadmaps), each
-    judged under ``board``'s rules with what that connection sets (the server name)."""
-    # deferred: the check and its verifier (~20 ms) load only when there are links
-    from .check import board_server_items
-
-    device = board.device_profile()
-    own: list[CheckItem] = []
-    for conn, ca in links.judged:
-        dev = device if ca.hostname is None else replace(device, sets_hostname=ca.hostname)
-        for item in board_server_items(board, dev, connections=[(conn, ca)]):
-            own.append(replace(item, name=conn.name, hostname=conn.host))
-    return own
 
 
 def _judge_targets(

@@ -6,12 +6,14 @@ bundle or a config's output into a :class:`~esp_cabundle.verify.TrustSet`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
 from .certs import Certificate, load_certificates
+from .clobber import same_file
 from .errors import CertificateError
 from .fileio import is_found, read_input
 from .formats.idf_bundle import DAMAGED_BUNDLE_HINT, diagnose_bundle, read_idf_bundle
@@ -88,36 +90,61 @@ _READABLE_OUTPUTS = ("pem", "der", "c", "idf-bundle")
 
 
 def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Path:
-    """The ``ca.pem`` a check without ``--bundle`` reads first: beside the config, where
-    ``build -c`` writes it (``-c fleet/cabundle.yaml`` judged a stray ./ca.pem instead of
+    """The file a check without ``--bundle`` reads first. A config that names CA
+    outputs: the first that exists (else the first), never a ``ca.pem`` that is none of
+    them (it never ships). Otherwise the ``ca.pem`` beside the config, where ``build -c``
+    writes it (``-c fleet/cabundle.yaml`` judged a stray ./ca.pem instead of
     fleet/ca.pem), else in the working directory."""
+    outputs = _ca_outputs(config)
+    for _, out in outputs:
+        if out.exists() or out.is_symlink():
+            return out
+    if outputs:
+        return outputs[0][1]
     if config is not None and config.path is not None:
         return config.path.parent / "ca.pem"
     return (cwd or Path.cwd()) / "ca.pem"
 
 
+def _ca_outputs(config: Config | None) -> list[tuple[str, Path]]:
+    """The config's outputs check can read back: format and path (joined to its
+    directory)."""
+    if config is None:
+        return []
+    return [(o.format, o.path) for o in config.outputs if o.format in _READABLE_OUTPUTS]
+
+
 def default_trust_set(
     config: Config | None, *, cwd: Path | None = None, spelling: Spelling = PYTHON
 ) -> TrustSet:
-    """The ``ca.pem`` beside the config (``./ca.pem`` without one) when present, else
-    the file the config's ``build`` wrote (its first CA output that exists:
-    ``data/ca.pem``, ``x509_crt_bundle.bin``...: what the units get, even when the config
-    changed since), else the bundle the config (or the default preset) resolves to —
-    what ``build`` would write. ``spelling``: how the hints name the trust set given
-    instead (see :mod:`~esp_cabundle.spelling`)."""
-    pem = default_bundle_path(config, cwd=cwd)
+    """What a check without ``--bundle`` judges. A config that names CA outputs: the
+    first that exists (``data/ca.pem``, ``x509_crt_bundle.bin``...: what the units get,
+    even when the config changed since); a ``ca.pem`` beside it that is none of them is
+    left out, with a note (CI passed on such a stray file while the firmware shipped the
+    configured bundle). Otherwise the ``ca.pem`` beside the config (``./ca.pem`` without
+    one), where build writes it. Else the bundle the config (or the default preset)
+    resolves to: what ``build`` would write. ``spelling``: how the hints name the trust
+    set given instead (see :mod:`~esp_cabundle.spelling`)."""
     given = bare(spelling.bundle)
-    hint = f"check judges {pem} when present: remove or rename it, or name one with {given}"
-    if is_found(pem, what="bundle file", hint=hint):  # a link leading nowhere: reading says so
-        return load_trust_set(pem)
-    if config is not None:
-        hint = f"check judges the file the config's build wrote: remove it, or use {given}"
-        for out in config.outputs:  # their paths already joined to the config's directory
-            if out.format in _READABLE_OUTPUTS and is_found(
-                out.path, what=f"{out.format} output", hint=hint
-            ):
-                return load_trust_set(out.path)
+    outputs = _ca_outputs(config)
+    beside = config.path.parent if config is not None and config.path is not None else None
+    pem = (beside or cwd or Path.cwd()) / "ca.pem"
+    if not outputs:
+        hint = f"check judges {pem} when present: remove or rename it, or name one with {given}"
+        if is_found(pem, what="bundle file", hint=hint):  # a dangling link: reading says so
+            return load_trust_set(pem)
+    stray = outputs and pem.is_file() and not any(same_file(pem, out) for _, out in outputs)
+    notes = (
+        (f"{pem} is not one of the config's outputs: not judged (judge it with {given} {pem})",)
+        if stray
+        else ()
+    )
+    hint = f"check judges the file the config's build wrote: remove it, or use {given}"
+    for form, path in outputs:
+        if is_found(path, what=f"{form} output", hint=hint):
+            trust = load_trust_set(path)
+            return replace(trust, notes=(*trust.notes, *notes))
     spec = config.spec if config is not None else BundleSpec()
     bundle = resolve_bundle(spec, Catalog.load(), spelling).bundle
     where = f"roots resolved from {config.path}" if config and config.path else "default preset"
-    return TrustSet.from_bundle(bundle, source=where)
+    return replace(TrustSet.from_bundle(bundle, source=where), notes=notes)

@@ -24,22 +24,36 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_build_in_a_subdirectory_warns_that_the_config_above_is_not_read(
+def test_build_in_a_subdirectory_refuses_and_writes_nothing(
     project: Path, runner: CliRunner
 ) -> None:
+    """It built the default preset there with a warning: a stray ca.pem and lock beside
+    the sources, exit 0."""
     r = runner.invoke(cli, ["build", "-q"])
-    assert r.exit_code == 0
-    assert "warning: no cabundle.yaml here, building the default preset" in r.stderr
-    assert "../cabundle.yaml is not read from here" in r.stderr
-    assert f"run from {project}, or pass -c ../cabundle.yaml" in r.stderr
+    assert r.exit_code == 2
+    assert "no cabundle.yaml here, and ../cabundle.yaml above is not read" in r.stderr
+    assert f"run from {project} (cd ..), or pass -c ../cabundle.yaml" in r.stderr
+    assert sorted(p.name for p in Path.cwd().iterdir()) == []
 
 
-def test_build_json_lists_the_warning(project: Path, runner: CliRunner) -> None:
+def test_build_json_says_the_refusal(project: Path, runner: CliRunner) -> None:
     r = runner.invoke(cli, ["build", "--json", "--dry-run"])
-    assert r.exit_code == 0
+    assert r.exit_code == 2
     doc = json.loads(r.stdout)
-    assert doc["ok"] is True
-    assert any("../cabundle.yaml is not read" in w for w in doc["warnings"])
+    assert doc["ok"] is False and "../cabundle.yaml above is not read" in doc["error"]
+
+
+@pytest.mark.parametrize(
+    "args", [["--preset", "letsencrypt"], ["--root", "isrg-root-x1"], ["-o", "here.pem"]]
+)
+def test_build_with_an_explicit_selection_or_output_builds_here(
+    project: Path, runner: CliRunner, args: list[str]
+) -> None:
+    r = runner.invoke(cli, ["build", "--no-lock", "-q", *args])
+    assert r.exit_code == 0, r.output
+    assert "not read" not in r.stderr
+    for p in Path.cwd().iterdir():
+        p.unlink()
 
 
 def test_build_with_an_explicit_selection_does_not_warn(project: Path, runner: CliRunner) -> None:

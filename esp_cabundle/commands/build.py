@@ -16,9 +16,9 @@ from ..clobber import same_file
 from ..config import (
     Config,
     OutputSpec,
+    config_above,
     find_config,
     leads_outside,
-    not_read_hint,
     outputs_outside,
 )
 from ..depfile import MAX_DEPFILE, is_depfile, render_depfile
@@ -196,9 +196,17 @@ def build(
     config = ca.config()
     spec = ca.spec(config)
     # Run from a project's subdirectory, a plain build would make the default preset's
-    # ca.pem and lock here: say that the project's config is not read.
-    missed = not_read_hint() if config is None and not (ca.presets or ca.roots) else None
-    warnings = [f"no cabundle.yaml here, building the default preset; {missed}"] if missed else []
+    # ca.pem and lock here, stray files beside the sources: refuse, naming the config
+    # above. A selection or an output given on the command line says what is wanted.
+    explicit = ca.presets or ca.roots or formats or output_paths
+    above = config_above() if config is None and not explicit else None
+    if above is not None:
+        shown = os.path.relpath(above)
+        raise InputError(
+            f"no cabundle.yaml here, and {shown} above is not read; nothing written",
+            hint=f"run from {above.parent} (cd {os.path.dirname(shown)}), or pass -c {shown}; "
+            "or give --preset, --root or -o to build here without it",
+        )
     labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:
         from ..formats.idf_filter import load_cmn_filter  # deferred: csv, for this flag only
@@ -271,7 +279,7 @@ def build(
     if not as_json:
         for n in result.dir_notes:
             note(f"note: {printable(n)}", quiet=quiet)
-        for w in (*warnings, *result.dir_warnings):
+        for w in result.dir_warnings:
             warn(printable(w))
     extra = _depfile(depfile, result)
     done = (
@@ -291,7 +299,7 @@ def build(
                 ],
                 "lock": str(result.lock_path) if result.lock_path else None,
                 "notes": [*result.notes, *result.dir_notes],
-                "warnings": [*warnings, *result.dir_warnings],
+                "warnings": list(result.dir_warnings),
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
                 # a dry run writes nothing: what it would write is under would_write
                 "written": [] if dry_run else [str(p) for p in done.written],

@@ -114,8 +114,9 @@ def _config_here() -> bool:
     "--bundle",
     "bundle_path",
     help="Trust set: ca.pem, DER, C source or ESP-IDF x509_crt_bundle "
-    "(default: the ca.pem beside the config, ./ca.pem without one; else the CA file the "
-    "config's build wrote, else the config's roots).",
+    "(default: the CA output the config's build wrote, never a ca.pem that is none of "
+    "its outputs; with no CA outputs, the ca.pem beside the config, ./ca.pem without one; "
+    "else the config's roots).",
 )
 @click.option(
     "--host",

@@ -171,6 +171,7 @@ class GateResult:
     failed: int = 0
     undated: int = 0
     empty: tuple[Report, ...] = ()
+    roots_gate: str = ""  # the same gate run on the roots a bundle is built from
 
     @property
     def headline(self) -> str:
@@ -187,8 +188,12 @@ class GateResult:
 
     @property
     def hint(self) -> str | None:
-        """How to give the gate something to judge, when an input held nothing."""
+        """How to give the gate something to judge: an input held nothing, or an ESP-IDF
+        bundle held no dates (a bundle-only project has no ca.pem to gate: the line
+        gates the roots its config resolves to, writing nothing)."""
         if not self.empty:
+            if self.undated and self.roots_gate:
+                return f"gate the roots it is built from, in its project: {self.roots_gate}"
             return None
         first = self.empty[0]
         if first.kind.endswith(" image"):
@@ -220,14 +225,27 @@ def gate_problems(
             out.append(
                 f"{r.source}: {plural(len(undated), 'root')} with no dates (an "
                 "ESP-IDF bundle keeps names and keys only): expiry cannot be judged; gate "
-                "the ca.pem it was built from"
+                "the roots it was built from"
             )
         for f in r.findings:
             problem = _problem(f, at, fail_on=fail_on, fail_within=fail_within)
             if problem is not None:
                 failed += 1
                 out.append(f"{r.source} {f.location} {f.label}: {problem}")
-    return GateResult(tuple(out), failed, undated_total, empty)
+    line = _roots_gate_line(fail_on, fail_within) if undated_total else ""
+    return GateResult(tuple(out), failed, undated_total, empty, line)
+
+
+def _roots_gate_line(fail_on: tuple[str, ...], fail_within: int | None) -> str:
+    """``esp-cabundle build -f pem -o - ... | esp-cabundle inspect /dev/stdin ...``: the
+    same gate on the roots the project's config resolves to, as a PEM on a pipe (no
+    ca.pem beside the bundle, no lock rewritten; the targets are check's business)."""
+    flags = [f"--fail-on {f}" for f in fail_on]
+    flags += [f"--fail-within {fail_within}"] if fail_within is not None else []
+    return (
+        "esp-cabundle build -f pem -o - --no-lock --no-check -q | "
+        f"esp-cabundle inspect /dev/stdin {' '.join(flags)}"
+    )
 
 
 def _with_findings(r: Report) -> Iterator[Report]:
