@@ -137,7 +137,12 @@ def board_trust(
         if bundle_path is None:
             notes.append(f"{who} trusts its built-in {info.title} for {conn.label}")
             return own(), tuple(notes)
-        data = read_input(bundle_path, what="bundle file", certificates=True)
+        data = read_input(
+            bundle_path,
+            what="bundle file",
+            certificates=True,
+            stdin=True,  # '-': read once
+        )
         if board.output.form == "c" and sniff_kind(data) in ("c-strings", "c-array"):
             notes.append(
                 f"{bundle_path} is judged as the CA of rebuilt firmware; units running "
@@ -483,11 +488,15 @@ class CheckReport:
         }
 
 
-def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem], spelling: Spelling) -> None:
+def _refuse_undated_expiry(
+    trust: TrustSet, items: Sequence[CheckItem], spelling: Spelling, built_from: str | None
+) -> None:
     """A device that checks dates against a CA list (mbedTLS rules) refuses an expired
     root; an ESP-IDF bundle holds no dates, so whether its roots expire cannot be
     judged, and a check that cannot judge does not pass (as ``inspect --fail-within``
-    refuses it). An ESP-IDF device's own rules never date a bundle root: judged."""
+    refuses it). An ESP-IDF device's own rules never date a bundle root: judged.
+    ``built_from``: how to check the roots the bundle is built from (default: the
+    ca.pem beside it)."""
     if trust.has_dates:
         return
     dated = [i for i in items if i.device.rules == "mbedtls" and i.device.checks_dates]
@@ -498,10 +507,13 @@ def _refuse_undated_expiry(trust: TrustSet, items: Sequence[CheckItem], spelling
             f"keys only, no dates, and {', '.join(devices)} "
             f"{'checks' if len(devices) == 1 else 'check'} the roots' dates",
             violations=tuple(f"{i.name} ({i.device.name})" for i in dated),
-            hint=f"check the ca.pem it was built from ({spelling.bundle_for('ca.pem')}); a "
+            hint=f"{built_from or _CA_PEM_LINE.format(spelling.bundle_for('ca.pem'))}; a "
             "device verifying with the bundle itself is "
             f"{spelling.device_for('idf-bundle')} (or idf-bundle-clock)",
         )
+
+
+_CA_PEM_LINE = "check the ca.pem it was built from ({})"
 
 
 def _day_or_instant(when: datetime, other: datetime) -> str:
@@ -521,6 +533,7 @@ def check_items(
     notes: Sequence[str] = (),
     spelling: Spelling = PYTHON,
     now: datetime | None = None,
+    built_from: str | None = None,
 ) -> CheckReport:
     """Judge every item at ``at`` and, with ``until``, find each date a verdict flips:
     a certificate date, or the server switching chains. A chain that already fails at
@@ -532,6 +545,9 @@ def check_items(
     :mod:`~esp_cabundle.spelling`). A captured or saved chain was sent when it was
     captured (else ``now``, default: the clock): at a later ``at``, its leaf and issuing
     intermediates that expired in between count as renewed by the server (README).
+    ``built_from``: what to do instead when an ESP-IDF bundle's undated roots cannot be
+    judged by a dating device (default: check the ca.pem it was built from; the CLI
+    gives a project a runnable line).
     """
     at = as_datetime(at)
     now = as_datetime(now) if now is not None else current_time()
@@ -543,7 +559,7 @@ def check_items(
             hint="the horizon must end after the date checked (a date is its midnight, UTC)",
         )
 
-    _refuse_undated_expiry(trust, items, spelling)
+    _refuse_undated_expiry(trust, items, spelling, built_from)
     verifier = Verifier(trust, spelling=spelling)
     results = []
     out_notes = [*trust.notes, *notes]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ._patterns import lazy_re
 from ._pipes import output_to_stdout
+from ._stdin import STDIN, read_stdin
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
 from .file_kinds import (
@@ -60,6 +61,7 @@ def read_input(
     regular_only: bool = False,
     devices: bool = True,
     certificates: bool = False,
+    stdin: bool = False,
 ) -> bytes:
     """A user-named input's bytes; every failure is ``error`` naming the file and why.
 
@@ -76,8 +78,15 @@ def read_input(
     for the certificates it holds (a CA, bundle or chain file), so an archive is refused
     here, naming its unpacking, before any reader sniffs it (a stored zip's PEM text
     would be read as the CA); the file's kind decides, not how ``what`` words it.
+    ``stdin``: ``-`` is standard input, read once (see :mod:`._stdin`), where the caller
+    takes it; elsewhere it is a file's name.
     """
     cap = MAX_FILE_INPUT if max_bytes is None else max_bytes
+    if stdin and str(path) == STDIN:
+        data = read_stdin(what=what, cap=cap, error=error)
+        if certificates:
+            refuse_archive(data, source=STDIN, error=error)
+        return data
     p = Path(path)
     try:
         if not devices and stat.S_ISCHR(os.stat(p).st_mode):
@@ -134,61 +143,6 @@ def read_input(
                 f"is a symbolic link that loops ({e.strerror}): no {what} to read", path=str(p)
             ) from e
         raise error(f"cannot read {what} ({e.strerror or e})", path=str(p)) from e
-
-
-def missing_ca_hint(path: str | Path) -> str:
-    """A missing CA file's hint (when no name beside it is near): the command that
-    builds one there, as every other missing input's hint says how to get it. A source
-    file's name (``src/mDash.c``, a library's file to read) is not one the user means to
-    generate: its hint says where the path was looked for instead."""
-    p = Path(path)
-    if names_source(p) and not _CA_WORDS & _words(p.stem):
-        return _not_found_here(p)
-    return f"build one: esp-cabundle build --preset default -o {shell_path(path)}"
-
-
-# Names of program source (C, C++, Arduino sketches): firmware that embeds its CA
-# certificates there is read, not written; build's own C output is named for what it
-# holds (ca_pem.h, root_certs.h), which _CA_WORDS tells apart.
-_SOURCE_SUFFIXES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hh", ".hpp", ".ino"})
-_CA_WORDS = frozenset({"ca", "cas", "cert", "certs", "root", "roots", "bundle", "trust", "x509"})
-
-
-def names_source(path: Path) -> bool:
-    """True for a program source's name (``mDash.c``, ``main.cpp``, ``sketch.ino``)."""
-    return path.suffix.lower() in _SOURCE_SUFFIXES
-
-
-_NON_WORD = lazy_re(r"[^a-z0-9]+")
-
-
-def _words(stem: str) -> set[str]:
-    """The lower-case words of a file name (``root_ca-certs``: root, ca, certs)."""
-    return set(_NON_WORD().split(stem.lower())) - {""}
-
-
-def _not_found_here(p: Path) -> str:
-    """Where a relative path was looked for (the working directory), and which part of
-    it is missing, for a file the user meant to read rather than make."""
-    here = Path.cwd()
-    if p.is_absolute():
-        where = (
-            f"{p.parent} has no file {p.name}"
-            if p.parent.is_dir()
-            else (f"there is no directory {p.parent}")
-        )
-        return f"{where}; give the path of the file to read"
-    folder = "" if p.parent == Path(".") else f"{p.parent}{os.sep}"
-    if folder and not (here / p.parent).is_dir():
-        return (
-            f"a relative path is read from the working directory ({here}), which has no "
-            f"{folder}; give the file's path from here, or an absolute one"
-        )
-    there = f"and {folder} has" if folder else "which has"
-    return (
-        f"a relative path is read from the working directory ({here}), {there} no "
-        f"{p.name}; give the path of the file to read"
-    )
 
 
 def _beside(p: Path) -> list[str]:

@@ -57,8 +57,9 @@ from .catalog import Catalog
 from .certs import load_certificates, sniff_kind
 from .dates import as_datetime
 from .errors import InputError, PolicyError
-from .fileio import missing_ca_hint, read_input
+from .fileio import read_input
 from .formats.pem import render_pem
+from .missing_hints import missing_ca_hint
 from .sniff import decode_text
 from .spelling import PYTHON, Spelling
 from .text import plural
@@ -128,10 +129,12 @@ class CaSource:
     def from_file(
         cls, path: Path, *, policy: Policy | None = None, config: Config | None = None
     ) -> CaSource:
-        """A finished CA file read from ``path``."""
+        """A finished CA file read from ``path`` (``-``: standard input)."""
         return cls.finished(
             str(path),
-            read_input(path, what="CA file", hint=missing_ca_hint(path), certificates=True),
+            read_input(
+                path, what="CA file", hint=missing_ca_hint(path), certificates=True, stdin=True
+            ),
             policy=policy,
             config=config,
         )

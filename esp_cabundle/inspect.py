@@ -246,11 +246,17 @@ def describe_unknown(
 def inspect_path(
     path: str | Path, *, spelling: Spelling = PYTHON, missing_hint: str | None = None
 ) -> Report:
-    """A Report for the file at ``path``: a pipe is read (up to the cap), a character
-    device refused unread (a serial port is a unit: ``inspect --port``); hints as
+    """A Report for the file at ``path`` (``-``: standard input): a pipe is read (up to
+    the cap), a character device refused unread (a serial port is a unit: ``inspect
+    --port``); hints as
     ``spelling`` names the options, ``missing_hint`` for a file that is not there (the
     CLI's: the command that makes one)."""
     data = read_input(
-        path, what="image or CA file", devices=False, hint=missing_hint, certificates=True
+        path,
+        what="image or CA file",
+        devices=False,
+        hint=missing_hint,
+        certificates=True,
+        stdin=True,
     )
     return inspect_bytes(data, source=str(path), spelling=spelling)

@@ -36,10 +36,11 @@ __all__ = [
 
 def load_trust_set(path: str | Path) -> TrustSet:
     """A CA file of any shape the tool reads (PEM, DER, C source) or an ESP-IDF
-    ``x509_crt_bundle`` (v1 or v2: anchors with a name and a key, no dates)."""
+    ``x509_crt_bundle`` (v1 or v2: anchors with a name and a key, no dates); ``-`` is
+    standard input."""
     p = Path(path)
     return trust_set_from_bytes(
-        read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT, certificates=True),
+        read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT, certificates=True, stdin=True),
         source=str(p),
     )
 

@@ -194,12 +194,15 @@ def test_the_gate_counts_what_failed_and_what_cannot_be_judged(runner: CliRunner
     )
 
 
-def test_dash_says_how_to_read_standard_input(runner: CliRunner, in_tmp: Path) -> None:
-    """'... | esp-cabundle inspect -': '-' is no file here; the error says /dev/stdin,
-    which is (a bare 'no such image or CA file' left the user guessing)."""
+def test_dash_is_standard_input(runner: CliRunner, in_tmp: Path) -> None:
+    """'... | esp-cabundle inspect -' reads the pipe (it said "no such image or CA file",
+    then "read standard input as /dev/stdin"); what it holds is judged as a file's."""
     r = runner.invoke(cli, ["inspect", "-"], input="x")
     assert r.exit_code == 2
-    assert "/dev/stdin" in r.stderr
+    assert r.stderr == (
+        "Error: -: 1 bytes, every one 0x78: blank or erased flash, with no partition "
+        "table, file system or certificate\n"
+    )
 
 
 def test_a_library_report_is_the_json_inspect_prints(runner: CliRunner) -> None:

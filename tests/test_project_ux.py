@@ -111,6 +111,37 @@ def test_header_counts_each_part_and_names_a_file_once(project: Path, runner: Cl
     )
 
 
+def test_check_in_a_bundle_only_project_is_told_a_runnable_line(
+    project: Path, runner: CliRunner
+) -> None:
+    """check of the bundle under a dating device said "check the ca.pem it was built
+    from (--bundle ca.pem)", which the project does not have: as inspect's gate, it now
+    gives the same check on the project's roots, piped (the library keeps the ca.pem)."""
+    assert runner.invoke(cli, ["build", "-q"]).exit_code == 0
+    chain = str(
+        Path(__file__).resolve().parent.parent / "examples/chains/letsencrypt-2024-short.pem"
+    )
+    args = ["check", "--bundle", "x509_crt_bundle.bin", "--device", "mbedtls-clock"]
+    r = runner.invoke(cli, [*args, "--chain", chain])
+    assert r.exit_code == 1 and "expiry cannot be judged" in r.stderr
+    hint = next(line for line in r.stderr.splitlines() if line.startswith("  hint: "))
+    line = hint.split("in its project: ", 1)[1].split("; ")[0]
+    assert line == (
+        "esp-cabundle build -f pem -o - --no-lock --no-check -q | esp-cabundle check "
+        f"--bundle - --device mbedtls-clock --chain {shlex.quote(chain)}"
+    )
+    me = f"{shlex.quote(sys.executable)} -m esp_cabundle"
+    run = subprocess.run(
+        line.replace("esp-cabundle", me), shell=True, cwd=project, capture_output=True, text=True
+    )
+    assert run.returncode == 0 and "1 pass" in " ".join(run.stdout.split()), run.stderr
+    assert sorted(p.name for p in project.iterdir()) == [
+        "cabundle.lock",
+        "cabundle.yaml",
+        "x509_crt_bundle.bin",
+    ]
+
+
 def test_a_bundle_only_project_is_told_a_runnable_expiry_gate(
     project: Path, runner: CliRunner
 ) -> None:
@@ -123,7 +154,7 @@ def test_a_bundle_only_project_is_told_a_runnable_expiry_gate(
     line = hint.split(": ", 2)[2]
     assert line == (
         "esp-cabundle build -f pem -o - --no-lock --no-check -q | "
-        "esp-cabundle inspect /dev/stdin --fail-within 3650"
+        "esp-cabundle inspect - --fail-within 3650"
     )
     me = f"{shlex.quote(sys.executable)} -m esp_cabundle"
     run = subprocess.run(

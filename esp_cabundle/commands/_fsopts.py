@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import InputError
-from ..fileio import missing_ca_hint, names_source, shell_path
+from ..fileio import shell_path
 from ..fs import FS_TYPES, profiles_of
+from ..missing_hints import missing_ca_hint, names_source
 from ..spelling import CLI_SPELLING
 from ..text import printable
 from ._missing import completed

@@ -16,9 +16,10 @@ from ..boards import Board, load_board
 from ..certs import load_certificates
 from ..clobber import refuse_clobbering
 from ..errors import ImageError, InputError
-from ..fileio import PRIVATE, missing_ca_hint, read_input, write_atomic
+from ..fileio import PRIVATE, read_input, write_atomic
 from ..fs import open_image
 from ..fs.edit import locate_image, looks_like_pem
+from ..missing_hints import missing_ca_hint
 from ..push.urls import split_url
 from ..spelling import BOARD_SPELLING
 from ..text import byte_count, plural

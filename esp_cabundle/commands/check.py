@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import textwrap
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -39,7 +40,15 @@ from ..text import printable
 from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
 from ._missing import unstrayed
-from ._usage import gives, options_end, split_option, typed_words, usage_error, with_option
+from ._usage import (
+    gives,
+    options_end,
+    replaced_option,
+    split_option,
+    typed_words,
+    usage_error,
+    with_option,
+)
 from .options import (
     CLI_SPELLING,
     FILE_PATH,
@@ -326,7 +335,13 @@ def check(
             "or list targets: in cabundle.yaml",
         )
     report = check_items(
-        trust, items, at=when, until=horizon, notes=(*repeated, *notes), spelling=CLI_SPELLING
+        trust,
+        items,
+        at=when,
+        until=horizon,
+        notes=(*repeated, *notes),
+        spelling=CLI_SPELLING,
+        built_from=_roots_check_line() if config is not None else None,
     )
     written = 0
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
@@ -397,6 +412,17 @@ def _snapshot_notes(board: Board, config: Config | None, own: list[CheckItem]) -
 
 # What mbedtls_ssl_set_hostname() is handed: a DNS name (one label too: "broker"), a
 # wildcard pattern or an IP address; never empty, never with spaces or controls.
+def _roots_check_line() -> str:
+    """The same check on the roots the project's config resolves to, piped as PEM (a
+    bundle-only project has no ca.pem to name; as inspect's gate line, nothing is
+    written): the command as typed, with ``--bundle -``."""
+    words = replaced_option(typed_words(), ["--bundle"], "--bundle", "-")
+    return (
+        "check the roots it is built from, in its project: esp-cabundle build -f pem -o - "
+        f"--no-lock --no-check -q | esp-cabundle {shlex.join(words)}"
+    )
+
+
 _SERVER_NAME = re.compile(r"[A-Za-z0-9*_.:\[\]-]{1,253}")
 
 

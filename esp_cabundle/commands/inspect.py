@@ -130,7 +130,7 @@ def inspect(
     for path in paths:  # said as other commands say it (one check), with a hint
         refuse_directory(path, None)
     when = parse_at(at)
-    reports = [  # '-' missing: read_input's own hint (standard input is /dev/stdin)
+    reports = [  # '-' is standard input (read_input), never a missing file
         inspect_path(
             p, spelling=CLI_SPELLING, missing_hint=no_input_hint(Path(p)) if p != "-" else None
         )
@@ -237,14 +237,14 @@ def gate_problems(
 
 
 def _roots_gate_line(fail_on: tuple[str, ...], fail_within: int | None) -> str:
-    """``esp-cabundle build -f pem -o - ... | esp-cabundle inspect /dev/stdin ...``: the
+    """``esp-cabundle build -f pem -o - ... | esp-cabundle inspect - ...``: the
     same gate on the roots the project's config resolves to, as a PEM on a pipe (no
     ca.pem beside the bundle, no lock rewritten; the targets are check's business)."""
     flags = [f"--fail-on {f}" for f in fail_on]
     flags += [f"--fail-within {fail_within}"] if fail_within is not None else []
     return (
         "esp-cabundle build -f pem -o - --no-lock --no-check -q | "
-        f"esp-cabundle inspect /dev/stdin {' '.join(flags)}"
+        f"esp-cabundle inspect - {' '.join(flags)}"
     )
 
 

@@ -1,0 +1,59 @@
+"""Standard input as an input file (``-``), as ``-o -`` is standard output.
+
+Read once, whole and bounded: the bytes are kept with the stream they came from, so a
+command that opens its input twice (check reads a ``--bundle`` to sniff it, then loads
+it) gets the same bytes again rather than an empty second read. A terminal is refused
+before any read: nothing was piped, and waiting on the keyboard would look like a hang.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .errors import InputError
+from .limits import human_size
+from .text import plural_noun
+
+__all__ = ["STDIN", "read_stdin"]
+
+STDIN = "-"
+"""The name that reads standard input where a command takes it (``inspect -``)."""
+
+# The stream last read and its bytes (standard input is itself one per process; a new
+# stream, as each test run of a command has, is read afresh).
+_READ: list[tuple[object, bytes]] = []
+
+
+def read_stdin(*, what: str, cap: int, error: type[InputError] = InputError) -> bytes:
+    """Standard input's bytes, at most ``cap``; ``error`` (naming it ``-``) when it is a
+    terminal, closed, or longer than ``cap``."""
+    stream = sys.stdin
+    if _READ and _READ[0][0] is stream:
+        return _within(_READ[0][1], what=what, cap=cap, error=error)
+    if stream is None or stream.closed:
+        raise error(f"standard input is closed: no {what} to read", path=STDIN)
+    if stream.isatty():
+        raise error(
+            f"standard input is a terminal: no {what} was piped in",
+            path=STDIN,
+            hint=f"pipe the {what} in (cat ca.pem | esp-cabundle ...), or name its file",
+        )
+    try:
+        data = stream.buffer.read(cap + 1)
+    except OSError as e:
+        raise error(f"cannot read {what} ({e.strerror or e})", path=STDIN) from e
+    _READ[:] = [(stream, data)]
+    return _within(data, what=what, cap=cap, error=error)
+
+
+def _within(data: bytes, *, what: str, cap: int, error: type[InputError]) -> bytes:
+    """``data``, unless it is over ``cap`` (read whole, or cut at the first reader's
+    cap, which is then over this one's too)."""
+    if len(data) > cap:
+        raise error(
+            f"{what} is over the {human_size(cap)} limit for {plural_noun(what)} "
+            "(reading stopped there: a pipe gives no size)",
+            path=STDIN,
+            hint="is this the right input? inputs this large are refused without parsing",
+        )
+    return data
