@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .anchors import anchor_certificates, intermediate_notes, intermediates, not_ca_notes
+from .board_trust import board_trust
 from .catalog import Catalog
 from .certs import Certificate
 from .chains import (
@@ -26,10 +27,8 @@ from .chains import (
 from .dates import as_datetime
 from .dates import now as current_time
 from .errors import DeviceError, InputError, VerdictError
-from .fileio import is_found, read_input
-from .firmware import ca_set_info, load_ca_set, load_firmware
+from .fileio import is_found
 from .roadmaps import load_roadmap, roadmap_server
-from .sniff import sniff_kind
 from .spelling import PYTHON, Spelling
 from .targets import (
     CHAINS_DIR,
@@ -39,6 +38,7 @@ from .targets import (
     parse_targets,
     saving_hint,
 )
+from .text import shown_path
 from .timeline import Period, Timeline, judge_periods
 from .trust_files import (
     default_bundle_path,
@@ -104,62 +104,6 @@ class CheckFailed(VerdictError):
 
 # ---------------------------------------------------------------------------------------
 # Boards: the firmware's own CA, per version
-
-
-def board_trust(
-    board: Board, bundle_path: Path | None, *, fallback: Callable[[], TrustSet]
-) -> tuple[TrustSet, tuple[str, ...]]:
-    """What a unit of ``board`` trusts, and notes saying why.
-
-    A firmware CA compiled in is what units use whatever ``bundle_path`` says (unless the
-    bundle is in the form the firmware is built from: the CA of rebuilt firmware). A CA
-    file or ESP-IDF bundle is ``bundle_path`` when given; without it, a board named with
-    a version judges what that firmware holds until someone replaces it, and an
-    unversioned board keeps ``fallback`` (``./ca.pem`` or the config's roots).
-    """
-    conns = board.connection_cas()
-    if not conns or board.firmware is None:
-        return (load_trust_set(bundle_path) if bundle_path else fallback()), ()
-    conn, ca = conns[0]
-    info = ca_set_info(ca.ca_set)
-    who = f"{load_firmware(board.firmware.name).title} {board.version}"
-    notes = []
-    if not board.version_given:
-        notes.append(
-            f"board {board.name} is taken to run {who} (its default); name another with "
-            f"{board.name}@VERSION ({board.firmware.versions})"
-        )
-
-    def own() -> TrustSet:
-        return load_ca_set(ca.ca_set).trust_set(key_only=ca.kind == "bundle")
-
-    if ca.kind == "builtin":
-        if bundle_path is None:
-            notes.append(f"{who} trusts its built-in {info.title} for {conn.label}")
-            return own(), tuple(notes)
-        data = read_input(
-            bundle_path,
-            what="bundle file",
-            certificates=True,
-            stdin=True,  # '-': read once
-        )
-        if board.output.form == "c" and sniff_kind(data) in ("c-strings", "c-array"):
-            notes.append(
-                f"{bundle_path} is judged as the CA of rebuilt firmware; units running "
-                f"{who} as released trust its built-in {info.title} for {conn.label}"
-            )
-            return load_trust_set(bundle_path), tuple(notes)
-        notes.append(
-            f"{who} does not read {ca.path or bundle_path.name} for {conn.label}; it trusts "
-            f"its built-in {info.title} (judged that, not {bundle_path})"
-        )
-        return own(), tuple(notes)
-    if bundle_path is not None:
-        return load_trust_set(bundle_path), tuple(notes)
-    if board.version_given:
-        notes.append(f"no --bundle: {who} trusts, for {conn.label}, {ca.describe(info)}")
-        return own(), tuple(notes)
-    return fallback(), tuple(notes)
 
 
 def board_server_items(
@@ -284,7 +228,8 @@ def _refresh(t: Target, path: Path, pulled: Container[str] | None, spelling: Spe
     """How to save a target's saved chain anew, as :func:`.targets.saving_hint` says it."""
     if spelling.cli and (pulled is None or t.name in pulled):
         return f"refresh it ({spelling.pulled} anew) and commit it"
-    return f"refresh it ({saving_hint(t, path, None, pulled, spelling).split('; ')[0]})"
+    as_typed = Path(shown_path(path))  # a config's target's path is absolute (its base_dir)
+    return f"refresh it ({saving_hint(t, as_typed, None, pulled, spelling).split('; ')[0]})"
 
 
 def roadmap_items(
@@ -340,7 +285,8 @@ class ItemResult:
         )
         if self.item.refresh:
             it = "it" if one else "them"
-            text += f"; the saved chain {self.item.chain.source} still holds {it}: "
+            # As typed: a config's target's chain path is absolute (its base_dir).
+            text += f"; the saved chain {shown_path(self.item.chain.source)} still holds {it}: "
             text += self.item.refresh
         return text + "."
 

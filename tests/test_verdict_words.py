@@ -85,6 +85,27 @@ def test_build_at_a_later_date_passes_and_says_to_refresh_the_chain(
     assert r.exit_code == 0, r.output
     assert "PASS  svc.example" in r.output
     assert "'Words R1' (" in r.output and "still holds them" in r.output
+    # The saved chain as the user types it, not the config's absolute path.
+    said = " ".join(r.output.split())
+    assert "the saved chain chains/svc.example.pem still holds them" in said, said
+
+
+def test_a_target_not_in_the_config_is_refreshed_at_the_path_as_typed(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """build --target with a config: the saved chain lies under the config's (absolute)
+    directory, and the refresh line said its path so; it runs from here as typed."""
+    _project(in_tmp, LEAF.pem + ISSUING.pem)
+    config = (in_tmp / "cabundle.yaml").read_text().replace("targets:\n  - svc.example\n", "")
+    (in_tmp / "cabundle.yaml").write_text(config)
+    args = ["build", "--target", "svc.example", "--at", LATER.date().isoformat(), "--dry-run"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert (
+        "refresh it (online, save it as chains/svc.example.pem with: esp-cabundle chains "
+        "show --host svc.example:443 -o chains/svc.example.pem)"
+    ) in said, said
 
 
 def test_a_chain_captured_with_an_expired_leaf_points_at_the_server(
