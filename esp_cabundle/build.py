@@ -34,7 +34,7 @@ from .formats import IMAGE_FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .limits import MAX_LOCK_INPUT
 from .lockfile import Lock, build_unlocked
-from .spelling import PYTHON, Spelling
+from .spelling import PYTHON, Spelling, set_to
 from .text import shown_path
 
 if TYPE_CHECKING:
@@ -65,7 +65,8 @@ class BuildResult:
     boards: tuple[GatedCA, ...] = ()
     private: frozenset[Path] = frozenset()  # images packing a file kept from others
     # Image outputs' from_dir: entries left out (and why), files holding a private key;
-    # warnings also say an idf-bundle layout guessed for an ESP-IDF newer than known.
+    # warnings also say an idf-bundle layout guessed for an ESP-IDF newer than known,
+    # and a size budget that measured no output (json only).
     dir_notes: tuple[str, ...] = ()
     dir_warnings: tuple[str, ...] = ()
     inputs: tuple[Path, ...] = ()  # every file read, for a dependency file
@@ -190,7 +191,7 @@ def build_bundle(
     rendered: list[tuple[OutputSpec, bytes]] = []
     private: set[Path] = set()
     dir_notes: list[str] = []
-    dir_warnings: list[str] = []
+    dir_warnings: list[str] = [w for w in [_unmeasured(spec, outputs, spelling)] if w]
     written = [(f"{out.format} output", out.path) for out in outputs]
     written += [("lock file", lock_path)] if lock_path is not None else []
     written += also_written
@@ -211,8 +212,8 @@ def build_bundle(
                 if out.format == "pem"
                 else render(out.format, bundle, out.options, spelling=spelling)
             )
-            guessed = _layout_guessed(out)
-            dir_warnings += [guessed] if guessed and guessed not in dir_warnings else []
+            for w in (_layout_guessed(out), _static_named(out, spelling)):
+                dir_warnings += [w] if w and w not in dir_warnings else []
         rendered.append((out, data))
     return BuildResult(
         ca=ca,
@@ -255,6 +256,34 @@ def _budgeted(
             rendered[index] = data
             measured.append((where if stdout else f"{where} ({out.format})", len(data)))
     return measured
+
+
+def _unmeasured(spec: BundleSpec, outputs: Sequence[OutputSpec], spelling: Spelling) -> str | None:
+    """The warning for a size budget that measured nothing: every output a json
+    manifest, which no device reads (:func:`_budgeted`), so the budget held nothing to
+    it (a build of no output at all measures its ca.pem)."""
+    if spec.policy.max_bytes is None or not outputs or any(o.format != "json" for o in outputs):
+        return None
+    return (
+        f"{spelling.max_bytes} {spec.policy.max_bytes} measured no output: a json manifest "
+        "is not measured (no device reads it); add the output the devices hold (a pem, c, "
+        "der, idf-bundle or image output) to hold it to the budget"
+    )
+
+
+def _static_named(out: OutputSpec, spelling: Spelling) -> str | None:
+    """The warning for a c output in mDash's s_pem form under another name: that form is
+    ``static`` (pasted over mDash's own declaration), so a symbol other files declare
+    ``extern`` by that name never links; the array form is the one they can reach."""
+    name = out.options.get("name", "s_pem")
+    if out.format != "c" or out.options.get("style", "s_pem") != "s_pem" or name == "s_pem":
+        return None
+    where = "the c output on standard output" if str(out.path) == "-" else shown_path(out.path)
+    return (
+        f"{where} defines {name} in the s_pem form, which is static (mDash's own "
+        f"declaration): no other file can reach {name}; for a symbol other files declare, "
+        f"use {set_to(spelling.c_style, 'array')}"
+    )
 
 
 def _layout_guessed(out: OutputSpec) -> str | None:

@@ -248,9 +248,8 @@ def inspect_path(
 ) -> Report:
     """A Report for the file at ``path`` (``-``: standard input): a pipe is read (up to
     the cap), a character device refused unread (a serial port is a unit: ``inspect
-    --port``); hints as
-    ``spelling`` names the options, ``missing_hint`` for a file that is not there (the
-    CLI's: the command that makes one)."""
+    --port``); hints as ``spelling`` names the options, ``missing_hint`` for a file that
+    is not there (the CLI's: the command that makes one)."""
     data = read_input(
         path,
         what="image or CA file",

@@ -36,6 +36,7 @@ class Spelling(NamedTuple):
     no_check: str  # judge no target or connection
     allow: str  # relax the policies named in {} (comma-separated)
     service_until: str  # the devices' end of service
+    max_bytes: str  # the size budget of what a build writes
     selection: str  # build a CA from presets and roots
     build: str  # run a build (the phrase before "without <locked>")
     locked: str  # require the lock file's roots
@@ -78,6 +79,7 @@ class Spelling(NamedTuple):
     compiled: str  # what makes a CA in a firmware's compiled-in form
     # round 5: formats, push links, virtual units
     c_name: str  # the C output's variable name
+    c_style: str  # the C output's shape (s_pem, array)
     pem: str  # ask for the PEM output
     max_certs: str  # the ESP-IDF bundle's most roots
     new_layout: str  # give the v2 bundle layout by hand
@@ -159,6 +161,7 @@ PYTHON = Spelling(
     no_check="check_targets=False",
     allow="Policy(allow=...) naming {}",
     service_until="Policy(service_until=...)",
+    max_bytes="Policy(max_bytes=...)",
     selection="BundleSpec(presets=..., roots=...)",
     build="build (build_bundle, write_build)",
     locked="locked=True",
@@ -201,6 +204,7 @@ PYTHON = Spelling(
     compiled="build_bundle (an OutputSpec per file)",
     # round 5
     c_name="name=",
+    c_style="style=",
     pem="OutputSpec('pem', path)",
     max_certs="max_certs=",
     new_layout="bundle_format='v2'",
@@ -241,6 +245,7 @@ CLI_SPELLING = Spelling(
     no_check="--no-check",
     allow="--allow {}",
     service_until="--service-until",
+    max_bytes="--max-bytes",
     selection="--preset/--root",
     build="run 'esp-cabundle build'",
     locked="--locked",
@@ -283,6 +288,7 @@ CLI_SPELLING = Spelling(
     compiled="'esp-cabundle build'",
     # round 5
     c_name="--c-name",
+    c_style="--c-style",
     pem="--format pem",
     max_certs="max_certs: on the idf-bundle output in cabundle.yaml",
     new_layout="'bundle_format: v2' on the output in cabundle.yaml",
@@ -334,7 +340,7 @@ BOARD_SPELLING = CLI_SPELLING._replace(
 
 # An entry of cabundle.yaml is changed by its keys, whichever command or script loads it
 # (load_config takes no spelling of its caller's): an image output's profile:, platform:
-# (its only say in the on-disk version), size:, ca_path:; a C output's name:; an ESP-IDF
+# (its only say in the on-disk version), size:, ca_path:; a C output's name: and style:; an ESP-IDF
 # bundle's max_certs:. The rest is the library's.
 CONFIG_SPELLING = PYTHON._replace(
     profile="profile:",
@@ -343,6 +349,7 @@ CONFIG_SPELLING = PYTHON._replace(
     platform="platform:",
     disk_version="platform:",
     c_name="name:",
+    c_style="style:",
     pem="format: pem",
     max_certs="max_certs:",
     new_layout="'bundle_format: v2'",
