@@ -112,7 +112,7 @@ def test_header_counts_each_part_and_names_a_file_once(project: Path, runner: Cl
 
 
 def test_check_in_a_bundle_only_project_is_told_a_runnable_line(
-    project: Path, runner: CliRunner
+    project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """check of the bundle under a dating device said "check the ca.pem it was built
     from (--bundle ca.pem)", which the project does not have: as inspect's gate, it now
@@ -140,6 +140,12 @@ def test_check_in_a_bundle_only_project_is_told_a_runnable_line(
         "cabundle.yaml",
         "x509_crt_bundle.bin",
     ]
+    # Given with -c, from elsewhere: the build reads that config too.
+    (project / "elsewhere").mkdir()
+    monkeypatch.chdir(project / "elsewhere")
+    args = ["check", "--bundle", "../x509_crt_bundle.bin", "--device", "mbedtls-clock"]
+    r = runner.invoke(cli, [*args, "-c", "../cabundle.yaml", "--chain", chain])
+    assert r.exit_code == 1 and "esp-cabundle build -c ../cabundle.yaml -f pem" in r.stderr
 
 
 def test_a_bundle_only_project_is_told_a_runnable_expiry_gate(

@@ -341,7 +341,7 @@ def check(
         until=horizon,
         notes=(*repeated, *notes),
         spelling=CLI_SPELLING,
-        built_from=_roots_check_line() if config is not None else None,
+        built_from=_roots_check_line(config_path) if config is not None else None,
     )
     written = 0
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
@@ -412,14 +412,17 @@ def _snapshot_notes(board: Board, config: Config | None, own: list[CheckItem]) -
 
 # What mbedtls_ssl_set_hostname() is handed: a DNS name (one label too: "broker"), a
 # wildcard pattern or an IP address; never empty, never with spaces or controls.
-def _roots_check_line() -> str:
+def _roots_check_line(config_path: Path | None) -> str:
     """The same check on the roots the project's config resolves to, piped as PEM (a
     bundle-only project has no ca.pem to name; as inspect's gate line, nothing is
-    written): the command as typed, with ``--bundle -``."""
+    written): the command as typed, with ``--bundle -``; the build reads the config
+    the check was given (``-c``), else finds it as the check did."""
     words = replaced_option(typed_words(), ["--bundle"], "--bundle", "-")
+    config = ["-c", str(config_path)] if config_path is not None else []
+    build = ["build", *config, "-f", "pem", "-o", "-", "--no-lock", "--no-check", "-q"]
     return (
-        "check the roots it is built from, in its project: esp-cabundle build -f pem -o - "
-        f"--no-lock --no-check -q | esp-cabundle {shlex.join(words)}"
+        f"check the roots it is built from, in its project: esp-cabundle {shlex.join(build)}"
+        f" | esp-cabundle {shlex.join(words)}"
     )
 
 
