@@ -418,7 +418,9 @@ def pack_ca(
     With ``board`` its profile gives every parameter (``size`` and ``ca_path`` may
     replace its own; a contradicting ``fs_type`` or ``profile`` is an InputError), and
     ``ca`` must have been gated for that board (``gate_ca(..., board=board)``): its rules
-    judged the CA. Without one, ``fs_type`` and ``size`` are required. The result's
+    judged the CA. Without one, ``fs_type``, ``profile`` (or a LittleFS ``platform``)
+    and ``size`` are required. ``disk_version`` (LittleFS) is 0x00020000 for on-disk
+    2.0 or 0x00020001 for 2.1 (default: the profile's or platform's). The result's
     ``notes`` say when ``size`` fits none of the board's default partitions. Raises
     InputError or ImageError (nothing made); writing ``.data`` is the caller's.
     """
