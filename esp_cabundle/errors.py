@@ -56,6 +56,18 @@ class EspCabundleError(Exception):
             return f"{self.message}\n  hint: {self.hint}"
         return self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled with every field, made again without ``__init__`` (whose keyword-only
+        fields ``Exception`` would not pass back): an error raised in a worker process
+        reaches its parent whole."""
+        return (_unpickled, (type(self), self.args), self.__dict__)
+
+
+def _unpickled(cls: type[EspCabundleError], args: tuple[object, ...]) -> EspCabundleError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
 
 class InputError(EspCabundleError):
     """Bad input: a file, a flag or a value the tool cannot use (exit 2)."""
