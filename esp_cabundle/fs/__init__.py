@@ -182,9 +182,10 @@ def _littlefs_only(
 ) -> None:
     """Refuse LittleFS's options for another file system, and a ``disk_version`` littlefs
     does not know (its ``lfs_init`` would abort the interpreter) before anything else."""
-    from .lfs_platforms import check_disk_version  # deferred: LittleFS's modules on demand
+    if disk_version is not None:
+        from .lfs_platforms import check_disk_version  # deferred: LittleFS's modules on demand
 
-    check_disk_version(disk_version, spelling)
+        check_disk_version(disk_version, spelling)
     if fs_type != "littlefs" and (platform is not None or disk_version is not None):
         what = spelling.platform if platform is not None else spelling.disk_version
         raise ImageError(
