@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 __all__ = [
+    "ArgumentTypeError",
     "AuthError",
     "CatalogError",
     "CertificateError",
@@ -87,6 +88,12 @@ class InputError(EspCabundleError):
         self.path = path
         self.line = line
         self.reason = message  # the message without its file:line
+
+
+class ArgumentTypeError(InputError, TypeError):
+    """A library caller passed a value of the wrong type (a str where names go, text
+    where bytes go): an InputError with a hint, and a TypeError as Python's own
+    conventions expect (exit 2)."""
 
 
 class CertificateError(InputError):
