@@ -10,7 +10,7 @@ import os
 
 from .errors import ArgumentTypeError
 
-__all__ = ["fspath_or", "name_tuple"]
+__all__ = ["fspath_or", "name_tuple", "require_bytes"]
 
 
 def name_tuple(field_name: str, value: object) -> tuple[str, ...]:
@@ -37,3 +37,22 @@ def name_tuple(field_name: str, value: object) -> tuple[str, ...]:
 
 def fspath_or(value: object) -> object:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def require_bytes(
+    value: object, call: str, *, text: bool = False, path_call: str | None = None
+) -> None:
+    """Refuse anything but bytes for ``call``'s data: the library reads no files where
+    it takes bytes. ``text``: a str there is likely the content (hint: encode it), else
+    a file name (hint: ``path_call``, the function that reads a file, or read it)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return
+    if isinstance(value, str) and text:
+        hint = f"encode the text first: {call}(text.encode())"
+    elif isinstance(value, str | os.PathLike) and path_call is not None:
+        hint = f"for a file use {path_call}({os.fspath(value)!r})"
+    elif isinstance(value, str | os.PathLike):
+        hint = f"read the file first: {call}(Path({os.fspath(value)!r}).read_bytes())"
+    else:
+        hint = f"give {call} the bytes"
+    raise ArgumentTypeError(f"{call} takes bytes, not {type(value).__name__}", hint=hint)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ..arguments import require_bytes
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling, set_to
 from ..text import suggest
@@ -114,7 +115,9 @@ def open_image(
     disk_version: int | None = None,
     spelling: Spelling = PYTHON,
 ) -> FileSystemImage:
-    """Open an existing image, detecting the file system (and profile) from its bytes.
+    """Open an existing image, detecting the file system (and profile) from its bytes
+    (bytes only: read a file with ``Path(...).read_bytes()``; a path is an
+    ArgumentTypeError).
 
     An explicit ``fs_type`` or ``profile`` that the bytes contradict is an ImageError;
     nothing is ever formatted. ``platform`` and ``disk_version`` (LittleFS only) refuse
@@ -122,6 +125,7 @@ def open_image(
     how the hints name the options (see :mod:`~esp_cabundle.spelling`). ``disk_version``
     is 0x00020000 (2.0) or 0x00020001 (2.1), littlefs's own numbers.
     """
+    require_bytes(data, "open_image")
     if disk_version is not None:
         _littlefs_only("littlefs", None, disk_version, spelling)  # a bad one said first
     if isinstance(profile, FsProfile):
