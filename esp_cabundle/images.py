@@ -99,6 +99,9 @@ def image_spec(
                 f"an image needs {missing}",
                 hint="name a board (its profile knows them) or give the file system and size",
             )
+        from .fs import check_fs_type  # deferred: images made on demand
+
+        check_fs_type(fs_type)  # "unknown file system", not "needs a profile"
         if profile is None:
             profile = _profile_for_platform(fs_type, platform, spelling)
         return ImageSpec(fs_type, profile, size, ca_path, platform)

@@ -25,6 +25,7 @@ __all__ = [
     "FileInfo",
     "FileSystemImage",
     "FsProfile",
+    "check_fs_type",
     "check_new_image",
     "create_image",
     "detect_fs_type",
@@ -41,6 +42,12 @@ def _unknown_fs(fs_type: str) -> ImageError:
     return ImageError(
         f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
     )
+
+
+def check_fs_type(fs_type: str) -> None:
+    """Refuse a file system esp-cabundle does not make, before asking for its profile."""
+    if fs_type not in FS_TYPES:
+        raise _unknown_fs(fs_type)
 
 
 def profiles_of(fs_type: str) -> Mapping[str, FsProfile]:
