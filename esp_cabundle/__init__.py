@@ -20,7 +20,9 @@ is imported from ``esp_cabundle`` itself (the modules behind them are not an API
 - errors: every one raised on purpose is an ``EspCabundleError`` with ``message``,
   ``hint`` and the CLI's ``exit_code``; ``InputError`` adds ``path`` and ``line``,
   ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``; a
-  ``CheckFailed`` from the gate also carries its ``report`` (every target's verdict).
+  ``CheckFailed`` from the gate also carries its ``report`` (every target's verdict);
+  each pickles whole. A value of the wrong type (one str for ``roots=``, a path where
+  bytes go, a str for a date) is an ``ArgumentTypeError`` (an InputError and a TypeError).
 
 Nothing here prints or exits, and nothing is written but by the functions that say so
 (``write_build``; ``flash_unit`` keeps a journal). Naive datetimes are read as UTC.
@@ -32,6 +34,7 @@ from __future__ import annotations
 import importlib
 
 from .errors import (
+    ArgumentTypeError,
     AuthError,
     CatalogError,
     CertificateError,
@@ -203,6 +206,7 @@ if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name is their err
 __all__ = [
     "ALIASES",
     "PRESETS",
+    "ArgumentTypeError",
     "AuthError",
     "BlockSource",
     "Board",

@@ -35,7 +35,7 @@ from .gate import CaSource, GatedCA, gate_ca
 from .limits import MAX_LOCK_INPUT
 from .lockfile import Lock, build_unlocked
 from .spelling import PYTHON, Spelling, set_to
-from .text import shown_path
+from .text import shown_path, sized_repr
 
 if TYPE_CHECKING:
     from .boards import Board
@@ -56,6 +56,8 @@ _LOCK_HINT = (
 class BuildResult:
     """A gated bundle and the exact bytes of every output, not yet written; ``boards``
     are the same CA gated again for each board an image output names."""
+
+    __repr__ = sized_repr  # its bytes as their size
 
     ca: GatedCA
     outputs: tuple[tuple[OutputSpec, bytes], ...]

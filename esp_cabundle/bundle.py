@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .arguments import name_tuple
 from .catalog import (
     ALIASES,
     DEFAULT_PRESET,
@@ -170,6 +171,13 @@ class BundleSpec:
     # Where a config wrote roots[i] and excludes[i] (flags add theirs after, with none).
     root_origins: tuple[Origin, ...] = ()
     exclude_origins: tuple[Origin, ...] = ()
+
+    def __post_init__(self) -> None:
+        """One str where a sequence goes iterates as its letters ("unknown root 'm'"):
+        refused, with the tuple meant; a root or exclusion file may be any path-like."""
+        for name in ("presets", "roots", "excludes"):
+            object.__setattr__(self, name, name_tuple(name, getattr(self, name)))
+        object.__setattr__(self, "base_dir", Path(self.base_dir))
 
     @property
     def effective_presets(self) -> tuple[str, ...]:

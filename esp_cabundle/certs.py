@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._patterns import lazy_re
+from .arguments import require_bytes
 from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .known_roots import known_root
@@ -372,7 +373,8 @@ def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
 
 def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certificate, ...]:
     """Every certificate in ``data``, in file order; sniffs PEM, DER and C source, in
-    UTF-8 or UTF-16 text (see :func:`decode_text`).
+    UTF-8 or UTF-16 text (see :func:`decode_text`). ``data`` is bytes (a str is an
+    ArgumentTypeError: encode it; a file: :func:`load_certificate_file`).
 
     Raises :class:`PrivateKeyError` if a private key is present anywhere, in any encoding
     :mod:`.keyscan` knows (every reader of the tool refuses the same inputs), and
@@ -380,6 +382,7 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     """
     from .keyscan import refuse_private_keys  # deferred: its patterns compile in ~1 ms
 
+    require_bytes(data, "load_certificates", text=True, path_call="load_certificate_file")
     check_size(
         len(data), MAX_CERT_INPUT, what="certificate file", path=source, error=CertificateError
     )

@@ -13,7 +13,7 @@ import calendar
 from datetime import date, datetime, time, timedelta, timezone
 
 from ._patterns import lazy_re
-from .errors import InputError
+from .errors import ArgumentTypeError, InputError
 
 __all__ = [
     "FIRST",
@@ -38,7 +38,14 @@ def now() -> datetime:
 
 
 def as_datetime(value: date | datetime) -> datetime:
-    """A date means the start of that day, UTC; naive datetimes are UTC."""
+    """A date means the start of that day, UTC; naive datetimes are UTC. Anything else
+    (a str, a timestamp) is an ArgumentTypeError: the library parses no dates."""
+    if not isinstance(value, date):
+        raise ArgumentTypeError(
+            f"a date or datetime is needed, not {type(value).__name__} {value!r}",
+            hint="give a datetime (datetime(2026, 1, 1, tzinfo=timezone.utc)) or a date "
+            f"(date.fromisoformat({value if isinstance(value, str) else '2026-01-01'!r}))",
+        )
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return datetime.combine(value, time(0, 0), tzinfo=timezone.utc)

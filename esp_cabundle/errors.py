@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 __all__ = [
+    "ArgumentTypeError",
     "AuthError",
     "CatalogError",
     "CertificateError",
@@ -56,6 +57,18 @@ class EspCabundleError(Exception):
             return f"{self.message}\n  hint: {self.hint}"
         return self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled with every field, made again without ``__init__`` (whose keyword-only
+        fields ``Exception`` would not pass back): an error raised in a worker process
+        reaches its parent whole."""
+        return (_unpickled, (type(self), self.args), self.__dict__)
+
+
+def _unpickled(cls: type[EspCabundleError], args: tuple[object, ...]) -> EspCabundleError:
+    error = cls.__new__(cls)
+    error.args = args
+    return error
+
 
 class InputError(EspCabundleError):
     """Bad input: a file, a flag or a value the tool cannot use (exit 2)."""
@@ -75,6 +88,12 @@ class InputError(EspCabundleError):
         self.path = path
         self.line = line
         self.reason = message  # the message without its file:line
+
+
+class ArgumentTypeError(InputError, TypeError):
+    """A library caller passed a value of the wrong type (a str where names go, text
+    where bytes go): an InputError with a hint, and a TypeError as Python's own
+    conventions expect (exit 2)."""
 
 
 class CertificateError(InputError):

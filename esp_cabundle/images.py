@@ -99,6 +99,9 @@ def image_spec(
                 f"an image needs {missing}",
                 hint="name a board (its profile knows them) or give the file system and size",
             )
+        from .fs import check_fs_type  # deferred: images made on demand
+
+        check_fs_type(fs_type)  # "unknown file system", not "needs a profile"
         if profile is None:
             profile = _profile_for_platform(fs_type, platform, spelling)
         return ImageSpec(fs_type, profile, size, ca_path, platform)
@@ -418,7 +421,9 @@ def pack_ca(
     With ``board`` its profile gives every parameter (``size`` and ``ca_path`` may
     replace its own; a contradicting ``fs_type`` or ``profile`` is an InputError), and
     ``ca`` must have been gated for that board (``gate_ca(..., board=board)``): its rules
-    judged the CA. Without one, ``fs_type`` and ``size`` are required. The result's
+    judged the CA. Without one, ``fs_type``, ``profile`` (or a LittleFS ``platform``)
+    and ``size`` are required. ``disk_version`` (LittleFS) is 0x00020000 for on-disk
+    2.0 or 0x00020001 for 2.1 (default: the profile's or platform's). The result's
     ``notes`` say when ``size`` fits none of the board's default partitions. Raises
     InputError or ImageError (nothing made); writing ``.data`` is the caller's.
     """

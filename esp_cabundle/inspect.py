@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .arguments import require_bytes
 from .errors import CertificateError, ImageError
 from .fileio import read_input
 from .findings import (
@@ -173,7 +174,8 @@ INSPECTORS: tuple[Callable[[bytes, str, Spelling], Report | None], ...] = (
 
 def inspect_bytes(data: bytes, *, source: str, spelling: Spelling = PYTHON) -> Report:
     """Identify what ``data`` is and report the certificates it holds; the hints name
-    the options as ``spelling`` does."""
+    the options as ``spelling`` does. ``data`` is bytes (a path: :func:`inspect_path`)."""
+    require_bytes(data, "inspect_bytes", path_call="inspect_path")
     for inspector in INSPECTORS:
         report = inspector(data, source, spelling)
         if report is not None:

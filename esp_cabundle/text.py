@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from pathlib import Path
 
 from .errors import InputError
@@ -227,3 +228,20 @@ def decoded_utf8(
             raise error(wording.format(what=what, at=f"line {line}, {at}")) from e
         raise error(wording.format(what=what, at=at), path=path, line=line) from e
     return text.removeprefix("\ufeff") if strip_bom else text
+
+
+def sized_repr(self: object) -> str:
+    """A dataclass's repr with every bytes value (also inside tuples) shown as its size:
+    an image, a dump or a build's outputs printed whole run to megabytes. Set as the
+    class's ``__repr__`` (the dataclass then generates none)."""
+    shown = (f"{f.name}={_sized(getattr(self, f.name))}" for f in fields(self) if f.repr)  # type: ignore[arg-type]
+    return f"{type(self).__name__}({', '.join(shown)})"
+
+
+def _sized(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, tuple):
+        items = [_sized(v) for v in value]
+        return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+    return repr(value)

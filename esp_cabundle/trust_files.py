@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .arguments import require_bytes
 from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
 from .certs import Certificate, load_certificates
@@ -48,6 +49,7 @@ def load_trust_set(path: str | Path) -> TrustSet:
 def trust_set_from_bytes(data: bytes, *, source: str = "CA file") -> TrustSet:
     """:func:`load_trust_set` for bytes already in hand (read off a unit, out of an
     image, from a firmware's C string); ``source`` is what errors and verdicts call it."""
+    require_bytes(data, "trust_set_from_bytes", path_call="load_trust_set")
     check_size(len(data), MAX_CERT_INPUT, what="bundle file", path=source)
     bundle = read_idf_bundle(data)
     if bundle is not None:

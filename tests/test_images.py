@@ -73,6 +73,9 @@ def test_without_a_board_everything_is_given() -> None:
         image_spec(fs_type="spiffs", profile="esp-idf")
     with pytest.raises(InputError, match="needs a profile"):
         image_spec(fs_type="spiffs", size=0x10000)
+    # an unknown file system is said first: no profile would help it
+    with pytest.raises(InputError, match="unknown file system 'fat'"):
+        image_spec(fs_type="fat", size=0x10000)
 
 
 # --- images under outputs: in cabundle.yaml ----------------------------------------------

@@ -31,8 +31,8 @@ class SectorWrite:
     """One 4 KiB sector to write: what the unit holds now and what it will hold."""
 
     offset: int  # absolute flash address
-    old: bytes
-    new: bytes
+    old: bytes = field(repr=False)  # 4 KiB each: a plan's repr would be megabytes
+    new: bytes = field(repr=False)
     role: str = ""  # "new data", "metadata commit", ... (why it comes where it does)
 
 

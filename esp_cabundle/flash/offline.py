@@ -36,7 +36,7 @@ from ..partitions import (
     read_partition_table,
 )
 from ..spelling import PYTHON, Spelling
-from ..text import plural
+from ..text import plural, sized_repr
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
 from .writer import write_sectors
@@ -325,6 +325,8 @@ class WholeDump:
     before anything else is said or done.
     """
 
+    __repr__ = sized_repr  # its bytes as their size
+
     flash: bytes
     table: PartitionTable
     source: str = "dump"
@@ -383,6 +385,8 @@ def _refuse_not_a_dump(flash: bytes, source: str, spelling: Spelling) -> None:
 @dataclass(frozen=True, slots=True)
 class DumpUpdate:
     """The new dump and the plan it came from."""
+
+    __repr__ = sized_repr  # its bytes as their size
 
     flash: bytes
     plan: UpdatePlan

@@ -49,6 +49,7 @@ from ..fs.verify import Expected, mount_problems
 from ..limits import human_size
 from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
+from ..text import sized_repr
 from .base import ProgressCallback, say, step
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ class PartitionChange:
     fits without garbage collection). Otherwise the journal is the safeguard.
     ``skipped`` (with a reason) marks an erased partition left alone.
     """
+
+    __repr__ = sized_repr  # its bytes as their size
 
     partition: Partition
     fs_type: str

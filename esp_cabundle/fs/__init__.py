@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from ..arguments import require_bytes
 from ..errors import ImageError
 from ..spelling import PYTHON, Spelling, set_to
 from ..text import suggest
@@ -24,6 +25,7 @@ __all__ = [
     "FileInfo",
     "FileSystemImage",
     "FsProfile",
+    "check_fs_type",
     "check_new_image",
     "create_image",
     "detect_fs_type",
@@ -40,6 +42,12 @@ def _unknown_fs(fs_type: str) -> ImageError:
     return ImageError(
         f"unknown file system {fs_type!r}", hint="file systems: " + ", ".join(FS_TYPES)
     )
+
+
+def check_fs_type(fs_type: str) -> None:
+    """Refuse a file system esp-cabundle does not make, before asking for its profile."""
+    if fs_type not in FS_TYPES:
+        raise _unknown_fs(fs_type)
 
 
 def profiles_of(fs_type: str) -> Mapping[str, FsProfile]:
@@ -114,13 +122,19 @@ def open_image(
     disk_version: int | None = None,
     spelling: Spelling = PYTHON,
 ) -> FileSystemImage:
-    """Open an existing image, detecting the file system (and profile) from its bytes.
+    """Open an existing image, detecting the file system (and profile) from its bytes
+    (bytes only: read a file with ``Path(...).read_bytes()``; a path is an
+    ArgumentTypeError).
 
     An explicit ``fs_type`` or ``profile`` that the bytes contradict is an ImageError;
     nothing is ever formatted. ``platform`` and ``disk_version`` (LittleFS only) refuse
     an image the platform cannot mount or whose on-disk version differs. ``spelling``:
-    how the hints name the options (see :mod:`~esp_cabundle.spelling`).
+    how the hints name the options (see :mod:`~esp_cabundle.spelling`). ``disk_version``
+    is 0x00020000 (2.0) or 0x00020001 (2.1), littlefs's own numbers.
     """
+    require_bytes(data, "open_image")
+    if disk_version is not None:
+        _littlefs_only("littlefs", None, disk_version, spelling)  # a bad one said first
     if isinstance(profile, FsProfile):
         if fs_type is not None and fs_type != profile.fs_type:
             raise ImageError(f"profile {profile.name} is for {profile.fs_type}, not {fs_type}")
@@ -177,6 +191,12 @@ def _spiffs_hint(data: bytes) -> str | None:
 def _littlefs_only(
     fs_type: str, platform: str | None, disk_version: int | None, spelling: Spelling
 ) -> None:
+    """Refuse LittleFS's options for another file system, and a ``disk_version`` littlefs
+    does not know (its ``lfs_init`` would abort the interpreter) before anything else."""
+    if disk_version is not None:
+        from .lfs_platforms import check_disk_version  # deferred: LittleFS's modules on demand
+
+        check_disk_version(disk_version, spelling)
     if fs_type != "littlefs" and (platform is not None or disk_version is not None):
         what = spelling.platform if platform is not None else spelling.disk_version
         raise ImageError(
@@ -225,8 +245,9 @@ def create_image(
     spelling: Spelling = PYTHON,
 ) -> FileSystemImage:
     """A new, empty image of ``size`` bytes for ``profile`` of ``fs_type``; LittleFS
-    takes the on-disk version from ``disk_version`` or ``platform`` (see
-    :mod:`.lfs_platforms`); ``spelling`` as for :func:`open_image`."""
+    takes the on-disk version from ``disk_version`` (0x00020000 for 2.0, 0x00020001 for
+    2.1; another value is an ImageError) or ``platform`` (see :mod:`.lfs_platforms`);
+    ``spelling`` as for :func:`open_image`."""
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
     if prof.fs_type != fs_type:
         raise ImageError(f"profile {prof.name} is for {prof.fs_type}, not {fs_type}")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ..errors import DumpNotImageError, ImageError, InputError, PartitionTableError
 from ..spelling import PYTHON, Spelling, set_to
-from ..text import byte_count
+from ..text import byte_count, sized_repr
 from . import _littlefs_only, create_image, detect_fs_type, get_profile, open_image
 from .base import (
     ERASE_BLOCK,
@@ -64,6 +64,8 @@ __all__ = [
 @dataclass(frozen=True, slots=True)
 class ImageRegion:
     """Where a file-system image sits inside ``container`` (a whole image: offset 0)."""
+
+    __repr__ = sized_repr  # its bytes as their size
 
     container: bytes
     offset: int
@@ -266,6 +268,8 @@ class FileEdit:
 class EditResult:
     """The edited container and what changed, for the caller to write and report."""
 
+    __repr__ = sized_repr  # its bytes as their size
+
     container: bytes | memoryview  # the edited image's own bytes when it is the whole file
     region: ImageRegion
     image: FileSystemImage
@@ -355,6 +359,8 @@ def _set_timestamp(image: FileSystemImage, timestamp: int | None) -> None:
 @dataclass(frozen=True, slots=True)
 class PackedImage:
     """A new image and the files it holds, in the order they were written."""
+
+    __repr__ = sized_repr  # its bytes as their size
 
     data: bytes
     image: FileSystemImage

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ..errors import ImageError
 from ..spelling import Spelling
 from .lfs_device import BufferStore, StoreBytes, probe_lfs
-from .lfs_platforms import LfsPlatform, check_readable, refuse_version_change
+from .lfs_platforms import LfsPlatform, check_disk_version, check_readable, refuse_version_change
 from .lfs_profiles import (
     LITTLEFS_PROFILES,
     LittleFsProfile,
@@ -48,6 +48,7 @@ def identify_image(
     ImageError if they are not LittleFS, contradict ``profile``, are a version
     ``platform`` cannot mount, or differ from a given ``disk_version``.
     """
+    check_disk_version(disk_version, spelling)
     data = store.view()
     size = len(data)
     sb = find_superblock(StoreBytes(store, size))

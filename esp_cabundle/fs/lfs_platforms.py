@@ -63,6 +63,7 @@ __all__ = [
     "PlatformRow",
     "PlatformVersionError",
     "cannot_mount",
+    "check_disk_version",
     "check_readable",
     "choose_disk_version",
     "parse_disk_version",
@@ -343,6 +344,39 @@ def parse_disk_version(text: str) -> int:
         ) from None
 
 
+# What a caller likely meant by a disk_version littlefs does not know (the version as
+# written, or as a number).
+_MEANT: dict[object, int] = {
+    "2.0": DISK_VERSION_2_0,
+    "2.1": DISK_VERSION_2_1,
+    2.0: DISK_VERSION_2_0,
+    2.1: DISK_VERSION_2_1,
+    20: DISK_VERSION_2_0,
+    21: DISK_VERSION_2_1,
+}
+
+
+def check_disk_version(value: object, spelling: Spelling = PYTHON) -> None:
+    """Refuse a ``disk_version`` littlefs does not write, before littlefs sees it: its
+    ``lfs_init`` asserts on an unknown version, which aborts the interpreter. The
+    accepted values are littlefs's own ``LFS_DISK_VERSION`` numbers, 0x00020000 (2.0)
+    and 0x00020001 (2.1); None lets the profile or platform choose."""
+    if value is None or (type(value) is int and value in (DISK_VERSION_2_0, DISK_VERSION_2_1)):
+        return
+    option = spelling.disk_version
+    option += "" if option.endswith("=") else " "  # a CLI flag (never here: parsed)
+    key = value.strip() if isinstance(value, str) else value
+    guess = _MEANT.get(key) if isinstance(key, str | int | float) else None
+    raise ImageError(
+        f"{option}{value!r} is not a LittleFS on-disk version: give 0x00020000 (2.0) or "
+        "0x00020001 (2.1), as littlefs's LFS_DISK_VERSION numbers them, or None to let "
+        "the profile or platform choose",
+        hint=f"for on-disk version {version_text(guess)} give {option}{guess:#010x}"
+        if guess is not None
+        else f"give {option}0x00020000 or {option}0x00020001",
+    )
+
+
 def _unreadable(said: str, what: str) -> ImageError:
     return ImageError(
         f"{what}: {said} on-disk version 2.1 (littlefs error -84); a unit that mounts "
@@ -363,6 +397,7 @@ def choose_disk_version(
     """The version of a new image: an explicit request, else the platform's, else the
     profile's ``default``. ``exact_2_0``: the profile itself reads only 2.0; ``spelling``:
     how the hints name the options (see :mod:`~esp_cabundle.spelling`)."""
+    check_disk_version(requested, spelling)
     if requested is not None:
         if requested == DISK_VERSION_2_1 and exact_2_0:
             raise ImageError(
@@ -436,11 +471,13 @@ def refuse_version_change(
 ) -> None:
     """An edit keeps the image's version; asking for another one is an error (the hints
     name the options as ``spelling`` does)."""
+    check_disk_version(requested, spelling)
     if requested is None or requested == current:
         return
     if current == DISK_VERSION_2_0:
         raise ImageError(
-            f"{where} has on-disk version 2.0; esp-cabundle does not upgrade it to 2.1: "
+            f"{where} has on-disk version 2.0; esp-cabundle does not upgrade it to "
+            f"{version_text(requested)}: "
             f"units running littlefs before 2.6 ({readers_of_2_0_only()}) could no longer "
             "mount it and may format it; nothing was changed",
             hint=f"omit {spelling.disk_version} to keep 2.0 (firmware with littlefs 2.6+ reads 2.0 "

@@ -19,6 +19,7 @@ from .lfs_platforms import (
     DISK_VERSION_2_0,
     DISK_VERSION_2_1,
     LfsPlatform,
+    check_disk_version,
     choose_disk_version,
     resolve_platform,
     version_text,
@@ -282,6 +283,7 @@ def new_image_geometry(
     """The profile, on-disk version and block count of a new image of ``size`` bytes,
     or the ImageError that refuses it, without making anything (so a command can say
     it before any other work); ``spelling`` as for :func:`check_profile`."""
+    check_disk_version(disk_version, spelling)  # before any other complaint
     plat = resolve_platform_arg(platform, spelling)
     prof = profile_for(profile, plat, spelling)
     version = choose_disk_version(

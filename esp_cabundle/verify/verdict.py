@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Literal
 
@@ -45,6 +45,19 @@ class PathStep:
 
 
 @dataclass(frozen=True, slots=True)
+class SaidExplanation:
+    """A verdict's two paragraphs, written out: what a pickled :class:`Verdict` carries
+    in place of its explainer (a closure over the verifier's state, which no pickle
+    takes), so a verdict crossing a process keeps its words."""
+
+    explanation: str
+    reasons: str
+
+    def __call__(self, verdict: Verdict, names_code: bool) -> str:
+        return self.explanation if names_code else self.reasons
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """The device's answer for one chain: accepted or not, the path, the flags, the error
     it would log, and a paragraph saying why in terms of certificates."""
@@ -64,6 +77,13 @@ class Verdict:
     explainer: Callable[[Verdict, bool], str] | None = field(
         default=None, compare=False, repr=False
     )
+
+    def __reduce__(self) -> tuple[type[Verdict], tuple[object, ...]]:
+        """Pickled with its explanation written out (see :class:`SaidExplanation`)."""
+        said = self
+        if self.explainer is not None and not isinstance(self.explainer, SaidExplanation):
+            said = replace(self, explainer=SaidExplanation(self.explanation, self.reasons))
+        return (Verdict, tuple(getattr(said, f.name) for f in fields(Verdict)))
 
     @property
     def explanation(self) -> str:

@@ -1,0 +1,67 @@
+"""Errors cross process boundaries whole: a gate run under multiprocessing or a
+ProcessPoolExecutor hands its parent the real CheckFailed, report and all."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from esp_cabundle.bundle import BundleSpec
+from esp_cabundle.check import CheckFailed, CheckReport, Target
+from esp_cabundle.errors import EspCabundleError, ImageError, InputError, PolicyError
+from esp_cabundle.gate import CaSource, gate_ca
+from esp_cabundle.verify import Verdict
+
+AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
+MDASH = Path(__file__).parent.parent / "examples/ci/chains/mdash.net.pem"
+
+
+def test_a_check_failed_from_the_gate_survives_a_pickle_round_trip() -> None:
+    with pytest.raises(CheckFailed) as refused:
+        gate_ca(
+            CaSource.build(BundleSpec(roots=("isrg-root-x2",))),
+            at=AT,
+            targets=[Target("mdash.net", chain=MDASH)],
+        )
+    error = refused.value
+    assert error.report is not None
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is CheckFailed
+    assert (back.message, back.hint, back.violations, str(back)) == (
+        error.message,
+        error.hint,
+        error.violations,
+        str(error),
+    )
+    assert back.report == error.report
+    verdicts = [(v.explanation, v.reasons) for v in _verdicts(error.report)]
+    assert verdicts, "a failing gate judges at least one chain"
+    assert [(v.explanation, v.reasons) for v in _verdicts(back.report)] == verdicts
+    assert all(text for text, _ in verdicts)
+
+
+def _verdicts(report: CheckReport | None) -> list[Verdict]:
+    assert report is not None
+    return [r.timeline.start for r in report.results] + [
+        f.verdict for r in report.results for f in r.timeline.flips
+    ]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InputError("bad", path="x.pem", line=3, hint="fix it"),
+        PolicyError("refused", violations=("one",), hint="h"),
+        ImageError("no room", hint="bigger"),
+        EspCabundleError("root"),
+        CheckFailed("failed", violations=("a", "b"), hint="h"),
+    ],
+)
+def test_every_error_keeps_its_fields_through_pickle(error: EspCabundleError) -> None:
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error)
+    assert vars(back) == vars(error)
+    assert str(back) == str(error)
