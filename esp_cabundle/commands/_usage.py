@@ -267,7 +267,7 @@ def piped_roots_build(config: Path | None) -> list[str]:
     refused build left the gate an empty pipe ("-: empty file", exit 2) instead of its
     verdict. No --at: with every policy relaxed the build judges no date, and a later
     --at than the config's service_until is refused as a slip."""
-    # Deferred: bundle loads the catalog's code; only a failed gate needs the names.
+    # deferred: bundle loads the catalog's code; only a failed gate needs the names
     from ..bundle import POLICY_NAMES
 
     words = ["build", *(["-c", str(config)] if config is not None else [])]
