@@ -14,10 +14,13 @@ from .errors import InputError
 from .limits import human_size
 from .text import plural_noun
 
-__all__ = ["STDIN", "read_stdin"]
+__all__ = ["DASH_HINT", "STDIN", "read_stdin"]
 
 STDIN = "-"
 """The name that reads standard input where a command takes it (``inspect -``)."""
+
+DASH_HINT = "'-' is read as a file name here; read standard input as /dev/stdin"
+"""Said where ``-`` is a file's name (``--chain``, ``--root``, ``fs put``'s source)."""
 
 # The stream last read, its bytes, and the cap the read stopped at when it was cut there
 # (None: read whole). Standard input is itself one per process; a new stream, as each

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._stdin import DASH_HINT, STDIN
 from .catalog import (
     ALIASES,
     DEFAULT_PRESET,
@@ -277,6 +278,11 @@ def _root_file_or_entry(
 ) -> Path | CatalogEntry:
     """What a root or exclude value names: a file, else an alias or fingerprint;
     ``keyed``: a config's value (``spelling.root_file`` names its key, not a flag)."""
+    if spec == STDIN:  # standard input elsewhere; no alias: its guesses misled
+        dash = base_dir / spec
+        if not dash.is_file():
+            raise CertificateError("no such certificate file", path=STDIN, hint=DASH_HINT)
+        return dash
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
         if path is not None and path.is_dir():
