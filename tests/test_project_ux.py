@@ -240,3 +240,40 @@ def test_the_gate_line_names_the_bundles_config_and_keeps_at(
     (project / "elsewhere" / "b.bin").write_bytes((project / "x509_crt_bundle.bin").read_bytes())
     r = runner.invoke(cli, ["inspect", "b.bin", "--fail-on", "expired", "-q"])
     assert r.exit_code == 1 and "hint:" not in r.stderr and "esp-cabundle build" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("output", "judged"),
+    [
+        ("{format: json, path: m.json}", "roots resolved from {config}"),
+        ("{format: spiffs, path: fs.bin, board: mdash-arduino}", "{dir}/fs.bin:/ca.pem"),
+    ],
+)
+def test_a_config_naming_only_json_or_image_outputs_never_judges_a_stray_ca_pem(
+    in_tmp: Path, runner: CliRunner, output: str, judged: str
+) -> None:
+    """Outputs all json or images counted as none: a ca.pem beside the config was
+    judged silently (README: "A ca.pem beside a config that names outputs but not it
+    is never judged"). An image's own CA file is judged, read out of the image."""
+    (in_tmp / "cabundle.yaml").write_text(f"preset: letsencrypt\noutputs:\n  - {output}\n")
+    assert runner.invoke(cli, ["build", "-q"]).exit_code == 0
+    (in_tmp / "ca.pem").write_bytes(issue("Stray Root").pem)
+    r = runner.invoke(cli, ["check", "--roadmap", "letsencrypt", "--json"])
+    doc = json.loads(r.stdout)
+    config = in_tmp / "cabundle.yaml"
+    assert doc["trust"]["source"] == judged.format(config=config, dir=in_tmp)
+    assert any("ca.pem is not one of the config's outputs: not judged" in n for n in doc["notes"])
+    assert r.exit_code == 0, r.output  # the stray root was not the trust set
+
+
+def test_an_image_output_without_its_ca_file_is_said_and_its_roots_judged(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: spiffs, path: fs.bin, board: mdash-arduino}\n"
+    )
+    assert runner.invoke(cli, ["build", "-q"]).exit_code == 0
+    assert runner.invoke(cli, ["fs", "rm", "fs.bin", "/ca.pem", "-q"]).exit_code == 0
+    doc = json.loads(runner.invoke(cli, ["check", "--roadmap", "letsencrypt", "--json"]).stdout)
+    assert doc["trust"]["source"] == f"roots resolved from {in_tmp / 'cabundle.yaml'}"
+    assert any("fs.bin: its CA file cannot be read" in n for n in doc["notes"]), doc["notes"]

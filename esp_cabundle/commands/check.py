@@ -438,9 +438,11 @@ def _refuse_report_over_inputs(
 ) -> None:
     """``--report`` must not replace a file the check reads (its trust set, a chain,
     the config or a target's saved chain)."""
-    default = default_bundle_path(config)  # the trust set when there is no --bundle
+    # the trust set when there is no --bundle (looked for only then: a ca.pem directory
+    # is no concern of a check given its bundle)
+    default = default_bundle_path(config) if bundle is None else None
     inputs = [("bundle", bundle)] if bundle is not None else []
-    inputs += [("bundle", default)] if bundle is None and default.is_file() else []
+    inputs += [("bundle", default)] if default is not None else []
     inputs += [("chain file", c) for c in chains]
     inputs += [("config", config_path)] if config_path is not None else []
     if config is not None:
