@@ -14,14 +14,18 @@ from .errors import InputError
 from .limits import human_size
 from .text import plural_noun
 
-__all__ = ["STDIN", "read_stdin"]
+__all__ = ["DASH_HINT", "STDIN", "read_stdin"]
 
 STDIN = "-"
 """The name that reads standard input where a command takes it (``inspect -``)."""
 
-# The stream last read and its bytes (standard input is itself one per process; a new
-# stream, as each test run of a command has, is read afresh).
-_READ: list[tuple[object, bytes]] = []
+DASH_HINT = "'-' is read as a file name here; read standard input as /dev/stdin"
+"""Said where ``-`` is a file's name (``--chain``, ``--root``, ``fs put``'s source)."""
+
+# The stream last read, its bytes, and the cap the read stopped at when it was cut there
+# (None: read whole). Standard input is itself one per process; a new stream, as each
+# test run of a command has, is read afresh.
+_READ: list[tuple[object, bytes, int | None]] = []
 
 
 def read_stdin(*, what: str, cap: int, error: type[InputError] = InputError) -> bytes:
@@ -29,7 +33,9 @@ def read_stdin(*, what: str, cap: int, error: type[InputError] = InputError) -> 
     terminal, closed, or longer than ``cap``."""
     stream = sys.stdin
     if _READ and _READ[0][0] is stream:
-        return _within(_READ[0][1], what=what, cap=cap, error=error)
+        _, data, cut_at = _READ[0]
+        # Cut at an earlier reader's cap: a larger cap here would parse a truncated input.
+        return _within(data, what=what, cap=cap if cut_at is None else cut_at, error=error)
     if stream is None or stream.closed:
         raise error(f"standard input is closed: no {what} to read", path=STDIN)
     if stream.isatty():
@@ -42,13 +48,13 @@ def read_stdin(*, what: str, cap: int, error: type[InputError] = InputError) -> 
         data = stream.buffer.read(cap + 1)
     except OSError as e:
         raise error(f"cannot read {what} ({e.strerror or e})", path=STDIN) from e
-    _READ[:] = [(stream, data)]
+    _READ[:] = [(stream, data, cap if len(data) > cap else None)]
     return _within(data, what=what, cap=cap, error=error)
 
 
 def _within(data: bytes, *, what: str, cap: int, error: type[InputError]) -> bytes:
-    """``data``, unless it is over ``cap`` (read whole, or cut at the first reader's
-    cap, which is then over this one's too)."""
+    """``data``, unless it is over ``cap`` (read whole, or cut: then ``cap`` is the cap
+    the read stopped at, whatever a later reader's)."""
     if len(data) > cap:
         raise error(
             f"{what} is over the {human_size(cap)} limit for {plural_noun(what)} "

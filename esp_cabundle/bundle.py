@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._stdin import DASH_HINT, STDIN
 from .arguments import name_tuple
 from .catalog import (
     ALIASES,
@@ -285,6 +286,11 @@ def _root_file_or_entry(
 ) -> Path | CatalogEntry:
     """What a root or exclude value names: a file, else an alias or fingerprint;
     ``keyed``: a config's value (``spelling.root_file`` names its key, not a flag)."""
+    if spec == STDIN:  # standard input elsewhere; no alias: its guesses misled
+        dash = base_dir / spec
+        if not dash.is_file():
+            raise CertificateError("no such certificate file", path=STDIN, hint=DASH_HINT)
+        return dash
     if normalize_fingerprint(spec) is None:
         path = _looks_like_path(spec, base_dir)
         if path is not None and path.is_dir():
@@ -478,15 +484,14 @@ def check_policies(
     policy: Policy,
     *,
     at: datetime,
-    rendered_size: int | None = None,
     sizes: Sizes = (),
     check_mbedtls: bool = True,
     spelling: Spelling = PYTHON,
 ) -> list[Violation]:
     """Every policy each root breaks, marked ``allowed`` where the user relaxed it.
 
-    ``max_bytes`` is held to each ``(what, bytes)`` of ``sizes`` (what a build writes),
-    else to ``rendered_size`` as the size of ``ca.pem``; errors name what was measured.
+    ``max_bytes`` is held to each ``(what, bytes)`` of ``sizes`` (what a build writes);
+    errors name what was measured.
 
     An end of service that is not after ``at`` is refused (InputError): every root would
     pass that check, so a typo (2020 for 2030) would silently turn it off."""
@@ -537,8 +542,7 @@ def check_policies(
             err = known["mbedtls_error"] if known is not None else mbedtls_parse_error(c.der)
             if err is not None:
                 add("unparseable", e.label, f"{e.label} is not parseable by mbedTLS 2.28 ({err})")
-    measured = list(sizes) or ([("ca.pem", rendered_size)] if rendered_size is not None else [])
-    for what, size in measured:
+    for what, size in sizes:
         if policy.max_bytes is not None and size > policy.max_bytes:
             add(
                 "over-budget",

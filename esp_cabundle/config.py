@@ -277,9 +277,9 @@ def parse_config(text: str, *, path: Path) -> Config:
     output_nodes = m["outputs"].as_list() if "outputs" in m else []
     if "outputs" in m and m["outputs"].value in (None, []):
         # said, not taken as no key: build would write the default ca.pem it never named
-        empty = "an empty list" if m["outputs"].value == [] else "nothing"
+        empty = "an empty list names" if m["outputs"].value == [] else "is empty:"
         raise m["outputs"].error(
-            f"{empty} names no file to write",
+            f"{empty} no file to write",
             hint="list the outputs (e.g. outputs: [pem]), or remove 'outputs:' to write "
             "the default ca.pem",
         )

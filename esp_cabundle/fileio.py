@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ._patterns import lazy_re
 from ._pipes import output_to_stdout
-from ._stdin import STDIN, read_stdin
+from ._stdin import DASH_HINT, STDIN, read_stdin
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
 from .file_kinds import (
@@ -130,9 +130,10 @@ def read_input(
             raise error(
                 f"is a symbolic link to '{os.readlink(p)}', which does not exist", path=str(p)
             ) from e
-        if str(path) == "-" and hint is None:
-            # '-' for standard input, as other tools take it: say the name that works.
-            hint = "'-' is read as a file name here; read standard input as /dev/stdin"
+        if str(path) == STDIN:
+            # '-' for standard input, as other tools take it: say the name that works,
+            # over a caller's hint on making the file (README says this one).
+            raise error(f"no such {what}", path=str(p), hint=DASH_HINT) from e
         near = suggest_file(p.name, _beside(p))  # then the name meant, not how to make one
         raise error(f"no such {what}", path=str(p), hint=near or hint) from e
     except IsADirectoryError as e:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .text import shown_path
 from .verify.profiles import (
     BAD_KEY,
     BAD_MD,
@@ -99,7 +100,8 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
             )
             dated = any(s.source == "chain" and s.flags & (EXPIRED | FUTURE) for s in v.path)
             if dated and r.item.refresh:
-                text += f" (if its saved chain {r.item.chain.source} is old, {r.item.refresh})"
+                saved = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
+                text += f" (if its saved chain {saved} is old, {r.item.refresh})"
             servers.append(text)
     parts = [ROOTS] * roots + ["drop the roots this firmware cannot parse"] * unparsed
     return "; ".join(parts + servers) or ROOTS

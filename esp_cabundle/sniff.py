@@ -4,6 +4,7 @@ string literals, C byte arrays). One set of rules for every reader of the tool."
 
 from __future__ import annotations
 
+from ._stdin import STDIN
 from .errors import CertificateError, InputError
 from .file_kinds import shell_path
 from .pubkeys import read_tlv_header as _read_tlv_header
@@ -11,18 +12,20 @@ from .pubkeys import read_tlv_header as _read_tlv_header
 __all__ = ["archive_kind", "decode_text", "looks_binary", "refuse_archive", "sniff_kind"]
 
 # Archives and compressed files by their magic bytes (zip APPNOTE 4.3.7/4.3.16, RFC 1952,
-# POSIX ustar at offset 257, xz, bzip2, 7z, zstd frame): what each is called, and the
-# command that unpacks it ({} the file). A stored zip holds its PEM text verbatim, and was
-# read as the PEM file it packs; a compressed one was "binary data" with no way out.
-_ARCHIVES: tuple[tuple[int, bytes, str, str], ...] = (
-    (0, b"PK\x03\x04", "a zip archive", "unzip {}"),
-    (0, b"PK\x05\x06", "an empty zip archive", "unzip {}"),
-    (0, b"\x1f\x8b", "a gzip-compressed file", "gunzip -k {}"),
-    (257, b"ustar", "a tar archive", "tar -xf {}"),
-    (0, b"\xfd7zXZ\x00", "an xz-compressed file", "unxz -k {}"),
-    (0, b"BZh", "a bzip2-compressed file", "bunzip2 -k {}"),
-    (0, b"7z\xbc\xaf\x27\x1c", "a 7z archive", "7z x {}"),
-    (0, b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "unzstd {}"),
+# POSIX ustar at offset 257, xz, bzip2, 7z, zstd frame): what each is called, the command
+# that unpacks it ({} the file), and the one that unpacks it on a pipe (standard input to
+# standard output; "" when it needs a file: a zip's or 7z's index is at its end). A stored
+# zip holds its PEM text verbatim, and was read as the PEM file it packs; a compressed one
+# was "binary data" with no way out.
+_ARCHIVES: tuple[tuple[int, bytes, str, str, str], ...] = (
+    (0, b"PK\x03\x04", "a zip archive", "unzip {}", ""),
+    (0, b"PK\x05\x06", "an empty zip archive", "unzip {}", ""),
+    (0, b"\x1f\x8b", "a gzip-compressed file", "gunzip -k {}", "gunzip -c"),
+    (257, b"ustar", "a tar archive", "tar -xf {}", "tar -xOf -"),
+    (0, b"\xfd7zXZ\x00", "an xz-compressed file", "unxz -k {}", "unxz -c"),
+    (0, b"BZh", "a bzip2-compressed file", "bunzip2 -k {}", "bunzip2 -c"),
+    (0, b"7z\xbc\xaf\x27\x1c", "a 7z archive", "7z x {}", ""),
+    (0, b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "unzstd {}", "unzstd -c"),
 )
 _BZIP2_BLOCK = b"1AY&SY"  # after BZh and the block size digit: "BZh" alone may be text
 
@@ -30,7 +33,7 @@ _BZIP2_BLOCK = b"1AY&SY"  # after BZh and the block size digit: "BZh" alone may 
 def archive_kind(data: bytes) -> tuple[str, str] | None:
     """What archive or compressed file ``data`` is, and the command (``{}`` for its
     name) that unpacks it; None for anything else."""
-    for at, magic, what, unpack in _ARCHIVES:
+    for at, magic, what, unpack, _ in _ARCHIVES:
         if data[at : at + len(magic)] != magic:
             continue
         if magic == b"BZh" and not (data[3:4].isdigit() and data[4:10] == _BZIP2_BLOCK):
@@ -48,13 +51,23 @@ def refuse_archive(data: bytes, *, source: str, error: type[InputError] = Certif
     if found is None:
         return
     what, unpack = found
-    tar = what == "a gzip-compressed file" and source.endswith((".tar.gz", ".tgz"))
-    command = ("tar -xzf {}" if tar else unpack).format(shell_path(source))
+    if source == STDIN:  # no file to unpack: './-' named none
+        piped = next(p for _, _, w, _, p in _ARCHIVES if w == what)
+        hint = (
+            f"unpack it on the way in: ... | {piped} | esp-cabundle ... -"
+            if piped
+            else f"save it to a file and unpack it ({unpack.format('FILE')}), then give the "
+            "CA file it holds"
+        )
+    else:
+        tar = what == "a gzip-compressed file" and source.endswith((".tar.gz", ".tgz"))
+        command = ("tar -xzf {}" if tar else unpack).format(shell_path(source))
+        hint = f"unpack it first ({command}), then give the CA file it holds"
     raise error(
         f"{what} ({len(data):,} bytes), not a certificate file: esp-cabundle unpacks "
         "no archive or compressed file",
         path=source,
-        hint=f"unpack it first ({command}), then give the CA file it holds",
+        hint=hint,
     )
 
 

@@ -6,7 +6,7 @@ bundle or a config's output into a :class:`~esp_cabundle.verify.TrustSet`.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,8 +15,9 @@ from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
 from .certs import Certificate, load_certificates
 from .clobber import same_file
-from .errors import CertificateError
+from .errors import CertificateError, EspCabundleError, ImageError
 from .fileio import is_found, read_input
+from .formats import IMAGE_FORMATS
 from .formats.idf_bundle import DAMAGED_BUNDLE_HINT, diagnose_bundle, read_idf_bundle
 from .limits import MAX_CERT_INPUT, check_size
 from .spelling import PYTHON, Spelling, bare
@@ -88,55 +89,38 @@ def device_trust_set(data: bytes, *, source: str) -> TrustSet:
     )
 
 
-# The output formats check reads back as a trust set (see load_trust_set).
+# The output formats check reads back as a trust set (see load_trust_set); an image
+# output is read for the CA file in it (:func:`_image_trust_set`). json is not a CA file.
 _READABLE_OUTPUTS = ("pem", "der", "c", "idf-bundle")
 
 
-def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Path:
-    """The file a check without ``--bundle`` reads first. A config that names CA
-    outputs: the first that exists (else the first), never a ``ca.pem`` that is none of
-    them (it never ships). Otherwise the ``ca.pem`` beside the config, where ``build -c``
+@dataclass(frozen=True, slots=True)
+class _DefaultFile:
+    """The file a check without ``--bundle`` reads (``path``; ``form``: the config's
+    output format, None for a ``ca.pem`` found by name), or None to judge the roots the
+    config resolves to; ``stray``: the note for a ``ca.pem`` left out."""
+
+    path: Path | None
+    form: str | None = None
+    stray: tuple[str, ...] = ()
+
+
+def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> _DefaultFile:
+    """The one rule for the file judged without ``--bundle``. A config that names
+    outputs (any format: a json- or image-only config names its files too): the first
+    CA output that is there, never a ``ca.pem`` that is none of them (it never ships;
+    said by ``stray``). Otherwise the ``ca.pem`` beside the config, where ``build -c``
     writes it (``-c fleet/cabundle.yaml`` judged a stray ./ca.pem instead of
-    fleet/ca.pem), else in the working directory."""
-    outputs = _ca_outputs(config)
-    for _, out in outputs:
-        if out.exists() or out.is_symlink():
-            return out
-    if outputs:
-        return outputs[0][1]
-    if config is not None and config.path is not None:
-        return config.path.parent / "ca.pem"
-    return (cwd or Path.cwd()) / "ca.pem"
-
-
-def _ca_outputs(config: Config | None) -> list[tuple[str, Path]]:
-    """The config's outputs check can read back: format and path (joined to its
-    directory)."""
-    if config is None:
-        return []
-    return [(o.format, o.path) for o in config.outputs if o.format in _READABLE_OUTPUTS]
-
-
-def default_trust_set(
-    config: Config | None, *, cwd: Path | None = None, spelling: Spelling = PYTHON
-) -> TrustSet:
-    """What a check without ``--bundle`` judges. A config that names CA outputs: the
-    first that exists (``data/ca.pem``, ``x509_crt_bundle.bin``...: what the units get,
-    even when the config changed since); a ``ca.pem`` beside it that is none of them is
-    left out, with a note (CI passed on such a stray file while the firmware shipped the
-    configured bundle). Otherwise the ``ca.pem`` beside the config (``./ca.pem`` without
-    one), where build writes it. Else the bundle the config (or the default preset)
-    resolves to: what ``build`` would write. ``spelling``: how the hints name the trust
-    set given instead (see :mod:`~esp_cabundle.spelling`)."""
-    given = bare(spelling.bundle)
-    outputs = _ca_outputs(config)
+    fleet/ca.pem), else in the working directory. A directory, FIFO or device where the
+    file should be is refused (:func:`~esp_cabundle.fileio.is_found`)."""
     beside = config.path.parent if config is not None and config.path is not None else None
     pem = (beside or cwd or Path.cwd()) / "ca.pem"
-    if not outputs:
+    if config is None or not config.outputs:
         hint = f"check judges {pem} when present: remove or rename it, or name one with {given}"
-        if is_found(pem, what="bundle file", hint=hint):  # a dangling link: reading says so
-            return load_trust_set(pem)
-    stray = outputs and pem.is_file() and not any(same_file(pem, out) for _, out in outputs)
+        # a dangling link is found: reading it says so
+        return _DefaultFile(pem if is_found(pem, what="bundle file", hint=hint) else None)
+    outputs = _ca_outputs(config)
+    stray = pem.is_file() and not any(same_file(pem, out) for _, out in outputs)
     notes = (
         (f"{pem} is not one of the config's outputs: not judged (judge it with {given} {pem})",)
         if stray
@@ -145,9 +129,68 @@ def default_trust_set(
     hint = f"check judges the file the config's build wrote: remove it, or use {given}"
     for form, path in outputs:
         if is_found(path, what=f"{form} output", hint=hint):
-            trust = load_trust_set(path)
+            return _DefaultFile(path, form, notes)
+    return _DefaultFile(None, None, notes)
+
+
+def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Path | None:
+    """The file a check without ``--bundle`` reads (see :func:`default_trust_set`): the
+    CA output that is there (an image output: the image), else the ``ca.pem`` found by
+    name; None when there is none and the roots the config resolves to are judged."""
+    return _default_file(config, cwd=cwd, given="--bundle").path
+
+
+def _ca_outputs(config: Config | None) -> list[tuple[str, Path]]:
+    """The config's outputs check can read back: format and path (joined to its
+    directory); an image output holds a CA file to read."""
+    if config is None:
+        return []
+    readable = (*_READABLE_OUTPUTS, *IMAGE_FORMATS)
+    return [(o.format, o.path) for o in config.outputs if o.format in readable]
+
+
+def default_trust_set(
+    config: Config | None, *, cwd: Path | None = None, spelling: Spelling = PYTHON
+) -> TrustSet:
+    """What a check without ``--bundle`` judges: the file :func:`_default_file` picks
+    (``data/ca.pem``, ``x509_crt_bundle.bin``, the CA file in ``littlefs.bin``...: what
+    the units get, even when the config changed since); a ``ca.pem`` beside a config
+    naming outputs but not it is left out, with a note (CI passed on such a stray file
+    while the firmware shipped the configured bundle). Else the bundle the config (or
+    the default preset) resolves to: what ``build`` would write. ``spelling``: how the
+    hints name the trust set given instead (see :mod:`~esp_cabundle.spelling`)."""
+    chosen = _default_file(config, cwd=cwd, given=bare(spelling.bundle))
+    notes = chosen.stray
+    if chosen.path is not None and chosen.form in IMAGE_FORMATS and config is not None:
+        trust, why = _image_trust_set(config, chosen.path)
+        if trust is not None:
             return replace(trust, notes=(*trust.notes, *notes))
+        notes = (*notes, why)
+    elif chosen.path is not None:
+        trust = load_trust_set(chosen.path)
+        return replace(trust, notes=(*trust.notes, *notes))
     spec = config.spec if config is not None else BundleSpec()
     bundle = resolve_bundle(spec, Catalog.load(), spelling).bundle
     where = f"roots resolved from {config.path}" if config and config.path else "default preset"
     return replace(TrustSet.from_bundle(bundle, source=where), notes=notes)
+
+
+def _image_trust_set(config: Config, path: Path) -> tuple[TrustSet | None, str]:
+    """The CA file in the image output at ``path``, as the units read it; else None and
+    why it could not be read (the roots the config resolves to are judged instead)."""
+    out = next(o for o in config.outputs if o.path == path)
+    image = out.options.get("image")
+    spec = getattr(image, "spec", None)
+    # deferred: the file systems load only for a config with an image output
+    from .fs import get_profile, open_image
+
+    try:
+        if spec is None:
+            raise ImageError(f"{out.format} output has no image parameters")
+        ca_path = spec.ca_path or get_profile(spec.fs_type, spec.profile).ca_path
+        data = read_input(path, what=f"{out.format} image")
+        fs = open_image(data, fs_type=spec.fs_type, profile=spec.profile, platform=spec.platform)
+        source = f"{path}:{ca_path}"
+        return trust_set_from_bytes(fs.read(ca_path), source=source), ""
+    except EspCabundleError as e:
+        return None, f"{path}: its CA file cannot be read ({e.message}): judged the roots instead"

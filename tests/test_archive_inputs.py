@@ -120,3 +120,22 @@ def test_an_archive_named_like_an_option_is_unpacked_by_its_path() -> None:
         refuse_archive(_zip(zipfile.ZIP_STORED), source="-ca.zip")
     assert e.value.hint == "unpack it first (unzip ./-ca.zip), then give the CA file it holds"
     assert shell_path("-ca.zip") == "./-ca.zip" and shell_path("a b.zip") == "'a b.zip'"
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (gzip.compress(X1.read_bytes()), "unpack it on the way in: ... | gunzip -c | esp-cabundle"),
+        (_tar(), "unpack it on the way in: ... | tar -xOf - | esp-cabundle"),
+        (_zip(zipfile.ZIP_DEFLATED), "save it to a file and unpack it (unzip FILE)"),
+    ],
+)
+def test_an_archive_piped_in_is_unpacked_on_the_pipe(
+    runner: CliRunner, data: bytes, said: str
+) -> None:
+    """``gzip -c ca.pem | esp-cabundle inspect -`` was told "gunzip -k ./-": there is no
+    file named '-' to unpack."""
+    r = runner.invoke(cli, ["inspect", "-"], input=data)
+    assert r.exit_code == 2, r.output
+    hint = " ".join(r.stderr.split())
+    assert said in hint and "./-" not in hint, hint

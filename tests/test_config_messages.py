@@ -59,14 +59,14 @@ def test_a_version_yaml_reads_as_a_number_in_a_board_file(tmp_path: Path) -> Non
     assert e.value.line == 8 and e.value.hint == "quote it: idf_version: '5.10'"
 
 
-@pytest.mark.parametrize(("value", "said"), [("[]", "an empty list"), ("", "nothing")])
+@pytest.mark.parametrize(("value", "said"), [("[]", "an empty list names"), ("", "is empty:")])
 def test_outputs_that_name_nothing_are_an_error_not_ca_pem(
     in_tmp: Path, runner: CliRunner, value: str, said: str
 ) -> None:
     (in_tmp / CONFIG_NAME).write_text(f"preset: default\noutputs: {value}\n")
     r = runner.invoke(cli, ["build", "--no-lock"])
     assert r.exit_code == 2, r.output
-    assert f"cabundle.yaml:2: outputs: {said} names no file to write" in r.stderr
+    assert f"cabundle.yaml:2: outputs: {said} no file to write" in r.stderr
     assert "remove 'outputs:' to write the default ca.pem" in r.stderr
     assert sorted(p.name for p in in_tmp.iterdir()) == [CONFIG_NAME]
 

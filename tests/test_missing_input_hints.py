@@ -90,3 +90,21 @@ def test_a_missing_root_file_says_it_once_with_a_hint(runner: CliRunner, in_tmp:
     assert r.output.count("missing.pem") == 1, r.output
     assert "no such root file" in r.output
     assert "hint: " in r.output and "esp-cabundle roots" in r.output
+
+
+def test_dash_where_standard_input_is_not_read_says_dev_stdin(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """README: for --chain, --root and fs put's source "the error says to read standard
+    input as /dev/stdin"; check said how to save a chain, build guessed aliases."""
+    said = "'-' is read as a file name here; read standard input as /dev/stdin"
+    image = in_tmp / "fs.bin"
+    image.write_bytes(create_image("littlefs", "esp-idf", 64 * 1024).to_bytes())
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\n")  # check's save hint
+    assert _hint(runner, "check", "--chain", "-") == said
+    assert _hint(runner, "build", "--dry-run", "--root", "-") == said
+    assert _hint(runner, "build", "--dry-run", "--exclude", "-") == said
+    assert _hint(runner, "fs", "put", str(image), "-", "/ca.pem") == said
+    # A file named '-' is still read, as the file it is.
+    (in_tmp / "-").write_bytes(X1.read_bytes())
+    assert runner.invoke(cli, ["build", "--dry-run", "--root", "-"]).exit_code == 0

@@ -9,6 +9,7 @@ import json
 import shlex
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,12 @@ board: esp-idf-bundle
 outputs:
   - {format: idf-bundle, path: "x509_crt_bundle.bin", idf_version: "5.4"}
 """
+
+ALLOW_ALL = (
+    "--allow expired --allow expires-before-service-end --allow not-ca --allow over-budget "
+    "--allow unparseable"
+)
+ME = f"{shlex.quote(sys.executable)} -m esp_cabundle"
 
 
 @pytest.fixture
@@ -127,7 +134,7 @@ def test_check_in_a_bundle_only_project_is_told_a_runnable_line(
     hint = next(line for line in r.stderr.splitlines() if line.startswith("  hint: "))
     line = hint.split("in its project: ", 1)[1].split("; ")[0]
     assert line == (
-        "esp-cabundle build -f pem -o - --no-lock --no-check -q | esp-cabundle check "
+        f"esp-cabundle build -f pem -o - --no-lock --no-check -q {ALLOW_ALL} | esp-cabundle check "
         f"--bundle - --device mbedtls-clock --chain {shlex.quote(chain)}"
     )
     me = f"{shlex.quote(sys.executable)} -m esp_cabundle"
@@ -159,7 +166,7 @@ def test_a_bundle_only_project_is_told_a_runnable_expiry_gate(
     hint = next(line for line in r.stderr.splitlines() if line.startswith("  hint: "))
     line = hint.split(": ", 2)[2]
     assert line == (
-        "esp-cabundle build -f pem -o - --no-lock --no-check -q | "
+        f"esp-cabundle build -f pem -o - --no-lock --no-check -q {ALLOW_ALL} | "
         "esp-cabundle inspect - --fail-within 3650"
     )
     me = f"{shlex.quote(sys.executable)} -m esp_cabundle"
@@ -174,3 +181,99 @@ def test_a_bundle_only_project_is_told_a_runnable_expiry_gate(
         "cabundle.yaml",
         "x509_crt_bundle.bin",
     ]
+
+
+def _gate_line(r_stderr: str) -> str:
+    hint = next(line for line in r_stderr.splitlines() if line.startswith("  hint: "))
+    return "esp-cabundle " + hint.split(": esp-cabundle ", 1)[1]
+
+
+def _run_line(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        line.replace("esp-cabundle", ME), shell=True, cwd=cwd, capture_output=True, text=True
+    )
+
+
+@pytest.mark.parametrize("slip", ["max_bytes", "expired"])
+def test_the_gate_line_gives_the_gates_verdict_whatever_the_config_polices(
+    project: Path, runner: CliRunner, slip: str
+) -> None:
+    """The line's build applied the config's policies to a PEM never shipped: a budget
+    the bundle fits but the PEM does not, or a root expired since the bundle was built,
+    refused it, and inspect said "-: empty file" (exit 2) instead of the verdict."""
+    config = CONFIG
+    if slip == "max_bytes":
+        config += "max_bytes: 4096\n"
+        gate = ["--fail-within", "3650"]
+        verdict = "ISRG Root X1: expires 2035-06-04 (within 3650 days)"
+    else:
+        old = issue("Old Root", not_before=datetime(2020, 1, 1), not_after=datetime(2022, 1, 1))
+        (project / "old.pem").write_bytes(old.pem)
+        config += "roots: [old.pem]\n"
+        gate = ["--fail-on", "expired"]
+        verdict = "Old Root: expired 2022-01-01"
+    (project / "cabundle.yaml").write_text(config)
+    built = runner.invoke(cli, ["build", "-q", "--at", "2021-06-01"])
+    assert built.exit_code == 0, built.output
+    r = runner.invoke(cli, ["inspect", "x509_crt_bundle.bin", *gate, "-q"])
+    assert r.exit_code == 1, r.output
+    run = _run_line(_gate_line(r.stderr), project)
+    assert run.returncode == 1 and verdict in run.stderr, run.stderr
+
+
+def test_the_gate_line_names_the_bundles_config_and_keeps_at(
+    project: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a directory without a config, the line gated the default preset (it said
+    "in its project" of none) and dropped --at."""
+    assert runner.invoke(cli, ["build", "-q"]).exit_code == 0
+    (project / "elsewhere").mkdir()
+    monkeypatch.chdir(project / "elsewhere")
+    args = ["inspect", "../x509_crt_bundle.bin", "--fail-on", "expired", "--at", "2040-01-01"]
+    r = runner.invoke(cli, [*args, "-q"])
+    line = _gate_line(r.stderr)
+    assert line.startswith("esp-cabundle build -c ../cabundle.yaml -f pem ")
+    assert line.endswith("| esp-cabundle inspect - --fail-on expired --at 2040-01-01")
+    run = _run_line(line, project / "elsewhere")
+    assert run.returncode == 1 and "ISRG Root X1: expired 2035-06-04" in run.stderr, run.stderr
+    # No config beside the bundle nor here: no line to gate some other roots.
+    (project / "elsewhere" / "b.bin").write_bytes((project / "x509_crt_bundle.bin").read_bytes())
+    r = runner.invoke(cli, ["inspect", "b.bin", "--fail-on", "expired", "-q"])
+    assert r.exit_code == 1 and "hint:" not in r.stderr and "esp-cabundle build" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("output", "judged"),
+    [
+        ("{format: json, path: m.json}", "roots resolved from {config}"),
+        ("{format: spiffs, path: fs.bin, board: mdash-arduino}", "{dir}/fs.bin:/ca.pem"),
+    ],
+)
+def test_a_config_naming_only_json_or_image_outputs_never_judges_a_stray_ca_pem(
+    in_tmp: Path, runner: CliRunner, output: str, judged: str
+) -> None:
+    """Outputs all json or images counted as none: a ca.pem beside the config was
+    judged silently (README: "A ca.pem beside a config that names outputs but not it
+    is never judged"). An image's own CA file is judged, read out of the image."""
+    (in_tmp / "cabundle.yaml").write_text(f"preset: letsencrypt\noutputs:\n  - {output}\n")
+    assert runner.invoke(cli, ["build", "-q"]).exit_code == 0
+    (in_tmp / "ca.pem").write_bytes(issue("Stray Root").pem)
+    r = runner.invoke(cli, ["check", "--roadmap", "letsencrypt", "--json"])
+    doc = json.loads(r.stdout)
+    config = in_tmp / "cabundle.yaml"
+    assert doc["trust"]["source"] == judged.format(config=config, dir=in_tmp)
+    assert any("ca.pem is not one of the config's outputs: not judged" in n for n in doc["notes"])
+    assert r.exit_code == 0, r.output  # the stray root was not the trust set
+
+
+def test_an_image_output_without_its_ca_file_is_said_and_its_roots_judged(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: spiffs, path: fs.bin, board: mdash-arduino}\n"
+    )
+    assert runner.invoke(cli, ["build", "-q"]).exit_code == 0
+    assert runner.invoke(cli, ["fs", "rm", "fs.bin", "/ca.pem", "-q"]).exit_code == 0
+    doc = json.loads(runner.invoke(cli, ["check", "--roadmap", "letsencrypt", "--json"]).stdout)
+    assert doc["trust"]["source"] == f"roots resolved from {in_tmp / 'cabundle.yaml'}"
+    assert any("fs.bin: its CA file cannot be read" in n for n in doc["notes"]), doc["notes"]

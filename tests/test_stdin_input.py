@@ -80,6 +80,10 @@ def test_standard_input_is_read_once_and_bounded(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(InputError, match="over the 10 bytes limit") as e:
         read_input("-", what="CA file", max_bytes=10, stdin=True)
     assert e.value.path == "-"
+    # A later reader with a larger cap gets the same refusal, never the 11 bytes kept
+    # (cut at the first cap: the input may be longer) as if they were all of it.
+    with pytest.raises(InputError, match="over the 10 bytes limit"):
+        read_input("-", what="CA file", max_bytes=1000, stdin=True)
 
 
 def test_a_terminal_is_refused_unread(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,6 +33,8 @@ def test_build_in_a_subdirectory_refuses_and_writes_nothing(
     assert r.exit_code == 2
     assert "no cabundle.yaml here, and ../cabundle.yaml above is not read" in r.stderr
     assert f"run from {project} (cd ..), or pass -c ../cabundle.yaml" in r.stderr
+    # every flag that lets a build run here is named (-f too: it names what to write)
+    assert "give --preset, --root, -f or -o to build here" in " ".join(r.stderr.split())
     assert sorted(p.name for p in Path.cwd().iterdir()) == []
 
 
@@ -44,7 +46,8 @@ def test_build_json_says_the_refusal(project: Path, runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["--preset", "letsencrypt"], ["--root", "isrg-root-x1"], ["-o", "here.pem"]]
+    "args",
+    [["--preset", "letsencrypt"], ["--root", "isrg-root-x1"], ["-o", "here.pem"], ["-f", "der"]],
 )
 def test_build_with_an_explicit_selection_or_output_builds_here(
     project: Path, runner: CliRunner, args: list[str]

@@ -120,6 +120,10 @@ def test_a_chain_captured_with_an_expired_leaf_points_at_the_server(
     assert "add the roots" not in hint, hint
     assert "svc.example: the server's certificate is at fault" in hint
     assert "within their dates" in hint and "'esp-cabundle chains pull'" in hint
+    # The saved chain named as typed, as the renewal note names it, not by the config's
+    # absolute path.
+    hint = " ".join(runner.invoke(cli, ["check"]).stderr.split())
+    assert "(if its saved chain chains/svc.example.pem is old, refresh it" in hint, hint
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -25,6 +26,7 @@ __all__ = [
     "line_with_value",
     "option_spellings",
     "optional_value",
+    "piped_roots_build",
     "replaced_option",
     "split_option",
     "takes_value",
@@ -256,3 +258,18 @@ def typed_board_again(spelling: Spelling) -> Spelling:
     line = printable(f"esp-cabundle {shlex.join(words)}")
     line = line.replace("{", "{{").replace("}", "}}").replace(_BOARD_SLOT, "{}")
     return spelling._replace(board_again=line)
+
+
+def piped_roots_build(config: Path | None) -> list[str]:
+    """``build [-c FILE] -f pem -o - ... --allow POLICY...``: the project's roots as PEM
+    on a pipe, for inspect's and check's gate lines. That PEM is never shipped, so no
+    shipped-output policy applies (a budget sized for the bundle, an expired root): a
+    refused build left the gate an empty pipe ("-: empty file", exit 2) instead of its
+    verdict. No --at: with every policy relaxed the build judges no date, and a later
+    --at than the config's service_until is refused as a slip."""
+    # deferred: bundle loads the catalog's code; only a failed gate needs the names
+    from ..bundle import POLICY_NAMES
+
+    words = ["build", *(["-c", str(config)] if config is not None else [])]
+    words += ["-f", "pem", "-o", "-", "--no-lock", "--no-check", "-q"]
+    return words + [w for name in POLICY_NAMES for w in ("--allow", name)]

@@ -205,7 +205,7 @@ def build(
         raise InputError(
             f"no cabundle.yaml here, and {shown} above is not read; nothing written",
             hint=f"run from {above.parent} (cd {os.path.dirname(shown)}), or pass -c {shown}; "
-            "or give --preset, --root or -o to build here without it",
+            "or give --preset, --root, -f or -o to build here without it",
         )
     labels = config.section("idf_filter") if config is not None else None
     if idf_filter is not None:

@@ -43,6 +43,7 @@ from ._missing import unstrayed
 from ._usage import (
     gives,
     options_end,
+    piped_roots_build,
     replaced_option,
     split_option,
     typed_words,
@@ -412,21 +413,20 @@ def _snapshot_notes(board: Board, config: Config | None, own: list[CheckItem]) -
 
 # What mbedtls_ssl_set_hostname() is handed: a DNS name (one label too: "broker"), a
 # wildcard pattern or an IP address; never empty, never with spaces or controls.
+_SERVER_NAME = re.compile(r"[A-Za-z0-9*_.:\[\]-]{1,253}")
+
+
 def _roots_check_line(config_path: Path | None) -> str:
     """The same check on the roots the project's config resolves to, piped as PEM (a
     bundle-only project has no ca.pem to name; as inspect's gate line, nothing is
     written): the command as typed, with ``--bundle -``; the build reads the config
     the check was given (``-c``), else finds it as the check did."""
     words = replaced_option(typed_words(), ["--bundle"], "--bundle", "-")
-    config = ["-c", str(config_path)] if config_path is not None else []
-    build = ["build", *config, "-f", "pem", "-o", "-", "--no-lock", "--no-check", "-q"]
+    build = piped_roots_build(config_path)
     return (
         f"check the roots it is built from, in its project: esp-cabundle {shlex.join(build)}"
         f" | esp-cabundle {shlex.join(words)}"
     )
-
-
-_SERVER_NAME = re.compile(r"[A-Za-z0-9*_.:\[\]-]{1,253}")
 
 
 def _refuse_report_over_inputs(
@@ -438,9 +438,11 @@ def _refuse_report_over_inputs(
 ) -> None:
     """``--report`` must not replace a file the check reads (its trust set, a chain,
     the config or a target's saved chain)."""
-    default = default_bundle_path(config)  # the trust set when there is no --bundle
+    # the trust set when there is no --bundle (looked for only then: a ca.pem directory
+    # is no concern of a check given its bundle)
+    default = default_bundle_path(config) if bundle is None else None
     inputs = [("bundle", bundle)] if bundle is not None else []
-    inputs += [("bundle", default)] if bundle is None and default.is_file() else []
+    inputs += [("bundle", default)] if default is not None else []
     inputs += [("chain file", c) for c in chains]
     inputs += [("config", config_path)] if config_path is not None else []
     if config is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING
 import click
 
 from ..boards import load_board
+from ..clobber import same_file
+from ..config import CONFIG_NAME
 from ..errors import InputError, VerdictError
 from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_document
@@ -20,6 +23,7 @@ from ..ui import Column, echo, emit_json, error_document, fit_lines, format_tabl
 from ._fsopts import fs_command, no_input_hint
 from ._paths import refuse_directory
 from ._unit import unit_progress
+from ._usage import piped_roots_build
 from .options import (
     Whole,
     at_option,
@@ -141,7 +145,7 @@ def inspect(
         port, board=board, no_apps=no_apps, link=link, quiet=quiet or as_json
     )
     reports += [unit] if unit is not None else []
-    gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within)
+    gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within, given_at=at)
     failed = (
         VerdictError(gate.headline, violations=gate.problems, hint=gate.hint)
         if gate.problems
@@ -193,7 +197,7 @@ class GateResult:
         gates the roots its config resolves to, writing nothing)."""
         if not self.empty:
             if self.undated and self.roots_gate:
-                return f"gate the roots it is built from, in its project: {self.roots_gate}"
+                return f"gate the roots it is built from: {self.roots_gate}"
             return None
         first = self.empty[0]
         if first.kind.endswith(" image"):
@@ -206,9 +210,17 @@ class GateResult:
 
 
 def gate_problems(
-    reports: list[Report], at: datetime, *, fail_on: tuple[str, ...], fail_within: int | None
+    reports: list[Report],
+    at: datetime,
+    *,
+    fail_on: tuple[str, ...],
+    fail_within: int | None,
+    given_at: datetime | None = None,
 ) -> GateResult:
+    """What the gate finds in ``reports`` judged at ``at`` (``given_at``: --at as typed,
+    carried into the roots gate line)."""
     out = []
+    undated_in: Report | None = None
     failed = undated_total = 0
     by_date = "expired" in fail_on or fail_within is not None
     # A gate that judged nothing does not pass: an image whose CA file was removed holds
@@ -217,11 +229,12 @@ def gate_problems(
     empty = tuple(r for r in reports if gated and not any(True for _ in r.all_findings()))
     for r in empty:
         out.append(f"{r.source}: {r.kind} holds no certificates: the gate cannot be run")
-    for r in (each for top in reports for each in _with_findings(top)):
+    for top, r in ((t, each) for t in reports for each in _with_findings(t)):
         undated = [f for f in r.findings if f.not_after is None]
         if by_date and undated:
             # A gate that cannot judge does not pass: an ESP-IDF bundle keeps no dates.
             undated_total += len(undated)
+            undated_in = undated_in or top
             out.append(
                 f"{r.source}: {plural(len(undated), 'root')} with no dates (an "
                 "ESP-IDF bundle keeps names and keys only): expiry cannot be judged; gate "
@@ -232,20 +245,37 @@ def gate_problems(
             if problem is not None:
                 failed += 1
                 out.append(f"{r.source} {f.location} {f.label}: {problem}")
-    line = _roots_gate_line(fail_on, fail_within) if undated_total else ""
+    line = _roots_gate_line(undated_in, fail_on, fail_within, given_at) if undated_in else ""
     return GateResult(tuple(out), failed, undated_total, empty, line)
 
 
-def _roots_gate_line(fail_on: tuple[str, ...], fail_within: int | None) -> str:
+def _roots_gate_line(
+    bundle: Report, fail_on: tuple[str, ...], fail_within: int | None, at: datetime | None
+) -> str:
     """``esp-cabundle build -f pem -o - ... | esp-cabundle inspect - ...``: the
     same gate on the roots the project's config resolves to, as a PEM on a pipe (no
-    ca.pem beside the bundle, no lock rewritten; the targets are check's business)."""
-    flags = [f"--fail-on {f}" for f in fail_on]
-    flags += [f"--fail-within {fail_within}"] if fail_within is not None else []
-    return (
-        "esp-cabundle build -f pem -o - --no-lock --no-check -q | "
-        f"esp-cabundle inspect - {' '.join(flags)}"
-    )
+    ca.pem beside the bundle, no lock rewritten; the targets are check's business).
+    The config is the one beside ``bundle`` (then given with ``-c``), else the working
+    directory's; with neither, no line: the default preset is no bundle's roots."""
+    config = _config_of(bundle.source)
+    if config is None:
+        return ""
+    build = piped_roots_build(None if config == Path(CONFIG_NAME) else config)
+    gate = ["inspect", "-", *(w for f in fail_on for w in ("--fail-on", f))]
+    gate += ["--fail-within", str(fail_within)] if fail_within is not None else []
+    gate += ["--at", at.date().isoformat()] if at is not None else []
+    return f"esp-cabundle {shlex.join(build)} | esp-cabundle {shlex.join(gate)}"
+
+
+def _config_of(source: str) -> Path | None:
+    """The ``cabundle.yaml`` beside the file ``source`` (as typed), else the working
+    directory's (``cabundle.yaml``); None when neither is a file. Never refused here
+    (a hint's lookup): the line's build says what is wrong with it."""
+    here = Path(CONFIG_NAME)
+    beside = Path(source).parent / CONFIG_NAME if source != "-" else here
+    if beside.is_file() and not (here.is_file() and same_file(beside, here)):
+        return beside
+    return here if here.is_file() else None
 
 
 def _with_findings(r: Report) -> Iterator[Report]:

@@ -4,10 +4,10 @@
 per PEM line, each ending in ``\\n``, four-space indent), so it can be pasted over the
 declaration in ``src/mDash.c``; as there, it is ``static``: seen only by the file that
 includes it. ``array`` gives ``const char NAME[]`` plus a length that includes the
-terminating NUL, which ``mbedtls_x509_crt_parse`` requires for PEM input. Both are
-declared ``extern`` before they are defined: in C++ (an Arduino sketch) a ``const`` at
-namespace scope is otherwise local to its file, and another file's ``extern``
-declaration of it fails to link.
+terminating NUL, which ``mbedtls_x509_crt_parse`` requires for PEM input. The array
+and its length are declared ``extern`` before they are defined: in C++ (an Arduino
+sketch) a ``const`` at namespace scope is otherwise local to its file, and another
+file's ``extern`` declaration of it fails to link.
 """
 
 from __future__ import annotations
