@@ -119,3 +119,12 @@ def test_dash_stays_a_file_name_where_it_is_not_taken(in_tmp: Path) -> None:
     with pytest.raises(InputError, match="no such lock file") as e:
         read_input("-", what="lock file")
     assert e.value.hint == "'-' is read as a file name here; read standard input as /dev/stdin"
+
+
+def test_inspect_refuses_standard_input_named_twice(runner: CliRunner) -> None:
+    """The pipe is read once and its bytes kept: a second ``-`` would show the same
+    input again as if it were another. Refused before any input is shown."""
+    r = runner.invoke(cli, ["inspect", "-", str(ROOT), "-"], input=ROOT.read_bytes())
+    assert r.exit_code == 2, r.output
+    assert "standard input is named twice" in r.stderr and "hint:" in r.stderr
+    assert r.stdout == ""

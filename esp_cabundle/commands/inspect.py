@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .._stdin import STDIN
 from ..boards import load_board
 from ..clobber import same_file
 from ..config import CONFIG_NAME
@@ -125,6 +126,7 @@ def inspect(
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
     board and its partition table offset is used.
     """
+    _refuse_stdin_twice(paths)
     if port is None:
         _refuse_unit_options_without_port()
     if not paths and port is None:
@@ -377,6 +379,16 @@ def _status_counts(findings: Sequence[Finding], at: datetime, warn_days: int | N
             status = f"expires within {plural(warn_days or 0, 'day')}"
         counts[status] += 1
     return "; ".join(f"{k:,} {printable(status)}" for status, k in counts.most_common())
+
+
+def _refuse_stdin_twice(paths: Sequence[str]) -> None:
+    """A second ``-`` would show the one piped input again as if it were another: the
+    pipe is read once and its bytes kept (see :mod:`.._stdin`)."""
+    if paths.count(STDIN) > 1:
+        raise InputError(
+            "standard input is named twice: '-' is one pipe, holding one input",
+            hint="name '-' once; name other inputs by their files (./- is a file named '-')",
+        )
 
 
 def _refuse_unit_options_without_port() -> None:
