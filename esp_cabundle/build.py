@@ -34,7 +34,7 @@ from .formats import IMAGE_FORMATS, render
 from .gate import CaSource, GatedCA, gate_ca
 from .limits import MAX_LOCK_INPUT
 from .lockfile import Lock, build_unlocked
-from .spelling import PYTHON, Spelling, set_to
+from .spelling import CONFIG_SPELLING, PYTHON, Spelling, set_to
 from .text import shown_path, sized_repr
 
 if TYPE_CHECKING:
@@ -214,7 +214,8 @@ def build_bundle(
                 if out.format == "pem"
                 else render(out.format, bundle, out.options, spelling=spelling)
             )
-            for w in (_layout_guessed(out), _static_named(out, spelling)):
+            static = _static_named(out, _spelling_of(out, config, spelling))
+            for w in (_layout_guessed(out), static):
                 dir_warnings += [w] if w and w not in dir_warnings else []
         rendered.append((out, data))
     return BuildResult(
@@ -271,6 +272,17 @@ def _unmeasured(spec: BundleSpec, outputs: Sequence[OutputSpec], spelling: Spell
         "is not measured (no device reads it); add the output the devices hold (a pem, c, "
         "der, idf-bundle or image output) to hold it to the budget"
     )
+
+
+def _spelling_of(out: OutputSpec, config: Config | None, spelling: Spelling) -> Spelling:
+    """How to name ``out``'s options: by the config's keys when they are the config's
+    entry's own (``style: array``), else as the caller gives them (``--c-style array``
+    when a flag set them)."""
+    if config is not None and any(
+        o.format == out.format and o.options == out.options for o in config.outputs
+    ):
+        return CONFIG_SPELLING
+    return spelling
 
 
 def _static_named(out: OutputSpec, spelling: Spelling) -> str | None:

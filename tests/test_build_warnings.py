@@ -67,3 +67,20 @@ def test_the_library_names_the_style_as_a_script_gives_it(in_tmp: Path) -> None:
         "ca.h defines roots in the s_pem form, which is static (mDash's own declaration): "
         "no other file can reach roots; for a symbol other files declare, use style='array'",
     )
+
+
+def test_a_config_output_names_the_style_key(runner: CliRunner, in_tmp: Path) -> None:
+    """The s_pem form came from cabundle.yaml's entry: the key there is what to change
+    (--c-style would have to be given on every build); a flag's option names the flag."""
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: [letsencrypt]\noutputs:\n  - {format: c, path: ca.h, style: s_pem, name: other}\n"
+    )
+    r = runner.invoke(cli, ["build", "--no-lock", "--no-check"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.stderr.split())
+    assert said.endswith(
+        "no other file can reach other; for a symbol other files declare, use style: array"
+    ), r.stderr
+    r = runner.invoke(cli, ["build", "--no-lock", "--no-check", "--c-name", "mine", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["warnings"][0].endswith("use --c-style array")
