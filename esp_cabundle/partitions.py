@@ -19,6 +19,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from .arguments import require_bytes
 from .errors import PartitionTableError
 from .partition_csv import (
     FLAG_BITS,
@@ -576,6 +577,7 @@ def read_partition_table(
     With ``check_size`` every partition must lie inside the image. Hints name the
     table's offset and a whole-flash read as ``spelling`` does.
     """
+    require_bytes(flash, "read_partition_table")
     if offset is None:
         table = _search_table(flash, DEFAULT_TABLE_OFFSET, spelling)
         if check_size:

@@ -9,12 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from esp_cabundle.boards import load_board
 from esp_cabundle.bundle import BundleSpec
 from esp_cabundle.certs import load_certificate_file, load_certificates
 from esp_cabundle.errors import ArgumentTypeError, InputError
+from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.fs import open_image
 from esp_cabundle.gate import CaSource, gate_ca
 from esp_cabundle.inspect import inspect_bytes
+from esp_cabundle.partitions import read_partition_table
 from esp_cabundle.trust_files import trust_set_from_bytes
 
 
@@ -67,6 +70,14 @@ def test_a_root_file_given_as_a_path_is_read() -> None:
         ),
         (lambda: inspect_bytes("dump.bin", source="x"), "for a file use inspect_path('dump.bin')"),
         (lambda: trust_set_from_bytes(Path("ca.pem")), "for a file use load_trust_set('ca.pem')"),
+        (
+            lambda: read_partition_table("dump.bin"),  # type: ignore[arg-type]
+            "read the file first: read_partition_table(Path('dump.bin').read_bytes())",
+        ),
+        (
+            lambda: update_dump(Path("dump.bin"), load_board("mdash"), None),  # type: ignore[arg-type]
+            "read the file first: update_dump(Path('dump.bin').read_bytes())",
+        ),
     ],
 )
 def test_bytes_arguments_refuse_paths_and_text(call: Callable[[], object], hint: str) -> None:

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..arguments import require_bytes
 from ..blocks import FlashCache, is_erased
 from ..boards import Board
 from ..certs import Certificate, load_certificates
@@ -409,6 +410,8 @@ def update_dump(
     board. Bytes outside those partitions are kept byte for byte, and the result is read
     back (both checked here). The hints name the board and options as ``spelling`` does.
     """
+    if not isinstance(flash, WholeDump):
+        require_bytes(flash, "update_dump")
     whole = (
         flash
         if isinstance(flash, WholeDump)
