@@ -1,4 +1,5 @@
-"""``build``: selection, policies, outputs, determinism, lock file; CLI exit codes and effects."""
+"""``build``: selection, policies, outputs, determinism, lock file; CLI exit codes and effects
+(the c output's forms and flags: test_build_c_output.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from click.testing import CliRunner
 from support.fresh_python import run_command_without
 from support.no_skips import ROOT_READS_ANYTHING
 from support.pki import NOW, issue
-from support.tools import need
 
 from esp_cabundle.build import build_bundle
 from esp_cabundle.bundle import BundleSpec, Policy
@@ -158,71 +158,6 @@ def test_pem_output_lines_fit_mongoose_fgets(tmp_path: Path) -> None:
     assert len(load_certificates(data)) == len(PRESETS["longlife"].aliases) + 1
 
 
-def test_mdash_vector_round_trips_through_c_output(data_dir: Path) -> None:
-    vector = (data_dir / "mdash" / "mDash-1.2.16-s_pem.c").read_text()
-    certs = load_certificate_file(data_dir / "mdash" / "mDash-1.2.16-s_pem.c")
-    from esp_cabundle.bundle import Bundle
-    from esp_cabundle.formats.c_source import render_c_source
-
-    rendered = render_c_source(Bundle.from_certificates(certs), name="s_pem", style="s_pem")
-    assert rendered.decode() == vector.rstrip("\n") + "\n"
-
-
-def test_c_array_variant_compiles_shape() -> None:
-    from esp_cabundle.bundle import Bundle
-    from esp_cabundle.formats.c_source import render_c_source
-
-    certs = load_certificate_file(LE / "isrgrootx1.pem")
-    text = render_c_source(Bundle.from_certificates(certs), name="ca_pem", style="array").decode()
-    assert "const char ca_pem[] =" in text and "const size_t ca_pem_len = sizeof(ca_pem);" in text
-    assert load_certificates(text.encode()) == certs
-
-
-@pytest.mark.parametrize("compiler", ["gcc", "g++"])
-def test_c_array_is_definitions_include_it_once_and_declare_it_elsewhere(
-    tmp_path: Path, compiler: str
-) -> None:
-    """What README says of the array form, compiled and linked as C (gcc) and as C++
-    (g++, as an Arduino sketch is): included in two files the link fails ("multiple
-    definition"); included in one, with ``extern`` declarations in the other, it links
-    and the string is the PEM. In C++ a namespace-scope ``const`` is local to its file
-    unless declared ``extern``: the form without that declaration linked as C and failed
-    as C++ ("undefined reference to ca_pem_len")."""
-
-    from esp_cabundle.bundle import Bundle
-    from esp_cabundle.formats.c_source import render_c_source
-
-    need(compiler)
-    certs = load_certificate_file(LE / "isrgrootx1.pem")
-    (tmp_path / "ca_pem.h").write_bytes(
-        render_c_source(Bundle.from_certificates(certs), name="ca_pem", style="array")
-    )
-    (tmp_path / "a.c").write_text(
-        '#include <stdio.h>\n#include "ca_pem.h"\nint other(void);\n'
-        'int main(void) { printf("%zu %d\\n", ca_pem_len, other()); return 0; }\n'
-    )
-    (tmp_path / "twice.c").write_text('#include "ca_pem.h"\nint other(void) { return 1; }\n')
-    (tmp_path / "extern.c").write_text(
-        "#include <stddef.h>\nextern const char ca_pem[];\nextern const size_t ca_pem_len;\n"
-        "int other(void) { return ca_pem[ca_pem_len - 1] == 0; }\n"
-    )
-    language = "c" if compiler == "gcc" else "c++"
-
-    def link(second: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [compiler, "-Wall", "-Werror", "-x", language, "-o", "prog", "a.c", second],
-            cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
-
-    twice = link("twice.c")
-    assert twice.returncode != 0 and "multiple definition" in twice.stderr, twice.stderr
-    once = link("extern.c")
-    assert once.returncode == 0, once.stderr
-    run = subprocess.run([str(tmp_path / "prog")], capture_output=True, text=True, timeout=30)
-    size = len(certs[0].pem()) + 1  # the PEM text and its NUL
-    assert run.stdout.split() == [str(size), "1"], run.stdout
-
-
 # --- CLI ------------------------------------------------------------------------------
 
 
@@ -332,50 +267,6 @@ def test_unknown_preset_root_and_format(runner: CliRunner, in_tmp: Path) -> None
     assert code == 2 and "exactly one output format" in err
     code, _, err = run(runner, "build", "--root", "missing/root.pem")
     assert code == 2 and "no such root file" in err
-    assert list(in_tmp.iterdir()) == []
-
-
-def test_c_output_options(runner: CliRunner, in_tmp: Path) -> None:
-    code, _, _ = run(
-        runner,
-        "build",
-        "--preset",
-        "mdash",
-        "-f",
-        "c",
-        "--c-name",
-        "my_ca",
-        "-o",
-        "src/ca.h",
-        "--no-lock",
-    )
-    assert code == 0
-    text = (in_tmp / "src" / "ca.h").read_text()
-    assert text.startswith("static const char *my_ca =\n")
-    assert not (in_tmp / "cabundle.lock").exists()
-    code, _, err = run(runner, "build", "-f", "c", "--c-name", "1bad")
-    assert code == 2 and "not a valid C identifier" in err
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["-f", "pem", "--c-name", "foo"], "--c-name applies to the c output only"),
-        (["--c-style", "array"], "--c-style applies to the c output only"),
-        (
-            ["-f", "der", "--c-style", "array", "--c-name", "ca_pem"],
-            "--c-name and --c-style apply to the c output only",
-        ),
-    ],
-)
-def test_c_options_without_a_c_output_are_refused(
-    runner: CliRunner, in_tmp: Path, args: list[str], message: str
-) -> None:
-    """As --idf-version without an idf-bundle output is: they used to be dropped without a
-    word, the PEM or DER written as if they had not been typed."""
-    code, out, err = run(runner, "build", "--preset", "letsencrypt", *args)
-    assert code == 2, out + err
-    assert message in err and "hint: add -f c" in err
     assert list(in_tmp.iterdir()) == []
 
 
