@@ -1,7 +1,8 @@
 """``push`` refusals (each a clear error that changes nothing), the key and password
-files, the broker URL (typed or from ESP_CABUNDLE_MQTT) and the gate on the connection
-the units travel on. ``push status``, the deadline forecast and the RPC layer have
-modules of their own (test_push_status_cli, test_push_deadline, test_push_rpc_layer)."""
+files and the gate on the connection the units travel on. The links' URLs (typed or
+ESP_CABUNDLE_MQTT), ``push status``, the deadline forecast and the RPC layer have
+modules of their own (test_push_link_urls, test_push_status_cli, test_push_deadline,
+test_push_rpc_layer)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from support.fleet import ca_bytes, invoke, mdash_unit, write_ca
 from support.fleet_links import MdashStandIn
 
 from esp_cabundle.cli import cli
-from esp_cabundle.push.mqtt import parse_mqtt_url
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "k3y-for-cli-tests"
@@ -114,48 +114,6 @@ def test_a_bad_device_id_gets_a_hint_for_where_it_came_from(in_tmp: Path, flag: 
     else:
         assert "units.txt:1:" in out and "one device id per line" in out
     assert sorted(p.name for p in in_tmp.iterdir()) == sorted(["ca.pem", "units.txt"])
-
-
-# urllib raises ValueError on these (an unclosed '[', a port that is no number, out of
-# range) or keeps a host with a space: each must be exit 2 with a JSON error document,
-# the URL's password unshown.
-BAD_URLS = [
-    (["--mqtt", "mqtt://[::1", "--device", "x"], {}, "--mqtt: the host"),
-    (["--mqtt", "mqtt://h:0", "--device", "x"], {}, "--mqtt: the port"),
-    (["--mdash", "http://[::1/api", "--device", "x"], {}, "--mdash: the host"),
-    (["--mdash", "https://u:pw-in-url-1@[::1/api"], {}, "--mdash: the host"),
-    (["--mdash", "http://h:abc/api"], {}, "--mdash: the port"),
-    (["--rpc", "http://[::1/rpc"], {}, "--rpc: the host"),
-    (["--rpc", "http://h/rpc", "--rpc", "ws://h:99999/rpc"], {}, "--rpc (URL 2 of 2): the port"),
-    # a host urllib keeps but no resolver could find (it used to be looked up: exit 3)
-    (["--mqtt", "mqtt:// 127.0.0.1", "--device", "x"], {}, "--mqtt: the host holds a space"),
-    (["--mdash", "http://exa mple/api", "--device", "x"], {}, "--mdash: the host holds"),
-    (["--rpc", "http://h/rpc", "--rpc", "ws://a|b/rpc"], {}, "--rpc (URL 2 of 2): the host"),
-    (
-        ["--device", "x"],
-        {"ESP_CABUNDLE_MQTT": "mqtt://u:pw-in-url-1@[127.0.0.1"},
-        "ESP_CABUNDLE_MQTT: the host",
-    ),
-]
-
-
-@pytest.mark.parametrize(("args", "env", "message"), BAD_URLS)
-def test_a_url_urllib_cannot_split_is_exit_2_with_a_json_error(
-    mdash: Any, in_tmp: Path, args: list[str], env: dict[str, str], message: str
-) -> None:
-    _s, units = mdash
-    write_ca(in_tmp)
-    r = CliRunner().invoke(
-        cli,
-        ["push", *args, "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--json"],
-        env=env,
-    )
-    assert r.exit_code == 2 and not isinstance(r.exception, ValueError), r.output
-    doc = json.loads(r.stdout)
-    assert doc["ok"] is False and doc["exit_code"] == 2 and doc["error"].startswith(message)
-    assert "pw-in-url-1" not in r.stdout + r.stderr and "Traceback" not in r.stderr
-    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
-    assert all(u.calls == [] for u in units)
 
 
 def test_no_api_key_is_exit_2(mdash: Any, in_tmp: Path) -> None:
@@ -379,105 +337,6 @@ def test_link_files_and_secrets_are_refused_before_the_ca_is_judged(
     assert all(u.calls == [] for u in units)
 
 
-@pytest.mark.parametrize(
-    ("link", "said"),
-    [
-        (["--rpc", "htp://127.0.0.1:1/rpc"], "--rpc 'htp://127.0.0.1:1/rpc' is not an http://"),
-        (["--rpc", "http://127.0.0.1:1/rpc", "--rpc", "ws:///rpc"], "--rpc 'ws:///rpc' is not"),
-        (["--rpc", "http://u:p@127.0.0.1:1/rpc"], "credentials in URLs are not supported"),
-        (["--mdash", "htp://127.0.0.1:1"], "--mdash takes an http(s):// URL, not 'htp://"),
-        (["--mdash", "https://127.0.0.1:1/api?x=1"], "without a query or fragment"),
-    ],
-)
-def test_a_link_url_that_is_none_is_refused_before_the_ca_is_judged(
-    in_tmp: Path, link: list[str], said: str
-) -> None:
-    """The tryout's ``push --rpc htp://...`` printed "CA: 4 roots; ..." before the URL
-    error, as --mqtt's never did: the URL is refused first, whatever the CA, and
-    nothing is made."""
-    write_ca(in_tmp)
-    board = "mdash-arduino" if link[0] == "--mdash" else "mongoose-os-esp32"
-    argv = ["push", *link, "--board", board, "--bundle", "ca.pem"]
-    for ca in (None, "not a certificate\n"):  # then a CA the gate refuses
-        if ca is not None:
-            (in_tmp / "ca.pem").write_text(ca)
-        code, out = invoke(*argv)
-        assert code == 2 and said in out and "CA:" not in out, out
-    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
-
-
-@pytest.mark.parametrize(
-    ("url", "fixed"),
-    [
-        ("ftp://127.0.0.1:1", "http://127.0.0.1:1/rpc"),
-        ("127.0.0.1:1/rpc", "http://127.0.0.1:1/rpc"),
-        ("HTP://127.0.0.1:1/x/rpc", "http://127.0.0.1:1/x/rpc"),
-    ],
-)
-def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
-    in_tmp: Path, url: str, fixed: str
-) -> None:
-    """``push --rpc ftp://1.2.3.4`` hinted the fragment "e.g. --rpc http://192.168.1.20/rpc
-    or --rpc ws://192.168.1.20/rpc": now the line as typed, the URL over http:// to the
-    host typed (the other --rpc kept), which runs when copied."""
-    write_ca(in_tmp)
-    ok = "http://127.0.0.1:2/rpc"
-    for spelled in (["--rpc", url], [f"--rpc={url}"]):
-        argv = ["push", "--rpc", ok, *spelled, "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
-                "--allow", "unjudged"]  # fmt: skip
-        code, out = invoke(*argv)
-        assert code == 2 and "is not an http://" in out and "CA:" not in out, out
-        hint = out.partition("  hint: e.g. esp-cabundle ")[2]
-        line, _, why = hint.partition(" (or ")
-        given = ["--rpc", fixed] if len(spelled) == 2 else [f"--rpc={fixed}"]
-        assert shlex.split(line) == [*argv[:3], *given, *argv[3 + len(spelled) :]], out
-        assert why == f"ws://{fixed.removeprefix('http://')} over a WebSocket)\n", out
-    code, out = invoke(*shlex.split(line), "--timeout", "1")  # copied: the units are tried
-    assert code == 3 and "is not an http://" not in out, out
-
-
-def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
-    """The refusal is the run's first word: before, the CA's verdict came first, and a
-    CA that failed its gate hid that the URL would be refused anyway."""
-    write_ca(in_tmp)
-    argv = ["push", "--mqtt", "mqtt://u:pw@127.0.0.1:9", "--board", "mdash-arduino"]
-    code, out = invoke(*argv, "--device", "a")
-    assert code == 2 and "visible in the process list" in out, out
-    assert "CA:" not in out and "pw" not in out.replace("MQTT_PASSWORD", ""), out
-    (in_tmp / "ca.pem").write_text("not a certificate\n")  # a CA the gate refuses
-    code, out = invoke(*argv, "--device", "a")
-    assert code == 2 and "visible in the process list" in out, out
-
-
-def test_a_broker_in_the_environment_is_set_aside_for_typed_links(mdash: Any, in_tmp: Path) -> None:
-    """README puts a password URL in ESP_CABUNDLE_MQTT; kept in the shell, it made
-    ``push --mdash --device dev1`` reach dev1 over that broker too (here: none there,
-    exit 3), and ``push --rpc`` fail with "--mqtt needs the units' ids"."""
-    s, units = mdash
-    write_ca(in_tmp)
-    env = {"ESP_CABUNDLE_MQTT": "mqtt://127.0.0.1:9"}
-    code, out = invoke("push", "--mdash", s.url, "--board", "mdash-arduino", "--bundle",
-                       "ca.pem", "--device", "dev1", env=env)  # fmt: skip
-    assert code == 0, out
-    assert "ESP_CABUNDLE_MQTT is set, but the units are reached with --mdash" in out
-    assert units[0].files()["/ca.pem"] == ca_bytes()
-    code, out = invoke("push", "--rpc", "http://127.0.0.1:9/rpc", "--board",
-                       "mongoose-os-esp32", "--bundle", "ca.pem", "--timeout", "0.5",
-                       "--ledger", "lan.db", "--allow", "unjudged", env=env)  # fmt: skip
-    assert code == 3 and "--mqtt needs" not in out and "127.0.0.1:9/rpc" in out, out
-    # alone, the environment's broker is push's --mqtt
-    code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
-                       "--device", "dev1", "--ledger", "mq.db", "--allow", "unjudged",
-                       env=env)  # fmt: skip
-    assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out
-    # the hint names where the URL came from: no --mqtt was typed
-    assert "check the host and port in ESP_CABUNDLE_MQTT" in out and "--mqtt host" not in out
-    code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem", "--device",
-                       "dev1", "--ledger", "mq.db", "--mqtt", "mqtt://127.0.0.1:9",
-                       "--allow", "unjudged")  # fmt: skip
-    assert code == 3 and "check the host and port in --mqtt" in out, out
-
-
 def test_no_check_is_hidden_from_push_and_refused_with_the_reason(in_tmp: Path) -> None:
     """push's help offered --no-check, which push always refuses with a bare usage
     error: it is hidden there (build still shows it), and the refusal says why."""
@@ -509,64 +368,6 @@ def test_a_past_until_is_said_as_typed(in_tmp: Path, until: str, said: str) -> N
                        "--until", until)  # fmt: skip
     assert code == 2 and said in out, out
     assert "+00:00" not in out and sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
-
-
-@pytest.mark.parametrize(
-    ("url", "said"),
-    [
-        ("mqtt://u:pw-9@127.0.0.1:1/x", "ESP_CABUNDLE_MQTT: a broker URL has no path"),
-        ("mqtts://u:pw-9@127.0.0.1:99999", "ESP_CABUNDLE_MQTT: the port is not a number"),
-        ("garbage:pw-9", "ESP_CABUNDLE_MQTT takes mqtt://"),
-    ],
-)
-def test_a_bad_broker_url_in_the_environment_is_named_so(in_tmp: Path, url: str, said: str) -> None:
-    """A bad ESP_CABUNDLE_MQTT said "--mqtt: ..." to a user who typed no --mqtt."""
-    write_ca(in_tmp)
-    code, out = invoke("push", "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
-                       "--device", "dev1", env={"ESP_CABUNDLE_MQTT": url})  # fmt: skip
-    assert code == 2 and said in out and "pw-9" not in out, out
-    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
-    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:1/x", "--board", "mongoose-os-esp32",
-                       "--bundle", "ca.pem", "--device", "dev1")  # fmt: skip
-    assert code == 2 and "--mqtt: a broker URL has no path" in out
-
-
-@pytest.mark.parametrize("from_env", [False, True])
-def test_the_broker_url_is_parsed_once(
-    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, from_env: bool
-) -> None:
-    """--mqtt was parsed when checked for a password and again when the link opened (a
-    third time from ESP_CABUNDLE_MQTT; an mqtts:// one for the gate's targets too)."""
-    from esp_cabundle.commands import _push_links
-
-    parsed: list[str] = []
-
-    def counting(text: str, *spelling: Any) -> Any:
-        parsed.append(text)
-        return parse_mqtt_url(text, *spelling)
-
-    monkeypatch.setattr(_push_links, "parse_mqtt_url", counting)
-    write_ca(in_tmp)
-    url = "mqtt://127.0.0.1:9"
-    link = {"ESP_CABUNDLE_MQTT": url} if from_env else {}
-    args = [] if from_env else ["--mqtt", url]
-    code, out = invoke("push", *args, "--board", "mongoose-os-esp32", "--bundle", "ca.pem",
-                       "--device", "dev1", "--ledger", "mq.db", "--allow", "unjudged",
-                       env=link)  # fmt: skip
-    assert code == 3 and "cannot reach the MQTT broker mqtt://127.0.0.1:9" in out, out
-    assert parsed == [url]
-
-
-def test_a_tls_broker_named_in_capitals_is_a_server_the_units_connect_to() -> None:
-    """The gate's targets took a broker as TLS by ``startswith("mqtts://")``, the link
-    by its parsed scheme: ``MQTTS://`` was a TLS link whose broker was never judged."""
-    from esp_cabundle.commands._push_links import server_targets
-
-    opts: dict[str, Any] = {"servers": (), "mdash_url": None}
-    for url in ("mqtts://broker.example", "MQTTS://broker.example", " mqtts://broker.example"):
-        (target,) = server_targets(opts, parse_mqtt_url(url))
-        assert (target.host, target.port) == ("broker.example", 8883), url
-    assert server_targets(opts, parse_mqtt_url("mqtt://broker.example")) == []
 
 
 def test_a_subcommand_after_mdash_is_not_taken_for_its_url(in_tmp: Path) -> None:
