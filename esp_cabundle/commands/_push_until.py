@@ -71,7 +71,8 @@ class WatchLog:
     there, so a watch of days said nothing after "Watching: ..." until it ended. Instead,
     a timestamped line per pass that changed something: units that reached a state
     (verified, failed, offline, ...), and the broker lost or back. Fed the campaign's
-    ``progress`` and ``on_listing`` callbacks (a pass starts at each listing)."""
+    ``progress`` and ``on_listing`` callbacks (a pass starts at each listing), and the
+    MQTT transport's ``on_link`` (:meth:`link`)."""
 
     def __init__(self, write: Callable[[str], None]) -> None:
         self._write = write
@@ -83,6 +84,7 @@ class WatchLog:
         self._pass = 0
         self._down = False  # the broker was found gone, and not back since
         self._link: list[str] = []  # this pass: "broker lost" / "broker back"
+        self._told = False  # the MQTT link reports itself (link()): no guessing from units
 
     @classmethod
     def wanted(cls, *, watch: bool, quiet: bool) -> WatchLog | None:
@@ -97,13 +99,24 @@ class WatchLog:
             self._flush()
             self._pass, self._listed, self._seen = self._pass + 1, n, 0
 
+    def link(self, up: bool, why: str = "") -> None:
+        """The MQTT client's own word (paho's ``on_disconnect``, ``on_connect`` again):
+        the broker lost or back when it happened, between passes too, where a unit's
+        "link is down" error only shows a drop that lasts until a unit is called."""
+        with self._lock:
+            self._told = True
+            if up == self._down:  # a change
+                self._down = not up
+                lost = f"MQTT broker lost ({why})" if why else "MQTT broker lost"
+                self._link.append("MQTT broker back" if up else lost)
+
     def event(self, ev: UnitEvent) -> None:
         with self._lock:
-            down = _LINK_DOWN in ev.text
+            down = not self._told and _LINK_DOWN in ev.text
             if down and not self._down:
                 self._down = True
                 self._link.append("MQTT broker lost")
-            elif self._down and not down and ev.text not in _NO_ANSWER:
+            elif not self._told and self._down and not down and ev.text not in _NO_ANSWER:
                 self._down = False  # a call went through it
                 self._link.append("MQTT broker back")
             if not ev.final:

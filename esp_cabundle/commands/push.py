@@ -16,6 +16,7 @@ from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
 from ..push.ledger import DEFAULT_LEDGER, Ledger, check_ledger
 from ..push.ledger_status import campaign_finished, read_status
+from ..push.mqtt import MqttTransport
 from ..text import byte_count, printable
 from ..ui import note
 from ._interrupt import stop_on_signals
@@ -421,6 +422,9 @@ def _campaign(
     stop, finished = threading.Event(), threading.Event()
     box: dict[str, Any] = {}
     log = WatchLog.wanted(watch=options.watch, quiet=quiet)  # no terminal: a line a pass
+    for t in transports:
+        if log is not None and isinstance(t, MqttTransport):
+            t.on_link = log.link  # the broker lost or back, as the client sees it
     with Ledger(ledger_path) as ledger, units_progress(quiet=quiet) as bar:
 
         def progress(ev: Any) -> None:

@@ -487,7 +487,7 @@ class SpiffsImage(FileSystemImage):
         on the device (SPIFFS_info: two spare blocks excluded, deleted pages not used)."""
         g = self._vol.g
         vol = self._vol
-        total = (g.entries_per_block * (g.block_count - 2) + 1) * g.data_len
+        total, used = self.spiffs_info()
         return {
             "file system": "spiffs",
             "profile": self.profile.name,
@@ -496,9 +496,18 @@ class SpiffsImage(FileSystemImage):
             "block count": g.block_count,  # LittleFS's key (was "blocks")
             "files": len(self._files),
             "total bytes": total,
-            "used bytes": vol.stats_allocated * g.data_len,
+            "used bytes": used,
             "deleted pages": vol.stats_deleted,
         }
+
+    def spiffs_info(self) -> tuple[int, int]:
+        """``SPIFFS_info(fs, &total, &used)`` (spiffs_hydrogen.c): total is the data pages
+        of all blocks but two spares, plus the emergency page; used the pages allocated
+        (deleted ones not counted), both in data bytes (a page less its header). What
+        Mongoose OS reports as ``fs_size`` and, as ``total - used``, ``fs_free``."""
+        g, vol = self._vol.g, self._vol
+        total = (g.entries_per_block * (g.block_count - 2) + 1) * g.data_len
+        return total, vol.stats_allocated * g.data_len
 
     def format_facts(self) -> dict[str, str | int]:
         g = self._vol.g

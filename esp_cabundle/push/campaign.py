@@ -18,8 +18,10 @@ each unit, holding its ledger lease:
 A unit whose firmware does not read the file (mDash 1.2.16: a built-in CA) is recorded
 ``unused`` with the reason and left as it is: the file would not protect it. A unit that
 fails is tried again by a watching run on later passes, each wait twice the last (from
-``poll`` up to an hour, or ``poll`` when longer); a failed write removes ``<ca>.new``
-again (best effort, recorded), so a full file system is left as it was.
+``poll`` up to an hour, or ``poll`` when longer), except a unit refused for running
+another board's firmware: waiting cannot change that, so it is refused once a run. A
+failed write removes ``<ca>.new`` again (best effort, recorded), so a full file system
+is left as it was.
 
 A run killed at any point leaves each unit holding the old or the new file whole (the
 live file only changes by rename) and the ledger consistent; the next run reads the
@@ -92,6 +94,9 @@ class _Run:
     _deadlines: dict[str, datetime | None] = field(default_factory=dict)
     _failures: dict[str, int] = field(default_factory=dict)
     _retry_at: dict[str, float] = field(default_factory=dict)
+    # Units refused for what waiting cannot change (firmware of another board): tried
+    # once a run, then left "failed" with that refusal, not asked again each pass.
+    _settled: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def emit(self, unit: str, state: str, text: str = "", *, final: bool = False) -> None:
@@ -128,6 +133,8 @@ class _Run:
             self.notes.append(text)
 
     def wanted(self, row: UnitRow) -> bool:
+        if row.id in self._settled:
+            return False  # a watch neither retries it nor waits for it
         if row.state == "verified":
             return self.options.reboot
         return row.state not in FINAL_STATES
@@ -257,6 +264,8 @@ class _Run:
         ref = UnitRef(uid, address=row.address, via=row.transport)
         wrong = push.wrong_board(ref, info, self.options)
         if wrong is not None:
+            with self._lock:
+                self._settled.add(uid)
             raise wrong  # recorded "failed", with the board that fits in the hint
         unused = push.not_read_by(info)
         if unused is not None:

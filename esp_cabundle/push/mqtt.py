@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -149,6 +149,11 @@ class MqttTransport:
         self.traffic = Traffic()
         self._waiting: dict[str, _Waiter] = {}
         self._lock = threading.Lock()
+        # Told (from paho's network thread) when the broker link drops, False and paho's
+        # reason, and when paho has reconnected, True: a unit's failed call shows a drop
+        # only when one is made, and never one that came and went between calls.
+        self.on_link: Callable[[bool, str], None] | None = None
+        self._closing = False
         self._client = self._connect(ca_file)
 
     @classmethod
@@ -189,14 +194,21 @@ class MqttTransport:
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
             outcome["reason"] = reason
             if not reason.is_failure:
-                c.subscribe(f"{self.client_id}/#", qos=1)
+                c.subscribe(f"{self.client_id}/#", qos=1)  # a clean session: every time
+                if connected.is_set():  # paho's loop reconnected after a drop
+                    self._link(True, "")
             connected.set()
+
+        def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+            if not self._closing:
+                self._link(False, str(reason))
 
         def on_subscribe(c: Any, userdata: Any, mid: Any, reasons: Any, props: Any) -> None:
             subscribed.set()
 
         client.on_connect = on_connect
         client.on_subscribe = on_subscribe
+        client.on_disconnect = on_disconnect
         client.on_message = self._on_message
         try:
             client.connect(self.url.host, self.url.port, keepalive=30)
@@ -212,6 +224,7 @@ class MqttTransport:
         if ready and not failed:
             ready = subscribed.wait(_CONNECT_TIMEOUT)
         if not ready or failed:
+            self._closing = True
             client.loop_stop()
             client.disconnect()
             if failed:
@@ -227,6 +240,11 @@ class MqttTransport:
                 f"no answer from the MQTT broker {self.url} in {_CONNECT_TIMEOUT:g} s"
             )
         return client
+
+    def _link(self, up: bool, why: str) -> None:
+        hook = self.on_link
+        if hook is not None:
+            hook(up, why)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         topic: str = msg.topic
@@ -292,6 +310,7 @@ class MqttTransport:
         return []
 
     def close(self) -> None:
+        self._closing = True  # a drop asked for: not the broker lost
         self._client.disconnect()
         self._client.loop_stop()
 

@@ -351,14 +351,20 @@ class SimUnit:
 
     def _fs_space(self) -> dict[str, int]:  # Mongoose OS's only; here beside _uptime
         """``fs_size`` and ``fs_free`` as Mongoose OS reports them (``mgos_rpc.c``:
-        ``mgos_get_fs_size()``, ``mgos_get_free_fs_size()``), free counted in whole blocks
-        (LittleFS's ``lfs_fs_size``). A SPIFFS unit's ``SPIFFS_info`` counts pages this
-        image does not expose, so a virtual SPIFFS unit reports neither: a caller must
-        then tell the user it cannot know, as for a firmware that does not say."""
-        free = self.image.free_blocks() if self.image.fs_type == "littlefs" else None
+        ``mgos_get_fs_size()``, ``mgos_get_free_fs_size()``, the root file system's
+        space). LittleFS: free counted in whole blocks (``lfs_fs_size``). SPIFFS:
+        ``vfs-fs-spiffs`` ``src/mgos_vfs_fs_spiffs.c`` answers with ``SPIFFS_info``'s
+        ``total`` (``get_space_total``) and ``total - used`` (``get_space_free``)."""
+        from esp_cabundle.fs.spiffs import SpiffsImage  # deferred: a LittleFS unit needs none
+
+        image = self.image
+        if isinstance(image, SpiffsImage):
+            total, used = image.spiffs_info()
+            return {"fs_size": total, "fs_free": total - used}
+        free = image.free_blocks() if image.fs_type == "littlefs" else None
         if free is None:
             return {}
-        return {"fs_size": self.image.size, "fs_free": free * self.image.profile.block_size}
+        return {"fs_size": image.size, "fs_free": free * image.profile.block_size}
 
     def _uptime(self) -> int:
         return int(time.monotonic() - self._booted)
