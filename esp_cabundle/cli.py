@@ -150,10 +150,12 @@ class LazyGroup(click.Group):
             argv = self._argv(ctx)  # as typed: click's parser took words off args
             typed = self._typed_in(ctx, argv)
             misplaced = self._misplaced(e.option_name, typed)
-            # --json buidl: the command mistyped is said first, the option moved after it
-            typo = command_typo(_before_end(argv), COMMANDS) if typed is None else None
+            # --json buidl: the command mistyped is said first, the option moved after it;
+            # before --json (every command's) any word is that command: --json zzzz
+            words = _before_end(argv)
+            typo = command_typo(words, COMMANDS, near=not misplaced) if typed is None else None
             if typo is not None:
-                error = unknown_command(ctx, typo, argv, option=e.option_name)
+                error = unknown_command(ctx, typo, argv)
             elif misplaced:
                 error = misplaced_option(e.option_name, argv, typed)
             else:
@@ -230,16 +232,17 @@ class LazyGroup(click.Group):
             self._report_unknown(ctx, unknown_option(e, self._argv(ctx)), e.option_name)
         except click.BadOptionUsage as e:
             # deferred: the error path only
-            from .commands._missing import flag_value_error, missing_value_error
+            from .commands._missing import end_dropped, flag_value_error, missing_value_error
 
-            argv = ctx.obj.get("argv", ()) if ctx.obj else ()
+            argv = _without_group_ends(self._argv(ctx))  # push -- status --ledger: status's
             typed = self._typed_in(ctx, argv)
             _, path, cmd = (0, "", None) if typed is None else typed
             value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
             value_error = value_error or flag_value_error(e, argv)
             if value_error is None or cmd is None:
                 raise
-            if _wants_json(cmd, argv):
+            # the mended line leaves out a -- given as a value: a --json after it is cmd's
+            if _wants_json(cmd, argv, anywhere=end_dropped(e.option_name, cmd, argv)):
                 ctx.obj["json"] = True  # its callback never ran: parsing stopped before it
             _report_error(ctx, value_error, value_error.exit_code)
             ctx.exit(value_error.exit_code)
@@ -299,6 +302,7 @@ class LazyGroup(click.Group):
         argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
         if not _options_in_a_row(argv):
             return  # the usual line: no second lookup of its command, no import
+        argv = _without_group_ends(argv)  # push -- status --ledger --json: status's
         typed = self._typed_in(ctx, argv)
         if typed is None:
             return
@@ -317,6 +321,7 @@ class LazyGroup(click.Group):
         argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
         if not _options_may_repeat(argv):
             return  # the usual line: no second lookup of its command, no import
+        argv = _without_group_ends(argv)  # push -- status --ledger a --ledger b: status's
         at = _command_at(argv)
         cmd = None if at is None else self.get_command(ctx, argv[at])
         if at is None or cmd is None:
@@ -378,16 +383,33 @@ def _command_at(words: Sequence[str]) -> int | None:
 
 
 def _before_end(argv: Sequence[str]) -> Sequence[str]:
-    """The words before a ``--`` (after it every word is an argument), as
-    commands._usage.options_end reads a line; kept here off the start-up imports. A
-    ``--`` before the command ends only the tool's own options: in ``esp-cabundle --
-    build --json``, --json is build's (left out of the words: the command's own counts)."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    at = _command_at(argv)
-    if at is None or at < end:
-        return argv[:end]
-    rest = argv[at:]
-    return [*argv[:end], *argv[end + 1 : at], *rest[: rest.index("--") if "--" in rest else None]]
+    """The words before the ``--`` that ends the command's options (after it every word
+    is an argument), as commands._usage.options_end reads a line; a ``--`` that ends
+    only the tool's or a group's options is left out (:func:`_without_group_ends`)."""
+    words = _without_group_ends(argv)
+    return words[: words.index("--")] if "--" in words else words
+
+
+def _without_group_ends(argv: Sequence[str]) -> list[str]:
+    """``argv`` without a ``--`` that ends only the tool's own options (``esp-cabundle --
+    build --json``: --json is build's) or a group's (``push -- status --json``: status's),
+    as click reads them: typed before the command's or the subcommand's name. Kept here
+    off the start-up imports."""
+    words = list(argv)
+    at = _command_at(words)
+    if at is None:
+        return words
+    if "--" in words[:at]:
+        del words[words.index("--")]
+        at -= 1
+    if "--" in words[at + 1 :]:
+        # deferred: only a line with a -- after its command reads the table
+        from .commands._option_table import group_end
+
+        end = group_end(words[at], words[at + 1 :])
+        if end is not None:
+            del words[at + 1 + end]
+    return words
 
 
 def _options_in_a_row(argv: Sequence[str]) -> bool:
@@ -398,7 +420,10 @@ def _options_in_a_row(argv: Sequence[str]) -> bool:
     return any(
         a.startswith("-") and "=" not in a and b.startswith("--")
         for a, b in itertools.pairwise(words)
-    ) or any(a.startswith("-") and "=" not in a and b == "--" for a, b in itertools.pairwise(argv))
+    ) or any(
+        a.startswith("-") and "=" not in a and b == "--"
+        for a, b in itertools.pairwise(_without_group_ends(argv))
+    )
 
 
 def _options_may_repeat(argv: Sequence[str]) -> bool:
@@ -409,9 +434,11 @@ def _options_may_repeat(argv: Sequence[str]) -> bool:
     return len(set(opts)) < len(opts) or any(not o.startswith("--") and len(o) > 2 for o in opts)
 
 
-def _wants_json(cmd: click.Command, argv: Sequence[str]) -> bool:
-    """``--json`` typed for ``cmd`` (before any ``--``), which has that flag."""
-    return "--json" in _before_end(argv) and any("--json" in p.opts for p in cmd.params)
+def _wants_json(cmd: click.Command, argv: Sequence[str], *, anywhere: bool = False) -> bool:
+    """``--json`` typed for ``cmd`` (before any ``--``, unless ``anywhere``), which has
+    that flag."""
+    words = argv if anywhere else _before_end(argv)
+    return "--json" in words and any("--json" in p.opts for p in cmd.params)
 
 
 def out_of_memory(command: str) -> OutOfMemory:
