@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import itertools
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,76 +17,20 @@ from typing import Any
 import click
 
 from . import __version__
+from ._typed_line import (
+    COMMANDS,
+    before_end,
+    command_at,
+    options_in_a_row,
+    options_may_repeat,
+    wants_json,
+    without_group_ends,
+)
 from .errors import EspCabundleError, InputError, LockMismatchError, OutOfMemory
 from .redact import known as known_secrets
 from .redact import redact, remember_typed
 
 __all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
-
-# name -> ("module:attribute", one-line help shown by --help without importing the module)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "build": (
-        "esp_cabundle.commands.build:build",
-        "Build ca.pem, C source and other outputs from named roots.",
-    ),
-    "inspect": (
-        "esp_cabundle.commands.inspect:inspect",
-        "Show the certificates in files, images, dumps or units.",
-    ),
-    "roots": ("esp_cabundle.commands.roots:roots", "List or search the root catalog and presets."),
-    "check": (
-        "esp_cabundle.commands.check:check",
-        "Will devices accept their servers' chains, now and until when? (forecast)",
-    ),
-    "chains": (
-        "esp_cabundle.commands.chains:chains",
-        "Capture servers' chains as sent and save them for offline checks.",
-    ),
-    "boards": (
-        "esp_cabundle.commands.boards:boards",
-        "List board profiles, or show where one keeps its CA and how it verifies.",
-    ),
-    "update-dump": (
-        "esp_cabundle.commands.update_dump:update_dump",
-        "Replace the CA file in a whole-flash dump, offline (only its FS partitions change).",
-    ),
-    "pack": (
-        "esp_cabundle.commands.pack:pack",
-        "Make a LittleFS or SPIFFS image holding the bundle (and a directory's files).",
-    ),
-    "fs": (
-        "esp_cabundle.commands.fs:fs",
-        "List, read, put and remove files in an image or a dump's partition, offline.",
-    ),
-    "read": (
-        "esp_cabundle.commands.read:read",
-        "Save a unit's partition or whole flash to a file (a backup, or a dump).",
-    ),
-    "flash": (
-        "esp_cabundle.commands.flash:flash",
-        "Replace the CA file on units in place (only changed sectors; resumable; many ports).",
-    ),
-    "push": (
-        "esp_cabundle.commands.push:push",
-        "Put the CA file on units in the field (mDash, MQTT, HTTP) as a resumable campaign.",
-    ),
-    "restore": (
-        "esp_cabundle.commands.restore:restore",
-        "Put back what 'flash' replaced on a unit, from the local journal.",
-    ),
-    "virtual-unit": (
-        "esp_cabundle.commands.virtual_unit:virtual_unit",
-        "Start a virtual ESP32 (a board's layout, or a dump) to rehearse flash and restore on.",
-    ),
-    "journal": (
-        "esp_cabundle.commands.journal:journal",
-        "List or prune the local journal of updates (it holds sectors of units' files).",
-    ),
-    "init": (
-        "esp_cabundle.commands.init:init",
-        "Write a commented cabundle.yaml: board, servers, service life, preset.",
-    ),
-}
 
 
 _COLLECTION = {"held": False}
@@ -152,7 +95,7 @@ class LazyGroup(click.Group):
             misplaced = self._misplaced(e.option_name, typed)
             # --json buidl: the command mistyped is said first, the option moved after it;
             # before --json (every command's) any word is that command: --json zzzz
-            words = _before_end(argv)
+            words = before_end(argv)
             typo = command_typo(words, COMMANDS, near=not misplaced) if typed is None else None
             if typo is not None:
                 error = unknown_command(ctx, typo, argv)
@@ -221,7 +164,7 @@ class LazyGroup(click.Group):
 
             argv = ctx.obj.get("argv", ()) if ctx.obj else ()
             path = e.ctx.command_path.partition(" ")[2] if e.ctx is not None else ""
-            if e.ctx is not None and _wants_json(e.ctx.command, argv):
+            if e.ctx is not None and wants_json(e.ctx.command, argv):
                 ctx.obj["json"] = True  # an eager --json after the value never ran
             error = bad_value(e, path, argv)
             _report_error(ctx, error, error.exit_code)
@@ -234,7 +177,7 @@ class LazyGroup(click.Group):
             # deferred: the error path only
             from .commands._missing import end_dropped, flag_value_error, missing_value_error
 
-            argv = _without_group_ends(self._argv(ctx))  # push -- status --ledger: status's
+            argv = without_group_ends(self._argv(ctx))  # push -- status --ledger: status's
             typed = self._typed_in(ctx, argv)
             _, path, cmd = (0, "", None) if typed is None else typed
             value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
@@ -242,7 +185,7 @@ class LazyGroup(click.Group):
             if value_error is None or cmd is None:
                 raise
             # the mended line leaves out a -- given as a value: a --json after it is cmd's
-            if _wants_json(cmd, argv, anywhere=end_dropped(e.option_name, cmd, argv)):
+            if wants_json(cmd, argv, anywhere=end_dropped(e.option_name, cmd, argv)):
                 ctx.obj["json"] = True  # its callback never ran: parsing stopped before it
             _report_error(ctx, value_error, value_error.exit_code)
             ctx.exit(value_error.exit_code)
@@ -290,7 +233,7 @@ class LazyGroup(click.Group):
         """Say an unknown option or command (its --json never ran: parsing stopped
         before it, unless --json itself is ``typed``, the option no command has) and
         exit 2."""
-        if "--json" in _before_end(self._argv(ctx)) and typed != "--json":
+        if "--json" in before_end(self._argv(ctx)) and typed != "--json":
             ctx.ensure_object(dict)["json"] = True
         _report_error(ctx, error, error.exit_code)
         ctx.exit(error.exit_code)
@@ -300,9 +243,9 @@ class LazyGroup(click.Group):
         print text). An option given one of its command's own options as its value was
         left without one: said as a value left out at the end of the line is."""
         argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
-        if not _options_in_a_row(argv):
+        if not options_in_a_row(argv):
             return  # the usual line: no second lookup of its command, no import
-        argv = _without_group_ends(argv)  # push -- status --ledger --json: status's
+        argv = without_group_ends(argv)  # push -- status --ledger --json: status's
         typed = self._typed_in(ctx, argv)
         if typed is None:
             return
@@ -319,10 +262,10 @@ class LazyGroup(click.Group):
         """``pack -o a.bin -o b.bin``: click keeps the last value and says nothing; an
         option taking one value, given two, is a usage error (commands/_repeated.py)."""
         argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
-        if not _options_may_repeat(argv):
+        if not options_may_repeat(argv):
             return  # the usual line: no second lookup of its command, no import
-        argv = _without_group_ends(argv)  # push -- status --ledger a --ledger b: status's
-        at = _command_at(argv)
+        argv = without_group_ends(argv)  # push -- status --ledger a --ledger b: status's
+        at = command_at(argv)
         cmd = None if at is None else self.get_command(ctx, argv[at])
         if at is None or cmd is None:
             return
@@ -332,7 +275,7 @@ class LazyGroup(click.Group):
         if found is None:
             return
         error, owner = found
-        if _wants_json(owner, argv):
+        if wants_json(owner, argv):
             ctx.obj["json"] = True  # its callback never ran: parsing stops here
         raise error
 
@@ -352,7 +295,7 @@ class LazyGroup(click.Group):
     ) -> tuple[int, str, click.Command | None] | None:
         """The command typed in ``words`` (the first word naming one: --debug may come
         before it): where it is, its words (``fs put``) and what they run; None if none."""
-        at = _command_at(words)
+        at = command_at(words)
         if at is None:
             return None
         return at, *self._typed_command(ctx, words[at], list(words[at + 1 :]))
@@ -375,70 +318,6 @@ class _UnknownCommand(click.UsageError):
     def __init__(self, name: str, ctx: click.Context) -> None:
         super().__init__(f"No such command {name!r}.", ctx)
         self.command_name = name
-
-
-def _command_at(words: Sequence[str]) -> int | None:
-    """Where the command is typed: the first word naming one (--debug may come first)."""
-    return next((i for i, a in enumerate(words) if a in COMMANDS), None)
-
-
-def _before_end(argv: Sequence[str]) -> Sequence[str]:
-    """The words before the ``--`` that ends the command's options (after it every word
-    is an argument), as commands._usage.options_end reads a line; a ``--`` that ends
-    only the tool's or a group's options is left out (:func:`_without_group_ends`)."""
-    words = _without_group_ends(argv)
-    return words[: words.index("--")] if "--" in words else words
-
-
-def _without_group_ends(argv: Sequence[str]) -> list[str]:
-    """``argv`` without a ``--`` that ends only the tool's own options (``esp-cabundle --
-    build --json``: --json is build's) or a group's (``push -- status --json``: status's),
-    as click reads them: typed before the command's or the subcommand's name. Kept here
-    off the start-up imports."""
-    words = list(argv)
-    at = _command_at(words)
-    if at is None:
-        return words
-    if "--" in words[:at]:
-        del words[words.index("--")]
-        at -= 1
-    if "--" in words[at + 1 :]:
-        # deferred: only a line with a -- after its command reads the table
-        from .commands._option_table import group_end
-
-        end = group_end(words[at], words[at + 1 :])
-        if end is not None:
-            del words[at + 1 + end]
-    return words
-
-
-def _options_in_a_row(argv: Sequence[str]) -> bool:
-    """An option word followed by a long option (``--preset --json``) or by a ``--``
-    (``--from-dir -- -o x``): the only lines where an option can have taken another, or
-    the end of options, for its value."""
-    words = _before_end(argv)
-    return any(
-        a.startswith("-") and "=" not in a and b.startswith("--")
-        for a, b in itertools.pairwise(words)
-    ) or any(
-        a.startswith("-") and "=" not in a and b == "--"
-        for a, b in itertools.pairwise(_without_group_ends(argv))
-    )
-
-
-def _options_may_repeat(argv: Sequence[str]) -> bool:
-    """An option word typed twice, or a cluster of short ones (``-qo``): the only lines
-    where an option taking one value can have been given two."""
-    words = _before_end(argv)
-    opts = [w.partition("=")[0] for w in words if w.startswith("-") and w != "-"]
-    return len(set(opts)) < len(opts) or any(not o.startswith("--") and len(o) > 2 for o in opts)
-
-
-def _wants_json(cmd: click.Command, argv: Sequence[str], *, anywhere: bool = False) -> bool:
-    """``--json`` typed for ``cmd`` (before any ``--``, unless ``anywhere``), which has
-    that flag."""
-    words = argv if anywhere else _before_end(argv)
-    return "--json" in words and any("--json" in p.opts for p in cmd.params)
 
 
 def out_of_memory(command: str) -> OutOfMemory:
