@@ -172,7 +172,8 @@ class LazyGroup(click.Group):
         except click.NoSuchOption as e:  # check --server x
             from .commands._unknown import unknown_option  # deferred: the error path only
 
-            self._report_unknown(ctx, unknown_option(e, self._argv(ctx)), e.option_name)
+            argv = without_group_ends(self._argv(ctx))  # push -- status --ledgr: status's
+            self._report_unknown(ctx, unknown_option(e, argv), e.option_name)
         except click.BadOptionUsage as e:
             # deferred: the error path only
             from .commands._missing import end_dropped, flag_value_error, missing_value_error

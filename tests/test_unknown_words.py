@@ -233,6 +233,8 @@ def test_an_end_of_options_before_a_subcommand_ends_the_groups_only(
     assert run(["push", "--", "stauts", "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
     assert _copied(doc["hint"]) == ["push", "--", "status", "--json"], doc
+    assert run(["push", "--", "status", "--ledgr", "l.db"]) == 2  # its option mended
+    assert _copied(_said(capsys)[1]) == ["push", "status", "--ledger", "l.db"]
     assert run(["push", "status", "--", "--bogus", "--json"]) == 2  # status's own --
     assert capsys.readouterr().out == ""
 
