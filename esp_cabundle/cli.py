@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import itertools
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -18,76 +17,20 @@ from typing import Any
 import click
 
 from . import __version__
+from ._typed_line import (
+    COMMANDS,
+    before_end,
+    command_at,
+    options_in_a_row,
+    options_may_repeat,
+    wants_json,
+    without_group_ends,
+)
 from .errors import EspCabundleError, InputError, LockMismatchError, OutOfMemory
 from .redact import known as known_secrets
 from .redact import redact, remember_typed
 
 __all__ = ["COMMANDS", "cli", "interrupted", "main", "run"]
-
-# name -> ("module:attribute", one-line help shown by --help without importing the module)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "build": (
-        "esp_cabundle.commands.build:build",
-        "Build ca.pem, C source and other outputs from named roots.",
-    ),
-    "inspect": (
-        "esp_cabundle.commands.inspect:inspect",
-        "Show the certificates in files, images, dumps or units.",
-    ),
-    "roots": ("esp_cabundle.commands.roots:roots", "List or search the root catalog and presets."),
-    "check": (
-        "esp_cabundle.commands.check:check",
-        "Will devices accept their servers' chains, now and until when? (forecast)",
-    ),
-    "chains": (
-        "esp_cabundle.commands.chains:chains",
-        "Capture servers' chains as sent and save them for offline checks.",
-    ),
-    "boards": (
-        "esp_cabundle.commands.boards:boards",
-        "List board profiles, or show where one keeps its CA and how it verifies.",
-    ),
-    "update-dump": (
-        "esp_cabundle.commands.update_dump:update_dump",
-        "Replace the CA file in a whole-flash dump, offline (only its FS partitions change).",
-    ),
-    "pack": (
-        "esp_cabundle.commands.pack:pack",
-        "Make a LittleFS or SPIFFS image holding the bundle (and a directory's files).",
-    ),
-    "fs": (
-        "esp_cabundle.commands.fs:fs",
-        "List, read, put and remove files in an image or a dump's partition, offline.",
-    ),
-    "read": (
-        "esp_cabundle.commands.read:read",
-        "Save a unit's partition or whole flash to a file (a backup, or a dump).",
-    ),
-    "flash": (
-        "esp_cabundle.commands.flash:flash",
-        "Replace the CA file on units in place (only changed sectors; resumable; many ports).",
-    ),
-    "push": (
-        "esp_cabundle.commands.push:push",
-        "Put the CA file on units in the field (mDash, MQTT, HTTP) as a resumable campaign.",
-    ),
-    "restore": (
-        "esp_cabundle.commands.restore:restore",
-        "Put back what 'flash' replaced on a unit, from the local journal.",
-    ),
-    "virtual-unit": (
-        "esp_cabundle.commands.virtual_unit:virtual_unit",
-        "Start a virtual ESP32 (a board's layout, or a dump) to rehearse flash and restore on.",
-    ),
-    "journal": (
-        "esp_cabundle.commands.journal:journal",
-        "List or prune the local journal of updates (it holds sectors of units' files).",
-    ),
-    "init": (
-        "esp_cabundle.commands.init:init",
-        "Write a commented cabundle.yaml: board, servers, service life, preset.",
-    ),
-}
 
 
 _COLLECTION = {"held": False}
@@ -150,10 +93,12 @@ class LazyGroup(click.Group):
             argv = self._argv(ctx)  # as typed: click's parser took words off args
             typed = self._typed_in(ctx, argv)
             misplaced = self._misplaced(e.option_name, typed)
-            # --json buidl: the command mistyped is said first, the option moved after it
-            typo = command_typo(_before_end(argv), COMMANDS) if typed is None else None
+            # --json buidl: the command mistyped is said first, the option moved after it;
+            # before --json (every command's) any word is that command: --json zzzz
+            words = before_end(argv)
+            typo = command_typo(words, COMMANDS, near=not misplaced) if typed is None else None
             if typo is not None:
-                error = unknown_command(ctx, typo, argv, option=e.option_name)
+                error = unknown_command(ctx, typo, argv)
             elif misplaced:
                 error = misplaced_option(e.option_name, argv, typed)
             else:
@@ -219,7 +164,7 @@ class LazyGroup(click.Group):
 
             argv = ctx.obj.get("argv", ()) if ctx.obj else ()
             path = e.ctx.command_path.partition(" ")[2] if e.ctx is not None else ""
-            if e.ctx is not None and _wants_json(e.ctx.command, argv):
+            if e.ctx is not None and wants_json(e.ctx.command, argv):
                 ctx.obj["json"] = True  # an eager --json after the value never ran
             error = bad_value(e, path, argv)
             _report_error(ctx, error, error.exit_code)
@@ -227,19 +172,21 @@ class LazyGroup(click.Group):
         except click.NoSuchOption as e:  # check --server x
             from .commands._unknown import unknown_option  # deferred: the error path only
 
-            self._report_unknown(ctx, unknown_option(e, self._argv(ctx)), e.option_name)
+            argv = without_group_ends(self._argv(ctx))  # push -- status --ledgr: status's
+            self._report_unknown(ctx, unknown_option(e, argv), e.option_name)
         except click.BadOptionUsage as e:
             # deferred: the error path only
-            from .commands._missing import flag_value_error, missing_value_error
+            from .commands._missing import end_dropped, flag_value_error, missing_value_error
 
-            argv = ctx.obj.get("argv", ()) if ctx.obj else ()
+            argv = without_group_ends(self._argv(ctx))  # push -- status --ledger: status's
             typed = self._typed_in(ctx, argv)
             _, path, cmd = (0, "", None) if typed is None else typed
             value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
             value_error = value_error or flag_value_error(e, argv)
             if value_error is None or cmd is None:
                 raise
-            if _wants_json(cmd, argv):
+            # the mended line leaves out a -- given as a value: a --json after it is cmd's
+            if wants_json(cmd, argv, anywhere=end_dropped(e.option_name, cmd, argv)):
                 ctx.obj["json"] = True  # its callback never ran: parsing stopped before it
             _report_error(ctx, value_error, value_error.exit_code)
             ctx.exit(value_error.exit_code)
@@ -287,7 +234,7 @@ class LazyGroup(click.Group):
         """Say an unknown option or command (its --json never ran: parsing stopped
         before it, unless --json itself is ``typed``, the option no command has) and
         exit 2."""
-        if "--json" in _before_end(self._argv(ctx)) and typed != "--json":
+        if "--json" in before_end(self._argv(ctx)) and typed != "--json":
             ctx.ensure_object(dict)["json"] = True
         _report_error(ctx, error, error.exit_code)
         ctx.exit(error.exit_code)
@@ -297,8 +244,9 @@ class LazyGroup(click.Group):
         print text). An option given one of its command's own options as its value was
         left without one: said as a value left out at the end of the line is."""
         argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
-        if not _options_in_a_row(argv):
+        if not options_in_a_row(argv):
             return  # the usual line: no second lookup of its command, no import
+        argv = without_group_ends(argv)  # push -- status --ledger --json: status's
         typed = self._typed_in(ctx, argv)
         if typed is None:
             return
@@ -315,9 +263,10 @@ class LazyGroup(click.Group):
         """``pack -o a.bin -o b.bin``: click keeps the last value and says nothing; an
         option taking one value, given two, is a usage error (commands/_repeated.py)."""
         argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
-        if not _options_may_repeat(argv):
+        if not options_may_repeat(argv):
             return  # the usual line: no second lookup of its command, no import
-        at = _command_at(argv)
+        argv = without_group_ends(argv)  # push -- status --ledger a --ledger b: status's
+        at = command_at(argv)
         cmd = None if at is None else self.get_command(ctx, argv[at])
         if at is None or cmd is None:
             return
@@ -327,7 +276,7 @@ class LazyGroup(click.Group):
         if found is None:
             return
         error, owner = found
-        if _wants_json(owner, argv):
+        if wants_json(owner, argv):
             ctx.obj["json"] = True  # its callback never ran: parsing stops here
         raise error
 
@@ -347,7 +296,7 @@ class LazyGroup(click.Group):
     ) -> tuple[int, str, click.Command | None] | None:
         """The command typed in ``words`` (the first word naming one: --debug may come
         before it): where it is, its words (``fs put``) and what they run; None if none."""
-        at = _command_at(words)
+        at = command_at(words)
         if at is None:
             return None
         return at, *self._typed_command(ctx, words[at], list(words[at + 1 :]))
@@ -370,48 +319,6 @@ class _UnknownCommand(click.UsageError):
     def __init__(self, name: str, ctx: click.Context) -> None:
         super().__init__(f"No such command {name!r}.", ctx)
         self.command_name = name
-
-
-def _command_at(words: Sequence[str]) -> int | None:
-    """Where the command is typed: the first word naming one (--debug may come first)."""
-    return next((i for i, a in enumerate(words) if a in COMMANDS), None)
-
-
-def _before_end(argv: Sequence[str]) -> Sequence[str]:
-    """The words before a ``--`` (after it every word is an argument), as
-    commands._usage.options_end reads a line; kept here off the start-up imports. A
-    ``--`` before the command ends only the tool's own options: in ``esp-cabundle --
-    build --json``, --json is build's (left out of the words: the command's own counts)."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    at = _command_at(argv)
-    if at is None or at < end:
-        return argv[:end]
-    rest = argv[at:]
-    return [*argv[:end], *argv[end + 1 : at], *rest[: rest.index("--") if "--" in rest else None]]
-
-
-def _options_in_a_row(argv: Sequence[str]) -> bool:
-    """An option word followed by a long option (``--preset --json``) or by a ``--``
-    (``--from-dir -- -o x``): the only lines where an option can have taken another, or
-    the end of options, for its value."""
-    words = _before_end(argv)
-    return any(
-        a.startswith("-") and "=" not in a and b.startswith("--")
-        for a, b in itertools.pairwise(words)
-    ) or any(a.startswith("-") and "=" not in a and b == "--" for a, b in itertools.pairwise(argv))
-
-
-def _options_may_repeat(argv: Sequence[str]) -> bool:
-    """An option word typed twice, or a cluster of short ones (``-qo``): the only lines
-    where an option taking one value can have been given two."""
-    words = _before_end(argv)
-    opts = [w.partition("=")[0] for w in words if w.startswith("-") and w != "-"]
-    return len(set(opts)) < len(opts) or any(not o.startswith("--") and len(o) > 2 for o in opts)
-
-
-def _wants_json(cmd: click.Command, argv: Sequence[str]) -> bool:
-    """``--json`` typed for ``cmd`` (before any ``--``), which has that flag."""
-    return "--json" in _before_end(argv) and any("--json" in p.opts for p in cmd.params)
 
 
 def out_of_memory(command: str) -> OutOfMemory:

@@ -149,6 +149,11 @@ def test_a_command_typo_hints_the_line_mended(
         (["--json", "buidl"], "buidl", ["build", "--json"]),
         (["--json", "buidl", "-q"], "buidl", ["build", "--json", "-q"]),
         (["--port", "x", "flsh"], "flsh", ["flash", "--port", "x"]),
+        # misspelt options are put right, the tool's in place, the command's after it
+        (["--debug", "--jsn", "buidl"], "buidl", ["--debug", "build", "--json"]),
+        (["--debgu", "--forma", "c", "buidl"], "buidl", ["--debug", "build", "--format", "c"]),
+        # one nothing is near is left out, with its value
+        (["--zzzzzz=1", "--debug", "buidl"], "buidl", ["--debug", "build"]),
     ],
 )
 def test_a_command_typo_is_said_before_an_option_typed_before_it(
@@ -169,7 +174,8 @@ def test_a_command_typo_is_said_before_an_option_typed_before_it(
     else:
         error, hint = _said(capsys)
     assert error == f"esp-cabundle has no command {name!r}", error
-    assert hint.startswith(f"did you mean {meant[0]!r}? ") and _copied(hint) == meant, hint
+    command = next(w for w in meant if w in COMMANDS)
+    assert hint.startswith(f"did you mean {command!r}? ") and _copied(hint) == meant, hint
     assert list(in_tmp.iterdir()) == []
 
 
@@ -192,6 +198,44 @@ def test_an_unknown_option_after_a_leading_end_of_options_answers_json(
     assert out.err == "" and doc["kind"] == "InputError" and doc["exit_code"] == 2, doc
     assert doc["error"] == "build has no --bogus option", doc
     assert run(["build", "--", "--json"]) == 2  # after build's own --, an argument
+    assert capsys.readouterr().out == ""
+
+
+def test_a_command_typos_mended_line_runs(in_tmp: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--debug --jsn buidl``: the line printed kept --jsn, and failed again on it."""
+    assert run(["--debug", "--jsn", "buidl", "--dry-run"]) == 2
+    line = _copied(_said(capsys)[1])
+    assert run(line) == 0, line
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+
+
+def test_json_before_a_word_naming_no_command_names_that_word(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--json zzzz`` was told "--json goes after a command", zzzz never named."""
+    assert run(["--json", "zzzz"]) == 2
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert out.err == "" and doc["kind"] == "InputError" and doc["exit_code"] == 2, doc
+    assert doc["error"] == "esp-cabundle has no command 'zzzz'", doc
+    assert doc["hint"] == "the commands: esp-cabundle --help", doc
+
+
+def test_an_end_of_options_before_a_subcommand_ends_the_groups_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``push -- status --bogus --json``: that -- ends push's options only (click runs
+    status with --json), so a script waits for a document; it was answered in text."""
+    assert run(["push", "--", "status", "--bogus", "--json"]) == 2
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert out.err == "" and doc["error"] == "push status has no --bogus option", out
+    assert run(["push", "--", "stauts", "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert _copied(doc["hint"]) == ["push", "--", "status", "--json"], doc
+    assert run(["push", "--", "status", "--ledgr", "l.db"]) == 2  # its option mended
+    assert _copied(_said(capsys)[1]) == ["push", "status", "--ledger", "l.db"]
+    assert run(["push", "status", "--", "--bogus", "--json"]) == 2  # status's own --
     assert capsys.readouterr().out == ""
 
 

@@ -163,6 +163,22 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
     assert list(in_tmp.iterdir()) == []
 
 
+def test_an_end_of_options_before_a_subcommand_leaves_its_options_checked(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``push -- status --ledger --json``: that -- ends push's options only (click gives
+    status the rest), yet status was run with a ledger named '--json', and a --ledger
+    typed twice after it was not refused."""
+    assert run(["push", "--", "status", "--ledger", "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"] == "--ledger needs a value (FILE)", doc
+    assert doc["hint"] == "e.g. esp-cabundle push status --ledger campaign.db --json", doc
+    assert run(["push", "--", "status", "--json", "--ledger", "a", "--ledger", "b"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"] == "--ledger given 2 times (a, b); it takes one value", doc
+    assert list(in_tmp.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("args", "said", "mended"),
     [
@@ -174,6 +190,9 @@ def test_a_missing_value_in_a_subcommand_and_click_words_for_other_misuse(
         # inspect's files follow it: the -- stays
         (["inspect", "--board", "--", "x.pem"], "--board needs a value (NAME[@VERSION]|FILE)",
          ["inspect", "--board", "mongoose-os-esp32", "--", "x.pem"]),
+        # the -- left out, a --json after it is pack's: the error says so in JSON
+        (["pack", "--from-dir", "--", "-o", "x.bin", "--json"], "--from-dir needs a value (DIR)",
+         ["pack", "--from-dir", "fs/", "-o", "x.bin", "--json"]),
     ],
 )  # fmt: skip
 def test_an_option_given_the_end_of_options_for_its_value(

@@ -5,7 +5,9 @@ table to the commands themselves and prints it afresh when one changes."""
 
 from __future__ import annotations
 
-__all__ = ["OPTIONS", "holders", "options_of"]
+from collections.abc import Sequence
+
+__all__ = ["OPTIONS", "group_end", "holders", "options_of"]
 
 # Command -> the spellings of the options its --help shows (not a Refused one), in its
 # order; "=" after one that takes a value (a flag or a count has none).
@@ -104,3 +106,35 @@ def options_of(command: str) -> dict[str, bool]:
 def holders(option: str) -> list[str]:
     """The commands that have ``option`` (any spelling), in the table's order."""
     return [c for c in OPTIONS if option in options_of(c)]
+
+
+def group_end(command: str, words: Sequence[str]) -> int | None:
+    """Where in ``words`` (those after group ``command``'s name) a ``--`` ends only the
+    group's options, as click reads a group's line: typed before its subcommand's name
+    (``push -- status --json``: --json is status's), not taken as an option's value;
+    None if no ``--`` does (``push status -- x``: that one is status's)."""
+    if not any(path.startswith(f"{command} ") for path in OPTIONS):
+        return None  # no group: its -- ends its options
+    takes = options_of(command)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "--":
+            return i if i + 1 < len(words) else None
+        if not word.startswith("-") or word == "-":
+            return None  # the subcommand's name: a -- after it is the subcommand's
+        i += 1 + _takes_next(word, takes)
+    return None
+
+
+def _takes_next(word: str, takes: dict[str, bool]) -> bool:
+    """Option ``word`` takes the next word for its value (``--ledger``, a cluster ``-qc``
+    ending in an option that takes one; not ``--ledger=x`` nor ``-cx``)."""
+    if word in takes:
+        return takes[word]
+    if word.startswith("--") or len(word) < 3:
+        return False
+    for j, char in enumerate(word[1:], 2):
+        if takes.get(f"-{char}"):
+            return j == len(word)
+    return False

@@ -12,7 +12,7 @@ import click
 
 from ..errors import InputError
 from ..text import closest, some
-from ._option_table import OPTIONS, holders, options_of
+from ._option_table import OPTIONS, group_end, holders, options_of
 from ._usage import example_line, option_spellings, options_end
 
 __all__ = [
@@ -227,11 +227,11 @@ def _options(command: click.Command) -> dict[str, click.Option]:
     return {o: p for o, p in option_spellings(command).items() if not p.hidden}
 
 
-def command_typo(words: Sequence[str], names: Iterable[str]) -> str | None:
+def command_typo(words: Sequence[str], names: Iterable[str], *, near: bool = True) -> str | None:
     """The first of ``words`` (no command among them) that is no option, nor the value
-    of one (``--chain chain.pem``), and is near one of the command ``names``: ``buidl``
-    in ``--json buidl``, which click never reached (it failed the option first); None
-    if none is."""
+    of one (``--chain chain.pem``), and is near one of the command ``names`` (any such
+    word unless ``near``): ``buidl`` in ``--json buidl``, which click never reached (it
+    failed the option first); None if none is."""
     valued = {o for c in OPTIONS for o, takes in options_of(c).items() if takes}
     return next(
         (
@@ -239,19 +239,17 @@ def command_typo(words: Sequence[str], names: Iterable[str]) -> str | None:
             for i, w in enumerate(words)
             if not w.startswith("-")
             and (i == 0 or words[i - 1] not in valued)
-            and closest(w, names, most=1)
+            and (not near or closest(w, names, most=1))
         ),
         None,
     )
 
 
-def unknown_command(
-    ctx: click.Context, name: str, argv: Sequence[str], *, option: str | None = None
-) -> InputError:
+def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> InputError:
     """The error (exit 2) for ``name``, no command of the group of ``ctx`` (``journal
     show``, ``buidl``): its commands, and a hint of the line with the one meant in place
-    of ``name``, else the group's --help. ``option``, typed before a command (``--json
-    buidl``), is moved after the one meant if that one has it."""
+    of ``name``, else the group's --help. Options typed before a command (``--json
+    buidl``) are mended for the one meant (:func:`_mended_before`)."""
     group = ctx.command
     assert isinstance(group, click.Group)
     path = ctx.command_path.partition(" ")[2]
@@ -271,6 +269,11 @@ def unknown_command(
     words = list(argv)
     group_at = _word_at(words, path.split()[-1]) if path else -1
     at = next((i for i in range(group_at + 1, options_end(words)) if words[i] == name), None)
+    ends = group_end(path, words[group_at + 1 :]) if path and at is None else None
+    if ends is not None and words[group_at + 2 + ends] == name:
+        # push -- stauts: that -- ends only push's options; the name is put right there
+        words[group_at + 2 + ends] = near[0]
+        return InputError(message, hint=f"did you mean {near[0]!r}? {example_line(words)}")
     if at is None:
         return InputError(message, hint=f"did you mean {near[0]!r}? {help_line}")
     if path:  # right after its group: options before it are the group's own (push)
@@ -278,14 +281,44 @@ def unknown_command(
         words.insert(group_at + 1, near[0])
     else:  # --debug may come before a command
         words[at] = near[0]
-        takes = options_of(near[0]).get(option or "")
-        if option is not None and takes is not None:
-            typed = _typed_at(words, option)
-            valued = takes and words[typed] == option
-            words = _moved_after(
-                words, typed, option, option, valued=valued, end=at, command=near[0]
-            )
+        words = _mended_before(group, words, at, near[0])
     return InputError(message, hint=f"did you mean {near[0]!r}? {example_line(words)}")
+
+
+def _mended_before(group: click.Command, words: Sequence[str], at: int, command: str) -> list[str]:
+    """``words`` with each option typed before ``command`` (at ``at``) put where the line
+    runs: the tool's own kept, ``command``'s moved after it, a misspelt one put right
+    (``--jsn``: ``--json``, moved) and one neither is near left out with its value, as is
+    a stray word. ``--debug --jsn buidl`` was mended to ``--debug --jsn build``, which
+    failed again on --jsn."""
+    own = _valued(_options(group))
+    theirs = options_of(command)
+    kept: list[str] = []
+    moved: list[str] = []
+    i = 0
+    while i < at:
+        word = words[i]
+        name, glued, _ = word.partition("=")
+        i += 1
+        if not word.startswith("-") or word == "-":
+            continue  # a stray word: no command is there
+        known = own.get(name, theirs.get(name))
+        if known is None:  # a typo, given a value if one is glued on or next
+            valued = bool(glued) or (i < at and not words[i].startswith("-"))
+            names = [
+                o
+                for o, takes in {**theirs, **own}.items()
+                if o.startswith("--") == name.startswith("--") and (takes or not valued)
+            ]
+            nearest = _nearest(name, names)
+            meant, known = (nearest[0], valued) if len(nearest) == 1 else (None, valued)
+        else:
+            meant = name
+        value = words[i : i + 1] if known and not glued and i < at else []
+        i += len(value)
+        if meant is not None:
+            (kept if meant in own else moved).extend([meant + word[len(name) :], *value])
+    return [*kept, *words[at : at + 1], *moved, *words[at + 1 :]]
 
 
 def _meant(
