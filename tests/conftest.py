@@ -173,3 +173,17 @@ def mosquitto() -> Iterator[Any]:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
     with Mosquitto() as broker:
         yield broker
+
+
+@pytest.fixture
+def mdash(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, list[Any]]]:
+    """The mDash stand-in with two units (dev1 answers, dev2 is silent), its key
+    (support.fleet_links.MDASH_KEY) in MDASH_API_KEY: the push CLI tests' fleet."""
+    from support.fleet import mdash_unit
+    from support.fleet_links import MDASH_KEY, MdashStandIn
+
+    units = [mdash_unit("dev1"), mdash_unit("dev2", silent=True)]
+    stand_in = MdashStandIn(units, MDASH_KEY)
+    monkeypatch.setenv("MDASH_API_KEY", MDASH_KEY)
+    yield stand_in, units
+    stand_in.close()

@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from support.fleet import ca_bytes, invoke, mdash_unit, write_ca
-from support.fleet_links import MdashStandIn
+from support.fleet import ca_bytes, invoke, write_ca
+from support.fleet_links import MDASH_KEY
 
 from esp_cabundle.cli import cli
 from esp_cabundle.push.mqtt import parse_mqtt_url
 
-KEY = "k3y-for-cli-tests"
-
-
-@pytest.fixture
-def mdash(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MdashStandIn, list[Any]]]:
-    units = [mdash_unit("dev1"), mdash_unit("dev2", silent=True)]
-    s = MdashStandIn(units, KEY)
-    monkeypatch.setenv("MDASH_API_KEY", KEY)
-    yield s, units
-    s.close()
+KEY = MDASH_KEY  # the conftest mdash fixture's key
 
 
 # urllib raises ValueError on these (an unclosed '[', a port that is no number, out of

@@ -31,6 +31,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from esp_cabundle.virtual.rpc import SimUnit
 from esp_cabundle.virtual.rpc_links import JsonHandler, LoopbackServer, MqttUnitHost
 
+# The mDash API key of the push CLI tests' stand-in (conftest's ``mdash`` fixture).
+MDASH_KEY = "k3y-for-cli-tests"
+
 __all__ = [
     "MdashStandIn",
     "Mosquitto",
