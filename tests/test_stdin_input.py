@@ -84,6 +84,9 @@ def test_standard_input_is_read_once_and_bounded(monkeypatch: pytest.MonkeyPatch
     # (cut at the first cap: the input may be longer) as if they were all of it.
     with pytest.raises(InputError, match="over the 10 bytes limit"):
         read_input("-", what="CA file", max_bytes=1000, stdin=True)
+    # A smaller cap than the first is its own limit, said as such.
+    with pytest.raises(InputError, match="over the 5 bytes limit"):
+        read_input("-", what="CA file", max_bytes=5, stdin=True)
 
 
 def test_a_terminal_is_refused_unread(monkeypatch: pytest.MonkeyPatch) -> None:
