@@ -35,7 +35,8 @@ def read_stdin(*, what: str, cap: int, error: type[InputError] = InputError) -> 
     if _READ and _READ[0][0] is stream:
         _, data, cut_at = _READ[0]
         # Cut at an earlier reader's cap: a larger cap here would parse a truncated input.
-        return _within(data, what=what, cap=cap if cut_at is None else min(cap, cut_at), error=error)
+        limit = cap if cut_at is None else min(cap, cut_at)
+        return _within(data, what=what, cap=limit, error=error)
     if stream is None or stream.closed:
         raise error(f"standard input is closed: no {what} to read", path=STDIN)
     if stream.isatty():
