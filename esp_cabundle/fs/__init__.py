@@ -133,8 +133,10 @@ def open_image(
     is 0x00020000 (2.0) or 0x00020001 (2.1), littlefs's own numbers.
     """
     require_bytes(data, "open_image")
-    if disk_version is not None:
-        _littlefs_only("littlefs", None, disk_version, spelling)  # a bad one said first
+    if disk_version is not None:  # a bad one said first
+        from .lfs_platforms import check_disk_version  # deferred: LittleFS's modules on demand
+
+        check_disk_version(disk_version, spelling)
     if isinstance(profile, FsProfile):
         if fs_type is not None and fs_type != profile.fs_type:
             raise ImageError(f"profile {profile.name} is for {profile.fs_type}, not {fs_type}")

@@ -470,8 +470,8 @@ def refuse_version_change(
     current: int, requested: int | None, where: str, spelling: Spelling = PYTHON
 ) -> None:
     """An edit keeps the image's version; asking for another one is an error (the hints
-    name the options as ``spelling`` does)."""
-    check_disk_version(requested, spelling)
+    name the options as ``spelling`` does; ``requested`` was checked by the caller,
+    :func:`.lfs_identify.identify_image`)."""
     if requested is None or requested == current:
         return
     if current == DISK_VERSION_2_0:
