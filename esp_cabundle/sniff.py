@@ -33,26 +33,32 @@ _BZIP2_BLOCK = b"1AY&SY"  # after BZh and the block size digit: "BZh" alone may 
 def archive_kind(data: bytes) -> tuple[str, str] | None:
     """What archive or compressed file ``data`` is, and the command (``{}`` for its
     name) that unpacks it; None for anything else."""
-    for at, magic, what, unpack, _ in _ARCHIVES:
+    row = _archive(data)
+    return None if row is None else (row[2], row[3])
+
+
+def _archive(data: bytes) -> tuple[int, bytes, str, str, str] | None:
+    """The row of :data:`_ARCHIVES` that ``data`` is."""
+    for row in _ARCHIVES:
+        at, magic = row[0], row[1]
         if data[at : at + len(magic)] != magic:
             continue
         if magic == b"BZh" and not (data[3:4].isdigit() and data[4:10] == _BZIP2_BLOCK):
             continue
         if magic == b"\x1f\x8b" and data[2:3] != b"\x08":  # deflate, the only method
             continue
-        return what, unpack
+        return row
     return None
 
 
 def refuse_archive(data: bytes, *, source: str, error: type[InputError] = CertificateError) -> None:
     """Refuse ``data`` when it is an archive or compressed file: no reader of the tool
     unpacks one, and a stored zip's PEM text would be read as a CA file."""
-    found = archive_kind(data)
+    found = _archive(data)
     if found is None:
         return
-    what, unpack = found
+    _, _, what, unpack, piped = found
     if source == STDIN:  # no file to unpack: './-' named none
-        piped = next(p for _, _, w, _, p in _ARCHIVES if w == what)
         hint = (
             f"unpack it on the way in: ... | {piped} | esp-cabundle ... -"
             if piped
