@@ -97,6 +97,21 @@ def test_the_watch_log_says_the_link_as_told_not_as_guessed() -> None:
     assert "broker" not in lines[1], lines
 
 
+def test_a_followed_transport_is_the_links_only_word() -> None:
+    """paho closes the socket before it calls on_disconnect: a unit's "link is down"
+    landing in between was taken for the loss, said without paho's reason."""
+    lines: list[str] = []
+    log = WatchLog(lines.append)
+    transport = MqttTransport.__new__(MqttTransport)  # only its on_link is set
+    log.follow(transport)
+    log.listing(1)
+    log.event(UnitEvent("a", "offline", "unit a: the MQTT broker link is down (x)", True))
+    transport.on_link(False, "Unspecified error")
+    log.close()
+    said = [line for line in lines if "MQTT broker lost" in line]
+    assert said and all("MQTT broker lost (Unspecified error)" in line for line in said), lines
+
+
 def test_a_drop_told_twice_is_said_once() -> None:
     lines: list[str] = []
     log = WatchLog(lines.append)

@@ -20,6 +20,7 @@ from .options import Date
 
 if TYPE_CHECKING:
     from ..push.campaign import UnitEvent
+    from ..push.mqtt import MqttTransport
 
 _DATE_ONLY = re.compile(r"^\s*(\d{4}-\d{2}-\d{2}|today)\s*$", re.I)
 _RAW = "esp_cabundle.push.typed"  # ctx.meta: option name -> the text typed
@@ -98,6 +99,14 @@ class WatchLog:
         with self._lock:
             self._flush()
             self._pass, self._listed, self._seen = self._pass + 1, n, 0
+
+    def follow(self, transport: MqttTransport) -> None:
+        """Take the broker's state from ``transport``'s client alone, from now on: a
+        unit's "link is down" error can land before paho's ``on_disconnect`` (it closes
+        the socket first), and a guess made then would say the loss without its reason."""
+        transport.on_link = self.link
+        with self._lock:
+            self._told = True
 
     def link(self, up: bool, why: str = "") -> None:
         """The MQTT client's own word (paho's ``on_disconnect``, ``on_connect`` again):

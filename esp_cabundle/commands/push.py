@@ -422,9 +422,10 @@ def _campaign(
     stop, finished = threading.Event(), threading.Event()
     box: dict[str, Any] = {}
     log = WatchLog.wanted(watch=options.watch, quiet=quiet)  # no terminal: a line a pass
-    for t in transports:
-        if log is not None and isinstance(t, MqttTransport):
-            t.on_link = log.link  # the broker lost or back, as the client sees it
+    if log is not None:
+        for t in transports:
+            if isinstance(t, MqttTransport):
+                log.follow(t)  # the broker lost or back, as the client sees it
     with Ledger(ledger_path) as ledger, units_progress(quiet=quiet) as bar:
 
         def progress(ev: Any) -> None:
