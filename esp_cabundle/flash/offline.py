@@ -410,13 +410,11 @@ def update_dump(
     board. Bytes outside those partitions are kept byte for byte, and the result is read
     back (both checked here). The hints name the board and options as ``spelling`` does.
     """
-    if not isinstance(flash, WholeDump):
+    if isinstance(flash, WholeDump):
+        whole = flash
+    else:
         require_bytes(flash, "update_dump")
-    whole = (
-        flash
-        if isinstance(flash, WholeDump)
-        else WholeDump.parse(flash, source=source, spelling=spelling)
-    )
+        whole = WholeDump.parse(flash, source=source, spelling=spelling)
     dump = DumpFile(whole.flash, name=whole.source)
     plan = plan_ca_update(dump, whole.table, board, ca, spelling=spelling)
     write_sectors(

@@ -345,6 +345,11 @@ class FileSystemImage(ABC):
         them; None where it cannot say cheaply."""
         return None
 
+    def device_space(self) -> tuple[int, int] | None:
+        """The total and free bytes a unit's firmware reports for this file system
+        (Mongoose OS's ``fs_size`` and ``fs_free``); None where it cannot say."""
+        return None
+
     @abstractmethod
     def reopened(self) -> FileSystemImage:
         """A fresh mount of :meth:`data_view`, as a reader opens the image (the proof an

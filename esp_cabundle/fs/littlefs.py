@@ -349,6 +349,10 @@ class LittleFsImage(FileSystemImage):
     def free_blocks(self) -> int:
         return self.block_count - self.used_blocks
 
+    def device_space(self) -> tuple[int, int]:
+        """Free space in whole blocks, as ``lfs_fs_size`` counts it."""
+        return self.size, self.free_blocks() * self.profile.block_size
+
     def files(self) -> list[FileInfo]:
         with self._io("listing files"):
             return walk(self._lfs, self.block_count)

@@ -471,6 +471,11 @@ class SpiffsImage(FileSystemImage):
         """Blocks whose pages are all free: SPIFFS's own count (``free_blocks``)."""
         return self._vol.free_blocks
 
+    def device_space(self) -> tuple[int, int]:
+        """``SPIFFS_info``'s ``total`` and ``total - used`` (vfs-fs-spiffs's answer)."""
+        total, used = self.spiffs_info()
+        return total, total - used
+
     def reopened(self) -> SpiffsImage:
         return SpiffsImage.open(self.data_view(), self.profile)
 

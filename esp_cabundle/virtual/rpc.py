@@ -355,16 +355,8 @@ class SimUnit:
         space). LittleFS: free counted in whole blocks (``lfs_fs_size``). SPIFFS:
         ``vfs-fs-spiffs`` ``src/mgos_vfs_fs_spiffs.c`` answers with ``SPIFFS_info``'s
         ``total`` (``get_space_total``) and ``total - used`` (``get_space_free``)."""
-        from esp_cabundle.fs.spiffs import SpiffsImage  # deferred: a LittleFS unit needs none
-
-        image = self.image
-        if isinstance(image, SpiffsImage):
-            total, used = image.spiffs_info()
-            return {"fs_size": total, "fs_free": total - used}
-        free = image.free_blocks() if image.fs_type == "littlefs" else None
-        if free is None:
-            return {}
-        return {"fs_size": image.size, "fs_free": free * image.profile.block_size}
+        space = self.image.device_space()
+        return {} if space is None else {"fs_size": space[0], "fs_free": space[1]}
 
     def _uptime(self) -> int:
         return int(time.monotonic() - self._booted)
