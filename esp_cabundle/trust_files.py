@@ -25,7 +25,7 @@ from .verify import TrustAnchor, TrustSet
 from .verify.pem_read import device_view
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import Config, OutputSpec
 
 __all__ = [
     "default_bundle_path",
@@ -96,12 +96,12 @@ _READABLE_OUTPUTS = ("pem", "der", "c", "idf-bundle")
 
 @dataclass(frozen=True, slots=True)
 class _DefaultFile:
-    """The file a check without ``--bundle`` reads (``path``; ``form``: the config's
-    output format, None for a ``ca.pem`` found by name), or None to judge the roots the
-    config resolves to; ``stray``: the note for a ``ca.pem`` left out."""
+    """The file a check without ``--bundle`` reads (``path``; ``output``: the config's
+    output that wrote it, None for a ``ca.pem`` found by name), or None to judge the
+    roots the config resolves to; ``stray``: the note for a ``ca.pem`` left out."""
 
     path: Path | None
-    form: str | None = None
+    output: OutputSpec | None = None
     stray: tuple[str, ...] = ()
 
 
@@ -120,16 +120,16 @@ def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> _De
         # a dangling link is found: reading it says so
         return _DefaultFile(pem if is_found(pem, what="bundle file", hint=hint) else None)
     outputs = _ca_outputs(config)
-    stray = pem.is_file() and not any(same_file(pem, out) for _, out in outputs)
+    stray = pem.is_file() and not any(same_file(pem, out.path) for out in outputs)
     notes = (
         (f"{pem} is not one of the config's outputs: not judged (judge it with {given} {pem})",)
         if stray
         else ()
     )
     hint = f"check judges the file the config's build wrote: remove it, or use {given}"
-    for form, path in outputs:
-        if is_found(path, what=f"{form} output", hint=hint):
-            return _DefaultFile(path, form, notes)
+    for out in outputs:
+        if is_found(out.path, what=f"{out.format} output", hint=hint):
+            return _DefaultFile(out.path, out, notes)
     return _DefaultFile(None, None, notes)
 
 
@@ -140,13 +140,13 @@ def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Pa
     return _default_file(config, cwd=cwd, given="--bundle").path
 
 
-def _ca_outputs(config: Config | None) -> list[tuple[str, Path]]:
-    """The config's outputs check can read back: format and path (joined to its
-    directory); an image output holds a CA file to read."""
+def _ca_outputs(config: Config | None) -> list[OutputSpec]:
+    """The config's outputs check can read back (paths joined to its directory); an
+    image output holds a CA file to read."""
     if config is None:
         return []
     readable = (*_READABLE_OUTPUTS, *IMAGE_FORMATS)
-    return [(o.format, o.path) for o in config.outputs if o.format in readable]
+    return [o for o in config.outputs if o.format in readable]
 
 
 def default_trust_set(
@@ -161,8 +161,8 @@ def default_trust_set(
     hints name the trust set given instead (see :mod:`~esp_cabundle.spelling`)."""
     chosen = _default_file(config, cwd=cwd, given=bare(spelling.bundle))
     notes = chosen.stray
-    if chosen.path is not None and chosen.form in IMAGE_FORMATS and config is not None:
-        trust, why = _image_trust_set(config, chosen.path)
+    if chosen.output is not None and chosen.output.format in IMAGE_FORMATS:
+        trust, why = _image_trust_set(chosen.output)
         if trust is not None:
             return replace(trust, notes=(*trust.notes, *notes))
         notes = (*notes, why)
@@ -175,18 +175,18 @@ def default_trust_set(
     return replace(TrustSet.from_bundle(bundle, source=where), notes=notes)
 
 
-def _image_trust_set(config: Config, path: Path) -> tuple[TrustSet | None, str]:
-    """The CA file in the image output at ``path``, as the units read it; else None and
-    why it could not be read (the roots the config resolves to are judged instead)."""
-    out = next(o for o in config.outputs if o.path == path)
-    image = out.options.get("image")
-    spec = getattr(image, "spec", None)
+def _image_trust_set(out: OutputSpec) -> tuple[TrustSet | None, str]:
+    """The CA file in the image output ``out`` built, as the units read it; else None
+    and why it could not be read (the roots the config resolves to are judged instead)."""
+    path = out.path
+    image = out.image
     # deferred: the file systems load only for a config with an image output
     from .fs import get_profile, open_image
 
     try:
-        if spec is None:
+        if image is None:
             raise ImageError(f"{out.format} output has no image parameters")
+        spec = image.spec
         ca_path = spec.ca_path or get_profile(spec.fs_type, spec.profile).ca_path
         data = read_input(path, what=f"{out.format} image")
         fs = open_image(data, fs_type=spec.fs_type, profile=spec.profile, platform=spec.platform)
