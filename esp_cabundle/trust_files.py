@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from .config import Config, OutputSpec
 
 __all__ = [
+    "DefaultFile",
     "default_bundle_path",
+    "default_file",
     "default_trust_set",
     "device_trust_set",
     "load_trust_set",
@@ -95,17 +97,27 @@ _READABLE_OUTPUTS = ("pem", "der", "c", "idf-bundle")
 
 
 @dataclass(frozen=True, slots=True)
-class _DefaultFile:
+class DefaultFile:
     """The file a check without ``--bundle`` reads (``path``; ``output``: the config's
     output that wrote it, None for a ``ca.pem`` found by name), or None to judge the
-    roots the config resolves to; ``stray``: the note for a ``ca.pem`` left out."""
+    roots the config resolves to; ``stray``: the note for a ``ca.pem`` left out. Worked
+    out once by :func:`default_file` and handed to :func:`default_trust_set` by a caller
+    that also needs the path (``check --report`` must not replace it)."""
 
     path: Path | None
     output: OutputSpec | None = None
     stray: tuple[str, ...] = ()
 
 
-def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> _DefaultFile:
+def default_file(
+    config: Config | None, *, cwd: Path | None = None, spelling: Spelling = PYTHON
+) -> DefaultFile:
+    """The file a check without ``--bundle`` judges (see :func:`default_trust_set`);
+    ``spelling``: how the hints name the trust set given instead."""
+    return _default_file(config, cwd=cwd, given=bare(spelling.bundle))
+
+
+def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> DefaultFile:
     """The one rule for the file judged without ``--bundle``. A config that names
     outputs (any format: a json- or image-only config names its files too): the first
     CA output that is there, never a ``ca.pem`` that is none of them (it never ships;
@@ -118,7 +130,7 @@ def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> _De
     if config is None or not config.outputs:
         hint = f"check judges {pem} when present: remove or rename it, or name one with {given}"
         # a dangling link is found: reading it says so
-        return _DefaultFile(pem if is_found(pem, what="bundle file", hint=hint) else None)
+        return DefaultFile(pem if is_found(pem, what="bundle file", hint=hint) else None)
     outputs = _ca_outputs(config)
     stray = pem.is_file() and not any(same_file(pem, out.path) for out in outputs)
     notes = (
@@ -129,8 +141,8 @@ def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> _De
     hint = f"check judges the file the config's build wrote: remove it, or use {given}"
     for out in outputs:
         if is_found(out.path, what=f"{out.format} output", hint=hint):
-            return _DefaultFile(out.path, out, notes)
-    return _DefaultFile(None, None, notes)
+            return DefaultFile(out.path, out, notes)
+    return DefaultFile(None, None, notes)
 
 
 def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Path | None:
@@ -150,7 +162,11 @@ def _ca_outputs(config: Config | None) -> list[OutputSpec]:
 
 
 def default_trust_set(
-    config: Config | None, *, cwd: Path | None = None, spelling: Spelling = PYTHON
+    config: Config | None,
+    *,
+    cwd: Path | None = None,
+    spelling: Spelling = PYTHON,
+    chosen: DefaultFile | None = None,
 ) -> TrustSet:
     """What a check without ``--bundle`` judges: the file :func:`_default_file` picks
     (``data/ca.pem``, ``x509_crt_bundle.bin``, the CA file in ``littlefs.bin``...: what
@@ -158,8 +174,11 @@ def default_trust_set(
     naming outputs but not it is left out, with a note (CI passed on such a stray file
     while the firmware shipped the configured bundle). Else the bundle the config (or
     the default preset) resolves to: what ``build`` would write. ``spelling``: how the
-    hints name the trust set given instead (see :mod:`~esp_cabundle.spelling`)."""
-    chosen = _default_file(config, cwd=cwd, given=bare(spelling.bundle))
+    hints name the trust set given instead (see :mod:`~esp_cabundle.spelling`).
+    ``chosen``: what :func:`default_file` said for ``config`` already (``cwd`` and the
+    hints are then its), so the outputs are not looked at twice."""
+    if chosen is None:
+        chosen = default_file(config, cwd=cwd, spelling=spelling)
     notes = chosen.stray
     if chosen.output is not None and chosen.output.format in IMAGE_FORMATS:
         trust, why = _image_trust_set(chosen.output)
