@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from .boards import Board
     from .config import Config
     from .fs.edit import PackedImage
-    from .images import ImageOutput
     from .targets import Target
 
 __all__ = ["BuildResult", "WrittenOutputs", "build_bundle", "write_build"]
@@ -174,7 +173,7 @@ def build_bundle(
     ca = gate(board, every_output=True)
     per_board: dict[tuple[str, str | None], GatedCA] = {}
     for out in outputs:
-        image = _image_of(out)
+        image = out.image
         if image is not None and image.board is not None:
             key = (image.board.full_name, image.spec.ca_path)
             if key not in per_board:
@@ -312,17 +311,6 @@ def _layout_guessed(out: OutputSpec) -> str | None:
     return idf_version_warning(str(version))
 
 
-def _image_of(out: OutputSpec) -> ImageOutput | None:
-    """The image parameters an image output carries, if any: only image formats do
-    (OutputSpec refuses an ``image`` option on the others)."""
-    if out.format not in IMAGE_FORMATS:
-        return None
-    from .images import ImageOutput  # deferred: only builds with an image output
-
-    image = out.options.get("image")
-    return image if isinstance(image, ImageOutput) else None
-
-
 def _with_image(out: OutputSpec) -> OutputSpec:
     """An image output made in Python (``OutputSpec("spiffs", path, {"board": NAME})``)
     resolved as the config loader resolves an ``outputs:`` entry, its ``from_dir``
@@ -339,7 +327,7 @@ def _with_image(out: OutputSpec) -> OutputSpec:
 def _packed_from(out: OutputSpec, packed: PackedImage) -> list[Path]:
     """The host files an image output packed from its ``from_dir``, and the directory
     itself (a file added there changes its listing)."""
-    image = _image_of(out)
+    image = out.image
     if image is None or image.from_dir is None:
         return []
     found = [image.from_dir / name.lstrip("/") for name, _ in packed.files]
@@ -368,9 +356,9 @@ def _image(
     """A file-system image output, holding the CA this build gated (for its board, when
     it names one); ``others``, the build's other outputs and lock file, are never packed
     from its ``from_dir``: what is there is the last run's."""
-    from .images import render_image_output  # deferred: as in _image_of
+    from .images import render_image_output  # deferred: only builds with an image output
 
-    image = _image_of(out)
+    image = out.image
     if image is None:
         raise InputError(
             f"the {out.format} output needs its image's parameters",

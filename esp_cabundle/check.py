@@ -41,7 +41,9 @@ from .targets import (
 from .text import shown_path
 from .timeline import Period, Timeline, judge_periods
 from .trust_files import (
+    DefaultFile,
     default_bundle_path,
+    default_file,
     default_trust_set,
     device_trust_set,
     load_trust_set,
@@ -64,6 +66,7 @@ __all__ = [
     "CheckFailed",
     "CheckItem",
     "CheckReport",
+    "DefaultFile",
     "ItemResult",
     "Target",
     "board_server_items",
@@ -71,6 +74,7 @@ __all__ = [
     "chain_file_name",
     "check_items",
     "default_bundle_path",
+    "default_file",
     "default_trust_set",
     "device_trust_set",
     "load_trust_set",

@@ -25,6 +25,7 @@ from .formats import FORMATS, IMAGE_FORMATS, implied_format
 from .spelling import CONFIG_SPELLING, PYTHON
 
 if TYPE_CHECKING:
+    from .images import ImageOutput
     from .yamlnodes import Node
 
 __all__ = [
@@ -81,6 +82,20 @@ class OutputSpec:
         if fmt.check is not None:
             for key, value in self.options.items():
                 fmt.check(key, value, self.options, PYTHON)
+
+    @property
+    def image(self) -> ImageOutput | None:
+        """The image parameters an image output carries, if any: only image formats do
+        (``image`` is refused on the others). The one reading of them, for ``build``
+        (what to pack) and ``check`` (where the CA file is in the image built); here,
+        since trust_files cannot import this module (its section parsers import check,
+        which imports trust_files) and build is the start-up path of every build."""
+        if self.format not in IMAGE_FORMATS:
+            return None
+        from .images import ImageOutput  # deferred: only configs with an image output
+
+        image = self.options.get("image")
+        return image if isinstance(image, ImageOutput) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,10 +59,9 @@ class ImageSpec:
     partitions: tuple[Partition, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.fs_type not in IMAGE_FORMATS:
-            raise InputError(
-                f"unknown file system '{self.fs_type}'", hint=f"one of {', '.join(IMAGE_FORMATS)}"
-            )
+        from .fs import check_fs_type  # deferred: images made on demand
+
+        check_fs_type(self.fs_type)  # as image_spec and open_image say it
         if self.size <= 0:
             raise InputError(f"image size {self.size} is not positive")
         if self.ca_path is not None:
@@ -99,10 +98,11 @@ def image_spec(
                 f"an image needs {missing}",
                 hint="name a board (its profile knows them) or give the file system and size",
             )
-        from .fs import check_fs_type  # deferred: images made on demand
-
-        check_fs_type(fs_type)  # "unknown file system", not "needs a profile"
         if profile is None:
+            # "unknown file system" before "needs a profile": ImageSpec's own check
+            from .fs import check_fs_type  # deferred: images made on demand
+
+            check_fs_type(fs_type)
             profile = _profile_for_platform(fs_type, platform, spelling)
         return ImageSpec(fs_type, profile, size, ca_path, platform)
     fs = board.filesystem

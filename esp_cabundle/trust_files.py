@@ -25,10 +25,12 @@ from .verify import TrustAnchor, TrustSet
 from .verify.pem_read import device_view
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import Config, OutputSpec
 
 __all__ = [
+    "DefaultFile",
     "default_bundle_path",
+    "default_file",
     "default_trust_set",
     "device_trust_set",
     "load_trust_set",
@@ -95,17 +97,27 @@ _READABLE_OUTPUTS = ("pem", "der", "c", "idf-bundle")
 
 
 @dataclass(frozen=True, slots=True)
-class _DefaultFile:
-    """The file a check without ``--bundle`` reads (``path``; ``form``: the config's
-    output format, None for a ``ca.pem`` found by name), or None to judge the roots the
-    config resolves to; ``stray``: the note for a ``ca.pem`` left out."""
+class DefaultFile:
+    """The file a check without ``--bundle`` reads (``path``; ``output``: the config's
+    output that wrote it, None for a ``ca.pem`` found by name), or None to judge the
+    roots the config resolves to; ``stray``: the note for a ``ca.pem`` left out. Worked
+    out once by :func:`default_file` and handed to :func:`default_trust_set` by a caller
+    that also needs the path (``check --report`` must not replace it)."""
 
     path: Path | None
-    form: str | None = None
+    output: OutputSpec | None = None
     stray: tuple[str, ...] = ()
 
 
-def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> _DefaultFile:
+def default_file(
+    config: Config | None, *, cwd: Path | None = None, spelling: Spelling = PYTHON
+) -> DefaultFile:
+    """The file a check without ``--bundle`` judges (see :func:`default_trust_set`);
+    ``spelling``: how the hints name the trust set given instead."""
+    return _default_file(config, cwd=cwd, given=bare(spelling.bundle))
+
+
+def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> DefaultFile:
     """The one rule for the file judged without ``--bundle``. A config that names
     outputs (any format: a json- or image-only config names its files too): the first
     CA output that is there, never a ``ca.pem`` that is none of them (it never ships;
@@ -118,19 +130,19 @@ def _default_file(config: Config | None, *, cwd: Path | None, given: str) -> _De
     if config is None or not config.outputs:
         hint = f"check judges {pem} when present: remove or rename it, or name one with {given}"
         # a dangling link is found: reading it says so
-        return _DefaultFile(pem if is_found(pem, what="bundle file", hint=hint) else None)
+        return DefaultFile(pem if is_found(pem, what="bundle file", hint=hint) else None)
     outputs = _ca_outputs(config)
-    stray = pem.is_file() and not any(same_file(pem, out) for _, out in outputs)
+    stray = pem.is_file() and not any(same_file(pem, out.path) for out in outputs)
     notes = (
         (f"{pem} is not one of the config's outputs: not judged (judge it with {given} {pem})",)
         if stray
         else ()
     )
     hint = f"check judges the file the config's build wrote: remove it, or use {given}"
-    for form, path in outputs:
-        if is_found(path, what=f"{form} output", hint=hint):
-            return _DefaultFile(path, form, notes)
-    return _DefaultFile(None, None, notes)
+    for out in outputs:
+        if is_found(out.path, what=f"{out.format} output", hint=hint):
+            return DefaultFile(out.path, out, notes)
+    return DefaultFile(None, None, notes)
 
 
 def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Path | None:
@@ -140,17 +152,21 @@ def default_bundle_path(config: Config | None, *, cwd: Path | None = None) -> Pa
     return _default_file(config, cwd=cwd, given="--bundle").path
 
 
-def _ca_outputs(config: Config | None) -> list[tuple[str, Path]]:
-    """The config's outputs check can read back: format and path (joined to its
-    directory); an image output holds a CA file to read."""
+def _ca_outputs(config: Config | None) -> list[OutputSpec]:
+    """The config's outputs check can read back (paths joined to its directory); an
+    image output holds a CA file to read."""
     if config is None:
         return []
     readable = (*_READABLE_OUTPUTS, *IMAGE_FORMATS)
-    return [(o.format, o.path) for o in config.outputs if o.format in readable]
+    return [o for o in config.outputs if o.format in readable]
 
 
 def default_trust_set(
-    config: Config | None, *, cwd: Path | None = None, spelling: Spelling = PYTHON
+    config: Config | None,
+    *,
+    cwd: Path | None = None,
+    spelling: Spelling = PYTHON,
+    chosen: DefaultFile | None = None,
 ) -> TrustSet:
     """What a check without ``--bundle`` judges: the file :func:`_default_file` picks
     (``data/ca.pem``, ``x509_crt_bundle.bin``, the CA file in ``littlefs.bin``...: what
@@ -158,11 +174,14 @@ def default_trust_set(
     naming outputs but not it is left out, with a note (CI passed on such a stray file
     while the firmware shipped the configured bundle). Else the bundle the config (or
     the default preset) resolves to: what ``build`` would write. ``spelling``: how the
-    hints name the trust set given instead (see :mod:`~esp_cabundle.spelling`)."""
-    chosen = _default_file(config, cwd=cwd, given=bare(spelling.bundle))
+    hints name the trust set given instead (see :mod:`~esp_cabundle.spelling`).
+    ``chosen``: what :func:`default_file` said for ``config`` already (``cwd`` and the
+    hints are then its), so the outputs are not looked at twice."""
+    if chosen is None:
+        chosen = default_file(config, cwd=cwd, spelling=spelling)
     notes = chosen.stray
-    if chosen.path is not None and chosen.form in IMAGE_FORMATS and config is not None:
-        trust, why = _image_trust_set(config, chosen.path)
+    if chosen.output is not None and chosen.output.format in IMAGE_FORMATS:
+        trust, why = _image_trust_set(chosen.output)
         if trust is not None:
             return replace(trust, notes=(*trust.notes, *notes))
         notes = (*notes, why)
@@ -175,18 +194,18 @@ def default_trust_set(
     return replace(TrustSet.from_bundle(bundle, source=where), notes=notes)
 
 
-def _image_trust_set(config: Config, path: Path) -> tuple[TrustSet | None, str]:
-    """The CA file in the image output at ``path``, as the units read it; else None and
-    why it could not be read (the roots the config resolves to are judged instead)."""
-    out = next(o for o in config.outputs if o.path == path)
-    image = out.options.get("image")
-    spec = getattr(image, "spec", None)
+def _image_trust_set(out: OutputSpec) -> tuple[TrustSet | None, str]:
+    """The CA file in the image output ``out`` built, as the units read it; else None
+    and why it could not be read (the roots the config resolves to are judged instead)."""
+    path = out.path
+    image = out.image
     # deferred: the file systems load only for a config with an image output
     from .fs import get_profile, open_image
 
     try:
-        if spec is None:
+        if image is None:
             raise ImageError(f"{out.format} output has no image parameters")
+        spec = image.spec
         ca_path = spec.ca_path or get_profile(spec.fs_type, spec.profile).ca_path
         data = read_input(path, what=f"{out.format} image")
         fs = open_image(data, fs_type=spec.fs_type, profile=spec.profile, platform=spec.platform)

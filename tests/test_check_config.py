@@ -167,3 +167,40 @@ def test_check_with_a_config_elsewhere_judges_the_ca_pem_beside_it(
     r = runner.invoke(cli, ["check", "-c", "fleet/cabundle.yaml", "--chain", chain,
                             "--report", "fleet/ca.pem"])  # fmt: skip
     assert r.exit_code == 2 and "would replace the bundle fleet/ca.pem" in r.stderr, r.output
+
+
+def test_check_report_works_out_the_file_judged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``check --report`` guards the file judged without --bundle and then judges it:
+    each output is looked at once (it was twice, the rule run for each), and the report
+    names the file the guard kept."""
+    import json
+
+    from click.testing import CliRunner
+
+    from esp_cabundle import trust_files
+    from esp_cabundle.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: pem, path: data/ca.pem}\n"
+    )
+    runner = CliRunner()
+    r = runner.invoke(cli, ["build", "--no-lock"])
+    assert r.exit_code == 0 and (tmp_path / "data" / "ca.pem").is_file(), r.output
+    looked: list[Path] = []
+    real = trust_files.is_found
+
+    def counted(path: Path, **kwargs: str) -> bool:
+        looked.append(path.resolve())
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(trust_files, "is_found", counted)
+    chain = str(Path(__file__).parent.parent / "examples/chains/letsencrypt-gen-y-rsa.pem")
+    r = runner.invoke(cli, ["check", "--chain", chain, "--report", "r.html", "--json"])
+    assert r.exit_code == 0, r.output
+    judged = (tmp_path / "data" / "ca.pem").resolve()
+    assert Path(json.loads(r.stdout)["trust"]["source"]).resolve() == judged
+    assert (tmp_path / "r.html").is_file()
+    assert looked == [judged]

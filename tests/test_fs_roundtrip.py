@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from esp_cabundle.errors import ImageError
 from esp_cabundle.fs import FS_PROFILES, create_image, get_profile, open_image
 from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.fs.inplace import mount_region
+from esp_cabundle.images import ImageSpec, image_spec
 
 ALL_PROFILES = [(fs, name) for fs in ("littlefs", "spiffs") for name in FS_PROFILES[fs]]
 SIZE = 128 * 1024
@@ -147,14 +149,26 @@ def test_full_image_refuses_and_keeps_bytes(fs_type: str, profile: str) -> None:
     assert_holds(img.to_bytes(), fs_type, profile, model)
 
 
+class _Erased:
+    """Flash that reads as erased: a region for :func:`mount_region`."""
+
+    def read(self, offset: int, length: int) -> bytes:
+        return b"\xff" * length
+
+
 @pytest.mark.parametrize(
     "call",
     [
         lambda: open_image(b"\xff" * 4096, fs_type="fat"),
         lambda: create_image("fat", "esp-idf", 4096),
         lambda: get_profile("fat", "esp-idf"),
+        # the image an output or pack asks for, and a unit's partition mounted: each said
+        # its own way (an InputError "one of ...", an ImageError with no hint)
+        lambda: ImageSpec("fat", "esp-idf", 4096),
+        lambda: image_spec(fs_type="fat", profile="esp-idf", size=4096),
+        lambda: mount_region(_Erased(), 0, 4096, fs_type="fat", profile="esp-idf"),
     ],
-    ids=["open", "create", "profile"],
+    ids=["open", "create", "profile", "spec", "image_spec", "mount"],
 )
 def test_an_unknown_file_system_is_named_with_the_known_ones(call: Any) -> None:
     with pytest.raises(ImageError, match="unknown file system 'fat'") as e:

@@ -22,7 +22,7 @@ from ..check import (
     board_trust,
     chain_file_name,
     check_items,
-    default_bundle_path,
+    default_file,
     default_trust_set,
     load_trust_set,
     roadmap_items,
@@ -242,8 +242,13 @@ def check(
     horizon = until
     path = config_path or find_config()
     config = load_config(path) if path else None
+    # the file judged without --bundle, worked out once: --report must not replace it
+    # (looked for only then: a ca.pem directory is no concern of a check given its bundle)
+    chosen = None
     if report_path is not None:
-        _refuse_report_over_inputs(report_path, bundle_path, chain_files, path, config)
+        chosen = default_file(config, spelling=CLI_SPELLING) if bundle_path is None else None
+        judged = chosen.path if chosen is not None else None
+        _refuse_report_over_inputs(report_path, bundle_path, judged, chain_files, path, config)
 
     if device and board:
         raise InputError("give --device or --board, not both")
@@ -257,13 +262,13 @@ def check(
         trust, notes = board_trust(
             board_profile,
             bundle_path,
-            fallback=lambda: default_trust_set(config, spelling=CLI_SPELLING),
+            fallback=lambda: default_trust_set(config, spelling=CLI_SPELLING, chosen=chosen),
         )
     else:
         trust = (
             load_trust_set(bundle_path)
             if bundle_path
-            else default_trust_set(config, spelling=CLI_SPELLING)
+            else default_trust_set(config, spelling=CLI_SPELLING, chosen=chosen)
         )
     if default is None and not trust.has_dates:
         # An ESP-IDF bundle is read by the ESP-IDF bundle code, never by a device that
@@ -432,15 +437,14 @@ def _roots_check_line(config_path: Path | None) -> str:
 def _refuse_report_over_inputs(
     report: Path,
     bundle: Path | None,
+    default: Path | None,
     chains: tuple[Path, ...],
     config_path: Path | None,
     config: Config | None,
 ) -> None:
-    """``--report`` must not replace a file the check reads (its trust set, a chain,
-    the config or a target's saved chain)."""
-    # the trust set when there is no --bundle (looked for only then: a ca.pem directory
-    # is no concern of a check given its bundle)
-    default = default_bundle_path(config) if bundle is None else None
+    """``--report`` must not replace a file the check reads (its trust set: ``bundle``,
+    else ``default``, the file judged without it; a chain, the config or a target's
+    saved chain)."""
     inputs = [("bundle", bundle)] if bundle is not None else []
     inputs += [("bundle", default)] if default is not None else []
     inputs += [("chain file", c) for c in chains]

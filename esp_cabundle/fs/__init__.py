@@ -45,7 +45,8 @@ def _unknown_fs(fs_type: str) -> ImageError:
 
 
 def check_fs_type(fs_type: str) -> None:
-    """Refuse a file system esp-cabundle does not make, before asking for its profile."""
+    """Refuse a file system esp-cabundle does not make, before asking for its profile:
+    the one check (and message) of :func:`open_image`, ``image_spec`` and ``ImageSpec``."""
     if fs_type not in FS_TYPES:
         raise _unknown_fs(fs_type)
 
@@ -141,8 +142,8 @@ def open_image(
         if fs_type is not None and fs_type != profile.fs_type:
             raise ImageError(f"profile {profile.name} is for {profile.fs_type}, not {fs_type}")
         fs_type = profile.fs_type
-    if fs_type is not None and fs_type not in FS_TYPES:
-        raise _unknown_fs(fs_type)
+    if fs_type is not None:
+        check_fs_type(fs_type)
     if not data:
         raise ImageError("empty image: no file system in 0 bytes")
     detected = detect_fs_type(data)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ..blocks import SECTOR_SIZE, FlashCache, Overlay, SectorWrite
 from ..blocks.overlay import Reader
-from ..errors import ImageError
+from . import check_fs_type
 from .base import FileInfo, FileSystemImage, normalize_path
 from .littlefs import LittleFsImage
 from .spiffs import SpiffsImage, get_spiffs_profile
@@ -92,11 +92,10 @@ def mount_region(
     whole region, but from a unit (a :class:`FlashCache`) only the blocks its MD5s say
     hold something (a restore's read-back of a 1.4 MB partition is then a few sectors,
     not the partition). ImageError when it does not mount; never formats."""
+    check_fs_type(fs_type)  # as open_image says it
     if fs_type == "littlefs":
         return LittleFsImage.mount(Overlay(reader, offset=offset, size=size), size, profile)
-    if fs_type == "spiffs":
-        if isinstance(reader, FlashCache):
-            data = read_spiffs_region(reader, offset, size, get_spiffs_profile(profile))
-            return SpiffsImage.open(data, profile)
-        return SpiffsImage.open(reader.read(offset, size), profile)
-    raise ImageError(f"unknown file system {fs_type!r}")
+    if isinstance(reader, FlashCache):  # spiffs
+        data = read_spiffs_region(reader, offset, size, get_spiffs_profile(profile))
+        return SpiffsImage.open(data, profile)
+    return SpiffsImage.open(reader.read(offset, size), profile)
