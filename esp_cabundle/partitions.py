@@ -159,10 +159,12 @@ class PartitionTable:
     ) -> PartitionTable:
         """Parse a binary table (0xC00 bytes or the whole sector; more is ignored).
 
-        Raises :class:`PartitionTableError` for a wrong magic, an MD5 mismatch, a missing
-        end marker, or a table that fails validation; its hint says how to give the
-        table's offset or read the flash again as ``spelling`` does.
+        Raises :class:`~esp_cabundle.errors.ArgumentTypeError` for a file name or text
+        (it reads no file); :class:`PartitionTableError` for a wrong magic, an MD5
+        mismatch, a missing end marker, or a table that fails validation, whose hint says
+        how to give the table's offset or read the flash again as ``spelling`` does.
         """
+        require_bytes(data, "PartitionTable.from_binary")
         data = bytes(data[:TABLE_MAX_LENGTH])
         if data[:2] == ENTRY_MAGIC and len(data) < ENTRY_SIZE:
             raise cls._cut_short(source, offset, len(data), spelling)
