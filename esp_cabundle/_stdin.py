@@ -8,13 +8,16 @@ before any read: nothing was piped, and waiting on the keyboard would look like 
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
+from collections.abc import Sequence
 
 from .errors import InputError
 from .limits import human_size
 from .text import plural_noun
 
-__all__ = ["DASH_HINT", "STDIN", "read_stdin"]
+__all__ = ["DASH_HINT", "STDIN", "read_stdin", "stdin_named_twice"]
 
 STDIN = "-"
 """The name that reads standard input where a command takes it (``inspect -``)."""
@@ -64,3 +67,51 @@ def _within(data: bytes, *, what: str, cap: int, error: type[InputError]) -> byt
             hint="is this the right input? inputs this large are refused without parsing",
         )
     return data
+
+
+def _names_fd0(path: str) -> bool:
+    """True when ``path`` spells file descriptor 0 itself (``/dev/stdin``,
+    ``/dev/fd/0``, ``/proc/self/fd/0``): its chain of links is followed up to the
+    ``fd/0`` entry, not through it (that link leads to the file fd 0 has open)."""
+    here = os.path.abspath(path)
+    fd_dirs = {os.path.realpath("/proc/self/fd"), "/dev/fd"}
+    for _ in range(8):  # /dev/stdin -> /proc/self/fd/0 is one link; a loop ends here
+        head, name = os.path.split(here)
+        if name == "0" and os.path.realpath(head) in fd_dirs:
+            return True
+        try:
+            target = os.readlink(here)
+        except OSError:  # not a link: a file of its own
+            return False
+        here = os.path.normpath(os.path.join(head, target))
+    return False
+
+
+def stdin_named_twice(paths: Sequence[str]) -> tuple[str, str] | None:
+    """The first two of ``paths`` that both name standard input (``-``, ``/dev/stdin``,
+    ``/proc/self/fd/0``, or fd 0's pipe or device by another path), else None; only
+    stat'd, nothing read. Compared as files (st_dev, st_ino), as a pipe read once would be
+    empty the second time; a regular file redirected in is only the same input where both
+    names are fd 0, so ``inspect ca.pem - < ca.pem`` reads the file twice, harmlessly."""
+    try:
+        fd0 = os.fstat(0)
+    except OSError:  # closed: '-' says so when read; only '-' spellings can repeat
+        fd0 = None
+    seen: dict[object, str] = {}
+    for path in paths:
+        if path == STDIN or _names_fd0(path):
+            key: object = STDIN
+        elif fd0 is None or stat.S_ISREG(fd0.st_mode):
+            continue  # another regular file: not standard input, whatever its inode
+        else:
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # missing: said when read
+            if (st.st_dev, st.st_ino) != (fd0.st_dev, fd0.st_ino):
+                continue
+            key = STDIN
+        if key in seen:
+            return seen[key], path
+        seen[key] = path
+    return None

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .certs import Certificate, load_certificates
+from .dates import as_datetime
 from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
 from .fileio import read_input
@@ -133,7 +134,9 @@ def load_chain_file(
     m = _CAPTURED_RE.search(text)
     if m:
         try:
-            captured = datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+            # A date alone, or no zone, is UTC: a naive date cannot be compared with a
+            # certificate's (the line is typed by hand where the file has none).
+            captured = as_datetime(datetime.fromisoformat(m.group(1).replace("Z", "+00:00")))
         except ValueError:
             captured = None
     src = _SERVER_RE.search(text)

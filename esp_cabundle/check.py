@@ -25,7 +25,6 @@ from .chains import (
     load_chain_file,
 )
 from .dates import as_datetime
-from .dates import now as current_time
 from .errors import DeviceError, InputError, VerdictError
 from .fileio import is_found
 from .roadmaps import load_roadmap, roadmap_server
@@ -294,6 +293,31 @@ class ItemResult:
             text += self.item.refresh
         return text + "."
 
+    @property
+    def undated_note(self) -> str | None:
+        """Why certificates of a chain with no capture date that expire before the date
+        checked were judged by their dates (:attr:`.timeline.Timeline.undated`), and the
+        line that dates it, or how to refresh it."""
+        undated = self.timeline.undated
+        if not undated:
+            return None
+        one = len(undated) == 1
+        names = " and ".join(f"'{e.label}' ({e.date.date().isoformat()})" for e in undated)
+        source = shown_path(self.item.chain.source)  # as typed, as renewal_note says it
+        text = (
+            f"{names}, sent by the server, expire{'s' if one else ''} before the date checked, "
+            f"and {source} has no '# captured:' date: without the date it was saved, "
+            f"{'it is' if one else 'they are'} not taken as renewed by the server but "
+            f"judged by {'its' if one else 'their'} dates; "
+        )
+        if self.item.refresh:
+            text += f"{self.item.refresh}, or "
+        valid = "it was" if one else "they were"
+        return text + (
+            f"if the chain was saved while {valid} valid, add that date as its first line: "
+            "'# captured: YYYY-MM-DD' (UTC)."
+        )
+
     def to_dict(self) -> dict[str, object]:
         chain = self.item.chain
         tl = self.timeline
@@ -349,6 +373,7 @@ class ItemResult:
                 {"label": e.label, "expires": e.date.date().isoformat()} for e in tl.renewed
             ],
             "renewal_note": self.renewal_note,
+            "undated_note": self.undated_note,
             "note": tl.note,
         }
 
@@ -493,14 +518,17 @@ def check_items(
     with a horizon, one that starts after it is left out (and named in the notes).
     Naive datetimes are UTC; ``spelling``: how the messages name the options (see
     :mod:`~esp_cabundle.spelling`). A captured or saved chain was sent when it was
-    captured (else ``now``, default: the clock): at a later ``at``, its leaf and issuing
-    intermediates that expired in between count as renewed by the server (README).
+    captured: at a later ``at``, its leaf and issuing intermediates that expired in
+    between count as renewed by the server (README). A chain with no capture date (a
+    hand-written file without its ``# captured:`` line) was sent at ``now`` if given;
+    by default that is not known, so its dates are judged as they are
+    (:attr:`ItemResult.undated_note` says so).
     ``built_from``: what to do instead when an ESP-IDF bundle's undated roots cannot be
     judged by a dating device (default: check the ca.pem it was built from; the CLI
     gives a project a runnable line).
     """
     at = as_datetime(at)
-    now = as_datetime(now) if now is not None else current_time()
+    now = as_datetime(now) if now is not None else None
     until = as_datetime(until) if until is not None else None
     if until is not None and until < at:
         raise InputError(

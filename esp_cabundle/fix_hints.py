@@ -99,8 +99,16 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
                 f"have the server send {fixes}"
             )
             dated = any(s.source == "chain" and s.flags & (EXPIRED | FUTURE) for s in v.path)
-            if dated and r.item.refresh:
-                saved = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
+            saved = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
+            if dated and r.timeline.undated:
+                # Not taken as renewed: nothing says when the chain was seen sent.
+                refresh = f"{r.item.refresh}, or " if r.item.refresh else ""
+                text += (
+                    f" ({saved} has no '# captured:' date, so its expired certificates are "
+                    f"not taken as renewed: {refresh}add '# captured: YYYY-MM-DD', "
+                    "the date it was saved, as its first line)"
+                )
+            elif dated and r.item.refresh:
                 text += f" (if its saved chain {saved} is old, {r.item.refresh})"
             servers.append(text)
     parts = [ROOTS] * roots + ["drop the roots this firmware cannot parse"] * unparsed

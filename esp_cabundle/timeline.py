@@ -152,6 +152,17 @@ class Timeline:
         renewed by then (valid when the chain was seen, expired at that date)."""
         return self.segments[0].forecast.renewed
 
+    @property
+    def undated(self) -> tuple[CertEvent, ...]:
+        """The leaf and issuing intermediates of a chain with no capture date that expire
+        before the date checked: whether the server renewed them cannot be known (the
+        chain may have been saved after they expired), so their dates are judged."""
+        first = self.segments[0]
+        if first.period.start is not None or first.period.chain.captured_at is not None:
+            return ()
+        fc = first.forecast
+        return tuple(e for e in fc.rotating if e.date < fc.start.at and e not in fc.renewed)
+
     def period_at(self, when: datetime) -> Period:
         for s in self.segments:
             if s.period.covers(when):
@@ -175,7 +186,7 @@ def _in_window(periods: Sequence[Period], begin: datetime, end: datetime) -> lis
 class _Judge:
     """What every forecast of one timeline shares: the trust, the device, the name the
     unit connects to (None: not judged), a verifier prepared for that trust, and when a
-    chain without a capture date was seen sent (``now``: it is what the server sends)."""
+    chain without a capture date was seen sent (``now``; None: not known)."""
 
     trust: TrustSet
     device: DeviceProfile
@@ -188,7 +199,8 @@ class _Judge:
     ) -> Forecast:
         """The forecast of the chain ``period`` sends, from ``at`` until ``until``. A
         captured or saved chain (an open period) was seen sent when it was captured, or
-        else now; a roadmap's chains are what servers send, their renewals are its steps."""
+        at ``now`` when given; a roadmap's chains are what servers send, their renewals
+        are its steps."""
         seen = (period.chain.captured_at or self.now) if period.start is None else None
         return forecast(
             self.trust,
@@ -217,7 +229,8 @@ def judge_periods(
     """Judge what a server sends from ``at`` until ``until`` (or at ``at`` alone), for a
     unit connecting to ``hostname`` (None: the name is not judged); ``verifier`` is one
     prepared for ``trust`` and reused; ``now``: when a chain with no capture date was
-    seen sent (None: its server certificates' dates all count at ``at``).
+    seen sent (None, the default: not known, so its server certificates' dates all count
+    at ``at``, see :attr:`Timeline.undated`).
 
     Periods must follow each other in time. When none is sent at ``at``, judging starts
     where the first later one starts (a chain announced for a later date).

@@ -17,7 +17,7 @@ from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.fs import open_image
 from esp_cabundle.gate import CaSource, gate_ca
 from esp_cabundle.inspect import inspect_bytes
-from esp_cabundle.partitions import read_partition_table
+from esp_cabundle.partitions import PartitionTable, read_partition_table
 from esp_cabundle.trust_files import trust_set_from_bytes
 
 
@@ -73,6 +73,14 @@ def test_a_root_file_given_as_a_path_is_read() -> None:
         (
             lambda: read_partition_table("dump.bin"),  # type: ignore[arg-type]
             "read the file first: read_partition_table(Path('dump.bin').read_bytes())",
+        ),
+        (
+            lambda: PartitionTable.from_binary("x.bin"),  # type: ignore[arg-type]
+            "read the file first: PartitionTable.from_binary(Path('x.bin').read_bytes())",
+        ),
+        (
+            lambda: PartitionTable.from_binary(Path("x.bin")),  # type: ignore[arg-type]
+            "read the file first: PartitionTable.from_binary(Path('x.bin').read_bytes())",
         ),
         (
             lambda: update_dump(Path("dump.bin"), load_board("mdash"), None),  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,15 @@ def test_chain_file_round_trip_keeps_order(tmp_path: Path) -> None:
     back = load_chain_file(p)
     assert back.certificates == chain.certificates
     assert back.captured_at is None and back.host is None
+
+
+@pytest.mark.parametrize("stamp", ["2026-01-31", "2026-01-31T00:00:00", "2026-01-31T00:00:00Z"])
+def test_a_hand_typed_capture_date_is_utc(tmp_path: Path, stamp: str) -> None:
+    """A ``# captured:`` line typed by hand, a date alone or with no zone, is UTC: a
+    naive date could not be compared with a certificate's (a TypeError at --at)."""
+    p = tmp_path / "c.pem"
+    p.write_bytes(f"# captured: {stamp}\n".encode() + mint("Dated CA").pem)
+    assert load_chain_file(p).captured_at == datetime(2026, 1, 31, tzinfo=timezone.utc)
 
 
 def test_plain_pem_without_comments_loads(tmp_path: Path) -> None:

@@ -131,3 +131,54 @@ def test_inspect_refuses_standard_input_named_twice(runner: CliRunner) -> None:
     assert r.exit_code == 2, r.output
     assert "standard input is named twice" in r.stderr and "hint:" in r.stderr
     assert r.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["/dev/stdin", "-"],
+        ["-", str(ROOT), "/dev/stdin"],
+        ["/proc/self/fd/0", "-"],
+        ["/dev/fd/0", "/dev/stdin"],
+    ],
+)
+def test_inspect_refuses_standard_input_named_twice_in_any_spelling(names: list[str]) -> None:
+    """``/dev/stdin`` is the pipe ``-`` reads: compared as files, not by name, the two
+    are one input, refused before anything is read (the second read of a pipe is empty)."""
+    if not Path("/proc/self/fd/0").exists():
+        pytest.skip("no /proc: fd 0 has no path to name it by")
+    done = subprocess.run(
+        [sys.executable, "-m", "esp_cabundle", "inspect", *names],
+        input=ROOT.read_bytes(),
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    err = done.stderr.decode()
+    assert f"standard input is named twice: {names[0]} and {names[-1]} are one input" in err
+    assert "hint: name standard input once" in err and done.stdout == b""
+
+
+def test_inspect_takes_a_file_and_a_regular_file_redirected_in(tmp_path: Path) -> None:
+    """A regular file on standard input is named twice only where both names are fd 0:
+    the same file by its own path, or another file, is read on its own."""
+    with ROOT.open("rb") as f:
+        done = subprocess.run(
+            [sys.executable, "-m", "esp_cabundle", "inspect", str(ROOT), str(SHORT), "-"],
+            stdin=f,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    assert f"{ROOT}: pem, 1 certificate" in done.stdout
+    assert f"{SHORT}: pem, 1 certificate" in done.stdout and "\n-: pem, 1 cert" in done.stdout
+    with ROOT.open("rb") as f:
+        done = subprocess.run(
+            [sys.executable, "-m", "esp_cabundle", "inspect", "/dev/stdin", "-"],
+            stdin=f,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 2 and "standard input is named twice" in done.stderr

@@ -4,7 +4,7 @@
   "leaves and issuing intermediates are assumed renewed by the server"), so a later date
   checked neither fails the CA for them nor blames the roots; it says to refresh the
   saved chain. A certificate already expired when the chain was captured still fails,
-  and the hint points at the server.
+  and the hint points at the server. A chain with no capture date is judged as it is.
 - A non-CA certificate as the trust set is no "intermediate": mbedTLS never takes it as an
   issuer (x509_crt_check_parent needs a v3 parent's CA bit).
 - Hints by cause: a clientAuth-only leaf (-0x7a00) or a name mismatch is the server's to
@@ -36,6 +36,9 @@ ROOT = mint("Words Root", not_after=NOW + 3000 * DAY)
 ISSUING = mint("Words R1", ROOT, path_length=0, not_after=NOW + 30 * DAY)
 LEAF = mint("svc.example", ISSUING, ca=False, san="svc.example", not_after=NOW + 20 * DAY)
 LATER = NOW + 60 * DAY
+# The line ``chains pull`` writes: the chain was seen sent then, with every certificate
+# within its dates.
+CAPTURED = f"# captured: {NOW.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
 
 
 def _c(m: Minted) -> Certificate:
@@ -58,9 +61,9 @@ def _project(tmp: Path, chain: bytes, header: str = "") -> Path:
 
 def test_a_later_date_takes_the_servers_certificates_as_renewed() -> None:
     trust = TrustSet.from_certificates([_c(ROOT)])
-    chain = ServerChain((_c(LEAF), _c(ISSUING)), "chains/svc.example.pem")
+    chain = ServerChain((_c(LEAF), _c(ISSUING)), "chains/svc.example.pem", captured_at=NOW)
     item = CheckItem("svc", chain, CLOCK, hostname="svc.example", refresh="refresh it (X)")
-    report = check_items(trust, [item], at=LATER, now=NOW)
+    report = check_items(trust, [item], at=LATER)
     (r,) = report.results
     assert r.ok and r.timeline.start.ok
     assert [e.label for e in r.timeline.renewed] == ["svc.example", "Words R1"]
@@ -68,14 +71,38 @@ def test_a_later_date_takes_the_servers_certificates_as_renewed() -> None:
     assert "chains/svc.example.pem still holds them: refresh it (X)" in r.renewal_note
     # Seen after they expired (a capture of a server sending them): a real failure.
     late = ServerChain(chain.certificates, "x.pem", captured_at=NOW + 40 * DAY)
-    (r,) = check_items(trust, [CheckItem("svc", late, CLOCK)], at=LATER, now=NOW).results
+    (r,) = check_items(trust, [CheckItem("svc", late, CLOCK)], at=LATER).results
     assert not r.ok and not r.timeline.renewed
+
+
+def test_a_chain_with_no_capture_date_is_not_taken_as_renewed() -> None:
+    """A hand-written chain file has no ``# captured:`` line: it may have been saved
+    after its leaf expired, so nothing says the server renewed it. Judged as it is, and
+    the note says which line dates it, or how to refresh it."""
+    trust = TrustSet.from_certificates([_c(ROOT)])
+    chain = ServerChain((_c(LEAF), _c(ISSUING)), "chains/svc.example.pem")
+    item = CheckItem("svc", chain, CLOCK, hostname="svc.example", refresh="refresh it (X)")
+    (r,) = check_items(trust, [item], at=LATER).results
+    assert not r.ok and not r.timeline.renewed and r.renewal_note is None
+    assert [e.label for e in r.timeline.undated] == ["svc.example", "Words R1"]
+    assert r.undated_note is not None
+    assert "chains/svc.example.pem has no '# captured:' date" in r.undated_note
+    assert "not taken as renewed by the server but judged by their dates" in r.undated_note
+    assert "refresh it (X), or" in r.undated_note
+    assert "'# captured: YYYY-MM-DD'" in r.undated_note
+    assert r.to_dict()["undated_note"] == r.undated_note
+    # Within their dates at the date checked: nothing to say.
+    (r,) = check_items(trust, [item], at=NOW).results
+    assert r.ok and r.undated_note is None
+    # A caller who knows when it was seen sent says so.
+    (r,) = check_items(trust, [item], at=LATER, now=NOW).results
+    assert r.ok and r.timeline.renewed and r.undated_note is None
 
 
 def test_build_at_a_later_date_passes_and_says_to_refresh_the_chain(
     in_tmp: Path, runner: CliRunner
 ) -> None:
-    _project(in_tmp, LEAF.pem + ISSUING.pem)
+    _project(in_tmp, LEAF.pem + ISSUING.pem, CAPTURED)
     at = LATER.date().isoformat()
     r = runner.invoke(cli, ["build", "--at", at, "--dry-run"])
     assert r.exit_code == 0, r.output
@@ -95,7 +122,7 @@ def test_a_target_not_in_the_config_is_refreshed_at_the_path_as_typed(
 ) -> None:
     """build --target with a config: the saved chain lies under the config's (absolute)
     directory, and the refresh line said its path so; it runs from here as typed."""
-    _project(in_tmp, LEAF.pem + ISSUING.pem)
+    _project(in_tmp, LEAF.pem + ISSUING.pem, CAPTURED)
     config = (in_tmp / "cabundle.yaml").read_text().replace("targets:\n  - svc.example\n", "")
     (in_tmp / "cabundle.yaml").write_text(config)
     args = ["build", "--target", "svc.example", "--at", LATER.date().isoformat(), "--dry-run"]
@@ -124,6 +151,31 @@ def test_a_chain_captured_with_an_expired_leaf_points_at_the_server(
     # absolute path.
     hint = " ".join(runner.invoke(cli, ["check"]).stderr.split())
     assert "(if its saved chain chains/svc.example.pem is old, refresh it" in hint, hint
+
+
+def test_a_saved_chain_with_no_capture_date_fails_a_later_date_and_says_how_to_date_it(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """Without its ``# captured:`` line the saved chain's expired leaf is the server's
+    fault, not taken as renewed; the hint gives the line, and with it the build passes."""
+    _project(in_tmp, LEAF.pem + ISSUING.pem)
+    at = LATER.date().isoformat()
+    r = runner.invoke(cli, ["build", "--at", at, "--dry-run"])
+    assert r.exit_code == 1, r.output
+    hint = " ".join(r.output[r.output.index("hint:") :].split())
+    assert "add the roots" not in hint, hint
+    assert "chains/svc.example.pem has no '# captured:' date" in hint, hint
+    assert "'esp-cabundle chains pull'" in hint and "'# captured: YYYY-MM-DD'" in hint
+    r = runner.invoke(cli, ["check", "--at", at])
+    assert r.exit_code == 1, r.output
+    said = " ".join(r.output.split())
+    assert "not taken as renewed by the server but judged by their dates" in said, said
+    # The line as the note gives it, a date alone (UTC), dates the chain.
+    saved = in_tmp / "chains" / "svc.example.pem"
+    saved.write_text(f"# captured: {NOW.date().isoformat()}\n" + saved.read_text())
+    r = runner.invoke(cli, ["build", "--at", at, "--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "renewed by the server" in r.output and "'# captured:" not in r.output
 
 
 # ---------------------------------------------------------------------------------------

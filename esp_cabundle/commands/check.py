@@ -521,8 +521,9 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool, width: int)
     if tl.failing_since is not None:
         out.extend(wrap.wrap(tl.failing_since.describe()))
     out.extend(wrap.wrap(v.explanation))
-    if r.renewal_note:
-        out.extend(wrap.wrap(r.renewal_note))
+    for said in (r.renewal_note, r.undated_note):
+        if said:
+            out.extend(wrap.wrap(said))
     if horizon:
         for f in tl.flips:
             out.extend(wrap.wrap(f.describe()))

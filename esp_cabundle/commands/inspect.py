@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .._stdin import STDIN
+from .._stdin import stdin_named_twice
 from ..boards import load_board
 from ..clobber import same_file
 from ..config import CONFIG_NAME
@@ -382,12 +382,21 @@ def _status_counts(findings: Sequence[Finding], at: datetime, warn_days: int | N
 
 
 def _refuse_stdin_twice(paths: Sequence[str]) -> None:
-    """A second ``-`` would show the one piped input again as if it were another: the
-    pipe is read once and its bytes kept (see :mod:`.._stdin`)."""
-    if paths.count(STDIN) > 1:
+    """A second name for standard input (``- -``, ``/dev/stdin -``) would show the one
+    piped input again as if it were another, or nothing: the pipe is read once and its
+    bytes kept (see :mod:`.._stdin`). Checked before anything is read."""
+    twice = stdin_named_twice(paths)
+    if twice is not None:
+        first, second = twice
+        said = (
+            "'-' is one pipe, holding one input"
+            if first == second
+            else f"{first} and {second} are one input, read once"
+        )
         raise InputError(
-            "standard input is named twice: '-' is one pipe, holding one input",
-            hint="name '-' once; name other inputs by their files (./- is a file named '-')",
+            f"standard input is named twice: {said}",
+            hint="name standard input once; name other inputs by their files "
+            "(./- is a file named '-')",
         )
 
 
