@@ -6,7 +6,7 @@ the command's --help. Click printed its usage banner and "No such option", and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import click
 
@@ -100,13 +100,7 @@ def unknown_before_command(
     at = _typed_at(words, typed)
     glued = words[at] != typed
     valued = glued or (at < end - 1 and not words[at + 1].startswith("-"))
-    options = {**theirs, **own}
-    names = [
-        o
-        for o, takes in options.items()
-        if o.startswith("--") == typed.startswith("--") and (takes or not valued)
-    ]
-    nearest = _nearest(typed, names) if not others else ()
+    nearest = _option_meant(typed, {**theirs, **own}, valued=valued) if not others else ()
     if len(nearest) != 1:
         said = f"did you mean {_or(nearest)}? " if nearest else ""
         return InputError(message, hint=f"{said}{help_line}")
@@ -304,14 +298,9 @@ def _mended_before(group: click.Command, words: Sequence[str], at: int, command:
             continue  # a stray word: no command is there
         known = own.get(name, theirs.get(name))
         if known is None:  # a typo, given a value if one is glued on or next
-            valued = bool(glued) or (i < at and not words[i].startswith("-"))
-            names = [
-                o
-                for o, takes in {**theirs, **own}.items()
-                if o.startswith("--") == name.startswith("--") and (takes or not valued)
-            ]
-            nearest = _nearest(name, names)
-            meant, known = (nearest[0], valued) if len(nearest) == 1 else (None, valued)
+            known = bool(glued) or (i < at and not words[i].startswith("-"))
+            nearest = _option_meant(name, {**theirs, **own}, valued=known)
+            meant = nearest[0] if len(nearest) == 1 else None
         else:
             meant = name
         value = words[i : i + 1] if known and not glued and i < at else []
@@ -333,11 +322,17 @@ def _meant(
             return (synonym,)
     if not by_spelling:
         return ()
-    valued = _given_value(typed, argv)
+    return _option_meant(typed, _valued(options), valued=_given_value(typed, argv))
+
+
+def _option_meant(typed: str, options: Mapping[str, bool], *, valued: bool) -> tuple[str, ...]:
+    """Those of ``options`` (each with whether it takes a value) nearest ``typed`` by
+    spelling (:func:`_nearest`), long if it is long, short if short, and taking a value
+    if it was ``valued`` (given one: ``--sever=x``, or a word after it no option is)."""
     names = [
         o
-        for o, p in options.items()
-        if o.startswith("--") == typed.startswith("--") and not (valued and (p.is_flag or p.count))
+        for o, takes in options.items()
+        if o.startswith("--") == typed.startswith("--") and (takes or not valued)
     ]
     return _nearest(typed, names)
 
