@@ -12,7 +12,7 @@ import click
 
 from ..errors import InputError
 from ..text import closest, some
-from ._option_table import OPTIONS, group_end, holders, options_of
+from ._option_table import OPTIONS, holders, options_of
 from ._usage import example_line, option_spellings, options_end
 
 __all__ = [
@@ -241,9 +241,10 @@ def command_typo(words: Sequence[str], names: Iterable[str], *, near: bool = Tru
 
 def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> InputError:
     """The error (exit 2) for ``name``, no command of the group of ``ctx`` (``journal
-    show``, ``buidl``): its commands, and a hint of the line with the one meant in place
-    of ``name``, else the group's --help. Options typed before a command (``--json
-    buidl``) are mended for the one meant (:func:`_mended_before`)."""
+    show``, ``buidl``): its commands, and a hint of the line (``argv``, without a ``--``
+    ending only the tool's or a group's options: ``push -- stauts``, ``-- buidl``) with
+    the one meant in place of ``name``, else the group's --help. Options typed before a
+    command (``--json buidl``) are mended for the one meant (:func:`_mended_before`)."""
     group = ctx.command
     assert isinstance(group, click.Group)
     path = ctx.command_path.partition(" ")[2]
@@ -263,11 +264,6 @@ def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> Input
     words = list(argv)
     group_at = _word_at(words, path.split()[-1]) if path else -1
     at = next((i for i in range(group_at + 1, options_end(words)) if words[i] == name), None)
-    ends = group_end(path, words[group_at + 1 :]) if path and at is None else None
-    if ends is not None and words[group_at + 2 + ends] == name:
-        # push -- stauts: that -- ends only push's options; the name is put right there
-        words[group_at + 2 + ends] = near[0]
-        return InputError(message, hint=f"did you mean {near[0]!r}? {example_line(words)}")
     if at is None:
         return InputError(message, hint=f"did you mean {near[0]!r}? {help_line}")
     if path:  # right after its group: options before it are the group's own (push)
