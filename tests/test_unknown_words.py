@@ -212,6 +212,37 @@ def test_a_command_typos_mended_line_runs(in_tmp: Path, capsys: pytest.CaptureFi
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (["buidl", "--jsn", "--dry-run"], ["build", "--json", "--dry-run"]),
+        (["fs", "lss", "--sise", "4K", "x.bin"], ["fs", "ls", "--size", "4K", "x.bin"]),
+        (["fss", "ls", "--sise=4K", "x.bin"], ["fs", "ls", "--size=4K", "x.bin"]),
+        (["push", "stauts", "--ledgr", "l.db"], ["push", "status", "--ledger", "l.db"]),
+        # its own options, a cluster of them, help, and one nothing is near: as typed
+        (["buidl", "-qo", "x.pem", "--help"], ["build", "-qo", "x.pem", "--help"]),
+        (["buidl", "--zzzzzz"], ["build", "--zzzzzz"]),
+        (["buidl", "--", "--jsn"], ["build", "--", "--jsn"]),  # an argument
+    ],
+)
+def test_a_command_typo_mends_the_options_typed_after_it(
+    capsys: pytest.CaptureFixture[str], typed: list[str], meant: list[str]
+) -> None:
+    """``buidl --jsn`` offered ``build --jsn``, which failed again on --jsn."""
+    assert run(typed) == 2
+    assert _copied(_said(capsys)[1]) == meant
+
+
+def test_a_command_typos_mended_line_with_an_option_typo_after_it_runs(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["buidl", "--jsn", "--dry-run"]) == 2
+    line = _copied(_said(capsys)[1])
+    assert run(line) == 0, line
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert list(in_tmp.iterdir()) == []
+
+
 def test_json_before_a_word_naming_no_command_names_that_word(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -12,7 +12,7 @@ import click
 
 from ..errors import InputError
 from ..text import closest, some
-from ._option_table import OPTIONS, holders, options_of
+from ._option_table import OPTIONS, holders, options_of, short_cluster
 from ._usage import example_line, option_spellings, options_end
 
 __all__ = [
@@ -266,6 +266,7 @@ def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> Input
     at = next((i for i in range(group_at + 1, options_end(words)) if words[i] == name), None)
     if at is None:
         return InputError(message, hint=f"did you mean {near[0]!r}? {help_line}")
+    words = _mended_after(words, at + 1, f"{path} {near[0]}".lstrip(), ctx.help_option_names)
     if path:  # right after its group: options before it are the group's own (push)
         del words[at]
         words.insert(group_at + 1, near[0])
@@ -273,6 +274,41 @@ def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> Input
         words[at] = near[0]
         words = _mended_before(group, words, at, near[0])
     return InputError(message, hint=f"did you mean {near[0]!r}? {example_line(words)}")
+
+
+def _mended_after(
+    words: Sequence[str], start: int, command: str, known: Iterable[str]
+) -> list[str]:
+    """``words`` with each option typed from ``start`` (after a mistyped command, before
+    a ``--``) that ``command`` (its words: ``fs ls``; a group's subcommand typed after it
+    is read) lacks spelt as the one of its options nearest it: ``buidl --jsn`` was mended
+    to ``build --jsn``, which failed again on --jsn. ``known`` (the help options), a
+    cluster of ``command``'s short options, and an option none is near (the line mended
+    then says it) are left as typed."""
+    out = list(words)
+    end = options_end(out)
+    sub = next((w for w in out[start:end] if not w.startswith("-")), None)
+    command = f"{command} {sub}" if f"{command} {sub}" in OPTIONS else command
+    takes = {**options_of(command), **dict.fromkeys(known, False)}
+    i = start
+    while i < end:
+        word = out[i]
+        name, glued, _ = word.partition("=")
+        i += 1
+        if not word.startswith("-") or word == "-":
+            continue  # an argument, or the value of an option before it
+        if name in takes:
+            i += takes[name] and not glued
+            continue
+        read = None if name.startswith("--") else short_cluster(word, takes)
+        if read is not None:  # -qo x: -o's value next
+            i += read[1] is not None and not read[2]
+            continue
+        valued = bool(glued) or (i < end and not out[i].startswith("-"))
+        meant = _option_meant(name, takes, valued=valued)
+        if len(meant) == 1:
+            out[i - 1] = meant[0] + word[len(name) :]
+    return out
 
 
 def _mended_before(group: click.Command, words: Sequence[str], at: int, command: str) -> list[str]:
