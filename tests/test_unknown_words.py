@@ -255,6 +255,24 @@ def test_json_before_a_word_naming_no_command_names_that_word(
     assert doc["hint"] == "the commands: esp-cabundle --help", doc
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"), [(["--jsn", "zzzz"], "--json"), (["--debgu", "zzzz"], "--debug")]
+)
+def test_a_mistyped_flag_before_a_word_naming_no_command_names_both(
+    capsys: pytest.CaptureFixture[str], typed: list[str], meant: str
+) -> None:
+    """``--jsn zzzz`` was told only "its options: esp-cabundle --help": read as a value
+    of --jsn, zzzz left no option near it. Near a flag only, zzzz is a command word."""
+    assert run(typed) == 2
+    assert _said(capsys) == (
+        "esp-cabundle has no command 'zzzz'",
+        f"{typed[0]} is no option either: did you mean {meant}? the commands: esp-cabundle --help",
+    )
+    assert run([*typed, "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"] == "esp-cabundle has no command 'zzzz'" and meant in doc["hint"], doc
+
+
 def test_an_end_of_options_before_a_subcommand_ends_the_groups_only(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

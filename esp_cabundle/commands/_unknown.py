@@ -80,7 +80,8 @@ def unknown_before_command(
     the tool nor that command has. Click failed it before any command ran, with its
     banner. Offered: the nearest of the tool's own options and the command's (any
     command's when none is typed), in a mended line: a command's option after it (with
-    no command typed, after the one that has it; several are named)."""
+    no command typed, after the one that has it; several are named). With no command
+    typed, a word after one near only a flag (``--jsn zzzz``) is said as no command."""
     own = _valued(_options(root))
     if command is None:
         name, theirs = None, {o: v for c in OPTIONS for o, v in options_of(c).items()}
@@ -101,6 +102,15 @@ def unknown_before_command(
     glued = words[at] != typed
     valued = glued or (at < end - 1 and not words[at + 1].startswith("-"))
     nearest = _option_meant(typed, {**theirs, **own}, valued=valued) if not others else ()
+    if command is None and not nearest and valued and not glued and not others:
+        # --jsn zzzz: near a flag only, so zzzz is no value of it but a command mistyped
+        flags = _option_meant(typed, {**theirs, **own}, valued=False)
+        if flags:
+            return InputError(
+                f"esp-cabundle has no command {words[at + 1]!r}",
+                hint=f"{typed} is no option either: did you mean {_or(flags)}? "
+                "the commands: esp-cabundle --help",
+            )
     if len(nearest) != 1:
         said = f"did you mean {_or(nearest)}? " if nearest else ""
         return InputError(message, hint=f"{said}{help_line}")
