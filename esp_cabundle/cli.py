@@ -90,7 +90,7 @@ class LazyGroup(click.Group):
                 unknown_command,
             )
 
-            argv = self._words(ctx)  # as typed: click's parser took words off args
+            argv = self._words(ctx)  # as typed (click took words off args), the tool's -- out
             typed = self._typed_in(ctx, argv)
             misplaced = self._misplaced(e.option_name, typed)
             # --json buidl: the command mistyped is said first, the option moved after it;
