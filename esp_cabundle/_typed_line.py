@@ -93,59 +93,55 @@ def command_at(words: Sequence[str]) -> int | None:
     return next((i for i, a in enumerate(words) if a in COMMANDS), None)
 
 
-def before_end(argv: Sequence[str]) -> Sequence[str]:
+def before_end(words: Sequence[str]) -> Sequence[str]:
     """The words before the ``--`` that ends the command's options (after it every word
-    is an argument), as commands._usage.options_end reads a line; a ``--`` that ends
-    only the tool's or a group's options is left out (:func:`without_group_ends`)."""
-    words = without_group_ends(argv)
+    is an argument), as commands._usage.options_end reads a line; ``words`` is the line
+    without a ``--`` that ends only the tool's or a group's (:func:`without_group_ends`)."""
     return words[: words.index("--")] if "--" in words else words
 
 
-def without_group_ends(argv: Sequence[str]) -> list[str]:
+def without_group_ends(argv: Sequence[str]) -> tuple[str, ...]:
     """``argv`` without a ``--`` that ends only the tool's own options (``esp-cabundle --
-    build --json``: --json is build's) or a group's (``push -- status --json``: status's),
-    as click reads them: typed before the command's or the subcommand's name."""
+    build --json``: --json is build's; ``-- buidl --json`` too, the command mistyped) or
+    a group's (``push -- status --json``: status's), as click reads them: typed before
+    the command's or the subcommand's name. The tool's options take no value, so a ``--``
+    before its first word that is no option is the tool's. cli.py reads a line so once."""
     words = list(argv)
-    at = command_at(words)
-    if at is None:
-        return words
-    if "--" in words[:at]:
+    first = next((i for i, a in enumerate(words) if not a.startswith("-") or a == "-"), None)
+    if "--" in words[:first]:
         del words[words.index("--")]
-        at -= 1
-    if "--" in words[at + 1 :]:
+    at = command_at(words)
+    if at is not None and "--" in words[at + 1 :]:
         # deferred: only a line with a -- after its command reads the table
         from .commands._option_table import group_end
 
         end = group_end(words[at], words[at + 1 :])
         if end is not None:
             del words[at + 1 + end]
-    return words
+    return tuple(words)
 
 
-def options_in_a_row(argv: Sequence[str]) -> bool:
+def options_in_a_row(words: Sequence[str]) -> bool:
     """An option word followed by a long option (``--preset --json``) or by a ``--``
     (``--from-dir -- -o x``): the only lines where an option can have taken another, or
-    the end of options, for its value."""
-    words = before_end(argv)
+    the end of options, for its value. ``words``: as :func:`before_end` takes them."""
     return any(
         a.startswith("-") and "=" not in a and b.startswith("--")
-        for a, b in itertools.pairwise(words)
-    ) or any(
-        a.startswith("-") and "=" not in a and b == "--"
-        for a, b in itertools.pairwise(without_group_ends(argv))
-    )
+        for a, b in itertools.pairwise(before_end(words))
+    ) or any(a.startswith("-") and "=" not in a and b == "--" for a, b in itertools.pairwise(words))
 
 
-def options_may_repeat(argv: Sequence[str]) -> bool:
+def options_may_repeat(words: Sequence[str]) -> bool:
     """An option word typed twice, or a cluster of short ones (``-qo``): the only lines
-    where an option taking one value can have been given two."""
-    words = before_end(argv)
-    opts = [w.partition("=")[0] for w in words if w.startswith("-") and w != "-"]
+    where an option taking one value can have been given two. ``words``: as
+    :func:`before_end` takes them."""
+    opts = [w.partition("=")[0] for w in before_end(words) if w.startswith("-") and w != "-"]
     return len(set(opts)) < len(opts) or any(not o.startswith("--") and len(o) > 2 for o in opts)
 
 
-def wants_json(cmd: click.Command, argv: Sequence[str], *, anywhere: bool = False) -> bool:
+def wants_json(cmd: click.Command, words: Sequence[str], *, anywhere: bool = False) -> bool:
     """``--json`` typed for ``cmd`` (before any ``--``, unless ``anywhere``), which has
-    that flag."""
-    words = argv if anywhere else before_end(argv)
-    return "--json" in words and any("--json" in p.opts for p in cmd.params)
+    that flag. ``words``: as :func:`before_end` takes them."""
+    return "--json" in (words if anywhere else before_end(words)) and any(
+        "--json" in p.opts for p in cmd.params
+    )

@@ -90,7 +90,7 @@ class LazyGroup(click.Group):
                 unknown_command,
             )
 
-            argv = self._argv(ctx)  # as typed: click's parser took words off args
+            argv = self._words(ctx)  # as typed (click took words off args), the tool's -- out
             typed = self._typed_in(ctx, argv)
             misplaced = self._misplaced(e.option_name, typed)
             # --json buidl: the command mistyped is said first, the option moved after it;
@@ -164,7 +164,7 @@ class LazyGroup(click.Group):
 
             argv = ctx.obj.get("argv", ()) if ctx.obj else ()
             path = e.ctx.command_path.partition(" ")[2] if e.ctx is not None else ""
-            if e.ctx is not None and wants_json(e.ctx.command, argv):
+            if e.ctx is not None and wants_json(e.ctx.command, self._words(ctx)):
                 ctx.obj["json"] = True  # an eager --json after the value never ran
             error = bad_value(e, path, argv)
             _report_error(ctx, error, error.exit_code)
@@ -172,13 +172,13 @@ class LazyGroup(click.Group):
         except click.NoSuchOption as e:  # check --server x
             from .commands._unknown import unknown_option  # deferred: the error path only
 
-            argv = without_group_ends(self._argv(ctx))  # push -- status --ledgr: status's
-            self._report_unknown(ctx, unknown_option(e, argv), e.option_name)
+            # push -- status --ledgr: status's
+            self._report_unknown(ctx, unknown_option(e, self._words(ctx)), e.option_name)
         except click.BadOptionUsage as e:
             # deferred: the error path only
             from .commands._missing import end_dropped, flag_value_error, missing_value_error
 
-            argv = without_group_ends(self._argv(ctx))  # push -- status --ledger: status's
+            argv = self._words(ctx)  # push -- status --ledger: status's
             typed = self._typed_in(ctx, argv)
             _, path, cmd = (0, "", None) if typed is None else typed
             value_error = None if cmd is None else missing_value_error(e, cmd, path, argv)
@@ -203,7 +203,8 @@ class LazyGroup(click.Group):
                 raise
             from .commands._unknown import unknown_command  # deferred: the error path only
 
-            self._report_unknown(ctx, unknown_command(e.ctx, name, self._argv(ctx)), None)
+            # push -- stauts, -- buidl: the line as click read it
+            self._report_unknown(ctx, unknown_command(e.ctx, name, self._words(ctx)), None)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except MemoryError:
@@ -230,11 +231,22 @@ class LazyGroup(click.Group):
     def _argv(ctx: click.Context) -> tuple[str, ...]:
         return tuple(ctx.obj.get("argv", ()) if ctx.obj else ())
 
+    @staticmethod
+    def _words(ctx: click.Context) -> tuple[str, ...]:
+        """The line as typed without a ``--`` that ends only the tool's or a group's
+        options (:func:`without_group_ends`), as click read it: each reading of the line
+        takes these, read once (it was read anew by each, up to four times a run)."""
+        obj = ctx.ensure_object(dict)
+        words = obj.get("words")
+        if words is None:
+            words = obj["words"] = without_group_ends(obj.get("argv", ()))
+        return tuple(words)
+
     def _report_unknown(self, ctx: click.Context, error: InputError, typed: str | None) -> None:
         """Say an unknown option or command (its --json never ran: parsing stopped
         before it, unless --json itself is ``typed``, the option no command has) and
         exit 2."""
-        if "--json" in before_end(self._argv(ctx)) and typed != "--json":
+        if "--json" in before_end(self._words(ctx)) and typed != "--json":
             ctx.ensure_object(dict)["json"] = True
         _report_error(ctx, error, error.exit_code)
         ctx.exit(error.exit_code)
@@ -243,10 +255,9 @@ class LazyGroup(click.Group):
         """``build --preset --json``: click would take --json for the preset's name (and
         print text). An option given one of its command's own options as its value was
         left without one: said as a value left out at the end of the line is."""
-        argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
+        argv = self._words(ctx)  # push -- status --ledger --json: status's
         if not options_in_a_row(argv):
             return  # the usual line: no second lookup of its command, no import
-        argv = without_group_ends(argv)  # push -- status --ledger --json: status's
         typed = self._typed_in(ctx, argv)
         if typed is None:
             return
@@ -262,10 +273,9 @@ class LazyGroup(click.Group):
     def _refuse_repeated_option(self, ctx: click.Context) -> None:
         """``pack -o a.bin -o b.bin``: click keeps the last value and says nothing; an
         option taking one value, given two, is a usage error (commands/_repeated.py)."""
-        argv = list(ctx.obj.get("argv", ()) if ctx.obj else ())
+        argv = self._words(ctx)  # push -- status --ledger a --ledger b: status's
         if not options_may_repeat(argv):
             return  # the usual line: no second lookup of its command, no import
-        argv = without_group_ends(argv)  # push -- status --ledger a --ledger b: status's
         at = command_at(argv)
         cmd = None if at is None else self.get_command(ctx, argv[at])
         if at is None or cmd is None:

@@ -15,8 +15,8 @@ import click
 import pytest
 
 from esp_cabundle.cli import COMMANDS, cli
-from esp_cabundle.commands._option_table import OPTIONS
-from esp_cabundle.commands._usage import option_spellings
+from esp_cabundle.commands._option_table import OPTIONS, group_end
+from esp_cabundle.commands._usage import cluster, option_spellings
 
 
 def _walk(path: str, cmd: click.Command) -> Iterator[tuple[str, click.Command]]:
@@ -70,3 +70,15 @@ def test_an_unknown_option_imports_no_other_command(tmp_path: Path, argv: list[s
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == repr([w for w in argv if w in COMMANDS]), (r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("word", ["-zc", "-qc", "-qcx", "-c", "-z", "-qz", "-cq", "-q"])
+def test_a_groups_end_reads_a_cluster_as_its_options_are_read(word: str) -> None:
+    """Whether a cluster before ``push``'s ``--`` takes the next word is read by the rule
+    commands/_usage.py's cluster reads click's options by: ``-zc`` (no -z) took ``x`` as
+    -c's value, where that rule stops at -z, so the two readings of one line differed."""
+    push = cli.get_command(click.Context(cli), "push")
+    assert push is not None
+    read = cluster(word, option_spellings(push))
+    takes_next = read is not None and read[1] is not None and not read[2]
+    assert group_end("push", [word, "x", "--", "status"]) == (2 if takes_next else None)

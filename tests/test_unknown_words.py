@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import click
 import pytest
 from support.cli_commands import command_at
 
+from esp_cabundle import _typed_line as typed_line
+from esp_cabundle import cli as cli_module
+from esp_cabundle._typed_line import without_group_ends
 from esp_cabundle.cli import COMMANDS, cli, run
 
 
@@ -209,6 +212,37 @@ def test_a_command_typos_mended_line_runs(in_tmp: Path, capsys: pytest.CaptureFi
     assert json.loads(capsys.readouterr().out)["ok"] is True
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        (["buidl", "--jsn", "--dry-run"], ["build", "--json", "--dry-run"]),
+        (["fs", "lss", "--sise", "4K", "x.bin"], ["fs", "ls", "--size", "4K", "x.bin"]),
+        (["fss", "ls", "--sise=4K", "x.bin"], ["fs", "ls", "--size=4K", "x.bin"]),
+        (["push", "stauts", "--ledgr", "l.db"], ["push", "status", "--ledger", "l.db"]),
+        # its own options, a cluster of them, help, and one nothing is near: as typed
+        (["buidl", "-qo", "x.pem", "--help"], ["build", "-qo", "x.pem", "--help"]),
+        (["buidl", "--zzzzzz"], ["build", "--zzzzzz"]),
+        (["buidl", "--", "--jsn"], ["build", "--", "--jsn"]),  # an argument
+    ],
+)
+def test_a_command_typo_mends_the_options_typed_after_it(
+    capsys: pytest.CaptureFixture[str], typed: list[str], meant: list[str]
+) -> None:
+    """``buidl --jsn`` offered ``build --jsn``, which failed again on --jsn."""
+    assert run(typed) == 2
+    assert _copied(_said(capsys)[1]) == meant
+
+
+def test_a_command_typos_mended_line_with_an_option_typo_after_it_runs(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["buidl", "--jsn", "--dry-run"]) == 2
+    line = _copied(_said(capsys)[1])
+    assert run(line) == 0, line
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    assert list(in_tmp.iterdir()) == []
+
+
 def test_json_before_a_word_naming_no_command_names_that_word(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -219,6 +253,24 @@ def test_json_before_a_word_naming_no_command_names_that_word(
     assert out.err == "" and doc["kind"] == "InputError" and doc["exit_code"] == 2, doc
     assert doc["error"] == "esp-cabundle has no command 'zzzz'", doc
     assert doc["hint"] == "the commands: esp-cabundle --help", doc
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"), [(["--jsn", "zzzz"], "--json"), (["--debgu", "zzzz"], "--debug")]
+)
+def test_a_mistyped_flag_before_a_word_naming_no_command_names_both(
+    capsys: pytest.CaptureFixture[str], typed: list[str], meant: str
+) -> None:
+    """``--jsn zzzz`` was told only "its options: esp-cabundle --help": read as a value
+    of --jsn, zzzz left no option near it. Near a flag only, zzzz is a command word."""
+    assert run(typed) == 2
+    assert _said(capsys) == (
+        "esp-cabundle has no command 'zzzz'",
+        f"{typed[0]} is no option either: did you mean {meant}? the commands: esp-cabundle --help",
+    )
+    assert run([*typed, "--json"]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["error"] == "esp-cabundle has no command 'zzzz'" and meant in doc["hint"], doc
 
 
 def test_an_end_of_options_before_a_subcommand_ends_the_groups_only(
@@ -232,11 +284,27 @@ def test_an_end_of_options_before_a_subcommand_ends_the_groups_only(
     assert out.err == "" and doc["error"] == "push status has no --bogus option", out
     assert run(["push", "--", "stauts", "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
-    assert _copied(doc["hint"]) == ["push", "--", "status", "--json"], doc
+    # the group's -- left out of the line mended, as for its option just below
+    assert _copied(doc["hint"]) == ["push", "status", "--json"], doc
     assert run(["push", "--", "status", "--ledgr", "l.db"]) == 2  # its option mended
     assert _copied(_said(capsys)[1]) == ["push", "status", "--ledger", "l.db"]
     assert run(["push", "status", "--", "--bogus", "--json"]) == 2  # status's own --
     assert capsys.readouterr().out == ""
+
+
+def test_a_command_typo_after_the_tools_end_of_options_answers_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``esp-cabundle -- buidl --json``: that -- ends the tool's options only, so --json
+    is the command's and a script waits for a document; it was answered in text, with
+    no line mended (the command looked for before that --, where none is)."""
+    assert run(["--", "buidl", "--json"]) == 2
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert out.err == "" and doc["error"] == "esp-cabundle has no command 'buidl'", out
+    assert _copied(doc["hint"]) == ["build", "--json"], doc
+    assert run(["--debug", "--", "buidl", "-q"]) == 2
+    assert _copied(_said(capsys)[1]) == ["--debug", "build", "-q"]
 
 
 def test_a_command_typo_with_nothing_near_hints_the_help(
@@ -267,3 +335,22 @@ def test_every_command_says_words_it_has_no_argument_for_in_its_words(
 def _said_once(err: str) -> None:
     """One error and one hint, in the tool's words."""
     assert "Usage:" not in err and err.count("\n  hint: ") == 1, err
+
+
+def test_the_line_is_read_for_its_group_ends_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each reading of a line (two options in a row, one typed twice, --json wanted) took
+    the ``--`` ending a group's options out of it anew: up to four times a run."""
+    reads: list[tuple[str, ...]] = []
+
+    def counted(argv: Sequence[str]) -> tuple[str, ...]:
+        reads.append(tuple(argv))
+        return without_group_ends(argv)
+
+    monkeypatch.setattr(cli_module, "without_group_ends", counted)
+    monkeypatch.setattr(typed_line, "without_group_ends", counted)
+    typed = ["push", "--", "status", "--ledger", "a", "--ledger", "b", "--json"]
+    assert run(typed) == 2
+    assert json.loads(capsys.readouterr().out)["error"].startswith("--ledger given 2 times")
+    assert reads == [tuple(typed)]

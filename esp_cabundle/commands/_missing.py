@@ -335,15 +335,14 @@ def missing_value_error(
     if isinstance(param, Refused):  # build --board: build's rule, not "needs a value"
         return param.refusal(list(argv), None)
     words = list(argv)
-    end = options_end(words)
-    at = _typed_last(e.option_name, words)
+    at, end = _typed_last(e.option_name, words)
     choices = param.type.choices if isinstance(param.type, click.Choice) else ()
     wanted = " or ".join(map(str, choices)) or _metavar(param)
     said = f"{'/'.join(param.opts)} needs a value ({wanted})"
     # pack --from-dir -- -o x: click took the -- for its value (a directory named '--')
-    if at == end - 1 and end < len(words):
+    if _given_end(at, end, words):
         said += ", not the -- after it: a -- ends the options"
-        if end_dropped(e.option_name, cmd, words):
+        if _no_arguments(cmd):
             del words[end]  # no argument follows: the words after it were options
     words[at + 1 : at + 1] = _value_of(cmd, path, param, words[:end])
     words = _with_arguments(path, cmd, words)
@@ -354,17 +353,25 @@ def end_dropped(option: str, cmd: click.Command, argv: Sequence[str]) -> bool:
     """``pack --from-dir -- -o x --json``: ``option`` was given the ``--`` ending the
     options for its value, and ``cmd`` takes no argument, so the words after it were
     options: the mended line leaves that ``--`` out (and its --json is the command's)."""
-    end = options_end(argv)
-    at = _typed_last(option, argv)
-    return at == end - 1 < len(argv) - 1 and not any(
-        isinstance(p, click.Argument) for p in cmd.params
-    )
+    return _given_end(*_typed_last(option, argv), argv) and _no_arguments(cmd)
 
 
-def _typed_last(option: str, words: Sequence[str]) -> int:
-    """Where ``option`` is last typed before a ``--``; just before it if not typed."""
+def _given_end(at: int, end: int, words: Sequence[str]) -> bool:
+    """The option at ``at`` was given the ``--`` at ``end`` for its value, and words
+    follow that ``--``."""
+    return at == end - 1 < len(words) - 1
+
+
+def _no_arguments(cmd: click.Command) -> bool:
+    """``cmd`` takes no argument: words after a ``--`` it was typed with were options."""
+    return not any(isinstance(p, click.Argument) for p in cmd.params)
+
+
+def _typed_last(option: str, words: Sequence[str]) -> tuple[int, int]:
+    """Where ``option`` is last typed before a ``--`` (just before it if not typed), and
+    where the options end (:func:`._usage.options_end`)."""
     end = options_end(words)
-    return max((i for i, w in enumerate(words[:end]) if w == option), default=end - 1)
+    return max((i for i, w in enumerate(words[:end]) if w == option), default=end - 1), end
 
 
 def flag_value_error(e: click.BadOptionUsage, argv: Sequence[str]) -> InputError | None:

@@ -5,9 +5,9 @@ table to the commands themselves and prints it afresh when one changes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-__all__ = ["OPTIONS", "group_end", "holders", "options_of"]
+__all__ = ["OPTIONS", "group_end", "holders", "options_of", "short_cluster"]
 
 # Command -> the spellings of the options its --help shows (not a Refused one), in its
 # order; "=" after one that takes a value (a flag or a count has none).
@@ -127,14 +127,30 @@ def group_end(command: str, words: Sequence[str]) -> int | None:
     return None
 
 
-def _takes_next(word: str, takes: dict[str, bool]) -> bool:
+def _takes_next(word: str, takes: Mapping[str, bool]) -> bool:
     """Option ``word`` takes the next word for its value (``--ledger``, a cluster ``-qc``
-    ending in an option that takes one; not ``--ledger=x`` nor ``-cx``)."""
+    ending in an option that takes one; not ``--ledger=x``, ``-cx`` nor ``-zc``, a
+    cluster with a letter naming no option: click fails it there)."""
     if word in takes:
         return takes[word]
-    if word.startswith("--") or len(word) < 3:
-        return False
+    read = None if word.startswith("--") else short_cluster(word, takes)
+    return read is not None and read[1] is not None and not read[2]
+
+
+def short_cluster(word: str, takes: Mapping[str, bool]) -> tuple[list[str], str | None, str] | None:
+    """``word`` (``-qo x``) read as click reads a cluster of short options (``takes``:
+    each option with whether it takes a value): its flags (``-q``), the option taking a
+    value (``-o``) if one does, and the word's rest after it (that value, when not
+    empty); None when ``word`` is no cluster or a letter names none of ``takes``. The one
+    rule for a cluster: :func:`._usage.cluster` reads click's options by it."""
+    if len(word) < 2 or word[0] != "-":
+        return None
+    flags: list[str] = []
     for j, char in enumerate(word[1:], 2):
-        if takes.get(f"-{char}"):
-            return j == len(word)
-    return False
+        name = f"-{char}"
+        if name not in takes:
+            return None
+        if takes[name]:
+            return flags, name, word[j:]
+        flags.append(name)
+    return flags, None, ""

@@ -6,13 +6,13 @@ the command's --help. Click printed its usage banner and "No such option", and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import click
 
 from ..errors import InputError
 from ..text import closest, some
-from ._option_table import OPTIONS, group_end, holders, options_of
+from ._option_table import OPTIONS, holders, options_of, short_cluster
 from ._usage import example_line, option_spellings, options_end
 
 __all__ = [
@@ -80,7 +80,8 @@ def unknown_before_command(
     the tool nor that command has. Click failed it before any command ran, with its
     banner. Offered: the nearest of the tool's own options and the command's (any
     command's when none is typed), in a mended line: a command's option after it (with
-    no command typed, after the one that has it; several are named)."""
+    no command typed, after the one that has it; several are named). With no command
+    typed, a word after one near only a flag (``--jsn zzzz``) is said as no command."""
     own = _valued(_options(root))
     if command is None:
         name, theirs = None, {o: v for c in OPTIONS for o, v in options_of(c).items()}
@@ -100,13 +101,16 @@ def unknown_before_command(
     at = _typed_at(words, typed)
     glued = words[at] != typed
     valued = glued or (at < end - 1 and not words[at + 1].startswith("-"))
-    options = {**theirs, **own}
-    names = [
-        o
-        for o, takes in options.items()
-        if o.startswith("--") == typed.startswith("--") and (takes or not valued)
-    ]
-    nearest = _nearest(typed, names) if not others else ()
+    nearest = _option_meant(typed, {**theirs, **own}, valued=valued) if not others else ()
+    if command is None and not nearest and valued and not glued and not others:
+        # --jsn zzzz: near a flag only, so zzzz is no value of it but a command mistyped
+        flags = _option_meant(typed, {**theirs, **own}, valued=False)
+        if flags:
+            return InputError(
+                f"esp-cabundle has no command {words[at + 1]!r}",
+                hint=f"{typed} is no option either: did you mean {_or(flags)}? "
+                "the commands: esp-cabundle --help",
+            )
     if len(nearest) != 1:
         said = f"did you mean {_or(nearest)}? " if nearest else ""
         return InputError(message, hint=f"{said}{help_line}")
@@ -247,9 +251,10 @@ def command_typo(words: Sequence[str], names: Iterable[str], *, near: bool = Tru
 
 def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> InputError:
     """The error (exit 2) for ``name``, no command of the group of ``ctx`` (``journal
-    show``, ``buidl``): its commands, and a hint of the line with the one meant in place
-    of ``name``, else the group's --help. Options typed before a command (``--json
-    buidl``) are mended for the one meant (:func:`_mended_before`)."""
+    show``, ``buidl``): its commands, and a hint of the line (``argv``, without a ``--``
+    ending only the tool's or a group's options: ``push -- stauts``, ``-- buidl``) with
+    the one meant in place of ``name``, else the group's --help. Options typed before a
+    command (``--json buidl``) are mended for the one meant (:func:`_mended_before`)."""
     group = ctx.command
     assert isinstance(group, click.Group)
     path = ctx.command_path.partition(" ")[2]
@@ -269,13 +274,9 @@ def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> Input
     words = list(argv)
     group_at = _word_at(words, path.split()[-1]) if path else -1
     at = next((i for i in range(group_at + 1, options_end(words)) if words[i] == name), None)
-    ends = group_end(path, words[group_at + 1 :]) if path and at is None else None
-    if ends is not None and words[group_at + 2 + ends] == name:
-        # push -- stauts: that -- ends only push's options; the name is put right there
-        words[group_at + 2 + ends] = near[0]
-        return InputError(message, hint=f"did you mean {near[0]!r}? {example_line(words)}")
     if at is None:
         return InputError(message, hint=f"did you mean {near[0]!r}? {help_line}")
+    words = _mended_after(words, at + 1, f"{path} {near[0]}".lstrip(), ctx.help_option_names)
     if path:  # right after its group: options before it are the group's own (push)
         del words[at]
         words.insert(group_at + 1, near[0])
@@ -283,6 +284,41 @@ def unknown_command(ctx: click.Context, name: str, argv: Sequence[str]) -> Input
         words[at] = near[0]
         words = _mended_before(group, words, at, near[0])
     return InputError(message, hint=f"did you mean {near[0]!r}? {example_line(words)}")
+
+
+def _mended_after(
+    words: Sequence[str], start: int, command: str, known: Iterable[str]
+) -> list[str]:
+    """``words`` with each option typed from ``start`` (after a mistyped command, before
+    a ``--``) that ``command`` (its words: ``fs ls``; a group's subcommand typed after it
+    is read) lacks spelt as the one of its options nearest it: ``buidl --jsn`` was mended
+    to ``build --jsn``, which failed again on --jsn. ``known`` (the help options), a
+    cluster of ``command``'s short options, and an option none is near (the line mended
+    then says it) are left as typed."""
+    out = list(words)
+    end = options_end(out)
+    sub = next((w for w in out[start:end] if not w.startswith("-")), None)
+    command = f"{command} {sub}" if f"{command} {sub}" in OPTIONS else command
+    takes = {**options_of(command), **dict.fromkeys(known, False)}
+    i = start
+    while i < end:
+        word = out[i]
+        name, glued, _ = word.partition("=")
+        i += 1
+        if not word.startswith("-") or word == "-":
+            continue  # an argument, or the value of an option before it
+        if name in takes:
+            i += takes[name] and not glued
+            continue
+        read = None if name.startswith("--") else short_cluster(word, takes)
+        if read is not None:  # -qo x: -o's value next
+            i += read[1] is not None and not read[2]
+            continue
+        valued = bool(glued) or (i < end and not out[i].startswith("-"))
+        meant = _option_meant(name, takes, valued=valued)
+        if len(meant) == 1:
+            out[i - 1] = meant[0] + word[len(name) :]
+    return out
 
 
 def _mended_before(group: click.Command, words: Sequence[str], at: int, command: str) -> list[str]:
@@ -304,14 +340,9 @@ def _mended_before(group: click.Command, words: Sequence[str], at: int, command:
             continue  # a stray word: no command is there
         known = own.get(name, theirs.get(name))
         if known is None:  # a typo, given a value if one is glued on or next
-            valued = bool(glued) or (i < at and not words[i].startswith("-"))
-            names = [
-                o
-                for o, takes in {**theirs, **own}.items()
-                if o.startswith("--") == name.startswith("--") and (takes or not valued)
-            ]
-            nearest = _nearest(name, names)
-            meant, known = (nearest[0], valued) if len(nearest) == 1 else (None, valued)
+            known = bool(glued) or (i < at and not words[i].startswith("-"))
+            nearest = _option_meant(name, {**theirs, **own}, valued=known)
+            meant = nearest[0] if len(nearest) == 1 else None
         else:
             meant = name
         value = words[i : i + 1] if known and not glued and i < at else []
@@ -333,11 +364,17 @@ def _meant(
             return (synonym,)
     if not by_spelling:
         return ()
-    valued = _given_value(typed, argv)
+    return _option_meant(typed, _valued(options), valued=_given_value(typed, argv))
+
+
+def _option_meant(typed: str, options: Mapping[str, bool], *, valued: bool) -> tuple[str, ...]:
+    """Those of ``options`` (each with whether it takes a value) nearest ``typed`` by
+    spelling (:func:`_nearest`), long if it is long, short if short, and taking a value
+    if it was ``valued`` (given one: ``--sever=x``, or a word after it no option is)."""
     names = [
         o
-        for o, p in options.items()
-        if o.startswith("--") == typed.startswith("--") and not (valued and (p.is_flag or p.count))
+        for o, takes in options.items()
+        if o.startswith("--") == typed.startswith("--") and (takes or not valued)
     ]
     return _nearest(typed, names)
 

@@ -15,6 +15,7 @@ import click
 
 from ..errors import InputError
 from ..text import printable
+from ._option_table import short_cluster
 
 if TYPE_CHECKING:
     from ..spelling import Spelling
@@ -105,18 +106,13 @@ def cluster(
     """``word`` (``-qo x``) read as click reads a cluster of short options: its flags
     (``-q``), the option taking a value with its spelling (``-o``) if one does, and the
     word's rest after it (that value, when not empty); None when ``word`` is no cluster
-    or a letter names none of ``options``."""
-    if len(word) < 2 or word[0] != "-":
+    or a letter names none of ``options`` (:func:`._option_table.short_cluster`'s rule,
+    which the option table reads too)."""
+    read = short_cluster(word, {o: not (p.is_flag or p.count) for o, p in options.items()})
+    if read is None:
         return None
-    flags: list[str] = []
-    for j, char in enumerate(word[1:], 2):
-        option = options.get(f"-{char}")
-        if option is None:
-            return None
-        if not (option.is_flag or option.count):
-            return flags, (f"-{char}", option), word[j:]
-        flags.append(f"-{char}")
-    return flags, None, ""
+    flags, taker, rest = read
+    return flags, (taker, options[taker]) if taker is not None else None, rest
 
 
 def optional_value(option: click.Option) -> bool:
