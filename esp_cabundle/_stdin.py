@@ -17,7 +17,14 @@ from .errors import InputError
 from .limits import human_size
 from .text import plural_noun
 
-__all__ = ["DASH_HINT", "STDIN", "read_stdin", "stdin_named_twice"]
+__all__ = [
+    "DASH_HINT",
+    "STDIN",
+    "named_descriptor",
+    "names_stdout",
+    "read_stdin",
+    "stdin_named_twice",
+]
 
 STDIN = "-"
 """The name that reads standard input where a command takes it (``inspect -``)."""
@@ -69,22 +76,35 @@ def _within(data: bytes, *, what: str, cap: int, error: type[InputError]) -> byt
     return data
 
 
-def _names_fd0(path: str) -> bool:
-    """True when ``path`` spells file descriptor 0 itself (``/dev/stdin``,
-    ``/dev/fd/0``, ``/proc/self/fd/0``): its chain of links is followed up to the
-    ``fd/0`` entry, not through it (that link leads to the file fd 0 has open)."""
+def named_descriptor(path: str | os.PathLike[str]) -> int | None:
+    """The file descriptor ``path`` spells itself (``/dev/stdout`` is 1, ``/dev/fd/63``
+    from bash's ``>(cmd)`` is 63, ``/proc/self/fd/N`` is N), else None: its chain of
+    links is followed up to the ``fd/N`` entry, not through it (that link leads to the
+    file the descriptor has open, which a pipe or socket has none of on disk)."""
     here = os.path.abspath(path)
     fd_dirs = {os.path.realpath("/proc/self/fd"), "/dev/fd"}
     for _ in range(8):  # /dev/stdin -> /proc/self/fd/0 is one link; a loop ends here
         head, name = os.path.split(here)
-        if name == "0" and os.path.realpath(head) in fd_dirs:
-            return True
+        if name.isdigit() and name.isascii() and os.path.realpath(head) in fd_dirs:
+            return int(name)
         try:
             target = os.readlink(here)
         except OSError:  # not a link: a file of its own
-            return False
+            return None
         here = os.path.normpath(os.path.join(head, target))
-    return False
+    return None
+
+
+def names_stdout(path: str | os.PathLike[str]) -> bool:
+    """True for an output on standard output: ``-``, or a name of descriptor 1
+    (``/dev/stdout``, ``/dev/fd/1``), whose text would be mixed into the output."""
+    return os.fspath(path) == "-" or named_descriptor(path) == 1
+
+
+def _names_fd0(path: str) -> bool:
+    """True when ``path`` spells file descriptor 0 itself (``/dev/stdin``,
+    ``/dev/fd/0``, ``/proc/self/fd/0``)."""
+    return named_descriptor(path) == 0
 
 
 def stdin_named_twice(paths: Sequence[str]) -> tuple[str, str] | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ._patterns import lazy_re
 from ._pipes import output_to_stdout
-from ._stdin import DASH_HINT, STDIN, read_stdin
+from ._stdin import DASH_HINT, STDIN, named_descriptor, read_stdin
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
 from .file_kinds import (
@@ -243,6 +243,7 @@ class _Item:
         "committed",
         "data",
         "existed",
+        "fd",
         "made_dirs",
         "named",
         "old_mode",
@@ -273,12 +274,16 @@ class _Item:
         self.old_mode = old_mode
         self.unchanged = False  # already holds exactly these bytes and mode: left untouched
         self.made_dirs: list[Path] = []  # missing parents it created
+        self.fd: int | None = None  # the descriptor a pipe or socket is written through
 
 
 def _classify(path: Path, data: Data) -> _Item:
     """Where ``path`` really leads and how it is written: by rename, or through."""
     if str(path) == "-":
         return _Item(path, path, data, through=True)
+    fd = named_descriptor(path)
+    if fd is not None and (item := _through_descriptor(path, fd, data)) is not None:
+        return item
     target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         st = os.stat(target)
@@ -298,6 +303,25 @@ def _classify(path: Path, data: Data) -> _Item:
             hint="write to a file, then copy it there if that is really meant",
         )
     return _Item(path, target, data, through=False, existed=True, old_mode=st.st_mode)
+
+
+def _through_descriptor(path: Path, fd: int, data: Data) -> _Item | None:
+    """``path`` spelling descriptor ``fd`` (``-o /dev/stdout``, bash's ``-o >(cmd)``),
+    written through it when it is a pipe or socket, as a FIFO is: its link leads to
+    ``pipe:[INODE]``, no file on disk beside which one could be made and renamed. A
+    file or device the descriptor has open is written by its own name (None)."""
+    try:
+        st = os.fstat(fd)
+    except OSError as e:
+        raise OutputError(
+            f"{path}: file descriptor {fd} is not open ({e.strerror or e}); nothing written",
+            hint=f"open it where the command is run (e.g. {fd}> FILE), or name a file",
+        ) from e
+    if not (stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+        return None
+    item = _Item(path, path, data, through=True)
+    item.fd = fd
+    return item
 
 
 def _already_holds(item: _Item, mode: int) -> bool:
@@ -425,11 +449,17 @@ def _keep_old(item: _Item) -> None:
 
 def _write_through(item: _Item) -> None:
     try:
-        if str(item.target) == "-":
+        if str(item.target) == "-" or item.fd == 1:
             output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
             out = sys.stdout.buffer
             out.write(item.data)
             out.flush()
+            return
+        if item.fd is not None:  # by the descriptor: a socket cannot be opened by name
+            sys.stderr.flush()  # what was said before it comes first, on fd 2 too
+            view = memoryview(item.data).cast("B")
+            while view:
+                view = view[os.write(item.fd, view) :]
             return
         with open(item.target, "wb") as f:
             f.write(item.data)
@@ -467,7 +497,8 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
     are in place: if a rename fails, or an interrupt (Ctrl-C, SIGTERM) arrives, the files
     already replaced are put back and no temporary file is left. A symlink is followed
     and its target replaced; standard output (``-``), character devices (``/dev/null``)
-    and FIFOs are written through, after the renames, never replaced.
+    and FIFOs are written through, after the renames, never replaced, as is a pipe or
+    socket named by its descriptor (``/dev/stdout``, ``/dev/fd/N``).
     """
     outs = list(items)
     todo = [_classify(Path(out[0]), out[1]) for out in outs]

@@ -79,8 +79,12 @@ def _lines(text: str) -> str:
 
 def echo(text: str = "", *, quiet: bool = False, wrap: bool = False) -> None:
     """``text`` on stdout; ``wrap``: prose, its long lines wrapped (:func:`fit_lines`)."""
-    if not quiet:
-        click.echo(fit_lines(_lines(text), table_width()) if wrap else _lines(text))
+    if quiet:
+        return
+    if _stdout_taken():  # ``-o /dev/stdout``: the output's bytes only, the rest to stderr
+        note(text, wrap=wrap)
+        return
+    click.echo(fit_lines(_lines(text), table_width()) if wrap else _lines(text))
 
 
 def note(text: str, *, quiet: bool = False, wrap: bool = False) -> None:
@@ -150,6 +154,7 @@ def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
     says ``ok`` itself (check, push, flash), and an error is :func:`error_document`."""
     obj = dict(doc) if "ok" in doc else {"ok": True, **doc}
     json_printed(ok=obj["ok"] is not False)
+    err = err or _stdout_taken()
     stream = sys.stderr if err else sys.stdout
     if _streamed(obj):
         _emit_streamed(obj, stream, err=err)
@@ -355,6 +360,13 @@ def stdout_carries_output() -> None:
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.find_root().ensure_object(dict)["stdout_taken"] = True
+
+
+def _stdout_taken() -> bool:
+    """Whether :func:`stdout_carries_output` was said in this run."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return isinstance(obj, dict) and bool(obj.get("stdout_taken"))
 
 
 def error_document(e: Any, exit_code: int) -> dict[str, Any]:

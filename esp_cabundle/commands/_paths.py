@@ -13,8 +13,10 @@ from typing import Any
 
 import click
 
+from .._stdin import names_stdout
 from ..errors import InputError, directory_refused
 from ..fileio import file_kind
+from ..ui import stdout_carries_output
 from ._usage import replaced_option, typed_words, usage_error
 
 __all__ = ["FILE_PATH", "DirPath", "output_path", "refuse_directory", "says_text"]
@@ -97,7 +99,10 @@ class _OutputPath(click.Path):
         refuse_directory(value, param)
         if isinstance(value, str) and self.binary is not None:
             self._refuse_text_name(value, param, ctx)
-        return super().convert(value, param, ctx)
+        converted = super().convert(value, param, ctx)
+        if isinstance(converted, Path) and names_stdout(converted):  # -o /dev/stdout: the
+            stdout_carries_output()  # output's bytes only there, what else is said to stderr
+        return converted
 
     def _refuse_text_name(
         self, value: str, param: click.Parameter | None, ctx: click.Context | None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .._stdin import names_stdout
 from ..build import LOCK_NAME, BuildResult, build_bundle, dry_run_build, write_build
 from ..clobber import same_file
 from ..config import (
@@ -252,7 +253,7 @@ def build(
             for o in outputs
         )
 
-    to_stdout = any(str(o.path) == "-" for o in outputs)
+    to_stdout = any(names_stdout(o.path) for o in outputs)
     if to_stdout:
         stdout_carries_output()  # the report, and a --json error, go to stderr
     lock_path = _config_dir(config) / LOCK_NAME
