@@ -172,16 +172,25 @@ def board_running(firmware: str, version: tuple[int, ...]) -> str | None:
     return None
 
 
+def _is_file(p: Path) -> bool:
+    """``p.is_file()``, False for a name the system refuses (ENAMETOOLONG): the name
+    is then an unknown board, said as any other, not a traceback."""
+    try:
+        return p.is_file()
+    except OSError:
+        return False
+
+
 def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
     """A profile by name or path, without choosing a firmware version."""
     p = Path(text_name)
     is_path = isinstance(name_or_path, Path) or p.suffix in (".yaml", ".yml") or "/" in text_name
     if not is_path:
         p = boards_dir() / f"{text_name}.yaml"
-        if not p.is_file():
+        if not _is_file(p):
             names = board_names()
             hint = suggest(text_name, names) or f"boards: {', '.join(names)}"
-            if Path(text_name).is_file():  # a file, but no board file: say which it is
+            if _is_file(Path(text_name)):  # a file, but no board file: say which it is
                 raise ConfigError(
                     f"unknown board '{text_name}': a file of that name is here, but a board "
                     "file is YAML named *.yaml or *.yml",

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import re
 
 __all__ = [
     "ArgumentTypeError",
@@ -34,8 +37,39 @@ __all__ = [
     "UnitRpcError",
     "UnitUnreachable",
     "VerdictError",
+    "bounded",
     "combined_exit_code",
 ]
+
+
+# A message quoting a value longer than this (a 200,000-character ``preset:``) shows its
+# first and last characters only, and its length: an error stays a few lines long.
+_LONGEST = 256
+_HEAD, _TAIL = 40, 24
+_LONG_SPAN = f"'[^'\\n]{{{_LONGEST},}}'|\"[^\"\\n]{{{_LONGEST},}}\"|[^\\s'\"]{{{_LONGEST},}}"
+_MESSAGE_MAX = 16 * _LONGEST  # a message still longer (long words apart) is cut whole
+
+
+def bounded(text: str) -> str:
+    """``text`` with every quoted value, or run without spaces, of over 256 characters
+    cut to its ends around an ellipsis, its length said: ``'AAAA…AAAA' (200,000
+    characters)``. A short text is returned as it is, unsearched."""
+    if len(text) <= _LONGEST:
+        return text
+    import re  # deferred: only a long message is searched (start-up spares re)
+
+    text = re.sub(_LONG_SPAN, _clipped, text)
+    if len(text) > _MESSAGE_MAX:
+        text = f"{text[: _MESSAGE_MAX - 64]}… ({len(text):,} characters)"
+    return text
+
+
+def _clipped(m: re.Match[str]) -> str:
+    span = m.group()
+    quote = span[0] if span[0] in "'\"" and span[-1] == span[0] else ""
+    inner = span[1:-1] if quote else span.rstrip(":;,.")  # the message's own colon after
+    after = "" if quote else span[len(inner) :]
+    return f"{quote}{inner[:_HEAD]}…{inner[-_TAIL:]}{quote} ({len(inner):,} characters){after}"
 
 
 class EspCabundleError(Exception):
@@ -48,9 +82,10 @@ class EspCabundleError(Exception):
     exit_code: int = 2
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = bounded(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = bounded(hint) if hint else hint
 
     def __str__(self) -> str:
         if self.hint:
@@ -87,7 +122,7 @@ class InputError(EspCabundleError):
         super().__init__(where + message, hint=hint)
         self.path = path
         self.line = line
-        self.reason = message  # the message without its file:line
+        self.reason = bounded(message)  # the message without its file:line
 
 
 class ArgumentTypeError(InputError, TypeError):

@@ -284,7 +284,10 @@ def _classify(path: Path, data: Data) -> _Item:
     fd = named_descriptor(path)
     if fd is not None and (item := _through_descriptor(path, fd, data)) is not None:
         return item
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    try:
+        target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    except OSError as e:  # a name too long for the system (ENAMETOOLONG): no traceback
+        raise OutputError(f"{path}: cannot write ({e.strerror or e}); nothing written") from e
     try:
         st = os.stat(target)
     except FileNotFoundError:
