@@ -342,3 +342,14 @@ def test_a_wrong_password_from_the_environment_url_is_named_there(tmp_path: Path
         said = " ".join(r.output.split())
         assert r.exit_code == 2 and "(MQTT_PASSWORD or --mqtt-password-file)" in said, said
         assert "in ESP_CABUNDLE_MQTT" not in said
+
+
+def test_a_device_id_with_an_escape_sequence_is_escaped_on_the_progress_line(
+    stand_in: Any, tmp_path: Path
+) -> None:
+    """mDash lists the ids: one holding ESC was drawn raw on the units bar (stderr, a
+    pipe or a terminal) while the table beneath escaped it."""
+    code, out = run(tmp_path, "--mdash", stand_in([mdash_unit("d\x1b[31mX")]).url)
+    assert code == 0, out
+    assert "\x1b" not in out
+    assert "1/1 d\\x1b[31mX: verified" in out
