@@ -29,7 +29,7 @@ from ..own_servers import is_own_server, own_server_evidence, unread_servers
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
-from ..push.mdash import MdashTransport
+from ..push.mdash import MdashTransport, key_in_clear
 from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
 from ..redact import remember, url_secrets
@@ -408,6 +408,8 @@ def refuse_before_gate(
         raise InputError("--device/--devices name units behind --mdash or --mqtt")
     if opts["mdash_url"]:
         _check_mdash_url(opts["mdash_url"])
+        if clear := key_in_clear(opts["mdash_url"], CLI_SPELLING):  # before the key is sent
+            warn(clear)
     if opts["rpc_urls"]:
         _checked_rpc(ctx, opts["rpc_urls"])
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
