@@ -10,10 +10,11 @@ and so is each line of a secret that spans lines.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
-__all__ = ["MASK", "forget", "known", "redact", "remember", "remember_typed"]
+__all__ = ["MASK", "forget", "known", "redact", "remember", "remember_typed", "url_secrets"]
 
 MASK = "[redacted]"
 # Shorter pieces would mask ordinary words; a secret that short is refused anyway.
@@ -34,19 +35,47 @@ def remember(secret: str) -> None:
     _install_log_factory()
 
 
+# Words of a URL's query or fragment keys that name a secret: ?token=, ?api_key=,
+# #access_token= (OAuth's implicit grant), ?X-Amz-Signature=, ?password=.
+_SECRET_WORDS = frozenset(
+    {"token", "key", "apikey", "accesstoken", "password", "pass", "passwd", "pwd"}
+    | {"secret", "auth", "sig", "signature"}
+)
+
+
+def url_secrets(query: str, fragment: str = "") -> list[str]:
+    """The keys of a URL's ``query`` and ``fragment`` that look like secrets
+    (case-insensitive, a word of the key: ``auth_token``, ``X-Api-Key``), each value
+    remembered first so that no message shows it."""
+    from urllib.parse import parse_qsl  # deferred: only a URL with a query or fragment
+
+    found = []
+    for part in (query, fragment):
+        for name, value in parse_qsl(part, keep_blank_values=True):
+            lowered = name.lower()
+            words = set(re.split(r"[^a-z0-9]+", lowered)) | {re.sub(r"[^a-z0-9]", "", lowered)}
+            if words & _SECRET_WORDS:
+                if value:
+                    remember(value)
+                found.append(name)
+    return found
+
+
 def remember_typed(words: tuple[str, ...] | list[str]) -> None:
     """Remember the secrets of URLs typed on the command line (``mqtt://u:PASS@host``,
-    an mDash ``https://KEY@host``) before anything is parsed: a hint shows the line as
-    typed (mended), and a usage error comes before the option that would remember them
-    is read, so ``--mqtt mqtt://u:PASS@h --concurrency 0`` printed PASS in its hint."""
+    an mDash ``https://KEY@host``, ``?token=KEY``) before anything is parsed: a hint
+    shows the line as typed (mended), and a usage error comes before the option that
+    would remember them is read, so ``--mqtt mqtt://u:PASS@h --concurrency 0`` printed
+    PASS in its hint."""
     for word in words:
-        if "://" not in word or "@" not in word:  # most lines: no URL import
+        if "://" not in word or not any(c in word for c in "@?#"):  # most lines: no import
             continue
         from urllib.parse import urlsplit  # deferred: only a line with a URL in it
 
         text = word.partition("=")[2] if word.startswith("--") and "=" in word else word
         try:
             url = urlsplit(text)
+            url_secrets(url.query, url.fragment)  # ?token=...: remembered
             password, name = url.password, url.username
         except ValueError:  # not a URL after all (a bad port): nothing to take from it
             continue

@@ -16,6 +16,7 @@ from support.fleet import ca_bytes, invoke, write_ca
 from support.fleet_links import MDASH_KEY
 
 from esp_cabundle.cli import cli
+from esp_cabundle.errors import InputError
 from esp_cabundle.push.mqtt import parse_mqtt_url
 
 KEY = MDASH_KEY  # the conftest mdash fixture's key
@@ -218,3 +219,73 @@ def test_a_tls_broker_named_in_capitals_is_a_server_the_units_connect_to() -> No
         (target,) = server_targets(opts, parse_mqtt_url(url))
         assert (target.host, target.port) == ("broker.example", 8883), url
     assert server_targets(opts, parse_mqtt_url("mqtt://broker.example")) == []
+
+
+SECRET = "TOKSECRET-77"
+
+
+@pytest.mark.parametrize(
+    ("link", "hint"),
+    [
+        (["--rpc", f"http://127.0.0.1:1/rpc?token={SECRET}"], "no login is sent to a unit"),
+        (["--rpc", f"ws://127.0.0.1:1/rpc?x=1&API_KEY={SECRET}"], "no login is sent to a unit"),
+        # refused before the scheme's message quotes the URL
+        (["--rpc", f"htp://127.0.0.1:1/rpc#access_token={SECRET}"], "no login is sent"),
+        (["--mdash", f"http://127.0.0.1:1/api/v2?Token={SECRET}"], "key in MDASH_API_KEY"),
+        (["--mdash", f"http://127.0.0.1:1/api/v2#x-api-key={SECRET}"], "key in MDASH_API_KEY"),
+        (["--mqtt", f"mqtt://127.0.0.1:1?password={SECRET}", "--device", "a"], "MQTT_PASSWORD"),
+    ],
+)
+def test_a_secret_in_a_link_urls_query_or_fragment_is_refused_unshown(
+    in_tmp: Path, link: list[str], hint: str
+) -> None:
+    """``push --rpc 'http://unit/rpc?token=...' --json`` kept the token in the report's
+    address and unit rows and several times in the ledger, while a user:pass@ URL was
+    refused: a query or fragment key naming a secret is refused as that is, unshown."""
+    write_ca(in_tmp)
+    board = "mdash-arduino" if link[0] == "--mdash" else "mongoose-os-esp32"
+    argv = ["push", *link, "--board", board, "--bundle", "ca.pem", "--ledger", "c.db", "--json"]
+    r = CliRunner().invoke(cli, argv, env={"MDASH_API_KEY": KEY})
+    assert r.exit_code == 2, r.output
+    doc = json.loads(r.stdout)
+    assert "in the URL" in doc["error"] and "visible in the process list" in doc["error"]
+    assert hint in doc["hint"], doc
+    assert SECRET not in r.stdout + r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_a_secret_in_a_typed_urls_query_is_masked_in_another_options_hint(in_tmp: Path) -> None:
+    """A usage error shows the line as typed, mended: a ?token= in it was shown as is."""
+    write_ca(in_tmp)
+    code, out = invoke("push", "--rpc", f"http://127.0.0.1:1/rpc?token={SECRET}",
+                       "--concurrency", "0", "--board", "mongoose-os-esp32")  # fmt: skip
+    assert code == 2 and "--concurrency 1" in out, out
+    assert SECRET not in out and "?token=[redacted]" in out, out
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("ws://127.0.0.1:1/rpc#frag", "--rpc ws://127.0.0.1:1/rpc: a unit's URL has no fragment"),
+        ("http://127.0.0.1:1/rpc#", "a unit's URL has no fragment"),
+        ("http://127.0.0.1:1/r pc", "the path holds a space or a control character"),
+    ],
+)
+def test_an_rpc_url_no_unit_could_answer_at_is_a_usage_error(
+    in_tmp: Path, url: str, said: str
+) -> None:
+    """``--rpc ws://127.0.0.1:1/rpc#frag`` was tried and recorded in the ledger as an
+    offline unit "(InvalidURI)", exit 3: a URL no call could go to is refused first."""
+    write_ca(in_tmp)
+    code, out = invoke("push", "--rpc", url, "--board", "mongoose-os-esp32", "--bundle",
+                       "ca.pem", "--allow", "unjudged", "--ledger", "c.db", "--timeout",
+                       "1")  # fmt: skip
+    assert code == 2 and said in out and "CA:" not in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_a_broker_url_with_a_query_is_refused() -> None:
+    """paho takes no query or fragment: one was dropped unsaid."""
+    for url in ("mqtt://127.0.0.1:1/?x=1", "mqtt://127.0.0.1:1#x"):
+        with pytest.raises(InputError, match="a broker URL has no query or fragment"):
+            parse_mqtt_url(url)

@@ -342,3 +342,53 @@ def test_a_wrong_password_from_the_environment_url_is_named_there(tmp_path: Path
         said = " ".join(r.output.split())
         assert r.exit_code == 2 and "(MQTT_PASSWORD or --mqtt-password-file)" in said, said
         assert "in ESP_CABUNDLE_MQTT" not in said
+
+
+def test_a_device_id_with_an_escape_sequence_is_escaped_on_the_progress_line(
+    stand_in: Any, tmp_path: Path
+) -> None:
+    """mDash lists the ids: one holding ESC was drawn raw on the units bar (stderr, a
+    pipe or a terminal) while the table beneath escaped it."""
+    code, out = run(tmp_path, "--mdash", stand_in([mdash_unit("d\x1b[31mX")]).url)
+    assert code == 0, out
+    assert "\x1b" not in out
+    assert "1/1 d\\x1b[31mX: verified" in out
+
+
+def test_an_http_mdash_url_to_another_host_warns_that_the_key_goes_in_clear(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--mdash http://HOST/api/v2`` sent ``Authorization: Bearer KEY`` unencrypted
+    without a word: warned on stderr before the key is sent, and in --json's notes. The
+    stand-in is on loopback, which stays quiet; here it stands for another host."""
+    from esp_cabundle.push import mdash
+
+    url = stand_in([mdash_unit("dev1")]).url
+    code, out = run(tmp_path, "--mdash", url)
+    assert code == 0 and "warning" not in out and "unencrypted" not in out, out  # loopback
+    monkeypatch.setattr(mdash, "_loopback", lambda host: False)
+    write_ca(tmp_path)
+    argv = ["push", "--mdash", url, "--board", "mdash-arduino", "--bundle",
+            str(tmp_path / "ca.pem"), "--ledger", str(tmp_path / "d.db"), "--json"]  # fmt: skip
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 0, r.output
+    said = "the --mdash URL is plain http:// to 127.0.0.1: the API key is sent unencrypted"
+    assert r.stderr.startswith(f"warning: {said}"), r.stderr
+    assert any(n.startswith(said) for n in json.loads(r.stdout)["notes"]), r.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "warned"),
+    [
+        ("http://mdash.example/api/v2", True),
+        ("HTTP://10.0.0.5:8080/api/v2", True),
+        ("https://mdash.example/api/v2", False),
+        ("http://127.0.0.1:9/api/v2", False),
+        ("http://[::1]:9/api/v2", False),
+        ("http://localhost/api/v2", False),
+    ],
+)
+def test_only_plain_http_beyond_this_machine_is_warned_of(url: str, warned: bool) -> None:
+    from esp_cabundle.push.mdash import key_in_clear
+
+    assert (key_in_clear(url) is not None) == warned

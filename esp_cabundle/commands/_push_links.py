@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, parse_qsl, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import click
 from click.core import ParameterSource
@@ -29,10 +29,10 @@ from ..own_servers import is_own_server, own_server_evidence, unread_servers
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
-from ..push.mdash import MdashTransport
+from ..push.mdash import MdashTransport, key_in_clear
 from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
 from ..push.urls import split_url
-from ..redact import remember
+from ..redact import remember, url_secrets
 from ..spelling import set_to
 from ..targets import target_label
 from ..text import decoded_utf8, printable
@@ -260,17 +260,20 @@ def _split_mdash(url: str) -> SplitResult:
 
 
 def _check_mdash_url(url: str) -> None:
-    """An http(s) URL with no key in it: a key in the URL (user:KEY@ or access_token=)
-    would show in the process list, as a password in --mqtt would."""
+    """An http(s) URL with no key in it: a key in the URL (user:KEY@, ?access_token= or
+    any query or fragment key naming a secret) would show in the process list, as a
+    password in --mqtt would."""
     parts = _split_mdash(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"--mdash takes an http(s):// URL, not {url!r}")
-    query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
-    if parts.username is not None or parts.password is not None or "access_token" in query:
+    # ?access_token= (mDash's own), or any key that names a secret (?token=, #key=):
+    # their values remembered by url_secrets
+    keyed = url_secrets(parts.query, parts.fragment)
+    if parts.username is not None or parts.password is not None or keyed:
         # A name beside a password is a user name, masked nowhere (a common word such as
         # "user" would be masked in every message); alone before the @ it is the key.
         name = parts.username if parts.password is None else None
-        for piece in (name, parts.password, parts.query):
+        for piece in (name, parts.password):
             if piece:
                 remember(piece)
         raise InputError(
@@ -405,6 +408,8 @@ def refuse_before_gate(
         raise InputError("--device/--devices name units behind --mdash or --mqtt")
     if opts["mdash_url"]:
         _check_mdash_url(opts["mdash_url"])
+        if clear := key_in_clear(opts["mdash_url"], CLI_SPELLING):  # before the key is sent
+            warn(clear)
     if opts["rpc_urls"]:
         _checked_rpc(ctx, opts["rpc_urls"])
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
@@ -436,7 +441,7 @@ def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
         checked_rpc_urls(urls, CLI_SPELLING)
     except InputError as e:
         bad = next((u for u in urls if _rpc_scheme_wrong(u)), None)
-        if bad is None:
+        if bad is None or f"{bad!r} is not an" not in e.message:  # another refusal's hint
             raise
         words, rest = url_in_line(typed_words(ctx), "--rpc", bad, "http", host="192.168.1.20")
         e.hint = example_line(words, why=f"or ws://{rest} over a WebSocket")

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..flash.base import Message, Progress, ProgressEvent
+from ..text import printable
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
@@ -50,7 +51,7 @@ def unit_progress(*, quiet: bool) -> Iterator[ProgressCallback]:
     def show(event: ProgressEvent) -> None:
         if isinstance(event, Message):
             if event.level in ("warning", "error"):
-                console.print(f"{event.level}: {escape(event.text)}")
+                console.print(f"{event.level}: {escape(printable(event.text))}")
             return
         if isinstance(event, Progress) and event.total:
             key = (event.operation, event.address, event.total)
@@ -92,12 +93,10 @@ class UnitsBar:
             if ev.final and ev.unit not in self.finished:
                 self.finished.add(ev.unit)
                 self.bars.update(self.task, completed=len(self.finished))
-            self.bars.update(
-                self.task,
-                status=escape(
-                    f"{ev.unit}: {ev.state} {ev.text.removeprefix(f'unit {ev.unit}: ')}"[:60]
-                ),
-            )
+            # Escaped as the tables below it are: a device id or reply from the server
+            # may hold an escape sequence, which the live line drew raw.
+            line = f"{ev.unit}: {ev.state} {ev.text.removeprefix(f'unit {ev.unit}: ')}"
+            self.bars.update(self.task, status=escape(printable(line)[:60]))
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from ..limits import loads_json
 from ..spelling import PYTHON, Spelling, set_to
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
-from .urls import split_url
+from .urls import refuse_url_secrets, split_url
 
 __all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "checked_rpc_urls", "tls_context"]
 
@@ -290,6 +290,8 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
         for i, u in enumerate(urls, 1)
     ]
     for u, parts in zip(urls, split, strict=True):
+        # Before any message quotes the URL: its secret is remembered, then refused.
+        refuse_url_secrets(parts, name, hint=_no_unit_login(spelling))
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
             raise InputError(
                 f"{name} {u!r} is not an http://, https://, ws:// or wss:// URL",
@@ -297,8 +299,33 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
                 f"{set_to(option, 'ws://192.168.1.20/rpc')}",
             )
         if parts.username or parts.password:
-            raise InputError(f"{name} {parts.hostname}: credentials in URLs are not supported")
+            raise InputError(
+                f"{name} {parts.hostname}: credentials in URLs are not supported",
+                hint=_no_unit_login(spelling),
+            )
+        # Checked here, not met as an offline unit: websockets refuses a fragment
+        # (InvalidURI) and http.client a space or control character, on every call.
+        bare = parts._replace(fragment="").geturl()
+        if parts.fragment or "#" in u:
+            raise InputError(
+                f"{name} {bare}: a unit's URL has no fragment (#...)",
+                hint=f"give it without the # part: {set_to(option, bare)}",
+            )
+        if any(c.isspace() or not c.isprintable() for c in parts.path + parts.query):
+            raise InputError(
+                f"{name} {u!r}: the path holds a space or a control character",
+                hint=f"e.g. {set_to(option, 'http://192.168.1.20/rpc')} (a space as %20)",
+            )
     return split
+
+
+def _no_unit_login(spelling: Spelling) -> str:
+    """What a unit's URL with a login in it is told: no unit on the LAN is sent one."""
+    return (
+        "give the unit's URL without it: no login is sent to a unit on the LAN (Mongoose "
+        "OS rpc.auth_file is not supported); a unit that needs one is reached through "
+        f"mDash ({spelling.api_key}) or MQTT ({spelling.mqtt_password})"
+    )
 
 
 class LanTransport:

@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import difflib
 import http.client
+import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
 from ..limits import human_size
@@ -38,7 +39,7 @@ from .http import HttpPool, json_body, link_error
 from .rpc import MAX_ANSWER_BYTES, FrameShape, answer_error, load_answer
 from .transport import Traffic, UnitRef
 
-__all__ = ["DEFAULT_MDASH_URL", "MDASH_FRAME_SIZE", "MdashTransport"]
+__all__ = ["DEFAULT_MDASH_URL", "MDASH_FRAME_SIZE", "MdashTransport", "key_in_clear"]
 
 DEFAULT_MDASH_URL = "https://mdash.net/api/v2"
 # A device's frames travel over its WebSocket; keep them as small as Mongoose OS's.
@@ -98,6 +99,32 @@ class _MdashChannel:
         pass
 
 
+def key_in_clear(base_url: str, spelling: Spelling = PYTHON) -> str | None:
+    """The warning an http:// ``base_url`` earns: every request carries the API key in
+    its Authorization header, readable by anyone on the path to a host that is not this
+    machine (None: https://, or a loopback host, such as a local stand-in or tunnel)."""
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+    except ValueError:  # refused where it is checked; nothing to warn of here
+        return None
+    if parts.scheme.lower() != "http" or _loopback(host):
+        return None
+    return (
+        f"{spelling.mdash_url} is plain http:// to {host}: the API key is sent unencrypted "
+        "with every request, readable by anyone on the network path (give the https:// URL)"
+    )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):  # RFC 6761: always loopback
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name: it may resolve anywhere
+        return False
+
+
 class MdashTransport:
     """Devices of one mDash account, through its REST API."""
 
@@ -129,6 +156,8 @@ class MdashTransport:
         self.only = list(dict.fromkeys(devices))
         self.frame_budget = frame_size or MDASH_FRAME_SIZE
         self.traffic = Traffic()
+        warning = key_in_clear(base_url, spelling)
+        self._notes = [warning] if warning else []  # in the report, the JSON's notes too
 
     def request(
         self,
@@ -191,7 +220,7 @@ class MdashTransport:
         return _MdashChannel(self, unit_id)
 
     def notes(self) -> list[str]:
-        return []
+        return list(self._notes)
 
     def close(self) -> None:
         self._pool.close()

@@ -28,7 +28,7 @@ from ..spelling import PYTHON, Spelling, set_to
 from .http import tls_context
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
-from .urls import split_url
+from .urls import refuse_url_secrets, split_url
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt
@@ -74,8 +74,16 @@ def parse_mqtt_url(text: str, spelling: Spelling = PYTHON) -> MqttUrl:
             f"{name} takes mqtt://[user@]host[:port] or mqtts://[user@]host[:port]",
             hint=f"e.g. {set_to(option, example)}",
         )
+    refuse_url_secrets(
+        parts,
+        name,
+        hint=f"give the password in {spelling.mqtt_password} (a broker takes it with the "
+        "user name, never from the URL's query)",
+    )
     if parts.path not in ("", "/"):
         raise InputError(f"{name}: a broker URL has no path")
+    if parts.query or parts.fragment or "#" in text:  # paho would drop them unsaid
+        raise InputError(f"{name}: a broker URL has no query or fragment (? or #)")
     port = parts.port
     tls = parts.scheme == "mqtts"
     return MqttUrl(

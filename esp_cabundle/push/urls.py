@@ -11,9 +11,10 @@ from __future__ import annotations
 from urllib.parse import SplitResult, urlsplit
 
 from ..errors import InputError
+from ..redact import url_secrets
 from ..spelling import set_to
 
-__all__ = ["split_url"]
+__all__ = ["refuse_url_secrets", "split_url"]
 
 
 def split_url(
@@ -48,3 +49,18 @@ def split_url(
 
 # Characters RFC 3986 allows in no part of a host (reg-name, IP literal).
 _NOT_IN_HOSTS = frozenset('"<>\\^`{|}')
+
+
+def refuse_url_secrets(parts: SplitResult, option: str, *, hint: str) -> None:
+    """Refuse a URL whose query or fragment carries a secret (``?token=``, ``#key=``),
+    as a ``user:password@`` one is: the process list shows it, and the ledger and every
+    report that names the URL would keep it. The message names the keys, never a value
+    (each is remembered, so no later line shows it either)."""
+    keys = url_secrets(parts.query, parts.fragment)
+    if keys:
+        named = ", ".join(f"{k}=" for k in dict.fromkeys(keys))
+        raise InputError(
+            f"{option}: a secret in the URL ({named}) is visible in the process list and "
+            "would be kept wherever the URL is shown or recorded",
+            hint=hint,
+        )
