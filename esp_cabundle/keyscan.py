@@ -156,6 +156,13 @@ _PKCS7_DATA = _PKCS7 + b"\x01"
 _PKCS7_SIGNED = _PKCS7 + b"\x02"
 # der_key_kind's keys that open with no version: an encrypted key, a ContentInfo.
 _OID_LED = (_PKCS5, _PKCS12_PBE, *_JAVA_PBE, _PKCS7)
+# A version (INTEGER 0 to 3) after a SEQUENCE's header, as _DER_START spells it; re
+# finds the literal 02 01 at C speed and looks back from it.
+_VERSION_LED = re.compile(
+    rb"\x02\x01[\x00-\x03](?:(?<=\x30[\x00-\x80]...)|(?<=\x30\x81....)"
+    rb"|(?<=\x30\x82.....)|(?<=\x30\x83......))",
+    re.DOTALL,
+)
 
 # Indefinite-length BER (X.690 8.1.3.6): a constructed element with length octet 0x80
 # ends with the end-of-contents octets 00 00. Writers of it: NSS's pk12util (Firefox's
@@ -495,18 +502,15 @@ def _scan_der(data: bytes) -> tuple[str, int] | None:
 def _der_starts(data: bytes) -> list[int]:
     """Where der_key_kind may find a key in ``data``, in order. Without a PBE or PKCS#7
     OID in ``data`` it finds only keys opening with a version, ``02 01 0-3`` right after
-    the SEQUENCE's 2 to 5 header bytes: a bytes.find for those is 5x faster than
-    _DER_START over certificates' DER (every PEM block's body is scanned)."""
-    if any(oid in data for oid in _OID_LED) or data.count(b"\x02\x01") * 64 > len(data):
-        # (or "02 01" so dense that one find per "02 01" is slower than the search)
+    the SEQUENCE's 2 to 5 header bytes (_VERSION_LED): over certificates' DER (every PEM
+    block's body is scanned) a tenth of the time of _DER_START, which stops at every
+    byte."""
+    if any(oid in data for oid in _OID_LED):
         return [m.start() for m in _DER_START.finditer(data)]
     starts: set[int] = set()
-    pos = data.find(b"\x02\x01")
-    while pos >= 0:
-        lead = max(0, pos - 5)
-        if pos + 2 < len(data) and data[pos + 2] <= 3 and 0x30 in data[lead : pos - 1]:
-            starts.update(q for q in range(lead, pos - 1) if _DER_START.match(data, q))
-        pos = data.find(b"\x02\x01", pos + 1)
+    for m in _VERSION_LED.finditer(data):
+        pos = m.start()
+        starts.update(q for q in range(max(0, pos - 5), pos - 1) if _DER_START.match(data, q))
     return sorted(starts)
 
 
