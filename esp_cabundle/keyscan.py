@@ -157,10 +157,11 @@ _PKCS7_SIGNED = _PKCS7 + b"\x02"
 # der_key_kind's keys that open with no version: an encrypted key, a ContentInfo.
 _OID_LED = (_PKCS5, _PKCS12_PBE, *_JAVA_PBE, _PKCS7)
 # A version (INTEGER 0 to 3) after a SEQUENCE's header, as _DER_START spells it; re
-# finds the literal 02 01 at C speed and looks back from it.
+# finds the literal 02 01 at C speed and looks back from it. Two bytes a match: an
+# 02 01 in the version byte of one (02 01 02 01 00) is found too.
 _VERSION_LED = re.compile(
-    rb"\x02\x01[\x00-\x03](?:(?<=\x30[\x00-\x80]...)|(?<=\x30\x81....)"
-    rb"|(?<=\x30\x82.....)|(?<=\x30\x83......))",
+    rb"\x02\x01(?=[\x00-\x03])(?:(?<=\x30[\x00-\x80]..)|(?<=\x30\x81...)"
+    rb"|(?<=\x30\x82....)|(?<=\x30\x83.....))",
     re.DOTALL,
 )
 
@@ -499,19 +500,22 @@ def _scan_der(data: bytes) -> tuple[str, int] | None:
     return None
 
 
-def _der_starts(data: bytes) -> list[int]:
+def _der_starts(data: bytes) -> Iterator[int]:
     """Where der_key_kind may find a key in ``data``, in order. Without a PBE or PKCS#7
     OID in ``data`` it finds only keys opening with a version, ``02 01 0-3`` right after
     the SEQUENCE's 2 to 5 header bytes (_VERSION_LED): over certificates' DER (every PEM
     block's body is scanned) a tenth of the time of _DER_START, which stops at every
-    byte."""
+    byte. Lazy, as finditer is: a run of a million candidates holds a few at a time."""
     if any(oid in data for oid in _OID_LED):
-        return [m.start() for m in _DER_START.finditer(data)]
-    starts: set[int] = set()
+        yield from (m.start() for m in _DER_START.finditer(data))
+        return
+    pending: list[int] = []  # a later 02 01 reaches back 5 bytes at most
     for m in _VERSION_LED.finditer(data):
         pos = m.start()
-        starts.update(q for q in range(max(0, pos - 5), pos - 1) if _DER_START.match(data, q))
-    return sorted(starts)
+        yield from (q for q in pending if q < pos - 5)
+        here = (q for q in range(max(0, pos - 5), pos - 1) if _DER_START.match(data, q))
+        pending = sorted({q for q in pending if q >= pos - 5}.union(here))
+    yield from pending
 
 
 def _pkcs12_kind(data: bytes, pos: int) -> str | None:

@@ -135,6 +135,11 @@ def test_der_scan_finds_what_the_full_candidate_search_finds(
     inputs = [X1_DER + key + X1_DER for key in key_vectors().values()]
     inputs += list(no_key_data(7).values()) + [rng.randbytes(4000) for _ in range(20)]
     inputs += [X1_DER + bytes([0x30, n]) + b"\x02\x01\x00" + X1_DER for n in (3, 0x80)]
+    # dense with headers, 02 01 and versions (02 01 02 01 00: two candidates overlapping)
+    dense = b"\x30\x02\x01\x00\x03\x80\x81\x82\x04\x24\x40"
+    noise = [bytes(rng.choice(dense) for _ in range(3000)) for _ in range(30)]
+    sec1 = key_vectors()["test-only-ec-sec1.der"]
+    inputs += noise + [n[: 100 * i] + sec1 + n[100 * i :] for i, n in enumerate(noise)]
     fast = [_scan_der(data) for data in inputs]
     monkeypatch.setattr(keyscan, "_OID_LED", (b"",))  # b"" is in every input: the full search
     assert fast == [_scan_der(data) for data in inputs]
