@@ -509,13 +509,13 @@ def _der_starts(data: bytes) -> Iterator[int]:
     if any(oid in data for oid in _OID_LED):
         yield from (m.start() for m in _DER_START.finditer(data))
         return
-    pending: list[int] = []  # a later 02 01 reaches back 5 bytes at most
+    checked = -1  # the windows of two 02 01 overlap: each offset is tried once, in order
     for m in _VERSION_LED.finditer(data):
         pos = m.start()
-        yield from (q for q in pending if q < pos - 5)
-        here = (q for q in range(max(0, pos - 5), pos - 1) if _DER_START.match(data, q))
-        pending = sorted({q for q in pending if q >= pos - 5}.union(here))
-    yield from pending
+        for q in range(max(checked + 1, pos - 5), pos - 1):
+            if data[q] == 0x30 and _DER_START.match(data, q):
+                yield q
+        checked = pos - 2
 
 
 def _pkcs12_kind(data: bytes, pos: int) -> str | None:
