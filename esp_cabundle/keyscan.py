@@ -1,4 +1,4 @@
-"""Private-key material in any encoding, found in one linear pass over the input.
+"""Private-key material in the encodings listed below, found in linear passes over the input.
 
 A CA file goes to every device of a fleet, so a key in it is a key published. Keys turn
 up in CA files in more shapes than ``-----BEGIN PRIVATE KEY-----``: a header in lower
@@ -30,11 +30,17 @@ text; PuTTY ``.ppk`` and JWK files. :func:`find_private_key` looks for all of th
   decimal of 16, 32, 64 bits, octal (``od``, ``hexdump -o``), in either byte order;
   dumps squeezed (a lone ``*`` for repeated lines) read with the lines it stands for
   (:mod:`.keyscan_dumps`);
+- spelt as C octal escapes (``"\\060\\202..."``, :func:`.keyscan_dec.find_c_octal`);
+- inside the DER of every PEM block (a key as a certificate's extension value), and
+  base64 of a whole PEM key file (a Kubernetes Secret's ``tls.key``) (:mod:`.keyscan_nested`);
 - Java key stores (JKS, JCEKS) by their key entries' algorithms, and in base64 by their
   magic number and a first entry holding a key;
 - PuTTY's ``PuTTY-User-Key-File-N:`` / ``Private-Lines:`` and a JWK ``"d"`` member;
 - all of the above again with NUL bytes removed, which turns UTF-16 and UTF-32 text
   holding ASCII into ASCII.
+
+Not found: keys compressed, encrypted other than as PKCS#8 or PKCS#12, or re-encoded
+beyond these (base32, ascii85, base64 of base64): README's "No private key" lists both.
 
 Each pattern is a regular expression without unbounded nested repetition, and each
 candidate is checked in bounded work (a bounded window of its line, a bounded walk over
@@ -56,8 +62,10 @@ from .errors import PrivateKeyError
 from .keyscan_armour import find_armour as _find_armour
 from .keyscan_armour import header_start
 from .keyscan_common import JAVA_MAGIC, java_store_kind, line_of, memoised
+from .keyscan_dec import find_c_octal
 from .keyscan_dumps import find_dumps
 from .keyscan_hex import find_c_hex
+from .keyscan_nested import find_base64_pem, find_in_pem_bodies
 
 if TYPE_CHECKING:
     from .pkcs12 import Pfx
@@ -146,6 +154,16 @@ _JAVA_B64 = (b"/u3+7", b"zs7Oz")  # the magic numbers' first 30 bits in base64
 _PKCS7 = bytes.fromhex("2a864886f70d0107")  # 1.2.840.113549.1.7: PKCS#7/CMS content types
 _PKCS7_DATA = _PKCS7 + b"\x01"
 _PKCS7_SIGNED = _PKCS7 + b"\x02"
+# der_key_kind's keys that open with no version: an encrypted key, a ContentInfo.
+_OID_LED = (_PKCS5, _PKCS12_PBE, *_JAVA_PBE, _PKCS7)
+# A version (INTEGER 0 to 3) after a SEQUENCE's header, as _DER_START spells it; re
+# finds the literal 02 01 at C speed and looks back from it. Two bytes a match: an
+# 02 01 in the version byte of one (02 01 02 01 00) is found too.
+_VERSION_LED = re.compile(
+    rb"\x02\x01(?=[\x00-\x03])(?:(?<=\x30[\x00-\x80]..)|(?<=\x30\x81...)"
+    rb"|(?<=\x30\x82....)|(?<=\x30\x83.....))",
+    re.DOTALL,
+)
 
 # Indefinite-length BER (X.690 8.1.3.6): a constructed element with length octet 0x80
 # ends with the end-of-contents octets 00 00. Writers of it: NSS's pk12util (Firefox's
@@ -367,7 +385,8 @@ def _scan_text(data: bytes, stores: list[int]) -> tuple[str, int] | None:
         return 'JWK "d" member', jwk.start()
     scan_der = memoised(_scan_der)  # for this text: its windows are scanned once each
     found = _scan_base64(data, stores) or find_c_hex(low, scan_der)
-    return found or find_dumps(data, low, scan_der)
+    found = found or find_c_octal(data, scan_der) or find_dumps(data, low, scan_der)
+    return found or find_in_pem_bodies(data, low, _scan_der) or find_base64_pem(data)
 
 
 def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:
@@ -467,18 +486,36 @@ def _scan_der(data: bytes) -> tuple[str, int] | None:
     # skipped (tests/test_keyscan.py checks every vector with those bytes replaced).
     if b"\x02" in data or b"\x06" in data:
         walks = 0
-        for m in _DER_START.finditer(data):
-            kind = der_key_kind(data, m.start())
+        for start in _der_starts(data):
+            kind = der_key_kind(data, start)
             if kind == _PKCS12_STORE and walks < _PFX_WALKS:
                 walks += 1
-                kind = _pkcs12_kind(data, m.start())
+                kind = _pkcs12_kind(data, start)
             if kind is not None:
-                encoding = "BER" if data[m.start() + 1] == 0x80 else "DER"
-                return f"{encoding} {kind}", m.start()
+                encoding = "BER" if data[start + 1] == 0x80 else "DER"
+                return f"{encoding} {kind}", start
     pos = data.find(_OPENSSH_MAGIC)
     if pos >= 0:
         return "OpenSSH key", pos
     return None
+
+
+def _der_starts(data: bytes) -> Iterator[int]:
+    """Where der_key_kind may find a key in ``data``, in order. Without a PBE or PKCS#7
+    OID in ``data`` it finds only keys opening with a version, ``02 01 0-3`` right after
+    the SEQUENCE's 2 to 5 header bytes (_VERSION_LED): over certificates' DER (every PEM
+    block's body is scanned) a tenth of the time of _DER_START, which stops at every
+    byte. Lazy, as finditer is: a run of a million candidates holds a few at a time."""
+    if any(oid in data for oid in _OID_LED):
+        yield from (m.start() for m in _DER_START.finditer(data))
+        return
+    checked = -1  # the windows of two 02 01 overlap: each offset is tried once, in order
+    for m in _VERSION_LED.finditer(data):
+        pos = m.start()
+        for q in range(max(checked + 1, pos - 5), pos - 1):
+            if data[q] == 0x30 and _DER_START.match(data, q):
+                yield q
+        checked = pos - 2
 
 
 def _pkcs12_kind(data: bytes, pos: int) -> str | None:

@@ -21,7 +21,7 @@ from ._patterns import lazy_re
 from .keyscan_common import MIN_BYTES, ScanDer, nth_position
 from .keyscan_hex import C_CAST, C_SUFFIX
 
-__all__ = ["find_decimal"]
+__all__ = ["find_c_octal", "find_decimal"]
 
 _SUFFIX = C_SUFFIX.replace(b"ul", b"uUlL")
 _CAST = rb"(?i:" + C_CAST + rb")"
@@ -161,4 +161,43 @@ def _find_runs(data: bytes, pos: int, scan_der: ScanDer, base: int) -> tuple[str
                 start -= 1  # "0060": the run's match opens at its "060"
             where = nth_position(_PIECE_RE[base](), data, start, found[1])
             return f"{found[0]} spelt as {spelt} bytes", where
+    return None
+
+
+# C octal escapes in string literals, "\\060\\202\\004..." (or the shortest, "\\60\\202\\4"):
+# a backslash and one to three octal digits (C11 6.4.4.4: as many as there are, three at
+# most). A run opens with 0x30 (a SEQUENCE) or 0x6f (OpenSSH's magic), as C hex escapes'
+# (keyscan_hex), then six more escapes; between two: nothing, or the quotes and blanks of
+# adjacent literals, a macro's line-continuing backslash. The lead is the literal "\\",
+# found by re's fast search (PEM holds none). Matched _CHUNK escapes at a time.
+_ESC_SEP = rb'(?:[ \t\r\n"]|\\\r?\n){0,48}'
+_ESC = rb"\\[0-7]{1,3}"
+_ESC_LEAD = rb"\\(?:0?60|157)(?![0-7])"
+_ESC_RUN = lazy_re(_ESC_LEAD + rb"(?:" + _ESC_SEP + _ESC + rb"){%d,%d}" % (MIN_BYTES - 1, _CHUNK))
+_ESC_MORE = lazy_re(rb"(?:" + _ESC_SEP + _ESC + rb"){1,%d}" % _CHUNK)
+_ESC_DIGITS = lazy_re(rb"\\([0-7]{1,3})")
+_ESC_LEAD_RE = re.compile(_ESC_LEAD)
+
+
+def _esc_bytes(run: bytes) -> bytes:
+    """The bytes a run of octal escapes spells (one over \\377 is no C: its low byte)."""
+    return bytes(int(d, 8) & 0xFF for d in _ESC_DIGITS().findall(run))
+
+
+def find_c_octal(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    """A DER or BER key (or OpenSSH's magic) spelt as C octal escapes in ``data`` (the
+    DER scan finds the magic too): its kind, and where the escape of its first byte is."""
+    lead = _ESC_LEAD_RE.search(data)
+    if lead is None:
+        return None  # no run can open (every PEM bundle): nothing more to compile
+    pos, run_re = lead.start(), _ESC_RUN()
+    while (run := run_re.search(data, pos)) is not None:
+        out, pos = bytearray(_esc_bytes(run.group())), run.end()
+        while (more := _ESC_MORE().match(data, pos)) is not None:
+            out += _esc_bytes(more.group())
+            pos = more.end()
+        found = scan_der(bytes(out))
+        if found is not None:
+            where = nth_position(_ESC_DIGITS(), data, run.start(), found[1])
+            return f"{found[0]} spelt as C octal escapes", where
     return None

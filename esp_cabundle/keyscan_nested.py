@@ -1,0 +1,137 @@
+"""Private keys one encoding deeper than :mod:`.keyscan`'s text scan sees, for it:
+
+- inside a PEM block's DER: a key in a certificate's extension (any OCTET STRING the
+  issuer chose) is in every device's CA file once the certificate is; each armoured
+  block's body is decoded and given to keyscan's DER scan (:func:`find_in_pem_bodies`);
+- in base64 of a whole PEM key file (a Kubernetes Secret's ``tls.key:``, a ``.env``
+  line, ``base64 key.pem``): the base64 of a run of dashes is looked for, and the text
+  it decodes to read for a private-key header as keyscan reads one
+  (:func:`find_base64_pem`).
+
+Both cost a few ``bytes.find`` and C decodes over a PEM bundle, no Python loop per byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import re
+
+from .keyscan_armour import find_armour
+from .keyscan_common import ScanDer
+
+__all__ = ["find_base64_pem", "find_in_pem_bodies"]
+
+_BEGIN = b"-----begin"
+_END = b"-----end"
+
+
+def find_in_pem_bodies(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    """A DER or BER key inside the decoded body of a PEM block (a certificate's
+    extension): its kind, naming the certificate, and where the block's BEGIN line is.
+    ``low`` is ``data`` lower-cased (any spelling of the armour is read).
+
+    The bodies are scanned as one buffer, as a DER file of many certificates is: one
+    scan, not one per block (150 roots: 1 ms, not 2); a key is found in it
+    wherever a scan of its block alone would find it."""
+    begins: list[int] = []  # each block's BEGIN, and where its DER starts in ``joined``
+    offsets: list[int] = []
+    pieces: list[bytes] = []
+    size, pos = 0, low.find(_BEGIN)
+    while pos >= 0:
+        body = low.find(b"\n", pos)
+        if body < 0:
+            break
+        end = low.find(_END, body)
+        if end < 0:
+            end = len(low)
+        try:
+            # not strict: line ends and any other non-base64 byte are skipped
+            der = binascii.a2b_base64(data[body:end])
+        except (binascii.Error, ValueError):
+            der = b""
+        begins.append(pos)
+        offsets.append(size)
+        pieces.append(der)
+        size += len(der)
+        pos = low.find(_BEGIN, end)
+    found = scan_der(b"".join(pieces)) if size else None
+    if found is None:
+        return None
+    block = bisect.bisect_right(offsets, found[1]) - 1
+    return f"{found[0]} inside the DER of {_block_name(pieces[block])}", begins[block]
+
+
+def _block_name(der: bytes) -> str:
+    """The certificate ``der`` is, by its subject, for an error; cut short: it is the
+    issuer's text, and a line of it is enough to find the certificate."""
+    # deferred: cryptography's x509 only for a block found holding a key
+    from cryptography import x509
+
+    try:
+        subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+    except ValueError:
+        return "a PEM block"
+    subject = subject if len(subject) <= 80 else subject[:77] + "..."
+    return f"the certificate {subject!r}"
+
+
+# The base64 of "----" (four dashes, the fewest armour keyscan accepts once it is on both
+# sides, three on one) at each of the three offsets a byte may have in a 3-byte group,
+# its characters that depend on the dashes alone, and how far before it its group starts.
+def _dashes_b64(offset: int) -> tuple[bytes, int]:
+    text = base64.b64encode(b"\0" * offset + b"----")
+    first = (0, 2, 3)[offset]  # characters holding a byte before the dashes
+    last = (offset + 4) * 8 // 6  # characters holding a byte after them
+    return text[first:last], first
+
+
+_DASHES_B64 = tuple(_dashes_b64(offset) for offset in range(3))  # "LS0tL", "0tLS", "tLS0t"
+_BLANKS = b" \t\r\n"
+_B64_RUN = re.compile(rb"[A-Za-z0-9+/]*")
+_BEFORE, _AFTER = 96, 1024  # base64 characters decoded around a spelling of dashes
+_REACH = 256  # a header's base64 within this of its dashes (80 bytes of label and blanks)
+
+
+def find_base64_pem(data: bytes) -> tuple[str, int] | None:
+    """A PEM private-key header spelt in base64 (wrapped or not), and where the base64
+    of its dashes is, or None. Each spelling of dashes found is decoded with up to
+    _BEFORE characters before it and _AFTER after, in steps of its own 4-character
+    groups, and the text read as :func:`.keyscan_armour.find_armour` reads any. A
+    spelling inside what was decoded in the same 4-character steps, but for its last
+    _REACH characters, is not decoded again: a run of dashes spelt 1 MB long is
+    decoded about 1 MB in all; one out of step (another alignment, which decodes
+    to other text) is decoded on its own."""
+    flat = data.translate(None, _BLANKS) if any(b in data for b in (b"\n", b" ")) else data
+    for spelt, back in _DASHES_B64:
+        decoded = [-1] * 4  # by a group's offset mod 4: up to where its spellings were read
+        pos = flat.find(spelt, back)
+        while pos >= 0:
+            group = pos - back
+            if group < decoded[group % 4]:
+                pos = flat.find(spelt, pos + 1)
+                continue
+            before = _B64_RUN.match(flat[max(0, group - _BEFORE) : group][::-1])
+            start = group - (before.end() // 4 * 4 if before is not None else 0)
+            after = _B64_RUN.match(flat, group, group + _AFTER)
+            stop = after.end() if after is not None else group
+            stop -= (stop - start) % 4
+            if find_armour(base64.b64decode(flat[start:stop]).lower()) is not None:
+                return "base64 of a PEM private-key header", _unflattened(data, pos)
+            decoded[group % 4] = stop - _REACH
+            pos = flat.find(spelt, pos + 1)
+    return None
+
+
+def _unflattened(data: bytes, pos: int) -> int:
+    """The offset in ``data`` of byte ``pos`` of ``data`` with its blanks removed: a
+    binary search (an error's position only)."""
+    low, high = pos, len(data)
+    while low < high:
+        mid = (low + high) // 2
+        if len(data[: mid + 1].translate(None, _BLANKS)) > pos:
+            high = mid
+        else:
+            low = mid + 1
+    return low
