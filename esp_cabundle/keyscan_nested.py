@@ -117,11 +117,24 @@ def find_base64_pem(data: bytes) -> tuple[str, int] | None:
             after = _B64_RUN.match(flat, group, group + _AFTER)
             stop = after.end() if after is not None else group
             stop -= (stop - start) % 4
-            if find_armour(base64.b64decode(flat[start:stop]).lower()) is not None:
+            if _key_text(base64.b64decode(flat[start:stop]).lower()):
                 return "base64 of a PEM private-key header", _unflattened(data, pos)
             decoded[group % 4] = stop - _REACH
             pos = flat.find(spelt, pos + 1)
     return None
+
+
+# A key's base64 body after its header: what a PEM key file has and a name does not (a
+# certificate whose subject is "-----BEGIN PRIVATE KEY-----" holds the header alone, and
+# its PEM body is the base64 of it: that is no key).
+_BODY = re.compile(rb"[a-z0-9+/]{40}")
+_BODY_REACH = 400  # past the label: the header's end, Proc-Type/DEK-Info lines, blanks
+
+
+def _key_text(low: bytes) -> bool:
+    """A private-key header in ``low`` (decoded, lower-cased) followed by a key body."""
+    label = find_armour(low)
+    return label is not None and _BODY.search(low, label, label + _BODY_REACH) is not None
 
 
 def _unflattened(data: bytes, pos: int) -> int:

@@ -135,6 +135,7 @@ HEAVY_WRAPPERS: dict[str, tuple[str, ...]] = {
         "esp_cabundle.certs",
         "esp_cabundle.pubkeys",
         "esp_cabundle.formats.idf_bundle",
+        "esp_cabundle.keyscan_nested",  # naming the certificate a key was found in
         "esp_cabundle.verify.asn1",
         "esp_cabundle.verify.nodes",
         "esp_cabundle.verify.verifier",

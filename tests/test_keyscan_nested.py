@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -41,7 +41,7 @@ def _evil_root(payload: bytes) -> x509.Certificate:
     -addext 1.2.3.4.5=DER:...`` writes it)."""
     key = _key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Evil Root")])
-    now = datetime.now(UTC)
+    now = datetime.now(timezone.utc)
     return (
         x509.CertificateBuilder()
         .subject_name(name)
