@@ -38,10 +38,15 @@ def _bundle(tmp_path: Path) -> bytes:
     return out
 
 
-def test_dev_stdout_on_a_pipe_gets_the_bundle_and_nothing_else(tmp_path: Path) -> None:
-    want = _bundle(tmp_path)
+def _empty_dir(tmp_path: Path) -> Path:
+    """Where the command runs: nothing may be left in it."""
     work = tmp_path / "work"
     work.mkdir()
+    return work
+
+
+def test_dev_stdout_on_a_pipe_gets_the_bundle_and_nothing_else(tmp_path: Path) -> None:
+    want, work = _bundle(tmp_path), _empty_dir(tmp_path)
     p = _cli(work, "build", "--no-lock", "-o", "/dev/stdout")
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err.decode()
@@ -51,9 +56,7 @@ def test_dev_stdout_on_a_pipe_gets_the_bundle_and_nothing_else(tmp_path: Path) -
 
 
 def test_dev_fd_n_of_a_pipe_is_written_through(tmp_path: Path) -> None:
-    want = _bundle(tmp_path)
-    work = tmp_path / "work"
-    work.mkdir()
+    want, work = _bundle(tmp_path), _empty_dir(tmp_path)
     r, w = os.pipe()
     try:
         p = _cli(work, "build", "--no-lock", "-o", f"/dev/fd/{w}", pass_fds=(w,))
@@ -73,9 +76,7 @@ def test_dev_fd_n_of_a_pipe_is_written_through(tmp_path: Path) -> None:
 
 
 def test_dev_fd_n_of_a_socket_is_written_through(tmp_path: Path) -> None:
-    want = _bundle(tmp_path)
-    work = tmp_path / "work"
-    work.mkdir()
+    want, work = _bundle(tmp_path), _empty_dir(tmp_path)
     ours, theirs = socket.socketpair()
     with ours:
         with theirs:
