@@ -98,13 +98,7 @@ def named_descriptor(path: str | os.PathLike[str]) -> int | None:
 def names_stdout(path: str | os.PathLike[str]) -> bool:
     """True for an output on standard output: ``-``, or a name of descriptor 1
     (``/dev/stdout``, ``/dev/fd/1``), whose text would be mixed into the output."""
-    return os.fspath(path) == "-" or named_descriptor(path) == 1
-
-
-def _names_fd0(path: str) -> bool:
-    """True when ``path`` spells file descriptor 0 itself (``/dev/stdin``,
-    ``/dev/fd/0``, ``/proc/self/fd/0``)."""
-    return named_descriptor(path) == 0
+    return os.fspath(path) == STDIN or named_descriptor(path) == 1
 
 
 def stdin_named_twice(paths: Sequence[str]) -> tuple[str, str] | None:
@@ -119,7 +113,7 @@ def stdin_named_twice(paths: Sequence[str]) -> tuple[str, str] | None:
         fd0 = None
     seen: dict[object, str] = {}
     for path in paths:
-        if path == STDIN or _names_fd0(path):
+        if path == STDIN or named_descriptor(path) == 0:
             key: object = STDIN
         elif fd0 is None or stat.S_ISREG(fd0.st_mode):
             continue  # another regular file: not standard input, whatever its inode

@@ -240,7 +240,7 @@ class LazyGroup(click.Group):
         words = obj.get("words")
         if words is None:
             words = obj["words"] = without_group_ends(obj.get("argv", ()))
-        return tuple(words)
+        return words
 
     def _report_unknown(self, ctx: click.Context, error: InputError, typed: str | None) -> None:
         """Say an unknown option or command (its --json never ran: parsing stopped

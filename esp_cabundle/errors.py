@@ -7,11 +7,9 @@ without a traceback and map it to an exit code in one place (see ``exit_code``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Protocol
-
-if TYPE_CHECKING:
-    import re
+from typing import Protocol
 
 __all__ = [
     "ArgumentTypeError",
@@ -56,8 +54,6 @@ def bounded(text: str) -> str:
     characters)``. A short text is returned as it is, unsearched."""
     if len(text) <= _LONGEST:
         return text
-    import re  # deferred: only a long message is searched (start-up spares re)
-
     text = re.sub(_LONG_SPAN, _clipped, text)
     if len(text) > _MESSAGE_MAX:
         text = f"{text[: _MESSAGE_MAX - 64]}… ({len(text):,} characters)"

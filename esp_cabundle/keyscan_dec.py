@@ -190,10 +190,10 @@ def find_c_octal(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     lead = _ESC_LEAD_RE.search(data)
     if lead is None:
         return None  # no run can open (every PEM bundle): nothing more to compile
-    pos, run_re = lead.start(), _ESC_RUN()
+    pos, run_re, more_re = lead.start(), _ESC_RUN(), _ESC_MORE()
     while (run := run_re.search(data, pos)) is not None:
         out, pos = bytearray(_esc_bytes(run.group())), run.end()
-        while (more := _ESC_MORE().match(data, pos)) is not None:
+        while (more := more_re.match(data, pos)) is not None:
             out += _esc_bytes(more.group())
             pos = more.end()
         found = scan_der(bytes(out))

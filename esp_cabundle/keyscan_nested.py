@@ -103,7 +103,7 @@ def find_base64_pem(data: bytes) -> tuple[str, int] | None:
     _REACH characters, is not decoded again: a run of dashes spelt 1 MB long is
     decoded about 1 MB in all; one out of step (another alignment, which decodes
     to other text) is decoded on its own."""
-    flat = data.translate(None, _BLANKS) if any(b in data for b in (b"\n", b" ")) else data
+    flat = data.translate(None, _BLANKS)
     for spelt, back in _DASHES_B64:
         decoded = [-1] * 4  # by a group's offset mod 4: up to where its spellings were read
         pos = flat.find(spelt, back)

@@ -101,10 +101,11 @@ def unknown_before_command(
     at = _typed_at(words, typed)
     glued = words[at] != typed
     valued = glued or (at < end - 1 and not words[at + 1].startswith("-"))
-    nearest = _option_meant(typed, {**theirs, **own}, valued=valued) if not others else ()
+    options = {**theirs, **own}
+    nearest = _option_meant(typed, options, valued=valued) if not others else ()
     if command is None and not nearest and valued and not glued and not others:
         # --jsn zzzz: near a flag only, so zzzz is no value of it but a command mistyped
-        flags = _option_meant(typed, {**theirs, **own}, valued=False)
+        flags = _option_meant(typed, options, valued=False)
         if flags:
             return InputError(
                 f"esp-cabundle has no command {words[at + 1]!r}",
@@ -329,6 +330,7 @@ def _mended_before(group: click.Command, words: Sequence[str], at: int, command:
     failed again on --jsn."""
     own = _valued(_options(group))
     theirs = options_of(command)
+    options = {**theirs, **own}
     kept: list[str] = []
     moved: list[str] = []
     i = 0
@@ -341,7 +343,7 @@ def _mended_before(group: click.Command, words: Sequence[str], at: int, command:
         known = own.get(name, theirs.get(name))
         if known is None:  # a typo, given a value if one is glued on or next
             known = bool(glued) or (i < at and not words[i].startswith("-"))
-            nearest = _option_meant(name, {**theirs, **own}, valued=known)
+            nearest = _option_meant(name, options, valued=known)
             meant = nearest[0] if len(nearest) == 1 else None
         else:
             meant = name

@@ -247,8 +247,8 @@ def check(
     chosen = None
     if report_path is not None:
         chosen = default_file(config, spelling=CLI_SPELLING) if bundle_path is None else None
-        judged = chosen.path if chosen is not None else None
-        _refuse_report_over_inputs(report_path, bundle_path, judged, chain_files, path, config)
+        judged = bundle_path if chosen is None else chosen.path
+        _refuse_report_over_inputs(report_path, judged, chain_files, path, config)
 
     if device and board:
         raise InputError("give --device or --board, not both")
@@ -437,16 +437,14 @@ def _roots_check_line(config_path: Path | None) -> str:
 def _refuse_report_over_inputs(
     report: Path,
     bundle: Path | None,
-    default: Path | None,
     chains: tuple[Path, ...],
     config_path: Path | None,
     config: Config | None,
 ) -> None:
-    """``--report`` must not replace a file the check reads (its trust set: ``bundle``,
-    else ``default``, the file judged without it; a chain, the config or a target's
+    """``--report`` must not replace a file the check reads (its trust set ``bundle``:
+    the one given, else the file judged without it; a chain, the config or a target's
     saved chain)."""
     inputs = [("bundle", bundle)] if bundle is not None else []
-    inputs += [("bundle", default)] if default is not None else []
     inputs += [("chain file", c) for c in chains]
     inputs += [("config", config_path)] if config_path is not None else []
     if config is not None:

@@ -305,8 +305,8 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
             )
         # Checked here, not met as an offline unit: websockets refuses a fragment
         # (InvalidURI) and http.client a space or control character, on every call.
-        bare = parts._replace(fragment="").geturl()
-        if parts.fragment or "#" in u:
+        if "#" in u:
+            bare = parts._replace(fragment="").geturl()
             raise InputError(
                 f"{name} {bare}: a unit's URL has no fragment (#...)",
                 hint=f"give it without the # part: {set_to(option, bare)}",
