@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .certs import Certificate, load_certificates
-from .dates import as_datetime
+from .dates import as_datetime, as_utc
 from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
 from .fileio import read_input
@@ -69,6 +69,11 @@ class ServerChain:
                 "a server chain needs at least one certificate", path=self.source
             )
         check_chain_length(len(self.certificates), path=self.source, error=CertificateError)
+        if self.captured_at is not None:
+            # Naive is UTC, as a zone-less '# captured:' line and check_items' dates: kept
+            # in UTC here, once, it compares with certificates' dates and to_pem's 'Z' is
+            # true (a naive one was a TypeError at the check, another zone written as Z).
+            object.__setattr__(self, "captured_at", as_utc(self.captured_at))
 
     @property
     def leaf(self) -> Certificate:

@@ -20,6 +20,7 @@ __all__ = [
     "LAST",
     "add_years",
     "as_datetime",
+    "as_utc",
     "clamped",
     "likely_date",
     "nearest_date",
@@ -49,6 +50,16 @@ def as_datetime(value: date | datetime) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     return datetime.combine(value, time(0, 0), tzinfo=timezone.utc)
+
+
+def as_utc(value: date | datetime) -> datetime:
+    """:func:`as_datetime`, in UTC: an aware datetime of another zone is converted, so a
+    value kept (a chain's capture date) compares, and is written with a ``Z``, as it is."""
+    when = as_datetime(value)
+    try:
+        return when.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the year 1 in UTC
+        raise InputError(f"{when.isoformat()} falls outside the years 1 to 9999 in UTC") from None
 
 
 def shifted(when: datetime, delta: timedelta) -> datetime | None:

@@ -142,6 +142,7 @@ def forecast(
     its refusal names the parameters.
     """
     at, until = as_datetime(at), as_datetime(until)
+    seen = as_datetime(seen) if seen is not None else None  # naive is UTC, as at's
     if until < at:
         raise InputError(
             f"{PYTHON.until.format(until.date().isoformat())} is before "
