@@ -24,11 +24,12 @@ from datetime import datetime
 from pathlib import Path
 
 from .certs import Certificate, load_certificates
-from .dates import as_datetime, as_utc
+from .dates import as_utc, parse_when
 from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
 from .fileio import read_input
 from .limits import MAX_CERT_INPUT, check_chain_length
+from .sniff import decode_text, sniff_kind
 from .spelling import PYTHON, Spelling, bare
 from .text import comment_text
 
@@ -105,7 +106,8 @@ class ServerChain:
         return text.encode("utf-8")
 
 
-_CAPTURED_RE = re.compile(r"^#\s*captured:\s*(\S+)", re.M)
+# The rest of the line only: an empty value does not read the next line's first word.
+_CAPTURED_RE = re.compile(r"^#[ \t]*captured:[ \t]*(\S*)", re.M)
 _SERVER_RE = re.compile(r"^#\s*server:\s*(\S+)", re.M)
 _SERVER_NAME_RE = re.compile(r"^#\s*server name:\s*(\S+)\s*$", re.M)
 
@@ -134,16 +136,9 @@ def load_chain_file(
     # before ServerChain checks it in the library's words
     check_chain_length(len(certs), path=str(p), error=CertificateError, spelling=spelling)
     _check_order(certs, str(p), spelling)
-    text = data.decode("utf-8", "replace")
-    captured = None
-    m = _CAPTURED_RE.search(text)
-    if m:
-        try:
-            # A date alone, or no zone, is UTC: a naive date cannot be compared with a
-            # certificate's (the line is typed by hand where the file has none).
-            captured = as_datetime(datetime.fromisoformat(m.group(1).replace("Z", "+00:00")))
-        except ValueError:
-            captured = None
+    utf8, _ = decode_text(data, source=str(p))  # a UTF-16 file's comments too
+    text = "" if sniff_kind(utf8) == "der" else utf8.decode("utf-8", "replace")
+    captured = _captured_at(text, str(p))
     src = _SERVER_RE.search(text)
     host, port = None, None
     if src:
@@ -155,6 +150,25 @@ def load_chain_file(
     return ServerChain(
         tuple(certs), str(p), host, port, captured, server_name=sni.group(1) if sni else None
     )
+
+
+def _captured_at(text: str, source: str) -> datetime | None:
+    """The date of the file's ``# captured:`` line (a date alone, or no zone, is UTC);
+    None without one. One that cannot be read is refused, naming its line: taken as
+    absent, the chain's expired certificates would be judged unrenewed, unexplained."""
+    m = _CAPTURED_RE.search(text)
+    if m is None:
+        return None
+    try:
+        return parse_when(m.group(1), what="'# captured:' date", relative=False)
+    except InputError as e:
+        raise InputError(
+            e.message,
+            path=source,
+            line=text.count("\n", 0, m.start()) + 1,
+            hint="write the date the chain was saved, in UTC: '# captured: YYYY-MM-DD' or "
+            "an ISO date-time (2026-01-31T12:00:00Z); remove the line if it is not known",
+        ) from e
 
 
 def _check_order(certs: Sequence[Certificate], source: str, spelling: Spelling) -> None:

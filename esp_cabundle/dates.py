@@ -93,17 +93,19 @@ def add_years(when: datetime, years: int) -> datetime:
         return when.replace(year=year, day=28)
 
 
-def parse_when(text: str, *, what: str = "date") -> datetime:
-    """``2032-09-02``, ``2032-09-02T12:00:00``, ``now`` or ``today`` -> aware UTC datetime."""
+def parse_when(text: str, *, what: str = "date", relative: bool = True) -> datetime:
+    """``2032-09-02``, ``2032-09-02T12:00:00``, ``now`` or ``today`` -> aware UTC datetime;
+    ``relative=False`` for a date written down (a file's), where ``now`` means nothing."""
     t = text.strip()
-    if t.lower() in ("now", "today"):
+    if relative and t.lower() in ("now", "today"):
         return now()
     try:
         if len(t) == 10:
             return as_datetime(date.fromisoformat(t))
         when = as_datetime(datetime.fromisoformat(t.replace("Z", "+00:00")))
     except ValueError as e:
-        why = _no_such_day(t) or "expected YYYY-MM-DD (or an ISO date-time, or 'now')"
+        now_too = ", or 'now'" if relative else ""
+        why = _no_such_day(t) or f"expected YYYY-MM-DD (or an ISO date-time{now_too})"
         raise InputError(f"bad {what} '{text}': {why}") from e
     try:
         return when.astimezone(timezone.utc)

@@ -11,12 +11,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from esp_cabundle.chains import ServerChain
+from esp_cabundle.chains import ServerChain, load_chain_file
 from esp_cabundle.check import CheckItem, check_items
+from esp_cabundle.cli import cli
 from esp_cabundle.errors import ArgumentTypeError, InputError
 from esp_cabundle.verify import TrustSet, forecast
 from tests.support.profiles import CLOCK
@@ -68,3 +72,77 @@ def test_a_captured_at_that_is_no_date_is_a_type_error() -> None:
     with pytest.raises(ArgumentTypeError, match="a date or datetime is needed, not str"):
         ServerChain(CERTS, "x.pem", captured_at="2026-01-31")  # type: ignore[arg-type]
     assert issubclass(ArgumentTypeError, TypeError)
+
+
+# ---------------------------------------------------------------------------------------
+# 2. An unreadable '# captured:' line
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("yesterday", "expected YYYY-MM-DD (or an ISO date-time)"),
+        ("2024-13-45", "there is no month 13"),
+        ("2026-02-30", "February 2026 has 28 days"),
+        ("now", "expected YYYY-MM-DD"),  # a file's date is written down, never relative
+        ("", "expected YYYY-MM-DD"),  # empty: not the next line's first word
+    ],
+)
+def test_an_unreadable_captured_line_is_refused_naming_its_line(
+    tmp_path: Path, value: str, why: str
+) -> None:
+    p = tmp_path / "c.pem"
+    data = f"# esp-cabundle server chain: svc\n# note: x\n# captured: {value}\n".encode()
+    data += LEAF.pem + ISSUING.pem
+    p.write_bytes(data)
+    with pytest.raises(InputError) as e:
+        load_chain_file(p)
+    assert e.value.exit_code == 2 and e.value.path == str(p) and e.value.line == 3
+    assert str(e.value).startswith(f"{p}:3: bad '# captured:' date '{value}': {why}")
+    assert e.value.hint is not None and "'# captured: YYYY-MM-DD'" in e.value.hint
+    assert "or 'now'" not in str(e.value)
+    assert p.read_bytes() == data  # nothing changed
+
+
+def test_a_utf16_files_captured_line_is_read(tmp_path: Path) -> None:
+    p = tmp_path / "c.pem"
+    text = "# captured: 2026-01-31\n" + (LEAF.pem + ISSUING.pem).decode()
+    p.write_bytes(text.encode("utf-16"))
+    assert load_chain_file(p).captured_at == datetime(2026, 1, 31, tzinfo=timezone.utc)
+    p.write_bytes(text.replace("2026-01-31", "2026-01-32").encode("utf-16"))
+    with pytest.raises(InputError, match=r"c\.pem:1: bad '# captured:' date '2026-01-32'"):
+        load_chain_file(p)
+
+
+def _project(tmp: Path, header: str = "") -> Path:
+    (tmp / "root.pem").write_bytes(ROOT.pem)
+    (tmp / "cabundle.yaml").write_text(
+        "preset: []\nroots: [root.pem]\ndevice: mbedtls-clock\ntargets:\n  - svc.example\n"
+    )
+    (tmp / "chains").mkdir()
+    saved = tmp / "chains" / "svc.example.pem"
+    saved.write_bytes(header.encode() + LEAF.pem + ISSUING.pem)
+    return saved
+
+
+def test_the_cli_refuses_an_unreadable_captured_line_and_writes_nothing(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    saved = _project(in_tmp, "# captured: yesterday\n")
+    before = sorted(p.name for p in in_tmp.iterdir())
+    r = runner.invoke(cli, ["check", "--report", "out.html"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.stderr.split())
+    assert "chains/svc.example.pem:1: bad '# captured:' date 'yesterday'" in said, said
+    r = runner.invoke(cli, ["check", "--json"])
+    assert r.exit_code == 2, r.output
+    doc = json.loads(r.stdout)
+    assert doc["kind"] == "InputError" and doc["exit_code"] == 2
+    assert "svc.example.pem:1: bad '# captured:' date 'yesterday'" in doc["error"]
+    assert "'# captured: YYYY-MM-DD'" in doc["hint"]
+    r = runner.invoke(cli, ["check", "--chain", "chains/svc.example.pem"])
+    assert r.exit_code == 2 and "chains/svc.example.pem:1: bad" in r.stderr, r.output
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2 and "svc.example.pem:1: bad '# captured:'" in r.stderr, r.output
+    assert sorted(p.name for p in in_tmp.iterdir()) == before  # no ca.pem, no report
+    assert saved.read_bytes().startswith(b"# captured: yesterday\n")
