@@ -27,6 +27,7 @@ from .chains import (
 from .dates import as_datetime
 from .errors import DeviceError, InputError, VerdictError
 from .fileio import is_found
+from .fix_hints import undated_advice
 from .roadmaps import load_roadmap, roadmap_server
 from .spelling import PYTHON, Spelling
 from .targets import (
@@ -297,26 +298,20 @@ class ItemResult:
     def undated_note(self) -> str | None:
         """Why certificates of a chain with no capture date that expire before the date
         checked were judged by their dates (:attr:`.timeline.Timeline.undated`), and the
-        line that dates it, or how to refresh it."""
-        undated = self.timeline.undated
-        if not undated:
+        line that dates it, or how to refresh it (:func:`.fix_hints.undated_advice`)."""
+        advice = undated_advice(self)
+        if advice is None:
             return None
-        one = len(undated) == 1
+        undated = self.timeline.undated
         names = " and ".join(f"'{e.label}' ({e.date.date().isoformat()})" for e in undated)
-        source = shown_path(self.item.chain.source)  # as typed, as renewal_note says it
-        text = (
-            f"{names}, sent by the server, expire{'s' if one else ''} before the date checked, "
-            f"and {source} has no '# captured:' date: without the date it was saved, "
-            f"{'it is' if one else 'they are'} not taken as renewed by the server but "
-            f"judged by {'its' if one else 'their'} dates; "
-        )
-        if self.item.refresh:
-            text += f"{self.item.refresh}, or "
-        valid = "it was" if one else "they were"
-        return text + (
-            f"if the chain was saved while {valid} valid, add that date as its first line: "
-            "'# captured: YYYY-MM-DD' (UTC)."
-        )
+        verb = "expires" if len(undated) == 1 else "expire"
+        return f"{names}, sent by the server, {verb} before the date checked: {advice}."
+
+    @property
+    def chain_notes(self) -> tuple[str, ...]:
+        """The renewal and undated notes there are: what every view of the verdict says
+        after its explanation (text, HTML report, the write gate's notes)."""
+        return tuple(n for n in (self.renewal_note, self.undated_note) if n is not None)
 
     def to_dict(self) -> dict[str, object]:
         chain = self.item.chain

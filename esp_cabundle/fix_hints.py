@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .check import ItemResult
     from .verify import Verdict
 
-__all__ = ["fix_hint", "server_fixes"]
+__all__ = ["fix_hint", "server_fixes", "undated_advice"]
 
 ROOTS = "add the roots these servers chain to"
 
@@ -69,6 +69,29 @@ def server_fixes(v: Verdict) -> str | None:
     return "; ".join(words) or None
 
 
+def undated_advice(r: ItemResult) -> str | None:
+    """What a chain with no capture date, whose certificates expire before the date
+    checked, lacks, and the line that dates it or how to refresh it: the one wording of
+    :attr:`.check.ItemResult.undated_note` and :func:`fix_hint` (None: none undated)."""
+    n = len(r.timeline.undated)
+    if not n:
+        return None
+    one = n == 1
+    source = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
+    text = (
+        f"{source} has no '# captured:' date, so its expired certificate"
+        f"{' is' if one else 's are'} not taken as renewed by the server but judged by "
+        f"{'its' if one else 'their'} dates; "
+    )
+    if r.item.refresh:
+        text += f"{r.item.refresh}, or "
+    valid = "it was" if one else "they were"
+    return text + (
+        f"if the chain was saved while {valid} valid, add that date as its first line: "
+        "'# captured: YYYY-MM-DD' (UTC)"
+    )
+
+
 def _roots_at_fault(v: Verdict) -> bool:
     """No trusted issuer, or the trusted root itself out of its dates."""
     if v.stage == "ca-parse" or v.flags & NOT_TRUSTED:
@@ -100,14 +123,9 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
             )
             dated = any(s.source == "chain" and s.flags & (EXPIRED | FUTURE) for s in v.path)
             saved = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
-            if dated and r.timeline.undated:
-                # Not taken as renewed: nothing says when the chain was seen sent.
-                refresh = f"{r.item.refresh}, or " if r.item.refresh else ""
-                text += (
-                    f" ({saved} has no '# captured:' date, so its expired certificates are "
-                    f"not taken as renewed: {refresh}add '# captured: YYYY-MM-DD', "
-                    "the date it was saved, as its first line)"
-                )
+            advice = undated_advice(r)  # not taken as renewed: nothing dates the chain
+            if dated and advice is not None:
+                text += f" ({advice})"
             elif dated and r.item.refresh:
                 text += f" (if its saved chain {saved} is old, {r.item.refresh})"
             servers.append(text)

@@ -462,9 +462,7 @@ def _judge_targets(
     report = check_items(trust, [*items, *own], at=at, until=until, spelling=spelling)
     if not report.ok:
         raise _refusal(report, own, links, board, spelling.no_check)
-    renewed = tuple(
-        n for r in report.results for n in (r.renewal_note, r.undated_note) if n is not None
-    )
+    renewed = tuple(n for r in report.results for n in r.chain_notes)
     return report, skipped + evidence + renewed, left_out
 
 

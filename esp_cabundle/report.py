@@ -148,7 +148,8 @@ def _groups(report: CheckReport) -> list[_Group]:
 
     for r in report.results:
         tl = r.timeline
-        renewed = {e.sha256 for e in tl.rotating}
+        # not an undated chain's expired ones: judged by their dates (ItemResult.undated_note)
+        renewed = {e.sha256 for e in tl.rotating if e not in tl.undated}
         bars: list[_Bar] = []
         seen: set[str] = set()
         for seg in tl.segments:
@@ -449,6 +450,7 @@ def _verdict_rows(report: CheckReport) -> list[str]:
             failure = ""
             why = tl.note or v.explanation
         what_if = f"server: {r.item.what_if}. " if r.item.what_if else ""
+        why = " ".join((why, *r.chain_notes))  # as the text says them after the verdict
         state = "pass" if r.ok else "fail"
         data = _attrs(
             data_target=r.item.name,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from esp_cabundle.chains import ServerChain, load_chain_file
 from esp_cabundle.check import CheckItem, check_items
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ArgumentTypeError, InputError
+from esp_cabundle.fix_hints import fix_hint, undated_advice
 from esp_cabundle.verify import TrustSet, forecast
 from tests.support.profiles import CLOCK
 from tests.support.verify_pki import NOW, mint
@@ -146,3 +148,52 @@ def test_the_cli_refuses_an_unreadable_captured_line_and_writes_nothing(
     assert r.exit_code == 2 and "svc.example.pem:1: bad '# captured:'" in r.stderr, r.output
     assert sorted(p.name for p in in_tmp.iterdir()) == before  # no ca.pem, no report
     assert saved.read_bytes().startswith(b"# captured: yesterday\n")
+
+
+# ---------------------------------------------------------------------------------------
+# 3. The advice for an undated chain, said once
+
+
+def test_the_undated_advice_is_one_wording_in_the_note_and_the_hint() -> None:
+    trust = TrustSet.from_certificates([ROOT.c])
+    chain = ServerChain(CERTS, "chains/svc.example.pem")
+    item = CheckItem("svc", chain, CLOCK, hostname="svc.example", refresh="refresh it (X)")
+    (r,) = check_items(trust, [item], at=LATER).results
+    advice = undated_advice(r)
+    assert advice is not None and not r.ok
+    assert "chains/svc.example.pem has no '# captured:' date" in advice
+    assert "refresh it (X), or if the chain was saved while they were valid" in advice
+    assert r.undated_note is not None and r.undated_note.endswith(f": {advice}.")
+    assert f"({advice})" in fix_hint([r])
+    # Dated, nothing to advise.
+    (r,) = check_items(trust, [item], at=LATER, now=NOW).results
+    assert undated_advice(r) is None and r.undated_note is None
+
+
+def test_check_json_and_report_say_what_the_text_says(in_tmp: Path, runner: CliRunner) -> None:
+    """The failing check's ``Error:`` and ``hint:`` lines are in its --json document
+    (it had neither), and the HTML report carries the undated note the text prints."""
+    _project(in_tmp)
+    at = LATER.date().isoformat()
+    text = runner.invoke(cli, ["check", "--at", at, "--report", "out.html"])
+    assert text.exit_code == 1, text.output
+    error, hint = text.stderr.split("\n  hint: ", 1)
+    r = runner.invoke(cli, ["check", "--at", at, "--json"])
+    assert r.exit_code == 1, r.output
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 1
+    assert error == f"Error: {doc['error']}" and " ".join(hint.split()) == doc["hint"]
+    note = doc["results"][0]["undated_note"]
+    advice = note.split("before the date checked: ", 1)[1].removesuffix(".")
+    assert advice.startswith("chains/svc.example.pem has no '# captured:' date")
+    assert f"({advice})" in doc["hint"]
+    assert note in " ".join(text.stdout.split())
+    html = " ".join((in_tmp / "out.html").read_text().split())
+    assert escape(note) in html
+    # Nor are they drawn, or listed over a horizon, as renewed by the server.
+    assert "2026-12-24 (renewed by the server)" not in html
+    assert 'class="bar chain renewed"' not in html
+    until = (LATER + 400 * DAY).date().isoformat()
+    r = runner.invoke(cli, ["check", "--at", at, "--until", until])
+    assert r.exit_code == 1 and note in " ".join(r.stdout.split()), r.output
+    assert "renewed by the server, not forecast" not in r.stdout, r.output

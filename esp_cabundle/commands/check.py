@@ -353,10 +353,21 @@ def check(
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
         service_until = config.spec.policy.service_until if config is not None else None
         written = write_html_report(report_path, report, service_until=service_until)
+    failed = None
+    if not report.ok:
+        n = len(report.failures)
+        failed = VerdictError(
+            f"{n} of {len(report.results)} chain{'s' if len(report.results) != 1 else ''} "
+            f"would fail{' within the horizon' if horizon else ''}",
+            hint=fix_hint(report.failures),
+        )
     if as_json:
         doc = report.to_dict()
-        # The code this run exits with, as flash --json and every failure document say it.
-        doc["exit_code"] = 0 if report.ok else VerdictError.exit_code
+        # The code this run exits with, as flash --json and every failure document say it;
+        # failing, the failure document's words too (the text's Error: and hint: lines).
+        doc["exit_code"] = 0 if failed is None else failed.exit_code
+        if failed is not None:
+            doc.update(error=failed.message, hint=failed.hint)
         if report_path is not None:  # where the HTML went, for the CI step that keeps it
             doc["report"] = str(report_path)
         emit_json(doc)
@@ -364,13 +375,8 @@ def check(
         echo(render_report(report, width=wrap_width(96)))
         if report_path is not None:  # said as build and pack say what they wrote
             echo(f"Wrote {shown_path(report_path)} ({written:,} bytes)")
-    if not report.ok:
-        n = len(report.failures)
-        raise VerdictError(
-            f"{n} of {len(report.results)} chain{'s' if len(report.results) != 1 else ''} "
-            f"would fail{' within the horizon' if horizon else ''}",
-            hint=fix_hint(report.failures),
-        )
+    if failed is not None:
+        raise failed
 
 
 def _each_once(
@@ -519,9 +525,8 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool, width: int)
     if tl.failing_since is not None:
         out.extend(wrap.wrap(tl.failing_since.describe()))
     out.extend(wrap.wrap(v.explanation))
-    for said in (r.renewal_note, r.undated_note):
-        if said:
-            out.extend(wrap.wrap(said))
+    for said in r.chain_notes:
+        out.extend(wrap.wrap(said))
     if horizon:
         for f in tl.flips:
             out.extend(wrap.wrap(f.describe()))
@@ -532,7 +537,8 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool, width: int)
                 )
         if tl.note:
             out.extend(wrap.wrap(tl.note))
-        later = [e for e in tl.rotating if e not in tl.renewed]  # renewed ones said above
+        # renewed ones, and an undated chain's judged by their dates, said above
+        later = [e for e in tl.rotating if e not in tl.renewed and e not in tl.undated]
         if later:
             renewed = ", ".join(f"{e.label} ({e.date.date().isoformat()})" for e in later)
             out.extend(wrap.wrap(f"renewed by the server, not forecast: {renewed}"))
