@@ -121,6 +121,31 @@ def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
     assert code == 3 and "is not an http://" not in out, out
 
 
+def test_the_rpc_scheme_hint_follows_the_refusals_class_not_its_words(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mended line was given only when the message held "'URL' is not an": a
+    reworded refusal lost it unsaid. The refusal's class (WrongScheme) and the URL it
+    carries decide; another refusal keeps its own hint."""
+    from esp_cabundle.commands import _push_links
+    from esp_cabundle.push.http import checked_rpc_urls
+    from esp_cabundle.push.urls import WrongScheme
+
+    with pytest.raises(WrongScheme) as e:
+        checked_rpc_urls(["http://127.0.0.1:2/rpc", "ftp://127.0.0.1:1"])
+    assert e.value.url == "ftp://127.0.0.1:1"
+
+    def reworded(urls: Any, spelling: Any) -> None:
+        raise WrongScheme("--rpc: that scheme will not do", url="ftp://127.0.0.1:1", hint="x")
+
+    monkeypatch.setattr(_push_links, "checked_rpc_urls", reworded)
+    write_ca(in_tmp)
+    code, out = invoke("push", "--rpc", "ftp://127.0.0.1:1", "--board", "mongoose-os-esp32")
+    assert code == 2 and "that scheme will not do" in out, out
+    assert "hint: e.g. esp-cabundle push --rpc http://127.0.0.1:1/rpc --board" in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
 def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
     """The refusal is the run's first word: before, the CA's verdict came first, and a
     CA that failed its gate hid that the URL would be refused anyway."""

@@ -31,7 +31,7 @@ from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport, key_in_clear
 from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
-from ..push.urls import split_url
+from ..push.urls import WrongScheme, split_url
 from ..redact import remember, url_secrets
 from ..spelling import set_to
 from ..targets import target_label
@@ -430,31 +430,16 @@ def refuse_before_gate(
     return LinkInputs(ca_file, key, password)
 
 
-_RPC_SCHEMES = ("http", "https", "ws", "wss")
-
-
 def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
     """``--rpc`` URLs checked; one of another scheme (``ftp://1.2.3.4``, or none) is
     said with the line as typed, its URL given the typed host over http:// (the hint
     was the fragment "e.g. --rpc http://192.168.1.20/rpc or --rpc ws://...")."""
     try:
         checked_rpc_urls(urls, CLI_SPELLING)
-    except InputError as e:
-        bad = next((u for u in urls if _rpc_scheme_wrong(u)), None)
-        if bad is None or f"{bad!r} is not an" not in e.message:  # another refusal's hint
-            raise
-        words, rest = url_in_line(typed_words(ctx), "--rpc", bad, "http", host="192.168.1.20")
+    except WrongScheme as e:
+        words, rest = url_in_line(typed_words(ctx), "--rpc", e.url, "http", host="192.168.1.20")
         e.hint = example_line(words, why=f"or ws://{rest} over a WebSocket")
         raise
-
-
-def _rpc_scheme_wrong(url: str) -> bool:
-    """``url`` splits, but names no host or has a scheme --rpc does not take."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() not in _RPC_SCHEMES or not parts.hostname
 
 
 def open_transports(

@@ -29,7 +29,7 @@ from ..limits import loads_json
 from ..spelling import PYTHON, Spelling, set_to
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
-from .urls import refuse_url_secrets, split_url
+from .urls import WrongScheme, refuse_url_secrets, split_url
 
 __all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "checked_rpc_urls", "tls_context"]
 
@@ -293,8 +293,9 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
         # Before any message quotes the URL: its secret is remembered, then refused.
         refuse_url_secrets(parts, name, hint=_no_unit_login(spelling))
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
-            raise InputError(
+            raise WrongScheme(
                 f"{name} {u!r} is not an http://, https://, ws:// or wss:// URL",
+                url=u,
                 hint=f"e.g. {set_to(option, 'http://192.168.1.20/rpc')} or "
                 f"{set_to(option, 'ws://192.168.1.20/rpc')}",
             )
