@@ -17,7 +17,9 @@ from support.fleet_links import MDASH_KEY
 
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import InputError
+from esp_cabundle.push.http import LanTransport
 from esp_cabundle.push.mqtt import parse_mqtt_url
+from esp_cabundle.spelling import CLI_SPELLING
 
 KEY = MDASH_KEY  # the conftest mdash fixture's key
 
@@ -309,8 +311,61 @@ def test_an_rpc_url_no_unit_could_answer_at_is_a_usage_error(
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
-def test_a_broker_url_with_a_query_is_refused() -> None:
-    """paho takes no query or fragment: one was dropped unsaid."""
+def test_a_broker_url_with_a_query_is_refused_saying_why() -> None:
+    """paho takes no query or fragment: one was dropped unsaid, then refused without a
+    reason. MQTT has no use for one (the broker is reached by host and port alone): the
+    refusal says so and gives the URL without it, its user kept and its password not."""
     for url in ("mqtt://127.0.0.1:1/?x=1", "mqtt://127.0.0.1:1#x"):
-        with pytest.raises(InputError, match="a broker URL has no query or fragment"):
+        with pytest.raises(InputError, match="a broker URL has no query or fragment") as e:
             parse_mqtt_url(url)
+        assert "by host and port alone" in e.value.message, e.value
+        assert e.value.hint == "give it without that part: url='mqtt://127.0.0.1:1'"
+    with pytest.raises(InputError) as e:
+        parse_mqtt_url("mqtts://ops:pw-in-url-2@[::1]/?clean_session=0", CLI_SPELLING)
+    assert "visible in the process list" not in e.value.message  # not the secret's refusal
+    assert e.value.hint == "give it without that part: --mqtt mqtts://ops@[::1]:8883"
+
+
+def test_a_broker_url_with_a_query_is_refused_on_the_command_line_too(in_tmp: Path) -> None:
+    """The CLI passes the reason and the bare URL on, before the CA is judged."""
+    write_ca(in_tmp)
+    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:1?keepalive=30", "--device", "a",
+                       "--board", "mdash-arduino", "--bundle", "ca.pem")  # fmt: skip
+    assert code == 2 and "by host and port alone" in out and "CA:" not in out, out
+    assert "--mqtt mqtt://127.0.0.1:1" in out and "keepalive" not in out.partition("hint")[2]
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_an_http_rpc_urls_query_is_carried_to_the_unit() -> None:
+    """``--rpc 'http://unit/rpc?x=1'`` posted to /rpc, its query dropped unsaid (ws://
+    URLs are opened whole, and kept it): each request now goes to the URL as given."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Unit(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.path)
+            frame = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.dumps({"id": frame["id"], "result": {"id": "unit-q"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unit)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        for url, path in ((f"http://127.0.0.1:{port}/rpc?x=1&y=a%20b", "/rpc?x=1&y=a%20b"),
+                          (f"http://127.0.0.1:{port}?x=2", "/?x=2")):  # fmt: skip
+            t = LanTransport([url], timeout=5.0)
+            assert [u.id for u in t.units()] == ["unit-q"]
+            assert seen[-1] == path, seen
+    finally:
+        server.shutdown()
+        server.server_close()

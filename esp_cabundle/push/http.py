@@ -69,6 +69,10 @@ class HttpPool:
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.base_path = parts.path.rstrip("/")
+        # Carried on every request, never dropped unsaid: a unit's own path takes none
+        # (Mongoose OS ignores it), but a gateway or proxy before it may (as ws:// URLs,
+        # which websockets opens whole, always did). A secret in it was refused before.
+        self.query = f"?{parts.query}" if parts.query else ""
         self.timeout = timeout
         self._ctx = tls_context(ca_file) if parts.scheme == "https" else None
         self._local = threading.local()
@@ -118,7 +122,8 @@ class HttpPool:
             conn = self._conn(timeout or self.timeout)
             reused = conn.sock is not None
             try:
-                conn.request(method, self.base_path + path, body=body, headers=hdrs)
+                target = (self.base_path + path or "/") + self.query
+                conn.request(method, target, body=body, headers=hdrs)
                 resp = conn.getresponse()
                 data = resp.read(max_bytes + 1)
                 if resp.will_close or len(data) > max_bytes:  # the rest is never read
