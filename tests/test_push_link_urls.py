@@ -369,3 +369,29 @@ def test_an_http_rpc_urls_query_is_carried_to_the_unit() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://127.0.0.1:1/api/v2?access_token={SECRET}",
+        f"https://127.0.0.1:1/api/v2#X-Api-Key={SECRET}",
+        f"https://{SECRET}@127.0.0.1:1/api/v2",
+        f"https://user:{SECRET}@127.0.0.1:1/api/v2",
+        f"htp://127.0.0.1:1/api/v2?token={SECRET}",  # refused before the scheme quotes it
+    ],
+)
+def test_mdash_transport_refuses_a_key_in_its_base_url_as_the_cli_does(url: str) -> None:
+    """``MdashTransport(key, base_url='https://.../api/v2?access_token=KEY')`` was taken
+    (the query dropped, the key kept in ``base_url`` for every report), while the CLI
+    refused --mdash so: the constructor now runs the CLI's one check, unshown."""
+    from esp_cabundle.push.mdash import MdashTransport
+
+    with pytest.raises(InputError) as e:
+        MdashTransport(KEY, base_url=url)
+    said = f"{e.value.message} {e.value.hint}"
+    assert e.value.message.startswith("base_url: a key in the URL"), said
+    assert "key in api_key=" in (e.value.hint or ""), said
+    assert SECRET not in said
+    with pytest.raises(InputError, match="base_url takes the API's base URL, without a query"):
+        MdashTransport(KEY, base_url="https://127.0.0.1:1/api/v2?page=2")

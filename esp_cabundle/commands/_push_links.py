@@ -29,10 +29,10 @@ from ..own_servers import is_own_server, own_server_evidence, unread_servers
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
-from ..push.mdash import MdashTransport, key_in_clear
+from ..push.mdash import MdashTransport, check_mdash_url, key_in_clear
 from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
 from ..push.urls import WrongScheme, split_url
-from ..redact import remember, url_secrets
+from ..redact import remember
 from ..spelling import set_to
 from ..targets import target_label
 from ..text import decoded_utf8, printable
@@ -259,33 +259,6 @@ def _split_mdash(url: str) -> SplitResult:
     return split_url(url, "--mdash", example="https://mdash.net/api/v2")
 
 
-def _check_mdash_url(url: str) -> None:
-    """An http(s) URL with no key in it: a key in the URL (user:KEY@, ?access_token= or
-    any query or fragment key naming a secret) would show in the process list, as a
-    password in --mqtt would."""
-    parts = _split_mdash(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--mdash takes an http(s):// URL, not {url!r}")
-    # ?access_token= (mDash's own), or any key that names a secret (?token=, #key=):
-    # their values remembered by url_secrets
-    keyed = url_secrets(parts.query, parts.fragment)
-    if parts.username is not None or parts.password is not None or keyed:
-        # A name beside a password is a user name, masked nowhere (a common word such as
-        # "user" would be masked in every message); alone before the @ it is the key.
-        name = parts.username if parts.password is None else None
-        for piece in (name, parts.password):
-            if piece:
-                remember(piece)
-        raise InputError(
-            "--mdash: a key in the URL (user:KEY@ or ?access_token=) on the command line is "
-            "visible in the process list",
-            hint="give the base URL alone, e.g. https://mdash.net/api/v2, and the key in "
-            "MDASH_API_KEY or --api-key-file",
-        )
-    if parts.query or parts.fragment:
-        raise InputError("--mdash takes the API's base URL, without a query or fragment")
-
-
 def _tls_ca(path: Path | None, broker: MqttUrl | None, rpc_urls: Sequence[str]) -> str | None:
     """``--tls-ca``, checked before any link opens: read as every input is (a missing
     file, a loop, a FIFO or an empty file named as such), then loaded as TLS will. A
@@ -407,7 +380,7 @@ def refuse_before_gate(
     if ids and broker is None and not opts["mdash_url"]:
         raise InputError("--device/--devices name units behind --mdash or --mqtt")
     if opts["mdash_url"]:
-        _check_mdash_url(opts["mdash_url"])
+        check_mdash_url(opts["mdash_url"], "--mdash", CLI_SPELLING)
         if clear := key_in_clear(opts["mdash_url"], CLI_SPELLING):  # before the key is sent
             warn(clear)
     if opts["rpc_urls"]:
