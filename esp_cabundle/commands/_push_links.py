@@ -356,11 +356,14 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
 class LinkInputs:
     """What the links read from files and the environment, read once before the gate (a
     key file may be a pipe, which gives its content once): --tls-ca's path, checked,
-    the mDash API key and the MQTT password (None: not given)."""
+    the mDash API key and the MQTT password (None: not given), and the warnings said
+    already on stderr (the key sent in the clear), which a link's notes repeat: the
+    text says them once, the JSON carries them."""
 
     ca_file: str | None
     mdash_key: str | None
     mqtt_password: str | None
+    warned: tuple[str, ...] = ()
 
 
 def refuse_before_gate(
@@ -379,10 +382,12 @@ def refuse_before_gate(
         )
     if ids and broker is None and not opts["mdash_url"]:
         raise InputError("--device/--devices name units behind --mdash or --mqtt")
+    warned: list[str] = []
     if opts["mdash_url"]:
         check_mdash_url(opts["mdash_url"], "--mdash", CLI_SPELLING)
         if clear := key_in_clear(opts["mdash_url"], CLI_SPELLING):  # before the key is sent
             warn(clear)
+            warned.append(clear)
     if opts["rpc_urls"]:
         _checked_rpc(ctx, opts["rpc_urls"])
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
@@ -400,7 +405,7 @@ def refuse_before_gate(
         password = _secret_from(
             "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
         )
-    return LinkInputs(ca_file, key, password)
+    return LinkInputs(ca_file, key, password, tuple(warned))
 
 
 def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
