@@ -123,6 +123,30 @@ def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
     assert code == 3 and "is not an http://" not in out, out
 
 
+@pytest.mark.parametrize(
+    ("given", "mended"),
+    [
+        # the path went after the query: http://127.0.0.1:1?x=1/rpc
+        (["--rpc", "ftp://127.0.0.1:1?x=1"], ["--rpc", "http://127.0.0.1:1/rpc?x=1"]),
+        # a broker's URL: the line with --mqtt, which reaches units behind it
+        (["--rpc", "mqtt://127.0.0.1:1883/x?y=1"],
+         ["--mqtt", "mqtt://127.0.0.1:1883", "--device", "ID"]),
+        (["--rpc=MQTTS://ops@127.0.0.1"], ["--mqtt=mqtts://ops@127.0.0.1", "--device", "ID"]),
+    ],
+)  # fmt: skip
+def test_an_rpc_url_with_a_query_or_a_brokers_is_mended_whole(
+    in_tmp: Path, given: list[str], mended: list[str]
+) -> None:
+    write_ca(in_tmp)
+    argv = ["push", *given, "--board", "mongoose-os-esp32"]
+    code, out = invoke(*argv)
+    assert code == 2 and "is not an http://" in out, out
+    line = out.partition("  hint: e.g. esp-cabundle ")[2].partition(" (")[0]
+    assert shlex.split(line) == ["push", *mended, "--board", "mongoose-os-esp32"], out
+    assert ("--mqtt" in line) == ("by their device ids" in out), out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
 def test_the_rpc_scheme_hint_follows_the_refusals_class_not_its_words(
     in_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -415,9 +415,33 @@ def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
     try:
         checked_rpc_urls(urls, CLI_SPELLING)
     except WrongScheme as e:
+        if e.url.partition("://")[0].lower() in ("mqtt", "mqtts"):  # a broker, not a unit
+            e.hint = example_line(
+                _as_broker(typed_words(ctx), e.url),
+                why="units behind a broker are reached through it by their device ids; "
+                "--rpc takes a unit's own http:// or ws:// URL",
+            )
+            raise
         words, rest = url_in_line(typed_words(ctx), "--rpc", e.url, "http", host="192.168.1.20")
         e.hint = example_line(words, why=f"or ws://{rest} over a WebSocket")
         raise
+
+
+def _as_broker(words: Sequence[str], url: str) -> list[str]:
+    """``words`` with ``--rpc mqtt://HOST...`` given as the broker it names: ``--mqtt
+    mqtt://HOST --device ID`` (a query or path dropped: --mqtt refuses them)."""
+    parts = urlsplit(url)
+    broker = f"{parts.scheme}://{parts.netloc}"
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if words[i] == "--rpc" and words[i + 1 : i + 2] == [url]:
+            out += ["--mqtt", broker, "--device", "ID"]
+            i += 2
+            continue
+        out += [f"--mqtt={broker}", "--device", "ID"] if words[i] == f"--rpc={url}" else [words[i]]
+        i += 1
+    return out
 
 
 def open_transports(
