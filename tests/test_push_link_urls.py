@@ -17,7 +17,9 @@ from support.fleet_links import MDASH_KEY
 
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import InputError
+from esp_cabundle.push.http import LanTransport
 from esp_cabundle.push.mqtt import parse_mqtt_url
+from esp_cabundle.spelling import CLI_SPELLING
 
 KEY = MDASH_KEY  # the conftest mdash fixture's key
 
@@ -119,6 +121,55 @@ def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
         assert why == f"ws://{fixed.removeprefix('http://')} over a WebSocket)\n", out
     code, out = invoke(*shlex.split(line), "--timeout", "1")  # copied: the units are tried
     assert code == 3 and "is not an http://" not in out, out
+
+
+@pytest.mark.parametrize(
+    ("given", "mended"),
+    [
+        # the path went after the query: http://127.0.0.1:1?x=1/rpc
+        (["--rpc", "ftp://127.0.0.1:1?x=1"], ["--rpc", "http://127.0.0.1:1/rpc?x=1"]),
+        # a broker's URL: the line with --mqtt, which reaches units behind it
+        (["--rpc", "mqtt://127.0.0.1:1883/x?y=1"],
+         ["--mqtt", "mqtt://127.0.0.1:1883", "--device", "ID"]),
+        (["--rpc=MQTTS://ops@127.0.0.1"], ["--mqtt=mqtts://ops@127.0.0.1", "--device", "ID"]),
+    ],
+)  # fmt: skip
+def test_an_rpc_url_with_a_query_or_a_brokers_is_mended_whole(
+    in_tmp: Path, given: list[str], mended: list[str]
+) -> None:
+    write_ca(in_tmp)
+    argv = ["push", *given, "--board", "mongoose-os-esp32"]
+    code, out = invoke(*argv)
+    assert code == 2 and "is not an http://" in out, out
+    line = out.partition("  hint: e.g. esp-cabundle ")[2].partition(" (")[0]
+    assert shlex.split(line) == ["push", *mended, "--board", "mongoose-os-esp32"], out
+    assert ("--mqtt" in line) == ("by their device ids" in out), out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_the_rpc_scheme_hint_follows_the_refusals_class_not_its_words(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mended line was given only when the message held "'URL' is not an": a
+    reworded refusal lost it unsaid. The refusal's class (WrongScheme) and the URL it
+    carries decide; another refusal keeps its own hint."""
+    from esp_cabundle.commands import _push_links
+    from esp_cabundle.push.http import checked_rpc_urls
+    from esp_cabundle.push.urls import WrongScheme
+
+    with pytest.raises(WrongScheme) as e:
+        checked_rpc_urls(["http://127.0.0.1:2/rpc", "ftp://127.0.0.1:1"])
+    assert e.value.url == "ftp://127.0.0.1:1"
+
+    def reworded(urls: Any, spelling: Any) -> None:
+        raise WrongScheme("--rpc: that scheme will not do", url="ftp://127.0.0.1:1", hint="x")
+
+    monkeypatch.setattr(_push_links, "checked_rpc_urls", reworded)
+    write_ca(in_tmp)
+    code, out = invoke("push", "--rpc", "ftp://127.0.0.1:1", "--board", "mongoose-os-esp32")
+    assert code == 2 and "that scheme will not do" in out, out
+    assert "hint: e.g. esp-cabundle push --rpc http://127.0.0.1:1/rpc --board" in out, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
 def test_a_password_in_the_mqtt_url_is_refused_before_the_ca_is_judged(in_tmp: Path) -> None:
@@ -284,8 +335,87 @@ def test_an_rpc_url_no_unit_could_answer_at_is_a_usage_error(
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 
-def test_a_broker_url_with_a_query_is_refused() -> None:
-    """paho takes no query or fragment: one was dropped unsaid."""
+def test_a_broker_url_with_a_query_is_refused_saying_why() -> None:
+    """paho takes no query or fragment: one was dropped unsaid, then refused without a
+    reason. MQTT has no use for one (the broker is reached by host and port alone): the
+    refusal says so and gives the URL without it, its user kept and its password not."""
     for url in ("mqtt://127.0.0.1:1/?x=1", "mqtt://127.0.0.1:1#x"):
-        with pytest.raises(InputError, match="a broker URL has no query or fragment"):
+        with pytest.raises(InputError, match="a broker URL has no query or fragment") as e:
             parse_mqtt_url(url)
+        assert "by host and port alone" in e.value.message, e.value
+        assert e.value.hint == "give it without that part: url='mqtt://127.0.0.1:1'"
+    with pytest.raises(InputError) as e:
+        parse_mqtt_url("mqtts://ops:pw-in-url-2@[::1]/?clean_session=0", CLI_SPELLING)
+    assert "visible in the process list" not in e.value.message  # not the secret's refusal
+    assert e.value.hint == "give it without that part: --mqtt mqtts://ops@[::1]:8883"
+
+
+def test_a_broker_url_with_a_query_is_refused_on_the_command_line_too(in_tmp: Path) -> None:
+    """The CLI passes the reason and the bare URL on, before the CA is judged."""
+    write_ca(in_tmp)
+    code, out = invoke("push", "--mqtt", "mqtt://127.0.0.1:1?keepalive=30", "--device", "a",
+                       "--board", "mdash-arduino", "--bundle", "ca.pem")  # fmt: skip
+    assert code == 2 and "by host and port alone" in out and "CA:" not in out, out
+    assert "--mqtt mqtt://127.0.0.1:1" in out and "keepalive" not in out.partition("hint")[2]
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_an_http_rpc_urls_query_is_carried_to_the_unit() -> None:
+    """``--rpc 'http://unit/rpc?x=1'`` posted to /rpc, its query dropped unsaid (ws://
+    URLs are opened whole, and kept it): each request now goes to the URL as given."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Unit(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.path)
+            frame = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.dumps({"id": frame["id"], "result": {"id": "unit-q"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Unit)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        for url, path in ((f"http://127.0.0.1:{port}/rpc?x=1&y=a%20b", "/rpc?x=1&y=a%20b"),
+                          (f"http://127.0.0.1:{port}?x=2", "/?x=2")):  # fmt: skip
+            t = LanTransport([url], timeout=5.0)
+            assert [u.id for u in t.units()] == ["unit-q"]
+            assert seen[-1] == path, seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://127.0.0.1:1/api/v2?access_token={SECRET}",
+        f"https://127.0.0.1:1/api/v2#X-Api-Key={SECRET}",
+        f"https://{SECRET}@127.0.0.1:1/api/v2",
+        f"https://user:{SECRET}@127.0.0.1:1/api/v2",
+        f"htp://127.0.0.1:1/api/v2?token={SECRET}",  # refused before the scheme quotes it
+    ],
+)
+def test_mdash_transport_refuses_a_key_in_its_base_url_as_the_cli_does(url: str) -> None:
+    """``MdashTransport(key, base_url='https://.../api/v2?access_token=KEY')`` was taken
+    (the query dropped, the key kept in ``base_url`` for every report), while the CLI
+    refused --mdash so: the constructor now runs the CLI's one check, unshown."""
+    from esp_cabundle.push.mdash import MdashTransport
+
+    with pytest.raises(InputError) as e:
+        MdashTransport(KEY, base_url=url)
+    said = f"{e.value.message} {e.value.hint}"
+    assert e.value.message.startswith("base_url: a key in the URL"), said
+    assert "key in api_key=" in (e.value.hint or ""), said
+    assert SECRET not in said
+    with pytest.raises(InputError, match="base_url takes the API's base URL, without a query"):
+        MdashTransport(KEY, base_url="https://127.0.0.1:1/api/v2?page=2")

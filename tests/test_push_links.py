@@ -377,6 +377,32 @@ def test_an_http_mdash_url_to_another_host_warns_that_the_key_goes_in_clear(
     assert any(n.startswith(said) for n in json.loads(r.stdout)["notes"]), r.stdout
 
 
+def test_the_key_in_clear_warning_is_said_once_and_kept_in_every_json(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text said it twice (a warning before the key was sent, then the link's note
+    after the run), and ``--dry-run --json`` left it out of its notes: once in text, a
+    dry run's too, and in the notes of both JSON documents."""
+    from esp_cabundle.push import mdash
+
+    url = stand_in([mdash_unit("dev1")]).url
+    monkeypatch.setattr(mdash, "_loopback", lambda host: False)
+    said = "the --mdash URL is plain http:// to 127.0.0.1: the API key is sent unencrypted"
+    for dry in ([], ["--dry-run"]):
+        code, out = run(tmp_path, "--mdash", url, *dry)
+        assert code == 0 and out.count("the API key is sent unencrypted") == 1, out
+        assert f"warning: {said}" in out, out
+        ca, ledger = str(tmp_path / "ca.pem"), str(tmp_path / "j.db")
+        argv = ["push", "--mdash", url, "--board", "mdash-arduino", "--bundle", ca,
+                "--ledger", ledger, "--json", *dry]  # fmt: skip
+        r = CliRunner().invoke(cli, argv)
+        assert r.exit_code == 0, r.output
+        doc = json.loads(r.stdout)
+        assert doc.get("dry_run", False) is bool(dry), doc
+        assert [n for n in doc["notes"] if n.startswith(said)] != [], doc["notes"]
+        assert r.stderr.count("unencrypted") == 1, r.stderr
+
+
 @pytest.mark.parametrize(
     ("url", "warned"),
     [

@@ -29,10 +29,10 @@ from ..own_servers import is_own_server, own_server_evidence, unread_servers
 from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
-from ..push.mdash import MdashTransport, key_in_clear
+from ..push.mdash import MdashTransport, check_mdash_url, key_in_clear
 from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
-from ..push.urls import split_url
-from ..redact import remember, url_secrets
+from ..push.urls import WrongScheme, split_url
+from ..redact import remember
 from ..spelling import set_to
 from ..targets import target_label
 from ..text import decoded_utf8, printable
@@ -259,33 +259,6 @@ def _split_mdash(url: str) -> SplitResult:
     return split_url(url, "--mdash", example="https://mdash.net/api/v2")
 
 
-def _check_mdash_url(url: str) -> None:
-    """An http(s) URL with no key in it: a key in the URL (user:KEY@, ?access_token= or
-    any query or fragment key naming a secret) would show in the process list, as a
-    password in --mqtt would."""
-    parts = _split_mdash(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"--mdash takes an http(s):// URL, not {url!r}")
-    # ?access_token= (mDash's own), or any key that names a secret (?token=, #key=):
-    # their values remembered by url_secrets
-    keyed = url_secrets(parts.query, parts.fragment)
-    if parts.username is not None or parts.password is not None or keyed:
-        # A name beside a password is a user name, masked nowhere (a common word such as
-        # "user" would be masked in every message); alone before the @ it is the key.
-        name = parts.username if parts.password is None else None
-        for piece in (name, parts.password):
-            if piece:
-                remember(piece)
-        raise InputError(
-            "--mdash: a key in the URL (user:KEY@ or ?access_token=) on the command line is "
-            "visible in the process list",
-            hint="give the base URL alone, e.g. https://mdash.net/api/v2, and the key in "
-            "MDASH_API_KEY or --api-key-file",
-        )
-    if parts.query or parts.fragment:
-        raise InputError("--mdash takes the API's base URL, without a query or fragment")
-
-
 def _tls_ca(path: Path | None, broker: MqttUrl | None, rpc_urls: Sequence[str]) -> str | None:
     """``--tls-ca``, checked before any link opens: read as every input is (a missing
     file, a loop, a FIFO or an empty file named as such), then loaded as TLS will. A
@@ -383,11 +356,14 @@ def checked_broker_url(ctx: click.Context, opts: dict[str, Any]) -> MqttUrl:
 class LinkInputs:
     """What the links read from files and the environment, read once before the gate (a
     key file may be a pipe, which gives its content once): --tls-ca's path, checked,
-    the mDash API key and the MQTT password (None: not given)."""
+    the mDash API key and the MQTT password (None: not given), and the warnings said
+    already on stderr (the key sent in the clear), which a link's notes repeat: the
+    text says them once, the JSON carries them."""
 
     ca_file: str | None
     mdash_key: str | None
     mqtt_password: str | None
+    warned: tuple[str, ...] = ()
 
 
 def refuse_before_gate(
@@ -406,10 +382,12 @@ def refuse_before_gate(
         )
     if ids and broker is None and not opts["mdash_url"]:
         raise InputError("--device/--devices name units behind --mdash or --mqtt")
+    warned: list[str] = []
     if opts["mdash_url"]:
-        _check_mdash_url(opts["mdash_url"])
+        check_mdash_url(opts["mdash_url"], "--mdash", CLI_SPELLING)
         if clear := key_in_clear(opts["mdash_url"], CLI_SPELLING):  # before the key is sent
             warn(clear)
+            warned.append(clear)
     if opts["rpc_urls"]:
         _checked_rpc(ctx, opts["rpc_urls"])
     check_ledger(opts["ledger_path"])  # read only; whose campaign it is, once judged
@@ -427,10 +405,7 @@ def refuse_before_gate(
         password = _secret_from(
             "MQTT_PASSWORD", opts["mqtt_password_file"], "MQTT password", header=False
         )
-    return LinkInputs(ca_file, key, password)
-
-
-_RPC_SCHEMES = ("http", "https", "ws", "wss")
+    return LinkInputs(ca_file, key, password, tuple(warned))
 
 
 def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
@@ -439,22 +414,34 @@ def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
     was the fragment "e.g. --rpc http://192.168.1.20/rpc or --rpc ws://...")."""
     try:
         checked_rpc_urls(urls, CLI_SPELLING)
-    except InputError as e:
-        bad = next((u for u in urls if _rpc_scheme_wrong(u)), None)
-        if bad is None or f"{bad!r} is not an" not in e.message:  # another refusal's hint
+    except WrongScheme as e:
+        if e.url.partition("://")[0].lower() in ("mqtt", "mqtts"):  # a broker, not a unit
+            e.hint = example_line(
+                _as_broker(typed_words(ctx), e.url),
+                why="units behind a broker are reached through it by their device ids; "
+                "--rpc takes a unit's own http:// or ws:// URL",
+            )
             raise
-        words, rest = url_in_line(typed_words(ctx), "--rpc", bad, "http", host="192.168.1.20")
+        words, rest = url_in_line(typed_words(ctx), "--rpc", e.url, "http", host="192.168.1.20")
         e.hint = example_line(words, why=f"or ws://{rest} over a WebSocket")
         raise
 
 
-def _rpc_scheme_wrong(url: str) -> bool:
-    """``url`` splits, but names no host or has a scheme --rpc does not take."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() not in _RPC_SCHEMES or not parts.hostname
+def _as_broker(words: Sequence[str], url: str) -> list[str]:
+    """``words`` with ``--rpc mqtt://HOST...`` given as the broker it names: ``--mqtt
+    mqtt://HOST --device ID`` (a query or path dropped: --mqtt refuses them)."""
+    parts = urlsplit(url)
+    broker = f"{parts.scheme}://{parts.netloc}"
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if words[i] == "--rpc" and words[i + 1 : i + 2] == [url]:
+            out += ["--mqtt", broker, "--device", "ID"]
+            i += 2
+            continue
+        out += [f"--mqtt={broker}", "--device", "ID"] if words[i] == f"--rpc={url}" else [words[i]]
+        i += 1
+    return out
 
 
 def open_transports(

@@ -11,7 +11,7 @@ import json
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import timezone
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -242,8 +242,15 @@ def dry_run_exit_code(rows: Sequence[SurveyRow]) -> int:
 
 
 def render_report(
-    report: CampaignReport, push_file: PushFile, opts: dict[str, Any], traffic: int
+    report: CampaignReport,
+    push_file: PushFile,
+    opts: dict[str, Any],
+    traffic: int,
+    *,
+    said: Collection[str] = (),
 ) -> None:
+    """The run's summary; ``said``: notes warned of already (on stderr, before the run),
+    kept in the JSON's notes but not printed again."""
     done = sum(1 for r in report.rows if report.is_done(r))
     left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
     silent = _never_answered(left, watching=bool(opts.get("watch")))
@@ -271,8 +278,7 @@ def render_report(
         )
         return
     quiet = opts["quiet"]
-    for text in report.notes:
-        echo(f"Note: {text}.", quiet=quiet, wrap=True)
+    _print_notes(report.notes, said, quiet=quiet)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(report.counts().items()))
     unused = _unused_clause([r.state for r in report.rows])
     echo(
@@ -310,7 +316,23 @@ def _doubtful_have_room(n: int) -> str:
     return f"the {n:,} units whose room for the file cannot be told have it"
 
 
-def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, Any]) -> None:
+def _print_notes(notes: Sequence[str], said: Collection[str], *, quiet: bool) -> None:
+    """The links' notes, each once: one warned of already is not printed again."""
+    for text in notes:
+        if text not in said:
+            echo(f"Note: {text}.", quiet=quiet, wrap=True)
+
+
+def render_dry_run(
+    rows: list[SurveyRow],
+    push_file: PushFile,
+    opts: dict[str, Any],
+    *,
+    notes: Sequence[str] = (),
+    said: Collection[str] = (),
+) -> None:
+    """The survey; ``notes``: the links' (a key sent in the clear, a unit listed twice),
+    in the JSON as a run's are, printed unless ``said`` already (as :func:`render_report`)."""
     from ..push.survey import WOULD_FINISH, unsure  # deferred: with the survey
 
     silent = _never_answered(rows, "did not answer")
@@ -324,7 +346,7 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
                 "dry_run": True,
                 "ca_sha256": push_file.sha256,
                 "would_finish": would_finish,
-                "notes": silent,
+                "notes": [*notes, *silent],
                 "units": [r.to_dict() for r in rows],
             }
         )
@@ -349,6 +371,7 @@ def render_dry_run(rows: list[SurveyRow], push_file: PushFile, opts: dict[str, A
         else f"a push now would leave {plural(blocked, 'unit')} not done (exit 3)"
     )
     unused = _unused_clause([r.state for r in rows])
+    _print_notes(notes, said, quiet=quiet)
     echo(f"Dry run, nothing written: {summary}; {verdict}{unused}.", quiet=quiet, wrap=True)
     for line in silent:
         echo(line, quiet=quiet, wrap=True)

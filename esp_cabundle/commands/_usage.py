@@ -170,7 +170,9 @@ def url_in_line(
     except ValueError:  # a '[' without its ']'
         named = False
     rest = rest if named else host
-    rest += "" if "/" in rest else path
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=len(rest))
+    if "/" not in rest[:cut]:  # the path goes before a query: not "host?x=1/rpc"
+        rest = rest[:cut] + path + rest[cut:]
     fixed = f"{scheme}://{rest}"
     out = [fixed if w == bad else f"{flag}={fixed}" if w == f"{flag}={bad}" else w for w in words]
     return out, rest

@@ -364,7 +364,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         # predicts them (no file made, none changed).
         check_ledger(opts["ledger_path"], ca_sha256=push_file.sha256, board=push_file.board)
         if opts["dry_run"]:
-            if code := _dry_run(transports, push_file, options, opts, quiet=quiet):
+            if code := _dry_run(transports, push_file, options, opts, given.warned, quiet=quiet):
                 ctx.exit(code)
             return
         if opts["watch"]:
@@ -374,7 +374,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         for t in transports:
             t.close()
     traffic = sum(t.traffic.sent + t.traffic.received for t in transports)
-    render_report(report, push_file, opts, traffic)
+    render_report(report, push_file, opts, traffic, said=given.warned)
     if code := run_exit_code(report):
         ctx.exit(code)
 
@@ -482,16 +482,19 @@ def _dry_run(
     push_file: PushFile,
     options: CampaignOptions,
     opts: dict[str, Any],
+    said: tuple[str, ...],
     *,
     quiet: bool,
 ) -> int:
-    """Survey every unit; the dry run's exit code (:func:`dry_run_exit_code`)."""
+    """Survey every unit; the dry run's exit code (:func:`dry_run_exit_code`). The links'
+    notes go with it as with a run's report, those ``said`` already not printed again."""
     from ..push.survey import survey  # deferred: dry runs only
 
     with units_progress(quiet=quiet) as bar:
         bar.total(sum(len(t.units()) for t in transports) if not quiet else 0)
         rows = survey(transports, push_file, options, progress=bar.event)
-    render_dry_run(rows, push_file, opts)
+    notes = dict.fromkeys(n for t in transports for n in t.notes())  # as a run keeps them
+    render_dry_run(rows, push_file, opts, notes=list(notes), said=said)
     return dry_run_exit_code(rows)
 
 

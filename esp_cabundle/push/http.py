@@ -29,7 +29,7 @@ from ..limits import loads_json
 from ..spelling import PYTHON, Spelling, set_to
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
-from .urls import refuse_url_secrets, split_url
+from .urls import WrongScheme, refuse_url_secrets, split_url
 
 __all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "checked_rpc_urls", "tls_context"]
 
@@ -69,6 +69,10 @@ class HttpPool:
         self.host = parts.hostname
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.base_path = parts.path.rstrip("/")
+        # Carried on every request, never dropped unsaid: a unit's own path takes none
+        # (Mongoose OS ignores it), but a gateway or proxy before it may (as ws:// URLs,
+        # which websockets opens whole, always did). A secret in it was refused before.
+        self.query = f"?{parts.query}" if parts.query else ""
         self.timeout = timeout
         self._ctx = tls_context(ca_file) if parts.scheme == "https" else None
         self._local = threading.local()
@@ -118,7 +122,8 @@ class HttpPool:
             conn = self._conn(timeout or self.timeout)
             reused = conn.sock is not None
             try:
-                conn.request(method, self.base_path + path, body=body, headers=hdrs)
+                target = (self.base_path + path or "/") + self.query
+                conn.request(method, target, body=body, headers=hdrs)
                 resp = conn.getresponse()
                 data = resp.read(max_bytes + 1)
                 if resp.will_close or len(data) > max_bytes:  # the rest is never read
@@ -293,8 +298,9 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
         # Before any message quotes the URL: its secret is remembered, then refused.
         refuse_url_secrets(parts, name, hint=_no_unit_login(spelling))
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
-            raise InputError(
+            raise WrongScheme(
                 f"{name} {u!r} is not an http://, https://, ws:// or wss:// URL",
+                url=u,
                 hint=f"e.g. {set_to(option, 'http://192.168.1.20/rpc')} or "
                 f"{set_to(option, 'ws://192.168.1.20/rpc')}",
             )

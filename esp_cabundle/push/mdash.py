@@ -29,17 +29,25 @@ import ipaddress
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
 from ..limits import human_size
+from ..redact import remember, url_secrets
 from ..spelling import PYTHON, Spelling
 from ..text import plural, some
 from .http import HttpPool, json_body, link_error
 from .rpc import MAX_ANSWER_BYTES, FrameShape, answer_error, load_answer
 from .transport import Traffic, UnitRef
+from .urls import split_url
 
-__all__ = ["DEFAULT_MDASH_URL", "MDASH_FRAME_SIZE", "MdashTransport", "key_in_clear"]
+__all__ = [
+    "DEFAULT_MDASH_URL",
+    "MDASH_FRAME_SIZE",
+    "MdashTransport",
+    "check_mdash_url",
+    "key_in_clear",
+]
 
 DEFAULT_MDASH_URL = "https://mdash.net/api/v2"
 # A device's frames travel over its WebSocket; keep them as small as Mongoose OS's.
@@ -99,6 +107,36 @@ class _MdashChannel:
         pass
 
 
+def check_mdash_url(url: str, option: str, spelling: Spelling = PYTHON) -> SplitResult:
+    """``url`` split as mDash's base URL: http(s) with a host, no key in it and no query
+    or fragment (each call's path is added to it). A key (``user:KEY@``, ``KEY@``, or a
+    query or fragment key naming a secret, as :func:`~esp_cabundle.redact.url_secrets`
+    finds it) is refused, unshown: the process list would show it, and every report
+    and ledger naming the URL keep it. The CLI's ``--mdash`` and the transport's
+    ``base_url`` are checked here alike; ``option`` is how the messages name it."""
+    parts = split_url(url, option, example=DEFAULT_MDASH_URL)
+    # Before any message quotes the URL: its secrets are remembered, then refused.
+    keyed = url_secrets(parts.query, parts.fragment)
+    if parts.username is not None or parts.password is not None or keyed:
+        # A name beside a password is a user name, masked nowhere (a common word such as
+        # "user" would be masked in every message); alone before the @ it is the key.
+        name = parts.username if parts.password is None else None
+        for piece in (name, parts.password):
+            if piece:
+                remember(piece)
+        raise InputError(
+            f"{option}: a key in the URL (user:KEY@ or ?access_token=) is visible in the "
+            "process list and would be kept wherever the URL is shown or recorded",
+            hint=f"give the base URL alone, e.g. {DEFAULT_MDASH_URL}, and the key in "
+            f"{spelling.api_key}",
+        )
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{option} takes an http(s):// URL, not {url!r}")
+    if parts.query or parts.fragment or "#" in url:
+        raise InputError(f"{option} takes the API's base URL, without a query or fragment")
+    return parts
+
+
 def key_in_clear(base_url: str, spelling: Spelling = PYTHON) -> str | None:
     """The warning an http:// ``base_url`` earns: every request carries the API key in
     its Authorization header, readable by anyone on the path to a host that is not this
@@ -150,6 +188,7 @@ class MdashTransport:
                 "the mDash API key holds characters an HTTP header cannot carry (it is not shown)",
                 hint="one line of visible ASCII, as the Keys tab shows it",
             )
+        check_mdash_url(base_url, "base_url", spelling)  # as the CLI checks --mdash
         self._key = api_key
         self.base_url = base_url
         self._pool = HttpPool(base_url, timeout=timeout, ca_file=ca_file, option="--mdash")

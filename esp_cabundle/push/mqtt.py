@@ -60,7 +60,8 @@ class MqttUrl:
 
     def __str__(self) -> str:
         user = f"{self.username}@" if self.username else ""
-        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return f"{'mqtts' if self.tls else 'mqtt'}://{user}{host}:{self.port}"
 
 
 def parse_mqtt_url(text: str, spelling: Spelling = PYTHON) -> MqttUrl:
@@ -82,11 +83,9 @@ def parse_mqtt_url(text: str, spelling: Spelling = PYTHON) -> MqttUrl:
     )
     if parts.path not in ("", "/"):
         raise InputError(f"{name}: a broker URL has no path")
-    if parts.query or parts.fragment or "#" in text:  # paho would drop them unsaid
-        raise InputError(f"{name}: a broker URL has no query or fragment (? or #)")
     port = parts.port
     tls = parts.scheme == "mqtts"
-    return MqttUrl(
+    url = MqttUrl(
         tls,
         parts.hostname,
         port or (8883 if tls else 1883),
@@ -94,6 +93,13 @@ def parse_mqtt_url(text: str, spelling: Spelling = PYTHON) -> MqttUrl:
         unquote(parts.password) if parts.password is not None else None,
         given_in=name,
     )
+    if parts.query or parts.fragment or "#" in text:  # paho would drop them unsaid
+        raise InputError(
+            f"{name}: a broker URL has no query or fragment (? or #): MQTT reaches a broker "
+            "by host and port alone, so nothing after ? or # would reach it",
+            hint=f"give it without that part: {set_to(option, str(url))}",  # no password
+        )
+    return url
 
 
 def check_device_id(uid: str) -> str:

@@ -14,7 +14,17 @@ from ..errors import InputError
 from ..redact import url_secrets
 from ..spelling import set_to
 
-__all__ = ["refuse_url_secrets", "split_url"]
+__all__ = ["WrongScheme", "refuse_url_secrets", "split_url"]
+
+
+class WrongScheme(InputError):
+    """A URL of a scheme its option does not take, or without a host; ``url`` is the one
+    refused, as given. A CLI that mends the line as typed finds the refusal by this class,
+    never by the message's words (a rewording would silently lose the mended line)."""
+
+    def __init__(self, message: str, *, url: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.url = url
 
 
 def split_url(
