@@ -348,10 +348,10 @@ def _roots_table(result: BuildResult) -> None:
 def _depfile(path: Path | None, result: BuildResult) -> list[tuple[Path, bytes, int]]:
     """The dependency file ``--depfile`` asks for, written with the outputs (all or
     none). Its targets are the files written (the lock too); with every output on
-    standard output, the dependency file itself."""
+    standard output (``-``, ``/dev/stdout``), the dependency file itself."""
     if path is None:
         return []
-    outs = [o.path for o, _ in result.outputs if str(o.path) != "-"]
+    outs = [o.path for o, _ in result.outputs if not names_stdout(o.path)]
     outs += [result.lock_path] if result.lock_path is not None else []
     # As files, not names: build/../ca.pem is build's ca.pem before either exists.
     real = os.path.realpath(path)
