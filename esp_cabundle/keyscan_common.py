@@ -1,7 +1,7 @@
 """What the text scanners of :mod:`.keyscan` (hex, decimal, words) share: the DER scan
-they call, the sizes their runs are bounded by, a lazily compiled pattern and where the
-n-th number of a run is; and keyscan's own small helpers (line numbers, Java key stores),
-kept here so keyscan.py stays readable at one length."""
+they call, the sizes their runs are bounded by, the loop that decodes a run a chunk at a
+time, and where the n-th number of a run is; and keyscan's own small helpers (line
+numbers, Java key stores), kept here so keyscan.py stays readable at one length."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ __all__ = [
     "line_of",
     "memoised",
     "nth_position",
+    "scan_runs",
 ]
 
 # keyscan's DER scan: (kind, offset) of the first key in some bytes, or None.
@@ -48,6 +49,34 @@ def memoised(scan_der: ScanDer) -> ScanDer:
         return found
 
     return scan
+
+
+def scan_runs(
+    data: bytes,
+    pos: int,
+    run: re.Pattern[bytes],
+    more: re.Pattern[bytes],
+    decode: Callable[[bytes], bytes],
+    scan_der: ScanDer,
+    *,
+    back: int = 0,
+) -> tuple[tuple[str, int], int] | None:
+    """The first key ``scan_der`` finds in a run of ``data`` from ``pos`` on, and where
+    that run's text opens; None when no run holds one. A run opens where ``run`` matches
+    (its text ``back`` bytes before the match: a lead the pattern looks behind for) and
+    goes on while ``more`` matches right after it; each match is decoded on its own (a
+    chunk holds its comments and casts whole), so what decoding makes stays small, and
+    the run's bytes are scanned whole. Runs are maximal: the next starts past this one."""
+    while (opened := run.search(data, pos)) is not None:
+        start = opened.start() - back
+        out, pos = bytearray(decode(data[start : opened.end()])), opened.end()
+        while (went_on := more.match(data, pos)) is not None:
+            out += decode(went_on.group())
+            pos = went_on.end()
+        found = scan_der(bytes(out))
+        if found is not None:
+            return found, start
+    return None
 
 
 def nth_position(
