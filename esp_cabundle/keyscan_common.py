@@ -8,11 +8,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 __all__ = [
     "JAVA_MAGIC",
     "MIN_BYTES",
     "RUN_LEAD",
+    "KeyFinding",
     "ScanDer",
     "java_store_kind",
     "line_of",
@@ -94,6 +96,36 @@ def nth_position(
             return m.start()
         index -= 1
     return start
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFinding:
+    """Where key material was found: ``offset`` into the scanned bytes, 1-based ``line``,
+    and ``encoding`` ("" for the bytes as given, "UTF-16" for text read with NULs removed)."""
+
+    kind: str
+    offset: int
+    line: int
+    encoding: str = ""
+
+    @property
+    def file_line(self) -> int | None:
+        """The line an error's ``file:line:`` prefix names: one of the bytes as given (a
+        UTF-16 text's lines are not the file's); None for DER, which has no lines."""
+        return self.line if self.line and not self.encoding else None
+
+    def where(self, *, line_said: bool = False) -> str:
+        """Where it is, for a message. ``line_said``: the message's ``file:line:``
+        prefix names :attr:`file_line` (when there is one), so then the byte offset
+        alone (``evil.pem:1: ... at line 1`` said the place twice)."""
+        if line_said and self.file_line:
+            return f"byte offset {self.offset}"
+        text = f"line {self.line}" if self.line else f"byte offset {self.offset}"
+        if self.encoding:
+            text += f" of its {self.encoding} text"
+        elif self.line:
+            text += f" (byte offset {self.offset})"
+        return text
 
 
 # A Java key store's first four bytes, by store type.
