@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ._patterns import lazy_re
 from ._pipes import output_to_stdout
-from ._stdin import DASH_HINT, STDIN, output_descriptor, read_stdin
+from ._stdin import DASH_HINT, STDIN, output_descriptor, read_only, read_stdin
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
 from .file_kinds import (
@@ -313,11 +313,9 @@ def _through_descriptor(path: Path, fd: int, data: Data) -> _Item | None:
     the shell opened (``-o /dev/stdout >> all.pem``) is written where the descriptor
     stands, as the shell asked (``>>`` keeps its earlier bytes, which replacing the file
     by name would drop). A block device is refused by its name, as when named (None)."""
-    import fcntl  # deferred: descriptors are named on POSIX only, and rarely
-
     try:
         st = os.fstat(fd)
-        access = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+        reading_only = read_only(fd)
     except OSError as e:
         raise OutputError(
             f"{path}: file descriptor {fd} is not open ({e.strerror or e}); nothing written",
@@ -325,7 +323,7 @@ def _through_descriptor(path: Path, fd: int, data: Data) -> _Item | None:
         ) from e
     if stat.S_ISBLK(st.st_mode):
         return None
-    if access == os.O_RDONLY:  # < FILE: its write would fail (EBADF) after the renames
+    if reading_only:
         raise OutputError(
             f"{path}: file descriptor {fd} is open for reading only; nothing written",
             hint=f"open it for writing where the command is run (e.g. {fd}> FILE), or name a file",
