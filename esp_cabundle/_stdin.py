@@ -22,6 +22,8 @@ __all__ = [
     "STDIN",
     "named_descriptor",
     "names_stdout",
+    "output_descriptor",
+    "read_only",
     "read_stdin",
     "stdin_named_twice",
 ]
@@ -95,10 +97,27 @@ def named_descriptor(path: str | os.PathLike[str]) -> int | None:
     return None
 
 
+def output_descriptor(path: str | os.PathLike[str]) -> int | None:
+    """The descriptor an output named ``path`` is written through: 1 for ``-``
+    (standard output), else the one ``path`` spells (:func:`named_descriptor`)."""
+    return 1 if os.fspath(path) == STDIN else named_descriptor(path)
+
+
+def read_only(fd: int) -> bool:
+    """True when descriptor ``fd`` is open for reading only (``< FILE``, a pipe's read
+    end): an output written through it would fail, and only after the others were in
+    place. OSError when it is not open; False where its flags cannot be read."""
+    try:
+        import fcntl  # deferred: only outputs named by a descriptor; POSIX only
+    except ImportError:
+        return False
+    return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+
+
 def names_stdout(path: str | os.PathLike[str]) -> bool:
     """True for an output on standard output: ``-``, or a name of descriptor 1
     (``/dev/stdout``, ``/dev/fd/1``), whose text would be mixed into the output."""
-    return os.fspath(path) == STDIN or named_descriptor(path) == 1
+    return output_descriptor(path) == 1
 
 
 def stdin_named_twice(paths: Sequence[str]) -> tuple[str, str] | None:

@@ -342,21 +342,22 @@ def out_of_memory(command: str) -> OutOfMemory:
     )
 
 
-def _report_interrupt_json(code: int, *, err: bool) -> None:
+def _report_interrupt_json(code: int, *, stdout_taken: bool) -> None:
     """The ``--json`` document of an interrupt. An interrupt that cut an import short can
     leave a module half made for the rest of the process (CPython 3.13's ``pathlib``
     package: re-importing it then raises NameError), so when importing the reporter
-    fails, the same document is written from a fixed text instead of a traceback."""
+    fails, the same document is written from a fixed text instead of a traceback, on
+    stderr when stdout carries the output (``emit_json`` decides so otherwise)."""
     try:
         from .ui import emit_json, error_document  # deferred: the error path only
     except Exception:
-        stream = sys.stderr if err else sys.stdout
+        stream = sys.stderr if stdout_taken else sys.stdout
         stream.write(
             '{\n  "ok": false,\n  "error": "interrupted",\n  "kind": "KeyboardInterrupt",\n'
             f'  "exit_code": {int(code)},\n  "violations": [],\n  "hint": null\n}}\n'
         )
         return
-    emit_json({**error_document(KeyboardInterrupt(), code), "error": "interrupted"}, err=err)
+    emit_json({**error_document(KeyboardInterrupt(), code), "error": "interrupted"})
 
 
 def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
@@ -373,7 +374,7 @@ def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
         # command line says whether a script waits for a document, as for usage errors.
         wants = obj.get("json") or "--json" in obj.get("argv", ())
         if wants and not obj.get("json_printed"):
-            _report_interrupt_json(code, err=bool(obj.get("stdout_taken")))
+            _report_interrupt_json(code, stdout_taken=bool(obj.get("stdout_taken")))
         return
     from .text import printable  # deferred: the error path only
     from .ui import emit_json, error_document  # deferred: as above
@@ -386,7 +387,7 @@ def _report_error(ctx: click.Context, e: BaseException, code: int) -> None:
         doc["error"] = redact(doc["error"])
         doc["hint"] = redact(doc["hint"]) if doc["hint"] else doc["hint"]
         doc["violations"] = [redact(v) for v in doc["violations"]]
-        emit_json(doc, err=bool(obj.get("stdout_taken")))
+        emit_json(doc)  # on stderr when stdout carries the output, as ui decides
         return
     # Every line masked: a secret (push's API key) never reaches the terminal or a log.
     click.echo(redact(f"Error: {printable(e.message)}"), err=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ._patterns import lazy_re
 from ._pipes import output_to_stdout
-from ._stdin import DASH_HINT, STDIN, named_descriptor, read_stdin
+from ._stdin import DASH_HINT, STDIN, output_descriptor, read_only, read_stdin
 from .errors import InputError, OutputError
 from .fifo import named_fifo, open_fifo
 from .file_kinds import (
@@ -258,7 +258,7 @@ class _Item:
         named: Path,  # as the user named it
         target: Path,  # where the bytes go: a symlink's target, resolved
         data: Data,
-        through: bool,  # written through (stdout, a character device, a FIFO), not renamed
+        through: bool,  # written through (a descriptor, a character device, a FIFO), not renamed
         *,
         existed: bool = False,
         old_mode: int | None = None,  # the replaced file's st_mode
@@ -279,9 +279,7 @@ class _Item:
 
 def _classify(path: Path, data: Data) -> _Item:
     """Where ``path`` really leads and how it is written: by rename, or through."""
-    if str(path) == "-":
-        return _Item(path, path, data, through=True)
-    fd = named_descriptor(path)
+    fd = output_descriptor(path)
     if fd is not None and (item := _through_descriptor(path, fd, data)) is not None:
         return item
     try:
@@ -309,19 +307,27 @@ def _classify(path: Path, data: Data) -> _Item:
 
 
 def _through_descriptor(path: Path, fd: int, data: Data) -> _Item | None:
-    """``path`` spelling descriptor ``fd`` (``-o /dev/stdout``, bash's ``-o >(cmd)``),
-    written through it when it is a pipe or socket, as a FIFO is: its link leads to
-    ``pipe:[INODE]``, no file on disk beside which one could be made and renamed. A
-    file or device the descriptor has open is written by its own name (None)."""
+    """``path`` naming descriptor ``fd`` (``-`` and ``/dev/stdout`` are 1, bash's
+    ``-o >(cmd)`` is ``/dev/fd/63``), written through it whatever it has open: a pipe or
+    socket has no file on disk beside which one could be made and renamed, and a file
+    the shell opened (``-o /dev/stdout >> all.pem``) is written where the descriptor
+    stands, as the shell asked (``>>`` keeps its earlier bytes, which replacing the file
+    by name would drop). A block device is refused by its name, as when named (None)."""
     try:
         st = os.fstat(fd)
+        reading_only = read_only(fd)
     except OSError as e:
         raise OutputError(
             f"{path}: file descriptor {fd} is not open ({e.strerror or e}); nothing written",
             hint=f"open it where the command is run (e.g. {fd}> FILE), or name a file",
         ) from e
-    if not (stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode)):
+    if stat.S_ISBLK(st.st_mode):
         return None
+    if reading_only:
+        raise OutputError(
+            f"{path}: file descriptor {fd} is open for reading only; nothing written",
+            hint=f"open it for writing where the command is run (e.g. {fd}> FILE), or name a file",
+        )
     item = _Item(path, path, data, through=True)
     item.fd = fd
     return item
@@ -452,7 +458,7 @@ def _keep_old(item: _Item) -> None:
 
 def _write_through(item: _Item) -> None:
     try:
-        if str(item.target) == "-" or item.fd == 1:
+        if item.fd == 1:  # '-', /dev/stdout: through sys.stdout, after what it holds
             output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
             out = sys.stdout.buffer
             out.write(item.data)
@@ -500,8 +506,9 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
     are in place: if a rename fails, or an interrupt (Ctrl-C, SIGTERM) arrives, the files
     already replaced are put back and no temporary file is left. A symlink is followed
     and its target replaced; standard output (``-``), character devices (``/dev/null``)
-    and FIFOs are written through, after the renames, never replaced, as is a pipe or
-    socket named by its descriptor (``/dev/stdout``, ``/dev/fd/N``).
+    and FIFOs are written through, after the renames, never replaced, as is whatever a
+    descriptor's name leads to (``/dev/stdout``, ``/dev/fd/N``: a pipe, a socket, or a
+    file the shell opened, appended to under ``>>``).
     """
     outs = list(items)
     todo = [_classify(Path(out[0]), out[1]) for out in outs]

@@ -55,13 +55,12 @@ import binascii
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .errors import PrivateKeyError
 from .keyscan_armour import find_armour as _find_armour
 from .keyscan_armour import header_start
-from .keyscan_common import JAVA_MAGIC, java_store_kind, line_of, memoised
+from .keyscan_common import JAVA_MAGIC, KeyFinding, java_store_kind, line_of, memoised
 from .keyscan_dec import find_c_octal
 from .keyscan_dumps import find_dumps
 from .keyscan_hex import find_c_hex
@@ -71,25 +70,6 @@ if TYPE_CHECKING:
     from .pkcs12 import Pfx
 
 __all__ = ["KeyFinding", "base64_pfx", "find_private_key", "refuse_private_keys"]
-
-
-@dataclass(frozen=True, slots=True)
-class KeyFinding:
-    """Where key material was found: ``offset`` into the scanned bytes, 1-based ``line``,
-    and ``encoding`` ("" for the bytes as given, "UTF-16" for text read with NULs removed)."""
-
-    kind: str
-    offset: int
-    line: int
-    encoding: str = ""
-
-    def where(self) -> str:
-        text = f"line {self.line}" if self.line else f"byte offset {self.offset}"
-        if self.encoding:
-            text += f" of its {self.encoding} text"
-        elif self.line:
-            text += f" (byte offset {self.offset})"
-        return text
 
 
 # PuTTY .ppk lines, and the RFC 1421 headers of an encrypted traditional OpenSSL key.
@@ -577,13 +557,13 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
             _CLEAN.clear()
         _CLEAN[digest] = bool(stores)
         return
-    # A line in the bytes as given makes the error's file:line prefix (its offset: a hint's).
-    line = found.line if found.line and not found.encoding else None
+    line = found.file_line  # the error's file:line prefix (its offset: a hint's)
+    at = found.where(line_said=True)  # the line is the prefix's: said once
     if _PKCS12_SEALED in found.kind:
         from .pkcs12 import pkcs12_hint  # deferred: as in _pkcs12_kind
 
         raise PrivateKeyError(
-            f"{found.kind} at {found.where()}: a private key may be in what only the "
+            f"{found.kind} at {at}: a private key may be in what only the "
             "store's password opens, and PKCS#12 is not a supported CA source; refusing "
             "the whole input",
             path=source,
@@ -591,7 +571,7 @@ def refuse_private_keys(data: bytes, *, source: str) -> None:
             hint=pkcs12_hint(data, line and found.offset, base64=found.kind.startswith("base64")),
         )
     raise PrivateKeyError(
-        f"private key material ({found.kind}) at {found.where()}; refusing the whole input",
+        f"private key material ({found.kind}) at {at}; refusing the whole input",
         path=source,
         line=line,
         hint="a CA file must hold only public certificates: remove the key (and treat it as "

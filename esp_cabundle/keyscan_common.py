@@ -1,23 +1,26 @@
 """What the text scanners of :mod:`.keyscan` (hex, decimal, words) share: the DER scan
-they call, the sizes their runs are bounded by, a lazily compiled pattern and where the
-n-th number of a run is; and keyscan's own small helpers (line numbers, Java key stores),
-kept here so keyscan.py stays readable at one length."""
+they call, the sizes their runs are bounded by, the loop that decodes a run a chunk at a
+time, and where the n-th number of a run is; and keyscan's own small helpers (line
+numbers, Java key stores), kept here so keyscan.py stays readable at one length."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 __all__ = [
     "JAVA_MAGIC",
     "MIN_BYTES",
     "RUN_LEAD",
+    "KeyFinding",
     "ScanDer",
     "java_store_kind",
     "line_of",
     "memoised",
     "nth_position",
+    "scan_runs",
 ]
 
 # keyscan's DER scan: (kind, offset) of the first key in some bytes, or None.
@@ -50,6 +53,34 @@ def memoised(scan_der: ScanDer) -> ScanDer:
     return scan
 
 
+def scan_runs(
+    data: bytes,
+    pos: int,
+    run: re.Pattern[bytes],
+    more: re.Pattern[bytes],
+    decode: Callable[[bytes], bytes],
+    scan_der: ScanDer,
+    *,
+    back: int = 0,
+) -> tuple[tuple[str, int], int] | None:
+    """The first key ``scan_der`` finds in a run of ``data`` from ``pos`` on, and where
+    that run's text opens; None when no run holds one. A run opens where ``run`` matches
+    (its text ``back`` bytes before the match: a lead the pattern looks behind for) and
+    goes on while ``more`` matches right after it; each match is decoded on its own (a
+    chunk holds its comments and casts whole), so what decoding makes stays small, and
+    the run's bytes are scanned whole. Runs are maximal: the next starts past this one."""
+    while (opened := run.search(data, pos)) is not None:
+        start = opened.start() - back
+        out, pos = bytearray(decode(data[start : opened.end()])), opened.end()
+        while (went_on := more.match(data, pos)) is not None:
+            out += decode(went_on.group())
+            pos = went_on.end()
+        found = scan_der(bytes(out))
+        if found is not None:
+            return found, start
+    return None
+
+
 def nth_position(
     pieces: re.Pattern[bytes], data: bytes, start: int, index: int, end: int | None = None
 ) -> int:
@@ -65,6 +96,36 @@ def nth_position(
             return m.start()
         index -= 1
     return start
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFinding:
+    """Where key material was found: ``offset`` into the scanned bytes, 1-based ``line``,
+    and ``encoding`` ("" for the bytes as given, "UTF-16" for text read with NULs removed)."""
+
+    kind: str
+    offset: int
+    line: int
+    encoding: str = ""
+
+    @property
+    def file_line(self) -> int | None:
+        """The line an error's ``file:line:`` prefix names: one of the bytes as given (a
+        UTF-16 text's lines are not the file's); None for DER, which has no lines."""
+        return self.line if self.line and not self.encoding else None
+
+    def where(self, *, line_said: bool = False) -> str:
+        """Where it is, for a message. ``line_said``: the message's ``file:line:``
+        prefix names :attr:`file_line` (when there is one), so then the byte offset
+        alone (``evil.pem:1: ... at line 1`` said the place twice)."""
+        if line_said and self.file_line:
+            return f"byte offset {self.offset}"
+        text = f"line {self.line}" if self.line else f"byte offset {self.offset}"
+        if self.encoding:
+            text += f" of its {self.encoding} text"
+        elif self.line:
+            text += f" (byte offset {self.offset})"
+        return text
 
 
 # A Java key store's first four bytes, by store type.

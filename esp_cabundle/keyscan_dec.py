@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from ._patterns import lazy_re
-from .keyscan_common import MIN_BYTES, ScanDer, nth_position
+from .keyscan_common import MIN_BYTES, ScanDer, nth_position, scan_runs
 from .keyscan_hex import C_CAST, C_SUFFIX
 
 __all__ = ["find_c_octal", "find_decimal"]
@@ -147,21 +147,14 @@ def find_decimal(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
 def _find_runs(data: bytes, pos: int, scan_der: ScanDer, base: int) -> tuple[str, int] | None:
     run_re, more_re = (_DEC_RUN(), _DEC_MORE()) if base == 10 else (_OCT_RUN(), _OCT_MORE())
     # (no "48 in data" first: re's search for its literal is 3x as fast)
-    while (run := run_re.search(data, pos)) is not None:
-        out = bytearray(_dec_bytes(run.group(), base))
-        pos = run.end()
-        while (more := more_re.match(data, pos)) is not None:
-            out += _dec_bytes(more.group(), base)
-            pos = more.end()
-        found = scan_der(bytes(out))
-        if found is not None:
-            spelt = "decimal" if base == 10 else "octal"
-            start = run.start()
-            if base == 8 and data[start - 1 : start] == b"0":
-                start -= 1  # "0060": the run's match opens at its "060"
-            where = nth_position(_PIECE_RE[base](), data, start, found[1])
-            return f"{found[0]} spelt as {spelt} bytes", where
-    return None
+    hit = scan_runs(data, pos, run_re, more_re, lambda run: _dec_bytes(run, base), scan_der)
+    if hit is None:
+        return None
+    found, start = hit
+    if base == 8 and data[start - 1 : start] == b"0":
+        start -= 1  # "0060": the run's match opens at its "060"
+    where = nth_position(_PIECE_RE[base](), data, start, found[1])
+    return f"{found[0]} spelt as {'decimal' if base == 10 else 'octal'} bytes", where
 
 
 # C octal escapes in string literals, "\\060\\202\\004..." (or the shortest, "\\60\\202\\4"):
@@ -190,14 +183,8 @@ def find_c_octal(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     lead = _ESC_LEAD_RE.search(data)
     if lead is None:
         return None  # no run can open (every PEM bundle): nothing more to compile
-    pos, run_re, more_re = lead.start(), _ESC_RUN(), _ESC_MORE()
-    while (run := run_re.search(data, pos)) is not None:
-        out, pos = bytearray(_esc_bytes(run.group())), run.end()
-        while (more := more_re.match(data, pos)) is not None:
-            out += _esc_bytes(more.group())
-            pos = more.end()
-        found = scan_der(bytes(out))
-        if found is not None:
-            where = nth_position(_ESC_DIGITS(), data, run.start(), found[1])
-            return f"{found[0]} spelt as C octal escapes", where
-    return None
+    hit = scan_runs(data, lead.start(), _ESC_RUN(), _ESC_MORE(), _esc_bytes, scan_der)
+    if hit is None:
+        return None
+    (kind, offset), start = hit
+    return f"{kind} spelt as C octal escapes", nth_position(_ESC_DIGITS(), data, start, offset)

@@ -37,7 +37,7 @@ import re
 from array import array
 
 from ._patterns import lazy_re
-from .keyscan_common import MIN_BYTES, RUN_LEAD, ScanDer, nth_position
+from .keyscan_common import MIN_BYTES, RUN_LEAD, ScanDer, nth_position, scan_runs
 
 __all__ = ["find_c_hex", "find_hex_text"]
 
@@ -144,21 +144,13 @@ def find_c_hex(low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     lead = _C_HEX_LEAD.search(low)
     if lead is None:
         return None
-    pos, run_re = lead.start(), _C_HEX_RUN()
-    while (run := run_re.search(low, pos)) is not None:
-        start = run.start() - 1  # the "\\" or "0" before "x30" or "x6f"
-        # decoded a chunk at a time (each holds its comments and casts whole): what a
-        # chunk's decoding makes (re.sub's pieces) stays small
-        out, pos = bytearray(_c_hex_bytes(low[start : run.end()])), run.end()
-        while (more := _C_HEX_RUN_MORE().match(low, pos)) is not None:
-            out += _c_hex_bytes(more.group())
-            pos = more.end()
-        found = scan_der(bytes(out))
-        if found is not None:
-            return f"{found[0]} spelt as C hex bytes", nth_position(
-                _C_HEX_TOKEN_RE(), low, start, found[1]
-            )
-    return None
+    # the run's text opens at the "\\" or "0" before the "x30" or "x6f" its pattern finds
+    more = _C_HEX_RUN_MORE()
+    hit = scan_runs(low, lead.start(), _C_HEX_RUN(), more, _c_hex_bytes, scan_der, back=1)
+    if hit is None:
+        return None
+    (kind, offset), start = hit
+    return f"{kind} spelt as C hex bytes", nth_position(_C_HEX_TOKEN_RE(), low, start, offset)
 
 
 # ---------------------------------------------------------------------------------------

@@ -143,18 +143,18 @@ def warn(text: str) -> None:
     click.echo(click.style("warning: ", fg="yellow") + _lines(text), err=True)
 
 
-def emit_json(doc: Mapping[str, Any], *, err: bool = False) -> None:
-    """``doc`` as indented JSON on stdout (``err``: on stderr, when stdout carries an
-    output such as ``-o -``). The CLI then knows a report was printed, and does not add
-    an error document after it; nor, when the report says ``"ok": false``, the
-    ``Error:`` lines (the document said the failure).
+def emit_json(doc: Mapping[str, Any]) -> None:
+    """``doc`` as indented JSON on stdout, or on stderr when stdout carries the output
+    (:func:`stdout_carries_output`: ``-o -``, ``-o /dev/stdout``). The CLI then knows a
+    report was printed, and does not add an error document after it; nor, when the
+    report says ``"ok": false``, the ``Error:`` lines (the document said the failure).
 
     Every command prints one object with ``ok`` first: a document that does not say
     (a command that succeeded) gets ``"ok": true``; one whose verdict can be negative
     says ``ok`` itself (check, push, flash), and an error is :func:`error_document`."""
     obj = dict(doc) if "ok" in doc else {"ok": True, **doc}
     json_printed(ok=obj["ok"] is not False)
-    err = err or _stdout_taken()
+    err = _stdout_taken()
     stream = sys.stderr if err else sys.stdout
     if _streamed(obj):
         _emit_streamed(obj, stream, err=err)
@@ -356,10 +356,18 @@ def json_carried(text: str, encoding: str) -> str:
 
 def stdout_carries_output() -> None:
     """Say that standard output carries the command's output (``-o -``): its report,
-    and a ``--json`` document, go to stderr then."""
+    and a ``--json`` document, go to stderr then. Said once, where the output is named;
+    :func:`echo`, :func:`emit_json` and :func:`table_width` decide by it, so a command
+    says its report alike wherever its output goes."""
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.find_root().ensure_object(dict)["stdout_taken"] = True
+
+
+def _echoed_to(err: bool) -> Any:
+    """The stream text for stdout goes to (``err``: stderr): stderr when stdout carries
+    the output, as :func:`echo` sends it there."""
+    return sys.stderr if err or _stdout_taken() else sys.stdout
 
 
 def _stdout_taken() -> bool:
@@ -448,16 +456,17 @@ def _cut(text: str, width: int, ellipsis: str, split: str) -> str:
 
 
 def table_width(*, err: bool = False) -> int | None:
-    """How many columns a table may take on stdout (``err``: stderr): COLUMNS when it
-    is set, as git and man honour it; else the terminal's width when the stream is a
-    terminal; else None, whole rows, as ls and ps give a pipe. None too with --wide."""
+    """How many columns a table may take where :func:`echo` writes it (``err``: on
+    stderr, as :func:`note`): COLUMNS when it is set, as git and man honour it; else the
+    terminal's width when the stream is a terminal; else None, whole rows, as ls and ps
+    give a pipe. None too with --wide."""
     ctx = click.get_current_context(silent=True)
     if ctx is not None and (ctx.find_root().obj or {}).get("wide"):
         return None
     columns = os.environ.get("COLUMNS", "").strip()
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
-    stream = sys.stderr if err else sys.stdout
+    stream = _echoed_to(err)
     try:
         if not stream.isatty():
             return None
@@ -477,7 +486,7 @@ def wrap_width(most: int, *, err: bool = False) -> int:
 def _ellipsis(err: bool) -> str:
     """``…``, or ``...`` where the stream's encoding lacks it (it would be escaped as a
     6-character ``\\u2026`` that breaks the columns)."""
-    stream = sys.stderr if err else sys.stdout
+    stream = _echoed_to(err)
     try:
         "\u2026".encode(getattr(stream, "encoding", None) or "utf-8")
     except (UnicodeEncodeError, LookupError):
@@ -528,7 +537,8 @@ def format_table(
     ``width`` (see :func:`table_width`): the table is made to fit it, as each
     :class:`Column` allows (cut with an ellipsis, then hidden; a line saying which
     columns were left out ends the table); None keeps every row whole. ``err``: the
-    table goes to stderr (the ellipsis it can carry)."""
+    table goes to stderr (the ellipsis it can carry), as it does by :func:`echo` when
+    stdout carries the output."""
     cols = [h if isinstance(h, Column) else Column(h) for h in headers]
     heads = [printable(c.header) for c in cols]
     cells = [[printable(str(c)) for c in r] for r in rows]

@@ -108,6 +108,19 @@ def test_build_lists_every_file_it_read(project: Path) -> None:
     ]
 
 
+@pytest.mark.parametrize("stdout", ["-", "/dev/stdout"])
+def test_an_output_on_stdout_is_no_target(in_tmp: Path, stdout: str) -> None:
+    """Standard output however named is no file make could rebuild: with every output
+    there, the dependency file is the rule's target (``/dev/stdout`` was one)."""
+    argv = ["build", "--preset", "letsencrypt", "--no-lock", "-o", stdout, "--depfile", "ca.d"]
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("# ISRG Root X1")
+    targets, inputs = _rule((in_tmp / "ca.d").read_text())
+    assert targets == [str(in_tmp / "ca.d")]
+    assert inputs == [str(Catalog.load().store)]
+
+
 def test_dry_run_names_the_depfile_and_writes_nothing(project: Path) -> None:
     before = sorted(p for p in project.rglob("*"))
     r = CliRunner().invoke(cli, ["build", *ALLOW, "--dry-run", "--json", "--depfile", "ca.d"])

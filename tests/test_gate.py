@@ -346,9 +346,30 @@ def test_where_and_never_what() -> None:
     with pytest.raises(PrivateKeyError) as e:
         refuse_private_keys(data, source="ca.pem")
     line = X1_PEM.count(b"\n") + 2
-    assert str(e.value).startswith("ca.pem:")
-    assert f"at line {line} " in str(e.value)
+    found = find_private_key(data)
+    assert found is not None and found.line == line
+    assert str(e.value).startswith(f"ca.pem:{line}: ")
+    assert f"at byte offset {found.offset};" in str(e.value)
     assert cases()["header-nbsp"].secret.decode() not in str(e.value)
+
+
+def test_a_key_is_placed_once() -> None:
+    """The file:line prefix names the line, the message its byte offset alone (it said
+    ``evil.pem:1: ... at line 1 (byte offset 0)``); with no line of the file to name (DER,
+    UTF-16 text), the message says where."""
+    pem_key = b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n"
+    with pytest.raises(PrivateKeyError) as e:
+        refuse_private_keys(pem_key, source="evil.pem")
+    assert e.value.message == (
+        "evil.pem:1: private key material (PEM private-key header) at byte offset 0; "
+        "refusing the whole input"
+    )
+    with pytest.raises(PrivateKeyError) as e:
+        refuse_private_keys(("x\n" + pem_key.decode()).encode("utf-16"), source="evil.pem")
+    assert e.value.message == (
+        "evil.pem: private key material (PEM private-key header) at line 2 of its UTF-16 "
+        "text; refusing the whole input"
+    )
 
 
 # What a test's source may spell without holding a key: the armour, Proc-Type/DEK-Info

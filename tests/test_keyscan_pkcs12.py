@@ -297,7 +297,7 @@ def test_a_base64_store_that_may_hide_a_key_is_refused_saying_so() -> None:
         with pytest.raises(PrivateKeyError) as e:
             load_certificates(text, source="roots.b64")
         assert str(e.value).splitlines()[0] == (
-            f"roots.b64:1: {found.kind} at line 1 (byte offset 0): a private key may be in "
+            f"roots.b64:1: {found.kind} at byte offset 0: a private key may be in "
             "what only the store's password opens, and PKCS#12 is not a supported CA "
             "source; refusing the whole input"
         )

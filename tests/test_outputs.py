@@ -5,6 +5,7 @@ temporary files of a killed run never packed."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import threading
@@ -291,3 +292,15 @@ def test_written_paths_are_shown_as_typed_relative_to_the_working_directory(
                             "-o", str(in_tmp / "fs.bin")])  # fmt: skip
     assert r.exit_code == 0, r.output
     assert _wrote(r).startswith("Wrote fs.bin (")
+
+
+def test_build_json_with_the_bundle_on_stdout_puts_the_document_on_stderr(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """One place decides where the report goes (ui, told by stdout_carries_output): the
+    --json document of a build that succeeded goes to stderr as its error's would."""
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", "-", "--json"])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("# ISRG Root X1") and "{" not in r.stdout
+    doc = json.loads(r.stderr)
+    assert doc["ok"] is True and doc["outputs"][0]["path"] == "-"

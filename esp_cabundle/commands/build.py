@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -253,9 +252,8 @@ def build(
             for o in outputs
         )
 
-    to_stdout = any(names_stdout(o.path) for o in outputs)
-    if to_stdout:
-        stdout_carries_output()  # the report, and a --json error, go to stderr
+    if any(names_stdout(o.path) for o in outputs):  # a config's 'path: -' too
+        stdout_carries_output()  # the report, and --json, go to stderr (ui decides by it)
     lock_path = _config_dir(config) / LOCK_NAME
     if config is not None and not allow_outside:
         _refuse_outside(config, outputs, lock_path if not (no_lock and not locked) else None)
@@ -310,29 +308,27 @@ def build(
                 "board_gates": [g.to_dict() for g in result.boards],
             }
         )
-        emit_json(doc, err=to_stdout)
+        emit_json(doc)
         return
-    # With an output on standard output ('-o -'), the report goes to stderr.
-    say = note if to_stdout else echo
     if not quiet:  # -q shows none of it: measuring every cell of 150 rows is not free
-        _roots_table(result, say, to_stdout=to_stdout)
+        _roots_table(result)
     sizes = {o.path: f"{shown_path(o.path)} ({len(d):,} bytes)" for o, d in result.outputs}
     if result.lock_path is not None:
         sizes[result.lock_path] = shown_path(result.lock_path)
     sizes.update({p: shown_path(p) for p, _, _ in extra})
     if dry_run and done.written:
-        say(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
+        echo(f"Would write {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
     elif done.written:
-        say(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
+        echo(f"Wrote {', '.join(sizes[p] for p in done.written)}", quiet=quiet, wrap=True)
     if done.unchanged:
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
         kept = ", ".join(sizes[p] for p in done.unchanged)
-        say(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet, wrap=True)
+        echo(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet, wrap=True)
 
 
-def _roots_table(result: BuildResult, say: Callable[..., None], *, to_stdout: bool) -> None:
+def _roots_table(result: BuildResult) -> None:
     """The bundle's roots, one a row, and where they came from."""
-    say(
+    echo(
         f"{plural(len(result.bundle), 'root')} from {result.ca.source} "
         f"(Mozilla store: certifi {result.bundle.mozilla_version})"
     )
@@ -346,19 +342,16 @@ def _roots_table(result: BuildResult, say: Callable[..., None], *, to_stdout: bo
         )
         for e in result.bundle.entries
     ]
-    table = format_table(
-        _ROOT_COLUMNS, rows, indent=2, width=table_width(err=to_stdout), err=to_stdout
-    )
-    say(table)
+    echo(format_table(_ROOT_COLUMNS, rows, indent=2, width=table_width()))
 
 
 def _depfile(path: Path | None, result: BuildResult) -> list[tuple[Path, bytes, int]]:
     """The dependency file ``--depfile`` asks for, written with the outputs (all or
     none). Its targets are the files written (the lock too); with every output on
-    standard output, the dependency file itself."""
+    standard output (``-``, ``/dev/stdout``), the dependency file itself."""
     if path is None:
         return []
-    outs = [o.path for o, _ in result.outputs if str(o.path) != "-"]
+    outs = [o.path for o, _ in result.outputs if not names_stdout(o.path)]
     outs += [result.lock_path] if result.lock_path is not None else []
     # As files, not names: build/../ca.pem is build's ca.pem before either exists.
     real = os.path.realpath(path)
