@@ -114,6 +114,31 @@ def test_a_board_whose_platform_cannot_mount_the_image_does_not_fit_it(
     assert r.exit_code == 0 and "warning" not in r.stderr, r.output
 
 
+def test_mongoose_os_board_refuses_a_2_1_image_as_its_platform_does(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """'fs put/rm --board mongoose-os-esp32' on a 2.1 image edited it with only the
+    generic "another platform" warning, though Mongoose OS (littlefs 2.5) mounts 2.0
+    alone and '--platform mongoose-os-2.20.0', flash and update-dump refuse it."""
+    (in_tmp / "ca.pem").write_bytes(PEM)
+    made = pack_image(
+        "littlefs", "arduino", 256 << 10, [("/ca.pem", PEM)], platform="arduino-3.0.0"
+    )
+    (in_tmp / "fs.bin").write_bytes(made.data)
+    for verb in (["put", "fs.bin", "ca.pem", "/ca.pem"], ["rm", "fs.bin", "/ca.pem"]):
+        r = runner.invoke(cli, ["fs", *verb, "--board", "mongoose-os-esp32"])
+        assert r.exit_code == 2, r.output
+        said = r.stderr.replace("\n  ", " ")
+        assert "platform mongoose-os may run littlefs 2.5" in said, said
+        assert "cannot mount the image's on-disk version 2.1" in said
+        assert (in_tmp / "fs.bin").read_bytes() == made.data
+    # a 2.0 image, as pack makes for the board, still takes the put
+    mos = pack_image("littlefs", "mongoose-os", 256 << 10, []).data
+    (in_tmp / "m.bin").write_bytes(mos)
+    r = runner.invoke(cli, ["fs", "put", "m.bin", "ca.pem", "--board", "mongoose-os-esp32"])
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.output
+
+
 def test_an_arduino_board_fits_an_esp_littlefs_build(in_tmp: Path, runner: CliRunner) -> None:
     """An image of esp_littlefs' build (name_max 64) was taken for ESP-IDF alone, so
     an Arduino board was warned about: Arduino-ESP32 built as an ESP-IDF component
