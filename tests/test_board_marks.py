@@ -146,15 +146,17 @@ def test_fs_put_refuses_a_board_of_other_firmware_than_the_image_shows(
 
 
 def _home_made_board(folder: Path, *, profile: str) -> Path:
-    """mongoose-os-esp32 as a user's board file: no firmware: and no config_files, its
-    file system's profile ``profile``."""
+    """mongoose-os-esp32 as a user's board file: no firmware:, config_files nor
+    platform: (Mongoose OS's, which another profile contradicts), its file system's
+    profile ``profile``."""
     text = (Path(__file__).parents[1] / "boards" / "mongoose-os-esp32.yaml").read_text()
     text = text.replace("name: mongoose-os-esp32\n", "name: my-mos-board\n")
     head, rest = text.split("firmware:\n", 1)
     text = head + rest.split("framework:", 1)[1].join(["framework:", ""])
     text = text.replace("  config_files: [/conf9.json, /conf0.json]\n", "")
     text = text.replace("  profile: mongoose-os\n", f"  profile: {profile}\n")
-    assert "firmware:" not in text and "config_files" not in text
+    text = text.replace("  platform: mongoose-os\n", "")
+    assert "firmware:" not in text and "config_files" not in text and "platform:" not in text
     path = folder / "my-mos-board.yaml"
     path.write_text(text)
     return path
