@@ -8,6 +8,7 @@ said, with the command that replaces the CA file instead."""
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,12 @@ if TYPE_CHECKING:
     from ..board_model import Board
     from ..fs import FileSystemImage
 
-__all__ = ["board_warning", "named_ca_warning", "pack_hint"]
+__all__ = ["board_warning", "misplaced_ca", "named_ca_warning", "pack_hint"]
 
 _CERT_SUFFIXES = (".crt", ".cer", ".der")
+# Where ESP-IDF and Arduino mount the partition (esp_vfs_spiffs_register's base_path,
+# SPIFFS.begin()/LittleFS.begin()): in the firmware's paths, never in the image's.
+_MOUNT_POINTS = ("spiffs", "littlefs")
 
 
 def board_warning(image: FileSystemImage, board: Board | None, *, typed: bool) -> str | None:
@@ -128,4 +132,54 @@ def named_ca_warning(
     return (
         f"{printable(target)} is not the CA file: the firmware reads {ca}, so units "
         f"flashed with this image keep their old CA; to replace it: {command}"
+    )
+
+
+def misplaced_ca(
+    target: str,
+    ca_paths: set[str],
+    held: Collection[str],
+    *,
+    ca_path: str,
+    put_to: Callable[[str], str],
+    known: bool,
+) -> str | None:
+    """For a DEST that is not the CA file but was likely meant as it: the warning naming
+    the path the firmware reads (``ca_path``: the board's, else the profile's) and
+    ``put_to(path)`` (the put that writes there), or None. ``fs put IMAGE def.pem
+    /CA.pem`` wrote a new file, exit 0, and units kept their old /ca.pem. A DEST with a
+    mount point before the CA path (``/spiffs/ca.pem``, the path the firmware opens, as
+    README names mDash's file) is refused (InputError): the image's paths never carry
+    it. ``held``: the image's paths (a folder ``/spiffs`` it already has is a real one);
+    ``known``: --board, --profile or the config's board: named the CA path (else a name
+    alone is not judged)."""
+    if target in ca_paths:
+        return None
+    ca = " or ".join(sorted(ca_paths))
+    head, sep, rest = target[1:].partition("/")
+    prefix = f"/{head}/"
+    if sep and head.lower() in _MOUNT_POINTS and not any(p.startswith(prefix) for p in held):
+        inner = "/" + rest
+        meant = next((p for p in sorted(ca_paths) if p.lower() == inner.lower()), None)
+        if meant is not None:
+            raise InputError(
+                f"{printable(target)} is the path the firmware opens (the partition mounted "
+                f"at /{head}); inside the image its CA file is {meant}, and "
+                f"{printable(target)} would be a new file no unit reads; nothing written",
+                hint=f"put it at {meant}: {put_to(meant)}",
+            )
+        return (
+            f"{printable(target)} starts with /{head}/, where the firmware mounts the "
+            f"partition: paths inside the image carry no mount point, so units would open "
+            f"/{head}{printable(target)}; for the firmware's {printable(target)}: "
+            f"{put_to(inner)}"
+        )
+    name = target.rsplit("/", 1)[-1].lower()
+    ca_names = {p.rsplit("/", 1)[-1].lower() for p in ca_paths}
+    if not known or not (name in ca_names or name.endswith((".pem", *_CERT_SUFFIXES))):
+        return None
+    return (
+        f"{printable(target)} is not the CA file: the firmware reads {ca}; if it is meant "
+        f"as the CA, units flashed with this image keep their old one; to replace it: "
+        f"{put_to(ca_path)}"
     )

@@ -33,7 +33,7 @@ from ..fs.edit import (
 from ..gate import CaSource
 from ..text import fact_line, printable, printable_name
 from ..ui import echo, emit_json, format_table, warn
-from ._fsboard import board_warning, named_ca_warning
+from ._fsboard import board_warning, misplaced_ca, named_ca_warning
 from ._fsopts import (
     dump_partitions_hint,
     fs_command,
@@ -389,15 +389,26 @@ def put_cmd(
     chosen = chosen_board(board, config)
     warnings = [w for w in [board_warning(fs_image, chosen, typed=bool(board))] if w]
     ca_paths = _ca_paths(fs_image, chosen)
+    ca_path = normalize_path(
+        chosen.filesystem.ca_path if chosen and chosen.filesystem else fs_image.profile.ca_path
+    )
+
+    def put_to(path: str) -> str:
+        run = img.command("put", region, source, path)
+        return run + (f" --board {shlex.quote(board)}" if board else "")
+
     if dest is None:  # the documented default: said when it is not where the CA is read
-        ca_path = (
-            normalize_path(chosen.filesystem.ca_path) if chosen and chosen.filesystem else None
-        )
-        run = img.command("put", region, source, ca_path or fs_image.profile.ca_path)
-        run += f" --board {shlex.quote(board)}" if board else ""
+        run = put_to(ca_path)
         warnings += [
             w for w in [named_ca_warning(source, data, target, ca_paths, command=run)] if w
         ]
+    else:  # /CA.pem, /spiffs/ca.pem: a new file, and units keep reading their old CA
+        held = [f.path for f in fs_image.files()]
+        known = chosen is not None or img.profile is not None
+        misplaced = misplaced_ca(
+            target, ca_paths, held, ca_path=ca_path, put_to=put_to, known=known
+        )
+        warnings += [misplaced] if misplaced else []
     if target in ca_paths:
         src = CaSource.from_file(source, policy=ca.spec(config).policy, config=config)
         gated = ca.gate(board=chosen, at=parse_at(at), source=src, ca_path=target)
