@@ -1,11 +1,12 @@
 """A pack that runs out of room names the least size that holds its files and leaves
 room to rewrite them in place (as a CA update does), found with the real formatter and
 the real write ``fs put`` makes: the CLI as ``--size 24K``, a script as ``size=24576``, a
-config as ``size: 24K``; that size packs and takes a rewrite of the largest file, and one
-block less does not do both. A pack that holds its files with no room to rewrite them is
-warned of, naming that size. A board's own partition too
-small is said so, without a size that would not fit the board. SPIFFS's size limits are
-said grouped, the largest with the size that works. Every refusal writes nothing."""
+config as ``size: 24K``; that size packs and takes a CA update (the CA file rewritten at
+twice its size, fs.fit.CA_GROWTH), and one block less does not do both. A pack that
+holds its files with no room to rewrite them is warned of, naming that size. A board's
+own partition too small is said so, without a size that would not fit the board.
+SPIFFS's size limits are said grouped, the largest with the size that works. Every
+refusal writes nothing."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from esp_cabundle.fs import check_new_image, open_image
 from esp_cabundle.fs import edit as edit_module
 from esp_cabundle.fs.base import NoRoomError
 from esp_cabundle.fs.edit import FileEdit, edit_image, locate_image, pack_image
-from esp_cabundle.fs.fit import FIT_FILES
+from esp_cabundle.fs.fit import CA_GROWTH, FIT_FILES
 from esp_cabundle.images import image_spec, new_image
 from esp_cabundle.sizes import parse_size
 from esp_cabundle.spelling import CLI_SPELLING, CONFIG_SPELLING
@@ -50,12 +51,14 @@ def _rewrites(fs: str, image: bytes, path: str, data: bytes) -> bool:
 
 
 def _roomy(fs: str, size: int, files: list[tuple[str, bytes]]) -> bool:
-    """Whether ``size`` packs ``files`` and then takes a rewrite of the largest."""
+    """Whether ``size`` packs ``files`` and then takes a CA update: /ca.pem rewritten at
+    twice its size (fs.fit.CA_GROWTH), else the largest file as it is."""
     try:
         packed = pack_image(fs, "esp-idf", size, files)
     except NoRoomError:
         return False
-    path, data = max(files, key=lambda f: len(f[1]))
+    ca = dict(files).get("/ca.pem")
+    path, data = ("/ca.pem", ca * CA_GROWTH) if ca else max(files, key=lambda f: len(f[1]))
     return _rewrites(fs, packed.data, path, _flipped(data))
 
 
@@ -149,14 +152,16 @@ def test_a_pack_with_no_room_to_rewrite_warns_naming_the_size(
     warned = [w for w in r.output.splitlines() if w.startswith("warning:")]
     assert r.exit_code == 0 and len(warned) == 1, r.output
     found = re.fullmatch(
-        r"warning: a CA update will not fit: /ca\.pem cannot be rewritten in place in this "
-        r"12K image \(--size (\S+) or more leaves room\)",
+        r"warning: a CA update will not fit: /ca\.pem cannot be rewritten in place as "
+        r"[\d,]+ bytes \(twice its size\) in this 12K image \(--size (\S+) or more leaves "
+        r"room\)",
         warned[0],
     )
     assert found, warned
     ca = (in_tmp / "ca.pem").read_bytes()
     packed = pack_image("littlefs", "esp-idf", 12 << 10, [("/ca.pem", ca)])
-    assert not _rewrites("littlefs", packed.data, "/ca.pem", _flipped(ca))  # the warning is true
+    # the warning is true: a CA twice the size does not fit
+    assert not _rewrites("littlefs", packed.data, "/ca.pem", _flipped(ca * CA_GROWTH))
     assert _roomy("littlefs", parse_size(found.group(1)), [("/ca.pem", ca)])
     r = runner.invoke(cli, [*line, "--size", "12K", "-o", "fs2.bin", "--json"])
     doc = json.loads(r.stdout)
@@ -175,8 +180,8 @@ def test_a_spiffs_pack_with_no_room_to_rewrite_is_warned_of() -> None:
         edit_image(locate_image(packed.data), [FileEdit("put", "/ca.pem", _flipped(CA))])
     assert packed.cramped is not None and packed.cramped.fits is not None, packed.cramped
     assert packed.cramped.text() == (
-        "a CA update will not fit: /ca.pem cannot be rewritten in place in this 32K image "
-        f"(size={packed.cramped.fits} or more leaves room)"
+        "a CA update will not fit: /ca.pem cannot be rewritten in place as 27,136 bytes "
+        f"(twice its size) in this 32K image (size={packed.cramped.fits} or more leaves room)"
     )
     assert _roomy("spiffs", packed.cramped.fits, files)
     assert not _roomy("spiffs", packed.cramped.fits - BLOCK, files)
@@ -362,14 +367,15 @@ def test_a_cramped_build_output_or_board_partition_is_warned_in_its_words(
     warned = [w for w in r.output.splitlines() if w.startswith("warning:")]
     assert r.exit_code == 0 and (in_tmp / "fs.bin").exists(), r.output
     assert warned == [
-        "warning: a CA update will not fit: /ca.pem cannot be rewritten in place in this 24K "
-        "image (size: 40K or more leaves room)"
+        "warning: a CA update will not fit: /ca.pem cannot be rewritten in place as 26,940 "
+        "bytes (twice its size) in this 24K image (size: 52K or more leaves room)"
     ], r.output
     board = _tiny_board(in_tmp)
     board.write_text(board.read_text().replace("0x4000,", "0x6000,"))
     r = runner.invoke(cli, ["pack", "--board", str(board), "--preset", "default", "-o", "b.bin"])
     assert r.exit_code == 0, r.output
     assert (
-        "warning: a CA update will not fit: /ca.pem cannot be rewritten in place in this 24K "
-        "image (board tiny's file-system partition is too small for one)"
+        "warning: a CA update will not fit: /ca.pem cannot be rewritten in place as 26,940 "
+        "bytes (twice its size) in this 24K image (board tiny's file-system partition is too "
+        "small for one)"
     ) in r.output

@@ -67,7 +67,7 @@ def test_pack_json_carries_the_hint(runner: CliRunner, tmp_path: Path) -> None:
     doc = json.loads(r.output)
     assert r.exit_code == 2 and doc["ok"] is False
     assert doc["hint"].startswith(
-        "e.g. esp-cabundle pack --fs littlefs --profile esp-idf --size 16K"
+        "e.g. esp-cabundle pack --fs littlefs --profile esp-idf --size 20K"
     )
     assert not out.exists()
 

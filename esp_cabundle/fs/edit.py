@@ -387,14 +387,16 @@ def pack_image(
     platform: str | None = None,
     disk_version: int | None = None,
     spelling: Spelling = PYTHON,
+    ca_path: str | None = None,
 ) -> PackedImage:
     """A new image of ``size`` bytes holding ``files`` (written in order), verified by
     mounting it again. ``timestamp`` sets LittleFS time attributes where the profile
     keeps them; ``platform``/``disk_version`` choose LittleFS's on-disk version;
     ``spelling`` as for :func:`edit_image`. An image that holds the files but takes no
-    rewrite in place of its CA file (:func:`.fit.rewrite_trial`: a CA update) comes back
-    ``cramped``, with the size
-    that would (:mod:`.fit`); one that does not hold them names that size in its hint."""
+    rewrite in place of its CA file (at ``ca_path``, default the profile's;
+    :func:`.fit.rewrite_trial`: a CA update, twice the file's size) comes back
+    ``cramped``, with the size that would (:mod:`.fit`); one that does not hold them
+    names that size in its hint."""
     seen: set[str] = set()
     for path, _ in files:
         p = normalize_path(path)
@@ -402,8 +404,10 @@ def pack_image(
             raise InputError(f"{p} is given twice", hint="each file may appear once")
         seen.add(p)
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
-    trial = rewrite_trial(files, prof.ca_path)
+    target = normalize_path(ca_path or prof.ca_path)
+    trial = rewrite_trial(files, target)
     trial_path = normalize_path(trial[0]) if trial is not None else ""
+    need = len(trial[1]) if trial is not None and trial_path == target else None
 
     def packed(at: int) -> tuple[PackedImage, bool | None]:
         return _packed_image(
@@ -439,7 +443,7 @@ def pack_image(
     if room is not False:  # room, or refused for another reason: nothing to warn of
         return made
     fits = smallest_fit(holds, size, prof, files)
-    return replace(made, cramped=NoRewriteRoom(trial_path, size, fits, spelling))
+    return replace(made, cramped=NoRewriteRoom(trial_path, size, fits, spelling, need=need))
 
 
 def _packed_image(
@@ -541,4 +545,5 @@ def pack_ca_image(
         platform=platform,
         disk_version=disk_version,
         spelling=spelling,
+        ca_path=target,
     )

@@ -17,6 +17,7 @@ from ..spelling import PYTHON, Spelling
 from .base import FileSystemImage, FsProfile, NoRoomError, SizeHint, normalize_path
 
 __all__ = [
+    "CA_GROWTH",
     "FIT_FILES",
     "FIT_LIMIT",
     "TRIAL_MAX",
@@ -49,11 +50,14 @@ class NoRewriteRoom:
     fits: int | None = None
     spelling: Spelling = PYTHON
     board: str | None = None
+    need: int | None = None
+    """The CA size judged (:data:`CA_GROWTH` times the file's), said; None: the file's."""
 
     def text(self) -> str:
+        grown = f" as {self.need:,} bytes (twice its size)" if self.need is not None else ""
         head = (
-            f"a CA update will not fit: {self.path} cannot be rewritten in place in this "
-            f"{size_words(self.size)} image"
+            f"a CA update will not fit: {self.path} cannot be rewritten in place{grown} in "
+            f"this {size_words(self.size)} image"
         )
         if self.board is not None:
             return f"{head} (board {self.board}'s file-system partition is too small for one)"
@@ -78,13 +82,22 @@ Trial = tuple[str, bytes]
 """The file a CA update rewrites, as (path, bytes): see :func:`rewrite_trial`."""
 
 
+# A CA update is judged as the CA file rewritten at this many times its size: an update
+# adds roots (the 6 KB letsencrypt preset to the 13.5 KB default), and room for the file
+# as it is let a pack of 256 KiB with a 236 KB asset and a 6 KB CA go unwarned, then
+# refuse the 13.5 KB put. README says the same ("twice its size").
+CA_GROWTH = 2
+
+
 def rewrite_trial(files: Sequence[tuple[str, bytes]], ca_path: str) -> Trial | None:
     """The file whose rewrite in place a pack must leave room for: the one at the
-    profile's CA path, else the largest of at most :data:`TRIAL_MAX` bytes (a CA file
-    packed under another name); None when there is none, and then no trial."""
+    CA path, grown :data:`CA_GROWTH` times (the bytes the trial writes), else the
+    largest of at most :data:`TRIAL_MAX` bytes as it is (a CA file packed under another
+    name); None when there is none, and then no trial."""
     at_ca = [f for f in files if normalize_path(f[0]) == ca_path]
     if at_ca:
-        return at_ca[0]
+        path, data = at_ca[0]
+        return path, bytes(data) * CA_GROWTH
     small = [f for f in files if len(f[1]) <= TRIAL_MAX]
     return max(small, key=lambda f: len(f[1])) if small else None
 
