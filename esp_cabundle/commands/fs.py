@@ -348,8 +348,11 @@ def put_cmd(
     through the same gate as 'build' and 'flash' (policies, private keys, the config's
     targets and --target; written as PEM); other paths take SOURCE's bytes as they are.
     With --board (the board the image is for; default: the config's board:) its CA path
-    is gated too, under its rules. A file holding a private key goes in with a warning,
-    as with 'pack --from-dir'; a SOURCE larger than the whole image is refused unread.
+    is gated too, under its rules. Paths in the image carry no mount point: the
+    firmware's /spiffs/ca.pem is /ca.pem here (that DEST is refused); a DEST that looks
+    like a CA file but is not the CA path goes in with a warning naming it. A file
+    holding a private key goes in with a warning, as with 'pack --from-dir'; a SOURCE
+    larger than the whole image is refused unread.
 
     \b
     Examples:
