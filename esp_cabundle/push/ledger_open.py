@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
 from .ledger_files import NOT_A_LEDGER_HINT, narrow_side_files, not_a_ledger_hint, open_proven
-from .ledger_meta import SCHEMA_VERSION, checked_meta
-from .ledger_schema import SCHEMA, TABLES, migrate
+from .ledger_meta import checked_meta
+from .ledger_schema import TABLES, create_tables, migrate
 
 __all__ = ["check_ledger", "open_ledger", "refuse_another_campaign"]
 
+_WAIT = 30.0  # seconds, as the connection's busy timeout
 _FOLDER_HINT = "give --ledger a file in a directory that can be written to"
 
 
@@ -52,19 +54,32 @@ def open_ledger(p: Path, *, readonly: bool) -> tuple[sqlite3.Connection, dict[st
     except OSError as e:
         raise OutputError(f"cannot open the ledger {p}: {e.strerror}") from e
     try:
-        db = sqlite3.connect(p, timeout=30.0, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db = sqlite3.connect(p, timeout=_WAIT, isolation_level=None, check_same_thread=False)
+        # The tables first, in rollback mode, whose first commit writes the whole file:
+        # until then it is empty, and a process opening it too makes it (waiting here).
+        create_tables(db)
         migrate(db)
-        db.executescript(SCHEMA)
-        db.execute(
-            "INSERT OR IGNORE INTO campaign (key, value) VALUES ('schema', ?)",
-            (str(SCHEMA_VERSION),),
-        )
+        _to_wal(db)
+        db.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.DatabaseError as e:
         raise InputError(f"{p} is not a campaign ledger ({e})", hint=NOT_A_LEDGER_HINT) from e
     narrow_side_files(p)
     return db, {}
+
+
+def _to_wal(db: sqlite3.Connection, *, wait: float = _WAIT) -> None:
+    """Put the ledger in WAL mode. SQLite refuses the switch at once ("database is
+    locked", without its busy wait) while another process reads the file, as one
+    making the same new ledger does: asked again until ``wait`` seconds have passed."""
+    give_up = time.monotonic() + wait
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > give_up:
+                raise
+            time.sleep(0.01)
 
 
 def check_ledger(

@@ -14,9 +14,9 @@ __all__ = [
     "DONE_STATES",
     "FINAL_STATES",
     "READ_AS",
-    "SCHEMA",
     "STATES",
     "TABLES",
+    "create_tables",
     "migrate",
 ]
 
@@ -55,7 +55,6 @@ CREATE TABLE IF NOT EXISTS units (
 );
 """
 _CAMPAIGN = "CREATE TABLE IF NOT EXISTS campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-SCHEMA = _CAMPAIGN + _UNITS
 COLUMNS = (
     "id, transport, state, attempts, last_error, old_sha256, new_sha256, fw_version, "
     "first_seen, last_seen, updated_at, done_at, address, note"
@@ -109,6 +108,25 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute(f"INSERT INTO units ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM units_v1")
         db.execute("DROP TABLE units_v1")
         db.execute("UPDATE campaign SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def create_tables(db: sqlite3.Connection) -> None:
+    """A new ledger's tables and schema number, in one exclusive transaction (a file
+    another process makes at the same moment is made once, and is never seen with
+    SQLite's header but without its tables); a ledger that has them is left as it is.
+    Not through ``executescript``, which commits before each statement."""
+    db.execute("BEGIN EXCLUSIVE")
+    try:
+        db.execute(_CAMPAIGN)
+        db.execute(_UNITS)
+        db.execute(
+            "INSERT OR IGNORE INTO campaign (key, value) VALUES ('schema', ?)",
+            (str(SCHEMA_VERSION),),
+        )
     except BaseException:
         db.execute("ROLLBACK")
         raise
