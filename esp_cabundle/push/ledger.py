@@ -35,7 +35,7 @@ from typing import Any
 from ..dates import now
 from .ledger_files import DEFAULT_LEDGER, sqlite_errors
 from .ledger_meta import checked_meta
-from .ledger_open import check_ledger, open_ledger, refuse_another_campaign
+from .ledger_open import AnotherCampaign, check_ledger, open_ledger, refuse_another_campaign
 from .ledger_schema import COLUMNS, DONE_STATES, FINAL_STATES, READ_AS, STATES
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "DONE_STATES",
     "FINAL_STATES",
     "STATES",
+    "AnotherCampaign",
     "LeaseLost",
     "Ledger",
     "UnitRow",

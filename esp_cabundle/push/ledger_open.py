@@ -15,10 +15,15 @@ from .ledger_files import NOT_A_LEDGER_HINT, narrow_side_files, not_a_ledger_hin
 from .ledger_meta import checked_meta
 from .ledger_schema import TABLES, create_tables, migrate
 
-__all__ = ["check_ledger", "open_ledger", "refuse_another_campaign"]
+__all__ = ["AnotherCampaign", "check_ledger", "open_ledger", "refuse_another_campaign"]
 
 _WAIT = 30.0  # seconds, as the connection's busy timeout
 _FOLDER_HINT = "give --ledger a file in a directory that can be written to"
+
+
+class AnotherCampaign(InputError):
+    """The ledger records a campaign for another CA file or board: a real run is
+    refused, where a dry run, which writes no ledger, previews all the same."""
 
 
 def open_ledger(p: Path, *, readonly: bool) -> tuple[sqlite3.Connection, dict[str, str]]:
@@ -107,13 +112,13 @@ def refuse_another_campaign(
     path: Path, have: dict[str, str], *, ca_sha256: str, board: str
 ) -> None:
     if "ca_sha256" in have and have["ca_sha256"] != ca_sha256:
-        raise InputError(
+        raise AnotherCampaign(
             f"the ledger {path} records a campaign for another CA file "
             f"(SHA-256 {have['ca_sha256'][:16]}..., this one is {ca_sha256[:16]}...)",
             hint="give --ledger a new file for the new campaign",
         )
     if "board" in have and have["board"] != board:
-        raise InputError(
+        raise AnotherCampaign(
             f"the ledger {path} records a campaign for board {have['board']}, not {board}",
             hint="give --ledger a new file, or the campaign's --board",
         )
