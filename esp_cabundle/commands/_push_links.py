@@ -520,11 +520,14 @@ def connection_targets(
 ) -> tuple[list[Target], Path, set[str]]:
     """The servers the units connect to, where their saved chains live, and the hosts
     the config lists: the link's own server (``--server``, else the mDash host or the
-    ``mqtts://`` broker) and the config's ``targets:`` (``-c`` or ./cabundle.yaml),
-    chains beside the config."""
+    ``mqtts://`` broker), ``--target``'s and the config's ``targets:`` (``-c`` or
+    ./cabundle.yaml), chains beside the config: each one the gate judges the CA against
+    (a --target left out here made every unit's go-dark date unknown)."""
     config = project_config(opts)
     base = config.base_dir if config is not None else Path.cwd()
     targets = server_targets(opts, broker)
+    names = {t.name for t in targets}
+    targets += [t for t in opts["ca"].extra_targets() if t.name not in names]
     names = {t.name for t in targets}
     listed: set[str] = set()
     if config is not None:
