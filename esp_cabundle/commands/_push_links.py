@@ -30,7 +30,7 @@ from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport, check_mdash_url, key_in_clear
-from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
+from ..push.mqtt import EXAMPLE_URL, MqttTransport, check_device_id, parse_mqtt_url
 from ..push.urls import WrongScheme, split_url
 from ..redact import remember
 from ..spelling import set_to
@@ -215,8 +215,9 @@ _DEVICES_FILE_HINT = (
 
 def device_ids(opts: dict[str, Any]) -> list[str]:
     """``--device`` ids and those of ``--devices FILE`` (UTF-8, a BOM ignored, one per
-    line, ``#`` comments); an id with a control character or a space is refused, and so
-    is a file that lists none (an export that came out empty is a slip, not "no units")."""
+    line, ``#`` comments); an id with a control character or a space is refused (over
+    MQTT, one its topics cannot hold), each with its file:line, and so is a file that
+    lists none (an export that came out empty is a slip, not "no units")."""
     ids = [(d, "--device") for d in opts["devices"]]
     if opts["devices_file"] is not None:
         path = opts["devices_file"]
@@ -251,6 +252,11 @@ def device_ids(opts: dict[str, Any]) -> list[str]:
                 if where == "--device"
                 else f"one device id per line: the units' device.id, {rule}",
             )
+        if opts["mqtt_url"]:  # MQTT's rule too, said where the id came from as the above
+            try:
+                check_device_id(uid)
+            except InputError as e:
+                raise InputError(f"{where}: {e.message}", hint=e.hint) from None
         out.append(uid)
     return out
 
