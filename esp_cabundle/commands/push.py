@@ -346,7 +346,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         go_dark_for=forecast.go_dark,
         judged_against=forecast.judged_against,
         in_place=opts["in_place"],
-        unit_board_again=unit_board_again(ctx, opts["ledger_path"]),
+        unit_board_again=unit_board_again(ctx, opts),
     )
     quiet = opts["quiet"] or opts["as_json"]
 
