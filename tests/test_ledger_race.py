@@ -38,3 +38,36 @@ def test_two_processes_creating_one_new_ledger_both_succeed(tmp_path: Path) -> N
         with Ledger(path, readonly=True) as ledger:
             assert ledger.meta()["ca_sha256"] == SHA
             assert [r.id for r in ledger.rows()] == ["dev1"]
+
+
+def test_a_ledger_found_mid_creation_is_read_once_made(tmp_path: Path) -> None:
+    """Another process's first commit under way (SQLite's header, no tables yet, its
+    -journal beside): read again once it is done, not refused as another program's."""
+    import sqlite3
+    import threading
+    import time
+
+    path = tmp_path / "new.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 0")
+    db.execute("CREATE TABLE x (y)")
+    db.execute("DROP TABLE x")  # a SQLite file without tables, as a creator leaves it
+    db.commit()
+    db.close()
+    journal = tmp_path / "new.db-journal"
+    journal.write_bytes(b"")
+
+    def finish() -> None:
+        time.sleep(0.3)
+        with Ledger(tmp_path / "made.db") as made:
+            made.bind(ca_sha256=SHA, board="mdash-arduino", ca_path="/ca.pem")
+        path.write_bytes((tmp_path / "made.db").read_bytes())
+        journal.unlink()
+
+    t = threading.Thread(target=finish)
+    t.start()
+    try:
+        with Ledger(path, readonly=True) as ledger:
+            assert ledger.meta()["ca_sha256"] == SHA
+    finally:
+        t.join()
