@@ -195,24 +195,48 @@ def test_dry_run_predicts_the_ledgers_refusal_reading_only(mdash: Any, in_tmp: P
     write_ca(in_tmp)
     base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1"]
     assert invoke(*base, "--bundle", "ca.pem")[0] == 0
-    (in_tmp / "other.pem").write_bytes(ca_bytes("default"))
     (in_tmp / "junk.db").write_bytes(b"not a database at all" * 100)
     calls = len(units[0].calls)
-    for ledger, words in ((DEFAULT, "another CA file"), ("junk.db", "not a campaign ledger")):
-        real = invoke(*base, "--bundle", "other.pem", "--ledger", ledger)
-        before = _files(in_tmp)
-        r = CliRunner().invoke(
-            cli, [*base, "--bundle", "other.pem", "--ledger", ledger, "--dry-run", "--json"]
-        )
-        assert real[0] == r.exit_code == 2 and words in real[1], real[1]
-        doc = json.loads(r.stdout)
-        assert doc["ok"] is False and words in doc["error"]
-        assert _files(in_tmp) == before  # nothing written, no side file made
+    real = invoke(*base, "--bundle", "ca.pem", "--ledger", "junk.db")
+    before = _files(in_tmp)
+    r = CliRunner().invoke(
+        cli, [*base, "--bundle", "ca.pem", "--ledger", "junk.db", "--dry-run", "--json"]
+    )
+    assert real[0] == r.exit_code == 2 and "not a campaign ledger" in real[1], real[1]
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and "not a campaign ledger" in doc["error"]
+    assert _files(in_tmp) == before  # nothing written, no side file made
     assert len(units[0].calls) == calls  # refused before a unit was asked anything
     # The same CA file: the dry run goes on to survey the units, as before.
     code, out = invoke(*base, "--bundle", "ca.pem", "--dry-run")
     assert code == 0 and "another CA file" not in out, out
     assert _files(in_tmp) == before
+
+
+def test_dry_run_previews_despite_another_campaigns_ledger(mdash: Any, in_tmp: Path) -> None:
+    """A dry run writes no ledger: the default one recording a campaign for another CA
+    file (or board) refused it, where it now previews and notes that a real run needs a
+    new --ledger. The real run is still refused, and nothing is written."""
+    s, units = mdash
+    write_ca(in_tmp)
+    base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1"]
+    assert invoke(*base, "--bundle", "ca.pem")[0] == 0
+    (in_tmp / "other.pem").write_bytes(ca_bytes("default"))
+    before = _files(in_tmp)
+    real = invoke(*base, "--bundle", "other.pem")
+    assert real[0] == 2 and "another CA file" in real[1], real[1]
+    calls = len(units[0].calls)
+    code, out = invoke(*base, "--bundle", "other.pem", "--dry-run")
+    assert code == 0, out
+    assert "Dry run, nothing written" in out and "dev1" in out, out
+    assert "Note: the ledger" in out and "another CA file" in out, out
+    assert "a real run with it is refused" in out and "give --ledger a new file" in out, out
+    assert len(units[0].calls) > calls  # the units were surveyed
+    r = CliRunner().invoke(cli, [*base, "--bundle", "other.pem", "--dry-run", "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["dry_run"] is True and [u["id"] for u in doc["units"]] == ["dev1"]
+    assert any("another CA file" in n for n in doc["notes"]), doc["notes"]
+    assert _files(in_tmp) == before  # nothing written, no side file made
 
 
 def _files(directory: Path) -> dict[str, bytes]:

@@ -87,3 +87,49 @@ def test_a_lan_unit_is_given_a_line_with_its_url_alone(
     code, out = invoke(*words)
     assert code == 0 and "1 of 1 units done (1 verified)" in out, out
     assert list(rows(own)) == ["lan-b"] and units[0].count("FS.Put") == 0
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_line_keeps_the_runs_judging_options(lan: Any, tmp_path: Path) -> None:
+    """A --target (and --server, --allow, -c alike) judged the run: the line for the unit
+    keeps it, so it is judged again for the other board, and runs as printed."""
+    unit = mongoose_unit("lan-t")
+    url = lan(unit).http_url
+    ca, ledger = write_ca(tmp_path), tmp_path / "lan2.db"
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes((REPO / "examples/chains/letsencrypt-2024-short.pem").read_bytes())
+    code, out = invoke("push", "--board", "mdash-arduino", "--bundle", str(ca), "--ledger",
+                       str(ledger), "--timeout", "2", "--target", str(chain),
+                       "--rpc", url)  # fmt: skip
+    assert code == 3, out
+    error = rows(ledger)["lan-t"].last_error
+    words = the_line(error)
+    assert "--target" in words and words[words.index("--target") + 1] == str(chain), words
+    assert "HOST[:PORT]" not in error, error
+    code, out = invoke(*words)
+    assert code == 0 and "1 of 1 units done (1 verified)" in out, out
+
+
+def test_a_line_nothing_would_judge_says_what_to_add(lan: Any, tmp_path: Path) -> None:
+    """The run was judged by its board's own connection (mDash's to mdash.net), which the
+    other board's firmware does not have: the line as printed was refused ("no server
+    judged the CA"); it now says to name the server, or --allow unjudged."""
+    unit = mongoose_unit("lan-u")
+    url = lan(unit).http_url
+    ca, ledger = write_ca(tmp_path), tmp_path / "lan2.db"
+    code, out = invoke("push", "--board", "mdash-arduino", "--bundle", str(ca), "--ledger",
+                       str(ledger), "--timeout", "2", "--rpc", url)  # fmt: skip
+    assert code == 3, out
+    error = rows(ledger)["lan-u"].last_error
+    assert SAID in error, error
+    line = error[error.index(SAID) + len(SAID) :]
+    printed, _, said = line.partition(" --server HOST[:PORT] (")
+    assert said and "nothing else judges the CA for mongoose-os-esp32" in said, error
+    assert "--allow unjudged" in said, error
+    words = shlex.split(printed)
+    code, out = invoke(*words)  # as it was printed before: refused as unjudged
+    assert code == 2 and "no server judged the CA" in out, out
+    code, out = invoke(*words, "--allow", "unjudged")  # with what the line says to add
+    assert code == 0 and "1 of 1 units done (1 verified)" in out, out

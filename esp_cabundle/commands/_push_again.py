@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..board_links import board_links
+from ..boards import load_board
 from ..text import printable
+from ._push_gate import UNJUDGED
+from ._push_links import project_config
 from ._usage import replaced_option, split_option, takes_value, typed_words, with_option
 
 if TYPE_CHECKING:
@@ -33,11 +36,17 @@ _LINKS = {
 }
 
 
-def unit_board_again(ctx: click.Context, ledger: Path) -> Callable[[str, UnitRef], str | None]:
+def unit_board_again(
+    ctx: click.Context, opts: dict[str, Any]
+) -> Callable[[str, UnitRef], str | None]:
     """For a board and a unit, the command line as typed that pushes to that unit alone
-    with that board, on a ledger of that board's beside ``ledger`` (``lan.db``:
+    with that board, on a ledger of that board's beside the run's (``lan.db``:
     ``lan-mongoose-os-esp32.db``; one line per unit of it shares it); None for a unit
-    reached by a transport this does not know."""
+    reached by a transport this does not know. It keeps the run's judging options
+    (--server, --target, --allow, -c); when, for that board, nothing would judge the CA
+    (the run was judged by its own board's connections alone), it says what to add: the
+    line as printed was refused as unjudged."""
+    ledger = opts["ledger_path"]
     params = {p.name: p for p in ctx.command.params if isinstance(p, click.Option)}
     typed = typed_words(ctx)
 
@@ -60,9 +69,34 @@ def unit_board_again(ctx: click.Context, ledger: Path) -> Callable[[str, UnitRef
         words = replaced_option(words, ["--board"], "--board", board)
         own = ledger.with_name(f"{ledger.stem}-{board}{ledger.suffix}")
         words = replaced_option(words, ["--ledger"], "--ledger", str(own))
-        return printable(f"esp-cabundle {shlex.join(words)}")
+        text = printable(f"esp-cabundle {shlex.join(words)}")
+        if _judges_nothing(opts, board, unit.via):
+            text += (
+                f" --server HOST[:PORT] (the server those units connect to: nothing else "
+                f"judges the CA for {board}; or, knowing the file is right, --allow unjudged)"
+            )
+        return text
 
     return line
+
+
+def _judges_nothing(opts: dict[str, Any], board: str, via: str) -> bool:
+    """Whether a line for ``board`` over the link ``via`` would have nothing to judge the
+    CA against (refused unless --allow unjudged), as :func:`._push_gate.gated_ca` tells:
+    no server or target named, none in the config, none implied by the kept link (an
+    https --mdash, an mqtts:// broker), and no connection of the board's firmware that
+    reads the file."""
+    ca = opts["ca"]
+    if opts["servers"] or ca.targets or UNJUDGED in ca.allow:
+        return False
+    if via == "mdash" and str(opts["mdash_url"] or "").lower().startswith("https://"):
+        return False
+    if via == "mqtt" and str(opts["mqtt_url"] or "").lower().startswith("mqtts://"):
+        return False
+    config = project_config(opts)
+    if config is not None and config.section("targets", ()):
+        return False
+    return not board_links(load_board(board)).judged
 
 
 def _valued(flag: str, value: str) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from ..push.http import LanTransport, checked_rpc_urls, tls_context
 from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport, check_mdash_url, key_in_clear
-from ..push.mqtt import EXAMPLE_URL, MqttTransport, parse_mqtt_url
+from ..push.mqtt import EXAMPLE_URL, MqttTransport, check_device_id, parse_mqtt_url
 from ..push.urls import WrongScheme, split_url
 from ..redact import remember
 from ..spelling import set_to
@@ -215,8 +215,9 @@ _DEVICES_FILE_HINT = (
 
 def device_ids(opts: dict[str, Any]) -> list[str]:
     """``--device`` ids and those of ``--devices FILE`` (UTF-8, a BOM ignored, one per
-    line, ``#`` comments); an id with a control character or a space is refused, and so
-    is a file that lists none (an export that came out empty is a slip, not "no units")."""
+    line, ``#`` comments); an id with a control character or a space is refused (over
+    MQTT, one its topics cannot hold), each with its file:line, and so is a file that
+    lists none (an export that came out empty is a slip, not "no units")."""
     ids = [(d, "--device") for d in opts["devices"]]
     if opts["devices_file"] is not None:
         path = opts["devices_file"]
@@ -251,6 +252,11 @@ def device_ids(opts: dict[str, Any]) -> list[str]:
                 if where == "--device"
                 else f"one device id per line: the units' device.id, {rule}",
             )
+        if opts["mqtt_url"]:  # MQTT's rule too, said where the id came from as the above
+            try:
+                check_device_id(uid)
+            except InputError as e:
+                raise InputError(f"{where}: {e.message}", hint=e.hint) from None
         out.append(uid)
     return out
 
@@ -520,11 +526,14 @@ def connection_targets(
 ) -> tuple[list[Target], Path, set[str]]:
     """The servers the units connect to, where their saved chains live, and the hosts
     the config lists: the link's own server (``--server``, else the mDash host or the
-    ``mqtts://`` broker) and the config's ``targets:`` (``-c`` or ./cabundle.yaml),
-    chains beside the config."""
+    ``mqtts://`` broker), ``--target``'s and the config's ``targets:`` (``-c`` or
+    ./cabundle.yaml), chains beside the config: each one the gate judges the CA against
+    (a --target left out here made every unit's go-dark date unknown)."""
     config = project_config(opts)
     base = config.base_dir if config is not None else Path.cwd()
     targets = server_targets(opts, broker)
+    names = {t.name for t in targets}
+    targets += [t for t in opts["ca"].extra_targets() if t.name not in names]
     names = {t.name for t in targets}
     listed: set[str] = set()
     if config is not None:

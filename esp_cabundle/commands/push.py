@@ -14,7 +14,7 @@ from ..dates import now
 from ..errors import InputError
 from ..push.campaign import CampaignOptions, PushFile, run_campaign
 from ..push.files import UnitFiles
-from ..push.ledger import DEFAULT_LEDGER, Ledger, check_ledger
+from ..push.ledger import DEFAULT_LEDGER, AnotherCampaign, Ledger, check_ledger
 from ..push.ledger_status import campaign_finished, read_status
 from ..push.mqtt import MqttTransport
 from ..text import byte_count, printable
@@ -346,7 +346,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         go_dark_for=forecast.go_dark,
         judged_against=forecast.judged_against,
         in_place=opts["in_place"],
-        unit_board_again=unit_board_again(ctx, opts["ledger_path"]),
+        unit_board_again=unit_board_again(ctx, opts),
     )
     quiet = opts["quiet"] or opts["as_json"]
 
@@ -360,11 +360,18 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         if opts["frame_size"] is not None:
             _check_frame_size(transports, push_file, opts["frame_size"])
         # The ledger's refusals (another campaign's), read only, before any progress bar:
-        # a real run drew "units 0/? listing units ..." above the error; a dry run
-        # predicts them (no file made, none changed).
-        check_ledger(opts["ledger_path"], ca_sha256=push_file.sha256, board=push_file.board)
+        # a real run drew "units 0/? listing units ..." above the error. A dry run, which
+        # writes no ledger, previews anyway and says it (no file made, none changed).
+        ledger_notes: list[str] = []
+        try:
+            check_ledger(opts["ledger_path"], ca_sha256=push_file.sha256, board=push_file.board)
+        except AnotherCampaign as e:
+            if not opts["dry_run"]:
+                raise
+            ledger_notes.append(f"{e.message}: a real run with it is refused ({e.hint})")
         if opts["dry_run"]:
-            if code := _dry_run(transports, push_file, options, opts, given.warned, quiet=quiet):
+            said = given.warned
+            if code := _dry_run(transports, push_file, options, opts, said, ledger_notes, quiet):
                 ctx.exit(code)
             return
         if opts["watch"]:
@@ -483,18 +490,19 @@ def _dry_run(
     options: CampaignOptions,
     opts: dict[str, Any],
     said: tuple[str, ...],
-    *,
+    ledger_notes: list[str],
     quiet: bool,
 ) -> int:
     """Survey every unit; the dry run's exit code (:func:`dry_run_exit_code`). The links'
-    notes go with it as with a run's report, those ``said`` already not printed again."""
+    notes go with it as with a run's report, those ``said`` already not printed again;
+    ``ledger_notes``: why a real run would refuse the ledger."""
     from ..push.survey import survey  # deferred: dry runs only
 
     with units_progress(quiet=quiet) as bar:
         bar.total(sum(len(t.units()) for t in transports) if not quiet else 0)
         rows = survey(transports, push_file, options, progress=bar.event)
     notes = dict.fromkeys(n for t in transports for n in t.notes())  # as a run keeps them
-    render_dry_run(rows, push_file, opts, notes=list(notes), said=said)
+    render_dry_run(rows, push_file, opts, notes=[*ledger_notes, *notes], said=said)
     return dry_run_exit_code(rows)
 
 

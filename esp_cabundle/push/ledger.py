@@ -33,100 +33,22 @@ from pathlib import Path
 from typing import Any
 
 from ..dates import now
-from ..errors import InputError, OutputError
-from ..fileio import refuse_missing_folder
-from .ledger_files import (
-    DEFAULT_LEDGER,
-    NOT_A_LEDGER_HINT,
-    narrow_side_files,
-    not_a_ledger_hint,
-    open_proven,
-    sqlite_errors,
-)
-from .ledger_meta import SCHEMA_VERSION, checked_meta
+from .ledger_files import DEFAULT_LEDGER, sqlite_errors
+from .ledger_meta import checked_meta
+from .ledger_open import AnotherCampaign, check_ledger, open_ledger, refuse_another_campaign
+from .ledger_schema import COLUMNS, DONE_STATES, FINAL_STATES, READ_AS, STATES
 
 __all__ = [
     "DEFAULT_LEDGER",
     "DONE_STATES",
     "FINAL_STATES",
     "STATES",
+    "AnotherCampaign",
     "LeaseLost",
     "Ledger",
     "UnitRow",
     "check_ledger",
 ]
-
-STATES = (
-    "pending",
-    "offline",
-    "up-to-date",
-    "writing",
-    "verified",
-    "rebooted",
-    "reconnected",
-    "failed",
-    "unused",
-)
-DONE_STATES = frozenset({"up-to-date", "verified", "reconnected"})
-# Final without being done: the unit's firmware does not read the file pushed.
-FINAL_STATES = DONE_STATES | {"unused"}
-_UNITS = f"""
-CREATE TABLE IF NOT EXISTS units (
-    id TEXT PRIMARY KEY,
-    transport TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ({", ".join(repr(s) for s in STATES)})),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT,
-    old_sha256 TEXT,
-    new_sha256 TEXT,
-    fw_version TEXT,
-    first_seen TEXT NOT NULL,
-    last_seen TEXT,
-    updated_at TEXT NOT NULL,
-    done_at TEXT,
-    lease_owner TEXT,
-    lease_until REAL,
-    address TEXT,
-    note TEXT
-);
-"""
-_CAMPAIGN = "CREATE TABLE IF NOT EXISTS campaign (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-_SCHEMA = _CAMPAIGN + _UNITS
-_COLUMNS = (
-    "id, transport, state, attempts, last_error, old_sha256, new_sha256, fw_version, "
-    "first_seen, last_seen, updated_at, done_at, address, note"
-)
-# Schema 1 (before "unused", address and note): rebuilt in place when opened to write.
-_V1_COLUMNS = (
-    "id, transport, state, attempts, last_error, old_sha256, new_sha256, fw_version, "
-    "first_seen, last_seen, updated_at, done_at, lease_owner, lease_until"
-)
-_FOLDER_HINT = "give --ledger a file in a directory that can be written to"
-# Columns read through an expression: first_seen holds the listing time until the unit
-# first answers (the column is NOT NULL), which is no sighting.
-_READ_AS = {"first_seen": "CASE WHEN last_seen IS NULL THEN NULL ELSE first_seen END"}
-
-
-def _kept(create: str) -> str:
-    """A CREATE statement as SQLite keeps it in sqlite_master (IF NOT EXISTS dropped)."""
-    return create.strip().removesuffix(";").replace(" IF NOT EXISTS", "", 1)
-
-
-# Every table a campaign has written, as SQLite keeps it: schema 2, and schema 1's units
-# (before "unused", address and note). A ledger holding anything else is not one. The
-# text is compared whole (a CHECK or generated column shows in no PRAGMA): _UNITS stays
-# byte for byte as released (tests/support/ledger_schemas.py holds a frozen copy).
-_TABLES = {
-    "campaign": frozenset({_kept(_CAMPAIGN)}),
-    "units": frozenset(
-        {
-            _kept(_UNITS),
-            _kept(
-                _UNITS.replace(", 'unused'", "").replace(",\n    address TEXT,\n    note TEXT", "")
-            ),
-        }
-    ),
-}
 
 
 class LeaseLost(Exception):
@@ -157,7 +79,7 @@ class UnitRow:
         return self.state in DONE_STATES
 
     def to_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in _COLUMNS.replace(" ", "").split(",")}
+        return {name: getattr(self, name) for name in COLUMNS.replace(" ", "").split(",")}
 
 
 def _now_text() -> str:
@@ -194,51 +116,7 @@ class Ledger:
     # -- opening ----------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
-        """Open the ledger; an existing file is first proven to be a campaign ledger
-        without writing a byte (nor creating a side file), so another SQLite database
-        given by mistake is refused unchanged. ``readonly`` never writes at all."""
-        p = self.path
-        if p.exists() and not p.is_file():
-            raise InputError(f"{p} is not a file", hint="give --ledger a file path")
-        existing = p.is_file() and p.stat().st_size > 0
-        if existing:
-            # One read-only connection proves the file and reads its facts, refused
-            # before a byte is written; read only, it is the connection kept.
-            proven, rows = open_proven(p, _TABLES, reading=self.readonly)
-            try:
-                facts = checked_meta(p, rows)
-            except BaseException:
-                proven.close()
-                raise
-            if self.readonly:
-                self._facts = facts
-                narrow_side_files(p)  # reading a WAL ledger opens its -wal/-shm
-                return proven
-            proven.close()
-        elif self.readonly:
-            raise InputError(
-                f"{p} is not a campaign ledger (empty)", hint=not_a_ledger_hint(p, reading=True)
-            )
-        refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
-        try:
-            fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o600)
-            os.close(fd)
-            os.chmod(p, 0o600)  # also narrows a ledger created by hand with a wider mode
-        except OSError as e:
-            raise OutputError(f"cannot open the ledger {p}: {e.strerror}") from e
-        try:
-            db = sqlite3.connect(p, timeout=30.0, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            _migrate(db)
-            db.executescript(_SCHEMA)
-            db.execute(
-                "INSERT OR IGNORE INTO campaign (key, value) VALUES ('schema', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-        except sqlite3.DatabaseError as e:
-            raise InputError(f"{p} is not a campaign ledger ({e})", hint=NOT_A_LEDGER_HINT) from e
-        narrow_side_files(p)
+        db, self._facts = open_ledger(self.path, readonly=self.readonly)
         return db
 
     def close(self) -> None:
@@ -285,7 +163,7 @@ class Ledger:
         since the ledger was opened, and the run goes on from them."""
         with self._tx() as db:
             have = checked_meta(self.path, db.execute("SELECT key, value FROM campaign").fetchall())
-            _refuse_another_campaign(self.path, have, ca_sha256=ca_sha256, board=board)
+            refuse_another_campaign(self.path, have, ca_sha256=ca_sha256, board=board)
             for key, value in (
                 ("ca_sha256", ca_sha256),
                 ("board", board),
@@ -357,7 +235,7 @@ class Ledger:
         with self._lock, sqlite_errors(self.path):
             have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
         # A schema-1 ledger read by ``push status`` has no address or note yet.
-        return [_READ_AS.get(c, c) if c in have else "NULL" for c in _COLUMNS.split(", ")]
+        return [READ_AS.get(c, c) if c in have else "NULL" for c in COLUMNS.split(", ")]
 
     def select(self, sql: str, args: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
         """A read query's rows one at a time: ``push status`` on a fleet of millions holds
@@ -529,66 +407,6 @@ class Ledger:
                 (state, reason, _now_text(), uid),
             )
         return True
-
-
-def check_ledger(
-    path: str | Path, *, ca_sha256: str | None = None, board: str | None = None
-) -> None:
-    """Refuse what opening and binding the ledger at ``path`` would (not a file, not a
-    campaign ledger, another campaign's), reading only and making no side file: a dry
-    run predicts the real run's refusal. A missing or empty file passes: a real run
-    makes it its own. Without ``ca_sha256`` (the CA not judged yet) all but another
-    campaign's: a run refuses a wrong path before it judges the CA."""
-    p = Path(path)
-    if p.exists() and not p.is_file():
-        raise InputError(f"{p} is not a file", hint="give --ledger a file path")
-    refuse_missing_folder(p, what="ledger", hint=_FOLDER_HINT)
-    if not p.is_file() or p.stat().st_size == 0:
-        return
-    proven, rows = open_proven(p, _TABLES)
-    proven.close()
-    have = checked_meta(p, rows)
-    if ca_sha256 is not None and board is not None:
-        _refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
-
-
-def _refuse_another_campaign(
-    path: Path, have: dict[str, str], *, ca_sha256: str, board: str
-) -> None:
-    if "ca_sha256" in have and have["ca_sha256"] != ca_sha256:
-        raise InputError(
-            f"the ledger {path} records a campaign for another CA file "
-            f"(SHA-256 {have['ca_sha256'][:16]}..., this one is {ca_sha256[:16]}...)",
-            hint="give --ledger a new file for the new campaign",
-        )
-    if "board" in have and have["board"] != board:
-        raise InputError(
-            f"the ledger {path} records a campaign for board {have['board']}, not {board}",
-            hint="give --ledger a new file, or the campaign's --board",
-        )
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Schema 1 -> 2: the units table gains "unused", ``address`` and ``note``; SQLite
-    cannot change a CHECK constraint, so the table is rebuilt in one transaction."""
-    row = db.execute(
-        "SELECT value FROM campaign WHERE key = 'schema'"
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'campaign'").fetchone()
-        else "SELECT NULL WHERE 0"
-    ).fetchone()
-    if row is None or row[0] != "1":
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute("ALTER TABLE units RENAME TO units_v1")
-        db.execute(_UNITS)
-        db.execute(f"INSERT INTO units ({_V1_COLUMNS}) SELECT {_V1_COLUMNS} FROM units_v1")
-        db.execute("DROP TABLE units_v1")
-        db.execute("UPDATE campaign SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION),))
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _move_addresses(db: sqlite3.Connection, held: Iterable[tuple[str, str]]) -> None:

@@ -9,6 +9,7 @@ import contextlib
 import os
 import shlex
 import sqlite3
+import time
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import quote
@@ -19,6 +20,8 @@ from ..text import printable
 NOT_A_LEDGER_HINT = "give --ledger a new file name, or the ledger a campaign wrote"
 DEFAULT_LEDGER = "cabundle-campaign.db"
 _NO_TABLES = "a SQLite database without a campaign's tables"
+_MAGIC = b"SQLite format 3\x00"
+_MADE_WAIT = 5.0  # seconds a ledger another process is making may take to appear whole
 
 
 DAMAGED_HINT = (
@@ -140,11 +143,13 @@ def open_proven(
     campaign opening it sees), so no -shm is made beside a file that is no ledger.
     ``reading``: a read-only open (``push status``), whose refusal hints otherwise."""
     with p.open("rb") as f:
-        if f.read(16) != b"SQLite format 3\x00":
-            raise InputError(
-                f"{p} is not a campaign ledger (not a SQLite database)",
-                hint=not_a_ledger_hint(p, reading=reading),
-            )
+        header = f.read(100)
+    if not header.startswith(_MAGIC):
+        raise InputError(
+            f"{p} is not a campaign ledger (not a SQLite database)",
+            hint=not_a_ledger_hint(p, reading=reading),
+        )
+    give_up = time.monotonic() + _MADE_WAIT
     db = _connect(p, "immutable=1")
     try:
         problem = ledger_problem(db, tables)
@@ -152,7 +157,19 @@ def open_proven(
             db.close()
             db = _connect(p, "mode=ro")
             problem = ledger_problem(db, tables)
+        while problem is not None and being_made(p) and time.monotonic() < give_up:
+            # Another process is making this ledger (its first commit, in rollback
+            # mode, under way): read it again once that is done.
+            time.sleep(0.02)
+            db.close()
+            db = _connect(p, "mode=ro")
+            problem = ledger_problem(db, tables)
         if problem is not None:
+            damage = damaged(p, db)
+            if damage is not None:
+                raise LedgerDamaged(
+                    f"the ledger {p} is damaged ({damage}); nothing changed", hint=DAMAGED_HINT
+                )
             raise InputError(
                 f"{p} is not a campaign ledger ({problem}); nothing changed",
                 hint=not_a_ledger_hint(p, reading=reading),
@@ -165,6 +182,38 @@ def open_proven(
         db.close()
         raise
     return db, rows
+
+
+def being_made(p: Path) -> bool:
+    """Whether a process is writing ``p`` in rollback mode: a campaign writes its ledger
+    in WAL mode, so a -journal beside it is a new ledger's first commit under way."""
+    return side(p, "-journal").exists()
+
+
+def damaged(p: Path, db: sqlite3.Connection) -> str | None:
+    """What shows the SQLite file ``p`` (open in ``db``) damaged, or None: a file cut
+    short of the size its header gives, or one SQLite's quick check finds fault with. A
+    damaged ledger is to be restored from a copy, where another program's database
+    wants another file name: the two are told apart before either is said. Read only
+    when the file is refused (the quick check reads every page)."""
+    size = p.stat().st_size
+    with p.open("rb") as f:
+        header = f.read(100)
+    if len(header) < 100:
+        return f"its file is cut short: {size} bytes, less than SQLite's header"
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    pages = int.from_bytes(header[28:32], "big")
+    # The header's page count holds while its change counter matches (SQLite format).
+    if header[24:28] == header[92:96] and pages and size < pages * page:
+        return f"its file is cut short: {size} bytes, where its header gives {pages * page}"
+    if page and size % page:
+        return f"its file is cut short: {size} bytes, not a whole number of {page}-byte pages"
+    try:
+        found = [str(r[0]) for r in db.execute("PRAGMA quick_check(3)")]
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
+        return str(e)
+    return None if found == ["ok"] else "; ".join(found)
 
 
 def narrow_side_files(p: Path) -> None:
