@@ -140,13 +140,16 @@ def one_port(given: Sequence[str], *, command: str) -> str:
 
 def expand_ports(patterns: Sequence[str]) -> list[str]:
     """Ports in the order given, globs (``/dev/ttyUSB*``) expanded and sorted, no
-    duplicates. URLs (``socket://``, ``rfc2217://``) are taken as they are.
+    duplicates: a device named twice (``/dev/serial/by-id/...`` and the ``/dev/ttyUSB0``
+    it links to) is one unit, kept as first spelt; opened twice, its second job would
+    fail on the first one's lock. URLs (``socket://``, ``rfc2217://``) are taken as they are.
 
     DeviceError (exit 3, as for a port that does not exist) when a glob matches no
     port: a station with no unit plugged in; InputError when a URL holds glob
     characters (:func:`check_port`).
     """
     out: list[str] = []
+    seen: set[str] = set()
     for pattern in patterns:
         if "://" not in check_port(pattern) and _GLOB_CHARS & set(pattern):
             found = sorted(glob.glob(pattern))
@@ -157,7 +160,11 @@ def expand_ports(patterns: Sequence[str]) -> list[str]:
                 )
         else:
             found = [pattern]
-        out.extend(p for p in found if p not in out)
+        for port in found:
+            device = port if "://" in port else os.path.realpath(port)
+            if device not in seen:
+                seen.add(device)
+                out.append(port)
     if not out:
         raise InputError("no port given", hint="--port /dev/ttyUSB0 (or several, or a glob)")
     return out
