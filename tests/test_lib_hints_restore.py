@@ -412,3 +412,28 @@ def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_writte
     assert said[BOARD_SPELLING] == (
         head + "esp-cabundle flash or 'esp-cabundle restore' of this unit settles it"
     )
+
+
+def test_a_restore_that_cannot_be_marked_restored_says_the_unit_is_back(
+    virtual_esp32: Callable[..., VirtualESP32],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The entry is marked restoring before the first sector goes back and restored
+    after the read-back; a full disk at that last save said only "as this run left it"."""
+    unit = _flashed(virtual_esp32, tmp_path)
+    real = journal_module._write_private
+    saves: list[Path] = []
+
+    def fail_after_first(path: Path, data: bytes) -> None:
+        saves.append(path)
+        if len(saves) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(journal_module, "_write_private", fail_after_first)
+    with pytest.raises(OutputError, match="cannot mark the journal entry restored") as e:
+        _restore(unit, tmp_path, BOARD_SPELLING)
+    assert "again: it was restored and read back" in e.value.message
+    assert (e.value.hint or "").startswith("free space on the disk holding ")
+    assert "it still says restoring" in (e.value.hint or "")
