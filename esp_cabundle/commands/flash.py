@@ -111,7 +111,8 @@ def flash(
     summary; exit 0 when every unit succeeded, else 3 (or, when every unit failed the
     same way, that failure's code). --log appends one record per unit (tool version,
     bundle name and SHA-256, root names, result: updated, up-to-date, resumed,
-    interrupted, failed).
+    interrupted, failed); records it cannot take (a full disk) are named after the
+    units' lines, exit 3, and --json's "log" says which.
 
     The CA (--bundle, --preset, --root or a cabundle.yaml: there is no default) passes
     the same gate as 'build' once, before any unit is touched, judged under the board's
