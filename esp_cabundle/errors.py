@@ -6,6 +6,7 @@ without a traceback and map it to an exit code in one place (see ``exit_code``).
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterable
@@ -37,6 +38,7 @@ __all__ = [
     "VerdictError",
     "bounded",
     "combined_exit_code",
+    "unwritable_hint",
 ]
 
 
@@ -322,3 +324,14 @@ def directory_refused(
     return InputError(
         "names a directory, not a file; nothing was read or written", path=path, hint=hint
     )
+
+
+def unwritable_hint(e: OSError, folder: object) -> str:
+    """What makes ``folder`` take a write again, by the errno of the one that failed:
+    room for a full disk or quota, rights for a refusal; never "make it writable" for a
+    disk that is only full."""
+    if e.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"free space on the disk holding {folder} (or raise the quota)"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"make {folder} writable"
+    return f"fix what keeps {folder} from being written ({e.strerror or e})"

@@ -42,6 +42,7 @@ __all__ = [
     "is_named",
     "is_temporary_name",
     "kept_from_others",
+    "mode_kept",
     "read_input",
     "refuse_missing_folder",
     "refuse_special",
@@ -210,6 +211,12 @@ def _kept_narrow(mode: int, existing: int | None) -> int:
     return mode & (stat.S_IMODE(existing) | 0o700)
 
 
+def mode_kept(old_mode: int, mode: int) -> bool:
+    """True when a file of ``old_mode`` already holding the bytes is left untouched by
+    :func:`write_atomic` with ``mode`` (its mode stays as it is)."""
+    return stat.S_IMODE(old_mode) == _kept_narrow(mode, old_mode)
+
+
 Data = bytes | memoryview
 """Bytes to write; a memoryview too, so an edited 256 MiB image is written from where it
 lies instead of copied once more."""
@@ -341,7 +348,7 @@ def _already_holds(item: _Item, mode: int) -> bool:
     is replaced as before."""
     if item.through or not item.existed or item.old_mode is None:
         return False
-    if stat.S_IMODE(item.old_mode) != _kept_narrow(mode, item.old_mode):
+    if not mode_kept(item.old_mode, mode):
         return False
     want = memoryview(item.data)
     try:

@@ -5,6 +5,7 @@ restore --port', --journal-dir, --force and 'esp-cabundle journal list', byte fo
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_an_update_set_aside_names_the_journal_and_journal_dir(
 ) -> None:
     entry = flash_mongoose(mongoose_unit, tmp_path).journal
     assert entry is not None
-    Journal(tmp_path).set_status(entry, "stale")
+    Journal(tmp_path).set_status(entry, "stale", unit="(a test)")
     said = _hints(InputError, lambda s: _restore(mongoose_unit, tmp_path, s), "is left to undo")
     assert said[PYTHON] == (
         "nothing to do; the journal's directory (a folder per MAC, a JSON file per update) "
@@ -349,15 +350,30 @@ def test_a_journal_that_cannot_be_saved_names_journal_dir(
     assert blocked.read_bytes() == b"not a directory"
 
 
+@pytest.mark.parametrize(
+    ("err", "why", "remedy"),
+    [
+        (
+            errno.ENOSPC,
+            "No space left on device",
+            "free space on the disk holding DIR (or raise the quota)",
+        ),
+        (errno.EACCES, "Permission denied", "make DIR writable"),
+    ],
+)
 def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_written(
     virtual_esp32: Callable[..., VirtualESP32],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    err: int,
+    why: str,
+    remedy: str,
 ) -> None:
     """The entry is saved before the first write and marked complete after the last;
     when only the second save fails, the unit holds the new CA: the error said "nothing
     written to the unit" and pointed at another journal directory, where the entry to
-    settle is not."""
+    settle is not. It says what the unit holds, and what mends the save by its errno (a
+    full disk is not made writable)."""
     real = journal_module._write_private
     saved: dict[Spelling, list[Path]] = {}
     written: dict[Spelling, bool] = {}
@@ -368,7 +384,7 @@ def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_writte
         def fail_after_first(path: Path, data: bytes) -> None:
             saves.append(path)
             if len(saves) > 1:
-                raise OSError(28, "No space left on device")
+                raise OSError(err, why)
             real(path, data)
 
         monkeypatch.setattr(journal_module, "_write_private", fail_after_first)
@@ -384,18 +400,40 @@ def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_writte
     said = {}
     for spelling, e in errors.items():
         assert "nothing written" not in e.message
+        assert e.message.endswith(
+            f"({why}); the unit holds the new CA file: it was updated and verified"
+        )
         assert written[spelling]  # the update itself went through
         entry = json.loads(saved[spelling][0].read_text())
         assert entry["status"] != "complete"
         said[spelling] = (e.hint or "").replace(str(saved[spelling][0].parent), "DIR")
-    tail = "make DIR writable and keep the entry there; the next "
-    assert said[PYTHON] == (
-        "the unit is as this run left it and the entry still says pending: "
-        + tail
-        + "flash_unit or restore_unit of this unit settles it"
-    )
+    head = remedy + " and keep the entry there: it still says pending, and the next "
+    assert said[PYTHON] == head + "flash_unit or restore_unit of this unit settles it"
     assert said[BOARD_SPELLING] == (
-        "the unit is as this run left it and the entry still says pending: "
-        + tail
-        + "esp-cabundle flash or 'esp-cabundle restore' of this unit settles it"
+        head + "esp-cabundle flash or 'esp-cabundle restore' of this unit settles it"
     )
+
+
+def test_a_restore_that_cannot_be_marked_restored_says_the_unit_is_back(
+    virtual_esp32: Callable[..., VirtualESP32],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The entry is marked restoring before the first sector goes back and restored
+    after the read-back; a full disk at that last save said only "as this run left it"."""
+    unit = _flashed(virtual_esp32, tmp_path)
+    real = journal_module._write_private
+    saves: list[Path] = []
+
+    def fail_after_first(path: Path, data: bytes) -> None:
+        saves.append(path)
+        if len(saves) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(journal_module, "_write_private", fail_after_first)
+    with pytest.raises(OutputError, match="cannot mark the journal entry restored") as e:
+        _restore(unit, tmp_path, BOARD_SPELLING)
+    assert "again: it was restored and read back" in e.value.message
+    assert (e.value.hint or "").startswith("free space on the disk holding ")
+    assert "it still says restoring" in (e.value.hint or "")

@@ -179,7 +179,9 @@ def test_link_cut_keeps_the_previous_file(
     unit.arm_cut(bytes_out=60_000)  # after the connect, early in fs_0
     out = tmp_path / "fs_0.bin"
     out.write_bytes(b"previous backup")
-    r = runner.invoke(cli, ["read", "-p", unit.url, "--partition", "fs_0", "-o", str(out)])
+    # --force: a file of another size is refused before the read without it
+    args = ["read", "-p", unit.url, "--partition", "fs_0", "-o", str(out), "--force"]
+    r = runner.invoke(cli, args)
     assert r.exit_code == 3, r.output
     assert "link lost while reading" in r.stderr and "nothing was written" in r.stderr
     assert out.read_bytes() == b"previous backup"
@@ -201,3 +203,48 @@ def test_nothing_listening(runner: CliRunner, tmp_path: Path, refused_port: int)
 def test_help_has_examples(runner: CliRunner) -> None:
     r = runner.invoke(cli, ["read", "--help"])
     assert r.exit_code == 0 and "Examples:" in r.stdout and "--partition" in r.stdout
+
+
+def _read_bytes_out(unit: VirtualESP32, runner: CliRunner, *args: str) -> tuple[Any, int]:
+    """The result of ``read`` on ``unit``, and the flash bytes the unit sent for it."""
+    before = unit.stats.bytes_out
+    r = runner.invoke(cli, ["read", "-p", unit.url, *args])
+    return r, unit.stats.bytes_out - before
+
+
+@pytest.mark.parametrize("size", ["same", "other"])
+def test_another_units_backup_is_kept_before_the_read(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, size: str
+) -> None:
+    """An -o that holds other bytes was said only after the whole read (about 90 s a
+    unit on a serial link): by its size, else by the unit's MD5 of the range, it is
+    said before, and nothing is read or written."""
+    unit = mongoose_unit(virtual_esp32)
+    fresh, full = _read_bytes_out(unit, runner, "--partition", "fs_0", "-o", str(tmp_path / "a"))
+    assert fresh.exit_code == 0, fresh.output
+    out = tmp_path / "fs_0.bin"
+    out.write_bytes(b"\x00" * (0x40000 if size == "same" else 1000))
+    r, sent = _read_bytes_out(unit, runner, "--partition", "fs_0", "-o", str(out))
+    assert r.exit_code == 2, r.output
+    assert "already holds other bytes" in r.stderr and "nothing was read" in r.stderr
+    assert sent < full // 4, (sent, full)  # the table and an MD5, not the partition
+    assert out.read_bytes()[:1] == b"\x00" and len(os.listdir(tmp_path)) == 2
+
+
+def test_a_directory_that_takes_no_file_is_said_before_the_read(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only directory was found only when the read was saved. os.access answers
+    as for a user (root may write anywhere); nothing is created, the unit not reached."""
+    unit = mongoose_unit(virtual_esp32)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(
+        "esp_cabundle.commands._paths.os.access",
+        lambda p, mode, **k: False if Path(p) == ro else real(p, mode, **k),
+    )
+    r = runner.invoke(cli, ["read", "-p", unit.url, "--all", "-o", str(ro / "sub" / "d.bin")])
+    assert r.exit_code == 3, r.output
+    assert f"no new file can be made in {ro} (not writable); nothing was read" in r.stderr
+    assert unit.stats.connections == 0 and os.listdir(ro) == []

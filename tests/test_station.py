@@ -25,6 +25,7 @@ from esp_cabundle.flash.station import (
     expand_ports,
     log_format_for,
     next_step,
+    one_port,
     run_parallel,
     station_exit_code,
 )
@@ -480,3 +481,17 @@ def test_a_unit_whose_image_does_not_read_is_pointed_at_its_own_port() -> None:
         said = next_step(error, "/dev/ttyUSB3")
         assert said.endswith("'esp-cabundle inspect --port /dev/ttyUSB3'"), said
     assert next_step(ImageError("x", hint="do this"), "/dev/ttyUSB3") == "do this"
+
+
+def test_a_device_named_twice_through_a_link_is_one_unit(tmp_path: Path) -> None:
+    """/dev/serial/by-id/x and the /dev/ttyUSB0 it links to are one unit: opened twice,
+    the second job failed on the first one's lock ("in use by another program")."""
+    (tmp_path / "ttyUSB0").touch()
+    (tmp_path / "ttyUSB1").touch()
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    (by_id / "usb-Silicon_Labs_CP2102-if00").symlink_to(tmp_path / "ttyUSB0")
+    link = str(by_id / "usb-Silicon_Labs_CP2102-if00")
+    assert expand_ports([link, str(tmp_path / "ttyUSB0")]) == [link]  # first spelling kept
+    assert expand_ports([link, str(tmp_path / "ttyUSB*")]) == [link, str(tmp_path / "ttyUSB1")]
+    assert one_port([link, str(tmp_path / "ttyUSB0")], command="read") == link

@@ -13,13 +13,20 @@ from typing import Any
 
 import click
 
-from .._stdin import names_stdout
-from ..errors import InputError, directory_refused
+from .._stdin import names_stdout, output_descriptor
+from ..errors import InputError, OutputError, directory_refused
 from ..fileio import file_kind
 from ..ui import stdout_carries_output
 from ._usage import replaced_option, typed_words, usage_error
 
-__all__ = ["FILE_PATH", "DirPath", "output_path", "refuse_directory", "says_text"]
+__all__ = [
+    "FILE_PATH",
+    "DirPath",
+    "output_path",
+    "refuse_directory",
+    "refuse_unsavable",
+    "says_text",
+]
 
 
 def _names_a_directory(value: str) -> bool:
@@ -193,3 +200,34 @@ def output_path(*, allow_dash: bool = False, binary: str | None = None) -> click
     ``binary``: what the command writes there (``a file-system image``), when it is
     bytes no CA or text file name may be given."""
     return _OutputPath(allow_dash=allow_dash, binary=binary)
+
+
+def refuse_unsavable(path: Path, *, lost: str) -> None:
+    """OutputError now, before long work (``read``: minutes per unit), when ``path``
+    could not be written at its end: outputs are made beside their target and renamed,
+    so the nearest directory of it that exists must take a new file. Nothing is created;
+    a descriptor, device or FIFO is written through and passes. ``lost``: what would
+    have been lost ("nothing was read"). The write at the end still says its own."""
+    if output_descriptor(path) is not None:
+        return
+    target = Path(os.path.realpath(path))
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = 0  # nothing there yet (or not reachable: the folder below says why)
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return
+    folder = target.parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent  # missing directories are made at the end
+    if not folder.is_dir():
+        kind = file_kind(os.lstat(folder).st_mode)
+        raise OutputError(
+            f"{path}: cannot be saved: {folder} is {kind}, not a directory; {lost}",
+            hint=f"move {folder} away, or write somewhere else",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"{path}: cannot be saved: no new file can be made in {folder} (not writable); {lost}",
+            hint="write to a directory where files can be created",
+        )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..flash.flasher import FlashResult
 from ..flash.found import ca_words
 from ..flash.interrupt import UnitInterrupted
-from ..flash.station import next_step
+from ..flash.station import known_result, log_result, next_step
 from ..text import plural
 
 if TYPE_CHECKING:
@@ -173,31 +173,36 @@ def unit_dict(o: UnitOutcome[Any]) -> dict[str, Any]:
 
 
 def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
-    """A flashed unit for ``--json``: everything the line and the details say."""
+    """A flashed unit for ``--json``: everything the line and the details say, with the
+    same keys whatever the outcome (null or empty where not known, as a unit that
+    failed before it answered), and ``result`` in the station log's words."""
 
-    r = o.result
-    if isinstance(o.error, UnitInterrupted) and isinstance(o.error.result, FlashResult):
-        r = o.error.result
+    r = known_result(o)
     out = unit_dict(o)
-    if r is None:
-        return out
-    out.update({"mac": r.mac, "chip": r.chip})  # known to the run, even before on_connect
+    if r is not None:
+        out.update({"mac": r.mac, "chip": r.chip})  # known to the run, even before on_connect
+    if o.error is None and r is not None:
+        status: str = r.status
+    else:
+        status = "interrupted" if isinstance(o.error, UnitInterrupted) else "failed"
+    out.setdefault("interrupted", None)
     untouched = {
         p.name: [{"offset": off, "length": n, "md5": md5} for off, n, md5 in p.untouched]
-        for p in (r.journal.partitions if r.journal is not None else ())
+        for p in (r.journal.partitions if r is not None and r.journal is not None else ())
     }
+    plan = r.plan if r is not None else None
     out.update(
         {
-            "status": r.status,
-            "result": r.log_result,
-            "sectors_written": r.sectors_written,
-            "bytes_read": r.bytes_read,
-            "bytes_written": r.bytes_written,
-            "ca_before": list(r.ca_before),
-            "ca_after": list(r.ca_after),
-            "roots_before": list(r.roots_before),
-            "roots_after": list(r.roots_after),
-            "journal": str(r.journal.path) if r.journal is not None else None,
+            "status": status,
+            "result": log_result(o),
+            "sectors_written": r.sectors_written if r is not None else 0,
+            "bytes_read": r.bytes_read if r is not None else 0,
+            "bytes_written": r.bytes_written if r is not None else 0,
+            "ca_before": list(r.ca_before) if r is not None else [],
+            "ca_after": list(r.ca_after) if r is not None else [],
+            "roots_before": list(r.roots_before) if r is not None else [],
+            "roots_after": list(r.roots_after) if r is not None else [],
+            "journal": str(r.journal.path) if r is not None and r.journal is not None else None,
             "resumed": [
                 {
                     "created": x.entry.created.isoformat(),
@@ -207,13 +212,13 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
                     "other_ca": x.other_ca,
                     "found": [f.to_json(planned=x.action != "finished") for f in x.found],
                 }
-                for x in r.resumed
+                for x in (r.resumed if r is not None else ())
             ],
             "partitions": [
                 {**change_dict(c), "untouched": untouched.get(c.partition.name, [])}
-                for c in (r.plan.changes if r.plan else ())
+                for c in (plan.changes if plan is not None else ())
             ],
-            "notes": list(r.plan.notes) if r.plan else [],
+            "notes": list(plan.notes) if plan is not None else [],
         }
     )
     return out

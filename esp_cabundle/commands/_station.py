@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..errors import EspCabundleError, Interrupted
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import run_parallel, shared_macs, station_exit_code
 from ..text import plural
@@ -69,15 +70,24 @@ def report_station(
     details: Callable[[UnitOutcome[R]], list[str]] | None,
     json_doc: Callable[[int], dict[str, Any]] | None,
     quiet: bool,
+    then: EspCabundleError | None = None,
 ) -> None:
     """Say how the run went, and exit with its code (:func:`station_exit_code`).
 
     On stderr whatever the output mode: MACs that answered on two ports, and what each
     unit stopped on request holds. Then the document ``json_doc(exit_code)``, or a line
     per unit (with ``quiet`` only the units that did not succeed, on stderr), each
-    followed by its ``details``, and a summary when there are several units."""
+    followed by its ``details``, and a summary when there are several units.
+
+    ``then``: a failure of the run's own once every unit was done (a station log that
+    could not take their records), raised after the report so it is said last; its exit
+    code is the run's, unless a unit was stopped on request (130 stays)."""
 
     code = station_exit_code(outcomes)
+    if then is not None:
+        if code == Interrupted.exit_code:
+            then.exit_code = code
+        code = then.exit_code
     for text in shared_macs(outcomes):
         click.echo(text, err=True)
     for o in outcomes:
@@ -101,5 +111,7 @@ def report_station(
             echo(
                 f"{ok} of {plural(len(outcomes), 'unit')} succeeded{tail}.", quiet=quiet, wrap=True
             )
+    if then is not None:
+        raise then
     if code:
         click.get_current_context().exit(code)

@@ -10,10 +10,17 @@ from typing import TYPE_CHECKING, Any, cast
 import click
 
 from ..clobber import same_file
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..flash.flasher import FlashResult, flash_unit
 from ..flash.interrupt import UnitInterrupted
-from ..flash.station import append_log, check_log, expand_ports, flash_log_record, log_format_for
+from ..flash.station import (
+    append_log,
+    check_log,
+    expand_ports,
+    flash_log_record,
+    log_format_for,
+    log_result,
+)
 from ..spelling import BOARD_SPELLING
 from ._bench import flash_line
 from ._plan_view import flash_detail_lines, flash_dict
@@ -104,7 +111,8 @@ def flash(
     summary; exit 0 when every unit succeeded, else 3 (or, when every unit failed the
     same way, that failure's code). --log appends one record per unit (tool version,
     bundle name and SHA-256, root names, result: updated, up-to-date, resumed,
-    interrupted, failed).
+    interrupted, failed); records it cannot take (a full disk) are named after the
+    units' lines, exit 3, and --json's "log" says which.
 
     The CA (--bundle, --preset, --root or a cabundle.yaml: there is no default) passes
     the same gate as 'build' once, before any unit is touched, judged under the board's
@@ -135,9 +143,17 @@ def flash(
     announce(gated, quiet=quiet, as_json=as_json)
     spelling = typed_board_again(BOARD_SPELLING)
 
+    # A record the log could not take (a full disk) loses no unit's report: each unit is
+    # still said, and the run ends saying which records the log lacks.
+    unlogged: list[tuple[UnitOutcome[FlashResult], OutputError]] = []
+
     def logged(outcome: UnitOutcome[FlashResult]) -> None:
         if log_file is not None and fmt is not None:
-            append_log(log_file, [flash_log_record(outcome, profile.name, gated)], fmt)
+            record = flash_log_record(outcome, profile.name, gated)
+            try:
+                append_log(log_file, [record], fmt)
+            except OutputError as e:
+                unlogged.append((outcome, e))
 
     def job(
         port: str,
@@ -174,7 +190,23 @@ def flash(
             "exit_code": code,
             "gate": gated.to_dict(),
             "units": [flash_dict(o) for o in outcomes],
+            "log": log_doc,
         }
+
+    # in port order, as the units are reported (they were logged as they ended)
+    unlogged.sort(key=lambda pair: units.index(pair[0].port))
+    lost = records_lost(unlogged, outcomes) if unlogged else None
+    log_doc = (
+        {
+            "path": str(log_file),
+            "format": fmt,
+            "error": lost.message if lost is not None else None,
+            "hint": lost.hint if lost is not None else None,
+            "missing": [o.port for o, _ in unlogged],
+        }
+        if log_file is not None
+        else None
+    )
 
     report_station(
         outcomes,
@@ -182,6 +214,7 @@ def flash(
         details=details,
         json_doc=document if as_json else None,
         quiet=quiet,
+        then=lost,
     )
 
 
@@ -195,3 +228,39 @@ def _refuse_logging_into_inputs(log_file: Path, inputs: list[tuple[str, Path]]) 
                 "appended to it would corrupt it; nothing written, no unit was touched",
                 hint="give --log a file of its own (e.g. station.csv)",
             )
+
+
+# What each unit's own work came to, by its log result, for a run whose log lost records.
+_DONE = {
+    "updated": "updated and verified",
+    "resumed": "finished and verified",
+    "up-to-date": "already up to date",
+    "dry-run": "dry run, nothing written",
+    "interrupted": "stopped on request",
+    "failed": "failed",
+}
+
+
+def records_lost(
+    unlogged: list[tuple[UnitOutcome[FlashResult], OutputError]],
+    outcomes: list[UnitOutcome[FlashResult]],
+) -> OutputError:
+    """The log's failure, said once the units are reported: the first error's words,
+    which records it lacks, and that the units are as reported (their work is done)."""
+    first = unlogged[0][1]
+    ports = [o.port for o, _ in unlogged]
+    done: dict[str, int] = {}
+    for o, _ in unlogged:
+        result = log_result(o)
+        done[result] = done.get(result, 0) + 1
+    said = ", ".join(f"{n} {_DONE.get(r, r)}" for r, n in done.items())
+    whose = (
+        "the record of 1 unit is" if len(ports) == 1 else f"the records of {len(ports)} units are"
+    )
+    units = "the unit's" if len(outcomes) == 1 else "the units'"
+    return OutputError(
+        f"{first.message}: {whose} missing from it ({', '.join(ports)}); {units} own "
+        f"work is done, as reported above ({said})",
+        hint=f"{first.hint}; copy what the missing records would say from the lines "
+        "above (or --json): running again would log them up-to-date, not as this run did",
+    )

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import stat
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import InputError
-from ..fileio import PRIVATE, already_holds, write_atomic
+from ..fileio import PRIVATE, already_holds, mode_kept, write_atomic
 from ..flash.reading import read_port
 from ..text import printable
 from ..ui import echo, emit_json, shown_path
+from ._paths import refuse_unsavable
 from ._unit import unit_progress
 from ._usage import split_option, typed_words, usage_error, with_option
 from .options import (
@@ -27,7 +32,7 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from ..flash.serial import Link
+    from ..flash.serial import Link, UnitInfo
 
 
 @click.command("read")
@@ -77,7 +82,8 @@ def read(
     """Read a partition or the whole flash of a unit into a file: a backup, or a dump for
     ``update-dump`` and ``inspect``. Erased ranges are found with the unit's MD5 and not
     transferred; the file is byte-identical to a full read. An -o file that holds other
-    bytes (another unit's backup, an image) is kept, exit 2, unless --force.
+    bytes (another unit's backup, an image) is kept, exit 2, unless --force: said
+    before the read, as is a directory that cannot take the file.
 
     \b
     Examples:
@@ -96,6 +102,15 @@ def read(
             words if whole else with_option(words, "--partition", "spiffs"),
             why="or --all for the whole flash" if not whole else "or --all without --partition",
         )
+    # Whatever would keep the read from being saved is said before it (minutes per unit
+    # on a serial link), and nothing is created for it; the save at the end checks again.
+    refuse_unsavable(output, lost="nothing was read")
+    seen: list[_Seen] = []
+
+    def before_read(unit: UnitInfo, length: int, md5: Callable[[], str]) -> None:
+        if not force:
+            seen.extend(_other_bytes_early(output, length, md5, mac=unit.mac))
+
     with unit_progress(quiet=quiet or as_json) as progress:
         result = read_port(
             port,
@@ -103,9 +118,11 @@ def read(
             table_offset=table_offset,
             progress=progress,
             spelling=CLI_SPELLING,
+            before_read=before_read,
             **link,
         )
-    written = _save(output, result.data, mac=result.unit.mac, force=force)
+    known = seen[0] if seen else None
+    written = _save(output, result.data, mac=result.unit.mac, force=force, seen=known)
     unit = result.unit
     what = (
         f"partition '{result.partition.name}' ({result.offset:#x}, {len(result.data):#x} bytes)"
@@ -139,16 +156,73 @@ def read(
         echo(f"MD5 {result.md5}", quiet=quiet)
 
 
-def _save(output: Path, data: bytes, *, mac: str, force: bool) -> bool:
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """The file at -o before the read, found to hold what the unit's MD5 said of the
+    range: known by its identity, so the save need not read it again."""
+
+    ident: tuple[int, int, int, int]
+    md5: str
+    mode: int
+
+
+def _ident(st: os.stat_result) -> tuple[int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _other_bytes_early(
+    output: Path, length: int, unit_md5: Callable[[], str], *, mac: str
+) -> list[_Seen]:
+    """Before the read: InputError when ``output`` is a file that holds other bytes than
+    the ``length`` about to be read, by its size, else by the unit's MD5 of the range
+    (seconds, not the read's minutes); the file as seen when it holds the same ones.
+    Nothing there, empty, a device or FIFO: nothing to keep ([])."""
+    try:
+        st = output.stat()
+    except OSError:
+        return []
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return []
+    if st.st_size != length:
+        raise _other_bytes(output, st.st_size, mac=mac, lost="nothing was read")
+    digest = hashlib.md5()
+    try:
+        fd = os.open(output, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            opened = os.fstat(f.fileno())
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError:  # unreadable: not known to be the same, so not replaced
+        raise _other_bytes(output, st.st_size, mac=mac, lost="nothing was read") from None
+    if digest.hexdigest() != unit_md5():
+        raise _other_bytes(output, st.st_size, mac=mac, lost="nothing was read")
+    return [_Seen(_ident(opened), digest.hexdigest(), opened.st_mode)]
+
+
+def _save(output: Path, data: bytes, *, mac: str, force: bool, seen: _Seen | None) -> bool:
     """Write the unit's bytes to ``output`` (PRIVATE: a unit's flash holds its Wi-Fi
     password too); False when it already held them, left as it was. Without ``force``,
     a file holding other bytes is kept (:func:`_keep_other_bytes`); the same backup read
-    again is then compared once, not again by ``write_atomic``."""
+    again is compared once, not again by ``write_atomic``: before the read when it was
+    ``seen`` then and is the same file still, else here."""
     if not force:
+        if seen is not None and _same_file_still(output, seen):
+            if hashlib.md5(data).hexdigest() != seen.md5:  # the unit changed meanwhile
+                raise _other_bytes(output, len(data), mac=mac, lost="this read was not saved")
+            if mode_kept(seen.mode, PRIVATE):
+                return False
+            return write_atomic(output, data, mode=PRIVATE)  # narrowed; not read again
         if already_holds(output, data, mode=PRIVATE):
             return False
         _keep_other_bytes(output, data, mac=mac)
     return write_atomic(output, data, mode=PRIVATE)
+
+
+def _same_file_still(output: Path, seen: _Seen) -> bool:
+    try:
+        return _ident(output.stat()) == seen.ident
+    except OSError:
+        return False
 
 
 def _keep_other_bytes(output: Path, data: bytes, *, mac: str) -> None:
@@ -167,10 +241,14 @@ def _keep_other_bytes(output: Path, data: bytes, *, mac: str) -> None:
         same = False  # unreadable: not known to be the same, so not replaced
     if same:
         return
-    raise InputError(
-        f"{printable(str(output))} already holds other bytes ({st.st_size:,}): not replaced, "
-        "so the backup it may be (another unit's, or this one's before an update) is kept; "
-        "this read was not saved",
+    raise _other_bytes(output, st.st_size, mac=mac, lost="this read was not saved")
+
+
+def _other_bytes(output: Path, size: int, *, mac: str, lost: str) -> InputError:
+    return InputError(
+        f"{printable(str(output))} already holds other bytes ({size:,}): not replaced, "
+        f"so the backup it may be (another unit's, or this one's before an update) is kept; "
+        f"{lost}",
         hint=f"give another -o (one file per unit: -o dump-{mac.replace(':', '')}.bin), or "
         "add --force to replace it",
     )

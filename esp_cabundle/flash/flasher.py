@@ -85,6 +85,9 @@ FlashStatus = Literal["updated", "up to date", "dry run", "resume pending", "int
 # reading and planning, working out each sector's outcome and journaling, writing,
 # verifying. Rough shares of the time each takes over a serial link.
 _CONNECT, _PENDING, _PLAN, _JOURNAL, _WRITE, _VERIFY = 15, 20, 50, 60, 92, JOB
+# What the unit holds, said when its journal entry cannot be marked (a full disk).
+_NONE_WRITTEN = "no sector of that update was written: the unit holds what it held before it"
+_UPDATED = "the unit holds the new CA file: it was updated and verified"
 
 
 # ---------------------------------------------------------------------------------------
@@ -248,7 +251,7 @@ def _finish_pending(
         state = entry_state(flash, entry) if mismatch is None else None
         if state is None or state.stale:
             if not dry_run:
-                journal.set_status(entry, "stale")
+                journal.set_status(entry, "stale", unit=_NONE_WRITTEN)
             why = f"{mismatch}" if mismatch is not None else "its file system changed since"
             say(
                 progress,
@@ -261,7 +264,7 @@ def _finish_pending(
         todo = state.count("old") + state.count("other")
         if state.count("old") == len(entry.sectors):
             if not dry_run:
-                journal.set_status(entry, "cancelled")
+                journal.set_status(entry, "cancelled", unit=_NONE_WRITTEN)
             out.append(Resumed(entry, "dropped"))
             continue
         found = Resumed(
@@ -296,7 +299,12 @@ def _finish_pending(
         except UnitInterrupted as e:
             out.append(replace(found, action="stopped", sectors_written=e.interruption.written))
             raise
-        journal.set_status(entry, "complete")
+        journal.set_status(
+            entry,
+            "complete",
+            unit=f"the unit holds the CA file of the update interrupted on {entry.when}: it "
+            "was finished, every sector checked by the unit's MD5 (this run's CA not written)",
+        )
         out.append(replace(found, action="finished"))
 
 
@@ -468,14 +476,14 @@ def flash_ca(
                 raise
             if done < len(writes):
                 if done == 0:
-                    entry = journal.set_status(entry, "cancelled")
+                    entry = journal.set_status(entry, "cancelled", unit=_NONE_WRITTEN)
                 partial = stopped_at(done, torn=False)
                 assert partial.interruption is not None
                 raise UnitInterrupted(partial.interruption, partial)
             step(progress, "verifying", _WRITE, JOB)
             say(progress, "verifying")
             verify_after(guarded, cache, plan, entry, spelling)
-        entry = journal.set_status(entry, "complete")
+        entry = journal.set_status(entry, "complete", unit=_UPDATED)
         step(progress, "done", JOB, JOB)
         return replace(
             result,

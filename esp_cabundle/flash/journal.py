@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..dates import FIRST
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, unwritable_hint
 from ..fileio import read_input
 from ..limits import MAX_JOURNAL_INPUT, json_shape_reason, loads_json
 from ..spelling import PYTHON, Spelling
@@ -366,20 +366,21 @@ class Journal:
             ) from e
         return saved
 
-    def set_status(self, entry: JournalEntry, status: Status) -> JournalEntry:
+    def set_status(self, entry: JournalEntry, status: Status, *, unit: str) -> JournalEntry:
         """The entry, saved with ``status``. Called around and after writes to the unit,
         so a failure may not say "nothing written", nor point at another directory:
-        the entry to settle is in this one."""
+        the entry to settle is in this one. ``unit``: what the unit holds at this point,
+        said when the save fails ("it holds the new CA file, updated and verified")."""
         updated = replace(entry, status=status, updated=_now())
         try:
             self._save(updated)
         except OSError as e:
             s = self.spelling
+            folder = entry.path.parent if entry.path else "the journal directory"
             raise OutputError(
-                f"{entry.path}: cannot mark the journal entry {status} ({e.strerror or e})",
-                hint=f"the unit is as this run left it and the entry still says {entry.status}: "
-                f"make {entry.path.parent if entry.path else 'its directory'} writable and "
-                f"keep the entry there; the next {s.flash} or {s.restore} of this unit "
+                f"{entry.path}: cannot mark the journal entry {status} ({e.strerror or e}); {unit}",
+                hint=f"{unwritable_hint(e, folder)} and keep the entry there: it still says "
+                f"{entry.status}, and the next {s.flash} or {s.restore} of this unit "
                 "settles it",
             ) from e
         return updated

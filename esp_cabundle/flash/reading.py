@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from .serial import Link, UnitInfo
 
 __all__ = [
+    "BeforeRead",
     "ReadResult",
     "inspect_flash",
     "inspect_port",
@@ -51,6 +53,9 @@ __all__ = [
     "read_skipping_blank",
     "unit_image",
 ]
+
+# read_port's before_read(unit, length, md5): the range about to be read, and its MD5
+BeforeRead = Callable[["UnitInfo", int, Callable[[], str]], None]
 
 # One MD5 per 64 KiB: a round trip costs milliseconds over USB serial (more with FTDI
 # latency timers), reading 64 KiB at 921600 baud most of a second.
@@ -61,6 +66,11 @@ _BOOT_REGION = 0x2000
 
 def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Partition, bytes]:
     """A partition's bytes, by name (PartitionTableError naming the ones there are)."""
+    p = _named(flash, table, name)
+    return p, read_skipping_blank(flash, p.offset, p.size)
+
+
+def _named(flash: Flash, table: PartitionTable, name: str) -> Partition:
     p = table.by_name(name)
     if p is None:
         names = ", ".join(q.name for q in table) or "none"
@@ -68,7 +78,7 @@ def read_partition(flash: Flash, table: PartitionTable, name: str) -> tuple[Part
             f"{flash.name}: no partition named '{name}' (the table has {names})",
             hint=suggest(name, (q.name for q in table)),
         )
-    return p, read_skipping_blank(flash, p.offset, p.size)
+    return p
 
 
 def _blank_runs(flash: Flash, offset: int, length: int) -> list[tuple[int, int, bool]]:
@@ -199,18 +209,25 @@ def read_port(
     table_offset: int = DEFAULT_TABLE_OFFSET,
     progress: ProgressCallback | None = None,
     spelling: Spelling = PYTHON,
+    before_read: BeforeRead | None = None,
     **link: Unpack[Link],
 ) -> ReadResult:
     """Read one partition (by name) or, with ``partition=None``, the whole flash;
     ``link``: how to reach the unit (see :func:`.serial.open_unit`); ``spelling`` as
-    for :func:`unit_image`."""
+    for :func:`unit_image`. ``before_read(unit, length, md5)`` hears the range once it
+    is known and before it is read (minutes on a serial link): a caller refuses there
+    what it would refuse of the bytes at the end; ``md5()`` asks the unit for the
+    range's MD5 (seconds)."""
 
     with open_unit(port, progress=progress, **link) as unit:
-        if partition is None:
-            return ReadResult(unit.info, 0, read_skipping_blank(unit, 0, unit.size))
-        table = read_table(unit, offset=table_offset, spelling=spelling)
-        p, data = read_partition(unit, table, partition)
-        return ReadResult(unit.info, p.offset, data, p)
+        p = None
+        if partition is not None:
+            table = read_table(unit, offset=table_offset, spelling=spelling)
+            p = _named(unit, table, partition)
+        offset, length = (p.offset, p.size) if p is not None else (0, unit.size)
+        if before_read is not None:
+            before_read(unit.info, length, lambda: unit.md5(offset, length))
+        return ReadResult(unit.info, offset, read_skipping_blank(unit, offset, length), p)
 
 
 def inspect_port(

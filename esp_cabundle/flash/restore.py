@@ -259,7 +259,9 @@ def _restore_flash(
         say(progress, f"restoring {plural(todo, 'sector')} saved on {entry.when}")
         before = entry.status
         # from here a stop leaves the unit part-way back: the journal must not say complete
-        entry = journal.set_status(entry, "restoring")
+        entry = journal.set_status(
+            entry, "restoring", unit="nothing was written back yet: the unit is unchanged"
+        )
         try:
             write_journaled(
                 guarded,
@@ -273,7 +275,9 @@ def _restore_flash(
             )
         except UnitInterrupted as e:
             if not e.interruption.written:  # stopped before its first sector
-                entry = journal.set_status(entry, before)
+                entry = journal.set_status(
+                    entry, before, unit="nothing was written back: the unit is unchanged"
+                )
             partial = RestoreResult(
                 flash.name, mac, entry, e.interruption.written, False, found=found
             )
@@ -284,16 +288,24 @@ def _restore_flash(
     with guarded.writing() if todo else contextlib.nullcontext():
         problems = _restored_problems(guarded, entry, board)
     if problems:
-        journal.set_status(entry, "stale")
+        found_wrong = (
+            f"wrote {plural(todo, 'sector')} back (each checked by the unit's MD5), but the "
+            f"unit does not hold what it held before the update of {entry.when}: "
+            f"{'; '.join(problems)}"
+        )
+        journal.set_status(entry, "stale", unit=found_wrong)
         raise FlashError(
-            f"{flash.name}: wrote {plural(todo, 'sector')} back (each checked by the unit's "
-            f"MD5), but the unit does not hold what it held before the update of "
-            f"{entry.when}: {'; '.join(problems)}; the journal entry is marked stale",
+            f"{flash.name}: {found_wrong}; the journal entry is marked stale",
             hint="the file system changed since that update, so its saved sectors no longer "
             f"undo it: inspect the unit ({spelling.inspect_for(flash.name)}) and flash "
             f"the CA you want ({spelling.flash})",
         )
-    journal.set_status(entry, "restored")
+    journal.set_status(
+        entry,
+        "restored",
+        unit=f"the unit holds its CA file from before the update of {entry.when} again: "
+        "it was restored and read back",
+    )
     step(progress, "done", JOB, JOB)
     return result
 

@@ -9,11 +9,13 @@ progress callback (esptool's logger is routed per thread by :mod:`.serial`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import io
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -34,6 +36,7 @@ from ..errors import (
     OutputError,
     PartitionTableError,
     combined_exit_code,
+    unwritable_hint,
 )
 from ..fileio import refuse_missing_folder
 from ..spelling import CLI_SPELLING
@@ -55,7 +58,9 @@ __all__ = [
     "check_port",
     "expand_ports",
     "flash_log_record",
+    "known_result",
     "log_format_for",
+    "log_result",
     "next_step",
     "one_port",
     "run_parallel",
@@ -135,13 +140,16 @@ def one_port(given: Sequence[str], *, command: str) -> str:
 
 def expand_ports(patterns: Sequence[str]) -> list[str]:
     """Ports in the order given, globs (``/dev/ttyUSB*``) expanded and sorted, no
-    duplicates. URLs (``socket://``, ``rfc2217://``) are taken as they are.
+    duplicates: a device named twice (``/dev/serial/by-id/...`` and the ``/dev/ttyUSB0``
+    it links to) is one unit, kept as first spelt; opened twice, its second job would
+    fail on the first one's lock. URLs (``socket://``, ``rfc2217://``) are taken as they are.
 
     DeviceError (exit 3, as for a port that does not exist) when a glob matches no
     port: a station with no unit plugged in; InputError when a URL holds glob
     characters (:func:`check_port`).
     """
     out: list[str] = []
+    seen: set[str] = set()
     for pattern in patterns:
         if "://" not in check_port(pattern) and _GLOB_CHARS & set(pattern):
             found = sorted(glob.glob(pattern))
@@ -152,7 +160,11 @@ def expand_ports(patterns: Sequence[str]) -> list[str]:
                 )
         else:
             found = [pattern]
-        out.extend(p for p in found if p not in out)
+        for port in found:
+            device = port if "://" in port else os.path.realpath(port)
+            if device not in seen:
+                seen.add(device)
+                out.append(port)
     if not out:
         raise InputError("no port given", hint="--port /dev/ttyUSB0 (or several, or a glob)")
     return out
@@ -271,6 +283,25 @@ def station_exit_code(outcomes: Iterable[UnitOutcome[Any]]) -> int:
     return combined_exit_code(o.exit_code for o in outcomes)
 
 
+def known_result(outcome: UnitOutcome[FlashResult]) -> FlashResult | None:
+    """What is known of a unit's flash: its result, or the part of one a run that
+    stopped or failed part-way carries in its error."""
+    e = outcome.error
+    if isinstance(e, (UnitInterrupted, WriteFailed)) and isinstance(e.result, FlashResult):
+        return e.result
+    return outcome.result
+
+
+def log_result(outcome: UnitOutcome[FlashResult]) -> str:
+    """A unit's result in the station log's words, alike in its record and its JSON:
+    updated, up-to-date, resumed, dry-run, interrupted or failed."""
+    if isinstance(outcome.error, Interrupted):
+        return "interrupted"
+    if outcome.error is not None or outcome.result is None:
+        return "failed"
+    return outcome.result.log_result
+
+
 def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA) -> dict[str, Any]:
     """One station-log record (the :data:`LOG_FIELDS`) for a unit's flash outcome.
 
@@ -280,15 +311,11 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
     by name and by fingerprint (before: as the unit held them when the run started).
     """
 
-    r = outcome.result
+    r = known_result(outcome)
     e = outcome.error
-    if isinstance(e, (UnitInterrupted, WriteFailed)) and isinstance(e.result, FlashResult):
-        r = e.result  # what is known of a run that stopped or failed part-way
     info = outcome.unit
-    result = r.log_result if r is not None and e is None else "failed"
+    result = log_result(outcome)
     error = e.message if e is not None else ""
-    if isinstance(e, Interrupted):
-        result = "interrupted"
     if e is not None:
         error += f"; next: {next_step(e, outcome.port)}"
     return {
@@ -402,34 +429,76 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
     """Append records; a new (or empty) CSV file gets the header first.
 
     Lists are joined with spaces in CSV. Each call appends whole lines and syncs, so a
-    station that crashes keeps the records of the units already done.
+    station that crashes keeps the records of the units already done. One that cannot
+    (a full disk) leaves the log as it was: a half record is cut off again, and a log
+    this call created is removed, not left behind empty. OutputError then.
     """
     rows = list(records)
     if not rows:
         return
     with _log_lock:
         try:
-            new = not path.exists() or path.stat().st_size == 0
-            buf = io.StringIO()
-            if fmt == "csv":
-                writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator="\n")
-                if new:
-                    writer.writeheader()
-                for row in rows:
-                    writer.writerow(
-                        {
-                            k: ("; " if k in _NAME_FIELDS else " ").join(map(str, v))
-                            if isinstance(v, list)
-                            else v
-                            for k, v in row.items()
-                        }
-                    )
-            else:
-                for row in rows:
-                    buf.write(json.dumps(row, sort_keys=False) + "\n")
-            with path.open("a", encoding="utf-8", newline="") as f:
-                f.write(buf.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
+            created = True
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o666)
+            except FileExistsError:
+                created = False
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                size = os.fstat(fd).st_size
+                data = _log_lines(rows, fmt, header=size == 0).encode("utf-8")
+                try:
+                    _write_all(fd, data)
+                except OSError:
+                    _take_back(path, fd, size, created=created)
+                    raise
+            finally:
+                os.close(fd)
         except OSError as e:
-            raise OutputError(f"{path}: cannot append to the log ({e.strerror or e})") from e
+            raise OutputError(
+                f"{path}: cannot append to the log ({e.strerror or e})",
+                hint=unwritable_hint(e, path),
+            ) from e
+
+
+def _log_lines(rows: list[dict[str, Any]], fmt: LogFormat, *, header: bool) -> str:
+    buf = io.StringIO()
+    if fmt == "csv":
+        writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS, lineterminator="\n")
+        if header:
+            writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    k: ("; " if k in _NAME_FIELDS else " ").join(map(str, v))
+                    if isinstance(v, list)
+                    else v
+                    for k, v in row.items()
+                }
+            )
+    else:
+        for row in rows:
+            buf.write(json.dumps(row, sort_keys=False) + "\n")
+    return buf.getvalue()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``data`` appended whole and synced; OSError (ENOSPC...) as it comes."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
+
+
+def _take_back(path: Path, fd: int, size: int, *, created: bool) -> None:
+    """Undo a failed append, as far as it goes: a log this run created is removed (a
+    0-byte file would pass for a log that took the records), another cut back to
+    ``size`` (a half line would end every later reader). Not a regular file (a FIFO,
+    /dev/full): nothing to undo."""
+    with contextlib.suppress(OSError):
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return
+        if created:
+            path.unlink()
+        else:
+            os.ftruncate(fd, size)
