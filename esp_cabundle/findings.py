@@ -97,6 +97,10 @@ class Report:
     # What makes the input itself bad (a dump cut short): inspect fails on it, as
     # update-dump refuses it, whatever the certificates say.
     problems: tuple[str, ...] = ()
+    # Facts for --json only, as numbers and plain values (offset, size, mac, flash_size)
+    # beside the prose the text shows ("data/spiffs at 0x291000, 0x16f000 bytes"): the
+    # names ``read --json`` gives; a prose fact of the same name keeps its key.
+    machine: tuple[tuple[str, str | int], ...] = ()
 
     def all_findings(self) -> Iterable[Finding]:
         yield from self.findings
@@ -211,7 +215,7 @@ def _report_fields(r: Report) -> dict[str, Any]:
     return {
         "source": r.source,
         "kind": r.kind,
-        "facts": dict(r.facts),
+        "facts": {**dict(r.machine), **dict(r.facts)},
         "notes": list(r.notes),
         "problems": list(r.problems),
     }

@@ -115,3 +115,42 @@ def test_inspect_port_follows_the_units_efuses(virtual_esp32: Start, runner: Cli
     kids = json.loads(r.stdout)["reports"][0]["children"]
     notes = {k["source"].rsplit(":", 1)[1]: k["notes"] for k in kids}
     assert DAMAGED in notes["fs_0"][0] and "fs_1 is damaged (" in notes["fs_1"][0], notes
+
+
+def test_inspect_json_gives_numbers_beside_the_prose(runner: CliRunner, tmp_path: Path) -> None:
+    dump = tmp_path / "d.bin"
+    dump.write_bytes(dumps.mongoose_dump())
+    r = runner.invoke(cli, ["inspect", str(dump), "--json"])
+    report = json.loads(r.stdout)["reports"][0]
+    assert report["facts"]["flash_size"] == len(dumps.mongoose_dump())
+    assert report["facts"]["size"].startswith("0x")  # the prose key stays
+    fs0 = next(c for c in report["children"] if c["source"].endswith(":fs_0"))
+    assert (fs0["facts"]["offset"], fs0["facts"]["size"]) == (0x190000, 0x40000)
+    assert fs0["facts"]["partition"].startswith("data/spiffs at 0x190000, 0x40000 bytes")
+    text = runner.invoke(cli, ["inspect", str(dump)]).output
+    assert "flash_size" not in text and "offset: " not in text  # the text keeps its prose
+
+
+def test_inspect_port_json_names_mac_and_flash_size_as_read_does(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    unit = virtual_esp32("esp32")
+    unit.load(0, dumps.mongoose_dump())
+    facts = json.loads(runner.invoke(cli, ["inspect", "--port", unit.url, "--json"]).stdout)[
+        "reports"
+    ][0]["facts"]
+    out = tmp_path / "r.bin"
+    read = json.loads(
+        runner.invoke(cli, ["read", "--port", unit.url, "--all", "-o", str(out), "--json"]).stdout
+    )
+    assert (facts["mac"], facts["flash_size"]) == (read["mac"], read["flash_size"])
+    assert isinstance(facts["flash_size"], int) and facts["mac"] in facts["unit"]
+
+
+def test_efuses_on_leave_an_unflagged_partition_plain() -> None:
+    """Flash encryption encrypts only flagged partitions: unflagged garbage is damage."""
+    flash = dumps.with_random(dumps.arduino_dump(), 0x290000, 0x160000)
+    report = inspect_dump(flash, "d.bin", encryption=True)
+    assert report is not None
+    note = _child(report, "spiffs").notes[0]  # type: ignore[attr-defined]
+    assert "spiffs is damaged" in note and "stored plain" in note, note

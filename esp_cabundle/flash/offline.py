@@ -19,7 +19,7 @@ partitions differ.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..arguments import require_bytes
@@ -174,6 +174,11 @@ def damaged_fs_note(
     None when unknown) allow: the table's ``encrypted`` flag alone proves nothing
     (Mongoose OS sets it on every partition), so only unknown eFuses leave "encrypted"
     open. The one wording inspect and flash give."""
+    if encryption and not p.encrypted:  # flash encryption leaves unflagged data plain
+        return (
+            f"{p.name} is damaged (not a SPIFFS/LittleFS image; flash encryption is on, "
+            "but the table does not flag this partition 'encrypted', so it is stored plain)"
+        )
     if encryption:
         return (
             f"{p.name} holds ciphertext: flash encryption is on, so it cannot be read or "
@@ -240,6 +245,11 @@ def _fs_report(
 
 def _pfacts(p: Partition) -> tuple[tuple[str, str], ...]:
     return (("partition", _partition_row(p)),)
+
+
+def _pmachine(p: Partition) -> tuple[tuple[str, int], ...]:
+    """A partition's place as numbers, for --json (the prose row says it in hex)."""
+    return (("offset", p.offset), ("size", p.size))
 
 
 def _raw_report(p: Partition, data: bytes, source: str, encryption: bool | None) -> Report:
@@ -360,10 +370,10 @@ def inspect_dump(
                 )
                 continue
             note = "holds no file system this tool reads"
-            if p.encrypted or encryption is not None:
-                note = damaged_fs_note(p, encryption, spelling)
-            elif p.subtype_name == "fat":
+            if p.subtype_name == "fat":
                 note = "FAT file systems are not read by this tool"
+            elif p.encrypted or encryption is not None:
+                note = damaged_fs_note(p, encryption, spelling)
             children.append(
                 Report(f"{source}:{p.name}", "unreadable partition", (), (note,), _pfacts(p))
             )
@@ -375,8 +385,17 @@ def inspect_dump(
         children.append(report)
     if not any(True for _ in Report(source, "", children=tuple(children)).all_findings()):
         notes.append("no certificate found in any partition")
+    where = {f"{source}:{p.name}": p for p in table}
+    children = [replace(c, machine=(*_pmachine(where[c.source]), *c.machine)) for c in children]
     return Report(
-        source, "flash dump", (), tuple(notes), tuple(facts), tuple(children), problems=problems
+        source,
+        "flash dump",
+        (),
+        tuple(notes),
+        tuple(facts),
+        tuple(children),
+        problems=problems,
+        machine=(("flash_size", len(data)),),
     )
 
 

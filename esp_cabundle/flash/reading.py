@@ -270,7 +270,11 @@ def inspect_port(
             )
     # A live unit, not a file: JSON consumers told "flash dump" looked for one on disk.
     return dataclasses.replace(
-        report, kind="unit", facts=(*facts, *report.facts), notes=tuple(notes)
+        report,
+        kind="unit",
+        facts=(*facts, *report.facts),
+        notes=tuple(notes),
+        machine=(("mac", info.mac), ("flash_size", info.flash_size)),
     )
 
 
