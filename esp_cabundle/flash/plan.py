@@ -51,6 +51,7 @@ from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
 from ..text import sized_repr
 from .base import ProgressCallback, say, step
+from .damaged import damaged_fs_note
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -489,9 +490,6 @@ def _mount_failure(
             f"{found} ({spelling.boards})"
         )
     elif found is None and (p.encrypted or _efuse_encryption(cache) is not None):
-        # deferred: offline imports this module; the wording is the one inspect gives
-        from .offline import damaged_fs_note
-
         hint = damaged_fs_note(p, _efuse_encryption(cache), spelling, board.name)
     else:
         hint = e.hint or (
