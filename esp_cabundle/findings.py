@@ -94,6 +94,13 @@ class Report:
     # A fact as the text says it where its words differ from its JSON value: a
     # profile the bytes do not tell from others is named with them (as fs ls says it).
     words: tuple[tuple[str, str], ...] = ()
+    # What makes the input itself bad (a dump cut short): inspect fails on it, as
+    # update-dump refuses it, whatever the certificates say.
+    problems: tuple[str, ...] = ()
+    # Facts for --json only, as numbers and plain values (offset, size, mac, flash_size)
+    # beside the prose the text shows ("data/spiffs at 0x291000, 0x16f000 bytes"): the
+    # names ``read --json`` gives; a prose fact of the same name keeps its key.
+    machine: tuple[tuple[str, str | int], ...] = ()
 
     def all_findings(self) -> Iterable[Finding]:
         yield from self.findings
@@ -205,7 +212,13 @@ def report_document(r: Report, at: datetime, warn_days: int | None = None) -> di
 
 
 def _report_fields(r: Report) -> dict[str, Any]:
-    return {"source": r.source, "kind": r.kind, "facts": dict(r.facts), "notes": list(r.notes)}
+    return {
+        "source": r.source,
+        "kind": r.kind,
+        "facts": {**dict(r.machine), **dict(r.facts)},
+        "notes": list(r.notes),
+        "problems": list(r.problems),
+    }
 
 
 def finding_to_dict(f: Finding, at: datetime, warn_days: int | None = None) -> dict[str, Any]:

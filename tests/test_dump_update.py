@@ -183,7 +183,7 @@ def test_ciphertext_with_encrypted_flag() -> None:
     flash = dumps.with_random(dumps.mongoose_dump(), 0x190000, 0x40000)
     with pytest.raises(ImageError, match=r"'fs_0'.*does not mount") as e:
         update_dump(flash, load_board("mongoose-os-esp32"), gated(NEW_CA, "mongoose-os-esp32"))
-    assert "flash encryption is probably on" in str(e.value)
+    assert "fs_0 is damaged or encrypted" in str(e.value)
 
 
 def test_all_target_partitions_erased() -> None:
@@ -326,7 +326,7 @@ def _run(
 @pytest.mark.parametrize(
     ("case", "board", "message"),
     [
-        ("encrypted", "mongoose-os-esp32", "flash encryption is probably on"),
+        ("encrypted", "mongoose-os-esp32", "fs_0 is damaged or encrypted"),
         ("garbage", "mdash-arduino", "does not mount as spiffs"),
         ("truncated", "mdash-arduino", "the dump looks truncated"),
         ("no-table", "mdash-arduino", "no partition table"),

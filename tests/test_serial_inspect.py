@@ -18,7 +18,7 @@ from esp_cabundle.virtual import VirtualESP32
 
 Start = Callable[..., VirtualESP32]
 AT = "2026-01-01"
-UNIT_FACTS = ("unit", "flash", "flash encryption (eFuse)", "secure boot (eFuse)", "board")
+UNIT_FACTS = ("unit", "flash", "flash encryption (eFuse)", "secure boot (eFuse)", "board", "mac")
 
 
 def as_source(doc: Any, source: str) -> Any:

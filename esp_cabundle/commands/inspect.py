@@ -148,9 +148,15 @@ def inspect(
     )
     reports += [unit] if unit is not None else []
     gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within, given_at=at)
+    bad = tuple(p for r in reports for p in r.problems)  # a dump cut short: update-dump refuses it
     failed = (
-        VerdictError(gate.headline, violations=gate.problems, hint=gate.hint)
-        if gate.problems
+        VerdictError(
+            "; ".join(x for x in (gate.headline, *bad) if x),
+            violations=(*bad, *gate.problems),
+            hint=gate.hint
+            or (f"read the whole flash again ({CLI_SPELLING.read_all})" if bad else None),
+        )
+        if gate.problems or bad
         else None
     )
     # Streamed: the certificates of a 400,000-root bundle are never all in memory as JSON.

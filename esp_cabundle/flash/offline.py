@@ -5,8 +5,8 @@ partition that holds a file system and reports its CA files, and scans the other
 partitions (apps, NVS) for embedded certificates: PEM text (also what mDash-style
 ``s_pem`` string literals compile to) and DER, with offsets. The table's ``encrypted``
 flag alone proves nothing (Mongoose OS sets it on every partition): the content
-decides, and a flagged partition whose bytes do not mount is reported as probably
-encrypted, never misread.
+decides, and a flagged partition whose bytes do not mount is judged by the eFuses when
+known (:func:`damaged_fs_note`), never misread.
 
 :func:`update_dump` is the offline twin of flashing a unit, running the same code: the
 dump is a :class:`~esp_cabundle.flash.dump.DumpFile`, the update is planned by
@@ -19,7 +19,7 @@ partitions differ.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..arguments import require_bytes
@@ -38,6 +38,7 @@ from ..partitions import (
 )
 from ..spelling import PYTHON, Spelling
 from ..text import plural, sized_repr
+from .damaged import damaged_fs_note
 from .dump import DumpFile
 from .plan import UpdatePlan, plan_ca_update, reread_problems
 from .writer import write_sectors
@@ -167,7 +168,9 @@ def _partition_row(p: Partition) -> str:
     return f"{p.type_name}/{p.subtype_name} at {p.offset:#x}, {p.size:#x} bytes{flags}"
 
 
-def _fs_report(p: Partition, data: bytes, source: str) -> Report | None:
+def _fs_report(
+    p: Partition, data: bytes, source: str, encryption: bool | None, spelling: Spelling
+) -> Report | None:
     """A file-system report for the partition, or None when it holds no file system."""
 
     where = f"{source}:{p.name}"
@@ -187,8 +190,8 @@ def _fs_report(p: Partition, data: bytes, source: str) -> Report | None:
         report = None
     if report is None:
         note = f"looks like a file system but does not mount: {probe_error}"
-        if p.encrypted:
-            note += " (flagged encrypted: probably encrypted flash)"
+        if p.encrypted or encryption is not None:
+            note += f" ({damaged_fs_note(p, encryption, spelling)})"
         return Report(where, "unreadable file system", notes=(note,), facts=_pfacts(p))
     notes = list(report.notes)
     if p.encrypted:
@@ -210,7 +213,12 @@ def _pfacts(p: Partition) -> tuple[tuple[str, str], ...]:
     return (("partition", _partition_row(p)),)
 
 
-def _raw_report(p: Partition, data: bytes, source: str) -> Report:
+def _pmachine(p: Partition) -> tuple[tuple[str, int], ...]:
+    """A partition's place as numbers, for --json (the prose row says it in hex)."""
+    return (("offset", p.offset), ("size", p.size))
+
+
+def _raw_report(p: Partition, data: bytes, source: str, encryption: bool | None) -> Report:
     """Apps, NVS and other raw partitions: embedded certificates with offsets."""
     where = f"{source}:{p.name}"
     notes: list[str] = []
@@ -223,7 +231,11 @@ def _raw_report(p: Partition, data: bytes, source: str) -> Report:
         else:
             notes.append(
                 "no app image header"
-                + (" (flagged encrypted: probably encrypted flash)" if p.encrypted else "")
+                + (
+                    " (flagged encrypted: probably encrypted flash)"
+                    if p.encrypted and encryption is None
+                    else ""
+                )
             )
     found = find_embedded_certificates(data)
     findings = tuple(
@@ -253,12 +265,40 @@ def _beyond(p: Partition, size: int) -> str:
     return f"partition '{p.name}' ends at {p.end:#x}, beyond the {size:#x}-byte dump"
 
 
-def inspect_dump(data: bytes, source: str, spelling: Spelling = PYTHON) -> Report | None:
+def _plain_flagged(table: PartitionTable, data: bytes) -> bool:
+    """A partition the table flags ``encrypted`` holds a plain file system: flash
+    encryption is off (it encrypts every flagged partition), as the eFuses would say."""
+    for p in table:
+        if p.encrypted and p.is_data and p.end <= len(data):
+            try:
+                if detect_fs_type(data[p.offset : p.end]) is not None:
+                    return True
+            except ImageError:
+                continue
+    return False
+
+
+def cut_partitions(table: PartitionTable, size: int) -> list[Partition]:
+    """The partitions that end beyond a ``size``-byte dump: one rule for "truncated",
+    which update-dump refuses and inspect reports as a problem."""
+    return [p for p in table if p.end > size]
+
+
+def truncated_message(source: str, cut: list[Partition], size: int) -> str:
+    more = f" (and {len(cut) - 1} more after it)" if len(cut) > 1 else ""
+    return f"{source}: {_beyond(cut[0], size)}{more}: the dump looks truncated, not a whole flash"
+
+
+def inspect_dump(
+    data: bytes, source: str, spelling: Spelling = PYTHON, *, encryption: bool | None = None
+) -> Report | None:
     """INSPECTORS entry: a Report for a whole-flash dump, None when ``data`` is not one.
 
     A dump is recognised by a valid partition table at a 4 KiB offset; bytes with the
     table magic at 0x8000 whose table is broken are an error, not a fall-through (its
-    hint naming the options as ``spelling`` does).
+    hint naming the options as ``spelling`` does). ``encryption``: the eFuses' flash
+    encryption state when known (a unit); else a flagged partition holding a plain file
+    system shows it off. A dump cut short is a problem (:attr:`Report.problems`).
     """
     if len(data) < _MIN_DUMP:
         return None
@@ -276,6 +316,10 @@ def inspect_dump(data: bytes, source: str, spelling: Spelling = PYTHON) -> Repor
     ]
     notes: list[str] = []
     children: list[Report] = []
+    if encryption is None and _plain_flagged(table, data):
+        encryption = False
+    cut = cut_partitions(table, len(data))
+    problems = (truncated_message(source, cut, len(data)),) if cut else ()
     for p in table:
         facts.append((f"partition {p.name}", _partition_row(p)))
         if p.end > len(data):
@@ -284,7 +328,7 @@ def inspect_dump(data: bytes, source: str, spelling: Spelling = PYTHON) -> Repor
         part = data[p.offset : p.end]
         if p.is_data and p.subtype_name in ("ota", "phy"):
             continue
-        report = _fs_report(p, part, source) if p.is_data else None
+        report = _fs_report(p, part, source, encryption, spelling) if p.is_data else None
         if report is None and p.may_hold_fs:
             if is_erased(part):
                 children.append(
@@ -292,25 +336,33 @@ def inspect_dump(data: bytes, source: str, spelling: Spelling = PYTHON) -> Repor
                 )
                 continue
             note = "holds no file system this tool reads"
-            if p.encrypted:
-                note = (
-                    "flagged encrypted and the bytes are no file system: probably encrypted "
-                    "flash (a dump of an encrypted unit holds ciphertext)"
-                )
-            elif p.subtype_name == "fat":
+            if p.subtype_name == "fat":
                 note = "FAT file systems are not read by this tool"
+            elif p.encrypted or encryption is not None:
+                note = damaged_fs_note(p, encryption, spelling)
             children.append(
                 Report(f"{source}:{p.name}", "unreadable partition", (), (note,), _pfacts(p))
             )
             continue
         if report is None:
-            report = _raw_report(p, part, source)
+            report = _raw_report(p, part, source, encryption)
             if not report.findings and p.is_data and not p.may_hold_fs:
                 continue  # NVS, coredump ... without certificates: the table row says it all
         children.append(report)
     if not any(True for _ in Report(source, "", children=tuple(children)).all_findings()):
         notes.append("no certificate found in any partition")
-    return Report(source, "flash dump", (), tuple(notes), tuple(facts), tuple(children))
+    where = {f"{source}:{p.name}": p for p in table}
+    children = [replace(c, machine=(*_pmachine(where[c.source]), *c.machine)) for c in children]
+    return Report(
+        source,
+        "flash dump",
+        (),
+        tuple(notes),
+        tuple(facts),
+        tuple(children),
+        problems=problems,
+        machine=(("flash_size", len(data)),),
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,12 +396,10 @@ class WholeDump:
                 f"{source}: {e.message}; nothing written",
                 hint=e.hint or f"is the dump complete? {spelling.read_all}",
             ) from e
-        cut = [p for p in table if p.end > len(flash)]
+        cut = cut_partitions(table, len(flash))
         if cut:
-            more = f" (and {len(cut) - 1} more after it)" if len(cut) > 1 else ""
             raise PartitionTableError(
-                f"{source}: {_beyond(cut[0], len(flash))}{more}: the dump looks truncated, "
-                "not a whole flash; nothing written",
+                f"{truncated_message(source, cut, len(flash))}; nothing written",
                 hint=f"read the whole flash again ({spelling.read_all}, or esptool "
                 "read-flash 0 ALL dump.bin), then update that dump",
             )

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from ..blocks import SECTOR_SIZE, BlockSource, FlashCache, Overlay, SectorWrite
+from ..blocks import SECTOR_SIZE, BlockSource, FlashCache, Overlay, SectorWrite, SourceView
 from ..certs import load_certificates
 from ..errors import (
     CertificateError,
@@ -51,6 +51,7 @@ from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
 from ..text import sized_repr
 from .base import ProgressCallback, say, step
+from .damaged import damaged_fs_note
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -488,12 +489,8 @@ def _mount_failure(
             f"the partition holds a {found} file system; pick a board whose file system is "
             f"{found} ({spelling.boards})"
         )
-    elif found is None and p.encrypted:
-        hint = (
-            "the table flags this partition 'encrypted' and its bytes are no file system: "
-            "the chip's flash encryption is probably on, so the flash holds ciphertext, "
-            "which cannot be edited"
-        )
+    elif found is None and (p.encrypted or _efuse_encryption(cache) is not None):
+        hint = damaged_fs_note(p, _efuse_encryption(cache), spelling, board.name)
     else:
         hint = e.hint or (
             f"is {spelling.board} {board.name} right for this unit? ({spelling.inspect} "
@@ -504,6 +501,17 @@ def _mount_failure(
         f"{e.message}; nothing written, nothing formatted",
         hint=hint,
     )
+
+
+def _efuse_encryption(cache: FlashCache) -> bool | None:
+    """Flash encryption as the unit's eFuses say (None for a dump: not known)."""
+    # deferred: esptool's unit class, only when a partition failed to mount
+    from .serial import SerialUnit
+
+    unit = cache.source
+    while isinstance(unit, SourceView):  # a guard in front of the unit
+        unit = unit.source
+    return unit.security().flash_encryption if isinstance(unit, SerialUnit) else None
 
 
 def _note(p: Partition, skipped: str | None) -> str | None:

@@ -165,15 +165,17 @@ def inspect_flash(
     apps: bool = True,
     source: str | None = None,
     spelling: Spelling = PYTHON,
+    encryption: bool | None = None,
 ) -> tuple[Report, PartitionTable]:
     """What :func:`~esp_cabundle.flash.offline.inspect_dump` says about this flash, and
-    the partition table it was read by; ``spelling`` as for :func:`unit_image`."""
+    the partition table it was read by; ``spelling`` as for :func:`unit_image`;
+    ``encryption``: the eFuses' flash encryption, which judges what does not mount."""
 
     src = source or flash.name
     image, table, skipped = unit_image(
         flash, table_offset=table_offset, apps=apps, spelling=spelling
     )
-    report = inspect_dump(image, src, spelling)
+    report = inspect_dump(image, src, spelling, encryption=encryption)
     if report is None:  # cannot happen once read_table succeeded; keep the error clear
         raise PartitionTableError(f"{src}: no partition table found at {table_offset:#x}")
     if skipped:
@@ -253,7 +255,12 @@ def inspect_port(
         info = unit.info
         security = unit.security()
         report, table = inspect_flash(
-            unit, table_offset=offset, apps=apps, source=port, spelling=spelling
+            unit,
+            table_offset=offset,
+            apps=apps,
+            source=port,
+            spelling=spelling,
+            encryption=security.flash_encryption,
         )
     missing = _board_mismatch(table, board)
     facts: list[tuple[str, str]] = [
@@ -280,7 +287,11 @@ def inspect_port(
             )
     # A live unit, not a file: JSON consumers told "flash dump" looked for one on disk.
     return dataclasses.replace(
-        report, kind="unit", facts=(*facts, *report.facts), notes=tuple(notes)
+        report,
+        kind="unit",
+        facts=(*facts, *report.facts),
+        notes=tuple(notes),
+        machine=(("mac", info.mac), ("flash_size", info.flash_size)),
     )
 
 
