@@ -24,6 +24,7 @@ from esp_cabundle.cli import cli
 from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url
+from esp_cabundle.push.survey import survey
 
 
 @pytest.fixture
@@ -82,6 +83,30 @@ def test_silent_ids_cost_one_probe_round_not_a_timeout_each(
         row = rows[uid]
         assert (row.state, row.attempts, row.last_seen) == ("offline", 1, None), row
         assert row.last_error == f"unit {uid}: no answer to Sys.GetInfo within 0.5 s"
+
+
+def test_a_dry_run_finds_silent_ids_in_one_round_too(
+    mosquitto: Any, host: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (on,) = [mongoose_unit(u) for u in unit_ids("esp32-dry", 1)]
+    host([on])
+    silent = unit_ids("esp32-dark", 20)
+    calls: list[str] = []
+    real_call = MqttTransport.call
+
+    def call(self: MqttTransport, channel: Any, method: str, params: Any, **kw: Any) -> Any:
+        calls.append(channel.unit_id)
+        return real_call(self, channel, method, params, **kw)
+
+    monkeypatch.setattr(MqttTransport, "call", call)
+    transport = MqttTransport(parse_mqtt_url(mosquitto.url), [on.unit_id, *silent])
+    try:
+        rows = survey([transport], push_file(), CampaignOptions(timeout=0.5))
+    finally:
+        transport.close()
+    assert set(calls) == {on.unit_id}, calls
+    assert [r.state for r in rows] == ["would-write"] + ["offline"] * 20
+    assert rows[1].error == f"unit {silent[0]}: no answer to Sys.GetInfo within 0.5 s"
 
 
 def test_forty_silent_ids_finish_in_about_one_timeout(mosquitto: Any, tmp_path: Path) -> None:

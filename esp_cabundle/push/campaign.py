@@ -49,7 +49,7 @@ from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import DARK_KEY, JUDGED_KEY
 from .room import room_for
 from .rpc import RpcChannel, is_unknown_method
-from .transport import LinkLost, Probing, SilentChannel, Transport, UnitRef
+from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
 
 __all__ = [
     "CampaignOptions",
@@ -192,16 +192,11 @@ class _Run:
         are recorded as a first call unanswered would be (attempt, state, error), here,
         in one timeout in all, instead of one timeout each, ``concurrency`` at a time.
         The link lost meanwhile: nothing recorded, none left to work on."""
-        silent: dict[str, UnitUnreachable] = {}
-        for t in dict.fromkeys(t for t, _ in queue):
-            if isinstance(t, Probing):
-                ids = [ref.id for u, ref in queue if u is t]
-                try:
-                    found = t.probe(ids, INFO_METHOD, {}, timeout=self.options.timeout)
-                except LinkLost as e:
-                    self.lost = e
-                    return deque()
-                silent.update(found)
+        try:
+            silent = silent_units(queue, INFO_METHOD, timeout=self.options.timeout)
+        except LinkLost as e:
+            self.lost = e
+            return deque()
         for t, ref in queue:
             if ref.id in silent and not self.stop.is_set():
                 state = self.work_on(t, ref, SilentChannel(ref.id, silent[ref.id]))

@@ -7,7 +7,7 @@ written once against :class:`Transport` and :class:`~.rpc.RpcChannel`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -15,7 +15,15 @@ from typing import Any, Protocol, runtime_checkable
 from ..errors import UnitUnreachable
 from .rpc import FrameShape, RpcChannel
 
-__all__ = ["LinkLost", "Probing", "SilentChannel", "Traffic", "Transport", "UnitRef"]
+__all__ = [
+    "LinkLost",
+    "Probing",
+    "SilentChannel",
+    "Traffic",
+    "Transport",
+    "UnitRef",
+    "silent_units",
+]
 
 
 class LinkLost(UnitUnreachable):
@@ -111,3 +119,19 @@ class SilentChannel:
 
     def close(self) -> None:
         pass
+
+
+def silent_units(
+    units: Iterable[tuple[Transport, UnitRef]], method: str, *, timeout: float
+) -> dict[str, UnitUnreachable]:
+    """Of ``units``, those a :class:`Probing` transport found silent (``method`` to all
+    of a transport's units at once, one ``timeout`` per transport), each with the error
+    a call would have raised; LinkLost when a link went meanwhile."""
+    by_transport: dict[int, tuple[Probing, list[str]]] = {}
+    for t, ref in units:
+        if isinstance(t, Probing):
+            by_transport.setdefault(id(t), (t, []))[1].append(ref.id)
+    silent: dict[str, UnitUnreachable] = {}
+    for prober, ids in by_transport.values():
+        silent.update(prober.probe(ids, method, {}, timeout=timeout))
+    return silent
