@@ -24,9 +24,9 @@ encoding a value at a time). Run:
 And a fleet mostly off (``--offline`` ids no unit answers, beside 20 that do, at
 ``--timeout 1`` and the default ``--concurrency 8``): the campaign's wall time. Goal:
 about one timeout for the silent ids, whatever their number: each cost a whole timeout,
-8 at a time (400 silent ids: 53.3 s; now one probe round, 4.9 s). With 3000 silent ids
-the probe still takes 1 s, but recording them took 70 s: ``Ledger.row`` (read by
-``claim``) reads every row to return one, 8 ms at 3000 rows, twice per unit.
+8 at a time (400 silent ids: 53.3 s; now one probe round, 5.4 s). With 3000 silent ids
+the probe takes 3 s (1000 ids a round), but recording them took 63 s: ``Ledger.row``
+(read by ``claim``) reads every row to return one, 8 ms at 3000 rows, twice per unit.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ leaves them as they were, and says the broker was lost."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from support.fleet_links import Mosquitto, mosquitto_binary, unit_hosts, unit_id
 from support.gated import gated
 
 from esp_cabundle.cli import cli
+from esp_cabundle.push import mqtt as mqtt_module
 from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url
@@ -163,3 +165,47 @@ def test_a_broker_lost_mid_run_stops_the_pass_and_blames_no_unit(
         row = rows[u.unit_id]
         assert (row.state, row.attempts, row.last_error) == ("pending", 0, None), row
     assert elapsed < 15, elapsed  # the loss ends the call awaiting FS.Put: no 20 s wait
+
+
+def test_a_probe_keeps_at_most_its_cap_awaiting(
+    mosquitto: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker drops answers beyond what it queues for one client: a probe of a large
+    fleet asks in a window, not all at once."""
+    monkeypatch.setattr(mqtt_module, "_PROBE_INFLIGHT", 5)
+    silent = unit_ids("esp32-win", 12)
+    transport = MqttTransport(parse_mqtt_url(mosquitto.url), silent)
+    most: list[int] = []
+    real_send = MqttTransport._send
+
+    def send(self: MqttTransport, unit: str, method: str, params: Any) -> Any:
+        most.append(len(self._waiting) + 1)
+        return real_send(self, unit, method, params)
+
+    monkeypatch.setattr(MqttTransport, "_send", send)
+    try:
+        found = transport.probe(silent, "Sys.GetInfo", {}, timeout=0.2)
+    finally:
+        transport.close()
+    assert sorted(found) == sorted(silent) and max(most) == 5, most
+    assert transport._waiting == {}  # nothing left awaited
+
+
+@pytest.mark.timeout(120)
+def test_a_broker_gone_before_the_pass_leaves_every_unit_as_it_was(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    ids = unit_ids("esp32-d", 4)
+    transport = MqttTransport(parse_mqtt_url(broker.url), ids)
+    lost = threading.Event()
+    transport.on_link = lambda up, why: None if up else lost.set()
+    assert broker.proc is not None
+    broker.proc.kill()
+    assert lost.wait(60)
+    try:
+        with Ledger(tmp_path / "c.db") as ledger:
+            report = run_campaign([transport], push_file(), ledger, CampaignOptions(timeout=0.5))
+    finally:
+        transport.close()
+    assert [(r.state, r.attempts) for r in report.rows] == [("pending", 0)] * 4
+    assert report.link_lost is not None and report.link_lost[0] == "MQTT broker"

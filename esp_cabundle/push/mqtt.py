@@ -43,9 +43,11 @@ MQTT_FRAME_SIZE = 3072
 # PUBLISH fixed header (<= 5), topic length (2), packet id (2).
 _PUBLISH_OVERHEAD = 9
 _CONNECT_TIMEOUT = 10.0
-# Probe requests awaiting an answer at once: a waiter and its answer (a Sys.GetInfo of a
-# few hundred bytes) each, so a few MB at most; 3000 ids are asked in one round.
-_PROBE_INFLIGHT = 4096
+# Probe requests awaiting an answer at once. Their answers come back together, and a
+# broker holds at most so many for one client before it drops the rest (mosquitto's
+# defaults: max_inflight_messages 20, max_queued_messages 1000): a dropped answer would
+# be a unit taken for off. So 1000 ids a timeout: 3000 silent ids cost 3 timeouts.
+_PROBE_INFLIGHT = 1000
 # The broker a bad URL's hint gives instead (the CLI puts it in the line as typed).
 EXAMPLE_URL = "mqtt://broker.local:1883"
 
