@@ -15,6 +15,10 @@ each unit, holding its ledger lease:
 4. ``verified``; with ``reboot``: ``Sys.Reboot``, ``rebooted``, then wait until the
    unit answers again from a new boot and still holds the file: ``reconnected``.
 
+Over a link that cannot list its units as on or off (an MQTT broker), a pass first
+asks every unit step 1's call at once: the silent ones cost one timeout together, and
+a broker lost stops the pass, the units not begun left as they were (:meth:`_Run.probed`).
+
 A unit whose firmware does not read the file (mDash 1.2.16: a built-in CA) is recorded
 ``unused`` with the reason and left as it is: the file would not protect it. A unit that
 fails is tried again by a watching run on later passes, each wait twice the last (from
