@@ -12,7 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -27,6 +29,7 @@ from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url
 from esp_cabundle.push.survey import survey
+from esp_cabundle.push.transport import LinkLost, Traffic
 
 
 @pytest.fixture
@@ -209,3 +212,23 @@ def test_a_broker_gone_before_the_pass_leaves_every_unit_as_it_was(
         transport.close()
     assert [(r.state, r.attempts) for r in report.rows] == [("pending", 0)] * 4
     assert report.link_lost is not None and report.link_lost[0] == "MQTT broker"
+
+
+def test_a_probe_that_times_out_with_the_broker_gone_blames_the_broker() -> None:
+    """A request paho took while the link was going (no error, no answer): its silence
+    is the broker's, so the probe says the link is lost, and no unit is taken for off."""
+    transport = MqttTransport.__new__(MqttTransport)  # no broker: its client stubbed
+    transport.client_id, transport.traffic = "esp-cabundle-t", Traffic()
+    transport._waiting, transport._lock = {}, threading.Lock()
+    transport._lost_at, transport._lost_why = None, ""
+
+    class Client:
+        def publish(self, topic: str, frame: bytes, qos: int) -> Any:
+            transport._lost_at = datetime.now(timezone.utc)  # lost as this one went out
+            transport._lost_why = "Unspecified error"
+            return SimpleNamespace(rc=0)
+
+    transport._client = Client()  # type: ignore[assignment]
+    with pytest.raises(LinkLost, match="MQTT broker link is down"):
+        transport.probe(["esp32-x"], "Sys.GetInfo", {}, timeout=0.1)
+    assert transport._waiting == {}

@@ -134,7 +134,7 @@ class _MqttChannel:
 
     def __init__(self, transport: MqttTransport, unit_id: str) -> None:
         self.unit_id = unit_id
-        self.src: str | None = f"{transport.client_id}/{unit_id}"
+        self.src: str | None = transport.src(unit_id)
         self._t = transport
 
     def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
@@ -336,8 +336,10 @@ class MqttTransport:
             unit, waiter, deadline = sent.popleft()
             try:
                 if not waiter.event.wait(max(0.0, deadline - time.monotonic())):
-                    silent[unit] = self._silent(unit, method, timeout)
-                elif isinstance(waiter.error, LinkLost):
+                    waiter.error = self._silent(unit, method, timeout)
+                    if not isinstance(waiter.error, LinkLost):
+                        silent[unit] = waiter.error
+                if isinstance(waiter.error, LinkLost):
                     raise waiter.error
             finally:
                 self._forget(unit, waiter)
@@ -357,10 +359,10 @@ class MqttTransport:
     def _send(self, unit: str, method: str, params: Mapping[str, Any]) -> _Waiter:
         """Publish one request to ``unit``, its answer awaited by the waiter returned
         (which :meth:`_forget` lets go); LinkLost when the broker is not there."""
-        import paho.mqtt.client as mqtt
+        import paho.mqtt.client as mqtt  # deferred: paho loads for a run over MQTT only
 
         cid = next_call_id()
-        frame = request_frame(cid, method, params, shape="args", src=f"{self.client_id}/{unit}")
+        frame = request_frame(cid, method, params, shape="args", src=self.src(unit))
         waiter = _Waiter(cid, method)
         with self._lock:
             self._waiting[unit] = waiter
@@ -370,6 +372,10 @@ class MqttTransport:
             raise self._lost(unit, mqtt.error_string(info.rc))
         self.traffic.add(len(frame), 0)
         return waiter
+
+    def src(self, unit: str) -> str:
+        """The ``src`` of requests to ``unit``: its answers come on a topic of its own."""
+        return f"{self.client_id}/{unit}"
 
     def _forget(self, unit: str, waiter: _Waiter) -> None:
         with self._lock:
