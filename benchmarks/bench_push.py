@@ -19,6 +19,14 @@ each under 200 MB and 10 s (the text took 32 s and 1.5 GB when status held every
 encoding a value at a time). Run:
     python benchmarks/bench_push.py [--units 1000] [--concurrency 64] [--status-units N]
     python benchmarks/bench_push.py --status-only
+    python benchmarks/bench_push.py --offline-only [--offline 400]
+
+And a fleet mostly off (``--offline`` ids no unit answers, beside 20 that do, at
+``--timeout 1`` and the default ``--concurrency 8``): the campaign's wall time. Goal:
+about one timeout for the silent ids, whatever their number: each cost a whole timeout,
+8 at a time (400 silent ids: 53.3 s; now one probe round, 5.4 s). With 3000 silent ids
+the probe takes 3 s (1000 ids a round), but recording them took 63 s: ``Ledger.row``
+(read by ``claim``) reads every row to return one, 8 ms at 3000 rows, twice per unit.
 """
 
 from __future__ import annotations
@@ -137,9 +145,15 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--status-units", type=int, default=2_000_000)
     ap.add_argument("--status-only", action="store_true", help="only the push status figure")
+    ap.add_argument("--offline", type=int, default=400, help="silent ids of the offline figure")
+    ap.add_argument("--offline-only", action="store_true", help="only the offline figure")
     args = ap.parse_args()
+    if args.offline_only:
+        offline_figure(args.offline)
+        return
     if not args.status_only:
         campaign(args)
+        offline_figure(args.offline)
     if args.status_units:
         status_figures(args.status_units)
 
@@ -180,6 +194,37 @@ def campaign(args: argparse.Namespace) -> None:
         ok = checked == args.units and counts.get("verified") == args.units
         goal = args.units / elapsed >= 50
         print(f"goal >= 50 units/s: {'met' if goal else 'NOT met'}; every unit verified: {ok}")
+
+
+def offline_figure(silent: int, answering: int = 20, timeout: float = 1.0) -> None:
+    """A fleet mostly off: ``silent`` ids no unit answers and ``answering`` units, with
+    the CLI's default concurrency (8). The silent ones should cost one timeout in all."""
+    spec = BundleSpec(presets=("letsencrypt",))
+    push = PushFile(gate_ca(CaSource.build(spec), board=load_board("mongoose-os-esp32"), at=now()))
+    base = template()
+    units = [MongooseUnit(f"on-{i:04d}", open_image(base)) for i in range(answering)]
+    ids = [u.unit_id for u in units] + [f"off-{i:05d}" for i in range(silent)]
+    with Mosquitto() as broker, tempfile.TemporaryDirectory() as tmp:
+        host = MqttUnitHost(broker.port, units, workers=4)
+        transport = MqttTransport(parse_mqtt_url(broker.url), ids)
+        options = CampaignOptions(timeout=timeout)  # concurrency 8, as the CLI's default
+        try:
+            with Ledger(Path(tmp) / "campaign.db") as ledger:
+                t0 = time.perf_counter()
+                report = run_campaign([transport], push, ledger, options)
+                elapsed = time.perf_counter() - t0
+        finally:
+            transport.close()
+            host.close()
+    counts = report.counts()
+    print(
+        f"\noffline fleet: {silent} silent ids + {answering} answering units, timeout "
+        f"{timeout:g} s, concurrency {options.concurrency}: {elapsed:.1f} s; states {counts}"
+    )
+    ok = counts.get("offline") == silent and counts.get("verified") == answering
+    goal = elapsed < 4 * timeout + answering * 0.5
+    print(f"goal: the silent ids cost about one timeout ({4 * timeout + answering * 0.5:.0f} s "
+          f"bound): {'met' if goal and ok else 'NOT met'}")  # fmt: skip
 
 
 if __name__ == "__main__":

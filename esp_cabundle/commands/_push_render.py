@@ -225,6 +225,16 @@ def stopped_line(report: CampaignReport, *, in_place: bool = False) -> str:
     )
 
 
+def lost_line(report: CampaignReport) -> list[str]:
+    """A pass the link's loss stopped: when, and that the units it left are not to blame
+    (they are left as they were, none charged an attempt)."""
+    if report.link_lost is None:
+        return []
+    what, when = report.link_lost
+    at = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return [f"{what} lost at {at} UTC; run the same command again."]
+
+
 def run_exit_code(report: CampaignReport) -> int:
     """What a push run exits with, and its ``--json`` document says (as every error
     document does): 130 interrupted, 3 a unit not done, else 0."""
@@ -255,6 +265,7 @@ def render_report(
     left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
     silent = _never_answered(left, watching=bool(opts.get("watch")))
     stopped = [stopped_line(report, in_place=bool(opts.get("in_place")))] if report.stopped else []
+    stopped += lost_line(report)
     if opts["as_json"]:
         shared = _run_units(report, opts["ledger_path"])
         emit_json(

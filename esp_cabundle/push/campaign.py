@@ -15,6 +15,10 @@ each unit, holding its ledger lease:
 4. ``verified``; with ``reboot``: ``Sys.Reboot``, ``rebooted``, then wait until the
    unit answers again from a new boot and still holds the file: ``reconnected``.
 
+Over a link that cannot list its units as on or off (an MQTT broker), a pass first
+asks every unit step 1's call at once: the silent ones cost one timeout together, and
+a broker lost stops the pass, the units not begun left as they were (:meth:`_Run.probed`).
+
 A unit whose firmware does not read the file (mDash 1.2.16: a built-in CA) is recorded
 ``unused`` with the reason and left as it is: the file would not protect it. A unit that
 fails is tried again by a watching run on later passes, each wait twice the last (from
@@ -44,12 +48,12 @@ from datetime import datetime, timezone
 from ..errors import EspCabundleError, UnitRpcError, UnitUnreachable
 from ..redact import redact
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
-from .files import UnitFiles, UnitInfo
+from .files import INFO_METHOD, UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import DARK_KEY, JUDGED_KEY
 from .room import room_for
-from .rpc import is_unknown_method
-from .transport import Transport, UnitRef
+from .rpc import RpcChannel, is_unknown_method
+from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
 
 __all__ = [
     "CampaignOptions",
@@ -98,6 +102,9 @@ class _Run:
     # once a run, then left "failed" with that refusal, not asked again each pass.
     _settled: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The link (an MQTT broker) lost during this pass: the pass stops there, units not
+    # begun are left as they were, with no attempt counted.
+    lost: LinkLost | None = None
 
     def emit(self, unit: str, state: str, text: str = "", *, final: bool = False) -> None:
         if self.progress is not None:
@@ -157,12 +164,14 @@ class _Run:
                     self.emit(uid, "offline", "listed offline", final=True)
                 continue
             queue.append((t, ref))
+        self.lost = None
+        queue = self.probed(queue)
         lock = threading.Lock()
         failed: list[BaseException] = []
 
         def worker() -> None:
             try:
-                while not self.stop.is_set() and not failed:
+                while not self.stop.is_set() and not failed and self.lost is None:
                     with lock:
                         if not queue:
                             return
@@ -181,6 +190,23 @@ class _Run:
         if failed:
             raise failed[0]
 
+    def probed(self, queue: deque[tuple[Transport, UnitRef]]) -> deque[tuple[Transport, UnitRef]]:
+        """The units of ``queue`` that answer: a transport that cannot list its units as
+        on or off (MQTT) asks all of them the first call at once, and the silent ones
+        are recorded as a first call unanswered would be (attempt, state, error), here,
+        in one timeout in all, instead of one timeout each, ``concurrency`` at a time.
+        The link lost meanwhile: nothing recorded, none left to work on."""
+        try:
+            silent = silent_units(queue, INFO_METHOD, timeout=self.options.timeout)
+        except LinkLost as e:
+            self.lost = e
+            return deque()
+        for t, ref in queue:
+            if ref.id in silent and not self.stop.is_set():
+                state = self.work_on(t, ref, SilentChannel(ref.id, silent[ref.id]))
+                self.schedule(ref.id, failed=state == "failed")
+        return deque((t, ref) for t, ref in queue if ref.id not in silent)
+
     def schedule(self, uid: str, *, failed: bool) -> None:
         """A failed unit waits before its next try: ``poll``, then twice as long each
         time, up to an hour (or ``poll`` when that is longer)."""
@@ -196,7 +222,11 @@ class _Run:
             # just under the wait: the pass that comes after ``wait`` seconds takes it
             self._retry_at[uid] = time.monotonic() + wait * 0.9
 
-    def work_on(self, transport: Transport, ref: UnitRef) -> str | None:
+    def work_on(
+        self, transport: Transport, ref: UnitRef, channel: RpcChannel | None = None
+    ) -> str | None:
+        """Update one unit, holding its lease; ``channel``: the one to use instead of
+        the transport's (a unit silent in the pass's probe)."""
         uid = ref.id
         states = _WORK_STATES | ({"verified"} if self.options.reboot else set())
         row = self.ledger.claim(uid, states)
@@ -204,7 +234,7 @@ class _Run:
             return None  # done meanwhile, or another process holds it
         state = row.state
         try:
-            channel = transport.channel(uid, ref.address)
+            channel = channel or transport.channel(uid, ref.address)
             try:
                 files = UnitFiles(
                     channel,
@@ -217,6 +247,14 @@ class _Run:
                 channel.close()
         except LeaseLost:
             log.warning("unit %s: lease lost to another process; left to it", uid)
+            return None
+        except LinkLost as e:  # not the unit's doing: its state stays, the pass stops
+            with self._lock:
+                self.lost = self.lost or e
+            now = self.ledger.row(uid)
+            state = now.state if now is not None else row.state
+            self.safe_record(uid, error=e.message)
+            self.emit(uid, state, e.message, final=True)
             return None
         except UnitUnreachable as e:
             state = row.state if row.state in ("writing", "rebooted") else "offline"
@@ -410,6 +448,8 @@ class _Run:
             elapsed = time.monotonic() - started
             try:
                 info = files.info()
+            except LinkLost:
+                raise  # the broker, not the unit: it says nothing of the reboot
             except UnitUnreachable:
                 gone = True
                 if elapsed > self.options.reconnect_timeout:
@@ -523,6 +563,8 @@ def run_campaign(
             on_listing(len(ids))
         run.run_pass(listing)
         passes += 1
+        if run.lost is not None and not options.watch:
+            break  # the broker is gone: the next run takes the units left
         # Units another process is working on: its outcome is this run's outcome too.
         while ledger.held_elsewhere(ids) and not run.stop.wait(0.2):
             pass
@@ -547,4 +589,5 @@ def run_campaign(
         run.failing_since,
         tuple(run.notes),
         ended,
+        (run.lost.link, run.lost.at) if run.lost is not None else None,
     )

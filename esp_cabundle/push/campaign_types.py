@@ -157,6 +157,8 @@ class CampaignReport:
     failing_since: datetime | None = None  # an old file found already fails (since then)
     notes: tuple[str, ...] = ()  # listings merged (the same unit at two addresses)
     watch_ended: datetime | None = None  # a watch stopped by its end (--until, deadline)
+    # The link lost in the last pass, which stopped it: (what, when) ("MQTT broker").
+    link_lost: tuple[str, datetime] | None = None
 
     def is_done(self, row: UnitRow) -> bool:
         """The unit holds the file (with ``reboot``: and came back with it)."""

@@ -39,7 +39,10 @@ from ..errors import UnitRpcError
 from ..spelling import PYTHON, Spelling
 from .rpc import RpcChannel, request_frame
 
-__all__ = ["MAX_FILE_BYTES", "UnitFiles", "UnitInfo", "device_name"]
+__all__ = ["INFO_METHOD", "MAX_FILE_BYTES", "UnitFiles", "UnitInfo", "device_name"]
+
+# What :meth:`UnitFiles.info` calls: a campaign's first call to each unit.
+INFO_METHOD = "Sys.GetInfo"
 
 # A CA file is a few KiB; refuse to read more than this from a unit (bounded memory).
 MAX_FILE_BYTES = 1 << 20
@@ -120,7 +123,7 @@ class UnitFiles:
         return self.channel.call(method, params or {}, timeout=self.timeout)
 
     def info(self) -> UnitInfo:
-        return UnitInfo.from_result(self.call("Sys.GetInfo"))
+        return UnitInfo.from_result(self.call(INFO_METHOD))
 
     # -- chunk sizes ----------------------------------------------------------------
 

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -27,7 +30,7 @@ from ..limits import loads_json
 from ..spelling import PYTHON, Spelling, set_to
 from .http import tls_context
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
-from .transport import Traffic, UnitRef
+from .transport import LinkLost, Traffic, UnitRef
 from .urls import refuse_url_secrets, split_url
 
 if TYPE_CHECKING:
@@ -40,6 +43,11 @@ MQTT_FRAME_SIZE = 3072
 # PUBLISH fixed header (<= 5), topic length (2), packet id (2).
 _PUBLISH_OVERHEAD = 9
 _CONNECT_TIMEOUT = 10.0
+# Probe requests awaiting an answer at once. Their answers come back together, and a
+# broker holds at most so many for one client before it drops the rest (mosquitto's
+# defaults: max_inflight_messages 20, max_queued_messages 1000): a dropped answer would
+# be a unit taken for off. So 1000 ids a timeout: 3000 silent ids cost 3 timeouts.
+_PROBE_INFLIGHT = 1000
 # The broker a bad URL's hint gives instead (the CLI puts it in the line as typed).
 EXAMPLE_URL = "mqtt://broker.local:1883"
 
@@ -126,7 +134,7 @@ class _MqttChannel:
 
     def __init__(self, transport: MqttTransport, unit_id: str) -> None:
         self.unit_id = unit_id
-        self.src: str | None = f"{transport.client_id}/{unit_id}"
+        self.src: str | None = transport.src(unit_id)
         self._t = transport
 
     def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
@@ -168,6 +176,8 @@ class MqttTransport:
         # only when one is made, and never one that came and went between calls.
         self.on_link: Callable[[bool, str], None] | None = None
         self._closing = False
+        self._lost_at: datetime | None = None  # the broker link dropped then, not back yet
+        self._lost_why = ""
         self._client = self._connect(ca_file)
 
     @classmethod
@@ -256,6 +266,16 @@ class MqttTransport:
         return client
 
     def _link(self, up: bool, why: str) -> None:
+        if up:
+            self._lost_at = None
+        else:
+            # Every call awaiting an answer ends now, with LinkLost: its answer cannot come.
+            self._lost_at, self._lost_why = datetime.now(timezone.utc), why
+            with self._lock:
+                waiting = list(self._waiting.items())
+            for unit, waiter in waiting:
+                waiter.error = self._lost(unit, why)
+                waiter.event.set()
         hook = self.on_link
         if hook is not None:
             hook(up, why)
@@ -289,30 +309,91 @@ class MqttTransport:
     def call(
         self, channel: _MqttChannel, method: str, params: Mapping[str, Any], *, timeout: float
     ) -> Any:
-        import paho.mqtt.client as mqtt
-
         unit = channel.unit_id
-        cid = next_call_id()
-        frame = request_frame(cid, method, params, shape="args", src=channel.src)
-        waiter = _Waiter(cid, method)
-        with self._lock:
-            self._waiting[unit] = waiter
+        waiter = self._send(unit, method, params)
         try:
-            info = self._client.publish(f"{unit}/rpc", frame, qos=1)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                raise UnitUnreachable(
-                    f"unit {unit}: the MQTT broker link is down ({mqtt.error_string(info.rc)})"
-                )
-            self.traffic.add(len(frame), 0)
             if not waiter.event.wait(timeout):
-                raise UnitUnreachable(f"unit {unit}: no answer to {method} within {timeout:g} s")
+                raise self._silent(unit, method, timeout)
         finally:
-            with self._lock:
-                if self._waiting.get(unit) is waiter:
-                    del self._waiting[unit]
+            self._forget(unit, waiter)
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
+
+    def probe(
+        self, ids: Sequence[str], method: str, params: Mapping[str, Any], *, timeout: float
+    ) -> dict[str, UnitUnreachable]:
+        """``method`` to every unit in ``ids`` at once (at most ``_PROBE_INFLIGHT``
+        awaiting an answer), each given ``timeout``: the units that did not answer, with
+        the error :meth:`call` would have raised. Any answer, an error too, counts: the
+        unit is there. A broker keeps no list of units, so this is how a pass finds the
+        ones that are off in one timeout instead of one timeout each (--concurrency at a
+        time). LinkLost when the broker goes meanwhile: silence then says nothing."""
+        silent: dict[str, UnitUnreachable] = {}
+        sent: deque[tuple[str, _Waiter, float]] = deque()
+
+        def settle() -> None:
+            unit, waiter, deadline = sent.popleft()
+            try:
+                if not waiter.event.wait(max(0.0, deadline - time.monotonic())):
+                    waiter.error = self._silent(unit, method, timeout)
+                    if not isinstance(waiter.error, LinkLost):
+                        silent[unit] = waiter.error
+                if isinstance(waiter.error, LinkLost):
+                    raise waiter.error
+            finally:
+                self._forget(unit, waiter)
+
+        try:
+            for unit in ids:
+                while len(sent) >= _PROBE_INFLIGHT:
+                    settle()
+                sent.append((unit, self._send(unit, method, params), time.monotonic() + timeout))
+            while sent:
+                settle()
+        finally:
+            for unit, waiter, _ in sent:
+                self._forget(unit, waiter)
+        return silent
+
+    def _send(self, unit: str, method: str, params: Mapping[str, Any]) -> _Waiter:
+        """Publish one request to ``unit``, its answer awaited by the waiter returned
+        (which :meth:`_forget` lets go); LinkLost when the broker is not there."""
+        import paho.mqtt.client as mqtt  # deferred: paho loads for a run over MQTT only
+
+        cid = next_call_id()
+        frame = request_frame(cid, method, params, shape="args", src=self.src(unit))
+        waiter = _Waiter(cid, method)
+        with self._lock:
+            self._waiting[unit] = waiter
+        info = self._client.publish(f"{unit}/rpc", frame, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            self._forget(unit, waiter)
+            raise self._lost(unit, mqtt.error_string(info.rc))
+        self.traffic.add(len(frame), 0)
+        return waiter
+
+    def src(self, unit: str) -> str:
+        """The ``src`` of requests to ``unit``: its answers come on a topic of its own."""
+        return f"{self.client_id}/{unit}"
+
+    def _forget(self, unit: str, waiter: _Waiter) -> None:
+        with self._lock:
+            if self._waiting.get(unit) is waiter:
+                del self._waiting[unit]
+
+    def _silent(self, unit: str, method: str, timeout: float) -> UnitUnreachable:
+        """No answer in time: the unit's silence, unless the broker went meanwhile (an
+        answer lost with it says nothing of the unit)."""
+        if self._lost_at is not None:
+            return self._lost(unit, self._lost_why)
+        return UnitUnreachable(f"unit {unit}: no answer to {method} within {timeout:g} s")
+
+    def _lost(self, unit: str, why: str) -> LinkLost:
+        at = self._lost_at or datetime.now(timezone.utc)
+        return LinkLost(
+            f"unit {unit}: the MQTT broker link is down ({why})", link="MQTT broker", at=at
+        )
 
     def units(self) -> list[UnitRef]:
         return [UnitRef(u) for u in self.ids]

@@ -11,9 +11,9 @@ from ..certs import load_certificates
 from ..errors import EspCabundleError, UnitUnreachable
 from ..text import byte_count
 from .campaign_types import CampaignOptions, PushFile, UnitEvent, sha256_hex
-from .files import UnitFiles
+from .files import INFO_METHOD, UnitFiles
 from .room import room_for
-from .transport import Transport, UnitRef
+from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
 
 __all__ = [
     "WOULD_FINISH",
@@ -105,11 +105,19 @@ def survey(
     queue = deque(listing)
     lock = threading.Lock()
 
+    try:  # a broker lists no units: the silent ones found at once, not a timeout each
+        silent = silent_units(
+            [u for u in listing if u[1].online is not False], INFO_METHOD, timeout=options.timeout
+        )
+    except LinkLost:
+        silent = {}  # each unit's call says the link is down, as it always did
+
     def one(t: Transport, ref: UnitRef) -> SurveyRow:
         via = ref.transport(t.name)
         if ref.online is False:
             return SurveyRow(ref.id, via, "offline", error=f"{t.name} lists it offline")
-        channel = t.channel(ref.id, ref.address)
+        gone = silent.get(ref.id)
+        channel = t.channel(ref.id, ref.address) if gone is None else SilentChannel(ref.id, gone)
         try:
             files = UnitFiles(
                 channel,

@@ -7,12 +7,34 @@ written once against :class:`Transport` and :class:`~.rpc.RpcChannel`.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
-from .rpc import RpcChannel
+from ..errors import UnitUnreachable
+from .rpc import FrameShape, RpcChannel
 
-__all__ = ["Traffic", "Transport", "UnitRef"]
+__all__ = [
+    "LinkLost",
+    "Probing",
+    "SilentChannel",
+    "Traffic",
+    "Transport",
+    "UnitRef",
+    "silent_units",
+]
+
+
+class LinkLost(UnitUnreachable):
+    """The link every unit is reached through is gone (the MQTT broker), not the unit:
+    a pass stops, and no unit is charged for it. ``link`` names it ("MQTT broker"),
+    ``at`` is when it was lost (UTC)."""
+
+    def __init__(self, message: str, *, link: str, at: datetime) -> None:
+        super().__init__(message)
+        self.link = link
+        self.at = at
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +87,51 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Probing(Protocol):
+    """A transport whose units cannot be listed as on or off (a broker keeps no list):
+    one call to many units at once tells, instead of one timeout per silent unit."""
+
+    def probe(
+        self, ids: Sequence[str], method: str, params: Mapping[str, object], *, timeout: float
+    ) -> dict[str, UnitUnreachable]:
+        """Call ``method`` on every unit in ``ids`` at once; the ones that did not answer
+        within ``timeout``, with the error a call to each would have raised. LinkLost
+        when the link itself goes."""
+        ...
+
+
+class SilentChannel:
+    """The channel of a unit that did not answer a probe: its first call fails
+    as the probe's did, so it is recorded as any unit whose first call goes unanswered."""
+
+    shape: FrameShape = "args"
+    src: str | None = None
+
+    def __init__(self, unit_id: str, error: UnitUnreachable) -> None:
+        self.unit_id = unit_id
+        self._error = error
+
+    def call(self, method: str, params: Mapping[str, Any], *, timeout: float) -> Any:
+        raise self._error
+
+    def close(self) -> None:
+        pass
+
+
+def silent_units(
+    units: Iterable[tuple[Transport, UnitRef]], method: str, *, timeout: float
+) -> dict[str, UnitUnreachable]:
+    """Of ``units``, those a :class:`Probing` transport found silent (``method`` to all
+    of a transport's units at once, one ``timeout`` per transport), each with the error
+    a call would have raised; LinkLost when a link went meanwhile."""
+    by_transport: dict[int, tuple[Probing, list[str]]] = {}
+    for t, ref in units:
+        if isinstance(t, Probing):
+            by_transport.setdefault(id(t), (t, []))[1].append(ref.id)
+    silent: dict[str, UnitUnreachable] = {}
+    for prober, ids in by_transport.values():
+        silent.update(prober.probe(ids, method, {}, timeout=timeout))
+    return silent
