@@ -479,25 +479,24 @@ def _narrow_descriptor(fd: int, mode: int) -> bool:
 
 def _write_through(item: _Item, mode: int) -> None:
     try:
-        if item.fd is not None:
-            on_file = _narrow_descriptor(item.fd, mode)
+        if item.fd is None:
+            with open(item.target, "wb") as f:
+                f.write(item.data)
+                f.flush()
+            return
+        on_file = _narrow_descriptor(item.fd, mode)
         if item.fd == 1:  # '-', /dev/stdout: through sys.stdout, after what it holds
             output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
             out = sys.stdout.buffer
             out.write(item.data)
             out.flush()
-        elif item.fd is not None:  # by the descriptor: a socket cannot be opened by name
+        else:  # by the descriptor: a socket cannot be opened by name
             sys.stderr.flush()  # what was said before it comes first, on fd 2 too
             view = memoryview(item.data).cast("B")
             while view:
                 view = view[os.write(item.fd, view) :]
-        if item.fd is not None:
-            if on_file:  # 3<> FILE writes from its start: no old tail past the new end
-                os.ftruncate(item.fd, os.lseek(item.fd, 0, os.SEEK_CUR))
-            return
-        with open(item.target, "wb") as f:
-            f.write(item.data)
-            f.flush()
+        if on_file:  # 3<> FILE writes from its start: no old tail past the new end
+            os.ftruncate(item.fd, os.lseek(item.fd, 0, os.SEEK_CUR))
     except OSError as e:
         raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
 
