@@ -463,23 +463,40 @@ def _keep_old(item: _Item) -> None:
         shutil.copy2(item.target, backup)
 
 
-def _write_through(item: _Item) -> None:
+def _narrow_descriptor(fd: int, mode: int) -> bool:
+    """A regular file behind ``fd`` given ``mode`` as a replaced file would be (a flash
+    dump in ``-o /dev/stdout > dump.bin`` stays 0600), before anything is written to it;
+    True when it is one written from where it stands (not ``>>``), to be cut after."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    if stat.S_IMODE(st.st_mode) != _kept_narrow(mode, st.st_mode):
+        os.fchmod(fd, _kept_narrow(mode, st.st_mode))
+    import fcntl  # deferred: only a descriptor leading to a file; POSIX, as /dev/fd is
+
+    return not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND
+
+
+def _write_through(item: _Item, mode: int) -> None:
     try:
+        if item.fd is None:
+            with open(item.target, "wb") as f:
+                f.write(item.data)
+                f.flush()
+            return
+        on_file = _narrow_descriptor(item.fd, mode)
         if item.fd == 1:  # '-', /dev/stdout: through sys.stdout, after what it holds
             output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
             out = sys.stdout.buffer
             out.write(item.data)
             out.flush()
-            return
-        if item.fd is not None:  # by the descriptor: a socket cannot be opened by name
+        else:  # by the descriptor: a socket cannot be opened by name
             sys.stderr.flush()  # what was said before it comes first, on fd 2 too
             view = memoryview(item.data).cast("B")
             while view:
                 view = view[os.write(item.fd, view) :]
-            return
-        with open(item.target, "wb") as f:
-            f.write(item.data)
-            f.flush()
+        if on_file:  # 3<> FILE writes from its start: no old tail past the new end
+            os.ftruncate(item.fd, os.lseek(item.fd, 0, os.SEEK_CUR))
     except OSError as e:
         raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
 
@@ -515,7 +532,7 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
     and its target replaced; standard output (``-``), character devices (``/dev/null``)
     and FIFOs are written through, after the renames, never replaced, as is whatever a
     descriptor's name leads to (``/dev/stdout``, ``/dev/fd/N``: a pipe, a socket, or a
-    file the shell opened, appended to under ``>>``).
+    file the shell opened, appended to under ``>>``, given the mode asked).
     """
     outs = list(items)
     todo = [_classify(Path(out[0]), out[1]) for out in outs]
@@ -543,9 +560,9 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
                     "every other output was left as it was"
                 ) from e
             item.tmp = None
-        for item in todo:
+        for item, item_mode in zip(todo, modes, strict=True):
             if item.through:
-                _write_through(item)
+                _write_through(item, item_mode)
     except BaseException:
         failed = True
         _again_if_interrupted(_roll_back, todo)

@@ -60,6 +60,22 @@ def test_a_mount_point_before_the_ca_path_is_refused(
     assert {f.path for f in fs.files()} == {"/ca.pem", "/mdash.cfg"}
 
 
+def test_a_folder_the_image_has_is_not_a_mount_point_in_any_case(
+    image: Path, runner: CliRunner
+) -> None:
+    """README: an image with a /spiffs/ folder of its own takes /spiffs/ca.pem as asked.
+    The folder was looked for in the case typed, the mount point in any case:
+    /SPIFFS/ca.pem was refused beside /spiffs/ (and /spiffs/ca.pem beside /SPIFFS/)."""
+    (image.parent / "log.txt").write_bytes(b"log\n")
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "log.txt", "/spiffs/log.txt"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "def.pem", "/SPIFFS/ca.pem", *MDASH])
+    assert r.exit_code == 0, r.output
+    assert "the path the firmware opens" not in r.output, r.output
+    fs = open_image(image.read_bytes())
+    assert fs.read("/SPIFFS/ca.pem") == PEM and fs.read("/ca.pem") == OLD
+
+
 @pytest.mark.parametrize("dest", ["/CA.pem", "/certs/def.pem", "/def.crt", "/Ca.PEM"])
 def test_a_ca_looking_dest_names_the_path_the_firmware_reads(
     image: Path, runner: CliRunner, dest: str

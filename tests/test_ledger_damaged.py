@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
-from esp_cabundle.errors import InputError
+from esp_cabundle.errors import InputError, OutputError
 from esp_cabundle.push.ledger import Ledger
-from esp_cabundle.push.ledger_files import LedgerDamaged
+from esp_cabundle.push.ledger_files import LedgerDamaged, damaged
 
 
 def _ledger(tmp: Path) -> bytes:
@@ -76,3 +76,20 @@ def test_another_programs_database_is_still_not_a_ledger(tmp_path: Path) -> None
     assert "new file name" in (e.value.hint or "")
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["other.db"]
+
+
+def test_a_locked_database_is_an_io_failure_not_damage(tmp_path: Path) -> None:
+    """SQLite's "database is locked" (another process writing it) says nothing of damage:
+    an I/O failure (exit 3, run again), never "damaged" (exit 2, restore from a copy)."""
+    p = tmp_path / "other.db"
+    holder = sqlite3.connect(p, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    db = sqlite3.connect(f"file:{p}?mode=ro", uri=True, timeout=0)
+    try:
+        with pytest.raises(OutputError, match="database is locked"):
+            damaged(p, db)
+    finally:
+        db.close()
+        holder.close()

@@ -216,7 +216,8 @@ def test_dry_run_predicts_the_ledgers_refusal_reading_only(mdash: Any, in_tmp: P
 def test_dry_run_previews_despite_another_campaigns_ledger(mdash: Any, in_tmp: Path) -> None:
     """A dry run writes no ledger: the default one recording a campaign for another CA
     file (or board) refused it, where it now previews and notes that a real run needs a
-    new --ledger. The real run is still refused, and nothing is written."""
+    new --ledger, then exits 2 as that run would (not 0, a rehearsal that passed). The
+    real run is still refused, and nothing is written."""
     s, units = mdash
     write_ca(in_tmp)
     base = ["push", "--mdash", s.url, "--board", "mdash-arduino", "--device", "dev1"]
@@ -227,13 +228,15 @@ def test_dry_run_previews_despite_another_campaigns_ledger(mdash: Any, in_tmp: P
     assert real[0] == 2 and "another CA file" in real[1], real[1]
     calls = len(units[0].calls)
     code, out = invoke(*base, "--bundle", "other.pem", "--dry-run")
-    assert code == 0, out
+    assert code == 2, out
     assert "Dry run, nothing written" in out and "dev1" in out, out
+    assert "a push with this ledger is refused (exit 2)" in out, out
     assert "Note: the ledger" in out and "another CA file" in out, out
     assert "a real run with it is refused" in out and "give --ledger a new file" in out, out
     assert len(units[0].calls) > calls  # the units were surveyed
     r = CliRunner().invoke(cli, [*base, "--bundle", "other.pem", "--dry-run", "--json"])
     doc = json.loads(r.stdout)
+    assert r.exit_code == doc["exit_code"] == 2 and doc["ok"] is False, r.output
     assert doc["dry_run"] is True and [u["id"] for u in doc["units"]] == ["dev1"]
     assert any("another CA file" in n for n in doc["notes"]), doc["notes"]
     assert _files(in_tmp) == before  # nothing written, no side file made

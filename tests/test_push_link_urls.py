@@ -132,6 +132,9 @@ def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
         (["--rpc", "mqtt://127.0.0.1:1883/x?y=1"],
          ["--mqtt", "mqtt://127.0.0.1:1883", "--device", "ID"]),
         (["--rpc=MQTTS://ops@127.0.0.1"], ["--mqtt=mqtts://ops@127.0.0.1", "--device", "ID"]),
+        # no password in the line, masked or not: --mqtt takes it from MQTT_PASSWORD
+        (["--rpc", "mqtt://ops:hunter2@127.0.0.1:1883"],
+         ["--mqtt", "mqtt://ops@127.0.0.1:1883", "--device", "ID"]),
     ],
 )  # fmt: skip
 def test_an_rpc_url_with_a_query_or_a_brokers_is_mended_whole(
@@ -144,6 +147,7 @@ def test_an_rpc_url_with_a_query_or_a_brokers_is_mended_whole(
     line = out.partition("  hint: e.g. esp-cabundle ")[2].partition(" (")[0]
     assert shlex.split(line) == ["push", *mended, "--board", "mongoose-os-esp32"], out
     assert ("--mqtt" in line) == ("by their device ids" in out), out
+    assert "hunter2" not in out and "**" not in line, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 

@@ -172,6 +172,13 @@ def unit_dict(o: UnitOutcome[Any]) -> dict[str, Any]:
     return out
 
 
+def outcome_detail_lines(o: UnitOutcome[FlashResult]) -> list[str]:
+    """:func:`flash_detail_lines` of what is known of a unit's flash (a run stopped or
+    failed part-way carries its result in its error); none when nothing is known."""
+    r = known_result(o)
+    return flash_detail_lines(r) if r is not None else []
+
+
 def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
     """A flashed unit for ``--json``: everything the line and the details say, with the
     same keys whatever the outcome (null or empty where not known, as a unit that
@@ -181,10 +188,8 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
     out = unit_dict(o)
     if r is not None:
         out.update({"mac": r.mac, "chip": r.chip})  # known to the run, even before on_connect
-    if o.error is None and r is not None:
-        status: str = r.status
-    else:
-        status = "interrupted" if isinstance(o.error, UnitInterrupted) else "failed"
+    # interrupted or failed as its log record says, an Interrupted before the unit too
+    status: str = r.status if o.error is None and r is not None else log_result(o)
     out.setdefault("interrupted", None)
     untouched = {
         p.name: [{"offset": off, "length": n, "md5": md5} for off, n, md5 in p.untouched]

@@ -435,9 +435,12 @@ def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
 
 def _as_broker(words: Sequence[str], url: str) -> list[str]:
     """``words`` with ``--rpc mqtt://HOST...`` given as the broker it names: ``--mqtt
-    mqtt://HOST --device ID`` (a query or path dropped: --mqtt refuses them)."""
+    mqtt://HOST --device ID`` (a query or path dropped: --mqtt refuses them, and a
+    password: it is never shown, and --mqtt takes it from MQTT_PASSWORD)."""
     parts = urlsplit(url)
-    broker = f"{parts.scheme}://{parts.netloc}"
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    broker = f"{parts.scheme}://{user + '@' if user else ''}{host}"
     out: list[str] = []
     i = 0
     while i < len(words):

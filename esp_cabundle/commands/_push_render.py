@@ -243,11 +243,14 @@ def run_exit_code(report: CampaignReport) -> int:
     return 0 if report.ok else 3
 
 
-def dry_run_exit_code(rows: Sequence[SurveyRow]) -> int:
-    """What a dry run exits with, and its ``--json`` document says: 3 when a real run
-    would leave a unit not done, else 0."""
+def dry_run_exit_code(rows: Sequence[SurveyRow], *, refused: bool = False) -> int:
+    """What a dry run exits with, and its ``--json`` document says: 2 when a real run
+    would refuse the ledger (``refused``: another campaign's), as it would exit; 3 when
+    it would leave a unit not done, else 0."""
     from ..push.survey import WOULD_FINISH  # deferred: with the survey (dry runs only)
 
+    if refused:
+        return 2
     return 0 if all(r.state in WOULD_FINISH for r in rows) else 3
 
 
@@ -341,14 +344,16 @@ def render_dry_run(
     *,
     notes: Sequence[str] = (),
     said: Collection[str] = (),
+    refused: bool = False,
 ) -> None:
     """The survey; ``notes``: the links' (a key sent in the clear, a unit listed twice),
-    in the JSON as a run's are, printed unless ``said`` already (as :func:`render_report`)."""
+    in the JSON as a run's are, printed unless ``said`` already (as :func:`render_report`);
+    ``refused``: a real run would refuse the ledger (the notes say why)."""
     from ..push.survey import WOULD_FINISH, unsure  # deferred: with the survey
 
     silent = _never_answered(rows, "did not answer")
     if opts["as_json"]:
-        code = dry_run_exit_code(rows)
+        code = dry_run_exit_code(rows, refused=refused)
         would_finish = not code
         emit_json(
             {
@@ -375,7 +380,9 @@ def render_dry_run(
     blocked = sum(n for s, n in counts.items() if s not in WOULD_FINISH)
     doubtful = len(unsure(rows))  # whether the file fits is not known: not promised
     verdict = (
-        "a push would finish every unit"
+        "a push with this ledger is refused (exit 2)"
+        if refused
+        else "a push would finish every unit"
         if not blocked and not doubtful
         else f"a push would finish every unit if {_doubtful_have_room(doubtful)}"
         if not blocked

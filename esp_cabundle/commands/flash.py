@@ -12,7 +12,6 @@ import click
 from ..clobber import same_file
 from ..errors import InputError, OutputError
 from ..flash.flasher import FlashResult, flash_unit
-from ..flash.interrupt import UnitInterrupted
 from ..flash.station import (
     append_log,
     check_log,
@@ -23,7 +22,7 @@ from ..flash.station import (
 )
 from ..spelling import BOARD_SPELLING
 from ._bench import flash_line
-from ._plan_view import flash_detail_lines, flash_dict
+from ._plan_view import flash_dict, outcome_detail_lines
 from ._station import report_station, run_station
 from ._usage import typed_board_again
 from .ca_source import CaOptions, announce, ca_options
@@ -179,8 +178,7 @@ def flash(
     )
 
     def details(o: UnitOutcome[FlashResult]) -> list[str]:
-        result = o.error.result if isinstance(o.error, UnitInterrupted) else o.result
-        return flash_detail_lines(result) if verbose and isinstance(result, FlashResult) else []
+        return outcome_detail_lines(o) if verbose else []
 
     def document(code: int) -> dict[str, Any]:
         return {

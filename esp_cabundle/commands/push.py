@@ -361,7 +361,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
             _check_frame_size(transports, push_file, opts["frame_size"])
         # The ledger's refusals (another campaign's), read only, before any progress bar:
         # a real run drew "units 0/? listing units ..." above the error. A dry run, which
-        # writes no ledger, previews anyway and says it (no file made, none changed).
+        # writes no ledger, previews anyway, says it and exits 2 as a real run would.
         ledger_notes: list[str] = []
         try:
             check_ledger(opts["ledger_path"], ca_sha256=push_file.sha256, board=push_file.board)
@@ -495,15 +495,17 @@ def _dry_run(
 ) -> int:
     """Survey every unit; the dry run's exit code (:func:`dry_run_exit_code`). The links'
     notes go with it as with a run's report, those ``said`` already not printed again;
-    ``ledger_notes``: why a real run would refuse the ledger."""
+    ``ledger_notes``: why a real run would refuse the ledger (then exit 2, as it would)."""
     from ..push.survey import survey  # deferred: dry runs only
 
     with units_progress(quiet=quiet) as bar:
         bar.total(sum(len(t.units()) for t in transports) if not quiet else 0)
         rows = survey(transports, push_file, options, progress=bar.event)
     notes = dict.fromkeys(n for t in transports for n in t.notes())  # as a run keeps them
-    render_dry_run(rows, push_file, opts, notes=[*ledger_notes, *notes], said=said)
-    return dry_run_exit_code(rows)
+    refused = bool(ledger_notes)  # exit 2 as the real run would, after the preview
+    notes_all = [*ledger_notes, *notes]
+    render_dry_run(rows, push_file, opts, notes=notes_all, said=said, refused=refused)
+    return dry_run_exit_code(rows, refused=refused)
 
 
 # ---------------------------------------------------------------------------------------

@@ -484,13 +484,14 @@ def _mount_failure(
             found = None
     if found is None and fs.fs_type == "littlefs" and _holds_littlefs(cache, p, fs.profile):
         found = "littlefs"  # its magic is there: a file system, not ciphertext
+    efuses = _efuse_encryption(cache) if found is None else None  # read once, if at all
     if found is not None and found != fs.fs_type:
         hint = (
             f"the partition holds a {found} file system; pick a board whose file system is "
             f"{found} ({spelling.boards})"
         )
-    elif found is None and (p.encrypted or _efuse_encryption(cache) is not None):
-        hint = damaged_fs_note(p, _efuse_encryption(cache), spelling, board.name)
+    elif found is None and (p.encrypted or efuses is not None):
+        hint = damaged_fs_note(p, efuses, spelling, board.name)
     else:
         hint = e.hint or (
             f"is {spelling.board} {board.name} right for this unit? ({spelling.inspect} "
@@ -504,14 +505,20 @@ def _mount_failure(
 
 
 def _efuse_encryption(cache: FlashCache) -> bool | None:
-    """Flash encryption as the unit's eFuses say (None for a dump: not known)."""
+    """Flash encryption as the unit's eFuses say (None for a dump: not known, nor when
+    reading them fails: the mount failure being told matters more than that failure)."""
     # deferred: esptool's unit class, only when a partition failed to mount
     from .serial import SerialUnit
 
     unit = cache.source
     while isinstance(unit, SourceView):  # a guard in front of the unit
         unit = unit.source
-    return unit.security().flash_encryption if isinstance(unit, SerialUnit) else None
+    if not isinstance(unit, SerialUnit):
+        return None
+    try:
+        return unit.security().flash_encryption
+    except EspCabundleError:
+        return None
 
 
 def _note(p: Partition, skipped: str | None) -> str | None:

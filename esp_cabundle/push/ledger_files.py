@@ -211,6 +211,9 @@ def damaged(p: Path, db: sqlite3.Connection) -> str | None:
         return f"its file is cut short: {size} bytes, not a whole number of {page}-byte pages"
     try:
         found = [str(r[0]) for r in db.execute("PRAGMA quick_check(3)")]
+    except sqlite3.OperationalError as e:  # locked, or the disk failing: no sign of damage
+        with sqlite_errors(p):  # an I/O failure (exit 3), as anywhere else
+            raise e from None
     except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         return str(e)
     return None if found == ["ok"] else "; ".join(found)
