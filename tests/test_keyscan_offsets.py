@@ -25,7 +25,7 @@ def test_the_header_offset_is_its_first_dash(label: str, lead: bytes) -> None:
     assert found.line == lead.count(b"\n") + 1
     with pytest.raises(PrivateKeyError) as e:
         refuse_private_keys(data, source="k.pem")
-    assert f"(byte offset {len(lead)})" in e.value.message
+    assert f"at byte offset {len(lead)};" in e.value.message
 
 
 @pytest.mark.parametrize(
