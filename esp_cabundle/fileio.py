@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ._patterns import lazy_re
 from ._pipes import output_to_stdout
 from ._stdin import DASH_HINT, STDIN, output_descriptor, read_only, read_stdin
 from .errors import InputError, OutputError
@@ -26,6 +25,15 @@ from .file_kinds import (
     refuse_special,
     shell_path,
     with_article,
+)
+from .file_modes import (
+    PRIVATE,
+    PUBLIC,
+    TEMP_SUFFIX,
+    is_temporary_name,
+    kept_from_others,
+    kept_narrow,
+    mode_kept,
 )
 from .limits import MAX_FILE_INPUT, check_size, human_size
 from .sniff import refuse_archive
@@ -174,47 +182,6 @@ def refuse_missing_folder(path: Path, *, what: str, hint: str) -> None:
         hint=f"create the directory first (mkdir -p {folder}), or give another path "
         f"(the {what}'s directory is never created: a typo would hide the records)",
     )
-
-
-# Temporary files end with this, so a run killed mid-write leaves names that are known
-# for what they are (``pack --from-dir`` skips them); see is_temporary_name.
-TEMP_SUFFIX = ".esp-cabundle-tmp"
-_LEGACY_TEMP = lazy_re(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # mkstemp names before TEMP_SUFFIX
-
-
-def is_temporary_name(name: str) -> bool:
-    """True for a file name this module uses for a staged or backup file."""
-    return name.endswith(TEMP_SUFFIX) or bool(_LEGACY_TEMP().match(name))
-
-
-# Modes of the files written (never narrowed or widened by the umask): PRIVATE for
-# anything holding a unit's flash contents (Wi-Fi passwords, keys in its config files)
-# or a file that was itself kept from others. A file replaced keeps what it denied to
-# group and others: an output never becomes readable by more users than it was.
-PUBLIC = 0o644
-PRIVATE = 0o600
-
-
-def kept_from_others(path: str | Path) -> bool:
-    """True when ``path`` exists and users other than its owner and group may not read
-    it: whatever holds its bytes is to be written :data:`PRIVATE`."""
-    try:
-        return not os.stat(path).st_mode & stat.S_IROTH
-    except OSError:
-        return False
-
-
-def _kept_narrow(mode: int, existing: int | None) -> int:
-    """``mode``, without the group and other bits the replaced file did not grant."""
-    if existing is None:
-        return mode
-    return mode & (stat.S_IMODE(existing) | 0o700)
-
-
-def mode_kept(old_mode: int, mode: int) -> bool:
-    """True when a file of ``old_mode`` already holding the bytes is left untouched by
-    :func:`write_atomic` with ``mode`` (its mode stays as it is)."""
-    return stat.S_IMODE(old_mode) == _kept_narrow(mode, old_mode)
 
 
 Data = bytes | memoryview
@@ -444,7 +411,7 @@ def _stage(item: _Item, mode: int) -> None:
             f.write(item.data)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _kept_narrow(mode, item.old_mode))
+        os.chmod(tmp, kept_narrow(mode, item.old_mode))
     except OSError as e:
         raise OutputError(f"{item.named}: cannot write ({e.strerror or e})") from e
 
@@ -470,8 +437,8 @@ def _narrow_descriptor(fd: int, mode: int) -> bool:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         return False
-    if stat.S_IMODE(st.st_mode) != _kept_narrow(mode, st.st_mode):
-        os.fchmod(fd, _kept_narrow(mode, st.st_mode))
+    if stat.S_IMODE(st.st_mode) != kept_narrow(mode, st.st_mode):
+        os.fchmod(fd, kept_narrow(mode, st.st_mode))
     import fcntl  # deferred: only a descriptor leading to a file; POSIX, as /dev/fd is
 
     return not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND

@@ -1,0 +1,51 @@
+"""The names and modes of the files written: a staged file's name, known for what it is
+after a run killed mid-write, and the mode an output gets, which never lets more users
+read it than the file it replaces did."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from ._patterns import lazy_re
+
+# Temporary files end with this, so a run killed mid-write leaves names that are known
+# for what they are (``pack --from-dir`` skips them); see is_temporary_name.
+TEMP_SUFFIX = ".esp-cabundle-tmp"
+_LEGACY_TEMP = lazy_re(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")  # mkstemp names before TEMP_SUFFIX
+
+
+def is_temporary_name(name: str) -> bool:
+    """True for a file name :mod:`.fileio` gives a staged or backup file."""
+    return name.endswith(TEMP_SUFFIX) or bool(_LEGACY_TEMP().match(name))
+
+
+# Modes of the files written (never narrowed or widened by the umask): PRIVATE for
+# anything holding a unit's flash contents (Wi-Fi passwords, keys in its config files)
+# or a file that was itself kept from others. A file replaced keeps what it denied to
+# group and others: an output never becomes readable by more users than it was.
+PUBLIC = 0o644
+PRIVATE = 0o600
+
+
+def kept_from_others(path: str | Path) -> bool:
+    """True when ``path`` exists and users other than its owner and group may not read
+    it: whatever holds its bytes is to be written :data:`PRIVATE`."""
+    try:
+        return not os.stat(path).st_mode & stat.S_IROTH
+    except OSError:
+        return False
+
+
+def kept_narrow(mode: int, existing: int | None) -> int:
+    """``mode``, without the group and other bits the replaced file did not grant."""
+    if existing is None:
+        return mode
+    return mode & (stat.S_IMODE(existing) | 0o700)
+
+
+def mode_kept(old_mode: int, mode: int) -> bool:
+    """True when a file of ``old_mode`` already holding the bytes is left untouched by
+    :func:`.fileio.write_atomic` with ``mode`` (its mode stays as it is)."""
+    return stat.S_IMODE(old_mode) == kept_narrow(mode, old_mode)
