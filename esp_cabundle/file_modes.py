@@ -45,6 +45,16 @@ def kept_narrow(mode: int, existing: int | None) -> int:
     return mode & (stat.S_IMODE(existing) | 0o700)
 
 
+def narrowed_in_place(mode: int, existing: int) -> int | None:
+    """The mode a file the shell opened (``-o /dev/stdout > dump.bin``) is given before
+    output of ``mode`` is written into it, or None to leave it: only a private output
+    (secrets: a flash dump) takes from group and others what they may do; a public one
+    leaves the mode the shell chose (``>>`` to a shared 0664 log stays 0664)."""
+    if mode & 0o077 or not existing & 0o077:
+        return None
+    return stat.S_IMODE(existing) & ~0o077
+
+
 def mode_kept(old_mode: int, mode: int) -> bool:
     """True when a file of ``old_mode`` already holding the bytes is left untouched by
     :func:`.fileio.write_atomic` with ``mode`` (its mode stays as it is)."""

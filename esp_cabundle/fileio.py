@@ -34,6 +34,7 @@ from .file_modes import (
     kept_from_others,
     kept_narrow,
     mode_kept,
+    narrowed_in_place,
 )
 from .limits import MAX_FILE_INPUT, check_size, human_size
 from .sniff import refuse_archive
@@ -430,28 +431,47 @@ def _keep_old(item: _Item) -> None:
         shutil.copy2(item.target, backup)
 
 
-def _narrow_descriptor(fd: int, mode: int) -> bool:
-    """A regular file behind ``fd`` given ``mode`` as a replaced file would be (a flash
-    dump in ``-o /dev/stdout > dump.bin`` stays 0600), before anything is written to it;
-    True when it is one written from where it stands (not ``>>``), to be cut after."""
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
+def _keep_private(item: _Item, mode: int) -> None:
+    """A regular file behind a descriptor (``-o /dev/stdout > dump.bin``, or ``>>``) is
+    kept from group and others for private output, before any output is written; one
+    whose mode cannot be narrowed (another user's file) is refused: secrets never land
+    where others can read them. A public output leaves the mode the shell chose."""
+    assert item.fd is not None
+    try:
+        st = os.fstat(item.fd)
+    except OSError as e:
+        raise OutputError(f"{item.named}: cannot write ({e.strerror or e}); nothing written") from e
+    narrow = narrowed_in_place(mode, st.st_mode) if stat.S_ISREG(st.st_mode) else None
+    if narrow is None:
+        return
+    try:
+        os.fchmod(item.fd, narrow)
+    except OSError as e:
+        raise OutputError(
+            f"{item.named}: the file it leads to would be readable by others (mode "
+            f"{stat.S_IMODE(st.st_mode):04o}) and its mode cannot be narrowed "
+            f"({e.strerror or e}); this output holds secrets; nothing written",
+            hint="have the file's owner run chmod go= on it, or write to a file of your own",
+        ) from e
+
+
+def _cut_after(fd: int) -> bool:
+    """True when ``fd`` is a regular file written from where it stands (not ``>>``)."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
         return False
-    if stat.S_IMODE(st.st_mode) != kept_narrow(mode, st.st_mode):
-        os.fchmod(fd, kept_narrow(mode, st.st_mode))
     import fcntl  # deferred: only a descriptor leading to a file; POSIX, as /dev/fd is
 
     return not fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND
 
 
-def _write_through(item: _Item, mode: int) -> None:
+def _write_through(item: _Item) -> None:
     try:
         if item.fd is None:
             with open(item.target, "wb") as f:
                 f.write(item.data)
                 f.flush()
             return
-        on_file = _narrow_descriptor(item.fd, mode)
+        on_file = _cut_after(item.fd)
         if item.fd == 1:  # '-', /dev/stdout: through sys.stdout, after what it holds
             output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
             out = sys.stdout.buffer
@@ -499,7 +519,8 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
     and its target replaced; standard output (``-``), character devices (``/dev/null``)
     and FIFOs are written through, after the renames, never replaced, as is whatever a
     descriptor's name leads to (``/dev/stdout``, ``/dev/fd/N``: a pipe, a socket, or a
-    file the shell opened, appended to under ``>>``, given the mode asked).
+    file the shell opened, appended to under ``>>``, its mode left as the shell made it
+    unless the output is private and it lets others read: then narrowed, or refused).
     """
     outs = list(items)
     todo = [_classify(Path(out[0]), out[1]) for out in outs]
@@ -508,6 +529,9 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
         item.unchanged = _already_holds(item, item_mode)
     failed = False
     try:
+        for item, item_mode in zip(todo, modes, strict=True):
+            if item.fd is not None:  # before any output, so a refusal leaves all as they were
+                _keep_private(item, item_mode)
         for item, item_mode in zip(todo, modes, strict=True):
             if not item.through and not item.unchanged:
                 _stage(item, item_mode)
@@ -527,9 +551,9 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
                     "every other output was left as it was"
                 ) from e
             item.tmp = None
-        for item, item_mode in zip(todo, modes, strict=True):
+        for item in todo:
             if item.through:
-                _write_through(item, item_mode)
+                _write_through(item)
     except BaseException:
         failed = True
         _again_if_interrupted(_roll_back, todo)
