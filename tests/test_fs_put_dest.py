@@ -60,20 +60,42 @@ def test_a_mount_point_before_the_ca_path_is_refused(
     assert {f.path for f in fs.files()} == {"/ca.pem", "/mdash.cfg"}
 
 
-def test_a_folder_the_image_has_is_not_a_mount_point_in_any_case(
+def test_a_folder_the_image_has_is_its_own_only_in_the_case_typed(
     image: Path, runner: CliRunner
 ) -> None:
     """README: an image with a /spiffs/ folder of its own takes /spiffs/ca.pem as asked.
-    The folder was looked for in the case typed, the mount point in any case:
-    /SPIFFS/ca.pem was refused beside /spiffs/ (and /spiffs/ca.pem beside /SPIFFS/)."""
+    Its names are case-sensitive: beside /spiffs/, /SPIFFS/ca.pem would be a new folder
+    the firmware reads as /spiffs/SPIFFS/ca.pem, so it is refused as without the folder
+    (it went in, exit 0, when the folder was matched in any case)."""
     (image.parent / "log.txt").write_bytes(b"log\n")
     r = runner.invoke(cli, ["fs", "put", "fs.bin", "log.txt", "/spiffs/log.txt"])
     assert r.exit_code == 0, r.output
+    said = r.stderr.replace("\n  ", " ")
+    assert "units would open /spiffs/spiffs/log.txt" in said, said  # in, as asked
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "def.pem", "/spiffs/ca.pem", *MDASH])
+    said = r.stderr.replace("\n  ", " ")
+    assert r.exit_code == 0 and "where the firmware mounts" not in said, said
+    assert "is the path the firmware opens" not in said, said
+    before = image.read_bytes()
     r = runner.invoke(cli, ["fs", "put", "fs.bin", "def.pem", "/SPIFFS/ca.pem", *MDASH])
-    assert r.exit_code == 0, r.output
-    assert "the path the firmware opens" not in r.output, r.output
+    assert r.exit_code == 2, r.output
+    said = r.stderr.replace("\n  ", " ")
+    assert "/SPIFFS/ca.pem is the path the firmware opens" in said, said
+    assert "nothing written" in said and image.read_bytes() == before
     fs = open_image(image.read_bytes())
-    assert fs.read("/SPIFFS/ca.pem") == PEM and fs.read("/ca.pem") == OLD
+    assert fs.read("/spiffs/ca.pem") == PEM and fs.read("/ca.pem") == OLD
+
+
+def test_a_folder_in_another_case_is_no_exception(in_tmp: Path, runner: CliRunner) -> None:
+    """An image holding /SPIFFS/x: /spiffs/ca.pem is still the firmware's /ca.pem."""
+    (in_tmp / "def.pem").write_bytes(PEM)
+    files = [("/ca.pem", OLD), ("/SPIFFS/x", b"x")]
+    made = pack_image("spiffs", "esp-idf", 256 << 10, files)
+    (in_tmp / "fs.bin").write_bytes(made.data)
+    r = runner.invoke(cli, ["fs", "put", "fs.bin", "def.pem", "/spiffs/ca.pem", *MDASH])
+    assert r.exit_code == 2, r.output
+    assert "its CA file is /ca.pem" in r.stderr.replace("\n  ", " "), r.output
+    assert (in_tmp / "fs.bin").read_bytes() == made.data
 
 
 @pytest.mark.parametrize("dest", ["/CA.pem", "/certs/def.pem", "/def.crt", "/Ca.PEM"])

@@ -150,20 +150,18 @@ def misplaced_ca(
     /CA.pem`` wrote a new file, exit 0, and units kept their old /ca.pem. A DEST with a
     mount point before the CA path (``/spiffs/ca.pem``, the path the firmware opens, as
     README names mDash's file) is refused (InputError): the image's paths never carry
-    it. ``held``: the image's paths (a folder ``/spiffs`` it already has, in any case, is
-    a real one: neither refused nor warned of);
+    it, in any case. ``held``: the image's paths (a folder ``/spiffs`` it already has, in
+    the case typed, is a real one: neither refused nor warned of);
     ``known``: --board, --profile or the config's board: named the CA path (else a name
     alone is not judged)."""
     if target in ca_paths:
         return None
     ca = " or ".join(sorted(ca_paths))
     head, sep, rest = target[1:].partition("/")
-    prefix = f"/{head.lower()}/"  # the mount point in any case, as the folder is judged
-    if (
-        sep
-        and head.lower() in _MOUNT_POINTS
-        and not any(p.lower().startswith(prefix) for p in held)
-    ):
+    # The mount point in any case, the image's own folder only as typed: SPIFFS and
+    # LittleFS names are case-sensitive, so /spiffs/ beside an image's /SPIFFS/ is new.
+    folder = f"/{head}/"
+    if sep and head.lower() in _MOUNT_POINTS and not any(p.startswith(folder) for p in held):
         inner = "/" + rest
         meant = next((p for p in sorted(ca_paths) if p.lower() == inner.lower()), None)
         if meant is not None:
