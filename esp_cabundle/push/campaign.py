@@ -195,11 +195,16 @@ class _Run:
         on or off (MQTT) asks all of them the first call at once, and the silent ones
         are recorded as a first call unanswered would be (attempt, state, error), here,
         in one timeout in all, instead of one timeout each, ``concurrency`` at a time.
-        The link lost meanwhile: nothing recorded, none left to work on."""
+        The link lost meanwhile, or ``stop`` set (a Ctrl-C ends the wait): nothing
+        recorded, none left to work on."""
+        if self.stop.is_set():
+            return deque()
         try:
-            silent = silent_units(queue, INFO_METHOD, timeout=self.options.timeout)
+            silent = silent_units(queue, INFO_METHOD, timeout=self.options.timeout, stop=self.stop)
         except LinkLost as e:
             self.lost = e
+            return deque()
+        if self.stop.is_set():
             return deque()
         for t, ref in queue:
             if ref.id in silent and not self.stop.is_set():

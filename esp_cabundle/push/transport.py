@@ -95,11 +95,17 @@ class Probing(Protocol):
     one call to many units at once tells, instead of one timeout per silent unit."""
 
     def probe(
-        self, ids: Sequence[str], method: str, params: Mapping[str, object], *, timeout: float
+        self,
+        ids: Sequence[str],
+        method: str,
+        params: Mapping[str, object],
+        *,
+        timeout: float,
+        stop: threading.Event | None = None,
     ) -> dict[str, UnitUnreachable]:
         """Call ``method`` on every unit in ``ids`` at once; the ones that did not answer
         within ``timeout``, with the error a call to each would have raised. LinkLost
-        when the link itself goes."""
+        when the link itself goes; ``stop`` set: the wait ends, none called silent."""
         ...
 
 
@@ -122,16 +128,23 @@ class SilentChannel:
 
 
 def silent_units(
-    units: Iterable[tuple[Transport, UnitRef]], method: str, *, timeout: float
+    units: Iterable[tuple[Transport, UnitRef]],
+    method: str,
+    *,
+    timeout: float,
+    stop: threading.Event | None = None,
 ) -> dict[str, UnitUnreachable]:
     """Of ``units``, those a :class:`Probing` transport found silent (``method`` to all
     of a transport's units at once, one ``timeout`` per transport), each with the error
-    a call would have raised; LinkLost when a link went meanwhile."""
+    a call would have raised; LinkLost when a link went meanwhile; {} once ``stop`` is
+    set (an interrupted wait says nothing of the units)."""
     by_transport: dict[int, tuple[Probing, list[str]]] = {}
     for t, ref in units:
         if isinstance(t, Probing):
             by_transport.setdefault(id(t), (t, []))[1].append(ref.id)
     silent: dict[str, UnitUnreachable] = {}
     for prober, ids in by_transport.values():
-        silent.update(prober.probe(ids, method, {}, timeout=timeout))
+        silent.update(prober.probe(ids, method, {}, timeout=timeout, stop=stop))
+        if stop is not None and stop.is_set():
+            return {}
     return silent
