@@ -227,6 +227,12 @@ class MqttTransport:
             if not reason.is_failure:
                 c.subscribe(f"{self.client_id}/#", qos=1)  # a clean session: every time
                 if connected.is_set():  # paho's loop reconnected after a drop
+                    # paho would resend the requests it holds unacknowledged; every one
+                    # of their calls ended with LinkLost, so a late FS.Rename or
+                    # Sys.Reboot must not reach a unit now (paho >= 2.2).
+                    drop = getattr(c, "drop_out_messages", None)
+                    if drop is not None:
+                        drop()
                     self._link(True, "")
             connected.set()
 
@@ -281,6 +287,8 @@ class MqttTransport:
             with self._lock:
                 waiting = list(self._waiting.items())
             for unit, waiter in waiting:
+                if waiter.event.is_set():
+                    continue  # answered already: its caller takes the answer
                 waiter.error = self._lost(unit, why)
                 waiter.event.set()
         hook = self.on_link
