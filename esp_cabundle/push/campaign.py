@@ -207,10 +207,11 @@ class _Run:
         if self.stop.is_set():
             return deque()
         for t, ref in queue:
-            if ref.id in silent and not self.stop.is_set():
-                state = self.work_on(t, ref, SilentChannel(ref.id, silent[ref.id]))
+            gone = silent.get((t.name, ref.id))
+            if gone is not None and not self.stop.is_set():
+                state = self.work_on(t, ref, SilentChannel(ref.id, gone))
                 self.schedule(ref.id, failed=state == "failed")
-        return deque((t, ref) for t, ref in queue if ref.id not in silent)
+        return deque((t, ref) for t, ref in queue if (t.name, ref.id) not in silent)
 
     def schedule(self, uid: str, *, failed: bool) -> None:
         """A failed unit waits before its next try: ``poll``, then twice as long each

@@ -133,18 +133,20 @@ def silent_units(
     *,
     timeout: float,
     stop: threading.Event | None = None,
-) -> dict[str, UnitUnreachable]:
+) -> dict[tuple[str, str], UnitUnreachable]:
     """Of ``units``, those a :class:`Probing` transport found silent (``method`` to all
     of a transport's units at once, one ``timeout`` per transport), each with the error
-    a call would have raised; LinkLost when a link went meanwhile; {} once ``stop`` is
+    a call would have raised, by (transport name, unit id): a unit silent over one link
+    may answer over another. LinkLost when a link went meanwhile; {} once ``stop`` is
     set (an interrupted wait says nothing of the units)."""
-    by_transport: dict[int, tuple[Probing, list[str]]] = {}
+    by_transport: dict[int, tuple[str, Probing, list[str]]] = {}
     for t, ref in units:
         if isinstance(t, Probing):
-            by_transport.setdefault(id(t), (t, []))[1].append(ref.id)
-    silent: dict[str, UnitUnreachable] = {}
-    for prober, ids in by_transport.values():
-        silent.update(prober.probe(ids, method, {}, timeout=timeout, stop=stop))
+            by_transport.setdefault(id(t), (t.name, t, []))[2].append(ref.id)
+    silent: dict[tuple[str, str], UnitUnreachable] = {}
+    for name, prober, ids in by_transport.values():
+        found = prober.probe(ids, method, {}, timeout=timeout, stop=stop)
+        silent.update(((name, uid), e) for uid, e in found.items())
         if stop is not None and stop.is_set():
             return {}
     return silent
