@@ -103,7 +103,8 @@ class _Run:
     _settled: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The link (an MQTT broker) lost during this pass: the pass stops there, units not
-    # begun are left as they were, with no attempt counted.
+    # yet begun are left as they were, with no attempt counted (a unit mid-update was
+    # already charged its attempt; its state stays).
     lost: LinkLost | None = None
 
     def emit(self, unit: str, state: str, text: str = "", *, final: bool = False) -> None:

@@ -28,8 +28,9 @@ __all__ = [
 
 class LinkLost(UnitUnreachable):
     """The link every unit is reached through is gone (the MQTT broker), not the unit:
-    a pass stops, and no unit is charged for it. ``link`` names it ("MQTT broker"),
-    ``at`` is when it was lost (UTC)."""
+    a pass stops, and no unit not yet begun is charged for it (one mid-update keeps the
+    attempt already counted, and its state). ``link`` names it ("MQTT broker"), ``at``
+    is when it was lost (UTC)."""
 
     def __init__(self, message: str, *, link: str, at: datetime) -> None:
         super().__init__(message)
