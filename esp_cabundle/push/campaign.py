@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -51,6 +50,7 @@ from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent
 from .files import INFO_METHOD, UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import DARK_KEY, JUDGED_KEY
+from .refusals import Mismatch, missing, out_of_space
 from .room import room_for
 from .rpc import RpcChannel, is_unknown_method
 from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
@@ -71,13 +71,6 @@ log = logging.getLogger(__name__)
 _WORK_STATES = frozenset({"pending", "offline", "writing", "rebooted", "failed"})
 _REBOOT_POLL = 1.0
 _RETRY_CAP = 3600.0  # the longest wait before a failed unit is tried again (or ``poll``)
-# A unit out of room: mDash "fwrite(/spiffs/x) N, errno 28" (ENOSPC); Mongoose OS
-# rpc-service-fs "failed to write data" (a short fwrite: a full file system).
-_OUT_OF_SPACE = re.compile(r"errno 28\b|\bENOSPC\b|no space|failed to write data", re.I)
-
-
-class _Mismatch(UnitRpcError):
-    """The file read back is not the file written."""
 
 
 def _now_utc() -> datetime:
@@ -385,7 +378,7 @@ class _Run:
                 if files.get(push.name) == push.data:
                     return
             if tries >= 2:
-                raise _Mismatch(
+                raise Mismatch(
                     f"unit {files.unit_id}: the file read back differs from the file written, "
                     "twice",
                     hint="the unit's file system may be failing; update it on the bench",
@@ -412,7 +405,7 @@ class _Run:
                 files.remove(push.temp_name)
                 tidy = f"; {push.temp_name} removed again"
             except UnitRpcError as gone:
-                if not _missing(gone):
+                if not missing(gone):
                     tidy = f"; {push.temp_name} could not be removed ({gone.message})"
             except UnitUnreachable:
                 tidy = f"; {push.temp_name} may be left on the unit (it stopped answering)"
@@ -476,7 +469,7 @@ class _Run:
             if elapsed > self.options.reconnect_timeout:
                 raise UnitUnreachable(f"unit {uid}: answered but never rebooted")
         if files.get(self.push.name) != self.push.data:
-            raise _Mismatch(f"unit {uid}: after the reboot the CA file is not the one written")
+            raise Mismatch(f"unit {uid}: after the reboot the CA file is not the one written")
         self.ledger.record(uid, state="reconnected", fw_version=info.fw_version, seen=True)
         self.emit(uid, "reconnected", final=True)
         return "reconnected"
@@ -514,16 +507,6 @@ class _Run:
         else:
             return  # never, or not judged: unknown
         self.ledger.set_meta(DARK_KEY + sha256, value)
-
-
-def out_of_space(e: UnitRpcError) -> bool:
-    """Whether a unit's refusal says its file system is full."""
-    return bool(_OUT_OF_SPACE.search(e.message))
-
-
-def _missing(e: UnitRpcError) -> bool:
-    """FS.Remove of a file that is not there (Mongoose OS "remove failed", mDash "")."""
-    return "remove failed" in e.message or e.message.rstrip().endswith("failed (500):")
 
 
 def run_campaign(
