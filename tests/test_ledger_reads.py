@@ -207,3 +207,16 @@ def test_one_units_row_is_asked_of_sqlite_by_id(tmp_path: Path) -> None:
         assert ledger.row("nobody") is None
     selects = [s for s in seen if s.lstrip().upper().startswith("SELECT") and "units" in s]
     assert selects and all("WHERE id" in s for s in selects), seen
+
+
+def test_rows_read_the_units_columns_once_per_ledger(tmp_path: Path) -> None:
+    """``row`` is called twice per unit in a pass: it asked SQLite for the table's
+    columns (PRAGMA table_info) every time."""
+    with Ledger(tmp_path / "c.db") as ledger:
+        ledger.enroll([("a", "mqtt", None), ("b", "mqtt", None)])
+        said: list[str] = []
+        ledger._db.set_trace_callback(said.append)
+        got = [ledger.row("a"), ledger.row("b"), ledger.row("a"), *ledger.rows(["b"])]
+        ledger._db.set_trace_callback(None)
+    assert [r.id for r in got if r is not None] == ["a", "b", "a", "b"]
+    assert sum("table_info" in s for s in said) <= 1, said

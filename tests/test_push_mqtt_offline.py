@@ -221,6 +221,7 @@ def test_a_probe_that_times_out_with_the_broker_gone_blames_the_broker() -> None
     transport.client_id, transport.traffic = "esp-cabundle-t", Traffic()
     transport._waiting, transport._lock = {}, threading.Lock()
     transport._lost_at, transport._lost_why = None, ""
+    transport._answered_at = 0.0
 
     class Client:
         def publish(self, topic: str, frame: bytes, qos: int) -> Any:

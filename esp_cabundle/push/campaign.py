@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -51,6 +50,7 @@ from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent
 from .files import INFO_METHOD, UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import DARK_KEY, JUDGED_KEY
+from .refusals import Mismatch, missing, out_of_space
 from .room import room_for
 from .rpc import RpcChannel, is_unknown_method
 from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
@@ -71,13 +71,6 @@ log = logging.getLogger(__name__)
 _WORK_STATES = frozenset({"pending", "offline", "writing", "rebooted", "failed"})
 _REBOOT_POLL = 1.0
 _RETRY_CAP = 3600.0  # the longest wait before a failed unit is tried again (or ``poll``)
-# A unit out of room: mDash "fwrite(/spiffs/x) N, errno 28" (ENOSPC); Mongoose OS
-# rpc-service-fs "failed to write data" (a short fwrite: a full file system).
-_OUT_OF_SPACE = re.compile(r"errno 28\b|\bENOSPC\b|no space|failed to write data", re.I)
-
-
-class _Mismatch(UnitRpcError):
-    """The file read back is not the file written."""
 
 
 def _now_utc() -> datetime:
@@ -103,7 +96,8 @@ class _Run:
     _settled: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # The link (an MQTT broker) lost during this pass: the pass stops there, units not
-    # begun are left as they were, with no attempt counted.
+    # yet begun are left as they were, with no attempt counted (a unit mid-update was
+    # already charged its attempt; its state stays).
     lost: LinkLost | None = None
 
     def emit(self, unit: str, state: str, text: str = "", *, final: bool = False) -> None:
@@ -195,17 +189,23 @@ class _Run:
         on or off (MQTT) asks all of them the first call at once, and the silent ones
         are recorded as a first call unanswered would be (attempt, state, error), here,
         in one timeout in all, instead of one timeout each, ``concurrency`` at a time.
-        The link lost meanwhile: nothing recorded, none left to work on."""
+        The link lost meanwhile, or ``stop`` set (a Ctrl-C ends the wait): nothing
+        recorded, none left to work on."""
+        if self.stop.is_set():
+            return deque()
         try:
-            silent = silent_units(queue, INFO_METHOD, timeout=self.options.timeout)
+            silent = silent_units(queue, INFO_METHOD, timeout=self.options.timeout, stop=self.stop)
         except LinkLost as e:
             self.lost = e
             return deque()
+        if self.stop.is_set():
+            return deque()
         for t, ref in queue:
-            if ref.id in silent and not self.stop.is_set():
-                state = self.work_on(t, ref, SilentChannel(ref.id, silent[ref.id]))
+            gone = silent.get((t.name, ref.id))
+            if gone is not None and not self.stop.is_set():
+                state = self.work_on(t, ref, SilentChannel(ref.id, gone))
                 self.schedule(ref.id, failed=state == "failed")
-        return deque((t, ref) for t, ref in queue if ref.id not in silent)
+        return deque((t, ref) for t, ref in queue if (t.name, ref.id) not in silent)
 
     def schedule(self, uid: str, *, failed: bool) -> None:
         """A failed unit waits before its next try: ``poll``, then twice as long each
@@ -378,7 +378,7 @@ class _Run:
                 if files.get(push.name) == push.data:
                     return
             if tries >= 2:
-                raise _Mismatch(
+                raise Mismatch(
                     f"unit {files.unit_id}: the file read back differs from the file written, "
                     "twice",
                     hint="the unit's file system may be failing; update it on the bench",
@@ -405,7 +405,7 @@ class _Run:
                 files.remove(push.temp_name)
                 tidy = f"; {push.temp_name} removed again"
             except UnitRpcError as gone:
-                if not _missing(gone):
+                if not missing(gone):
                     tidy = f"; {push.temp_name} could not be removed ({gone.message})"
             except UnitUnreachable:
                 tidy = f"; {push.temp_name} may be left on the unit (it stopped answering)"
@@ -469,7 +469,7 @@ class _Run:
             if elapsed > self.options.reconnect_timeout:
                 raise UnitUnreachable(f"unit {uid}: answered but never rebooted")
         if files.get(self.push.name) != self.push.data:
-            raise _Mismatch(f"unit {uid}: after the reboot the CA file is not the one written")
+            raise Mismatch(f"unit {uid}: after the reboot the CA file is not the one written")
         self.ledger.record(uid, state="reconnected", fw_version=info.fw_version, seen=True)
         self.emit(uid, "reconnected", final=True)
         return "reconnected"
@@ -509,16 +509,6 @@ class _Run:
         self.ledger.set_meta(DARK_KEY + sha256, value)
 
 
-def out_of_space(e: UnitRpcError) -> bool:
-    """Whether a unit's refusal says its file system is full."""
-    return bool(_OUT_OF_SPACE.search(e.message))
-
-
-def _missing(e: UnitRpcError) -> bool:
-    """FS.Remove of a file that is not there (Mongoose OS "remove failed", mDash "")."""
-    return "remove failed" in e.message or e.message.rstrip().endswith("failed (500):")
-
-
 def run_campaign(
     transports: Sequence[Transport],
     push: PushFile,
@@ -546,6 +536,7 @@ def run_campaign(
         run.failing_since = datetime.fromisoformat(meta["failing_since"])
     passes = 0
     ids: list[str] = []
+    listed: set[str] = set()  # ids', for a test per unit that does not read the whole list
     ended: datetime | None = None
     while True:
         listing = run.listing()
@@ -557,7 +548,8 @@ def run_campaign(
         if not passes and options.judged_against is not None:  # as the dates: rows read
             ledger.set_meta(JUDGED_KEY, options.judged_against)
         for _, ref in listing:
-            if ref.id not in ids:
+            if ref.id not in listed:
+                listed.add(ref.id)
                 ids.append(ref.id)
         if on_listing is not None:
             on_listing(len(ids))

@@ -111,12 +111,16 @@ class Ledger:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._lock = threading.RLock()
         self._facts: dict[str, str] = {}  # a read-only ledger's, as checked when opened
+        # unit_exprs(), read once: the columns only change when the ledger is opened
+        # (migrate() adds, never drops, so one migrated by another process still reads).
+        self._exprs: list[str] | None = None
         self._db = self._connect()
 
     # -- opening ----------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
         db, self._facts = open_ledger(self.path, readonly=self.readonly)
+        self._exprs = None  # opening may have migrated the schema
         return db
 
     def close(self) -> None:
@@ -231,11 +235,17 @@ class Ledger:
         return ", ".join(self.unit_exprs())
 
     def unit_exprs(self) -> list[str]:
-        """:meth:`unit_columns`, an expression per field."""
-        with self._lock, sqlite_errors(self.path):
-            have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
-        # A schema-1 ledger read by ``push status`` has no address or note yet.
-        return [READ_AS.get(c, c) if c in have else "NULL" for c in COLUMNS.split(", ")]
+        """:meth:`unit_columns`, an expression per field (asked of SQLite once: a pass
+        reads a row twice per unit)."""
+        with self._lock:
+            if self._exprs is None:
+                with sqlite_errors(self.path):
+                    have = {r[1] for r in self._db.execute("PRAGMA table_info(units)")}
+                # A schema-1 ledger read by ``push status`` has no address or note yet.
+                self._exprs = [
+                    READ_AS.get(c, c) if c in have else "NULL" for c in COLUMNS.split(", ")
+                ]
+            return list(self._exprs)
 
     def select(self, sql: str, args: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
         """A read query's rows one at a time: ``push status`` on a fleet of millions holds

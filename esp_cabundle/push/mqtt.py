@@ -47,7 +47,13 @@ _CONNECT_TIMEOUT = 10.0
 # broker holds at most so many for one client before it drops the rest (mosquitto's
 # defaults: max_inflight_messages 20, max_queued_messages 1000): a dropped answer would
 # be a unit taken for off. So 1000 ids a timeout: 3000 silent ids cost 3 timeouts.
+# The broker hands answers on only so many at a time too (max_inflight_messages 20 per
+# round trip), so 1000 answers can take longer than one timeout: a probe takes a unit
+# for silent only once its timeout has passed since it was asked and since the probe
+# last heard any answer (answers still coming: the broker is still handing them on).
 _PROBE_INFLIGHT = 1000
+# How often a probe's wait looks at ``stop`` (a Ctrl-C ends the wait this soon).
+_STOP_POLL = 0.1
 # The broker a bad URL's hint gives instead (the CLI puts it in the line as typed).
 EXAMPLE_URL = "mqtt://broker.local:1883"
 
@@ -178,6 +184,7 @@ class MqttTransport:
         self._closing = False
         self._lost_at: datetime | None = None  # the broker link dropped then, not back yet
         self._lost_why = ""
+        self._answered_at = 0.0  # time.monotonic() of the last first answer to a call
         self._client = self._connect(ca_file)
 
     @classmethod
@@ -220,6 +227,12 @@ class MqttTransport:
             if not reason.is_failure:
                 c.subscribe(f"{self.client_id}/#", qos=1)  # a clean session: every time
                 if connected.is_set():  # paho's loop reconnected after a drop
+                    # paho would resend the requests it holds unacknowledged; every one
+                    # of their calls ended with LinkLost, so a late FS.Rename or
+                    # Sys.Reboot must not reach a unit now (paho >= 2.2).
+                    drop = getattr(c, "drop_out_messages", None)
+                    if drop is not None:
+                        drop()
                     self._link(True, "")
             connected.set()
 
@@ -274,6 +287,8 @@ class MqttTransport:
             with self._lock:
                 waiting = list(self._waiting.items())
             for unit, waiter in waiting:
+                if waiter.event.is_set():
+                    continue  # answered already: its caller takes the answer
                 waiter.error = self._lost(unit, why)
                 waiter.event.set()
         hook = self.on_link
@@ -302,6 +317,8 @@ class MqttTransport:
             if answered != waiter.call_id:
                 return
             waiter.result = result
+        if not waiter.event.is_set():
+            self._answered_at = time.monotonic()
         waiter.event.set()
 
     # -- calls --------------------------------------------------------------------------
@@ -321,36 +338,57 @@ class MqttTransport:
         return waiter.result
 
     def probe(
-        self, ids: Sequence[str], method: str, params: Mapping[str, Any], *, timeout: float
+        self,
+        ids: Sequence[str],
+        method: str,
+        params: Mapping[str, Any],
+        *,
+        timeout: float,
+        stop: threading.Event | None = None,
     ) -> dict[str, UnitUnreachable]:
         """``method`` to every unit in ``ids`` at once (at most ``_PROBE_INFLIGHT``
-        awaiting an answer), each given ``timeout``: the units that did not answer, with
-        the error :meth:`call` would have raised. Any answer, an error too, counts: the
-        unit is there. A broker keeps no list of units, so this is how a pass finds the
-        ones that are off in one timeout instead of one timeout each (--concurrency at a
-        time). LinkLost when the broker goes meanwhile: silence then says nothing."""
+        awaiting an answer): the units that did not answer, with the error :meth:`call`
+        would have raised. Any answer, an error too, counts: the unit is there. A unit is
+        silent once ``timeout`` has passed since it was asked and since the probe last
+        heard an answer (the broker hands queued answers on a few per round trip). A
+        broker keeps no list of units, so this is how a pass finds the ones that are off
+        in about one timeout instead of one timeout each (--concurrency at a time).
+        LinkLost when the broker goes meanwhile: silence then says nothing. ``stop`` set:
+        the wait ends at once and no unit is called silent ({})."""
         silent: dict[str, UnitUnreachable] = {}
         sent: deque[tuple[str, _Waiter, float]] = deque()
 
-        def settle() -> None:
-            unit, waiter, deadline = sent.popleft()
+        def settle() -> bool:
+            """The oldest request settled; False: ``stop`` was set meanwhile."""
+            unit, waiter, asked = sent.popleft()
             try:
-                if not waiter.event.wait(max(0.0, deadline - time.monotonic())):
-                    waiter.error = self._silent(unit, method, timeout)
-                    if not isinstance(waiter.error, LinkLost):
-                        silent[unit] = waiter.error
+                while not waiter.event.is_set():
+                    if stop is not None and stop.is_set():
+                        return False
+                    left = max(asked, self._answered_at) + timeout - time.monotonic()
+                    if left <= 0:
+                        waiter.error = self._silent(unit, method, timeout)
+                        if not isinstance(waiter.error, LinkLost):
+                            silent[unit] = waiter.error
+                        break
+                    waiter.event.wait(left if stop is None else min(left, _STOP_POLL))
                 if isinstance(waiter.error, LinkLost):
                     raise waiter.error
+                return True
             finally:
                 self._forget(unit, waiter)
 
         try:
             for unit in ids:
                 while len(sent) >= _PROBE_INFLIGHT:
-                    settle()
-                sent.append((unit, self._send(unit, method, params), time.monotonic() + timeout))
+                    if not settle():
+                        return {}
+                if stop is not None and stop.is_set():
+                    return {}
+                sent.append((unit, self._send(unit, method, params), time.monotonic()))
             while sent:
-                settle()
+                if not settle():
+                    return {}
         finally:
             for unit, waiter, _ in sent:
                 self._forget(unit, waiter)

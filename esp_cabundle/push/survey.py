@@ -116,7 +116,7 @@ def survey(
         via = ref.transport(t.name)
         if ref.online is False:
             return SurveyRow(ref.id, via, "offline", error=f"{t.name} lists it offline")
-        gone = silent.get(ref.id)
+        gone = silent.get((t.name, ref.id))
         channel = t.channel(ref.id, ref.address) if gone is None else SilentChannel(ref.id, gone)
         try:
             files = UnitFiles(

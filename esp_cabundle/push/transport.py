@@ -28,8 +28,9 @@ __all__ = [
 
 class LinkLost(UnitUnreachable):
     """The link every unit is reached through is gone (the MQTT broker), not the unit:
-    a pass stops, and no unit is charged for it. ``link`` names it ("MQTT broker"),
-    ``at`` is when it was lost (UTC)."""
+    a pass stops, and no unit not yet begun is charged for it (one mid-update keeps the
+    attempt already counted, and its state). ``link`` names it ("MQTT broker"), ``at``
+    is when it was lost (UTC)."""
 
     def __init__(self, message: str, *, link: str, at: datetime) -> None:
         super().__init__(message)
@@ -95,11 +96,17 @@ class Probing(Protocol):
     one call to many units at once tells, instead of one timeout per silent unit."""
 
     def probe(
-        self, ids: Sequence[str], method: str, params: Mapping[str, object], *, timeout: float
+        self,
+        ids: Sequence[str],
+        method: str,
+        params: Mapping[str, object],
+        *,
+        timeout: float,
+        stop: threading.Event | None = None,
     ) -> dict[str, UnitUnreachable]:
         """Call ``method`` on every unit in ``ids`` at once; the ones that did not answer
         within ``timeout``, with the error a call to each would have raised. LinkLost
-        when the link itself goes."""
+        when the link itself goes; ``stop`` set: the wait ends, none called silent."""
         ...
 
 
@@ -122,16 +129,25 @@ class SilentChannel:
 
 
 def silent_units(
-    units: Iterable[tuple[Transport, UnitRef]], method: str, *, timeout: float
-) -> dict[str, UnitUnreachable]:
+    units: Iterable[tuple[Transport, UnitRef]],
+    method: str,
+    *,
+    timeout: float,
+    stop: threading.Event | None = None,
+) -> dict[tuple[str, str], UnitUnreachable]:
     """Of ``units``, those a :class:`Probing` transport found silent (``method`` to all
     of a transport's units at once, one ``timeout`` per transport), each with the error
-    a call would have raised; LinkLost when a link went meanwhile."""
-    by_transport: dict[int, tuple[Probing, list[str]]] = {}
+    a call would have raised, by (transport name, unit id): a unit silent over one link
+    may answer over another. LinkLost when a link went meanwhile; {} once ``stop`` is
+    set (an interrupted wait says nothing of the units)."""
+    by_transport: dict[int, tuple[str, Probing, list[str]]] = {}
     for t, ref in units:
         if isinstance(t, Probing):
-            by_transport.setdefault(id(t), (t, []))[1].append(ref.id)
-    silent: dict[str, UnitUnreachable] = {}
-    for prober, ids in by_transport.values():
-        silent.update(prober.probe(ids, method, {}, timeout=timeout))
+            by_transport.setdefault(id(t), (t.name, t, []))[2].append(ref.id)
+    silent: dict[tuple[str, str], UnitUnreachable] = {}
+    for name, prober, ids in by_transport.values():
+        found = prober.probe(ids, method, {}, timeout=timeout, stop=stop)
+        silent.update(((name, uid), e) for uid, e in found.items())
+        if stop is not None and stop.is_set():
+            return {}
     return silent
