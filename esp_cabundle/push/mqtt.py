@@ -229,10 +229,8 @@ class MqttTransport:
                 if connected.is_set():  # paho's loop reconnected after a drop
                     # paho would resend the requests it holds unacknowledged; every one
                     # of their calls ended with LinkLost, so a late FS.Rename or
-                    # Sys.Reboot must not reach a unit now (paho >= 2.2).
-                    drop = getattr(c, "drop_out_messages", None)
-                    if drop is not None:
-                        drop()
+                    # Sys.Reboot must not reach a unit now (paho >= 2.2, as pyproject asks).
+                    c.drop_out_messages()
                     self._link(True, "")
             connected.set()
 
