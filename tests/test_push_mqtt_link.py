@@ -5,6 +5,7 @@ two calls was never said, and one down for hours was said only at the next call.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -123,9 +124,13 @@ def test_a_drop_told_twice_is_said_once() -> None:
 
 
 @pytest.mark.timeout(120)
-def test_a_watch_logs_the_drop_paho_saw(broker: Mosquitto, tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [[], ["--json"]])
+def test_a_watch_logs_the_drop_paho_saw(
+    broker: Mosquitto, tmp_path: Path, extra: list[str]
+) -> None:
     """The broker restarts while the unit answers its first call: the log line says the
-    loss with paho's reason (a guess from the unit's error had none) and the return."""
+    loss with paho's reason (a guess from the unit's error had none) and the return. With
+    --json too: the document is on stdout, the log on stderr (it was silenced with it)."""
     unit = mongoose_unit("dev-r")
     restarted = threading.Event()
 
@@ -144,7 +149,7 @@ def test_a_watch_logs_the_drop_paho_saw(broker: Mosquitto, tmp_path: Path) -> No
                                      "--board", "mongoose-os-esp32", "--bundle", str(ca),
                                      "--allow", "unjudged", "--ledger", str(tmp_path / "c.db"),
                                      "--timeout", "1", "--watch", "--poll", "0.3",
-                                     "--until", end])  # fmt: skip
+                                     "--until", end, *extra])  # fmt: skip
     finally:
         hosts.close()
     assert r.exit_code == 0, r.output
@@ -152,3 +157,5 @@ def test_a_watch_logs_the_drop_paho_saw(broker: Mosquitto, tmp_path: Path) -> No
         assert [row.state for row in ledger.rows()] == ["verified"]
     assert restarted.is_set()
     assert "MQTT broker lost (" in r.stderr and "MQTT broker back" in r.stderr, r.stderr
+    if extra:
+        assert json.loads(r.stdout)["ok"] is True, r.stdout

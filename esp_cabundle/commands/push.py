@@ -376,7 +376,14 @@ def _run(ctx: click.Context, **opts: Any) -> None:
             return
         if opts["watch"]:
             note(_watch_plan(until, opts["poll"]), quiet=quiet, wrap=True)
-        report = _campaign(transports, push_file, options, opts["ledger_path"], quiet=quiet)
+        report = _campaign(
+            transports,
+            push_file,
+            options,
+            opts["ledger_path"],
+            quiet=quiet,
+            log_quiet=opts["quiet"],
+        )
     finally:
         for t in transports:
             t.close()
@@ -425,10 +432,13 @@ def _campaign(
     ledger_path: Path,
     *,
     quiet: bool,
+    log_quiet: bool,
 ) -> CampaignReport:
     stop, finished = threading.Event(), threading.Event()
     box: dict[str, Any] = {}
-    log = WatchLog.wanted(watch=options.watch, quiet=quiet)  # no terminal: a line a pass
+    # No terminal: a line a pass, on stderr, so --json (the document on stdout) keeps it;
+    # only -q silences the log a service manager's journal needs.
+    log = WatchLog.wanted(watch=options.watch, quiet=log_quiet)
     if log is not None:
         for t in transports:
             if isinstance(t, MqttTransport):
