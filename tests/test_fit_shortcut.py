@@ -1,5 +1,5 @@
 """A roomy pack is spared its rewrite trial (fs.fit.surely_rewritable: free blocks for
-three times the largest file and a few more), and the shortcut is sound: wherever it
+twice the trial's bytes and a few more), and the shortcut is sound: wherever it
 says a rewrite will find room, the trial, the write ``fs put`` makes, finds it. Held at
 every size from the least that packs up past where the shortcut first holds, for both
 file systems, the two SPIFFS garbage collectors, and files of a few sizes."""
@@ -28,10 +28,15 @@ def _file(length: int) -> bytes:
     ("fs", "profile"), [("littlefs", "esp-idf"), ("spiffs", "esp-idf"), ("spiffs", "mongoose-os")]
 )
 @pytest.mark.parametrize("length", [2_500, 13_568, 45_000])
+@pytest.mark.parametrize("ca_path", ["/ca.pem", "/other.pem"])
 def test_the_shortcut_never_says_room_the_trial_does_not_find(
-    fs: str, profile: str, length: int
+    fs: str, profile: str, length: int, ca_path: str
 ) -> None:
+    """Held with the trial a pack makes (rewrite_trial): the CA file grown to twice its
+    size when it is at the CA path, a file under another name as it is."""
     files = [("/ca.pem", _file(length))]
+    trial = rewrite_trial(files, ca_path)
+    assert trial is not None
     size, sure, tried = 3 * BLOCK, 0, 0  # SPIFFS needs three blocks
     while sure < PAST:
         assert size < 64 * BLOCK + 8 * length, "the shortcut never held"
@@ -40,9 +45,9 @@ def test_the_shortcut_never_says_room_the_trial_does_not_find(
         except NoRoomError:
             size += BLOCK
             continue
-        if surely_rewritable(open_image(packed.data, profile=profile), files[0]):
+        if surely_rewritable(open_image(packed.data, profile=profile), trial):
             sure += 1
-            assert rewritable(open_image(packed.data, profile=profile), files[0]), size
+            assert rewritable(open_image(packed.data, profile=profile), trial), size
         else:
             tried += 1
         size += BLOCK
@@ -98,3 +103,33 @@ def test_the_trial_rewrites_the_ca_file_not_a_large_asset(monkeypatch: pytest.Mo
     assert "or more" in (caught.value.hint or "")
     assert rewrite_trial([("/a.pem", ca), ("/b.bin", asset)], "/ca.pem") == ("/a.pem", ca)
     assert rewrite_trial([("/b.bin", asset)], "/ca.pem") is None
+
+
+@pytest.mark.parametrize("fs", ["littlefs", "spiffs"])
+def test_room_for_twice_the_trial_is_enough_to_skip_it(
+    fs: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pack with free blocks for more than twice its grown trial, but not three times,
+    runs no trial: the 3x bound made a 1408 KiB pack with a 233 KB CA pay its trial
+    (60 ms, benchmarks/bench_vendor.py) once the trial became twice the file."""
+    trials: list[int] = []
+    real = edit_module.rewritable
+
+    def counted(*args: object, **kwargs: object) -> bool | None:
+        trials.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    files = [("/ca.pem", _file(13_568))]
+    trial = rewrite_trial(files, "/ca.pem")
+    assert trial is not None
+    for blocks in range(8, 64):
+        image = open_image(pack_image(fs, "esp-idf", blocks * BLOCK, files).data)
+        free = image.free_blocks()
+        assert free is not None
+        if 2 * len(trial[1]) + 5 * BLOCK <= free * BLOCK < 3 * len(trial[1]) + 5 * BLOCK:
+            break
+    else:
+        pytest.fail("no size leaves free blocks between twice and three times the trial")
+    monkeypatch.setattr(edit_module, "rewritable", counted)
+    packed = pack_image(fs, "esp-idf", blocks * BLOCK, files)
+    assert packed.cramped is None and not trials, blocks
