@@ -215,7 +215,9 @@ def test_watch_retries_with_backoff(stand_in: Any, tmp_path: Path) -> None:
     code, out = push(tmp_path, "--mdash", s.url, "--watch", "--poll", "0.1", "--until", end,
                      "--json")  # fmt: skip
     assert code == 3
-    doc = json.loads(out[out.index("{") :])
+    # the document, then (stderr, no terminal) the watch's log lines
+    doc, _ = json.JSONDecoder().raw_decode(out, out.index("{"))
+    assert " pass 1: " in out[out.index("{") :], out
     attempts = rows(tmp_path)["bad"].attempts
     # waits of 0.1, 0.2, 0.4, 0.8, 1.6 s: five or six tries in 3.2 s, over more passes
     # (a pass a try without the backoff; a loaded machine makes fewer passes: 7 for 4)
