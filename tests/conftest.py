@@ -167,12 +167,23 @@ def arduino_unit(virtual_esp32: Callable[..., Any]) -> Any:
 def mosquitto() -> Iterator[Any]:
     """Debian's mosquitto on 127.0.0.1 (a free port, a temporary config), for the
     session; tests skip with the reason when the binary is absent (.ci/run installs it)."""
+    yield from _own_mosquitto()
+
+
+@pytest.fixture
+def broker() -> Iterator[Any]:
+    """A broker of the test's own, for a test that stops or kills it (the session's
+    :func:`mosquitto` is shared: it must not stop)."""
+    yield from _own_mosquitto()
+
+
+def _own_mosquitto() -> Iterator[Any]:
     from support.fleet_links import Mosquitto, mosquitto_binary
 
     if mosquitto_binary() is None:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
-    with Mosquitto() as broker:
-        yield broker
+    with Mosquitto() as b:
+        yield b
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import mongoose_unit, write_ca
-from support.fleet_links import Mosquitto, mosquitto_binary, unit_hosts
+from support.fleet_links import Mosquitto, unit_hosts
 
 from esp_cabundle.cli import cli
 from esp_cabundle.commands._push_until import WatchLog
@@ -25,15 +24,6 @@ from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.push.mqtt import MqttTransport
 
 WAIT = 60.0  # an upper bound only: each wait ends as the event comes
-
-
-@pytest.fixture
-def broker() -> Iterator[Mosquitto]:
-    """A broker of this test's own (the session's one is shared: it must not stop)."""
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
-    with Mosquitto() as b:
-        yield b
 
 
 def restart(b: Mosquitto) -> None:

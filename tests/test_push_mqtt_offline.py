@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from support.fleet import ca_bytes, mongoose_unit, write_ca
-from support.fleet_links import Mosquitto, mosquitto_binary, unit_hosts, unit_ids
+from support.fleet_links import Mosquitto, unit_hosts, unit_ids
 from support.gated import gated
 
 from esp_cabundle.cli import cli
@@ -35,15 +35,6 @@ from esp_cabundle.push.transport import LinkLost, Traffic
 @pytest.fixture
 def host(mosquitto: Any) -> Iterator[Any]:
     yield from unit_hosts(mosquitto.port)
-
-
-@pytest.fixture
-def broker() -> Iterator[Mosquitto]:
-    """A broker of this test's own (the session's one is shared: it must not die)."""
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
-    with Mosquitto() as b:
-        yield b
 
 
 def push_file() -> PushFile:
