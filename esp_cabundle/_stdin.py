@@ -20,6 +20,7 @@ from .text import plural_noun
 __all__ = [
     "DASH_HINT",
     "STDIN",
+    "appended_to",
     "named_descriptor",
     "names_stdout",
     "output_descriptor",
@@ -112,6 +113,21 @@ def read_only(fd: int) -> bool:
     except ImportError:
         return False
     return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY
+
+
+def appended_to(path: str | os.PathLike[str]) -> bool:
+    """True when the output ``path`` is a descriptor open for appending (``-o /dev/stdout
+    >> all.bin``): written there, every byte its file held stays. False for a name of
+    its own, a descriptor not open, or where its flags cannot be read."""
+    fd = output_descriptor(path)
+    if fd is None:
+        return False
+    try:
+        import fcntl  # deferred: only outputs named by a descriptor; POSIX only
+
+        return bool(fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND)
+    except (ImportError, OSError):
+        return False
 
 
 def names_stdout(path: str | os.PathLike[str]) -> bool:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from .._stdin import appended_to
 from ..errors import InputError
 from ..fileio import PRIVATE, already_holds, mode_kept, write_atomic
 from ..flash.reading import read_port
@@ -83,7 +84,8 @@ def read(
     ``update-dump`` and ``inspect``. Erased ranges are found with the unit's MD5 and not
     transferred; the file is byte-identical to a full read. An -o file that holds other
     bytes (another unit's backup, an image) is kept, exit 2, unless --force: said
-    before the read, as is a directory that cannot take the file.
+    before the read, as is a directory that cannot take the file. Appended to
+    (-o /dev/stdout >> backups.bin), it keeps them: the read is added after.
 
     \b
     Examples:
@@ -105,10 +107,13 @@ def read(
     # Whatever would keep the read from being saved is said before it (minutes per unit
     # on a serial link), and nothing is created for it; the save at the end checks again.
     refuse_unsavable(output, lost="nothing was read")
+    # Appended to (-o /dev/stdout >> backups.bin), the file keeps every byte it held:
+    # nothing to guard. A '>' the shell opened is empty already; '<>' writes over it.
+    keep = not (force or appended_to(output))
     seen: list[_Seen] = []
 
     def before_read(unit: UnitInfo, length: int, md5: Callable[[], str]) -> None:
-        if not force:
+        if keep:
             seen.extend(_other_bytes_early(output, length, md5, mac=unit.mac))
 
     with unit_progress(quiet=quiet or as_json) as progress:
@@ -122,7 +127,7 @@ def read(
             **link,
         )
     known = seen[0] if seen else None
-    written = _save(output, result.data, mac=result.unit.mac, force=force, seen=known)
+    written = _save(output, result.data, mac=result.unit.mac, force=not keep, seen=known)
     unit = result.unit
     what = (
         f"partition '{result.partition.name}' ({result.offset:#x}, {len(result.data):#x} bytes)"
