@@ -9,6 +9,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from ._stdin import STDIN, output_descriptor
 from .errors import InputError
 
 __all__ = ["refuse_clobbering", "same_file"]
@@ -23,13 +24,14 @@ def same_file(a: str | Path, b: str | Path) -> bool:
         return False
 
 
-def _written_over(path: Path) -> str | tuple[int, int] | None:
-    """The file writing ``path`` would replace: an existing file as its st_dev/st_ino
-    (however it is named: symlinks followed, as the writer follows them, hard links
-    too), one to be made as its canonical path; None when nothing is replaced:
-    standard output, a character device or a FIFO (written through)."""
-    if str(path) == "-":
-        return None
+Key = str | tuple[int, int]
+
+
+def _written_over(path: Path) -> Key | None:
+    """The file writing ``path`` by its name would replace: an existing file as its
+    st_dev/st_ino (however it is named: symlinks followed, as the writer follows them,
+    hard links too), one to be made as its canonical path; None when nothing is
+    replaced: a character device or a FIFO (written through)."""
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
@@ -40,25 +42,61 @@ def _written_over(path: Path) -> str | tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+def _written_into(fd: int) -> Key | None:
+    """The regular file descriptor ``fd`` leads to (``-o -`` or ``-o /dev/stdout`` with
+    ``> ca.pem``), as st_dev/st_ino: written through in place, whatever spelling named
+    it; None for a pipe, socket or terminal, or a descriptor not open (the writer says
+    so)."""
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
+
+
+def _spelled(fd: int) -> str:
+    return "standard output" if fd == 1 else f"file descriptor {fd}"
+
+
 def refuse_clobbering(
     outputs: Iterable[tuple[str, Path]], inputs: Iterable[tuple[str, Path]] = ()
 ) -> None:
     """Raise :class:`InputError` before anything is written when an output would replace
     a file the command reads, or another output: ``(what, path)`` pairs, compared as
     files, not names (symlinks and hard links too: ``build -o cabundle.lock``, an output
-    ``path: cabundle.yaml``, ``check --report ca.pem`` reading ``ca.pem``)."""
-    taken: dict[str | tuple[int, int], str] = {}
+    ``path: cabundle.yaml``, ``check --report ca.pem`` reading ``ca.pem``). An output
+    on a descriptor (``-``, ``/dev/stdout``, ``/dev/fd/N``) is judged by the file it has
+    open (``> ca.pem`` emptied an input before the command started, ``>>`` would mix the
+    output into it); several such outputs are written one after another, not over."""
+    taken: dict[Key, str] = {}  # inputs, and outputs written by name
+    through: dict[Key, str] = {}  # outputs written through a descriptor
     for what, path in inputs:
-        key = _written_over(path)
+        # '-' as an input is standard input where a command reads it, read whole first
+        key = None if str(path) == STDIN else _written_over(path)
         if key is not None:
             taken.setdefault(key, f"{what} {path}")
     for what, path in outputs:
+        fd = output_descriptor(path)
+        if fd is not None:
+            key = _written_into(fd)
+            if key is None:
+                continue
+            if key in taken:
+                raise InputError(
+                    f"the {what} {path} would be written into the {taken[key]}, which "
+                    f"{_spelled(fd)} leads to; nothing written",
+                    hint=f"send {_spelled(fd)} to another file (a '>' there empties the "
+                    "file before the command starts), or give the output another path",
+                )
+            through.setdefault(key, f"{what} {path} ({_spelled(fd)})")
+            continue
         key = _written_over(path)
         if key is None:
             continue
-        if key in taken:
+        if key in taken or key in through:
             raise InputError(
-                f"the {what} {path} would replace the {taken[key]}; nothing written",
+                f"the {what} {path} would replace the {taken.get(key) or through[key]}; "
+                "nothing written",
                 hint="give the output another path",
             )
         taken[key] = f"{what} {path}"
