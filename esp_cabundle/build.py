@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._stdin import names_stdout
 from .bundle import Bundle, BundleSpec, Violation
 from .catalog import Catalog
 from .clobber import refuse_clobbering
@@ -245,8 +246,8 @@ def _budgeted(
     here are kept in ``rendered`` (by index) for writing."""
     measured: list[tuple[str, int]] = []
     for index, out in enumerate(outputs):
-        stdout = str(out.path) == "-"
-        where = f"the {out.format} output on standard output" if stdout else shown_path(out.path)
+        stdout = names_stdout(out.path)
+        where = _where(out)
         if out.format == "pem":
             measured.append((where, len(pem)))
         elif out.format == "c":
@@ -258,6 +259,14 @@ def _budgeted(
             rendered[index] = data
             measured.append((where if stdout else f"{where} ({out.format})", len(data)))
     return measured
+
+
+def _where(out: OutputSpec) -> str:
+    """How a message names ``out``: its file, or "the pem output on standard output"
+    for every name of standard output (``-``, ``/dev/stdout``, ``/dev/fd/1``)."""
+    if names_stdout(out.path):
+        return f"the {out.format} output on standard output"
+    return shown_path(out.path)
 
 
 def _unmeasured(spec: BundleSpec, outputs: Sequence[OutputSpec], spelling: Spelling) -> str | None:
@@ -291,7 +300,7 @@ def _static_named(out: OutputSpec, spelling: Spelling) -> str | None:
     name = out.options.get("name", "s_pem")
     if out.format != "c" or out.options.get("style", "s_pem") != "s_pem" or name == "s_pem":
         return None
-    where = "the c output on standard output" if str(out.path) == "-" else shown_path(out.path)
+    where = _where(out)
     return (
         f"{where} defines {name} in the s_pem form, which is static (mDash's own "
         f"declaration): no other file can reach {name}; for a symbol other files declare, "

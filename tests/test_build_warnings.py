@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.build import build_bundle
@@ -84,3 +85,26 @@ def test_a_config_output_names_the_style_key(runner: CliRunner, in_tmp: Path) ->
     r = runner.invoke(cli, ["build", "--no-lock", "--no-check", "--c-name", "mine", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["warnings"][0].endswith("use --c-style array")
+
+
+@pytest.mark.parametrize("stdout", ["-", "/dev/stdout", "/dev/fd/1"])
+def test_every_name_of_standard_output_is_worded_as_it(
+    runner: CliRunner, in_tmp: Path, stdout: str
+) -> None:
+    """``-o /dev/stdout`` was named by its path in the budget and s_pem messages, where
+    ``-o -`` said "on standard output": the same output, the same words."""
+    args = ["build", *LE, "-f", "c", "--c-name", "other_name", "-o", stdout, "--dry-run"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert (
+        "warning: the c output on standard output defines other_name in the s_pem form"
+    ) in " ".join(r.stderr.split())
+    r = runner.invoke(cli, ["build", *LE, "-f", "der", "-o", stdout, "--max-bytes", "10"])
+    assert r.exit_code == 1, r.output
+    said = " ".join(r.stderr.split())
+    assert "- the der output on standard output is 3736 bytes, over the budget of 10" in said
+    args = ["build", *LE, "-f", "c", "-o", stdout, "--max-bytes", "10"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 1, r.output
+    assert "the PEM string in the c output on standard output is" in " ".join(r.stderr.split())
+    assert list(in_tmp.iterdir()) == []
