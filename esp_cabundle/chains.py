@@ -12,9 +12,7 @@ captured through ``ssl``'s ``get_unverified_chain()`` for inspection.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 import socket
 import struct
 import time
@@ -24,10 +22,12 @@ from datetime import datetime
 from pathlib import Path
 
 from .certs import Certificate, load_certificates
-from .dates import as_utc, parse_when
+from .chain_headers import read_header
+from .dates import as_utc
 from .dates import now as _now
 from .errors import CertificateError, DeviceError, InputError
 from .fileio import read_input
+from .host_ports import DEFAULT_PORT, host_port, is_ip_address, parse_host_port
 from .limits import MAX_CERT_INPUT, check_chain_length
 from .sniff import decode_text, sniff_kind
 from .spelling import PYTHON, Spelling, bare
@@ -44,7 +44,6 @@ __all__ = [
     "parse_host_port",
 ]
 
-DEFAULT_PORT = 443
 DEFAULT_TIMEOUT = 10.0
 # A Certificate message larger than this is not a chain any device could take.
 _MAX_HANDSHAKE_BYTES = 256 * 1024
@@ -106,12 +105,6 @@ class ServerChain:
         return text.encode("utf-8")
 
 
-# The rest of the line only: an empty value does not read the next line's first word.
-_CAPTURED_RE = re.compile(r"^#[ \t]*captured:[ \t]*(\S*)", re.M)
-_SERVER_RE = re.compile(r"^#\s*server:\s*(\S+)", re.M)
-_SERVER_NAME_RE = re.compile(r"^#\s*server name:\s*(\S+)\s*$", re.M)
-
-
 def load_chain_file(
     path: str | Path, *, spelling: Spelling = PYTHON, hint: str | None = None
 ) -> ServerChain:
@@ -138,37 +131,15 @@ def load_chain_file(
     _check_order(certs, str(p), spelling)
     utf8, _ = decode_text(data, source=str(p))  # a UTF-16 file's comments too
     text = "" if sniff_kind(utf8) == "der" else utf8.decode("utf-8", "replace")
-    captured = _captured_at(text, str(p))
-    src = _SERVER_RE.search(text)
-    host, port = None, None
-    if src:
-        try:
-            host, port = parse_host_port(src.group(1))
-        except InputError:
-            host, port = None, None
-    sni = _SERVER_NAME_RE.search(text)
+    header = read_header(text, str(p))
     return ServerChain(
-        tuple(certs), str(p), host, port, captured, server_name=sni.group(1) if sni else None
+        tuple(certs),
+        str(p),
+        header.host,
+        header.port,
+        header.captured_at,
+        server_name=header.server_name,
     )
-
-
-def _captured_at(text: str, source: str) -> datetime | None:
-    """The date of the file's ``# captured:`` line (a date alone, or no zone, is UTC);
-    None without one. One that cannot be read is refused, naming its line: taken as
-    absent, the chain's expired certificates would be judged unrenewed, unexplained."""
-    m = _CAPTURED_RE.search(text)
-    if m is None:
-        return None
-    try:
-        return parse_when(m.group(1), what="'# captured:' date", relative=False)
-    except InputError as e:
-        raise InputError(
-            e.message,
-            path=source,
-            line=text.count("\n", 0, m.start()) + 1,
-            hint="write the date the chain was saved, in UTC: '# captured: YYYY-MM-DD' or "
-            "an ISO date-time (2026-01-31T12:00:00Z); remove the line if it is not known",
-        ) from e
 
 
 def _check_order(certs: Sequence[Certificate], source: str, spelling: Spelling) -> None:
@@ -206,59 +177,6 @@ def _check_order(certs: Sequence[Certificate], source: str, spelling: Spelling) 
                     path=source,
                     hint="list the certificates in the order the server sends them, leaf first",
                 )
-
-
-def host_port(host: str, port: int) -> str:
-    """``host:port`` as it is typed and dialled: an IPv6 address in brackets
-    (``[::1]:8443``; ``::1:8443`` reads as another address)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def parse_host_port(text: str, *, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """``host``, ``host:8883``, ``[::1]:443`` or ``https://host/`` -> (host, port)."""
-    t = text.strip()
-    t = re.sub(r"^[a-z][a-z0-9+.-]*://", "", t, flags=re.I).split("/", 1)[0]
-    if not t:
-        raise InputError(f"bad host '{text}'", hint="give HOST or HOST:PORT, e.g. mdash.net:443")
-    port_text = None
-    if t.startswith("["):
-        end = t.find("]")
-        if end < 0:
-            raise InputError(f"bad host '{text}': unclosed '['")
-        host, rest = t[1:end], t[end + 1 :]
-        if rest:
-            if not rest.startswith(":"):
-                raise InputError(f"bad host '{text}'")
-            port_text = rest[1:]
-    elif t.count(":") == 1:
-        host, port_text = t.split(":")
-    else:
-        host = t  # a bare IPv6 address or a plain host name
-    port = default_port
-    if port_text is not None:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise InputError(f"bad port '{port_text}' in '{text}'", hint="a port is 1-65535")
-        port = int(port_text)
-    if not host:
-        raise InputError(f"bad host '{text}'", hint="give HOST or HOST:PORT, e.g. mdash.net:443")
-    if not is_ip_address(host):
-        try:
-            host.encode("idna")  # what connecting does first: refused here, not there
-        except UnicodeError as e:
-            raise InputError(
-                f"bad host '{text}': not a valid host name",
-                hint="each dot-separated part of a name is 1 to 63 letters, digits or '-'",
-            ) from e
-    return host, port
-
-
-def is_ip_address(host: str) -> bool:
-    """``192.0.2.1`` or ``::1``: an IP address, not a name (no SNI is sent for one)."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------
