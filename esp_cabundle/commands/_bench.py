@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from ..certs import Certificate
     from ..errors import EspCabundleError
     from ..flash.base import ProgressCallback
-    from ..flash.flasher import FlashResult
     from ..flash.found import PartitionFound, Roots
     from ..flash.interrupt import Interruption
     from ..flash.plan import UpdatePlan
+    from ..flash.result import FlashResult
     from ..flash.station import UnitOutcome
 
 __all__ = [

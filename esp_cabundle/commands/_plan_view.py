@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..flash.flasher import FlashResult
 from ..flash.found import ca_words
 from ..flash.interrupt import UnitInterrupted
+from ..flash.result import FlashResult
 from ..flash.station import known_result, log_result, next_step
 from ..text import plural
 

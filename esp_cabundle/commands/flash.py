@@ -11,7 +11,8 @@ import click
 
 from ..clobber import same_file
 from ..errors import InputError, OutputError
-from ..flash.flasher import FlashResult, flash_unit
+from ..flash.flasher import flash_unit
+from ..flash.result import FlashResult
 from ..flash.station import (
     append_log,
     check_log,

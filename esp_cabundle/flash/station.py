@@ -41,8 +41,8 @@ from ..errors import (
 from ..fileio import refuse_missing_folder
 from ..spelling import CLI_SPELLING
 from .base import ProgressCallback
-from .flasher import FlashResult
 from .interrupt import UnitInterrupted
+from .result import FlashResult
 from .writer import WriteFailed
 
 if TYPE_CHECKING:
