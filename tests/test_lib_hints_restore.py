@@ -20,7 +20,7 @@ from esp_cabundle.flash import journal as journal_module
 from esp_cabundle.flash import readback
 from esp_cabundle.flash.base import Message
 from esp_cabundle.flash.dump import DumpFile
-from esp_cabundle.flash.flasher import flash_ca
+from esp_cabundle.flash.flasher import FlashResult, flash_ca
 from esp_cabundle.flash.interrupt import Cancel, UnitInterrupted
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.flash.restore import AlreadyRestored, restore_unit
@@ -373,7 +373,8 @@ def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_writte
     when only the second save fails, the unit holds the new CA: the error said "nothing
     written to the unit" and pointed at another journal directory, where the entry to
     settle is not. It says what the unit holds, and what mends the save by its errno (a
-    full disk is not made writable)."""
+    full disk is not made writable). The unit verified: no failure, the result is
+    "updated" and carries the error as ``journal_error``."""
     real = journal_module._write_private
     saved: dict[Spelling, list[Path]] = {}
     written: dict[Spelling, bool] = {}
@@ -396,9 +397,15 @@ def test_a_journal_entry_that_cannot_be_marked_complete_says_the_unit_was_writte
         finally:
             written[spelling] = bytes(unit.flash) != before
 
-    errors = _raised(OutputError, flash, "cannot mark the journal entry complete")
+    errors = {}
+    for spelling in BOTH:
+        result = flash(spelling)
+        assert isinstance(result, FlashResult) and result.status == "updated"
+        assert isinstance(result.journal_error, OutputError)
+        errors[spelling] = result.journal_error
     said = {}
     for spelling, e in errors.items():
+        assert "cannot mark the journal entry complete" in e.message
         assert "nothing written" not in e.message
         assert e.message.endswith(
             f"({why}); the unit holds the new CA file: it was updated and verified"

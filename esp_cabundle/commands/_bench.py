@@ -232,6 +232,8 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
         return Line("DRY RUN", r.port, r.mac, pending, outcome.seconds)
     else:  # dry run
         return Line("DRY RUN", r.port, r.mac, f"would change: {changed}", outcome.seconds)
+    if r.journal_error is not None:  # said in full once the units are reported
+        what += "; its journal entry could not be marked complete"
     return Line("OK", r.port, r.mac, what, outcome.seconds)
 
 

@@ -208,6 +208,12 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
             "roots_before": list(r.roots_before) if r is not None else [],
             "roots_after": list(r.roots_after) if r is not None else [],
             "journal": str(r.journal.path) if r is not None and r.journal is not None else None,
+            # updated and verified, its entry not marked complete: said as the "log" is
+            "journal_error": (
+                {"error": r.journal_error.message, "hint": r.journal_error.hint}
+                if r is not None and r.journal_error is not None
+                else None
+            ),
             "resumed": [
                 {
                     "created": x.entry.created.isoformat(),

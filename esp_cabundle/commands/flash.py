@@ -112,7 +112,10 @@ def flash(
     same way, that failure's code). --log appends one record per unit (tool version,
     bundle name and SHA-256, root names, result: updated, up-to-date, resumed,
     interrupted, failed); records it cannot take (a full disk) are named after the
-    units' lines, exit 3, and --json's "log" says which.
+    units' lines, exit 3, and --json's "log" says which. A unit updated and verified
+    whose journal entry cannot be marked complete (a full disk) is OK all the same; its
+    entry is named after the lines, with the remedy, exit 3, and in --json its
+    "journal_error".
 
     The CA (--bundle, --preset, --root or a cabundle.yaml: there is no default) passes
     the same gate as 'build' once, before any unit is touched, judged under the board's
@@ -195,6 +198,13 @@ def flash(
     # in port order, as the units are reported (they were logged as they ended)
     unlogged.sort(key=lambda pair: units.index(pair[0].port))
     lost = records_lost(unlogged, outcomes) if unlogged else None
+    unmarked = journals_unmarked(outcomes)
+    if lost is not None and unmarked is not None:  # both said after the units, one exit 3
+        lost = OutputError(
+            f"{lost.message}; and {unmarked.message}", hint=f"{lost.hint}; {unmarked.hint}"
+        )
+    elif unmarked is not None:
+        lost = unmarked
     log_doc = (
         {
             "path": str(log_file),
@@ -263,3 +273,22 @@ def records_lost(
         hint=f"{first.hint}; copy what the missing records would say from the lines "
         "above (or --json): running again would log them up-to-date, not as this run did",
     )
+
+
+def journals_unmarked(outcomes: list[UnitOutcome[FlashResult]]) -> OutputError | None:
+    """Units updated and verified whose journal entry could not be marked complete (a
+    full disk), said once the units are reported, as a log that lost records is: the
+    first one's words (its entry, the errno's remedy), the others by port; None when
+    every entry was marked."""
+    said = [(o.port, o.result.journal_error) for o in outcomes if o.result is not None]
+    unmarked = [(port, e) for port, e in said if e is not None]
+    if not unmarked:
+        return None
+    port, first = unmarked[0]
+    others = [p for p, _ in unmarked[1:]]
+    also = (
+        f"; the entries of {', '.join(others)} could not be marked complete either"
+        if others
+        else ""
+    )
+    return OutputError(f"{port}: {first.message}{also}", hint=first.hint)

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..blocks import SECTOR_SIZE, FlashCache
-from ..errors import FlashError
+from ..errors import FlashError, OutputError
 from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .base import JOB, Flash, ProgressCallback, say, step, within
@@ -199,7 +199,9 @@ def flash_ca(
     journal cannot be saved (nothing written), FlashError when a write is interrupted
     (run again to finish) or does not verify (the sectors are named), UnitInterrupted
     when ``cancel`` is requested: at once before the first write, else between two
-    sectors (its ``result`` is this FlashResult with status "interrupted"). The hints
+    sectors (its ``result`` is this FlashResult with status "interrupted"). An entry
+    that cannot be marked complete once the unit verified raises nothing: the unit is
+    updated, and the result's ``journal_error`` says what to mend. The hints
     name the board, the options and what to run as ``spelling`` does (a stop's next step
     and the journal's too: a ``journal`` given is told it).
     """
@@ -352,7 +354,11 @@ def flash_ca(
             step(progress, "verifying", _WRITE, JOB)
             say(progress, "verifying")
             verify_after(guarded, cache, plan, entry, spelling)
-        entry = journal.set_status(entry, "complete", unit=_UPDATED)
+        unmarked = None
+        try:
+            entry = journal.set_status(entry, "complete", unit=_UPDATED)
+        except OutputError as e:  # the unit is updated and verified all the same
+            unmarked = e
         step(progress, "done", JOB, JOB)
         return replace(
             result,
@@ -361,6 +367,7 @@ def flash_ca(
             bytes_read=cache.bytes_read,
             bytes_written=(earlier + len(writes)) * SECTOR_SIZE,
             journal=entry,
+            journal_error=unmarked,
         )
 
 

@@ -12,6 +12,7 @@ from .found import Resumed, Roots, named, per_partition, roots_after_stop
 
 if TYPE_CHECKING:
     from ..certs import Certificate
+    from ..errors import OutputError
     from .interrupt import Interruption
     from .journal import JournalEntry
     from .plan import UpdatePlan
@@ -41,6 +42,10 @@ class FlashResult:
     interruption: Interruption | None = None
     # the roots read before a stop while planning (no plan then)
     roots_read: tuple[Certificate, ...] = ()
+    # Updated and verified, but the journal entry could not be marked complete (a full
+    # disk): it still says pending, which the next flash or restore settles. A warning,
+    # not a failure: the unit holds the new CA.
+    journal_error: OutputError | None = None
 
     @property
     def partitions(self) -> tuple[str, ...]:

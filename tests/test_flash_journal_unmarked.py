@@ -1,0 +1,136 @@
+"""A unit updated and verified whose journal entry cannot be marked complete (a full
+disk after the writes): the unit is OK, not FAILED; the entry is said once the units
+are reported, with its path and the errno's remedy, and the run exits 3, as a station
+log that lost records does (text, and --json's unit "journal_error")."""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.layouts import load_mongoose
+
+from esp_cabundle.cli import cli
+from esp_cabundle.flash import journal as journal_module
+from esp_cabundle.flash.journal import Journal
+from esp_cabundle.fs import open_image
+from esp_cabundle.virtual import VirtualESP32
+from tests.support import dumps
+from tests.support.gated import canonical
+
+Start = Callable[..., VirtualESP32]
+NEW_CA = canonical(dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem"))
+FULL = "No space left on device"
+
+
+def mac(i: int) -> str:
+    return f"24:0a:c4:00:03:{i:02x}"
+
+
+def units(start: Start, n: int) -> list[VirtualESP32]:
+    out = []
+    for i in range(n):
+        unit = start("esp32", mac=mac(i))
+        load_mongoose(unit)
+        out.append(unit)
+    return out
+
+
+def ca_on(unit: VirtualESP32) -> bytes:
+    return open_image(unit.read(0x190000, 0x40000)).read("/ca.pem")
+
+
+def full_after_record(monkeypatch: pytest.MonkeyPatch, folders: set[str]) -> None:
+    """The journal of the units whose folder is in ``folders`` takes the entry saved
+    before the first write, then no more (ENOSPC): marking it complete fails."""
+    real = journal_module._write_private
+    saved: set[Path] = set()
+
+    def write(path: Path, data: bytes) -> None:
+        if path.parent.name in folders and path in saved:
+            raise OSError(errno.ENOSPC, FULL)
+        real(path, data)
+        saved.add(path)
+
+    monkeypatch.setattr(journal_module, "_write_private", write)
+
+
+def flash_args(tmp_path: Path, ports: list[str], *extra: str) -> list[str]:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(NEW_CA)
+    args = ["flash", "--board", "mongoose-os-esp32", "--bundle", str(ca)]
+    args += ["--journal-dir", str(tmp_path / "j"), *extra]
+    return args + [w for p in ports for w in ("--port", p)]
+
+
+def statuses(tmp_path: Path, i: int) -> list[str]:
+    return [e.status for e in Journal(tmp_path / "j").entries(mac(i))]
+
+
+def test_units_whose_journal_cannot_be_marked_are_ok_and_said_after(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    station = units(virtual_esp32, 2)
+    full_after_record(monkeypatch, {mac(i).replace(":", "") for i in range(2)})
+    r = runner.invoke(cli, flash_args(tmp_path, [u.url for u in station]))
+    assert r.exit_code == 3, r.output
+    first, second, summary = r.stdout.splitlines()
+    for line, unit in zip((first, second), station, strict=True):
+        assert line.startswith(f"OK  {unit.url}  "), line
+        assert "its journal entry could not be marked complete" in line
+    assert summary == "2 of 2 units succeeded."
+    assert all(ca_on(u) == NEW_CA for u in station)
+    assert statuses(tmp_path, 0) == statuses(tmp_path, 1) == ["pending"]
+    (entry,) = Journal(tmp_path / "j").entries(mac(0))
+    err = " ".join(r.stderr.split())
+    assert (
+        f"Error: {station[0].url}: {entry.path}: cannot mark the journal entry complete "
+        f"({FULL}); the unit holds the new CA file: it was updated and verified; the "
+        f"entries of {station[1].url} could not be marked complete either"
+    ) in err, r.stderr
+    assert f"hint: free space on the disk holding {entry.path.parent} (or raise the quota)" in err
+    assert "it still says pending" in err
+
+
+def test_json_says_the_entry_beside_an_updated_unit(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    station = units(virtual_esp32, 2)
+    full_after_record(monkeypatch, {mac(0).replace(":", "")})  # the second's disk is fine
+    r = runner.invoke(cli, flash_args(tmp_path, [u.url for u in station], "--json"))
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["ok"] is False and doc["exit_code"] == 3
+    full, fine = doc["units"]
+    assert set(full) == set(fine)
+    for u in (full, fine):
+        assert u["ok"] is True and u["exit_code"] == 0 and u["error"] is None
+        assert (u["status"], u["result"]) == ("updated", "updated")
+    assert fine["journal_error"] is None
+    assert (
+        f"{full['journal']}: cannot mark the journal entry complete ({FULL})"
+        in (full["journal_error"]["error"])
+    )
+    assert full["journal_error"]["hint"].startswith("free space on the disk holding ")
+    assert "Error:" not in r.stderr  # said once, in the document
+    assert statuses(tmp_path, 0) == ["pending"] and statuses(tmp_path, 1) == ["complete"]
+    assert all(ca_on(u) == NEW_CA for u in station)
+
+
+def test_a_later_flash_settles_the_entry(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the hint says: kept there, the entry is marked by the next flash once the
+    disk takes it, and that run exits 0."""
+    (unit,) = units(virtual_esp32, 1)
+    with monkeypatch.context() as m:
+        full_after_record(m, {mac(0).replace(":", "")})
+        assert runner.invoke(cli, flash_args(tmp_path, [unit.url])).exit_code == 3
+    r = runner.invoke(cli, flash_args(tmp_path, [unit.url]))
+    assert r.exit_code == 0, r.output
+    assert statuses(tmp_path, 0) == ["complete"]
+    assert ca_on(unit) == NEW_CA
