@@ -307,3 +307,31 @@ def test_a_glob_restores_every_unit_it_matches(
     for i, line in enumerate(lines):
         assert line.startswith(f"OK  {devices / f'ttyVU{i}'}  {mac(i)}  "), line
     assert [whole(u) for u in units] == original
+
+
+def test_every_unit_object_has_the_same_keys_whatever_its_outcome(
+    virtual_esp32: Start, runner: CliRunner, ca: Path, tmp_path: Path
+) -> None:
+    """As ``flash --json``'s: a script reads a failed or already restored unit with the
+    keys of a restored one, null (or empty) where not known."""
+    units = station(virtual_esp32, 2)
+    journal = tmp_path / "j"
+    ports = [u.url for u in units]
+    flash(runner, ports, ca, journal)
+    assert restore(runner, ports[1:], journal).exit_code == 0
+    missing = str(tmp_path / "ttyUSB9")  # no such port
+    r = restore(runner, [*ports, missing], journal, "--json")
+    assert r.exit_code == 3, r.output
+    restored, already, failed = json.loads(r.stdout)["units"]
+    assert [u["status"] for u in (restored, already, failed)] == [
+        "restored",
+        "already restored",
+        "failed",
+    ]
+    assert set(restored) == set(already) == set(failed)
+    assert (restored["already_restored"], already["already_restored"]) == (False, True)
+    assert failed["already_restored"] is None and failed["message"] is None
+    assert already["journal"] is None and already["partitions"] == []
+    assert failed["interrupted"] is None and failed["sectors_written"] == 0
+    assert restored["message"] is None and restored["partitions"] == ["fs_0", "fs_1"]
+    assert all(u["dry_run"] is False for u in (restored, already, failed))

@@ -154,7 +154,8 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
 def unit_dict(o: UnitOutcome[Any]) -> dict[str, Any]:
     """What ``--json`` says of every unit of a station, whatever its job (``flash``,
     ``restore``): the port, ok, exit code, seconds, the error and the next step, the unit
-    that answered, and what a unit stopped on request holds."""
+    that answered, and what a unit stopped on request holds. Every key is there whatever
+    the outcome (null when not known): the job's own keys follow suit."""
 
     out: dict[str, Any] = {
         "port": o.port,
@@ -165,6 +166,8 @@ def unit_dict(o: UnitOutcome[Any]) -> dict[str, Any]:
         "next": next_step(o.error, o.port) if o.error is not None else None,
         "mac": o.unit.mac if o.unit is not None else None,
         "chip": o.unit.chip if o.unit is not None else None,
+        "status": None,
+        "interrupted": None,
     }
     if isinstance(o.error, UnitInterrupted):
         out["status"] = "interrupted"
@@ -190,7 +193,6 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
         out.update({"mac": r.mac, "chip": r.chip})  # known to the run, even before on_connect
     # interrupted or failed as its log record says, an Interrupted before the unit too
     status: str = r.status if o.error is None and r is not None else log_result(o)
-    out.setdefault("interrupted", None)
     untouched = {
         p.name: [{"offset": off, "length": n, "md5": md5} for off, n, md5 in p.untouched]
         for p in (r.journal.partitions if r is not None and r.journal is not None else ())

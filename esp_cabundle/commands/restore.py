@@ -237,40 +237,40 @@ def restore_details(r: RestoreResult) -> list[str]:
 
 def restore_dict(o: UnitOutcome[Undone], *, dry_run: bool) -> dict[str, Any]:
     """A unit's restore for ``--json``: what every station unit says (:func:`unit_dict`),
-    then what was (or would be) put back, or that nothing was left to undo."""
+    then what was (or would be) put back, or that nothing was left to undo; the same
+    keys whatever the outcome, null (or empty) where not known, as ``flash --json``."""
 
     out = unit_dict(o)
     r = o.result
-    if isinstance(r, AlreadyRestored):
-        out.update(
-            {
-                "status": "already restored",
-                "dry_run": dry_run,
-                "already_restored": True,
-                "sectors_written": 0,
-                "message": r.message,
-            }
-        )
-    elif r is not None:
-        entry = r.entry
-        back = [(p.name, entry.roots_of(p)) for p in entry.partitions]
-        status = (
-            "dry run" if r.dry_run else "already original" if r.already_original else "restored"
-        )
-        out.update(
-            {
-                "status": status,
-                "dry_run": r.dry_run,
-                "update": entry.when,
-                "board": entry.board,
-                "partitions": [p.name for p in entry.partitions],
-                "sectors_written": r.sectors_written,
-                "already_original": r.already_original,
-                "roots_back": [name for name, _ in per_partition(back)],
-                "found": [f.to_json(planned=r.dry_run) for f in r.found],
-                "journal": str(entry.path),
-            }
+    gone = r if isinstance(r, AlreadyRestored) else None
+    done = r if isinstance(r, RestoreResult) else None
+    entry = done.entry if done is not None else None
+    back = [(p.name, entry.roots_of(p)) for p in entry.partitions] if entry is not None else []
+    if gone is not None:
+        out["status"] = "already restored"
+    elif done is not None:
+        out["status"] = (
+            "dry run"
+            if done.dry_run
+            else "already original"
+            if done.already_original
+            else "restored"
         )
     elif o.error is not None and not isinstance(o.error, UnitInterrupted):
         out["status"] = "failed"
+    out.update(
+        {
+            "dry_run": dry_run,
+            "already_restored": gone is not None if r is not None else None,
+            "message": gone.message if gone is not None else None,
+            "update": entry.when if entry is not None else None,
+            "board": entry.board if entry is not None else None,
+            "partitions": [p.name for p in entry.partitions] if entry is not None else [],
+            "sectors_written": done.sectors_written if done is not None else 0,
+            "already_original": done.already_original if done is not None else None,
+            "roots_back": [name for name, _ in per_partition(back)],
+            "found": [f.to_json(planned=dry_run) for f in done.found] if done is not None else [],
+            "journal": str(entry.path) if entry is not None else None,
+        }
+    )
     return out
