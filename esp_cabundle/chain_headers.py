@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from .dates import now as _now
 from .dates import parse_when
@@ -28,7 +29,7 @@ CLOCK_SKEW = timedelta(days=1)
 # The rest of the line only: an empty value does not read the next line's first word.
 _CAPTURED_RE = re.compile(r"^#[ \t]*captured:[ \t]*(\S*)", re.M)
 _SERVER_RE = re.compile(r"^#[ \t]*server:([^\n]*)", re.M)
-_SERVER_NAME_RE = re.compile(r"^#\s*server name:\s*(\S+)\s*$", re.M)
+_SERVER_NAME_RE = re.compile(r"^#[ \t]*server name:([^\n]*)", re.M)
 
 _CAPTURED_HINT = (
     "write the date the chain was saved, in UTC: '# captured: YYYY-MM-DD' or an ISO "
@@ -66,12 +67,12 @@ def read_header(text: str, source: str) -> ChainHeader:
     """
     captured = _captured_at(text, source)
     server = _server(text, source)
-    sni = _SERVER_NAME_RE.search(text)
+    sni = _server_name(text, source)
     return ChainHeader(
         host=server[0] if server else None,
         port=server[1] if server else None,
         captured_at=captured,
-        server_name=sni.group(1) if sni else None,
+        server_name=sni,
     )
 
 
@@ -91,17 +92,12 @@ def _captured_at(text: str, source: str) -> datetime | None:
         seen.append((line, m.group(1), when))
     if not seen:
         return None
-    first_line, first_text, first = seen[0]
-    for line, value, when in seen[1:]:
-        if when != first:
-            raise InputError(
-                f"two '# captured:' lines disagree: this one says '{first_text}', "
-                f"{source}:{line} says '{value}'",
-                path=source,
-                line=first_line,
-                hint="keep the one line with the date the chain was saved (UTC) and "
-                "remove the other",
-            )
+    first_line, first_text, first = _agreed(
+        seen,
+        "captured",
+        source,
+        hint="keep the one line with the date the chain was saved (UTC) and remove the other",
+    )
     now = _now()
     if first > now + CLOCK_SKEW:
         raise InputError(
@@ -141,15 +137,65 @@ def _server(text: str, source: str) -> tuple[str, int] | None:
         seen.append((line, value, address))
     if not seen:
         return None
-    first_line, first_text, first = seen[0]
-    for line, value, address in seen[1:]:
-        if (address[0].lower(), address[1]) != (first[0].lower(), first[1]):
+    _agreed(
+        [(line, value, (host.lower(), port)) for line, value, (host, port) in seen],
+        "server",
+        source,
+        hint="keep the one line naming the server the chain was captured from and remove the other",
+    )
+    return seen[0][2]  # as written: the host's case kept
+
+
+def _server_name(text: str, source: str) -> str | None:
+    """The one name the ``# server name:`` lines give (the name the unit checks, sent
+    as SNI); None without one. Read as ``# server:`` is: one word, never the next
+    line's; names compared without ASCII case."""
+    seen: list[tuple[int, str, str]] = []
+    for m in _SERVER_NAME_RE.finditer(text):
+        line = _line_of(text, m)
+        value = m.group(1).strip()
+        why = (
+            "it is empty"
+            if not value
+            else "a space inside"
+            if any(c.isspace() for c in value)
+            else None
+        )
+        if why is not None:
             raise InputError(
-                f"two '# server:' lines disagree: this one says '{first_text}', "
+                f"bad '# server name:' '{value}': {why}; expected the one name the unit checks",
+                path=source,
+                line=line,
+                hint="write the name the unit checks in the server's certificate "
+                "('# server name: mdash.net'); remove the line if it is the server's host",
+            )
+        seen.append((line, value, value.lower()))
+    if not seen:
+        return None
+    return _agreed(
+        seen,
+        "server name",
+        source,
+        hint="keep the one line naming the name the unit checks and remove the other",
+    )[1]
+
+
+_T = TypeVar("_T")
+
+
+def _agreed(
+    seen: list[tuple[int, str, _T]], key: str, source: str, *, hint: str
+) -> tuple[int, str, _T]:
+    """The first of ``seen`` (line, as written, as compared), when every other line
+    says the same; two that disagree are refused naming both lines."""
+    first_line, first_text, first = seen[0]
+    for line, value, read in seen[1:]:
+        if read != first:
+            raise InputError(
+                f"two '# {key}:' lines disagree: this one says '{first_text}', "
                 f"{source}:{line} says '{value}'",
                 path=source,
                 line=first_line,
-                hint="keep the one line naming the server the chain was captured from "
-                "and remove the other",
+                hint=hint,
             )
-    return first
+    return seen[0]

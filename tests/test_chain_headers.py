@@ -133,6 +133,36 @@ def test_an_unreadable_second_line_is_refused_too(tmp_path: Path) -> None:
     assert "bad '# server:' address 'svc.example:x'" in _refused(p, data, 3).message
 
 
+@pytest.mark.parametrize(
+    ("header", "line", "why"),
+    [
+        # empty: not the next line's first word ('# captured:' follows, one word)
+        ("# server name:\nsvc.example\n", 2, "'': it is empty"),
+        ("# server name:   \n# captured: 2026-01-31\n", 2, "'': it is empty"),
+        ("# server name: svc example\n", 2, "'svc example': a space inside"),
+        ("# server name: svc.example\n# server name: other.example\n", 2, "disagree"),
+    ],
+)
+def test_an_unreadable_server_name_line_is_refused(
+    tmp_path: Path, header: str, line: int, why: str
+) -> None:
+    """'# server name:' (the name the unit checks) read as '# server:' is: an empty one
+    read the next line's first word, one with a space inside was ignored silently."""
+    p, data = _saved(tmp_path, header)
+    e = _refused(p, data, line)
+    assert why in e.message, e.message
+    assert e.hint is not None and "the name the unit checks" in e.hint
+
+
+def test_a_server_name_line_keeps_its_case_and_agrees_without_it(tmp_path: Path) -> None:
+    p, _ = _saved(
+        tmp_path,
+        "# server: Svc.Example:8883\n# server name: Svc.Example\n# server name: svc.example\n",
+    )
+    chain = load_chain_file(p)
+    assert (chain.host, chain.server_name) == ("Svc.Example", "Svc.Example")
+
+
 # ---------------------------------------------------------------------------------------
 # 3. A capture date in the future
 
