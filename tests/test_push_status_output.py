@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
-from esp_cabundle.commands._push_render import csv_rows
+from esp_cabundle.commands._push_status_units import csv_rows
 from esp_cabundle.push import ledger_status
 from esp_cabundle.push.ledger import DONE_STATES, STATES, Ledger
 from esp_cabundle.push.ledger_status import DARK_KEY, dark_order

@@ -1,19 +1,14 @@
 """What ``push`` and ``push status`` print: the summary of a run, a dry run's survey,
-and a ledger. Table cells are cut with an ellipsis to fit the terminal (unit ids never
-are); --wide, --json and --csv keep every text whole."""
+and a ledger (every unit, --json and --csv: :mod:`._push_status_units`). Table cells are
+cut with an ellipsis to fit the terminal (unit ids never are); --wide, --json and --csv
+keep every text whole."""
 
 from __future__ import annotations
 
-import csv
-import io
-import itertools
-import json
-import sys
-import tempfile
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import timezone
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ..push.ledger import STATES
 from ..push.ledger_status import (
@@ -29,7 +24,6 @@ from ..push.ledger_status import (
     in_place_would_help,
     is_past,
     read_consistently,
-    unit_batches,
     unit_darks,
 )
 from ..text import plural, some
@@ -38,9 +32,6 @@ from ..ui import (
     echo,
     emit_json,
     format_table,
-    json_carried,
-    json_object_items,
-    json_printed,
     note,
     table_width,
 )
@@ -50,14 +41,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ..push.campaign import CampaignReport, PushFile
-    from ..push.ledger import Ledger
     from ..push.ledger_status import StatusView
     from ..push.survey import SurveyRow
 
 __all__ = [
     "SHOWN",
     "dry_run_exit_code",
-    "print_status_units",
     "render_dry_run",
     "render_report",
     "render_status",
@@ -470,118 +459,3 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
     shown = None if show_all else SHOWN
     for line in _unused(view.unused, counts.get("unused", 0), shown):
         echo(line, wrap=True)
-
-
-def _write_units(
-    ledger: Ledger, out: IO[bytes], encoding: str, *, as_json: bool
-) -> tuple[bytes, bool]:
-    """Every unit of ``ledger`` to ``out`` in ``encoding`` as it is read, a batch at a
-    time: the CSV whole, or the items of ``--json``'s "units" list, whose document's head
-    is returned (its counts taken as the units went by: the ledger is read once), with
-    whether the units written say the campaign is finished (the exit code's ``ok``)."""
-    tally, sep = UnitTally(), b""
-    if not as_json:
-        _write_csv(ledger, out, encoding, tally)
-        return b"", tally.finished()
-    for batch in unit_batches(ledger):
-        tally.add(batch)
-        out.write(sep + _json_bytes(json_object_items(batch, UNIT_KEYS, 1), encoding))
-        sep = b",\n"
-    doc = {"ok": tally.finished(), "campaign": campaign_facts(ledger), "counts": tally.counts(),
-           "goes_dark": tally.dark(), "units": []}  # fmt: skip
-    head = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
-    if sep:  # the units go between the brackets
-        head = head.removesuffix("[]\n}") + "[\n"
-        out.write(b"\n  ]\n}\n")
-    else:
-        head += "\n"
-    return _json_bytes(head, encoding), tally.finished()
-
-
-def _json_bytes(text: str, encoding: str) -> bytes:
-    """``text`` encoded, a character the encoding lacks as a JSON \\u escape."""
-    try:
-        return text.encode(encoding)
-    except UnicodeEncodeError:
-        return json_carried(text, encoding).encode(encoding)
-
-
-def csv_rows(rows: Iterable[Sequence[object]]) -> str:
-    """``rows`` as Python 3.11's ``csv.writer`` writes them, on 3.10 too: there a NUL in
-    a cell (a unit's hostile reply) raised "need to escape", and the whole status with
-    it; 3.11 writes NUL as it is. On 3.10 a NUL stands in as a character no cell holds."""
-    rows = [list(r) for r in rows]
-    buf = io.StringIO()
-    try:
-        csv.writer(buf, lineterminator="\n").writerows(rows)
-        return buf.getvalue()
-    except csv.Error:
-        cells = "".join(c for r in rows for c in r if isinstance(c, str))
-        mark = next(chr(n) for n in range(0xE000, 0x110000) if chr(n) not in cells)
-        held = [[c.replace("\x00", mark) if isinstance(c, str) else c for c in r] for r in rows]
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(held)
-        return buf.getvalue().replace(mark, "\x00")
-
-
-def _write_csv(ledger: Ledger, out: IO[bytes], encoding: str, tally: UnitTally) -> None:
-    """The units as ``csv.writer`` writes them, each batch counted in ``tally``. A batch
-    whose cells hold no comma, quote, line break or NUL (nothing csv quotes) is joined as
-    it is, in C: csv.writer took 4 s of 2 million units; any other goes through csv.writer."""
-    width, first = len(UNIT_KEYS), True
-    for batch in unit_batches(ledger, as_text=True):
-        tally.add(batch)
-        if first:
-            out.write((",".join(UNIT_KEYS) + "\n").encode(encoding))
-            first = False
-        try:
-            text = "\n".join(map(",".join, batch)) + "\n"
-        except TypeError:  # a float or a blob: csv.writer's repr and str
-            text = ""
-        if (
-            text.count(",") != (width - 1) * len(batch)
-            or text.count("\n") != len(batch)
-            or any(c in text for c in '"\r\x00')  # CR, NUL: bare in 3.11, quoted later?
-        ):
-            text = csv_rows(batch)
-        out.write(text.encode(encoding))
-    if first:  # a ledger with no unit
-        out.write(b"id,state\n")
-
-
-def print_status_units(path: Path, *, as_json: bool) -> bool:
-    """``push status --json`` or ``--csv``: every unit, written to a spool file (on disk
-    past 8 MiB) as it is read and copied to stdout once the read proved whole: a read
-    done again after a campaign moved the file's pages is printed once. The spool holds
-    bytes in stdout's encoding: copied as they are, not decoded and encoded again.
-    Returns whether the units printed say the campaign is finished: the exit code comes
-    from the read printed (a second read, a campaign running meanwhile, could exit 0
-    under a printed ``"ok": false``)."""
-    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-
-    def spooled(ledger: Ledger) -> tuple[IO[bytes], bytes, bool]:
-        # closed by the caller once copied (or here, when the read fails)
-        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115
-        try:
-            head, finished = _write_units(
-                ledger, cast("IO[bytes]", spool), encoding, as_json=as_json
-            )
-        except BaseException:
-            spool.close()
-            raise
-        return cast("IO[bytes]", spool), head, finished
-
-    spool, head, finished = read_consistently(path, spooled)
-    sys.stdout.flush()
-    raw = getattr(sys.stdout, "buffer", None)
-    with spool:
-        spool.seek(0)
-        for chunk in itertools.chain([head], iter(lambda: spool.read(1 << 20), b"")):
-            if raw is not None:
-                raw.write(chunk)
-            else:
-                sys.stdout.write(chunk.decode(encoding))
-    (raw or sys.stdout).flush()
-    if as_json:
-        json_printed()
-    return finished

@@ -35,12 +35,12 @@ from ._push_links import (
 from ._push_render import (
     SHOWN,
     dry_run_exit_code,
-    print_status_units,
     render_dry_run,
     render_report,
     render_status,
     run_exit_code,
 )
+from ._push_status_units import print_status_units
 from ._push_sub import refuse_options_before, refuse_subcommand_as_url
 from ._push_until import Until, WatchLog, as_typed, day_end
 from ._unit import units_progress
