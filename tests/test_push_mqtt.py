@@ -428,7 +428,7 @@ def test_status_says_why_every_date_is_unknown(mosquitto: Any, host: Any, tmp_pa
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger])
     assert r.exit_code == 0, r.output
     assert "unknown: the campaign named no server to judge the units' files against" in r.stdout
-    assert "--server HOST" in r.stdout
+    assert "--server HOST" in r.stdout and "--target HOST" in r.stdout
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger, "--json"])
     assert json.loads(r.stdout)["campaign"]["judged_against"] == "nothing"
     # a campaign judged against a server (or an old ledger, which never said) keeps its table

@@ -197,3 +197,20 @@ def test_the_exit_code_is_the_printed_read(
         assert states == ["pending"] * 3
     assert r.exit_code == 3, r.output  # as printed: units pending
     assert len(opened) == 1
+
+
+def test_the_unknown_dates_hint_names_options_push_has() -> None:
+    """The hint for units whose go-dark date is unknown named --server and the config's
+    targets: but not --target, the option that names another server on the command line;
+    every option it names is one ``push --help`` lists."""
+    import re
+
+    from esp_cabundle.commands._push_render import _dark_summary
+
+    hint = _dark_summary({"unknown": 2}, "nothing")[-1]
+    assert hint.startswith("unknown: the campaign named no server"), hint
+    assert "--server HOST" in hint and "--target HOST" in hint, hint
+    assert "targets: in the config" in hint and "-c FILE" in hint, hint
+    help_text = CliRunner().invoke(cli, ["push", "--help"], terminal_width=200).output
+    for option in re.findall(r"(?<![\w-])(--?[a-z][\w-]*)", hint):
+        assert re.search(rf"(?<![\w-]){option}\b", help_text), option

@@ -416,8 +416,9 @@ def _dark_summary(dark: dict[str, int], judged_against: str | None) -> list[str]
     if UNKNOWN in dark and judged_against == NOTHING_JUDGED:
         out.append(
             "unknown: the campaign named no server to judge the units' files against; "
-            "push again with --server HOST (its chain in chains/HOST.pem), or list "
-            "targets: in cabundle.yaml"
+            "push again with --server HOST (their own server, its chain in "
+            "chains/HOST.pem) or --target HOST[:PORT]|CHAIN (another server they reach), "
+            "or list the servers under targets: in the config (cabundle.yaml or -c FILE)"
         )
     return out
 
