@@ -129,6 +129,34 @@ def test_a_dry_run_says_a_unit_without_room_would_fail(
     assert code == 3 and rows(tmp_path)[full].state == "failed", out
 
 
+def test_the_text_dry_run_shows_each_units_room(
+    mosquitto: Any, host: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text preview had no room column (only --json's "room" said it): a fleet owner
+    could not see which unit the file barely fits. Each row shows its --json room, sizes
+    as the rest of the output gives them ("6,054 bytes"), the columns aligned."""
+    full, roomy = ids(2)
+    units = [full_mongoose_unit(full), mongoose_unit(roomy)]
+    host(units)
+    extra = ("--allow", "unjudged", "--dry-run")
+    code, out = push(mosquitto, tmp_path, units, *extra, "--json")
+    rooms = {u["id"]: u["room"] for u in json.loads(out[out.index("{") :])["units"]}
+    monkeypatch.delenv("COLUMNS", raising=False)  # no terminal: whole rows
+    code, out = push(mosquitto, tmp_path, units, *extra)
+    assert code == 3, out
+    lines = out.splitlines()
+    (head,) = [line for line in lines if line.startswith("unit ")]
+    at = head.index("room")
+    assert head.index("would") < at < head.index("current CA / why"), head
+    for uid in (full, roomy):
+        (line,) = [line for line in lines if line.startswith(uid + " ")]
+        assert line[at:].startswith(rooms[uid]), (line, rooms[uid])
+        assert f"{len(ca_bytes()):,} bytes" in line, line
+        assert line[at - 2 : at] == "  ", line  # aligned under its header
+    assert rooms[roomy].startswith("fits (") and rooms[full].startswith("no room (")
+    assert [(u.files()["/ca.pem"] != ca_bytes()) for u in units] == [True, True]
+
+
 def test_a_push_does_not_write_a_unit_the_file_cannot_fit(
     mosquitto: Any, host: Any, tmp_path: Path
 ) -> None:

@@ -68,6 +68,7 @@ def _error_cell(row: Any) -> str:
 _WHY = Column("why", cut=True, least=12)
 _ERROR = Column("last error", cut=True, least=12)
 _FIRMWARE = Column("firmware", cut=True, least=8, hide=1)
+_ROOM = Column("room", cut=True, least=12)
 
 
 def _full_units(rows: list[Any]) -> list[str]:
@@ -358,9 +359,10 @@ def render_dry_run(
         return
     quiet = opts["quiet"]
     table = [
-        (r.id, r.state, r.fw_version or "", r.error or r.note or r.current or "") for r in rows
-    ]
-    headers = ("unit", "would", _FIRMWARE, Column("current CA / why", cut=True, least=16))
+        (r.id, r.state, r.fw_version or "", r.room or "", r.error or r.note or r.current or "")
+        for r in rows
+    ]  # room: as --json's, the verdict first (a cut cell keeps "fits", "may not fit")
+    headers = ("unit", "would", _FIRMWARE, _ROOM, Column("current CA / why", cut=True, least=16))
     echo(format_table(headers, table, width=table_width()), quiet=quiet)
     counts: dict[str, int] = {}
     for r in rows:
