@@ -5,8 +5,16 @@ header, no tables yet) refused it as "not a campaign ledger" (1 run in 5)."""
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
+import pytest
+
+from esp_cabundle.errors import InputError
 from esp_cabundle.push.ledger import Ledger
 
 SHA = "ab" * 32
@@ -50,22 +58,42 @@ def test_two_processes_creating_one_new_ledger_both_succeed(tmp_path: Path) -> N
             assert [r.id for r in ledger.rows()] == ["dev1"]
 
 
-def test_a_ledger_found_mid_creation_is_read_once_made(tmp_path: Path) -> None:
-    """Another process's first commit under way (SQLite's header, no tables yet, its
-    -journal beside): read again once it is done, not refused as another program's."""
-    import sqlite3
-    import threading
-    import time
+def _hold_write_lock(path: Path) -> subprocess.Popen[str]:
+    """Another process in the middle of a rollback-mode write to ``path`` (SQLite's
+    write lock held, its -journal beside), until its stdin is closed."""
+    script = (
+        "import sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute('BEGIN IMMEDIATE'); db.execute('CREATE TABLE held (a)')\n"
+        "print('held', flush=True); sys.stdin.read()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
 
-    path = tmp_path / "new.db"
+
+def _tableless(path: Path) -> None:
+    """A SQLite file without tables, as a creator leaves it before its first commit."""
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 0")
     db.execute("CREATE TABLE x (y)")
-    db.execute("DROP TABLE x")  # a SQLite file without tables, as a creator leaves it
+    db.execute("DROP TABLE x")
     db.commit()
     db.close()
+
+
+def test_a_ledger_found_mid_creation_is_read_once_made(tmp_path: Path) -> None:
+    """Another process's first commit under way (SQLite's header, no tables yet, its
+    -journal beside, its write lock held): read again once it is done, not refused as
+    another program's."""
+    path = tmp_path / "new.db"
+    _tableless(path)
+    holder = _hold_write_lock(path)
     journal = tmp_path / "new.db-journal"
-    journal.write_bytes(b"")
+    assert journal.exists()
 
     def finish() -> None:
         time.sleep(0.3)
@@ -73,6 +101,8 @@ def test_a_ledger_found_mid_creation_is_read_once_made(tmp_path: Path) -> None:
             made.bind(ca_sha256=SHA, board="mdash-arduino", ca_path="/ca.pem")
         path.write_bytes((tmp_path / "made.db").read_bytes())
         journal.unlink()
+        assert holder.stdin is not None
+        holder.stdin.close()  # the holder exits without a commit: its lock goes
 
     t = threading.Thread(target=finish)
     t.start()
@@ -81,3 +111,29 @@ def test_a_ledger_found_mid_creation_is_read_once_made(tmp_path: Path) -> None:
             assert ledger.meta()["ca_sha256"] == SHA
     finally:
         t.join()
+        holder.wait(timeout=30)
+
+
+@pytest.mark.parametrize("journal_bytes", [b"", b"\xd9\xd5\x05\xf9\x20\xa1\x63\xd7" * 64])
+@pytest.mark.parametrize("readonly", [True, False])
+def test_a_stale_journal_does_not_delay_a_refusal(
+    tmp_path: Path, journal_bytes: bytes, readonly: bool
+) -> None:
+    """A -journal a crashed process left beside a file that is no ledger (no process
+    holds its lock) made the refusal wait 5 s for a ledger being made. Refused at once,
+    as without the -journal, and nothing on disk changed (a hot journal not rolled back)."""
+    path = tmp_path / "other.db"
+    _tableless(path)
+    with pytest.raises(InputError) as plain:
+        Ledger(path, readonly=readonly)
+    journal = tmp_path / "other.db-journal"
+    journal.write_bytes(journal_bytes)
+    before = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
+    started = time.monotonic()
+    with pytest.raises(InputError) as stale:
+        Ledger(path, readonly=readonly)
+    assert time.monotonic() - started < 2.0
+    assert str(stale.value) == str(plain.value)
+    assert "is not a campaign ledger" in str(stale.value)
+    assert stale.value.hint == plain.value.hint
+    assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before

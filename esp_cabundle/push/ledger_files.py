@@ -9,6 +9,8 @@ import contextlib
 import os
 import shlex
 import sqlite3
+import struct
+import sys
 import time
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
@@ -186,8 +188,39 @@ def open_proven(
 
 def being_made(p: Path) -> bool:
     """Whether a process is writing ``p`` in rollback mode: a campaign writes its ledger
-    in WAL mode, so a -journal beside it is a new ledger's first commit under way."""
-    return side(p, "-journal").exists()
+    in WAL mode, so a -journal beside it is a new ledger's first commit under way, if
+    a writer holds the file's lock. A -journal a crashed process left (no writer) made
+    every refusal of ``p`` wait the whole ``_MADE_WAIT`` first."""
+    return side(p, "-journal").exists() and _writer_holds(p)
+
+
+# SQLite's unix lock bytes (os_unix.c): a writer holds RESERVED_BYTE write-locked from
+# its first change until its commit is done, its -journal beside the file meanwhile.
+_RESERVED_BYTE = 0x40000001
+
+
+def _writer_holds(p: Path) -> bool:
+    """Whether another process holds SQLite's write lock on ``p`` (F_GETLK: asks, takes
+    no lock). True when it cannot be told (no fcntl, a file system without locks): then
+    a -journal alone says a writer is at work, as before."""
+    try:
+        import fcntl  # deferred: POSIX only, and only with a -journal beside a ledger
+    except ImportError:
+        return True
+    if sys.platform == "darwin" or "bsd" in sys.platform:
+        layout = "qqihh"  # l_start, l_len, l_pid, l_type, l_whence
+        query = struct.pack(layout, _RESERVED_BYTE, 1, 0, fcntl.F_WRLCK, os.SEEK_SET)
+        at = 3
+    else:  # Linux: l_type, l_whence, l_start, l_len, l_pid (padded to 32 bytes)
+        layout = "hhqqi4x"
+        query = struct.pack(layout, fcntl.F_WRLCK, os.SEEK_SET, _RESERVED_BYTE, 1, 0)
+        at = 0
+    try:
+        with p.open("rb") as f:
+            got = fcntl.fcntl(f.fileno(), fcntl.F_GETLK, query)
+    except OSError:
+        return True
+    return bool(struct.unpack(layout, got)[at] != fcntl.F_UNLCK)
 
 
 def damaged(p: Path, db: sqlite3.Connection) -> str | None:
