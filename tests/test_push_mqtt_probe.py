@@ -100,3 +100,80 @@ def test_stop_set_during_the_probe_of_a_pass_records_nothing(
         transport.close()
     assert [(r.state, r.attempts) for r in report.rows] == [("pending", 0)] * 3
     assert elapsed < 2.0, elapsed
+
+
+def test_a_unit_whose_probe_request_is_lost_is_asked_again(mosquitto: Any) -> None:
+    """A request lost on its way (the unit reconnecting to the broker as it went out):
+    the unit was called silent after one probe, offline until the next pass. Still
+    silent three quarters of a timeout on, it is asked once more; its answer counts."""
+    units = [mongoose_unit(u) for u in unit_ids("esp32-lost", 2)]
+    lost = units[0].unit_id
+    host = MqttUnitHost(mosquitto.port, units)
+    real = host.client.on_message
+    dropped: list[str] = []
+
+    def lossy(client: Any, userdata: Any, msg: Any) -> None:
+        if msg.topic == f"{lost}/rpc" and not dropped:
+            dropped.append(msg.topic)  # the first request to it never arrives
+            return
+        real(client, userdata, msg)
+
+    host.client.on_message = lossy
+    silent = unit_ids("esp32-gone", 2)
+    transport = MqttTransport(parse_mqtt_url(mosquitto.url), [u.unit_id for u in units] + silent)
+    try:
+        t0 = time.monotonic()
+        found = transport.probe(transport.ids, "Sys.GetInfo", {}, timeout=1.0)
+        elapsed = time.monotonic() - t0
+    finally:
+        transport.close()
+        host.close()
+    assert dropped and sorted(found) == sorted(silent), found
+    assert [u.count("Sys.GetInfo") for u in units] == [1, 1]  # the others asked once
+    assert elapsed < 1.5, elapsed  # no more than one timeout for the silent ones
+    assert transport._waiting == {}
+
+
+def test_asking_again_adds_no_timeout_when_every_unit_is_silent(
+    mosquitto: Any, monkeypatch: Any
+) -> None:
+    """A fleet mostly off: each silent unit is asked twice, still in one timeout."""
+    silent = unit_ids("esp32-dark", 5)
+    transport = MqttTransport(parse_mqtt_url(mosquitto.url), silent)
+    published: list[str] = []
+    real = MqttTransport._publish
+
+    def publish(self: MqttTransport, unit: str, waiter: Any, params: Any) -> None:
+        published.append(unit)
+        real(self, unit, waiter, params)
+
+    monkeypatch.setattr(MqttTransport, "_publish", publish)
+    try:
+        t0 = time.monotonic()
+        found = transport.probe(silent, "Sys.GetInfo", {}, timeout=1.0)
+        elapsed = time.monotonic() - t0
+    finally:
+        transport.close()
+    assert sorted(found) == sorted(silent)
+    assert sorted(published) == sorted(silent * 2), published
+    assert 1.0 <= elapsed < 1.6, elapsed
+
+
+def test_stop_ends_a_dry_runs_probe_as_a_passs(mosquitto: Any) -> None:
+    """The dry run's survey probed with no ``stop``: its wait ran the whole timeout and
+    then began every unit. Now it ends as a pass's probe does, no unit begun."""
+    from esp_cabundle.push.survey import survey
+
+    silent = unit_ids("esp32-dry", 3)
+    transport = MqttTransport(parse_mqtt_url(mosquitto.url), silent)
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    push = PushFile(gated(ca_bytes(), "mongoose-os-esp32"))
+    try:
+        t0 = time.monotonic()
+        rows = survey([transport], push, CampaignOptions(timeout=5.0), stop=stop)
+        elapsed = time.monotonic() - t0
+    finally:
+        transport.close()
+    assert rows == [] and elapsed < 1.5, (rows, elapsed)
+    assert transport._waiting == {}

@@ -52,6 +52,11 @@ _CONNECT_TIMEOUT = 10.0
 # for silent only once its timeout has passed since it was asked and since the probe
 # last heard any answer (answers still coming: the broker is still handing them on).
 _PROBE_INFLIGHT = 1000
+# When a probe asks a unit still silent once more: this fraction of the timeout after it
+# was asked and after the last answer heard. Late, so that while answers still come in
+# (a broker handing 1000 on, 20 at a time) no unit is asked twice; a quarter of the
+# timeout left for the second answer (2.5 s of the default 10).
+_ASK_AGAIN_AT = 0.75
 # How often a probe's wait looks at ``stop`` (a Ctrl-C ends the wait this soon).
 _STOP_POLL = 0.1
 # The broker a bad URL's hint gives instead (the CLI puts it in the line as typed).
@@ -133,6 +138,7 @@ class _Waiter:
     event: threading.Event = field(default_factory=threading.Event)
     result: Any = None
     error: Exception | None = None
+    asked_again: bool = False  # by a probe: its answer says nothing of others queued
 
 
 class _MqttChannel:
@@ -315,7 +321,7 @@ class MqttTransport:
             if answered != waiter.call_id:
                 return
             waiter.result = result
-        if not waiter.event.is_set():
+        if not waiter.event.is_set() and not waiter.asked_again:
             self._answered_at = time.monotonic()
         waiter.event.set()
 
@@ -352,9 +358,37 @@ class MqttTransport:
         broker keeps no list of units, so this is how a pass finds the ones that are off
         in about one timeout instead of one timeout each (--concurrency at a time).
         LinkLost when the broker goes meanwhile: silence then says nothing. ``stop`` set:
-        the wait ends at once and no unit is called silent ({})."""
+        the wait ends at once and no unit is called silent ({}).
+
+        A unit still silent ``_ASK_AGAIN_AT`` of a timeout after it was asked (and after
+        the last answer heard) is asked once more, the same request: one whose first
+        request was lost (a unit reconnecting to the broker as it went out) answers the
+        second, where it was recorded offline until the next pass. The trade-off: the
+        second request has only the rest of the timeout (a quarter), so a unit slower
+        than that whose first request was lost is still called silent; but no unit
+        waits longer than before (every unit silent, the common case of a fleet mostly
+        off, still costs one timeout), at the price of a second request to each silent
+        unit (and to a slow one, whose answer comes after that point). An answer to a
+        second request does not extend the others' wait, as answers still coming do."""
         silent: dict[str, UnitUnreachable] = {}
         sent: deque[tuple[str, _Waiter, float]] = deque()
+        again: deque[tuple[str, _Waiter, float]] = deque()  # to ask again, oldest first
+        ask_after = timeout * _ASK_AGAIN_AT
+
+        def ask_again() -> float:
+            """Ask each unit due once more; the time the next one is due."""
+            while again:
+                unit, waiter, asked = again[0]
+                due = max(asked, self._answered_at) + ask_after
+                if due > time.monotonic():
+                    return due
+                again.popleft()
+                with self._lock:
+                    awaited = self._waiting.get(unit) is waiter
+                if awaited and not waiter.event.is_set():
+                    waiter.asked_again = True
+                    self._publish(unit, waiter, params)
+            return float("inf")
 
         def settle() -> bool:
             """The oldest request settled; False: ``stop`` was set meanwhile."""
@@ -363,13 +397,16 @@ class MqttTransport:
                 while not waiter.event.is_set():
                     if stop is not None and stop.is_set():
                         return False
-                    left = max(asked, self._answered_at) + timeout - time.monotonic()
+                    next_due = ask_again()
+                    now = time.monotonic()
+                    left = max(asked, self._answered_at) + timeout - now
                     if left <= 0:
                         waiter.error = self._silent(unit, method, timeout)
                         if not isinstance(waiter.error, LinkLost):
                             silent[unit] = waiter.error
                         break
-                    waiter.event.wait(left if stop is None else min(left, _STOP_POLL))
+                    wait = min(left, max(next_due - now, 0.0))
+                    waiter.event.wait(wait if stop is None else min(wait, _STOP_POLL))
                 if isinstance(waiter.error, LinkLost):
                     raise waiter.error
                 return True
@@ -383,7 +420,9 @@ class MqttTransport:
                         return {}
                 if stop is not None and stop.is_set():
                     return {}
-                sent.append((unit, self._send(unit, method, params), time.monotonic()))
+                entry = (unit, self._send(unit, method, params), time.monotonic())
+                sent.append(entry)
+                again.append(entry)
             while sent:
                 if not settle():
                     return {}
@@ -395,19 +434,25 @@ class MqttTransport:
     def _send(self, unit: str, method: str, params: Mapping[str, Any]) -> _Waiter:
         """Publish one request to ``unit``, its answer awaited by the waiter returned
         (which :meth:`_forget` lets go); LinkLost when the broker is not there."""
-        import paho.mqtt.client as mqtt  # deferred: paho loads for a run over MQTT only
-
-        cid = next_call_id()
-        frame = request_frame(cid, method, params, shape="args", src=self.src(unit))
-        waiter = _Waiter(cid, method)
+        waiter = _Waiter(next_call_id(), method)
         with self._lock:
             self._waiting[unit] = waiter
+        self._publish(unit, waiter, params)
+        return waiter
+
+    def _publish(self, unit: str, waiter: _Waiter, params: Mapping[str, Any]) -> None:
+        """``waiter``'s request to ``unit`` (again, for a probe: the same id, so either
+        answer settles it); LinkLost, the waiter let go, when the broker is not there."""
+        import paho.mqtt.client as mqtt  # deferred: paho loads for a run over MQTT only
+
+        frame = request_frame(
+            waiter.call_id, waiter.method, params, shape="args", src=self.src(unit)
+        )
         info = self._client.publish(f"{unit}/rpc", frame, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             self._forget(unit, waiter)
             raise self._lost(unit, mqtt.error_string(info.rc))
         self.traffic.add(len(frame), 0)
-        return waiter
 
     def src(self, unit: str) -> str:
         """The ``src`` of requests to ``unit``: its answers come on a topic of its own."""

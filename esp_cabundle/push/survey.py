@@ -98,8 +98,11 @@ def survey(
     options: CampaignOptions,
     *,
     progress: Callable[[UnitEvent], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> list[SurveyRow]:
-    """Read every unit's CA file and say what a push would do; writes nothing."""
+    """Read every unit's CA file and say what a push would do; writes nothing. ``stop``
+    set (a Ctrl-C), as in a pass: the probe's wait ends at once, no unit is called
+    silent for it, and no unit is begun: the rows of the units surveyed by then."""
     listing = [(t, ref) for t in transports for ref in t.units()]
     out: dict[str, SurveyRow] = {}
     queue = deque(listing)
@@ -107,7 +110,10 @@ def survey(
 
     try:  # a broker lists no units: the silent ones found at once, not a timeout each
         silent = silent_units(
-            [u for u in listing if u[1].online is not False], INFO_METHOD, timeout=options.timeout
+            [u for u in listing if u[1].online is not False],
+            INFO_METHOD,
+            timeout=options.timeout,
+            stop=stop,
         )
     except LinkLost:
         silent = {}  # each unit's call says the link is down, as it always did
@@ -166,7 +172,7 @@ def survey(
     def worker() -> None:
         while True:
             with lock:
-                if not queue:
+                if not queue or (stop is not None and stop.is_set()):
                     return
                 t, ref = queue.popleft()
             row = one(t, ref)
