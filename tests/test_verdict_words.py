@@ -139,7 +139,7 @@ def test_a_chain_captured_with_an_expired_leaf_points_at_the_server(
     in_tmp: Path, runner: CliRunner
 ) -> None:
     expired = mint("svc.example", ISSUING, ca=False, san="svc.example", not_after=NOW - DAY)
-    stamp = (NOW + DAY).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
     _project(in_tmp, expired.pem + ISSUING.pem, f"# captured: {stamp}\n")
     r = runner.invoke(cli, ["build", "--at", LATER.date().isoformat(), "--dry-run"])
     assert r.exit_code == 1, r.output
