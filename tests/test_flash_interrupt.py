@@ -395,6 +395,32 @@ def test_restore_interrupted_then_run_again(
     assert entry.status == "restored"
 
 
+def test_an_interrupted_restore_json_says_how_far_it_went(
+    mongoose_unit: VirtualESP32, env: dict[str, str], flashed: tuple[bytes, Path]
+) -> None:
+    """As ``flash --json`` for a stopped update: the unit object carries what the stop's
+    error holds (the sectors written back, the entry, its partitions), not nulls."""
+    _, journal = flashed
+    (entry,) = Journal(journal).entries("24:0a:c4:12:34:56")
+    pause = mongoose_unit.arm_pause(sector_writes=2)  # fs_1's 3 sectors back, fs_0's not
+    child = Child(
+        ["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal), "--json"], env
+    )
+    code, out, err = interrupt_at(child, [pause], signal.SIGINT)
+    assert code == 130, err
+    (u,) = json.loads(out)["units"]
+    assert (u["status"], u["interrupted"]["sectors_written"]) == ("interrupted", 3)
+    assert u["sectors_written"] == 3
+    assert (u["journal"], u["update"]) == (str(entry.path), entry.when)
+    assert u["partitions"] == ["fs_0", "fs_1"] and u["board"] == "mongoose-os-esp32"
+    assert [f["name"] for f in u["found"]] == ["fs_0", "fs_1"]
+    assert (u["already_restored"], u["already_original"], u["journal_error"]) == (
+        False,
+        False,
+        None,
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # The library, without signals: a Cancel token set at an exact step
 

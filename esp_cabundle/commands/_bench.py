@@ -232,9 +232,14 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
         return Line("DRY RUN", r.port, r.mac, pending, outcome.seconds)
     else:  # dry run
         return Line("DRY RUN", r.port, r.mac, f"would change: {changed}", outcome.seconds)
-    if r.journal_error is not None:  # said in full once the units are reported
-        what += "; its journal entry could not be marked complete"
+    what += unmarked_note(r.journal_error, "complete")
     return Line("OK", r.port, r.mac, what, outcome.seconds)
+
+
+def unmarked_note(error: EspCabundleError | None, marked: str) -> str:
+    """What an OK unit's line adds when its journal entry could not be marked
+    (``marked``: complete, restored); said in full once the units are reported."""
+    return f"; its journal entry could not be marked {marked}" if error is not None else ""
 
 
 _PENDING = "an interrupted update would be finished first; run without --dry-run"

@@ -14,6 +14,7 @@ from ..flash.station import known_result, log_result, next_step
 from ..text import plural
 
 if TYPE_CHECKING:
+    from ..errors import OutputError
     from ..flash.plan import PartitionChange, RootChange
     from ..flash.station import UnitOutcome
 
@@ -23,6 +24,7 @@ __all__ = [
     "change_lines",
     "flash_detail_lines",
     "flash_dict",
+    "journal_error_dict",
     "roots_lines",
     "unit_dict",
 ]
@@ -175,6 +177,12 @@ def unit_dict(o: UnitOutcome[Any]) -> dict[str, Any]:
     return out
 
 
+def journal_error_dict(e: OutputError | None) -> dict[str, str | None] | None:
+    """A unit's work done, its journal entry not marked (complete, restored: a full
+    disk), for ``--json``: said as the "log" is, {error, hint}; None when it was."""
+    return {"error": e.message, "hint": e.hint} if e is not None else None
+
+
 def outcome_detail_lines(o: UnitOutcome[FlashResult]) -> list[str]:
     """:func:`flash_detail_lines` of what is known of a unit's flash (a run stopped or
     failed part-way carries its result in its error); none when nothing is known."""
@@ -210,12 +218,7 @@ def flash_dict(o: UnitOutcome[FlashResult]) -> dict[str, Any]:
             "roots_before": list(r.roots_before) if r is not None else [],
             "roots_after": list(r.roots_after) if r is not None else [],
             "journal": str(r.journal.path) if r is not None and r.journal is not None else None,
-            # updated and verified, its entry not marked complete: said as the "log" is
-            "journal_error": (
-                {"error": r.journal_error.message, "hint": r.journal_error.hint}
-                if r is not None and r.journal_error is not None
-                else None
-            ),
+            "journal_error": journal_error_dict(r.journal_error if r is not None else None),
             "resumed": [
                 {
                     "created": x.entry.created.isoformat(),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import EspCabundleError, Interrupted
+from ..errors import EspCabundleError, Interrupted, OutputError
 from ..flash.interrupt import UnitInterrupted
 from ..flash.station import run_parallel, shared_macs, station_exit_code
 from ..text import plural
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..flash.station import UnitOutcome
     from ._bench import Line
 
-__all__ = ["report_station", "run_station"]
+__all__ = ["journals_unmarked", "report_station", "run_station"]
 
 R = TypeVar("R")
 # job(port, progress, on_connect, cancel): one unit's whole job
@@ -115,3 +115,24 @@ def report_station(
         raise then
     if code:
         click.get_current_context().exit(code)
+
+
+def journals_unmarked(
+    said: Sequence[tuple[str, OutputError | None]], *, marked: str
+) -> OutputError | None:
+    """Units whose work is done but whose journal entry could not be marked ``marked``
+    (a full disk): said once the units are reported (``report_station``'s ``then``),
+    as a log that lost records is: the first one's words (its entry, the errno's
+    remedy), the others by port. ``said``: each unit's port and such an error, in port
+    order; None when every entry was marked."""
+    unmarked = [(port, e) for port, e in said if e is not None]
+    if not unmarked:
+        return None
+    port, first = unmarked[0]
+    others = [p for p, _ in unmarked[1:]]
+    also = (
+        f"; the entries of {', '.join(others)} could not be marked {marked} either"
+        if others
+        else ""
+    )
+    return OutputError(f"{port}: {first.message}{also}", hint=first.hint)

@@ -18,13 +18,14 @@ from ..flash.station import (
     check_log,
     expand_ports,
     flash_log_record,
+    known_result,
     log_format_for,
     log_result,
 )
 from ..spelling import BOARD_SPELLING
 from ._bench import flash_line
 from ._plan_view import flash_dict, outcome_detail_lines
-from ._station import report_station, run_station
+from ._station import journals_unmarked, report_station, run_station
 from ._usage import typed_board_again
 from .ca_source import CaOptions, announce, ca_options
 from .options import (
@@ -198,7 +199,12 @@ def flash(
     # in port order, as the units are reported (they were logged as they ended)
     unlogged.sort(key=lambda pair: units.index(pair[0].port))
     lost = records_lost(unlogged, outcomes) if unlogged else None
-    unmarked = journals_unmarked(outcomes)
+    # a unit stopped or failed after finishing an interrupted update carries it too
+    said = [(o.port, known_result(o)) for o in outcomes]
+    unmarked = journals_unmarked(
+        [(port, r.journal_error if r is not None else None) for port, r in said],
+        marked="complete",
+    )
     if lost is not None and unmarked is not None:  # both said after the units, one exit 3
         lost = OutputError(
             f"{lost.message}; and {unmarked.message}", hint=f"{lost.hint}; {unmarked.hint}"
@@ -273,22 +279,3 @@ def records_lost(
         hint=f"{first.hint}; copy what the missing records would say from the lines "
         "above (or --json): running again would log them up-to-date, not as this run did",
     )
-
-
-def journals_unmarked(outcomes: list[UnitOutcome[FlashResult]]) -> OutputError | None:
-    """Units updated and verified whose journal entry could not be marked complete (a
-    full disk), said once the units are reported, as a log that lost records is: the
-    first one's words (its entry, the errno's remedy), the others by port; None when
-    every entry was marked."""
-    said = [(o.port, o.result.journal_error) for o in outcomes if o.result is not None]
-    unmarked = [(port, e) for port, e in said if e is not None]
-    if not unmarked:
-        return None
-    port, first = unmarked[0]
-    others = [p for p, _ in unmarked[1:]]
-    also = (
-        f"; the entries of {', '.join(others)} could not be marked complete either"
-        if others
-        else ""
-    )
-    return OutputError(f"{port}: {first.message}{also}", hint=first.hint)

@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..boards import load_board
-from ..errors import InputError
+from ..errors import InputError, OutputError
 from ..flash.found import per_partition
 from ..flash.interrupt import UnitInterrupted
 from ..flash.restore import AlreadyRestored, RestoreResult, restore_unit
 from ..flash.station import expand_ports
 from ..spelling import BOARD_SPELLING
 from ..text import plural
-from ._bench import Line, failure_line, found_change, stopped_line
-from ._plan_view import unit_dict
-from ._station import report_station, run_station
+from ._bench import Line, failure_line, found_change, stopped_line, unmarked_note
+from ._plan_view import journal_error_dict, unit_dict
+from ._station import journals_unmarked, report_station, run_station
 from .options import (
     board_option,
     journal_dir_option,
@@ -94,7 +94,10 @@ def restore(
     0 when every unit succeeded, 130 when Ctrl-C stopped any, else 3 (or, when every
     unit failed the same way, that failure's code). Two ports answering with the same
     MAC share its journal entries: the second is refused, nothing written to it.
-    --json gives a document with every unit, as 'flash --json' does.
+    --json gives a document with every unit, as 'flash --json' does. A unit restored
+    and read back whose journal entry cannot be marked restored (a full disk) is OK all
+    the same; its entry is named after the lines, with the remedy, exit 3, and in --json
+    its "journal_error".
 
     \b
     Examples:
@@ -166,7 +169,16 @@ def restore(
         details=details,
         json_doc=document if as_json else None,
         quiet=quiet,
+        then=journals_unmarked(
+            [(o.port, _unmarked(o.result)) for o in outcomes],
+            marked="restored",
+        ),
     )
+
+
+def _unmarked(r: Undone | None) -> OutputError | None:
+    """A restored unit's entry not marked restored (a full disk), else None."""
+    return r.journal_error if isinstance(r, RestoreResult) else None
 
 
 def _same_mac(port: str, first: str, mac: str) -> InputError:
@@ -201,12 +213,9 @@ def restore_line(o: UnitOutcome[Undone]) -> Line:
     one = len(entry.partitions) == 1
     were, holds = ("it was", "holds what it") if one else ("they were", "hold what they")
     if r.already_original:
+        what = f"{parts} already {holds} held before the update of {entry.when}"
         return Line(
-            "OK",
-            r.port,
-            r.mac,
-            f"{parts} already {holds} held before the update of {entry.when}",
-            o.seconds,
+            "OK", r.port, r.mac, what + unmarked_note(r.journal_error, "restored"), o.seconds
         )
     if r.dry_run:
         what = (
@@ -215,6 +224,7 @@ def restore_line(o: UnitOutcome[Undone]) -> Line:
         )
         return Line("DRY RUN", r.port, r.mac, what, o.seconds)
     what = f"restored {parts} as {were} before the update of {entry.when}{roots}"
+    what += unmarked_note(r.journal_error, "restored")
     return Line("OK", r.port, r.mac, what, o.seconds)
 
 
@@ -242,13 +252,15 @@ def restore_dict(o: UnitOutcome[Undone], *, dry_run: bool) -> dict[str, Any]:
 
     out = unit_dict(o)
     r = o.result
+    if isinstance(o.error, UnitInterrupted) and isinstance(o.error.result, RestoreResult):
+        r = o.error.result  # as far as it went (sectors written back...), as flash's
     gone = r if isinstance(r, AlreadyRestored) else None
     done = r if isinstance(r, RestoreResult) else None
     entry = done.entry if done is not None else None
     back = [(p.name, entry.roots_of(p)) for p in entry.partitions] if entry is not None else []
     if gone is not None:
         out["status"] = "already restored"
-    elif done is not None:
+    elif done is not None and o.error is None:
         out["status"] = (
             "dry run"
             if done.dry_run
@@ -271,6 +283,7 @@ def restore_dict(o: UnitOutcome[Undone], *, dry_run: bool) -> dict[str, Any]:
             "roots_back": [name for name, _ in per_partition(back)],
             "found": [f.to_json(planned=dry_run) for f in done.found] if done is not None else [],
             "journal": str(entry.path) if entry is not None else None,
+            "journal_error": journal_error_dict(done.journal_error if done is not None else None),
         }
     )
     return out

@@ -15,14 +15,14 @@ nothing to write a stop while reading back ends the run, the entry left as it wa
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..blocks import FlashCache
 from ..boards import load_board
 from ..certs import load_certificates
-from ..errors import EspCabundleError, FlashError, InputError
+from ..errors import EspCabundleError, FlashError, InputError, OutputError
 from ..fs.inplace import mount_region
 from ..partitions import DEFAULT_TABLE_OFFSET
 from ..spelling import PYTHON, Spelling
@@ -72,6 +72,9 @@ class RestoreResult:
     already_original: bool
     dry_run: bool = False
     found: tuple[PartitionFound, ...] = ()
+    # Written back and read back, but the entry could not be marked restored (a full
+    # disk): a warning, not a failure, as FlashResult's (the next restore settles it).
+    journal_error: OutputError | None = None
 
 
 def _board_of(entry: JournalEntry) -> Board | None:
@@ -188,9 +191,11 @@ def restore_flash(
     partitions are not the unit's (its table, where ``board``, by default the journaled
     board, keeps it) or not the board's file-system partitions; FlashError (nothing
     written) when the file system changed since that update, unless ``force``;
-    UnitInterrupted when ``cancel`` is requested. Hints name the board, the journal and
-    what to run as ``spelling`` does: a stop's next step and the journal's too (a
-    ``journal`` given is told it).
+    UnitInterrupted when ``cancel`` is requested. An entry that cannot be marked
+    restored once the unit read back raises nothing: the result's ``journal_error``
+    says what to mend. Hints name the board, the journal and what to run as
+    ``spelling`` does: a stop's next step and the journal's too (a ``journal`` given is
+    told it).
     """
     with spoken_with(spelling, journal) as told:  # in the caller's words, as restore_unit's
         return _restore_flash(
@@ -300,12 +305,15 @@ def _restore_flash(
             f"undo it: inspect the unit ({spelling.inspect_for(flash.name)}) and flash "
             f"the CA you want ({spelling.flash})",
         )
-    journal.set_status(
-        entry,
-        "restored",
-        unit=f"the unit holds its CA file from before the update of {entry.when} again: "
-        "it was restored and read back",
-    )
+    try:
+        journal.set_status(
+            entry,
+            "restored",
+            unit=f"the unit holds its CA file from before the update of {entry.when} again: "
+            "it was restored and read back",
+        )
+    except OutputError as e:  # the unit is restored and read back all the same
+        result = replace(result, journal_error=e)
     step(progress, "done", JOB, JOB)
     return result
 
