@@ -5,6 +5,7 @@ log that lost records does (text, and --json's unit "journal_error")."""
 
 from __future__ import annotations
 
+import csv
 import errno
 import json
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from esp_cabundle.flash import journal as journal_module
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
-from tests.support import dumps
+from tests.support import dumps, flashing
 from tests.support.gated import canonical
 
 Start = Callable[..., VirtualESP32]
@@ -134,3 +135,112 @@ def test_a_later_flash_settles_the_entry(
     assert r.exit_code == 0, r.output
     assert statuses(tmp_path, 0) == ["complete"]
     assert ca_on(unit) == NEW_CA
+
+
+# ---------------------------------------------------------------------------------------
+# An interrupted update finished first, its entry not marked complete
+
+
+OTHER_CA = flashing.NEW_CA  # with the R10 intermediate: another CA than NEW_CA
+
+
+def full_on_rewrite(monkeypatch: pytest.MonkeyPatch, folders: set[str]) -> None:
+    """The journal of the units whose folder is in ``folders`` takes new entries but no
+    rewrite of one (ENOSPC): no entry can be marked, a new one can be recorded."""
+    real = journal_module._write_private
+
+    def write(path: Path, data: bytes) -> None:
+        if path.parent.name in folders and path.exists():
+            raise OSError(errno.ENOSPC, FULL)
+        real(path, data)
+
+    monkeypatch.setattr(journal_module, "_write_private", write)
+
+
+def cut_part_way(unit: VirtualESP32, tmp_path: Path, runner: CliRunner) -> None:
+    """Flash NEW_CA with the link cut in the third sector: the entry says pending."""
+    unit.arm_cut(sector_writes=2)
+    r = runner.invoke(cli, flash_args(tmp_path, [unit.url]))
+    assert r.exit_code != 0 and "link lost" in r.output, r.output
+    assert statuses(tmp_path, 0) == ["pending"]
+
+
+def test_an_interrupted_update_finished_whose_entry_cannot_be_marked_is_ok(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rerun finishes the update (the same CA: nothing more to write); its entry
+    cannot be marked complete: OK, said after the line, exit 3, as for this run's own
+    entry; the log's record says resumed, its notes the entry and the remedy."""
+    (unit,) = units(virtual_esp32, 1)
+    cut_part_way(unit, tmp_path, runner)
+    log = tmp_path / "station.jsonl"
+    full_on_rewrite(monkeypatch, {mac(0).replace(":", "")})
+    r = runner.invoke(cli, flash_args(tmp_path, [unit.url], "--log", str(log)))
+    assert r.exit_code == 3, r.output
+    (line,) = r.stdout.splitlines()
+    assert line.startswith(f"OK  {unit.url}  "), line
+    assert "finished the interrupted update" in line
+    assert line.endswith("its journal entry could not be marked complete"), line
+    (entry,) = Journal(tmp_path / "j").entries(mac(0))
+    err = " ".join(r.stderr.split())
+    assert (
+        f"Error: {unit.url}: {entry.path}: cannot mark the journal entry complete ({FULL}); "
+        "the unit holds the CA file of the update interrupted on"
+    ) in err, r.stderr
+    assert "this run's CA not written" not in err  # the run went on
+    assert "hint: free space on the disk holding" in err
+    assert ca_on(unit) == NEW_CA and entry.status == "pending"
+    (record,) = (json.loads(x) for x in log.read_text().splitlines())
+    assert (record["result"], record["error"]) == ("resumed", "")
+    assert record["notes"][-1].startswith(f"journal: {entry.path}: cannot mark the journal")
+    assert "; next: free space on the disk holding" in record["notes"][-1]
+
+
+def test_json_says_the_finished_entry_and_this_runs_both_unmarked(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another CA this time: the interrupted update is finished, then this one written
+    and verified; neither entry can be marked complete. The unit is updated, and its
+    journal_error names both."""
+    (unit,) = units(virtual_esp32, 1)
+    cut_part_way(unit, tmp_path, runner)
+    (tmp_path / "ca.pem").write_bytes(OTHER_CA)
+    args = ["flash", "--board", "mongoose-os-esp32", "--bundle", str(tmp_path / "ca.pem")]
+    args += ["--journal-dir", str(tmp_path / "j"), "--port", unit.url, "--json"]
+    full_on_rewrite(monkeypatch, {mac(0).replace(":", "")})
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 3, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    assert (u["ok"], u["status"], u["result"], u["error"]) == (True, "updated", "resumed", None)
+    finished, this = Journal(tmp_path / "j").entries(mac(0))
+    said = u["journal_error"]["error"]
+    assert said.startswith(f"{finished.path}: cannot mark the journal entry complete ({FULL})")
+    assert f"; and {this.path}: cannot mark the journal entry complete ({FULL})" in said
+    assert u["journal_error"]["hint"].startswith("free space on the disk holding ")
+    assert (finished.status, this.status) == ("pending", "pending")
+    assert ca_on(unit) == OTHER_CA
+
+
+def test_a_csv_log_keeps_the_unmarked_entry_on_the_records_line(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record of a unit updated whose entry is not marked: result updated, the error
+    empty (it did not fail), the entry and what to do among its notes, one line."""
+    station = units(virtual_esp32, 2)
+    log = tmp_path / "station.csv"
+    full_after_record(monkeypatch, {mac(0).replace(":", "")})
+    r = runner.invoke(cli, flash_args(tmp_path, [u.url for u in station], "--log", str(log)))
+    assert r.exit_code == 3, r.output
+    lines = log.read_text().splitlines()
+    assert len(lines) == 3  # the header and one line per unit
+    rows = {row["port"]: row for row in csv.DictReader(lines)}
+    full, fine = rows[station[0].url], rows[station[1].url]
+    assert (full["result"], full["error"]) == ("updated", "")
+    (entry,) = Journal(tmp_path / "j").entries(mac(0))
+    assert (
+        f"journal: {entry.path}: cannot mark the journal entry complete ({FULL})" in (full["notes"])
+    )
+    assert "next: free space on the disk holding" in full["notes"]
+    assert (fine["result"], fine["error"]) == ("updated", "")
+    assert "journal:" not in fine["notes"]
+    assert full["notes"].startswith(fine["notes"])  # the plan's notes first, alike

@@ -106,15 +106,18 @@ def _finish_pending(
     progress: ProgressCallback | None,
     out: list[Resumed],
     spelling: Spelling,
-) -> None:
+) -> OutputError | None:
     """Finish (or set aside) every unfinished update the journal holds for this unit,
     each said in ``out`` as it is dealt with (one stopped part-way too, as "stopped").
 
     One that carried another CA than ``ca`` is finished all the same (and said so):
     every state on the way is then one an update passed through and journaled, so
-    ``restore`` undoes this run, then that one, each landing on a whole unit.
+    ``restore`` undoes this run, then that one, each landing on a whole unit. One
+    finished whose entry cannot be marked complete (a full disk) is finished all the
+    same: the first such error is returned, for the result's ``journal_error``.
     """
     this_ca = (ca.sha256, named(ca.certificates))
+    unmarked: OutputError | None = None
     for entry in journal.pending(mac):
         mismatch = entry.table_mismatch(table)
         state = entry_state(flash, entry) if mismatch is None else None
@@ -168,13 +171,17 @@ def _finish_pending(
         except UnitInterrupted as e:
             out.append(replace(found, action="stopped", sectors_written=e.interruption.written))
             raise
-        journal.set_status(
-            entry,
-            "complete",
-            unit=f"the unit holds the CA file of the update interrupted on {entry.when}: it "
-            "was finished, every sector checked by the unit's MD5 (this run's CA not written)",
-        )
+        try:
+            journal.set_status(
+                entry,
+                "complete",
+                unit=f"the unit holds the CA file of the update interrupted on {entry.when}: "
+                "it was finished, every sector checked by the unit's MD5",
+            )
+        except OutputError as e:  # the unit is whole all the same: on to this run's CA
+            unmarked = unmarked or e
         out.append(replace(found, action="finished"))
+    return unmarked
 
 
 def flash_ca(
@@ -212,7 +219,7 @@ def flash_ca(
         step(progress, "reading the partition table", _CONNECT, JOB)
         resumed: list[Resumed] = []
         try:
-            _finish_pending(
+            unfinished = _finish_pending(
                 guarded,
                 table,
                 journal,
@@ -252,6 +259,7 @@ def flash_ca(
             sectors_written=earlier,
             bytes_written=earlier * SECTOR_SIZE,
             unit=unit,
+            journal_error=unfinished,
         )
         if any(r.action == "would finish" for r in resumed):
             step(progress, "done", JOB, JOB)
@@ -354,11 +362,11 @@ def flash_ca(
             step(progress, "verifying", _WRITE, JOB)
             say(progress, "verifying")
             verify_after(guarded, cache, plan, entry, spelling)
-        unmarked = None
+        unmarked = result.journal_error  # an interrupted update's entry, finished first
         try:
             entry = journal.set_status(entry, "complete", unit=_UPDATED)
         except OutputError as e:  # the unit is updated and verified all the same
-            unmarked = e
+            unmarked = e if unmarked is None else _also(unmarked, e)
         step(progress, "done", JOB, JOB)
         return replace(
             result,
@@ -377,6 +385,12 @@ def _roots_before(plan: UpdatePlan) -> tuple[Certificate, ...]:
         if c.writes:
             return c.roots.before
     return ()
+
+
+def _also(first: OutputError, then: OutputError) -> OutputError:
+    """Two entries of a unit not marked (the one finished first, then this run's): both
+    said, the remedy once (both are in one directory)."""
+    return OutputError(f"{first.message}; and {then.message}", hint=then.hint)
 
 
 def _interrupted(result: FlashResult, interruption: Interruption) -> FlashResult:

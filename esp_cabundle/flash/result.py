@@ -42,9 +42,10 @@ class FlashResult:
     interruption: Interruption | None = None
     # the roots read before a stop while planning (no plan then)
     roots_read: tuple[Certificate, ...] = ()
-    # Updated and verified, but the journal entry could not be marked complete (a full
-    # disk): it still says pending, which the next flash or restore settles. A warning,
-    # not a failure: the unit holds the new CA.
+    # Updated and verified (or an interrupted update finished, each sector checked), but
+    # the journal entry could not be marked complete (a full disk): it still says
+    # pending, which the next flash or restore settles. A warning, not a failure: the
+    # unit holds what it was written.
     journal_error: OutputError | None = None
 
     @property

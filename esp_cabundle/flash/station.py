@@ -40,6 +40,7 @@ from ..errors import (
 )
 from ..fileio import refuse_missing_folder
 from ..spelling import CLI_SPELLING
+from ..text import printable
 from .base import ProgressCallback
 from .interrupt import UnitInterrupted
 from .result import FlashResult
@@ -309,6 +310,7 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
     this CA written if it was another), interrupted (the error says what the unit holds
     and what next), dry-run or failed; the bundle is named with its SHA-256, the roots
     by name and by fingerprint (before: as the unit held them when the run started).
+    ``notes`` ends with a journal entry not marked complete, should one be (a full disk).
     """
 
     r = known_result(outcome)
@@ -337,8 +339,19 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
         "bytes_written": r.bytes_written if r is not None else 0,
         "result": result,
         "error": error,
-        "notes": list(r.plan.notes) if r is not None and r.plan is not None else [],
+        "notes": _notes(r),
     }
+
+
+def _notes(r: FlashResult | None) -> list[str]:
+    """The plan's notes, then a journal entry the unit's work left unmarked (a full
+    disk): the result stays updated and the error empty, as the unit's line and --json
+    say, but the log keeps what to mend, on the record's one line."""
+    notes = list(r.plan.notes) if r is not None and r.plan is not None else []
+    e = r.journal_error if r is not None else None
+    if e is not None:
+        notes.append(printable(f"journal: {e.message}; next: {e.hint}"))
+    return notes
 
 
 def check_log(path: Path, fmt: LogFormat) -> None:
