@@ -4,14 +4,19 @@ A ``hint:`` that says "add the roots these servers chain to" helps only when the
 found no trusted issuer or an expired root. A leaf for another name, one without
 serverAuth, an expired certificate the server sends, or one mbedTLS cannot parse is the
 server's to fix: no CA file changes that verdict (README: "The server's name and key
-usage"; DOMAIN.md: -0x7a00, CN_MISMATCH).
+usage"; DOMAIN.md: -0x7a00, CN_MISMATCH). One exception: an expired cross-sign of a root
+the catalog ships (Root YR cross-signed by ISRG Root X1) is passed by adding that root,
+as mbedTLS looks for a parent among the trusted roots first, by the issuer's name, and
+stops there (DOMAIN.md, "Parent search").
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .catalog import Catalog, CatalogEntry, entry_certificate
 from .text import shown_path
 from .verify.profiles import (
     BAD_KEY,
@@ -27,7 +32,7 @@ from .verify.profiles import (
 
 if TYPE_CHECKING:
     from .check import ItemResult
-    from .verify import Verdict
+    from .verify import PathStep, Verdict
 
 __all__ = ["fix_hint", "server_fixes", "undated_advice"]
 
@@ -43,9 +48,72 @@ def _failing(r: ItemResult) -> Verdict | None:
     return first.verdict if first is not None and not first.chain_change else None
 
 
+@functools.cache
+def _catalog_roots() -> dict[tuple[bytes, bytes], CatalogEntry]:
+    """The catalog's self-signed roots by DER subject and key, loaded once (only when a
+    failing chain holds an expired CA certificate)."""
+    out: dict[tuple[bytes, bytes], CatalogEntry] = {}
+    for entry in Catalog.load():
+        cert = entry_certificate(entry)
+        if cert.self_signed:
+            out.setdefault((cert.subject_der, cert.spki_der), entry)
+    return out
+
+
+def _cross_sign(v: Verdict) -> tuple[int, CatalogEntry] | None:
+    """The first certificate of ``v``'s path the server sent out of its dates that is a
+    cross-sign of a catalog root (same subject and key), with that root: adding the root
+    ends the path below it. Only where trusted parents are searched first (mbedTLS's CA
+    list, ESP-IDF 6.0's CA callback) and while the root itself is within its dates."""
+    if v.profile.rules == "idf-bundle":  # no CA list: the callback sees only the top
+        return None
+    now = v.device_time
+    for i, s in enumerate(v.path):
+        c = s.certificate
+        if s.source != "chain" or not s.flags & (EXPIRED | FUTURE) or c is None:
+            continue
+        if not c.is_ca or c.self_signed or i == 0:
+            continue
+        entry = _catalog_roots().get((c.subject_der, c.spki_der))
+        if entry is None:
+            continue
+        if now is not None and not entry_certificate(entry).is_valid_at(now):
+            continue
+        return i, entry
+    return None
+
+
+def _root_fix(v: Verdict, i: int, entry: CatalogEntry) -> tuple[str, str]:
+    """The root to add (by alias, else fingerprint) and why it passes (DOMAIN.md,
+    "Parent search": a trusted root matched by the child's issuer name stops the path)."""
+    name = entry.alias or f"sha256:{entry.sha256}"
+    root = entry_certificate(entry).label
+    sent = v.path[i]
+    c = sent.certificate
+    assert c is not None  # _cross_sign picked one with its certificate
+    dates = (
+        f"expires {c.not_after.date().isoformat()}"
+        if sent.flags & EXPIRED
+        else f"valid from {c.not_before.date().isoformat()}"
+    )
+    return name, (
+        f"'{v.path[i - 1].label}' names '{root}' as its issuer, and mbedTLS looks for "
+        "that name among the trusted roots before the certificates sent, so the path stops "
+        f"at the trusted {root} and the cross-sign the server sends ('{sent.label}', "
+        f"{dates}) is never used"
+    )
+
+
 def server_fixes(v: Verdict) -> str | None:
     """What the server must send for ``v`` to pass, as words after "have the server
-    send" (None: nothing of the server's is at fault)."""
+    send" (None: nothing of the server's is at fault). An expired cross-sign of a catalog
+    root is not the server's: adding the root passes it (:func:`fix_hint`)."""
+    cross = _cross_sign(v)
+    return _sent_fixes(v, v.path if cross is None else v.path[: cross[0]])
+
+
+def _sent_fixes(v: Verdict, path: Sequence[PathStep]) -> str | None:
+    """:func:`server_fixes` over ``path``: the steps the device would still use."""
     own: list[str] = []
     if v.flags & CN_MISMATCH:
         own.append(f"for the name the units connect to ({v.hostname})")
@@ -53,7 +121,7 @@ def server_fixes(v: Verdict) -> str | None:
         own.append("with serverAuth in its extendedKeyUsage")
     if v.flags & KEY_USAGE:
         own.append("with digitalSignature in its keyUsage")
-    sent = [s for s in v.path if s.source == "chain"]
+    sent = [s for s in path if s.source == "chain"]
     chain: list[str] = []
     if v.stage == "chain-parse":
         chain.append("this mbedTLS can parse")
@@ -92,36 +160,48 @@ def undated_advice(r: ItemResult) -> str | None:
     )
 
 
-def _roots_at_fault(v: Verdict) -> bool:
-    """No trusted issuer, or the trusted root itself out of its dates."""
-    if v.stage == "ca-parse" or v.flags & NOT_TRUSTED:
+def _roots_at_fault(v: Verdict, path: Sequence[PathStep]) -> bool:
+    """No trusted issuer, or the trusted root itself out of its dates (over ``path``,
+    the steps the device would still use)."""
+    if v.stage == "ca-parse":
+        return True
+    if len(path) < len(v.path):  # a root to add ends the path: only its flags count
+        return any(s.flags & NOT_TRUSTED for s in path)
+    if v.flags & NOT_TRUSTED:
         return True
     return any(s.source == "trust" and s.flags & (EXPIRED | FUTURE) for s in v.path)
 
 
 def fix_hint(failures: Sequence[ItemResult]) -> str:
-    """One hint for ``failures``: what the CA file needs (roots), what each server's
-    certificate needs (named by target), and how to refresh a saved chain whose
-    certificates are out of date; "add the roots" when nothing narrower applies (a
-    server that switches to a chain ending at another root)."""
+    """One hint for ``failures``: what the CA file needs (roots, or the catalog root an
+    expired cross-sign stands for), what each server's certificate needs (named by
+    target), and how to refresh a saved chain whose certificates are out of date; "add
+    the roots" when nothing narrower applies (a server that switches to a chain ending at
+    another root)."""
     roots = unparsed = False
     servers: list[str] = []
+    added: dict[str, tuple[list[str], str]] = {}  # root -> (targets, why it passes)
     for r in failures:
         v = _failing(r)
         if v is None:  # servers switch chain: the new one ends at a root to add
             roots = True
             continue
-        fixes = server_fixes(v)
+        cross = _cross_sign(v)
+        path = v.path if cross is None else v.path[: cross[0]]
+        fixes = _sent_fixes(v, path)
         if v.stage == "ca-parse":
             unparsed = True
-        elif _roots_at_fault(v) or not fixes:
+        elif _roots_at_fault(v, path) or not (fixes or cross):
             roots = True
+        if cross is not None:
+            name, why = _root_fix(v, *cross)
+            added.setdefault(name, ([], why))[0].append(r.item.name)
         if fixes:
             text = (
                 f"{r.item.name}: the server's certificate is at fault, not the CA file: "
                 f"have the server send {fixes}"
             )
-            dated = any(s.source == "chain" and s.flags & (EXPIRED | FUTURE) for s in v.path)
+            dated = any(s.source == "chain" and s.flags & (EXPIRED | FUTURE) for s in path)
             saved = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
             advice = undated_advice(r)  # not taken as renewed: nothing dates the chain
             if dated and advice is not None:
@@ -130,4 +210,5 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
                 text += f" (if its saved chain {saved} is old, {r.item.refresh})"
             servers.append(text)
     parts = [ROOTS] * roots + ["drop the roots this firmware cannot parse"] * unparsed
+    parts += [f"add {n} ({', '.join(t)}): {why}" for n, (t, why) in added.items()]
     return "; ".join(parts + servers) or ROOTS
