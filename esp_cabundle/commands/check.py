@@ -161,7 +161,8 @@ def _config_here() -> bool:
     "--until",
     type=Date(),
     metavar="DATE",
-    help="Forecast: find the first date before DATE at which a verdict flips.",
+    help="Forecast: find the first date before DATE at which a verdict flips "
+    "(default: the config's service_until, as build judges).",
 )
 @click.option(
     "--forecast",
@@ -218,6 +219,8 @@ def check(
     firmware version uses (a compiled-in CA whatever --bundle says; its own default CA
     file without --bundle) and, unless --chain or --host is given, the chains its own
     server sends over time, beside the config's targets.
+    The horizon is --until, else the config's service_until (the horizon build
+    judges the targets over), else the date checked alone.
     Exit 0 when every chain passes over the whole horizon, 1 otherwise.
 
     \b
@@ -239,9 +242,18 @@ def check(
         )
     chain_files, hosts, roadmaps, repeated = _each_once(chain_files, hosts, roadmaps)
     when = parse_at(at)
-    horizon = until
     path = config_path or find_config()
     config = load_config(path) if path else None
+    service_until = config.spec.policy.service_until if config is not None else None
+    horizon, said = until, tuple[str, ...]()
+    if horizon is None and service_until is not None and service_until > when:
+        # A CI gate judges the horizon build judges (esp_cabundle.gate): the devices'
+        # end of service, not only the date checked.
+        horizon = service_until
+        said = (
+            f"forecast until the config's service_until, {service_until.date().isoformat()}, "
+            "as build judges the targets (--until DATE for another horizon)",
+        )
     # the file judged without --bundle, worked out once: --report must not replace it
     # (looked for only then: a ca.pem directory is no concern of a check given its bundle)
     chosen = None
@@ -345,13 +357,12 @@ def check(
         items,
         at=when,
         until=horizon,
-        notes=(*repeated, *notes),
+        notes=(*said, *repeated, *notes),
         spelling=CLI_SPELLING,
         built_from=_roots_check_line(config_path) if config is not None else None,
     )
     written = 0
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
-        service_until = config.spec.policy.service_until if config is not None else None
         written = write_html_report(report_path, report, service_until=service_until)
     failed = None
     if not report.ok:

@@ -1,0 +1,52 @@
+"""``check`` as a CI gate: it judges what ``build`` judges, and says it whole.
+
+- The horizon: without --until, the config's ``service_until`` (build's gate forecasts
+  to it); bare ``check`` judged only the date checked and passed a CA build refuses.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+
+DATA = Path(__file__).parent / "data" / "letsencrypt"
+
+
+def _project(tmp: Path, extra: str = "") -> Path:
+    """ISRG Root X1 alone, devices in service until 2036, one saved Gen Y chain (its
+    cross-sign of Root YR by X1 expires 2032-09-02)."""
+    (tmp / "chains").mkdir()
+    shutil.copy(DATA / "chain-gen-y-rsa.pem", tmp / "chains" / "svc.example.pem")
+    (tmp / "cabundle.yaml").write_text(
+        "preset: []\nroots: [isrg-root-x1]\nservice_until: 2036-01-01\n"
+        f"device: mbedtls-clock\ntargets:\n  - svc.example\n{extra}"
+    )
+    return tmp
+
+
+def test_bare_check_forecasts_to_the_configs_service_until(in_tmp: Path, runner: CliRunner) -> None:
+    _project(in_tmp)
+    r = runner.invoke(cli, ["check", "--at", "2026-06-01", "--json"])
+    assert r.exit_code == 1, r.output
+    doc = json.loads(r.stdout)
+    assert doc["until"].startswith("2036-01-01"), doc["until"]
+    assert doc["results"][0]["ok"] is False
+    assert any("the config's service_until, 2036-01-01" in n for n in doc["notes"]), doc["notes"]
+    r = runner.invoke(cli, ["check", "--at", "2026-06-01"])
+    assert r.exit_code == 1, r.output
+    assert "forecast until 2036-01-01" in r.output and "2032-09-02" in r.output
+    # --until still chooses the horizon: one before the cross-sign expires passes.
+    r = runner.invoke(cli, ["check", "--at", "2026-06-01", "--until", "2030-01-01"])
+    assert r.exit_code == 0, r.output
+    assert "service_until" not in r.output
+    # A service_until already past judges the date checked, as build's gate does.
+    config = (in_tmp / "cabundle.yaml").read_text().replace("2036-01-01", "2026-01-01")
+    (in_tmp / "cabundle.yaml").write_text(config)
+    r = runner.invoke(cli, ["check", "--at", "2026-06-01", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["until"] is None
