@@ -46,7 +46,17 @@ __all__ = [
 # first and last characters only, and its length: an error stays a few lines long.
 _LONGEST = 256
 _HEAD, _TAIL = 40, 24
-_LONG_SPAN = f"'[^'\\n]{{{_LONGEST},}}'|\"[^\"\\n]{{{_LONGEST},}}\"|[^\\s'\"]{{{_LONGEST},}}"
+# A quote opens a value only where a word cannot go on (not after a letter: the apostrophe
+# of "server's" opened a "value" that ran to the next quote, and prose was cut), before a
+# character that is no space, and closes one after such a character, where no word goes on.
+_QUOTED = "(?<![\\w{q}]){q}(?=\\S)[^{q}\\n]{{{n},}}(?<=\\S){q}(?!\\w)"
+_LONG_SPAN = "|".join(
+    (
+        _QUOTED.format(q="'", n=_LONGEST),
+        _QUOTED.format(q='"', n=_LONGEST),
+        f"[^\\s'\"]{{{_LONGEST},}}",
+    )
+)
 _MESSAGE_MAX = 16 * _LONGEST  # a message still longer (long words apart) is cut whole
 
 

@@ -61,3 +61,38 @@ def test_bounded_leaves_short_text_and_cuts_each_long_span() -> None:
     assert text.startswith("a 'AAA") and ' b "AAA' in text and " c AAA" in text
     e = ConfigError(f"preset: '{LONG}'", path="cabundle.yaml", line=1, hint=f"try {LONG}")
     assert len(str(e)) < 400 and len(e.reason) < 200
+
+
+def test_bounded_never_cuts_prose_at_its_apostrophes() -> None:
+    """The apostrophe of "server's" opened a quoted "value" that ran to the next quote
+    ('# captured: ...'): over 256 characters of prose were cut to "' (320 characters)"."""
+    prose = (
+        "svc: the server's certificate is at fault, not the CA file: have the server send "
+        f"certificates within their dates ({'x/' * 90}r11.pem has no '# captured:' date, so "
+        "its expired certificate is not taken as renewed by the server but judged by its "
+        "dates; if the chain was saved while it was valid, add that date as its first line: "
+        "'# captured: YYYY-MM-DD' (UTC)); the devices' clock, the units' CA file's roots"
+    )
+    assert len(prose) > 256
+    assert bounded(prose) == prose
+    # A long quoted value beside such prose is still cut, and only it.
+    text = bounded(f"the server's file 'A {LONG}' is the units' {LONG[:10]}")
+    assert text.startswith("the server's file 'A AAA") and "' (200,002 characters)" in text
+    assert text.endswith(" is the units' AAAAAAAAAA"), text
+
+
+def test_check_hint_for_an_undated_chain_keeps_its_capture_line(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """The real hint of an undated chain past its intermediate's expiry (R11, 2027)."""
+    data = Path(__file__).parent / "data" / "letsencrypt"
+    (in_tmp / "short.pem").write_bytes((data / "2024-r11.pem").read_bytes())
+    r = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 0, r.output
+    args = ["check", "--bundle", "ca.pem", "--chain", "short.pem", "--device", "mbedtls-clock"]
+    code, _, err = run(runner, *args, "--at", "2027-06-01")
+    assert code == 1, err
+    said = " ".join(err.split())
+    assert "characters)" not in said, said
+    assert "the server's certificate is at fault" in said, said
+    assert "add that date as its first line: '# captured: YYYY-MM-DD' (UTC)" in said, said
