@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
@@ -50,3 +51,24 @@ def test_bare_check_forecasts_to_the_configs_service_until(in_tmp: Path, runner:
     r = runner.invoke(cli, ["check", "--at", "2026-06-01", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["until"] is None
+
+
+def test_check_text_at_70_columns_keeps_paths_commands_and_dates_whole(
+    in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text was wrapped inside words and at hyphens: "esp-"/"cabundle",
+    "YYYY-"/"MM-DD", a long path split mid-word, none of which a user can copy."""
+    monkeypatch.setenv("COLUMNS", "70")
+    deep = in_tmp / "firmware-project" / "certificate-chains-saved-by-hand-for-the-fleet"
+    deep.mkdir(parents=True)
+    saved = deep / "letsencrypt-r11-intermediate-without-a-capture-date.pem"
+    saved.write_bytes((DATA / "2024-r11.pem").read_bytes())
+    r = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 0, r.output
+    args = ["check", "--bundle", "ca.pem", "--chain", str(saved), "--device", "mbedtls-clock"]
+    r = runner.invoke(cli, [*args, "--at", "2027-06-01"])
+    assert r.exit_code == 1, r.output
+    words = r.stdout.split()
+    assert str(saved) in words or f"{saved};" in words, r.stdout
+    assert "esp-cabundle" in words and "'#" in r.stdout and "YYYY-MM-DD'" in words, r.stdout
+    assert all(len(line) <= 70 or " " not in line.strip() for line in r.stdout.splitlines())

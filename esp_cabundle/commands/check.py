@@ -472,6 +472,18 @@ def _refuse_report_over_inputs(
     refuse_clobbering([("report", report)], inputs)
 
 
+def _wrapper(width: int, first: str, rest: str) -> textwrap.TextWrapper:
+    """Prose wrapped at ``width`` without breaking a word or at a hyphen: a path, a
+    command (esp-cabundle) or a date (YYYY-MM-DD) is copied whole from the terminal."""
+    return textwrap.TextWrapper(
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
 def render_report(report: CheckReport, *, width: int = 96) -> str:
     """The verdicts as text, wrapped at ``width`` (the terminal's, when narrower)."""
     catalog = Catalog.load()
@@ -491,7 +503,7 @@ def render_report(report: CheckReport, *, width: int = 96) -> str:
     if len(devices) == 1:
         d = next(iter(devices.values()))
         text = f"Device: {d.name}" + (f" — {d.description}" if d.description else "")
-        lines.extend(textwrap.wrap(text, width=width, subsequent_indent="  "))
+        lines.extend(_wrapper(width, "", "  ").wrap(text))
     for r in report.results:
         lines.append("")
         lines.extend(
@@ -513,7 +525,7 @@ def _render_item(r: ItemResult, *, show_device: bool, horizon: bool, width: int)
     if show_device:
         head += f"  [{r.item.device.name}]"
     out = [head]
-    wrap = textwrap.TextWrapper(width=width, initial_indent="      ", subsequent_indent="        ")
+    wrap = _wrapper(width, "      ", "        ")
     if r.item.what_if:
         out.extend(wrap.wrap(f"server: {r.item.what_if}"))
     if len(r.item.periods) > 1 or (r.item.periods and r.item.periods[0].start):
