@@ -166,6 +166,7 @@ def target_items(
     explain_offline: bool = True,
     spelling: Spelling = PYTHON,
     pulled: Container[str] | None = None,
+    unreachable: list[DeviceError] | None = None,
 ) -> list[CheckItem]:
     """A chain per target: its saved chain if there is one, else captured live.
 
@@ -175,6 +176,8 @@ def target_items(
     the caller's way to go on without it; ``spelling``: how the hints name the options
     (see :mod:`~esp_cabundle.spelling`); ``pulled``: the names of the targets ``chains
     pull`` saves (the config's; None: all): the hint for any other names ``chains show``.
+    ``unreachable``: where a failed live capture goes, its target left out, so the other
+    targets are still judged (None: the failure is raised).
     """
     fallback = default_device or parse_device_profile(DEFAULT_DEVICE)
     items = []
@@ -202,13 +205,19 @@ def target_items(
             try:
                 chain = capture_chain(t.host, t.port, server_name=t.sni_name, timeout=timeout)
             except DeviceError as e:
-                if not explain_offline:
+                failed = e
+                if explain_offline:
+                    failed = DeviceError(
+                        f"target '{t.name}' has no saved chain ({path}), and capturing it "
+                        f"live failed: {e.message}",
+                        hint=saving_hint(t, path, skip_hint, pulled, spelling),
+                    )
+                if unreachable is None and failed is e:
                     raise
-                raise DeviceError(
-                    f"target '{t.name}' has no saved chain ({path}), and capturing it live "
-                    f"failed: {e.message}",
-                    hint=saving_hint(t, path, skip_hint, pulled, spelling),
-                ) from e
+                if unreachable is None:
+                    raise failed from e
+                unreachable.append(failed)
+                continue
         elif t.host:
             raise InputError(
                 f"target '{t.name}' has no saved chain ({path})",

@@ -31,14 +31,14 @@ from ..check import (
 from ..clobber import refuse_clobbering, same_file
 from ..config import find_config, load_config, not_read_hint
 from ..dates import clamped, parse_when
-from ..errors import EspCabundleError, InputError, VerdictError
-from ..fix_hints import fix_hint
+from ..errors import DeviceError, EspCabundleError, InputError
 from ..own_servers import own_server_evidence
 from ..report import write_html_report
 from ..targets import chain_file_hint
 from ..text import printable
 from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
+from ._check_outcome import capture_errors, check_outcome, unjudged_error
 from ._missing import unstrayed
 from ._usage import (
     gives,
@@ -221,7 +221,10 @@ def check(
     server sends over time, beside the config's targets.
     The horizon is --until, else the config's service_until (the horizon build
     judges the targets over), else the date checked alone.
-    Exit 0 when every chain passes over the whole horizon, 1 otherwise.
+    A target whose chain cannot be captured is said beside every verdict made.
+    Exit 0 when every chain passes over the whole horizon, 1 when one fails (also
+    with a target not captured: the failure is the answer), 3 when every chain judged
+    passes but a target could not be captured.
 
     \b
     Examples:
@@ -293,6 +296,7 @@ def check(
     default = default or parse_device_profile(DEFAULT_DEVICE)
 
     items: list[CheckItem] = []
+    unreachable: list[DeviceError] = []  # each target not captured: the rest are judged
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     for f in chain_files:
         hint = chain_file_hint(f, pull=config is not None)  # as build --target says it
@@ -314,6 +318,7 @@ def check(
             progress=progress,
             explain_offline=False,  # --host asks for a live capture, not a saved chain
             spelling=CLI_SPELLING,
+            unreachable=unreachable,
         )
     if not hosts and not chain_files and config is not None and config.section("targets"):
         items += target_items(
@@ -324,6 +329,7 @@ def check(
             timeout=timeout,
             progress=progress,
             spelling=CLI_SPELLING,
+            unreachable=unreachable,
         )
     if hostname and not hosts and not chain_files:
         items = [replace(i, hostname=hostname) for i in items]
@@ -345,6 +351,8 @@ def check(
         )
         notes += evidence
         items += own + saved
+    if not items and unreachable:
+        raise unjudged_error(unreachable)
     if not items:
         missed = not_read_hint() if path is None else None
         raise InputError(
@@ -364,16 +372,11 @@ def check(
     written = 0
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
         written = write_html_report(report_path, report, service_until=service_until)
-    failed = None
-    if not report.ok:
-        n = len(report.failures)
-        failed = VerdictError(
-            f"{n} of {len(report.results)} chain{'s' if len(report.results) != 1 else ''} "
-            f"would fail{' within the horizon' if horizon else ''}",
-            hint=fix_hint(report.failures),
-        )
+    failed = check_outcome(report, unreachable, horizon=horizon is not None, quiet=quiet)
     if as_json:
         doc = report.to_dict()
+        doc["ok"] = failed is None  # a target not judged is no pass
+        doc["capture_errors"] = capture_errors(unreachable)
         # The code this run exits with, as flash --json and every failure document say it;
         # failing, the failure document's words too (the text's Error: and hint: lines).
         doc["exit_code"] = 0 if failed is None else failed.exit_code

@@ -1,0 +1,76 @@
+"""How ``check`` ends: the verdicts it could make, and the targets it could not judge.
+
+A target whose chain could not be captured (no saved chain, the server unreachable) hid
+every other verdict: the run stopped at the capture error (exit 3) and a failing chain
+judged beside it was never shown. Now every chain that can be judged is, and the capture
+errors are said with them. A failure found exits 1 even then (a CI gate has its answer:
+the CA fails a server); only when every chain judged passes does an unjudged target
+exit 3 (nothing failed, but the check is not whole).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..errors import DeviceError, EspCabundleError, VerdictError
+from ..fix_hints import fix_hint
+
+if TYPE_CHECKING:
+    from ..check import CheckReport
+
+__all__ = ["capture_errors", "check_outcome", "unjudged_error"]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _hints(errors: Sequence[EspCabundleError]) -> list[str]:
+    return list(dict.fromkeys(e.hint for e in errors if e.hint))
+
+
+def unjudged_error(errors: Sequence[DeviceError], judged: int = 0) -> DeviceError:
+    """The error for targets whose chains could not be captured, ``judged`` chains
+    passing beside them: one target's own error, or every one of several, listed."""
+    verb = "passes" if judged == 1 else "pass"
+    passed = f" (the {_plural(judged, 'chain')} judged {verb})" if judged else ""
+    if len(errors) == 1:
+        e = errors[0]
+        return DeviceError(f"{e.message}{passed}", hint=e.hint)
+    error = DeviceError(
+        f"{len(errors)} targets could not be judged: their chains could not be captured{passed}",
+        hint="; ".join(_hints(errors)) or None,
+    )
+    error.violations = tuple(e.message for e in errors)  # type: ignore[attr-defined]
+    return error
+
+
+def check_outcome(
+    report: CheckReport,
+    unreachable: Sequence[DeviceError],
+    *,
+    horizon: bool,
+    quiet: bool,
+) -> EspCabundleError | None:
+    """The error ``check`` ends with, or None when every chain passes and every target
+    was judged. A failure names its targets when ``quiet`` (the verdicts are not
+    printed then), as build's refusal names them."""
+    total = len(report.results)
+    if report.ok:
+        return unjudged_error(unreachable, total) if unreachable else None
+    message = (
+        f"{len(report.failures)} of {_plural(total, 'chain')} "
+        f"would fail{' within the horizon' if horizon else ''}"
+    )
+    if unreachable:
+        message += f"; {_plural(len(unreachable), 'target')} not judged (no chain captured)"
+    violations = report.failure_lines() if quiet else ()
+    violations += tuple(e.message for e in unreachable)
+    hint = "; ".join([fix_hint(report.failures), *_hints(unreachable)])
+    return VerdictError(message, violations=violations, hint=hint)
+
+
+def capture_errors(unreachable: Sequence[DeviceError]) -> list[dict[str, str | None]]:
+    """``--json``'s ``capture_errors``: each target not judged, its error and hint."""
+    return [{"error": e.message, "hint": e.hint} for e in unreachable]
