@@ -191,6 +191,7 @@ def _comment(text: str, *, indent: str = "") -> list[str]:
         width=_WIDTH,
         initial_indent=f"# {indent}",
         subsequent_indent=f"# {indent}",
+        break_long_words=False,
         break_on_hyphens=False,
     )
 

@@ -227,11 +227,20 @@ def test_roots_fits_80_columns_and_says_what_it_left_out() -> None:
 
 
 def test_boards_show_wraps_its_prose_to_the_terminal() -> None:
+    """Only wrapped: never a word broken, nor at its hyphen (at 50 columns the
+    connection's 'letsencrypt/rsa-dst-preferred' was cut after 'rsa-')."""
     for board in ("mdash-arduino@1.2.13", "esp-idf-bundle@5.4", "mongoose-os-esp32"):
-        narrow, wide = run("boards", "show", board, columns=80), run("boards", "show", board)
+        wide = run("boards", "show", board)
+        assert widest(wide) > 80
+        narrow = run("boards", "show", board, columns=80)
         long = [line for line in narrow.splitlines() if len(line) > 80]
         assert all(" " not in line.strip() for line in long), long  # a path alone may pass
-        assert widest(wide) > 80 and narrow.split() == wide.split()  # only wrapped
+        assert narrow.split() == wide.split()
+        # Narrower than its tables (cut with an ellipsis), the prose still breaks no word
+        # at a hyphen: no word ends in '-' that did not in the wide text.
+        cut = {w for w in run("boards", "show", board, columns=50).split() if w.endswith("-")}
+        assert cut <= {w for w in wide.split() if w.endswith("-")}, (board, cut)
+    assert "letsencrypt/rsa-dst-preferred" in run("boards", "show", "mdash-arduino", columns=50)
 
 
 def test_json_is_the_same_at_any_width(journal: Path, bundle: Path) -> None:

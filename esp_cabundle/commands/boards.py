@@ -124,6 +124,7 @@ def render_board(b: Board, *, width: int = 88) -> str:
                 width,
                 initial_indent="  ",
                 subsequent_indent="  ",
+                break_long_words=False,
                 break_on_hyphens=False,
             )
         )
@@ -194,7 +195,13 @@ def _render_firmware(b: Board, width: int) -> list[str]:
     if release.version != b.version or release.date or release.source:
         dated = f", {release.date.date().isoformat()}" if release.date else ""
         lines.append(f"    release {release.version}{dated}: {release.source}")
-    wrap = textwrap.TextWrapper(width, initial_indent="      ", subsequent_indent="      ")
+    wrap = textwrap.TextWrapper(
+        width,
+        initial_indent="      ",
+        subsequent_indent="      ",
+        break_long_words=False,  # a path or roadmap name copied whole
+        break_on_hyphens=False,
+    )
     for conn, ca in b.connection_cas():
         ca_set = ca_set_info(ca.ca_set)
         host = f" ({conn.host})" if conn.host and conn.host != conn.name else ""
