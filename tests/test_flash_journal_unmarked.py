@@ -244,3 +244,41 @@ def test_a_csv_log_keeps_the_unmarked_entry_on_the_records_line(
     assert (fine["result"], fine["error"]) == ("updated", "")
     assert "journal:" not in fine["notes"]
     assert full["notes"].startswith(fine["notes"])  # the plan's notes first, alike
+
+
+def full_everywhere(monkeypatch: pytest.MonkeyPatch, folders: set[str]) -> None:
+    """The journal of the units whose folder is in ``folders`` takes nothing more: no
+    new entry, no rewrite of one (ENOSPC)."""
+    real = journal_module._write_private
+
+    def write(path: Path, data: bytes) -> None:
+        if path.parent.name in folders:
+            raise OSError(errno.ENOSPC, FULL)
+        real(path, data)
+
+    monkeypatch.setattr(journal_module, "_write_private", write)
+
+
+def test_a_new_entry_refused_after_a_finish_does_not_say_nothing_was_written(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another CA on a full disk: the interrupted update is finished (sectors written),
+    its entry cannot be marked, then this run's entry cannot be saved. The error said
+    "nothing written to the unit" and dropped the finished entry's trouble: it now says
+    what the unit holds and names both."""
+    (unit,) = units(virtual_esp32, 1)
+    cut_part_way(unit, tmp_path, runner)
+    (tmp_path / "ca.pem").write_bytes(OTHER_CA)
+    args = ["flash", "--board", "mongoose-os-esp32", "--bundle", str(tmp_path / "ca.pem")]
+    args += ["--journal-dir", str(tmp_path / "j"), "--port", unit.url, "--json"]
+    full_everywhere(monkeypatch, {mac(0).replace(":", "")})
+    r = runner.invoke(cli, args)
+    assert r.exit_code != 0, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    said = u["error"]
+    assert "nothing written to the unit" not in said, said
+    assert "this run's CA not written; the earlier interrupted update was finished (" in said
+    assert "so the unit holds that update's CA" in said
+    (finished,) = Journal(tmp_path / "j").entries(mac(0))
+    assert f"; and {finished.path}: cannot mark the journal entry complete ({FULL})" in said
+    assert ca_on(unit) == NEW_CA and finished.status == "pending"

@@ -95,6 +95,25 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _unrecorded(e: OutputError, earlier: int, unfinished: OutputError | None) -> OutputError:
+    """A new entry that cannot be saved (a full disk): this run's CA is not written; but
+    an earlier interrupted update finished first did write the unit, which journal's
+    "nothing written to the unit" would deny, and that entry's marking may have failed
+    too."""
+    if not earlier and unfinished is None:
+        return e
+    message = e.message
+    if earlier:
+        message = message.replace(
+            "nothing written to the unit",
+            f"this run's CA not written; the earlier interrupted update was finished "
+            f"({plural(earlier, 'sector')} written), so the unit holds that update's CA",
+        )
+    if unfinished is not None:
+        message += f"; and {unfinished.message}"
+    return OutputError(message, hint=e.hint)
+
+
 def _finish_pending(
     flash: GuardedFlash,
     table: PartitionTable,
@@ -309,7 +328,10 @@ def flash_ca(
             if "nothing was written" not in e.message:
                 e.message += "; nothing was written, the unit is unchanged"
             raise
-        entry = journal.record(entry)
+        try:
+            entry = journal.record(entry)
+        except OutputError as e:
+            raise _unrecorded(e, earlier, unfinished) from e
         writes = [(w.offset, w.new) for w in plan.writes]
 
         def stopped_at(done: int, torn: bool) -> FlashResult:
