@@ -35,6 +35,7 @@ from .chains import DEFAULT_PORT
 from .check import CheckItem, target_items
 from .roadmaps import roadmap_server
 from .targets import Target, target_label
+from .text import shown_path
 
 if TYPE_CHECKING:
     from .firmware import Connection, ConnectionCa
@@ -46,7 +47,7 @@ __all__ = ["is_own_server", "own_server_evidence", "save_chain_command", "unread
 def save_chain_command(host: str, path: Path) -> str:
     """The command that saves ``host``'s chain where every path reads it; ``chains
     show --host`` works with or without a cabundle.yaml (``chains pull`` needs one)."""
-    return shlex.join(["esp-cabundle", "chains", "show", "--host", host, "-o", str(path)])
+    return shlex.join(["esp-cabundle", "chains", "show", "--host", host, "-o", shown_path(path)])
 
 
 def is_own_server(
@@ -107,6 +108,7 @@ def own_server_evidence(
         roadmap, kind = roadmap_server(conn.server)
         target = Target(target_label(conn.host, DEFAULT_PORT), conn.host, DEFAULT_PORT)
         path = target.chain_path(base)
+        shown = shown_path(path)  # as typed from here: a report the same in any checkout
         shipped = f"the chains the tool ships for it (roadmap {roadmap.name}: {kind.name})"
         stale = ""
         if roadmap.reviewed is not None and (roadmap.switched_by(roadmap.reviewed) or at) < at:
@@ -119,12 +121,12 @@ def own_server_evidence(
             for item in target_items([target], base, device=dev, live=False):
                 items.append(replace(item, name=conn.name, hostname=conn.host))
             notes.append(
-                f"{conn.name}: judged on the saved {path} and on {shipped}, the worse verdict "
+                f"{conn.name}: judged on the saved {shown} and on {shipped}, the worse verdict "
                 f"counts{stale}"
             )
         else:
             save = f"; save what it sends today with: {save_chain_command(conn.host, path)}"
             notes.append(
-                f"{conn.name}: judged on {shipped}, no saved {path}{stale}{save * bool(stale)}"
+                f"{conn.name}: judged on {shipped}, no saved {shown}{stale}{save * bool(stale)}"
             )
     return items, tuple(notes)

@@ -369,3 +369,25 @@ def test_control_characters_in_names_never_reach_the_page(runner: CliRunner, in_
     assert "Evil\\x1b[31mRoot\\x85C1\\x07" in page  # shown, escaped
     assert "Evil\\nInter\\x9b2J" in page and "a\\x1b[2Jchain.pem" in page
     parse(page)  # still well-formed for a parser
+
+
+def test_a_boards_report_is_the_same_in_any_checkout(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A board's connection without a saved chain is noted with the path to save it at:
+    named as typed from the project (chains/mdash.net.pem), not as the config's absolute
+    path, so one project checked out in two places writes the same report."""
+    reports = []
+    for place in ("one", "two/deeper"):
+        project = tmp_path / place
+        project.mkdir(parents=True)
+        (project / "cabundle.yaml").write_text("board: mdash\nservice_until: 2031-12-01\n")
+        monkeypatch.chdir(project)
+        r = runner.invoke(cli, ["check", "--at", "2026-12-01", "--report", "r.html"])
+        assert r.exit_code == 0, r.output
+        said = " ".join(r.stdout.split())
+        assert "no saved chains/mdash.net.pem" in said, said
+        assert "chains show --host mdash.net -o chains/mdash.net.pem" in said, said
+        reports.append((project / "r.html").read_bytes())
+    assert str(tmp_path).encode() not in reports[0]
+    assert reports[0] == reports[1]
