@@ -227,7 +227,7 @@ def build_bundle(
         private=frozenset(private),
         dir_notes=tuple(dir_notes),
         dir_warnings=tuple(dir_warnings),
-        inputs=_read_too(read, catalog, (board, *(b.board for b in per_board.values()))),
+        inputs=_read_too(read, catalog, bundle, (board, *(b.board for b in per_board.values()))),
     )
 
 
@@ -347,11 +347,14 @@ def _packed_from(out: OutputSpec, packed: PackedImage) -> list[Path]:
 
 
 def _read_too(
-    read: list[Path], catalog: Catalog, boards: Sequence[Board | None]
+    read: list[Path], catalog: Catalog, bundle: Bundle, boards: Sequence[Board | None]
 ) -> tuple[Path, ...]:
     """``read`` and what else the build read that no option names: the Mozilla store,
-    and the board files."""
+    the package's data files its package roots came from (Gen Y), and the board files."""
     more = [catalog.store] if catalog.store is not None else []
+    for e in bundle.entries:
+        known = catalog.get(e.sha256) if e.source == "package" else None
+        more += [known.data_file] if known is not None and known.data_file is not None else []
     more += [Path(b.source) for b in boards if b is not None and Path(b.source).is_file()]
     return tuple(dict.fromkeys([*read, *more]))
 

@@ -247,6 +247,9 @@ class CatalogEntry:
     status: str
     aliases: tuple[str, ...]
     der: bytes = field(repr=False)
+    # The package data file a "package" root was read from: a build lists it in its
+    # dependency file, so upgrading esp-cabundle builds again.
+    data_file: Path | None = None
 
     @property
     def alias(self) -> str | None:
@@ -420,6 +423,7 @@ class Catalog:
                     status=status,
                     aliases=tuple(reverse.get(fp, ())),
                     der=der,
+                    data_file=_DATA / "extra-roots.pem",
                 )
             )
         known = {e.sha256 for e in entries}
@@ -435,6 +439,7 @@ class Catalog:
                     status=f"not in certifi {version}: removed from Mozilla, or certifi too old",
                     aliases=tuple(reverse.get(fp, ())),
                     der=base64.b64decode(meta["der"]),
+                    data_file=ROOT_METADATA_FILE,
                 )
             )
         return cls(entries, mozilla_version=version, store=Path(pem_path))

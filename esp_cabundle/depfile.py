@@ -75,22 +75,33 @@ def render_depfile(targets: Iterable[Path], inputs: Iterable[Path]) -> bytes:
     """``targets: inputs`` with one input per line; inputs that are also targets (an
     existing output compared before it is rewritten) and repeats (the same file by two
     names) are left out, so the rule never depends on itself. Names are as make, run
-    where the build ran, would write them (see :func:`_make_name`)."""
+    where the build ran, would write them (see :func:`_make_name`).
+
+    Then an empty rule for each input, as ``gcc -MP`` adds: an input renamed or removed
+    (with the config edited to match) is then a target make knows how to make, not
+    "No rule to make target"; the outputs are rebuilt since it is newer than them."""
     base = _working_dir()
     tgts, deps = _unique(targets, base), _unique(inputs, base)
     head = " ".join(_escape(t) for t in tgts.values()) + ":"
-    kept = [p for key, p in deps.items() if key not in tgts]
-    lines = [head, *(f"  {_escape(p)}" for p in kept)]
+    kept = [_escape(p) for key, p in deps.items() if key not in tgts]
+    lines = [head, *(f"  {name}" for name in kept)]
+    phony = "".join(f"\n{name}:\n" for name in kept)
     # A name that is not UTF-8 is written as its bytes, as make and Ninja open files.
-    return os.fsencode(" \\\n".join(lines) + "\n")
+    return os.fsencode(" \\\n".join(lines) + "\n" + phony)
 
 
 def is_depfile(data: bytes) -> bool:
     """Whether ``data`` reads as :func:`render_depfile` writes: a ``targets:`` line, then
-    only indented inputs. An earlier run's dependency file in a ``from_dir`` is left out
-    of the image as the outputs are; a file of the user's at that path is not one."""
-    lines = os.fsdecode(data).split(" \\\n")
+    only indented inputs, then an empty rule for each of them (none in files written
+    before they were added). An earlier run's dependency file in a ``from_dir`` is left
+    out of the image as the outputs are; a file of the user's at that path is not one."""
+    text = os.fsdecode(data)
+    rule, blank, rest = text.partition("\n\n")
+    lines = (rule + "\n" if blank else rule).split(" \\\n")
     head, *deps = (line.removesuffix("\n") for line in lines)
     if not data.endswith(b"\n") or not head.endswith(":") or "\n" in head:
         return False
-    return all(line.startswith("  ") and "\n" not in line for line in deps)
+    if not all(line.startswith("  ") and "\n" not in line for line in deps):
+        return False
+    empty = [f"{line[2:]}:" for line in deps]
+    return not rest or rest.removesuffix("\n").split("\n\n") == empty

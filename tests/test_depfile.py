@@ -19,7 +19,7 @@ from support.verify_pki import mint
 from esp_cabundle.catalog import Catalog
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
-from esp_cabundle.depfile import render_depfile
+from esp_cabundle.depfile import is_depfile, render_depfile
 from esp_cabundle.errors import InputError
 from esp_cabundle.fs import open_image
 
@@ -29,7 +29,8 @@ ALLOW = ("--allow", "expires-before-service-end")  # extra.der: Root YR's cross-
 def _rule(text: str) -> tuple[list[str], list[str]]:
     """(targets, inputs) of a depfile, unescaped as make reads it, each made absolute
     (a name relative to where the build ran, which is where this reads it)."""
-    joined = text.replace("\\\n", " ")
+    rule = text.partition("\n\n")[0]  # the rule, then -MP's empty ones
+    joined = rule.replace("\\\n", " ")
     head, _, tail = joined.partition(": ")
 
     def words(s: str) -> list[str]:
@@ -105,6 +106,7 @@ def test_build_lists_every_file_it_read(project: Path) -> None:
         str(project / "data"),
         str(project / "data" / "conf.json"),
         str(store),
+        str(Catalog.load().resolve("isrg-root-yr").data_file),  # Gen Y: package data
     ]
 
 
@@ -118,7 +120,8 @@ def test_an_output_on_stdout_is_no_target(in_tmp: Path, stdout: str) -> None:
     assert r.stdout.startswith("# ISRG Root X1")
     targets, inputs = _rule((in_tmp / "ca.d").read_text())
     assert targets == [str(in_tmp / "ca.d")]
-    assert inputs == [str(Catalog.load().store)]
+    catalog = Catalog.load()
+    assert inputs == [str(catalog.store), str(catalog.resolve("isrg-root-yr").data_file)]
 
 
 def test_dry_run_names_the_depfile_and_writes_nothing(project: Path) -> None:
@@ -198,6 +201,8 @@ def test_cmake_configures_again_when_a_saved_chain_changes(tmp_path: Path) -> No
         "cmake_minimum_required(VERSION 3.16)\n"
         "include(${CMAKE_CURRENT_LIST_DIR}/cabundle.cmake)\n"
         "cabundle_generate(${CMAKE_CURRENT_LIST_DIR}/cabundle.yaml)\n"
+        "get_property(deps DIRECTORY PROPERTY CMAKE_CONFIGURE_DEPENDS)\n"
+        'message(STATUS "deps=${deps}")\n'
         "project(depfile_test NONE)\n"
         "add_custom_target(app ALL COMMAND ${CMAKE_COMMAND} -E echo app)\n"
     )
@@ -216,7 +221,11 @@ def test_cmake_configures_again_when_a_saved_chain_changes(tmp_path: Path) -> No
         assert p.returncode == 0, p.stdout + p.stderr
         return p.stdout + p.stderr
 
-    cmake("-S", str(d), "-B", str(build))
+    out = cmake("-S", str(d), "-B", str(build))
+    deps = next(line for line in out.splitlines() if "deps=" in line).split("=", 1)[1]
+    # The files read, not the empty rules after them ("cabundle.yaml:").
+    assert str(d / "cabundle.yaml") in deps.split(";")
+    assert not [p for p in deps.split(";") if p.endswith(":")], deps
     assert "Configuring done" not in cmake("--build", str(build))  # nothing changed
     chain = d.parent / "chains" / "letsencrypt-gen-y-rsa.pem"
     chain.write_bytes(chain.read_bytes() + b"\n")
@@ -310,6 +319,61 @@ def test_a_file_reached_through_a_symlinked_directory_is_named_below_the_build(
     link.symlink_to(real, target_is_directory=True)
     monkeypatch.chdir(link)  # os.getcwd() says .../real
     text = render_depfile([link / "data" / "ca.pem"], [link / "root.pem"]).decode()
-    assert text.split() == ["data/ca.pem:", "\\", "root.pem"], text
+    assert text.split() == ["data/ca.pem:", "\\", "root.pem", "root.pem:"], text
     outside = tmp_path / "elsewhere.pem"  # outside the build's directory: absolute still
     assert str(outside) in render_depfile([link / "x.pem"], [outside]).decode().split()
+
+
+def test_each_input_gets_an_empty_rule_escaped_as_it_is_listed(tmp_path: Path) -> None:
+    """As ``gcc -MP``: one empty rule per input, none for a target."""
+    odd = tmp_path / "a $HOME #1.pem"
+    text = render_depfile([tmp_path / "ca.pem"], [odd, tmp_path / "x.yaml"]).decode()
+    phony = text.partition("\n\n")[2]
+    assert phony.split("\n\n") == [f"{tmp_path}/a\\ $$HOME\\ \\#1.pem:", f"{tmp_path}/x.yaml:\n"]
+    assert is_depfile(text.encode())
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_builds_again_after_a_root_file_is_renamed(in_tmp: Path) -> None:
+    """``mv myca.pem fleetroot.pem`` and the config edited to match: make said "No rule
+    to make target 'myca.pem'" until the depfile had an empty rule for each input."""
+    (in_tmp / "myca.pem").write_bytes(mint("Make Root").pem)
+    cfg = in_tmp / "cabundle.yaml"
+    cfg.write_text(
+        "roots: [myca.pem]\nallow: [not-ca]\noutputs:\n  - {format: pem, path: ca.pem}\n"
+    )
+    (in_tmp / "Makefile").write_text(
+        "ca.pem: cabundle.yaml\n\tesp-cabundle build --depfile ca.d -q\n-include ca.d\n"
+    )
+    env = child_env()
+
+    def make() -> subprocess.CompletedProcess[str]:
+        argv = ["make", "ca.pem"]
+        return subprocess.run(argv, cwd=in_tmp, env=env, capture_output=True, text=True)
+
+    first = make()
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "\nmyca.pem:\n" in (in_tmp / "ca.d").read_text()
+    (in_tmp / "myca.pem").rename(in_tmp / "fleetroot.pem")
+    cfg.write_text(cfg.read_text().replace("myca.pem", "fleetroot.pem"))
+    again = make()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "esp-cabundle build" in again.stdout
+    assert "fleetroot.pem" in (in_tmp / "ca.d").read_text()
+
+
+def test_a_package_root_lists_the_package_file_it_came_from(in_tmp: Path) -> None:
+    """Gen Y is not in certifi: its copy is package data, and an esp-cabundle upgrade
+    that changes it must build again."""
+    argv = ["build", "--root", "isrg-root-yr", "--no-lock", "-o", "ca.pem"]
+    r = CliRunner().invoke(cli, [*argv, "--depfile", "ca.d"])
+    assert r.exit_code == 0, r.output
+    inputs = _rule((in_tmp / "ca.d").read_text())[1]
+    catalog = Catalog.load()
+    entry = catalog.resolve("isrg-root-yr")
+    assert entry.source == "package" and entry.data_file is not None
+    assert inputs == [str(catalog.store), str(entry.data_file)]
+    x1 = ["build", "--root", "isrg-root-x1", "--no-lock", "-o", "x.pem", "--depfile", "x.d"]
+    r = CliRunner().invoke(cli, x1)  # in certifi: the Mozilla store only
+    assert r.exit_code == 0, r.output
+    assert _rule((in_tmp / "x.d").read_text())[1] == [str(catalog.store)]

@@ -32,6 +32,10 @@ function(cabundle_generate config)
   # per line after the outputs, in make's escaping): not only cabundle.yaml but the
   # saved chains of its targets, root files, a board file and the Mozilla store.
   file(READ ${depfile} text)
+  string(FIND "${text}" "\n\n" rule_end)            # then an empty rule per input: skip
+  if(NOT rule_end EQUAL -1)
+    string(SUBSTRING "${text}" 0 ${rule_end} text)
+  endif()
   string(REPLACE " \\\n" "\n" text "${text}")       # the continued lines, ended
   string(FIND "${text}" "\n" eol)                   # the outputs' line: skip it
   math(EXPR eol "${eol} + 1")
