@@ -262,7 +262,7 @@ def parse_config(text: str, *, path: Path) -> Config:
     service_until = m["service_until"].as_date() if "service_until" in m else None
     max_bytes = m["max_bytes"].as_size(minimum=1) if "max_bytes" in m else None
     allow = (
-        frozenset(n.as_choice(POLICY_NAMES) for n in m["allow"].as_list())
+        frozenset(x for n in m["allow"].as_list() for x in n.as_choices(POLICY_NAMES))
         if "allow" in m
         else frozenset()
     )

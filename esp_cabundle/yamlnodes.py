@@ -163,6 +163,19 @@ class Node:
             raise self.error(f"'{s}' is not one of: {', '.join(choices)}", hint=suggest(s, choices))
         return s
 
+    def as_choices(self, choices: tuple[str, ...]) -> list[str]:
+        """Comma-separated names, each one of ``choices`` (``allow: not-ca,expired``, as
+        the CLI's ``--allow`` takes them and its hints write them)."""
+        text = self.as_str()
+        names = [part.strip() for part in text.split(",")]
+        for name in names:
+            if name not in choices:
+                shown = f"'{name}' (in '{text}')" if name != text else f"'{name}'"
+                raise self.error(
+                    f"{shown} is not one of: {', '.join(choices)}", hint=suggest(name, choices)
+                )
+        return names
+
     def as_plain(self) -> Any:
         """The value with all Node wrappers removed."""
         return _plain(self)

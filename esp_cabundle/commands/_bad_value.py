@@ -68,6 +68,9 @@ def _candidates(
     kind = param.type
     typed = _typed_value(param, argv)
     out: list[str] = []
+    nearest = getattr(kind, "nearest", None)  # a list of choices (--allow a,b) mends each
+    if callable(nearest) and typed:
+        out += [v for v in [nearest(typed)] if isinstance(v, str)]
     if isinstance(kind, click.Choice):
         choices = [str(c) for c in kind.choices]
         out += difflib.get_close_matches(typed or "", choices, 1, 0.5) + choices[:1]

@@ -15,6 +15,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
     from ..check import Target
     from ..config import Config
     from ..gate import CaSource, GatedCA
+
+    _Choice = click.Choice[str]
+else:  # click < 8.2 (pyproject allows 8.1) has no generic Choice
+    _Choice = click.Choice
 
 __all__ = ["CaOptions", "announce", "ca_options"]
 
@@ -87,6 +92,45 @@ _BUILD = (
 )
 
 
+class _Names(_Choice):
+    """``--allow``'s value: one name or several separated by commas (``not-ca,expired``,
+    as the gate's hint writes them), each one of the choices; a tuple of them, which
+    :func:`ca_options` flattens. A name that is none is refused naming it, and
+    :meth:`nearest` gives the value with it mended for the hint's example line."""
+
+    @property
+    def accepted(self) -> str:
+        """What the value takes, in words (for the bad value's hint)."""
+        *first, last = (str(c) for c in self.choices)
+        return f"one of {', '.join(first)} or {last}, or several separated by commas"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        names = [part.strip() for part in str(value).split(",")]
+        for name in names:
+            if name not in self.choices:
+                shown = f"{name!r} (in {value!r})" if name != value else repr(name)
+                listed = ", ".join(repr(str(c)) for c in self.choices)
+                self.fail(f"{shown} is not one of {listed}.", param, ctx)
+        return tuple(names)
+
+    def nearest(self, typed: str) -> str | None:
+        """``typed`` with each name that is no choice replaced by the nearest one."""
+        choices = [str(c) for c in self.choices]
+        mended = []
+        for name in (part.strip() for part in typed.split(",")):
+            near = (
+                name
+                if name in choices
+                else next(iter(get_close_matches(name, choices, 1, 0.5)), None)
+            )
+            if near is None:
+                return None
+            mended.append(near)
+        return ",".join(mended)
+
+
 def _allow_option(extra: tuple[tuple[str, str], ...] = ()) -> Callable[[F], F]:
     """``--allow POLICY``; ``extra``: a command's own values beside the policies (name,
     what it allows), e.g. push's ``unjudged``."""
@@ -95,17 +139,18 @@ def _allow_option(extra: tuple[tuple[str, str], ...] = ()) -> Callable[[F], F]:
             "--allow",
             "allow",
             multiple=True,
-            type=click.Choice(POLICY_NAMES),
-            help="Relax a policy (repeatable).",
+            type=_Names(POLICY_NAMES),
+            help="Relax a policy (repeatable, or several separated by commas).",
         )
     more = "".join(f" {name}: {what}." for name, what in extra)
     return click.option(  # the choices listed in the help, not the 80-column usage line
         "--allow",
         "allow",
         multiple=True,
-        type=click.Choice((*POLICY_NAMES, *(name for name, _ in extra))),
+        type=_Names((*POLICY_NAMES, *(name for name, _ in extra))),
         metavar="NAME",
-        help=f"Relax a policy (repeatable): {', '.join(POLICY_NAMES)}.{more}",
+        help=f"Relax a policy (repeatable, or several separated by commas): "
+        f"{', '.join(POLICY_NAMES)}.{more}",
     )
 
 
@@ -306,6 +351,8 @@ def ca_options(
     def decorate(f: F) -> F:
         @functools.wraps(f)
         def command(*args: Any, **kwargs: Any) -> Any:
+            if "allow" in kwargs:  # --allow a,b gives a tuple of names
+                kwargs["allow"] = tuple(n for names in kwargs["allow"] for n in names)
             ca = CaOptions(**{k: kwargs.pop(k) for k in _KEYS if k in kwargs})
             return f(*args, ca=ca, **kwargs)
 
