@@ -15,7 +15,6 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -117,6 +116,9 @@ class _Names(_Choice):
 
     def nearest(self, typed: str) -> str | None:
         """``typed`` with each name that is no choice replaced by the nearest one."""
+        # deferred: difflib is needed only on this error path, not at every start-up
+        from difflib import get_close_matches
+
         choices = [str(c) for c in self.choices]
         mended = []
         for name in (part.strip() for part in typed.split(",")):
