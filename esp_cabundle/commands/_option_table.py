@@ -16,7 +16,7 @@ OPTIONS: dict[str, str] = {
     "build": (
         "-c= --config= --preset= --root= --exclude= --service-until= --max-bytes= "
         "--allow= --target= --no-check -f= --format= -o= --output= --c-name= "
-        "--c-style= --idf-version= --idf-filter= --locked --no-lock --dry-run "
+        "--c-style= --idf-version= --idf-filter= --locked --lock --no-lock --dry-run "
         "--depfile= --allow-outside --at= --json --wide -q --quiet --debug"
     ),
     "chains": "--debug",

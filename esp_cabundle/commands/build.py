@@ -14,6 +14,7 @@ from .._stdin import names_stdout
 from ..build import LOCK_NAME, BuildResult, build_bundle, dry_run_build, write_build
 from ..clobber import same_file
 from ..config import (
+    CONFIG_NAME,
     Config,
     OutputSpec,
     config_above,
@@ -137,7 +138,12 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
 @click.option(
     "--locked", is_flag=True, help="Fail if the roots differ from cabundle.lock (for CI)."
 )
-@click.option("--no-lock", is_flag=True, help="Do not write cabundle.lock.")
+@click.option(
+    "--lock/--no-lock",
+    default=None,
+    help="Write cabundle.lock, or leave it as it is. Default: write it, unless --preset, "
+    "--root, --exclude or --idf-filter change the selection the config describes.",
+)
 @click.option("--dry-run", is_flag=True, help="Resolve and check, but write nothing.")
 @click.option(
     "--depfile",
@@ -163,7 +169,7 @@ def build(
     idf_version: str | None,
     idf_filter: Path | None,
     locked: bool,
-    no_lock: bool,
+    lock: bool | None,
     dry_run: bool,
     depfile: Path | None,
     allow_outside: bool,
@@ -175,7 +181,8 @@ def build(
 
     Without a config or flags, writes ./ca.pem from the default preset and a
     cabundle.lock that pins the roots' SHA-256 fingerprints (with -c FILE and no outputs
-    in it, both beside FILE). Nothing is written if any
+    in it, both beside FILE). --preset, --root, --exclude or --idf-filter changing a
+    config's selection leave its lock as it is (--lock writes it). Nothing is written if any
     policy is violated (expired root, root expiring before --service-until, not a CA,
     over --max-bytes, not parseable by mbedTLS). With board: in the config, that board's
     rules judge the targets and its firmware's connections must accept the CA, as in
@@ -255,14 +262,25 @@ def build(
     if any(names_stdout(o.path) for o in outputs):  # a config's 'path: -' too
         stdout_carries_output()  # the report, and --json, go to stderr (ui decides by it)
     lock_path = _config_dir(config) / LOCK_NAME
+    overriding = _overriding(ca, idf_filter) if config is not None else []
+    lock_note = None
+    if lock is None and overriding and config is not None and not locked:
+        lock = False  # the lock pins what the config says, which this build is not
+        change = "change" if len(overriding) > 1 else "changes"
+        lock_note = (
+            f"{shown_path(lock_path)} left as it is: {' and '.join(overriding)} {change} "
+            f"the selection {shown_path(config.path or Path(CONFIG_NAME))} describes (--lock "
+            "writes it)"
+        )
+    no_lock = lock is False and not locked
     if config is not None and not allow_outside:
-        _refuse_outside(config, outputs, lock_path if not (no_lock and not locked) else None)
+        _refuse_outside(config, outputs, None if no_lock else lock_path)
     result = build_bundle(
         spec,
         outputs,
         at=when,
-        lock_path=None if (no_lock and not locked) else lock_path,
-        kept_lock=lock_path if (no_lock and not locked) else None,
+        lock_path=None if no_lock else lock_path,
+        kept_lock=lock_path if no_lock else None,
         locked=locked,
         config=config,
         targets=ca.extra_targets(),
@@ -276,6 +294,8 @@ def build(
     for board_ca in result.boards:  # image outputs for a board: its rules, its connections
         announce(board_ca, quiet=quiet, as_json=as_json, images_of=board_ca.board)
     if not as_json:
+        if lock_note is not None:
+            note(f"note: {lock_note}", quiet=quiet, wrap=True)
         for n in result.dir_notes:
             note(f"note: {printable(n)}", quiet=quiet)
         for w in result.dir_warnings:
@@ -297,7 +317,7 @@ def build(
                     for o, d in result.outputs
                 ],
                 "lock": str(result.lock_path) if result.lock_path else None,
-                "notes": [*result.notes, *result.dir_notes],
+                "notes": [*result.notes, *result.dir_notes, *([lock_note] if lock_note else [])],
                 "warnings": list(result.dir_warnings),
                 "allowed_violations": [v.message for v in result.violations if v.allowed],
                 # a dry run writes nothing: what it would write is under would_write
@@ -324,6 +344,18 @@ def build(
         # left as they were (same inode and mtime): make rebuilds nothing that includes them
         kept = ", ".join(sizes[p] for p in done.unchanged)
         echo(f"unchanged: {kept} (already these bytes; not rewritten)", quiet=quiet, wrap=True)
+
+
+def _overriding(ca: CaOptions, idf_filter: Path | None) -> list[str]:
+    """The flags that change the selection a config describes: a lock written from them
+    would pin roots the config does not name, and the next ``build --locked`` fails."""
+    given = (
+        ("--preset", ca.presets),
+        ("--root", ca.roots),
+        ("--exclude", ca.excludes),
+        ("--idf-filter", idf_filter is not None),
+    )
+    return [flag for flag, value in given if value]
 
 
 def _roots_table(result: BuildResult) -> None:
