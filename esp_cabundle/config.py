@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
-from .errors import InputError
+from .errors import ConfigError, InputError
+from .file_kinds import names_a_directory
 from .fileio import is_found
 from .formats import FORMATS, IMAGE_FORMATS, implied_format
 from .spelling import CONFIG_SPELLING, PYTHON
@@ -227,6 +228,17 @@ _NUMBER_OPTIONS = ("max_certs",)
 _LOCK_NAME = "cabundle.lock"  # build.LOCK_NAME, which imports this module
 
 
+def _directory_path(n: Node, fmt: str) -> ConfigError:
+    """``path: sub/`` names a directory: pathlib drops the slash, and a file ``sub`` was
+    written. Refused as ``-o sub/`` is, with a file in it to name."""
+    name = Path(FORMATS[fmt].default_path).name
+    example = os.path.join(n.as_str(), name)
+    return n.error(
+        f"'{n.as_str()}' names a directory, not a file; nothing was read or written",
+        hint=f"name a file in it, e.g. path: {example}",
+    )
+
+
 def _own_path(node: Node, path: Path, shown: Path, taken: dict[str, str]) -> None:
     """An output's path must not be the config's, the lock's or an earlier output's:
     an error at its line, rather than a refusal naming only the files."""
@@ -313,6 +325,8 @@ def parse_config(text: str, *, path: Path) -> Config:
         fmt = om["format"].as_choice(tuple(FORMATS))
         allowed_keys = ("format", "path", *FORMATS[fmt].options)
         om = n.as_mapping(allowed_keys)
+        if "path" in om and names_a_directory(om["path"].as_str()):
+            raise _directory_path(om["path"], fmt)
         out_path = Path(om["path"].as_str()) if "path" in om else Path(FORMATS[fmt].default_path)
         implied = implied_format(out_path)
         if implied is not None and implied != fmt:

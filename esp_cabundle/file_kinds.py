@@ -16,10 +16,22 @@ __all__ = [
     "file_kind",
     "is_found",
     "is_named",
+    "names_a_directory",
     "refuse_special",
     "shell_path",
     "with_article",
 ]
+
+
+def names_a_directory(value: str) -> bool:
+    """True for ``build/``, ``logs/.`` or ``..``: a path whose last part names a
+    directory. pathlib drops the trailing ``/`` and ``.``, so ``-o build/`` (no such
+    directory yet) would otherwise write a file called ``build``."""
+    seps = os.sep + (os.altsep or "")
+    last = value.rstrip(seps)
+    for sep in seps:
+        last = last.rsplit(sep, 1)[-1]
+    return value.endswith(tuple(seps)) or last in (".", "..")
 
 
 def shell_path(path: str | Path) -> str:

@@ -62,6 +62,14 @@ FP = "0123456789abcdef" * 4  # a well-formed SHA-256 no catalog root has
             2,
             "'data/ca.pem' names a pem file, but the output format is spiffs",
         ),
+        # pathlib drops the slash: 'sub/' wrote a file called sub, as -o sub/ is refused
+        ("outputs:\n  - {format: pem, path: 'sub/'}\n", 2, "'sub/' names a directory, not a"),
+        ("outputs:\n  - format: c\n    path: inc/.\n", 3, "'inc/.' names a directory"),
+        (
+            "outputs:\n  - {format: spiffs, path: img/, board: mdash-arduino}\n",
+            2,
+            "outputs[0].path: 'img/' names a directory, not a file; nothing was read or written",
+        ),
     ],
 )
 def test_a_bad_value_is_an_error_at_its_line(
@@ -150,3 +158,11 @@ def test_a_mistyped_date_in_a_list_hints_the_date_alone() -> None:
     with pytest.raises(ConfigError) as e:
         parse_config("max_bytes: !!int 16k\n", path=Path("c.yaml"))
     assert e.value.hint == "quote it to keep it as a string"
+
+
+def test_a_directory_path_hints_a_file_in_it(in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text("outputs:\n  - {format: pem, path: 'sub/'}\n")
+    r = CliRunner().invoke(cli, ["build"])
+    assert r.exit_code == 2, r.output
+    assert "hint: name a file in it, e.g. path: sub/ca.pem" in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]

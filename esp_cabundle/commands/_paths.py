@@ -15,6 +15,7 @@ import click
 
 from .._stdin import names_stdout, output_descriptor
 from ..errors import InputError, OutputError, directory_refused
+from ..file_kinds import names_a_directory
 from ..fileio import file_kind
 from ..ui import stdout_carries_output
 from ._usage import replaced_option, typed_words, usage_error
@@ -29,17 +30,6 @@ __all__ = [
 ]
 
 
-def _names_a_directory(value: str) -> bool:
-    """True for ``build/``, ``logs/.`` or ``..``: a path whose last part names a
-    directory. pathlib drops the trailing ``/`` and ``.``, so ``-o build/`` (no such
-    directory yet) would otherwise write a file called ``build``."""
-    seps = os.sep + (os.altsep or "")
-    last = value.rstrip(seps)
-    for sep in seps:
-        last = last.rsplit(sep, 1)[-1]
-    return value.endswith(tuple(seps)) or last in (".", "..")
-
-
 def refuse_directory(value: Any, param: click.Parameter | None) -> None:
     """A file option or argument, read or written, given a directory: refused in the
     tool's words (exit 2, no usage banner; click's own "File 'out' is a directory."
@@ -49,7 +39,7 @@ def refuse_directory(value: Any, param: click.Parameter | None) -> None:
     if not (
         isinstance(value, str)
         and value != "-"
-        and (_names_a_directory(value) or os.path.isdir(value))
+        and (names_a_directory(value) or os.path.isdir(value))
     ):
         return
     option = isinstance(param, click.Option) and bool(param.opts)
