@@ -114,7 +114,7 @@ def _no_board_option(typed: list[str], board: str | None) -> InputError:
     type=output_path(allow_dash=True),
     help="Output path (with a single --format; - for standard output; missing "
     "directories are made). Without -f, a .der, .h/.c or .json name picks that format, "
-    "x509_crt_bundle.bin idf-bundle.",
+    "x509_crt_bundle.bin idf-bundle (also over the config's outputs).",
 )
 @click.option(
     "--c-name", default=None, metavar="IDENT", help="Variable name for C output (default s_pem)."
@@ -235,8 +235,10 @@ def build(
         # inside it are read: `-c fleet/cabundle.yaml` writes fleet/ca.pem.
         outputs = (OutputSpec("pem", _config_dir(config) / "ca.pem"),)
     if output_paths:
-        asked = bool(formats) or (config is not None and bool(config.outputs))
-        outputs = _with_output_path(outputs, output_paths, explicit=asked)
+        configured = not formats and config is not None and bool(config.outputs)
+        outputs = _with_output_path(
+            outputs, output_paths, explicit=bool(formats), configured=configured
+        )
     if c_name or c_style:
         if not any(o.format == "c" for o in outputs):
             given = [f for f, v in (("--c-name", c_name), ("--c-style", c_style)) if v]
@@ -428,22 +430,27 @@ def _refuse_outside(config: Config, outputs: tuple[OutputSpec, ...], lock: Path 
 
 
 def _with_output_path(
-    outputs: tuple[OutputSpec, ...], paths: tuple[Path, ...], *, explicit: bool
+    outputs: tuple[OutputSpec, ...], paths: tuple[Path, ...], *, explicit: bool, configured: bool
 ) -> tuple[OutputSpec, ...]:
-    """The one output ``-o`` names. Its extension picks the format when none was asked
-    for (``-o ca.der``: DER), and must not contradict one that was (``-f pem -o ca.der``)."""
+    """The one output ``-o`` names. Its extension picks the format when no -f asked for
+    one (``-o ca.der``: DER), also over a config's outputs (``configured``: they are the
+    project's, not asked for on this line; one of that format keeps its options), and
+    must not contradict one that was (``-f pem -o ca.der``)."""
     if len(paths) > 1:
         raise InputError(
             f"-o/--output given {len(paths)} times ({', '.join(map(str, paths))}); "
             "it names the one output file",
             hint="for several outputs, list them under outputs: in cabundle.yaml",
         )
+    path = paths[0]
+    implied = implied_format(path) if str(path) != "-" else None
+    if configured:
+        return (_configured_output(outputs, path, implied),)
     if len(outputs) != 1:
         raise InputError(
             "-o/--output needs exactly one output format", hint="use -f FORMAT -o PATH"
         )
-    path, out = paths[0], outputs[0]
-    implied = implied_format(path) if str(path) != "-" else None
+    out = outputs[0]
     if implied is None and not explicit and path.suffix.lower() == ".bin":
         raise InputError(
             f"-o {path}: a .bin name says a binary output, and no format was given; "
@@ -460,6 +467,27 @@ def _with_output_path(
         f"-o {path} names a {implied} file, but the output format is {out.format}",
         hint=f"pass -f {implied}, or name the file for {out.format} "
         f"(e.g. {Path(FORMATS[out.format].default_path).name})",
+    )
+
+
+def _configured_output(
+    outputs: tuple[OutputSpec, ...], path: Path, implied: str | None
+) -> OutputSpec:
+    """``-o path`` without -f in a project whose config lists ``outputs``: the format
+    the name says (the config's output of that format, path replaced, keeps its
+    options), else the config's one output; a name saying none among several is
+    refused, naming them."""
+    same = [o for o in outputs if o.format == (implied or outputs[0].format)]
+    if implied is not None:
+        return replace(same[0], path=path) if same else OutputSpec(implied, path)
+    if len(outputs) == 1:
+        return replace(outputs[0], path=path)
+    formats = ", ".join(dict.fromkeys(o.format for o in outputs))
+    example = f"-f pem -o {shlex.quote(str(path))}"
+    raise InputError(
+        f"-o {path}: the name says no format, and the config lists {len(outputs)} outputs "
+        f"({formats}); nothing written",
+        hint=f"pass the format, e.g. {example}",
     )
 
 

@@ -1,0 +1,65 @@
+"""``-o NAME`` without ``-f`` picks the format the name says, in a project whose
+config lists outputs too: those are the project's, not asked for on this line
+(``build -o alt.h`` was "names a c file, but the output format is pem"; with two outputs,
+``-o only.pem`` was "needs exactly one output format")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+
+ONE = "preset: letsencrypt\noutputs:\n  - {format: pem, path: ca.pem}\n"
+TWO = ONE + "  - {format: c, path: inc/ca.h, name: my_ca, style: array}\n"
+
+
+def _build(*argv: str) -> tuple[int, str]:
+    r = CliRunner().invoke(cli, ["build", "--no-lock", "-q", *argv])
+    return r.exit_code, r.stderr
+
+
+@pytest.mark.parametrize("config", [ONE, TWO])
+def test_the_name_picks_the_format_over_the_configs_outputs(in_tmp: Path, config: str) -> None:
+    (in_tmp / "cabundle.yaml").write_text(config)
+    code, err = _build("-o", "alt.h")
+    assert code == 0, err
+    assert "const char" in (in_tmp / "alt.h").read_text()
+    code, err = _build("-o", "only.pem")
+    assert code == 0, err
+    assert (in_tmp / "only.pem").read_text().startswith("# ISRG Root X1")
+    # only the output named: none of the config's is written
+    assert not (in_tmp / "ca.pem").exists() and not (in_tmp / "inc").exists()
+
+
+def test_the_configs_output_of_that_format_keeps_its_options(in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text(TWO)
+    code, err = _build("-o", "alt.h")
+    assert code == 0, err
+    assert "my_ca_len" in (in_tmp / "alt.h").read_text()
+
+
+def test_a_name_saying_no_format_takes_the_configs_one_output(in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text(ONE.replace("pem, path: ca.pem", "der, path: ca.der"))
+    code, err = _build("-o", "ca.bin")
+    assert code == 0, err
+    assert (in_tmp / "ca.bin").read_bytes()[:1] == b"\x30"  # DER, as the config says
+
+
+def test_a_name_saying_no_format_among_several_outputs_is_refused(in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text(TWO)
+    code, err = _build("-o", "only.txt")
+    assert code == 2
+    assert "-o only.txt: the name says no format, and the config lists 2 outputs (pem, c)" in err
+    assert "pass the format, e.g. -f pem -o only.txt" in err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
+
+
+def test_f_still_contradicts_a_name(in_tmp: Path) -> None:
+    (in_tmp / "cabundle.yaml").write_text(TWO)
+    code, err = _build("-f", "pem", "-o", "alt.h")
+    assert code == 2
+    assert "-o alt.h names a c file, but the output format is pem" in err
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
