@@ -100,6 +100,8 @@ class InitResult:
     # Roots expiring before the end of service that the file allows, because the board's
     # devices never check dates.
     allowed: tuple[str, ...] = field(default=())
+    # With warnings: what to change in the file for build to take it, its lines named.
+    fix: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         c = self.choices
@@ -248,10 +250,15 @@ def _board_lines(board: Board, pem_path: str | None) -> list[str]:
                     parts = ()
                 if parts:
                     size = _size_text(parts[0].size)
-                    lines.append(
+                    pack = (
                         f"#   esp-cabundle pack --fs {fs.fs_type} --profile {fs.profile} "
-                        f"--size {size} --bundle {pem_path} -o {parts[0].name}.bin"
+                        f"--size {size}"
                     )
+                    rest = f"--bundle {pem_path} -o {parts[0].name}.bin"
+                    if len(pack) + 1 + len(rest) > _WIDTH:  # fs/ca.pem: a line over 92
+                        lines += [f"{pack} \\", f"#     {rest}"]
+                    else:
+                        lines.append(f"{pack} {rest}")
             lines.append(
                 f"#   esp-cabundle update-dump dump.bin --board {_board_name(board)} "
                 f"--bundle {pem_path} -o new.bin"
@@ -263,13 +270,58 @@ def _board_lines(board: Board, pem_path: str | None) -> list[str]:
 def _warnings(choices: InitChoices, today: datetime) -> list[str]:
     """Roots of the chosen presets that expire before the end of service: ``build``
     will refuse them, so say so now."""
+    return [message for message, _ in _expiring(choices, today)]
+
+
+def _expiring(choices: InitChoices, today: datetime) -> list[tuple[str, datetime]]:
+    """Each root of the presets expiring before the end of service: (what the policy
+    says, when it expires)."""
     spec = BundleSpec(presets=choices.presets, policy=Policy(service_until=choices.service_until))
     bundle = resolve_bundle(spec, Catalog.load()).bundle
+    ends = {e.label: e.certificate.not_after for e in bundle.entries}
     return [
-        v.message
+        (v.message, ends.get(v.subject, choices.service_until))
         for v in check_policies(bundle, spec.policy, at=today, check_mbedtls=False)
         if v.policy in ("expires-before-service-end", "expired")
     ]
+
+
+def _refused(text: str, path: Path, board: Board | None, today: datetime) -> tuple[str, ...]:
+    """What ``build``'s gate refuses in the file as rendered (policies; targets are not
+    captured here): init checks its own result as build will judge it."""
+    # deferred: the gate (and mbedTLS's parse of each root) loads only for init's check
+    from .errors import PolicyError
+    from .gate import CaSource, gate_ca
+
+    config = parse_config(text, path=path)
+    try:
+        gate_ca(
+            CaSource.build(config.spec, config=config), board=board, at=today, check_targets=False
+        )
+    except PolicyError as e:
+        return e.violations
+    return ()
+
+
+def _fix(text: str, path: Path, choices: InitChoices, today: datetime) -> str:
+    """What to change in the file rendered so build takes it, naming its lines."""
+    lines = text.splitlines()
+    at = {key: n for n, line in enumerate(lines, 1) for key in (line.split(":")[0],)}
+    expiring = _expiring(choices, today)
+    said = [f"{path} does not build as written"]
+    if expiring and "service_until" in at:
+        first = min(end for _, end in expiring).date().isoformat()
+        said.append(
+            f"set service_until: {first} or earlier (line {at['service_until']}), or choose "
+            "roots that outlive it (roots:, exclude:)"
+        )
+        if "# allow" in at:
+            said.append(
+                f"or, only if no unit checks dates, uncomment allow: (line {at['# allow']})"
+            )
+    if len(said) == 1:
+        said.append("change what the warnings above name")
+    return "; ".join(said[:2]) + (f", {said[2]}" if len(said) > 2 else "")
 
 
 def dates_unchecked(board: Board | None) -> bool:
@@ -409,11 +461,13 @@ def write_config(
         parse_config(text, path=p)
     except ConfigError as e:  # pragma: no cover - a bug in render_config, not user input
         raise ConfigError(f"init produced a config build would refuse: {e}") from e
+    warnings = tuple(dict.fromkeys([*warnings, *_refused(text, p, choices.board, today)]))
     write_atomic(p, text.encode("utf-8"))
     outputs = tuple((f, path_) for f, path_, _ in _outputs(choices.board))
     device = board_device(choices.board) if choices.board is not None else None
     allowed = tuple(_warnings(choices, today)) if dates_unchecked(choices.board) else ()
-    return InitResult(p, text, choices, device, outputs, warnings, allowed)
+    fix = _fix(text, p, choices, today) if warnings else None
+    return InitResult(p, text, choices, device, outputs, warnings, allowed, fix)
 
 
 def board_choices() -> Sequence[tuple[str, str]]:

@@ -358,8 +358,45 @@ def test_board_that_checks_dates_still_refuses_a_too_long_service(
     assert code == 0 and "warning: ISRG Root X1 expires 2035-06-04" in err
     text = (in_tmp / "cabundle.yaml").read_text()
     assert "# allow: [expires-before-service-end]" in text
+    code, _, build_err = run(runner, "build", "--at", AT)
+    assert code == 1 and "ISRG Root X1 expires 2035-06-04" in build_err
+    # The warning points where the comment is, and names the lines that make it build.
+    lines = text.splitlines()
+    until = lines.index("service_until: 2036-11-27")
+    assert lines[until + 1].startswith("# These roots expire before then")
+    said = " ".join(err.split())
+    assert "(build refuses it: see the comment below service_until)" in said
+    assert (
+        f"warning: cabundle.yaml does not build as written; set service_until: 2035-06-04 or "
+        f"earlier (line {until + 1}), or choose roots that outlive it (roots:, exclude:), or, "
+        f"only if no unit checks dates, uncomment allow: "
+        f"(line {lines.index('# allow: [expires-before-service-end]') + 1})"
+    ) in said, said
+    assert "esp-cabundle build # ca_pem.h (once fixed)" in said
+    (in_tmp / "cabundle.yaml").write_text(text.replace("2036-11-27", "2035-06-04"))
+    code, _, build_err = run(runner, "build", "--at", AT)
+    assert code == 0, build_err
+
+
+def test_a_file_that_builds_gets_no_fix(runner: CliRunner, in_tmp: Path) -> None:
+    code, out, err = run(runner, "init", "--board", "mdash", "--yes", "--at", AT, "--json")
+    assert code == 0, err
+    assert json.loads(out)["warnings"] == [] and "does not build" not in err
+
+
+def test_mongoose_os_writes_fs_ca_pem_as_its_example(runner: CliRunner, in_tmp: Path) -> None:
+    """The app's files live in fs/ (examples/mongoose-os, README): ca.pem was written at
+    the project root, beside mos.yml, where mos build never looks."""
+    example = yaml.safe_load((CHAINS.parent / "mongoose-os" / "cabundle.yaml").read_text())
+    assert example["outputs"][0]["path"] == "fs/ca.pem"
+    for board in ("mongoose-os-esp32", "mongoose-os-esp32-spiffs"):
+        code, out, err = run(runner, "init", "--board", board, "--yes", "--at", AT, "--json",
+                             "--force")  # fmt: skip
+        assert code == 0, err
+        assert json.loads(out)["outputs"] == [{"format": "pem", "path": "fs/ca.pem"}]
     code, _, err = run(runner, "build", "--at", AT)
-    assert code == 1 and "ISRG Root X1 expires 2035-06-04" in err
+    assert code == 0, err
+    assert (in_tmp / "fs" / "ca.pem").is_file() and not (in_tmp / "ca.pem").exists()
 
 
 def test_json_and_other_output_path(runner: CliRunner, in_tmp: Path) -> None:
@@ -454,3 +491,24 @@ def test_values_given_are_refused_before_any_question(
     assert code == 2 and said in err and hint in err, err
     assert "Board" not in err + out and "Servers" not in err + out, err
     assert list(in_tmp.iterdir()) == []
+
+
+def test_init_judges_its_file_with_builds_gate(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever build's gate refuses in the file is said, not only expiring roots."""
+    import esp_cabundle.gate as gate
+    from esp_cabundle.errors import PolicyError
+
+    seen = []
+
+    def refuse(source: object, **kw: object) -> None:
+        seen.append(kw["check_targets"])
+        raise PolicyError("refused", violations=("ca.pem is 99 bytes over max_bytes",))
+
+    monkeypatch.setattr(gate, "gate_ca", refuse)
+    code, _, err = run(runner, "init", "--yes", "--at", AT)
+    assert code == 0 and seen == [False], err
+    said = " ".join(err.split())
+    assert "warning: ca.pem is 99 bytes over max_bytes (build refuses it" in said
+    assert "cabundle.yaml does not build as written; change what the warnings above name" in said

@@ -170,7 +170,9 @@ def init(
         emit_json(result.to_dict())
         return
     for w in result.warnings:
-        warn(f"{w} (build will refuse it: see the comment above service_until)")
+        warn(f"{w} (build refuses it: see the comment below service_until)")
+    if result.fix is not None:
+        warn(result.fix)
     for w in result.allowed:
         note(f"note: {w}; allowed in the file, as these devices never check dates", quiet=quiet)
     echo(f"Wrote {shown_path(result.path)}", quiet=quiet)
@@ -180,7 +182,8 @@ def init(
     steps = []
     if parsed_targets:
         steps.append((f"esp-cabundle chains pull{conf}", "save the targets' chains (network)"))
-    steps.append((f"esp-cabundle build{conf}", ", ".join(p for _, p in result.outputs)))
+    made = ", ".join(p for _, p in result.outputs)
+    steps.append((f"esp-cabundle build{conf}", made + (" (once fixed)" if result.fix else "")))
     if parsed_targets:
         steps.append((f"esp-cabundle check{conf} --until {end.date().isoformat()}", ""))
     if not quiet:
