@@ -145,3 +145,31 @@ def test_ci_workflow_fails_when_a_target_would_be_refused(scratch: Path) -> None
     # Without --no-check, build would have refused to write ca.pem for the same reason.
     out = run_command(command("esp-cabundle build --locked", "t"), d)
     assert out.code == 1 and "would break 1 target" in out.stderr
+
+
+def _gate_line(path: Path) -> str:
+    """The piped gate of a bundle-only project, as ``path`` (a README) gives it."""
+    (line,) = [
+        c.text
+        for c in markdown_commands(path)
+        if "build -f pem -o - --no-lock --no-check -q" in c.text
+    ]
+    return line
+
+
+def test_the_bundle_only_gate_is_the_readmes_and_passes_under_a_bundle_budget(
+    scratch: Path,
+) -> None:
+    """examples/ci's line lacked the --allow flags of README's tested one: under a
+    max_bytes sized for the idf-bundle the PEM was refused, and inspect got nothing."""
+    line = _gate_line(scratch / "ci" / "README.md")
+    assert line == _gate_line(REPO / "README.md")
+    d = scratch / "bundle-only"
+    d.mkdir()
+    (d / "cabundle.yaml").write_text(
+        "preset: letsencrypt\nmax_bytes: 4K\n"
+        "outputs:\n  - {format: idf-bundle, path: x509_crt_bundle.bin}\n"
+    )
+    out = run_command(command(line, "examples/ci/README.md"), d)
+    assert out.code == 0, out.stdout + out.stderr
+    assert sorted(p.name for p in d.iterdir()) == ["cabundle.yaml"]  # nothing written
