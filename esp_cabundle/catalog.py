@@ -225,6 +225,7 @@ PRESETS: dict[str, Preset] = {
 DEFAULT_PRESET = "default"
 
 _HEX64 = lazy_re(r"^[0-9a-f]{64}$")
+_PREFIX = lazy_re(r"^[0-9a-f]{8,63}$")  # the start of a fingerprint, 8 digits or more
 
 
 def normalize_fingerprint(text: str) -> str | None:
@@ -469,7 +470,8 @@ class Catalog:
             hint = (
                 f"did you mean {', '.join(close[:5])}?"
                 if close
-                else suggest(
+                else self._prefix_hint(key)
+                or suggest(
                     key,
                     ALIASES,
                     f"{spelling.find_root} to find a root's alias or fingerprint",
@@ -484,6 +486,22 @@ class Catalog:
                 hint=f"pass the root as a file ({spelling.root_file}) to use it anyway",
             )
         return entry
+
+    def _prefix_hint(self, key: str) -> str | None:
+        """For the first digits of a fingerprint (``96bcec06264976f3``, as build's table
+        shows them): the root they begin, by alias (a prefix is never taken as a pin)."""
+        digits = key.lower().removeprefix("sha256:").replace(":", "")
+        if not _PREFIX().match(digits):
+            return None
+        found = [e for e in self._entries.values() if e.sha256.startswith(digits)]
+        if not found:
+            return None
+        named = [f"{e.alias or e.sha256} ({e.label})" for e in found[:3]]
+        more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+        return (
+            f"did you mean {' or '.join(named)}{more}? {digits} is the start of a SHA-256; "
+            "give the alias or the whole fingerprint"
+        )
 
     def preset(self, name: str) -> Preset:
         p = PRESETS.get(name)

@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..fileio import PUBLIC
 from ..formats import FORMATS, implied_format
 from ..formats.manifest import bundle_to_dict
-from ..text import plural, printable
+from ..text import plural, printable, suggest
 from ..ui import (
     Column,
     echo,
@@ -227,7 +227,8 @@ def build(
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
             raise InputError(
-                f"unknown format '{unknown[0]}'", hint=f"formats: {', '.join(FORMATS)}"
+                f"unknown format '{unknown[0]}'",
+                hint=suggest(unknown[0], FORMATS, f"formats: {', '.join(FORMATS)}"),
             )
         outputs = tuple(OutputSpec(f, Path(FORMATS[f].default_path)) for f in formats)
     if not outputs:
