@@ -27,7 +27,7 @@ from .catalog import PRESETS, Catalog
 from .chains import parse_host_port
 from .config import CONFIG_NAME, parse_config
 from .dates import add_years, as_datetime, parse_when
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, PolicyError
 from .fileio import write_atomic
 from .targets import looks_like_a_path
 from .text import suggest
@@ -290,7 +290,6 @@ def _refused(text: str, path: Path, board: Board | None, today: datetime) -> tup
     """What ``build``'s gate refuses in the file as rendered (policies; targets are not
     captured here): init checks its own result as build will judge it."""
     # deferred: the gate (and mbedTLS's parse of each root) loads only for init's check
-    from .errors import PolicyError
     from .gate import CaSource, gate_ca
 
     config = parse_config(text, path=path)
