@@ -9,7 +9,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from ._stdin import STDIN, output_descriptor
+from ._stdin import STDIN, appended_to, output_descriptor
 from .errors import InputError
 
 __all__ = ["refuse_clobbering", "same_file"]
@@ -67,9 +67,12 @@ def refuse_clobbering(
     ``path: cabundle.yaml``, ``check --report ca.pem`` reading ``ca.pem``). An output
     on a descriptor (``-``, ``/dev/stdout``, ``/dev/fd/N``) is judged by the file it has
     open (``> ca.pem`` emptied an input before the command started, ``>>`` would mix the
-    output into it); several such outputs are written one after another, not over."""
+    output into it); several such outputs are written one after another through one
+    descriptor, or through descriptors opened for appending (``>> all.pem``); through two
+    opened apart (``> all.pem 3> all.pem``), each at its own offset, the second would be
+    written over the first, and is refused."""
     taken: dict[Key, str] = {}  # inputs, and outputs written by name
-    through: dict[Key, str] = {}  # outputs written through a descriptor
+    through: dict[Key, tuple[str, int, bool]] = {}  # by descriptor: (what, fd, appended)
     for what, path in inputs:
         # '-' as an input is standard input where a command reads it, read whole first
         key = None if str(path) == STDIN else _written_over(path)
@@ -88,14 +91,27 @@ def refuse_clobbering(
                     hint=f"send {_spelled(fd)} to another file (a '>' there empties the "
                     "file before the command starts), or give the output another path",
                 )
-            through.setdefault(key, f"{what} {path} ({_spelled(fd)})")
+            appended = appended_to(path)
+            if key in through:
+                other, other_fd, other_appended = through[key]
+                if fd != other_fd and not (appended and other_appended):
+                    raise InputError(
+                        f"the {what} {path} would be written over the {other}: "
+                        f"{_spelled(fd)} and {_spelled(other_fd)} lead to one file, "
+                        "each opened at its own start; nothing written",
+                        hint="send them to two files, or open that file for appending "
+                        "on both ('>>')",
+                    )
+                continue
+            through[key] = (f"{what} {path} ({_spelled(fd)})", fd, appended)
             continue
         key = _written_over(path)
         if key is None:
             continue
         if key in taken or key in through:
             raise InputError(
-                f"the {what} {path} would replace the {taken.get(key) or through[key]}; "
+                f"the {what} {path} would replace the "
+                f"{taken[key] if key in taken else through[key][0]}; "
                 "nothing written",
                 hint="give the output another path",
             )

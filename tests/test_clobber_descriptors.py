@@ -2,8 +2,9 @@
 ``build --root x.pem -o - >> x.pem`` appended the bundle to its own root file, while
 ``-o /dev/stdout`` was refused. Every spelling of standard output (and ``/dev/fd/N``)
 is refused the same way when it leads to an input; each refusal is exit 2, and the
-file is left as it was. Outputs through descriptors are written one after another,
-never over each other; one named by its own path over such a file is refused."""
+file is left as it was. Outputs through one descriptor (or descriptors appending) are
+written one after another; two opened apart on one file, or one named by its own path
+over such a file, are refused."""
 
 from __future__ import annotations
 
@@ -83,6 +84,29 @@ def test_descriptor_outputs_to_one_file_follow_each_other(tmp_path: Path) -> Non
         refuse_clobbering([("pem output", spelled), ("c output", spelled)])
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("appended", [True, False])
+def test_two_descriptors_opened_apart_on_one_file(tmp_path: Path, appended: bool) -> None:
+    """``> all.pem 3> all.pem``: two opens, each at offset 0, the second write over the
+    first; refused. ``>> all.pem 3>> all.pem``: both append, in turn; allowed."""
+    flags = os.O_WRONLY | (os.O_APPEND if appended else os.O_TRUNC)
+    one, two = _open(tmp_path / "all.pem", flags), _open(tmp_path / "all.pem", flags)
+    try:
+        outputs = [("pem output", Path(f"/dev/fd/{one}")), ("c output", Path(f"/dev/fd/{two}"))]
+        if appended:
+            refuse_clobbering(outputs)
+            return
+        with pytest.raises(InputError) as e:
+            refuse_clobbering(outputs)
+        assert e.value.exit_code == 2
+        assert str(e.value.message).startswith(f"the c output /dev/fd/{two} would be written")
+        assert f"file descriptor {two} and file descriptor {one} lead to one file" in str(e.value)
+        assert "'>>'" in (e.value.hint or "")
+    finally:
+        os.close(one)
+        os.close(two)
+    assert (tmp_path / "all.pem").read_bytes() == b""  # nothing written
 
 
 @pytest.mark.parametrize("descriptor_first", [True, False])
