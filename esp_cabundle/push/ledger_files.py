@@ -202,7 +202,12 @@ _RESERVED_BYTE = 0x40000001
 def _writer_holds(p: Path) -> bool:
     """Whether another process holds SQLite's write lock on ``p`` (F_GETLK: asks, takes
     no lock). True when it cannot be told (no fcntl, a file system without locks): then
-    a -journal alone says a writer is at work, as before."""
+    a -journal alone says a writer is at work, as before.
+
+    Only while no SQLite connection of this process has ``p`` open (as in
+    :func:`open_proven`, before its connection): closing any descriptor of a file drops
+    every POSIX lock the process holds on it, SQLite's too (its "Posix advisory locking"
+    caveat), which would leave a live connection writing unlocked."""
     try:
         import fcntl  # deferred: POSIX only, and only with a -journal beside a ledger
     except ImportError:
