@@ -32,6 +32,7 @@ from .roadmaps import load_roadmap, roadmap_server
 from .spelling import PYTHON, Spelling
 from .targets import (
     CHAINS_DIR,
+    ChainNotCaptured,
     Target,
     chain_file_name,
     parse_device,
@@ -166,7 +167,7 @@ def target_items(
     explain_offline: bool = True,
     spelling: Spelling = PYTHON,
     pulled: Container[str] | None = None,
-    unreachable: list[DeviceError] | None = None,
+    unreachable: list[ChainNotCaptured] | None = None,
 ) -> list[CheckItem]:
     """A chain per target: its saved chain if there is one, else captured live.
 
@@ -176,8 +177,8 @@ def target_items(
     the caller's way to go on without it; ``spelling``: how the hints name the options
     (see :mod:`~esp_cabundle.spelling`); ``pulled``: the names of the targets ``chains
     pull`` saves (the config's; None: all): the hint for any other names ``chains show``.
-    ``unreachable``: where a failed live capture goes, its target left out, so the other
-    targets are still judged (None: the failure is raised).
+    ``unreachable``: where a failed live capture goes (a :class:`ChainNotCaptured`), its
+    target left out, so the other targets are still judged (None: the failure is raised).
     """
     fallback = default_device or parse_device_profile(DEFAULT_DEVICE)
     items = []
@@ -205,15 +206,19 @@ def target_items(
             try:
                 chain = capture_chain(t.host, t.port, server_name=t.sni_name, timeout=timeout)
             except DeviceError as e:
-                failed = e
+                if not explain_offline and unreachable is None:
+                    raise
+                failed = ChainNotCaptured(e.message, target=t.name, hint=e.hint)
                 if explain_offline:
-                    failed = DeviceError(
+                    # Only chains pull's hint is said once for many (its folder).
+                    plain = spelling.cli and not skip_hint and (pulled is None or t.name in pulled)
+                    failed = ChainNotCaptured(
                         f"target '{t.name}' has no saved chain ({path}), and capturing it "
                         f"live failed: {e.message}",
+                        target=t.name,
                         hint=saving_hint(t, path, skip_hint, pulled, spelling),
+                        saved_as=path if plain else None,
                     )
-                if unreachable is None and failed is e:
-                    raise
                 if unreachable is None:
                     raise failed from e
                 unreachable.append(failed)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chains import DEFAULT_PORT, ServerChain, host_port, is_ip_address, parse_host_port
-from .errors import InputError
+from .errors import DeviceError, InputError
 from .fileio import is_named
 from .spelling import Spelling
 from .verify import DeviceProfile, parse_device_profile
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHAINS_DIR",
+    "ChainNotCaptured",
     "Target",
     "chain_file_hint",
     "chain_file_name",
@@ -337,6 +338,21 @@ def parse_device(node: Node) -> DeviceProfile:
         return parse_device_profile(text)
     except InputError as e:
         raise node.error(e.message, hint=e.hint) from e
+
+
+class ChainNotCaptured(DeviceError):
+    """A target left unjudged: no saved chain, and capturing it live failed (exit 3).
+
+    ``target``: its name; ``saved_as``: where ``chains pull`` saves its chain when the
+    hint says only that (None otherwise), so a caller naming many such targets can say
+    their folder once instead of a sentence per target."""
+
+    def __init__(
+        self, message: str, *, target: str, hint: str | None = None, saved_as: Path | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.target = target
+        self.saved_as = saved_as
 
 
 def saving_hint(

@@ -133,3 +133,67 @@ def test_check_quiet_names_the_failing_target(in_tmp: Path, runner: CliRunner) -
     # Not quiet, the verdicts above say it: the error does not list them again.
     r = runner.invoke(cli, ["check", "--at", "2026-06-01"])
     assert "  - svc.example" not in r.stderr, r.stderr
+
+
+def test_check_json_has_one_shape_when_no_target_can_be_judged(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """Every target unreachable, ``--json`` printed the generic failure document (kind,
+    violations; no results, no capture_errors): a CI step read two shapes. Now it is
+    the report, as when a chain is judged beside an unreachable target."""
+    with socket.socket() as a, socket.socket() as b:  # bound, not listening: refused
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        ports = [s.getsockname()[1] for s in (a, b)]
+        _project(in_tmp, "".join(f"  - 127.0.0.1:{p}\n" for p in ports))
+        args = ["check", "--at", "2026-06-01", "--until", "2030-01-01", "--json"]
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 3, r.output
+        partial = json.loads(r.stdout)
+        assert len(partial["results"]) == 1 and len(partial["capture_errors"]) == 2
+        (in_tmp / "chains" / "svc.example.pem").unlink()
+        config = (in_tmp / "cabundle.yaml").read_text().replace("  - svc.example\n", "")
+        (in_tmp / "cabundle.yaml").write_text(config)
+        r = runner.invoke(cli, args)
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc.keys() == partial.keys(), set(doc) ^ set(partial)
+    assert doc["ok"] is False and doc["exit_code"] == 3 and doc["results"] == []
+    assert doc["error"] == "2 targets could not be judged: their chains could not be captured"
+    assert [e["error"].split(" has ")[0] for e in doc["capture_errors"]] == [
+        f"target '127.0.0.1:{p}'" for p in ports
+    ]
+    assert "chains pull" in doc["hint"] and "kind" not in doc and "violations" not in doc
+
+
+def test_many_unreachable_targets_get_one_hint_naming_the_folder(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """The hint said "'esp-cabundle chains pull' saves it as chains/X.pem" once per
+    target not captured: 30 sentences for 30. One now, naming chains/ and the count;
+    each capture error keeps its own hint, and one target keeps its own wording."""
+    socks = [socket.socket() for _ in range(30)]
+    try:
+        for s in socks:  # bound, not listening: every connection is refused
+            s.bind(("127.0.0.1", 0))
+        ports = [s.getsockname()[1] for s in socks]
+        _project(in_tmp, "".join(f"  - 127.0.0.1:{p}\n" for p in ports))
+        r = runner.invoke(cli, ["check", "--at", "2026-06-01", "--json"])
+        assert r.exit_code == 1, r.output  # svc.example fails beside them
+        failing = json.loads(r.stdout)
+        r = runner.invoke(cli, ["check", "--at", "2026-06-01", "--until", "2030-01-01"])
+        assert r.exit_code == 3, r.output
+    finally:
+        for s in socks:
+            s.close()
+    chains = in_tmp / "chains"
+    pulled = f"online, 'esp-cabundle chains pull' saves the 30 chains in {chains}/; offline, "
+    pulled += "put each server's chain at the path its error names (PEM, leaf first)"
+    assert failing["hint"].count("chains pull") == 1, failing["hint"]
+    assert failing["hint"].endswith(f"; {pulled}"), failing["hint"]
+    assert "add isrg-root-yr (svc.example)" in failing["hint"]
+    assert len(failing["capture_errors"]) == 30
+    assert all(f"saves it as {chains}/127.0.0.1_" in e["hint"] for e in failing["capture_errors"])
+    hints = [line for line in r.stderr.splitlines() if "hint:" in line]
+    assert hints == [f"  hint: {pulled}"], r.stderr
+    assert r.stderr.count("  - target '127.0.0.1:") == 30

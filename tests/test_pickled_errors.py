@@ -13,6 +13,7 @@ from esp_cabundle.bundle import BundleSpec
 from esp_cabundle.check import CheckFailed, CheckReport, Target
 from esp_cabundle.errors import EspCabundleError, ImageError, InputError, PolicyError
 from esp_cabundle.gate import CaSource, gate_ca
+from esp_cabundle.targets import ChainNotCaptured
 from esp_cabundle.verify import Verdict
 
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
@@ -58,6 +59,7 @@ def _verdicts(report: CheckReport | None) -> list[Verdict]:
         ImageError("no room", hint="bigger"),
         EspCabundleError("root"),
         CheckFailed("failed", violations=("a", "b"), hint="h"),
+        ChainNotCaptured("no chain", target="t", hint="h", saved_as=Path("chains/t.pem")),
     ],
 )
 def test_every_error_keeps_its_fields_through_pickle(error: EspCabundleError) -> None:

@@ -31,14 +31,14 @@ from ..check import (
 from ..clobber import refuse_clobbering, same_file
 from ..config import find_config, load_config, not_read_hint
 from ..dates import clamped, parse_when
-from ..errors import DeviceError, EspCabundleError, InputError
+from ..errors import EspCabundleError, InputError
 from ..own_servers import own_server_evidence
 from ..report import write_html_report
-from ..targets import chain_file_hint
+from ..targets import ChainNotCaptured, chain_file_hint
 from ..text import printable
 from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
-from ._check_outcome import capture_errors, check_outcome, unjudged_error
+from ._check_outcome import check_document, check_outcome
 from ._missing import unstrayed
 from ._usage import (
     gives,
@@ -296,7 +296,7 @@ def check(
     default = default or parse_device_profile(DEFAULT_DEVICE)
 
     items: list[CheckItem] = []
-    unreachable: list[DeviceError] = []  # each target not captured: the rest are judged
+    unreachable: list[ChainNotCaptured] = []  # each target not captured: the rest are judged
     progress = None if (quiet or as_json) else (lambda msg: note(msg))
     for f in chain_files:
         hint = chain_file_hint(f, pull=config is not None)  # as build --target says it
@@ -351,9 +351,7 @@ def check(
         )
         notes += evidence
         items += own + saved
-    if not items and unreachable:
-        raise unjudged_error(unreachable)
-    if not items:
+    if not items and not unreachable:
         missed = not_read_hint() if path is None else None
         raise InputError(
             "nothing to check" + (f": no cabundle.yaml here ({missed})" if missed else ""),
@@ -373,20 +371,11 @@ def check(
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
         written = write_html_report(report_path, report, service_until=service_until)
     failed = check_outcome(report, unreachable, horizon=horizon is not None, quiet=quiet)
-    if as_json:
-        doc = report.to_dict()
-        doc["ok"] = failed is None  # a target not judged is no pass
-        doc["capture_errors"] = capture_errors(unreachable)
-        # The code this run exits with, as flash --json and every failure document say it;
-        # failing, the failure document's words too (the text's Error: and hint: lines).
-        doc["exit_code"] = 0 if failed is None else failed.exit_code
-        if failed is not None:
-            doc.update(error=failed.message, hint=failed.hint)
-        if report_path is not None:  # where the HTML went, for the CI step that keeps it
-            doc["report"] = str(report_path)
-        emit_json(doc)
+    if as_json:  # one shape, also when no chain could be judged (results: [])
+        emit_json(check_document(report, unreachable, failed, report_path))
     elif not quiet:
-        echo(render_report(report, width=wrap_width(96)))
+        if items:  # nothing judged: the capture errors alone, as the error says them
+            echo(render_report(report, width=wrap_width(96)))
         if report_path is not None:  # said as build and pack say what they wrote
             echo(f"Wrote {shown_path(report_path)} ({written:,} bytes)")
     if failed is not None:
