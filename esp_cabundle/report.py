@@ -33,6 +33,7 @@ from .verify import describe_certificate
 
 if TYPE_CHECKING:
     from .check import CheckReport, ItemResult
+    from .targets import ChainNotCaptured
 
 __all__ = ["render_html_report", "write_html_report"]
 
@@ -60,6 +61,7 @@ h2 { font-size: 16px; margin: 24px 0 8px; }
 p.summary { margin: 4px 0; }
 .pass { color: #1a7f37; font-weight: 600; }
 .fail { color: #c62828; font-weight: 600; }
+.unjudged { color: #b26a00; font-weight: 600; }
 svg { display: block; max-width: 100%; height: auto; border: 1px solid #ddd;
   background: #fff; }
 svg text { font: 11px system-ui, sans-serif; fill: #333; }
@@ -471,9 +473,28 @@ def _verdict_rows(report: CheckReport) -> list[str]:
     return rows
 
 
-def render_html_report(report: CheckReport, *, service_until: datetime | None = None) -> str:
+def _unjudged_rows(unjudged: Sequence[ChainNotCaptured]) -> list[str]:
+    """A row per target whose chain could not be captured: left out, the page showed
+    every chain passing while the run exited 3."""
+    return [
+        f"<tr{_attrs(data_target=e.target, data_ok='false', data_judged='false')}>"
+        f"<td>{_h(e.target)}</td><td></td>"
+        '<td class="unjudged">NOT JUDGED</td>'
+        f'<td class="why" colspan="3">{_h(f"not judged: {e.message}")}</td>'
+        "</tr>"
+        for e in unjudged
+    ]
+
+
+def render_html_report(
+    report: CheckReport,
+    *,
+    service_until: datetime | None = None,
+    unjudged: Sequence[ChainNotCaptured] = (),
+) -> str:
     """The page for ``report``; ``service_until`` (the devices' end of service, e.g. from
-    ``cabundle.yaml``) is shaded, else the forecast horizon ``report.until``."""
+    ``cabundle.yaml``) is shaded, else the forecast horizon ``report.until``;
+    ``unjudged``: the targets whose chains could not be captured, counted and listed."""
     # deferred: the catalog loads only for a page, to count the trust set's intermediates
     from .anchors import describe_trust
     from .catalog import Catalog  # deferred: as above
@@ -485,8 +506,12 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
     span = f"at {_day(report.at)}"
     if report.until:
         span += f", forecast until {_day(report.until)}"
-    devices = sorted({r.item.device.name for r in report.results})
-    title = f"esp-cabundle forecast: {passed} pass, {failed} fail"
+    names = sorted({r.item.device.name for r in report.results})
+    devices = f"; devices: {_h(', '.join(names))}" if names else ""  # none: nothing judged
+    counts = f"{passed} pass, {failed} fail"
+    if unjudged:
+        counts += f", {len(unjudged)} not judged"
+    title = f"esp-cabundle forecast: {counts}"
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -498,9 +523,8 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
         "</head>",
         "<body>",
         "<h1>Will devices accept their servers?</h1>",
-        f'<p class="summary"><span class="{"pass" if report.ok else "fail"}">'
-        f"{passed} pass, {failed} fail</span> (checked {span}; devices: "
-        f"{_h(', '.join(devices))}).</p>",
+        f'<p class="summary"><span class="{"pass" if report.ok and not unjudged else "fail"}">'
+        f"{counts}</span> (checked {span}{devices}).</p>",
         f'<p class="summary">Trust set: {_h(describe_trust(report.trust, Catalog.load()))}.</p>',
         '<section id="timeline">',
         "<h2>Timeline</h2>",
@@ -529,6 +553,7 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
         "<th>First failure</th><th>Why</th></tr></thead>",
         "<tbody>",
         *_verdict_rows(report),
+        *_unjudged_rows(unjudged),
         "</tbody>",
         "</table>",
         "</section>",
@@ -547,10 +572,15 @@ def render_html_report(report: CheckReport, *, service_until: datetime | None = 
 
 
 def write_html_report(
-    path: str | Path, report: CheckReport, *, service_until: datetime | None = None
+    path: str | Path,
+    report: CheckReport,
+    *,
+    service_until: datetime | None = None,
+    unjudged: Sequence[ChainNotCaptured] = (),
 ) -> int:
     """Render and write atomically (a failure leaves no partial page); the bytes written,
     for the line that says so."""
-    page = render_html_report(report, service_until=service_until).encode("utf-8")
+    text = render_html_report(report, service_until=service_until, unjudged=unjudged)
+    page = text.encode("utf-8")
     write_atomic(path, page)
     return len(page)

@@ -391,3 +391,59 @@ def test_a_boards_report_is_the_same_in_any_checkout(
         reports.append((project / "r.html").read_bytes())
     assert str(tmp_path).encode() not in reports[0]
     assert reports[0] == reports[1]
+
+
+def test_targets_not_judged_are_rows_of_the_report(runner: CliRunner, in_tmp: Path) -> None:
+    """``check --report`` left out a target whose chain could not be captured: the page
+    showed every chain passing while the run exited 3. It is counted and has a row."""
+    import socket
+
+    (in_tmp / "chains").mkdir()
+    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "chains" / "mdash.net.pem")
+    with socket.socket() as s:  # bound, not listening: the capture is refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        (in_tmp / "cabundle.yaml").write_text(
+            f"preset: letsencrypt\ndevice: mbedtls-clock\ntargets:\n  - mdash.net\n"
+            f"  - 127.0.0.1:{port}\n"
+        )
+        args = ["check", "--at", "2026-11-27", "--until", "2030-01-01", "--report", "r.html"]
+        r = runner.invoke(cli, args)
+        assert r.exit_code == 3, r.output
+        page = (in_tmp / "r.html").read_text()
+        assert runner.invoke(cli, args).exit_code == 3
+        assert (in_tmp / "r.html").read_text() == page  # deterministic
+        # Nothing judged at all: the page is still written, every target a row.
+        config = (in_tmp / "cabundle.yaml").read_text().replace("  - mdash.net\n", "")
+        (in_tmp / "cabundle.yaml").write_text(config)
+        r = runner.invoke(cli, [*args[:-1], "none.html"])
+        assert r.exit_code == 3, r.output
+        none = parse((in_tmp / "none.html").read_text())
+    doc = parse(page)
+    assert "1 pass, 0 fail, 1 not judged" in doc.find("title")[0].text
+    assert [e.text for e in doc.find("span", "fail")] == ["1 pass, 0 fail, 1 not judged"]
+    rows = [e for e in doc.find("tr") if "data-target" in e.attrs]
+    assert [(e.attrs["data-target"], e.attrs["data-ok"]) for e in rows] == [
+        ("mdash.net", "true"),
+        (f"127.0.0.1:{port}", "false"),
+    ]
+    assert rows[1].attrs["data-judged"] == "false"
+    (why,) = [e for e in doc.find("td", "why") if e.text.startswith("not judged: ")]
+    assert why.text.startswith(f"not judged: target '127.0.0.1:{port}' has no saved chain")
+    assert "connection refused" in why.text
+    assert "0 pass, 0 fail, 1 not judged" in none.find("title")[0].text
+    assert [e.attrs["data-target"] for e in none.find("tr") if "data-target" in e.attrs] == [
+        f"127.0.0.1:{port}"
+    ]
+
+
+def test_a_target_not_judged_is_escaped_like_the_rest() -> None:
+    from esp_cabundle.targets import ChainNotCaptured
+
+    bad = ChainNotCaptured("<b>x</b>\x1b[2J refused", target="a<script>\x07")
+    page = render_html_report(dst_report(), unjudged=[bad])
+    assert page == render_html_report(dst_report(), unjudged=[bad])
+    assert not _CONTROLS.findall(page) and "<script" not in page and "<b>" not in page
+    assert "not judged: &lt;b&gt;x&lt;/b&gt;\\x1b[2J refused" in page
+    assert 'data-target="a&lt;script&gt;\\x07"' in page
+    assert "2 pass" not in page and "0 pass, 2 fail, 1 not judged" in page

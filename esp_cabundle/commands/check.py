@@ -369,7 +369,9 @@ def check(
     )
     written = 0
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
-        written = write_html_report(report_path, report, service_until=service_until)
+        written = write_html_report(
+            report_path, report, service_until=service_until, unjudged=unreachable
+        )
     failed = check_outcome(report, unreachable, horizon=horizon is not None, quiet=quiet)
     if as_json:  # one shape, also when no chain could be judged (results: [])
         emit_json(check_document(report, unreachable, failed, report_path))
