@@ -213,8 +213,8 @@ def target_items(
                     # Only chains pull's hint is said once for many (its folder).
                     plain = spelling.cli and not skip_hint and (pulled is None or t.name in pulled)
                     failed = ChainNotCaptured(
-                        f"target '{t.name}' has no saved chain ({path}), and capturing it "
-                        f"live failed: {e.message}",
+                        f"target '{t.name}' has no saved chain ({shown_path(path)}), and "
+                        f"capturing it live failed: {e.message}",
                         target=t.name,
                         hint=saving_hint(t, path, skip_hint, pulled, spelling),
                         saved_as=path if plain else None,
@@ -225,7 +225,7 @@ def target_items(
                 continue
         elif t.host:
             raise InputError(
-                f"target '{t.name}' has no saved chain ({path})",
+                f"target '{t.name}' has no saved chain ({shown_path(path)})",
                 hint=saving_hint(t, path, skip_hint, pulled, spelling),
             )
         else:  # pragma: no cover - a target has a host or a chain (parse_targets)

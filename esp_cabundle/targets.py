@@ -26,6 +26,7 @@ from .chains import DEFAULT_PORT, ServerChain, host_port, is_ip_address, parse_h
 from .errors import DeviceError, InputError
 from .fileio import is_named
 from .spelling import Spelling
+from .text import shown_path
 from .verify import DeviceProfile, parse_device_profile
 
 if TYPE_CHECKING:
@@ -370,12 +371,13 @@ def saving_hint(
         args += [f"server_name={t.sni_name!r}"] * bool(t.sni_name)
         call = f"capture_chain({', '.join(args)}).to_pem()"
         save = f"save it as {path} with: Path({str(path)!r}).write_bytes({call})"
-    elif pulled is None or t.name in pulled:
-        save = f"{spelling.pulled} as {path}"
+    elif pulled is None or t.name in pulled:  # the CLI's: as typed from here (shown_path)
+        save = f"{spelling.pulled} as {shown_path(path)}"
     else:
         words = ["esp-cabundle", "chains", "show", "--host", t.address or t.name]
         if t.sni_name:
             words += ["--server-name", t.sni_name]
-        save = f"save it as {path} with: {shlex.join([*words, '-o', str(path)])}"
+        shown = shown_path(path)
+        save = f"save it as {shown} with: {shlex.join([*words, '-o', shown])}"
     hint = f"online, {save}; offline, put the server's chain there (PEM, leaf first)"
     return f"{hint}; {skip_hint}" if skip_hint else hint

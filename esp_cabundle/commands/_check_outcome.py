@@ -21,6 +21,7 @@ from ..errors import DeviceError, EspCabundleError, VerdictError
 from ..fix_hints import fix_hint
 from ..spelling import CLI_SPELLING
 from ..targets import ChainNotCaptured
+from ..text import shown_path
 
 if TYPE_CHECKING:
     from ..check import CheckReport
@@ -46,7 +47,9 @@ def _hints(errors: Sequence[EspCabundleError]) -> list[str]:
         for e in errors
         if e.hint and not (isinstance(e, ChainNotCaptured) and e.saved_as is not None)
     ]
-    folders = " and ".join(f"{_plural(n, 'chain')} in {d}{os.sep}" for d, n in pulled.items())
+    folders = " and ".join(
+        f"{_plural(n, 'chain')} in {shown_path(d)}{os.sep}" for d, n in pulled.items()
+    )
     pull = CLI_SPELLING.pulled.removesuffix(" it")  # "'esp-cabundle chains pull' saves"
     hints.insert(
         0,
