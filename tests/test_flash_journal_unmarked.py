@@ -17,6 +17,7 @@ from support.layouts import load_mongoose
 
 from esp_cabundle.cli import cli
 from esp_cabundle.flash import journal as journal_module
+from esp_cabundle.flash import station as station_module
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
@@ -282,3 +283,80 @@ def test_a_new_entry_refused_after_a_finish_does_not_say_nothing_was_written(
     (finished,) = Journal(tmp_path / "j").entries(mac(0))
     assert f"; and {finished.path}: cannot mark the journal entry complete ({FULL})" in said
     assert ca_on(unit) == NEW_CA and finished.status == "pending"
+
+
+# ---------------------------------------------------------------------------------------
+# --log beside an unmarked entry: the log's part says the records it lacks, only
+
+
+def log_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The station log takes no record (ENOSPC)."""
+
+    def full(fd: int, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, FULL)
+
+    monkeypatch.setattr(station_module, "_write_all", full)
+
+
+def log_args(folder: Path, station: list[VirtualESP32], log: Path, *extra: str) -> list[str]:
+    """flash --log LOG on every unit of ``station``, the journal (and CA) in ``folder``."""
+    folder.mkdir(exist_ok=True)
+    return flash_args(folder, [u.url for u in station], "--log", str(log), *extra)
+
+
+def test_json_log_says_no_error_when_every_record_was_written(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entry not marked was said as the log's error (every record written)."""
+    station = units(virtual_esp32, 2)
+    log = tmp_path / "station.jsonl"
+    full_after_record(monkeypatch, {mac(0).replace(":", "")})
+    r = runner.invoke(cli, log_args(tmp_path, station, log, "--json"))
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["log"] == {
+        "path": str(log),
+        "format": "jsonl",
+        "error": None,
+        "hint": None,
+        "missing": [],
+    }
+    full, fine = doc["units"]
+    assert "cannot mark the journal entry complete" in full["journal_error"]["error"]
+    assert fine["journal_error"] is None
+    assert [json.loads(x)["result"] for x in log.read_text().splitlines()] == ["updated"] * 2
+    # the text says the entry after the lines, as the journal's, not the log's
+    for u in station:
+        load_mongoose(u)
+    r = runner.invoke(cli, log_args(tmp_path / "text", station, log))
+    assert r.exit_code == 3, r.output
+    err = " ".join(r.stderr.split())
+    assert f"Error: {station[0].url}: " in err and "cannot mark the journal entry complete" in err
+    assert "the log" not in err and "missing from it" not in err, err
+    assert len(log.read_text().splitlines()) == 4
+
+
+def test_json_log_keeps_the_lost_records_apart_from_the_unmarked_entry(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both at once: the log's part names its own failure and the records it lacks;
+    the entry stays the unit's; the text's error says both, one exit 3."""
+    station = units(virtual_esp32, 2)
+    log = tmp_path / "station.jsonl"
+    full_after_record(monkeypatch, {mac(0).replace(":", "")})
+    log_full(monkeypatch)
+    r = runner.invoke(cli, log_args(tmp_path, station, log, "--json"))
+    assert r.exit_code == 3, r.output
+    doc = json.loads(r.stdout)
+    said = doc["log"]["error"]
+    assert "cannot append to the log" in said and "missing from it" in said, said
+    assert "journal entry" not in said and "journal entry" not in doc["log"]["hint"]
+    assert doc["log"]["missing"] == [u.url for u in station]
+    assert "cannot mark the journal entry complete" in doc["units"][0]["journal_error"]["error"]
+    for u in station:
+        load_mongoose(u)
+    r = runner.invoke(cli, log_args(tmp_path / "text", station, log))
+    assert r.exit_code == 3, r.output
+    err = " ".join(r.stderr.split())
+    assert "Error: " in err and "cannot append to the log" in err, err
+    assert f"; and {station[0].url}: " in err and "cannot mark the journal entry complete" in err

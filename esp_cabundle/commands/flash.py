@@ -205,12 +205,8 @@ def flash(
         [(port, r.journal_error if r is not None else None) for port, r in said],
         marked="complete",
     )
-    if lost is not None and unmarked is not None:  # both said after the units, one exit 3
-        lost = OutputError(
-            f"{lost.message}; and {unmarked.message}", hint=f"{lost.hint}; {unmarked.hint}"
-        )
-    elif unmarked is not None:
-        lost = unmarked
+    # the log's part of --json says the records it lacks only: an entry not marked is a
+    # unit's (its journal_error); both are said after the units, one exit 3
     log_doc = (
         {
             "path": str(log_file),
@@ -222,6 +218,11 @@ def flash(
         if log_file is not None
         else None
     )
+    then = lost or unmarked
+    if lost is not None and unmarked is not None:
+        then = OutputError(
+            f"{lost.message}; and {unmarked.message}", hint=f"{lost.hint}; {unmarked.hint}"
+        )
 
     report_station(
         outcomes,
@@ -229,7 +230,7 @@ def flash(
         details=details,
         json_doc=document if as_json else None,
         quiet=quiet,
-        then=lost,
+        then=then,
     )
 
 
