@@ -18,7 +18,7 @@ from support.layouts import load_mongoose
 from esp_cabundle.cli import cli
 from esp_cabundle.flash import journal as journal_module
 from esp_cabundle.flash import station as station_module
-from esp_cabundle.flash.journal import Journal
+from esp_cabundle.flash.journal import Journal, JournalEntry
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps, flashing
@@ -360,3 +360,90 @@ def test_json_log_keeps_the_lost_records_apart_from_the_unmarked_entry(
     err = " ".join(r.stderr.split())
     assert "Error: " in err and "cannot append to the log" in err, err
     assert f"; and {station[0].url}: " in err and "cannot mark the journal entry complete" in err
+
+
+# ---------------------------------------------------------------------------------------
+# Two interrupted updates pending; entries that cannot be marked stale or cancelled
+
+
+def two_pending(
+    unit: VirtualESP32, tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> tuple[JournalEntry, JournalEntry]:
+    """NEW_CA cut part-way (A); then OTHER_CA on a disk that takes new entries only: A is
+    finished (its entry not marked complete), OTHER_CA's own (B) recorded and cut in its
+    first sector. Both entries say pending."""
+    cut_part_way(unit, tmp_path, runner)
+    (first,) = Journal(tmp_path / "j").entries(mac(0))
+    (tmp_path / "other.pem").write_bytes(OTHER_CA)
+    with monkeypatch.context() as m:
+        full_on_rewrite(m, {mac(0).replace(":", "")})
+        unit.arm_cut(sector_writes=len(first.sectors) - 2)  # A's last sectors, then B's first
+        r = runner.invoke(cli, other_args(tmp_path, unit))
+    assert r.exit_code != 0 and "link lost" in r.output, r.output
+    a, b = Journal(tmp_path / "j").entries(mac(0))
+    assert (a.status, b.status, a.ca_sha256 != b.ca_sha256) == ("pending", "pending", True)
+    return a, b
+
+
+def other_args(tmp_path: Path, unit: VirtualESP32) -> list[str]:
+    args = ["flash", "--board", "mongoose-os-esp32", "--bundle", str(tmp_path / "other.pem")]
+    return [*args, "--journal-dir", str(tmp_path / "j"), "--port", unit.url, "--json"]
+
+
+def test_an_entry_not_marked_stale_does_not_fail_the_unit(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B's torn sector lies outside A's: A is stale, B is finished; on a full disk neither
+    can be marked. The stale entry's save failed the unit before B was looked at; now
+    the run goes on, the unit is whole with OTHER_CA, and journal_error names both."""
+    (unit,) = units(virtual_esp32, 1)
+    a, b = two_pending(unit, tmp_path, runner, monkeypatch)
+    full_everywhere(monkeypatch, {mac(0).replace(":", "")})
+    r = runner.invoke(cli, other_args(tmp_path, unit))
+    assert r.exit_code == 3, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    assert (u["ok"], u["status"], u["error"]) == (True, "up to date", None), u
+    assert [x["action"] for x in u["resumed"]] == ["stale", "finished"]
+    said = u["journal_error"]["error"]
+    assert said.startswith(f"{a.path}: cannot mark the journal entry stale ({FULL}); ")
+    assert "none of it was written by this run, it is left alone" in said
+    assert f"; and {b.path}: cannot mark the journal entry complete ({FULL})" in said
+    assert u["journal_error"]["hint"].startswith("free space on the disk holding ")
+    assert statuses(tmp_path, 0) == ["pending", "pending"]
+    assert ca_on(unit) == OTHER_CA
+
+
+def test_an_entry_not_marked_cancelled_keeps_the_update_finished_before(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partly applied again (one sector back to its old content), B's torn sector as
+    it was before B: A is finished (a sector written), then B, holding none of its
+    sectors, dropped; on a full disk neither can be marked. The save of "cancelled"
+    failed the unit saying nothing of A's sector; now the unit is OK with NEW_CA, the
+    finished update reported and both entries named."""
+    (unit,) = units(virtual_esp32, 1)
+    a, b = two_pending(unit, tmp_path, runner, monkeypatch)
+    unit.load(a.sectors[-1].offset, a.sectors[-1].old)
+    unit.load(b.sectors[0].offset, b.sectors[0].old)
+    full_everywhere(monkeypatch, {mac(0).replace(":", "")})
+    r = runner.invoke(cli, flash_args(tmp_path, [unit.url], "--json"))
+    assert r.exit_code == 3, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    assert (u["ok"], u["status"], u["result"], u["error"]) == (True, "up to date", "resumed", None)
+    assert [(x["action"], x["sectors"]) for x in u["resumed"]] == [("finished", 1), ("dropped", 0)]
+    assert u["sectors_written"] == 1
+    said = u["journal_error"]["error"]
+    assert said.startswith(f"{a.path}: cannot mark the journal entry complete ({FULL}); ")
+    assert f"; and {b.path}: cannot mark the journal entry cancelled ({FULL}); " in said
+    assert said.endswith("the unit holds none of that update: it is dropped")
+    assert statuses(tmp_path, 0) == ["pending", "pending"]
+    assert ca_on(unit) == NEW_CA
+    # and the line, in text
+    unit.load(a.sectors[-1].offset, a.sectors[-1].old)
+    r = runner.invoke(cli, flash_args(tmp_path, [unit.url]))
+    assert r.exit_code == 3, r.output
+    (line,) = r.stdout.splitlines()
+    assert line.startswith(f"OK  {unit.url}  ") and "finished the interrupted update" in line
+    err = " ".join(r.stderr.split())
+    assert f"Error: {unit.url}: {a.path}: cannot mark the journal entry complete" in err
+    assert "nothing written" not in err

@@ -58,7 +58,14 @@ from .interrupt import (
     spoken_with,
     stop_if_requested,
 )
-from .journal import Journal, JournalEntry, JournalPartition, JournalSector, new_entry_id
+from .journal import (
+    Journal,
+    JournalEntry,
+    JournalPartition,
+    JournalSector,
+    Status,
+    new_entry_id,
+)
 from .plan import PartitionChange, RootChange, UpdatePlan, plan_ca_update
 from .readback import verify_after
 from .result import FlashResult
@@ -133,17 +140,37 @@ def _finish_pending(
     every state on the way is then one an update passed through and journaled, so
     ``restore`` undoes this run, then that one, each landing on a whole unit. One
     finished whose entry cannot be marked complete (a full disk) is finished all the
-    same: the first such error is returned, for the result's ``journal_error``.
+    same; so is one that cannot be marked stale or cancelled: every such error is
+    returned, joined, for the result's ``journal_error``.
     """
     this_ca = (ca.sha256, named(ca.certificates))
     unmarked: OutputError | None = None
+
+    def mark(entry: JournalEntry, status: Status, unit: str) -> None:
+        # Not raised: an entry that cannot be marked (a full disk) still says pending,
+        # and the next flash or restore looks at it against the unit again (then stale
+        # or untouched again, as now). Raising would call a whole unit FAILED, say
+        # "nothing written" after an update finished here wrote sectors, and drop that
+        # update from the report. So it is said beside the unit's result, as an entry
+        # finished and not marked complete is.
+        nonlocal unmarked
+        try:
+            journal.set_status(entry, status, unit=unit)
+        except OutputError as e:
+            unmarked = e if unmarked is None else _also(unmarked, e)
+
     for entry in journal.pending(mac):
         mismatch = entry.table_mismatch(table)
         state = entry_state(flash, entry) if mismatch is None else None
         if state is None or state.stale:
-            if not dry_run:
-                journal.set_status(entry, "stale", unit=_NONE_WRITTEN)
             why = f"{mismatch}" if mismatch is not None else "its file system changed since"
+            if not dry_run:
+                mark(
+                    entry,
+                    "stale",
+                    f"that update no longer matches the unit ({why}): none of "
+                    "it was written by this run, it is left alone",
+                )
             say(
                 progress,
                 f"an interrupted update from {entry.when} no longer matches the unit ({why}); "
@@ -155,7 +182,7 @@ def _finish_pending(
         todo = state.count("old") + state.count("other")
         if state.count("old") == len(entry.sectors):
             if not dry_run:
-                journal.set_status(entry, "cancelled", unit=_NONE_WRITTEN)
+                mark(entry, "cancelled", "the unit holds none of that update: it is dropped")
             out.append(Resumed(entry, "dropped"))
             continue
         found = Resumed(
@@ -190,15 +217,12 @@ def _finish_pending(
         except UnitInterrupted as e:
             out.append(replace(found, action="stopped", sectors_written=e.interruption.written))
             raise
-        try:
-            journal.set_status(
-                entry,
-                "complete",
-                unit=f"the unit holds the CA file of the update interrupted on {entry.when}: "
-                "it was finished, every sector checked by the unit's MD5",
-            )
-        except OutputError as e:  # the unit is whole all the same: on to this run's CA
-            unmarked = unmarked or e
+        mark(  # the unit is whole all the same: on to this run's CA
+            entry,
+            "complete",
+            f"the unit holds the CA file of the update interrupted on {entry.when}: "
+            "it was finished, every sector checked by the unit's MD5",
+        )
         out.append(replace(found, action="finished"))
     return unmarked
 
