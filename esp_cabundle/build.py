@@ -32,7 +32,7 @@ from .fileio import (
     write_all_atomic,
 )
 from .formats import IMAGE_FORMATS, render
-from .gate import CaSource, GatedCA, gate_ca
+from .gate import CONFIG_BOARD, CaSource, ConfigBoard, GatedCA, gate_ca, judged_board
 from .limits import MAX_LOCK_INPUT
 from .lockfile import Lock, build_unlocked
 from .spelling import CONFIG_SPELLING, PYTHON, Spelling, set_to
@@ -103,7 +103,7 @@ def build_bundle(
     targets: Sequence[Target] = (),
     check_targets: bool = True,
     spelling: Spelling = PYTHON,
-    board: Board | None = None,
+    board: Board | ConfigBoard | None = CONFIG_BOARD,
     also_read: Sequence[tuple[str, Path]] = (),
     also_written: Sequence[tuple[str, Path]] = (),
 ) -> BuildResult:
@@ -114,8 +114,10 @@ def build_bundle(
     the CA gated again for that board: its rules judge the targets, and its firmware's
     connections that read the CA file must accept it. Boards may differ from one image
     to the next (a fleet of two kinds of units shares one bundle), so each distinct
-    board is gated once. ``board`` (the config's ``board:``) judges the CA itself as
-    ``pack --board`` would: its rules, and its connections that read its CA file.
+    board is gated once. ``board`` judges the CA itself as ``pack --board`` would: its
+    rules, and its connections that read its CA file; by default the board ``config``
+    names (``board:``), as ``build -c`` does, so a script's build of a config refuses
+    what ``build -c`` refuses; None: no board.
 
     Raises :class:`PolicyError` (a violation that was not allowed),
     :class:`~esp_cabundle.check.CheckFailed` (a target or a board's connection would
@@ -132,6 +134,7 @@ def build_bundle(
     """
     if lock_path is not None:  # first: nothing is gated or read before the refusal
         refuse_special(lock_path, what="lock file", hint=_LOCK_HINT.format(spelling.no_lock))
+    judged = judged_board(board, config)
     outputs = tuple(_with_image(out) for out in outputs)
     inputs = [*_inputs(spec, config, targets), *also_read]
     if locked and lock_path is not None:
@@ -171,7 +174,7 @@ def build_bundle(
             own_bundle=own_bundle,
         )
 
-    ca = gate(board, every_output=True)
+    ca = gate(judged, every_output=True)
     per_board: dict[tuple[str, str | None], GatedCA] = {}
     for out in outputs:
         image = out.image
@@ -227,7 +230,7 @@ def build_bundle(
         private=frozenset(private),
         dir_notes=tuple(dir_notes),
         dir_warnings=tuple(dir_warnings),
-        inputs=_read_too(read, catalog, bundle, (board, *(b.board for b in per_board.values()))),
+        inputs=_read_too(read, catalog, bundle, (judged, *(b.board for b in per_board.values()))),
     )
 
 

@@ -26,6 +26,7 @@ from .formats import FORMATS, IMAGE_FORMATS, implied_format
 from .spelling import CONFIG_SPELLING, PYTHON
 
 if TYPE_CHECKING:
+    from .boards import Board
     from .images import ImageOutput
     from .yamlnodes import Node
 
@@ -114,6 +115,13 @@ class Config:
 
     def section(self, key: str, default: Any = None) -> Any:
         return self.sections.get(key, default)
+
+    @property
+    def board(self) -> Board | None:
+        """The ``board:`` key (None: none named): what ``build -c`` judges its CA under,
+        and what ``check``, ``pack`` and ``push`` take when no ``--board`` is given."""
+        board: Board | None = self.sections.get("board")
+        return board
 
 
 _IMAGE_NEEDS = "a file-system image output needs a board, or its profile and size"

@@ -36,8 +36,9 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .anchors import count_anchors, intermediate_notes, intermediates, not_ca_notes
 from .board_links import BoardLinks, board_links, link_items
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
     from .config import Config
 
 __all__ = [
+    "CONFIG_BOARD",
     "BoardLinks",
     "CaSource",
     "GatedCA",
@@ -87,6 +89,25 @@ _SEAL_KEY = os.urandom(32)
 
 # What a finished file was, when the device needs it converted.
 _CONVERTED = {"der": "DER", "c-strings": "C source", "c-array": "C source"}
+
+
+class _ConfigBoard(Enum):
+    CONFIG_BOARD = "the config's board: key"
+
+
+# The default ``board`` of gate_ca and build_bundle: the config's ``board:`` (none
+# without a config), as ``build -c`` takes it; ``board=None`` judges under no board.
+CONFIG_BOARD = _ConfigBoard.CONFIG_BOARD
+ConfigBoard = Literal[_ConfigBoard.CONFIG_BOARD]
+
+
+def judged_board(board: Board | ConfigBoard | None, config: Config | None) -> Board | None:
+    """``board``, or for :data:`CONFIG_BOARD` the config's ``board:``: the one reading
+    of it for the library and ``build`` (which has no ``--board``), so a script's build
+    of a config refuses what ``build -c`` refuses."""
+    if board is CONFIG_BOARD:
+        return config.board if config is not None else None
+    return board
 
 
 def _mac(pem: bytes, board: Board | None, labels: tuple[str, ...]) -> bytes:
@@ -218,7 +239,7 @@ class GatedCA:
 def gate_ca(
     source: CaSource,
     *,
-    board: Board | None = None,
+    board: Board | ConfigBoard | None = CONFIG_BOARD,
     at: datetime,
     targets: Sequence[Target] = (),
     check_targets: bool = True,
@@ -231,9 +252,12 @@ def gate_ca(
 ) -> GatedCA:
     """Resolve, render and judge a CA for writing; see the module for every step.
 
-    ``targets`` are judged beside the config's (``--target``; ``push`` adds the server a
-    unit connects to), and so are the ``board``'s connections that read the file written
-    at ``ca_path`` of its file system (default: the board's CA path).
+    ``board``: whose rules judge it and whose connections must accept it; by default the
+    board the source's config names (``board:``), as ``build -c`` judges it; None: no
+    board, whatever the config says (``pack --profile``). ``targets`` are judged beside
+    the config's (``--target``; ``push`` adds the server a unit connects to), and so are
+    the ``board``'s connections that read the file written at ``ca_path`` of its file
+    system (default: the board's CA path).
     ``check_targets=False`` skips every target and connection (``--no-check``); policies
     still apply. ``spelling``: how the caller's user names the options the hints and the
     summary point to (see :mod:`~esp_cabundle.spelling`); ``skip_hint`` ends the hint
@@ -248,6 +272,7 @@ def gate_ca(
     is UTC.
     """
     at = as_datetime(at)
+    board = judged_board(board, source.config)
     catalog = catalog or Catalog.load()
     spec = source.spec
     converted: str | None = None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,53 @@ def test_board_required_says_why(in_tmp: Path, runner: CliRunner, args: list[str
     assert r.exit_code == 2, r.output
     assert NO_BOARD.format(args[0]) in r.stderr and "Missing option" not in r.stderr
     assert not (in_tmp / "n.bin").exists()
+
+
+# --- the library reads board: as build -c does ---------------------------------------------
+
+AMAZON_ONLY = (
+    "roots: [amazon-root-ca-1]\nboard: mdash-arduino\noutputs: [{format: pem, path: y.pem}]\n"
+)
+
+
+def test_the_library_refuses_what_build_c_refuses(runner: CliRunner, in_tmp: Path) -> None:
+    """README: ``config.spec`` and ``config.outputs`` are what ``build -c`` builds; its
+    ``board:`` was dropped, so a script wrote the CA that build refuses (the units cut
+    off mdash.net)."""
+    import esp_cabundle as ecb
+
+    (in_tmp / "c3.yaml").write_text(AMAZON_ONLY)
+    code, _, err = run(runner, "build", "-c", "c3.yaml")
+    assert code == 1 and "cut mdash-arduino@1.2.13 units off mdash.net" in err, err
+    cfg = ecb.load_config(in_tmp / "c3.yaml")
+    at = datetime.fromisoformat(AT).replace(tzinfo=timezone.utc)
+    with pytest.raises(ecb.CheckFailed) as e:
+        ecb.build_bundle(cfg.spec, cfg.outputs, config=cfg, at=at)
+    assert e.value.exit_code == 1 and e.value.message == err.splitlines()[0].removeprefix("Error: ")
+    with pytest.raises(ecb.CheckFailed, match=r"cut mdash-arduino@1\.2\.13 units off mdash\.net"):
+        ecb.gate_ca(ecb.CaSource.build(cfg.spec, config=cfg), at=at)
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["c3.yaml"]
+    # board=None says no board, whatever the config names (pack --profile's gate).
+    unjudged = ecb.gate_ca(ecb.CaSource.build(cfg.spec, config=cfg), board=None, at=at)
+    assert unjudged.board is None and unjudged.summary == "1 root; no targets to judge"
+
+
+def test_a_config_board_that_passes_builds_the_bytes_build_c_writes(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    import esp_cabundle as ecb
+
+    outputs = "outputs: [{format: pem, path: y.pem}, {format: c, path: y.h}]\n"
+    (in_tmp / "cabundle.yaml").write_text("board: mdash-arduino\npreset: default\n" + outputs)
+    code, _, err = run(runner, "build", "--no-lock")
+    assert code == 0 and "under mdash-arduino rules" in err, err
+    cli_bytes = {n: (in_tmp / n).read_bytes() for n in ("y.pem", "y.h")}
+    for n in cli_bytes:
+        (in_tmp / n).unlink()
+    cfg = ecb.load_config(in_tmp / "cabundle.yaml")
+    at = datetime.fromisoformat(AT).replace(tzinfo=timezone.utc)
+    result = ecb.build_bundle(cfg.spec, cfg.outputs, config=cfg, at=at)
+    assert result.ca.board is not None and result.ca.board.name == "mdash-arduino"
+    assert result.ca.summary in err
+    ecb.write_build(result)
+    assert {n: (in_tmp / n).read_bytes() for n in cli_bytes} == cli_bytes

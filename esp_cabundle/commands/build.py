@@ -44,7 +44,6 @@ from .ca_source import CaOptions, announce, ca_options
 from .options import (
     CLI_SPELLING,
     at_option,
-    chosen_board,
     file_option,
     json_option,
     output_path,
@@ -289,7 +288,6 @@ def build(
         targets=ca.extra_targets(),
         check_targets=not ca.no_check,
         spelling=CLI_SPELLING,
-        board=chosen_board(None, config),
         also_read=[("label filter", idf_filter)] if idf_filter is not None else (),
         also_written=[("dependency file", depfile)] if depfile and _last_depfile(depfile) else (),
     )

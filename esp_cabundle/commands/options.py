@@ -353,8 +353,7 @@ def chosen_board(board: str | None, config: Config | None) -> Board | None:
         from ..boards import load_board  # deferred: only commands given a board read boards
 
         return load_board(board)
-    chosen: Board | None = config.section("board") if config is not None else None
-    return chosen
+    return config.board if config is not None else None
 
 
 def required_board(
