@@ -9,7 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from esp_cabundle.chains import ServerChain
 from esp_cabundle.errors import InputError
+from esp_cabundle.timeline import Period, Timeline, judge_periods
 from esp_cabundle.verify import (
     TrustSet,
     forecast,
@@ -56,7 +58,51 @@ def test_a_chain_can_start_passing_when_a_cross_sign_becomes_valid() -> None:
         (False, day(2000) + SECOND),
     ]
     assert [str(e) for e in fc.changes[0].events] == ["New becomes valid"]
-    assert fc.first_failure is fc.changes[1]
+    # Failing now, passing later, failing again: no first failure (as check's), the
+    # failure now is dated back, and the later dates are in the changes.
+    assert fc.first_failure is None
+    tl = _timeline(trust, [inter.c, cross.c], at=day(0), until=day(2500))
+    assert tl.first_failure is None and fc.failing_since == tl.failing_since is not None
+    assert [(f.verdict.ok, f.when) for f in tl.flips] == [
+        (c.verdict.ok, c.when) for c in fc.changes
+    ]
+
+
+def _timeline(trust: TrustSet, chain: list, *, at: datetime, until: datetime) -> Timeline:
+    """What check judges of one saved chain (no capture date)."""
+    return judge_periods(
+        trust, [Period(ServerChain(tuple(chain), "c.pem"))], CLOCK, at=at, until=until
+    )
+
+
+def test_a_chain_failing_now_has_no_first_failure_but_since_when() -> None:
+    """Fails at ``at`` (its issuing CA expired); later its root expires too: that later
+    change is no first failure (it read as a failure still to come), failing_since dates
+    the one in effect, as check's JSON does."""
+    root = mint("S Root", not_before=day(-1000), not_after=day(500))
+    inter = mint("S CA", root, path_length=0, not_before=day(-900), not_after=day(-10))
+    trust = TrustSet.from_certificates([root.c])
+    fc = forecast(trust, [inter.c], CLOCK, at=day(0), until=day(1000))
+    assert not fc.start.ok and [c.verdict.ok for c in fc.changes] == [False]
+    assert fc.first_failure is None
+    since = fc.failing_since
+    assert since is not None and since.date == day(-10) and since.why == "S CA expires"
+    tl = _timeline(trust, [inter.c], at=day(0), until=day(1000))
+    assert tl.first_failure is None and tl.failing_since == since
+    doc = fc.to_dict()["failing_since"]
+    assert doc == {"date": day(-10).date().isoformat(), "why": "S CA expires"}
+
+
+def test_a_chain_passing_now_has_a_first_failure_and_no_failing_since() -> None:
+    root = mint("P Root", not_before=day(-1000), not_after=day(100))
+    inter = mint("P CA", root, path_length=0, not_before=day(-900), not_after=day(900))
+    trust = TrustSet.from_certificates([root.c])
+    fc = forecast(trust, [inter.c], CLOCK, at=day(0), until=day(400))
+    assert fc.start.ok and fc.failing_since is None and fc.to_dict()["failing_since"] is None
+    first = fc.first_failure
+    assert first is not None and first.when == day(100) + SECOND
+    tl = _timeline(trust, [inter.c], at=day(0), until=day(400))
+    assert tl.first_failure is not None and tl.first_failure.when == first.when
 
 
 def test_issuing_intermediates_and_leaves_rotate_unless_asked() -> None:

@@ -171,6 +171,27 @@ def test_real_long_chain_2021_to_2024() -> None:
     assert verify_chain(x1, long, IDF, at=d("2022-01-01")).error == ERR_X509_FATAL_ERROR
 
 
+def test_forecast_of_a_chain_failing_now_says_what_check_says() -> None:
+    """The long chain at 2026 with ISRG Root X1 alone: R3 expired on 2025-09-15, so the
+    chain fails now; the root's own expiry (2035-06-04) is no first failure to come, as
+    check --json says (first_failure null, failing_since 2025-09-15)."""
+    from esp_cabundle.chains import ServerChain
+    from esp_cabundle.check import CheckItem, check_items
+
+    x1 = TrustSet.from_certificates([le("isrgrootx1")])
+    long = [le("lets-encrypt-r3"), le("isrg-root-x1-cross-signed")]
+    at, until = d("2026-01-01"), d("2036-01-01")
+    fc = forecast(x1, long, CLOCK, at=at, until=until)
+    assert not fc.start.ok and fc.changes  # the root's expiry is still a change
+    assert fc.first_failure is None
+    item = CheckItem("le", ServerChain(tuple(long), "long.pem"), CLOCK)
+    (result,) = check_items(x1, [item], at=at, until=until).results
+    doc = result.to_dict()
+    assert doc["first_failure"] is None
+    assert fc.to_dict()["failing_since"] == doc["failing_since"]
+    assert doc["failing_since"] == {"date": "2025-09-15", "why": "R3 expires"}
+
+
 def test_real_gen_y_chain_with_an_x1_only_bundle() -> None:
     x1 = TrustSet.from_certificates([le("isrgrootx1")])
     with_cross = [le("gen-y-int-yr1"), le("gen-y-root-yr-by-x1")]
