@@ -25,7 +25,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..errors import AuthError, DeviceError, InputError, UnitRpcError, UnitUnreachable
+from ..arguments import name_tuple
+from ..errors import (
+    ArgumentTypeError,
+    AuthError,
+    DeviceError,
+    InputError,
+    UnitRpcError,
+    UnitUnreachable,
+)
 from ..limits import loads_json
 from ..spelling import PYTHON, Spelling, set_to
 from .http import tls_context
@@ -173,6 +181,12 @@ class MqttTransport:
         """``spelling``: how the refusal of no ids and of the login name the options (see
         :mod:`~esp_cabundle.spelling`)."""
         self._spelling = spelling
+        if not isinstance(url, MqttUrl):  # checked before connecting: not "refused"
+            raise ArgumentTypeError(
+                f"MqttTransport takes an MqttUrl, not {type(url).__name__}: {url!r}",
+                hint="for a URL as text use MqttTransport.from_url(url, ids)",
+            )
+        device_ids = name_tuple("device_ids", device_ids)  # one str would be its letters
         if not device_ids:
             raise InputError(f"{spelling.mqtt} needs the units' ids: {spelling.unit_ids}")
         self.url = url
@@ -204,6 +218,11 @@ class MqttTransport:
     ) -> MqttTransport:
         """The broker at ``url`` (``mqtt://``, ``mqtts://``, as ``push --mqtt`` takes it,
         a password included: a script's URL is not on a command line)."""
+        if not isinstance(url, str):
+            raise ArgumentTypeError(
+                f"MqttTransport.from_url takes the URL as str, not {type(url).__name__}",
+                hint="give it as text: 'mqtt://broker.local:1883'",
+            )
         return cls(parse_mqtt_url(url), device_ids, ca_file=ca_file, frame_size=frame_size)
 
     # -- connection ---------------------------------------------------------------------
