@@ -17,12 +17,13 @@ import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._patterns import lazy_re
 from .arguments import require_bytes
+from .dates import as_utc
 from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
 from .known_roots import known_root
@@ -268,18 +269,21 @@ class Certificate:
         lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
         return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
 
-    def is_expired(self, at: datetime) -> bool:
-        return at > self.not_after
+    # ``at`` below: a date is the start of that day and a naive datetime is UTC, as
+    # everywhere in the library (dates.as_utc); a str is an ArgumentTypeError.
 
-    def is_not_yet_valid(self, at: datetime) -> bool:
-        return at < self.not_before
+    def is_expired(self, at: date | datetime) -> bool:
+        return as_utc(at) > self.not_after
 
-    def is_valid_at(self, at: datetime) -> bool:
-        return self.not_before <= at <= self.not_after
+    def is_not_yet_valid(self, at: date | datetime) -> bool:
+        return as_utc(at) < self.not_before
 
-    def days_left(self, at: datetime) -> int:
+    def is_valid_at(self, at: date | datetime) -> bool:
+        return self.not_before <= as_utc(at) <= self.not_after
+
+    def days_left(self, at: date | datetime) -> int:
         """Whole days from ``at`` until not-after (negative once expired)."""
-        return (self.not_after - at).days
+        return (self.not_after - as_utc(at)).days
 
     def signed_by(self, issuer: Certificate) -> bool:
         """True when ``issuer``'s key really verifies this certificate's signature."""

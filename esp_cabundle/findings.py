@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from .certs import Certificate, load_certificates
+from .dates import as_utc
 from .sniff import decode_text, sniff_kind
 from .text import plural
 from .verify.parse import parse_notes, unparseable_by
@@ -107,10 +108,11 @@ class Report:
         for c in self.children:
             yield from c.all_findings()
 
-    def to_dict(self, at: datetime, warn_days: int | None = None) -> dict[str, Any]:
+    def to_dict(self, at: date | datetime, warn_days: int | None = None) -> dict[str, Any]:
         """The report as ``inspect --json`` prints it (one of its ``reports``), each
-        certificate's status judged at ``at``: a library caller's JSON is the CLI's."""
-        return report_to_dict(self, at, warn_days)
+        certificate's status judged at ``at`` (a date or naive datetime is UTC): a
+        library caller's JSON is the CLI's."""
+        return report_to_dict(self, as_utc(at), warn_days)
 
 
 def finding_status(
