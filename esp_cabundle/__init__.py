@@ -101,7 +101,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .push.mdash import MdashTransport
     from .push.mqtt import MqttTransport
     from .push.transport import Transport
-    from .targets import Target
+    from .targets import Target, parse_target
     from .trust_files import load_trust_set, trust_set_from_bytes
     from .verify import (
         DeviceProfile,

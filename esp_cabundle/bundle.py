@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,7 @@ from .catalog import (
 )
 from .certs import Certificate, load_certificates
 from .dates import as_datetime
-from .errors import CatalogError, CertificateError, InputError, directory_refused
+from .errors import ArgumentTypeError, CatalogError, CertificateError, InputError, directory_refused
 from .fileio import is_named, read_input
 from .known_roots import known_root
 from .limits import MAX_CERT_INPUT
@@ -141,9 +142,32 @@ class Policy:
     # when that day has come names the line CI must change.
     service_until_origin: Origin | None = field(default=None, compare=False)
 
+    if TYPE_CHECKING:  # a date is taken (the start of that day, UTC), kept as a datetime
+
+        def __init__(
+            self,
+            service_until: date | datetime | None = None,
+            max_bytes: int | None = None,
+            allow: frozenset[str] = frozenset(),
+            service_until_origin: Origin | None = None,
+        ) -> None: ...
+
     def __post_init__(self) -> None:
         if self.service_until is not None:  # compared with aware certificate dates
             object.__setattr__(self, "service_until", as_datetime(self.service_until))
+        if isinstance(self.allow, str):  # else its letters: "unknown policy d, e, i, p"
+            raise ArgumentTypeError(
+                f"Policy allow= takes a set of policy names, not one str: allow={self.allow!r}",
+                hint=f"give a frozenset: allow=frozenset({{{self.allow!r}}})",
+            )
+        if self.max_bytes is not None and (
+            not isinstance(self.max_bytes, int) or isinstance(self.max_bytes, bool)
+        ):
+            raise ArgumentTypeError(
+                f"Policy max_bytes= takes a number of bytes (int), not "
+                f"{type(self.max_bytes).__name__}: max_bytes={self.max_bytes!r}",
+                hint="give an int: max_bytes=4096 (the CLI's --max-bytes reads '4K')",
+            )
         unknown = set(self.allow) - set(POLICY_NAMES)
         if unknown:
             raise InputError(
@@ -172,6 +196,21 @@ class BundleSpec:
     # Where a config wrote roots[i] and excludes[i] (flags add theirs after, with none).
     root_origins: tuple[Origin, ...] = ()
     exclude_origins: tuple[Origin, ...] = ()
+
+    if TYPE_CHECKING:  # what __init__ takes (README: a root file may be a Path), typed
+        # wider than the fields __post_init__ makes of it (always str, always a Path)
+
+        def __init__(
+            self,
+            presets: tuple[str, ...] = (),
+            roots: tuple[str | PathLike[str], ...] = (),
+            excludes: tuple[str | PathLike[str], ...] = (),
+            policy: Policy = ...,
+            base_dir: str | PathLike[str] = Path("."),
+            only_labels: frozenset[str] | None = None,
+            root_origins: tuple[Origin, ...] = (),
+            exclude_origins: tuple[Origin, ...] = (),
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         """One str where a sequence goes iterates as its letters ("unknown root 'm'"):

@@ -49,7 +49,7 @@ def test_a_root_file_given_as_a_path_is_read() -> None:
     from tests.support.gated import AT
 
     x1 = Path(__file__).parent / "data/letsencrypt/isrgrootx1.pem"
-    ca = gate_ca(CaSource.build(BundleSpec(roots=(x1,))), at=AT)  # type: ignore[arg-type]
+    ca = gate_ca(CaSource.build(BundleSpec(roots=(x1,))), at=AT)
     assert [c.subject for c in ca.certificates] == [c.subject for c in load_certificate_file(x1)]
 
 

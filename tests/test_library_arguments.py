@@ -5,12 +5,16 @@ raw TypeError or AttributeError from deep inside."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from esp_cabundle.bundle import Policy
 from esp_cabundle.certs import load_certificate_file
 from esp_cabundle.errors import ArgumentTypeError
 from esp_cabundle.inspect import inspect_path
@@ -74,3 +78,73 @@ def test_report_to_dict_takes_a_naive_datetime_as_utc() -> None:
     assert report.to_dict(date(2030, 1, 1)) == report.to_dict(AWARE)
     with pytest.raises(ArgumentTypeError, match="a date or datetime is needed, not str"):
         report.to_dict("2030-01-01")  # type: ignore[arg-type]
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.timeout(300)
+def test_every_public_name_and_documented_call_passes_mypy_strict(tmp_path: Path) -> None:
+    """A user's module under ``mypy --strict``: every public name imported from the
+    package (each must be in __init__'s TYPE_CHECKING imports, not only in _LAZY:
+    parse_target was not), and the calls the runtime takes (a date for ``at`` and
+    ``service_until``, Paths for root files, base_dir as str) accepted."""
+    import esp_cabundle
+
+    names = ", ".join(n for n in esp_cabundle.__all__ if n != "__version__")
+    code = (
+        f"from esp_cabundle import __version__, {names}\n"
+        "from datetime import date, datetime, timezone\n"
+        "from pathlib import Path\n\n\n"
+        "def judge(trust: TrustSet, chain: tuple[Certificate, ...], "
+        "device: DeviceProfile) -> None:\n"
+        "    verify_chain(trust, chain, device, at=date(2030, 1, 1))\n"
+        "    forecast(trust, chain, device, at=date(2030, 1, 1), "
+        "until=datetime(2031, 1, 1, tzinfo=timezone.utc))\n\n\n"
+        "paths = [Path('my-root.pem')]\n"
+        "spec = BundleSpec(roots=tuple(paths), base_dir='.', "
+        "policy=Policy(service_until=date(2030, 1, 1)))\n"
+        "target: Target = parse_target('example.com')\n"
+    )
+    script = tmp_path / "user.py"
+    script.write_text(code)
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
+         "--cache-dir", str(tmp_path / ".mypy_cache"), str(script)],
+        env=dict(os.environ, MYPYPATH=str(REPO)), capture_output=True, text=True,
+        timeout=280, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message", "hint"),
+    [
+        (
+            {"allow": "expired"},
+            "allow= takes a set of policy names, not one str",
+            "give a frozenset: allow=frozenset({'expired'})",
+        ),
+        (
+            {"max_bytes": "4K"},
+            "max_bytes= takes a number of bytes \\(int\\), not str",
+            "give an int: max_bytes=4096 (the CLI's --max-bytes reads '4K')",
+        ),
+        (
+            {"max_bytes": 4096.0},
+            "not float",
+            "give an int: max_bytes=4096 (the CLI's --max-bytes reads '4K')",
+        ),
+    ],
+)
+def test_policy_refuses_one_str_to_allow_and_text_for_max_bytes(
+    kwargs: dict[str, object], message: str, hint: str
+) -> None:
+    with pytest.raises(ArgumentTypeError, match=message) as e:
+        Policy(**kwargs)  # type: ignore[arg-type]
+    assert e.value.hint == hint
+
+
+def test_policy_takes_a_date_and_a_set_of_names() -> None:
+    policy = Policy(service_until=date(2030, 1, 1), allow={"expired"}, max_bytes=4096)  # type: ignore[arg-type]
+    assert policy.service_until == AWARE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
 from ..certs import Certificate
@@ -135,7 +135,7 @@ def forecast(
     chain: Sequence[Certificate],
     profile: DeviceProfile,
     *,
-    at: datetime,
+    at: date | datetime,
     until: datetime,
     rotate_issuing: bool = True,
     hostname: str | None = None,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from ..certs import Certificate
 from ..dates import as_datetime
@@ -54,7 +54,7 @@ def verify_chain(
     chain: Sequence[Certificate],
     profile: DeviceProfile,
     *,
-    at: datetime,
+    at: date | datetime,
     hostname: str | None = None,
     spelling: Spelling = PYTHON,
 ) -> Verdict:
