@@ -10,7 +10,15 @@ import os
 
 from .errors import ArgumentTypeError
 
-__all__ = ["fspath_or", "name_tuple", "require_bytes"]
+__all__ = [
+    "check_board",
+    "fspath_or",
+    "name_tuple",
+    "require_bytes",
+    "require_int",
+    "require_path",
+    "require_type",
+]
 
 
 def name_tuple(field_name: str, value: object) -> tuple[str, ...]:
@@ -40,19 +48,89 @@ def fspath_or(value: object) -> object:
 
 
 def require_bytes(
-    value: object, call: str, *, text: bool = False, path_call: str | None = None
+    value: object,
+    call: str,
+    *,
+    text: bool = False,
+    path_call: str | None = None,
+    args: str = "",
 ) -> None:
     """Refuse anything but bytes for ``call``'s data: the library reads no files where
     it takes bytes. ``text``: a str there is likely the content (hint: encode it), else
-    a file name (hint: ``path_call``, the function that reads a file, or read it)."""
+    a str is a file name (hint: ``path_call``, the function that reads a file, or read
+    it) unless it reads as content (PEM text, many lines). ``args``: the arguments the
+    hint's call shows before the data (``"name, "``)."""
     if isinstance(value, bytes | bytearray | memoryview):
         return
-    if isinstance(value, str) and text:
-        hint = f"encode the text first: {call}(text.encode())"
+    if isinstance(value, str) and (text or _looks_like_content(value)):
+        hint = f"encode the text first: {call}({args}text.encode())"
     elif isinstance(value, str | os.PathLike) and path_call is not None:
         hint = f"for a file use {path_call}({os.fspath(value)!r})"
     elif isinstance(value, str | os.PathLike):
-        hint = f"read the file first: {call}(Path({os.fspath(value)!r}).read_bytes())"
+        hint = f"read the file first: {call}({args}Path({os.fspath(value)!r}).read_bytes())"
     else:
         hint = f"give {call} the bytes"
     raise ArgumentTypeError(f"{call} takes bytes, not {type(value).__name__}", hint=hint)
+
+
+def _looks_like_content(value: str | bytes) -> bool:
+    """Text no file is named: PEM, several lines, or too long for a path."""
+    raw = value.encode(errors="replace") if isinstance(value, str) else value
+    return b"-----BEGIN" in raw or b"\n" in raw.strip() or b"\0" in raw or len(raw) > 4096
+
+
+def require_path(value: object, call: str, *, data_call: str | None = None) -> None:
+    """Refuse anything but a path (str or path-like) for ``call``'s file: bytes there
+    are the content (hint: ``data_call``, the function that takes it) or a file name
+    (hint: as str)."""
+    if isinstance(value, str | os.PathLike):
+        return
+    if isinstance(value, bytes | bytearray | memoryview):
+        raw = bytes(value)
+        if not _looks_like_content(raw):
+            hint = f"give the path as str: {call}({os.fsdecode(raw)!r})"
+        elif data_call is not None:
+            hint = f"for the content itself use {data_call}(data)"
+        else:
+            hint = f"write it to a file and give {call} that file's path"
+    else:
+        hint = f"give {call} the file's path (str or Path)"
+    raise ArgumentTypeError(
+        f"{call} takes a path (str or Path), not {type(value).__name__}", hint=hint
+    )
+
+
+def require_type(value: object, kind: type | tuple[type, ...], what: str, hint: str) -> None:
+    """Refuse ``value`` unless a ``kind``: ``what`` names the argument and what it takes
+    (``"gate_ca's board= takes a Board"``), ``hint`` the call to make instead."""
+    if not isinstance(value, kind):
+        raise ArgumentTypeError(f"{what}, not {_shown(value)}", hint=hint)
+
+
+def require_int(value: object, what: str, hint: str) -> None:
+    """:func:`require_type` for an int that is not a bool (True is no size)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ArgumentTypeError(f"{what}, not {_shown(value)}", hint=hint)
+
+
+def _shown(value: object) -> str:
+    """The value's type, and the value itself when short (a name, a number)."""
+    shown = repr(value)
+    if isinstance(value, str | bytes | int | float) and len(shown) <= 60:
+        return f"{type(value).__name__} {shown}"
+    return type(value).__name__
+
+
+def check_board(board: object, call: str) -> None:
+    """``board``: None or a Board; a name or a profile file's path is loaded first."""
+    if board is None:
+        return
+    if isinstance(board, str | os.PathLike):
+        raise ArgumentTypeError(
+            f"{call}'s board= takes a Board, not {type(board).__name__} {fspath_or(board)!r}",
+            hint=f"load it first: board=load_board({fspath_or(board)!r})",
+        )
+    # deferred: only a caller who made a Board gets here, so the module is loaded
+    from .board_model import Board
+
+    require_type(board, Board, f"{call}'s board= takes a Board", "board=load_board(name)")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._patterns import lazy_re
-from .arguments import require_bytes
+from .arguments import require_bytes, require_path
 from .dates import as_utc
 from .errors import CertificateError, PrivateKeyError
 from .fileio import read_input
@@ -365,6 +365,7 @@ _CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
 
 def load_certificate_file(path: str | Path) -> tuple[Certificate, ...]:
     """Read a file of any supported shape; errors name the file."""
+    require_path(path, "load_certificate_file", data_call="load_certificates")
     data = read_input(
         path,
         what="certificate file",
@@ -387,6 +388,7 @@ def load_certificates(data: bytes, *, source: str = "<input>") -> tuple[Certific
     from .keyscan import refuse_private_keys  # deferred: its patterns compile in ~1 ms
 
     require_bytes(data, "load_certificates", text=True, path_call="load_certificate_file")
+    data = bytes(data)  # a memoryview has no bytes methods (startswith, find)
     check_size(
         len(data), MAX_CERT_INPUT, what="certificate file", path=source, error=CertificateError
     )

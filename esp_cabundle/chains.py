@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from .arguments import require_path
 from .certs import Certificate, load_certificates
 from .chain_headers import read_header
 from .dates import as_utc
@@ -112,6 +113,7 @@ def load_chain_file(
     ``spelling``: how the hints name the options (see :mod:`~esp_cabundle.spelling`);
     ``hint``: how to make the file when it cannot be read (default: ``chains pull``,
     which needs a config: :func:`.targets.chain_file_hint` says what to do without)."""
+    require_path(path, "load_chain_file", data_call="load_certificates")
     p = Path(path)
     save = (  # as targets.saving_hint: a script writes its own
         "'esp-cabundle chains pull'"

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .anchors import count_anchors, intermediate_notes, intermediates, not_ca_notes
+from .arguments import require_bytes
 from .board_links import BoardLinks, board_links, link_items
 from .bundle import (
     Bundle,
@@ -60,6 +61,7 @@ from .dates import as_datetime
 from .errors import InputError, PolicyError
 from .fileio import read_input
 from .formats.pem import render_pem
+from .gate_arguments import check_gate_arguments
 from .missing_hints import missing_ca_hint
 from .sniff import decode_text
 from .spelling import PYTHON, Spelling
@@ -144,6 +146,7 @@ class CaSource:
         cls, name: str, data: bytes, *, policy: Policy | None = None, config: Config | None = None
     ) -> CaSource:
         """A finished CA file's bytes (``--bundle``); ``name`` is what errors call it."""
+        require_bytes(data, "CaSource.finished", path_call="CaSource.from_file", args="name, ")
         return cls(BundleSpec(policy=policy or Policy()), config, name, bytes(data))
 
     @classmethod
@@ -271,6 +274,7 @@ def gate_ca(
     :class:`~esp_cabundle.check.CheckFailed` (a target would refuse it). A naive ``at``
     is UTC.
     """
+    check_gate_arguments(source, CaSource, board, targets)  # a library caller's types
     at = as_datetime(at)
     board = judged_board(board, source.config)
     catalog = catalog or Catalog.load()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .arguments import check_board, require_int
 from .errors import ImageError, InputError, PartitionTableError
 from .formats import IMAGE_FORMATS, IMAGE_OPTIONS
 from .sizes import parse_size
@@ -402,6 +403,10 @@ def new_image(
     return NewImage(spec, prof, disk_version, size_mismatch(board, spec))
 
 
+# A size given as text (the CLI's --size reads it): the number it means.
+_SIZE_HINT = "give an int: size=0x40000 (or parse it: int('0x40000', 0))"
+
+
 def pack_ca(
     ca: GatedCA,
     *,
@@ -427,6 +432,9 @@ def pack_ca(
     ``notes`` say when ``size`` fits none of the board's default partitions. Raises
     InputError or ImageError (nothing made); writing ``.data`` is the caller's.
     """
+    check_board(board, "pack_ca")
+    if size is not None:
+        require_int(size, "pack_ca's size= takes a number of bytes (int)", _SIZE_HINT)
     spec = image_spec(
         board, fs_type=fs_type, profile=profile, size=size, ca_path=ca_path, platform=platform
     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .arguments import require_bytes
+from .arguments import require_bytes, require_path
 from .bundle import BundleSpec, resolve_bundle
 from .catalog import Catalog
 from .certs import Certificate, load_certificates
@@ -42,6 +42,7 @@ def load_trust_set(path: str | Path) -> TrustSet:
     """A CA file of any shape the tool reads (PEM, DER, C source) or an ESP-IDF
     ``x509_crt_bundle`` (v1 or v2: anchors with a name and a key, no dates); ``-`` is
     standard input."""
+    require_path(path, "load_trust_set", data_call="trust_set_from_bytes")
     p = Path(path)
     return trust_set_from_bytes(
         read_input(p, what="bundle file", max_bytes=MAX_CERT_INPUT, certificates=True, stdin=True),
@@ -53,6 +54,7 @@ def trust_set_from_bytes(data: bytes, *, source: str = "CA file") -> TrustSet:
     """:func:`load_trust_set` for bytes already in hand (read off a unit, out of an
     image, from a firmware's C string); ``source`` is what errors and verdicts call it."""
     require_bytes(data, "trust_set_from_bytes", path_call="load_trust_set")
+    data = bytes(data)  # a memoryview has no bytes methods (decode, startswith)
     check_size(len(data), MAX_CERT_INPUT, what="bundle file", path=source)
     bundle = read_idf_bundle(data)
     if bundle is not None:

@@ -9,16 +9,24 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from esp_cabundle.bundle import Policy
-from esp_cabundle.certs import load_certificate_file
+from esp_cabundle.boards import load_board
+from esp_cabundle.bundle import BundleSpec, Policy
+from esp_cabundle.certs import load_certificate_file, load_certificates
+from esp_cabundle.chains import load_chain_file
 from esp_cabundle.errors import ArgumentTypeError
-from esp_cabundle.inspect import inspect_path
+from esp_cabundle.gate import CaSource, GatedCA, gate_ca
+from esp_cabundle.images import pack_ca
+from esp_cabundle.inspect import inspect_bytes, inspect_path
 from esp_cabundle.push.mqtt import MqttTransport, parse_mqtt_url
+from esp_cabundle.targets import Target
+from esp_cabundle.trust_files import load_trust_set, trust_set_from_bytes
+from esp_cabundle.verify import DeviceProfile, TrustSet, parse_device_profile, verify_chain
 
 
 @pytest.fixture
@@ -148,3 +156,157 @@ def test_policy_refuses_one_str_to_allow_and_text_for_max_bytes(
 def test_policy_takes_a_date_and_a_set_of_names() -> None:
     policy = Policy(service_until=date(2030, 1, 1), allow={"expired"}, max_bytes=4096)  # type: ignore[arg-type]
     assert policy.service_until == AWARE
+
+
+AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
+CHAIN = Path(__file__).parent / "data/letsencrypt/chain-gen-y-rsa.pem"
+
+
+def _source() -> CaSource:
+    return CaSource.finished("ca.pem", X1.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("call", "message", "hint"),
+    [
+        (
+            lambda: gate_ca(_source(), board="mdash-arduino", at=AT),  # type: ignore[arg-type]
+            "gate_ca's board= takes a Board, not str 'mdash-arduino'",
+            "load it first: board=load_board('mdash-arduino')",
+        ),
+        (
+            lambda: gate_ca(BundleSpec(), at=AT),  # type: ignore[arg-type]
+            "gate_ca takes a CaSource, not BundleSpec",
+            "wrap it: gate_ca(CaSource.build(spec), ...)",
+        ),
+        (
+            lambda: gate_ca(X1, at=AT),  # type: ignore[arg-type]
+            "gate_ca takes a CaSource, not PosixPath",
+            f"wrap it: gate_ca(CaSource.from_file(Path({str(X1)!r})), ...)",
+        ),
+        (
+            lambda: gate_ca(_source(), targets=Target("example.com"), at=AT),  # type: ignore[arg-type]
+            "targets= takes a sequence of Target, not one Target",
+            "give a list: targets=[target]",
+        ),
+        (
+            lambda: gate_ca(_source(), targets=["example.com"], at=AT),  # type: ignore[list-item]
+            "targets= takes Target objects, not str 'example.com'",
+            "make each with parse_target: targets=[parse_target('example.com')]",
+        ),
+        (
+            lambda: pack_ca(_gated(), board="mdash-arduino"),  # type: ignore[arg-type]
+            "pack_ca's board= takes a Board, not str 'mdash-arduino'",
+            "load it first: board=load_board('mdash-arduino')",
+        ),
+        (
+            lambda: pack_ca(_gated(), board=load_board("mdash-arduino"), size="0x40000"),  # type: ignore[arg-type]
+            "pack_ca's size= takes a number of bytes \\(int\\), not str '0x40000'",
+            "give an int: size=0x40000 (or parse it: int('0x40000', 0))",
+        ),
+        (
+            lambda: verify_chain(_trust(), load_chain_file(CHAIN), _device(), at=AT),  # type: ignore[arg-type]
+            "chain takes a sequence of Certificate, not ServerChain",
+            "give its certificates: verify_chain(trust, chain.certificates, ...)",
+        ),
+        (
+            lambda: verify_chain(_trust(), [CHAIN], _device(), at=AT),  # type: ignore[list-item]
+            "chain takes Certificate objects, not PosixPath",
+            "read them: load_chain_file(path).certificates or load_certificates(data)",
+        ),
+        (
+            lambda: verify_chain(
+                _trust(),
+                load_chain_file(CHAIN).certificates,
+                "mbedtls-noclock",  # type: ignore[arg-type]
+                at=AT,
+            ),
+            "profile takes a DeviceProfile, not str 'mbedtls-noclock'",
+            "parse it first: parse_device_profile('mbedtls-noclock')",
+        ),
+        (
+            lambda: verify_chain(X1, [], _device(), at=AT),  # type: ignore[arg-type]
+            "trust takes a TrustSet, not PosixPath",
+            "load it: load_trust_set(path) or trust_set_from_bytes(data)",
+        ),
+        (
+            lambda: CaSource.finished("ca.pem", X1.read_text()),  # type: ignore[arg-type]
+            "CaSource.finished takes bytes, not str",
+            "encode the text first: CaSource.finished(name, text.encode())",
+        ),
+        (
+            lambda: CaSource.finished("ca.pem", "ca.pem"),  # type: ignore[arg-type]
+            "CaSource.finished takes bytes, not str",
+            "for a file use CaSource.from_file('ca.pem')",
+        ),
+        (
+            lambda: load_certificate_file(X1.read_bytes()),  # type: ignore[arg-type]
+            "load_certificate_file takes a path \\(str or Path\\), not bytes",
+            "for the content itself use load_certificates(data)",
+        ),
+        (
+            lambda: load_certificate_file(b"ca.pem"),  # type: ignore[arg-type]
+            "load_certificate_file takes a path",
+            "give the path as str: load_certificate_file('ca.pem')",
+        ),
+        (
+            lambda: load_chain_file(CHAIN.read_bytes()),  # type: ignore[arg-type]
+            "load_chain_file takes a path \\(str or Path\\), not bytes",
+            "for the content itself use load_certificates(data)",
+        ),
+        (
+            lambda: load_trust_set(X1.read_bytes()),  # type: ignore[arg-type]
+            "load_trust_set takes a path \\(str or Path\\), not bytes",
+            "for the content itself use trust_set_from_bytes(data)",
+        ),
+    ],
+)
+def test_a_common_mistake_is_refused_with_the_call_to_make(
+    call: Callable[[], object], message: str, hint: str
+) -> None:
+    with pytest.raises(ArgumentTypeError, match=message) as e:
+        call()
+    assert e.value.hint == hint
+
+
+def test_bytes_arguments_take_a_memoryview() -> None:
+    pem = X1.read_bytes()
+    assert load_certificates(memoryview(pem)) == load_certificates(pem)
+    assert len(trust_set_from_bytes(memoryview(pem)).anchors) == 1
+
+
+@pytest.mark.parametrize(
+    ("call", "hint"),
+    [
+        (
+            lambda: trust_set_from_bytes(X1.read_text()),  # type: ignore[arg-type]
+            "encode the text first: trust_set_from_bytes(text.encode())",
+        ),
+        (
+            lambda: inspect_bytes(X1.read_text(), source="ca.pem"),  # type: ignore[arg-type]
+            "encode the text first: inspect_bytes(text.encode())",
+        ),
+        (
+            lambda: trust_set_from_bytes("ca.pem"),  # type: ignore[arg-type]
+            "for a file use load_trust_set('ca.pem')",
+        ),
+    ],
+)
+def test_pem_text_where_bytes_go_is_told_to_encode_not_to_open_a_file(
+    call: Callable[[], object], hint: str
+) -> None:
+    with pytest.raises(ArgumentTypeError, match="takes bytes, not str") as e:
+        call()
+    assert e.value.hint == hint
+
+
+def _gated() -> GatedCA:
+    return gate_ca(_source(), board=load_board("mdash-arduino"), at=AT)
+
+
+def _trust() -> TrustSet:
+    return load_trust_set(X1)
+
+
+def _device() -> DeviceProfile:
+    return parse_device_profile("mbedtls-clock")

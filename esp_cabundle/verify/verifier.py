@@ -20,8 +20,10 @@ import functools
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from ..arguments import require_type
 from ..certs import Certificate
 from ..dates import as_datetime
+from ..errors import ArgumentTypeError
 from ..spelling import PYTHON, Spelling
 from .asn1 import ParseRefusal
 from .explain import explain, explain_early
@@ -62,8 +64,42 @@ def verify_chain(
     certificates in the order the server sends them, leaf first), connecting to
     ``hostname`` (None: the name is not judged). A naive ``at`` is UTC; the verdict's
     explanation names the options as ``spelling`` does."""
+    _check_arguments(trust, chain, profile)
     verifier = Verifier(trust, spelling=spelling)
     return verifier.verify(chain, profile, at=as_datetime(at), hostname=hostname)
+
+
+def _check_arguments(trust: object, chain: object, profile: object) -> None:
+    """A library caller's common slips (a ServerChain for its certificates, a profile's
+    name), refused with the call to make instead of failing deep inside."""
+    require_type(
+        trust,
+        TrustSet,
+        "verify_chain's trust takes a TrustSet",
+        "load it: load_trust_set(path) or trust_set_from_bytes(data)",
+    )
+    if not isinstance(chain, Sequence) or isinstance(chain, str | bytes):
+        raise ArgumentTypeError(
+            f"verify_chain's chain takes a sequence of Certificate, not {type(chain).__name__}",
+            hint="give its certificates: verify_chain(trust, chain.certificates, ...)"
+            if hasattr(chain, "certificates")
+            else "give the server's certificates, leaf first: load_chain_file(path).certificates",
+        )
+    for cert in chain:
+        require_type(
+            cert,
+            Certificate,
+            "verify_chain's chain takes Certificate objects",
+            "read them: load_chain_file(path).certificates or load_certificates(data)",
+        )
+    require_type(
+        profile,
+        DeviceProfile,
+        "verify_chain's profile takes a DeviceProfile",
+        f"parse it first: parse_device_profile({profile!r})"
+        if isinstance(profile, str)
+        else "give board.device_profile() or parse_device_profile(name)",
+    )
 
 
 class Verifier:

@@ -1,0 +1,59 @@
+"""The types of :func:`~esp_cabundle.gate.gate_ca`'s and
+:func:`~esp_cabundle.images.pack_ca`'s arguments, checked at their entry: a board's
+name, a BundleSpec or one Target there failed deep inside (``'str' object has no
+attribute 'connection_cas'``, ``'Target' object is not iterable``). Each refusal is an
+:class:`~esp_cabundle.errors.ArgumentTypeError` whose hint is the call to make."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from .arguments import check_board, fspath_or, require_type
+from .bundle import BundleSpec
+from .errors import ArgumentTypeError
+
+__all__ = ["check_gate_arguments"]
+
+
+def check_gate_arguments(source: object, source_type: type, board: object, targets: object) -> None:
+    """``source_type``: :class:`~esp_cabundle.gate.CaSource` (gate imports this module)."""
+    if not isinstance(source, source_type):
+        if isinstance(source, BundleSpec):
+            hint = "wrap it: gate_ca(CaSource.build(spec), ...)"
+        elif isinstance(source, bytes | bytearray | memoryview):
+            hint = "wrap it: gate_ca(CaSource.finished('ca.pem', data), ...)"
+        elif isinstance(source, str | os.PathLike):
+            hint = f"wrap it: gate_ca(CaSource.from_file(Path({fspath_or(source)!r})), ...)"
+        else:
+            hint = "give CaSource.build(BundleSpec(...)) or CaSource.from_file(path)"
+        require_type(source, source_type, "gate_ca takes a CaSource", hint)
+    check_board(board, "gate_ca")
+    _check_targets(targets)
+
+
+def _check_targets(targets: object) -> None:
+    if isinstance(targets, Sequence) and not targets:
+        return
+    # deferred: only a caller who made Targets gets here, so the module is loaded
+    from .targets import Target
+
+    if isinstance(targets, Target):
+        raise ArgumentTypeError(
+            "gate_ca's targets= takes a sequence of Target, not one Target",
+            hint="give a list: targets=[target]",
+        )
+    if isinstance(targets, str | bytes) or not isinstance(targets, Sequence):
+        raise ArgumentTypeError(
+            f"gate_ca's targets= takes a sequence of Target, not {type(targets).__name__}",
+            hint="give a list: targets=[parse_target('example.com')]",
+        )
+    for t in targets:
+        require_type(
+            t,
+            Target,
+            "gate_ca's targets= takes Target objects",
+            f"make each with parse_target: targets=[parse_target({fspath_or(t)!r})]"
+            if isinstance(t, str | os.PathLike)
+            else "make each with parse_target('example.com') or Target(...)",
+        )
