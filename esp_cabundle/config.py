@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .arguments import require_path
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
 from .errors import ConfigError, InputError
@@ -193,6 +194,7 @@ def load_config(path: str | Path) -> Config:
     to its directory. ConfigError names the file and line of a bad key or value."""
     from .yamlnodes import read_yaml_text  # deferred: only runs that have a config file
 
+    require_path(path, "load_config")
     p = Path(path)
     return parse_config(read_yaml_text(p, what="config file"), path=p)
 

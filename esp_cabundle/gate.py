@@ -274,7 +274,8 @@ def gate_ca(
     :class:`~esp_cabundle.check.CheckFailed` (a target would refuse it). A naive ``at``
     is UTC.
     """
-    check_gate_arguments(source, CaSource, board, targets)  # a library caller's types
+    # a library caller's types (the default, the config's board, is the gate's own)
+    check_gate_arguments(source, CaSource, None if board is CONFIG_BOARD else board, targets)
     at = as_datetime(at)
     board = judged_board(board, source.config)
     catalog = catalog or Catalog.load()

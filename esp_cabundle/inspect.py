@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .arguments import require_bytes
+from .arguments import require_bytes, require_path
 from .errors import CertificateError, ImageError
 from .fileio import read_input
 from .findings import (
@@ -176,6 +176,7 @@ def inspect_bytes(data: bytes, *, source: str, spelling: Spelling = PYTHON) -> R
     """Identify what ``data`` is and report the certificates it holds; the hints name
     the options as ``spelling`` does. ``data`` is bytes (a path: :func:`inspect_path`)."""
     require_bytes(data, "inspect_bytes", path_call="inspect_path")
+    data = bytes(data)  # a memoryview has no bytes methods (count, find)
     # inspect_path's cap, for bytes given directly: every reader below is linear, but the
     # key scan of 300 MiB took 26 s and ~1 GB
     check_size(len(data), MAX_FILE_INPUT, what="image or CA file", path=source)
@@ -258,6 +259,7 @@ def inspect_path(
     the cap), a character device refused unread (a serial port is a unit: ``inspect
     --port``); hints as ``spelling`` names the options, ``missing_hint`` for a file that
     is not there (the CLI's: the command that makes one)."""
+    require_path(path, "inspect_path", data_call="inspect_bytes")
     data = read_input(
         path,
         what="image or CA file",

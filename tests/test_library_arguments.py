@@ -19,6 +19,7 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.bundle import BundleSpec, Policy
 from esp_cabundle.certs import load_certificate_file, load_certificates
 from esp_cabundle.chains import load_chain_file
+from esp_cabundle.config import load_config
 from esp_cabundle.errors import ArgumentTypeError
 from esp_cabundle.gate import CaSource, GatedCA, gate_ca
 from esp_cabundle.images import pack_ca
@@ -259,6 +260,16 @@ def _source() -> CaSource:
             "load_trust_set takes a path \\(str or Path\\), not bytes",
             "for the content itself use trust_set_from_bytes(data)",
         ),
+        (
+            lambda: inspect_path(X1.read_bytes()),  # type: ignore[arg-type]
+            "inspect_path takes a path \\(str or Path\\), not bytes",
+            "for the content itself use inspect_bytes(data)",
+        ),
+        (
+            lambda: load_config(b"cabundle.yaml"),  # type: ignore[arg-type]
+            "load_config takes a path",
+            None,
+        ),
     ],
 )
 def test_a_common_mistake_is_refused_with_the_call_to_make(
@@ -266,13 +277,14 @@ def test_a_common_mistake_is_refused_with_the_call_to_make(
 ) -> None:
     with pytest.raises(ArgumentTypeError, match=message) as e:
         call()
-    assert e.value.hint == hint
+    assert hint is None or e.value.hint == hint
 
 
 def test_bytes_arguments_take_a_memoryview() -> None:
     pem = X1.read_bytes()
     assert load_certificates(memoryview(pem)) == load_certificates(pem)
     assert len(trust_set_from_bytes(memoryview(pem)).anchors) == 1
+    assert inspect_bytes(memoryview(pem), source="x1.pem") == inspect_bytes(pem, source="x1.pem")
 
 
 @pytest.mark.parametrize(

@@ -186,7 +186,7 @@ def forecast_verdicts(
     chain: Sequence[Certificate],
     profile: DeviceProfile,
     *,
-    at: datetime,
+    at: date | datetime,
     until: datetime,
     rotate_issuing: bool = True,
     hostname: str | None = None,
