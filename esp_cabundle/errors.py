@@ -218,29 +218,34 @@ class DumpNotImageError(InputError):
         self.partitions = partitions
 
 
-class PolicyError(EspCabundleError):
-    """The bundle breaks a policy (expired root, over budget, ...): a negative verdict."""
+class _Verdict(EspCabundleError):
+    """An error with ``violations``: what failed, one line each, which ``str()`` lists
+    between the message and the hint as the CLI prints them (a library caller's
+    traceback said "keep the root ... (named above)" with nothing named above)."""
 
     exit_code = 1
 
     def __init__(self, message: str, *, violations: tuple[str, ...] = (), hint: str | None = None):
         super().__init__(message, hint=hint)
         self.violations = violations
+
+    def __str__(self) -> str:
+        listed = "".join(f"\n  - {v}" for v in getattr(self, "violations", ()))
+        hint = f"\n  hint: {self.hint}" if self.hint else ""
+        return f"{self.message}{listed}{hint}"
+
+
+class PolicyError(_Verdict):
+    """The bundle breaks a policy (expired root, over budget, ...): a negative verdict."""
 
 
 class LockMismatchError(PolicyError):
     """``build --locked`` resolved a different set of roots than ``cabundle.lock`` pins."""
 
 
-class VerdictError(EspCabundleError):
+class VerdictError(_Verdict):
     """A check or CI gate came out negative; ``violations`` says what failed, one line
     each."""
-
-    exit_code = 1
-
-    def __init__(self, message: str, *, violations: tuple[str, ...] = (), hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.violations = violations
 
 
 class OutputError(EspCabundleError):
