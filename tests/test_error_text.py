@@ -14,7 +14,6 @@ from esp_cabundle.errors import InputError, PolicyError, VerdictError
 from esp_cabundle.gate import CaSource, gate_ca
 
 
-
 @pytest.mark.parametrize("kind", [PolicyError, VerdictError])
 def test_violations_are_listed_between_the_message_and_the_hint(
     kind: type[PolicyError] | type[VerdictError],
