@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chains import DEFAULT_PORT, ServerChain, host_port, is_ip_address, parse_host_port
-from .errors import DeviceError, InputError
+from .errors import ArgumentTypeError, DeviceError, InputError
 from .fileio import is_named
 from .spelling import Spelling
 from .text import shown_path
@@ -64,6 +64,21 @@ class Target:
     hostname: str | None = None
     # Where a config wrote ``chain:``, for an error reading that file.
     chain_origin: Origin | None = None
+
+    def __post_init__(self) -> None:
+        """A script's ``Target("mdash.net:8443")`` (a name, no host) was taken, and
+        failed only when judged, "neither a host nor a saved chain", with no hint."""
+        if not isinstance(self.name, str):
+            raise ArgumentTypeError(
+                f"Target's name takes a str, not {type(self.name).__name__}",
+                hint="parse_target('example.com:8883') makes one from a host or a file",
+            )
+        if self.host is None and self.chain is None:
+            raise ArgumentTypeError(
+                f"Target({self.name!r}) has neither a host nor a saved chain",
+                hint=f"parse_target({self.name!r}) reads a host[:port] or a chain file; "
+                "or give host= (and port=) or chain=",
+            )
 
     @property
     def address(self) -> str | None:

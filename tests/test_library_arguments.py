@@ -186,7 +186,7 @@ def _source() -> CaSource:
             f"wrap it: gate_ca(CaSource.from_file(Path({str(X1)!r})), ...)",
         ),
         (
-            lambda: gate_ca(_source(), targets=Target("example.com"), at=AT),  # type: ignore[arg-type]
+            lambda: gate_ca(_source(), targets=Target("example.com", "example.com"), at=AT),  # type: ignore[arg-type]
             "targets= takes a sequence of Target, not one Target",
             "give a list: targets=[target]",
         ),
@@ -259,6 +259,17 @@ def _source() -> CaSource:
             lambda: load_trust_set(X1.read_bytes()),  # type: ignore[arg-type]
             "load_trust_set takes a path \\(str or Path\\), not bytes",
             "for the content itself use trust_set_from_bytes(data)",
+        ),
+        (
+            lambda: Target("mdash.net:8443"),
+            "Target\\('mdash.net:8443'\\) has neither a host nor a saved chain",
+            "parse_target('mdash.net:8443') reads a host[:port] or a chain file; or give "
+            "host= (and port=) or chain=",
+        ),
+        (
+            lambda: Target(5),  # type: ignore[arg-type]
+            "Target's name takes a str, not int",
+            None,
         ),
         (
             lambda: inspect_path(X1.read_bytes()),  # type: ignore[arg-type]
