@@ -36,8 +36,8 @@ def _status(path: Path, *argv: str) -> bytes:
 
 
 def _ledger(path: Path, dates: dict[str, str], *, odd_cells: bool = True) -> None:
-    """Units in every state, with the cells a hand-edited or damaged ledger may hold: a
-    float, a huge and a negative number, text in a number column, a blob, empty text."""
+    """Units in every state, with the cells CSV and JSON write with care: ids and texts
+    needing quotes or escapes, a NUL, the largest count, empty text."""
     with Ledger(path) as ledger:
         ledger.bind(ca_sha256=NEW, board="mongoose-os-esp32", ca_path="/ca.pem")
         for sha, day in dates.items():
@@ -52,13 +52,13 @@ def _ledger(path: Path, dates: dict[str, str], *, odd_cells: bool = True) -> Non
             "new_sha256 = ?, last_seen = CASE WHEN rowid % 2 THEN updated_at END",
             (json.dumps(STATES), len(STATES), OLD, "ef" * 32, NEW),
         )
-        # Each id above its one reason to be quoted or escaped; cells on plain ids. A float
-        # or a blob: the batch holding one is written by csv.writer whole.
-        odd = [("attempts", 1.5, "quo\"te"), ("attempts", 1e100, "\u00e9t\u00e9"),
-               ("fw_version", b"\x00\xff", "\U0001f600")]  # fmt: skip
+        # Each id above its one reason to be quoted or escaped; cells on plain ids. (A
+        # float, blob or negative count is a damaged ledger now: tests/test_ledger_rows.py.)
+        odd = [("attempts", 12, "quo\"te"), ("attempts", 10**9, "\u00e9t\u00e9"),
+               ("fw_version", "\x00\xff", "\U0001f600")]  # fmt: skip
         cells = [
-            ("attempts", 2**62, "plain-1"), ("attempts", -3, "new\nline"),
-            ("attempts", "7x", "cr\rchar"), ("last_error", "", "com,ma"),
+            ("attempts", 2**31 - 1, "plain-1"), ("attempts", 0, "new\nline"),
+            ("attempts", 7, "cr\rchar"), ("last_error", "", "com,ma"),
             ("last_error", 'unit x: a, b "c"\nd\\e', " lead space"),
             ("note", "caf\u00e9, \x1f", ""), ("address", "http://10.0.0.1/", "del\x7f"),
             *(odd if odd_cells else []),

@@ -24,6 +24,9 @@ DEFAULT_LEDGER = "cabundle-campaign.db"
 _NO_TABLES = "a SQLite database without a campaign's tables"
 _MAGIC = b"SQLite format 3\x00"
 _MADE_WAIT = 5.0  # seconds a ledger another process is making may take to appear whole
+# Bytes of any value (or row) SQLite hands over on a ledger's connection: a unit's text
+# columns each at their cap (ledger_rows.TEXT_CAP) fit; a longer one is refused unread.
+SQLITE_LIMIT = 4 << 20
 
 
 DAMAGED_HINT = (
@@ -74,9 +77,21 @@ def side(p: Path, suffix: str) -> Path:
 
 
 def _connect(p: Path, query: str) -> sqlite3.Connection:
-    return sqlite3.connect(
-        uri(p, query), uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+    return limit_lengths(
+        sqlite3.connect(
+            uri(p, query), uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
     )
+
+
+def limit_lengths(db: sqlite3.Connection) -> sqlite3.Connection:
+    """``db``, reading no value longer than SQLITE_LIMIT bytes ("string or blob too
+    big"): a 250 MB note was read whole, twice over. Python 3.10 has no ``setlimit``:
+    there the rows' check (ledger_rows) reads such a value once, then refuses it."""
+    setlimit = getattr(db, "setlimit", None)
+    if setlimit is not None:
+        setlimit(0, SQLITE_LIMIT)  # SQLITE_LIMIT_LENGTH (the constant: 3.11 too)
+    return db
 
 
 def ledger_problem(db: sqlite3.Connection, tables: Mapping[str, Collection[str]]) -> str | None:

@@ -11,8 +11,15 @@ from pathlib import Path
 
 from ..errors import InputError, OutputError
 from ..fileio import refuse_missing_folder
-from .ledger_files import NOT_A_LEDGER_HINT, narrow_side_files, not_a_ledger_hint, open_proven
+from .ledger_files import (
+    NOT_A_LEDGER_HINT,
+    limit_lengths,
+    narrow_side_files,
+    not_a_ledger_hint,
+    open_proven,
+)
 from .ledger_meta import checked_meta
+from .ledger_rows import check_units
 from .ledger_schema import TABLES, create_tables, migrate
 
 __all__ = ["AnotherCampaign", "check_ledger", "open_ledger", "refuse_another_campaign"]
@@ -40,6 +47,7 @@ def open_ledger(p: Path, *, readonly: bool) -> tuple[sqlite3.Connection, dict[st
         proven, rows = open_proven(p, TABLES, reading=readonly)
         try:
             facts = checked_meta(p, rows)
+            check_units(p, proven)
         except BaseException:
             proven.close()
             raise
@@ -59,7 +67,9 @@ def open_ledger(p: Path, *, readonly: bool) -> tuple[sqlite3.Connection, dict[st
     except OSError as e:
         raise OutputError(f"cannot open the ledger {p}: {e.strerror}") from e
     try:
-        db = sqlite3.connect(p, timeout=_WAIT, isolation_level=None, check_same_thread=False)
+        db = limit_lengths(
+            sqlite3.connect(p, timeout=_WAIT, isolation_level=None, check_same_thread=False)
+        )
         # The tables first, in rollback mode, whose first commit writes the whole file:
         # until then it is empty, and a process opening it too makes it (waiting here).
         create_tables(db)
@@ -102,8 +112,11 @@ def check_ledger(
     if not p.is_file() or p.stat().st_size == 0:
         return
     proven, rows = open_proven(p, TABLES)
-    proven.close()
-    have = checked_meta(p, rows)
+    try:
+        have = checked_meta(p, rows)
+        check_units(p, proven)
+    finally:
+        proven.close()
     if ca_sha256 is not None and board is not None:
         refuse_another_campaign(p, have, ca_sha256=ca_sha256, board=board)
 

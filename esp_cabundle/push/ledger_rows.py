@@ -1,0 +1,170 @@
+"""The units table's rows checked when a ledger is opened: each column holds what the
+campaign's own writer writes, or the ledger is refused in words (a damaged ledger, exit
+2, nothing changed), as its campaign table's facts are (:mod:`.ledger_meta`). A row
+written by hand (``PRAGMA ignore_check_constraints``: a state ``zzz``, attempts
+``lots``, a blob for an id or a date) ended ``push status`` in a traceback or was
+printed as it was, and a 250 MB note took ``push status --csv`` past 1 GB.
+
+The check is one SQL scan (no Python per row: 2 million rows), run where the file is
+proven a ledger, before a byte of it is written: ``push status`` (text, ``--json``,
+``--csv``), a campaign and a dry run refuse the same rows the same way. SQLite hands
+over no value longer than :data:`SQLITE_LIMIT` bytes on a ledger's connection, so an
+oversized one is refused without being read whole."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..text import printable, shorten
+from .ledger_files import DAMAGED_HINT, SQLITE_LIMIT, LedgerDamaged, sqlite_errors
+from .ledger_schema import STATES
+
+__all__ = ["TEXT_CAP", "check_units"]
+
+# Characters of any text column. The tool writes far less: a firmware version is cut to
+# 120, a unit id to 128 (MQTT) or a URL, an error is a message of a few hundred (a
+# unit's reply quoted, a hint); 64 Ki leaves room for what a later release may write.
+TEXT_CAP = 64 * 1024
+assert 4 * TEXT_CAP * 16 <= SQLITE_LIMIT  # each text column full, 4-byte UTF-8
+ATTEMPTS_CAP = 2**31 - 1  # one attempt per pass: a campaign never counts near this
+_SHOWN = 80  # characters of a bad value a message shows
+
+# Each rule is comparisons where it can be (SQLite runs them without a function call:
+# 2 million rows are checked in a second or two). Text sorts after every number and
+# before every blob, so ">= '' AND < x''" is "is text".
+_IS_TEXT = "{c} >= '' AND {c} < x''"
+_TEXT = f"{_IS_TEXT} AND length({{c}}) <= {TEXT_CAP}"
+# As push writes a date: datetime.isoformat() (its form is not parsed further: a unit's
+# dates are only shown).
+_DATE = (
+    "{c} BETWEEN '0001-01-01T00:00:00' AND '9999-12-31T23:59:60~' AND length({c}) BETWEEN 10 AND 40"
+)
+_SHA = f"{_IS_TEXT} AND length({{c}}) = 64 AND {{c}} NOT GLOB '*[^0-9a-f]*'"
+_STATES = ", ".join(f"'{s}'" for s in STATES)
+# Each column: (SQL true of a value a campaign writes, what that is, NULL allowed).
+_RULES: dict[str, tuple[str, str, bool]] = {
+    "id": (_TEXT, "a unit id", False),
+    "transport": (_TEXT + " AND length({c}) BETWEEN 1 AND 64", "a transport's name", False),
+    "state": (f"{{c}} IN ({_STATES})", "a unit's state", False),
+    "attempts": (
+        f"typeof({{c}}) = 'integer' AND {{c}} BETWEEN 0 AND {ATTEMPTS_CAP}",
+        "a count of attempts (a whole number)",
+        False,
+    ),
+    "last_error": (_TEXT, f"text of at most {TEXT_CAP} characters", True),
+    "old_sha256": (f"{{c}} = 'none' OR ({_SHA})", "a SHA-256 in hex or 'none'", True),
+    "new_sha256": (_SHA, "a SHA-256 in hex", True),
+    "fw_version": (_TEXT, f"text of at most {TEXT_CAP} characters", True),
+    "first_seen": (_DATE, "a date (as push writes it)", False),
+    "last_seen": (_DATE, "a date (as push writes it)", True),
+    "updated_at": (_DATE, "a date (as push writes it)", False),
+    "done_at": (_DATE, "a date (as push writes it)", True),
+    "lease_owner": (_TEXT, f"text of at most {TEXT_CAP} characters", True),
+    "lease_until": ("typeof({c}) IN ('real', 'integer')", "a time in seconds", True),
+    "address": (_TEXT, f"text of at most {TEXT_CAP} characters", True),
+    "note": (_TEXT, f"text of at most {TEXT_CAP} characters", True),
+}
+
+
+def _fault_sql(columns: list[str]) -> str:
+    """SQL naming a row's first column that holds no value a campaign writes, else NULL."""
+    whens = []
+    for c in columns:
+        ok, _, nullable = _RULES[c]
+        test = ok.format(c=c)  # true or false of a value, NULL of NULL
+        if nullable:
+            bad = f"{c} IS NOT NULL AND NOT ({test})"
+        else:
+            bad = f"NOT ({c} IS NOT NULL AND {test})"
+        whens.append(f"WHEN {bad} THEN '{c}'")
+    return f"CASE {' '.join(whens)} END"
+
+
+def check_units(p: Path, db: sqlite3.Connection) -> None:
+    """Refuse the ledger ``p`` (open in ``db``, proven a ledger) if a unit's row holds a
+    value no campaign writes: its first such row, by id, and column are named."""
+    with sqlite_errors(p):
+        have = [r[1] for r in db.execute("PRAGMA table_info(units)") if r[1] in _RULES]
+        fault = _fault_sql(have)
+        try:
+            found = db.execute(
+                f"SELECT rowid, {fault} FROM units WHERE {fault} IS NOT NULL LIMIT 1"
+            ).fetchone()
+        except sqlite3.DataError:  # a value past SQLITE_LIMIT: found without reading it
+            found = _too_big(db, have)
+        if found is None:
+            return
+        rowid, column = found
+        raise LedgerDamaged(
+            f"the ledger {p} is damaged (unit {_unit(db, rowid)}: its column '{column}' "
+            f"holds {_value(db, rowid, column)}, not {_RULES[column][1]}); nothing changed",
+            hint=DAMAGED_HINT,
+            reread=False,
+        )
+
+
+def _too_big(db: sqlite3.Connection, columns: list[str]) -> tuple[int, str] | None:
+    """The row and column of a value SQLite refuses to read (longer than SQLITE_LIMIT),
+    halving the rows each step: none is read whole."""
+
+    def reads(col: str, lo: int, hi: int) -> bool:
+        try:
+            sql = f"SELECT count(length({col})) FROM units WHERE rowid BETWEEN ? AND ?"
+            db.execute(sql, (lo, hi)).fetchone()
+        except sqlite3.DataError:
+            return False
+        return True
+
+    first, last = db.execute("SELECT min(rowid), max(rowid) FROM units").fetchone()
+    for col in columns:
+        lo, hi = first, last
+        if reads(col, lo, hi):
+            continue
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (mid + 1, hi) if reads(col, lo, mid) else (lo, mid)
+        return lo, col
+    return None  # pragma: no cover - the scan failed on a value: one column refuses it
+
+
+def _value(db: sqlite3.Connection, rowid: int, column: str) -> str:
+    """A bad value as a message shows it: short text or bytes escaped, else its kind
+    and size (a value past SQLITE_LIMIT is not read)."""
+    try:
+        kind, size, short = db.execute(
+            f"SELECT typeof({column}), length({column}), "
+            f"CASE WHEN length({column}) <= {_SHOWN} THEN {column} END "
+            "FROM units WHERE rowid = ?",
+            (rowid,),
+        ).fetchone()
+    except sqlite3.DataError:
+        return f"more than {SQLITE_LIMIT} bytes"
+    if kind == "null":
+        return "nothing (NULL)"
+    if kind == "text":
+        if short is None:
+            return f"text of {size} characters"
+        return "'" + shorten(printable(short), _SHOWN) + "'"
+    if kind == "blob":
+        if short is None:
+            return f"a blob of {size} bytes"
+        return f"the blob {shorten(printable(repr(short)), _SHOWN)}"
+    return f"the {'whole number' if kind == 'integer' else 'number'} {short}"
+
+
+def _unit(db: sqlite3.Connection, rowid: int) -> str:
+    """The bad row's unit, named by its id (escaped), or by its row number when the id
+    is itself no text to show."""
+    try:
+        (uid,) = db.execute(
+            f"SELECT CASE WHEN length(id) <= {_SHOWN} THEN id END FROM units WHERE rowid = ?",
+            (rowid,),
+        ).fetchone()
+    except sqlite3.DataError:
+        uid = None
+    if isinstance(uid, str) and uid:
+        return "'" + printable(uid) + "'"
+    if isinstance(uid, bytes):
+        return printable(repr(uid))
+    return f"in row {rowid}"
