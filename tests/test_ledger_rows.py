@@ -111,11 +111,11 @@ def test_a_value_past_sqlites_limit_is_refused_unread(
     before = _ledger(path, "dev-2", "note", "N" * 300_000)
     for module in ("ledger_files", "ledger_rows"):
         monkeypatch.setattr(f"esp_cabundle.push.{module}.SQLITE_LIMIT", 200_000)
-    if not hasattr(sqlite3.Connection, "setlimit"):
-        pytest.skip("Python 3.10: no setlimit, the value is read once and refused")
     code, out, err = _status(path, "--csv")
     assert code == 2 and out == "", err
-    assert "unit 'dev-2': its column 'note' holds more than 200000 bytes" in err, err
+    assert "unit 'dev-2': its column 'note' holds " in err, err
+    if hasattr(sqlite3.Connection, "setlimit"):  # 3.10 has none: read once, then refused
+        assert "unit 'dev-2': its column 'note' holds more than 200000 bytes" in err, err
     assert path.read_bytes() == before
 
 
