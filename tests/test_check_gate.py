@@ -26,7 +26,7 @@ def _project(tmp: Path, extra: str = "") -> Path:
     """ISRG Root X1 alone, devices in service until 2036, one saved Gen Y chain (its
     cross-sign of Root YR by X1 expires 2032-09-02)."""
     (tmp / "chains").mkdir()
-    shutil.copy(DATA / "chain-gen-y-rsa.pem", tmp / "chains" / "svc.example.pem")
+    shutil.copy(DATA.parent / "chains" / "chain-gen-y-rsa.pem", tmp / "chains" / "svc.example.pem")
     (tmp / "cabundle.yaml").write_text(
         "preset: []\nroots: [isrg-root-x1]\nservice_until: 2036-01-01\n"
         f"device: mbedtls-clock\ntargets:\n  - svc.example\n{extra}"

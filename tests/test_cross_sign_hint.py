@@ -47,7 +47,7 @@ def test_the_gen_y_chain_to_x1_alone_is_fixed_by_adding_root_yr(
     """The real Gen Y RSA chain (YR1, Root YR cross-signed by X1) against X1 alone fails
     when the cross-sign expires (2032-09-02); the hint names isrg-root-yr, and with it
     the check passes."""
-    shutil.copy(DATA / "chain-gen-y-rsa.pem", in_tmp / "chain.pem")
+    shutil.copy(DATA.parent / "chains" / "chain-gen-y-rsa.pem", in_tmp / "chain.pem")
     for name, roots in (
         ("x1.pem", ["isrg-root-x1"]),
         ("x1yr.pem", ["isrg-root-x1", "isrg-root-yr"]),

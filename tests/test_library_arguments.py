@@ -160,7 +160,7 @@ def test_policy_takes_a_date_and_a_set_of_names() -> None:
 
 
 AT = datetime(2026, 6, 1, tzinfo=timezone.utc)
-CHAIN = Path(__file__).parent / "data/letsencrypt/chain-gen-y-rsa.pem"
+CHAIN = Path(__file__).parent / "data/chains/chain-gen-y-rsa.pem"
 
 
 def _source() -> CaSource:

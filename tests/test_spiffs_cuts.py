@@ -36,6 +36,20 @@ ROOTS = sorted((Path(__file__).resolve().parent / "data" / "letsencrypt").glob("
 CA3 = dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem") + dumps.pem("2024-r10.pem")
 CA8 = b"".join(p.read_bytes() for p in ROOTS[:8])
 CA18 = b"".join(p.read_bytes() for p in ROOTS[:18])
+# cuts.txt holds the states made with these exact CA files: a file added to (or removed
+# from) data/letsencrypt shifts ROOTS and fails every lived-in state as "not checked".
+CA_SHA256 = {
+    "CA8": "66f0c336494c97b219e0aa27a54cc21cbfc30f2600373df92a1ee2200b34f539",
+    "CA18": "e72ed2783ff1d2228d346d23c4395c8966e13c69f0206d26463fcd3a7e037dbf",
+}
+
+
+def test_the_cas_are_those_cuts_txt_was_made_with() -> None:
+    for name, ca in (("CA8", CA8), ("CA18", CA18)):
+        assert hashlib.sha256(ca).hexdigest() == CA_SHA256[name], (
+            f"{name} (the first files of tests/data/letsencrypt) changed: keep other test "
+            "data out of that folder, or record cuts.txt again with the SPIFFS harness"
+        )
 
 
 def arduino_flash() -> bytes:
