@@ -4,17 +4,26 @@ time and memory, exit 2, the image unchanged."""
 from __future__ import annotations
 
 import resource
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from support.lfs_meta import with_dirs_at, with_file_sizes
+from support import dumps
+from support.lfs_meta import (
+    commits,
+    newer_superblock_unnamed,
+    recrc,
+    with_dirs_at,
+    with_file_sizes,
+)
 
 from esp_cabundle.errors import ImageError
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.edit import pack_image
 from esp_cabundle.fs.lfs_device import MAX_DEPTH
+from esp_cabundle.fs.lfs_superblock import find_superblock
 
 DATA = Path(__file__).parent / "data"
 CA = (DATA / "letsencrypt" / "isrgrootx1.pem").read_bytes()
@@ -119,3 +128,84 @@ def test_directories_as_deep_as_the_walk_goes_and_no_deeper() -> None:
     assert [f.path for f in image.files()] == [deep]
     with pytest.raises(ImageError, match="directories nested 257 deep; images are kept to 256"):
         image.write("/a" * (MAX_DEPTH + 1) + "/f", b"x")
+
+
+def _dump_with_unnamed_superblock() -> bytes:
+    """A Mongoose OS flash whose fs_0 has its newer superblock block unnamed."""
+    flash = bytearray(dumps.mongoose_dump(fs_1=False))
+    flash[0x190000:0x1D0000] = newer_superblock_unnamed(bytes(flash[0x190000:0x1D0000]))
+    return bytes(flash)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fs", "ls", "fs.bin"], "fs.bin: LittleFS image does not mount: block 1, the newer"),
+        (["inspect", "fs.bin"], "LittleFS image does not mount: block 1, the newer"),
+        (["fs", "put", "fs.bin", "ca.pem", "/new.pem"], "LittleFS image does not mount"),
+        (
+            ["update-dump", "d.bin", "--board", "mongoose-os-esp32", "--bundle", "ca.pem"],
+            "LittleFS image does not mount: block 1, the newer",
+        ),
+    ],
+    ids=["ls", "inspect", "put", "update-dump"],
+)
+def test_a_newer_superblock_block_without_its_name_is_refused(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    """littlefs reads the newer block of the pair, finds no superblock there (it never
+    falls back to the older one while a commit checks out) and, told no block count,
+    divided by zero: the process died of SIGFPE (exit 136, no message). A child
+    process, so a regression fails the test instead of killing pytest."""
+    image = newer_superblock_unnamed(
+        pack_image("littlefs", "esp-idf", SIZE, [("/ca.pem", CA)]).data
+    )
+    (tmp_path / "fs.bin").write_bytes(image)
+    (tmp_path / "d.bin").write_bytes(_dump_with_unnamed_superblock())
+    (tmp_path / "ca.pem").write_bytes(CA)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    out = ["-o", "o.bin"] if args[0] == "update-dump" else []
+    r, _cpu = _run_child([*args, *out], tmp_path, timeout=50)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_the_superblock_littlefs_reads_is_the_one_found() -> None:
+    """Equal revisions: littlefs reads block 0 (``lfs_scmp`` > 0 picks block 1 only
+    when it is newer), so block 0's superblock is the one found and checked."""
+    image = bytearray(pack_image("littlefs", "esp-idf", SIZE, [("/ca.pem", CA)]).data)
+    first = bytearray(image[:4096])
+    found = commits(first)
+    struct.pack_into("<I", first, 0, struct.unpack_from("<I", image, 4096)[0])
+    recrc(first, found)
+    image[:4096] = first
+    sb = find_superblock(bytes(image), block_size=4096)
+    assert sb is not None and sb.block == 0
+
+
+def test_littlefs_is_given_the_block_count_checked() -> None:
+    """Below the superblock check, littlefs itself is never told "take the block count
+    from the superblock" (0): mounting a pair with no superblock then fails cleanly
+    instead of dividing by zero. A child process: a regression dies of SIGFPE."""
+    code = (
+        "import sys; sys.path.insert(0, 'tests')\n"
+        "from support.lfs_meta import newer_superblock_unnamed\n"
+        "from esp_cabundle.errors import ImageError\n"
+        "from esp_cabundle.fs.edit import pack_image\n"
+        "from esp_cabundle.fs.lfs_device import probe_lfs\n"
+        "from esp_cabundle.fs.lfs_profiles import LITTLEFS_PROFILES\n"
+        "image = pack_image('littlefs', 'esp-idf', 65536, [('/ca.pem', b'x' * 5000)]).data\n"
+        "try:\n"
+        "    probe_lfs(newer_superblock_unnamed(image), LITTLEFS_PROFILES['esp-idf'])\n"
+        "except ImageError as e:\n"
+        "    print(e.message)\n"
+    )
+    root = Path(__file__).parent.parent
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=50
+    )
+    assert r.returncode == 0, (r.returncode, r.stderr)
+    assert "LittleFS image does not mount (littlefs error -84" in r.stdout

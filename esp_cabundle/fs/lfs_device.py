@@ -267,17 +267,21 @@ def new_lfs(
     device: Device,
     profile: LittleFsProfile,
     *,
-    block_count: int = 0,
+    block_count: int,
     name_max: int = LFS_NAME_MAX,
     disk_version: int = 0,
     metadata_max: int = 0,
 ) -> LittleFS:
     """littlefs configured as ``profile``'s platform runs it; never mounted here.
 
-    ``block_count`` 0 takes it from the superblock; ``disk_version`` 0 accepts (and
-    writes) the newest littlefs-python knows (2.1), so an existing image is mounted with
-    its own version passed back; ``metadata_max`` below the block size makes littlefs
-    compact a metadata pair sooner (see :mod:`.lfs_safe`).
+    ``block_count`` is always given (the superblock's, as checked by
+    :mod:`.lfs_superblock`; littlefs refuses a superblock that says otherwise), never 0
+    ("take it from the superblock"): littlefs mounts a pair holding no superblock
+    without complaint and then divides by that 0 (SIGFPE: the process dies, no message).
+    ``disk_version`` 0 accepts (and writes) the newest littlefs-python knows (2.1), so
+    an existing image is mounted with its own version passed back; ``metadata_max``
+    below the block size makes littlefs compact a metadata pair sooner (see
+    :mod:`.lfs_safe`).
     """
     from littlefs import LittleFS
 
@@ -371,11 +375,12 @@ MAX_DEPTH = 256
 
 def probe_lfs(fs_bytes: bytes | memoryview, profile: LittleFsProfile) -> tuple[Any, bool]:
     """Mount accepting any 2.x version: (fs_stat, has 'c' attributes). The store copies
-    the bytes only if littlefs were to write (mounting and reading do not)."""
+    the bytes only if littlefs were to write (mounting and reading do not). The block
+    count is the bytes' (checked superblock's), never 0: see :func:`new_lfs`."""
     from littlefs import LittleFSError
 
     device = Device(BufferStore(fs_bytes), profile.block_size)
-    lfs = new_lfs(device, profile)
+    lfs = new_lfs(device, profile, block_count=len(fs_bytes) // profile.block_size)
     try:
         lfs.mount()
         stat = lfs.fs_stat()

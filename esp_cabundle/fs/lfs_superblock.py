@@ -65,24 +65,42 @@ def _lfs_crc(crc: int, data: bytes) -> int:
     return zlib.crc32(data, crc ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
 
 
-def _parse_block(data: Bytes, block: int, offset: int) -> Superblock | None:
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One block of the superblock pair as littlefs fetches it: whether any commit in it
+    checks out (littlefs then reads this block, never the other) and the superblock as
+    of its last valid commit (None: littlefs finds none there)."""
+
+    committed: bool
+    superblock: Superblock | None
+
+
+_NOT_READ = _Block(False, None)
+
+
+def _parse_block(data: Bytes, block: int, offset: int, block_size: int | None = None) -> _Block:
     """The superblock fields as of the last valid commit of one block of the pair.
 
     A compacted block starts with the ``littlefs`` name tag (the probe Mongoose OS and
     mklittlefs use); the inline struct holding the fields may come anywhere after it and
     be rewritten by later commits (a version upgrade), so the whole log is walked,
-    trusting only commits whose CRC matches, as littlefs does when it fetches.
+    trusting only commits whose CRC matches, as littlefs does when it fetches. A later
+    commit that renames, deletes or moves entry 0 (never done by littlefs) leaves no
+    superblock here. ``block_size`` bounds the log; without it the struct's does.
     """
     end = len(data)
-    if end < offset + 20 or data[offset + 8 : offset + 16] != MAGIC:
-        return None
+    if end < offset + 20:
+        return _NOT_READ
     revision = _revision(data, offset)
-    limit = end - offset  # the block size is known once the first struct is read
+    limit = block_size if block_size is not None else end - offset
+    limit = min(limit, end - offset)
     crc = _lfs_crc(0xFFFFFFFF, data[offset : offset + 4])
     ptag = 0xFFFFFFFF
     off = 4
+    named = data[offset + 8 : offset + 16] == MAGIC  # the first tag checked below
     pending: tuple[int, ...] | None = None
     found: tuple[int, ...] | None = None
+    committed = False
     first = True
     while off + 4 <= limit:
         raw = data[offset + off : offset + off + 4]
@@ -96,7 +114,7 @@ def _parse_block(data: Bytes, block: int, offset: int) -> Superblock | None:
         kind = (tag >> 20) & 0x7FF
         tag_id = (tag >> 10) & 0x3FF
         if first and (kind != _TYPE_SUPERBLOCK or tag_id != 0 or size != 8):
-            return None
+            named = False
         first = False
         crc = _lfs_crc(crc, raw)
         ptag = tag
@@ -105,10 +123,15 @@ def _parse_block(data: Bytes, block: int, offset: int) -> Superblock | None:
             if dsize < 4 or int.from_bytes(payload[:4], "little") != crc:
                 break
             ptag ^= (kind & 1) << 31  # the commit says which valid bit the next one uses
-            found = pending
+            committed = True
+            found = pending if named else None
             crc = 0xFFFFFFFF
         else:
             crc = _lfs_crc(crc, payload)
+            if tag_id == 0 and (
+                (kind == _TYPE_SUPERBLOCK and payload != MAGIC) or kind & 0x700 == 0x400
+            ):
+                named = False  # entry 0 renamed, or a splice (create/delete) moved it
             if kind == _TYPE_INLINESTRUCT and tag_id == 0 and dsize >= _SUPERBLOCK_STRUCT.size:
                 pending = _SUPERBLOCK_STRUCT.unpack_from(payload)
                 block_size = pending[1]
@@ -116,10 +139,11 @@ def _parse_block(data: Bytes, block: int, offset: int) -> Superblock | None:
                     limit = block_size
         off += 4 + dsize
     if found is None:
-        return None
+        return _Block(committed, None)
     version, block_size, block_count, name_max, file_max, attr_max = found
-    return Superblock(
-        version, block_size, block_count, name_max, file_max, attr_max, block, revision
+    return _Block(
+        committed,
+        Superblock(version, block_size, block_count, name_max, file_max, attr_max, block, revision),
     )
 
 
@@ -127,32 +151,57 @@ def _revision(data: Bytes, offset: int) -> int:
     return int.from_bytes(data[offset : offset + 4], "little")
 
 
-def find_superblock(data: Bytes, *, block_size: int | None = None) -> Superblock | None:
-    """The newest readable superblock entry of blocks 0/1, or None without the magic.
+def _newer(a: int, b: int) -> bool:
+    """littlefs' ``lfs_scmp(a, b) > 0``: revision ``a`` is after ``b`` (they wrap)."""
+    return 0 < (a - b) & 0xFFFFFFFF < 1 << 31
 
-    As littlefs does, the block of the pair with the newer revision is read first and
-    the other only when that one is unreadable, so a lazily read ``data`` (a unit's
-    flash) costs what littlefs itself would read. ``block_size`` (a profile's) says
+
+def find_superblock(data: Bytes, *, block_size: int | None = None) -> Superblock | None:
+    """The superblock of blocks 0/1 that littlefs mounts, or None without the magic.
+
+    As littlefs does, the block of the pair with the newer revision (block 0 when they
+    are equal) is read first, and the other only when no commit of that one checks out,
+    so a lazily read ``data`` (a unit's flash) costs what littlefs itself would read.
+    When the newer block holds valid commits but no superblock, littlefs finds none
+    (and, told no block count, divides by zero: the process dies of SIGFPE), so an older
+    superblock in the other block is never taken. ``block_size`` (a profile's) says
     where block 1 is; without it block 0 says, or common sizes are tried.
-    Raises :class:`ImageError` when the magic is there but no entry is readable.
+    Raises :class:`ImageError` when the magic is there but littlefs would find no
+    superblock.
     """
     first: Superblock | None = None
     if block_size is None:
-        first = _parse_block(data, 0, 0)
+        first = _parse_block(data, 0, 0).superblock
         sizes = (first.block_size,) if first is not None else _BLOCK_SIZE_GUESSES
     else:
         sizes = (block_size,)
+
+    def read(block: int, bs: int) -> _Block:
+        if block == 0 and first is not None:
+            return _Block(True, first)
+        return _parse_block(data, block, block * bs, bs)
+
+    shadowed: int | None = None  # the newer block: valid commits, no superblock
     for bs in sizes:
         if not 0 < bs <= len(data):
             continue
-        pair = [(0, 0), (1, bs)]
-        # littlefs picks the block of the pair with the newer revision (sequence comparison).
-        if ((_revision(data, bs) - _revision(data, 0)) & 0xFFFFFFFF) - (1 << 31) < 0:
-            pair.reverse()
-        for block, offset in pair:
-            sb = first if block == 0 and first is not None else _parse_block(data, block, offset)
+        newer, older = (1, 0) if _newer(_revision(data, bs), _revision(data, 0)) else (0, 1)
+        got = read(newer, bs)
+        if got.committed and got.superblock is None:
+            # littlefs reads no further than a block whose commits check out
+            if shadowed is None and read(older, bs).superblock is not None:
+                shadowed = newer
+            continue
+        for block in (newer, older):
+            sb = (got if block == newer else read(block, bs)).superblock
             if sb is not None and (block == 0 or sb.block_size == bs):
                 return sb
+    if shadowed is not None:
+        raise ImageError(
+            f"LittleFS image does not mount: block {shadowed}, the newer of the superblock "
+            f"pair, holds no superblock (littlefs reads it, not the older block {1 - shadowed})",
+            hint="the image is corrupt; nothing was changed",
+        )
     if is_littlefs(data):
         raise ImageError(
             "LittleFS image: the superblock after the 'littlefs' magic is unreadable",

@@ -285,6 +285,7 @@ class LittleFsImage(FileSystemImage):
         lfs = new_lfs(
             self._device,
             self._profile,
+            block_count=self._fs_size // self._profile.block_size,
             disk_version=self._disk_version,  # keeps 2.0 images at 2.0
             metadata_max=self._metadata_max,
         )

@@ -9,6 +9,7 @@ commit from its first byte (the block's, for the first commit)."""
 
 from __future__ import annotations
 
+import random
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -91,4 +92,63 @@ def with_dirs_at(image: bytes, pair: tuple[int, int], block_size: int = 4096) ->
         recrc(block, found)
         out[b * block_size : (b + 1) * block_size] = block
     assert hits, "no directory in the root pair"
+    return bytes(out)
+
+
+def newer_superblock_unnamed(image: bytes, block_size: int = 4096) -> bytes:
+    """``image`` with the ``littlefs`` name of the newer superblock block (the one
+    littlefs reads) broken, its CRC made valid again; the older block keeps its
+    superblock. littlefs finds no superblock, and mounted with no block count divides
+    by zero (SIGFPE)."""
+    revs = [struct.unpack_from("<I", image, b * block_size)[0] for b in (0, 1)]
+    newer = 1 if 0 < (revs[1] - revs[0]) & 0xFFFFFFFF < 1 << 31 else 0
+    out = bytearray(image)
+    block = bytearray(out[newer * block_size : (newer + 1) * block_size])
+    found = commits(block)
+    assert block[8:16] == b"littlefs" and found
+    block[8:16] = b"litt\0\0\0\x80"
+    recrc(block, found)
+    out[newer * block_size : (newer + 1) * block_size] = block
+    return bytes(out)
+
+
+def metadata_blocks(image: bytes, block_size: int = 4096) -> list[int]:
+    """The blocks holding at least one commit that checks out."""
+    return [
+        b
+        for b in range(len(image) // block_size)
+        if commits(image[b * block_size : (b + 1) * block_size])
+    ]
+
+
+_WORDS = (0, 1, 2, 3, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF)
+
+
+def mutate_commits(
+    image: bytes, rng: random.Random, metas: list[int], block_size: int = 4096
+) -> bytes:
+    """``image`` with one to three words or bytes of a metadata block's tag payloads
+    set to values littlefs trusts (block numbers around the end, its own, sizes near
+    2**31), every CRC made valid again: the structure lies, each commit checks out."""
+    nblocks = len(image) // block_size
+    b = rng.choice(metas)
+    block = bytearray(image[b * block_size : (b + 1) * block_size])
+    found = commits(block)
+    tags = [t for c in found for t in c.tags if t[3] > 0]
+    if not tags:
+        return image
+    near = (nblocks - 1, nblocks, nblocks + 1, b, b ^ 1, rng.randrange(nblocks))
+    for _ in range(rng.randint(1, 3)):
+        off, _kind, _tid, size = rng.choice(tags)
+        data = off + 4
+        if size >= 4 and rng.random() < 0.8:
+            k = rng.randrange(size // 4)
+            struct.pack_into("<I", block, data + 4 * k, rng.choice(_WORDS + near))
+        else:
+            block[data + rng.randrange(size)] = rng.choice(
+                (0, 0x2F, 0xFF, 0x80, rng.randrange(256))
+            )
+    recrc(block, found)
+    out = bytearray(image)
+    out[b * block_size : (b + 1) * block_size] = block
     return bytes(out)
