@@ -22,9 +22,10 @@ import contextlib
 import gc
 import signal
 import sys
+from types import FrameType
 from typing import Any
 
-from . import _pipes
+from . import _pipes, _shield
 
 __all__ = ["main"]
 
@@ -56,8 +57,11 @@ _handle(_before_main)
 _ARMED = [False]
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def _interrupt(signum: int, frame: FrameType | None) -> None:
     if _ARMED[0]:
+        if _shield.shielded(frame):  # raised there it would be dropped (see _shield)
+            _shield.defer()  # and raised once littlefs returns
+            return
         raise KeyboardInterrupt
 
 

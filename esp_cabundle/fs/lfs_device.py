@@ -11,7 +11,9 @@ an error, which it may take for a bad block and work around, e.g. by mounting th
 half of a metadata pair). So a store access that fails (a serial link lost) answers
 erased bytes or an I/O error, and every later one too, and :meth:`Device.check`, called
 after every littlefs operation, raises that failure: nothing littlefs computed from
-such answers is ever used.
+such answers is ever used. For the same reason an interrupt (Ctrl-C, SIGTERM) that
+arrives while littlefs calls back is held (:mod:`esp_cabundle._shield`) and raised by
+:meth:`Device.check`, once littlefs has returned.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .. import _shield
 from ..errors import ImageError
 from ..text import printable
 from .base import UNCHANGED_HINT, FileInfo
@@ -211,6 +214,7 @@ class Device:
             def sync(self, cfg: Any) -> int:
                 return 0
 
+        _shield.shield(_Context.read, _Context.prog, _Context.erase, _Context.sync)
         return _Context()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -226,7 +230,9 @@ class Device:
         return True if result is None else result
 
     def check(self, cause: BaseException | None = None) -> None:
-        """Raise the failure a store access met, if any (littlefs' own result is moot)."""
+        """Raise an interrupt held while littlefs ran, else the failure a store access
+        met, if any (littlefs' own result is moot either way)."""
+        _shield.raise_deferred()
         if self.failure is not None:
             raise self.failure from cause
 
@@ -260,6 +266,10 @@ def _buffer_context(device: Device, store: BufferStore) -> Any:
             done = device.call(store.erase, block * cfg.block_size, cfg.block_size)
             return ERR_IO if done is None else 0
 
+        def sync(self, cfg: Any) -> int:
+            return 0
+
+    _shield.shield(_Context.read, _Context.prog, _Context.erase, _Context.sync)
     return _Context()
 
 

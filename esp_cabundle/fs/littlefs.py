@@ -173,8 +173,9 @@ class LittleFsImage(FileSystemImage):
         from littlefs import LittleFSError
 
         store = BufferStore.erased(size)  # held once: what it was made as is Erased
+        device = Device(store, prof.block_size)
         lfs = new_lfs(
-            Device(store, prof.block_size),
+            device,
             prof,
             block_count=blocks,
             name_max=prof.name_max,
@@ -183,7 +184,9 @@ class LittleFsImage(FileSystemImage):
         try:
             lfs.format()
         except LittleFSError as e:
+            device.check(e)
             raise ImageError(f"littlefs could not format {size} bytes ({e})") from e
+        device.check()
         return cls(
             store=store,
             fs_size=size,

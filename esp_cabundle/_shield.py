@@ -1,0 +1,50 @@
+"""Python code that C calls back and that an interrupt must not be raised in.
+
+littlefs-python calls the block device (:mod:`esp_cabundle.fs.lfs_device`) from C
+functions declared ``noexcept``: an exception raised there is printed and dropped, and
+littlefs goes on with what the call left (a read buffer never filled, a program taken
+for done). A KeyboardInterrupt from Ctrl-C or SIGTERM landing there printed a traceback,
+and the command went on to write its output and exit 0.
+
+So the signal handler that raises (:mod:`esp_cabundle._entry`) first asks
+:func:`shielded`: inside such a callback it records the interrupt (:func:`defer`)
+instead, and the code that called into C raises it as soon as that call returns
+(:func:`raise_deferred`, from the device's ``check()``). No side effects on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import CodeType, FrameType
+from typing import Any
+
+__all__ = ["defer", "raise_deferred", "shield", "shielded"]
+
+_CODES: set[CodeType] = set()
+_PENDING = [False]
+
+
+def shield(*functions: Callable[..., Any]) -> None:
+    """Mark ``functions`` (callbacks from C) as places an interrupt is deferred from."""
+    for fn in functions:
+        _CODES.add(fn.__code__)
+
+
+def shielded(frame: FrameType | None) -> bool:
+    """Whether ``frame`` (a signal handler's) runs inside a shielded callback."""
+    while frame is not None:
+        if frame.f_code in _CODES:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def defer() -> None:
+    _PENDING[0] = True
+
+
+def raise_deferred() -> None:
+    """Raise the interrupt that arrived inside a callback, if one did."""
+    if _PENDING[0]:
+        _PENDING[0] = False
+        raise KeyboardInterrupt
