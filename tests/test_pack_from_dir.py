@@ -275,6 +275,22 @@ def test_the_walk_is_bounded(
     assert not (in_tmp / "fs.bin").exists()
 
 
+def test_more_files_than_pack_takes_are_refused_up_front(in_tmp: Path, runner: CliRunner) -> None:
+    """Tryout: 30,000 empty files took nine minutes to pack (littlefs scans a whole
+    directory for each file it creates), saying nothing meanwhile. One more than the
+    cap is refused after the walk, before any image is made, naming both counts."""
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    d = in_tmp / "data"
+    d.mkdir()
+    for i in range(4097):
+        (d / f"f{i}").touch()
+    code, _, err = pack(runner, "--from-dir", "data", "-o", "fs.bin")
+    assert code == 2, err
+    assert "data: 4,097 files to pack; pack takes at most 4,096 (littlefs takes" in err, err
+    assert "hint: no ESP32 firmware ships that many files" in err, err
+    assert not (in_tmp / "fs.bin").exists()
+
+
 def test_vcs_and_finder_files_are_left_out_as_mklittlefs_does(
     in_tmp: Path, runner: CliRunner
 ) -> None:

@@ -61,7 +61,10 @@ def test_every_limit_readme_lists_is_the_one_in_force() -> None:
             human_size(limits.MAX_CSV_INPUT),
             f"at most {limits.MAX_NUMBER_DIGITS} characters",
         ],
-        "the files `pack --from-dir` puts in an image": [human_size(limits.MAX_PACK_INPUT)],
+        "the files `pack --from-dir` puts in an image": [
+            human_size(limits.MAX_PACK_INPUT),
+            f"{limits.MAX_PACK_FILES:,} files",
+        ],
         "any other file": [human_size(limits.MAX_FILE_INPUT)],
         "a unit's answer to `push`": [f"{human_size(MAX_ANSWER_BYTES)} per answer frame", depth],
         "mDash's device list": [human_size(MAX_LISTING_BYTES)],

@@ -27,7 +27,7 @@ from ..clobber import refuse_clobbering, same_file
 from ..errors import ImageError, InputError
 from ..fileio import file_kind, is_temporary_name, kept_from_others, read_input
 from ..keyscan import find_private_key
-from ..limits import MAX_DIR_ENTRIES, MAX_PACK_INPUT, check_size
+from ..limits import MAX_DIR_ENTRIES, MAX_PACK_FILES, MAX_PACK_INPUT, check_size
 from . import detect_fs_type
 
 __all__ = ["IGNORED_NAMES", "DirFiles", "collect_dir_files", "private_key_warning"]
@@ -208,7 +208,7 @@ def collect_dir_files(
     warned about. ``follow_symlinks`` packs what links outside the directory lead to
     (a link to a directory it is in is still left out). What is read is capped
     (:data:`~esp_cabundle.limits.MAX_PACK_INPUT`, each file and all together): no
-    partition holds more.
+    partition holds more; so are the files (:data:`~esp_cabundle.limits.MAX_PACK_FILES`).
 
     ``output``: the image being made. Found in the tree (by its name, a followed link or
     a hard link) it is left out when it holds a file system (an earlier run's image is
@@ -224,5 +224,13 @@ def collect_dir_files(
     real_root = os.path.realpath(root)
     walk = _Walk(root, real_root, follow_symlinks, output, tuple(others))
     walk.directory(root, "/", frozenset({real_root}))
+    if len(walk.files) > MAX_PACK_FILES:
+        raise InputError(
+            f"{len(walk.files):,} files to pack; pack takes at most {MAX_PACK_FILES:,} "
+            "(littlefs takes longer for each file a directory already holds); nothing written",
+            path=str(root),
+            hint="no ESP32 firmware ships that many files: is this the right directory? "
+            "pack only what the unit reads",
+        )
     files = sorted(walk.files, key=lambda item: item[0])
     return DirFiles(tuple(files), frozenset(walk.hidden), tuple(walk.notes), tuple(walk.warnings))
