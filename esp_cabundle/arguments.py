@@ -11,7 +11,6 @@ import os
 from .errors import ArgumentTypeError
 
 __all__ = [
-    "check_board",
     "fspath_or",
     "name_tuple",
     "require_bytes",
@@ -119,18 +118,3 @@ def _shown(value: object) -> str:
     if isinstance(value, str | bytes | int | float) and len(shown) <= 60:
         return f"{type(value).__name__} {shown}"
     return type(value).__name__
-
-
-def check_board(board: object, call: str) -> None:
-    """``board``: None or a Board; a name or a profile file's path is loaded first."""
-    if board is None:
-        return
-    if isinstance(board, str | os.PathLike):
-        raise ArgumentTypeError(
-            f"{call}'s board= takes a Board, not {type(board).__name__} {fspath_or(board)!r}",
-            hint=f"load it first: board=load_board({fspath_or(board)!r})",
-        )
-    # deferred: only a caller who made a Board gets here, so the module is loaded
-    from .board_model import Board
-
-    require_type(board, Board, f"{call}'s board= takes a Board", "board=load_board(name)")

@@ -7,13 +7,15 @@ parsing and the parser is not buried under them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
+from .arguments import fspath_or, require_type
 from .board_versions import BoardFirmware, firmware_dict
-from .errors import InputError, PartitionTableError
+from .errors import ArgumentTypeError, InputError, PartitionTableError
 from .firmware import load_firmware
 from .partitions import Partition, PartitionTable
 from .spelling import PYTHON, Spelling
@@ -34,6 +36,7 @@ __all__ = [
     "BoardOutput",
     "FsTarget",
     "VerifyProfile",
+    "check_board",
 ]
 
 # The flash sizes esptool knows (--flash-size: 256KB ... 128MB).
@@ -315,3 +318,16 @@ class Board:
 
 def _names(parts: Sequence[Partition]) -> str:
     return ", ".join(f"'{p.name}'" for p in parts)
+
+
+def check_board(board: object, call: str) -> None:
+    """``board``: None or a Board, for a library call's ``board=`` (``call`` names it): a
+    name or a profile file's path is refused with the load to make first."""
+    if board is None:
+        return
+    if isinstance(board, str | os.PathLike):
+        raise ArgumentTypeError(
+            f"{call}'s board= takes a Board, not {type(board).__name__} {fspath_or(board)!r}",
+            hint=f"load it first: board=load_board({fspath_or(board)!r})",
+        )
+    require_type(board, Board, f"{call}'s board= takes a Board", "board=load_board(name)")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from .arguments import check_board, fspath_or, require_type
+from .arguments import fspath_or, require_type
 from .bundle import BundleSpec
 from .errors import ArgumentTypeError
 
@@ -28,7 +28,11 @@ def check_gate_arguments(source: object, source_type: type, board: object, targe
         else:
             hint = "give CaSource.build(BundleSpec(...)) or CaSource.from_file(path)"
         require_type(source, source_type, "gate_ca takes a CaSource", hint)
-    check_board(board, "gate_ca")
+    if board is not None:
+        # deferred: a build with no board (a plain build's path) loads no board model
+        from .board_model import check_board
+
+        check_board(board, "gate_ca")
     _check_targets(targets)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .arguments import check_board, require_int
+from .arguments import require_int
 from .errors import ImageError, InputError, PartitionTableError
 from .formats import IMAGE_FORMATS, IMAGE_OPTIONS
 from .sizes import parse_size
@@ -432,7 +432,11 @@ def pack_ca(
     ``notes`` say when ``size`` fits none of the board's default partitions. Raises
     InputError or ImageError (nothing made); writing ``.data`` is the caller's.
     """
-    check_board(board, "pack_ca")
+    if board is not None:
+        # deferred: pack --profile (no board) loads no board model
+        from .board_model import check_board
+
+        check_board(board, "pack_ca")
     if size is not None:
         require_int(size, "pack_ca's size= takes a number of bytes (int)", _SIZE_HINT)
     spec = image_spec(

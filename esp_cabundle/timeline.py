@@ -16,11 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .certs import Certificate
 from .chains import ServerChain
 from .dates import clamped
-from .verify import CertEvent, DeviceProfile, Forecast, TrustSet, Verdict, Verifier
-from .verify.forecast import forecast_verdicts
+from .verify import CertEvent, DeviceProfile, Forecast, TrustSet, Verdict, Verifier, forecast
 
 __all__ = ["FailingSince", "Flip", "Period", "Segment", "Timeline", "judge_periods"]
 
@@ -204,7 +202,7 @@ class _Judge:
         at ``now`` when given; a roadmap's chains are what servers send, their renewals
         are its steps."""
         seen = (period.chain.captured_at or self.now) if period.start is None else None
-        return forecast_verdicts(
+        return forecast(
             self.trust,
             period.chain.certificates,
             self.device,
@@ -292,22 +290,6 @@ def failing_since(
     ``at`` (every certificate date counting), or the day servers switched to the failing
     chain, or, failing throughout, the earliest instant the chain can have been sent."""
     return _failing_since(_Judge(trust, device, hostname, verifier), periods, at)
-
-
-def chain_failing_since(
-    trust: TrustSet,
-    chain: Sequence[Certificate],
-    device: DeviceProfile,
-    *,
-    at: datetime,
-    hostname: str | None,
-    verifier: Verifier,
-    seen: datetime | None,
-) -> FailingSince:
-    """:func:`failing_since` for one chain sent as ``check`` judges a saved chain (seen
-    sent at ``seen``): :func:`~.verify.forecast`'s, so the two date it alike."""
-    period = Period(ServerChain(tuple(chain), source="the chain"))
-    return _failing_since(_Judge(trust, device, hostname, verifier, seen), [period], at)
 
 
 def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> FailingSince:

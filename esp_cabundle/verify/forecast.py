@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ..certs import Certificate
 from ..dates import as_datetime, shifted
@@ -18,9 +18,6 @@ from .profiles import SECOND, DeviceProfile
 from .trust import TrustSet
 from .verdict import Verdict
 from .verifier import Verifier
-
-if TYPE_CHECKING:
-    from ..timeline import FailingSince
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +57,7 @@ class Change:
 class Forecast:
     """A verdict at ``start.at`` and every later change until ``until``.
 
-    ``failing_since``: when a chain that fails at ``start.at`` began failing, as
-    ``check`` dates it (None when it passes then). ``rotating`` lists certificates whose
+    ``rotating`` lists certificates whose
     expiry is not a forecast event: the leaf and the issuing intermediates (CA
     certificates limited to path length 0), which servers replace before they expire.
     ``renewed`` lists those of them that were valid when the chain was seen sent and
@@ -75,7 +71,6 @@ class Forecast:
     note: str
     rotating: tuple[CertEvent, ...] = ()
     renewed: tuple[CertEvent, ...] = ()
-    failing_since: FailingSince | None = None
 
     @property
     def ok_throughout(self) -> bool:
@@ -85,15 +80,15 @@ class Forecast:
     def first_failure(self) -> Change | None:
         """When a chain passing at ``start.at`` starts to fail, as ``check``'s
         ``first_failure``: None if it never fails before ``until``, and None if it already
-        fails at ``start.at`` (a date then would read as a failure still to come: see
-        :attr:`failing_since`). One failing at the start that passes later and fails
-        again has those dates in :attr:`changes` only."""
+        fails at ``start.at`` (``start.ok`` False: a date then would read as a failure
+        still to come; ``check`` dates back since when, as its ``failing_since``). One
+        failing at the start that passes later and fails again has those dates in
+        :attr:`changes` only."""
         if not self.start.ok:
             return None
         return next((c for c in self.changes if not c.verdict.ok), None)
 
     def to_dict(self) -> dict[str, object]:
-        since = self.failing_since
         return {
             "ok_throughout": self.ok_throughout,
             "at": self.start.at.isoformat(),
@@ -115,9 +110,6 @@ class Forecast:
             "renewed": [
                 {"label": e.label, "expires": e.date.date().isoformat()} for e in self.renewed
             ],
-            "failing_since": {"date": since.date.date().isoformat(), "why": since.why}
-            if since is not None
-            else None,
             "note": self.note,
         }
 
@@ -155,46 +147,8 @@ def forecast(
     ``hostname`` is the name the unit connects to (None: not judged); ``verifier`` reuses
     one prepared for ``trust`` across many chains. Naive datetimes are UTC. Only a
     script calls this directly (check_items refuses a horizon before ``at`` first), so
-    its refusal names the parameters. A chain failing at ``at`` is dated back to when it
-    began failing (:attr:`Forecast.failing_since`), as ``check`` dates it.
+    its refusal names the parameters.
     """
-    verifier = verifier or Verifier(trust)
-    fc = forecast_verdicts(
-        trust,
-        chain,
-        profile,
-        at=at,
-        until=until,
-        rotate_issuing=rotate_issuing,
-        hostname=hostname,
-        verifier=verifier,
-        seen=seen,
-    )
-    if fc.start.ok:
-        return fc
-    # deferred: the timeline (check's look back over a server's chains) imports this module
-    from ..timeline import chain_failing_since
-
-    since = chain_failing_since(
-        trust, chain, profile, at=fc.start.at, hostname=hostname, verifier=verifier, seen=seen
-    )
-    return replace(fc, failing_since=since)
-
-
-def forecast_verdicts(
-    trust: TrustSet,
-    chain: Sequence[Certificate],
-    profile: DeviceProfile,
-    *,
-    at: date | datetime,
-    until: datetime,
-    rotate_issuing: bool = True,
-    hostname: str | None = None,
-    verifier: Verifier | None = None,
-    seen: datetime | None = None,
-) -> Forecast:
-    """:func:`forecast` without the look back for ``failing_since``: what the timeline
-    judges each chain with, as it looks back over every chain a server sent itself."""
     at, until = as_datetime(at), as_datetime(until)
     seen = as_datetime(seen) if seen is not None else None  # naive is UTC, as at's
     if until < at:
