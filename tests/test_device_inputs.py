@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from esp_cabundle import fileio
+from esp_cabundle import file_inputs
 from esp_cabundle import ui as esp_ui
 from esp_cabundle.cli import cli
 from tests.support import dumps
@@ -153,7 +153,7 @@ def test_a_pipe_that_never_ends_stops_at_the_cap(
     in_tmp: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cap bounds a pipe as it bounds a file (lowered here to keep the test small)."""
-    monkeypatch.setattr(fileio, "MAX_FILE_INPUT", 1 << 20)
+    monkeypatch.setattr(file_inputs, "MAX_FILE_INPUT", 1 << 20)
     fifo = in_tmp / "zeros.fifo"
     os.mkfifo(fifo)
     writer = _feed(fifo, None)
