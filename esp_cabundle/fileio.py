@@ -88,7 +88,7 @@ def already_holds(path: Path, data: Data, *, mode: int = PUBLIC) -> bool:
     write"; a path it could not write is not judged here (False)."""
     try:
         item = _classify(path, data)
-    except OutputError:
+    except (OutputError, InputError):
         return False
     return _already_holds(item, mode)
 
@@ -155,7 +155,9 @@ def _classify(path: Path, data: Data) -> _Item:
         raise OutputError(f"{path}: cannot write ({e.strerror or e}); nothing written") from e
     try:
         st = os.stat(target)
-    except FileNotFoundError:
+    except FileNotFoundError as e:
+        if target is not path:
+            _refuse_link_to_nowhere(path, e)
         return _Item(path, target, data, through=False)
     except NotADirectoryError as e:  # ro/sub/ca.pem with ro a file: say which part
         raise _no_directory(path, target.parent, e) from e
@@ -171,6 +173,23 @@ def _classify(path: Path, data: Data) -> _Item:
             hint="write to a file, then copy it there if that is really meant",
         )
     return _Item(path, target, data, through=False, existed=True, old_mode=st.st_mode)
+
+
+def _refuse_link_to_nowhere(path: Path, e: OSError) -> None:
+    """A symlink whose target does not exist is written through (its target made, as
+    ``cp`` does), but only into a directory that exists: the missing parents made for
+    ``-o build/ca.pem`` were asked for by name, a link's target's were not (a link left
+    to ``/nonexistent/x`` would have that tree made anywhere). InputError naming both."""
+    link = os.readlink(path)
+    parent = Path(os.path.realpath(path)).parent
+    if os.path.lexists(parent):
+        return
+    raise InputError(
+        f"is a symbolic link to '{link}', whose directory {parent} does not exist; nothing written",
+        path=str(path),
+        hint=f"create the directory first (mkdir -p {shell_path(str(parent))}), or replace "
+        "the link (rm it, or -o another path): a link's missing directories are never made",
+    ) from e
 
 
 def _through_descriptor(path: Path, fd: int, data: Data) -> _Item | None:
