@@ -183,7 +183,17 @@ def loads_json(
             hint=f"no {what} this tool reads nests that deep: it was not made for it",
         )
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_json_int, parse_float=_json_float)
+    except _NumberTooLong as e:
+        line, key = _json_number_at(text, e.number)
+        field = f"for {key!r} " if key is not None else ""
+        raise error(
+            f"number too long {field}in the {what}: {len(e.number):,} characters "
+            f"(at most {MAX_NUMBER_DIGITS})",
+            path=path,
+            line=line if fault_line else None,
+            hint=hint,
+        ) from None
     except json.JSONDecodeError as e:
         if path is None or not fault_line:
             raise error(f"{what} is not valid JSON ({e})", path=path, hint=hint) from e
@@ -195,6 +205,49 @@ def loads_json(
         ) from e
     except (ValueError, RecursionError) as e:
         raise error(f"{what} is not valid JSON ({e})", path=path, hint=hint) from e
+
+
+class _NumberTooLong(ValueError):
+    """A JSON number over :data:`MAX_NUMBER_DIGITS` characters, before Python converts
+    it (and refuses one over 4,300 digits in its own words, sys.set_int_max_str_digits)."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number[:20])
+        self.number = number
+
+
+def _json_int(s: str) -> int:
+    if len(s) > MAX_NUMBER_DIGITS:
+        raise _NumberTooLong(s)
+    return int(s)
+
+
+def _json_float(s: str) -> float:
+    if len(s) > MAX_NUMBER_DIGITS:
+        raise _NumberTooLong(s)
+    return float(s)
+
+
+def _json_number_at(text: str, number: str) -> tuple[int | None, str | None]:
+    """The line of ``number`` (found between strings, not in one) in ``text``, and the
+    key it is the value of (None in an array), for the error naming it."""
+    start, at = 0, -1
+    for m in _JSON_STRING().finditer(text):
+        at = text.find(number, start, m.start())
+        if at >= 0:
+            break
+        start = m.end()
+    else:
+        at = text.find(number, start)
+    if at < 0:
+        return None, None
+    before = text[:at]
+    key = _KEY_BEFORE().search(before)
+    return before.count("\n") + 1, json.loads(key.group(1)) if key else None
+
+
+_JSON_STRING = lazy_re(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.S)
+_KEY_BEFORE = lazy_re(r'("(?:[^"\\]|\\.)*")[ \t\n\r]*:[ \t\n\r]*$')
 
 
 def json_shape_reason(e: Exception) -> str:
