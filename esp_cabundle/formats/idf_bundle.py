@@ -146,6 +146,9 @@ def render_idf_bundle(
     """
     if bundle_format not in BUNDLE_FORMATS:
         raise InputError(f"unknown bundle format '{bundle_format}'", hint="bundle formats: v1, v2")
+    certs = tuple(certs)
+    for c in certs:
+        _refuse_unstorable(c)
     roots = _sorted_roots(certs)
     if not roots:
         raise InputError("an ESP-IDF bundle needs at least one root")
@@ -160,6 +163,22 @@ def render_idf_bundle(
     if too_many:
         raise InputError(too_many.replace(" lists", " would list", 1))
     return pack_roots(roots, bundle_format)
+
+
+def _refuse_unstorable(cert: Certificate) -> None:
+    """A root whose subject or key is over 65535 bytes, named (label and fingerprint):
+    the bundle stores each length in 16 bits, so no ESP-IDF bundle can hold it."""
+    for part, der in (("subject", cert.subject_der), ("key", cert.spki_der)):
+        if len(der) > 0xFFFF:
+            label = cert.label or cert.subject
+            label = label if len(label) <= 80 else label[:77] + "..."  # a 64 KiB CN
+            raise InputError(
+                f"root {label!r} (sha256 {cert.sha256}): its {part} "
+                f"is {len(der):,} bytes, over the 65,535 an ESP-IDF bundle stores a "
+                f"{part} in",
+                hint="exclude it by that fingerprint (--exclude, or exclude: in "
+                "cabundle.yaml); no ESP-IDF bundle can hold it",
+            )
 
 
 def pack_roots(roots: Sequence[BundleRoot], bundle_format: BundleFormat) -> bytes:
