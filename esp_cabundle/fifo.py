@@ -1,19 +1,21 @@
-"""A FIFO named as an input: read, but never waited on in silence.
+"""A FIFO named as an input or an output: used, but never waited on in silence.
 
 A FIFO fed by a process (``mkfifo dump.fifo; esptool read-flash ... dump.fifo &``) is a
 fair input, but with no writer yet a blocking open waits for ever and the tool looks
 hung. :func:`open_fifo` learns whether a writer is there before it blocks, and says
-what it waits for when none is.
+what it waits for when none is; :func:`open_fifo_for_writing` does the same for an
+output (``-o ca.fifo``) with no reader yet.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import time
 from pathlib import Path
 
-__all__ = ["named_fifo", "open_fifo"]
+__all__ = ["named_fifo", "open_fifo", "open_fifo_for_writing"]
 
 # What the first, non-blocking read takes at most; the rest is read blocking.
 _PROBE = 1 << 16
@@ -67,6 +69,35 @@ def open_fifo(path: Path, flags: int, *, probe: int) -> tuple[int, bytes]:
         os.close(fd)
         raise
     return fd, head
+
+
+def open_fifo_for_writing(path: Path) -> int:
+    """The FIFO at ``path`` opened for a blocking write. With no reader, opening its
+    write end without blocking fails (ENXIO): asked again for up to _GRACE seconds,
+    then the user is told once on stderr what the tool waits for, and the blocking open
+    waits for a reader (Ctrl-C ends the wait), as the input side does."""
+    flags = os.O_WRONLY | getattr(os, "O_BINARY", 0)
+    deadline = time.monotonic() + _GRACE
+    while True:
+        try:
+            fd = os.open(path, flags | os.O_NONBLOCK)
+        except OSError as e:
+            if e.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            if time.monotonic() < deadline:
+                time.sleep(0.02)
+                continue
+            break
+        try:
+            os.set_blocking(fd, True)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+    from .ui import note, shown_path  # deferred: ui (and click) only when told
+
+    note(f"{shown_path(path)} is a FIFO: waiting for something to read from it (Ctrl-C to stop)")
+    return os.open(path, flags)
 
 
 def _probe(fd: int, size: int, grace: float | None) -> tuple[bytes, bool]:

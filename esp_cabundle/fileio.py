@@ -16,6 +16,7 @@ from pathlib import Path
 from ._pipes import output_to_stdout
 from ._stdin import output_descriptor, read_only
 from .errors import InputError, OutputError
+from .fifo import open_fifo_for_writing
 from .file_inputs import read_input
 from .file_kinds import (
     file_kind,
@@ -378,7 +379,9 @@ def _cut_after(fd: int) -> bool:
 def _write_through(item: _Item) -> None:
     try:
         if item.fd is None:
-            with open(item.target, "wb") as f:
+            fifo = hasattr(os, "O_NONBLOCK") and stat.S_ISFIFO(os.stat(item.target).st_mode)
+            target = open_fifo_for_writing(item.named) if fifo else item.target
+            with open(target, "wb") as f:
                 f.write(item.data)
                 f.flush()
             return
