@@ -74,14 +74,33 @@ class Node:
         return Origin(self.where, self.line, self.path)
 
     # --- typed accessors -------------------------------------------------------------
+    def _word_as_bool(self, wanted: str) -> ConfigError | None:
+        """``yes``, ``no``, ``on``, ``off`` (YAML 1.1 booleans) where ``wanted`` was
+        expected: said as written, with the quoting that keeps the text (``no`` is
+        Norway's country code as well as false)."""
+        text = self.text
+        if not isinstance(self.value, bool) or not text or text.lower() in ("true", "false"):
+            return None
+        return self.error(
+            f"expected {wanted}, but YAML 1.1 reads {text} as the boolean "
+            f"{str(self.value).lower()}",
+            hint=f"quote it to keep it as text: {_line(self.path, repr(text))}"
+            if wanted == "a string"
+            else f"write {wanted} there, or true/false only where a boolean is meant",
+        )
+
     def as_str(self) -> str:
         if not isinstance(self.value, str) or not self.value.strip():
-            raise self.error(f"expected a non-empty string, got {_kind(self.value)}")
+            raise self._word_as_bool("a string") or self.error(
+                f"expected a non-empty string, got {_kind(self.value)}"
+            )
         return self.value
 
     def as_int(self, *, minimum: int | None = None) -> int:
         if isinstance(self.value, bool) or not isinstance(self.value, int):
-            raise self.error(f"expected an integer, got {_kind(self.value)}")
+            raise self._word_as_bool("an integer") or self.error(
+                f"expected an integer, got {_kind(self.value)}"
+            )
         if minimum is not None and self.value < minimum:
             raise self.error(f"must be at least {minimum}, got {self.value}")
         return self.value
@@ -253,7 +272,7 @@ def _scalar(node: Any, where: str, path: str = "") -> Any:
             line=line,
         )
     try:
-        return yaml.constructor.SafeConstructor().construct_object(node)
+        value = yaml.constructor.SafeConstructor().construct_object(node)
     except (ValueError, OverflowError, TypeError, yaml.YAMLError) as e:
         raise ConfigError(
             f"{path + ': ' if path else ''}{node.value!r} is not "
@@ -262,6 +281,28 @@ def _scalar(node: Any, where: str, path: str = "") -> Any:
             line=line,
             hint=_scalar_hint(kind, node.value, path),
         ) from e
+    if kind in ("int", "float") and node.style is None:
+        _refuse_yaml11_number(node.value, value, where=where, line=line, path=path)
+    return value
+
+
+def _refuse_yaml11_number(text: str, value: Any, *, where: str, line: int, path: str) -> None:
+    """A plain number YAML 1.1 (PyYAML) reads unlike anyone writing it means: ``190:20:30``
+    as the base-60 number 685230, ``010`` as the octal 8. Refused, said as written."""
+    digits = text.lstrip("+-")
+    if ":" in text:
+        how, meant = "the base-60 (sexagesimal) number", "without ':'"
+    elif len(digits) > 1 and digits[0] == "0" and digits[1].isdigit() and "." not in digits:
+        how, meant = "the octal number", "without the leading 0"
+    else:
+        return
+    raise ConfigError(
+        f"{path + ': ' if path else ''}YAML 1.1 reads {text} as {how} {value}",
+        path=where,
+        line=line,
+        hint=f"write the number meant in decimal ({meant}), or quote it to keep it as "
+        f"text: {_line(path, repr(text))}",
+    )
 
 
 class _Walk:

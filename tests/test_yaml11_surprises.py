@@ -1,0 +1,62 @@
+"""YAML 1.1 numbers and booleans nobody writing them means: ``190:20:30`` read as the
+base-60 number 685230, ``010`` as the octal 8, ``no`` as false where text is expected.
+Refused naming file:line, said as written, and nothing is built or written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+
+
+@pytest.mark.parametrize(
+    ("line", "said", "hint"),
+    [
+        (
+            "max_bytes: 190:20:30",
+            "max_bytes: YAML 1.1 reads 190:20:30 as the base-60 (sexagesimal) number 685230",
+            "write the number meant in decimal (without ':'), or quote it to keep it as "
+            "text: max_bytes: '190:20:30'",
+        ),
+        (
+            "max_bytes: 010",
+            "max_bytes: YAML 1.1 reads 010 as the octal number 8",
+            "without the leading 0",
+        ),
+        (
+            "exclude: [no]",
+            "exclude[0]: expected a string, but YAML 1.1 reads no as the boolean false",
+            "quote it to keep it as text: 'no'",
+        ),
+        (
+            "max_bytes: off",
+            "max_bytes: expected an integer, but YAML 1.1 reads off as the boolean false",
+            "write an integer there",
+        ),
+    ],
+)
+def test_yaml11_surprises_are_refused_at_their_line(
+    in_tmp: Path, runner: CliRunner, line: str, said: str, hint: str
+) -> None:
+    (in_tmp / "cabundle.yaml").write_text(f"preset: letsencrypt\n{line}\n")
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2, r.output
+    assert f"Error: {in_tmp}/cabundle.yaml:2: {said}\n" in r.stderr, r.stderr
+    assert hint in r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]  # nothing written
+
+
+@pytest.mark.parametrize("line", ["max_bytes: 16384", "max_bytes: '16K'", "max_bytes: 0x4000"])
+def test_plain_numbers_still_read(in_tmp: Path, runner: CliRunner, line: str) -> None:
+    (in_tmp / "cabundle.yaml").write_text(f"preset: letsencrypt\n{line}\n")
+    r = runner.invoke(cli, ["build", "--no-lock", "--dry-run"])
+    assert r.exit_code == 0, r.output
+
+
+def test_a_quoted_word_is_text(in_tmp: Path, runner: CliRunner) -> None:
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nexclude: ['no']\n")
+    r = runner.invoke(cli, ["build", "--no-lock", "--dry-run"])
+    assert r.exit_code == 2 and "exclude[0]: unknown root 'no'" in r.stderr, r.output
