@@ -59,3 +59,27 @@ def mode_kept(old_mode: int, mode: int) -> bool:
     """True when a file of ``old_mode`` already holding the bytes is left untouched by
     :func:`.fileio.write_atomic` with ``mode`` (its mode stays as it is)."""
     return stat.S_IMODE(old_mode) == kept_narrow(mode, old_mode)
+
+
+# A PEM block whole, and a line beside the blocks that says nothing (blank, or a comment
+# as build writes before each root).
+_PEM_BLOCK = lazy_re(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n[A-Za-z0-9+/=\s]*?-----END \1-----")
+_SILENT_LINE = lazy_re(rb"[ \t]*(?:#[^\n]*)?\r?")
+_PUBLIC_BLOCKS = (b"CERTIFICATE", b"TRUSTED CERTIFICATE")
+
+
+def content_mode(data: bytes | memoryview) -> int:
+    """:data:`PUBLIC` for a file of certificates alone (a CA file: PEM certificates,
+    blank lines and ``#`` comments, no private key in any encoding); :data:`PRIVATE`
+    for anything else copied off a unit (``/conf9.json`` holds its Wi-Fi password), so
+    a file whose content is not known to be public is never left readable by others."""
+    data = bytes(data)
+    blocks = list(_PEM_BLOCK().finditer(data))
+    if not blocks or any(m.group(1) not in _PUBLIC_BLOCKS for m in blocks):
+        return PRIVATE
+    rest = _PEM_BLOCK().sub(b"", data)
+    if not all(_SILENT_LINE().fullmatch(line) for line in rest.split(b"\n")):
+        return PRIVATE
+    from .keyscan import find_private_key  # deferred: only a file found to be certificates
+
+    return PRIVATE if find_private_key(data) is not None else PUBLIC

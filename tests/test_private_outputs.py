@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from support.layouts import load_mongoose
 
 from esp_cabundle.cli import cli
+from esp_cabundle.file_modes import content_mode
 from esp_cabundle.fileio import PRIVATE, PUBLIC, write_atomic
 from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
@@ -96,6 +97,44 @@ def test_fs_cat_output_and_fs_put_in_place_are_private(runner: CliRunner, tmp_pa
     r = runner.invoke(cli, ["fs", "rm", str(image), "/log.txt", "-q"])
     assert r.exit_code == 0, r.output
     assert mode(image) == 0o600
+
+
+def test_fs_cat_of_a_ca_file_keeps_it_public(runner: CliRunner, tmp_path: Path) -> None:
+    """A CA file is public: fs cat -o ca.pem made an existing 0644 file 0600. Certificates
+    alone keep the existing file's mode (0644, or 0600 when it was kept from others), or
+    get 0644 when new; a file holding anything else stays 0600 (the test above)."""
+    out = tmp_path / "ca.pem"
+    out.write_bytes(b"old")
+    out.chmod(0o644)
+    for before, after in ((0o644, 0o644), (0o600, 0o600), (None, 0o644)):
+        if before is None:
+            out.unlink()
+        else:
+            out.chmod(before)
+        r = runner.invoke(cli, ["fs", "cat", str(LFS_IMAGE), "/ca.pem", "-o", str(out)])
+        assert r.exit_code == 0, r.output
+        assert out.read_bytes().startswith(b"-----BEGIN CERTIFICATE-----")
+        assert mode(out) == after, (before, oct(mode(out)))
+        out.write_bytes(b"old")  # so the next run replaces it
+
+
+@pytest.mark.parametrize(
+    ("extra", "want"),
+    [
+        (b"", PUBLIC),
+        (b"# ISRG Root X1\n\n", PUBLIC),
+        (b"password=hunter2\n", PRIVATE),
+        (b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n", PRIVATE),
+        (
+            b"-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n",
+            PRIVATE,
+        ),
+    ],
+)
+def test_only_certificates_are_public(extra: bytes, want: int) -> None:
+    assert content_mode(extra + NEW_CA.read_bytes()) == want
+    assert content_mode(b'{"wifi": {"pass": "x"}}') == PRIVATE
+    assert content_mode(b"") == PRIVATE
 
 
 def test_images_made_from_a_ca_alone_stay_public(in_tmp: Path, runner: CliRunner) -> None:

@@ -18,6 +18,7 @@ import click
 from .._pipes import output_to_stdout
 from ..clobber import refuse_clobbering, same_file
 from ..errors import DumpNotImageError, ImageError, InputError
+from ..file_modes import content_mode
 from ..fileio import PRIVATE, read_input, refuse_special, write_atomic
 from ..fs import detect_fs_type, normalize_path, open_image
 from ..fs.base import HintContext
@@ -311,7 +312,9 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> No
     with img.naming_image(region):
         data = img.open(region).read(path)
     if output is not None:
-        write_atomic(output, data, mode=PRIVATE)  # a unit's file: /conf9.json holds passwords
+        # a unit's file is private (/conf9.json holds passwords) unless it is certificates
+        # alone (/ca.pem): then it keeps the existing file's mode, or is written 0644
+        write_atomic(output, data, mode=content_mode(data))
         return
     output_to_stdout()  # cut short by its reader: exit 141 (esp_cabundle._pipes)
     click.echo(data, nl=False)  # bytes go to the binary stream unchanged
