@@ -132,7 +132,7 @@ def _value(db: sqlite3.Connection, rowid: int, column: str) -> str:
     """A bad value as a message shows it: short text or bytes escaped, else its kind
     and size (a value past SQLITE_LIMIT is not read)."""
     try:
-        kind, size, short = db.execute(
+        row = db.execute(
             f"SELECT typeof({column}), length({column}), "
             f"CASE WHEN length({column}) <= {_SHOWN} THEN {column} END "
             "FROM units WHERE rowid = ?",
@@ -140,6 +140,9 @@ def _value(db: sqlite3.Connection, rowid: int, column: str) -> str:
         ).fetchone()
     except sqlite3.DataError:
         return f"more than {SQLITE_LIMIT} bytes"
+    if row is None:  # the scan found it, the look-up by rowid not: a damaged b-tree
+        return "a value that cannot be read again"
+    kind, size, short = row
     if kind == "null":
         return "nothing (NULL)"
     if kind == "text":
@@ -157,12 +160,13 @@ def _unit(db: sqlite3.Connection, rowid: int) -> str:
     """The bad row's unit, named by its id (escaped), or by its row number when the id
     is itself no text to show."""
     try:
-        (uid,) = db.execute(
+        row = db.execute(
             f"SELECT CASE WHEN length(id) <= {_SHOWN} THEN id END FROM units WHERE rowid = ?",
             (rowid,),
         ).fetchone()
     except sqlite3.DataError:
-        uid = None
+        row = None
+    uid = row[0] if row is not None else None  # None too: the row not found again
     if isinstance(uid, str) and uid:
         return "'" + printable(uid) + "'"
     if isinstance(uid, bytes):
