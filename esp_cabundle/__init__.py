@@ -86,7 +86,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .flash.serial import SerialUnit, open_unit
     from .fs import FileSystemImage, create_image, open_image
     from .fs.edit import PackedImage
-    from .gate import CaSource, GatedCA, gate_ca
+    from .gate import CONFIG_BOARD, CaSource, GatedCA, gate_ca
     from .images import pack_ca
     from .inspect import inspect_bytes, inspect_path
     from .lockfile import Lock
@@ -180,6 +180,7 @@ _LAZY: dict[str, str] = {
     "CaSource": "gate",
     "GatedCA": "gate",
     "gate_ca": "gate",
+    "CONFIG_BOARD": "gate",
     "run_campaign": "push.campaign",
     "CampaignOptions": "push.campaign",
     "CampaignReport": "push.campaign",
@@ -205,6 +206,7 @@ if not TYPE_CHECKING:  # hidden from type checkers: a misspelt name is their err
 
 __all__ = [
     "ALIASES",
+    "CONFIG_BOARD",
     "PRESETS",
     "ArgumentTypeError",
     "AuthError",
