@@ -29,6 +29,7 @@ from .fileio import (
     is_named,
     read_input,
     refuse_special,
+    refuse_unwritable,
     write_all_atomic,
 )
 from .formats import IMAGE_FORMATS, render
@@ -460,6 +461,8 @@ def dry_run_build(
     """What :func:`write_build` would do, writing nothing: ``written`` lists what it
     would write, ``unchanged`` what already holds exactly its bytes."""
     items = [*_items(result), *extra]
+    for p, data, _ in items:  # what the real run would refuse, refused here too
+        refuse_unwritable(p, data)
     kept = [p for p, data, mode in items if already_holds(p, data, mode=mode)]
     return WrittenOutputs(
         written=tuple(p for p, _, _ in items if p not in kept), unchanged=tuple(kept)

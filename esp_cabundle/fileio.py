@@ -51,6 +51,7 @@ __all__ = [
     "read_input",
     "refuse_missing_folder",
     "refuse_special",
+    "refuse_unwritable",
     "shell_path",
     "write_all_atomic",
     "write_atomic",
@@ -143,6 +144,13 @@ class _Item:
         self.unchanged = False  # already holds exactly these bytes and mode: left untouched
         self.made_dirs: list[Path] = []  # missing parents it created
         self.fd: int | None = None  # the descriptor a pipe or socket is written through
+
+
+def refuse_unwritable(path: str | Path, data: Data = b"") -> None:
+    """Raise what writing ``path`` would refuse before any byte (a link into a missing
+    directory, a folder in the way, a descriptor not open for writing), writing nothing:
+    a dry run says what the real run would."""
+    _classify(Path(path), data)
 
 
 def _classify(path: Path, data: Data) -> _Item:

@@ -59,3 +59,16 @@ def test_a_link_to_a_missing_file_in_an_existing_directory_is_written_through(
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", "ca.pem"])
     assert r.exit_code == 0 and "nchanged" in r.output, r.output
+
+
+def test_a_dry_run_refuses_the_link_a_real_run_refuses(in_tmp: Path, runner: CliRunner) -> None:
+    """``build --dry-run`` said it would write through a link into a missing directory,
+    which the real run refuses: it now refuses alike, and still writes nothing."""
+    link = in_tmp / "dangling"
+    link.symlink_to(in_tmp / "nowhere" / "x")
+    before = _tree(in_tmp)
+    args = ["build", "--preset", "letsencrypt", "--no-lock", "--dry-run", "-o", "dangling"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert "dangling: is a symbolic link to " in r.stderr and "would write" not in r.output
+    assert _tree(in_tmp) == before and not (in_tmp / "nowhere").exists()
