@@ -5,6 +5,7 @@ read it than the file it replaces did."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -61,24 +62,43 @@ def mode_kept(old_mode: int, mode: int) -> bool:
     return stat.S_IMODE(old_mode) == kept_narrow(mode, old_mode)
 
 
-# A PEM block whole, and a line beside the blocks that says nothing (blank, or a comment
-# as build writes before each root).
+# A PEM block whole; the four comment lines build writes before a certificate (its
+# label, subject, dates and key, and its SHA-256, which must be that certificate's); and
+# a blank line. Any other comment may hold anything (a token, a Wi-Fi password).
 _PEM_BLOCK = lazy_re(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n[A-Za-z0-9+/=\s]*?-----END \1-----")
-_SILENT_LINE = lazy_re(rb"[ \t]*(?:#[^\n]*)?\r?")
+_BUILD_HEADER = lazy_re(
+    rb"#[^\n]*\n# Subject: [^\n]*\n# Not after: [^\n]*\n# SHA-256: ([0-9a-f]{64})\r?\n"
+    rb"(-----BEGIN CERTIFICATE-----\r?\n([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----)"
+)
+_BLANK_LINE = lazy_re(rb"[ \t]*\r?")
 _PUBLIC_BLOCKS = (b"CERTIFICATE", b"TRUSTED CERTIFICATE")
 
 
 def content_mode(data: bytes | memoryview) -> int:
     """:data:`PUBLIC` for a file of certificates alone (a CA file: PEM certificates,
-    blank lines and ``#`` comments, no private key in any encoding); :data:`PRIVATE`
-    for anything else copied off a unit (``/conf9.json`` holds its Wi-Fi password), so
-    a file whose content is not known to be public is never left readable by others."""
+    blank lines and the comments ``build`` writes before each, no private key in any
+    encoding); :data:`PRIVATE` for anything else copied off a unit (``/conf9.json`` holds
+    its Wi-Fi password, a comment may hold a token), so a file whose content is not known
+    to be public is never left readable by others."""
+    import base64  # deferred: only fs cat -o
+    import binascii
+    import hashlib
+
     data = bytes(data)
     blocks = list(_PEM_BLOCK().finditer(data))
     if not blocks or any(m.group(1) not in _PUBLIC_BLOCKS for m in blocks):
         return PRIVATE
-    rest = _PEM_BLOCK().sub(b"", data)
-    if not all(_SILENT_LINE().fullmatch(line) for line in rest.split(b"\n")):
+
+    def header(m: re.Match[bytes]) -> bytes:
+        """A build header kept only when its SHA-256 is the certificate's below it."""
+        try:
+            der = base64.b64decode(b"".join(m.group(3).split()), validate=True)
+        except (binascii.Error, ValueError):
+            return m.group(0)
+        return m.group(2) if hashlib.sha256(der).hexdigest().encode() == m.group(1) else m.group(0)
+
+    rest = _PEM_BLOCK().sub(b"", _BUILD_HEADER().sub(header, data))
+    if not all(_BLANK_LINE().fullmatch(line) for line in rest.split(b"\n")):
         return PRIVATE
     from .keyscan import find_private_key  # deferred: only a file found to be certificates
 

@@ -122,7 +122,9 @@ def test_fs_cat_of_a_ca_file_keeps_it_public(runner: CliRunner, tmp_path: Path) 
     ("extra", "want"),
     [
         (b"", PUBLIC),
-        (b"# ISRG Root X1\n\n", PUBLIC),
+        (b"\n\n", PUBLIC),
+        (b"# ISRG Root X1\n\n", PRIVATE),  # a comment of its own may hold anything
+        (b"# mdash token: 8f2a6c\n", PRIVATE),
         (b"password=hunter2\n", PRIVATE),
         (b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n", PRIVATE),
         (
@@ -234,3 +236,21 @@ def test_build_keeps_a_narrower_mode_of_the_file_it_replaces(
     assert r.exit_code == 0, r.output
     assert mode(in_tmp / "ca.pem") == 0o640
     assert (in_tmp / "ca.pem").read_bytes() != before  # replaced, not left alone
+
+
+def test_a_file_build_wrote_is_public_its_comments_checked(in_tmp: Path, runner: CliRunner) -> None:
+    """build's four comment lines before each certificate are public when their SHA-256
+    is the certificate's below; a secret in a comment line of its own, or a header whose
+    hash is not the certificate's, makes the file private (the reviewer's '# wifi psk=')."""
+    r = runner.invoke(cli, ["build", "--preset", "letsencrypt", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 0, r.output
+    built = (in_tmp / "ca.pem").read_bytes()
+    assert built.startswith(b"# ") and b"\n# SHA-256: " in built
+    assert content_mode(built) == PUBLIC
+    assert content_mode(built.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")) == PUBLIC
+    assert content_mode(built + b"# wifi psk=hunter2\n") == PRIVATE
+    first = built.index(b"# SHA-256: ") + len(b"# SHA-256: ")
+    wrong = (
+        built[:first] + (b"0" if built[first : first + 1] != b"0" else b"1") + built[first + 1 :]
+    )
+    assert content_mode(wrong) == PRIVATE
