@@ -14,11 +14,12 @@ instead, and the code that called into C raises it as soon as that call returns
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from types import CodeType, FrameType
 from typing import Any
 
-__all__ = ["defer", "raise_deferred", "shield", "shielded"]
+__all__ = ["defer", "pending", "raise_deferred", "shield", "shielded"]
 
 _CODES: set[CodeType] = set()
 _PENDING = [False]
@@ -43,8 +44,15 @@ def defer() -> None:
     _PENDING[0] = True
 
 
+def pending() -> bool:
+    """Whether an interrupt is held for this thread: only the main thread's (signal
+    handlers run there, so only its callbacks are ever deferred from), so a station's
+    worker thread never takes the main thread's Ctrl-C as its unit's failure."""
+    return _PENDING[0] and threading.current_thread() is threading.main_thread()
+
+
 def raise_deferred() -> None:
-    """Raise the interrupt that arrived inside a callback, if one did."""
-    if _PENDING[0]:
+    """Raise the interrupt that arrived inside a callback, if one did (main thread)."""
+    if pending():
         _PENDING[0] = False
         raise KeyboardInterrupt

@@ -219,8 +219,10 @@ class Device:
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run a store access; None when it failed (the failure is kept, and every later
-        access fails too)."""
-        if self.failure is not None:
+        access fails too), or once an interrupt is held: littlefs then unwinds at once
+        rather than reading a unit's flash over serial for seconds after Ctrl-C (what
+        it edits is a copy in memory, dropped with the stop), and check() raises it."""
+        if self.failure is not None or _shield.pending():
             return None
         try:
             result = fn(*args)
