@@ -81,8 +81,8 @@ def content_mode(data: bytes | memoryview) -> int:
     its Wi-Fi password, a comment may hold a token), so a file whose content is not known
     to be public is never left readable by others."""
     import base64  # deferred: only fs cat -o
-    import binascii
-    import hashlib
+    import binascii  # deferred: only fs cat -o
+    import hashlib  # deferred: only fs cat -o
 
     data = bytes(data)
     blocks = list(_PEM_BLOCK().finditer(data))
