@@ -7,7 +7,9 @@ server's to fix: no CA file changes that verdict (README: "The server's name and
 usage"; DOMAIN.md: -0x7a00, CN_MISMATCH). One exception: an expired cross-sign of a root
 the catalog ships (Root YR cross-signed by ISRG Root X1) is passed by adding that root,
 as mbedTLS looks for a parent among the trusted roots first, by the issuer's name, and
-stops there (DOMAIN.md, "Parent search").
+stops there (DOMAIN.md, "Parent search"). A unit whose clock was never set (the
+``*-clock-unset`` devices) finds every certificate not yet valid: neither the CA file nor
+the server is at fault, the firmware must wait for SNTP before it connects.
 """
 
 from __future__ import annotations
@@ -37,6 +39,20 @@ if TYPE_CHECKING:
 __all__ = ["fix_hint", "server_fixes", "undated_advice"]
 
 ROOTS = "add the roots these servers chain to"
+CLOCK = (
+    "connect only after SNTP has set the time (a clock at 1970 finds every certificate "
+    "not yet valid: no CA file or server certificate changes that)"
+)
+
+
+def _dated(v: Verdict) -> int:
+    """The date flags the CA file or the server could fix: not 'not yet valid' on a unit
+    whose clock reads 1970, which only a set clock fixes."""
+    return EXPIRED if v.profile.clock == "unset" else EXPIRED | FUTURE
+
+
+def _clock_at_fault(v: Verdict) -> bool:
+    return v.profile.clock == "unset" and any(s.flags & FUTURE for s in v.path)
 
 
 def _failing(r: ItemResult) -> Verdict | None:
@@ -70,7 +86,7 @@ def _cross_sign(v: Verdict) -> tuple[int, CatalogEntry] | None:
     now = v.device_time
     for i, s in enumerate(v.path):
         c = s.certificate
-        if s.source != "chain" or not s.flags & (EXPIRED | FUTURE) or c is None:
+        if s.source != "chain" or not s.flags & _dated(v) or c is None:
             continue
         if not c.is_ca or c.self_signed or i == 0:
             continue
@@ -125,7 +141,7 @@ def _sent_fixes(v: Verdict, path: Sequence[PathStep]) -> str | None:
     chain: list[str] = []
     if v.stage == "chain-parse":
         chain.append("this mbedTLS can parse")
-    if any(s.flags & (EXPIRED | FUTURE) for s in sent):
+    if any(s.flags & _dated(v) for s in sent):
         chain.append("within their dates (renewed)")
     if any(s.flags & (BAD_MD | BAD_PK | BAD_KEY) for s in sent):
         chain.append("signed and keyed as this mbedTLS's profile allows")
@@ -169,7 +185,7 @@ def _roots_at_fault(v: Verdict, path: Sequence[PathStep]) -> bool:
         return any(s.flags & NOT_TRUSTED for s in path)
     if v.flags & NOT_TRUSTED:
         return True
-    return any(s.source == "trust" and s.flags & (EXPIRED | FUTURE) for s in v.path)
+    return any(s.source == "trust" and s.flags & _dated(v) for s in v.path)
 
 
 def fix_hint(failures: Sequence[ItemResult]) -> str:
@@ -178,7 +194,7 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
     target), and how to refresh a saved chain whose certificates are out of date; "add
     the roots" when nothing narrower applies (a server that switches to a chain ending at
     another root)."""
-    roots = unparsed = False
+    roots = unparsed = clock = False
     servers: list[str] = []
     added: dict[str, tuple[list[str], str]] = {}  # root -> (targets, why it passes)
     for r in failures:
@@ -189,9 +205,10 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
         cross = _cross_sign(v)
         path = v.path if cross is None else v.path[: cross[0]]
         fixes = _sent_fixes(v, path)
+        clock = clock or _clock_at_fault(v)
         if v.stage == "ca-parse":
             unparsed = True
-        elif _roots_at_fault(v, path) or not (fixes or cross):
+        elif _roots_at_fault(v, path) or not (fixes or cross or _clock_at_fault(v)):
             roots = True
         if cross is not None:
             name, why = _root_fix(v, *cross)
@@ -201,7 +218,7 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
                 f"{r.item.name}: the server's certificate is at fault, not the CA file: "
                 f"have the server send {fixes}"
             )
-            dated = any(s.source == "chain" and s.flags & (EXPIRED | FUTURE) for s in path)
+            dated = any(s.source == "chain" and s.flags & _dated(v) for s in path)
             saved = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
             advice = undated_advice(r)  # not taken as renewed: nothing dates the chain
             if dated and advice is not None:
@@ -209,6 +226,7 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
             elif dated and r.item.refresh:
                 text += f" (if its saved chain {saved} is old, {r.item.refresh})"
             servers.append(text)
-    parts = [ROOTS] * roots + ["drop the roots this firmware cannot parse"] * unparsed
+    parts = [CLOCK] * clock + [ROOTS] * roots
+    parts += ["drop the roots this firmware cannot parse"] * unparsed
     parts += [f"add {n} ({', '.join(t)}): {why}" for n, (t, why) in added.items()]
     return "; ".join(parts + servers) or ROOTS
