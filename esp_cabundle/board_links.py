@@ -34,9 +34,9 @@ def board_links(
 ) -> BoardLinks:
     """What writing the CA at ``ca_path`` (default: the board's CA path) changes among
     the connections of ``board``'s firmware version. ``own_bundle``: the write is an
-    ESP-IDF bundle the project builds in (CONFIG_MBEDTLS_CUSTOM_CERTIFICATE_BUNDLE_PATH)
-    or loads: connections that trust "their certificate bundle" trust that one, so no
-    note says they keep the default bundle."""
+    ESP-IDF bundle the project loads (or the ca.pem ESP-IDF builds its bundle from,
+    CONFIG_MBEDTLS_CUSTOM_CERTIFICATE_BUNDLE_PATH): connections that trust "their
+    certificate bundle" trust that one, so no note says they keep the default bundle."""
     conns = board.connection_cas()
     if board.firmware is None or not conns:
         return BoardLinks()

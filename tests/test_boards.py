@@ -315,3 +315,14 @@ def test_a_file_given_as_a_board_is_named_as_no_board_file(runner: CliRunner, in
     assert "unknown board 'ca.pem': a file of that name is here" in r.stderr
     assert "a board file is YAML named *.yaml or *.yml" in r.stderr
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_a_board_naming_the_custom_bundle_option_says_it_takes_a_ca_pem() -> None:
+    """ESP-IDF's CONFIG_MBEDTLS_CUSTOM_CERTIFICATE_BUNDLE_PATH is gen_crt_bundle.py's
+    input (PEM or DER certificates), not a finished bundle: esp-idf-bundle's description
+    (shown by init and boards) told users to give it x509_crt_bundle.bin."""
+    named = [b for b in list_boards() if "CUSTOM_CERTIFICATE_BUNDLE_PATH" in b.description]
+    assert named, "the esp-idf-bundle board names the option"
+    for b in named:
+        words = " ".join(b.description.split())
+        assert "names a ca.pem, not a bundle" in words, (b.name, words)
