@@ -17,6 +17,7 @@ from .arguments import fspath_or, require_type
 from .board_versions import BoardFirmware, firmware_dict
 from .errors import ArgumentTypeError, InputError, PartitionTableError
 from .firmware import load_firmware
+from .frozen_map import FrozenMap
 from .partitions import Partition, PartitionTable
 from .spelling import PYTHON, Spelling
 from .text import suggest
@@ -126,7 +127,11 @@ class BoardOutput:
 
     form: Literal["filesystem", "c", "idf-bundle"]
     path: str | None = None
-    options: Mapping[str, str | int | bool] = field(default_factory=dict)
+    options: Mapping[str, str | int | bool] = field(default_factory=FrozenMap)
+
+    def __post_init__(self) -> None:
+        # A frozen copy: immutable, yet it pickles and hashes (a Board crosses processes).
+        object.__setattr__(self, "options", FrozenMap(self.options))
 
     @property
     def format(self) -> str:

@@ -9,7 +9,6 @@ knows boards only by type; :func:`esp_cabundle.boards.load_board` applies a vers
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
@@ -67,7 +66,7 @@ def release_output(output: BoardOutput, release: Release, version: str) -> Board
             for k, v in release.output.items()
         },
     }
-    return replace(output, options=MappingProxyType(options))
+    return replace(output, options=options)  # BoardOutput freezes it
 
 
 def firmware_dict(board: Board) -> dict[str, Any]:

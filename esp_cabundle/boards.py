@@ -417,4 +417,4 @@ def _parse_output(node: Node) -> BoardOutput:
         except InputError as e:
             raise node.error(e.message, hint=e.hint) from e
     path = m["path"].as_str() if "path" in m else None
-    return BoardOutput(form=form, path=path, options=MappingProxyType(options))  # type: ignore[arg-type]
+    return BoardOutput(form=form, path=path, options=options)  # type: ignore[arg-type]

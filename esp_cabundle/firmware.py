@@ -31,6 +31,7 @@ from typing import Literal
 from .certs import Certificate, load_certificates
 from .compat import Traversable
 from .errors import ConfigError, InputError
+from .frozen_map import FrozenMap
 from .verify import TrustSet
 from .yamlnodes import Node, compose_nodes
 
@@ -239,7 +240,12 @@ class Release:
     trusts: Mapping[str, ConnectionCa]
     date: datetime | None = None
     source: str = ""
-    output: Mapping[str, str | int | bool] = field(default_factory=dict)
+    output: Mapping[str, str | int | bool] = field(default_factory=FrozenMap)
+
+    def __post_init__(self) -> None:
+        # Frozen copies that pickle and hash, as the Board holding this release must.
+        object.__setattr__(self, "trusts", FrozenMap(self.trusts))
+        object.__setattr__(self, "output", FrozenMap(self.output))
 
     def matches(self, version: Version) -> bool:
         return _in_ranges(version, self.covers)
@@ -355,10 +361,10 @@ def _parse_release(node: Node, connections: tuple[str, ...]) -> Release:
     return Release(
         version=version,
         covers=tuple(covers),
-        trusts=MappingProxyType(trusts),
+        trusts=trusts,
         date=m["date"].as_date() if "date" in m else None,
         source=m["source"].as_str().strip() if "source" in m else "",
-        output=MappingProxyType({str(k): v for k, v in output.items()}),
+        output={str(k): v for k, v in output.items()},
     )
 
 
