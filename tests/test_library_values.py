@@ -12,7 +12,9 @@ import pytest
 
 import esp_cabundle as ecb
 from esp_cabundle.board_model import BoardOutput
+from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.frozen_map import FrozenMap
+from tests.support import dumps
 from tests.support.gated import X1_PEM, gated
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,3 +66,22 @@ def test_a_frozen_map_is_a_mapping_equal_to_a_dict() -> None:
     assert m != {"a": 1} and list(m) == ["a", "b"] and len(m) == 2
     assert pickle.loads(pickle.dumps(m)) == m and hash(FrozenMap({"b": 2, "a": 1})) == hash(m)
     assert repr(m) == "FrozenMap({'a': 1, 'b': 2})"
+
+
+# --- 2. a plan's repr: sizes, counts, digests, no bytes ------------------------------
+
+
+def test_an_update_plan_and_a_dump_update_print_in_one_short_line() -> None:
+    """Their repr held the whole board, partition table and every change: ~8-10 KB."""
+    board = ecb.load_board("mdash-arduino")
+    ca = gated(X1_PEM, board)
+    result = update_dump(dumps.arduino_dump(), board, ca)
+    plan_text, result_text = repr(result.plan), repr(result)
+    assert len(plan_text) < 400 and len(result_text) < 500
+    assert "\\x" not in result_text and "b'" not in result_text
+    assert plan_text.startswith("UpdatePlan(board='mdash-arduino@1.2.13', ")
+    assert f"{len(ca.pem)} bytes, sha256 {ca.sha256[:12]}" in plan_text
+    assert f"writes={len(result.plan.writes)}" in plan_text
+    assert "spiffs: " in plan_text  # the partition, its writes and CA sizes
+    assert result_text.startswith(f"DumpUpdate(flash=<{len(result.flash)} bytes>, sha256=")
+    assert result_text.endswith(f"plan={plan_text})")

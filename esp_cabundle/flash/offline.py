@@ -18,6 +18,7 @@ partitions differ.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
@@ -437,10 +438,15 @@ def _refuse_not_a_dump(flash: bytes, source: str, spelling: Spelling) -> None:
 class DumpUpdate:
     """The new dump and the plan it came from."""
 
-    __repr__ = sized_repr  # its bytes as their size
-
     flash: bytes
     plan: UpdatePlan
+
+    def __repr__(self) -> str:
+        # The dump as its size and digest prefix: its bytes would be megabytes.
+        digest = hashlib.sha256(self.flash).hexdigest()[:12]
+        return (
+            f"DumpUpdate(flash=<{len(self.flash)} bytes>, sha256={digest}..., plan={self.plan!r})"
+        )
 
 
 def update_dump(

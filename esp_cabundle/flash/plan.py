@@ -174,6 +174,23 @@ class UpdatePlan:
     reads: int = 0
     md5s: int = 0
 
+    def __repr__(self) -> str:
+        # Board, table and sectors in full ran to kilobytes: name them by counts, sizes
+        # and a digest prefix instead.
+        ca = self.ca
+        parts = ", ".join(
+            f"{c.partition.name}: "
+            + (f"skipped ({c.skipped})" if c.skipped else f"{len(c.writes)} writes")
+            + f", CA {len(c.old_ca) if c.old_ca is not None else 'none'} -> {len(c.new_ca)} bytes"
+            for c in self.changes
+        )
+        return (
+            f"UpdatePlan(board={self.board.full_name!r}, ca=<{len(ca.certificates)} "
+            f"certificates, {len(ca.pem)} bytes, sha256 {ca.sha256[:12]}>, "
+            f"changes=[{parts}], writes={len(self.writes)}, bytes_read={self.bytes_read}, "
+            f"reads={self.reads}, md5s={self.md5s}, notes={len(self.notes)})"
+        )
+
     @property
     def ca_bytes(self) -> bytes:
         """What every CA file holds once the plan is applied."""
