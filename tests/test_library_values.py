@@ -15,7 +15,7 @@ from esp_cabundle.board_model import BoardOutput
 from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.frozen_map import FrozenMap
 from tests.support import dumps
-from tests.support.gated import X1_PEM, gated
+from tests.support.gated import AT, X1_PEM, gated
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -85,3 +85,21 @@ def test_an_update_plan_and_a_dump_update_print_in_one_short_line() -> None:
     assert "spiffs: " in plan_text  # the partition, its writes and CA sizes
     assert result_text.startswith(f"DumpUpdate(flash=<{len(result.flash)} bytes>, sha256=")
     assert result_text.endswith(f"plan={plan_text})")
+
+
+# --- 3. error_text: None when the unit accepts, as to_dict's error --------------------
+
+
+def test_a_verdict_error_text_is_none_exactly_when_its_dict_error_is_null() -> None:
+    ca = ecb.gate_ca(ecb.CaSource.build(ecb.BundleSpec(presets=("letsencrypt",))), at=AT)
+    chain = ecb.load_chain_file(REPO / "examples/chains/letsencrypt-2024-short.pem").certificates
+    device = ecb.parse_device_profile("mbedtls-noclock")
+    accepted = ecb.verify_chain(
+        ecb.TrustSet.from_certificates(ca.certificates), chain, device, at=AT
+    )
+    assert accepted.ok and accepted.error_text is None and accepted.to_dict()["error"] is None
+    assert "logs" not in accepted.explanation  # the text never said "logs none"
+    refused = ecb.verify_chain(ecb.TrustSet.from_certificates(chain[-1:]), chain, device, at=AT)
+    assert not refused.ok and refused.error_text is not None
+    assert refused.error_text.startswith(f"{refused.to_dict()['error']} (MBEDTLS_ERR_")
+    assert f"The device logs {refused.error_text}." in refused.explanation

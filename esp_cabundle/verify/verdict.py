@@ -107,8 +107,10 @@ class Verdict:
         return flag_names(self.flags)
 
     @property
-    def error_text(self) -> str:
-        return error_text(self.error, self.profile.mbedtls)
+    def error_text(self) -> str | None:
+        """The error as the unit logs it (``-0x2700 (MBEDTLS_ERR_...)``); None when it
+        accepts, as ``to_dict()``'s ``error`` is null."""
+        return None if self.error is None else error_text(self.error, self.profile.mbedtls)
 
     @property
     def trusted_root(self) -> PathStep | None:
