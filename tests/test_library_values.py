@@ -5,13 +5,17 @@ null; CampaignOptions and OutputSpec check what they are given."""
 
 from __future__ import annotations
 
+import math
 import pickle
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import esp_cabundle as ecb
 from esp_cabundle.board_model import BoardOutput
+from esp_cabundle.errors import ArgumentTypeError, InputError
 from esp_cabundle.flash.offline import update_dump
 from esp_cabundle.frozen_map import FrozenMap
 from tests.support import dumps
@@ -103,3 +107,64 @@ def test_a_verdict_error_text_is_none_exactly_when_its_dict_error_is_null() -> N
     assert not refused.ok and refused.error_text is not None
     assert refused.error_text.startswith(f"{refused.to_dict()['error']} (MBEDTLS_ERR_")
     assert f"The device logs {refused.error_text}." in refused.explanation
+
+
+# --- 4. CampaignOptions checks its values --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "error", "words"),
+    [
+        (
+            {"concurrency": "8"},
+            ArgumentTypeError,
+            "concurrency= takes a number of units (int), not str",
+        ),
+        ({"concurrency": 2.5}, ArgumentTypeError, "concurrency= takes a number of units (int)"),
+        ({"concurrency": True}, ArgumentTypeError, "concurrency= takes a number of units (int)"),
+        (
+            {"concurrency": 0},
+            InputError,
+            "concurrency= takes a number of units of 1 or more, not 0",
+        ),
+        ({"timeout": "10"}, ArgumentTypeError, "timeout= takes seconds (int or float), not str"),
+        (
+            {"timeout": None},
+            ArgumentTypeError,
+            "timeout= takes seconds (int or float), not NoneType",
+        ),
+        ({"timeout": 0}, InputError, "timeout= takes seconds above 0"),
+        ({"reconnect_timeout": -1.0}, InputError, "reconnect_timeout= takes seconds above 0"),
+        ({"poll": math.nan}, InputError, "poll= takes seconds above 0"),
+        ({"poll": math.inf}, InputError, "poll= takes seconds above 0"),
+        ({"poll": 1e300}, InputError, "poll= takes seconds above 0 and at most"),
+        ({"reboot": "yes"}, ArgumentTypeError, "reboot= takes a bool, not str 'yes'"),
+        ({"watch": 1}, ArgumentTypeError, "watch= takes a bool, not int 1"),
+        ({"in_place": None}, ArgumentTypeError, "in_place= takes a bool, not NoneType"),
+        ({"until": "2026-12-31"}, ArgumentTypeError, "until= takes a datetime or None, not str"),
+        ({"until": 1767225600}, ArgumentTypeError, "until= takes a datetime or None, not int"),
+        ({"deadline_for": "soon"}, ArgumentTypeError, "deadline_for= takes a function or None"),
+        ({"go_dark_for": 3}, ArgumentTypeError, "go_dark_for= takes a function or None"),
+        ({"unit_board_again": "x"}, ArgumentTypeError, "unit_board_again= takes a function"),
+        ({"judged_against": 3}, ArgumentTypeError, "judged_against= takes a str or None"),
+        ({"spelling": "cli"}, ArgumentTypeError, "spelling= takes a Spelling, not str"),
+    ],
+)
+def test_campaign_options_refuse_a_wrong_value_naming_it(
+    given: dict[str, Any], error: type[Exception], words: str
+) -> None:
+    with pytest.raises(error) as e:
+        ecb.CampaignOptions(**given)
+    assert str(e.value.args[0]).startswith("CampaignOptions's ")
+    assert words in str(e.value.args[0])
+    assert isinstance(e.value, InputError) and e.value.hint
+
+
+def test_campaign_options_take_what_the_cli_and_scripts_give() -> None:
+    ecb.CampaignOptions()
+    ecb.CampaignOptions(concurrency=1, timeout=1, poll=0.2, reconnect_timeout=3600.0)
+    ecb.CampaignOptions(deadline_for=lambda data: None, judged_against="mdash.net")
+    naive = ecb.CampaignOptions(watch=True, until=datetime(2026, 12, 31))
+    assert naive.until == datetime(2026, 12, 31, tzinfo=timezone.utc)  # naive is UTC
+    aware = datetime(2026, 12, 31, tzinfo=timezone.utc)
+    assert ecb.CampaignOptions(until=aware).until is aware

@@ -8,12 +8,16 @@ a campaign (the survey, the push command's output) need not import the engine.
 from __future__ import annotations
 
 import hashlib
+import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..errors import InputError, PushError
+from ..arguments import require_int, require_type
+from ..dates import as_datetime
+from ..errors import ArgumentTypeError, InputError, PushError
 from ..gate import GatedCA
 from ..spelling import PYTHON, Spelling
 from .files import UnitInfo, device_name
@@ -135,6 +139,61 @@ class CampaignOptions:
     # How the hints name the options (--in-place, --frame-size to a CLI user); the ledger
     # keeps the errors, and push status reads either spelling of in_place back.
     spelling: Spelling = field(default=PYTHON, compare=False)
+
+    def __post_init__(self) -> None:
+        # A script's timeout="10" or concurrency=0 failed only mid-campaign, units half done.
+        _check_options(self)
+
+
+def _what(name: str, takes: str) -> str:
+    return f"CampaignOptions's {name}= takes {takes}"
+
+
+def _check_options(o: CampaignOptions) -> None:
+    """ArgumentTypeError for a value of the wrong type, InputError for one out of range;
+    a naive ``until`` is made UTC, as everywhere in the library."""
+    require_int(
+        o.concurrency, _what("concurrency", "a number of units (int)"), "give an int: concurrency=8"
+    )
+    if o.concurrency < 1:
+        raise InputError(
+            f"{_what('concurrency', 'a number of units')} of 1 or more, not {o.concurrency}",
+            hint="concurrency=1 works on one unit at a time",
+        )
+    for name in ("timeout", "reconnect_timeout", "poll"):
+        value = getattr(o, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ArgumentTypeError(
+                f"{_what(name, 'seconds (int or float)')}, not {type(value).__name__} {value!r}",
+                hint=f"give a number: {name}=10.0",
+            )
+        # beyond TIMEOUT_MAX, waiting that long raises OverflowError mid-campaign
+        if not (math.isfinite(value) and 0 < value <= threading.TIMEOUT_MAX):
+            raise InputError(
+                f"{_what(name, 'seconds')} above 0 and at most {threading.TIMEOUT_MAX:g}, "
+                f"not {value!r}",
+                hint=f"for example {name}=10.0",
+            )
+    for name in ("reboot", "watch", "in_place"):
+        require_type(getattr(o, name), bool, _what(name, "a bool"), f"{name}=True or False")
+    if o.until is not None:
+        if not isinstance(o.until, datetime):
+            raise ArgumentTypeError(
+                f"{_what('until', 'a datetime or None')}, not {type(o.until).__name__} {o.until!r}",
+                hint="give the end as a datetime: until=datetime(2026, 12, 31, 23, 59, "
+                "tzinfo=timezone.utc)",
+            )
+        object.__setattr__(o, "until", as_datetime(o.until))
+    for name in ("deadline_for", "go_dark_for", "unit_board_again"):
+        value = getattr(o, name)
+        if value is not None and not callable(value):
+            raise ArgumentTypeError(
+                f"{_what(name, 'a function or None')}, not {type(value).__name__}",
+                hint=f"give a callable, or leave {name} out",
+            )
+    if o.judged_against is not None:
+        require_type(o.judged_against, str, _what("judged_against", "a str or None"), "a str")
+    require_type(o.spelling, Spelling, _what("spelling", "a Spelling"), "spelling=PYTHON")
 
 
 @dataclass(frozen=True, slots=True)
