@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .arguments import require_path
 from .bundle import POLICY_NAMES, BundleSpec, Policy
 from .catalog import PRESETS
-from .errors import ConfigError, InputError
+from .errors import ArgumentTypeError, ConfigError, InputError
 from .file_kinds import names_a_directory
 from .fileio import is_found
 from .formats import FORMATS, IMAGE_FORMATS, implied_format
@@ -67,7 +67,23 @@ class OutputSpec:
     path: Path
     options: dict[str, Any] = field(default_factory=dict)
 
+    if TYPE_CHECKING:  # __init__ takes any path; __post_init__ keeps it as a Path
+
+        def __init__(
+            self, format: str, path: str | os.PathLike[str], options: dict[str, Any] = ...
+        ) -> None: ...
+
     def __post_init__(self) -> None:
+        # A script's "out/ca.pem" was kept as str, so write_build reported str paths.
+        path = os.fspath(self.path) if isinstance(self.path, str | os.PathLike) else None
+        if not isinstance(path, str):
+            raise ArgumentTypeError(
+                f"OutputSpec's path= takes a path (str or Path), not {type(self.path).__name__}",
+                hint="OutputSpec('pem', Path('out/ca.pem'))",
+            )
+        if not path:
+            raise InputError("OutputSpec's path= is empty", hint="name the file: Path('ca.pem')")
+        object.__setattr__(self, "path", Path(path))
         fmt = FORMATS.get(self.format)
         if fmt is None:
             raise InputError(

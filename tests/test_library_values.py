@@ -6,6 +6,7 @@ null; CampaignOptions and OutputSpec check what they are given."""
 from __future__ import annotations
 
 import math
+import os
 import pickle
 from datetime import datetime, timezone
 from pathlib import Path
@@ -168,3 +169,51 @@ def test_campaign_options_take_what_the_cli_and_scripts_give() -> None:
     assert naive.until == datetime(2026, 12, 31, tzinfo=timezone.utc)  # naive is UTC
     aware = datetime(2026, 12, 31, tzinfo=timezone.utc)
     assert ecb.CampaignOptions(until=aware).until is aware
+
+
+# --- 5. OutputSpec keeps a Path --------------------------------------------------------
+
+
+class _PathLike:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+@pytest.mark.parametrize("given", ["out/ca.pem", Path("out/ca.pem"), _PathLike("out/ca.pem")])
+def test_an_output_spec_keeps_its_path_as_a_path(given: Any) -> None:
+    spec = ecb.OutputSpec("pem", given)
+    assert type(spec.path) is type(Path()) and spec.path == Path("out/ca.pem")
+    assert spec == ecb.OutputSpec("pem", Path("out/ca.pem"))
+
+
+def test_a_build_from_a_str_path_writes_and_reports_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = ecb.BundleSpec(roots=(str(REPO / "tests/data/letsencrypt/isrgrootx1.pem"),))
+    result = ecb.build_bundle(spec, (ecb.OutputSpec("pem", "out/ca.pem"),), at=AT)
+    assert ecb.write_build(result).written == (Path("out/ca.pem"),)
+    assert (tmp_path / "out/ca.pem").is_file()
+
+
+@pytest.mark.parametrize(
+    ("given", "error", "words"),
+    [
+        (3, ArgumentTypeError, "OutputSpec's path= takes a path (str or Path), not int"),
+        (None, ArgumentTypeError, "OutputSpec's path= takes a path (str or Path), not NoneType"),
+        (b"ca.pem", ArgumentTypeError, "OutputSpec's path= takes a path (str or Path), not bytes"),
+        (_PathLike(b"ca.pem"), ArgumentTypeError, "OutputSpec's path= takes a path"),  # type: ignore[arg-type]
+        ("", InputError, "OutputSpec's path= is empty"),
+    ],
+)
+def test_an_output_spec_refuses_what_is_no_path(
+    given: Any, error: type[Exception], words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(error) as e:
+        ecb.OutputSpec("pem", given)
+    assert words in str(e.value.args[0]) and isinstance(e.value, InputError) and e.value.hint
+    assert os.listdir(tmp_path) == []  # nothing written
