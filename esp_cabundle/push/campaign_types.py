@@ -192,7 +192,12 @@ def _check_options(o: CampaignOptions) -> None:
                 hint=f"give a callable, or leave {name} out",
             )
     if o.judged_against is not None:
-        require_type(o.judged_against, str, _what("judged_against", "a str or None"), "a str")
+        require_type(
+            o.judged_against,
+            str,
+            _what("judged_against", "a str or None"),
+            "judged_against='mdash.net'",
+        )
     require_type(o.spelling, Spelling, _what("spelling", "a Spelling"), "spelling=PYTHON")
 
 
