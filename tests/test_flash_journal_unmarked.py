@@ -8,16 +8,22 @@ from __future__ import annotations
 import csv
 import errno
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from support.layouts import load_mongoose
 
 from esp_cabundle.cli import cli
+from esp_cabundle.commands import _station as station_commands
+from esp_cabundle.flash import flasher as flasher_module
 from esp_cabundle.flash import journal as journal_module
 from esp_cabundle.flash import station as station_module
+from esp_cabundle.flash import writer as writer_module
+from esp_cabundle.flash.interrupt import Cancel
 from esp_cabundle.flash.journal import Journal, JournalEntry
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
@@ -447,3 +453,115 @@ def test_an_entry_not_marked_cancelled_keeps_the_update_finished_before(
     err = " ".join(r.stderr.split())
     assert f"Error: {unit.url}: {a.path}: cannot mark the journal entry complete" in err
     assert "nothing written" not in err
+
+
+# ---------------------------------------------------------------------------------------
+# A stop after an entry could not be marked: the report keeps the entry
+
+
+def stop_requested(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """What a Ctrl-C does to the run under way: its token, a new one each run, set by
+    the function returned (no signal is sent)."""
+    tokens = [Cancel()]
+
+    @contextmanager
+    def stop_on_signals(**_: object) -> Iterator[Cancel]:
+        tokens.append(Cancel())
+        yield tokens[-1]
+
+    def stop() -> None:
+        tokens[-1].request("SIGINT")
+
+    monkeypatch.setattr(station_commands, "stop_on_signals", stop_on_signals)
+    return stop
+
+
+def stop_on_message(monkeypatch: pytest.MonkeyPatch, module: Any, text: str) -> None:
+    """A stop requested as ``module`` says a progress message holding ``text``."""
+    stop = stop_requested(monkeypatch)
+    real = module.say
+
+    def say(progress: Any, message: str, *args: Any) -> None:
+        if text in message:
+            stop()
+        real(progress, message, *args)
+
+    monkeypatch.setattr(module, "say", say)
+
+
+def test_a_stop_before_the_first_write_after_a_finish_keeps_both_entries_said(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another CA: the interrupted update is finished (its entry not marked complete),
+    this run's entry recorded, then a stop before its first sector; the entry cannot be
+    marked cancelled either. That save failed the unit ("cannot mark ... cancelled",
+    the finished update and the stop lost); now the unit is interrupted, holding the
+    finished update's CA, and journal_error names both entries."""
+    (unit,) = units(virtual_esp32, 1)
+    cut_part_way(unit, tmp_path, runner)
+    (tmp_path / "other.pem").write_bytes(OTHER_CA)
+    full_on_rewrite(monkeypatch, {mac(0).replace(":", "")})
+    stop = stop_requested(monkeypatch)
+    real = Journal.record
+
+    def record(self: Journal, entry: JournalEntry) -> JournalEntry:
+        saved = real(self, entry)
+        stop()  # after the journal, before the first sector
+        return saved
+
+    monkeypatch.setattr(Journal, "record", record)
+    r = runner.invoke(cli, other_args(tmp_path, unit))
+    assert r.exit_code == 130, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    assert (u["ok"], u["result"]) == (False, "interrupted"), u
+    ((action, written),) = [(x["action"], x["sectors"]) for x in u["resumed"]]
+    assert action == "finished" and written > 0 and u["sectors_written"] == written
+    finished, this = Journal(tmp_path / "j").entries(mac(0))
+    said = u["journal_error"]["error"]
+    assert said.startswith(f"{finished.path}: cannot mark the journal entry complete ({FULL})")
+    assert f"; and {this.path}: cannot mark the journal entry cancelled ({FULL}); " in said
+    assert "no sector of that update was written" in said
+    assert u["journal_error"]["hint"].startswith("free space on the disk holding ")
+    assert "stopped before anything was written" not in u["error"]  # the finish wrote one
+    assert (finished.status, this.status) == ("pending", "pending")
+    assert ca_on(unit) == NEW_CA
+
+
+@pytest.mark.parametrize(
+    ("module", "text"),
+    [
+        (flasher_module, "no longer matches the unit"),  # before B is looked at
+        (writer_module, "finishing the interrupted update: sector"),  # in B's first sector
+    ],
+)
+def test_a_stop_after_an_entry_not_marked_stale_keeps_it_said(
+    virtual_esp32: Start,
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    module: Any,
+    text: str,
+) -> None:
+    """A is stale and cannot be marked so (a full disk); the run is then stopped while
+    B is being finished. The stop dropped A's trouble: the report and --json now say it
+    (journal_error), and the log's record keeps it among its notes."""
+    (unit,) = units(virtual_esp32, 1)
+    a, _b = two_pending(unit, tmp_path, runner, monkeypatch)
+    full_everywhere(monkeypatch, {mac(0).replace(":", "")})
+    stop_on_message(monkeypatch, module, text)
+    log = tmp_path / "station.jsonl"
+    r = runner.invoke(cli, [*other_args(tmp_path, unit), "--log", str(log)])
+    assert r.exit_code == 130, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    assert u["result"] == "interrupted", u
+    said = u["journal_error"]["error"]
+    assert said.startswith(f"{a.path}: cannot mark the journal entry stale ({FULL}); "), said
+    (record,) = (json.loads(x) for x in log.read_text().splitlines())
+    assert record["notes"][-1].startswith(f"journal: {a.path}: cannot mark the journal entry")
+    # and in text, after the unit's line
+    unit_before = unit.read(0, len(unit.flash))
+    r = runner.invoke(cli, other_args(tmp_path, unit)[:-1])
+    assert r.exit_code == 130, r.output
+    err = " ".join(r.stderr.split())
+    assert f"{a.path}: cannot mark the journal entry stale ({FULL})" in err, r.stderr
+    assert unit.read(0, len(unit.flash)) == unit_before or module is writer_module

@@ -131,8 +131,9 @@ def _finish_pending(
     dry_run: bool,
     progress: ProgressCallback | None,
     out: list[Resumed],
+    unmarked: list[OutputError],
     spelling: Spelling,
-) -> OutputError | None:
+) -> None:
     """Finish (or set aside) every unfinished update the journal holds for this unit,
     each said in ``out`` as it is dealt with (one stopped part-way too, as "stopped").
 
@@ -140,11 +141,11 @@ def _finish_pending(
     every state on the way is then one an update passed through and journaled, so
     ``restore`` undoes this run, then that one, each landing on a whole unit. One
     finished whose entry cannot be marked complete (a full disk) is finished all the
-    same; so is one that cannot be marked stale or cancelled: every such error is
-    returned, joined, for the result's ``journal_error``.
+    same; so is one that cannot be marked stale or cancelled: every such error is put
+    in ``unmarked`` as it comes, for the result's ``journal_error`` (a list, not a return
+    value, so a stop later in this loop does not lose them).
     """
     this_ca = (ca.sha256, named(ca.certificates))
-    unmarked: OutputError | None = None
 
     def mark(entry: JournalEntry, status: Status, unit: str) -> None:
         # Not raised: an entry that cannot be marked (a full disk) still says pending,
@@ -153,11 +154,10 @@ def _finish_pending(
         # "nothing written" after an update finished here wrote sectors, and drop that
         # update from the report. So it is said beside the unit's result, as an entry
         # finished and not marked complete is.
-        nonlocal unmarked
         try:
             journal.set_status(entry, status, unit=unit)
         except OutputError as e:
-            unmarked = e if unmarked is None else _also(unmarked, e)
+            unmarked.append(e)
 
     for entry in journal.pending(mac):
         mismatch = entry.table_mismatch(table)
@@ -224,7 +224,6 @@ def _finish_pending(
             "it was finished, every sector checked by the unit's MD5",
         )
         out.append(replace(found, action="finished"))
-    return unmarked
 
 
 def flash_ca(
@@ -261,8 +260,9 @@ def flash_ca(
         table = read_table(guarded, offset=board.table_offset, spelling=spelling)
         step(progress, "reading the partition table", _CONNECT, JOB)
         resumed: list[Resumed] = []
+        unmarked: list[OutputError] = []
         try:
-            unfinished = _finish_pending(
+            _finish_pending(
                 guarded,
                 table,
                 journal,
@@ -271,6 +271,7 @@ def flash_ca(
                 dry_run=dry_run,
                 progress=within(progress, _CONNECT, _PENDING),
                 out=resumed,
+                unmarked=unmarked,
                 spelling=spelling,
             )
         except UnitInterrupted as e:
@@ -288,8 +289,10 @@ def flash_ca(
                 sectors_written=done,
                 bytes_written=done * SECTOR_SIZE,
                 unit=unit,
+                journal_error=_joined(unmarked),  # an entry marked before the stop
             )
             raise UnitInterrupted(i, _interrupted(stopped, i)) from None
+        unfinished = _joined(unmarked)
         earlier = sum(r.sectors_written for r in resumed if r.action == "finished")
         result = FlashResult(
             port=flash.name,
@@ -401,18 +404,23 @@ def flash_ca(
                 raise
             if done < len(writes):
                 if done == 0:
-                    entry = journal.set_status(entry, "cancelled", unit=_NONE_WRITTEN)
+                    # guarded as every mark after a write is: an earlier update finished
+                    # first wrote the unit, and the stop and that update must be reported
+                    try:
+                        entry = journal.set_status(entry, "cancelled", unit=_NONE_WRITTEN)
+                    except OutputError as e:
+                        unmarked.append(e)
+                        result = replace(result, journal_error=_joined(unmarked))
                 partial = stopped_at(done, torn=False)
                 assert partial.interruption is not None
                 raise UnitInterrupted(partial.interruption, partial)
             step(progress, "verifying", _WRITE, JOB)
             say(progress, "verifying")
             verify_after(guarded, cache, plan, entry, spelling)
-        unmarked = result.journal_error  # an interrupted update's entry, finished first
         try:
             entry = journal.set_status(entry, "complete", unit=_UPDATED)
         except OutputError as e:  # the unit is updated and verified all the same
-            unmarked = e if unmarked is None else _also(unmarked, e)
+            unmarked.append(e)
         step(progress, "done", JOB, JOB)
         return replace(
             result,
@@ -421,7 +429,7 @@ def flash_ca(
             bytes_read=cache.bytes_read,
             bytes_written=(earlier + len(writes)) * SECTOR_SIZE,
             journal=entry,
-            journal_error=unmarked,
+            journal_error=_joined(unmarked),
         )
 
 
@@ -433,10 +441,13 @@ def _roots_before(plan: UpdatePlan) -> tuple[Certificate, ...]:
     return ()
 
 
-def _also(first: OutputError, then: OutputError) -> OutputError:
-    """Two entries of a unit not marked (the one finished first, then this run's): both
-    said, the remedy once (both are in one directory)."""
-    return OutputError(f"{first.message}; and {then.message}", hint=then.hint)
+def _joined(unmarked: list[OutputError]) -> OutputError | None:
+    """The entries of a unit not marked (those finished or set aside first, then this
+    run's), in order: each said, the remedy once (all are in one directory)."""
+    if not unmarked:
+        return None
+    message = "; and ".join(e.message for e in unmarked)
+    return OutputError(message, hint=unmarked[-1].hint)
 
 
 def _interrupted(result: FlashResult, interruption: Interruption) -> FlashResult:
