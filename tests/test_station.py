@@ -475,6 +475,29 @@ def test_log_formats(tmp_path: Path) -> None:
     assert lines[0] == ",".join(LOG_FIELDS) and len(lines) == 3 and "fs_0 fs_1" in lines[1]
 
 
+@pytest.mark.parametrize(
+    "notes",
+    [
+        ["journal: /j/x.json: cannot mark it complete (full); and /j/y.json: too; next: df"],
+        ["one; two", "three", ""],
+        ['a "quoted", comma\\separated note \u00e9', "[not, json]", "line\nbreak"],
+        [],
+    ],
+)
+def test_csv_notes_split_back_as_written(tmp_path: Path, notes: list[str]) -> None:
+    """A note may hold "; " (a journal entry and its next step do): the notes were
+    joined with "; " and could not be split back. The cell is a JSON array, as README
+    says: json.loads of the cell csv reads gives the notes, one record one line."""
+    record = {k: "" for k in LOG_FIELDS} | {"notes": notes, "roots_after": ["ISRG Root X1"]}
+    path = tmp_path / "log.csv"
+    append_log(path, [record, record], "csv")
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(path.read_text(encoding="utf-8").splitlines()) == 3
+    assert [json.loads(row["notes"]) for row in rows] == [notes, notes]
+    assert rows[0]["roots_after"] == "ISRG Root X1"
+
+
 def test_a_unit_whose_image_does_not_read_is_pointed_at_its_own_port() -> None:
     """The next step said 'inspect --port PORT' for a unit whose port it knows."""
     for error in (ImageError("no file system"), PartitionTableError("no table")):

@@ -95,8 +95,11 @@ LOG_FIELDS = (
     "error",
     "notes",
 )
-# Lists of names hold spaces: in CSV they are joined with "; ", the others with " ".
-_NAME_FIELDS = frozenset({"roots_before", "roots_after", "notes"})
+# Lists in CSV: names hold spaces, so they are joined with "; ", the others with " ".
+# A note is a sentence that may hold "; " itself (a journal entry and its next step):
+# the notes are one JSON array, which splits back exactly (json.loads; README says so).
+_NAME_FIELDS = frozenset({"roots_before", "roots_after"})
+_JSON_FIELDS = frozenset({"notes"})
 
 
 def check_port(port: str, *, several: bool = True) -> str:
@@ -441,7 +444,8 @@ def log_format_for(path: Path, explicit: LogFormat | None) -> LogFormat:
 def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) -> None:
     """Append records; a new (or empty) CSV file gets the header first.
 
-    Lists are joined with spaces in CSV. Each call appends whole lines and syncs, so a
+    In CSV, lists are joined with spaces, roots by name with "; ", and the notes are
+    one JSON array (a note may hold "; "). Each call appends whole lines and syncs, so a
     station that crashes keeps the records of the units already done. One that cannot
     (a full disk) leaves the log as it was: a half record is cut off again, and a log
     this call created is removed, not left behind empty. OutputError then.
@@ -481,18 +485,20 @@ def _log_lines(rows: list[dict[str, Any]], fmt: LogFormat, *, header: bool) -> s
         if header:
             writer.writeheader()
         for row in rows:
-            writer.writerow(
-                {
-                    k: ("; " if k in _NAME_FIELDS else " ").join(map(str, v))
-                    if isinstance(v, list)
-                    else v
-                    for k, v in row.items()
-                }
-            )
+            writer.writerow({k: _csv_cell(k, v) for k, v in row.items()})
     else:
         for row in rows:
             buf.write(json.dumps(row, sort_keys=False) + "\n")
     return buf.getvalue()
+
+
+def _csv_cell(key: str, value: Any) -> Any:
+    """A record's field as its CSV cell (see :data:`_NAME_FIELDS`, :data:`_JSON_FIELDS`)."""
+    if not isinstance(value, list):
+        return value
+    if key in _JSON_FIELDS:  # escapes newlines too: the record stays one line
+        return json.dumps([str(v) for v in value], ensure_ascii=False)
+    return ("; " if key in _NAME_FIELDS else " ").join(map(str, value))
 
 
 def _write_all(fd: int, data: bytes) -> None:
