@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
-from esp_cabundle.flash.journal import Journal
+from esp_cabundle.flash.journal import Journal, JournalEntry, Status
 from esp_cabundle.virtual import VirtualESP32
 from tests.test_flash_journal_unmarked import (
     FULL,
     Start,
     flash_args,
     full_after_record,
+    full_everywhere,
     mac,
     statuses,
+    stop_requested,
     units,
 )
 
@@ -105,3 +108,55 @@ def test_a_later_restore_settles_the_entry(
     assert r.exit_code == 0, r.output
     assert "already hold what they held before the update" in r.stdout
     assert statuses(tmp_path, 0) == ["restored"] and whole(unit) == back
+
+
+def stopped_before_the_first_sector_on_a_full_disk(
+    runner: CliRunner, args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> Any:
+    """Restore with ``args``: the entry is marked restoring, then a stop comes before the
+    first sector written back, and the disk fills (the entry cannot be set back)."""
+    with monkeypatch.context() as m:
+        stop = stop_requested(m)
+        real = Journal.set_status
+
+        def set_status(self: Journal, entry: JournalEntry, status: Status, *, unit: str) -> Any:
+            saved = real(self, entry, status, unit=unit)
+            if status == "restoring":  # after the mark, before the first sector
+                stop()
+                full_everywhere(m, {mac(0).replace(":", "")})
+            return saved
+
+        m.setattr(Journal, "set_status", set_status)
+        return runner.invoke(cli, args)
+
+
+def test_a_stop_before_the_first_sector_back_keeps_the_entry_not_set_back(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setting the entry back to complete failed the unit (exit 3, the stop not said);
+    now the unit is interrupted, unchanged, and --json's journal_error (the text: after
+    the line) names the entry; the next restore settles it."""
+    (unit,) = units(virtual_esp32, 1)
+    flashed(runner, tmp_path, [unit])
+    updated = whole(unit)
+    args = restore_args(tmp_path, [unit.url])
+    r = stopped_before_the_first_sector_on_a_full_disk(runner, [*args, "--json"], monkeypatch)
+    assert r.exit_code == 130, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    assert u["sectors_written"] == 0 and "interrupted" in u["status"], u
+    (entry,) = Journal(tmp_path / "j").entries(mac(0))
+    said = (
+        f"{entry.path}: cannot mark the journal entry complete ({FULL}); nothing was "
+        "written back: the unit is unchanged"
+    )
+    assert u["journal_error"]["error"] == said
+    assert "it still says restoring" in u["journal_error"]["hint"]
+    assert whole(unit) == updated and entry.status == "restoring"
+    r = stopped_before_the_first_sector_on_a_full_disk(runner, args, monkeypatch)
+    assert r.exit_code == 130, r.output
+    again = said.replace("entry complete", "entry restoring")  # as the first run left it
+    assert f"Error: {unit.url}: {again}" in " ".join(r.stderr.split()), r.stderr
+    # the next restore settles it (the disk is fine again)
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert statuses(tmp_path, 0) == ["restored"]

@@ -170,14 +170,18 @@ def restore(
         json_doc=document if as_json else None,
         quiet=quiet,
         then=journals_unmarked(
-            [(o.port, _unmarked(o.result)) for o in outcomes],
+            [(o.port, _unmarked(o)) for o in outcomes],
             marked="restored",
         ),
     )
 
 
-def _unmarked(r: Undone | None) -> OutputError | None:
-    """A restored unit's entry not marked restored (a full disk), else None."""
+def _unmarked(o: UnitOutcome[Undone]) -> OutputError | None:
+    """A unit's entry not marked (restored, or set back when stopped before its first
+    sector: a full disk), else None."""
+    r = o.result
+    if isinstance(o.error, UnitInterrupted) and isinstance(o.error.result, RestoreResult):
+        r = o.error.result
     return r.journal_error if isinstance(r, RestoreResult) else None
 
 

@@ -279,12 +279,22 @@ def _restore_flash(
                 resume_hint=f"reconnect and run {spelling.restore} again",
             )
         except UnitInterrupted as e:
+            unmarked = None
             if not e.interruption.written:  # stopped before its first sector
-                entry = journal.set_status(
-                    entry, before, unit="nothing was written back: the unit is unchanged"
-                )
+                try:
+                    entry = journal.set_status(
+                        entry, before, unit="nothing was written back: the unit is unchanged"
+                    )
+                except OutputError as err:  # said beside the stop, which is reported
+                    unmarked = err
             partial = RestoreResult(
-                flash.name, mac, entry, e.interruption.written, False, found=found
+                flash.name,
+                mac,
+                entry,
+                e.interruption.written,
+                False,
+                found=found,
+                journal_error=unmarked,
             )
             raise UnitInterrupted(e.interruption, partial) from None
     # Every sector back (each checked by the unit's MD5): as for a flash whose last sector
