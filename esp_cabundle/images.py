@@ -36,6 +36,7 @@ __all__ = [
     "ImageOutput",
     "ImageSpec",
     "NewImage",
+    "ca_path_moved",
     "image_output",
     "image_spec",
     "new_image",
@@ -49,7 +50,8 @@ __all__ = [
 class ImageSpec:
     """A new image: ``size`` bytes of ``fs_type`` with ``profile``'s parameters, the CA
     file at ``ca_path``; ``platform`` (LittleFS) picks the on-disk version its readers
-    mount. ``partitions`` are where a board's default table puts it (empty: unknown)."""
+    mount. ``partitions`` are where a board's default table puts it (empty: unknown);
+    ``read_path``: where the board's firmware reads its CA (None: no board)."""
 
     fs_type: str
     profile: str
@@ -58,6 +60,7 @@ class ImageSpec:
     platform: str | None = None
     board: str | None = None
     partitions: tuple[Partition, ...] = ()
+    read_path: str | None = None
 
     def __post_init__(self) -> None:
         from .fs import check_fs_type  # deferred: images made on demand
@@ -148,6 +151,7 @@ def image_spec(
         platform or fs.platform,
         board.name,
         parts,
+        fs.ca_path,
     )
 
 
@@ -165,6 +169,23 @@ def size_mismatch(board: Board | None, spec: ImageSpec) -> str | None:
     return (
         f"the image is {size}, not the size of board {board.name}'s file-system partition "
         f"({theirs}); flash it only to a {size} partition of your own table"
+    )
+
+
+def ca_path_moved(board: Board | None, spec: ImageSpec) -> str | None:
+    """A note when a CA path given for ``board``'s image is not the one its firmware
+    reads: the units go on trusting whatever that path holds, unless the firmware was
+    changed to read the other."""
+    if board is None or spec.read_path is None or spec.ca_path is None:
+        return None
+    from .fs.base import normalize_path  # deferred: images made on demand
+
+    moved, read = normalize_path(spec.ca_path), normalize_path(spec.read_path)
+    if moved == read:
+        return None
+    return (
+        f"the CA goes to {moved}, not {read}, where board {board.name}'s firmware reads its "
+        f"CA; flash it only to units whose firmware reads {moved}"
     )
 
 
@@ -289,7 +310,8 @@ def render_image_output(
         else DirFiles()
     )
     packed = _pack(spec, spec.profile, ca, files=files.files, spelling=CONFIG_SPELLING)
-    return replace(packed, private=files.private, notes=files.notes, warnings=files.warnings)
+    notes = (*files.notes, *packed.notes)  # ... and a CA file left out of from_dir
+    return replace(packed, private=files.private, notes=notes, warnings=files.warnings)
 
 
 def _pack(
@@ -319,6 +341,7 @@ def _pack(
             platform=spec.platform,
             disk_version=disk_version,
             spelling=spelling,
+            read_path=spec.read_path,
         )
     except ImageError as e:
         _board_too_small(e, spec)
@@ -344,12 +367,18 @@ class NewImage:
     """An image to make, checked as the file-system layer would check it (``profile``
     resolved, a size or on-disk version it cannot have refused): ``pack`` says so before
     the CA is judged, then packs it the same way :func:`pack_ca` does. ``mismatch``:
-    :func:`size_mismatch`'s note, for the caller to say and the result to carry."""
+    :func:`size_mismatch`'s note; ``moved``: :func:`ca_path_moved`'s; for the caller to
+    say and the result to carry (:attr:`notes`, both)."""
 
     spec: ImageSpec
     profile: FsProfile
     disk_version: int | None = None
     mismatch: str | None = None
+    moved: str | None = None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(n for n in (self.mismatch, self.moved) if n)
 
     def pack(
         self,
@@ -371,7 +400,8 @@ class NewImage:
             timestamp=timestamp,
             disk_version=self.disk_version,
         )
-        return replace(packed, notes=(self.mismatch,)) if self.mismatch else packed
+        notes = (*self.notes, *packed.notes)  # packed's: a CA file left out of the files
+        return replace(packed, notes=notes) if notes else packed
 
 
 def new_image(
@@ -400,7 +430,9 @@ def new_image(
             disk_version=disk_version,
             spelling=spelling,
         )
-    return NewImage(spec, prof, disk_version, size_mismatch(board, spec))
+    return NewImage(
+        spec, prof, disk_version, size_mismatch(board, spec), ca_path_moved(board, spec)
+    )
 
 
 # A size given as text (the CLI's --size reads it): the number it means.

@@ -77,7 +77,7 @@ def test_the_lock_file_in_from_dir_is_not_packed(in_tmp: Path, runner: CliRunner
     assert "/cabundle.lock" not in _files(in_tmp / "fs.bin")
 
 
-def test_a_users_ca_pem_in_from_dir_is_refused_with_the_config_key(
+def test_a_users_ca_pem_in_from_dir_is_refused_without_moving_the_ca(
     in_tmp: Path, runner: CliRunner
 ) -> None:
     (in_tmp / "data").mkdir()
@@ -88,5 +88,6 @@ def test_a_users_ca_pem_in_from_dir_is_refused_with_the_config_key(
     r = runner.invoke(cli, ["build"])
     assert r.exit_code == 2, r.output
     assert "would replace the bundle" in r.stderr
-    assert "ca_path:" in r.stderr and "--ca-path" not in r.stderr
+    assert "remove /ca.pem from the directory" in r.stderr
+    assert "ca_path" not in r.stderr and "elsewhere" not in r.stderr
     assert not (in_tmp / "fs.bin").exists()

@@ -110,7 +110,8 @@ def test_an_image_without_a_profile_hints_at_profile() -> None:
     assert _hint(platform).startswith("give profile= (e.g. esp-idf;")
 
 
-def test_a_file_over_the_ca_hints_at_ca_path() -> None:
+def test_a_file_over_the_ca_is_refused_without_moving_the_ca() -> None:
+    """Moving the CA off the path the firmware reads was the old hint (tryout item 1)."""
     ca = gate_ca(CaSource.finished("ca.pem", X1_PEM), at=AT)
     with pytest.raises(InputError, match="would replace the bundle") as e:
         pack_ca(
@@ -121,7 +122,8 @@ def test_a_file_over_the_ca_hints_at_ca_path() -> None:
             ca_path="/certs/ca.pem",
             files=[("/certs/ca.pem", b"mine")],
         )
-    assert _hint(e).endswith("put the bundle elsewhere with ca_path=")
+    assert _hint(e).startswith("remove /certs/ca.pem from the directory")
+    assert "ca_path" not in _hint(e) and "elsewhere" not in _hint(e)
 
 
 # --- CLI: the flags, word for word ---------------------------------------------------

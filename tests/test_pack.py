@@ -304,7 +304,9 @@ def test_pack_board_json_and_overrides(runner: CliRunner, tmp_path: Path) -> Non
     # ... and a note says so: flashed at 0x291000, a 1408 KiB image does not mount.
     assert doc["notes"] == [
         "the image is 1408 KiB, not the size of board mdash-arduino's file-system partition "
-        "(spiffs: 1468 KiB at 0x291000); flash it only to a 1408 KiB partition of your own table"
+        "(spiffs: 1468 KiB at 0x291000); flash it only to a 1408 KiB partition of your own table",
+        "the CA goes to /certs/ca.pem, not /ca.pem, where board mdash-arduino's firmware reads "
+        "its CA; flash it only to units whose firmware reads /certs/ca.pem",
     ]
     r = runner.invoke(
         cli, ["pack", "--board", "mdash-arduino", "--size", "1408K", "--bundle", str(X1),

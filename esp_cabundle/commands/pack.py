@@ -189,7 +189,7 @@ def pack(
     )
     gated = ca.gate(board=chosen, at=parse_at(at), command="pack", ca_path=spec.ca_path)
     announce(gated, quiet=quiet, as_json=as_json)
-    notes = [*files.notes, *([image.mismatch] if image.mismatch else [])]
+    notes = [*files.notes, *image.notes]
     if not as_json:
         for n in notes:
             note(f"note: {printable(n)}", quiet=quiet)
@@ -201,6 +201,12 @@ def pack(
         # The library says nothing was written; the CLI knows where it would have gone.
         e.reword(context)
         raise
+    # What packing itself left out (a CA file in DIR holding the bundle's own bytes).
+    left_out = [n for n in packed.notes if n not in notes]
+    notes += left_out
+    if not as_json:
+        for n in left_out:
+            note(f"note: {printable(n)}", quiet=quiet)
     # As secret as what went in: a 0600 conf9.json (or CA file) makes a 0600 image.
     hidden = files.private or (ca.bundle_file is not None and kept_from_others(ca.bundle_file))
     # An image already holding these bytes is left untouched (same inode and mtime).
