@@ -473,6 +473,7 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
                     "every other output was left as it was"
                 ) from e
             item.tmp = None
+        _touch_written(todo)
         for item in todo:
             if item.through:
                 _write_through(item)
@@ -485,6 +486,18 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
         if failed:
             _again_if_interrupted(_remove_made_dirs, todo)
     return tuple(item.named for item in todo if item.unchanged)
+
+
+def _touch_written(todo: list[_Item]) -> None:
+    """Each file written, its mtime set to now once all are in place: renamed into a
+    directory, a file was older than the directory's new mtime, and a make rule whose
+    dependency file lists that directory (``build --depfile`` with ``from_dir: data``
+    and ``data/ca.pem``) ran the build again every time. Files left unchanged keep
+    theirs, so nothing that includes them is rebuilt."""
+    for item in todo:
+        if not item.through and not item.unchanged:
+            with contextlib.suppress(OSError):  # the file is written; only make would care
+                os.utime(item.target)
 
 
 def _again_if_interrupted(step: Callable[[list[_Item]], None], todo: list[_Item]) -> None:

@@ -377,3 +377,38 @@ def test_a_package_root_lists_the_package_file_it_came_from(in_tmp: Path) -> Non
     r = CliRunner().invoke(cli, x1)  # in certifi: the Mozilla store only
     assert r.exit_code == 0, r.output
     assert _rule((in_tmp / "x.d").read_text())[1] == [str(catalog.store)]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_is_done_after_a_build_that_wrote_into_its_from_dir(in_tmp: Path) -> None:
+    """Tryout item 2: data/ca.pem renamed into data/ (an image's from_dir, listed as an
+    input) left the directory newer than it, and make ran the build every time. The
+    outputs written are stamped once all are in place; a file added there still builds."""
+    (in_tmp / "data").mkdir()
+    (in_tmp / "data" / "conf.json").write_text("{}\n")
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: pem, path: data/ca.pem}\n"
+        "  - {format: littlefs, path: littlefs.bin, board: platformio-esp32, from_dir: data}\n"
+    )
+    (in_tmp / "Makefile").write_text(
+        "data/ca.pem: cabundle.yaml\n\tesp-cabundle build --quiet --depfile build/ca.d\n"
+        "-include build/ca.d\n"
+    )
+
+    def make() -> str:
+        p = subprocess.run(
+            ["make"], cwd=in_tmp, env=child_env(), capture_output=True, text=True, timeout=120,
+            check=True,
+        )  # fmt: skip
+        return p.stdout
+
+    assert "esp-cabundle build" in make()
+    assert str(in_tmp / "data") in _rule((in_tmp / "build" / "ca.d").read_text())[1]
+    ca = in_tmp / "data" / "ca.pem"
+    assert ca.stat().st_mtime_ns >= (in_tmp / "data").stat().st_mtime_ns
+    assert "'data/ca.pem' is up to date" in make()
+    (in_tmp / "data" / "new.json").write_text("{}\n")
+    assert "esp-cabundle build" in make()
+    assert "/new.json" in [
+        f.path for f in open_image((in_tmp / "littlefs.bin").read_bytes()).files()
+    ]
