@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ImageError
+from ..sizes import size_words
 from ..spelling import PYTHON, Spelling
 from ..text import byte_count, printable
 from .base import (
@@ -546,10 +547,24 @@ class LittleFsImage(FileSystemImage):
                     hint=NO_ROOM_HINT,
                 ) from e
             if code == ERR_NAMETOOLONG:
-                raise ImageError(f"name too long {what} (image allows {self._name_max})") from e
+                # lfs_file_opencfg turns NOSPC from the new entry's commit into
+                # NAMETOOLONG; every name was held to name_max (_checked_path), so here
+                # it means the metadata had no room for one more entry
+                raise NoRoomError(
+                    f"no space left in the LittleFS image {what}: {self._entries() + 1:,} files "
+                    f"need more metadata than this {size_words(self.size)} image has",
+                    hint=NO_ROOM_HINT,
+                ) from e
             raise self._corrupt(what, e) from e
         self._device.check()
         self._store.release(snapshot)
+
+    def _entries(self) -> int:
+        """How many files the image holds, said in a no-room message (0 if unlisted)."""
+        try:
+            return len(self.files())
+        except ImageError:  # the count is only said; the no-room error is what matters
+            return 0
 
     def _corrupt(self, what: str, e: BaseException) -> ImageError:
         return ImageError(
