@@ -169,7 +169,7 @@ class Node:
 
     def key_error(self, key: str, allowed: tuple[str, ...]) -> ConfigError:
         hint = suggest(key, allowed) or f"known keys: {', '.join(allowed)}"
-        parent = self.path.rsplit(".", 1)[0] if "." in self.path else ""
+        parent = self.path.removesuffix(key).removesuffix(".")  # a key may hold a '.'
         where = f"in {parent}: " if parent and parent != key else ""
         return ConfigError(
             f"{where}unknown key '{key}'", path=self.where, line=self.key_line, hint=hint
@@ -363,7 +363,7 @@ def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
     out: dict[str, Node] = {}
     for k, v in node.value:
         key_line = k.start_mark.line + 1
-        key = _scalar(k, where) if isinstance(k, yaml.ScalarNode) else None
+        key = _key(k, where) if isinstance(k, yaml.ScalarNode) else None
         if not isinstance(key, str):
             shown = "a list or mapping" if key is None else repr(key)
             raise ConfigError(f"keys must be strings, got {shown}", path=where, line=key_line)
@@ -376,6 +376,15 @@ def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
             child.line = child.key_line
         out[key] = child
     return out
+
+
+def _key(node: Any, where: str) -> Any:
+    """A mapping key: a plain one is a name, taken as written. YAML 1.1 would read
+    ``010`` as 8 and ``1:30`` as 90, refused as values are, though no key of these files
+    is a number: a fixed key set says "unknown key '010'", a free one keeps the name."""
+    if node.style is None and node.value and _SCALAR_TAGS.get(node.tag) is not None:
+        return node.value
+    return _scalar(node, where)
 
 
 def read_yaml_text(path: Path, *, what: str) -> str:

@@ -4,6 +4,7 @@ Refused naming file:line, said as written, and nothing is built or written."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,36 @@ def test_a_quoted_word_is_text(in_tmp: Path, runner: CliRunner) -> None:
     (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\nexclude: ['no']\n")
     r = runner.invoke(cli, ["build", "--no-lock", "--dry-run"])
     assert r.exit_code == 2 and "exclude[0]: unknown root 'no'" in r.stderr, r.output
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("010: 1", "unknown key '010'"),
+        ("1:30: 1", "unknown key '1:30'"),
+        ("yes: 1", "unknown key 'yes'"),
+        ("1.5: 1", "unknown key '1.5'"),  # not "in 1: ...": a key may hold a '.'
+        ("'foo.bar': 1", "unknown key 'foo.bar'"),
+        ("outputs:\n  - {format: pem, 010: x}", "in outputs[0]: unknown key '010'"),
+    ],
+)
+def test_a_number_like_key_is_an_unknown_key_as_written(
+    in_tmp: Path, runner: CliRunner, line: str, said: str
+) -> None:
+    """No cabundle.yaml key is a number: a key YAML 1.1 would read as one (octal,
+    base-60) is a misspelt key, said as written with the known keys, not as a number."""
+    (in_tmp / "cabundle.yaml").write_text(f"preset: letsencrypt\n{line}\n")
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2, r.output
+    assert re.search(rf"cabundle\.yaml:\d+: {re.escape(said)}\n", r.stderr), r.stderr
+    assert "YAML 1.1 reads" not in r.stderr and "known keys:" in r.stderr, r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]  # nothing written
+
+
+def test_a_free_key_keeps_its_name_as_written() -> None:
+    """Where keys are names (a roadmap's sources, a firmware's connections), ``010`` and
+    ``1:30`` are those names, not 8 and 90."""
+    from esp_cabundle.yamlnodes import compose_nodes
+
+    m = compose_nodes("010: a\n1:30: b\n'7': c\n", "names.yaml").as_mapping()
+    assert {k: n.as_str() for k, n in m.items()} == {"010": "a", "1:30": "b", "7": "c"}
