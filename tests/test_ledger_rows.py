@@ -34,6 +34,14 @@ _BAD = [
     ("dev-2", "first_seen", "not a date", "'dev-2'", "'not a date'"),
     ("dev-2", "first_seen", "9999-99-99", "'dev-2'", "'9999-99-99'"),
     ("dev-2", "last_seen", 17, "'dev-2'", "'17'"),  # TEXT affinity: stored as text
+    # in the shape push writes, but no day of the calendar (month 13, 30 February) or
+    # of the clock (hour 25): a hand edit, never a campaign's
+    ("dev-2", "first_seen", "2026-13-45T00:00:00+00:00", "'dev-2'", "'2026-13-45T00:00:00+00:00'"),
+    ("dev-2", "updated_at", "2026-02-30T12:00:00+00:00", "'dev-2'", "'2026-02-30T12:00:00+00:00'"),
+    ("dev-2", "done_at", "2026-00-10T12:00:00+00:00", "'dev-2'", "'2026-00-10T12:00:00+00:00'"),
+    ("dev-2", "last_seen", "2026-01-10T25:61:00+00:00", "'dev-2'", "'2026-01-10T25:61:00+00:00'"),
+    ("dev-2", "done_at", "2025-02-29T23:00:00+00:00", "'dev-2'", "'2025-02-29T23:00:00+00:00'"),
+    ("dev-2", "updated_at", "2026-01-10T24:00:00+00:00", "'dev-2'", "'2026-01-10T24:00:00+00:00'"),
     ("dev-2", "done_at", "yesterday", "'dev-2'", "'yesterday'"),
     ("dev-2", "lease_until", b"\x00\xff", "'dev-2'", "the blob b'\\x00\\xff'"),
     ("dev-2", "new_sha256", "AB" * 32, "'dev-2'", "'" + "AB" * 32 + "'"),
@@ -132,6 +140,23 @@ def test_good_rows_of_every_kind_are_read(tmp_path: Path) -> None:
     db.close()
     code, out, err = _status(path, "--csv")
     assert code == 3 and "dev-1" in out and "N" * ledger_rows.TEXT_CAP in out, err
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "2024-02-29T23:59:59+00:00",  # a leap day
+        "2026-12-31T23:30:00-05:00",  # already 1 January in UTC
+        "2026-03-01T00:30:00.123456+05:00",  # still February in UTC
+        "2026-06-30",
+    ],
+)
+def test_a_real_date_in_any_isoformat_is_read(tmp_path: Path, when: str) -> None:
+    """The calendar check refuses no day there is, whatever its offset or precision."""
+    path = tmp_path / "c.db"
+    _ledger(path, "dev-2", "first_seen", when)
+    code, out, err = _status(path, "--csv")
+    assert code == 3 and "dev-2" in out, err
 
 
 @pytest.mark.parametrize("as_json", [True, False])
