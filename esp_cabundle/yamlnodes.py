@@ -363,9 +363,13 @@ def _mapping(node: Any, path: str, where: str, walk: _Walk) -> dict[str, Node]:
     out: dict[str, Node] = {}
     for k, v in node.value:
         key_line = k.start_mark.line + 1
-        key = _key(k, where) if isinstance(k, yaml.ScalarNode) else None
+        scalar = isinstance(k, yaml.ScalarNode)
+        key = _key(k, where) if scalar else None
         if not isinstance(key, str):
-            shown = "a list or mapping" if key is None else repr(key)
+            if not scalar:
+                shown = "a list or mapping"
+            else:
+                shown = "nothing (an empty key)" if key is None else repr(key)
             raise ConfigError(f"keys must be strings, got {shown}", path=where, line=key_line)
         sub = f"{path}.{key}" if path else key
         if key in out:

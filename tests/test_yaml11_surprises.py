@@ -94,3 +94,19 @@ def test_a_free_key_keeps_its_name_as_written() -> None:
 
     m = compose_nodes("010: a\n1:30: b\n'7': c\n", "names.yaml").as_mapping()
     assert {k: n.as_str() for k, n in m.items()} == {"010": "a", "1:30": "b", "7": "c"}
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("?\n: 1\n", "keys must be strings, got nothing (an empty key)"),  # was "a list or mapping"
+        ("[a]: 1\n", "keys must be strings, got a list or mapping"),
+    ],
+)
+def test_a_key_that_is_no_name_is_said_as_what_it_is(
+    in_tmp: Path, runner: CliRunner, text: str, said: str
+) -> None:
+    (in_tmp / "cabundle.yaml").write_text("preset: letsencrypt\n" + text)
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 2 and f"cabundle.yaml:2: {said}\n" in r.stderr, r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["cabundle.yaml"]
