@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections import Counter
 from dataclasses import dataclass
@@ -14,15 +15,15 @@ import click
 from .._stdin import stdin_named_twice
 from ..boards import load_board
 from ..clobber import same_file
-from ..config import CONFIG_NAME
-from ..errors import InputError, VerdictError
+from ..config import CONFIG_NAME, load_config
+from ..errors import EspCabundleError, InputError, VerdictError
 from ..flash.reading import inspect_port
 from ..inspect import finding_status, inspect_path, report_document
 from ..spelling import CLI_SPELLING
 from ..text import fact_line, plural, printable
 from ..ui import Column, echo, emit_json, error_document, fit_lines, format_table, table_width
 from ._fsopts import fs_command, no_input_hint
-from ._paths import refuse_directory
+from ._paths import refuse_directory, says_text
 from ._unit import unit_progress
 from ._usage import piped_roots_build
 from .options import (
@@ -138,7 +139,9 @@ def inspect(
     when = parse_at(at)
     reports = [  # '-' is standard input (read_input), never a missing file
         inspect_path(
-            p, spelling=CLI_SPELLING, missing_hint=no_input_hint(Path(p)) if p != "-" else None
+            p,
+            spelling=CLI_SPELLING,
+            missing_hint=_missing_hint(p, fail_on, fail_within, at) if p != "-" else None,
         )
         for p in paths
     ]
@@ -253,21 +256,52 @@ def gate_problems(
             if problem is not None:
                 failed += 1
                 out.append(f"{r.source} {f.location} {f.label}: {problem}")
-    line = _roots_gate_line(undated_in, fail_on, fail_within, given_at) if undated_in else ""
+    # The config beside the bundle (then given with -c), else the working directory's;
+    # with neither, no line: the default preset is no bundle's roots.
+    config = _config_of(undated_in.source) if undated_in else None
+    line = _roots_gate_line(config, fail_on, fail_within, given_at) if config else ""
     return GateResult(tuple(out), failed, undated_total, empty, line)
 
 
+def _missing_hint(
+    path: str, fail_on: tuple[str, ...], fail_within: int | None, at: datetime | None
+) -> str:
+    """A missing input's hint. In a project (a cabundle.yaml beside it or here): a file
+    its build writes is built by ``esp-cabundle build``; a CA file it does not write
+    (``init --board esp-idf-bundle`` writes only x509_crt_bundle.bin), gated, runs the
+    gate on the roots its config resolves to, piped. Else :func:`no_input_hint`: the
+    default preset's build knows nothing of the project."""
+    p = Path(path)
+    config_path = _config_of(path) if not p.exists() else None
+    if config_path is None:
+        return no_input_hint(p)
+    try:
+        config = load_config(config_path)
+    except EspCabundleError:
+        return no_input_hint(p)  # the build the hint would name says what is wrong
+    c = [] if config_path == Path(CONFIG_NAME) else ["-c", str(config_path)]
+    # joined to the config's directory; without outputs, build's default ca.pem
+    outputs = [(o.format, o.path) for o in config.outputs]
+    outputs = outputs or [("pem", config.base_dir / "ca.pem")]
+    if any(os.path.realpath(o) == os.path.realpath(p) for _, o in outputs):  # none is there
+        return f"the project's build writes it: esp-cabundle {shlex.join(['build', *c])}"
+    gated = bool(fail_on) or fail_within is not None
+    if gated and says_text(p) and not any(f == "pem" for f, _ in outputs):
+        written = ", ".join(str(o) for _, o in outputs)
+        line = _roots_gate_line(config_path, fail_on, fail_within, at)
+        return (
+            f"this project's build writes no {p.name} (it writes {written}); gate the "
+            f"roots its config resolves to: {line}"
+        )
+    return no_input_hint(p)
+
+
 def _roots_gate_line(
-    bundle: Report, fail_on: tuple[str, ...], fail_within: int | None, at: datetime | None
+    config: Path, fail_on: tuple[str, ...], fail_within: int | None, at: datetime | None
 ) -> str:
     """``esp-cabundle build -f pem -o - ... | esp-cabundle inspect - ...``: the
-    same gate on the roots the project's config resolves to, as a PEM on a pipe (no
-    ca.pem beside the bundle, no lock rewritten; the targets are check's business).
-    The config is the one beside ``bundle`` (then given with ``-c``), else the working
-    directory's; with neither, no line: the default preset is no bundle's roots."""
-    config = _config_of(bundle.source)
-    if config is None:
-        return ""
+    same gate on the roots the project's ``config`` resolves to, as a PEM on a pipe (no
+    ca.pem beside the bundle, no lock rewritten; the targets are check's business)."""
     build = piped_roots_build(None if config == Path(CONFIG_NAME) else config)
     gate = ["inspect", "-", *(w for f in fail_on for w in ("--fail-on", f))]
     gate += ["--fail-within", str(fail_within)] if fail_within is not None else []
