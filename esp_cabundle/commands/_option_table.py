@@ -25,7 +25,7 @@ OPTIONS: dict[str, str] = {
         "--host= --server-name= -o= --output= --timeout= --at= --json --wide -q --quiet --debug"
     ),
     "check": (
-        "--bundle= --host= --chain= --hostname= --device= --board= --until= "
+        "--bundle= --host= --chain= --target= --hostname= --device= --board= --until= "
         "--roadmap= -c= --config= --timeout= --report= --at= --json -q --quiet "
         "--debug"
     ),

@@ -31,7 +31,7 @@ from ..dates import parse_when
 from ..errors import EspCabundleError, InputError
 from ..own_servers import own_server_evidence
 from ..report import write_html_report
-from ..targets import ChainNotCaptured, chain_file_hint
+from ..targets import ChainNotCaptured, chain_file_hint, parse_target
 from ..ui import echo, emit_json, note, shown_path, wrap_width
 from ..verify import BUNDLE_DEVICE, DEFAULT_DEVICE, parse_device_profile
 from ._check_outcome import check_document, check_outcome
@@ -65,6 +65,8 @@ from .options import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ..boards import Board
     from ..config import Config
 
@@ -84,7 +86,7 @@ def _no_forecast_flag(ctx: click.Context, param: click.Parameter, given: bool) -
     words, _ = split_option(typed, param.opts, takes_value=False)
     words, strays = unstrayed(ctx, words)
     whys = [*(["the devices' end of service"] if until == "2035-01-01" else []), *strays]
-    chains = ("--host", "--chain", "--roadmap", "--board", "-c", "--config")
+    chains = ("--host", "--chain", "--target", "--roadmap", "--board", "-c", "--config")
     if not any(gives(w, f) for w in words for f in chains) and not _config_here():
         # nothing to check outside a project: the line names chains that need no network
         words = with_option(words, "--roadmap", "letsencrypt")
@@ -139,6 +141,15 @@ def _config_here() -> bool:
     help="A saved chain, PEM, leaf first (repeatable).",
 )
 @click.option(
+    "--target",
+    "target_words",
+    multiple=True,
+    metavar="HOST|CHAIN",
+    help="A server, judged as build judges --target: a saved chain file, or HOST[:PORT] "
+    "whose chain is the one saved under chains/ beside the config (else captured live; "
+    "repeatable).",
+)
+@click.option(
     "--hostname",
     metavar="NAME",
     help="The server name the device checks the certificate against (default: the host "
@@ -190,6 +201,7 @@ def check(
     bundle_path: Path | None,
     hosts: tuple[str, ...],
     chain_files: tuple[Path, ...],
+    target_words: tuple[str, ...],
     hostname: str | None,
     device: str | None,
     board: str | None,
@@ -207,13 +219,15 @@ def check(
     Replays each chain under the device's own rules (mbedTLS CA list or ESP-IDF bundle
     callback, with or without a clock) and explains the path or the failure, with the
     error the unit would log. With --until, says the first date a verdict flips and why.
-    Chains come from --host (captured live) and --chain files, else from the config's
-    targets (saved chains, or live); --roadmap adds what a CA's servers send over time
-    (past and announced), dating the day a server's change broke or will break the
-    device. --board NAME@VERSION (default: the config's board:) judges the CA that
-    firmware version uses (a compiled-in CA whatever --bundle says; its own default CA
-    file without --bundle) and, unless --chain or --host is given, the chains its own
-    server sends over time, beside the config's targets.
+    Chains come from --host (captured live), --chain files and --target (as build's:
+    a chain file, or a host whose chain saved under chains/ is read, else captured
+    live), else from the config's targets (saved chains, or live); --roadmap adds what
+    a CA's servers send over time (past and announced), dating the day a server's
+    change broke or will break the device. --board NAME@VERSION (default: the
+    config's board:) judges the CA that firmware version uses (a compiled-in CA
+    whatever --bundle says; its own default CA file without --bundle) and, unless
+    --chain, --host or --target is given, the chains its own server sends over time,
+    beside the config's targets.
     The horizon is --until, else the config's service_until (the horizon build
     judges the targets over), else the date checked alone.
     A target whose chain cannot be captured is said beside every verdict made.
@@ -226,6 +240,8 @@ def check(
       esp-cabundle check --bundle ca.pem --chain chains/mdash.pem \\
           --device mbedtls-noclock
       esp-cabundle check --host mqtt.example.com:8883 --until 2035-01-01
+      esp-cabundle check --bundle ca.pem \\
+          --target mdash.net   # its saved chains/mdash.net.pem, else live
       esp-cabundle check --bundle ca.pem --roadmap letsencrypt --until 2036-01-01
       esp-cabundle check --board mdash-arduino \\
           --json      # targets from cabundle.yaml
@@ -243,6 +259,9 @@ def check(
     path = config_path or find_config()
     config = load_config(path) if path else None
     service_until = config.spec.policy.service_until if config is not None else None
+    # as build's gate reads --target (parse_target), before anything is read or written
+    targets, twice = _targets_once(target_words, hostname, config=config is not None)
+    repeated += twice
     horizon, said = until, tuple[str, ...]()
     if horizon is None and service_until is not None and service_until > when:
         # A CI gate judges the horizon build judges (esp_cabundle.gate): the devices'
@@ -258,7 +277,7 @@ def check(
     if report_path is not None:
         chosen = default_file(config, spelling=CLI_SPELLING) if bundle_path is None else None
         judged = bundle_path if chosen is None else chosen.path
-        _refuse_report_over_inputs(report_path, judged, chain_files, path, config)
+        _refuse_report_over_inputs(report_path, judged, chain_files, targets, path, config)
 
     if device and board:
         raise InputError("give --device or --board, not both")
@@ -300,12 +319,12 @@ def check(
         refresh = f"refresh it ({hint})"
         items.append(CheckItem(f.name, chain, default, hostname=named, refresh=refresh))
     if hosts:
-        targets = []
+        servers = []
         for h in hosts:
             host, port = parse_host_port(h)
-            targets.append(Target(h, host, port, hostname=hostname))
+            servers.append(Target(h, host, port, hostname=hostname))
         items += target_items(
-            targets,
+            servers,
             Path("."),
             device=default,
             live=True,
@@ -315,22 +334,25 @@ def check(
             spelling=CLI_SPELLING,
             unreachable=unreachable,
         )
-    if not hosts and not chain_files and config is not None and config.section("targets"):
+    given = bool(hosts or chain_files or targets)  # else the config's targets are judged
+    configured = config.section("targets", ()) if config is not None else ()
+    if targets or not given:  # --target is judged as a config's target is, in one place
         items += target_items(
-            config.section("targets"),
-            config.base_dir,
+            targets or configured,
+            config.base_dir if config is not None else Path("."),
             device=profile,
             default_device=default,
             timeout=timeout,
             progress=progress,
             spelling=CLI_SPELLING,
+            pulled={t.name for t in configured},  # another --target's hint: chains show
             unreachable=unreachable,
         )
-    if hostname and not hosts and not chain_files:
+    if hostname and not given:
         items = [replace(i, hostname=hostname) for i in items]
     for name in roadmaps:
         items += roadmap_items(name, default)
-    if board_profile is not None and not hosts and not chain_files:
+    if board_profile is not None and not given:
         # The board's firmware connections are judged beside the config's targets: a
         # saved chain is one snapshot, the roadmap says what that server sends over time.
         own = board_server_items(board_profile, default)
@@ -350,8 +372,8 @@ def check(
         missed = not_read_hint() if path is None else None
         raise InputError(
             "nothing to check" + (f": no cabundle.yaml here ({missed})" if missed else ""),
-            hint="give --chain FILE, --host HOST[:PORT] or --roadmap NAME, "
-            "or list targets: in cabundle.yaml",
+            hint="give --chain FILE, --host HOST[:PORT], --target HOST|CHAIN or "
+            "--roadmap NAME, or list targets: in cabundle.yaml",
         )
     report = check_items(
         trust,
@@ -407,6 +429,25 @@ def _each_once(
     return tuple(files), tuple(servers.values()), names, tuple(notes)
 
 
+def _targets_once(
+    words: tuple[str, ...], hostname: str | None, *, config: bool
+) -> tuple[list[Target], tuple[str, ...]]:
+    """Each ``--target`` as build's gate reads it (:func:`~esp_cabundle.targets.parse_target`:
+    a bad one is refused before anything is dialled), with ``--hostname`` as the name the
+    device checks; each once, and a note for one given again (judged twice, one chain
+    would count twice)."""
+    out: list[Target] = []
+    notes: list[str] = []
+    for word in words:
+        t = parse_target(word, config=config)
+        t = replace(t, hostname=hostname) if hostname else t
+        if t in out:
+            notes.append(f"--target {word} is given twice: judged once")
+        else:
+            out.append(t)
+    return out, tuple(notes)
+
+
 def _snapshot_notes(board: Board, config: Config | None, own: list[CheckItem]) -> tuple[str, ...]:
     """Say so when a config target is the server of the board's own connection: its
     saved chain and the chains that server sends over time are both judged."""
@@ -444,15 +485,18 @@ def _refuse_report_over_inputs(
     report: Path,
     bundle: Path | None,
     chains: tuple[Path, ...],
+    targets: Sequence[Target],
     config_path: Path | None,
     config: Config | None,
 ) -> None:
     """``--report`` must not replace a file the check reads (its trust set ``bundle``:
     the one given, else the file judged without it; a chain, the config or a target's
-    saved chain)."""
+    saved chain, a --target's)."""
     inputs = [("bundle", bundle)] if bundle is not None else []
     inputs += [("chain file", c) for c in chains]
     inputs += [("config", config_path)] if config_path is not None else []
+    base = config.base_dir if config is not None else Path(".")
+    inputs += [(f"chain of --target {t.name}", t.chain_path(base)) for t in targets]
     if config is not None:
         inputs += [
             (f"saved chain of target '{t.name}'", t.chain_path(config.base_dir))

@@ -1,0 +1,150 @@
+"""``check --target HOST|CHAIN``: what build's --target means (a saved chain file, or a
+host whose chain saved under chains/ beside the config is read, else captured live),
+judged through the path the config's targets take."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from tests.support.verify_pki import mint, tls_server
+
+LE = Path(__file__).parent / "data" / "letsencrypt"
+AT = ["--device", "mbedtls-noclock", "--at", "2024-07-01"]
+
+
+def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr, with wrapped lines joined (reports wrap at 96)."""
+    r = runner.invoke(cli, list(args))
+    words = " ".join(r.stdout.split())
+    return r.exit_code, r.stdout if "--json" in args else words, " ".join(r.stderr.split())
+
+
+def _shape(value: Any) -> Any:
+    """A JSON document's keys and value types, not its values."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__
+
+
+@pytest.fixture
+def le_files(in_tmp: Path) -> Path:
+    shutil.copy(LE / "dst-root-ca-x3.pem", in_tmp / "dst.pem")
+    (in_tmp / "long.pem").write_bytes(
+        (LE / "lets-encrypt-r3.pem").read_bytes()
+        + (LE / "isrg-root-x1-cross-signed.pem").read_bytes()
+    )
+    shutil.copy(LE / "2024-r11.pem", in_tmp / "short.pem")
+    return in_tmp
+
+
+@pytest.mark.parametrize(("chain", "code"), [("long.pem", 0), ("short.pem", 1)])
+def test_a_target_file_is_judged_as_the_same_chain_file(
+    runner: CliRunner, le_files: Path, chain: str, code: int
+) -> None:
+    """``check --target chains/x.pem`` was "check has no --target option"."""
+    by_chain = run(runner, "check", "--bundle", "dst.pem", "--chain", chain, *AT, "--json")
+    by_target = run(runner, "check", "--bundle", "dst.pem", "--target", chain, *AT, "--json")
+    assert by_chain[0] == by_target[0] == code, by_target
+    a, b = json.loads(by_chain[1]), json.loads(by_target[1])
+    assert _shape(a) == _shape(b)
+    assert [r["verdict"] for r in a["results"]] == [r["verdict"] for r in b["results"]]
+    code_text, out, _ = run(runner, "check", "--bundle", "dst.pem", "--target", chain, *AT)
+    assert code_text == code and ("PASS" if code == 0 else "FAIL") in out
+
+
+def test_a_target_host_reads_its_saved_chain_beside_the_config(
+    runner: CliRunner, in_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--target HOST`` with fleet/chains/HOST.pem beside fleet/cabundle.yaml judges that
+    file: never dialled (the host is unroutable, and the capture fails the test)."""
+
+    def dialled(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"dialled {args}")
+
+    monkeypatch.setattr("esp_cabundle.check.capture_chain", dialled)
+    host = "saved.invalid"
+    root = mint("Saved Root")
+    inter = mint("Saved CA", root)
+    leaf = mint(host, inter, ca=False, san=host)
+    fleet = in_tmp / "fleet"
+    (fleet / "chains").mkdir(parents=True)
+    (fleet / "cabundle.yaml").write_text("preset: letsencrypt\ntargets:\n  - other.invalid\n")
+    (fleet / "chains" / f"{host}.pem").write_bytes(leaf.pem + inter.pem)
+    (in_tmp / "good.pem").write_bytes(root.pem)
+    (in_tmp / "bad.pem").write_bytes(mint("Other Root").pem)
+    base = ["check", "-c", "fleet/cabundle.yaml", "--target", host]
+    code, out, err = run(runner, *base, "--bundle", "good.pem")
+    # judged instead of the config's target (whose chain is not saved: it would be dialled)
+    assert code == 0, out + err
+    assert f"PASS {host}" in out and f"name {host} checked" in out and "1 pass, 0 fail" in out
+    code, out, err = run(runner, *base, "--bundle", "bad.pem", "--json")
+    doc = json.loads(out)
+    assert code == 1 and [r["name"] for r in doc["results"]] == [host], out + err
+    assert doc["results"][0]["verdict"]["flag_names"] == ["NOT_TRUSTED"]
+
+
+def test_a_target_host_with_no_saved_chain_is_captured_live(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    root = mint("Live Root")
+    inter = mint("Live CA", root)
+    leaf = mint("localhost", inter, ca=False)
+    (in_tmp / "good.pem").write_bytes(root.pem)
+    with tls_server([leaf, inter]) as port:
+        target = f"127.0.0.1:{port}"
+        code, out, err = run(runner, "check", "--bundle", "good.pem", "--target", target,
+                             "--target", target, "--hostname", "localhost")  # fmt: skip
+        assert code == 0, out + err
+        assert f"PASS {target}" in out and "name localhost checked" in out
+        assert f"--target {target} is given twice: judged once" in out
+        # beside --host and --chain, each judged once
+        shutil.copy(LE / "2024-r11.pem", in_tmp / "short.pem")
+        code, out, err = run(runner, "check", "--bundle", "good.pem", "--host", target,
+                             "--target", "short.pem", "--hostname", "localhost")  # fmt: skip
+        assert code == 1 and "1 pass, 1 fail" in out, out + err
+        assert f"PASS {target}" in out and "FAIL short" in out
+    # the server gone, no saved chain: not captured (exit 3), and where to save it
+    code, out, err = run(runner, "check", "--bundle", "good.pem", "--target", target,
+                         "--timeout", "2")  # fmt: skip
+    assert code == 3, out + err
+    assert f"target '{target}' has no saved chain (chains/127.0.0.1_{port}.pem)" in err
+    assert f"chains show --host {target} -o chains/127.0.0.1_{port}.pem" in err
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        ("no/such.pem", "no such chain file"),
+        ("nosuch.pem", "no such chain file"),
+        ("bad host", "bad target 'bad host': not a host name or IP address"),
+        ("mdash.net:99999", "bad port"),
+    ],
+)
+def test_a_bad_target_is_refused_before_anything_is_done(
+    runner: CliRunner, le_files: Path, target: str, said: str
+) -> None:
+    before = sorted(le_files.iterdir())
+    code, out, err = run(runner, "check", "--bundle", "dst.pem", "--target", target,
+                         "--report", "r.html", *AT)  # fmt: skip
+    assert code == 2 and said in err and "Traceback" not in err, out + err
+    code, out, _ = run(runner, "check", "--bundle", "dst.pem", "--target", target, *AT, "--json")
+    doc = json.loads(out)
+    assert code == 2 and doc["ok"] is False and said in doc["error"], doc
+    assert sorted(le_files.iterdir()) == before
+
+
+def test_the_report_never_replaces_a_targets_chain(runner: CliRunner, le_files: Path) -> None:
+    before = (le_files / "long.pem").read_bytes()
+    code, _, err = run(runner, "check", "--bundle", "dst.pem", "--target", "long.pem",
+                       "--report", "long.pem", *AT)  # fmt: skip
+    assert code == 2 and "long.pem" in err, err
+    assert (le_files / "long.pem").read_bytes() == before
