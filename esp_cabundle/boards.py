@@ -33,14 +33,16 @@ from .board_model import (
 )
 from .board_versions import BoardFirmware, parse_board_firmware, release_output
 from .errors import ConfigError, ImageError, InputError, PartitionTableError
+from .fileio import read_input
 from .firmware import load_firmware, parse_version, version_ranges
 from .formats.idf_bundle import choose_bundle_format
 from .fs.base import checked_path
 from .fs.lfs_platforms import resolve_platform
+from .limits import MAX_CSV_INPUT
 from .partitions import DEFAULT_TABLE_OFFSET, PartitionTable
 from .sizes import parse_size
 from .spelling import CONFIG_SPELLING
-from .text import printable, suggest
+from .text import decoded_utf8, printable, suggest
 from .verify import mbedtls_version_for
 from .yamlnodes import Node, compose_nodes, read_yaml_text
 
@@ -236,6 +238,58 @@ def _path_in_fs(node: Node) -> str:
         raise node.error(e.message, hint=e.hint) from e
 
 
+_LAYOUT_HINT = (
+    "layout takes the table's CSV text (a 'layout: |' block, one partition a line) or "
+    "the path of a partitions CSV (partitions.csv, relative to the board file)"
+)
+
+
+def _layout(node: Node, *, offset: int, flash_size: int) -> PartitionTable:
+    """``partition_table.layout``: the table's CSV text, or the path of a project's own
+    partitions CSV (ESP-IDF, PlatformIO), relative to the board file: one line with no
+    comma, which no CSV row is (it has five fields)."""
+    text = node.as_str()
+    if text.strip() and "\n" not in text.strip() and "," not in text:
+        return _layout_file(node, text.strip(), offset=offset, flash_size=flash_size)
+    try:
+        return PartitionTable.from_csv(text, offset=offset, flash_size=flash_size, source="csv")
+    except PartitionTableError as e:
+        # CSV line n sits n lines below the "layout: |" key; a one-line value is on it.
+        below = e.line is not None and "\n" in text
+        line = node.line + (e.line or 0) if below else node.line
+        prefix = f"csv:{e.line}: " if e.line is not None else "csv: "
+        raise ConfigError(
+            f"partition_table.layout: {e.message.removeprefix(prefix)}",
+            path=node.where,
+            line=line,
+            hint=f"{e.hint}; {_LAYOUT_HINT}" if e.hint else _LAYOUT_HINT,
+        ) from e
+
+
+def _layout_file(node: Node, name: str, *, offset: int, flash_size: int) -> PartitionTable:
+    """The partitions CSV ``layout: NAME`` names, beside the board file (as a config's
+    ``chain:`` is read beside the config); its errors name that file and line."""
+    path = Path(node.where).parent / Path(name).expanduser()
+    try:
+        data = read_input(
+            path,
+            what="partitions CSV",
+            error=ConfigError,
+            max_bytes=MAX_CSV_INPUT,
+            regular_only=True,  # a FIFO or device named here would hang or never end
+        )
+        text = decoded_utf8(data, what="partitions CSV", path=str(path), error=ConfigError)
+    except InputError as e:
+        raise node.error(e.message, hint=e.hint or _LAYOUT_HINT) from e
+    try:
+        return PartitionTable.from_csv(text, offset=offset, flash_size=flash_size, source=str(path))
+    except PartitionTableError as e:
+        raise ConfigError(
+            f"{e.message} (the partition_table.layout of {node.where}:{node.line})",
+            hint=e.hint,
+        ) from e
+
+
 def parse_board(text: str, *, source: str, expected_name: str | None = None) -> Board:
     """Validate a profile text; every error carries ``source:line`` and the key."""
     top = compose_nodes(text, source, what="board file").as_mapping(_TOP_KEYS)
@@ -268,19 +322,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
             if table_offset % 0x1000:
                 raise pt["offset"].error(f"{table_offset:#x} is not 4 KiB aligned")
         if "layout" in pt:
-            layout_node = pt["layout"]
-            try:
-                layout = PartitionTable.from_csv(
-                    layout_node.as_str(), offset=table_offset, flash_size=flash_size, source="csv"
-                )
-            except PartitionTableError as e:
-                # CSV line n sits n lines below the "layout: |" key.
-                line = layout_node.line + e.line if e.line is not None else layout_node.line
-                prefix = f"csv:{e.line}: " if e.line is not None else "csv: "
-                message = e.message.removeprefix(prefix)
-                raise ConfigError(
-                    f"partition_table.layout: {message}", path=source, line=line, hint=e.hint
-                ) from e
+            layout = _layout(pt["layout"], offset=table_offset, flash_size=flash_size)
 
     filesystem = _parse_fs(top["filesystem"]) if "filesystem" in top else None
     output = _parse_output(top["output"])

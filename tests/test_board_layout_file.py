@@ -1,0 +1,133 @@
+"""A board file's ``partition_table: layout:`` naming a partitions CSV (an ESP-IDF or
+PlatformIO project's own table), read beside the board file: ``layout: partitions.csv``
+was parsed as CSV text and refused with "the type field is empty"."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.boards import load_board, parse_board
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import ConfigError
+
+CSV = "# Name, Type, SubType, Offset, Size\nnvs, data, nvs, , 16K\nfs, data, spiffs, , 64K\n"
+
+BOARD = """\
+name: {name}
+chips: [esp32]
+flash_size: 4MB
+partition_table:
+  offset: 0x8000
+  layout: {layout}
+filesystem:
+  partitions: [fs]
+  type: spiffs
+  profile: esp-idf
+  ca_path: /ca.pem
+output:
+  form: filesystem
+verify:
+  rules: mbedtls
+  clock: none
+"""
+LAYOUT_LINE = 6
+INLINE = "|\n" + "".join(f"    {row}\n" for row in CSV.splitlines())
+
+
+def _board(where: Path, name: str, layout: str) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    p = where / f"{name}.yaml"
+    p.write_text(BOARD.format(name=name, layout=layout))
+    return p
+
+
+@pytest.mark.parametrize("layout", ["partitions.csv", "tables/partitions.csv", "./p.csv"])
+def test_a_layout_path_is_read_beside_the_board_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    project = tmp_path / "project"
+    (project / layout).parent.mkdir(parents=True, exist_ok=True)
+    (project / layout).write_text(CSV)
+    board = _board(project, "mine", layout)
+    inline = load_board(_board(tmp_path / "inline", "mine", INLINE))
+    monkeypatch.chdir(tmp_path)  # elsewhere: the path is the board file's, not the cwd's
+    b = load_board(board)
+    assert b.layout is not None and b.layout == inline.layout
+    assert [p.name for p in b.layout] == ["nvs", "fs"]
+    r = CliRunner().invoke(cli, ["boards", "show", "project/mine.yaml"])
+    assert r.exit_code == 0, r.output
+    assert " ".join(r.output.split()).count("fs data spiffs 0xd000 0x10000") == 1
+
+
+def test_an_absolute_layout_path(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text(CSV)
+    b = load_board(_board(tmp_path / "boards", "mine", str(tmp_path / "p.csv")))
+    assert b.layout is not None and [p.offset for p in b.layout] == [0x9000, 0xD000]
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda p: None, "no such partitions CSV"),
+        (lambda p: p.mkdir(), "is a directory, expected a partitions CSV"),
+        (lambda p: p.write_bytes(b"nvs, data, nvs, , 16K\n\xff\n"), "not UTF-8"),
+        (lambda p: os.mkfifo(p), "not a regular partitions CSV"),
+        (lambda p: p.write_text("#" * (300 << 10)), "256 KiB"),
+    ],
+)
+def test_a_layout_file_that_cannot_be_read_names_the_board_line_and_the_path(
+    tmp_path: Path, make: Callable[[Path], object], said: str
+) -> None:
+    board = _board(tmp_path / "b", "mine", "partitions.csv")
+    make(tmp_path / "b" / "partitions.csv")
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(ConfigError) as e:
+        load_board(board)
+    text = str(e.value)
+    assert text.startswith(
+        f"{board}:{LAYOUT_LINE}: partition_table.layout: {tmp_path / 'b' / 'partitions.csv'}"
+    ), text
+    assert said in text and e.value.exit_code == 2
+    if "no such" in said:
+        assert "'layout: |' block" in text and "relative to the board file" in text
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_missing_layout_file_from_the_cli_exits_2(runner: CliRunner, in_tmp: Path) -> None:
+    _board(in_tmp, "mine", "partitions.csv")
+    r = runner.invoke(cli, ["boards", "show", "mine.yaml"])
+    assert r.exit_code == 2
+    assert f"mine.yaml:{LAYOUT_LINE}: partition_table.layout: partitions.csv: no such" in r.stderr
+    assert "type field" not in r.stderr  # the file name was parsed as CSV text
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["mine.yaml"]
+
+
+def test_a_bad_row_in_a_layout_file_names_the_csv_line_and_the_board(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("nvs, data, nvs, , 16K\nfs, data, spifs, , 64K\n")
+    board = _board(tmp_path, "mine", "p.csv")
+    with pytest.raises(ConfigError) as e:
+        load_board(board)
+    text = str(e.value)
+    assert text.startswith(f"{tmp_path / 'p.csv'}:2: unknown subtype 'spifs'"), text
+    assert f"(the partition_table.layout of {board}:{LAYOUT_LINE})" in text
+
+
+@pytest.mark.parametrize(
+    ("layout", "said"),
+    [
+        ('"nvs, data"', "partition_table.layout: partition 'nvs' has no size"),
+        ("'fs, data, spifs, , 64K'", "unknown subtype 'spifs'"),
+    ],
+)
+def test_a_bad_inline_layout_says_it_is_csv_text_or_a_path(layout: str, said: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_board(BOARD.format(name="t", layout=layout), source="t.yaml")
+    text = str(e.value)
+    # a one-line value is on the layout's own line
+    assert text.startswith(f"t.yaml:{LAYOUT_LINE}: ") and said in text, text
+    assert "'layout: |' block" in text and "path of a partitions CSV" in text
