@@ -371,6 +371,17 @@ class ChainNotCaptured(DeviceError):
         self.saved_as = saved_as
 
 
+def _server_of_file(stem: str) -> str:
+    """The server a chain file target's name says it holds (``mdash.net``,
+    ``localhost_8443`` as ``localhost:8443``), else ``HOST``: a hint named the file's stem
+    as the host (``chains show --host short``), a capture that dials no server of it."""
+    host = name_from_file_stem(stem)
+    if host is None:
+        return "HOST"
+    m = _HOST_PORT_STEM.fullmatch(stem)
+    return host_port(host, int(m.group(2))) if m and m.group(1) == host else host
+
+
 def saving_hint(
     t: Target,
     path: Path,
@@ -382,14 +393,15 @@ def saving_hint(
     ``chains show --host`` one without a config (``build --target``); a script (``spelling``
     not the CLI's) writes what ``capture_chain`` returns, as here."""
     if not spelling.cli:
-        args = [repr(t.host or t.name)] + [str(t.port)] * (t.port != DEFAULT_PORT)
+        host = t.host or _server_of_file(t.name).rsplit(":", 1)[0]
+        args = [repr(host)] + [str(t.port)] * (t.port != DEFAULT_PORT)
         args += [f"server_name={t.sni_name!r}"] * bool(t.sni_name)
         call = f"capture_chain({', '.join(args)}).to_pem()"
         save = f"save it as {path} with: Path({str(path)!r}).write_bytes({call})"
     elif pulled is None or t.name in pulled:  # the CLI's: as typed from here (shown_path)
         save = f"{spelling.pulled} as {shown_path(path)}"
     else:
-        words = ["esp-cabundle", "chains", "show", "--host", t.address or t.name]
+        words = ["esp-cabundle", "chains", "show", "--host", t.address or _server_of_file(t.name)]
         if t.sni_name:
             words += ["--server-name", t.sni_name]
         shown = shown_path(path)
