@@ -29,6 +29,9 @@ class FrozenMap(Mapping[K, V]):
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
     def __getitem__(self, key: K) -> V:
         return self._items[key]
 

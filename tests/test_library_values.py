@@ -73,6 +73,17 @@ def test_a_frozen_map_is_a_mapping_equal_to_a_dict() -> None:
     assert repr(m) == "FrozenMap({'a': 1, 'b': 2})"
 
 
+def test_a_frozen_map_stays_whole_and_says_why_it_cannot_hash() -> None:
+    m = FrozenMap({"a": [1]})
+    with pytest.raises(AttributeError, match="immutable"):
+        del m._items  # it left a map whose every read failed
+    with pytest.raises(AttributeError, match="immutable"):
+        m._items = {}  # type: ignore[misc]
+    assert m == {"a": [1]}
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(m)  # hashable when its values are, as a tuple is
+
+
 # --- 2. a plan's repr: sizes, counts, digests, no bytes ------------------------------
 
 

@@ -22,6 +22,7 @@ from esp_cabundle.flash.station import (
     LOG_FIELDS,
     UnitOutcome,
     append_log,
+    check_log,
     expand_ports,
     log_format_for,
     next_step,
@@ -496,6 +497,27 @@ def test_csv_notes_split_back_as_written(tmp_path: Path, notes: list[str]) -> No
     assert len(path.read_text(encoding="utf-8").splitlines()) == 3
     assert [json.loads(row["notes"]) for row in rows] == [notes, notes]
     assert rows[0]["roots_after"] == "ISRG Root X1"
+
+
+def test_a_log_begun_by_an_earlier_release_reads_back_by_readmes_rule(tmp_path: Path) -> None:
+    """Earlier releases joined the notes by "; " (none: an empty cell) under the same
+    header, so a station's log mixes both forms: README's rule reads each row back."""
+    path = tmp_path / "log.csv"
+    old = {k: "" for k in LOG_FIELDS}
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        writer.writerow(old | {"notes": "spiffs: 3 sectors; journal: kept"})
+        writer.writerow(old)
+    check_log(path, "csv")  # the same columns: appended to, as before
+    append_log(path, [old | {"notes": ["a; b", "[x]"]}, old | {"notes": []}], "csv")
+
+    def notes(cell: str) -> list[str]:  # README: "a notes cell that does not open with ["
+        return json.loads(cell) if cell.startswith("[") else cell.split("; ") if cell else []
+
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = [notes(row["notes"]) for row in csv.DictReader(f)]
+    assert rows == [["spiffs: 3 sectors", "journal: kept"], [], ["a; b", "[x]"], []]
 
 
 def test_a_unit_whose_image_does_not_read_is_pointed_at_its_own_port() -> None:
