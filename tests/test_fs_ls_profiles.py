@@ -60,3 +60,17 @@ def test_a_2_1_image_of_another_name_limit_is_no_mklittlefs_build() -> None:
     assert img.name_max == 32
     assert [p.name for p in img.candidates] == ["esp-idf", "arduino"]
     assert "mklittlefs" not in img.detection
+
+
+def test_an_image_many_profiles_write_is_not_said_detected_as_one() -> None:
+    """A PlatformIO image (2.0, the whole image's block count) listed "profile:
+    mongoose-os, esp-idf, arduino or platformio (the bytes do not tell)" above
+    "detection: profile mongoose-os detected": the line now says what the bytes show and
+    which profile it is read as."""
+    data = build_littlefs_image([], size=64 << 10, profile=LITTLEFS_PROFILES["platformio"])
+    img = LittleFsImage.open(data)
+    assert len(img.candidates) > 1
+    assert "detected" not in img.detection
+    assert img.detection.endswith(f"; read as profile {img.profile.name}"), img.detection
+    alone = LittleFsImage.open(data, "platformio")
+    assert alone.detection == "profile platformio (given)"

@@ -83,4 +83,6 @@ def identify_image(
         return Identity(sb, given, (given,), f"profile {given.name} (given)")
     candidates, why = detect_littlefs_profiles(sb, size, mklittlefs_attrs=mk_attrs)
     chosen = candidates[0]
+    if len(candidates) > 1:  # "profile X detected" beside "the bytes do not tell" misled
+        return Identity(sb, chosen, candidates, f"{why}; read as profile {chosen.name}")
     return Identity(sb, chosen, candidates, f"profile {chosen.name} detected: {why}")
