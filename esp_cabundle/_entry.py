@@ -5,10 +5,11 @@ still being imported (the first tenths of a second) ends as any other interrupt 
 "Interrupted." and exit 130, never a traceback. Once the command has finished, a late
 Ctrl-C is ignored: the exit code is the command's, as its output said.
 
-SIGTERM (a CI job cancelled, ``timeout``, a service manager) is Ctrl-C here: the
+SIGTERM (a CI job cancelled, ``timeout``, a service manager) and SIGHUP (the terminal
+closed, an SSH session dropped) are Ctrl-C here (:mod:`esp_cabundle._signals`): the
 default would end the process on the spot, leaving staged files and half-replaced
 output sets; as a KeyboardInterrupt it unwinds through the same clean-up. Commands
-that write to units install their own handlers for both while they run
+that write to units install their own handlers for them while they run
 (:func:`~esp_cabundle.commands._interrupt.stop_on_signals`) and put these back after.
 
 A reader of stdout or stderr that leaves early (``| head -1``) neither stops the work
@@ -26,11 +27,12 @@ from types import FrameType
 from typing import Any
 
 from . import _pipes, _shield
+from ._signals import STOP_SIGNALS
 
 __all__ = ["main"]
 
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS = STOP_SIGNALS
 
 
 def _before_main(signum: int, frame: object) -> None:
@@ -40,7 +42,7 @@ def _before_main(signum: int, frame: object) -> None:
 
 
 def _handle(handler: Any) -> None:
-    """``handler`` for SIGINT and SIGTERM (ValueError: not the main thread, as when a
+    """``handler`` for SIGINT, SIGTERM and SIGHUP (ValueError: not the main thread, as when a
     test calls main() from a worker: leave them be)."""
     with contextlib.suppress(ValueError, OSError):
         for sig in _SIGNALS:
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     escaped = False
     try:
         # From here on an interrupt is an ordinary KeyboardInterrupt, caught below and
-        # by the commands that stop at a safe point; SIGTERM too.
+        # by the commands that stop at a safe point; SIGTERM and SIGHUP too.
         _ARMED[0] = True
         _handle(_interrupt)
         if argv is None:  # the console script: see cli.hold_collection

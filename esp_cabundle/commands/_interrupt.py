@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM for the commands that write to units: a request, never a kill.
+"""Ctrl-C, SIGTERM and SIGHUP for the commands that write to units: a request, never a kill.
 
 The library never installs signal handlers (see :mod:`esp_cabundle.flash.interrupt`);
 these commands do, for the time they run, and pass the :class:`Cancel` token down.
@@ -15,6 +15,7 @@ from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from .._signals import STOP_SIGNALS
 from ..flash.interrupt import Cancel
 
 if TYPE_CHECKING:
@@ -30,14 +31,18 @@ def _notice(text: str) -> None:
 
     The handler runs in the main thread between two bytecodes, possibly while that
     thread is itself writing to stderr: the buffered writer then refuses a reentrant
-    call, and the line goes out unbuffered instead of being lost.
+    call, and the line goes out unbuffered instead of being lost. A terminal that is
+    gone (SIGHUP: EIO, EPIPE) loses the line, never the run.
     """
     line = text + "\n"
     try:
         sys.stderr.write(line)
         sys.stderr.flush()
     except RuntimeError:
-        os.write(2, line.encode("utf-8", "replace"))
+        with suppress(OSError):
+            os.write(2, line.encode("utf-8", "replace"))
+    except (OSError, ValueError):
+        pass
 
 
 _FIRST_TEXT = (
@@ -68,7 +73,7 @@ def stop_on_signals(
     quit_on: int | None = None,
     quit_text: str = "",
 ) -> Iterator[Cancel]:
-    """A token that SIGINT and SIGTERM set while the block runs (handlers restored after).
+    """A token that SIGINT, SIGTERM and SIGHUP set while the block runs (handlers restored after).
 
     The first signal asks every unit to stop: at once if it has written nothing yet,
     else after the sector it is writing. A second (or any later) signal does the same
@@ -100,7 +105,7 @@ def stop_on_signals(
             _notice(f"{REPEAT_NOTICE} ({name}): {repeat}{again}")
 
     previous: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         previous[sig] = signal.signal(sig, handler)
     try:
         yield cancel

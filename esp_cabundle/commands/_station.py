@@ -44,7 +44,7 @@ def run_station(
     on_done: Callable[[UnitOutcome[R]], None] | None = None,
 ) -> list[UnitOutcome[R]]:
     """``job`` on every port in parallel, each unit with its bar, ended by the status
-    word of its ``line``; SIGINT and SIGTERM ask every unit to stop (see
+    word of its ``line``; SIGINT, SIGTERM and SIGHUP ask every unit to stop (see
     :func:`._interrupt.stop_on_signals`). ``on_done`` hears each unit as it ends."""
 
     bars = UnitBars(ports, shown=shown, verbose=verbose)
@@ -74,10 +74,12 @@ def report_station(
 ) -> None:
     """Say how the run went, and exit with its code (:func:`station_exit_code`).
 
-    On stderr whatever the output mode: MACs that answered on two ports, and what each
-    unit stopped on request holds. Then the document ``json_doc(exit_code)``, or a line
-    per unit (with ``quiet`` only the units that did not succeed, on stderr), each
-    followed by its ``details``, and a summary when there are several units.
+    On stderr whatever the output mode: MACs that answered on two ports; without
+    ``json_doc``, what each unit stopped on request holds and what to run next (the
+    document says it once, under each unit's ``interrupted``). Then the document
+    ``json_doc(exit_code)``, or a line per unit (with ``quiet`` only the units that did
+    not succeed, on stderr), each followed by its ``details``, and a summary when there
+    are several units.
 
     ``then``: a failure of the run's own once every unit was done (a station log that
     could not take their records), raised after the report so it is said last; its exit
@@ -90,10 +92,11 @@ def report_station(
         code = then.exit_code
     for text in shared_macs(outcomes):
         click.echo(text, err=True)
-    for o in outcomes:
-        if isinstance(o.error, UnitInterrupted):
-            for text in interruption_lines(o.error.interruption):
-                click.echo(text, err=True)
+    if json_doc is None:  # --json: each unit's "interrupted" (its description, "next")
+        for o in outcomes:
+            if isinstance(o.error, UnitInterrupted):
+                for text in interruption_lines(o.error.interruption):
+                    click.echo(text, err=True)
     if json_doc is not None:
         emit_json(json_doc(code))
     else:

@@ -99,9 +99,10 @@ def flash(
     the file system is read back. An interrupted update is finished by running the same
     command again; 'esp-cabundle restore' puts the original back.
 
-    Ctrl-C or SIGTERM stops at once before the first write, else after the sector being
-    written; each unit then says what it holds (old CA file, new one, or partly applied)
-    and what to run next, the log gets an 'interrupted' record, and the exit code is 130.
+    Ctrl-C, SIGTERM or SIGHUP stops at once before the first write, else after the
+    sector being written; each unit then says what it holds (old CA file, new one, or
+    partly applied) and what to run next, the log gets an 'interrupted' record, and the
+    exit code is 130.
 
     Each unit shows one progress bar for the whole job, then one line: OK or FAILED,
     the port, the MAC, the roots added (+) and removed (-) by name, and the seconds it

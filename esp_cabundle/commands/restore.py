@@ -80,9 +80,9 @@ def restore(
     Nothing is written when the file system changed since that update (the ranges the
     update left alone no longer hash the same), unless --force, nor when the journal
     entry names partitions the unit's own partition table does not have where it says.
-    Ctrl-C or SIGTERM stops at once before the first write, else after the sector being
-    written, says what the unit holds, and exits 130; run the same command again to
-    finish. 'esp-cabundle journal list' shows what the journal holds. With --board, the
+    Ctrl-C, SIGTERM or SIGHUP stops at once before the first write, else after the
+    sector being written, says what the unit holds, and exits 130; run the same command
+    again to finish. 'esp-cabundle journal list' shows what the journal holds. With --board, the
     unit's chip is checked against that board first.
 
     Each unit gets one progress bar, then one line: OK or FAILED, the port, the MAC,

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from .._signals import STOP_SIGNALS
 from ..boards import load_board
 from ..errors import InputError
 from ..fileio import read_input
@@ -224,14 +225,14 @@ def virtual_unit(
 
 
 def wait_for_signal() -> None:
-    """Return once SIGINT (Ctrl-C) or SIGTERM arrives: the way a virtual unit is stopped,
+    """Return once SIGINT (Ctrl-C), SIGTERM or SIGHUP arrives: the way a virtual unit is stopped,
     so it returns normally (exit 0) and reports what it saw."""
     stop = threading.Event()
 
     def handler(signum: int, frame: object) -> None:
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
         while not stop.wait(0.2):
             pass

@@ -1,7 +1,7 @@
 """Stopping a flash or a restore on request, at a point where the unit is whole.
 
 The library never installs signal handlers: a caller (the CLI) makes a :class:`Cancel`,
-sets it from its SIGINT/SIGTERM handler and passes it down. What stopping means depends
+sets it from its SIGINT/SIGTERM/SIGHUP handler and passes it down. What stopping means depends
 on how far the run got:
 
 * Before the first write (connecting, reading, planning, journaling) the run stops at
