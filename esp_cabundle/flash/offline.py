@@ -41,6 +41,7 @@ from ..spelling import PYTHON, Spelling
 from ..text import plural, sized_repr
 from .damaged import damaged_fs_note
 from .dump import DumpFile
+from .dump_size import appended_note, exact_size, size_message, size_problem
 from .plan import UpdatePlan, plan_ca_update, reread_problems
 from .writer import write_sectors
 
@@ -299,7 +300,8 @@ def inspect_dump(
     table magic at 0x8000 whose table is broken are an error, not a fall-through (its
     hint naming the options as ``spelling`` does). ``encryption``: the eFuses' flash
     encryption state when known (a unit); else a flagged partition holding a plain file
-    system shows it off. A dump cut short is a problem (:attr:`Report.problems`).
+    system shows it off. A dump cut short, or of a length no flash has, is a problem
+    (:attr:`Report.problems`); one that looks like two dumps appended gets a note.
     """
     if len(data) < _MIN_DUMP:
         return None
@@ -311,7 +313,7 @@ def inspect_dump(
             raise PartitionTableError(e.reason, path=source, hint=e.hint) from e
         return None
     facts: list[tuple[str, str]] = [
-        ("size", f"{len(data):#x} bytes ({len(data) >> 10} KiB)"),
+        ("size", exact_size(len(data))),
         *_bootloader_facts(data),
         ("partition table", f"at {table.offset:#x}, {plural(len(table), 'partition')}"),
     ]
@@ -320,7 +322,16 @@ def inspect_dump(
     if encryption is None and _plain_flagged(table, data):
         encryption = False
     cut = cut_partitions(table, len(data))
-    problems = (truncated_message(source, cut, len(data)),) if cut else ()
+    # a length no flash has (bytes added, or lost past the last partition) is as bad
+    odd = size_problem(len(data))
+    problems: tuple[str, ...] = ()
+    if cut:
+        problems = (truncated_message(source, cut, len(data)),)
+    elif odd is not None:
+        problems = (f"{source}: {odd}",)
+    appended = appended_note(data, table.offset)
+    if appended is not None:
+        notes.append(appended)
     for p in table:
         facts.append((f"partition {p.name}", _partition_row(p)))
         if p.end > len(data):
@@ -387,8 +398,9 @@ class WholeDump:
 
     @classmethod
     def parse(cls, flash: bytes, *, source: str = "dump", spelling: Spelling = PYTHON) -> WholeDump:
-        """PartitionTableError when ``flash`` has no valid table or a partition it lists
-        ends beyond the dump; the hint names a whole-flash read as ``spelling`` does."""
+        """PartitionTableError when ``flash`` has no valid table, a partition it lists
+        ends beyond the dump, or its length is no flash's (:mod:`.dump_size`); the hint
+        names a whole-flash read as ``spelling`` does."""
         try:
             table = read_partition_table(flash, check_size=False, spelling=spelling)
         except PartitionTableError as e:
@@ -404,6 +416,9 @@ class WholeDump:
                 hint=f"read the whole flash again ({spelling.read_all}, or esptool "
                 "read-flash 0 ALL dump.bin), then update that dump",
             )
+        odd = size_message(len(flash), spelling)
+        if odd is not None:
+            raise PartitionTableError(f"{source}: {odd[0]}; nothing written", hint=odd[1])
         return cls(flash, table, source)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ..boards import Board
 from ..catalog import Catalog
 from ..errors import InputError, PartitionTableError
+from ..flash.dump_size import size_message
 from ..fs.edit import pack_image
 from ..partitions import read_partition_table
 from ..spelling import PYTHON, Spelling
@@ -89,10 +90,10 @@ def dump_image(
 ) -> UnitImage:
     """A unit holding a whole-flash dump (``esptool read-flash 0 ALL``), the rest of
     its flash erased. InputError for what no unit could hold: an empty file, one larger
-    than any flash, or bytes without a valid partition table listing only partitions
-    inside them (the check ``update-dump`` makes: ``inspect`` and ``update-dump`` would
-    refuse the file, and ``flash`` would find no table on the unit); hints as
-    ``spelling`` says."""
+    than any flash or of a length no flash has, or bytes without a valid partition
+    table listing only partitions inside them (the checks ``update-dump`` makes:
+    ``inspect`` and ``update-dump`` would refuse the file, and ``flash`` would find no
+    table on the unit); hints as ``spelling`` says."""
     if not data:
         raise InputError("empty file, not a flash dump", path=name)
     sizes = sorted(JEDEC_CAPACITY)
@@ -112,6 +113,9 @@ def dump_image(
             hint=f"start it from a whole-flash dump ({spelling.read_all}, or esptool "
             f"read-flash 0 ALL dump.bin), or lay it out for a board: {spelling.lay_out}",
         ) from e
+    odd = size_message(len(data), spelling)
+    if odd is not None:  # bytes added or lost: not what a unit's flash held
+        raise InputError(f"{odd[0]}; no unit started", path=name, hint=odd[1])
     return UnitImage(_chip(chip), data + b"\xff" * (fits[0] - len(data)))
 
 
