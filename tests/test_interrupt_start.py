@@ -93,7 +93,7 @@ def test_an_interrupt_inside_pathlib_on_3_13(tmp_path: Path) -> None:
     assert json.loads(out)["error"] == "interrupted"
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 @pytest.mark.parametrize("delay", [0.0, 0.02, 0.05, 0.1, 0.2, 0.4])
 def test_a_real_sigint_at_start_up(tmp_path: Path, delay: float, sig: signal.Signals) -> None:
     """The signal comes once the entry point runs (a line on stdout says so), then after
@@ -101,7 +101,7 @@ def test_a_real_sigint_at_start_up(tmp_path: Path, delay: float, sig: signal.Sig
     build (exit 0, ca.pem whole) that a late signal leaves as it was."""
     p = entry_started(["build", "--no-lock", "-q"], tmp_path)
     time.sleep(delay)
-    p.send_signal(sig)  # SIGTERM (a cancelled CI job) is Ctrl-C here
+    p.send_signal(sig)  # SIGTERM (a cancelled CI job), SIGHUP (a closed terminal): Ctrl-C
     _, err = p.communicate(timeout=60)
     assert "Traceback" not in err, err
     if p.returncode == 130:
@@ -204,7 +204,7 @@ main({argv!r})
 """
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP"])
 @pytest.mark.parametrize(
     ("argv", "code"), [(["build", "--no-lock", "-q"], 0), (["build", "--nope"], 2)]
 )

@@ -5,6 +5,7 @@ a signal; and the units it lays out for every board."""
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,6 +60,15 @@ def test_a_board_unit_is_flashed_restored_and_stopped(
     ), r.output
     code, err = unit.stop()
     assert code == 0 and "stopped: " in err and "sectors erased" in err
+
+
+def test_a_unit_whose_terminal_closed_stops_as_on_sigterm(
+    start_unit: Callable[..., UnitProcess],
+) -> None:
+    """SIGHUP (the terminal closed) ended it at once, with no report of what it saw."""
+    unit = start_unit("--board", "mdash-arduino")
+    code, err = unit.stop(signal.SIGHUP)
+    assert code == 0 and "stopped: " in err and "Traceback" not in err, err
 
 
 def test_a_dump_unit_holds_the_dump(
