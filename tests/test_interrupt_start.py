@@ -282,3 +282,23 @@ def test_an_interrupt_lost_in_a_callback_prints_no_traceback(tmp_path: Path) -> 
     _, err = p.communicate(timeout=60)
     assert (p.returncode, err) == (0, ""), err  # the build ran as it would have
     assert (tmp_path / "ca.pem").read_bytes().startswith(b"# ISRG Root X1")
+
+
+_NOHUP = """
+import signal
+signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts it
+from esp_cabundle import _entry
+import os
+os.kill(os.getpid(), signal.SIGHUP)
+_entry.main(["build", "--no-lock", "-q"])
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP on this platform")
+def test_a_sighup_ignored_from_the_start_stays_ignored(tmp_path: Path) -> None:
+    """``nohup esp-cabundle ...`` asks the run to outlive the terminal: a hang-up once
+    the entry point's handlers are in place neither stops nor ends it."""
+    p = python_child(_NOHUP, tmp_path)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and "Interrupted" not in err, err
+    assert (tmp_path / "ca.pem").read_bytes().startswith(b"# ISRG Root X1")
