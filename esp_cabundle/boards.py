@@ -58,6 +58,7 @@ __all__ = [
     "BoardOutput",
     "FsTarget",
     "VerifyProfile",
+    "board_file",
     "board_names",
     "boards_dir",
     "list_boards",
@@ -98,6 +99,14 @@ _TOP_KEYS = (
 def boards_dir() -> Path:
     """The directory of the shipped profiles (inside the installed package)."""
     return Path(str(resources.files("esp_cabundle").joinpath("data/boards")))
+
+
+def board_file(board: Board) -> str:
+    """The file ``board`` was read from when it is not a shipped one, else "": the
+    journal keeps a board by name, so a restore of its update needs that file given."""
+    if not board.source or Path(board.source).parent == boards_dir():
+        return ""
+    return board.source
 
 
 def board_names() -> list[str]:

@@ -11,6 +11,7 @@ option, so a call passes it on whole rather than one name per hint.
 
 from __future__ import annotations
 
+import os
 import shlex
 from typing import NamedTuple
 
@@ -134,6 +135,31 @@ class Spelling(NamedTuple):
     def restore_for(self, port: str) -> str:
         """:attr:`restore_port` for the unit on ``port``, the port quoted."""
         return self.restore_port.format(self.quote(port))
+
+    def located(self, journal_dir: str | os.PathLike[str] | None, board_file: str = "") -> Spelling:
+        """These words, the rerun (:attr:`again`) and the restore (:attr:`restore_port`)
+        naming the journal ``journal_dir`` a flash or restore was given (absolute), and
+        ``board_file`` (a board given by path, which the journal keeps by name only):
+        run as printed, from any directory, they read that journal, not the default."""
+        extra = []
+        if journal_dir is not None:
+            where = self.quote(os.path.abspath(journal_dir))
+            extra.append(
+                f"{self.journal_dir} {where}" if self.cli else f"{self.journal_dir}{where}"
+            )
+        if board_file:
+            board = self.quote(os.path.abspath(board_file))
+            extra.append(f"--board {board}" if self.cli else f"board=load_board({board})")
+        if not extra:
+            return self
+        said = " ".join(extra) if self.cli else ", ".join(extra)
+        braced = said.replace("{", "{{").replace("}", "}}")
+        return self._replace(
+            again=f"{self.again} (with {said})",
+            restore_port=self.restore_port.replace(
+                "{}", "{} " + braced if self.cli else "{}, " + braced
+            ),
+        )
 
     def bundle_for(self, path: str) -> str:
         """:attr:`bundle` for the trust set read from ``path``, the path quoted."""

@@ -112,7 +112,8 @@ def test_before_the_first_write_stops_at_once_writing_nothing(
     code, _out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 130, err
     assert "stopped before anything was written" in err and "unchanged" in err
-    assert "run the same command again to update the unit" in err
+    assert "run the same command again (with --journal-dir " in err
+    assert " to update the unit" in err
     assert "Traceback" not in err
     # at once: the read in flight was the last thing done
     assert (
@@ -212,8 +213,11 @@ def test_mid_write_stops_at_a_sector_boundary_and_says_what_the_unit_holds(
     assert stop["holds"] == ("old" if held_at < 2 else "partial")
     # --json says it once, in the document: stderr has the stop notice only
     assert f"stopped after {held_at + 1} of 6 sectors of the update" in stop["description"]
-    assert "run the same command again to finish the update" in stop["next"]
-    assert "'esp-cabundle restore --port" in stop["next"]
+    # both name the journal: run as printed, restore reads it, not the default one
+    again = f"run the same command again (with --journal-dir {journal}) to finish the update"
+    assert again in stop["next"], stop["next"]
+    restore = f"'esp-cabundle restore --port {mongoose_unit.url} --journal-dir {journal}'"
+    assert restore in stop["next"], stop["next"]
     assert "interrupted:" not in err and "next:" not in err, err
     # the rerun finishes it from the journal; restore then puts the original back
     r = runner.invoke(cli, flash_args([mongoose_unit], "mongoose-os-esp32", ca_file, journal))
@@ -388,9 +392,12 @@ def test_restore_interrupted_then_run_again(
     child = Child(["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)], env)
     code, out, err = interrupt_at(child, [pause], signal.SIGINT)
     assert code == 130, err
-    (line,) = out.splitlines()
+    # one line, wrapped at the terminal's width under its message: said as it reads
+    first, *wrapped = out.splitlines()
+    line = " ".join([first, *(w.strip() for w in wrapped)])
     assert line.startswith(f"STOPPED  {mongoose_unit.url}  24:0a:c4:12:34:56  ")
     assert "back to its original CA file; next: run 'esp-cabundle restore --port" in line
+    assert f" --journal-dir {journal}' again to finish putting the original back" in line
     r = runner.invoke(cli, ["restore", "-p", mongoose_unit.url, "--journal-dir", str(journal)])
     assert r.exit_code == 0, r.output
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original

@@ -196,26 +196,45 @@ def test_a_link_cut_while_flashing_names_restore_unit(
         return flash_mongoose(unit, tmp_path / _name(spelling), spelling=spelling)
 
     said = _hints(FlashError, flash, "link lost")
-    assert said[PYTHON].startswith("reconnect and call flash_unit again: it finishes the ")
-    assert said[PYTHON].endswith(f"; restore_unit('{port[PYTHON]}') puts the original back")
-    cli, cli_port = said[BOARD_SPELLING], port[BOARD_SPELLING]
-    assert cli.startswith("reconnect and run the same command again: it finishes the ")
-    assert cli.endswith(f"; 'esp-cabundle restore --port {cli_port}' puts the original back")
+    keep = "keep the unit from booting its firmware (connected, in download mode; "
+    # the torn sector leaves it mid-update: the rerun and the restore name its journal
+    j = tmp_path / _name(PYTHON)
+    assert said[PYTHON].startswith(keep)
+    assert f": call flash_unit again (with journal_dir='{j}') to finish the update" in said[PYTHON]
+    assert said[PYTHON].endswith(
+        f", or restore_unit('{port[PYTHON]}', journal_dir='{j}') to put the old CA file back"
+    )
+    cli, cli_port, j = said[BOARD_SPELLING], port[BOARD_SPELLING], tmp_path / "cli"
+    assert cli.startswith(keep)
+    assert f": run the same command again (with --journal-dir {j}) to finish the update" in cli
+    assert cli.endswith(
+        f", or 'esp-cabundle restore --port {cli_port} --journal-dir {j}' to put the old CA "
+        "file back"
+    )
 
 
 def test_a_link_cut_while_restoring_names_restore_unit(
     virtual_esp32: Callable[..., VirtualESP32], tmp_path: Path
 ) -> None:
 
+    port = {}
+
     def restore(spelling: Spelling) -> object:
         journal = tmp_path / _name(spelling)
         unit = _flashed(virtual_esp32, journal)
         unit.arm_cut(sector_writes=1)
+        port[spelling] = unit.url
         return _restore(unit, journal, spelling)
 
     said = _hints(FlashError, restore, "link lost")
-    assert said[PYTHON] == "reconnect and run restore_unit again"
-    assert said[BOARD_SPELLING] == "reconnect and run 'esp-cabundle restore' again"
+    # the line runs as printed: the port and the journal it was given
+    assert said[PYTHON] == (
+        f"reconnect and run restore_unit('{port[PYTHON]}', journal_dir='{tmp_path}/script') again"
+    )
+    assert said[BOARD_SPELLING] == (
+        f"reconnect and run 'esp-cabundle restore --port {port[BOARD_SPELLING]} --journal-dir "
+        f"{tmp_path}/cli' again"
+    )
 
 
 def test_a_stop_before_restoring_names_restore_unit(
@@ -228,8 +247,10 @@ def test_a_stop_before_restoring_names_restore_unit(
     assert all(e.interruption.to_json()["next"] == e.hint for e in stops.values())
     port = mongoose_unit.url
     end = "again to finish putting the original back"
-    assert said[PYTHON] == f"run restore_unit('{port}') {end}"
-    assert said[BOARD_SPELLING] == f"run 'esp-cabundle restore --port {port}' {end}"
+    assert said[PYTHON] == f"run restore_unit('{port}', journal_dir='{tmp_path}') {end}"
+    assert said[BOARD_SPELLING] == (
+        f"run 'esp-cabundle restore --port {port} --journal-dir {tmp_path}' {end}"
+    )
 
 
 def test_a_stop_while_writing_names_restore_unit(
@@ -255,9 +276,17 @@ def test_a_stop_while_writing_names_restore_unit(
         return flash_mongoose(unit, journal, progress=progress, cancel=cancel, spelling=spelling)
 
     stops = _raised(UnitInterrupted, flash)
+    # both name the journal given (the restore would otherwise read the default one)
+    j, k = tmp_path / "script", tmp_path / "cli"
     words = {
-        PYTHON: ("call flash_unit again", "restore_unit('{}')"),
-        BOARD_SPELLING: ("run the same command again", "'esp-cabundle restore --port {}'"),
+        PYTHON: (
+            f"call flash_unit again (with journal_dir='{j}')",
+            "restore_unit('{}', journal_dir='" + str(j) + "')",
+        ),
+        BOARD_SPELLING: (
+            f"run the same command again (with --journal-dir {k})",
+            "'esp-cabundle restore --port {} --journal-dir " + str(k) + "'",
+        ),
     }
     for spelling, e in stops.items():
         stop = e.interruption

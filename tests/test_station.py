@@ -174,8 +174,9 @@ def test_a_cut_link_on_one_unit_json_log_and_summary(
     ]
     broken = report["units"][1]
     assert "link lost" in broken["error"] and broken["mac"] == "24:0a:c4:00:00:01"
-    # its next step names the port to restore, as a stopped unit's does
-    restore = f"'esp-cabundle restore --port {units[1].url}' puts the original back"
+    # its next step names the port to restore and the journal, as a stopped unit's does
+    journal = tmp_path / "journal"
+    restore = f"'esp-cabundle restore --port {units[1].url} --journal-dir {journal}'"
     assert restore in json.dumps(broken), broken
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert len(records) == 4 and set(records[0]) == set(LOG_FIELDS)

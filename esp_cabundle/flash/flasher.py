@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..blocks import SECTOR_SIZE, FlashCache
+from ..boards import board_file
 from ..errors import FlashError, OutputError
 from ..spelling import PYTHON, Spelling
 from ..text import plural
@@ -376,6 +377,8 @@ def flash_ca(
                 holdings(entry, states),
                 entry.path if done or torn else None,
                 earlier=earlier,
+                torn=writes[done][0] if torn and done < len(writes) else None,
+                spelling=spelling,
             )
             partial = replace(
                 result,
@@ -401,6 +404,11 @@ def flash_ca(
                 )
             except WriteFailed as e:
                 e.result = stopped_at(e.written, torn=True)
+                cut = e.result.interruption
+                if cut is not None and cut.holds == "broken":
+                    # what it mounts with now, in the words a stop gives, and its next step
+                    e.message = f"{e.message}; {cut.state()}"
+                    e.hint = cut.next_step()
                 raise
             if done < len(writes):
                 if done == 0:
@@ -498,6 +506,8 @@ def flash_unit(
 
     board.file_system(spelling)
     ca.for_board(board)  # a CA gated for another board fails before connecting
+    # every rerun and restore line said names this journal (and a board file)
+    spelling = spelling.located(journal_dir, board_file(board))
     with spoken(spelling):  # a stop's next step, in the caller's words
         stop_if_requested(cancel, port)
         step(progress, "connecting", 0, JOB)
@@ -528,3 +538,8 @@ def flash_unit(
                 )
             except UnitInterrupted as e:
                 raise keep_in_loader_if_not_whole(unit, e) from None
+            except WriteFailed as e:
+                cut = getattr(e.result, "interruption", None)
+                if cut is not None and cut.holds == "broken":
+                    unit.after = "no-reset"  # as keep_in_loader_if_not_whole: it must not boot
+                raise

@@ -112,6 +112,9 @@ class Interruption:
     journal: Path | None = None
     earlier: int = 0  # sectors written first, finishing an earlier interrupted update
     kept_in_loader: bool = False  # not restarted: see :func:`keep_in_loader_if_not_whole`
+    # the sector a failure (a link cut) stopped part-way, erased or half written: its
+    # partition is mid-update, what it mounts with not known (None: a stop between two)
+    torn: int | None = None
     # how the caller's user undoes an update (:meth:`next_step`); set by :func:`spoken`
     spelling: Spelling = field(default=PYTHON, compare=False, repr=False)
 
@@ -126,7 +129,7 @@ class Interruption:
             return "new"
         if states <= {"old", "new"}:
             return "partial"
-        if "unknown" in states:
+        if "unknown" in states and self.torn is None:
             return "unknown"
         return "broken"
 
@@ -145,12 +148,17 @@ class Interruption:
                 f"stopped after {self.written} of {plural(self.total, 'sector')} of the "
                 f"{_NOUN[self.what]}, at a sector boundary"
             )
+        return f"{head}: {self.state()}"
+
+    def state(self) -> str:
+        """What the unit mounts with now, and whether it may boot: :meth:`describe`
+        after its head, said alike after a failure that cut a sector (:attr:`torn`)."""
         # this run finished an earlier interrupted update first: "old" is what that left
         finished = self.earlier and self.what == "update"
         if not self.partitions:
             if finished:
-                return f"{head}: the unit holds the CA file of the interrupted update it finished"
-            return f"{head}: {_UNCHANGED}"
+                return "the unit holds the CA file of the interrupted update it finished"
+            return _UNCHANGED
         holds = self.holds
         if self.what == "restore":
             old, new = "its original (pre-update) CA file", "the CA file of the update"
@@ -173,16 +181,25 @@ class Interruption:
         elif holds == "unknown":
             tail = "what the file system mounts with in this state is not known"
         else:
+            torn = (
+                f"is mid-update (its sector at {self.torn or 0:#x} cut part-way, erased or "
+                "half written) and may not mount"
+            )
             bad = ", ".join(
-                f"'{p.name}' {_WORD[p.holds]}"
+                f"'{p.name}' {torn if p.holds == 'unknown' else _WORD[p.holds]}"
                 for p in self.partitions
-                if p.holds in ("mixed", "unmountable")
+                if p.holds in ("mixed", "unmountable", "unknown")
             )
             tail = f"partly applied and NOT whole: {bad}; do not restart the unit before"
             tail += " finishing"
             if self.kept_in_loader:
                 tail += " (it was left in its bootloader, not restarted)"
-        return f"{head}: {tail}"
+            if self.torn is not None:
+                tail += (
+                    ": firmware that formats a file system it cannot mount "
+                    "(SPIFFS.begin(true), LittleFS.begin(true)) would wipe every other file"
+                )
+        return tail
 
     def next_step(self) -> str:
         """What to run now, in the words of the caller's user (:attr:`spelling`)."""
@@ -192,6 +209,13 @@ class Interruption:
         if self.written == 0 and self.holds == "old":
             return f"{self.spelling.again} to update the unit"
         journal = f" from the journal ({self.journal})" if self.journal is not None else ""
+        if self.torn is not None and self.holds == "broken":
+            return (
+                "keep the unit from booting its firmware (connected, in download mode; "
+                "reconnected: hold BOOT while powering it) until it is finished: "
+                f"{self.spelling.again} to finish the update{journal}, or "
+                f"{restore} to put the old CA file back"
+            )
         return (
             f"{self.spelling.again} to finish the update{journal}; "
             f"{restore} puts the old CA file back"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..blocks import FlashCache
-from ..boards import load_board
+from ..boards import board_file, load_board
 from ..certs import load_certificates
 from ..errors import EspCabundleError, FlashError, InputError, OutputError
 from ..fs.inplace import mount_region
@@ -276,7 +276,7 @@ def _restore_flash(
                 restoring=True,
                 progress=within(progress, _CHECK, JOB),
                 what="restore",
-                resume_hint=f"reconnect and run {spelling.restore} again",
+                resume_hint=f"reconnect and run {spelling.restore_for(flash.name)} again",
             )
         except UnitInterrupted as e:
             unmarked = None
@@ -346,6 +346,8 @@ def restore_unit(
     ``link``: how to reach the unit (see :func:`.serial.open_unit`); ``spelling``: as for
     :func:`restore_flash`."""
 
+    # every rerun line said names this journal (and a board file)
+    spelling = spelling.located(journal_dir, board_file(board) if board is not None else "")
     with spoken(spelling):  # a stop's next step, in the caller's words
         stop_if_requested(cancel, port, "restore")
         step(progress, "connecting", 0, JOB)

@@ -1,0 +1,144 @@
+"""What a flash says about a unit whose link was cut mid-write, run through the real
+flash path against a virtual unit (``arm_cut`` tears the sector in flight): that its
+file system is mid-update and may not mount, that it must not boot its firmware, and
+rerun and restore lines that name the journal (absolute) so they work as printed; and,
+at another station (another journal), that the unmountable partition looks like an
+interrupted update (exit 3), not a wrong --board."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from support.layouts import load_arduino, load_mongoose
+
+from esp_cabundle.boards import board_file, load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.errors import FlashError
+from esp_cabundle.flash.interrupt import Cancel, GuardedFlash, UnitInterrupted
+from esp_cabundle.spelling import BOARD_SPELLING
+from esp_cabundle.virtual import VirtualESP32
+from tests.support.flashing import NEW_CA, flash_mongoose
+
+Start = Callable[..., VirtualESP32]
+# a cut that leaves the file system unmountable (SPIFFS: block 1's magic erased), and
+# one in LittleFS's metadata commit of fs_0
+CUTS = {
+    "mdash-arduino": (load_arduino, 3, "erase"),
+    "mongoose-os-esp32": (load_mongoose, 2, "program"),
+}
+
+
+def flash_args(unit: VirtualESP32, board: str, journal: str) -> list[str]:
+    return ["flash", "--board", board, "--bundle", "ca.pem", "--journal-dir", journal,
+            "--port", unit.url]  # fmt: skip
+
+
+def cut_unit(start: Start, board: str) -> VirtualESP32:
+    load, k, tear = CUTS[board]
+    unit = start("esp32")
+    load(unit)
+    unit.arm_cut(sector_writes=k, tear=tear)
+    return unit
+
+
+@pytest.mark.parametrize("board", sorted(CUTS))
+def test_a_cut_mid_write_says_mid_update_and_a_restore_that_runs_as_printed(
+    virtual_esp32: Start, runner: CliRunner, in_tmp: Path, board: str
+) -> None:
+    (in_tmp / "ca.pem").write_bytes(NEW_CA)
+    unit = cut_unit(virtual_esp32, board)
+    original = unit.read(0, len(unit.flash))
+    log = in_tmp / "station.jsonl"
+    r = runner.invoke(cli, [*flash_args(unit, board, "jp"), "--json", "--log", str(log)])
+    assert r.exit_code == 3, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    (record,) = (json.loads(x) for x in log.read_text().splitlines())
+    jp = str(in_tmp / "jp")  # the relative --journal-dir, said absolute
+    restore = f"'esp-cabundle restore --port {unit.url} --journal-dir {jp}'"
+    for error, hint in ((u["error"], u["next"]), (record["error"], record["error"])):
+        assert "link lost while writing" in error
+        assert "partly applied and NOT whole" in error and "is mid-update" in error
+        assert "may not mount" in error and "SPIFFS.begin(true)" in error
+        assert "keep the unit from booting its firmware" in hint
+        assert f"run the same command again (with --journal-dir {jp})" in hint
+        assert restore in hint
+    # the restore line, run as printed from elsewhere, puts the original back
+    line = shlex.split(u["next"].split(" or ", 1)[1].split("'")[1])
+    assert line[:2] == ["esp-cabundle", "restore"]
+    r = runner.invoke(cli, line[1:])
+    assert r.exit_code == 0, r.output
+    assert unit.read(0, len(unit.flash)) == original
+
+
+def test_a_stop_mid_write_names_the_journal_in_its_next_step(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    """Ctrl-C's next step (the hint, --json's "next", the log's error) names the
+    journal given: restore as printed would otherwise read the default one."""
+    cancel = Cancel()
+
+    def progress(event: object) -> None:
+        if "update: sector 0x1c1000" in str(getattr(event, "text", "")):
+            cancel.request("test")
+
+    with pytest.raises(UnitInterrupted) as stopped:
+        flash_mongoose(
+            mongoose_unit, tmp_path / "jp", progress=progress, cancel=cancel,
+            spelling=BOARD_SPELLING,
+        )  # fmt: skip
+    hint = stopped.value.hint or ""
+    assert f"--journal-dir {tmp_path / 'jp'}'" in hint, hint
+    assert f"run the same command again (with --journal-dir {tmp_path / 'jp'})" in hint
+
+
+def test_a_write_failure_leaving_it_torn_does_not_restart_the_unit(
+    virtual_esp32: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sector that does not read back as written, the link still up (rfc2217, where
+    resets travel): the unit is left in its bootloader, as a stop not whole is, not
+    reset into firmware that would format what it cannot mount."""
+    real = GuardedFlash.md5
+    checks = []
+
+    def md5(self: GuardedFlash, offset: int, length: int) -> str:
+        if self._writing:
+            checks.append(offset)
+            if len(checks) == 2:  # the second sector's check: not as written
+                return "0" * 32
+        return real(self, offset, length)
+
+    monkeypatch.setattr(GuardedFlash, "md5", md5)
+    unit = virtual_esp32("esp32", transport="rfc2217")
+    load_mongoose(unit)
+    with pytest.raises(FlashError, match="does not read back as written") as failed:
+        flash_mongoose(unit, tmp_path / "jp", spelling=BOARD_SPELLING)
+    assert "is mid-update" in failed.value.message
+    assert "keep the unit from booting its firmware" in (failed.value.hint or "")
+    assert unit.stats.boots == ["download"]
+
+
+def test_the_restore_line_names_a_board_file_and_the_journal_absolute(
+    in_tmp: Path,
+) -> None:
+    """A board given by path is kept by name in the journal: the restore line gives the
+    file; a relative journal directory is said absolute; a shipped board adds nothing."""
+    shipped = load_board("mdash-arduino")
+    (in_tmp / "my boards").mkdir()
+    copy = in_tmp / "my boards" / "mdash-arduino.yaml"
+    copy.write_text(Path(shipped.source).read_text())
+    assert board_file(shipped) == "" and board_file(load_board(copy)) == str(copy)
+    said = BOARD_SPELLING.located("jp", board_file(load_board(copy)))
+    assert said.restore_for("/dev/ttyUSB0") == (
+        f"'esp-cabundle restore --port /dev/ttyUSB0 --journal-dir {in_tmp / 'jp'} "
+        f'--board "{copy}"\''
+    )
+    assert (
+        said.again
+        == f'run the same command again (with --journal-dir {in_tmp / "jp"} --board "{copy}")'
+    )
+    assert BOARD_SPELLING.located(None) is BOARD_SPELLING
