@@ -75,6 +75,31 @@ def test_a_cut_mid_write_says_mid_update_and_a_restore_that_runs_as_printed(
     assert unit.read(0, len(unit.flash)) == original
 
 
+def test_a_torn_unit_at_another_station_says_interrupted_update(
+    virtual_esp32: Start, runner: CliRunner, in_tmp: Path
+) -> None:
+    """SPIFFS torn (block 1's magic erased), flashed with another journal: a device
+    state (exit 3) pointing at the journal and restore, not "is --board right"; nothing
+    written."""
+    (in_tmp / "ca.pem").write_bytes(NEW_CA)
+    unit = cut_unit(virtual_esp32, "mdash-arduino")
+    assert runner.invoke(cli, flash_args(unit, "mdash-arduino", "jp")).exit_code == 3
+    torn = unit.read(0, len(unit.flash))
+    r = runner.invoke(cli, [*flash_args(unit, "mdash-arduino", "other"), "--json"])
+    assert r.exit_code == 3, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    assert "does not mount as spiffs" in u["error"]
+    assert "it may be an update interrupted part-way" in u["error"]
+    assert "nothing was written, nothing formatted" in u["error"]
+    assert "right for this unit" not in u["next"]
+    assert "keep the unit from booting its firmware" in u["next"]
+    assert f"'esp-cabundle restore --port {unit.url} --journal-dir DIR'" in u["next"]
+    assert unit.read(0, len(unit.flash)) == torn
+    # with the journal that started it, the rerun finishes it
+    r = runner.invoke(cli, flash_args(unit, "mdash-arduino", "jp"))
+    assert r.exit_code == 0 and "finished the interrupted update" in r.stdout, r.output
+
+
 def test_a_stop_mid_write_names_the_journal_in_its_next_step(
     mongoose_unit: VirtualESP32, tmp_path: Path
 ) -> None:

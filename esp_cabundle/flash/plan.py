@@ -51,12 +51,13 @@ from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
 from ..text import sized_repr
 from .base import ProgressCallback, say, step
-from .damaged import damaged_fs_note
+from .damaged import damaged_fs_note, torn_fs_error
 
 if TYPE_CHECKING:
     from ..boards import Board
     from ..certs import Certificate
     from ..gate import GatedCA
+    from .serial import SerialUnit
 
 __all__ = [
     "PartitionChange",
@@ -487,12 +488,14 @@ def _holds_littlefs(cache: FlashCache, p: Partition, profile: str) -> bool:
 
 def _mount_failure(
     p: Partition, board: Board, cache: FlashCache, e: ImageError, spelling: Spelling
-) -> ImageError:
+) -> ImageError | FlashError:
     """Say what the partition holds instead, where its bytes were all read (a dump, or
     a SPIFFS partition), and what the table's ``encrypted`` flag suggests (naming the
     board and the tools as ``spelling`` does)."""
     fs = board.filesystem
     assert fs is not None
+    said = f"partition {p.describe()} does not mount as {fs.fs_type} ({fs.profile} profile): "
+    said += e.message
     found: str | None = None
     if cache.known(p.offset, p.size):
         try:
@@ -509,33 +512,37 @@ def _mount_failure(
         )
     elif found is None and (p.encrypted or efuses is not None):
         hint = damaged_fs_note(p, efuses, spelling, board.name)
+    elif found == fs.fs_type and e.hint is None and (unit := _unit_of(cache)) is not None:
+        return torn_fs_error(p, said, unit.name, spelling)
     else:
         hint = e.hint or (
             f"is {spelling.board} {board.name} right for this unit? ({spelling.inspect} "
             "shows what it holds)"
         )
-    return ImageError(
-        f"partition {p.describe()} does not mount as {fs.fs_type} ({fs.profile} profile): "
-        f"{e.message}; nothing written, nothing formatted",
-        hint=hint,
-    )
+    return ImageError(f"{said}; nothing written, nothing formatted", hint=hint)
 
 
 def _efuse_encryption(cache: FlashCache) -> bool | None:
     """Flash encryption as the unit's eFuses say (None for a dump: not known, nor when
     reading them fails: the mount failure being told matters more than that failure)."""
+    unit = _unit_of(cache)
+    if unit is None:
+        return None
+    try:
+        return unit.security().flash_encryption
+    except EspCabundleError:
+        return None
+
+
+def _unit_of(cache: FlashCache) -> SerialUnit | None:
+    """The unit behind ``cache`` (None: a dump)."""
     # deferred: esptool's unit class, only when a partition failed to mount
     from .serial import SerialUnit
 
     unit = cache.source
     while isinstance(unit, SourceView):  # a guard in front of the unit
         unit = unit.source
-    if not isinstance(unit, SerialUnit):
-        return None
-    try:
-        return unit.security().flash_encryption
-    except EspCabundleError:
-        return None
+    return unit if isinstance(unit, SerialUnit) else None
 
 
 def _note(p: Partition, skipped: str | None) -> str | None:
