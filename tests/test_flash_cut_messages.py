@@ -19,10 +19,13 @@ from support.layouts import load_arduino, load_mongoose
 from esp_cabundle.boards import board_file, load_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import FlashError
+from esp_cabundle.flash.flasher import flash_unit
 from esp_cabundle.flash.interrupt import Cancel, GuardedFlash, UnitInterrupted
+from esp_cabundle.flash.restore import restore_unit
 from esp_cabundle.spelling import BOARD_SPELLING
 from esp_cabundle.virtual import VirtualESP32
 from tests.support.flashing import NEW_CA, flash_mongoose
+from tests.support.gated import gated
 
 Start = Callable[..., VirtualESP32]
 # a cut that leaves the file system unmountable (SPIFFS: block 1's magic erased), and
@@ -167,3 +170,43 @@ def test_the_restore_line_names_a_board_file_and_the_journal_absolute(
         == f'run the same command again (with --journal-dir {in_tmp / "jp"} --board "{copy}")'
     )
     assert BOARD_SPELLING.located(None) is BOARD_SPELLING
+
+
+def test_a_cut_while_finishing_or_restoring_says_mid_update_too(
+    arduino_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    """The rerun that finishes an update, and a restore, cut mid-write in turn: each
+    says the unit is mid-update and not to boot it, with its own next step."""
+    journal = tmp_path / "jp"
+
+    def flash() -> object:
+        return flash_unit(
+            arduino_unit.url,
+            load_board("mdash-arduino"),
+            gated(NEW_CA, "mdash-arduino"),
+            journal_dir=journal,
+            connect_attempts=1,
+            spelling=BOARD_SPELLING,
+        )
+
+    arduino_unit.arm_cut(sector_writes=3, tear="erase")
+    with pytest.raises(FlashError, match="is mid-update"):
+        flash()
+    arduino_unit.arm_cut(sector_writes=0, tear="erase")
+    with pytest.raises(FlashError, match="finishing the interrupted update stopped") as cut:
+        flash()
+    assert "partly applied and NOT whole: 'spiffs' is mid-update" in cut.value.message
+    hint = cut.value.hint or ""
+    assert hint.startswith("keep the unit from booting its firmware")
+    assert f"run the same command again (with --journal-dir {journal}) to finish" in hint
+    flash()  # finished
+    arduino_unit.arm_cut(sector_writes=1, tear="erase")
+    with pytest.raises(FlashError, match="restore stopped") as cut:
+        restore_unit(
+            arduino_unit.url, journal_dir=journal, connect_attempts=1, spelling=BOARD_SPELLING
+        )
+    assert "is mid-update" in cut.value.message
+    assert (cut.value.hint or "").startswith("keep the unit from booting its firmware")
+    assert f"--journal-dir {journal}' again to finish putting the original back" in (
+        cut.value.hint or ""
+    )

@@ -227,13 +227,19 @@ def test_a_link_cut_while_restoring_names_restore_unit(
         return _restore(unit, journal, spelling)
 
     said = _hints(FlashError, restore, "link lost")
-    # the line runs as printed: the port and the journal it was given
+    # the sector cut leaves it mid-restore: not to boot; the line runs as printed, the
+    # port and the journal it was given
+    keep = (
+        "keep the unit from booting its firmware (connected, in download mode; reconnected: "
+        "hold BOOT while powering it) until it is finished: run "
+    )
+    end = " again to finish putting the original back"
     assert said[PYTHON] == (
-        f"reconnect and run restore_unit('{port[PYTHON]}', journal_dir='{tmp_path}/script') again"
+        f"{keep}restore_unit('{port[PYTHON]}', journal_dir='{tmp_path}/script'){end}"
     )
     assert said[BOARD_SPELLING] == (
-        f"reconnect and run 'esp-cabundle restore --port {port[BOARD_SPELLING]} --journal-dir "
-        f"{tmp_path}/cli' again"
+        f"{keep}'esp-cabundle restore --port {port[BOARD_SPELLING]} --journal-dir "
+        f"{tmp_path}/cli'{end}"
     )
 
 

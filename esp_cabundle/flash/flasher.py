@@ -72,7 +72,14 @@ from .readback import verify_after
 from .result import FlashResult
 from .serial import open_unit
 from .table import read_table
-from .writer import WriteFailed, entry_state, refuse_encrypted, write_journaled, write_sectors
+from .writer import (
+    WriteFailed,
+    entry_state,
+    keep_torn_in_loader,
+    refuse_encrypted,
+    write_journaled,
+    write_sectors,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -214,6 +221,7 @@ def _finish_pending(
                 progress=progress,
                 what="finishing the interrupted update",
                 resume_hint=f"reconnect and {spelling.again}: it finishes from the journal",
+                spelling=spelling,
             )
         except UnitInterrupted as e:
             out.append(replace(found, action="stopped", sectors_written=e.interruption.written))
@@ -404,11 +412,8 @@ def flash_ca(
                 )
             except WriteFailed as e:
                 e.result = stopped_at(e.written, torn=True)
-                cut = e.result.interruption
-                if cut is not None and cut.holds == "broken":
-                    # what it mounts with now, in the words a stop gives, and its next step
-                    e.message = f"{e.message}; {cut.state()}"
-                    e.hint = cut.next_step()
+                assert e.result.interruption is not None
+                e.torn(e.result.interruption)
                 raise
             if done < len(writes):
                 if done == 0:
@@ -539,7 +544,5 @@ def flash_unit(
             except UnitInterrupted as e:
                 raise keep_in_loader_if_not_whole(unit, e) from None
             except WriteFailed as e:
-                cut = getattr(e.result, "interruption", None)
-                if cut is not None and cut.holds == "broken":
-                    unit.after = "no-reset"  # as keep_in_loader_if_not_whole: it must not boot
+                keep_torn_in_loader(unit, e)
                 raise

@@ -204,16 +204,21 @@ class Interruption:
     def next_step(self) -> str:
         """What to run now, in the words of the caller's user (:attr:`spelling`)."""
         restore = self.spelling.restore_for(self.port)
+        # a sector cut part-way: the unit must not boot before the rerun finishes it
+        keep = (
+            "keep the unit from booting its firmware (connected, in download mode; "
+            "reconnected: hold BOOT while powering it) until it is finished: "
+            if self.torn is not None and self.holds == "broken"
+            else ""
+        )
         if self.what == "restore":
-            return f"run {restore} again to finish putting the original back"
+            return f"{keep}run {restore} again to finish putting the original back"
         if self.written == 0 and self.holds == "old":
             return f"{self.spelling.again} to update the unit"
         journal = f" from the journal ({self.journal})" if self.journal is not None else ""
-        if self.torn is not None and self.holds == "broken":
+        if keep:
             return (
-                "keep the unit from booting its firmware (connected, in download mode; "
-                "reconnected: hold BOOT while powering it) until it is finished: "
-                f"{self.spelling.again} to finish the update{journal}, or "
+                f"{keep}{self.spelling.again} to finish the update{journal}, or "
                 f"{restore} to put the old CA file back"
             )
         return (

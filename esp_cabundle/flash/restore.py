@@ -41,7 +41,13 @@ from .interrupt import (
 from .journal import Journal, JournalEntry
 from .serial import open_unit
 from .table import read_table
-from .writer import entry_state, refuse_encrypted, write_journaled
+from .writer import (
+    WriteFailed,
+    entry_state,
+    keep_torn_in_loader,
+    refuse_encrypted,
+    write_journaled,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -277,6 +283,7 @@ def _restore_flash(
                 progress=within(progress, _CHECK, JOB),
                 what="restore",
                 resume_hint=f"reconnect and run {spelling.restore_for(flash.name)} again",
+                spelling=spelling,
             )
         except UnitInterrupted as e:
             unmarked = None
@@ -376,3 +383,6 @@ def restore_unit(
                 )
             except UnitInterrupted as e:
                 raise keep_in_loader_if_not_whole(unit, e) from None
+            except WriteFailed as e:
+                keep_torn_in_loader(unit, e)
+                raise

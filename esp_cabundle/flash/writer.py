@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from ..errors import DeviceError, FlashError
+from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .base import SECTOR_SIZE, Flash, ProgressCallback, say, step
 from .interrupt import Interruption, SectorState, UnitInterrupted, holdings
@@ -26,6 +27,7 @@ __all__ = [
     "EntryState",
     "WriteFailed",
     "entry_state",
+    "keep_torn_in_loader",
     "refuse_encrypted",
     "table_bounds",
     "write_journaled",
@@ -42,6 +44,27 @@ class WriteFailed(FlashError):
         super().__init__(message, hint=hint)
         self.written = written
         self.result: object = None
+        # where it stopped and what the unit holds, the sector in flight torn (:func:`torn`)
+        self.interruption: Interruption | None = None
+
+    def torn(self, cut: Interruption) -> WriteFailed:
+        """This failure, knowing ``cut``: when it leaves a partition not whole, it says
+        so in the words a stop gives (:meth:`Interruption.state`), and its next step is
+        the stop's (keep the unit from booting until the rerun finishes it)."""
+        self.interruption = cut
+        if cut.holds == "broken":
+            self.message = f"{self.message}; {cut.state()}"
+            self.hint = cut.next_step()
+        return self
+
+
+def keep_torn_in_loader(unit: object, e: WriteFailed) -> None:
+    """A unit a failure left not whole is closed without the hard reset, as a stop is
+    (:func:`~.interrupt.keep_in_loader_if_not_whole`): its firmware must not boot into
+    a file system it cannot mount (the link may still be up: a sector not read back)."""
+    cut = e.interruption
+    if cut is not None and cut.holds == "broken" and getattr(unit, "after", None) is not None:
+        unit.after = "no-reset"  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,33 +171,47 @@ def write_journaled(
     progress: ProgressCallback | None,
     what: str,
     resume_hint: str,
+    spelling: Spelling = PYTHON,
 ) -> int:
     """Bring the entry's sectors that are not yet so to their new content (finishing an
     interrupted update) or, ``restoring``, their old one in reverse order. Returns the
     sectors written; UnitInterrupted when ``flash.cancel`` stopped it (before the first
-    sector too), with what each partition then holds."""
+    sector too), with what each partition then holds; WriteFailed saying it too, the
+    sector in flight torn, its next step in ``spelling``'s words."""
     goal: SectorState = "old" if restoring else "new"
     order = reversed(entry.sectors) if restoring else iter(entry.sectors)
     todo = [
         (s.offset, s.old if restoring else s.new) for s in order if state.sectors[s.offset] != goal
     ]
-    with flash.writing():
-        done = write_sectors(
-            flash,
-            todo,
-            bounds=table_bounds(entry, table),
-            cancel=flash.cancel,
-            progress=progress,
-            what=what,
-            resume_hint=resume_hint,
-        )
-    if done < len(todo):
+    kind: Literal["finishing", "restore"] = "restore" if restoring else "finishing"
+
+    def stopped(done: int, torn: int | None) -> Interruption:
         states = dict(state.sectors)
         states.update((off, goal) for off, _ in todo[:done])
-        kind: Literal["finishing", "restore"] = "restore" if restoring else "finishing"
-        raise UnitInterrupted(
-            Interruption(flash.name, kind, done, len(todo), holdings(entry, states), entry.path)
+        if torn is not None:
+            states[torn] = "other"
+        found = holdings(entry, states)
+        return Interruption(
+            flash.name, kind, done, len(todo), found, entry.path, torn=torn, spelling=spelling
         )
+
+    with flash.writing():
+        try:
+            done = write_sectors(
+                flash,
+                todo,
+                bounds=table_bounds(entry, table),
+                cancel=flash.cancel,
+                progress=progress,
+                what=what,
+                resume_hint=resume_hint,
+            )
+        except WriteFailed as e:
+            at = todo[e.written][0] if e.written < len(todo) else None
+            e.torn(stopped(e.written, at))
+            raise
+    if done < len(todo):
+        raise UnitInterrupted(stopped(done, None))
     return done
 
 
