@@ -210,3 +210,18 @@ def test_a_cut_while_finishing_or_restoring_says_mid_update_too(
     assert f"--journal-dir {journal}' again to finish putting the original back" in (
         cut.value.hint or ""
     )
+
+
+def test_a_torn_stop_is_described_as_cut_not_at_a_boundary(
+    mongoose_unit: VirtualESP32, tmp_path: Path
+) -> None:
+    mongoose_unit.arm_cut(sector_writes=1)
+    with pytest.raises(FlashError) as cut:
+        flash_mongoose(mongoose_unit, tmp_path)
+    stop = cut.value.interruption  # type: ignore[attr-defined]
+    assert stop is not None and stop.holds == "broken"
+    said = stop.describe()
+    assert (
+        "stopped after 1 of 6 sectors of the update, the next one (0x1c1000) cut part-way" in said
+    )
+    assert "at a sector boundary" not in said and stop.to_json()["holds"] == "broken"

@@ -148,6 +148,11 @@ class Interruption:
                 f"stopped after {self.written} of {plural(self.total, 'sector')} of the "
                 f"{_NOUN[self.what]}, at a sector boundary"
             )
+        if self.torn is not None:  # a failure, not a stop: the sector in flight is cut
+            head = (
+                f"stopped after {self.written} of {plural(self.total, 'sector')} of the "
+                f"{_NOUN[self.what]}, the next one ({self.torn:#x}) cut part-way"
+            )
         return f"{head}: {self.state()}"
 
     def state(self) -> str:
