@@ -474,15 +474,19 @@ def write_build(
     extra: Sequence[tuple[Path, bytes, int]] = (),
     *,
     spelling: Spelling = PYTHON,
+    stamp: bool = False,
 ) -> WrittenOutputs:
     """Write every output (and the lock file, and ``extra``: a dependency file)
     atomically, all or none, leaving a file that already holds exactly its bytes
-    untouched; ``spelling`` as for :func:`build_bundle`."""
+    untouched; ``spelling`` as for :func:`build_bundle`. ``stamp`` (a dependency file
+    lists the inputs): one left untouched in a directory the build read (a ``from_dir``)
+    that is newer than it gets its mtime set to now, so make is then done."""
     if result.lock_path is not None:
         # Again: a FIFO made there since build_bundle would be written through (blocking).
         hint = _LOCK_HINT.format(spelling.no_lock)
         refuse_special(result.lock_path, what="lock file", hint=hint)
     items: list[Output] = [*_items(result), *extra]
-    kept = write_all_atomic(items)
+    read_dirs = [p for p in result.inputs if p.is_dir()] if stamp else []
+    kept = write_all_atomic(items, read_dirs=read_dirs)
     paths = [item[0] for item in items]
     return WrittenOutputs(written=tuple(p for p in paths if p not in kept), unchanged=tuple(kept))

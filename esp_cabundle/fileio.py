@@ -426,12 +426,15 @@ def _roll_back(items: list[_Item]) -> None:
 Output = tuple[Path, Data] | tuple[Path, Data, int]  # path, bytes[, its own mode]
 
 
-def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Path, ...]:
+def write_all_atomic(
+    items: Iterable[Output], *, mode: int = PUBLIC, read_dirs: Iterable[Path] = ()
+) -> tuple[Path, ...]:
     """Write several files, all or none, each a regular file of ``mode`` (or the item's
     own) whatever the umask (:data:`PRIVATE` for a unit's flash contents), narrowed to
     what a file replaced allowed group and others. Returns the paths (as given) left
     untouched because their regular file already held exactly those bytes with that
-    mode: same inode, same mtime, so a build system does not rebuild what includes them.
+    mode: same inode, same mtime, so a build system does not rebuild what includes them
+    (but see :func:`_stamp` for one in ``read_dirs``, directories the caller read).
 
     Missing parent directories are created (and removed again if the run fails).
     Every file is staged (written and synced under a temporary name beside it), then
@@ -473,7 +476,6 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
                     "every other output was left as it was"
                 ) from e
             item.tmp = None
-        _touch_written(todo)
         for item in todo:
             if item.through:
                 _write_through(item)
@@ -485,19 +487,40 @@ def write_all_atomic(items: Iterable[Output], *, mode: int = PUBLIC) -> tuple[Pa
         _again_if_interrupted(_discard, todo)
         if failed:
             _again_if_interrupted(_remove_made_dirs, todo)
+    _stamp(todo, read_dirs)  # last: the backups unlinked above changed their directories
     return tuple(item.named for item in todo if item.unchanged)
 
 
-def _touch_written(todo: list[_Item]) -> None:
-    """Each file written, its mtime set to now once all are in place: renamed into a
-    directory, a file was older than the directory's new mtime, and a make rule whose
-    dependency file lists that directory (``build --depfile`` with ``from_dir: data``
-    and ``data/ca.pem``) ran the build again every time. Files left unchanged keep
-    theirs, so nothing that includes them is rebuilt."""
+# The file itself, never where a link swapped in since the rename leads (where supported).
+_FOLLOW = os.utime not in os.supports_follow_symlinks
+
+
+def _stamp(todo: list[_Item], read_dirs: Iterable[Path]) -> None:
+    """Each file written, its mtime set to now once everything else is done: renamed
+    into a directory (and a backup unlinked there), a file was older than the
+    directory's new mtime, and a make rule whose dependency file lists that directory
+    (``build --depfile`` with ``from_dir: data`` and ``data/ca.pem``) ran the build
+    again every time. A file left unchanged keeps its mtime (nothing that includes it
+    is rebuilt), unless it is named in one of ``read_dirs`` that is newer than it (a
+    file added there since): else that rule would run the build for ever."""
+    read = {os.path.realpath(d) for d in read_dirs}
     for item in todo:
-        if not item.through and not item.unchanged:
-            with contextlib.suppress(OSError):  # the file is written; only make would care
-                os.utime(item.target)
+        if item.through or (item.unchanged and not _older_than_dir(item, read)):
+            continue
+        with contextlib.suppress(OSError):  # the file is written; only make would care
+            os.utime(item.target, follow_symlinks=_FOLLOW)
+
+
+def _older_than_dir(item: _Item, read: set[str]) -> bool:
+    """Whether ``item``'s file is older than the directory it is named in, one of
+    ``read`` (its target's mtime: make follows a link, as stat does)."""
+    if not read:
+        return False
+    folder = os.path.realpath(item.named.parent)
+    try:
+        return folder in read and os.stat(folder).st_mtime_ns > os.stat(item.target).st_mtime_ns
+    except OSError:
+        return False
 
 
 def _again_if_interrupted(step: Callable[[list[_Item]], None], todo: list[_Item]) -> None:

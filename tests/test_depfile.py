@@ -389,6 +389,7 @@ def test_make_is_done_after_a_build_that_wrote_into_its_from_dir(in_tmp: Path) -
     (in_tmp / "cabundle.yaml").write_text(
         "preset: letsencrypt\noutputs:\n  - {format: pem, path: data/ca.pem}\n"
         "  - {format: littlefs, path: littlefs.bin, board: platformio-esp32, from_dir: data}\n"
+        "  - {format: pem, path: main/ca.pem}\n"
     )
     (in_tmp / "Makefile").write_text(
         "data/ca.pem: cabundle.yaml\n\tesp-cabundle build --quiet --depfile build/ca.d\n"
@@ -407,8 +408,16 @@ def test_make_is_done_after_a_build_that_wrote_into_its_from_dir(in_tmp: Path) -
     ca = in_tmp / "data" / "ca.pem"
     assert ca.stat().st_mtime_ns >= (in_tmp / "data").stat().st_mtime_ns
     assert "'data/ca.pem' is up to date" in make()
+    firmware_ca = (in_tmp / "main" / "ca.pem").stat().st_mtime_ns
     (in_tmp / "data" / "new.json").write_text("{}\n")
     assert "esp-cabundle build" in make()
     assert "/new.json" in [
         f.path for f in open_image((in_tmp / "littlefs.bin").read_bytes()).files()
     ]
+    # Reviewer item 1: data/ca.pem held its bytes (left unchanged), and data/ stayed newer
+    # than it: every later make ran the build again. It is stamped, as data/ is read.
+    out = make()
+    assert "esp-cabundle build" not in out
+    assert "'data/ca.pem' is up to date" in out
+    # an output left unchanged elsewhere keeps its mtime: firmware including it not rebuilt
+    assert (in_tmp / "main" / "ca.pem").stat().st_mtime_ns == firmware_ca

@@ -305,7 +305,7 @@ def build(
     done = (
         dry_run_build(result, extra)
         if dry_run
-        else write_build(result, extra, spelling=CLI_SPELLING)
+        else write_build(result, extra, spelling=CLI_SPELLING, stamp=bool(extra))
     )
 
     if as_json:
