@@ -309,7 +309,14 @@ def render_image_output(
         if output.from_dir is not None
         else DirFiles()
     )
-    packed = _pack(spec, spec.profile, ca, files=files.files, spelling=CONFIG_SPELLING)
+    packed = _pack(
+        spec,
+        spec.profile,
+        ca,
+        files=files.files,
+        spelling=CONFIG_SPELLING,
+        from_dir=str(output.from_dir) if output.from_dir is not None else None,
+    )
     notes = (*files.notes, *packed.notes)  # ... and a CA file left out of from_dir
     return replace(packed, private=files.private, notes=notes, warnings=files.warnings)
 
@@ -323,10 +330,11 @@ def _pack(
     spelling: Spelling,
     timestamp: int | None = None,
     disk_version: int | None = None,
+    from_dir: str | None = None,
 ) -> PackedImage:
-    """pack_ca_image for ``spec``; a board's partition with no room (to pack the files,
-    or to rewrite them) is said to be too small (:func:`_board_too_small`), whoever
-    packs it."""
+    """pack_ca_image for ``spec`` (``from_dir``: where ``files`` came from, for hints);
+    a board's partition with no room (to pack the files, or to rewrite them) is said to
+    be too small (:func:`_board_too_small`), whoever packs it."""
     from .fs.edit import pack_ca_image  # deferred: images made on demand
 
     try:
@@ -342,6 +350,7 @@ def _pack(
             disk_version=disk_version,
             spelling=spelling,
             read_path=spec.read_path,
+            from_dir=from_dir,
         )
     except ImageError as e:
         _board_too_small(e, spec)
@@ -387,10 +396,11 @@ class NewImage:
         files: Sequence[tuple[str, bytes]] = (),
         timestamp: int | None = None,
         spelling: Spelling = PYTHON,
+        from_dir: str | None = None,
     ) -> PackedImage:
         """The image holding ``ca`` (then ``files``), mounted again and read back;
-        ``spelling`` names how the caller's user moves the CA file, for the hint when a
-        file would replace it."""
+        ``spelling`` names how the caller's user moves the CA file, and ``from_dir`` the
+        directory ``files`` came from, for the hints when a file would replace it."""
         packed = _pack(
             self.spec,
             self.profile,
@@ -399,6 +409,7 @@ class NewImage:
             spelling=spelling,
             timestamp=timestamp,
             disk_version=self.disk_version,
+            from_dir=from_dir,
         )
         notes = (*self.notes, *packed.notes)  # packed's: a CA file left out of the files
         return replace(packed, notes=notes) if notes else packed

@@ -88,6 +88,8 @@ def test_a_users_ca_pem_in_from_dir_is_refused_without_moving_the_ca(
     r = runner.invoke(cli, ["build"])
     assert r.exit_code == 2, r.output
     assert "would replace the bundle" in r.stderr
-    assert "remove /ca.pem from the directory" in r.stderr
+    assert "hint: remove data/ca.pem, or make it one of the config's outputs (format: pem)" in (
+        r.stderr
+    )
     assert "ca_path" not in r.stderr and "elsewhere" not in r.stderr
     assert not (in_tmp / "fs.bin").exists()

@@ -122,7 +122,7 @@ def test_a_file_over_the_ca_is_refused_without_moving_the_ca() -> None:
             ca_path="/certs/ca.pem",
             files=[("/certs/ca.pem", b"mine")],
         )
-    assert _hint(e).startswith("remove /certs/ca.pem from the directory")
+    assert _hint(e).startswith("remove /certs/ca.pem from the files")  # no directory named
     assert "ca_path" not in _hint(e) and "elsewhere" not in _hint(e)
 
 

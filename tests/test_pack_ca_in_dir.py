@@ -74,9 +74,33 @@ def test_another_ca_pem_in_the_directory_is_refused_without_moving_the_ca(
     code, _, err = _pack(runner, "--from-dir", "data", "-o", "x.bin")
     assert code == 2, err
     assert "a file to pack, /ca.pem, would replace the bundle at /ca.pem; nothing written" in err
-    assert "remove /ca.pem from the directory" in err
+    assert "hint: remove data/ca.pem, or, if a build wrote it (before the CA changed" in err
     assert "--ca-path" not in err and "elsewhere" not in err
     assert not (project / "x.bin").exists()
+
+
+def test_a_stale_ca_pem_names_the_directory_file_and_offers_the_build(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """Reviewer item 4: data/ca.pem an earlier build wrote, the CA since changed, was
+    refused with "remove /ca.pem from the directory" (the image's path): the hint now
+    names data/ca.pem and offers the build that writes it again."""
+    r = runner.invoke(cli, ["init", *BOARD, "--preset", "letsencrypt", "--yes"])
+    assert r.exit_code == 0, r.output
+    assert runner.invoke(cli, ["build"]).exit_code == 0
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())  # another CA than the one built
+    before = (in_tmp / "data" / "ca.pem").read_bytes()
+    code, _, err = _pack(runner, "--from-dir", "data", "-o", "x.bin")
+    assert code == 2, err
+    assert "a file to pack, /ca.pem, would replace the bundle at /ca.pem; nothing written" in err
+    assert (
+        "hint: remove data/ca.pem, or, if a build wrote it (before the CA changed: it holds "
+        "other bytes than the gated bundle), run 'esp-cabundle build' to write it again; the "
+        "gated bundle goes to /ca.pem, and the units trust what it holds"
+    ) in " ".join(err.split())
+    assert "from the directory" not in err
+    assert not (in_tmp / "x.bin").exists()
+    assert (in_tmp / "data" / "ca.pem").read_bytes() == before
 
 
 def test_a_ca_path_off_the_boards_is_noted(project: Path, runner: CliRunner) -> None:
@@ -108,10 +132,21 @@ def test_a_file_where_the_board_reads_is_refused_when_the_ca_moves(
     (project / "data" / "ca.pem").write_bytes(ca_pem if content is None else content)
     code, _, err = _pack(runner, "--from-dir", "data", "--ca-path", "/certs/ca.pem", "-o", "x.bin")
     assert code == 2, err
-    assert (
+    err = " ".join(err.split())
+    where = (
         "a file to pack, /ca.pem, is where the board's firmware reads its CA, and the bundle "
-        "goes to /certs/ca.pem: the units would trust /ca.pem, which no gate judged" in err
+        "goes to /certs/ca.pem: "
     )
+    if content is None:  # reviewer item 3: those bytes ARE the gated bundle's
+        assert (
+            f"{where}/ca.pem (data/ca.pem) holds the gated bundle's bytes, so a copy of the "
+            "bundle would stay at /ca.pem beside /certs/ca.pem, and the units would go on "
+            "trusting it after a CA update rewrites /certs/ca.pem alone; nothing written"
+        ) in err
+        assert "no gate judged" not in err
+        assert "(the copy is then left out)" in err
+    else:
+        assert f"{where}the units would trust /ca.pem, which no gate judged" in err
     assert "hint: drop --ca-path: the gated bundle then goes to /ca.pem" in err
     assert not (project / "x.bin").exists()
 

@@ -196,7 +196,13 @@ def pack(
         for w in files.warnings:
             warn(printable(w))
     try:
-        packed = image.pack(gated, files=files.files, timestamp=mtime, spelling=CLI_SPELLING)
+        packed = image.pack(
+            gated,
+            files=files.files,
+            timestamp=mtime,
+            spelling=CLI_SPELLING,
+            from_dir=None if from_dir is None else str(from_dir),
+        )
     except ImageError as e:
         # The library says nothing was written; the CLI knows where it would have gone.
         e.reword(context)

@@ -34,6 +34,7 @@ from .base import (
     checked_path,
     normalize_path,
 )
+from .ca_files import ca_files
 from .fit import (
     NoRewriteRoom,
     Trial,
@@ -523,15 +524,17 @@ def pack_ca_image(
     disk_version: int | None = None,
     spelling: Spelling = PYTHON,
     read_path: str | None = None,
+    from_dir: str | None = None,
 ) -> PackedImage:
     """A new image holding a gated CA at ``ca_path`` (default: the profile's), then
     ``files``; see :func:`pack_image`. The CA is written as the gate rendered it.
     ``spelling``: how the caller's user sets ``ca_path`` (a parameter, a flag or a config
     key), for the hints. ``read_path``: where the board's firmware reads its CA; see
-    :func:`_ca_files` for the files refused or left out there and at ``ca_path``."""
+    :func:`.ca_files.ca_files` for the files refused or left out there and at
+    ``ca_path``; ``from_dir``: the directory ``files`` came from, named in its hints."""
     prof = get_profile(fs_type, profile) if isinstance(profile, str) else profile
     target = checked_path(ca_path or prof.ca_path, f"{FS_NAMES[prof.fs_type]} image's CA file")
-    kept, notes = _ca_files(ca, target, files, read_path, spelling)
+    kept, notes = ca_files(ca, target, files, read_path, spelling, from_dir)
     packed = pack_image(
         fs_type,
         prof,
@@ -544,41 +547,3 @@ def pack_ca_image(
         ca_path=target,
     )
     return replace(packed, notes=notes) if notes else packed
-
-
-def _ca_files(
-    ca: GatedCA,
-    target: str,
-    files: Sequence[tuple[str, bytes]],
-    read_path: str | None,
-    spelling: Spelling,
-) -> tuple[list[tuple[str, bytes]], tuple[str, ...]]:
-    """``files`` without one at the CA path that holds the gated bundle's own bytes (a
-    directory holding the ``ca.pem`` build wrote), and a note saying so. Refused: any
-    other file there (it would replace the gated CA), and, when the CA was moved off
-    ``read_path`` (where the board's firmware reads it), any file at ``read_path``:
-    the units would trust it, and no gate judged it. Nothing is made then."""
-    read = normalize_path(read_path) if read_path is not None else target
-    kept: list[tuple[str, bytes]] = []
-    notes: list[str] = []
-    for path, data in files:
-        p = normalize_path(path)
-        if p == read != target:
-            raise InputError(
-                f"a file to pack, {p}, is where the board's firmware reads its CA, and the "
-                f"bundle goes to {target}: the units would trust {p}, which no gate judged; "
-                "nothing written",
-                hint=f"drop {spelling.ca_path}: the gated bundle then goes to {read}, where "
-                "the units read it",
-            )
-        if p != target:
-            kept.append((path, data))
-        elif data == ca.pem:
-            notes.append(f"{p} of the directory: the bundle's own bytes, packed there; left out")
-        else:
-            raise InputError(
-                f"a file to pack, {p}, would replace the bundle at {target}; nothing written",
-                hint=f"remove {p} from the directory: the gated bundle goes there, and the "
-                "units trust what it holds",
-            )
-    return kept, tuple(notes)
