@@ -173,3 +173,24 @@ def test_the_library_and_build_refuse_alike(project: Path, runner: CliRunner) ->
     assert "is where the board's firmware reads its CA" in r.stderr
     assert "drop ca_path:" in r.stderr
     assert not (project / "fs.bin").exists() and not (project / "cabundle.lock").exists()
+
+
+def test_build_notes_a_ca_path_off_the_boards_as_pack_does(in_tmp: Path, runner: CliRunner) -> None:
+    """Reviewer item 5: an image output naming a board and another ca_path: was built
+    without a word, while pack said the CA moved off the path the firmware reads."""
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: fs.bin, "
+        "board: platformio-esp32, ca_path: /certs/ca.pem}\n"
+        "  - {format: littlefs, path: same.bin, board: platformio-esp32, ca_path: ca.pem}\n"
+    )
+    note = (
+        "the CA goes to /certs/ca.pem, not /ca.pem, where board platformio-esp32's firmware "
+        "reads its CA; flash it only to units whose firmware reads /certs/ca.pem"
+    )
+    r = runner.invoke(cli, ["build"])
+    assert r.exit_code == 0, r.output
+    assert r.stderr.count(f"note: {note}") == 1  # the board's own path, spelt ca.pem: none
+    assert sorted(_files(in_tmp / "fs.bin")) == ["/certs/ca.pem"]
+    r = runner.invoke(cli, ["build", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["notes"] == [note]
