@@ -317,9 +317,9 @@ def render_image_output(
         spelling=CONFIG_SPELLING,
         from_dir=str(output.from_dir) if output.from_dir is not None else None,
     )
-    # a CA moved off the board's path, as pack says it; then from_dir's and packing's
-    moved = ca_path_moved(output.board, spec)
-    notes = (*([moved] if moved else []), *files.notes, *packed.notes)
+    # a size or a CA path off the board's, as pack says them; then from_dir's and packing's
+    off = (size_mismatch(output.board, spec), ca_path_moved(output.board, spec))
+    notes = (*(n for n in off if n), *files.notes, *packed.notes)
     return replace(packed, private=files.private, notes=notes, warnings=files.warnings)
 
 

@@ -194,3 +194,24 @@ def test_build_notes_a_ca_path_off_the_boards_as_pack_does(in_tmp: Path, runner:
     r = runner.invoke(cli, ["build", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["notes"] == [note]
+
+
+def test_build_notes_a_size_off_the_boards_partition_as_pack_does(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """An image output naming a board with a size: that is not its partition's was built
+    without a word, while pack says it: flashed to the board's partition, it does not
+    mount, and a unit that formats on a failed mount loses every file."""
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: littlefs, path: fs.bin, "
+        "board: platformio-esp32, size: 256K}\n"
+        "  - {format: littlefs, path: same.bin, board: platformio-esp32, size: 1408K}\n"
+    )
+    r = runner.invoke(cli, ["build", "--json"])
+    assert r.exit_code == 0, r.output
+    (note,) = json.loads(r.stdout)["notes"]  # the board's own size: none
+    assert note.startswith("the image is 256 KiB, not the size of board platformio-esp32's")
+    args = ["pack", "--board", "platformio-esp32", "--preset", "letsencrypt", "--size", "256K"]
+    r = runner.invoke(cli, [*args, "-o", "p.bin", "--json"])
+    assert r.exit_code == 0, r.output
+    assert note in json.loads(r.stdout)["notes"]  # pack's words
