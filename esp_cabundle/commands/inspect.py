@@ -120,9 +120,10 @@ def inspect(
     With --json: {"ok": true, "reports": [...]}, one report per input; a failed gate
     prints {"ok": false, "error": ..., "violations": [...], "reports": [...]}.
 
-    An input holding more than 1,000 certificates (an ESP-IDF bundle can hold 400,000
-    tiny roots) is shown as its first and last 10 rows and a count by status; --all
-    lists every row, and --json always has them all.
+    An input holding more than 1,000 certificates (a PEM file under the 4 MiB cap holds
+    about 8,000 small ones, an ESP-IDF bundle up to 4,096 roots) is shown as its first
+    and last 10 rows and a count by status; --all lists every row, and --json always
+    has them all.
 
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
     board and its partition table offset is used.
@@ -410,7 +411,7 @@ def _row(f: Finding, at: datetime, warn_days: int | None) -> tuple[str, ...]:
 
 
 def _status_counts(findings: Sequence[Finding], at: datetime, warn_days: int | None) -> str:
-    """``399,990 ok; 10 EXPIRED``: how many rows have each status, most first ("expires
+    """``7,990 ok; 10 EXPIRED``: how many rows have each status, most first ("expires
     in N days" counted as one status, whatever N)."""
     counts: Counter[str] = Counter()
     for f in findings:
