@@ -26,10 +26,12 @@ Cost model (documented, not measured: the virtual unit is instant):
 Targets: flash erases <= 6 sectors per partition, moves <= 10 % of the careful
 baseline's bytes, and is modeled >= 15x faster. Run:
     python benchmarks/bench_flash.py
+    python benchmarks/bench_flash.py --quick    # the first scenario only (a few seconds)
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import tempfile
@@ -222,6 +224,9 @@ def scenario(name: str, load: Callable[[VirtualESP32], None], board: Board) -> N
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="the Mongoose OS fs_0 scenario only")
+    quick = ap.parse_args().quick
     print(__doc__.split("Cost model")[0].splitlines()[0])
     mongoose = load_board("mongoose-os-esp32")
     fs = mongoose.filesystem
@@ -230,6 +235,8 @@ def main() -> None:
         mongoose, filesystem=dataclasses.replace(fs, partitions=("fs_0",))
     )
     scenario("Mongoose OS fs_0 (LittleFS 2.0, 256 KiB)", load_mongoose, fs_0_only)
+    if quick:
+        return
     scenario(
         "Arduino-ESP32 + mDash spiffs (SPIFFS, 1408 KiB)", load_arduino, load_board("mdash-arduino")
     )

@@ -4,8 +4,10 @@ wait4) printed in MB and as a multiple of the image size. A report, not a timed 
 
 The README's figure (an edit holds an image about twice, a listing once) comes from here.
 SPIFFS images stop at 16 MiB (65,535 pages of 256 bytes), so SPIFFS is measured there.
+A command that fails is named and the run exits 1 at the end (a failure is no figure).
 Run:
     python benchmarks/bench_fs_memory.py [--littlefs 64M,256M] [--spiffs 4M,16380K]
+    python benchmarks/bench_fs_memory.py --littlefs 1M --spiffs 1M    # a few seconds
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def main() -> None:
     ap.add_argument("--littlefs", default="64M,256M", help="LittleFS image sizes (64M,256M)")
     ap.add_argument("--spiffs", default="4M,16380K", help="SPIFFS image sizes (4M,16380K)")
     args = ap.parse_args()
+    failed = 0
     with tempfile.TemporaryDirectory(prefix="bench-fs-memory-") as tmp:
         work = Path(tmp)
         (work / "ca.pem").write_bytes(CA.read_bytes())
@@ -54,6 +57,7 @@ def main() -> None:
                 pack = ["pack", "--fs", fs, "--profile", "esp-idf", "--size", given]
                 code, _ = peak_rss([*pack, "--bundle", "ca.pem", "-o", image.name], work)
                 if code:
+                    failed += 1
                     continue
                 # README's claims, each measured: put and rm edit (about twice), ls and
                 # inspect read (about once); rm takes away what put added.
@@ -65,6 +69,7 @@ def main() -> None:
                 ):
                     code, peak = peak_rss(argv, work)
                     if code:
+                        failed += 1
                         continue
                     print(
                         f"{fs:10s} {size / (1 << 20):6.1f} MiB  {verb:8s}  "
@@ -72,6 +77,8 @@ def main() -> None:
                         f"{peak / size:7.2f}   {(peak - base) / size:7.2f}"
                     )
                 image.unlink()
+    if failed:
+        sys.exit(f"bench_fs_memory: {failed} command(s) failed (above); their figures are missing")
 
 
 if __name__ == "__main__":
