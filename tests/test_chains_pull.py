@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle import chains_pull
 from esp_cabundle.chains import load_chain_file
 from esp_cabundle.chains_pull import PullFailed, PullResult, combined_exit_code
 from esp_cabundle.cli import cli
@@ -180,3 +182,34 @@ def test_the_retry_hint_keeps_the_targets_asked_for(
     assert r.exit_code == 3, r.output
     assert "once it answers: esp-cabundle chains pull --target b\n" in r.stderr
     assert "- a: " not in r.stderr
+
+
+def test_ctrl_c_saves_nothing(
+    runner: CliRunner,
+    in_tmp: Path,
+    chain: tuple[Minted, Minted],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README: "Ctrl-C saves nothing". The first target is captured, Ctrl-C lands while
+    the second is: exit 130, no chain file written, the saved ones byte for byte."""
+    leaf, inter = chain
+    captured: list[str] = []
+    real = chains_pull.capture_chain
+
+    def capture(host: str, port: int, **kwargs: Any) -> Any:
+        captured.append(f"{host}:{port}")
+        if len(captured) == 2:
+            raise KeyboardInterrupt
+        return real(host, port, **kwargs)
+
+    monkeypatch.setattr(chains_pull, "capture_chain", capture)
+    (in_tmp / "chains").mkdir()
+    saved = {"one.pem": b"# one, saved last month\n", "two.pem": b"# two, saved last month\n"}
+    for name, data in saved.items():
+        (in_tmp / "chains" / name).write_bytes(data)
+    with tls_server([leaf, inter]) as port:
+        _config(in_tmp / "cabundle.yaml", {"one": port, "two": port, "new": port})
+        r = runner.invoke(cli, ["chains", "pull", "--timeout", "2"])
+    assert r.exit_code == 130, r.output
+    assert len(captured) == 2  # the first was captured, the third never tried
+    assert {p.name: p.read_bytes() for p in (in_tmp / "chains").iterdir()} == saved
