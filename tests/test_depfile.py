@@ -421,3 +421,48 @@ def test_make_is_done_after_a_build_that_wrote_into_its_from_dir(in_tmp: Path) -
     assert "'data/ca.pem' is up to date" in out
     # an output left unchanged elsewhere keeps its mtime: firmware including it not rebuilt
     assert (in_tmp / "main" / "ca.pem").stat().st_mtime_ns == firmware_ca
+
+
+@pytest.mark.skipif(shutil.which("ninja") is None, reason="ninja is not installed")
+@pytest.mark.parametrize("restat", [True, False])
+def test_ninja_restat_stops_the_build_after_an_input_that_changes_no_output(
+    in_tmp: Path, restat: bool
+) -> None:
+    """README: an output that already holds its bytes is left as it was, so an input
+    edited without changing the outputs makes make run the build each time; Ninja's
+    ``restat = 1`` stops that: one run, then "no work to do". Without it, every run builds
+    again (which shows this test can tell the two apart)."""
+    (in_tmp / "myroot.pem").write_bytes(mint("Ninja Root").pem)
+    cfg = in_tmp / "cabundle.yaml"
+    cfg.write_text(
+        "roots: [myroot.pem]\nallow: [not-ca]\noutputs:\n  - {format: pem, path: ca.pem}\n"
+    )
+    (in_tmp / "build.ninja").write_text(
+        "rule cabundle\n"
+        "  command = esp-cabundle build --depfile ca.d -q\n"
+        "  depfile = ca.d\n"
+        "  deps = gcc\n"
+        + ("  restat = 1\n" if restat else "")
+        + "build ca.pem cabundle.lock: cabundle cabundle.yaml\n"
+    )
+    env = child_env()
+
+    def ninja() -> str:
+        p = subprocess.run(["ninja"], cwd=in_tmp, env=env, capture_output=True, text=True)
+        assert p.returncode == 0, p.stdout + p.stderr
+        return p.stdout
+
+    assert "esp-cabundle build" in ninja()
+    assert "no work to do" in ninja()
+    before = (in_tmp / "ca.pem").read_bytes(), (in_tmp / "ca.pem").stat().st_mtime_ns
+    cfg.write_text(cfg.read_text() + "# a comment: the outputs stay as they were\n")
+    later = (in_tmp / "ca.pem").stat().st_mtime + 60
+    os.utime(cfg, (later, later))
+    assert "esp-cabundle build" in ninja()  # the input changed: one run
+    after = (in_tmp / "ca.pem").read_bytes(), (in_tmp / "ca.pem").stat().st_mtime_ns
+    assert after == before  # which wrote nothing
+    second = ninja()
+    if restat:
+        assert "no work to do" in second
+    else:
+        assert "esp-cabundle build" in second
