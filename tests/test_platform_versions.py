@@ -67,6 +67,8 @@ def test_unreleased_versions_are_refused(typed: str, meant: str | None, words: s
         ("arduino-2.0.17", DISK_VERSION_2_1),
         ("arduino-3.2.1", DISK_VERSION_2_1),
         ("arduino-3.3.12", DISK_VERSION_2_1),
+        ("arduino-3.3.13", DISK_VERSION_2_1),  # README: "3.3.13 on, 3.4.0 on" accepted
+        ("arduino-3.4.0", DISK_VERSION_2_1),
         ("arduino-3.3.20", DISK_VERSION_2_1),  # a later 3.3.x: the 3.x line reads 2.1
         ("arduino-3.9.0", DISK_VERSION_2_1),  # a later 3.y, as README says
         ("esp_littlefs-1.5.5", DISK_VERSION_2_0),
