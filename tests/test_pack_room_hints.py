@@ -231,6 +231,43 @@ def test_many_small_files_get_the_plain_hint_at_once(tmp_path: Path) -> None:
     assert caught.value.hint == "nothing was written; use a larger partition, or pack fewer files"
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("size", "file_bytes", "tried"),
+    [
+        (64 << 10, (16 << 20) + 1, [16 << 20]),  # no more than 16 MiB is tried
+        (17 << 20, 18 << 20, []),  # an image already past 16 MiB: no size searched
+    ],
+)
+def test_no_size_is_searched_for_past_16_mib(size: int, file_bytes: int, tried: list[int]) -> None:
+    """README: the size is found "for up to 64 files and 16 MiB" (fs.fit.FIT_LIMIT):
+    files that 16 MiB does not hold get the plain hint, every size tried at most 16 MiB."""
+    sizes: list[int] = []
+    real = edit_module._packed_image
+
+    def counted(fs_type: str, prof: object, at: int, *args: object) -> object:
+        sizes.append(at)
+        return real(fs_type, prof, at, *args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(edit_module, "_packed_image", counted)
+        with pytest.raises(NoRoomError) as caught:
+            pack_image("littlefs", "esp-idf", size, [("/big.bin", bytes(file_bytes))])
+    assert sizes == [size, *tried]  # the pack itself, then the sizes the search tried
+    assert caught.value.hint == "nothing was written; use a larger partition, or pack fewer files"
+
+
+@pytest.mark.timeout(60)
+def test_files_just_under_16_mib_get_a_size() -> None:
+    """The other side of the 16 MiB cap: files 16 MiB holds are named a size."""
+    files = [("/big.bin", bytes((16 << 20) - (64 << 10)))]
+    with pytest.raises(NoRoomError) as caught:
+        pack_image("littlefs", "esp-idf", 64 << 10, files)
+    found = re.search(r"size=(\d+) or more", caught.value.hint or "")
+    assert found, caught.value.hint
+    assert (16 << 20) - (64 << 10) < int(found.group(1)) <= 16 << 20
+
+
 _MANY_SMALL_FILES = """
 import pathlib, sys
 d = pathlib.Path("D")
