@@ -162,7 +162,8 @@ def test_mongoose_plan_reads_little_and_orders_the_commit_last() -> None:
             SECTOR_SIZE,
         )
         assert all(w.role == "new data" for w in c.writes[:-1])
-        assert c.bytes_read <= 24 * KiB  # of a 256 KiB partition
+        # of a 256 KiB partition: README says "about 10 KiB" (10,496 bytes)
+        assert 8 * KiB <= c.bytes_read <= 12 * KiB
         assert [f.path for f in c.files] == ["/big.dat", "/conf0.json", "/conf9.json", "/log.txt"]
     assert dump.bytes_read == plan.bytes_read
     new = apply(flash, plan.writes)
