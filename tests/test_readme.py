@@ -30,6 +30,7 @@ from support.doc_commands import (
     BackgroundUnits,
     Command,
     FleetStandIns,
+    Outcome,
     UnitPool,
     command,
     copy_examples,
@@ -37,6 +38,7 @@ from support.doc_commands import (
     freeze_clock,
     markdown_commands,
     run_command,
+    unsaid,
     uses_port,
 )
 
@@ -90,14 +92,17 @@ def run_in_order(
             skipped.append(cmd)
             continue
         if background is not None and background.start(cmd, cwd):
+            assert not cmd.says, f"{cmd.source}: a background line's output is not read"
             ran.append(cmd)
             continue
         if re.match(r"^python3? -m pytest\b", cmd.text):
+            assert not cmd.says, f"{cmd.source}: a pytest line is collected, not run"
             run_pytest_line(cmd)
             ran.append(cmd)
             continue
         m = _CD.match(cmd.text.split("#", 1)[0].strip())
         if m:
+            assert not cmd.says, f"{cmd.source}: a cd line's output is not read"
             if m.group("before"):
                 out = run_command(command(m.group("before"), cmd.source), cwd)
                 assert out.code == 0, out.describe(cmd)
@@ -107,6 +112,8 @@ def run_in_order(
             continue
         out = run_command(cmd, cwd, ports=ports)
         assert out.code == cmd.expect, out.describe(cmd)
+        wrong = unsaid(cmd, out)
+        assert wrong is None, wrong
         ran.append(cmd)
     assert cwd == scratch.resolve(), "a block changed directory without coming back"
     return ran, skipped
@@ -155,6 +162,7 @@ def test_readme_commands_run_as_shown(
     # the bench section's rehearsal unit, and the push rehearsal's (MQTT ones need mosquitto)
     assert units.started >= (3 if fleet.used >= {"mqtt"} else 2)
     assert len(ran) > 40, len(ran)
+    assert sum(bool(c.says) for c in ran) >= 20  # lines whose printed text was checked
     # The marks are honest: exactly the lines that need the network are skipped.
     for c in cmds:
         assert c.network == needs_network(c.text), f"{c.source}: `{c.text}`"
@@ -172,6 +180,21 @@ def test_readme_commands_run_as_shown(
     symptoms = " ".join(s for s, _ in rows)
     for needle in ("-0x2700", "0xffffd900", "-0x3000", "BADCERT_FUTURE", "Mongoose OS"):
         assert needle in symptoms, needle
+
+
+def test_a_comment_after_an_arrow_is_text_the_command_must_print() -> None:
+    """``# exit 1 => A ... B``: exit 1, and A then B in the output, white space loose."""
+    cmd = command("esp-cabundle x --y   # exit 1 => CA: 5 roots ... until 2035", "R:1")
+    assert cmd.expect == 1 and cmd.says == ("CA: 5 roots", "until 2035")
+    assert unsaid(cmd, Outcome(1, "", "CA: 5\n  roots, accepted until 2035")) is None
+    missing = unsaid(cmd, Outcome(1, "CA: 5 roots", "accepted until 2036"))
+    assert missing is not None and "R:1: `esp-cabundle x --y" in missing
+    assert "does not print 'until 2035'\n" in missing
+    backwards = unsaid(cmd, Outcome(1, "until 2035, CA: 5 roots", ""))
+    assert backwards is not None and "'until 2035' after the text before it" in backwards
+    assert unsaid(cmd, Outcome(1, "until 2035", "CA: 5 roots")) is None  # stderr first
+    prose = command("esp-cabundle x   # what it shows", "R:2")
+    assert prose.says == () and unsaid(prose, Outcome(0, "", "")) is None
 
 
 def test_readme_yaml_blocks_are_valid_configs(tmp_path: Path) -> None:
@@ -301,6 +324,8 @@ def test_readme_says_how_its_blocks_run_as_this_test_runs_them() -> None:
     for words in (
         f"clock at {TODAY}",
         "`# exit N`",
+        "`# => TEXT`",
+        "each part between ` ... `",
         f"`# {NETWORK_MARK}`",
         *(f"`{rel}`" for rel in NETWORK_STANDINS),
         "`/dev/ttyUSB0`, `COM3`",

@@ -10,7 +10,9 @@ Commands are taken from the files themselves (```sh blocks, Makefile recipes, CM
   ``support/clock/sitecustomize.py`` in child processes), so verdicts do not depend on
   the day the tests run.
 - A trailing ``# exit N`` comment states the expected exit code (default 0); a line
-  marked ``# needs network`` is never run.
+  marked ``# needs network`` is never run. Text after ``=>`` in the comment is what the
+  command prints: pieces split at `` ... ``, each found in order in its output
+  (:func:`unsaid`).
 - Serial ports (``/dev/ttyUSB0``, ``COM3``) are replaced by the URL of a virtual ESP32
   (esp_cabundle.virtual) preloaded with the layout the command's board implies.
 - ``esp-cabundle virtual-unit ... --listen PORT &`` starts that command as a child
@@ -48,6 +50,7 @@ CLOCK_DIR = Path(__file__).resolve().parent / "clock"
 BIN_DIR = Path(sys.executable).parent
 NETWORK_MARK = "needs network"
 _EXIT_RE = re.compile(r"#\s*exit (\d+)\b")
+_SAYS_RE = re.compile(r"\s#\s[^#]*?=>\s*(?P<says>.+)$")
 _PORT_RE = re.compile(r"(?<![\w/])(/dev/tty[A-Za-z]+\d*|COM\d+)\b")
 _GLOB_RE = re.compile(r"(?:-p|--port)\s+(['\"]?)(?P<glob>/dev/tty[A-Za-z]+)\*\1")
 _SHELL_TOKENS = {"|", "||", "&&", ";", ">", ">>", "<", "&", "2>", "(", ")"}
@@ -62,6 +65,7 @@ class Command:
     source: str  # file:line, for failure messages
     expect: int = 0
     network: bool = False
+    says: tuple[str, ...] = ()  # what its ``# ... => TEXT`` comment says it prints
 
     @property
     def argv(self) -> list[str]:
@@ -129,7 +133,41 @@ def logical_lines(text: str, first_line: int = 1) -> list[tuple[int, str]]:
 
 def command(text: str, source: str) -> Command:
     m = _EXIT_RE.search(text)
-    return Command(text, source, int(m.group(1)) if m else 0, NETWORK_MARK in text)
+    said = _SAYS_RE.search(text)
+    says = tuple(p.strip() for p in said.group("says").split(" ... ")) if said else ()
+    return Command(text, source, int(m.group(1)) if m else 0, NETWORK_MARK in text, says)
+
+
+def unsaid(cmd: Command, out: Outcome) -> str | None:
+    """Why ``out`` is not what ``cmd``'s ``=>`` comment says it prints (None: it is):
+    each piece must appear, in order, in its output, runs of white space as one space (a
+    wrapped report line reads as one); standard error may come before or after standard
+    output, as a terminal interleaves them."""
+    pieces = [" ".join(p.split()) for p in cmd.says]
+    both = [
+        " ".join(f"{a}\n{b}".split())
+        for a, b in ((out.stdout, out.stderr), (out.stderr, out.stdout))
+    ]
+
+    def first_missing(printed: str) -> str | None:
+        at = 0
+        for piece in pieces:
+            found = printed.find(piece, at)
+            if found < 0:
+                return piece
+            at = found + len(piece)
+        return None
+
+    missing = [first_missing(printed) for printed in both]
+    if None in missing:
+        return None
+    piece = missing[0]
+    assert piece is not None
+    where = " after the text before it" if piece in both[0] else ""
+    return (
+        f"{cmd.source}: `{cmd.text}` does not print {piece!r}{where}\n"
+        f"--- stdout\n{out.stdout[-3000:]}\n--- stderr\n{out.stderr[-3000:]}"
+    )
 
 
 def markdown_commands(path: Path, *, label: str | None = None) -> list[Command]:
