@@ -393,8 +393,10 @@ def saving_hint(
     ``chains show --host`` one without a config (``build --target``); a script (``spelling``
     not the CLI's) writes what ``capture_chain`` returns, as here."""
     if not spelling.cli:
-        host = t.host or _server_of_file(t.name).rsplit(":", 1)[0]
-        args = [repr(host)] + [str(t.port)] * (t.port != DEFAULT_PORT)
+        host, port = t.host, t.port
+        if host is None:  # a chain file: the server its name says (HOST_PORT: that port)
+            host, port = parse_host_port(_server_of_file(t.name))
+        args = [repr(host)] + [str(port)] * (port != DEFAULT_PORT)
         args += [f"server_name={t.sni_name!r}"] * bool(t.sni_name)
         call = f"capture_chain({', '.join(args)}).to_pem()"
         save = f"save it as {path} with: Path({str(path)!r}).write_bytes({call})"

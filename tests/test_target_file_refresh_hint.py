@@ -40,3 +40,11 @@ def test_a_scripts_hint_captures_host_not_the_stem() -> None:
     t = Target(name="short", chain=Path("short.pem"))
     said = saving_hint(t, Path("short.pem"), None, None, PYTHON)
     assert "capture_chain('HOST')" in said and "'short'" not in said, said
+
+
+def test_a_scripts_hint_keeps_the_port_a_file_name_says() -> None:
+    """``mdash.net_8443.pem`` (as chains pull names a target with a port): the script's
+    line captured port 443 into the 8443 file, while the CLI's said mdash.net:8443."""
+    t = Target(name="mdash.net_8443", chain=Path("mdash.net_8443.pem"))
+    said = saving_hint(t, Path("mdash.net_8443.pem"), None, None, PYTHON)
+    assert "capture_chain('mdash.net', 8443)" in said, said
