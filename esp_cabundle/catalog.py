@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ._patterns import lazy_re
-from .certs import Certificate, certificate_once
+from .certificate import Certificate, certificate_once
 from .errors import CatalogError
 from .known_roots import data_table
 from .spelling import PYTHON, Spelling

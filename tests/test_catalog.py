@@ -195,7 +195,7 @@ def test_shipped_root_metadata_matches_the_certificates(catalog: Catalog) -> Non
     """Preset builds read facts from root-metadata.json instead of parsing X.509; the file
     must say exactly what parsing the DER says (regenerate with write_root_metadata)."""
     from esp_cabundle.catalog import ROOT_METADATA_FILE, render_root_metadata
-    from esp_cabundle.certs import _X509, Certificate
+    from esp_cabundle.certificate import _X509, Certificate
 
     assert ROOT_METADATA_FILE.read_text(encoding="utf-8") == render_root_metadata(catalog)
     import json

@@ -132,7 +132,7 @@ def test_no_import_circle_among_the_package_modules() -> None:
 # and ``build`` never pay for them (benchmarks/bench_startup.py).
 HEAVY_WRAPPERS: dict[str, tuple[str, ...]] = {
     "cryptography": (
-        "esp_cabundle.certs",
+        "esp_cabundle.certificate",
         "esp_cabundle.pubkeys",
         "esp_cabundle.formats.idf_bundle",
         "esp_cabundle.keyscan_nested",  # naming the certificate a key was found in
@@ -286,7 +286,7 @@ def compile(pattern, flags=0):
     seen.append(str(pattern))
     return _compile(pattern, flags)
 re.compile = compile
-from esp_cabundle import catalog, certs, dates, fileio, limits, ui
+from esp_cabundle import catalog, certificate, certs, dates, fileio, limits, ui
 from esp_cabundle.formats import c_source, idf_bundle
 from esp_cabundle.fs import lfs_platforms, lfs_releases
 lazy = [
@@ -303,7 +303,7 @@ print(limits.json_key_line('{\\n"a": 1}', "a"), idf_bundle.bundle_format_for("id
 print(catalog.normalize_fingerprint("AB" * 32) == "ab" * 32, ui._wrapped("a b", 1, "", ""))
 print(lfs_platforms.resolve_platform("arduino-2.0.0").spec)
 print(lfs_releases.version_problem("arduino", "2.0.017").meant)
-print(certs._parse_reason(ValueError('ParseError { kind: InvalidValue, location: ["X"] }')))
+print(certificate._parse_reason(ValueError('ParseError { kind: InvalidValue, location: ["X"] }')))
 c_source.check_c_option("name", "ca_pem")
 """
 
