@@ -1,0 +1,229 @@
+"""The planner's partition checks (:mod:`.plan`): opening a partition as the board's
+file system, and, when it does not fit, what to say: a partition that does not mount
+(what it holds instead, flash encryption), a file marking another firmware, a table of
+another board (the shipped boards it fits).
+
+Split from :mod:`.plan` to keep it small: all but :func:`_open` run only on a refusal,
+and their costly imports are deferred into them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..blocks import FlashCache, SourceView
+from ..errors import EspCabundleError, FlashError, ImageError, InputError
+from ..fs import detect_fs_type
+from ..fs.base import FS_NAMES
+from ..fs.inplace import PartitionEdit
+from ..fs.lfs_profiles import LITTLEFS_PROFILES
+from ..fs.lfs_safe import LittleFsEdit
+from ..fs.lfs_superblock import MAGIC
+from ..fs.spiffs_layout import get_spiffs_profile
+from ..fs.spiffs_safe import SpiffsEdit
+from ..partitions import Partition, PartitionTable
+from ..spelling import PYTHON, Spelling
+from .damaged import damaged_fs_note, torn_fs_error
+
+if TYPE_CHECKING:
+    from ..boards import Board
+    from .serial import SerialUnit
+
+__all__: list[str] = []  # the planner's own helpers: see plan_ca_update
+
+
+def _open(
+    cache: FlashCache, p: Partition, fs_type: str, profile: str, spelling: Spelling
+) -> PartitionEdit | None:
+    if fs_type == "littlefs":
+        return LittleFsEdit.open(cache, p.offset, p.size, LITTLEFS_PROFILES[profile], spelling)
+    return SpiffsEdit.open(cache, p.offset, p.size, get_spiffs_profile(profile))
+
+
+def _refuse_foreign_firmware(
+    p: Partition, board: Board, edit: PartitionEdit, spelling: Spelling
+) -> None:
+    """Refuse (InputError) a partition holding a file that marks another firmware than
+    ``board``'s (``/mdash.cfg`` under ``arduino-esp32-spiffs``): the CA would be judged
+    by rules that are not the unit's, and one mdash-arduino refuses (it cuts the unit
+    off mdash.net) would go through. The hint is the update typed, with the board the
+    file marks (of the same file system: the partition mounted as the board's)."""
+    fs = board.filesystem
+    if not edit.files or fs is None:  # fs: the partition was mounted as the board's
+        return
+    # deferred: loads every shipped board, only for a partition holding some file
+    from ..board_fit import foreign_mark
+
+    found = foreign_mark(board, (f.path for f in edit.files), fs_type=fs.fs_type)
+    if found is None:
+        return
+    path, keepers, names = found.path, found.keepers, found.names
+    if len(keepers) == 1:
+        hint = spelling.board_again_for(keepers[0].name)
+    elif keepers:
+        hint = f"name the board the unit runs ({names})"
+    else:  # none of the partition's file system: a board named would not mount it
+        hint = found.no_keeper()
+    title = _title(found.firmware)
+    runs = f"board {names}" if keepers else f"{title} firmware"
+    raise InputError(
+        f"partition '{p.name}' holds {path}, which only {title} firmware keeps: "
+        f"the unit runs {runs}, not {board.name}, whose CA rules are not its "
+        f"firmware's (a board file made for that firmware lists {path} in its "
+        "config_files); nothing written",
+        hint=f"is this the right {spelling.board}? {hint}",
+    )
+
+
+def _title(firmware: str) -> str:
+    # deferred: the firmware tables load only for a refusal
+    from ..firmware import load_firmware
+
+    try:
+        return load_firmware(firmware).title
+    except InputError:
+        return firmware
+
+
+def _with_table_board(
+    hint: str | None, table: PartitionTable, cache: FlashCache, spelling: Spelling
+) -> str | None:
+    """``hint`` ("is this the right board?") plus the shipped board whose partitions
+    ``table`` has, as the next thing to try (``spelling.board_again``: the flash typed,
+    with that board): a board's LittleFS and SPIFFS variants (mongoose-os-esp32 and
+    mongoose-os-esp32-spiffs) are told apart by the LittleFS magic in the first
+    partition (two 8-byte reads); boards of one file system on one partition
+    (arduino-esp32-spiffs, mdash-arduino, ...) by the files it holds that mark a
+    firmware (``/mdash.cfg``: :func:`_marked`). Still several: they are named, and the
+    line given says ``--board BOARD``, which runs for none of them as it stands, as any
+    one could be the wrong board's (its CA rules not the unit's)."""
+    # deferred: loads every shipped board, only for a table the board given does not fit
+    from ..board_fit import boards_for_table
+
+    found = boards_for_table(table)
+    if len(found) > 1:
+        found = tuple(b for b in found if _fs_matches(b, table, cache)) or found
+    if len(found) > 1:
+        found = _marked(found, table, cache) or found
+    if not found:
+        return hint
+    named = " or ".join(
+        f"{b.name} ({FS_NAMES.get(b.filesystem.fs_type, '')} on "  # type: ignore[union-attr]
+        f"{', '.join(p.name for p in b.fs_partitions(table))})"
+        for b in found
+    )
+    said = f"the unit's partitions are those of board {named}"
+    if len(found) == 1:
+        said = f"{said}: {spelling.board_again_for(found[0].name)}"
+    else:
+        said = (
+            f"{said}, and its file system holds no file that tells their firmware apart "
+            f"(as /mdash.cfg marks mDash): name the one the unit runs, as their CA rules "
+            f"differ: {spelling.board_again_for('BOARD')}"
+        )
+    return f"{hint}; {said}" if hint else said
+
+
+def _marked(
+    found: tuple[Board, ...], table: PartitionTable, cache: FlashCache
+) -> tuple[Board, ...]:
+    """Those of ``found`` whose firmware the files in their first partition mark
+    (:func:`~esp_cabundle.board_fit.boards_marked`); () if none does, or the partition
+    does not mount. Opening a SPIFFS partition reads all of it: only on this refusal."""
+    # deferred: loaded already by the caller
+    from ..board_fit import boards_marked
+
+    out: list[Board] = []
+    listed: dict[tuple[int, str, str], tuple[str, ...]] = {}
+    for b in found:
+        fs = b.filesystem
+        assert fs is not None  # boards_for_table keeps boards with a file system
+        p = b.fs_partitions(table)[0]
+        key = (p.offset, fs.fs_type, fs.profile)
+        if key not in listed:
+            try:
+                edit = _open(cache, p, fs.fs_type, fs.profile, PYTHON)
+            except EspCabundleError:  # not mounting, or the unit not answering: no word
+                edit = None
+            listed[key] = tuple(f.path for f in edit.files) if edit is not None else ()
+        out.extend(boards_marked((b,), listed[key]))
+    return tuple(out)
+
+
+def _fs_matches(board: Board, table: PartitionTable, cache: FlashCache) -> bool:
+    """Whether the first of ``board``'s partitions in ``table`` holds LittleFS exactly
+    when the board's file system is LittleFS."""
+    fs = board.filesystem
+    if fs is None:
+        return False
+    first = board.fs_partitions(table)[0]
+    profile = fs.profile if fs.fs_type == "littlefs" else "esp-idf"
+    return _holds_littlefs(cache, first, profile) == (fs.fs_type == "littlefs")
+
+
+def _holds_littlefs(cache: FlashCache, p: Partition, profile: str) -> bool:
+    """The LittleFS magic at offset 8 of block 0 or 1: the pages LittleFsEdit.open has
+    read already, so asking costs a unit no read over its link."""
+    bs = LITTLEFS_PROFILES[profile].block_size
+    if p.size < 2 * bs:
+        return False
+    return MAGIC in (cache.read(p.offset + 8, 8), cache.read(p.offset + bs + 8, 8))
+
+
+def _mount_failure(
+    p: Partition, board: Board, cache: FlashCache, e: ImageError, spelling: Spelling
+) -> ImageError | FlashError:
+    """Say what the partition holds instead, where its bytes were all read (a dump, or
+    a SPIFFS partition), and what the table's ``encrypted`` flag suggests (naming the
+    board and the tools as ``spelling`` does)."""
+    fs = board.filesystem
+    assert fs is not None
+    said = f"partition {p.describe()} does not mount as {fs.fs_type} ({fs.profile} profile): "
+    said += e.message
+    found: str | None = None
+    if cache.known(p.offset, p.size):
+        try:
+            found = detect_fs_type(cache.read(p.offset, p.size))
+        except ImageError:
+            found = None
+    if found is None and fs.fs_type == "littlefs" and _holds_littlefs(cache, p, fs.profile):
+        found = "littlefs"  # its magic is there: a file system, not ciphertext
+    efuses = _efuse_encryption(cache) if found is None else None  # read once, if at all
+    if found is not None and found != fs.fs_type:
+        hint = (
+            f"the partition holds a {found} file system; pick a board whose file system is "
+            f"{found} ({spelling.boards})"
+        )
+    elif found is None and (p.encrypted or efuses is not None):
+        hint = damaged_fs_note(p, efuses, spelling, board.name)
+    elif found == fs.fs_type and e.hint is None and (unit := _unit_of(cache)) is not None:
+        return torn_fs_error(p, said, unit.name, spelling)
+    else:
+        hint = e.hint or (
+            f"is {spelling.board} {board.name} right for this unit? ({spelling.inspect} "
+            "shows what it holds)"
+        )
+    return ImageError(f"{said}; nothing written, nothing formatted", hint=hint)
+
+
+def _efuse_encryption(cache: FlashCache) -> bool | None:
+    """Flash encryption as the unit's eFuses say (None for a dump: not known, nor when
+    reading them fails: the mount failure being told matters more than that failure)."""
+    unit = _unit_of(cache)
+    if unit is None:
+        return None
+    try:
+        return unit.security().flash_encryption
+    except EspCabundleError:
+        return None
+
+
+def _unit_of(cache: FlashCache) -> SerialUnit | None:
+    """The unit behind ``cache`` (None: a dump)."""
+    # deferred: esptool's unit class, only when a partition failed to mount
+    from .serial import SerialUnit
+
+    unit = cache.source
+    while isinstance(unit, SourceView):  # a guard in front of the unit
+        unit = unit.source
+    return unit if isinstance(unit, SerialUnit) else None
