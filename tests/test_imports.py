@@ -153,7 +153,11 @@ HEAVY_WRAPPERS: dict[str, tuple[str, ...]] = {
     "websockets": ("esp_cabundle.push.http", "esp_cabundle.virtual.rpc_links"),
     "esptool": ("esp_cabundle.flash.serial", "esp_cabundle.flash.esptool_log"),
     "esp_pylib": ("esp_cabundle.flash.esptool_log",),
-    "littlefs": ("esp_cabundle.fs.lfs_device", "esp_cabundle.fs.littlefs"),
+    "littlefs": (
+        "esp_cabundle.fs.lfs_device",
+        "esp_cabundle.fs.lfs_files",
+        "esp_cabundle.fs.littlefs",
+    ),
     "serial": (
         "esp_cabundle.flash.ports",
         "esp_cabundle.flash.serial",
