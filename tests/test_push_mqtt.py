@@ -368,7 +368,8 @@ def test_watch_stops_at_the_deadline_of_the_units_old_file(
     assert report.deadline == soon and meta["deadline"] == soon.isoformat()
     assert datetime.now(timezone.utc) >= soon and report.passes > 1 and not report.ok
     past = datetime(2024, 6, 6, tzinfo=timezone.utc)
-    report, meta = campaign(past, datetime.now(timezone.utc) + timedelta(seconds=1.5), "past.db")
+    # 3 s: on a loaded CI the first pass alone took 1.5 s, leaving no room for a second
+    report, meta = campaign(past, datetime.now(timezone.utc) + timedelta(seconds=3), "past.db")
     assert report.deadline is None and report.failing_since == past and report.passes > 1
     assert meta["failing_since"].startswith("2024-06-06") and "deadline" not in meta
 
