@@ -199,11 +199,20 @@ class Board:
     version: str | None = None
     version_given: bool = False
     release: Release | None = None
+    # the partitions CSV ``layout: NAME`` read (its path), "" for a layout written inline
+    layout_file: str = ""
 
     @property
     def full_name(self) -> str:
         """``mdash-arduino@1.2.13`` (the version in use), or the bare name."""
         return f"{self.name}@{self.version}" if self.version else self.name
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """The files this profile was read from: its board file (none for one made in
+        code) and the partitions CSV its layout names; what is built from it depends on
+        each (a build's dependency file lists them)."""
+        return tuple(f for f in (self.source, self.layout_file) if f)
 
     def device_profile(self) -> DeviceProfile:
         """How this board's units verify a server (``verify_chain(..., profile)``): its

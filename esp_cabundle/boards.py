@@ -253,15 +253,17 @@ _LAYOUT_HINT = (
 )
 
 
-def _layout(node: Node, *, offset: int, flash_size: int) -> PartitionTable:
+def _layout(node: Node, *, offset: int, flash_size: int) -> tuple[PartitionTable, str]:
     """``partition_table.layout``: the table's CSV text, or the path of a project's own
     partitions CSV (ESP-IDF, PlatformIO), relative to the board file: one line with no
-    comma, which no CSV row is (it has five fields)."""
+    comma, which no CSV row is (it has five fields). With the path of the CSV read ("" for
+    text): what is built from the board depends on that file too."""
     text = node.as_str()
     if text.strip() and "\n" not in text.strip() and "," not in text:
         return _layout_file(node, text.strip(), offset=offset, flash_size=flash_size)
     try:
-        return PartitionTable.from_csv(text, offset=offset, flash_size=flash_size, source="csv")
+        table = PartitionTable.from_csv(text, offset=offset, flash_size=flash_size, source="csv")
+        return table, ""
     except PartitionTableError as e:
         # CSV line n sits n lines below the "layout: |" key; a one-line value is on it.
         below = e.line is not None and "\n" in text
@@ -275,7 +277,9 @@ def _layout(node: Node, *, offset: int, flash_size: int) -> PartitionTable:
         ) from e
 
 
-def _layout_file(node: Node, name: str, *, offset: int, flash_size: int) -> PartitionTable:
+def _layout_file(
+    node: Node, name: str, *, offset: int, flash_size: int
+) -> tuple[PartitionTable, str]:
     """The partitions CSV ``layout: NAME`` names, beside the board file (as a config's
     ``chain:`` is read beside the config); its errors name that file and line."""
     path = Path(node.where).parent / Path(name).expanduser()
@@ -291,7 +295,10 @@ def _layout_file(node: Node, name: str, *, offset: int, flash_size: int) -> Part
     except InputError as e:
         raise node.error(e.message, hint=e.hint or _LAYOUT_HINT) from e
     try:
-        return PartitionTable.from_csv(text, offset=offset, flash_size=flash_size, source=str(path))
+        table = PartitionTable.from_csv(
+            text, offset=offset, flash_size=flash_size, source=str(path)
+        )
+        return table, str(path)
     except PartitionTableError as e:
         raise ConfigError(
             f"{e.message} (the partition_table.layout of {node.where}:{node.line})",
@@ -324,6 +331,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
 
     table_offset = DEFAULT_TABLE_OFFSET
     layout: PartitionTable | None = None
+    layout_file = ""
     if "partition_table" in top:
         pt = top["partition_table"].as_mapping(("offset", "layout"))
         if "offset" in pt:
@@ -331,7 +339,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
             if table_offset % 0x1000:
                 raise pt["offset"].error(f"{table_offset:#x} is not 4 KiB aligned")
         if "layout" in pt:
-            layout = _layout(pt["layout"], offset=table_offset, flash_size=flash_size)
+            layout, layout_file = _layout(pt["layout"], offset=table_offset, flash_size=flash_size)
 
     filesystem = _parse_fs(top["filesystem"]) if "filesystem" in top else None
     output = _parse_output(top["output"])
@@ -386,6 +394,7 @@ def parse_board(text: str, *, source: str, expected_name: str | None = None) -> 
         verify=verify,
         filesystem=filesystem,
         layout=layout,
+        layout_file=layout_file,
         notes=notes,
         source=source,
         firmware=firmware,

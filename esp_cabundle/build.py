@@ -354,12 +354,14 @@ def _read_too(
     read: list[Path], catalog: Catalog, bundle: Bundle, boards: Sequence[Board | None]
 ) -> tuple[Path, ...]:
     """``read`` and what else the build read that no option names: the Mozilla store,
-    the package's data files its package roots came from (Gen Y), and the board files."""
+    the package's data files its package roots came from (Gen Y), and the board files
+    (with the partitions CSV a board's layout names: an image's size comes from it)."""
     more = [catalog.store] if catalog.store is not None else []
     for e in bundle.entries:
         known = catalog.get(e.sha256) if e.source == "package" else None
         more += [known.data_file] if known is not None and known.data_file is not None else []
-    more += [Path(b.source) for b in boards if b is not None and Path(b.source).is_file()]
+    files = [Path(f) for b in boards if b is not None for f in b.files]
+    more += [f for f in files if f.is_file()]
     return tuple(dict.fromkeys([*read, *more]))
 
 

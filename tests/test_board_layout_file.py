@@ -5,6 +5,7 @@ was parsed as CSV text and refused with "the type field is empty"."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -131,3 +132,35 @@ def test_a_bad_inline_layout_says_it_is_csv_text_or_a_path(layout: str, said: st
     # a one-line value is on the layout's own line
     assert text.startswith(f"t.yaml:{LAYOUT_LINE}: ") and said in text, text
     assert "'layout: |' block" in text and "path of a partitions CSV" in text
+
+
+def test_a_depfile_lists_the_layout_file_an_image_takes_its_size_from(in_tmp: Path) -> None:
+    """Reviewer item: ``build --depfile`` listed the board file but not the partitions
+    CSV its layout names, so make never rebuilt fs.bin when the CSV grew it (64K to
+    128K)."""
+    _board(in_tmp, "mine", "tables/partitions.csv")
+    (in_tmp / "tables").mkdir()
+    (in_tmp / "tables" / "partitions.csv").write_text(CSV)
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: letsencrypt\noutputs:\n  - {format: spiffs, path: fs.bin, board: ./mine.yaml}\n"
+    )
+    argv = ["build", "--quiet", "--depfile", "ca.d"]
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 0, r.output
+    assert (in_tmp / "fs.bin").stat().st_size == 64 << 10
+    deps = (in_tmp / "ca.d").read_text().partition("\n\n")[0]
+    assert deps.endswith("  mine.yaml \\\n  tables/partitions.csv"), deps
+    (in_tmp / "Makefile").write_text("fs.bin: cabundle.yaml\n\t@echo rebuilt\n-include ca.d\n")
+
+    def make() -> str:
+        argv = ["make", "fs.bin"]
+        return subprocess.run(argv, cwd=in_tmp, capture_output=True, text=True, check=True).stdout
+
+    assert "rebuilt" not in make()  # up to date: the build just wrote it
+    (in_tmp / "tables" / "partitions.csv").write_text(CSV.replace("64K", "128K"))
+    later = (in_tmp / "fs.bin").stat().st_mtime + 60
+    os.utime(in_tmp / "tables" / "partitions.csv", (later, later))
+    assert "rebuilt" in make()
+    r = CliRunner().invoke(cli, argv)
+    assert r.exit_code == 0, r.output
+    assert (in_tmp / "fs.bin").stat().st_size == 128 << 10
