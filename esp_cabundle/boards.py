@@ -33,6 +33,7 @@ from .board_model import (
 )
 from .board_versions import BoardFirmware, parse_board_firmware, release_output
 from .errors import ConfigError, ImageError, InputError, PartitionTableError
+from .file_inputs import expand_user
 from .fileio import read_input
 from .firmware import load_firmware, parse_version, version_ranges
 from .formats.idf_bundle import choose_bundle_format
@@ -282,8 +283,8 @@ def _layout_file(
 ) -> tuple[PartitionTable, str]:
     """The partitions CSV ``layout: NAME`` names, beside the board file (as a config's
     ``chain:`` is read beside the config); its errors name that file and line."""
-    path = Path(node.where).parent / Path(name).expanduser()
     try:
+        path = Path(node.where).parent / expand_user(name)
         data = read_input(
             path,
             what="partitions CSV",

@@ -19,7 +19,7 @@ from .limits import MAX_FILE_INPUT, check_size, human_size
 from .sniff import refuse_archive
 from .text import plural_noun, suggest_file
 
-__all__ = ["read_input"]
+__all__ = ["expand_user", "read_input"]
 
 
 def read_input(
@@ -123,3 +123,23 @@ def _beside(p: Path) -> list[str]:
     with contextlib.suppress(OSError), os.scandir(p.parent) as found:
         return [f.name for f in itertools.islice(found, 10_000) if not f.is_dir()]
     return []
+
+
+def expand_user(text: str | Path, *, error: type[InputError] = InputError) -> Path:
+    """``text`` with a leading ``~`` or ``~user`` made that home directory, as a shell
+    does; ``error`` (exit 2) for a user this system does not know, or no home directory
+    (Path.expanduser raises RuntimeError: a traceback for a typo)."""
+    path = Path(text)
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        head = str(text).split("/", 1)[0].split(os.sep, 1)[0]
+        if head == "~":
+            raise error(
+                f"no home directory for {text}",
+                hint="set HOME, or give the path without '~'",
+            ) from None
+        raise error(
+            f"no user '{head[1:]}' for {text}",
+            hint=f"is '{head[1:]}' the user meant? or give the path without '{head}'",
+        ) from None

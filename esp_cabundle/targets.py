@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from .chains import DEFAULT_PORT, ServerChain, host_port, is_ip_address, parse_host_port
 from .errors import ArgumentTypeError, DeviceError, InputError
+from .file_inputs import expand_user
 from .fileio import is_named
 from .spelling import Spelling
 from .text import shown_path
@@ -254,7 +255,7 @@ def parse_target(text: str, *, config: bool = True) -> Target:
     that is no host name is refused here, so nothing is dialled for a typo; the hint for
     a missing file names ``chains pull`` only when there is a ``config`` to pull from."""
     if _names_chain_file(text):
-        p = Path(text).expanduser()
+        p = expand_user(text)
         if not is_named(p):
             # The words 'check --chain' uses for the same file (load_chain_file).
             hint = chain_file_hint(Path(text), pull=config)

@@ -164,3 +164,16 @@ def test_a_depfile_lists_the_layout_file_an_image_takes_its_size_from(in_tmp: Pa
     r = CliRunner().invoke(cli, argv)
     assert r.exit_code == 0, r.output
     assert (in_tmp / "fs.bin").stat().st_size == 128 << 10
+
+
+@pytest.mark.parametrize("argv", [["boards", "./t.yaml"], ["boards", "show", "t.yaml"]])
+def test_a_layout_in_an_unknown_users_home_exits_2(
+    runner: CliRunner, in_tmp: Path, argv: list[str]
+) -> None:
+    """``layout: ~nouser/x.csv``: Path.expanduser's RuntimeError was a traceback."""
+    _board(in_tmp, "t", "~no-such-user-esp/x.csv")
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    said = f"t.yaml:{LAYOUT_LINE}: partition_table.layout: no user 'no-such-user-esp' for "
+    assert said + "~no-such-user-esp/x.csv" in r.stderr, r.stderr
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["t.yaml"]

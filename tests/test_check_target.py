@@ -17,6 +17,7 @@ from tests.support.verify_pki import mint, tls_server
 
 LE = Path(__file__).parent / "data" / "letsencrypt"
 AT = ["--device", "mbedtls-noclock", "--at", "2024-07-01"]
+NO_USER = "no-such-user-esp"
 
 
 def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
@@ -127,6 +128,8 @@ def test_a_target_host_with_no_saved_chain_is_captured_live(
         ("nosuch.pem", "no such chain file"),
         ("bad host", "bad target 'bad host': not a host name or IP address"),
         ("mdash.net:99999", "bad port"),
+        # Path.expanduser's RuntimeError was a traceback
+        (f"~{NO_USER}/c.pem", f"no user '{NO_USER}' for ~{NO_USER}/c.pem"),
     ],
 )
 def test_a_bad_target_is_refused_before_anything_is_done(
@@ -148,3 +151,28 @@ def test_the_report_never_replaces_a_targets_chain(runner: CliRunner, le_files: 
                        "--report", "long.pem", *AT)  # fmt: skip
     assert code == 2 and "long.pem" in err, err
     assert (le_files / "long.pem").read_bytes() == before
+
+
+def test_build_refuses_a_target_of_an_unknown_users_home(runner: CliRunner, in_tmp: Path) -> None:
+    """build's --target is read by the same parse_target: exit 2, not a traceback."""
+    code, out, err = run(runner, "build", "--preset", "letsencrypt", "--target",
+                         f"~{NO_USER}/c.pem")  # fmt: skip
+    assert code == 2 and f"no user '{NO_USER}' for ~{NO_USER}/c.pem" in err, out + err
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_a_target_in_no_home_directory_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``~/c.pem`` with no HOME and no password entry: an InputError, not RuntimeError."""
+    import pwd
+
+    from esp_cabundle.errors import InputError
+    from esp_cabundle.targets import parse_target
+
+    def unknown(uid: int) -> None:
+        raise KeyError(uid)
+
+    monkeypatch.delenv("HOME", raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown)
+    with pytest.raises(InputError, match=r"no home directory for ~/c\.pem") as e:
+        parse_target("~/c.pem")
+    assert e.value.exit_code == 2 and "set HOME" in str(e.value)
