@@ -15,6 +15,7 @@ every name here)::
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import shlex
 from collections.abc import Container
@@ -253,9 +254,20 @@ def parse_target(text: str, *, config: bool = True) -> Target:
     """A ``--target``: a saved chain file, or ``HOST[:PORT]`` (its chain saved under
     ``chains/`` beside the config, else captured live). A missing chain file or a value
     that is no host name is refused here, so nothing is dialled for a typo; the hint for
-    a missing file names ``chains pull`` only when there is a ``config`` to pull from."""
-    if _names_chain_file(text):
+    a missing file names ``chains pull`` only when there is a ``config`` to pull from; a
+    directory is refused (``chains`` was dialled as a host name)."""
+    if _names_chain_file(text) or os.path.isdir(text):
         p = expand_user(text)
+        if p.is_dir():  # 'chains' was dialled as a host name, 'chains/' read as a file
+            # a folder named like a host (example.com): that server is given with its port
+            host = (
+                f", or that server with its port ({text}:443)" if _HOST_NAME.fullmatch(text) else ""
+            )
+            raise InputError(
+                "is a directory, not a chain file; nothing was read from it",
+                path=text,
+                hint=f"give a chain file in it ({_file_in(p)}){host}",
+            )
         if not is_named(p):
             # The words 'check --chain' uses for the same file (load_chain_file).
             hint = chain_file_hint(Path(text), pull=config)
@@ -272,6 +284,15 @@ def parse_target(text: str, *, config: bool = True) -> Target:
             "(e.g. chains/server.pem)",
         ) from e
     return Target(name=target_label(host, port), host=host, port=port)
+
+
+def _file_in(folder: Path) -> str:
+    """A chain file in ``folder`` to name in a hint: its first ``.pem``, else a pattern."""
+    try:
+        pems = sorted(f.name for f in folder.iterdir() if f.suffix == ".pem" and f.is_file())
+    except OSError:
+        pems = []
+    return str(folder / (pems[0] if pems else "NAME.pem"))
 
 
 def _host_and_port(text: str) -> tuple[str, int]:

@@ -176,3 +176,71 @@ def test_a_target_in_no_home_directory_says_so(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(InputError, match=r"no home directory for ~/c\.pem") as e:
         parse_target("~/c.pem")
     assert e.value.exit_code == 2 and "set HOME" in str(e.value)
+
+
+def test_a_target_host_read_from_the_working_directorys_chains_says_so(
+    runner: CliRunner, le_files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reviewer item 3a: with no config, ``--target example.com`` judged
+    ./chains/example.com.pem and never said a file was read; a note names it."""
+
+    def dialled(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"dialled {args}")
+
+    monkeypatch.setattr("esp_cabundle.check.capture_chain", dialled)
+    (le_files / "chains").mkdir()
+    shutil.copy(le_files / "short.pem", le_files / "chains" / "example.com.pem")
+    code, out, err = run(runner, "check", "--bundle", "dst.pem", "--target", "example.com", *AT)
+    assert code == 1 and "FAIL example.com" in out, out + err
+    said = "--target example.com: judged on its saved chain chains/example.com.pem"
+    assert f"{said} (no cabundle.yaml: the working directory's chains/), not captured live" in out
+    code, out, _ = run(runner, "check", "--bundle", "dst.pem", "--target", "example.com", *AT,
+                       "--json")  # fmt: skip
+    assert any(n.startswith(said) for n in json.loads(out)["notes"]), out
+
+
+@pytest.mark.parametrize("file", ["chains/example.com.pem", "./chains/example.com.pem"])
+def test_a_host_and_its_saved_chain_file_are_judged_once(
+    runner: CliRunner, le_files: Path, file: str
+) -> None:
+    """Reviewer item 3b: the same chain was judged twice under the same label."""
+    (le_files / "chains").mkdir()
+    shutil.copy(le_files / "long.pem", le_files / "chains" / "example.com.pem")
+    for words in (["example.com", file], [file, "example.com"]):
+        argv = [w for t in words for w in ("--target", t)]
+        code, out, err = run(runner, "check", "--bundle", "dst.pem", *argv, *AT)
+        assert code == 0 and "1 pass, 0 fail" in out, out + err
+        assert out.count("PASS example.com") == 1, out
+        assert f"--target {words[1]} is given twice (as --target {words[0]}): judged once" in out
+
+
+@pytest.mark.parametrize(
+    ("target", "hint"),
+    [
+        ("chains", "give a chain file in it (chains/example.com.pem), or that server with its "
+         "port (chains:443)"),
+        ("chains/", "give a chain file in it (chains/example.com.pem)"),
+        ("empty", "give a chain file in it (empty/NAME.pem)"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", ["check", "build"])
+def test_a_directory_target_is_refused_not_dialled(
+    runner: CliRunner, le_files: Path, monkeypatch: pytest.MonkeyPatch, target: str, hint: str,
+    command: str,
+) -> None:  # fmt: skip
+    """Reviewer item 3c: ``--target chains`` was dialled as the host 'chains'."""
+
+    def dialled(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"dialled {args}")
+
+    monkeypatch.setattr("esp_cabundle.check.capture_chain", dialled)
+    (le_files / "chains").mkdir()
+    (le_files / "empty").mkdir()
+    shutil.copy(le_files / "long.pem", le_files / "chains" / "example.com.pem")
+    before = sorted(le_files.rglob("*"))
+    argv = ["--bundle", "dst.pem", *AT] if command == "check" else ["--preset", "letsencrypt"]
+    code, out, err = run(runner, command, *argv, "--target", target)
+    assert code == 2, out + err
+    assert f"Error: {target}: is a directory, not a chain file; nothing was read" in err, err
+    assert f"hint: {hint}" in err and "Traceback" not in err, err
+    assert sorted(le_files.rglob("*")) == before

@@ -29,6 +29,7 @@ from ..clobber import refuse_clobbering, same_file
 from ..config import find_config, load_config, not_read_hint
 from ..dates import parse_when
 from ..errors import EspCabundleError, InputError
+from ..fileio import is_named
 from ..own_servers import own_server_evidence
 from ..report import write_html_report
 from ..targets import ChainNotCaptured, chain_file_hint, parse_target
@@ -146,8 +147,8 @@ def _config_here() -> bool:
     multiple=True,
     metavar="HOST|CHAIN",
     help="A server, judged as build judges --target: a saved chain file, or HOST[:PORT] "
-    "whose chain is the one saved under chains/ beside the config (else captured live; "
-    "repeatable).",
+    "whose chain is the one saved under chains/ beside the config (./chains/ with no "
+    "config; a note names the file read), else captured live (repeatable).",
 )
 @click.option(
     "--hostname",
@@ -220,14 +221,14 @@ def check(
     callback, with or without a clock) and explains the path or the failure, with the
     error the unit would log. With --until, says the first date a verdict flips and why.
     Chains come from --host (captured live), --chain files and --target (as build's:
-    a chain file, or a host whose chain saved under chains/ is read, else captured
-    live), else from the config's targets (saved chains, or live); --roadmap adds what
-    a CA's servers send over time (past and announced), dating the day a server's
-    change broke or will break the device. --board NAME@VERSION (default: the
-    config's board:) judges the CA that firmware version uses (a compiled-in CA
-    whatever --bundle says; its own default CA file without --bundle) and, unless
-    --chain, --host or --target is given, the chains its own server sends over time,
-    beside the config's targets.
+    a chain file, or a host whose chain saved under chains/ beside the config, or
+    ./chains/ without one, is read, else captured live), else from the config's
+    targets (saved chains, or live); --roadmap adds what a CA's servers send over time
+    (past and announced), dating the day a server's change broke or will break the
+    device. --board NAME@VERSION (default: the config's board:) judges the CA that
+    firmware version uses (a compiled-in CA whatever --bundle says; its own default CA
+    file without --bundle) and, unless --chain, --host or --target is given, the chains
+    its own server sends over time, beside the config's targets.
     The horizon is --until, else the config's service_until (the horizon build
     judges the targets over), else the date checked alone.
     A target whose chain cannot be captured is said beside every verdict made.
@@ -260,7 +261,8 @@ def check(
     config = load_config(path) if path else None
     service_until = config.spec.policy.service_until if config is not None else None
     # as build's gate reads --target (parse_target), before anything is read or written
-    targets, twice = _targets_once(target_words, hostname, config=config is not None)
+    base = config.base_dir if config is not None else Path(".")
+    targets, twice = _targets_once(target_words, hostname, base=base, config=config is not None)
     repeated += twice
     horizon, said = until, tuple[str, ...]()
     if horizon is None and service_until is not None and service_until > when:
@@ -430,21 +432,35 @@ def _each_once(
 
 
 def _targets_once(
-    words: tuple[str, ...], hostname: str | None, *, config: bool
+    words: tuple[str, ...], hostname: str | None, *, base: Path, config: bool
 ) -> tuple[list[Target], tuple[str, ...]]:
     """Each ``--target`` as build's gate reads it (:func:`~esp_cabundle.targets.parse_target`:
     a bad one is refused before anything is dialled), with ``--hostname`` as the name the
     device checks; each once, and a note for one given again (judged twice, one chain
-    would count twice)."""
+    would count twice), also as the saved chain of a host given (``base``: where its
+    ``chains/`` is), and for each host judged on a saved chain rather than live: which."""
     out: list[Target] = []
+    read: list[tuple[Path, str]] = []  # the chain file each target reads, and its word
     notes: list[str] = []
     for word in words:
         t = parse_target(word, config=config)
         t = replace(t, hostname=hostname) if hostname else t
+        chain = t.chain_path(base)
+        saved = t.chain is None and is_named(chain, directory=False)
+        chain_read = chain if t.chain is not None or saved else None
+        twin = next(
+            (w for f, w in read if chain_read and (f == chain or same_file(f, chain))), None
+        )
         if t in out:
             notes.append(f"--target {word} is given twice: judged once")
+        elif twin is not None:
+            notes.append(f"--target {word} is given twice (as --target {twin}): judged once")
         else:
             out.append(t)
+            read += [(chain, word)] if chain_read else []
+            where = "" if config else " (no cabundle.yaml: the working directory's chains/)"
+            said = f"--target {word}: judged on its saved chain {shown_path(chain)}{where}"
+            notes += [f"{said}, not captured live"] if saved else []
     return out, tuple(notes)
 
 
