@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -213,6 +214,12 @@ class Board:
         code) and the partitions CSV its layout names; what is built from it depends on
         each (a build's dependency file lists them)."""
         return tuple(f for f in (self.source, self.layout_file) if f)
+
+    def read_files(self) -> list[tuple[str, Path]]:
+        """:attr:`files` as :func:`~esp_cabundle.clobber.refuse_clobbering` takes inputs:
+        no output may replace the board file or the partitions CSV its layout names."""
+        named = [("board file", self.source), ("board's partitions CSV", self.layout_file)]
+        return [(what, Path(f)) for what, f in named if f]
 
     def device_profile(self) -> DeviceProfile:
         """How this board's units verify a server (``verify_chain(..., profile)``): its

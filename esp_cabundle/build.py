@@ -143,6 +143,9 @@ def build_bundle(
     read = [p for _, p in inputs] + _chain_dirs(config, targets)
     if kept_lock is not None:
         inputs.append(("lock file", kept_lock))
+    # the board files are read too (the depfile lists them with the packages' files)
+    boards = [judged, *(o.image.board for o in outputs if o.image is not None)]
+    inputs += [f for b in boards if b is not None for f in b.read_files()]
     _refuse_clobbering(outputs, None if locked else lock_path, inputs)
     catalog = catalog or Catalog.load()
     source = CaSource.build(spec, config=config)

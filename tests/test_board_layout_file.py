@@ -177,3 +177,32 @@ def test_a_layout_in_an_unknown_users_home_exits_2(
     said = f"t.yaml:{LAYOUT_LINE}: partition_table.layout: no user 'no-such-user-esp' for "
     assert said + "~no-such-user-esp/x.csv" in r.stderr, r.stderr
     assert sorted(p.name for p in in_tmp.iterdir()) == ["t.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["pack", "--board", "./mine.yaml", "--preset", "letsencrypt", "-o", "partitions.csv"],
+            "the image partitions.csv would replace the board's partitions CSV partitions.csv",
+        ),
+        (["build", "-c", "csv.yaml"], "would replace the board's partitions CSV partitions.csv"),
+        (["build", "-c", "board.yaml"], "would replace the board file mine.yaml"),
+    ],
+)
+def test_no_output_replaces_the_board_file_or_its_layout_file(
+    runner: CliRunner, in_tmp: Path, argv: list[str], said: str
+) -> None:
+    """``pack -o partitions.csv`` wrote the image over the CSV its board's layout names
+    (and a build output could replace the board file): refused, nothing written."""
+    _board(in_tmp, "mine", "partitions.csv")
+    (in_tmp / "partitions.csv").write_text(CSV)
+    fs = "  - {format: spiffs, path: fs.bin, board: ./mine.yaml}\n"
+    for name, over in (("csv", "partitions.csv"), ("board", "mine.yaml")):
+        text = f"preset: letsencrypt\noutputs:\n{fs}  - {{format: pem, path: {over}}}\n"
+        (in_tmp / f"{name}.yaml").write_text(text)
+    before = {p: p.read_bytes() for p in in_tmp.iterdir()}
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    assert said in r.stderr and "nothing written" in r.stderr, r.stderr
+    assert {p: p.read_bytes() for p in in_tmp.iterdir()} == before

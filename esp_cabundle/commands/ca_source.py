@@ -281,12 +281,13 @@ class CaOptions:
     def input_files(self, board: Board | None = None) -> list[tuple[str, Path]]:
         """The files these flags (and ``board``'s profile) name, as
         :func:`~esp_cabundle.clobber.refuse_clobbering` takes them: no output may
-        replace the CA file, the config, a root file or the board file it was made from."""
+        replace the CA file, the config, a root file or the board file it was made from
+        (nor the partitions CSV that board's layout names)."""
         out = [("CA file", self.bundle_file)] if self.bundle_file is not None else []
         config = self.config_path or find_config()
         out += [("config", config)] if config is not None else []
         out += [("root file", Path(r)) for r in (*self.roots, *self.excludes) if Path(r).is_file()]
-        out += [("board file", Path(board.source))] if board is not None and board.source else []
+        out += board.read_files() if board is not None else []
         return out
 
     def extra_targets(self) -> list[Target]:
