@@ -114,6 +114,9 @@ class Spelling(NamedTuple):
     # Said, not guessed from a word's shape: the caller is the CLI, so a hint may name a
     # command to run ('esp-cabundle chains pull') where a script is shown the call to make.
     cli: bool = False
+    # The journal :meth:`located` put in :attr:`again` and :attr:`restore_port` (its words,
+    # "" for none), so :meth:`restore_from` can name another one there.
+    journal_at: str = ""
 
     def quote(self, value: str) -> str:
         """``value`` (a port, a path) as one literal of the caller's language, to put in
@@ -153,13 +156,32 @@ class Spelling(NamedTuple):
         if not extra:
             return self
         said = " ".join(extra) if self.cli else ", ".join(extra)
-        braced = said.replace("{", "{{").replace("}", "}}")
         return self._replace(
             again=f"{self.again} (with {said})",
             restore_port=self.restore_port.replace(
-                "{}", "{} " + braced if self.cli else "{}, " + braced
+                "{}", "{} " + _braced(said) if self.cli else "{}, " + _braced(said)
             ),
+            journal_at=extra[0] if journal_dir is not None else self.journal_at,
         )
+
+    def restore_from(self, port: str, journal: str) -> str:
+        """:meth:`restore_for` reading the journal said as ``journal`` (words, such as
+        ``DIR``: put as is) instead of the one :meth:`located` named; a board file it
+        named stays, so the line still loads the right board."""
+        said = f"{self.journal_dir} {journal}" if self.cli else f"{self.journal_dir}{journal}"
+        line = self.restore_port
+        if self.journal_at:
+            line = line.replace(_braced(self.journal_at), _braced(said), 1)
+        else:
+            line = line.replace("{}", ("{} " if self.cli else "{}, ") + _braced(said), 1)
+        return line.format(self.quote(port))
+
+    def journal_list_in(self, journal: str) -> str:
+        """:attr:`journal_list` for the journal said as ``journal`` (words, put as is),
+        to run as printed: a command, inside its closing quote."""
+        if not self.cli:
+            return self.journal_list
+        return f"{self.journal_list[:-1]} {self.journal_dir} {journal}{self.journal_list[-1]}"
 
     def bundle_for(self, path: str) -> str:
         """:attr:`bundle` for the trust set read from ``path``, the path quoted."""
@@ -381,6 +403,11 @@ CONFIG_SPELLING = PYTHON._replace(
     new_layout="'bundle_format: v2'",
     idf_version="idf_version: '{}'",
 )
+
+
+def _braced(text: str) -> str:
+    """``text`` put in a format string as is (its braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def set_to(option: str, value: str | int) -> str:

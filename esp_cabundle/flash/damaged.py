@@ -4,11 +4,24 @@ alone (Mongoose OS sets it on every partition)."""
 
 from __future__ import annotations
 
-from ..errors import FlashError
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..errors import FlashError, ImageError
 from ..partitions import Partition
 from ..spelling import PYTHON, Spelling
 
-__all__ = ["damaged_fs_note", "torn_fs_error"]
+if TYPE_CHECKING:
+    from ..blocks import FlashCache
+    from ..fs.spiffs_layout import SpiffsProfile
+
+__all__ = [
+    "TornFileSystem",
+    "damaged_fs_note",
+    "formatted_otherwise",
+    "spiffs_variant",
+    "torn_fs_error",
+]
 
 
 def damaged_fs_note(
@@ -46,6 +59,11 @@ def damaged_fs_note(
     )
 
 
+class TornFileSystem(FlashError):
+    """A refusal whose advice is: do not boot the unit (its firmware would format the
+    partition): :func:`~.flasher.flash_unit` leaves such a unit in its bootloader."""
+
+
 def torn_fs_error(p: Partition, said: str, port: str, spelling: Spelling = PYTHON) -> FlashError:
     """A unit's partition that holds the board's kind of file system (its magic is
     there: no blank, no ciphertext) yet does not mount, the reader naming no likelier
@@ -53,15 +71,64 @@ def torn_fs_error(p: Partition, said: str, port: str, spelling: Spelling = PYTHO
     --board: its journal, wherever the update ran, finishes or undoes it, and the
     firmware must not boot first (it would format the partition)."""
     where = f" {spelling.journal_dir} DIR" if spelling.cli else f", {spelling.journal_dir}DIR"
-    # the restore line's start and end, not a journal the words were located in
-    line = spelling.restore_port
-    restore = line.split("{}")[0] + spelling.quote(port) + where + line[-1]
-    return FlashError(
+    return TornFileSystem(
         f"{said}; it holds a file system of the board's kind, so it may be an update "
         "interrupted part-way (a link cut mid-write); nothing was written, nothing formatted",
         hint="keep the unit from booting its firmware (connected, in download mode): it "
         f"would format {p.name}, losing every file; the journal of the station that "
         f"started that update (DIR, its {spelling.journal_dir}) finishes it (run the same "
-        f"{spelling.flash} with{where.lstrip(',')}) or undoes it ({restore}); "
-        f"{spelling.journal_list} shows a journal's entries",
+        f"{spelling.flash} with{where.lstrip(',')}) or undoes it "
+        f"({spelling.restore_from(port, 'DIR')}); "
+        f"{spelling.journal_list_in('DIR')} shows a journal's entries",
     )
+
+
+def formatted_otherwise(cache: FlashCache, p: Partition, fs_type: str, profile: str) -> str | None:
+    """How partition ``p``, a SPIFFS whose bytes were all read, mounts with another
+    configuration than the board's (:func:`spiffs_variant`): not torn."""
+    if fs_type != "spiffs" or not cache.known(p.offset, p.size):
+        return None
+    return spiffs_variant(cache.read(p.offset, p.size), profile)
+
+
+def spiffs_variant(data: bytes, profile: str) -> str | None:
+    """How another SPIFFS configuration that mounts ``data`` cleanly differs from the
+    board's ``profile`` (another known profile, or its file-name or metadata length as
+    firmware may set them), or None: a healthy partition formatted otherwise, not a torn
+    one. Tried on bytes already read: no read over the link, a few milliseconds."""
+    from ..fs.spiffs import SPIFFS_PROFILES, SpiffsImage  # deferred: only once a mount failed
+    from ..fs.spiffs_engine import SpiffsCorrupt, SpiffsVolume  # deferred: as above
+    from ..fs.spiffs_layout import Geometry  # deferred: as above
+
+    board = SPIFFS_PROFILES[profile]
+    tries = [(f"profile {n}", q) for n, q in SPIFFS_PROFILES.items()]
+    tries += [
+        (f"obj_name_len {n}, meta_len {m}", replace(board, obj_name_len=n, meta_len=m))
+        for n in _NAME_LENS
+        for m in _META_LENS
+    ]
+    tried = {_layout(board)}  # one try per on-disk layout, never the board's own
+    for words, q in tries:
+        if _layout(q) in tried:
+            continue
+        tried.add(_layout(q))
+        try:
+            vol = SpiffsVolume(bytearray(data), Geometry.of(q, len(data)))
+            vol.mount()
+            SpiffsImage(vol, data)  # every file's index parses
+        except (SpiffsCorrupt, ImageError, ValueError):
+            continue
+        return words
+    return None
+
+
+def _layout(q: SpiffsProfile) -> tuple[object, ...]:
+    """What a SPIFFS profile's mount reads by (not how it names or writes files)."""
+    return (q.block_size, q.page_size, q.obj_name_len, q.meta_len, q.use_magic,
+            q.use_magic_len, q.aligned_obj_ix_tables)  # fmt: skip
+
+
+# What ESP-IDF's menuconfig (CONFIG_SPIFFS_OBJ_NAME_LEN, CONFIG_SPIFFS_META_LENGTH) and
+# mkspiffs builds commonly set.
+_NAME_LENS = (32, 64, 48, 128)
+_META_LENS = (4, 0, 8)

@@ -39,6 +39,7 @@ from ..errors import FlashError, OutputError
 from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .base import JOB, Flash, ProgressCallback, say, step, within
+from .damaged import TornFileSystem
 from .found import (
     Resumed,
     ca_words,
@@ -545,4 +546,7 @@ def flash_unit(
                 raise keep_in_loader_if_not_whole(unit, e) from None
             except WriteFailed as e:
                 keep_torn_in_loader(unit, e)
+                raise
+            except TornFileSystem:
+                unit.after = "no-reset"  # not booted: its firmware would format the partition
                 raise

@@ -23,7 +23,7 @@ from ..fs.spiffs_layout import get_spiffs_profile
 from ..fs.spiffs_safe import SpiffsEdit
 from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
-from .damaged import damaged_fs_note, torn_fs_error
+from .damaged import damaged_fs_note, formatted_otherwise, torn_fs_error
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -181,6 +181,7 @@ def _mount_failure(
     said = f"partition {p.describe()} does not mount as {fs.fs_type} ({fs.profile} profile): "
     said += e.message
     found: str | None = None
+    other: str | None = None
     if cache.known(p.offset, p.size):
         try:
             found = detect_fs_type(cache.read(p.offset, p.size))
@@ -196,13 +197,20 @@ def _mount_failure(
         )
     elif found is None and (p.encrypted or efuses is not None):
         hint = damaged_fs_note(p, efuses, spelling, board.name)
-    elif found == fs.fs_type and e.hint is None and (unit := _unit_of(cache)) is not None:
+    elif (
+        found == fs.fs_type
+        and e.hint is None
+        and (other := formatted_otherwise(cache, p, fs.fs_type, fs.profile)) is None
+        and (unit := _unit_of(cache)) is not None
+    ):
         return torn_fs_error(p, said, unit.name, spelling)
     else:
         hint = e.hint or (
             f"is {spelling.board} {board.name} right for this unit? ({spelling.inspect} "
             "shows what it holds)"
         )
+        if other is not None:  # healthy, made with other parameters than the board's
+            hint = f"it mounts as SPIFFS with {other}, not as {fs.profile}; {hint}"
     return ImageError(f"{said}; nothing written, nothing formatted", hint=hint)
 
 
