@@ -103,7 +103,10 @@ def test_an_update_already_undone_names_the_journal(
     assert said[PYTHON] == (
         "the journal's directory (a folder per MAC, a JSON file per update) shows the entries"
     )
-    assert said[BOARD_SPELLING] == "'esp-cabundle journal list' shows the entries"
+    # run as printed: the journal read, not the default one
+    assert said[BOARD_SPELLING] == (
+        f"'esp-cabundle journal list --journal-dir {tmp_path}' shows the entries"
+    )
 
 
 def test_an_update_set_aside_names_the_journal_and_journal_dir(
@@ -118,8 +121,8 @@ def test_an_update_set_aside_names_the_journal_and_journal_dir(
         "shows the entries (an update journaled elsewhere: pass journal_dir=)"
     )
     assert said[BOARD_SPELLING] == (
-        "nothing to do; 'esp-cabundle journal list' shows the entries (an update journaled "
-        "elsewhere: pass --journal-dir)"
+        f"nothing to do; 'esp-cabundle journal list --journal-dir {tmp_path}' shows the "
+        "entries (an update journaled elsewhere: pass --journal-dir)"
     )
 
 

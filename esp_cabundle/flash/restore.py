@@ -15,6 +15,7 @@ nothing to write a stop while reading back ends the run, the entry left as it wa
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,6 +113,8 @@ def _nothing_to_undo(journal: Journal, mac: str, spelling: Spelling) -> InputErr
             f"{spelling.journal_dir} if they were saved elsewhere",
         )
     states = {e.status for e in done}
+    # run as printed: the journal read here, not the default one
+    listed = spelling.journal_list_in(spelling.quote(os.path.abspath(journal.directory)))
     if states <= {"restored", "cancelled"}:
         undone = {
             frozenset({"restored"}): "already restored",
@@ -119,12 +122,12 @@ def _nothing_to_undo(journal: Journal, mac: str, spelling: Spelling) -> InputErr
         }.get(frozenset(states), "already restored or cancelled before writing")
         return AlreadyRestored(
             f"every update journaled for {mac} in {journal.directory} was {undone}; nothing to do",
-            hint=f"{spelling.journal_list} shows the entries",
+            hint=f"{listed} shows the entries",
         )
     return InputError(
         f"no update journaled for {mac} in {journal.directory} is left to undo (each was "
         "restored, cancelled before writing, or set aside as stale); nothing written",
-        hint=f"nothing to do; {spelling.journal_list} shows the entries (an update "
+        hint=f"nothing to do; {listed} shows the entries (an update "
         f"journaled elsewhere: pass {spelling.journal_dir})",
     )
 
