@@ -117,8 +117,9 @@ def test_a_dry_run_says_a_unit_without_room_would_fail(
     need = len(ca_bytes())
     name = "ca.pem" if in_place else "ca.pem.new"
     assert by_id[full]["state"] == "failed", by_id[full]
+    old = " and the old ca.pem frees 448 bytes" if in_place else ""  # b"old CA\n" * 64
     assert by_id[full]["error"] == (
-        f"would fail: no room ({name} needs {need:,} bytes, the unit has 0 bytes free)"
+        f"would fail: no room ({name} needs {need:,} bytes, the unit has 0 bytes free{old})"
     )
     assert by_id[roomy]["state"] == "would-write"
     assert by_id[roomy]["room"].startswith(f"fits ({name} needs {need:,} bytes")
@@ -172,6 +173,41 @@ def test_a_push_does_not_write_a_unit_the_file_cannot_fit(
         error = rows(tmp_path)[full].last_error
         assert "no room (" in error and "not written" in error, error
         assert unit.count("FS.Put") == 0 and unit.files() == before
+
+
+def test_in_place_is_offered_only_where_it_may_fit(
+    mosquitto: Any, host: Any, tmp_path: Path
+) -> None:
+    """A unit too full for the staged copy was told "push again with --in-place" even
+    when the file could not fit in place of the old one either; now that is offered only
+    where free space plus the old file's may hold it, and otherwise the way out is space
+    freed or a smaller bundle. In place, the old file's bytes are counted (and said)."""
+    need = len(ca_bytes())
+    tight, cramped = ids(2)
+    big_old = b"old CA\n" * 1286  # 9 KB: in its place the new file may fit
+    # tight: 4 KiB free and a small old file, no way to fit.
+    units = [full_mongoose_unit(tight, blocks=12, spare=1),
+             full_mongoose_unit(cramped, blocks=16, old_ca=big_old, spare=1)]  # fmt: skip
+    host(units)
+    before = [u.files() for u in units]
+    code, out = push(mosquitto, tmp_path, units, "--allow", "unjudged")
+    assert code == 3, out
+    r = rows(tmp_path)
+    assert "--in-place" not in r[tight].last_error, r[tight].last_error
+    assert "ca.pem cannot fit even written over the old one" in r[tight].last_error
+    assert "push a smaller CA bundle" in r[tight].last_error
+    assert "--in-place" in r[cramped].last_error, r[cramped].last_error  # 9 KB old file
+    assert "push again with --in-place" not in out, out  # not every full unit it helps
+    assert [u.files() for u in units] == before
+    code, out = push(mosquitto, tmp_path, units[:1], "--allow", "unjudged")
+    assert code == 3 and "push again with --in-place" not in out, out
+    code, out = push(mosquitto, tmp_path, units[:1], "--allow", "unjudged", "--in-place")
+    assert code == 3, out
+    error = rows(tmp_path)[tight].last_error
+    assert f"no room (ca.pem needs {need:,} bytes, the unit has 4,096 bytes free and the old " \
+        f"ca.pem frees 448 bytes)" in error, error  # fmt: skip
+    assert "push a smaller CA bundle" in error
+    assert units[0].files() == before[0] and units[0].count("FS.Put") == 0
 
 
 def test_room_that_cannot_be_told_is_not_promised() -> None:

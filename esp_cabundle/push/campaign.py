@@ -51,7 +51,7 @@ from .files import INFO_METHOD, UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import DARK_KEY, JUDGED_KEY
 from .refusals import Mismatch, missing, out_of_space
-from .room import room_for
+from .room import in_place_may_fit, room_for
 from .rpc import RpcChannel, is_unknown_method
 from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
 
@@ -329,7 +329,7 @@ class _Run:
             if fits is False:  # it would fail: the unit is left as it is
                 raise UnitRpcError(
                     f"unit {uid}: out of space on the unit: {room}; not written",
-                    hint=self.room_hint(),
+                    hint=self.room_hint(current, info.fs_free),
                 )
             old_sha = sha256_hex(current) if current is not None else "none"
             self.ledger.record(
@@ -340,7 +340,7 @@ class _Run:
             try:
                 self.write_verified(files)
             except UnitRpcError as e:
-                raise self.after_failed_write(files, e, current) from None
+                raise self.after_failed_write(files, e, current, info.fs_free) from None
             state = "verified"
             self.ledger.record(uid, state=state)
         if state == "verified" and self.options.reboot:
@@ -387,7 +387,7 @@ class _Run:
             self.ledger.renew(files.unit_id)
 
     def after_failed_write(
-        self, files: UnitFiles, e: UnitRpcError, old: bytes | None
+        self, files: UnitFiles, e: UnitRpcError, old: bytes | None, free: int | None
     ) -> UnitRpcError:
         """A write the unit refused: remove the staged copy, or (in place) write the old
         file back, which fitted before, so the unit is not left with a cut one (best
@@ -414,15 +414,25 @@ class _Run:
             return UnitRpcError(
                 f"unit {files.unit_id}: out of space on the unit writing "
                 f"{push.name if self.options.in_place else push.temp_name} ({said})" + tidy,
-                hint=self.room_hint(),
+                hint=self.room_hint(old, free),
                 code=e.code,
             )
         return UnitRpcError(e.message + tidy, hint=e.hint, code=e.code)
 
-    def room_hint(self) -> str:
-        """What to do for a unit out of space: free some, or (staged) write in place."""
+    def room_hint(self, current: bytes | None, free: int | None) -> str:
+        """What to do for a unit out of space: free some, or (staged) write in place, but
+        only where in place may fit (the hint's words are what the ledger's status reads
+        back as "--in-place would help": none of them when it would not)."""
         if self.options.in_place:
-            return "free space on the unit (remove files it does not need)"
+            return (
+                "free space on the unit (remove files it does not need), or push a smaller "
+                "CA bundle"
+            )
+        if not in_place_may_fit(self.push, current, free):
+            return (
+                f"{self.push.name} cannot fit even written over the old one: free space on "
+                "the unit (remove files it does not need), or push a smaller CA bundle"
+            )
         return (
             "free space on the unit (remove files it does not need), or push with "
             f"{self.options.spelling.in_place}: {self.push.name} is written directly, with no "

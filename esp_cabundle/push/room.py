@@ -15,7 +15,7 @@ from ..text import byte_count
 if TYPE_CHECKING:
     from .campaign_types import PushFile
 
-__all__ = ["room_for"]
+__all__ = ["in_place_may_fit", "room_for"]
 
 # LittleFS keeps a file this small inline in its metadata (inline_max is at most an
 # eighth of a block, 512 bytes on 4 KiB blocks): it may fit with no block free.
@@ -44,7 +44,16 @@ def room_for(
         return True, f"fits ({words})"
     reclaimed = len(current or b"") if in_place else 0
     if need > free + reclaimed and need > _INLINE_MAX:
+        if in_place and reclaimed:  # say the old file was counted
+            words += f" and the old {push.name} frees {byte_count(reclaimed)}"
         return False, f"no room ({words})"
     if need > free + reclaimed:  # small enough that littlefs may keep it inline
         return None, f"may not fit ({words}; a file this small may be stored inline)"
     return None, f"may not fit ({words}, and the old {push.name}'s {byte_count(reclaimed)})"
+
+
+def in_place_may_fit(push: PushFile, current: bytes | None, free: int | None) -> bool:
+    """Whether writing in place could fit where the staged copy did not, so that offering
+    it is honest: the free space is unknown, or the new file is within the free space and
+    what the old file frees (as :func:`room_for` counts it in place)."""
+    return free is None or room_for(push, current, free, in_place=True)[0] is not False
