@@ -574,3 +574,9 @@ def format_table(
 
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def stderr_is_tty() -> bool:
+    """Whether a live bar may be drawn on stderr: not into a log file, a pipe or a
+    journal (rich would leave its last frame there), which get log lines instead."""
+    return sys.stderr.isatty()

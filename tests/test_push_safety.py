@@ -248,3 +248,24 @@ def test_push_status_exits_as_the_push_did(mosquitto: Any, host: Any, tmp_path: 
     assert code == 0, out
     r = CliRunner().invoke(cli, ["push", "status", "--ledger", ledger, "--json"])
     assert r.exit_code == 0, r.output
+
+
+def test_no_bar_is_drawn_into_a_stderr_that_is_no_terminal(
+    mosquitto: Any, host: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``push --dry-run 2> d.err`` ended the file with the bar's last frame ("units ━━━
+    2/2 ...: would-write" and trailing spaces); a stderr that is no terminal gets no bar
+    (a watch logs lines there instead), as the README says. A terminal still gets it."""
+    import esp_cabundle.commands._unit as unit_mod
+
+    units = [mongoose_unit(uid) for uid in ids(2)]
+    host(units)
+    for extra in (("--dry-run",), ()):
+        code, out = push(mosquitto, tmp_path, units, "--allow", "unjudged", *extra)
+        assert code == 0, out
+        assert "━" not in out and not any(ln.startswith("units ") for ln in out.splitlines())
+    monkeypatch.setattr(unit_mod, "stderr_is_tty", lambda: True)
+    with unit_mod.units_progress(quiet=False) as bar:
+        assert bar.bars is not None
+    with unit_mod.units_progress(quiet=True) as bar:
+        assert bar.bars is None

@@ -5,7 +5,6 @@ refusal says the value as it was typed, not as parsed (2026-01-01, not
 from __future__ import annotations
 
 import re
-import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -15,7 +14,7 @@ import click
 
 from ..dates import clamped
 from ..text import some
-from ..ui import note
+from ..ui import note, stderr_is_tty
 from .options import Date
 
 if TYPE_CHECKING:
@@ -90,7 +89,7 @@ class WatchLog:
     @classmethod
     def wanted(cls, *, watch: bool, quiet: bool) -> WatchLog | None:
         """A log when a watch has no terminal on stderr (a terminal gets the bar)."""
-        if not watch or quiet or sys.stderr.isatty():
+        if not watch or quiet or stderr_is_tty():
             return None
         return cls(note)
 

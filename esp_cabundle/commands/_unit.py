@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..flash.base import Message, Progress, ProgressEvent
 from ..text import printable
+from ..ui import stderr_is_tty
 
 if TYPE_CHECKING:
     from ..flash.base import ProgressCallback
@@ -101,8 +102,9 @@ class UnitsBar:
 
 @contextmanager
 def units_progress(*, quiet: bool) -> Iterator[UnitsBar]:
-    """One bar over a push campaign's units, with the latest unit's state."""
-    if quiet:
+    """One bar over a push campaign's units, with the latest unit's state; none when
+    stderr is no terminal (a watch logs lines there instead: :class:`._push_until.WatchLog`)."""
+    if quiet or not stderr_is_tty():
         yield UnitsBar(None)
         return
     from rich.console import Console
