@@ -562,3 +562,22 @@ def test_long_errors_are_cut_to_the_terminal_and_kept_whole_in_json(
         assert "\u2026" not in r.output and full.removeprefix("unit bad: ") in r.output
     r = CliRunner().invoke(cli, [*status, "--json"], env={"COLUMNS": "80"})
     assert json.loads(r.output)["units"][0]["last_error"] == full
+
+
+@pytest.mark.timeout(60)
+def test_a_watch_log_does_not_claim_units_an_earlier_run_verified(
+    stand_in: Any, tmp_path: Path
+) -> None:
+    """A watch over a ledger whose units an earlier run verified logged "pass 1: 2
+    verified (done-1, done-2)", as if this pass had verified them uncontacted. Its pass
+    lines say what the pass did; those are said once as "already verified"."""
+    done = [mdash_unit("done-1"), mdash_unit("done-2")]
+    s = stand_in(done)
+    code, out = push(tmp_path, "--mdash", s.url)
+    assert code == 0, out
+    calls = [len(u.calls) for u in done]
+    code, out = push(tmp_path, "--mdash", s.url, "--watch", "--poll", "0.2")
+    assert code == 0, out
+    (line,) = [ln for ln in out.splitlines() if " pass 1: " in ln]
+    assert "pass 1: 2 already verified; units now: 2 verified" in line, line
+    assert "done-1" not in line and [len(u.calls) for u in done] == calls

@@ -79,6 +79,9 @@ class WatchLog:
         self._lock = threading.Lock()
         self._state: dict[str, str] = {}  # each unit's last final state
         self._changed: dict[str, str] = {}  # this pass: unit -> its new state
+        # this pass: units first met passed over (done before this run), by state: said
+        # once as "N already verified", not as what this pass did
+        self._already: dict[str, int] = {}
         self._seen = 0  # final events this pass
         self._listed = 0
         self._pass = 0
@@ -130,7 +133,10 @@ class WatchLog:
             if not ev.final:
                 return
             self._seen += 1
-            if self._state.get(ev.unit) != ev.state:
+            if ev.passed and ev.unit not in self._state:
+                self._state[ev.unit] = ev.state
+                self._already[ev.state] = self._already.get(ev.state, 0) + 1
+            elif self._state.get(ev.unit) != ev.state:
                 self._state[ev.unit] = ev.state
                 self._changed[ev.unit] = ev.state
             if self._seen >= self._listed:  # every unit of the pass is through
@@ -142,16 +148,17 @@ class WatchLog:
             self._flush()
 
     def _flush(self) -> None:
-        if not (self._changed or self._link) or not self._pass:
+        if not (self._changed or self._link or self._already) or not self._pass:
             return
         by_state: dict[str, list[str]] = {}
         for unit, state in self._changed.items():
             by_state.setdefault(state, []).append(unit)
         parts = [*self._link] + [f"{len(ids)} {s} ({some(ids)})" for s, ids in by_state.items()]
+        parts += [f"{n} already {s}" for s, n in self._already.items()]
         tally: dict[str, int] = {}
         for state in self._state.values():
             tally[state] = tally.get(state, 0) + 1
         now_ = ", ".join(f"{n} {s}" for s, n in sorted(tally.items()))
         when = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         self._write(f"{when} pass {self._pass}: {'; '.join(parts)}; units now: {now_}")
-        self._changed, self._link = {}, []
+        self._changed, self._link, self._already = {}, [], {}

@@ -100,9 +100,11 @@ class _Run:
     # already charged its attempt; its state stays).
     lost: LinkLost | None = None
 
-    def emit(self, unit: str, state: str, text: str = "", *, final: bool = False) -> None:
+    def emit(
+        self, unit: str, state: str, text: str = "", *, final: bool = False, passed: bool = False
+    ) -> None:
         if self.progress is not None:
-            self.progress(UnitEvent(unit, state, text, final))
+            self.progress(UnitEvent(unit, state, text, final, passed))
 
     # -- listing ------------------------------------------------------------------------
 
@@ -151,7 +153,7 @@ class _Run:
             row = rows.get(uid)
             if row is None or not self.wanted(row) or self._retry_at.get(uid, 0.0) > clock:
                 if row is not None:
-                    self.emit(uid, row.state, final=True)
+                    self.emit(uid, row.state, final=True, passed=True)
                 continue
             if ref.online is False:
                 if self.ledger.mark_offline(uid, f"{t.name} lists the unit as offline"):

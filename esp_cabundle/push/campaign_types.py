@@ -209,6 +209,7 @@ class UnitEvent:
     state: str
     text: str = ""
     final: bool = False
+    passed: bool = False  # passed over this pass, not contacted (done, or its retry waits)
 
 
 @dataclass(frozen=True, slots=True)
