@@ -581,3 +581,22 @@ def test_a_watch_log_does_not_claim_units_an_earlier_run_verified(
     (line,) = [ln for ln in out.splitlines() if " pass 1: " in ln]
     assert "pass 1: 2 already verified; units now: 2 verified" in line, line
     assert "done-1" not in line and [len(u.calls) for u in done] == calls
+
+
+def test_a_watch_until_a_date_is_said_as_that_days_end(stand_in: Any, tmp_path: Path) -> None:
+    """``--until 2026-12-05`` was said "or through 2026-12-06 00:00 UTC (--until)": one
+    day too long to read. It is the end of the day typed, said so, with its instant."""
+    from datetime import datetime, timedelta, timezone
+
+    day = datetime.now(timezone.utc).date() + timedelta(days=2)
+    s = stand_in([mdash_unit("soon")])
+    code, out = push(tmp_path, "--mdash", s.url, "--watch", "--until", day.isoformat())
+    assert code == 0, out
+    after = (day + timedelta(days=1)).isoformat()
+    said = f"until the end of {day.isoformat()} (00:00 UTC {after}), as --until says;"
+    assert said in " ".join(out.split()), out
+    assert "through" not in out, out
+    from esp_cabundle.commands._push_until import until_words  # a date-time: as given
+
+    at = datetime(2026, 12, 5, 14, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert until_words(at) == "until 2026-12-05 13:30 UTC"

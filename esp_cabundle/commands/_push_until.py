@@ -39,6 +39,17 @@ class Until(Date):
         return when
 
 
+def until_words(until: datetime) -> str:
+    """When a watch ends: ``--until 2026-12-05`` (its end, 00:00 the next day) said as
+    "through 2026-12-06 00:00 UTC" read one day too long; a midnight is said as the end of
+    the day before it."""
+    at = until.astimezone(timezone.utc)
+    if at.time() == datetime.min.time():
+        day_before = (at - timedelta(days=1)).date().isoformat()
+        return f"until the end of {day_before} (00:00 UTC {at.date().isoformat()})"
+    return f"until {at:%Y-%m-%d %H:%M} UTC"
+
+
 def as_typed(ctx: click.Context, name: str) -> str:
     """An option's value as the user wrote it (the last one given, click keeps it);
     the parsed date said "2026-01-02T00:00:00+00:00" for a typed 2026-01-01."""

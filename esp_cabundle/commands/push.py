@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ from ._push_render import (
 )
 from ._push_status_units import print_status_units
 from ._push_sub import refuse_options_before, refuse_subcommand_as_url
-from ._push_until import Until, WatchLog, as_typed, day_end
+from ._push_until import Until, WatchLog, as_typed, day_end, until_words
 from ._unit import units_progress
 from ._usage import split_option, typed_words, usage_error, with_option
 from .ca_source import ca_options
@@ -396,7 +396,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
 def _watch_plan(until: datetime | None, poll: float) -> str:
     """What --watch will do and when it stops, said before it starts: it may run for days."""
     end = (
-        f"through {until.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC (--until)"
+        f"{until_words(until)}, as --until says"
         if until is not None
         else "until the day the units' current CA stops working, if a pass learns one"
     )
