@@ -345,10 +345,13 @@ def test_a_wrong_password_from_the_environment_url_is_named_there(tmp_path: Path
 
 
 def test_a_device_id_with_an_escape_sequence_is_escaped_on_the_progress_line(
-    stand_in: Any, tmp_path: Path
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """mDash lists the ids: one holding ESC was drawn raw on the units bar (stderr, a
-    pipe or a terminal) while the table beneath escaped it."""
+    terminal: no bar is drawn into a pipe) while the table beneath escaped it."""
+    import esp_cabundle.commands._unit as unit_mod
+
+    monkeypatch.setattr(unit_mod, "stderr_is_tty", lambda: True)  # rich: its last frame
     code, out = run(tmp_path, "--mdash", stand_in([mdash_unit("d\x1b[31mX")]).url)
     assert code == 0, out
     assert "\x1b" not in out
