@@ -600,3 +600,43 @@ def test_a_watch_until_a_date_is_said_as_that_days_end(stand_in: Any, tmp_path: 
 
     at = datetime(2026, 12, 5, 14, 30, tzinfo=timezone(timedelta(hours=1)))
     assert until_words(at) == "until 2026-12-05 13:30 UTC"
+
+
+def test_an_rpc_urls_query_values_are_used_but_never_kept_nor_shown(
+    lan: Any, tmp_path: Path
+) -> None:
+    """``--rpc 'http://HOST/rpc?session=abc123'`` was taken and its query kept verbatim in
+    the ledger, and shown by ``push status --csv``, while ?token= was refused: a query
+    can hold any credential. The run uses the URL as given; the ledger keeps and every
+    output shows it with each query value masked; a masked URL given back is refused
+    (the unit would be sent the mask), and so are two URLs telling units apart only by
+    their query values."""
+    unit = mongoose_unit("q-unit")
+    server = lan(unit)
+    secret = "abc123SESSION"
+    given = f"{server.http_url}?session={secret}&v"
+    silent = f"http://127.0.0.1:1/rpc?session={secret}"  # no answer: listed by its URL
+    code, out = push(tmp_path, "--rpc", given, "--rpc", silent, "--json",
+                     board="mongoose-os-esp32")  # fmt: skip
+    assert code == 3 and secret not in out, out
+    assert_updated(unit, ca_bytes())  # reached at the URL as given
+    assert secret.encode() not in (tmp_path / "c.db").read_bytes()
+    shown = f"{server.http_url}?session=[redacted]&[redacted]"
+    led = rows(tmp_path)
+    assert led["q-unit"].state == "verified" and led["q-unit"].address == shown
+    assert "http://127.0.0.1:1/rpc?session=[redacted]" in led
+    for extra in ((), ("--csv",), ("--json",)):
+        r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(tmp_path / "c.db"), *extra])
+        assert secret not in r.stdout + r.stderr and "[redacted]" in r.stdout, r.stdout
+    # a later run is given the URL again, whole: the same unit, its row
+    code, out = push(tmp_path, "--rpc", given, board="mongoose-os-esp32")
+    assert code == 0 and secret not in out and "1 of 1 units done" in out, out
+    before = (tmp_path / "c.db").read_bytes()
+    code, out = push(tmp_path, "--rpc", shown, board="mongoose-os-esp32")
+    assert code == 2 and f"{shown}: its query holds [redacted], the mark the ledger" in out, out
+    assert "hint: give the URL with its real values" in out, out
+    other = f"{server.http_url}?session=other&v"
+    code, out = push(tmp_path, "--rpc", given, "--rpc", other, board="mongoose-os-esp32")
+    assert code == 2 and "two URLs differ only in their query values" in out, out
+    assert secret not in out and "other" not in out, out
+    assert (tmp_path / "c.db").read_bytes() == before

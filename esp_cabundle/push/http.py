@@ -26,10 +26,11 @@ from urllib.parse import SplitResult
 
 from ..errors import InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
+from ..redact import MASK
 from ..spelling import PYTHON, Spelling, set_to
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
-from .urls import WrongScheme, refuse_url_secrets, split_url
+from .urls import WrongScheme, bare_url, masked_values, refuse_url_secrets, split_url
 
 __all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "checked_rpc_urls", "tls_context"]
 
@@ -294,12 +295,14 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
         )
         for i, u in enumerate(urls, 1)
     ]
+    shown: dict[str, str] = {}  # as reported -> as given
     for u, parts in zip(urls, split, strict=True):
         # Before any message quotes the URL: its secret is remembered, then refused.
         refuse_url_secrets(parts, name, hint=_no_unit_login(spelling))
+        said = bare_url(u)  # no message shows a query value
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
             raise WrongScheme(
-                f"{name} {u!r} is not an http://, https://, ws:// or wss:// URL",
+                f"{name} {said!r} is not an http://, https://, ws:// or wss:// URL",
                 url=u,
                 hint=f"e.g. {set_to(option, 'http://192.168.1.20/rpc')} or "
                 f"{set_to(option, 'ws://192.168.1.20/rpc')}",
@@ -312,17 +315,38 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
         # Checked here, not met as an offline unit: websockets refuses a fragment
         # (InvalidURI) and http.client a space or control character, on every call.
         if "#" in u:
-            bare = parts._replace(fragment="").geturl()
+            bare = bare_url(parts._replace(fragment="").geturl())
             raise InputError(
                 f"{name} {bare}: a unit's URL has no fragment (#...)",
                 hint=f"give it without the # part: {set_to(option, bare)}",
             )
         if any(c.isspace() or not c.isprintable() for c in parts.path + parts.query):
             raise InputError(
-                f"{name} {u!r}: the path holds a space or a control character",
+                f"{name} {said!r}: the path holds a space or a control character",
                 hint=f"e.g. {set_to(option, 'http://192.168.1.20/rpc')} (a space as %20)",
             )
+        masked = masked_values(parts.query)
+        if masked:  # copied from the ledger or a report: the unit would be sent the mask
+            raise InputError(
+                f"{name} {said}: its query holds {MASK}, the mark the ledger and reports "
+                "show in place of each query value",
+                hint=_query_hint(option),
+            )
+        if shown.setdefault(said, u) != u:
+            raise InputError(
+                f"{name} {said}: two URLs differ only in their query values, which the "
+                "ledger and reports do not show: they could not tell the units apart",
+                hint="give each unit's own address (its host, port or path)",
+            )
     return split
+
+
+def _query_hint(option: str) -> str:
+    return (
+        f"give the URL with its real values ({set_to(option, 'URL')}): the ledger keeps a "
+        "unit's URL without its query values, so a unit reached with them needs its URL on "
+        "the command line each run"
+    )
 
 
 def _no_unit_login(spelling: Spelling) -> str:
@@ -362,6 +386,9 @@ class LanTransport:
         # The scheme as urlsplit reads it (any case): WS:// is a WebSocket URL too.
         self._ws_urls = {u for u, p in zip(urls, split, strict=True) if p.scheme in ("ws", "wss")}
         self.urls = list(dict.fromkeys(urls))
+        # A URL as the ledger keeps it and reports show it (no query values) -> as given:
+        # the query values live in memory for this run only.
+        self._given = {bare_url(u): u for u in self.urls}
         self.timeout = timeout
         self.frame_budget = frame_size or MONGOOSE_FRAME_SIZE
         self.ca_file = ca_file
@@ -384,8 +411,9 @@ class LanTransport:
                         self._ids[url] = uid
         out: dict[str, UnitRef] = {}
         self._notes = []
-        for url in self.urls:
-            uid = self._ids.get(url, url)
+        for given in self.urls:
+            url = bare_url(given)
+            uid = self._ids.get(given, url)
             if uid in out:
                 first = out[uid].address
                 self._notes.append(
@@ -393,7 +421,7 @@ class LanTransport:
                 )
                 continue
             self._address[uid] = url
-            out[uid] = UnitRef(uid, None, url, via="ws" if url in self._ws_urls else "http")
+            out[uid] = UnitRef(uid, None, url, via="ws" if given in self._ws_urls else "http")
         return list(out.values())
 
     def notes(self) -> list[str]:
@@ -402,7 +430,7 @@ class LanTransport:
     def _device_id(self, url: str) -> str | None:
         """The id ``Sys.GetInfo`` reports at ``url``; None when it does not answer or
         reports none (the URL stands for it until then)."""
-        channel = self._channel_at(url, url)
+        channel = self._channel_at(bare_url(url), url)
         try:
             result = channel.call("Sys.GetInfo", {}, timeout=self.timeout)
         except (UnitUnreachable, UnitRpcError):
@@ -423,6 +451,15 @@ class LanTransport:
         return self._channel_at(unit_id, address or self.address_of(unit_id))
 
     def _channel_at(self, unit_id: str, url: str) -> _HttpChannel | _WsChannel:
+        """``url``: as given, or as shown (the listing's, the ledger's), then as given."""
+        given = self._given.get(url)
+        if given is None and masked_values(url.partition("?")[2]):  # not given this run
+            raise UnitUnreachable(
+                f"unit {unit_id}: the ledger keeps its URL without the query values "
+                f"({url}); not given again this run",
+                hint=_query_hint(self.spelling.rpc_urls),
+            )
+        url = given or url
         if url in self._ws_urls:
             return _WsChannel(self, url, unit_id)
         return _HttpChannel(self, url, unit_id)

@@ -8,13 +8,13 @@ quotes the URL, which may hold a password (``ESP_CABUNDLE_MQTT``) or a key.
 
 from __future__ import annotations
 
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from ..errors import InputError
-from ..redact import url_secrets
+from ..redact import MASK, url_secrets
 from ..spelling import set_to
 
-__all__ = ["WrongScheme", "refuse_url_secrets", "split_url"]
+__all__ = ["WrongScheme", "bare_url", "masked_values", "refuse_url_secrets", "split_url"]
 
 
 class WrongScheme(InputError):
@@ -74,3 +74,29 @@ def refuse_url_secrets(parts: SplitResult, option: str, *, hint: str) -> None:
             "would be kept wherever the URL is shown or recorded",
             hint=hint,
         )
+
+
+def bare_url(url: str) -> str:
+    """``url`` as the ledger keeps it and every report shows it: each query value masked
+    (``?session=[redacted]``), for a query can hold any credential, whatever its key's
+    name. The URL as given is kept in memory for the run alone."""
+    head, sep, query = url.partition("?")
+    if not sep:
+        return url
+    query, hash_, fragment = query.partition("#")
+    pieces = [
+        (f"{key}={MASK}" if eq else MASK)
+        for key, eq, _ in (p.partition("=") for p in query.split("&"))
+    ]
+    return f"{head}?{'&'.join(pieces)}{hash_}{fragment}"
+
+
+def masked_values(query: str) -> list[str]:
+    """The keys of ``query`` whose value is the mask :func:`bare_url` shows in its place
+    (a URL copied from the ledger or a report): the unit would be sent the mask."""
+    out = []
+    for piece in query.split("&"):
+        key, eq, value = piece.partition("=")
+        if unquote(value if eq else key).strip() == MASK:
+            out.append(f"{key}=" if eq else MASK)
+    return out
