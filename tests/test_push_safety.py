@@ -269,3 +269,38 @@ def test_no_bar_is_drawn_into_a_stderr_that_is_no_terminal(
         assert bar.bars is not None
     with unit_mod.units_progress(quiet=True) as bar:
         assert bar.bars is None
+
+
+def test_the_units_bar_says_the_writing_state_once(
+    mosquitto: Any, host: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar's line read "q-02: writing writing 13470 bytes": the state, then the event's
+    text saying it again. Now "q-02: writing 13,470 bytes", sized as the rest says sizes."""
+    from contextlib import contextmanager
+
+    import esp_cabundle.commands.push as push_cmd
+    from esp_cabundle.commands._unit import UnitsBar
+
+    said: list[str] = []
+
+    class Bars:
+        def add_task(self, *_: Any, **__: Any) -> int:
+            return 1
+
+        def update(self, _task: Any, **kw: Any) -> None:
+            if "status" in kw:
+                said.append(kw["status"])
+
+    @contextmanager
+    def bar(*, quiet: bool) -> Iterator[UnitsBar]:
+        yield UnitsBar(Bars())
+
+    monkeypatch.setattr(push_cmd, "units_progress", bar)
+    (uid,) = ids(1)
+    units = [mongoose_unit(uid)]
+    host(units)
+    code, out = push(mosquitto, tmp_path, units, "--allow", "unjudged")
+    assert code == 0, out
+    assert f"{uid}: writing {len(ca_bytes()):,} bytes" in said, said
+    assert not [line for line in said if "writing writing" in line], said
+    assert said[-1] == f"{uid}: verified", said  # no trailing space

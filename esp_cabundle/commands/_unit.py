@@ -96,7 +96,7 @@ class UnitsBar:
                 self.bars.update(self.task, completed=len(self.finished))
             # Escaped as the tables below it are: a device id or reply from the server
             # may hold an escape sequence, which the live line drew raw.
-            line = f"{ev.unit}: {ev.state} {ev.text.removeprefix(f'unit {ev.unit}: ')}"
+            line = f"{ev.unit}: {ev.state} {ev.text.removeprefix(f'unit {ev.unit}: ')}".rstrip()
             self.bars.update(self.task, status=escape(printable(line)[:60]))
 
 

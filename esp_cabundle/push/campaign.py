@@ -46,6 +46,7 @@ from datetime import datetime, timezone
 
 from ..errors import EspCabundleError, UnitRpcError, UnitUnreachable
 from ..redact import redact
+from ..text import byte_count
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
 from .files import INFO_METHOD, UnitFiles, UnitInfo
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
@@ -338,7 +339,7 @@ class _Run:
                 uid, state="writing", old_sha256=old_sha, new_sha256=push.sha256,
                 clear_error=True, clear_note=True,
             )  # fmt: skip
-            self.emit(uid, "writing", f"writing {len(push.data)} bytes")
+            self.emit(uid, "writing", byte_count(len(push.data)))  # the bar: "writing 13,470 bytes"
             try:
                 self.write_verified(files)
             except UnitRpcError as e:
