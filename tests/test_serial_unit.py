@@ -296,6 +296,9 @@ def test_parallel_units_keep_their_own_messages(virtual_esp32: Start) -> None:
         assert any(t.startswith(f"Connected: {chip}") for t in seen[u.url])
         # esptool's warnings that a URL port has no USB VID/PID say nothing to a user
         assert not any("VID/PID" in t or "COM*" in t for t in seen[u.url]), seen[u.url]
+        # nor esptool's "reset the chip manually": a rehearsal asks nothing of the hands
+        assert not any("manually" in t or "TCP socket" in t for t in seen[u.url]), seen[u.url]
+        assert any(t.startswith("socket:// port: no reset lines") for t in seen[u.url])
         assert any("Stub flasher running" in t for t in seen[u.url])
         other = ({x.url for x in units} - {u.url}).pop()
         assert not any(other in t for t in seen[u.url])

@@ -45,6 +45,16 @@ def _url_port_noise(text: str) -> bool:
     return False
 
 
+# esptool's note on every socket:// port tells the user to reset the chip by hand; the
+# connection that follows either finds the unit in download mode (a virtual unit always
+# is) or fails with our own hint, so a technician gets this instead.
+_SOCKET_RESET = "It's not possible to reset the chip over a TCP socket"
+_SOCKET_RESET_SAID = (
+    "socket:// port: no reset lines travel over it; the unit is taken to be in download "
+    "mode already (a virtual unit always is)"
+)
+
+
 def _make_router() -> Any:
     from esp_pylib.logger import EspLogBase
     from rich.text import Text
@@ -67,6 +77,9 @@ def _make_router() -> Any:
             if _url_port_noise(text):
                 logger.debug("esptool %s: %s", level, text)
                 return
+            if text.lstrip().startswith(_SOCKET_RESET):
+                logger.debug("esptool %s: %s", level, text)
+                text = _SOCKET_RESET_SAID
             for line in text.splitlines():
                 if line.strip():
                     logger.debug("esptool %s: %s", level, line)
