@@ -152,7 +152,8 @@ def test_the_line_names_a_torn_partition(
     r = invoke(runner, flash_args(mongoose_unit, ca, journal))
     # fs_1, which held the old CA file, got R10; fs_0 is not known to have had it
     assert r.stdout.rstrip().endswith(
-        f"finished the interrupted update: +R10, -DST Root CA X3 (fs_0 {TORN})"
+        f"finished the interrupted update: +R10, -DST Root CA X3 (fs_0 {TORN}; "
+        "1 of 3 sectors written)"
     ), r.stdout
 
 
@@ -165,7 +166,10 @@ def test_restore_of_a_torn_update_says_what_it_found(
     journal = tmp_path / "j"
     cut_tearing(mongoose_unit, journal, 2)
     dry = invoke(runner, restore_args(mongoose_unit, journal, "--dry-run", "--verbose"))
-    assert f"(fs_0 {TORN})" in dry.stdout and "R10" not in dry.stdout.splitlines()[0]
+    assert (
+        f"(fs_0 {TORN}; 3 of 3 sectors to be written)" in dry.stdout
+        and "R10" not in dry.stdout.splitlines()[0]
+    )
     old = ", ".join(OLD_ROOTS)
     assert f"  fs_1: held the CA file from before the update ({old}); untouched\n" in dry.stdout
     assert "    to be written back in this order: 0x190000 0x1c1000 0x1c0000" in dry.stdout
@@ -177,6 +181,28 @@ def test_restore_of_a_torn_update_says_what_it_found(
     assert (fs_1["held"], fs_1["done"], fs_1["sectors_to_write"]) == ("old", "untouched", 0)
     assert report["sectors_written"] == 3 and report["roots_back"] == OLD_ROOTS
     assert mongoose_unit.read(0, len(mongoose_unit.flash)) == original
+
+
+def test_the_line_of_a_resumed_torn_spiffs_says_what_it_did(
+    arduino_unit: VirtualESP32, runner: CliRunner, tmp_path: Path
+) -> None:
+    """SPIFFS's one partition torn: no roots known, yet sectors were written; the line
+    says how many, and the change against the journal's roots from before the update,
+    never a bare "up to date: already holds the 4 roots"."""
+    journal = tmp_path / "j"
+    arduino_unit.arm_cut(sector_writes=2)
+    args = ["flash", "-p", arduino_unit.url, "--board", "mdash-arduino", "--bundle"]
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(NEW_CA)
+    args += [str(ca), "--journal-dir", str(journal), "--at", "2026-06-01"]
+    assert runner.invoke(cli, args).exit_code == 3
+    line = invoke(runner, args).stdout.strip()
+    assert "up to date" not in line, line
+    assert line.endswith(
+        "finished the interrupted update: +R10, -DST Root CA X3 against the journal's roots "
+        "before the update (spiffs torn by a cut: what it held is not known; 2 of 4 sectors "
+        "written)"
+    ), line
 
 
 def test_a_torn_spiffs_partition_is_not_known(

@@ -164,18 +164,33 @@ def roots_change(changes: Iterable[tuple[Roots, Roots]]) -> str:
     return root_names(list(added.values()), list(removed.values()))
 
 
-def found_change(found: Sequence[PartitionFound], goal: Roots | None = None) -> tuple[str, str]:
+def found_change(
+    found: Sequence[PartitionFound], goal: Roots | None = None, *, planned: bool = False
+) -> tuple[str, str]:
     """What a run that finished (or undid) a journaled update changed, from what each
     partition it wrote held when found to ``goal`` (restoring: each one's roots from
     before the update): ``+R10, -DST Root CA X3``; and, in brackets, each partition
-    whose roots were not known, saying what is (``(fs_0 torn by a cut: held ...)``)."""
+    whose roots were not known, saying what is and how many sectors were written there
+    (``(fs_0 torn by a cut: held ...; 1 of 3 sectors written)``; ``planned``: to be
+    written). When no partition's roots were known, finishing an update says its change
+    against the journal's roots from before it (``... against the journal's roots before
+    the update``): never a bare "up to date" after sectors were written. A restore says
+    none (it ends as before the update, which its line says)."""
+    wrote = [f for f in found if f.todo]
     change = roots_change(
-        (f.roots, f.before if goal is None else goal)
-        for f in found
-        if f.todo and f.roots is not None
+        (f.roots, f.before if goal is None else goal) for f in wrote if f.roots is not None
     )
-    unknown = "; ".join(f"{f.name} {f.not_known()}" for f in found if f.todo and f.roots is None)
-    return change, f" ({unknown})" if unknown else ""
+    unknown = [f for f in wrote if f.roots is None]
+    if not change and unknown and len(unknown) == len(wrote) and not wrote[0].restoring:
+        journal = roots_change((f.before, f.after if goal is None else goal) for f in unknown)
+        if journal:
+            change = f"{journal} against the journal's roots before the update"
+    verb = "to be written" if planned else "written"
+    said = "; ".join(
+        f"{f.name} {f.not_known()}; {f.todo} of {plural(f.sectors, 'sector')} {verb}"
+        for f in unknown
+    )
+    return change, f" ({said})" if said else ""
 
 
 def plan_roots(plan: UpdatePlan | None) -> tuple[list[Certificate], list[Certificate]]:

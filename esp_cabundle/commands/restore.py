@@ -211,7 +211,7 @@ def restore_line(o: UnitOutcome[Undone]) -> Line:
         return Line("OK", o.port, mac, r.message, o.seconds)
     entry = r.entry
     parts = ", ".join(p.name for p in entry.partitions)
-    change, torn = found_change(r.found)
+    change, torn = found_change(r.found, planned=r.dry_run)
     roots = (f": {change}" if change else "") + torn
     # one partition (mdash-arduino's spiffs) is "it", Mongoose OS's fs_0 and fs_1 "they"
     one = len(entry.partitions) == 1
