@@ -205,6 +205,28 @@ def plan_roots(plan: UpdatePlan | None) -> tuple[list[Certificate], list[Certifi
     return list(added.values()), list(removed.values())
 
 
+def created_note(plan: UpdatePlan | None, *, dry_run: bool = False) -> str:
+    """``; fs_0: /ca.pem created (none before)``: each partition that had no CA file, said
+    on the line, not only under --verbose (its roots would read as replaced)."""
+    verb = "would be created" if dry_run else "created"
+    return "".join(
+        f"; {c.partition.name}: {c.ca_path} {verb} (none before)"
+        for c in (plan.changes if plan is not None else ())
+        if c.writes and c.old_ca is None and not c.skipped
+    )
+
+
+def removed_note(found: Sequence[PartitionFound], *, dry_run: bool = False) -> str:
+    """``; fs_0: CA file removed (none before the update)``: a restore that puts back a
+    partition without a CA file says so, not only the roots it takes away."""
+    verb = "would be removed" if dry_run else "removed"
+    return "".join(
+        f"; {f.name}: CA file {verb} (none before the update)"
+        for f in found
+        if f.created and f.todo
+    )
+
+
 def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
     """A flashed unit in one line."""
 
@@ -218,6 +240,8 @@ def flash_line(outcome: UnitOutcome[FlashResult]) -> Line:
         return failure_line(outcome.port, mac, error, outcome.seconds)
     added, removed = plan_roots(r.plan)
     changed = root_names([c.label for c in added], [c.label for c in removed])
+    created = created_note(r.plan, dry_run=r.status == "dry run")
+    changed = changed + created if changed else created.removeprefix("; ")
     finished = [x for x in r.resumed if x.action == "finished"]
     # from what the first interrupted update found to what the last one finished left
     brought, torn = ("", "")

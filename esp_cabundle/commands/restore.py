@@ -11,13 +11,13 @@ import click
 
 from ..boards import load_board
 from ..errors import InputError, OutputError
-from ..flash.found import per_partition
+from ..flash.found import NO_CA, per_partition
 from ..flash.interrupt import UnitInterrupted
 from ..flash.restore import AlreadyRestored, RestoreResult, restore_unit
 from ..flash.station import expand_ports
 from ..spelling import BOARD_SPELLING
 from ..text import plural
-from ._bench import Line, failure_line, found_change, stopped_line, unmarked_note
+from ._bench import Line, failure_line, found_change, removed_note, stopped_line, unmarked_note
 from ._plan_view import journal_error_dict, unit_dict
 from ._station import journals_unmarked, report_station, run_station
 from .options import (
@@ -212,7 +212,7 @@ def restore_line(o: UnitOutcome[Undone]) -> Line:
     entry = r.entry
     parts = ", ".join(p.name for p in entry.partitions)
     change, torn = found_change(r.found, planned=r.dry_run)
-    roots = (f": {change}" if change else "") + torn
+    roots = (f": {change}" if change else "") + torn + removed_note(r.found, dry_run=r.dry_run)
     # one partition (mdash-arduino's spiffs) is "it", Mongoose OS's fs_0 and fs_1 "they"
     one = len(entry.partitions) == 1
     were, holds = ("it was", "holds what it") if one else ("they were", "hold what they")
@@ -261,7 +261,11 @@ def restore_dict(o: UnitOutcome[Undone], *, dry_run: bool) -> dict[str, Any]:
     gone = r if isinstance(r, AlreadyRestored) else None
     done = r if isinstance(r, RestoreResult) else None
     entry = done.entry if done is not None else None
-    back = [(p.name, entry.roots_of(p)) for p in entry.partitions] if entry is not None else []
+    back = (
+        [(p.name, NO_CA if p.ca_created else entry.roots_of(p)) for p in entry.partitions]
+        if entry is not None
+        else []
+    )
     if gone is not None:
         out["status"] = "already restored"
     elif done is not None and o.error is None:

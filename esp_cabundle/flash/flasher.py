@@ -480,6 +480,7 @@ def _journal_partition(
         sectors=tuple(JournalSector(w.offset, w.old, w.new, after[w.offset]) for w in c.writes),
         untouched=tuple((off, n, cache.digest(off, n)) for off, n in c.untouched()),
         roots_before=named(c.roots.before),
+        ca_created=c.old_ca is None,
     )
 
 

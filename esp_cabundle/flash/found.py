@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .journal import JournalEntry
 
 __all__ = [
+    "NO_CA",
     "PartitionFound",
     "Resumed",
     "Roots",
@@ -59,6 +60,11 @@ def ca_words(sha256: str, roots: Roots) -> str:
     names = ", ".join(name for name, _ in roots)
     count = f"{len(roots)} root" + ("" if len(roots) == 1 else "s")
     return f"SHA-256 {sha256[:12]}, {count}: {names}" if roots else f"SHA-256 {sha256[:12]}"
+
+
+# A partition without a CA file in a root list (``fs_0: no CA file``, ``fs_0:none``):
+# said, not left out, so a list never reads as if that partition held the others' roots.
+NO_CA: Roots = (("no CA file", "none"),)
 
 
 def per_partition(per: Sequence[tuple[str, Roots]]) -> Roots:
@@ -89,6 +95,7 @@ class PartitionFound:
     before: Roots
     after: Roots
     restoring: bool = False
+    created: bool = False  # no CA file before the update (the journal's ca_created)
 
     @property
     def todo(self) -> int:
@@ -117,6 +124,8 @@ class PartitionFound:
         """:attr:`roots` for a root list; not known, one entry saying what is instead
         (``torn by a cut: held the CA file from before ...``, ``torn``)."""
         roots = self.roots
+        if self.created and self.holds == "old":
+            return NO_CA
         return roots if roots is not None else ((self.not_known(), self.held),)
 
     def not_known(self) -> str:
@@ -142,6 +151,8 @@ class PartitionFound:
         """What it held, in words."""
         if self.holds == "new":
             return f"held the update's CA file ({_names(self.after)})"
+        if self.holds == "old" and self.created:
+            return "held no CA file, as before the update"
         if self.holds == "old":
             return f"held the CA file from before the update ({_names(self.before)})"
         if self.holds == "mixed":
@@ -204,6 +215,7 @@ def partitions_found(
                 before=entry.roots_of(p),
                 after=entry.roots_after,
                 restoring=restoring,
+                created=p.ca_created,
             )
         )
     return tuple(out)

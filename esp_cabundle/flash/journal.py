@@ -135,6 +135,8 @@ class JournalPartition:
     sectors: tuple[JournalSector, ...]
     untouched: tuple[tuple[int, int, str], ...]  # (offset, length, unit MD5 before)
     roots_before: tuple[tuple[str, str], ...] | None = None
+    # it had no CA file before: the update created it, a restore removes it again
+    ca_created: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,7 @@ class JournalEntry:
                         if p.roots_before is not None
                         else {}
                     ),
+                    **({"ca_created": True} if p.ca_created else {}),
                     "sectors": [
                         {
                             "offset": s.offset,
@@ -316,7 +319,12 @@ def _partition_from_json(p: Any) -> JournalPartition:
             raise ValueError(f"range {o:#x}+{n:#x} is outside partition '{name}'")
     raw = p.get("roots_before")
     roots = None if raw is None else _root_list(raw, f"the roots before of partition '{name}'")
-    return JournalPartition(name, offset, size, str(p["fs_type"]), tuple(sectors), untouched, roots)
+    created = p.get("ca_created", False)
+    if not isinstance(created, bool):
+        raise ValueError(f"ca_created of partition '{name}' is {created!r}, not true or false")
+    return JournalPartition(
+        name, offset, size, str(p["fs_type"]), tuple(sectors), untouched, roots, created
+    )
 
 
 def _int(value: Any) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from .found import Resumed, Roots, named, per_partition, roots_after_stop
+from .found import NO_CA, Resumed, Roots, named, per_partition, roots_after_stop
 
 if TYPE_CHECKING:
     from ..certs import Certificate
@@ -95,7 +95,7 @@ class FlashResult:
         changes = self.plan.changes if self.plan is not None else ()
         return per_partition(
             [
-                (c.partition.name, named(c.roots.before))
+                (c.partition.name, named(c.roots.before) if c.old_ca is not None else NO_CA)
                 for c in changes
                 if not c.skipped and partition in (None, c.partition.name)
             ]
