@@ -19,6 +19,7 @@ from support.layouts import load_mongoose
 
 from esp_cabundle.cli import cli
 from esp_cabundle.commands import _station as station_commands
+from esp_cabundle.errors import OutputError
 from esp_cabundle.flash import flasher as flasher_module
 from esp_cabundle.flash import journal as journal_module
 from esp_cabundle.flash import station as station_module
@@ -489,14 +490,14 @@ def stop_on_message(monkeypatch: pytest.MonkeyPatch, module: Any, text: str) -> 
     monkeypatch.setattr(module, "say", say)
 
 
-def test_a_stop_before_the_first_write_after_a_finish_keeps_both_entries_said(
+def test_a_stop_before_the_first_write_after_a_finish_says_both_entries(
     virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another CA: the interrupted update is finished (its entry not marked complete),
-    this run's entry recorded, then a stop before its first sector; the entry cannot be
-    marked cancelled either. That save failed the unit ("cannot mark ... cancelled",
-    the finished update and the stop lost); now the unit is interrupted, holding the
-    finished update's CA, and journal_error names both entries."""
+    this run's entry recorded, then a stop before its first sector; that entry, which
+    holds nothing the unit needs, cannot be deleted either. The unit is interrupted,
+    holding the finished update's CA, and journal_error names both entries, each with
+    its remedy."""
     (unit,) = units(virtual_esp32, 1)
     cut_part_way(unit, tmp_path, runner)
     (tmp_path / "other.pem").write_bytes(OTHER_CA)
@@ -509,7 +510,11 @@ def test_a_stop_before_the_first_write_after_a_finish_keeps_both_entries_said(
         stop()  # after the journal, before the first sector
         return saved
 
+    def remove(self: Journal, entry: JournalEntry) -> None:
+        raise OutputError(f"{entry.path}: cannot delete (Permission denied)")
+
     monkeypatch.setattr(Journal, "record", record)
+    monkeypatch.setattr(Journal, "remove", remove)
     r = runner.invoke(cli, other_args(tmp_path, unit))
     assert r.exit_code == 130, r.output
     (u,) = json.loads(r.stdout)["units"]
@@ -519,9 +524,10 @@ def test_a_stop_before_the_first_write_after_a_finish_keeps_both_entries_said(
     finished, this = Journal(tmp_path / "j").entries(mac(0))
     said = u["journal_error"]["error"]
     assert said.startswith(f"{finished.path}: cannot mark the journal entry complete ({FULL})")
-    assert f"; and {this.path}: cannot mark the journal entry cancelled ({FULL}); " in said
+    assert f"; and {this.path}: cannot delete (Permission denied); " in said
     assert "no sector of that update was written" in said
-    assert u["journal_error"]["hint"].startswith("free space on the disk holding ")
+    hint = u["journal_error"]["hint"]
+    assert hint.startswith("free space on the disk holding ") and "delete the entry" in hint
     assert "stopped before anything was written" not in u["error"]  # the finish wrote one
     assert (finished.status, this.status) == ("pending", "pending")
     assert ca_on(unit) == NEW_CA

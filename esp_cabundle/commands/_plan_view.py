@@ -15,6 +15,7 @@ from ..text import plural
 
 if TYPE_CHECKING:
     from ..errors import OutputError
+    from ..flash.interrupt import Interruption
     from ..flash.plan import PartitionChange, RootChange
     from ..flash.station import UnitOutcome
 
@@ -30,7 +31,13 @@ __all__ = [
 ]
 
 # What the CA file is said to undergo, by the state of the run.
-_VERB = {"dry run": "would be ", "updated": "was ", "interrupted": "was being ", "planned": ""}
+_VERB = {
+    "dry run": "would be ",
+    "updated": "was ",
+    "interrupted": "was being ",
+    "not written": "was to be ",  # stopped before its first sector: nothing was replaced
+    "planned": "",
+}
 
 
 def already_holds(roots: int) -> str:
@@ -94,6 +101,11 @@ def change_dict(change: PartitionChange) -> dict[str, Any]:
     }
 
 
+def _own_written(stop: Interruption) -> bool:
+    """This run's own update wrote (or a cut tore) a sector before the stop."""
+    return stop.what == "update" and (stop.written > 0 or stop.torn is not None)
+
+
 def flash_detail_lines(result: FlashResult) -> list[str]:
     """A flashed unit in full (``flash --verbose``): the unit, any interrupted update
     finished first, every partition's change, the notes, the ranges the unit's MD5
@@ -130,8 +142,12 @@ def flash_detail_lines(result: FlashResult) -> list[str]:
         lines += [f"  {f.describe(planned=planned)}" for f in r.found]
     plan = result.plan
     if plan is not None:
+        status: str = result.status
+        stop = result.interruption
+        if status == "interrupted" and stop is not None and not _own_written(stop):
+            status = "not written"
         for change in plan.changes:
-            lines += change_lines(change, result.status)
+            lines += change_lines(change, status)
         lines += [f"note: {n}" for n in plan.notes]
     if result.journal is not None:
         for p in result.journal.partitions:

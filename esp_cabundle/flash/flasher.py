@@ -418,12 +418,15 @@ def flash_ca(
                 raise
             if done < len(writes):
                 if done == 0:
-                    # guarded as every mark after a write is: an earlier update finished
-                    # first wrote the unit, and the stop and that update must be reported
+                    # Nothing of this update was written: its entry is deleted, as a unit
+                    # stopped before the entry was saved has none, so every unit stopped
+                    # before its first write leaves nothing to undo in the journal.
+                    # Guarded as every mark after a write is: an earlier update finished
+                    # first wrote the unit, and the stop and that update must be reported.
                     try:
-                        entry = journal.set_status(entry, "cancelled", unit=_NONE_WRITTEN)
+                        journal.remove(entry)
                     except OutputError as e:
-                        unmarked.append(e)
+                        unmarked.append(_undeleted(e))
                         result = replace(result, journal_error=_joined(unmarked))
                 partial = stopped_at(done, torn=False)
                 assert partial.interruption is not None
@@ -455,13 +458,24 @@ def _roots_before(plan: UpdatePlan) -> tuple[Certificate, ...]:
     return ()
 
 
+def _undeleted(e: OutputError) -> OutputError:
+    """The entry of an update stopped before its first sector could not be deleted: it
+    stays pending, which the next run drops (the unit holds none of it)."""
+    return OutputError(
+        f"{e.message}; {_NONE_WRITTEN}",
+        hint="delete the entry, or leave it: the next flash or restore of the unit drops it",
+    )
+
+
 def _joined(unmarked: list[OutputError]) -> OutputError | None:
     """The entries of a unit not marked (those finished or set aside first, then this
-    run's), in order: each said, the remedy once (all are in one directory)."""
+    run's), in order: each said, each remedy once (all are in one directory; an entry not
+    deleted has its own)."""
     if not unmarked:
         return None
     message = "; and ".join(e.message for e in unmarked)
-    return OutputError(message, hint=unmarked[-1].hint)
+    hints = dict.fromkeys(e.hint for e in unmarked if e.hint)
+    return OutputError(message, hint="; ".join(hints) or None)
 
 
 def _interrupted(result: FlashResult, interruption: Interruption) -> FlashResult:
