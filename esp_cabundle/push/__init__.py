@@ -5,7 +5,8 @@ record each unit in a campaign ledger.
   (get, put, rename, info) the campaign is written against;
 - transports: :mod:`.mdash` (REST API), :mod:`.mqtt` (Mongoose OS RPC over MQTT),
   :mod:`.http` (Mongoose OS RPC over HTTP and WebSocket on a LAN);
-- :mod:`.campaign` the per-unit procedure and the watch loop; :mod:`.ledger` SQLite.
+- :mod:`.campaign` the per-unit procedure and the watch loop (its writes and reboots in
+  :mod:`.campaign_write`); :mod:`.ledger` SQLite.
 
 Importing this package imports no network library: paho-mqtt and websockets load when
 a transport that needs them is opened.

@@ -7,13 +7,8 @@ each unit, holding its ledger lease:
    that reports another board's firmware is recorded ``failed``, not written);
 2. read the CA file; identical to the new one -> ``up-to-date``; a unit whose reported
    free space cannot hold the new file (:func:`~.room.room_for`) is ``failed``, unwritten;
-3. ``writing``: put the file to ``<ca>.new`` in frames that fit, read it back and
-   compare SHA-256, then ``FS.Rename`` it onto the CA path (LittleFS replaces
-   atomically; SPIFFS removes then renames); a unit without ``FS.Rename`` gets the CA
-   path written directly (one frame when it fits). The CA path is read back and
-   compared; a mismatch is retried once at once while the unit is connected;
-4. ``verified``; with ``reboot``: ``Sys.Reboot``, ``rebooted``, then wait until the
-   unit answers again from a new boot and still holds the file: ``reconnected``.
+3. ``writing``: staged, read back, renamed onto the CA path (:mod:`.campaign_write`);
+4. ``verified``; with ``reboot``: ``rebooted``, then ``reconnected`` (ditto).
 
 Over a link that cannot list its units as on or off (an MQTT broker), a pass first
 asks every unit step 1's call at once: the silent ones cost one timeout together, and
@@ -23,9 +18,7 @@ A unit whose firmware does not read the file (mDash 1.2.16: a built-in CA) is re
 ``unused`` with the reason and left as it is: the file would not protect it. A unit that
 fails is tried again by a watching run on later passes, each wait twice the last (from
 ``poll`` up to an hour, or ``poll`` when longer), except a unit refused for running
-another board's firmware: waiting cannot change that, so it is refused once a run. A
-failed write removes ``<ca>.new`` again (best effort, recorded), so a full file system
-is left as it was.
+another board's firmware: waiting cannot change that, so it is refused once a run.
 
 A run killed at any point leaves each unit holding the old or the new file whole (the
 live file only changes by rename) and the ledger consistent; the next run reads the
@@ -35,7 +28,6 @@ unit again and finishes. What a campaign takes and reports is in :mod:`.campaign
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -48,12 +40,13 @@ from ..errors import EspCabundleError, UnitRpcError, UnitUnreachable
 from ..redact import redact
 from ..text import byte_count
 from .campaign_types import CampaignOptions, CampaignReport, PushFile, UnitEvent, sha256_hex
-from .files import INFO_METHOD, UnitFiles, UnitInfo
+from .campaign_write import UnitWriter
+from .files import INFO_METHOD, UnitFiles
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import DARK_KEY, JUDGED_KEY
-from .refusals import Mismatch, missing, out_of_space
-from .room import in_place_may_fit, room_for
-from .rpc import RpcChannel, is_unknown_method
+from .refusals import out_of_space
+from .room import room_for
+from .rpc import RpcChannel
 from .transport import LinkLost, SilentChannel, Transport, UnitRef, silent_units
 
 __all__ = [
@@ -70,7 +63,6 @@ log = logging.getLogger(__name__)
 
 # States a run picks a unit up from (done states only to reboot a verified unit).
 _WORK_STATES = frozenset({"pending", "offline", "writing", "rebooted", "failed"})
-_REBOOT_POLL = 1.0
 _RETRY_CAP = 3600.0  # the longest wait before a failed unit is tried again (or ``poll``)
 
 
@@ -100,6 +92,10 @@ class _Run:
     # yet begun are left as they were, with no attempt counted (a unit mid-update was
     # already charged its attempt; its state stays).
     lost: LinkLost | None = None
+    writer: UnitWriter = field(init=False)  # steps 3 and 4: the write, the reboot
+
+    def __post_init__(self) -> None:
+        self.writer = UnitWriter(self.push, self.ledger, self.options, self.stop, self.emit)
 
     def emit(
         self, unit: str, state: str, text: str = "", *, final: bool = False, passed: bool = False
@@ -320,7 +316,7 @@ class _Run:
         if current == push.data:
             ours = row.state in ("writing", "verified", "rebooted")
             if row.state == "writing":
-                self.forget_temp(files)
+                self.writer.forget_temp(files)
             state = "verified" if ours else "up-to-date"
             old = None if ours else push.sha256
             self.ledger.record(
@@ -332,7 +328,7 @@ class _Run:
             if fits is False:  # it would fail: the unit is left as it is
                 raise UnitRpcError(
                     f"unit {uid}: out of space on the unit: {room}; not written",
-                    hint=self.room_hint(current, info.fs_free),
+                    hint=self.writer.room_hint(current, info.fs_free),
                 )
             old_sha = sha256_hex(current) if current is not None else "none"
             self.ledger.record(
@@ -341,151 +337,15 @@ class _Run:
             )  # fmt: skip
             self.emit(uid, "writing", byte_count(len(push.data)))  # the bar: "writing 13,470 bytes"
             try:
-                self.write_verified(files)
+                self.writer.write_verified(files)
             except UnitRpcError as e:
-                raise self.after_failed_write(files, e, current, info.fs_free) from None
+                raise self.writer.after_failed_write(files, e, current, info.fs_free) from None
             state = "verified"
             self.ledger.record(uid, state=state)
         if state == "verified" and self.options.reboot:
-            return self.reboot(files, info)
+            return self.writer.reboot(files, info)
         self.emit(uid, state, final=True)
         return state
-
-    def write_verified(self, files: UnitFiles) -> None:
-        """Stage, read back, rename (then check the renamed file's size and tail); a
-        unit that turns out to have no ``FS.Rename`` (or ``in_place``) is written in
-        place and read back whole. Every firmware examined has ``FS.Rename``, so it is
-        tried first."""
-        push = self.push
-        use_rename = not self.options.in_place
-        tries = 0
-        while True:
-            tries += 1
-            if use_rename:
-                files.put(push.temp_name, push.data)
-                if files.get(push.temp_name) == push.data:
-                    self.ledger.renew(files.unit_id)
-                    try:
-                        files.rename(push.temp_name, push.name)
-                    except UnitRpcError as e:
-                        if not is_unknown_method(e):
-                            raise
-                        use_rename = False  # no FS.Rename: write in place
-                        self.forget_temp(files)
-                        tries -= 1
-                        continue
-                    if files.ends_with(push.name, push.data):
-                        return
-            else:
-                files.put(push.name, push.data)
-                if files.get(push.name) == push.data:
-                    return
-            if tries >= 2:
-                raise Mismatch(
-                    f"unit {files.unit_id}: the file read back differs from the file written, "
-                    "twice",
-                    hint="the unit's file system may be failing; update it on the bench",
-                )
-            log.info("unit %s: read-back mismatch; writing again", files.unit_id)
-            self.ledger.renew(files.unit_id)
-
-    def after_failed_write(
-        self, files: UnitFiles, e: UnitRpcError, old: bytes | None, free: int | None
-    ) -> UnitRpcError:
-        """A write the unit refused: remove the staged copy, or (in place) write the old
-        file back, which fitted before, so the unit is not left with a cut one (best
-        effort, said in the error the ledger keeps); say plainly when it is out of space."""
-        push = self.push
-        tidy = ""
-        if self.options.in_place and old is not None:
-            try:
-                files.put(push.name, old)
-                tidy = f"; the old {push.name} written back"
-            except (UnitRpcError, UnitUnreachable) as again:
-                tidy = f"; {push.name} may be left cut short (writing it back: {again.message})"
-        elif not self.options.in_place:
-            try:
-                files.remove(push.temp_name)
-                tidy = f"; {push.temp_name} removed again"
-            except UnitRpcError as gone:
-                if not missing(gone):
-                    tidy = f"; {push.temp_name} could not be removed ({gone.message})"
-            except UnitUnreachable:
-                tidy = f"; {push.temp_name} may be left on the unit (it stopped answering)"
-        if out_of_space(e):
-            said = e.message.removeprefix(f"unit {files.unit_id}: ")
-            return UnitRpcError(
-                f"unit {files.unit_id}: out of space on the unit writing "
-                f"{push.name if self.options.in_place else push.temp_name} ({said})" + tidy,
-                hint=self.room_hint(old, free),
-                code=e.code,
-            )
-        return UnitRpcError(e.message + tidy, hint=e.hint, code=e.code)
-
-    def room_hint(self, current: bytes | None, free: int | None) -> str:
-        """What to do for a unit out of space: free some, or (staged) write in place, but
-        only where in place may fit (the hint's words are what the ledger's status reads
-        back as "--in-place would help": none of them when it would not)."""
-        if self.options.in_place:
-            return (
-                "free space on the unit (remove files it does not need), or push a smaller "
-                "CA bundle"
-            )
-        if not in_place_may_fit(self.push, current, free):
-            return (
-                f"{self.push.name} cannot fit even written over the old one: free space on "
-                "the unit (remove files it does not need), or push a smaller CA bundle"
-            )
-        return (
-            "free space on the unit (remove files it does not need), or push with "
-            f"{self.options.spelling.in_place}: {self.push.name} is written directly, with no "
-            "second copy (a unit cut off mid-write holds a partial file until the next run)"
-        )
-
-    def forget_temp(self, files: UnitFiles) -> None:
-        with contextlib.suppress(UnitRpcError):  # absent: nothing to tidy
-            files.remove(self.push.temp_name)
-
-    def reboot(self, files: UnitFiles, before: UnitInfo) -> str:
-        uid = files.unit_id
-        self.emit(uid, "rebooted", "rebooting")
-        started = time.monotonic()
-        with contextlib.suppress(UnitUnreachable):  # gone at once: rebooting
-            files.reboot()
-        self.ledger.record(uid, state="rebooted")
-        gone = False
-        while True:
-            if self.stop.is_set():
-                raise UnitUnreachable(f"unit {uid}: interrupted while waiting for it to reconnect")
-            time.sleep(_REBOOT_POLL)
-            elapsed = time.monotonic() - started
-            try:
-                info = files.info()
-            except LinkLost:
-                raise  # the broker, not the unit: it says nothing of the reboot
-            except UnitUnreachable:
-                gone = True
-                if elapsed > self.options.reconnect_timeout:
-                    raise UnitUnreachable(
-                        f"unit {uid}: did not reconnect within "
-                        f"{self.options.reconnect_timeout:g} s of the reboot"
-                    ) from None
-                self.ledger.renew(uid)
-                continue
-            new_boot = (
-                info.uptime is not None
-                and before.uptime is not None
-                and info.uptime < before.uptime + elapsed - 1
-            )
-            if gone or new_boot:
-                break
-            if elapsed > self.options.reconnect_timeout:
-                raise UnitUnreachable(f"unit {uid}: answered but never rebooted")
-        if files.get(self.push.name) != self.push.data:
-            raise Mismatch(f"unit {uid}: after the reboot the CA file is not the one written")
-        self.ledger.record(uid, state="reconnected", fw_version=info.fw_version, seen=True)
-        self.emit(uid, "reconnected", final=True)
-        return "reconnected"
 
     # -- the deadline -------------------------------------------------------------------
 

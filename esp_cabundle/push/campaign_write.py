@@ -1,0 +1,189 @@
+"""Writing the CA file onto one unit, verified, and the reboot after it: steps 3 and 4
+of :mod:`.campaign`'s per-unit procedure.
+
+3. ``writing``: put the file to ``<ca>.new`` in frames that fit, read it back and
+   compare SHA-256, then ``FS.Rename`` it onto the CA path (LittleFS replaces
+   atomically; SPIFFS removes then renames); a unit without ``FS.Rename`` gets the CA
+   path written directly (one frame when it fits). The CA path is read back and
+   compared; a mismatch is retried once at once while the unit is connected. A failed
+   write removes ``<ca>.new`` again (best effort, recorded), so a full file system is
+   left as it was;
+4. ``verified``; with ``reboot``: ``Sys.Reboot``, ``rebooted``, then wait until the
+   unit answers again from a new boot and still holds the file: ``reconnected``.
+
+Apart from :mod:`.campaign` (which picks units, holds their leases and watches), so that
+the engine's module stays small enough to read; what it needs of a run is the file, the
+ledger, the options, the stop event and the progress callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..errors import UnitRpcError, UnitUnreachable
+from .campaign_types import CampaignOptions, PushFile
+from .files import UnitFiles, UnitInfo
+from .ledger import Ledger
+from .refusals import Mismatch, missing, out_of_space
+from .room import in_place_may_fit
+from .rpc import is_unknown_method
+from .transport import LinkLost
+
+__all__ = ["UnitWriter"]
+
+log = logging.getLogger(__name__)
+
+_REBOOT_POLL = 1.0
+
+
+@dataclass
+class UnitWriter:
+    """A campaign's writes to its units: ``emit(unit, state, text, final=...)`` reports
+    progress as the campaign's own events."""
+
+    push: PushFile
+    ledger: Ledger
+    options: CampaignOptions
+    stop: threading.Event
+    emit: Callable[..., None]
+
+    def write_verified(self, files: UnitFiles) -> None:
+        """Stage, read back, rename (then check the renamed file's size and tail); a
+        unit that turns out to have no ``FS.Rename`` (or ``in_place``) is written in
+        place and read back whole. Every firmware examined has ``FS.Rename``, so it is
+        tried first."""
+        push = self.push
+        use_rename = not self.options.in_place
+        tries = 0
+        while True:
+            tries += 1
+            if use_rename:
+                files.put(push.temp_name, push.data)
+                if files.get(push.temp_name) == push.data:
+                    self.ledger.renew(files.unit_id)
+                    try:
+                        files.rename(push.temp_name, push.name)
+                    except UnitRpcError as e:
+                        if not is_unknown_method(e):
+                            raise
+                        use_rename = False  # no FS.Rename: write in place
+                        self.forget_temp(files)
+                        tries -= 1
+                        continue
+                    if files.ends_with(push.name, push.data):
+                        return
+            else:
+                files.put(push.name, push.data)
+                if files.get(push.name) == push.data:
+                    return
+            if tries >= 2:
+                raise Mismatch(
+                    f"unit {files.unit_id}: the file read back differs from the file written, "
+                    "twice",
+                    hint="the unit's file system may be failing; update it on the bench",
+                )
+            log.info("unit %s: read-back mismatch; writing again", files.unit_id)
+            self.ledger.renew(files.unit_id)
+
+    def after_failed_write(
+        self, files: UnitFiles, e: UnitRpcError, old: bytes | None, free: int | None
+    ) -> UnitRpcError:
+        """A write the unit refused: remove the staged copy, or (in place) write the old
+        file back, which fitted before, so the unit is not left with a cut one (best
+        effort, said in the error the ledger keeps); say plainly when it is out of space."""
+        push = self.push
+        tidy = ""
+        if self.options.in_place and old is not None:
+            try:
+                files.put(push.name, old)
+                tidy = f"; the old {push.name} written back"
+            except (UnitRpcError, UnitUnreachable) as again:
+                tidy = f"; {push.name} may be left cut short (writing it back: {again.message})"
+        elif not self.options.in_place:
+            try:
+                files.remove(push.temp_name)
+                tidy = f"; {push.temp_name} removed again"
+            except UnitRpcError as gone:
+                if not missing(gone):
+                    tidy = f"; {push.temp_name} could not be removed ({gone.message})"
+            except UnitUnreachable:
+                tidy = f"; {push.temp_name} may be left on the unit (it stopped answering)"
+        if out_of_space(e):
+            said = e.message.removeprefix(f"unit {files.unit_id}: ")
+            return UnitRpcError(
+                f"unit {files.unit_id}: out of space on the unit writing "
+                f"{push.name if self.options.in_place else push.temp_name} ({said})" + tidy,
+                hint=self.room_hint(old, free),
+                code=e.code,
+            )
+        return UnitRpcError(e.message + tidy, hint=e.hint, code=e.code)
+
+    def room_hint(self, current: bytes | None, free: int | None) -> str:
+        """What to do for a unit out of space: free some, or (staged) write in place, but
+        only where in place may fit (the hint's words are what the ledger's status reads
+        back as "--in-place would help": none of them when it would not)."""
+        if self.options.in_place:
+            return (
+                "free space on the unit (remove files it does not need), or push a smaller "
+                "CA bundle"
+            )
+        if not in_place_may_fit(self.push, current, free):
+            return (
+                f"{self.push.name} cannot fit even written over the old one: free space on "
+                "the unit (remove files it does not need), or push a smaller CA bundle"
+            )
+        return (
+            "free space on the unit (remove files it does not need), or push with "
+            f"{self.options.spelling.in_place}: {self.push.name} is written directly, with no "
+            "second copy (a unit cut off mid-write holds a partial file until the next run)"
+        )
+
+    def forget_temp(self, files: UnitFiles) -> None:
+        with contextlib.suppress(UnitRpcError):  # absent: nothing to tidy
+            files.remove(self.push.temp_name)
+
+    def reboot(self, files: UnitFiles, before: UnitInfo) -> str:
+        uid = files.unit_id
+        self.emit(uid, "rebooted", "rebooting")
+        started = time.monotonic()
+        with contextlib.suppress(UnitUnreachable):  # gone at once: rebooting
+            files.reboot()
+        self.ledger.record(uid, state="rebooted")
+        gone = False
+        while True:
+            if self.stop.is_set():
+                raise UnitUnreachable(f"unit {uid}: interrupted while waiting for it to reconnect")
+            time.sleep(_REBOOT_POLL)
+            elapsed = time.monotonic() - started
+            try:
+                info = files.info()
+            except LinkLost:
+                raise  # the broker, not the unit: it says nothing of the reboot
+            except UnitUnreachable:
+                gone = True
+                if elapsed > self.options.reconnect_timeout:
+                    raise UnitUnreachable(
+                        f"unit {uid}: did not reconnect within "
+                        f"{self.options.reconnect_timeout:g} s of the reboot"
+                    ) from None
+                self.ledger.renew(uid)
+                continue
+            new_boot = (
+                info.uptime is not None
+                and before.uptime is not None
+                and info.uptime < before.uptime + elapsed - 1
+            )
+            if gone or new_boot:
+                break
+            if elapsed > self.options.reconnect_timeout:
+                raise UnitUnreachable(f"unit {uid}: answered but never rebooted")
+        if files.get(self.push.name) != self.push.data:
+            raise Mismatch(f"unit {uid}: after the reboot the CA file is not the one written")
+        self.ledger.record(uid, state="reconnected", fw_version=info.fw_version, seen=True)
+        self.emit(uid, "reconnected", final=True)
+        return "reconnected"
