@@ -446,7 +446,7 @@ def run_campaign(
         if run.stop.wait(wait):
             break
     return CampaignReport(
-        tuple(ledger.rows(ids)),
+        tuple(r.shown() for r in ledger.rows(ids)),  # no stored URL's query values
         options.reboot,
         run.deadline,
         passes,

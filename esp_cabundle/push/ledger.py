@@ -28,7 +28,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from .ledger_files import DEFAULT_LEDGER, sqlite_errors
 from .ledger_meta import checked_meta
 from .ledger_open import AnotherCampaign, check_ledger, open_ledger, refuse_another_campaign
 from .ledger_schema import COLUMNS, DONE_STATES, FINAL_STATES, READ_AS, STATES
+from .urls import shown_address, shown_text
 
 __all__ = [
     "DEFAULT_LEDGER",
@@ -77,6 +78,18 @@ class UnitRow:
     @property
     def done(self) -> bool:
         return self.state in DONE_STATES
+
+    def shown(self) -> UnitRow:
+        """The row as outputs show it: a stored URL with each query value masked, as
+        :meth:`Ledger.shown_exprs` reads it (a ledger written before kept the values)."""
+        stored = (self.id, self.address)
+        return replace(
+            self,
+            id=str(shown_address(self.id)),
+            address=self.address and str(shown_address(self.address)),
+            last_error=self.last_error and str(shown_text(self.last_error, *stored)),
+            note=self.note and str(shown_text(self.note, *stored)),
+        )
 
     def to_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in COLUMNS.replace(" ", "").split(",")}
@@ -121,6 +134,9 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         db, self._facts = open_ledger(self.path, readonly=self.readonly)
         self._exprs = None  # opening may have migrated the schema
+        # For shown_exprs(): outputs mask a stored URL's query values.
+        db.create_function("shown_address", 1, shown_address, deterministic=True)
+        db.create_function("shown_text", 3, shown_text, deterministic=True)
         return db
 
     def close(self) -> None:
@@ -246,6 +262,22 @@ class Ledger:
                     READ_AS.get(c, c) if c in have else "NULL" for c in COLUMNS.split(", ")
                 ]
             return list(self._exprs)
+
+    def shown_exprs(self) -> list[str]:
+        """:meth:`unit_exprs` as outputs show a row: a stored URL (the address, an id that
+        is one, either quoted in the error or note) with each query value masked
+        (:func:`~.urls.shown_address`), for a ledger written before the URL was kept so."""
+        exprs = dict(zip(COLUMNS.split(", "), self.unit_exprs(), strict=True))
+        uid, address = exprs["id"], exprs["address"]
+        # Python is called only for a row whose id or address holds a query.
+        query = f"instr({uid}, '?') OR instr(ifnull({address}, ''), '?')"
+        for c in ("last_error", "note"):
+            e = exprs[c]
+            exprs[c] = f"CASE WHEN {query} THEN shown_text({e}, {uid}, {address}) ELSE {e} END"
+        for c in ("id", "address"):
+            e = exprs[c]
+            exprs[c] = f"CASE WHEN instr({e}, '?') THEN shown_address({e}) ELSE {e} END"
+        return list(exprs.values())
 
     def select(self, sql: str, args: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
         """A read query's rows one at a time: ``push status`` on a fleet of millions holds

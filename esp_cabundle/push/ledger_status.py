@@ -116,7 +116,7 @@ def status_view(ledger: Ledger, shown: int | None) -> StatusView:
     """One read of ``ledger`` for the text of ``push status`` (``shown``: None for all)."""
     meta, dates = _split_meta(ledger.meta())
     counts, first, dark = _tally(ledger, dates)
-    cols, limit = ledger.unit_columns(), -1 if shown is None else shown
+    cols, limit = ", ".join(ledger.shown_exprs()), -1 if shown is None else shown
     marks = ", ".join("?" * len(NOT_DONE))
     left = [
         (UnitRow(*r[:-1]), dark_value(dates, r[-1]))
@@ -162,7 +162,8 @@ def _tally(
     counts = dict.fromkeys(STATES, 0)
     first: dict[str, list[str]] = {}
     held_by: dict[str | None, int] = {}
-    for state, uid, held in ledger.select(f"SELECT state, id, {_HELD} FROM units"):
+    uid_shown = ledger.shown_exprs()[0]  # a URL's query values masked
+    for state, uid, held in ledger.select(f"SELECT state, {uid_shown}, {_HELD} FROM units"):
         counts[state] = counts.get(state, 0) + 1
         held_by[held] = held_by.get(held, 0) + 1
         ids = first.setdefault(state, [])
@@ -196,7 +197,7 @@ def unit_batches(ledger: Ledger, *, as_text: bool = False) -> Iterator[list[tupl
     as "", a whole number in decimal); a float or blob left as it is."""
     _, dates = _split_meta(ledger.meta())
     known = {k: v for k, v in dates.items() if k}  # as dark_value: no file held, unknown
-    cols, size = ledger.unit_exprs(), UNIT_BATCH
+    cols, size = ledger.shown_exprs(), UNIT_BATCH
     if as_text:
         cols = [f"ifnull({_as_text(c) if c == 'attempts' else c}, '')" for c in cols]
     if len(known) > DATES_IN_SQL:  # a CASE that long is slower than a dict

@@ -14,7 +14,15 @@ from ..errors import InputError
 from ..redact import MASK, url_secrets
 from ..spelling import set_to
 
-__all__ = ["WrongScheme", "bare_url", "masked_values", "refuse_url_secrets", "split_url"]
+__all__ = [
+    "WrongScheme",
+    "bare_url",
+    "masked_values",
+    "refuse_url_secrets",
+    "shown_address",
+    "shown_text",
+    "split_url",
+]
 
 
 class WrongScheme(InputError):
@@ -100,3 +108,27 @@ def masked_values(query: str) -> list[str]:
         if unquote(value if eq else key).strip() == MASK:
             out.append(f"{key}=" if eq else MASK)
     return out
+
+
+Cell = str | bytes | int | float | None  # a value SQLite hands over
+
+
+def shown_address(stored: Cell) -> Cell:
+    """A ledger's stored address (or a unit id that is one) as every output shows it:
+    :func:`bare_url`. Ledgers written before the URL was kept bare hold its query values,
+    which no output shows; anything else (a device id, a damaged cell) as stored."""
+    if isinstance(stored, str) and "://" in stored.partition("?")[0]:
+        return bare_url(stored)
+    return stored
+
+
+def shown_text(text: Cell, *stored: Cell) -> Cell:
+    """A stored error or note as shown: each stored address it quotes (a unit's id was
+    its URL until it named itself), as :func:`shown_address` shows it."""
+    if not isinstance(text, str):
+        return text
+    for address in stored:
+        shown = shown_address(address)
+        if isinstance(address, str) and shown != address:
+            text = text.replace(address, bare_url(address))
+    return text
