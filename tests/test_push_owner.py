@@ -640,3 +640,31 @@ def test_an_rpc_urls_query_values_are_used_but_never_kept_nor_shown(
     assert code == 2 and "two URLs differ only in their query values" in out, out
     assert secret not in out and "other" not in out, out
     assert (tmp_path / "c.db").read_bytes() == before
+
+
+def test_a_watch_that_ran_to_until_a_date_says_that_days_end(
+    stand_in: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--watch --until DAY`` that ran out of time ended on "Stopped watching at
+    DAY+1 00:00 UTC": the next day, to read; it says the end of DAY, as --until's plan
+    does. The clocks read a second before DAY ends."""
+    from datetime import datetime, timedelta, timezone
+
+    import esp_cabundle.commands.push as push_command
+    import esp_cabundle.push.campaign as campaign
+
+    day = datetime.now(timezone.utc).date() + timedelta(days=2)
+    start, end = time.monotonic(), datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+    def clock() -> datetime:
+        return end + timedelta(days=1, seconds=time.monotonic() - start - 1)
+
+    monkeypatch.setattr(push_command, "now", clock)
+    monkeypatch.setattr(campaign, "_now_utc", clock)
+    s = stand_in([mdash_unit("late", online_at=time.monotonic() + 3600)])
+    argv = ("--mdash", s.url, "--watch", "--poll", "0.3", "--until", day.isoformat())
+    code, out = push(tmp_path, *argv)
+    assert code == 3, out
+    after = (day + timedelta(days=1)).isoformat()
+    said = f"Stopped watching at the end of {day.isoformat()} (00:00 UTC {after}), the end"
+    assert said in " ".join(out.split()), out

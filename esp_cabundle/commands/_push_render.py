@@ -35,6 +35,7 @@ from ..ui import (
     note,
     table_width,
 )
+from ._push_until import end_words
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -294,8 +295,8 @@ def render_report(
     for line in _dates(report.deadline, report.failing_since, unreached):
         echo(line, quiet=quiet, wrap=True)
     if report.watch_ended is not None:  # it ran out of time, not of units
-        when = report.watch_ended.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
-        echo(f"Stopped watching at {when} UTC, the end set for the watch, with units not done.",
+        when = end_words(report.watch_ended)  # --until DAY: "the end of DAY (00:00 UTC ...)"
+        echo(f"Stopped watching at {when}, the end set for the watch, with units not done.",
              quiet=quiet, wrap=True)  # fmt: skip
     for line in stopped:  # with -q too (the run did not finish), then on stderr as errors
         (note if quiet else echo)(line, wrap=True)

@@ -43,11 +43,18 @@ def until_words(until: datetime) -> str:
     """When a watch ends: ``--until 2026-12-05`` (its end, 00:00 the next day) said as
     "through 2026-12-06 00:00 UTC" read one day too long; a midnight is said as the end of
     the day before it."""
-    at = until.astimezone(timezone.utc)
+    return f"until {end_words(until)}"
+
+
+def end_words(end: datetime) -> str:
+    """An instant a watch ends, as :func:`until_words` and the run's last line say it:
+    a midnight as the end of the day before ("the end of 2026-12-05 (00:00 UTC
+    2026-12-06)"), any other as "2026-12-05 13:30 UTC"."""
+    at = end.astimezone(timezone.utc)
     if at.time() == datetime.min.time():
         day_before = (at - timedelta(days=1)).date().isoformat()
-        return f"until the end of {day_before} (00:00 UTC {at.date().isoformat()})"
-    return f"until {at:%Y-%m-%d %H:%M} UTC"
+        return f"the end of {day_before} (00:00 UTC {at.date().isoformat()})"
+    return f"{at:%Y-%m-%d %H:%M} UTC"
 
 
 def as_typed(ctx: click.Context, name: str) -> str:
