@@ -84,3 +84,19 @@ def test_a_runs_report_masks_the_query_values_an_old_ledger_kept(
         assert r.exit_code == 0 and SECRET not in r.stdout + r.stderr, r.stdout + r.stderr
     (unit,) = json.loads(r.stdout)["units"]
     assert unit["address"] == "ws://192.168.1.21/rpc?session=[redacted]&[redacted]"
+
+
+def test_a_damaged_old_ledger_is_refused_naming_its_unit_masked(tmp_path: Path) -> None:
+    """A row refused when the ledger is opened is named by its id: a URL an old release
+    kept, with its query values."""
+    path = tmp_path / "old.db"
+    _old_ledger(path)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA ignore_check_constraints=1")
+    db.execute("UPDATE units SET state = 'zzz' WHERE id = ?", (NAMELESS,))
+    db.close()
+    before = path.read_bytes()
+    r = CliRunner().invoke(cli, ["push", "status", "--ledger", str(path)])
+    assert r.exit_code == 2 and SECRET not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert "unit 'http://192.168.1.20/rpc?session=[redacted]'" in r.stderr, r.stderr
+    assert path.read_bytes() == before

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..text import printable, shorten
 from .ledger_files import DAMAGED_HINT, SQLITE_LIMIT, LedgerDamaged, sqlite_errors
 from .ledger_schema import STATES
+from .urls import shown_address
 
 __all__ = ["TEXT_CAP", "check_units"]
 
@@ -173,8 +174,8 @@ def _unit(db: sqlite3.Connection, rowid: int) -> str:
     except sqlite3.DataError:
         row = None
     uid = row[0] if row is not None else None  # None too: the row not found again
-    if isinstance(uid, str) and uid:
-        return "'" + printable(uid) + "'"
+    if isinstance(uid, str) and uid:  # a URL an old ledger kept: its query values masked
+        return "'" + printable(str(shown_address(uid))) + "'"
     if isinstance(uid, bytes):
         return printable(repr(uid))
     return f"in row {rowid}"
