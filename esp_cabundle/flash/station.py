@@ -23,7 +23,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import __version__
 from ..errors import (
@@ -38,11 +38,11 @@ from ..errors import (
     combined_exit_code,
     unwritable_hint,
 )
-from ..fileio import refuse_missing_folder
 from ..spelling import CLI_SPELLING
 from ..text import printable
 from .base import ProgressCallback
 from .interrupt import UnitInterrupted
+from .log_file import LOG_FIELDS, LogFormat, check_log, ends_mid_line
 from .result import FlashResult
 from .writer import WriteFailed
 
@@ -71,30 +71,8 @@ __all__ = [
 
 R = TypeVar("R")
 _POLL_S = 0.2
-LogFormat = Literal["csv", "jsonl"]
 _GLOB_CHARS = frozenset("*?[")
 
-LOG_FIELDS = (
-    "time",
-    "tool_version",
-    "port",
-    "mac",
-    "chip",
-    "board",
-    "bundle",
-    "bundle_sha256",
-    "partitions",
-    "roots_before",
-    "roots_after",
-    "ca_before",
-    "ca_after",
-    "sectors_written",
-    "bytes_read",
-    "bytes_written",
-    "result",
-    "error",
-    "notes",
-)
 # Lists in CSV: names hold spaces, so they are joined with "; ", the others with " ".
 # A note is a sentence that may hold "; " itself (a journal entry and its next step):
 # the notes are one JSON array, which splits back exactly (json.loads; README says so).
@@ -357,80 +335,6 @@ def _notes(r: FlashResult | None) -> list[str]:
     return notes
 
 
-def check_log(path: Path, fmt: LogFormat) -> None:
-    """Refuse, before any unit is touched, a log the records could not go to: one that
-    cannot be opened for appending (OutputError: a unit flashed and not logged is a
-    unit the station loses track of), one in a directory that does not exist
-    (InputError: it is not created, a typo would hide the log), or a CSV log whose
-    columns are not this version's (InputError: the records would not line up)."""
-    hint = "name a log file in a directory that can be written to"
-    refuse_missing_folder(path, what="log", hint=hint)
-    try:
-        try:  # a log made only to prove it can be is removed: the CA's gate comes after,
-            # and a refused CA leaves nothing behind ("nothing written")
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            with path.open("a", encoding="utf-8"):
-                pass
-        else:
-            if path.stat().st_size == 0:  # another station's records are never removed
-                path.unlink()
-            return
-    except OSError as e:
-        why = e.strerror or e
-        raise OutputError(
-            f"{path}: cannot append to the log ({why}); no unit was touched",
-            hint=hint,
-        ) from e
-    if path.stat().st_size == 0:
-        return
-    if fmt == "jsonl":
-        _refuse_foreign_jsonl(path)
-        return
-    try:
-        with path.open(encoding="utf-8", newline="") as f:
-            header = next(csv.reader(f), [])
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise _not_a_log(path, "CSV") from err
-    if LOG_FIELDS[0] not in header or "result" not in header:
-        raise _not_a_log(path, "CSV")
-    if tuple(header) != LOG_FIELDS:
-        raise InputError(
-            "this CSV log has other columns than this version of esp-cabundle writes; "
-            "nothing was flashed",
-            path=str(path),
-            hint="log to a new file (the old one stays as it is)",
-        )
-
-
-# The fields every record has had since logs existed: a JSON-lines file whose first
-# line lacks one is some other file, not a station log.
-_JSONL_KEYS = ("time", "port", "result")
-
-
-def _refuse_foreign_jsonl(path: Path) -> None:
-    """InputError unless the first line of ``path`` is one of our JSON records: appending
-    to another file (the bundle being flashed, a firmware image) would corrupt it. Only
-    the first line is read, a station's log may be large."""
-    try:
-        with path.open("rb") as f:
-            first = f.readline(1 << 20)
-        record = json.loads(first.decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise _not_a_log(path, "JSON-lines") from err
-    if not isinstance(record, dict) or not all(k in record for k in _JSONL_KEYS):
-        raise _not_a_log(path, "JSON-lines")
-
-
-def _not_a_log(path: Path, kind: str) -> InputError:
-    return InputError(
-        f"{path} is not a {kind} log written by esp-cabundle flash; nothing was "
-        "appended and no unit was touched",
-        hint="give --log a new file, or a log an earlier 'flash --log' wrote "
-        "(--log-format picks csv or jsonl; the default follows the name: *.csv is CSV)",
-    )
-
-
 _log_lock = threading.Lock()
 
 
@@ -448,7 +352,9 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
     one JSON array (a note may hold "; "). Each call appends whole lines and syncs, so a
     station that crashes keeps the records of the units already done. One that cannot
     (a full disk) leaves the log as it was: a half record is cut off again, and a log
-    this call created is removed, not left behind empty. OutputError then.
+    this call created is removed, not left behind empty. OutputError then. A log whose
+    last line was left without its newline (a run killed mid-append) gets one first: the
+    new records start on lines of their own.
     """
     rows = list(records)
     if not rows:
@@ -464,6 +370,8 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
             try:
                 size = os.fstat(fd).st_size
                 data = _log_lines(rows, fmt, header=size == 0).encode("utf-8")
+                if _ends_mid_line(path, fd, size):
+                    data = b"\n" + data
                 try:
                     _write_all(fd, data)
                 except OSError:
@@ -476,6 +384,21 @@ def append_log(path: Path, records: Iterable[dict[str, Any]], fmt: LogFormat) ->
                 f"{path}: cannot append to the log ({e.strerror or e})",
                 hint=unwritable_hint(e, path),
             ) from e
+
+
+def _ends_mid_line(path: Path, fd: int, size: int) -> bool:
+    """Whether the regular file at ``fd`` (open for writing only) ends without a newline;
+    read through a second descriptor. One that cannot be read is taken as whole."""
+    if size == 0 or not stat.S_ISREG(os.fstat(fd).st_mode):
+        return False
+    try:
+        rfd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return ends_mid_line(rfd, size)
+    finally:
+        os.close(rfd)
 
 
 def _log_lines(rows: list[dict[str, Any]], fmt: LogFormat, *, header: bool) -> str:
