@@ -133,3 +133,35 @@ def test_a_line_nothing_would_judge_says_what_to_add(lan: Any, tmp_path: Path) -
     assert code == 2 and "no server judged the CA" in out, out
     code, out = invoke(*words, "--allow", "unjudged")  # with what the line says to add
     assert code == 0 and "1 of 1 units done (1 verified)" in out, out
+
+
+def test_a_lan_unit_whose_url_has_a_query_is_given_a_line_to_fill(
+    stand_in: Any, lan: Any, tmp_path: Path
+) -> None:
+    """The ledger keeps a URL's query values masked: the line gave ``--rpc
+    'http://.../rpc?session=[redacted]'``, which the next run refused (exit 2). It now
+    says ``--rpc URL`` and which URL, its query to be given again; never the value."""
+    s = stand_in([mdash_unit("dev-m")])
+    unit = mongoose_unit("lan-q")
+    url = f"{lan(unit).http_url}?session=abc123"
+    ca, ledger, key = write_ca(tmp_path), tmp_path / "lan.db", tmp_path / "key"
+    key.write_text(KEY)
+    key.chmod(0o600)
+    code, out = invoke("push", "--mdash", s.url, "--api-key-file", str(key), "--rpc", url,
+                       "--board", "mdash-arduino", "--bundle", str(ca), "--ledger",
+                       str(ledger), "--allow", "unjudged", "--timeout", "2")  # fmt: skip
+    assert code == 3 and "abc123" not in out, out
+    (row,) = (r for r in rows(ledger).values() if r.id != "dev-m")
+    error = row.last_error
+    assert "abc123" not in error, error
+    printed, _, note = error[error.index(SAID) + len(SAID) :].partition(" (URL: ")
+    words = shlex.split(printed)
+    own = tmp_path / "lan-mongoose-os-esp32.db"
+    assert words == ["push", "--board", "mongoose-os-esp32", "--bundle", str(ca),
+                     "--ledger", str(own), "--allow", "unjudged", "--timeout", "2",
+                     "--rpc", "URL"]  # fmt: skip
+    bare = url.replace("abc123", "[redacted]")
+    assert note.startswith(f"{bare}, each query value given again as first typed"), error
+    words[-1] = url  # filled in as first typed: it runs
+    code, out = invoke(*words)
+    assert code == 0 and "1 of 1 units done (1 verified)" in out, out

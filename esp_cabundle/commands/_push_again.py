@@ -13,6 +13,7 @@ import click
 
 from ..board_links import board_links
 from ..boards import load_board
+from ..push.urls import masked_values
 from ..text import printable
 from ._push_gate import UNJUDGED
 from ._push_links import project_config
@@ -62,8 +63,17 @@ def unit_board_again(
             return None
         others = {n for via, names in _LINKS.items() if via != unit.via for n in names}
         words = without(typed, tuple(dict.fromkeys((*_PICKS, *sorted(others)))))
+        note = ""
         if unit.via in ("http", "ws"):
-            words = with_option(words, *_valued("--rpc", unit.address or unit.id))
+            address = unit.address or unit.id
+            if masked_values(address.partition("?")[2].partition("#")[0]):
+                # the ledger keeps no query value: the mask would be refused as a URL
+                note = (
+                    f" (URL: {address}, each query value given again as first typed: "
+                    "the ledger and reports keep none)"
+                )
+                address = "URL"
+            words = with_option(words, *_valued("--rpc", address))
         else:
             words = with_option(words, *_valued("--device", unit.id))
         words = replaced_option(words, ["--board"], "--board", board)
@@ -75,7 +85,7 @@ def unit_board_again(
                 f" --server HOST[:PORT] (the server those units connect to: nothing else "
                 f"judges the CA for {board}; or, knowing the file is right, --allow unjudged)"
             )
-        return text
+        return text + printable(note)
 
     return line
 
