@@ -323,6 +323,11 @@ def test_a_secret_in_a_typed_urls_query_is_masked_in_another_options_hint(in_tmp
     [
         ("ws://127.0.0.1:1/rpc#frag", "--rpc ws://127.0.0.1:1/rpc: a unit's URL has no fragment"),
         ("http://127.0.0.1:1/rpc#", "a unit's URL has no fragment"),
+        # the hint gave --rpc http://.../rpc?session=[redacted], which the next run refused
+        (
+            "http://127.0.0.1:1/rpc?session=S3cr#f",
+            "  hint: give it again without the # part (everything from #)\n",
+        ),
         ("http://127.0.0.1:1/r pc", "the path holds a space or a control character"),
     ],
 )
@@ -335,7 +340,7 @@ def test_an_rpc_url_no_unit_could_answer_at_is_a_usage_error(
     code, out = invoke("push", "--rpc", url, "--board", "mongoose-os-esp32", "--bundle",
                        "ca.pem", "--allow", "unjudged", "--ledger", "c.db", "--timeout",
                        "1")  # fmt: skip
-    assert code == 2 and said in out and "CA:" not in out, out
+    assert code == 2 and said in out and "CA:" not in out and "S3cr" not in out, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 

@@ -315,10 +315,14 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
         # Checked here, not met as an offline unit: websockets refuses a fragment
         # (InvalidURI) and http.client a space or control character, on every call.
         if "#" in u:
-            bare = bare_url(parts._replace(fragment="").geturl())
+            whole = parts._replace(fragment="").geturl()
+            bare = bare_url(whole)
             raise InputError(
                 f"{name} {bare}: a unit's URL has no fragment (#...)",
-                hint=f"give it without the # part: {set_to(option, bare)}",
+                # the query's values are never shown: masked, the line would be refused
+                hint=f"give it without the # part: {set_to(option, bare)}"
+                if bare == whole
+                else "give it again without the # part (everything from #)",
             )
         if any(c.isspace() or not c.isprintable() for c in parts.path + parts.query):
             raise InputError(
