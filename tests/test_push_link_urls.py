@@ -127,7 +127,8 @@ def test_an_rpc_url_of_another_scheme_hints_the_line_with_the_typed_host(
     ("given", "mended"),
     [
         # the path went after the query: http://127.0.0.1:1?x=1/rpc
-        (["--rpc", "ftp://127.0.0.1:1?x=1"], ["--rpc", "http://127.0.0.1:1/rpc?x=1"]),
+        # (its query value masked, as every output shows it)
+        (["--rpc", "ftp://127.0.0.1:1?x=1"], ["--rpc", "http://127.0.0.1:1/rpc?x=[redacted]"]),
         # a broker's URL: the line with --mqtt, which reaches units behind it
         (["--rpc", "mqtt://127.0.0.1:1883/x?y=1"],
          ["--mqtt", "mqtt://127.0.0.1:1883", "--device", "ID"]),
@@ -148,6 +149,27 @@ def test_an_rpc_url_with_a_query_or_a_brokers_is_mended_whole(
     assert shlex.split(line) == ["push", *mended, "--board", "mongoose-os-esp32"], out
     assert ("--mqtt" in line) == ("by their device ids" in out), out
     assert "hunter2" not in out and "**" not in line, out
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
+
+
+def test_the_rpc_scheme_hint_shows_no_query_value(in_tmp: Path) -> None:
+    """``--rpc ftp://HOST/rpc?session=VALUE`` was mended with the value in the hint (and
+    another --rpc's too): no output shows a query value. Each is masked, and the hint
+    says to put back the values first typed."""
+    write_ca(in_tmp)
+    for spelled in (["--rpc", "ftp://10.0.0.5/rpc?session=SECRET123"],
+                    ["--rpc=ftp://10.0.0.5/rpc?session=SECRET123"],
+                    ["--rpc", "mqtt://10.0.0.5"]):  # fmt: skip
+        code, out = invoke("push", "--rpc", "http://127.0.0.1:2/rpc?k=OTHER456", *spelled,
+                           "--board", "mongoose-os-esp32")  # fmt: skip
+        assert code == 2 and "is not an http://" in out, out
+        assert "SECRET123" not in out and "OTHER456" not in out, out
+        line = out.partition("  hint: e.g. esp-cabundle ")[2]
+        assert "--rpc 'http://127.0.0.1:2/rpc?k=[redacted]'" in line, out
+        assert "each [redacted] replaced by the query value first typed)" in line, out
+        if "ftp" in spelled[-1]:
+            assert "http://10.0.0.5/rpc?session=[redacted]" in line, out
+            assert "or ws://10.0.0.5/rpc?session=[redacted] over" in line, out
     assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem"]
 
 

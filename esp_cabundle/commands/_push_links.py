@@ -31,8 +31,8 @@ from ..push.ledger import check_ledger
 from ..push.ledger_status import NONE_FOUND, NOTHING_JUDGED, UNKNOWN
 from ..push.mdash import MdashTransport, check_mdash_url, key_in_clear
 from ..push.mqtt import EXAMPLE_URL, MqttTransport, check_device_id, parse_mqtt_url
-from ..push.urls import WrongScheme, split_url
-from ..redact import remember
+from ..push.urls import WrongScheme, bare_url, split_url
+from ..redact import MASK, remember
 from ..spelling import set_to
 from ..targets import target_label
 from ..text import decoded_utf8, printable
@@ -422,15 +422,31 @@ def _checked_rpc(ctx: click.Context, urls: tuple[str, ...]) -> None:
         checked_rpc_urls(urls, CLI_SPELLING)
     except WrongScheme as e:
         if e.url.partition("://")[0].lower() in ("mqtt", "mqtts"):  # a broker, not a unit
+            words, masked = _rpc_masked(_as_broker(typed_words(ctx), e.url))
             e.hint = example_line(
-                _as_broker(typed_words(ctx), e.url),
+                words,
                 why="units behind a broker are reached through it by their device ids; "
-                "--rpc takes a unit's own http:// or ws:// URL",
+                f"--rpc takes a unit's own http:// or ws:// URL{masked}",
             )
             raise
         words, rest = url_in_line(typed_words(ctx), "--rpc", e.url, "http", host="192.168.1.20")
-        e.hint = example_line(words, why=f"or ws://{rest} over a WebSocket")
+        words, masked = _rpc_masked(words)
+        e.hint = example_line(words, why=f"or ws://{bare_url(rest)} over a WebSocket{masked}")
         raise
+
+
+def _rpc_masked(words: Sequence[str]) -> tuple[list[str], str]:
+    """``words`` with each ``--rpc`` URL's query values masked, as every output shows
+    them, and what to say when one was: the line runs once each is typed again."""
+    out: list[str] = []
+    for i, word in enumerate(words):
+        if i and words[i - 1] == "--rpc":
+            word = bare_url(word)
+        elif word.startswith("--rpc="):
+            word = f"--rpc={bare_url(word.removeprefix('--rpc='))}"
+        out.append(word)
+    said = f"; each {MASK} replaced by the query value first typed" if out != list(words) else ""
+    return out, said
 
 
 def _as_broker(words: Sequence[str], url: str) -> list[str]:
