@@ -16,6 +16,7 @@ from esp_cabundle.boards import load_board, parse_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ConfigError
 
+R10 = Path(__file__).parent / "data" / "letsencrypt" / "2024-r10.pem"
 CSV = "# Name, Type, SubType, Offset, Size\nnvs, data, nvs, , 16K\nfs, data, spiffs, , 64K\n"
 
 BOARD = """\
@@ -202,6 +203,29 @@ def test_no_output_replaces_the_board_file_or_its_layout_file(
         text = f"preset: letsencrypt\noutputs:\n{fs}  - {{format: pem, path: {over}}}\n"
         (in_tmp / f"{name}.yaml").write_text(text)
     before = {p: p.read_bytes() for p in in_tmp.iterdir()}
+    r = runner.invoke(cli, argv)
+    assert r.exit_code == 2, r.output
+    assert said in r.stderr and "nothing written" in r.stderr, r.stderr
+    assert {p: p.read_bytes() for p in in_tmp.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("report", "said"),
+    [
+        ("mine.yaml", "the report mine.yaml would replace the board file mine.yaml"),
+        ("partitions.csv", "would replace the board's partitions CSV partitions.csv"),
+    ],
+)
+def test_check_report_replaces_neither_the_board_file_nor_its_layout_file(
+    runner: CliRunner, in_tmp: Path, report: str, said: str
+) -> None:
+    """``check --board mine.yaml --report mine.yaml`` wrote the HTML report over the board
+    file (and over the CSV its layout names): refused, nothing written."""
+    _board(in_tmp, "mine", "partitions.csv")
+    (in_tmp / "partitions.csv").write_text(CSV)
+    (in_tmp / "c.pem").write_bytes(R10.read_bytes())
+    before = {p: p.read_bytes() for p in in_tmp.iterdir()}
+    argv = ["check", "--board", "./mine.yaml", "--chain", "c.pem", "--report", report]
     r = runner.invoke(cli, argv)
     assert r.exit_code == 2, r.output
     assert said in r.stderr and "nothing written" in r.stderr, r.stderr

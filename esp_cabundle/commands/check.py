@@ -273,17 +273,18 @@ def check(
             f"forecast until the config's service_until, {service_until.date().isoformat()}, "
             "as build judges the targets (--until DATE for another horizon)",
         )
+    if device and board:
+        raise InputError("give --device or --board, not both")
+    board_profile = None if device else chosen_board(board, config)
     # the file judged without --bundle, worked out once: --report must not replace it
     # (looked for only then: a ca.pem directory is no concern of a check given its bundle)
     chosen = None
     if report_path is not None:
         chosen = default_file(config, spelling=CLI_SPELLING) if bundle_path is None else None
         judged = bundle_path if chosen is None else chosen.path
-        _refuse_report_over_inputs(report_path, judged, chain_files, targets, path, config)
+        read = (judged, chain_files, targets, path, config, board_profile)
+        _refuse_report_over_inputs(report_path, *read)
 
-    if device and board:
-        raise InputError("give --device or --board, not both")
-    board_profile = None if device else chosen_board(board, config)
     profile = parse_device_profile(device) if device else None
     if board_profile is not None:
         profile = board_profile.device_profile()
@@ -504,10 +505,11 @@ def _refuse_report_over_inputs(
     targets: Sequence[Target],
     config_path: Path | None,
     config: Config | None,
+    board: Board | None,
 ) -> None:
     """``--report`` must not replace a file the check reads (its trust set ``bundle``:
     the one given, else the file judged without it; a chain, the config or a target's
-    saved chain, a --target's)."""
+    saved chain, a --target's; the board file and the partitions CSV it names)."""
     inputs = [("bundle", bundle)] if bundle is not None else []
     inputs += [("chain file", c) for c in chains]
     inputs += [("config", config_path)] if config_path is not None else []
@@ -518,4 +520,5 @@ def _refuse_report_over_inputs(
             (f"saved chain of target '{t.name}'", t.chain_path(config.base_dir))
             for t in config.section("targets", ())
         ]
+    inputs += board.read_files() if board is not None else []
     refuse_clobbering([("report", report)], inputs)
