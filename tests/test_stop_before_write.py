@@ -5,6 +5,7 @@ first left none, the second a ``cancelled`` one: two such units of one run diffe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,30 @@ def test_a_unit_stopped_before_writing_leaves_no_entry_and_no_false_word(
     assert Journal(journal).entries(MAC) == []
     listed = runner.invoke(cli, ["journal", "list", "--journal-dir", str(journal)])
     assert listed.exit_code == 0 and MAC not in listed.output, listed.output
+
+
+@pytest.mark.parametrize("stop_at", [stop_after_record, stop_before_record])
+def test_a_unit_stopped_before_writing_names_no_journal_file(
+    stop_at: Callable[[pytest.MonkeyPatch], None],
+    virtual_esp32: Callable[..., VirtualESP32],
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its entry deleted, ``--json`` still named its file as ``journal`` (and --verbose
+    printed the MD5s of the ranges left alone from it): null, as for a unit stopped
+    before the entry was saved."""
+    unit = virtual_esp32("esp32")
+    load_mongoose(unit)
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(NEW_CA)
+    stop_at(monkeypatch)
+    args = ["flash", "-p", unit.url, "--board", "mongoose-os-esp32", "--bundle", str(ca)]
+    args += ["--journal-dir", str(tmp_path / "j")]
+    r = runner.invoke(cli, [*args, "--json"])
+    assert r.exit_code == 130, r.output
+    (u,) = json.loads(r.stdout)["units"]
+    assert (u["journal"], u["sectors_written"], u["journal_error"]) == (None, 0, None), u
+    r = runner.invoke(cli, [*args, "--verbose"])
+    assert r.exit_code == 130, r.output
+    assert "ranges left alone" not in r.output, r.output

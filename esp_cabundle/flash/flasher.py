@@ -417,6 +417,7 @@ def flash_ca(
                 e.torn(e.result.interruption)
                 raise
             if done < len(writes):
+                removed = False
                 if done == 0:
                     # Nothing of this update was written: its entry is deleted, as a unit
                     # stopped before the entry was saved has none, so every unit stopped
@@ -425,10 +426,13 @@ def flash_ca(
                     # first wrote the unit, and the stop and that update must be reported.
                     try:
                         journal.remove(entry)
+                        removed = True
                     except OutputError as e:
                         unmarked.append(_undeleted(e))
                         result = replace(result, journal_error=_joined(unmarked))
                 partial = stopped_at(done, torn=False)
+                if removed:  # --json and --verbose name no deleted file
+                    partial = replace(partial, journal=None)
                 assert partial.interruption is not None
                 raise UnitInterrupted(partial.interruption, partial)
             step(progress, "verifying", _WRITE, JOB)
