@@ -399,3 +399,27 @@ def test_a_real_port_keeps_its_no_vid_pid_warning() -> None:
         EspLog.instance.note("Cannot resolve VID/PID for 'rfc2217://h:1': only COM*")
         EspLog.instance.note(real)
     assert [m.text for m in said] == [real]
+
+
+def test_the_socket_reset_note_is_replaced_alone() -> None:
+    """esptool's "not possible to reset the chip over a TCP socket" is said in the tool's
+    own words; replacing the whole message dropped the lines after it."""
+    from esp_pylib.logger import EspLog
+
+    from esp_cabundle.flash.esptool_log import _SOCKET_RESET_SAID, esptool_output
+
+    said: list[Message] = []
+    note = (
+        "It's not possible to reset the chip over a TCP socket. Automatic resetting to "
+        "bootloader has been disabled, reset the chip manually."
+    )
+    with esptool_output(said.append):
+        EspLog.instance.note(f"{note}\nA later line of the same note.")
+        EspLog.instance.note(f"A line before.\n{note}")
+    texts = [m.text for m in said]
+    assert texts == [
+        _SOCKET_RESET_SAID,
+        "A later line of the same note.",
+        "A line before.",
+        _SOCKET_RESET_SAID,
+    ], texts

@@ -77,10 +77,10 @@ def _make_router() -> Any:
             if _url_port_noise(text):
                 logger.debug("esptool %s: %s", level, text)
                 return
-            if text.lstrip().startswith(_SOCKET_RESET):
-                logger.debug("esptool %s: %s", level, text)
-                text = _SOCKET_RESET_SAID
             for line in text.splitlines():
+                if line.lstrip().startswith(_SOCKET_RESET):  # that line only: not the rest
+                    logger.debug("esptool %s: %s", level, line)
+                    line = _SOCKET_RESET_SAID
                 if line.strip():
                     logger.debug("esptool %s: %s", level, line)
                     if sink is not None:
