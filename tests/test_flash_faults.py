@@ -129,7 +129,9 @@ def test_interrupted_update_then_the_file_system_changed_is_left_alone(
     statuses = sorted(
         p.read_text().split('"status": "')[1].split('"')[0] for p in tmp_path.rglob("*.json")
     )
-    assert statuses == ["cancelled", "complete", "stale"]
+    # the first entry, nothing of it written, deleted when found (as a unit stopped before
+    # its first write leaves none): restore skips such an entry, it has nothing to undo
+    assert statuses == ["complete", "stale"]
     mongoose_unit.load(0x1A0000, b"\x01" * 16)
     with pytest.raises(FlashError, match="changed since the update"):
         restore_unit(mongoose_unit.url, journal_dir=tmp_path, connect_attempts=1)

@@ -370,7 +370,7 @@ def test_json_log_keeps_the_lost_records_apart_from_the_unmarked_entry(
 
 
 # ---------------------------------------------------------------------------------------
-# Two interrupted updates pending; entries that cannot be marked stale or cancelled
+# Two interrupted updates pending; entries that cannot be marked stale or deleted
 
 
 def two_pending(
@@ -420,19 +420,28 @@ def test_an_entry_not_marked_stale_does_not_fail_the_unit(
     assert ca_on(unit) == OTHER_CA
 
 
-def test_an_entry_not_marked_cancelled_keeps_the_update_finished_before(
+def test_an_entry_not_deleted_keeps_the_update_finished_before(
     virtual_esp32: Start, runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A partly applied again (one sector back to its old content), B's torn sector as
     it was before B: A is finished (a sector written), then B, holding none of its
-    sectors, dropped; on a full disk neither can be marked. The save of "cancelled"
-    failed the unit saying nothing of A's sector; now the unit is OK with NEW_CA, the
-    finished update reported and both entries named."""
+    sectors, dropped (its entry deleted); on a full disk A cannot be marked, and B's
+    entry cannot be deleted. The save of "cancelled" (as B was once) failed the unit
+    saying nothing of A's sector; now the unit is OK with NEW_CA, the finished update
+    reported and both entries named."""
     (unit,) = units(virtual_esp32, 1)
     a, b = two_pending(unit, tmp_path, runner, monkeypatch)
     unit.load(a.sectors[-1].offset, a.sectors[-1].old)
     unit.load(b.sectors[0].offset, b.sectors[0].old)
     full_everywhere(monkeypatch, {mac(0).replace(":", "")})
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == b.path:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
     r = runner.invoke(cli, flash_args(tmp_path, [unit.url], "--json"))
     assert r.exit_code == 3, r.output
     (u,) = json.loads(r.stdout)["units"]
@@ -441,8 +450,8 @@ def test_an_entry_not_marked_cancelled_keeps_the_update_finished_before(
     assert u["sectors_written"] == 1
     said = u["journal_error"]["error"]
     assert said.startswith(f"{a.path}: cannot mark the journal entry complete ({FULL}); ")
-    assert f"; and {b.path}: cannot mark the journal entry cancelled ({FULL}); " in said
-    assert said.endswith("the unit holds none of that update: it is dropped")
+    assert f"; and {b.path}: cannot delete (Permission denied); " in said
+    assert said.endswith("the unit holds what it held before it")
     assert statuses(tmp_path, 0) == ["pending", "pending"]
     assert ca_on(unit) == NEW_CA
     # and the line, in text

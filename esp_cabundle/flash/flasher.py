@@ -143,14 +143,15 @@ def _finish_pending(
     unmarked: list[OutputError],
     spelling: Spelling,
 ) -> None:
-    """Finish (or set aside) every unfinished update the journal holds for this unit,
-    each said in ``out`` as it is dealt with (one stopped part-way too, as "stopped").
+    """Finish, set aside or (nothing of it written) delete every unfinished update the
+    journal holds for this unit, each said in ``out`` as it is dealt with (one stopped
+    part-way too, as "stopped").
 
     One that carried another CA than ``ca`` is finished all the same (and said so):
     every state on the way is then one an update passed through and journaled, so
     ``restore`` undoes this run, then that one, each landing on a whole unit. One
     finished whose entry cannot be marked complete (a full disk) is finished all the
-    same; so is one that cannot be marked stale or cancelled: every such error is put
+    same; so is one that cannot be marked stale or deleted: every such error is put
     in ``unmarked`` as it comes, for the result's ``journal_error`` (a list, not a return
     value, so a stop later in this loop does not lose them).
     """
@@ -190,8 +191,14 @@ def _finish_pending(
             continue
         todo = state.count("old") + state.count("other")
         if state.count("old") == len(entry.sectors):
+            # Nothing of it was written (the host stopped between its record and its
+            # first sector): deleted, as the entry of a unit stopped before its first
+            # write is; restore skips such an entry anyway, it has nothing to undo.
             if not dry_run:
-                mark(entry, "cancelled", "the unit holds none of that update: it is dropped")
+                try:
+                    journal.remove(entry)
+                except OutputError as e:
+                    unmarked.append(_undeleted(e))
             out.append(Resumed(entry, "dropped"))
             continue
         found = Resumed(
