@@ -135,6 +135,22 @@ def load_board(name_or_path: str | Path) -> Board:
     return with_version(load_board_file(text_name, name_or_path), version)
 
 
+def load_board_beside(text: str, base_dir: Path) -> Board:
+    """A board a file names (a config's ``board:``, an output's ``board:``): a shipped
+    board by name, or a board file relative to ``base_dir``, that file's directory (not
+    the working directory: a look-alike there must not be read), with any ``@VERSION``."""
+    head, sep, tail = text.rpartition("@")
+    name, version = (head, sep + tail) if sep and head and "/" not in tail else (text, "")
+    if _is_board_path(name):
+        name = str(base_dir / expand_user(name, error=ConfigError))
+    return load_board(name + version)
+
+
+def _is_board_path(text_name: str) -> bool:
+    """Whether a board argument names a file (``*.yaml``, or with a '/'), not a board."""
+    return Path(text_name).suffix in (".yaml", ".yml") or "/" in text_name
+
+
 def with_version(board: Board, version: str | None) -> Board:
     """The board running ``version`` of its firmware (None: the board's default version);
     the release may change the output (an ESP-IDF version picks the bundle layout)."""
@@ -196,7 +212,7 @@ def _is_file(p: Path) -> bool:
 def load_board_file(text_name: str, name_or_path: str | Path) -> Board:
     """A profile by name or path, without choosing a firmware version."""
     p = Path(text_name)
-    is_path = isinstance(name_or_path, Path) or p.suffix in (".yaml", ".yml") or "/" in text_name
+    is_path = isinstance(name_or_path, Path) or _is_board_path(text_name)
     if not is_path:
         p = boards_dir() / f"{text_name}.yaml"
         if not _is_file(p):

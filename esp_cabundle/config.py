@@ -237,12 +237,10 @@ def _section_parsers(keys: set[str]) -> Mapping[str, Callable[[Node], Any]]:
 def parse_board_key(node: Node) -> Any:
     """The ``board:`` key: a shipped board, with its firmware version (``mdash-arduino@
     1.2.13``), or a board file relative to the config; errors name the line."""
-    from .boards import load_board  # deferred: only configs that name a board read boards
+    from .boards import load_board_beside  # deferred: only configs that name a board read boards
 
-    text = node.as_str().strip()
-    is_file = text.endswith((".yaml", ".yml")) or "/" in text.split("@", 1)[0]
     try:
-        return load_board(Path(node.where).parent / text if is_file else text)
+        return load_board_beside(node.as_str().strip(), Path(node.where).parent)
     except InputError as e:
         raise node.error(e.message, hint=e.hint) from e
 

@@ -240,9 +240,10 @@ def image_output(fmt: str, options: Mapping[str, Any], base_dir: Path) -> ImageO
     wrong, for the config loader to place at the entry's line."""
     board = None
     if "board" in options:
-        from .boards import load_board  # deferred: board files are read only for image outputs
+        # deferred: board files are read only for image outputs
+        from .boards import load_board_beside
 
-        board = load_board(str(options["board"]))
+        board = load_board_beside(str(options["board"]), base_dir)
     raw_size = options.get("size")
     size = None
     if raw_size is not None:
