@@ -122,3 +122,65 @@ def test_virtual_unit_refuses_a_length_no_flash_has(in_tmp: Path, runner: CliRun
     assert "socket://" not in r.stdout
     assert sorted(x.name for x in in_tmp.iterdir()) == ["d.bin"]
     assert (in_tmp / "d.bin").read_bytes() == EXTRA
+
+
+def _two(kind: str) -> bytes:
+    first = dumps.arduino_dump()
+    return first * 2 if kind == "same" else first + dumps.with_random(first, 0x290000, 0x1000)
+
+
+@pytest.mark.parametrize(
+    ("kind", "said"),
+    [
+        ("same", "its two halves are identical, 0x400000 bytes (4096 KiB) each"),
+        ("other", "the same partition table starts again at 0x408000 (0x400000 bytes in)"),
+    ],
+)
+def test_update_dump_refuses_two_dumps_appended(
+    tmp_path: Path, runner: CliRunner, kind: str, said: str
+) -> None:
+    """``cat old.bin old.bin > two.bin`` is 8 MiB, a flash's size: inspect noted it, but
+    update-dump wrote an 8 MiB output without a word."""
+    (tmp_path / "two.bin").write_bytes(_two(kind))
+    (tmp_path / "ca.pem").write_bytes(NEW_CA)
+    out = tmp_path / "o.bin"
+    args = ["update-dump", str(tmp_path / "two.bin"), "--board", "mdash-arduino"]
+    args += ["--bundle", str(tmp_path / "ca.pem"), "-o", str(out)]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2, r.output
+    assert f"two.bin: 0x800000 bytes (8192 KiB): {said}: it looks like two dumps appended" in (
+        " ".join(r.output.split())
+    )
+    assert "nothing written" in r.output and "read the whole flash once again" in r.output
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["ca.pem", "two.bin"]
+    assert (tmp_path / "two.bin").read_bytes() == _two(kind)
+
+
+@pytest.mark.timeout(60)
+def test_virtual_unit_refuses_two_dumps_appended(in_tmp: Path, runner: CliRunner) -> None:
+    (in_tmp / "two.bin").write_bytes(_two("same"))
+    r = runner.invoke(cli, ["virtual-unit", "--dump", "two.bin"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.stderr.split())
+    assert "two.bin: 0x800000 bytes (8192 KiB): its two halves are identical" in said, said
+    assert "looks like two dumps appended" in said and "no unit started" in said
+    assert "read the whole flash once again" in said
+    assert "socket://" not in r.stdout
+    assert sorted(x.name for x in in_tmp.iterdir()) == ["two.bin"]
+
+
+def test_a_whole_8mib_flash_is_not_taken_for_two_dumps(tmp_path: Path, runner: CliRunner) -> None:
+    """A real 8 MiB read has its table once, the rest erased or other data (here a 4 MiB
+    dump grown with erased flash, and one whose second half holds the first's bytes from
+    0x10000 on, no table): updated as before."""
+    first = dumps.arduino_dump()
+    grown = first + b"\xff" * len(first)
+    shifted = first + first[0x10000:] + b"\xff" * 0x10000
+    assert appended_note(grown, 0x8000) is None and appended_note(shifted, 0x8000) is None
+    (tmp_path / "big.bin").write_bytes(grown)
+    (tmp_path / "ca.pem").write_bytes(NEW_CA)
+    args = ["update-dump", str(tmp_path / "big.bin"), "--board", "mdash-arduino"]
+    args += ["--bundle", str(tmp_path / "ca.pem"), "-o", str(tmp_path / "o.bin")]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "o.bin").stat().st_size == 0x800000

@@ -6,7 +6,9 @@ other length is a dump with bytes added or lost (a copy cut short past the last
 partition, a file appended): ``update-dump`` and ``virtual-unit --dump`` refuse it,
 ``inspect`` fails on it (tryout report: a 4 MiB + 100-byte file was taken for a flash).
 ``read -o /dev/stdout >> backups.bin`` makes a file of two dumps, whose size may well be
-a flash's: :func:`appended_note` says what it looks like.
+a flash's: :func:`appended_note` says what it looks like (``inspect``), and
+:func:`appended_message` refuses it (``update-dump``, ``virtual-unit --dump``): no flash
+holds its own partition table again a flash size in, so none is refused for it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ..partitions import TABLE_MAX_LENGTH
 from ..spelling import Spelling
 from ..text import byte_count
 
-__all__ = ["appended_note", "exact_size", "size_message", "size_problem"]
+__all__ = ["appended_message", "appended_note", "exact_size", "size_message", "size_problem"]
 
 
 def exact_size(n: int) -> str:
@@ -77,3 +79,17 @@ def appended_note(data: bytes, table_offset: int) -> str | None:
                 f"{size:#x} bytes are one whole dump"
             )
     return None
+
+
+def appended_message(data: bytes, table_offset: int, spelling: Spelling) -> tuple[str, str] | None:
+    """(message, hint) refusing ``data`` that looks like two dumps appended (an 8 MiB
+    ``cat dump.bin dump.bin`` is a flash's size), or None. ESP-IDF keeps one partition
+    table, at ``table_offset``; the same 3 KiB again a flash size in (or two identical
+    halves) is a second dump, not a bigger flash, so a whole 8 MiB read is never refused."""
+    note = appended_note(data, table_offset)
+    if note is None:
+        return None
+    return f"{exact_size(len(data))}: {note}", (
+        f"read the whole flash once again ({spelling.read_all}, or esptool read-flash 0 ALL "
+        "dump.bin), or give the first whole dump alone"
+    )

@@ -41,7 +41,7 @@ from ..spelling import PYTHON, Spelling
 from ..text import plural, sized_repr
 from .damaged import damaged_fs_note
 from .dump import DumpFile
-from .dump_size import appended_note, exact_size, size_message, size_problem
+from .dump_size import appended_message, appended_note, exact_size, size_message, size_problem
 from .plan import UpdatePlan, plan_ca_update, reread_problems
 from .writer import write_sectors
 
@@ -416,7 +416,7 @@ class WholeDump:
                 hint=f"read the whole flash again ({spelling.read_all}, or esptool "
                 "read-flash 0 ALL dump.bin), then update that dump",
             )
-        odd = size_message(len(flash), spelling)
+        odd = size_message(len(flash), spelling) or appended_message(flash, table.offset, spelling)
         if odd is not None:
             raise PartitionTableError(f"{source}: {odd[0]}; nothing written", hint=odd[1])
         return cls(flash, table, source)

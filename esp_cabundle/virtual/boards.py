@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..boards import Board
 from ..catalog import Catalog
 from ..errors import InputError, PartitionTableError
-from ..flash.dump_size import size_message
+from ..flash.dump_size import appended_message, size_message
 from ..fs.edit import pack_image
 from ..partitions import read_partition_table
 from ..spelling import PYTHON, Spelling
@@ -105,7 +105,7 @@ def dump_image(
             path=name,
         )
     try:
-        read_partition_table(data)
+        table = read_partition_table(data)
     except PartitionTableError as e:
         raise InputError(
             f"not a whole-flash dump: {e.reason}; no unit started",
@@ -113,8 +113,8 @@ def dump_image(
             hint=f"start it from a whole-flash dump ({spelling.read_all}, or esptool "
             f"read-flash 0 ALL dump.bin), or lay it out for a board: {spelling.lay_out}",
         ) from e
-    odd = size_message(len(data), spelling)
-    if odd is not None:  # bytes added or lost: not what a unit's flash held
+    odd = size_message(len(data), spelling) or appended_message(data, table.offset, spelling)
+    if odd is not None:  # bytes added or lost, or two dumps: not what a unit's flash held
         raise InputError(f"{odd[0]}; no unit started", path=name, hint=odd[1])
     return UnitImage(_chip(chip), data + b"\xff" * (fits[0] - len(data)))
 
