@@ -63,10 +63,14 @@ FLAG_BITS = {"encrypted": 0, "readonly": 1}
 
 
 def read_csv_rows(text: str, *, source: str) -> list[tuple[int, CsvRow]]:
-    """(line number, row) for every partition line; errors carry ``source:line``."""
+    """(line number, row) for every partition line; errors carry ``source:line``. A
+    leading UTF-8 byte-order mark (an editor's "UTF-8 with BOM") is dropped, as
+    gen_esp32part.py's ``get_encoding`` decodes it ('utf-8-sig'): it is no part of the
+    first partition's name."""
     check_size(
         len(text), MAX_CSV_INPUT, what="partition CSV", path=source, error=PartitionTableError
     )
+    text = text.removeprefix("\ufeff")
     rows: list[tuple[int, CsvRow]] = []
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from esp_cabundle.boards import load_board, parse_board
 from esp_cabundle.cli import cli
 from esp_cabundle.errors import ConfigError
+from esp_cabundle.partitions import PartitionTable
 
 R10 = Path(__file__).parent / "data" / "letsencrypt" / "2024-r10.pem"
 CSV = "# Name, Type, SubType, Offset, Size\nnvs, data, nvs, , 16K\nfs, data, spiffs, , 64K\n"
@@ -230,3 +231,16 @@ def test_check_report_replaces_neither_the_board_file_nor_its_layout_file(
     assert r.exit_code == 2, r.output
     assert said in r.stderr and "nothing written" in r.stderr, r.stderr
     assert {p: p.read_bytes() for p in in_tmp.iterdir()} == before
+
+
+@pytest.mark.parametrize("csv", [CSV, CSV.split("\n", 1)[1]])  # a comment first, or a row
+def test_a_byte_order_mark_is_no_part_of_the_first_name(tmp_path: Path, csv: str) -> None:
+    """A CSV saved as "UTF-8 with BOM": '\\ufeffnvs' was the first partition's name (or
+    a first comment line was read as a row). gen_esp32part.py decodes such a file as
+    'utf-8-sig'."""
+    (tmp_path / "p.csv").write_bytes(b"\xef\xbb\xbf" + csv.encode())
+    b = load_board(_board(tmp_path, "mine", "p.csv"))
+    assert b.layout is not None and [p.name for p in b.layout] == ["nvs", "fs"]
+    assert [p.offset for p in b.layout] == [0x9000, 0xD000]
+    table = PartitionTable.from_csv("\ufeff" + csv, source="t.csv")
+    assert [p.name for p in table] == ["nvs", "fs"]
