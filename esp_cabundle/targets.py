@@ -106,10 +106,21 @@ class Target:
 
     def chain_path(self, base_dir: Path) -> Path:
         """Where this target's saved chain lives: the configured path, else
-        ``chains/<name>.pem`` beside the config."""
+        ``chains/<name>.pem`` beside the config. A target named by its host is one server
+        however its name is spelled (host names are case-insensitive, ``localhost.`` is
+        ``localhost``): ``LOCALHOST:8443`` reads ``localhost_8443.pem``, not dialling
+        past it; a file saved under the spelling as typed is still read when it alone
+        is there."""
         if self.chain is not None:
             return self.chain
-        return base_dir / CHAINS_DIR / f"{_safe_name(self.name)}.pem"
+        typed = base_dir / CHAINS_DIR / f"{_safe_name(self.name)}.pem"
+        if self.host is None or self.name != target_label(self.host, self.port):
+            return typed  # a target's own name: a file name, spelled as given
+        host = self.host.lower().rstrip(".") or self.host
+        same = base_dir / CHAINS_DIR / f"{_safe_name(target_label(host, self.port))}.pem"
+        if same != typed and not os.path.lexists(same) and os.path.lexists(typed):
+            return typed
+        return same
 
 
 def target_label(host: str, port: int) -> str:

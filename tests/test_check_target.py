@@ -244,3 +244,32 @@ def test_a_directory_target_is_refused_not_dialled(
     assert f"Error: {target}: is a directory, not a chain file; nothing was read" in err, err
     assert f"hint: {hint}" in err and "Traceback" not in err, err
     assert sorted(le_files.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    ("word", "saved"),
+    [
+        ("LOCALHOST:8443", "localhost_8443.pem"),
+        ("localhost.:8443", "localhost_8443.pem"),
+        ("Example.COM.", "example.com.pem"),
+        ("Example.COM", "Example.COM.pem"),  # saved under the spelling typed, alone there
+    ],
+)
+def test_a_host_spelled_otherwise_reads_its_saved_chain(
+    runner: CliRunner, le_files: Path, monkeypatch: pytest.MonkeyPatch, word: str, saved: str
+) -> None:
+    """``--target LOCALHOST:8443`` (or ``localhost.:8443``) passed over the saved
+    chains/localhost_8443.pem and dialled: a host name is case-insensitive, and a
+    trailing dot names the same host."""
+
+    def dialled(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"dialled {args}")
+
+    monkeypatch.setattr("esp_cabundle.check.capture_chain", dialled)
+    (le_files / "chains").mkdir()
+    shutil.copy(le_files / "short.pem", le_files / "chains" / saved)
+    before = sorted(le_files.rglob("*"))
+    code, out, err = run(runner, "check", "--bundle", "dst.pem", "--target", word, *AT)
+    assert code == 1 and f"FAIL {word}" in out, out + err
+    assert f"--target {word}: judged on its saved chain chains/{saved}" in out, out
+    assert sorted(le_files.rglob("*")) == before
