@@ -14,7 +14,16 @@ import re
 import threading
 from typing import Any
 
-__all__ = ["MASK", "forget", "known", "redact", "remember", "remember_typed", "url_secrets"]
+__all__ = [
+    "MASK",
+    "forget",
+    "known",
+    "redact",
+    "remember",
+    "remember_query_values",
+    "remember_typed",
+    "url_secrets",
+]
 
 MASK = "[redacted]"
 # Shorter pieces would mask ordinary words; a secret that short is refused anyway.
@@ -83,6 +92,21 @@ def remember_typed(words: tuple[str, ...] | list[str]) -> None:
             remember(password)
         elif name and url.scheme.lower() in ("http", "https"):  # an mDash key, alone
             remember(name)
+        if url.scheme.lower() in ("http", "https", "ws", "wss"):
+            remember_query_values(url.query)  # a unit's --rpc URL: any value may be one
+
+
+def remember_query_values(query: str) -> None:
+    """Keep each value of a URL's ``query`` out of every line printed or logged: a unit's
+    ``--rpc`` URL may carry any credential under any key (``?session=``), and the ledger
+    keeps none of them (:func:`esp_cabundle.push.urls.bare_url`)."""
+    from urllib.parse import unquote  # deferred: only a line with a URL's query in it
+
+    for piece in query.split("&") if query else ():
+        key, eq, value = piece.partition("=")
+        for v in {value if eq else key, unquote(value if eq else key)}:
+            if v.strip():
+                remember(v)
 
 
 def forget() -> None:

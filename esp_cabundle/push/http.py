@@ -26,11 +26,17 @@ from urllib.parse import SplitResult
 
 from ..errors import InputError, UnitRpcError, UnitUnreachable
 from ..limits import loads_json
-from ..redact import MASK
+from ..redact import MASK, remember_query_values
 from ..spelling import PYTHON, Spelling, set_to
 from .rpc import MAX_ANSWER_BYTES, FrameShape, next_call_id, parse_answer, request_frame
 from .transport import Traffic, UnitRef
-from .urls import WrongScheme, bare_url, masked_values, refuse_url_secrets, split_url
+from .urls import (
+    WrongScheme,
+    bare_url,
+    masked_values,
+    refuse_url_secrets,
+    split_url,
+)
 
 __all__ = ["MONGOOSE_FRAME_SIZE", "HttpPool", "LanTransport", "checked_rpc_urls", "tls_context"]
 
@@ -299,6 +305,7 @@ def checked_rpc_urls(urls: Sequence[str], spelling: Spelling = PYTHON) -> list[S
     for u, parts in zip(urls, split, strict=True):
         # Before any message quotes the URL: its secret is remembered, then refused.
         refuse_url_secrets(parts, name, hint=_no_unit_login(spelling))
+        remember_query_values(parts.query)  # nor any line that repeats the typed one
         said = bare_url(u)  # no message shows a query value
         if parts.scheme not in ("http", "https", "ws", "wss") or not parts.hostname:
             raise WrongScheme(
