@@ -327,3 +327,27 @@ def test_a_ca_file_given_to_from_dir_is_refused_naming_the_option(
     assert doc["error"].startswith("--from-dir ca.pem: a regular file, not a directory"), doc
     assert doc["hint"].startswith("no directories here; name another, or pack the CA alone"), doc
     assert not (in_tmp / "b.bin").exists()
+
+
+@pytest.mark.parametrize("target", ["/proc/self/environ", "/proc/self", "/sys/kernel"])
+def test_a_followed_link_into_the_kernels_state_is_refused(in_tmp: Path, target: str) -> None:
+    """``follow_symlinks: true`` in a cloned repository's config and a link to
+    /proc/self/environ packed the build's environment (a CI job's tokens) into every
+    unit's image; /proc and /sys hold the kernel's view, never a file to ship."""
+    (in_tmp / "ca.pem").write_bytes(CA.read_bytes())
+    d = in_tmp / "fd"
+    d.mkdir()
+    (d / "conf.json").write_text("{}\n")
+    (d / "env").symlink_to(target)
+    runner = CliRunner()
+    code, out, err = pack(runner, "--from-dir", "fd", "-o", "fd.bin", "--follow-symlinks")
+    assert code == 2, out + err
+    assert f"a symbolic link to {os.path.realpath(target)}, the kernel's view" in err, err
+    assert "nothing written" in err and not (in_tmp / "fd.bin").exists()
+    # a link to an ordinary file outside is still packed when followed
+    (d / "env").unlink()
+    (in_tmp / "outside.txt").write_text("shared\n")
+    (d / "env").symlink_to(in_tmp / "outside.txt")
+    code, out, err = pack(runner, "--from-dir", "fd", "-o", "fd.bin", "--follow-symlinks")
+    assert code == 0, out + err
+    assert image_files(in_tmp / "fd.bin") == ["/ca.pem", "/conf.json", "/env"]

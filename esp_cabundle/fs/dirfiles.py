@@ -138,12 +138,23 @@ class _Walk:
                 why = f"a symbolic link that cannot be followed ({e.strerror or e})"
             self.notes.append(f"{p}: {why}; left out")
             return None
-        if not self.follow and os.path.commonpath([self.real_root, real]) != self.real_root:
+        if os.path.commonpath([self.real_root, real]) == self.real_root:
+            return real
+        if not self.follow:
             raise InputError(
                 f"a symbolic link that leads outside the directory {self.root}, to {real}; "
                 "nothing written",
                 path=str(p),
                 hint=FOLLOW_HINT,
+            )
+        if any(real == k or real.startswith(k + os.sep) for k in _KERNEL_TREES):
+            # follow_symlinks: true in a cloned repository's config, and a link to
+            # /proc/self/environ, put a CI job's secrets into every unit's image
+            raise InputError(
+                f"a symbolic link to {real}, the kernel's view of this process or machine "
+                "(its environment, memory, hardware), never a file to ship; nothing written",
+                path=str(p),
+                hint="remove the link, or copy the file it should hold into the directory",
             )
         return real
 
@@ -194,6 +205,11 @@ def _holds_fs(data: bytes) -> bool:
         return detect_fs_type(data) is not None
     except ImageError:
         return True
+
+
+# Where a followed link may not lead: not files but the kernel's state, read anew each
+# time (Linux's procfs and sysfs; a device node is left out as no regular file).
+_KERNEL_TREES = ("/proc", "/sys")
 
 
 def collect_dir_files(
