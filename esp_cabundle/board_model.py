@@ -213,7 +213,7 @@ class Board:
         """The files this profile was read from: its board file (none for one made in
         code) and the partitions CSV its layout names; what is built from it depends on
         each (a build's dependency file lists them)."""
-        return tuple(f for f in (self.source, self.layout_file) if f)
+        return tuple(str(path) for _, path in self.read_files())
 
     def read_files(self) -> list[tuple[str, Path]]:
         """:attr:`files` as :func:`~esp_cabundle.clobber.refuse_clobbering` takes inputs:

@@ -146,10 +146,7 @@ class Spelling(NamedTuple):
         run as printed, from any directory, they read that journal, not the default."""
         extra = []
         if journal_dir is not None:
-            where = self.quote(os.path.abspath(journal_dir))
-            extra.append(
-                f"{self.journal_dir} {where}" if self.cli else f"{self.journal_dir}{where}"
-            )
+            extra.append(self._journal_words(self.quote(os.path.abspath(journal_dir))))
         if board_file:
             board = self.quote(os.path.abspath(board_file))
             extra.append(f"--board {board}" if self.cli else f"board=load_board({board})")
@@ -158,9 +155,7 @@ class Spelling(NamedTuple):
         said = " ".join(extra) if self.cli else ", ".join(extra)
         return self._replace(
             again=f"{self.again} (with {said})",
-            restore_port=self.restore_port.replace(
-                "{}", "{} " + _braced(said) if self.cli else "{}, " + _braced(said)
-            ),
+            restore_port=self._after_port(self.restore_port, said),
             journal_at=extra[0] if journal_dir is not None else self.journal_at,
         )
 
@@ -168,13 +163,21 @@ class Spelling(NamedTuple):
         """:meth:`restore_for` reading the journal said as ``journal`` (words, such as
         ``DIR``: put as is) instead of the one :meth:`located` named; a board file it
         named stays, so the line still loads the right board."""
-        said = f"{self.journal_dir} {journal}" if self.cli else f"{self.journal_dir}{journal}"
+        said = self._journal_words(journal)
         line = self.restore_port
         if self.journal_at:
             line = line.replace(_braced(self.journal_at), _braced(said), 1)
         else:
-            line = line.replace("{}", ("{} " if self.cli else "{}, ") + _braced(said), 1)
+            line = self._after_port(line, said)
         return line.format(self.quote(port))
+
+    def _journal_words(self, where: str) -> str:
+        """``--journal-dir WHERE`` (``journal_dir=WHERE`` for a script)."""
+        return f"{self.journal_dir} {where}" if self.cli else f"{self.journal_dir}{where}"
+
+    def _after_port(self, line: str, said: str) -> str:
+        """``line`` with ``said`` put after its port's ``{}`` (as a word, or an argument)."""
+        return line.replace("{}", ("{} " if self.cli else "{}, ") + _braced(said), 1)
 
     def journal_list_in(self, journal: str) -> str:
         """:attr:`journal_list` for the journal said as ``journal`` (words, put as is),
