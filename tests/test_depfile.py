@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from support.doc_commands import child_env, copy_examples, freeze_clock
+from support.tools import requires
 from support.verify_pki import mint
 
 from esp_cabundle.catalog import Catalog
@@ -192,7 +192,7 @@ def test_a_refused_build_writes_no_depfile(project: Path) -> None:
     assert not (project / "ca.d").exists() and not (project / "certs").exists()
 
 
-@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
+@requires("cmake")
 def test_cmake_configures_again_when_a_saved_chain_changes(tmp_path: Path) -> None:
     """cabundle_generate runs at configure time: a chain saved again (chains pull) must
     run it again, or the firmware keeps a CA judged against the old chain."""
@@ -232,7 +232,7 @@ def test_cmake_configures_again_when_a_saved_chain_changes(tmp_path: Path) -> No
     assert "Configuring done" in cmake("--build", str(build))
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@requires("make")
 def test_make_sees_the_inputs_of_the_outputs_as_they_were_named(in_tmp: Path) -> None:
     """make matches a rule by its target's name: a depfile naming /abs/ca.pem adds no
     input to the Makefile's ca.pem. Named as given, a root file touched makes ca.pem
@@ -272,7 +272,7 @@ def test_a_chains_folder_waiting_for_a_chain_and_from_dir_folders_are_listed(
     assert str(project / "data" / "sub" / "x.json") in inputs
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@requires("make")
 @pytest.mark.parametrize("where", ["found", "sub", "absolute"])
 def test_make_rebuilds_a_configs_outputs_when_its_root_file_changes(
     in_tmp: Path, where: str
@@ -333,7 +333,7 @@ def test_each_input_gets_an_empty_rule_escaped_as_it_is_listed(tmp_path: Path) -
     assert is_depfile(text.encode())
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@requires("make")
 def test_make_builds_again_after_a_root_file_is_renamed(in_tmp: Path) -> None:
     """``mv myca.pem fleetroot.pem`` and the config edited to match: make said "No rule
     to make target 'myca.pem'" until the depfile had an empty rule for each input."""
@@ -379,7 +379,7 @@ def test_a_package_root_lists_the_package_file_it_came_from(in_tmp: Path) -> Non
     assert _rule((in_tmp / "x.d").read_text())[1] == [str(catalog.store)]
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@requires("make")
 def test_make_is_done_after_a_build_that_wrote_into_its_from_dir(in_tmp: Path) -> None:
     """Tryout item 2: data/ca.pem renamed into data/ (an image's from_dir, listed as an
     input) left the directory newer than it, and make ran the build every time. The
@@ -423,7 +423,7 @@ def test_make_is_done_after_a_build_that_wrote_into_its_from_dir(in_tmp: Path) -
     assert (in_tmp / "main" / "ca.pem").stat().st_mtime_ns == firmware_ca
 
 
-@pytest.mark.skipif(shutil.which("ninja") is None, reason="ninja is not installed")
+@requires("ninja")
 @pytest.mark.parametrize("restat", [True, False])
 def test_ninja_restat_stops_the_build_after_an_input_that_changes_no_output(
     in_tmp: Path, restat: bool

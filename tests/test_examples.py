@@ -25,6 +25,7 @@ from support.doc_commands import (
     run_all,
     run_command,
 )
+from support.tools import requires
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.config import load_config
@@ -128,7 +129,7 @@ def _check_make_outputs(d: Path) -> None:
     assert "timeline-svg" in (build / "forecast.html").read_text()
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@requires("make")
 def test_make_target_itself(scratch: Path) -> None:
     d = scratch / "make"
     env = child_env()
@@ -154,7 +155,7 @@ def test_make_target_itself(scratch: Path) -> None:
     _check_make_outputs(d)
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@requires("make")
 def test_make_takes_the_tool_and_the_service_end_from_its_command_line(scratch: Path) -> None:
     """examples/make/README.md: ESP_CABUNDLE and SERVICE_UNTIL can be overridden."""
     p = subprocess.run(
@@ -168,7 +169,7 @@ def test_make_takes_the_tool_and_the_service_end_from_its_command_line(scratch: 
     assert any("--until 2031-03-31" in line for line in lines), lines
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@requires("make")
 def test_make_check_fails_when_the_selection_drifts_from_the_lock(scratch: Path) -> None:
     """The gate cannot pass on drift: a root added to cabundle.yaml (and not yet in the
     committed lock) fails 'make cabundle-check', which leaves lock and outputs alone."""
@@ -195,7 +196,7 @@ def test_make_check_fails_when_the_selection_drifts_from_the_lock(scratch: Path)
     assert {f: f.read_bytes() for f in before} == before
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@requires("make")
 def test_make_check_fails_on_a_refused_target(scratch: Path) -> None:
     d = scratch / "make"
     cfg = d / "cabundle.yaml"
@@ -244,7 +245,7 @@ def test_esp_idf_cmake_commands_and_readme(scratch: Path) -> None:
     assert any(o.path == d / "certs" / "ca.pem" for o in load_config(d / "cabundle.yaml").outputs)
 
 
-@pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake is not installed")
+@requires("cmake")
 def test_esp_idf_cmake_project_runs(scratch: Path, tmp_path: Path) -> None:
     """The project CMakeLists.txt with ESP-IDF's two functions stubbed: configuring
     writes the CA files, the cabundle target rewrites them, and the SPIFFS image

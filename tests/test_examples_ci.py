@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from support.doc_commands import (
     run_command,
     workflow_commands,
 )
+from support.tools import requires
 
 from esp_cabundle.certs import load_certificates
 
@@ -50,7 +50,7 @@ _INSTALL = re.compile(
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@requires("git")
 def test_ci_install_line_installs_the_package(tmp_path: Path, scratch: Path) -> None:
     """The workflow's pip line, its placeholder repository swapped for this checkout
     (git+file at HEAD), installs a working esp-cabundle into a fresh venv, offline: a real

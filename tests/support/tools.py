@@ -18,16 +18,30 @@ PACKAGES = {
     "openssl": "openssl",
     "gcc": "gcc",
     "g++": "g++",
+    "make": "make",
+    "cmake": "cmake",
+    "ninja": "ninja-build",
+    "git": "git",
 }
+
+
+def _reason(command: str) -> str:
+    return f"needs {command} (Debian package {PACKAGES[command]}; .ci/run installs it)"
+
+
+def requires(command: str) -> pytest.MarkDecorator:
+    """A mark skipping the test where ``command`` is missing, with :func:`need`'s reason
+    (a test collected before it runs, so a skipif rather than a call)."""
+    return pytest.mark.skipif(shutil.which(command) is None, reason=_reason(command))
 
 
 def need(command: str) -> str:
     """The command's path, or the test skipped, saying what to install. A command not in
     :data:`PACKAGES` is a KeyError: list it there, and install it in .ci/run."""
-    package = PACKAGES[command]
+    PACKAGES[command]  # a KeyError for a command .ci/run does not install
     path = shutil.which(command)
     if path is None:
-        pytest.skip(f"needs {command} (Debian package {package}; .ci/run installs it)")
+        pytest.skip(_reason(command))
     return path
 
 
