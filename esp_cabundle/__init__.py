@@ -21,8 +21,10 @@ is imported from ``esp_cabundle`` itself (the modules behind them are not an API
   ``hint`` and the CLI's ``exit_code``; ``InputError`` adds ``path`` and ``line``,
   ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``; a
   ``CheckFailed`` from the gate also carries its ``report`` (every target's verdict);
-  each pickles whole. A value of the wrong type (one str for ``roots=``, a path where
-  bytes go, a str for a date) is an ``ArgumentTypeError`` (an InputError and a TypeError).
+  ``ChainNotCaptured`` (a ``DeviceError``) adds ``target``, one with no saved chain that
+  could not be captured live; each pickles whole. A value of the wrong type (one str for
+  ``roots=``, a path where bytes go, a str for a date) is an ``ArgumentTypeError`` (an
+  InputError and a TypeError).
 
 Nothing here prints or exits, and nothing is written but by the functions that say so
 (``write_build``; ``flash_unit`` keeps a journal). Naive datetimes are read as UTC.
@@ -101,7 +103,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .push.mdash import MdashTransport
     from .push.mqtt import MqttTransport
     from .push.transport import Transport
-    from .targets import Target, parse_target
+    from .targets import ChainNotCaptured, Target, parse_target
     from .trust_files import load_trust_set, trust_set_from_bytes
     from .verify import (
         DeviceProfile,
@@ -147,6 +149,7 @@ _LAZY: dict[str, str] = {
     "load_chain_file": "chains",
     "ServerChain": "chains",
     "Target": "targets",
+    "ChainNotCaptured": "targets",
     "parse_target": "targets",
     "check_items": "check",
     "load_trust_set": "trust_files",
@@ -222,6 +225,7 @@ __all__ = [
     "CatalogError",
     "Certificate",
     "CertificateError",
+    "ChainNotCaptured",
     "CheckFailed",
     "CheckItem",
     "CheckReport",

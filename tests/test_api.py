@@ -66,6 +66,26 @@ _TYPING_NAMES = {
 }
 
 
+def test_a_target_left_uncaptured_is_a_public_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused_port: int
+) -> None:
+    """gate_ca raises ChainNotCaptured for a target with no saved chain, offline: a
+    caller catches it by the name it imports from esp_cabundle, and README lists it."""
+    import esp_cabundle as ecb
+
+    monkeypatch.chdir(tmp_path)
+    assert "ChainNotCaptured" in ecb.__all__
+    spec = ecb.BundleSpec(presets=("letsencrypt",))
+    offline = ecb.parse_target(f"127.0.0.1:{refused_port}")
+    with pytest.raises(ecb.ChainNotCaptured) as e:
+        ecb.gate_ca(ecb.CaSource.build(spec), at=AT, targets=[offline])
+    assert isinstance(e.value, ecb.DeviceError) and e.value.exit_code == 3
+    assert e.value.target == f"127.0.0.1:{refused_port}"
+    python_part = (REPO / "README.md").read_text().split("## From Python", 1)[1]
+    assert "`ChainNotCaptured`" in python_part.split("```python", 1)[0]
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
 def test_public_functions_take_and_return_public_types() -> None:
     """A caller annotates a fixture with what ``build_bundle`` returns and passes the
     ``OutputSpec`` it takes: every class a public function returns, or needs as an
