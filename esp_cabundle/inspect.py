@@ -172,9 +172,11 @@ INSPECTORS: tuple[Callable[[bytes, str, Spelling], Report | None], ...] = (
 )
 
 
-def inspect_bytes(data: bytes, *, source: str, spelling: Spelling = PYTHON) -> Report:
+def inspect_bytes(data: bytes, *, source: str = "<input>", spelling: Spelling = PYTHON) -> Report:
     """Identify what ``data`` is and report the certificates it holds; the hints name
-    the options as ``spelling`` does. ``data`` is bytes (a path: :func:`inspect_path`)."""
+    the options as ``spelling`` does. ``data`` is bytes (a path: :func:`inspect_path`);
+    ``source``, what the report and errors call it, has a default as load_certificates'
+    does, so that a path passed alone is told of inspect_path, not of a missing source."""
     require_bytes(data, "inspect_bytes", path_call="inspect_path")
     data = bytes(data)  # a memoryview has no bytes methods (count, find)
     # inspect_path's cap, for bytes given directly: every reader below is linear, but the

@@ -69,6 +69,7 @@ def test_a_root_file_given_as_a_path_is_read() -> None:
             "for a file use load_certificate_file('ca.pem')",
         ),
         (lambda: inspect_bytes("dump.bin", source="x"), "for a file use inspect_path('dump.bin')"),
+        (lambda: inspect_bytes(Path("dump.bin")), "for a file use inspect_path('dump.bin')"),
         (lambda: trust_set_from_bytes(Path("ca.pem")), "for a file use load_trust_set('ca.pem')"),
         (
             lambda: read_partition_table("dump.bin"),  # type: ignore[arg-type]
@@ -98,3 +99,9 @@ def test_a_date_given_as_text_is_refused_with_the_call_to_make() -> None:
     with pytest.raises(ArgumentTypeError, match="a date or datetime is needed, not str") as e:
         gate_ca(CaSource.build(BundleSpec(presets=("letsencrypt",))), at="2026-01-01")  # type: ignore[arg-type]
     assert e.value.hint is not None and "date.fromisoformat('2026-01-01')" in e.value.hint
+
+
+def test_readme_shows_inspect_bytes_signature() -> None:
+    """README named inspect_bytes but never its keyword ``source``."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert 'inspect_bytes(data, source="dump.bin")' in readme
