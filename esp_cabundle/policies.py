@@ -17,6 +17,7 @@ from .dates import as_datetime
 from .errors import ArgumentTypeError, InputError
 from .known_roots import known_root
 from .spelling import PYTHON, Spelling
+from .text import suggest
 
 if TYPE_CHECKING:
     from .bundle import Bundle
@@ -80,11 +81,13 @@ class Policy:
                 f"{type(self.max_bytes).__name__}: max_bytes={self.max_bytes!r}",
                 hint="give an int: max_bytes=4096 (the CLI's --max-bytes reads '4K')",
             )
-        unknown = set(self.allow) - set(POLICY_NAMES)
+        unknown = sorted(set(self.allow) - set(POLICY_NAMES))
         if unknown:
+            # The CLI's --allow mends a misspelt name in its example; a script is told too.
+            hint = f"policies: {', '.join(POLICY_NAMES)}"
             raise InputError(
-                f"unknown policy to allow: {', '.join(sorted(unknown))}",
-                hint=f"policies: {', '.join(POLICY_NAMES)}",
+                f"unknown policy to allow: {', '.join(unknown)}",
+                hint=suggest(unknown[0], POLICY_NAMES, hint) if len(unknown) == 1 else hint,
             )
         if self.max_bytes is not None and self.max_bytes <= 0:
             raise InputError(f"max_bytes must be positive, got {self.max_bytes}")

@@ -47,6 +47,18 @@ def test_a_policy_hint_names_policy_allow() -> None:
     assert _hint(e) == "fix the selection, or relax a rule with Policy(allow=...) naming expired"
 
 
+def test_a_misspelt_policy_to_allow_says_the_close_name() -> None:
+    """Policy(allow=("expird",)) said the valid names but not the one meant, which the
+    CLI's --allow mends in its example."""
+    with pytest.raises(InputError, match="unknown policy to allow: expird") as e:
+        Policy(allow=frozenset({"expird"}))
+    hint = _hint(e)
+    assert hint.startswith("did you mean 'expired'? policies: expired, ")
+    with pytest.raises(InputError) as far:
+        Policy(allow=frozenset({"zzz"}))
+    assert _hint(far).startswith("policies: expired, ")
+
+
 def test_an_idf_bundle_given_as_the_ca_file_hints_at_bundlespec() -> None:
     with pytest.raises(InputError) as e:
         gate_ca(CaSource.finished("x509_crt_bundle.bin", _idf_bundle()), at=AT)
