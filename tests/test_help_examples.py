@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
+from esp_cabundle.targets import parse_target
 from tests.support import dumps
 from tests.support.doc_commands import freeze_clock, working_dir
 
@@ -192,9 +193,8 @@ def _user_directory(runner: CliRunner, where: Path) -> dict[str, bytes]:
     """Fill ``where`` with what the examples read; returns the flash dumps, by the
     board an update-dump example names (each dump.bin is that board's)."""
     chain = (EXAMPLES / "chains" / "letsencrypt-2024-short.pem").read_bytes()
-    for name in ("chains/mdash.net.pem", "chains/mdash.pem"):
-        (where / name).parent.mkdir(exist_ok=True)
-        (where / name).write_bytes(chain)
+    (where / "chains").mkdir()  # as chains pull saves mdash.net's: the config's target
+    (where / "chains" / "mdash.net.pem").write_bytes(chain)
     (where / "cabundle.yaml").write_text(CONFIG)
     with working_dir(where):
         made = runner.invoke(cli, ["build", "-q"])  # ca.pem and cabundle.lock
@@ -255,3 +255,38 @@ def test_every_help_example_runs(
     stale = {*NOT_RUN, *NOT_RUN_COMMANDS} - used
     assert not stale, stale  # an example changed: run it, or say why not again
     assert len(ran) >= 40, ran
+
+
+def _after(examples: list[list[str]], *options: str) -> set[str]:
+    """The values given to any of ``options`` across ``examples``."""
+    return {ex[i + 1] for ex in examples for i, w in enumerate(ex[:-1]) if w in options}
+
+
+def test_help_examples_read_chains_where_the_tool_saves_them(runner: CliRunner) -> None:
+    """check --help read --chain chains/mdash.pem, which nothing writes: chains pull
+    saves mdash.net's chain as chains/mdash.net.pem. Every saved chain an example
+    reads is one an example writes (-o) or where chains pull saves a target's."""
+    examples = [ex for command in all_commands() for ex in help_examples(runner, command)]
+    written = _after(examples, "-o", "--output")
+    targets = _after(examples, "--host", "--target") | {"mdash.net"}  # CONFIG's target
+    saved = {parse_target(t).chain_path(Path(".")).as_posix() for t in targets}
+    read = {w for ex in examples for w in ex if w.startswith("chains/") and w.endswith(".pem")}
+    assert "chains/mdash.net.pem" in read
+    assert not read - written - saved, read - written - saved
+
+
+def test_help_says_how_a_users_dump_is_made(runner: CliRunner) -> None:
+    """fs's examples open arduino-dump.bin and mos-dump.bin, which no example makes:
+    each help naming one says the read command that saves it."""
+    seen = 0
+    for command in all_commands():
+        text = runner.invoke(cli, [*command.split(), "--help"]).stdout
+        examples = help_examples(runner, command)
+        for dump in {w for ex in examples for w in ex if w.endswith("-dump.bin")}:
+            assert f"esp-cabundle read --port PORT --all -o {dump}" in text, (command, dump)
+            seen += 1
+        images = {w for ex in examples for w in ex if w.startswith("lfs-") and w != "lfs.bin"}
+        if command.startswith("fs"):
+            for image in images:
+                assert f"{image}: made as in pack --help" in text, (command, image)
+    assert seen >= 5  # fs, fs ls, fs cat, fs put, fs rm

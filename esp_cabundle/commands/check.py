@@ -238,7 +238,7 @@ def check(
 
     \b
     Examples:
-      esp-cabundle check --bundle ca.pem --chain chains/mdash.pem \\
+      esp-cabundle check --bundle ca.pem --chain chains/mdash.net.pem \\
           --device mbedtls-noclock
       esp-cabundle check --host mqtt.example.com:8883 --until 2035-01-01
       esp-cabundle check --bundle ca.pem \\

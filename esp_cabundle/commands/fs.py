@@ -225,11 +225,12 @@ def fs() -> None:
 
     \b
     Examples:
-      esp-cabundle fs ls fs.bin
+      esp-cabundle fs ls fs.bin         # an image: made as in pack --help
       esp-cabundle fs cat fs.bin /ca.pem > ca.pem
       esp-cabundle fs put fs.bin new-ca.pem /ca.pem
-      esp-cabundle fs rm fs.bin /old.pem
+      esp-cabundle fs rm fs.bin /old.pem    # a file it holds (fs ls lists them)
       esp-cabundle fs ls arduino-dump.bin --offset 0x290000 --size 1408K --json
+      # a dump read with: esp-cabundle read --port PORT --all -o arduino-dump.bin
     """
 
 
@@ -245,6 +246,7 @@ def ls_cmd(img: ImageArgs, as_json: bool, quiet: bool) -> None:
       esp-cabundle fs ls littlefs.bin
       esp-cabundle fs ls spiffs.bin --profile esp-idf --json
       esp-cabundle fs ls arduino-dump.bin --offset 0x290000 --size 1408K
+      # a dump read with: esp-cabundle read --port PORT --all -o arduino-dump.bin
     """
     region = img.region()
     fs_image = img.open(region)
@@ -298,6 +300,7 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> No
       esp-cabundle fs cat fs.bin /ca.pem
       esp-cabundle fs cat mos-dump.bin /conf9.json --offset 0x190000 --size 256K \\
           -o conf9.json
+      # a dump read with: esp-cabundle read --port PORT --all -o mos-dump.bin
     """
     if as_json:
         # Said as one JSON document, as a script that typed --json reads it (cli.py).
@@ -363,6 +366,8 @@ def put_cmd(
       esp-cabundle fs put fs.bin build/ca.pem /certs/ca.pem
       esp-cabundle fs put lfs-2.0.5.bin ca.pem --platform arduino-2.0.5
       esp-cabundle fs put arduino-dump.bin ca.pem --offset 0x290000 --size 1408K
+      # lfs-2.0.5.bin: made as in pack --help; arduino-dump.bin: a dump read with
+      #   esp-cabundle read --port PORT --all -o arduino-dump.bin
     """
     if dest is not None and (not dest.strip() or dest.endswith("/")):
         folder = dest.strip().strip("/")  # the folder meant: the example keeps it
@@ -481,8 +486,9 @@ def rm_cmd(
 
     \b
     Examples:
-      esp-cabundle fs rm fs.bin /old-ca.pem
+      esp-cabundle fs rm fs.bin /old-ca.pem   # a file it holds (fs ls lists them)
       esp-cabundle fs rm mos-dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
+      # a dump read with: esp-cabundle read --port PORT --all -o mos-dump.bin
     """
     img.refuse_unwritable()
     region = img.region()

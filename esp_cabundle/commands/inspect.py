@@ -112,7 +112,7 @@ def inspect(
     \b
     Examples:
       esp-cabundle inspect ca.pem
-      esp-cabundle inspect src/mDash.c --json
+      esp-cabundle inspect src/mDash.c --json   # your copy of mDash's source
       esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365  # CI
       esp-cabundle inspect ca.pem --fail-on expired --fail-on unparseable
       esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32  # a unit

@@ -130,13 +130,13 @@ def pack(
       esp-cabundle pack --fs littlefs --profile esp-idf --size 256K \\
           --preset default -o littlefs.bin
       esp-cabundle pack --fs littlefs --profile mongoose-os --size 256K \\
-          --bundle ca.pem --from-dir fs/ -o fs.bin
+          --bundle ca.pem --from-dir fs/ -o fs.bin   # fs/: your files to add
       esp-cabundle pack --fs littlefs --platform arduino-2.0.17 --size 1408K \\
           --bundle ca.pem -o lfs-2.0.17.bin
       esp-cabundle pack --fs littlefs --platform arduino-2.0.5 --size 1408K \\
           --bundle ca.pem -o lfs-2.0.5.bin
       esp-cabundle pack --fs spiffs --profile esp-idf --size 1408K \\
-          --preset letsencrypt --from-dir data/ -o spiffs.bin
+          --preset letsencrypt --from-dir data/ -o spiffs.bin   # your data/
     """
     refuse_fs_as_profile(click.get_current_context(), fs_type, profile)
     described = fs_type is not None or profile is not None or platform is not None
