@@ -6,8 +6,6 @@ are imported only by the commands that move data to or from units.
 
 from __future__ import annotations
 
-import codecs
-import contextlib
 import itertools
 import json
 import os
@@ -19,6 +17,7 @@ from typing import Any
 import click
 
 from ._patterns import lazy_re
+from .narrow_streams import safe_streams
 from .text import printable, shown_path
 
 __all__ = [
@@ -40,33 +39,6 @@ __all__ = [
     "warn",
     "wrap_width",
 ]
-
-
-def _escape_unencodable(err: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: what a stream's encoding cannot carry is written escaped
-    (a non-UTF-8 byte of a file name as ``\\xNN``) instead of failing the command."""
-    if not isinstance(err, UnicodeEncodeError):
-        raise err
-    out = []
-    for ch in err.object[err.start : err.end]:
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:
-            out.append(f"\\x{code - 0xDC00:02x}")
-        else:
-            out.append(ch.encode("ascii", "backslashreplace").decode("ascii"))
-    return "".join(out), err.end
-
-
-def safe_streams() -> None:
-    """Make stdout and stderr escape what their encoding lacks (PYTHONIOENCODING=ascii,
-    a C locale, names that are not UTF-8) so output never ends in a UnicodeEncodeError."""
-    codecs.register_error("esp-cabundle-escape", _escape_unencodable)
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            # A stream that cannot be reconfigured keeps its own handler.
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                reconfigure(errors="esp-cabundle-escape")
 
 
 def _lines(text: str) -> str:
