@@ -290,6 +290,14 @@ def test_cli_a_dump_already_holding_the_ca_is_left_alone(
         assert "Wrote" not in r.output
 
 
+def test_update_dump_help_says_an_up_to_date_dump_writes_no_output(runner: CliRunner) -> None:
+    """A CI script flashed -o's file after exit 0 and found none: the dump already held
+    the CA. README says so; --help says it too, and the --json key to check."""
+    text = " ".join(runner.invoke(cli, ["update-dump", "--help"]).stdout.split())
+    assert "-o's file is neither created nor changed (exit 0)" in text, text
+    assert '--json\'s "up_to_date" (true, "output" null)' in text, text
+
+
 REFUSALS = [
     (["--board", "mongoose-os-esp32"], "no partition 'fs_0'"),
     (["--board", "mongoose-os-esp32-spiffs"], "no partition 'fs_0'"),

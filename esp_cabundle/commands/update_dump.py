@@ -85,6 +85,10 @@ def update_dump(
     the same gate as 'build', judged under the board's rules: policies, private keys,
     the config's targets and --target.
 
+    A dump that already holds exactly that CA file is left alone and -o's file is
+    neither created nor changed (exit 0): a script that flashes the output checks
+    --json's "up_to_date" (true, "output" null) and flashes the dump itself then.
+
     \b
     Examples:
       esp-cabundle update-dump dump.bin --board mdash-arduino \\
