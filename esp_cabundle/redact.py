@@ -30,6 +30,10 @@ MASK = "[redacted]"
 _MIN_PIECE = 4
 
 _pieces: set[str] = set()
+# (key, value) of a typed URL's query: a value of any length is masked where it stands
+# as its own key's value (``key=VALUE``), which masks no ordinary word.
+_named: set[tuple[str, str]] = set()
+_named_re: list[tuple[re.Pattern[str], str]] | None = None
 _lock = threading.Lock()
 _factory_installed = False
 
@@ -99,37 +103,76 @@ def remember_typed(words: tuple[str, ...] | list[str]) -> None:
 def remember_query_values(query: str) -> None:
     """Keep each value of a URL's ``query`` out of every line printed or logged: a unit's
     ``--rpc`` URL may carry any credential under any key (``?session=``), and the ledger
-    keeps none of them (:func:`esp_cabundle.push.urls.bare_url`)."""
+    keeps none of them (:func:`esp_cabundle.push.urls.bare_url`). A value is masked
+    wherever it appears once it has 4 characters; a shorter one (``?pin=42``) only
+    where it stands as its own key's value (``pin=42`` up to ``&``, ``#``, a space, a
+    quote or the end), for alone it would mask ordinary text."""
     from urllib.parse import unquote  # deferred: only a line with a URL's query in it
 
+    global _named_re
     for piece in query.split("&") if query else ():
         key, eq, value = piece.partition("=")
         for v in {value if eq else key, unquote(value if eq else key)}:
             if v.strip():
                 remember(v)
+                with _lock:
+                    # ?VALUE: a piece without a key, masked after a ? or &
+                    _named.update((k, v) for k in ({key, unquote(key)} if eq else {""}))
+                    _named_re = None
+                _install_log_factory()
 
 
 def forget() -> None:
     """Forget every secret: a new session in the same process (tests) starts clean."""
+    global _named_re
     with _lock:
         _pieces.clear()
+        _named.clear()
+        _named_re = None
 
 
 def known() -> bool:
     """Whether any secret is held."""
-    return bool(_pieces)
+    return bool(_pieces or _named)
 
 
 def redact(text: str) -> str:
-    """``text`` with every remembered secret masked (longest first)."""
-    if not _pieces:
+    """``text`` with every remembered secret masked (longest first), then each typed
+    query value where it stands as its key's value (:func:`remember_query_values`)."""
+    if not _pieces and not _named:
         return text
     with _lock:
         pieces = sorted(_pieces, key=len, reverse=True)
+        named = _named_pattern()
     for piece in pieces:
         if piece in text:
             text = text.replace(piece, MASK)
+    for pattern, mask in named:
+        text = pattern.sub(mask, text)
     return text
+
+
+# Where a key starts: not inside a longer key (``xpin=`` is not ``pin=``).
+_KEY_START = r"(?<![\w.~%+\-])"
+# Where a value ends: the next piece, the fragment, a space, a quote or the end.
+_VALUE_END = r"(?=[&#\s'\"]|$)"
+
+
+def _named_pattern() -> list[tuple[re.Pattern[str], str]]:
+    """A pattern and its mask for every (key, value) held, longest value first, compiled
+    once per change; ``_lock`` held."""
+    global _named_re
+    if _named_re is None:
+        _named_re = [
+            (
+                re.compile(rf"{_KEY_START}{re.escape(k)}={re.escape(v)}{_VALUE_END}"),
+                f"{k}={MASK}".replace("\\", "\\\\"),  # a key's \\ is no escape to re.sub
+            )
+            if k
+            else (re.compile(rf"(?<=[?&]){re.escape(v)}{_VALUE_END}"), MASK)
+            for k, v in sorted(_named, key=lambda kv: len(kv[1]), reverse=True)
+        ]
+    return _named_re
 
 
 def _install_log_factory() -> None:
