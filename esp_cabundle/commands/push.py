@@ -488,6 +488,9 @@ def _campaign(
             while not finished.wait(0.2):
                 if cancel.requested:
                     stop.set()
+    if ledger.masked_stored:  # once, with -q too: the file itself was changed
+        n = ledger.masked_stored
+        note(f"masked the query values of {n} stored unit URL{'s' * (n != 1)} in {ledger_path}")
     if "error" in box:
         raise box["error"]
     report: CampaignReport = box["report"]

@@ -127,6 +127,7 @@ class Ledger:
         # unit_exprs(), read once: the columns only change when the ledger is opened
         # (migrate() adds, never drops, so one migrated by another process still reads).
         self._exprs: list[str] | None = None
+        self.masked_stored = 0  # stored addresses bind() masked (an older release's)
         self._db = self._connect()
 
     # -- opening ----------------------------------------------------------------------
@@ -180,10 +181,13 @@ class Ledger:
         """Tie the ledger to one CA file: a ledger records one campaign, and a row
         "verified" means "holds this file". The campaign's facts once bound, read and
         checked in the binding's transaction: another process may have written them
-        since the ledger was opened, and the run goes on from them."""
+        since the ledger was opened, and the run goes on from them. A ledger an
+        older release wrote has its stored URLs masked as this one stores them
+        (:meth:`_mask_stored`), in the same transaction; ``masked_stored`` counts them."""
         with self._tx() as db:
             have = checked_meta(self.path, db.execute("SELECT key, value FROM campaign").fetchall())
             refuse_another_campaign(self.path, have, ca_sha256=ca_sha256, board=board)
+            self.masked_stored = self._mask_stored(db)
             for key, value in (
                 ("ca_sha256", ca_sha256),
                 ("board", board),
@@ -195,6 +199,43 @@ class Ledger:
                 )
                 have.setdefault(key, value)
         return have
+
+    def _mask_stored(self, db: sqlite3.Connection) -> int:
+        """Each stored URL (an id that is one, an address) whose query values a release
+        before :func:`~.urls.bare_url` kept, rewritten masked, and each error or note
+        quoting it; the count of URLs rewritten. A row now named as another already is
+        (the current writer's, or a newer one of the old) is dropped, as :meth:`adopt`
+        drops one; a row another live process leases is left to it. Freed bytes are
+        zeroed (``secure_delete``), so the values leave the file, not just its rows."""
+        old = db.execute(
+            "SELECT id, address, last_error, note, lease_owner, lease_until FROM units "
+            "WHERE instr(id, '?') OR instr(ifnull(address, ''), '?') ORDER BY updated_at DESC"
+        ).fetchall()
+        now, count = time.time(), 0
+        for uid, address, error, note, owner, until in old:
+            new_id, new_address = shown_address(uid), shown_address(address)
+            if (new_id, new_address) == (uid, address) or not self._lease_free(owner, until, now):
+                continue
+            if not count:
+                db.execute("PRAGMA secure_delete = ON")
+            count += (new_id != uid) + (new_address != address)
+            if (
+                new_id != uid
+                and db.execute("SELECT 1 FROM units WHERE id = ?", (new_id,)).fetchone()
+            ):
+                db.execute("DELETE FROM units WHERE id = ?", (uid,))
+                continue
+            db.execute(
+                "UPDATE units SET id = ?, address = ?, last_error = ?, note = ? WHERE id = ?",
+                (
+                    new_id,
+                    new_address,
+                    shown_text(error, uid, address),
+                    shown_text(note, uid, address),
+                    uid,
+                ),
+            )
+        return count
 
     # -- rows ---------------------------------------------------------------------------
 
