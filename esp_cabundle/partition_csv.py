@@ -8,11 +8,13 @@ Placing rows (blank offsets, sizes up to an address) and validating the table is
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import PartitionTableError
 from .limits import MAX_CSV_INPUT, check_size
-from .sizes import parse_size
+from .sizes import SIZE_FORMS, parse_size
+from .text import byte_count
 
 __all__ = [
     "FLAG_BITS",
@@ -160,29 +162,65 @@ def parse_subtype(ptype: int, text: str | None) -> int:
 
 
 _VAR_RE = re.compile(r"(?<!\\)\$[A-Za-z_]")
+# What a row's fields are written with (names, types, subtypes, numbers, sizes, flags).
+_SHOWN = re.compile(r"[A-Za-z0-9_.+-]{1,16}")
+_NAME_BYTES = 16  # what fits an entry (partition_entry.Partition)
+_COLUMNS = ("name", "type", "subtype", "offset", "size", "flags")
 
 
 def _parse_csv_row(line: str) -> CsvRow:
+    """One partition line. A layout may name any readable file (a board's ``layout:
+    FILE``), so an error quotes a field only when its line looks like a partitions
+    row (the five fields name..size, or a type field that is a partition type) and
+    the value is at most 16 letters, digits or ``_ . + -``; otherwise it names the
+    column and what it expected, never the value (a line of /etc/shadow or a .env). A
+    name is quoted once its row's type parsed, and is first refused unquoted when
+    longer than an entry holds (16 bytes)."""
     if _VAR_RE.search(line):
         raise PartitionTableError(
             "uses a $VARIABLE; expand it first (gen_esp32part takes it from the environment)"
         )
     fields = [f.strip() for f in (line + ",,,,,").split(",")]
+    row_like = line.count(",") >= 4
     name = fields[0]
     if not name:
         raise PartitionTableError("the name field is empty")
-    ptype = parse_type(fields[1])
-    subtype = parse_subtype(ptype, fields[2])
-    offset = parse_size(fields[3], what="offset", error=PartitionTableError) if fields[3] else None
+    if len(name.encode("utf-8")) > _NAME_BYTES:
+        raise PartitionTableError(
+            f"the name (column 1) is {byte_count(len(name.encode('utf-8')))}; at most "
+            f"{_NAME_BYTES} fit in a partition entry"
+        )
+    ptype = _field(fields, 2, parse_type, row_like)
+    subtype = _field(fields, 3, lambda t: parse_subtype(ptype, t), True)
+    offset = (
+        _field(fields, 4, lambda t: parse_size(t, what="offset", error=PartitionTableError), True)
+        if fields[3]
+        else None
+    )
     if not fields[4]:
         raise PartitionTableError(f"partition '{name}' has no size")
-    size = parse_size(fields[4], error=PartitionTableError)
+    size = _field(fields, 5, lambda t: parse_size(t, error=PartitionTableError), True)
     flags = {f.strip() for f in fields[5].split(":") if f.strip()}
-    unknown = flags - set(FLAG_BITS)
+    unknown = sorted(flags - set(FLAG_BITS))
     if unknown:
-        raise PartitionTableError(
-            f"unknown flag '{sorted(unknown)[0]}'", hint="flags: encrypted, readonly"
-        )
+        said = f"'{unknown[0]}'" if _SHOWN.fullmatch(unknown[0]) else "in column 6"
+        raise PartitionTableError(f"unknown flag {said}", hint="flags: encrypted, readonly")
     if any(f for f in fields[6:]):
         raise PartitionTableError("too many fields (name, type, subtype, offset, size, flags)")
     return CsvRow(name, ptype, subtype, offset, size, "encrypted" in flags, "readonly" in flags)
+
+
+def _field(fields: list[str], column: int, parse: Callable[[str], int], row_like: bool) -> int:
+    """``fields[column - 1]`` parsed; its error as raised when the value may be quoted
+    (:func:`_parse_csv_row`), else naming the column instead of the value."""
+    text = fields[column - 1]
+    try:
+        return parse(text)
+    except PartitionTableError as e:
+        if not text or text not in e.message or (row_like and _SHOWN.fullmatch(text)):
+            raise  # nothing quoted, or a value that may be
+        what = _COLUMNS[column - 1]
+        raise PartitionTableError(
+            f"column {column} is not a partition {what} ({len(text)} characters, not shown)",
+            hint=e.hint or f"the {what} is a number ({SIZE_FORMS})",
+        ) from None
