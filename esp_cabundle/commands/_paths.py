@@ -172,17 +172,33 @@ class _FilePath(click.Path):
     click's "File 'x' is not readable." came with a usage banner, where the tool's
     readers say "cannot read ... (Permission denied)", exit 2)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, home: bool = False) -> None:
         super().__init__(dir_okay=False, path_type=Path, readable=False)
+        self.home = home
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path names no file", param, ctx)
+        if self.home:
+            value = home_expanded(value)
         refuse_directory(value, param)
         return super().convert(value, param, ctx)
 
 
 FILE_PATH = _FilePath()
+# A file option that takes a quoted ``~`` as --target does (``--chain '~/chains/x.pem'``).
+HOME_FILE_PATH = _FilePath(home=True)
+
+
+def home_expanded(value: Any) -> Any:
+    """``value`` with a leading ``~`` or ``~user`` made that home directory, as
+    ``--target`` reads one (:func:`~esp_cabundle.file_inputs.expand_user`: the same
+    error for a user this system does not know); anything else as it is."""
+    if not (isinstance(value, str) and value.startswith("~")):
+        return value
+    from ..file_inputs import expand_user  # deferred: only a path typed with a quoted ~
+
+    return str(expand_user(value))
 
 
 def output_path(*, allow_dash: bool = False, binary: str | None = None) -> click.Path:

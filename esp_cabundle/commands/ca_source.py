@@ -27,7 +27,7 @@ from ..fileio import is_named
 from ..gate import CaSource, gate_ca, parse_target
 from ..text import printable
 from ..ui import note
-from ._paths import refuse_directory
+from ._paths import home_expanded, refuse_directory
 from ._usage import example_line, typed_words, with_option
 from .options import CLI_SPELLING, Date, Name, Size, config_option, file_option
 
@@ -52,6 +52,7 @@ class _RootName(Name):
     refuses one, the path as typed (the library sees it absolute) in the hint."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = home_expanded(value)  # '~/roots/x.pem' as --target reads it (no alias has ~)
         refuse_directory(super().convert(value, param, ctx), param)
         return value
 

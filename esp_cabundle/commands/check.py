@@ -50,7 +50,7 @@ from ._usage import (
 )
 from .options import (
     CLI_SPELLING,
-    FILE_PATH,
+    HOME_FILE_PATH,
     Date,
     Name,
     at_option,
@@ -138,7 +138,7 @@ def _config_here() -> bool:
     "--chain",
     "chain_files",
     multiple=True,
-    type=FILE_PATH,
+    type=HOME_FILE_PATH,
     help="A saved chain, PEM, leaf first (repeatable).",
 )
 @click.option(

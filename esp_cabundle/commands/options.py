@@ -25,7 +25,7 @@ from click.core import ParameterSource
 from ..dates import now
 from ..spelling import CLI_SPELLING
 from ._option_types import Date, Mac, Name, Seconds, Size, Whole
-from ._paths import FILE_PATH, DirPath, output_path
+from ._paths import FILE_PATH, HOME_FILE_PATH, DirPath, output_path
 from ._usage import joined
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_BAUD",
     "FILE_PATH",
     "FS_TYPES",
+    "HOME_FILE_PATH",
     "Date",
     "DiskVersion",
     "Mac",
