@@ -451,6 +451,7 @@ def _campaign(
                 log.event(ev)
 
         def listing(n: int) -> None:
+            _say_masked(ledger, box)  # at the start, not weeks later at a watch's end
             bar.total(n)
             if log is not None:
                 log.listing(n)
@@ -488,13 +489,20 @@ def _campaign(
             while not finished.wait(0.2):
                 if cancel.requested:
                     stop.set()
-    if ledger.masked_stored:  # once, with -q too: the file itself was changed
-        n = ledger.masked_stored
-        note(f"masked the query values of {n} stored unit URL{'s' * (n != 1)} in {ledger_path}")
+    _say_masked(ledger, box)  # a run stopped before its first listing
     if "error" in box:
         raise box["error"]
     report: CampaignReport = box["report"]
     return report
+
+
+def _say_masked(ledger: Ledger, box: dict[str, Any]) -> None:
+    """Say once, with -q too (the file itself was changed), that binding the ledger
+    masked the unit URLs an older release stored with their query values."""
+    n = ledger.masked_stored
+    if n and not box.get("said_masked"):
+        box["said_masked"] = True
+        note(f"masked the query values of {n} stored unit URL{'s' * (n != 1)} in {ledger.path}")
 
 
 def _dry_run(

@@ -187,7 +187,7 @@ class Ledger:
         with self._tx() as db:
             have = checked_meta(self.path, db.execute("SELECT key, value FROM campaign").fetchall())
             refuse_another_campaign(self.path, have, ca_sha256=ca_sha256, board=board)
-            self.masked_stored = self._mask_stored(db)
+            masked = self._mask_stored(db)
             for key, value in (
                 ("ca_sha256", ca_sha256),
                 ("board", board),
@@ -198,6 +198,7 @@ class Ledger:
                     "INSERT OR IGNORE INTO campaign (key, value) VALUES (?, ?)", (key, value)
                 )
                 have.setdefault(key, value)
+        self.masked_stored = masked  # committed
         return have
 
     def _mask_stored(self, db: sqlite3.Connection) -> int:
