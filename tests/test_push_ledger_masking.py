@@ -80,6 +80,7 @@ def test_a_row_already_kept_under_the_masked_url_is_kept(tmp_path: Path) -> None
     with Ledger(path) as ledger:
         ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
         assert ledger.masked_stored == 3
+        assert ledger.merged_stored == 2  # "old" and "older", named as "current" once masked
     assert _stored(path) == [(BARE, BARE, "current")]
 
 
@@ -114,3 +115,22 @@ def test_a_run_masks_an_old_ledgers_urls_and_says_so_once(stand_in: Any, tmp_pat
     assert _stored(ledger)[0][1] == "ws://192.168.1.21/rpc?session=[redacted]&[redacted]"
     again = CliRunner().invoke(cli, argv)
     assert again.exit_code == 0 and "masked" not in again.stderr, again.stderr
+
+
+def test_the_note_says_how_many_rows_were_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Rows told apart by a query value alone are one unit once masked: the run says it
+    dropped them, not only that it masked URLs."""
+    from types import SimpleNamespace
+
+    from esp_cabundle.commands.push import _say_masked
+
+    ledger = SimpleNamespace(masked_stored=3, merged_stored=2, path=tmp_path / "old.db")
+    _say_masked(ledger, {})  # type: ignore[arg-type]
+    err = capsys.readouterr().err
+    assert "masked the query values of 3 stored unit URLs" in err
+    assert "2 rows then naming a unit already listed were dropped, its most recent row kept" in err
+    ledger.merged_stored = 0
+    _say_masked(ledger, {})  # type: ignore[arg-type]
+    assert "dropped" not in capsys.readouterr().err

@@ -502,7 +502,17 @@ def _say_masked(ledger: Ledger, box: dict[str, Any]) -> None:
     n = ledger.masked_stored
     if n and not box.get("said_masked"):
         box["said_masked"] = True
-        note(f"masked the query values of {n} stored unit URL{'s' * (n != 1)} in {ledger.path}")
+        merged = ledger.merged_stored
+        # Two rows an older release told apart by a query value alone now name one URL.
+        also = (
+            f"; {merged} row{'s' * (merged != 1)} then naming a unit already listed "
+            f"{'were' if merged != 1 else 'was'} dropped, its most recent row kept"
+            if merged
+            else ""
+        )
+        note(
+            f"masked the query values of {n} stored unit URL{'s' * (n != 1)} in {ledger.path}{also}"
+        )
 
 
 def _dry_run(

@@ -128,6 +128,7 @@ class Ledger:
         # (migrate() adds, never drops, so one migrated by another process still reads).
         self._exprs: list[str] | None = None
         self.masked_stored = 0  # stored addresses bind() masked (an older release's)
+        self.merged_stored = 0  # rows bind() dropped: once masked, another row's URL
         self._db = self._connect()
 
     # -- opening ----------------------------------------------------------------------
@@ -187,7 +188,7 @@ class Ledger:
         with self._tx() as db:
             have = checked_meta(self.path, db.execute("SELECT key, value FROM campaign").fetchall())
             refuse_another_campaign(self.path, have, ca_sha256=ca_sha256, board=board)
-            masked = self._mask_stored(db)
+            masked, merged = self._mask_stored(db)
             for key, value in (
                 ("ca_sha256", ca_sha256),
                 ("board", board),
@@ -198,21 +199,22 @@ class Ledger:
                     "INSERT OR IGNORE INTO campaign (key, value) VALUES (?, ?)", (key, value)
                 )
                 have.setdefault(key, value)
-        self.masked_stored = masked  # committed
+        self.masked_stored, self.merged_stored = masked, merged  # committed
         return have
 
-    def _mask_stored(self, db: sqlite3.Connection) -> int:
+    def _mask_stored(self, db: sqlite3.Connection) -> tuple[int, int]:
         """Each stored URL (an id that is one, an address) whose query values a release
         before :func:`~.urls.bare_url` kept, rewritten masked, and each error or note
         quoting it; the count of URLs rewritten. A row now named as another already is
         (the current writer's, or a newer one of the old) is dropped, as :meth:`adopt`
         drops one; a row another live process leases is left to it. Freed bytes are
-        zeroed (``secure_delete``), so the values leave the file, not just its rows."""
+        zeroed (``secure_delete``), so the values leave the file, not just its rows.
+        Returns the URLs rewritten and the rows dropped."""
         old = db.execute(
             "SELECT id, address, last_error, note, lease_owner, lease_until FROM units "
             "WHERE instr(id, '?') OR instr(ifnull(address, ''), '?') ORDER BY updated_at DESC"
         ).fetchall()
-        now, count = time.time(), 0
+        now, count, dropped = time.time(), 0, 0
         for uid, address, error, note, owner, until in old:
             new_id, new_address = shown_address(uid), shown_address(address)
             if (new_id, new_address) == (uid, address) or not self._lease_free(owner, until, now):
@@ -225,6 +227,7 @@ class Ledger:
                 and db.execute("SELECT 1 FROM units WHERE id = ?", (new_id,)).fetchone()
             ):
                 db.execute("DELETE FROM units WHERE id = ?", (uid,))
+                dropped += 1
                 continue
             db.execute(
                 "UPDATE units SET id = ?, address = ?, last_error = ?, note = ? WHERE id = ?",
@@ -236,7 +239,7 @@ class Ledger:
                     uid,
                 ),
             )
-        return count
+        return count, dropped
 
     # -- rows ---------------------------------------------------------------------------
 
