@@ -22,9 +22,10 @@ is imported from ``esp_cabundle`` itself (the modules behind them are not an API
   ``PolicyError`` and ``VerdictError`` (``CheckFailed``) add ``violations``; a
   ``CheckFailed`` from the gate also carries its ``report`` (every target's verdict);
   ``ChainNotCaptured`` (a ``DeviceError``) adds ``target``, one with no saved chain that
-  could not be captured live; each pickles whole. A value of the wrong type (one str for
-  ``roots=``, a path where bytes go, a str for a date) is an ``ArgumentTypeError`` (an
-  InputError and a TypeError).
+  could not be captured live; the ones a caller may tell apart are exported too
+  (``NoRoomError``, ``TornFileSystem``, ``LedgerDamaged``, ...); each pickles whole.
+  A value of the wrong type (one str for ``roots=``, a path where bytes go, a str for a
+  date) is an ``ArgumentTypeError`` (an InputError and a TypeError).
 
 Nothing here prints or exits, and nothing is written but by the functions that say so
 (``write_build``; ``flash_unit`` keeps a journal). Naive datetimes are read as UTC.
@@ -50,6 +51,7 @@ from .errors import (
     InputError,
     Interrupted,
     LockMismatchError,
+    OutOfMemory,
     OutputError,
     PartitionTableError,
     PolicyError,
@@ -80,14 +82,18 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
     from .check import CheckFailed, CheckItem, CheckReport, check_items
     from .config import Config, OutputSpec, load_config
     from .findings import Report
+    from .flash.damaged import TornFileSystem
     from .flash.dump import DumpFile
     from .flash.flasher import FlashResult, flash_unit
     from .flash.offline import DumpUpdate, update_dump
     from .flash.plan import UpdatePlan, plan_ca_update
-    from .flash.restore import RestoreResult, restore_unit
+    from .flash.restore import AlreadyRestored, RestoreResult, restore_unit
     from .flash.serial import SerialUnit, open_unit
+    from .flash.writer import WriteFailed
     from .fs import FileSystemImage, create_image, open_image
+    from .fs.base import NoRoomError, TooSmallError
     from .fs.edit import PackedImage
+    from .fs.lfs_platforms import PlatformVersionError
     from .gate import CONFIG_BOARD, CaSource, GatedCA, gate_ca
     from .images import pack_ca
     from .inspect import inspect_bytes, inspect_path
@@ -100,6 +106,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and IDEs
         run_campaign,
     )
     from .push.ledger import Ledger
+    from .push.ledger_files import LedgerDamaged
+    from .push.ledger_open import AnotherCampaign
     from .push.mdash import MdashTransport
     from .push.mqtt import MqttTransport
     from .push.transport import Transport
@@ -192,6 +200,14 @@ _LAZY: dict[str, str] = {
     "MdashTransport": "push.mdash",
     "MqttTransport": "push.mqtt",
     "Transport": "push.transport",
+    "NoRoomError": "fs.base",
+    "TooSmallError": "fs.base",
+    "PlatformVersionError": "fs.lfs_platforms",
+    "TornFileSystem": "flash.damaged",
+    "WriteFailed": "flash.writer",
+    "AlreadyRestored": "flash.restore",
+    "LedgerDamaged": "push.ledger_files",
+    "AnotherCampaign": "push.ledger_open",
 }
 
 
@@ -211,6 +227,8 @@ __all__ = [
     "ALIASES",
     "CONFIG_BOARD",
     "PRESETS",
+    "AlreadyRestored",
+    "AnotherCampaign",
     "ArgumentTypeError",
     "AuthError",
     "BlockSource",
@@ -247,16 +265,20 @@ __all__ = [
     "InputError",
     "Interrupted",
     "Ledger",
+    "LedgerDamaged",
     "Lock",
     "LockMismatchError",
     "MdashTransport",
     "MqttTransport",
+    "NoRoomError",
+    "OutOfMemory",
     "OutputError",
     "OutputSpec",
     "PackedImage",
     "Partition",
     "PartitionTable",
     "PartitionTableError",
+    "PlatformVersionError",
     "Policy",
     "PolicyError",
     "PrivateKeyError",
@@ -267,6 +289,8 @@ __all__ = [
     "SerialUnit",
     "ServerChain",
     "Target",
+    "TooSmallError",
+    "TornFileSystem",
     "Transport",
     "TrustSet",
     "UnitRpcError",
@@ -274,6 +298,7 @@ __all__ = [
     "UpdatePlan",
     "Verdict",
     "VerdictError",
+    "WriteFailed",
     "WrittenOutputs",
     "__version__",
     "build_bundle",

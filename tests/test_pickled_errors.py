@@ -67,3 +67,48 @@ def test_every_error_keeps_its_fields_through_pickle(error: EspCabundleError) ->
     assert type(back) is type(error)
     assert vars(back) == vars(error)
     assert str(back) == str(error)
+
+
+def _exported_errors() -> list[EspCabundleError]:
+    """One of each error ``esp_cabundle`` exports beyond the bases above, as the code
+    raising it builds one."""
+    import esp_cabundle as ecb
+
+    return [
+        ecb.AlreadyRestored("nothing to undo", hint="h"),
+        ecb.AnotherCampaign("another CA", path="c.db", hint="h"),
+        ecb.LedgerDamaged("damaged", hint="h", reread=False),
+        ecb.NoRoomError("no room", path="fs.bin", hint="h"),
+        ecb.OutOfMemory("out of memory", hint="h"),
+        ecb.PlatformVersionError("no such", hint="h", family="arduino", meant=None, advice="a"),
+        ecb.TooSmallError("too small", smallest=8192),
+        ecb.TornFileSystem("torn", hint="h"),
+        ecb.WriteFailed("stopped", written=3, hint="h"),
+    ]
+
+
+@pytest.mark.parametrize("error", _exported_errors(), ids=lambda e: type(e).__name__)
+def test_each_exported_error_is_public_and_keeps_its_fields(error: EspCabundleError) -> None:
+    """A library caller tells these apart (the CA does not fit, a torn unit not to boot,
+    a damaged ledger) by class: each is in ``__all__``, under the documented bases, and
+    crosses a process boundary whole."""
+    import esp_cabundle as ecb
+
+    name = type(error).__name__
+    assert name in ecb.__all__ and getattr(ecb, name) is type(error)
+    bases = {
+        "NoRoomError": ecb.ImageError,
+        "TooSmallError": ecb.ImageError,
+        "PlatformVersionError": ecb.ImageError,
+        "TornFileSystem": ecb.FlashError,
+        "WriteFailed": ecb.FlashError,
+        "AlreadyRestored": ecb.InputError,
+        "LedgerDamaged": ecb.InputError,
+        "AnotherCampaign": ecb.InputError,
+        "OutOfMemory": ecb.EspCabundleError,
+    }
+    assert isinstance(error, bases[name])
+    assert f"`{name}`" in (Path(__file__).parent.parent / "README.md").read_text()
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error)
+    assert vars(back) == vars(error)
