@@ -311,15 +311,20 @@ class ItemResult:
     @property
     def undated_note(self) -> str | None:
         """Why certificates of a chain with no capture date that expire before the date
-        checked were judged by their dates (:attr:`.timeline.Timeline.undated`), and the
-        line that dates it, or how to refresh it (:func:`.fix_hints.undated_advice`)."""
+        checked, or within the horizon, were judged by their dates
+        (:attr:`.timeline.Timeline.undated`), and the line that dates it, or how to
+        refresh it (:func:`.fix_hints.undated_advice`)."""
         advice = undated_advice(self)
         if advice is None:
             return None
         undated = self.timeline.undated
         names = " and ".join(f"'{e.label}' ({e.date.date().isoformat()})" for e in undated)
         verb = "expires" if len(undated) == 1 else "expire"
-        return f"{names}, sent by the server, {verb} before the date checked: {advice}."
+        tl = self.timeline
+        if all(e.date < tl.start.at for e in undated):
+            return f"{names}, sent by the server, {verb} before the date checked: {advice}."
+        by = tl.until.date().isoformat()
+        return f"{names}, sent by the server, {verb} within the horizon (by {by}): {advice}."
 
     @property
     def chain_notes(self) -> tuple[str, ...]:

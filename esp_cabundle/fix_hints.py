@@ -155,15 +155,18 @@ def _sent_fixes(v: Verdict, path: Sequence[PathStep]) -> str | None:
 
 def undated_advice(r: ItemResult) -> str | None:
     """What a chain with no capture date, whose certificates expire before the date
-    checked, lacks, and the line that dates it or how to refresh it: the one wording of
-    :attr:`.check.ItemResult.undated_note` and :func:`fix_hint` (None: none undated)."""
+    checked or within the horizon, lacks, and the line that dates it or how to refresh
+    it: the one wording of :attr:`.check.ItemResult.undated_note` and :func:`fix_hint`
+    (None: none undated)."""
     n = len(r.timeline.undated)
     if not n:
         return None
     one = n == 1
     source = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
+    at = r.timeline.start.at
+    gone = "expired" if all(e.date < at for e in r.timeline.undated) else "expiring"
     text = (
-        f"{source} has no '# captured:' date, so its expired certificate"
+        f"{source} has no '# captured:' date, so its {gone} certificate"
         f"{' is' if one else 's are'} not taken as renewed by the server but judged by "
         f"{'its' if one else 'their'} dates; "
     )

@@ -155,13 +155,10 @@ class Timeline:
     @property
     def undated(self) -> tuple[CertEvent, ...]:
         """The leaf and issuing intermediates of a chain with no capture date that expire
-        before the date checked: whether the server renewed them cannot be known (the
-        chain may have been saved after they expired), so their dates are judged."""
-        first = self.segments[0]
-        if first.period.start is not None or first.period.chain.captured_at is not None:
-            return ()
-        fc = first.forecast
-        return tuple(e for e in fc.rotating if e.date < fc.start.at and e not in fc.renewed)
+        before the date checked or within the horizon: whether the server renewed them
+        cannot be known (the chain may have been saved after they expired), so their dates
+        are judged, at the date checked and in the forecast alike."""
+        return self.segments[0].forecast.undated
 
     def period_at(self, when: datetime) -> Period:
         for s in self.segments:
@@ -200,8 +197,12 @@ class _Judge:
         """The forecast of the chain ``period`` sends, from ``at`` until ``until``. A
         captured or saved chain (an open period) was seen sent when it was captured, or
         at ``now`` when given; a roadmap's chains are what servers send, their renewals
-        are its steps."""
-        seen = (period.chain.captured_at or self.now) if period.start is None else None
+        are its steps. One with neither (a chain file with no ``# captured:`` line) has
+        nothing renewed: its leaf and intermediates fail on their dates (README), unless
+        it is a CA's published chain a roadmap dates (:mod:`.known_chains`)."""
+        seen = None
+        if period.start is None:
+            seen = period.chain.captured_at or self.now or _roadmap_seen(period.chain)
         return forecast(
             self.trust,
             period.chain.certificates,
@@ -212,7 +213,19 @@ class _Judge:
             hostname=self.hostname,
             verifier=self.verifier,
             seen=seen,
+            renews=period.start is not None or seen is not None,
         )
+
+
+def _roadmap_seen(chain: ServerChain) -> datetime | None:
+    """When a shipped roadmap, last reviewed, says servers still send ``chain`` (no leaf,
+    exactly its chain), else None."""
+    # deferred: reading the roadmaps parses YAML and certificates, needed only for a
+    # chain file with no capture date
+    from .known_chains import known_chain
+
+    known = known_chain(chain.certificates)
+    return known.reviewed if known is not None and known.end is None else None
 
 
 def judge_periods(

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from esp_cabundle.catalog import Catalog, entry_certificate
 from esp_cabundle.chains import ServerChain, load_chain_file
 from esp_cabundle.check import CheckItem, check_items
 from esp_cabundle.cli import cli
@@ -197,3 +198,100 @@ def test_check_json_and_report_say_what_the_text_says(in_tmp: Path, runner: CliR
     r = runner.invoke(cli, ["check", "--at", at, "--until", until])
     assert r.exit_code == 1 and note in " ".join(r.stdout.split()), r.output
     assert "renewed by the server, not forecast" not in r.stdout, r.output
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Over a horizon, as at a later date: a chain with no capture date has nothing renewed
+
+
+def test_a_forecast_of_an_undated_chain_fails_when_its_leaf_expires() -> None:
+    """``--until`` took an undated chain's leaf as renewed (a pass) while ``--at`` past
+    its expiry failed it: nothing dates the chain, so neither takes it as renewed."""
+    trust = TrustSet.from_certificates([ROOT.c])
+    chain = ServerChain(CERTS, "chains/svc.example.pem")
+    item = CheckItem("svc", chain, CLOCK, hostname="svc.example", refresh="refresh it (X)")
+    (r,) = check_items(trust, [item], at=NOW, until=LATER).results
+    assert r.timeline.start.ok and not r.ok
+    first = r.timeline.first_failure
+    assert first is not None and first.date == LEAF.c.not_after
+    assert first.causes == ("svc.example expires",)
+    assert not r.timeline.rotating and not r.timeline.renewed
+    assert [e.label for e in r.timeline.undated] == ["svc.example", "Dates R1"]
+    note = r.undated_note
+    until = LATER.date().isoformat()
+    assert note is not None and f"expire within the horizon (by {until}): " in note
+    assert "so its expiring certificates are not taken as renewed by the server" in note
+    assert f"({undated_advice(r)})" in fix_hint([r])
+    doc = r.to_dict()
+    assert doc["undated_note"] == note and doc["rotating"] == [] and doc["renewed"] == []
+    assert doc["first_failure"]["date"] == LEAF.c.not_after.date().isoformat()
+    # Dated (captured, or seen now): renewed by the server, as before.
+    dated = ServerChain(CERTS, "chains/svc.example.pem", captured_at=NOW)
+    (r,) = check_items(trust, [CheckItem("svc", dated, CLOCK)], at=NOW, until=LATER).results
+    assert r.ok and [e.label for e in r.timeline.rotating] == ["svc.example", "Dates R1"]
+    assert r.undated_note is None
+    (r,) = check_items(trust, [item], at=NOW, until=LATER, now=NOW).results
+    assert r.ok and r.undated_note is None
+    # Expiring after the horizon: nothing to say.
+    (r,) = check_items(trust, [item], at=NOW, until=NOW + 10 * DAY).results
+    assert r.ok and r.undated_note is None and not r.timeline.rotating
+
+
+def test_check_until_and_build_fail_an_undated_chain_as_check_at_does(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """The text, --json and build's gate over the horizon say what ``--at`` says."""
+    _project(in_tmp)
+    until = LATER.date().isoformat()
+    expires = LEAF.c.not_after.date().isoformat()
+    r = runner.invoke(cli, ["check", "--until", until])
+    assert r.exit_code == 1, r.output
+    said = " ".join(r.stdout.split())
+    assert "FAIL svc.example" in said, said
+    assert f"{expires}: svc.example expires — the device fails from then on" in said, said
+    assert "renewed by the server, not forecast" not in said, said
+    assert "chains/svc.example.pem has no '# captured:' date" in said, said
+    hint = " ".join(r.stderr.split())
+    assert "add the roots" not in hint and "'# captured: YYYY-MM-DD'" in hint, hint
+    r = runner.invoke(cli, ["check", "--until", until, "--json"])
+    assert r.exit_code == 1, r.output
+    (res,) = json.loads(r.stdout)["results"]
+    assert res["ok"] is False and res["first_failure"]["date"] == expires
+    assert res["rotating"] == [] and res["undated_note"] is not None
+    assert res["undated_note"] in said
+    # build judges the config's horizon the same way.
+    config = in_tmp / "cabundle.yaml"
+    config.write_text(config.read_text() + f"service_until: {until}\n")
+    r = runner.invoke(cli, ["build", "--dry-run"])
+    assert r.exit_code == 1, r.output
+    assert "chains/svc.example.pem has no '# captured:' date" in " ".join(r.output.split())
+    # Dated, the leaf is the server's to renew: both pass.
+    saved = in_tmp / "chains" / "svc.example.pem"
+    saved.write_text(f"# captured: {NOW.date().isoformat()}\n" + saved.read_text())
+    r = runner.invoke(cli, ["check", "--until", until])
+    assert r.exit_code == 0 and "renewed by the server, not forecast" in r.stdout, r.output
+    assert runner.invoke(cli, ["build", "--dry-run"]).exit_code == 0
+
+
+def test_a_published_chain_servers_still_send_is_dated_by_its_roadmap() -> None:
+    """A CA's chain without a leaf (examples/chains/) that the roadmap says servers still
+    send counts as seen sent: its intermediates are renewed as a captured chain's are. One
+    servers stopped sending (R11, until 2026-05-28) is not: it fails on its dates."""
+    examples = Path(__file__).resolve().parents[1] / "examples" / "chains"
+    x1_yr = _catalog_roots("isrg-root-x1", "isrg-root-yr")
+    at = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    until = datetime(2031, 1, 1, tzinfo=timezone.utc)
+    gen_y = load_chain_file(examples / "letsencrypt-gen-y-rsa.pem")
+    (r,) = check_items(x1_yr, [CheckItem("y", gen_y, CLOCK)], at=at, until=until).results
+    assert r.ok and [e.label for e in r.timeline.rotating] == ["YR1"], r.timeline
+    assert r.undated_note is None
+    r11 = load_chain_file(examples / "letsencrypt-2024-short.pem")
+    (r,) = check_items(x1_yr, [CheckItem("r11", r11, CLOCK)], at=at, until=until).results
+    assert not r.ok and [e.label for e in r.timeline.undated] == ["R11"]
+    first = r.timeline.first_failure
+    assert first is not None and first.date.date().isoformat() == "2027-03-12"
+
+
+def _catalog_roots(*aliases: str) -> TrustSet:
+    entries = {e.alias: e for e in Catalog.load()}
+    return TrustSet.from_certificates([entry_certificate(entries[a]) for a in aliases])

@@ -379,8 +379,11 @@ def test_an_idf_bundle_under_clock_rules_is_not_judged_a_pass(
     assert code == 1 and doc["ok"] is False and "expiry cannot be judged" in doc["error"]
     code, _, _ = run(runner, "inspect", "b.bin", "--fail-within", "365")
     assert code == 1  # the same verdict as the gate's
-    # Under an ESP-IDF device's own rules a bundle root is never dated: judged.
-    idf = ["--device", "idf-bundle-clock", "--chain", chain, "--until", "2040-01-01"]
+    # Under an ESP-IDF device's own rules a bundle root is never dated: judged (a chain
+    # dated as saved while R11 was sent, so that R11 counts as renewed by the server).
+    dated = in_tmp / "dated.pem"
+    dated.write_bytes(b"# captured: 2026-01-01\n" + Path(chain).read_bytes())
+    idf = ["--device", "idf-bundle-clock", "--chain", str(dated), "--until", "2040-01-01"]
     code, out, err = run(runner, "check", "--bundle", "b.bin", *idf)
     assert code == 0 and "1 pass" in out, out + err
 

@@ -3,7 +3,6 @@ reaching the servers, judged under the board's own device (its clock, its roadma
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,8 +25,10 @@ def test_deadline_is_the_forecast_of_the_units_current_file(in_tmp: Path) -> Non
     try:
         freeze_clock(mp, "2026-12-01")
         (in_tmp / "chains").mkdir()
-        shutil.copy(
-            REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / "chains/mdash.net.pem"
+        # Saved while servers sent R11: undated, R11 would not count as renewed.
+        (in_tmp / "chains/mdash.net.pem").write_bytes(
+            b"# captured: 2026-01-01\n"
+            + (REPO / "examples/chains/letsencrypt-2024-short.pem").read_bytes()
         )
         old = mdash_unit("x").files()["/ca.pem"]  # ISRG Root X1, X2, DST Root CA X3
         board = load_board("mdash-arduino")
@@ -92,7 +93,8 @@ def test_deadline_judges_with_the_boards_own_device(in_tmp: Path) -> None:
         leaf = mint("cloud", root, ca=False, san="cloud.example",
                     not_before=utc(2025), not_after=utc(2030))  # fmt: skip
         (in_tmp / "chains").mkdir()
-        (in_tmp / "chains/mdash.net.pem").write_bytes(leaf.pem)
+        # Captured while the leaf was valid: undated, its expiry (2030) would be judged.
+        (in_tmp / "chains/mdash.net.pem").write_bytes(b"# captured: 2026-01-01\n" + leaf.pem)
         clocked = replace(
             load_board("mdash-arduino@1.2.13"), verify=VerifyProfile("mbedtls", "synced")
         )
@@ -131,8 +133,10 @@ def test_a_server_the_config_lists_is_judged_as_the_gate_judges_it(in_tmp: Path)
     try:
         freeze_clock(mp, "2026-12-01")
         (in_tmp / "chains").mkdir()
-        shutil.copy(
-            REPO / "examples/chains/letsencrypt-2024-short.pem", in_tmp / "chains/mdash.net.pem"
+        # Saved while servers sent R11: undated, R11 would not count as renewed.
+        (in_tmp / "chains/mdash.net.pem").write_bytes(
+            b"# captured: 2026-01-01\n"
+            + (REPO / "examples/chains/letsencrypt-2024-short.pem").read_bytes()
         )
         dst = (REPO / "tests/data/letsencrypt/dst-root-ca-x3.pem").read_bytes()
         board, servers = load_board("mdash@1.2.16"), [Target("mdash.net", "mdash.net", 443)]

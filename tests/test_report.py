@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.certs import load_certificates
-from esp_cabundle.chains import load_chain_file
+from esp_cabundle.chains import ServerChain, load_chain_file
 from esp_cabundle.check import CheckItem, check_items, load_trust_set
 from esp_cabundle.cli import cli
 from esp_cabundle.report import render_html_report
@@ -76,15 +77,26 @@ def parse(html: str) -> Collector:
     return c
 
 
+def dated(name: str, captured: str) -> ServerChain:
+    """An example chain as saved on ``captured`` while servers sent it: a chain with no
+    capture date has nothing renewed by the server (its intermediates fail on their
+    dates), which these tests of the drawing are not about."""
+    return replace(load_chain_file(CHAINS / name), captured_at=utc(captured))
+
+
+def _copy_dated(name: str, to: Path) -> None:
+    to.write_bytes(b"# captured: 2026-01-01\n" + (CHAINS / name).read_bytes())
+
+
 def dst_report(until: str = "2024-01-01"):  # type: ignore[no-untyped-def]
     """DST Root CA X3 only, the 2021 long chain, a clock device: fails from 2021-09-30."""
     trust = TrustSet.from_certificates(
         load_certificates((LE / "dst-root-ca-x3.pem").read_bytes()), source="dst.pem"
     )
     items = [
-        CheckItem("long", load_chain_file(CHAINS / "letsencrypt-2021-long.pem"),
+        CheckItem("long", dated("letsencrypt-2021-long.pem", "2021-06-01"),
                   parse_device_profile("mbedtls-clock")),
-        CheckItem("short", load_chain_file(CHAINS / "letsencrypt-2024-short.pem"),
+        CheckItem("short", dated("letsencrypt-2024-short.pem", "2024-06-06"),
                   parse_device_profile("mbedtls-noclock")),
     ]  # fmt: skip
     return check_items(trust, items, at=utc("2021-06-01"), until=utc(until))
@@ -202,7 +214,7 @@ def test_cli_writes_the_report_even_when_the_check_fails(runner: CliRunner, in_t
 
 def test_cli_service_life_comes_from_the_config(runner: CliRunner, in_tmp: Path) -> None:
     (in_tmp / "chains").mkdir()
-    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "chains" / "mdash.net.pem")
+    _copy_dated("letsencrypt-2024-short.pem", in_tmp / "chains" / "mdash.net.pem")
     (in_tmp / "cabundle.yaml").write_text(
         "preset: letsencrypt\nservice_until: 2033-03-31\ndevice: mbedtls-clock\n"
         "targets:\n  - mdash.net\n"
@@ -320,7 +332,7 @@ def test_labels_near_the_edges_turn_inward() -> None:
     """ISRG Root X1 expires in 2035, in the last year of the axis: its flip label is
     anchored at its end, left of the mark, instead of running off the right edge."""
     trust = TrustSet.from_certificates(load_certificates((LE / "isrgrootx1.pem").read_bytes()))
-    item = CheckItem("short", load_chain_file(CHAINS / "letsencrypt-2024-short.pem"),
+    item = CheckItem("short", dated("letsencrypt-2024-short.pem", "2026-01-01"),
                      parse_device_profile("mbedtls-clock"))  # fmt: skip
     report = check_items(trust, [item], at=utc("2026-01-01"), until=utc("2035-12-31"))
     doc = parse(render_html_report(report))
@@ -399,7 +411,7 @@ def test_targets_not_judged_are_rows_of_the_report(runner: CliRunner, in_tmp: Pa
     import socket
 
     (in_tmp / "chains").mkdir()
-    shutil.copy(CHAINS / "letsencrypt-2024-short.pem", in_tmp / "chains" / "mdash.net.pem")
+    _copy_dated("letsencrypt-2024-short.pem", in_tmp / "chains" / "mdash.net.pem")
     with socket.socket() as s:  # bound, not listening: the capture is refused
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

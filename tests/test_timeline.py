@@ -145,7 +145,10 @@ def test_a_leaf_issued_ahead_passes_from_the_day_it_is_valid() -> None:
                 not_before=valid_from, not_after=valid_from + 100 * DAY)  # fmt: skip
     trust = TrustSet.from_certificates([root.c])
     periods = (Period(chain(leaf), "ahead"),)
-    tl = judge_periods(trust, periods, CLOCK, at=NOW, until=NOW + YEAR, hostname="h.example.com")
+    # Seen sent now (a chain with no capture date would be judged by its leaf's expiry).
+    tl = judge_periods(
+        trust, periods, CLOCK, at=NOW, until=NOW + YEAR, hostname="h.example.com", now=NOW
+    )
     assert not tl.start.ok
     (flip,) = tl.flips
     assert flip.verdict.ok and flip.date == valid_from and "becomes valid" in flip.causes[0]

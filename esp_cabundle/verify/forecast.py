@@ -62,7 +62,9 @@ class Forecast:
     certificates limited to path length 0), which servers replace before they expire.
     ``renewed`` lists those of them that were valid when the chain was seen sent and
     expire before ``start.at``: the server has renewed them by then, so the verdict at
-    ``start.at`` ignores their dates too.
+    ``start.at`` ignores their dates too. ``undated`` lists the leaf and issuing
+    intermediates of a chain nothing dates (``renews`` False) that expire by ``until``:
+    judged by their dates, not taken as renewed.
     """
 
     start: Verdict
@@ -71,6 +73,7 @@ class Forecast:
     note: str
     rotating: tuple[CertEvent, ...] = ()
     renewed: tuple[CertEvent, ...] = ()
+    undated: tuple[CertEvent, ...] = ()
 
     @property
     def ok_throughout(self) -> bool:
@@ -133,6 +136,7 @@ def forecast(
     hostname: str | None = None,
     verifier: Verifier | None = None,
     seen: datetime | None = None,
+    renews: bool = True,
 ) -> Forecast:
     """The verdict at ``at`` and each time it flips before ``until``, with the certificate
     events behind each flip.
@@ -143,7 +147,10 @@ def forecast(
     are not forecast), so they are listed in ``renewed`` and their dates not judged. With
     ``rotate_issuing``, later instants ignore the leaf's and issuing intermediates' dates:
     servers renew those, and what a bundle owner needs to know is when the trust side
-    breaks (roots, cross-signs).
+    breaks (roots, cross-signs). ``renews`` False: nothing says when the chain was sent
+    (a saved chain with no capture date, which may have been saved after they expired),
+    so its leaf and issuing intermediates are not taken as renewed, at ``at`` or later:
+    their dates are forecast events like any other (listed in ``undated``).
     ``hostname`` is the name the unit connects to (None: not judged); ``verifier`` reuses
     one prepared for ``trust`` across many chains. Naive datetimes are UTC. Only a
     script calls this directly (check_items refuses a horizon before ``at`` first), so
@@ -157,7 +164,13 @@ def forecast(
             f"{PYTHON.at.format(at.date().isoformat())}"
         )
     verifier = verifier or Verifier(trust)
-    rotating_certs = [c for i, c in enumerate(chain) if rotate_issuing and _is_rotating(c, i)]
+    kinds = [c for i, c in enumerate(chain) if _is_rotating(c, i)]
+    rotating_certs = kinds if rotate_issuing and renews else []
+    undated_events = tuple(
+        CertEvent("expires", describe_certificate(c), c.not_after, c.sha256)
+        for c in kinds
+        if not renews and c.not_after < until
+    )
     rotating = tuple(
         CertEvent("expires", describe_certificate(c), c.not_after, c.sha256) for c in rotating_certs
     )
@@ -186,7 +199,7 @@ def forecast(
             )
         else:
             note = "This device does not check dates: no date changes this verdict."
-        return Forecast(start, until, (), note, rotating, renewed)
+        return Forecast(start, until, (), note, rotating, renewed, undated_events)
 
     # Instants where some relevant certificate enters or leaves its window.
     nodes = chain_nodes(chain)
@@ -213,7 +226,7 @@ def forecast(
     prev = baseline
     # A rotating certificate sent before it is valid (a leaf issued ahead): the device
     # refuses it until then and accepts it from then; its renewals are the server's.
-    early = [c for c in rotating_certs if c.not_before > at]
+    early = [c for c in kinds if c.not_before > at]
     born = max((c.not_before for c in early), default=None)
     if born is not None and not start.ok and baseline.ok:
         prev = start
@@ -244,11 +257,11 @@ def forecast(
             f"No certificate on the trust side expires or appears before "
             f"{until.date().isoformat()} in a way that changes the verdict."
         )
-    elif born is not None and prev is start:
+    elif born is not None and (prev is start or (not renews and born > until)):
         note = (
             f"A certificate the server sends is not valid before {born.date().isoformat()}, "
             f"after {until.date().isoformat()}: the chain fails until then."
         )
     else:
         note = "The chain fails throughout; no date makes it pass."
-    return Forecast(start, until, tuple(changes), note, rotating, renewed)
+    return Forecast(start, until, tuple(changes), note, rotating, renewed, undated_events)

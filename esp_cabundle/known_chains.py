@@ -1,0 +1,70 @@
+"""Chains the shipped CA roadmaps say servers sent, and until when.
+
+A chain file with no ``# captured:`` line gives no date it was seen sent, so nothing in it
+is taken as renewed (README). A CA's published chain without a leaf (as
+``examples/chains/`` holds) that is exactly a roadmap chain servers still send is dated
+by that roadmap: seen sent when it was last reviewed. One servers stopped sending is
+not: they moved on to another chain, and its intermediates are not renewed. A saved
+chain whose certificates after the leaf are a chain servers stopped sending is stale:
+:func:`.fix_hints.fix_hint` says to refresh it, not to add roots for a chain no server
+sends any more.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from .certs import Certificate
+from .roadmaps import load_roadmap, roadmap_names
+
+__all__ = ["KnownChain", "known_chain", "sent_after_leaf"]
+
+
+@dataclass(frozen=True, slots=True)
+class KnownChain:
+    """A roadmap's chain: servers sent it from ``start`` until ``end`` (exclusive; None:
+    still sent when the roadmap was ``reviewed``)."""
+
+    roadmap: str
+    name: str
+    start: datetime
+    end: datetime | None
+    reviewed: datetime | None
+
+    def ended_by(self, when: datetime) -> bool:
+        return self.end is not None and self.end <= when
+
+
+@functools.cache
+def _index() -> dict[tuple[bytes, ...], KnownChain]:
+    """Every shipped roadmap's chains by their DER certificates, read once: the span over
+    every server kind that sends one (the earliest start, the latest end)."""
+    out: dict[tuple[bytes, ...], KnownChain] = {}
+    for name in roadmap_names():
+        roadmap = load_roadmap(name)
+        for server in roadmap.servers:
+            for step in server.steps:
+                key = tuple(c.der for c in step.chain.certificates)
+                old = out.get(key)
+                start, end = step.start, step.end
+                if old is not None:
+                    start = min(start, old.start)
+                    end = None if old.end is None or end is None else max(end, old.end)
+                out[key] = KnownChain(roadmap.name, step.name, start, end, roadmap.reviewed)
+    return out
+
+
+def known_chain(certs: Sequence[Certificate]) -> KnownChain | None:
+    """The roadmap chain ``certs`` is exactly (no leaf: a CA's published chain)."""
+    if not certs or not certs[0].is_ca:
+        return None
+    return _index().get(tuple(c.der for c in certs))
+
+
+def sent_after_leaf(certs: Sequence[Certificate]) -> KnownChain | None:
+    """The roadmap chain a server sends after its leaf, as ``certs`` holds it."""
+    rest = certs[1:] if certs and not certs[0].is_ca else certs
+    return _index().get(tuple(c.der for c in rest)) if rest else None
