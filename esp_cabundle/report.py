@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import MAXYEAR, MINYEAR, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import __version__
 from .dates import LAST
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .check import CheckReport, ItemResult
     from .targets import ChainNotCaptured
 
-__all__ = ["render_html_report", "write_html_report"]
+__all__ = ["ReportWrite", "render_html_report", "write_html_report"]
 
 _WIDTH = 1160
 _LABEL_W = 330
@@ -571,16 +571,23 @@ def render_html_report(
     return "\n".join(parts) + "\n"
 
 
+class ReportWrite(NamedTuple):
+    """The page's size, and whether the file already held exactly it and was left
+    untouched (same inode and mtime; a read-only file system is no error then)."""
+
+    size: int
+    unchanged: bool
+
+
 def write_html_report(
     path: str | Path,
     report: CheckReport,
     *,
     service_until: datetime | None = None,
     unjudged: Sequence[ChainNotCaptured] = (),
-) -> int:
-    """Render and write atomically (a failure leaves no partial page); the bytes written,
-    for the line that says so."""
+) -> ReportWrite:
+    """Render and write atomically (a failure leaves no partial page); its size and
+    whether it was unchanged, for the line that says so (as build and pack say it)."""
     text = render_html_report(report, service_until=service_until, unjudged=unjudged)
     page = text.encode("utf-8")
-    write_atomic(path, page)
-    return len(page)
+    return ReportWrite(len(page), not write_atomic(path, page))

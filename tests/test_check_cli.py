@@ -485,3 +485,32 @@ def test_report_says_it_was_written(runner: CliRunner, le_files: Path) -> None:
     assert code == 0 and "Wrote" not in out + err and (le_files / "q.html").is_file()
     code, out, err = run(runner, *args, "--report", "j.html", "--json")
     assert code == 0 and json.loads(out)["report"] == "j.html" and "Wrote" not in err
+
+
+def test_a_report_already_holding_the_page_is_said_unchanged(
+    runner: CliRunner, le_files: Path
+) -> None:
+    """A second ``--report`` run left the file untouched (same inode and mtime) but said
+    "Wrote FILE" and its --json had no word of it: it says "unchanged" as build and pack
+    do, and --json lists the page under ``written`` or ``unchanged`` as build does."""
+    args = ["check", "--bundle", "x1.pem", "--chain", "short.pem", "--at", "2024-07-01"]
+    code, out, err = run(runner, *args, "--report", "r.html", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["report"], doc["written"], doc["unchanged"]) == ("r.html", ["r.html"], [])
+    page = le_files / "r.html"
+    before = page.stat()
+    code, out, err = run(runner, *args, "--report", "r.html")
+    assert code == 0, err
+    size = before.st_size
+    said = f"unchanged: r.html ({size:,} bytes, already these bytes; not rewritten)"
+    assert said in out and "Wrote" not in out, out
+    code, out, err = run(runner, *args, "--report", "r.html", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert (doc["report"], doc["written"], doc["unchanged"]) == ("r.html", [], ["r.html"])
+    after = page.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    # Without --report, nothing in either list.
+    doc = json.loads(run(runner, *args, "--json")[1])
+    assert (doc["written"], doc["unchanged"]) == ([], []) and "report" not in doc

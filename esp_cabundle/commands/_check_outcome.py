@@ -25,6 +25,7 @@ from ..text import shown_path
 
 if TYPE_CHECKING:
     from ..check import CheckReport
+    from ..report import ReportWrite
 
 __all__ = ["capture_errors", "check_document", "check_outcome", "unjudged_error"]
 
@@ -110,9 +111,12 @@ def check_document(
     unreachable: Sequence[DeviceError],
     failed: EspCabundleError | None,
     report_path: Path | None,
+    written: ReportWrite | None = None,
 ) -> dict[str, Any]:
     """``check --json``'s document: the report, whether or not a chain was judged (a CI
-    step reads one shape: ``results`` empty when every target failed to be captured)."""
+    step reads one shape: ``results`` empty when every target failed to be captured).
+    ``written``/``unchanged`` list the HTML report as build's lists its outputs: a
+    report that already held these bytes is left untouched, and said so."""
     doc = report.to_dict()
     doc["ok"] = failed is None  # a target not judged is no pass
     doc["capture_errors"] = capture_errors(unreachable)
@@ -123,4 +127,7 @@ def check_document(
         doc.update(error=failed.message, hint=failed.hint)
     if report_path is not None:  # where the HTML went, for the CI step that keeps it
         doc["report"] = str(report_path)
+    kept = written is not None and written.unchanged
+    doc["written"] = [str(report_path)] if report_path is not None and not kept else []
+    doc["unchanged"] = [str(report_path)] if report_path is not None and kept else []
     return doc

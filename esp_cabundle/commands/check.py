@@ -387,19 +387,24 @@ def check(
         spelling=CLI_SPELLING,
         built_from=_roots_check_line(config_path) if config is not None else None,
     )
-    written = 0
+    written = None
     if report_path is not None:  # written whatever the verdict: CI keeps it as an artifact
         written = write_html_report(
             report_path, report, service_until=service_until, unjudged=unreachable
         )
     failed = check_outcome(report, unreachable, horizon=horizon is not None, quiet=quiet)
     if as_json:  # one shape, also when no chain could be judged (results: [])
-        emit_json(check_document(report, unreachable, failed, report_path))
+        emit_json(check_document(report, unreachable, failed, report_path, written))
     elif not quiet:
         if items:  # nothing judged: the capture errors alone, as the error says them
             echo(render_report(report, width=wrap_width(96)))
-        if report_path is not None:  # said as build and pack say what they wrote
-            echo(f"Wrote {shown_path(report_path)} ({written:,} bytes)")
+        if report_path is not None and written is not None:  # as build and pack say it
+            shown = shown_path(report_path)
+            if written.unchanged:
+                kept = f"{written.size:,} bytes, already these bytes; not rewritten"
+                echo(f"unchanged: {shown} ({kept})")
+            else:
+                echo(f"Wrote {shown} ({written.size:,} bytes)")
     if failed is not None:
         raise failed
 
