@@ -179,6 +179,33 @@ def undated_advice(r: ItemResult) -> str | None:
     )
 
 
+def _stale_chain(r: ItemResult) -> str | None:
+    """What to do about a saved chain whose certificates after the leaf are a chain a
+    shipped roadmap says servers stopped sending before the date checked (R11 after
+    2026-05-28): refresh it and check again, not add roots for a chain no server sends
+    (None: not a saved chain, or not one the roadmaps tell stale)."""
+    if r.item.periods:  # a roadmap's own chains: their steps are the news
+        return None
+    # deferred: reading the roadmaps parses YAML and certificates, needed only when
+    # the roots are at fault
+    from .known_chains import sent_after_leaf
+
+    known = sent_after_leaf(r.item.chain.certificates)
+    if known is None or known.end is None or not known.ended_by(r.timeline.start.at):
+        return None
+    certs = r.item.chain.certificates
+    sent = [c.label for c in (certs[1:] if not certs[0].is_ca else certs)]
+    refresh = r.item.refresh or (
+        "refresh it ('esp-cabundle chains pull', or 'esp-cabundle chains show --host HOST -o FILE')"
+    )
+    return (
+        f"{r.item.name}: its saved chain {shown_path(r.item.chain.source)} is stale: it "
+        f"holds {' <- '.join(sent)}, the {known.roadmap} chain {known.name}, which servers "
+        f"sent only until {known.end.date().isoformat()}: {refresh}, then check again "
+        "(roots added for a chain no server sends fix nothing)"
+    )
+
+
 def _roots_at_fault(v: Verdict, path: Sequence[PathStep]) -> bool:
     """No trusted issuer, or the trusted root itself out of its dates (over ``path``,
     the steps the device would still use)."""
@@ -212,7 +239,11 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
         if v.stage == "ca-parse":
             unparsed = True
         elif _roots_at_fault(v, path) or not (fixes or cross or _clock_at_fault(v)):
-            roots = True
+            stale = _stale_chain(r)
+            if stale is None:
+                roots = True
+            else:  # judged on a chain servers no longer send: the roots are not the news
+                servers.append(stale)
         if cross is not None:
             name, why = _root_fix(v, *cross)
             added.setdefault(name, ([], why))[0].append(r.item.name)

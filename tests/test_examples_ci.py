@@ -173,3 +173,26 @@ def test_the_bundle_only_gate_is_the_readmes_and_passes_under_a_bundle_budget(
     out = run_command(command(line, "examples/ci/README.md"), d)
     assert out.code == 0, out.stdout + out.stderr
     assert sorted(p.name for p in d.iterdir()) == ["cabundle.yaml"]  # nothing written
+
+
+def test_the_ci_chain_is_what_mdash_net_sends_and_passes_the_clocked_forecast(
+    scratch: Path,
+) -> None:
+    """The example's saved chain was R11, which Let's Encrypt's servers sent only until
+    2026-05-28: a clocked forecast to 2036 failed at ISRG Root X1's expiry with "add the
+    roots" though Root YR is in the bundle. It is the Gen Y chain the roadmap says
+    mdash.net sends now, and passes (Root YR outlives the horizon)."""
+    from esp_cabundle.chains import load_chain_file
+    from esp_cabundle.known_chains import sent_after_leaf
+
+    d = scratch / "ci"
+    chain = load_chain_file(d / "chains" / "mdash.net.pem")
+    known = sent_after_leaf(chain.certificates)
+    assert known is not None and (known.name, known.end) == ("gen-y-rsa", None)
+    assert chain.captured_at is None  # not saved from the server: the README says why
+    readme = " ".join((d / "README.md").read_text().split())
+    assert "with no leaf" in readme and "no `# captured:` line" in readme
+    run_all([command("esp-cabundle build --locked --no-check", "t")], d)
+    line = "esp-cabundle check --bundle ca.pem --until 2036-01-01 --device mbedtls-clock"
+    out = run_command(command(line, "t"), d)
+    assert out.code == 0 and "PASS  mdash.net" in out.stdout, out.stdout + out.stderr

@@ -1,0 +1,68 @@
+"""A saved chain servers no longer send: the hint says to refresh it, not to add roots.
+
+A saved R11 chain (Let's Encrypt's default until 2026-05-28) judged over a horizon past
+ISRG Root X1's expiry failed there with "add the roots these servers chain to", though
+servers have sent the Gen Y chain to Root YR since, and Root YR was in the bundle: the
+roadmap tells the chain is stale, so the hint says to refresh it (``chains pull``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "chains"
+UNTIL = "2036-01-01"
+
+
+def _project(tmp: Path, chain: bytes) -> None:
+    (tmp / "chains").mkdir()
+    (tmp / "chains" / "mdash.net.pem").write_bytes(chain)
+    (tmp / "cabundle.yaml").write_text(
+        "preset: []\nroots: [isrg-root-x1, isrg-root-yr]\ndevice: mbedtls-clock\n"
+        "targets:\n  - mdash.net\n"
+    )
+
+
+def _r11(captured: str) -> bytes:
+    return (
+        f"# captured: {captured}\n".encode()
+        + (EXAMPLES / "letsencrypt-2024-short.pem").read_bytes()
+    )
+
+
+def test_a_stale_saved_chain_is_to_be_refreshed_not_given_roots(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    _project(in_tmp, _r11("2026-01-01"))
+    r = runner.invoke(cli, ["check", "--at", "2026-11-01", "--until", UNTIL])
+    assert r.exit_code == 1, r.output
+    hint = " ".join(r.stderr[r.stderr.index("hint:") :].split())
+    assert "add the roots" not in hint, hint
+    assert "mdash.net: its saved chain chains/mdash.net.pem is stale: it holds R11" in hint
+    assert "which servers sent only until 2026-05-28" in hint, hint
+    assert "'esp-cabundle chains pull'" in hint, hint
+    r = runner.invoke(cli, ["check", "--at", "2026-11-01", "--until", UNTIL, "--json"])
+    doc = json.loads(r.stdout)
+    assert r.exit_code == 1 and " ".join(doc["hint"].split()) == hint.removeprefix("hint: ")
+    # build's gate gives the same hint (X1's expiry before the end of service allowed).
+    config = in_tmp / "cabundle.yaml"
+    config.write_text(config.read_text() + f"service_until: {UNTIL}\n")
+    args = ["build", "--at", "2026-11-01", "--dry-run", "--no-lock"]
+    r = runner.invoke(cli, [*args, "--allow", "expires-before-service-end"])
+    assert r.exit_code == 1 and "is stale: it holds R11" in " ".join(r.output.split()), r.output
+
+
+def test_a_chain_servers_still_sent_at_the_date_checked_is_not_stale(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """Checked while servers sent R11, the roots are the news: add them, as before."""
+    _project(in_tmp, _r11("2025-01-01"))
+    r = runner.invoke(cli, ["check", "--at", "2025-06-01", "--until", UNTIL])
+    assert r.exit_code == 1, r.output
+    hint = " ".join(r.stderr.split())
+    assert "add the roots these servers chain to" in hint and "stale" not in hint, hint
