@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING
 from .errors import PrivateKeyError
 from .keyscan_armour import find_armour as _find_armour
 from .keyscan_armour import header_start
-from .keyscan_common import JAVA_MAGIC, KeyFinding, java_store_kind, line_of, memoised
+from .keyscan_common import JAVA_MAGIC, KeyFinding, Lowered, java_store_kind, line_of, memoised
 from .keyscan_dec import find_c_octal
 from .keyscan_dumps import find_dumps
 from .keyscan_hex import find_c_hex
@@ -112,6 +112,7 @@ _B64_CLASSES = bytes(
     for c in range(256)
 )
 _B64_KEY_RUN = re.compile(rb"\.M[aM]{15,}")
+_B64_KEY_HEAD, _B64_CHUNK = re.compile(rb"\.M[aM]{15}"), 1 << 18  # see _b64_run_spans
 _B64_GAP = 8  # bytes between two pieces of one base64 body: a line end, C quotes, "\n"
 _B64_PREFIX = 256  # base64 characters decoded per run: enough for any key's header
 # The lines after a run that may open a PKCS#12 store, matched 1024 at a time (re keeps
@@ -364,9 +365,15 @@ def _scan_text(data: bytes, stores: list[int]) -> tuple[str, int] | None:
     if jwk:
         return 'JWK "d" member', jwk.start()
     scan_der = memoised(_scan_der)  # for this text: its windows are scanned once each
-    found = _scan_base64(data, stores) or find_c_hex(low, scan_der)
-    found = found or find_c_octal(data, scan_der) or find_dumps(data, low, scan_der)
-    return found or find_in_pem_bodies(data, low, _scan_der) or find_base64_pem(data)
+    found = _scan_base64(data, stores) or find_c_hex(low, scan_der) or find_c_octal(data, scan_der)
+    if found is not None:
+        return found
+    lowered = Lowered(data, low)  # let go by find_dumps before its own copies, made again
+    del low  # for the PEM bodies: few copies of a big text at once (random 256 MiB: 2.3 GB)
+    found = find_dumps(data, lowered, scan_der)
+    found = found or find_in_pem_bodies(data, lowered.get(), _scan_der)
+    lowered.drop()  # before find_base64_pem's copy
+    return found or find_base64_pem(data)
 
 
 def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:
@@ -374,10 +381,7 @@ def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:
     it starts and ends, and its first _B64_PREFIX characters decoded with the runs that
     follow it within _B64_GAP bytes (the lines of a headerless PEM body, a C string
     literal a line)."""
-    first_run = _B64_RUN.match(data) if data[:1] in b"Mbz/" else None
-    spans = [first_run.span()] if first_run else []
-    spans += [(m.start() + 1, m.end()) for m in _B64_KEY_RUN.finditer(data.translate(_B64_CLASSES))]
-    for start, end in spans:
+    for start, end in _b64_run_spans(data):
         # DER SEQUENCE encodes as "M", OpenSSH as "b3Bl", a JKS as "/u3+7", a JCEKS as "zs7Oz"
         head = data[start : start + 16]
         if head[0] in b"/z" and not head.startswith(_JAVA_B64):
@@ -399,6 +403,23 @@ def _b64_heads(data: bytes) -> Iterator[tuple[int, int, bytes]]:
         except (binascii.Error, ValueError):
             continue
         yield start, end, raw
+
+
+def _b64_run_spans(data: bytes) -> Iterator[tuple[int, int]]:
+    """The runs _B64_KEY_RUN finds in ``data.translate(_B64_CLASSES)`` (from after its
+    "."), and one at the start opening as a key's can, in order; classified a chunk at
+    a time, with the 16 bytes after it (a head of 17 classes starting in it is whole;
+    none holds a "." after its first, so none starts in another): no whole-text copy."""
+    first_run = _B64_RUN.match(data) if data[:1] in b"Mbz/" else None
+    if first_run is not None:
+        yield first_run.span()
+    for base in range(0, len(data), _B64_CHUNK):
+        classes = data[base : base + _B64_CHUNK + 16].translate(_B64_CLASSES)
+        for m in _B64_KEY_HEAD.finditer(classes):
+            if m.start() >= _B64_CHUNK:
+                break
+            run = _B64_RUN.match(data, base + m.start() + 1)
+            yield base + m.start() + 1, run.end() if run is not None else base + m.end()
 
 
 def _b64_lines(data: bytes, start: int, end: int) -> bytes:

@@ -26,11 +26,13 @@ for more than one line.
 from __future__ import annotations
 
 import bisect
+import io
 import re
+from collections.abc import Callable
 
 from ._patterns import lazy_re
 from .keyscan_columns import find_columns
-from .keyscan_common import ScanDer
+from .keyscan_common import Lowered, ScanDer
 from .keyscan_dec import find_decimal
 from .keyscan_hex import find_hex_text
 from .keyscan_words import find_words
@@ -76,11 +78,12 @@ _BASES = (8, 16, 10)
 _Squeeze = tuple[int, int, int, tuple[int, ...]]
 
 
-def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+def find_dumps(data: bytes, low: Lowered, scan_der: ScanDer) -> tuple[str, int] | None:
     """A key in hex dumps or bare hex (``low``: ``data`` lower-cased), decimal or octal
     bytes or words; in the text with its squeezed lines expanded if none without, the
     offsets read in each base that tells another expansion; then, if od printed lines of
-    more types than one (od -tx1 -tc), in the text with each line's later types dropped."""
+    more types than one (od -tx1 -tc), in the text with each line's later types dropped.
+    ``low`` is dropped once read: each later scan makes a copy of the text of its own."""
     found = (
         _find_squeezed(data, low, scan_der)
         or _find_without_text_column(data, scan_der)
@@ -93,7 +96,7 @@ def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | 
     one_type = _drop(_CONTINUED(), "more", data)
     if len(one_type) == len(data):
         return None
-    found = _find_squeezed(one_type, one_type.lower(), scan_der) or _find_without_text_column(
+    found = _find_squeezed(one_type, Lowered(one_type), scan_der) or _find_without_text_column(
         one_type, scan_der
     )  # od -tu1z -tc: both dropped
     if found is None:
@@ -101,34 +104,72 @@ def find_dumps(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | 
     return f"{found[0]}, od's lines of other types left out", _before_dropping(data, found[1])
 
 
-def _find_squeezed(data: bytes, low: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
-    found = _find(data, low, scan_der)
-    if found is not None or b"*" not in data:
-        return found
+def _find_squeezed(data: bytes, low: Lowered, scan_der: ScanDer) -> tuple[str, int] | None:
+    found = _find(data, low.get(), scan_der)
+    low.drop()  # the expansions are copies of the text with their own lower-cased ones
+    return found or _find_expanded(data, scan_der)
+
+
+def _find_expanded(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
+    """_find in ``data`` with its squeezed lines expanded, the offsets read in each base
+    that tells another expansion."""
+    if b"*" not in data:
+        return None
     squeezes = _squeezes(data)
     seen: list[_Marks] = []
     for base in _BASES if squeezes else ():
         expanded = expand_squeezed(data, base, squeezes)
         if expanded is None or expanded[1] in seen:
             continue
-        text, marks = expanded
-        seen.append(marks)
-        found = _find(text, text.lower(), scan_der)
+        seen.append(expanded[1])
+
+        def again(base: int = base) -> bytes:  # as made above: a function of its arguments
+            made = expand_squeezed(data, base, squeezes)
+            return made[0] if made is not None else data
+
+        made = [expanded[0]]
+        del expanded  # given up to _find_made, which lets it go once lower-cased
+        found = _find_made(again, scan_der, made)
         if found is not None:
-            return f"{found[0]}, its squeezed lines expanded", _original(marks, found[1])
+            return f"{found[0]}, its squeezed lines expanded", _original(seen[-1], found[1])
     return None
+
+
+def _find_made(
+    make: Callable[[], bytes],
+    scan_der: ScanDer,
+    made: list[bytes] | None = None,
+    then: Callable[[bytes, ScanDer], tuple[str, int] | None] | None = None,
+) -> tuple[str, int] | None:
+    """_find in a text made from the input (columns dropped, lines expanded), one copy
+    of it at a time beside the input: lower-cased for the hex scan, then made again
+    (``make``) for the decimal and word scans. The text, its lower-cased copy and the
+    hex scan's own, held at once, were 3 times the input (5 with it and its own lower-
+    cased copy). ``made``: the text made already, alone in a list this empties; ``then``:
+    a scan of the text made again, after the others."""
+    low = made.pop().lower() if made else make().lower()
+    found = find_hex_text(low, scan_der)
+    del low
+    if found is not None:
+        return found
+    text = make()
+    found = find_decimal(text, scan_der) or find_words(text, scan_der)
+    return found or (then(text, scan_der) if then is not None else None)
 
 
 def _find_without_text_column(data: bytes, scan_der: ScanDer) -> tuple[str, int] | None:
     """Scan again with od -z's text columns dropped: without offsets (od -An -tx1z) a
     line's numbers and its column's letters and digits run together, and a squeezed
     line's "*" follows a line of numbers alone only once the column is gone."""
-    if b"<\n" not in data and not data.rstrip(b"\r\n").endswith(b"<"):
+    if b"<\n" not in data and not _ends_with_column(data):
         return None  # no line ends as a text column does (a bytes.find, not a pattern)
-    bare = _drop(_TEXT_COLUMN(), 0, data)
-    if len(bare) == len(data):
+    if _TEXT_COLUMN().search(data) is None:
         return None
-    found = _find_squeezed(bare, bare.lower(), scan_der)
+
+    def bare() -> bytes:  # made twice, never held beside itself
+        return _drop(_TEXT_COLUMN(), 0, data)
+
+    found = _find_made(bare, scan_der, then=_find_expanded)
     if found is None:
         return None
     pos = found[1]  # the columns found again, not kept: a list of their spans took 2 MB
@@ -139,18 +180,31 @@ def _find_without_text_column(data: bytes, scan_der: ScanDer) -> tuple[str, int]
     return f"{found[0]}, od's text column left out", pos
 
 
+def _ends_with_column(data: bytes) -> bool:
+    """``data.rstrip(b"\\r\\n").endswith(b"<")``, without that copy of ``data``."""
+    end = len(data)
+    while end > 0:
+        tail = data[max(0, end - 4096) : end].rstrip(b"\r\n")
+        if tail:
+            return tail.endswith(b"<")
+        end -= 4096
+    return False
+
+
 def _drop(pattern: re.Pattern[bytes], group: int | str, data: bytes) -> bytes:
     """``data`` without ``group`` of each match of ``pattern``, copied piece by piece
     into one buffer: ``re.sub`` holds a list of every piece before joining them, 16
-    bytes of input a byte on a text of short lines (`` 48  >0<``, ``0 >0<``)."""
-    out = bytearray()
+    bytes of input a byte on a text of short lines (`` 48  >0<``, ``0 >0<``). A BytesIO
+    hands its buffer over as the bytes (``bytes(bytearray)`` copied it: twice the text
+    at the peak)."""
+    out = io.BytesIO()
     view = memoryview(data)
     last = 0
     for m in pattern.finditer(data):
-        out += view[last : m.start(group)]
+        out.write(view[last : m.start(group)])
         last = m.end(group)
-    out += view[last:]
-    return bytes(out)
+    out.write(view[last:])
+    return out.getvalue()
 
 
 def _before_dropping(data: bytes, pos: int) -> int:
@@ -264,7 +318,7 @@ def expand_squeezed(
     """``data`` with each lone ``*`` after a dump line replaced by copies of that line
     (see the module's docstring), its offsets read in ``base`` (hex ones always in 16),
     and the expansions' marks for :func:`_original`; None if there is none to expand."""
-    out = bytearray()
+    out = io.BytesIO()  # as in _drop: its buffer becomes the bytes, not copied
     view = memoryview(data)
     marks: _Marks = []
     last = budget = 0
@@ -276,15 +330,15 @@ def expand_squeezed(
             continue  # left as it is: a break in the dump, as before
         if budget + copies > _EXPAND_MAX:
             break
-        out += view[last:start]
-        marks.append((len(out), len(out) + copies, start, end))
-        out += data[line_start:start] * count  # _STAR_MAX at most
+        out.write(view[last:start])
+        marks.append((out.tell(), out.tell() + copies, start, end))
+        out.write(data[line_start:start] * count)  # _STAR_MAX at most
         last = end  # the "*" line's "\n" too: each copy ends with its own
         budget += copies
     if not marks:
         return None
-    out += view[last:]
-    return bytes(out), marks
+    out.write(view[last:])
+    return out.getvalue(), marks
 
 
 def _count(offsets: tuple[bytes, bytes, bytes, bytes], base: int) -> int:

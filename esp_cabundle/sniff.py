@@ -118,9 +118,22 @@ def looks_binary(data: bytes) -> bool:
     """True when ``data`` (its first 64 KiB, padding at the end ignored) is not text:
     over one byte in fifty is one no text holds. UTF-16 text is binary to this test:
     decode it first (:func:`decode_text`)."""
-    body = data.rstrip(b"\x00\xff")[:_TEXT_PROBE]
+    body = data[: min(_TEXT_PROBE, _unpadded_size(data))]
     odd = len(body) - len(body.translate(None, _NEVER_TEXT))
     return odd * 50 > len(body)
+
+
+def _unpadded_size(data: bytes) -> int:
+    """``len(data.rstrip(b"\\x00\\xff"))``, without that copy of ``data`` (an image or
+    random bytes ending in a NUL: as big as the input, where 64 KiB are read)."""
+    end = len(data)
+    while end > 0:
+        start = max(0, end - _TEXT_PROBE)
+        kept = len(data[start:end].rstrip(b"\x00\xff"))
+        if kept:
+            return start + kept
+        end = start
+    return 0
 
 
 def sniff_kind(data: bytes) -> str:

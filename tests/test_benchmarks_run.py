@@ -60,6 +60,14 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {
             r"^  counting the connection for both: [\d.]+%",
         ],
     ),
+    "bench_inspect_memory.py": (
+        ["--sizes", "1M", "--pack", "1M"],
+        [
+            r"^interpreter and CLI alone: \d+ MB peak RSS$",
+            r"^inspect +1 MiB +\d+ MB +[\d.]+ +[\d.-]+ +[\d.]+ s$",
+            r"^pack --from-dir +1 MiB +\d+ MB +[\d.]+ +[\d.-]+ +[\d.]+ s$",
+        ],
+    ),
     "bench_push.py": (
         ["--units", "20", "--offline", "5", "--status-units", "1000"],
         [
