@@ -10,6 +10,7 @@ and so is each line of a secret that spans lines.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from typing import Any
@@ -22,6 +23,7 @@ __all__ = [
     "remember",
     "remember_query_values",
     "remember_typed",
+    "secret_option",
     "url_secrets",
 ]
 
@@ -56,6 +58,18 @@ _SECRET_WORDS = frozenset(
 )
 
 
+def _secret_words(name: str) -> set[str]:
+    lowered = name.lower()
+    return set(re.split(r"[^a-z0-9]+", lowered)) | {re.sub(r"[^a-z0-9]", "", lowered)}
+
+
+def secret_option(option: str) -> bool:
+    """``option`` (``--api-key``, ``--mqtt-password``, ``--token``) names a secret given
+    as its value: no option of the tool takes one (each is read from a ``-file`` or the
+    environment), so a value typed after one is a secret typed by mistake."""
+    return not option.endswith("-file") and bool(_secret_words(option) & _SECRET_WORDS)
+
+
 def url_secrets(query: str, fragment: str = "") -> list[str]:
     """The keys of a URL's ``query`` and ``fragment`` that look like secrets
     (case-insensitive, a word of the key: ``auth_token``, ``X-Api-Key``), each value
@@ -65,13 +79,18 @@ def url_secrets(query: str, fragment: str = "") -> list[str]:
     found = []
     for part in (query, fragment):
         for name, value in parse_qsl(part, keep_blank_values=True):
-            lowered = name.lower()
-            words = set(re.split(r"[^a-z0-9]+", lowered)) | {re.sub(r"[^a-z0-9]", "", lowered)}
-            if words & _SECRET_WORDS:
+            if _secret_words(name) & _SECRET_WORDS:
                 if value:
                     remember(value)
                 found.append(name)
     return found
+
+
+def _names_a_file(value: str) -> bool:
+    try:
+        return os.path.isfile(value)
+    except (OSError, ValueError):  # a NUL, a name too long
+        return False
 
 
 def remember_typed(words: tuple[str, ...] | list[str]) -> None:
@@ -79,8 +98,15 @@ def remember_typed(words: tuple[str, ...] | list[str]) -> None:
     an mDash ``https://KEY@host``, ``?token=KEY``) before anything is parsed: a hint
     shows the line as typed (mended), and a usage error comes before the option that
     would remember them is read, so ``--mqtt mqtt://u:PASS@h --concurrency 0`` printed
-    PASS in its hint."""
-    for word in words:
+    PASS in its hint; and the value of an option named as a secret (:func:`secret_option`:
+    ``push --api-key KEY``, which is no option, printed KEY in its "did you mean" hint)."""
+    for i, word in enumerate(words):
+        if word.startswith("--") and secret_option(word.partition("=")[0]):
+            # push --api-key KEY: no such option, and its value is a key all the same
+            value = word.partition("=")[2] if "=" in word else next(iter(words[i + 1 : i + 2]), "")
+            if value and not value.startswith("-") and not _names_a_file(value):
+                remember(value)  # (--api-key-fil key.txt: a path, shown)
+            continue
         if "://" not in word or not any(c in word for c in "@?#"):  # most lines: no import
             continue
         from urllib.parse import urlsplit  # deferred: only a line with a URL in it

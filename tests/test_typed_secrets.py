@@ -6,6 +6,7 @@ key alone before an https URL's @) are masked in every line and JSON document.""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,55 @@ def test_a_url_without_a_password_is_shown_as_typed(capsys: pytest.CaptureFixtur
     assert run(["push", "--mqtt", "mqtt://fleetuser@broker.example", "--concurrency", "0"]) == 2
     err = capsys.readouterr().err
     assert "mqtt://fleetuser@broker.example" in err and "[redacted]" not in err, err
+
+
+KEY = "Zq7mdashKEYvalue91"
+MDASH = ["--mdash", "https://dash.example/api/v2"]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["push", "--api-key", KEY, *MDASH], "MDASH_API_KEY"),
+        (["push", f"--api-key={KEY}", *MDASH], "MDASH_API_KEY"),
+        (["push", "--api-kye", KEY, *MDASH], "MDASH_API_KEY"),  # a typo no secret's name
+        (["push", "--mqtt", "mqtt://broker.example", "--mqtt-pass", KEY], "MQTT_PASSWORD"),
+        (["push", "--mqtt", "mqtt://broker.example", "--password", KEY], "MQTT_PASSWORD"),
+        (["--api-key", KEY, "push", *MDASH], "MDASH_API_KEY"),  # before the command
+    ],
+)
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_secret_typed_as_an_options_value_is_never_shown(
+    args: list[str], env: str, as_json: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``push --api-key KEY`` is no option: its "did you mean --api-key-file?" hint
+    printed the key, as the file's name to give. It says where a secret goes instead."""
+    at = args.index("push") + 1
+    typed = [*args[:at], "--json", *args[at:]] if as_json else args
+    assert run(typed) == 2
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert KEY not in text, text
+    hint = json.loads(out.out)["hint"] if as_json else text
+    assert "-file FILE" in hint and env in hint and "never given on the command line" in hint
+
+
+def test_a_path_given_to_a_misspelt_file_option_is_mended_as_typed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a value that names no file is taken for a secret: a key file's path stays."""
+    key_file = tmp_path / "mdash.key"
+    key_file.write_text("k\n")
+    monkeypatch.chdir(tmp_path)
+    assert run(["push", "--api-key-fil", "mdash.key", *MDASH]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean --api-key-file? e.g. esp-cabundle push --api-key-file mdash.key" in err
+    assert "[redacted]" not in err
+
+
+def test_a_secret_option_with_no_close_name_still_hides_its_value(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(["push", "--token", KEY, *MDASH]) == 2
+    out = capsys.readouterr()
+    assert KEY not in out.out + out.err and "push --help" in out.err

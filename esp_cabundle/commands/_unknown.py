@@ -6,11 +6,13 @@ the command's --help. Click printed its usage banner and "No such option", and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 
 import click
 
 from ..errors import InputError
+from ..redact import remember, secret_option
 from ..text import closest, some
 from ._option_table import OPTIONS, holders, options_of, short_cluster
 from ._usage import example_line, option_spellings, options_end
@@ -63,10 +65,50 @@ def unknown_option(e: click.NoSuchOption, argv: Sequence[str]) -> InputError:
     meant = _meant(typed, ctx.command, argv, by_spelling=not others)
     if not meant:
         return InputError(message, hint=help_line)
+    if len(meant) == 1 and _typed_secret(typed, meant[0], argv):
+        # --api-key KEY: the line mended would hand the key to --api-key-file as a path
+        return InputError(message, hint=_secret_file_hint(meant[0], path))
     words = _in_place(argv, typed, meant[0]) if len(meant) == 1 else None
     if words is None:  # several as near, or in a cluster of short options (-qz)
         return InputError(message, hint=f"did you mean {_or(meant)}? {help_line}")
     return InputError(message, hint=f"did you mean {meant[0]}? {example_line(words)}")
+
+
+# The environment variable each secret's -file option stands in for (push --help).
+_SECRET_ENV = {"--api-key-file": "MDASH_API_KEY", "--mqtt-password-file": "MQTT_PASSWORD"}
+
+
+def _typed_secret(typed: str, meant: str, argv: Sequence[str]) -> bool:
+    """``typed`` (meant as ``meant``, a secret's -file option) was given a secret, not a
+    file: its name says so (``--api-key``), or its value names no file (``--api-kye
+    KEY``) and it names no file; that value is then kept out of every line printed."""
+    if meant not in _SECRET_ENV:
+        return False
+    words = list(argv[: options_end(argv)])
+    at = _word_at(words, typed)
+    glued = [w.partition("=")[2] for w in words if w.startswith(f"{typed}=")]
+    value = glued[0] if glued else (words[at + 1] if 0 <= at < len(words) - 1 else "")
+    if not value or value.startswith("-"):
+        return secret_option(typed)
+    try:
+        a_file = os.path.isfile(value)
+    except (OSError, ValueError):
+        a_file = False
+    if a_file:  # --api-key-fil key.txt: a path, to mend
+        return False
+    remember(value)
+    return True
+
+
+def _secret_file_hint(option: str, path: str) -> str:
+    """Where a secret typed as an option's value goes instead: never on a command line,
+    which other users of the machine read (ps, /proc) and shells keep in their history."""
+    env = _SECRET_ENV.get(option)
+    where = f"{option} FILE (a file only you can read)" + (f" or {env}" if env else "")
+    return (
+        f"did you mean {option}? a secret is never given on the command line, where other "
+        f"users see it (ps) and the shell's history keeps it: {path} reads it from {where}"
+    )
 
 
 def unknown_before_command(
@@ -116,6 +158,8 @@ def unknown_before_command(
         said = f"did you mean {_or(nearest)}? " if nearest else ""
         return InputError(message, hint=f"{said}{help_line}")
     near = nearest[0]
+    if command is not None and _typed_secret(typed, near, argv):
+        return InputError(message, hint=_secret_file_hint(near, command[1]))
     if near in own:  # the tool's own option stays where it was typed
         mended = _in_place(words, typed, near) or words
         return InputError(message, hint=f"did you mean {near}? {example_line(mended)}")
