@@ -50,6 +50,8 @@ _ASCII_CODEC = "esp_cabundle_ascii"
 
 
 def _find_codec(name: str) -> codecs.CodecInfo | None:
+    """ASCII under :data:`_ASCII_CODEC`, a name click does not take for a misconfigured
+    locale; every other name is left to Python's own codecs."""
     if name != _ASCII_CODEC:
         return None
     ascii_ = codecs.lookup("ascii")
@@ -83,6 +85,8 @@ def _escape_unencodable(err: UnicodeError) -> tuple[str, int]:
 
 
 def _is_ascii(stream: object) -> bool:
+    """The stream writes ASCII (``ascii``, ``us-ascii``, ``646``: one codec under many
+    names), the one encoding click writes UTF-8 past."""
     try:
         return codecs.lookup(getattr(stream, "encoding", None) or "utf-8").name == "ascii"
     except LookupError:

@@ -24,6 +24,7 @@ __all__ = [
     "remember_query_values",
     "remember_typed",
     "secret_option",
+    "typed_value",
     "url_secrets",
 ]
 
@@ -32,6 +33,8 @@ MASK = "[redacted]"
 _MIN_PIECE = 4
 
 _pieces: set[str] = set()
+# A URL's password of any length, masked where it stands between "user:" and "@".
+_userinfo: set[str] = set()
 # (key, value) of a typed URL's query: a value of any length is masked where it stands
 # as its own key's value (``key=VALUE``), which masks no ordinary word.
 _named: set[tuple[str, str]] = set()
@@ -59,6 +62,8 @@ _SECRET_WORDS = frozenset(
 
 
 def _secret_words(name: str) -> set[str]:
+    """The words of a key or option name (``X-Api-Key``: x, api, key and xapikey), to
+    meet :data:`_SECRET_WORDS` however it is joined."""
     lowered = name.lower()
     return set(re.split(r"[^a-z0-9]+", lowered)) | {re.sub(r"[^a-z0-9]", "", lowered)}
 
@@ -86,7 +91,15 @@ def url_secrets(query: str, fragment: str = "") -> list[str]:
     return found
 
 
+def typed_value(word: str) -> bool:
+    """``word``, typed after an option, is its value rather than the next option: not
+    ``--x``, nor a short flag or cluster (``-q``, ``-qv``); a key may well start with
+    a "-" (base64url: ``-S3cr3t...``)."""
+    return not word.startswith("--") and (not word.startswith("-") or len(word) > 4)
+
+
 def _names_a_file(value: str) -> bool:
+    """A value naming a file is a path to show (``--api-key-fil key.txt``), not a key."""
     try:
         return os.path.isfile(value)
     except (OSError, ValueError):  # a NUL, a name too long
@@ -103,8 +116,9 @@ def remember_typed(words: tuple[str, ...] | list[str]) -> None:
     for i, word in enumerate(words):
         if word.startswith("--") and secret_option(word.partition("=")[0]):
             # push --api-key KEY: no such option, and its value is a key all the same
-            value = word.partition("=")[2] if "=" in word else next(iter(words[i + 1 : i + 2]), "")
-            if value and not value.startswith("-") and not _names_a_file(value):
+            glued = "=" in word
+            value = word.partition("=")[2] if glued else next(iter(words[i + 1 : i + 2]), "")
+            if (glued or typed_value(value)) and value and not _names_a_file(value):
                 remember(value)  # (--api-key-fil key.txt: a path, shown)
             continue
         if "://" not in word or not any(c in word for c in "@?#"):  # most lines: no import
@@ -120,6 +134,8 @@ def remember_typed(words: tuple[str, ...] | list[str]) -> None:
             continue
         if password:
             remember(password)
+            with _lock:  # a short one (mqtt://u:pw@h) too, where it stands as one
+                _userinfo.add(password)
         elif name and url.scheme.lower() in ("http", "https"):  # an mDash key, alone
             remember(name)
         if url.scheme.lower() in ("http", "https", "ws", "wss"):
@@ -154,22 +170,26 @@ def forget() -> None:
     with _lock:
         _pieces.clear()
         _named.clear()
+        _userinfo.clear()
         _named_re = None
 
 
 def known() -> bool:
     """Whether any secret is held."""
-    return bool(_pieces or _named)
+    return bool(_pieces or _named or _userinfo)
 
 
 def redact(text: str) -> str:
     """``text`` with every remembered secret masked (longest first), then each typed
     query value where it stands as its key's value (:func:`remember_query_values`)."""
-    if not _pieces and not _named:
+    if not _pieces and not _named and not _userinfo:
         return text
     with _lock:
         pieces = sorted(_pieces, key=len, reverse=True)
         named = _named_pattern()
+        userinfo = sorted(_userinfo, key=len, reverse=True)
+    for password in userinfo:
+        text = text.replace(f":{password}@", f":{MASK}@")
     for piece in pieces:
         if piece in text:
             text = text.replace(piece, MASK)
@@ -180,8 +200,9 @@ def redact(text: str) -> str:
 
 # Where a key starts: not inside a longer key (``xpin=`` is not ``pin=``).
 _KEY_START = r"(?<![\w.~%+\-])"
-# Where a value ends: the next piece, the fragment, a space, a quote or the end.
-_VALUE_END = r"(?=[&#\s'\"]|$)"
+# Where a value ends: at any character no longer value could go on with (the next
+# piece, the fragment, a space, a quote, a message's ":", ")", "," or "."), or the end.
+_VALUE_END = r"(?![\w%~+\-])"
 
 
 def _named_pattern() -> list[tuple[re.Pattern[str], str]]:

@@ -95,3 +95,45 @@ def test_a_secret_option_with_no_close_name_still_hides_its_value(
     assert run(["push", "--token", KEY, *MDASH]) == 2
     out = capsys.readouterr()
     assert KEY not in out.out + out.err and "push --help" in out.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["push", "--mdash", "--api-kye", "-S3CRETKEYVALUE", "ca.pem"],  # base64url: may open "-"
+        ["push", "--mdash", "x", "--api-kye=-Zk9", "ca.pem"],
+        ["push", "--mdash", "x", "--api-key", "-S3CRETKEYVALUE"],
+    ],
+)
+def test_a_secret_opening_with_a_dash_is_never_shown(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(args) == 2
+    out = capsys.readouterr()
+    secret = args[3].partition("=")[2] if "=" in args[3] else args[4]
+    assert secret not in out.out + out.err, out.err
+
+
+def test_a_short_url_password_is_masked_where_it_stands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``mqtt://u:pw@h``: a password under 4 characters was shown (masking "pw" alone
+    would mask ordinary text); it is masked between "user:" and "@"."""
+    assert run(["push", "--mqtt", "mqtt://u:pw@broker.example", "--concurrency", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "u:pw@" not in err and "mqtt://u:[redacted]@broker.example" in err, err
+
+
+def test_a_short_query_value_is_masked_before_punctuation() -> None:
+    from esp_cabundle import redact
+
+    redact.forget()
+    try:
+        redact.remember_query_values("pin=42")
+        for end in [":", ")", ",", ".", ";", ">", "]", "", " x", "&a=1", "#f"]:
+            shown = redact.redact(f"(http://h/rpc?pin=42{end}")
+            assert "pin=42" not in shown and "pin=[redacted]" in shown, (end, shown)
+        assert redact.redact("?pin=420") == "?pin=420"  # another value: left alone
+        assert redact.redact("xpin=42") == "xpin=42"  # another key
+    finally:
+        redact.forget()

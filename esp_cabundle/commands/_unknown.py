@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import click
 
 from ..errors import InputError
-from ..redact import remember, secret_option
+from ..redact import remember, secret_option, typed_value
 from ..text import closest, some
 from ._option_table import OPTIONS, holders, options_of, short_cluster
 from ._usage import example_line, option_spellings, options_end
@@ -88,7 +88,7 @@ def _typed_secret(typed: str, meant: str, argv: Sequence[str]) -> bool:
     at = _word_at(words, typed)
     glued = [w.partition("=")[2] for w in words if w.startswith(f"{typed}=")]
     value = glued[0] if glued else (words[at + 1] if 0 <= at < len(words) - 1 else "")
-    if not value or value.startswith("-"):
+    if not value or not (glued or typed_value(value)):
         return secret_option(typed)
     try:
         a_file = os.path.isfile(value)
