@@ -11,16 +11,19 @@ import json
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 from typing import IO, TYPE_CHECKING, cast
 
 from ..push.ledger_status import (
+    BATCH_STATE_DARK,
     UNIT_KEYS,
     UnitTally,
     campaign_facts,
     read_consistently,
     unit_batches,
+    unit_cells,
 )
-from ..ui import json_carried, json_object_items, json_printed
+from ..ui import json_carried, json_printed
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
     from ..push.ledger import Ledger
 
 __all__ = ["csv_rows", "print_status_units"]
+
+_TEXT = itemgetter(2)  # a unit_batches row's text: its JSON object or CSV line
 
 
 def _write_units(
@@ -37,13 +42,13 @@ def _write_units(
     time: the CSV whole, or the items of ``--json``'s "units" list, whose document's head
     is returned (its counts taken as the units went by: the ledger is read once), with
     whether the units written say the campaign is finished (the exit code's ``ok``)."""
-    tally, sep = UnitTally(), b""
+    tally, sep = UnitTally(BATCH_STATE_DARK), b""
     if not as_json:
         _write_csv(ledger, out, encoding, tally)
         return b"", tally.finished()
-    for batch in unit_batches(ledger):
+    for batch in unit_batches(ledger):  # (state, goes_dark, the unit's object)
         tally.add(batch)
-        out.write(sep + _json_bytes(json_object_items(batch, UNIT_KEYS, 1), encoding))
+        out.write(sep + _json_bytes(",\n".join(map(_TEXT, batch)), encoding))
         sep = b",\n"
     doc = {"ok": tally.finished(), "campaign": campaign_facts(ledger), "counts": tally.counts(),
            "goes_dark": tally.dark(), "units": []}  # fmt: skip
@@ -84,24 +89,22 @@ def csv_rows(rows: Iterable[Sequence[object]]) -> str:
 
 def _write_csv(ledger: Ledger, out: IO[bytes], encoding: str, tally: UnitTally) -> None:
     """The units as ``csv.writer`` writes them, each batch counted in ``tally``. A batch
-    whose cells hold no comma, quote, line break or NUL (nothing csv quotes) is joined as
-    it is, in C: csv.writer took 4 s of 2 million units; any other goes through csv.writer."""
+    whose cells hold no comma, quote, line break or NUL (nothing csv quotes) is written
+    as SQLite joined its lines: csv.writer took 4 s of 2 million units; any other's cells
+    are read again by rowid and go through csv.writer."""
     width, first = len(UNIT_KEYS), True
-    for batch in unit_batches(ledger, as_text=True):
+    for batch in unit_batches(ledger, as_text=True):  # (state, goes_dark, line, rowid)
         tally.add(batch)
         if first:
             out.write((",".join(UNIT_KEYS) + "\n").encode(encoding))
             first = False
-        try:
-            text = "\n".join(map(",".join, batch)) + "\n"
-        except TypeError:  # a float or a blob: csv.writer's repr and str
-            text = ""
+        text = "\n".join(map(_TEXT, batch)) + "\n"
         if (
             text.count(",") != (width - 1) * len(batch)
             or text.count("\n") != len(batch)
             or any(c in text for c in '"\r\x00')  # CR, NUL: bare in 3.11, quoted later?
         ):
-            text = csv_rows(batch)
+            text = csv_rows(unit_cells(ledger, [r[3] for r in batch]))
         out.write(text.encode(encoding))
     if first:  # a ledger with no unit
         out.write(b"id,state\n")

@@ -18,7 +18,7 @@ change, and a ledger written by an older release reads as before.
 
 from __future__ import annotations
 
-import bisect
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
@@ -44,6 +44,7 @@ def in_place_would_help(error: str | None) -> bool:
 
 
 __all__ = [
+    "BATCH_STATE_DARK",
     "DARK_KEY",
     "DATES_IN_SQL",
     "JUDGED_KEY",
@@ -61,6 +62,7 @@ __all__ = [
     "read_consistently",
     "read_status",
     "unit_batches",
+    "unit_cells",
     "unit_darks",
 ]
 
@@ -118,62 +120,63 @@ def status_view(ledger: Ledger, shown: int | None) -> StatusView:
     counts, first, dark = _tally(ledger, dates)
     cols, limit = ", ".join(ledger.shown_exprs()), -1 if shown is None else shown
     marks = ", ".join("?" * len(NOT_DONE))
-    left = [
-        (UnitRow(*r[:-1]), dark_value(dates, r[-1]))
-        for r in ledger.select(
-            f"SELECT {cols}, {_HELD} FROM units WHERE state IN ({marks}) ORDER BY id LIMIT ?",
-            (*NOT_DONE, limit),
-        )
-    ]
-    unused = [
-        UnitRow(*r)
-        for r in ledger.select(
-            f"SELECT {cols} FROM units WHERE state = 'unused' ORDER BY id LIMIT ?", (limit,)
-        )
-    ]
+    # Each query below is asked only of states the tally found: one no unit is in costs
+    # a scan of the table (a sort of its rows' ids, or a walk of the whole id index).
+    left = (
+        [
+            (UnitRow(*r[:-1]), dark_value(dates, r[-1]))
+            for r in ledger.select(
+                f"SELECT {cols}, {_HELD} FROM units WHERE state IN ({marks}) ORDER BY id LIMIT ?",
+                (*NOT_DONE, limit),
+            )
+        ]
+        if any(counts[s] for s in NOT_DONE)
+        else []
+    )
+    unused = (
+        [
+            UnitRow(*r)
+            for r in ledger.select(
+                f"SELECT {cols} FROM units WHERE state = 'unused' ORDER BY id LIMIT ?", (limit,)
+            )
+        ]
+        if counts["unused"]
+        else []
+    )
     # out of space: as the run's summary tells it (_push_render._full_units)
     said = " OR ".join("instr(last_error, ?) > 0" for _ in IN_PLACE_SAID)
-    full, in_place = next(
-        ledger.select(
-            f"SELECT COUNT(*), COALESCE(MIN({said}), 0) FROM units "
-            "WHERE state = 'failed' AND instr(last_error, 'out of space') > 0",
-            IN_PLACE_SAID,
+    full, in_place = (
+        next(
+            ledger.select(
+                f"SELECT COUNT(*), COALESCE(MIN({said}), 0) FROM units "
+                "WHERE state = 'failed' AND instr(last_error, 'out of space') > 0",
+                IN_PLACE_SAID,
+            )
         )
+        if counts["failed"]
+        else (0, 0)
     )
     return StatusView(meta, counts, first, left, unused, full, bool(in_place), dark)
-
-
-def _order(value: object) -> tuple[int, Any]:
-    """SQLite's ORDER BY of a column's values: NULL, numbers, text (BINARY: as str
-    compares), blobs; a damaged ledger may hold any of them as an id."""
-    if value is None:
-        return (0, 0)
-    if isinstance(value, int | float):
-        return (1, value)
-    return (2, value) if isinstance(value, str) else (3, value)
 
 
 def _tally(
     ledger: Ledger, dates: dict[str, str]
 ) -> tuple[dict[str, int], dict[str, list[str]], dict[str, int]]:
     """Units per state, each state's first IDS_PER_STATE ids, and units per go-dark date
-    (in :func:`dark_order`), in one pass over the table holding a few values: SQLite's
-    GROUP BY and window functions sort every row first (2 million: 300 MB, seconds)."""
+    (in :func:`dark_order`). One pass counts (state, file held) pairs a batch at a time,
+    in C: SQLite's GROUP BY sorts every row first (2 million: seconds), and a Python
+    step per row took 2 s. The first ids are then read by SQL, state by state."""
+    seen: Counter[tuple[str, str | None, int]] = Counter()
+    sql = f"SELECT state, {_HELD}, instr(id, '?') > 0 FROM units"
+    for batch in ledger.select_batches(sql, (), UNIT_BATCH):
+        seen.update(batch)
     counts = dict.fromkeys(STATES, 0)
-    first: dict[str, list[str]] = {}
-    held_by: dict[str | None, int] = {}
-    uid_shown = ledger.shown_exprs()[0]  # a URL's query values masked
-    for state, uid, held in ledger.select(f"SELECT state, {uid_shown}, {_HELD} FROM units"):
-        counts[state] = counts.get(state, 0) + 1
-        held_by[held] = held_by.get(held, 0) + 1
-        ids = first.setdefault(state, [])
-        if len(ids) < IDS_PER_STATE or (
-            uid < ids[-1]  # text ids: the common case, compared directly
-            if type(uid) is str and type(ids[-1]) is str
-            else _order(uid) < _order(ids[-1])
-        ):
-            bisect.insort(ids, uid, key=_order)
-            del ids[IDS_PER_STATE:]
+    held_by: Counter[str | None] = Counter()
+    for (state, held, _), n in seen.items():
+        counts[state] = counts.get(state, 0) + n
+        held_by[held] += n
+    masked = any(query for _, _, query in seen)  # an id whose query values outputs mask
+    first = _first_ids(ledger, {s: n for s, n in counts.items() if n}, masked=masked)
     dark: dict[str, int] = {}
     for held, n in held_by.items():
         value = dark_value(dates, held)
@@ -182,34 +185,120 @@ def _tally(
     return {s: counts[s] for s in STATES}, first, ordered
 
 
+_WALKED = 20_000  # ids read in id order for every state's first ids at once
+
+
+def _first_ids(ledger: Ledger, counts: dict[str, int], *, masked: bool) -> dict[str, list[str]]:
+    """Each state's first IDS_PER_STATE ids as outputs show them, in order (text, as
+    the rows' check proves every id: SQLite's order of text is Python's). Unmasked, the
+    first _WALKED ids by the id index name them for the states they hold enough of;
+    another state's are sorted out of a scan of the table (a top-N sort: a few rows
+    held), as every state's are where a URL id's query values are masked."""
+    first: dict[str, list[str]] = {}
+    if not masked:
+        for state, uid in ledger.select(
+            "SELECT state, id FROM units ORDER BY id LIMIT ?", (_WALKED,)
+        ):
+            ids = first.setdefault(state, [])
+            if len(ids) < IDS_PER_STATE:
+                ids.append(uid)
+    uid = ledger.shown_exprs()[0]
+    for state, n in counts.items():
+        if len(first.get(state, ())) < min(n, IDS_PER_STATE):
+            sql = f"SELECT {uid} FROM units WHERE state = ? ORDER BY 1 LIMIT ?"
+            first[state] = [r[0] for r in ledger.select(sql, (state, IDS_PER_STATE))]
+    return first
+
+
 # A unit's keys in --json and --csv: UnitRow's, then the day its current CA goes dark.
 UNIT_KEYS = (*(f.name for f in fields(UnitRow)), "goes_dark")
-UNIT_BATCH = 1024  # rows read, encoded and written at a time
+UNIT_BATCH = 4096  # units read, encoded and written at a time
 DATES_IN_SQL = 64  # go-dark dates looked up by SQL (one CASE per row); more: by Python
 _STATE_DARK = itemgetter(UNIT_KEYS.index("state"), len(UNIT_KEYS) - 1)
+BATCH_STATE_DARK = itemgetter(0, 1)  # a unit_batches row's state and go-dark value
+# A unit's object as json_object_items writes it at level 1: each key's line, its end.
+_JSON_KEYS = [
+    ("    {\n" if i == 0 else ",\n") + f"      {json.dumps(k, ensure_ascii=False)}: "
+    for i, k in enumerate(UNIT_KEYS)
+]
+_JSON_END = "\n    }"
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def unit_batches(ledger: Ledger, *, as_text: bool = False) -> Iterator[list[tuple[Any, ...]]]:
-    """Every unit by id as ``--json`` and ``--csv`` give it (the values of UNIT_KEYS),
-    UNIT_BATCH rows at a time, read as they are written. A campaign meets a few CA files:
-    SQL names each unit's date, so a row needs no Python of its own (2 million did).
-    ``as_text``: each cell as ``csv.writer`` writes it where SQLite says it alike (NULL
-    as "", a whole number in decimal); a float or blob left as it is."""
-    _, dates = _split_meta(ledger.meta())
-    known = {k: v for k, v in dates.items() if k}  # as dark_value: no file held, unknown
-    cols, size = ledger.shown_exprs(), UNIT_BATCH
+    """Every unit by id, UNIT_BATCH at a time, read as they are written, each as
+    ``(state, goes_dark, text)``: the text its item of ``--json``'s "units" list as
+    :func:`~esp_cabundle.ui.json_object_items` writes it at level 1 (the values of
+    UNIT_KEYS), or (``as_text``) its ``--csv`` line, :func:`unit_cells` joined by
+    commas, its rowid after it (a line whose cells csv quotes is written from them).
+    SQLite writes each unit's text: 2 million units read as 15 Python values each took
+    seconds. A campaign meets a few CA files: SQL names each unit's date too."""
+    dates = _split_meta(ledger.meta())[1]
+    exprs, args, dark_in_sql = _unit_exprs(ledger, dates)
     if as_text:
-        cols = [f"ifnull({_as_text(c) if c == 'attempts' else c}, '')" for c in cols]
-    if len(known) > DATES_IN_SQL:  # a CASE that long is slower than a dict
-        sql = f"SELECT {', '.join(cols)}, {_HELD} FROM units ORDER BY id"
-        for batch in ledger.select_batches(sql, (), size):
-            yield [(*r[:-1], dark_value(dates, r[-1])) for r in batch]
+        text = " || ',' || ".join(_text_cells(exprs)[: None if dark_in_sql else -1])
+        sql = f"SELECT state, {exprs[-1]}, {text}, rowid FROM units ORDER BY id"
+    else:
+        shown = zip(_JSON_KEYS, exprs[: None if dark_in_sql else -1], strict=False)
+        text = " || ".join(f"{_sql_text(key)} || json_quote({e})" for key, e in shown)
+        end = f" || {_sql_text(_JSON_END)}" if dark_in_sql else ""
+        sql = f"SELECT state, {exprs[-1]}, {text}{end} FROM units ORDER BY id"
+    # the date's SQL is in the text too: its arguments twice
+    batches = ledger.select_batches(sql, args * (1 + dark_in_sql), UNIT_BATCH)
+    if dark_in_sql:
+        yield from batches
         return
-    whens = " ".join("WHEN ? THEN ?" for _ in known)
-    dark = f"CASE {_HELD} {whens} ELSE ? END" if known else "?"
-    args = [*(x for pair in known.items() for x in pair), UNKNOWN]
-    sql = f"SELECT {', '.join(cols)}, {dark} FROM units ORDER BY id"
-    yield from ledger.select_batches(sql, args, size)
+    for batch in batches:  # the text without its date: added here (a dict look-up)
+        rows = []
+        for state, held, line, *rowid in batch:
+            dark = dark_value(dates, held)
+            if as_text:
+                rows.append((state, dark, f"{line},{dark}", *rowid))
+            else:
+                value = json.dumps(dark, ensure_ascii=False)
+                rows.append((state, dark, f"{line}{_JSON_KEYS[-1]}{value}{_JSON_END}"))
+        yield rows
+
+
+def unit_cells(ledger: Ledger, rowids: list[int]) -> list[tuple[Any, ...]]:
+    """The units of ``rowids`` (in that order) as ``csv.writer`` is given them: each
+    cell as it writes it where SQLite says it alike (NULL as "", a whole number in
+    decimal), then the go-dark value; for the lines of :func:`unit_batches` that need
+    csv's quotes."""
+    dates = _split_meta(ledger.meta())[1]
+    exprs, args, dark_in_sql = _unit_exprs(ledger, dates)
+    cells = [*_text_cells(exprs[:-1]), exprs[-1]]
+    sql = (
+        f"SELECT rowid, {', '.join(cells)} FROM units "
+        "WHERE rowid IN (SELECT value FROM json_each(?))"
+    )
+    found = {r[0]: r[1:] for r in ledger.select(sql, [*args, json.dumps(rowids)])}
+    rows = [found[r] for r in rowids]
+    if dark_in_sql:
+        return rows
+    return [(*r[:-1], dark_value(dates, r[-1])) for r in rows]
+
+
+def _unit_exprs(ledger: Ledger, dates: dict[str, str]) -> tuple[list[str], list[str], bool]:
+    """The SQL of a unit's UNIT_KEYS values as outputs show them, its arguments, and
+    whether the last is its go-dark value (else the SHA-256 held, for dark_value)."""
+    known = {k: v for k, v in dates.items() if k}  # as dark_value: no file held, unknown
+    exprs = ledger.shown_exprs()
+    if len(known) > DATES_IN_SQL:  # a CASE that long is slower than a dict
+        return [*exprs, _HELD], [], False
+    whens = " ".join("WHEN ? THEN ? " for _ in known)
+    dark = f"CASE {_HELD} {whens}ELSE ? END" if known else "?"
+    return [*exprs, dark], [*(x for pair in known.items() for x in pair), UNKNOWN], True
+
+
+def _text_cells(exprs: list[str]) -> list[str]:
+    """Each value as csv.writer writes it, where SQLite writes it alike: NULL as "",
+    the number column's integer in decimal (a float is not: SQLite writes 1e100 as
+    1.0e+100, left as it is)."""
+    return [f"ifnull({_as_text(c) if c == 'attempts' else c}, '')" for c in exprs]
 
 
 def unit_darks(ledger: Ledger) -> dict[Any, str]:
@@ -240,11 +329,12 @@ class UnitTally:
     :func:`unit_batches` are written: the counts ``--json`` gives before the units take
     no second read of the ledger."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: Callable[[tuple[Any, ...]], Any] = _STATE_DARK) -> None:
+        self._key = key  # a row's state and go-dark value (BATCH_STATE_DARK: unit_batches')
         self._seen: Counter[tuple[Any, Any]] = Counter()
 
     def add(self, batch: list[tuple[Any, ...]]) -> None:
-        self._seen.update(map(_STATE_DARK, batch))  # counted in C, not row by row
+        self._seen.update(map(self._key, batch))  # counted in C, not row by row
 
     def counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATES, 0)
