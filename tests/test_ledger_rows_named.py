@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from esp_cabundle.push import ledger_rows
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.push.ledger_files import LedgerDamaged
 from esp_cabundle.push.ledger_rows import check_units
@@ -67,3 +68,42 @@ def test_a_good_sha_passes_named_or_not(tmp_path: Path, column: str, value: str)
     db = _ledger(tmp_path / "c.db", [OLD], column, value)
     check_units(tmp_path / "c.db", db)
     db.close()
+
+
+_DATES = ["first_seen", "last_seen", "updated_at", "done_at"]
+_VALUES: list[object] = [
+    "2026-01-10T12:00:00+00:00",
+    "2024-02-29T23:59:59+00:00",
+    "2026-02-30T12:00:00+00:00",  # 30 February
+    "2026-13-45T00:00:00+00:00",  # month 13, day 45
+    "2026-01-10T25:00:00+00:00",  # hour 25
+    None,
+    b"2026-01-10T12:00:00+00:00",  # a good date's bytes as a blob
+    17,
+]
+
+
+def test_a_date_equal_to_an_earlier_one_is_judged_as_each_alone() -> None:
+    """A date equal to an earlier date column's passes without its date() only when that
+    one passed: every row of good, bad, NULL, blob and number dates, equal or not, names
+    the column each rule alone names first (NULL too, in a table without NOT NULL)."""
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE TABLE units ({', '.join(_DATES)})")
+    rows = [
+        (a, b, c, d)
+        for a in _VALUES
+        for b in _VALUES
+        for c in _VALUES
+        for d in (_VALUES[0], _VALUES[2], None, _VALUES[6])
+    ]
+    db.executemany("INSERT INTO units VALUES (?, ?, ?, ?)", rows)
+    found = db.execute(f"SELECT {ledger_rows._fault_sql(_DATES)} FROM units ORDER BY rowid")
+    alone = db.execute(
+        "SELECT coalesce("
+        + ", ".join(ledger_rows._fault_sql([c]) for c in _DATES)
+        + ") FROM units ORDER BY rowid"
+    )
+    got, want = [r[0] for r in found], [r[0] for r in alone]
+    assert got == want
+    assert want.count(None) == 2 * 3 * 2 * 2  # rows that pass
+    assert len(set(want)) == 5  # and each column named

@@ -88,10 +88,17 @@ _RULES: dict[str, tuple[str, str, bool]] = {
 
 def _fault_sql(columns: list[str]) -> str:
     """SQL naming a row's first column that holds no value a campaign writes, else NULL."""
-    whens = []
+    whens, dates = [], []
     for c in columns:
         ok, _, nullable = _RULES[c]
         test = ok.format(c=c)  # true or false of a value, NULL of NULL
+        if ok is _DATE:
+            # A date equal to an earlier date column's (the same text: push writes one
+            # instant to several) passes as that one did: the CASE names a row's first
+            # bad column, so an earlier one is reached here only if it passed (or is
+            # NULL: "IS" is then false). Saves the date() of most of a campaign's dates.
+            test = "(" + " OR ".join([*(f"{c} IS {d}" for d in dates), f"({test})"]) + ")"
+            dates.append(c)
         if nullable:
             bad = f"{c} IS NOT NULL AND NOT ({test})"
         else:
