@@ -88,7 +88,8 @@ _RULES: dict[str, tuple[str, str, bool]] = {
 
 def _fault_sql(columns: list[str]) -> str:
     """SQL naming a row's first column that holds no value a campaign writes, else NULL."""
-    whens, dates = [], []
+    whens: list[str] = []
+    dates: list[str] = []  # the date columns before, each passed if reached
     for c in columns:
         ok, _, nullable = _RULES[c]
         test = ok.format(c=c)  # true or false of a value, NULL of NULL
