@@ -51,6 +51,7 @@ __all__ = [
     "LanUnitServer",
     "LoopbackServer",
     "MqttUnitHost",
+    "listen_error",
     "url_host",
 ]
 
@@ -198,7 +199,8 @@ class MqttUnitHost(_Refusals):
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _listen_error(host: str, port: int, e: OSError) -> InputError:
+def listen_error(host: str, port: int, e: OSError) -> InputError:
+    """A port that cannot be listened on: bad input (exit 2), as for the serial unit."""
     return InputError(
         f"cannot listen on {host}:{port} ({e.strerror or e})",
         hint="choose another port, or port 0 for any free one",
@@ -233,7 +235,7 @@ class LanUnitServer(_Refusals):
             try:
                 self.http = UnitHttpServer((host, http_port), self)
             except OSError as e:
-                raise _listen_error(host, http_port, e) from None
+                raise listen_error(host, http_port, e) from None
             threading.Thread(target=self.http.serve_forever, daemon=True).start()
         if ws_port is not None:
             from websockets.sync.server import serve
@@ -252,7 +254,7 @@ class LanUnitServer(_Refusals):
                 )
             except OSError as e:
                 self.close()
-                raise _listen_error(host, ws_port, e) from None
+                raise listen_error(host, ws_port, e) from None
             self.ws.handler = self._gated(self.ws.handler)
             threading.Thread(target=self.ws.serve_forever, daemon=True).start()
 

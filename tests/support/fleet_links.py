@@ -5,31 +5,29 @@
   where it is (None: tests skip with that reason).
 - The units' own links (MQTT; HTTP and WebSocket) are the package's:
   ``esp_cabundle.virtual.rpc_links``, what ``virtual-unit --rpc`` serves with.
-- :class:`MdashStandIn`: the documented subset of mDash's REST API (``GET
-  /api/v2/devices`` with online state, ``POST /api/v2/devices/:id/rpc/:func``; Bearer
-  or ``access_token`` auth: 401 without; 404 for an unknown device; ``fail_next``
-  queues 5xx answers) relaying ``params`` frames to simulated mDash units.
+- :class:`MdashStandIn`: the package's ``esp_cabundle.virtual.mdash_cloud.MdashCloud``,
+  what ``virtual-unit --mdash`` serves: the documented subset of mDash's REST API
+  (``GET /api/v2/devices`` with online state, ``POST /api/v2/devices/:id/rpc/:func``;
+  Bearer or ``access_token`` auth: 401 without; 404 for an unknown device;
+  ``fail_next`` queues 5xx answers) relaying ``params`` frames to simulated mDash units.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from esp_cabundle.virtual.rpc import SimUnit
-from esp_cabundle.virtual.rpc_links import JsonHandler, LoopbackServer, MqttUnitHost
+from esp_cabundle.virtual.mdash_cloud import MdashCloud as MdashStandIn
+from esp_cabundle.virtual.rpc_links import MqttUnitHost
 
 # The mDash API key of the push CLI tests' stand-in (conftest's ``mdash`` fixture).
 MDASH_KEY = "k3y-for-cli-tests"
@@ -222,97 +220,6 @@ class Mosquitto:
     @property
     def address(self) -> tuple[str, int]:
         return ("127.0.0.1", self.port)
-
-
-class MdashStandIn:
-    """mDash's REST API on 127.0.0.1 in front of simulated mDash units."""
-
-    def __init__(self, units: Iterable[SimUnit], api_key: str, *, relay_timeout: float = 2.0):
-        self.units = {u.unit_id: u for u in units}
-        self.api_key = api_key
-        self.fail_next: list[int] = []
-        self.requests: list[tuple[str, str, str]] = []  # (method, path, auth kind)
-        self.relay_timeout = relay_timeout
-        self._locks = {u: threading.Lock() for u in self.units}
-        self._ids = iter(range(1, 1 << 30))
-        outer = self
-
-        class Handler(JsonHandler):
-            def do_GET(self) -> None:
-                outer.serve(self, "GET")
-
-            def do_POST(self) -> None:
-                outer.serve(self, "POST")
-
-        self.server = LoopbackServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/api/v2"
-
-    def _auth(self, h: JsonHandler, query: dict[str, list[str]]) -> str | None:
-        header = h.headers.get("Authorization", "")
-        if header == f"Bearer {self.api_key}":
-            return "bearer"
-        if query.get("access_token") == [self.api_key]:
-            return "access_token"
-        return None
-
-    def serve(self, h: JsonHandler, verb: str) -> None:
-        parts = urlsplit(h.path)
-        body = h.body() if verb == "POST" else b""
-        if body is None:
-            return
-        auth = self._auth(h, parse_qs(parts.query))
-        self.requests.append((verb, parts.path, auth or "none"))
-        if auth is None:
-            h.reply(401, b'{"error":{"code":401,"message":"unauthorized"}}')
-            return
-        if self.fail_next:
-            h.reply(self.fail_next.pop(0), b"<html>upstream error</html>")
-            return
-        path = parts.path.removeprefix("/api/v2")
-        if verb == "GET" and path == "/devices":
-            devices = [
-                {"id": uid, "name": uid, "online": u.online, "shadow": {"state": {"reported": {}}}}
-                for uid, u in self.units.items()
-            ]
-            h.reply(200, json.dumps(devices).encode())
-            return
-        segs = path.strip("/").split("/")
-        if verb != "POST" or len(segs) != 4 or segs[0] != "devices" or segs[2] != "rpc":
-            h.reply(404, b'{"error":{"code":404,"message":"not found"}}')
-            return
-        unit = self.units.get(unquote(segs[1]))
-        if unit is None:
-            h.reply(404, b'{"error":{"code":404,"message":"device not found"}}')
-            return
-        try:
-            params = json.loads(body or b"{}")
-        except ValueError:
-            h.reply(400, b'{"error":{"code":400,"message":"bad JSON"}}')
-            return
-        frame = json.dumps({"id": next(self._ids), "method": unquote(segs[3]), "params": params})
-        with self._locks[unit.unit_id]:
-            answer = unit.handle(frame.encode())
-        if answer is None:
-            time.sleep(min(self.relay_timeout, 0.2))
-            h.reply(504, b'{"message":"device did not answer"}')
-            return
-        try:
-            parsed = json.loads(answer)
-        except (ValueError, RecursionError):
-            h.reply(200, answer)  # relayed as received
-            return
-        if "error" in parsed:
-            h.reply(500, json.dumps(parsed["error"]).encode())
-        else:
-            h.reply(200, json.dumps(parsed.get("result")).encode())
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 _SERIAL = iter(range(1 << 30))
