@@ -25,12 +25,21 @@ from ..spelling import BOARD_SPELLING
 from ..text import byte_count, plural
 from ..ui import note
 from ..virtual.boards import board_fs_image
-from ..virtual.rpc import MongooseUnit
+from ..virtual.rpc import MongooseUnit, SimUnit
 from ._fsopts import no_image_hint
 from ._usage import example_line, typed_words, url_in_line
 from .options import CLI_SPELLING
 
-__all__ = ["DEFAULT_ID", "RpcOptions", "serve_rpc_units"]
+__all__ = [
+    "DEFAULT_ID",
+    "RpcOptions",
+    "change_line",
+    "check_board",
+    "check_ids",
+    "check_output",
+    "initial_image",
+    "serve_rpc_units",
+]
 
 _PARTITION_HINT = "give a file-system partition's image (esp-cabundle read --partition takes one)"
 
@@ -50,6 +59,7 @@ class RpcOptions:
     ca_file: Path | None
     fs_image: Path | None
     save_fs: Path | None
+    api_key_file: Path | None = None  # --mdash's: where the key it makes is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +73,14 @@ def serve_rpc_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
     """Start the units, print push's options for them, ``wait()`` for the stop signal,
     then report what changed on each (and save its file system when asked)."""
     where = _parse_url(opts.url)
-    ids = _check_ids(opts.ids or (DEFAULT_ID,))
+    ids = check_ids(opts.ids or (DEFAULT_ID,))
     if opts.save_fs is not None:
-        _check_output(opts, ids)
+        check_output(opts, ids)
     board = load_board(opts.board or DEFAULT_BOARD)
-    _check_board(board)
+    check_board(board)
     target = board.file_system(BOARD_SPELLING)
     ca_path = target.ca_path
-    image, origin = _initial_image(board, opts)
+    image, origin = initial_image(board, opts)
     version = board.version or (board.firmware.default if board.firmware else "2.20.0")
     units = [MongooseUnit(uid, open_image(image), mg_version=version) for uid in ids]
     before = {u.unit_id: u.image.read(ca_path) for u in units}
@@ -91,13 +101,14 @@ def serve_rpc_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
             server.close()
     for unit in units:
         now = unit.image.read(ca_path) if unit.image.exists(ca_path) else None
-        note(f"stopped {unit.unit_id}: {_change(ca_path, before[unit.unit_id], now, unit)}")
+        note(f"stopped {unit.unit_id}: {change_line(ca_path, before[unit.unit_id], now, unit)}")
     if opts.save_fs is not None:
         write_atomic(opts.save_fs, units[0].image_bytes(), mode=PRIVATE)
         note(f"wrote {units[0].unit_id}'s file system to {opts.save_fs}")
 
 
-def _change(path: str, old: bytes, new: bytes | None, unit: MongooseUnit) -> str:
+def change_line(path: str, old: bytes, new: bytes | None, unit: SimUnit) -> str:
+    """What a unit says when it stops: the calls it answered, what became of its CA file."""
     calls = plural(unit.calls_total, "RPC call")
     if unit.calls_dropped:  # a unit that served long, or was flooded: its log is bounded
         calls += f" (its call log kept the last {len(unit.calls)})"
@@ -152,7 +163,7 @@ def _mended(url: str, scheme: str, *, why: str = "") -> str:
     return example_line(words, why=why)
 
 
-def _check_ids(ids: Sequence[str]) -> tuple[str, ...]:
+def check_ids(ids: Sequence[str]) -> tuple[str, ...]:
     for uid in ids:
         bad = not uid or len(uid) > 128 or any(c in _NOT_IN_IDS for c in uid)
         if bad or any(c.isspace() or not c.isprintable() for c in uid):
@@ -165,28 +176,43 @@ def _check_ids(ids: Sequence[str]) -> tuple[str, ...]:
     return tuple(ids)
 
 
-def _check_output(opts: RpcOptions, ids: tuple[str, ...]) -> None:
+def check_output(opts: RpcOptions, ids: tuple[str, ...]) -> None:
     assert opts.save_fs is not None
     if len(ids) > 1:
         raise InputError("--save-fs keeps one unit's file system: give one --id with it")
     inputs = [(n, p) for n, p in (("--fs-image", opts.fs_image), ("--ca-file", opts.ca_file)) if p]
-    refuse_clobbering([("--save-fs", opts.save_fs)], inputs)
+    outputs = [("--save-fs", opts.save_fs)]
+    if opts.api_key_file is not None:
+        outputs.append(("--api-key-file", opts.api_key_file))
+    refuse_clobbering(outputs, inputs)
     parent = opts.save_fs.parent
     if not parent.is_dir():
         raise InputError("no such directory to write the file system to", path=str(parent))
 
 
-def _check_board(board: Board) -> None:
+def check_board(board: Board, option: str = "--rpc") -> None:
+    """Refuse a board whose units the ``option`` (--rpc: Mongoose OS; --mdash: mDash)
+    does not serve, naming the option that does."""
     name = board.firmware.name if board.firmware else None
-    if name != "mongoose-os":
-        raise InputError(
-            f"--rpc serves Mongoose OS RPC; board {board.name} runs "
-            f"{name or 'no firmware the tool knows'}",
-            hint="a Mongoose OS board: --board mongoose-os-esp32 or mongoose-os-esp32-spiffs",
-        )
+    wanted = "mdash" if option == "--mdash" else "mongoose-os"
+    if name == wanted:
+        return
+    if wanted == "mongoose-os":
+        what = "--rpc serves Mongoose OS RPC"
+        hint = "a Mongoose OS board: --board mongoose-os-esp32 or mongoose-os-esp32-spiffs"
+    else:
+        what = "--mdash serves mDash units through mDash's REST API"
+        hint = "an mDash board: --board mdash-arduino"
+    if name == "mdash" and wanted != name:
+        hint += "; its units answer through mDash's cloud: --mdash http://127.0.0.1:0"
+    elif name == "mongoose-os" and wanted != name:
+        hint += "; a Mongoose OS unit answers RPC itself: --rpc http://127.0.0.1:0"
+    raise InputError(
+        f"{what}; board {board.name} runs {name or 'no firmware the tool knows'}", hint=hint
+    )
 
 
-def _initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
+def initial_image(board: Board, opts: RpcOptions) -> tuple[bytes, str]:
     """The file system every unit starts with, and where its CA file came from."""
     target = board.file_system(BOARD_SPELLING)
     ca_path = target.ca_path

@@ -1,6 +1,6 @@
 """``esp-cabundle virtual-unit``: a virtual ESP32 to rehearse on, or to test scripts with:
-in download mode for the bench commands, or (``--rpc``) a Mongoose OS unit in the field
-for ``push``."""
+in download mode for the bench commands, or for ``push`` in the field: (``--rpc``) a
+Mongoose OS unit, or (``--mdash``) mDash units behind mDash's REST API."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from ..ui import note
 from ..virtual import VirtualESP32
 from ..virtual.boards import board_image, dump_image
 from ._usage import split_option, typed_words, usage_error, with_option
+from ._virtual_mdash import serve_mdash_units
 from ._virtual_rpc import DEFAULT_ID, RpcOptions, serve_rpc_units
 from .options import Mac, Name, board_option, file_option, output_path
 
@@ -39,6 +40,7 @@ _FIELD_ONLY = {
     "ca_file": "--ca-file",
     "fs_image": "--fs-image",
     "save_fs": "--save-fs",
+    "api_key_file": "--api-key-file",
 }
 
 
@@ -86,22 +88,30 @@ _FIELD_ONLY = {
     "serves /rpc there (port 0: any free one). It prints push's options to reach it.",
 )
 @click.option(
+    "--mdash",
+    type=Name("URL"),
+    metavar="URL",
+    help="Be mDash units (Arduino) in the field instead, behind mDash's REST API served "
+    "at http://HOST:PORT/api/v2 (port 0: any free one), for 'push --mdash'. It prints "
+    "push's options to reach them, the API key's file among them.",
+)
+@click.option(
     "--id",
     "ids",
     type=Name("device id"),
     multiple=True,
     metavar="ID",
-    help=f"With --rpc: the unit's device id (default {DEFAULT_ID}); repeat for several "
-    "units (over HTTP or WebSocket one port each, counting up from PORT).",
+    help=f"With --rpc or --mdash: the unit's device id (default {DEFAULT_ID}); repeat for "
+    "several units (--rpc over HTTP or WebSocket: one port each, counting up from PORT).",
 )
 @file_option(
     "--ca-file",
-    help="With --rpc: the CA file the unit starts with (default: DST Root CA X3, as the "
+    help="With --rpc or --mdash: the CA file the unit starts with (default: DST Root CA X3, as the "
     "units that went dark shipped).",
 )
 @file_option(
     "--fs-image",
-    help="With --rpc: start from this LittleFS or SPIFFS image (e.g. 'esp-cabundle read "
+    help="With --rpc or --mdash: start from this LittleFS or SPIFFS image (e.g. 'esp-cabundle read "
     "--partition fs_0' of a real unit) instead of the board's factory file system; one "
     "the board's firmware would not mount (another file system or profile) is refused.",
 )
@@ -109,8 +119,15 @@ _FIELD_ONLY = {
     "--save-fs",
     type=output_path(),
     metavar="FILE",
-    help="With --rpc and one --id: when stopped, write the unit's file system here (mode "
-    "0600). Nothing else is ever written.",
+    help="With --rpc or --mdash and one --id: when stopped, write the unit's file system "
+    "here (mode 0600). Nothing else is written but --mdash's API key file, removed when stopped.",
+)
+@click.option(
+    "--api-key-file",
+    type=output_path(),
+    metavar="FILE",
+    help="With --mdash: write the API key it makes to this new file (mode 0600) instead "
+    "of a private temporary one; removed when it stops. The key is never printed.",
 )
 @click.pass_context
 def virtual_unit(
@@ -122,10 +139,12 @@ def virtual_unit(
     listen: str,
     rfc2217: bool,
     rpc: str | None,
+    mdash: str | None,
     ids: tuple[str, ...],
     ca_file: Path | None,
     fs_image: Path | None,
     save_fs: Path | None,
+    api_key_file: Path | None,
 ) -> None:
     """Start a virtual ESP32 in download mode and print its port URL; Ctrl-C stops it.
 
@@ -141,6 +160,11 @@ def virtual_unit(
     how many calls it answered (its call log keeps only the last 1000) and whether its
     CA file changed.
 
+    With --mdash it is instead mDash units (--board, default mdash-arduino) behind
+    mDash's REST API, which 'push --mdash' reaches: the device list and the RPC relay,
+    open only to an API key it makes (written to a 0600 file, never printed, refused
+    401 without it). Stopped, it says the same per unit.
+
     \b
     Examples:
       esp-cabundle virtual-unit --board mdash-arduino
@@ -151,6 +175,8 @@ def virtual_unit(
           --ca-file old-ca.pem
       esp-cabundle virtual-unit --rpc http://127.0.0.1:8080 --id dev-2 \\
           --save-fs dev-2.bin
+      esp-cabundle virtual-unit --mdash http://127.0.0.1:8090 --id m-1 \\
+          --id m-2 --api-key-file mdash.key
     """
 
     given = [
@@ -158,20 +184,35 @@ def virtual_unit(
         for name, flag in (*_SERIAL_ONLY.items(), *_FIELD_ONLY.items())
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
     ]
-    if rpc is not None:
+    if rpc is not None and mdash is not None:
+        raise InputError(
+            "give --rpc URL (a Mongoose OS unit) or --mdash URL (mDash units), not both"
+        )
+    if rpc is not None or mdash is not None:
+        flag = "--rpc" if rpc is not None else "--mdash"
         serial = [g for g in given if g in _SERIAL_ONLY.values()]
         if serial:
             raise InputError(
-                f"{serial[0]} is for a unit in download mode; with --rpc the URL says where "
-                "it answers",
+                f"{serial[0]} is for a unit in download mode; with {flag} the URL says "
+                "where it answers",
                 hint="--fs-image FILE starts it from a file system (esp-cabundle read --partition)",
             )
-        opts = RpcOptions(rpc, ids, board, ca_file, fs_image, save_fs)
-        serve_rpc_units(opts, wait_for_signal)
+        if rpc is not None and api_key_file is not None:
+            raise InputError(
+                "--api-key-file is for --mdash: a Mongoose OS unit over --rpc asks for no key"
+            )
+        url = rpc if rpc is not None else str(mdash)
+        opts = RpcOptions(url, ids, board, ca_file, fs_image, save_fs, api_key_file)
+        if rpc is not None:
+            serve_rpc_units(opts, wait_for_signal)
+        else:
+            serve_mdash_units(opts, wait_for_signal)
         return
     field = [g for g in given if g in _FIELD_ONLY.values()]
     if field:
-        raise InputError(f"{field[0]} is for a unit in the field: give --rpc URL with it")
+        raise InputError(
+            f"{field[0]} is for a unit in the field: give --rpc URL or --mdash URL with it"
+        )
     if board is not None and dump is not None:
         raise InputError(
             "give --board NAME or --dump FILE, not both: the unit holds the board's "

@@ -1,0 +1,183 @@
+"""``virtual-unit --mdash``: mDash units (Arduino), held in memory, behind mDash's REST
+API on this machine (:class:`~esp_cabundle.virtual.mdash_cloud.MdashCloud`), for ``push
+--mdash`` to reach. Like mDash it opens only to its API key: one made at start, written
+to a new file (mode 0600) that the first line names and removed when it stops; the key
+itself is never printed. Everything else is ``--rpc``'s (:mod:`._virtual_rpc`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from ..boards import load_board
+from ..errors import InputError, OutputError
+from ..fileio import PRIVATE, write_atomic
+from ..fs import open_image
+from ..push.urls import split_url
+from ..redact import remember
+from ..spelling import BOARD_SPELLING
+from ..text import plural
+from ..ui import note
+from ..virtual.rpc import MdashUnit
+from ._usage import example_line, typed_words, url_in_line
+from ._virtual_rpc import (
+    DEFAULT_ID,
+    RpcOptions,
+    change_line,
+    check_board,
+    check_ids,
+    check_output,
+    initial_image,
+)
+
+__all__ = ["DEFAULT_MDASH_BOARD", "serve_mdash_units"]
+
+DEFAULT_MDASH_BOARD = "mdash-arduino"
+_EXAMPLE = "http://127.0.0.1:8080"
+_KEY_NAME = "mdash-api-key"  # in a private folder of its own when no --api-key-file
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    host: str
+    port: int
+
+
+def serve_mdash_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
+    """Check everything, write the key, start the API, print push's options for it,
+    ``wait()`` for the stop signal, then report what changed on each unit (and save its
+    file system when asked); the key file is removed whatever happens."""
+    # deferred: http.server and its threads are for --mdash only, not the serial unit
+    from ..virtual.mdash_cloud import MdashCloud
+
+    where = _parse_url(opts.url)
+    ids = check_ids(opts.ids or (DEFAULT_ID,))
+    if opts.save_fs is not None:
+        check_output(opts, ids)
+    _check_key_file(opts)
+    board = load_board(opts.board or DEFAULT_MDASH_BOARD)
+    check_board(board, "--mdash")
+    ca_path = board.file_system(BOARD_SPELLING).ca_path
+    image, origin = initial_image(board, opts)
+    version = board.version or (board.firmware.default if board.firmware else "1.2.14")
+    # mDash's Sys.GetInfo: fw_version is MDASH_VERSION "-" framework (src/mDash.c)
+    units = [MdashUnit(uid, open_image(image), fw_version=f"{version}-Arduino") for uid in ids]
+    before = {u.unit_id: u.image.read(ca_path) for u in units}
+    name = board.full_name if board.version_given else board.name
+    key = secrets.token_urlsafe(24)
+    remember(key)  # never shown, whatever message might quote it
+    with _key_file(key, opts.api_key_file) as key_path:
+        cloud = MdashCloud(units, key, host=where.host, port=where.port)
+        try:
+            line = f"--mdash {cloud.url} --api-key-file {shlex.quote(str(key_path))}"
+            click.echo(line)  # the first line: push's options to reach the units
+            note(
+                f"virtual mDash unit{'s' if len(ids) > 1 else ''} {', '.join(ids)} (board "
+                f"{name}; {ca_path}: {origin}) behind mDash's REST API at {cloud.url}, "
+                f"which refuses (401) any request without the API key in {key_path} "
+                "(mode 0600; removed when it stops); Ctrl-C stops it\n  push to it (a "
+                "rehearsal: --server YOUR-HOST in place of --allow unjudged judges the "
+                f"CA): esp-cabundle push {line} --board {name} --bundle ca.pem "
+                "--allow unjudged"
+            )
+            wait()
+        finally:
+            cloud.close()
+    for unit in units:
+        now = unit.image.read(ca_path) if unit.image.exists(ca_path) else None
+        note(f"stopped {unit.unit_id}: {change_line(ca_path, before[unit.unit_id], now, unit)}")
+    note(
+        f"mDash's API answered {plural(cloud.requests_total, 'request')}, "
+        f"{cloud.refused} refused without the API key; {key_path} removed"
+    )
+    if opts.save_fs is not None:
+        write_atomic(opts.save_fs, units[0].image_bytes(), mode=PRIVATE)
+        note(f"wrote {units[0].unit_id}'s file system to {opts.save_fs}")
+
+
+def _parse_url(text: str) -> _Where:
+    """Where the API listens: http://HOST[:PORT] (port 0: any free one), with no path
+    but mDash's own ``/api/v2``."""
+    parts = split_url(text, "--mdash", example=_EXAMPLE, any_port=True)
+    scheme = parts.scheme.lower()
+    if scheme != "http":
+        why = "no TLS: it listens on this machine" if scheme == "https" else ""
+        raise InputError(
+            f"--mdash: the virtual mDash serves http://, not {scheme or 'no'}://",
+            hint=_mended(text, why=why),
+        )
+    if not parts.hostname:
+        raise InputError("--mdash: the URL names no host", hint=_mended(text))
+    if parts.username or parts.password:
+        raise InputError(
+            "--mdash: give no user or key in the URL: the virtual mDash makes its own key",
+            hint="push reads it from the file the first line names (--api-key-file)",
+        )
+    if parts.path.rstrip("/") not in ("", "/api/v2") or parts.query or parts.fragment:
+        raise InputError("--mdash: give no path: the API is served at /api/v2")
+    return _Where(parts.hostname, parts.port if parts.port is not None else 80)
+
+
+def _mended(url: str, *, why: str = "") -> str:
+    """The line as typed, ``--mdash url`` given http:// and a host on this machine if it
+    names none."""
+    words, _ = url_in_line(
+        typed_words(), "--mdash", url, "http", host="127.0.0.1:8080", path="/api/v2"
+    )
+    return example_line(words, why=why)
+
+
+def _check_key_file(opts: RpcOptions) -> None:
+    """A named key file must be new (a key is never written over a file the user has)
+    and in a folder that exists, and not where --save-fs writes."""
+    path = opts.api_key_file
+    if path is None:
+        return
+    if os.path.lexists(path):
+        raise InputError(
+            "--api-key-file: the file exists; the virtual mDash writes a new key to a new "
+            "file (and removes it when it stops)",
+            path=str(path),
+            hint="name a file that does not exist, or leave --api-key-file out (a private "
+            "temporary file is named on the first line)",
+        )
+    if not path.parent.is_dir():
+        raise InputError("no such directory to write the API key to", path=str(path.parent))
+    if opts.save_fs is not None and path.resolve() == opts.save_fs.resolve():
+        raise InputError("--api-key-file and --save-fs name the same file: give two")
+
+
+@contextlib.contextmanager
+def _key_file(key: str, named: Path | None) -> Iterator[Path]:
+    """``key`` in a new file, mode 0600 (``named``, or one in a new private folder),
+    removed on leaving."""
+    folder = None
+    if named is None:
+        folder = Path(tempfile.mkdtemp(prefix="esp-cabundle-mdash-"))  # mode 0700
+        path = folder / _KEY_NAME
+    else:
+        path = named
+    try:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
+        except OSError as e:  # made since it was checked, or not writable there
+            raise OutputError(f"cannot write the API key file {path} ({e.strerror or e})") from None
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(key + "\n")
+            yield path
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
