@@ -138,7 +138,7 @@ def _mended(url: str, *, why: str = "") -> str:
 
 def _check_key_file(opts: RpcOptions) -> None:
     """A named key file must be new (a key is never written over a file the user has)
-    and in a folder that exists, and not where --save-fs writes."""
+    and in a folder that exists (one --save-fs also names is refused by check_output)."""
     path = opts.api_key_file
     if path is None:
         return
@@ -152,8 +152,6 @@ def _check_key_file(opts: RpcOptions) -> None:
         )
     if not path.parent.is_dir():
         raise InputError("no such directory to write the API key to", path=str(path.parent))
-    if opts.save_fs is not None and path.resolve() == opts.save_fs.resolve():
-        raise InputError("--api-key-file and --save-fs name the same file: give two")
 
 
 @contextlib.contextmanager
