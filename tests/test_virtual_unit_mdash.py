@@ -129,6 +129,25 @@ def test_the_file_system_saved_holds_the_new_ca_and_every_other_file(
     assert (tmp_path / "old-ca.pem").read_bytes() == OLD_CA  # its input, untouched
 
 
+def test_the_push_line_it_prints_runs_as_printed(
+    start_unit: Start, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line "push to it: esp-cabundle push ..." runs when copied beside a ca.pem
+    (here as a dry run): no --allow unjudged needed, the board's server judges the CA."""
+    write_ca(tmp_path)
+    unit = start_unit("--mdash", "http://127.0.0.1:0", "--id", "m-1", cwd=tmp_path)
+    assert unit.proc.stderr is not None
+    said = unit.proc.stderr.readline() + unit.proc.stderr.readline()
+    line = said.split("): esp-cabundle ", 1)[1].strip()
+    assert line.startswith(f"push {unit.line} ") and "unjudged" not in line, said
+    monkeypatch.chdir(tmp_path)  # where the line is typed: beside its ca.pem
+    monkeypatch.delenv("MDASH_API_KEY", raising=False)
+    r = CliRunner().invoke(cli, [*shlex.split(line), "--dry-run"])
+    assert r.exit_code == 0 and "m-1   would-write" in r.stdout, r.output
+    code, err = unit.stop(signal.SIGTERM)
+    assert code == 0, err
+
+
 def test_a_wrong_key_is_refused_401_as_mdash_refuses_it(start_unit: Start, tmp_path: Path) -> None:
     """No key, a wrong one, the right one in the wrong place: 401 with mDash's error
     object, the units never reached; push with a wrong key file stops at the device list

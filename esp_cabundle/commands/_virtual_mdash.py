@@ -84,10 +84,9 @@ def serve_mdash_units(opts: RpcOptions, wait: Callable[[], None]) -> None:
                 f"virtual mDash unit{'s' if len(ids) > 1 else ''} {', '.join(ids)} (board "
                 f"{name}; {ca_path}: {origin}) behind mDash's REST API at {cloud.url}, "
                 f"which refuses (401) any request without the API key in {key_path} "
-                "(mode 0600; removed when it stops); Ctrl-C stops it\n  push to it (a "
-                "rehearsal: --server YOUR-HOST in place of --allow unjudged judges the "
-                f"CA): esp-cabundle push {line} --board {name} --bundle ca.pem "
-                "--allow unjudged"
+                "(mode 0600; removed when it stops); Ctrl-C stops it\n  push to it (the "
+                "board's server judges the CA, as for the real fleet): esp-cabundle push "
+                f"{line} --board {name} --bundle ca.pem"
             )
             wait()
         finally:
