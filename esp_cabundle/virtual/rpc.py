@@ -1,8 +1,8 @@
 """Virtual units in the field: the RPC file services of Mongoose OS and mDash on top
 of the project's own LittleFS and SPIFFS images, held in memory, so every result can be
 mounted and checked file by file. ``esp-cabundle virtual-unit --rpc`` serves one to
-rehearse ``push`` on (:mod:`.rpc_links` carries the frames); the test suite pushes to
-fleets of them.
+rehearse ``push`` on (:mod:`.rpc_links` carries the frames), ``--mdash`` mDash units
+behind mDash's REST API (:mod:`.mdash_cloud`); the test suite pushes to fleets of them.
 
 One simulator per frame shape, each faithful to the public source it names:
 

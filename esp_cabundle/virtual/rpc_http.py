@@ -1,8 +1,8 @@
 """One virtual unit's ``/rpc`` over HTTP as a Mongoose OS unit serves it: mongoose
 6.18's request parser (the version ``mongoose-os-libs/mongoose`` builds), rpc-common's
 ``mgos_rpc_http_handler`` and ``mg_rpc_channel_http``. :class:`~.rpc_links.LanUnitServer`
-serves it; :class:`LoopbackServer` and :class:`JsonHandler` also serve the test suite's
-mDash stand-in.
+serves it; :class:`LoopbackServer` and :class:`JsonHandler` also serve mDash's REST API
+(:mod:`.mdash_cloud`).
 
 What the unit does with a request, and so what this does:
 
@@ -77,7 +77,7 @@ class Lan(Protocol):
 
 
 class JsonHandler(http.server.BaseHTTPRequestHandler):
-    """A request handler that logs nothing and answers JSON (the mDash stand-in's)."""
+    """A request handler that logs nothing and answers JSON (mDash's API's)."""
 
     protocol_version = "HTTP/1.1"
 

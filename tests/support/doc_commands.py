@@ -423,6 +423,9 @@ class BackgroundUnits:
         if "--rpc" in argv:
             self._start_rpc(cmd, argv, cwd)
             return True
+        if "--mdash" in argv:
+            self._start_mdash(cmd, argv, cwd)
+            return True
         assert "--listen" in argv, f"{cmd.source}: name the port, so later lines can use it"
         at = argv.index("--listen") + 1
         host, _, port = argv[at].rpartition(":")
@@ -449,6 +452,17 @@ class BackgroundUnits:
         assert urls and line.startswith(f"--rpc {parts.scheme}://"), f"{cmd.source}: {line!r}"
         for n, url in enumerate(urls):
             self._urls[f"{parts.scheme}://{parts.hostname}:{(parts.port or 80) + n}/rpc"] = url
+
+    def _start_mdash(self, cmd: Command, argv: list[str], cwd: Path) -> None:
+        """``--mdash http://HOST:PORT``: on a free port; the API's URL it prints (with
+        ``/api/v2``) replaces the documented one. Its key file is written where named."""
+        at = argv.index("--mdash") + 1
+        parts = urlsplit(argv[at])
+        argv[at] = f"http://{parts.hostname}:0"
+        line = self._spawn(argv, cwd)
+        printed = shlex.split(line)
+        assert printed[:1] == ["--mdash"] and "--api-key-file" in printed, f"{cmd.source}: {line!r}"
+        self._urls[f"http://{parts.hostname}:{parts.port or 80}/api/v2"] = printed[1]
 
     def _spawn(self, argv: list[str], cwd: Path) -> str:
         """Start ``virtual-unit ARGV``; the first line it prints."""
@@ -487,7 +501,9 @@ MDASH_UNITS = ("device1", "device2", "device3")
 class FleetStandIns:
     """Stand-ins for the fleet links that ``push`` commands name, started on first use.
 
-    - ``--mdash [URL]`` reaches the mDash REST stand-in (support/fleet_links.py; mDash
+    - ``--mdash [URL]``, unless the URL is on 127.0.0.1 already (a background
+      ``virtual-unit --mdash`` of the README serves it), reaches the mDash REST
+      stand-in (support/fleet_links.py; mDash
       units ``device1``-``device3``, API key :data:`MDASH_KEY`, which the caller puts in
       ``MDASH_API_KEY``) and gets ``--server mdash.net`` unless it names a server, so the
       gate still checks the units' connection to mdash.net from ``chains/mdash.net.pem``;
@@ -510,7 +526,8 @@ class FleetStandIns:
         return bool(_MQTT_RE.search(text)) and mosquitto_binary() is None
 
     def __call__(self, text: str) -> str:
-        if _MDASH_RE.search(text):
+        m = _MDASH_RE.search(text)
+        if m and urlsplit([*m.group(0).split(), ""][1]).hostname != "127.0.0.1":
             url = self._mdash_url()
             extra = "" if "--server" in text else " --server mdash.net"
             text = _MDASH_RE.sub(lambda m: f"--mdash {url}{extra}", text, count=1)
