@@ -244,3 +244,26 @@ def test_an_mdash_board_over_rpc_is_pointed_at_mdash(in_tmp: Path) -> None:
     assert "board mdash runs mdash" in r.stderr
     assert "--mdash http://127.0.0.1:0" in r.stderr, r.stderr
     assert list(in_tmp.iterdir()) == []
+
+
+def test_a_failed_request_is_recorded_not_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A request whose handling fails (here a unit that raises; in use, a client gone
+    before its answer) was a traceback on the serving terminal: now recorded in
+    ``errors``, the connection closed, the API still serving."""
+    from support.fleet import mdash_unit
+
+    unit = mdash_unit("m-1")
+    cloud = MdashCloud([unit], "k3y")
+    try:
+
+        def boom(frame: bytes) -> bytes:
+            raise RuntimeError("boom")
+
+        unit.handle = boom  # type: ignore[method-assign]
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            call(f"{cloud.url}/devices/m-1/rpc/FS.List", key="k3y", body=b"{}")
+        assert call(f"{cloud.url}/devices", key="k3y")[0] == 200  # still serving
+    finally:
+        cloud.close()
+    assert cloud.errors == ["RuntimeError: boom"] and cloud.error_count == 1
+    assert "Traceback" not in capsys.readouterr().err
