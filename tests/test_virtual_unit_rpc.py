@@ -332,3 +332,39 @@ def test_a_bad_rpc_url_is_mended_in_the_line_typed(
     url = next(w.removeprefix("--rpc=") for w in shlex.split(said.partition(" (")[0])
                if "://" in w)  # fmt: skip
     assert _parse_url(url).host == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--board", "mongoose-os-esp32"],
+        ["--rpc", "http://127.0.0.1:0"],
+        ["--mdash", "http://127.0.0.1:0"],
+    ],
+)
+def test_the_stop_signals_are_handled_when_the_first_line_is_printed(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A script reads the first line and may stop the unit at once: the handlers were
+    installed after that line, so a SIGTERM then killed it without its report (a flaky
+    test under load). At the first line, each stop signal is the unit's own."""
+    import click
+
+    seen: list[object] = []
+    echo = click.echo
+
+    def first_line(message: Any = None, *a: Any, **kw: Any) -> None:
+        if not seen:
+            seen.extend(signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
+            defaults = (signal.SIG_DFL, signal.default_int_handler, signal.SIG_IGN)
+            if not any(h in defaults for h in seen):
+                signal.raise_signal(signal.SIGTERM)  # handled: the unit stops and reports
+        echo(message, *a, **kw)
+
+    monkeypatch.setattr(click, "echo", first_line)  # the first echo is the first line
+    r = CliRunner().invoke(cli, ["virtual-unit", *args])
+    assert seen, r.output
+    defaults = (signal.SIG_DFL, signal.default_int_handler, signal.SIG_IGN)
+    assert not any(h in defaults for h in seen), seen
+    assert r.exit_code == 0, r.output
+    assert "stopped" in r.stderr, r.stderr

@@ -4,8 +4,10 @@ Mongoose OS unit, or (``--mdash``) mDash units behind mDash's REST API."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -203,10 +205,11 @@ def virtual_unit(
             )
         url = rpc if rpc is not None else str(mdash)
         opts = RpcOptions(url, ids, board, ca_file, fs_image, save_fs, api_key_file)
-        if rpc is not None:
-            serve_rpc_units(opts, wait_for_signal)
-        else:
-            serve_mdash_units(opts, wait_for_signal)
+        with _stop_signals():  # before the units start and their first line is printed
+            if rpc is not None:
+                serve_rpc_units(opts, wait_for_signal)
+            else:
+                serve_mdash_units(opts, wait_for_signal)
         return
     field = [g for g in given if g in _FIELD_ONLY.values()]
     if field:
@@ -249,12 +252,13 @@ def virtual_unit(
     except OSError as e:
         raise InputError(f"cannot listen on {host}:{port} ({e.strerror or e})") from e
     try:
-        click.echo(unit.url)  # the first line: what --port takes
-        note(
-            f"virtual {unit.chip.name} ({what}, MAC {mac}) in download mode at {unit.url}; "
-            "Ctrl-C stops it"
-        )
-        wait_for_signal()
+        with _stop_signals():
+            click.echo(unit.url)  # the first line: what --port takes
+            note(
+                f"virtual {unit.chip.name} ({what}, MAC {mac}) in download mode at "
+                f"{unit.url}; Ctrl-C stops it"
+            )
+            wait_for_signal()
     finally:
         unit.stop()
     s = unit.stats
@@ -265,21 +269,32 @@ def virtual_unit(
     )
 
 
-def wait_for_signal() -> None:
-    """Return once SIGINT (Ctrl-C), SIGTERM or SIGHUP arrives: the way a virtual unit is stopped,
-    so it returns normally (exit 0) and reports what it saw."""
-    stop = threading.Event()
+_stop = threading.Event()
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[None]:
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the unit from before its first line is
+    printed: a script that read the line and stopped it at once met Python's own
+    handlers (exit 130, or killed without its report)."""
+    _stop.clear()
 
     def handler(signum: int, frame: object) -> None:
-        stop.set()
+        _stop.set()
 
     previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
     try:
-        while not stop.wait(0.2):
-            pass
+        yield
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def wait_for_signal() -> None:
+    """Return once a stop signal has arrived (:func:`_stop_signals`): the way a virtual
+    unit is stopped, so it returns normally (exit 0) and reports what it saw."""
+    while not _stop.wait(0.2):
+        pass
 
 
 def _listen(text: str) -> tuple[str, int]:
