@@ -250,6 +250,18 @@ def forecast(
             evs = [e for e in events[when] if e.sha256 in on_path] or events[when]
             changes.append(Change(when, v, tuple(evs)))
         prev = v
+
+    # An undated chain refused only for a certificate sent ahead, valid only after the
+    # horizon (no event flips it): it fails until then only if nothing else fails it,
+    # the verdict with those dates ignored passing (as ``baseline`` tells a dated chain).
+    ahead_only = (
+        not (renews or changes or start.ok)
+        and born is not None
+        and born > until
+        and verifier.verify(
+            chain, profile, at=at, undated=frozenset(c.der for c in early), hostname=hostname
+        ).ok
+    )
     if changes:
         note = ""
     elif start.ok:
@@ -257,7 +269,7 @@ def forecast(
             f"No certificate on the trust side expires or appears before "
             f"{until.date().isoformat()} in a way that changes the verdict."
         )
-    elif born is not None and (prev is start or (not renews and born > until)):
+    elif born is not None and (prev is start or ahead_only):
         note = (
             f"A certificate the server sends is not valid before {born.date().isoformat()}, "
             f"after {until.date().isoformat()}: the chain fails until then."

@@ -1,0 +1,58 @@
+"""The forecast of a chain with no ``# captured:`` line says what the dated one says.
+
+- A leaf sent ahead (valid only after the horizon) of a chain the bundle does not trust
+  fails throughout, not "until then": the note said the early certificate was the only
+  reason, as a dated chain's never did.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from tests.support.verify_pki import mint
+
+UTC = timezone.utc
+ROOT = mint("Ahead Root", not_after=datetime(2040, 1, 1, tzinfo=UTC))
+OTHER = mint("Unrelated Root", not_after=datetime(2040, 1, 1, tzinfo=UTC))
+AHEAD = mint(
+    "ahead.example",
+    ROOT,
+    ca=False,
+    san="ahead.example",
+    not_before=datetime(2030, 1, 1, tzinfo=UTC),
+    not_after=datetime(2031, 1, 1, tzinfo=UTC),
+)
+UNTIL_THEN = "A certificate the server sends is not valid before 2030-01-01"
+THROUGHOUT = "The chain fails throughout; no date makes it pass."
+
+
+def _check(runner: CliRunner, bundle: str, *extra: str) -> tuple[str, str]:
+    args = ["check", "--bundle", bundle, "--chain", "ahead.pem", "--until", "2028-01-01"]
+    args += ["--device", "mbedtls-clock", *extra]
+    text = runner.invoke(cli, args)
+    assert text.exit_code == 1, text.output
+    doc = runner.invoke(cli, [*args, "--json"])
+    assert doc.exit_code == 1, doc.output
+    (res,) = json.loads(doc.stdout)["results"]
+    return " ".join(text.stdout.split()), res["note"]
+
+
+def test_an_undated_chain_sent_ahead_and_untrusted_fails_throughout(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    (in_tmp / "ca.pem").write_bytes(ROOT.pem)
+    (in_tmp / "other.pem").write_bytes(OTHER.pem)
+    (in_tmp / "ahead.pem").write_bytes(AHEAD.pem)
+    # Trusted: only the early leaf is at fault, it fails until then.
+    said, note = _check(runner, "ca.pem")
+    assert note.startswith(UNTIL_THEN) and UNTIL_THEN in said, said
+    # Not trusted: no date makes it pass, as the same file with a capture date says.
+    said, note = _check(runner, "other.pem")
+    assert note == THROUGHOUT and THROUGHOUT in said and UNTIL_THEN not in said, said
+    (in_tmp / "ahead.pem").write_bytes(b"# captured: 2026-01-01\n" + AHEAD.pem)
+    assert _check(runner, "other.pem")[1] == THROUGHOUT
