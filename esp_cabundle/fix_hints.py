@@ -156,8 +156,8 @@ def _sent_fixes(v: Verdict, path: Sequence[PathStep]) -> str | None:
 def undated_advice(r: ItemResult) -> str | None:
     """What a chain with no capture date, whose certificates expire before the date
     checked or within the horizon, lacks, and the line that dates it or how to refresh
-    it: the one wording of :attr:`.check.ItemResult.undated_note` and :func:`fix_hint`
-    (None: none undated)."""
+    it: the wording of :attr:`.check.ItemResult.undated_note`, said once (:func:`fix_hint`
+    points to it; build's refusal lists the note) (None: none undated)."""
     n = len(r.timeline.undated)
     if not n:
         return None
@@ -179,11 +179,12 @@ def undated_advice(r: ItemResult) -> str | None:
     )
 
 
-def _stale_chain(r: ItemResult) -> str | None:
+def _stale_chain(r: ItemResult, *, roots: bool) -> str | None:
     """What to do about a saved chain whose certificates after the leaf are a chain a
     shipped roadmap says servers stopped sending before the date checked (R11 after
     2026-05-28): refresh it and check again, not add roots for a chain no server sends
-    (None: not a saved chain, or not one the roadmaps tell stale)."""
+    (``roots``: the roots were at fault) nor have the server renew certificates it no
+    longer sends (None: not a saved chain, or not one the roadmaps tell stale)."""
     if r.item.periods:  # a roadmap's own chains: their steps are the news
         return None
     # deferred: reading the roadmaps parses YAML and certificates, needed only when
@@ -201,8 +202,8 @@ def _stale_chain(r: ItemResult) -> str | None:
     return (
         f"{r.item.name}: its saved chain {shown_path(r.item.chain.source)} is stale: it "
         f"holds {' <- '.join(sent)}, the {known.roadmap} chain {known.name}, which servers "
-        f"sent only until {known.end.date().isoformat()}: {refresh}, then check again "
-        "(roots added for a chain no server sends fix nothing)"
+        f"sent only until {known.end.date().isoformat()}: {refresh}, then check again"
+        + (" (roots added for a chain no server sends fix nothing)" if roots else "")
     )
 
 
@@ -239,7 +240,7 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
         if v.stage == "ca-parse":
             unparsed = True
         elif _roots_at_fault(v, path) or not (fixes or cross or _clock_at_fault(v)):
-            stale = _stale_chain(r)
+            stale = _stale_chain(r, roots=True)
             if stale is None:
                 roots = True
             else:  # judged on a chain servers no longer send: the roots are not the news
@@ -247,16 +248,22 @@ def fix_hint(failures: Sequence[ItemResult]) -> str:
         if cross is not None:
             name, why = _root_fix(v, *cross)
             added.setdefault(name, ([], why))[0].append(r.item.name)
-        if fixes:
+        dated = any(s.source == "chain" and s.flags & _dated(v) for s in path)
+        # An expired intermediate of a chain servers stopped sending: the saved chain is
+        # old, the server renews nothing in it.
+        stale = _stale_chain(r, roots=False) if fixes and dated else None
+        if stale is not None:
+            servers.append(stale)
+        elif fixes:
             text = (
                 f"{r.item.name}: the server's certificate is at fault, not the CA file: "
                 f"have the server send {fixes}"
             )
-            dated = any(s.source == "chain" and s.flags & _dated(v) for s in path)
             saved = shown_path(r.item.chain.source)  # as typed, as renewal_note says it
-            advice = undated_advice(r)  # not taken as renewed: nothing dates the chain
-            if dated and advice is not None:
-                text += f" ({advice})"
+            if dated and r.timeline.undated:  # its note says how to refresh or date it
+                text += (
+                    f" ({saved} has no '# captured:' date: refresh or date it, as its note says)"
+                )
             elif dated and r.item.refresh:
                 text += f" (if its saved chain {saved} is old, {r.item.refresh})"
             servers.append(text)

@@ -140,10 +140,15 @@ def _refusal(
         )
     return CheckFailed(
         f"the CA would {' and '.join(parts)}; nothing written",
-        violations=report.failure_lines(),
+        # The undated notes the hint points to (check prints them with each result).
+        violations=(*report.failure_lines(), *_undated_notes(report)),
         hint=f"{hint}, or pass {skip_option} to write anyway",
         report=report,
     )
+
+
+def _undated_notes(report: CheckReport) -> tuple[str, ...]:
+    return tuple(f"{r.item.name}: {n}" for r in report.failures if (n := r.undated_note))
 
 
 def _summary(

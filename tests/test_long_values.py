@@ -84,15 +84,18 @@ def test_bounded_never_cuts_prose_at_its_apostrophes() -> None:
 def test_check_hint_for_an_undated_chain_keeps_its_capture_line(
     runner: CliRunner, in_tmp: Path
 ) -> None:
-    """The real hint of an undated chain past its intermediate's expiry (R11, 2027)."""
+    """The real hint of an undated chain past its intermediate's expiry (R11, 2027): a
+    chain servers stopped sending (2026-05-28), to refresh; its note gives the line."""
     data = Path(__file__).parent / "data" / "letsencrypt"
     (in_tmp / "short.pem").write_bytes((data / "2024-r11.pem").read_bytes())
     r = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "--no-lock", "-o", "ca.pem"])
     assert r.exit_code == 0, r.output
     args = ["check", "--bundle", "ca.pem", "--chain", "short.pem", "--device", "mbedtls-clock"]
-    code, _, err = run(runner, *args, "--at", "2027-06-01")
+    code, out, err = run(runner, *args, "--at", "2027-06-01")
     assert code == 1, err
     said = " ".join(err.split())
     assert "characters)" not in said, said
-    assert "the server's certificate is at fault" in said, said
+    assert "short.pem is stale: it holds R11" in said, said
+    said = " ".join(out.split())
+    assert "characters)" not in said, said
     assert "add that date as its first line: '# captured: YYYY-MM-DD' (UTC)" in said, said

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from esp_cabundle.cli import cli
@@ -66,3 +67,31 @@ def test_a_chain_servers_still_sent_at_the_date_checked_is_not_stale(
     assert r.exit_code == 1, r.output
     hint = " ".join(r.stderr.split())
     assert "add the roots these servers chain to" in hint and "stale" not in hint, hint
+
+
+@pytest.mark.parametrize(
+    ("example", "holds", "until"),
+    [
+        ("letsencrypt-2024-short.pem", "R11", "2026-05-28"),
+        ("letsencrypt-2021-long.pem", "R3 <- ISRG Root X1", "2024-06-06"),
+    ],
+)
+def test_an_undated_stale_chain_failing_on_its_intermediate_is_to_be_refreshed(
+    in_tmp: Path, runner: CliRunner, example: str, holds: str, until: str
+) -> None:
+    """The common stale failure: the saved chain's own intermediate expires (R11 on
+    2027-03-12, R3 on 2025-09-15). The hint said to have the server renew it, though
+    servers stopped sending that chain: refresh the saved chain instead."""
+    (in_tmp / example).write_bytes((EXAMPLES / example).read_bytes())
+    r = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 0, r.output
+    args = ["check", "--bundle", "ca.pem", "--chain", example, "--until", "2034-12-31"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 1, r.output
+    hint = " ".join(r.stderr[r.stderr.index("hint:") :].split())
+    assert "the server's certificate is at fault" not in hint, hint
+    assert f"its saved chain {example} is stale: it holds {holds}" in hint, hint
+    assert f"which servers sent only until {until}: refresh it" in hint, hint
+    assert "roots added" not in hint and "add the roots" not in hint, hint
+    doc = json.loads(runner.invoke(cli, [*args, "--json"]).stdout)
+    assert " ".join(doc["hint"].split()) == hint.removeprefix("hint: ")

@@ -56,3 +56,32 @@ def test_an_undated_chain_sent_ahead_and_untrusted_fails_throughout(
     assert note == THROUGHOUT and THROUGHOUT in said and UNTIL_THEN not in said, said
     (in_tmp / "ahead.pem").write_bytes(b"# captured: 2026-01-01\n" + AHEAD.pem)
     assert _check(runner, "other.pem")[1] == THROUGHOUT
+
+
+def test_the_undated_advice_is_said_once_in_check_and_in_builds_refusal(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """The hint repeated the note's whole paragraph: it now points to the note, which
+    build's refusal lists too (its text shows no results)."""
+    root = mint("Once Root", not_after=datetime(2040, 1, 1, tzinfo=UTC))
+    leaf = mint(
+        "once.example",
+        root,
+        ca=False,
+        san="once.example",
+        not_before=datetime(2025, 1, 1, tzinfo=UTC),
+        not_after=datetime(2025, 6, 1, tzinfo=UTC),
+    )
+    (in_tmp / "root.pem").write_bytes(root.pem)
+    (in_tmp / "chains").mkdir()
+    (in_tmp / "chains" / "once.example.pem").write_bytes(leaf.pem)
+    (in_tmp / "cabundle.yaml").write_text(
+        "preset: []\nroots: [root.pem]\ndevice: mbedtls-clock\ntargets:\n  - once.example\n"
+    )
+    advice = "add that date as its first line: '# captured: YYYY-MM-DD' (UTC)"
+    pointer = "chains/once.example.pem has no '# captured:' date: refresh or date it"
+    for cmd in (["check"], ["build", "--dry-run", "--no-lock"]):
+        r = runner.invoke(cli, cmd)
+        assert r.exit_code == 1, r.output
+        said = " ".join(r.output.split())
+        assert said.count(advice) == 1 and pointer in said, said

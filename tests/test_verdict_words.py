@@ -157,15 +157,18 @@ def test_a_saved_chain_with_no_capture_date_fails_a_later_date_and_says_how_to_d
     in_tmp: Path, runner: CliRunner
 ) -> None:
     """Without its ``# captured:`` line the saved chain's expired leaf is the server's
-    fault, not taken as renewed; the hint gives the line, and with it the build passes."""
+    fault, not taken as renewed; the refusal's note gives the line (once: the hint points
+    to it), and with it the build passes."""
     _project(in_tmp, LEAF.pem + ISSUING.pem)
     at = LATER.date().isoformat()
     r = runner.invoke(cli, ["build", "--at", at, "--dry-run"])
     assert r.exit_code == 1, r.output
-    hint = " ".join(r.output[r.output.index("hint:") :].split())
+    said, hint = " ".join(r.output.split()).split(" hint: ", 1)
     assert "add the roots" not in hint, hint
     assert "chains/svc.example.pem has no '# captured:' date" in hint, hint
-    assert "'esp-cabundle chains pull'" in hint and "'# captured: YYYY-MM-DD'" in hint
+    assert "- svc.example: 'svc.example' " in said and "no '# captured:' date" in said, said
+    assert "'esp-cabundle chains pull'" in said and "'# captured: YYYY-MM-DD'" in said
+    assert "'esp-cabundle chains pull'" not in hint, hint
     r = runner.invoke(cli, ["check", "--at", at])
     assert r.exit_code == 1, r.output
     said = " ".join(r.output.split())
