@@ -85,3 +85,25 @@ def test_the_undated_advice_is_said_once_in_check_and_in_builds_refusal(
         assert r.exit_code == 1, r.output
         said = " ".join(r.output.split())
         assert said.count(advice) == 1 and pointer in said, said
+
+
+def test_no_undated_note_for_a_device_that_does_not_check_dates(
+    in_tmp: Path, runner: CliRunner
+) -> None:
+    """mbedtls-noclock passes R11 past its expiry: no "judged by its dates; refresh it"
+    note (it said so beside PASS), while mbedtls-clock keeps it."""
+    examples = Path(__file__).resolve().parents[1] / "examples" / "chains"
+    (in_tmp / "short.pem").write_bytes((examples / "letsencrypt-2024-short.pem").read_bytes())
+    r = runner.invoke(cli, ["build", "--root", "isrg-root-x1", "--no-lock", "-o", "ca.pem"])
+    assert r.exit_code == 0, r.output
+    args = ["check", "--bundle", "ca.pem", "--chain", "short.pem", "--until", "2034-12-31"]
+    r = runner.invoke(cli, [*args, "--device", "mbedtls-noclock"])
+    assert r.exit_code == 0, r.output
+    said = " ".join(r.output.split())
+    assert "PASS" in said and "judged by" not in said and "within the horizon" not in said
+    r = runner.invoke(cli, [*args, "--device", "mbedtls-noclock", "--json"])
+    (res,) = json.loads(r.stdout)["results"]
+    assert r.exit_code == 0 and res["undated_note"] is None, res
+    r = runner.invoke(cli, [*args, "--device", "mbedtls-clock", "--json"])
+    (res,) = json.loads(r.stdout)["results"]
+    assert r.exit_code == 1 and "judged by its dates" in res["undated_note"], res

@@ -166,10 +166,12 @@ def forecast(
     verifier = verifier or Verifier(trust)
     kinds = [c for i, c in enumerate(chain) if _is_rotating(c, i)]
     rotating_certs = kinds if rotate_issuing and renews else []
+    # Judged by their dates only where dates are judged: a device without a synced clock
+    # never fails them on the calendar, so there is nothing to refresh or date.
     undated_events = tuple(
         CertEvent("expires", describe_certificate(c), c.not_after, c.sha256)
         for c in kinds
-        if not renews and c.not_after < until
+        if not renews and profile.clock == "synced" and c.not_after < until
     )
     rotating = tuple(
         CertEvent("expires", describe_certificate(c), c.not_after, c.sha256) for c in rotating_certs
