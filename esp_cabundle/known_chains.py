@@ -3,9 +3,11 @@
 A chain file with no ``# captured:`` line gives no date it was seen sent, so nothing in it
 is taken as renewed (README). A CA's published chain without a leaf (as
 ``examples/chains/`` holds) that is exactly a roadmap chain servers still send is dated
-by that roadmap: seen sent when it was last reviewed. One servers stopped sending is
-not: they moved on to another chain, and its intermediates are not renewed. A saved
-chain whose certificates after the leaf are a chain servers stopped sending is stale:
+by that roadmap: seen sent when it was last reviewed, if servers still sent it then (no
+end, or one announced after the review: :attr:`KnownChain.seen`). One servers had
+stopped sending by then is not: they moved on to another chain, and its intermediates
+are not renewed. A saved chain whose certificates after the leaf are a chain servers
+stopped sending is stale:
 :func:`.fix_hints.fix_hint` says to refresh it, not to add roots for a chain no server
 sends any more.
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .certs import Certificate
 from .roadmaps import load_roadmap, roadmap_names
@@ -26,7 +28,7 @@ __all__ = ["KnownChain", "known_chain", "sent_after_leaf"]
 @dataclass(frozen=True, slots=True)
 class KnownChain:
     """A roadmap's chain: servers sent it from ``start`` until ``end`` (exclusive; None:
-    still sent when the roadmap was ``reviewed``)."""
+    no end announced when the roadmap was ``reviewed``)."""
 
     roadmap: str
     name: str
@@ -35,25 +37,55 @@ class KnownChain:
     reviewed: datetime | None
 
     def ended_by(self, when: datetime) -> bool:
+        """Servers had stopped sending it by ``when``: a saved copy judged then is stale
+        (its intermediates are nobody's to renew), the one rule :attr:`seen` and the
+        stale hint (:func:`.fix_hints.fix_hint`) share."""
         return self.end is not None and self.end <= when
+
+    @property
+    def seen(self) -> datetime | None:
+        """When the roadmap saw servers send it: its ``reviewed`` date, if they still did
+        then (no end, or one announced after it), so a copy dates as one captured then;
+        None when they had stopped (or the roadmap gives no review date)."""
+        if self.reviewed is None or self.ended_by(self.reviewed):
+            return None
+        return self.reviewed
+
+
+def _latest(a: KnownChain, b: KnownChain) -> KnownChain:
+    """Of two roadmaps holding one chain, the one reviewed last knows best whether
+    servers still send it (no date is oldest; a tie goes to the name sorted first), so
+    the answer does not hang on the order roadmaps are read in."""
+
+    def key(k: KnownChain) -> tuple[datetime, str]:
+        return (k.reviewed or datetime.min.replace(tzinfo=timezone.utc), k.roadmap)
+
+    ka, kb = key(a), key(b)
+    if ka[0] != kb[0]:
+        return a if ka[0] > kb[0] else b
+    return a if ka[1] <= kb[1] else b
 
 
 @functools.cache
 def _index() -> dict[tuple[bytes, ...], KnownChain]:
-    """Every shipped roadmap's chains by their DER certificates, read once: the span over
-    every server kind that sends one (the earliest start, the latest end)."""
+    """Every shipped roadmap's chains by their DER certificates, read once: within one
+    roadmap, the span over every server kind that sends one (the earliest start, the
+    latest end); across roadmaps, the one reviewed last (:func:`_latest`)."""
     out: dict[tuple[bytes, ...], KnownChain] = {}
     for name in roadmap_names():
         roadmap = load_roadmap(name)
+        own: dict[tuple[bytes, ...], KnownChain] = {}
         for server in roadmap.servers:
             for step in server.steps:
                 key = tuple(c.der for c in step.chain.certificates)
-                old = out.get(key)
+                old = own.get(key)
                 start, end = step.start, step.end
                 if old is not None:
                     start = min(start, old.start)
                     end = None if old.end is None or end is None else max(end, old.end)
-                out[key] = KnownChain(roadmap.name, step.name, start, end, roadmap.reviewed)
+                own[key] = KnownChain(roadmap.name, step.name, start, end, roadmap.reviewed)
+        for key, known in own.items():
+            out[key] = known if key not in out else _latest(out[key], known)
     return out
 
 

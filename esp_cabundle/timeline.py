@@ -218,14 +218,14 @@ class _Judge:
 
 
 def _roadmap_seen(chain: ServerChain) -> datetime | None:
-    """When a shipped roadmap, last reviewed, says servers still send ``chain`` (no leaf,
-    exactly its chain), else None."""
+    """When a shipped roadmap, last reviewed, says servers still sent ``chain`` (no leaf,
+    exactly its chain; :attr:`.known_chains.KnownChain.seen`), else None."""
     # deferred: reading the roadmaps parses YAML and certificates, needed only for a
     # chain file with no capture date
     from .known_chains import known_chain
 
     known = known_chain(chain.certificates)
-    return known.reviewed if known is not None and known.end is None else None
+    return known.seen if known is not None else None
 
 
 def judge_periods(
