@@ -163,7 +163,10 @@ def _summary(
     """``8 roots, accepted by mdash.net until 2035-06-04 under mdash-arduino rules``.
 
     "until" is the earliest date a root that a target's chain ends at expires: devices
-    that check dates stop accepting the chain then, and servers move on to other roots.
+    that check dates stop accepting the chain then, and servers move on to other roots;
+    or earlier, the date a saved chain with no capture date first fails as check's
+    forecast says (its leaf or an issuing intermediate expires, nothing renews them),
+    even past the gate's horizon: the summary claims no more than check does.
     When no device judged checks dates, no date is given (it would read as a cut-off).
     Servers ``left_out`` (the firmware verifies them without the file) are named when
     none was judged: "no targets to judge" alone reads as if none were given.
@@ -189,6 +192,7 @@ def _summary(
         for s in (r.timeline.start.trusted_root,)
         if s is not None and s.certificate is not None
     ]
+    ends += [e for r in report.results if (e := r.timeline.undated_end) is not None]
     until = f" until {min(ends).date().isoformat()}" if ends else ""
     if board is not None:
         rules = board.name

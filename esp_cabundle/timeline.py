@@ -160,6 +160,13 @@ class Timeline:
         are judged, at the date checked and in the forecast alike."""
         return self.segments[0].forecast.undated
 
+    @property
+    def undated_end(self) -> datetime | None:
+        """When the first of the undated chain's leaf and issuing intermediates expires,
+        within the horizon or not (None: dated, or dates not judged): the chain fails
+        then, so a summary claims no acceptance past it."""
+        return self.segments[0].forecast.undated_end
+
     def period_at(self, when: datetime) -> Period:
         for s in self.segments:
             if s.period.covers(when):

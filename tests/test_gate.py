@@ -181,10 +181,16 @@ def test_summary_names_targets_the_date_and_the_rules() -> None:
         X1_PEM + dumps.pem("isrg-root-x2.pem"),
         targets=[_target("letsencrypt-2024-short"), _target("letsencrypt-gen-y-rsa")],
     )
+    # R11's expiry, as check's forecast fails the undated R11 chain then (it claimed
+    # X1's, 2035-06-04, past it).
     assert ca.summary == (
-        "2 roots, accepted by letsencrypt-2024-short, letsencrypt-gen-y-rsa until 2035-06-04 "
+        "2 roots, accepted by letsencrypt-2024-short, letsencrypt-gen-y-rsa until 2027-03-12 "
         "under mbedtls-clock rules"
     )
+    assert ca.report is not None
+    (r11,) = (r for r in ca.report.results if r.item.name == "letsencrypt-2024-short")
+    assert r11.timeline.undated_end is not None
+    assert r11.timeline.undated_end.date().isoformat() == "2027-03-12"
     many = [Target(f"t{i}", chain=CHAINS / "letsencrypt-2024-short.pem") for i in range(4)]
     assert "accepted by 4 targets until" in _gate(X1_PEM, targets=many).summary
     assert _gate(X1_PEM, targets=many, check_targets=False).summary == (

@@ -259,6 +259,13 @@ def test_a_target_given_on_the_command_line_gates_too(
     src.write_bytes(X1_PEM)
     r = _run(runner, [*target.args(src), "--target", str(CHAIN_2024)])
     assert r.exit_code == 0, r.output
+    # Until R11 expires: the chain has no capture date, check fails it then.
+    assert "accepted by letsencrypt-2024-short until 2027-03-12 under mbedtls-clock" in r.output
+    dated = in_tmp / "letsencrypt-2024-short.pem"
+    dated.write_bytes(b"# captured: 2026-01-01\n" + CHAIN_2024.read_bytes())
+    r = _run(runner, [*target.args(src), "--target", str(dated)])
+    assert r.exit_code == 0, r.output
+    # Captured, R11 is the server's to renew: until X1 expires.
     assert "accepted by letsencrypt-2024-short until 2035-06-04 under mbedtls-clock" in r.output
 
 

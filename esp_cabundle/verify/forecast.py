@@ -64,7 +64,9 @@ class Forecast:
     expire before ``start.at``: the server has renewed them by then, so the verdict at
     ``start.at`` ignores their dates too. ``undated`` lists the leaf and issuing
     intermediates of a chain nothing dates (``renews`` False) that expire by ``until``:
-    judged by their dates, not taken as renewed.
+    judged by their dates, not taken as renewed. ``undated_end`` is the earliest expiry
+    among those of them, within the horizon or not (None: dated, or dates not judged):
+    the chain is accepted no later than that (:func:`.gate_targets._summary`).
     """
 
     start: Verdict
@@ -74,6 +76,7 @@ class Forecast:
     rotating: tuple[CertEvent, ...] = ()
     renewed: tuple[CertEvent, ...] = ()
     undated: tuple[CertEvent, ...] = ()
+    undated_end: datetime | None = None
 
     @property
     def ok_throughout(self) -> bool:
@@ -173,6 +176,11 @@ def forecast(
         for c in kinds
         if not renews and profile.clock == "synced" and c.not_after < until
     )
+    undated_end = (
+        min((c.not_after for c in kinds), default=None)
+        if not renews and profile.clock == "synced"
+        else None
+    )
     rotating = tuple(
         CertEvent("expires", describe_certificate(c), c.not_after, c.sha256) for c in rotating_certs
     )
@@ -201,7 +209,7 @@ def forecast(
             )
         else:
             note = "This device does not check dates: no date changes this verdict."
-        return Forecast(start, until, (), note, rotating, renewed, undated_events)
+        return Forecast(start, until, (), note, rotating, renewed, undated_events, undated_end)
 
     # Instants where some relevant certificate enters or leaves its window.
     nodes = chain_nodes(chain)
@@ -278,4 +286,6 @@ def forecast(
         )
     else:
         note = "The chain fails throughout; no date makes it pass."
-    return Forecast(start, until, tuple(changes), note, rotating, renewed, undated_events)
+    return Forecast(
+        start, until, tuple(changes), note, rotating, renewed, undated_events, undated_end
+    )
