@@ -10,6 +10,7 @@ and so is each line of a secret that spans lines.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -19,6 +20,7 @@ __all__ = [
     "MASK",
     "forget",
     "known",
+    "mask_query_values",
     "redact",
     "remember",
     "remember_query_values",
@@ -45,12 +47,18 @@ _factory_installed = False
 
 def remember(secret: str) -> None:
     """Keep ``secret`` out of everything printed or logged from now on."""
+    forms = _forms(secret)
+    with _lock:
+        _pieces.update(forms)
+    _install_log_factory()
+
+
+def _forms(secret: str) -> set[str]:
+    """``secret`` as typed, as a ``repr`` shows it and line by line, each long enough."""
     forms = {secret, secret.strip()}
     forms |= {repr(secret)[1:-1], repr(secret.encode("utf-8", "replace"))[2:-1]}
     forms |= {line.strip() for line in secret.splitlines()}
-    with _lock:
-        _pieces.update(f for f in forms if len(f) >= _MIN_PIECE)
-    _install_log_factory()
+    return {f for f in forms if len(f) >= _MIN_PIECE}
 
 
 # Words of a URL's query or fragment keys that name a secret: ?token=, ?api_key=,
@@ -148,20 +156,60 @@ def remember_query_values(query: str) -> None:
     keeps none of them (:func:`esp_cabundle.push.urls.bare_url`). A value is masked
     wherever it appears once it has 4 characters; a shorter one (``?pin=42``) only
     where it stands as its own key's value (``pin=42`` up to ``&``, ``#``, a space, a
-    quote or the end), for alone it would mask ordinary text."""
+    quote, ``,;)]>`` or the end), for alone it would mask ordinary text."""
+    global _named_re
+    values, named = _query_secrets(query)
+    for v in values:
+        remember(v)
+    if named:
+        with _lock:
+            _named.update(named)
+            _named_re = None
+
+
+def mask_query_values(text: str, query: str) -> str:
+    """``text`` with each value of ``query`` masked as :func:`redact` masks a remembered
+    one (:func:`remember_query_values`), nothing remembered: a ledger's stored error
+    quoting an older release's unit URL, or a value of it alone, keeps none of them.
+    A mask already in ``text`` is left whole (a value inside it is no value)."""
+    pieces, named = _query_masks(query)
+
+    def masked(part: str) -> str:
+        part = pieces.sub(MASK, part) if pieces else part
+        for pattern, mask in named:
+            part = pattern.sub(mask, part)
+        return part
+
+    return MASK.join(masked(part) for part in text.split(MASK))
+
+
+@functools.lru_cache(maxsize=64)
+def _query_masks(
+    query: str,
+) -> tuple[re.Pattern[str] | None, list[tuple[re.Pattern[str], str]]]:
+    """:func:`mask_query_values`' patterns for ``query``, compiled once (a ledger's rows
+    name the same few URLs): the pieces in one pass, longest first, so that no piece is
+    masked inside the mask put in place of another."""
+    values, named = _query_secrets(query)
+    pieces = sorted({f for v in values for f in _forms(v)}, key=len, reverse=True)
+    either = re.compile("|".join(map(re.escape, pieces))) if pieces else None
+    return either, _compiled(named)
+
+
+def _query_secrets(query: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """Each value of ``query`` (as given and unquoted), and each ``(key, value)`` it
+    stands in (key ``""``: a piece without a key, masked after a ``?`` or ``&``)."""
     from urllib.parse import unquote  # deferred: only a line with a URL's query in it
 
-    global _named_re
+    values: set[str] = set()
+    named: set[tuple[str, str]] = set()
     for piece in query.split("&") if query else ():
         key, eq, value = piece.partition("=")
         for v in {value if eq else key, unquote(value if eq else key)}:
             if v.strip():
-                remember(v)
-                with _lock:
-                    # ?VALUE: a piece without a key, masked after a ? or &
-                    _named.update((k, v) for k in ({key, unquote(key)} if eq else {""}))
-                    _named_re = None
-                _install_log_factory()
+                values.add(v)
+                named.update((k, v) for k in ({key, unquote(key)} if eq else {""}))
+    return values, named
 
 
 def forget() -> None:
@@ -182,11 +230,14 @@ def known() -> bool:
 def redact(text: str) -> str:
     """``text`` with every remembered secret masked (longest first), then each typed
     query value where it stands as its key's value (:func:`remember_query_values`)."""
+    global _named_re
     if not _pieces and not _named and not _userinfo:
         return text
     with _lock:
         pieces = sorted(_pieces, key=len, reverse=True)
-        named = _named_pattern()
+        if _named_re is None:
+            _named_re = _compiled(_named)
+        named = _named_re
         userinfo = sorted(_userinfo, key=len, reverse=True)
     for password in userinfo:
         text = text.replace(f":{password}@", f":{MASK}@")
@@ -201,25 +252,22 @@ def redact(text: str) -> str:
 # Where a key starts: not inside a longer key (``xpin=`` is not ``pin=``).
 _KEY_START = r"(?<![\w.~%+\-])"
 # Where a value ends: at any character no longer value could go on with (the next
-# piece, the fragment, a space, a quote, a message's ":", ")", "," or "."), or the end.
+# piece, the fragment, a space, a quote, a phrase's ":", ")", ",", ";", "]", ">" or
+# "."), or the end.
 _VALUE_END = r"(?![\w%~+\-])"
 
 
-def _named_pattern() -> list[tuple[re.Pattern[str], str]]:
-    """A pattern and its mask for every (key, value) held, longest value first, compiled
-    once per change; ``_lock`` held."""
-    global _named_re
-    if _named_re is None:
-        _named_re = [
-            (
-                re.compile(rf"{_KEY_START}{re.escape(k)}={re.escape(v)}{_VALUE_END}"),
-                f"{k}={MASK}".replace("\\", "\\\\"),  # a key's \\ is no escape to re.sub
-            )
-            if k
-            else (re.compile(rf"(?<=[?&]){re.escape(v)}{_VALUE_END}"), MASK)
-            for k, v in sorted(_named, key=lambda kv: len(kv[1]), reverse=True)
-        ]
-    return _named_re
+def _compiled(named: set[tuple[str, str]]) -> list[tuple[re.Pattern[str], str]]:
+    """A pattern and its mask for each (key, value), longest value first."""
+    return [
+        (
+            re.compile(rf"{_KEY_START}{re.escape(k)}={re.escape(v)}{_VALUE_END}"),
+            f"{k}={MASK}".replace("\\", "\\\\"),  # a key's \\ is no escape to re.sub
+        )
+        if k
+        else (re.compile(rf"(?<=[?&]){re.escape(v)}{_VALUE_END}"), MASK)
+        for k, v in sorted(named, key=lambda kv: len(kv[1]), reverse=True)
+    ]
 
 
 def _install_log_factory() -> None:

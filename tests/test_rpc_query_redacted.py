@@ -71,3 +71,20 @@ def test_an_error_quoting_a_typed_url_masks_its_short_query_values(
         assert "k=[redacted]" in r.output, r.output
         assert "Qz7" not in r.output and "Wv" not in r.output, r.output
     assert sorted(p.name for p in in_tmp.iterdir()) == []
+
+
+def test_a_short_query_value_before_closing_punctuation_is_masked() -> None:
+    remember_query_values("pin=42")
+    assert redact("(pin=42), <pin=42>; pin=42; pin=420") == (
+        "(pin=[redacted]), <pin=[redacted]>; pin=[redacted]; pin=420"
+    )
+
+
+def test_masking_a_text_by_a_query_remembers_nothing() -> None:
+    from esp_cabundle.redact import known, mask_query_values
+
+    text = "dev=B; abc123 and B alone; [redacted] stays whole"
+    assert mask_query_values(text, "dev=B&s=abc123&acted") == (
+        "dev=[redacted]; [redacted] and B alone; [redacted] stays whole"
+    )
+    assert not known()

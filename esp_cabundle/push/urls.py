@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from ..errors import InputError
-from ..redact import MASK, url_secrets
+from ..redact import MASK, mask_query_values, url_secrets
 from ..spelling import set_to
 
 __all__ = [
@@ -124,11 +124,15 @@ def shown_address(stored: Cell) -> Cell:
 
 def shown_text(text: Cell, *stored: Cell) -> Cell:
     """A stored error or note as shown: each stored address it quotes (a unit's id was
-    its URL until it named itself), as :func:`shown_address` shows it."""
+    its URL until it named itself), as :func:`shown_address` shows it, then each of
+    their query values quoted any other way (``dev=B``, the value alone), as a printed
+    line masks them (:func:`~esp_cabundle.redact.mask_query_values`)."""
     if not isinstance(text, str):
         return text
     for address in stored:
         shown = shown_address(address)
         if isinstance(address, str) and shown != address:
             text = text.replace(address, bare_url(address))
+            query = address.partition("?")[2].partition("#")[0]
+            text = mask_query_values(text, query)
     return text
