@@ -23,14 +23,23 @@ BARE = "http://192.168.1.20/rpc?session=[redacted]"
 CA = "ab" * 32
 
 
-def _add_old_rows(path: Path, *rows: tuple[str, str, str | None]) -> None:
+def _add_old_rows(
+    path: Path,
+    *rows: tuple[str, str, str | None],
+    state: str = "offline",
+    updated: str = "2026-12-01T10:00:00+00:00",
+    lease: tuple[str, float] | None = None,
+) -> None:
     """``(id, last_error, address)`` rows as a release before the masking wrote them."""
     db = sqlite3.connect(path, isolation_level=None)
-    now = "2026-12-01T10:00:00+00:00"
+    owner, until = lease or (None, None)
     db.executemany(
         "INSERT INTO units (id, transport, state, attempts, last_error, first_seen, "
-        "updated_at, address) VALUES (?, 'http', 'offline', 1, ?, ?, ?, ?)",
-        [(uid, error, now, now, address) for uid, error, address in rows],
+        "updated_at, address, lease_owner, lease_until) VALUES (?, 'http', ?, 1, ?, ?, ?, ?, ?, ?)",
+        [
+            (uid, state, error, updated, updated, address, owner, until)
+            for uid, error, address in rows
+        ],
     )
     db.close()
 
@@ -58,7 +67,8 @@ def test_binding_masks_the_stored_urls_once(tmp_path: Path) -> None:
     _old_ledger(path)
     with Ledger(path) as ledger:
         ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
-        assert ledger.masked_stored == 3  # RAW as id and address, NAMED as dev-b's address
+        # the rows changed: RAW's (its id and address), dev-b's (its address)
+        assert (ledger.masking.masked, ledger.masking.dropped) == (2, 0)
     shown_named = "ws://192.168.1.21/rpc?session=[redacted]&[redacted]"
     assert _stored(path) == [
         ("dev-b", shown_named, f"unit dev-b: refused at {shown_named}"),
@@ -67,21 +77,78 @@ def test_binding_masks_the_stored_urls_once(tmp_path: Path) -> None:
     assert SECRET.encode() not in path.read_bytes()  # zeroed, not only unlinked from rows
     with Ledger(path) as ledger:  # nothing left to mask
         ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
-        assert ledger.masked_stored == 0
+        assert ledger.masking.said(path) == []
 
 
-def test_a_row_already_kept_under_the_masked_url_is_kept(tmp_path: Path) -> None:
-    """The current writer's row for the unit (a run since then made it) stays; the old
-    release's rows naming the same masked URL (another session value) are dropped."""
+def test_of_rows_masking_alike_the_current_writers_is_kept_at_equal_progress(
+    tmp_path: Path,
+) -> None:
+    """The current writer's row for the unit (a run since then made it) stays when no
+    older row got further; the old release's rows naming the same masked URL (another
+    session value) are dropped, and only rows are counted, once each."""
     path = tmp_path / "old.db"
     with Ledger(path) as ledger:
         ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
-    _add_old_rows(path, (BARE, "current", BARE), (RAW, "old", RAW), (RAW + "9", "older", None))
+    _add_old_rows(path, (BARE, "current", BARE))
+    _add_old_rows(path, (RAW, "old", RAW), (RAW + "9", "older", None), updated="2026-11-01")
     with Ledger(path) as ledger:
         ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
-        assert ledger.masked_stored == 3
-        assert ledger.merged_stored == 2  # "old" and "older", named as "current" once masked
+        assert (ledger.masking.masked, ledger.masking.dropped) == (0, 2)
     assert _stored(path) == [(BARE, BARE, "current")]
+    assert SECRET.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("current", "old", "kept"),
+    [
+        # the row furthest on is kept, however old: a verified unit is not pushed again
+        (
+            ("pending", "2025-01-01T00:00:00+00:00"),
+            ("verified", "2025-06-01T00:00:00+00:00"),
+            "old",
+        ),
+        (
+            ("pending", "2025-06-01T00:00:00+00:00"),
+            ("verified", "2025-01-01T00:00:00+00:00"),
+            "old",
+        ),
+        (
+            ("reconnected", "2025-01-01T00:00:00+00:00"),
+            ("writing", "2025-06-01T00:00:00+00:00"),
+            "current",
+        ),
+        # at equal progress, the most recently updated
+        (("offline", "2025-01-01T00:00:00+00:00"), ("offline", "2025-06-01T00:00:00+00:00"), "old"),
+        (
+            ("offline", "2025-06-01T00:00:00+00:00"),
+            ("offline", "2025-01-01T00:00:00+00:00"),
+            "current",
+        ),
+    ],
+)
+def test_of_rows_masking_alike_the_one_furthest_on_then_newest_is_kept(
+    tmp_path: Path, current: tuple[str, str], old: tuple[str, str], kept: str
+) -> None:
+    path = tmp_path / "old.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+    _add_old_rows(path, (BARE, "current", BARE), state=current[0], updated=current[1])
+    _add_old_rows(path, (RAW, f"old {RAW}", RAW), state=old[0], updated=old[1])
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+        rows = ledger.rows()
+        assert (ledger.masking.masked, ledger.masking.dropped) == (int(kept == "old"), 1)
+    want = f"old {BARE}" if kept == "old" else "current"
+    assert [(r.id, r.state, r.last_error) for r in rows] == [
+        (BARE, (old if kept == "old" else current)[0], want)
+    ]
+    assert SECRET.encode() not in path.read_bytes()
+
+
+def test_every_state_has_a_progress() -> None:
+    from esp_cabundle.push.ledger_schema import PROGRESS, STATES
+
+    assert sorted(PROGRESS) == sorted(STATES)
 
 
 def test_another_campaigns_ledger_is_refused_with_its_rows_unchanged(tmp_path: Path) -> None:
@@ -117,20 +184,135 @@ def test_a_run_masks_an_old_ledgers_urls_and_says_so_once(stand_in: Any, tmp_pat
     assert again.exit_code == 0 and "masked" not in again.stderr, again.stderr
 
 
-def test_the_note_says_how_many_rows_were_dropped(
+def _said(ledger: Any, capsys: pytest.CaptureFixture[str]) -> str:
+    from esp_cabundle.commands.push import _say_masked
+
+    box: dict[str, Any] = {}
+    _say_masked(ledger, box)
+    _say_masked(ledger, box)  # once
+    return capsys.readouterr().err
+
+
+def test_the_note_says_how_many_rows_were_dropped_and_which_was_kept(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Rows told apart by a query value alone are one unit once masked: the run says it
-    dropped them, not only that it masked URLs."""
+    dropped them, and by which rule the row kept was chosen, not only that it masked."""
     from types import SimpleNamespace
 
-    from esp_cabundle.commands.push import _say_masked
+    from esp_cabundle.push.ledger_mask import Masking
 
-    ledger = SimpleNamespace(masked_stored=3, merged_stored=2, path=tmp_path / "old.db")
-    _say_masked(ledger, {})  # type: ignore[arg-type]
-    err = capsys.readouterr().err
-    assert "masked the query values of 3 stored unit URLs" in err
-    assert "2 rows then naming a unit already listed were dropped, its most recent row kept" in err
-    ledger.merged_stored = 0
-    _say_masked(ledger, {})  # type: ignore[arg-type]
-    assert "dropped" not in capsys.readouterr().err
+    ledger = SimpleNamespace(masking=Masking(masked=3, dropped=2), path=tmp_path / "old.db")
+    err = _said(ledger, capsys)
+    assert err.count("masked the query values of 3 stored unit URLs") == 1
+    assert "dropped 2 rows of" in err
+    assert "the one furthest on is kept (reconnected, up-to-date or unused, then " in err
+    assert "of those the most recently updated" in err
+    ledger.masking = Masking(masked=1)
+    err = _said(ledger, capsys)
+    assert "dropped" not in err and "1 stored unit URL in" in err
+    ledger.masking = Masking()
+    assert _said(ledger, capsys) == ""
+
+
+def test_rows_of_units_told_apart_by_query_values_alone_are_merged_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older release took ?dev=A and ?dev=B for two units; masked they are one URL.
+    The row furthest on is kept (A's verified, not B's newer failed), and the run names
+    the URL: the current release refuses both URLs in one run."""
+    path = tmp_path / "old.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+    a, b = "http://192.168.1.30/rpc?dev=A", "http://192.168.1.30/rpc?dev=B"
+    _add_old_rows(path, (a, "A", a), state="verified", updated="2026-11-01T00:00:00+00:00")
+    _add_old_rows(path, (b, "B", b), state="failed", updated="2026-11-20T00:00:00+00:00")
+    masked = "http://192.168.1.30/rpc?dev=[redacted]"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+        assert ledger.masking.merged == (masked,)
+        err = _said(ledger, capsys)
+    assert [r[:2] for r in _stored(path)] == [(masked, masked)]
+    with Ledger(path) as ledger:
+        assert [(r.state, r.last_error) for r in ledger.rows()] == [("verified", "A")]
+    assert b"dev=A" not in path.read_bytes() and b"dev=B" not in path.read_bytes()
+    assert "masked the query values of 1 stored unit URL in" in err
+    assert "dropped 1 row of" in err
+    assert (
+        f"{masked}: rows an older release told apart by query values alone are one row now; "
+        "if they were several units, give each its own address (host, port or path): a run "
+        "naming their URLs together is refused"
+    ) in err
+    # as said: the current release refuses them together, before touching the ledger
+    before = path.read_bytes()
+    r = CliRunner().invoke(
+        cli, ["push", "--rpc", a, "--rpc", b, "--board", "mongoose-os-esp32", "--ledger", str(path)]
+    )
+    assert r.exit_code == 2 and "differ only in their query values" in r.stderr, r.stderr
+    assert path.read_bytes() == before
+
+
+ELSEWHERE = ("another-host:4242:0123456789ab", 4102444800.0)  # leased until 2100
+
+
+def test_a_row_a_running_campaign_leases_is_left_counted_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "old.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+    _add_old_rows(path, (RAW, "leased", RAW), lease=ELSEWHERE)
+    _add_old_rows(path, ("dev-c", f"at {NAMED}", NAMED), lease=ELSEWHERE)
+    before = _stored(path)
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+        assert (ledger.masking.masked, ledger.masking.leased) == (0, 2)
+        assert ledger.masking.held == {BARE}  # dev-c is enrolled under its own id
+        err = _said(ledger, capsys)
+    assert _stored(path) == before
+    assert (
+        f"2 rows of {path} left as they are, with their query values: their unit is leased "
+        "by a running campaign, and this run leaves it: run again when it ends"
+    ) in err
+    assert "masked the query" not in err
+
+
+def test_a_unit_whose_old_row_is_leased_is_not_enrolled_again_masked(tmp_path: Path) -> None:
+    """The run leaves the unit to the campaign leasing its old row: enrolled under the
+    masked URL, it would have a second row (and be pushed by two runs at once)."""
+    from support.fleet import write_ca
+
+    write_ca(tmp_path)
+    path = tmp_path / "c.db"
+    url = "http://127.0.0.1:9/rpc"  # nothing listens: the unit is listed by its URL
+    argv = ["push", "--board", "mongoose-os-esp32", "--allow", "unjudged", "--timeout", "1"]
+    argv += ["--bundle", str(tmp_path / "ca.pem"), "--ledger", str(path)]
+    first = CliRunner().invoke(cli, [*argv, "--rpc", url])
+    assert first.exit_code == 3, first.stdout + first.stderr
+    raw = f"{url}?session={SECRET}"
+    _add_old_rows(path, (raw, "leased", raw), lease=ELSEWHERE)
+    r = CliRunner().invoke(cli, [*argv, "--rpc", raw])
+    assert "leased by a running campaign" in r.stderr, r.stderr
+    assert SECRET not in r.stdout + r.stderr
+    assert sorted(row[0] for row in _stored(path)) == [url, raw]  # no masked second row
+
+
+def test_an_error_quoting_a_query_value_another_way_is_masked(tmp_path: Path) -> None:
+    """Not only the whole URL: a value quoted alone (4 characters or more), or as its
+    key's value (any length), leaves the file too."""
+    path = tmp_path / "old.db"
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+    url = f"http://192.168.1.40/rpc?dev=B&session={SECRET}"
+    _add_old_rows(
+        path,
+        (url, f"unit refused token dev=B; session '{SECRET}' expired (B stays)", url),
+        ("dev-d", f"{SECRET}: expired", f"ws://192.168.1.41/rpc?session={SECRET}"),
+    )
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+    assert [r[2] for r in _stored(path)] == [
+        "[redacted]: expired",
+        "unit refused token dev=[redacted]; session '[redacted]' expired (B stays)",
+    ]
+    assert SECRET.encode() not in path.read_bytes()

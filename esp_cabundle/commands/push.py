@@ -497,22 +497,13 @@ def _campaign(
 
 
 def _say_masked(ledger: Ledger, box: dict[str, Any]) -> None:
-    """Say once, with -q too (the file itself was changed), that binding the ledger
-    masked the unit URLs an older release stored with their query values."""
-    n = ledger.masked_stored
-    if n and not box.get("said_masked"):
+    """Say once, with -q too (the file itself was changed), what binding the ledger did
+    to the unit URLs an older release stored with their query values."""
+    said = ledger.masking.said(ledger.path)
+    if said and not box.get("said_masked"):
         box["said_masked"] = True
-        merged = ledger.merged_stored
-        # Two rows an older release told apart by a query value alone now name one URL.
-        also = (
-            f"; {merged} row{'s' * (merged != 1)} then naming a unit already listed "
-            f"{'were' if merged != 1 else 'was'} dropped, its most recent row kept"
-            if merged
-            else ""
-        )
-        note(
-            f"masked the query values of {n} stored unit URL{'s' * (n != 1)} in {ledger.path}{also}"
-        )
+        for line in said:
+            note(line)
 
 
 def _dry_run(

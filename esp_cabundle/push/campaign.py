@@ -110,9 +110,12 @@ class _Run:
         the ledger row of the device id it reported there before."""
         out: list[tuple[Transport, UnitRef]] = []
         seen: dict[str, str] = {}
+        held = self.ledger.masking.held
         for t in self.transports:
             for ref in t.units():
                 address = ref.address
+                if held and (ref.id in held or address in held):
+                    continue  # an older release's row for it, leased: that run's (bind said)
                 if address is not None:
                     if ref.id == address:
                         known = self.ledger.known_at(address)

@@ -34,6 +34,7 @@ from typing import Any
 
 from ..dates import now
 from .ledger_files import DEFAULT_LEDGER, sqlite_errors
+from .ledger_mask import Masking, mask_stored
 from .ledger_meta import checked_meta
 from .ledger_open import AnotherCampaign, check_ledger, open_ledger, refuse_another_campaign
 from .ledger_schema import COLUMNS, DONE_STATES, FINAL_STATES, READ_AS, STATES
@@ -127,8 +128,7 @@ class Ledger:
         # unit_exprs(), read once: the columns only change when the ledger is opened
         # (migrate() adds, never drops, so one migrated by another process still reads).
         self._exprs: list[str] | None = None
-        self.masked_stored = 0  # stored addresses bind() masked (an older release's)
-        self.merged_stored = 0  # rows bind() dropped: once masked, another row's URL
+        self.masking = Masking()  # what bind() did to an older release's stored URLs
         self._db = self._connect()
 
     # -- opening ----------------------------------------------------------------------
@@ -184,11 +184,12 @@ class Ledger:
         checked in the binding's transaction: another process may have written them
         since the ledger was opened, and the run goes on from them. A ledger an
         older release wrote has its stored URLs masked as this one stores them
-        (:meth:`_mask_stored`), in the same transaction; ``masked_stored`` counts them."""
+        (:func:`.ledger_mask.mask_stored`), in the same transaction; ``masking`` says
+        what was done."""
         with self._tx() as db:
             have = checked_meta(self.path, db.execute("SELECT key, value FROM campaign").fetchall())
             refuse_another_campaign(self.path, have, ca_sha256=ca_sha256, board=board)
-            masked, merged = self._mask_stored(db)
+            masking = mask_stored(db, lambda o, until: self._lease_free(o, until, time.time()))
             for key, value in (
                 ("ca_sha256", ca_sha256),
                 ("board", board),
@@ -199,47 +200,8 @@ class Ledger:
                     "INSERT OR IGNORE INTO campaign (key, value) VALUES (?, ?)", (key, value)
                 )
                 have.setdefault(key, value)
-        self.masked_stored, self.merged_stored = masked, merged  # committed
+        self.masking = masking  # committed
         return have
-
-    def _mask_stored(self, db: sqlite3.Connection) -> tuple[int, int]:
-        """Each stored URL (an id that is one, an address) whose query values a release
-        before :func:`~.urls.bare_url` kept, rewritten masked, and each error or note
-        quoting it; the count of URLs rewritten. A row now named as another already is
-        (the current writer's, or a newer one of the old) is dropped, as :meth:`adopt`
-        drops one; a row another live process leases is left to it. Freed bytes are
-        zeroed (``secure_delete``), so the values leave the file, not just its rows.
-        Returns the URLs rewritten and the rows dropped."""
-        old = db.execute(
-            "SELECT id, address, last_error, note, lease_owner, lease_until FROM units "
-            "WHERE instr(id, '?') OR instr(ifnull(address, ''), '?') ORDER BY updated_at DESC"
-        ).fetchall()
-        now, count, dropped = time.time(), 0, 0
-        for uid, address, error, note, owner, until in old:
-            new_id, new_address = shown_address(uid), shown_address(address)
-            if (new_id, new_address) == (uid, address) or not self._lease_free(owner, until, now):
-                continue
-            if not count:
-                db.execute("PRAGMA secure_delete = ON")
-            count += (new_id != uid) + (new_address != address)
-            if (
-                new_id != uid
-                and db.execute("SELECT 1 FROM units WHERE id = ?", (new_id,)).fetchone()
-            ):
-                db.execute("DELETE FROM units WHERE id = ?", (uid,))
-                dropped += 1
-                continue
-            db.execute(
-                "UPDATE units SET id = ?, address = ?, last_error = ?, note = ? WHERE id = ?",
-                (
-                    new_id,
-                    new_address,
-                    shown_text(error, uid, address),
-                    shown_text(note, uid, address),
-                    uid,
-                ),
-            )
-        return count, dropped
 
     # -- rows ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ __all__ = [
     "COLUMNS",
     "DONE_STATES",
     "FINAL_STATES",
+    "PROGRESS",
     "READ_AS",
     "STATES",
     "TABLES",
@@ -34,6 +35,20 @@ STATES = (
 DONE_STATES = frozenset({"up-to-date", "verified", "reconnected"})
 # Final without being done: the unit's firmware does not read the file pushed.
 FINAL_STATES = DONE_STATES | {"unused"}
+# How far a unit got, for keeping one of several rows that name it (an older release's,
+# its URLs masked: :mod:`.ledger_mask`): a final state, then the steps of a write in the
+# order a unit takes them, then the states a next run takes up again.
+PROGRESS = {
+    "pending": 0,
+    "offline": 1,
+    "failed": 2,
+    "writing": 3,
+    "verified": 4,
+    "rebooted": 5,
+    "reconnected": 6,
+    "up-to-date": 6,
+    "unused": 6,
+}
 _UNITS = f"""
 CREATE TABLE IF NOT EXISTS units (
     id TEXT PRIMARY KEY,
