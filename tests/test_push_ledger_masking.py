@@ -271,8 +271,8 @@ def test_a_row_a_running_campaign_leases_is_left_counted_and_said(
         err = _said(ledger, capsys)
     assert _stored(path) == before
     assert (
-        f"2 rows of {path} left as they are, with their query values: their unit is leased "
-        "by a running campaign, and this run leaves it: run again when it ends"
+        f"2 rows of {path} left as they are, with their query values: their units leased "
+        "by a running campaign, which this run leaves to it: run again when it ends"
     ) in err
     assert "masked the query" not in err
 
@@ -292,7 +292,8 @@ def test_a_unit_whose_old_row_is_leased_is_not_enrolled_again_masked(tmp_path: P
     raw = f"{url}?session={SECRET}"
     _add_old_rows(path, (raw, "leased", raw), lease=ELSEWHERE)
     r = CliRunner().invoke(cli, [*argv, "--rpc", raw])
-    assert "leased by a running campaign" in r.stderr, r.stderr
+    said = "left as it is, with its query values: its unit leased by a running campaign"
+    assert said in r.stderr, r.stderr
     assert SECRET not in r.stdout + r.stderr
     assert sorted(row[0] for row in _stored(path)) == [url, raw]  # no masked second row
 

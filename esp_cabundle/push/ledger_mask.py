@@ -59,10 +59,13 @@ class Masking:
                 "path): a run naming their URLs together is refused"
             )
         if self.leased:
-            rows = f"{self.leased} row{'s' * (self.leased != 1)}"
+            one = self.leased == 1
+            rows = f"{self.leased} row{'s' * (not one)}"
+            them, their = ("it is", "its") if one else ("they are", "their")
             out.append(
-                f"{rows} of {path} left as they are, with their query values: their unit is "
-                "leased by a running campaign, and this run leaves it: run again when it ends"
+                f"{rows} of {path} left as {them}, with {their} query values: {their} "
+                f"unit{'s' * (not one)} leased by a running campaign, which this run leaves "
+                "to it: run again when it ends"
             )
         return out
 
