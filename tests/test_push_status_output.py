@@ -151,7 +151,7 @@ def test_many_units_are_written_in_many_batches(tmp_path: Path) -> None:
 def test_a_failing_file_found_is_not_said_to_cut_units_this_push_reached() -> None:
     """After a push that reached and verified its units through their link, it said
     units holding the file "cannot" be reached: the units it was found on were reached;
-    only units never reached may be cut off (and then: update them on the bench)."""
+    units never reached are reached by the same command (test_push_advice: not the bench)."""
     from datetime import datetime, timezone
 
     from esp_cabundle.commands._push_render import _dates
@@ -161,9 +161,9 @@ def test_a_failing_file_found_is_not_said_to_cut_units_this_push_reached() -> No
         (line,) = _dates(None, given)
         assert "at least since 2024-03-13" in line and "cannot" not in line
         assert "these units were reached" in line and "bench" not in line
-        (line,) = _dates(None, given, unreached=2)
+        (line,) = _dates(None, given, pending=2)
         assert "these units were reached" in line
-        assert "2 units not reached may hold it too" in line and "on the bench" in line
+        assert "2 units not reached yet (2 pending: never started) may hold it too" in line
 
 
 @pytest.mark.parametrize("flag", ["--json", "--csv"])

@@ -54,14 +54,28 @@ __all__ = [
 ]
 
 SHOWN = 50
-_UNREACHED = ("offline", "pending")  # states of units whose file was never read
 
 
 def _error_cell(row: Any) -> str:
     """A unit's last error for its table row: without the ``unit ID:`` the unit column
-    already says."""
+    already says, and, out of space, without the hint the footer says once (a table
+    cell of some 300 characters said it again beside the footer)."""
     text = row.last_error or ""
-    return text.removeprefix(f"unit {row.id}: ")
+    text = text.removeprefix(f"unit {row.id}: ")
+    return _split_hint(text)[0] if _full(row) else text
+
+
+def _full(row: Any) -> bool:
+    """A unit failed for want of room (the footer's :func:`_full_units`)."""
+    return row.state == "failed" and "out of space" in (row.last_error or "")
+
+
+def _split_hint(error: str) -> tuple[str, str | None]:
+    """A stored error and its hint, as the campaign joins them: ``TEXT (hint: HINT)``."""
+    at = error.rfind(" (hint: ")
+    if at < 0 or not error.endswith(")"):
+        return error, None
+    return error[:at], error[at + len(" (hint: ") : -1]
 
 
 # A unit's id and state stay whole on a narrow terminal; texts are cut, and the columns
@@ -72,11 +86,23 @@ _FIRMWARE = Column("firmware", cut=True, least=8, hide=1)
 _ROOM = Column("room", cut=True, least=12)
 
 
-def _full_units(rows: list[Any]) -> list[str]:
-    """The way out for units that had no room; --in-place only where the staged copy
-    was what did not fit (a unit already written in place needs space freed)."""
-    full = [r for r in rows if r.state == "failed" and "out of space" in (r.last_error or "")]
-    return _full_line(len(full), all(in_place_would_help(r.last_error) for r in full))
+def _full_units(
+    rows: list[Any], count: int | None = None, in_place_would_do: bool | None = None
+) -> list[str]:
+    """The way out for units that had no room, said once: the in-place hint their errors
+    share, with its sizes, else (units told apart, or not all among ``rows``: ``count`` in all,
+    ``in_place_would_do`` for each, as ``push status`` counts them) in general; --in-place
+    only where the staged copy was what did not fit (a unit already written in place
+    needs space freed)."""
+    full = [r for r in rows if _full(r)]
+    count = len(full) if count is None else count
+    hints = {_split_hint(r.last_error or "")[1] for r in full}
+    hint = next(iter(hints)) if len(hints) == 1 else None
+    if count and count == len(full) and hint is not None and in_place_would_help(hint):
+        return [f"{plural(count, 'unit is', 'units are')} out of space: {hint}."]
+    if in_place_would_do is None:
+        in_place_would_do = all(in_place_would_help(r.last_error) for r in full)
+    return _full_line(count, in_place_would_do)
 
 
 def _full_line(full: int, in_place_would_do: bool) -> list[str]:
@@ -89,37 +115,51 @@ def _full_line(full: int, in_place_would_do: bool) -> list[str]:
     )
     if in_place_would_do:
         line += (
-            ", or push again with --in-place (the CA file is written directly, with no "
-            "second copy beside it)"
+            ", or push again with --in-place, which may fit: the CA file is written over "
+            "the old one, with no second copy, so it fits where the file system frees the "
+            "old file's space as it is overwritten (push status --json: each unit's sizes)"
         )
     return [line + "."]
 
 
 def _dates(
-    deadline: datetime | str | None, since: datetime | str | None, unreached: int = 0
+    deadline: datetime | str | None,
+    since: datetime | str | None,
+    *,
+    pending: int = 0,
+    offline: int = 0,
+    settled: bool = False,
 ) -> list[str]:
-    """The forecast of the units' current files, as a campaign found them; ``unreached``:
-    units whose file was never read (offline, pending)."""
+    """The forecast of the units' current files, as a campaign found them; ``pending``
+    and ``offline``: units whose file was never read, each told what reaches them;
+    ``settled``: every listed unit is done, so no unit holds the old file any more and
+    nothing is said (it was said on every run and status of a finished campaign)."""
 
     def day(d: datetime | str) -> str:
         return d[:10] if isinstance(d, str) else d.date().isoformat()
 
+    if settled:
+        return []
     out = []
     if since is not None:
         # "at least": from a saved chain the date is only the first day that chain was
-        # judged (its certificates' start), not when the units' connection broke. The
-        # units it was found on were reached (their file was read): it said they
-        # "cannot" be reached right after this push had reached them.
+        # judged (its certificates' start, or a roadmap's date), not when the units'
+        # connection broke. The units it was found on were reached (their file was
+        # read), so the link does not depend on it: a unit not reached was not started,
+        # or was offline, and the same command reaches it (it was told to update them
+        # on the bench, as if the file had cut them off).
         line = (
             f"A CA file found on units fails a server the campaign judged it against, at "
             f"least since {day(since)}: a unit that connects to that server with it could "
             "not; these units were reached, so the link this push used does not depend on it."
         )
-        if unreached:
+        why = [f"{pending} pending: never started"] if pending else []
+        why += [f"{offline} offline"] if offline else []
+        if why:
             line += (
-                f" {plural(unreached, 'unit')} not reached may hold it too: one whose link "
-                "goes through that server cannot be reached by a push through it (update "
-                "those on the bench)."
+                f" {plural(pending + offline, 'unit')} not reached yet ({', '.join(why)}) "
+                "may hold it too: run the same command again (or with --watch) to reach "
+                f"{'it' if pending + offline == 1 else 'them'}."
             )
         out.append(line)
     if deadline is not None:
@@ -226,6 +266,29 @@ def lost_line(report: CampaignReport) -> list[str]:
     return [f"{what} lost at {at} UTC; run the same command again."]
 
 
+def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
+    """What to do about the units a run left not done (None: none left): only a run
+    stopped by Ctrl-C said it, so a run that ended with a unit offline or failed named
+    neither the ledger nor the command that takes them up again."""
+    left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
+    if not left:
+        return None
+    ledger = opts.get("ledger_path")
+    keeps = f" (the ledger {ledger} keeps where each unit stands)" if ledger else ""
+    them = "it" if len(left) == 1 else "them"
+    again = (
+        "run the same command with --watch again later"
+        if opts.get("watch")
+        else f"run the same command again, or with --watch to keep trying {them} until done"
+    )
+    return (
+        f"Next: {plural(len(left), 'unit')} not done: {again}{keeps}; a failed unit's error "
+        "says what it needs first."
+        if any(r.state == "failed" for r in left)
+        else f"Next: {plural(len(left), 'unit')} not done: {again}{keeps}."
+    )
+
+
 def run_exit_code(report: CampaignReport) -> int:
     """What a push run exits with, and its ``--json`` document says (as every error
     document does): 130 interrupted, 3 a unit not done, else 0."""
@@ -260,6 +323,7 @@ def render_report(
     silent = _never_answered(left, watching=bool(opts.get("watch")))
     stopped = [stopped_line(report, in_place=bool(opts.get("in_place")))] if report.stopped else []
     stopped += lost_line(report)
+    follow = next_step(report, opts)
     if opts["as_json"]:
         shared = _run_units(report, opts["ledger_path"])
         emit_json(
@@ -277,6 +341,7 @@ def render_report(
                 ),
                 "watch_ended": (report.watch_ended.isoformat() if report.watch_ended else None),
                 "notes": [*report.notes, *stopped, *silent],  # the advice the text gives, too
+                "next": follow,  # as flash --json's "next": null when nothing is left
                 "bytes": traffic,
                 **shared,  # campaign, counts, goes_dark, units: as push status --json
             }
@@ -291,8 +356,10 @@ def render_report(
         quiet=quiet,
         wrap=True,
     )
-    unreached = sum(r.state in _UNREACHED for r in report.rows)
-    for line in _dates(report.deadline, report.failing_since, unreached):
+    states = Counter(r.state for r in report.rows)
+    settled = bool(report.rows) and not left
+    for line in _dates(report.deadline, report.failing_since, pending=states["pending"],
+                       offline=states["offline"], settled=settled):  # fmt: skip
         echo(line, quiet=quiet, wrap=True)
     if report.watch_ended is not None:  # it ran out of time, not of units
         when = end_words(report.watch_ended)  # --until DAY: "the end of DAY (00:00 UTC ...)"
@@ -312,6 +379,8 @@ def render_report(
             echo(line, wrap=True)
     for line in _unused(list(report.rows)):
         echo(line, wrap=True)
+    if follow is not None and not stopped:  # a stopped run's own line said the next step
+        echo(f"\n{follow}", wrap=True)
 
 
 def _doubtful_have_room(n: int) -> str:
@@ -434,14 +503,15 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
         f"{meta.get('ca_sha256', '?')[:16]}..., started {meta.get('created_at', '?')}",
         wrap=True,
     )
-    unreached = sum(counts.get(s, 0) for s in _UNREACHED)
-    for line in _dates(meta.get("deadline"), meta.get("failing_since"), unreached):
+    left = sum(counts.get(s, 0) for s in NOT_DONE)
+    settled = sum(counts.values()) > 0 and not left
+    waiting = {"pending": counts.get("pending", 0), "offline": counts.get("offline", 0)}
+    for line in _dates(meta.get("deadline"), meta.get("failing_since"), settled=settled, **waiting):
         echo(line, wrap=True)
     which = Column("which", cut=True, least=12, split=", ")
     echo(format_table(("state", "units", which), _per_state(view), width=table_width()))
     for line in _dark_summary(view.dark, meta.get(JUDGED_KEY)):
         echo(line, wrap=True)
-    left = sum(counts.get(s, 0) for s in NOT_DONE)
     if left:
         echo(f"\nNot yet updated ({left}):")
         table = [
@@ -458,7 +528,8 @@ def render_status(view: StatusView, *, show_all: bool) -> None:
                 f"... and {left - len(view.left)} more: --all lists them, --csv every unit",
                 wrap=True,
             )
-        for line in _full_line(view.out_of_space, view.in_place_would_do):
+        listed = [r for r, _ in view.left]
+        for line in _full_units(listed, view.out_of_space, view.in_place_would_do):
             echo(line, wrap=True)
     shown = None if show_all else SHOWN
     for line in _unused(view.unused, counts.get("unused", 0), shown):

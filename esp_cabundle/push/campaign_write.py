@@ -30,7 +30,7 @@ from .campaign_types import CampaignOptions, PushFile
 from .files import UnitFiles, UnitInfo
 from .ledger import Ledger
 from .refusals import Mismatch, missing, out_of_space
-from .room import in_place_may_fit
+from .room import in_place_may_fit, in_place_room
 from .rpc import is_unknown_method
 from .transport import LinkLost
 
@@ -138,9 +138,10 @@ class UnitWriter:
                 "the unit (remove files it does not need), or push a smaller CA bundle"
             )
         return (
-            "free space on the unit (remove files it does not need), or push with "
-            f"{self.options.spelling.in_place}: {self.push.name} is written directly, with no "
-            "second copy (a unit cut off mid-write holds a partial file until the next run)"
+            "free space on the unit (remove files it does not need), or push again with "
+            f"{self.options.spelling.in_place}, which may fit: "
+            f"{in_place_room(self.push, current, free)} (in place, a unit cut off mid-write "
+            "holds a partial file until the next run)"
         )
 
     def forget_temp(self, files: UnitFiles) -> None:

@@ -15,7 +15,7 @@ from ..text import byte_count
 if TYPE_CHECKING:
     from .campaign_types import PushFile
 
-__all__ = ["in_place_may_fit", "room_for"]
+__all__ = ["in_place_may_fit", "in_place_room", "room_for"]
 
 # LittleFS keeps a file this small inline in its metadata (inline_max is at most an
 # eighth of a block, 512 bytes on 4 KiB blocks): it may fit with no block free.
@@ -57,3 +57,22 @@ def in_place_may_fit(push: PushFile, current: bytes | None, free: int | None) ->
     it is honest: the free space is unknown, or the new file is within the free space and
     what the old file frees (as :func:`room_for` counts it in place)."""
     return free is None or room_for(push, current, free, in_place=True)[0] is not False
+
+
+def in_place_room(push: PushFile, current: bytes | None, free: int | None) -> str:
+    """What writing in place needs where the staged copy did not fit, as the dry run
+    words it ("may not fit"): offered as if it would fit, a run in place then failed on
+    a unit whose file system kept the old file's blocks until the new file was written."""
+    need = byte_count(len(push.data))
+    if free is None:
+        return (
+            f"{push.name} needs {need}; the unit reports no free space, so whether it fits "
+            "cannot be told"
+        )
+    return (
+        f"{push.name} needs {need}, the unit has {byte_count(free)} free and the old "
+        f"{push.name} holds {byte_count(len(current or b''))}: it fits only if the file "
+        "system frees the old file's space as it is overwritten, which depends on the file "
+        f"system (LittleFS may keep it until the new file is written: then it needs {need} "
+        "free)"
+    )
