@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .certs import Certificate
-from .roadmaps import load_roadmap, roadmap_names
+from .roadmaps import RoadmapServer, RoadmapStep, load_roadmap, roadmap_names
 
-__all__ = ["KnownChain", "known_chain", "sent_after_leaf"]
+__all__ = ["KnownChain", "known_chain", "senders", "sent_after_leaf"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +100,23 @@ def sent_after_leaf(certs: Sequence[Certificate]) -> KnownChain | None:
     """The roadmap chain a server sends after its leaf, as ``certs`` holds it."""
     rest = certs[1:] if certs and not certs[0].is_ca else certs
     return _index().get(tuple(c.der for c in rest)) if rest else None
+
+
+@functools.cache
+def _senders() -> dict[tuple[bytes, ...], tuple[tuple[str, RoadmapServer, RoadmapStep], ...]]:
+    """Every shipped roadmap's server kinds by the chains they send (each step)."""
+    out: dict[tuple[bytes, ...], list[tuple[str, RoadmapServer, RoadmapStep]]] = {}
+    for name in roadmap_names():
+        roadmap = load_roadmap(name)
+        for server in roadmap.servers:
+            for step in server.steps:
+                key = tuple(c.der for c in step.chain.certificates)
+                out.setdefault(key, []).append((roadmap.name, server, step))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def senders(certs: Sequence[Certificate]) -> tuple[tuple[str, RoadmapServer, RoadmapStep], ...]:
+    """The roadmap server kinds (roadmap name, kind, its step) that send ``certs`` after
+    the leaf: the history a saved chain's server may have had before it sent that chain."""
+    rest = certs[1:] if certs and not certs[0].is_ca else certs
+    return _senders().get(tuple(c.der for c in rest), ()) if rest else ()

@@ -312,6 +312,35 @@ def failing_since(
     return _failing_since(_Judge(trust, device, hostname, verifier), periods, at)
 
 
+def _roadmap_since(judge: _Judge, chain: ServerChain, at: datetime) -> FailingSince | None:
+    """A saved chain failing whenever it is sent, which a shipped roadmap says servers
+    send: since when every server kind sending it fails (each kind's own history judged
+    where it sends that chain), so "at least since" claims no date the roadmap's own
+    verdict contradicts (a Gen Y chain saved in 2026 said 2026-05-13 for DST-only units
+    the roadmap had failing from 2024-06-06, an R11 one 2024-03-13, R11's first day,
+    beside the roadmap's 2024-06-06). None: no roadmap sends it at ``at``, or a kind that
+    sends it passes (the failure is the saved chain's own)."""
+    # deferred: reading the roadmaps parses YAML and certificates, needed only for a
+    # saved chain that fails throughout
+    from .known_chains import senders
+
+    dates: dict[str, datetime] = {}
+    for roadmap, kind, step in senders(chain.certificates):
+        t = at if step.end is None else min(at, clamped(step.end, -_SECOND))
+        if t < step.start:
+            continue  # not sent yet at the date checked
+        periods = tuple(Period(s.chain, s.name, s.description, s.start, s.end) for s in kind.steps)
+        sent = next(p for p in periods if p.covers(t))
+        if judge.forecast(sent, t, t, rotate_issuing=False).start.ok:
+            return None
+        dates[f"{roadmap} {kind.name}"] = _failing_since(judge, periods, t).date
+    if not dates:
+        return None
+    each = ", ".join(f"{name} since {d.date().isoformat()}" for name, d in dates.items())
+    why = f"every server a roadmap says sends this chain fails from then on, if not before: {each}"
+    return FailingSince(max(dates.values()), why, False)
+
+
 def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> FailingSince:
     current = next((p for p in periods if p.covers(at)), periods[0])
     index = list(periods).index(current)
@@ -339,7 +368,7 @@ def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> Fa
                 why = f"the chain's newest certificate is not valid before {born.date()}"
             else:
                 why = "the chain's newest certificate was issued then"
-            return FailingSince(floor, why, False)
+            return _roadmap_since(judge, current.chain, when) or FailingSince(floor, why, False)
         if prev is None or prev.end != current.start:
             return FailingSince(
                 floor, f"servers sent {current.name or 'this chain'} from then", False
