@@ -159,3 +159,19 @@ def test_out_of_space_offers_in_place_as_the_dry_run_says_it_once(lan: Any, tmp_
     with Ledger(tmp_path / "c.db") as led:  # the ledger keeps the whole hint (status reads it)
         (row,) = led.rows()
     assert "--in-place, which may fit" in (row.last_error or "")
+
+
+def test_status_says_the_in_place_hint_once_too(lan: Any, tmp_path: Path) -> None:
+    """``push status`` shows the same rows: the hint in its footer, not in the cell."""
+    write_ca(tmp_path)
+    unit = full_mongoose_unit("cramped", blocks=16, old_ca=b"old CA\n" * 1286, spare=1)
+    ledger = str(tmp_path / "c.db")
+    code, _ = invoke("push", "--rpc", lan(unit).http_url, "--board", "mongoose-os-esp32",
+                     "--bundle", str(tmp_path / "ca.pem"), "--allow", "unjudged",
+                     "--ledger", ledger, "--timeout", "2")  # fmt: skip
+    assert code == 3
+    code, out = invoke("push", "status", "--ledger", ledger, env={"COLUMNS": "400"})
+    text = " ".join(out.split())
+    assert code == 3 and "1 unit is out of space: free space on the unit" in text, text
+    assert "which may fit: ca.pem needs 6,054 bytes, the unit has 4,096 bytes free" in text
+    assert text.count("--in-place") == 1 and "(hint:" not in text
