@@ -27,7 +27,7 @@ OLD_PARAGRAPH = "A CA file found on units fails a server"
 
 
 def _row(uid: str, state: str, error: str | None = None) -> UnitRow:
-    return UnitRow(uid, "mqtt", state, 0, None, None, None, error, None, None, "2026-01-01", None)
+    return UnitRow(uid, "mqtt", state, 0, error, None, None, None, None, None, "2026-01-01", None)
 
 
 def _report(*states: str, stopped: bool = False) -> CampaignReport:
@@ -100,7 +100,16 @@ def test_a_run_that_left_units_not_done_names_the_ledger_and_the_rerun(capsys: A
     out = _render(_report("verified", "offline", "failed"), capsys)
     assert "Next: 2 units not done: run the same command again, or with --watch" in out, out
     assert "the ledger camp2.db keeps where each unit stands" in out
-    assert "a failed unit's error says what it needs first" in out
+    # a unit refused with a hint (out of space, another board) needs that first
+    full = _row("u9", "failed", "out of space on the unit (hint: free space on the unit)")
+    report = _report("offline")
+    report = CampaignReport((*report.rows, full), False, None, 1, False)
+    out = _render(report, capsys)
+    assert "Next: 1 unit not done: run the same command again" in out, out
+    assert "; 1 failed unit needs what its error says first." in out
+    out = _render(CampaignReport((full,), False, None, 1, False), capsys)
+    assert "Next: 1 failed unit needs what its error says first (the ledger camp2" in out, out
+    assert "run the same command again" not in out
     assert "Next:" not in _render(_report("verified", "unused"), capsys)
     watched = _render(_report("offline"), capsys, watch=True)
     assert "Next: 1 unit not done: run the same command with --watch again later" in watched

@@ -269,24 +269,29 @@ def lost_line(report: CampaignReport) -> list[str]:
 def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
     """What to do about the units a run left not done (None: none left): only a run
     stopped by Ctrl-C said it, so a run that ended with a unit offline or failed named
-    neither the ledger nor the command that takes them up again."""
+    neither the ledger nor the command that takes them up again. A failed unit whose
+    error gives a hint (out of space, another board's firmware) needs that first: the
+    same command alone does not change it."""
     left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
     if not left:
         return None
+    first = sum(
+        r.state == "failed" and _split_hint(r.last_error or "")[1] is not None for r in left
+    )
+    again = len(left) - first
     ledger = opts.get("ledger_path")
     keeps = f" (the ledger {ledger} keeps where each unit stands)" if ledger else ""
-    them = "it" if len(left) == 1 else "them"
-    again = (
+    told = f"{plural(first, 'failed unit needs', 'failed units need')} what its error says first"
+    if not again:
+        return f"Next: {told}{keeps}."
+    them = "it" if again == 1 else "them"
+    rerun = (
         "run the same command with --watch again later"
         if opts.get("watch")
         else f"run the same command again, or with --watch to keep trying {them} until done"
     )
-    return (
-        f"Next: {plural(len(left), 'unit')} not done: {again}{keeps}; a failed unit's error "
-        "says what it needs first."
-        if any(r.state == "failed" for r in left)
-        else f"Next: {plural(len(left), 'unit')} not done: {again}{keeps}."
-    )
+    also = f"; {told}" if first else ""
+    return f"Next: {plural(again, 'unit')} not done: {rerun}{keeps}{also}."
 
 
 def run_exit_code(report: CampaignReport) -> int:
