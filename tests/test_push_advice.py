@@ -110,6 +110,8 @@ def test_a_run_that_left_units_not_done_names_the_ledger_and_the_rerun(capsys: A
     out = _render(CampaignReport((full,), False, None, 1, False), capsys)
     assert "Next: 1 failed unit needs what its error says first (the ledger camp2" in out, out
     assert "run the same command again" not in out
+    out = _render(CampaignReport((full, full), False, None, 1, False), capsys)
+    assert "Next: 2 failed units need what their errors say first" in out, out
     assert "Next:" not in _render(_report("verified", "unused"), capsys)
     watched = _render(_report("offline"), capsys, watch=True)
     assert "Next: 1 unit not done: run the same command with --watch again later" in watched

@@ -281,7 +281,11 @@ def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
     again = len(left) - first
     ledger = opts.get("ledger_path")
     keeps = f" (the ledger {ledger} keeps where each unit stands)" if ledger else ""
-    told = f"{plural(first, 'failed unit needs', 'failed units need')} what its error says first"
+    told = (
+        "1 failed unit needs what its error says first"
+        if first == 1
+        else f"{first} failed units need what their errors say first"
+    )
     if not again:
         return f"Next: {told}{keeps}."
     them = "it" if again == 1 else "them"
