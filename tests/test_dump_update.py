@@ -503,3 +503,34 @@ def test_cli_image_as_dump_hint_keeps_the_board_and_runs(in_tmp: Path, runner: C
         r = runner.invoke(cli, shlex.split(line)[1:])
         assert r.exit_code == 0, r.output
     assert b"ISRG Root X2" in open_image((in_tmp / "fs.bin").read_bytes()).read("/ca.pem")
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_cli_update_dump_says_how_to_put_the_result_on_the_unit(
+    arduino_file: Path, in_tmp: Path, runner: CliRunner, as_json: bool
+) -> None:
+    """'Wrote new.bin (changed: N sectors)' stopped there: the next step is 'flash' with
+    the board and CA typed (the same update in place), or esptool writing only the sectors
+    that differ from the dump, never the whole flash; none once the dump is up to date."""
+    extra = ["--json"] if as_json else []
+    args = [*ARDUINO_DUMP, "--bundle", "new-ca.pem", "-o", "new.bin", *extra]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    step = json.loads(r.stdout)["next"] if as_json else _next_line(r.output)
+    flash = "esp-cabundle flash --port PORT --board mdash-arduino --bundle new-ca.pem"
+    assert step.startswith(f"{flash} does the same on the unit in place"), step
+    assert "only the changed sectors, journaled, restorable" in step, step
+    esptool = "esptool --port PORT write-flash --diff-with dump.bin 0x0 new.bin"
+    assert f"; or {esptool} writes only the sectors that differ" in step, step
+    again = runner.invoke(cli, ["update-dump", "new.bin", *ARDUINO_DUMP[2:], "--bundle",
+                                "new-ca.pem", "-o", "x.bin", *extra])  # fmt: skip
+    assert again.exit_code == 0 and not (in_tmp / "x.bin").exists(), again.output
+    if as_json:
+        assert json.loads(again.stdout)["next"] is None
+    else:
+        assert "next:" not in again.output
+
+
+def _next_line(output: str) -> str:
+    (line,) = [ln for ln in output.splitlines() if ln.startswith("next: ")]
+    return line.removeprefix("next: ")

@@ -77,9 +77,10 @@ def update_dump(
 
     In every file-system partition the board names (Mongoose OS: fs_0 and fs_1) the CA
     file is replaced; every other file, the file system's format and version, and every
-    byte outside those partitions stay as they were. The sectors that differ are listed
-    (write them back with esptool, or flash the whole file). Nothing is written when a
-    partition is missing or does not mount (e.g. flash encryption is on).
+    byte outside those partitions stay as they were. The sectors that differ are listed,
+    and the next step: 'flash' does the same on the unit in place (journaled), or esptool
+    writes only those sectors. Nothing is written when a partition is missing or does
+    not mount (e.g. flash encryption is on).
 
     The CA (--bundle, --preset, --root or a cabundle.yaml: there is no default) passes
     the same gate as 'build', judged under the board's rules: policies, private keys,
@@ -122,11 +123,15 @@ def update_dump(
     kept = False  # -o already held the updated dump: left untouched
     if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
         kept = not write_atomic(output, result.flash, mode=PRIVATE)  # secrets and all
+    step = None if result.plan.up_to_date else _next_step(dump, output, result.plan.board)
     if as_json:
-        emit_json({**_to_dict(result, dump, output), "unchanged": kept, "gate": gated.to_dict()})
+        doc = _to_dict(result, dump, output)
+        emit_json({**doc, "unchanged": kept, "next": step, "gate": gated.to_dict()})
         return
     for line in _render(result, dump, output, kept=kept):
         echo(line, quiet=quiet)
+    if step is not None:
+        echo(f"next: {step}", quiet=quiet)
     for n in result.plan.notes:
         note(f"note: {n}", quiet=quiet)
 
@@ -191,6 +196,41 @@ def _put_hint(
     lock = ["--no-lock"] if Path(LOCK_NAME).exists() else []  # a project's pins stay
     build = f"esp-cabundle {shlex.join(['build', *made, *checks, *lock, '-o', source])}"
     return f"edit the CA file in the image itself: {build}, then {put}; {read}"
+
+
+# update-dump's options that 'flash' takes as they are: the board and the CA's (not
+# --platform: flash reads the unit's file system).
+_FLASH_OPTIONS = (
+    ("--board",),
+    ("--bundle",),
+    ("--preset",),
+    ("--root",),
+    ("--exclude",),
+    *_PUT_OPTIONS[2:],
+)
+
+
+def _next_step(dump: Path, output: Path, board: Board) -> str:
+    """How the updated dump gets onto the unit it was read from (the result named the
+    sectors and stopped there): 'flash' with the same board and CA, which writes only
+    those sectors in place, journaled; or esptool writing only the sectors that differ
+    from the dump (``--diff-with``), never the whole flash."""
+    words = typed_words()
+    kept = [w for flags in _FLASH_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
+    kept += split_option(words, ["--no-check"], takes_value=False)[1]
+    if "--board" not in kept and not any(w.startswith("--board=") for w in kept):
+        kept = ["--board", board.name, *kept]  # a library call: no words typed
+    flash = f"esp-cabundle {shlex.join(['flash', '--port', 'PORT', *kept])}"
+    step = (
+        f"{flash} does the same on the unit in place (only the changed sectors, journaled, "
+        "restorable)"
+    )
+    if str(dump) == "-" or str(output) == "-":  # esptool compares files, not a pipe
+        return step
+    esptool = shlex.join(
+        ["esptool", "--port", "PORT", "write-flash", "--diff-with", str(dump), "0x0", str(output)]
+    )
+    return f"{step}; or {esptool} writes only the sectors that differ from the dump"
 
 
 def _untaken(stem: str, suffix: str) -> str:
