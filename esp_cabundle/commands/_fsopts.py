@@ -11,18 +11,20 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import InputError
+from ..errors import InputError, PartitionTableError
 from ..fileio import shell_path
 from ..fs import FS_TYPES, profiles_of
 from ..missing_hints import missing_ca_hint, names_source
 from ..spelling import CLI_SPELLING
 from ..text import printable
 from ._missing import completed
+from ._option_types import Name
 from ._paths import says_text
 from ._usage import example_line, replaced_option, split_option, typed_words, usage_error
 
 if TYPE_CHECKING:
     from ..boards import Board
+    from ..partition_entry import Partition
 
 
 def fs_command(verb: str, *words: str | Path, options: str = "") -> str:
@@ -128,6 +130,68 @@ def dump_partitions_hint(partitions: tuple[tuple[str, int, int], ...]) -> str:
         for name, offset, size in partitions
     ]
     return "e.g. esp-cabundle " + ", or esp-cabundle ".join(lines)
+
+
+partition_option = click.option(
+    "--partition",
+    type=Name("partition"),
+    metavar="NAME",
+    help="A file-system partition of a whole-flash dump, by its table name (fs_0, "
+    "spiffs): its offset and size come from the dump's partition table.",
+)
+
+
+def refuse_partition_with_offset(ctx: click.Context) -> None:
+    """--partition names the offset and size itself: with --offset or --size too, one of
+    them would be ignored; the line without --offset and --size is the hint."""
+    typed = [
+        f"--{n}" for n in ("offset", "size")
+        if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE
+    ]  # fmt: skip
+    if typed:
+        words = typed_words(ctx)
+        for flag in typed:
+            words = split_option(words, [flag], takes_value=True)[0]
+        raise usage_error(
+            f"--partition, {' and '.join(typed)}: each says where the file system is",
+            words,
+            why="--partition takes its offset and size from the dump's partition table",
+        )
+
+
+def named_partition(data: bytes, name: str, image: Path) -> Partition:
+    """The file-system partition ``--partition NAME`` names in a whole-flash dump's own
+    table (the fs commands took --offset and --size alone, copied from that table by
+    hand). Refused: bytes with no table (an image is read whole), a name the table lacks
+    (its names listed), and a partition of another kind than the file systems'."""
+    from ..partitions import read_partition_table  # deferred: dumps only (as fs.edit)
+
+    shown = shell_path(image)
+    without = shlex.join(split_option(typed_words(), ["--partition"], takes_value=True)[0])
+    try:
+        table = read_partition_table(data, check_size=False)
+    except PartitionTableError:
+        raise InputError(
+            f"--partition {name}: {shown} has no partition table; --partition names a "
+            "partition of a whole-flash dump",
+            hint=f"an image is read whole: esp-cabundle {without}",
+        ) from None
+    found = table.by_name(name)
+    fs_names = [p.name for p in table if p.may_hold_fs]
+    listed = ", ".join(fs_names) if fs_names else "none"
+    if found is None:
+        names = ", ".join(p.name for p in table)
+        raise InputError(
+            f"--partition {name}: no partition named '{name}' in {shown}'s table (it has {names})",
+            hint=f"its file-system partitions: {listed}",
+        )
+    if not found.may_hold_fs:
+        raise InputError(
+            f"--partition {name}: partition '{name}' is {found.type_name} "
+            f"{found.subtype_name}, not a file system (data spiffs, littlefs or fat)",
+            hint=f"the file-system partitions of {shown}'s table: {listed}",
+        )
+    return found
 
 
 def no_image_hint(image: Path) -> str:

@@ -36,15 +36,15 @@ OPTIONS: dict[str, str] = {
         "--verbose --json -q --quiet --debug"
     ),
     "fs": "--debug",
-    "fs ls": "--offset= --size= --fs= --profile= --json -q --quiet --debug",
-    "fs cat": "--offset= --size= --fs= --profile= -o= --output= --debug",
+    "fs ls": "--partition= --offset= --size= --fs= --profile= --json -q --quiet --debug",
+    "fs cat": "--partition= --offset= --size= --fs= --profile= -o= --output= --debug",
     "fs put": (
-        "--offset= --size= --fs= --profile= --platform= --disk-version= --mtime= "
+        "--partition= --offset= --size= --fs= --profile= --platform= --disk-version= --mtime= "
         "--board= -c= --config= --service-until= --max-bytes= --allow= --target= "
         "--no-check --at= --json -q --quiet --debug"
     ),
     "fs rm": (
-        "--offset= --size= --fs= --profile= --platform= --disk-version= --board= "
+        "--partition= --offset= --size= --fs= --profile= --platform= --disk-version= --board= "
         "--json -q --quiet --debug"
     ),
     "init": (

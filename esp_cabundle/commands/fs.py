@@ -38,9 +38,12 @@ from ._fsboard import board_warning, misplaced_ca, named_ca_warning
 from ._fsopts import (
     dump_partitions_hint,
     fs_command,
+    named_partition,
     no_image_hint,
     not_an_image_hint,
+    partition_option,
     refuse_fs_as_image_profile,
+    refuse_partition_with_offset,
 )
 from ._fsput import read_source, refuse_swapped
 from .ca_source import CaOptions, announce, ca_options
@@ -79,6 +82,7 @@ class ImageArgs:
     size: int | None = None
     fs_type: str | None = None
     profile: str | None = None
+    partition: str | None = None  # a dump's partition by its table name, for offset/size
 
     def read(self) -> bytes:
         hint = no_image_hint(self.image)
@@ -111,6 +115,12 @@ class ImageArgs:
                 "leave --size out to read it from the bytes",
             )
         data = self.read() if data is None else data
+        if self.partition is not None:
+            found = named_partition(data, self.partition, self.image)
+            return locate_image(
+                data, offset=found.offset, size=found.size, source=str(self.image),
+                spelling=CLI_SPELLING,
+            )  # fmt: skip
         size = self.size
         if size is None and self.offset:
             # A whole-flash dump's own partition table knows the size at that offset.
@@ -143,9 +153,14 @@ class ImageArgs:
             e.hint = hint
             raise
 
-    def where(self, region: ImageRegion) -> str:
-        """The --offset/--size that name ``region`` again (nothing for a whole image)."""
-        return f" --offset {region.offset:#x} --size {region.size:#x}" if region.offset else ""
+    def where(self, region: ImageRegion | None) -> str:
+        """The --partition, else --offset/--size, that name ``region`` again (nothing for
+        a whole image)."""
+        if self.partition is not None:
+            return f" --partition {shlex.quote(self.partition)}"
+        if region is None or not region.offset:
+            return ""
+        return f" --offset {region.offset:#x} --size {region.size:#x}"
 
     @contextlib.contextmanager
     def naming_image(self, region: ImageRegion) -> Iterator[None]:
@@ -164,7 +179,7 @@ class ImageArgs:
         --fs/--profile given."""
         where = (
             self.where(region)
-            if region is not None
+            if region is not None or self.partition is not None
             else (f" --offset {self.offset:#x}" if self.offset else "")
             + (f" --size {self.size:#x}" if self.size is not None else "")
         )
@@ -199,6 +214,8 @@ def image_options(f: F) -> F:
     @functools.wraps(f)
     def command(*args: Any, **kwargs: Any) -> Any:
         img = ImageArgs(**{k: kwargs.pop(k) for k in ImageArgs.__slots__})
+        if img.partition is not None:
+            refuse_partition_with_offset(click.get_current_context())
         return f(*args, img=img, **kwargs)
 
     for option in (
@@ -210,6 +227,7 @@ def image_options(f: F) -> F:
             "file (LittleFS: its superblock's)",
         ),
         offset_option,
+        partition_option,
         click.argument("image", type=FILE_PATH),
     ):
         command = option(command)
@@ -219,9 +237,10 @@ def image_options(f: F) -> F:
 @click.group()
 def fs() -> None:
     """Offline file manager for LittleFS and SPIFFS images, and for a file-system
-    partition inside a flash dump (--offset, --size). 'put' and 'rm' edit in place the
-    way the device would: other files, the on-disk version and every byte outside the
-    partition stay as they are; the file is replaced atomically, or not at all.
+    partition inside a flash dump (--partition NAME, or --offset and --size). 'put' and
+    'rm' edit in place the way the device would: other files, the on-disk version and
+    every byte outside the partition stay as they are; the file is replaced atomically,
+    or not at all.
 
     \b
     Examples:
@@ -229,7 +248,7 @@ def fs() -> None:
       esp-cabundle fs cat fs.bin /ca.pem > ca.pem
       esp-cabundle fs put fs.bin new-ca.pem /ca.pem
       esp-cabundle fs rm fs.bin /old.pem    # a file it holds (fs ls lists them)
-      esp-cabundle fs ls arduino-dump.bin --offset 0x290000 --size 1408K --json
+      esp-cabundle fs ls arduino-dump.bin --partition spiffs --json
       # a dump read with: esp-cabundle read --port PORT --all -o arduino-dump.bin
     """
 
@@ -298,8 +317,7 @@ def cat_cmd(img: ImageArgs, path: str, output: Path | None, as_json: bool) -> No
     \b
     Examples:
       esp-cabundle fs cat fs.bin /ca.pem
-      esp-cabundle fs cat mos-dump.bin /conf9.json --offset 0x190000 --size 256K \\
-          -o conf9.json
+      esp-cabundle fs cat mos-dump.bin /conf9.json --partition fs_0 -o conf9.json
       # a dump read with: esp-cabundle read --port PORT --all -o mos-dump.bin
     """
     if as_json:
@@ -365,7 +383,7 @@ def put_cmd(
       esp-cabundle fs put fs.bin ca.pem
       esp-cabundle fs put fs.bin build/ca.pem /certs/ca.pem
       esp-cabundle fs put lfs-2.0.5.bin ca.pem --platform arduino-2.0.5
-      esp-cabundle fs put arduino-dump.bin ca.pem --offset 0x290000 --size 1408K
+      esp-cabundle fs put arduino-dump.bin ca.pem --partition spiffs
       # lfs-2.0.5.bin: made as in pack --help; arduino-dump.bin: a dump read with
       #   esp-cabundle read --port PORT --all -o arduino-dump.bin
     """
@@ -487,7 +505,7 @@ def rm_cmd(
     \b
     Examples:
       esp-cabundle fs rm fs.bin /old-ca.pem   # a file it holds (fs ls lists them)
-      esp-cabundle fs rm mos-dump.bin /a.pem /b.pem --offset 0x190000 --size 256K
+      esp-cabundle fs rm mos-dump.bin /a.pem /b.pem --partition fs_0
       # a dump read with: esp-cabundle read --port PORT --all -o mos-dump.bin
     """
     img.refuse_unwritable()

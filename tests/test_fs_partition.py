@@ -1,0 +1,131 @@
+"""fs ls/cat/put/rm --partition NAME: a whole-flash dump's file-system partition taken
+from its own table (the user typed --offset and --size copied from it by hand, and
+'--partition' was refused as an option of read alone); a name not in the table, a
+partition that is no file system, bytes with no table and --partition with --offset or
+--size are refused, clearly, changing nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from esp_cabundle.cli import cli
+from esp_cabundle.fs import open_image
+from tests.support import dumps
+
+FS_0 = (0x190000, 0x40000)  # the Mongoose OS table's fs_0
+FS_1 = (0x350000, 0x40000)
+
+
+@pytest.fixture
+def mos(in_tmp: Path) -> Path:
+    p = in_tmp / "mos-new.bin"
+    p.write_bytes(dumps.mongoose_dump())
+    (in_tmp / "note.txt").write_bytes(b"hello\n")
+    return p
+
+
+def _files(flash: bytes, where: tuple[int, int]) -> dict[str, bytes]:
+    image = open_image(flash[where[0] : where[0] + where[1]])
+    return {f.path: image.read(f.path) for f in image.files()}
+
+
+def test_ls_and_cat_read_the_named_partition(mos: Path, runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["fs", "ls", "mos-new.bin", "--partition", "fs_0", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert (doc["offset"], doc["size"]) == FS_0, doc
+    assert "/conf9.json" in {f["path"] for f in doc["files"]}
+    cat = runner.invoke(cli, ["fs", "cat", "mos-new.bin", "/conf9.json", "--partition", "fs_1"])
+    assert cat.exit_code == 0, cat.output
+    assert cat.stdout_bytes == _files(dumps.mongoose_dump(), FS_1)["/conf9.json"]
+
+
+@pytest.mark.parametrize("name", ["fs_0", "fs_1"])
+def test_put_and_rm_edit_only_the_named_partition(mos: Path, runner: CliRunner, name: str) -> None:
+    where = FS_0 if name == "fs_0" else FS_1
+    old = mos.read_bytes()
+    put = runner.invoke(cli, ["fs", "put", "mos-new.bin", "note.txt", "--partition", name])
+    assert put.exit_code == 0, put.output
+    new = mos.read_bytes()
+    assert dumps.outside_equal(old, new, [(where[0], where[0] + where[1])])
+    assert _files(new, where)["/note.txt"] == b"hello\n"
+    rm = runner.invoke(cli, ["fs", "rm", "mos-new.bin", "/note.txt", "--partition", name])
+    assert rm.exit_code == 0, rm.output
+    assert "/note.txt" not in _files(mos.read_bytes(), where)
+
+
+def test_a_hint_names_the_partition_again(mos: Path, runner: CliRunner) -> None:
+    r = runner.invoke(cli, ["fs", "cat", "mos-new.bin", "/nope", "--partition", "fs_0"])
+    assert r.exit_code != 0
+    assert "esp-cabundle fs ls mos-new.bin --partition fs_0" in r.output, r.output
+
+
+@pytest.mark.parametrize(
+    ("words", "said", "hint"),
+    [
+        (
+            ["--partition", "fs_9"],
+            "--partition fs_9: no partition named 'fs_9' in mos-new.bin's table (it has nvs, "
+            "otadata, app_0, fs_0, app_1, fs_1)",
+            "its file-system partitions: fs_0, fs_1",
+        ),
+        (
+            ["--partition", "nvs"],
+            "--partition nvs: partition 'nvs' is data nvs, not a file system",
+            "the file-system partitions of mos-new.bin's table: fs_0, fs_1",
+        ),
+        (
+            ["--partition", "app_0"],
+            "--partition app_0: partition 'app_0' is app ota_0, not a file system",
+            "fs_0, fs_1",
+        ),
+        (
+            ["--partition", "fs_0", "--offset", "0x190000"],
+            "--partition, --offset: each says where the file system is",
+            "e.g. esp-cabundle fs VERB mos-new.bin ARGS--partition fs_0 (--partition takes",
+        ),
+        (
+            ["--partition", "fs_0", "--size", "256K"],
+            "--partition, --size: each says where the file system is",
+            "--partition takes its offset and size from the dump's partition table",
+        ),
+    ],
+)
+@pytest.mark.parametrize("verb", ["ls", "cat", "put", "rm"])
+def test_bad_partitions_are_refused_changing_nothing(
+    mos: Path, runner: CliRunner, verb: str, words: list[str], said: str, hint: str
+) -> None:
+    args = {"ls": [], "cat": ["/conf9.json"], "put": ["note.txt"], "rm": ["/conf9.json"]}[verb]
+    old = mos.read_bytes()
+    r = runner.invoke(cli, ["fs", verb, "mos-new.bin", *args, *words])
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert said in text, text
+    typed = " ".join(args) + " " if args else ""
+    assert hint.replace("VERB", verb).replace("ARGS", typed) in text, text
+    assert mos.read_bytes() == old
+
+
+def test_an_image_has_no_table_to_name_a_partition_in(in_tmp: Path, runner: CliRunner) -> None:
+    image = dumps.mongoose_dump()[FS_0[0] : FS_0[0] + FS_0[1]]
+    (in_tmp / "fs.bin").write_bytes(image)
+    r = runner.invoke(cli, ["fs", "rm", "fs.bin", "/conf9.json", "--partition", "fs_0"])
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "--partition fs_0: fs.bin has no partition table" in text, text
+    assert "an image is read whole: esp-cabundle fs rm fs.bin /conf9.json" in text, text
+    assert (in_tmp / "fs.bin").read_bytes() == image
+
+
+def test_help_and_readme_show_the_option(runner: CliRunner) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert "`fs ls dump.bin --partition spiffs`" in readme
+    assert "With\n`--partition NAME` (the dump's table name" in readme
+    for verb in ("ls", "cat", "put", "rm"):
+        text = runner.invoke(cli, ["fs", verb, "--help"]).stdout
+        assert "--partition NAME" in text, verb
+    assert "--partition fs_0" in runner.invoke(cli, ["fs", "rm", "--help"]).stdout
