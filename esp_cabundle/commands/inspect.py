@@ -23,6 +23,7 @@ from ..spelling import CLI_SPELLING
 from ..text import fact_line, plural, printable
 from ..ui import Column, echo, emit_json, error_document, fit_lines, format_table, table_width
 from ._fsopts import fs_command, no_input_hint
+from ._inspect_reach import with_reach_note
 from ._paths import refuse_directory, says_text
 from ._unit import unit_progress
 from ._usage import piped_roots_build
@@ -126,7 +127,9 @@ def inspect(
     has them all.
 
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
-    board and its partition table offset is used.
+    board and its partition table offset is used. When the CA file the board (given, or
+    marked by a dump's files: /mdash.cfg) reads no longer verifies its own servers (a
+    DST-only /ca.pem), a note says since when and the flash or update-dump that fixes it.
     """
     _refuse_stdin_twice(paths)
     if port is None:
@@ -151,6 +154,9 @@ def inspect(
         port, board=board, no_apps=no_apps, link=link, quiet=quiet or as_json
     )
     reports += [unit] if unit is not None else []
+    # A CA file that cuts its board off its own servers says so (exit codes unchanged).
+    given = load_board(board) if board is not None else None
+    reports = [with_reach_note(r, given if r is unit else None, when) for r in reports]
     gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within, given_at=at)
     bad = tuple(p for r in reports for p in r.problems)  # a dump cut short: update-dump refuses it
     failed = (
