@@ -73,7 +73,8 @@ def test_a_whole_dump_given_to_fs_hints_one_line_per_partition(
     in_tmp: Path, capsys: pytest.CaptureFixture[str], dump: object, parts: list[tuple[str, ...]]
 ) -> None:
     """The hint was 'name its file-system partition: spiffs: --offset 0x290000 --size
-    0x160000', options to fit in by hand; each partition's line now runs as copied."""
+    0x160000', options to fit in by hand; each partition's line now runs as copied, and
+    names the partition by its table name (--partition), not by numbers copied from it."""
     assert callable(dump)
     (in_tmp / "my dump.bin").write_bytes(dump())
     assert run(["fs", "ls", "my dump.bin", "-q"]) == 2
@@ -81,13 +82,9 @@ def test_a_whole_dump_given_to_fs_hints_one_line_per_partition(
     assert "a whole-flash dump (partition table at 0x8000)" in error, error
     said = hint.removeprefix("e.g. esp-cabundle ").split(", or esp-cabundle ")
     assert len(said) == len(parts), hint
-    for line, (name, offset, size) in zip(said, parts, strict=True):
-        words, _, why = line.partition(" (")
-        assert why == f"partition {name})", line
-        assert shlex.split(words) == [
-            "fs", "ls", "my dump.bin", "-q", "--offset", offset, "--size", size,
-        ]  # fmt: skip
-        assert run(shlex.split(words)) == 0, capsys.readouterr().err
+    for line, (name, _offset, _size) in zip(said, parts, strict=True):
+        assert shlex.split(line) == ["fs", "ls", "my dump.bin", "-q", "--partition", name]
+        assert run(shlex.split(line)) == 0, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("size", ["4K", "0x160000"])
@@ -96,8 +93,8 @@ def test_a_whole_dump_given_a_size_alone_is_said_a_dump(
 ) -> None:
     """``fs ls dump.bin --size 4K`` skipped the whole-dump check (it ran only without a
     size) and said "no file system: all 4096 bytes are 0xFF" of the dump's start: now a
-    dump, a size alone reading its start, and the line with the partition's --offset and
-    --size in place of the size typed, which runs."""
+    dump, a size alone reading its start, and the line with the partition's name
+    (--partition) in place of the size typed, which runs."""
     (in_tmp / "dump.bin").write_bytes(arduino_dump())
     assert run(["fs", "ls", "dump.bin", "--size", size]) == 2
     error, hint = _hint(capsys)
@@ -105,10 +102,8 @@ def test_a_whole_dump_given_a_size_alone_is_said_a_dump(
         "dump.bin: a whole-flash dump (partition table at 0x8000), not a file-system image: "
         "--size without --offset reads its start"
     ), error
-    words, _, why = hint.removeprefix("e.g. esp-cabundle ").partition(" (")
-    assert why == "partition spiffs)", hint
-    line = shlex.split(words)
-    assert line == ["fs", "ls", "dump.bin", "--size", "0x160000", "--offset", "0x290000"], hint
+    line = shlex.split(hint.removeprefix("e.g. esp-cabundle "))
+    assert line == ["fs", "ls", "dump.bin", "--partition", "spiffs"], hint
     assert run(line) == 0, capsys.readouterr().err
 
 

@@ -113,21 +113,16 @@ def refuse_fs_as_image_profile(profile: str | None) -> None:
 
 
 def dump_partitions_hint(partitions: tuple[tuple[str, int, int], ...]) -> str:
-    """For a whole-flash dump given as IMAGE: the line typed with --offset and --size
-    naming each file-system partition (the hint gave the options alone, to fit in by
-    hand), one line for each."""
+    """For a whole-flash dump given as IMAGE: the line typed with --partition naming each
+    file-system partition by its table name, one line for each (the lines gave --offset
+    and --size, numbers copied from the table; a --size or --offset typed is left out,
+    as --partition refuses them)."""
     words = typed_words()
+    for flag in ("--offset", "--size"):
+        words = split_option(words, [flag], takes_value=True)[0]
     lines = [
-        shlex.join(
-            replaced_option(
-                replaced_option(words, ["--offset"], "--offset", f"{offset:#x}"),
-                ["--size"],
-                "--size",
-                f"{size:#x}",
-            )
-        )
-        + f" (partition {name})"
-        for name, offset, size in partitions
+        shlex.join(replaced_option(words, ["--partition"], "--partition", name))
+        for name, _, _ in partitions
     ]
     return "e.g. esp-cabundle " + ", or esp-cabundle ".join(lines)
 
