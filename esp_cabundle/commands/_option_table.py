@@ -90,8 +90,8 @@ OPTIONS: dict[str, str] = {
         "--at= --json -q --quiet --debug"
     ),
     "virtual-unit": (
-        "--board= --dump= --chip= --mac= --listen= --rfc2217 --rpc= --id= --ca-file= "
-        "--fs-image= --save-fs= --debug"
+        "--board= --dump= --chip= --mac= --listen= --rfc2217 --rpc= --mdash= --id= "
+        "--ca-file= --fs-image= --save-fs= --api-key-file= --debug"
     ),
 }
 
