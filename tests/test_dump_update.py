@@ -510,8 +510,10 @@ def test_cli_update_dump_says_how_to_put_the_result_on_the_unit(
     arduino_file: Path, in_tmp: Path, runner: CliRunner, as_json: bool
 ) -> None:
     """'Wrote new.bin (changed: N sectors)' stopped there: the next step is 'flash' with
-    the board and CA typed (the same update in place), or esptool writing only the sectors
-    that differ from the dump, never the whole flash; none once the dump is up to date."""
+    the board and CA typed (the same update in place); none once the dump is up to date.
+    No esptool line: 'write-flash --diff-with dump.bin 0x0 new.bin' fails as printed
+    (--diff-with takes every word after it), and once the unit changed since the dump
+    was read esptool rewrites the whole image, the stale dump over the unit."""
     extra = ["--json"] if as_json else []
     args = [*ARDUINO_DUMP, "--bundle", "new-ca.pem", "-o", "new.bin", *extra]
     r = runner.invoke(cli, args)
@@ -520,8 +522,8 @@ def test_cli_update_dump_says_how_to_put_the_result_on_the_unit(
     flash = "esp-cabundle flash --port PORT --board mdash-arduino --bundle new-ca.pem"
     assert step.startswith(f"{flash} does the same on the unit in place"), step
     assert "only the changed sectors, journaled, restorable" in step, step
-    esptool = "esptool --port PORT write-flash --diff-with dump.bin 0x0 new.bin"
-    assert f"; or {esptool} writes only the sectors that differ" in step, step
+    assert "esptool" not in step and "diff-with" not in step, step
+    assert step.endswith("(only the changed sectors, journaled, restorable)"), step
     again = runner.invoke(cli, ["update-dump", "new.bin", *ARDUINO_DUMP[2:], "--bundle",
                                 "new-ca.pem", "-o", "x.bin", *extra])  # fmt: skip
     assert again.exit_code == 0 and not (in_tmp / "x.bin").exists(), again.output
@@ -529,6 +531,34 @@ def test_cli_update_dump_says_how_to_put_the_result_on_the_unit(
         assert json.loads(again.stdout)["next"] is None
     else:
         assert "next:" not in again.output
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--at", "2023-01-01"],
+        ["--at=2023-01-01", "--no-check"],
+        ["--allow", "expired", "--no-check"],
+    ],
+)
+def test_the_next_step_gates_as_of_today_in_full(
+    arduino_file: Path, in_tmp: Path, runner: CliRunner, extra: list[str]
+) -> None:
+    """An 'update-dump --at 2023-01-01' rehearsal printed a flash line with --at 2023-01-01
+    (and --no-check, --allow): copied, it writes today a CA the gate judged as of 2023 or
+    not at all. The flash line leaves them out and says so; the CA options stay."""
+    args = [*ARDUINO_DUMP, "--bundle", "new-ca.pem", "--max-bytes", "65536"]
+    r = runner.invoke(cli, [*args, *extra, "-o", "new.bin"])
+    assert r.exit_code == 0, r.output
+    step = _next_line(r.output)
+    flash, _, rest = step.partition(" does the same on the unit")
+    assert flash == (
+        "esp-cabundle flash --port PORT --board mdash-arduino --bundle new-ca.pem --max-bytes 65536"
+    ), step
+    for word in ("--at", "2023", "--allow", "--no-check"):
+        assert word not in shlex.split(flash), step
+    left = " ".join(w.split("=")[0] for w in extra if w.startswith("--"))
+    assert rest.endswith(f"(without {left}: flash gates the CA as of today, in full)"), step
 
 
 def _next_line(output: str) -> str:

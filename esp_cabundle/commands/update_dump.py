@@ -78,9 +78,10 @@ def update_dump(
     In every file-system partition the board names (Mongoose OS: fs_0 and fs_1) the CA
     file is replaced; every other file, the file system's format and version, and every
     byte outside those partitions stay as they were. The sectors that differ are listed,
-    and the next step: 'flash' does the same on the unit in place (journaled), or esptool
-    writes only those sectors. Nothing is written when a partition is missing or does
-    not mount (e.g. flash encryption is on).
+    and the next step: 'flash' does the same on the unit in place (journaled). Writing
+    the output back whole (esptool) overwrites whatever changed on the unit since the
+    dump was read (NVS, a newer app) with the dump's older bytes. Nothing is written
+    when a partition is missing or does not mount (e.g. flash encryption is on).
 
     The CA (--bundle, --preset, --root or a cabundle.yaml: there is no default) passes
     the same gate as 'build', judged under the board's rules: policies, private keys,
@@ -88,7 +89,9 @@ def update_dump(
 
     A dump that already holds exactly that CA file is left alone and -o's file is
     neither created nor changed (exit 0): a script that flashes the output checks
-    --json's "up_to_date" (true, "output" null) and flashes the dump itself then.
+    --json's "up_to_date" (true, "output" null) and flashes the dump itself then (safe
+    only right after reading it from that unit: a dump older than the unit's current
+    flash overwrites its NVS and app).
 
     \b
     Examples:
@@ -123,7 +126,7 @@ def update_dump(
     kept = False  # -o already held the updated dump: left untouched
     if not result.plan.up_to_date:  # the same bytes again: nothing to write, nor to rewrite
         kept = not write_atomic(output, result.flash, mode=PRIVATE)  # secrets and all
-    step = None if result.plan.up_to_date else _next_step(dump, output, result.plan.board)
+    step = None if result.plan.up_to_date else _next_step(result.plan.board)
     if as_json:
         doc = _to_dict(result, dump, output)
         emit_json({**doc, "unchanged": kept, "next": step, "gate": gated.to_dict()})
@@ -199,38 +202,40 @@ def _put_hint(
 
 
 # update-dump's options that 'flash' takes as they are: the board and the CA's (not
-# --platform: flash reads the unit's file system).
+# --platform: flash reads the unit's file system). Not those that re-date or weaken the
+# gate (--at, --allow, --no-check): a rehearsal as of another day, or past a policy, would
+# print a line that writes, today, a CA the gate would refuse.
 _FLASH_OPTIONS = (
     ("--board",),
     ("--bundle",),
     ("--preset",),
     ("--root",),
     ("--exclude",),
-    *_PUT_OPTIONS[2:],
+    ("-c", "--config"),
+    ("--service-until",),
+    ("--max-bytes",),
+    ("--target",),
 )
+_NOT_CARRIED = (("--at", True), ("--allow", True), ("--no-check", False))
 
 
-def _next_step(dump: Path, output: Path, board: Board) -> str:
+def _next_step(board: Board) -> str:
     """How the updated dump gets onto the unit it was read from (the result named the
     sectors and stopped there): 'flash' with the same board and CA, which writes only
-    those sectors in place, journaled; or esptool writing only the sectors that differ
-    from the dump (``--diff-with``), never the whole flash."""
+    those sectors in place, journaled, judged by today's full gate. Not esptool writing
+    the file back: its --diff-with rewrites the whole image once the unit changed since
+    the dump was read (NVS, otadata, a newer app), the stale dump over it."""
     words = typed_words()
     kept = [w for flags in _FLASH_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
-    kept += split_option(words, ["--no-check"], takes_value=False)[1]
     if "--board" not in kept and not any(w.startswith("--board=") for w in kept):
         kept = ["--board", board.name, *kept]  # a library call: no words typed
+    left = [f for f, value in _NOT_CARRIED if split_option(words, [f], takes_value=value)[1]]
     flash = f"esp-cabundle {shlex.join(['flash', '--port', 'PORT', *kept])}"
-    step = (
+    gate = f" (without {' '.join(left)}: flash gates the CA as of today, in full)" if left else ""
+    return (
         f"{flash} does the same on the unit in place (only the changed sectors, journaled, "
-        "restorable)"
+        f"restorable){gate}"
     )
-    if str(dump) == "-" or str(output) == "-":  # esptool compares files, not a pipe
-        return step
-    esptool = shlex.join(
-        ["esptool", "--port", "PORT", "write-flash", "--diff-with", str(dump), "0x0", str(output)]
-    )
-    return f"{step}; or {esptool} writes only the sectors that differ from the dump"
 
 
 def _untaken(stem: str, suffix: str) -> str:
