@@ -129,3 +129,43 @@ def test_help_and_readme_show_the_option(runner: CliRunner) -> None:
         text = runner.invoke(cli, ["fs", verb, "--help"]).stdout
         assert "--partition NAME" in text, verb
     assert "--partition fs_0" in runner.invoke(cli, ["fs", "rm", "--help"]).stdout
+
+
+def _short_dump() -> bytes:
+    """A 0x30000-byte dump whose table (at 0x8000) names spiffs at 0x20000+0x100000:
+    the entry runs 0xF0000 past the dump's end."""
+    from esp_cabundle.partitions import PartitionTable
+
+    csv = "nvs, data, nvs, 0x9000, 0x5000,\nspiffs, data, spiffs, 0x20000, 0x100000,\n"
+    flash = bytearray(b"\xff" * 0x30000)
+    t = PartitionTable.from_csv(csv).to_binary()
+    flash[0x8000 : 0x8000 + len(t)] = t
+    return bytes(flash)
+
+
+@pytest.mark.parametrize("verb", ["ls", "cat", "put", "rm"])
+def test_a_partition_past_the_dump_s_end_is_said_in_partition_terms(
+    in_tmp: Path, runner: CliRunner, verb: str
+) -> None:
+    """'runs past the end of the file; check --offset and --size against the partition
+    table' named options the user did not type (and --partition refuses): the table's
+    entry runs past the dump's end, so the dump is cut short or the table is wrong; and
+    no hint lists that partition as one to use."""
+    (in_tmp / "short.bin").write_bytes(_short_dump())
+    (in_tmp / "note.txt").write_bytes(b"hello\n")
+    args = {"ls": [], "cat": ["/ca.pem"], "put": ["note.txt"], "rm": ["/ca.pem"]}[verb]
+    old = (in_tmp / "short.bin").read_bytes()
+    r = runner.invoke(cli, ["fs", verb, "short.bin", *args, "--partition", "spiffs"])
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "--offset" not in text and "--size" not in text, text
+    assert (
+        "--partition spiffs: the table's entry for 'spiffs' (0x20000+0x100000) runs past "
+        "the end of short.bin (196,608 bytes): the dump is cut short, or the table is wrong"
+    ) in text, text
+    assert "esp-cabundle read --port PORT --all -o full.bin" in text, text
+    assert (in_tmp / "short.bin").read_bytes() == old
+    other = runner.invoke(cli, ["fs", verb, "short.bin", *args, "--partition", "fs_0"])
+    assert other.exit_code == 2, other.output
+    said = " ".join(other.output.split())
+    assert "its file-system partitions: none inside short.bin (spiffs runs past" in said, said

@@ -16,7 +16,7 @@ from ..fileio import shell_path
 from ..fs import FS_TYPES, profiles_of
 from ..missing_hints import missing_ca_hint, names_source
 from ..spelling import CLI_SPELLING
-from ..text import printable
+from ..text import byte_count, printable
 from ._missing import completed
 from ._option_types import Name
 from ._paths import says_text
@@ -172,8 +172,13 @@ def named_partition(data: bytes, name: str, image: Path) -> Partition:
             hint=f"an image is read whole: esp-cabundle {without}",
         ) from None
     found = table.by_name(name)
-    fs_names = [p.name for p in table if p.may_hold_fs]
-    listed = ", ".join(fs_names) if fs_names else "none"
+    # A partition whose entry runs past the dump's end is none to use (it cannot be read).
+    fs_parts = [p for p in table if p.may_hold_fs]
+    past = [p.name for p in fs_parts if p.offset + p.size > len(data)]
+    listed = ", ".join(p.name for p in fs_parts if p.name not in past) or "none"
+    if past:
+        runs = "runs" if len(past) == 1 else "run"
+        listed += f" inside {shown} ({', '.join(past)} {runs} past its end)"
     if found is None:
         names = ", ".join(p.name for p in table)
         raise InputError(
@@ -185,6 +190,14 @@ def named_partition(data: bytes, name: str, image: Path) -> Partition:
             f"--partition {name}: partition '{name}' is {found.type_name} "
             f"{found.subtype_name}, not a file system (data spiffs, littlefs or fat)",
             hint=f"the file-system partitions of {shown}'s table: {listed}",
+        )
+    if found.name in past:  # said in --partition's terms: no --offset or --size was typed
+        raise InputError(
+            f"--partition {name}: the table's entry for '{name}' "
+            f"(0x{found.offset:X}+0x{found.size:X}) runs past the end of {shown} "
+            f"({byte_count(len(data))}): the dump is cut short, or the table is wrong",
+            hint="read the unit's whole flash again (esp-cabundle read --port PORT --all -o "
+            f"full.bin); what {shown} holds: esp-cabundle inspect {shown}",
         )
     return found
 
