@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..boards import list_boards
@@ -24,9 +25,9 @@ if TYPE_CHECKING:
     from ..check import ItemResult
     from ..findings import Report
 
-# The CA the fix line writes: it runs as copied, and 'flash'/'update-dump' gate it under
-# the board's rules before anything is written.
-_PRESET = ("--preset", "default")
+# The preset of the fix line when the board's firmware has none named after it: the line
+# runs as copied, and 'flash'/'update-dump' gate it under the board's rules first.
+_DEFAULT_PRESET = "default"
 
 
 def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report:
@@ -40,7 +41,9 @@ def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report
     from ..check import check_items  # deferred: as above
     from ..verify import TrustSet  # deferred: as above
 
-    board = board or _marked_board(report)
+    others: tuple[Board, ...] = ()  # boards of the marked firmware not reading the file
+    if board is None:
+        board, others = _marked_board(report)
     if board is None or board.filesystem is None:
         return report
     items = link_items(board, board_links(board))
@@ -52,30 +55,97 @@ def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report
         judged = check_items(trust, items, at=at)
         failed = [r for r in judged.results if not r.timeline.start.ok]
         if failed:
-            return replace(report, notes=(*report.notes, _line(report, board, ca, failed)))
+            line = _line(report, board, ca, failed, others)
+            return replace(report, notes=(*report.notes, line))
     return report
 
 
-def _line(report: Report, board: Board, ca: Report, failed: list[ItemResult]) -> str:
+def _line(
+    report: Report, board: Board, ca: Report, failed: list[ItemResult], others: tuple[Board, ...]
+) -> str:
     """The note: the server, since when and why, and the command that fixes it (the
-    board as given: a version typed is kept, a default one is not spelled out)."""
+    board as given: a version typed is kept, a default one is not spelled out). With
+    ``others`` (a dump whose files mark a firmware some versions of which never read the
+    CA file) no verdict: whether the unit fails depends on its version; with a board
+    that does not fit the unit, no command that 'flash' would refuse."""
     first = failed[0]
     tl = first.timeline
     server = first.item.hostname or first.item.name
     since = tl.failing_since
     when = f" since {since.date.date().isoformat()} ({since.why})" if since else ""
-    who = "this unit fails" if report.kind == "unit" else "a unit holding this flash fails"
     path = ca.source.rsplit(":", 1)[-1]
+    why = f"its {path} does not verify the chain {server} sends{_code(tl.start.error)}"
+    misfit = _misfit(report, board)
+    fix = f"; fix: {_fix(report, board)}" if misfit is None else f"; {misfit}"
+    if others:
+        ignore = " or ".join(f"{_versions(b)} (board {b.name})" for b in others)
+        return (
+            f"whether a unit holding this flash completes its TLS handshake to {server} "
+            f"depends on its firmware version: {_versions(board)} (board {board.name}) "
+            f"reads {path}, which does not verify the chain {server} sends"
+            f"{_code(tl.start.error)}{when}; {ignore} never reads it (its CA is compiled "
+            f"in); for {_versions(board)}, {fix.removeprefix('; ')}"
+        )
+    who = "this unit fails" if report.kind == "unit" else "a unit holding this flash fails"
+    return f"{who} its TLS handshake to {server}{when}: {why}{fix}"
+
+
+def _versions(board: Board) -> str:
+    """``mdash 1.2.12-1.2.14``: the firmware versions a board describes."""
+    fw = board.firmware
+    return board.name if fw is None else f"{fw.name} {fw.versions.replace('..', '-')}"
+
+
+def _fix(report: Report, board: Board) -> str:
+    """The command that replaces the CA file, with the preset named after the board's
+    firmware (mdash-arduino: 'mdash', as README recommends), else the default one. There
+    is no option that ignores ./cabundle.yaml, so where there is one the line says so."""
+    # deferred: the preset table loads only once a note is written
+    from ..catalog import PRESETS
+    from ..config import CONFIG_NAME  # deferred: as above
+
+    fw = board.firmware
+    preset = fw.name if fw is not None and fw.name in PRESETS else _DEFAULT_PRESET
     name = board.full_name if board.version_given else board.name
     if report.kind == "unit":
-        fix = ["flash", "--port", report.source, "--board", name, *_PRESET]
+        words = ["flash", "--port", report.source, "--board", name, "--preset", preset]
     else:
-        fix = ["update-dump", report.source, "--board", name, *_PRESET]
-        fix += ["-o", "new.bin"]
-    return (
-        f"{who} its TLS handshake to {server}{when}: its {path} does not verify the chain "
-        f"{server} sends{_code(tl.start.error)}; fix: esp-cabundle {shlex.join(fix)}"
-    )
+        words = ["update-dump", report.source, "--board", name, "--preset", preset]
+        words += ["-o", "new.bin"]
+    line = f"esp-cabundle {shlex.join(words)}"
+    if Path(CONFIG_NAME).exists():
+        line += (
+            f" (run where no {CONFIG_NAME} is: the one here would add its roots, "
+            "excludes and policies to the preset)"
+        )
+    return line
+
+
+def _misfit(report: Report, board: Board) -> str | None:
+    """Why 'flash --board' would refuse this unit (a partition the board names holds
+    another file system than the board's, or the board's partitions are missing, as
+    inspect's own note says); None when it fits, or for a dump."""
+    if report.kind != "unit":
+        return None
+    fs = board.filesystem
+    assert fs is not None
+    for part in report.children:
+        name = part.source.rsplit(":", 1)[-1]
+        facts = dict(part.facts)
+        kind = facts.get("file system")
+        if kind is None or (fs.partitions and name not in fs.partitions):
+            continue
+        profile = facts.get("profile")
+        if kind != fs.fs_type or (kind == "spiffs" and profile not in (None, fs.profile)):
+            held = f"{kind} ({profile})" if kind == "spiffs" and profile else str(kind)
+            own = f"{fs.fs_type} ({fs.profile})" if fs.fs_type == "spiffs" else fs.fs_type
+            return (
+                f"board {board.name} does not fit this unit: its {name} partition holds "
+                f"{held}, not {own}; 'flash --board {board.name}' would refuse it "
+                "(esp-cabundle boards lists the others)"
+            )
+    said = f"board {board.name} does not fit this unit"  # reading's note: partitions missing
+    return next((n for n in report.notes if n.startswith(said)), None)
 
 
 def _code(error: int | None) -> str:
@@ -97,15 +167,18 @@ def _ca_files(report: Report, board: Board) -> Iterator[Report]:
                 yield f
 
 
-def _marked_board(report: Report) -> Board | None:
+def _marked_board(report: Report) -> tuple[Board | None, tuple[Board, ...]]:
     """The one shipped board the dump's files mark (``/mdash.cfg`` on a SPIFFS
     partition named ``spiffs``: mdash-arduino), as :func:`.board_fit.boards_marked`
-    tells them; None when none or several fit."""
+    tells them (None when none or several fit), and the boards of the same firmware that
+    never read a CA file (mdash 1.2.15+, CA compiled in): a unit upgraded to them keeps
+    the old files, so the dump alone does not say whether the file is read."""
     # deferred: board_fit reads every board file; only a dump or unit without --board
     from ..board_fit import boards_marked
 
     found: set[str] = set()
     boards = {b.name: b for b in list_boards()}
+    unread: set[str] = set()
     for part in report.children:
         facts = dict(part.facts)
         kind = facts.get("file system")
@@ -115,8 +188,12 @@ def _marked_board(report: Report) -> Board | None:
         paths = [k.removeprefix("file ") for k, _ in part.facts if k.startswith("file /")]
         for b in boards_marked(list(boards.values()), paths):
             fs = b.filesystem
-            if fs is None or fs.fs_type != kind:
+            if fs is None:
+                unread.add(b.name)
+            elif fs.fs_type != kind:
                 continue
-            if not fs.partitions or name in fs.partitions:
+            elif not fs.partitions or name in fs.partitions:
                 found.add(b.name)
-    return boards[found.pop()] if len(found) == 1 else None
+    if len(found) != 1:
+        return None, ()
+    return boards[found.pop()], tuple(boards[n] for n in sorted(unread))
