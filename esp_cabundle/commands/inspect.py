@@ -129,7 +129,8 @@ def inspect(
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
     board and its partition table offset is used. When the CA file the board (given, or
     marked by a dump's files: /mdash.cfg) reads no longer verifies its own servers (a
-    DST-only /ca.pem), a note says since when and the flash or update-dump that fixes it.
+    DST-only /ca.pem), a note says since when and the flash or update-dump that fixes it
+    (for a dump, which firmware versions read the file: its files do not tell which runs).
     """
     _refuse_stdin_twice(paths)
     if port is None:
