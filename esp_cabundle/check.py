@@ -364,9 +364,7 @@ class ItemResult:
             "at": tl.start.at.isoformat(),
             "until": tl.until.isoformat(),
             "verdict": tl.start.to_dict(),
-            "failing_since": {"date": since.date.date().isoformat(), "why": since.why}
-            if since
-            else None,
+            "failing_since": since.to_dict() if since else None,
             "first_failure": self._first_failure(),
             "changes": [
                 {

@@ -69,19 +69,47 @@ class Flip:
 
 @dataclass(frozen=True, slots=True)
 class FailingSince:
-    """When a chain that fails at the date checked began failing, and why."""
+    """When a chain that fails at the date checked began failing, and why.
+
+    ``roadmap_since``/``roadmap_why``: for a saved chain failing throughout that a
+    shipped roadmap says servers send, since when those servers fail (each kind's own
+    history): context beside ``date``, not a bound for this server, which may have come
+    to that chain late (from DigiCert to Gen Y in 2026: it failed from then, not 2024)."""
 
     date: datetime
     why: str
     bounded: bool  # False: failing at least since ``date``, the earliest instant judged
+    roadmap_since: datetime | None = None
+    roadmap_why: str = ""
+
+    @property
+    def roadmap_text(self) -> str:
+        """``servers a shipped roadmap says send this chain fail from DATE (KINDS)``, or ""."""
+        if self.roadmap_since is None:
+            return ""
+        day = self.roadmap_since.date().isoformat()
+        said = "servers a shipped roadmap says send this chain fail from"
+        return f"{said} {day} ({self.roadmap_why})"
 
     def describe(self, *, sentence: bool = False) -> str:
         """``failing at least since DATE (WHY)``; ``sentence``: ``Failing at least since
-        DATE: WHY.``, for a line whose verdict already holds parentheses."""
+        DATE: WHY.``, for a line whose verdict already holds parentheses. The roadmap's
+        date, when there is one, follows after a semicolon."""
         lead = "already failing since" if self.bounded else "failing at least since"
+        also = f"; {self.roadmap_text}" if self.roadmap_since is not None else ""
         if sentence:
-            return f"{lead.capitalize()} {self.date.date().isoformat()}: {self.why}."
-        return f"{lead} {self.date.date().isoformat()} ({self.why})"
+            return f"{lead.capitalize()} {self.date.date().isoformat()}: {self.why}{also}."
+        return f"{lead} {self.date.date().isoformat()} ({self.why}){also}"
+
+    def to_dict(self) -> dict[str, object]:
+        """check's --json ``failing_since``: ``date`` is what the chain proves,
+        ``roadmap_since`` (null: none) what a shipped roadmap's servers did."""
+        roadmap = (
+            {"date": self.roadmap_since.date().isoformat(), "why": self.roadmap_why}
+            if self.roadmap_since is not None
+            else None
+        )
+        return {"date": self.date.date().isoformat(), "why": self.why, "roadmap_since": roadmap}
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,14 +340,14 @@ def failing_since(
     return _failing_since(_Judge(trust, device, hostname, verifier), periods, at)
 
 
-def _roadmap_since(judge: _Judge, chain: ServerChain, at: datetime) -> FailingSince | None:
-    """A saved chain failing whenever it is sent, which a shipped roadmap says servers
-    send: since when every server kind sending it fails (each kind's own history judged
-    where it sends that chain), so "at least since" claims no date the roadmap's own
-    verdict contradicts (a Gen Y chain saved in 2026 said 2026-05-13 for DST-only units
-    the roadmap had failing from 2024-06-06, an R11 one 2024-03-13, R11's first day,
-    beside the roadmap's 2024-06-06). None: no roadmap sends it at ``at``, or a kind that
-    sends it passes (the failure is the saved chain's own)."""
+def _roadmap_since(judge: _Judge, chain: ServerChain, at: datetime) -> tuple[datetime, str] | None:
+    """For a saved chain failing whenever it is sent, which a shipped roadmap says
+    servers send: since when every server kind sending it fails (each kind's own history
+    judged on the last day it sends that chain by ``at``), and those kinds' dates. Only
+    context for "at least since": a server that came to the chain late (from another CA)
+    failed from then, so the bound stays the chain's own. None: no roadmap kind sends it
+    by ``at`` (a kind whose step ended earlier counts, judged on its last day), or a kind
+    sending it passes (the failure is the saved chain's own)."""
     # deferred: reading the roadmaps parses YAML and certificates, needed only for a
     # saved chain that fails throughout
     from .known_chains import senders
@@ -337,8 +365,7 @@ def _roadmap_since(judge: _Judge, chain: ServerChain, at: datetime) -> FailingSi
     if not dates:
         return None
     each = ", ".join(f"{name} since {d.date().isoformat()}" for name, d in dates.items())
-    why = f"every server a roadmap says sends this chain fails from then on, if not before: {each}"
-    return FailingSince(max(dates.values()), why, False)
+    return max(dates.values()), each
 
 
 def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> FailingSince:
@@ -368,7 +395,10 @@ def _failing_since(judge: _Judge, periods: Sequence[Period], at: datetime) -> Fa
                 why = f"the chain's newest certificate is not valid before {born.date()}"
             else:
                 why = "the chain's newest certificate was issued then"
-            return _roadmap_since(judge, current.chain, when) or FailingSince(floor, why, False)
+            roadmap = _roadmap_since(judge, current.chain, when)
+            if roadmap is None:
+                return FailingSince(floor, why, False)
+            return FailingSince(floor, why, False, *roadmap)
         if prev is None or prev.end != current.start:
             return FailingSince(
                 floor, f"servers sent {current.name or 'this chain'} from then", False

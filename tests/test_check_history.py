@@ -131,7 +131,11 @@ def test_with_a_clock_the_fleet_already_failed_in_2021(runner: CliRunner, bundle
     _, results, _ = check_json(runner, "--bundle", "dst.pem", "--device", "mbedtls-clock", *WINDOW)
     default = results["letsencrypt: rsa-default"]
     assert not default["verdict"]["ok"] and default["verdict"]["flag_names"] == ["EXPIRED"]
-    assert default["failing_since"] == {"date": "2021-09-30", "why": "DST Root CA X3 expires"}
+    assert default["failing_since"] == {
+        "date": "2021-09-30",
+        "why": "DST Root CA X3 expires",
+        "roadmap_since": None,
+    }
     assert not [c for c in default["changes"] if not c["ok"]]  # no "first failure" in 2023
 
 

@@ -1,9 +1,10 @@
-""" "Failing at least since" from a saved chain a shipped roadmap knows: no later, and no
-earlier, than the roadmap's own verdict for servers sending that chain. A Gen Y chain
-saved in 2026 dated DST-only units "failing since 2026-05-13" (its certificates' start)
-in ``push``'s failing_since and goes_dark, and ``check`` said "at least since
-2024-03-13" (R11's first day) for a saved R11 chain beside the roadmap's "already
-failing since 2024-06-06" for the same server (DOMAIN.md: 2024-02-08 / 2024-06-06)."""
+""" "Failing at least since" from a saved chain a shipped roadmap knows: the date the chain
+proves (its newest certificate's first day), with the roadmap's date beside it as
+context. 576070a dated it by the roadmap (2024-06-06), false for a server that came to
+Let's Encrypt late: DigiCert root + DST, a server moved from DigiCert to Gen Y in 2026-06
+fails only from then, but check said "at least since 2024-06-06" (2021-09-30 with a
+clock). The two verdicts no longer contradict: one is a bound for this server, the
+other what the roadmap's servers did (DOMAIN.md: 2024-02-08 / 2024-06-06)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ LE = Path(__file__).parent / "data" / "letsencrypt"
 CHAINS = Path(__file__).resolve().parent.parent / "examples" / "chains"
 
 
-@pytest.mark.parametrize("saved", ["letsencrypt-2024-short.pem", "letsencrypt-gen-y-rsa.pem"])
-def test_a_saved_chain_and_the_roadmap_agree_since_when_it_fails(in_tmp: Path, saved: str) -> None:
+@pytest.mark.parametrize(
+    ("saved", "floor"),
+    [("letsencrypt-2024-short.pem", "2024-03-13"), ("letsencrypt-gen-y-rsa.pem", "2026-05-13")],
+)
+def test_a_saved_chain_is_dated_by_itself_and_the_roadmap_told_beside(
+    in_tmp: Path, saved: str, floor: str
+) -> None:
     (in_tmp / "chains").mkdir()
     shutil.copy(CHAINS / saved, in_tmp / "chains" / "mdash.net.pem")
     r = CliRunner().invoke(cli, ["check", "--board", "mdash-arduino@1.2.13", "--at",
@@ -36,13 +42,43 @@ def test_a_saved_chain_and_the_roadmap_agree_since_when_it_fails(in_tmp: Path, s
     results = json.loads(r.stdout)["results"]
     since = {res["name"]: res["failing_since"] for res in results}
     assert len(since) == 2, since
-    assert {s["date"] for s in since.values()} == {"2024-06-06"}, since
+    chain = since["mdash.net"]
+    assert chain["date"] == floor, chain
+    assert chain["roadmap_since"]["date"] == "2024-06-06", chain
+    assert "letsencrypt rsa-default since 2024-02-08" in chain["roadmap_since"]["why"]
+    road = next(s for n, s in since.items() if n != "mdash.net")
+    assert road["date"] == "2024-06-06" and road["roadmap_since"] is None, road
     text = CliRunner().invoke(cli, ["check", "--board", "mdash-arduino@1.2.13", "--at",
                                     "2026-12-01", "--until", "2034-12-31"]).output  # fmt: skip
     text = " ".join(text.split())
-    assert "failing at least since 2024-06-06" in text, text
+    assert f"failing at least since {floor}" in text, text
+    assert "servers a shipped roadmap says send this chain fail from 2024-06-06" in text
     assert "already failing since 2024-06-06" in text
     assert "letsencrypt rsa-default since 2024-02-08" in text  # the kinds the roadmap tells
+
+
+@pytest.mark.parametrize(("device", "roadmap"), [("mbedtls-noclock", "2024-06-06"),
+                                                 ("mbedtls-clock", "2021-09-30")])  # fmt: skip
+def test_a_server_that_came_to_gen_y_late_is_not_dated_by_the_roadmap(
+    in_tmp: Path, device: str, roadmap: str
+) -> None:
+    """DigiCert root + DST, a server that moved from DigiCert to Gen Y: it fails from
+    the Gen Y chain's first day at the earliest, whatever Let's Encrypt's servers did."""
+    built = CliRunner().invoke(cli, ["build", "--root", "digicert-global-root-g2", "--root",
+                                     "dst-root-ca-x3", "--allow", "expired", "--no-lock",
+                                     "-o", "ca.pem"])  # fmt: skip
+    assert built.exit_code == 0, built.output
+    shutil.copy(CHAINS / "letsencrypt-gen-y-rsa.pem", in_tmp / "shop.pem")
+    argv = ["check", "--bundle", "ca.pem", "--device", device, "--target", "shop.pem",
+            "--at", "2026-12-01", "--until", "2027-01-01"]  # fmt: skip
+    r = CliRunner().invoke(cli, [*argv, "--json"])
+    assert r.exit_code == 1, r.output
+    since = json.loads(r.stdout)["results"][0]["failing_since"]
+    assert since["date"] == "2026-05-13", since
+    assert since["roadmap_since"]["date"] == roadmap, since
+    text = " ".join(CliRunner().invoke(cli, argv).output.split())
+    assert "failing at least since 2026-05-13" in text, text
+    assert f"servers a shipped roadmap says send this chain fail from {roadmap}" in text, text
 
 
 def test_an_unknown_saved_chain_keeps_its_own_first_day() -> None:
@@ -59,10 +95,13 @@ def test_an_unknown_saved_chain_keeps_its_own_first_day() -> None:
     at = datetime(2026, 12, 1, tzinfo=timezone.utc)
     gen_y = load_chain_file(CHAINS / "letsencrypt-gen-y-rsa.pem")
     since = failing_since(trust, (Period(gen_y),), NOCLOCK, at=at)
-    assert since.date.date().isoformat() == "2024-06-06" and not since.bounded, since
+    assert since.date == max(c.not_before for c in gen_y.certificates), since
+    assert since.roadmap_since is not None and not since.bounded, since
+    assert since.roadmap_since.date().isoformat() == "2024-06-06", since
     alone = replace(gen_y, certificates=gen_y.certificates[:1])
     since = failing_since(trust, (Period(alone),), NOCLOCK, at=at)
     assert since.date == alone.certificates[0].not_before and not since.bounded, since
+    assert since.roadmap_since is None, since
 
 
 @pytest.fixture
@@ -71,9 +110,10 @@ def lan() -> Iterator[Any]:
         yield start
 
 
-def test_push_dates_dst_only_units_by_the_roadmap(lan: Any, tmp_path: Path) -> None:
+def test_push_dates_dst_only_units_by_the_saved_chain(lan: Any, tmp_path: Path) -> None:
     """``push --target`` a saved Gen Y chain, units holding only DST Root CA X3: failing
-    since 2024-06-06, as the roadmap says, not the chain's 2026-05-13."""
+    at least since the chain's 2026-05-13, all the chain proves for that server (the
+    roadmap's 2024-06-06 holds for Let's Encrypt's own servers, not one that came late)."""
     write_ca(tmp_path)
     dst = (LE / "dst-root-ca-x3.pem").read_bytes()
     unit = full_mongoose_unit("dst-only", blocks=64, old_ca=dst, spare=8)
@@ -84,4 +124,4 @@ def test_push_dates_dst_only_units_by_the_roadmap(lan: Any, tmp_path: Path) -> N
     assert r.exit_code == 0, r.output
     with Ledger(tmp_path / "c.db", readonly=True) as ledger:
         meta = ledger.meta()
-    assert meta["failing_since"].startswith("2024-06-06"), meta
+    assert meta["failing_since"].startswith("2026-05-13"), meta

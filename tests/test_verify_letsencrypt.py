@@ -188,7 +188,11 @@ def test_forecast_of_a_chain_failing_now_says_what_check_says() -> None:
     (result,) = check_items(x1, [item], at=at, until=until).results
     doc = result.to_dict()
     assert doc["first_failure"] is None
-    assert doc["failing_since"] == {"date": "2025-09-15", "why": "R3 expires"}
+    assert doc["failing_since"] == {
+        "date": "2025-09-15",
+        "why": "R3 expires",
+        "roadmap_since": None,
+    }
 
 
 def test_real_gen_y_chain_with_an_x1_only_bundle() -> None:
