@@ -473,3 +473,21 @@ def test_openssl_text_dumps_and_escaped_c_strings_of_keys_are_refused() -> None:
     assert len(load_certificates(clean.encode(), source="certs.c")) == 1
     # an ordinary text about keys is not a dump
     assert find_private_key(b"# Private-Key handling: see docs\n" + X1_PEM) is None
+
+
+def test_summary_until_ignores_a_spare_certificate_off_the_path(tmp_path: Path) -> None:
+    """A saved chain with no capture date sending an expired R3 beside R11: the device
+    builds R11 -> X1 and never looks at R3, so the gate's "until" is R11's expiry, not
+    R3's past 2025-09-15, and check names no undated R3 (its forecast passes)."""
+    r3 = (CHAINS / "letsencrypt-2021-long.pem").read_text().split("-----END CERTIFICATE-----")[0]
+    spare = tmp_path / "spare-r3.pem"
+    spare.write_text(
+        (CHAINS / "letsencrypt-2024-short.pem").read_text() + r3 + "-----END CERTIFICATE-----\n"
+    )
+    ca = _gate(X1_PEM, targets=[parse_target(str(spare))])
+    assert ca.summary == "1 root, accepted by spare-r3 until 2027-03-12 under mbedtls-clock rules"
+    assert ca.report is not None
+    (r,) = ca.report.results
+    assert r.ok and [e.label for e in r.timeline.undated] == []
+    assert r.timeline.undated_end is not None
+    assert r.timeline.undated_end.date().isoformat() == "2027-03-12"

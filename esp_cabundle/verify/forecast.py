@@ -63,10 +63,11 @@ class Forecast:
     ``renewed`` lists those of them that were valid when the chain was seen sent and
     expire before ``start.at``: the server has renewed them by then, so the verdict at
     ``start.at`` ignores their dates too. ``undated`` lists the leaf and issuing
-    intermediates of a chain nothing dates (``renews`` False) that expire by ``until``:
-    judged by their dates, not taken as renewed. ``undated_end`` is the earliest expiry
-    among those of them, within the horizon or not (None: dated, or dates not judged):
-    the chain is accepted no later than that (:func:`.gate_targets._summary`).
+    intermediates on the path the device builds of a chain nothing dates (``renews``
+    False) that expire by ``until``: judged by their dates, not taken as renewed.
+    ``undated_end`` is the earliest expiry among those on that path, within the horizon
+    or not (None: dated, or dates not judged): the chain is accepted no later than that
+    (:func:`.gate_targets._summary`).
     """
 
     start: Verdict
@@ -169,18 +170,6 @@ def forecast(
     verifier = verifier or Verifier(trust)
     kinds = [c for i, c in enumerate(chain) if _is_rotating(c, i)]
     rotating_certs = kinds if rotate_issuing and renews else []
-    # Judged by their dates only where dates are judged: a device without a synced clock
-    # never fails them on the calendar, so there is nothing to refresh or date.
-    undated_events = tuple(
-        CertEvent("expires", describe_certificate(c), c.not_after, c.sha256)
-        for c in kinds
-        if not renews and profile.clock == "synced" and c.not_after < until
-    )
-    undated_end = (
-        min((c.not_after for c in kinds), default=None)
-        if not renews and profile.clock == "synced"
-        else None
-    )
     rotating = tuple(
         CertEvent("expires", describe_certificate(c), c.not_after, c.sha256) for c in rotating_certs
     )
@@ -193,6 +182,22 @@ def forecast(
     renewed = tuple(e for e, c in zip(rotating, rotating_certs, strict=True) if c in outlived)
     start = verifier.verify(
         chain, profile, at=at, hostname=hostname, undated=frozenset(c.der for c in outlived)
+    )
+    # Judged by their dates only where dates are judged: a device without a synced clock
+    # never fails them on the calendar, so there is nothing to refresh or date. Only those
+    # on the path the device builds: a spare certificate sent beside it (an expired R3
+    # beside R11) fails nothing, so it dates nothing (the gate said "until" R3's expiry).
+    built = {s.sha256 for s in start.path}
+    judged = [c for c in kinds if c.sha256 in built] if built else kinds
+    undated_events = tuple(
+        CertEvent("expires", describe_certificate(c), c.not_after, c.sha256)
+        for c in judged
+        if not renews and profile.clock == "synced" and c.not_after < until
+    )
+    undated_end = (
+        min((c.not_after for c in judged), default=None)
+        if not renews and profile.clock == "synced"
+        else None
     )
 
     if profile.clock != "synced":
