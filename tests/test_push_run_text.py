@@ -126,3 +126,35 @@ def test_a_watch_on_a_terminal_or_quiet_logs_no_lines(monkeypatch: pytest.Monkey
     assert WatchLog.wanted(watch=True, quiet=False) is not None
     assert WatchLog.wanted(watch=True, quiet=True) is None
     assert WatchLog.wanted(watch=False, quiet=False) is None
+
+
+def test_a_stopped_run_leaves_out_failed_units_whose_error_needs_doing_first(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After Ctrl-C the line said "run the same command again to finish them" of a unit
+    out of space too, which the same command does not change (next_step leaves it out);
+    --json's "next" said next_step's words, not the line's."""
+    import json
+    from dataclasses import replace
+
+    from esp_cabundle.commands import _push_render
+    from esp_cabundle.commands._push_render import stopped_line
+
+    full = replace(_row("u9", "failed"), last_error="out of space on the unit (hint: free space)")
+    pending = _report("pending")
+    mixed = CampaignReport((*pending.rows, full), False, None, 1, True)
+    line = stopped_line(mixed)
+    assert line.endswith(
+        "next: run the same command again to finish the other 1 unit; "
+        "1 failed unit needs what its error says first."
+    ), line
+    alone = stopped_line(CampaignReport((full,), False, None, 1, True))
+    assert alone.endswith("; next: 1 failed unit needs what its error says first."), alone
+    assert "run the same command" not in alone
+    opts = {"as_json": True, "quiet": False, "watch": False, "ledger_path": "c.db"}
+    monkeypatch.setattr(_push_render, "_run_units", lambda report, ledger: {})
+    render_report(mixed, _File(), opts, 0)  # type: ignore[arg-type]
+    doc = json.loads(capsys.readouterr().out)
+    step = line[line.index("next: ") + len("next: ") :]
+    assert doc["next"] == f"Next: {step}", doc
+    assert line in doc["notes"]

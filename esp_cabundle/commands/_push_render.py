@@ -250,10 +250,41 @@ def stopped_line(report: CampaignReport, *, in_place: bool = False) -> str:
         for s in sorted(left, key=lambda s: (order.get(s, len(order)), str(s)))
     ]
     by_state = f" ({', '.join(parts)})" if parts else ""
-    return (
-        f"Interrupted: {plural(left.total(), 'unit')} not done{by_state}; "
-        "next: run the same command again to finish them."
+    step = stopped_step(report)
+    then = f"; next: {step}" if step is not None else ""
+    return f"Interrupted: {plural(left.total(), 'unit')} not done{by_state}{then}."
+
+
+def stopped_step(report: CampaignReport) -> str | None:
+    """The next step a stopped run's line says, by :func:`next_step`'s rule: the same
+    command finishes the units left, but not a failed one whose error gives a hint (it
+    said "run the same command again to finish them" of those too). None: none left."""
+    again, first = _left_counts(report)
+    if not again and not first:
+        return None
+    told = _told(first)
+    if not again:
+        return told
+    rerun = "run the same command again to finish " + (
+        f"the other {plural(again, 'unit')}" if first else "them"
     )
+    return f"{rerun}; {told}" if first else rerun
+
+
+def _left_counts(report: CampaignReport) -> tuple[int, int]:
+    """(units the same command takes up again, failed units whose error's hint needs
+    doing first) of those a run left not done."""
+    left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
+    first = sum(
+        r.state == "failed" and _split_hint(r.last_error or "")[1] is not None for r in left
+    )
+    return len(left) - first, first
+
+
+def _told(first: int) -> str:
+    if first == 1:
+        return "1 failed unit needs what its error says first"
+    return f"{first} failed units need what their errors say first"
 
 
 def lost_line(report: CampaignReport) -> list[str]:
@@ -272,20 +303,12 @@ def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
     neither the ledger nor the command that takes them up again. A failed unit whose
     error gives a hint (out of space, another board's firmware) needs that first: the
     same command alone does not change it."""
-    left = [r for r in report.rows if not report.is_done(r) and r.state != "unused"]
-    if not left:
+    again, first = _left_counts(report)
+    if not again and not first:
         return None
-    first = sum(
-        r.state == "failed" and _split_hint(r.last_error or "")[1] is not None for r in left
-    )
-    again = len(left) - first
     ledger = opts.get("ledger_path")
     keeps = f" (the ledger {ledger} keeps where each unit stands)" if ledger else ""
-    told = (
-        "1 failed unit needs what its error says first"
-        if first == 1
-        else f"{first} failed units need what their errors say first"
-    )
+    told = _told(first)
     if not again:
         return f"Next: {told}{keeps}."
     them = "it" if again == 1 else "them"
@@ -333,6 +356,9 @@ def render_report(
     stopped = [stopped_line(report, in_place=bool(opts.get("in_place")))] if report.stopped else []
     stopped += lost_line(report)
     follow = next_step(report, opts)
+    if report.stopped:  # --json's "next" is the one its line says (follow is not printed)
+        step = stopped_step(report)
+        follow = f"Next: {step}." if step is not None else None
     if opts["as_json"]:
         shared = _run_units(report, opts["ledger_path"])
         emit_json(
