@@ -139,9 +139,12 @@ def test_of_rows_masking_alike_the_one_furthest_on_then_newest_is_kept(
         rows = ledger.rows()
         assert (ledger.masking.masked, ledger.masking.dropped) == (int(kept == "old"), 1)
     want = f"old {BARE}" if kept == "old" else "current"
-    assert [(r.id, r.state, r.last_error) for r in rows] == [
-        (BARE, (old if kept == "old" else current)[0], want)
+    # rows of different states may have been two units': the one kept claims no progress
+    state = current[0] if current[0] == old[0] else "pending"
+    assert [(r.id, r.state, r.last_error, r.done_at) for r in rows] == [
+        (BARE, state, want, None if state == "pending" else rows[0].done_at)
     ]
+    assert rows[0].attempts == 1  # kept
     assert SECRET.encode() not in path.read_bytes()
 
 
@@ -207,7 +210,7 @@ def test_the_note_says_how_many_rows_were_dropped_and_which_was_kept(
     assert err.count("masked the query values of 3 stored unit URLs") == 1
     assert "dropped 2 rows of" in err
     assert "the one furthest on is kept (reconnected, up-to-date or unused, then " in err
-    assert "of those the most recently updated" in err
+    assert "of those the most recently updated; set back to pending (attempts kept) " in err
     ledger.masking = Masking(masked=1)
     err = _said(ledger, capsys)
     assert "dropped" not in err and "1 stored unit URL in" in err
@@ -219,8 +222,9 @@ def test_rows_of_units_told_apart_by_query_values_alone_are_merged_and_said(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An older release took ?dev=A and ?dev=B for two units; masked they are one URL.
-    The row furthest on is kept (A's verified, not B's newer failed), and the run names
-    the URL: the current release refuses both URLs in one run."""
+    The row furthest on is kept (A's verified, not B's newer failed), set back to
+    pending (B never got the CA: a run for ?dev=B must not find it done), and the run
+    names the URL: the current release refuses both URLs in one run."""
     path = tmp_path / "old.db"
     with Ledger(path) as ledger:
         ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
@@ -234,14 +238,17 @@ def test_rows_of_units_told_apart_by_query_values_alone_are_merged_and_said(
         err = _said(ledger, capsys)
     assert [r[:2] for r in _stored(path)] == [(masked, masked)]
     with Ledger(path) as ledger:
-        assert [(r.state, r.last_error) for r in ledger.rows()] == [("verified", "A")]
+        assert [(r.state, r.last_error, r.done_at) for r in ledger.rows()] == [
+            ("pending", "A", None)
+        ]
     assert b"dev=A" not in path.read_bytes() and b"dev=B" not in path.read_bytes()
     assert "masked the query values of 1 stored unit URL in" in err
     assert "dropped 1 row of" in err
     assert (
-        f"{masked}: rows an older release told apart by query values alone are one row now; "
-        "if they were several units, give each its own address (host, port or path): a run "
-        "naming their URLs together is refused"
+        f"{masked}: rows an older release told apart by query values alone are one row "
+        "now, set back to pending for the next run to read the unit again; if they were "
+        "several units, give each its own address (host, port or path): a run naming their "
+        "URLs together is refused"
     ) in err
     # as said: the current release refuses them together, before touching the ledger
     before = path.read_bytes()

@@ -5,7 +5,8 @@ that binds a campaign, and the run says what it did (:meth:`Masking.said`).
 An older release kept an ``--rpc`` URL's query values (``?session=``) in the row it
 keyed by the URL (a unit that never said its device id), in its address and in an error
 or note quoting it. Masked, rows an older release told apart by a query value alone
-name one URL, as the current release names the unit: one row is kept (:func:`_standing`).
+name one URL, as the current release names the unit: one row is kept (:func:`_standing`),
+set back to ``pending`` when the rows may have been several units' (:func:`_reset`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ __all__ = ["Masking", "mask_stored"]
 _RULE = (
     "of rows naming one URL the one furthest on is kept (reconnected, up-to-date or "
     "unused, then rebooted, verified, writing, failed, offline, pending), of those the "
-    "most recently updated"
+    "most recently updated; set back to pending (attempts kept) when there were several "
+    "older rows or rows of different states, which may have been several units': the "
+    "next run reads the unit again"
 )
 
 
@@ -55,8 +58,9 @@ class Masking:
         for url in self.merged:
             out.append(
                 f"{url}: rows an older release told apart by query values alone are one row "
-                "now; if they were several units, give each its own address (host, port or "
-                "path): a run naming their URLs together is refused"
+                "now, set back to pending for the next run to read the unit again; if they "
+                "were several units, give each its own address (host, port or path): a run "
+                "naming their URLs together is refused"
             )
         if self.leased:
             one = self.leased == 1
@@ -134,6 +138,8 @@ def mask_stored(
         if keep.id != new_id:
             _rewrite(db, keep, new_id)
             masked += 1
+        if _reset(rows, members):
+            db.execute("UPDATE units SET state = 'pending', done_at = NULL WHERE id = ?", (new_id,))
     for r in alone:
         if r.id in gone:
             continue
@@ -156,6 +162,14 @@ def _rewrite(db: sqlite3.Connection, r: _Row, new_id: str) -> None:
             r.id,
         ),
     )
+
+
+def _reset(rows: list[_Row], members: list[_Row]) -> bool:
+    """Whether the row kept of ``members`` (``rows``, an older release's, and the current
+    writer's, if any) must not claim its progress: several older rows, or rows that got to
+    different states, may have been several units (``?dev=A`` reconnected, ``?dev=B``
+    failed), and B would never be pushed again. Re-reading an up-to-date unit is cheap."""
+    return len(rows) > 1 or len({PROGRESS.get(r.state, -1) for r in members}) > 1
 
 
 def _standing(r: _Row) -> tuple[int, float]:
