@@ -80,6 +80,23 @@ def test_binding_masks_the_stored_urls_once(tmp_path: Path) -> None:
         assert ledger.masking.said(path) == []
 
 
+def test_the_masked_values_leave_the_file_and_its_wal_before_the_ledger_closes(
+    tmp_path: Path,
+) -> None:
+    """The ledger runs in WAL mode: the masked, zeroed pages reach the file only at a
+    checkpoint, which bind runs at once; a run killed before it closed the ledger left
+    the old pages, values and all, in the file."""
+    path = tmp_path / "old.db"
+    _old_ledger(path)
+    assert SECRET.encode() in path.read_bytes()
+    with Ledger(path) as ledger:
+        ledger.bind(ca_sha256=CA, board="mongoose-os-esp32", ca_path="/ca.pem")
+        assert ledger.masking.masked == 2
+        wal = path.with_name(path.name + "-wal")
+        for f in (path, wal):
+            assert not f.exists() or SECRET.encode() not in f.read_bytes(), f
+
+
 def test_of_rows_masking_alike_the_current_writers_is_kept_at_equal_progress(
     tmp_path: Path,
 ) -> None:

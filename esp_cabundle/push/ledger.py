@@ -201,7 +201,18 @@ class Ledger:
                 )
                 have.setdefault(key, value)
         self.masking = masking  # committed
+        if masking.masked or masking.dropped:
+            self._checkpoint()
         return have
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the file and empty it: the pages masking zeroed
+        (``secure_delete``) only overwrite the old ones, values and all, in the file at a
+        checkpoint, and a run killed before it closes the ledger would leave them there
+        and in the WAL. Best effort: a reader of the other run's holding the WAL lets it
+        end short, and the checkpoint at close (or that run's) completes it."""
+        with self._lock, sqlite_errors(self.path):
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     # -- rows ---------------------------------------------------------------------------
 

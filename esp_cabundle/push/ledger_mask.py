@@ -98,7 +98,8 @@ def mask_stored(
     ranks first is kept, the others dropped. A unit whose row another live process
     leases (``lease_free`` False) is left whole, and :attr:`Masking.held` names it, for
     this run to leave too: a row it enrolled under the masked URL would be a second one.
-    Freed bytes are zeroed (``secure_delete``), so the values leave the file."""
+    Freed bytes are zeroed (``secure_delete``), and the values leave the file once the
+    WAL is checkpointed into it, which :meth:`.ledger.Ledger.bind` does at once."""
     old = [
         _Row(*r)
         for r in db.execute(
