@@ -296,14 +296,15 @@ def test_a_row_a_running_campaign_leases_is_left_counted_and_said(
     assert _stored(path) == before
     assert (
         f"2 rows of {path} left as they are, with their query values: their units leased "
-        "by a running campaign, which this run leaves to it: run again when it ends"
+        "by a running campaign, whose outcome this run waits for and reports, masking them "
+        "once the lease ends (a --watch run then takes the unit up)"
     ) in err
     assert "masked the query" not in err
 
 
-def test_a_unit_whose_old_row_is_leased_is_not_enrolled_again_masked(tmp_path: Path) -> None:
-    """The run leaves the unit to the campaign leasing its old row: enrolled under the
-    masked URL, it would have a second row (and be pushed by two runs at once)."""
+def _leased_old_row(tmp_path: Path, until: float) -> tuple[Path, list[str], str]:
+    """A ledger a first run made, then an older release's row for ``?session=`` leased
+    until ``until`` by a campaign elsewhere; the argv of a run naming that URL."""
     from support.fleet import write_ca
 
     write_ca(tmp_path)
@@ -314,12 +315,62 @@ def test_a_unit_whose_old_row_is_leased_is_not_enrolled_again_masked(tmp_path: P
     first = CliRunner().invoke(cli, [*argv, "--rpc", url])
     assert first.exit_code == 3, first.stdout + first.stderr
     raw = f"{url}?session={SECRET}"
-    _add_old_rows(path, (raw, "leased", raw), lease=ELSEWHERE)
-    r = CliRunner().invoke(cli, [*argv, "--rpc", raw])
+    _add_old_rows(path, (raw, "leased", raw), lease=(ELSEWHERE[0], until))
+    return path, [*argv, "--rpc", raw], url
+
+
+def test_a_unit_whose_old_row_is_leased_is_waited_for_not_enrolled_again_masked(
+    tmp_path: Path,
+) -> None:
+    """Not enrolled under the masked URL while leased (a second row, pushed by two runs
+    at once): the run waits for that campaign, as for a unit held elsewhere, then masks
+    the row and reports it (its outcome this run's); the note is in --json's notes."""
+    import json
+    import time
+
+    path, argv, url = _leased_old_row(tmp_path, time.time() + 2)
+    r = CliRunner().invoke(cli, [*argv, "--json"])
     said = "left as it is, with its query values: its unit leased by a running campaign"
     assert said in r.stderr, r.stderr
     assert SECRET not in r.stdout + r.stderr
-    assert sorted(row[0] for row in _stored(path)) == [url, raw]  # no masked second row
+    masked = f"{url}?session=[redacted]"
+    doc = json.loads(r.stdout)
+    assert [u["id"] for u in doc["units"]] == [masked], doc["units"]
+    assert any(said in n for n in doc["notes"]), doc["notes"]
+    assert doc["ok"] is False and r.exit_code == 3  # offline, as that campaign left it
+    assert sorted(row[0] for row in _stored(path)) == [url, masked]  # one row for it
+    assert SECRET.encode() not in path.read_bytes()
+
+
+def test_a_unit_still_leased_when_the_run_stops_is_reported_not_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stopped while waiting: the unit is in the report, as its leased row says, with
+    a note, not dropped from it (a report of nothing left to do)."""
+    import threading
+
+    from support.fleet import ca_bytes
+    from support.gated import gated
+
+    from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
+    from esp_cabundle.push.http import LanTransport
+
+    path, _, url = _leased_old_row(tmp_path, ELSEWHERE[1])
+    ca = gated(ca_bytes(), "mongoose-os-esp32")
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    with Ledger(path) as ledger:
+        report = run_campaign(
+            [LanTransport([f"{url}?session={SECRET}"], timeout=1.0)],
+            PushFile(ca),
+            ledger,
+            CampaignOptions(timeout=1.0),
+            stop=stop,
+        )
+    masked = f"{url}?session=[redacted]"
+    assert [(r.id, r.state) for r in report.rows] == [(masked, "offline")]
+    assert not report.ok and report.stopped
+    assert any("leased by a running campaign" in n for n in report.notes)
 
 
 def test_an_error_quoting_a_query_value_another_way_is_masked(tmp_path: Path) -> None:
@@ -340,4 +391,31 @@ def test_an_error_quoting_a_query_value_another_way_is_masked(tmp_path: Path) ->
         "[redacted]: expired",
         "unit refused token dev=[redacted]; session '[redacted]' expired (B stays)",
     ]
+    assert SECRET.encode() not in path.read_bytes()
+
+
+def test_a_watch_takes_up_a_unit_once_the_lease_on_its_old_row_ends(tmp_path: Path) -> None:
+    """Held is not fixed when the ledger is bound: a later pass masks the row the other
+    campaign let go of and works on the unit (an attempt more)."""
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    from support.fleet import ca_bytes
+    from support.gated import gated
+
+    from esp_cabundle.push.campaign import CampaignOptions, PushFile, run_campaign
+    from esp_cabundle.push.http import LanTransport
+
+    path, _, url = _leased_old_row(tmp_path, time.time() + 1)
+    until = datetime.now(timezone.utc) + timedelta(seconds=4)
+    with Ledger(path) as ledger:
+        report = run_campaign(
+            [LanTransport([f"{url}?session={SECRET}"], timeout=1.0)],
+            PushFile(gated(ca_bytes(), "mongoose-os-esp32")),
+            ledger,
+            CampaignOptions(timeout=1.0, watch=True, poll=0.3, until=until),
+        )
+    masked = f"{url}?session=[redacted]"
+    assert [(r.id, r.state) for r in report.rows] == [(masked, "offline")]
+    assert report.rows[0].attempts > 1  # taken up, not only reported
     assert SECRET.encode() not in path.read_bytes()

@@ -376,7 +376,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
             return
         if opts["watch"]:
             note(_watch_plan(until, opts["poll"]), quiet=quiet, wrap=True)
-        report = _campaign(
+        report, masked = _campaign(
             transports,
             push_file,
             options,
@@ -388,7 +388,7 @@ def _run(ctx: click.Context, **opts: Any) -> None:
         for t in transports:
             t.close()
     traffic = sum(t.traffic.sent + t.traffic.received for t in transports)
-    render_report(report, push_file, opts, traffic, said=given.warned)
+    render_report(report, push_file, opts, traffic, said=(*given.warned, *masked))
     if code := run_exit_code(report):
         ctx.exit(code)
 
@@ -433,7 +433,9 @@ def _campaign(
     *,
     quiet: bool,
     log_quiet: bool,
-) -> CampaignReport:
+) -> tuple[CampaignReport, tuple[str, ...]]:
+    """The run's report, and the lines said on stderr of the masking binding did (in the
+    report's notes too, for --json: not printed again)."""
     stop, finished = threading.Event(), threading.Event()
     box: dict[str, Any] = {}
     # No terminal: a line a pass, on stderr, so --json (the document on stdout) keeps it;
@@ -493,7 +495,7 @@ def _campaign(
     if "error" in box:
         raise box["error"]
     report: CampaignReport = box["report"]
-    return report
+    return report, tuple(box.get("said_masked", ()))
 
 
 def _say_masked(ledger: Ledger, box: dict[str, Any]) -> None:
@@ -501,7 +503,7 @@ def _say_masked(ledger: Ledger, box: dict[str, Any]) -> None:
     to the unit URLs an older release stored with their query values."""
     said = ledger.masking.said(ledger.path)
     if said and not box.get("said_masked"):
-        box["said_masked"] = True
+        box["said_masked"] = said
         for line in said:
             note(line)
 

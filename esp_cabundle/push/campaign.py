@@ -33,7 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
 from ..errors import EspCabundleError, UnitRpcError, UnitUnreachable
@@ -44,6 +44,7 @@ from .campaign_write import UnitWriter
 from .files import INFO_METHOD, UnitFiles
 from .ledger import FINAL_STATES, LeaseLost, Ledger, UnitRow
 from .ledger_meta import DARK_KEY, JUDGED_KEY
+from .ledger_schema import PROGRESS
 from .refusals import out_of_space
 from .room import room_for
 from .rpc import RpcChannel
@@ -93,6 +94,9 @@ class _Run:
     # already charged its attempt; its state stays).
     lost: LinkLost | None = None
     writer: UnitWriter = field(init=False)  # steps 3 and 4: the write, the reboot
+    # Units listed whose older release's row a running campaign leases (masked URL):
+    # this run's ids, waited for as a unit held elsewhere (:meth:`.Ledger.retake_held`).
+    held: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.writer = UnitWriter(self.push, self.ledger, self.options, self.stop, self.emit)
@@ -110,12 +114,17 @@ class _Run:
         the ledger row of the device id it reported there before."""
         out: list[tuple[Transport, UnitRef]] = []
         seen: dict[str, str] = {}
-        held = self.ledger.masking.held
+        held = self.ledger.retake_held()  # a lease ended since: masked now, taken up
         for t in self.transports:
             for ref in t.units():
                 address = ref.address
                 if held and (ref.id in held or address in held):
-                    continue  # an older release's row for it, leased: that run's (bind said)
+                    # an older release's row for it, leased: that run's (bind said); not
+                    # enrolled masked (a second row), waited for as a unit held elsewhere
+                    key = ref.id if ref.id in held else str(address)
+                    if key not in self.held:
+                        self.held.append(key)
+                    continue
                 if address is not None:
                     if ref.id == address:
                         known = self.ledger.known_at(address)
@@ -403,6 +412,8 @@ def run_campaign(
     """
     run = _Run(transports, push, ledger, options, progress, stop or threading.Event())
     meta = ledger.bind(ca_sha256=push.sha256, board=push.board, ca_path=push.name)
+    for line in ledger.masking.said(ledger.path):  # the file changed: the report says so
+        run.note(line)
     if meta.get("deadline"):
         known = datetime.fromisoformat(meta["deadline"])
         run.deadline = known if known > _now_utc() else None
@@ -423,10 +434,10 @@ def run_campaign(
             run.record_date(push.sha256, push.data, when)
         if not passes and options.judged_against is not None:  # as the dates: rows read
             ledger.set_meta(JUDGED_KEY, options.judged_against)
-        for _, ref in listing:
-            if ref.id not in listed:
-                listed.add(ref.id)
-                ids.append(ref.id)
+        for uid in [ref.id for _, ref in listing] + run.held:
+            if uid not in listed:
+                listed.add(uid)
+                ids.append(uid)
         if on_listing is not None:
             on_listing(len(ids))
         run.run_pass(listing)
@@ -434,7 +445,10 @@ def run_campaign(
         if run.lost is not None and not options.watch:
             break  # the broker is gone: the next run takes the units left
         # Units another process is working on: its outcome is this run's outcome too.
-        while ledger.held_elsewhere(ids) and not run.stop.wait(0.2):
+        # So are those whose older release's row it leases: masked once it lets go.
+        while (ledger.held_elsewhere(ids) or listed & ledger.retake_held()) and not run.stop.wait(
+            0.2
+        ):
             pass
         rows = [r for r in ledger.rows(ids)]
         if not options.watch or run.stop.is_set() or all(not run.wanted(r) for r in rows):
@@ -449,7 +463,7 @@ def run_campaign(
         if run.stop.wait(wait):
             break
     return CampaignReport(
-        tuple(r.shown() for r in ledger.rows(ids)),  # no stored URL's query values
+        _report_rows(ledger, ids),
         options.reboot,
         run.deadline,
         passes,
@@ -459,3 +473,24 @@ def run_campaign(
         ended,
         (run.lost.link, run.lost.at) if run.lost is not None else None,
     )
+
+
+def _report_rows(ledger: Ledger, ids: list[str]) -> tuple[UnitRow, ...]:
+    """The rows of ``ids`` as outputs show them (no stored URL's query values). A unit
+    still held by the campaign leasing its older release's row (a run stopped while
+    waiting for it) is there too, as that row, the least far on of several, says."""
+    found = {r.id: r.shown() for r in ledger.rows(ids)}
+    missing = set(ids) - set(found)
+    if missing:
+        for r in ledger.rows():
+            shown = r.shown()
+            had = found.get(shown.id)
+            if shown.id in missing and (had is None or _ahead(had, shown)):
+                found[shown.id] = replace(
+                    shown, note="left to the running campaign that leases its row"
+                )
+    return tuple(found[i] for i in ids if i in found)
+
+
+def _ahead(a: UnitRow, b: UnitRow) -> bool:
+    return PROGRESS.get(a.state, -1) > PROGRESS.get(b.state, -1)

@@ -220,7 +220,8 @@ class CampaignReport:
     passes: int
     stopped: bool = False  # interrupted
     failing_since: datetime | None = None  # an old file found already fails (since then)
-    notes: tuple[str, ...] = ()  # listings merged (the same unit at two addresses)
+    # listings merged (the same unit at two addresses); what binding did to the ledger
+    notes: tuple[str, ...] = ()
     watch_ended: datetime | None = None  # a watch stopped by its end (--until, deadline)
     # The link lost in the last pass, which stopped it: (what, when) ("MQTT broker").
     link_lost: tuple[str, datetime] | None = None

@@ -205,6 +205,35 @@ class Ledger:
             self._checkpoint()
         return have
 
+    def retake_held(self) -> frozenset[str]:
+        """The masked URLs of :attr:`Masking.held` whose rows a running campaign still
+        leases. A unit whose lease has ended is masked now, as bind would have
+        (:func:`.ledger_mask.mask_stored`), its row then this run's to report and (a
+        watch) to take up; read first, so that a run waiting on a lease writes nothing."""
+        held = self.masking.held
+        if not held:
+            return held
+        now, marks = time.time(), ", ".join("?" * len(held))
+        with self._lock, sqlite_errors(self.path):
+            leases = self._db.execute(
+                "SELECT id, lease_owner, lease_until FROM units "
+                f"WHERE lease_owner IS NOT NULL AND (instr(id, '?') OR id IN ({marks}))",
+                tuple(held),
+            ).fetchall()
+        still = {
+            str(shown_address(uid))
+            for uid, owner, until in leases
+            if not self._lease_free(owner, until, now)
+        }
+        if held <= still:
+            return held
+        with self._tx() as db:
+            got = mask_stored(db, lambda o, until: self._lease_free(o, until, time.time()))
+        self.masking = replace(self.masking, held=got.held)
+        if got.masked or got.dropped:
+            self._checkpoint()
+        return got.held
+
     def _checkpoint(self) -> None:
         """Copy the WAL into the file and empty it: the pages masking zeroed
         (``secure_delete``) only overwrite the old ones, values and all, in the file at a

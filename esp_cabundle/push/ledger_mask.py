@@ -68,8 +68,9 @@ class Masking:
             them, their = ("it is", "its") if one else ("they are", "their")
             out.append(
                 f"{rows} of {path} left as {them}, with {their} query values: {their} "
-                f"unit{'s' * (not one)} leased by a running campaign, which this run leaves "
-                "to it: run again when it ends"
+                f"unit{'s' * (not one)} leased by a running campaign, whose outcome this run "
+                f"waits for and reports, masking {'it' if one else 'them'} once the lease "
+                "ends (a --watch run then takes the unit up)"
             )
         return out
 
@@ -96,8 +97,9 @@ def mask_stored(
     (:func:`~.urls.shown_text`). Rows then keyed by one URL (the current writer's among
     them) are one unit's as the current release sees it: the one :func:`_standing`
     ranks first is kept, the others dropped. A unit whose row another live process
-    leases (``lease_free`` False) is left whole, and :attr:`Masking.held` names it, for
-    this run to leave too: a row it enrolled under the masked URL would be a second one.
+    leases (``lease_free`` False) is left whole, and :attr:`Masking.held` names it: this
+    run waits for it as for a unit held elsewhere, and does not enroll it masked (a
+    second row) until the lease ends (:meth:`.ledger.Ledger.retake_held`).
     Freed bytes are zeroed (``secure_delete``), and the values leave the file once the
     WAL is checkpointed into it, which :meth:`.ledger.Ledger.bind` does at once."""
     old = [
