@@ -230,10 +230,10 @@ def test_a_command_option_before_the_command_hints_the_line_mended(
             ["--lg", "x"],
             "did you mean --log? it goes after the command: e.g. esp-cabundle flash --log x",
         ),
-        (
+        (  # push and virtual-unit --mdash have it: no one line to mend
             ["--api-key-fil=k"],
-            "did you mean --api-key-file? it goes after the command: "
-            "e.g. esp-cabundle push --api-key-file=k",
+            "did you mean --api-key-file? it goes after a command that has it: "
+            "push and virtual-unit",
         ),
     ],
 )
