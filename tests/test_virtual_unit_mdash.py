@@ -24,6 +24,7 @@ from support.fleet_links import MdashStandIn
 
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
+from esp_cabundle.commands._virtual_mdash import _parse_url
 from esp_cabundle.fs import open_image
 from esp_cabundle.push.ledger import Ledger
 from esp_cabundle.virtual.boards import board_fs_image
@@ -207,6 +208,10 @@ BAD = [
     (["--mdash", "http://127.0.0.1:0/api/v2?access_token=x"], "give no path"),
     (["--mdash", "http://key@127.0.0.1:0"], "give no user or key in the URL"),
     (["--mdash", "http://127.0.0.1:99999"], "the port is not a number"),
+    (["--mdash", "http://0.0.0.0:0"], "listens only on this machine, not on 0.0.0.0"),
+    (["--mdash", "http://[::]:0"], "its API key would cross the network in clear"),
+    (["--mdash", "http://192.168.1.5:8090"], "not on 192.168.1.5"),
+    (["--mdash", "http://mdash.example:0"], "not on mdash.example"),
     ([*M, "--board", "mongoose-os-esp32"], "board mongoose-os-esp32 runs mongoose-os"),
     ([*M, "--board", "mdash"], "keeps its CA in c form"),
     ([*M, "--rpc", "http://127.0.0.1:0"], "give --rpc URL (a Mongoose OS unit) or --mdash URL"),
@@ -235,6 +240,19 @@ def test_bad_inputs_are_refused_and_nothing_is_written(
     assert "Traceback" not in r.output
     assert sorted(p.name for p in in_tmp.iterdir()) == listing
     assert (in_tmp / "notes.txt").read_text() == "not a certificate\n"
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.1.2.3", "[::1]", "LOCALHOST"])
+def test_loopback_hosts_are_taken(host: str) -> None:
+    """Only loopback: the bearer key never crosses a network in clear (unlike --rpc,
+    whose units hold no secret and may be served to a LAN)."""
+    assert _parse_url(f"http://{host}:0").host == host.strip("[]").lower()
+
+
+def test_a_lan_host_is_refused_with_a_loopback_hint(in_tmp: Path) -> None:
+    r = CliRunner().invoke(cli, ["virtual-unit", "--mdash", "http://0.0.0.0:8090"])
+    assert r.exit_code == 2 and "--mdash http://127.0.0.1:8090" in r.stderr, r.stderr
+    assert list(in_tmp.iterdir()) == []
 
 
 def test_an_mdash_board_over_rpc_is_pointed_at_mdash(in_tmp: Path) -> None:

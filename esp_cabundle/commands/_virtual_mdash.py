@@ -2,11 +2,14 @@
 API on this machine (:class:`~esp_cabundle.virtual.mdash_cloud.MdashCloud`), for ``push
 --mdash`` to reach. Like mDash it opens only to its API key: one made at start, written
 to a new file (mode 0600) that the first line names and removed when it stops; the key
-itself is never printed. Everything else is ``--rpc``'s (:mod:`._virtual_rpc`)."""
+itself is never printed. It listens only on loopback (unlike ``--rpc``, whose units
+hold no secret): over http:// the key would cross a LAN in clear. Everything else is
+``--rpc``'s (:mod:`._virtual_rpc`)."""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import shlex
@@ -123,7 +126,25 @@ def _parse_url(text: str) -> _Where:
         )
     if parts.path.rstrip("/") not in ("", "/api/v2") or parts.query or parts.fragment:
         raise InputError("--mdash: give no path: the API is served at /api/v2")
-    return _Where(parts.hostname, parts.port if parts.port is not None else 80)
+    port = parts.port if parts.port is not None else 80
+    if not _loopback(parts.hostname):
+        raise InputError(
+            f"--mdash: the virtual mDash listens only on this machine, not on "
+            f"{parts.hostname}: over http:// its API key would cross the network in clear",
+            hint=f"--mdash http://127.0.0.1:{port} (push from this machine)",
+        )
+    return _Where(parts.hostname, port)
+
+
+def _loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): a name is not resolved,
+    so one that only /etc/hosts maps to 127.0.0.1 is refused, never a LAN address."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _mended(url: str, *, why: str = "") -> str:

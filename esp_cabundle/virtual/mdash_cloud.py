@@ -18,7 +18,15 @@ What it follows (the same sources as the client, :mod:`esp_cabundle.push.mdash`)
 
 Taken as the client takes them, where the reference does not spell them out: a device
 object carries its ``id`` and a boolean ``online``; a device that does not answer is a
-``504`` without an error object (mDash could not reach it); an unknown device ``404``.
+``504`` without an error object (mDash could not reach it); an unknown device ``404``;
+a body that is not JSON, or JSON but no object (``[1]``, ``5``: no params a device's
+handlers can read), ``400`` with an error object, the device not reached.
+
+The simulator's own guards: the key is judged before any body is read (a request
+without it: ``401``, its body unread and the connection closed); a body is read only by
+its ``Content-Length`` (one sent chunked: ``411``, closed); at most
+:data:`MAX_CONNECTIONS` connections at once (one more is reset when accepted), each
+closed after :data:`IDLE_TIMEOUT` without a whole request.
 
 Not faithful: one key for the whole account (mDash also has per-device tokens); no
 other endpoint (the dashboard's, OTA, the shadow's updates); the ``shadow`` listed is
@@ -31,44 +39,35 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import sys
 import threading
 import time
 from collections.abc import Iterable
-from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .rpc import CALL_LOG_SIZE, SimUnit
-from .rpc_http import JsonHandler, LoopbackServer
+from .rpc_http import JsonHandler, SlotServer
 from .rpc_links import listen_error, url_host
 
 __all__ = ["API_PREFIX", "MdashCloud"]
 
 API_PREFIX = "/api/v2"  # the REST reference's https://mdash.net/api/v2
 _MAX_ERRORS = 20  # handler failures recorded (more are counted)
+# Connections open at once (one more is reset when accepted): push's most --concurrency
+# (256) and its device listing, with a few to spare; mDash's cloud has no such limit,
+# this one keeps a flood from holding a thread each without end.
+MAX_CONNECTIONS = 264
+IDLE_TIMEOUT = 60.0  # a connection without a whole request for this long is closed
 _LOG = logging.getLogger(__name__)
 _LOG.addHandler(logging.NullHandler())
-
-
-class _Server(LoopbackServer):
-    """The API's HTTP server: a request whose handling failed (a client gone before its
-    answer) is recorded in the cloud's ``errors``, not printed as a traceback."""
-
-    def __init__(self, address: tuple[str, int], handler: Any, cloud: MdashCloud) -> None:
-        self.cloud = cloud
-        super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        e = sys.exc_info()[1]
-        if e is not None:
-            self.cloud.failed(e)
 
 
 class MdashCloud:
     """mDash's REST API on ``host:port`` (0: any free port) for ``units``, which only
     ``api_key`` opens. ``requests`` keeps the last :data:`~.rpc.CALL_LOG_SIZE` requests
     as ``(method, path, auth)``, auth ``"bearer"``, ``"access_token"`` or ``"none"``
-    (a wrong key is none); ``refused`` counts those answered 401."""
+    (a wrong key is none); ``refused`` counts those answered 401. At most
+    ``max_connections`` connections at once, each closed after ``idle_timeout`` seconds
+    without a whole request (``dropped`` counts those reset at accept)."""
 
     def __init__(
         self,
@@ -78,6 +77,8 @@ class MdashCloud:
         host: str = "127.0.0.1",
         port: int = 0,
         relay_timeout: float = 2.0,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
         self.units = {u.unit_id: u for u in units}
         self.api_key = api_key
@@ -88,6 +89,10 @@ class MdashCloud:
         self.errors: list[str] = []  # handler failures (the tests insist it stays empty)
         self.error_count = 0
         self.relay_timeout = relay_timeout
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.open_connections = 0
+        self.dropped = 0  # connections reset at accept: all slots taken
         self._locks = {u: threading.Lock() for u in self.units}  # one call at a time each
         self._log_lock = threading.Lock()
         self._ids = iter(range(1, 1 << 30))
@@ -101,7 +106,7 @@ class MdashCloud:
                 outer.serve(self, "POST")
 
         try:
-            self.server = _Server((host, port), Handler, self)
+            self.server = SlotServer((host, port), Handler, self)
         except OSError as e:
             raise listen_error(host, port, e) from None
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -113,15 +118,30 @@ class MdashCloud:
         return f"http://{url_host(str(host))}:{port}{API_PREFIX}"
 
     def _auth(self, h: JsonHandler, query: dict[str, list[str]]) -> str | None:
-        """How the request carried the key, None without it (constant-time compares)."""
+        """How the request carried the key, None without it (constant-time compares).
+        The scheme is matched in any case (RFC 7235 2.1: ``bearer KEY`` too)."""
         key = self.api_key.encode()
-        header = h.headers.get("Authorization", "").encode("utf-8", "replace")
-        if hmac.compare_digest(header, b"Bearer " + key):
+        scheme, _, token = h.headers.get("Authorization", "").strip(" \t").partition(" ")
+        given = token.strip(" ").encode("utf-8", "replace")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given, key):
             return "bearer"
-        token = query.get("access_token", [])
-        if len(token) == 1 and hmac.compare_digest(token[0].encode("utf-8", "replace"), key):
+        token_q = query.get("access_token", [])
+        if len(token_q) == 1 and hmac.compare_digest(token_q[0].encode("utf-8", "replace"), key):
             return "access_token"
         return None
+
+    def admit(self) -> bool:
+        """Take a connection slot; False (counted in ``dropped``) when all are taken."""
+        with self._log_lock:
+            if self.open_connections >= self.max_connections:
+                self.dropped += 1
+                return False
+            self.open_connections += 1
+            return True
+
+    def release(self) -> None:
+        with self._log_lock:
+            self.open_connections -= 1
 
     def failed(self, e: BaseException) -> None:
         with self._log_lock:
@@ -140,13 +160,14 @@ class MdashCloud:
 
     def serve(self, h: JsonHandler, verb: str) -> None:
         parts = urlsplit(h.path)
-        body = h.body() if verb == "POST" else b""
-        if body is None:
-            return
         auth = self._auth(h, parse_qs(parts.query))
         self._log(verb, parts.path, auth or "none")
-        if auth is None:
+        if auth is None:  # judged before any body is read: none is, the link then closed
+            h.close_connection = h.close_connection or h.has_body()
             h.reply(401, b'{"error":{"code":401,"message":"unauthorized"}}')
+            return
+        body = h.body()  # a GET's too: left unread, it would be taken for the next request
+        if body is None:
             return
         if self.fail_next:
             h.reply(self.fail_next.pop(0), b"<html>upstream error</html>")
@@ -171,6 +192,9 @@ class MdashCloud:
             params = json.loads(body or b"{}")
         except (ValueError, RecursionError):
             h.reply(400, b'{"error":{"code":400,"message":"bad JSON"}}')
+            return
+        if not isinstance(params, dict):  # [1], 5, "x", null: no params object
+            h.reply(400, b'{"error":{"code":400,"message":"params must be a JSON object"}}')
             return
         frame = json.dumps({"id": next(self._ids), "method": unquote(segs[3]), "params": params})
         with self._locks[unit.unit_id]:

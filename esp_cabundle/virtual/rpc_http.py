@@ -47,9 +47,11 @@ from .rpc import MAX_FRAME_BYTES, InvalidFrame, SimUnit
 __all__ = [
     "MAX_HEAD_BYTES",
     "SERVER_HEADER",
+    "Gate",
     "JsonHandler",
     "Lan",
     "LoopbackServer",
+    "SlotServer",
     "UnitHttpServer",
     "reset_connection",
 ]
@@ -60,49 +62,142 @@ MAX_HEAD_BYTES = 3072
 SERVER_HEADER = "Mongoose/6.18"  # mg_send_response_line: "Server: %s", mg_version_header
 
 
-class Lan(Protocol):
-    """What the HTTP side needs of the server it belongs to (its slots, its counts)."""
+class Gate(Protocol):
+    """What a :class:`SlotServer` needs of its owner: connection slots, failures, and
+    how long a connection may go without a whole request."""
 
-    unit: SimUnit
-    unit_lock: threading.Lock
     idle_timeout: float
 
     def admit(self) -> bool: ...
 
     def release(self) -> None: ...
 
-    def refuse(self, reason: str) -> None: ...
-
     def failed(self, e: BaseException) -> None: ...
 
 
+class Lan(Gate, Protocol):
+    """What the HTTP side needs of the server it belongs to (its slots, its counts)."""
+
+    unit: SimUnit
+    unit_lock: threading.Lock
+
+    def refuse(self, reason: str) -> None: ...
+
+
+class _DeadlineReader:
+    """A connection's ``rfile`` whose reads all end by one deadline (:meth:`start`): the
+    socket's timeout is what is left before each receive, so a client dripping a byte at
+    a time cannot hold the connection past it (:class:`TimeoutError` then)."""
+
+    def __init__(self, raw: Any, sock: socket.socket) -> None:
+        self.raw, self.sock, self.deadline = raw, sock, time.monotonic()
+
+    def start(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    def _left(self) -> None:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not come in time")
+        self.sock.settimeout(left)
+
+    def readline(self, limit: int = -1) -> bytes:
+        out = bytearray()
+        while limit < 0 or len(out) < limit:
+            self._left()
+            buf = self.raw.peek(1)  # what is buffered, or one receive
+            if not buf:
+                break
+            want = len(buf) if limit < 0 else min(len(buf), limit - len(out))
+            end = buf.find(b"\n", 0, want)
+            out += self.raw.read(end + 1 if end >= 0 else want)
+            if end >= 0:
+                break
+        return bytes(out)
+
+    def read(self, n: int) -> bytes:
+        parts: list[bytes] = []
+        while n > 0:
+            self._left()
+            part = self.raw.read1(min(n, 1 << 16))
+            if not part:
+                break
+            parts.append(part)
+            n -= len(part)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class JsonHandler(http.server.BaseHTTPRequestHandler):
-    """A request handler that logs nothing and answers JSON (mDash's API's)."""
+    """A request handler that logs nothing and answers JSON (mDash's API's), on a
+    :class:`SlotServer`: a connection without a whole request for its ``idle_timeout``
+    is closed; a body is read only when :meth:`body` is called (after the request is
+    judged), and one it does not read closes the connection."""
 
     protocol_version = "HTTP/1.1"
+    server: SlotServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile = _DeadlineReader(self.rfile, self.connection)  # type: ignore[assignment]
+
+    def handle_one_request(self) -> None:
+        self.rfile.start(self.server.gate.idle_timeout)  # type: ignore[attr-defined]
+        super().handle_one_request()  # a TimeoutError in it closes the connection
+
+    def handle_expect_100(self) -> bool:
+        return True  # "100 Continue" only from body(): no body is asked for unjudged
 
     def log_message(self, *args: Any) -> None:
         pass
 
     def reply(self, status: int, body: bytes) -> None:
+        self.connection.settimeout(self.server.gate.idle_timeout)  # the answer's own time
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(body)
 
+    def has_body(self) -> bool:
+        """Whether the request declares a body (which must be read, or the connection
+        closed, before another request can follow on it)."""
+        length = self.headers.get("Content-Length", "0").strip(" \t")
+        return "Transfer-Encoding" in self.headers or length.strip("0") != ""
+
     def body(self) -> bytes | None:
-        """The request's body; None (413 sent, connection closed) when it declares more
-        than :data:`MAX_FRAME_BYTES` or a length that is no number."""
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_FRAME_BYTES:
-            self.close_connection = True
-            self.reply(413, b'{"error":{"code":413,"message":"request too large"}}')
+        """The request's body; None (the error sent, the connection closed) for one sent
+        chunked or without a length (411: only a ``Content-Length`` is read), a length
+        that is no number (400) or over :data:`MAX_FRAME_BYTES` (413)."""
+        length = self.headers.get("Content-Length")
+        if "Transfer-Encoding" in self.headers:
+            self._refuse(411, b"length required")
             return None
-        return self.rfile.read(length)
+        if length is None:
+            return b""  # RFC 9112 6.3: a request with neither has no body
+        digits = length.strip(" \t")
+        if not (digits.isascii() and digits.isdigit()):  # not "+5", "1_0", "-1"
+            self._refuse(400, b"bad Content-Length")
+            return None
+        if len(digits) > 9 or int(digits) > MAX_FRAME_BYTES:
+            self._refuse(413, b"request too large")
+            return None
+        if self.headers.get("Expect", "").strip().lower() == "100-continue" and int(digits):
+            self.send_response_only(100)
+            self.end_headers()
+        body = self.rfile.read(int(digits))
+        if len(body) < int(digits):  # the client left mid-body
+            self.close_connection = True
+            return None
+        return body
+
+    def _refuse(self, status: int, message: bytes) -> None:
+        self.close_connection = True
+        self.reply(status, b'{"error":{"code":%d,"message":"%s"}}' % (status, message))
 
 
 class LoopbackServer(http.server.ThreadingHTTPServer):
@@ -118,34 +213,44 @@ def reset_connection(sock: socket.socket) -> None:
         sock.close()
 
 
-class UnitHttpServer(LoopbackServer):
-    """The HTTP side of a :class:`~.rpc_links.LanUnitServer`: connections counted against
-    its slots."""
+class SlotServer(LoopbackServer):
+    """An HTTP server whose connections take ``gate``'s slots: one beyond them is reset
+    when accepted; a request whose handling failed is recorded (``gate.failed``), not
+    printed as a traceback."""
 
-    def __init__(self, address: tuple[str, int], lan: Lan) -> None:
-        self.lan = lan
-        super().__init__(address, _UnitHttpHandler)
+    def __init__(self, address: tuple[str, int], handler: Any, gate: Gate) -> None:
+        self.gate = gate
+        super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self.lan.admit():
+        if not self.gate.admit():
             reset_connection(request)
             return
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self.lan.release()
+            self.gate.release()
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self.lan.release()
+            self.gate.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         e = sys.exc_info()[1]
         if e is not None:
-            self.lan.failed(e)
+            self.gate.failed(e)
+
+
+class UnitHttpServer(SlotServer):
+    """The HTTP side of a :class:`~.rpc_links.LanUnitServer`: connections counted against
+    its slots."""
+
+    def __init__(self, address: tuple[str, int], lan: Lan) -> None:
+        self.lan = lan
+        super().__init__(address, _UnitHttpHandler, lan)
 
 
 class _UnitHttpHandler(http.server.BaseHTTPRequestHandler):
