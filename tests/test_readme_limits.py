@@ -15,7 +15,8 @@ from esp_cabundle.formats.idf_bundle import DEFAULT_MAX_CERTS
 from esp_cabundle.limits import human_size
 from esp_cabundle.push.mdash import MAX_LISTING_BYTES
 from esp_cabundle.push.rpc import MAX_ANSWER_BYTES
-from esp_cabundle.virtual.rpc import MAX_FRAME_BYTES, SimUnit
+from esp_cabundle.virtual.mdash_cloud import MdashCloud
+from esp_cabundle.virtual.rpc import CALL_LOG_SIZE, MAX_FRAME_BYTES, SimUnit
 from esp_cabundle.virtual.rpc_http import MAX_HEAD_BYTES
 from esp_cabundle.virtual.rpc_links import LanUnitServer
 
@@ -34,6 +35,10 @@ def limits_table() -> dict[str, str]:
             continue
         rows[cells[0].split(" (", 1)[0].split(":", 1)[0]] = cells[1]
     return rows
+
+
+def _cloud_default(name: str) -> object:
+    return inspect.signature(MdashCloud).parameters[name].default
 
 
 def _server_default(name: str) -> object:
@@ -76,6 +81,12 @@ def test_every_limit_readme_lists_is_the_one_in_force() -> None:
             f"closed after {_server_default('idle_timeout'):g} s without a whole request",
             f"the last {SimUnit.__dataclass_fields__['max_calls'].default} calls kept",
         ],
+        "a request to `virtual-unit --mdash`": [
+            f"{human_size(MAX_FRAME_BYTES)} per body",
+            f"{_cloud_default('max_connections')} connections at once",
+            f"closed after {_cloud_default('idle_timeout'):g} s without a whole request",
+            f"the last {CALL_LOG_SIZE} requests kept",
+        ],
     }
     table = limits_table()
     assert set(table) == set(expected), sorted(table)
@@ -97,5 +108,7 @@ def test_the_rehearsal_unit_s_limits_read_the_same_in_the_prose() -> None:
         f"a body over {human_size(MAX_FRAME_BYTES)}",
         f"At most {_server_default('max_connections')} connections are open at once",
         f"no whole request for {_server_default('idle_timeout'):g} s",
+        f"At most {_cloud_default('max_connections')} connections are open at once (one",
+        f"after {_cloud_default('idle_timeout'):g} s without a whole request",
     ):
         assert words in text, words

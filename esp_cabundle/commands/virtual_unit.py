@@ -94,7 +94,8 @@ _FIELD_ONLY = {
     type=Name("URL"),
     metavar="URL",
     help="Be mDash units (Arduino) in the field instead, behind mDash's REST API served "
-    "at http://HOST:PORT/api/v2 (port 0: any free one), for 'push --mdash'. It prints "
+    "at http://127.0.0.1:PORT/api/v2 (port 0: any free one; loopback only, as the API "
+    "key travels in clear), for 'push --mdash'. It prints "
     "push's options to reach them, the API key's file among them.",
 )
 @click.option(
