@@ -494,15 +494,46 @@ def test_cli_image_as_dump_hint_keeps_the_board_and_runs(in_tmp: Path, runner: C
     assert open_image((in_tmp / "fs.bin").read_bytes()).read("/ca.pem") == canonical(pem)
 
     typed = ["update-dump", "fs.bin", "--board", "mdash-arduino", "--preset", "letsencrypt"]
-    r = runner.invoke(cli, [*typed, "--allow", "expired", "-o", "new.bin"])
+    r = runner.invoke(cli, [*typed, "--max-bytes", "65536", "-o", "new.bin"])
     assert r.exit_code == 2, r.output
     build, put = _hint(r.output).split(": ", 1)[1].split("; ")[0].split(", then ")
-    assert build == "esp-cabundle build --preset letsencrypt --allow expired -o ca.pem"
-    assert put == "esp-cabundle fs put fs.bin ca.pem --board mdash-arduino --allow expired"
+    assert build == "esp-cabundle build --preset letsencrypt --max-bytes 65536 -o ca.pem"
+    assert put == "esp-cabundle fs put fs.bin ca.pem --board mdash-arduino --max-bytes 65536"
     for line in (build, put):
         r = runner.invoke(cli, shlex.split(line)[1:])
         assert r.exit_code == 0, r.output
     assert b"ISRG Root X2" in open_image((in_tmp / "fs.bin").read_bytes()).read("/ca.pem")
+
+
+@pytest.mark.parametrize(
+    ("ca", "extra"),
+    [
+        (["--preset", "letsencrypt"], ["--at", "2023-01-01"]),
+        (["--preset", "letsencrypt"], ["--at=2023-01-01", "--no-check"]),
+        (["--bundle", "ca.pem"], ["--allow", "expired", "--no-check"]),
+    ],
+)
+def test_the_image_hint_gates_as_of_today_in_full(
+    in_tmp: Path, runner: CliRunner, ca: list[str], extra: list[str]
+) -> None:
+    """An image given to 'update-dump --at 2023-01-01' hinted a build and fs put with
+    --at 2023-01-01 (and --no-check, --allow): copied, they write today a CA the gate
+    judged as of 2023 or not at all. The lines leave them out and say so, as next: does."""
+    (in_tmp / "fs.bin").write_bytes(pack_image("spiffs", "esp-idf", 64 << 10, []).data)
+    (in_tmp / "ca.pem").write_bytes(dumps.pem("isrgrootx1.pem"))
+    typed = ["update-dump", "fs.bin", "--board", "mdash-arduino", *ca, "--max-bytes", "65536"]
+    r = runner.invoke(cli, [*typed, *extra, "-o", "new.bin"])
+    assert r.exit_code == 2, r.output
+    lines = _hint(r.output).partition("itself: ")[2].partition("; or ")[0]
+    lines, _, why = lines.partition(" (without ")
+    for line in lines.split(", then "):
+        for word in ("--at", "2023", "--allow", "expired", "--no-check"):
+            assert not any(w.startswith(word) for w in shlex.split(line)), line
+        assert "--max-bytes" in shlex.split(line), line
+    left = " ".join(w.split("=")[0] for w in extra if w.startswith("--"))
+    who = "fs put gates" if "--bundle" in ca else "build and fs put gate"
+    assert why == f"{left}: {who} the CA as of today, in full)", why
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["ca.pem", "fs.bin"]
 
 
 @pytest.mark.parametrize("as_json", [False, True])

@@ -140,16 +140,15 @@ def update_dump(
 
 
 # update-dump's options that 'fs put' takes as they are: the board (its CA path and rules),
-# its platform, and the gate's; and those that say what CA 'build' makes.
+# its platform, and the gate's (not --at, --allow, --no-check: see _not_carried); and
+# those that say what CA 'build' makes.
 _PUT_OPTIONS = (
     ("--board",),
     ("--platform",),
     ("-c", "--config"),
     ("--service-until",),
     ("--max-bytes",),
-    ("--allow",),
     ("--target",),
-    ("--at",),
 )
 _BUILD_OPTIONS = (("--preset",), ("--root",), ("--exclude",), *_PUT_OPTIONS[2:])
 
@@ -180,31 +179,30 @@ def _put_hint(
 ) -> str:
     """For an image given as the dump: the 'fs put' that edits it, with the --board,
     --platform and gate options typed (the hint named the image and 'ca.pem' alone, so
-    the board's CA path and rules were lost); a CA named by --preset/--root is built
-    first, as 'fs put' takes a CA file, into a name not taken here (the hint's build
-    wrote ca.pem over one already there), and without a lock if one is here. ``board``:
+    the board's CA path and rules were lost), but those :func:`_not_carried`; a CA named
+    by --preset/--root is built first, as 'fs put' takes a CA file, into a name not taken
+    here (the hint's build wrote ca.pem over one already there), and without a lock if
+    one is here. ``board``:
     the board named instead of the one typed; ``read``: the other way, said last."""
     words = typed_words()
     if board is not None:  # the board the image is for, not the one typed
         words = replaced_option(words, ["--board"], "--board", board.name)
     kept = [w for flags in _PUT_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
-    checks = split_option(words, ["--no-check"], takes_value=False)[1]
-    kept += checks
     source = str(ca.bundle_file) if ca.bundle_file is not None else _untaken("ca", ".pem")
     dest = [] if ca_path in (None, "/" + Path(source).name) else [ca_path]
     put = f"esp-cabundle {shlex.join(['fs', 'put', str(dump), source, *dest, *kept])}"
     if ca.bundle_file is not None:
-        return f"edit the CA file in the image itself: {put}; {read}"
+        gate = _not_carried(words, "fs put gates")
+        return f"edit the CA file in the image itself: {put}{gate}; {read}"
     made = [w for flags in _BUILD_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
     lock = ["--no-lock"] if Path(LOCK_NAME).exists() else []  # a project's pins stay
-    build = f"esp-cabundle {shlex.join(['build', *made, *checks, *lock, '-o', source])}"
-    return f"edit the CA file in the image itself: {build}, then {put}; {read}"
+    build = f"esp-cabundle {shlex.join(['build', *made, *lock, '-o', source])}"
+    gate = _not_carried(words, "build and fs put gate")
+    return f"edit the CA file in the image itself: {build}, then {put}{gate}; {read}"
 
 
 # update-dump's options that 'flash' takes as they are: the board and the CA's (not
-# --platform: flash reads the unit's file system). Not those that re-date or weaken the
-# gate (--at, --allow, --no-check): a rehearsal as of another day, or past a policy, would
-# print a line that writes, today, a CA the gate would refuse.
+# --platform: flash reads the unit's file system; nor those of _not_carried).
 _FLASH_OPTIONS = (
     ("--board",),
     ("--bundle",),
@@ -219,6 +217,15 @@ _FLASH_OPTIONS = (
 _NOT_CARRIED = (("--at", True), ("--allow", True), ("--no-check", False))
 
 
+def _not_carried(words: list[str], who: str) -> str:  # who: "flash gates"
+    """What a printed line says of the typed options that re-date or weaken the gate
+    (--at, --allow, --no-check), which no printed line takes: a rehearsal as of another
+    day, or past a policy, would print a line that writes, today, a CA the gate would
+    refuse. "" when none was typed."""
+    left = [f for f, value in _NOT_CARRIED if split_option(words, [f], takes_value=value)[1]]
+    return f" (without {' '.join(left)}: {who} the CA as of today, in full)" if left else ""
+
+
 def _next_step(board: Board) -> str:
     """How the updated dump gets onto the unit it was read from (the result named the
     sectors and stopped there): 'flash' with the same board and CA, which writes only
@@ -229,12 +236,10 @@ def _next_step(board: Board) -> str:
     kept = [w for flags in _FLASH_OPTIONS for w in split_option(words, flags, takes_value=True)[1]]
     if "--board" not in kept and not any(w.startswith("--board=") for w in kept):
         kept = ["--board", board.name, *kept]  # a library call: no words typed
-    left = [f for f, value in _NOT_CARRIED if split_option(words, [f], takes_value=value)[1]]
     flash = f"esp-cabundle {shlex.join(['flash', '--port', 'PORT', *kept])}"
-    gate = f" (without {' '.join(left)}: flash gates the CA as of today, in full)" if left else ""
     return (
         f"{flash} does the same on the unit in place (only the changed sectors, journaled, "
-        f"restorable){gate}"
+        f"restorable){_not_carried(words, 'flash gates')}"
     )
 
 
