@@ -148,7 +148,7 @@ def test_a_broker_lost_mid_run_stops_the_pass_and_blames_no_unit(
         hosts.close()
     assert r.exit_code == 3, r.output
     assert "MQTT broker lost at " in r.stdout, r.stdout
-    assert " UTC; run the same command again." in r.stdout, r.stdout
+    assert " UTC; next: run the same command again to finish them." in r.stdout, r.stdout
     assert "never answered" not in r.stdout and "check each id" not in r.stdout, r.stdout
     with Ledger(tmp_path / "c.db") as ledger:
         rows = {row.id: row for row in ledger.rows()}

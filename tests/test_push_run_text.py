@@ -158,3 +158,39 @@ def test_a_stopped_run_leaves_out_failed_units_whose_error_needs_doing_first(
     step = line[line.index("next: ") + len("next: ") :]
     assert doc["next"] == f"Next: {step}", doc
     assert line in doc["notes"]
+
+
+@pytest.mark.parametrize("left", ["pending+full", "full", "none"])
+def test_a_lost_link_says_the_step_its_json_says(
+    capsys: Any, monkeypatch: pytest.MonkeyPatch, left: str
+) -> None:
+    """A run the link's loss stopped said "run the same command again" (of a unit out of
+    space too, and of none left) and hid the Next: line, while --json's "next" kept
+    next_step's words: both now say the step the line says, by the rule a Ctrl-C's does,
+    and --json's is null when the line says none."""
+    import json
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from esp_cabundle.commands import _push_render
+
+    full = replace(_row("u9", "failed"), last_error="out of space on the unit (hint: free space)")
+    rows = {"pending+full": (_row("u0", "pending"), full), "full": (full,), "none": ()}[left]
+    lost = ("MQTT broker", datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    report = CampaignReport((_row("u1", "verified"), *rows), False, None, 1, link_lost=lost)
+    step = {
+        "pending+full": "run the same command again to finish the other 1 unit; "
+        "1 failed unit needs what its error says first",
+        "full": "1 failed unit needs what its error says first",
+        "none": None,
+    }[left]
+    said = "MQTT broker lost at 2026-01-02 03:04:05 UTC"
+    out = _text(report, capsys, ledger_path="c.db")
+    line = f"{said}; next: {step}." if step else f"{said}."
+    assert line in out, out
+    assert "Next:" not in out and "run the same command again." not in out, out
+    opts = {"as_json": True, "quiet": False, "watch": False, "ledger_path": "c.db"}
+    monkeypatch.setattr(_push_render, "_run_units", lambda report, ledger: {})
+    render_report(report, _File(), opts, 0)  # type: ignore[arg-type]
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["next"] == (f"Next: {step}." if step else None), doc

@@ -289,12 +289,15 @@ def _told(first: int) -> str:
 
 def lost_line(report: CampaignReport) -> list[str]:
     """A pass the link's loss stopped: when, and that the units it left are not to blame
-    (they are left as they were, none charged an attempt)."""
+    (they are left as they were, none charged an attempt); the next step by
+    :func:`stopped_step`'s rule (it said "run the same command again" of a unit out of
+    space too, and of none left), unless a Ctrl-C's line said it already."""
     if report.link_lost is None:
         return []
     what, when = report.link_lost
     at = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    return [f"{what} lost at {at} UTC; run the same command again."]
+    step = None if report.stopped else stopped_step(report)
+    return [f"{what} lost at {at} UTC" + (f"; next: {step}." if step is not None else ".")]
 
 
 def next_step(report: CampaignReport, opts: dict[str, Any]) -> str | None:
@@ -356,7 +359,7 @@ def render_report(
     stopped = [stopped_line(report, in_place=bool(opts.get("in_place")))] if report.stopped else []
     stopped += lost_line(report)
     follow = next_step(report, opts)
-    if report.stopped:  # --json's "next" is the one its line says (follow is not printed)
+    if stopped:  # --json's "next" is the one its line says (follow is not printed)
         step = stopped_step(report)
         follow = f"Next: {step}." if step is not None else None
     if opts["as_json"]:
