@@ -41,6 +41,8 @@ def _ledger(path: Path, named: list[str], column: str, value: object) -> sqlite3
         "ab" * 32 + "a",  # 65
         "ab" * 31 + "ag",  # not hex
         "ab" * 31 + "a\u00e9",
+        "ab" * 32 + "\0",  # 64 digits, then a NUL (where SQLite's length() stops)
+        "ab" * 32 + "\0ab",
         "",
     ],
 )
@@ -79,6 +81,7 @@ _VALUES: list[object] = [
     "2026-01-10T25:00:00+00:00",  # hour 25
     None,
     b"2026-01-10T12:00:00+00:00",  # a good date's bytes as a blob
+    "2026-01-10T12:00:00+00:00\0x",  # a good date, a NUL (SQLite's length() stops), more
     17,
 ]
 

@@ -44,16 +44,29 @@ _TEXT = f"{_IS_TEXT} AND length({{c}}) <= {TEXT_CAP}"
 # modifier, carries 30 February or 24:00 into the next day, later than the text; its
 # date and time only (an offset would move the day). The one function call of the scan
 # per value: 2 million rows of 4 dates take about twice as long.
+# After the time, only what isoformat() writes: nothing, microseconds (.ffffff) and/or
+# an offset (+HH:MM, under 24 hours). length(), substr() and GLOB stop at a NUL in text
+# ("...T12:00:00\0junk" was 19 characters): the bytes are counted too. Push has always
+# written "+00:00", tried first: 25 bytes, the offset at 20, no NUL before (substr()
+# would stop there) nor after; any other form costs a few more calls (+8% in all).
 _DATE = (
-    "{c} BETWEEN '0001-01-01T00:00:00' AND '9999-12-31T23:59:60~' AND length({c}) BETWEEN 10 AND 40"
+    "{c} BETWEEN '0001-01-01T00:00:00' AND '9999-12-31T23:59:60~'"
+    " AND (substr({c}, 20) = '+00:00' AND length(CAST({c} AS BLOB)) = 25"
+    " OR length(CAST({c} AS BLOB)) = length({c})"  # no NUL, all ASCII
+    " AND (length({c}) BETWEEN 10 AND 19 OR length({c}) IN (25, 26, 32)"
+    " AND (length({c}) = 25 OR substr({c}, 20, 7) GLOB '.[0-9][0-9][0-9][0-9][0-9][0-9]')"
+    " AND (length({c}) = 26 OR substr({c}, -6) GLOB '[+-][0-2][0-9]:[0-5][0-9]'"
+    " AND substr({c}, -5, 2) < '24')))"
     " AND (date(substr({c}, 1, 19), '+0 days') <= {c}) IS 1"
 )
-_HEX = f"{_IS_TEXT} AND length({{c}}) = 64 AND {{c}} NOT GLOB '*[^0-9a-f]*'"
+# 64 bytes, not characters: length() and GLOB stop at a NUL (64 digits, NUL, anything).
+_HEX = f"{_IS_TEXT} AND length(CAST({{c}} AS BLOB)) = 64 AND {{c}} NOT GLOB '*[^0-9a-f]*'"
 # The GLOB parses its class once per character: 6 of the scan's 9 s at 2 million rows
 # of two SHA-256 columns. A campaign's units hold the few files its campaign table
 # names (the CA pushed, each file met: goes_dark:<SHA-256>): those the same rule passes
-# are collected once, and a unit's value equal to one of them (text, the same bytes)
-# passes without the GLOB; any other value meets the whole rule.
+# are collected once, and a unit's value equal to one of them (text, the same bytes,
+# all of them: IN compares past a NUL) passes without the GLOB; any other value meets
+# the whole rule.
 _NAMED = (
     "SELECT v FROM (SELECT value AS v FROM campaign WHERE key = 'ca_sha256' UNION "
     f"SELECT substr(key, {len(DARK_KEY) + 1}) FROM campaign WHERE key GLOB '{DARK_KEY}*') "
