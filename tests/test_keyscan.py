@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import pkcs12
 from support.scan_bounds import clean_scan_peak, fill
+from support.tools import requires
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -115,7 +116,7 @@ def test_every_pkcs12_vector_opens_as_a_key_store(name: str) -> None:
 OPENSSL = shutil.which("openssl")
 
 
-@pytest.mark.skipif(OPENSSL is None, reason="needs the openssl command (Debian: openssl)")
+@requires("openssl")
 @pytest.mark.parametrize("name", [n for n in KEY_FILES if n.endswith(".der")])
 def test_every_key_vector_opens_with_openssl(name: str) -> None:
     """OpenSSL's d2i reads each BER key as the key it is (cryptography's DER loader

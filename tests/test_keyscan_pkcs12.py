@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization as ser
 from cryptography.hazmat.primitives.serialization import pkcs12
+from support.tools import requires
 
 from esp_cabundle.certs import load_certificates
 from esp_cabundle.cli import cli
@@ -134,7 +135,7 @@ def test_real_stores_are_counted() -> None:
             assert found is not None and found.keys == 1, name
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+@requires("openssl")
 def test_openssl_stores_of_certificates_hold_no_key(tmp_path: Path) -> None:
     (tmp_path / "x1.pem").write_bytes(X1_PEM)
     made = {}

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.tools import requires
 
 from esp_cabundle import _pipes
 
@@ -93,7 +93,7 @@ def test_output_on_stdout_cut_short_exits_141(tmp_path: Path) -> None:
     assert b"Wrote standard output" in done.stderr  # its report on stderr, as ever
 
 
-@pytest.mark.skipif(shutil.which("head") is None, reason="needs head")
+@requires("head")
 def test_head_under_pipefail(tmp_path: Path) -> None:
     """As CI runs it: ``set -o pipefail; esp-cabundle build ... | head -1``."""
     cmd = " ".join([*CLI, "build", "--no-lock", "-o", "sp.pem"])
