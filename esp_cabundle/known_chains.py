@@ -15,12 +15,12 @@ sends any more.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .certs import Certificate
-from .roadmaps import RoadmapServer, RoadmapStep, load_roadmap, roadmap_names
+from .roadmaps import Roadmap, RoadmapServer, RoadmapStep, load_roadmap, roadmap_names
 
 __all__ = ["KnownChain", "known_chain", "senders", "sent_after_leaf"]
 
@@ -72,21 +72,36 @@ def _index() -> dict[tuple[bytes, ...], KnownChain]:
     roadmap, the span over every server kind that sends one (the earliest start, the
     latest end); across roadmaps, the one reviewed last (:func:`_latest`)."""
     out: dict[tuple[bytes, ...], KnownChain] = {}
-    for name in roadmap_names():
-        roadmap = load_roadmap(name)
+    for roadmap in _roadmaps():
         own: dict[tuple[bytes, ...], KnownChain] = {}
-        for server in roadmap.servers:
-            for step in server.steps:
-                key = tuple(c.der for c in step.chain.certificates)
-                old = own.get(key)
-                start, end = step.start, step.end
-                if old is not None:
-                    start = min(start, old.start)
-                    end = None if old.end is None or end is None else max(end, old.end)
-                own[key] = KnownChain(roadmap.name, step.name, start, end, roadmap.reviewed)
+        for key, _, step in _steps(roadmap):
+            old = own.get(key)
+            start, end = step.start, step.end
+            if old is not None:
+                start = min(start, old.start)
+                end = None if old.end is None or end is None else max(end, old.end)
+            own[key] = KnownChain(roadmap.name, step.name, start, end, roadmap.reviewed)
         for key, known in own.items():
             out[key] = known if key not in out else _latest(out[key], known)
     return out
+
+
+def _roadmaps() -> Iterator[Roadmap]:
+    return (load_roadmap(name) for name in roadmap_names())
+
+
+def _steps(roadmap: Roadmap) -> Iterator[tuple[tuple[bytes, ...], RoadmapServer, RoadmapStep]]:
+    """Each step of each server kind of ``roadmap``, keyed by its chain's DER: how both
+    indexes here look a chain up."""
+    for server in roadmap.servers:
+        for step in server.steps:
+            yield tuple(c.der for c in step.chain.certificates), server, step
+
+
+def _after_leaf(certs: Sequence[Certificate]) -> tuple[bytes, ...]:
+    """The DER of what a server sends after its leaf (the whole chain if it has none)."""
+    rest = certs[1:] if certs and not certs[0].is_ca else certs
+    return tuple(c.der for c in rest)
 
 
 def known_chain(certs: Sequence[Certificate]) -> KnownChain | None:
@@ -98,25 +113,22 @@ def known_chain(certs: Sequence[Certificate]) -> KnownChain | None:
 
 def sent_after_leaf(certs: Sequence[Certificate]) -> KnownChain | None:
     """The roadmap chain a server sends after its leaf, as ``certs`` holds it."""
-    rest = certs[1:] if certs and not certs[0].is_ca else certs
-    return _index().get(tuple(c.der for c in rest)) if rest else None
+    rest = _after_leaf(certs)
+    return _index().get(rest) if rest else None
 
 
 @functools.cache
 def _senders() -> dict[tuple[bytes, ...], tuple[tuple[str, RoadmapServer, RoadmapStep], ...]]:
     """Every shipped roadmap's server kinds by the chains they send (each step)."""
     out: dict[tuple[bytes, ...], list[tuple[str, RoadmapServer, RoadmapStep]]] = {}
-    for name in roadmap_names():
-        roadmap = load_roadmap(name)
-        for server in roadmap.servers:
-            for step in server.steps:
-                key = tuple(c.der for c in step.chain.certificates)
-                out.setdefault(key, []).append((roadmap.name, server, step))
+    for roadmap in _roadmaps():
+        for key, server, step in _steps(roadmap):
+            out.setdefault(key, []).append((roadmap.name, server, step))
     return {k: tuple(v) for k, v in out.items()}
 
 
 def senders(certs: Sequence[Certificate]) -> tuple[tuple[str, RoadmapServer, RoadmapStep], ...]:
     """The roadmap server kinds (roadmap name, kind, its step) that send ``certs`` after
     the leaf: the history a saved chain's server may have had before it sent that chain."""
-    rest = certs[1:] if certs and not certs[0].is_ca else certs
-    return _senders().get(tuple(c.der for c in rest), ()) if rest else ()
+    rest = _after_leaf(certs)
+    return _senders().get(rest, ()) if rest else ()

@@ -6,7 +6,6 @@ are imported only by the commands that move data to or from units.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import sys
@@ -29,7 +28,6 @@ __all__ = [
     "fit_lines",
     "format_table",
     "json_carried",
-    "json_object_items",
     "json_printed",
     "note",
     "safe_streams",
@@ -150,28 +148,6 @@ def json_printed(*, ok: bool = True) -> None:
         state = ctx.find_root().ensure_object(dict)
         state["json_printed"] = True
         state["json_failed"] = not ok
-
-
-def json_object_items(rows: Sequence[Sequence[Any]], keys: Sequence[str], level: int) -> str:
-    """``rows`` as objects of ``keys`` (one or more), as :func:`emit_json` writes them as
-    the items of a list at ``level``: the text between the list's brackets, without its
-    first and last newline. Every value must be None, a number, text or bytes (a SQLite
-    cell: no list or object). The C encoder writes all the rows' values in one call, one
-    a line (a string's newlines are escaped), and one ``%`` puts them in the objects'
-    text: 2 million units through json.dumps(indent=2) took a minute, value by value
-    20 s, and as dicts through the C encoder 8 s."""
-    if not rows:
-        return ""
-    pad = "  " * (level + 1)
-    lines = ",\n".join(
-        f"{pad}  {json.dumps(k, ensure_ascii=False).replace('%', '%%')}: %s" for k in keys
-    )
-    item = f"{pad}{{\n{lines}\n{pad}}}"
-    values = _ROW_VALUES.encode(list(itertools.chain.from_iterable(rows)))[1:-1].split("\n")
-    return ",\n".join([item] * len(rows)) % tuple(values)
-
-
-_ROW_VALUES = json.JSONEncoder(ensure_ascii=False, default=str, separators=("\n", ": "))
 
 
 def _streamed(value: Any) -> bool:

@@ -216,7 +216,7 @@ UNIT_BATCH = 4096  # units read, encoded and written at a time
 DATES_IN_SQL = 64  # go-dark dates looked up by SQL (one CASE per row); more: by Python
 _STATE_DARK = itemgetter(UNIT_KEYS.index("state"), len(UNIT_KEYS) - 1)
 BATCH_STATE_DARK = itemgetter(0, 1)  # a unit_batches row's state and go-dark value
-# A unit's object as json_object_items writes it at level 1: each key's line, its end.
+# A unit's object as emit_json writes one in a list at level 1: each key's line, its end.
 _JSON_KEYS = [
     ("    {\n" if i == 0 else ",\n") + f"      {json.dumps(k, ensure_ascii=False)}: "
     for i, k in enumerate(UNIT_KEYS)
@@ -231,7 +231,7 @@ def _sql_text(text: str) -> str:
 def unit_batches(ledger: Ledger, *, as_text: bool = False) -> Iterator[list[tuple[Any, ...]]]:
     """Every unit by id, UNIT_BATCH at a time, read as they are written, each as
     ``(state, goes_dark, text)``: the text its item of ``--json``'s "units" list as
-    :func:`~esp_cabundle.ui.json_object_items` writes it at level 1 (the values of
+    (indent=2) :func:`~esp_cabundle.ui.emit_json` writes it at level 1 (the values of
     UNIT_KEYS), or (``as_text``) its ``--csv`` line, :func:`unit_cells` joined by
     commas, its rowid after it (a line whose cells csv quotes is written from them).
     SQLite writes each unit's text: 2 million units read as 15 Python values each took
