@@ -102,6 +102,9 @@ class Report:
     # beside the prose the text shows ("data/spiffs at 0x291000, 0x16f000 bytes"): the
     # names ``read --json`` gives; a prose fact of the same name keeps its key.
     machine: tuple[tuple[str, str | int], ...] = ()
+    # Objects for --json only, beside ``facts`` (a unit's or dump's ``board``, named or
+    # inferred, and its ``reach`` verdict): what a script reads without parsing a note.
+    extra: tuple[tuple[str, Any], ...] = ()
 
     def all_findings(self) -> Iterable[Finding]:
         yield from self.findings
@@ -220,6 +223,7 @@ def _report_fields(r: Report) -> dict[str, Any]:
         "facts": {**dict(r.machine), **dict(r.facts)},
         "notes": list(r.notes),
         "problems": list(r.problems),
+        **dict(r.extra),
     }
 
 

@@ -242,8 +242,9 @@ def test_every_help_example_runs(
             shutil.copytree(template, where)  # examples are alternatives, not steps
             if command == "init":  # a directory init is run in has no config yet
                 (where / "cabundle.yaml").unlink()
-            if words[0] == "update-dump":
-                (where / "dump.bin").write_bytes(dump_for[words[words.index("--board") + 1]])
+            if words[0] == "update-dump" or (words[0] == "inspect" and "dump.bin" in words):
+                board = words[words.index("--board") + 1].partition("@")[0]
+                (where / "dump.bin").write_bytes(dump_for[board])
             to = words.index(">") if ">" in words else None
             with working_dir(where):
                 r = runner.invoke(cli, words[:to])

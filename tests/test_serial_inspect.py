@@ -50,10 +50,9 @@ def test_unit_reported_as_its_dump(
     load(unit)
     dump = tmp_path / "dump.bin"
     dump.write_bytes(unit.read(0, 4 << 20))
-    from_dump = inspect_json(runner, str(dump))
-    from_unit = inspect_json(
-        runner, "--port", unit.url, *(["--board", board] if board else []), "--baud", "921600"
-    )
+    named = ["--board", board] if board else []  # a dump takes --board as a unit does
+    from_dump = inspect_json(runner, str(dump), *named)
+    from_unit = inspect_json(runner, "--port", unit.url, *named, "--baud", "921600")
     # a live unit is said to be one, not a "flash dump" (its JSON kind, and the text)
     assert (from_unit.pop("kind"), from_dump.pop("kind")) == ("unit", "flash dump")
     facts = from_unit["facts"]
@@ -138,7 +137,13 @@ def test_a_board_whose_partitions_the_unit_lacks_is_warned(
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["PEM", "--board", "mongoose-os-esp32"], 2, "Error: --board needs --port: "),
+        (
+            ["PEM", "--board", "mongoose-os-esp32"],
+            2,
+            "Error: --board names the board of a unit or of a whole-flash dump, and no input "
+            "is one (",
+        ),
+        (["PEM", "--board", "mdash-ardino"], 2, "hint: did you mean 'mdash-arduino'?"),
         (["PEM", "--no-apps"], 2, "Error: --no-apps needs --port: "),
         # the serial link's options, even at their default values: a forgotten --port
         (["PEM", "-b", "115200"], 2, "Error: -b/--baud needs --port: it says how to read"),
@@ -149,9 +154,9 @@ def test_a_board_whose_partitions_the_unit_lacks_is_warned(
         (
             ["PEM", "--board", "mdash-arduino", "-b", "115200", "--after", "no-reset"],
             2,
-            "--board, -b/--baud, --after need --port: they say how to read a unit, and "
+            "-b/--baud, --after need --port: they say how to read a unit, and "
             "without --port no unit is read\n  hint: add --port PORT to read a unit, or leave "
-            "--board, -b/--baud, --after out to inspect files only",
+            "-b/--baud, --after out to inspect files only",
         ),
         (["--port", "PORT", "--board", "no-such-board"], 2, "unknown board 'no-such-board'"),
     ],

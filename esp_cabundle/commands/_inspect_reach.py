@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ..boards import Board
     from ..check import ItemResult
     from ..findings import Report
+    from ..timeline import FailingSince
 
 # The preset of the fix line when the board's firmware has none named after it: the line
 # runs as copied, and 'flash'/'update-dump' gate it under the board's rules first.
@@ -33,49 +34,89 @@ _DEFAULT_PRESET = "default"
 def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report:
     """``report`` (a unit's or a whole-flash dump's) with one more note when the CA file
     its board reads lets no chain of the board's servers through at ``at``; ``board``:
-    the one given (--board), else the one the dump's files mark, if exactly one."""
+    the one named (--board: it replaces what the files mark, and a note says where it
+    contradicts them), else the one the dump's files mark, if exactly one. --json gets
+    the board used (``how``: named or inferred) and the verdict (``reach``)."""
     if report.kind not in ("unit", "flash dump"):
         return report
     # deferred: the check and its verifier load for a unit or dump, not for a CA file
     from ..board_links import board_links, link_items
     from ..check import check_items  # deferred: as above
+    from ..own_servers import own_server_evidence  # deferred: as above
     from ..verify import TrustSet  # deferred: as above
 
+    named = board is not None
     others: tuple[Board, ...] = ()  # boards of the marked firmware not reading the file
     if board is None:
         board, others = _marked_board(report)
-    if board is None or board.filesystem is None:
+    if board is None:
         return report
-    items = link_items(board, board_links(board))
-    if not items:  # its servers do not read the CA file, or have no known chains
-        return report
-    for ca in _ca_files(report, board):
-        certs = [f.certificate for f in ca.findings if f.certificate and not f.unparseable]
-        trust = TrustSet.from_certificates(certs, source=ca.source)
-        judged = check_items(trust, items, at=at)
-        failed = [r for r in judged.results if not r.timeline.start.ok]
-        if failed:
-            line = _line(report, board, ca, failed, others)
-            return replace(report, notes=(*report.notes, line))
-    return report
+    how = "named" if named else "inferred"
+    said = {"name": board.name, "version": board.version, "how": how}
+    notes = [*report.notes, *(_contradictions(report, board) if named else ())]
+    reach: dict[str, object] | None = None
+    links = board_links(board)
+    if board.filesystem is not None and links.judged:
+        items = link_items(board, links)
+        # A saved chains/HOST.pem is judged too, as update-dump and flash judge it.
+        saved, _ = own_server_evidence(links.judged, Path("."), board.device_profile(), at=at)
+        for ca in _ca_files(report, board):
+            certs = [f.certificate for f in ca.findings if f.certificate and not f.unparseable]
+            trust = TrustSet.from_certificates(certs, source=ca.source)
+            judged = check_items(trust, [*items, *saved], at=at)
+            failed = [r for r in judged.results if not r.timeline.start.ok]
+            reach = _reach(ca, failed, firm=not others)
+            if failed:
+                notes.append(_line(report, board, ca, _earliest(failed), others))
+                break
+    extra = (*report.extra, ("board", said), ("reach", reach))
+    return replace(report, notes=tuple(notes), extra=extra)
+
+
+def _earliest(failed: list[ItemResult]) -> ItemResult:
+    """Of the failing chains (the roadmap's, a saved one's), the one failing since the
+    earliest date: what the unit has been cut off for at least (the first on a tie)."""
+
+    def since(r: ItemResult) -> datetime:
+        tl = r.timeline
+        return tl.failing_since.date if tl.failing_since is not None else tl.start.at
+
+    return min(failed, key=since)
+
+
+def _reach(ca: Report, failed: list[ItemResult], *, firm: bool) -> dict[str, object]:
+    """--json's ``reach``: whether the CA file verifies the board's servers and, when
+    not, since when as check --json says it (``failing_since``, with ``roadmap_since``);
+    ``firm``: false when the dump's files leave open whether the file is read."""
+    if not failed:
+        return {"ok": True, "ca_file": ca.source, "firm": firm}
+    first = _earliest(failed)
+    since = first.timeline.failing_since
+    return {
+        "ok": False,
+        "ca_file": ca.source,
+        "firm": firm,
+        "server": first.item.hostname or first.item.name,
+        "failing_since": since.to_dict() if since else None,
+    }
 
 
 def _line(
-    report: Report, board: Board, ca: Report, failed: list[ItemResult], others: tuple[Board, ...]
+    report: Report, board: Board, ca: Report, first: ItemResult, others: tuple[Board, ...]
 ) -> str:
     """The note: the server, since when and why, and the command that fixes it (the
     board as given: a version typed is kept, a default one is not spelled out). With
     ``others`` (a dump whose files mark a firmware some versions of which never read the
     CA file) no verdict: whether the unit fails depends on its version; with a board
     that does not fit the unit, no command that 'flash' would refuse."""
-    first = failed[0]
     tl = first.timeline
     server = first.item.hostname or first.item.name
-    since = tl.failing_since
-    when = f" since {since.date.date().isoformat()} ({since.why})" if since else ""
+    when = _since(tl.failing_since)
     path = ca.source.rsplit(":", 1)[-1]
     why = f"its {path} does not verify the chain {server} sends{_code(tl.start.error)}"
     misfit = _misfit(report, board)
+    if misfit is not None and report.kind != "unit":  # said in a note of its own
+        misfit = f"board {board.name} does not fit this dump (see the note saying why)"
     fix = f"; fix: {_fix(report, board)}" if misfit is None else f"; {misfit}"
     if others:
         ignore = " or ".join(f"{_versions(b)} (board {b.name})" for b in others)
@@ -88,6 +129,16 @@ def _line(
         )
     who = "this unit fails" if report.kind == "unit" else "a unit holding this flash fails"
     return f"{who} its TLS handshake to {server}{when}: {why}{fix}"
+
+
+def _since(since: FailingSince | None) -> str:
+    """`` since DATE (WHY)``, `` at least since ...`` when the chain bounds it only from
+    below, with the roadmap's date beside it as check says it (:attr:`roadmap_text`)."""
+    if since is None:
+        return ""
+    lead = "since" if since.bounded else "at least since"
+    also = f"; {since.roadmap_text}" if since.roadmap_since is not None else ""
+    return f" {lead} {since.date.date().isoformat()} ({since.why}{also})"
 
 
 def _versions(board: Board) -> str:
@@ -121,12 +172,72 @@ def _fix(report: Report, board: Board) -> str:
     return line
 
 
+def _contradictions(report: Report, board: Board) -> list[str]:
+    """Where the board named for a dump (or unit) contradicts what its files say: a
+    board keeping its CA in its firmware reads none of them; a dump whose partitions
+    the board reads hold no file at its CA path (no verdict then); a file marking
+    another firmware (/mdash.cfg under mongoose-os-esp32). A unit's misfits are said
+    by reading (:func:`_misfit`)."""
+    # deferred: board_fit reads every board file; only for a board named on a dump
+    from ..board_fit import foreign_mark
+    from ..board_links import board_links  # deferred: as above
+
+    fs = board.filesystem
+    if fs is None:
+        links = board_links(board)
+        said = "; ".join(f"it verifies {c.host} with {what}" for c, what in links.unread)
+        who = f"{links.who} (board {board.name})" if links.who else f"board {board.name}"
+        return [
+            f"{who} reads no CA file from flash"
+            + (f": {said}" if said else "")
+            + "; the CA files shown here do not decide its TLS handshakes"
+        ]
+    out = []
+    if report.kind == "flash dump":
+        misfit = _misfit(report, board)
+        held = [p for p in _fs_parts(report, board) if f"file {fs.ca_path}" in dict(p.facts)]
+        if misfit is not None:
+            out.append(misfit)
+        elif not held:
+            where = "+".join(fs.partitions) if fs.partitions else f"its {fs.fs_type} partition"
+            out.append(
+                f"board {board.name} reads {fs.ca_path} on {fs.fs_type} in {where}: this "
+                f"dump holds no {fs.ca_path} there, so its TLS handshakes are not judged "
+                "(esp-cabundle boards lists the others)"
+            )
+    for part in report.children:
+        kind = dict(part.facts).get("file system")
+        paths = [k.removeprefix("file ") for k, _ in part.facts if k.startswith("file /")]
+        mark = foreign_mark(board, paths, fs_type=str(kind)) if kind is not None else None
+        if mark is not None:
+            names = f" (board {mark.names})" if mark.names else ""
+            name = part.source.rsplit(":", 1)[-1]
+            out.append(
+                f"its {name} partition holds {mark.path}, which marks {mark.firmware}"
+                f"{names}, not board {board.name}'s firmware: the board named may be "
+                "the wrong one"
+            )
+            break
+    return out
+
+
+def _fs_parts(report: Report, board: Board) -> Iterator[Report]:
+    """The partitions of ``report`` holding a file system of the board's type that the
+    board reads (named, or any when it names them by subtype)."""
+    fs = board.filesystem
+    assert fs is not None
+    for part in report.children:
+        name = part.source.rsplit(":", 1)[-1]
+        if dict(part.facts).get("file system") != fs.fs_type:
+            continue
+        if not fs.partitions or name in fs.partitions:
+            yield part
+
+
 def _misfit(report: Report, board: Board) -> str | None:
-    """Why 'flash --board' would refuse this unit (a partition the board names holds
-    another file system than the board's, or the board's partitions are missing, as
-    inspect's own note says); None when it fits, or for a dump."""
-    if report.kind != "unit":
-        return None
+    """Why 'flash --board' (a dump: 'update-dump --board') would refuse it (a partition
+    the board names holds another file system than the board's, or, on a unit, the
+    board's partitions are missing, as inspect's own note says); None when it fits."""
     fs = board.filesystem
     assert fs is not None
     for part in report.children:
@@ -139,11 +250,15 @@ def _misfit(report: Report, board: Board) -> str | None:
         if kind != fs.fs_type or (kind == "spiffs" and profile not in (None, fs.profile)):
             held = f"{kind} ({profile})" if kind == "spiffs" and profile else str(kind)
             own = f"{fs.fs_type} ({fs.profile})" if fs.fs_type == "spiffs" else fs.fs_type
+            unit = report.kind == "unit"
+            verb = "flash" if unit else "update-dump"
             return (
-                f"board {board.name} does not fit this unit: its {name} partition holds "
-                f"{held}, not {own}; 'flash --board {board.name}' would refuse it "
-                "(esp-cabundle boards lists the others)"
+                f"board {board.name} does not fit this {'unit' if unit else 'dump'}: its "
+                f"{name} partition holds {held}, not {own}; '{verb} --board {board.name}' "
+                "would refuse it (esp-cabundle boards lists the others)"
             )
+    if report.kind != "unit":
+        return None
     said = f"board {board.name} does not fit this unit"  # reading's note: partitions missing
     return next((n for n in report.notes if n.startswith(said)), None)
 

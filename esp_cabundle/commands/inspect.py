@@ -43,6 +43,7 @@ from .options import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from ..boards import Board
     from ..findings import Finding
     from ..flash.serial import Link
     from ..inspect import Report
@@ -117,6 +118,7 @@ def inspect(
       esp-cabundle inspect data/ca.pem --fail-on expired --fail-within 365  # CI
       esp-cabundle inspect ca.pem --fail-on expired --fail-on unparseable
       esp-cabundle inspect --port /dev/ttyUSB0 --board mongoose-os-esp32  # a unit
+      esp-cabundle inspect dump.bin --board mdash-arduino@1.2.13  # its firmware
 
     With --json: {"ok": true, "reports": [...]}, one report per input; a failed gate
     prints {"ok": false, "error": ..., "violations": [...], "reports": [...]}.
@@ -127,10 +129,14 @@ def inspect(
     has them all.
 
     --port reads a unit as a flash dump; with --board, the unit's chip must match that
-    board and its partition table offset is used. When the CA file the board (given, or
-    marked by a dump's files: /mdash.cfg) reads no longer verifies its own servers (a
-    DST-only /ca.pem), a note says since when and the flash or update-dump that fixes it
-    (for a dump, which firmware versions read the file: its files do not tell which runs).
+    board and its partition table offset is used. --board also names the board of a
+    whole-flash dump, in place of the one its files mark (/mdash.cfg: mdash-arduino), and
+    a note says where it contradicts them. When the CA file the board reads no longer
+    verifies its own servers (a DST-only /ca.pem), a note says since when (with a shipped
+    roadmap's date, as check says it) and the flash or update-dump that fixes it; for a
+    dump without --board, which firmware versions read the file, since its files do not
+    tell which runs. --json adds "board" (name, version, how: named or inferred) and
+    "reach" (ok, ca_file, firm, server, failing_since as check --json gives it).
     """
     _refuse_stdin_twice(paths)
     if port is None:
@@ -142,6 +148,7 @@ def inspect(
     for path in paths:  # said as other commands say it (one check), with a hint
         refuse_directory(path, None)
     when = parse_at(at)
+    given = load_board(board) if board is not None else None  # refused before any read
     reports = [  # '-' is standard input (read_input), never a missing file
         inspect_path(
             p,
@@ -151,13 +158,15 @@ def inspect(
         for p in paths
     ]
 
+    if given is not None and port is None:
+        _refuse_board_without_dump(reports)
     unit = inspect_port_report(
-        port, board=board, no_apps=no_apps, link=link, quiet=quiet or as_json
+        port, board=given, no_apps=no_apps, link=link, quiet=quiet or as_json
     )
     reports += [unit] if unit is not None else []
-    # A CA file that cuts its board off its own servers says so (exit codes unchanged).
-    given = load_board(board) if board is not None else None
-    reports = [with_reach_note(r, given if r is unit else None, when) for r in reports]
+    # A CA file that cuts its board off its own servers says so (exit codes unchanged);
+    # --board names the board of the unit and of every dump, else a dump's files do.
+    reports = [with_reach_note(r, given, when) for r in reports]
     gate = gate_problems(reports, when, fail_on=fail_on, fail_within=fail_within, given_at=at)
     bad = tuple(p for r in reports for p in r.problems)  # a dump cut short: update-dump refuses it
     failed = (
@@ -448,12 +457,24 @@ def _refuse_stdin_twice(paths: Sequence[str]) -> None:
         )
 
 
-def _refuse_unit_options_without_port() -> None:
-    """--board, --no-apps and the serial link's options say how to read a unit: without
-    --port there is none, and ignoring them would hide a forgotten --port."""
-    stray = given_options(
-        click.get_current_context(), "board", "no_apps", "baud", "before", "after"
+def _refuse_board_without_dump(reports: Sequence[Report]) -> None:
+    """--board names the board of a unit or of a whole-flash dump: given for files that
+    are neither, it would be ignored, hiding a forgotten --port or a wrong file."""
+    if any(r.kind == "flash dump" for r in reports):
+        return
+    kinds = ", ".join(f"{printable(r.source)}: {r.kind}" for r in reports)
+    raise InputError(
+        f"--board names the board of a unit or of a whole-flash dump, and no input is one "
+        f"({kinds})",
+        hint="add --port PORT to read a unit, give a whole-flash dump "
+        f"({CLI_SPELLING.read_all}), or leave --board out to inspect files only",
     )
+
+
+def _refuse_unit_options_without_port() -> None:
+    """--no-apps and the serial link's options say how to read a unit: without --port
+    there is none, and ignoring them would hide a forgotten --port."""
+    stray = given_options(click.get_current_context(), "no_apps", "baud", "before", "after")
     if stray:
         named = ", ".join(stray)
         raise InputError(
@@ -465,17 +486,16 @@ def _refuse_unit_options_without_port() -> None:
 
 
 def inspect_port_report(
-    port: str | None, *, board: str | None, no_apps: bool, link: Link, quiet: bool
+    port: str | None, *, board: Board | None, no_apps: bool, link: Link, quiet: bool
 ) -> Report | None:
     """The report for ``inspect --port`` (None without --port); ``link``: -b, --before
     and --after, as every command that talks to a unit takes them."""
     if port is None:
         return None
-    profile = load_board(board) if board is not None else None
     with unit_progress(quiet=quiet) as progress:
         return inspect_port(
             port,
-            board=profile,
+            board=board,
             apps=not no_apps,
             progress=progress,
             spelling=CLI_SPELLING,
