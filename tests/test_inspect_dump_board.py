@@ -82,8 +82,9 @@ def test_naming_the_compiled_in_mdash_says_the_file_is_not_read(
     doc = _doc(runner, "--board", "mdash")
     assert not [n for n in doc["notes"] if "TLS handshake to" in n], doc["notes"]
     assert (
-        "mDash 1.2.16 (board mdash) reads no CA file from flash: it verifies mdash.net with "
-        "its built-in ISRG Root X1; the CA files shown here do not decide its TLS handshakes"
+        "mDash 1.2.16 (board mdash) reads no CA file from a file system: it verifies "
+        "mdash.net with its built-in ISRG Root X1; the CA files shown here do not decide its "
+        "TLS handshakes"
     ) in doc["notes"]
     assert doc["board"]["how"] == "named" and doc["reach"] is None
 
@@ -93,9 +94,9 @@ def test_a_board_with_no_ca_file_in_the_dump_is_said_to_contradict_it(
 ) -> None:
     doc = _doc(runner, "--board", "mongoose-os-esp32")
     assert (
-        "board mongoose-os-esp32 reads /ca.pem on littlefs in fs_0+fs_1: this dump holds "
-        "no /ca.pem there, so its TLS handshakes are not judged (esp-cabundle boards lists "
-        "the others)"
+        "board mongoose-os-esp32 reads /ca.pem on littlefs in partitions fs_0+fs_1: this "
+        "dump holds no /ca.pem there, so its TLS handshakes are not judged (esp-cabundle "
+        "boards lists the others)"
     ) in doc["notes"], doc["notes"]
     assert (
         "its spiffs partition holds /mdash.cfg, which marks mdash (board mdash-arduino), "
@@ -123,19 +124,20 @@ def test_a_board_of_another_file_system_is_said_not_to_fit_the_dump(
 
 
 @pytest.mark.parametrize(
-    ("name", "said"),
+    ("name", "error", "said"),
     [
-        ("mdash-ardino", "hint: did you mean 'mdash-arduino'?"),
-        ("xyzzy", "hint: boards: arduino-esp32-littlefs, "),
+        ("mdash-ardino", "unknown board 'mdash-ardino'", "hint: did you mean 'mdash-arduino'?"),
+        ("xyzzy", "unknown board 'xyzzy'", "hint: boards: arduino-esp32-littlefs, "),
+        ("mdash-arduino@1.2.15", "board mdash-arduino does not run mDash 1.2.15", "mdash@1.2.15"),
     ],
 )
 def test_an_unknown_board_is_refused_before_reading(
-    dst_dump: Path, runner: CliRunner, name: str, said: str
+    dst_dump: Path, runner: CliRunner, name: str, error: str, said: str
 ) -> None:
     before = dst_dump.read_bytes()
     r = runner.invoke(cli, ["inspect", "dump.bin", "--board", name, *AT])
     assert r.exit_code == 2, r.output
-    assert f"Error: unknown board '{name}'" in r.stderr and said in r.stderr, r.stderr
+    assert f"Error: {error}" in r.stderr and said in r.stderr, r.stderr
     assert r.stdout == "" and dst_dump.read_bytes() == before
 
 

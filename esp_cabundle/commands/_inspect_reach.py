@@ -188,7 +188,7 @@ def _contradictions(report: Report, board: Board) -> list[str]:
         said = "; ".join(f"it verifies {c.host} with {what}" for c, what in links.unread)
         who = f"{links.who} (board {board.name})" if links.who else f"board {board.name}"
         return [
-            f"{who} reads no CA file from flash"
+            f"{who} reads no CA file from a file system"
             + (f": {said}" if said else "")
             + "; the CA files shown here do not decide its TLS handshakes"
         ]
@@ -199,7 +199,9 @@ def _contradictions(report: Report, board: Board) -> list[str]:
         if misfit is not None:
             out.append(misfit)
         elif not held:
-            where = "+".join(fs.partitions) if fs.partitions else f"its {fs.fs_type} partition"
+            many = "partitions" if len(fs.partitions) > 1 else "partition"
+            named = f"{many} {'+'.join(fs.partitions)}"
+            where = named if fs.partitions else f"its {fs.fs_type} partition"
             out.append(
                 f"board {board.name} reads {fs.ca_path} on {fs.fs_type} in {where}: this "
                 f"dump holds no {fs.ca_path} there, so its TLS handshakes are not judged "
