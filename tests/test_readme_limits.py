@@ -83,7 +83,10 @@ def test_every_limit_readme_lists_is_the_one_in_force() -> None:
         ],
         "a request to `virtual-unit --mdash`": [
             f"{human_size(MAX_FRAME_BYTES)} per body",
+            f"nesting {limits.MAX_JSON_DEPTH - 1} levels",
+            "the frame to the unit adds one",
             f"{_cloud_default('max_connections')} connections at once",
+            f"served by {_cloud_default('workers')} threads",
             f"closed after {_cloud_default('idle_timeout'):g} s without a whole request",
             f"the last {CALL_LOG_SIZE} requests kept",
         ],
@@ -109,6 +112,7 @@ def test_the_rehearsal_unit_s_limits_read_the_same_in_the_prose() -> None:
         f"At most {_server_default('max_connections')} connections are open at once",
         f"no whole request for {_server_default('idle_timeout'):g} s",
         f"At most {_cloud_default('max_connections')} connections are open at once (one",
+        f"served by {_cloud_default('workers')} threads (the",
         f"after {_cloud_default('idle_timeout'):g} s without a whole request",
     ):
         assert words in text, words

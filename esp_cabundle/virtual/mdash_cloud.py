@@ -24,8 +24,11 @@ handlers can read), ``400`` with an error object, the device not reached.
 
 The simulator's own guards: the key is judged before any body is read (a request
 without it: ``401``, its body unread and the connection closed); a body is read only by
-its ``Content-Length`` (one sent chunked: ``411``, closed); at most
-:data:`MAX_CONNECTIONS` connections at once (one more is reset when accepted), each
+its ``Content-Length`` (one sent chunked: ``411``, closed), and one nesting deeper
+than the unit reads (:data:`~esp_cabundle.limits.MAX_JSON_DEPTH`, with the frame around
+it) is refused ``400`` before it is parsed; at most :data:`MAX_CONNECTIONS` connections
+at once (one more is reset when accepted), served by :data:`WORKERS` threads (the others
+wait their turn, a keep-alive one closed after its answer while others wait), each
 closed after :data:`IDLE_TIMEOUT` without a whole request.
 
 Not faithful: one key for the whole account (mDash also has per-device tokens); no
@@ -44,8 +47,10 @@ import time
 from collections.abc import Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .rpc import CALL_LOG_SIZE, SimUnit
-from .rpc_http import JsonHandler, SlotServer
+from ..errors import InputError
+from ..limits import MAX_JSON_DEPTH, loads_json
+from .rpc import CALL_LOG_SIZE, MAX_FRAME_BYTES, SimUnit
+from .rpc_http import JsonHandler, PoolServer
 from .rpc_links import listen_error, url_host
 
 __all__ = ["API_PREFIX", "MdashCloud"]
@@ -53,9 +58,12 @@ __all__ = ["API_PREFIX", "MdashCloud"]
 API_PREFIX = "/api/v2"  # the REST reference's https://mdash.net/api/v2
 _MAX_ERRORS = 20  # handler failures recorded (more are counted)
 # Connections open at once (one more is reset when accepted): push's most --concurrency
-# (256) and its device listing, with a few to spare; mDash's cloud has no such limit,
-# this one keeps a flood from holding a thread each without end.
+# (256) and its device listing, with a few to spare; mDash's cloud has no such limit.
+# Those waiting for a worker hold a socket each, no thread.
 MAX_CONNECTIONS = 264
+# Threads serving them, whatever comes: a rehearsal's units answer from memory, so a few
+# keep up with push (its keep-alive connections take turns), and a flood costs no more.
+WORKERS = 8
 IDLE_TIMEOUT = 60.0  # a connection without a whole request for this long is closed
 _LOG = logging.getLogger(__name__)
 _LOG.addHandler(logging.NullHandler())
@@ -66,8 +74,9 @@ class MdashCloud:
     ``api_key`` opens. ``requests`` keeps the last :data:`~.rpc.CALL_LOG_SIZE` requests
     as ``(method, path, auth)``, auth ``"bearer"``, ``"access_token"`` or ``"none"``
     (a wrong key is none); ``refused`` counts those answered 401. At most
-    ``max_connections`` connections at once, each closed after ``idle_timeout`` seconds
-    without a whole request (``dropped`` counts those reset at accept)."""
+    ``max_connections`` connections at once, served by ``workers`` threads, each closed
+    after ``idle_timeout`` seconds without a whole request (``dropped`` counts those
+    reset at accept)."""
 
     def __init__(
         self,
@@ -79,6 +88,7 @@ class MdashCloud:
         relay_timeout: float = 2.0,
         max_connections: int = MAX_CONNECTIONS,
         idle_timeout: float = IDLE_TIMEOUT,
+        workers: int = WORKERS,
     ) -> None:
         self.units = {u.unit_id: u for u in units}
         self.api_key = api_key
@@ -99,14 +109,18 @@ class MdashCloud:
         outer = self
 
         class Handler(JsonHandler):
+            server: PoolServer
+
             def do_GET(self) -> None:
+                self.close_connection |= self.server.waiting()  # its turn is over
                 outer.serve(self, "GET")
 
             def do_POST(self) -> None:
+                self.close_connection |= self.server.waiting()
                 outer.serve(self, "POST")
 
         try:
-            self.server = SlotServer((host, port), Handler, self)
+            self.server = PoolServer((host, port), Handler, self, workers)
         except OSError as e:
             raise listen_error(host, port, e) from None
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -188,10 +202,17 @@ class MdashCloud:
         if unit is None:
             h.reply(404, b'{"error":{"code":404,"message":"device not found"}}')
             return
-        try:
-            params = json.loads(body or b"{}")
-        except (ValueError, RecursionError):
-            h.reply(400, b'{"error":{"code":400,"message":"bad JSON"}}')
+        try:  # depth checked before parsing: the frame wraps params one level deeper
+            params = loads_json(
+                body or b"{}",
+                what="request body",
+                path=None,
+                cap=MAX_FRAME_BYTES,
+                max_depth=MAX_JSON_DEPTH - 1,
+            )
+        except InputError as e:
+            message = e.message if "nests deeper" in e.message else "bad JSON"
+            h.reply(400, json.dumps({"error": {"code": 400, "message": message}}).encode())
             return
         if not isinstance(params, dict):  # [1], 5, "x", null: no params object
             h.reply(400, b'{"error":{"code":400,"message":"params must be a JSON object"}}')

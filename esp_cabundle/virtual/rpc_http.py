@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import io
+import queue
 import socket
 import struct
 import sys
@@ -51,6 +52,7 @@ __all__ = [
     "JsonHandler",
     "Lan",
     "LoopbackServer",
+    "PoolServer",
     "SlotServer",
     "UnitHttpServer",
     "reset_connection",
@@ -242,6 +244,54 @@ class SlotServer(LoopbackServer):
         e = sys.exc_info()[1]
         if e is not None:
             self.gate.failed(e)
+
+
+class PoolServer(SlotServer):
+    """A :class:`SlotServer` served by ``workers`` threads, however many connections
+    come: an admitted connection waits its turn in a queue (a socket, no thread) and one
+    beyond the slots is reset when accepted. A handler should close its connection after
+    an answer while others wait (:meth:`waiting`), so keep-alive clients take turns."""
+
+    # listen()'s backlog: socketserver's 5 overflows when push opens its connections
+    # at once, and the kernel then retries each handshake seconds later
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], handler: Any, gate: Gate, workers: int) -> None:
+        self._queue: queue.SimpleQueue[tuple[Any, Any] | None] = queue.SimpleQueue()
+        self._workers = [
+            threading.Thread(target=self._work, daemon=True, name=f"pool-{i}")
+            for i in range(workers)
+        ]
+        super().__init__(address, handler, gate)  # a failed bind closes: none started
+        for t in self._workers:
+            t.start()
+
+    def waiting(self) -> bool:
+        """Whether admitted connections wait for a worker."""
+        return not self._queue.empty()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.gate.admit():
+            reset_connection(request)
+            return
+        self._queue.put((request, client_address))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            request, client_address = item
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+                self.gate.release()
+
+    def server_close(self) -> None:
+        super().server_close()
+        for t in self._workers:  # each ends after the connections queued before it
+            if t.is_alive():
+                self._queue.put(None)
 
 
 class UnitHttpServer(SlotServer):
