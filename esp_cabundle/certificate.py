@@ -9,6 +9,7 @@ not a known root).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import re
 import warnings
@@ -112,11 +113,13 @@ class Certificate:
         from cryptography import x509
 
         try:
-            cert = x509.load_der_x509_certificate(der)
+            cert = _load_x509(der)
             serial = cert.serial_number
             # cryptography parses names, times and extensions lazily: a corrupt field
             # fails only when read, so every read stays inside this guard.
             result = cls._facts(der, cert, serial)
+        except CertificateError:
+            raise
         # TypeError: cryptography's NameAttribute on a type its OID cannot have (fuzzed)
         except (ValueError, TypeError, x509.InvalidVersion) as e:
             raise CertificateError(f"not a valid X.509 certificate ({_parse_reason(e)})") from e
@@ -240,11 +243,7 @@ class Certificate:
         """The underlying ``cryptography`` object, for signature checks (parsed once)."""
         cert = _X509.get(self.sha256)
         if cert is None:
-            from cryptography import x509 as cx509
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                cert = cx509.load_der_x509_certificate(self.der)
+            cert = _load_x509(self.der, label=self.label)
             _X509[self.sha256] = cert
         return cert
 
@@ -276,6 +275,85 @@ class Certificate:
 
     def short_fingerprint(self) -> str:
         return self.sha256[:16]
+
+
+def _load_x509(der: bytes, *, label: str | None = None) -> x509.Certificate:
+    """cryptography's object for ``der``, its extensions read at once, silently:
+    cryptography warns (CryptographyDeprecationWarning, on stderr for CLI users) about a
+    serial number that is not positive at load and again when the extensions are first
+    read, and several roots devices trust have serial 0 (RFC 5280 forbids it; mbedTLS
+    reads it). Should a cryptography release refuse such a certificate (as the warning
+    announces), a :class:`CertificateError` names it and says why."""
+    from cryptography import x509 as cx509
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cert = cx509.load_der_x509_certificate(der)
+        except ValueError as e:
+            serial = _der_serial(der)
+            if serial is None or serial > 0 or not _mbedtls_reads(der):
+                raise
+            raise _serial_refused(der, serial, label) from e
+        with contextlib.suppress(ValueError):  # a bad one stays for its readers to find
+            cert.extensions  # noqa: B018 - parsed (and warned about) now, then cached
+    return cert
+
+
+def _mbedtls_reads(der: bytes) -> bool:
+    # deferred: the mbedTLS model is needed only for a certificate cryptography refuses
+    from .verify.parse import parse_refusal
+
+    return parse_refusal(der) is None
+
+
+def _serial_refused(der: bytes, serial: int, label: str | None) -> CertificateError:
+    # deferred: its version is named only in this refusal
+    import cryptography
+
+    major = cryptography.__version__.split(".")[0]
+    name = f"{label!r} " if label else ""
+    return CertificateError(
+        f"certificate {name}(SHA-256 {sha256_fingerprint(der)[:16]}) has serial number "
+        f"{serial}: cryptography {cryptography.__version__} refuses a serial that is not "
+        "positive (RFC 5280), though the DER is well-formed and mbedTLS on the device "
+        "reads it",
+        hint="several roots devices trust have serial 0; install a cryptography release "
+        f"that still reads them (50 does, with a warning): pip install 'cryptography<{major}'",
+    )
+
+
+def _der_serial(der: bytes) -> int | None:
+    """The serial number in a DER certificate (Certificate, TBSCertificate, optional
+    [0] version, INTEGER), read without cryptography; None when it is not there."""
+    pos = 0
+    try:
+        for tag in (0x30, 0x30):
+            if der[pos] != tag:
+                return None
+            pos, _ = _der_length(der, pos + 1)
+        if der[pos] == 0xA0:  # the explicit version: skipped whole
+            pos, n = _der_length(der, pos + 1)
+            pos += n
+        if der[pos] != 0x02:
+            return None
+        pos, n = _der_length(der, pos + 1)
+        if not 0 < n <= 64 or pos + n > len(der):
+            return None
+        return int.from_bytes(der[pos : pos + n], "big", signed=True)
+    except IndexError:
+        return None
+
+
+def _der_length(der: bytes, pos: int) -> tuple[int, int]:
+    """Where a DER value starts and its length, from its length octets at ``pos``."""
+    first = der[pos]
+    if first < 0x80:
+        return pos + 1, first
+    count = first & 0x7F
+    if not 0 < count <= 4:
+        raise IndexError("no definite length of at most 4 octets")
+    return pos + 1 + count, int.from_bytes(der[pos + 1 : pos + 1 + count], "big")
 
 
 _ASN1_ERROR = lazy_re(r"ParseError \{ kind: (\w+)(?:.*?location: \[([^\]]*)\])?", re.S)
