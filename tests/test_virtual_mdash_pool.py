@@ -130,3 +130,46 @@ def test_a_body_as_deep_as_the_unit_reads_reaches_it() -> None:
     finally:
         cloud.close()
     assert cloud.errors == []
+
+
+def raw_get(s: socket.socket) -> bytes:
+    """One GET /devices on ``s`` kept alive, and its whole answer."""
+    s.sendall(
+        f"GET /api/v2/devices HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {KEY}\r\n\r\n".encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer or len(answer.split(b"\r\n\r\n", 1)[1]) < int(
+        answer.split(b"Content-Length: ", 1)[1].split(b"\r\n", 1)[0]
+    ):
+        part = s.recv(65536)
+        if not part:
+            break
+        answer += part
+    return answer
+
+
+def test_an_idle_keep_alive_connection_gives_its_worker_to_one_waiting() -> None:
+    """One worker, held by a keep-alive connection idle after its answer: a second
+    client is answered within a second, not after the 30 s idle timeout."""
+    cloud = MdashCloud([mdash_unit("m-1")], KEY, workers=1, idle_timeout=30.0)
+    try:
+        with socket.create_connection(addr(cloud), timeout=5) as held:
+            assert raw_get(held).startswith(b"HTTP/1.1 200 ")
+            start = time.monotonic()
+            assert request(cloud, "GET", "/devices")[0] == 200
+            assert time.monotonic() - start < 2
+    finally:
+        cloud.close()
+    assert cloud.errors == []
+
+
+def test_an_idle_keep_alive_connection_is_kept_while_none_waits() -> None:
+    cloud = MdashCloud([mdash_unit("m-1")], KEY, workers=1, idle_timeout=30.0)
+    try:
+        with socket.create_connection(addr(cloud), timeout=5) as s:
+            assert raw_get(s).startswith(b"HTTP/1.1 200 ")
+            time.sleep(1.0)  # over YIELD_AFTER, nobody waiting
+            assert raw_get(s).startswith(b"HTTP/1.1 200 ")
+    finally:
+        cloud.close()
+    assert cloud.errors == []

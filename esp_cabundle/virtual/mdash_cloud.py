@@ -28,8 +28,9 @@ its ``Content-Length`` (one sent chunked: ``411``, closed), and one nesting deep
 than the unit reads (:data:`~esp_cabundle.limits.MAX_JSON_DEPTH`, with the frame around
 it) is refused ``400`` before it is parsed; at most :data:`MAX_CONNECTIONS` connections
 at once (one more is reset when accepted), served by :data:`WORKERS` threads (the others
-wait their turn, a keep-alive one closed after its answer while others wait), each
-closed after :data:`IDLE_TIMEOUT` without a whole request.
+wait their turn: a keep-alive one is closed after its answer, or once idle for
+:data:`~.rpc_http.YIELD_AFTER`, while others wait), each closed after
+:data:`IDLE_TIMEOUT` without a whole request.
 
 Not faithful: one key for the whole account (mDash also has per-device tokens); no
 other endpoint (the dashboard's, OTA, the shadow's updates); the ``shadow`` listed is
@@ -50,7 +51,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from ..errors import InputError
 from ..limits import MAX_JSON_DEPTH, loads_json
 from .rpc import CALL_LOG_SIZE, MAX_FRAME_BYTES, SimUnit
-from .rpc_http import JsonHandler, PoolServer
+from .rpc_http import JsonHandler, PoolHandler, PoolServer
 from .rpc_links import listen_error, url_host
 
 __all__ = ["API_PREFIX", "MdashCloud"]
@@ -108,9 +109,7 @@ class MdashCloud:
         self._ids = iter(range(1, 1 << 30))
         outer = self
 
-        class Handler(JsonHandler):
-            server: PoolServer
-
+        class Handler(PoolHandler):
             def do_GET(self) -> None:
                 self.close_connection |= self.server.waiting()  # its turn is over
                 outer.serve(self, "GET")

@@ -35,6 +35,7 @@ import contextlib
 import http.server
 import io
 import queue
+import select
 import socket
 import struct
 import sys
@@ -52,6 +53,7 @@ __all__ = [
     "JsonHandler",
     "Lan",
     "LoopbackServer",
+    "PoolHandler",
     "PoolServer",
     "SlotServer",
     "UnitHttpServer",
@@ -61,7 +63,9 @@ __all__ = [
 # mongoose-os-libs/mongoose mos.yml: MG_MAX_HTTP_REQUEST_SIZE. A request whose line and
 # headers reach this size unfinished is "invalid request": closed unanswered.
 MAX_HEAD_BYTES = 3072
-SERVER_HEADER = "Mongoose/6.18"  # mg_send_response_line: "Server: %s", mg_version_header
+SERVER_HEADER = "Mongoose/6.18"
+# A pool's connection with no request for this long gives its worker to one waiting.
+YIELD_AFTER = 0.5  # mg_send_response_line: "Server: %s", mg_version_header
 
 
 class Gate(Protocol):
@@ -292,6 +296,44 @@ class PoolServer(SlotServer):
         for t in self._workers:  # each ends after the connections queued before it
             if t.is_alive():
                 self._queue.put(None)
+
+
+class PoolHandler(JsonHandler):
+    """A :class:`JsonHandler` on a :class:`PoolServer` that gives its worker up to a
+    waiting connection: closed after an answer while others wait, and closed unanswered
+    when no request has come for :data:`YIELD_AFTER` while others wait (a keep-alive
+    connection idle between requests would hold the worker until its idle timeout)."""
+
+    server: PoolServer
+
+    def handle_one_request(self) -> None:
+        reader: _DeadlineReader = self.rfile  # type: ignore[assignment]
+        reader.start(self.server.gate.idle_timeout)  # the wait counts against it too
+        if not self._request_comes(reader):
+            self.close_connection = True
+            return
+        http.server.BaseHTTPRequestHandler.handle_one_request(self)  # deadline started
+
+    def _request_comes(self, reader: _DeadlineReader) -> bool:
+        """Wait for the next request's first byte (or the end of the connection); False
+        when none came by the deadline, or for :data:`YIELD_AFTER` while others wait."""
+        sock, start, buffered = self.connection, time.monotonic(), reader.raw
+        while True:
+            sock.setblocking(False)
+            try:
+                if buffered.peek(1):  # already read ahead, or just come
+                    return True
+            except OSError:
+                return True  # reset: the request's reading says so
+            finally:
+                sock.setblocking(True)
+            now = time.monotonic()
+            if now >= reader.deadline:
+                return False  # closed unanswered, as the request's reading would be
+            if now - start >= YIELD_AFTER and self.server.waiting():
+                return False
+            if select.select([sock], [], [], 0.05)[0]:
+                return True  # data, or the end of the connection
 
 
 class UnitHttpServer(SlotServer):
