@@ -78,7 +78,10 @@ def restore(
     every update journaled for the unit is undone it says so and exits 0, writing nothing.
 
     Nothing is written when the file system changed since that update (the ranges the
-    update left alone no longer hash the same), unless --force, nor when the journal
+    update left alone no longer hash the same, or a sector it wrote holds neither its
+    old nor its new content and no cut of a write under way leaves that), unless
+    --force, nor when the unit holds what several updates journaled for its MAC wrote
+    (clones: each unit gets back the update it holds), nor when the journal
     entry names partitions the unit's own partition table does not have where it says.
     Ctrl-C, SIGTERM or SIGHUP stops at once before the first write, else after the
     sector being written, says what the unit holds, and exits 130; run the same command

@@ -3,8 +3,11 @@ and what the run wrote to each: ``flash`` finishing an interrupted update, ``res
 putting the original back.
 
 Both start from the unit's MD5 of every journaled sector: each holds its old content,
-its new one, or neither (a cut inside it tore it). Nothing more is read, so a partition
-is said only as far as that tells:
+its new one, or neither: torn by a cut only when the journal says a write was under way
+and its bits are what a cut erase or program leaves (:func:`.writer.entry_state`), else
+changed since the update (then nothing is written without ``--force``, and such a
+partition is said changed, never torn). Nothing more is read, so a partition is said
+only as far as that tells:
 
 * its new sectors a prefix of the update's order (as every stop between two sectors
   leaves them): what the journal recorded it mounts with then, so the roots it held;
@@ -22,7 +25,7 @@ never with one of them as if it were what the partition held.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -96,6 +99,8 @@ class PartitionFound:
     after: Roots
     restoring: bool = False
     created: bool = False  # no CA file before the update (the journal's ca_created)
+    # a sector holds what no cut leaves (written since the update; restore --force)
+    changed: bool = False
 
     @property
     def todo(self) -> int:
@@ -105,7 +110,10 @@ class PartitionFound:
 
     @property
     def held(self) -> str:
-        """old, new, mixed (mounts with neither CA file), unmountable, torn or unknown."""
+        """old, new, mixed (mounts with neither CA file), unmountable, torn, changed
+        (since the update) or unknown."""
+        if self.changed:
+            return "changed"
         return "torn" if self.torn and self.holds == "unknown" else self.holds
 
     @property
@@ -134,8 +142,8 @@ class PartitionFound:
             return ""
         if self.held == "torn" and self.fs_type == "littlefs":
             return "torn by a cut: held the CA file from before the update or the update's"
-        torn = "torn by a cut: " if self.held == "torn" else ""
-        return f"{torn}what it held is not known"
+        torn = {"torn": "torn by a cut: ", "changed": "changed since the update: "}
+        return f"{torn.get(self.held, '')}what it held is not known"
 
     @property
     def done(self) -> Done:
@@ -196,9 +204,14 @@ def _torn_at_cut(seq: Sequence[SectorState]) -> bool:
 
 
 def partitions_found(
-    entry: JournalEntry, states: Mapping[int, SectorState], *, restoring: bool = False
+    entry: JournalEntry,
+    states: Mapping[int, SectorState],
+    *,
+    restoring: bool = False,
+    changed: Collection[int] = (),
 ) -> tuple[PartitionFound, ...]:
-    """Every partition of ``entry`` with its sectors in ``states`` (see the module)."""
+    """Every partition of ``entry`` with its sectors in ``states`` (see the module);
+    ``changed``: sectors holding neither old nor new that no cut leaves (never torn)."""
     goal: SectorState = "old" if restoring else "new"
     out = []
     for p, h in zip(entry.partitions, holdings(entry, states), strict=True):
@@ -209,7 +222,8 @@ def partitions_found(
                 name=p.name,
                 fs_type=p.fs_type,
                 holds=h.holds,
-                torn=_torn_at_cut(seq),
+                torn=_torn_at_cut(seq) and not any(s.offset in changed for s in p.sectors),
+                changed=any(s.offset in changed for s in p.sectors),
                 sectors=len(seq),
                 writes=tuple(s.offset for s in order if states.get(s.offset, "other") != goal),
                 before=entry.roots_of(p),

@@ -460,10 +460,14 @@ class Journal:
 
     def restorable(self, mac: str) -> JournalEntry | None:
         """The newest update of this unit that wrote something and was not undone."""
-        for entry in reversed(self.entries(mac)):
-            if entry.status in ("pending", "complete", "restoring"):
-                return entry
-        return None
+        found = self.undoable(mac)
+        return found[0] if found else None
+
+    def undoable(self, mac: str) -> list[JournalEntry]:
+        """Every update of this unit (of this MAC: clones share one) that wrote something
+        and was not undone, newest first."""
+        done = ("pending", "complete", "restoring")
+        return [e for e in reversed(self.entries(mac)) if e.status in done]
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from .journal import Journal, JournalEntry
 from .serial import open_unit
 from .table import read_table
 from .writer import (
+    EntryState,
     WriteFailed,
     entry_state,
     keep_torn_in_loader,
@@ -182,6 +183,50 @@ def _restored_problems(flash: Flash, entry: JournalEntry, board: Board | None) -
     return problems
 
 
+def _holds_its_update(entry: JournalEntry, state: EntryState) -> bool:
+    """The unit holds some of what ``entry`` wrote (a sector new, or torn by its cut)."""
+    return any(
+        state.sectors[s.offset] == "other" or (state.sectors[s.offset] == "new" and s.new != s.old)
+        for s in entry.sectors
+    )
+
+
+def _own_entry(
+    flash: Flash,
+    entries: list[JournalEntry],
+    table: PartitionTable,
+    board: Board | None,
+    spelling: Spelling,
+) -> tuple[JournalEntry, EntryState | None]:
+    """Of several updates journaled for one MAC (newest first), the one this unit holds:
+    units sharing a MAC (clones) each have their own, and one written back to another
+    unit would give it the other's files (its identity, its settings). The one whose
+    written sectors and untouched ranges the unit holds (as the update or a cut of it
+    left them) and that holds some of what it wrote; none such, the newest one the
+    unit holds as it was before; none at all, the newest (refused as changed since,
+    unless forced). FlashError (nothing written) when the unit holds what several
+    wrote: which is its own is not known."""
+    fits = []
+    for e in entries:
+        if _refusal(e, table, board or _board_of(e), spelling) is None:
+            state = entry_state(flash, e)
+            if not state.stale:
+                fits.append((e, state))
+    holding = [(e, st) for e, st in fits if _holds_its_update(e, st)]
+    if len(holding) > 1:
+        whens = ", ".join(e.when for e, _ in holding)
+        raise FlashError(
+            f"{flash.name}: the unit holds what {len(holding)} updates journaled for "
+            f"{entries[0].mac} wrote (of {whens}): units sharing that MAC cannot be told "
+            "apart, and writing back another unit's saved sectors would give it that "
+            "unit's files; nothing written",
+            hint=f"restore it with {spelling.journal_dir} naming a journal that holds only "
+            "its own update (move the others' entries out of the journal)",
+        )
+    chosen = holding or fits
+    return chosen[0] if chosen else (entries[0], None)
+
+
 def restore_flash(
     flash: Flash,
     *,
@@ -232,15 +277,21 @@ def _restore_flash(
     cancel: Cancel | None,
     spelling: Spelling,
 ) -> RestoreResult:
-    entry = journal.restorable(mac)
-    if entry is None:
+    entries = journal.undoable(mac)
+    if not entries:
         raise _nothing_to_undo(journal, mac, spelling)
 
     guarded = GuardedFlash(flash, cancel or Cancel(), what="restore")
+    entry, asked = entries[0], board
     board = board or _board_of(entry)
     offset = board.table_offset if board is not None else DEFAULT_TABLE_OFFSET
     step(progress, "reading the partition table", _CONNECT, JOB)
     table = read_table(guarded, offset=offset, spelling=spelling)
+    step(progress, "checking what the unit holds", _CONNECT + 5, JOB)
+    known: EntryState | None = None
+    if len(entries) > 1:
+        entry, known = _own_entry(guarded, entries, table, asked, spelling)
+        board = asked or _board_of(entry)
     mismatch = _refusal(entry, table, board, spelling)
     if mismatch is not None:
         raise InputError(
@@ -250,21 +301,27 @@ def _restore_flash(
             hint="this entry is not from this unit's layout (or was edited); move it out of "
             "the journal",
         )
-    step(progress, "checking what the unit holds", _CONNECT + 5, JOB)
-    state = entry_state(guarded, entry)
+    state = known or entry_state(guarded, entry)
     if state.stale and not force:
+        others = len(entries) - 1
+        nor = (
+            f"; nor does it hold what {plural(others, 'other update')} journaled for {mac} wrote"
+            if others
+            else ""
+        )
         raise FlashError(
-            f"{flash.name}: the file system changed since the update of {entry.when} (ranges "
-            + ", ".join(f"{off:#x}+{n:#x}" for off, n in state.changed_ranges)
-            + " no longer hash as they did); writing the saved sectors back would corrupt it; "
-            "nothing written",
+            f"{flash.name}: the file system changed since the update of {entry.when} "
+            f"({state.changes()}{nor}); writing the saved sectors back would undo that change "
+            "or corrupt it; nothing written",
             hint="if a later update of this unit was journaled elsewhere "
             f"{spelling.other_journal}; {spelling.force} only as a last resort: it writes the "
             "saved sectors over what the file system holds now, which may leave it unchanged "
             "or corrupt it",
         )
     todo = len(entry.sectors) - state.count("old")
-    found = partitions_found(entry, state.sectors, restoring=True)
+    found = partitions_found(
+        entry, state.sectors, restoring=True, changed=frozenset(state.changed_sectors)
+    )
     result = RestoreResult(flash.name, mac, entry, todo, not todo, dry_run, found)
     if dry_run:
         step(progress, "done", JOB, JOB)

@@ -16,6 +16,7 @@ from ..spelling import PYTHON, Spelling
 from ..text import plural
 from .base import SECTOR_SIZE, Flash, ProgressCallback, say, step
 from .interrupt import Interruption, SectorState, UnitInterrupted, holdings
+from .journal import UNFINISHED
 from .serial import SerialUnit
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EntryState",
     "WriteFailed",
+    "cut_could_leave",
     "entry_state",
     "keep_torn_in_loader",
     "refuse_encrypted",
@@ -69,34 +71,77 @@ def keep_torn_in_loader(unit: object, e: WriteFailed) -> None:
 
 @dataclass(frozen=True, slots=True)
 class EntryState:
-    """A unit against a journal entry: each sector old, new or neither, and the ranges
-    the update left alone whose MD5 changed since (then the entry is stale)."""
+    """A unit against a journal entry: each sector old, new or neither, the ranges the
+    update left alone whose MD5 changed since, and the sectors holding neither that no
+    cut could have left so (:func:`cut_could_leave`); either of the last two makes the
+    entry stale: the file system changed since."""
 
     sectors: dict[int, SectorState]
     changed_ranges: tuple[tuple[int, int], ...]
+    changed_sectors: tuple[int, ...] = ()
 
     @property
     def stale(self) -> bool:
-        return bool(self.changed_ranges)
+        return bool(self.changed_ranges or self.changed_sectors)
 
     def count(self, state: SectorState) -> int:
         return sum(1 for s in self.sectors.values() if s == state)
 
+    def changes(self) -> str:
+        """What changed, for a refusal: ``sectors 0x291000, 0x292000 (neither ...)``."""
+        parts = []
+        if self.changed_sectors:
+            where = ", ".join(f"{off:#x}" for off in sorted(self.changed_sectors))
+            n = len(self.changed_sectors)
+            parts.append(
+                f"{plural(n, 'written sector')} at {where} {'holds' if n == 1 else 'hold'} "
+                "neither what the update found there nor what it wrote, and no cut "
+                "leaves that"
+            )
+        if self.changed_ranges:
+            ranges = ", ".join(f"{off:#x}+{n:#x}" for off, n in self.changed_ranges)
+            parts.append(f"ranges {ranges} no longer hash as they did")
+        return "; ".join(parts)
+
+
+def _covers(now: bytes, base: bytes) -> bool:
+    """Every bit set in ``base`` is set in ``now``."""
+    b = int.from_bytes(base, "big")
+    return int.from_bytes(now, "big") & b == b
+
+
+def cut_could_leave(now: bytes, old: bytes, new: bytes) -> bool:
+    """``now`` is what a write from ``old`` to ``new`` (or back) cut inside its sector may
+    leave. NOR flash erasing only sets bits and programming only clears them from an
+    erased (0xFF) sector, so a cut erase leaves a superset of the bits it started from
+    and a cut program one of the bits it aims at; anything else was written since."""
+    return _covers(now, old) or _covers(now, new)
+
 
 def entry_state(flash: Flash, entry: JournalEntry) -> EntryState:
+    """The unit against ``entry`` (see :class:`EntryState`). A sector holding neither
+    old nor new is torn by a cut only when the journal says a write was under way
+    (pending: an update; restoring: a restore), it is the only one, and its bits are
+    what a cut erase or program leaves; else the file system changed since."""
     states: dict[int, SectorState] = {}
     for s in entry.sectors:
         digest = flash.md5(s.offset, SECTOR_SIZE)
         states[s.offset] = (
             "new" if digest == s.new_md5 else "old" if digest == s.old_md5 else "other"
         )
-    changed = tuple(
+    neither = [s for s in entry.sectors if states[s.offset] == "other"]
+    changed = [s.offset for s in neither]
+    if entry.status in UNFINISHED and len(neither) == 1:
+        s = neither[0]  # one cut tears one sector; read only then (4 KiB over serial)
+        if cut_could_leave(flash.read(s.offset, SECTOR_SIZE), s.old, s.new):
+            changed = []
+    ranges = tuple(
         (off, n)
         for p in entry.partitions
         for off, n, md5 in p.untouched
         if flash.md5(off, n) != md5
     )
-    return EntryState(states, changed)
+    return EntryState(states, ranges, tuple(changed))
 
 
 def table_bounds(entry: JournalEntry, table: PartitionTable) -> list[tuple[int, int]]:

@@ -1,0 +1,202 @@
+"""``restore`` against a unit whose file system changed since the update: a written
+sector holding neither its journaled old nor new content is torn by a cut only when the
+journal says a write was under way and its bits are what a cut erase or program leaves;
+else it changed since (the firmware saved its settings), and nothing is written without
+``--force``. Units sharing a MAC (clones) each get their own update back, never
+another's files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from esp_cabundle.boards import load_board
+from esp_cabundle.cli import cli
+from esp_cabundle.flash import writer
+from esp_cabundle.flash.base import SECTOR_SIZE
+from esp_cabundle.flash.journal import Journal
+from esp_cabundle.fs import open_image
+from esp_cabundle.virtual import VirtualESP32
+from esp_cabundle.virtual.boards import board_image
+from tests.support import dumps
+from tests.support.gated import canonical
+
+Start = Callable[..., VirtualESP32]
+CA = canonical(dumps.pem("isrgrootx1.pem") + dumps.pem("isrg-root-x2.pem"))
+MAC = "24:0a:c4:00:05:00"
+BOARD = load_board("mdash-arduino")
+IMAGE = board_image(BOARD)
+
+
+def whole(unit: VirtualESP32) -> bytes:
+    return unit.read(0, len(unit.flash))
+
+
+def flash(runner: CliRunner, unit: VirtualESP32, tmp_path: Path, expect: int = 0) -> Result:
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(CA)
+    args = ["flash", "-p", unit.url, "--board", "mdash-arduino", "--bundle", str(ca)]
+    r = runner.invoke(cli, [*args, "--journal-dir", str(tmp_path / "journal")])
+    assert r.exit_code == expect, r.output
+    return r
+
+
+def restore(runner: CliRunner, unit: VirtualESP32, tmp_path: Path, *extra: str) -> Result:
+    journal = str(tmp_path / "journal")
+    return runner.invoke(cli, ["restore", "-p", unit.url, "--journal-dir", journal, *extra])
+
+
+def put_cfg(runner: CliRunner, unit: VirtualESP32, tmp_path: Path, text: bytes) -> None:
+    """The firmware saving its settings: ``/mdash.cfg`` written into the unit's SPIFFS."""
+    dump, cfg = tmp_path / "dump.bin", tmp_path / "cfg"
+    dump.write_bytes(whole(unit))
+    cfg.write_bytes(text)
+    r = runner.invoke(
+        cli, ["fs", "put", str(dump), str(cfg), "/mdash.cfg", "--partition", "spiffs"]
+    )
+    assert r.exit_code == 0, r.output
+    unit.load(0, dump.read_bytes())
+
+
+def cfg_of(unit: VirtualESP32) -> bytes:
+    assert BOARD.layout is not None
+    p = BOARD.layout.by_name("spiffs")
+    assert p is not None
+    return open_image(unit.read(p.offset, p.size), fs_type="spiffs").read("/mdash.cfg")
+
+
+def arduino(start: Start) -> VirtualESP32:
+    """A unit of mdash-arduino as ``virtual-unit --board mdash-arduino`` lays it out."""
+    unit = start(IMAGE.chip, mac=MAC, flash_size=IMAGE.flash_size)
+    unit.load(0, IMAGE.flash)
+    return unit
+
+
+def test_cut_could_leave_only_what_a_cut_erase_or_program_leaves() -> None:
+    """Erased, half programmed, half erased (either way: updating or restoring) are cut
+    states; bits cleared that neither the old nor the new content clears are not."""
+    old = bytes(range(256)) * (SECTOR_SIZE // 256)
+    new = bytes(255 - b for b in old)
+    half = SECTOR_SIZE // 2
+    for now in (
+        b"\xff" * SECTOR_SIZE,
+        new[:half] + b"\xff" * half,
+        b"\xff" * half + old[half:],
+        old[:half] + b"\xff" * half,  # a restore's program cut
+        b"\xff" * half + new[half:],  # a restore's erase cut
+    ):
+        assert writer.cut_could_leave(now, old, new)
+    assert not writer.cut_could_leave(b"\x00" * SECTOR_SIZE, old, new)
+    assert not writer.cut_could_leave(new[:half] + old[half:], old, new)
+
+
+def test_a_sector_changed_since_the_update_is_refused_not_called_torn(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """The tryout's case: /mdash.cfg saved after the update lands in a sector the update
+    wrote. Restore and --dry-run refuse (exit 3) naming the sector; --force writes."""
+    unit = arduino(virtual_esp32)
+    flash(runner, unit, tmp_path)
+    put_cfg(runner, unit, tmp_path, b"cfgN")
+    changed = whole(unit)
+    erased = unit.stats.sectors_erased
+    for extra in ((), ("--dry-run",), ("--json",)):
+        r = restore(runner, unit, tmp_path, *extra)
+        assert r.exit_code == 3, r.output
+        text = json.loads(r.stdout)["units"][0]["error"] if extra == ("--json",) else r.stdout
+        assert "changed since the update" in text and "torn" not in text, text
+        assert "written sector at 0x291000 holds neither" in text, text
+        assert "nothing written" in text and "--force" in r.stdout, r.stdout
+    assert unit.stats.sectors_erased == erased and whole(unit) == changed
+    (entry,) = Journal(tmp_path / "journal").entries(MAC)
+    assert entry.status == "complete"
+    r = restore(runner, unit, tmp_path, "--force")
+    assert r.exit_code == 0, r.output
+    assert unit.stats.sectors_erased > erased and whole(unit) != changed
+
+
+def test_a_torn_looking_sector_of_a_finished_update_is_changed(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """Even a sector that looks cut (erased) is no cut when the journal says the update
+    finished: refused, nothing written."""
+    unit = arduino(virtual_esp32)
+    flash(runner, unit, tmp_path)
+    (entry,) = Journal(tmp_path / "journal").entries(MAC)
+    unit.load(entry.sectors[0].offset, b"\xff" * SECTOR_SIZE)
+    changed = whole(unit)
+    r = restore(runner, unit, tmp_path)
+    assert r.exit_code == 3 and "changed since the update" in r.stdout, r.output
+    assert whole(unit) == changed
+
+
+def test_a_cut_update_is_restored_but_a_sector_changed_after_the_cut_is_not(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """A pending update's one torn sector (half programmed) is a cut: restored. The same
+    sector with bits cleared that neither content clears is a change: refused."""
+    unit = arduino(virtual_esp32)
+    original = whole(unit)
+    unit.arm_cut(sector_writes=1)
+    flash(runner, unit, tmp_path, expect=3)
+    (entry,) = Journal(tmp_path / "journal").entries(MAC)
+    assert entry.status == "pending"
+    torn = next(s for s in entry.sectors if unit.read(s.offset, SECTOR_SIZE) not in (s.old, s.new))
+    cut = whole(unit)
+    unit.load(torn.offset, b"\x00" * SECTOR_SIZE)
+    r = restore(runner, unit, tmp_path)
+    assert r.exit_code == 3 and "changed since the update" in r.stdout, r.output
+    assert f"written sector at {torn.offset:#x} holds neither" in r.stdout
+    unit.load(0, cut)
+    r = restore(runner, unit, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert whole(unit) == original
+
+
+def test_units_sharing_a_mac_each_get_their_own_update_back(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """Two clones (one MAC) whose /mdash.cfg differ, both updated with one journal:
+    each restore writes back that unit's own saved sectors, whichever was updated last."""
+    a, b = arduino(virtual_esp32), arduino(virtual_esp32)
+    put_cfg(runner, a, tmp_path, b"unit A")
+    put_cfg(runner, b, tmp_path, b"unit B")
+    a_before, b_before = whole(a), whole(b)
+    flash(runner, a, tmp_path)
+    flash(runner, b, tmp_path)
+    r = restore(runner, a, tmp_path)  # A's update is the older one
+    assert r.exit_code == 0, r.output
+    assert whole(a) == a_before and cfg_of(a) == b"unit A"
+    statuses = [e.status for e in Journal(tmp_path / "journal").entries(MAC)]
+    assert statuses == ["restored", "complete"]
+    r = restore(runner, b, tmp_path)
+    assert r.exit_code == 0, r.output
+    assert whole(b) == b_before and cfg_of(b) == b"unit B"
+
+
+def test_units_sharing_a_mac_and_content_are_refused(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """Two clones holding the same before and after their updates: which saved sectors
+    are this unit's is not known, so nothing is written (exit 3); a clone changed since
+    holds neither update and is refused too."""
+    a, b = arduino(virtual_esp32), arduino(virtual_esp32)
+    flash(runner, a, tmp_path)
+    flash(runner, b, tmp_path)
+    held = whole(b)
+    for extra in ((), ("--dry-run",)):
+        r = restore(runner, b, tmp_path, *extra)
+        assert r.exit_code == 3, r.output
+        assert "units sharing that MAC cannot be told apart" in r.stdout, r.stdout
+        assert whole(b) == held
+    put_cfg(runner, a, tmp_path, b"unit A, changed")
+    held = whole(a)
+    r = restore(runner, a, tmp_path)
+    assert r.exit_code == 3, r.output
+    assert "changed since the update" in r.stdout and "nor does it hold what 1 other" in r.stdout
+    assert whole(a) == held
+    statuses = [e.status for e in Journal(tmp_path / "journal").entries(MAC)]
+    assert statuses == ["complete", "complete"]
