@@ -200,3 +200,20 @@ def test_units_sharing_a_mac_and_content_are_refused(
     assert whole(a) == held
     statuses = [e.status for e in Journal(tmp_path / "journal").entries(MAC)]
     assert statuses == ["complete", "complete"]
+
+
+def test_flash_does_not_finish_a_cut_update_over_a_change(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """The rerun of a cut update finds its torn sector changed since (bits no cut
+    clears): the entry is left alone, marked stale, and its new content not written."""
+    unit = arduino(virtual_esp32)
+    unit.arm_cut(sector_writes=1)
+    flash(runner, unit, tmp_path, expect=3)
+    (entry,) = Journal(tmp_path / "journal").entries(MAC)
+    torn = next(s for s in entry.sectors if unit.read(s.offset, SECTOR_SIZE) not in (s.old, s.new))
+    unit.load(torn.offset, b"\x00" * SECTOR_SIZE)
+    r = flash(runner, unit, tmp_path, expect=3)  # then refused: the partition does not mount
+    assert "no longer matches the unit (its file system changed since); left alone" in r.output
+    assert unit.read(torn.offset, SECTOR_SIZE) == b"\x00" * SECTOR_SIZE
+    assert [e.status for e in Journal(tmp_path / "journal").entries(MAC)] == ["stale"]
