@@ -7,6 +7,7 @@ another's files."""
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from esp_cabundle.cli import cli
 from esp_cabundle.flash import writer
 from esp_cabundle.flash.base import SECTOR_SIZE
 from esp_cabundle.flash.journal import Journal
+from esp_cabundle.flash.log_file import LOG_FIELDS
 from esp_cabundle.fs import open_image
 from esp_cabundle.virtual import VirtualESP32
 from esp_cabundle.virtual.boards import board_image
@@ -217,3 +219,38 @@ def test_flash_does_not_finish_a_cut_update_over_a_change(
     assert "no longer matches the unit (its file system changed since); left alone" in r.output
     assert unit.read(torn.offset, SECTOR_SIZE) == b"\x00" * SECTOR_SIZE
     assert [e.status for e in Journal(tmp_path / "journal").entries(MAC)] == ["stale"]
+
+
+def test_restore_log_says_restored_in_flash_logs_columns(
+    virtual_esp32: Start, runner: CliRunner, tmp_path: Path
+) -> None:
+    """``restore --log`` appends to the CSV ``flash --log`` wrote, same columns: the
+    unit's last record says restored, with the roots it held and those put back; a log
+    it cannot write to is refused before the unit is touched."""
+    unit = arduino(virtual_esp32)
+    log = tmp_path / "station.csv"
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(CA)
+    args = ["flash", "-p", unit.url, "--board", "mdash-arduino", "--bundle", str(ca)]
+    r = runner.invoke(cli, [*args, "--journal-dir", str(tmp_path / "journal"), "--log", str(log)])
+    assert r.exit_code == 0, r.output
+    updated = whole(unit)
+    bad = tmp_path / "none" / "station.csv"
+    r = restore(runner, unit, tmp_path, "--log", str(bad))
+    assert r.exit_code == 2 and whole(unit) == updated, r.output
+    assert str(bad.parent) in r.output and "No such option" not in r.output, r.output
+    r = restore(runner, unit, tmp_path, "--dry-run", "--log", str(log))
+    assert r.exit_code == 0, r.output
+    r = restore(runner, unit, tmp_path, "--log", str(log), "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["log"]["missing"] == [], r.output
+    with log.open(newline="") as f:
+        flashed, dry, restored = csv.DictReader(f)
+    assert list(restored) == list(LOG_FIELDS)
+    assert [row["result"] for row in (flashed, dry, restored)] == ["updated", "dry-run", "restored"]
+    assert restored["mac"] == MAC and restored["board"] == "mdash-arduino"
+    assert restored["bundle"] == "" and int(restored["sectors_written"]) > 0
+    assert dry["sectors_written"] == "0"
+    assert restored["roots_before"] == flashed["roots_after"]
+    assert restored["roots_after"] == flashed["roots_before"]
+    assert restored["ca_after"] == flashed["ca_before"]
+    assert "undid the update of" in json.loads(restored["notes"])[0]

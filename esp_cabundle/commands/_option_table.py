@@ -80,8 +80,8 @@ OPTIONS: dict[str, str] = {
         "--baud= --before= --after= --json -q --quiet --debug"
     ),
     "restore": (
-        "-p= --port= --board= --journal-dir= --dry-run --force -b= --baud= --before= "
-        "--after= -v --verbose --json -q --quiet --debug"
+        "-p= --port= --board= --journal-dir= --dry-run --force --log= --log-format= "
+        "-b= --baud= --before= --after= -v --verbose --json -q --quiet --debug"
     ),
     "roots": "--presets --all --at= --json --wide --debug",
     "update-dump": (

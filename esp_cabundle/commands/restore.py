@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -14,7 +14,8 @@ from ..errors import InputError, OutputError
 from ..flash.found import NO_CA, per_partition
 from ..flash.interrupt import UnitInterrupted
 from ..flash.restore import AlreadyRestored, RestoreResult, restore_unit
-from ..flash.station import expand_ports
+from ..flash.restore_log import restore_log_record
+from ..flash.station import append_log, check_log, expand_ports, log_format_for
 from ..spelling import BOARD_SPELLING
 from ..text import plural
 from ._bench import Line, failure_line, found_change, removed_note, stopped_line, unmarked_note
@@ -22,6 +23,7 @@ from ._plan_view import journal_error_dict, unit_dict
 from ._station import journals_unmarked, report_station, run_station
 from .options import (
     board_option,
+    file_option,
     journal_dir_option,
     json_option,
     link_options,
@@ -52,6 +54,16 @@ Undone = RestoreResult | AlreadyRestored
     is_flag=True,
     help="Write the saved sectors back even though the file system changed since the update.",
 )
+@file_option(
+    "--log",
+    "log_file",
+    help="Append one 'restored' record per unit to a station log 'flash --log' writes.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["csv", "jsonl"]),
+    help="Log format (default: csv for *.csv, JSON lines otherwise).",
+)
 @link_options
 @click.option(
     "-v",
@@ -67,6 +79,8 @@ def restore(
     journal_dir: Path | None,
     dry_run: bool,
     force: bool,
+    log_file: Path | None,
+    log_format: str | None,
     link: Link,
     verbose: bool,
     as_json: bool,
@@ -97,7 +111,10 @@ def restore(
     0 when every unit succeeded, 130 when Ctrl-C stopped any, else 3 (or, when every
     unit failed the same way, that failure's code). Two ports answering with the same
     MAC share its journal entries: the second is refused, nothing written to it.
-    --json gives a document with every unit, as 'flash --json' does. A unit restored
+    --json gives a document with every unit, as 'flash --json' does. --log appends
+    one record per unit to a station log 'flash --log' writes (the same columns, no
+    bundle): result restored, dry-run, interrupted or failed, the roots the unit held
+    and those put back, the update undone in its notes. A unit restored
     and read back whose journal entry cannot be marked restored (a full disk) is OK all
     the same; its entry is named after the lines, with the remedy, exit 3, and in --json
     its "journal_error".
@@ -113,6 +130,19 @@ def restore(
 
     profile = load_board(board) if board is not None else None
     units = expand_ports(ports)
+    fmt = log_format_for(log_file, cast("Any", log_format)) if log_file is not None else None
+    if log_file is not None and fmt is not None:
+        check_log(log_file, fmt)  # before any unit is touched, as flash's
+    unlogged: list[tuple[str, OutputError]] = []
+
+    def logged(outcome: UnitOutcome[Undone]) -> None:
+        if log_file is not None and fmt is not None:
+            record = restore_log_record(outcome, profile.name if profile is not None else None)
+            try:
+                append_log(log_file, [record], fmt)
+            except OutputError as e:  # said after the units: their work is done
+                unlogged.append((outcome.port, e))
+
     answered: dict[str, str] = {}  # MAC -> the port it first answered on, this run
     lock = threading.Lock()
 
@@ -146,7 +176,12 @@ def restore(
             return done
 
     outcomes = run_station(
-        units, job, line=restore_line, shown=not (quiet or as_json), verbose=verbose
+        units,
+        job,
+        line=restore_line,
+        shown=not (quiet or as_json),
+        verbose=verbose,
+        on_done=logged,
     )
 
     def details(o: UnitOutcome[Undone]) -> list[str]:
@@ -164,7 +199,28 @@ def restore(
             "dry_run": dry_run,
             "exit_code": code,
             "units": docs,
+            "log": log_doc,
         }
+
+    unlogged.sort(key=lambda pair: units.index(pair[0]))
+    lost = _records_lost(unlogged, len(outcomes)) if unlogged else None
+    unmarked = journals_unmarked([(o.port, _unmarked(o)) for o in outcomes], marked="restored")
+    log_doc = (
+        {
+            "path": str(log_file),
+            "format": fmt,
+            "error": lost.message if lost is not None else None,
+            "hint": lost.hint if lost is not None else None,
+            "missing": [port for port, _ in unlogged],
+        }
+        if log_file is not None
+        else None
+    )
+    then = lost or unmarked
+    if lost is not None and unmarked is not None:
+        then = OutputError(
+            f"{lost.message}; and {unmarked.message}", hint=f"{lost.hint}; {unmarked.hint}"
+        )
 
     report_station(
         outcomes,
@@ -172,10 +228,26 @@ def restore(
         details=details,
         json_doc=document if as_json else None,
         quiet=quiet,
-        then=journals_unmarked(
-            [(o.port, _unmarked(o)) for o in outcomes],
-            marked="restored",
-        ),
+        then=then,
+    )
+
+
+def _records_lost(unlogged: list[tuple[str, OutputError]], units: int) -> OutputError:
+    """The log's failure, said once the units are reported: the first error's words and
+    which records it lacks (the units' work is done, as reported)."""
+    first = unlogged[0][1]
+    ports = ", ".join(port for port, _ in unlogged)
+    whose = (
+        "the record of 1 unit is"
+        if len(unlogged) == 1
+        else f"the records of {len(unlogged)} units are"
+    )
+    theirs = "the unit's" if units == 1 else "the units'"
+    return OutputError(
+        f"{first.message}: {whose} missing from it ({ports}); {theirs} own work is done, "
+        "as reported above",
+        hint=f"{first.hint}; copy what the missing records would say from the lines above "
+        "(or --json)",
     )
 
 
