@@ -111,7 +111,9 @@ def test_a_sector_changed_since_the_update_is_refused_not_called_torn(
         text = json.loads(r.stdout)["units"][0]["error"] if extra == ("--json",) else r.stdout
         assert "changed since the update" in text and "torn" not in text, text
         assert "written sector at 0x291000 holds neither" in text, text
+        assert "files changed since: /mdash.cfg)" in text, text
         assert "nothing written" in text and "--force" in r.stdout, r.stdout
+        assert "(losing the change to /mdash.cfg)" in r.stdout or extra == ("--json",)
     assert unit.stats.sectors_erased == erased and whole(unit) == changed
     (entry,) = Journal(tmp_path / "journal").entries(MAC)
     assert entry.status == "complete"

@@ -29,6 +29,7 @@ from ..partitions import DEFAULT_TABLE_OFFSET
 from ..spelling import PYTHON, Spelling
 from ..text import plural, printable
 from .base import JOB, Flash, ProgressCallback, say, step, within
+from .changed_files import changed_files
 from .found import PartitionFound, partitions_found
 from .interrupt import (
     Cancel,
@@ -309,14 +310,17 @@ def _restore_flash(
             if others
             else ""
         )
+        files = changed_files(guarded, entry, state, board)
+        named = f"; files changed since: {', '.join(files)}" if files else ""
+        lost = f" (losing the change to {', '.join(files)})" if files else ""
         raise FlashError(
             f"{flash.name}: the file system changed since the update of {entry.when} "
-            f"({state.changes()}{nor}); writing the saved sectors back would undo that change "
-            "or corrupt it; nothing written",
+            f"({state.changes()}{named}{nor}); writing the saved sectors back would undo that "
+            "change or corrupt it; nothing written",
             hint="if a later update of this unit was journaled elsewhere "
             f"{spelling.other_journal}; {spelling.force} only as a last resort: it writes the "
-            "saved sectors over what the file system holds now, which may leave it unchanged "
-            "or corrupt it",
+            f"saved sectors over what the file system holds now{lost}, which may leave it "
+            "unchanged or corrupt it",
         )
     todo = len(entry.sectors) - state.count("old")
     found = partitions_found(
