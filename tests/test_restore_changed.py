@@ -117,9 +117,11 @@ def test_a_sector_changed_since_the_update_is_refused_not_called_torn(
     assert unit.stats.sectors_erased == erased and whole(unit) == changed
     (entry,) = Journal(tmp_path / "journal").entries(MAC)
     assert entry.status == "complete"
-    r = restore(runner, unit, tmp_path, "--force")
+    r = restore(runner, unit, tmp_path, "--force", "--json")
     assert r.exit_code == 0, r.output
     assert unit.stats.sectors_erased > erased and whole(unit) != changed
+    (found,) = json.loads(r.stdout)["units"][0]["found"]  # said changed, never torn
+    assert found["held"] == "changed" and "changed since the update" in found["description"]
 
 
 def test_a_torn_looking_sector_of_a_finished_update_is_changed(
