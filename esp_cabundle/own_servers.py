@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from .chains import DEFAULT_PORT
 from .check import CheckItem, target_items
+from .errors import InputError
 from .roadmaps import roadmap_server
 from .targets import Target, target_label
 from .text import shown_path
@@ -95,11 +96,14 @@ def own_server_evidence(
     device: DeviceProfile,
     *,
     at: datetime,
+    unread_note: bool = False,
 ) -> tuple[list[CheckItem], tuple[str, ...]]:
     """The saved chains (``base/chains/HOST.pem``) of ``connections``' servers as items to
     judge beside their roadmaps, named as the connection, and one note per server saying
     what it was judged on. A config target on that host reads its saved chain itself:
-    leave its connection out of ``connections``."""
+    leave its connection out of ``connections``. ``unread_note``: a saved chain that
+    cannot be read is a note (its server judged on the roadmap alone), not an error:
+    ``inspect`` reads a working directory's chains the user never named."""
     items: list[CheckItem] = []
     notes: list[str] = []
     for conn, ca in connections:
@@ -116,16 +120,25 @@ def own_server_evidence(
                 f"; the tool's roadmap was last checked on {roadmap.reviewed.date()}: the "
                 "server may send a chain announced since"
             )
+        save = f"; save what it sends today with: {save_chain_command(conn.host, path)}"
         if path.is_file():
             dev = device if ca.hostname is None else replace(device, sets_hostname=ca.hostname)
-            for item in target_items([target], base, device=dev, live=False):
-                items.append(replace(item, name=conn.name, hostname=conn.host))
+            try:
+                found = target_items([target], base, device=dev, live=False)
+            except InputError as e:
+                if not unread_note:
+                    raise
+                notes.append(
+                    f"{conn.name}: judged on {shipped} alone: the saved {shown} cannot be "
+                    f"read ({e.reason}){stale}{save}"
+                )
+                continue
+            items += [replace(item, name=conn.name, hostname=conn.host) for item in found]
             notes.append(
                 f"{conn.name}: judged on the saved {shown} and on {shipped}, the worse verdict "
                 f"counts{stale}"
             )
         else:
-            save = f"; save what it sends today with: {save_chain_command(conn.host, path)}"
             notes.append(
                 f"{conn.name}: judged on {shipped}, no saved {shown}{stale}{save * bool(stale)}"
             )

@@ -52,10 +52,13 @@ def test_a_named_board_gives_a_marked_dump_a_firm_verdict(
     assert "depends on its firmware version" not in note, note
     fix = "esp-cabundle update-dump dump.bin --board mdash-arduino@1.2.13 --preset mdash"
     assert note.endswith(f"; fix: {fix} -o new.bin"), note
-    assert doc["board"] == {"name": "mdash-arduino", "version": "1.2.13", "how": "named"}
+    board = (doc["board"], doc["board_version"], doc["board_how"])
+    assert board == ("mdash-arduino", "1.2.13", "named"), board
     assert doc["reach"]["ok"] is False and doc["reach"]["firm"] is True, doc["reach"]
     assert doc["reach"]["ca_file"] == "dump.bin:spiffs:/ca.pem"
+    assert doc["reach"]["hostname"] == "mdash.net" and "server" not in doc["reach"]
     assert doc["reach"]["failing_since"]["date"] == "2024-06-06"
+    assert doc["reach"]["chain_file"] is None  # the shipped roadmap's chains
     assert "a unit holding this flash fails its TLS handshake" in _text(
         runner, "--board", "mdash-arduino"
     )
@@ -64,9 +67,21 @@ def test_a_named_board_gives_a_marked_dump_a_firm_verdict(
 def test_json_says_an_inferred_board_and_a_verdict_that_is_not_firm(
     dst_dump: Path, runner: CliRunner
 ) -> None:
+    """The board's name is a string, as every other command's "board"; its version is
+    null: the files do not tell which of mdash 1.2.12-1.2.14 runs (the note says so)."""
     doc = _doc(runner)
-    assert doc["board"] == {"name": "mdash-arduino", "version": "1.2.13", "how": "inferred"}
+    board = (doc["board"], doc["board_version"], doc["board_how"])
+    assert board == ("mdash-arduino", None, "inferred"), board
     assert doc["reach"]["ok"] is False and doc["reach"]["firm"] is False, doc["reach"]
+
+
+def test_a_board_named_without_a_version_has_a_null_version(
+    dst_dump: Path, runner: CliRunner
+) -> None:
+    doc = _doc(runner, "--board", "mdash-arduino")
+    assert (doc["board"], doc["board_version"], doc["board_how"]) == (
+        "mdash-arduino", None, "named"
+    )  # fmt: skip
 
 
 def test_a_ca_file_that_verifies_is_said_ok_in_json(in_tmp: Path, runner: CliRunner) -> None:
@@ -86,7 +101,7 @@ def test_naming_the_compiled_in_mdash_says_the_file_is_not_read(
         "mdash.net with its built-in ISRG Root X1; the CA files shown here do not decide its "
         "TLS handshakes"
     ) in doc["notes"]
-    assert doc["board"]["how"] == "named" and doc["reach"] is None
+    assert doc["board_how"] == "named" and doc["reach"] is None
 
 
 def test_a_board_with_no_ca_file_in_the_dump_is_said_to_contradict_it(
@@ -148,7 +163,7 @@ def test_board_applies_to_the_dump_among_other_files(dst_dump: Path, runner: Cli
                             *AT, "--json"])  # fmt: skip
     assert r.exit_code == 0, r.output
     pem, dump = json.loads(r.stdout)["reports"]
-    assert "board" not in pem and dump["board"]["how"] == "named"
+    assert "board" not in pem and dump["board_how"] == "named"
 
 
 def test_the_reach_note_carries_the_roadmap_date_as_check_does(
@@ -178,7 +193,8 @@ def test_the_reach_note_carries_the_roadmap_date_as_check_does(
 def test_help_and_readme_say_it(runner: CliRunner) -> None:
     readme = " ".join((Path(__file__).parent.parent / "README.md").read_text().split())
     assert "esp-cabundle inspect dump.bin --board mdash-arduino@1.2.13" in readme
-    assert '`"board"` (`name`, `version`, `how`: `named` or `inferred`)' in readme
+    assert '`"board"` (its name, as other commands give it), `"board_version"`' in readme
+    assert '`"reach"` (`ok`, `ca_file`, `firm`' in readme and "`hostname`" in readme
     text = " ".join(runner.invoke(cli, ["inspect", "--help"]).stdout.split())
     assert "esp-cabundle inspect dump.bin --board mdash-arduino@1.2.13" in text, text
     assert "--board also names the board of a whole-flash dump" in text, text

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from datetime import datetime
 
+    from ..board_links import BoardLinks
     from ..boards import Board
-    from ..check import ItemResult
+    from ..check import CheckItem, ItemResult
     from ..findings import Report
     from ..timeline import FailingSince
 
@@ -33,16 +34,18 @@ _DEFAULT_PRESET = "default"
 
 def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report:
     """``report`` (a unit's or a whole-flash dump's) with one more note when the CA file
-    its board reads lets no chain of the board's servers through at ``at``; ``board``:
-    the one named (--board: it replaces what the files mark, and a note says where it
-    contradicts them), else the one the dump's files mark, if exactly one. --json gets
-    the board used (``how``: named or inferred) and the verdict (``reach``)."""
+    its board reads lets no chain of the board's servers through at ``at`` (or holds no
+    certificate); ``board``: the one named (--board: it replaces what the files mark, and
+    a note says where it contradicts them), else the one the dump's files mark, if exactly
+    one. --json gets the board used (``board``, ``board_version``: as typed, else null;
+    ``board_how``: named or inferred, as other commands name a board) and the verdict
+    (``reach``). A saved chains/HOST.pem is judged for a named board only (see
+    :func:`_saved_chains`)."""
     if report.kind not in ("unit", "flash dump"):
         return report
     # deferred: the check and its verifier load for a unit or dump, not for a CA file
     from ..board_links import board_links, link_items
     from ..check import check_items  # deferred: as above
-    from ..own_servers import own_server_evidence  # deferred: as above
     from ..verify import TrustSet  # deferred: as above
 
     named = board is not None
@@ -51,26 +54,50 @@ def with_reach_note(report: Report, board: Board | None, at: datetime) -> Report
         board, others = _marked_board(report)
     if board is None:
         return report
-    how = "named" if named else "inferred"
-    said = {"name": board.name, "version": board.version, "how": how}
     notes = [*report.notes, *(_contradictions(report, board) if named else ())]
     reach: dict[str, object] | None = None
     links = board_links(board)
-    if board.filesystem is not None and links.judged:
+    held = list(_ca_files(report, board)) if board.filesystem is not None else []
+    if held and links.judged:
         items = link_items(board, links)
-        # A saved chains/HOST.pem is judged too, as update-dump and flash judge it.
-        saved, _ = own_server_evidence(links.judged, Path("."), board.device_profile(), at=at)
-        for ca in _ca_files(report, board):
-            certs = [f.certificate for f in ca.findings if f.certificate and not f.unparseable]
+        saved, evidence = _saved_chains(links, board, at) if named else ([], ())
+        where = len(notes)  # the evidence is said before the verdict, once one is given
+        for part, ca in held:
+            found = ca.findings if ca is not None else ()
+            certs = [f.certificate for f in found if f.certificate and not f.unparseable]
+            if ca is None or not certs:
+                notes.append(_no_certificate(report, board, part, links, others))
+                continue
             trust = TrustSet.from_certificates(certs, source=ca.source)
             judged = check_items(trust, [*items, *saved], at=at)
             failed = [r for r in judged.results if not r.timeline.start.ok]
-            reach = _reach(ca, failed, firm=not others)
+            reach = _reach(ca, failed, saved, firm=not others)
             if failed:
-                notes.append(_line(report, board, ca, _earliest(failed), others))
+                notes.append(_line(report, board, ca, _earliest(failed), saved, others))
                 break
-    extra = (*report.extra, ("board", said), ("reach", reach))
+        notes[where:where] = evidence if reach is not None else ()
+    said = (
+        ("board", board.name),
+        ("board_version", board.version if board.version_given else None),
+        ("board_how", "named" if named else "inferred"),
+    )
+    extra = (*report.extra, *said, ("reach", reach))
     return replace(report, notes=tuple(notes), extra=extra)
+
+
+def _saved_chains(
+    links: BoardLinks, board: Board, at: datetime
+) -> tuple[list[CheckItem], tuple[str, ...]]:
+    """The working directory's saved chains/HOST.pem of the board's servers, judged as
+    update-dump --board judges them, and the notes saying what each server was judged on
+    (one that cannot be read is said, never an error: the user did not name it). Only
+    for a board named: without --board the dump alone is looked at, its verdict hedged,
+    and a chains/ folder of whatever project is here must not change it unasked."""
+    # deferred: loaded with the check, for a named board's unit or dump only
+    from ..own_servers import own_server_evidence
+
+    profile = board.device_profile()
+    return own_server_evidence(links.judged, Path("."), profile, at=at, unread_note=True)
 
 
 def _earliest(failed: list[ItemResult]) -> ItemResult:
@@ -84,10 +111,14 @@ def _earliest(failed: list[ItemResult]) -> ItemResult:
     return min(failed, key=since)
 
 
-def _reach(ca: Report, failed: list[ItemResult], *, firm: bool) -> dict[str, object]:
+def _reach(
+    ca: Report, failed: list[ItemResult], saved: list[CheckItem], *, firm: bool
+) -> dict[str, object]:
     """--json's ``reach``: whether the CA file verifies the board's servers and, when
-    not, since when as check --json says it (``failing_since``, with ``roadmap_since``);
-    ``firm``: false when the dump's files leave open whether the file is read."""
+    not, which (``hostname``, as check --json names it), since when as check --json says
+    it (``failing_since``, with ``roadmap_since``) and the saved chain file that verdict
+    rests on (``chain_file``; null: the shipped roadmap's); ``firm``: false when the
+    dump's files leave open whether the file is read."""
     if not failed:
         return {"ok": True, "ca_file": ca.source, "firm": firm}
     first = _earliest(failed)
@@ -96,28 +127,40 @@ def _reach(ca: Report, failed: list[ItemResult], *, firm: bool) -> dict[str, obj
         "ok": False,
         "ca_file": ca.source,
         "firm": firm,
-        "server": first.item.hostname or first.item.name,
+        "hostname": first.item.hostname or first.item.name,
         "failing_since": since.to_dict() if since else None,
+        "chain_file": _saved_file(first, saved),
     }
 
 
+def _saved_file(result: ItemResult, saved: list[CheckItem]) -> str | None:
+    """The saved chain file ``result`` judged (chains/mdash.net.pem), None for the
+    chains the tool ships."""
+    return result.item.chain.source if any(result.item is s for s in saved) else None
+
+
 def _line(
-    report: Report, board: Board, ca: Report, first: ItemResult, others: tuple[Board, ...]
+    report: Report,
+    board: Board,
+    ca: Report,
+    first: ItemResult,
+    saved: list[CheckItem],
+    others: tuple[Board, ...],
 ) -> str:
     """The note: the server, since when and why, and the command that fixes it (the
     board as given: a version typed is kept, a default one is not spelled out). With
     ``others`` (a dump whose files mark a firmware some versions of which never read the
     CA file) no verdict: whether the unit fails depends on its version; with a board
-    that does not fit the unit, no command that 'flash' would refuse."""
+    that does not fit the unit, no command that 'flash' would refuse. A verdict resting
+    on a saved chain names its file."""
     tl = first.timeline
     server = first.item.hostname or first.item.name
     when = _since(tl.failing_since)
-    path = ca.source.rsplit(":", 1)[-1]
-    why = f"its {path} does not verify the chain {server} sends{_code(tl.start.error)}"
-    misfit = _misfit(report, board)
-    if misfit is not None and report.kind != "unit":  # said in a note of its own
-        misfit = f"board {board.name} does not fit this dump (see the note saying why)"
-    fix = f"; fix: {_fix(report, board)}" if misfit is None else f"; {misfit}"
+    path = _part_name(ca)
+    file = _saved_file(first, saved)
+    sent = f"sent, as saved in {file}" if file is not None else "sends"
+    why = f"its {path} does not verify the chain {server} {sent}{_code(tl.start.error)}"
+    fix = _fix_or_misfit(report, board)
     if others:
         ignore = " or ".join(f"{_versions(b)} (board {b.name})" for b in others)
         return (
@@ -125,10 +168,38 @@ def _line(
             f"depends on its firmware version: {_versions(board)} (board {board.name}) "
             f"reads {path}, which does not verify the chain {server} sends"
             f"{_code(tl.start.error)}{when}; {ignore} never reads it (its CA is compiled "
-            f"in); for {_versions(board)}, {fix.removeprefix('; ')}"
+            f"in); for {_versions(board)}, {fix}"
         )
     who = "this unit fails" if report.kind == "unit" else "a unit holding this flash fails"
-    return f"{who} its TLS handshake to {server}{when}: {why}{fix}"
+    return f"{who} its TLS handshake to {server}{when}: {why}; {fix}"
+
+
+def _no_certificate(
+    report: Report, board: Board, part: Report, links: BoardLinks, others: tuple[Board, ...]
+) -> str:
+    """The note for a CA file the board reads that holds no certificate (empty, or none
+    that parses): nothing in it verifies the board's servers, so no verdict is given,
+    and ``reach`` stays null; the partition's own note says why."""
+    fs = board.filesystem
+    assert fs is not None
+    servers = " and ".join(dict.fromkeys(c.host or c.name for c, _ in links.judged))
+    reader = f"{_versions(board)} (board {board.name})" if others else f"board {board.name}"
+    for_them = f"for {_versions(board)}, " if others else ""
+    return (
+        f"its {_part_name(part)} partition's {fs.ca_path}, which {reader} reads, holds no "
+        f"certificate (the partition's note says why): nothing in it verifies the chain "
+        f"{servers} sends, so its TLS handshakes are not judged; "
+        f"{for_them}{_fix_or_misfit(report, board)}"
+    )
+
+
+def _fix_or_misfit(report: Report, board: Board) -> str:
+    """``fix: COMMAND``, or why the board does not fit the unit or dump (a dump's misfit
+    is said in a note of its own, which this points to)."""
+    misfit = _misfit(report, board)
+    if misfit is not None and report.kind != "unit":
+        return f"board {board.name} does not fit this dump (see the note saying why)"
+    return f"fix: {_fix(report, board)}" if misfit is None else misfit
 
 
 def _since(since: FailingSince | None) -> str:
@@ -195,7 +266,7 @@ def _contradictions(report: Report, board: Board) -> list[str]:
     out = []
     if report.kind == "flash dump":
         misfit = _misfit(report, board)
-        held = [p for p in _fs_parts(report, board) if f"file {fs.ca_path}" in dict(p.facts)]
+        held = list(_ca_files(report, board))
         if misfit is not None:
             out.append(misfit)
         elif not held:
@@ -209,31 +280,17 @@ def _contradictions(report: Report, board: Board) -> list[str]:
             )
     for part in report.children:
         kind = dict(part.facts).get("file system")
-        paths = [k.removeprefix("file ") for k, _ in part.facts if k.startswith("file /")]
+        paths = _file_paths(part)
         mark = foreign_mark(board, paths, fs_type=str(kind)) if kind is not None else None
         if mark is not None:
             names = f" (board {mark.names})" if mark.names else ""
-            name = part.source.rsplit(":", 1)[-1]
             out.append(
-                f"its {name} partition holds {mark.path}, which marks {mark.firmware}"
+                f"its {_part_name(part)} partition holds {mark.path}, which marks {mark.firmware}"
                 f"{names}, not board {board.name}'s firmware: the board named may be "
                 "the wrong one"
             )
             break
     return out
-
-
-def _fs_parts(report: Report, board: Board) -> Iterator[Report]:
-    """The partitions of ``report`` holding a file system of the board's type that the
-    board reads (named, or any when it names them by subtype)."""
-    fs = board.filesystem
-    assert fs is not None
-    for part in report.children:
-        name = part.source.rsplit(":", 1)[-1]
-        if dict(part.facts).get("file system") != fs.fs_type:
-            continue
-        if not fs.partitions or name in fs.partitions:
-            yield part
 
 
 def _misfit(report: Report, board: Board) -> str | None:
@@ -243,7 +300,7 @@ def _misfit(report: Report, board: Board) -> str | None:
     fs = board.filesystem
     assert fs is not None
     for part in report.children:
-        name = part.source.rsplit(":", 1)[-1]
+        name = _part_name(part)
         facts = dict(part.facts)
         kind = facts.get("file system")
         if kind is None or (fs.partitions and name not in fs.partitions):
@@ -270,18 +327,36 @@ def _code(error: int | None) -> str:
     return "" if error is None else f" ({f'-0x{-error:04x}' if error < 0 else error})"
 
 
-def _ca_files(report: Report, board: Board) -> Iterator[Report]:
-    """The reports of the CA file ``board`` reads, in each of its file-system partitions
-    the report shows."""
+def _ca_files(report: Report, board: Board) -> Iterator[tuple[Report, Report | None]]:
+    """Each partition of ``report`` that ``board`` reads (one it names; when it names
+    none, one holding its file-system type) holding a file at its CA path, with that
+    file's report (None when it holds no certificate: no report is made for it). The
+    one selector of the reach verdict and of the note saying there is no such file."""
     fs = board.filesystem
     assert fs is not None
     for part in report.children:
-        name = part.source.rsplit(":", 1)[-1]
-        if fs.partitions and name not in fs.partitions:
+        facts = dict(part.facts)
+        if facts.get("file system") is None:
             continue
-        for f in part.children:
-            if f.source == f"{part.source}:{fs.ca_path}" and f.findings:
-                yield f
+        if fs.partitions and _part_name(part) not in fs.partitions:
+            continue
+        if not fs.partitions and facts["file system"] != fs.fs_type:
+            continue
+        ca = next((f for f in part.children if _part_name(f) == fs.ca_path), None)
+        if ca is not None or fs.ca_path in _file_paths(part):
+            yield part, ca if ca is not None and ca.findings else None
+
+
+def _part_name(r: Report) -> str:
+    """The last part of a report's source: ``spiffs`` of ``dump.bin:spiffs``, ``/ca.pem``
+    of ``dump.bin:spiffs:/ca.pem``."""
+    return r.source.rsplit(":", 1)[-1]
+
+
+def _file_paths(part: Report) -> list[str]:
+    """The paths of the files a file-system partition's report lists (its ``file /PATH``
+    facts)."""
+    return [k.removeprefix("file ") for k, _ in part.facts if k.startswith("file /")]
 
 
 def _marked_board(report: Report) -> tuple[Board | None, tuple[Board, ...]]:
@@ -301,9 +376,8 @@ def _marked_board(report: Report) -> tuple[Board | None, tuple[Board, ...]]:
         kind = facts.get("file system")
         if kind is None:
             continue
-        name = part.source.rsplit(":", 1)[-1]
-        paths = [k.removeprefix("file ") for k, _ in part.facts if k.startswith("file /")]
-        for b in boards_marked(list(boards.values()), paths):
+        name = _part_name(part)
+        for b in boards_marked(list(boards.values()), _file_paths(part)):
             fs = b.filesystem
             if fs is None:
                 unread.add(b.name)

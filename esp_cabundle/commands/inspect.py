@@ -135,8 +135,12 @@ def inspect(
     verifies its own servers (a DST-only /ca.pem), a note says since when (with a shipped
     roadmap's date, as check says it) and the flash or update-dump that fixes it; for a
     dump without --board, which firmware versions read the file, since its files do not
-    tell which runs. --json adds "board" (name, version, how: named or inferred) and
-    "reach" (ok, ca_file, firm, server, failing_since as check --json gives it).
+    tell which runs. A saved chains/HOST.pem here is judged for a board named with
+    --board, as update-dump judges it (one that cannot be read is a note). --json adds
+    "board" (its name), "board_version" (as typed, else null), "board_how" (named or
+    inferred) and "reach" (ok, ca_file, firm, hostname, failing_since as check --json
+    gives it, chain_file: the saved chain it rests on), null when no verdict is given
+    (--board mdash: no file read; no CA file, or one holding no certificate: a note).
     """
     _refuse_stdin_twice(paths)
     if port is None:
