@@ -17,7 +17,7 @@ from esp_cabundle.push.mdash import MAX_LISTING_BYTES
 from esp_cabundle.push.rpc import MAX_ANSWER_BYTES
 from esp_cabundle.virtual.mdash_cloud import MdashCloud
 from esp_cabundle.virtual.rpc import CALL_LOG_SIZE, MAX_FRAME_BYTES, SimUnit
-from esp_cabundle.virtual.rpc_http import MAX_HEAD_BYTES
+from esp_cabundle.virtual.rpc_http import MAX_HEAD_BYTES, YIELD_AFTER
 from esp_cabundle.virtual.rpc_links import LanUnitServer
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -87,6 +87,7 @@ def test_every_limit_readme_lists_is_the_one_in_force() -> None:
             "the frame to the unit adds one",
             f"{_cloud_default('max_connections')} connections at once",
             f"served by {_cloud_default('workers')} threads",
+            f"a request line and headers not whole within {YIELD_AFTER:g} s",
             f"closed after {_cloud_default('idle_timeout'):g} s without a whole request",
             f"the last {CALL_LOG_SIZE} requests kept",
         ],

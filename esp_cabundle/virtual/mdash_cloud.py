@@ -28,9 +28,10 @@ its ``Content-Length`` (one sent chunked: ``411``, closed), and one nesting deep
 than the unit reads (:data:`~esp_cabundle.limits.MAX_JSON_DEPTH`, with the frame around
 it) is refused ``400`` before it is parsed; at most :data:`MAX_CONNECTIONS` connections
 at once (one more is reset when accepted), served by :data:`WORKERS` threads (the others
-wait their turn: a keep-alive one is closed after its answer, or once idle for
-:data:`~.rpc_http.YIELD_AFTER`, while others wait), each closed after
-:data:`IDLE_TIMEOUT` without a whole request.
+wait their turn: while others wait, a keep-alive one is closed after its answer, and
+one whose request line and headers are not whole :data:`~.rpc_http.YIELD_AFTER` after
+its worker began waiting for them is closed unanswered, so a client sending a byte at a
+time holds no worker), each closed after :data:`IDLE_TIMEOUT` without a whole request.
 
 Not faithful: one key for the whole account (mDash also has per-device tokens); no
 other endpoint (the dashboard's, OTA, the shadow's updates); the ``shadow`` listed is

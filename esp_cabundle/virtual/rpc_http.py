@@ -41,6 +41,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -63,9 +64,11 @@ __all__ = [
 # mongoose-os-libs/mongoose mos.yml: MG_MAX_HTTP_REQUEST_SIZE. A request whose line and
 # headers reach this size unfinished is "invalid request": closed unanswered.
 MAX_HEAD_BYTES = 3072
-SERVER_HEADER = "Mongoose/6.18"
-# A pool's connection with no request for this long gives its worker to one waiting.
-YIELD_AFTER = 0.5  # mg_send_response_line: "Server: %s", mg_version_header
+SERVER_HEADER = "Mongoose/6.18"  # mg_send_response_line: "Server: %s", mg_version_header
+# While connections wait for a pool's worker, one whose next request line and headers
+# are not whole this long after its worker began waiting for them is closed unanswered.
+YIELD_AFTER = 0.5
+_POLL = 0.05  # how often a hurried read looks whether others still wait
 
 
 class Gate(Protocol):
@@ -91,46 +94,62 @@ class Lan(Gate, Protocol):
 
 
 class _DeadlineReader:
-    """A connection's ``rfile`` whose reads all end by one deadline (:meth:`start`): the
-    socket's timeout is what is left before each receive, so a client dripping a byte at
-    a time cannot hold the connection past it (:class:`TimeoutError` then)."""
+    """A connection's ``rfile`` whose reads all end by one deadline (:meth:`start`): each
+    receive waits only what is left, so a client dripping a byte at a time cannot hold
+    the connection past it (:class:`TimeoutError` then). :meth:`hurry` adds an earlier
+    deadline that holds only while ``pressed()`` (others wait for the worker)."""
 
     def __init__(self, raw: Any, sock: socket.socket) -> None:
         self.raw, self.sock, self.deadline = raw, sock, time.monotonic()
+        self.buf = bytearray()  # received, not yet read: select() cannot see it in raw
+        self.hurry_by: float | None = None
+        self.pressed: Callable[[], bool] = bool
 
     def start(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
 
-    def _left(self) -> None:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the request did not come in time")
-        self.sock.settimeout(left)
+    def hurry(self, seconds: float, pressed: Callable[[], bool]) -> None:
+        """Until :meth:`calm`, give up ``seconds`` from now whenever ``pressed()``."""
+        self.hurry_by, self.pressed = time.monotonic() + seconds, pressed
+
+    def calm(self) -> None:
+        self.hurry_by = None
+
+    def _fill(self) -> bool:
+        """One receive into :attr:`buf`; False at the connection's end."""
+        while True:
+            now = time.monotonic()
+            left = self.deadline - now
+            if left <= 0:
+                raise TimeoutError("the request did not come in time")
+            if self.hurry_by is None:
+                break
+            if now >= self.hurry_by and self.pressed():
+                raise TimeoutError("the request was too slow while others waited")
+            if select.select([self.sock], [], [], min(left, _POLL))[0]:
+                break
+        self.sock.settimeout(max(self.deadline - time.monotonic(), 0.001))
+        data = self.sock.recv(1 << 16)
+        self.buf += data
+        return bool(data)
 
     def readline(self, limit: int = -1) -> bytes:
-        out = bytearray()
-        while limit < 0 or len(out) < limit:
-            self._left()
-            buf = self.raw.peek(1)  # what is buffered, or one receive
-            if not buf:
-                break
-            want = len(buf) if limit < 0 else min(len(buf), limit - len(out))
-            end = buf.find(b"\n", 0, want)
-            out += self.raw.read(end + 1 if end >= 0 else want)
+        while True:
+            end = self.buf.find(b"\n", 0, None if limit < 0 else limit)
             if end >= 0:
-                break
-        return bytes(out)
+                return self._take(end + 1)
+            if 0 <= limit <= len(self.buf) or not self._fill():
+                return self._take(len(self.buf) if limit < 0 else limit)
 
     def read(self, n: int) -> bytes:
-        parts: list[bytes] = []
-        while n > 0:
-            self._left()
-            part = self.raw.read1(min(n, 1 << 16))
-            if not part:
-                break
-            parts.append(part)
-            n -= len(part)
-        return b"".join(parts)
+        while len(self.buf) < n and self._fill():
+            pass
+        return self._take(n)
+
+    def _take(self, n: int) -> bytes:
+        out = bytes(self.buf[:n])
+        del self.buf[:n]
+        return out
 
     def close(self) -> None:
         self.raw.close()
@@ -301,39 +320,25 @@ class PoolServer(SlotServer):
 class PoolHandler(JsonHandler):
     """A :class:`JsonHandler` on a :class:`PoolServer` that gives its worker up to a
     waiting connection: closed after an answer while others wait, and closed unanswered
-    when no request has come for :data:`YIELD_AFTER` while others wait (a keep-alive
-    connection idle between requests would hold the worker until its idle timeout)."""
+    when its next request line and headers are not whole :data:`YIELD_AFTER` after its
+    worker began waiting for them while others wait (a keep-alive connection idle
+    between requests, or a client sending its request a byte at a time, would hold the
+    worker until its idle timeout)."""
 
     server: PoolServer
 
     def handle_one_request(self) -> None:
         reader: _DeadlineReader = self.rfile  # type: ignore[assignment]
-        reader.start(self.server.gate.idle_timeout)  # the wait counts against it too
-        if not self._request_comes(reader):
-            self.close_connection = True
-            return
-        http.server.BaseHTTPRequestHandler.handle_one_request(self)  # deadline started
+        reader.hurry(YIELD_AFTER, self.server.waiting)
+        try:
+            super().handle_one_request()  # a TimeoutError in it closes the connection
+        finally:
+            reader.calm()
 
-    def _request_comes(self, reader: _DeadlineReader) -> bool:
-        """Wait for the next request's first byte (or the end of the connection); False
-        when none came by the deadline, or for :data:`YIELD_AFTER` while others wait."""
-        sock, start, buffered = self.connection, time.monotonic(), reader.raw
-        while True:
-            sock.setblocking(False)
-            try:
-                if buffered.peek(1):  # already read ahead, or just come
-                    return True
-            except OSError:
-                return True  # reset: the request's reading says so
-            finally:
-                sock.setblocking(True)
-            now = time.monotonic()
-            if now >= reader.deadline:
-                return False  # closed unanswered, as the request's reading would be
-            if now - start >= YIELD_AFTER and self.server.waiting():
-                return False
-            if select.select([sock], [], [], 0.05)[0]:
-                return True  # data, or the end of the connection
+    def parse_request(self) -> bool:
+        parsed = super().parse_request()  # reads the headers
+        self.rfile.calm()  # type: ignore[attr-defined]  # the head is whole: no hurry
+        return parsed
 
 
 class UnitHttpServer(SlotServer):
