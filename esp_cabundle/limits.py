@@ -33,6 +33,7 @@ __all__ = [
     "MAX_YAML_ALIASED",
     "MAX_YAML_DEPTH",
     "MAX_YAML_INPUT",
+    "JsonTooDeep",
     "check_chain_length",
     "check_size",
     "human_size",
@@ -156,6 +157,11 @@ def _json_depth_ok(text: str, limit: int) -> bool:
     return True
 
 
+class JsonTooDeep(InputError):
+    """JSON refused by :func:`loads_json` for its nesting alone (before it is parsed): a
+    caller can tell it from JSON that is bad, by its type rather than its wording."""
+
+
 def loads_json(
     data: bytes,
     *,
@@ -169,7 +175,8 @@ def loads_json(
 ) -> Any:
     """Parse untrusted JSON (a file, or a peer's answer when ``path`` is None): size and
     nesting capped, every failure ``error`` naming the file (never RecursionError or
-    UnicodeDecodeError). ``hint``: what to do about a file that is not JSON (restore it,
+    UnicodeDecodeError); one for nesting alone a :class:`JsonTooDeep` when that is an
+    ``error``. ``hint``: what to do about a file that is not JSON (restore it,
     or write it again); ``fault_line``: name the line where the JSON breaks as file:line
     (a file users edit and merge; the journal's entries keep their path alone)."""
     check_size(len(data), cap, what=what, path=path, error=error)
@@ -177,7 +184,8 @@ def loads_json(
         raise error(f"empty file, not a {what}", path=path, hint=hint)
     text = decoded_utf8(data, what=what, path=path, error=error)
     if not _json_depth_ok(text, max_depth):
-        raise error(
+        deep = JsonTooDeep if issubclass(JsonTooDeep, error) else error  # still an error
+        raise deep(
             f"{what} nests deeper than {max_depth} levels",
             path=path,
             hint=f"no {what} this tool reads nests that deep: it was not made for it",

@@ -23,6 +23,7 @@ from esp_cabundle.errors import CertificateError, ConfigError, ImageError, Input
 from esp_cabundle.flash.journal import Journal
 from esp_cabundle.fs import open_image
 from esp_cabundle.fs.edit import pack_image
+from esp_cabundle.limits import JsonTooDeep, loads_json
 from esp_cabundle.lockfile import Lock
 
 DATA = Path(__file__).parent / "data"
@@ -363,6 +364,21 @@ def test_deep_lock_file_is_a_clear_error(in_tmp: Path) -> None:
     result = CliRunner().invoke(cli, ["build", "--locked"])
     assert result.exit_code == 2, result.output
     assert "cabundle.lock: lock file nests deeper" in result.output
+
+
+def test_json_too_deep_is_told_by_its_type_not_its_wording() -> None:
+    """Nesting alone: a JsonTooDeep (an InputError, as callers catch); JSON that is bad,
+    even with "nests deeper" in its message, is no JsonTooDeep."""
+    with pytest.raises(JsonTooDeep, match="x nests deeper than 3 levels") as deep:
+        loads_json(b"[[[[]]]]", what="x", path=None, cap=100, max_depth=3)
+    assert isinstance(deep.value, InputError)
+    long = b'{"nests deeper": 1' + b"1" * 5000 + b"}"
+    with pytest.raises(InputError, match="nests deeper") as bad:
+        loads_json(long, what="x", path=None, cap=10_000)
+    assert not isinstance(bad.value, JsonTooDeep)
+    with pytest.raises(ConfigError, match="nests deeper") as other:  # another error class
+        loads_json(b"[[[[]]]]", what="x", path=None, cap=100, max_depth=3, error=ConfigError)
+    assert not isinstance(other.value, JsonTooDeep)
 
 
 def test_lock_file_bad_bytes_and_size() -> None:

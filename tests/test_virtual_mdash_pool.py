@@ -163,6 +163,21 @@ def test_a_body_nested_100000_deep_is_refused_at_once_and_the_cloud_serves_on() 
     assert cloud.errors == []
 
 
+def test_a_bad_body_is_bad_json_whatever_its_words() -> None:
+    """Only a body refused for its nesting is answered so: one with a number too long
+    under a key "nests deeper" is "bad JSON", not its parser's message."""
+    cloud = MdashCloud([mdash_unit("m-1")], KEY)
+    try:
+        body = b'{"nests deeper": 1' + b"1" * 5000 + b"}"
+        status, answer = request(cloud, "POST", "/devices/m-1/rpc/FS.List", body)
+        assert status == 400, answer
+        assert json.loads(answer)["error"] == {"code": 400, "message": "bad JSON"}
+        assert cloud.units["m-1"].calls == []
+    finally:
+        cloud.close()
+    assert cloud.errors == []
+
+
 def test_a_body_as_deep_as_the_unit_reads_reaches_it() -> None:
     """The frame wraps params one level deeper: the deepest body let through is one
     the unit takes (it answers; no handler failure)."""

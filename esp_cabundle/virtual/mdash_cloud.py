@@ -50,7 +50,7 @@ from collections.abc import Iterable
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import InputError
-from ..limits import MAX_JSON_DEPTH, loads_json
+from ..limits import MAX_JSON_DEPTH, JsonTooDeep, loads_json
 from .rpc import CALL_LOG_SIZE, MAX_FRAME_BYTES, SimUnit
 from .rpc_http import JsonHandler, PoolHandler, PoolServer
 from .rpc_links import listen_error, url_host
@@ -211,7 +211,7 @@ class MdashCloud:
                 max_depth=MAX_JSON_DEPTH - 1,
             )
         except InputError as e:
-            message = e.message if "nests deeper" in e.message else "bad JSON"
+            message = e.message if isinstance(e, JsonTooDeep) else "bad JSON"
             h.reply(400, json.dumps({"error": {"code": 400, "message": message}}).encode())
             return
         if not isinstance(params, dict):  # [1], 5, "x", null: no params object
