@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from .dates import as_utc
 from .errors import CertificateError
 from .known_roots import known_root
 from .pubkeys import key_facts as _key_facts
+from .pubkeys import read_tlv_header
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -101,12 +102,7 @@ class Certificate:
     @classmethod
     def parse_der(cls, der: bytes) -> Certificate:
         """Parse with cryptography, never from stored facts."""
-        der = bytes(der)
-        with warnings.catch_warnings():
-            # Some Mozilla roots have non-positive serials (cryptography warns lazily);
-            # they are still real roots that devices trust.
-            warnings.simplefilter("ignore")
-            return cls._from_der(der)
+        return cls._from_der(bytes(der))  # serial-0 roots load silently: _load_x509
 
     @classmethod
     def _from_der(cls, der: bytes) -> Certificate:
@@ -114,7 +110,8 @@ class Certificate:
 
         try:
             cert = _load_x509(der)
-            serial = cert.serial_number
+            with _serial_warning_ignored():  # warned about at each read
+                serial = cert.serial_number
             # cryptography parses names, times and extensions lazily: a corrupt field
             # fails only when read, so every read stays inside this guard.
             result = cls._facts(der, cert, serial)
@@ -286,8 +283,7 @@ def _load_x509(der: bytes, *, label: str | None = None) -> x509.Certificate:
     announces), a :class:`CertificateError` names it and says why."""
     from cryptography import x509 as cx509
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _serial_warning_ignored():
         try:
             cert = cx509.load_der_x509_certificate(der)
         except ValueError as e:
@@ -298,6 +294,21 @@ def _load_x509(der: bytes, *, label: str | None = None) -> x509.Certificate:
         with contextlib.suppress(ValueError):  # a bad one stays for its readers to find
             cert.extensions  # noqa: B018 - parsed (and warned about) now, then cached
     return cert
+
+
+# "Parsed a serial number which wasn't positive" (older: "Parsed a negative serial number")
+_SERIAL_WARNING = r"Parsed a [^.]*serial number"
+
+
+@contextlib.contextmanager
+def _serial_warning_ignored() -> Iterator[None]:
+    """cryptography's warning about a serial number that is not positive ignored, and
+    no other warning."""
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _SERIAL_WARNING, CryptographyDeprecationWarning)
+        yield
 
 
 def _mbedtls_reads(der: bytes) -> bool:
@@ -319,41 +330,30 @@ def _serial_refused(der: bytes, serial: int, label: str | None) -> CertificateEr
         "positive (RFC 5280), though the DER is well-formed and mbedTLS on the device "
         "reads it",
         hint="several roots devices trust have serial 0; install a cryptography release "
-        f"that still reads them (50 does, with a warning): pip install 'cryptography<{major}'",
+        f"that still reads them: pip install 'cryptography<{major}'",
     )
 
 
 def _der_serial(der: bytes) -> int | None:
     """The serial number in a DER certificate (Certificate, TBSCertificate, optional
     [0] version, INTEGER), read without cryptography; None when it is not there."""
-    pos = 0
     try:
-        for tag in (0x30, 0x30):
-            if der[pos] != tag:
+        pos = 0
+        for _ in range(2):  # into the Certificate, then the TBSCertificate SEQUENCE
+            tag, header, _length = read_tlv_header(der, pos)
+            if tag != 0x30:
                 return None
-            pos, _ = _der_length(der, pos + 1)
-        if der[pos] == 0xA0:  # the explicit version: skipped whole
-            pos, n = _der_length(der, pos + 1)
-            pos += n
-        if der[pos] != 0x02:
-            return None
-        pos, n = _der_length(der, pos + 1)
-        if not 0 < n <= 64 or pos + n > len(der):
-            return None
-        return int.from_bytes(der[pos : pos + n], "big", signed=True)
-    except IndexError:
+            pos += header
+        tag, header, n = read_tlv_header(der, pos)
+        if tag == 0xA0:  # the explicit version: skipped whole
+            pos += header + n
+            tag, header, n = read_tlv_header(der, pos)
+    except ValueError:  # truncated, or no definite length of at most 4 octets
         return None
-
-
-def _der_length(der: bytes, pos: int) -> tuple[int, int]:
-    """Where a DER value starts and its length, from its length octets at ``pos``."""
-    first = der[pos]
-    if first < 0x80:
-        return pos + 1, first
-    count = first & 0x7F
-    if not 0 < count <= 4:
-        raise IndexError("no definite length of at most 4 octets")
-    return pos + 1 + count, int.from_bytes(der[pos + 1 : pos + 1 + count], "big")
+    pos += header
+    if tag != 0x02 or not 0 < n <= 64 or pos + n > len(der):
+        return None
+    return int.from_bytes(der[pos : pos + n], "big", signed=True)
 
 
 _ASN1_ERROR = lazy_re(r"ParseError \{ kind: (\w+)(?:.*?location: \[([^\]]*)\])?", re.S)

@@ -118,3 +118,29 @@ def test_the_serial_is_read_from_the_der_or_none_for_a_broken_one() -> None:
         assert certificate._der_serial(whole[:cut]) is None
     assert certificate._der_serial(b"\x30\x84\xff\xff\xff\xff\x30") is None
     assert certificate._der_serial(b"\x30\x03\x30\x01\x02\x01\xff") == -1
+
+
+@pytest.mark.parametrize(
+    ("category", "message"),
+    [
+        ("deprecation", "Parsed a certificate with an odd extension"),  # not the serial's
+        ("user", "Parsed a serial number which wasn't positive"),  # not cryptography's
+    ],
+)
+def test_only_the_serial_warning_is_silenced(
+    monkeypatch: pytest.MonkeyPatch, category: str, message: str
+) -> None:
+    """Any other warning while a certificate loads still reaches its reader."""
+    from cryptography import x509
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    real = x509.load_der_x509_certificate
+    kind = CryptographyDeprecationWarning if category == "deprecation" else RuntimeWarning
+
+    def load(data: bytes, backend: object = None) -> x509.Certificate:
+        warnings.warn(message, kind, stacklevel=2)
+        return real(data)
+
+    monkeypatch.setattr(x509, "load_der_x509_certificate", load)
+    with pytest.warns(kind, match=message[:20]):
+        Certificate.parse_der(der())
