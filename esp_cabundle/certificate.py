@@ -291,7 +291,8 @@ def _load_x509(der: bytes, *, label: str | None = None) -> x509.Certificate:
             if serial is None or serial > 0 or not _mbedtls_reads(der):
                 raise
             raise _serial_refused(der, serial, label) from e
-        with contextlib.suppress(ValueError):  # a bad one stays for its readers to find
+        # a bad one (a duplicate too) stays for its readers to find and name
+        with contextlib.suppress(ValueError, cx509.DuplicateExtension):
             cert.extensions  # noqa: B018 - parsed (and warned about) now, then cached
     return cert
 
