@@ -8,7 +8,7 @@ from esp_cabundle.boards import load_board
 from esp_cabundle.errors import FlashError, ImageError
 from esp_cabundle.flash import plan
 from esp_cabundle.flash.serial import SerialUnit
-from esp_cabundle.partitions import Partition
+from esp_cabundle.partitions import Partition, PartitionTable
 from esp_cabundle.spelling import PYTHON
 
 
@@ -29,7 +29,8 @@ class _Unit(SerialUnit):
 def _failure(unit: _Unit, *, flagged: bool = True) -> ImageError:
     board = load_board("arduino-esp32-spiffs")
     p = Partition("spiffs", 1, 0x82, 0x290000, 0x160000, encrypted=flagged)
-    return plan._mount_failure(p, board, FlashCache(unit), ImageError("bad magic"), PYTHON)
+    table = PartitionTable((p,))
+    return plan._mount_failure(p, board, table, FlashCache(unit), ImageError("bad magic"), PYTHON)
 
 
 def test_failing_efuse_read_keeps_the_mount_failure() -> None:

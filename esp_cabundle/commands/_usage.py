@@ -247,12 +247,17 @@ def joined(reason: str) -> str:
 _BOARD_SLOT = "BOARD-NAME-SLOT"
 
 
-def typed_board_again(spelling: Spelling) -> Spelling:
+def typed_board_again(spelling: Spelling, port: str | None = None) -> Spelling:
     """``spelling`` whose wrong-board hint is the command line typed with the board the
     unit's partitions fit (``esp-cabundle flash -p ... --board mongoose-os-esp32``), so it
     runs when copied; "run the same command again with --board X" left the user to
-    rebuild the line. Braces in the line are doubled: the hint is a format string."""
-    words = replaced_option(typed_words(), ["--board"], "--board", _BOARD_SLOT)
+    rebuild the line. Braces in the line are doubled: the hint is a format string.
+    ``port``: that unit's port alone in the line, for one unit of a multi-port run (the
+    board fits that unit, and the line typed would rerun every port with it)."""
+    words = typed_words()
+    if port is not None:
+        words = replaced_option(words, ["-p", "--port"], "-p", port)
+    words = replaced_option(words, ["--board"], "--board", _BOARD_SLOT)
     line = printable(f"esp-cabundle {shlex.join(words)}")
     line = line.replace("{", "{{").replace("}", "}}").replace(_BOARD_SLOT, "{}")
     return spelling._replace(board_again=line)

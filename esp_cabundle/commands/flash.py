@@ -146,7 +146,12 @@ def flash(
         check_log(log_file, fmt)
     gated = ca.gate(board=profile, at=when, command="flash")
     announce(gated, quiet=quiet, as_json=as_json)
-    spelling = typed_board_again(BOARD_SPELLING)
+    # several units: a wrong board's line names the unit's port alone (the line typed
+    # would rerun every port with that unit's board); made here, as the jobs' threads
+    # have no click context to read the line typed from
+    spellings = {
+        port: typed_board_again(BOARD_SPELLING, port if len(units) > 1 else None) for port in units
+    }
 
     # A record the log could not take (a full disk) loses no unit's report: each unit is
     # still said, and the run ends saying which records the log lacks.
@@ -175,7 +180,7 @@ def flash(
             progress=progress,
             on_connect=on_connect,
             cancel=cancel,
-            spelling=spelling,
+            spelling=spellings[port],
             **link,
         )
 

@@ -261,7 +261,7 @@ def plan_ca_update(
     for i, p in enumerate(partitions):
         before = cache.bytes_read
         step(progress, f"reading partition '{p.name}'", i, len(partitions))
-        change = _plan_partition(cache, p, board, ca_bytes, roots, spelling)
+        change = _plan_partition(cache, p, board, table, ca_bytes, roots, spelling)
         read = cache.bytes_read - before
         # what crossed the link: the file system reads a few blocks, not the partition
         say(
@@ -300,6 +300,7 @@ def _plan_partition(
     cache: FlashCache,
     p: Partition,
     board: Board,
+    table: PartitionTable,
     ca_bytes: bytes,
     roots: Callable[[bytes | None], RootChange],
     spelling: Spelling,
@@ -311,7 +312,7 @@ def _plan_partition(
         edit = _open(cache, p, fs.fs_type, fs.profile, spelling)
         old = edit.read(fs.ca_path) if edit is not None else None
     except ImageError as e:
-        raise _mount_failure(p, board, cache, e, spelling) from e
+        raise _mount_failure(p, board, table, cache, e, spelling) from e
     if edit is None:
         return replace(base, skipped=ERASED)
     _refuse_foreign_firmware(p, board, edit, spelling)

@@ -170,8 +170,51 @@ def _holds_littlefs(cache: FlashCache, p: Partition, profile: str) -> bool:
     return MAGIC in (cache.read(p.offset + 8, 8), cache.read(p.offset + bs + 8, 8))
 
 
+def _boards_holding(
+    fs_type: str, p: Partition, table: PartitionTable, cache: FlashCache, spelling: Spelling
+) -> str:
+    """The shipped boards whose ``fs_type`` file system sits in ``p`` of ``table`` (a
+    LittleFS one's magic where its profile's blocks put it), named: the line typed with
+    the board when one fits; "pick a board whose file system is littlefs" named none,
+    leaving a technician to read the boards' table for one."""
+    # deferred: loads every shipped board, only for a partition of another file system
+    from ..board_fit import boards_for_table
+
+    fits = []
+    for b in boards_for_table(table):
+        fs = b.filesystem
+        assert fs is not None  # boards_for_table keeps boards with a file system
+        if fs.fs_type != fs_type or p not in b.fs_partitions(table):
+            continue
+        if fs_type != "littlefs" or _holds_littlefs(cache, p, fs.profile):
+            fits.append(b)
+    found = tuple(fits)
+    unit = _unit_of(cache)
+    if len(found) > 1 and unit is not None:  # a dump says no chip
+        # deferred: loaded already by _unit_of
+        from .serial import chip_key
+
+        chip = chip_key(unit.info.chip)
+        found = tuple(b for b in found if chip in b.chips) or found
+    if len(found) > 1:
+        found = _marked(found, table, cache) or found
+    if not found:
+        return f"pick a board whose file system is {fs_type} ({spelling.boards})"
+    if len(found) == 1:
+        return f"board {found[0].name} fits it: {spelling.board_again_for(found[0].name)}"
+    names = ", ".join(b.name for b in found)
+    return f"boards that fit it: {names} (name the one the unit runs): " + (
+        spelling.board_again_for("BOARD")
+    )
+
+
 def _mount_failure(
-    p: Partition, board: Board, cache: FlashCache, e: ImageError, spelling: Spelling
+    p: Partition,
+    board: Board,
+    table: PartitionTable,
+    cache: FlashCache,
+    e: ImageError,
+    spelling: Spelling,
 ) -> ImageError | FlashError:
     """Say what the partition holds instead, where its bytes were all read (a dump, or
     a SPIFFS partition), and what the table's ``encrypted`` flag suggests (naming the
@@ -191,9 +234,8 @@ def _mount_failure(
         found = "littlefs"  # its magic is there: a file system, not ciphertext
     efuses = _efuse_encryption(cache) if found is None else None  # read once, if at all
     if found is not None and found != fs.fs_type:
-        hint = (
-            f"the partition holds a {found} file system; pick a board whose file system is "
-            f"{found} ({spelling.boards})"
+        hint = f"the partition holds a {found} file system; " + _boards_holding(
+            found, p, table, cache, spelling
         )
     elif found is None and (p.encrypted or efuses is not None):
         hint = damaged_fs_note(p, efuses, spelling, board.name)
