@@ -3,6 +3,7 @@ the next step a unit's line gives is that unit's, runnable as printed."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,17 @@ from pathlib import Path
 from click.testing import CliRunner
 from support.doc_commands import UnitProcess
 
+import esp_cabundle
+from esp_cabundle.blocks import FlashCache
+from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
+from esp_cabundle.flash import plan_checks
+from esp_cabundle.flash.dump import DumpFile
+from esp_cabundle.partitions import read_partition_table
+from esp_cabundle.spelling import PYTHON
+from tests.support import dumps
+
+FIRMWARE = Path(esp_cabundle.__file__).parent / "data" / "firmware"
 
 
 def _unit_line(output: str, url: str) -> str:
@@ -65,3 +76,56 @@ def test_one_port_keeps_the_line_as_typed(
     run = _unit_line(r.output, mos.url).split("(LittleFS on fs_0, fs_1): ", 1)[1]
     fixed = [*argv[:4], "mongoose-os-esp32", *argv[5:], "--dry-run"]
     assert shlex.split(run) == ["esp-cabundle", *fixed]
+
+
+def _big_pem() -> bytes:
+    """Whole certificates of the shipped roots.pem, some 220 KB: more than the free
+    room of the Mongoose OS dump's 256 KiB fs_0."""
+    text = (FIRMWARE / "roots.pem").read_text()
+    end = "-----END CERTIFICATE-----\n"
+    certs = [c + end for c in text.split(end) if "BEGIN CERTIFICATE" in c]
+    out = ""
+    for c in certs:
+        if len(out) > 220_000:
+            break
+        out += c[c.index("-----BEGIN") :]
+    return out.encode()
+
+
+def test_full_file_system_says_free_and_needed_bytes_and_a_bundle_that_fits(
+    runner: CliRunner, in_tmp: Path
+) -> None:
+    """ "free space by removing files" named no way to remove one on a unit: the hint
+    says the bytes free and needed, and the largest CA file the partition takes, as
+    build's --max-bytes; nothing is written (exit 2: the bundle given is too big)."""
+    (in_tmp / "dump.bin").write_bytes(dumps.mongoose_dump())
+    (in_tmp / "big.pem").write_bytes(_big_pem())
+    allow = "expired,expires-before-service-end,not-ca,over-budget,unparseable"
+    argv = ["update-dump", "dump.bin", "--board", "mongoose-os-esp32", "--bundle", "big.pem"]
+    r = runner.invoke(cli, [*argv, "-o", "new.bin", "--allow", allow, "--no-check"])
+    assert r.exit_code == 2, r.output
+    said = " ".join(r.output.split())
+    assert "removing files" not in said
+    m = re.search(
+        r"partition 'fs_0' has ([\d,]+) bytes free \(the old /ca.pem's 3,929 bytes are freed "
+        r"only once the new one is written\); the new /ca.pem needs ([\d,]+) bytes; the image "
+        r"was not changed; flash a smaller bundle \(fewer roots\), at most ([\d,]+) bytes "
+        r"\(run 'esp-cabundle build' with --max-bytes (\d+) to be refused a larger one\)",
+        said,
+    )
+    assert m, said
+    free, need, most, budget = (int(g.replace(",", "")) for g in m.groups())
+    assert most == budget and most <= free < need
+    assert not (in_tmp / "new.bin").exists()
+
+    # the size said fits, and 256 bytes more does not
+    board = load_board("mongoose-os-esp32")
+    flash = dumps.mongoose_dump()
+    table = read_partition_table(flash)
+    p = board.fs_partitions(table)[0]
+    fs = board.filesystem
+    assert fs is not None
+    edit = plan_checks._open(FlashCache(DumpFile(flash)), p, fs.fs_type, fs.profile, PYTHON)
+    assert edit is not None
+    assert plan_checks._fits(edit, "/ca.pem", most)
+    assert not plan_checks._fits(edit, "/ca.pem", most + 256)

@@ -35,7 +35,7 @@ from ..errors import (
     InputError,
     PartitionTableError,
 )
-from ..fs.base import FileInfo, FileSystemImage
+from ..fs.base import FileInfo, FileSystemImage, NoRoomError
 from ..fs.inplace import mount_region
 from ..fs.lfs_platforms import check_readable, resolve_platform
 from ..fs.lfs_safe import LittleFsEdit
@@ -45,7 +45,13 @@ from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
 from ..text import sized_repr
 from .base import ProgressCallback, say, step
-from .plan_checks import _mount_failure, _open, _refuse_foreign_firmware, _with_table_board
+from .plan_checks import (
+    _mount_failure,
+    _no_room_hint,
+    _open,
+    _refuse_foreign_firmware,
+    _with_table_board,
+)
 
 if TYPE_CHECKING:
     from ..boards import Board
@@ -326,9 +332,12 @@ def _plan_partition(
     try:
         planned = edit.replace(fs.ca_path, ca_bytes)
     except ImageError as e:
+        hint = e.hint
+        if isinstance(e, NoRoomError):  # no file can be removed at a bench: a smaller CA
+            hint = _no_room_hint(p, edit, fs.ca_path, ca_bytes, spelling)
         raise ImageError(
             f"partition '{p.name}': cannot write {fs.ca_path} ({e.message}); nothing written",
-            hint=e.hint,
+            hint=hint,
         ) from e
     return replace(
         base,

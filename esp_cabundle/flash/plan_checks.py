@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..blocks import FlashCache, SourceView
+from ..blocks import FlashCache, Overlay, SourceView
 from ..errors import EspCabundleError, FlashError, ImageError, InputError
 from ..fs import detect_fs_type
 from ..fs.base import FS_NAMES
@@ -19,8 +19,9 @@ from ..fs.inplace import PartitionEdit
 from ..fs.lfs_profiles import LITTLEFS_PROFILES
 from ..fs.lfs_safe import LittleFsEdit
 from ..fs.lfs_superblock import MAGIC
+from ..fs.littlefs import LittleFsImage
 from ..fs.spiffs_layout import get_spiffs_profile
-from ..fs.spiffs_safe import SpiffsEdit
+from ..fs.spiffs_safe import SpiffsEdit, plan_spiffs_replace
 from ..partitions import Partition, PartitionTable
 from ..spelling import PYTHON, Spelling
 from .damaged import damaged_fs_note, formatted_otherwise, torn_fs_error
@@ -277,3 +278,61 @@ def _unit_of(cache: FlashCache) -> SerialUnit | None:
     while isinstance(unit, SourceView):  # a guard in front of the unit
         unit = unit.source
     return unit if isinstance(unit, SerialUnit) else None
+
+
+def _no_room_hint(
+    p: Partition, edit: PartitionEdit, path: str, ca: bytes, spelling: Spelling
+) -> str:
+    """A unit's file system too full for the new CA file: its free bytes against the
+    file's, and the largest CA file it takes (found by trial writes in memory, to 256
+    bytes), to build a smaller bundle to. "Free space by removing files" named no way
+    to remove one on a unit."""
+    space = edit.image.device_space()
+    free = f"{space[1]:,} bytes free" if space is not None else "too little room"
+    old = edit.read(path)
+    held = (
+        f" (the old {path}'s {len(old):,} bytes are freed only once the new one is written)"
+        if old
+        else ""
+    )
+    said = f"partition '{p.name}' has {free}{held}; the new {path} needs {len(ca):,} bytes"
+    fit = _largest_fit(edit, path, len(ca))
+    if fit < 256:
+        return (
+            f"{said}, and its other files leave no room for a CA file; the image was "
+            "not changed (the unit's other files are its firmware's: reflash its file system)"
+        )
+    budget = f"{spelling.max_bytes} {fit}" if spelling.cli else f"{spelling.max_bytes[:-4]}{fit})"
+    return (
+        f"{said}; the image was not changed; flash a smaller bundle (fewer roots), at "
+        f"most {fit:,} bytes ({spelling.build} with {budget} to be refused a larger one)"
+    )
+
+
+def _largest_fit(edit: PartitionEdit, path: str, limit: int) -> int:
+    """The largest CA file below ``limit`` bytes that ``edit`` takes at ``path``, to 256
+    bytes (0: none). Each try writes zeros into a copy held in memory; the blocks it
+    reads were read by the failed write already."""
+    low, high = 0, limit  # low fits (nothing written does), high does not
+    while high - low > 256:
+        mid = (low + high) // 2
+        if _fits(edit, path, mid):
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def _fits(edit: PartitionEdit, path: str, size: int) -> bool:
+    """Whether a ``size``-byte file at ``path`` fits ``edit``'s file system."""
+    try:
+        if isinstance(edit, LittleFsEdit):
+            store = Overlay(edit.cache, offset=edit.offset, size=edit.size)
+            LittleFsImage.mount(store, edit.size, edit.profile).write(path, bytes(size))
+        elif isinstance(edit, SpiffsEdit):
+            plan_spiffs_replace(edit.data, edit.profile, path, bytes(size))
+        else:
+            return False
+    except ImageError:
+        return False
+    return True
