@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from support.doc_commands import UnitProcess
 
@@ -15,8 +16,10 @@ import esp_cabundle
 from esp_cabundle.blocks import FlashCache
 from esp_cabundle.boards import load_board
 from esp_cabundle.cli import cli
+from esp_cabundle.errors import DeviceError
 from esp_cabundle.flash import plan_checks
 from esp_cabundle.flash.dump import DumpFile
+from esp_cabundle.flash.serial import open_unit
 from esp_cabundle.partitions import read_partition_table
 from esp_cabundle.spelling import PYTHON
 from tests.support import dumps
@@ -129,3 +132,21 @@ def test_full_file_system_says_free_and_needed_bytes_and_a_bundle_that_fits(
     assert edit is not None
     assert plan_checks._fits(edit, "/ca.pem", most)
     assert not plan_checks._fits(edit, "/ca.pem", most + 256)
+
+
+def test_host_port_without_a_scheme_suggests_socket_url(runner: CliRunner, in_tmp: Path) -> None:
+    """'-p 127.0.0.1:5604' (socket:// forgotten) was told to check the cable of
+    /dev/ttyUSB0; it is told the URL. A device path with a colon keeps the cable hint."""
+    r = runner.invoke(cli, ["build", "-o", "ca.pem", "-q"])
+    assert r.exit_code == 0, r.output
+    for port in ("127.0.0.1:5604", "bench-pi:4000", "[::1]:4000"):
+        argv = ["flash", "-p", port, "--board", "mdash-arduino", "--bundle", "ca.pem"]
+        r = runner.invoke(cli, [*argv, "--dry-run"])
+        assert r.exit_code == 3, r.output
+        said = " ".join(r.output.split())
+        assert f"next: a unit over the network is named by a URL: socket://{port} " in said
+        assert "/dev/ttyUSB0" not in said
+    with pytest.raises(DeviceError) as e:
+        open_unit("/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0")
+    assert "no such serial port" in e.value.message
+    assert e.value.hint and "check the cable" in e.value.hint

@@ -14,6 +14,7 @@ import socket
 import sys
 from typing import Any
 
+from .._patterns import host_port
 from ..errors import DeviceError, EspCabundleError, InputError
 
 __all__ = [
@@ -129,6 +130,13 @@ def port_error(port: str, detail: str) -> EspCabundleError:
             hint="add your user to the 'dialout' group (Arch: 'uucp') and log in again",
         )
     if any(s in low for s in ("no such file", "errno 2]", "filenotfounderror", "cannot find")):
+        if host_port(port):  # a network unit's address, its scheme left out
+            return DeviceError(
+                f"{port}: no such serial port",
+                hint=f"a unit over the network is named by a URL: socket://{port} (a raw "
+                f"socket: ser2net, esp-cabundle virtual-unit), or rfc2217://{port} "
+                "(esp_rfc2217_server)",
+            )
         return DeviceError(
             f"{port}: no such serial port",
             hint="check the cable and the port name (Linux /dev/ttyUSB0 or /dev/ttyACM0, "

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .. import __version__
+from .._patterns import host_port
 from ..errors import (
     DeviceError,
     EspCabundleError,
@@ -133,7 +134,9 @@ def expand_ports(patterns: Sequence[str]) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for pattern in patterns:
-        if "://" not in check_port(pattern) and _GLOB_CHARS & set(pattern):
+        # [::1]:4000 is an address (its socket:// left out: opening it says so), not a glob
+        glob_chars = _GLOB_CHARS & set(pattern) and not host_port(pattern)
+        if "://" not in check_port(pattern) and glob_chars:
             found = sorted(glob.glob(pattern))
             if not found:
                 raise DeviceError(
