@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .arguments import require_bytes, require_path
 from .errors import CertificateError, ImageError
@@ -39,6 +40,9 @@ from .keyscan import refuse_private_keys
 from .limits import MAX_CERT_INPUT, MAX_FILE_INPUT, check_size
 from .sniff import decode_text, looks_binary, sniff_kind
 from .spelling import PYTHON, Spelling
+
+if TYPE_CHECKING:
+    from .board_model import Board
 
 __all__ = [
     "INSPECTORS",
@@ -172,18 +176,29 @@ INSPECTORS: tuple[Callable[[bytes, str, Spelling], Report | None], ...] = (
 )
 
 
-def inspect_bytes(data: bytes, *, source: str = "<input>", spelling: Spelling = PYTHON) -> Report:
+def inspect_bytes(
+    data: bytes,
+    *,
+    source: str = "<input>",
+    spelling: Spelling = PYTHON,
+    board: Board | None = None,
+) -> Report:
     """Identify what ``data`` is and report the certificates it holds; the hints name
     the options as ``spelling`` does. ``data`` is bytes (a path: :func:`inspect_path`);
     ``source``, what the report and errors call it, has a default as load_certificates'
-    does, so that a path passed alone is told of inspect_path, not of a missing source."""
+    does, so that a path passed alone is told of inspect_path, not of a missing source.
+    ``board``: a whole-flash dump's board, whose profile reads its file systems (as
+    ``inspect_port`` reads a unit's)."""
     require_bytes(data, "inspect_bytes", path_call="inspect_path")
     data = bytes(data)  # a memoryview has no bytes methods (count, find)
     # inspect_path's cap, for bytes given directly: every reader below is linear, but the
     # key scan of 300 MiB took 26 s and ~1 GB
     check_size(len(data), MAX_FILE_INPUT, what="image or CA file", path=source)
     for inspector in INSPECTORS:
-        report = inspector(data, source, spelling)
+        if inspector is inspect_dump and board is not None:
+            report = inspect_dump(data, source, spelling, board=board)
+        else:
+            report = inspector(data, source, spelling)
         if report is not None:
             return report
     if not data:
@@ -257,12 +272,17 @@ def describe_unknown(
 
 
 def inspect_path(
-    path: str | Path, *, spelling: Spelling = PYTHON, missing_hint: str | None = None
+    path: str | Path,
+    *,
+    spelling: Spelling = PYTHON,
+    missing_hint: str | None = None,
+    board: Board | None = None,
 ) -> Report:
     """A Report for the file at ``path`` (``-``: standard input): a pipe is read (up to
     the cap), a character device refused unread (a serial port is a unit: ``inspect
     --port``); hints as ``spelling`` names the options, ``missing_hint`` for a file that
-    is not there (the CLI's: the command that makes one)."""
+    is not there (the CLI's: the command that makes one); ``board`` as for
+    :func:`inspect_bytes`."""
     require_path(path, "inspect_path", data_call="inspect_bytes")
     data = read_input(
         path,
@@ -272,4 +292,4 @@ def inspect_path(
         certificates=True,
         stdin=True,
     )
-    return inspect_bytes(data, source=str(path), spelling=spelling)
+    return inspect_bytes(data, source=str(path), spelling=spelling, board=board)

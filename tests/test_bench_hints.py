@@ -150,3 +150,27 @@ def test_host_port_without_a_scheme_suggests_socket_url(runner: CliRunner, in_tm
         open_unit("/dev/serial/by-path/pci-0000:00:14.0-usb-0:1:1.0")
     assert "no such serial port" in e.value.message
     assert e.value.hint and "check the cable" in e.value.hint
+
+
+def test_inspect_port_reads_with_the_named_boards_profile(
+    start_unit: Callable[..., UnitProcess], runner: CliRunner, tmp_path: Path
+) -> None:
+    """An Arduino LittleFS unit inspected with --board arduino-esp32-littlefs showed
+    "profile: mongoose-os ... read as profile mongoose-os": the board's profile reads
+    it, and the detection says whose; without --board the bytes' guess is kept."""
+    unit = start_unit("--board", "arduino-esp32-littlefs")
+    r = runner.invoke(cli, ["inspect", "--port", unit.url, "--board", "arduino-esp32-littlefs"])
+    assert r.exit_code == 0, r.output
+    assert "profile: arduino\n" in r.output, r.output
+    assert "detection: profile arduino (board arduino-esp32-littlefs's)" in r.output
+    assert "mongoose-os" not in r.output
+    r = runner.invoke(cli, ["inspect", "--port", unit.url])
+    assert r.exit_code == 0, r.output
+    assert "read as profile mongoose-os" in r.output
+    # its dump, with the same --board, is read the same way
+    dump = str(tmp_path / "dump.bin")
+    r = runner.invoke(cli, ["read", "--port", unit.url, "--all", "-o", dump])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["inspect", dump, "--board", "arduino-esp32-littlefs"])
+    assert r.exit_code == 0, r.output
+    assert "detection: profile arduino (board arduino-esp32-littlefs's)" in r.output

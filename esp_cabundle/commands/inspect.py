@@ -158,6 +158,7 @@ def inspect(
             p,
             spelling=CLI_SPELLING,
             missing_hint=_missing_hint(p, fail_on, fail_within, at) if p != "-" else None,
+            board=given,
         )
         for p in paths
     ]

@@ -27,7 +27,13 @@ from ..arguments import require_bytes
 from ..blocks import FlashCache, is_erased
 from ..boards import Board
 from ..certs import Certificate, load_certificates
-from ..errors import CertificateError, ImageError, ImageNotDumpError, PartitionTableError
+from ..errors import (
+    CertificateError,
+    ImageError,
+    ImageNotDumpError,
+    InputError,
+    PartitionTableError,
+)
 from ..findings import Finding, Report
 from ..fs import detect_fs_type
 from ..fs.inspect import inspect_image
@@ -171,9 +177,16 @@ def _partition_row(p: Partition) -> str:
 
 
 def _fs_report(
-    p: Partition, data: bytes, source: str, encryption: bool | None, spelling: Spelling
+    p: Partition,
+    data: bytes,
+    source: str,
+    encryption: bool | None,
+    spelling: Spelling,
+    board: Board | None = None,
 ) -> Report | None:
-    """A file-system report for the partition, or None when it holds no file system."""
+    """A file-system report for the partition, or None when it holds no file system;
+    ``board``: the board named, whose file system's profile reads it (one of its
+    partitions)."""
 
     where = f"{source}:{p.name}"
     try:
@@ -186,7 +199,7 @@ def _fs_report(
     if fs_type is None and probe_error is None:
         return None
     try:
-        report = inspect_image(data, where) if fs_type is not None else None
+        report = inspect_image(data, where, board=board) if fs_type is not None else None
     except ImageError as e:
         probe_error = e.message
         report = None
@@ -292,7 +305,12 @@ def truncated_message(source: str, cut: list[Partition], size: int) -> str:
 
 
 def inspect_dump(
-    data: bytes, source: str, spelling: Spelling = PYTHON, *, encryption: bool | None = None
+    data: bytes,
+    source: str,
+    spelling: Spelling = PYTHON,
+    *,
+    encryption: bool | None = None,
+    board: Board | None = None,
 ) -> Report | None:
     """INSPECTORS entry: a Report for a whole-flash dump, None when ``data`` is not one.
 
@@ -302,6 +320,8 @@ def inspect_dump(
     encryption state when known (a unit); else a flagged partition holding a plain file
     system shows it off. A dump cut short, or of a length no flash has, is a problem
     (:attr:`Report.problems`); one that looks like two dumps appended gets a note.
+    ``board``: the board named, whose profile reads its file-system partitions (the
+    bytes' own profile was shown even with a board given).
     """
     if len(data) < _MIN_DUMP:
         return None
@@ -332,6 +352,7 @@ def inspect_dump(
     appended = appended_note(data, table.offset)
     if appended is not None:
         notes.append(appended)
+    mine = _board_partitions(board, table)
     for p in table:
         facts.append((f"partition {p.name}", _partition_row(p)))
         if p.end > len(data):
@@ -340,7 +361,8 @@ def inspect_dump(
         part = data[p.offset : p.end]
         if p.is_data and p.subtype_name in ("ota", "phy"):
             continue
-        report = _fs_report(p, part, source, encryption, spelling) if p.is_data else None
+        named = board if p in mine else None
+        report = _fs_report(p, part, source, encryption, spelling, named) if p.is_data else None
         if report is None and p.may_hold_fs:
             if is_erased(part):
                 children.append(
@@ -375,6 +397,17 @@ def inspect_dump(
         problems=problems,
         machine=(("flash_size", len(data)),),
     )
+
+
+def _board_partitions(board: Board | None, table: PartitionTable) -> tuple[Partition, ...]:
+    """``board``'s file-system partitions in ``table`` (none: no board, or it does not
+    fit the table, which inspect says in a note of its own)."""
+    if board is None or board.filesystem is None:
+        return ()
+    try:
+        return tuple(board.fs_partitions(table))
+    except InputError:
+        return ()
 
 
 # ---------------------------------------------------------------------------------------

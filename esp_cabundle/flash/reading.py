@@ -166,16 +166,18 @@ def inspect_flash(
     source: str | None = None,
     spelling: Spelling = PYTHON,
     encryption: bool | None = None,
+    board: Board | None = None,
 ) -> tuple[Report, PartitionTable]:
     """What :func:`~esp_cabundle.flash.offline.inspect_dump` says about this flash, and
     the partition table it was read by; ``spelling`` as for :func:`unit_image`;
-    ``encryption``: the eFuses' flash encryption, which judges what does not mount."""
+    ``encryption``: the eFuses' flash encryption, which judges what does not mount;
+    ``board``: the board named, whose profile reads its file systems."""
 
     src = source or flash.name
     image, table, skipped = unit_image(
         flash, table_offset=table_offset, apps=apps, spelling=spelling
     )
-    report = inspect_dump(image, src, spelling, encryption=encryption)
+    report = inspect_dump(image, src, spelling, encryption=encryption, board=board)
     if report is None:  # cannot happen once read_table succeeded; keep the error clear
         raise PartitionTableError(f"{src}: no partition table found at {table_offset:#x}")
     if skipped:
@@ -261,6 +263,7 @@ def inspect_port(
             source=port,
             spelling=spelling,
             encryption=security.flash_encryption,
+            board=board,
         )
     missing = _board_mismatch(table, board)
     facts: list[tuple[str, str]] = [

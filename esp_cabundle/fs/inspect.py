@@ -8,11 +8,16 @@ not a fall-through to "no certificate found".
 
 from __future__ import annotations
 
-from ..errors import CertificateError, PrivateKeyError
+from typing import TYPE_CHECKING
+
+from ..errors import CertificateError, ImageError, PrivateKeyError
 from ..findings import Report, certificate_file_report
 from ..spelling import PYTHON, Spelling
 from ..text import printable_name
 from . import detect_fs_type, open_image
+
+if TYPE_CHECKING:
+    from ..board_model import Board
 
 __all__ = ["inspect_image"]
 
@@ -26,16 +31,35 @@ def _is_flash_dump(data: bytes) -> bool:
     return len(data) > at + 2 and data[at : at + 2] == magic
 
 
-def inspect_image(data: bytes, source: str, spelling: Spelling = PYTHON) -> Report | None:
+def inspect_image(
+    data: bytes, source: str, spelling: Spelling = PYTHON, *, board: Board | None = None
+) -> Report | None:
     """A Report listing the image's files, with one child per file holding
-    certificates; None when ``data`` is not a file-system image."""
+    certificates; None when ``data`` is not a file-system image. ``board``: the board
+    named for the unit, whose file system's profile reads the image (its detection said
+    so); one that does not mount it is said in a note, and the bytes' own profile used."""
     fs_type = detect_fs_type(data)
     if fs_type is None or (fs_type != "littlefs" and _is_flash_dump(data)):
         return None
-    image = open_image(data, fs_type=fs_type)
-    files = image.files()
-    facts = [*image.describe(files).items(), ("image size", image.size)]
     notes: list[str] = []
+    image = None
+    said: str | None = None  # the detection fact, when the board's profile read it
+    fs = board.filesystem if board is not None else None
+    if board is not None and fs is not None and fs.fs_type == fs_type:
+        try:
+            image = open_image(data, fs_type=fs_type, profile=fs.profile)
+            said = f"profile {fs.profile} (board {board.name}'s)"
+        except ImageError as e:
+            notes.append(
+                f"does not mount with profile {fs.profile} (board {board.name}'s): "
+                f"{e.message}; read as its bytes say"
+            )
+    image = image or open_image(data, fs_type=fs_type)
+    files = image.files()
+    facts = [
+        (k, said if k == "detection" and said else v) for k, v in image.describe(files).items()
+    ]
+    facts.append(("image size", image.size))
     children: list[Report] = []
     for f in files:
         facts.append((f"file {f.path}", f.size))
