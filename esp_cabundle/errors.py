@@ -10,7 +10,10 @@ import errno
 import os
 import re
 from collections.abc import Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from .flash.serial import UnitInfo
 
 __all__ = [
     "ArgumentTypeError",
@@ -262,9 +265,12 @@ class OutOfMemory(EspCabundleError):
 
 
 class DeviceError(EspCabundleError):
-    """Talking to a unit failed: no port, no sync, link lost."""
+    """Talking to a unit failed: no port, no sync, link lost. ``unit``: what the unit
+    said of itself before it failed (its MAC and chip, read first when it connects),
+    so a station's line and log name it; None when it said nothing."""
 
     exit_code = 3
+    unit: UnitInfo | None = None
 
 
 class FlashError(DeviceError):

@@ -3,6 +3,7 @@ the next step a unit's line gives is that unit's, runnable as printed."""
 
 from __future__ import annotations
 
+import csv
 import re
 import shlex
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from support.doc_commands import UnitProcess
+from support.layouts import load_mongoose
 
 import esp_cabundle
 from esp_cabundle.blocks import FlashCache
@@ -22,6 +24,7 @@ from esp_cabundle.flash.dump import DumpFile
 from esp_cabundle.flash.serial import open_unit
 from esp_cabundle.partitions import read_partition_table
 from esp_cabundle.spelling import PYTHON
+from esp_cabundle.virtual import VirtualESP32
 from tests.support import dumps
 
 FIRMWARE = Path(esp_cabundle.__file__).parent / "data" / "firmware"
@@ -193,3 +196,31 @@ def test_read_without_a_partition_names_the_units_partitions(
         "fs_0, app_1, fs_1; or --all for the whole flash)"
     ) in said
     assert list(in_tmp.iterdir()) == []
+
+
+def test_chip_mismatch_and_lost_link_lines_name_the_mac(
+    virtual_esp32: Callable[..., VirtualESP32], runner: CliRunner, in_tmp: Path
+) -> None:
+    """A unit of another chip, and one whose link is lost while the stub loads, said
+    their MAC before failing: their lines and log records name it (they showed "-"),
+    and the log's error is said without the port (the record's own column), as every
+    other error is."""
+    other = virtual_esp32("esp32s3", mac="24:0a:c4:00:00:05")
+    lost = virtual_esp32("esp32", mac="24:0a:c4:00:00:06")
+    load_mongoose(lost)
+    lost.arm_cut(bytes_in=2000)  # past the MAC read, in the stub's upload
+    r = runner.invoke(cli, ["build", "-o", "ca.pem", "-q"])
+    assert r.exit_code == 0, r.output
+    argv = ["flash", "-p", other.url, "-p", lost.url, "--board", "mongoose-os-esp32"]
+    r = runner.invoke(cli, [*argv, "--bundle", "ca.pem", "--log", "log.csv"])
+    assert r.exit_code == 3, r.output
+    mismatch = _unit_line(r.output, other.url)
+    assert " 24:0a:c4:00:00:05 " in mismatch and "the unit is an ESP32-S3" in mismatch
+    cut = _unit_line(r.output, lost.url)
+    assert " 24:0a:c4:00:00:06 " in cut and "link lost while" in cut, cut
+    with (in_tmp / "log.csv").open() as f:
+        rows = {row["port"]: row for row in csv.DictReader(f)}
+    assert (rows[other.url]["mac"], rows[other.url]["chip"]) == ("24:0a:c4:00:00:05", "ESP32-S3")
+    assert rows[lost.url]["mac"] == "24:0a:c4:00:00:06"
+    assert rows[other.url]["error"].startswith("the unit is an ESP32-S3, but ESP32 was expected")
+    assert rows[lost.url]["error"].startswith("link lost while"), rows[lost.url]

@@ -115,6 +115,22 @@ def _chip_name(name: str) -> str:
     return str(cls.CHIP_NAME) if cls is not None else name
 
 
+def _mac(esp: Any) -> str:
+    return ":".join(f"{b:02x}" for b in esp.read_mac())
+
+
+def _said_so_far(port: str, esp: Any) -> UnitInfo | None:
+    """The unit as far as it said before the stub and the flash: its chip and MAC (the
+    flash unread: size and id 0); None when even the MAC read fails (the failure that
+    follows is then said as it comes)."""
+    try:
+        mac = _mac(esp)
+    except Exception:  # a link lost here is said by the next step, or by the last
+        return None
+    chip = str(esp.CHIP_NAME)
+    return UnitInfo(port, chip, chip, (), mac, flash_size=0, flash_id=0, stub=False)
+
+
 def open_unit(
     port: str,
     *,
@@ -218,6 +234,9 @@ class SerialUnit(Flash):
                     raise DeviceError(f"{port}: link lost while connecting ({e})") from e
                 raise
 
+            # The MAC first (two eFuse reads the ROM answers): a unit refused or lost
+            # while connecting is still named by it in a station's line and log.
+            said = _said_so_far(port, esp)
             step = "checking the chip"
             try:
                 if expected_chip is not None:
@@ -249,7 +268,7 @@ class SerialUnit(Flash):
                 size = int(flash_size_bytes(size_name))
                 esp.flash_set_parameters(size)
                 step = "reading the chip's identity"
-                mac = ":".join(f"{b:02x}" for b in esp.read_mac())
+                mac = said.mac if said is not None else _mac(esp)
                 info = UnitInfo(
                     port=port,
                     chip=str(esp.CHIP_NAME),
@@ -263,11 +282,15 @@ class SerialUnit(Flash):
             except BaseException as e:
                 _close_port(esp)
                 if isinstance(e, DeviceError):
+                    e.unit = e.unit or said
                     raise
                 if isinstance(e, (FatalError, serial.SerialException, OSError)):
                     if is_link_failure(e):
-                        raise DeviceError(f"{port}: link lost while {step} ({e})") from e
-                    raise DeviceError(f"{port}: failed while {step}: {e}") from e
+                        err = DeviceError(f"{port}: link lost while {step} ({e})")
+                    else:
+                        err = DeviceError(f"{port}: failed while {step}: {e}")
+                    err.unit = said
+                    raise err from e
                 raise
             sink(
                 Message(

@@ -208,6 +208,8 @@ def run_parallel(
             result, error = None, FlashError(f"{port}: unexpected error: {e!r}")
         with lock:
             info = infos.get(port)
+        if info is None and isinstance(error, DeviceError):
+            info = error.unit  # refused or lost while connecting, after saying its MAC
         return UnitOutcome(port, result, error, started, time.monotonic() - t0, info)
 
     outcomes: dict[str, UnitOutcome[R]] = {}
@@ -301,7 +303,9 @@ def flash_log_record(outcome: UnitOutcome[FlashResult], board: str, ca: GatedCA)
     e = outcome.error
     info = outcome.unit
     result = log_result(outcome)
-    error = e.message if e is not None else ""
+    # the port is the record's own column: a message that starts with it (a lost link,
+    # a stop) is said without it, as every other error is (and as the unit's line says)
+    error = e.message.removeprefix(f"{outcome.port}: ") if e is not None else ""
     if e is not None:
         error += f"; next: {next_step(e, outcome.port)}"
     return {
